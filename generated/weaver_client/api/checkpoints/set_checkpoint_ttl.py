@@ -1,0 +1,227 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.checkpoint import Checkpoint
+from ...models.error import Error
+from ...models.set_checkpoint_ttl_request import SetCheckpointTtlRequest
+from ...types import Response
+
+
+def _get_kwargs(
+    model_id: str,
+    *,
+    body: SetCheckpointTtlRequest,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "patch",
+        "url": "/api/v1/models/{model_id}/checkpoints/ttl".format(
+            model_id=quote(str(model_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Checkpoint | Error | None:
+    if response.status_code == 200:
+        response_200 = Checkpoint.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Error.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = Error.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Error.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 429:
+        response_429 = Error.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Error.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Checkpoint | Error]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    model_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: SetCheckpointTtlRequest,
+) -> Response[Checkpoint | Error]:
+    """Change a checkpoint's time to live
+
+     Synchronous. The new expiry counts from now; `ttl_seconds: null`
+    makes the checkpoint permanent.
+
+    Args:
+        model_id (str): A server-assigned id of a session, model or operation. It never contains
+            `/`. Example: m-1.
+        body (SetCheckpointTtlRequest):  Example: {'path':
+            'weaver://m-1/checkpoints/after-3-steps', 'ttl_seconds': 86400}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Checkpoint | Error]
+    """
+
+    kwargs = _get_kwargs(
+        model_id=model_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    model_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: SetCheckpointTtlRequest,
+) -> Checkpoint | Error | None:
+    """Change a checkpoint's time to live
+
+     Synchronous. The new expiry counts from now; `ttl_seconds: null`
+    makes the checkpoint permanent.
+
+    Args:
+        model_id (str): A server-assigned id of a session, model or operation. It never contains
+            `/`. Example: m-1.
+        body (SetCheckpointTtlRequest):  Example: {'path':
+            'weaver://m-1/checkpoints/after-3-steps', 'ttl_seconds': 86400}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Checkpoint | Error
+    """
+
+    return sync_detailed(
+        model_id=model_id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    model_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: SetCheckpointTtlRequest,
+) -> Response[Checkpoint | Error]:
+    """Change a checkpoint's time to live
+
+     Synchronous. The new expiry counts from now; `ttl_seconds: null`
+    makes the checkpoint permanent.
+
+    Args:
+        model_id (str): A server-assigned id of a session, model or operation. It never contains
+            `/`. Example: m-1.
+        body (SetCheckpointTtlRequest):  Example: {'path':
+            'weaver://m-1/checkpoints/after-3-steps', 'ttl_seconds': 86400}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Checkpoint | Error]
+    """
+
+    kwargs = _get_kwargs(
+        model_id=model_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    model_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: SetCheckpointTtlRequest,
+) -> Checkpoint | Error | None:
+    """Change a checkpoint's time to live
+
+     Synchronous. The new expiry counts from now; `ttl_seconds: null`
+    makes the checkpoint permanent.
+
+    Args:
+        model_id (str): A server-assigned id of a session, model or operation. It never contains
+            `/`. Example: m-1.
+        body (SetCheckpointTtlRequest):  Example: {'path':
+            'weaver://m-1/checkpoints/after-3-steps', 'ttl_seconds': 86400}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Checkpoint | Error
+    """
+
+    return (
+        await asyncio_detailed(
+            model_id=model_id,
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,101 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .adam_params import AdamParams
+from .checkpoint import Checkpoint
+from .checkpoint_list import CheckpointList
+from .checkpoint_status import CheckpointStatus
+from .checkpoint_type import CheckpointType
+from .create_model_request import CreateModelRequest
+from .create_session_request import CreateSessionRequest
+from .datum import Datum
+from .encoded_text_chunk import EncodedTextChunk
+from .error import Error
+from .error_details import ErrorDetails
+from .forward_backward_input import ForwardBackwardInput
+from .forward_backward_input_loss_fn_config import ForwardBackwardInputLossFnConfig
+from .forward_backward_payload import ForwardBackwardPayload
+from .forward_backward_request import ForwardBackwardRequest
+from .forward_backward_result import ForwardBackwardResult
+from .heartbeat import Heartbeat
+from .load_checkpoint_request import LoadCheckpointRequest
+from .load_result import LoadResult
+from .lora_config import LoraConfig
+from .loss_fn import LossFn
+from .loss_fn_inputs import LossFnInputs
+from .loss_fn_output import LossFnOutput
+from .metadata import Metadata
+from .metrics import Metrics
+from .model import Model
+from .model_input import ModelInput
+from .model_status import ModelStatus
+from .operation import Operation
+from .operation_error_details import OperationErrorDetails
+from .operation_kind import OperationKind
+from .operation_result import OperationResult
+from .operation_status import OperationStatus
+from .optim_step_payload import OptimStepPayload
+from .optim_step_request import OptimStepRequest
+from .optim_step_result import OptimStepResult
+from .pagination import Pagination
+from .pending_info import PendingInfo
+from .pending_resources import PendingResources
+from .save_checkpoint_request import SaveCheckpointRequest
+from .session import Session
+from .set_checkpoint_ttl_request import SetCheckpointTtlRequest
+from .supported_model import SupportedModel
+from .supported_model_config import SupportedModelConfig
+from .supported_model_list import SupportedModelList
+from .tensor_d_type import TensorDType
+from .tensor_data import TensorData
+from .training_mode import TrainingMode
+
+__all__ = (
+    "AdamParams",
+    "Checkpoint",
+    "CheckpointList",
+    "CheckpointStatus",
+    "CheckpointType",
+    "CreateModelRequest",
+    "CreateSessionRequest",
+    "Datum",
+    "EncodedTextChunk",
+    "Error",
+    "ErrorDetails",
+    "ForwardBackwardInput",
+    "ForwardBackwardInputLossFnConfig",
+    "ForwardBackwardPayload",
+    "ForwardBackwardRequest",
+    "ForwardBackwardResult",
+    "Heartbeat",
+    "LoadCheckpointRequest",
+    "LoadResult",
+    "LoraConfig",
+    "LossFn",
+    "LossFnInputs",
+    "LossFnOutput",
+    "Metadata",
+    "Metrics",
+    "Model",
+    "ModelInput",
+    "ModelStatus",
+    "Operation",
+    "OperationErrorDetails",
+    "OperationKind",
+    "OperationResult",
+    "OperationStatus",
+    "OptimStepPayload",
+    "OptimStepRequest",
+    "OptimStepResult",
+    "Pagination",
+    "PendingInfo",
+    "PendingResources",
+    "SaveCheckpointRequest",
+    "Session",
+    "SetCheckpointTtlRequest",
+    "SupportedModel",
+    "SupportedModelConfig",
+    "SupportedModelList",
+    "TensorDType",
+    "TensorData",
+    "TrainingMode",
+)

@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class CheckpointStatus(StrEnum):
+    COMPLETED = "completed"
+    DELETED = "deleted"
+    FAILED = "failed"
+    PENDING = "pending"
+
+    def __str__(self) -> str:
+        return str(self.value)

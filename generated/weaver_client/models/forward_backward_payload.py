@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.forward_backward_input import ForwardBackwardInput
+
+
+T = TypeVar("T", bound="ForwardBackwardPayload")
+
+
+@_attrs_define
+class ForwardBackwardPayload:
+    """
+    Example:
+        {'model_id': 'm-1', 'seq_id': 1, 'forward_backward_input': {'loss_fn': 'cross_entropy', 'data': [{'model_input':
+            {'chunks': [{'type': 'encoded_text', 'tokens': [10, 11, 12]}]}, 'loss_fn_inputs': {'target_tokens': {'data':
+            [11, 12, 13], 'dtype': 'int64'}, 'weights': {'data': [1.0, 1.0, 1.0], 'dtype': 'float32'}}}]},
+            'tensor_transport': 'default'}
+
+    Attributes:
+        model_id (str): A server-assigned id of a session, model or operation. It never contains `/`. Example: m-1.
+        seq_id (int): One counter per model, starting at 1, shared with optimizer steps. Example: 1.
+        forward_backward_input (ForwardBackwardInput):  Example: {'loss_fn': 'cross_entropy', 'data': [{'model_input':
+            {'chunks': [{'type': 'encoded_text', 'tokens': [10, 11, 12]}]}, 'loss_fn_inputs': {'target_tokens': {'data':
+            [11, 12, 13], 'dtype': 'int64'}, 'weights': {'data': [1.0, 1.0, 1.0], 'dtype': 'float32'}}}]}.
+        tensor_transport (str | Unset): Sent by the real SDK; accepted and ignored. Example: default.
+    """
+
+    model_id: str
+    seq_id: int
+    forward_backward_input: ForwardBackwardInput
+    tensor_transport: str | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        model_id = self.model_id
+
+        seq_id = self.seq_id
+
+        forward_backward_input = self.forward_backward_input.to_dict()
+
+        tensor_transport = self.tensor_transport
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "model_id": model_id,
+                "seq_id": seq_id,
+                "forward_backward_input": forward_backward_input,
+            }
+        )
+        if tensor_transport is not UNSET:
+            field_dict["tensor_transport"] = tensor_transport
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.forward_backward_input import ForwardBackwardInput
+
+        d = dict(src_dict)
+        model_id = d.pop("model_id")
+
+        seq_id = d.pop("seq_id")
+
+        forward_backward_input = ForwardBackwardInput.from_dict(
+            d.pop("forward_backward_input")
+        )
+
+        tensor_transport = d.pop("tensor_transport", UNSET)
+
+        forward_backward_payload = cls(
+            model_id=model_id,
+            seq_id=seq_id,
+            forward_backward_input=forward_backward_input,
+            tensor_transport=tensor_transport,
+        )
+
+        return forward_backward_payload

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+
+if TYPE_CHECKING:
+    from ..models.tensor_data import TensorData
+
+
+T = TypeVar("T", bound="LossFnInputs")
+
+
+@_attrs_define
+class LossFnInputs:
+    """Per-position targets (>= 0, or -100 to ignore) and weights, one per input token.
+
+    Example:
+        {'target_tokens': {'data': [11, 12, 13], 'dtype': 'int64'}, 'weights': {'data': [1.0, 1.0, 1.0], 'dtype':
+            'float32'}}
+
+    Attributes:
+        target_tokens (TensorData): A flat or two-level list of numbers. It carries no shape field. Example: {'data':
+            [1, 2, 3], 'dtype': 'int64'}.
+        weights (TensorData): A flat or two-level list of numbers. It carries no shape field. Example: {'data': [1, 2,
+            3], 'dtype': 'int64'}.
+    """
+
+    target_tokens: TensorData
+    weights: TensorData
+
+    def to_dict(self) -> dict[str, Any]:
+        target_tokens = self.target_tokens.to_dict()
+
+        weights = self.weights.to_dict()
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "target_tokens": target_tokens,
+                "weights": weights,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.tensor_data import TensorData
+
+        d = dict(src_dict)
+        target_tokens = TensorData.from_dict(d.pop("target_tokens"))
+
+        weights = TensorData.from_dict(d.pop("weights"))
+
+        loss_fn_inputs = cls(
+            target_tokens=target_tokens,
+            weights=weights,
+        )
+
+        return loss_fn_inputs

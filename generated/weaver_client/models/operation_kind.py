@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class OperationKind(StrEnum):
+    FORWARD_BACKWARD = "forward_backward"
+    LOAD_CHECKPOINT = "load_checkpoint"
+    OPTIM_STEP = "optim_step"
+    SAVE_CHECKPOINT = "save_checkpoint"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,295 @@
+"""Regenerate `generated/weaver_client` from `openapi.yaml`; the body of scripts/regenerate.
+
+Generation always happens in a temporary directory first, so a failed run never
+leaves a half-written tree behind, and `--check` can compare without touching
+the checked-in client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "openapi.yaml"
+CONFIG = ROOT / "openapi-client-config.yaml"
+TARGET = ROOT / "generated" / "weaver_client"
+GENERATOR_VERSION = "0.29.1"
+MAX_DIFF_LINES = 400
+
+
+class RegenerateError(Exception):
+    """A failure that is reported as one line, without a traceback."""
+
+
+def check_generator_version() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("openapi-python-client")
+    except PackageNotFoundError:
+        raise RegenerateError(
+            f"openapi-python-client is not installed; run scripts/test once to bootstrap "
+            f"(it pins {GENERATOR_VERSION})"
+        ) from None
+    if found != GENERATOR_VERSION:
+        raise RegenerateError(
+            f"openapi-python-client {found} is installed, but regeneration is pinned to "
+            f"{GENERATOR_VERSION}; output would not be byte-identical"
+        )
+
+
+def generate(spec: Path, out_parent: Path) -> Path:
+    """Generate the client for `spec` into `out_parent/weaver_client`."""
+    check_generator_version()
+    out = out_parent / "weaver_client"
+    env = dict(os.environ)
+    # The post-hooks call `ruff`: make sure it is the pinned one from this venv.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "openapi_python_client",
+        "generate",
+        "--path",
+        str(spec),
+        "--config",
+        str(CONFIG),
+        "--meta",
+        "none",
+        "--output-path",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, cwd=out_parent, env=env, capture_output=True, text=True, check=False)
+    output = (proc.stdout + proc.stderr).strip()
+    # The generator exits 0 even when it drops a schema it cannot handle;
+    # a silently missing model is worse than a failed run.
+    noisy = [
+        line for line in output.splitlines() if line.strip() and not line.startswith("Generating ")
+    ]
+    if proc.returncode != 0 or noisy:
+        raise RegenerateError(f"openapi-python-client reported problems:\n{output}")
+    if not (out / "__init__.py").is_file():
+        raise RegenerateError(f"openapi-python-client produced no package at {out}")
+    # With `--meta none` the generator writes no PEP 561 marker; the wheel needs one.
+    (out / "py.typed").write_text("", encoding="utf-8")
+    return out
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if "__pycache__" in rel.parts or ".ruff_cache" in rel.parts or not path.is_file():
+            continue
+        files[rel.as_posix()] = path.read_bytes()
+    return files
+
+
+def diff_trees(expected: Path, actual: Path) -> list[str]:
+    """A readable diff from `actual` (checked in) to `expected` (fresh)."""
+    want, have = tree_files(expected), tree_files(actual)
+    lines: list[str] = []
+    for name in sorted(set(want) | set(have)):
+        if name not in have:
+            lines.append(f"missing from generated/weaver_client: {name}")
+        elif name not in want:
+            lines.append(f"not produced by the spec, but present: {name}")
+        elif want[name] != have[name]:
+            lines.extend(
+                difflib.unified_diff(
+                    have[name].decode("utf-8", "replace").splitlines(),
+                    want[name].decode("utf-8", "replace").splitlines(),
+                    fromfile=f"generated/weaver_client/{name} (checked in)",
+                    tofile=f"generated/weaver_client/{name} (from openapi.yaml)",
+                    lineterm="",
+                )
+            )
+    return lines
+
+
+def cmd_regenerate() -> int:
+    TARGET.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="weaver-regen-", dir=TARGET.parent) as tmp:
+        fresh = generate(SPEC, Path(tmp))
+        if TARGET.exists():
+            if not diff_trees(fresh, TARGET):
+                print("generated/weaver_client is already up to date")
+                return 0
+            old = Path(tmp) / "old"
+            TARGET.rename(old)
+        fresh.rename(TARGET)
+    print("regenerated generated/weaver_client from openapi.yaml")
+    print("next: run `mypy --strict weaver_facade` to see what the facade must follow")
+    return 0
+
+
+def cmd_check() -> int:
+    with tempfile.TemporaryDirectory(prefix="weaver-regen-check-") as tmp:
+        fresh = generate(SPEC, Path(tmp))
+        if not TARGET.exists():
+            print("generated/weaver_client is missing; run scripts/regenerate", file=sys.stderr)
+            return 1
+        lines = diff_trees(fresh, TARGET)
+    if not lines:
+        print("generated/weaver_client matches openapi.yaml")
+        return 0
+    print(
+        "generated/weaver_client has drifted from openapi.yaml; "
+        "run scripts/regenerate and commit the result:",
+        file=sys.stderr,
+    )
+    for line in lines[:MAX_DIFF_LINES]:
+        print(line, file=sys.stderr)
+    if len(lines) > MAX_DIFF_LINES:
+        print(f"... {len(lines) - MAX_DIFF_LINES} more diff lines", file=sys.stderr)
+    return 1
+
+
+# --- live spec -----------------------------------------------------------------------------
+
+
+def fetch_spec(url: str, api_key: str | None) -> tuple[str, dict[str, Any]]:
+    import httpx
+    import yaml
+
+    candidates = [url]
+    if not url.rstrip("/").endswith((".yaml", ".yml", ".json")):
+        candidates = [url.rstrip("/") + "/openapi.yaml", url.rstrip("/") + "/openapi.json", url]
+    headers = {"X-WEAVER-API-KEY": api_key} if api_key else {}
+    problems: list[str] = []
+    for candidate in candidates:
+        try:
+            response = httpx.get(candidate, headers=headers, timeout=30.0, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            problems.append(f"{candidate}: {type(exc).__name__}: {exc}")
+            continue
+        if response.status_code != 200:
+            problems.append(f"{candidate}: HTTP {response.status_code}")
+            continue
+        try:
+            doc = yaml.safe_load(response.text)
+        except yaml.YAMLError as exc:
+            problems.append(f"{candidate}: not YAML or JSON ({exc})")
+            continue
+        if isinstance(doc, dict) and "openapi" in doc:
+            return candidate, doc
+        problems.append(f"{candidate}: not an OpenAPI document")
+    raise RegenerateError("could not fetch a spec:\n  " + "\n  ".join(problems))
+
+
+def _operations(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    ops: dict[str, Mapping[str, Any]] = {}
+    for path, item in (doc.get("paths") or {}).items():
+        for method, op in (item or {}).items():
+            if method in {"get", "put", "post", "patch", "delete", "head", "options"}:
+                ops[f"{method.upper()} {path}"] = op or {}
+    return ops
+
+
+def _schemas(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return dict((doc.get("components") or {}).get("schemas") or {})
+
+
+def _walk_summary(local: Mapping[str, Any], live: Mapping[str, Any]) -> Iterator[str]:
+    lops, rops = _operations(local), _operations(live)
+    for key in sorted(set(lops) - set(rops)):
+        yield f"operation missing on the server: {key}"
+    for key in sorted(set(rops) - set(lops)):
+        yield f"operation only on the server: {key}"
+    for key in sorted(set(lops) & set(rops)):
+        lcodes = set((lops[key].get("responses") or {}).keys())
+        rcodes = set((rops[key].get("responses") or {}).keys())
+        for code in sorted(lcodes - rcodes):
+            yield f"{key}: response {code} no longer documented by the server"
+        for code in sorted(rcodes - lcodes):
+            yield f"{key}: server documents a new response {code}"
+    lsch, rsch = _schemas(local), _schemas(live)
+    for name in sorted(set(lsch) - set(rsch)):
+        yield f"schema missing on the server: {name}"
+    for name in sorted(set(rsch) - set(lsch)):
+        yield f"schema only on the server: {name}"
+    for name in sorted(set(lsch) & set(rsch)):
+        lprops = set((lsch[name].get("properties") or {}).keys())
+        rprops = set((rsch[name].get("properties") or {}).keys())
+        for prop in sorted(lprops - rprops):
+            yield f"{name}: field `{prop}` missing on the server"
+        for prop in sorted(rprops - lprops):
+            yield f"{name}: server adds field `{prop}`"
+        lreq = set(lsch[name].get("required") or [])
+        rreq = set(rsch[name].get("required") or [])
+        for prop in sorted(lreq - rreq):
+            yield f"{name}: field `{prop}` is no longer required by the server"
+        for prop in sorted(rreq - lreq):
+            yield f"{name}: server now requires field `{prop}`"
+        if lsch[name].get("enum") != rsch[name].get("enum"):
+            yield f"{name}: enum {lsch[name].get('enum')} -> {rsch[name].get('enum')}"
+
+
+def _canonical(doc: Mapping[str, Any]) -> list[str]:
+    return json.dumps(doc, indent=2, sort_keys=True, default=str).splitlines()
+
+
+def cmd_from(url: str, api_key: str | None, output: Path | None) -> int:
+    import yaml
+
+    source, live = fetch_spec(url, api_key)
+    local = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    if output is not None:
+        output.write_text(yaml.safe_dump(live, sort_keys=False), encoding="utf-8")
+        print(f"wrote the live spec to {output}")
+    if _canonical(local) == _canonical(live):
+        print(f"the spec at {source} matches openapi.yaml")
+        return 0
+    print(f"the spec at {source} differs from openapi.yaml")
+    summary = list(_walk_summary(local, live))
+    if summary:
+        print("\nsummary:")
+        for line in summary:
+            print(f"  - {line}")
+    print("\ndiff (openapi.yaml -> live, canonical JSON):")
+    diff = list(
+        difflib.unified_diff(
+            _canonical(local), _canonical(live), "openapi.yaml", source, lineterm="", n=2
+        )
+    )
+    for line in diff[:MAX_DIFF_LINES]:
+        print(line)
+    if len(diff) > MAX_DIFF_LINES:
+        print(f"... {len(diff) - MAX_DIFF_LINES} more diff lines")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/regenerate", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check", action="store_true", help="fail with a diff if generated/ is stale"
+    )
+    mode.add_argument("--from", dest="from_url", metavar="URL", help="diff a live server's spec")
+    parser.add_argument(
+        "--api-key", default=os.environ.get("WEAVER_API_KEY"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            return cmd_check()
+        if args.from_url:
+            return cmd_from(args.from_url, args.api_key, args.output)
+        return cmd_regenerate()
+    except RegenerateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
