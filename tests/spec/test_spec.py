@@ -1,0 +1,386 @@
+"""openapi.yaml is valid, complete and precise.
+
+These tests read the spec as data. They hold it to the rules of the
+foundation issue and to the wire facts the real service is known to speak.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+METHODS = ("get", "post", "put", "patch", "delete")
+API = "/api/v1"
+
+
+def operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in SPEC["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield method, path, item[method]
+
+
+OPS = list(operations())
+OP_IDS = [f"{m.upper()} {p}" for m, p, _ in OPS]
+
+
+def deref(node: Any) -> Any:
+    """Follow local `$ref`s until a non-reference node."""
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = SPEC
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def schema(name: str) -> dict[str, Any]:
+    result: dict[str, Any] = SPEC["components"]["schemas"][name]
+    return result
+
+
+def params_of(method: str, path: str) -> list[dict[str, Any]]:
+    item = SPEC["paths"][path]
+    return [deref(p) for p in item.get("parameters", []) + item[method].get("parameters", [])]
+
+
+def validator_for(node: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    # Resolve `#/components/...` references against the whole spec.
+    root = {**node, "components": SPEC["components"]}
+    return jsonschema.Draft202012Validator(root)
+
+
+def test_spec_is_valid_openapi_3_1() -> None:
+    assert SPEC["openapi"].startswith("3.1")
+    validate(SPEC)
+
+
+def test_operation_ids_are_unique_snake_case() -> None:
+    ids = [op["operationId"] for _, _, op in OPS]
+    assert len(ids) == len(set(ids))
+    for op_id in ids:
+        assert re.fullmatch(r"[a-z][a-z_]*[a-z]", op_id), op_id
+
+
+@pytest.mark.parametrize(("method", "path", "op"), OPS, ids=OP_IDS)
+def test_every_operation_has_id_tag_and_documented_errors(
+    method: str, path: str, op: dict[str, Any]
+) -> None:
+    declared_tags = {t["name"] for t in SPEC["tags"]}
+    assert op.get("operationId")
+    assert len(op.get("tags", [])) == 1
+    assert op["tags"][0] in declared_tags
+    assert op.get("summary")
+    codes = set(op["responses"])
+    assert "default" not in codes, "a default response would hide undocumented statuses"
+    # Every route is authenticated, can be rate limited and can be unavailable.
+    assert {"400", "401", "429", "503"} <= codes
+    if "{" in path:
+        assert "404" in codes
+    if method == "post":
+        assert "422" in codes, "POSTs take an Idempotency-Key, whose misuse is a 422"
+    for code, response in op["responses"].items():
+        resolved = deref(response)
+        headers = resolved.get("headers", {})
+        assert "X-Request-ID" in headers, f"{code} lacks X-Request-ID"
+        assert deref(headers["X-Request-ID"])["required"] is True
+        if code.startswith(("4", "5")):
+            body = resolved["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/Error"}
+        if code in {"429", "503"}:
+            assert deref(headers["Retry-After"])["required"] is True
+
+
+@pytest.mark.parametrize(("method", "path", "op"), OPS, ids=OP_IDS)
+def test_every_post_takes_an_optional_idempotency_key(
+    method: str, path: str, op: dict[str, Any]
+) -> None:
+    names = {(p["in"], p["name"]) for p in params_of(method, path)}
+    if method == "post":
+        key = next(p for p in params_of(method, path) if p["name"] == "Idempotency-Key")
+        assert key["in"] == "header"
+        assert key["required"] is False
+        assert key["x-weaver-extension"] is True
+    else:
+        assert ("header", "Idempotency-Key") not in names
+
+
+def test_one_api_key_security_scheme_applies_everywhere() -> None:
+    schemes = SPEC["components"]["securitySchemes"]
+    assert schemes == {
+        "ApiKeyAuth": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-WEAVER-API-KEY",
+            "description": schemes["ApiKeyAuth"]["description"],
+        }
+    }
+    assert SPEC["security"] == [{"ApiKeyAuth": []}]
+    assert all("security" not in op for _, _, op in OPS)
+
+
+def test_every_schema_has_an_example_that_validates() -> None:
+    for name, node in SPEC["components"]["schemas"].items():
+        assert "example" in node, f"schema {name} has no example"
+        validator_for(node).validate(node["example"])
+
+
+def test_every_parameter_has_an_example_that_validates() -> None:
+    for method, path, _ in OPS:
+        for param in params_of(method, path):
+            assert "example" in param, f"{method} {path}: parameter {param['name']}"
+            validator_for(param["schema"]).validate(param["example"])
+
+
+def test_error_response_examples_validate() -> None:
+    error = validator_for(schema("Error"))
+    for name, response in SPEC["components"]["responses"].items():
+        example = response["content"]["application/json"].get("example")
+        if example is not None:
+            error.validate(example)
+
+
+def _wire_routes() -> set[tuple[str, str]]:
+    # Every route the wire sheet names, with its method.
+    return {
+        ("post", "/sessions"),
+        ("get", "/sessions/{session_id}"),
+        ("post", "/sessions/{session_id}/heartbeat"),
+        ("post", "/sessions/{session_id}/models"),
+        ("get", "/supported-models"),
+        ("get", "/models/{model_id}"),
+        ("post", "/models/{model_id}/terminate"),
+        ("post", "/models/{model_id}/forward-backward-passes"),
+        ("post", "/models/{model_id}/optimizer-steps"),
+        ("post", "/models/{model_id}/checkpoints"),
+        ("get", "/models/{model_id}/checkpoints"),
+        ("patch", "/models/{model_id}/checkpoints/ttl"),
+        ("post", "/models/{model_id}/load"),
+        ("get", "/operations/{operation_id}"),
+        ("get", "/checkpoints/{checkpoint_id}"),
+        ("delete", "/checkpoints/{checkpoint_id}"),
+    }
+
+
+def test_every_wire_route_is_in_the_spec_under_api_v1() -> None:
+    in_spec = {(m, p.removeprefix(API)) for m, p, _ in OPS}
+    assert all(p.startswith(API + "/") for _, p, _ in OPS)
+    assert in_spec == _wire_routes()
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "fields"),
+    [
+        ("CreateSessionRequest", {"tags", "user_metadata", "sdk_version", "name", "labels",
+                                  "organization_id", "project_id"}),
+        ("Session", {"id", "tags", "user_metadata", "sdk_version", "created_at", "updated_at"}),
+        ("CreateModelRequest", {"model_seq_id", "base_model", "training_mode", "lora_config",
+                                "user_metadata"}),
+        ("LoraConfig", {"rank", "train_unembed", "train_mlp", "train_attn", "seed"}),
+        ("Model", {"id", "base_model", "tokenizer_path"}),
+        ("SupportedModel", {"name", "status", "config"}),
+        ("SupportedModelList", {"items", "pagination"}),
+        ("Pagination", {"total_count"}),
+        ("ForwardBackwardRequest", {"payload"}),
+        ("ForwardBackwardPayload", {"model_id", "seq_id", "forward_backward_input",
+                                    "tensor_transport"}),
+        ("ForwardBackwardInput", {"loss_fn", "data", "loss_fn_config"}),
+        ("Datum", {"model_input", "loss_fn_inputs", "datum_id"}),
+        ("ModelInput", {"chunks"}),
+        ("EncodedTextChunk", {"type", "tokens"}),
+        ("LossFnInputs", {"target_tokens", "weights"}),
+        ("TensorData", {"data", "dtype"}),
+        ("ForwardBackwardResult", {"loss_fn_outputs", "metrics"}),
+        ("LossFnOutput", {"logprobs", "datum_id"}),
+        ("OptimStepRequest", {"payload"}),
+        ("OptimStepPayload", {"model_id", "seq_id", "adam_params"}),
+        ("AdamParams", {"learning_rate", "beta1", "beta2", "eps", "weight_decay",
+                        "grad_clip_norm"}),
+        ("OptimStepResult", {"metrics"}),
+        ("Operation", {"id", "status", "response", "error", "error_code", "error_message",
+                       "error_details", "retryable", "pending_info"}),
+        ("OperationErrorDetails", {"diagnostic_message", "stage"}),
+        ("PendingInfo", {"code", "message", "wait_seconds", "resources"}),
+        ("PendingResources", {"nodes", "gpus_per_node", "trainer_memory_gib_per_node"}),
+        ("SaveCheckpointRequest", {"type", "name", "ttl_seconds"}),
+        ("Checkpoint", {"id", "name", "type", "path", "status", "ttl_seconds", "created_at",
+                        "expires_at", "train_unembed", "train_mlp", "train_attn"}),
+        ("CheckpointList", {"items", "next_cursor"}),
+        ("SetCheckpointTtlRequest", {"path", "ttl_seconds"}),
+        ("LoadCheckpointRequest", {"path", "include_optimizer"}),
+        ("Error", {"error", "message", "retryable", "details", "request_id"}),
+    ],
+)  # fmt: skip
+def test_every_wire_field_is_in_the_spec(schema_name: str, fields: set[str]) -> None:
+    assert fields <= set(schema(schema_name)["properties"])
+
+
+def test_required_fields_match_the_wire() -> None:
+    assert set(schema("Checkpoint")["required"]) == {
+        "id", "name", "type", "path", "status", "ttl_seconds", "created_at", "expires_at",
+        "train_unembed", "train_mlp", "train_attn",
+    }  # fmt: skip
+    assert set(schema("Operation")["required"]) == {"id", "status"}
+    assert set(schema("Error")["required"]) == {"error", "message", "retryable"}
+    assert set(schema("AdamParams")["required"]) == set(schema("AdamParams")["properties"])
+    assert set(schema("LoadCheckpointRequest")["required"]) == {"path", "include_optimizer"}
+    assert set(schema("SaveCheckpointRequest")["required"]) == {"type"}
+    assert set(schema("CreateModelRequest")["required"]) == {"model_seq_id", "base_model"}
+
+
+def test_enums_are_exact() -> None:
+    assert schema("CheckpointType")["enum"] == ["weight", "weight_and_optimizer", "sampling"]
+    assert schema("CheckpointStatus")["enum"] == ["pending", "completed", "failed", "deleted"]
+    # Only done and error are terminal; `completed`/`succeeded` must be rejected.
+    assert schema("OperationStatus")["enum"] == ["pending", "running", "done", "error"]
+    assert schema("TrainingMode")["enum"] == ["lora", "full_ft"]
+    assert schema("TensorDType")["enum"] == ["int64", "int32", "float32", "float64"]
+    assert schema("LossFn")["enum"] == ["cross_entropy"]
+
+
+def test_formats() -> None:
+    checkpoint = schema("Checkpoint")["properties"]
+    assert checkpoint["id"]["format"] == "uuid"
+    assert checkpoint["created_at"]["format"] == "date-time"
+    assert checkpoint["expires_at"]["format"] == "date-time"
+    assert checkpoint["expires_at"]["type"] == ["string", "null"]
+    assert schema("Session")["properties"]["created_at"]["format"] == "date-time"
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("after-3-steps", True),
+        ("a", True),
+        ("_x.y-z", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("", False),
+        (".hidden", False),
+        ("..", False),
+        ("a/b", False),
+        ("a b", False),
+        ("a%2e", False),
+        ("a\x00b", False),
+        ("naïve", False),
+    ],
+)
+def test_checkpoint_name_pattern(name: str, ok: bool) -> None:
+    assert validator_for(schema("CheckpointName")).is_valid(name) is ok
+
+
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ("weaver://m-1/checkpoints/after-3-steps", True),
+        ("weaver://0b6f3c4e-2d1a/checkpoints/x", True),
+        ("weaver://m-1/checkpoints/.hidden", False),
+        ("weaver://m-1/checkpoints/a/b", False),
+        ("weaver://m-1/checkpoints/", False),
+        ("weaver://m-1/weights/x", False),
+        ("tinker://m-1/checkpoints/x", False),
+        ("weaver:///checkpoints/x", False),
+        ("weaver://../checkpoints/x", False),
+    ],
+)
+def test_checkpoint_path_pattern(path: str, ok: bool) -> None:
+    assert validator_for(schema("CheckpointPath")).is_valid(path) is ok
+
+
+def test_ids_never_contain_a_slash() -> None:
+    ids = validator_for(schema("ResourceId"))
+    assert ids.is_valid("m-1")
+    assert not ids.is_valid("m/1")
+    assert not ids.is_valid("..")
+    assert not ids.is_valid("")
+
+
+def test_bounds() -> None:
+    ttl = validator_for(schema("TtlSeconds"))
+    assert ttl.is_valid(None)
+    assert ttl.is_valid(1)
+    assert not ttl.is_valid(0)
+    assert not ttl.is_valid(-5)
+    wait = params_of("get", f"{API}/operations/{{operation_id}}")[1]
+    assert wait["name"] == "wait"
+    assert wait["schema"]["minimum"] == 0
+    assert wait["schema"]["maximum"] == 60
+    adam = validator_for(schema("AdamParams"))
+    good = schema("AdamParams")["example"]
+    assert adam.is_valid(good)
+    assert not adam.is_valid({**good, "learning_rate": 0})
+    assert not adam.is_valid({**good, "beta1": 1.0})
+
+
+def test_async_operations_answer_202_and_link_to_the_operation() -> None:
+    for op_id in ("save_checkpoint", "load_checkpoint"):
+        op = next(op for _, _, op in OPS if op["operationId"] == op_id)
+        assert "201" not in op["responses"], f"{op_id} must not be synchronous"
+        accepted = deref(op["responses"]["202"])
+        assert accepted["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Operation"
+        }
+        link = accepted["links"]["GetOperation"]
+        assert link == {
+            "operationId": "get_operation",
+            "parameters": {"operation_id": "$response.body#/id"},
+        }
+    for op_id in ("forward_backward", "optim_step"):
+        op = next(op for _, _, op in OPS if op["operationId"] == op_id)
+        accepted = deref(op["responses"]["202"])
+        assert accepted["links"]["GetOperation"]["operationId"] == "get_operation"
+
+
+def test_a_completed_save_links_to_get_and_delete_of_its_checkpoint() -> None:
+    save = SPEC["paths"][f"{API}/models/{{model_id}}/checkpoints"]["post"]
+    links = save["responses"]["202"]["links"]
+    targets = {link["operationId"]: link["parameters"] for link in links.values()}
+    assert targets["get_checkpoint"] == {"checkpoint_id": "$response.body#/response/id"}
+    assert targets["delete_checkpoint"] == {"checkpoint_id": "$response.body#/response/id"}
+
+
+def test_links_point_at_real_operations_and_parameters() -> None:
+    by_id = {op["operationId"]: (m, p) for m, p, op in OPS}
+
+    def all_links() -> Iterator[dict[str, Any]]:
+        for _, _, op in OPS:
+            for response in op["responses"].values():
+                yield from deref(response).get("links", {}).values()
+
+    for link in all_links():
+        method, path = by_id[link["operationId"]]
+        names = {p["name"] for p in params_of(method, path)}
+        assert set(link["parameters"]) <= names, link
+
+
+def test_extensions_are_marked() -> None:
+    paths = SPEC["paths"]
+    assert paths[f"{API}/checkpoints/{{checkpoint_id}}"]["x-weaver-extension"] is True
+    listing = {p["name"]: p for p in params_of("get", f"{API}/models/{{model_id}}/checkpoints")}
+    assert listing["limit"]["x-weaver-extension"] is True
+    assert listing["cursor"]["x-weaver-extension"] is True
+    assert schema("CheckpointList")["properties"]["next_cursor"]["x-weaver-extension"] is True
+    wait = params_of("get", f"{API}/operations/{{operation_id}}")[1]
+    assert wait["x-weaver-extension"] is True
+    # Extensions are optional for clients: none of them is a required field.
+    for name, node in SPEC["components"]["schemas"].items():
+        for field, prop in node.get("properties", {}).items():
+            if prop.get("x-weaver-extension") or deref(prop).get("x-weaver-extension"):
+                assert field not in node.get("required", []), f"{name}.{field}"
+
+
+def test_the_operation_result_design_is_stated() -> None:
+    text = (ROOT / "openapi.yaml").read_text(encoding="utf-8")
+    assert "FREE-FORM design" in text
+    result = schema("OperationResult")
+    assert result["type"] == "object"
+    assert result["additionalProperties"] is True
