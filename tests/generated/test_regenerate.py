@@ -1,0 +1,83 @@
+"""Regeneration is pinned, deterministic, and notices any drift."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_regenerate() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_regenerate", ROOT / "scripts" / "_regenerate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_regenerate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+regen = _load_regenerate()
+
+
+def test_two_runs_give_identical_trees(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = regen.generate(regen.SPEC, tmp_path / "a")
+    second = regen.generate(regen.SPEC, tmp_path / "b")
+    files = regen.tree_files(first)
+    assert files == regen.tree_files(second)
+    assert "py.typed" in files
+    assert "api/checkpoints/save_checkpoint.py" in files
+    # Nothing from the tools leaks into the tree.
+    assert not any(name.startswith(".") or "/." in name for name in files)
+
+
+def test_checked_in_client_matches_the_spec(tmp_path: Path) -> None:
+    fresh = regen.generate(regen.SPEC, tmp_path)
+    assert regen.diff_trees(fresh, regen.TARGET) == []
+
+
+def test_a_one_character_schema_change_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = regen.SPEC.read_text(encoding="utf-8")
+    before = "description: Seconds from now until the checkpoint expires"
+    assert before in text
+    changed = tmp_path / "openapi.yaml"
+    changed.write_text(text.replace(before, before.replace("Seconds", "seconds")), "utf-8")
+    monkeypatch.setattr(regen, "SPEC", changed)
+
+    assert regen.cmd_check() == 1
+    err = capsys.readouterr().err
+    assert "has drifted from openapi.yaml" in err
+    assert "(checked in)" in err
+    assert "+        ttl_seconds (int | None | Unset): seconds from now" in err
+
+
+def test_a_wrong_generator_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(regen, "GENERATOR_VERSION", "0.0.1")
+    with pytest.raises(regen.RegenerateError, match=r"pinned to 0\.0\.1"):
+        regen.check_generator_version()
+
+
+def test_a_schema_the_generator_cannot_handle_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two schemas that would both generate a model named ErrorDetails: the
+    # generator drops one and still exits 0; regeneration must not.
+    text = regen.SPEC.read_text(encoding="utf-8")
+    broken = text.replace("    OperationErrorDetails:\n", "    ErrorDetails:\n", 1).replace(
+        "'#/components/schemas/OperationErrorDetails'", "'#/components/schemas/ErrorDetails'"
+    )
+    assert broken != text
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(broken, "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError, match="duplicate models"):
+        regen.generate(spec, tmp_path / "out")
