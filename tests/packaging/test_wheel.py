@@ -1,0 +1,61 @@
+"""The wheel ships both packages, typed, with only the client's runtime dependencies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("weaver_facade-*.whl")
+    return built
+
+
+def test_wheel_ships_both_packages_with_py_typed(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "weaver_facade/__init__.py" in names
+    assert "weaver_facade/py.typed" in names
+    assert "weaver_client/__init__.py" in names
+    assert "weaver_client/py.typed" in names
+    assert "weaver_client/api/checkpoints/save_checkpoint.py" in names
+    # The generated package is top-level, not nested under `generated/`.
+    assert not any(name.startswith("generated/") for name in names)
+
+
+def test_runtime_dependencies_are_only_what_the_client_needs(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(zf.read(meta_name).decode())
+    assert meta["Name"] == "weaver-facade"
+    assert meta["Requires-Python"] == ">=3.11"
+    requires = meta.get_all("Requires-Dist") or []
+    unconditional = sorted(r.split(">")[0].split("<")[0] for r in requires if "extra ==" not in r)
+    assert unconditional == ["attrs", "httpx"]
+    extras = set(meta.get_all("Provides-Extra") or [])
+    assert {"cli", "emulator", "contract", "dev"} <= extras
+    # Extras are pinned exactly.
+    for req in requires:
+        if "extra ==" in req and "weaver-facade" not in req:
+            assert "==" in req, req
+
+
+def test_console_script_is_declared(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        ep_name = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        entry_points = zf.read(ep_name).decode()
+    assert "weaver-facade = weaver_facade.cli:main" in entry_points
