@@ -1,0 +1,217 @@
+"""Checkpoints, their ``weaver://`` paths, and the one place that coerces references.
+
+Every method that takes a checkpoint accepts a ``Checkpoint``, a
+``CheckpointPath`` or a ``weaver://{model_id}/checkpoints/{name}`` string;
+``coerce_checkpoint_path`` turns any of them into a ``CheckpointPath`` and
+refuses anything else before a request is sent. Methods that look a
+checkpoint up (get, delete, TTL) also accept the checkpoint's id (a UUID);
+``coerce_checkpoint_ref`` sorts those out.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import re
+import uuid
+from typing import TypeAlias
+
+import attrs
+
+from ._errors import InvalidCheckpointName, InvalidCheckpointPath, InvalidCheckpointRef
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointLike",
+    "CheckpointPath",
+    "CheckpointRef",
+    "CheckpointStatus",
+    "CheckpointType",
+    "coerce_checkpoint_path",
+    "coerce_checkpoint_ref",
+    "validate_checkpoint_name",
+]
+
+SCHEME = "weaver://"
+_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_SEGMENT = "checkpoints"
+
+
+class CheckpointType(enum.StrEnum):
+    """What a checkpoint holds.
+
+    ``WEIGHT`` holds the trainable weights; ``WEIGHT_AND_OPTIMIZER`` also holds
+    the Adam moments and step and is the only type that can be resumed with
+    ``load_state_with_optimizer``; ``SAMPLING`` holds weights for sampling and
+    expires after an hour by default.
+    """
+
+    WEIGHT = "weight"
+    WEIGHT_AND_OPTIMIZER = "weight_and_optimizer"
+    SAMPLING = "sampling"
+
+
+class CheckpointStatus(enum.StrEnum):
+    """A checkpoint's lifecycle: ``pending`` while saving, then ``completed`` (or ``failed``)."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+def _check_name(name: object, error: type[ValueError], where: str) -> str:
+    if not isinstance(name, str):
+        raise error(f"{where} must be a string, got {type(name).__name__}")
+    if name == "":
+        raise error(f"{where} is empty")
+    if len(name) > 128:
+        raise error(f"{where} is {len(name)} characters long; at most 128 are allowed")
+    if name.startswith("."):
+        raise error(f"{where} {name!r} starts with '.'")
+    if not _NAME.fullmatch(name):
+        bad = sorted({c for c in name if not re.fullmatch(r"[A-Za-z0-9._-]", c)})
+        raise error(
+            f"{where} {name!r} contains {', '.join(map(repr, bad))}; "
+            "only letters, digits, '.', '_' and '-' are allowed"
+        )
+    return name
+
+
+def validate_checkpoint_name(name: object) -> str:
+    """Return ``name`` if it is a valid checkpoint name, else raise ``InvalidCheckpointName``."""
+    return _check_name(name, InvalidCheckpointName, "checkpoint name")
+
+
+@attrs.frozen
+class CheckpointPath:
+    """A parsed ``weaver://{model_id}/checkpoints/{name}`` path.
+
+    ``str(path)`` gives the wire form back; ``CheckpointPath.parse(text)``
+    validates one and names the exact problem in ``InvalidCheckpointPath``.
+    """
+
+    model_id: str
+    name: str
+
+    def __attrs_post_init__(self) -> None:
+        _check_model_id(self.model_id, None)
+        _check_name(self.name, InvalidCheckpointPath, "checkpoint name")
+
+    @classmethod
+    def parse(cls, text: str) -> CheckpointPath:
+        """Parse and validate a ``weaver://`` path."""
+        if not isinstance(text, str):
+            raise InvalidCheckpointPath(
+                f"a checkpoint path must be a string, got {type(text).__name__}"
+            )
+        if not text.startswith(SCHEME):
+            scheme, sep, _ = text.partition("://")
+            found = f"scheme {scheme + '://'!r}" if sep else "no scheme"
+            raise InvalidCheckpointPath(
+                f"{text!r} is not a checkpoint path: it has {found}; "
+                f"expected 'weaver://{{model_id}}/checkpoints/{{name}}'"
+            )
+        parts = text[len(SCHEME) :].split("/")
+        if len(parts) != 3 or parts[1] != _SEGMENT:
+            raise InvalidCheckpointPath(
+                f"{text!r} is not a checkpoint path: expected "
+                "'weaver://{model_id}/checkpoints/{name}'"
+            )
+        model_id, _, name = parts
+        _check_model_id(model_id, text)
+        _check_name(name, InvalidCheckpointPath, f"in {text!r}, the checkpoint name")
+        return cls(model_id=model_id, name=name)
+
+    def __str__(self) -> str:
+        return f"{SCHEME}{self.model_id}/{_SEGMENT}/{self.name}"
+
+
+def _check_model_id(model_id: object, text: str | None) -> None:
+    if not isinstance(model_id, str) or not _MODEL_ID.fullmatch(model_id):
+        where = f"in {text!r}, " if text is not None else ""
+        raise InvalidCheckpointPath(
+            f"{where}the model id {model_id!r} is not valid: it must be 1 to 128 "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+
+
+@attrs.frozen
+class Checkpoint:
+    """A saved training state, as the server describes it.
+
+    Attributes:
+        id: The server's id for the checkpoint.
+        name: Its name, unique within the model.
+        type: What it holds; only ``WEIGHT_AND_OPTIMIZER`` can resume the optimizer.
+        path: Its ``weaver://`` path, which ``load_state`` takes.
+        status: ``pending`` while saving, then ``completed``.
+        ttl_seconds: Its time to live, or ``None`` if permanent.
+        created_at: When it was created (timezone-aware).
+        expires_at: When it expires, or ``None`` if permanent.
+        train_unembed, train_mlp, train_attn: Which parts of the model were trained.
+        size_bytes: The size of its files, when the server says.
+        sha256: A digest of its files, when the server says.
+        model_id: The model it belongs to (from the server, else from the path).
+    """
+
+    id: uuid.UUID
+    name: str
+    type: CheckpointType
+    path: CheckpointPath
+    status: CheckpointStatus
+    ttl_seconds: int | None
+    created_at: datetime.datetime
+    expires_at: datetime.datetime | None
+    train_unembed: bool
+    train_mlp: bool
+    train_attn: bool
+    model_id: str
+    size_bytes: int | None = None
+    sha256: str | None = None
+
+    @property
+    def has_optimizer_state(self) -> bool:
+        """Whether ``load_state_with_optimizer`` can resume from this checkpoint."""
+        return self.type is CheckpointType.WEIGHT_AND_OPTIMIZER
+
+
+CheckpointLike: TypeAlias = Checkpoint | CheckpointPath | str
+"""What every method taking a checkpoint accepts."""
+
+CheckpointRef: TypeAlias = Checkpoint | CheckpointPath | uuid.UUID | str
+"""What get/delete/TTL accept: a checkpoint, a path, or a checkpoint id."""
+
+
+def coerce_checkpoint_path(checkpoint: object) -> CheckpointPath:
+    """Turn a ``Checkpoint``, ``CheckpointPath`` or ``weaver://`` string into a path."""
+    if isinstance(checkpoint, Checkpoint):
+        return checkpoint.path
+    if isinstance(checkpoint, CheckpointPath):
+        return checkpoint
+    if isinstance(checkpoint, str):
+        return CheckpointPath.parse(checkpoint)
+    raise InvalidCheckpointPath(
+        "expected a Checkpoint, a CheckpointPath or a 'weaver://' path string, "
+        f"got {type(checkpoint).__name__}"
+    )
+
+
+def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUID:
+    """Sort a reference into a known ``Checkpoint``, a path to look up, or an id."""
+    if isinstance(ref, Checkpoint | CheckpointPath | uuid.UUID):
+        return ref
+    if isinstance(ref, str):
+        if "://" in ref:
+            return CheckpointPath.parse(ref)
+        try:
+            return uuid.UUID(ref)
+        except ValueError:
+            raise InvalidCheckpointRef(
+                f"{ref!r} is neither a 'weaver://' checkpoint path nor a checkpoint id (UUID)"
+            ) from None
+    raise InvalidCheckpointRef(
+        "expected a Checkpoint, a CheckpointPath, a 'weaver://' path or a checkpoint id, "
+        f"got {type(ref).__name__}"
+    )

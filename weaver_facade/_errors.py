@@ -1,0 +1,396 @@
+"""Every exception the facade raises.
+
+Our exception hierarchy::
+
+    WeaverError
+    ├── InvalidInputError (also ValueError) ........ refused before any request was sent
+    │   ├── InvalidCheckpointPath
+    │   ├── InvalidCheckpointName
+    │   ├── InvalidCheckpointRef
+    │   ├── InvalidDatumError
+    │   └── InvalidArgumentError ................... AdamParams, ttl, rank, mode, ...
+    ├── APIError ................................... status_code, code, message, retryable,
+    │   │                                            request_id, details, retry_after
+    │   ├── BadRequestError ........................ 400
+    │   ├── AuthenticationError .................... 401
+    │   ├── PermissionDeniedError .................. 403
+    │   ├── NotFoundError .......................... 404
+    │   ├── ConflictError .......................... 409
+    │   │   ├── CheckpointExistsError .............. checkpoint_exists
+    │   │   ├── CheckpointNotReadyError ............ checkpoint_not_ready
+    │   │   ├── ModelTerminatedError ............... model_terminated
+    │   │   ├── ModelStateLostError ................ model_state_lost
+    │   │   └── SeqIdConflictError ................. seq_id_conflict
+    │   ├── UnprocessableEntityError ............... 422
+    │   │   ├── OptimizerStateUnavailableError ..... optimizer_state_unavailable (also ValueError)
+    │   │   ├── IncompatibleCheckpointError ........ incompatible_checkpoint
+    │   │   ├── UnknownBaseModelError .............. unknown_base_model
+    │   │   └── IdempotencyMismatchError ........... idempotency_mismatch
+    │   ├── RateLimitError ......................... 429
+    │   ├── InternalServerError .................... 5xx
+    │   ├── APIConnectionError ..................... no reply (status_code is None)
+    │   │   └── APITimeoutError
+    │   └── ResponseValidationError ................ the reply does not match the spec
+    ├── OperationFailedError ....................... a polled operation ended in `error`
+    └── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
+
+``OptimizerStateUnavailableError`` is raised in two places with one class:
+by the facade, before any request, when ``load_state_with_optimizer`` is given a
+``Checkpoint`` of type ``weight`` or ``sampling`` (then ``status_code`` is
+``None``), and for the server's 422 ``optimizer_state_unavailable`` when only a
+path was given. Being a ``ValueError`` too, it reads as "wrong checkpoint".
+
+No exception message ever contains the API key: replies are scrubbed of it
+before they become exceptions (see ``_wire``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CheckpointExistsError",
+    "CheckpointNotReadyError",
+    "ConflictError",
+    "IdempotencyMismatchError",
+    "IncompatibleCheckpointError",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "InvalidCheckpointName",
+    "InvalidCheckpointPath",
+    "InvalidCheckpointRef",
+    "InvalidDatumError",
+    "InvalidInputError",
+    "ModelStateLostError",
+    "ModelTerminatedError",
+    "NotFoundError",
+    "OperationFailedError",
+    "OperationTimeoutError",
+    "OptimizerStateUnavailableError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "SeqIdConflictError",
+    "UnknownBaseModelError",
+    "UnprocessableEntityError",
+    "WeaverError",
+    "api_error",
+]
+
+
+class WeaverError(Exception):
+    """The base of every exception raised by weaver_facade."""
+
+
+# -- input errors: raised before any request ----------------------------------
+
+
+class InvalidInputError(WeaverError, ValueError):
+    """An argument was refused before any request was sent; nothing happened server-side."""
+
+
+class InvalidCheckpointPath(InvalidInputError):
+    """A string is not a valid ``weaver://{model_id}/checkpoints/{name}`` path."""
+
+
+class InvalidCheckpointName(InvalidInputError):
+    """A checkpoint name does not match ``^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$``."""
+
+
+class InvalidCheckpointRef(InvalidInputError):
+    """A value is neither a ``Checkpoint``, a ``weaver://`` path nor a checkpoint id."""
+
+
+class InvalidDatumError(InvalidInputError):
+    """A training ``Datum`` is malformed (empty tokens, mismatched lengths, bad targets...)."""
+
+
+class InvalidArgumentError(InvalidInputError):
+    """Any other refused argument: Adam settings, TTL, LoRA rank, training mode, limits."""
+
+
+# -- API errors -----------------------------------------------------------------
+
+
+class APIError(WeaverError):
+    """The server refused a request, or its reply could not be used.
+
+    Attributes:
+        status_code: The HTTP status, or ``None`` when no reply was received
+            (connection errors) or the facade decided without one.
+        code: The stable machine-readable ``error`` code of the reply
+            (``not_found``, ``checkpoint_exists``...), or ``None``.
+        message: A human-readable explanation.
+        retryable: Whether repeating the same request may succeed.
+        request_id: The server's id for the request; quote it in bug reports.
+        details: Structured context from the reply (may be empty).
+        retry_after: Seconds the server asked us to wait (``Retry-After``), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        retryable: bool = False,
+        request_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.retryable = retryable
+        self.request_id = request_id
+        self.details: Mapping[str, Any] = dict(details or {})
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        parts = [p for p in (_status_text(self.status_code), self.code) if p]
+        prefix = f"[{' '.join(parts)}] " if parts else ""
+        suffix = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{prefix}{self.message}{suffix}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, "
+            f"message={self.message!r}, retryable={self.retryable!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+def _status_text(status_code: int | None) -> str:
+    return "" if status_code is None else str(status_code)
+
+
+class BadRequestError(APIError):
+    """400 ``invalid_request``: the server names the offending field in the message."""
+
+
+class AuthenticationError(APIError):
+    """401 ``unauthorized``: the API key is missing or not valid."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the API key may not do this."""
+
+
+class NotFoundError(APIError):
+    """404 ``not_found``: no such session, model, checkpoint or operation for this key.
+
+    Also raised without a status when a checkpoint path given as a reference is
+    not among the model's listed checkpoints.
+    """
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class CheckpointExistsError(ConflictError):
+    """409 ``checkpoint_exists``: the model already has a checkpoint of that name."""
+
+
+class CheckpointNotReadyError(ConflictError):
+    """409 ``checkpoint_not_ready``: the checkpoint is still being saved."""
+
+
+class ModelTerminatedError(ConflictError):
+    """409 ``model_terminated``: the model was terminated."""
+
+
+class ModelStateLostError(ConflictError):
+    """409 ``model_state_lost``: the server lost the model's training state (e.g. a restart)."""
+
+
+class SeqIdConflictError(ConflictError):
+    """409 ``seq_id_conflict``: a ``seq_id`` was reused with a different body.
+
+    Typical cause: two clients attached to the same model, each counting from 1.
+    """
+
+
+class UnprocessableEntityError(APIError):
+    """422: the request is well-formed but cannot be carried out."""
+
+
+class OptimizerStateUnavailableError(UnprocessableEntityError, ValueError):
+    """The checkpoint holds no optimizer state, so it cannot be loaded with the optimizer.
+
+    Raised by ``load_state_with_optimizer`` before any request when given a
+    ``Checkpoint`` whose type is not ``weight_and_optimizer`` (``status_code`` is
+    ``None``), and for the server's 422 ``optimizer_state_unavailable`` when only
+    a path was given. Save with ``include_optimizer=True`` to be able to resume,
+    or use ``load_state`` to restore the weights alone.
+    """
+
+
+class IncompatibleCheckpointError(UnprocessableEntityError):
+    """422 ``incompatible_checkpoint``: base model, training mode or rank do not fit the model."""
+
+
+class UnknownBaseModelError(UnprocessableEntityError):
+    """422 ``unknown_base_model``: ``base_model`` is not a supported model."""
+
+
+class IdempotencyMismatchError(UnprocessableEntityError):
+    """422 ``idempotency_mismatch``: an Idempotency-Key was reused with another body."""
+
+
+class RateLimitError(APIError):
+    """429 ``rate_limited``: slow down; ``retry_after`` says for how long."""
+
+
+class InternalServerError(APIError):
+    """5xx: the server (or a proxy in front of it) failed."""
+
+
+class APIConnectionError(APIError):
+    """No reply was received: the connection failed or broke (``status_code`` is ``None``)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The HTTP request timed out (connect, read, write or pool)."""
+
+
+class ResponseValidationError(APIError):
+    """A reply does not match the spec, so it cannot be turned into a facade type.
+
+    The message names the operation and the field, for example
+    ``save_checkpoint: Checkpoint: required field `type` missing (got `checkpoint_type`)``.
+
+    Attributes:
+        operation: The spec's ``operationId`` of the request.
+        field: The offending JSON field, when one can be named.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        field: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, request_id=request_id)
+        self.operation = operation
+        self.field = field
+
+
+# -- operation outcomes ---------------------------------------------------------------
+
+
+class OperationFailedError(WeaverError):
+    """A polled operation ended with status ``error``.
+
+    Attributes:
+        operation_id: The operation's id.
+        code: The server's ``error_code`` (or legacy ``error``), such as ``interrupted``.
+        message: The server's ``error_message``.
+        details: ``error_details`` (``diagnostic_message``, ``stage``...).
+        retryable: Whether submitting the same work again may succeed.
+    """
+
+    def __init__(
+        self,
+        *,
+        operation_id: str,
+        code: str | None,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        retryable: bool = False,
+    ) -> None:
+        self.operation_id = operation_id
+        self.code = code
+        self.message = message
+        self.details: Mapping[str, Any] = dict(details or {})
+        self.retryable = retryable
+        super().__init__(f"operation {operation_id} failed [{code or 'unknown'}]: {message}")
+
+
+class OperationTimeoutError(WeaverError, TimeoutError):
+    """Waiting for an operation ended before it finished. The operation keeps running.
+
+    Re-attach later with ``service.operation(error.operation_id)``.
+
+    Attributes:
+        operation_id: The operation's id.
+        status: The last status seen (``pending`` or ``running``).
+        waited: Seconds spent waiting.
+    """
+
+    def __init__(self, *, operation_id: str, status: str, waited: float) -> None:
+        self.operation_id = operation_id
+        self.status = status
+        self.waited = waited
+        super().__init__(
+            f"operation {operation_id} still {status} after {waited:.1f} s; it keeps running "
+            f"on the server: re-attach with service.operation({operation_id!r})"
+        )
+
+
+# -- mapping a server error to its class ------------------------------------------------
+
+_BY_CODE: Mapping[str, type[APIError]] = {
+    "checkpoint_exists": CheckpointExistsError,
+    "checkpoint_not_ready": CheckpointNotReadyError,
+    "model_terminated": ModelTerminatedError,
+    "model_state_lost": ModelStateLostError,
+    "seq_id_conflict": SeqIdConflictError,
+    "optimizer_state_unavailable": OptimizerStateUnavailableError,
+    "incompatible_checkpoint": IncompatibleCheckpointError,
+    "unknown_base_model": UnknownBaseModelError,
+    "idempotency_mismatch": IdempotencyMismatchError,
+}
+
+_BY_STATUS: Mapping[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def _class_for(status_code: int, code: str | None) -> type[APIError]:
+    by_status = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
+    by_code = _BY_CODE.get(code or "")
+    # A code only refines its own status: a 500 that says `checkpoint_exists`
+    # is still a server error.
+    if by_code is not None and issubclass(by_code, by_status):
+        return by_code
+    return by_status
+
+
+def api_error(
+    status_code: int,
+    message: str,
+    *,
+    code: str | None = None,
+    retryable: bool = False,
+    request_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    retry_after: float | None = None,
+) -> APIError:
+    """The exception for an HTTP error reply: its class follows the status, refined by the code."""
+    cls = _class_for(status_code, code)
+    return cls(
+        message,
+        status_code=status_code,
+        code=code,
+        retryable=retryable,
+        request_id=request_id,
+        details=details,
+        retry_after=retry_after,
+    )
