@@ -14,11 +14,20 @@ import datetime
 import enum
 import re
 import uuid
-from typing import TypeAlias
+from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 import attrs
+from weaver_client import models as wire
+from weaver_client.types import Unset
 
-from ._errors import InvalidCheckpointName, InvalidCheckpointPath, InvalidCheckpointRef
+from ._errors import (
+    InvalidCheckpointName,
+    InvalidCheckpointPath,
+    InvalidCheckpointRef,
+    ResponseValidationError,
+)
+from ._wire import expect, parse_model
 
 __all__ = [
     "Checkpoint",
@@ -27,6 +36,8 @@ __all__ = [
     "CheckpointRef",
     "CheckpointStatus",
     "CheckpointType",
+    "checkpoint_from_wire",
+    "checkpoint_result",
     "coerce_checkpoint_path",
     "coerce_checkpoint_ref",
     "validate_checkpoint_name",
@@ -215,3 +226,50 @@ def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUI
         "expected a Checkpoint, a CheckpointPath, a 'weaver://' path or a checkpoint id, "
         f"got {type(ref).__name__}"
     )
+
+
+def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "") -> Checkpoint:
+    """The facade ``Checkpoint`` for a generated one, checking what from_dict does not."""
+    schema = "Checkpoint" + (f" {where}" if where else "")
+
+    def field(name: str, value: object, kind: type[Any], *, nullable: bool = False) -> Any:
+        return expect(operation, schema, name, value, kind, nullable=nullable)
+
+    text = field("path", gen.path, str)
+    try:
+        path = CheckpointPath.parse(text)
+    except ValueError as exc:
+        raise ResponseValidationError(
+            f"{operation}: {schema}: field `path`: {exc}", operation=operation, field="path"
+        ) from None
+    name = field("name", gen.name, str)
+    if name != path.name:
+        raise ResponseValidationError(
+            f"{operation}: {schema}: field `name` is {name!r} but `path` names {path.name!r}",
+            operation=operation,
+            field="name",
+        )
+    model_id = path.model_id if isinstance(gen.model_id, Unset) else gen.model_id
+    return Checkpoint(
+        id=field("id", gen.id, uuid.UUID),
+        name=name,
+        type=CheckpointType(gen.type_.value),
+        path=path,
+        status=CheckpointStatus(gen.status.value),
+        ttl_seconds=field("ttl_seconds", gen.ttl_seconds, int, nullable=True),
+        created_at=field("created_at", gen.created_at, datetime.datetime),
+        expires_at=field("expires_at", gen.expires_at, datetime.datetime, nullable=True),
+        train_unembed=field("train_unembed", gen.train_unembed, bool),
+        train_mlp=field("train_mlp", gen.train_mlp, bool),
+        train_attn=field("train_attn", gen.train_attn, bool),
+        model_id=field("model_id", model_id, str),
+        size_bytes=None
+        if isinstance(gen.size_bytes, Unset)
+        else field("size_bytes", gen.size_bytes, int),
+        sha256=None if isinstance(gen.sha256, Unset) else field("sha256", gen.sha256, str),
+    )
+
+
+def checkpoint_result(operation: str, data: Mapping[str, Any] | None) -> Checkpoint:
+    """Parse a done save operation's ``response`` (a Checkpoint)."""
+    return checkpoint_from_wire(operation, parse_model(operation, wire.Checkpoint, data))

@@ -1,0 +1,337 @@
+"""Training inputs and results: ``AdamParams``, ``Datum`` and the typed results.
+
+Inputs validate themselves on construction (``InvalidArgumentError`` /
+``InvalidDatumError``, both ``ValueError``s), so a bad value fails in the
+caller's line, before any request. Results are built from the generated
+models of the reply, never from raw dicts.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from weaver_client import models as wire
+from weaver_client.types import UNSET, Unset
+
+from ._checkpoints import CheckpointPath
+from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
+from ._wire import expect, parse_model
+
+__all__ = [
+    "AdamParams",
+    "Datum",
+    "ForwardBackwardResult",
+    "LoadResult",
+    "OptimStepResult",
+    "datum_from_tokens",
+]
+
+IGNORE_INDEX = -100
+MAX_TOKENS = 4096
+
+
+def _real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+_ADAM_RULES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
+    ("learning_rate", lambda v: 0 < v <= 10, "0 < learning_rate <= 10"),
+    ("beta1", lambda v: 0 <= v < 1, "0 <= beta1 < 1"),
+    ("beta2", lambda v: 0 <= v < 1, "0 <= beta2 < 1"),
+    ("eps", lambda v: 0 < v <= 1, "0 < eps <= 1"),
+    ("weight_decay", lambda v: 0 <= v <= 1, "0 <= weight_decay <= 1"),
+    ("grad_clip_norm", lambda v: v >= 0, "grad_clip_norm >= 0"),
+)
+
+
+@attrs.frozen(kw_only=True)
+class AdamParams:
+    """AdamW settings for ``optim_step``; the defaults are the Weaver service's.
+
+    Validated on construction with the spec's bounds: ``0 < learning_rate <= 10``,
+    ``0 <= beta1, beta2 < 1``, ``0 < eps <= 1``, ``0 <= weight_decay <= 1``,
+    ``grad_clip_norm >= 0`` (0 disables clipping). All six are always sent.
+    """
+
+    learning_rate: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    grad_clip_norm: float = 1.0
+
+    def __attrs_post_init__(self) -> None:
+        for name, ok, rule in _ADAM_RULES:
+            value = _real(name, getattr(self, name))
+            if not ok(value):
+                raise InvalidArgumentError(f"AdamParams: {rule} is required, got {value!r}")
+
+    def to_wire(self) -> wire.AdamParams:
+        """The generated request model."""
+        return wire.AdamParams(**attrs.asdict(self))
+
+
+def _int_tuple(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(values)
+
+
+def _float_tuple(values: Iterable[float]) -> tuple[float, ...]:
+    return tuple(values)
+
+
+@attrs.frozen(kw_only=True)
+class Datum:
+    """One training example for ``forward_backward`` with the cross-entropy loss.
+
+    Attributes:
+        tokens: The input token ids (1 to 4096, each >= 0).
+        target_tokens: One target per input position: the next token, or -100 to ignore.
+        weights: One loss weight per input position (finite numbers).
+        datum_id: An optional id echoed back in the result.
+
+    ``datum_from_tokens`` builds the usual next-token-prediction Datum.
+    """
+
+    tokens: tuple[int, ...] = attrs.field(converter=_int_tuple)
+    target_tokens: tuple[int, ...] = attrs.field(converter=_int_tuple)
+    weights: tuple[float, ...] = attrs.field(converter=_float_tuple)
+    datum_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.tokens)
+        if not 1 <= n <= MAX_TOKENS:
+            raise InvalidDatumError(f"Datum: tokens must hold 1 to {MAX_TOKENS} ids, got {n}")
+        for i, token in enumerate(self.tokens):
+            if isinstance(token, bool) or not isinstance(token, int) or token < 0:
+                raise InvalidDatumError(f"Datum: tokens[{i}] = {token!r}; ids are ints >= 0")
+        if len(self.target_tokens) != n:
+            raise InvalidDatumError(
+                f"Datum: {len(self.target_tokens)} target_tokens for {n} tokens; "
+                "one target per input position is required"
+            )
+        for i, target in enumerate(self.target_tokens):
+            if (
+                isinstance(target, bool)
+                or not isinstance(target, int)
+                or (target < 0 and target != IGNORE_INDEX)
+            ):
+                raise InvalidDatumError(
+                    f"Datum: target_tokens[{i}] = {target!r}; targets are ints >= 0, "
+                    f"or {IGNORE_INDEX} to ignore the position"
+                )
+        if len(self.weights) != n:
+            raise InvalidDatumError(f"Datum: {len(self.weights)} weights for {n} tokens")
+        for i, weight in enumerate(self.weights):
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise InvalidDatumError(f"Datum: weights[{i}] = {weight!r} is not a number")
+            if not math.isfinite(weight):
+                raise InvalidDatumError(f"Datum: weights[{i}] = {weight!r} is not finite")
+        if self.datum_id is not None and not (
+            isinstance(self.datum_id, str) and len(self.datum_id) <= 128
+        ):
+            raise InvalidDatumError("Datum: datum_id must be a string of at most 128 characters")
+
+    def to_wire(self) -> wire.Datum:
+        """The generated request model."""
+        return wire.Datum(
+            model_input=wire.ModelInput(
+                chunks=[wire.EncodedTextChunk(type_="encoded_text", tokens=list(self.tokens))]
+            ),
+            loss_fn_inputs=wire.LossFnInputs(
+                target_tokens=wire.TensorData(
+                    data=list[float | list[float]](self.target_tokens),
+                    dtype=wire.TensorDType.INT64,
+                ),
+                weights=wire.TensorData(
+                    data=list[float | list[float]](self.weights),
+                    dtype=wire.TensorDType.FLOAT32,
+                ),
+            ),
+            datum_id=self.datum_id if self.datum_id is not None else UNSET,
+        )
+
+
+def datum_from_tokens(
+    tokens: Sequence[int],
+    weights: Sequence[float] | None = None,
+    *,
+    datum_id: str | None = None,
+) -> Datum:
+    """A next-token-prediction Datum: inputs ``tokens[:-1]``, targets ``tokens[1:]``.
+
+    Args:
+        tokens: At least two token ids.
+        weights: One weight per target (``len(tokens) - 1``); all 1.0 by default.
+        datum_id: An optional id echoed back in the result.
+    """
+    tokens = list(tokens)
+    if len(tokens) < 2:
+        raise InvalidDatumError(
+            f"datum_from_tokens: need at least 2 tokens (an input and its next token), "
+            f"got {len(tokens)}"
+        )
+    n = len(tokens) - 1
+    if weights is None:
+        weights = [1.0] * n
+    elif len(weights) != n:
+        raise InvalidDatumError(
+            f"datum_from_tokens: {len(weights)} weights for {n} targets; "
+            "give one weight per predicted token (len(tokens) - 1)"
+        )
+    return Datum(tokens=tokens[:-1], target_tokens=tokens[1:], weights=weights, datum_id=datum_id)
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ForwardBackwardResult:
+    """The result of a forward-backward pass.
+
+    Attributes:
+        loss: The summed loss over all weighted positions (the ``loss:sum`` metric).
+        logprobs: Per datum, the log-probability of each target position.
+        metrics: Every metric the server reported, such as ``loss:sum``.
+        datum_ids: Per datum, the id echoed by the server (or ``None``).
+    """
+
+    loss: float
+    logprobs: tuple[tuple[float, ...], ...]
+    metrics: Mapping[str, float]
+    datum_ids: tuple[str | None, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OptimStepResult:
+    """The result of an optimizer step: the server's metrics (such as ``optim:step``)."""
+
+    metrics: Mapping[str, float]
+
+
+@attrs.frozen(kw_only=True)
+class LoadResult:
+    """The result of loading a checkpoint into a model.
+
+    Attributes:
+        path: The checkpoint that was loaded.
+        include_optimizer: Whether the optimizer state (Adam moments and step) was restored.
+        checkpoint_id: The checkpoint's id, when the server says.
+        optimizer_step: The restored Adam step, when the server says (``None`` after a
+            weights-only load).
+    """
+
+    path: CheckpointPath
+    include_optimizer: bool
+    checkpoint_id: uuid.UUID | None = None
+    optimizer_step: int | None = None
+
+
+def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in metrics.additional_properties.items():
+        out[key] = float(expect(operation, schema, f"metrics.{key}", value, (int, float)))
+    return out
+
+
+def forward_backward_result(
+    operation: str, data: Mapping[str, Any] | None, n_data: int | None
+) -> ForwardBackwardResult:
+    """Parse a done forward-backward operation's ``response``."""
+    schema = "ForwardBackwardResult"
+    gen = parse_model(operation, wire.ForwardBackwardResult, data)
+    outputs = expect(operation, schema, "loss_fn_outputs", gen.loss_fn_outputs, list)
+    if n_data is not None and len(outputs) != n_data:
+        raise ResponseValidationError(
+            f"{operation}: {schema}: {len(outputs)} loss_fn_outputs for {n_data} data",
+            operation=operation,
+            field="loss_fn_outputs",
+        )
+    metrics = _metrics(operation, schema, gen.metrics)
+    if "loss:sum" not in metrics:
+        raise ResponseValidationError(
+            f"{operation}: {schema}: metrics has no `loss:sum`",
+            operation=operation,
+            field="metrics",
+        )
+    logprobs = []
+    for i, out in enumerate(outputs):
+        field = f"loss_fn_outputs[{i}].logprobs.data"
+        values = expect(operation, schema, field, out.logprobs.data, list)
+        logprobs.append(
+            tuple(
+                float(expect(operation, schema, f"{field}[{j}]", v, (int, float)))
+                for j, v in enumerate(values)
+            )
+        )
+    datum_ids = tuple(None if isinstance(o.datum_id, Unset) else str(o.datum_id) for o in outputs)
+    return ForwardBackwardResult(
+        loss=metrics["loss:sum"], logprobs=tuple(logprobs), metrics=metrics, datum_ids=datum_ids
+    )
+
+
+def optim_step_result(operation: str, data: Mapping[str, Any] | None) -> OptimStepResult:
+    """Parse a done optimizer-step operation's ``response``."""
+    gen = parse_model(operation, wire.OptimStepResult, data)
+    return OptimStepResult(metrics=_metrics(operation, "OptimStepResult", gen.metrics))
+
+
+def load_result(
+    operation: str,
+    data: Mapping[str, Any] | None,
+    *,
+    path: CheckpointPath | None,
+    include_optimizer: bool | None,
+) -> LoadResult:
+    """Parse a done load operation's ``response``, filling gaps from the request.
+
+    ``path``/``include_optimizer`` are what we asked for; the real service may
+    leave them out of its reply. After re-attaching we do not know them, and a
+    reply without them is reported as a ResponseValidationError.
+    """
+    schema = "LoadResult"
+    gen = parse_model(operation, wire.LoadResult, data or {})
+    if isinstance(gen.path, Unset):
+        found_path = path
+    else:
+        text = expect(operation, schema, "path", gen.path, str)
+        try:
+            found_path = CheckpointPath.parse(text)
+        except ValueError as exc:
+            raise ResponseValidationError(
+                f"{operation}: {schema}: field `path`: {exc}", operation=operation, field="path"
+            ) from None
+    if isinstance(gen.include_optimizer, Unset):
+        found_include = include_optimizer
+    else:
+        found_include = expect(operation, schema, "include_optimizer", gen.include_optimizer, bool)
+    if found_path is None:
+        raise _unknown_request(operation, "path")
+    if found_include is None:
+        raise _unknown_request(operation, "include_optimizer")
+    checkpoint_id = None
+    if not isinstance(gen.checkpoint_id, Unset):
+        checkpoint_id = expect(operation, schema, "checkpoint_id", gen.checkpoint_id, uuid.UUID)
+    step = None
+    if not isinstance(gen.optimizer_step, Unset):
+        step = expect(operation, schema, "optimizer_step", gen.optimizer_step, int, nullable=True)
+    return LoadResult(
+        path=found_path,
+        include_optimizer=found_include,
+        checkpoint_id=checkpoint_id,
+        optimizer_step=step,
+    )
+
+
+def _unknown_request(operation: str, field: str) -> ResponseValidationError:
+    return ResponseValidationError(
+        f"{operation}: LoadResult: field `{field}` missing, and the request is not known "
+        "(re-attached operation)",
+        operation=operation,
+        field=field,
+    )
