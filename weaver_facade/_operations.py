@@ -1,0 +1,542 @@
+"""Asynchronous operations: a sans-IO polling policy and thin sync/async handles.
+
+Training steps, saves and loads answer at once with an Operation that is
+polled until its status is ``done`` or ``error`` (the only terminal statuses).
+
+``PollPolicy`` decides every step of a wait without doing I/O or sleeping
+(clock and randomness are injectable), and both ``OperationHandle`` and
+``AsyncOperationHandle`` follow it:
+
+* each poll is a long-poll: ``GET /operations/{id}?wait=<s>`` with ``s`` the
+  smaller of the time left and ``PollSettings.long_poll``;
+* a server that answers a long-poll at once with a non-terminal status does
+  not support it: the next polls are spaced by full-jitter exponential
+  backoff, so we never busy-loop;
+* failed polls (connection errors, 429, 5xx) are retried within the
+  deadline, honouring ``Retry-After``;
+* at the deadline the wait ends with ``OperationTimeoutError``, which carries
+  the operation id; the operation itself keeps running on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import attrs
+from weaver_client import models as wire
+from weaver_client.types import Unset
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    OperationFailedError,
+    OperationTimeoutError,
+    ResponseValidationError,
+)
+from ._wire import expect, parse_model
+
+__all__ = [
+    "AsyncOperationHandle",
+    "GiveUp",
+    "OperationHandle",
+    "OperationProgress",
+    "OperationSnapshot",
+    "OperationStatus",
+    "PendingInfo",
+    "Poll",
+    "PollPolicy",
+    "PollSettings",
+    "Poller",
+    "Sleep",
+    "snapshot_from_wire",
+]
+
+T = TypeVar("T")
+_RETRYABLE_POLL_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class OperationStatus(enum.StrEnum):
+    """An operation's status. Only ``DONE`` and ``ERROR`` are terminal."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the operation has finished (successfully or not)."""
+        return self in (OperationStatus.DONE, OperationStatus.ERROR)
+
+
+@attrs.frozen(kw_only=True)
+class PendingInfo:
+    """Why an operation is still pending, as the server explains it.
+
+    Attributes:
+        code: Such as ``waiting_for_scheduling``, ``waiting_for_resources``, ``trainer_starting``.
+        message: A human-readable explanation.
+        wait_seconds: The server's estimate of the remaining wait, if any.
+        resources: The resources it waits for (``nodes``, ``gpus_per_node``...), if any.
+    """
+
+    code: str
+    message: str
+    wait_seconds: float | None = None
+    resources: Mapping[str, float] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OperationProgress:
+    """What ``on_progress`` receives whenever an operation's status or pending info changes."""
+
+    operation_id: str
+    status: OperationStatus
+    pending_info: PendingInfo | None
+
+
+@attrs.frozen(kw_only=True)
+class OperationSnapshot:
+    """One observation of an operation, checked against the spec."""
+
+    id: str
+    status: OperationStatus
+    kind: str | None = None
+    response: Mapping[str, Any] | None = None
+    pending_info: PendingInfo | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_details: Mapping[str, Any] | None = None
+    retryable: bool = False
+
+
+def _optional(
+    operation: str, field: str, value: object, kind: type[Any] | tuple[type[Any], ...]
+) -> Any:
+    if value is None or isinstance(value, Unset):
+        return None
+    return expect(operation, "Operation", field, value, kind)
+
+
+def _pending_info(operation: str, value: object) -> PendingInfo | None:
+    if value is None or isinstance(value, Unset):
+        return None
+    if not isinstance(value, wire.PendingInfo):
+        # The generated parser keeps a raw value when it cannot parse it.
+        value = parse_model(operation, wire.PendingInfo, value, where="in `pending_info`")
+    schema = "Operation.pending_info"
+    resources = None
+    if not isinstance(value.resources, Unset):
+        resources = {
+            k: float(expect(operation, schema, f"resources.{k}", v, (int, float)))
+            for k, v in value.resources.to_dict().items()
+        }
+    wait = value.wait_seconds
+    return PendingInfo(
+        code=expect(operation, schema, "code", value.code, str),
+        message=expect(operation, schema, "message", value.message, str),
+        wait_seconds=None
+        if wait is None or isinstance(wait, Unset)
+        else float(expect(operation, schema, "wait_seconds", wait, (int, float))),
+        resources=resources,
+    )
+
+
+def _object(operation: str, field: str, value: object) -> Mapping[str, Any] | None:
+    if value is None or isinstance(value, Unset):
+        return None
+    if isinstance(value, wire.OperationResult | wire.OperationErrorDetails):
+        return value.to_dict()
+    raise ResponseValidationError(
+        f"{operation}: Operation: field `{field}`: expected an object, got {type(value).__name__}",
+        operation=operation,
+        field=field,
+    )
+
+
+def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot:
+    """Check a generated Operation and keep what the handles need."""
+    code = _optional(operation, "error_code", gen.error_code, str) or _optional(
+        operation, "error", gen.error, str
+    )
+    return OperationSnapshot(
+        id=expect(operation, "Operation", "id", gen.id, str),
+        status=OperationStatus(gen.status.value),
+        kind=None if isinstance(gen.kind, Unset) else gen.kind.value,
+        response=_object(operation, "response", gen.response),
+        pending_info=_pending_info(operation, gen.pending_info),
+        error_code=code,
+        error_message=_optional(operation, "error_message", gen.error_message, str),
+        error_details=_object(operation, "error_details", gen.error_details),
+        retryable=bool(_optional(operation, "retryable", gen.retryable, bool)),
+    )
+
+
+# -- the polling policy -------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PollSettings:
+    """How operations are waited for (separate from HTTP retry settings).
+
+    Attributes:
+        timeout: The default deadline of ``result()``, in seconds.
+        long_poll: The ``wait`` sent with each poll, in seconds (the server allows 0 to 60).
+        initial_backoff: The first backoff cap when long-poll is not supported.
+        max_backoff: The largest backoff cap.
+        immediate: A non-terminal reply faster than ``min(immediate, wait / 2)``
+            means the server did not hold the long-poll.
+    """
+
+    timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
+    long_poll: float = attrs.field(
+        default=20.0, validator=[attrs.validators.ge(0), attrs.validators.le(60)]
+    )
+    initial_backoff: float = attrs.field(default=0.25, validator=attrs.validators.gt(0))
+    max_backoff: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
+    immediate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+
+
+@attrs.frozen
+class Poll:
+    """Send one poll with this long-poll ``wait`` (seconds)."""
+
+    wait: float
+
+
+@attrs.frozen
+class Sleep:
+    """Sleep this many seconds, then ask again."""
+
+    seconds: float
+
+
+@attrs.frozen
+class GiveUp:
+    """The deadline has passed: raise ``OperationTimeoutError``."""
+
+    waited: float
+
+
+Step: TypeAlias = Poll | Sleep | GiveUp
+
+
+class PollPolicy:
+    """Makes ``Poller``s: the sans-IO decision-maker shared by sync and async handles.
+
+    Args:
+        settings: The limits.
+        clock: A monotonic clock in seconds (injectable for tests).
+        rng: A ``random.random``-like source in [0, 1) (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        settings: PollSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings or PollSettings()
+        self.clock = clock
+        self.rng = rng
+
+    def start(self, timeout: float | None = None) -> Poller:
+        """A poller for one wait of ``timeout`` seconds (default ``settings.timeout``)."""
+        return Poller(self, self.settings.timeout if timeout is None else timeout)
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter wait: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
+        s = self.settings
+        return self.rng() * min(s.max_backoff, s.initial_backoff * 2.0**attempt)
+
+
+class Poller:
+    """The state of one wait. Ask ``next_step()``, then report with ``on_reply``/``on_failure``."""
+
+    def __init__(self, policy: PollPolicy, timeout: float) -> None:
+        if timeout < 0 or timeout != timeout:
+            raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
+        self._policy = policy
+        self._clock = policy.clock
+        self.started = self._clock()
+        self.deadline = self.started + timeout
+        self._attempt = 0
+        self._delay: float | None = None
+        self._final_poll_owed = True  # one look at the deadline, even for timeout=0
+        self._poll_started: float | None = None
+        self._wait = 0.0
+        self.long_poll_supported: bool | None = None
+
+    @property
+    def waited(self) -> float:
+        """Seconds since the wait started."""
+        return self._clock() - self.started
+
+    def next_step(self) -> Step:
+        """What to do now."""
+        now = self._clock()
+        remaining = self.deadline - now
+        if self._delay is not None:
+            delay, self._delay = self._delay, None
+            if remaining > 0:
+                if delay >= remaining:
+                    self._final_poll_owed = True
+                return Sleep(min(delay, remaining))
+        if remaining <= 0:
+            if not self._final_poll_owed:
+                return GiveUp(waited=now - self.started)
+            remaining = 0.0
+        self._final_poll_owed = False
+        self._wait = min(remaining, self._policy.settings.long_poll)
+        self._poll_started = now
+        return Poll(wait=self._wait)
+
+    def on_reply(self, *, terminal: bool) -> None:
+        """Report a successful poll."""
+        if terminal:
+            return
+        started = self._poll_started if self._poll_started is not None else self._clock()
+        elapsed = self._clock() - started
+        held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
+        if held:
+            self.long_poll_supported = True
+            self._attempt = 0
+            return
+        if self._wait > 0 and self.long_poll_supported is None:
+            self.long_poll_supported = False
+        # Answered at once: back off instead of asking again straight away.
+        self._delay = self._policy.backoff(self._attempt)
+        self._attempt += 1
+
+    def on_failure(self, error: Exception) -> bool:
+        """Report a failed poll; ``True`` means try again (after the scheduled wait)."""
+        if not _poll_retryable(error) or self.deadline - self._clock() <= 0:
+            return False
+        retry_after = error.retry_after if isinstance(error, APIError) else None
+        self._delay = max(self._policy.backoff(self._attempt), retry_after or 0.0)
+        self._attempt += 1
+        return True
+
+
+def _poll_retryable(error: Exception) -> bool:
+    if isinstance(error, APIConnectionError):
+        return True
+    if isinstance(error, ResponseValidationError):
+        return False
+    return isinstance(error, APIError) and (
+        error.retryable or error.status_code in _RETRYABLE_POLL_STATUSES
+    )
+
+
+# -- handles ------------------------------------------------------------------------------
+
+ProgressCallback: TypeAlias = Callable[[OperationProgress], None]
+ResultParser: TypeAlias = Callable[[OperationSnapshot], T]
+
+
+class _HandleState(Generic[T]):
+    """What both handles share: the last snapshot, progress reports, the outcome."""
+
+    def __init__(
+        self,
+        snapshot: OperationSnapshot,
+        *,
+        parse_result: ResultParser[T],
+        policy: PollPolicy,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self._snapshot = snapshot
+        self._parse_result = parse_result
+        self._policy = policy
+        self._result: tuple[T] | None = None
+        self._reported: tuple[OperationStatus, PendingInfo | None] | None = None
+        #: Called with an ``OperationProgress`` whenever status or pending info changes.
+        self.on_progress = on_progress
+        self._observe(snapshot)
+
+    @property
+    def id(self) -> str:
+        """The operation's id; ``service.operation(id)`` re-attaches to it."""
+        return self._snapshot.id
+
+    @property
+    def status(self) -> OperationStatus:
+        """The last status seen."""
+        return self._snapshot.status
+
+    @property
+    def pending_info(self) -> PendingInfo | None:
+        """Why the operation is pending, as of the last status seen."""
+        return self._snapshot.pending_info
+
+    def done(self) -> bool:
+        """Whether the last status seen is terminal (no I/O; ``refresh()`` updates it)."""
+        return self._snapshot.status.is_terminal
+
+    def _observe(self, snapshot: OperationSnapshot) -> None:
+        if snapshot.id != self._snapshot.id:
+            raise ResponseValidationError(
+                f"get_operation: Operation: field `id` is {snapshot.id!r}, "
+                f"expected {self._snapshot.id!r}",
+                operation="get_operation",
+                field="id",
+            )
+        self._snapshot = snapshot
+        state = (snapshot.status, snapshot.pending_info)
+        if state != self._reported:
+            self._reported = state
+            if self.on_progress is not None:
+                self.on_progress(
+                    OperationProgress(
+                        operation_id=snapshot.id,
+                        status=snapshot.status,
+                        pending_info=snapshot.pending_info,
+                    )
+                )
+
+    def _outcome(self) -> T:
+        snap = self._snapshot
+        if snap.status is OperationStatus.ERROR:
+            raise OperationFailedError(
+                operation_id=snap.id,
+                code=snap.error_code,
+                message=snap.error_message or "the server gave no message",
+                details=snap.error_details,
+                retryable=snap.retryable,
+            )
+        if self._result is None:
+            self._result = (self._parse_result(snap),)
+        return self._result[0]
+
+    def _timeout(self, step: GiveUp) -> OperationTimeoutError:
+        return OperationTimeoutError(
+            operation_id=self.id, status=self.status.value, waited=step.waited
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self.status.value}>"
+
+
+class OperationHandle(_HandleState[T]):
+    """A running operation whose result is a ``T`` (google api-core style).
+
+    Made by the facade; ``fetch(wait)`` gets a fresh snapshot (long-polling up
+    to ``wait`` seconds). ``result()`` waits for the end; ``refresh()`` looks once.
+    """
+
+    def __init__(
+        self,
+        snapshot: OperationSnapshot,
+        *,
+        fetch: Callable[[float | None], OperationSnapshot],
+        parse_result: ResultParser[T],
+        policy: PollPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(
+            snapshot,
+            parse_result=parse_result,
+            policy=policy or PollPolicy(),
+            on_progress=on_progress,
+        )
+        self._fetch = fetch
+        self._sleep = sleep
+
+    def refresh(self) -> OperationStatus:
+        """Fetch the current status once (no waiting) and return it."""
+        if not self.done():
+            self._observe(self._fetch(None))
+        return self.status
+
+    def result(self, timeout: float | None = None) -> T:
+        """Wait for the operation and return its result.
+
+        Args:
+            timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
+
+        Raises:
+            OperationFailedError: The operation ended in ``error``.
+            OperationTimeoutError: It did not finish in time; it keeps running.
+        """
+        poller = self._policy.start(timeout)
+        while not self.done():
+            step = poller.next_step()
+            if isinstance(step, GiveUp):
+                raise self._timeout(step)
+            if isinstance(step, Sleep):
+                self._sleep(step.seconds)
+                continue
+            try:
+                snapshot = self._fetch(step.wait)
+            except APIError as exc:
+                if poller.on_failure(exc):
+                    continue
+                raise
+            self._observe(snapshot)
+            poller.on_reply(terminal=self.done())
+        return self._outcome()
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+class AsyncOperationHandle(_HandleState[T]):
+    """The async twin of ``OperationHandle``; ``await handle`` is ``await handle.result()``."""
+
+    def __init__(
+        self,
+        snapshot: OperationSnapshot,
+        *,
+        fetch: Callable[[float | None], Awaitable[OperationSnapshot]],
+        parse_result: ResultParser[T],
+        policy: PollPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(
+            snapshot,
+            parse_result=parse_result,
+            policy=policy or PollPolicy(),
+            on_progress=on_progress,
+        )
+        self._fetch = fetch
+        self._sleep = sleep
+
+    async def refresh(self) -> OperationStatus:
+        """Fetch the current status once (no waiting) and return it."""
+        if not self.done():
+            self._observe(await self._fetch(None))
+        return self.status
+
+    # A deadline of our own, not asyncio.timeout: it must end in an
+    # OperationTimeoutError that carries the operation id for re-attaching.
+    async def result(self, timeout: float | None = None) -> T:  # noqa: ASYNC109
+        """Wait for the operation and return its result (see ``OperationHandle.result``)."""
+        poller = self._policy.start(timeout)
+        while not self.done():
+            step = poller.next_step()
+            if isinstance(step, GiveUp):
+                raise self._timeout(step)
+            if isinstance(step, Sleep):
+                await self._sleep(step.seconds)
+                continue
+            try:
+                snapshot = await self._fetch(step.wait)
+            except APIError as exc:
+                if poller.on_failure(exc):
+                    continue
+                raise
+            self._observe(snapshot)
+            poller.on_reply(terminal=self.done())
+        return self._outcome()
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.result().__await__()
