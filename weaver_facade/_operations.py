@@ -498,7 +498,7 @@ class AsyncOperationHandle(_HandleState[T]):
         fetch: Callable[[float | None], Awaitable[OperationSnapshot]],
         parse_result: ResultParser[T],
         policy: PollPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         super().__init__(
@@ -508,7 +508,7 @@ class AsyncOperationHandle(_HandleState[T]):
             on_progress=on_progress,
         )
         self._fetch = fetch
-        self._sleep = sleep
+        self._sleep = sleep or _asyncio_sleep
 
     async def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""

@@ -24,7 +24,8 @@ import datetime
 import email.utils
 import enum
 import re
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 import attrs
@@ -191,35 +192,98 @@ def parse_model(
     try:
         return model.from_dict(data)
     except KeyError as exc:
-        field = str(exc.args[0]) if exc.args else "?"
-        known = _known_fields(model)
-        if field in known:
-            extra = sorted(k for k in data if k not in known)
-            got = f" (got {', '.join(f'`{k}`' for k in extra)})" if extra else ""
-            raise fail(f"required field `{field}` missing{got}", field) from None
-        raise fail(f"required field `{field}` missing in a nested object", field) from None
+        raise _describe_missing(fail, model, data, str(exc.args[0]) if exc.args else "?") from None
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise _describe_value_error(fail, data, exc) from None
 
 
+Fail = Callable[[str, "str | None"], ResponseValidationError]
+
+
+def _describe_missing(
+    fail: Fail, model: type[Any], data: Mapping[str, Any], field: str
+) -> ResponseValidationError:
+    known = _known_fields(model)
+    if field in known and field not in data:
+        extra = sorted(k for k in data if k not in known)
+        return fail(f"required field `{field}` missing{_got(extra)}", field)
+    found = _find_missing(data, field, "")
+    if found is None:
+        return fail(f"required field `{field}` missing in a nested object", field)
+    path, obj = found
+    similar = sorted(k for k in obj if field in k or k in field)
+    return fail(f"{path}: required field `{field}` missing{_got(similar)}", f"{path}.{field}")
+
+
+def _got(keys: list[str]) -> str:
+    return f" (got {', '.join(f'`{k}`' for k in keys)})" if keys else ""
+
+
+def _find_missing(data: object, key: str, path: str) -> tuple[str, Mapping[str, Any]] | None:
+    """The first object inside a list (such as ``items[3]``) that lacks ``key``."""
+    children: list[tuple[str, object]] = []
+    if isinstance(data, Mapping):
+        children = [(f"{path}.{k}" if path else str(k), v) for k, v in data.items()]
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            if isinstance(item, Mapping) and key not in item:
+                return f"{path}[{i}]", item
+            children.append((f"{path}[{i}]", item))
+    for child_path, child in children:
+        found = _find_missing(child, key, child_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _strings(data: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string value in a JSON document, with its path."""
+    if isinstance(data, str):
+        yield path, data
+    elif isinstance(data, Mapping):
+        for k, v in data.items():
+            yield from _strings(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _strings(v, f"{path}[{i}]")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _find_value(data: object, text: str) -> str | None:
+    """The path of the value refused in ``text`` (an error message from generated code)."""
+    for path, value in _strings(data):
+        if value == text or repr(value) in text:
+            return path
+    if "UUID" in text:  # uuid.UUID does not quote what it refuses
+        for path, value in _strings(data):
+            if path.rsplit(".", 1)[-1].endswith("id") and not _is_uuid(value):
+                return path
+    return None
+
+
 def _describe_value_error(
-    fail: Callable[[str, str | None], ResponseValidationError],
-    data: Mapping[str, Any],
-    exc: Exception,
+    fail: Fail, data: Mapping[str, Any], exc: Exception
 ) -> ResponseValidationError:
     text = str(exc)
     match = _ENUM_FAILURE.match(text)
     if match:
         value, enum_name = match["value"], match["enum"]
-        field = next((k for k, v in data.items() if str(v) == value), None)
+        field = _find_value(data, value)
         allowed = _enum_values(enum_name)
         expected = f" (expected one of: {', '.join(allowed)})" if allowed else ""
         where = f"field `{field}`: " if field else ""
         return fail(f"{where}{value!r} is not a valid {enum_name}{expected}", field)
-    # Date-times and UUIDs: find the field whose value was refused.
-    for key, value in data.items():
-        if isinstance(value, str) and value and repr(value) in text:
-            return fail(f"field `{key}`: {text}", key)
+    # Date-times and UUIDs: the refused value is quoted in the message.
+    field = _find_value(data, text)
+    if field is not None and field:
+        return fail(f"field `{field}`: {text}", field)
     return fail(f"malformed reply ({type(exc).__name__}: {text})", None)
 
 

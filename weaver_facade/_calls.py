@@ -1,0 +1,255 @@
+"""Every request the facade sends, built by the generated client. No I/O.
+
+Each function returns a ``Call``: the generated module's request arguments
+and its reply parser. POSTs get a fresh ``Idempotency-Key`` per logical call
+(a uuid4), which the retry transport re-sends unchanged on every retry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from weaver_client import models as wire
+from weaver_client.api.checkpoints import (
+    delete_checkpoint as _delete_checkpoint,
+)
+from weaver_client.api.checkpoints import (
+    get_checkpoint as _get_checkpoint,
+)
+from weaver_client.api.checkpoints import (
+    list_checkpoints as _list_checkpoints,
+)
+from weaver_client.api.checkpoints import (
+    load_checkpoint as _load_checkpoint,
+)
+from weaver_client.api.checkpoints import (
+    save_checkpoint as _save_checkpoint,
+)
+from weaver_client.api.checkpoints import (
+    set_checkpoint_ttl as _set_checkpoint_ttl,
+)
+from weaver_client.api.models import create_model as _create_model
+from weaver_client.api.models import get_model as _get_model
+from weaver_client.api.operations import get_operation as _get_operation
+from weaver_client.api.sessions import create_session as _create_session
+from weaver_client.api.sessions import send_heartbeat as _send_heartbeat
+from weaver_client.api.training import forward_backward as _forward_backward
+from weaver_client.api.training import optim_step as _optim_step
+from weaver_client.types import UNSET, Unset
+
+from ._checkpoints import CheckpointPath, CheckpointType
+from ._types import AdamParams, Datum
+from ._wire import Call
+
+__all__ = [
+    "create_model",
+    "create_session",
+    "delete_checkpoint",
+    "forward_backward",
+    "get_checkpoint",
+    "get_model",
+    "get_operation",
+    "list_checkpoints",
+    "load_checkpoint",
+    "new_idempotency_key",
+    "optim_step",
+    "save_checkpoint",
+    "send_heartbeat",
+    "set_checkpoint_ttl",
+]
+
+# Added to the read timeout of a long-poll, which the server may hold for `wait` seconds.
+LONG_POLL_MARGIN = 10.0
+
+
+def new_idempotency_key() -> str:
+    """One key per logical call; retries of that call reuse it."""
+    return str(uuid.uuid4())
+
+
+def create_session(
+    *, tags: Sequence[str], user_metadata: Mapping[str, str], sdk_version: str
+) -> Call[wire.Session]:
+    metadata = wire.Metadata()
+    metadata.additional_properties = dict(user_metadata)
+    body = wire.CreateSessionRequest(
+        tags=list(tags), user_metadata=metadata, sdk_version=sdk_version
+    )
+    return Call(
+        "create_session",
+        _create_session._get_kwargs(body=body, idempotency_key=new_idempotency_key()),
+        _create_session._parse_response,
+        wire.Session,
+    )
+
+
+def send_heartbeat(session_id: str) -> Call[wire.Heartbeat]:
+    return Call(
+        "send_heartbeat",
+        _send_heartbeat._get_kwargs(session_id, idempotency_key=new_idempotency_key()),
+        _send_heartbeat._parse_response,
+        wire.Heartbeat,
+    )
+
+
+def create_model(
+    session_id: str,
+    *,
+    model_seq_id: int,
+    base_model: str,
+    training_mode: str,
+    lora_rank: int,
+    seed: int | None,
+) -> Call[wire.Model]:
+    mode = wire.TrainingMode(training_mode)
+    lora: wire.LoraConfig | Unset = UNSET
+    if mode is wire.TrainingMode.LORA:
+        lora = wire.LoraConfig(
+            rank=lora_rank,
+            train_unembed=True,
+            train_mlp=True,
+            train_attn=True,
+            seed=UNSET if seed is None else seed,
+        )
+    body = wire.CreateModelRequest(
+        model_seq_id=model_seq_id, base_model=base_model, training_mode=mode, lora_config=lora
+    )
+    return Call(
+        "create_model",
+        _create_model._get_kwargs(session_id, body=body, idempotency_key=new_idempotency_key()),
+        _create_model._parse_response,
+        wire.Model,
+    )
+
+
+def get_model(model_id: str) -> Call[wire.Model]:
+    return Call(
+        "get_model", _get_model._get_kwargs(model_id), _get_model._parse_response, wire.Model
+    )
+
+
+def forward_backward(
+    model_id: str, *, seq_id: int, data: Sequence[Datum], loss_fn: str
+) -> Call[wire.Operation]:
+    body = wire.ForwardBackwardRequest(
+        payload=wire.ForwardBackwardPayload(
+            model_id=model_id,
+            seq_id=seq_id,
+            forward_backward_input=wire.ForwardBackwardInput(
+                loss_fn=wire.LossFn(loss_fn), data=[d.to_wire() for d in data]
+            ),
+        )
+    )
+    return Call(
+        "forward_backward",
+        _forward_backward._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _forward_backward._parse_response,
+        wire.Operation,
+    )
+
+
+def optim_step(model_id: str, *, seq_id: int, adam_params: AdamParams) -> Call[wire.Operation]:
+    body = wire.OptimStepRequest(
+        payload=wire.OptimStepPayload(
+            model_id=model_id, seq_id=seq_id, adam_params=adam_params.to_wire()
+        )
+    )
+    return Call(
+        "optim_step",
+        _optim_step._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _optim_step._parse_response,
+        wire.Operation,
+    )
+
+
+def save_checkpoint(
+    model_id: str,
+    *,
+    checkpoint_type: CheckpointType,
+    name: str,
+    ttl_seconds: int | Unset | None,
+) -> Call[wire.Operation]:
+    body = wire.SaveCheckpointRequest(
+        type_=wire.CheckpointType(checkpoint_type.value), name=name, ttl_seconds=ttl_seconds
+    )
+    return Call(
+        "save_checkpoint",
+        _save_checkpoint._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _save_checkpoint._parse_response,
+        wire.Operation,
+    )
+
+
+def load_checkpoint(
+    model_id: str, *, path: CheckpointPath, include_optimizer: bool
+) -> Call[wire.Operation]:
+    body = wire.LoadCheckpointRequest(path=str(path), include_optimizer=include_optimizer)
+    return Call(
+        "load_checkpoint",
+        _load_checkpoint._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _load_checkpoint._parse_response,
+        wire.Operation,
+    )
+
+
+def list_checkpoints(
+    model_id: str, *, limit: int | None, cursor: str | None
+) -> Call[wire.CheckpointList]:
+    return Call(
+        "list_checkpoints",
+        _list_checkpoints._get_kwargs(
+            model_id,
+            limit=UNSET if limit is None else limit,
+            cursor=UNSET if cursor is None else cursor,
+        ),
+        _list_checkpoints._parse_response,
+        wire.CheckpointList,
+    )
+
+
+def get_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
+    return Call(
+        "get_checkpoint",
+        _get_checkpoint._get_kwargs(checkpoint_id),
+        _get_checkpoint._parse_response,
+        wire.Checkpoint,
+    )
+
+
+def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
+    return Call(
+        "delete_checkpoint",
+        _delete_checkpoint._get_kwargs(checkpoint_id),
+        _delete_checkpoint._parse_response,
+        wire.Checkpoint,
+    )
+
+
+def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[wire.Checkpoint]:
+    body = wire.SetCheckpointTtlRequest(path=str(path), ttl_seconds=ttl_seconds)
+    return Call(
+        "set_checkpoint_ttl",
+        _set_checkpoint_ttl._get_kwargs(path.model_id, body=body),
+        _set_checkpoint_ttl._parse_response,
+        wire.Checkpoint,
+    )
+
+
+def get_operation(
+    operation_id: str, *, wait: float | None, timeout: httpx.Timeout
+) -> Call[wire.Operation]:
+    request: dict[str, Any] = _get_operation._get_kwargs(
+        operation_id, wait=UNSET if wait is None else round(wait, 3)
+    )
+    if wait and timeout.read is not None:
+        # The server may hold a long-poll for `wait` seconds; do not time it out first.
+        request["timeout"] = httpx.Timeout(
+            connect=timeout.connect,
+            read=timeout.read + wait + LONG_POLL_MARGIN,
+            write=timeout.write,
+            pool=timeout.pool,
+        )
+    return Call("get_operation", request, _get_operation._parse_response, wire.Operation)
