@@ -1,3 +1,150 @@
-"""weaver-facade: a spec-first Python SDK for Weaver's checkpoint workflow."""
+"""weaver-facade: a spec-first Python SDK for Weaver's checkpoint workflow.
 
-__version__ = "0.1.0"
+Train, save and resume::
+
+    from weaver_facade import ServiceClient, datum_from_tokens
+
+    with ServiceClient() as service:  # WEAVER_BASE_URL, WEAVER_API_KEY
+        trainer = service.create_training_client("weaver-tiny")
+        for _ in range(3):
+            trainer.forward_backward([datum_from_tokens([1, 2, 3, 4])])
+            trainer.optim_step()
+        checkpoint = trainer.save_state("after-3-steps")  # weight_and_optimizer
+        trainer.load_state_with_optimizer(checkpoint)
+
+Every request goes through the generated client ``weaver_client``; this
+package adds typed results, safe retries, operations that cannot hang, and
+one error tree (see ``weaver_facade._errors``).
+"""
+
+from ._checkpoints import (
+    Checkpoint,
+    CheckpointLike,
+    CheckpointPath,
+    CheckpointRef,
+    CheckpointStatus,
+    CheckpointType,
+)
+from ._client import AsyncServiceClient, ServiceClient
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CheckpointExistsError,
+    CheckpointNotReadyError,
+    ConflictError,
+    IdempotencyMismatchError,
+    IncompatibleCheckpointError,
+    InternalServerError,
+    InvalidArgumentError,
+    InvalidCheckpointName,
+    InvalidCheckpointPath,
+    InvalidCheckpointRef,
+    InvalidDatumError,
+    InvalidInputError,
+    ModelStateLostError,
+    ModelTerminatedError,
+    NotFoundError,
+    OperationFailedError,
+    OperationTimeoutError,
+    OptimizerStateUnavailableError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    SeqIdConflictError,
+    UnknownBaseModelError,
+    UnprocessableEntityError,
+    WeaverError,
+)
+from ._operations import (
+    AsyncOperationHandle,
+    OperationHandle,
+    OperationProgress,
+    OperationStatus,
+    PendingInfo,
+    PollPolicy,
+    PollSettings,
+)
+from ._training import (
+    SERVER_DEFAULT,
+    AsyncTrainingClient,
+    ModelInfo,
+    OperationResult,
+    TrainingClient,
+)
+from ._transport import AsyncRetryTransport, RetryPolicy, RetrySettings, RetryTransport
+from ._types import (
+    AdamParams,
+    Datum,
+    ForwardBackwardResult,
+    LoadResult,
+    OptimStepResult,
+    datum_from_tokens,
+)
+from ._version import __version__
+
+__all__ = [
+    "SERVER_DEFAULT",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AdamParams",
+    "AsyncOperationHandle",
+    "AsyncRetryTransport",
+    "AsyncServiceClient",
+    "AsyncTrainingClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Checkpoint",
+    "CheckpointExistsError",
+    "CheckpointLike",
+    "CheckpointNotReadyError",
+    "CheckpointPath",
+    "CheckpointRef",
+    "CheckpointStatus",
+    "CheckpointType",
+    "ConflictError",
+    "Datum",
+    "ForwardBackwardResult",
+    "IdempotencyMismatchError",
+    "IncompatibleCheckpointError",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "InvalidCheckpointName",
+    "InvalidCheckpointPath",
+    "InvalidCheckpointRef",
+    "InvalidDatumError",
+    "InvalidInputError",
+    "LoadResult",
+    "ModelInfo",
+    "ModelStateLostError",
+    "ModelTerminatedError",
+    "NotFoundError",
+    "OperationFailedError",
+    "OperationHandle",
+    "OperationProgress",
+    "OperationResult",
+    "OperationStatus",
+    "OperationTimeoutError",
+    "OptimStepResult",
+    "OptimizerStateUnavailableError",
+    "PendingInfo",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "PollSettings",
+    "RateLimitError",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "RetrySettings",
+    "RetryTransport",
+    "SeqIdConflictError",
+    "ServiceClient",
+    "TrainingClient",
+    "UnknownBaseModelError",
+    "UnprocessableEntityError",
+    "WeaverError",
+    "__version__",
+    "datum_from_tokens",
+]
