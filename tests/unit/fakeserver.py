@@ -1,0 +1,279 @@
+"""A small scriptable Weaver for ``httpx.MockTransport``.
+
+It answers every route the facade uses with replies shaped like the spec's,
+records every request, and lets a test put specific replies in front
+(``fake.script(method, path, *replies)``) to provoke errors, slow
+operations or malformed replies. It is no emulator: no training happens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from weaver_facade import AsyncServiceClient, ServiceClient
+
+KEY = "sk-unit-test-key-5f0c2a8e"
+BASE = "http://weaver.test"
+CREATED = "2026-11-29T10:01:00Z"
+
+Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
+
+
+def checkpoint_json(
+    model_id: str, name: str, type_: str = "weight_and_optimizer"
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{model_id}/{name}")),
+        "name": name,
+        "type": type_,
+        "path": f"weaver://{model_id}/checkpoints/{name}",
+        "status": "completed",
+        "ttl_seconds": None,
+        "created_at": CREATED,
+        "expires_at": None,
+        "train_unembed": True,
+        "train_mlp": True,
+        "train_attn": True,
+        "model_id": model_id,
+        "size_bytes": 1234,
+        "sha256": "0" * 64,
+    }
+
+
+def error_json(code: str, message: str, retryable: bool = False) -> dict[str, Any]:
+    return {"error": code, "message": message, "retryable": retryable, "request_id": "req-1"}
+
+
+class FakeWeaver:
+    """Callable as a MockTransport handler."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.scripts: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
+        self.operations: dict[str, dict[str, Any]] = {}
+        # How many GETs an operation stays `pending` before it is done...
+        self.pending_polls = 0
+        # ...unless the POST already answers `done`.
+        self.done_at_once = False
+        self._polls: dict[str, int] = defaultdict(int)
+        self.checkpoints: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._ops = 0
+
+    # -- scripting -------------------------------------------------------------------
+
+    def script(self, method: str, path: str, *replies: Reply) -> None:
+        """Answer the next requests to ``method path`` with ``replies``, in order."""
+        self.scripts[(method.upper(), path)].extend(replies)
+
+    def sent(self, method: str | None = None, path: str | None = None) -> list[httpx.Request]:
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method) and (path is None or r.url.path == path)
+        ]
+
+    def body(self, request: httpx.Request) -> Any:
+        return json.loads(request.content)
+
+    # -- the handler -----------------------------------------------------------------
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        queue = self.scripts.get((request.method, request.url.path))
+        if queue:
+            reply = queue.popleft()
+            return reply(request) if callable(reply) else reply
+        return self._route(request)
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
+        m, p = request.method, request.url.path
+        if (m, p) == ("POST", "/api/v1/sessions"):
+            return _json(201, _session())
+        if m == "POST" and (match := re.fullmatch(r"/api/v1/sessions/([^/]+)/heartbeat", p)):
+            return _json(200, {"session_id": match[1], "last_heartbeat_at": CREATED})
+        if m == "POST" and re.fullmatch(r"/api/v1/sessions/[^/]+/models", p):
+            body = self.body(request)
+            return _json(201, _model("m-1", body["base_model"], body.get("training_mode", "lora")))
+        if m == "GET" and (match := re.fullmatch(r"/api/v1/models/([^/]+)", p)):
+            return _json(200, _model(match[1], "weaver-tiny", "lora"))
+        if m == "POST" and (match := re.fullmatch(r"/api/v1/models/([^/]+)/(.+)", p)):
+            return self._post_model(request, match[1], match[2])
+        if m == "GET" and (match := re.fullmatch(r"/api/v1/models/([^/]+)/checkpoints", p)):
+            return self._list(request, match[1])
+        if m == "PATCH" and (match := re.fullmatch(r"/api/v1/models/([^/]+)/checkpoints/ttl", p)):
+            body = self.body(request)
+            found = self._find(lambda c: c["path"] == body["path"])
+            if found is None:
+                return _json(404, error_json("not_found", f"checkpoint {body['path']} not found"))
+            found["ttl_seconds"] = body["ttl_seconds"]
+            found["expires_at"] = None if body["ttl_seconds"] is None else "2026-11-30T10:01:00Z"
+            return _json(200, found)
+        if match := re.fullmatch(r"/api/v1/checkpoints/([^/]+)", p):
+            checkpoint_id = match[1]
+            found = self._find(lambda c: c["id"] == checkpoint_id)
+            if found is None:
+                return _json(404, error_json("not_found", f"checkpoint {checkpoint_id} not found"))
+            if m == "DELETE":
+                self.checkpoints[found["model_id"]].remove(found)
+                return _json(200, {**found, "status": "deleted"})
+            return _json(200, found)
+        if m == "GET" and (match := re.fullmatch(r"/api/v1/operations/([^/]+)", p)):
+            return self._get_operation(match[1])
+        return _json(404, error_json("not_found", f"no route {m} {p}"))
+
+    def _find(self, pred: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        for items in self.checkpoints.values():
+            for c in items:
+                if pred(c):
+                    return c
+        return None
+
+    def _post_model(self, request: httpx.Request, model_id: str, action: str) -> httpx.Response:
+        body = self.body(request)
+        if action == "forward-backward-passes":
+            data = body["payload"]["forward_backward_input"]["data"]
+            outputs = [
+                {
+                    "logprobs": {
+                        "data": [-1.5] * len(d["model_input"]["chunks"][0]["tokens"]),
+                        "dtype": "float32",
+                    }
+                }
+                for d in data
+            ]
+            result = {"loss_fn_outputs": outputs, "metrics": {"loss:sum": 1.5 * len(data)}}
+            return self._start("forward_backward", model_id, result)
+        if action == "optimizer-steps":
+            seq = body["payload"]["seq_id"]
+            return self._start("optim_step", model_id, {"metrics": {"optim:step": seq}})
+        if action == "checkpoints":
+            name = body.get("name") or f"ckpt-{self._ops}"
+            if any(c["name"] == name for c in self.checkpoints[model_id]):
+                return _json(409, error_json("checkpoint_exists", f"checkpoint {name} exists"))
+            ckpt = checkpoint_json(model_id, name, body["type"])
+            if "ttl_seconds" in body:
+                ckpt["ttl_seconds"] = body["ttl_seconds"]
+            self.checkpoints[model_id].append(ckpt)
+            return self._start("save_checkpoint", model_id, ckpt)
+        if action == "load":
+            found = self._find(lambda c: c["path"] == body["path"])
+            if found is None:
+                return _json(404, error_json("not_found", f"checkpoint {body['path']} not found"))
+            if body["include_optimizer"] and found["type"] != "weight_and_optimizer":
+                return _json(
+                    422,
+                    error_json("optimizer_state_unavailable", f"{body['path']} has no optimizer"),
+                )
+            result = {"path": body["path"], "include_optimizer": body["include_optimizer"]}
+            return self._start("load_checkpoint", model_id, result)
+        return _json(404, error_json("not_found", f"no route for {action}"))
+
+    def _start(self, kind: str, model_id: str, result: dict[str, Any]) -> httpx.Response:
+        self._ops += 1
+        op_id = f"op-{self._ops}"
+        self.operations[op_id] = {"id": op_id, "kind": kind, "model_id": model_id, "result": result}
+        return _json(202, self._operation_json(op_id, done=self.done_at_once))
+
+    def _operation_json(self, op_id: str, *, done: bool) -> dict[str, Any]:
+        op = self.operations[op_id]
+        out: dict[str, Any] = {"id": op_id, "kind": op["kind"], "model_id": op["model_id"]}
+        if done:
+            out.update(status="done", response=op["result"])
+        else:
+            out.update(
+                status="pending",
+                pending_info={"code": "waiting_for_scheduling", "message": "queued"},
+            )
+        return out
+
+    def _get_operation(self, op_id: str) -> httpx.Response:
+        if op_id not in self.operations:
+            return _json(404, error_json("not_found", f"operation {op_id} not found"))
+        self._polls[op_id] += 1
+        return _json(200, self._operation_json(op_id, done=self._polls[op_id] > self.pending_polls))
+
+    def _list(self, request: httpx.Request, model_id: str) -> httpx.Response:
+        items = self.checkpoints[model_id]
+        limit = request.url.params.get("limit")
+        if limit is None:
+            return _json(200, {"items": items})
+        start = int(request.url.params.get("cursor", "c0")[1:])
+        end = start + int(limit)
+        page: dict[str, Any] = {"items": items[start:end], "next_cursor": None}
+        if end < len(items):
+            page["next_cursor"] = f"c{end}"
+        return _json(200, page)
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json=body, headers={"X-Request-ID": "req-1", **(headers or {})})
+
+
+def _session() -> dict[str, Any]:
+    return {
+        "id": "s-1",
+        "tags": [],
+        "user_metadata": {},
+        "sdk_version": "weaver-facade/0.1.0",
+        "created_at": CREATED,
+        "updated_at": CREATED,
+    }
+
+
+def _model(model_id: str, base_model: str, mode: str) -> dict[str, Any]:
+    return {"id": model_id, "base_model": base_model, "training_mode": mode}
+
+
+def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    """A JSON reply with an ``X-Request-ID``, as a Weaver server sends it."""
+    return _json(status, body, headers)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the fake sleep is called."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@contextmanager
+def service(fake: FakeWeaver, **kwargs: Any) -> Iterator[ServiceClient]:
+    """A ServiceClient on ``fake`` that never sleeps for real."""
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    kwargs.setdefault("sleep", lambda _s: None)
+    kwargs.setdefault("heartbeat_interval", 0)
+    with ServiceClient(BASE, KEY, http_client=http, **kwargs) as client:
+        yield client
+    http.close()
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+def async_service(fake: FakeWeaver, **kwargs: Any) -> AsyncServiceClient:
+    """An AsyncServiceClient on ``fake`` that never sleeps for real."""
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+    kwargs.setdefault("sleep", _no_sleep)
+    kwargs.setdefault("heartbeat_interval", 0)
+    return AsyncServiceClient(BASE, KEY, http_client=http, **kwargs)

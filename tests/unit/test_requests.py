@@ -1,0 +1,365 @@
+"""The exact request of every facade method: method, path, query, headers, JSON body."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.unit.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json, json_reply, service
+from weaver_facade import (
+    AdamParams,
+    Checkpoint,
+    CheckpointPath,
+    CheckpointType,
+    NotFoundError,
+    ServiceClient,
+    TrainingClient,
+    __version__,
+    datum_from_tokens,
+)
+
+UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
+
+@pytest.fixture
+def fake() -> FakeWeaver:
+    return FakeWeaver()
+
+
+@pytest.fixture
+def svc(fake: FakeWeaver) -> Iterator[ServiceClient]:
+    with service(fake) as client:
+        yield client
+
+
+@pytest.fixture
+def trainer(svc: ServiceClient) -> TrainingClient:
+    return svc.create_training_client("weaver-tiny", seed=7)
+
+
+def assert_common_headers(request: httpx.Request) -> None:
+    assert request.headers["X-WEAVER-API-KEY"] == KEY
+    assert request.headers["User-Agent"] == f"weaver-facade/{__version__}"
+
+
+def assert_post(request: httpx.Request, path: str) -> dict[str, Any]:
+    assert request.method == "POST"
+    assert request.url.path == path
+    assert str(request.url).startswith(BASE + "/api/v1/")
+    assert_common_headers(request)
+    assert request.headers["Content-Type"] == "application/json"
+    assert re.match(UUID_RE, request.headers["Idempotency-Key"])
+    body: dict[str, Any] = FakeWeaver().body(request)
+    return body
+
+
+def test_session_opens_lazily_then_model_is_created(fake: FakeWeaver, svc: ServiceClient) -> None:
+    assert fake.requests == []
+    before = svc.session_id
+    assert before is None
+    svc.create_training_client("weaver-tiny", lora_rank=8, seed=7)
+    session_req, model_req = fake.requests
+    assert assert_post(session_req, "/api/v1/sessions") == {
+        "tags": [],
+        "user_metadata": {},
+        "sdk_version": f"weaver-facade/{__version__}",
+    }
+    assert svc.session_id == "s-1"
+    assert assert_post(model_req, "/api/v1/sessions/s-1/models") == {
+        "model_seq_id": 1,
+        "base_model": "weaver-tiny",
+        "training_mode": "lora",
+        "lora_config": {
+            "rank": 8,
+            "train_unembed": True,
+            "train_mlp": True,
+            "train_attn": True,
+            "seed": 7,
+        },
+    }
+
+
+def test_session_tags_and_metadata_are_sent(fake: FakeWeaver) -> None:
+    with service(fake, tags=["demo"], user_metadata={"run": "7"}) as svc:
+        svc.create_training_client("weaver-tiny")
+    body = fake.body(fake.sent("POST", "/api/v1/sessions")[0])
+    assert body["tags"] == ["demo"]
+    assert body["user_metadata"] == {"run": "7"}
+
+
+def test_model_seq_id_counts_per_client_and_full_ft_sends_no_lora_config(
+    fake: FakeWeaver, svc: ServiceClient
+) -> None:
+    svc.create_training_client("weaver-tiny")
+    svc.create_training_client("weaver-tiny", training_mode="full_ft")
+    first, second = (fake.body(r) for r in fake.sent("POST", "/api/v1/sessions/s-1/models"))
+    assert first["model_seq_id"] == 1
+    assert first["lora_config"] == {
+        "rank": 32,
+        "train_unembed": True,
+        "train_mlp": True,
+        "train_attn": True,
+    }
+    assert second == {"model_seq_id": 2, "base_model": "weaver-tiny", "training_mode": "full_ft"}
+    # One session for both models.
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 1
+
+
+def test_forward_backward_request(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    result = trainer.forward_backward(
+        [datum_from_tokens([5, 6, 7], datum_id="d-0"), datum_from_tokens([1, 2])]
+    )
+    body = assert_post(fake.sent("POST")[-1], "/api/v1/models/m-1/forward-backward-passes")
+    assert body == {
+        "payload": {
+            "model_id": "m-1",
+            "seq_id": 1,
+            "forward_backward_input": {
+                "loss_fn": "cross_entropy",
+                "data": [
+                    {
+                        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [5, 6]}]},
+                        "loss_fn_inputs": {
+                            "target_tokens": {"data": [6, 7], "dtype": "int64"},
+                            "weights": {"data": [1.0, 1.0], "dtype": "float32"},
+                        },
+                        "datum_id": "d-0",
+                    },
+                    {
+                        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1]}]},
+                        "loss_fn_inputs": {
+                            "target_tokens": {"data": [2], "dtype": "int64"},
+                            "weights": {"data": [1.0], "dtype": "float32"},
+                        },
+                    },
+                ],
+            },
+        }
+    }
+    assert result.loss == 3.0
+    assert result.logprobs == ((-1.5, -1.5), (-1.5,))
+
+
+def test_poll_request_long_polls(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    trainer.forward_backward([datum_from_tokens([1, 2])])
+    (poll,) = fake.sent("GET")
+    assert poll.url.path == "/api/v1/operations/op-1"
+    assert float(poll.url.params["wait"]) == 20.0
+    assert_common_headers(poll)
+    assert "Idempotency-Key" not in poll.headers
+    # The read timeout leaves room for the server to hold the long-poll.
+    assert poll.extensions["timeout"]["read"] >= 60.0 + 20.0
+
+
+def test_optim_step_request_and_shared_seq_id(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    trainer.forward_backward([datum_from_tokens([1, 2])])
+    result = trainer.optim_step()
+    trainer.forward_backward([datum_from_tokens([1, 2])])
+    trainer.optim_step(AdamParams(learning_rate=0.5, beta1=0.0, grad_clip_norm=0.0))
+    posts = [r for r in fake.sent("POST") if "/models/m-1/" in r.url.path]
+    assert [fake.body(r)["payload"]["seq_id"] for r in posts] == [1, 2, 3, 4]
+    assert assert_post(posts[1], "/api/v1/models/m-1/optimizer-steps") == {
+        "payload": {
+            "model_id": "m-1",
+            "seq_id": 2,
+            "adam_params": {
+                "learning_rate": 1e-4,
+                "beta1": 0.9,
+                "beta2": 0.95,
+                "eps": 1e-8,
+                "weight_decay": 0.01,
+                "grad_clip_norm": 1.0,
+            },
+        }
+    }
+    assert fake.body(posts[3])["payload"]["adam_params"] == {
+        "learning_rate": 0.5,
+        "beta1": 0.0,
+        "beta2": 0.95,
+        "eps": 1e-8,
+        "weight_decay": 0.01,
+        "grad_clip_norm": 0.0,
+    }
+    assert result.metrics == {"optim:step": 2.0}
+
+
+def test_each_post_has_its_own_idempotency_key(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    trainer.forward_backward([datum_from_tokens([1, 2])])
+    trainer.optim_step()
+    trainer.save_state("a")
+    keys = [r.headers["Idempotency-Key"] for r in fake.sent("POST")]
+    assert len(keys) == len(set(keys)) == 5
+
+
+def test_save_state_defaults_to_weight_and_optimizer_and_omits_ttl(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    checkpoint = trainer.save_state("after-3-steps")
+    body = assert_post(fake.sent("POST")[-1], "/api/v1/models/m-1/checkpoints")
+    assert body == {"type": "weight_and_optimizer", "name": "after-3-steps"}
+    assert isinstance(checkpoint, Checkpoint)
+    assert checkpoint.type is CheckpointType.WEIGHT_AND_OPTIMIZER
+    assert checkpoint.path == CheckpointPath("m-1", "after-3-steps")
+    # No listing before a save.
+    assert fake.sent("GET", "/api/v1/models/m-1/checkpoints") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"include_optimizer": False}, {"type": "weight", "name": "c"}),
+        ({"ttl_seconds": None}, {"type": "weight_and_optimizer", "name": "c", "ttl_seconds": None}),
+        ({"ttl_seconds": 3600}, {"type": "weight_and_optimizer", "name": "c", "ttl_seconds": 3600}),
+    ],
+)
+def test_save_state_type_and_ttl(
+    fake: FakeWeaver, trainer: TrainingClient, kwargs: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    trainer.save_state("c", **kwargs)
+    assert fake.body(fake.sent("POST")[-1]) == expected
+
+
+@pytest.mark.parametrize("as_", ["checkpoint", "path", "string"])
+@pytest.mark.parametrize("include_optimizer", [False, True])
+def test_load_requests(
+    fake: FakeWeaver, trainer: TrainingClient, as_: str, include_optimizer: bool
+) -> None:
+    saved = trainer.save_state("c")
+    refs: dict[str, Checkpoint | CheckpointPath | str] = {
+        "checkpoint": saved,
+        "path": saved.path,
+        "string": "weaver://m-1/checkpoints/c",
+    }
+    ref = refs[as_]
+    if include_optimizer:
+        result = trainer.load_state_with_optimizer(ref)
+    else:
+        result = trainer.load_state(ref)
+    body = assert_post(fake.sent("POST")[-1], "/api/v1/models/m-1/load")
+    assert body == {"path": "weaver://m-1/checkpoints/c", "include_optimizer": include_optimizer}
+    assert result.path == saved.path
+    assert result.include_optimizer is include_optimizer
+
+
+def test_load_result_is_filled_from_the_request_when_the_server_omits_it(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    saved = trainer.save_state("c")
+    fake.script(
+        "POST",
+        "/api/v1/models/m-1/load",
+        json_reply(202, {"id": "op-9", "status": "done", "response": {}}),
+    )
+    result = trainer.load_state_with_optimizer(saved.path)
+    assert result.path == saved.path
+    assert result.include_optimizer is True
+    assert result.checkpoint_id is None
+
+
+def test_list_checkpoints_follows_cursors_with_limit(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    fake.checkpoints["m-1"] = [checkpoint_json("m-1", f"c{i}") for i in range(5)]
+    found = trainer.list_checkpoints(page_size=2)
+    assert [c.name for c in found] == ["c0", "c1", "c2", "c3", "c4"]
+    pages = fake.sent("GET", "/api/v1/models/m-1/checkpoints")
+    assert [dict(r.url.params) for r in pages] == [
+        {"limit": "2"},
+        {"limit": "2", "cursor": "c2"},
+        {"limit": "2", "cursor": "c4"},
+    ]
+    for r in pages:
+        assert_common_headers(r)
+
+
+def test_iter_checkpoints_is_lazy(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    fake.checkpoints["m-1"] = [checkpoint_json("m-1", f"c{i}") for i in range(5)]
+    it = trainer.iter_checkpoints(page_size=2)
+    assert fake.sent("GET") == []
+    assert next(it).name == "c0"
+    assert len(fake.sent("GET")) == 1
+    assert [c.name for c in it] == ["c1", "c2", "c3", "c4"]
+    assert len(fake.sent("GET")) == 3
+
+
+def test_list_checkpoints_works_without_paging_support(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    items = [checkpoint_json("m-1", f"c{i}") for i in range(3)]
+    # A server without the paging extension ignores `limit` and sends everything.
+    fake.script("GET", "/api/v1/models/m-1/checkpoints", json_reply(200, {"items": items}))
+    assert [c.name for c in trainer.list_checkpoints(page_size=1)] == ["c0", "c1", "c2"]
+
+
+def test_get_checkpoint_by_each_kind_of_ref(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    saved = trainer.save_state("c")
+    for ref in (saved, saved.id, str(saved.id)):
+        assert trainer.get_checkpoint(ref) == saved
+        request = fake.requests[-1]
+        assert request.method == "GET"
+        assert request.url.path == f"/api/v1/checkpoints/{saved.id}"
+        assert_common_headers(request)
+    before = len(fake.requests)
+    assert trainer.get_checkpoint("weaver://m-1/checkpoints/c") == saved
+    (listing,) = fake.requests[before:]
+    assert listing.url.path == "/api/v1/models/m-1/checkpoints"
+
+
+def test_delete_checkpoint_by_path(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    saved = trainer.save_state("c")
+    deleted = trainer.delete_checkpoint(CheckpointPath("m-1", "c"))
+    request = fake.requests[-1]
+    assert request.method == "DELETE"
+    assert request.url.path == f"/api/v1/checkpoints/{saved.id}"
+    assert_common_headers(request)
+    assert deleted.status.value == "deleted"
+
+
+@pytest.mark.parametrize("ttl", [None, 86400])
+def test_set_checkpoint_ttl_request(
+    fake: FakeWeaver, trainer: TrainingClient, ttl: int | None
+) -> None:
+    saved = trainer.save_state("c")
+    updated = trainer.set_checkpoint_ttl(saved, ttl)
+    request = fake.requests[-1]
+    assert request.method == "PATCH"
+    assert request.url.path == "/api/v1/models/m-1/checkpoints/ttl"
+    assert_common_headers(request)
+    assert fake.body(request) == {"path": "weaver://m-1/checkpoints/c", "ttl_seconds": ttl}
+    assert updated.ttl_seconds == ttl
+
+
+def test_set_checkpoint_ttl_by_id_looks_up_the_path(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    saved = trainer.save_state("c")
+    trainer.set_checkpoint_ttl(str(saved.id), 60)
+    get, patch = fake.requests[-2:]
+    assert (get.method, get.url.path) == ("GET", f"/api/v1/checkpoints/{saved.id}")
+    assert fake.body(patch)["path"] == str(saved.path)
+
+
+def test_training_client_attaches_with_get_model(fake: FakeWeaver, svc: ServiceClient) -> None:
+    trainer = svc.training_client("m-7")
+    (request,) = fake.requests
+    assert (request.method, request.url.path) == ("GET", "/api/v1/models/m-7")
+    assert trainer.model_id == "m-7"
+    trainer.optim_step()
+    assert fake.body(fake.sent("POST")[-1])["payload"]["seq_id"] == 1
+    # Attaching does not need a session.
+    assert fake.sent("POST", "/api/v1/sessions") == []
+
+
+def test_unknown_checkpoint_id_is_not_found(trainer: TrainingClient) -> None:
+    with pytest.raises(NotFoundError) as info:
+        trainer.get_checkpoint(uuid.uuid4())
+    assert info.value.status_code == 404
+    with pytest.raises(NotFoundError) as by_path:
+        trainer.get_checkpoint("weaver://m-1/checkpoints/nope")
+    assert by_path.value.status_code is None
+    assert "nope" in str(by_path.value)
