@@ -285,6 +285,11 @@ class ResponseValidationError(APIError):
         self.operation = operation
         self.field = field
 
+    def __str__(self) -> str:
+        # The message already says what is wrong; a status prefix would only distract.
+        suffix = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{self.message}{suffix}"
+
 
 # -- operation outcomes ---------------------------------------------------------------
 

@@ -1,0 +1,485 @@
+"""Error mapping: HTTP errors, malformed replies, and the shape of the error tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.unit.fakeserver import KEY, FakeWeaver, error_json, json_reply, service
+from weaver_facade import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CheckpointExistsError,
+    CheckpointNotReadyError,
+    ConflictError,
+    IdempotencyMismatchError,
+    IncompatibleCheckpointError,
+    InternalServerError,
+    InvalidCheckpointPath,
+    InvalidInputError,
+    ModelStateLostError,
+    ModelTerminatedError,
+    NotFoundError,
+    OperationFailedError,
+    OperationTimeoutError,
+    OptimizerStateUnavailableError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    SeqIdConflictError,
+    ServiceClient,
+    TrainingClient,
+    UnknownBaseModelError,
+    UnprocessableEntityError,
+    WeaverError,
+    datum_from_tokens,
+)
+from weaver_facade._errors import api_error
+
+SAVE = "/api/v1/models/m-1/checkpoints"
+
+
+@pytest.fixture
+def fake() -> FakeWeaver:
+    return FakeWeaver()
+
+
+@pytest.fixture
+def trainer(fake: FakeWeaver) -> Iterator[TrainingClient]:
+    with service(fake, max_retries=0) as svc:
+        yield svc.create_training_client("weaver-tiny")
+
+
+# -- the tree -----------------------------------------------------------------------------
+
+
+def test_the_tree() -> None:
+    for base in (APIError, OperationFailedError, OperationTimeoutError, InvalidInputError):
+        assert issubclass(base, WeaverError)
+    for cls in (
+        BadRequestError,
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        ConflictError,
+        UnprocessableEntityError,
+        RateLimitError,
+        InternalServerError,
+        APIConnectionError,
+        ResponseValidationError,
+    ):
+        assert issubclass(cls, APIError)
+    assert issubclass(APITimeoutError, APIConnectionError)
+    assert issubclass(InvalidCheckpointPath, ValueError)
+    assert issubclass(OptimizerStateUnavailableError, UnprocessableEntityError)
+    assert issubclass(OptimizerStateUnavailableError, ValueError)
+    assert issubclass(OperationTimeoutError, TimeoutError)
+    assert not issubclass(APIError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (400, "invalid_request", BadRequestError),
+        (401, "unauthorized", AuthenticationError),
+        (403, "forbidden", PermissionDeniedError),
+        (404, "not_found", NotFoundError),
+        (409, "checkpoint_exists", CheckpointExistsError),
+        (409, "checkpoint_not_ready", CheckpointNotReadyError),
+        (409, "model_terminated", ModelTerminatedError),
+        (409, "model_state_lost", ModelStateLostError),
+        (409, "seq_id_conflict", SeqIdConflictError),
+        (409, "something_new", ConflictError),
+        (422, "idempotency_mismatch", IdempotencyMismatchError),
+        (422, "unknown_base_model", UnknownBaseModelError),
+        (422, "optimizer_state_unavailable", OptimizerStateUnavailableError),
+        (422, "incompatible_checkpoint", IncompatibleCheckpointError),
+        (429, "rate_limited", RateLimitError),
+        (500, "internal", InternalServerError),
+        (503, "unavailable", InternalServerError),
+        # A code refines only its own status.
+        (500, "checkpoint_exists", InternalServerError),
+        (418, "teapot", APIError),
+    ],
+)
+def test_api_error_class(status: int, code: str, cls: type[APIError]) -> None:
+    error = api_error(status, "m", code=code)
+    assert type(error) is cls
+    assert error.status_code == status
+    assert error.code == code
+
+
+# -- mapped through the client --------------------------------------------------------------
+
+
+def test_conflict_reply_maps_to_subclass_with_every_field(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    fake.script(
+        "POST",
+        SAVE,
+        json_reply(
+            409,
+            {
+                "error": "checkpoint_exists",
+                "message": "checkpoint after-3-steps already exists for model m-1",
+                "retryable": False,
+                "details": {"name": "after-3-steps"},
+                "request_id": "req-77",
+            },
+        ),
+    )
+    with pytest.raises(CheckpointExistsError) as info:
+        trainer.save_state("after-3-steps")
+    error = info.value
+    assert error.status_code == 409
+    assert error.code == "checkpoint_exists"
+    assert error.retryable is False
+    assert error.request_id == "req-77"
+    assert error.details == {"name": "after-3-steps"}
+    assert "save_checkpoint" in error.message
+    assert str(error).startswith("[409 checkpoint_exists] save_checkpoint: checkpoint after-3")
+    assert "req-77" in str(error)
+
+
+def test_duplicate_save_in_the_fake_is_a_conflict(trainer: TrainingClient) -> None:
+    trainer.save_state("a")
+    with pytest.raises(CheckpointExistsError):
+        trainer.save_state("a")
+
+
+def test_request_id_falls_back_to_the_header(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    fake.script(
+        "POST",
+        SAVE,
+        httpx.Response(
+            404,
+            json={"error": "not_found", "message": "model m-1 not found", "retryable": False},
+            headers={"X-Request-ID": "req-from-header"},
+        ),
+    )
+    with pytest.raises(NotFoundError) as info:
+        trainer.save_state("a")
+    assert info.value.request_id == "req-from-header"
+
+
+def test_html_502_page_is_a_server_error_not_a_json_crash(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    fake.script("POST", SAVE, httpx.Response(502, text=page, headers={"content-type": "text/html"}))
+    with pytest.raises(InternalServerError) as info:
+        trainer.save_state("a")
+    error = info.value
+    assert error.status_code == 502
+    assert error.code is None
+    assert error.retryable is True
+    assert "502 Bad Gateway" in str(error)
+    assert "not a Weaver error" in str(error)
+
+
+def test_non_json_503_documented_status_is_mapped_by_status(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # 503 is documented with a JSON body; the generated parser would raise on HTML.
+    fake.script("POST", SAVE, httpx.Response(503, text="Service Unavailable"))
+    with pytest.raises(InternalServerError) as info:
+        trainer.save_state("a")
+    assert info.value.status_code == 503
+
+
+def test_error_body_missing_fields_is_still_mapped_by_status(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    fake.script("POST", SAVE, json_reply(409, {"message": "no code here"}))
+    with pytest.raises(ConflictError) as info:
+        trainer.save_state("a")
+    assert type(info.value) is ConflictError
+    assert info.value.code is None
+
+
+def test_rate_limit_carries_retry_after(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    fake.script(
+        "POST",
+        SAVE,
+        json_reply(429, error_json("rate_limited", "slow down", True), {"Retry-After": "7"}),
+    )
+    with pytest.raises(RateLimitError) as info:
+        trainer.save_state("a")
+    assert info.value.retry_after == 7.0
+    assert info.value.retryable is True
+
+
+def test_connection_error_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    fake.script("POST", SAVE, refuse)
+    with pytest.raises(APIConnectionError) as info:
+        trainer.save_state("a")
+    assert info.value.status_code is None
+    assert "save_checkpoint" in str(info.value)
+
+
+def test_timeout_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    fake.script("POST", SAVE, slow)
+    with pytest.raises(APITimeoutError):
+        trainer.save_state("a")
+
+
+# -- malformed replies ------------------------------------------------------------------------
+
+OK_CHECKPOINT = {
+    "id": "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09",
+    "name": "a",
+    "type": "weight",
+    "path": "weaver://m-1/checkpoints/a",
+    "status": "completed",
+    "ttl_seconds": None,
+    "created_at": "2026-11-29T10:01:00Z",
+    "expires_at": None,
+    "train_unembed": True,
+    "train_mlp": True,
+    "train_attn": True,
+}
+
+
+def _done(response: object) -> httpx.Response:
+    return json_reply(202, {"id": "op-1", "status": "done", "response": response})
+
+
+@pytest.mark.parametrize(
+    ("reply", "message", "field"),
+    [
+        (
+            _done(
+                {
+                    **{k: v for k, v in OK_CHECKPOINT.items() if k != "type"},
+                    "checkpoint_type": "weight",
+                }
+            ),
+            "save_checkpoint: Checkpoint: required field `type` missing (got `checkpoint_type`)",
+            "type",
+        ),
+        (
+            _done({**OK_CHECKPOINT, "type": "training"}),
+            "save_checkpoint: Checkpoint: field `type`: 'training' is not a valid CheckpointType "
+            "(expected one of: sampling, weight, weight_and_optimizer)",
+            "type",
+        ),
+        (
+            _done({**OK_CHECKPOINT, "created_at": "yesterday"}),
+            "save_checkpoint: Checkpoint: field `created_at`: Invalid isoformat string: "
+            "'yesterday'",
+            "created_at",
+        ),
+        (
+            _done({**OK_CHECKPOINT, "train_mlp": "yes"}),
+            "save_checkpoint: Checkpoint: field `train_mlp`: expected bool, got a string",
+            "train_mlp",
+        ),
+        (
+            _done({**OK_CHECKPOINT, "path": "s3://bucket/a"}),
+            "save_checkpoint: Checkpoint: field `path`: 's3://bucket/a' is not a checkpoint path",
+            "path",
+        ),
+        (
+            # History: a nested {checkpoint, operation} instead of a flat Operation.
+            json_reply(
+                202,
+                {"checkpoint": OK_CHECKPOINT, "operation": {"id": "op-1", "status": "done"}},
+            ),
+            "save_checkpoint: Operation: required field `id` missing "
+            "(got `checkpoint`, `operation`)",
+            "id",
+        ),
+        (
+            json_reply(202, {"id": "op-1", "status": "completed"}),
+            "save_checkpoint: Operation: field `status`: 'completed' is not a valid "
+            "OperationStatus (expected one of: done, error, pending, running)",
+            "status",
+        ),
+        (
+            json_reply(202, ["not", "an", "object"]),
+            "save_checkpoint: Operation: expected a JSON object, got an array",
+            None,
+        ),
+        (
+            # History: the save answered 201 synchronously.
+            json_reply(201, OK_CHECKPOINT),
+            "save_checkpoint: unexpected HTTP status 201",
+            None,
+        ),
+    ],
+)
+def test_malformed_save_replies(
+    fake: FakeWeaver,
+    trainer: TrainingClient,
+    reply: httpx.Response,
+    message: str,
+    field: str | None,
+) -> None:
+    fake.script("POST", SAVE, reply)
+    with pytest.raises(ResponseValidationError) as info:
+        trainer.save_state("a")
+    assert str(info.value).startswith(message), str(info.value)
+    assert info.value.field == field
+    assert info.value.operation == "save_checkpoint"
+    # Never a bare exception from generated code underneath.
+    assert not isinstance(info.value, KeyError | TypeError)
+
+
+def test_non_json_success_reply(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    fake.script(
+        "POST",
+        SAVE,
+        httpx.Response(202, text="<html>ok</html>", headers={"content-type": "text/html"}),
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        trainer.save_state("a")
+    assert str(info.value).startswith(
+        "save_checkpoint: the reply is not JSON (HTTP 202, content-type 'text/html')"
+    )
+
+
+def test_completed_while_polling_is_an_error_not_an_endless_poll(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        json_reply(200, {"id": "op-1", "status": "completed", "response": OK_CHECKPOINT}),
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        trainer.save_state("a")
+    assert info.value.operation == "get_operation"
+    assert info.value.field == "status"
+    assert len(fake.sent("GET")) == 1
+
+
+def test_listing_names_the_bad_item(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    legacy = {k: v for k, v in OK_CHECKPOINT.items() if k != "type"} | {"checkpoint_type": "weight"}
+    fake.script(
+        "GET",
+        SAVE,
+        json_reply(200, {"items": [OK_CHECKPOINT, legacy], "next_cursor": None}),
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        trainer.list_checkpoints()
+    assert str(info.value) == (
+        "list_checkpoints: CheckpointList: items[1]: required field `type` missing "
+        "(got `checkpoint_type`) (request id req-1)"
+    )
+
+
+def test_a_repeated_cursor_ends_the_listing(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    page = json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": "same"})
+    fake.script("GET", SAVE, page, json_reply(200, {"items": [], "next_cursor": "same"}))
+    with pytest.raises(ResponseValidationError, match="next_cursor"):
+        trainer.list_checkpoints()
+
+
+def test_forward_backward_result_missing_loss(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    fake.script(
+        "POST",
+        "/api/v1/models/m-1/forward-backward-passes",
+        json_reply(
+            202,
+            {
+                "id": "op-1",
+                "status": "done",
+                "response": {
+                    "loss_fn_outputs": [{"logprobs": {"data": [-1.0], "dtype": "float32"}}],
+                    "metrics": {"loss:mean": 1.0},
+                },
+            },
+        ),
+    )
+    with pytest.raises(ResponseValidationError, match=r"metrics has no `loss:sum`"):
+        trainer.forward_backward([datum_from_tokens([1, 2])])
+
+
+def test_failed_operation(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        json_reply(
+            200,
+            {
+                "id": "op-1",
+                "status": "error",
+                "error_code": "interrupted",
+                "error_message": "the server restarted",
+                "error_details": {"stage": "save"},
+                "retryable": True,
+            },
+        ),
+    )
+    with pytest.raises(OperationFailedError) as info:
+        trainer.save_state("a")
+    error = info.value
+    assert (error.operation_id, error.code, error.message) == (
+        "op-1",
+        "interrupted",
+        "the server restarted",
+    )
+    assert error.details == {"stage": "save"}
+    assert error.retryable is True
+
+
+def test_failed_operation_with_the_legacy_error_field(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        json_reply(200, {"id": "op-1", "status": "error", "error": "oom"}),
+    )
+    with pytest.raises(OperationFailedError) as info:
+        trainer.save_state("a")
+    assert info.value.code == "oom"
+    assert info.value.retryable is False
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def test_the_key_echoed_by_a_server_is_scrubbed(fake: FakeWeaver) -> None:
+    with service(fake, max_retries=0) as svc:
+        fake.script(
+            "POST",
+            "/api/v1/sessions",
+            json_reply(
+                401,
+                {
+                    "error": "unauthorized",
+                    "message": f"unknown key {KEY}",
+                    "retryable": False,
+                    "details": {"key": KEY, "nested": [f"x{KEY}x"]},
+                },
+            ),
+        )
+        with pytest.raises(AuthenticationError) as info:
+            svc.create_training_client("weaver-tiny")
+    error = info.value
+    for text in (str(error), repr(error), error.message, repr(error.details)):
+        assert KEY not in text
+    assert "[redacted]" in error.message
+
+
+def test_repr_never_shows_the_key(fake: FakeWeaver) -> None:
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        assert KEY not in repr(svc)
+        assert KEY not in str(svc)
+        assert KEY not in repr(trainer)
+        assert "api_key=<set>" in repr(svc)
+    assert "api_key=<none>" in repr(ServiceClient("http://x", ""))
