@@ -1,0 +1,381 @@
+"""Client-side validation: every refused input raises a typed ValueError before any request."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.unit.fakeserver import FakeWeaver, checkpoint_json, service
+from weaver_facade import (
+    AdamParams,
+    Checkpoint,
+    CheckpointPath,
+    CheckpointStatus,
+    CheckpointType,
+    Datum,
+    InvalidArgumentError,
+    InvalidCheckpointName,
+    InvalidCheckpointPath,
+    InvalidCheckpointRef,
+    InvalidDatumError,
+    OptimizerStateUnavailableError,
+    ServiceClient,
+    TrainingClient,
+    datum_from_tokens,
+)
+from weaver_facade._checkpoints import coerce_checkpoint_path, coerce_checkpoint_ref
+
+
+def untyped(value: object) -> Any:
+    """Pass a wrongly typed value on purpose, as an untyped caller would."""
+    return value
+
+
+MODEL_ID = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", fullmatch=True)
+NAME = st.from_regex(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}", fullmatch=True)
+
+
+# -- checkpoint paths ---------------------------------------------------------------------
+
+
+@given(MODEL_ID, NAME)
+def test_path_round_trips(model_id: str, name: str) -> None:
+    path = CheckpointPath(model_id, name)
+    assert CheckpointPath.parse(str(path)) == path
+    assert str(path) == f"weaver://{model_id}/checkpoints/{name}"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "it has no scheme"),
+        ("m-1/checkpoints/a", "it has no scheme"),
+        ("s3://m-1/checkpoints/a", "it has scheme 's3://'"),
+        ("Weaver://m-1/checkpoints/a", "it has scheme 'Weaver://'"),
+        ("weaver://m-1/ckpts/a", "expected 'weaver://{model_id}/checkpoints/{name}'"),
+        ("weaver://m-1/checkpoints", "expected 'weaver://{model_id}/checkpoints/{name}'"),
+        ("weaver://m-1/checkpoints/a/b", "expected 'weaver://{model_id}/checkpoints/{name}'"),
+        ("weaver:///checkpoints/a", "the model id '' is not valid"),
+        ("weaver://-m/checkpoints/a", "the model id '-m' is not valid"),
+        ("weaver://m 1/checkpoints/a", "the model id 'm 1' is not valid"),
+        ("weaver://m-1/checkpoints/", "the checkpoint name is empty"),
+        ("weaver://m-1/checkpoints/.hidden", "the checkpoint name '.hidden' starts with '.'"),
+        ("weaver://m-1/checkpoints/a b", "contains ' '"),
+        ("weaver://m-1/checkpoints/a%2Fb", "contains '%'"),
+        ("weaver://m-1/checkpoints/" + "a" * 129, "is 129 characters long"),
+        ("weaver://" + "m" * 129 + "/checkpoints/a", "is not valid"),
+    ],
+)
+def test_bad_paths_name_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(InvalidCheckpointPath) as info:
+        CheckpointPath.parse(text)
+    assert problem in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_path_fields_are_validated_on_construction() -> None:
+    with pytest.raises(InvalidCheckpointPath, match="model id"):
+        CheckpointPath("bad/id", "a")
+    with pytest.raises(InvalidCheckpointPath, match="starts with"):
+        CheckpointPath("m-1", ".a")
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "is empty"),
+        (".a", "starts with '.'"),
+        ("a/b", "contains '/'"),
+        ("ü", "contains 'ü'"),
+        ("x" * 129, "129 characters"),
+        (3, "must be a string"),
+    ],
+)
+def test_bad_checkpoint_names(name: object, problem: str) -> None:
+    from weaver_facade._checkpoints import validate_checkpoint_name
+
+    with pytest.raises(InvalidCheckpointName, match=problem):
+        validate_checkpoint_name(name)
+
+
+def _checkpoint(type_: CheckpointType = CheckpointType.WEIGHT) -> Checkpoint:
+    import datetime
+
+    return Checkpoint(
+        id=uuid.uuid4(),
+        name="a",
+        type=type_,
+        path=CheckpointPath("m-1", "a"),
+        status=CheckpointStatus.COMPLETED,
+        ttl_seconds=None,
+        created_at=datetime.datetime(2026, 11, 29, tzinfo=datetime.UTC),
+        expires_at=None,
+        train_unembed=True,
+        train_mlp=True,
+        train_attn=True,
+        model_id="m-1",
+    )
+
+
+def test_coercion_accepts_three_forms() -> None:
+    path = CheckpointPath("m-1", "a")
+    assert coerce_checkpoint_path(_checkpoint()) == path
+    assert coerce_checkpoint_path(path) is path
+    assert coerce_checkpoint_path("weaver://m-1/checkpoints/a") == path
+    with pytest.raises(InvalidCheckpointPath, match="got int"):
+        coerce_checkpoint_path(42)
+    with pytest.raises(InvalidCheckpointPath, match="no scheme"):
+        coerce_checkpoint_path(str(uuid.uuid4()))
+
+
+def test_ref_coercion() -> None:
+    cid = uuid.uuid4()
+    checkpoint = _checkpoint()
+    assert coerce_checkpoint_ref(checkpoint) is checkpoint
+    assert coerce_checkpoint_ref(cid) == cid
+    assert coerce_checkpoint_ref(str(cid)) == cid
+    assert coerce_checkpoint_ref("weaver://m-1/checkpoints/a") == CheckpointPath("m-1", "a")
+    with pytest.raises(InvalidCheckpointRef, match="neither"):
+        coerce_checkpoint_ref("after-3-steps")
+    with pytest.raises(InvalidCheckpointPath):
+        coerce_checkpoint_ref("s3://m-1/checkpoints/a")
+    with pytest.raises(InvalidCheckpointRef, match="got float"):
+        coerce_checkpoint_ref(1.5)
+
+
+# -- AdamParams and Datum -----------------------------------------------------------------------
+
+
+def test_adam_defaults_are_the_services() -> None:
+    p = AdamParams()
+    assert (p.learning_rate, p.beta1, p.beta2, p.eps, p.weight_decay, p.grad_clip_norm) == (
+        1e-4,
+        0.9,
+        0.95,
+        1e-8,
+        0.01,
+        1.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"learning_rate": 0}, "0 < learning_rate <= 10"),
+        ({"learning_rate": 11}, "0 < learning_rate <= 10"),
+        ({"learning_rate": math.nan}, "finite"),
+        ({"learning_rate": True}, "finite number"),
+        ({"learning_rate": "0.1"}, "finite number"),
+        ({"beta1": 1.0}, "0 <= beta1 < 1"),
+        ({"beta2": -0.1}, "0 <= beta2 < 1"),
+        ({"eps": 0}, "0 < eps <= 1"),
+        ({"weight_decay": 1.5}, "0 <= weight_decay <= 1"),
+        ({"grad_clip_norm": -1}, "grad_clip_norm >= 0"),
+        ({"grad_clip_norm": math.inf}, "finite"),
+    ],
+)
+def test_bad_adam_params(kwargs: dict[str, Any], problem: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=problem):
+        AdamParams(**kwargs)
+
+
+def test_datum_from_tokens_shifts() -> None:
+    d = datum_from_tokens([10, 11, 12, 13], weights=[0.0, 1.0, 1.0], datum_id="d")
+    assert d.tokens == (10, 11, 12)
+    assert d.target_tokens == (11, 12, 13)
+    assert d.weights == (0.0, 1.0, 1.0)
+    assert d.datum_id == "d"
+
+
+@pytest.mark.parametrize(
+    ("build", "problem"),
+    [
+        (lambda: datum_from_tokens([1]), "at least 2 tokens"),
+        (lambda: datum_from_tokens([1, 2, 3], weights=[1.0]), "1 weights for 2 targets"),
+        (lambda: datum_from_tokens([1, -2]), "target_tokens\\[0\\] = -2"),
+        (lambda: datum_from_tokens([-1, 2]), "tokens\\[0\\] = -1"),
+        (lambda: Datum(tokens=[], target_tokens=[], weights=[]), "1 to 4096 ids"),
+        (lambda: Datum(tokens=[1] * 4097, target_tokens=[1] * 4097, weights=[1.0] * 4097), "4097"),
+        (lambda: Datum(tokens=[1, 2], target_tokens=[1], weights=[1, 1]), "1 target_tokens for 2"),
+        (lambda: Datum(tokens=[1], target_tokens=[1], weights=[1, 1]), "2 weights for 1"),
+        (lambda: Datum(tokens=untyped([1.5]), target_tokens=[1], weights=[1]), "= 1.5"),
+        (lambda: Datum(tokens=[True], target_tokens=[1], weights=[1]), "tokens\\[0\\] = True"),
+        (lambda: Datum(tokens=[1], target_tokens=[1], weights=[math.nan]), "not finite"),
+        (lambda: Datum(tokens=[1], target_tokens=[1], weights=untyped(["1"])), "not a number"),
+    ],
+)
+def test_bad_datums(build: Callable[[], Datum], problem: str) -> None:
+    with pytest.raises(InvalidDatumError, match=problem):
+        build()
+
+
+def test_ignored_targets_are_allowed() -> None:
+    assert Datum(tokens=[1, 2], target_tokens=[-100, 3], weights=[0, 1]).target_tokens == (-100, 3)
+
+
+# -- nothing is sent for a refused input -----------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> FakeWeaver:
+    return FakeWeaver()
+
+
+@pytest.fixture
+def svc(fake: FakeWeaver) -> Iterator[ServiceClient]:
+    with service(fake) as client:
+        yield client
+
+
+@pytest.fixture
+def trainer(svc: ServiceClient, fake: FakeWeaver) -> TrainingClient:
+    client = svc.create_training_client("weaver-tiny")
+    fake.requests.clear()
+    return client
+
+
+BAD_CALLS: list[tuple[str, Callable[[TrainingClient], object], type[Exception], str]] = [
+    ("fb-empty", lambda t: t.forward_backward([]), InvalidDatumError, "1 to 256"),
+    (
+        "fb-too-many",
+        lambda t: t.forward_backward([datum_from_tokens([1, 2])] * 257),
+        InvalidDatumError,
+        "257",
+    ),
+    (
+        "fb-single",
+        lambda t: t.forward_backward(untyped(datum_from_tokens([1, 2]))),
+        InvalidDatumError,
+        "single Datum",
+    ),
+    (
+        "fb-dict",
+        lambda t: t.forward_backward([untyped({"tokens": [1]})]),
+        InvalidDatumError,
+        "data\\[0\\] is a dict",
+    ),
+    (
+        "fb-loss",
+        lambda t: t.forward_backward([datum_from_tokens([1, 2])], untyped("mse")),
+        InvalidArgumentError,
+        "loss_fn",
+    ),
+    (
+        "optim-dict",
+        lambda t: t.optim_step(untyped({"learning_rate": 1})),
+        InvalidArgumentError,
+        "AdamParams",
+    ),
+    ("save-name", lambda t: t.save_state("bad name"), InvalidCheckpointName, "contains ' '"),
+    ("save-dot", lambda t: t.save_state(".x"), InvalidCheckpointName, "starts with"),
+    ("save-ttl-0", lambda t: t.save_state("a", ttl_seconds=0), InvalidArgumentError, "ttl"),
+    (
+        "save-ttl-bool",
+        lambda t: t.save_state("a", ttl_seconds=True),
+        InvalidArgumentError,
+        "ttl",
+    ),
+    ("load-path", lambda t: t.load_state("m-1/checkpoints/a"), InvalidCheckpointPath, "scheme"),
+    (
+        "load-opt-path",
+        lambda t: t.load_state_with_optimizer("weaver://m-1/ckpt/a"),
+        InvalidCheckpointPath,
+        "expected",
+    ),
+    (
+        "load-opt-weight",
+        lambda t: t.load_state_with_optimizer(_checkpoint(CheckpointType.WEIGHT)),
+        OptimizerStateUnavailableError,
+        "holds no optimizer state",
+    ),
+    (
+        "load-opt-sampling",
+        lambda t: t.load_state_with_optimizer(_checkpoint(CheckpointType.SAMPLING)),
+        OptimizerStateUnavailableError,
+        "'sampling'",
+    ),
+    ("get-ref", lambda t: t.get_checkpoint("after-3-steps"), InvalidCheckpointRef, "neither"),
+    ("delete-ref", lambda t: t.delete_checkpoint(""), InvalidCheckpointRef, "neither"),
+    (
+        "ttl-value",
+        lambda t: t.set_checkpoint_ttl("weaver://m-1/checkpoints/a", -5),
+        InvalidArgumentError,
+        "ttl",
+    ),
+    ("page-size", lambda t: t.list_checkpoints(page_size=0), InvalidArgumentError, "page_size"),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "problem"),
+    [pytest.param(c, e, p, id=i) for i, c, e, p in BAD_CALLS],
+)
+def test_refused_before_any_request(
+    fake: FakeWeaver,
+    trainer: TrainingClient,
+    call: Callable[[TrainingClient], object],
+    error: type[Exception],
+    problem: str,
+) -> None:
+    with pytest.raises(error, match=problem) as info:
+        call(trainer)
+    assert isinstance(info.value, ValueError)
+    assert fake.requests == []
+
+
+def test_a_refused_call_does_not_use_up_a_seq_id(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    with pytest.raises(InvalidDatumError):
+        trainer.forward_backward([])
+    trainer.forward_backward([datum_from_tokens([1, 2])])
+    assert fake.body(fake.sent("POST")[0])["payload"]["seq_id"] == 1
+
+
+def test_optimizer_error_is_the_same_class_client_and_server_side(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "w", "weight"))
+    weight = trainer.get_checkpoint("weaver://m-1/checkpoints/w")
+    fake.requests.clear()
+    with pytest.raises(OptimizerStateUnavailableError) as client_side:
+        trainer.load_state_with_optimizer(weight)
+    assert fake.requests == []
+    assert client_side.value.status_code is None
+    assert client_side.value.code == "optimizer_state_unavailable"
+    with pytest.raises(OptimizerStateUnavailableError) as server_side:
+        trainer.load_state_with_optimizer(weight.path)
+    assert server_side.value.status_code == 422
+    assert type(client_side.value) is type(server_side.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"base_model": ""}, "base_model"),
+        ({"base_model": "weaver-tiny", "training_mode": "qlora"}, "training_mode"),
+        ({"base_model": "weaver-tiny", "lora_rank": 0}, "lora_rank"),
+        ({"base_model": "weaver-tiny", "lora_rank": 257}, "lora_rank"),
+        ({"base_model": "weaver-tiny", "seed": -1}, "seed"),
+        ({"base_model": "weaver-tiny", "training_mode": "full_ft", "seed": 1}, "full_ft"),
+    ],
+)
+def test_bad_model_arguments(
+    fake: FakeWeaver, svc: ServiceClient, kwargs: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=problem):
+        svc.create_training_client(**kwargs)
+    assert [r.url.path for r in fake.requests] in ([], ["/api/v1/sessions"])
+    assert fake.sent("POST", "/api/v1/sessions/s-1/models") == []
+
+
+def test_bad_ids_are_refused(fake: FakeWeaver, svc: ServiceClient) -> None:
+    with pytest.raises(InvalidArgumentError, match="model_id"):
+        svc.training_client("m/1")
+    with pytest.raises(InvalidArgumentError, match="operation_id"):
+        svc.operation("")
+    assert fake.requests == []
