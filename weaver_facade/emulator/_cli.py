@@ -1,0 +1,119 @@
+"""The ``emulator`` command: ``weaver-facade emulator ...`` and ``python -m weaver_facade.emulator``."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from ._config import EmulatorConfig, FaultConfig, FaultRule, parse_latency
+from ._server import serve_forever
+
+__all__ = ["emulator"]
+
+READY_MESSAGE = "weaver emulator listening on {url}"
+
+
+@click.command(
+    "emulator",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where state lives (SQLite and checkpoint files). Default: a temporary directory removed on exit.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one (the ready line shows it).",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    envvar="WEAVER_EMULATOR_API_KEYS",
+    help="An accepted X-WEAVER-API-KEY; each key is a tenant. Repeatable. Without any, auth is off. "
+    "Also read from WEAVER_EMULATOR_API_KEYS (space-separated), which keeps keys out of `ps`.",
+)
+@click.option(
+    "--latency",
+    "latency",
+    multiple=True,
+    metavar="KIND=SECONDS",
+    help="Artificial work per operation kind: forward_backward, optim_step, save_checkpoint, "
+    "load_checkpoint. Repeatable.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Inject faults: kind=unavailable|rate_limited|drop,rate=0.1[,when=before|after]"
+    "[,method=POST][,route=/api/v1/...][,retry_after=1]. Repeatable; the first rule that fires wins.",
+)
+@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault draws.")
+@click.option(
+    "--no-long-poll",
+    is_flag=True,
+    help="Ignore ?wait= and answer at once, like a server without the long-poll extension.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+def emulator(
+    data_dir: Path | None,
+    host: str,
+    port: int,
+    api_keys: tuple[str, ...],
+    latency: tuple[str, ...],
+    faults: tuple[str, ...],
+    fault_seed: int,
+    no_long_poll: bool,
+    log_level: str,
+    no_access_log: bool,
+) -> None:
+    """Run the local Weaver emulator, a reference server for openapi.yaml."""
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        fault_config = (
+            FaultConfig(rules=tuple(FaultRule.parse(f) for f in faults), seed=fault_seed)
+            if faults
+            else None
+        )
+        temp_dir = None if data_dir is not None else tempfile.mkdtemp(prefix="weaver-emulator-")
+        config = EmulatorConfig(
+            data_dir=data_dir if data_dir is not None else Path(str(temp_dir)),
+            api_keys=api_keys,
+            latency=parse_latency(latency),
+            faults=fault_config,
+            honor_long_poll=not no_long_poll,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    def ready(url: str) -> None:
+        click.echo(f"weaver emulator data dir: {config.data_dir}")
+        click.echo(READY_MESSAGE.format(url=url))
+        sys.stdout.flush()
+
+    try:
+        serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)

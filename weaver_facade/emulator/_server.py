@@ -1,0 +1,186 @@
+"""Serving the emulator over real HTTP: uvicorn in a background thread, or in the foreground."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from ._config import EmulatorConfig
+
+__all__ = ["RunningEmulator", "run_emulator", "serve_forever"]
+
+log = logging.getLogger("weaver_facade.emulator")
+
+# Long-polls may hold a request for up to 60 s; a stopping server must not wait for them.
+_GRACEFUL_SHUTDOWN_SECONDS = 2
+_STARTUP_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    """A started emulator. ``base_url`` has no trailing slash and no ``/api/v1``."""
+
+    base_url: str
+    api_key: str | None = field(repr=False)
+    data_dir: Path
+    app: Starlette = field(repr=False)
+    config: EmulatorConfig = field(repr=False)
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that reports when it listens (or failed to start)."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[_Server], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_ready(self)
+
+    def bound_port(self) -> int:
+        for server in self.servers:
+            for sock in server.sockets or ():
+                return int(sock.getsockname()[1])
+        raise RuntimeError("the server has no listening socket")
+
+
+def _base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _uvicorn_config(app: Starlette, host: str, port: int, *, access_log: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        # Never reconfigure the host program's logging; log through our loggers.
+        log_config=None,
+        access_log=access_log,
+        lifespan="off",
+        ws="none",
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+def _close_emulator(app: Starlette) -> None:
+    emulator: Any = getattr(app.state, "emulator", None)
+    close = getattr(emulator, "close", None)
+    if callable(close):
+        close()
+
+
+@contextlib.contextmanager
+def run_emulator(
+    data_dir: str | Path | None = None,
+    *,
+    api_keys: tuple[str, ...] | list[str] = ("test-key",),
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **config: Any,
+) -> Iterator[RunningEmulator]:
+    """Start an emulator on ``host:port`` (0 picks a free port) in a background thread.
+
+    With ``data_dir=None`` the state lives in a temporary directory removed on
+    exit. Other keyword arguments are fields of ``EmulatorConfig`` (``latency``,
+    ``faults``, ``honor_long_poll``, ...). ``api_keys=()`` turns authentication off.
+    """
+    from . import create_app  # the app pulls numpy; importing it here keeps this module light
+
+    temp_dir: str | None = None
+    if data_dir is None:
+        temp_dir = tempfile.mkdtemp(prefix="weaver-emulator-")
+        data_dir = temp_dir
+    try:
+        emulator_config = EmulatorConfig(data_dir=Path(data_dir), api_keys=tuple(api_keys), **config)
+        app = create_app(emulator_config)
+        try:
+            with _serve_in_thread(app, host, port) as bound_port:
+                yield RunningEmulator(
+                    base_url=_base_url(host, bound_port),
+                    api_key=emulator_config.api_keys[0] if emulator_config.api_keys else None,
+                    data_dir=emulator_config.data_dir,
+                    app=app,
+                    config=emulator_config,
+                )
+        finally:
+            _close_emulator(app)
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
+    settled = threading.Event()
+    failure: list[BaseException] = []
+
+    def on_ready(_: _Server) -> None:
+        settled.set()
+
+    server = _Server(_uvicorn_config(app, host, port, access_log=False), on_ready)
+
+    def run() -> None:
+        try:
+            server.run()
+        except BaseException as exc:  # uvicorn reports a failed bind with SystemExit
+            failure.append(exc)
+        finally:
+            settled.set()
+
+    thread = threading.Thread(target=run, name="weaver-emulator-server", daemon=True)
+    thread.start()
+    settled.wait(_STARTUP_TIMEOUT_SECONDS)
+    if not server.started:
+        server.should_exit = True
+        thread.join(timeout=5)
+        reason = f": {failure[0]!r}" if failure else ""
+        raise RuntimeError(f"the emulator failed to start on {host}:{port}{reason}")
+    try:
+        yield server.bound_port()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=_GRACEFUL_SHUTDOWN_SECONDS + 10)
+
+
+def serve_forever(
+    config: EmulatorConfig,
+    host: str,
+    port: int,
+    *,
+    on_ready: Callable[[str], None],
+    access_log: bool = True,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM; ``on_ready`` gets the base URL."""
+    from . import create_app
+
+    app = create_app(config)
+    server = _Server(
+        _uvicorn_config(app, host, port, access_log=access_log),
+        lambda s: on_ready(_base_url(host, s.bound_port())),
+    )
+    try:
+        server.run()
+    finally:
+        _close_emulator(app)
