@@ -191,6 +191,8 @@ class PollSettings:
         max_backoff: The largest backoff cap.
         immediate: A non-terminal reply faster than ``min(immediate, wait / 2)``
             means the server did not hold the long-poll.
+        min_interval: The least time between two polls answered at once, whatever
+            the jitter draws, so that no draw can make a busy loop.
     """
 
     timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
@@ -200,6 +202,7 @@ class PollSettings:
     initial_backoff: float = attrs.field(default=0.25, validator=attrs.validators.gt(0))
     max_backoff: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     immediate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    min_interval: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
@@ -311,7 +314,7 @@ class Poller:
         if self._wait > 0 and self.long_poll_supported is None:
             self.long_poll_supported = False
         # Answered at once: back off instead of asking again straight away.
-        self._delay = self._policy.backoff(self._attempt)
+        self._delay = max(self._policy.settings.min_interval, self._policy.backoff(self._attempt))
         self._attempt += 1
 
     def on_failure(self, error: Exception) -> bool:

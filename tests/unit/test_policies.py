@@ -1,0 +1,236 @@
+"""The sans-IO decisions: ``PollPolicy`` (waiting for operations) and ``RetryPolicy`` (HTTP)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.unit.fakeserver import FakeClock
+from weaver_facade import (
+    APIConnectionError,
+    NotFoundError,
+    PollPolicy,
+    PollSettings,
+    RateLimitError,
+    ResponseValidationError,
+    RetryPolicy,
+    RetrySettings,
+)
+from weaver_facade._errors import InternalServerError
+from weaver_facade._operations import GiveUp, Poll, Sleep
+
+
+def policy(clock: FakeClock, rng: float = 0.5, **settings: float) -> PollPolicy:
+    return PollPolicy(PollSettings(**settings), clock=clock, rng=lambda: rng)
+
+
+# -- polling ----------------------------------------------------------------------------------
+
+
+def test_long_poll_wait_is_the_smaller_of_remaining_and_long_poll() -> None:
+    clock = FakeClock()
+    poller = policy(clock, long_poll=20).start(timeout=50)
+    assert poller.next_step() == Poll(wait=20)
+    clock.now += 20  # the server held the request
+    poller.on_reply(terminal=False)
+    assert poller.long_poll_supported is True
+    assert poller.next_step() == Poll(wait=20)
+    clock.now += 20
+    poller.on_reply(terminal=False)
+    assert poller.next_step() == Poll(wait=10)  # only 10 s left
+
+
+def test_immediate_non_terminal_answers_fall_back_to_backoff() -> None:
+    clock = FakeClock()
+    poller = policy(clock, rng=0.999999, initial_backoff=0.25, max_backoff=10).start(timeout=1000)
+    delays = []
+    for _ in range(8):
+        step = poller.next_step()
+        assert isinstance(step, Poll)
+        clock.now += 0.01  # answered at once: no long-poll support
+        poller.on_reply(terminal=False)
+        sleep = poller.next_step()
+        assert isinstance(sleep, Sleep)
+        delays.append(sleep.seconds)
+        clock.sleep(sleep.seconds)
+    assert poller.long_poll_supported is False
+    caps = [0.25, 0.5, 1, 2, 4, 8, 10, 10]
+    assert delays == pytest.approx(caps, rel=1e-5)
+
+
+@given(st.floats(min_value=0, max_value=0.999999), st.integers(min_value=0, max_value=30))
+def test_backoff_is_full_jitter_within_the_cap(u: float, attempt: int) -> None:
+    p = PollPolicy(PollSettings(initial_backoff=0.25, max_backoff=10), rng=lambda: u)
+    delay = p.backoff(attempt)
+    assert 0 <= delay < min(10, 0.25 * 2**attempt)
+
+
+def test_a_server_that_never_finishes_ends_in_give_up_without_busy_looping() -> None:
+    clock = FakeClock()
+    # rng=0 draws the shortest jitter every time; min_interval still spaces the polls.
+    poller = policy(clock, rng=0.0, min_interval=0.05).start(timeout=30)
+    polls = 0
+    while True:
+        step = poller.next_step()
+        if isinstance(step, GiveUp):
+            break
+        if isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            continue
+        polls += 1
+        poller.on_reply(terminal=False)  # answered at once, never done
+    assert step.waited >= 30
+    assert polls <= 30 / 0.05 + 2
+    assert min(clock.sleeps[:-1]) >= 0.05 - 1e-9  # the last one is cut at the deadline
+
+
+def test_deadline_gives_up_after_a_final_look() -> None:
+    clock = FakeClock()
+    poller = policy(clock, rng=0.999999, initial_backoff=8, max_backoff=8).start(timeout=5)
+    assert isinstance(poller.next_step(), Poll)
+    clock.now += 0.01
+    poller.on_reply(terminal=False)
+    sleep = poller.next_step()
+    assert isinstance(sleep, Sleep)
+    assert sleep.seconds == pytest.approx(4.99)  # cut at the deadline
+    clock.sleep(sleep.seconds)
+    assert poller.next_step() == Poll(wait=0.0)  # one last look
+    poller.on_reply(terminal=False)
+    step = poller.next_step()
+    assert isinstance(step, GiveUp)
+    assert step.waited == pytest.approx(5)
+
+
+def test_timeout_zero_polls_once() -> None:
+    clock = FakeClock()
+    poller = policy(clock).start(timeout=0)
+    assert poller.next_step() == Poll(wait=0.0)
+    poller.on_reply(terminal=False)
+    assert isinstance(poller.next_step(), GiveUp)
+
+
+def test_default_timeout_comes_from_settings() -> None:
+    clock = FakeClock()
+    poller = policy(clock, timeout=7).start()
+    assert poller.deadline - poller.started == 7
+
+
+def test_failures_are_retried_within_the_deadline_honouring_retry_after() -> None:
+    clock = FakeClock()
+    poller = policy(clock, rng=0.0).start(timeout=60)
+    poller.next_step()
+    assert poller.on_failure(RateLimitError("slow", status_code=429, retry_after=12.0))
+    assert poller.next_step() == Sleep(12.0)
+    clock.sleep(12)
+    assert isinstance(poller.next_step(), Poll)
+    assert poller.on_failure(APIConnectionError("refused"))
+    assert poller.on_failure(InternalServerError("boom", status_code=503))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotFoundError("gone", status_code=404),
+        ResponseValidationError("bad", operation="get_operation", status_code=200),
+    ],
+)
+def test_non_retryable_failures_stop(error: Exception) -> None:
+    poller = policy(FakeClock()).start(timeout=60)
+    poller.next_step()
+    assert poller.on_failure(error) is False
+
+
+def test_failures_after_the_deadline_stop() -> None:
+    clock = FakeClock()
+    poller = policy(clock).start(timeout=1)
+    poller.next_step()
+    clock.now += 2
+    assert poller.on_failure(APIConnectionError("refused")) is False
+
+
+def test_poll_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="long_poll"):
+        PollSettings(long_poll=61)
+    with pytest.raises(ValueError, match="timeout"):
+        PollSettings(timeout=0)
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+
+def request(method: str, *, idempotency_key: bool = False) -> httpx.Request:
+    headers = {"Idempotency-Key": "k-1"} if idempotency_key else {}
+    return httpx.Request(method, "http://w.test/api/v1/x", headers=headers)
+
+
+def reply(status: int, retry_after: str | None = None) -> httpx.Response:
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return httpx.Response(status, headers=headers)
+
+
+RETRY = RetryPolicy(RetrySettings(max_retries=3, initial_backoff=1, max_backoff=4), rng=lambda: 0.5)
+
+
+@pytest.mark.parametrize(
+    ("req", "outcome", "retried"),
+    [
+        (request("GET"), reply(503), True),
+        (request("GET"), reply(502), True),
+        (request("GET"), reply(504), True),
+        (request("GET"), reply(429), True),
+        (request("GET"), reply(408), True),
+        (request("GET"), reply(500), False),
+        (request("GET"), reply(404), False),
+        (request("GET"), reply(200), False),
+        (request("POST", idempotency_key=True), reply(502), True),
+        (request("POST"), reply(502), False),
+        (request("POST"), reply(503), True),
+        (request("DELETE"), reply(504), False),
+        (request("DELETE"), reply(429), True),
+        (request("PATCH"), reply(502), True),
+        (request("POST"), httpx.ConnectError("refused"), True),
+        (request("DELETE"), httpx.ConnectTimeout("slow"), True),
+        (request("POST"), httpx.ReadTimeout("slow"), False),
+        (request("POST", idempotency_key=True), httpx.ReadTimeout("slow"), True),
+        (request("POST", idempotency_key=True), httpx.RemoteProtocolError("eof"), True),
+        (request("DELETE"), httpx.ReadError("reset"), False),
+        (request("GET"), httpx.UnsupportedProtocol("ftp"), False),
+    ],
+)
+def test_what_is_retried(
+    req: httpx.Request, outcome: httpx.Response | Exception, retried: bool
+) -> None:
+    assert (RETRY.retry_delay(req, outcome, 0) is not None) is retried
+
+
+def test_backoff_doubles_to_the_cap_and_stops_at_max_retries() -> None:
+    get = request("GET")
+    assert [RETRY.retry_delay(get, reply(503), a) for a in range(4)] == [0.5, 1.0, 2.0, None]
+    capped = RetryPolicy(
+        RetrySettings(max_retries=10, initial_backoff=1, max_backoff=4), rng=lambda: 0.999
+    )
+    delays = [capped.retry_delay(get, reply(503), a) for a in range(10)]
+    assert delays[-1] == pytest.approx(4 * 0.999)
+    assert all(d is not None and d < 4 for d in delays)
+
+
+def test_retry_after_is_honoured_up_to_the_cap() -> None:
+    get = request("GET")
+    assert RETRY.retry_delay(get, reply(429, "7"), 0) == 7.0
+    assert RETRY.retry_delay(get, reply(503, "0"), 0) == 0.0
+    assert RETRY.retry_delay(get, reply(429, "61"), 0) is None  # longer than max_retry_after
+    assert RETRY.retry_delay(get, reply(429, "soon"), 0) == 0.5  # unparsable: backoff
+
+
+def test_retry_after_as_an_http_date() -> None:
+    import datetime
+
+    from weaver_facade._wire import parse_retry_after
+
+    now = datetime.datetime(2026, 11, 29, 10, 0, 0, tzinfo=datetime.UTC)
+    assert parse_retry_after("Sun, 29 Nov 2026 10:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Sun, 29 Nov 2026 09:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("nan") is None
