@@ -91,9 +91,9 @@ class FakeWeaver:
         if queue:
             reply = queue.popleft()
             return reply(request) if callable(reply) else reply
-        return self._route(request)
+        return self.route(request)
 
-    def _route(self, request: httpx.Request) -> httpx.Response:
+    def route(self, request: httpx.Request) -> httpx.Response:
         m, p = request.method, request.url.path
         if (m, p) == ("POST", "/api/v1/sessions"):
             return _json(201, _session())

@@ -1,0 +1,167 @@
+"""Retries through the transport wrappers: same request, same Idempotency-Key, honest waits."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.unit.fakeserver import FakeWeaver, async_service, error_json, json_reply, service
+from weaver_facade import (
+    APIConnectionError,
+    AsyncRetryTransport,
+    InternalServerError,
+    RateLimitError,
+    RetryPolicy,
+    RetrySettings,
+    RetryTransport,
+)
+
+SAVE = "/api/v1/models/m-1/checkpoints"
+
+
+def unavailable(retry_after: str | None = None) -> httpx.Response:
+    headers = {"Retry-After": retry_after} if retry_after else None
+    return json_reply(503, error_json("unavailable", "try again", True), headers)
+
+
+def test_a_retried_save_keeps_its_idempotency_key_and_body() -> None:
+    fake = FakeWeaver()
+    sleeps: list[float] = []
+    with service(fake, sleep=sleeps.append) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+
+        def dropped(request: httpx.Request) -> httpx.Response:
+            # The server saved, but the reply was lost on the way back.
+            fake.route(request)
+            raise httpx.ReadError("connection reset", request=request)
+
+        fake.script("POST", SAVE, unavailable(), dropped)
+        # The server recognises the key and answers with the original operation.
+        fake.script("POST", SAVE, lambda r: json_reply(202, {"id": "op-1", "status": "pending"}))
+        checkpoint = trainer.save_state("after-3-steps")
+    attempts = fake.sent("POST", SAVE)
+    assert len(attempts) == 3
+    assert len({r.headers["Idempotency-Key"] for r in attempts}) == 1
+    assert len({r.content for r in attempts}) == 1
+    assert checkpoint.name == "after-3-steps"
+    assert len(sleeps) == 2
+
+
+def test_retry_after_is_waited_exactly() -> None:
+    fake = FakeWeaver()
+    sleeps: list[float] = []
+    with service(fake, sleep=sleeps.append) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script(
+            "POST",
+            SAVE,
+            json_reply(429, error_json("rate_limited", "slow", True), {"Retry-After": "7"}),
+        )
+        trainer.save_state("a")
+    assert sleeps == [7.0]
+
+
+def test_retry_after_beyond_the_cap_surfaces_at_once() -> None:
+    fake = FakeWeaver()
+    sleeps: list[float] = []
+    with service(fake, sleep=sleeps.append) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script(
+            "POST",
+            SAVE,
+            json_reply(429, error_json("rate_limited", "slow", True), {"Retry-After": "3600"}),
+        )
+        with pytest.raises(RateLimitError) as info:
+            trainer.save_state("a")
+    assert info.value.retry_after == 3600
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("max_retries", [0, 2])
+def test_max_retries_bounds_the_attempts(max_retries: int) -> None:
+    fake = FakeWeaver()
+    sleeps: list[float] = []
+    with service(fake, sleep=sleeps.append, max_retries=max_retries) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script("POST", SAVE, *[unavailable() for _ in range(5)])
+        with pytest.raises(InternalServerError) as info:
+            trainer.save_state("a")
+    assert info.value.status_code == 503
+    assert len(fake.sent("POST", SAVE)) == max_retries + 1
+    assert len(sleeps) == max_retries
+
+
+def test_connection_refused_is_retried_then_surfaces() -> None:
+    fake = FakeWeaver()
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with service(fake, max_retries=1) as svc:
+        fake.script("POST", "/api/v1/sessions", refuse, refuse)
+        with pytest.raises(APIConnectionError):
+            svc.create_training_client("weaver-tiny")
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 2
+
+
+def test_a_poll_failure_is_retried_within_the_deadline() -> None:
+    fake = FakeWeaver()
+    with service(fake, max_retries=0) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script("GET", "/api/v1/operations/op-1", unavailable("1"), unavailable())
+        assert trainer.save_state("a").name == "a"
+    assert len(fake.sent("GET")) == 3
+
+
+def test_transports_can_be_used_directly() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Idempotency-Key"])
+        return httpx.Response(503 if len(seen) < 3 else 200)
+
+    transport = RetryTransport(
+        httpx.MockTransport(handler),
+        policy=RetryPolicy(RetrySettings(max_retries=5), rng=lambda: 0.0),
+        sleep=lambda _s: None,
+    )
+    with httpx.Client(transport=transport) as client:
+        response = client.post("http://w.test/x", headers={"Idempotency-Key": "k-1"})
+    assert response.status_code == 200
+    assert seen == ["k-1", "k-1", "k-1"]
+
+
+async def test_async_retry_keeps_the_key() -> None:
+    fake = FakeWeaver()
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with async_service(fake, sleep=record) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        fake.script("POST", SAVE, unavailable("2"))
+        await trainer.save_state("a")
+    attempts = fake.sent("POST", SAVE)
+    assert len(attempts) == 2
+    assert attempts[0].headers["Idempotency-Key"] == attempts[1].headers["Idempotency-Key"]
+    assert sleeps == [2.0]
+
+
+async def test_async_transport_directly() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200)
+
+    async def no_sleep(_s: float) -> None:
+        return None
+
+    transport = AsyncRetryTransport(httpx.MockTransport(handler), sleep=no_sleep)
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.get("http://w.test/x")).status_code == 200
+    assert calls == 2
