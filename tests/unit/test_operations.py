@@ -1,0 +1,258 @@
+"""Operation handles: wait=False, progress, timeouts, re-attaching by id, sync and async."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.fakeserver import FakeClock, FakeWeaver, async_service, json_reply, service
+from weaver_facade import (
+    Checkpoint,
+    ForwardBackwardResult,
+    InvalidArgumentError,
+    LoadResult,
+    NotFoundError,
+    OperationProgress,
+    OperationStatus,
+    OperationTimeoutError,
+    OptimStepResult,
+    PendingInfo,
+    PollPolicy,
+    PollSettings,
+    ResponseValidationError,
+    datum_from_tokens,
+)
+
+OP = "/api/v1/operations/op-1"
+
+
+def pending(**extra: Any) -> dict[str, Any]:
+    return {"id": "op-1", "status": "pending", **extra}
+
+
+def test_wait_false_returns_a_handle_that_polls_only_when_asked() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        handle = trainer.save_state("a", wait=False)
+        assert handle.id == "op-1"
+        assert handle.status is OperationStatus.PENDING
+        assert handle.pending_info == PendingInfo(code="waiting_for_scheduling", message="queued")
+        assert not handle.done()
+        assert fake.sent("GET") == []
+        assert handle.refresh() is OperationStatus.DONE
+        assert "wait" not in fake.sent("GET")[0].url.params  # refresh does not long-poll
+        assert handle.done()
+        checkpoint = handle.result()
+        assert isinstance(checkpoint, Checkpoint)
+        assert handle.result() is checkpoint  # cached, no further request
+        assert len(fake.sent("GET")) == 1
+
+
+def test_progress_reports_each_change_once() -> None:
+    fake = FakeWeaver()
+    seen: list[OperationProgress] = []
+    with service(fake, on_progress=seen.append) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        waiting = {"code": "waiting_for_resources", "message": "no GPU", "wait_seconds": 3}
+        fake.script(
+            "GET",
+            OP,
+            json_reply(200, pending(pending_info=waiting)),
+            json_reply(200, pending(pending_info=waiting)),
+            json_reply(200, {"id": "op-1", "status": "running"}),
+        )
+        trainer.forward_backward([datum_from_tokens([1, 2])])
+    assert [(p.status.value, p.pending_info and p.pending_info.code) for p in seen] == [
+        ("pending", "waiting_for_scheduling"),
+        ("pending", "waiting_for_resources"),
+        ("running", None),
+        ("done", None),
+    ]
+    assert seen[1].pending_info == PendingInfo(
+        code="waiting_for_resources", message="no GPU", wait_seconds=3.0
+    )
+    assert {p.operation_id for p in seen} == {"op-1"}
+
+
+def test_on_progress_can_be_set_on_a_handle() -> None:
+    fake = FakeWeaver()
+    seen: list[OperationStatus] = []
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        handle.on_progress = lambda p: seen.append(p.status)
+        result = handle.result()
+    assert seen == [OperationStatus.DONE]
+    assert isinstance(result, OptimStepResult)
+
+
+def test_an_operation_that_never_finishes_times_out_with_its_id() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    clock = FakeClock()
+    poll = PollPolicy(PollSettings(timeout=120), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(OperationTimeoutError) as info:
+            trainer.save_state("a")
+        error = info.value
+        assert error.operation_id == "op-1"
+        assert error.status == "pending"
+        assert error.waited == pytest.approx(120)
+        assert "service.operation('op-1')" in str(error)
+        # The mock answers at once, so the handle backed off instead of busy-looping.
+        polls = len(fake.sent("GET"))
+        assert 5 < polls < 120
+        # Re-attach later and finish.
+        fake.pending_polls = 0
+        handle = svc.operation(error.operation_id)
+        assert isinstance(handle.result(), Checkpoint)
+
+
+def test_result_timeout_argument_overrides_the_default() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    clock = FakeClock()
+    poll = PollPolicy(PollSettings(timeout=3600), clock=clock)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=2.5)
+    assert info.value.waited == pytest.approx(2.5)
+    assert clock.now - 1000.0 == pytest.approx(2.5)
+
+
+def test_long_poll_waits_shrink_to_the_deadline() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    clock = FakeClock()
+
+    def held(request: Any) -> Any:
+        clock.now += float(request.url.params["wait"])  # the server holds the long-poll
+        return json_reply(200, pending())
+
+    poll = PollPolicy(PollSettings(long_poll=20), clock=clock)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        fake.script("GET", OP, held, held, held)
+        with pytest.raises(OperationTimeoutError):
+            handle.result(timeout=50)
+    waits = [float(r.url.params["wait"]) for r in fake.sent("GET")]
+    assert waits[:3] == [20.0, 20.0, 10.0]
+    assert clock.sleeps == []
+
+
+def test_reattach_uses_the_operation_kind() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fb = trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
+        opt = trainer.optim_step(wait=False)
+        save = trainer.save_state("a", wait=False)
+        load = trainer.load_state("weaver://m-1/checkpoints/a", wait=False)
+        results = [svc.operation(h.id).result() for h in (fb, opt, save, load)]
+    assert isinstance(results[0], ForwardBackwardResult)
+    assert results[0].logprobs == ((-1.5, -1.5),)
+    assert isinstance(results[1], OptimStepResult)
+    assert isinstance(results[2], Checkpoint)
+    assert isinstance(results[3], LoadResult)
+    assert results[3].include_optimizer is False
+
+
+def test_reattach_with_a_result_type() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        op_id = trainer.save_state("a", wait=False).id
+        assert svc.operation(op_id, Checkpoint).result().name == "a"
+        with pytest.raises(InvalidArgumentError, match="is a save_checkpoint operation"):
+            svc.operation(op_id, LoadResult)
+        with pytest.raises(InvalidArgumentError, match="result_type"):
+            svc.operation(op_id, dict)
+
+
+def test_reattach_without_kind_gives_the_raw_response() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        fake.script(
+            "GET", OP, json_reply(200, {"id": "op-1", "status": "done", "response": {"x": 1}})
+        )
+        assert svc.operation("op-1").result() == {"x": 1}
+
+
+def test_reattach_to_a_load_without_path_cannot_guess_it() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        fake.script(
+            "GET",
+            OP,
+            json_reply(
+                200, {"id": "op-1", "status": "done", "kind": "load_checkpoint", "response": {}}
+            ),
+        )
+        with pytest.raises(ResponseValidationError, match="field `path` missing"):
+            svc.operation("op-1").result()
+
+
+def test_reattach_to_an_unknown_operation() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc, pytest.raises(NotFoundError):
+        svc.operation("op-404")
+
+
+def test_a_reply_for_another_operation_is_refused() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        fake.script("GET", OP, json_reply(200, {"id": "op-2", "status": "done"}))
+        with pytest.raises(ResponseValidationError, match="field `id` is 'op-2'"):
+            handle.result()
+
+
+def test_malformed_pending_info_is_named() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        fake.script("GET", OP, json_reply(200, pending(pending_info={"message": "x"})))
+        with pytest.raises(ResponseValidationError, match="required field `code` missing"):
+            handle.result()
+
+
+# -- async ----------------------------------------------------------------------------------------
+
+
+async def test_async_handles_are_awaitable() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        handle = await trainer.save_state("a", wait=False)
+        assert handle.status is OperationStatus.PENDING
+        checkpoint = await handle
+        assert checkpoint.name == "a"
+        assert await handle.result() is checkpoint
+        again = await svc.operation(handle.id, Checkpoint)
+        assert (await again).path == checkpoint.path
+
+
+async def test_async_timeout() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    clock = FakeClock()
+    poll = PollPolicy(PollSettings(timeout=30), clock=clock)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        with pytest.raises(OperationTimeoutError) as info:
+            await trainer.optim_step()
+    assert info.value.operation_id == "op-1"
+    assert info.value.waited == pytest.approx(30)
+
+
+async def test_async_refresh() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        handle = await trainer.forward_backward([datum_from_tokens([1, 2])], wait=False)
+        assert await handle.refresh() is OperationStatus.DONE
+        assert (await handle.result()).loss == 1.5
