@@ -1,0 +1,176 @@
+"""Sessions, models and supported models: shapes, sequencing and their error rules."""
+
+from __future__ import annotations
+
+import re
+
+from tests.emulator.support import Api, assert_error, batch
+
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+async def test_session_is_created_read_and_kept_alive(api: Api) -> None:
+    created = await api.ok(
+        "POST",
+        "/sessions",
+        201,
+        json={"tags": ["a", "b"], "user_metadata": {"run": "7"}, "sdk_version": "x/1"},
+    )
+    assert re.fullmatch(r"s-[0-9a-f]+", created["id"])
+    assert created["tags"] == ["a", "b"]
+    assert created["user_metadata"] == {"run": "7"}
+    assert created["sdk_version"] == "x/1"
+    assert RFC3339.fullmatch(created["created_at"]) and RFC3339.fullmatch(created["updated_at"])
+    assert await api.ok("GET", f"/sessions/{created['id']}") == created
+
+    beat = await api.ok("POST", f"/sessions/{created['id']}/heartbeat")
+    assert beat["session_id"] == created["id"]
+    assert RFC3339.fullmatch(beat["last_heartbeat_at"])
+
+
+async def test_session_defaults_and_unknown_session(api: Api) -> None:
+    created = await api.ok("POST", "/sessions", 201, json={})
+    assert created["tags"] == [] and created["user_metadata"] == {}
+    assert created["sdk_version"] is None
+    assert_error(await api.request("GET", "/sessions/s-nope"), 404, "not_found", "s-nope")
+    assert_error(await api.request("POST", "/sessions/s-nope/heartbeat"), 404, "not_found")
+
+
+async def test_model_reply_carries_defaults_and_tokenizer(api: Api) -> None:
+    session_id = await api.session()
+    model = await api.ok(
+        "POST",
+        f"/sessions/{session_id}/models",
+        201,
+        json={"model_seq_id": 1, "base_model": "weaver-tiny", "user_metadata": {"k": "v"}},
+    )
+    assert re.fullmatch(r"m-[0-9a-f]+", model["id"])
+    assert model["session_id"] == session_id
+    assert model["model_seq_id"] == 1
+    assert model["training_mode"] == "lora"
+    lora = model["lora_config"]
+    assert lora["rank"] >= 1
+    assert lora["seed"] == 0
+    assert lora["train_unembed"] and lora["train_mlp"] and lora["train_attn"]
+    assert model["tokenizer_path"]
+    assert model["status"] == "active"
+    assert model["user_metadata"] == {"k": "v"}
+    assert await api.ok("GET", f"/models/{model['id']}") == model
+
+    full = await api.ok(
+        "POST",
+        f"/sessions/{session_id}/models",
+        201,
+        json={"model_seq_id": 2, "base_model": "weaver-tiny", "training_mode": "full_ft"},
+    )
+    assert full["training_mode"] == "full_ft"
+    assert full["lora_config"] is None
+
+
+async def test_model_seq_id_repeats_return_the_model_or_conflict(api: Api) -> None:
+    session_id = await api.session()
+    body = {"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 2}}
+    first = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
+    again = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
+    assert again["id"] == first["id"]
+    changed = {**body, "lora_config": {"rank": 3}}
+    assert_error(
+        await api.request("POST", f"/sessions/{session_id}/models", json=changed),
+        409,
+        "seq_id_conflict",
+        "model_seq_id",
+    )
+    # Another session has its own counter.
+    other = await api.ok("POST", f"/sessions/{await api.session()}/models", 201, json=body)
+    assert other["id"] != first["id"]
+
+
+async def test_model_creation_errors(api: Api) -> None:
+    session_id = await api.session()
+    path = f"/sessions/{session_id}/models"
+    assert_error(
+        await api.request("POST", path, json={"model_seq_id": 1, "base_model": "gpt-imaginary"}),
+        422,
+        "unknown_base_model",
+        "gpt-imaginary",
+    )
+    assert_error(
+        await api.request(
+            "POST",
+            path,
+            json={
+                "model_seq_id": 1,
+                "base_model": "weaver-tiny",
+                "training_mode": "full_ft",
+                "lora_config": {"rank": 2},
+            },
+        ),
+        400,
+        "invalid_request",
+        "lora_config",
+    )
+    assert_error(
+        await api.request(
+            "POST", path, json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 256}}
+        ),
+        400,
+        "invalid_request",
+        "body.lora_config.rank",
+    )
+    assert_error(
+        await api.request("POST", "/sessions/s-missing/models", json={"model_seq_id": 1, "base_model": "weaver-tiny"}),
+        404,
+        "not_found",
+        "s-missing",
+    )
+
+
+async def test_supported_models_lists_small_and_large_vocabularies(api: Api) -> None:
+    listing = await api.ok("GET", "/supported-models")
+    by_name = {item["name"]: item for item in listing["items"]}
+    assert listing["pagination"]["total_count"] == len(listing["items"]) >= 2
+    tiny, large = by_name["weaver-tiny"], by_name["weaver-large-vocab"]
+    assert tiny["config"]["vocab_size"] == 256
+    assert large["config"]["vocab_size"] == 151936
+    for item in (tiny, large):
+        assert item["status"] in ("available", "healthy")
+        assert item["config"]["hidden_size"] >= 1
+        assert item["config"]["max_lora_rank"] >= 1
+
+    first = await api.ok("GET", "/supported-models", params={"limit": 1})
+    second = await api.ok("GET", "/supported-models", params={"limit": 1, "offset": 1})
+    assert len(first["items"]) == len(second["items"]) == 1
+    assert first["items"][0]["name"] != second["items"][0]["name"]
+    assert first["pagination"]["total_count"] == listing["pagination"]["total_count"]
+    beyond = await api.ok("GET", "/supported-models", params={"offset": 1000})
+    assert beyond["items"] == []
+
+
+async def test_terminate_is_idempotent_and_stops_training(api: Api) -> None:
+    model_id = await api.model()
+    first = await api.ok("POST", f"/models/{model_id}/terminate")
+    assert first["status"] == "terminated"
+    second = await api.ok("POST", f"/models/{model_id}/terminate")
+    assert second["status"] == "terminated"
+    assert (await api.ok("GET", f"/models/{model_id}"))["status"] == "terminated"
+    assert_error(
+        await api.request(
+            "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, [])
+        ),
+        400,  # an empty batch is malformed before anything else is looked at
+        "invalid_request",
+    )
+    assert_error(
+        await api.request(
+            "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, batch())
+        ),
+        409,
+        "model_terminated",
+        model_id,
+    )
+    assert_error(
+        await api.request("POST", f"/models/{model_id}/checkpoints", json={"type": "weight"}),
+        409,
+        "model_terminated",
+    )
+    assert_error(await api.request("POST", "/models/m-unknown/terminate"), 404, "not_found")

@@ -1,0 +1,228 @@
+"""Every malformed request gets a 400 ``invalid_request`` whose message names the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.emulator.support import Api, assert_error, batch, datum
+
+
+async def test_invalid_json_and_missing_body(api: Api) -> None:
+    for content in (b"{not json", b'{"tags": NaN}', b'{"tags": Infinity}', b"\xff\xfe"):
+        response = await api.request(
+            "POST", "/sessions", content=content, headers={"content-type": "application/json"}
+        )
+        assert_error(response, 400, "invalid_request", "body")
+    assert_error(
+        await api.request("POST", "/sessions", content=b"", headers={"content-type": "application/json"}),
+        400,
+        "invalid_request",
+        "body: is required",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload_patch", "field"),
+    [
+        ({"seq_id": 0}, "body.payload.seq_id"),
+        ({"seq_id": "1"}, "body.payload.seq_id"),
+        ({"seq_id": True}, "body.payload.seq_id"),
+        ({"model_id": "../etc"}, "body.payload.model_id"),
+        ({"surprise": 1}, "body.payload.surprise"),
+    ],
+)
+async def test_training_payload_fields_are_named(
+    api: Api, payload_patch: dict[str, Any], field: str
+) -> None:
+    model_id = await api.model()
+    body = api.fb_body(model_id, batch())
+    body["payload"].update(payload_patch)
+    response = await api.request("POST", f"/models/{model_id}/forward-backward-passes", json=body)
+    assert_error(response, 400, "invalid_request", field)
+    assert response.json()["details"]["field"].startswith(field)
+
+
+async def test_seq_id_message_says_what_is_expected(api: Api) -> None:
+    model_id = await api.model()
+    body = api.fb_body(model_id, batch())
+    body["payload"]["seq_id"] = -3
+    response = await api.request("POST", f"/models/{model_id}/forward-backward-passes", json=body)
+    assert_error(response, 400, "invalid_request", "body.payload.seq_id: must be an integer >= 1")
+
+
+async def test_missing_and_unknown_fields(api: Api) -> None:
+    model_id = await api.model()
+    assert_error(
+        await api.request("POST", f"/models/{model_id}/optimizer-steps", json={"payload": {"model_id": model_id}}),
+        400,
+        "invalid_request",
+        "body.payload.",
+        "required",
+    )
+    adam = {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.0}
+    assert_error(
+        await api.request(
+            "POST",
+            f"/models/{model_id}/optimizer-steps",
+            json={"payload": {"model_id": model_id, "seq_id": 1, "adam_params": adam}},
+        ),
+        400,
+        "invalid_request",
+        "body.payload.adam_params.grad_clip_norm",
+    )
+    assert_error(
+        await api.request("POST", "/sessions", json={"tags": [], "colour": "blue"}),
+        400,
+        "invalid_request",
+        "body.colour",
+    )
+    assert_error(
+        await api.request("POST", f"/models/{model_id}/checkpoints", json={"type": "training"}),
+        400,
+        "invalid_request",
+        "body.type",
+    )
+
+
+async def test_adam_bounds(api: Api) -> None:
+    model_id = await api.model()
+    for name, value in (("learning_rate", 0), ("beta1", 1), ("eps", 0), ("weight_decay", 2), ("grad_clip_norm", -1)):
+        body = api.optim_body(model_id)
+        body["payload"]["adam_params"][name] = value
+        response = await api.request("POST", f"/models/{model_id}/optimizer-steps", json=body)
+        assert_error(response, 400, "invalid_request", f"body.payload.adam_params.{name}")
+
+
+async def test_tokens_outside_the_vocabulary_name_datum_and_position(api: Api) -> None:
+    model_id = await api.model()
+    data = [datum([1, 2, 3], [2, 3, 4]), datum([5, 6, 256, 7], [6, 7, 8, 9])]
+    response = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, data)
+    )
+    body = assert_error(response, 400, "invalid_request", "datum 1", "position 2", "256")
+    assert "data[1]" in body["message"]
+
+    bad_target = [datum([1, 2, 3], [2, 999, 4])]
+    response = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, bad_target)
+    )
+    assert_error(response, 400, "invalid_request", "datum 0", "position 1", "999")
+
+    negative_target = [datum([1, 2, 3], [2, -5, 4])]
+    response = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, negative_target)
+    )
+    assert_error(response, 400, "invalid_request", "datum 0", "position 1")
+
+
+async def test_targets_and_weights_must_line_up_with_tokens(api: Api) -> None:
+    model_id = await api.model()
+    short_targets = [datum([1, 2, 3], [2, 3])]
+    response = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, short_targets)
+    )
+    assert_error(response, 400, "invalid_request", "target_tokens", "datum 0")
+    short_weights = [datum([1, 2, 3], [2, 3, 4], [1.0, 1.0])]
+    response = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, short_weights)
+    )
+    assert_error(response, 400, "invalid_request", "weights", "datum 0")
+
+
+async def test_payload_model_id_must_match_the_path(api: Api) -> None:
+    model_id = await api.model()
+    other = await api.model()
+    response = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(other, batch())
+    )
+    assert_error(response, 400, "invalid_request", "body.payload.model_id", model_id)
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/models/.hidden", "path.model_id"),
+        ("/models/m%2F1", "path.model_id"),
+        ("/models/%2e%2e", "path.model_id"),
+        ("/models/m%001", "path.model_id"),
+        ("/models/m%0A", "path.model_id"),
+        ("/sessions/" + "s" * 200, "path.session_id"),
+        ("/operations/op%20x", "path.operation_id"),
+        ("/checkpoints/not-a-uuid", "path.checkpoint_id"),
+        ("/checkpoints/..%2F..%2Fetc", "path.checkpoint_id"),
+    ],
+)
+async def test_bad_path_parameters_are_400(api: Api, path: str, field: str) -> None:
+    assert_error(await api.request("GET", path), 400, "invalid_request", field)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/supported-models", {"limit": 0}, "query.limit"),
+        ("/supported-models", {"limit": 1001}, "query.limit"),
+        ("/supported-models", {"limit": "ten"}, "query.limit"),
+        ("/supported-models", {"offset": -1}, "query.offset"),
+        ("/operations/op-1", {"wait": 61}, "query.wait"),
+        ("/operations/op-1", {"wait": -1}, "query.wait"),
+        ("/operations/op-1", {"wait": "nan"}, "query.wait"),
+        ("/models/m-1/checkpoints", {"limit": 0}, "query.limit"),
+        ("/models/m-1/checkpoints", {"cursor": "has space"}, "query.cursor"),
+    ],
+)
+async def test_bad_query_parameters_are_400(
+    api: Api, path: str, params: dict[str, Any], field: str
+) -> None:
+    assert_error(await api.request("GET", path, params=params), 400, "invalid_request", field)
+
+
+async def test_bad_idempotency_key_is_400(api: Api) -> None:
+    response = await api.request(
+        "POST", "/sessions", json={}, headers={"Idempotency-Key": "has spaces"}
+    )
+    assert_error(response, 400, "invalid_request", "Idempotency-Key")
+
+
+async def test_checkpoint_names_and_paths_are_checked(api: Api) -> None:
+    model_id = await api.model()
+    for name in ("", ".hidden", "a/b", "..", "a\nb", "ok\n", "x" * 129, "%2e%2e", "a\x00b"):
+        response = await api.request(
+            "POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "name": name}
+        )
+        assert_error(response, 400, "invalid_request", "body.name")
+    for path in (
+        f"weaver://{model_id}/checkpoints/../../x",
+        f"weaver://{model_id}/checkpoints/a/b",
+        f"weaver://{model_id}/checkpoints/%2e%2e",
+        f"weaver://{model_id}/checkpoints/ok\n",
+        "file:///etc/passwd",
+        f"weaver://{model_id}/other/x",
+    ):
+        response = await api.request(
+            "POST", f"/models/{model_id}/load", json={"path": path, "include_optimizer": False}
+        )
+        assert_error(response, 400, "invalid_request", "body.path")
+        response = await api.request(
+            "PATCH", f"/models/{model_id}/checkpoints/ttl", json={"path": path, "ttl_seconds": 5}
+        )
+        assert_error(response, 400, "invalid_request", "body.path")
+
+
+async def test_ttl_bounds(api: Api) -> None:
+    model_id = await api.model()
+    for ttl in (0, -1, 315360001, 1.5, "10"):
+        response = await api.request(
+            "POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "ttl_seconds": ttl}
+        )
+        assert_error(response, 400, "invalid_request", "body.ttl_seconds")
+
+
+async def test_unknown_route_and_method(api: Api) -> None:
+    assert_error(await api.request("GET", "/nowhere"), 404, "not_found")
+    response = await api.request("DELETE", "/sessions")
+    assert response.status_code == 405
+    assert "POST" in response.headers["allow"]
+    assert response.headers.get("x-request-id")
+    assert response.json()["retryable"] is False
