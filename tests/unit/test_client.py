@@ -1,0 +1,218 @@
+"""ServiceClient configuration, the API-key header, heartbeats, logging and closing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import httpx
+import pytest
+
+from tests.unit.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply, service
+from weaver_facade import (
+    AsyncServiceClient,
+    InvalidArgumentError,
+    ServiceClient,
+    datum_from_tokens,
+)
+
+HEARTBEAT = "/api/v1/sessions/s-1/heartbeat"
+
+
+def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEAVER_BASE_URL", "http://env.test:8080/")
+    monkeypatch.setenv("WEAVER_API_KEY", "env-key")
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    with ServiceClient(http_client=http, heartbeat_interval=0) as svc:
+        assert svc.base_url == "http://env.test:8080"
+        svc.create_training_client("weaver-tiny")
+    request = fake.requests[0]
+    assert str(request.url) == "http://env.test:8080/api/v1/sessions"
+    assert request.headers["X-WEAVER-API-KEY"] == "env-key"
+
+
+def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEAVER_BASE_URL", "http://env.test")
+    monkeypatch.setenv("WEAVER_API_KEY", "env-key")
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert str(fake.requests[0].url).startswith(BASE)
+    assert fake.requests[0].headers["X-WEAVER-API-KEY"] == KEY
+
+
+def test_without_a_key_no_header_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    with ServiceClient(BASE, http_client=http, heartbeat_interval=0) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert "X-WEAVER-API-KEY" not in fake.requests[0].headers
+
+
+def test_the_key_is_sent_through_a_user_http_client_with_its_own_headers() -> None:
+    # set_httpx_client() would drop the key; the facade wraps the user's client instead.
+    fake = FakeWeaver()
+    hooks: list[str] = []
+    http = httpx.Client(
+        transport=httpx.MockTransport(fake),
+        headers={"X-Proxy-Token": "p"},
+        event_hooks={"request": [lambda r: hooks.append(r.url.path)]},
+    )
+    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert not http.is_closed  # the owner closes it
+    http.close()
+    for request in fake.requests:
+        assert request.headers["X-WEAVER-API-KEY"] == KEY
+        assert request.headers["X-Proxy-Token"] == "p"
+        assert request.headers["User-Agent"].startswith("weaver-facade/")
+    assert hooks == ["/api/v1/sessions", "/api/v1/sessions/s-1/models"]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("", "no Weaver server"),
+        ("weaver.test", "http:// or https://"),
+        ("http://weaver.test/api/v1", "drop the trailing '/api/v1'"),
+        ("http://weaver.test/api/v1/", "drop the trailing '/api/v1'"),
+    ],
+)
+def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) -> None:
+    monkeypatch.delenv("WEAVER_BASE_URL", raising=False)
+    with pytest.raises(InvalidArgumentError, match=problem):
+        ServiceClient(url)
+
+
+def test_bad_max_retries() -> None:
+    with pytest.raises(InvalidArgumentError, match="max_retries"):
+        ServiceClient(BASE, max_retries=-1)
+
+
+def test_a_closed_client_refuses_to_send() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+    with pytest.raises(RuntimeError, match="closed"):
+        trainer.optim_step()
+    svc.close()  # closing twice is fine
+
+
+# -- heartbeats -------------------------------------------------------------------------------
+
+
+def test_heartbeat_thread_beats_while_open_and_stops_on_close() -> None:
+    fake = FakeWeaver()
+    beats = threading.Event()
+
+    def beat(request: httpx.Request) -> httpx.Response:
+        if len(fake.sent("POST", HEARTBEAT)) >= 3:
+            beats.set()
+        return json_reply(200, {"session_id": "s-1"})
+
+    fake.script("POST", HEARTBEAT, *[beat] * 1000)
+    with service(fake, heartbeat_interval=0.01) as svc:
+        assert fake.sent("POST", HEARTBEAT) == []  # no session, no heartbeat
+        svc.create_training_client("weaver-tiny")
+        thread = svc._heartbeat
+        assert thread is not None
+        assert thread.daemon
+        assert beats.wait(timeout=10)
+    assert not thread.is_alive()
+    count = len(fake.sent("POST", HEARTBEAT))
+    # Nothing after close: the thread has been joined.
+    assert len(fake.sent("POST", HEARTBEAT)) == count
+    for request in fake.sent("POST", HEARTBEAT):
+        assert request.headers["X-WEAVER-API-KEY"] == KEY
+        assert "Idempotency-Key" in request.headers
+
+
+def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeWeaver()
+    failed = threading.Event()
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        failed.set()
+        return json_reply(
+            404, {"error": "not_found", "message": f"no session for {KEY}", "retryable": False}
+        )
+
+    fake.script("POST", HEARTBEAT, *[fail] * 1000)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        with service(fake, heartbeat_interval=0.01) as svc:
+            svc.create_training_client("weaver-tiny")
+            assert failed.wait(timeout=10)
+            # The thread survives the failure and keeps beating.
+            while len(fake.sent("POST", HEARTBEAT)) < 2:
+                failed.clear()
+                assert failed.wait(timeout=10)
+    assert any("heartbeat of session s-1 failed" in r.getMessage() for r in caplog.records)
+    assert KEY not in caplog.text
+
+
+async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake, heartbeat_interval=0.01) as svc:
+        await svc.create_training_client("weaver-tiny")
+        task = svc._heartbeat
+        assert task is not None
+        for _ in range(1000):
+            if len(fake.sent("POST", HEARTBEAT)) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(fake.sent("POST", HEARTBEAT)) >= 2
+    assert task.done()
+    count = len(fake.sent("POST", HEARTBEAT))
+    await asyncio.sleep(0.05)
+    assert len(fake.sent("POST", HEARTBEAT)) == count
+
+
+# -- logging ------------------------------------------------------------------------------------
+
+
+def test_debug_logging_redacts_the_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("WEAVER_LOG", "debug")
+    logger = logging.getLogger("weaver_facade")
+    fake = FakeWeaver()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="weaver_facade"):
+            fake.script(
+                "POST",
+                "/api/v1/sessions",
+                json_reply(503, {"error": "unavailable", "message": "x", "retryable": True}),
+            )
+            with service(fake) as svc:
+                trainer = svc.create_training_client("weaver-tiny")
+                trainer.forward_backward([datum_from_tokens([1, 2])])
+                assert logger.level == logging.DEBUG
+    finally:
+        logger.setLevel(logging.NOTSET)
+        for handler in list(logger.handlers):
+            if getattr(handler, "_weaver_env_handler", False):
+                logger.removeHandler(handler)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("request POST http://weaver.test/api/v1/sessions") for m in messages)
+    assert any("retrying POST /api/v1/sessions after HTTP 503" in m for m in messages)
+    assert any("'x-weaver-api-key': '[redacted]'" in m for m in messages)
+    assert KEY not in caplog.text
+    for record in caplog.records:
+        assert KEY not in str(record.args)
+
+
+def test_without_weaver_log_requests_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeWeaver()
+    with caplog.at_level(logging.INFO, logger="weaver_facade"), service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert not any(r.getMessage().startswith("request ") for r in caplog.records)
+
+
+async def test_async_client_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEAVER_BASE_URL", "http://env.test/")
+    async with AsyncServiceClient(api_key=KEY) as svc:
+        assert svc.base_url == "http://env.test"
+        assert KEY not in repr(svc)
