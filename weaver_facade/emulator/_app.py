@@ -1,0 +1,338 @@
+"""The ASGI app: routes of openapi.yaml, request ids, auth, error bodies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._auth import Tenants
+from ._config import EmulatorConfig
+from ._errors import ApiError
+from ._faults import API_PREFIX, FaultMiddleware, new_request_id
+from ._service import Emulator, Reply, canonical, fingerprint
+from ._spec import spec_bytes
+from ._validation import (
+    check_body,
+    check_checkpoint_id,
+    check_idempotency_key,
+    check_resource_id,
+    parse_json,
+    query_int,
+    query_number,
+    query_pattern,
+)
+
+__all__ = ["EmulatorApp", "create_app"]
+
+log = logging.getLogger("weaver_facade.emulator")
+
+Handler = Callable[[Request, Emulator, str], Awaitable[Reply]]
+
+
+def _state(scope: Scope) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state
+
+
+def _error_response(exc: ApiError, scope: Scope) -> JSONResponse:
+    request_id = _state(scope).get("request_id")
+    return JSONResponse(exc.body(request_id), exc.status, headers=exc.headers)
+
+
+class RequestIdMiddleware:
+    """Give every reply, errors and 401s included, an ``X-Request-ID``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _state(scope).setdefault("request_id", new_request_id())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class AuthMiddleware:
+    """Map ``X-WEAVER-API-KEY`` to a tenant; refuse /api/v1 requests without a valid key."""
+
+    def __init__(self, app: ASGIApp, tenants: Tenants) -> None:
+        self.app = app
+        self.tenants = tenants
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        key = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-weaver-api-key":
+                key = value.decode("latin-1")
+                break
+        tenant = self.tenants.tenant_of(key)
+        if tenant is None:
+            exc = ApiError(401, "unauthorized", "missing or invalid X-WEAVER-API-KEY")
+            await _error_response(exc, scope)(scope, receive, send)
+            return
+        _state(scope)["tenant"] = tenant
+        await self.app(scope, receive, send)
+
+
+class EmulatorApp(Starlette):
+    """Starlette with request ids and faults outside its error middleware.
+
+    Starlette's ServerErrorMiddleware is always outermost; wrapping the
+    built stack puts an ``X-Request-ID`` on every reply and lets the fault
+    layer reach the server's connection.
+    """
+
+    emulator: Emulator
+    faults: FaultMiddleware | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = RequestIdMiddleware(super().build_middleware_stack())
+        if self.faults is not None:
+            self.faults.app = stack
+            return self.faults
+        return stack
+
+
+# -- request helpers ----------------------------------------------------------
+
+
+async def _body(request: Request, schema: str) -> Any:
+    body = parse_json(await request.body(), required=True)
+    check_body(schema, body)
+    return body
+
+
+def _idempotency_key(request: Request) -> str | None:
+    return check_idempotency_key(request.headers.get("idempotency-key"))
+
+
+def _fingerprint(request: Request, body: Any) -> str:
+    return fingerprint(request.method, request.url.path, canonical(body))
+
+
+def _path_id(request: Request, name: str) -> str:
+    return check_resource_id(f"path.{name}", request.path_params[name])
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def wrapped(request: Request) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        tenant: str = _state(request.scope)["tenant"]
+        try:
+            status, body = await handler(request, emulator, tenant)
+        except ApiError as exc:
+            return _error_response(exc, request.scope)
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.url.path)
+            internal = ApiError(500, "internal", "internal error", retryable=True)
+            return _error_response(internal, request.scope)
+        return JSONResponse(body, status)
+
+    return wrapped
+
+
+# -- routes -------------------------------------------------------------------
+
+
+async def create_session(request: Request, emu: Emulator, tenant: str) -> Reply:
+    key = _idempotency_key(request)
+    body = await _body(request, "CreateSessionRequest")
+    return emu.idempotent(
+        tenant, key, _fingerprint(request, body), lambda: emu.create_session(tenant, body)
+    )
+
+
+async def get_session(request: Request, emu: Emulator, tenant: str) -> Reply:
+    return emu.get_session(tenant, _path_id(request, "session_id"))
+
+
+async def send_heartbeat(request: Request, emu: Emulator, tenant: str) -> Reply:
+    session_id = _path_id(request, "session_id")
+    key = _idempotency_key(request)
+    # The real SDK sends an empty body; anything sent is ignored.
+    return emu.idempotent(
+        tenant, key, _fingerprint(request, None), lambda: emu.heartbeat(tenant, session_id)
+    )
+
+
+async def create_model(request: Request, emu: Emulator, tenant: str) -> Reply:
+    session_id = _path_id(request, "session_id")
+    key = _idempotency_key(request)
+    body = await _body(request, "CreateModelRequest")
+    return emu.idempotent(
+        tenant,
+        key,
+        _fingerprint(request, body),
+        lambda: emu.create_model(tenant, session_id, body),
+    )
+
+
+async def list_supported_models(request: Request, emu: Emulator, tenant: str) -> Reply:
+    params = request.query_params
+    limit = query_int(params, "limit", minimum=1, maximum=1000)
+    offset = query_int(params, "offset", minimum=0)
+    return emu.list_supported_models(100 if limit is None else limit, offset or 0)
+
+
+async def get_model(request: Request, emu: Emulator, tenant: str) -> Reply:
+    return emu.get_model(tenant, _path_id(request, "model_id"))
+
+
+async def terminate_model(request: Request, emu: Emulator, tenant: str) -> Reply:
+    model_id = _path_id(request, "model_id")
+    key = _idempotency_key(request)
+    return emu.idempotent(
+        tenant, key, _fingerprint(request, None), lambda: emu.terminate_model(tenant, model_id)
+    )
+
+
+def _operation_post(schema: str, action: Callable[[Emulator, str, str, Any], Reply]) -> Handler:
+    async def handler(request: Request, emu: Emulator, tenant: str) -> Reply:
+        model_id = _path_id(request, "model_id")
+        key = _idempotency_key(request)
+        body = await _body(request, schema)
+        return emu.idempotent(
+            tenant,
+            key,
+            _fingerprint(request, body),
+            lambda: action(emu, tenant, model_id, body),
+            returns_operation=True,
+        )
+
+    return handler
+
+
+forward_backward = _operation_post("ForwardBackwardRequest", Emulator.forward_backward)
+optim_step = _operation_post("OptimStepRequest", Emulator.optim_step)
+save_checkpoint = _operation_post("SaveCheckpointRequest", Emulator.save_checkpoint)
+load_checkpoint = _operation_post("LoadCheckpointRequest", Emulator.load_checkpoint)
+
+
+async def list_checkpoints(request: Request, emu: Emulator, tenant: str) -> Reply:
+    model_id = _path_id(request, "model_id")
+    params = request.query_params
+    limit = query_int(params, "limit", minimum=1, maximum=1000)
+    cursor = query_pattern(params, "cursor", "Cursor")
+    return emu.list_checkpoints(tenant, model_id, limit, cursor)
+
+
+async def set_checkpoint_ttl(request: Request, emu: Emulator, tenant: str) -> Reply:
+    model_id = _path_id(request, "model_id")
+    body = await _body(request, "SetCheckpointTtlRequest")
+    return emu.set_checkpoint_ttl(tenant, model_id, body)
+
+
+async def get_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
+    checkpoint_id = check_checkpoint_id("path.checkpoint_id", request.path_params["checkpoint_id"])
+    return emu.get_checkpoint(tenant, checkpoint_id)
+
+
+async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
+    checkpoint_id = check_checkpoint_id("path.checkpoint_id", request.path_params["checkpoint_id"])
+    return emu.delete_checkpoint(tenant, checkpoint_id)
+
+
+async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
+    op_id = _path_id(request, "operation_id")
+    wait = query_number(request.query_params, "wait", minimum=0, maximum=60)
+    return await emu.wait_operation(tenant, op_id, wait or 0.0)
+
+
+async def openapi_yaml(request: Request) -> Response:
+    return Response(spec_bytes(), media_type="application/yaml")
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+    message = {
+        404: f"no route {request.url.path}",
+        405: f"method {request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
+    error = ApiError(exc.status_code, code, message, headers=exc.headers)
+    return _error_response(error, request.scope)
+
+
+V1 = "/api/v1"
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", "/sessions", create_session),
+    ("GET", "/sessions/{session_id}", get_session),
+    ("POST", "/sessions/{session_id}/heartbeat", send_heartbeat),
+    ("POST", "/sessions/{session_id}/models", create_model),
+    ("GET", "/supported-models", list_supported_models),
+    ("GET", "/models/{model_id}", get_model),
+    ("POST", "/models/{model_id}/terminate", terminate_model),
+    ("POST", "/models/{model_id}/forward-backward-passes", forward_backward),
+    ("POST", "/models/{model_id}/optimizer-steps", optim_step),
+    ("POST", "/models/{model_id}/checkpoints", save_checkpoint),
+    ("GET", "/models/{model_id}/checkpoints", list_checkpoints),
+    ("PATCH", "/models/{model_id}/checkpoints/ttl", set_checkpoint_ttl),
+    ("POST", "/models/{model_id}/load", load_checkpoint),
+    ("GET", "/checkpoints/{checkpoint_id}", get_checkpoint),
+    ("DELETE", "/checkpoints/{checkpoint_id}", delete_checkpoint),
+    ("GET", "/operations/{operation_id}", get_operation),
+]
+
+
+def _routes() -> list[Route]:
+    by_path: dict[str, dict[str, Handler]] = {}
+    for method, path, handler in ROUTES:
+        by_path.setdefault(path, {})[method] = handler
+    routes = [Route("/openapi.yaml", openapi_yaml, methods=["GET"])]
+    for path, handlers in by_path.items():
+        # One route per path, so a 405 lists every allowed method in `Allow`.
+        wrapped = {method: endpoint(handler) for method, handler in handlers.items()}
+        if "GET" in wrapped:
+            wrapped["HEAD"] = wrapped["GET"]
+
+        async def dispatch(
+            request: Request, wrapped: dict[str, Callable[[Request], Awaitable[Response]]] = wrapped
+        ) -> Response:
+            return await wrapped[request.method](request)
+
+        routes.append(Route(V1 + path, dispatch, methods=list(handlers)))
+    return routes
+
+
+def create_app(config: EmulatorConfig) -> EmulatorApp:
+    """The emulator as an ASGI app; its state lives in ``config.data_dir``.
+
+    ``app.state.emulator`` is the running ``Emulator``: ``reset()`` wipes all
+    state, ``close()`` stops its workers and closes the store.
+    """
+    emulator = Emulator(config)
+    if not emulator.tenants.enabled:
+        log.warning("auth is off: no API keys are configured, so every request is one tenant")
+    app = EmulatorApp(routes=_routes(), exception_handlers={HTTPException: _http_exception})
+    app.router.redirect_slashes = False
+    app.state.emulator = emulator
+    app.emulator = emulator
+    app.faults = FaultMiddleware(app, config.faults) if config.faults is not None else None
+    app.user_middleware = [_auth_middleware(emulator.tenants)]
+    return app
+
+
+def _auth_middleware(tenants: Tenants) -> Any:
+    from starlette.middleware import Middleware
+
+    return Middleware(AuthMiddleware, tenants=tenants)

@@ -1,0 +1,869 @@
+"""The emulator's behaviour: every route's semantics, independent of HTTP.
+
+Request handlers call these methods on the event loop; they only read and
+write the store and enqueue jobs. The jobs run on worker threads (see
+``_worker``) and wake long-polls through ``_longpoll``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import safetensors.numpy
+
+from ._auth import Tenants
+from ._base_models import BASE_MODELS
+from ._config import EmulatorConfig
+from ._errors import conflict, invalid, not_found, unprocessable
+from ._inputs import adam_params, datums
+from ._longpoll import Waiters
+from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
+from ._store import Row, Store, write_atomically
+from ._trainer import NonFiniteError, Trainer
+from ._worker import Job, Scheduler
+
+__all__ = ["Emulator"]
+
+log = logging.getLogger("weaver_facade.emulator")
+
+Reply = tuple[int, dict[str, Any]]
+
+_PATH = re.compile(r"weaver://(?P<model>[^/]+)/checkpoints/(?P<name>[^/]+)")
+_CURSOR = re.compile(r"after:(?P<seq>[0-9]{1,18})")
+_TERMINAL = ("done", "error")
+_DEFAULT_LORA_RANK = 32
+_INTERRUPTED = (
+    "the operation was interrupted by a restart of the server before it finished; "
+    "the model's in-memory training state was lost"
+)
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def fingerprint(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+class OperationFailure(Exception):
+    def __init__(self, code: str, message: str, stage: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code, self.message, self.stage, self.retryable = code, message, stage, retryable
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job produced: a response, or a function run in the completing transaction."""
+
+    response: dict[str, Any] | None = None
+    finalize: Callable[[], dict[str, Any]] | None = None
+
+
+class Emulator:
+    """One emulator instance: store, trainers, queues and waiters."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.tenants = Tenants(config.api_keys)
+        self.store = Store(config.data_dir)
+        self.waiters = Waiters()
+        self.scheduler = Scheduler(config.workers, config.latency_of)
+        self._trainers: dict[str, Trainer] = {}
+        self._trainers_lock = threading.Lock()
+        self._generation = 0
+        self._interrupt = threading.Event()
+        self._closed = False
+        self._recover()
+
+    def now(self) -> float:
+        return self.config.clock()
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Make a restart honest: nothing that lived only in memory survives."""
+        now = self.now()
+        details = json.dumps({"diagnostic_message": _INTERRUPTED, "stage": "restart"})
+        with self.store.transaction():
+            self.store.execute(
+                "UPDATE operations SET status='error', error_code='interrupted', "
+                "error_message=?, error_details=?, retryable=0, updated_at=? "
+                "WHERE status IN ('pending', 'running')",
+                (_INTERRUPTED, details, now),
+            )
+            self.store.execute("UPDATE checkpoints SET status='failed' WHERE status='pending'")
+            self.store.execute("UPDATE models SET status='state_lost' WHERE status='active'")
+        self._sweep_expired()
+        keep = {
+            r["file_name"]
+            for r in self.store.all("SELECT file_name FROM checkpoints WHERE status='completed'")
+        }
+        self.store.remove_stray_files(keep)
+
+    def reset(self) -> None:
+        """Forget everything: records, files, queues, trainers (for test isolation)."""
+        with self.store.lock:
+            self._generation += 1
+        self._interrupt.set()
+        self.scheduler.clear()
+        self._interrupt.clear()
+        with self._trainers_lock:
+            self._trainers.clear()
+        self.store.wipe()
+        self.waiters.notify_all()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._interrupt.set()
+        self.scheduler.close()
+        self.waiters.notify_all()
+        self.store.close()
+
+    # -- idempotency --------------------------------------------------------
+
+    def idempotent(
+        self,
+        tenant: str,
+        key: str | None,
+        request_fingerprint: str,
+        handler: Callable[[], Reply],
+        *,
+        returns_operation: bool = False,
+    ) -> Reply:
+        """Run ``handler`` once per (tenant, Idempotency-Key); replay its 2xx on a repeat."""
+        if key is None:
+            return handler()
+        with self.store.transaction():
+            record = self.store.one(
+                "SELECT * FROM idempotency WHERE tenant=? AND key=?", (tenant, key)
+            )
+            if record is not None:
+                if record["fingerprint"] != request_fingerprint:
+                    raise unprocessable(
+                        "idempotency_mismatch",
+                        "Idempotency-Key was already used with a different request",
+                    )
+                if record["resource_kind"] == "operation":
+                    op = self._operation_row(tenant, record["resource_id"])
+                    if op is not None:
+                        return record["status_code"], self.render_operation(op)
+                return record["status_code"], json.loads(record["body"])
+            status, body = handler()
+            if 200 <= status < 300:
+                self.store.insert(
+                    "idempotency",
+                    {
+                        "tenant": tenant,
+                        "key": key,
+                        "fingerprint": request_fingerprint,
+                        "status_code": status,
+                        "body": json.dumps(body),
+                        "resource_kind": "operation" if returns_operation else None,
+                        "resource_id": body.get("id"),
+                        "created_at": self.now(),
+                    },
+                )
+            return status, body
+
+    # -- sessions -----------------------------------------------------------
+
+    def create_session(self, tenant: str, body: Mapping[str, Any]) -> Reply:
+        now = self.now()
+        row = {
+            "id": _new_id("s"),
+            "tenant": tenant,
+            "body": json.dumps(dict(body)),
+            "created_at": now,
+            "updated_at": now,
+            "last_heartbeat_at": None,
+        }
+        self.store.insert("sessions", row)
+        return 201, render_session(row)
+
+    def _session_row(self, tenant: str, session_id: str) -> Row:
+        row = self.store.one("SELECT * FROM sessions WHERE id=? AND tenant=?", (session_id, tenant))
+        if row is None:
+            raise not_found(f"session {session_id}")
+        return row
+
+    def get_session(self, tenant: str, session_id: str) -> Reply:
+        return 200, render_session(self._session_row(tenant, session_id))
+
+    def heartbeat(self, tenant: str, session_id: str) -> Reply:
+        with self.store.transaction():
+            self._session_row(tenant, session_id)
+            now = self.now()
+            self.store.execute(
+                "UPDATE sessions SET last_heartbeat_at=?, updated_at=? WHERE id=?",
+                (now, now, session_id),
+            )
+        return 200, {"session_id": session_id, "last_heartbeat_at": timestamp(now)}
+
+    # -- models -------------------------------------------------------------
+
+    def create_model(self, tenant: str, session_id: str, body: Mapping[str, Any]) -> Reply:
+        base_model = body["base_model"]
+        spec = BASE_MODELS.get(base_model)
+        if spec is None:
+            raise unprocessable(
+                "unknown_base_model",
+                f"base_model {json.dumps(base_model)[:300]} is not supported; "
+                f"see GET /api/v1/supported-models ({', '.join(sorted(BASE_MODELS))})",
+                field="body.base_model",
+            )
+        mode = body.get("training_mode", "lora")
+        lora: dict[str, Any] | None = None
+        if mode == "lora":
+            raw = body.get("lora_config") or {}
+            lora = {
+                "rank": int(raw.get("rank", _DEFAULT_LORA_RANK)),
+                "train_unembed": raw.get("train_unembed", True),
+                "train_mlp": raw.get("train_mlp", True),
+                "train_attn": raw.get("train_attn", True),
+                "seed": int(raw.get("seed", 0)),
+            }
+            if lora["rank"] > spec.max_lora_rank:
+                raise invalid(
+                    "body.lora_config.rank",
+                    f"must be <= {spec.max_lora_rank} for base model {spec.name}",
+                )
+        elif "lora_config" in body:
+            raise invalid("body.lora_config", "is only allowed with training_mode lora")
+        seq = str(int(body["model_seq_id"]))
+        fp = fingerprint(canonical(body))
+        with self.store.transaction():
+            self._session_row(tenant, session_id)
+            existing = self.store.one(
+                "SELECT * FROM models WHERE session_id=? AND model_seq_id=?", (session_id, seq)
+            )
+            if existing is not None:
+                if existing["fingerprint"] != fp:
+                    raise conflict(
+                        "seq_id_conflict",
+                        f"model_seq_id {seq} of session {session_id} was already used "
+                        "with a different request",
+                        field="body.model_seq_id",
+                    )
+                return 201, render_model(existing)
+            row = {
+                "id": _new_id("m"),
+                "tenant": tenant,
+                "session_id": session_id,
+                "model_seq_id": seq,
+                "fingerprint": fp,
+                "base_model": base_model,
+                "training_mode": mode,
+                "lora_config": json.dumps(lora) if lora is not None else None,
+                "user_metadata": json.dumps(body.get("user_metadata", {})),
+                "status": "active",
+                "created_at": self.now(),
+            }
+            self.store.insert("models", row)
+        return 201, render_model(row)
+
+    def _model_row(self, tenant: str, model_id: str) -> Row:
+        row = self.store.one("SELECT * FROM models WHERE id=? AND tenant=?", (model_id, tenant))
+        if row is None:
+            raise not_found(f"model {model_id}")
+        return row
+
+    @staticmethod
+    def _require_trainable(model: Row) -> None:
+        if model["status"] == "terminated":
+            raise conflict("model_terminated", f"model {model['id']} was terminated")
+        if model["status"] == "state_lost":
+            raise conflict(
+                "model_state_lost",
+                f"model {model['id']} lost its training state (the server restarted); "
+                "create a new model and load a checkpoint into it",
+            )
+
+    def get_model(self, tenant: str, model_id: str) -> Reply:
+        return 200, render_model(self._model_row(tenant, model_id))
+
+    def terminate_model(self, tenant: str, model_id: str) -> Reply:
+        with self.store.transaction():
+            self._model_row(tenant, model_id)
+            self.store.execute("UPDATE models SET status='terminated' WHERE id=?", (model_id,))
+            row = self._model_row(tenant, model_id)
+        with self._trainers_lock:
+            self._trainers.pop(model_id, None)
+        return 200, render_model(row)
+
+    def list_supported_models(self, limit: int, offset: int) -> Reply:
+        items = [
+            {"name": spec.name, "status": "available", "config": spec.config_json()}
+            for spec in sorted(BASE_MODELS.values(), key=lambda s: s.name)
+        ]
+        return 200, {
+            "items": items[offset : offset + limit],
+            "pagination": {"total_count": len(items)},
+        }
+
+    # -- operations ---------------------------------------------------------
+
+    def _operation_row(self, tenant: str, op_id: str) -> Row | None:
+        return self.store.one("SELECT * FROM operations WHERE id=? AND tenant=?", (op_id, tenant))
+
+    def render_operation(self, row: Row) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": row["id"], "status": row["status"]}
+        if row["status"] == "done":
+            out["response"] = json.loads(row["response"])
+        elif row["status"] == "error":
+            out["error"] = row["error_code"]
+            out["error_code"] = row["error_code"]
+            out["error_message"] = row["error_message"]
+            out["error_details"] = json.loads(row["error_details"] or "{}")
+            out["retryable"] = bool(row["retryable"])
+        elif row["status"] == "pending":
+            ahead, seconds = self.scheduler.queue_position(row["model_id"], row["id"]) or (0, 0.0)
+            noun = "operation" if ahead == 1 else "operations"
+            out["pending_info"] = {
+                "code": "waiting_for_scheduling",
+                "message": f"queued behind {ahead} {noun} of model {row['model_id']}",
+                "wait_seconds": round(seconds, 3),
+            }
+        out["kind"] = row["kind"]
+        out["model_id"] = row["model_id"]
+        out["created_at"] = timestamp(row["created_at"])
+        out["updated_at"] = timestamp(row["updated_at"])
+        return out
+
+    def get_operation(self, tenant: str, op_id: str) -> Reply:
+        row = self._operation_row(tenant, op_id)
+        if row is None:
+            raise not_found(f"operation {op_id}")
+        return 200, self.render_operation(row)
+
+    async def wait_operation(self, tenant: str, op_id: str, wait: float) -> Reply:
+        """Answer once the operation is terminal or ``wait`` seconds passed."""
+        import asyncio
+
+        if not self.config.honor_long_poll or wait <= 0:
+            return self.get_operation(tenant, op_id)
+        future = self.waiters.register(op_id)
+        try:
+            status, body = self.get_operation(tenant, op_id)
+            if body["status"] in _TERMINAL:
+                return status, body
+            await asyncio.wait([future], timeout=min(wait, self.config.max_long_poll))
+        finally:
+            self.waiters.unregister(op_id, future)
+        return self.get_operation(tenant, op_id)
+
+    def _new_operation(
+        self,
+        tenant: str,
+        model_id: str,
+        kind: str,
+        *,
+        seq_id: str | None = None,
+        request_fingerprint: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> Row:
+        now = self.now()
+        row: Row = {
+            "id": _new_id("op"),
+            "tenant": tenant,
+            "model_id": model_id,
+            "kind": kind,
+            "seq_id": seq_id,
+            "fingerprint": request_fingerprint,
+            "status": "pending",
+            "response": None,
+            "error_code": None,
+            "error_message": None,
+            "error_details": None,
+            "retryable": None,
+            "checkpoint_id": checkpoint_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.store.insert("operations", row)
+        return row
+
+    def _submit(
+        self,
+        op: Row,
+        work: Callable[[Trainer], Outcome],
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
+        generation = self._generation
+        op_id, model_id, kind = op["id"], op["model_id"], op["kind"]
+
+        def run() -> None:
+            with self.store.transaction():
+                if generation != self._generation:
+                    return
+                self.store.execute(
+                    "UPDATE operations SET status='running', updated_at=? "
+                    "WHERE id=? AND status='pending'",
+                    (self.now(), op_id),
+                )
+            try:
+                model = self.store.one("SELECT * FROM models WHERE id=?", (model_id,))
+                if model is None:
+                    raise OperationFailure("not_found", f"model {model_id} is gone", "schedule")
+                if model["status"] != "active":
+                    terminated = model["status"] == "terminated"
+                    code = "model_terminated" if terminated else "model_state_lost"
+                    raise OperationFailure(
+                        code, f"model {model_id} is {model['status']}", "schedule"
+                    )
+                latency = self.config.latency_of(kind)
+                if latency > 0 and self._interrupt.wait(latency):
+                    raise OperationFailure("interrupted", "the server is shutting down", "schedule")
+                outcome = work(self._trainer(model))
+            except OperationFailure as failure:
+                self._fail(op_id, generation, failure, on_failure)
+            except NonFiniteError as exc:
+                self._fail(
+                    op_id, generation, OperationFailure("non_finite", str(exc), kind), on_failure
+                )
+            except Exception as exc:
+                log.exception("operation %s failed unexpectedly", op_id)
+                internal = OperationFailure(
+                    "internal", f"internal error: {type(exc).__name__}", kind
+                )
+                self._fail(op_id, generation, internal, on_failure)
+            else:
+                self._complete(op_id, generation, outcome)
+
+        self.scheduler.submit(model_id, Job(op_id, kind, run))
+
+    def _complete(self, op_id: str, generation: int, outcome: Outcome) -> None:
+        with self.store.transaction():
+            if generation != self._generation:
+                return
+            response = outcome.finalize() if outcome.finalize is not None else outcome.response
+            self.store.execute(
+                "UPDATE operations SET status='done', response=?, updated_at=? WHERE id=?",
+                (json.dumps(response), self.now(), op_id),
+            )
+        self.waiters.notify(op_id)
+
+    def _fail(
+        self,
+        op_id: str,
+        generation: int,
+        failure: OperationFailure,
+        on_failure: Callable[[], None] | None,
+    ) -> None:
+        with self.store.transaction():
+            if generation != self._generation:
+                return
+            if on_failure is not None:
+                on_failure()
+            details = {"diagnostic_message": failure.message, "stage": failure.stage}
+            self.store.execute(
+                "UPDATE operations SET status='error', error_code=?, error_message=?, "
+                "error_details=?, retryable=?, updated_at=? WHERE id=?",
+                (
+                    failure.code,
+                    failure.message,
+                    json.dumps(details),
+                    int(failure.retryable),
+                    self.now(),
+                    op_id,
+                ),
+            )
+        self.waiters.notify(op_id)
+
+    def _trainer(self, model: Row) -> Trainer:
+        with self._trainers_lock:
+            trainer = self._trainers.get(model["id"])
+            if trainer is None:
+                lora = json.loads(model["lora_config"]) if model["lora_config"] else None
+                trainer = Trainer(
+                    BASE_MODELS[model["base_model"]],
+                    model["training_mode"],
+                    lora["rank"] if lora else None,
+                    lora["seed"] if lora else 0,
+                )
+                self._trainers[model["id"]] = trainer
+            return trainer
+
+    # -- training -----------------------------------------------------------
+
+    def _training_op(
+        self, tenant: str, model_id: str, kind: str, body: Mapping[str, Any]
+    ) -> tuple[Row, Row | None, str]:
+        """(model, existing operation for this seq_id or None, request fingerprint)."""
+        model = self._model_row(tenant, model_id)
+        payload = body["payload"]
+        if payload["model_id"] != model_id:
+            raise invalid(
+                "body.payload.model_id", f"must equal the model id of the path ({model_id})"
+            )
+        seq = str(int(payload["seq_id"]))
+        fp = fingerprint(kind, canonical(body))
+        existing = self.store.one(
+            "SELECT * FROM operations WHERE model_id=? AND seq_id=?", (model_id, seq)
+        )
+        if existing is not None and existing["fingerprint"] != fp:
+            raise conflict(
+                "seq_id_conflict",
+                f"seq_id {seq} of model {model_id} was already used with a different request",
+                field="body.payload.seq_id",
+            )
+        return model, existing, fp
+
+    def forward_backward(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Reply:
+        with self.store.transaction():
+            model, existing, fp = self._training_op(tenant, model_id, "forward_backward", body)
+            if existing is not None:
+                return 200, self.render_operation(existing)
+            self._require_trainable(model)
+            fb_input = body["payload"]["forward_backward_input"]
+            spec = BASE_MODELS[model["base_model"]]
+            batch = datums(fb_input["data"], spec.vocab_size)
+            ids = [d.get("datum_id") for d in fb_input["data"]]
+            seq = str(int(body["payload"]["seq_id"]))
+            op = self._new_operation(
+                tenant, model_id, "forward_backward", seq_id=seq, request_fingerprint=fp
+            )
+
+            def work(trainer: Trainer) -> Outcome:
+                out = trainer.forward_backward(batch)
+                outputs: list[dict[str, Any]] = []
+                for logprobs, datum_id in zip(out.logprobs, ids, strict=True):
+                    item: dict[str, Any] = {
+                        "logprobs": {"data": logprobs.tolist(), "dtype": "float32"}
+                    }
+                    if datum_id is not None:
+                        item["datum_id"] = datum_id
+                    outputs.append(item)
+                metrics: dict[str, float] = {
+                    "loss:sum": out.loss_sum,
+                    "tokens": float(out.tokens),
+                    "weights:sum": out.weight_sum,
+                }
+                if out.weight_sum > 0:
+                    mean = out.loss_sum / out.weight_sum
+                    if abs(mean) < float("inf"):
+                        metrics["loss:mean"] = mean
+                return Outcome(response={"loss_fn_outputs": outputs, "metrics": metrics})
+
+            self._submit(op, work)
+        return 202, self.render_operation(op)
+
+    def optim_step(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Reply:
+        with self.store.transaction():
+            model, existing, fp = self._training_op(tenant, model_id, "optim_step", body)
+            if existing is not None:
+                return 200, self.render_operation(existing)
+            self._require_trainable(model)
+            params = adam_params(body["payload"]["adam_params"])
+            seq = str(int(body["payload"]["seq_id"]))
+            op = self._new_operation(
+                tenant, model_id, "optim_step", seq_id=seq, request_fingerprint=fp
+            )
+
+            def work(trainer: Trainer) -> Outcome:
+                return Outcome(response={"metrics": trainer.optim_step(params)})
+
+            self._submit(op, work)
+        return 202, self.render_operation(op)
+
+    # -- checkpoints --------------------------------------------------------
+
+    def _sweep_expired(self) -> None:
+        """Expire checkpoints whose TTL ran out and remove their files."""
+        now = self.now()
+        with self.store.transaction():
+            rows = self.store.all(
+                "SELECT id, file_name FROM checkpoints WHERE status='completed' "
+                "AND expires_at IS NOT NULL AND expires_at <= ?",
+                (now,),
+            )
+            for row in rows:
+                self.store.execute(
+                    "UPDATE checkpoints SET status='expired' WHERE id=?", (row["id"],)
+                )
+        for row in rows:
+            self.store.remove_checkpoint_file(row["file_name"])
+
+    @staticmethod
+    def _check_name(field: str, name: str) -> None:
+        # The schema already refuses '/', '%', control characters and a leading '.';
+        # '..' anywhere is refused too, although names never become file paths.
+        if ".." in name:
+            raise invalid(field, "must not contain '..'")
+
+    def _live_checkpoint(self, model_id: str, name: str) -> Row | None:
+        return self.store.one(
+            "SELECT * FROM checkpoints WHERE model_id=? AND name=? "
+            "AND status IN ('pending', 'completed') ORDER BY seq DESC LIMIT 1",
+            (model_id, name),
+        )
+
+    def _checkpoint_by_path(self, tenant: str, path: str) -> Row:
+        match = _PATH.fullmatch(path)
+        if match is None:  # the schema pattern makes this unreachable; keep it safe anyway
+            raise invalid("body.path", "must be weaver://{model_id}/checkpoints/{name}")
+        self._check_name("body.path", match["name"])
+        owner = self.store.one(
+            "SELECT id FROM models WHERE id=? AND tenant=?", (match["model"], tenant)
+        )
+        row = self._live_checkpoint(match["model"], match["name"]) if owner else None
+        if row is None:
+            raise not_found(f"checkpoint {path}")
+        return row
+
+    def save_checkpoint(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Reply:
+        self._sweep_expired()
+        ckpt_type = body["type"]
+        with self.store.transaction():
+            model = self._model_row(tenant, model_id)
+            self._require_trainable(model)
+            name = body.get("name")
+            if name is None:
+                name = f"ckpt-{secrets.token_hex(6)}"
+            self._check_name("body.name", name)
+            if self._live_checkpoint(model_id, name) is not None:
+                raise conflict(
+                    "checkpoint_exists",
+                    f"model {model_id} already has a checkpoint named {name}",
+                    path=checkpoint_path(model_id, name),
+                )
+            if "ttl_seconds" in body:
+                ttl = body["ttl_seconds"]
+            else:
+                ttl = self.config.default_sampling_ttl if ckpt_type == "sampling" else None
+            now = self.now()
+            lora = json.loads(model["lora_config"]) if model["lora_config"] else None
+            ckpt_id = str(uuid.uuid4())
+            ckpt: Row = {
+                "id": ckpt_id,
+                "tenant": tenant,
+                "model_id": model_id,
+                "name": name,
+                "type": ckpt_type,
+                "status": "pending",
+                "ttl_seconds": ttl,
+                "created_at": now,
+                "expires_at": now + ttl if ttl is not None else None,
+                "train_unembed": int(lora["train_unembed"]) if lora else 1,
+                "train_mlp": int(lora["train_mlp"]) if lora else 1,
+                "train_attn": int(lora["train_attn"]) if lora else 1,
+                "base_model": model["base_model"],
+                "training_mode": model["training_mode"],
+                "lora_rank": lora["rank"] if lora else None,
+                "has_optimizer": int(ckpt_type == "weight_and_optimizer"),
+                "file_name": f"{ckpt_id}.safetensors",
+                "size_bytes": None,
+                "sha256": None,
+            }
+            self.store.insert("checkpoints", ckpt)
+            op = self._new_operation(tenant, model_id, "save_checkpoint", checkpoint_id=ckpt_id)
+
+            def work(trainer: Trainer) -> Outcome:
+                tensors = trainer.state_tensors(include_optimizer=bool(ckpt["has_optimizer"]))
+                metadata = {
+                    "format": "weaver-emulator-checkpoint/1",
+                    "checkpoint_id": ckpt_id,
+                    "model_id": model_id,
+                    "type": ckpt_type,
+                    "base_model": ckpt["base_model"],
+                    "training_mode": ckpt["training_mode"],
+                    "lora_rank": str(ckpt["lora_rank"]),
+                    "optimizer_step": str(trainer.step),
+                }
+                data = safetensors.numpy.save(tensors, metadata=metadata)
+                size, sha = write_atomically(self.store.checkpoint_file(ckpt["file_name"]), data)
+
+                def finalize() -> dict[str, Any]:
+                    # The file is durable; only now does the checkpoint count as completed.
+                    self.store.execute(
+                        "UPDATE checkpoints SET status='completed', size_bytes=?, sha256=? "
+                        "WHERE id=? AND status='pending'",
+                        (size, sha, ckpt_id),
+                    )
+                    row = self.store.one("SELECT * FROM checkpoints WHERE id=?", (ckpt_id,))
+                    assert row is not None
+                    return render_checkpoint(row)
+
+                return Outcome(finalize=finalize)
+
+            def on_failure() -> None:
+                self.store.execute(
+                    "UPDATE checkpoints SET status='failed' WHERE id=? AND status='pending'",
+                    (ckpt_id,),
+                )
+                self.store.remove_checkpoint_file(ckpt["file_name"])
+
+            self._submit(op, work, on_failure)
+        return 202, self.render_operation(op)
+
+    def list_checkpoints(
+        self, tenant: str, model_id: str, limit: int | None, cursor: str | None
+    ) -> Reply:
+        self._sweep_expired()
+        self._model_row(tenant, model_id)
+        after = _decode_cursor(cursor) if cursor is not None else 0
+        sql = (
+            "SELECT * FROM checkpoints WHERE model_id=? AND status IN ('pending', 'completed') "
+            "AND seq > ? ORDER BY seq"
+        )
+        params: list[Any] = [model_id, after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit + 1)
+        rows = self.store.all(sql, params)
+        next_cursor = None
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = _encode_cursor(rows[-1]["seq"])
+        return 200, {"items": [render_checkpoint(r) for r in rows], "next_cursor": next_cursor}
+
+    def set_checkpoint_ttl(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Reply:
+        self._sweep_expired()
+        with self.store.transaction():
+            self._model_row(tenant, model_id)
+            row = self._checkpoint_by_path(tenant, body["path"])
+            ttl = body["ttl_seconds"]
+            expires = self.now() + ttl if ttl is not None else None
+            self.store.execute(
+                "UPDATE checkpoints SET ttl_seconds=?, expires_at=? WHERE id=?",
+                (ttl, expires, row["id"]),
+            )
+            updated = self.store.one("SELECT * FROM checkpoints WHERE id=?", (row["id"],))
+        assert updated is not None
+        return 200, render_checkpoint(updated)
+
+    def load_checkpoint(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Reply:
+        self._sweep_expired()
+        path = body["path"]
+        include_optimizer = bool(body["include_optimizer"])
+        with self.store.transaction():
+            model = self._model_row(tenant, model_id)
+            self._require_trainable(model)
+            ckpt = self._checkpoint_by_path(tenant, path)
+            if ckpt["status"] == "pending":
+                raise conflict("checkpoint_not_ready", f"checkpoint {path} is still being saved")
+            lora = json.loads(model["lora_config"]) if model["lora_config"] else None
+            mine = {
+                "base_model": model["base_model"],
+                "training_mode": model["training_mode"],
+                "lora_rank": lora["rank"] if lora else None,
+            }
+            for key, value in mine.items():
+                if ckpt[key] != value:
+                    raise unprocessable(
+                        "incompatible_checkpoint",
+                        f"checkpoint {path} has {key} {ckpt[key]}, "
+                        f"but model {model_id} has {key} {value}",
+                        mismatch=key,
+                        checkpoint=ckpt[key],
+                        model=value,
+                    )
+            if include_optimizer and not ckpt["has_optimizer"]:
+                raise unprocessable(
+                    "optimizer_state_unavailable",
+                    f"checkpoint {path} is of type {ckpt['type']} and has no optimizer state; "
+                    "load it with include_optimizer false or save weight_and_optimizer",
+                )
+            op = self._new_operation(tenant, model_id, "load_checkpoint", checkpoint_id=ckpt["id"])
+            ckpt_id, file_name, sha = ckpt["id"], ckpt["file_name"], ckpt["sha256"]
+
+            def work(trainer: Trainer) -> Outcome:
+                current = self.store.one(
+                    "SELECT status, expires_at FROM checkpoints WHERE id=?", (ckpt_id,)
+                )
+                gone = (
+                    current is None
+                    or current["status"] != "completed"
+                    or (current["expires_at"] is not None and current["expires_at"] <= self.now())
+                )
+                try:
+                    if gone:
+                        raise FileNotFoundError(file_name)
+                    data = self.store.checkpoint_file(file_name).read_bytes()
+                except FileNotFoundError as exc:
+                    raise OperationFailure(
+                        "checkpoint_unavailable",
+                        f"checkpoint {path} was deleted or expired before it could be loaded",
+                        "load",
+                    ) from exc
+                if hashlib.sha256(data).hexdigest() != sha:
+                    raise OperationFailure(
+                        "checkpoint_corrupt", "checkpoint file checksum mismatch", "load"
+                    )
+                try:
+                    trainer.load_tensors(safetensors.numpy.load(data), include_optimizer)
+                except ValueError as exc:
+                    raise OperationFailure("incompatible_checkpoint", str(exc), "load") from exc
+                return Outcome(
+                    response={
+                        "path": path,
+                        "include_optimizer": include_optimizer,
+                        "checkpoint_id": ckpt_id,
+                        "optimizer_step": trainer.step if include_optimizer else None,
+                    }
+                )
+
+            self._submit(op, work)
+        return 202, self.render_operation(op)
+
+    def _checkpoint_row(self, tenant: str, checkpoint_id: str) -> Row:
+        self._sweep_expired()
+        row = self.store.one(
+            "SELECT * FROM checkpoints WHERE id=? AND tenant=? "
+            "AND status IN ('pending', 'completed', 'failed')",
+            (checkpoint_id, tenant),
+        )
+        if row is None:
+            raise not_found(f"checkpoint {checkpoint_id}")
+        return row
+
+    def get_checkpoint(self, tenant: str, checkpoint_id: str) -> Reply:
+        return 200, render_checkpoint(self._checkpoint_row(tenant, checkpoint_id))
+
+    def delete_checkpoint(self, tenant: str, checkpoint_id: str) -> Reply:
+        with self.store.transaction():
+            row = self._checkpoint_row(tenant, checkpoint_id)
+            if row["status"] == "pending":
+                raise conflict(
+                    "checkpoint_not_ready",
+                    f"checkpoint {checkpoint_id} is still being saved; delete it once completed",
+                )
+            self.store.execute("UPDATE checkpoints SET status='deleted' WHERE id=?", (row["id"],))
+        self.store.remove_checkpoint_file(row["file_name"])
+        return 200, render_checkpoint(row, status="deleted")
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    match = _CURSOR.fullmatch(raw)
+    if match is None:
+        raise invalid("query.cursor", "is not a cursor this server issued")
+    return int(match["seq"])

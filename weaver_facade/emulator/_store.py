@@ -1,0 +1,227 @@
+"""Durable state: SQLite (WAL) for records, safetensors files for checkpoint tensors.
+
+All filesystem paths are built from server-generated ids; nothing a client
+sends ever becomes part of a path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Row", "Store", "write_atomically"]
+
+Row = dict[str, Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    last_heartbeat_at REAL
+);
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    model_seq_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    base_model TEXT NOT NULL,
+    training_mode TEXT NOT NULL,
+    lora_config TEXT,
+    user_metadata TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (session_id, model_seq_id)
+);
+CREATE TABLE IF NOT EXISTS operations (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq_id TEXT,
+    fingerprint TEXT,
+    status TEXT NOT NULL,
+    response TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    error_details TEXT,
+    retryable INTEGER,
+    checkpoint_id TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS operations_seq ON operations (model_id, seq_id)
+    WHERE seq_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS operations_status ON operations (status);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ttl_seconds INTEGER,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    train_unembed INTEGER NOT NULL,
+    train_mlp INTEGER NOT NULL,
+    train_attn INTEGER NOT NULL,
+    base_model TEXT NOT NULL,
+    training_mode TEXT NOT NULL,
+    lora_rank INTEGER,
+    has_optimizer INTEGER NOT NULL,
+    file_name TEXT NOT NULL,
+    size_bytes INTEGER,
+    sha256 TEXT
+);
+CREATE INDEX IF NOT EXISTS checkpoints_model ON checkpoints (model_id, status);
+CREATE TABLE IF NOT EXISTS idempotency (
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    resource_kind TEXT,
+    resource_id TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+"""
+
+_TABLES = ("sessions", "models", "operations", "checkpoints", "idempotency")
+# Checkpoint files are named by the server: a uuid4 and a fixed suffix.
+_FILE_NAME = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.safetensors"
+)
+
+
+class Store:
+    """One SQLite connection shared by request handlers and workers under one lock.
+
+    The statements are short; training never runs while the lock is held.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_dir = self.data_dir / "checkpoints"
+        self.checkpoint_dir.mkdir(exist_ok=True)
+        self.lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.data_dir / "weaver.db", check_same_thread=False, isolation_level=None
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # A committed transaction survives a process kill in WAL mode with NORMAL.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._depth = 0
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A transaction; nested calls join the outermost one."""
+        with self.lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.lock:
+            return self._conn.execute(sql, params).rowcount
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        with self.lock:
+            row = self._conn.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [dict(r) for r in rows]
+
+    def insert(self, table: str, values: Row) -> None:
+        assert table in _TABLES
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        self.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(values.values()))  # noqa: S608
+
+    def wipe(self) -> None:
+        """Delete every record and every checkpoint file (the reset hook)."""
+        with self.transaction():
+            for table in _TABLES:
+                self.execute(f"DELETE FROM {table}")  # noqa: S608
+        for path in self.checkpoint_dir.iterdir():
+            path.unlink(missing_ok=True)
+
+    # -- checkpoint files ---------------------------------------------------
+
+    def checkpoint_file(self, file_name: str) -> Path:
+        """The path of a checkpoint file; refuses anything but a server-made name."""
+        if _FILE_NAME.fullmatch(file_name) is None:
+            raise ValueError("not a checkpoint file name")
+        return self.checkpoint_dir / file_name
+
+    def remove_checkpoint_file(self, file_name: str) -> None:
+        path = self.checkpoint_file(file_name)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+
+    def remove_stray_files(self, keep: set[str]) -> None:
+        """Remove temp files and files no completed checkpoint owns (after a crash)."""
+        for path in self.checkpoint_dir.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, data: bytes) -> tuple[int, str]:
+    """Write ``data`` so that ``path`` holds either nothing or all of it.
+
+    Temp file, fsync, rename, fsync of the directory. Returns (size, sha256).
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return len(data), hashlib.sha256(data).hexdigest()

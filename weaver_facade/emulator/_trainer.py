@@ -1,0 +1,251 @@
+"""A tiny but real trainer: token embedding plus output projection, AdamW.
+
+The model maps each input token to an embedding row ``h`` (d values) and
+scores the vocabulary with ``h @ W``. Position ``i`` predicts
+``target_tokens[i]`` from input token ``i``. The loss is the weighted sum of
+the negative log-probabilities of the targets (``-100`` is ignored), as in
+the wire sheet's ``loss:sum``.
+
+``lora`` trains a low-rank update ``A @ B`` of ``W`` (``A`` dxr, seeded; ``B``
+rxV, zeros) with the base frozen; ``full_ft`` trains the embedding and ``W``.
+Everything is float32 and computed in a fixed order, so the same seed and
+data give bit-identical results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ._base_models import BaseModelSpec, base_weights
+
+__all__ = ["AdamParams", "Datum", "ForwardBackwardOutput", "NonFiniteError", "Trainer"]
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+IGNORE_INDEX = -100
+
+
+class NonFiniteError(ArithmeticError):
+    """The loss or the gradients overflowed; nothing was accumulated."""
+
+
+@dataclass(frozen=True)
+class Datum:
+    tokens: I64
+    targets: I64  # -100 where ignored
+    weights: F64
+
+
+@dataclass(frozen=True)
+class AdamParams:
+    learning_rate: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    grad_clip_norm: float
+
+
+@dataclass(frozen=True)
+class ForwardBackwardOutput:
+    logprobs: list[F32]  # per datum, per position; 0.0 where the target is ignored
+    loss_sum: float
+    weight_sum: float
+    tokens: int  # positions that count
+
+
+class Trainer:
+    """One model's training state. Not thread-safe: its worker serialises calls."""
+
+    def __init__(self, spec: BaseModelSpec, mode: str, rank: int | None, seed: int) -> None:
+        self.spec = spec
+        self.mode = mode
+        self.rank = rank
+        embedding, unembedding = base_weights(spec.name)
+        self._base_embedding = embedding
+        self._base_unembedding = unembedding
+        self.params: dict[str, F32]
+        if mode == "lora":
+            if rank is None:
+                raise ValueError("lora needs a rank")
+            rng = np.random.default_rng(seed)
+            d = spec.hidden_size
+            a = rng.standard_normal((d, rank), dtype=np.float32) * np.float32(1.0 / np.sqrt(d))
+            self.params = {
+                "lora.A": a,
+                "lora.B": np.zeros((rank, spec.vocab_size), dtype=np.float32),
+            }
+        elif mode == "full_ft":
+            self.params = {"embedding": embedding.copy(), "unembedding": unembedding.copy()}
+        else:
+            raise ValueError(f"unknown training mode {mode!r}")
+        self.grads: dict[str, F32] | None = None
+        self.reset_optimizer()
+
+    # -- state --------------------------------------------------------------
+
+    def reset_optimizer(self) -> None:
+        self.step = 0
+        self.moments1 = {k: np.zeros_like(p) for k, p in self.params.items()}
+        self.moments2 = {k: np.zeros_like(p) for k, p in self.params.items()}
+
+    def state_tensors(self, include_optimizer: bool) -> dict[str, npt.NDArray[np.generic]]:
+        """Copies of the trainable weights (and the Adam state) for a checkpoint."""
+        out: dict[str, npt.NDArray[np.generic]] = {
+            k: np.ascontiguousarray(p.copy()) for k, p in self.params.items()
+        }
+        if include_optimizer:
+            for k in self.params:
+                out[f"adam.m.{k}"] = np.ascontiguousarray(self.moments1[k].copy())
+                out[f"adam.v.{k}"] = np.ascontiguousarray(self.moments2[k].copy())
+            out["adam.step"] = np.array([self.step], dtype=np.int64)
+        return out
+
+    def load_tensors(
+        self, tensors: dict[str, npt.NDArray[np.generic]], include_optimizer: bool
+    ) -> None:
+        """Restore weights; with ``include_optimizer`` also the Adam state, else a fresh one.
+
+        Pending gradients are dropped: they belong to the weights being replaced.
+        Raises ``ValueError`` when the tensors do not fit this model.
+        """
+        new_params: dict[str, F32] = {}
+        for k, p in self.params.items():
+            new_params[k] = _take(tensors, k, p.shape)
+        if include_optimizer:
+            m1 = {k: _take(tensors, f"adam.m.{k}", p.shape) for k, p in self.params.items()}
+            m2 = {k: _take(tensors, f"adam.v.{k}", p.shape) for k, p in self.params.items()}
+            step_arr = tensors.get("adam.step")
+            if step_arr is None or step_arr.shape != (1,) or step_arr.dtype != np.int64:
+                raise ValueError("tensor adam.step is missing or malformed")
+            step = int(step_arr[0])
+        self.params = new_params
+        self.grads = None
+        if include_optimizer:
+            self.moments1, self.moments2, self.step = m1, m2, step
+        else:
+            self.reset_optimizer()
+
+    # -- training -----------------------------------------------------------
+
+    def _unembedding(self) -> tuple[F32, F32 | None, F32 | None]:
+        if self.mode == "lora":
+            return self._base_unembedding, self.params["lora.A"], self.params["lora.B"]
+        return self.params["unembedding"], None, None
+
+    def _embedding(self) -> F32:
+        if self.mode == "lora":
+            return self._base_embedding
+        return self.params["embedding"]
+
+    def forward_backward(self, data: list[Datum]) -> ForwardBackwardOutput:
+        embedding = self._embedding()
+        w, a, b = self._unembedding()
+        grads = {k: np.zeros_like(p) for k, p in self.params.items()}
+        logprobs_out: list[F32] = []
+        loss_sum = 0.0
+        weight_sum = 0.0
+        counted = 0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for datum in data:
+                h = embedding[datum.tokens]  # nxd
+                logits = h @ w
+                ha = None
+                if a is not None and b is not None:
+                    ha = h @ a  # nxr
+                    logits = logits + ha @ b
+                shifted = logits - logits.max(axis=1, keepdims=True)
+                log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+                logp = shifted - log_norm  # nxV, float32
+                keep = datum.targets != IGNORE_INDEX
+                rows = np.nonzero(keep)[0]
+                target_logp = np.zeros(len(datum.tokens), dtype=np.float32)
+                target_logp[rows] = logp[rows, datum.targets[rows]]
+                logprobs_out.append(target_logp)
+                wts = np.where(keep, datum.weights, 0.0)
+                loss_sum += float(-(wts * target_logp.astype(np.float64)).sum())
+                weight_sum += float(wts.sum())
+                counted += int(keep.sum())
+                # d loss / d logits = w * (softmax - onehot), rows with weight 0 vanish.
+                g = np.exp(logp)
+                g[rows, datum.targets[rows]] -= np.float32(1.0)
+                g *= wts.astype(np.float32)[:, None]
+                if self.mode == "lora":
+                    assert a is not None
+                    assert b is not None
+                    assert ha is not None
+                    grads["lora.B"] += ha.T @ g
+                    grads["lora.A"] += h.T @ (g @ b.T)
+                else:
+                    grads["unembedding"] += h.T @ g
+                    dh = g @ w.T
+                    np.add.at(grads["embedding"], datum.tokens, dh)
+        if not np.isfinite(loss_sum) or not all(np.isfinite(g).all() for g in grads.values()):
+            raise NonFiniteError("the loss or its gradients are not finite")
+        if self.grads is None:
+            self.grads = grads
+        else:
+            for k, g in grads.items():
+                self.grads[k] += g
+        return ForwardBackwardOutput(logprobs_out, loss_sum, weight_sum, counted)
+
+    def optim_step(self, adam: AdamParams) -> dict[str, float]:
+        """AdamW (decoupled weight decay) on the accumulated gradients, then clear them."""
+        grads = self.grads or {k: np.zeros_like(p) for k, p in self.params.items()}
+        grad_norm = float(
+            np.sqrt(sum(float(np.square(g, dtype=np.float64).sum()) for g in grads.values()))
+        )
+        scale = 1.0
+        if adam.grad_clip_norm > 0 and grad_norm > adam.grad_clip_norm:
+            scale = adam.grad_clip_norm / (grad_norm + 1e-6)
+        step = self.step + 1
+        b1, b2 = adam.beta1, adam.beta2
+        bias1 = 1.0 - b1**step
+        bias2 = 1.0 - b2**step
+        new_params: dict[str, F32] = {}
+        new_m1: dict[str, F32] = {}
+        new_m2: dict[str, F32] = {}
+        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+            for k, p in self.params.items():
+                g = grads[k] * np.float32(scale)
+                m = self.moments1[k] * np.float32(b1) + g * np.float32(1.0 - b1)
+                v = self.moments2[k] * np.float32(b2) + (g * g) * np.float32(1.0 - b2)
+                decayed = p * np.float32(1.0 - adam.learning_rate * adam.weight_decay)
+                m_hat = m / np.float32(bias1)
+                v_hat = v / np.float32(bias2)
+                update = m_hat / (np.sqrt(v_hat) + np.float32(adam.eps))
+                new_params[k] = (decayed - np.float32(adam.learning_rate) * update).astype(
+                    np.float32, copy=False
+                )
+                new_m1[k] = m.astype(np.float32, copy=False)
+                new_m2[k] = v.astype(np.float32, copy=False)
+        if not np.isfinite(grad_norm) or not all(
+            np.isfinite(x).all() for x in (*new_params.values(), *new_m2.values())
+        ):
+            raise NonFiniteError("the optimizer step produced non-finite values")
+        # Commit only a finite step, so a failed step leaves the model usable.
+        self.params, self.moments1, self.moments2 = new_params, new_m1, new_m2
+        self.step = step
+        self.grads = None
+        return {
+            "optim:step": float(self.step),
+            "optim:grad_norm": grad_norm,
+            "optim:clip_scale": scale,
+            "optim:lr": adam.learning_rate,
+        }
+
+
+def _take(tensors: dict[str, npt.NDArray[np.generic]], name: str, shape: tuple[int, ...]) -> F32:
+    arr = tensors.get(name)
+    if arr is None:
+        raise ValueError(f"tensor {name} is missing")
+    if arr.dtype != np.float32 or arr.shape != shape:
+        raise ValueError(
+            f"tensor {name} has {arr.dtype}{list(arr.shape)}, expected float32{list(shape)}"
+        )
+    return np.array(arr, dtype=np.float32, copy=True)
