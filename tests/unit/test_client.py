@@ -141,14 +141,16 @@ def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCapture
         )
 
     fake.script("POST", HEARTBEAT, *[fail] * 1000)
-    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
-        with service(fake, heartbeat_interval=0.01) as svc:
-            svc.create_training_client("weaver-tiny")
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake, heartbeat_interval=0.01) as svc,
+    ):
+        svc.create_training_client("weaver-tiny")
+        assert failed.wait(timeout=10)
+        # The thread survives the failure and keeps beating.
+        while len(fake.sent("POST", HEARTBEAT)) < 2:
+            failed.clear()
             assert failed.wait(timeout=10)
-            # The thread survives the failure and keeps beating.
-            while len(fake.sent("POST", HEARTBEAT)) < 2:
-                failed.clear()
-                assert failed.wait(timeout=10)
     assert any("heartbeat of session s-1 failed" in r.getMessage() for r in caplog.records)
     assert KEY not in caplog.text
 
