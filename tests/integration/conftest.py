@@ -1,0 +1,122 @@
+"""Fixtures for the facade against the emulator, over real HTTP on a free local port.
+
+Each test gets its own emulator (it starts in milliseconds), so tests share
+no state and may configure latency, faults or long-poll support freely.
+Requests are recorded through the event hooks of the ``httpx`` client the
+facade is given, one entry per attempt (retries included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from weaver_facade import (
+    AsyncServiceClient,
+    Datum,
+    RetryPolicy,
+    RetrySettings,
+    ServiceClient,
+    datum_from_tokens,
+)
+from weaver_facade.emulator import RunningEmulator, run_emulator
+
+API_KEY = "test-key-integration-7d1e"
+BASE_MODEL = "weaver-tiny"
+
+# Fast retries: integration tests must not sit out real backoff.
+FAST_RETRY = RetryPolicy(RetrySettings(max_retries=6, initial_backoff=0.01, max_backoff=0.05))
+
+
+def batch() -> list[Datum]:
+    """The fixed training batch of every flow: four next-token sequences over vocab 256."""
+    return [datum_from_tokens([(7 * i + 3 * j) % 256 for j in range(16)]) for i in range(4)]
+
+
+class Recorder:
+    """Every request attempt the facade sent: (method, path, headers)."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def sync_hook(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+
+    async def async_hook(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+
+    def sent(self, method: str | None = None, path_suffix: str = "") -> list[httpx.Request]:
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method) and r.url.path.endswith(path_suffix)
+        ]
+
+
+@pytest.fixture
+def emulator_config() -> dict[str, Any]:
+    """Extra ``EmulatorConfig`` fields for this test's emulator (override per module/test)."""
+    return {}
+
+
+@pytest.fixture
+def emu(emulator_config: dict[str, Any]) -> Iterator[RunningEmulator]:
+    with run_emulator(api_keys=(API_KEY,), **emulator_config) as running:
+        yield running
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+ServiceFactory = Callable[..., ServiceClient]
+AsyncServiceFactory = Callable[..., AsyncServiceClient]
+
+
+@pytest.fixture
+def make_service(emu: RunningEmulator, recorder: Recorder) -> Iterator[ServiceFactory]:
+    """Make ServiceClients on this test's emulator; all are closed at the end of the test."""
+    made: list[tuple[ServiceClient, httpx.Client]] = []
+
+    def make(**kwargs: Any) -> ServiceClient:
+        http = httpx.Client(event_hooks={"request": [recorder.sync_hook]})
+        kwargs.setdefault("retry", FAST_RETRY)
+        kwargs.setdefault("api_key", emu.api_key)
+        service = ServiceClient(emu.base_url, http_client=http, **kwargs)
+        made.append((service, http))
+        return service
+
+    yield make
+    for service, http in made:
+        service.close()
+        http.close()
+
+
+@pytest.fixture
+def service(make_service: ServiceFactory) -> ServiceClient:
+    return make_service()
+
+
+@pytest.fixture
+async def make_async_service(
+    emu: RunningEmulator, recorder: Recorder
+) -> AsyncIterator[AsyncServiceFactory]:
+    """Make AsyncServiceClients on this test's emulator; all are closed at the end."""
+    made: list[tuple[AsyncServiceClient, httpx.AsyncClient]] = []
+
+    def make(**kwargs: Any) -> AsyncServiceClient:
+        http = httpx.AsyncClient(event_hooks={"request": [recorder.async_hook]})
+        kwargs.setdefault("retry", FAST_RETRY)
+        kwargs.setdefault("api_key", emu.api_key)
+        service = AsyncServiceClient(emu.base_url, http_client=http, **kwargs)
+        made.append((service, http))
+        return service
+
+    yield make
+    for service, http in made:
+        await service.aclose()
+        await http.aclose()
