@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -69,6 +70,32 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class EncodedSlashMiddleware:
+    """Keep ``%2F`` inside a path segment instead of letting it split the segment.
+
+    Servers decode the path before routing, so ``/models/m%2F1`` would become
+    ``/models/m/1`` and miss every route (404). Ids never contain ``/``; keeping
+    the escape lets the path parameter reach validation and get a 400 that
+    names it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw: bytes | None = scope.get("raw_path") if scope["type"] == "http" else None
+        if raw is not None and b"%2f" in raw.lower():
+            segments = raw.split(b"?", 1)[0].split(b"/")
+            path = "/".join(
+                unquote_to_bytes(seg.replace(b"%2F", b"%252F").replace(b"%2f", b"%252f")).decode(
+                    "utf-8", "replace"
+                )
+                for seg in segments
+            )
+            scope = {**scope, "path": path}
+        await self.app(scope, receive, send)
+
+
 class AuthMiddleware:
     """Map ``X-WEAVER-API-KEY`` to a tenant; refuse /api/v1 requests without a valid key."""
 
@@ -106,7 +133,7 @@ class EmulatorApp(Starlette):
     faults: FaultMiddleware | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = RequestIdMiddleware(super().build_middleware_stack())
+        stack = RequestIdMiddleware(EncodedSlashMiddleware(super().build_middleware_stack()))
         if self.faults is not None:
             self.faults.app = stack
             return self.faults
