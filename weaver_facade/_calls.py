@@ -211,20 +211,18 @@ def list_checkpoints(
 
 
 def get_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
-    return Call(
-        "get_checkpoint",
-        _get_checkpoint._get_kwargs(checkpoint_id),
-        _get_checkpoint._parse_response,
-        wire.Checkpoint,
-    )
+    return _by_checkpoint_id("get_checkpoint", _get_checkpoint, checkpoint_id)
 
 
 def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
+    return _by_checkpoint_id("delete_checkpoint", _delete_checkpoint, checkpoint_id)
+
+
+def _by_checkpoint_id(
+    operation: str, module: Any, checkpoint_id: uuid.UUID
+) -> Call[wire.Checkpoint]:
     return Call(
-        "delete_checkpoint",
-        _delete_checkpoint._get_kwargs(checkpoint_id),
-        _delete_checkpoint._parse_response,
-        wire.Checkpoint,
+        operation, module._get_kwargs(checkpoint_id), module._parse_response, wire.Checkpoint
     )
 
 

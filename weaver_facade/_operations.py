@@ -417,10 +417,23 @@ class _HandleState(Generic[T]):
             self._result = (self._parse_result(snap),)
         return self._result[0]
 
-    def _timeout(self, step: GiveUp) -> OperationTimeoutError:
-        return OperationTimeoutError(
-            operation_id=self.id, status=self.status.value, waited=step.waited
-        )
+    # The three decisions of a wait, shared by both result() loops.
+
+    def _next_step(self, poller: Poller) -> Poll | Sleep:
+        step = poller.next_step()
+        if isinstance(step, GiveUp):
+            raise OperationTimeoutError(
+                operation_id=self.id, status=self.status.value, waited=step.waited
+            )
+        return step
+
+    def _failed(self, poller: Poller, error: APIError) -> None:
+        if not poller.on_failure(error):
+            raise error
+
+    def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> None:
+        self._observe(snapshot)
+        poller.on_reply(terminal=self.done())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} {self.status.value}>"
@@ -470,20 +483,16 @@ class OperationHandle(_HandleState[T]):
         """
         poller = self._policy.start(timeout)
         while not self.done():
-            step = poller.next_step()
-            if isinstance(step, GiveUp):
-                raise self._timeout(step)
+            step = self._next_step(poller)
             if isinstance(step, Sleep):
                 self._sleep(step.seconds)
                 continue
             try:
                 snapshot = self._fetch(step.wait)
             except APIError as exc:
-                if poller.on_failure(exc):
-                    continue
-                raise
-            self._observe(snapshot)
-            poller.on_reply(terminal=self.done())
+                self._failed(poller, exc)
+                continue
+            self._polled(poller, snapshot)
         return self._outcome()
 
 
@@ -525,20 +534,16 @@ class AsyncOperationHandle(_HandleState[T]):
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""
         poller = self._policy.start(timeout)
         while not self.done():
-            step = poller.next_step()
-            if isinstance(step, GiveUp):
-                raise self._timeout(step)
+            step = self._next_step(poller)
             if isinstance(step, Sleep):
                 await self._sleep(step.seconds)
                 continue
             try:
                 snapshot = await self._fetch(step.wait)
             except APIError as exc:
-                if poller.on_failure(exc):
-                    continue
-                raise
-            self._observe(snapshot)
-            poller.on_reply(terminal=self.done())
+                self._failed(poller, exc)
+                continue
+            self._polled(poller, snapshot)
         return self._outcome()
 
     def __await__(self) -> Generator[Any, None, T]:

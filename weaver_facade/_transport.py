@@ -154,9 +154,14 @@ def _log_request(request: httpx.Request, attempt: int) -> None:
         )
 
 
-def _log_outcome(
-    request: httpx.Request, outcome: httpx.Response | Exception, delay: float | None, attempt: int
-) -> None:
+def _next_delay(
+    policy: RetryPolicy,
+    request: httpx.Request,
+    outcome: httpx.Response | Exception,
+    attempt: int,
+) -> float | None:
+    """Ask the policy, and log what it decided."""
+    delay = policy.retry_delay(request, outcome, attempt)
     if delay is not None:
         logger.info(
             "retrying %s %s after %s in %.2f s (retry %d)",
@@ -174,6 +179,7 @@ def _log_outcome(
             outcome.status_code,
             outcome.headers.get("X-Request-ID"),
         )
+    return delay
 
 
 class RetryTransport(httpx.BaseTransport):
@@ -205,8 +211,7 @@ class RetryTransport(httpx.BaseTransport):
                 outcome = self._transport.handle_request(request)
             except httpx.TransportError as exc:
                 outcome = exc
-            delay = self.policy.retry_delay(request, outcome, attempt)
-            _log_outcome(request, outcome, delay, attempt)
+            delay = _next_delay(self.policy, request, outcome, attempt)
             if delay is None:
                 if isinstance(outcome, Exception):
                     raise outcome
@@ -247,8 +252,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 outcome = await self._transport.handle_async_request(request)
             except httpx.TransportError as exc:
                 outcome = exc
-            delay = self.policy.retry_delay(request, outcome, attempt)
-            _log_outcome(request, outcome, delay, attempt)
+            delay = _next_delay(self.policy, request, outcome, attempt)
             if delay is None:
                 if isinstance(outcome, Exception):
                     raise outcome
@@ -275,13 +279,7 @@ class ClientTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
-        response = self._client.send(request, stream=True)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=response.stream,
-            extensions=response.extensions,
-        )
+        return _detached(self._client.send(request, stream=True))
 
 
 class AsyncClientTransport(httpx.AsyncBaseTransport):
@@ -292,13 +290,18 @@ class AsyncClientTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
-        response = await self._client.send(request, stream=True)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=response.stream,
-            extensions=response.extensions,
-        )
+        return _detached(await self._client.send(request, stream=True))
+
+
+def _detached(response: httpx.Response) -> httpx.Response:
+    # A fresh, unread response around the same byte stream: our own client
+    # reads (and decodes) it, exactly as if it came from a transport.
+    return httpx.Response(
+        status_code=response.status_code,
+        headers=response.headers,
+        stream=response.stream,
+        extensions=response.extensions,
+    )
 
 
 def _merge_default_headers(request: httpx.Request, defaults: httpx.Headers) -> None:
