@@ -40,6 +40,7 @@ __all__ = [
     "checkpoint_result",
     "coerce_checkpoint_path",
     "coerce_checkpoint_ref",
+    "path_from_wire",
     "validate_checkpoint_name",
 ]
 
@@ -228,6 +229,17 @@ def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUI
     )
 
 
+def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath:
+    """A ``path`` field of a reply, which must be a valid ``weaver://`` path."""
+    text = expect(operation, schema, "path", value, str)
+    try:
+        return CheckpointPath.parse(text)
+    except ValueError as exc:
+        raise ResponseValidationError(
+            f"{operation}: {schema}: field `path`: {exc}", operation=operation, field="path"
+        ) from None
+
+
 def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "") -> Checkpoint:
     """The facade ``Checkpoint`` for a generated one, checking what from_dict does not."""
     schema = "Checkpoint" + (f" {where}" if where else "")
@@ -235,13 +247,7 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
     def field(name: str, value: object, kind: type[Any], *, nullable: bool = False) -> Any:
         return expect(operation, schema, name, value, kind, nullable=nullable)
 
-    text = field("path", gen.path, str)
-    try:
-        path = CheckpointPath.parse(text)
-    except ValueError as exc:
-        raise ResponseValidationError(
-            f"{operation}: {schema}: field `path`: {exc}", operation=operation, field="path"
-        ) from None
+    path = path_from_wire(operation, schema, gen.path)
     name = field("name", gen.name, str)
     if name != path.name:
         raise ResponseValidationError(

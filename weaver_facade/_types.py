@@ -17,7 +17,7 @@ import attrs
 from weaver_client import models as wire
 from weaver_client.types import UNSET, Unset
 
-from ._checkpoints import CheckpointPath
+from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._wire import expect, parse_model
 
@@ -296,16 +296,9 @@ def load_result(
     """
     schema = "LoadResult"
     gen = parse_model(operation, wire.LoadResult, data or {})
-    if isinstance(gen.path, Unset):
-        found_path = path
-    else:
-        text = expect(operation, schema, "path", gen.path, str)
-        try:
-            found_path = CheckpointPath.parse(text)
-        except ValueError as exc:
-            raise ResponseValidationError(
-                f"{operation}: {schema}: field `path`: {exc}", operation=operation, field="path"
-            ) from None
+    found_path = (
+        path if isinstance(gen.path, Unset) else path_from_wire(operation, schema, gen.path)
+    )
     if isinstance(gen.include_optimizer, Unset):
         found_include = include_optimizer
     else:

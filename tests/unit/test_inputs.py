@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.fakeserver import FakeWeaver, checkpoint_json, service
+from tests.unit.fakeserver import FakeWeaver, checkpoint_json
 from weaver_facade import (
     AdamParams,
     Checkpoint,
@@ -220,24 +220,6 @@ def test_ignored_targets_are_allowed() -> None:
 
 
 # -- nothing is sent for a refused input -----------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> FakeWeaver:
-    return FakeWeaver()
-
-
-@pytest.fixture
-def svc(fake: FakeWeaver) -> Iterator[ServiceClient]:
-    with service(fake) as client:
-        yield client
-
-
-@pytest.fixture
-def trainer(svc: ServiceClient, fake: FakeWeaver) -> TrainingClient:
-    client = svc.create_training_client("weaver-tiny")
-    fake.requests.clear()
-    return client
 
 
 BAD_CALLS: list[tuple[str, Callable[[TrainingClient], object], type[Exception], str]] = [
