@@ -1,0 +1,257 @@
+"""Operations: FIFO queues, status and pending_info, event-driven long-poll, de-duplication."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from tests.emulator.conftest import AppFactory
+from tests.emulator.support import KEY_A, Api, Json, assert_error, batch
+
+
+def _api(app: Starlette, key: str = KEY_A) -> tuple[httpx.AsyncClient, Api]:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator", timeout=60)
+    return client, Api(client, key)
+
+
+async def _until_status(api: Api, op_id: str, status: str) -> Json:
+    """Poll (bounded) until the worker has moved the operation to ``status``."""
+    for _ in range(400):
+        current = await api.ok("GET", f"/operations/{op_id}")
+        if current["status"] == status:
+            return current
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"operation {op_id} never became {status}")
+
+
+async def test_lifecycle_and_pending_info(make_app: AppFactory) -> None:
+    client, api = _api(make_app(latency={"forward_backward": 0.4}))
+    async with client:
+        model_id = await api.model()
+        first = await api.submit_fb(model_id, batch(0))
+        second = await api.submit_fb(model_id, batch(1))
+        assert first["status"] == "pending" and second["status"] == "pending"
+        assert first["kind"] == "forward_backward" and first["model_id"] == model_id
+        assert first["id"].startswith("op-")
+
+        running = await _until_status(api, first["id"], "running")
+        assert running.get("pending_info") is None
+        assert running.get("response") is None
+
+        queued = await api.ok("GET", f"/operations/{second['id']}")
+        assert queued["status"] == "pending"
+        info = queued["pending_info"]
+        assert info["code"] == "waiting_for_scheduling"
+        assert "queued behind 1 operation" in info["message"]
+        assert info["wait_seconds"] > 0
+
+        done = await api.wait(second)
+        assert done["status"] == "done"
+        assert done.get("pending_info") is None
+        assert done["created_at"] <= done["updated_at"]
+        assert done["response"]["metrics"]["loss:sum"] > 0
+
+
+async def test_posts_answer_at_once_while_work_is_slow(make_app: AppFactory) -> None:
+    client, api = _api(make_app(latency={"forward_backward": 30, "save_checkpoint": 30}))
+    async with client:
+        model_id = await api.model()
+        started = time.monotonic()
+        fb = await api.submit_fb(model_id, batch())
+        save = await api.submit_save(model_id, "weight", name="slow")
+        assert time.monotonic() - started < 1.0
+        assert fb["status"] == "pending" and save["status"] == "pending"
+        listed = await api.checkpoints(model_id)
+        assert [c["status"] for c in listed["items"]] == ["pending"]
+
+
+async def test_long_poll_answers_as_soon_as_the_operation_is_terminal(make_app: AppFactory) -> None:
+    client, api = _api(make_app(latency={"forward_backward": 0.3}))
+    async with client:
+        model_id = await api.model()
+        op = await api.submit_fb(model_id, batch())
+        started = time.monotonic()
+        polled = await api.ok("GET", f"/operations/{op['id']}", params={"wait": 30})
+        elapsed = time.monotonic() - started
+        assert polled["status"] == "done"
+        assert elapsed < 10, elapsed  # woken by the worker, not by the 30 s timeout
+
+
+async def test_long_poll_returns_the_current_state_when_time_is_up(make_app: AppFactory) -> None:
+    client, api = _api(make_app(latency={"forward_backward": 30}))
+    async with client:
+        model_id = await api.model()
+        op = await api.submit_fb(model_id, batch())
+        started = time.monotonic()
+        polled = await api.ok("GET", f"/operations/{op['id']}", params={"wait": 0.3})
+        elapsed = time.monotonic() - started
+        assert polled["status"] in ("pending", "running")
+        assert 0.25 <= elapsed < 5, elapsed
+
+
+async def test_without_long_poll_the_server_answers_at_once(make_app: AppFactory) -> None:
+    client, api = _api(make_app(latency={"forward_backward": 30}, honor_long_poll=False))
+    async with client:
+        model_id = await api.model()
+        op = await api.submit_fb(model_id, batch())
+        started = time.monotonic()
+        polled = await api.ok("GET", f"/operations/{op['id']}", params={"wait": 20})
+        assert time.monotonic() - started < 1.0
+        assert polled["status"] in ("pending", "running")
+
+
+async def test_a_thousand_long_polls_cost_no_threads(make_app: AppFactory) -> None:
+    app = make_app(latency={"forward_backward": 1.5})
+    client, api = _api(app)
+    async with client:
+        model_id = await api.model()
+        op = await api.submit_fb(model_id, batch())
+        threads_before = threading.active_count()
+        polls = [
+            asyncio.ensure_future(api.ok("GET", f"/operations/{op['id']}", params={"wait": 30}))
+            for _ in range(1000)
+        ]
+        waiters = app.state.emulator.waiters
+        for _ in range(2000):
+            if waiters.count() >= 1000:
+                break
+            await asyncio.sleep(0.001)
+        parked = waiters.count()
+        threads_during = threading.active_count()
+        results = await asyncio.gather(*polls)
+        assert all(r["status"] == "done" for r in results)
+        # Every poll parked on a future of this event loop; none holds a thread.
+        assert parked == 1000
+        assert threads_during <= threads_before + 2
+        assert waiters.count() == 0
+
+
+async def test_operations_of_a_model_run_in_submission_order(make_app: AppFactory) -> None:
+    client, api = _api(make_app(latency={"forward_backward": 0.02, "optim_step": 0.02}))
+    async with client:
+        # Reference: the same steps, waiting for each before the next.
+        reference_model = await api.model(seed=3)
+        expected = [await api.step(reference_model, batch(i)) for i in range(3)]
+
+        model_id = await api.model(seed=3)
+        submitted: list[tuple[Json, Json]] = []
+        for i in range(3):
+            fb = await api.submit_fb(model_id, batch(i))
+            opt = await api.submit_optim(model_id)
+            submitted.append((fb, opt))
+        losses = []
+        finished_at: list[str] = []
+        for fb, opt in submitted:
+            fb_done = await api.wait(fb)
+            opt_done = await api.wait(opt)
+            losses.append(fb_done["response"]["metrics"]["loss:sum"])
+            finished_at += [fb_done["updated_at"], opt_done["updated_at"]]
+        assert losses == expected
+        assert finished_at == sorted(finished_at)
+
+
+async def test_seq_id_repeats_return_the_operation_or_conflict(api: Api) -> None:
+    model_id = await api.model()
+    body = api.fb_body(model_id, batch())
+    first = await api.ok("POST", f"/models/{model_id}/forward-backward-passes", 202, json=body)
+    again = await api.request("POST", f"/models/{model_id}/forward-backward-passes", json=body)
+    assert again.status_code in (200, 202)
+    assert again.json()["id"] == first["id"]
+    await api.wait(first)
+    replay = await api.ok("POST", f"/models/{model_id}/forward-backward-passes", 200, json=body)
+    assert replay["id"] == first["id"] and replay["status"] == "done"
+
+    changed = api.fb_body(model_id, batch(5), seq_id=body["payload"]["seq_id"])
+    assert_error(
+        await api.request("POST", f"/models/{model_id}/forward-backward-passes", json=changed),
+        409,
+        "seq_id_conflict",
+        "seq_id",
+    )
+    # The counter is shared with optimizer steps.
+    optim = api.optim_body(model_id)
+    optim["payload"]["seq_id"] = body["payload"]["seq_id"]
+    assert_error(
+        await api.request("POST", f"/models/{model_id}/optimizer-steps", json=optim),
+        409,
+        "seq_id_conflict",
+    )
+
+
+async def test_idempotency_key_replays_and_refuses_other_bodies(api: Api, api_b: Api) -> None:
+    model_id = await api.model()
+    key = {"Idempotency-Key": "save-once-1"}
+    path = f"/models/{model_id}/checkpoints"
+    first = await api.ok("POST", path, 202, json={"type": "weight", "name": "once"}, headers=key)
+    again = await api.ok("POST", path, 202, json={"type": "weight", "name": "once"}, headers=key)
+    assert again["id"] == first["id"]
+    await api.wait(first)
+    replay = await api.ok("POST", path, 202, json={"type": "weight", "name": "once"}, headers=key)
+    assert replay["id"] == first["id"]
+    assert replay["status"] == "done"  # the current state of the original operation
+    assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["once"]
+
+    assert_error(
+        await api.request("POST", path, json={"type": "weight", "name": "twice"}, headers=key),
+        422,
+        "idempotency_mismatch",
+    )
+    assert_error(
+        await api.request("POST", "/sessions", json={}, headers=key),
+        422,
+        "idempotency_mismatch",
+    )
+
+    # Keys are scoped per tenant: B's identical key is B's own.
+    session_key = {"Idempotency-Key": "session-1"}
+    a_session = await api.ok("POST", "/sessions", 201, json={"tags": ["x"]}, headers=session_key)
+    a_again = await api.ok("POST", "/sessions", 201, json={"tags": ["x"]}, headers=session_key)
+    b_session = await api_b.ok("POST", "/sessions", 201, json={"tags": ["x"]}, headers=session_key)
+    assert a_again["id"] == a_session["id"]
+    assert b_session["id"] != a_session["id"]
+
+
+async def test_idempotency_key_on_training_and_models(api: Api) -> None:
+    session_id = await api.session()
+    key = {"Idempotency-Key": "model-1"}
+    body: dict[str, Any] = {"model_seq_id": 9, "base_model": "weaver-tiny"}
+    first = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body, headers=key)
+    again = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body, headers=key)
+    assert first["id"] == again["id"]
+
+    model_id = first["id"]
+    fb_key = {"Idempotency-Key": "fb-1"}
+    fb_body = api.fb_body(model_id, batch())
+    op = await api.ok("POST", f"/models/{model_id}/forward-backward-passes", 202, json=fb_body, headers=fb_key)
+    op_again = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=fb_body, headers=fb_key
+    )
+    assert op_again.status_code in (200, 202)
+    assert op_again.json()["id"] == op["id"]
+
+
+async def test_a_failed_operation_reports_code_message_and_details(make_app: AppFactory) -> None:
+    client, api = _api(make_app(latency={"load_checkpoint": 0.3}))
+    async with client:
+        model_id = await api.model()
+        saved = await api.save(model_id, "weight", name="short-lived")
+        load = await api.ok(
+            "POST",
+            f"/models/{model_id}/load",
+            202,
+            json={"path": saved["path"], "include_optimizer": False},
+        )
+        # Deleted while the load waits in the queue: the load fails, visibly.
+        await api.ok("DELETE", f"/checkpoints/{saved['id']}")
+        failed = await api.wait(load)
+        assert failed["status"] == "error"
+        assert failed["error_code"] and failed["error"] == failed["error_code"]
+        assert "short-lived" in failed["error_message"]
+        assert failed["error_details"]["stage"] == "load"
+        assert isinstance(failed["retryable"], bool)
+        assert failed.get("response") is None
