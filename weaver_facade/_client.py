@@ -107,6 +107,17 @@ def _check_id(what: str, value: object) -> str:
     return value
 
 
+class _KeyHidingClient(AuthenticatedClient):
+    """The generated client, with a repr that leaves the key out.
+
+    attrs would print ``token='...'``, and tracebacks that show locals (pytest
+    ``--showlocals``, rich) print the reprs of the objects in each frame.
+    """
+
+    def __repr__(self) -> str:
+        return f"AuthenticatedClient(base_url={self._base_url!r}, token=<redacted>)"
+
+
 class _ServiceBase:
     """The I/O-free half of both service clients: settings, counters, requests."""
 
@@ -168,7 +179,7 @@ class _ServiceBase:
         }
         if self.__api_key is None:
             return Client(**common)
-        return AuthenticatedClient(
+        return _KeyHidingClient(
             token=self.__api_key, prefix="", auth_header_name=API_KEY_HEADER, **common
         )
 

@@ -482,4 +482,7 @@ def test_repr_never_shows_the_key(fake: FakeWeaver) -> None:
         assert KEY not in str(svc)
         assert KEY not in repr(trainer)
         assert "api_key=<set>" in repr(svc)
+        # Not even the generated client inside, which a traceback with locals would show.
+        assert KEY not in repr(svc._io.generated)
+        assert KEY not in str(vars(trainer))
     assert "api_key=<none>" in repr(ServiceClient("http://x", ""))
