@@ -36,7 +36,7 @@ class BaseModelSpec:
 BASE_MODELS: dict[str, BaseModelSpec] = {
     spec.name: spec
     for spec in (
-        BaseModelSpec("weaver-tiny", 256, 16, 64, "weaver://tokenizers/byte-256"),
+        BaseModelSpec("weaver-tiny", 256, 16, 256, "weaver://tokenizers/byte-256"),
         BaseModelSpec("weaver-large-vocab", 151936, 32, 64, "weaver://tokenizers/bpe-151936"),
     )
 }

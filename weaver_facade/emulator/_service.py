@@ -249,8 +249,7 @@ class Emulator:
                     "body.lora_config.rank",
                     f"must be <= {spec.max_lora_rank} for base model {spec.name}",
                 )
-        elif "lora_config" in body:
-            raise invalid("body.lora_config", "is only allowed with training_mode lora")
+        # A lora_config sent with full_ft has nothing to configure; it is ignored.
         seq = str(int(body["model_seq_id"]))
         fp = fingerprint(canonical(body))
         with self.store.transaction():
@@ -742,6 +741,9 @@ class Emulator:
         self._sweep_expired()
         with self.store.transaction():
             self._model_row(tenant, model_id)
+            match = _PATH.fullmatch(body["path"])
+            if match is not None and match["model"] != model_id:
+                raise invalid("body.path", f"must name a checkpoint of model {model_id}")
             row = self._checkpoint_by_path(tenant, body["path"])
             ttl = body["ttl_seconds"]
             expires = self.now() + ttl if ttl is not None else None
