@@ -218,3 +218,37 @@ async def test_async_client_configuration(monkeypatch: pytest.MonkeyPatch) -> No
     async with AsyncServiceClient(api_key=KEY) as svc:
         assert svc.base_url == "http://env.test"
         assert KEY not in repr(svc)
+
+
+def test_without_http_client_the_default_transport_carries_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The path most scripts take: the facade builds its own httpx client around
+    # RetryTransport(HTTPTransport()). Only the socket layer is replaced.
+    fake = FakeWeaver()
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    with ServiceClient(BASE, KEY, heartbeat_interval=0, sleep=lambda _s: None) as svc:
+        fake.script(
+            "POST",
+            "/api/v1/sessions",
+            json_reply(503, {"error": "unavailable", "message": "x", "retryable": True}),
+        )
+        svc.create_training_client("weaver-tiny").optim_step()
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 2  # retried by the default stack
+    for request in fake.requests:
+        assert request.headers["X-WEAVER-API-KEY"] == KEY
+        assert request.headers["User-Agent"].startswith("weaver-facade/")
+
+
+async def test_async_without_http_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeWeaver()
+
+    async def handle(_self: object, request: httpx.Request) -> httpx.Response:
+        return fake(request)
+
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle)
+    async with AsyncServiceClient(BASE, KEY, heartbeat_interval=0) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        await trainer.optim_step()
+    for request in fake.requests:
+        assert request.headers["X-WEAVER-API-KEY"] == KEY
