@@ -1,0 +1,215 @@
+"""Operations against the emulator: ``wait=False`` handles, progress, timeouts, re-attaching.
+
+The emulator's ``latency`` setting keeps operations running long enough to
+be seen pending; ``honor_long_poll=False`` makes it a server without the
+long-poll extension.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import (
+    BASE_MODEL,
+    AsyncServiceFactory,
+    Recorder,
+    ServiceFactory,
+    batch,
+)
+from weaver_facade import (
+    AsyncOperationHandle,
+    Checkpoint,
+    CheckpointType,
+    ForwardBackwardResult,
+    InvalidArgumentError,
+    LoadResult,
+    NotFoundError,
+    OperationHandle,
+    OperationProgress,
+    OperationStatus,
+    OperationTimeoutError,
+    OptimStepResult,
+    PollSettings,
+)
+
+SLOW = 0.4  # seconds of emulated work per operation
+
+
+def _polls(recorder: Recorder, operation_id: str) -> list[Any]:
+    return recorder.sent("GET", f"/operations/{operation_id}")
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"latency": {"forward_backward": SLOW, "optim_step": SLOW}}]
+)
+def test_wait_false_handles_pipeline_and_report_progress(
+    make_service: ServiceFactory, recorder: Recorder
+) -> None:
+    events: list[OperationProgress] = []
+    service = make_service(on_progress=events.append)
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+
+    # Submit a whole step before waiting for anything: the server queues them in order.
+    fb = trainer.forward_backward(batch(), wait=False)
+    step = trainer.optim_step(wait=False)
+    assert isinstance(fb, OperationHandle)
+    assert isinstance(step, OperationHandle)
+    assert fb.id != step.id
+    assert not fb.done()
+    initial = fb.status
+    assert initial in (OperationStatus.PENDING, OperationStatus.RUNNING)
+    # The step waits behind the forward-backward pass, and says so.
+    queued = step.pending_info
+    assert (step.status, queued is not None) == (OperationStatus.PENDING, True)
+    assert queued is not None
+    assert queued.code == "waiting_for_scheduling"
+
+    assert step.refresh() in (OperationStatus.PENDING, OperationStatus.RUNNING)
+    result = fb.result(timeout=30)
+    assert isinstance(result, ForwardBackwardResult)
+    assert result.loss > 0
+    assert len(result.logprobs) == len(batch())
+    assert fb.done()
+    assert fb.status is OperationStatus.DONE
+    assert isinstance(step.result(timeout=30), OptimStepResult)
+    assert step.status is OperationStatus.DONE
+
+    # done() and a finished handle's refresh() need no request.
+    sent = len(recorder.requests)
+    assert fb.refresh() is OperationStatus.DONE
+    assert fb.result() is result
+    assert len(recorder.requests) == sent
+
+    for handle in (fb, step):
+        seen = [e for e in events if e.operation_id == handle.id]
+        assert seen[0].status in (OperationStatus.PENDING, OperationStatus.RUNNING)
+        assert seen[-1].status is OperationStatus.DONE
+        assert seen[-1].pending_info is None
+        # Reported on change only: no two identical reports in a row.
+        pairs = itertools.pairwise(seen)
+        assert all((a.status, a.pending_info) != (b.status, b.pending_info) for a, b in pairs)
+    assert any(e.pending_info is not None for e in events if e.operation_id == step.id)
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 0.8}}])
+def test_timeout_then_reattach_from_another_client(
+    make_service: ServiceFactory, recorder: Recorder
+) -> None:
+    first = make_service()
+    trainer = first.create_training_client(BASE_MODEL, seed=1)
+    handle = trainer.save_state("slow-save", wait=False)
+
+    started = time.monotonic()
+    with pytest.raises(OperationTimeoutError) as caught:
+        handle.result(timeout=0.2)
+    assert time.monotonic() - started < 1.2, "the deadline is kept"
+    error = caught.value
+    assert error.operation_id == handle.id
+    assert error.status in ("pending", "running")
+    assert handle.id in str(error)
+    assert isinstance(error, TimeoutError)
+    first.close()  # the script "crashes"; the save goes on
+
+    second = make_service()
+    again = second.operation(error.operation_id)
+    assert again.id == handle.id
+    saved = again.result(timeout=30)
+    # The operation's kind picks the parser: a typed Checkpoint, not a dict.
+    assert isinstance(saved, Checkpoint)
+    assert saved.name == "slow-save"
+    assert saved.type is CheckpointType.WEIGHT_AND_OPTIMIZER
+    typed = second.operation(handle.id, Checkpoint)
+    assert typed.result(timeout=1) == saved
+
+
+def test_reattach_each_kind_of_operation(make_service: ServiceFactory) -> None:
+    trainer = make_service().create_training_client(BASE_MODEL, seed=1)
+    fb = trainer.forward_backward(batch(), wait=False)
+    fb_result = fb.result(timeout=30)
+    step = trainer.optim_step(wait=False)
+    step_result = step.result(timeout=30)
+    saved = trainer.save_state("kinds")
+    load = trainer.load_state_with_optimizer(saved, wait=False)
+    load_result = load.result(timeout=30)
+
+    other = make_service()
+    assert other.operation(fb.id).result(timeout=5) == fb_result
+    assert other.operation(step.id, OptimStepResult).result(timeout=5) == step_result
+    reloaded = other.operation(load.id, LoadResult).result(timeout=5)
+    assert reloaded == load_result
+    assert reloaded.path == saved.path
+    assert reloaded.include_optimizer is True
+
+    with pytest.raises(InvalidArgumentError, match="optim_step"):
+        other.operation(step.id, Checkpoint)
+    with pytest.raises(NotFoundError) as caught:
+        other.operation("op-does-not-exist")
+    assert caught.value.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"honor_long_poll": False, "latency": {"forward_backward": 1.0}}]
+)
+def test_a_server_without_long_poll_is_not_hammered(
+    make_service: ServiceFactory, recorder: Recorder
+) -> None:
+    service = make_service()
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    handle = trainer.forward_backward(batch(), wait=False)
+    started = time.monotonic()
+    result = handle.result(timeout=30)
+    elapsed = time.monotonic() - started
+    assert isinstance(result, ForwardBackwardResult)
+    polls = _polls(recorder, handle.id)
+    assert all("wait" in p.url.params for p in polls), "it still asks for a long-poll"
+    # Backoff starts at 0.25 s and grows: about 5 polls for one second of work,
+    # where a busy loop would send hundreds.
+    assert 2 <= len(polls) <= 15, (len(polls), elapsed)
+    assert elapsed < 1.0 + 10.0
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"forward_backward": 1.0}}])
+def test_long_poll_answers_in_one_request(make_service: ServiceFactory, recorder: Recorder) -> None:
+    trainer = make_service().create_training_client(BASE_MODEL, seed=1)
+    handle = trainer.forward_backward(batch(), wait=False)
+    handle.result(timeout=30)
+    polls = _polls(recorder, handle.id)
+    assert len(polls) == 1
+    assert float(polls[0].url.params["wait"]) > 1.0
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"forward_backward": 5.0}}])
+def test_poll_settings_bound_each_wait(make_service: ServiceFactory) -> None:
+    service = make_service(poll=PollSettings(timeout=0.3, long_poll=0.1))
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    started = time.monotonic()
+    with pytest.raises(OperationTimeoutError):
+        trainer.forward_backward(batch())  # wait=True uses PollSettings.timeout
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 1.0}}])
+async def test_async_handles_timeout_and_reattach(
+    make_async_service: AsyncServiceFactory,
+) -> None:
+    events: list[OperationProgress] = []
+    service = make_async_service(on_progress=events.append)
+    trainer = await service.create_training_client(BASE_MODEL, seed=1)
+    handle = await trainer.save_state("async-save", include_optimizer=False, wait=False)
+    assert isinstance(handle, AsyncOperationHandle)
+    assert not handle.done()
+    with pytest.raises(OperationTimeoutError) as caught:
+        await handle.result(timeout=0.1)
+    assert caught.value.operation_id == handle.id
+
+    other = make_async_service()
+    again = await other.operation(handle.id)
+    saved = await again
+    assert isinstance(saved, Checkpoint)
+    assert saved.type is CheckpointType.WEIGHT
+    assert await handle == saved
+    assert [e.status for e in events if e.operation_id == handle.id][-1] is OperationStatus.DONE
