@@ -46,7 +46,8 @@ def test_listing_follows_every_page(trainer: TrainingClient, recorder: Recorder)
     pages = _listings(recorder)
     assert [p["limit"] for p in pages] == ["2", "2", "2"]
     assert "cursor" not in pages[0]
-    assert pages[1]["cursor"] and pages[2]["cursor"] != pages[1]["cursor"]
+    assert pages[1]["cursor"]
+    assert pages[2]["cursor"] != pages[1]["cursor"]
     # One page that holds them all.
     assert trainer.list_checkpoints() == saved
     assert len(_listings(recorder)) == 4
