@@ -249,7 +249,9 @@ class Emulator:
                     "body.lora_config.rank",
                     f"must be <= {spec.max_lora_rank} for base model {spec.name}",
                 )
-        # A lora_config sent with full_ft has nothing to configure; it is ignored.
+        elif "lora_config" in body:
+            # Contradictory rather than ignorable: the caller believes it gets adapters.
+            raise invalid("body.lora_config", "is only allowed with training_mode lora")
         seq = str(int(body["model_seq_id"]))
         fp = fingerprint(canonical(body))
         with self.store.transaction():
