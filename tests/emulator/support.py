@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -41,7 +48,9 @@ class FakeClock:
         self.now += seconds
 
 
-def datum(tokens: Sequence[int], targets: Sequence[int], weights: Sequence[float] | None = None) -> Json:
+def datum(
+    tokens: Sequence[int], targets: Sequence[int], weights: Sequence[float] | None = None
+) -> Json:
     return {
         "model_input": {"chunks": [{"type": "encoded_text", "tokens": list(tokens)}]},
         "loss_fn_inputs": {
@@ -73,7 +82,8 @@ def assert_error(response: httpx.Response, status: int, code: str, *fragments: s
     assert response.headers.get("x-request-id"), "every reply carries X-Request-ID"
     body: Json = response.json()
     assert body["error"] == code, body
-    assert isinstance(body["message"], str) and body["message"], body
+    assert isinstance(body["message"], str), body
+    assert body["message"], body
     assert isinstance(body["retryable"], bool), body
     assert set(body) <= {"error", "message", "retryable", "details", "request_id"}, body
     for fragment in fragments:
@@ -140,7 +150,11 @@ class Api:
         if session_id is None:
             session_id = await self.session()
         self.model_seq += 1
-        body: Json = {"model_seq_id": self.model_seq, "base_model": base_model, "training_mode": mode}
+        body: Json = {
+            "model_seq_id": self.model_seq,
+            "base_model": base_model,
+            "training_mode": mode,
+        }
         if mode == "lora":
             body["lora_config"] = {"rank": rank, "seed": seed}
         created = await self.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
@@ -188,7 +202,10 @@ class Api:
 
     async def submit_fb(self, model_id: str, data: list[Json]) -> Json:
         return await self.ok(
-            "POST", f"/models/{model_id}/forward-backward-passes", 202, json=self.fb_body(model_id, data)
+            "POST",
+            f"/models/{model_id}/forward-backward-passes",
+            202,
+            json=self.fb_body(model_id, data),
         )
 
     async def submit_optim(self, model_id: str, adam: Mapping[str, float] | None = None) -> Json:
@@ -231,3 +248,60 @@ class Api:
 
     async def checkpoints(self, model_id: str, **params: Any) -> Json:
         return await self.ok("GET", f"/models/{model_id}/checkpoints", params=params or None)
+
+
+READY = re.compile(r"weaver emulator listening on (http://\S+)")
+
+
+@dataclass
+class EmulatorProcess:
+    """``python -m weaver_facade.emulator`` in a subprocess, with its output collected."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+    stdout: list[str]
+    stderr: list[str]
+    seconds_to_ready: float
+
+    def output(self) -> str:
+        return "".join(self.stdout) + "".join(self.stderr)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def spawn_emulator(*args: str, timeout: float = 30) -> EmulatorProcess:
+    """Start the command on a free port and wait (bounded) for its ready line."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "weaver_facade.emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stdout: list[str] = []
+    stderr: list[str] = []
+    ready: queue.Queue[str] = queue.Queue()
+
+    def pump(stream: IO[str], sink: list[str], watch: bool) -> None:
+        for line in stream:
+            sink.append(line)
+            match = READY.search(line) if watch else None
+            if match:
+                ready.put(match.group(1))
+
+    assert process.stdout is not None
+    assert process.stderr is not None
+    for stream, sink, watch in ((process.stdout, stdout, True), (process.stderr, stderr, False)):
+        threading.Thread(target=pump, args=(stream, sink, watch), daemon=True).start()
+    try:
+        base_url = ready.get(timeout=timeout)
+    except queue.Empty:
+        process.kill()
+        process.wait()
+        raise AssertionError(
+            "the emulator printed no ready line:\n" + "".join(stdout + stderr)
+        ) from None
+    return EmulatorProcess(process, base_url, stdout, stderr, time.monotonic() - started)

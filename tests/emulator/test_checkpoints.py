@@ -33,7 +33,9 @@ async def test_save_returns_a_flat_operation_whose_response_is_the_checkpoint(
     model_id = await api.model()
     await api.step(model_id, batch())
     op = await api.submit_save(model_id, "weight_and_optimizer", name="after-1")
-    assert set(op) >= {"id", "status"} and "checkpoint" not in op and "operation" not in op
+    assert set(op) >= {"id", "status"}
+    assert "checkpoint" not in op
+    assert "operation" not in op
     assert op["kind"] == "save_checkpoint"
     ckpt = await api.done(op)
     assert uuid.UUID(ckpt["id"]).version == 4
@@ -41,7 +43,8 @@ async def test_save_returns_a_flat_operation_whose_response_is_the_checkpoint(
     assert ckpt["type"] == "weight_and_optimizer"
     assert ckpt["path"] == f"weaver://{model_id}/checkpoints/after-1"
     assert ckpt["status"] == "completed"
-    assert ckpt["ttl_seconds"] is None and ckpt["expires_at"] is None
+    assert ckpt["ttl_seconds"] is None
+    assert ckpt["expires_at"] is None
     assert ckpt["model_id"] == model_id
     files = checkpoint_files(data_dir, ckpt["id"])
     assert files, "the checkpoint has files under the data dir"
@@ -55,7 +58,9 @@ async def test_names_are_unique_per_model_and_default_to_server_chosen(api: Api)
     model_id = await api.model()
     named = await api.save(model_id, "weight", name="dup")
     assert_error(
-        await api.request("POST", f"/models/{model_id}/checkpoints", json={"type": "sampling", "name": "dup"}),
+        await api.request(
+            "POST", f"/models/{model_id}/checkpoints", json={"type": "sampling", "name": "dup"}
+        ),
         409,
         "checkpoint_exists",
         "dup",
@@ -66,7 +71,8 @@ async def test_names_are_unique_per_model_and_default_to_server_chosen(api: Api)
 
     auto = [await api.save(model_id, "weight") for _ in range(3)]
     names = {c["name"] for c in auto}
-    assert len(names) == 3 and named["name"] not in names
+    assert len(names) == 3
+    assert named["name"] not in names
     for name in names:
         assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}", name)
 
@@ -75,20 +81,27 @@ async def test_a_pending_name_is_taken_and_a_pending_checkpoint_cannot_be_delete
     make_app: AppFactory,
 ) -> None:
     app = make_app(latency={"save_checkpoint": 30})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://e") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://e"
+    ) as client:
         api = Api(client, KEY_A)
         model_id = await api.model()
         op = await api.submit_save(model_id, "weight", name="slow")
         assert_error(
-            await api.request("POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "name": "slow"}),
+            await api.request(
+                "POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "name": "slow"}
+            ),
             409,
             "checkpoint_exists",
         )
         listed = (await api.checkpoints(model_id))["items"]
         assert [(c["name"], c["status"]) for c in listed] == [("slow", "pending")]
         pending_id = listed[0]["id"]
-        assert "sha256" not in listed[0] and "size_bytes" not in listed[0]
-        assert_error(await api.request("DELETE", f"/checkpoints/{pending_id}"), 409, "checkpoint_not_ready")
+        assert "sha256" not in listed[0]
+        assert "size_bytes" not in listed[0]
+        assert_error(
+            await api.request("DELETE", f"/checkpoints/{pending_id}"), 409, "checkpoint_not_ready"
+        )
         assert_error(
             await api.request(
                 "POST",
@@ -124,7 +137,9 @@ async def test_list_is_oldest_first_and_pages_with_a_cursor(api: Api) -> None:
     assert seen == [c["name"] for c in saved]
 
     assert_error(
-        await api.request("GET", f"/models/{model_id}/checkpoints", params={"cursor": "bm90LWEtY3Vyc29y"}),
+        await api.request(
+            "GET", f"/models/{model_id}/checkpoints", params={"cursor": "bm90LWEtY3Vyc29y"}
+        ),
         400,
         "invalid_request",
         "query.cursor",
@@ -137,7 +152,8 @@ async def test_delete_removes_files_and_hides_the_checkpoint(api: Api, data_dir:
     gone = await api.save(model_id, "weight_and_optimizer", name="gone")
     assert checkpoint_files(data_dir, gone["id"])
     deleted = await api.ok("DELETE", f"/checkpoints/{gone['id']}")
-    assert deleted["status"] == "deleted" and deleted["id"] == gone["id"]
+    assert deleted["status"] == "deleted"
+    assert deleted["id"] == gone["id"]
     assert checkpoint_files(data_dir, gone["id"]) == []
     assert checkpoint_files(data_dir, keep["id"])
     assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["keep"]
@@ -145,7 +161,9 @@ async def test_delete_removes_files_and_hides_the_checkpoint(api: Api, data_dir:
     assert_error(await api.request("DELETE", f"/checkpoints/{gone['id']}"), 404, "not_found")
     assert_error(
         await api.request(
-            "POST", f"/models/{model_id}/load", json={"path": gone["path"], "include_optimizer": False}
+            "POST",
+            f"/models/{model_id}/load",
+            json={"path": gone["path"], "include_optimizer": False},
         ),
         404,
         "not_found",
@@ -164,7 +182,8 @@ async def test_ttl_expiry_hides_the_checkpoint_and_removes_its_files(
     assert sampling["expires_at"] is not None
     short = await api.save(model_id, "weight", name="short", ttl_seconds=60)
     permanent = await api.save(model_id, "weight", name="forever", ttl_seconds=None)
-    assert short["ttl_seconds"] == 60 and permanent["ttl_seconds"] is None
+    assert short["ttl_seconds"] == 60
+    assert permanent["ttl_seconds"] is None
 
     clock.advance(61)
     names = [c["name"] for c in (await api.checkpoints(model_id))["items"]]
@@ -173,7 +192,9 @@ async def test_ttl_expiry_hides_the_checkpoint_and_removes_its_files(
     assert_error(await api.request("GET", f"/checkpoints/{short['id']}"), 404, "not_found")
     assert_error(
         await api.request(
-            "POST", f"/models/{model_id}/load", json={"path": short["path"], "include_optimizer": False}
+            "POST",
+            f"/models/{model_id}/load",
+            json={"path": short["path"], "include_optimizer": False},
         ),
         404,
         "not_found",
@@ -186,22 +207,30 @@ async def test_ttl_expiry_hides_the_checkpoint_and_removes_its_files(
     assert checkpoint_files(data_dir, permanent["id"])
 
 
-async def test_ttl_patch_counts_from_now_and_null_makes_permanent(api: Api, clock: FakeClock) -> None:
+async def test_ttl_patch_counts_from_now_and_null_makes_permanent(
+    api: Api, clock: FakeClock
+) -> None:
     model_id = await api.model()
     ckpt = await api.save(model_id, "weight", name="patched", ttl_seconds=100)
     clock.advance(90)
     patched = await api.ok(
-        "PATCH", f"/models/{model_id}/checkpoints/ttl", json={"path": ckpt["path"], "ttl_seconds": 100}
+        "PATCH",
+        f"/models/{model_id}/checkpoints/ttl",
+        json={"path": ckpt["path"], "ttl_seconds": 100},
     )
-    assert patched["id"] == ckpt["id"] and patched["ttl_seconds"] == 100
+    assert patched["id"] == ckpt["id"]
+    assert patched["ttl_seconds"] == 100
     assert patched["expires_at"] > ckpt["expires_at"]
     clock.advance(50)  # 140 s after saving: only alive because the patch counted from t=90
     assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["patched"]
 
     permanent = await api.ok(
-        "PATCH", f"/models/{model_id}/checkpoints/ttl", json={"path": ckpt["path"], "ttl_seconds": None}
+        "PATCH",
+        f"/models/{model_id}/checkpoints/ttl",
+        json={"path": ckpt["path"], "ttl_seconds": None},
     )
-    assert permanent["ttl_seconds"] is None and permanent["expires_at"] is None
+    assert permanent["ttl_seconds"] is None
+    assert permanent["expires_at"] is None
     clock.advance(10**6)
     assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["patched"]
 
@@ -226,7 +255,9 @@ async def test_load_rules(api: Api) -> None:
     for ckpt in (weight_only, sampling):
         assert_error(
             await api.request(
-                "POST", f"/models/{model_id}/load", json={"path": ckpt["path"], "include_optimizer": True}
+                "POST",
+                f"/models/{model_id}/load",
+                json={"path": ckpt["path"], "include_optimizer": True},
             ),
             422,
             "optimizer_state_unavailable",
@@ -239,11 +270,14 @@ async def test_load_rules(api: Api) -> None:
     assert result["checkpoint_id"] == full["id"]
     assert result["optimizer_step"] == 0
     weights_only = await api.load(model_id, full["path"], include_optimizer=False)
-    assert weights_only["include_optimizer"] is False and weights_only["optimizer_step"] is None
+    assert weights_only["include_optimizer"] is False
+    assert weights_only["optimizer_step"] is None
 
     # Another model of the same tenant loads it when it is compatible...
     sibling = await api.model(session_id, rank=4, seed=9)
-    assert (await api.load(sibling, full["path"], include_optimizer=True))["checkpoint_id"] == full["id"]
+    assert (await api.load(sibling, full["path"], include_optimizer=True))["checkpoint_id"] == full[
+        "id"
+    ]
 
     # ...and gets a 422 naming the mismatch when it is not.
     mismatches = {
@@ -254,7 +288,9 @@ async def test_load_rules(api: Api) -> None:
     for what, other in mismatches.items():
         body = assert_error(
             await api.request(
-                "POST", f"/models/{other}/load", json={"path": full["path"], "include_optimizer": False}
+                "POST",
+                f"/models/{other}/load",
+                json={"path": full["path"], "include_optimizer": False},
             ),
             422,
             "incompatible_checkpoint",

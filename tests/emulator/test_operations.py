@@ -15,7 +15,9 @@ from tests.emulator.support import KEY_A, Api, Json, assert_error, batch
 
 
 def _api(app: Starlette, key: str = KEY_A) -> tuple[httpx.AsyncClient, Api]:
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator", timeout=60)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator", timeout=60
+    )
     return client, Api(client, key)
 
 
@@ -35,8 +37,10 @@ async def test_lifecycle_and_pending_info(make_app: AppFactory) -> None:
         model_id = await api.model()
         first = await api.submit_fb(model_id, batch(0))
         second = await api.submit_fb(model_id, batch(1))
-        assert first["status"] == "pending" and second["status"] == "pending"
-        assert first["kind"] == "forward_backward" and first["model_id"] == model_id
+        assert first["status"] == "pending"
+        assert second["status"] == "pending"
+        assert first["kind"] == "forward_backward"
+        assert first["model_id"] == model_id
         assert first["id"].startswith("op-")
 
         running = await _until_status(api, first["id"], "running")
@@ -65,7 +69,8 @@ async def test_posts_answer_at_once_while_work_is_slow(make_app: AppFactory) -> 
         fb = await api.submit_fb(model_id, batch())
         save = await api.submit_save(model_id, "weight", name="slow")
         assert time.monotonic() - started < 1.0
-        assert fb["status"] == "pending" and save["status"] == "pending"
+        assert fb["status"] == "pending"
+        assert save["status"] == "pending"
         listed = await api.checkpoints(model_id)
         assert [c["status"] for c in listed["items"]] == ["pending"]
 
@@ -164,7 +169,8 @@ async def test_seq_id_repeats_return_the_operation_or_conflict(api: Api) -> None
     assert again.json()["id"] == first["id"]
     await api.wait(first)
     replay = await api.ok("POST", f"/models/{model_id}/forward-backward-passes", 200, json=body)
-    assert replay["id"] == first["id"] and replay["status"] == "done"
+    assert replay["id"] == first["id"]
+    assert replay["status"] == "done"
 
     changed = api.fb_body(model_id, batch(5), seq_id=body["payload"]["seq_id"])
     assert_error(
@@ -227,7 +233,9 @@ async def test_idempotency_key_on_training_and_models(api: Api) -> None:
     model_id = first["id"]
     fb_key = {"Idempotency-Key": "fb-1"}
     fb_body = api.fb_body(model_id, batch())
-    op = await api.ok("POST", f"/models/{model_id}/forward-backward-passes", 202, json=fb_body, headers=fb_key)
+    op = await api.ok(
+        "POST", f"/models/{model_id}/forward-backward-passes", 202, json=fb_body, headers=fb_key
+    )
     op_again = await api.request(
         "POST", f"/models/{model_id}/forward-backward-passes", json=fb_body, headers=fb_key
     )
@@ -250,7 +258,8 @@ async def test_a_failed_operation_reports_code_message_and_details(make_app: App
         await api.ok("DELETE", f"/checkpoints/{saved['id']}")
         failed = await api.wait(load)
         assert failed["status"] == "error"
-        assert failed["error_code"] and failed["error"] == failed["error_code"]
+        assert failed["error_code"]
+        assert failed["error"] == failed["error_code"]
         assert "short-lived" in failed["error_message"]
         assert failed["error_details"]["stage"] == "load"
         assert isinstance(failed["retryable"], bool)

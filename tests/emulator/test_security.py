@@ -11,15 +11,25 @@ import pytest
 from tests.emulator.conftest import AppFactory
 from tests.emulator.support import KEY_A, KEY_B, Api, assert_error, batch
 
+SPEC_BYTES = (Path(__file__).resolve().parents[2] / "openapi.yaml").read_bytes()
+
 
 def tree(root: Path) -> set[Path]:
-    return {p for p in root.rglob("*")}
+    return set(root.rglob("*"))
+
+
+def stored_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
 
 
 @pytest.mark.parametrize("key", [None, "", "wrong-key", KEY_A + "x", KEY_A.upper()])
 async def test_missing_or_unknown_key_is_401(http: httpx.AsyncClient, key: str | None) -> None:
     api = Api(http, key)
-    for method, path in (("POST", "/sessions"), ("GET", "/supported-models"), ("GET", "/operations/op-1")):
+    for method, path in (
+        ("POST", "/sessions"),
+        ("GET", "/supported-models"),
+        ("GET", "/operations/op-1"),
+    ):
         response = await api.request(method, path, json={} if method == "POST" else None)
         body = assert_error(response, 401, "unauthorized")
         assert body["retryable"] is False
@@ -28,7 +38,7 @@ async def test_missing_or_unknown_key_is_401(http: httpx.AsyncClient, key: str |
 async def test_the_spec_is_served_without_a_key(http: httpx.AsyncClient) -> None:
     response = await http.get("/openapi.yaml")
     assert response.status_code == 200
-    assert response.content == (Path(__file__).resolve().parents[2] / "openapi.yaml").read_bytes()
+    assert response.content == SPEC_BYTES
 
 
 async def test_other_tenants_objects_are_not_found(api: Api, api_b: Api) -> None:
@@ -42,7 +52,11 @@ async def test_other_tenants_objects_are_not_found(api: Api, api_b: Api) -> None
     attempts = [
         ("GET", f"/sessions/{session_id}", None),
         ("POST", f"/sessions/{session_id}/heartbeat", None),
-        ("POST", f"/sessions/{session_id}/models", {"model_seq_id": 1, "base_model": "weaver-tiny"}),
+        (
+            "POST",
+            f"/sessions/{session_id}/models",
+            {"model_seq_id": 1, "base_model": "weaver-tiny"},
+        ),
         ("GET", f"/models/{model_id}", None),
         ("POST", f"/models/{model_id}/terminate", None),
         ("POST", f"/models/{model_id}/forward-backward-passes", api_b.fb_body(model_id, batch())),
@@ -83,18 +97,33 @@ async def test_auth_off_is_one_open_tenant_and_warns(
 ) -> None:
     with caplog.at_level(logging.WARNING):
         app = make_app(api_keys=())
-    assert any("auth" in r.getMessage().lower() and r.levelno >= logging.WARNING for r in caplog.records)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://e") as client:
+    assert any(
+        "auth" in r.getMessage().lower() and r.levelno >= logging.WARNING for r in caplog.records
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://e"
+    ) as client:
         anonymous, with_key = Api(client, None), Api(client, "any-key-at-all")
         session_id = await anonymous.session()
         assert (await with_key.ok("GET", f"/sessions/{session_id}"))["id"] == session_id
 
 
-async def test_bad_names_never_touch_the_filesystem(api: Api, data_dir: Path, tmp_path: Path) -> None:
+async def test_bad_names_never_touch_the_filesystem(
+    api: Api, data_dir: Path, tmp_path: Path
+) -> None:
     model_id = await api.model()
     await api.save(model_id, "weight", name="fine")
     before = tree(tmp_path)
-    hostile = ["../../escape", "..", "a/b", "%2e%2e%2fx", "nul\x00byte", "tab\tname", "line\n", "/abs"]
+    hostile = [
+        "../../escape",
+        "..",
+        "a/b",
+        "%2e%2e%2fx",
+        "nul\x00byte",
+        "tab\tname",
+        "line\n",
+        "/abs",
+    ]
     for name in hostile:
         response = await api.request(
             "POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "name": name}
@@ -105,14 +134,20 @@ async def test_bad_names_never_touch_the_filesystem(api: Api, data_dir: Path, tm
             "POST", f"/models/{model_id}/load", json={"path": path, "include_optimizer": False}
         )
         assert_error(response, 400, "invalid_request", "body.path")
-    for raw in ("/models/..%2F..%2Fescape", "/checkpoints/..%2f..%2fescape", "/models/%2e%2e/checkpoints"):
+    for raw in (
+        "/models/..%2F..%2Fescape",
+        "/checkpoints/..%2f..%2fescape",
+        "/models/%2e%2e/checkpoints",
+    ):
         response = await api.request("GET", raw)
         assert response.status_code in (400, 404), raw
         assert response.json()["error"] in ("invalid_request", "not_found")
     assert tree(tmp_path) == before
 
 
-async def test_nothing_is_written_outside_the_data_dir(api: Api, data_dir: Path, tmp_path: Path) -> None:
+async def test_nothing_is_written_outside_the_data_dir(
+    api: Api, data_dir: Path, tmp_path: Path
+) -> None:
     outside_before = tree(tmp_path) - tree(data_dir)
     model_id = await api.model()
     await api.step(model_id, batch())
@@ -127,7 +162,9 @@ async def test_the_key_is_never_logged_or_stored(
 ) -> None:
     with caplog.at_level(logging.DEBUG):
         app = make_app()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://e") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://e"
+        ) as client:
             api = Api(client, KEY_A)
             model_id = await api.model()
             await api.step(model_id, batch())
@@ -139,6 +176,5 @@ async def test_the_key_is_never_logged_or_stored(
     for key in (KEY_A, KEY_B):
         assert key not in logged
         assert key not in repr(app.state.emulator.config)
-        for path in data_dir.rglob("*"):
-            if path.is_file():
-                assert key.encode() not in path.read_bytes(), path
+        for path in stored_files(data_dir):
+            assert key.encode() not in path.read_bytes(), path

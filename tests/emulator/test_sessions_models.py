@@ -20,7 +20,8 @@ async def test_session_is_created_read_and_kept_alive(api: Api) -> None:
     assert created["tags"] == ["a", "b"]
     assert created["user_metadata"] == {"run": "7"}
     assert created["sdk_version"] == "x/1"
-    assert RFC3339.fullmatch(created["created_at"]) and RFC3339.fullmatch(created["updated_at"])
+    assert RFC3339.fullmatch(created["created_at"])
+    assert RFC3339.fullmatch(created["updated_at"])
     assert await api.ok("GET", f"/sessions/{created['id']}") == created
 
     beat = await api.ok("POST", f"/sessions/{created['id']}/heartbeat")
@@ -30,7 +31,8 @@ async def test_session_is_created_read_and_kept_alive(api: Api) -> None:
 
 async def test_session_defaults_and_unknown_session(api: Api) -> None:
     created = await api.ok("POST", "/sessions", 201, json={})
-    assert created["tags"] == [] and created["user_metadata"] == {}
+    assert created["tags"] == []
+    assert created["user_metadata"] == {}
     assert created["sdk_version"] is None
     assert_error(await api.request("GET", "/sessions/s-nope"), 404, "not_found", "s-nope")
     assert_error(await api.request("POST", "/sessions/s-nope/heartbeat"), 404, "not_found")
@@ -51,7 +53,9 @@ async def test_model_reply_carries_defaults_and_tokenizer(api: Api) -> None:
     lora = model["lora_config"]
     assert lora["rank"] >= 1
     assert lora["seed"] == 0
-    assert lora["train_unembed"] and lora["train_mlp"] and lora["train_attn"]
+    assert lora["train_unembed"]
+    assert lora["train_mlp"]
+    assert lora["train_attn"]
     assert model["tokenizer_path"]
     assert model["status"] == "active"
     assert model["user_metadata"] == {"k": "v"}
@@ -111,14 +115,20 @@ async def test_model_creation_errors(api: Api) -> None:
     )
     assert_error(
         await api.request(
-            "POST", path, json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 256}}
+            "POST",
+            path,
+            json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 256}},
         ),
         400,
         "invalid_request",
         "body.lora_config.rank",
     )
     assert_error(
-        await api.request("POST", "/sessions/s-missing/models", json={"model_seq_id": 1, "base_model": "weaver-tiny"}),
+        await api.request(
+            "POST",
+            "/sessions/s-missing/models",
+            json={"model_seq_id": 1, "base_model": "weaver-tiny"},
+        ),
         404,
         "not_found",
         "s-missing",
@@ -162,7 +172,9 @@ async def test_terminate_is_idempotent_and_stops_training(api: Api) -> None:
     )
     assert_error(
         await api.request(
-            "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, batch())
+            "POST",
+            f"/models/{model_id}/forward-backward-passes",
+            json=api.fb_body(model_id, batch()),
         ),
         409,
         "model_terminated",

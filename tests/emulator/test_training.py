@@ -29,7 +29,9 @@ def log_softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return out
 
 
-def reference_loss(data: list[Json], embedding: npt.NDArray[Any], unembedding: npt.NDArray[Any]) -> float:
+def reference_loss(
+    data: list[Json], embedding: npt.NDArray[Any], unembedding: npt.NDArray[Any]
+) -> float:
     """Weighted cross-entropy of next-token targets, in float64, independent of the emulator."""
     total = 0.0
     for item in data:
@@ -43,14 +45,16 @@ def reference_loss(data: list[Json], embedding: npt.NDArray[Any], unembedding: n
 
 
 def lora_pair(tensors: Arrays) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """(A d×r, B r×V) of a LoRA checkpoint, whatever the tensors are called."""
+    """(A of d x r, B of r x V) of a LoRA checkpoint, whatever the tensors are called."""
     weights = {k: v for k, v in tensors.items() if not k.startswith("adam.")}
     assert len(weights) == 2, sorted(weights)
     first, second = sorted(weights.values(), key=lambda a: a.shape[1])
     return first, second
 
 
-async def train(api: Api, model_id: str, steps: range, adam: dict[str, float] | None = None) -> list[float]:
+async def train(
+    api: Api, model_id: str, steps: range, adam: dict[str, float] | None = None
+) -> list[float]:
     return [await api.step(model_id, batch(i), adam) for i in steps]
 
 
@@ -101,11 +105,14 @@ async def test_lora_trains_a_low_rank_update_of_a_frozen_base(api: Api, data_dir
     tensors = tensors_of(data_dir, await api.save(model_id, "weight"))
     a, b = lora_pair(tensors)
     embedding, unembedding = base_weights("weaver-tiny")
-    assert a.shape == (embedding.shape[1], 3) and b.shape == (3, 256)
+    assert a.shape == (embedding.shape[1], 3)
+    assert b.shape == (3, 256)
     assert np.abs(b).max() > 0, "the adapter was trained"
     probe = batch(9)
     served = (await api.forward_backward(model_id, probe))["metrics"]["loss:sum"]
-    expected = reference_loss(probe, embedding, unembedding.astype(np.float64) + a.astype(np.float64) @ b)
+    expected = reference_loss(
+        probe, embedding, unembedding.astype(np.float64) + a.astype(np.float64) @ b
+    )
     assert served == pytest.approx(expected, rel=1e-4)
 
 
@@ -121,7 +128,8 @@ async def test_full_fine_tuning_trains_every_weight(api: Api, data_dir: Path) ->
     assert shapes == sorted([base_e.shape, base_w.shape])
     embedding = next(v for v in tensors.values() if v.shape == base_e.shape)
     unembedding = next(v for v in tensors.values() if v.shape == base_w.shape)
-    assert not np.array_equal(embedding, base_e) and not np.array_equal(unembedding, base_w)
+    assert not np.array_equal(embedding, base_e)
+    assert not np.array_equal(unembedding, base_w)
     probe = batch(9)
     served = (await api.forward_backward(model_id, probe))["metrics"]["loss:sum"]
     assert served == pytest.approx(reference_loss(probe, embedding, unembedding), rel=1e-4)
@@ -146,7 +154,9 @@ async def test_forward_backward_outputs_logprobs_and_ignores_minus_100(api: Api)
             assert logprobs[i] == pytest.approx(logp[i, target], rel=1e-4)
     metrics = result["metrics"]
     assert metrics["tokens"] == 4
-    assert metrics["loss:sum"] == pytest.approx(reference_loss([item], embedding, unembedding), rel=1e-4)
+    assert metrics["loss:sum"] == pytest.approx(
+        reference_loss([item], embedding, unembedding), rel=1e-4
+    )
     assert metrics["loss:mean"] == pytest.approx(metrics["loss:sum"] / 3.5, rel=1e-6)
 
 
@@ -157,7 +167,9 @@ async def test_weight_decay_shrinks_weights_even_without_gradients(api: Api) -> 
     losses = {}
     for decay in (0.0, 0.5):
         model_id = await api.model(mode="full_ft")
-        await api.done(await api.submit_optim(model_id, {**ADAM, "learning_rate": 0.1, "weight_decay": decay}))
+        await api.done(
+            await api.submit_optim(model_id, {**ADAM, "learning_rate": 0.1, "weight_decay": decay})
+        )
         losses[decay] = (await api.forward_backward(model_id, probe))["metrics"]["loss:sum"]
     assert losses[0.0] == pytest.approx(initial, rel=1e-4)  # no gradient, no decay: no change
     shrunk = reference_loss(probe, embedding * np.float32(0.95), unembedding * np.float32(0.95))
@@ -170,7 +182,9 @@ async def test_gradient_clipping_scales_the_gradient_to_the_limit(api: Api, data
     for clip in (0.0, 0.01):
         model_id = await api.model(mode="full_ft")
         await api.forward_backward(model_id, batch(0))
-        metrics = (await api.done(await api.submit_optim(model_id, {**ADAM, "grad_clip_norm": clip})))["metrics"]
+        metrics = (
+            await api.done(await api.submit_optim(model_id, {**ADAM, "grad_clip_norm": clip}))
+        )["metrics"]
         assert metrics["optim:step"] == 1
         tensors = tensors_of(data_dir, await api.save(model_id, "weight_and_optimizer"))
         first_moments = [v for k, v in tensors.items() if k.startswith("adam.m")]
@@ -204,7 +218,9 @@ async def test_large_vocabulary_checkpoints_have_realistic_sizes(api: Api) -> No
     outside = [datum([0, vocab], [1, 2])]
     assert_error(
         await api.request(
-            "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, outside)
+            "POST",
+            f"/models/{model_id}/forward-backward-passes",
+            json=api.fb_body(model_id, outside),
         ),
         400,
         "invalid_request",

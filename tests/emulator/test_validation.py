@@ -16,7 +16,9 @@ async def test_invalid_json_and_missing_body(api: Api) -> None:
         )
         assert_error(response, 400, "invalid_request", "body")
     assert_error(
-        await api.request("POST", "/sessions", content=b"", headers={"content-type": "application/json"}),
+        await api.request(
+            "POST", "/sessions", content=b"", headers={"content-type": "application/json"}
+        ),
         400,
         "invalid_request",
         "body: is required",
@@ -55,7 +57,9 @@ async def test_seq_id_message_says_what_is_expected(api: Api) -> None:
 async def test_missing_and_unknown_fields(api: Api) -> None:
     model_id = await api.model()
     assert_error(
-        await api.request("POST", f"/models/{model_id}/optimizer-steps", json={"payload": {"model_id": model_id}}),
+        await api.request(
+            "POST", f"/models/{model_id}/optimizer-steps", json={"payload": {"model_id": model_id}}
+        ),
         400,
         "invalid_request",
         "body.payload.",
@@ -88,7 +92,13 @@ async def test_missing_and_unknown_fields(api: Api) -> None:
 
 async def test_adam_bounds(api: Api) -> None:
     model_id = await api.model()
-    for name, value in (("learning_rate", 0), ("beta1", 1), ("eps", 0), ("weight_decay", 2), ("grad_clip_norm", -1)):
+    for name, value in (
+        ("learning_rate", 0),
+        ("beta1", 1),
+        ("eps", 0),
+        ("weight_decay", 2),
+        ("grad_clip_norm", -1),
+    ):
         body = api.optim_body(model_id)
         body["payload"]["adam_params"][name] = value
         response = await api.request("POST", f"/models/{model_id}/optimizer-steps", json=body)
@@ -106,13 +116,17 @@ async def test_tokens_outside_the_vocabulary_name_datum_and_position(api: Api) -
 
     bad_target = [datum([1, 2, 3], [2, 999, 4])]
     response = await api.request(
-        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, bad_target)
+        "POST",
+        f"/models/{model_id}/forward-backward-passes",
+        json=api.fb_body(model_id, bad_target),
     )
     assert_error(response, 400, "invalid_request", "datum 0", "position 1", "999")
 
     negative_target = [datum([1, 2, 3], [2, -5, 4])]
     response = await api.request(
-        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, negative_target)
+        "POST",
+        f"/models/{model_id}/forward-backward-passes",
+        json=api.fb_body(model_id, negative_target),
     )
     assert_error(response, 400, "invalid_request", "datum 0", "position 1")
 
@@ -121,12 +135,16 @@ async def test_targets_and_weights_must_line_up_with_tokens(api: Api) -> None:
     model_id = await api.model()
     short_targets = [datum([1, 2, 3], [2, 3])]
     response = await api.request(
-        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, short_targets)
+        "POST",
+        f"/models/{model_id}/forward-backward-passes",
+        json=api.fb_body(model_id, short_targets),
     )
     assert_error(response, 400, "invalid_request", "target_tokens", "datum 0")
     short_weights = [datum([1, 2, 3], [2, 3, 4], [1.0, 1.0])]
     response = await api.request(
-        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, short_weights)
+        "POST",
+        f"/models/{model_id}/forward-backward-passes",
+        json=api.fb_body(model_id, short_weights),
     )
     assert_error(response, 400, "invalid_request", "weights", "datum 0")
 

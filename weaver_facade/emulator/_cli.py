@@ -1,4 +1,4 @@
-"""The ``emulator`` command: ``weaver-facade emulator ...`` and ``python -m weaver_facade.emulator``."""
+"""The ``emulator`` command: ``weaver-facade emulator`` or ``python -m weaver_facade.emulator``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ READY_MESSAGE = "weaver emulator listening on {url}"
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where state lives (SQLite and checkpoint files). Default: a temporary directory removed on exit.",
+    help="Where state lives (SQLite and checkpoint files). "
+    "Default: a temporary directory removed on exit.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
@@ -40,8 +41,8 @@ READY_MESSAGE = "weaver emulator listening on {url}"
     "api_keys",
     multiple=True,
     envvar="WEAVER_EMULATOR_API_KEYS",
-    help="An accepted X-WEAVER-API-KEY; each key is a tenant. Repeatable. Without any, auth is off. "
-    "Also read from WEAVER_EMULATOR_API_KEYS (space-separated), which keeps keys out of `ps`.",
+    help="An accepted X-WEAVER-API-KEY; each key is a tenant. Repeatable. Without any, auth is "
+    "off. Also read from WEAVER_EMULATOR_API_KEYS (space-separated), which keeps keys out of `ps`.",
 )
 @click.option(
     "--latency",
@@ -57,9 +58,12 @@ READY_MESSAGE = "weaver emulator listening on {url}"
     multiple=True,
     metavar="SPEC",
     help="Inject faults: kind=unavailable|rate_limited|drop,rate=0.1[,when=before|after]"
-    "[,method=POST][,route=/api/v1/...][,retry_after=1]. Repeatable; the first rule that fires wins.",
+    "[,method=POST][,route=/api/v1/...][,retry_after=1]. Repeatable; the first rule that fires "
+    "wins.",
 )
-@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault draws.")
+@click.option(
+    "--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault draws."
+)
 @click.option(
     "--no-long-poll",
     is_flag=True,

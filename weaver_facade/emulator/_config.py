@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 OperationKind = Literal["forward_backward", "optim_step", "save_checkpoint", "load_checkpoint"]
 OPERATION_KINDS: tuple[str, ...] = get_args(OperationKind)
@@ -44,7 +44,9 @@ class FaultRule:
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {self.kind!r}")
+            raise ValueError(
+                f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {self.kind!r}"
+            )
         if self.when not in FAULT_WHENS:
             raise ValueError(f"fault 'when' must be 'before' or 'after', not {self.when!r}")
         if not 0.0 <= self.rate <= 1.0:
@@ -57,7 +59,9 @@ class FaultRule:
                 raise ValueError(f"fault method must be an HTTP method, not {self.method!r}")
             object.__setattr__(self, "method", upper)
         if self.route is not None and not self.route.startswith("/"):
-            raise ValueError(f"fault route must be a path template starting with '/': {self.route!r}")
+            raise ValueError(
+                f"fault route must be a path template starting with '/': {self.route!r}"
+            )
 
     def matches(self, method: str, route: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -66,7 +70,10 @@ class FaultRule:
 
     @classmethod
     def parse(cls, text: str) -> FaultRule:
-        """Parse the command-line form ``kind=drop,rate=0.2[,when=after][,method=POST][,route=/api/v1/...][,retry_after=2]``."""
+        """Parse the command-line form of a rule.
+
+        ``kind=drop,rate=0.2[,when=after][,method=POST][,route=/api/v1/...][,retry_after=2]``
+        """
         values: dict[str, str] = {}
         for part in text.split(","):
             key, sep, value = part.partition("=")
@@ -89,7 +96,9 @@ class FaultRule:
             rate = float(values["rate"])
             retry_after = int(values.get("retry_after", "1"))
         except ValueError:
-            raise ValueError(f"fault {text!r}: rate must be a number and retry_after an integer") from None
+            raise ValueError(
+                f"fault {text!r}: rate must be a number and retry_after an integer"
+            ) from None
         return cls(
             kind=kind,  # type: ignore[arg-type]  # checked against FAULT_KINDS above
             rate=rate,
@@ -133,7 +142,9 @@ class EmulatorConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
-        keys = (self.api_keys,) if isinstance(self.api_keys, str) else tuple(self.api_keys)
+        # A lone string would otherwise become a tuple of one-character keys.
+        raw: Any = self.api_keys
+        keys = (raw,) if isinstance(raw, str) else tuple(raw)
         if any(not isinstance(k, str) or not k for k in keys):
             raise ValueError("api_keys must be non-empty strings")
         object.__setattr__(self, "api_keys", keys)

@@ -84,6 +84,14 @@ def _uvicorn_config(app: Starlette, host: str, port: int, *, access_log: bool) -
     )
 
 
+def _release_long_polls(app: Starlette) -> None:
+    """Answer held long-polls now (with the current state) so shutdown need not wait for them."""
+    waiters: Any = getattr(getattr(app.state, "emulator", None), "waiters", None)
+    notify_all = getattr(waiters, "notify_all", None)
+    if callable(notify_all):
+        notify_all()
+
+
 def _close_emulator(app: Starlette) -> None:
     emulator: Any = getattr(app.state, "emulator", None)
     close = getattr(emulator, "close", None)
@@ -113,10 +121,14 @@ def run_emulator(
         temp_dir = tempfile.mkdtemp(prefix="weaver-emulator-")
         data_dir = temp_dir
     try:
-        emulator_config = EmulatorConfig(data_dir=Path(data_dir), api_keys=tuple(api_keys), **config)
+        emulator_config = EmulatorConfig(
+            data_dir=Path(data_dir), api_keys=tuple(api_keys), **config
+        )
         app = create_app(emulator_config)
         try:
-            with _serve_in_thread(app, host, port) as bound_port:
+            with _serve_in_thread(
+                app, host, port, before_stop=lambda: _release_long_polls(app)
+            ) as bound_port:
                 yield RunningEmulator(
                     base_url=_base_url(host, bound_port),
                     api_key=emulator_config.api_keys[0] if emulator_config.api_keys else None,
@@ -132,7 +144,9 @@ def run_emulator(
 
 
 @contextlib.contextmanager
-def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
+def _serve_in_thread(
+    app: Starlette, host: str, port: int, *, before_stop: Callable[[], None]
+) -> Iterator[int]:
     settled = threading.Event()
     failure: list[BaseException] = []
 
@@ -160,6 +174,7 @@ def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
     try:
         yield server.bound_port()
     finally:
+        before_stop()
         server.should_exit = True
         thread.join(timeout=_GRACEFUL_SHUTDOWN_SECONDS + 10)
 

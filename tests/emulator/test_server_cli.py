@@ -1,0 +1,170 @@
+"""Serving over real HTTP: ``run_emulator`` in a thread, and the ``emulator`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from tests.emulator.support import API, KEY_A, Api, batch, spawn_emulator
+from weaver_facade.cli import main
+from weaver_facade.emulator import RunningEmulator, run_emulator
+
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+
+def test_run_emulator_is_ready_in_under_a_second(tmp_path: Path) -> None:
+    # Warm the imports and the parsed spec: this measures the server, not the interpreter.
+    with run_emulator(tmp_path / "warm"):
+        pass
+    started = time.monotonic()
+    with run_emulator(tmp_path / "data", api_keys=(KEY_A,)) as emu:
+        ready_after = time.monotonic() - started
+        response = httpx.get(
+            f"{emu.base_url}{API}/supported-models", headers={"X-WEAVER-API-KEY": KEY_A}
+        )
+        assert response.status_code == 200
+    assert ready_after < 1.0, ready_after
+
+
+def test_running_emulator_facts(tmp_path: Path) -> None:
+    with run_emulator(api_keys=(KEY_A, "second-key")) as emu:
+        assert isinstance(emu, RunningEmulator)
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emu.base_url)
+        assert emu.port > 0
+        assert emu.host == "127.0.0.1"
+        assert emu.api_key == KEY_A
+        assert KEY_A not in repr(emu)
+        assert "second-key" not in repr(emu)
+        assert emu.data_dir.is_dir()
+        temp_dir = emu.data_dir
+        spec = httpx.get(f"{emu.base_url}/openapi.yaml")
+        assert spec.status_code == 200
+        assert spec.content == SPEC.read_bytes()
+        unauthorized = httpx.get(f"{emu.base_url}{API}/supported-models")
+        assert unauthorized.status_code == 401
+        assert unauthorized.headers["x-request-id"]
+    assert not temp_dir.exists(), "a temporary data dir is removed on exit"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{emu.base_url}/openapi.yaml", timeout=2)
+
+    kept = tmp_path / "kept"
+    with run_emulator(kept, api_keys=()) as emu:
+        assert emu.api_key is None
+        assert httpx.get(f"{emu.base_url}{API}/supported-models").status_code == 200
+    assert (kept / "weaver.db").exists() or any(kept.iterdir())
+
+
+def test_exit_does_not_wait_for_held_long_polls(tmp_path: Path) -> None:
+    async def scenario(emu: RunningEmulator) -> asyncio.Task[httpx.Response]:
+        client = httpx.AsyncClient(base_url=emu.base_url, timeout=60)
+        api = Api(client, emu.api_key)
+        model_id = await api.model()
+        op = await api.submit_fb(model_id, batch())
+        return asyncio.create_task(
+            api.request("GET", f"/operations/{op['id']}", params={"wait": 60})
+        )
+
+    loop = asyncio.new_event_loop()
+    try:
+        with run_emulator(latency={"forward_backward": 60}) as emu:
+            held = loop.run_until_complete(scenario(emu))
+            loop.run_until_complete(asyncio.sleep(0.2))  # the poll is now parked on the server
+            started = time.monotonic()
+        stopped_after = time.monotonic() - started
+        loop.run_until_complete(asyncio.wait([held], timeout=10))
+    finally:
+        loop.close()
+    # Without releasing the parked poll, uvicorn would wait out its graceful-shutdown timeout.
+    assert stopped_after < 1.5, stopped_after
+    answer = held.result()
+    assert answer.status_code == 200
+    assert answer.json()["status"] in ("pending", "running")
+
+
+async def test_real_http_workflow_through_run_emulator() -> None:
+    with run_emulator() as emu:
+        async with httpx.AsyncClient(base_url=emu.base_url, timeout=30) as client:
+            api = Api(client, emu.api_key)
+            model_id = await api.model()
+            first = await api.step(model_id, batch(0))
+            ckpt = await api.save(model_id, "weight_and_optimizer", name="http")
+            second = await api.step(model_id, batch(1))
+            await api.load(model_id, ckpt["path"], include_optimizer=True)
+            assert await api.step(model_id, batch(1)) == second
+            assert first > 0
+
+
+def test_the_command_serves_and_keeps_the_key_secret(tmp_path: Path) -> None:
+    key = "command-line-secret-5c1e"
+    emu = spawn_emulator(
+        "--data-dir", str(tmp_path / "d"), "--api-key", key, "--latency", "optim_step=0"
+    )
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emu.base_url)
+        assert emu.seconds_to_ready < 5, emu.seconds_to_ready  # interpreter start-up included
+        assert httpx.get(f"{emu.base_url}/openapi.yaml").content == SPEC.read_bytes()
+        headers = {"X-WEAVER-API-KEY": key}
+        created = httpx.post(f"{emu.base_url}{API}/sessions", json={}, headers=headers)
+        assert created.status_code == 201
+        assert httpx.post(f"{emu.base_url}{API}/sessions", json={}).status_code == 401
+        bad = httpx.post(
+            f"{emu.base_url}{API}/sessions", json={}, headers={"X-WEAVER-API-KEY": key + "!"}
+        )
+        assert bad.status_code == 401
+    finally:
+        code = emu.stop()
+    assert code in (0, -15), code  # uvicorn re-raises the signal after a graceful shutdown
+    assert key not in emu.output()
+    assert (tmp_path / "d").is_dir()
+
+
+def test_the_command_without_keys_warns_that_auth_is_off(tmp_path: Path) -> None:
+    emu = spawn_emulator("--data-dir", str(tmp_path / "d"), "--no-long-poll")
+    try:
+        assert httpx.get(f"{emu.base_url}{API}/supported-models").status_code == 200
+    finally:
+        emu.stop()
+    assert "auth" in "".join(emu.stderr).lower()
+
+
+def test_the_command_refuses_bad_options() -> None:
+    runner = CliRunner()
+    for args in (
+        ["emulator", "--latency", "warp_drive=1"],
+        ["emulator", "--latency", "optim_step=fast"],
+        ["emulator", "--fault", "kind=explode,rate=1"],
+        ["emulator", "--fault", "kind=drop,rate=2"],
+    ):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+
+
+def test_the_cli_group_lists_the_emulator_without_importing_it() -> None:
+    code = (
+        "import sys, weaver_facade.cli\n"
+        "from click.testing import CliRunner\n"
+        "out = CliRunner().invoke(weaver_facade.cli.main, ['--help']).output\n"
+        "assert 'emulator' in out, out\n"
+        "assert 'numpy' not in sys.modules and 'weaver_facade.emulator' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    result = CliRunner().invoke(main, ["emulator", "--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--data-dir",
+        "--host",
+        "--port",
+        "--api-key",
+        "--latency",
+        "--fault",
+        "--no-long-poll",
+    ):
+        assert option in result.output
