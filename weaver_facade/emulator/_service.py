@@ -775,10 +775,11 @@ class Emulator:
             }
             for key, value in mine.items():
                 if ckpt[key] != value:
+                    what = key.replace("_", " ")
                     raise unprocessable(
                         "incompatible_checkpoint",
-                        f"checkpoint {path} has {key} {ckpt[key]}, "
-                        f"but model {model_id} has {key} {value}",
+                        f"checkpoint {path} has {what} {ckpt[key]}, "
+                        f"but model {model_id} has {what} {value}",
                         mismatch=key,
                         checkpoint=ckpt[key],
                         model=value,

@@ -59,7 +59,7 @@ class Scheduler:
                 ahead.append(running)
             for job in q:
                 if job.op_id == op_id:
-                    return len(ahead), sum(self._latency_of(j.kind) for j in ahead)
+                    return len(ahead), sum((self._latency_of(j.kind) for j in ahead), 0.0)
                 ahead.append(job)
         return None
 
