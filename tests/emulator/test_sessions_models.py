@@ -113,11 +113,14 @@ async def test_model_creation_errors(api: Api) -> None:
         "invalid_request",
         "lora_config",
     )
+    supported = (await api.ok("GET", "/supported-models"))["items"]
+    max_rank = next(m for m in supported if m["name"] == "weaver-tiny")["config"]["max_lora_rank"]
+    too_high = {"rank": max_rank + 1}
     assert_error(
         await api.request(
             "POST",
             path,
-            json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 256}},
+            json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": too_high},
         ),
         400,
         "invalid_request",
