@@ -20,6 +20,7 @@ from weaver_facade import (
     RetryPolicy,
     RetrySettings,
     ServiceClient,
+    TrainingClient,
     datum_from_tokens,
 )
 from weaver_facade.emulator import RunningEmulator, run_emulator
@@ -99,6 +100,15 @@ def make_service(emu: RunningEmulator, recorder: Recorder) -> Iterator[ServiceFa
 @pytest.fixture
 def service(make_service: ServiceFactory) -> ServiceClient:
     return make_service()
+
+
+@pytest.fixture
+def trainer(service: ServiceClient) -> TrainingClient:
+    """A model of the base model after one training step."""
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    trainer.forward_backward(batch())
+    trainer.optim_step()
+    return trainer
 
 
 @pytest.fixture

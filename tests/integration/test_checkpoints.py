@@ -11,7 +11,6 @@ from tests.integration.conftest import (
     AsyncServiceFactory,
     Recorder,
     ServiceFactory,
-    batch,
 )
 from weaver_facade import (
     Checkpoint,
@@ -22,14 +21,6 @@ from weaver_facade import (
 )
 
 NAMES = [f"step-{i}" for i in range(5)]
-
-
-@pytest.fixture
-def trainer(make_service: ServiceFactory) -> TrainingClient:
-    trainer = make_service().create_training_client(BASE_MODEL, seed=1)
-    trainer.forward_backward(batch())
-    trainer.optim_step()
-    return trainer
 
 
 def _save_all(trainer: TrainingClient) -> list[Checkpoint]:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import API_KEY, BASE_MODEL, Recorder, ServiceFactory, batch
+from tests.integration.conftest import API_KEY, BASE_MODEL, Recorder, ServiceFactory
 from weaver_facade import (
     AdamParams,
     APIError,
@@ -25,14 +25,6 @@ from weaver_facade import (
     UnknownBaseModelError,
     UnprocessableEntityError,
 )
-
-
-@pytest.fixture
-def trainer(make_service: ServiceFactory) -> TrainingClient:
-    trainer = make_service().create_training_client(BASE_MODEL, seed=1)
-    trainer.forward_backward(batch())
-    trainer.optim_step()
-    return trainer
 
 
 def test_a_duplicate_name_is_a_conflict_and_keeps_the_original(trainer: TrainingClient) -> None:
