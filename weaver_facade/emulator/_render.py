@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from ._base_models import BASE_MODELS
 from ._store import Row
 
 __all__ = ["checkpoint_path", "render_checkpoint", "render_model", "render_session", "timestamp"]
@@ -34,8 +35,6 @@ def render_session(row: Row) -> dict[str, Any]:
 
 
 def render_model(row: Row) -> dict[str, Any]:
-    from ._base_models import BASE_MODELS
-
     lora = json.loads(row["lora_config"]) if row["lora_config"] else None
     return {
         "id": row["id"],

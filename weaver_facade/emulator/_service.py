@@ -7,6 +7,7 @@ write the store and enqueue jobs. The jobs run on worker threads (see
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -360,8 +361,6 @@ class Emulator:
 
     async def wait_operation(self, tenant: str, op_id: str, wait: float) -> Reply:
         """Answer once the operation is terminal or ``wait`` seconds passed."""
-        import asyncio
-
         if not self.config.honor_long_poll or wait <= 0:
             return self.get_operation(tenant, op_id)
         future = self.waiters.register(op_id)
