@@ -6,11 +6,19 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import API_KEY, BASE_MODEL, Recorder, ServiceFactory
+from tests.integration.conftest import (
+    API_KEY,
+    BASE_MODEL,
+    AsyncServiceFactory,
+    Recorder,
+    ServiceFactory,
+    batch,
+)
 from weaver_facade import (
     AdamParams,
     APIError,
     AuthenticationError,
+    BadRequestError,
     CheckpointExistsError,
     CheckpointPath,
     CheckpointType,
@@ -24,6 +32,7 @@ from weaver_facade import (
     TrainingClient,
     UnknownBaseModelError,
     UnprocessableEntityError,
+    datum_from_tokens,
 )
 
 
@@ -133,3 +142,48 @@ def test_a_wrong_key_is_an_authentication_error_without_the_key(
     for text in (str(error), repr(error), repr(service), str(error.details)):
         assert wrong not in text
         assert API_KEY not in text
+
+
+def test_a_refused_step_loses_nothing(trainer: TrainingClient) -> None:
+    # weaver-tiny's vocabulary is 0..255: the server refuses and names the field.
+    with pytest.raises(BadRequestError) as caught:
+        trainer.forward_backward([datum_from_tokens([1, 2, 300, 4])])
+    error = caught.value
+    assert error.status_code == 400
+    assert error.code == "invalid_request"
+    assert "300" in error.message
+    assert "model_input" in str(error.details.get("field"))
+    # The model trains on as if nothing happened.
+    assert trainer.forward_backward(batch()).loss > 0
+    assert trainer.optim_step().metrics["optim:step"] == 2
+
+
+def test_the_large_vocabulary_model(make_service: ServiceFactory) -> None:
+    trainer = make_service().create_training_client("weaver-large-vocab", lora_rank=4, seed=1)
+    assert trainer.model.base_model == "weaver-large-vocab"
+    result = trainer.forward_backward([datum_from_tokens([1, 2, 150_000, 4])])
+    assert len(result.logprobs[0]) == 3
+    trainer.optim_step()
+    saved = trainer.save_state("big")
+    assert saved.size_bytes is not None
+    assert saved.size_bytes > 0
+    assert trainer.load_state_with_optimizer(saved).optimizer_step == 1
+
+
+async def test_async_error_cases(
+    make_async_service: AsyncServiceFactory, recorder: Recorder
+) -> None:
+    trainer = await make_async_service().create_training_client(BASE_MODEL, seed=1)
+    weights = await trainer.save_state("w", include_optimizer=False)
+    with pytest.raises(CheckpointExistsError):
+        await trainer.save_state("w")
+    sent = len(recorder.requests)
+    with pytest.raises(OptimizerStateUnavailableError) as client_side:
+        await trainer.load_state_with_optimizer(weights)
+    assert client_side.value.status_code is None
+    assert len(recorder.requests) == sent
+    with pytest.raises(OptimizerStateUnavailableError) as server_side:
+        await trainer.load_state_with_optimizer(str(weights.path))
+    assert server_side.value.status_code == 422
+    with pytest.raises(NotFoundError):
+        await trainer.get_checkpoint(uuid.uuid4())
