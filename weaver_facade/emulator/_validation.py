@@ -215,9 +215,12 @@ def query_int(
     if raw is None:
         return None
     bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-    if _INT.fullmatch(raw) is None or len(raw) > 40:
+    if _INT.fullmatch(raw) is None:
         raise invalid(f"query.{name}", f"must be an integer {bounds}")
-    value = int(raw)
+    # Python refuses to parse integers of thousands of digits; any such value
+    # is far past every bound, so its sign decides.
+    digits = raw.lstrip("-")
+    value = int(raw) if len(digits) <= 40 else (-(10**40) if raw.startswith("-") else 10**40)
     if value < minimum or (maximum is not None and value > maximum):
         raise invalid(f"query.{name}", f"must be an integer {bounds}")
     return value
