@@ -43,6 +43,7 @@ from ._training import (
     AsyncTrainingClient,
     OperationResult,
     TrainingClient,
+    check_next_seq_id,
     model_info_from_wire,
     reattach_parser,
 )
@@ -361,14 +362,26 @@ class ServiceClient(_ServiceBase):
         call = self._model_call(session_id, base_model, training_mode, lora_rank, seed)
         return TrainingClient(self._io, model_info_from_wire(call.operation, self._io.send(call)))
 
-    def training_client(self, model_id: str) -> TrainingClient:
+    def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
 
-        Its ``seq_id`` counter starts again at 1; attach to a model that no
-        other client is training.
+        Checkpoint methods (save, list, get, delete, TTL, load) work at once.
+        Training steps need ``next_seq_id``: every ``forward_backward`` and
+        ``optim_step`` carries a ``seq_id``, one counter per model, and a server
+        answers a repeated ``seq_id`` with the *old* operation, so a client that
+        counted from 1 again would silently skip steps. Without ``next_seq_id``
+        training calls are refused before any request. To resume after a
+        crash, prefer a new model and ``load_state_with_optimizer``.
+
+        Args:
+            model_id: The model's id.
+            next_seq_id: The ``seq_id`` of the next training step (the last one
+                used on this model plus 1), if you know it.
         """
+        start = check_next_seq_id(next_seq_id)
         call = calls.get_model(_check_id("model_id", model_id))
-        return TrainingClient(self._io, model_info_from_wire(call.operation, self._io.send(call)))
+        model = model_info_from_wire(call.operation, self._io.send(call))
+        return TrainingClient(self._io, model, next_seq_id=start)
 
     @overload
     def operation(self, operation_id: str) -> OperationHandle[OperationResult]: ...
@@ -489,11 +502,14 @@ class AsyncServiceClient(_ServiceBase):
         model = model_info_from_wire(call.operation, await self._io.send(call))
         return AsyncTrainingClient(self._io, model)
 
-    async def training_client(self, model_id: str) -> AsyncTrainingClient:
+    async def training_client(
+        self, model_id: str, *, next_seq_id: int | None = None
+    ) -> AsyncTrainingClient:
         """See ``ServiceClient.training_client``."""
+        start = check_next_seq_id(next_seq_id)
         call = calls.get_model(_check_id("model_id", model_id))
         model = model_info_from_wire(call.operation, await self._io.send(call))
-        return AsyncTrainingClient(self._io, model)
+        return AsyncTrainingClient(self._io, model, next_seq_id=start)
 
     @overload
     async def operation(self, operation_id: str) -> AsyncOperationHandle[OperationResult]: ...

@@ -68,6 +68,7 @@ __all__ = [
     "ModelInfo",
     "OperationResult",
     "TrainingClient",
+    "check_next_seq_id",
     "model_info_from_wire",
     "reattach_parser",
 ]
@@ -284,11 +285,34 @@ def _no_optimizer_state(checkpoint: Checkpoint) -> OptimizerStateUnavailableErro
     )
 
 
+def check_next_seq_id(next_seq_id: object) -> int | None:
+    """``None`` or an int >= 1."""
+    if next_seq_id is not None and (
+        isinstance(next_seq_id, bool) or not isinstance(next_seq_id, int) or next_seq_id < 1
+    ):
+        raise InvalidArgumentError(f"next_seq_id must be an int >= 1, got {next_seq_id!r}")
+    return next_seq_id
+
+
 class _TrainingBase:
-    def __init__(self, model: ModelInfo) -> None:
+    def __init__(self, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
         self._model = model
-        # One seq_id counter per model client, from 1, shared by every training call.
-        self._seq = itertools.count(1)
+        # One seq_id counter per model client, shared by every training call.
+        # None: attached to a model whose last seq_id we do not know.
+        start = check_next_seq_id(next_seq_id)
+        self._seq = None if start is None else itertools.count(start)
+
+    def _next_seq_id(self) -> int:
+        if self._seq is None:
+            # The server answers a repeated seq_id with the old operation, so
+            # counting from 1 again would silently skip training steps.
+            raise InvalidArgumentError(
+                f"this client was attached to model {self.model_id} without next_seq_id, so "
+                "it cannot number training steps: pass training_client(model_id, "
+                "next_seq_id=<last seq_id + 1>), or create a new model and resume it with "
+                "load_state_with_optimizer. Checkpoint methods work without it."
+            )
+        return next(self._seq)
 
     @property
     def model_id(self) -> str:
@@ -309,7 +333,9 @@ class _TrainingBase:
     def _forward_backward(self, data: object, loss_fn: object) -> Submission[ForwardBackwardResult]:
         items = _check_data(data)
         fn = _check_loss_fn(loss_fn)
-        call = calls.forward_backward(self.model_id, seq_id=next(self._seq), data=items, loss_fn=fn)
+        call = calls.forward_backward(
+            self.model_id, seq_id=self._next_seq_id(), data=items, loss_fn=fn
+        )
         return Submission(call, _parse_fb(len(items)))
 
     def _optim_step(self, adam_params: object) -> Submission[OptimStepResult]:
@@ -317,7 +343,7 @@ class _TrainingBase:
             raise InvalidArgumentError(
                 f"adam_params must be an AdamParams, got {type(adam_params).__name__}"
             )
-        call = calls.optim_step(self.model_id, seq_id=next(self._seq), adam_params=adam_params)
+        call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
         return Submission(call, _parse_optim)
 
     def _save(self, name: object, include_optimizer: bool, ttl: object) -> Submission[Checkpoint]:
@@ -350,8 +376,8 @@ class TrainingClient(_TrainingBase):
     an ``OperationHandle`` at once.
     """
 
-    def __init__(self, io: SyncIO, model: ModelInfo) -> None:
-        super().__init__(model)
+    def __init__(self, io: SyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
+        super().__init__(model, next_seq_id=next_seq_id)
         self._io = io
 
     @overload
@@ -566,8 +592,8 @@ class AsyncTrainingClient(_TrainingBase):
     can itself be awaited.
     """
 
-    def __init__(self, io: AsyncIO, model: ModelInfo) -> None:
-        super().__init__(model)
+    def __init__(self, io: AsyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
+        super().__init__(model, next_seq_id=next_seq_id)
         self._io = io
 
     @overload

@@ -414,12 +414,20 @@ def _request_secret(response: httpx.Response) -> str | None:
     return secret
 
 
+# A key at least this long is replaced wherever it appears; a shorter (toy)
+# key only where it stands alone, so that the key "k" leaves "checkpoint" intact.
+_SCRUB_ANYWHERE = 8
+
+
 def scrub(value: T, secret: str | None) -> T:
-    """Replace the API key anywhere in a string or JSON-like structure."""
+    """Replace the API key in a string or JSON-like structure."""
     if not secret:
         return value
     if isinstance(value, str):
-        return value.replace(secret, REDACTED)  # type: ignore[return-value]
+        if len(secret) >= _SCRUB_ANYWHERE:
+            return value.replace(secret, REDACTED)  # type: ignore[return-value]
+        alone = rf"(?<![A-Za-z0-9_.-]){re.escape(secret)}(?![A-Za-z0-9_.-])"
+        return re.sub(alone, REDACTED, value)  # type: ignore[return-value]
     if isinstance(value, Mapping):
         return {k: scrub(v, secret) for k, v in value.items()}  # type: ignore[return-value]
     if isinstance(value, list):

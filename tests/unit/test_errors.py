@@ -486,3 +486,14 @@ def test_repr_never_shows_the_key(fake: FakeWeaver) -> None:
         assert KEY not in repr(svc._io.generated)
         assert KEY not in str(vars(trainer))
     assert "api_key=<none>" in repr(ServiceClient("http://x", ""))
+
+
+def test_a_short_key_is_scrubbed_only_where_it_stands_alone() -> None:
+    from weaver_facade._wire import scrub
+
+    assert (
+        scrub("checkpoint k exists; key=k", "k") == "checkpoint [redacted] exists; key=[redacted]"
+    )
+    assert scrub({"a": ["k", "kk"]}, "k") == {"a": ["[redacted]", "kk"]}
+    long_key = "sk-0123456789"
+    assert scrub(f"x{long_key}x", long_key) == "x[redacted]x"

@@ -15,6 +15,7 @@ from weaver_facade import (
     Checkpoint,
     CheckpointPath,
     CheckpointType,
+    InvalidArgumentError,
     NotFoundError,
     ServiceClient,
     TrainingClient,
@@ -332,10 +333,29 @@ def test_training_client_attaches_with_get_model(fake: FakeWeaver, svc: ServiceC
     (request,) = fake.requests
     assert (request.method, request.url.path) == ("GET", "/api/v1/models/m-7")
     assert trainer.model_id == "m-7"
-    trainer.optim_step()
-    assert fake.body(fake.sent("POST")[-1])["payload"]["seq_id"] == 1
     # Attaching does not need a session.
     assert fake.sent("POST", "/api/v1/sessions") == []
+    # Checkpoint methods work at once.
+    assert trainer.list_checkpoints() == []
+
+
+def test_an_attached_client_trains_only_with_an_explicit_next_seq_id(
+    fake: FakeWeaver, svc: ServiceClient
+) -> None:
+    blind = svc.training_client("m-7")
+    fake.requests.clear()
+    # Counting from 1 again would get the model's old operations back, silently.
+    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+        blind.optim_step()
+    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+        blind.forward_backward([datum_from_tokens([1, 2])])
+    assert fake.requests == []
+    resumed = svc.training_client("m-7", next_seq_id=7)
+    resumed.forward_backward([datum_from_tokens([1, 2])])
+    resumed.optim_step()
+    assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")] == [7, 8]
+    with pytest.raises(InvalidArgumentError, match="next_seq_id must be an int >= 1"):
+        svc.training_client("m-7", next_seq_id=0)
 
 
 def test_unknown_checkpoint_id_is_not_found(trainer: TrainingClient) -> None:
