@@ -11,11 +11,13 @@ from tests.integration.conftest import (
     AsyncServiceFactory,
     Recorder,
     ServiceFactory,
+    batch,
 )
 from weaver_facade import (
     Checkpoint,
     CheckpointPath,
     CheckpointStatus,
+    InvalidArgumentError,
     NotFoundError,
     TrainingClient,
 )
@@ -128,3 +130,32 @@ def test_attached_client_manages_and_loads_checkpoints(
     other = attached.save_state("from-attached")
     assert other.path == CheckpointPath(model_id=trainer.model_id, name="from-attached")
     assert [c.name for c in trainer.list_checkpoints()] == ["shared", "from-attached"]
+
+
+def test_an_attached_client_trains_only_from_an_explicit_seq_id(
+    make_service: ServiceFactory, recorder: Recorder
+) -> None:
+    data = batch()
+    reference = make_service().create_training_client(BASE_MODEL, seed=9)
+    expected = []
+    for _ in range(3):
+        expected.append(reference.forward_backward(data).loss)
+        reference.optim_step()
+
+    first = make_service().create_training_client(BASE_MODEL, seed=9)
+    for _ in range(2):  # seq_ids 1 to 4
+        first.forward_backward(data)
+        first.optim_step()
+
+    # Counting from 1 again would get old operations back: refused before any request.
+    blind = make_service().training_client(first.model_id)
+    sent = len(recorder.requests)
+    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+        blind.forward_backward(data)
+    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+        blind.optim_step()
+    assert len(recorder.requests) == sent
+
+    attached = make_service().training_client(first.model_id, next_seq_id=5)
+    assert attached.forward_backward(data).loss == expected[2]
+    assert attached.optim_step().metrics["optim:step"] == 3
