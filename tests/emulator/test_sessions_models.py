@@ -114,13 +114,16 @@ async def test_model_creation_errors(api: Api) -> None:
         "lora_config",
     )
     supported = (await api.ok("GET", "/supported-models"))["items"]
-    max_rank = next(m for m in supported if m["name"] == "weaver-tiny")["config"]["max_lora_rank"]
+    # The semantic cap: weaver-large-vocab allows fewer ranks than the spec's maximum of 256.
+    large = next(m for m in supported if m["name"] == "weaver-large-vocab")
+    max_rank = large["config"]["max_lora_rank"]
+    assert max_rank < 256
     too_high = {"rank": max_rank + 1}
     assert_error(
         await api.request(
             "POST",
             path,
-            json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": too_high},
+            json={"model_seq_id": 1, "base_model": "weaver-large-vocab", "lora_config": too_high},
         ),
         400,
         "invalid_request",
