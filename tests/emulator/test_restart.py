@@ -1,0 +1,144 @@
+"""A real emulator process killed with SIGKILL amid a stream of saves, then restarted."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from pathlib import Path
+
+import httpx
+
+from tests.emulator.support import Api, Json, assert_error, batch, spawn_emulator
+
+KEY = "restart-tenant-key-0a9f"
+
+
+def files_by_checkpoint(data_dir: Path, checkpoint_ids: set[str]) -> dict[str, list[Path]]:
+    """Every file under the data dir that belongs to a checkpoint, by checkpoint id."""
+    out: dict[str, list[Path]] = {}
+    for path in sorted(data_dir.rglob("*")):
+        owner = next((cid for cid in checkpoint_ids if cid in str(path)), None)
+        if path.is_file() and owner is not None:
+            out.setdefault(owner, []).append(path)
+    return out
+
+
+def sha256_of(paths: list[Path]) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+async def test_sigkill_mid_stream_of_saves_then_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    args = ("--data-dir", str(data_dir), "--api-key", KEY, "--latency", "save_checkpoint=0.05")
+
+    first = spawn_emulator(*args)
+    try:
+        async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
+            api = Api(client, KEY)
+            model_id = await api.model(seed=4)
+            for i in range(2):
+                await api.step(model_id, batch(i))
+            base = await api.save(model_id, "weight_and_optimizer", name="base")
+            loss_after_base = (await api.forward_backward(model_id, batch(2)))["metrics"][
+                "loss:sum"
+            ]
+
+            stream = [
+                await api.submit_save(model_id, "weight", name=f"stream-{i}") for i in range(40)
+            ]
+            queued_fb = await api.submit_fb(model_id, batch(3))
+            await api.wait(stream[2])
+            before = (await api.checkpoints(model_id))["items"]
+    finally:
+        first.stop(signal.SIGKILL)
+    assert first.process.returncode == -signal.SIGKILL
+
+    completed: dict[str, Json] = {c["id"]: c for c in before if c["status"] == "completed"}
+    pending_ids = {c["id"] for c in before if c["status"] == "pending"}
+    assert base["id"] in completed
+    assert len(completed) >= 4, "some saves of the stream had finished"
+    assert pending_ids, "and others had not"
+    all_ids = set(completed) | pending_ids
+    hashes_before = {
+        cid: sha256_of(paths) for cid, paths in files_by_checkpoint(data_dir, all_ids).items()
+    }
+    for cid, ckpt in completed.items():
+        assert hashes_before[cid] == ckpt["sha256"]
+
+    second = spawn_emulator(*args)
+    try:
+        async with httpx.AsyncClient(base_url=second.base_url, timeout=30) as client:
+            api = Api(client, KEY)
+            after = (await api.checkpoints(model_id))["items"]
+            survivors = {c["id"]: c for c in after}
+            assert all(c["status"] == "completed" for c in after)
+            # Completed checkpoints survive byte for byte.
+            assert set(completed) <= set(survivors)
+            for cid, ckpt in completed.items():
+                assert survivors[cid]["sha256"] == ckpt["sha256"]
+                assert survivors[cid]["size_bytes"] == ckpt["size_bytes"]
+            files_after = files_by_checkpoint(data_dir, all_ids)
+            for cid in survivors:
+                assert sha256_of(files_after[cid]) == survivors[cid]["sha256"]
+            for cid in completed:
+                assert sha256_of(files_after[cid]) == hashes_before[cid]
+
+            # Saves cut off by the kill failed, and their partial files are gone.
+            failed = 0
+            for cid in pending_ids - set(survivors):
+                reply = await api.ok("GET", f"/checkpoints/{cid}")
+                assert reply["status"] == "failed"
+                assert cid not in files_after
+                failed += 1
+            assert failed > 0
+            assert set(files_after) == set(survivors)
+            leftovers = [
+                p for p in data_dir.rglob("*") if p.is_file() and p.suffix in (".tmp", ".partial")
+            ]
+            assert leftovers == []
+
+            # Operations that were pending or running are errors that say why.
+            interrupted = 0
+            for op in [*stream, queued_fb]:
+                final = await api.ok("GET", f"/operations/{op['id']}")
+                assert final["status"] in ("done", "error")
+                if final["status"] == "error":
+                    assert final["error_code"] == "interrupted"
+                    assert "restart" in final["error_message"]
+                    interrupted += 1
+            assert interrupted > 0
+            assert (await api.ok("GET", f"/operations/{queued_fb['id']}"))["status"] == "error"
+
+            # The model's in-memory state is lost, and it says so instead of training from scratch.
+            model = await api.ok("GET", f"/models/{model_id}")
+            assert model["status"] == "state_lost"
+            api.seq[model_id] = 100
+            for method, path, body in (
+                (
+                    "POST",
+                    f"/models/{model_id}/forward-backward-passes",
+                    api.fb_body(model_id, batch(5)),
+                ),
+                ("POST", f"/models/{model_id}/optimizer-steps", api.optim_body(model_id)),
+                ("POST", f"/models/{model_id}/checkpoints", {"type": "weight"}),
+            ):
+                refused = await api.request(method, path, json=body)
+                assert_error(refused, 409, "model_state_lost", model_id)
+
+            # A new model picks up where the old one was saved, bit for bit.
+            api.model_seq = 10
+            fresh = await api.model(seed=4)
+            loaded = await api.load(fresh, base["path"], include_optimizer=True)
+            assert loaded["optimizer_step"] == 2
+            resumed = (await api.forward_backward(fresh, batch(2)))["metrics"]["loss:sum"]
+            assert resumed == loss_after_base
+            await api.step(fresh, batch(3))
+            streamed = next(c for c in after if c["name"].startswith("stream-"))
+            await api.load(fresh, streamed["path"], include_optimizer=False)
+    finally:
+        code = second.stop()
+    assert code in (0, -signal.SIGTERM)
+    assert KEY not in first.output() + second.output()
