@@ -47,7 +47,7 @@ async def test_sigkill_mid_stream_of_saves_then_restart(tmp_path: Path) -> None:
             ]
 
             stream = [
-                await api.submit_save(model_id, "weight", name=f"stream-{i}") for i in range(40)
+                await api.submit_save(model_id, "weight", name=f"stream-{i}") for i in range(60)
             ]
             queued_fb = await api.submit_fb(model_id, batch(3))
             await api.wait(stream[2])
