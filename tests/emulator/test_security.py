@@ -178,3 +178,15 @@ async def test_the_key_is_never_logged_or_stored(
         assert key not in repr(app.state.emulator.config)
         for path in stored_files(data_dir):
             assert key.encode() not in path.read_bytes(), path
+
+
+async def test_names_the_spec_allows_are_accepted_and_stay_off_the_filesystem(
+    api: Api, data_dir: Path
+) -> None:
+    # The spec allows '.' after the first character, so 'a..b' is a valid name;
+    # it is safe because file names are server-made ids, never checkpoint names.
+    model_id = await api.model()
+    checkpoint = await api.save(model_id, "weight", name="a..b")
+    assert checkpoint["path"] == f"weaver://{model_id}/checkpoints/a..b"
+    assert checkpoint["status"] == "completed"
+    assert not any("a..b" in path.name for path in tree(data_dir))

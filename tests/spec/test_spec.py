@@ -346,6 +346,12 @@ def test_a_completed_save_links_to_get_and_delete_of_its_checkpoint() -> None:
     targets = {link["operationId"]: link["parameters"] for link in links.values()}
     assert targets["get_checkpoint"] == {"checkpoint_id": "$response.body#/response/id"}
     assert targets["delete_checkpoint"] == {"checkpoint_id": "$response.body#/response/id"}
+    # A save is usually still pending in its 202 reply, so the done operation links too.
+    get_op = SPEC["paths"][f"{API}/operations/{{operation_id}}"]["get"]
+    links = get_op["responses"]["200"]["links"]
+    targets = {link["operationId"]: link["parameters"] for link in links.values()}
+    assert targets["get_checkpoint"] == {"checkpoint_id": "$response.body#/response/id"}
+    assert targets["delete_checkpoint"] == {"checkpoint_id": "$response.body#/response/id"}
 
 
 def test_links_point_at_real_operations_and_parameters() -> None:
