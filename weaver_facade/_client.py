@@ -366,22 +366,24 @@ class ServiceClient(_ServiceBase):
         """Attach to an existing model by id.
 
         Checkpoint methods (save, list, get, delete, TTL, load) work at once.
-        Training steps need ``next_seq_id``: every ``forward_backward`` and
-        ``optim_step`` carries a ``seq_id``, one counter per model, and a server
-        answers a repeated ``seq_id`` with the *old* operation, so a client that
-        counted from 1 again would silently skip steps. Without ``next_seq_id``
-        training calls are refused before any request. To resume after a
-        crash, prefer a new model and ``load_state_with_optimizer``.
+        Training steps need the model's next ``seq_id``: every
+        ``forward_backward`` and ``optim_step`` carries one, one counter per
+        model, and a server answers a repeated ``seq_id`` with the *old*
+        operation, so a client that counted from 1 again would silently skip
+        steps. It comes from ``next_seq_id`` if given, else from the server's
+        ``Model.next_seq_id`` (an extension the reference server provides).
+        With neither, training calls are refused before any request. To resume
+        after a crash, prefer a new model and ``load_state_with_optimizer``.
 
         Args:
             model_id: The model's id.
             next_seq_id: The ``seq_id`` of the next training step (the last one
-                used on this model plus 1), if you know it.
+                used on this model plus 1), to override the server's.
         """
         start = check_next_seq_id(next_seq_id)
         call = calls.get_model(_check_id("model_id", model_id))
         model = model_info_from_wire(call.operation, self._io.send(call))
-        return TrainingClient(self._io, model, next_seq_id=start)
+        return TrainingClient(self._io, model, next_seq_id=start or model.next_seq_id)
 
     @overload
     def operation(self, operation_id: str) -> OperationHandle[OperationResult]: ...
@@ -509,7 +511,7 @@ class AsyncServiceClient(_ServiceBase):
         start = check_next_seq_id(next_seq_id)
         call = calls.get_model(_check_id("model_id", model_id))
         model = model_info_from_wire(call.operation, await self._io.send(call))
-        return AsyncTrainingClient(self._io, model, next_seq_id=start)
+        return AsyncTrainingClient(self._io, model, next_seq_id=start or model.next_seq_id)
 
     @overload
     async def operation(self, operation_id: str) -> AsyncOperationHandle[OperationResult]: ...

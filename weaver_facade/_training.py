@@ -106,11 +106,16 @@ class ModelInfo:
     training_mode: str
     tokenizer_path: str | None = None
     lora_rank: int | None = None
+    #: The seq_id the server expects next, when it says so (an extension field).
+    next_seq_id: int | None = None
 
 
 def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
     """Check a generated Model and keep what the facade uses."""
     tokenizer = gen.tokenizer_path
+    next_seq = None
+    if not isinstance(gen.next_seq_id, Unset):
+        next_seq = expect(operation, "Model", "next_seq_id", gen.next_seq_id, int)
     rank = None
     if isinstance(gen.lora_config, wire.LoraConfig):
         rank = expect(operation, "Model", "lora_config.rank", gen.lora_config.rank, int)
@@ -122,6 +127,7 @@ def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
         if tokenizer is None or isinstance(tokenizer, Unset)
         else expect(operation, "Model", "tokenizer_path", tokenizer, str),
         lora_rank=rank,
+        next_seq_id=next_seq,
     )
 
 

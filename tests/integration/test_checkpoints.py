@@ -17,7 +17,6 @@ from weaver_facade import (
     Checkpoint,
     CheckpointPath,
     CheckpointStatus,
-    InvalidArgumentError,
     NotFoundError,
     TrainingClient,
 )
@@ -132,7 +131,7 @@ def test_attached_client_manages_and_loads_checkpoints(
     assert [c.name for c in trainer.list_checkpoints()] == ["shared", "from-attached"]
 
 
-def test_an_attached_client_trains_only_from_an_explicit_seq_id(
+def test_an_attached_client_continues_from_the_servers_next_seq_id(
     make_service: ServiceFactory, recorder: Recorder
 ) -> None:
     data = batch()
@@ -147,15 +146,14 @@ def test_an_attached_client_trains_only_from_an_explicit_seq_id(
         first.forward_backward(data)
         first.optim_step()
 
-    # Counting from 1 again would get old operations back: refused before any request.
-    blind = make_service().training_client(first.model_id)
-    sent = len(recorder.requests)
-    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
-        blind.forward_backward(data)
-    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
-        blind.optim_step()
-    assert len(recorder.requests) == sent
-
-    attached = make_service().training_client(first.model_id, next_seq_id=5)
+    # Counting from 1 again would get old operations back; the server says where to go on.
+    attached = make_service().training_client(first.model_id)
+    assert attached.model.next_seq_id == 5
     assert attached.forward_backward(data).loss == expected[2]
     assert attached.optim_step().metrics["optim:step"] == 3
+    # An explicit next_seq_id overrides the server's.
+    again = make_service().training_client(first.model_id, next_seq_id=7)
+    sent = len(recorder.requests)
+    again.forward_backward(data)
+    assert len(recorder.requests) > sent
+    assert make_service().training_client(first.model_id).model.next_seq_id == 8

@@ -17,6 +17,7 @@ from weaver_facade import (
     CheckpointType,
     InvalidArgumentError,
     NotFoundError,
+    ResponseValidationError,
     ServiceClient,
     TrainingClient,
     __version__,
@@ -356,6 +357,27 @@ def test_an_attached_client_trains_only_with_an_explicit_next_seq_id(
     assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")] == [7, 8]
     with pytest.raises(InvalidArgumentError, match="next_seq_id must be an int >= 1"):
         svc.training_client("m-7", next_seq_id=0)
+
+
+def test_an_attached_client_continues_from_the_servers_next_seq_id(
+    fake: FakeWeaver, svc: ServiceClient
+) -> None:
+    model = {"id": "m-7", "base_model": "weaver-tiny", "training_mode": "lora", "next_seq_id": 12}
+    fake.script("GET", "/api/v1/models/m-7", httpx.Response(200, json=model))
+    trainer = svc.training_client("m-7")
+    assert trainer.model.next_seq_id == 12
+    trainer.forward_backward([datum_from_tokens([1, 2])])
+    trainer.optim_step()
+    assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")] == [12, 13]
+
+
+def test_a_malformed_next_seq_id_from_the_server_is_a_validation_error(
+    fake: FakeWeaver, svc: ServiceClient
+) -> None:
+    model = {"id": "m-7", "base_model": "weaver-tiny", "training_mode": "lora", "next_seq_id": "x"}
+    fake.script("GET", "/api/v1/models/m-7", httpx.Response(200, json=model))
+    with pytest.raises(ResponseValidationError, match="next_seq_id"):
+        svc.training_client("m-7")
 
 
 def test_unknown_checkpoint_id_is_not_found(trainer: TrainingClient) -> None:

@@ -34,7 +34,7 @@ def render_session(row: Row) -> dict[str, Any]:
     }
 
 
-def render_model(row: Row) -> dict[str, Any]:
+def render_model(row: Row, next_seq_id: int) -> dict[str, Any]:
     lora = json.loads(row["lora_config"]) if row["lora_config"] else None
     return {
         "id": row["id"],
@@ -46,6 +46,7 @@ def render_model(row: Row) -> dict[str, Any]:
         "lora_config": lora,
         "user_metadata": json.loads(row["user_metadata"]),
         "status": row["status"],
+        "next_seq_id": next_seq_id,
         "created_at": timestamp(row["created_at"]),
     }
 

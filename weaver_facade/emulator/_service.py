@@ -268,7 +268,7 @@ class Emulator:
                         "with a different request",
                         field="body.model_seq_id",
                     )
-                return 201, render_model(existing)
+                return 201, render_model(existing, self._next_seq_id(existing["id"]))
             row = {
                 "id": _new_id("m"),
                 "tenant": tenant,
@@ -283,7 +283,14 @@ class Emulator:
                 "created_at": self.now(),
             }
             self.store.insert("models", row)
-        return 201, render_model(row)
+        return 201, render_model(row, 1)
+
+    def _next_seq_id(self, model_id: str) -> int:
+        # seq_ids are stored as text (JSON integers are unbounded), so take the max in Python.
+        rows = self.store.all(
+            "SELECT seq_id FROM operations WHERE model_id=? AND seq_id IS NOT NULL", (model_id,)
+        )
+        return max((int(row["seq_id"]) for row in rows), default=0) + 1
 
     def _model_row(self, tenant: str, model_id: str) -> Row:
         row = self.store.one("SELECT * FROM models WHERE id=? AND tenant=?", (model_id, tenant))
@@ -303,7 +310,7 @@ class Emulator:
             )
 
     def get_model(self, tenant: str, model_id: str) -> Reply:
-        return 200, render_model(self._model_row(tenant, model_id))
+        return 200, render_model(self._model_row(tenant, model_id), self._next_seq_id(model_id))
 
     def terminate_model(self, tenant: str, model_id: str) -> Reply:
         with self.store.transaction():
@@ -312,7 +319,7 @@ class Emulator:
             row = self._model_row(tenant, model_id)
         with self._trainers_lock:
             self._trainers.pop(model_id, None)
-        return 200, render_model(row)
+        return 200, render_model(row, self._next_seq_id(model_id))
 
     def list_supported_models(self, limit: int, offset: int) -> Reply:
         items = [

@@ -25,7 +25,8 @@ class Model:
     Example:
         {'id': 'm-1', 'session_id': 's-8c1f2e', 'model_seq_id': 1, 'base_model': 'weaver-tiny', 'tokenizer_path':
             'weaver://tokenizers/byte-256', 'training_mode': 'lora', 'lora_config': {'rank': 8, 'train_unembed': True,
-            'train_mlp': True, 'train_attn': True, 'seed': 0}, 'status': 'active', 'created_at': '2026-11-29T10:00:01Z'}
+            'train_mlp': True, 'train_attn': True, 'seed': 0}, 'status': 'active', 'next_seq_id': 1, 'created_at':
+            '2026-11-29T10:00:01Z'}
 
     Attributes:
         id (str): A server-assigned id of a session, model or operation. It never contains `/`. Example: m-1.
@@ -41,6 +42,11 @@ class Model:
             state (for example in a restart); it refuses to train it further
             rather than silently starting from fresh weights.
              Example: active.
+        next_seq_id (int | Unset): The `seq_id` the model's next forward-backward pass or optimizer
+            step must carry (the highest one used so far plus 1). A client
+            that attaches to an existing model continues from here instead of
+            from 1, which the server would answer with old operations.
+             Example: 1.
         created_at (datetime.datetime | Unset):  Example: 2026-11-29T10:00:01Z.
     """
 
@@ -53,6 +59,7 @@ class Model:
     lora_config: LoraConfig | None | Unset = UNSET
     user_metadata: Metadata | Unset = UNSET
     status: ModelStatus | Unset = UNSET
+    next_seq_id: int | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -91,6 +98,8 @@ class Model:
         if not isinstance(self.status, Unset):
             status = self.status.value
 
+        next_seq_id = self.next_seq_id
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
@@ -116,6 +125,8 @@ class Model:
             field_dict["user_metadata"] = user_metadata
         if status is not UNSET:
             field_dict["status"] = status
+        if next_seq_id is not UNSET:
+            field_dict["next_seq_id"] = next_seq_id
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
 
@@ -177,6 +188,8 @@ class Model:
         else:
             status = ModelStatus(_status)
 
+        next_seq_id = d.pop("next_seq_id", UNSET)
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -194,6 +207,7 @@ class Model:
             lora_config=lora_config,
             user_metadata=user_metadata,
             status=status,
+            next_seq_id=next_seq_id,
             created_at=created_at,
         )
 
