@@ -13,6 +13,7 @@ each either ``before`` the server acts on the request, or ``after`` it acted
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import random
 import re
@@ -49,8 +50,18 @@ class FaultMiddleware:
         # Reproducible, not secret: the same seed gives the same fault sequence.
         self._rng = random.Random(config.seed if config else 0)  # noqa: S311
         self._lock = threading.Lock()
+        # What fired, so that a test or benchmark can check the faults it asked for happened.
+        self._fired: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._seen = 0
+
+    def stats(self) -> tuple[int, dict[tuple[str, str], int]]:
+        """(API requests seen, faults fired by (kind, when)) since the app started."""
+        with self._lock:
+            return self._seen, dict(self._fired)
 
     def _pick(self, method: str, path: str) -> FaultRule | None:
+        with self._lock:
+            self._seen += 1
         for rule, route in self.rules:
             if rule.method is not None and rule.method.upper() != method:
                 continue
@@ -58,6 +69,8 @@ class FaultMiddleware:
                 continue
             with self._lock:
                 fires = self._rng.random() < rule.rate
+                if fires:
+                    self._fired[rule.kind, rule.when] += 1
             if fires:
                 return rule
         return None
