@@ -1,0 +1,213 @@
+"""The demo: ``scripts/demo`` end to end, Ctrl-C, and the example's own exits."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]  # no stubs pinned
+import pytest
+
+from weaver_facade.emulator import RunningEmulator, run_emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "scripts" / "demo"
+EXAMPLE = ROOT / "examples" / "resume_training.py"
+KEY = "demo-test-key-3f9a1c"
+# scripts/demo makes a key like this; it must never be printed.
+DEMO_KEY = re.compile(r"demo-[0-9a-f]{24}")
+
+
+def demo_env() -> dict[str, str]:
+    # Reuse the environment running these tests instead of bootstrapping .venv.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEAVER_")}
+    return {**env, "WEAVER_VENV": sys.prefix, "NO_COLOR": "1"}
+
+
+def state_dir(output: str) -> Path:
+    found = re.search(r"state in (\S+), removed on exit", output)
+    assert found, output
+    return Path(found.group(1))
+
+
+def test_scripts_demo_trains_saves_resumes_and_matches() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(DEMO)], env=demo_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert time.monotonic() - started < 20, "the demo should take seconds"
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("demo: emulator listening on http://127.0.0.1:") for line in lines)
+    assert re.search(r"saved weaver://m-\S+/checkpoints/step-3 \(weight_and_optimizer\)", output)
+    assert re.search(r"saved weaver://m-\S+/checkpoints/step-6 \(weight\)", output)
+    # The checkpoint table lists both, one resumable and one not.
+    assert re.search(r"step-3 .*weight_and_optimizer .*completed .*yes", output)
+    assert re.search(r"step-6 .*weight .*completed .*no", output)
+    assert "at optimizer step 3" in output
+    # The comparison table: three steps, each loss printed twice, identical.
+    rows = re.findall(r"^\W*([4-6])\W+([\d.]+)\W+([\d.]+)\W+(yes|NO)\b", output, re.MULTILINE)
+    assert [r[0] for r in rows] == ["4", "5", "6"], output
+    assert all(original == resumed and ok == "yes" for _, original, resumed, ok in rows)
+    assert "the resumed losses match the original continuation exactly" in output
+    assert lines[-1].startswith("demo: OK in ")
+    assert not DEMO_KEY.search(output)
+    assert not state_dir(output).exists()
+
+
+def test_scripts_demo_passes_emulator_arguments_and_fails_cleanly() -> None:
+    done = subprocess.run(
+        [str(DEMO), "--", "--no-such-option"],
+        env=demo_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "demo: error: the emulator exited with status 2" in done.stderr
+    assert "--no-such-option" in done.stderr  # the emulator's own complaint, from its log
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not state_dir(done.stdout).exists()
+
+
+def test_ctrl_c_stops_the_emulator_and_the_example_and_removes_the_state() -> None:
+    # Slow steps, so that the interrupt lands while the example runs.
+    proc = subprocess.Popen(
+        [str(DEMO), "--", "--latency", "forward_backward=0.5"],
+        env=demo_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen.append(line)
+            if "running examples/resume_training.py" in line or not line:
+                break
+        assert "running examples/resume_training.py" in seen[-1], seen
+        time.sleep(0.5)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        commands = [" ".join(c.cmdline()) for c in children]
+        assert any("weaver_facade.emulator" in c for c in commands), commands
+        assert any("resume_training.py" in c for c in commands), commands
+        # What a terminal does on Ctrl-C: SIGINT to the whole foreground group.
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "demo: interrupted; stopping the emulator" in err
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+    assert not state_dir("".join(seen)).exists()
+
+
+# -- the example on its own ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[RunningEmulator]:
+    with run_emulator(api_keys=(KEY,)) as running:
+        yield running
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("resume_training_example", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_example(
+    env: dict[str, str], *args: str, block_rich: bool = False
+) -> subprocess.CompletedProcess[str]:
+    # sys.modules['rich'] = None makes `import rich` fail, as if it were not installed.
+    block = "sys.modules['rich'] = None; " if block_rich else ""
+    code = (
+        f"import runpy, sys; {block}sys.argv = ['resume_training.py', *{list(args)!r}]; "
+        f"runpy.run_path({str(EXAMPLE)!r}, run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**demo_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_example_prints_plain_tables_without_rich(emulator: RunningEmulator) -> None:
+    env = {"WEAVER_BASE_URL": emulator.base_url, "WEAVER_API_KEY": KEY}
+    done = run_example(env, "--steps", "2", block_rich=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == [
+        "name", "type", "status", "resumable", "size", "ttl"
+    ])  # fmt: skip
+    assert lines[header + 1].split()[:4] == ["step-2", "weight_and_optimizer", "completed", "yes"]
+    assert lines[header + 2].split()[:4] == ["step-4", "weight", "completed", "no"]
+    assert "┃" not in done.stdout
+    assert "the resumed losses match the original continuation exactly" in done.stdout
+    assert KEY not in done.stdout + done.stderr
+
+
+def test_example_exits_1_when_the_resumed_losses_differ(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = load_example()
+    real_train = example.train
+    calls: list[int] = []
+
+    def drifting_train(*args: Any) -> list[float]:
+        losses: list[float] = real_train(*args)
+        calls.append(len(losses))
+        # The third run is the resumed one: nudge one loss by one ulp.
+        if len(calls) == 3:
+            losses[1] = math.nextafter(losses[1], math.inf)
+        return losses
+
+    monkeypatch.setattr(example, "train", drifting_train)
+    monkeypatch.setenv("WEAVER_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("WEAVER_API_KEY", KEY)
+    assert example.main(["--steps", "2"]) == 1
+    assert calls == [2, 2, 2]
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out
+    assert "match the original continuation exactly" not in out
+
+
+def test_example_reports_api_errors_in_one_line(emulator: RunningEmulator) -> None:
+    done = run_example({"WEAVER_BASE_URL": emulator.base_url, "WEAVER_API_KEY": "wrong-key-123"})
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: [401 unauthorized]"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "wrong-key-123" not in done.stdout + done.stderr
+
+
+def test_example_without_a_server_is_a_usage_error() -> None:
+    done = run_example({})
+    assert done.returncode == 2
+    assert "WEAVER_BASE_URL" in done.stderr
+    assert "Traceback" not in done.stderr
