@@ -331,16 +331,33 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         operation_id: The operation's id.
         status: The last status seen (``pending`` or ``running``).
         waited: Seconds spent waiting.
+        last_error: When the wait ended because polls kept failing (the server
+            unreachable, 503s...), the last failure; also the ``__cause__``.
     """
 
-    def __init__(self, *, operation_id: str, status: str, waited: float) -> None:
+    def __init__(
+        self,
+        *,
+        operation_id: str,
+        status: str,
+        waited: float,
+        last_error: Exception | None = None,
+    ) -> None:
         self.operation_id = operation_id
         self.status = status
         self.waited = waited
-        super().__init__(
-            f"operation {operation_id} still {status} after {waited:.1f} s; it keeps running "
-            f"on the server: re-attach with service.operation({operation_id!r})"
-        )
+        self.last_error = last_error
+        if last_error is None:
+            message = (
+                f"operation {operation_id} still {status} after {waited:.1f} s; it keeps "
+                "running on the server"
+            )
+        else:
+            message = (
+                f"operation {operation_id} last seen {status}; no answer after {waited:.1f} s, "
+                f"the last poll failed ({last_error}); it may still be running on the server"
+            )
+        super().__init__(f"{message}: re-attach with service.operation({operation_id!r})")
 
 
 # -- mapping a server error to its class ------------------------------------------------

@@ -15,7 +15,9 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
 * failed polls (connection errors, 429, 5xx) are retried within the
   deadline, honouring ``Retry-After``;
 * at the deadline the wait ends with ``OperationTimeoutError``, which carries
-  the operation id; the operation itself keeps running on the server.
+  the operation id; the operation itself keeps running on the server. That
+  holds too when polls kept failing (a server that went away): then the
+  error's ``last_error`` is the last failure.
 """
 
 from __future__ import annotations
@@ -428,8 +430,18 @@ class _HandleState(Generic[T]):
         return step
 
     def _failed(self, poller: Poller, error: APIError) -> None:
-        if not poller.on_failure(error):
-            raise error
+        if poller.on_failure(error):
+            return
+        if _poll_retryable(error):
+            # Polls kept failing until the deadline (a server gone or overloaded):
+            # end as a timeout that names the operation, so it can be re-attached.
+            raise OperationTimeoutError(
+                operation_id=self.id,
+                status=self.status.value,
+                waited=poller.waited,
+                last_error=error,
+            ) from error
+        raise error
 
     def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> None:
         self._observe(snapshot)
@@ -479,7 +491,8 @@ class OperationHandle(_HandleState[T]):
 
         Raises:
             OperationFailedError: The operation ended in ``error``.
-            OperationTimeoutError: It did not finish in time; it keeps running.
+            OperationTimeoutError: It did not finish in time (or the server could not
+                be reached until the deadline); it keeps running.
         """
         poller = self._policy.start(timeout)
         while not self.done():
