@@ -77,12 +77,44 @@ class AdamParams:
         return wire.AdamParams(**attrs.asdict(self))
 
 
-def _int_tuple(values: Iterable[int]) -> tuple[int, ...]:
+def _items(where: str, values: object) -> tuple[Any, ...]:
+    """``tuple(values)``, refusing what is no sequence of values with the documented error.
+
+    ``str`` and ``bytes`` are iterable too, but never a column of numbers
+    (``bytes`` would silently become its byte values).
+    """
+    if isinstance(values, str | bytes | bytearray) or not isinstance(values, Iterable):
+        raise InvalidDatumError(
+            f"{where} must be a sequence of numbers, got {type(values).__name__}"
+        )
     return tuple(values)
 
 
-def _float_tuple(values: Iterable[float]) -> tuple[float, ...]:
-    return tuple(values)
+# One converter per field, so that the error names the field.
+def _tokens(values: Iterable[int]) -> tuple[int, ...]:
+    return _items("Datum: tokens", values)
+
+
+def _target_tokens(values: Iterable[int]) -> tuple[int, ...]:
+    return _items("Datum: target_tokens", values)
+
+
+def _weights(values: Iterable[float]) -> tuple[float, ...]:
+    return _items("Datum: weights", values)
+
+
+def _check_datum_id(datum_id: object) -> None:
+    if datum_id is None:
+        return
+    if not isinstance(datum_id, str) or len(datum_id) > 128:
+        raise InvalidDatumError("Datum: datum_id must be a string of at most 128 characters")
+    try:
+        datum_id.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate cannot be sent as JSON text: refuse it here, not in the transport.
+        raise InvalidDatumError(
+            f"Datum: datum_id {datum_id!r} is not valid Unicode text (it holds a lone surrogate)"
+        ) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -98,9 +130,9 @@ class Datum:
     ``datum_from_tokens`` builds the usual next-token-prediction Datum.
     """
 
-    tokens: tuple[int, ...] = attrs.field(converter=_int_tuple)
-    target_tokens: tuple[int, ...] = attrs.field(converter=_int_tuple)
-    weights: tuple[float, ...] = attrs.field(converter=_float_tuple)
+    tokens: tuple[int, ...] = attrs.field(converter=_tokens)
+    target_tokens: tuple[int, ...] = attrs.field(converter=_target_tokens)
+    weights: tuple[float, ...] = attrs.field(converter=_weights)
     datum_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -132,10 +164,7 @@ class Datum:
                 raise InvalidDatumError(f"Datum: weights[{i}] = {weight!r} is not a number")
             if not math.isfinite(weight):
                 raise InvalidDatumError(f"Datum: weights[{i}] = {weight!r} is not finite")
-        if self.datum_id is not None and not (
-            isinstance(self.datum_id, str) and len(self.datum_id) <= 128
-        ):
-            raise InvalidDatumError("Datum: datum_id must be a string of at most 128 characters")
+        _check_datum_id(self.datum_id)
 
     def to_wire(self) -> wire.Datum:
         """The generated request model."""
@@ -170,16 +199,15 @@ def datum_from_tokens(
         weights: One weight per target (``len(tokens) - 1``); all 1.0 by default.
         datum_id: An optional id echoed back in the result.
     """
-    tokens = list(tokens)
+    tokens = list(_items("datum_from_tokens: tokens", tokens))
     if len(tokens) < 2:
         raise InvalidDatumError(
             f"datum_from_tokens: need at least 2 tokens (an input and its next token), "
             f"got {len(tokens)}"
         )
     n = len(tokens) - 1
-    if weights is None:
-        weights = [1.0] * n
-    elif len(weights) != n:
+    weights = [1.0] * n if weights is None else list(_items("datum_from_tokens: weights", weights))
+    if len(weights) != n:
         raise InvalidDatumError(
             f"datum_from_tokens: {len(weights)} weights for {n} targets; "
             "give one weight per predicted token (len(tokens) - 1)"
