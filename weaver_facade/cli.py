@@ -1,22 +1,63 @@
 """The ``weaver-facade`` command line (needs the ``cli`` extra).
 
+::
+
+    weaver-facade checkpoints list MODEL_ID
+    weaver-facade checkpoints show REF
+    weaver-facade checkpoints save MODEL_ID NAME [--weights-only] [--ttl SECONDS]
+    weaver-facade checkpoints load MODEL_ID REF [--with-optimizer]
+    weaver-facade checkpoints delete REF...
+    weaver-facade checkpoints set-ttl REF (--ttl SECONDS | --permanent)
+    weaver-facade operations show OP_ID
+    weaver-facade operations wait OP_ID [--timeout SECONDS]
+    weaver-facade emulator ...
+
+The server and key come from ``--base-url``/``--api-key`` or, as in the
+library, ``WEAVER_BASE_URL``/``WEAVER_API_KEY`` (prefer the variable for the
+key: a command line is visible to other users). Every command prints a table,
+or JSON with stable keys under ``--json``. Exit statuses: 0 success, 1 API
+error (refused request, unreachable server, failed or unfinished operation),
+2 usage error (including invalid checkpoint paths, names and TTLs, refused
+before any request), 130 interrupted.
+
 Subcommands are imported only when they run, so importing this module (or
-asking for ``--help``) does not pull the emulator's numpy and uvicorn.
-To add a subcommand, register it in ``_LAZY_COMMANDS`` as ``"module:attribute"``
-or attach it with ``main.add_command(...)``.
+asking for ``--help``) pulls neither the emulator's numpy nor rich.
+To add a subcommand, register it in ``_LAZY_COMMANDS`` or attach it with
+``main.add_command(...)``.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
+from ._cli._state import CliState
+
 __all__ = ["main"]
 
-_LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "emulator": ("weaver_facade.emulator._cli", "Run the local Weaver emulator (extra: emulator)."),
+
+class _Lazy(NamedTuple):
+    module: str
+    help: str
+    extra: str
+
+
+_LAZY_COMMANDS: dict[str, _Lazy] = {
+    "checkpoints": _Lazy(
+        "weaver_facade._cli.checkpoints",
+        "List, show, save, load, delete checkpoints; change their TTL.",
+        "cli",
+    ),
+    "operations": _Lazy(
+        "weaver_facade._cli.operations", "Show an operation, or wait for it to end.", "cli"
+    ),
+    "emulator": _Lazy(
+        "weaver_facade.emulator._cli",
+        "Run the local Weaver emulator (extra: emulator).",
+        "emulator",
+    ),
 }
 
 
@@ -28,13 +69,13 @@ class _LazyGroup(click.Group):
         command = super().get_command(ctx, cmd_name)
         if command is not None or cmd_name not in _LAZY_COMMANDS:
             return command
-        module_name, _ = _LAZY_COMMANDS[cmd_name]
+        lazy = _LAZY_COMMANDS[cmd_name]
         try:
-            module: Any = importlib.import_module(module_name)
+            module: Any = importlib.import_module(lazy.module)
         except ImportError as exc:
             raise click.ClickException(
                 f"`{cmd_name}` needs an optional dependency that is not installed ({exc.name}); "
-                "install weaver-facade[emulator]"
+                f"install weaver-facade[{lazy.extra}]"
             ) from exc
         loaded = getattr(module, cmd_name)
         assert isinstance(loaded, click.Command)
@@ -45,7 +86,7 @@ class _LazyGroup(click.Group):
         rows = []
         for name in self.list_commands(ctx):
             if name in _LAZY_COMMANDS and name not in self.commands:
-                rows.append((name, _LAZY_COMMANDS[name][1]))
+                rows.append((name, _LAZY_COMMANDS[name].help))
             else:
                 cmd = super().get_command(ctx, name)
                 if cmd is not None and not cmd.hidden:
@@ -55,7 +96,50 @@ class _LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--base-url",
+    envvar="WEAVER_BASE_URL",
+    metavar="URL",
+    help="The server root, such as http://127.0.0.1:8080. [env: WEAVER_BASE_URL]",
+)
+@click.option(
+    "--api-key",
+    envvar="WEAVER_API_KEY",
+    metavar="KEY",
+    help="The API key; never printed. Prefer the environment variable, which other users "
+    "cannot see in the process list. [env: WEAVER_API_KEY]",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=4,
+    show_default=True,
+    help="Retries of a failed HTTP request (connection errors, 429, 503).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("-q", "--quiet", is_flag=True, help="Print no progress while waiting.")
 @click.version_option(package_name="weaver-facade")
-def main() -> None:
-    """weaver-facade: Weaver's checkpoint workflow from the command line."""
+@click.pass_context
+def main(
+    ctx: click.Context,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """weaver-facade: Weaver's checkpoint workflow from the command line.
+
+    REF is a checkpoint's weaver://MODEL_ID/checkpoints/NAME path, or its id
+    or name with --model MODEL_ID. Exit status: 0 success, 1 API error,
+    2 usage error, 130 interrupted.
+    """
+    state = CliState(
+        base_url=base_url, api_key=api_key, max_retries=max_retries, as_json=as_json, quiet=quiet
+    )
+    ctx.obj = state
+    ctx.call_on_close(state.close)

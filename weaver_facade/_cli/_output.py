@@ -1,0 +1,285 @@
+"""Rendering results: rich tables for people, JSON with stable keys for scripts.
+
+The JSON forms are part of the command line's interface: every key is always
+present (``null`` when unknown), datetimes are RFC 3339 strings, ids are
+strings, enums are their wire values.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .. import (
+    Checkpoint,
+    ForwardBackwardResult,
+    LoadResult,
+    OperationFailedError,
+    OptimStepResult,
+    PendingInfo,
+)
+
+__all__ = [
+    "checkpoint_json",
+    "emit_json",
+    "load_json",
+    "operation_json",
+    "print_checkpoint",
+    "print_checkpoints",
+    "print_fields",
+    "print_load",
+    "print_operation",
+    "result_json",
+]
+
+# -- JSON ---------------------------------------------------------------------------------
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def checkpoint_json(c: Checkpoint) -> dict[str, Any]:
+    """A checkpoint as JSON."""
+    return {
+        "id": str(c.id),
+        "name": c.name,
+        "path": str(c.path),
+        "model_id": c.model_id,
+        "type": c.type.value,
+        "status": c.status.value,
+        "has_optimizer_state": c.has_optimizer_state,
+        "ttl_seconds": c.ttl_seconds,
+        "created_at": _iso(c.created_at),
+        "expires_at": _iso(c.expires_at),
+        "size_bytes": c.size_bytes,
+        "sha256": c.sha256,
+        "train_unembed": c.train_unembed,
+        "train_mlp": c.train_mlp,
+        "train_attn": c.train_attn,
+    }
+
+
+def load_json(result: LoadResult, model_id: str | None) -> dict[str, Any]:
+    """A load's result as JSON; ``model_id`` is the model loaded into, when known."""
+    return {
+        "model_id": model_id,
+        "path": str(result.path),
+        "include_optimizer": result.include_optimizer,
+        "checkpoint_id": None if result.checkpoint_id is None else str(result.checkpoint_id),
+        "optimizer_step": result.optimizer_step,
+    }
+
+
+def _pending_json(info: PendingInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {
+        "code": info.code,
+        "message": info.message,
+        "wait_seconds": info.wait_seconds,
+        "resources": None if info.resources is None else dict(info.resources),
+    }
+
+
+def result_json(result: object) -> tuple[str | None, Any]:
+    """An operation's result as ``(kind, JSON)``; the kind is the spec's operation kind."""
+    if isinstance(result, Checkpoint):
+        return "save_checkpoint", checkpoint_json(result)
+    if isinstance(result, LoadResult):
+        return "load_checkpoint", load_json(result, None)
+    if isinstance(result, ForwardBackwardResult):
+        return "forward_backward", {
+            "loss": result.loss,
+            "metrics": dict(result.metrics),
+            "datum_ids": list(result.datum_ids),
+            "logprobs": [list(row) for row in result.logprobs],
+        }
+    if isinstance(result, OptimStepResult):
+        return "optim_step", {"metrics": dict(result.metrics)}
+    return None, result
+
+
+def operation_json(
+    operation_id: str,
+    status: str,
+    pending_info: PendingInfo | None,
+    result: object = None,
+    failure: OperationFailedError | None = None,
+) -> dict[str, Any]:
+    """An operation as JSON: ``result`` once done, ``error`` once failed, else ``null``."""
+    kind, data = result_json(result) if result is not None else (None, None)
+    error = None
+    if failure is not None:
+        error = {
+            "code": failure.code,
+            "message": failure.message,
+            "retryable": failure.retryable,
+            "details": dict(failure.details),
+        }
+    return {
+        "id": operation_id,
+        "status": status,
+        "kind": kind,
+        "pending_info": _pending_json(pending_info),
+        "result": data,
+        "error": error,
+    }
+
+
+def emit_json(data: Any) -> None:
+    """Write one JSON document to stdout."""
+    click.echo(json.dumps(data, indent=2))
+
+
+# -- tables -------------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    # Created per call: it must write to the sys.stdout of the moment (tests swap it).
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped output has no width to fit; rich's 80 columns would wrap rows for grep.
+        console.width = 160
+    return console
+
+
+def _when(value: datetime.datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _ttl(c: Checkpoint) -> str:
+    return "permanent" if c.ttl_seconds is None else f"{c.ttl_seconds} s"
+
+
+def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
+    """A two-column table of ``(field, value)``."""
+    table = Table(title=Text(title), title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(Text(name), Text(value))
+    _console().print(table)
+
+
+def _checkpoint_rows(c: Checkpoint) -> list[tuple[str, str]]:
+    return [
+        ("path", str(c.path)),
+        ("id", str(c.id)),
+        ("type", c.type.value),
+        ("status", c.status.value),
+        ("resumable", "yes (weights and optimizer)" if c.has_optimizer_state else "no"),
+        ("ttl", _ttl(c)),
+        ("created", _when(c.created_at)),
+        ("expires", _when(c.expires_at)),
+        ("size", _size(c.size_bytes)),
+        ("sha256", c.sha256 or "-"),
+        (
+            "trained",
+            ", ".join(
+                part
+                for part, on in (
+                    ("unembed", c.train_unembed),
+                    ("mlp", c.train_mlp),
+                    ("attn", c.train_attn),
+                )
+                if on
+            )
+            or "-",
+        ),
+    ]
+
+
+def print_checkpoint(c: Checkpoint, title: str | None = None) -> None:
+    """One checkpoint, field by field."""
+    print_fields(title or f"checkpoint {c.name}", _checkpoint_rows(c))
+
+
+def print_checkpoints(model_id: str, checkpoints: Sequence[Checkpoint]) -> None:
+    """A model's checkpoints, one per row."""
+    title = f"checkpoints of {model_id}: weaver://{model_id}/checkpoints/NAME"
+    if not checkpoints:
+        _console().print(Text(f"{title}\n(none)"))
+        return
+    table = Table(title=Text(title), title_justify="left")
+    for column in ("name", "type", "status", "size", "created", "ttl"):
+        table.add_column(column, overflow="fold")
+    for c in checkpoints:
+        row = (c.name, c.type.value, c.status.value, _size(c.size_bytes), _when(c.created_at))
+        table.add_row(*(Text(v) for v in (*row, _ttl(c))))
+    _console().print(table)
+
+
+def _load_rows(result: LoadResult, model_id: str | None) -> list[tuple[str, str]]:
+    rows = [("model", model_id)] if model_id is not None else []
+    return [
+        *rows,
+        ("path", str(result.path)),
+        ("restored", "weights and optimizer state" if result.include_optimizer else "weights"),
+        ("checkpoint id", "-" if result.checkpoint_id is None else str(result.checkpoint_id)),
+        ("optimizer step", "-" if result.optimizer_step is None else str(result.optimizer_step)),
+    ]
+
+
+def print_load(result: LoadResult, model_id: str | None) -> None:
+    """What a load restored."""
+    print_fields(f"loaded {result.path.name}", _load_rows(result, model_id))
+
+
+def _metrics(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
+    return [(name, repr(value)) for name, value in sorted(metrics.items())]
+
+
+def print_operation(
+    operation_id: str,
+    status: str,
+    pending_info: PendingInfo | None,
+    result: object = None,
+    failure: OperationFailedError | None = None,
+) -> None:
+    """An operation and, once it is over, its result or error."""
+    kind, _ = result_json(result) if result is not None else (None, None)
+    rows = [("id", operation_id), ("status", status)]
+    if kind is not None:
+        rows.append(("kind", kind))
+    if pending_info is not None:
+        rows.append(("pending", f"{pending_info.code}: {pending_info.message}"))
+        if pending_info.wait_seconds is not None:
+            rows.append(("expected wait", f"{pending_info.wait_seconds:.1f} s"))
+    if failure is not None:
+        rows.append(("error", f"[{failure.code or 'unknown'}] {failure.message}"))
+        rows.append(("retryable", "yes" if failure.retryable else "no"))
+    print_fields(f"operation {operation_id}", rows)
+    if isinstance(result, Checkpoint):
+        print_checkpoint(result, f"result: checkpoint {result.name}")
+    elif isinstance(result, LoadResult):
+        print_load(result, None)
+    elif isinstance(result, ForwardBackwardResult):
+        print_fields("result", [("loss", repr(result.loss)), *_metrics(result.metrics)])
+    elif isinstance(result, OptimStepResult):
+        print_fields("result", _metrics(result.metrics))
+    elif result is not None:
+        print_fields("result", [("response", json.dumps(result))])

@@ -1,0 +1,127 @@
+"""Showing the operations the command line waits for, on stderr.
+
+On a terminal a rich spinner shows the status and the server's
+``pending_info``; otherwise (a pipe, a CI log) each change is one plain line.
+Both are fed by the facade's ``on_progress`` callback, which fires only when
+the status or the pending info changes, so nothing here polls or repeats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import click
+
+from .. import OperationProgress, OperationStatus, PendingInfo
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+    from rich.text import Text
+
+__all__ = ["Progress", "describe"]
+
+
+def _pending(info: PendingInfo) -> str:
+    text = f"{info.code}: {info.message}" if info.message else info.code
+    if info.wait_seconds is not None:
+        text += f", about {info.wait_seconds:.1f} s"
+    return text
+
+
+def describe(progress: OperationProgress) -> str:
+    """One line: the operation, its status and, while pending, why."""
+    text = f"operation {progress.operation_id}: {progress.status.value}"
+    if progress.status is OperationStatus.PENDING and progress.pending_info is not None:
+        text += f" ({_pending(progress.pending_info)})"
+    return text
+
+
+class _Line:
+    """The spinner's text, with the seconds since it last changed, counted at each redraw."""
+
+    def __init__(self, text: str, clock: Callable[[], float]) -> None:
+        self.text = text
+        self._clock = clock
+        self._since = clock()
+
+    def __rich__(self) -> Text:
+        from rich.text import Text
+
+        # Text, not a str: a server's message must not be read as rich markup.
+        return Text(f"{self.text} [{self._clock() - self._since:.0f} s]")
+
+
+class Progress:
+    """An ``on_progress`` callback that reports only inside ``active()``.
+
+    Args:
+        quiet: Report nothing.
+        console: Where the spinner goes (tests pass one that acts as a terminal);
+            by default a rich console on stderr, used only when stderr is a TTY.
+        clock: Seconds, for the time shown next to the spinner.
+    """
+
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.quiet = quiet
+        self._clock = clock
+        self._console = console
+        self._status: Status | None = None
+        self._active = False
+        #: The last operation reported, named when a wait is interrupted.
+        self.last_operation_id: str | None = None
+
+    def _terminal(self) -> Console | None:
+        if self._console is None:
+            if not sys.stderr.isatty():
+                return None
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console if self._console.is_terminal else None
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Report the operations started or waited for in this block."""
+        self._active = True
+        try:
+            yield
+        finally:
+            self._active = False
+            self.stop()
+
+    def __call__(self, progress: OperationProgress) -> None:
+        if not self._active:
+            return
+        self.last_operation_id = progress.operation_id
+        if self.quiet:
+            return
+        text = describe(progress)
+        console = self._terminal()
+        if console is None:
+            click.echo(text, err=True)
+        elif progress.status.is_terminal:
+            self.stop()
+        else:
+            line = _Line(text, self._clock)
+            if self._status is None:
+                self._status = console.status(line, spinner="dots")
+                self._status.start()
+            else:
+                self._status.update(line)
+
+    def stop(self) -> None:
+        """Remove the spinner, if one is showing."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None

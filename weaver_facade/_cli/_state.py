@@ -1,0 +1,210 @@
+"""What one ``weaver-facade`` invocation shares, and how its errors end the process.
+
+Exit statuses:
+
+* 0: success;
+* 1: the server refused a request or could not be reached, an operation
+  failed or did not finish in time (``APIError``, ``OperationFailedError``,
+  ``OperationTimeoutError``);
+* 2: a usage error, detected before any request: click's own (unknown
+  option, missing argument), and the facade's ``InvalidInputError`` family
+  (an invalid ``weaver://`` path, checkpoint name, model id, reference or TTL)
+  or a missing server URL;
+* 130: interrupted (Ctrl-C); an operation being waited for keeps running.
+
+Each error is one line on stderr, ``error: ...``, never a traceback; with
+``--json`` an ``{"error": {...}}`` object is also written to stdout.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from typing import IO, Any, ParamSpec, TypeVar
+
+import click
+
+from .. import (
+    APIConnectionError,
+    APIError,
+    InvalidArgumentError,
+    InvalidInputError,
+    OperationFailedError,
+    OperationTimeoutError,
+    ServiceClient,
+    WeaverError,
+)
+from ._progress import Progress
+
+__all__ = [
+    "EXIT_API_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "CliError",
+    "CliState",
+    "current_state",
+    "handles_errors",
+    "json_option",
+]
+
+EXIT_API_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+class CliError(click.ClickException):
+    """Ends the command: ``error: <message>`` on stderr, and JSON on stdout with ``--json``."""
+
+    def __init__(
+        self, message: str, *, exit_code: int, payload: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(_one_line(message))
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+        #: Written to stdout as ``{"error": payload}`` (only set in --json mode).
+        self.payload = payload
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if self.payload is not None:
+            click.echo(json.dumps({"error": self.payload}, indent=2))
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class CliState:
+    """The global options and the lazily made ``ServiceClient`` of one invocation."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_retries: int = 4,
+        as_json: bool = False,
+        quiet: bool = False,
+    ) -> None:
+        self.base_url = base_url
+        self.__api_key = api_key
+        self.max_retries = max_retries
+        self.as_json = as_json
+        self.progress = Progress(quiet=quiet)
+        self._service: ServiceClient | None = None
+
+    def __repr__(self) -> str:
+        return f"CliState(base_url={self.base_url!r}, as_json={self.as_json!r})"
+
+    def service(self) -> ServiceClient:
+        """The connection to the server, made on first use (``--help`` needs none)."""
+        if self._service is None:
+            if not (self.base_url or os.environ.get("WEAVER_BASE_URL", "")).strip():
+                raise InvalidArgumentError(
+                    "no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL "
+                    "(the server root, such as http://127.0.0.1:8080)"
+                )
+            self._service = ServiceClient(
+                self.base_url,
+                self.__api_key,
+                max_retries=self.max_retries,
+                heartbeat_interval=0,  # the CLI never opens a session
+                on_progress=self.progress,
+            )
+        return self._service
+
+    def close(self) -> None:
+        """Stop any spinner and close the connection."""
+        self.progress.stop()
+        if self._service is not None:
+            self._service.close()
+            self._service = None
+
+    def error_payload(self, exc: BaseException, exit_code: int) -> dict[str, Any] | None:
+        """The ``--json`` form of an error (``None`` without ``--json``); stable keys."""
+        if not self.as_json:
+            return None
+        return {
+            "type": type(exc).__name__,
+            "message": _one_line(str(exc)),
+            "code": getattr(exc, "code", None),
+            "status_code": exc.status_code if isinstance(exc, APIError) else None,
+            "request_id": exc.request_id if isinstance(exc, APIError) else None,
+            "operation_id": getattr(exc, "operation_id", None),
+            "exit_code": exit_code,
+        }
+
+
+def current_state() -> CliState:
+    """The state of the running invocation (made by the top-level group)."""
+    return click.get_current_context().ensure_object(CliState)
+
+
+def _set_json(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliState).as_json = True
+
+
+def json_option(f: Callable[P, R]) -> Callable[P, R]:
+    """Add ``--json``: print machine-readable JSON with stable keys instead of tables."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_json,
+        help="Print JSON (stable keys) instead of a table.",
+    )(f)
+
+
+def _timeout_message(exc: OperationTimeoutError) -> str:
+    return (
+        f"operation {exc.operation_id} still {exc.status} after {exc.waited:.1f} s; it keeps "
+        f"running on the server: wait again with `weaver-facade operations wait "
+        f"{exc.operation_id}`"
+    )
+
+
+def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
+    """Turn the facade's exceptions into one-line errors and exit statuses."""
+
+    @functools.wraps(f)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        state = current_state()
+        try:
+            return f(*args, **kwargs)
+        except InvalidInputError as exc:
+            raise CliError(
+                str(exc), exit_code=EXIT_USAGE, payload=state.error_payload(exc, EXIT_USAGE)
+            ) from None
+        except OperationTimeoutError as exc:
+            raise CliError(
+                _timeout_message(exc),
+                exit_code=EXIT_API_ERROR,
+                payload=state.error_payload(exc, EXIT_API_ERROR),
+            ) from None
+        except (APIError, OperationFailedError, WeaverError) as exc:
+            message = str(exc)
+            if isinstance(exc, APIConnectionError):
+                message = f"cannot reach {state.service().base_url}: {message}"
+            raise CliError(
+                message, exit_code=EXIT_API_ERROR, payload=state.error_payload(exc, EXIT_API_ERROR)
+            ) from None
+        except KeyboardInterrupt:
+            op = state.progress.last_operation_id
+            message = "interrupted"
+            if op is not None:
+                message += (
+                    f"; operation {op} keeps running on the server "
+                    f"(`weaver-facade operations wait {op}`)"
+                )
+            raise CliError(message, exit_code=EXIT_INTERRUPTED) from None
+        finally:
+            state.progress.stop()
+
+    return wrapper

@@ -1,0 +1,316 @@
+"""``weaver-facade checkpoints ...``: list, show, save, load, delete and set-ttl.
+
+A checkpoint reference (REF) is one of:
+
+* a ``weaver://{model_id}/checkpoints/{name}`` path: it names its model, so it
+  needs nothing else;
+* a checkpoint id (a UUID) with ``--model MODEL_ID``: the model to which it
+  must belong (the facade works on a model's checkpoints through that model);
+* a bare checkpoint name with ``--model MODEL_ID``.
+
+For ``load``, MODEL_ID is the model loaded into; a REF given as an id or a
+name is looked up through it, and a path may name any model.
+Invalid paths, names, ids and TTLs are refused before any request (exit 2).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .. import (
+    SERVER_DEFAULT,
+    Checkpoint,
+    CheckpointPath,
+    InvalidCheckpointRef,
+    InvalidInputError,
+    NotFoundError,
+    PendingInfo,
+    TrainingClient,
+    WeaverError,
+)
+from ._output import (
+    checkpoint_json,
+    emit_json,
+    load_json,
+    operation_json,
+    print_checkpoint,
+    print_checkpoints,
+    print_load,
+    print_operation,
+)
+from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
+
+__all__ = ["checkpoints"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Target = CheckpointPath | uuid.UUID
+
+
+def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
+    """The model a REF belongs to, and the path or id to look up (no request)."""
+    if "://" in text:
+        path = CheckpointPath.parse(text)
+        if model_id is not None and model_id != path.model_id:
+            raise InvalidCheckpointRef(
+                f"{text} belongs to model {path.model_id}, but --model says {model_id}"
+            )
+        return path.model_id, path
+    try:
+        checkpoint_id = uuid.UUID(text)
+    except ValueError:
+        if model_id is None:
+            raise InvalidCheckpointRef(
+                f"{text!r} is not a 'weaver://{{model_id}}/checkpoints/{{name}}' path; "
+                "to name a checkpoint by its name or id, add --model MODEL_ID"
+            ) from None
+        return model_id, CheckpointPath(model_id=model_id, name=text)
+    if model_id is None:
+        raise InvalidCheckpointRef(
+            f"{text} is a checkpoint id; add --model MODEL_ID (the model it belongs to), "
+            "or pass its weaver:// path"
+        )
+    return model_id, checkpoint_id
+
+
+class _Models:
+    """Training clients attached to existing models, one per model id."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, TrainingClient] = {}
+
+    def get(self, model_id: str) -> TrainingClient:
+        if model_id not in self._clients:
+            self._clients[model_id] = current_state().service().training_client(model_id)
+        return self._clients[model_id]
+
+    def checkpoint(self, model_id: str, target: Target) -> Checkpoint:
+        """Look a checkpoint up; an id must belong to ``model_id``."""
+        found = self.get(model_id).get_checkpoint(target)
+        if found.model_id != model_id:
+            raise NotFoundError(
+                f"checkpoint {target} belongs to model {found.model_id}, not to {model_id}",
+                code="not_found",
+            )
+        return found
+
+
+def _model_option(f: F) -> F:
+    return click.option(
+        "--model",
+        "model_id",
+        metavar="MODEL_ID",
+        help="The model of a REF given as a checkpoint id or name.",
+    )(f)
+
+
+def _wait_options(f: F) -> F:
+    f = click.option(
+        "--no-wait",
+        is_flag=True,
+        help="Print the operation and return; `operations wait OP_ID` waits for it later.",
+    )(f)
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        help="How long to wait for the operation (default: 1 hour); it keeps running after.",
+    )(f)
+
+
+@click.group("checkpoints", context_settings={"help_option_names": ["-h", "--help"]})
+def checkpoints() -> None:
+    """List, inspect, save, load, delete checkpoints and change their TTL.
+
+    REF is a weaver://MODEL_ID/checkpoints/NAME path, or a checkpoint id or
+    name together with --model MODEL_ID.
+    """
+
+
+@checkpoints.command("list")
+@click.argument("model_id")
+@json_option
+@handles_errors
+def list_(model_id: str) -> None:
+    """List MODEL_ID's pending and completed checkpoints, oldest first."""
+    found = current_state().service().training_client(model_id).list_checkpoints()
+    if current_state().as_json:
+        emit_json({"model_id": model_id, "checkpoints": [checkpoint_json(c) for c in found]})
+    else:
+        print_checkpoints(model_id, found)
+
+
+@checkpoints.command("show")
+@click.argument("ref")
+@_model_option
+@json_option
+@handles_errors
+def show(ref: str, model_id: str | None) -> None:
+    """Show one checkpoint."""
+    owner, target = parse_ref(ref, model_id)
+    checkpoint = _Models().checkpoint(owner, target)
+    if current_state().as_json:
+        emit_json(checkpoint_json(checkpoint))
+    else:
+        print_checkpoint(checkpoint)
+
+
+@checkpoints.command("save")
+@click.argument("model_id")
+@click.argument("name")
+@click.option(
+    "--weights-only",
+    is_flag=True,
+    help="Save type 'weight': no optimizer state, so it cannot be resumed with the optimizer. "
+    "Default: 'weight_and_optimizer'.",
+)
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Delete it this many seconds from now. Default: the server's (permanent).",
+)
+@_wait_options
+@json_option
+@handles_errors
+def save(
+    model_id: str,
+    name: str,
+    weights_only: bool,
+    ttl: int | None,
+    no_wait: bool,
+    timeout: float | None,
+) -> None:
+    """Save MODEL_ID's current state as the checkpoint NAME."""
+    CheckpointPath(model_id=model_id, name=name)  # refuse a bad id or name before any request
+    state = current_state()
+    trainer = state.service().training_client(model_id)
+    with state.progress.active():
+        handle = trainer.save_state(
+            name,
+            include_optimizer=not weights_only,
+            ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
+            wait=False,
+        )
+        if no_wait:
+            _show_started(handle.id, handle.status.value, handle.pending_info)
+            return
+        checkpoint = handle.result(timeout)
+    if state.as_json:
+        emit_json(checkpoint_json(checkpoint))
+    else:
+        print_checkpoint(checkpoint, f"saved {checkpoint.path}")
+
+
+def _show_started(operation_id: str, status: str, pending: PendingInfo | None) -> None:
+    if current_state().as_json:
+        emit_json(operation_json(operation_id, status, pending))
+    else:
+        print_operation(operation_id, status, pending)
+        click.echo(f"wait for it with: weaver-facade operations wait {operation_id}", err=True)
+
+
+@checkpoints.command("load")
+@click.argument("model_id")
+@click.argument("ref")
+@click.option(
+    "--with-optimizer",
+    is_flag=True,
+    help="Also restore the optimizer state (Adam moments and step) to resume training "
+    "exactly; needs a 'weight_and_optimizer' checkpoint. Default: weights only.",
+)
+@_wait_options
+@json_option
+@handles_errors
+def load(
+    model_id: str, ref: str, with_optimizer: bool, no_wait: bool, timeout: float | None
+) -> None:
+    """Load the checkpoint REF into MODEL_ID (REF may belong to another model)."""
+    # A path may name any model; an id or a bare name is looked up through MODEL_ID.
+    target = CheckpointPath.parse(ref) if "://" in ref else parse_ref(ref, model_id)[1]
+    state = current_state()
+    trainer = state.service().training_client(model_id)
+    # A path is loaded as it is; an id is looked up first (the load takes a path).
+    checkpoint = target if isinstance(target, CheckpointPath) else trainer.get_checkpoint(target)
+    load_state = trainer.load_state_with_optimizer if with_optimizer else trainer.load_state
+    with state.progress.active():
+        handle = load_state(checkpoint, wait=False)
+        if no_wait:
+            _show_started(handle.id, handle.status.value, handle.pending_info)
+            return
+        result = handle.result(timeout)
+    if state.as_json:
+        emit_json(load_json(result, model_id))
+    else:
+        print_load(result, model_id)
+
+
+@checkpoints.command("delete")
+@click.argument("refs", metavar="REF...", nargs=-1, required=True)
+@_model_option
+@json_option
+@handles_errors
+def delete(refs: tuple[str, ...], model_id: str | None) -> None:
+    """Delete checkpoints and their files.
+
+    Every REF is checked before anything is deleted. A REF that fails does not
+    stop the others; the exit status is then 1.
+    """
+    targets = [(ref, *parse_ref(ref, model_id)) for ref in refs]
+    state = current_state()
+    models = _Models()
+    deleted: list[Checkpoint] = []
+    errors: list[dict[str, Any]] = []
+    for ref, owner, target in targets:
+        try:
+            # An id is looked up first, to check that it is a checkpoint of its --model.
+            checkpoint: CheckpointPath | Checkpoint = (
+                models.checkpoint(owner, target) if isinstance(target, uuid.UUID) else target
+            )
+            deleted.append(models.get(owner).delete_checkpoint(checkpoint))
+        except InvalidInputError:
+            raise
+        except WeaverError as exc:
+            errors.append({"ref": ref, "type": type(exc).__name__, "message": str(exc)})
+            click.echo(f"error: {ref}: {exc}", err=True)
+    if state.as_json:
+        emit_json({"deleted": [checkpoint_json(c) for c in deleted], "errors": errors})
+    else:
+        for c in deleted:
+            click.echo(f"deleted {c.path} ({c.id})")
+    if errors:
+        raise click.exceptions.Exit(EXIT_API_ERROR)
+
+
+@checkpoints.command("set-ttl")
+@click.argument("ref")
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Expire this many seconds from now.",
+)
+@click.option("--permanent", is_flag=True, help="Never expire.")
+@_model_option
+@json_option
+@handles_errors
+def set_ttl(ref: str, ttl: int | None, permanent: bool, model_id: str | None) -> None:
+    """Change when a checkpoint expires: --ttl SECONDS from now, or --permanent."""
+    if (ttl is None) == (not permanent):
+        raise click.UsageError("give exactly one of --ttl SECONDS and --permanent")
+    owner, target = parse_ref(ref, model_id)
+    models = _Models()
+    checkpoint = target if isinstance(target, CheckpointPath) else models.checkpoint(owner, target)
+    updated = models.get(owner).set_checkpoint_ttl(checkpoint, None if permanent else ttl)
+    if current_state().as_json:
+        emit_json(checkpoint_json(updated))
+    else:
+        print_checkpoint(updated, f"{updated.path}: ttl {_ttl_text(updated.ttl_seconds)}")
+
+
+def _ttl_text(ttl: int | None) -> str:
+    return "permanent" if ttl is None else f"{ttl} s"

@@ -1,0 +1,73 @@
+"""``weaver-facade operations ...``: look at an operation, or wait for it to end.
+
+Every training step, save and load is an operation; its id comes from
+``checkpoints save/load --no-wait``, from an ``OperationTimeoutError`` or from
+the server. ``show`` looks once; ``wait`` long-polls until the status is
+``done`` or ``error`` (exit 1 for ``error`` or when ``--timeout`` passes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import click
+
+from .. import OperationFailedError, OperationHandle
+from ._output import emit_json, operation_json, print_operation
+from ._state import EXIT_API_ERROR, CliError, current_state, handles_errors, json_option
+
+__all__ = ["operations"]
+
+
+@click.group("operations", context_settings={"help_option_names": ["-h", "--help"]})
+def operations() -> None:
+    """Look at operations (training steps, saves, loads) and wait for them."""
+
+
+def _report(handle: OperationHandle[Any], *, fail: bool) -> None:
+    """Print the operation; with ``fail``, an operation that ended in error exits 1."""
+    result: object = None
+    failure: OperationFailedError | None = None
+    if handle.done():
+        try:
+            result = handle.result()
+        except OperationFailedError as exc:
+            failure = exc
+    args = (handle.id, handle.status.value, handle.pending_info, result, failure)
+    if current_state().as_json:
+        emit_json(operation_json(*args))
+    else:
+        print_operation(*args)
+    if failure is not None and fail:
+        # The operation was printed (with its error) above; no second JSON document.
+        raise CliError(str(failure), exit_code=EXIT_API_ERROR)
+
+
+@operations.command("show")
+@click.argument("operation_id")
+@json_option
+@handles_errors
+def show(operation_id: str) -> None:
+    """Show an operation's status, and its result or error once it is over."""
+    _report(current_state().service().operation(operation_id), fail=False)
+
+
+@operations.command("wait")
+@click.argument("operation_id")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Stop waiting after this long (default: 1 hour); the operation keeps running.",
+)
+@json_option
+@handles_errors
+def wait(operation_id: str, timeout: float | None) -> None:
+    """Wait for an operation to end and show its result (exit 1 if it failed)."""
+    state = current_state()
+    with state.progress.active():
+        handle = state.service().operation(operation_id)
+        with contextlib.suppress(OperationFailedError):  # reported below, with the operation
+            handle.result(timeout)
+    _report(handle, fail=True)
