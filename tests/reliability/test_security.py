@@ -1,0 +1,470 @@
+"""Security at both ends: traversal, tenants, keys, and the key's secrecy.
+
+``tests/emulator/test_security.py`` checks the emulator in-process over raw
+ASGI. Here a real uvicorn server is attacked with request targets no client
+library would normalise, the facade's client-side refusals are checked to send
+nothing, tenants are attacked through the facade itself, and the API key is
+looked for everywhere a script could leak it: debug logs, stderr, reprs,
+exception texts and tracebacks with their locals, through retries, timeouts
+and failed operations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import socket
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from weaver_facade import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    Checkpoint,
+    CheckpointPath,
+    InvalidInputError,
+    NotFoundError,
+    OperationFailedError,
+    OperationTimeoutError,
+    RetryPolicy,
+    RetrySettings,
+    ServiceClient,
+    TrainingClient,
+    WeaverError,
+    datum_from_tokens,
+)
+from weaver_facade._training import ModelInfo
+from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
+
+KEY_A = "sk-tenant-a-4d9b0e17c2a85f36"
+KEY_B = "sk-tenant-b-7e21f0c9ab3d4e58"
+WRONG_KEY = "sk-not-a-tenant-0b8a6d2f91c3"
+FAST = RetryPolicy(RetrySettings(max_retries=6, initial_backoff=0.002, max_backoff=0.01))
+BATCH = [datum_from_tokens([3, 1, 4, 1, 5, 9, 2, 6])]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and a digest of its bytes (the SQLite files excepted)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith("weaver.db")
+    }
+
+
+class World:
+    """Tenant A's model with a checkpoint and an operation, and tenant B's own model."""
+
+    def __init__(self, emu: RunningEmulator, recorder: Recorder) -> None:
+        self.http = httpx.Client(event_hooks={"request": [recorder]})
+        self.a = ServiceClient(emu.base_url, KEY_A, heartbeat_interval=0, retry=FAST)
+        self.b = ServiceClient(
+            emu.base_url, KEY_B, heartbeat_interval=0, retry=FAST, http_client=self.http
+        )
+        self.a_trainer = self.a.create_training_client("weaver-tiny", seed=2)
+        self.a_operation = self.a_trainer.forward_backward(BATCH, wait=False)
+        self.a_operation.result()
+        self.a_trainer.optim_step()
+        self.a_checkpoint = self.a_trainer.save_state("secret")
+        self.b_trainer = self.b.create_training_client("weaver-tiny", seed=2)
+
+    def close(self) -> None:
+        self.a.close()
+        self.b.close()
+        self.http.close()
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    data_dir = tmp_path_factory.mktemp("security") / "data"
+    with run_emulator(data_dir, api_keys=(KEY_A, KEY_B)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(scope="module")
+def world(emu: RunningEmulator, recorder: Recorder) -> Iterator[World]:
+    made = World(emu, recorder)
+    yield made
+    made.close()
+
+
+# -- traversal, refused by the facade before any request ----------------------------------------
+
+HOSTILE_NAMES = [
+    "..",
+    ".",
+    "../x",
+    "../../etc/passwd",
+    "a/b",
+    "/abs",
+    "a\\b",
+    "%2e%2e",
+    "%2e%2e%2fx",
+    "..%2f",
+    "a\x00b",
+    "\x00",
+    ".hidden",
+    "\u2024\u2024",  # one-dot leaders that look like '..'
+    "a\n",
+    "",
+]
+MODEL = "m-0123456789abcdef"
+HOSTILE_PATHS = [
+    f"weaver://{MODEL}/checkpoints/..",
+    f"weaver://{MODEL}/checkpoints/../x",
+    f"weaver://{MODEL}/checkpoints/a/../../b",
+    f"weaver://{MODEL}/checkpoints/%2e%2e",
+    f"weaver://{MODEL}/checkpoints/a\x00",
+    f"weaver://{MODEL}%2f..%2f/checkpoints/a",
+    f"weaver://{MODEL}/../../checkpoints/a",
+    "weaver://../checkpoints/a",
+    "weaver://./checkpoints/a",
+    "weaver:///checkpoints/a",
+    "file:///etc/passwd",
+    "weaver://m\x00/checkpoints/a",
+]
+HOSTILE_IDS = ["..", "../m-1", "m-1/../x", "m%2f..", "m\x00", "/etc/passwd", ".", ""]
+
+
+def client_side_attempts(world: World) -> list[tuple[str, Callable[[], object]]]:
+    trainer, service = world.b_trainer, world.b
+    out: list[tuple[str, Callable[[], object]]] = []
+    for name in HOSTILE_NAMES:
+        out.append((f"save_state({name!r})", partial(trainer.save_state, name)))
+    for path in HOSTILE_PATHS:
+        out += [
+            (f"load_state({path!r})", partial(trainer.load_state, path)),
+            (f"load_with_optimizer({path!r})", partial(trainer.load_state_with_optimizer, path)),
+            (f"get_checkpoint({path!r})", partial(trainer.get_checkpoint, path)),
+            (f"delete_checkpoint({path!r})", partial(trainer.delete_checkpoint, path)),
+            (f"set_checkpoint_ttl({path!r})", partial(trainer.set_checkpoint_ttl, path, 60)),
+        ]
+    for ref in ["../../weaver.db", "..", "%2e%2e", "a\x00", "/etc/passwd"]:
+        out.append((f"get_checkpoint({ref!r})", partial(trainer.get_checkpoint, ref)))
+        out.append((f"delete_checkpoint({ref!r})", partial(trainer.delete_checkpoint, ref)))
+    for model_id in HOSTILE_IDS:
+        out.append((f"training_client({model_id!r})", partial(service.training_client, model_id)))
+        out.append((f"operation({model_id!r})", partial(service.operation, model_id)))
+    return out
+
+
+def test_traversal_is_refused_client_side_with_typed_errors_and_nothing_sent(
+    world: World, recorder: Recorder, emu: RunningEmulator
+) -> None:
+    before = tree(emu.data_dir.parent)
+    recorder.requests.clear()
+    attempts = client_side_attempts(world)
+    for label, attempt in attempts:
+        with pytest.raises(InvalidInputError) as refused:
+            attempt()
+        assert isinstance(refused.value, ValueError), label
+        assert str(refused.value), label
+    assert recorder.requests == [], [r.url for r in recorder.requests]
+    assert len(attempts) > 90
+    assert tree(emu.data_dir.parent) == before
+
+
+# -- traversal, sent raw to the server ----------------------------------------------------------
+
+
+def raw_request(
+    emu: RunningEmulator, method: str, target: str, body: Any = None
+) -> tuple[int, bytes]:
+    """Send ``target`` exactly as written: http.client neither normalises nor re-encodes it."""
+    conn = http.client.HTTPConnection(emu.host, emu.port, timeout=10)
+    try:
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"X-WEAVER-API-KEY": KEY_A, "Content-Type": "application/json"}
+        conn.request(method, target, body=payload, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+RAW_TARGETS = [
+    ("GET", "/api/v1/checkpoints/../../../etc/passwd"),
+    ("GET", "/api/v1/checkpoints/..%2f..%2f..%2fetc%2fpasswd"),
+    ("GET", "/api/v1/checkpoints/%2e%2e%2f%2e%2e%2fweaver.db"),
+    ("GET", "/api/v1/checkpoints/%252e%252e%252fweaver.db"),
+    ("DELETE", "/api/v1/checkpoints/..%2f..%2fweaver.db"),
+    ("GET", "/api/v1/models/..%2F..%2Fweaver.db/checkpoints"),
+    ("GET", "/api/v1/models/%2e%2e/checkpoints"),
+    ("GET", "/api/v1/models/../../weaver.db"),
+    ("GET", "/api/v1/operations/..%00"),
+    ("GET", "/api/v1/operations/%00"),
+    ("GET", "/api/v1/operations/op%2f..%2f..%2fweaver.db"),
+    ("GET", "/api/v1/../../weaver.db"),
+    ("GET", "/api/v1/%2e%2e/%2e%2e/weaver.db"),
+    ("GET", "/openapi.yaml/../weaver.db"),
+    ("GET", "/../../../etc/passwd"),
+    ("GET", "/checkpoints/"),
+    ("GET", "/weaver.db"),
+]
+
+
+def test_traversal_sent_raw_to_the_server_is_refused(world: World, emu: RunningEmulator) -> None:
+    model_id = world.a_trainer.model_id
+    before = tree(emu.data_dir.parent)
+    secret_bytes = (
+        emu.data_dir / "checkpoints" / f"{world.a_checkpoint.id}.safetensors"
+    ).read_bytes()
+    for method, target in RAW_TARGETS:
+        status, body = raw_request(emu, method, target)
+        assert status in (400, 404, 405), (target, status, body)
+        assert b"SQLite format" not in body
+        assert b"root:" not in body
+        assert secret_bytes[:64] not in body
+        if target.startswith("/api/v1/"):
+            assert json.loads(body)["error"] in ("invalid_request", "not_found"), (target, body)
+    hostile = ["../x", "..", "a/b", "%2e%2e", "a\x00b", "/abs", "..\\x"]
+    for name in hostile:
+        status, body = raw_request(
+            emu, "POST", f"/api/v1/models/{model_id}/checkpoints", {"type": "weight", "name": name}
+        )
+        assert (status, json.loads(body)["error"]) == (400, "invalid_request"), (name, body)
+        assert b"body.name" in body
+        path = f"weaver://{model_id}/checkpoints/{name}"
+        for method, route, payload in (
+            ("POST", f"/api/v1/models/{model_id}/load", {"path": path, "include_optimizer": False}),
+            (
+                "PATCH",
+                f"/api/v1/models/{model_id}/checkpoints/ttl",
+                {"path": path, "ttl_seconds": 1},
+            ),
+        ):
+            status, body = raw_request(emu, method, route, payload)
+            assert (status, json.loads(body)["error"]) == (400, "invalid_request"), (route, body)
+            assert b"body.path" in body
+    # A literal NUL in the request line never reaches the app; the server carries on.
+    with closing(socket.create_connection((emu.host, emu.port), timeout=10)) as sock:
+        sock.sendall(b"GET /api/v1/operations/op\x00x HTTP/1.1\r\nHost: e\r\n\r\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 400")
+    assert tree(emu.data_dir.parent) == before
+    assert world.a_trainer.get_checkpoint(world.a_checkpoint.path).sha256 == (
+        world.a_checkpoint.sha256
+    )
+
+
+# -- tenants --------------------------------------------------------------------------------------
+
+
+def test_another_tenant_can_neither_read_nor_write_nor_load(world: World) -> None:
+    a_ckpt, a_model = world.a_checkpoint, world.a_trainer.model_id
+    b, b_trainer = world.b, world.b_trainer
+    # A client that forged A's model id, as if attaching had not been refused.
+    forged = TrainingClient(
+        b._io, ModelInfo(id=a_model, base_model="weaver-tiny", training_mode="lora")
+    )
+    attempts: list[tuple[str, Callable[[], object]]] = [
+        ("attach to A's model", lambda: b.training_client(a_model)),
+        ("attach with next_seq_id", lambda: b.training_client(a_model, next_seq_id=9)),
+        ("re-attach to A's operation", lambda: b.operation(world.a_operation.id)),
+        ("get by path", lambda: b_trainer.get_checkpoint(a_ckpt.path)),
+        ("get by id", lambda: b_trainer.get_checkpoint(a_ckpt.id)),
+        ("get by Checkpoint", lambda: b_trainer.get_checkpoint(a_ckpt)),
+        ("delete by id", lambda: b_trainer.delete_checkpoint(a_ckpt.id)),
+        ("delete by path", lambda: b_trainer.delete_checkpoint(str(a_ckpt.path))),
+        ("ttl by path", lambda: b_trainer.set_checkpoint_ttl(a_ckpt.path, 1)),
+        ("ttl by id", lambda: b_trainer.set_checkpoint_ttl(a_ckpt.id, 1)),
+        ("load", lambda: b_trainer.load_state(a_ckpt.path)),
+        ("load with optimizer", lambda: b_trainer.load_state_with_optimizer(a_ckpt)),
+        ("forged: list", forged.list_checkpoints),
+        ("forged: forward_backward", lambda: forged.forward_backward(BATCH)),
+        ("forged: optim_step", forged.optim_step),
+        ("forged: save", lambda: forged.save_state("planted")),
+        ("forged: load", lambda: forged.load_state(a_ckpt)),
+    ]
+    for label, attempt in attempts:
+        with pytest.raises(NotFoundError) as refused:
+            attempt()
+        assert refused.value.status_code == 404, label
+        text = str(refused.value)
+        assert KEY_A not in text
+        assert KEY_B not in text
+
+    # Nothing of A's moved: the checkpoint, the listing, the training sequence.
+    again = world.a_trainer.get_checkpoint(a_ckpt.id)
+    assert (again.status, again.ttl_seconds, again.sha256) == (
+        a_ckpt.status,
+        a_ckpt.ttl_seconds,
+        a_ckpt.sha256,
+    )
+    assert world.a_trainer.list_checkpoints() == [again]
+    world.a_trainer.forward_backward(BATCH)  # A's seq_ids were not used up by B's attempts
+    # B's own model is untouched by A's checkpoint: loading it was refused, listing is empty.
+    assert b_trainer.list_checkpoints() == []
+
+
+@pytest.mark.parametrize("key", [None, WRONG_KEY, KEY_A.upper(), KEY_A + " x"])
+def test_a_missing_or_wrong_key_is_refused_once_and_not_retried(
+    emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch, key: str | None
+) -> None:
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    recorder = Recorder()
+    with (
+        httpx.Client(event_hooks={"request": [recorder]}) as http,
+        ServiceClient(emu.base_url, key, http_client=http, heartbeat_interval=0) as service,
+        pytest.raises(AuthenticationError) as refused,
+    ):
+        service.create_training_client("weaver-tiny")
+    assert refused.value.code == "unauthorized"
+    assert refused.value.retryable is False
+    assert len(recorder.requests) == 1
+    if key is not None:
+        assert key not in str(refused.value)
+        assert key not in repr(refused.value)
+        assert recorder.requests[0].headers["X-WEAVER-API-KEY"] == key.strip()
+    else:
+        assert "X-WEAVER-API-KEY" not in recorder.requests[0].headers
+
+
+# -- the key never leaks --------------------------------------------------------------------------
+
+
+def leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
+    return [s for s in secrets if s in text]
+
+
+def exception_texts(exc: BaseException) -> str:
+    """Everything a script or a test runner may print about ``exc``: messages, reprs, the
+    whole chain, and tracebacks with the repr of every local of every frame."""
+    parts = [str(exc), repr(exc), *map(repr, exc.args)]
+    parts += traceback.format_exception(exc)
+    with_locals = traceback.TracebackException.from_exception(exc, capture_locals=True)
+    parts += with_locals.format()
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:
+        parts.append(exception_texts(cause))
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def debug_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``WEAVER_LOG=debug`` as a user sets it; the handler it installs is removed afterwards."""
+    logger = logging.getLogger("weaver_facade")
+
+    def drop_env_handlers() -> None:
+        for handler in list(logger.handlers):
+            if getattr(handler, "_weaver_env_handler", False):
+                logger.removeHandler(handler)
+
+    drop_env_handlers()
+    monkeypatch.setenv("WEAVER_LOG", "debug")
+    yield
+    logger.setLevel(logging.NOTSET)
+    drop_env_handlers()
+
+
+def blackhole() -> socket.socket:
+    """A loopback socket that accepts connections (in the backlog) and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock
+
+
+def closed_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_key_never_appears_in_logs_reprs_or_errors(
+    debug_logging: None,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secrets = (KEY_A, WRONG_KEY)
+    # GETs and POSTs only: a DELETE whose connection drops is not repeated, by design.
+    faults = FaultConfig(
+        rules=tuple(
+            rule
+            for method in ("GET", "POST")
+            for rule in (
+                FaultRule("unavailable", 0.1, method=method, retry_after=0),
+                FaultRule("rate_limited", 0.1, method=method, retry_after=0),
+                FaultRule("drop", 0.1, method=method),
+                FaultRule("drop", 0.1, when="after", method=method),
+            )
+        ),
+        seed=5,
+    )
+    errors: list[BaseException] = []
+    shown: list[object] = []
+
+    def expect(error: type[BaseException], action: Callable[[], object]) -> None:
+        with pytest.raises(error) as info:
+            action()
+        errors.append(info.value)
+
+    caplog.set_level(logging.DEBUG)
+    latency = {"forward_backward": 0.3, "load_checkpoint": 0.3}
+    with run_emulator(api_keys=(KEY_A,), faults=faults, latency=latency) as emu:
+        with ServiceClient(emu.base_url, KEY_A, retry=FAST, heartbeat_interval=0) as service:
+            trainer = service.create_training_client("weaver-tiny")  # retried through faults
+            trainer.forward_backward(BATCH)
+            trainer.optim_step()
+            checkpoint = trainer.save_state("k")
+            # A failed operation: the checkpoint is deleted while its load is queued.
+            loading = trainer.load_state(checkpoint, wait=False)
+            trainer.delete_checkpoint(checkpoint)
+            expect(OperationFailedError, loading.result)
+            # A wait that times out.
+            slow = trainer.forward_backward(BATCH, wait=False)
+            expect(OperationTimeoutError, lambda: slow.result(timeout=0.05))
+            expect(NotFoundError, lambda: trainer.get_checkpoint(checkpoint.id))
+            shown += [service, trainer, loading, slow, checkpoint, service._io.generated]
+        with ServiceClient(emu.base_url, WRONG_KEY, retry=FAST, heartbeat_interval=0) as wrong:
+            expect(AuthenticationError, lambda: wrong.create_training_client("weaver-tiny"))
+            shown.append(wrong)
+    # An HTTP timeout (a server that never answers) and a refused connection, both retried.
+    with closing(blackhole()) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        quick = RetryPolicy(RetrySettings(max_retries=1, initial_backoff=0.01))
+        with ServiceClient(url, KEY_A, timeout=0.2, retry=quick, heartbeat_interval=0) as hung:
+            expect(APITimeoutError, lambda: hung.create_training_client("weaver-tiny"))
+    with ServiceClient(
+        f"http://127.0.0.1:{closed_port()}", KEY_A, retry=FAST, heartbeat_interval=0
+    ) as refused:
+        expect(APIConnectionError, lambda: refused.create_training_client("weaver-tiny"))
+
+    assert len(errors) == 6
+    assert all(isinstance(e, WeaverError) for e in errors)
+    logged = caplog.text + "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+    captured = capsys.readouterr()
+    # The paths that could leak were taken: retries were logged with redacted headers.
+    assert "retrying POST" in logged
+    assert "'x-weaver-api-key': '[redacted]'" in logged
+    assert "[redacted]" in captured.err  # WEAVER_LOG's own stderr handler
+    assert leaks(logged, secrets) == []
+    assert leaks(captured.out + captured.err, secrets) == []
+    for error in errors:
+        assert leaks(exception_texts(error), secrets) == [], repr(error)
+    for obj in shown:
+        assert leaks(repr(obj) + str(obj), secrets) == [], type(obj)
+    assert isinstance(checkpoint, Checkpoint)
+    assert isinstance(checkpoint.path, CheckpointPath)
