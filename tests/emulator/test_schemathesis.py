@@ -8,6 +8,7 @@ SDK sends it on every request.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import schemathesis
 from hypothesis.stateful import Bundle, initialize
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.stateful.state_machine import StepInput
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from weaver_facade.emulator import EmulatorConfig, create_app
 
@@ -52,7 +54,7 @@ SEMANTIC_STATUSES: dict[str, list[str]] = {
 DEFAULT_POSITIVE = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
-def schemathesis_config() -> SchemathesisConfig:
+def schemathesis_config(max_examples: int = MAX_EXAMPLES) -> SchemathesisConfig:
     operations: list[dict[str, Any]] = [
         {
             "include-operation-id": operation_id,
@@ -66,7 +68,7 @@ def schemathesis_config() -> SchemathesisConfig:
         {
             "seed": 20261129,
             "auth": {"openapi": {"ApiKeyAuth": {"api_key": KEY}}},
-            "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
+            "generation": {"max-examples": max_examples, "mode": "all"},
             "phases": {
                 "examples": {"enabled": True},
                 "coverage": {"enabled": True},
@@ -95,23 +97,39 @@ class LateBoundApp:
         await self.target(scope, receive, send)
 
 
-APP = LateBoundApp()
-# The checked-in file is what the emulator serves at /openapi.yaml (test_security compares the
-# bytes), so loading it from disk tests the same contract without an app at collection time.
-schema = schemathesis.openapi.from_path(SPEC, config=schemathesis_config())
-schema.app = APP
+def make_schema(max_examples: int = MAX_EXAMPLES) -> tuple[OpenApiSchema, LateBoundApp]:
+    """The spec as a schemathesis schema bound to a late-bound app (see ``serving``).
+
+    The checked-in file is what the emulator serves at /openapi.yaml (test_security compares
+    the bytes), so loading it from disk tests the same contract without an app at collection
+    time. ``tests/reliability`` makes one with a higher ``max_examples``.
+    """
+    late = LateBoundApp()
+    loaded = schemathesis.openapi.from_path(SPEC, config=schemathesis_config(max_examples))
+    loaded.app = late
+    return loaded, late
+
+
+@contextlib.contextmanager
+def serving(late: LateBoundApp) -> Iterator[Any]:
+    """A fresh emulator behind ``late`` for as long as the block runs."""
+    with tempfile.TemporaryDirectory(prefix="weaver-schemathesis-") as data_dir:
+        app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=(KEY,)))
+        late.target = app
+        try:
+            yield app
+        finally:
+            late.target = None
+            app.state.emulator.close()
+
+
+schema, APP = make_schema()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def emulator_app() -> Iterator[Any]:
-    with tempfile.TemporaryDirectory(prefix="weaver-schemathesis-") as data_dir:
-        app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=(KEY,)))
-        APP.target = app
-        try:
-            yield app
-        finally:
-            APP.target = None
-            app.state.emulator.close()
+    with serving(APP) as app:
+        yield app
 
 
 @schema.parametrize()
@@ -119,7 +137,6 @@ def test_every_operation_conforms(case: Any) -> None:
     case.call_and_validate()
 
 
-CREATE_SESSION = schema["/api/v1/sessions"]["POST"]
 CREATE_MODEL = "POST /api/v1/sessions/{session_id}/models"
 LIST_CHECKPOINTS = "GET /api/v1/models/{model_id}/checkpoints"
 SET_TTL = "PATCH /api/v1/models/{model_id}/checkpoints/ttl"
@@ -129,11 +146,11 @@ TRAINING = (
 )
 
 
-def newest_checkpoint_path(model_id: Any) -> str | None:
+def newest_checkpoint_path(loaded: OpenApiSchema, model_id: Any) -> str | None:
     """The path of the model's newest listed checkpoint, asked of the emulator over the wire."""
     if not isinstance(model_id, str):
         return None
-    listing = schema["/api/v1/models/{model_id}/checkpoints"]["GET"]
+    listing = loaded["/api/v1/models/{model_id}/checkpoints"]["GET"]
     response = listing.Case(path_parameters={"model_id": model_id}).call()
     items = response.json().get("items") if response.status_code == 200 else None
     if not items:
@@ -185,9 +202,15 @@ def trainable(body: Any, model_id: Any) -> dict[str, Any] | None:
 
 
 def test_stateful_workflows_conform(emulator_app: Any) -> None:
-    emulator = emulator_app.state.emulator
+    run_stateful(schema, emulator_app, STATEFUL_SCENARIOS)
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+
+def run_stateful(loaded: OpenApiSchema, emulator_app: Any, scenarios: int) -> None:
+    """Run ``scenarios`` stateful workflows of ``loaded`` against ``emulator_app``."""
+    emulator = emulator_app.state.emulator
+    create_session = loaded["/api/v1/sessions"]["POST"]
+
+    class Workflow(loaded.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             emulator.reset()
 
@@ -195,7 +218,7 @@ def test_stateful_workflows_conform(emulator_app: Any) -> None:
         # CreateSessionRequest as references to resources nothing produces, so it never starts
         # a scenario with POST /sessions (and then every other root fails with random ids).
         # Each scenario therefore starts with a generated session; the spec's links go on from it.
-        @initialize(target=Bundle("catch_all"), case=CREATE_SESSION.as_strategy())
+        @initialize(target=Bundle("catch_all"), case=create_session.as_strategy())
         def start_with_a_session(self, case: Any) -> Any:
             # The same bookkeeping as schemathesis' own root steps, so that later steps find
             # their parent (links, use-after-free and resource-availability checks).
@@ -226,13 +249,13 @@ def test_stateful_workflows_conform(emulator_app: Any) -> None:
                 # schemathesis treats the TTL route as a sub-resource of a save's URL and flags a
                 # 404 for a generated path that names no checkpoint; aim at a real one instead.
                 # With none, the generated path names another model: a 400 it does not flag.
-                existing = newest_checkpoint_path(case.path_parameters.get("model_id"))
+                existing = newest_checkpoint_path(loaded, case.path_parameters.get("model_id"))
                 if existing is not None:
                     case.body = {**case.body, "path": existing}
 
     Workflow.run(
         settings=hypothesis.settings(
-            max_examples=STATEFUL_SCENARIOS,
+            max_examples=scenarios,
             stateful_step_count=STATEFUL_STEPS,
             deadline=None,
             derandomize=True,
