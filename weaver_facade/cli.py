@@ -21,7 +21,7 @@ error (refused request, unreachable server, failed or unfinished operation),
 before any request), 130 interrupted.
 
 Subcommands are imported only when they run, so importing this module (or
-asking for ``--help``) pulls neither the emulator's numpy nor rich.
+asking for ``--help``) does not pull the emulator's numpy and uvicorn.
 To add a subcommand, register it in ``_LAZY_COMMANDS`` or attach it with
 ``main.add_command(...)``.
 """
@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import click
 
-from ._cli._state import CliState
+from ._cli._state import EXIT_USAGE, CliError, CliState
 
 __all__ = ["main"]
 
@@ -61,7 +61,36 @@ _LAZY_COMMANDS: dict[str, _Lazy] = {
 }
 
 
+def _one_line(exc: click.UsageError) -> CliError:
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return CliError(f"{exc.format_message()}{hint}", exit_code=EXIT_USAGE)
+
+
 class _LazyGroup(click.Group):
+    # Usage errors are one line too, like every other error (click prints three).
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
 

@@ -32,6 +32,7 @@ from .. import (
     TrainingClient,
     WeaverError,
 )
+from .._training import MAX_TTL_SECONDS
 from ._output import (
     checkpoint_json,
     emit_json,
@@ -49,6 +50,8 @@ __all__ = ["checkpoints"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 Target = CheckpointPath | uuid.UUID
+# The spec's bounds, checked by click before anything is sent.
+_TTL = click.IntRange(1, MAX_TTL_SECONDS)
 
 
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
@@ -170,7 +173,7 @@ def show(ref: str, model_id: str | None) -> None:
 )
 @click.option(
     "--ttl",
-    type=click.IntRange(min=1),
+    type=_TTL,
     metavar="SECONDS",
     help="Delete it this many seconds from now. Default: the server's (permanent).",
 )

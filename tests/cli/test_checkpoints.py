@@ -1,0 +1,365 @@
+"""``weaver-facade checkpoints ...`` against a real emulator, tables and --json."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+
+import pytest
+
+from tests.cli.conftest import Cli, train_model
+from weaver_facade import ServiceClient
+
+CHECKPOINT_KEYS = {
+    "id",
+    "name",
+    "path",
+    "model_id",
+    "type",
+    "status",
+    "has_optimizer_state",
+    "ttl_seconds",
+    "created_at",
+    "expires_at",
+    "size_bytes",
+    "sha256",
+    "train_unembed",
+    "train_mlp",
+    "train_attn",
+}
+UNREACHABLE = {"WEAVER_BASE_URL": "http://127.0.0.1:9"}
+
+
+def path(model_id: str, name: str) -> str:
+    return f"weaver://{model_id}/checkpoints/{name}"
+
+
+def save(cli: Cli, model_id: str, name: str, *extra: str) -> dict[str, object]:
+    run = cli("checkpoints", "save", model_id, name, "--json", *extra)
+    assert run.exit_code == 0, run.stderr
+    saved: dict[str, object] = run.json()
+    return saved
+
+
+# -- list ---------------------------------------------------------------------------------
+
+
+def test_list_of_a_model_without_checkpoints(cli: Cli, model_id: str) -> None:
+    run = cli("checkpoints", "list", model_id)
+    assert run.exit_code == 0
+    assert f"checkpoints of {model_id}" in run.stdout
+    assert "(none)" in run.stdout
+    assert cli("checkpoints", "list", model_id, "--json").json() == {
+        "model_id": model_id,
+        "checkpoints": [],
+    }
+
+
+def test_list_shows_every_checkpoint_oldest_first(cli: Cli, model_id: str) -> None:
+    save(cli, model_id, "alpha")
+    save(cli, model_id, "beta", "--weights-only", "--ttl", "600")
+    table = cli("checkpoints", "list", model_id)
+    assert table.exit_code == 0
+    rows = [line for line in table.stdout.splitlines() if re.search(r"\b(alpha|beta)\b", line)]
+    assert len(rows) == 2
+    assert re.search(r"alpha\W+weight_and_optimizer\W+completed\W+.*permanent", rows[0])
+    assert re.search(r"beta\W+weight\W+completed\W+.*600 s", rows[1])
+    listed = cli("checkpoints", "list", model_id, "--json").json()
+    assert listed["model_id"] == model_id
+    assert [c["name"] for c in listed["checkpoints"]] == ["alpha", "beta"]
+    assert all(set(c) == CHECKPOINT_KEYS for c in listed["checkpoints"])
+
+
+def test_global_json_flag_works_like_the_command_flag(cli: Cli, model_id: str) -> None:
+    save(cli, model_id, "alpha")
+    before = cli("--json", "checkpoints", "list", model_id).json()
+    after = cli("checkpoints", "list", model_id, "--json").json()
+    assert before == after
+    assert before["checkpoints"][0]["name"] == "alpha"
+
+
+# -- save -----------------------------------------------------------------------------------
+
+
+def test_save_defaults_to_weights_and_optimizer(cli: Cli, model_id: str) -> None:
+    run = cli("checkpoints", "save", model_id, "first")
+    assert run.exit_code == 0, run.stderr
+    assert f"saved {path(model_id, 'first')}" in run.stdout
+    assert re.search(r"type\W+weight_and_optimizer", run.stdout)
+    assert re.search(r"resumable\W+yes", run.stdout)
+    saved = cli("checkpoints", "show", path(model_id, "first"), "--json").json()
+    assert saved["type"] == "weight_and_optimizer"
+    assert saved["has_optimizer_state"] is True
+    assert saved["ttl_seconds"] is None
+    assert saved["expires_at"] is None
+
+
+def test_save_weights_only_with_a_ttl(cli: Cli, model_id: str) -> None:
+    saved = save(cli, model_id, "light", "--weights-only", "--ttl", "600")
+    assert set(saved) == CHECKPOINT_KEYS
+    assert saved["type"] == "weight"
+    assert saved["has_optimizer_state"] is False
+    assert saved["status"] == "completed"
+    assert saved["ttl_seconds"] == 600
+    assert saved["path"] == path(model_id, "light")
+    assert saved["model_id"] == model_id
+    uuid.UUID(str(saved["id"]))
+    created = datetime.datetime.fromisoformat(str(saved["created_at"]))
+    expires = datetime.datetime.fromisoformat(str(saved["expires_at"]))
+    assert abs((expires - created).total_seconds() - 600) < 5
+
+
+def test_save_of_an_existing_name_is_an_api_error(cli: Cli, model_id: str) -> None:
+    save(cli, model_id, "twice")
+    run = cli("checkpoints", "save", model_id, "twice")
+    assert run.exit_code == 1
+    assert run.stdout == ""
+    assert run.stderr.startswith("error: [409 checkpoint_exists]")
+    assert len(run.stderr.splitlines()) == 1
+    failed = cli("checkpoints", "save", model_id, "twice", "--json")
+    assert failed.exit_code == 1
+    assert failed.json()["error"]["code"] == "checkpoint_exists"
+    assert failed.json()["error"]["status_code"] == 409
+    assert failed.json()["error"]["exit_code"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "complaint"),
+    [
+        ("a/b", "contains '/'"),
+        (".hidden", "starts with '.'"),
+        ("x" * 129, "at most 128"),
+        ("sp ace", "contains ' '"),
+    ],
+)
+def test_save_refuses_a_bad_name_before_any_request(cli: Cli, name: str, complaint: str) -> None:
+    # The server is unreachable: an exit 2 naming the problem proves nothing was sent.
+    run = cli("checkpoints", "save", "m-1", name, env=UNREACHABLE)
+    assert run.exit_code == 2
+    assert complaint in run.stderr
+    assert run.stderr.startswith("error: checkpoint name")
+    assert len(run.stderr.splitlines()) == 1
+
+
+def test_save_refuses_a_bad_ttl_and_a_bad_model_id(cli: Cli) -> None:
+    zero = cli("checkpoints", "save", "m-1", "ok", "--ttl", "0", env=UNREACHABLE)
+    assert zero.exit_code == 2
+    assert "--ttl" in zero.stderr
+    huge = cli("checkpoints", "save", "m-1", "ok", "--ttl", str(10**12), env=UNREACHABLE)
+    assert huge.exit_code == 2
+    assert "--ttl" in huge.stderr
+    bad_model = cli("checkpoints", "save", "bad model!", "ok", env=UNREACHABLE)
+    assert bad_model.exit_code == 2
+    assert "model id 'bad model!' is not valid" in bad_model.stderr
+
+
+def test_save_without_waiting_then_wait_for_the_operation(cli: Cli, model_id: str) -> None:
+    started = cli("checkpoints", "save", model_id, "later", "--no-wait", "--json")
+    assert started.exit_code == 0, started.stderr
+    operation = started.json()
+    assert set(operation) == {"id", "status", "kind", "pending_info", "result", "error"}
+    assert operation["status"] in {"pending", "running", "done"}
+    done = cli("operations", "wait", operation["id"], "--json")
+    assert done.exit_code == 0
+    assert done.json()["kind"] == "save_checkpoint"
+    assert done.json()["result"]["path"] == path(model_id, "later")
+    human = cli("checkpoints", "save", model_id, "later-2", "--no-wait")
+    assert human.exit_code == 0
+    assert "weaver-facade operations wait op-" in human.stderr
+
+
+# -- show -----------------------------------------------------------------------------------
+
+
+def test_show_by_path_by_id_and_by_name(cli: Cli, model_id: str) -> None:
+    saved = save(cli, model_id, "shown")
+    by_path = cli("checkpoints", "show", path(model_id, "shown"), "--json").json()
+    by_id = cli("checkpoints", "show", str(saved["id"]), "--model", model_id, "--json").json()
+    by_name = cli("checkpoints", "show", "shown", "--model", model_id, "--json").json()
+    assert by_path == by_id == by_name == saved
+    table = cli("checkpoints", "show", path(model_id, "shown"))
+    assert table.exit_code == 0
+    assert re.search(rf"id\W+{saved['id']}", table.stdout)
+    assert re.search(r"sha256\W+[0-9a-f]{64}", table.stdout)
+
+
+def test_show_needs_the_model_of_an_id_or_name(cli: Cli, model_id: str) -> None:
+    saved = save(cli, model_id, "shown")
+    by_id = cli("checkpoints", "show", str(saved["id"]), env=UNREACHABLE)
+    assert by_id.exit_code == 2
+    assert "--model MODEL_ID" in by_id.stderr
+    by_name = cli("checkpoints", "show", "shown", env=UNREACHABLE)
+    assert by_name.exit_code == 2
+    assert "--model MODEL_ID" in by_name.stderr
+    other = cli("checkpoints", "show", path(model_id, "shown"), "--model", "m-other")
+    assert other.exit_code == 2
+    assert f"belongs to model {model_id}" in other.stderr
+
+
+def test_show_of_an_id_of_another_model_is_not_found(
+    cli: Cli, model_id: str, service: ServiceClient
+) -> None:
+    saved = save(cli, model_id, "mine")
+    other = train_model(service, steps=1)
+    run = cli("checkpoints", "show", str(saved["id"]), "--model", other)
+    assert run.exit_code == 1
+    assert f"belongs to model {model_id}, not to {other}" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "weaver://m-1/checkpoint/x",
+        "s3://bucket/checkpoints/x",
+        "weaver://m-1/checkpoints/a/b",
+        "weaver:///checkpoints/x",
+    ],
+)
+def test_show_refuses_invalid_paths_before_any_request(cli: Cli, ref: str) -> None:
+    run = cli("checkpoints", "show", ref, env=UNREACHABLE)
+    assert run.exit_code == 2
+    assert run.stderr.startswith("error: ")
+    assert "checkpoint path" in run.stderr or "model id" in run.stderr
+    assert len(run.stderr.splitlines()) == 1
+
+
+def test_show_of_a_missing_checkpoint(cli: Cli, model_id: str) -> None:
+    run = cli("checkpoints", "show", path(model_id, "ghost"), "--json")
+    assert run.exit_code == 1
+    assert run.json()["error"]["type"] == "NotFoundError"
+    assert "no checkpoint named 'ghost'" in run.stderr
+
+
+# -- load -----------------------------------------------------------------------------------
+
+
+def test_load_with_optimizer_into_a_new_model(
+    cli: Cli, model_id: str, service: ServiceClient
+) -> None:
+    save(cli, model_id, "resume-me")
+    fresh = train_model(service, steps=0)
+    run = cli(
+        "checkpoints", "load", fresh, path(model_id, "resume-me"), "--with-optimizer", "--json"
+    )
+    assert run.exit_code == 0, run.stderr
+    loaded = run.json()
+    assert set(loaded) == {
+        "model_id",
+        "path",
+        "include_optimizer",
+        "checkpoint_id",
+        "optimizer_step",
+    }
+    assert loaded["model_id"] == fresh
+    assert loaded["path"] == path(model_id, "resume-me")
+    assert loaded["include_optimizer"] is True
+    assert loaded["optimizer_step"] == 2  # the model had trained two steps
+
+
+def test_load_by_id_and_by_name(cli: Cli, model_id: str, service: ServiceClient) -> None:
+    saved = save(cli, model_id, "by-id")
+    fresh = train_model(service, steps=0)
+    by_id = cli("checkpoints", "load", fresh, str(saved["id"]))
+    assert by_id.exit_code == 0, by_id.stderr
+    assert re.search(r"restored\W+weights\W", by_id.stdout)
+    assert re.search(rf"checkpoint id\W+{saved['id']}", by_id.stdout)
+    # A bare name is a checkpoint of MODEL_ID itself.
+    by_name = cli("checkpoints", "load", model_id, "by-id", "--json")
+    assert by_name.exit_code == 0, by_name.stderr
+    assert by_name.json()["path"] == path(model_id, "by-id")
+    assert by_name.json()["include_optimizer"] is False
+
+
+def test_load_with_optimizer_of_a_weights_only_checkpoint_fails(cli: Cli, model_id: str) -> None:
+    save(cli, model_id, "weights", "--weights-only")
+    run = cli("checkpoints", "load", model_id, path(model_id, "weights"), "--with-optimizer")
+    assert run.exit_code == 1
+    # Refused when submitted: no operation was started, so no progress either.
+    assert run.stderr.startswith("error: [422 optimizer_state_unavailable]")
+    assert len(run.stderr.splitlines()) == 1
+
+
+# -- delete ---------------------------------------------------------------------------------
+
+
+def test_delete_several(cli: Cli, model_id: str) -> None:
+    a = save(cli, model_id, "a")
+    save(cli, model_id, "b")
+    save(cli, model_id, "c")
+    run = cli("checkpoints", "delete", path(model_id, "a"), "b", "--model", model_id)
+    assert run.exit_code == 0, run.stderr
+    assert f"deleted {path(model_id, 'a')} ({a['id']})" in run.stdout
+    assert f"deleted {path(model_id, 'b')}" in run.stdout
+    left = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    assert [c["name"] for c in left] == ["c"]
+
+
+def test_delete_goes_on_after_a_failure_and_exits_1(cli: Cli, model_id: str) -> None:
+    save(cli, model_id, "x")
+    save(cli, model_id, "y")
+    run = cli(
+        "checkpoints",
+        "delete",
+        path(model_id, "x"),
+        path(model_id, "missing"),
+        path(model_id, "y"),
+        "--json",
+    )
+    assert run.exit_code == 1
+    report = run.json()
+    assert [c["name"] for c in report["deleted"]] == ["x", "y"]
+    assert all(c["status"] == "deleted" for c in report["deleted"])
+    assert [e["ref"] for e in report["errors"]] == [path(model_id, "missing")]
+    assert report["errors"][0]["type"] == "NotFoundError"
+    assert f"error: {path(model_id, 'missing')}:" in run.stderr
+
+
+def test_delete_checks_every_ref_before_deleting_any(cli: Cli, model_id: str) -> None:
+    save(cli, model_id, "kept")
+    run = cli("checkpoints", "delete", path(model_id, "kept"), "weaver://bad")
+    assert run.exit_code == 2
+    assert "weaver://bad" in run.stderr
+    left = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    assert [c["name"] for c in left] == ["kept"]
+
+
+def test_delete_by_id_checks_the_model(cli: Cli, model_id: str, service: ServiceClient) -> None:
+    saved = save(cli, model_id, "guarded")
+    other = train_model(service, steps=0)
+    wrong = cli("checkpoints", "delete", str(saved["id"]), "--model", other)
+    assert wrong.exit_code == 1
+    assert cli("checkpoints", "show", path(model_id, "guarded")).exit_code == 0
+    right = cli("checkpoints", "delete", str(saved["id"]), "--model", model_id, "--json")
+    assert right.exit_code == 0
+    assert right.json()["deleted"][0]["id"] == saved["id"]
+
+
+def test_delete_needs_a_ref(cli: Cli) -> None:
+    run = cli("checkpoints", "delete")
+    assert run.exit_code == 2
+    assert "Missing argument" in run.stderr
+
+
+# -- set-ttl --------------------------------------------------------------------------------
+
+
+def test_set_ttl_and_make_permanent(cli: Cli, model_id: str) -> None:
+    saved = save(cli, model_id, "kept")
+    limited = cli("checkpoints", "set-ttl", path(model_id, "kept"), "--ttl", "120", "--json")
+    assert limited.exit_code == 0, limited.stderr
+    assert limited.json()["ttl_seconds"] == 120
+    assert limited.json()["expires_at"] is not None
+    forever = cli("checkpoints", "set-ttl", str(saved["id"]), "--model", model_id, "--permanent")
+    assert forever.exit_code == 0, forever.stderr
+    assert "ttl permanent" in forever.stdout
+    shown = cli("checkpoints", "show", path(model_id, "kept"), "--json").json()
+    assert shown["ttl_seconds"] is None
+    assert shown["expires_at"] is None
+
+
+@pytest.mark.parametrize("options", [[], ["--ttl", "5", "--permanent"]])
+def test_set_ttl_needs_exactly_one_choice(cli: Cli, options: list[str]) -> None:
+    run = cli("checkpoints", "set-ttl", "weaver://m-1/checkpoints/x", *options)
+    assert run.exit_code == 2
+    assert "exactly one of --ttl SECONDS and --permanent" in run.stderr

@@ -1,0 +1,264 @@
+"""The ``weaver-facade`` group: global options, errors, the key, progress, a real process."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from tests.cli.conftest import API_KEY, Cli, invoke, train_model
+from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
+from weaver_facade._cli._progress import Progress, describe
+from weaver_facade.emulator import RunningEmulator
+
+EMULATOR = [sys.executable, "-m", "weaver_facade.emulator", "--port", "0"]
+NO_SERVER: dict[str, str | None] = {"WEAVER_BASE_URL": None, "WEAVER_API_KEY": None}
+
+
+def test_help_needs_no_server_and_lists_every_command() -> None:
+    run = invoke(["--help"], NO_SERVER)
+    assert run.exit_code == 0
+    for command in ("checkpoints", "operations", "emulator"):
+        assert re.search(rf"^\s+{command}\s+\S", run.stdout, re.MULTILINE)
+    sub = invoke(["checkpoints", "--help"], NO_SERVER)
+    assert sub.exit_code == 0
+    for command in ("list", "show", "save", "load", "delete", "set-ttl"):
+        assert re.search(rf"^\s+{command}\s", sub.stdout, re.MULTILINE)
+    ops = invoke(["operations", "--help"], NO_SERVER)
+    assert {"show", "wait"} <= set(re.findall(r"^\s+(\w+)\s", ops.stdout, re.MULTILINE))
+
+
+def test_every_command_takes_json() -> None:
+    commands = [
+        ["checkpoints", name] for name in ("list", "show", "save", "load", "delete", "set-ttl")
+    ] + [["operations", "show"], ["operations", "wait"]]
+    for command in commands:
+        run = invoke([*command, "--help"], NO_SERVER)
+        assert run.exit_code == 0
+        assert "--json" in run.stdout, command
+
+
+def test_importing_the_cli_pulls_neither_numpy_nor_the_emulator() -> None:
+    code = (
+        "import sys, weaver_facade.cli; "
+        "print(sorted(m for m in ('numpy', 'uvicorn', 'weaver_facade.emulator', "
+        "'weaver_facade._cli.checkpoints') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_no_server_is_a_usage_error() -> None:
+    run = invoke(["checkpoints", "list", "m-1"], NO_SERVER)
+    assert run.exit_code == 2
+    assert run.stderr == (
+        "error: no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL "
+        "(the server root, such as http://127.0.0.1:8080)\n"
+    )
+
+
+def test_a_bad_base_url_is_a_usage_error() -> None:
+    run = invoke(["--base-url", "ftp://host", "checkpoints", "list", "m-1"], NO_SERVER)
+    assert run.exit_code == 2
+    assert "must start with http://" in run.stderr
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    run = invoke(["checkpoints", "list", "--frobnicate"], NO_SERVER)
+    assert run.exit_code == 2
+    assert run.stderr == (
+        "error: No such option '--frobnicate'. (see 'main checkpoints list --help')\n"
+    )
+    top = invoke(["--max-retries", "x", "checkpoints"], NO_SERVER)
+    assert top.exit_code == 2
+    assert top.stderr.startswith("error: Invalid value for '--max-retries'")
+    assert len(top.stderr.splitlines()) == 1
+    missing = invoke(["checkpoints", "save", "m-1"], NO_SERVER)
+    assert missing.exit_code == 2
+    assert missing.stderr == (
+        "error: Missing argument 'NAME'. (see 'main checkpoints save --help')\n"
+    )
+
+
+def test_base_url_and_key_options_override_the_environment(
+    cli: Cli, model_id: str, emu: RunningEmulator
+) -> None:
+    nowhere: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://127.0.0.1:9",
+        "WEAVER_API_KEY": "not-the-key",
+    }
+    assert cli("--max-retries", "0", "checkpoints", "list", model_id, env=nowhere).exit_code == 1
+    args = ["--base-url", emu.base_url, "--api-key", API_KEY, "--json"]
+    run = cli(*args, "checkpoints", "list", model_id, env=nowhere)
+    assert run.exit_code == 0, run.stderr
+    assert run.json() == {"model_id": model_id, "checkpoints": []}
+
+
+def test_wrong_key_is_an_api_error_and_never_printed(cli: Cli, model_id: str) -> None:
+    wrong = "wrong-key-never-printed-91"
+    for args in (
+        ["--api-key", wrong, "checkpoints", "list", model_id],
+        ["--api-key", wrong, "--json", "checkpoints", "show", f"weaver://{model_id}/checkpoints/x"],
+        ["--api-key", wrong, "operations", "show", "op-1"],
+    ):
+        run = cli(*args)
+        assert run.exit_code == 1
+        assert "[401 unauthorized]" in run.stderr
+        assert wrong not in run.stdout + run.stderr
+
+
+def test_the_key_is_never_printed_by_help_or_errors(cli: Cli, model_id: str) -> None:
+    # `cli` asserts for every run that API_KEY is absent from both streams.
+    assert cli("--help").exit_code == 0
+    assert cli("checkpoints", "save", model_id, "k").exit_code == 0
+    assert cli("checkpoints", "save", model_id, "k").exit_code == 1
+    assert cli("checkpoints", "show", "weaver://nope").exit_code == 2
+    assert cli("--json", "checkpoints", "save", model_id, "k").exit_code == 1
+
+
+def test_unreachable_server_is_one_line(cli: Cli) -> None:
+    run = cli(
+        "--max-retries",
+        "0",
+        "checkpoints",
+        "list",
+        "m-1",
+        env={"WEAVER_BASE_URL": "http://127.0.0.1:9"},
+    )
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: cannot reach http://127.0.0.1:9: ")
+    assert len(run.stderr.splitlines()) == 1
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+def pending(message: str, wait: float | None) -> OperationProgress:
+    info = PendingInfo(code="waiting_for_resources", message=message, wait_seconds=wait)
+    return OperationProgress(operation_id="op-7", status=OperationStatus.PENDING, pending_info=info)
+
+
+def test_describe_names_status_and_pending_info() -> None:
+    assert describe(pending("2 GPUs [busy]", 12.34)) == (
+        "operation op-7: pending (waiting_for_resources: 2 GPUs [busy], about 12.3 s)"
+    )
+    running = OperationProgress(
+        operation_id="op-7", status=OperationStatus.RUNNING, pending_info=None
+    )
+    assert describe(running) == "operation op-7: running"
+
+
+def spinner(progress: Progress) -> Any:
+    """The rich Status on screen, or None (a function, so mypy does not narrow it)."""
+    return progress._status
+
+
+def test_the_spinner_on_a_terminal_shows_status_and_pending_info() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120)
+    now = [100.0]
+    progress = Progress(console=console, clock=lambda: now[0])
+    progress(pending("ignored: not active", None))
+    assert spinner(progress) is None
+    with progress.active():
+        progress(pending("queued behind [bold]3[/bold] jobs", 4.0))
+        assert spinner(progress) is not None
+        now[0] += 7
+        console.print(spinner(progress).renderable)
+        running = OperationProgress(
+            operation_id="op-7", status=OperationStatus.RUNNING, pending_info=None
+        )
+        progress(running)
+        console.print(spinner(progress).renderable)
+        done = OperationProgress(
+            operation_id="op-7", status=OperationStatus.DONE, pending_info=None
+        )
+        progress(done)
+        assert spinner(progress) is None  # a terminal status removes the spinner
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())
+    # Server text is shown as is, never read as markup; the time counts from the change.
+    assert (
+        "operation op-7: pending (waiting_for_resources: queued behind [bold]3[/bold] jobs, "
+        "about 4.0 s) [7 s]"
+    ) in shown
+    assert "operation op-7: running [0 s]" in shown
+    assert progress.last_operation_id == "op-7"
+
+
+def test_quiet_progress_shows_nothing_but_remembers_the_operation() -> None:
+    buffer = io.StringIO()
+    progress = Progress(quiet=True, console=Console(file=buffer, force_terminal=True))
+    with progress.active():
+        progress(pending("x", None))
+    assert buffer.getvalue() == ""
+    assert progress.last_operation_id == "op-7"
+
+
+# -- the console script against a real emulator process -----------------------------------
+
+
+@pytest.fixture
+def emulator_process(tmp_path: Path) -> Iterator[str]:
+    env = {**os.environ, "WEAVER_EMULATOR_API_KEYS": API_KEY}
+    log = tmp_path / "emulator.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*EMULATOR, "--data-dir", str(tmp_path / "data"), "--no-access-log"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = re.search(r"listening on (http://\S+)", log.read_text())
+            if found:
+                yield found.group(1)
+                break
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the emulator did not start: {log.read_text()}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_the_console_script_against_an_emulator_process(emulator_process: str) -> None:
+    script = Path(sys.executable).with_name("weaver-facade")
+    assert script.exists()
+    with ServiceClient(emulator_process, API_KEY, heartbeat_interval=0) as service:
+        model_id = train_model(service, steps=1)
+    env = {**os.environ, "WEAVER_BASE_URL": emulator_process, "WEAVER_API_KEY": API_KEY}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(script), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert "Traceback" not in done.stderr
+        assert API_KEY not in done.stdout + done.stderr
+        return done
+
+    saved = run("checkpoints", "save", model_id, "from-a-process", "--json")
+    assert saved.returncode == 0, saved.stderr
+    assert json.loads(saved.stdout)["path"] == f"weaver://{model_id}/checkpoints/from-a-process"
+    listed = run("checkpoints", "list", model_id)
+    assert listed.returncode == 0
+    assert re.search(r"from-a-process\W+weight_and_optimizer\W+completed", listed.stdout)
+    bad = run("checkpoints", "show", "weaver://x")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: ")
+    missing = run("checkpoints", "show", f"weaver://{model_id}/checkpoints/none")
+    assert missing.returncode == 1

@@ -1,0 +1,140 @@
+"""``weaver-facade operations show/wait``, progress reporting, and interrupted waits."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cli.conftest import API_KEY, Cli
+from weaver_facade import OperationHandle
+from weaver_facade.emulator import RunningEmulator
+
+OPERATION_KEYS = {"id", "status", "kind", "pending_info", "result", "error"}
+
+
+@pytest.fixture
+def emulator_config() -> dict[str, Any]:
+    # Saves take a while, so that operations can be seen pending and waited for.
+    return {"latency": {"save_checkpoint": 0.6}}
+
+
+def start_save(cli: Cli, model_id: str, name: str) -> str:
+    run = cli("checkpoints", "save", model_id, name, "--no-wait", "--json")
+    assert run.exit_code == 0, run.stderr
+    operation_id: str = run.json()["id"]
+    return operation_id
+
+
+def test_show_an_unfinished_operation_then_wait_for_it(cli: Cli, model_id: str) -> None:
+    operation_id = start_save(cli, model_id, "slow")
+    shown = cli("operations", "show", operation_id, "--json")
+    assert shown.exit_code == 0
+    snapshot = shown.json()
+    assert set(snapshot) == OPERATION_KEYS
+    assert snapshot["status"] in {"pending", "running"}
+    assert snapshot["result"] is None
+    assert snapshot["error"] is None
+    assert shown.stderr == ""  # show does not wait, so it reports no progress
+
+    waited = cli("operations", "wait", operation_id)
+    assert waited.exit_code == 0, waited.stderr
+    assert re.search(rf"id\W+{operation_id}", waited.stdout)
+    assert re.search(r"status\W+done", waited.stdout)
+    assert re.search(r"kind\W+save_checkpoint", waited.stdout)
+    assert f"weaver://{model_id}/checkpoints/slow" in waited.stdout
+    # Not a terminal: one plain progress line per change, ending with done.
+    progress = waited.stderr.splitlines()
+    assert progress[0].startswith(f"operation {operation_id}: ")
+    assert progress[-1] == f"operation {operation_id}: done"
+
+    done = cli("operations", "show", operation_id, "--json").json()
+    assert done["status"] == "done"
+    assert done["kind"] == "save_checkpoint"
+    assert done["result"]["name"] == "slow"
+    assert done["pending_info"] is None
+
+
+def test_waiting_for_a_save_shows_pending_info(cli: Cli, model_id: str) -> None:
+    # The first save runs; the second waits in the queue behind it.
+    start_save(cli, model_id, "first")
+    run = cli("checkpoints", "save", model_id, "second")
+    assert run.exit_code == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert re.fullmatch(
+        r"operation op-\S+: pending \(waiting_for_scheduling: queued behind 1 operation\b.*, "
+        r"about \d+\.\d s\)",
+        lines[0],
+    ), lines
+    assert lines[-1].endswith(": done")
+
+
+def test_quiet_prints_no_progress(cli: Cli, model_id: str) -> None:
+    run = cli("--quiet", "checkpoints", "save", model_id, "hush")
+    assert run.exit_code == 0
+    assert run.stderr == ""
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 5.0}}])
+def test_wait_timeout_exits_1_and_says_how_to_wait_again(cli: Cli, model_id: str) -> None:
+    operation_id = start_save(cli, model_id, "slow")
+    run = cli("operations", "wait", operation_id, "--timeout", "0.2")
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith(f"error: operation {operation_id} still ")
+    assert f"`weaver-facade operations wait {operation_id}`" in error
+    as_json = cli("operations", "wait", operation_id, "--timeout", "0", "--json")
+    assert as_json.exit_code == 1
+    assert as_json.json()["error"]["type"] == "OperationTimeoutError"
+    assert as_json.json()["error"]["operation_id"] == operation_id
+    assert cli("operations", "show", operation_id, "--json").json()["status"] == "running"
+
+
+def test_a_failed_operation(cli: Cli, model_id: str, emu: RunningEmulator) -> None:
+    start_save(cli, model_id, "running")
+    queued = start_save(cli, model_id, "queued")
+    # Terminated while the second save waits: it fails when its turn comes.
+    httpx.post(
+        f"{emu.base_url}/api/v1/models/{model_id}/terminate",
+        headers={"X-WEAVER-API-KEY": API_KEY},
+    ).raise_for_status()
+    waited = cli("operations", "wait", queued, "--json")
+    assert waited.exit_code == 1
+    report = waited.json()  # one JSON document: the operation, with its error
+    assert report["status"] == "error"
+    assert report["error"]["code"] == "model_terminated"
+    assert report["result"] is None
+    assert waited.stderr.splitlines()[-1].startswith(
+        f"error: operation {queued} failed [model_terminated]"
+    )
+    shown = cli("operations", "show", queued)
+    assert shown.exit_code == 0  # looking at a failed operation is not an error
+    assert re.search(r"error\W+\[model_terminated\]", shown.stdout)
+
+
+def test_unknown_and_invalid_operation_ids(cli: Cli) -> None:
+    unknown = cli("operations", "show", "op-doesnotexist")
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("error: [404 not_found]")
+    invalid = cli("operations", "wait", "not an id", env={"WEAVER_BASE_URL": "http://127.0.0.1:9"})
+    assert invalid.exit_code == 2
+    assert "operation_id 'not an id' is not valid" in invalid.stderr
+
+
+def test_ctrl_c_while_waiting_names_the_operation(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operation_id = start_save(cli, model_id, "slow")
+
+    def interrupted(self: OperationHandle[Any], timeout: float | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OperationHandle, "result", interrupted)
+    run = cli("operations", "wait", operation_id)
+    assert run.exit_code == 130
+    assert run.stderr.splitlines()[-1] == (
+        f"error: interrupted; operation {operation_id} keeps running on the server "
+        f"(`weaver-facade operations wait {operation_id}`)"
+    )
