@@ -1,0 +1,230 @@
+"""The pytest plugin, tested by running pytest on users' test files with ``pytester``.
+
+``pytest_plugins`` lives in this module rather than a conftest: pytest refuses
+it in a conftest that is not at the top of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from weaver_facade.emulator import RunningEmulator, run_emulator
+from weaver_facade.pytest_plugin import WeaverServer
+
+pytest_plugins = ["pytester"]
+
+PLUGIN = ("-p", "weaver_facade.pytest_plugin")
+# The inner runs need no asyncio plugin (and it would warn about its settings).
+QUIET = ("-p", "no:asyncio", "-p", "no:cacheprovider")
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(*PLUGIN, *QUIET, *args)
+
+
+def test_a_users_test_trains_saves_and_resumes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from weaver_facade import datum_from_tokens
+
+        def test_resume(weaver_client):
+            trainer = weaver_client.create_training_client("weaver-tiny", seed=0)
+            data = [datum_from_tokens([1, 2, 3, 4, 5])]
+            trainer.forward_backward(data)
+            trainer.optim_step()
+            saved = trainer.save_state("one")
+            assert [c.name for c in trainer.list_checkpoints()] == ["one"]
+            expected = [trainer.forward_backward(data).loss for _ in range(1)]
+            fresh = weaver_client.create_training_client("weaver-tiny", seed=9)
+            assert fresh.load_state_with_optimizer(saved).optimizer_step == 1
+            assert [fresh.forward_backward(data).loss] == expected
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_the_server_is_shared_by_the_session_and_each_test_has_its_own_client(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    record = tmp_path / "record.txt"
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        seen = []
+
+        def test_one(weaver_server, weaver_client):
+            seen.append((weaver_server, weaver_client))
+            assert weaver_server.is_emulator
+            assert weaver_server.data_dir.is_dir()
+            assert weaver_client.base_url == weaver_server.base_url
+            assert weaver_server.api_key.startswith("weaver-test-")
+            assert weaver_server.api_key not in repr(weaver_server)
+            weaver_client.create_training_client("weaver-tiny")
+
+        def test_two(weaver_server, weaver_client):
+            first_server, first_client = seen[0]
+            assert weaver_server is first_server
+            assert weaver_client is not first_client
+            # The first test's client was closed when that test ended.
+            with pytest.raises(RuntimeError, match="closed"):
+                first_client.create_training_client("weaver-tiny")
+            with open({str(record)!r}, "w") as f:
+                f.write(str(weaver_server.data_dir))
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
+    data_dir = Path(record.read_text())
+    # The emulator wrote its state there, in pytest's temporary directory.
+    assert data_dir.is_dir()
+    assert any(data_dir.iterdir())
+
+
+def test_the_server_refuses_requests_without_its_key(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from weaver_facade import AuthenticationError, ServiceClient
+
+        def test_no_key(weaver_server, monkeypatch):
+            monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+            with ServiceClient(weaver_server.base_url) as client:
+                with pytest.raises(AuthenticationError):
+                    client.create_training_client("weaver-tiny")
+
+        def test_env_for_subprocesses(weaver_server):
+            assert weaver_server.env() == {
+                "WEAVER_BASE_URL": weaver_server.base_url,
+                "WEAVER_API_KEY": weaver_server.api_key,
+            }
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_emulator_options_can_be_overridden(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def weaver_emulator_options():
+            return {"latency": {"save_checkpoint": 0.4}}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_slow_save(weaver_client):
+            trainer = weaver_client.create_training_client("weaver-tiny")
+            started = time.monotonic()
+            trainer.save_state("slow")
+            assert time.monotonic() - started >= 0.4
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_without_opting_in_there_are_no_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(weaver_client): pass")
+    result = pytester.runpytest(*QUIET)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'weaver_client' not found*"])
+
+
+def test_conftest_opt_in_works_too(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest('pytest_plugins = ["weaver_facade.pytest_plugin"]')
+    pytester.makepyfile("def test_x(weaver_server): assert weaver_server.base_url")
+    pytester.runpytest(*QUIET).assert_outcomes(passed=1)
+
+
+def test_importing_the_plugin_does_not_import_the_emulator(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_light():
+            heavy = ("weaver_facade.emulator", "numpy", "uvicorn", "starlette")
+            assert [m for m in heavy if m in sys.modules] == []
+        """
+    )
+    # A subprocess: this process has imported all of them already.
+    pytester.runpytest_subprocess(*PLUGIN, *QUIET).assert_outcomes(passed=1)
+
+
+def test_a_missing_emulator_extra_is_one_clear_failure(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import sys
+
+        sys.modules["weaver_facade.emulator"] = None  # as if the extra were not installed
+        """
+    )
+    pytester.makepyfile("def test_x(weaver_client): pass")
+    result = pytester.runpytest_subprocess(*PLUGIN, *QUIET)
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert (
+        "weaver_server needs the emulator: install 'weaver-facade[emulator]', "
+        "or pass --weaver-base-url URL"
+    ) in output
+    assert "Traceback" not in output
+    assert "During handling" not in output
+
+
+# -- against an external server -----------------------------------------------------------
+
+
+@pytest.fixture
+def external() -> Iterator[RunningEmulator]:
+    with run_emulator(api_keys=("external-key-7",)) as running:
+        yield running
+
+
+def test_weaver_base_url_runs_the_same_tests_against_another_server(
+    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEAVER_API_KEY", "external-key-7")
+    pytester.makepyfile(
+        f"""
+        def test_external(weaver_server, weaver_client):
+            assert weaver_server.base_url == {external.base_url!r}
+            assert not weaver_server.is_emulator
+            assert weaver_server.data_dir is None
+            trainer = weaver_client.create_training_client("weaver-tiny")
+            assert trainer.save_state("external").path.model_id == trainer.model_id
+        """
+    )
+    run(pytester, "--weaver-base-url", external.base_url + "/").assert_outcomes(passed=1)
+    # And the checkpoint is on that server.
+    assert any(external.data_dir.joinpath("checkpoints").iterdir())
+
+
+def test_weaver_api_key_option(
+    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    pytester.makepyfile(
+        """
+        def test_key(weaver_server, weaver_client):
+            assert weaver_server.api_key == "external-key-7"
+            weaver_client.create_training_client("weaver-tiny")
+        """
+    )
+    args = ("--weaver-base-url", external.base_url, "--weaver-api-key", "external-key-7")
+    run(pytester, *args).assert_outcomes(passed=1)
+
+
+def test_weaver_server_repr_hides_the_key() -> None:
+    server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
+    assert "secret-123" not in repr(server)
+    assert server.env()["WEAVER_API_KEY"] == "secret-123"
+    assert WeaverServer(base_url="http://h:1", api_key=None).env() == {
+        "WEAVER_BASE_URL": "http://h:1"
+    }

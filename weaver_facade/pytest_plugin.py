@@ -1,0 +1,148 @@
+"""pytest fixtures for your own tests of code that uses weaver-facade.
+
+Opt in on the command line, ``pytest -p weaver_facade.pytest_plugin``, or in
+the ``conftest.py`` at the root of your tests::
+
+    pytest_plugins = ["weaver_facade.pytest_plugin"]
+
+Then::
+
+    def test_resume(weaver_client):
+        trainer = weaver_client.create_training_client("weaver-tiny")
+        ...
+
+Fixtures:
+
+``weaver_server`` (session scope)
+    A ``WeaverServer``: ``base_url``, ``api_key``, ``data_dir`` and ``env()``
+    (the ``WEAVER_*`` variables, for subprocesses). By default it is a local
+    emulator started once per test session (it starts in milliseconds; tests
+    stay independent by creating their own models), with its state in one of
+    pytest's temporary directories (kept as pytest keeps ``tmp_path``, for a
+    look after a failure); this needs ``weaver-facade[emulator]``.
+    With ``--weaver-base-url URL`` it is that server instead, with the key
+    of ``--weaver-api-key`` or ``WEAVER_API_KEY``: the same tests then run
+    against a real Weaver.
+``weaver_client`` (function scope)
+    A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
+``weaver_emulator_options`` (session scope)
+    Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default.
+    Override it in a ``conftest.py`` to add latency or faults, for example
+    ``{"latency": {"save_checkpoint": 0.5}}``.
+
+The plugin is not installed as an entry point, so it never loads into test
+suites that did not ask for it. Importing it does not import the emulator
+(numpy, uvicorn): that happens when ``weaver_server`` first starts one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from weaver_facade import ServiceClient
+
+__all__ = [
+    "WeaverServer",
+    "weaver_client",
+    "weaver_emulator_options",
+    "weaver_server",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class WeaverServer:
+    """The server the fixtures talk to.
+
+    Attributes:
+        base_url: The server root, such as ``http://127.0.0.1:41237``.
+        api_key: The key to send, or ``None`` (left out of the repr).
+        data_dir: The emulator's state directory; ``None`` for an external server.
+    """
+
+    base_url: str
+    api_key: str | None = dataclasses.field(repr=False)
+    data_dir: Path | None = None
+
+    @property
+    def is_emulator(self) -> bool:
+        """Whether this is the local emulator started for the session."""
+        return self.data_dir is not None
+
+    def env(self) -> dict[str, str]:
+        """``WEAVER_BASE_URL`` and ``WEAVER_API_KEY`` for a subprocess (add ``os.environ``)."""
+        env = {"WEAVER_BASE_URL": self.base_url}
+        if self.api_key is not None:
+            env["WEAVER_API_KEY"] = self.api_key
+        return env
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--weaver-base-url`` and ``--weaver-api-key``."""
+    group = parser.getgroup("weaver", "weaver-facade fixtures")
+    group.addoption(
+        "--weaver-base-url",
+        metavar="URL",
+        default=None,
+        help="Run the weaver_server/weaver_client fixtures against this server instead of "
+        "a local emulator.",
+    )
+    group.addoption(
+        "--weaver-api-key",
+        metavar="KEY",
+        default=None,
+        help="The key for --weaver-base-url (default: $WEAVER_API_KEY).",
+    )
+
+
+@pytest.fixture(scope="session")
+def weaver_emulator_options() -> dict[str, Any]:
+    """Extra ``EmulatorConfig`` fields for ``weaver_server``'s emulator (override to change)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def weaver_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    weaver_emulator_options: dict[str, Any],
+) -> Iterator[WeaverServer]:
+    """A Weaver server for the session: a local emulator, or ``--weaver-base-url``."""
+    base_url = request.config.getoption("--weaver-base-url")
+    if base_url:
+        key = request.config.getoption("--weaver-api-key") or os.environ.get("WEAVER_API_KEY")
+        yield WeaverServer(base_url=str(base_url).rstrip("/"), api_key=key or None)
+        return
+    try:
+        from weaver_facade.emulator import run_emulator
+    except ImportError as exc:
+        missing = exc.name
+    else:
+        missing = None
+    if missing is not None:  # failed outside the except block: no chained traceback
+        pytest.fail(
+            "weaver_server needs the emulator: install 'weaver-facade[emulator]', or pass "
+            f"--weaver-base-url URL (cannot import {missing})",
+            pytrace=False,
+        )
+    # A fresh key per session: the emulator refuses requests without it, like a real server.
+    key = f"weaver-test-{secrets.token_hex(8)}"
+    data_dir = tmp_path_factory.mktemp("weaver-emulator")
+    with run_emulator(data_dir, api_keys=(key,), **weaver_emulator_options) as emulator:
+        yield WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
+
+
+@pytest.fixture
+def weaver_client(weaver_server: WeaverServer) -> Iterator[ServiceClient]:
+    """A ``ServiceClient`` connected to ``weaver_server``; closed after the test."""
+    from weaver_facade import ServiceClient
+
+    with ServiceClient(weaver_server.base_url, weaver_server.api_key) as client:
+        yield client
