@@ -11,7 +11,10 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
   smaller of the time left and ``PollSettings.long_poll``;
 * a server that answers a long-poll at once with a non-terminal status does
   not support it: the next polls are spaced by full-jitter exponential
-  backoff, so we never busy-loop;
+  backoff, so we never busy-loop, and each sleep is also at most
+  ``backoff_ratio`` of the time waited so far: the operation was still running
+  then, so its end is seen at most that fraction of its duration late (20 %
+  by default) however long it ran;
 * failed polls (connection errors, 429, 5xx) are retried within the
   deadline, honouring ``Retry-After``;
 * at the deadline the wait ends with ``OperationTimeoutError``, which carries
@@ -195,6 +198,11 @@ class PollSettings:
             means the server did not hold the long-poll.
         min_interval: The least time between two polls answered at once, whatever
             the jitter draws, so that no draw can make a busy loop.
+        backoff_ratio: Without long-poll, a sleep is at most this fraction of the
+            time waited so far (but at least ``min_interval``), so the end of an
+            operation is seen at most this fraction of its duration late.
+            Exponential backoff alone can sleep 8 s past the end of a 5 s
+            operation; a large ratio restores it.
     """
 
     timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
@@ -205,6 +213,7 @@ class PollSettings:
     max_backoff: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     immediate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     min_interval: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
+    backoff_ratio: float = attrs.field(default=0.2, validator=attrs.validators.gt(0))
 
 
 @attrs.frozen
@@ -258,7 +267,9 @@ class PollPolicy:
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
         s = self.settings
-        return self.rng() * min(s.max_backoff, s.initial_backoff * 2.0**attempt)
+        # The exponent is capped: 2.0**1024 overflows, and a long wait without
+        # long-poll makes more than 1024 polls.
+        return self.rng() * min(s.max_backoff, s.initial_backoff * 2.0 ** min(attempt, 64))
 
 
 class Poller:
@@ -306,8 +317,9 @@ class Poller:
         """Report a successful poll."""
         if terminal:
             return
-        started = self._poll_started if self._poll_started is not None else self._clock()
-        elapsed = self._clock() - started
+        now = self._clock()
+        started = self._poll_started if self._poll_started is not None else now
+        elapsed = now - started
         held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
         if held:
             self.long_poll_supported = True
@@ -315,8 +327,12 @@ class Poller:
             return
         if self._wait > 0 and self.long_poll_supported is None:
             self.long_poll_supported = False
-        # Answered at once: back off instead of asking again straight away.
-        self._delay = max(self._policy.settings.min_interval, self._policy.backoff(self._attempt))
+        # Answered at once: back off instead of asking again straight away, but never
+        # longer than a fraction of the time waited (the operation was running until
+        # now), which bounds the lag to that fraction of the operation's duration.
+        s = self._policy.settings
+        backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
+        self._delay = max(s.min_interval, backoff)
         self._attempt += 1
 
     def on_failure(self, error: Exception) -> bool:

@@ -93,7 +93,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait before retry number ``attempt + 1``: uniform in [0, cap)."""
         s = self.settings
-        cap = min(s.max_backoff, s.initial_backoff * 2.0**attempt)
+        cap = min(s.max_backoff, s.initial_backoff * 2.0 ** min(attempt, 64))  # 2.0**1024 overflows
         return self._rng() * cap
 
     @staticmethod

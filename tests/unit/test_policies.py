@@ -44,7 +44,9 @@ def test_long_poll_wait_is_the_smaller_of_remaining_and_long_poll() -> None:
 
 def test_immediate_non_terminal_answers_fall_back_to_backoff() -> None:
     clock = FakeClock()
-    poller = policy(clock, rng=0.999999, initial_backoff=0.25, max_backoff=10).start(timeout=1000)
+    poller = policy(
+        clock, rng=0.999999, initial_backoff=0.25, max_backoff=10, backoff_ratio=1e9
+    ).start(timeout=1000)
     delays = []
     for _ in range(8):
         step = poller.next_step()
@@ -58,6 +60,56 @@ def test_immediate_non_terminal_answers_fall_back_to_backoff() -> None:
     assert poller.long_poll_supported is False
     caps = [0.25, 0.5, 1, 2, 4, 8, 10, 10]
     assert delays == pytest.approx(caps, rel=1e-5)
+
+
+@given(
+    st.floats(min_value=0.001, max_value=600),
+    st.floats(min_value=0, max_value=0.999999),
+    st.floats(min_value=0.05, max_value=0.5),
+)
+def test_without_long_poll_the_lag_is_a_fraction_of_the_duration(
+    duration: float, u: float, ratio: float
+) -> None:
+    # An operation that ends `duration` s into the wait is seen at most
+    # max(min_interval, ratio * duration) late, whatever the jitter draws.
+    clock = FakeClock()
+    poller = policy(clock, rng=u, min_interval=0.05, backoff_ratio=ratio).start(timeout=3600)
+    started = clock.now
+    while True:
+        step = poller.next_step()
+        if isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            continue
+        assert isinstance(step, Poll)
+        clock.now += 0.001  # the reply
+        done = clock.now - started >= duration
+        poller.on_reply(terminal=done)
+        if done:
+            break
+    lag = clock.now - started - duration
+    assert lag <= max(0.05, ratio * duration) + 0.001 + 1e-9
+
+
+def test_without_long_poll_sleeps_grow_with_the_time_waited() -> None:
+    clock = FakeClock()
+    poller = policy(clock, rng=0.999999, min_interval=0.05, backoff_ratio=0.2).start(timeout=1000)
+    delays = []
+    for _ in range(12):
+        assert isinstance(poller.next_step(), Poll)
+        clock.now += 0.01
+        poller.on_reply(terminal=False)
+        sleep = poller.next_step()
+        assert isinstance(sleep, Sleep)
+        delays.append(sleep.seconds)
+        clock.sleep(sleep.seconds)
+    waited_before = [sum(delays[:i]) + 0.01 * (i + 1) for i in range(len(delays))]
+    expected = [
+        max(0.05, min(0.999999 * min(10, 0.25 * 2**i), 0.2 * w))
+        for i, w in enumerate(waited_before)
+    ]
+    assert delays == pytest.approx(expected, rel=1e-6)
+    assert delays[0] == pytest.approx(0.05)  # min_interval while little time has passed
+    assert delays[-1] > 4 * delays[0]
 
 
 @given(st.floats(min_value=0, max_value=0.999999), st.integers(min_value=0, max_value=30))
@@ -88,7 +140,9 @@ def test_a_server_that_never_finishes_ends_in_give_up_without_busy_looping() -> 
 
 def test_deadline_gives_up_after_a_final_look() -> None:
     clock = FakeClock()
-    poller = policy(clock, rng=0.999999, initial_backoff=8, max_backoff=8).start(timeout=5)
+    poller = policy(clock, rng=0.999999, initial_backoff=8, max_backoff=8, backoff_ratio=1e9).start(
+        timeout=5
+    )
     assert isinstance(poller.next_step(), Poll)
     clock.now += 0.01
     poller.on_reply(terminal=False)
@@ -234,3 +288,11 @@ def test_retry_after_as_an_http_date() -> None:
     assert parse_retry_after("Sun, 29 Nov 2026 09:00:00 GMT", now=now) == 0.0
     assert parse_retry_after(None) is None
     assert parse_retry_after("nan") is None
+
+
+def test_backoff_survives_thousands_of_attempts() -> None:
+    # 2.0**1024 overflows; a long wait without long-poll makes that many polls.
+    poll = PollPolicy(PollSettings(initial_backoff=0.25, max_backoff=10), rng=lambda: 0.5)
+    retry = RetryPolicy(RetrySettings(initial_backoff=0.5, max_backoff=8), rng=lambda: 0.5)
+    assert poll.backoff(5000) == pytest.approx(5.0)
+    assert retry.backoff(5000) == pytest.approx(4.0)
