@@ -203,6 +203,7 @@ class RetryTransport(httpx.BaseTransport):
         self._sleep = sleep
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
         attempt = 0
         while True:
             _log_request(request, attempt)
@@ -222,6 +223,7 @@ class RetryTransport(httpx.BaseTransport):
             attempt += 1
 
     def close(self) -> None:
+        """Close the wrapped transport."""
         self._transport.close()
 
 
@@ -244,6 +246,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         self._sleep = sleep
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
         attempt = 0
         while True:
             _log_request(request, attempt)
@@ -263,6 +266,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             attempt += 1
 
     async def aclose(self) -> None:
+        """Close the wrapped transport."""
         await self._transport.aclose()
 
 
