@@ -9,40 +9,47 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from weaver_client import models as wire
-from weaver_client.api.checkpoints import (
-    delete_checkpoint as _delete_checkpoint,
-)
-from weaver_client.api.checkpoints import (
-    get_checkpoint as _get_checkpoint,
-)
-from weaver_client.api.checkpoints import (
-    list_checkpoints as _list_checkpoints,
-)
-from weaver_client.api.checkpoints import (
-    load_checkpoint as _load_checkpoint,
-)
-from weaver_client.api.checkpoints import (
-    save_checkpoint as _save_checkpoint,
-)
-from weaver_client.api.checkpoints import (
-    set_checkpoint_ttl as _set_checkpoint_ttl,
-)
-from weaver_client.api.models import create_model as _create_model
-from weaver_client.api.models import get_model as _get_model
-from weaver_client.api.operations import get_operation as _get_operation
-from weaver_client.api.sessions import create_session as _create_session
-from weaver_client.api.sessions import send_heartbeat as _send_heartbeat
-from weaver_client.api.training import forward_backward as _forward_backward
-from weaver_client.api.training import optim_step as _optim_step
 from weaver_client.types import UNSET, Unset
 
 from ._checkpoints import CheckpointPath, CheckpointType
+from ._lazy import LazyModule
 from ._types import AdamParams, Datum
 from ._wire import Call
+
+# The generated request modules import every generated model: loaded on first use.
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+    from weaver_client.api.checkpoints import delete_checkpoint as _delete_checkpoint
+    from weaver_client.api.checkpoints import get_checkpoint as _get_checkpoint
+    from weaver_client.api.checkpoints import list_checkpoints as _list_checkpoints
+    from weaver_client.api.checkpoints import load_checkpoint as _load_checkpoint
+    from weaver_client.api.checkpoints import save_checkpoint as _save_checkpoint
+    from weaver_client.api.checkpoints import set_checkpoint_ttl as _set_checkpoint_ttl
+    from weaver_client.api.models import create_model as _create_model
+    from weaver_client.api.models import get_model as _get_model
+    from weaver_client.api.operations import get_operation as _get_operation
+    from weaver_client.api.sessions import create_session as _create_session
+    from weaver_client.api.sessions import send_heartbeat as _send_heartbeat
+    from weaver_client.api.training import forward_backward as _forward_backward
+    from weaver_client.api.training import optim_step as _optim_step
+else:
+    wire = LazyModule("weaver_client.models")
+    _delete_checkpoint = LazyModule("weaver_client.api.checkpoints.delete_checkpoint")
+    _get_checkpoint = LazyModule("weaver_client.api.checkpoints.get_checkpoint")
+    _list_checkpoints = LazyModule("weaver_client.api.checkpoints.list_checkpoints")
+    _load_checkpoint = LazyModule("weaver_client.api.checkpoints.load_checkpoint")
+    _save_checkpoint = LazyModule("weaver_client.api.checkpoints.save_checkpoint")
+    _set_checkpoint_ttl = LazyModule("weaver_client.api.checkpoints.set_checkpoint_ttl")
+    _create_model = LazyModule("weaver_client.api.models.create_model")
+    _get_model = LazyModule("weaver_client.api.models.get_model")
+    _get_operation = LazyModule("weaver_client.api.operations.get_operation")
+    _create_session = LazyModule("weaver_client.api.sessions.create_session")
+    _send_heartbeat = LazyModule("weaver_client.api.sessions.send_heartbeat")
+    _forward_backward = LazyModule("weaver_client.api.training.forward_backward")
+    _optim_step = LazyModule("weaver_client.api.training.optim_step")
 
 __all__ = [
     "create_model",

@@ -15,10 +15,9 @@ import enum
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
-from weaver_client import models as wire
 from weaver_client.types import Unset
 
 from ._errors import (
@@ -27,7 +26,13 @@ from ._errors import (
     InvalidCheckpointRef,
     ResponseValidationError,
 )
+from ._lazy import LazyModule
 from ._wire import expect, parse_model
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "Checkpoint",
@@ -245,8 +250,9 @@ _PATH = re.compile(
     r"weaver://(?P<model_id>[A-Za-z0-9][A-Za-z0-9._-]{0,127})"
     r"/checkpoints/(?P<name>[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})"
 )
-_TYPES = {wire.CheckpointType(t.value): t for t in CheckpointType}
-_STATUSES = {wire.CheckpointStatus(s.value): s for s in CheckpointStatus}
+# Keyed by value: the generated enums are StrEnums, equal to (and hashed as) their values.
+_TYPES: dict[str, CheckpointType] = {t.value: t for t in CheckpointType}
+_STATUSES: dict[str, CheckpointStatus] = {s.value: s for s in CheckpointStatus}
 
 
 def _trusted_path(model_id: str, name: str) -> CheckpointPath:

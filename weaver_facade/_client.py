@@ -14,7 +14,6 @@ redacted.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import os
@@ -23,15 +22,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import httpx
-from weaver_client import models as wire
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
 from ._errors import InvalidArgumentError
 from ._io import AsyncIO, SyncIO
+from ._lazy import LazyModule
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -59,6 +58,13 @@ from ._transport import (
 )
 from ._version import __version__
 from ._wire import API_KEY_HEADER, Call, GeneratedClient, expect
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 __all__ = ["AsyncServiceClient", "ServiceClient"]
 
@@ -448,6 +454,8 @@ class AsyncServiceClient(_ServiceBase):
             sleep=sleep,
             on_progress=on_progress,
         )
+        import asyncio  # only the async client needs it; see _lazy
+
         self._lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -465,6 +473,8 @@ class AsyncServiceClient(_ServiceBase):
     async def aclose(self) -> None:
         """Stop the heartbeat and close connections. Models and checkpoints stay."""
         if self._heartbeat is not None:
+            import asyncio
+
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
@@ -477,12 +487,16 @@ class AsyncServiceClient(_ServiceBase):
                 return self._session_id
             session_id = self._session_from_wire(await self._io.send(self._session_call()))
             if self._heartbeat_interval > 0:
+                import asyncio
+
                 self._heartbeat = asyncio.create_task(
                     self._beat(session_id), name="weaver-heartbeat"
                 )
             return session_id
 
     async def _beat(self, session_id: str) -> None:
+        import asyncio
+
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             try:

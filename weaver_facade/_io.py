@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 import httpx
-from weaver_client import models as wire
 
 from . import _calls as calls
+from ._lazy import LazyModule
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -26,6 +26,11 @@ from ._operations import (
     snapshot_from_wire,
 )
 from ._wire import Call, GeneratedClient, WireModel, connection_error, finish
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 __all__ = ["AsyncIO", "Submission", "SyncIO"]
 

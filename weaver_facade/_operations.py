@@ -25,15 +25,13 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import attrs
-from weaver_client import models as wire
 from weaver_client.types import Unset
 
 from ._errors import (
@@ -43,7 +41,13 @@ from ._errors import (
     OperationTimeoutError,
     ResponseValidationError,
 )
+from ._lazy import LazyModule
 from ._wire import expect, parse_model
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "AsyncOperationHandle",
@@ -526,6 +530,8 @@ class OperationHandle(_HandleState[T]):
 
 
 async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio  # only the async handles need it; see _lazy
+
     await asyncio.sleep(seconds)
 
 

@@ -22,10 +22,9 @@ import enum
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import attrs
-from weaver_client import models as wire
 from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
@@ -49,6 +48,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._io import AsyncIO, Submission, SyncIO
+from ._lazy import LazyModule
 from ._operations import AsyncOperationHandle, OperationHandle, OperationSnapshot, ResultParser
 from ._types import (
     AdamParams,
@@ -61,6 +61,11 @@ from ._types import (
     optim_step_result,
 )
 from ._wire import Call, expect
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "SERVER_DEFAULT",

@@ -27,7 +27,6 @@ logs every request and reply with the API key redacted.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import random
@@ -228,6 +227,8 @@ class RetryTransport(httpx.BaseTransport):
 
 
 async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio  # only the async handles need it; see _lazy
+
     await asyncio.sleep(seconds)
 
 

@@ -11,15 +11,20 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from weaver_client import models as wire
 from weaver_client.types import UNSET, Unset
 
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
+from ._lazy import LazyModule
 from ._wire import expect, parse_model
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "AdamParams",

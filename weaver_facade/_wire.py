@@ -26,11 +26,10 @@ import enum
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Generic, Protocol, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
 import attrs
 import httpx
-from weaver_client import models as wire
 from weaver_client.client import AuthenticatedClient, Client
 from weaver_client.types import Unset
 
@@ -41,6 +40,12 @@ from ._errors import (
     ResponseValidationError,
     api_error,
 )
+from ._lazy import LazyModule
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "API_KEY_HEADER",
