@@ -14,6 +14,7 @@ server, unchanged::
     WEAVER_BASE_URL=https://weaver.example.com WEAVER_API_KEY=... \\
         python examples/resume_training.py --base-model NAME
 
+``--base-model`` defaults to ``$WEAVER_BASE_MODEL``, else ``weaver-tiny``.
 Exit status: 0 when the resumed losses match, 1 when they do not or a request
 fails, 2 for bad arguments. The checkpoints it saves expire after an hour.
 """
@@ -21,6 +22,7 @@ fails, 2 for bad arguments. The checkpoints it saves expire after an hour.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -181,7 +183,11 @@ class Out:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run the story, and return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--base-model", default="weaver-tiny", help="default: %(default)s")
+    parser.add_argument(
+        "--base-model",
+        default=os.environ.get("WEAVER_BASE_MODEL", "weaver-tiny"),
+        help="default: $WEAVER_BASE_MODEL, else weaver-tiny",
+    )
     parser.add_argument(
         "--steps", type=int, default=3, help="steps before and after the save (default: 3)"
     )

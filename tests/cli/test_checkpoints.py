@@ -160,6 +160,7 @@ def test_save_without_waiting_then_wait_for_the_operation(cli: Cli, model_id: st
     operation = started.json()
     assert set(operation) == {"id", "status", "kind", "pending_info", "result", "error"}
     assert operation["status"] in {"pending", "running", "done"}
+    assert operation["kind"] == "save_checkpoint"  # known from the request, before the result
     done = cli("operations", "wait", operation["id"], "--json")
     assert done.exit_code == 0
     assert done.json()["kind"] == "save_checkpoint"

@@ -23,6 +23,7 @@ from .. import (
     ForwardBackwardResult,
     LoadResult,
     OperationFailedError,
+    OperationHandle,
     OptimStepResult,
     PendingInfo,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "emit_json",
     "load_json",
     "operation_json",
+    "outcome",
     "print_checkpoint",
     "print_checkpoints",
     "print_fields",
@@ -108,15 +110,32 @@ def result_json(result: object) -> tuple[str | None, Any]:
     return None, result
 
 
+def outcome(handle: OperationHandle[Any]) -> tuple[object, OperationFailedError | None]:
+    """``(result, None)`` of a done operation, ``(None, error)`` of a failed one, else Nones."""
+    if not handle.done():
+        return None, None
+    try:
+        return handle.result(), None
+    except OperationFailedError as exc:
+        return None, exc
+
+
 def operation_json(
     operation_id: str,
     status: str,
     pending_info: PendingInfo | None,
     result: object = None,
     failure: OperationFailedError | None = None,
+    *,
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """An operation as JSON: ``result`` once done, ``error`` once failed, else ``null``."""
-    kind, data = result_json(result) if result is not None else (None, None)
+    """An operation as JSON: ``result`` once done, ``error`` once failed, else ``null``.
+
+    ``kind`` is the spec's operation kind when the caller knows it; otherwise
+    it is read from the result, and ``null`` before there is one.
+    """
+    found, data = result_json(result) if result is not None else (None, None)
+    kind = found or kind
     error = None
     if failure is not None:
         error = {
@@ -259,9 +278,12 @@ def print_operation(
     pending_info: PendingInfo | None,
     result: object = None,
     failure: OperationFailedError | None = None,
+    *,
+    kind: str | None = None,
 ) -> None:
     """An operation and, once it is over, its result or error."""
-    kind, _ = result_json(result) if result is not None else (None, None)
+    found, _ = result_json(result) if result is not None else (None, None)
+    kind = found or kind
     rows = [("id", operation_id), ("status", status)]
     if kind is not None:
         rows.append(("kind", kind))

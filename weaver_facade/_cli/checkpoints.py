@@ -28,7 +28,7 @@ from .. import (
     InvalidCheckpointRef,
     InvalidInputError,
     NotFoundError,
-    PendingInfo,
+    OperationHandle,
     TrainingClient,
     WeaverError,
 )
@@ -38,6 +38,7 @@ from ._output import (
     emit_json,
     load_json,
     operation_json,
+    outcome,
     print_checkpoint,
     print_checkpoints,
     print_load,
@@ -200,7 +201,7 @@ def save(
             wait=False,
         )
         if no_wait:
-            _show_started(handle.id, handle.status.value, handle.pending_info)
+            _show_started(handle, "save_checkpoint")
             return
         checkpoint = handle.result(timeout)
     if state.as_json:
@@ -209,12 +210,15 @@ def save(
         print_checkpoint(checkpoint, f"saved {checkpoint.path}")
 
 
-def _show_started(operation_id: str, status: str, pending: PendingInfo | None) -> None:
+def _show_started(handle: OperationHandle[Any], kind: str) -> None:
+    """The operation of ``--no-wait``, as it was when submitted."""
+    result, failure = outcome(handle)
+    args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
-        emit_json(operation_json(operation_id, status, pending))
+        emit_json(operation_json(*args, kind=kind))
     else:
-        print_operation(operation_id, status, pending)
-        click.echo(f"wait for it with: weaver-facade operations wait {operation_id}", err=True)
+        print_operation(*args, kind=kind)
+        click.echo(f"wait for it with: weaver-facade operations wait {handle.id}", err=True)
 
 
 @checkpoints.command("load")
@@ -243,7 +247,7 @@ def load(
     with state.progress.active():
         handle = load_state(checkpoint, wait=False)
         if no_wait:
-            _show_started(handle.id, handle.status.value, handle.pending_info)
+            _show_started(handle, "load_checkpoint")
             return
         result = handle.result(timeout)
     if state.as_json:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .. import OperationFailedError, OperationHandle
-from ._output import emit_json, operation_json, print_operation
+from ._output import emit_json, operation_json, outcome, print_operation
 from ._state import EXIT_API_ERROR, CliError, current_state, handles_errors, json_option
 
 __all__ = ["operations"]
@@ -27,13 +27,7 @@ def operations() -> None:
 
 def _report(handle: OperationHandle[Any], *, fail: bool) -> None:
     """Print the operation; with ``fail``, an operation that ended in error exits 1."""
-    result: object = None
-    failure: OperationFailedError | None = None
-    if handle.done():
-        try:
-            result = handle.result()
-        except OperationFailedError as exc:
-            failure = exc
+    result, failure = outcome(handle)
     args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
         emit_json(operation_json(*args))
