@@ -15,6 +15,7 @@ import attrs
 import httpx
 
 from . import _calls as calls
+from ._errors import InvalidArgumentError
 from ._lazy import LazyModule
 from ._operations import (
     AsyncOperationHandle,
@@ -44,6 +45,16 @@ class Submission(Generic[T]):
 
     call: Call[wire.Operation]
     parse_result: ResultParser[T]
+
+
+def unsendable_text(operation: str, exc: UnicodeEncodeError) -> InvalidArgumentError:
+    """A text argument that cannot be sent: JSON goes out as UTF-8, which has no lone
+    surrogates. Raised while the request is built, so nothing was sent."""
+    bad = exc.object[exc.start : exc.end]
+    return InvalidArgumentError(
+        f"{operation}: a text argument holds {bad!r}, a lone surrogate, which is not valid "
+        "Unicode text and cannot be sent"
+    )
 
 
 class _Base:
@@ -93,6 +104,8 @@ class SyncIO(_Base):
             response = self.generated.get_httpx_client().request(**call.request)
         except httpx.TransportError as exc:
             raise connection_error(call.operation, exc) from exc
+        except UnicodeEncodeError as exc:
+            raise unsendable_text(call.operation, exc) from None
         return finish(call, self.generated, response)
 
     def snapshot(self, operation_id: str, wait: float | None) -> OperationSnapshot:
@@ -147,6 +160,8 @@ class AsyncIO(_Base):
             response = await self.generated.get_async_httpx_client().request(**call.request)
         except httpx.TransportError as exc:
             raise connection_error(call.operation, exc) from exc
+        except UnicodeEncodeError as exc:
+            raise unsendable_text(call.operation, exc) from None
         return finish(call, self.generated, response)
 
     async def snapshot(self, operation_id: str, wait: float | None) -> OperationSnapshot:

@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.fakeserver import FakeWeaver
+from tests.unit.fakeserver import service as unit_service
 from weaver_facade import (
     AdamParams,
     CheckpointPath,
@@ -256,3 +259,24 @@ def test_adam_params_are_spec_valid_or_refused(kwargs: dict[str, Any]) -> None:
     body = params.to_wire().to_dict()
     check_body("AdamParams", body)
     json.dumps(body, allow_nan=False)
+
+
+# -- text that cannot be sent ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tags", "base_model"),
+    [([], "weaver-\ud800"), (["ok", "bad-\udc80"], "weaver-tiny")],
+    ids=["base_model", "session tags"],
+)
+def test_a_lone_surrogate_is_refused_before_anything_is_sent(
+    tags: list[str], base_model: str
+) -> None:
+    fake = FakeWeaver()
+    with unit_service(fake, tags=tags) as svc:
+        if not tags:
+            svc.create_training_client("weaver-tiny")  # the session exists; the model is refused
+            fake.requests.clear()
+        with pytest.raises(InvalidArgumentError, match="lone surrogate"):
+            svc.create_training_client(base_model)
+    assert fake.requests == []

@@ -1,8 +1,5 @@
 """The emulator's configuration: plain frozen dataclasses, validated on construction."""
 
-# NOTE to the other helper: a second helper (same brief) wrote this file by
-# accident over yours; see COORDINATION.md in this folder.
-
 from __future__ import annotations
 
 import time
