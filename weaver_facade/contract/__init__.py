@@ -1,0 +1,32 @@
+"""The contract-test kit: hold any live Weaver server to openapi.yaml, and name every drift.
+
+From the command line (extra ``contract``)::
+
+    python -m weaver_facade.contract --base-url http://127.0.0.1:8080 --api-key KEY --report out/
+
+or from Python::
+
+    from weaver_facade.contract import ContractSettings, run_contract_test
+
+    report = run_contract_test(ContractSettings(base_url="http://127.0.0.1:8080", api_key=key))
+    for finding in report.findings:
+        print(finding.line())
+
+Two parts: schemathesis over every operation of the spec (examples, coverage, fuzzing and
+stateful phases, every check), then the checkpoint lifecycle through the facade. Each
+difference from the spec is a ``Finding``: the operation, the check, one sentence naming the
+problem, what was expected and what came back, and a curl command that reproduces it.
+"""
+
+from __future__ import annotations
+
+from ._findings import Finding
+from ._kit import ContractReport, ContractSettings, ServerUnreachable, run_contract_test
+
+__all__ = [
+    "ContractReport",
+    "ContractSettings",
+    "Finding",
+    "ServerUnreachable",
+    "run_contract_test",
+]

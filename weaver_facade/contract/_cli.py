@@ -1,0 +1,144 @@
+"""``python -m weaver_facade.contract`` (and ``scripts/contract-test``).
+
+Exit codes: 0 clean, 1 findings, 2 usage error or no server at the base URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ._kit import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_STATEFUL_STEPS,
+    DEFAULT_TIME_LIMIT,
+    PARTS,
+    QUICK_MAX_EXAMPLES,
+    QUICK_STATEFUL_STEPS,
+    QUICK_TIME_LIMIT,
+    ContractSettings,
+    ServerUnreachable,
+    run_contract_test,
+)
+
+__all__ = ["main"]
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="contract-test",
+        description="Hold a live Weaver server to openapi.yaml: schemathesis over every "
+        "operation (all phases, all checks), then the checkpoint lifecycle through the "
+        "facade. Prints one line per finding; exit 0 clean, 1 findings, 2 usage error or "
+        "no server.",
+    )
+    p.add_argument("--base-url", required=True, help="the server root, e.g. http://127.0.0.1:8080")
+    p.add_argument(
+        "--api-key",
+        help="sent as X-WEAVER-API-KEY (default: $WEAVER_API_KEY); never printed",
+    )
+    p.add_argument("--report", type=Path, metavar="DIR", help="write JSON and JUnit XML here")
+    p.add_argument(
+        "--max-examples",
+        type=_positive_int,
+        help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES}; "
+        f"--quick: {QUICK_MAX_EXAMPLES})",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a short run: fewer examples and shorter scenarios"
+    )
+    p.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        metavar="SECONDS",
+        help=f"stop schemathesis after this long (default {DEFAULT_TIME_LIMIT:.0f}; "
+        f"--quick: {QUICK_TIME_LIMIT:.0f})",
+    )
+    p.add_argument(
+        "--deadline",
+        type=_positive_float,
+        default=DEFAULT_DEADLINE,
+        metavar="SECONDS",
+        help="how long the lifecycle waits for one operation, such as a load "
+        f"(default {DEFAULT_DEADLINE:.0f})",
+    )
+    p.add_argument("--base-model", help="the base model to train (default: the smallest listed)")
+    p.add_argument(
+        "--only",
+        choices=PARTS,
+        help="run one part only (conformance: schemathesis; lifecycle: the facade's scenario)",
+    )
+    p.add_argument("--spec", type=Path, help="the spec to test against (default: openapi.yaml)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    base_url: str = args.base_url.strip().rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        print(
+            f"error: --base-url must start with http:// or https://, got {base_url!r}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if base_url.endswith("/api/v1"):
+        print("error: --base-url is the server root; drop the trailing /api/v1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.spec is not None and not args.spec.is_file():
+        print(f"error: --spec {args.spec} is not a file", file=sys.stderr)
+        return EXIT_USAGE
+    api_key = (args.api_key or os.environ.get("WEAVER_API_KEY") or "").strip() or None
+    settings = ContractSettings(
+        base_url=base_url,
+        api_key=api_key,
+        max_examples=args.max_examples
+        or (QUICK_MAX_EXAMPLES if args.quick else DEFAULT_MAX_EXAMPLES),
+        stateful_steps=QUICK_STATEFUL_STEPS if args.quick else DEFAULT_STATEFUL_STEPS,
+        time_limit=args.time_limit or (QUICK_TIME_LIMIT if args.quick else DEFAULT_TIME_LIMIT),
+        deadline=args.deadline,
+        base_model=args.base_model,
+        parts=(args.only,) if args.only else PARTS,
+        spec_file=args.spec,
+    )
+
+    def progress(message: str) -> None:
+        print(f"... {message}", file=sys.stderr, flush=True)
+
+    try:
+        report = run_contract_test(settings, progress)
+    except ServerUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from ._report import render_text, write_reports
+
+    for line in render_text(report):
+        print(line, flush=True)
+    if args.report is not None:
+        for path in write_reports(report, args.report):
+            print(f"wrote {path}")
+    return EXIT_FINDINGS if report.findings else EXIT_CLEAN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

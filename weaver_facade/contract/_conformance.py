@@ -1,0 +1,444 @@
+"""Part 1: schemathesis holds a live server to openapi.yaml, every operation, phase and check.
+
+What the spec cannot express, and schemathesis 4.32.5 does not guess, is configured here once,
+for the kit and for the emulator's own schemathesis test:
+
+* ``SEMANTIC_STATUSES``: the 4xx a schema-valid request may still get, per operation, because
+  the rule behind them is semantic (a token outside the model's vocabulary...).
+* ``adapt_workflow``: the stateful phase never starts a scenario with ``POST /sessions``
+  (the dependency analysis reads the optional ``organization_id``/``project_id`` as references
+  nothing produces), so each scenario opens with a generated session of its own; and a few
+  random values are made valid so that the links reach training, checkpoints and operations
+  that really run. On a remote server nothing can be reset between scenarios, so every
+  scenario works on the session and models it created.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._findings import Finding, redact, redact_curl
+from ._spec import Problem, Spec
+
+__all__ = [
+    "DEFAULT_POSITIVE",
+    "SEMANTIC_STATUSES",
+    "ConformanceOutcome",
+    "adapt_workflow",
+    "run_conformance",
+    "schemathesis_config",
+    "trainable",
+]
+
+# Answers that data valid by the schema may still get, because the schema cannot express the
+# rule behind them. Each entry is narrow: one operation, and only the statuses it needs.
+#   400: a payload.model_id that differs from the path's model; a token or target outside
+#        the model's vocabulary, or targets/weights not one per input token (named by field);
+#        an opaque cursor this server did not issue; a lora_config.rank above the base model's
+#        max_lora_rank, or lora_config with training_mode full_ft; a TTL path naming another
+#        model than the path's.
+#   422: on every POST, an Idempotency-Key reused with another body (generated keys repeat);
+#        an unknown base_model; a checkpoint without optimizer state loaded with
+#        include_optimizer; an incompatible checkpoint.
+SEMANTIC_STATUSES: Mapping[str, tuple[str, ...]] = {
+    "create_session": ("422",),
+    "send_heartbeat": ("422",),
+    "create_model": ("400", "422"),
+    "terminate_model": ("422",),
+    "forward_backward": ("400", "422"),
+    "optim_step": ("400", "422"),
+    "save_checkpoint": ("422",),
+    "load_checkpoint": ("422",),
+    "list_checkpoints": ("400",),
+    "set_checkpoint_ttl": ("400",),
+}
+DEFAULT_POSITIVE = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")
+API_KEY_HEADER = "X-WEAVER-API-KEY"
+
+CREATE_SESSION = "POST /api/v1/sessions"
+CREATE_MODEL = "POST /api/v1/sessions/{session_id}/models"
+LIST_CHECKPOINTS = "GET /api/v1/models/{model_id}/checkpoints"
+SET_TTL = "PATCH /api/v1/models/{model_id}/checkpoints/ttl"
+TRAINING = (
+    "POST /api/v1/models/{model_id}/forward-backward-passes",
+    "POST /api/v1/models/{model_id}/optimizer-steps",
+)
+
+
+def schemathesis_config(
+    *,
+    api_key: str | None,
+    base_url: str | None = None,
+    max_examples: int = 25,
+    stateful_steps: int = 12,
+    seed: int = 20261129,
+) -> Any:
+    """A SchemathesisConfig: all phases, all checks, auth for every request, semantic statuses."""
+    from schemathesis.config import SchemathesisConfig
+
+    operations: list[dict[str, Any]] = [
+        {
+            "include-operation-id": operation_id,
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": [*DEFAULT_POSITIVE, *statuses]}
+            },
+        }
+        for operation_id, statuses in SEMANTIC_STATUSES.items()
+    ]
+    settings: dict[str, Any] = {
+        "seed": seed,
+        "generation": {"max-examples": max_examples, "mode": "all"},
+        "phases": {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": True},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": True, "max-steps": stateful_steps},
+        },
+        "checks": {"enabled": True},
+        "warnings": {"fail-on": ["missing_auth"]},
+        # Only the key is masked in code samples; the kit then points the header at
+        # $WEAVER_API_KEY. The default would also mask Idempotency-Key values, and a
+        # reproduction with a masked key is refused.
+        "output": {
+            "sanitization": {
+                "keys-to-sanitize": [API_KEY_HEADER.lower()],
+                "sensitive-markers": [API_KEY_HEADER.lower()],
+            }
+        },
+        "operations": operations,
+    }
+    if api_key:
+        settings["auth"] = {"openapi": {"ApiKeyAuth": {"api_key": api_key}}}
+    if base_url:
+        settings["base-url"] = base_url
+    return SchemathesisConfig.from_dict(settings)
+
+
+def trainable(body: Any, model_id: Any, vocab_size: int = 256) -> dict[str, Any] | None:
+    """A training body aimed at the path's model, with tokens in the model's vocabulary.
+
+    None when the body does not have the schema's shape (a negative case: left alone).
+    """
+    payload = body.get("payload") if isinstance(body, dict) else None
+    if not isinstance(payload, dict) or not isinstance(model_id, str):
+        return None
+    payload = {**payload, "model_id": model_id}
+    fb_input = payload.get("forward_backward_input")
+    if isinstance(fb_input, dict) and isinstance(fb_input.get("data"), list):
+        data = []
+        for item in fb_input["data"]:
+            chunks = item.get("model_input", {}).get("chunks") if isinstance(item, dict) else None
+            if not isinstance(chunks, list):
+                return None
+            tokens = [
+                t % vocab_size
+                for c in chunks
+                if isinstance(c, dict)
+                for t in c.get("tokens", [])
+                if isinstance(t, int)
+            ]
+            if not tokens:
+                return None
+            data.append(
+                {
+                    **item,
+                    "model_input": {"chunks": [{"type": "encoded_text", "tokens": tokens}]},
+                    "loss_fn_inputs": {
+                        "target_tokens": {
+                            "data": [(t + 1) % vocab_size for t in tokens],
+                            "dtype": "int64",
+                        },
+                        "weights": {"data": [1.0] * len(tokens), "dtype": "float32"},
+                    },
+                }
+            )
+        payload["forward_backward_input"] = {**fb_input, "data": data}
+    return {**body, "payload": payload}
+
+
+def adapt_workflow(
+    machine: type[Any],
+    *,
+    create_session: Any,
+    base_model: str,
+    vocab_size: int,
+    checkpoint_path: Callable[[Any], str | None],
+) -> type[Any]:
+    """The schema's state machine, with scenarios that start with a session of their own.
+
+    Args:
+        machine: ``schema.as_state_machine()`` or what the engine builds.
+        create_session: The schema's ``POST /api/v1/sessions`` operation.
+        base_model: A base model the server supports (models get it instead of a random one).
+        vocab_size: Its vocabulary size (training tokens are taken modulo it).
+        checkpoint_path: A listed checkpoint's path for a model id, or None; TTL changes aim
+            at it (schemathesis reads the TTL route as a sub-resource of a save's URL and
+            flags a 404 for a generated path that names no checkpoint).
+    """
+    from hypothesis.stateful import Bundle, initialize
+    from schemathesis.generation.stateful.state_machine import StepInput
+
+    class Workflow(machine):  # type: ignore[misc]
+        @initialize(target=Bundle("catch_all"), case=create_session.as_strategy())
+        def start_with_a_session(self, case: Any) -> Any:
+            # The same bookkeeping as schemathesis' own root steps, so that later steps find
+            # their parent (links, use-after-free and resource-availability checks).
+            step = StepInput.initial(case)
+            self.recorder.record_case(case=case)
+            self.control.record_step(step, self.recorder)
+            return self.step(step)
+
+        def before_call(self, case: Any) -> None:
+            # Random values for the rules the schema cannot express are refused (400/422, as
+            # the stateless phases check); fixing them here lets the links reach training,
+            # checkpoints and operations that really run.
+            label = case.operation.label
+            if label == CREATE_MODEL and isinstance(case.body, dict):
+                case.body = {**case.body, "base_model": base_model}
+            elif label in TRAINING and case.path_parameters:
+                body = trainable(case.body, case.path_parameters.get("model_id"), vocab_size)
+                if body is not None:
+                    case.body = body
+            elif label == LIST_CHECKPOINTS and case.query and "cursor" in case.query:
+                # Only cursors this server issued are valid; without one the listing (and the
+                # link to its first checkpoint: get, then delete) goes through.
+                case.query = {k: v for k, v in case.query.items() if k != "cursor"}
+            elif label == SET_TTL and isinstance(case.body, dict) and case.path_parameters:
+                # With no checkpoint, the generated path names another model: a 400 the
+                # semantic statuses allow.
+                existing = checkpoint_path(case.path_parameters.get("model_id"))
+                if existing is not None:
+                    case.body = {**case.body, "path": existing}
+            super().before_call(case)
+
+    return Workflow
+
+
+# -- running the engine -------------------------------------------------------------------------
+
+
+@dataclass
+class ConformanceOutcome:
+    """What part 1 found, and how much it exercised."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # (operation label, status) -> requests; the JUnit report has one case per operation.
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+    operations: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    stop_reason: str = ""
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return text.strip()
+
+
+def _problems_for(spec: Spec, check: str, failure: Any, case: Any, response: Any) -> list[Problem]:
+    """Re-check a failing reply with the kit's checker, so both parts use the same words."""
+    from schemathesis.openapi.checks import RejectedPositiveData
+
+    op = spec.operations.get(failure.operation)
+    if op is None or response is None:
+        return []
+    headers = {k: v[0] for k, v in response.headers.items() if v}
+    if isinstance(failure, RejectedPositiveData):
+        return [spec.describe_refusal(op, case.body, response.status_code, response.content)]
+    if check in (
+        "status_code_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "content_type_conformance",
+    ):
+        found = spec.check_reply(op, response.status_code, headers, response.content or b"")
+        wanted = "response_schema_conformance" if check == "content_type_conformance" else check
+        return [p for p in found if p.check == wanted]
+    return []
+
+
+def _findings_for_failure(
+    spec: Spec, check: str, failure: Any, case: Any, response: Any, curl: str, secret: str | None
+) -> list[Finding]:
+    problems = _problems_for(spec, check, failure, case, response)
+    got = str(response.status_code) if response is not None else "no reply"
+    if not problems:
+        problems = [
+            Problem(
+                check,
+                f"{failure.title}: {_first_line(str(failure.message))}",
+                expected=f"{check} to pass",
+                got=got,
+            )
+        ]
+    return [
+        Finding(
+            part="conformance",
+            operation=failure.operation,
+            check=check if problem.check == "positive_data_acceptance" else problem.check,
+            message=redact(problem.message, secret),
+            expected=redact(problem.expected, secret),
+            got=redact(problem.got, secret),
+            curl=redact_curl(curl, secret),
+        )
+        for problem in problems
+    ]
+
+
+class _Context:
+    """What schemathesis' warning collector asks of the CLI's execution context."""
+
+    def __init__(self, schema: Any) -> None:
+        self._schema = schema
+
+    def find_operation(self, label: str) -> Any:
+        return self._schema.find_operation_by_label(label)
+
+
+def run_conformance(
+    *,
+    spec: Spec,
+    spec_file: Path,
+    base_url: str,
+    api_key: str | None,
+    max_examples: int,
+    stateful_steps: int,
+    time_limit: float,
+    base_model: str,
+    vocab_size: int,
+    checkpoint_path: Callable[[Any], str | None],
+    progress: Callable[[str], None] = lambda _: None,
+) -> ConformanceOutcome:
+    """Run every phase over every operation against ``base_url``; stop at ``time_limit``."""
+    import schemathesis
+    from schemathesis.cli.commands.run.warnings import WarningCollector
+    from schemathesis.engine import events, from_schema
+
+    config = schemathesis_config(
+        api_key=api_key,
+        base_url=base_url,
+        max_examples=max_examples,
+        stateful_steps=stateful_steps,
+    )
+    schema = schemathesis.openapi.from_path(spec_file, config=config)
+    build = schema.build_state_machine
+    create_session = schema[CREATE_SESSION.split(" ", 1)[1]]["POST"]
+
+    def build_state_machine(**kwargs: Any) -> type[Any]:
+        return adapt_workflow(
+            build(**kwargs),
+            create_session=create_session,
+            base_model=base_model,
+            vocab_size=vocab_size,
+            checkpoint_path=checkpoint_path,
+        )
+
+    # The engine builds its state machine per stateful pass; adapt each one.
+    schema.build_state_machine = build_state_machine  # type: ignore[method-assign]
+
+    outcome = ConformanceOutcome(operations=sorted(spec.operations))
+    collector = WarningCollector(schema.config)
+    context = _Context(schema)
+    started = time.monotonic()
+    stream = from_schema(schema).execute()
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        stream.stop()
+
+    timer = threading.Timer(time_limit, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        for event in stream:
+            if isinstance(event, events.PhaseStarted):
+                progress(f"conformance: {event.phase.name.value} phase")
+            elif isinstance(event, events.ScenarioFinished):
+                collector.on_scenario_finished(context, event)  # type: ignore[arg-type]
+                _collect(spec, event.recorder, outcome, api_key)
+            elif isinstance(event, events.NonFatalError):
+                outcome.findings.append(
+                    Finding(
+                        part="conformance",
+                        operation=event.label,
+                        check="run_error",
+                        message=redact(
+                            f"{event.info.title}: {_first_line(event.info.message)}", api_key
+                        ),
+                        expected="every request answered",
+                        got=redact(_first_line(event.info.message), api_key),
+                        curl=redact_curl(event.info.code_sample, api_key)
+                        if event.info.code_sample
+                        else None,
+                    )
+                )
+            elif isinstance(event, events.FatalError):
+                outcome.findings.append(
+                    Finding(
+                        part="conformance",
+                        operation="schemathesis",
+                        check="run_error",
+                        message=redact(f"the run stopped: {event.exception!r}", api_key),
+                        expected="a complete run",
+                        got="a fatal error",
+                    )
+                )
+            elif isinstance(event, events.EngineFinished):
+                outcome.stop_reason = str(event.stop_reason)
+    finally:
+        timer.cancel()
+    outcome.seconds = time.monotonic() - started
+    if timed_out.is_set():
+        outcome.notes.append(
+            f"conformance stopped at its time limit ({time_limit:.0f} s); "
+            "raise --time-limit or lower --max-examples"
+        )
+    for status_code, labels in sorted(collector.data.missing_auth.items()):
+        for label in sorted(labels):
+            hint = (
+                "the API key was refused"
+                if api_key
+                else "no API key was given (--api-key or WEAVER_API_KEY)"
+            )
+            outcome.findings.append(
+                Finding(
+                    part="conformance",
+                    operation=label,
+                    check="missing_auth",
+                    message=f"almost every request got {status_code}: {hint}",
+                    expected="requests with the key accepted",
+                    got=f"{status_code} for most requests",
+                )
+            )
+    return outcome
+
+
+def _collect(spec: Spec, recorder: Any, outcome: ConformanceOutcome, secret: str | None) -> None:
+    for case_id, interaction in recorder.interactions.items():
+        node = recorder.cases.get(case_id)
+        if node is not None and interaction.response is not None:
+            outcome.statuses[(node.value.operation.label, interaction.response.status_code)] += 1
+    for case_id, checks in recorder.checks.items():
+        node = recorder.cases.get(case_id)
+        if node is None:
+            continue
+        interaction = recorder.interactions.get(case_id)
+        response = interaction.response if interaction is not None else None
+        for check in checks:
+            info = check.failure_info
+            if info is None:
+                continue
+            outcome.findings.extend(
+                _findings_for_failure(
+                    spec, check.name, info.failure, node.value, response, info.code_sample, secret
+                )
+            )

@@ -1,0 +1,131 @@
+"""Findings: one precise difference between a server and openapi.yaml, with a reproduction."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "API_KEY_HEADER",
+    "KEY_PLACEHOLDER",
+    "Finding",
+    "curl_for_request",
+    "dedupe",
+    "redact",
+    "redact_curl",
+]
+
+API_KEY_HEADER = "X-WEAVER-API-KEY"
+# Reproductions read the key from the environment, so reports can be shared as they are.
+KEY_PLACEHOLDER = "$WEAVER_API_KEY"
+_KEY_ARG = f'"{API_KEY_HEADER}: {KEY_PLACEHOLDER}"'
+# Headers a reproduction does without: transport details, and a fresh Idempotency-Key per
+# attempt would only make the server answer with the recorded operation.
+_SKIPPED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "accept",
+        "accept-encoding",
+        "connection",
+        "user-agent",
+        "traceparent",
+        "idempotency-key",
+    }
+)
+_CURL_KEY_HEADER = re.compile(
+    r"""-H\s+(?:'(?i:x-weaver-api-key):[^']*'|"(?i:x-weaver-api-key):[^"]*")"""
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One way the server differs from the spec.
+
+    Attributes:
+        part: ``conformance`` (schemathesis) or ``lifecycle`` (the facade's scenario).
+        operation: ``METHOD /path/template`` of the request, or a scenario step.
+        check: What was checked, such as ``status_code_conformance`` or ``load_completes``.
+        message: One sentence naming the problem precisely.
+        expected: What the spec asks for.
+        got: What the server did.
+        curl: A command that reproduces it (the key comes from ``$WEAVER_API_KEY``).
+    """
+
+    part: str
+    operation: str
+    check: str
+    message: str
+    expected: str
+    got: str
+    curl: str | None = None
+    also_in: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.operation, self.check, self.message)
+
+    def line(self) -> str:
+        """The report's one line for this finding."""
+        text = (
+            f"{self.operation}: {self.message} [{self.check}; expected {self.expected}; "
+            f"got {self.got}]"
+        )
+        if self.curl:
+            text += f" reproduce: {' && '.join(self.curl.splitlines())}"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["also_in"] = list(self.also_in)
+        return data
+
+
+def dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (operation, check, message); later duplicates only add their part."""
+    kept: dict[tuple[str, str, str], Finding] = {}
+    for finding in findings:
+        first = kept.get(finding.key)
+        if first is None:
+            kept[finding.key] = finding
+        elif finding.part != first.part and finding.part not in first.also_in:
+            kept[finding.key] = Finding(
+                **{**asdict(first), "also_in": (*first.also_in, finding.part)}
+            )
+    return list(kept.values())
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Replace the API key wherever it appears."""
+    if not secret:
+        return text
+    return text.replace(secret, KEY_PLACEHOLDER)
+
+
+def redact_curl(command: str, secret: str | None) -> str:
+    """A schemathesis code sample with the key header reading ``$WEAVER_API_KEY``."""
+    return redact(_CURL_KEY_HEADER.sub(f"-H {_KEY_ARG}", command), secret)
+
+
+def curl_for_request(request: httpx.Request, secret: str | None = None) -> str:
+    """A curl command for an httpx request, with the key taken from the environment."""
+    parts = ["curl", "-X", request.method, shlex.quote(str(request.url))]
+    for name, value in _headers(request.headers):
+        if name.lower() in _SKIPPED_HEADERS:
+            continue
+        if name.lower() == API_KEY_HEADER.lower():
+            parts += ["-H", _KEY_ARG]
+        else:
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    if request.content:
+        parts += ["--data-raw", shlex.quote(request.content.decode("utf-8", "replace"))]
+    return redact(" ".join(parts), secret)
+
+
+def _headers(headers: Mapping[str, str] | httpx.Headers) -> list[tuple[str, str]]:
+    return list(headers.items())

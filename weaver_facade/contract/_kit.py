@@ -1,0 +1,213 @@
+"""The kit's run: reach the server, pick a base model, run both parts, collect one report."""
+
+from __future__ import annotations
+
+import datetime
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ._conformance import ConformanceOutcome, run_conformance
+from ._findings import API_KEY_HEADER, Finding, dedupe
+from ._lifecycle import LifecycleOutcome, run_lifecycle
+from ._spec import load_spec, spec_path
+
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_EXAMPLES",
+    "DEFAULT_TIME_LIMIT",
+    "QUICK_MAX_EXAMPLES",
+    "ContractReport",
+    "ContractSettings",
+    "ServerUnreachable",
+    "run_contract_test",
+]
+
+DEFAULT_MAX_EXAMPLES = 25
+QUICK_MAX_EXAMPLES = 5
+DEFAULT_STATEFUL_STEPS = 12
+QUICK_STATEFUL_STEPS = 6
+# Part 1 stops here whatever is left: a user asked for minutes, not for a complete search.
+DEFAULT_TIME_LIMIT = 150.0
+QUICK_TIME_LIMIT = 45.0
+# How long the lifecycle waits for any one operation (a load that stays pending is a finding).
+DEFAULT_DEADLINE = 60.0
+FALLBACK_BASE_MODEL = "weaver-tiny"
+FALLBACK_VOCAB = 256
+_READY = frozenset({"available", "healthy", "ready", "active"})
+PARTS = ("conformance", "lifecycle")
+
+
+class ServerUnreachable(Exception):
+    """No HTTP reply at the base URL: not a finding, a usage problem (exit 2)."""
+
+
+@dataclass(frozen=True)
+class ContractSettings:
+    """What to test and how hard.
+
+    Attributes:
+        base_url: The server root, such as ``http://127.0.0.1:8080`` (no ``/api/v1``).
+        api_key: Sent as ``X-WEAVER-API-KEY``; never printed.
+        max_examples: Examples per operation and phase (and stateful scenarios).
+        stateful_steps: Most steps of one stateful scenario.
+        time_limit: Seconds part 1 may run.
+        deadline: Seconds the lifecycle waits for any one operation.
+        base_model: The base model to train; by default the smallest the server lists.
+        parts: Which parts to run (``conformance``, ``lifecycle``).
+        spec_file: The spec to hold the server to; by default the checked-in openapi.yaml.
+    """
+
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    stateful_steps: int = DEFAULT_STATEFUL_STEPS
+    time_limit: float = DEFAULT_TIME_LIMIT
+    deadline: float = DEFAULT_DEADLINE
+    base_model: str | None = None
+    parts: tuple[str, ...] = PARTS
+    spec_file: Path | None = None
+
+
+@dataclass
+class ContractReport:
+    """Everything a run found."""
+
+    base_url: str
+    spec_file: Path
+    started_at: str
+    base_model: str
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    conformance: ConformanceOutcome | None = None
+    lifecycle: LifecycleOutcome | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+
+def _probe(base_url: str, api_key: str | None) -> tuple[str | None, int | None, str | None]:
+    """Reach the server; the smallest ready base model it lists (name, vocab), or why not."""
+    headers = {API_KEY_HEADER: api_key} if api_key else {}
+    try:
+        reply = httpx.get(
+            f"{base_url}/api/v1/supported-models",
+            params={"limit": 1000},
+            headers=headers,
+            timeout=httpx.Timeout(15.0),
+        )
+    except httpx.HTTPError as exc:
+        raise ServerUnreachable(
+            f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
+        ) from None
+    if reply.status_code != 200:
+        return None, None, f"GET /api/v1/supported-models answered {reply.status_code}"
+    try:
+        items: Any = reply.json().get("items")
+    except (ValueError, AttributeError):
+        items = None
+    if not isinstance(items, list):
+        return None, None, "GET /api/v1/supported-models did not list models"
+    best: tuple[float, str, int | None] | None = None
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        if str(item.get("status", "")).lower() not in _READY:
+            continue
+        config = item.get("config") if isinstance(item.get("config"), dict) else {}
+        vocab = config.get("vocab_size") if isinstance(config, dict) else None
+        size = vocab if isinstance(vocab, int) and vocab > 1 else None
+        rank = (float(size) if size is not None else float("inf"), item["name"], size)
+        if best is None or rank < best:
+            best = rank
+    if best is None:
+        return None, None, "the server lists no ready base model"
+    return best[1], best[2], None
+
+
+def _listed_checkpoint(base_url: str, api_key: str | None) -> Callable[[Any], str | None]:
+    headers = {API_KEY_HEADER: api_key} if api_key else {}
+
+    def newest(model_id: Any) -> str | None:
+        if not isinstance(model_id, str):
+            return None
+        try:
+            reply = httpx.get(
+                f"{base_url}/api/v1/models/{model_id}/checkpoints",
+                headers=headers,
+                timeout=httpx.Timeout(15.0),
+            )
+            items = reply.json().get("items") if reply.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        if not isinstance(items, list) or not items or not isinstance(items[-1], dict):
+            return None
+        path = items[-1].get("path")
+        return path if isinstance(path, str) else None
+
+    return newest
+
+
+def run_contract_test(
+    settings: ContractSettings, progress: Callable[[str], None] = lambda _: None
+) -> ContractReport:
+    """Hold the server at ``settings.base_url`` to the spec.
+
+    Raises:
+        ServerUnreachable: Nothing answers at the base URL.
+    """
+    started = time.monotonic()
+    base_url = settings.base_url.rstrip("/")
+    spec_file = settings.spec_file or spec_path()
+    spec = load_spec(spec_file)
+    listed, vocab, why = _probe(base_url, settings.api_key)
+    report = ContractReport(
+        base_url=base_url,
+        spec_file=spec_file,
+        started_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        base_model=settings.base_model or listed or FALLBACK_BASE_MODEL,
+    )
+    if settings.base_model is None and listed is None:
+        report.notes.append(f"{why}; training uses {FALLBACK_BASE_MODEL!r} (set --base-model)")
+    vocab_size = vocab or FALLBACK_VOCAB
+    findings: list[Finding] = []
+    if "conformance" in settings.parts:
+        progress(f"conformance: schemathesis over {len(spec.operations)} operations")
+        report.conformance = run_conformance(
+            spec=spec,
+            spec_file=spec_file,
+            base_url=base_url,
+            api_key=settings.api_key,
+            max_examples=settings.max_examples,
+            stateful_steps=settings.stateful_steps,
+            time_limit=settings.time_limit,
+            base_model=report.base_model,
+            vocab_size=vocab_size,
+            checkpoint_path=_listed_checkpoint(base_url, settings.api_key),
+            progress=progress,
+        )
+        findings += report.conformance.findings
+        report.notes += report.conformance.notes
+    if "lifecycle" in settings.parts:
+        report.lifecycle = run_lifecycle(
+            spec,
+            base_url=base_url,
+            api_key=settings.api_key,
+            base_model=report.base_model,
+            vocab_size=vocab_size,
+            deadline=settings.deadline,
+            run_id=uuid.uuid4().hex[:8],
+            progress=progress,
+        )
+        findings += report.lifecycle.findings
+        report.notes += report.lifecycle.notes
+    report.findings = dedupe(findings)
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,853 @@
+"""Part 2: the checkpoint lifecycle through the facade, made exact.
+
+A watcher on the facade's HTTP client checks every reply against the spec (and the result of
+every done operation against the schema of its kind), so a wire problem is named where it
+happens; each step then checks what the facade returned. Steps that need what an earlier step
+could not make are skipped, with the reason.
+
+The steps create their own session, models and checkpoints (named after the run), and clean
+up what they can at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .. import (
+    APIConnectionError,
+    APIError,
+    Checkpoint,
+    CheckpointExistsError,
+    CheckpointPath,
+    CheckpointStatus,
+    CheckpointType,
+    NotFoundError,
+    OperationFailedError,
+    OperationTimeoutError,
+    OptimizerStateUnavailableError,
+    PollSettings,
+    ResponseValidationError,
+    ServiceClient,
+    TrainingClient,
+    WeaverError,
+    datum_from_tokens,
+)
+from ._findings import API_KEY_HEADER, Finding, curl_for_request, redact
+from ._spec import RESULT_SCHEMAS, OperationSpec, Problem, Spec
+
+__all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
+
+STEPS_TRAINED = 6
+SAVED_AFTER = 3
+PART = "lifecycle"
+
+
+@dataclass
+class StepResult:
+    """One step of the scenario, for the report and JUnit."""
+
+    name: str
+    status: str  # passed | failed | skipped
+    seconds: float = 0.0
+    detail: str = ""
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class LifecycleOutcome:
+    steps: list[StepResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Exchange:
+    request: httpx.Request
+    response: httpx.Response
+    op: OperationSpec | None
+
+    @property
+    def label(self) -> str:
+        if self.op is not None:
+            return self.op.label
+        return f"{self.request.method} {self.request.url.path}"
+
+
+class Watcher:
+    """Checks every reply the scenario receives; the findings it makes are wire findings."""
+
+    def __init__(self, spec: Spec, base_path: str, secret: str | None) -> None:
+        self.spec = spec
+        self.base_path = base_path.rstrip("/")
+        self.secret = secret
+        self.exchanges: list[Exchange] = []
+        self.findings: list[Finding] = []
+        self.kinds: dict[str, str] = {}
+        # Exchanges (by index) whose reply the watcher found fault with.
+        self.flagged: set[int] = set()
+        self.enabled = True
+
+    def see(self, response: httpx.Response) -> None:
+        """Check one reply (already read)."""
+        if not self.enabled:
+            return
+        request = response.request
+        path = request.url.path
+        if self.base_path and path.startswith(self.base_path):
+            path = path[len(self.base_path) :]
+        op = self.spec.match(request.method, path)
+        exchange = Exchange(request, response, op)
+        self.exchanges.append(exchange)
+        if op is None:
+            return
+        problems = self.spec.check_reply(
+            op, response.status_code, dict(response.headers), response.content
+        )
+        problems.extend(self._result_problems(op, response))
+        for problem in problems:
+            self.add(exchange, problem)
+        if problems:
+            self.flagged.add(len(self.exchanges) - 1)
+
+    def _result_problems(self, op: OperationSpec, response: httpx.Response) -> list[Problem]:
+        """A done operation's `response`, checked with the schema of its kind."""
+        if not 200 <= response.status_code < 300:
+            return []
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            return []
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return []
+        if op.operation_id in RESULT_SCHEMAS:
+            self.kinds[data["id"]] = op.operation_id
+        kind = self.kinds.get(data["id"])
+        if (
+            kind is None
+            or data.get("status") != "done"
+            or not isinstance(data.get("response"), dict)
+        ):
+            return []
+        problems = self.spec.check_schema(RESULT_SCHEMAS[kind], data["response"], at="response")
+        return [
+            Problem(p.check, f"{p.message} (result of {kind})", p.expected, p.got) for p in problems
+        ]
+
+    def add(self, exchange: Exchange, problem: Problem) -> None:
+        self.findings.append(
+            Finding(
+                part=PART,
+                operation=exchange.label,
+                check=problem.check,
+                message=redact(problem.message, self.secret),
+                expected=redact(problem.expected, self.secret),
+                got=redact(problem.got, self.secret),
+                curl=curl_for_request(exchange.request, self.secret),
+            )
+        )
+
+    def last(self, operation_id: str) -> Exchange | None:
+        for exchange in reversed(self.exchanges):
+            if exchange.op is not None and exchange.op.operation_id == operation_id:
+                return exchange
+        return None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self.enabled = False
+        try:
+            yield
+        finally:
+            self.enabled = True
+
+
+class WatchingTransport(httpx.BaseTransport):
+    """Hands every reply to the watcher before the facade sees it.
+
+    A transport rather than an event hook: a hook that reads the body would consume the
+    stream the facade's own client then reads.
+    """
+
+    def __init__(self, watcher: Watcher, inner: httpx.BaseTransport | None = None) -> None:
+        self._watcher = watcher
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        try:
+            raw = b"".join(response.iter_raw())
+        finally:
+            response.close()
+        seen = httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(raw),
+            request=request,
+            extensions=response.extensions,
+        )
+        seen.read()
+        self._watcher.see(seen)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(raw),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class StepFailed(Exception):
+    """A step's expectation was not met; its findings are already recorded."""
+
+
+class StepSkipped(Exception):
+    """A step cannot run because an earlier one did not produce what it needs."""
+
+
+@dataclass
+class Settings:
+    base_url: str
+    api_key: str | None
+    base_model: str
+    vocab_size: int
+    deadline: float
+    run_id: str
+
+
+def batch(vocab_size: int) -> list[Any]:
+    """Four next-token sequences of 16 tokens within the vocabulary."""
+    size = max(2, min(vocab_size, 256))
+    return [datum_from_tokens([(7 * i + 3 * j) % size for j in range(16)]) for i in range(4)]
+
+
+class Scenario:
+    def __init__(self, spec: Spec, settings: Settings, progress: Callable[[str], None]) -> None:
+        self.spec = spec
+        self.s = settings
+        self.progress = progress
+        base_path = httpx.URL(settings.base_url).path
+        self.watcher = Watcher(spec, base_path, settings.api_key)
+        self.http = httpx.Client(
+            transport=WatchingTransport(self.watcher), timeout=httpx.Timeout(30.0)
+        )
+        self.outcome = LifecycleOutcome()
+        self.service: ServiceClient | None = None
+        self.models: list[TrainingClient] = []
+        self.checkpoint_ids: list[uuid.UUID] = []
+        self._wire_seen = 0
+
+    def _merge_wire(self, step: StepResult) -> None:
+        """The watcher's findings since the last merge belong to the running step."""
+        fresh = self.watcher.findings[self._wire_seen :]
+        self._wire_seen = len(self.watcher.findings)
+        step.findings[:0] = fresh
+
+    # -- findings -------------------------------------------------------------------------------
+
+    def finding(
+        self,
+        operation: str,
+        check: str,
+        message: str,
+        expected: str,
+        got: str,
+        exchange: Exchange | None = None,
+    ) -> Finding:
+        secret = self.s.api_key
+        return Finding(
+            part=PART,
+            operation=operation,
+            check=check,
+            message=redact(message, secret),
+            expected=redact(expected, secret),
+            got=redact(got, secret),
+            curl=curl_for_request(exchange.request, secret) if exchange is not None else None,
+        )
+
+    def from_error(self, error: BaseException, operation_id: str, step: StepResult) -> None:
+        """A facade exception where success was expected, as findings."""
+        self._merge_wire(step)
+        exchange = self.watcher.last(operation_id)
+        label = exchange.label if exchange is not None else operation_id
+        if isinstance(error, ResponseValidationError):
+            # The watcher names the wire problem where it happened; the facade's text is the
+            # finding only when the watcher saw nothing wrong with the reply it refused (a
+            # rule the schema cannot hold).
+            if (len(self.watcher.exchanges) - 1) not in self.watcher.flagged:
+                step.findings.append(
+                    self.finding(
+                        label,
+                        "response_schema_conformance",
+                        str(error),
+                        "a reply the facade can parse",
+                        "ResponseValidationError",
+                        exchange,
+                    )
+                )
+        elif isinstance(error, OperationTimeoutError):
+            step.findings.append(
+                self.finding(
+                    label,
+                    "operation_completes",
+                    f"{operation_id} operation `{error.operation_id}` still `{error.status}` "
+                    f"after {error.waited:.1f} s (last status seen: `{error.status}`)",
+                    f"`done` within {self.s.deadline:.0f} s",
+                    f"`{error.status}`",
+                    self._poll_exchange(error.operation_id),
+                )
+            )
+        elif isinstance(error, OperationFailedError):
+            step.findings.append(
+                self.finding(
+                    label,
+                    "operation_completes",
+                    f"{operation_id} operation `{error.operation_id}` ended in `error` "
+                    f"[{error.code}]: {error.message}",
+                    "`done`",
+                    f"`error` {error.code}",
+                    self._poll_exchange(error.operation_id),
+                )
+            )
+        elif isinstance(error, APIConnectionError):
+            step.findings.append(
+                self.finding(label, "server_answers", f"no reply: {error}", "a reply", "none")
+            )
+        elif isinstance(error, APIError) and exchange is not None and exchange.op is not None:
+            if exchange.response.status_code >= 400:
+                problem = self.spec.describe_refusal(
+                    exchange.op,
+                    _json_body(exchange.request),
+                    exchange.response.status_code,
+                    exchange.response.content,
+                )
+                step.findings.append(
+                    self.finding(
+                        label,
+                        problem.check,
+                        problem.message,
+                        problem.expected,
+                        problem.got,
+                        exchange,
+                    )
+                )
+            else:
+                step.findings.append(
+                    self.finding(
+                        label, "facade", str(error), "success", type(error).__name__, exchange
+                    )
+                )
+        else:
+            step.findings.append(
+                self.finding(
+                    label, "facade", f"{type(error).__name__}: {error}", "success", "an error"
+                )
+            )
+
+    def _poll_exchange(self, operation_id: str) -> Exchange | None:
+        for exchange in reversed(self.watcher.exchanges):
+            if exchange.request.url.path.endswith(f"/operations/{operation_id}"):
+                return exchange
+        return None
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def step(self, name: str, operation_id: str) -> _Step:
+        """A step: ``with scenario.step(name, operation_id) as result: ...``."""
+        self.progress(f"lifecycle: {name}")
+        return _Step(self, StepResult(name=name, status="passed"), operation_id)
+
+    def skip(self, name: str, reason: str) -> None:
+        self.outcome.steps.append(StepResult(name=name, status="skipped", detail=reason))
+
+    def expect(self, result: StepResult, ok: bool, finding: Finding) -> None:
+        if not ok:
+            result.findings.append(finding)
+            raise StepFailed
+
+    def expect_refusal(
+        self,
+        result: StepResult,
+        operation_id: str,
+        call: Callable[[], object],
+        error_type: type[APIError],
+        status: int,
+        code: str,
+        what: str,
+    ) -> None:
+        """``call`` must be refused with ``status``/``code`` (the facade's ``error_type``)."""
+        refused: APIError | None = None
+        try:
+            call()
+        except APIError as exc:
+            refused = exc
+        exchange = self.watcher.last(operation_id)
+        label = exchange.label if exchange is not None else operation_id
+        got = "no request" if exchange is None else _status_and_code(exchange.response)
+        ok = (
+            refused is not None
+            and isinstance(refused, error_type)
+            and refused.status_code == status
+            and (refused.code == code or not code)
+        )
+        self.expect(
+            result,
+            ok,
+            self.finding(
+                label,
+                "error_case",
+                f"{what}: expected {status} {code}, got {got}",
+                f"{status} {code}",
+                got,
+                exchange,
+            ),
+        )
+
+    def run(self) -> LifecycleOutcome:
+        started = time.monotonic()
+        try:
+            self._run()
+        finally:
+            self._cleanup()
+            self.http.close()
+            self.outcome.seconds = time.monotonic() - started
+            self.outcome.findings = [f for step in self.outcome.steps for f in step.findings]
+        return self.outcome
+
+    def _run(self) -> None:
+        s = self.s
+        self.service = ServiceClient(
+            s.base_url,
+            s.api_key or "",
+            http_client=self.http,
+            poll=PollSettings(timeout=s.deadline, long_poll=min(20.0, s.deadline)),
+            heartbeat_interval=0,
+            max_retries=2,
+        )
+        data = batch(s.vocab_size)
+        name = f"contract-{s.run_id}"
+        path = None
+        trainer: TrainingClient | None = None
+        with self.step("create a session and a model", "create_model"):
+            trainer = self.service.create_training_client(s.base_model, seed=1)
+            self.models.append(trainer)
+        if trainer is None:
+            for rest in _LATER_STEPS:
+                self.skip(rest, "no model could be created")
+            return
+        path = CheckpointPath(model_id=trainer.model_id, name=name)
+
+        losses: list[float] = []
+        saved: Checkpoint | None = None
+        with self.step(f"train {STEPS_TRAINED} steps; the loss decreases", "forward_backward") as r:
+            for number in range(1, STEPS_TRAINED + 1):
+                losses.append(trainer.forward_backward(data).loss)
+                trainer.optim_step()
+                if number == SAVED_AFTER:
+                    saved = self._save(trainer, name, include_optimizer=True, result=r)
+            decreasing = all(b < a for a, b in itertools.pairwise(losses))
+            self.expect(
+                r,
+                decreasing,
+                self.finding(
+                    "POST /api/v1/models/{model_id}/forward-backward-passes",
+                    "training",
+                    f"the loss did not decrease at every step: {losses}",
+                    "a decreasing loss",
+                    ", ".join(f"{x:.6g}" for x in losses),
+                ),
+            )
+
+        with self.step("the saved checkpoint has the right type and path", "save_checkpoint") as r:
+            if saved is None:
+                raise StepSkipped("the save did not succeed (see the training step)")
+            self._check_checkpoint(r, saved, path, CheckpointType.WEIGHT_AND_OPTIMIZER, "save")
+
+        listed = self._listed(trainer, path, CheckpointType.WEIGHT_AND_OPTIMIZER)
+        if not listed and saved is None:
+            for rest in _LOAD_STEPS:
+                self.skip(rest, f"the checkpoint {path} was neither saved nor listed")
+        else:
+            self._loads(data, path, losses)
+        self._errors(trainer, name, path)
+
+    def _save(
+        self, trainer: TrainingClient, name: str, *, include_optimizer: bool, result: StepResult
+    ) -> Checkpoint | None:
+        try:
+            checkpoint = trainer.save_state(name, include_optimizer=include_optimizer)
+        except WeaverError as exc:
+            self.from_error(exc, "save_checkpoint", result)
+            return None
+        self.checkpoint_ids.append(checkpoint.id)
+        return checkpoint
+
+    def _check_checkpoint(
+        self,
+        r: StepResult,
+        checkpoint: Checkpoint,
+        path: CheckpointPath,
+        kind: CheckpointType,
+        where: str,
+    ) -> None:
+        label = (
+            "POST /api/v1/models/{model_id}/checkpoints"
+            if where == "save"
+            else "GET /api/v1/models/{model_id}/checkpoints"
+        )
+        exchange = self.watcher.last("save_checkpoint" if where == "save" else "list_checkpoints")
+        got = (
+            f"type `{checkpoint.type.value}`, path `{checkpoint.path}`, "
+            f"status `{checkpoint.status.value}`"
+        )
+        self.expect(
+            r,
+            checkpoint.type is kind and checkpoint.path == path,
+            self.finding(
+                label,
+                "checkpoint_fields",
+                f"the {where} reports {got}; expected type `{kind.value}` and path `{path}`",
+                f"type `{kind.value}`, path `{path}`",
+                got,
+                exchange,
+            ),
+        )
+        if where == "save":
+            self.expect(
+                r,
+                checkpoint.status is CheckpointStatus.COMPLETED,
+                self.finding(
+                    label,
+                    "checkpoint_fields",
+                    f"a done save reports status `{checkpoint.status.value}`",
+                    "status `completed`",
+                    f"`{checkpoint.status.value}`",
+                    exchange,
+                ),
+            )
+
+    def _listed(self, trainer: TrainingClient, path: CheckpointPath, kind: CheckpointType) -> bool:
+        """The list shows the checkpoint; True if the server listed it (even malformed)."""
+        with self.step(
+            "the list shows the checkpoint with its type and path", "list_checkpoints"
+        ) as r:
+            try:
+                listed = trainer.list_checkpoints()
+            finally:
+                raw = _raw_listing(self.watcher.last("list_checkpoints"))
+            found = [c for c in listed if c.name == path.name]
+            exchange = self.watcher.last("list_checkpoints")
+            self.expect(
+                r,
+                len(found) == 1,
+                self.finding(
+                    "GET /api/v1/models/{model_id}/checkpoints",
+                    "checkpoint_listed",
+                    f"the list does not show the saved checkpoint `{path.name}` "
+                    f"(listed: {', '.join(c.name for c in listed) or 'nothing'})",
+                    f"`{path.name}` listed once",
+                    f"{len(found)} times",
+                    exchange,
+                ),
+            )
+            self._check_checkpoint(r, found[0], path, kind, "list")
+        return path.name in raw
+
+    def _loads(self, data: list[Any], path: CheckpointPath, losses: list[float]) -> None:
+        assert self.service is not None
+        weights: TrainingClient | None = None
+        with self.step("load_state finishes within the deadline", "load_checkpoint") as r:
+            weights = self.service.create_training_client(self.s.base_model, seed=2)
+            self.models.append(weights)
+            loaded = weights.load_state(str(path))
+            self.expect(
+                r,
+                loaded.path == path and loaded.include_optimizer is False,
+                self.finding(
+                    "POST /api/v1/models/{model_id}/load",
+                    "load_result",
+                    f"the load reports path `{loaded.path}` and include_optimizer "
+                    f"{loaded.include_optimizer}",
+                    f"path `{path}`, include_optimizer false",
+                    f"`{loaded.path}`, {loaded.include_optimizer}",
+                    self.watcher.last("load_checkpoint"),
+                ),
+            )
+            loss = weights.forward_backward(data).loss
+            self.expect(
+                r,
+                loss == losses[SAVED_AFTER],
+                self.finding(
+                    "POST /api/v1/models/{model_id}/load",
+                    "weights_restored",
+                    f"after load_state the loss is {loss!r}, not the saved weights' "
+                    f"{losses[SAVED_AFTER]!r}",
+                    repr(losses[SAVED_AFTER]),
+                    repr(loss),
+                    self.watcher.last("load_checkpoint"),
+                ),
+            )
+        with self.step(
+            "load_state_with_optimizer reproduces the continuation", "load_checkpoint"
+        ) as r:
+            resumed = self.service.create_training_client(self.s.base_model, seed=3)
+            self.models.append(resumed)
+            resumed.load_state_with_optimizer(str(path))
+            continued = []
+            for _ in range(STEPS_TRAINED - SAVED_AFTER):
+                continued.append(resumed.forward_backward(data).loss)
+                resumed.optim_step()
+            expected = losses[SAVED_AFTER:]
+            self.expect(
+                r,
+                continued == expected,
+                self.finding(
+                    "POST /api/v1/models/{model_id}/load",
+                    "resume_exact",
+                    f"after load_state_with_optimizer the losses are {continued}, "
+                    f"not the original run's {expected}",
+                    ", ".join(map(repr, expected)),
+                    ", ".join(map(repr, continued)),
+                    self.watcher.last("load_checkpoint"),
+                ),
+            )
+
+    def _errors(self, trainer: TrainingClient, name: str, path: CheckpointPath) -> None:
+        s = self.s
+        with self.step("a duplicate name gets 409", "save_checkpoint") as r:
+            self.expect_refusal(
+                r,
+                "save_checkpoint",
+                lambda: trainer.save_state(name, include_optimizer=True),
+                CheckpointExistsError,
+                409,
+                "checkpoint_exists",
+                f"saving `{name}` again",
+            )
+        with self.step("a malformed path gets 400", "load_checkpoint") as r:
+            # The facade refuses a malformed path before sending it; the kit sends it raw.
+            bad = f"s3://{trainer.model_id}/checkpoints/{name}"
+            self.http.post(
+                f"{s.base_url}/api/v1/models/{trainer.model_id}/load",
+                json={"path": bad, "include_optimizer": False},
+                headers=self._key_header(),
+            )
+            exchange = self.watcher.last("load_checkpoint")
+            got = "no reply" if exchange is None else _status_and_code(exchange.response)
+            self.expect(
+                r,
+                exchange is not None and exchange.response.status_code == 400,
+                self.finding(
+                    "POST /api/v1/models/{model_id}/load",
+                    "error_case",
+                    f"loading the malformed path `{bad}`: expected 400 invalid_request, got {got}",
+                    "400 invalid_request",
+                    got,
+                    exchange,
+                ),
+            )
+        with self.step("an unknown checkpoint gets 404", "load_checkpoint") as r:
+            missing = f"weaver://{trainer.model_id}/checkpoints/missing-{s.run_id}"
+            self.expect_refusal(
+                r,
+                "load_checkpoint",
+                lambda: trainer.load_state(missing),
+                NotFoundError,
+                404,
+                "not_found",
+                f"loading `{missing}`",
+            )
+        with self.step(
+            "an optimizer load of a weight-only checkpoint is refused", "load_checkpoint"
+        ) as r:
+            weight_only = self._save(trainer, f"{name}-weights", include_optimizer=False, result=r)
+            if weight_only is None:
+                raise StepFailed
+            self.expect(
+                r,
+                weight_only.type is CheckpointType.WEIGHT,
+                self.finding(
+                    "POST /api/v1/models/{model_id}/checkpoints",
+                    "checkpoint_fields",
+                    f"a weight-only save reports type `{weight_only.type.value}`",
+                    "type `weight`",
+                    f"`{weight_only.type.value}`",
+                    self.watcher.last("save_checkpoint"),
+                ),
+            )
+            # A path string, so that the server (not the facade) decides.
+            self.expect_refusal(
+                r,
+                "load_checkpoint",
+                lambda: trainer.load_state_with_optimizer(str(weight_only.path)),
+                OptimizerStateUnavailableError,
+                422,
+                "optimizer_state_unavailable",
+                f"load_state_with_optimizer of the weight-only `{weight_only.path}`",
+            )
+        if not s.api_key:
+            self.skip("no key gets 401", "no API key was given, so none can be left out")
+            return
+        with self.step("no key gets 401", "get_model") as r:
+            self.http.get(f"{s.base_url}/api/v1/models/{trainer.model_id}")
+            exchange = self.watcher.last("get_model")
+            got = "no reply" if exchange is None else _status_and_code(exchange.response)
+            self.expect(
+                r,
+                exchange is not None and exchange.response.status_code == 401,
+                self.finding(
+                    "GET /api/v1/models/{model_id}",
+                    "error_case",
+                    f"a request without {API_KEY_HEADER}: expected 401 unauthorized, got {got}",
+                    "401 unauthorized",
+                    got,
+                    exchange,
+                ),
+            )
+
+    def _key_header(self) -> dict[str, str]:
+        return {API_KEY_HEADER: self.s.api_key} if self.s.api_key else {}
+
+    def _cleanup(self) -> None:
+        """Best effort: the checkpoints and models this run made. Not checked."""
+        with self.watcher.paused():
+            for checkpoint_id in self.checkpoint_ids:
+                with suppress(httpx.HTTPError):
+                    self.http.delete(
+                        f"{self.s.base_url}/api/v1/checkpoints/{checkpoint_id}",
+                        headers=self._key_header(),
+                    )
+            for model in self.models:
+                with suppress(httpx.HTTPError):
+                    self.http.post(
+                        f"{self.s.base_url}/api/v1/models/{model.model_id}/terminate",
+                        headers=self._key_header(),
+                    )
+            if self.service is not None:
+                with suppress(Exception):
+                    self.service.close()
+
+
+class _Step:
+    """Runs one step: its findings, its status, and whatever it raised, recorded."""
+
+    def __init__(self, scenario: Scenario, result: StepResult, operation_id: str) -> None:
+        self.scenario = scenario
+        self.result = result
+        self.operation_id = operation_id
+        self.started = 0.0
+
+    def __enter__(self) -> StepResult:
+        self.scenario._wire_seen = len(self.scenario.watcher.findings)
+        self.started = time.monotonic()
+        return self.result
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool:
+        scenario, result = self.scenario, self.result
+        if isinstance(exc, StepFailed):
+            result.status = "failed"
+        elif isinstance(exc, StepSkipped):
+            result.status = "skipped"
+            result.detail = str(exc)
+        elif isinstance(exc, WeaverError):
+            scenario.from_error(exc, self.operation_id, result)
+        elif isinstance(exc, httpx.HTTPError):
+            result.findings.append(
+                scenario.finding(
+                    self.operation_id, "server_answers", f"no reply: {exc!r}", "a reply", "none"
+                )
+            )
+        elif isinstance(exc, Exception):
+            # A reply so odd that the kit itself tripped over it: still a finding, not a crash.
+            result.findings.append(
+                scenario.finding(
+                    self.operation_id,
+                    "kit_error",
+                    f"the step stopped on {type(exc).__name__}: {exc}",
+                    "the step to complete",
+                    type(exc).__name__,
+                )
+            )
+        result.seconds = time.monotonic() - self.started
+        scenario._merge_wire(result)
+        if result.findings:
+            result.status = "failed"
+            result.detail = result.findings[0].message
+        scenario.outcome.steps.append(result)
+        return exc is None or isinstance(exc, Exception)
+
+
+_LOAD_STEPS = (
+    "load_state finishes within the deadline",
+    "load_state_with_optimizer reproduces the continuation",
+)
+_LATER_STEPS = (
+    f"train {STEPS_TRAINED} steps; the loss decreases",
+    "the saved checkpoint has the right type and path",
+    "the list shows the checkpoint with its type and path",
+    *_LOAD_STEPS,
+    "a duplicate name gets 409",
+    "a malformed path gets 400",
+    "an unknown checkpoint gets 404",
+    "an optimizer load of a weight-only checkpoint is refused",
+    "no key gets 401",
+)
+
+
+def _json_body(request: httpx.Request) -> Any:
+    try:
+        return json.loads(request.content) if request.content else None
+    except ValueError:
+        return None
+
+
+def _status_and_code(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    code = data.get("error") if isinstance(data, dict) else None
+    return f"{response.status_code}" + (f" {code}" if isinstance(code, str) else "")
+
+
+def _raw_listing(exchange: Exchange | None) -> set[str]:
+    """Names in a listing reply, however it is shaped otherwise."""
+    if exchange is None or exchange.response.status_code != 200:
+        return set()
+    try:
+        data = exchange.response.json()
+    except ValueError:
+        return set()
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return set()
+    return {str(item.get("name")) for item in items if isinstance(item, dict)}
+
+
+def run_lifecycle(
+    spec: Spec,
+    *,
+    base_url: str,
+    api_key: str | None,
+    base_model: str,
+    vocab_size: int,
+    deadline: float,
+    run_id: str,
+    progress: Callable[[str], None] = lambda _: None,
+) -> LifecycleOutcome:
+    """Run the scenario against ``base_url``; every problem becomes a finding."""
+    settings = Settings(base_url, api_key, base_model, vocab_size, deadline, run_id)
+    return Scenario(spec, settings, progress).run()

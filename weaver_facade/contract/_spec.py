@@ -1,0 +1,528 @@
+"""openapi.yaml as the kit reads it: operations, documented replies, and a wire checker.
+
+The checker validates one reply against the spec and names each problem in one sentence,
+such as "Checkpoint: required field `type` missing (got `checkpoint_type`)". It serves both
+parts of the kit: the lifecycle scenario checks every reply it receives, and schemathesis'
+failures are re-checked here so that both parts name a drift in the same words.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import jsonschema
+import jsonschema.exceptions
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+__all__ = [
+    "RESULT_SCHEMAS",
+    "OperationSpec",
+    "Problem",
+    "Spec",
+    "load_spec",
+    "spec_path",
+]
+
+_URI = "urn:weaver-contract:openapi"
+_METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
+_SCHEMA_REF = "#/components/schemas/"
+_SHOWN = 60
+
+# The `response` of a done operation, by kind: the spec's Operation.response is free-form
+# (see the note at the top of openapi.yaml), so the kit checks it with the schema of the kind.
+RESULT_SCHEMAS: Mapping[str, str] = {
+    "forward_backward": "ForwardBackwardResult",
+    "optim_step": "OptimStepResult",
+    "save_checkpoint": "Checkpoint",
+    "load_checkpoint": "LoadResult",
+}
+
+
+def spec_path() -> Path:
+    """The checked-in openapi.yaml: inside the wheel (next to the emulator) or at the repo root."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "emulator" / "openapi.yaml", package.parent / "openapi.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("openapi.yaml is missing from this installation")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way a reply or a refusal differs from the spec.
+
+    Attributes:
+        check: The check's name, shared with schemathesis where it has one.
+        message: One sentence naming the schema, the field and what came instead.
+        expected: What the spec asks for, in a few words.
+        got: What came back, in a few words.
+    """
+
+    check: str
+    message: str
+    expected: str
+    got: str
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One operation of the spec."""
+
+    operation_id: str
+    method: str
+    path: str
+    responses: Mapping[str, Mapping[str, Any]]
+    request_schema: str | None
+    pattern: re.Pattern[str] = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def documented(self) -> list[str]:
+        return sorted(self.responses)
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}/]+\})", path)
+    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(f"^{regex}$")
+
+
+def _pointer(*segments: str) -> str:
+    return "/".join(s.replace("~", "~0").replace("/", "~1") for s in segments)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _where(path: Sequence[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _ticks(names: Sequence[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+class Spec:
+    """The operations and schemas of one OpenAPI document."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        self._registry: Registry[Any] = Registry().with_resource(
+            _URI, Resource.from_contents(dict(document), default_specification=DRAFT202012)
+        )
+        self.operations: dict[str, OperationSpec] = {}
+        for path, item in (document.get("paths") or {}).items():
+            for method in _METHODS:
+                op = (item or {}).get(method)
+                if not isinstance(op, Mapping):
+                    continue
+                responses = {
+                    str(code): self._deref(reply)
+                    for code, reply in (op.get("responses") or {}).items()
+                }
+                request = self._deref(op.get("requestBody") or {})
+                req_schema = (
+                    (request.get("content") or {}).get("application/json", {}).get("schema", {})
+                )
+                ref = req_schema.get("$ref", "") if isinstance(req_schema, Mapping) else ""
+                spec = OperationSpec(
+                    operation_id=str(op.get("operationId", f"{method} {path}")),
+                    method=method.upper(),
+                    path=path,
+                    responses=responses,
+                    request_schema=ref[len(_SCHEMA_REF) :] if ref.startswith(_SCHEMA_REF) else None,
+                    pattern=_path_pattern(path),
+                )
+                self.operations[spec.label] = spec
+
+    def _deref(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
+        seen = 0
+        while isinstance(node, Mapping) and "$ref" in node and seen < 10:
+            node = self._resolve(str(node["$ref"]))
+            seen += 1
+        return node
+
+    def _resolve(self, ref: str) -> Any:
+        node: Any = self.document
+        for segment in ref.removeprefix("#/").split("/"):
+            segment = segment.replace("~1", "/").replace("~0", "~")
+            node = node[int(segment)] if isinstance(node, list) else node[segment]
+        return node
+
+    def by_id(self, operation_id: str) -> OperationSpec:
+        for op in self.operations.values():
+            if op.operation_id == operation_id:
+                return op
+        raise KeyError(operation_id)
+
+    def match(self, method: str, path: str) -> OperationSpec | None:
+        """The operation serving ``method path`` (a concrete path, such as /api/v1/models/m-1)."""
+        found = [
+            op
+            for op in self.operations.values()
+            if op.method == method.upper() and op.pattern.match(path)
+        ]
+        # A literal segment beats a parameter: /checkpoints/ttl is not /checkpoints/{id}.
+        found.sort(key=lambda op: op.path.count("{"))
+        return found[0] if found else None
+
+    def schema_properties(self, name: str) -> set[str]:
+        schema = self.document["components"]["schemas"].get(name) or {}
+        return set((schema.get("properties") or {}).keys())
+
+    # -- checking replies ---------------------------------------------------------------------
+
+    def check_reply(
+        self,
+        op: OperationSpec,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> list[Problem]:
+        """Every way a reply to ``op`` differs from what the spec documents for its status."""
+        code = str(status)
+        reply = (
+            op.responses.get(code)
+            or op.responses.get(f"{code[0]}XX")
+            or op.responses.get("default")
+        )
+        if reply is None:
+            documented = ", ".join(op.documented)
+            return [
+                Problem(
+                    "status_code_conformance",
+                    f"{status} is not a documented status (documented: {documented})",
+                    expected=f"one of {documented}",
+                    got=str(status),
+                )
+            ]
+        problems: list[Problem] = []
+        lowered = {k.lower(): v for k, v in headers.items()}
+        for name, header in (reply.get("headers") or {}).items():
+            header = self._deref(header)
+            if header.get("required") and name.lower() not in lowered:
+                problems.append(
+                    Problem(
+                        "response_headers_conformance",
+                        f"{status} reply lacks the required header `{name}`",
+                        expected=f"header {name}",
+                        got="no such header",
+                    )
+                )
+        content = reply.get("content") or {}
+        media = content.get("application/json")
+        if media is None or "schema" not in media:
+            return problems
+        try:
+            data = json.loads(body)
+        except ValueError:
+            ctype = lowered.get("content-type", "none")
+            snippet = body[:_SHOWN].decode("utf-8", "replace")
+            problems.append(
+                Problem(
+                    "response_schema_conformance",
+                    f"the {status} reply is not JSON (content-type {ctype!r}): {snippet!r}",
+                    expected="a JSON body",
+                    got=f"content-type {ctype}",
+                )
+            )
+            return problems
+        pointer = _pointer("paths", op.path, op.method.lower(), "responses", code)
+        pointer = self._response_schema_pointer(op, code) or pointer
+        problems.extend(self.check_value(pointer, data))
+        return problems
+
+    def describe_refusal(self, op: OperationSpec, body: Any, status: int, reply: bytes) -> Problem:
+        """A spec-valid request refused with a 4xx, with the fields the server named.
+
+        A server that names a field the request schema does not define (`checkpoint_id`), or
+        one we sent (`path`), speaks another shape of the request; the sentence says which.
+        """
+        text = reply.decode("utf-8", "replace")
+        code = ""
+        said = " ".join(text.split())[:200]
+        try:
+            data = json.loads(reply)
+        except ValueError:
+            data = None
+        if isinstance(data, Mapping):
+            code = str(data.get("error") or "")
+            if isinstance(data.get("message"), str):
+                said = data["message"]
+        message = f"a spec-valid request was refused with {status}" + (f" {code}" if code else "")
+        if said:
+            message += f": {said!r}"
+        schema = op.request_schema
+        if schema is not None:
+            detail = _field_drift(schema, self.schema_properties(schema), body, text)
+            if detail:
+                message += f"; {detail}"
+        return Problem(
+            "positive_data_acceptance",
+            message,
+            expected="a 2xx reply",
+            got=f"{status}" + (f" {code}" if code else ""),
+        )
+
+    def _response_schema_pointer(self, op: OperationSpec, code: str) -> str | None:
+        raw = self.document["paths"][op.path][op.method.lower()]["responses"].get(code)
+        base: tuple[str, ...] = ("paths", op.path, op.method.lower(), "responses", code)
+        if isinstance(raw, Mapping) and "$ref" in raw:
+            ref = str(raw["$ref"]).removeprefix("#/")
+            base = tuple(s.replace("~1", "/").replace("~0", "~") for s in ref.split("/"))
+        return "#/" + _pointer(*base, "content", "application/json", "schema")
+
+    def check_schema(self, name: str, value: Any, *, at: str = "") -> list[Problem]:
+        """Problems of ``value`` against the component schema ``name``."""
+        return self.check_value(f"#/components/schemas/{name}", value, at=at)
+
+    def check_value(self, pointer: str, value: Any, *, at: str = "") -> list[Problem]:
+        root = {"$ref": f"{_URI}{pointer}"}
+        validator = _validator(root, self._registry)
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
+        return _describe(errors, root, self, at)
+
+    def ref_target(self, ref: str) -> Any:
+        return self._resolve(ref.removeprefix(_URI))
+
+
+_FIELD_MENTIONS = (
+    re.compile(r"\bbody\.([A-Za-z_][A-Za-z0-9_]*)"),
+    re.compile(r"""\[\s*["']body["']\s*,\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"""),
+    re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`"),
+)
+
+
+def _field_drift(schema: str, properties: set[str], body: Any, text: str) -> str | None:
+    """Which fields a refusal names: ones the schema lacks, ones we sent."""
+    mentioned: list[str] = []
+    for pattern in _FIELD_MENTIONS:
+        for name in pattern.findall(text):
+            if name not in mentioned:
+                mentioned.append(name)
+    sent = set(body) if isinstance(body, Mapping) else set()
+    unknown = [m for m in mentioned if m not in properties and m not in sent]
+    rejected = [m for m in mentioned if m in sent]
+    if unknown and rejected:
+        return f"{schema}: the server requires {_ticks(unknown)} instead of {_ticks(rejected)}"
+    if unknown:
+        return f"{schema}: the server asks for {_ticks(unknown)}, which {schema} does not define"
+    if rejected:
+        return f"{schema}: the server rejects {_ticks(rejected)}"
+    return None
+
+
+def _validator(root: Mapping[str, Any], registry: Registry[Any]) -> Any:
+    return jsonschema.Draft202012Validator(root, registry=registry)
+
+
+# -- naming schema errors ---------------------------------------------------------------------
+
+
+@dataclass
+class _Located:
+    """A schema error with the named schemas it was found under."""
+
+    error: jsonschema.exceptions.ValidationError
+    node: Any
+    names: list[str]
+    # The named schema of the failing value itself (CheckpointType for Checkpoint.type), if any.
+    own: str | None = None
+
+
+def _locate(error: jsonschema.exceptions.ValidationError, root: Any, spec: Spec) -> _Located:
+    """Walk the error's schema path, noting every component schema passed on the way.
+
+    jsonschema leaves `$ref` out of schema paths, so a segment missing from a node that has a
+    `$ref` means the path went through the reference.
+    """
+    node: Any = root
+    names: list[str] = []
+
+    def through_refs(node: Any, segment: Any) -> Any:
+        for _ in range(10):
+            if not isinstance(node, Mapping) or segment in node or "$ref" not in node:
+                break
+            ref = str(node["$ref"]).removeprefix(_URI)
+            if ref.startswith(_SCHEMA_REF):
+                names.append(ref[len(_SCHEMA_REF) :])
+            node = spec.ref_target(ref)
+        return node
+
+    path = list(error.absolute_schema_path)
+    for segment in path[:-1]:
+        node = through_refs(node, segment)
+        child = _child(node, segment)
+        if child is None:
+            break
+        node = child
+    before = len(names)
+    if path:
+        node = through_refs(node, path[-1])
+    own = names[-1] if len(names) > before else None
+    return _Located(error, node, names, own)
+
+
+def _child(node: Any, segment: str | int) -> Any:
+    if isinstance(node, list) and isinstance(segment, int) and segment < len(node):
+        return node[segment]
+    if isinstance(node, Mapping):
+        return node.get(segment)
+    return None
+
+
+def _leaves(
+    errors: Sequence[jsonschema.exceptions.ValidationError],
+) -> Iterator[jsonschema.exceptions.ValidationError]:
+    """anyOf/oneOf errors say little; the best error of their best branch says what is wrong."""
+    for error in errors:
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            # A branch that is only `type: null` explains nothing about a non-null value.
+            useful = [
+                e
+                for e in error.context
+                if not (e.validator == "type" and e.validator_value == "null")
+            ]
+            best = jsonschema.exceptions.best_match(useful or error.context)
+            if best is not None:
+                yield from _leaves([best])
+                continue
+        yield error
+
+
+def _describe(
+    errors: Sequence[jsonschema.exceptions.ValidationError], root: Any, spec: Spec, at: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+    # Missing required fields of one object are one finding, not one per field.
+    missing: dict[tuple[str, str], tuple[_Located, list[str]]] = {}
+    for error in _leaves(errors):
+        located = _locate(error, root, spec)
+        full = [*([at] if at else []), *error.absolute_path]
+        where = _where(full)
+        if error.validator == "required" and isinstance(error.instance, Mapping):
+            name = located.names[-1] if located.names else "the reply"
+            key = (name, where)
+            field_name = str(error.message).split("'")[1] if "'" in error.message else "?"
+            if key in missing:
+                missing[key][1].append(field_name)
+            else:
+                missing[key] = (located, [field_name])
+            continue
+        problems.append(_problem(located, full))
+    for (name, where), (located, fields) in missing.items():
+        instance = cast(Mapping[str, Any], located.error.instance)
+        props = (
+            set((located.node.get("properties") or {}).keys())
+            if isinstance(located.node, Mapping)
+            else set()
+        )
+        extra = sorted(k for k in instance if k not in props)
+        got = f" (got {_ticks(extra)})" if extra else ""
+        plural = "fields" if len(fields) > 1 else "field"
+        suffix = f" at `{where}`" if where else ""
+        problems.insert(
+            0,
+            Problem(
+                "response_schema_conformance",
+                f"{name}: required {plural} {_ticks(fields)} missing{got}{suffix}",
+                expected=f"{name} with {_ticks(fields)}",
+                got=f"{_ticks(extra)} instead" if extra else "no such field",
+            ),
+        )
+    return problems
+
+
+def _problem(located: _Located, path: list[Any]) -> Problem:
+    error = located.error
+    names = located.names
+    value = error.instance
+    where = _where(path)
+    field_name = str(path[-1]) if path and isinstance(path[-1], str) else None
+    owner = names[-1] if names else "the reply"
+    # The object that holds the field: for an enum schema reached through a $ref (CheckpointType
+    # under Checkpoint.type), the holder is the schema before it.
+    own = located.own
+    holder = names[-2] if own is not None and len(names) >= 2 else owner
+    parent = _where(path[:-1]) if field_name else where
+    shown = parent if field_name else where
+    at = f" at `{shown}`" if shown else ""
+    subject = f"{holder}: field `{field_name}`" if field_name else holder
+    if error.validator == "enum":
+        allowed = list(cast(list[Any], error.validator_value))
+        whose = f"{own}'s enum" if own else "the enum"
+        return Problem(
+            "response_schema_conformance",
+            f"{subject}: `{value}` is not in {whose} ({_ticks([str(a) for a in allowed])}){at}",
+            expected=f"one of {', '.join(map(str, allowed))}",
+            got=_short(value),
+        )
+    if error.validator == "type":
+        wanted = error.validator_value
+        wanted_text = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
+        return Problem(
+            "response_schema_conformance",
+            f"{subject}: expected {wanted_text}, got {_json_type(value)} {_short(value)}{at}",
+            expected=wanted_text,
+            got=_short(value),
+        )
+    if error.validator == "additionalProperties" and isinstance(value, Mapping):
+        props = (
+            set((located.node.get("properties") or {}).keys())
+            if isinstance(located.node, Mapping)
+            else set()
+        )
+        extra = sorted(k for k in value if k not in props)
+        return Problem(
+            "response_schema_conformance",
+            f"{owner}: unexpected {'fields' if len(extra) > 1 else 'field'} {_ticks(extra)}"
+            + (f" at `{where}`" if where else ""),
+            expected=f"only the fields of {owner}",
+            got=_ticks(extra),
+        )
+    return Problem(
+        "response_schema_conformance",
+        f"{subject}: {_short(value)} violates "
+        f"`{error.validator}: {_short(error.validator_value)}`{at}",
+        expected=f"{error.validator} {_short(error.validator_value)}",
+        got=_short(value),
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@functools.cache
+def load_spec(path: Path | None = None) -> Spec:
+    """The spec at ``path`` (default: the checked-in openapi.yaml), parsed once."""
+    document = yaml.safe_load((path or spec_path()).read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError(f"{path or spec_path()} is not an OpenAPI document")
+    return Spec(document)
