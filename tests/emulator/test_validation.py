@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.emulator.support import Api, assert_error, batch, datum
+from weaver_facade.emulator._spec import spec_document
+from weaver_facade.emulator._validation import _fast_validator, _validator
 
 
 async def test_invalid_json_and_missing_body(api: Api) -> None:
@@ -244,3 +247,42 @@ async def test_unknown_route_and_method(api: Api) -> None:
     assert "POST" in response.headers["allow"]
     assert response.headers.get("x-request-id")
     assert response.json()["retryable"] is False
+
+
+def _variants(value: Any) -> Iterator[Any]:
+    """``value`` with one leaf at a time replaced by something near a schema's edge."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            for changed in _variants(item):
+                yield {**value, key: changed}
+            yield {k: v for k, v in value.items() if k != key}
+        yield {**value, "unexpected": 1}
+    elif isinstance(value, list):
+        yield []
+        for index, item in enumerate(value):
+            for changed in _variants(item):
+                yield [*value[:index], changed, *value[index + 1 :]]
+    elif isinstance(value, str):
+        yield from (value + "\n", "", ".hidden", "../x", "x" * 300, 7)
+    elif isinstance(value, bool):
+        yield from ("true", None)
+    elif isinstance(value, int | float):
+        yield from (-1, 0, 10**20, 1.5, "1", True)
+
+
+def test_the_fast_validator_never_accepts_what_the_checked_one_refuses() -> None:
+    # check_body trusts the compiled validator's "valid"; the pure-Python one (which names
+    # the field) must agree on every such body, edges included (a trailing newline against
+    # an anchored pattern, out-of-range numbers, unknown fields).
+    schemas = spec_document()["components"]["schemas"]
+    compared = 0
+    for name, schema in schemas.items():
+        example = schema.get("example")
+        if example is None or _fast_validator(name) is None:
+            continue
+        for body in [example, *_variants(example)]:
+            fast = _fast_validator(name).is_valid(body)
+            checked = not list(_validator(name).iter_errors(body))
+            assert not fast or checked, (name, body)
+            compared += 1
+    assert compared > 500

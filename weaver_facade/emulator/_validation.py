@@ -161,8 +161,39 @@ def _message(kind: str, value: Any) -> str | None:
     return template.format(value) if template is not None else None
 
 
+@functools.cache
+def _fast_validator(schema_name: str) -> Any | None:
+    """A compiled (Rust) validator of the same schema, or None without jsonschema_rs.
+
+    The pure-Python validator walks every token of a request: a 65,536-token
+    forward-backward body took 1.4 s, on the event loop, holding up every other
+    request. This one answers the common question (valid?) in milliseconds;
+    the Python one still explains a refusal, naming the field. Every pattern of
+    the spec is anchored (``^...$``), and in this regex dialect ``$`` matches
+    only at the very end, so both validators match whole strings.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - the emulator extra installs it
+        return None
+    document = spec_document()
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": f"#/components/schemas/{schema_name}",
+        "components": document["components"],
+    }
+    return jsonschema_rs.Draft202012Validator(schema)
+
+
 def check_body(schema_name: str, body: Any) -> None:
     """Raise a 400 naming the first offending field when ``body`` breaks the schema."""
+    fast = _fast_validator(schema_name)
+    if fast is not None:
+        try:
+            if fast.is_valid(body):
+                return
+        except (ValueError, TypeError, OverflowError):  # a value it cannot take: ask Python
+            pass
     error = jsonschema.exceptions.best_match(_validator(schema_name).iter_errors(body))
     if error is None:
         return
