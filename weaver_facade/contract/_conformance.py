@@ -9,8 +9,9 @@ for the kit and for the emulator's own schemathesis test:
   (the dependency analysis reads the optional ``organization_id``/``project_id`` as references
   nothing produces), so each scenario opens with a generated session of its own; and a few
   random values are made valid so that the links reach training, checkpoints and operations
-  that really run. On a remote server nothing can be reset between scenarios, so every
-  scenario works on the session and models it created.
+  that really run, and an operation is read with a long-poll so that, on a slow server too,
+  it is over before its links are followed. On a remote server nothing can be reset between
+  scenarios, so every scenario works on the session and models it created.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ CREATE_SESSION = "POST /api/v1/sessions"
 CREATE_MODEL = "POST /api/v1/sessions/{session_id}/models"
 LIST_CHECKPOINTS = "GET /api/v1/models/{model_id}/checkpoints"
 SET_TTL = "PATCH /api/v1/models/{model_id}/checkpoints/ttl"
+GET_OPERATION = "GET /api/v1/operations/{operation_id}"
+# The long-poll a workflow's operation reads use: an operation reached through a link is
+# then over before its links onwards (a save's checkpoint) are followed, however slow the
+# server, and a server that ignores `wait` answers at once as before.
+LINK_WAIT = 10
 TRAINING = (
     "POST /api/v1/models/{model_id}/forward-backward-passes",
     "POST /api/v1/models/{model_id}/optimizer-steps",
@@ -162,6 +168,13 @@ def trainable(body: Any, model_id: Any, vocab_size: int = 256) -> dict[str, Any]
     return {**body, "payload": payload}
 
 
+def _valid_wait(value: Any) -> bool:
+    """Absent or in the spec's range: a negative case's bad `wait` is left alone."""
+    if value is None:
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 60
+
+
 def adapt_workflow(
     machine: type[Any],
     *,
@@ -215,6 +228,8 @@ def adapt_workflow(
                 existing = checkpoint_path(case.path_parameters.get("model_id"))
                 if existing is not None:
                     case.body = {**case.body, "path": existing}
+            elif label == GET_OPERATION and _valid_wait((case.query or {}).get("wait")):
+                case.query = {**(case.query or {}), "wait": LINK_WAIT}
             super().before_call(case)
 
     return Workflow
