@@ -278,10 +278,12 @@ def test_the_fast_validator_never_accepts_what_the_checked_one_refuses() -> None
     compared = 0
     for name, schema in schemas.items():
         example = schema.get("example")
-        if example is None or _fast_validator(name) is None:
+        compiled = _fast_validator(name)
+        assert compiled is not None, "the emulator extra installs jsonschema-rs"
+        if example is None:
             continue
         for body in [example, *_variants(example)]:
-            fast = _fast_validator(name).is_valid(body)
+            fast = compiled.is_valid(body)
             checked = not list(_validator(name).iter_errors(body))
             assert not fast or checked, (name, body)
             compared += 1

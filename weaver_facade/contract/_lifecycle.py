@@ -47,7 +47,19 @@ from ._spec import RESULT_SCHEMAS, OperationSpec, Problem, Spec
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
 
 STEPS_TRAINED = 6
-SAVED_AFTER = 3
+STEPS_CONTINUED = 3
+STEP_CREATE = "create a session and a model"
+STEP_TRAIN = f"train {STEPS_TRAINED} steps; the loss decreases"
+STEP_SAVE = "save the state; the checkpoint has its type and path"
+STEP_CONTINUE = f"train {STEPS_CONTINUED} more steps (the continuation to reproduce)"
+STEP_LIST = "the list shows the checkpoint with its type and path"
+STEP_LOAD = "load_state finishes within the deadline and restores the weights"
+STEP_RESUME = "load_state_with_optimizer reproduces the continuation exactly"
+STEP_DUPLICATE = "a duplicate name gets 409"
+STEP_MALFORMED = "a malformed path gets 400"
+STEP_UNKNOWN = "an unknown checkpoint gets 404"
+STEP_WEIGHT_ONLY = "an optimizer load of a weight-only checkpoint is refused"
+STEP_NO_KEY = "no key gets 401"
 PART = "lifecycle"
 
 
@@ -208,6 +220,14 @@ class WatchingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+_KIND_WORD = {
+    "load_checkpoint": "load",
+    "save_checkpoint": "save",
+    "forward_backward": "forward-backward",
+    "optim_step": "optimizer step",
+}
+
+
 class StepFailed(Exception):
     """A step's expectation was not met; its findings are already recorded."""
 
@@ -301,8 +321,9 @@ class Scenario:
                 self.finding(
                     label,
                     "operation_completes",
-                    f"{operation_id} operation `{error.operation_id}` still `{error.status}` "
-                    f"after {error.waited:.1f} s (last status seen: `{error.status}`)",
+                    f"the {_KIND_WORD.get(operation_id, operation_id)} operation "
+                    f"`{error.operation_id}` is still `{error.status}` after "
+                    f"{error.waited:.1f} s (last status seen: `{error.status}`)",
                     f"`done` within {self.s.deadline:.0f} s",
                     f"`{error.status}`",
                     self._poll_exchange(error.operation_id),
@@ -313,7 +334,8 @@ class Scenario:
                 self.finding(
                     label,
                     "operation_completes",
-                    f"{operation_id} operation `{error.operation_id}` ended in `error` "
+                    f"the {_KIND_WORD.get(operation_id, operation_id)} operation "
+                    f"`{error.operation_id}` ended in `error` "
                     f"[{error.code}]: {error.message}",
                     "`done`",
                     f"`error` {error.code}",
@@ -355,11 +377,15 @@ class Scenario:
                 )
             )
 
-    def _poll_exchange(self, operation_id: str) -> Exchange | None:
-        for exchange in reversed(self.watcher.exchanges):
-            if exchange.request.url.path.endswith(f"/operations/{operation_id}"):
-                return exchange
-        return None
+    def _poll_exchange(self, operation_id: str) -> Exchange:
+        """A plain GET of the operation (no long-poll), to see where it stands."""
+        request = httpx.Request(
+            "GET",
+            f"{self.s.base_url}/api/v1/operations/{operation_id}",
+            headers=self._key_header(),
+        )
+        op = self.spec.by_id("get_operation")
+        return Exchange(request, httpx.Response(200, request=request), op)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -437,9 +463,8 @@ class Scenario:
         )
         data = batch(s.vocab_size)
         name = f"contract-{s.run_id}"
-        path = None
         trainer: TrainingClient | None = None
-        with self.step("create a session and a model", "create_model"):
+        with self.step(STEP_CREATE, "create_model"):
             trainer = self.service.create_training_client(s.base_model, seed=1)
             self.models.append(trainer)
         if trainer is None:
@@ -449,17 +474,13 @@ class Scenario:
         path = CheckpointPath(model_id=trainer.model_id, name=name)
 
         losses: list[float] = []
-        saved: Checkpoint | None = None
-        with self.step(f"train {STEPS_TRAINED} steps; the loss decreases", "forward_backward") as r:
-            for number in range(1, STEPS_TRAINED + 1):
+        with self.step(STEP_TRAIN, "forward_backward") as r:
+            for _ in range(STEPS_TRAINED):
                 losses.append(trainer.forward_backward(data).loss)
                 trainer.optim_step()
-                if number == SAVED_AFTER:
-                    saved = self._save(trainer, name, include_optimizer=True, result=r)
-            decreasing = all(b < a for a, b in itertools.pairwise(losses))
             self.expect(
                 r,
-                decreasing,
+                all(b < a for a, b in itertools.pairwise(losses)),
                 self.finding(
                     "POST /api/v1/models/{model_id}/forward-backward-passes",
                     "training",
@@ -469,17 +490,28 @@ class Scenario:
                 ),
             )
 
-        with self.step("the saved checkpoint has the right type and path", "save_checkpoint") as r:
-            if saved is None:
-                raise StepSkipped("the save did not succeed (see the training step)")
-            self._check_checkpoint(r, saved, path, CheckpointType.WEIGHT_AND_OPTIMIZER, "save")
+        saved: Checkpoint | None = None
+        with self.step(STEP_SAVE, "save_checkpoint") as r:
+            saved = self._save(trainer, name, include_optimizer=True, result=r)
+            if saved is not None:
+                self._check_checkpoint(r, saved, path, CheckpointType.WEIGHT_AND_OPTIMIZER, "save")
+
+        # What the model does next from the saved state: the loads must reproduce it.
+        continuation: list[float] = []
+        with self.step(STEP_CONTINUE, "forward_backward"):
+            for _ in range(STEPS_CONTINUED):
+                continuation.append(trainer.forward_backward(data).loss)
+                trainer.optim_step()
 
         listed = self._listed(trainer, path, CheckpointType.WEIGHT_AND_OPTIMIZER)
         if not listed and saved is None:
             for rest in _LOAD_STEPS:
                 self.skip(rest, f"the checkpoint {path} was neither saved nor listed")
+        elif len(continuation) < STEPS_CONTINUED:
+            for rest in _LOAD_STEPS:
+                self.skip(rest, "the model could not continue training, so there is no reference")
         else:
-            self._loads(data, path, losses)
+            self._loads(data, path, continuation)
         self._errors(trainer, name, path)
 
     def _save(
@@ -564,10 +596,9 @@ class Scenario:
             self._check_checkpoint(r, found[0], path, kind, "list")
         return path.name in raw
 
-    def _loads(self, data: list[Any], path: CheckpointPath, losses: list[float]) -> None:
+    def _loads(self, data: list[Any], path: CheckpointPath, continuation: list[float]) -> None:
         assert self.service is not None
-        weights: TrainingClient | None = None
-        with self.step("load_state finishes within the deadline", "load_checkpoint") as r:
+        with self.step(STEP_LOAD, "load_checkpoint") as r:
             weights = self.service.create_training_client(self.s.base_model, seed=2)
             self.models.append(weights)
             loaded = weights.load_state(str(path))
@@ -584,48 +615,46 @@ class Scenario:
                     self.watcher.last("load_checkpoint"),
                 ),
             )
+            # The weights are the saved ones: the next loss is the continuation's first.
             loss = weights.forward_backward(data).loss
             self.expect(
                 r,
-                loss == losses[SAVED_AFTER],
+                loss == continuation[0],
                 self.finding(
                     "POST /api/v1/models/{model_id}/load",
                     "weights_restored",
                     f"after load_state the loss is {loss!r}, not the saved weights' "
-                    f"{losses[SAVED_AFTER]!r}",
-                    repr(losses[SAVED_AFTER]),
+                    f"{continuation[0]!r}",
+                    repr(continuation[0]),
                     repr(loss),
                     self.watcher.last("load_checkpoint"),
                 ),
             )
-        with self.step(
-            "load_state_with_optimizer reproduces the continuation", "load_checkpoint"
-        ) as r:
+        with self.step(STEP_RESUME, "load_checkpoint") as r:
             resumed = self.service.create_training_client(self.s.base_model, seed=3)
             self.models.append(resumed)
             resumed.load_state_with_optimizer(str(path))
-            continued = []
-            for _ in range(STEPS_TRAINED - SAVED_AFTER):
-                continued.append(resumed.forward_backward(data).loss)
+            replayed = []
+            for _ in range(STEPS_CONTINUED):
+                replayed.append(resumed.forward_backward(data).loss)
                 resumed.optim_step()
-            expected = losses[SAVED_AFTER:]
             self.expect(
                 r,
-                continued == expected,
+                replayed == continuation,
                 self.finding(
                     "POST /api/v1/models/{model_id}/load",
                     "resume_exact",
-                    f"after load_state_with_optimizer the losses are {continued}, "
-                    f"not the original run's {expected}",
-                    ", ".join(map(repr, expected)),
-                    ", ".join(map(repr, continued)),
+                    f"after load_state_with_optimizer the losses are {replayed}, "
+                    f"not the continuation's {continuation}",
+                    ", ".join(map(repr, continuation)),
+                    ", ".join(map(repr, replayed)),
                     self.watcher.last("load_checkpoint"),
                 ),
             )
 
     def _errors(self, trainer: TrainingClient, name: str, path: CheckpointPath) -> None:
         s = self.s
-        with self.step("a duplicate name gets 409", "save_checkpoint") as r:
+        with self.step(STEP_DUPLICATE, "save_checkpoint") as r:
             self.expect_refusal(
                 r,
                 "save_checkpoint",
@@ -635,7 +664,7 @@ class Scenario:
                 "checkpoint_exists",
                 f"saving `{name}` again",
             )
-        with self.step("a malformed path gets 400", "load_checkpoint") as r:
+        with self.step(STEP_MALFORMED, "load_checkpoint") as r:
             # The facade refuses a malformed path before sending it; the kit sends it raw.
             bad = f"s3://{trainer.model_id}/checkpoints/{name}"
             self.http.post(
@@ -657,7 +686,7 @@ class Scenario:
                     exchange,
                 ),
             )
-        with self.step("an unknown checkpoint gets 404", "load_checkpoint") as r:
+        with self.step(STEP_UNKNOWN, "load_checkpoint") as r:
             missing = f"weaver://{trainer.model_id}/checkpoints/missing-{s.run_id}"
             self.expect_refusal(
                 r,
@@ -668,9 +697,7 @@ class Scenario:
                 "not_found",
                 f"loading `{missing}`",
             )
-        with self.step(
-            "an optimizer load of a weight-only checkpoint is refused", "load_checkpoint"
-        ) as r:
+        with self.step(STEP_WEIGHT_ONLY, "load_checkpoint") as r:
             weight_only = self._save(trainer, f"{name}-weights", include_optimizer=False, result=r)
             if weight_only is None:
                 raise StepFailed
@@ -697,9 +724,9 @@ class Scenario:
                 f"load_state_with_optimizer of the weight-only `{weight_only.path}`",
             )
         if not s.api_key:
-            self.skip("no key gets 401", "no API key was given, so none can be left out")
+            self.skip(STEP_NO_KEY, "no API key was given, so none can be left out")
             return
-        with self.step("no key gets 401", "get_model") as r:
+        with self.step(STEP_NO_KEY, "get_model") as r:
             self.http.get(f"{s.base_url}/api/v1/models/{trainer.model_id}")
             exchange = self.watcher.last("get_model")
             got = "no reply" if exchange is None else _status_and_code(exchange.response)
@@ -790,20 +817,18 @@ class _Step:
         return exc is None or isinstance(exc, Exception)
 
 
-_LOAD_STEPS = (
-    "load_state finishes within the deadline",
-    "load_state_with_optimizer reproduces the continuation",
-)
+_LOAD_STEPS = (STEP_LOAD, STEP_RESUME)
 _LATER_STEPS = (
-    f"train {STEPS_TRAINED} steps; the loss decreases",
-    "the saved checkpoint has the right type and path",
-    "the list shows the checkpoint with its type and path",
+    STEP_TRAIN,
+    STEP_SAVE,
+    STEP_CONTINUE,
+    STEP_LIST,
     *_LOAD_STEPS,
-    "a duplicate name gets 409",
-    "a malformed path gets 400",
-    "an unknown checkpoint gets 404",
-    "an optimizer load of a weight-only checkpoint is refused",
-    "no key gets 401",
+    STEP_DUPLICATE,
+    STEP_MALFORMED,
+    STEP_UNKNOWN,
+    STEP_WEIGHT_ONLY,
+    STEP_NO_KEY,
 )
 
 
