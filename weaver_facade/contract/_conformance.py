@@ -16,6 +16,7 @@ for the kit and for the emulator's own schemathesis test:
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -24,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._findings import Finding, redact, redact_curl
-from ._spec import Problem, Spec
+import httpx
+
+from ._findings import Finding, curl_for_request, redact, redact_curl
+from ._spec import RESULT_SCHEMAS, Problem, Spec
 
 __all__ = [
     "DEFAULT_POSITIVE",
@@ -437,11 +440,71 @@ def run_conformance(
     return outcome
 
 
+def _json(response: Any) -> Any:
+    try:
+        return json.loads(response.content or b"null")
+    except ValueError:
+        return None
+
+
+def _result_findings(
+    spec: Spec, exchanges: list[tuple[str, Any]], secret: str | None
+) -> list[Finding]:
+    """Operation results checked against the schema of their kind.
+
+    ``Operation.response`` is free-form in the spec (it differs per kind), so schemathesis
+    cannot see a wrong Checkpoint in a save's result; the kinds are known from the 202s
+    that started the operations, as the facade knows them.
+    """
+    kinds: dict[str, str] = {}
+    found: list[Finding] = []
+    for label, interaction in exchanges:
+        op = spec.operations.get(label)
+        response = interaction.response
+        if op is None or response is None or response.status_code not in (200, 202):
+            continue
+        data = _json(response)
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            continue
+        if op.operation_id in RESULT_SCHEMAS:
+            kinds[data["id"]] = op.operation_id
+        kind = kinds.get(data["id"])
+        if label != GET_OPERATION or kind is None or data.get("status") != "done":
+            continue
+        if not isinstance(data.get("response"), dict):
+            continue
+        request = interaction.request
+        curl = curl_for_request(
+            httpx.Request(
+                request.method,
+                request.uri,
+                headers={k: v[0] for k, v in request.headers.items() if v},
+            ),
+            secret,
+        )
+        for problem in spec.check_schema(RESULT_SCHEMAS[kind], data["response"], at="response"):
+            found.append(
+                Finding(
+                    part="conformance",
+                    operation=label,
+                    check=problem.check,
+                    message=redact(f"{problem.message} (result of {kind})", secret),
+                    expected=redact(problem.expected, secret),
+                    got=redact(problem.got, secret),
+                    curl=curl,
+                )
+            )
+    return found
+
+
 def _collect(spec: Spec, recorder: Any, outcome: ConformanceOutcome, secret: str | None) -> None:
+    exchanges: list[tuple[str, Any]] = []
     for case_id, interaction in recorder.interactions.items():
         node = recorder.cases.get(case_id)
         if node is not None and interaction.response is not None:
             outcome.statuses[(node.value.operation.label, interaction.response.status_code)] += 1
+            exchanges.append((node.value.operation.label, interaction))
+    outcome.findings.extend(_result_findings(spec, exchanges, secret))
     for case_id, checks in recorder.checks.items():
         node = recorder.cases.get(case_id)
         if node is None:

@@ -1,0 +1,229 @@
+"""A drift-injecting ASGI middleware: the emulator, speaking one of Weaver's historical shapes.
+
+Test code only; the emulator never contains it. Each drift reproduces one entry of
+"History the contract must prevent" in the wire facts, plus the load that never left
+`pending`, and `served_spec` serves a modified spec at /openapi.yaml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SAVE = re.compile(r"^/api/v1/models/[^/]+/checkpoints$")
+LOAD = re.compile(r"^/api/v1/models/[^/]+/load$")
+OLD_TYPES = {"weight": "training", "weight_and_optimizer": "training_with_optimizer"}
+CHECKPOINT_TYPES = {"weight", "weight_and_optimizer", "sampling"}
+
+
+class Drift(enum.StrEnum):
+    NONE = "none"
+    # 1. save returned 201 synchronously, with the checkpoint.
+    SYNC_SAVE = "sync_save"
+    # 2. `checkpoint_type` instead of `type`.
+    CHECKPOINT_TYPE = "checkpoint_type"
+    # 3. the type values `training` and `training_with_optimizer`.
+    OLD_TYPE_VALUES = "old_type_values"
+    # 4. load addressed by `checkpoint_id` instead of `path`.
+    LOAD_BY_ID = "load_by_id"
+    # 5. save returned {"checkpoint": ..., "operation": ...} instead of a flat Operation.
+    NESTED_SAVE = "nested_save"
+    # Then: the load operation never left `pending`.
+    STUCK_LOAD = "stuck_load"
+
+
+class Reply:
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    async def send(self, send: Send, body: bytes | None = None, status: int | None = None) -> None:
+        content = self.body if body is None else body
+        headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(content)).encode()))
+        await send(
+            {"type": "http.response.start", "status": status or self.status, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": content})
+
+
+async def _read(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
+
+
+async def call(app: ASGIApp, scope: Scope, body: bytes) -> Reply:
+    """The app's whole reply to one request."""
+    sent = False
+    status = 500
+    headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)  # a disconnect never comes; the reply ends the call
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return Reply(status, headers, b"".join(chunks))
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    body = json.dumps({"error": code, "message": message, "retryable": False}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-request-id", f"req-drift-{uuid.uuid4().hex[:8]}".encode()),
+    ]
+    return Reply(status, headers, body)
+
+
+def _rewrite_checkpoints(value: Any, drift: Drift) -> Any:
+    """Every checkpoint-shaped object in a reply, in the drift's old shape."""
+    if isinstance(value, list):
+        return [_rewrite_checkpoints(v, drift) for v in value]
+    if not isinstance(value, dict):
+        return value
+    value = {k: _rewrite_checkpoints(v, drift) for k, v in value.items()}
+    is_checkpoint = (
+        isinstance(value.get("path"), str)
+        and value["path"].startswith("weaver://")
+        and value.get("type") in CHECKPOINT_TYPES
+    )
+    if is_checkpoint and drift is Drift.CHECKPOINT_TYPE:
+        value = {("checkpoint_type" if k == "type" else k): v for k, v in value.items()}
+    elif is_checkpoint and drift is Drift.OLD_TYPE_VALUES:
+        value["type"] = OLD_TYPES.get(value["type"], value["type"])
+    return value
+
+
+class DriftMiddleware:
+    """Wraps the emulator's app so that it speaks ``drift``.
+
+    Args:
+        app: The emulator's ASGI app.
+        drift: Which historical shape to speak.
+        served_spec: If given, the bytes served at GET /openapi.yaml instead of the app's.
+    """
+
+    def __init__(self, app: ASGIApp, drift: Drift, *, served_spec: bytes | None = None) -> None:
+        self.app = app
+        self.drift = drift
+        self.served_spec = served_spec
+        self.loads: set[str] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        if self.served_spec is not None and method == "GET" and path == "/openapi.yaml":
+            reply = Reply(200, [(b"content-type", b"application/yaml")], self.served_spec)
+            await reply.send(send)
+            return
+        if self.drift is Drift.NONE:
+            await self.app(scope, receive, send)
+            return
+        body = await _read(receive)
+        if self.drift is Drift.LOAD_BY_ID and method == "POST" and LOAD.match(path):
+            try:
+                sent = json.loads(body)
+            except ValueError:
+                sent = None
+            if isinstance(sent, dict) and "path" in sent:
+                await _error(
+                    400,
+                    "invalid_request",
+                    "body.checkpoint_id: field required; body.path: unexpected field",
+                ).send(send)
+                return
+        reply = await call(self.app, scope, body)
+        await self._rewrite(scope, body, reply, send)
+
+    async def _rewrite(self, scope: Scope, body: bytes, reply: Reply, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        try:
+            data = reply.json()
+        except ValueError:
+            await reply.send(send)
+            return
+        drift = self.drift
+        is_save = method == "POST" and SAVE.match(path) and reply.status == 202
+        if drift is Drift.SYNC_SAVE and is_save:
+            done = await self._wait(scope, data["id"])
+            await reply.send(send, json.dumps(done.get("response")).encode(), status=201)
+            return
+        if drift is Drift.NESTED_SAVE and is_save:
+            request = json.loads(body)
+            pending = {
+                "name": request.get("name"),
+                "type": request.get("type"),
+                "status": "pending",
+            }
+            nested = {"checkpoint": pending, "operation": data}
+            await reply.send(send, json.dumps(nested).encode())
+            return
+        if drift is Drift.STUCK_LOAD:
+            if method == "POST" and LOAD.match(path) and reply.status == 202:
+                self.loads.add(data["id"])
+            if self.loads and isinstance(data, dict) and data.get("id") in self.loads:
+                stuck = {k: v for k, v in data.items() if k not in ("response", "error_code")}
+                stuck["status"] = "pending"
+                stuck["pending_info"] = {
+                    "code": "waiting_for_resources",
+                    "message": "waiting for a trainer",
+                }
+                await reply.send(send, json.dumps(stuck).encode())
+                return
+        if drift in (Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES):
+            await reply.send(send, json.dumps(_rewrite_checkpoints(data, drift)).encode())
+            return
+        await reply.send(send)
+
+    async def _wait(self, scope: Scope, operation_id: str) -> Any:
+        """Poll the app until the operation is over (the old server answered when it was)."""
+        poll = dict(scope)
+        poll["headers"] = [
+            (k, v)
+            for k, v in scope["headers"]
+            if k.lower() not in (b"content-length", b"content-type")
+        ]
+        poll.update(
+            method="GET",
+            path=f"/api/v1/operations/{operation_id}",
+            raw_path=f"/api/v1/operations/{operation_id}".encode(),
+            query_string=b"wait=5",
+        )
+        for _ in range(20):
+            data = (await call(self.app, poll, b"")).json()
+            if data.get("status") in ("done", "error"):
+                return data
+        raise RuntimeError(f"operation {operation_id} did not finish")

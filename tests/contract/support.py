@@ -1,0 +1,63 @@
+"""Serving an (optionally drifting) emulator over real HTTP for the kit's tests."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from tests.contract.drift import Drift, DriftMiddleware
+from weaver_facade.emulator import EmulatorConfig, create_app
+
+KEY = "contract-kit-secret-key-5b9e"
+
+
+@dataclass(frozen=True)
+class Served:
+    base_url: str
+    middleware: DriftMiddleware
+
+
+@contextlib.contextmanager
+def serve_emulator(
+    drift: Drift = Drift.NONE,
+    *,
+    served_spec: bytes | None = None,
+    api_keys: tuple[str, ...] = (KEY,),
+) -> Iterator[Served]:
+    """The emulator behind ``DriftMiddleware`` on a free loopback port, in a thread."""
+    with tempfile.TemporaryDirectory(prefix="weaver-contract-") as data_dir:
+        app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=api_keys))
+        middleware = DriftMiddleware(app, drift, served_spec=served_spec)
+        config = uvicorn.Config(
+            middleware,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="contract-emulator", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "the emulator thread died before listening"
+            assert time.monotonic() < deadline, "the emulator did not start within 30 s"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield Served(f"http://127.0.0.1:{port}", middleware)
+        finally:
+            # Held long-polls must not hold up shutdown.
+            app.state.emulator.waiters.notify_all()
+            server.should_exit = True
+            thread.join(timeout=15)
+            app.state.emulator.close()

@@ -1,0 +1,144 @@
+"""``scripts/contract-test`` as a user runs it: against an emulator process on a loopback port.
+
+The default run (not ``--quick``) against a clean emulator is the kit's own CI: it must pass
+with 0 findings in under three minutes and write both reports. The other tests cover what a
+user gets wrong: no key for a server that wants one, a wrong key, no server, a bad URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.emulator.support import EmulatorProcess, spawn_emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "kit-cli-secret-7c1d2e"
+
+
+def contract_test(*args: str, key: str | None = None, timeout: float = 240) -> tuple[int, str]:
+    """Run scripts/contract-test; (exit code, stdout + stderr)."""
+    env = {k: v for k, v in os.environ.items() if k != "WEAVER_API_KEY"}
+    if key is not None:
+        env["WEAVER_API_KEY"] = key
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "contract-test"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorProcess]:
+    process = spawn_emulator("--api-key", KEY)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_the_default_run_passes_a_clean_emulator_in_under_three_minutes(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    code, output = contract_test(
+        "--base-url", emulator.base_url, "--report", str(tmp_path), key=KEY
+    )
+    seconds = time.monotonic() - started
+    assert code == 0, output
+    assert "contract: PASS, 0 finding(s)" in output
+    assert seconds < 180, f"the default run took {seconds:.0f} s"
+    assert KEY not in output
+
+    report = json.loads((tmp_path / "contract-report.json").read_text(encoding="utf-8"))
+    assert report["result"] == "pass"
+    assert report["findings"] == []
+    conformance = report["parts"]["conformance"]
+    # Every operation of the spec was exercised, by more than a handful of requests.
+    assert len(conformance["statuses"]) == 16
+    assert conformance["requests"] > 1000
+    steps = report["parts"]["lifecycle"]["steps"]
+    assert [s["status"] for s in steps] == ["passed"] * len(steps)
+    assert len(steps) == 12
+
+    # The file the kit just wrote, not untrusted input.
+    junit = ET.parse(tmp_path / "contract-junit.xml").getroot()  # noqa: S314
+    assert junit.get("failures") == "0"
+    cases = junit.findall("./testsuite/testcase")
+    assert len(cases) == 16 + 12
+    assert not junit.findall(".//failure")
+    assert KEY not in (tmp_path / "contract-junit.xml").read_text(encoding="utf-8")
+
+
+def test_no_key_for_a_server_that_wants_one_fails_the_run(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    code, output = contract_test(
+        "--base-url", emulator.base_url, "--quick", "--report", str(tmp_path)
+    )
+    assert code == 1, output
+    assert "missing_auth" in output
+    assert "no API key was given (--api-key or WEAVER_API_KEY)" in output
+    report = json.loads((tmp_path / "contract-report.json").read_text(encoding="utf-8"))
+    assert report["result"] == "fail"
+    assert {f["check"] for f in report["findings"]} >= {"missing_auth"}
+
+
+def test_a_wrong_key_fails_the_run_and_is_never_printed(emulator: EmulatorProcess) -> None:
+    wrong = "not-the-key-5f0e9a"
+    code, output = contract_test(
+        "--base-url", emulator.base_url, "--quick", "--only", "conformance", key=wrong
+    )
+    assert code == 1, output
+    assert "the API key was refused" in output
+    assert wrong not in output
+
+
+def test_lifecycle_only_with_the_key_on_the_command_line(emulator: EmulatorProcess) -> None:
+    code, output = contract_test(
+        "--base-url", emulator.base_url + "/", "--only", "lifecycle", "--api-key", KEY
+    )
+    assert code == 0, output
+    assert "lifecycle: 12/12 steps passed" in output
+    assert "conformance:" not in output.split("contract test of", 1)[1]
+    assert KEY not in output
+
+
+def test_no_server_is_a_usage_error_not_a_finding() -> None:
+    code, output = contract_test("--base-url", "http://127.0.0.1:9", "--quick", timeout=60)
+    assert code == 2, output
+    assert "cannot reach http://127.0.0.1:9" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--base-url", "localhost:8080"], "--base-url must start with http:// or https://"),
+        (["--base-url", "http://127.0.0.1:8080/api/v1"], "drop the trailing /api/v1"),
+        (["--base-url", "http://127.0.0.1:8080", "--max-examples", "0"], "must be at least 1"),
+        (["--base-url", "http://127.0.0.1:8080", "--spec", "missing.yaml"], "is not a file"),
+        ([], "--base-url"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.contract", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr

@@ -1,0 +1,80 @@
+"""``scripts/regenerate --from URL``: a live server's spec, diffed against openapi.yaml."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.contract.drift import Drift
+from tests.contract.support import KEY, serve_emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "openapi.yaml"
+
+
+def regenerate_from(url: str, *extra: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "regenerate"), "--from", url, *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def drifted_spec() -> bytes:
+    """openapi.yaml as a server would serve it after the historical drifts."""
+    doc: dict[str, Any] = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    checkpoint = doc["components"]["schemas"]["Checkpoint"]
+    checkpoint["properties"]["checkpoint_type"] = checkpoint["properties"].pop("type")
+    checkpoint["required"] = [
+        "checkpoint_type" if name == "type" else name for name in checkpoint["required"]
+    ]
+    save = doc["paths"]["/api/v1/models/{model_id}/checkpoints"]["post"]
+    save["responses"]["201"] = save["responses"].pop("202")
+    del doc["paths"]["/api/v1/models/{model_id}/checkpoints/ttl"]
+    return yaml.safe_dump(doc, sort_keys=False).encode()
+
+
+def test_the_emulators_own_spec_matches() -> None:
+    with serve_emulator() as served:
+        code, output = regenerate_from(served.base_url, "--api-key", KEY)
+    assert code == 0, output
+    assert f"the spec at {served.base_url}/openapi.yaml matches openapi.yaml" in output
+
+
+def test_a_drifted_spec_is_summarised_then_diffed(tmp_path: Path) -> None:
+    saved = tmp_path / "live.yaml"
+    with serve_emulator(Drift.NONE, served_spec=drifted_spec()) as served:
+        code, output = regenerate_from(served.base_url, "--output", str(saved))
+    assert code == 1, output
+    summary = output.split("summary:", 1)[1].split("diff (openapi.yaml -> live", 1)[0]
+    assert [line.strip() for line in summary.strip().splitlines()] == [
+        "- operation missing on the server: PATCH /api/v1/models/{model_id}/checkpoints/ttl",
+        "- POST /api/v1/models/{model_id}/checkpoints: response 202 no longer documented "
+        "by the server",
+        "- POST /api/v1/models/{model_id}/checkpoints: server documents a new response 201",
+        "- Checkpoint: field `type` missing on the server",
+        "- Checkpoint: server adds field `checkpoint_type`",
+        "- Checkpoint: field `type` is no longer required by the server",
+        "- Checkpoint: server now requires field `checkpoint_type`",
+    ]
+    assert "--- openapi.yaml" in output
+    assert f"+++ {served.base_url}/openapi.yaml" in output
+    diff = output.split("diff (openapi.yaml -> live, canonical JSON):", 1)[1].splitlines()
+    assert any(line.startswith("+") and '"checkpoint_type"' in line for line in diff)
+    assert any(line.startswith("-") and '"type"' in line for line in diff)
+    assert any(line.startswith("@@ ") for line in diff)
+    assert yaml.safe_load(saved.read_text(encoding="utf-8")) == yaml.safe_load(drifted_spec())
+
+
+def test_no_spec_at_the_url_is_an_error_naming_each_place_tried() -> None:
+    code, output = regenerate_from("http://127.0.0.1:9")
+    assert code == 2, output
+    assert "could not fetch a spec" in output
+    for tried in ("/openapi.yaml", "/openapi.json"):
+        assert f"http://127.0.0.1:9{tried}: ConnectError" in output
