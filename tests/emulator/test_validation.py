@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -288,3 +289,32 @@ def test_the_fast_validator_never_accepts_what_the_checked_one_refuses() -> None
             assert not fast or checked, (name, body)
             compared += 1
     assert compared > 500
+
+
+async def test_large_bodies_are_checked_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A refused 65,536-token body takes the pure-Python validator seconds to explain; the
+    # event loop must stay free for other requests meanwhile.
+    from weaver_facade.emulator import _app
+
+    threads: list[str] = []
+    real = _app.check_body
+
+    def recording(schema: str, body: Any) -> None:
+        threads.append(threading.current_thread().name)
+        real(schema, body)
+
+    monkeypatch.setattr(_app, "check_body", recording)
+    model_id = await api.model()
+    threads.clear()
+    small = {"path": f"weaver://{model_id}/checkpoints/x" + "y" * 10}
+    await api.request("POST", f"/models/{model_id}/load", json=small)
+    tokens = list(range(65_536))
+    big = {"path": f"weaver://{model_id}/checkpoints/x", "padding": tokens}
+    response = await api.request("POST", f"/models/{model_id}/load", json=big)
+    assert_error(response, 400, "invalid_request", "body.padding: is not a known field")
+    loop_thread = threading.current_thread().name
+    assert threads[0] == loop_thread
+    assert threads[1] != loop_thread
+    assert len(threads) == 2

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -143,9 +144,19 @@ class EmulatorApp(Starlette):
 # -- request helpers ----------------------------------------------------------
 
 
+# Bodies above this are checked on a worker thread: explaining why a large body is refused
+# walks every token in pure Python (seconds for tens of thousands), and the event loop
+# serves every other request, long-polls included.
+INLINE_CHECK_BYTES = 64 * 1024
+
+
 async def _body(request: Request, schema: str) -> Any:
-    body = parse_json(await request.body(), required=True)
-    check_body(schema, body)
+    raw = await request.body()
+    body = parse_json(raw, required=True)
+    if len(raw) > INLINE_CHECK_BYTES:
+        await run_in_threadpool(check_body, schema, body)
+    else:
+        check_body(schema, body)
     return body
 
 
