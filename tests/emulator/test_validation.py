@@ -10,7 +10,7 @@ import pytest
 
 from tests.emulator.support import Api, assert_error, batch, datum
 from weaver_facade.emulator._spec import spec_document
-from weaver_facade.emulator._validation import _fast_validator, _validator
+from weaver_facade.emulator._validation import _fast_validator, _validator, check_body
 
 
 async def test_invalid_json_and_missing_body(api: Api) -> None:
@@ -299,7 +299,7 @@ async def test_large_bodies_are_checked_off_the_event_loop(
     from weaver_facade.emulator import _app
 
     threads: list[str] = []
-    real = _app.check_body
+    real = check_body
 
     def recording(schema: str, body: Any) -> None:
         threads.append(threading.current_thread().name)
