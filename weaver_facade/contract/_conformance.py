@@ -16,7 +16,6 @@ for the kit and for the emulator's own schemathesis test:
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from typing import Any
 import httpx
 
 from ._findings import Finding, curl_for_request, redact, redact_curl
-from ._spec import RESULT_SCHEMAS, Problem, Spec
+from ._spec import OperationResults, Problem, Spec
 
 __all__ = [
     "DEFAULT_POSITIVE",
@@ -440,38 +439,19 @@ def run_conformance(
     return outcome
 
 
-def _json(response: Any) -> Any:
-    try:
-        return json.loads(response.content or b"null")
-    except ValueError:
-        return None
-
-
 def _result_findings(
     spec: Spec, exchanges: list[tuple[str, Any]], secret: str | None
 ) -> list[Finding]:
-    """Operation results checked against the schema of their kind.
-
-    ``Operation.response`` is free-form in the spec (it differs per kind), so schemathesis
-    cannot see a wrong Checkpoint in a save's result; the kinds are known from the 202s
-    that started the operations, as the facade knows them.
-    """
-    kinds: dict[str, str] = {}
+    """Completed operations' results, checked against the schema of their kind."""
+    results = OperationResults(spec)
     found: list[Finding] = []
     for label, interaction in exchanges:
         op = spec.operations.get(label)
         response = interaction.response
-        if op is None or response is None or response.status_code not in (200, 202):
+        if op is None or response is None:
             continue
-        data = _json(response)
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            continue
-        if op.operation_id in RESULT_SCHEMAS:
-            kinds[data["id"]] = op.operation_id
-        kind = kinds.get(data["id"])
-        if label != GET_OPERATION or kind is None or data.get("status") != "done":
-            continue
-        if not isinstance(data.get("response"), dict):
+        problems = results.check(op, response.status_code, response.content or b"")
+        if not problems:
             continue
         request = interaction.request
         curl = curl_for_request(
@@ -482,18 +462,18 @@ def _result_findings(
             ),
             secret,
         )
-        for problem in spec.check_schema(RESULT_SCHEMAS[kind], data["response"], at="response"):
-            found.append(
-                Finding(
-                    part="conformance",
-                    operation=label,
-                    check=problem.check,
-                    message=redact(f"{problem.message} (result of {kind})", secret),
-                    expected=redact(problem.expected, secret),
-                    got=redact(problem.got, secret),
-                    curl=curl,
-                )
+        found.extend(
+            Finding(
+                part="conformance",
+                operation=label,
+                check=problem.check,
+                message=redact(problem.message, secret),
+                expected=redact(problem.expected, secret),
+                got=redact(problem.got, secret),
+                curl=curl,
             )
+            for problem in problems
+        )
     return found
 
 

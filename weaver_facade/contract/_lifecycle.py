@@ -42,7 +42,7 @@ from .. import (
     datum_from_tokens,
 )
 from ._findings import API_KEY_HEADER, Finding, curl_for_request, redact
-from ._spec import RESULT_SCHEMAS, OperationSpec, Problem, Spec
+from ._spec import OperationResults, OperationSpec, Problem, Spec
 
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
 
@@ -104,7 +104,7 @@ class Watcher:
         self.secret = secret
         self.exchanges: list[Exchange] = []
         self.findings: list[Finding] = []
-        self.kinds: dict[str, str] = {}
+        self.results = OperationResults(spec)
         # Exchanges (by index) whose reply the watcher found fault with.
         self.flagged: set[int] = set()
         self.enabled = True
@@ -125,35 +125,11 @@ class Watcher:
         problems = self.spec.check_reply(
             op, response.status_code, dict(response.headers), response.content
         )
-        problems.extend(self._result_problems(op, response))
+        problems.extend(self.results.check(op, response.status_code, response.content))
         for problem in problems:
             self.add(exchange, problem)
         if problems:
             self.flagged.add(len(self.exchanges) - 1)
-
-    def _result_problems(self, op: OperationSpec, response: httpx.Response) -> list[Problem]:
-        """A done operation's `response`, checked with the schema of its kind."""
-        if not 200 <= response.status_code < 300:
-            return []
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            return []
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            return []
-        if op.operation_id in RESULT_SCHEMAS:
-            self.kinds[data["id"]] = op.operation_id
-        kind = self.kinds.get(data["id"])
-        if (
-            kind is None
-            or data.get("status") != "done"
-            or not isinstance(data.get("response"), dict)
-        ):
-            return []
-        problems = self.spec.check_schema(RESULT_SCHEMAS[kind], data["response"], at="response")
-        return [
-            Problem(p.check, f"{p.message} (result of {kind})", p.expected, p.got) for p in problems
-        ]
 
     def add(self, exchange: Exchange, problem: Problem) -> None:
         self.findings.append(
@@ -440,6 +416,25 @@ class Scenario:
             ),
         )
 
+    def expect_status(
+        self, result: StepResult, operation_id: str, label: str, status: int, code: str, what: str
+    ) -> None:
+        """The last raw request of ``operation_id`` must have been answered with ``status``."""
+        exchange = self.watcher.last(operation_id)
+        got = "no reply" if exchange is None else _status_and_code(exchange.response)
+        self.expect(
+            result,
+            exchange is not None and exchange.response.status_code == status,
+            self.finding(
+                label,
+                "error_case",
+                f"{what}: expected {status} {code}, got {got}",
+                f"{status} {code}",
+                got,
+                exchange,
+            ),
+        )
+
     def run(self) -> LifecycleOutcome:
         started = time.monotonic()
         try:
@@ -672,19 +667,13 @@ class Scenario:
                 json={"path": bad, "include_optimizer": False},
                 headers=self._key_header(),
             )
-            exchange = self.watcher.last("load_checkpoint")
-            got = "no reply" if exchange is None else _status_and_code(exchange.response)
-            self.expect(
+            self.expect_status(
                 r,
-                exchange is not None and exchange.response.status_code == 400,
-                self.finding(
-                    "POST /api/v1/models/{model_id}/load",
-                    "error_case",
-                    f"loading the malformed path `{bad}`: expected 400 invalid_request, got {got}",
-                    "400 invalid_request",
-                    got,
-                    exchange,
-                ),
+                "load_checkpoint",
+                "POST /api/v1/models/{model_id}/load",
+                400,
+                "invalid_request",
+                f"loading the malformed path `{bad}`",
             )
         with self.step(STEP_UNKNOWN, "load_checkpoint") as r:
             missing = f"weaver://{trainer.model_id}/checkpoints/missing-{s.run_id}"
@@ -728,19 +717,13 @@ class Scenario:
             return
         with self.step(STEP_NO_KEY, "get_model") as r:
             self.http.get(f"{s.base_url}/api/v1/models/{trainer.model_id}")
-            exchange = self.watcher.last("get_model")
-            got = "no reply" if exchange is None else _status_and_code(exchange.response)
-            self.expect(
+            self.expect_status(
                 r,
-                exchange is not None and exchange.response.status_code == 401,
-                self.finding(
-                    "GET /api/v1/models/{model_id}",
-                    "error_case",
-                    f"a request without {API_KEY_HEADER}: expected 401 unauthorized, got {got}",
-                    "401 unauthorized",
-                    got,
-                    exchange,
-                ),
+                "get_model",
+                "GET /api/v1/models/{model_id}",
+                401,
+                "unauthorized",
+                f"a request without {API_KEY_HEADER}",
             )
 
     def _key_header(self) -> dict[str, str]:

@@ -24,6 +24,7 @@ from referencing.jsonschema import DRAFT202012
 
 __all__ = [
     "RESULT_SCHEMAS",
+    "OperationResults",
     "OperationSpec",
     "Problem",
     "Spec",
@@ -300,6 +301,43 @@ class Spec:
 
     def ref_target(self, ref: str) -> Any:
         return self._resolve(ref.removeprefix(_URI))
+
+
+class OperationResults:
+    """Checks each done operation's `response` with the schema of its kind.
+
+    ``Operation.response`` is free-form in the spec, so no reply check can see a wrong
+    Checkpoint in a save's result; the kind is learned, as the facade learns it, from
+    the reply that started the operation. One instance per run of replies in order.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.kinds: dict[str, str] = {}
+
+    def check(self, op: OperationSpec, status_code: int, content: bytes) -> list[Problem]:
+        """Remember a started operation's kind; check a done one's result."""
+        if not 200 <= status_code < 300:
+            return []
+        try:
+            data = json.loads(content)
+        except ValueError:
+            return []
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return []
+        if op.operation_id in RESULT_SCHEMAS:
+            self.kinds[data["id"]] = op.operation_id
+        kind = self.kinds.get(data["id"])
+        if (
+            kind is None
+            or data.get("status") != "done"
+            or not isinstance(data.get("response"), dict)
+        ):
+            return []
+        problems = self.spec.check_schema(RESULT_SCHEMAS[kind], data["response"], at="response")
+        return [
+            Problem(p.check, f"{p.message} (result of {kind})", p.expected, p.got) for p in problems
+        ]
 
 
 _FIELD_MENTIONS = (
