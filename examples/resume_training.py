@@ -15,8 +15,7 @@ server, unchanged::
         python examples/resume_training.py --base-model NAME
 
 ``--base-model`` defaults to ``$WEAVER_BASE_MODEL``, else ``weaver-tiny``.
-Exit status: 0 when the resumed losses match, 1 when they do not or a request
-fails, 2 for bad arguments. The checkpoints it saves expire after an hour.
+The checkpoints it saves expire after an hour.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from collections.abc import Sequence
 
 from weaver_facade import (
     AdamParams,
+    APIConnectionError,
     Checkpoint,
     Datum,
     InvalidInputError,
@@ -46,6 +46,19 @@ CORPUS = (
     "adam keeps two moments",
 )
 CHECKPOINT_TTL_SECONDS = 3600  # a demo should not leave permanent checkpoints behind
+
+EPILOG = """\
+environment:
+  WEAVER_BASE_URL    the server root, such as http://127.0.0.1:8080 (required)
+  WEAVER_API_KEY     the API key, sent as X-WEAVER-API-KEY (if the server wants one)
+  WEAVER_BASE_MODEL  the default of --base-model
+
+exit status:
+  0    the resumed losses equal the original ones
+  1    they differ, a request failed, or the server could not be reached
+  2    bad arguments, or no WEAVER_BASE_URL
+  130  interrupted
+"""
 
 
 def training_batch() -> list[Datum]:
@@ -182,7 +195,11 @@ class Out:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run the story, and return the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--base-model",
         default=os.environ.get("WEAVER_BASE_MODEL", "weaver-tiny"),
@@ -197,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--steps must be between 1 and 100")
     started = time.monotonic()
     out = Out()
+    service: ServiceClient | None = None
     try:
         adam = AdamParams(learning_rate=args.learning_rate)
         with ServiceClient() as service:  # WEAVER_BASE_URL and WEAVER_API_KEY
@@ -204,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except APIConnectionError as exc:
+        where = service.base_url if service is not None else "the server"
+        print(f"error: cannot reach {where}: {exc}", file=sys.stderr)
+        return 1
     except WeaverError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

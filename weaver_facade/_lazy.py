@@ -10,10 +10,12 @@ never pays for them. ``benchmarks/b4_import.py`` measures the effect.
 from __future__ import annotations
 
 import importlib
+import sys
 import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["LazyModule"]
+__all__ = ["LazyModule", "lazy_attributes"]
 
 
 class LazyModule(types.ModuleType):
@@ -31,3 +33,20 @@ class LazyModule(types.ModuleType):
         value = getattr(importlib.import_module(self.__name__), attr)
         setattr(self, attr, value)
         return value
+
+
+def lazy_attributes(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` importing each name of ``where`` from its submodule on first use.
+
+    Lets ``python -m PACKAGE`` check its optional dependencies before the
+    package's heavy submodules are imported (the package is imported first).
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(where[name], package), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__

@@ -11,10 +11,13 @@
     weaver-facade operations show OP_ID
     weaver-facade operations wait OP_ID [--timeout SECONDS]
     weaver-facade emulator ...
+    weaver-facade contract-test ...
 
 The server and key come from ``--base-url``/``--api-key`` or, as in the
 library, ``WEAVER_BASE_URL``/``WEAVER_API_KEY`` (prefer the variable for the
-key: a command line is visible to other users). Every command prints a table,
+key: a command line is visible to other users). The global options
+(``--base-url``, ``--api-key``, ``--max-retries``, ``--json``, ``-q``) may come
+before or after any subcommand. Every command prints a table,
 or JSON with stable keys under ``--json``. Exit statuses: 0 success, 1 API
 error (refused request, unreachable server, failed or unfinished operation),
 2 usage error (including invalid checkpoint paths, names and TTLs, refused
@@ -22,8 +25,10 @@ before any request), 130 interrupted.
 
 Subcommands are imported only when they run, so importing this module (or
 asking for ``--help``) does not pull the emulator's numpy and uvicorn.
-To add a subcommand, register it in ``_LAZY_COMMANDS`` or attach it with
-``main.add_command(...)``.
+To add a subcommand, register it in ``_LAZY_COMMANDS`` (a hyphen in its name
+is an underscore in its module's attribute) or attach it with
+``main.add_command(...)``; either way it and its own subcommands accept the
+global options.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ import importlib
 from typing import Any, NamedTuple
 
 import click
+from click.core import ParameterSource
 
 from ._cli._state import EXIT_USAGE, CliError, CliState
+from ._extras import missing_extra_message, missing_module
 
 __all__ = ["main"]
 
@@ -58,7 +65,55 @@ _LAZY_COMMANDS: dict[str, _Lazy] = {
         "Run the local Weaver emulator (extra: emulator).",
         "emulator",
     ),
+    "contract-test": _Lazy(
+        "weaver_facade._cli.contract",
+        "Hold a live Weaver server to openapi.yaml (extra: contract).",
+        "contract",
+    ),
 }
+
+# The top-level options that every subcommand accepts too, after its name.
+_GLOBAL_OPTIONS = ("base_url", "api_key", "max_retries", "as_json", "quiet")
+_ACCEPTS_GLOBALS = "_weaver_accepts_global_options"
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    given = param.name is not None and ctx.get_parameter_source(param.name)
+    if param.name is not None and given is ParameterSource.COMMANDLINE:
+        ctx.ensure_object(CliState).set_global(param.name, value)
+
+
+def _accept_global_options(command: click.Command, top: click.Command) -> None:
+    """Let ``command`` and its subcommands take the global options after their names.
+
+    Each gets a hidden copy of the top-level option that writes into the
+    invocation's ``CliState``; an option the command defines itself (such as
+    the emulator's ``--api-key``) keeps its own meaning.
+    """
+    if getattr(command, _ACCEPTS_GLOBALS, False):
+        return
+    setattr(command, _ACCEPTS_GLOBALS, True)
+    taken = {opt for p in command.params for opt in p.opts + p.secondary_opts}
+    for option in top.params:
+        if option.name not in _GLOBAL_OPTIONS or not isinstance(option, click.Option):
+            continue
+        if taken.intersection(option.opts):
+            continue
+        command.params.append(
+            click.Option(
+                [*option.opts, option.name],
+                is_flag=option.is_flag,
+                type=None if option.is_flag else option.type,
+                metavar=option.metavar,
+                expose_value=False,
+                is_eager=True,
+                hidden=True,
+                callback=_set_global,
+            )
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_global_options(sub, top)
 
 
 def _one_line(exc: click.UsageError) -> CliError:
@@ -96,17 +151,25 @@ class _LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is not None or cmd_name not in _LAZY_COMMANDS:
-            return command
-        lazy = _LAZY_COMMANDS[cmd_name]
+        if command is None and cmd_name in _LAZY_COMMANDS:
+            command = self._load(cmd_name, _LAZY_COMMANDS[cmd_name])
+        if command is not None:
+            _accept_global_options(command, self)
+        return command
+
+    @staticmethod
+    def _load(cmd_name: str, lazy: _Lazy) -> click.Command:
+        what = f"weaver-facade {cmd_name}"
+        if missing_module(lazy.extra) is not None:
+            raise CliError(missing_extra_message(lazy.extra, what), exit_code=EXIT_USAGE)
         try:
             module: Any = importlib.import_module(lazy.module)
-        except ImportError as exc:
-            raise click.ClickException(
-                f"`{cmd_name}` needs an optional dependency that is not installed ({exc.name}); "
-                f"install weaver-facade[{lazy.extra}]"
+        except ModuleNotFoundError as exc:  # an extra installed only in part
+            raise CliError(
+                f"{missing_extra_message(lazy.extra, what)} (cannot import {exc.name})",
+                exit_code=EXIT_USAGE,
             ) from exc
-        loaded = getattr(module, cmd_name)
+        loaded = getattr(module, cmd_name.replace("-", "_"))
         assert isinstance(loaded, click.Command)
         return loaded
 
@@ -150,7 +213,7 @@ class _LazyGroup(click.Group):
     help="Retries of a failed HTTP request (connection errors, 429, 503).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@click.option("-q", "--quiet", is_flag=True, help="Print no progress while waiting.")
+@click.option("-q", "--quiet", is_flag=True, help="Print no progress or hints on stderr.")
 @click.version_option(package_name="weaver-facade")
 @click.pass_context
 def main(
@@ -164,8 +227,9 @@ def main(
     """weaver-facade: Weaver's checkpoint workflow from the command line.
 
     REF is a checkpoint's weaver://MODEL_ID/checkpoints/NAME path, or its id
-    or name with --model MODEL_ID. Exit status: 0 success, 1 API error,
-    2 usage error, 130 interrupted.
+    or name with --model MODEL_ID. The options below may also follow any
+    command. Exit status: 0 success, 1 API error, 2 usage error,
+    130 interrupted.
     """
     state = CliState(
         base_url=base_url, api_key=api_key, max_retries=max_retries, as_json=as_json, quiet=quiet

@@ -25,10 +25,25 @@ Fixtures:
     against a real Weaver.
 ``weaver_client`` (function scope)
     A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
+``weaver_async_client`` (function scope)
+    An ``AsyncServiceClient`` connected to ``weaver_server``, closed after
+    the test; for ``async def`` tests (needs pytest-asyncio).
 ``weaver_emulator_options`` (session scope)
-    Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default.
-    Override it in a ``conftest.py`` to add latency or faults, for example
-    ``{"latency": {"save_checkpoint": 0.5}}``.
+    Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
+    plain data. Override it in a ``conftest.py`` to add latency or faults::
+
+        @pytest.fixture(scope="session")
+        def weaver_emulator_options():
+            return {
+                "latency": {"save_checkpoint": 0.5},
+                "faults": [{"kind": "unavailable", "rate": 0.2}],
+            }
+
+    A fault rule has ``kind`` (``unavailable``, ``rate_limited``, ``drop``),
+    ``rate`` (0 to 1) and optionally ``when``, ``method``, ``route`` and
+    ``retry_after`` (see ``weaver_facade.emulator.FaultRule``); ``faults`` may
+    also be ``{"rules": [...], "seed": N}``. A wrong option fails the tests
+    that use the server, with one line naming it.
 
 The plugin is not installed as an entry point, so it never loads into test
 suites that did not ask for it. Importing it does not import the emulator
@@ -40,21 +55,27 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
-    from weaver_facade import ServiceClient
+    from weaver_facade import AsyncServiceClient, ServiceClient
 
 __all__ = [
     "WeaverServer",
+    "weaver_async_client",
     "weaver_client",
     "weaver_emulator_options",
     "weaver_server",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Options the plugin sets itself, never taken from weaver_emulator_options.
+_SET_BY_THE_PLUGIN = ("data_dir", "api_keys")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +156,9 @@ def weaver_server(
     # A fresh key per session: the emulator refuses requests without it, like a real server.
     key = f"weaver-test-{secrets.token_hex(8)}"
     data_dir = tmp_path_factory.mktemp("weaver-emulator")
+    problem = _options_problem(weaver_emulator_options, data_dir, key)
+    if problem is not None:
+        pytest.fail(f"weaver_emulator_options: {problem}", pytrace=False)
     with run_emulator(data_dir, api_keys=(key,), **weaver_emulator_options) as emulator:
         yield WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
 
@@ -145,4 +169,50 @@ def weaver_client(weaver_server: WeaverServer) -> Iterator[ServiceClient]:
     from weaver_facade import ServiceClient
 
     with ServiceClient(weaver_server.base_url, weaver_server.api_key) as client:
+        yield client
+
+
+def _options_problem(options: object, data_dir: Path, key: str) -> str | None:
+    """What is wrong with ``weaver_emulator_options``, in one line, or ``None``."""
+    from weaver_facade.emulator import EmulatorConfig
+
+    if not isinstance(options, Mapping):
+        return f"expected a dict of EmulatorConfig fields, got {options!r}"
+    fields = dataclasses.fields(EmulatorConfig)
+    allowed = [f.name for f in fields if f.name not in _SET_BY_THE_PLUGIN]
+    unknown = sorted(str(name) for name in options if name not in allowed)
+    if unknown:
+        return f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(allowed)}"
+    try:
+        EmulatorConfig(data_dir=data_dir, api_keys=(key,), **options)
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+def _needs_pytest_asyncio(fixture: F) -> F:
+    """Stands for ``pytest_asyncio.fixture`` when pytest-asyncio is not installed."""
+
+    @pytest.fixture(name=fixture.__name__)
+    def unavailable() -> None:
+        pytest.fail(f"{fixture.__name__} needs pytest-asyncio (pip install pytest-asyncio)")
+
+    return unavailable  # type: ignore[return-value]  # a fixture that fails with the reason
+
+
+def _async_fixture(fixture: F) -> F:
+    """``pytest_asyncio.fixture``, which runs in strict and auto mode alike, when installed."""
+    try:
+        import pytest_asyncio
+    except ImportError:
+        return _needs_pytest_asyncio(fixture)
+    return pytest_asyncio.fixture(fixture)  # type: ignore[return-value]  # typed as Any
+
+
+@_async_fixture
+async def weaver_async_client(weaver_server: WeaverServer) -> AsyncIterator[AsyncServiceClient]:
+    """An ``AsyncServiceClient`` connected to ``weaver_server``; closed after the test."""
+    from weaver_facade import AsyncServiceClient
+
+    async with AsyncServiceClient(weaver_server.base_url, weaver_server.api_key) as client:
         yield client

@@ -273,12 +273,22 @@ def test_load_by_id_and_by_name(cli: Cli, model_id: str, service: ServiceClient)
 
 
 def test_load_with_optimizer_of_a_weights_only_checkpoint_fails(cli: Cli, model_id: str) -> None:
-    save(cli, model_id, "weights", "--weights-only")
-    run = cli("checkpoints", "load", model_id, path(model_id, "weights"), "--with-optimizer")
+    saved = save(cli, model_id, "weights", "--weights-only")
+    ref = path(model_id, "weights")
+    run = cli("checkpoints", "load", model_id, ref, "--with-optimizer")
+    # A path: the server refuses it when submitted (no operation, so no progress either).
     assert run.exit_code == 1
-    # Refused when submitted: no operation was started, so no progress either.
-    assert run.stderr.startswith("error: [422 optimizer_state_unavailable]")
-    assert len(run.stderr.splitlines()) == 1
+    assert run.stderr == (
+        f"error: checkpoint {ref} holds no optimizer state (it was saved with "
+        "--weights-only); drop --with-optimizer to load its weights alone\n"
+    )
+    # An id: the CLI looks the checkpoint up, sees its type and refuses before any load.
+    by_id = cli("checkpoints", "load", model_id, str(saved["id"]), "--with-optimizer", "--json")
+    assert by_id.exit_code == 2
+    assert "drop --with-optimizer" in by_id.stderr
+    assert by_id.json()["error"]["type"] == "OptimizerStateUnavailableError"
+    # Dropping it, as told, loads the weights.
+    assert cli("checkpoints", "load", model_id, ref).exit_code == 0
 
 
 # -- delete ---------------------------------------------------------------------------------

@@ -58,4 +58,17 @@ def test_console_script_is_declared(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         ep_name = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
         entry_points = zf.read(ep_name).decode()
-    assert "weaver-facade = weaver_facade.cli:main" in entry_points
+    # The console script checks for the `cli` extra before importing click.
+    assert "weaver-facade = weaver_facade._extras:run_cli" in entry_points
+
+
+def test_wheel_ships_the_license_it_declares(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(zf.read(meta_name).decode())
+        (license_name,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+        shipped = zf.read(license_name).decode()
+    assert meta["License-Expression"] == "MIT"
+    assert shipped == (ROOT / "LICENSE").read_text()
+    assert shipped.startswith("MIT License\n")

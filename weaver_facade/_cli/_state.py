@@ -100,6 +100,27 @@ class CliState:
     def __repr__(self) -> str:
         return f"CliState(base_url={self.base_url!r}, as_json={self.as_json!r})"
 
+    @property
+    def api_key(self) -> str | None:
+        """The key of ``--api-key`` or ``WEAVER_API_KEY`` (kept out of the repr)."""
+        return self.__api_key
+
+    @property
+    def quiet(self) -> bool:
+        """``-q``: nothing on stderr but errors."""
+        return self.progress.quiet
+
+    def set_global(self, name: str, value: Any) -> None:
+        """Apply a global option given after a subcommand's name (it wins over one before)."""
+        if name == "api_key":
+            self.__api_key = value
+        elif name == "quiet":
+            self.progress.quiet = bool(value)
+        elif name in ("base_url", "max_retries", "as_json"):
+            setattr(self, name, value)
+        else:
+            raise ValueError(f"not a global option: {name}")
+
     def service(self) -> ServiceClient:
         """The connection to the server, made on first use (``--help`` needs none)."""
         if self._service is None:

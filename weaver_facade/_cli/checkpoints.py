@@ -15,8 +15,9 @@ Invalid paths, names, ids and TTLs are refused before any request (exit 2).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -28,7 +29,9 @@ from .. import (
     InvalidCheckpointRef,
     InvalidInputError,
     NotFoundError,
+    OperationFailedError,
     OperationHandle,
+    OptimizerStateUnavailableError,
     TrainingClient,
     WeaverError,
 )
@@ -44,15 +47,37 @@ from ._output import (
     print_load,
     print_operation,
 )
-from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
+from ._state import (
+    EXIT_API_ERROR,
+    EXIT_USAGE,
+    CliError,
+    current_state,
+    handles_errors,
+    json_option,
+)
 
 __all__ = ["checkpoints"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 Target = CheckpointPath | uuid.UUID
-# The spec's bounds, checked by click before anything is sent.
-_TTL = click.IntRange(1, MAX_TTL_SECONDS)
+
+
+class _Seconds(click.IntRange):
+    """The spec's TTL bounds, checked by click before anything is sent, named in seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(1, MAX_TTL_SECONDS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a whole number of seconds from {_TTL_RANGE}", param, ctx)
+
+
+_TTL_RANGE = f"1 to {MAX_TTL_SECONDS} ({MAX_TTL_SECONDS // 86_400 // 365} years)"
+_TTL = _Seconds()
 
 
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
@@ -176,7 +201,7 @@ def show(ref: str, model_id: str | None) -> None:
     "--ttl",
     type=_TTL,
     metavar="SECONDS",
-    help="Delete it this many seconds from now. Default: the server's (permanent).",
+    help=f"Delete it this many seconds from now, {_TTL_RANGE}. Default: the server's (permanent).",
 )
 @_wait_options
 @json_option
@@ -218,7 +243,8 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
         emit_json(operation_json(*args, kind=kind))
     else:
         print_operation(*args, kind=kind)
-        click.echo(f"wait for it with: weaver-facade operations wait {handle.id}", err=True)
+        if not current_state().quiet:
+            click.echo(f"wait for it with: weaver-facade operations wait {handle.id}", err=True)
 
 
 @checkpoints.command("load")
@@ -244,7 +270,7 @@ def load(
     # A path is loaded as it is; an id is looked up first (the load takes a path).
     checkpoint = target if isinstance(target, CheckpointPath) else trainer.get_checkpoint(target)
     load_state = trainer.load_state_with_optimizer if with_optimizer else trainer.load_state
-    with state.progress.active():
+    with state.progress.active(), _no_optimizer_state_in_cli_words(ref):
         handle = load_state(checkpoint, wait=False)
         if no_wait:
             _show_started(handle, "load_checkpoint")
@@ -254,6 +280,25 @@ def load(
         emit_json(load_json(result, model_id))
     else:
         print_load(result, model_id)
+
+
+@contextlib.contextmanager
+def _no_optimizer_state_in_cli_words(ref: str) -> Iterator[None]:
+    """``--with-optimizer`` of a weight-only checkpoint: say which option to drop."""
+    try:
+        yield
+    except (OptimizerStateUnavailableError, OperationFailedError) as exc:
+        if exc.code != "optimizer_state_unavailable":
+            raise
+        # Refused by the facade before any request (a usage error), or by the server.
+        refused_here = isinstance(exc, OptimizerStateUnavailableError) and exc.status_code is None
+        exit_code = EXIT_USAGE if refused_here else EXIT_API_ERROR
+        raise CliError(
+            f"checkpoint {ref} holds no optimizer state (it was saved with --weights-only); "
+            "drop --with-optimizer to load its weights alone",
+            exit_code=exit_code,
+            payload=current_state().error_payload(exc, exit_code),
+        ) from None
 
 
 @checkpoints.command("delete")
@@ -297,9 +342,9 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
 @click.argument("ref")
 @click.option(
     "--ttl",
-    type=click.IntRange(min=1),
+    type=_TTL,
     metavar="SECONDS",
-    help="Expire this many seconds from now.",
+    help=f"Expire this many seconds from now, {_TTL_RANGE}.",
 )
 @click.option("--permanent", is_flag=True, help="Never expire.")
 @_model_option

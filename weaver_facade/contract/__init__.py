@@ -2,6 +2,7 @@
 
 From the command line (extra ``contract``)::
 
+    weaver-facade contract-test --base-url http://127.0.0.1:8080 --report out/
     python -m weaver_facade.contract --base-url http://127.0.0.1:8080 --api-key KEY --report out/
 
 or from Python::
@@ -20,8 +21,13 @@ problem, what was expected and what came back, and a curl command that reproduce
 
 from __future__ import annotations
 
-from ._findings import Finding
-from ._kit import ContractReport, ContractSettings, ServerUnreachable, run_contract_test
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ._findings import Finding
+    from ._kit import ContractReport, ContractSettings, ServerUnreachable, run_contract_test
 
 __all__ = [
     "ContractReport",
@@ -30,3 +36,15 @@ __all__ = [
     "ServerUnreachable",
     "run_contract_test",
 ]
+
+# Imported on first use, so that `python -m weaver_facade.contract` can name a missing extra.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "Finding": "._findings",
+        "ContractReport": "._kit",
+        "ContractSettings": "._kit",
+        "ServerUnreachable": "._kit",
+        "run_contract_test": "._kit",
+    },
+)

@@ -2,6 +2,10 @@
 
 import sys
 
-from ._cli import main
+from weaver_facade._extras import require
 
-sys.exit(main())
+if __name__ == "__main__":
+    require("contract", "python -m weaver_facade.contract")
+    from weaver_facade.contract._cli import main
+
+    sys.exit(main(prog="python -m weaver_facade.contract"))

@@ -1,4 +1,6 @@
-"""``python -m weaver_facade.contract`` (and ``scripts/contract-test``).
+"""The kit's command: ``weaver-facade contract-test``, ``python -m weaver_facade.contract``.
+
+``scripts/contract-test`` runs it from a checkout.
 
 Exit codes: 0 clean, 1 findings, 2 usage error or no server at the base URL.
 """
@@ -45,15 +47,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="contract-test",
+        prog=prog,
         description="Hold a live Weaver server to openapi.yaml: schemathesis over every "
         "operation (all phases, all checks), then the checkpoint lifecycle through the "
         "facade. Prints one line per finding; exit 0 clean, 1 findings, 2 usage error or "
         "no server.",
     )
-    p.add_argument("--base-url", required=True, help="the server root, e.g. http://127.0.0.1:8080")
+    p.add_argument(
+        "--base-url",
+        help="the server root, e.g. http://127.0.0.1:8080 (default: $WEAVER_BASE_URL)",
+    )
     p.add_argument(
         "--api-key",
         help="sent as X-WEAVER-API-KEY (default: $WEAVER_API_KEY); never printed",
@@ -93,9 +98,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    base_url: str = args.base_url.strip().rstrip("/")
+def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
+    """Run the kit with command-line arguments; returns the exit status."""
+    args = parser(prog).parse_args(argv)
+    base_url: str = (args.base_url or os.environ.get("WEAVER_BASE_URL") or "").strip().rstrip("/")
+    if not base_url:
+        print(
+            "error: no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if not base_url.startswith(("http://", "https://")):
         print(
             f"error: --base-url must start with http:// or https://, got {base_url!r}",

@@ -7,14 +7,19 @@ Three ways to run it:
 - as a command: ``python -m weaver_facade.emulator --data-dir DIR --api-key KEY``
   (also ``weaver-facade emulator ...``).
 
-The client side of the facade never imports this package.
+Needs the ``emulator`` extra. The client side of the facade never imports this package.
 """
 
 from __future__ import annotations
 
-from ._app import EmulatorApp, create_app
-from ._config import EmulatorConfig, FaultConfig, FaultRule
-from ._server import RunningEmulator, run_emulator
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ._app import EmulatorApp, create_app
+    from ._config import EmulatorConfig, FaultConfig, FaultRule
+    from ._server import RunningEmulator, run_emulator
 
 __all__ = [
     "EmulatorApp",
@@ -25,3 +30,17 @@ __all__ = [
     "create_app",
     "run_emulator",
 ]
+
+# Imported on first use, so that `python -m weaver_facade.emulator` can name a missing extra.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "EmulatorApp": "._app",
+        "create_app": "._app",
+        "EmulatorConfig": "._config",
+        "FaultConfig": "._config",
+        "FaultRule": "._config",
+        "RunningEmulator": "._server",
+        "run_emulator": "._server",
+    },
+)

@@ -16,6 +16,7 @@ FaultWhen = Literal["before", "after"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 FAULT_WHENS: tuple[str, ...] = get_args(FaultWhen)
 _METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS")
+_RULE_KEYS = ("kind", "rate", "when", "method", "route", "retry_after")
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,20 @@ class FaultRule:
             if not sep or not key:
                 raise ValueError(f"fault {text!r}: expected key=value pairs separated by commas")
             values[key] = value.strip()
-        unknown = set(values) - {"kind", "rate", "when", "method", "route", "retry_after"}
+        unknown = set(values) - set(_RULE_KEYS)
         if unknown:
-            raise ValueError(f"fault {text!r}: unknown key(s) {', '.join(sorted(unknown))}")
-        if "kind" not in values or "rate" not in values:
-            raise ValueError(f"fault {text!r}: 'kind' and 'rate' are required")
-        kind = values["kind"]
-        when = values.get("when", "before")
+            raise ValueError(
+                f"fault {text!r}: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"the keys are {', '.join(_RULE_KEYS)}"
+            )
+        kind = values.get("kind", "")
         if kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
+            raise ValueError(
+                f"fault {text!r}: kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}"
+            )
+        if "rate" not in values:
+            raise ValueError(f"fault {text!r}: 'rate' (from 0 to 1) is required")
+        when = values.get("when", "before")
         if when not in FAULT_WHENS:
             raise ValueError(f"fault 'when' must be 'before' or 'after', not {when!r}")
         try:
@@ -105,6 +111,41 @@ class FaultRule:
             retry_after=retry_after,
         )
 
+    @classmethod
+    def from_data(cls, data: object) -> FaultRule:
+        """A rule from plain data, ``{"kind": "unavailable", "rate": 0.2, ...}``, or as text."""
+        if isinstance(data, FaultRule):
+            return data
+        if isinstance(data, str):
+            return cls.parse(data)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a fault rule must be a dict such as {_RULE_EXAMPLE}, not {data!r}")
+        unknown = sorted(str(k) for k in data if k not in _RULE_KEYS)
+        if unknown:
+            raise ValueError(
+                f"fault rule {dict(data)!r}: unknown key(s) {', '.join(unknown)}; "
+                f"the keys are {', '.join(_RULE_KEYS)}"
+            )
+        if "kind" not in data or "rate" not in data:
+            raise ValueError(f"fault rule {dict(data)!r}: 'kind' and 'rate' are required")
+        _check_number(data["rate"], "fault rate")
+        if "retry_after" in data and (
+            isinstance(data["retry_after"], bool) or not isinstance(data["retry_after"], int)
+        ):
+            raise ValueError(f"fault retry_after must be an int, not {data['retry_after']!r}")
+        for key in ("kind", "when", "method", "route"):
+            if key in data and data[key] is not None and not isinstance(data[key], str):
+                raise ValueError(f"fault {key} must be a string, not {data[key]!r}")
+        return cls(**data)
+
+
+_RULE_EXAMPLE = '{"kind": "unavailable", "rate": 0.2}'
+
+
+def _check_number(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number, not {value!r}")
+
 
 @dataclass(frozen=True)
 class FaultConfig:
@@ -116,6 +157,29 @@ class FaultConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
 
+    @classmethod
+    def from_data(cls, data: object) -> FaultConfig:
+        """Faults from plain data: a list of rules (see ``FaultRule.from_data``), or
+        ``{"rules": [...], "seed": N}``; a ``FaultConfig`` is returned as it is."""
+        if isinstance(data, FaultConfig):
+            return data
+        if isinstance(data, Mapping):
+            unknown = sorted(str(k) for k in data if k not in ("rules", "seed"))
+            if unknown:
+                raise ValueError(
+                    f"faults: unknown key(s) {', '.join(unknown)}; give a list of rules, "
+                    'or {"rules": [...], "seed": N}'
+                )
+            seed = data.get("seed", 0)
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"faults seed must be an int, not {seed!r}")
+            return cls(rules=cls.from_data(data.get("rules", ())).rules, seed=seed)
+        if isinstance(data, str | bytes) or not isinstance(data, Iterable):
+            raise ValueError(
+                f"faults must be a list of rules such as [{_RULE_EXAMPLE}], not {data!r}"
+            )
+        return cls(rules=tuple(FaultRule.from_data(rule) for rule in data))
+
 
 @dataclass(frozen=True)
 class EmulatorConfig:
@@ -123,6 +187,7 @@ class EmulatorConfig:
 
     ``api_keys``: each key is a tenant; empty turns authentication off.
     ``latency``: seconds of artificial work per operation kind.
+    ``faults``: a ``FaultConfig``, or the same as plain data (``FaultConfig.from_data``).
     ``honor_long_poll=False`` ignores ``?wait=`` like a server without the extension.
     ``clock``: seconds since the epoch; tests inject a fake one to expire TTLs.
     """
@@ -145,15 +210,25 @@ class EmulatorConfig:
         if any(not isinstance(k, str) or not k for k in keys):
             raise ValueError("api_keys must be non-empty strings")
         object.__setattr__(self, "api_keys", keys)
-        latency = dict(self.latency)
+        raw_latency: Any = self.latency
+        if not isinstance(raw_latency, Mapping):
+            raise ValueError(
+                f"latency must be a mapping of operation kind to seconds, such as "
+                f'{{"save_checkpoint": 0.5}}, not {raw_latency!r}'
+            )
+        latency = dict(raw_latency)
         for kind, seconds in latency.items():
             if kind not in OPERATION_KINDS:
                 raise ValueError(
                     f"latency kind must be one of {', '.join(OPERATION_KINDS)}, not {kind!r}"
                 )
+            _check_number(seconds, f"latency for {kind}")
             if not seconds >= 0:
                 raise ValueError(f"latency for {kind} must be >= 0 seconds")
         object.__setattr__(self, "latency", latency)
+        raw_faults: Any = self.faults
+        if raw_faults is not None:
+            object.__setattr__(self, "faults", FaultConfig.from_data(raw_faults))
         if self.default_sampling_ttl < 1:
             raise ValueError("default_sampling_ttl must be >= 1 second")
         if self.workers < 1:

@@ -1,0 +1,103 @@
+"""The global options (``--base-url``, ``--api-key``, ``--max-retries``, ``--json``, ``-q``)
+work before or after any subcommand, at any level, for every command the CLI has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+import pytest
+
+from tests.cli.conftest import API_KEY, Cli, invoke
+from weaver_facade.cli import main
+from weaver_facade.emulator import RunningEmulator
+
+NO_SERVER: dict[str, str | None] = {"WEAVER_BASE_URL": None, "WEAVER_API_KEY": None}
+GLOBALS = ["--base-url", "http://127.0.0.1:9", "--api-key", "k-1", "--max-retries", "1"]
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command and group below ``group``, as the words that name it."""
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))
+
+
+PATHS = list(command_paths(main))
+
+
+def test_the_walk_finds_the_commands() -> None:
+    # A guard for the test below: it must cover the nested commands, not only the groups.
+    assert ("checkpoints", "set-ttl") in PATHS
+    assert ("operations", "wait") in PATHS
+    assert ("emulator",) in PATHS
+
+
+@pytest.mark.parametrize("path", PATHS, ids=" ".join)
+def test_every_command_accepts_the_global_options_after_its_name(path: tuple[str, ...]) -> None:
+    # Parsing happens before --help acts: an option the command did not accept exits 2.
+    run = invoke([*path, *GLOBALS, "--json", "-q", "--help"], NO_SERVER)
+    assert run.exit_code == 0, run.stderr
+    assert "No such option" not in run.stderr
+
+
+def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:
+    run = cli(
+        "checkpoints", "list", "m-none", "--base-url", emu.base_url, "--api-key", API_KEY,
+        "--json", env=NO_SERVER,
+    )  # fmt: skip
+    assert run.exit_code == 1  # the server answered: no such model
+    assert run.json()["error"]["status_code"] == 404
+
+
+def test_at_the_group_level_too(cli: Cli, emu: RunningEmulator) -> None:
+    run = cli(
+        "checkpoints", "--json", "--base-url", emu.base_url, "--api-key", API_KEY,
+        "list", "m-none", env=NO_SERVER,
+    )  # fmt: skip
+    assert run.json()["error"]["status_code"] == 404
+
+
+def test_the_last_one_given_wins(cli: Cli, emu: RunningEmulator) -> None:
+    wrong_first = cli(
+        "--base-url", "http://127.0.0.1:9", "checkpoints", "list", "m-none",
+        "--base-url", emu.base_url, "--json",
+    )  # fmt: skip
+    assert wrong_first.json()["error"]["status_code"] == 404
+    no_key = cli("checkpoints", "list", "m-none", "--api-key", "wrong-key", "--json")
+    assert no_key.json()["error"]["status_code"] == 401
+
+
+def test_without_them_the_environment_still_applies(cli: Cli) -> None:
+    run = cli("checkpoints", "list", "m-none", "--json")
+    assert run.json()["error"]["status_code"] == 404
+
+
+def test_a_commands_own_option_keeps_its_meaning() -> None:
+    # The emulator's --api-key is a key it accepts (repeatable), not the client's key.
+    emulator = main.get_command(click.Context(main), "emulator")
+    assert emulator is not None
+    api_keys = [p for p in emulator.params if "--api-key" in p.opts]
+    assert len(api_keys) == 1
+    assert api_keys[0].multiple
+
+
+def test_global_options_are_listed_in_the_top_level_help() -> None:
+    run = invoke(["--help"], NO_SERVER)
+    assert "may also follow any command" in " ".join(run.stdout.split())
+
+
+def test_quiet_after_the_command_silences_the_no_wait_hint(cli: Cli, model_id: str) -> None:
+    loud = cli("checkpoints", "save", model_id, "loud", "--no-wait")
+    assert loud.exit_code == 0, loud.stderr
+    assert "wait for it with: weaver-facade operations wait" in loud.stderr
+    quiet = cli("checkpoints", "save", model_id, "quiet", "--no-wait", "-q")
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+    assert "pending" in quiet.stdout or "running" in quiet.stdout or "done" in quiet.stdout
+    before = cli("-q", "checkpoints", "save", model_id, "quiet-before", "--no-wait")
+    assert before.stderr == ""

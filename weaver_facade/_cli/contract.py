@@ -1,0 +1,33 @@
+"""``weaver-facade contract-test``: the contract-test kit, for an installed package.
+
+The same options as ``python -m weaver_facade.contract`` (``--help`` shows
+them); the global ``--base-url`` and ``--api-key`` (or ``WEAVER_BASE_URL`` and
+``WEAVER_API_KEY``) name the server, before or after ``contract-test``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..contract._cli import main
+from ._state import current_state
+
+__all__ = ["contract_test"]
+
+
+@click.command(
+    "contract-test",
+    add_help_option=False,  # --help goes to the kit's own parser, which knows its options
+    context_settings={"ignore_unknown_options": True},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def contract_test(args: tuple[str, ...]) -> None:
+    """Hold a live Weaver server to openapi.yaml and name every drift (--help: its options)."""
+    state = current_state()
+    argv = list(args)
+    # An in-process argument list: the key is not shown by `ps`.
+    if state.api_key:
+        argv = ["--api-key", state.api_key, *argv]
+    if state.base_url:
+        argv = ["--base-url", state.base_url, *argv]
+    raise click.exceptions.Exit(main(argv, prog="weaver-facade contract-test"))

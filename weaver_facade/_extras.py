@@ -1,0 +1,64 @@
+"""The optional extras, and the one-line error when an entry point's extra is missing.
+
+``pip install weaver-facade`` gives the client alone; the command line, the
+emulator and the contract kit need their extras. Each entry point checks its
+extra before importing anything from it, so a plain install prints
+``error: ... needs the 'cli' extra: pip install 'weaver-facade[cli]'`` and
+exits 2 instead of a ``ModuleNotFoundError`` traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import NoReturn
+
+__all__ = ["EXIT_MISSING_EXTRA", "missing_extra_message", "missing_module", "require", "run_cli"]
+
+EXIT_MISSING_EXTRA = 2
+
+# The top-level modules each extra brings, with the extras it includes (see pyproject.toml).
+_MODULES: dict[str, tuple[str, ...]] = {
+    "cli": ("click", "rich"),
+    "emulator": ("starlette", "uvicorn", "numpy", "safetensors", "yaml", "jsonschema"),
+    "contract": ("schemathesis",),
+}
+_INCLUDES: dict[str, tuple[str, ...]] = {"emulator": ("cli",), "contract": ("emulator",)}
+
+
+def _modules(extra: str) -> tuple[str, ...]:
+    included = (m for inner in _INCLUDES.get(extra, ()) for m in _modules(inner))
+    return (*included, *_MODULES[extra])
+
+
+def missing_module(extra: str) -> str | None:
+    """The first module of ``extra`` (or of an extra it includes) that cannot be found."""
+    for name in _modules(extra):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return name
+    return None
+
+
+def missing_extra_message(extra: str, what: str) -> str:
+    """``WHAT needs the 'EXTRA' extra: pip install 'weaver-facade[EXTRA]'``."""
+    return f"{what} needs the '{extra}' extra: pip install 'weaver-facade[{extra}]'"
+
+
+def require(extra: str, what: str) -> None:
+    """Exit 2 with one line on stderr when ``extra`` is not installed (no import is made)."""
+    if missing_module(extra) is not None:
+        print(f"error: {missing_extra_message(extra, what)}", file=sys.stderr)
+        raise SystemExit(EXIT_MISSING_EXTRA)
+
+
+def run_cli() -> NoReturn:
+    """The ``weaver-facade`` console script: ``weaver_facade.cli.main`` once ``cli`` is there."""
+    require("cli", "the weaver-facade command")
+    from .cli import main
+
+    main()
+    raise SystemExit(0)  # click's standalone mode exits itself; this is for the type checker
