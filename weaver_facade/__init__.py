@@ -14,7 +14,7 @@ Train, save and resume::
 
 Every request goes through the generated client ``weaver_client``; this
 package adds typed results, safe retries, operations that cannot hang, and
-one error tree (see ``weaver_facade._errors``).
+one error tree under ``weaver_facade.WeaverError``.
 """
 
 from ._checkpoints import (

@@ -226,10 +226,11 @@ class OptimizerStateUnavailableError(UnprocessableEntityError, ValueError):
     """The checkpoint holds no optimizer state, so it cannot be loaded with the optimizer.
 
     Raised by ``load_state_with_optimizer`` before any request when given a
-    ``Checkpoint`` whose type is not ``weight_and_optimizer`` (``status_code`` is
-    ``None``), and for the server's 422 ``optimizer_state_unavailable`` when only
-    a path was given. Save with ``include_optimizer=True`` to be able to resume,
-    or use ``load_state`` to restore the weights alone.
+    ``Checkpoint`` whose type is not ``weight_and_optimizer``
+    (``APIError.status_code`` is ``None``), and for the server's 422
+    ``optimizer_state_unavailable`` when only a path was given. Save with
+    ``include_optimizer=True`` to be able to resume, or use ``load_state`` to
+    restore the weights alone.
     """
 
 
@@ -246,7 +247,7 @@ class IdempotencyMismatchError(UnprocessableEntityError):
 
 
 class RateLimitError(APIError):
-    """429 ``rate_limited``: slow down; ``retry_after`` says for how long."""
+    """429 ``rate_limited``: slow down; ``APIError.retry_after`` says for how long."""
 
 
 class InternalServerError(APIError):
@@ -254,7 +255,10 @@ class InternalServerError(APIError):
 
 
 class APIConnectionError(APIError):
-    """No reply was received: the connection failed or broke (``status_code`` is ``None``)."""
+    """No reply was received: the connection failed or broke.
+
+    ``APIError.status_code`` is ``None``.
+    """
 
 
 class APITimeoutError(APIConnectionError):

@@ -10,11 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import weaver_client.models
 
-from weaver_facade.emulator import RunningEmulator, run_emulator
+# Loaded here once, for good: pytester's in-process runs unload the modules they import, but
+# numpy (under the emulator's app) cannot be loaded twice in one process, and the facade keeps
+# the generated models it loaded on first use (a second copy's classes would not match).
+from weaver_facade.emulator import RunningEmulator, create_app, run_emulator
 from weaver_facade.pytest_plugin import WeaverServer
 
 pytest_plugins = ["pytester"]
+assert callable(create_app)
+assert weaver_client.models
 
 PLUGIN = ("-p", "weaver_facade.pytest_plugin")
 # The inner runs need no asyncio plugin (and it would warn about its settings).
@@ -228,3 +234,117 @@ def test_weaver_server_repr_hides_the_key() -> None:
     assert WeaverServer(base_url="http://h:1", api_key=None).env() == {
         "WEAVER_BASE_URL": "http://h:1"
     }
+
+
+# -- the async client and plain-data emulator options ------------------------------------
+
+
+def test_an_async_test_gets_an_async_client(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from weaver_facade import AsyncServiceClient, datum_from_tokens
+
+        @pytest.mark.asyncio
+        async def test_resume(weaver_async_client):
+            assert isinstance(weaver_async_client, AsyncServiceClient)
+            trainer = await weaver_async_client.create_training_client("weaver-tiny")
+            batch = [datum_from_tokens(list(b"async"))]
+            await trainer.forward_backward(batch)
+            await trainer.optim_step()
+            saved = await trainer.save_state("async-1")
+            assert saved.has_optimizer_state
+        """
+    )
+    # Strict mode (pytest-asyncio's default): the fixture must be a pytest_asyncio fixture.
+    result = pytester.runpytest(
+        *PLUGIN,
+        *("-p", "no:cacheprovider", "-o", "asyncio_mode=strict"),
+        *("-o", "asyncio_default_fixture_loop_scope=function"),
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_without_pytest_asyncio_the_async_fixture_says_so(pytester: pytest.Pytester) -> None:
+    # A plugin loaded before ours makes pytest_asyncio unimportable, as if not installed.
+    pytester.makepyfile(
+        no_pytest_asyncio='import sys\nsys.modules["pytest_asyncio"] = None\n',
+        test_x="def test_x(weaver_async_client): pass",
+    )
+    result = pytester.runpytest_subprocess("-p", "no_pytest_asyncio", *PLUGIN, *QUIET)
+    result.assert_outcomes(errors=1)
+    assert "weaver_async_client needs pytest-asyncio" in result.stdout.str()
+
+
+def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def weaver_emulator_options():
+            return {
+                "faults": [
+                    {"kind": "rate_limited", "rate": 1.0, "method": "GET",
+                     "route": "/api/v1/supported-models", "retry_after": 7},
+                ],
+                "latency": {"optim_step": 0.0},
+            }
+        """
+    )
+    pytester.makepyfile(
+        """
+        import httpx
+
+        def test_the_fault_fires(weaver_server):
+            reply = httpx.get(
+                weaver_server.base_url + "/api/v1/supported-models",
+                headers={"X-WEAVER-API-KEY": weaver_server.api_key},
+            )
+            assert reply.status_code == 429
+            assert reply.headers["Retry-After"] == "7"
+
+        def test_other_routes_are_untouched(weaver_client):
+            weaver_client.create_training_client("weaver-tiny").optim_step()
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        (
+            '{"faults": [{"kind": "nope", "rate": 0.2}]}',
+            "kind must be one of unavailable, rate_limited, drop, not 'nope'",
+        ),
+        ('{"faults": [{"kind": "drop"}]}', "'kind' and 'rate' are required"),
+        ('{"faults": [{"kind": "drop", "rate": "often"}]}', "fault rate must be a number"),
+        ('{"faults": {"kind": "drop", "rate": 0.1}}', "faults: unknown key(s) kind, rate"),
+        ('{"faults": "kind=drop"}', "faults must be a list of rules"),
+        ('{"latency": {"optim_step": "slow"}}', "latency for optim_step must be a number"),
+        ('{"latency": [0.5]}', "latency must be a mapping of operation kind to seconds"),
+        ('{"fault": []}', "unknown option(s) fault; the options are latency, faults"),
+        ('{"api_keys": ["mine"]}', "unknown option(s) api_keys"),
+    ],
+)
+def test_a_wrong_emulator_option_is_one_clear_failure(
+    pytester: pytest.Pytester, options: str, complaint: str
+) -> None:
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def weaver_emulator_options():
+            return {options}
+        """
+    )
+    pytester.makepyfile("def test_x(weaver_client): pass")
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert "weaver_emulator_options: " in output
+    assert complaint in output
+    assert "AttributeError" not in output
+    assert "Traceback" not in output

@@ -81,6 +81,7 @@ class Finding:
         return text
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as plain JSON data, as in ``contract-report.json``."""
         data = asdict(self)
         data["also_in"] = list(self.also_in)
         return data

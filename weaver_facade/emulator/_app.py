@@ -134,6 +134,7 @@ class EmulatorApp(Starlette):
     faults: FaultMiddleware | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack inside request ids and encoded slashes, all inside the faults."""
         stack = RequestIdMiddleware(EncodedSlashMiddleware(super().build_middleware_stack()))
         if self.faults is not None:
             self.faults.app = stack

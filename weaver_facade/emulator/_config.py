@@ -62,6 +62,7 @@ class FaultRule:
             )
 
     def matches(self, method: str, route: str) -> bool:
+        """Whether the rule applies to a request with ``method`` on the path template ``route``."""
         return (self.method is None or self.method == method) and (
             self.route is None or self.route == route
         )
@@ -237,6 +238,7 @@ class EmulatorConfig:
             raise ValueError("max_long_poll must be between 0 and 60")
 
     def latency_of(self, kind: str) -> float:
+        """Seconds of artificial work for an operation of ``kind`` (0 when none was set)."""
         return float(self.latency.get(kind, 0.0))
 
 
