@@ -7,6 +7,7 @@ import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -211,3 +212,23 @@ def test_example_without_a_server_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "WEAVER_BASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_example_help_names_the_environment_and_the_exit_statuses() -> None:
+    done = run_example({}, "--help")
+    assert done.returncode == 0
+    for variable in ("WEAVER_BASE_URL", "WEAVER_API_KEY", "WEAVER_BASE_MODEL"):
+        assert variable in done.stdout
+    statuses = re.findall(r"^  (\d+) ", done.stdout.split("exit status:", 1)[1], re.MULTILINE)
+    assert statuses == ["0", "1", "2", "130"]
+
+
+def test_example_names_the_server_it_cannot_reach() -> None:
+    with socket.socket() as sock:  # a loopback port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    done = run_example({"WEAVER_BASE_URL": url, "WEAVER_API_KEY": KEY})
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: cannot reach {url}: "), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert KEY not in done.stdout + done.stderr

@@ -147,6 +147,27 @@ def test_the_command_refuses_bad_options() -> None:
         assert result.exit_code == 2, (args, result.output)
 
 
+@pytest.mark.parametrize(
+    "fault", ["kind=nope,rate=1", "kind=nope", "rate=0.5", "kind=,rate=0.5"]
+)
+def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
+    expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop"
+    result = CliRunner().invoke(main, ["emulator", "--fault", fault])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {expected}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    # The same words from `python -m weaver_facade.emulator`.
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.emulator", "--port", "0", "--fault", fault],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert expected in done.stderr
+
+
 def test_the_cli_group_lists_the_emulator_without_importing_it() -> None:
     code = (
         "import sys, weaver_facade.cli\n"
