@@ -6,8 +6,10 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import weaver_facade
 from weaver_facade.emulator import run_emulator
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -39,5 +41,34 @@ def test_the_readme_script_runs_and_resumes() -> None:
     losses = [float(line.split()[1]) for line in lines[:3]]
     assert [line.split()[0] for line in lines[:3]] == ["0", "1", "2"]
     assert losses[0] > losses[1] > losses[2]
+    # Visibly: more than a quarter of the loss gone in two steps, as the comment shows.
+    assert losses[2] < 0.75 * losses[0]
+    shown = re.search(r"# ([\d.]+), ([\d.]+), ([\d.]+) on the emulator", script)
+    assert shown, script
+    assert [f"{loss:.1f}" for loss in losses] == list(shown.groups())
     assert "include_optimizer=True" in lines[3]
     assert "optimizer_step=3" in lines[3]
+
+
+def test_the_error_tree_is_documented_by_public_names_only() -> None:
+    text = README.read_text()
+    section = text.split("Errors are one tree", 1)[1].split("The API reference", 1)[0]
+    named = {name for name in re.findall(r"`(\w+)`", section) if hasattr(weaver_facade, name)}
+    exported = {
+        name
+        for name in weaver_facade.__all__
+        if isinstance(getattr(weaver_facade, name), type)
+        and issubclass(getattr(weaver_facade, name), weaver_facade.WeaverError)
+    }
+    assert named == exported
+    assert "_errors" not in text
+
+
+def test_the_install_lines_name_real_extras() -> None:
+    text = README.read_text()
+    section = text.split("### Install", 1)[1].split("###", 1)[0]
+    extras = set(tomllib.loads((README.parent / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"])  # fmt: skip
+    named = set(re.findall(r"\[(\w+)\]", section))
+    assert named
+    assert named <= extras

@@ -147,9 +147,7 @@ def test_the_command_refuses_bad_options() -> None:
         assert result.exit_code == 2, (args, result.output)
 
 
-@pytest.mark.parametrize(
-    "fault", ["kind=nope,rate=1", "kind=nope", "rate=0.5", "kind=,rate=0.5"]
-)
+@pytest.mark.parametrize("fault", ["kind=nope,rate=1", "kind=nope", "rate=0.5", "kind=,rate=0.5"])
 def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
     expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop"
     result = CliRunner().invoke(main, ["emulator", "--fault", fault])
