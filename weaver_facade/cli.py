@@ -105,6 +105,7 @@ def _accept_global_options(command: click.Command, top: click.Command) -> None:
                 is_flag=option.is_flag,
                 type=None if option.is_flag else option.type,
                 metavar=option.metavar,
+                help=option.help,
                 expose_value=False,
                 is_eager=True,
                 hidden=True,

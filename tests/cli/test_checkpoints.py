@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cli.conftest import Cli, train_model
 from weaver_facade import ServiceClient
@@ -374,3 +376,22 @@ def test_set_ttl_needs_exactly_one_choice(cli: Cli, options: list[str]) -> None:
     run = cli("checkpoints", "set-ttl", "weaver://m-1/checkpoints/x", *options)
     assert run.exit_code == 2
     assert "exactly one of --ttl SECONDS and --permanent" in run.stderr
+
+
+def spec_ttl_maximum() -> int:
+    """The spec's bound on ``ttl_seconds``, read from openapi.yaml itself."""
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    return int(spec["components"]["schemas"]["TtlSeconds"]["maximum"])
+
+
+@pytest.mark.parametrize("command", ["save", "set-ttl"])
+def test_ttl_range_is_named_in_seconds_in_errors_and_help(cli: Cli, command: str) -> None:
+    maximum = spec_ttl_maximum()
+    args = ["m-1", "ok"] if command == "save" else ["weaver://m-1/checkpoints/ok"]
+    for bad in ("99999999999", str(maximum + 1), "0", "soon"):
+        run = cli("checkpoints", command, *args, "--ttl", bad, env=UNREACHABLE)
+        assert run.exit_code == 2, run.stderr
+        assert f"whole number of seconds from 1 to {maximum}" in run.stderr
+        assert len(run.stderr.splitlines()) == 1
+    shown = " ".join(cli("checkpoints", command, "--help").stdout.split())
+    assert f"1 to {maximum} (10 years)" in shown
