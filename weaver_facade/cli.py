@@ -78,9 +78,9 @@ _ACCEPTS_GLOBALS = "_weaver_accepts_global_options"
 
 
 def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    given = param.name is not None and ctx.get_parameter_source(param.name)
-    if param.name is not None and given is ParameterSource.COMMANDLINE:
-        ctx.ensure_object(CliState).set_global(param.name, value)
+    name = param.name
+    if name is not None and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+        ctx.ensure_object(CliState).set_global(name, value)
 
 
 def _accept_global_options(command: click.Command, top: click.Command) -> None:

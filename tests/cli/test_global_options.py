@@ -3,7 +3,11 @@ work before or after any subcommand, at any level, for every command the CLI has
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -101,3 +105,16 @@ def test_quiet_after_the_command_silences_the_no_wait_hint(cli: Cli, model_id: s
     assert "pending" in quiet.stdout or "running" in quiet.stdout or "done" in quiet.stdout
     before = cli("-q", "checkpoints", "save", model_id, "quiet-before", "--no-wait")
     assert before.stderr == ""
+
+
+def test_the_console_script_takes_them_after_the_command_too() -> None:
+    script = Path(sys.executable).parent / "weaver-facade"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEAVER_")}
+    done = subprocess.run(
+        [str(script), "checkpoints", "list", "m-1", "--base-url", "http://127.0.0.1:9",
+         "--max-retries", "0", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot reach http://127.0.0.1:9"), done.stderr
+    assert '"type": "APIConnectionError"' in done.stdout
