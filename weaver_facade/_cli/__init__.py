@@ -2,6 +2,6 @@
 
 ``_state`` holds the per-invocation state and turns facade errors into exit
 codes, ``_output`` renders results as rich tables or stable JSON,
-``_progress`` shows operations being waited for, and ``checkpoints`` and
-``operations`` are the command groups.
+``_progress`` shows operations being waited for, ``checkpoints`` and
+``operations`` are the command groups, and ``contract`` runs the contract kit.
 """
