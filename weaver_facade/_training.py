@@ -24,7 +24,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
-import attrs
 from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
@@ -33,6 +32,7 @@ from ._checkpoints import (
     CheckpointLike,
     CheckpointPath,
     CheckpointRef,
+    CheckpointStatus,
     CheckpointType,
     checkpoint_from_wire,
     checkpoint_result,
@@ -49,6 +49,7 @@ from ._errors import (
 )
 from ._io import AsyncIO, Submission, SyncIO
 from ._lazy import LazyModule
+from ._models import ModelInfo, model_info_from_wire
 from ._operations import AsyncOperationHandle, OperationHandle, OperationSnapshot, ResultParser
 from ._types import (
     AdamParams,
@@ -74,6 +75,10 @@ __all__ = [
     "OperationResult",
     "TrainingClient",
     "check_next_seq_id",
+    "check_optimizer_state",
+    "checkpoint_not_found",
+    "later_checkpoint",
+    "load_submission",
     "model_info_from_wire",
     "reattach_parser",
 ]
@@ -100,40 +105,6 @@ OperationResult: TypeAlias = (
     ForwardBackwardResult | OptimStepResult | Checkpoint | LoadResult | dict[str, Any]
 )
 """What a re-attached operation yields; a raw ``dict`` only when its kind is unknown."""
-
-
-@attrs.frozen(kw_only=True)
-class ModelInfo:
-    """The training model a client drives, as the server described it."""
-
-    id: str
-    base_model: str
-    training_mode: str
-    tokenizer_path: str | None = None
-    lora_rank: int | None = None
-    #: The seq_id the server expects next, when it says so (an extension field).
-    next_seq_id: int | None = None
-
-
-def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
-    """Check a generated Model and keep what the facade uses."""
-    tokenizer = gen.tokenizer_path
-    next_seq = None
-    if not isinstance(gen.next_seq_id, Unset):
-        next_seq = expect(operation, "Model", "next_seq_id", gen.next_seq_id, int)
-    rank = None
-    if isinstance(gen.lora_config, wire.LoraConfig):
-        rank = expect(operation, "Model", "lora_config.rank", gen.lora_config.rank, int)
-    return ModelInfo(
-        id=expect(operation, "Model", "id", gen.id, str),
-        base_model=expect(operation, "Model", "base_model", gen.base_model, str),
-        training_mode=gen.training_mode.value,
-        tokenizer_path=None
-        if tokenizer is None or isinstance(tokenizer, Unset)
-        else expect(operation, "Model", "tokenizer_path", tokenizer, str),
-        lora_rank=rank,
-        next_seq_id=next_seq,
-    )
 
 
 # -- argument checks ------------------------------------------------------------------------
@@ -199,9 +170,11 @@ def _parse_save(snap: OperationSnapshot) -> Checkpoint:
     return checkpoint_result("save_checkpoint", snap.response)
 
 
-def _parse_load(path: CheckpointPath | None, include: bool | None) -> ResultParser[LoadResult]:
+def _parse_load(
+    path: CheckpointPath | None, include: bool | None, model_id: str | None = None
+) -> ResultParser[LoadResult]:
     return lambda snap: load_result(
-        "load_checkpoint", snap.response, path=path, include_optimizer=include
+        "load_checkpoint", snap.response, path=path, include_optimizer=include, model_id=model_id
     )
 
 
@@ -278,7 +251,25 @@ class _Pager:
         return found
 
 
-def _not_found(path: CheckpointPath) -> NotFoundError:
+def load_submission(
+    model_id: str, checkpoint: object, include_optimizer: bool
+) -> Submission[LoadResult]:
+    """Load ``checkpoint`` into ``model_id``; an optimizer load of a ``Checkpoint`` known to
+    hold no optimizer state is refused before any request."""
+    path = coerce_checkpoint_path(checkpoint)
+    if include_optimizer and isinstance(checkpoint, Checkpoint):
+        check_optimizer_state(checkpoint)
+    call = calls.load_checkpoint(model_id, path=path, include_optimizer=include_optimizer)
+    return Submission(call, _parse_load(path, include_optimizer, model_id))
+
+
+def later_checkpoint(latest: Checkpoint | None, candidate: Checkpoint) -> Checkpoint | None:
+    """``candidate`` if it is completed (listings come oldest first), else ``latest``."""
+    return candidate if candidate.status is CheckpointStatus.COMPLETED else latest
+
+
+def checkpoint_not_found(path: CheckpointPath) -> NotFoundError:
+    """The error of a path whose name is not among its model's checkpoints."""
     return NotFoundError(
         f"no checkpoint named {path.name!r} among the checkpoints of model {path.model_id} "
         f"({path})",
@@ -294,6 +285,12 @@ def _no_optimizer_state(checkpoint: Checkpoint) -> OptimizerStateUnavailableErro
         code="optimizer_state_unavailable",
         details={"path": str(checkpoint.path), "type": checkpoint.type.value},
     )
+
+
+def check_optimizer_state(checkpoint: Checkpoint) -> None:
+    """Refuse a checkpoint without optimizer state for a load that restores it."""
+    if not checkpoint.has_optimizer_state:
+        raise _no_optimizer_state(checkpoint)
 
 
 def check_next_seq_id(next_seq_id: object) -> int | None:
@@ -367,15 +364,7 @@ class _TrainingBase:
         return Submission(call, _parse_save)
 
     def _load(self, checkpoint: object, include_optimizer: bool) -> Submission[LoadResult]:
-        path = coerce_checkpoint_path(checkpoint)
-        if (
-            include_optimizer
-            and isinstance(checkpoint, Checkpoint)
-            and not checkpoint.has_optimizer_state
-        ):
-            raise _no_optimizer_state(checkpoint)
-        call = calls.load_checkpoint(self.model_id, path=path, include_optimizer=include_optimizer)
-        return Submission(call, _parse_load(path, include_optimizer))
+        return load_submission(self.model_id, checkpoint, include_optimizer)
 
 
 class TrainingClient(_TrainingBase):
@@ -543,6 +532,13 @@ class TrainingClient(_TrainingBase):
         """All of this model's pending and completed checkpoints, following every page."""
         return list(self._iter(self.model_id, page_size))
 
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """This model's newest completed checkpoint, or ``None`` if it has none."""
+        latest = None
+        for checkpoint in self._iter(self.model_id, DEFAULT_PAGE_SIZE):
+            latest = later_checkpoint(latest, checkpoint)
+        return latest
+
     def _iter(self, model_id: str, page_size: int) -> Iterator[Checkpoint]:
         pager = _Pager(model_id, page_size)
         while not pager.done:
@@ -552,7 +548,7 @@ class TrainingClient(_TrainingBase):
         for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
             if checkpoint.name == path.name:
                 return checkpoint
-        raise _not_found(path)
+        raise checkpoint_not_found(path)
 
     def _by_id(self, checkpoint_id: uuid.UUID) -> Checkpoint:
         gen = self._io.send(calls.get_checkpoint(checkpoint_id))
@@ -733,6 +729,13 @@ class AsyncTrainingClient(_TrainingBase):
         """All of this model's pending and completed checkpoints, following every page."""
         return [c async for c in self._iter(self.model_id, page_size)]
 
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        """See ``TrainingClient.latest_checkpoint``."""
+        latest = None
+        async for checkpoint in self._iter(self.model_id, DEFAULT_PAGE_SIZE):
+            latest = later_checkpoint(latest, checkpoint)
+        return latest
+
     async def _iter(self, model_id: str, page_size: int) -> AsyncIterator[Checkpoint]:
         pager = _Pager(model_id, page_size)
         while not pager.done:
@@ -743,7 +746,7 @@ class AsyncTrainingClient(_TrainingBase):
         async for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
             if checkpoint.name == path.name:
                 return checkpoint
-        raise _not_found(path)
+        raise checkpoint_not_found(path)
 
     async def _by_id(self, checkpoint_id: uuid.UUID) -> Checkpoint:
         gen = await self._io.send(calls.get_checkpoint(checkpoint_id))
