@@ -500,7 +500,7 @@ class ServiceClient(_ServiceBase):
         Reads the checkpoint's model (base model, training mode, LoRA settings),
         creates a matching model, loads the checkpoint into it (weights and, with
         ``with_optimizer``, the Adam state, so that training continues bit for bit)
-        and returns its client, ready to train.
+        and returns its client, ready to train; its ``resumed_from`` is the load's result.
 
         Args:
             checkpoint: A ``Checkpoint``, its ``weaver://`` path or its id.
@@ -521,8 +521,8 @@ class ServiceClient(_ServiceBase):
             try:
                 step = plan.send(reply)
             except StopIteration as done:
-                model, _ = done.value
-                return TrainingClient(self._io, model)
+                model, loaded = done.value
+                return TrainingClient(self._io, model, resumed_from=loaded)
             reply = self._resume_step(step, keep=keep)
 
     def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
@@ -723,8 +723,8 @@ class AsyncServiceClient(_ServiceBase):
             try:
                 step = plan.send(reply)
             except StopIteration as done:
-                model, _ = done.value
-                return AsyncTrainingClient(self._io, model)
+                model, loaded = done.value
+                return AsyncTrainingClient(self._io, model, resumed_from=loaded)
             reply = await self._resume_step(step, keep=keep)
 
     async def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:

@@ -303,8 +303,15 @@ def check_next_seq_id(next_seq_id: object) -> int | None:
 
 
 class _TrainingBase:
-    def __init__(self, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
+    def __init__(
+        self,
+        model: ModelInfo,
+        *,
+        next_seq_id: int | None = 1,
+        resumed_from: LoadResult | None = None,
+    ) -> None:
         self._model = model
+        self._resumed_from = resumed_from
         # One seq_id counter per model client, shared by every training call.
         # None: attached to a model whose last seq_id we do not know.
         start = check_next_seq_id(next_seq_id)
@@ -331,6 +338,11 @@ class _TrainingBase:
     def model(self) -> ModelInfo:
         """The model as the server described it (base model, mode, tokenizer path)."""
         return self._model
+
+    @property
+    def resumed_from(self) -> LoadResult | None:
+        """The load that ``create_training_client_from_state`` started this model with."""
+        return self._resumed_from
 
     def __repr__(self) -> str:
         return (
@@ -376,8 +388,15 @@ class TrainingClient(_TrainingBase):
     an ``OperationHandle`` at once.
     """
 
-    def __init__(self, io: SyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
-        super().__init__(model, next_seq_id=next_seq_id)
+    def __init__(
+        self,
+        io: SyncIO,
+        model: ModelInfo,
+        *,
+        next_seq_id: int | None = 1,
+        resumed_from: LoadResult | None = None,
+    ) -> None:
+        super().__init__(model, next_seq_id=next_seq_id, resumed_from=resumed_from)
         self._io = io
 
     @overload
@@ -599,8 +618,15 @@ class AsyncTrainingClient(_TrainingBase):
     can itself be awaited.
     """
 
-    def __init__(self, io: AsyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
-        super().__init__(model, next_seq_id=next_seq_id)
+    def __init__(
+        self,
+        io: AsyncIO,
+        model: ModelInfo,
+        *,
+        next_seq_id: int | None = 1,
+        resumed_from: LoadResult | None = None,
+    ) -> None:
+        super().__init__(model, next_seq_id=next_seq_id, resumed_from=resumed_from)
         self._io = io
 
     @overload

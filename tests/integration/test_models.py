@@ -180,6 +180,12 @@ def test_resume_in_one_call_continues_bit_for_bit(
     assert resumed.model_id != trainer.model_id
     assert resumed.model.base_model == BASE_MODEL
     assert resumed.model.lora == LoraSettings(rank=8, seed=5)
+    assert resumed.resumed_from is not None
+    assert resumed.resumed_from.path == saved.path
+    assert resumed.resumed_from.include_optimizer is True
+    assert resumed.resumed_from.optimizer_step == 3
+    assert resumed.resumed_from.model_id == resumed.model_id
+    assert trainer.resumed_from is None
     assert train(resumed, 3) == reference
     loads = recorder.sent("POST", "/load")
     assert loads[-1].url.path == f"/api/v1/models/{resumed.model_id}/load"
