@@ -191,6 +191,32 @@ def test_resume_in_one_call_continues_bit_for_bit(
     assert loads[-1].url.path == f"/api/v1/models/{resumed.model_id}/load"
 
 
+def test_a_resumed_model_is_kept_on_request(
+    make_service: ServiceFactory, emu: RunningEmulator
+) -> None:
+    service = make_service()
+    trainer = service.create_training_client(BASE_MODEL)
+    saved = trainer.save_state("s")
+    kept = service.create_training_client_from_state(saved, keep=True)
+    dropped = service.create_training_client_from_state(saved)
+    service.close()
+    found = statuses(emu)
+    assert found[kept.model_id] == "active"
+    assert found[dropped.model_id] == found[trainer.model_id] == "terminated"
+
+
+def test_operations_name_their_model_and_times(service: ServiceClient) -> None:
+    trainer = service.create_training_client(BASE_MODEL)
+    handle = trainer.save_state("timed", wait=False)
+    handle.result()
+    assert handle.model_id == trainer.model_id
+    assert handle.created_at is not None
+    assert handle.updated_at is not None
+    assert handle.created_at <= handle.updated_at
+    again = service.operation(handle.id)
+    assert (again.model_id, again.created_at) == (handle.model_id, handle.created_at)
+
+
 def test_resume_of_a_full_fine_tune_without_the_optimizer(make_service: ServiceFactory) -> None:
     service = make_service()
     trainer = service.create_training_client(BASE_MODEL, training_mode="full_ft")
