@@ -324,14 +324,16 @@ class Emulator:
     def list_models(self, tenant: str, limit: int, offset: int) -> Reply:
         """The tenant's models, oldest first (rowid is the insertion order)."""
         with self.store.transaction():
-            total = self.store.one("SELECT COUNT(*) AS n FROM models WHERE tenant=?", (tenant,))
-            rows = self.store.all(
-                "SELECT * FROM models WHERE tenant=? ORDER BY rowid LIMIT ? OFFSET ?",
-                (tenant, limit, offset),
-            )
+            found = self.store.one("SELECT COUNT(*) AS n FROM models WHERE tenant=?", (tenant,))
+            total = int(found["n"]) if found is not None else 0
+            rows = []
+            if offset < total:  # and never past SQLite's integers: offset is unbounded
+                rows = self.store.all(
+                    "SELECT * FROM models WHERE tenant=? ORDER BY rowid LIMIT ? OFFSET ?",
+                    (tenant, limit, offset),
+                )
             items = [render_model(row, self._next_seq_id(row["id"])) for row in rows]
-        assert total is not None
-        return 200, {"items": items, "pagination": {"total_count": int(total["n"])}}
+        return 200, {"items": items, "pagination": {"total_count": total}}
 
     def list_supported_models(self, limit: int, offset: int) -> Reply:
         items = [
