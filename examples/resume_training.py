@@ -4,9 +4,12 @@
 2. save its state (``save_state`` saves weights *and* optimizer state by default);
 3. train a few more steps and remember those losses: the original continuation;
 4. list the model's checkpoints;
-5. resume the saved state into a fresh model with ``load_state_with_optimizer``
+5. resume the saved state in one call, ``create_training_client_from_state``
+   (a new model like the saved one, loaded with weights *and* optimizer state),
    and train the same steps again: the losses must equal the original ones
    exactly, because the Adam moments and step were restored with the weights.
+
+The models it creates are terminated when the client closes; the checkpoints stay.
 
 Run it against the local emulator with ``scripts/demo``, or against any Weaver
 server, unchanged::
@@ -96,12 +99,14 @@ def run(service: ServiceClient, base_model: str, steps: int, adam: AdamParams, o
     )
     out.checkpoints(trainer.model_id, trainer.list_checkpoints())
 
-    # As a restarted job would: a fresh model, then weights + Adam state from the checkpoint.
-    resumed_trainer = service.create_training_client(base_model, lora_rank=8, seed=1)
-    loaded = resumed_trainer.load_state_with_optimizer(saved)
+    # As a restarted job would: one call makes a model like the saved one (base model,
+    # training mode, LoRA settings) and loads the weights and Adam state into it.
+    resumed_trainer = service.create_training_client_from_state(saved)
+    loaded = resumed_trainer.resumed_from
+    step = loaded.optimizer_step if loaded is not None else None
     out.heading(
-        f"resumed {loaded.path.name} into model {resumed_trainer.model_id}"
-        + (f" at optimizer step {loaded.optimizer_step}" if loaded.optimizer_step else "")
+        f"resumed {saved.path.name} into model {resumed_trainer.model_id}"
+        + (f" at optimizer step {step}" if step else "")
     )
     resumed = train(resumed_trainer, steps, adam)
     return out.comparison(steps + 1, original, resumed)

@@ -58,6 +58,7 @@ from ._errors import (
     UnprocessableEntityError,
     WeaverError,
 )
+from ._models import BaseModelInfo, LoraSettings
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -97,6 +98,7 @@ __all__ = [
     "AsyncTrainingClient",
     "AuthenticationError",
     "BadRequestError",
+    "BaseModelInfo",
     "Checkpoint",
     "CheckpointExistsError",
     "CheckpointLike",
@@ -118,6 +120,7 @@ __all__ = [
     "InvalidDatumError",
     "InvalidInputError",
     "LoadResult",
+    "LoraSettings",
     "ModelInfo",
     "ModelStateLostError",
     "ModelTerminatedError",

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from weaver_client.api.checkpoints import set_checkpoint_ttl as _set_checkpoint_ttl
     from weaver_client.api.models import create_model as _create_model
     from weaver_client.api.models import get_model as _get_model
+    from weaver_client.api.models import list_models as _list_models
+    from weaver_client.api.models import list_supported_models as _list_supported_models
+    from weaver_client.api.models import terminate_model as _terminate_model
     from weaver_client.api.operations import get_operation as _get_operation
     from weaver_client.api.sessions import create_session as _create_session
     from weaver_client.api.sessions import send_heartbeat as _send_heartbeat
@@ -45,6 +48,9 @@ else:
     _set_checkpoint_ttl = LazyModule("weaver_client.api.checkpoints.set_checkpoint_ttl")
     _create_model = LazyModule("weaver_client.api.models.create_model")
     _get_model = LazyModule("weaver_client.api.models.get_model")
+    _list_models = LazyModule("weaver_client.api.models.list_models")
+    _list_supported_models = LazyModule("weaver_client.api.models.list_supported_models")
+    _terminate_model = LazyModule("weaver_client.api.models.terminate_model")
     _get_operation = LazyModule("weaver_client.api.operations.get_operation")
     _create_session = LazyModule("weaver_client.api.sessions.create_session")
     _send_heartbeat = LazyModule("weaver_client.api.sessions.send_heartbeat")
@@ -60,12 +66,15 @@ __all__ = [
     "get_model",
     "get_operation",
     "list_checkpoints",
+    "list_models",
+    "list_supported_models",
     "load_checkpoint",
     "new_idempotency_key",
     "optim_step",
     "save_checkpoint",
     "send_heartbeat",
     "set_checkpoint_ttl",
+    "terminate_model",
 ]
 
 # Added to the read timeout of a long-poll, which the server may hold for `wait` seconds.
@@ -110,15 +119,18 @@ def create_model(
     training_mode: str,
     lora_rank: int,
     seed: int | None,
+    train_unembed: bool = True,
+    train_mlp: bool = True,
+    train_attn: bool = True,
 ) -> Call[wire.Model]:
     mode = wire.TrainingMode(training_mode)
     lora: wire.LoraConfig | Unset = UNSET
     if mode is wire.TrainingMode.LORA:
         lora = wire.LoraConfig(
             rank=lora_rank,
-            train_unembed=True,
-            train_mlp=True,
-            train_attn=True,
+            train_unembed=train_unembed,
+            train_mlp=train_mlp,
+            train_attn=train_attn,
             seed=UNSET if seed is None else seed,
         )
     body = wire.CreateModelRequest(
@@ -135,6 +147,33 @@ def create_model(
 def get_model(model_id: str) -> Call[wire.Model]:
     return Call(
         "get_model", _get_model._get_kwargs(model_id), _get_model._parse_response, wire.Model
+    )
+
+
+def list_models(*, limit: int, offset: int) -> Call[wire.ModelList]:
+    return Call(
+        "list_models",
+        _list_models._get_kwargs(limit=limit, offset=offset),
+        _list_models._parse_response,
+        wire.ModelList,
+    )
+
+
+def list_supported_models(*, limit: int, offset: int) -> Call[wire.SupportedModelList]:
+    return Call(
+        "list_supported_models",
+        _list_supported_models._get_kwargs(limit=limit, offset=offset),
+        _list_supported_models._parse_response,
+        wire.SupportedModelList,
+    )
+
+
+def terminate_model(model_id: str) -> Call[wire.Model]:
+    return Call(
+        "terminate_model",
+        _terminate_model._get_kwargs(model_id, idempotency_key=new_idempotency_key()),
+        _terminate_model._parse_response,
+        wire.Model,
     )
 
 

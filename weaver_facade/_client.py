@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
@@ -28,9 +28,19 @@ import httpx
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
-from ._errors import InvalidArgumentError
-from ._io import AsyncIO, SyncIO
+from ._checkpoints import CheckpointRef
+from ._errors import InvalidArgumentError, WeaverError
+from ._io import AsyncIO, Submission, SyncIO
 from ._lazy import LazyModule
+from ._models import (
+    DEFAULT_PAGE_SIZE,
+    BaseModelInfo,
+    CreatedModels,
+    LoraSettings,
+    ModelInfo,
+    base_model_pager,
+    model_pager,
+)
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -38,6 +48,7 @@ from ._operations import (
     PollSettings,
     ProgressCallback,
 )
+from ._resume import NewModel, ResumeStep, resume_plan
 from ._training import (
     AsyncTrainingClient,
     OperationResult,
@@ -74,6 +85,7 @@ USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
+DEFAULT_LORA_RANK = 32
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _TRAINING_MODES = ("lora", "full_ft")
 _MAX_SEED = 2**32 - 1
@@ -140,6 +152,7 @@ class _ServiceBase:
         tags: Sequence[str],
         user_metadata: Mapping[str, str] | None,
         heartbeat_interval: float,
+        terminate_models_on_close: bool = True,
     ) -> None:
         configure_logging()
         self._base_url = _base_url(base_url)
@@ -154,6 +167,7 @@ class _ServiceBase:
         self._heartbeat_interval = heartbeat_interval
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
+        self._created = CreatedModels(terminate_on_close=terminate_models_on_close)
 
     @property
     def base_url(self) -> str:
@@ -195,14 +209,16 @@ class _ServiceBase:
             tags=self._tags, user_metadata=self._user_metadata, sdk_version=USER_AGENT
         )
 
-    def _model_call(
+    def _new_model(
         self,
-        session_id: str,
         base_model: object,
         training_mode: object,
         lora_rank: object,
         seed: object,
-    ) -> Call[wire.Model]:
+        keep: object,
+    ) -> NewModel:
+        """Check ``create_training_client``'s arguments (no request)."""
+        CreatedModels.check_keep(keep)
         if not isinstance(base_model, str) or not 1 <= len(base_model) <= 256:
             raise InvalidArgumentError(
                 f"base_model must be a name of 1 to 256 characters, got {base_model!r}"
@@ -226,14 +242,27 @@ class _ServiceBase:
                 raise InvalidArgumentError(
                     "seed is part of the LoRA configuration; full_ft models take no seed"
                 )
+        lora = LoraSettings(rank=lora_rank, seed=seed) if training_mode == "lora" else None
+        return NewModel(base_model=base_model, training_mode=str(training_mode), lora=lora)
+
+    def _model_call(self, session_id: str, new: NewModel) -> Call[wire.Model]:
+        lora = new.lora or LoraSettings(rank=DEFAULT_LORA_RANK)
         return calls.create_model(
             session_id,
             model_seq_id=next(self._model_seq),
-            base_model=base_model,
-            training_mode=str(training_mode),
-            lora_rank=lora_rank,
-            seed=seed,
+            base_model=new.base_model,
+            training_mode=new.training_mode,
+            lora_rank=lora.rank,
+            seed=lora.seed,
+            train_unembed=lora.train_unembed,
+            train_mlp=lora.train_mlp,
+            train_attn=lora.train_attn,
         )
+
+    def _created_model(self, call: Call[wire.Model], gen: wire.Model, *, keep: bool) -> ModelInfo:
+        model = model_info_from_wire(call.operation, gen)
+        self._created.add(model.id, keep=keep)
+        return model
 
     def _session_from_wire(self, session: wire.Session) -> str:
         session_id = expect("create_session", "Session", "id", session.id, str)
@@ -264,6 +293,11 @@ class ServiceClient(_ServiceBase):
         on_progress: Called with every status change of every operation of
             this client (for progress displays).
         sleep: How to wait between retries and polls (tests pass a fake).
+        terminate_models_on_close: Terminate the models this client created when it
+            closes (default, as the official SDK does), so that they stop holding
+            training resources; their checkpoints stay. ``False`` keeps them all;
+            ``create_training_client(..., keep=True)`` keeps one. Models attached with
+            ``training_client(model_id)`` are never terminated.
 
     Use as a context manager, or call ``close()``.
     """
@@ -283,6 +317,7 @@ class ServiceClient(_ServiceBase):
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         on_progress: ProgressCallback | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        terminate_models_on_close: bool = True,
     ) -> None:
         super().__init__(
             base_url,
@@ -294,6 +329,7 @@ class ServiceClient(_ServiceBase):
             tags=tags,
             user_metadata=user_metadata,
             heartbeat_interval=heartbeat_interval,
+            terminate_models_on_close=terminate_models_on_close,
         )
         inner = ClientTransport(http_client) if http_client is not None else None
         transport = RetryTransport(inner, policy=self._retry, sleep=sleep)
@@ -320,11 +356,19 @@ class ServiceClient(_ServiceBase):
         self.close()
 
     def close(self) -> None:
-        """Stop the heartbeat and close connections. Models and checkpoints stay."""
+        """Stop the heartbeat, terminate the models this client created (unless kept; errors
+        are logged and ignored) and close connections. Checkpoints stay."""
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=self._timeout.read or 60.0)
             self._heartbeat = None
+        if not self._io.closed:
+            for call in self._created.drain():
+                try:
+                    self._io.send(call)
+                except WeaverError as exc:
+                    if not self._created.keep_going(exc):
+                        break
         self._io.close()
 
     def _ensure_session(self) -> str:
@@ -353,20 +397,26 @@ class ServiceClient(_ServiceBase):
         base_model: str,
         *,
         training_mode: Literal["lora", "full_ft"] = "lora",
-        lora_rank: int = 32,
+        lora_rank: int = DEFAULT_LORA_RANK,
         seed: int | None = None,
+        keep: bool = False,
     ) -> TrainingClient:
         """Create a training model from ``base_model`` and return its client.
 
         Args:
-            base_model: A supported base model, such as ``"weaver-tiny"``.
+            base_model: A supported base model, such as ``"weaver-tiny"``
+                (see ``supported_models()``).
             training_mode: ``"lora"`` (default) or ``"full_ft"``.
             lora_rank: The LoRA rank, 1 to 256 (LoRA only).
             seed: The LoRA initialisation seed (LoRA only).
+            keep: Keep the model when this client closes (by default it is terminated).
         """
-        session_id = self._ensure_session()
-        call = self._model_call(session_id, base_model, training_mode, lora_rank, seed)
-        return TrainingClient(self._io, model_info_from_wire(call.operation, self._io.send(call)))
+        new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
+        return TrainingClient(self._io, self._create(new, keep=keep))
+
+    def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
+        call = self._model_call(self._ensure_session(), new)
+        return self._created_model(call, self._io.send(call), keep=keep)
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
@@ -407,6 +457,81 @@ class ServiceClient(_ServiceBase):
         snapshot = self._io.snapshot(_check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
 
+    # -- models ---------------------------------------------------------------------------
+
+    def supported_models(self) -> list[BaseModelInfo]:
+        """The base models this server can train from, following every page."""
+        pager = base_model_pager(DEFAULT_PAGE_SIZE)
+        found: list[BaseModelInfo] = []
+        while not pager.done:
+            call = pager.call()
+            found += pager.read(call.operation, self._io.send(call))
+        return found
+
+    def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ModelInfo]:
+        """Yield this key's training models, oldest first, page by page (terminated too)."""
+        pager = model_pager(page_size)
+        while not pager.done:
+            call = pager.call()
+            yield from pager.read(call.operation, self._io.send(call))
+
+    def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
+        """All of this key's training models, oldest first, following every page."""
+        return list(self.iter_models(page_size=page_size))
+
+    def get_model(self, model_id: str) -> ModelInfo:
+        """A training model, as the server describes it now."""
+        call = calls.get_model(_check_id("model_id", model_id))
+        return model_info_from_wire(call.operation, self._io.send(call))
+
+    def terminate_model(self, model_id: str) -> ModelInfo:
+        """Terminate a model: it stops holding training resources and refuses to train
+        (``ModelTerminatedError``); its checkpoints stay. Terminating twice is no error."""
+        call = calls.terminate_model(_check_id("model_id", model_id))
+        model = model_info_from_wire(call.operation, self._io.send(call))
+        self._created.forget(model_id)
+        return model
+
+    def create_training_client_from_state(
+        self, checkpoint: CheckpointRef, *, with_optimizer: bool = True, keep: bool = False
+    ) -> TrainingClient:
+        """Resume a checkpoint in one call: a new model like the checkpoint's, loaded from it.
+
+        Reads the checkpoint's model (base model, training mode, LoRA settings),
+        creates a matching model, loads the checkpoint into it (weights and, with
+        ``with_optimizer``, the Adam state, so that training continues bit for bit)
+        and returns its client, ready to train; its ``resumed_from`` is the load's result.
+
+        Args:
+            checkpoint: A ``Checkpoint``, its ``weaver://`` path or its id.
+            with_optimizer: Also restore the optimizer state (default); ``False`` loads
+                the weights only, with a fresh optimizer.
+            keep: Keep the new model when this client closes.
+
+        Raises:
+            OptimizerStateUnavailableError: ``with_optimizer`` and a checkpoint without
+                optimizer state; raised before any model is created.
+            CheckpointNotReadyError: The checkpoint is not completed (before any model
+                is created).
+        """
+        CreatedModels.check_keep(keep)
+        plan = resume_plan(checkpoint, with_optimizer)
+        reply: Any = None
+        while True:
+            try:
+                step = plan.send(reply)
+            except StopIteration as done:
+                model, loaded = done.value
+                return TrainingClient(self._io, model, resumed_from=loaded)
+            reply = self._resume_step(step, keep=keep)
+
+    def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
+        if isinstance(step, NewModel):
+            return self._create(step, keep=keep)
+        if isinstance(step, Submission):
+            return self._io.submit(step).result()
+        return self._io.send(step)
+
 
 class AsyncServiceClient(_ServiceBase):
     """The async twin of ``ServiceClient``; use ``async with`` or ``await aclose()``.
@@ -430,6 +555,7 @@ class AsyncServiceClient(_ServiceBase):
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         on_progress: ProgressCallback | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        terminate_models_on_close: bool = True,
     ) -> None:
         super().__init__(
             base_url,
@@ -441,6 +567,7 @@ class AsyncServiceClient(_ServiceBase):
             tags=tags,
             user_metadata=user_metadata,
             heartbeat_interval=heartbeat_interval,
+            terminate_models_on_close=terminate_models_on_close,
         )
         inner = AsyncClientTransport(http_client) if http_client is not None else None
         if sleep is None:
@@ -471,7 +598,7 @@ class AsyncServiceClient(_ServiceBase):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the heartbeat and close connections. Models and checkpoints stay."""
+        """See ``ServiceClient.close``."""
         if self._heartbeat is not None:
             import asyncio
 
@@ -479,6 +606,13 @@ class AsyncServiceClient(_ServiceBase):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
             self._heartbeat = None
+        if not self._io.closed:
+            for call in self._created.drain():
+                try:
+                    await self._io.send(call)
+                except WeaverError as exc:
+                    if not self._created.keep_going(exc):
+                        break
         await self._io.aclose()
 
     async def _ensure_session(self) -> str:
@@ -509,14 +643,17 @@ class AsyncServiceClient(_ServiceBase):
         base_model: str,
         *,
         training_mode: Literal["lora", "full_ft"] = "lora",
-        lora_rank: int = 32,
+        lora_rank: int = DEFAULT_LORA_RANK,
         seed: int | None = None,
+        keep: bool = False,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client``."""
-        session_id = await self._ensure_session()
-        call = self._model_call(session_id, base_model, training_mode, lora_rank, seed)
-        model = model_info_from_wire(call.operation, await self._io.send(call))
-        return AsyncTrainingClient(self._io, model)
+        new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
+        return AsyncTrainingClient(self._io, await self._create(new, keep=keep))
+
+    async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
+        call = self._model_call(await self._ensure_session(), new)
+        return self._created_model(call, await self._io.send(call), keep=keep)
 
     async def training_client(
         self, model_id: str, *, next_seq_id: int | None = None
@@ -539,3 +676,60 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.operation``."""
         snapshot = await self._io.snapshot(_check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
+
+    # -- models ---------------------------------------------------------------------------
+
+    async def supported_models(self) -> list[BaseModelInfo]:
+        """See ``ServiceClient.supported_models``."""
+        pager = base_model_pager(DEFAULT_PAGE_SIZE)
+        found: list[BaseModelInfo] = []
+        while not pager.done:
+            call = pager.call()
+            found += pager.read(call.operation, await self._io.send(call))
+        return found
+
+    async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
+        """See ``ServiceClient.iter_models``."""
+        pager = model_pager(page_size)
+        while not pager.done:
+            call = pager.call()
+            for model in pager.read(call.operation, await self._io.send(call)):
+                yield model
+
+    async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
+        """See ``ServiceClient.list_models``."""
+        return [model async for model in self.iter_models(page_size=page_size)]
+
+    async def get_model(self, model_id: str) -> ModelInfo:
+        """See ``ServiceClient.get_model``."""
+        call = calls.get_model(_check_id("model_id", model_id))
+        return model_info_from_wire(call.operation, await self._io.send(call))
+
+    async def terminate_model(self, model_id: str) -> ModelInfo:
+        """See ``ServiceClient.terminate_model``."""
+        call = calls.terminate_model(_check_id("model_id", model_id))
+        model = model_info_from_wire(call.operation, await self._io.send(call))
+        self._created.forget(model_id)
+        return model
+
+    async def create_training_client_from_state(
+        self, checkpoint: CheckpointRef, *, with_optimizer: bool = True, keep: bool = False
+    ) -> AsyncTrainingClient:
+        """See ``ServiceClient.create_training_client_from_state``."""
+        CreatedModels.check_keep(keep)
+        plan = resume_plan(checkpoint, with_optimizer)
+        reply: Any = None
+        while True:
+            try:
+                step = plan.send(reply)
+            except StopIteration as done:
+                model, loaded = done.value
+                return AsyncTrainingClient(self._io, model, resumed_from=loaded)
+            reply = await self._resume_step(step, keep=keep)
+
+    async def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
+        if isinstance(step, NewModel):
+            return await self._create(step, keep=keep)
+        if isinstance(step, Submission):
+            return await (await self._io.submit(step)).result()
+        return await self._io.send(step)

@@ -25,6 +25,7 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
 
 from __future__ import annotations
 
+import datetime
 import enum
 import random
 import time
@@ -122,6 +123,9 @@ class OperationSnapshot:
     error_message: str | None = None
     error_details: Mapping[str, Any] | None = None
     retryable: bool = False
+    model_id: str | None = None
+    created_at: datetime.datetime | None = None
+    updated_at: datetime.datetime | None = None
 
 
 def _optional(
@@ -183,6 +187,9 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         error_message=_optional(operation, "error_message", gen.error_message, str),
         error_details=_object(operation, "error_details", gen.error_details),
         retryable=bool(_optional(operation, "retryable", gen.retryable, bool)),
+        model_id=_optional(operation, "model_id", gen.model_id, str),
+        created_at=_optional(operation, "created_at", gen.created_at, datetime.datetime),
+        updated_at=_optional(operation, "updated_at", gen.updated_at, datetime.datetime),
     )
 
 
@@ -399,6 +406,21 @@ class _HandleState(Generic[T]):
     def pending_info(self) -> PendingInfo | None:
         """Why the operation is pending, as of the last status seen."""
         return self._snapshot.pending_info
+
+    @property
+    def model_id(self) -> str | None:
+        """The model the operation works on, when the server says."""
+        return self._snapshot.model_id
+
+    @property
+    def created_at(self) -> datetime.datetime | None:
+        """When the operation was created, when the server says."""
+        return self._snapshot.created_at
+
+    @property
+    def updated_at(self) -> datetime.datetime | None:
+        """When the operation last changed, as of the last status seen, when the server says."""
+        return self._snapshot.updated_at
 
     def done(self) -> bool:
         """Whether the last status seen is terminal (no I/O; ``refresh()`` updates it)."""

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
-import attrs
 from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
@@ -33,6 +32,7 @@ from ._checkpoints import (
     CheckpointLike,
     CheckpointPath,
     CheckpointRef,
+    CheckpointStatus,
     CheckpointType,
     checkpoint_from_wire,
     checkpoint_result,
@@ -49,6 +49,7 @@ from ._errors import (
 )
 from ._io import AsyncIO, Submission, SyncIO
 from ._lazy import LazyModule
+from ._models import ModelInfo, model_info_from_wire
 from ._operations import AsyncOperationHandle, OperationHandle, OperationSnapshot, ResultParser
 from ._types import (
     AdamParams,
@@ -74,6 +75,10 @@ __all__ = [
     "OperationResult",
     "TrainingClient",
     "check_next_seq_id",
+    "check_optimizer_state",
+    "checkpoint_not_found",
+    "later_checkpoint",
+    "load_submission",
     "model_info_from_wire",
     "reattach_parser",
 ]
@@ -100,40 +105,6 @@ OperationResult: TypeAlias = (
     ForwardBackwardResult | OptimStepResult | Checkpoint | LoadResult | dict[str, Any]
 )
 """What a re-attached operation yields; a raw ``dict`` only when its kind is unknown."""
-
-
-@attrs.frozen(kw_only=True)
-class ModelInfo:
-    """The training model a client drives, as the server described it."""
-
-    id: str
-    base_model: str
-    training_mode: str
-    tokenizer_path: str | None = None
-    lora_rank: int | None = None
-    #: The seq_id the server expects next, when it says so (an extension field).
-    next_seq_id: int | None = None
-
-
-def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
-    """Check a generated Model and keep what the facade uses."""
-    tokenizer = gen.tokenizer_path
-    next_seq = None
-    if not isinstance(gen.next_seq_id, Unset):
-        next_seq = expect(operation, "Model", "next_seq_id", gen.next_seq_id, int)
-    rank = None
-    if isinstance(gen.lora_config, wire.LoraConfig):
-        rank = expect(operation, "Model", "lora_config.rank", gen.lora_config.rank, int)
-    return ModelInfo(
-        id=expect(operation, "Model", "id", gen.id, str),
-        base_model=expect(operation, "Model", "base_model", gen.base_model, str),
-        training_mode=gen.training_mode.value,
-        tokenizer_path=None
-        if tokenizer is None or isinstance(tokenizer, Unset)
-        else expect(operation, "Model", "tokenizer_path", tokenizer, str),
-        lora_rank=rank,
-        next_seq_id=next_seq,
-    )
 
 
 # -- argument checks ------------------------------------------------------------------------
@@ -199,9 +170,11 @@ def _parse_save(snap: OperationSnapshot) -> Checkpoint:
     return checkpoint_result("save_checkpoint", snap.response)
 
 
-def _parse_load(path: CheckpointPath | None, include: bool | None) -> ResultParser[LoadResult]:
+def _parse_load(
+    path: CheckpointPath | None, include: bool | None, model_id: str | None = None
+) -> ResultParser[LoadResult]:
     return lambda snap: load_result(
-        "load_checkpoint", snap.response, path=path, include_optimizer=include
+        "load_checkpoint", snap.response, path=path, include_optimizer=include, model_id=model_id
     )
 
 
@@ -278,7 +251,25 @@ class _Pager:
         return found
 
 
-def _not_found(path: CheckpointPath) -> NotFoundError:
+def load_submission(
+    model_id: str, checkpoint: object, include_optimizer: bool
+) -> Submission[LoadResult]:
+    """Load ``checkpoint`` into ``model_id``; an optimizer load of a ``Checkpoint`` known to
+    hold no optimizer state is refused before any request."""
+    path = coerce_checkpoint_path(checkpoint)
+    if include_optimizer and isinstance(checkpoint, Checkpoint):
+        check_optimizer_state(checkpoint)
+    call = calls.load_checkpoint(model_id, path=path, include_optimizer=include_optimizer)
+    return Submission(call, _parse_load(path, include_optimizer, model_id))
+
+
+def later_checkpoint(latest: Checkpoint | None, candidate: Checkpoint) -> Checkpoint | None:
+    """``candidate`` if it is completed (listings come oldest first), else ``latest``."""
+    return candidate if candidate.status is CheckpointStatus.COMPLETED else latest
+
+
+def checkpoint_not_found(path: CheckpointPath) -> NotFoundError:
+    """The error of a path whose name is not among its model's checkpoints."""
     return NotFoundError(
         f"no checkpoint named {path.name!r} among the checkpoints of model {path.model_id} "
         f"({path})",
@@ -296,6 +287,12 @@ def _no_optimizer_state(checkpoint: Checkpoint) -> OptimizerStateUnavailableErro
     )
 
 
+def check_optimizer_state(checkpoint: Checkpoint) -> None:
+    """Refuse a checkpoint without optimizer state for a load that restores it."""
+    if not checkpoint.has_optimizer_state:
+        raise _no_optimizer_state(checkpoint)
+
+
 def check_next_seq_id(next_seq_id: object) -> int | None:
     """``None`` or an int >= 1."""
     if next_seq_id is not None and (
@@ -306,8 +303,15 @@ def check_next_seq_id(next_seq_id: object) -> int | None:
 
 
 class _TrainingBase:
-    def __init__(self, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
+    def __init__(
+        self,
+        model: ModelInfo,
+        *,
+        next_seq_id: int | None = 1,
+        resumed_from: LoadResult | None = None,
+    ) -> None:
         self._model = model
+        self._resumed_from = resumed_from
         # One seq_id counter per model client, shared by every training call.
         # None: attached to a model whose last seq_id we do not know.
         start = check_next_seq_id(next_seq_id)
@@ -334,6 +338,11 @@ class _TrainingBase:
     def model(self) -> ModelInfo:
         """The model as the server described it (base model, mode, tokenizer path)."""
         return self._model
+
+    @property
+    def resumed_from(self) -> LoadResult | None:
+        """The load that ``create_training_client_from_state`` started this model with."""
+        return self._resumed_from
 
     def __repr__(self) -> str:
         return (
@@ -367,15 +376,7 @@ class _TrainingBase:
         return Submission(call, _parse_save)
 
     def _load(self, checkpoint: object, include_optimizer: bool) -> Submission[LoadResult]:
-        path = coerce_checkpoint_path(checkpoint)
-        if (
-            include_optimizer
-            and isinstance(checkpoint, Checkpoint)
-            and not checkpoint.has_optimizer_state
-        ):
-            raise _no_optimizer_state(checkpoint)
-        call = calls.load_checkpoint(self.model_id, path=path, include_optimizer=include_optimizer)
-        return Submission(call, _parse_load(path, include_optimizer))
+        return load_submission(self.model_id, checkpoint, include_optimizer)
 
 
 class TrainingClient(_TrainingBase):
@@ -387,8 +388,15 @@ class TrainingClient(_TrainingBase):
     an ``OperationHandle`` at once.
     """
 
-    def __init__(self, io: SyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
-        super().__init__(model, next_seq_id=next_seq_id)
+    def __init__(
+        self,
+        io: SyncIO,
+        model: ModelInfo,
+        *,
+        next_seq_id: int | None = 1,
+        resumed_from: LoadResult | None = None,
+    ) -> None:
+        super().__init__(model, next_seq_id=next_seq_id, resumed_from=resumed_from)
         self._io = io
 
     @overload
@@ -543,6 +551,13 @@ class TrainingClient(_TrainingBase):
         """All of this model's pending and completed checkpoints, following every page."""
         return list(self._iter(self.model_id, page_size))
 
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """This model's newest completed checkpoint, or ``None`` if it has none."""
+        latest = None
+        for checkpoint in self._iter(self.model_id, DEFAULT_PAGE_SIZE):
+            latest = later_checkpoint(latest, checkpoint)
+        return latest
+
     def _iter(self, model_id: str, page_size: int) -> Iterator[Checkpoint]:
         pager = _Pager(model_id, page_size)
         while not pager.done:
@@ -552,7 +567,7 @@ class TrainingClient(_TrainingBase):
         for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
             if checkpoint.name == path.name:
                 return checkpoint
-        raise _not_found(path)
+        raise checkpoint_not_found(path)
 
     def _by_id(self, checkpoint_id: uuid.UUID) -> Checkpoint:
         gen = self._io.send(calls.get_checkpoint(checkpoint_id))
@@ -603,8 +618,15 @@ class AsyncTrainingClient(_TrainingBase):
     can itself be awaited.
     """
 
-    def __init__(self, io: AsyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
-        super().__init__(model, next_seq_id=next_seq_id)
+    def __init__(
+        self,
+        io: AsyncIO,
+        model: ModelInfo,
+        *,
+        next_seq_id: int | None = 1,
+        resumed_from: LoadResult | None = None,
+    ) -> None:
+        super().__init__(model, next_seq_id=next_seq_id, resumed_from=resumed_from)
         self._io = io
 
     @overload
@@ -733,6 +755,13 @@ class AsyncTrainingClient(_TrainingBase):
         """All of this model's pending and completed checkpoints, following every page."""
         return [c async for c in self._iter(self.model_id, page_size)]
 
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        """See ``TrainingClient.latest_checkpoint``."""
+        latest = None
+        async for checkpoint in self._iter(self.model_id, DEFAULT_PAGE_SIZE):
+            latest = later_checkpoint(latest, checkpoint)
+        return latest
+
     async def _iter(self, model_id: str, page_size: int) -> AsyncIterator[Checkpoint]:
         pager = _Pager(model_id, page_size)
         while not pager.done:
@@ -743,7 +772,7 @@ class AsyncTrainingClient(_TrainingBase):
         async for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
             if checkpoint.name == path.name:
                 return checkpoint
-        raise _not_found(path)
+        raise checkpoint_not_found(path)
 
     async def _by_id(self, checkpoint_id: uuid.UUID) -> Checkpoint:
         gen = await self._io.send(calls.get_checkpoint(checkpoint_id))

@@ -257,12 +257,15 @@ class LoadResult:
         checkpoint_id: The checkpoint's id, when the server says.
         optimizer_step: The restored Adam step, when the server says (``None`` after a
             weights-only load).
+        model_id: The model the checkpoint was loaded into, when known (from the server,
+            else from the request).
     """
 
     path: CheckpointPath
     include_optimizer: bool
     checkpoint_id: uuid.UUID | None = None
     optimizer_step: int | None = None
+    model_id: str | None = None
 
 
 def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, float]:
@@ -320,6 +323,7 @@ def load_result(
     *,
     path: CheckpointPath | None,
     include_optimizer: bool | None,
+    model_id: str | None = None,
 ) -> LoadResult:
     """Parse a done load operation's ``response``, filling gaps from the request.
 
@@ -346,11 +350,14 @@ def load_result(
     step = None
     if not isinstance(gen.optimizer_step, Unset):
         step = expect(operation, schema, "optimizer_step", gen.optimizer_step, int, nullable=True)
+    if not isinstance(gen.model_id, Unset):
+        model_id = expect(operation, schema, "model_id", gen.model_id, str)
     return LoadResult(
         path=found_path,
         include_optimizer=found_include,
         checkpoint_id=checkpoint_id,
         optimizer_step=step,
+        model_id=model_id,
     )
 
 

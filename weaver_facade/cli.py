@@ -10,6 +10,9 @@
     weaver-facade checkpoints set-ttl REF (--ttl SECONDS | --permanent)
     weaver-facade operations show OP_ID
     weaver-facade operations wait OP_ID [--timeout SECONDS]
+    weaver-facade models list | show MODEL_ID | terminate MODEL_ID
+    weaver-facade models create BASE_MODEL [--lora-rank N | --full] [--seed N]
+    weaver-facade supported-models
     weaver-facade emulator ...
     weaver-facade contract-test ...
 
@@ -59,6 +62,12 @@ _LAZY_COMMANDS: dict[str, _Lazy] = {
     ),
     "operations": _Lazy(
         "weaver_facade._cli.operations", "Show an operation, or wait for it to end.", "cli"
+    ),
+    "models": _Lazy(
+        "weaver_facade._cli.models", "List, show, create and terminate training models.", "cli"
+    ),
+    "supported-models": _Lazy(
+        "weaver_facade._cli.models", "List the base models the server can train from.", "cli"
     ),
     "emulator": _Lazy(
         "weaver_facade.emulator._cli",

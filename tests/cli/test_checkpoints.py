@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.cli.conftest import Cli, train_model
+from tests.cli.test_operations import OPERATION_KEYS
 from weaver_facade import ServiceClient
 
 CHECKPOINT_KEYS = {
@@ -160,7 +161,7 @@ def test_save_without_waiting_then_wait_for_the_operation(cli: Cli, model_id: st
     started = cli("checkpoints", "save", model_id, "later", "--no-wait", "--json")
     assert started.exit_code == 0, started.stderr
     operation = started.json()
-    assert set(operation) == {"id", "status", "kind", "pending_info", "result", "error"}
+    assert set(operation) == OPERATION_KEYS
     assert operation["status"] in {"pending", "running", "done"}
     assert operation["kind"] == "save_checkpoint"  # known from the request, before the result
     done = cli("operations", "wait", operation["id"], "--json")

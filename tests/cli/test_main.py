@@ -239,7 +239,10 @@ def emulator_process(tmp_path: Path) -> Iterator[str]:
 def test_the_console_script_against_an_emulator_process(emulator_process: str) -> None:
     script = Path(sys.executable).with_name("weaver-facade")
     assert script.exists()
-    with ServiceClient(emulator_process, API_KEY, heartbeat_interval=0) as service:
+    # The model outlives this client: keep it.
+    with ServiceClient(
+        emulator_process, API_KEY, heartbeat_interval=0, terminate_models_on_close=False
+    ) as service:
         model_id = train_model(service, steps=1)
     env = {**os.environ, "WEAVER_BASE_URL": emulator_process, "WEAVER_API_KEY": API_KEY}
 
@@ -262,3 +265,17 @@ def test_the_console_script_against_an_emulator_process(emulator_process: str) -
     assert bad.stderr.startswith("error: ")
     missing = run("checkpoints", "show", f"weaver://{model_id}/checkpoints/none")
     assert missing.returncode == 1
+
+    bases = run("supported-models", "--json")
+    assert bases.returncode == 0, bases.stderr
+    assert "weaver-tiny" in {m["name"] for m in json.loads(bases.stdout)["supported_models"]}
+    created = run("models", "create", "weaver-tiny", "--full", "--json")
+    assert created.returncode == 0, created.stderr
+    new_id = json.loads(created.stdout)["id"]
+    listed_models = run("models", "list")
+    assert re.search(rf"{model_id}\W+weaver-tiny\W+lora\W+32\W+active", listed_models.stdout)
+    assert re.search(rf"{new_id}\W+weaver-tiny\W+full_ft\W+-\W+active", listed_models.stdout)
+    ended = run("models", "terminate", new_id, "--json")
+    assert json.loads(ended.stdout)["status"] == "terminated"
+    shown = run("models", "show", new_id)
+    assert re.search(r"status\W+terminated", shown.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -12,7 +13,17 @@ from tests.cli.conftest import API_KEY, Cli
 from weaver_facade import OperationHandle
 from weaver_facade.emulator import RunningEmulator
 
-OPERATION_KEYS = {"id", "status", "kind", "pending_info", "result", "error"}
+OPERATION_KEYS = {
+    "id",
+    "status",
+    "kind",
+    "model_id",
+    "created_at",
+    "updated_at",
+    "pending_info",
+    "result",
+    "error",
+}
 
 
 @pytest.fixture
@@ -138,3 +149,38 @@ def test_ctrl_c_while_waiting_names_the_operation(
         f"error: interrupted; operation {operation_id} keeps running on the server "
         f"(`weaver-facade operations wait {operation_id}`)"
     )
+
+
+def test_show_names_the_model_and_times_and_a_loads_model(
+    cli: Cli, model_id: str, emu: RunningEmulator
+) -> None:
+    saved = cli("checkpoints", "save", model_id, "s", "--json")
+    assert saved.exit_code == 0, saved.stderr
+    target = cli("models", "create", "weaver-tiny", "--lora-rank", "32", "--json").json()["id"]
+    started = cli(
+        "checkpoints",
+        "load",
+        target,
+        saved.json()["path"],
+        "--with-optimizer",
+        "--no-wait",
+        "--json",
+    )
+    operation_id = started.json()["id"]
+    cli("operations", "wait", operation_id)
+    raw = httpx.get(
+        f"{emu.base_url}/api/v1/operations/{operation_id}", headers={"X-WEAVER-API-KEY": API_KEY}
+    ).json()
+
+    shown = cli("operations", "show", operation_id, "--json").json()
+    assert shown["model_id"] == raw["model_id"] == target
+    for key in ("created_at", "updated_at"):
+        assert datetime.fromisoformat(shown[key]) == datetime.fromisoformat(raw[key])
+    assert shown["result"]["model_id"] == raw["response"]["model_id"] == target
+
+    table = cli("operations", "show", operation_id)
+    assert re.search(rf"model\W+{target}", table.stdout)
+    assert re.search(r"created\W+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", table.stdout)
+    assert re.search(r"updated\W+\d{4}-", table.stdout)
+    # The load result's table names the model loaded into.
+    assert len(re.findall(rf"model\W+{target}", table.stdout)) == 2

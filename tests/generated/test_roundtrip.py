@@ -26,7 +26,13 @@ from weaver_client.api.checkpoints import (
     save_checkpoint,
     set_checkpoint_ttl,
 )
-from weaver_client.api.models import create_model, get_model, list_supported_models, terminate_model
+from weaver_client.api.models import (
+    create_model,
+    get_model,
+    list_models,
+    list_supported_models,
+    terminate_model,
+)
 from weaver_client.api.operations import get_operation
 from weaver_client.api.sessions import create_session, get_session, send_heartbeat
 from weaver_client.api.training import forward_backward, optim_step
@@ -42,6 +48,7 @@ from weaver_client.models import (
     Heartbeat,
     LoadCheckpointRequest,
     Model,
+    ModelList,
     Operation,
     OperationResult,
     OperationStatus,
@@ -143,6 +150,12 @@ CASES = [
         lambda c: list_supported_models.sync_detailed(client=c, limit=10, offset=20),
         "GET", "/api/v1/supported-models", query={"limit": "10", "offset": "20"},
         reply="SupportedModelList", parsed=SupportedModelList,
+    ),
+    Case(
+        "list_models",
+        lambda c: list_models.sync_detailed(client=c, limit=5, offset=10),
+        "GET", "/api/v1/models", query={"limit": "5", "offset": "10"},
+        reply="ModelList", parsed=ModelList,
     ),
     Case(
         "get_model",

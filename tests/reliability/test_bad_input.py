@@ -279,4 +279,4 @@ def test_a_lone_surrogate_is_refused_before_anything_is_sent(
             fake.requests.clear()
         with pytest.raises(InvalidArgumentError, match="lone surrogate"):
             svc.create_training_client(base_model)
-    assert fake.requests == []
+        assert fake.requests == []  # (closing then terminates the first model)

@@ -123,7 +123,8 @@ def test_sigkill_mid_stream_then_restart(tmp_path: Path, processes: list[Emulato
     processes.append(first)
     port = first.base_url.rsplit(":", 1)[1]
     with service(first.base_url) as svc:
-        trainer = svc.create_training_client("weaver-tiny", seed=4)
+        # Kept: the model is looked at again after this client closes.
+        trainer = svc.create_training_client("weaver-tiny", seed=4, keep=True)
         trainer.forward_backward([datum_from_tokens(list(range(1, 17)))])
         trainer.optim_step()
         # A stream of saves, queued on the server; one waiting thread per handle.

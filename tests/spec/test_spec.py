@@ -157,6 +157,7 @@ def _wire_routes() -> set[tuple[str, str]]:
         ("post", "/sessions/{session_id}/heartbeat"),
         ("post", "/sessions/{session_id}/models"),
         ("get", "/supported-models"),
+        ("get", "/models"),
         ("get", "/models/{model_id}"),
         ("post", "/models/{model_id}/terminate"),
         ("post", "/models/{model_id}/forward-backward-passes"),

@@ -65,6 +65,7 @@ class FakeWeaver:
         self.done_at_once = False
         self._polls: dict[str, int] = defaultdict(int)
         self.checkpoints: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.terminated: list[str] = []
         self._ops = 0
 
     # -- scripting -------------------------------------------------------------------
@@ -104,6 +105,9 @@ class FakeWeaver:
             return _json(201, _model("m-1", body["base_model"], body.get("training_mode", "lora")))
         if m == "GET" and (match := re.fullmatch(r"/api/v1/models/([^/]+)", p)):
             return _json(200, _model(match[1], "weaver-tiny", "lora"))
+        if m == "POST" and (match := re.fullmatch(r"/api/v1/models/([^/]+)/terminate", p)):
+            self.terminated.append(match[1])
+            return _json(200, {**_model(match[1], "weaver-tiny", "lora"), "status": "terminated"})
         if m == "POST" and (match := re.fullmatch(r"/api/v1/models/([^/]+)/(.+)", p)):
             return self._post_model(request, match[1], match[2])
         if m == "GET" and (match := re.fullmatch(r"/api/v1/models/([^/]+)/checkpoints", p)):

@@ -69,7 +69,12 @@ def test_the_key_is_sent_through_a_user_http_client_with_its_own_headers() -> No
         assert request.headers["X-WEAVER-API-KEY"] == KEY
         assert request.headers["X-Proxy-Token"] == "p"
         assert request.headers["User-Agent"].startswith("weaver-facade/")
-    assert hooks == ["/api/v1/sessions", "/api/v1/sessions/s-1/models"]
+    # Closing terminates the model it created, through the same client.
+    assert hooks == [
+        "/api/v1/sessions",
+        "/api/v1/sessions/s-1/models",
+        "/api/v1/models/m-1/terminate",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ __all__ = [
     "emit_json",
     "load_json",
     "operation_json",
+    "operation_times",
     "outcome",
     "print_checkpoint",
     "print_checkpoints",
@@ -73,7 +74,7 @@ def checkpoint_json(c: Checkpoint) -> dict[str, Any]:
 def load_json(result: LoadResult, model_id: str | None) -> dict[str, Any]:
     """A load's result as JSON; ``model_id`` is the model loaded into, when known."""
     return {
-        "model_id": model_id,
+        "model_id": model_id or result.model_id,
         "path": str(result.path),
         "include_optimizer": result.include_optimizer,
         "checkpoint_id": None if result.checkpoint_id is None else str(result.checkpoint_id),
@@ -128,11 +129,15 @@ def operation_json(
     failure: OperationFailedError | None = None,
     *,
     kind: str | None = None,
+    model_id: str | None = None,
+    created_at: datetime.datetime | None = None,
+    updated_at: datetime.datetime | None = None,
 ) -> dict[str, Any]:
     """An operation as JSON: ``result`` once done, ``error`` once failed, else ``null``.
 
     ``kind`` is the spec's operation kind when the caller knows it; otherwise
-    it is read from the result, and ``null`` before there is one.
+    it is read from the result, and ``null`` before there is one. ``model_id``
+    and the times are the server's, ``null`` when it does not say.
     """
     found, data = result_json(result) if result is not None else (None, None)
     kind = found or kind
@@ -148,9 +153,21 @@ def operation_json(
         "id": operation_id,
         "status": status,
         "kind": kind,
+        "model_id": model_id,
+        "created_at": _iso(created_at),
+        "updated_at": _iso(updated_at),
         "pending_info": _pending_json(pending_info),
         "result": data,
         "error": error,
+    }
+
+
+def operation_times(handle: OperationHandle[Any]) -> dict[str, Any]:
+    """The operation's model and times, as ``operation_json``/``print_operation`` take them."""
+    return {
+        "model_id": handle.model_id,
+        "created_at": handle.created_at,
+        "updated_at": handle.updated_at,
     }
 
 
@@ -253,6 +270,7 @@ def print_checkpoints(model_id: str, checkpoints: Sequence[Checkpoint]) -> None:
 
 
 def _load_rows(result: LoadResult, model_id: str | None) -> list[tuple[str, str]]:
+    model_id = model_id or result.model_id
     rows = [("model", model_id)] if model_id is not None else []
     return [
         *rows,
@@ -280,6 +298,9 @@ def print_operation(
     failure: OperationFailedError | None = None,
     *,
     kind: str | None = None,
+    model_id: str | None = None,
+    created_at: datetime.datetime | None = None,
+    updated_at: datetime.datetime | None = None,
 ) -> None:
     """An operation and, once it is over, its result or error."""
     found, _ = result_json(result) if result is not None else (None, None)
@@ -287,6 +308,12 @@ def print_operation(
     rows = [("id", operation_id), ("status", status)]
     if kind is not None:
         rows.append(("kind", kind))
+    if model_id is not None:
+        rows.append(("model", model_id))
+    if created_at is not None:
+        rows.append(("created", _when(created_at)))
+    if updated_at is not None:
+        rows.append(("updated", _when(updated_at)))
     if pending_info is not None:
         rows.append(("pending", f"{pending_info.code}: {pending_info.message}"))
         if pending_info.wait_seconds is not None:

@@ -41,6 +41,7 @@ from ._output import (
     emit_json,
     load_json,
     operation_json,
+    operation_times,
     outcome,
     print_checkpoint,
     print_checkpoints,
@@ -240,9 +241,9 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     result, failure = outcome(handle)
     args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
-        emit_json(operation_json(*args, kind=kind))
+        emit_json(operation_json(*args, kind=kind, **operation_times(handle)))
     else:
-        print_operation(*args, kind=kind)
+        print_operation(*args, kind=kind, **operation_times(handle))
         if not current_state().quiet:
             click.echo(f"wait for it with: weaver-facade operations wait {handle.id}", err=True)
 

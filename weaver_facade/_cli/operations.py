@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .. import OperationFailedError, OperationHandle
-from ._output import emit_json, operation_json, outcome, print_operation
+from ._output import emit_json, operation_json, operation_times, outcome, print_operation
 from ._state import EXIT_API_ERROR, CliError, current_state, handles_errors, json_option
 
 __all__ = ["operations"]
@@ -30,9 +30,9 @@ def _report(handle: OperationHandle[Any], *, fail: bool) -> None:
     result, failure = outcome(handle)
     args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
-        emit_json(operation_json(*args))
+        emit_json(operation_json(*args, **operation_times(handle)))
     else:
-        print_operation(*args)
+        print_operation(*args, **operation_times(handle))
     if failure is not None and fail:
         # The operation was printed (with its error) above; no second JSON document.
         raise CliError(str(failure), exit_code=EXIT_API_ERROR)

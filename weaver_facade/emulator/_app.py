@@ -233,6 +233,13 @@ async def list_supported_models(request: Request, emu: Emulator, tenant: str) ->
     return emu.list_supported_models(100 if limit is None else limit, offset or 0)
 
 
+async def list_models(request: Request, emu: Emulator, tenant: str) -> Reply:
+    params = request.query_params
+    limit = query_int(params, "limit", minimum=1, maximum=1000)
+    offset = query_int(params, "offset", minimum=0)
+    return emu.list_models(tenant, 100 if limit is None else limit, offset or 0)
+
+
 async def get_model(request: Request, emu: Emulator, tenant: str) -> Reply:
     return emu.get_model(tenant, _path_id(request, "model_id"))
 
@@ -319,6 +326,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/sessions/{session_id}/heartbeat", send_heartbeat),
     ("POST", "/sessions/{session_id}/models", create_model),
     ("GET", "/supported-models", list_supported_models),
+    ("GET", "/models", list_models),
     ("GET", "/models/{model_id}", get_model),
     ("POST", "/models/{model_id}/terminate", terminate_model),
     ("POST", "/models/{model_id}/forward-backward-passes", forward_backward),

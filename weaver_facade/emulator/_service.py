@@ -31,7 +31,7 @@ from ._inputs import adam_params, datums
 from ._longpoll import Waiters
 from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
 from ._store import Row, Store, write_atomically
-from ._trainer import NonFiniteError, Trainer
+from ._trainer import TRAINED_PARTS, NonFiniteError, Trainer
 from ._worker import Job, Scheduler
 
 __all__ = ["Emulator"]
@@ -320,6 +320,20 @@ class Emulator:
         with self._trainers_lock:
             self._trainers.pop(model_id, None)
         return 200, render_model(row, self._next_seq_id(model_id))
+
+    def list_models(self, tenant: str, limit: int, offset: int) -> Reply:
+        """The tenant's models, oldest first (rowid is the insertion order)."""
+        with self.store.transaction():
+            found = self.store.one("SELECT COUNT(*) AS n FROM models WHERE tenant=?", (tenant,))
+            total = int(found["n"]) if found is not None else 0
+            rows = []
+            if offset < total:  # and never past SQLite's integers: offset is unbounded
+                rows = self.store.all(
+                    "SELECT * FROM models WHERE tenant=? ORDER BY rowid LIMIT ? OFFSET ?",
+                    (tenant, limit, offset),
+                )
+            items = [render_model(row, self._next_seq_id(row["id"])) for row in rows]
+        return 200, {"items": items, "pagination": {"total_count": total}}
 
     def list_supported_models(self, limit: int, offset: int) -> Reply:
         items = [
@@ -663,9 +677,10 @@ class Emulator:
                 "ttl_seconds": ttl,
                 "created_at": now,
                 "expires_at": now + ttl if ttl is not None else None,
-                "train_unembed": int(lora["train_unembed"]) if lora else 1,
-                "train_mlp": int(lora["train_mlp"]) if lora else 1,
-                "train_attn": int(lora["train_attn"]) if lora else 1,
+                # What the trainer really trains, whatever lora_config asked for.
+                "train_unembed": int(TRAINED_PARTS.unembed),
+                "train_mlp": int(TRAINED_PARTS.mlp),
+                "train_attn": int(TRAINED_PARTS.attn),
                 "base_model": model["base_model"],
                 "training_mode": model["training_mode"],
                 "lora_rank": lora["rank"] if lora else None,
@@ -823,6 +838,7 @@ class Emulator:
                         "include_optimizer": include_optimizer,
                         "checkpoint_id": ckpt_id,
                         "optimizer_step": trainer.step if include_optimizer else None,
+                        "model_id": model_id,
                     }
                 )
 

@@ -21,7 +21,15 @@ import numpy.typing as npt
 
 from ._base_models import BaseModelSpec, base_weights
 
-__all__ = ["AdamParams", "Datum", "ForwardBackwardOutput", "NonFiniteError", "Trainer"]
+__all__ = [
+    "TRAINED_PARTS",
+    "AdamParams",
+    "Datum",
+    "ForwardBackwardOutput",
+    "NonFiniteError",
+    "TrainedParts",
+    "Trainer",
+]
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -32,6 +40,21 @@ IGNORE_INDEX = -100
 
 class NonFiniteError(ArithmeticError):
     """The loss or the gradients overflowed; nothing was accumulated."""
+
+
+@dataclass(frozen=True)
+class TrainedParts:
+    """Which of a transformer's parts training changes, as checkpoints report them."""
+
+    unembed: bool
+    mlp: bool
+    attn: bool
+
+
+# Both modes train the output projection (LoRA adapts it, full_ft also trains the
+# embedding); the model has no MLP or attention, so a lora_config asking for them
+# changes nothing.
+TRAINED_PARTS = TrainedParts(unembed=True, mlp=False, attn=False)
 
 
 @dataclass(frozen=True)

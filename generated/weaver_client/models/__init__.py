@@ -27,6 +27,7 @@ from .metadata import Metadata
 from .metrics import Metrics
 from .model import Model
 from .model_input import ModelInput
+from .model_list import ModelList
 from .model_status import ModelStatus
 from .operation import Operation
 from .operation_error_details import OperationErrorDetails
@@ -77,6 +78,7 @@ __all__ = (
     "Metrics",
     "Model",
     "ModelInput",
+    "ModelList",
     "ModelStatus",
     "Operation",
     "OperationErrorDetails",

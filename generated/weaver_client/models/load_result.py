@@ -20,7 +20,7 @@ class LoadResult:
 
         Example:
             {'path': 'weaver://m-1/checkpoints/after-3-steps', 'include_optimizer': True, 'checkpoint_id':
-                '0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09', 'optimizer_step': 3}
+                '0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09', 'optimizer_step': 3, 'model_id': 'm-2'}
 
         Attributes:
             path (str | Unset): `weaver://{model_id}/checkpoints/{name}` Example: weaver://m-1/checkpoints/after-3-steps.
@@ -28,12 +28,15 @@ class LoadResult:
             checkpoint_id (UUID | Unset):  Example: 0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09.
             optimizer_step (int | None | Unset): The restored Adam step counter; `null` after a weights-only load. Example:
                 3.
+            model_id (str | Unset): A server-assigned id of a session, model or operation. It never contains `/`. Example:
+                m-1.
     """
 
     path: str | Unset = UNSET
     include_optimizer: bool | Unset = UNSET
     checkpoint_id: UUID | Unset = UNSET
     optimizer_step: int | None | Unset = UNSET
+    model_id: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,6 +54,8 @@ class LoadResult:
         else:
             optimizer_step = self.optimizer_step
 
+        model_id = self.model_id
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -62,6 +67,8 @@ class LoadResult:
             field_dict["checkpoint_id"] = checkpoint_id
         if optimizer_step is not UNSET:
             field_dict["optimizer_step"] = optimizer_step
+        if model_id is not UNSET:
+            field_dict["model_id"] = model_id
 
         return field_dict
 
@@ -88,11 +95,14 @@ class LoadResult:
 
         optimizer_step = _parse_optimizer_step(d.pop("optimizer_step", UNSET))
 
+        model_id = d.pop("model_id", UNSET)
+
         load_result = cls(
             path=path,
             include_optimizer=include_optimizer,
             checkpoint_id=checkpoint_id,
             optimizer_step=optimizer_step,
+            model_id=model_id,
         )
 
         load_result.additional_properties = d

@@ -1,0 +1,116 @@
+"""``weaver-facade models ...`` and ``supported-models``, in-process with click's runner.
+
+What the commands print is compared with the emulator's own answers over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.cli.conftest import API_KEY, Cli
+from weaver_facade.emulator import RunningEmulator
+from weaver_facade.emulator._base_models import BASE_MODELS
+
+MODEL_KEYS = {
+    "id",
+    "base_model",
+    "training_mode",
+    "status",
+    "lora_rank",
+    "lora_seed",
+    "session_id",
+    "tokenizer_path",
+    "next_seq_id",
+    "created_at",
+}
+UNREACHABLE = {"WEAVER_BASE_URL": "http://127.0.0.1:9"}
+
+
+def raw(emu: RunningEmulator, path: str) -> Any:
+    reply = httpx.get(f"{emu.base_url}/api/v1{path}", headers={"X-WEAVER-API-KEY": API_KEY})
+    reply.raise_for_status()
+    return reply.json()
+
+
+def test_supported_models_names_the_base_models(cli: Cli) -> None:
+    table = cli("supported-models")
+    assert table.exit_code == 0, table.stderr
+    for name, spec in BASE_MODELS.items():
+        assert re.search(rf"{name}\W+available\W+.*vocab_size={spec.vocab_size}", table.stdout)
+    listed = cli("supported-models", "--json").json()["supported_models"]
+    assert {m["name"] for m in listed} == set(BASE_MODELS)
+    assert all(set(m) == {"name", "status", "config"} for m in listed)
+
+
+def test_create_list_show_and_terminate(cli: Cli, emu: RunningEmulator) -> None:
+    assert cli("models", "list", "--json").json() == {"models": []}
+    assert "(none)" in cli("models", "list").stdout
+
+    lora = cli("models", "create", "weaver-tiny", "--lora-rank", "8", "--seed", "4", "--json")
+    assert lora.exit_code == 0, lora.stderr
+    created = lora.json()
+    assert set(created) == MODEL_KEYS
+    assert created["lora_rank"] == 8
+    assert created["lora_seed"] == 4
+    full = cli("models", "create", "weaver-tiny", "--full")
+    assert full.exit_code == 0, full.stderr
+    full_id = re.search(r"created model (\S+)", full.stdout)
+    assert full_id is not None
+    # The command line keeps what it creates: both outlive their invocation.
+    server = raw(emu, "/models")["items"]
+    assert [(m["id"], m["status"]) for m in server] == [
+        (created["id"], "active"),
+        (full_id[1], "active"),
+    ]
+    assert server[1]["training_mode"] == "full_ft"
+
+    listed = cli("models", "list", "--json").json()["models"]
+    assert [m["id"] for m in listed] == [m["id"] for m in server]
+    assert listed[0] == created
+    table = cli("models", "list").stdout
+    assert re.search(rf"{created['id']}\W+weaver-tiny\W+lora\W+8\W+active", table)
+    assert re.search(rf"{full_id[1]}\W+weaver-tiny\W+full_ft\W+-\W+active", table)
+
+    shown = cli("models", "show", created["id"])
+    assert re.search(r"lora rank\W+8", shown.stdout)
+    assert re.search(r"status\W+active", shown.stdout)
+
+    ended = cli("models", "terminate", created["id"], "--json")
+    assert ended.exit_code == 0
+    assert ended.json()["status"] == "terminated"
+    assert raw(emu, f"/models/{created['id']}")["status"] == "terminated"
+    refused = cli("checkpoints", "save", created["id"], "late")
+    assert refused.exit_code == 1
+    assert "model_terminated" in refused.stderr
+
+
+def test_usage_and_api_errors(cli: Cli) -> None:
+    both = cli("models", "create", "weaver-tiny", "--full", "--lora-rank", "4", env=UNREACHABLE)
+    assert both.exit_code == 2
+    assert "--full" in both.stderr
+    rank = cli("models", "create", "weaver-tiny", "--lora-rank", "0", env=UNREACHABLE)
+    assert rank.exit_code == 2
+    bad_id = cli("models", "show", "bad id!", env=UNREACHABLE)
+    assert bad_id.exit_code == 2
+    assert "model_id 'bad id!' is not valid" in bad_id.stderr
+    unknown = cli("models", "create", "no-such-model", "--json")
+    assert unknown.exit_code == 1
+    assert unknown.json()["error"]["code"] == "unknown_base_model"
+    missing = cli("models", "show", "m-missing")
+    assert missing.exit_code == 1
+    assert "not found" in missing.stderr
+    unreachable = cli("models", "list", env=UNREACHABLE)
+    assert unreachable.exit_code == 1
+    assert "cannot reach http://127.0.0.1:9" in unreachable.stderr
+
+
+def test_help_lists_the_model_commands(cli: Cli) -> None:
+    top = cli("--help")
+    assert re.search(r"models\s+List, show, create and terminate", top.stdout)
+    assert re.search(r"supported-models\s+List the base models", top.stdout)
+    create = cli("models", "create", "--help")
+    assert "--lora-rank N" in create.stdout
+    assert "--full" in create.stdout

@@ -1,0 +1,138 @@
+"""Models without a server: the offset pager's stopping rules, cleanup on close, resume order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.unit.fakeserver import (
+    BASE,
+    KEY,
+    FakeWeaver,
+    checkpoint_json,
+    error_json,
+    json_reply,
+    service,
+)
+from weaver_facade import (
+    InvalidArgumentError,
+    OptimizerStateUnavailableError,
+    ResponseValidationError,
+    ServiceClient,
+)
+
+MODELS = "/api/v1/models"
+
+
+def model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "base_model": "weaver-tiny", "training_mode": "lora"}
+
+
+def page(ids: list[str], total: int) -> httpx.Response:
+    return json_reply(200, {"items": [model(i) for i in ids], "pagination": {"total_count": total}})
+
+
+def test_listing_follows_offsets_until_total_count() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", MODELS, page(["m-1", "m-2"], 3), page(["m-3"], 3))
+    with service(fake) as svc:
+        assert [m.id for m in svc.iter_models(page_size=2)] == ["m-1", "m-2", "m-3"]
+    sent = [dict(r.url.params) for r in fake.sent("GET", MODELS)]
+    assert sent == [{"limit": "2", "offset": "0"}, {"limit": "2", "offset": "2"}]
+
+
+def test_an_empty_page_ends_the_listing_whatever_the_total_says() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", MODELS, page(["m-1"], 10), page([], 10))
+    with service(fake) as svc:
+        assert [m.id for m in svc.list_models(page_size=1)] == ["m-1"]
+    assert len(fake.sent("GET", MODELS)) == 2
+
+
+def test_a_page_longer_than_the_limit_is_a_validation_error() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", MODELS, page(["m-1", "m-2", "m-3"], 3))
+    with service(fake) as svc, pytest.raises(ResponseValidationError, match="3 items for limit 2"):
+        svc.list_models(page_size=2)
+
+
+@pytest.mark.parametrize("bad", [0, 1001, True, "10"])
+def test_page_size_is_checked_before_any_request(bad: Any) -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc, pytest.raises(InvalidArgumentError, match="page_size"):
+        svc.list_models(page_size=bad)
+    assert fake.requests == []
+
+
+def test_close_goes_on_past_a_failed_terminate() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-1/terminate", json_reply(500, error_json("internal", "boom")))
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=0)
+    svc.create_training_client("weaver-tiny")
+    # The fake names every model m-1; a second, different id comes from the server's reply.
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
+    svc.create_training_client("weaver-tiny")
+    svc.close()
+    http.close()
+    assert [r.url.path for r in fake.sent("POST") if r.url.path.endswith("/terminate")] == [
+        f"{MODELS}/m-1/terminate",
+        f"{MODELS}/m-2/terminate",
+    ]
+    assert fake.terminated == ["m-2"]
+
+
+@pytest.mark.parametrize("bad", [1, None, "yes"])
+def test_keep_must_be_a_bool(bad: Any) -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc, pytest.raises(InvalidArgumentError, match="keep"):
+        svc.create_training_client("weaver-tiny", keep=bad)
+    with pytest.raises(InvalidArgumentError, match="terminate_models_on_close"):
+        ServiceClient(BASE, KEY, terminate_models_on_close=bad)
+    assert fake.requests == []
+
+
+def test_resume_reads_the_source_model_before_creating_a_like_one() -> None:
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    fake.checkpoints["m-src"].append(checkpoint_json("m-src", "c1"))
+    source = {
+        **model("m-src"),
+        "lora_config": {
+            "rank": 4,
+            "train_unembed": True,
+            "train_mlp": False,
+            "train_attn": False,
+            "seed": 9,
+        },
+    }
+    fake.script("GET", f"{MODELS}/m-src", json_reply(200, source))
+    with service(fake, terminate_models_on_close=False) as svc:
+        resumed = svc.create_training_client_from_state("weaver://m-src/checkpoints/c1")
+    order = [(r.method, r.url.path) for r in fake.requests]
+    assert order == [
+        ("GET", f"{MODELS}/m-src/checkpoints"),
+        ("GET", f"{MODELS}/m-src"),
+        ("POST", "/api/v1/sessions"),
+        ("POST", "/api/v1/sessions/s-1/models"),
+        ("POST", f"{MODELS}/m-1/load"),
+    ]
+    created = fake.body(fake.requests[3])
+    assert created["base_model"] == "weaver-tiny"
+    assert created["training_mode"] == "lora"
+    assert created["lora_config"] == source["lora_config"]
+    assert fake.body(fake.requests[4]) == {
+        "path": "weaver://m-src/checkpoints/c1",
+        "include_optimizer": True,
+    }
+    assert resumed.model_id == "m-1"
+
+
+def test_resume_refuses_a_weights_only_checkpoint_before_any_post() -> None:
+    fake = FakeWeaver()
+    fake.checkpoints["m-src"].append(checkpoint_json("m-src", "w", "weight"))
+    with service(fake) as svc, pytest.raises(OptimizerStateUnavailableError):
+        svc.create_training_client_from_state("weaver://m-src/checkpoints/w")
+    assert fake.sent("POST") == []

@@ -1,0 +1,184 @@
+"""``weaver-facade models ...`` and ``weaver-facade supported-models``.
+
+``models list`` is where a MODEL_ID for the other commands comes from;
+``supported-models`` names the BASE_MODELs that ``models create`` takes.
+A model made by ``models create`` is kept (the command line is short-lived);
+``models terminate`` frees it, and its checkpoints stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from .. import BaseModelInfo, ModelInfo
+from ._output import _console, _iso, _when, emit_json, print_fields
+from ._state import current_state, handles_errors, json_option
+
+__all__ = ["models", "supported_models"]
+
+
+def model_json(m: ModelInfo) -> dict[str, Any]:
+    """A model as JSON (stable keys, ``null`` when the server does not say)."""
+    lora = m.lora
+    return {
+        "id": m.id,
+        "base_model": m.base_model,
+        "training_mode": m.training_mode,
+        "status": m.status,
+        "lora_rank": m.lora_rank,
+        "lora_seed": None if lora is None else lora.seed,
+        "session_id": m.session_id,
+        "tokenizer_path": m.tokenizer_path,
+        "next_seq_id": m.next_seq_id,
+        "created_at": _iso(m.created_at),
+    }
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_model(m: ModelInfo, title: str | None = None) -> None:
+    """One model, field by field."""
+    rows = [
+        ("id", m.id),
+        ("base model", m.base_model),
+        ("training mode", m.training_mode),
+        ("status", _or_dash(m.status)),
+        ("lora rank", _or_dash(m.lora_rank)),
+        ("lora seed", _or_dash(None if m.lora is None else m.lora.seed)),
+        ("session", _or_dash(m.session_id)),
+        ("tokenizer", _or_dash(m.tokenizer_path)),
+        ("next seq_id", _or_dash(m.next_seq_id)),
+        ("created", _when(m.created_at)),
+    ]
+    print_fields(title or f"model {m.id}", rows)
+
+
+def print_models(found: Sequence[ModelInfo]) -> None:
+    """Models, one per row."""
+    if not found:
+        _console().print(Text("models\n(none)"))
+        return
+    table = Table(title=Text("models"), title_justify="left")
+    for column in ("id", "base model", "mode", "rank", "status", "created"):
+        table.add_column(column, overflow="fold")
+    for m in found:
+        row = (m.id, m.base_model, m.training_mode, _or_dash(m.lora_rank), _or_dash(m.status))
+        table.add_row(*(Text(v) for v in (*row, _when(m.created_at))))
+    _console().print(table)
+
+
+@click.group("models", context_settings={"help_option_names": ["-h", "--help"]})
+def models() -> None:
+    """List, show, create and terminate training models.
+
+    A model's checkpoints: `weaver-facade checkpoints list MODEL_ID`.
+    """
+
+
+@models.command("list")
+@json_option
+@handles_errors
+def list_() -> None:
+    """List the key's models, oldest first (terminated ones too)."""
+    found = current_state().service().list_models()
+    if current_state().as_json:
+        emit_json({"models": [model_json(m) for m in found]})
+    else:
+        print_models(found)
+
+
+@models.command("show")
+@click.argument("model_id")
+@json_option
+@handles_errors
+def show(model_id: str) -> None:
+    """Show one model."""
+    model = current_state().service().get_model(model_id)
+    if current_state().as_json:
+        emit_json(model_json(model))
+    else:
+        print_model(model)
+
+
+@models.command("create")
+@click.argument("base_model")
+@click.option(
+    "--lora-rank",
+    type=click.IntRange(1, 256),
+    metavar="N",
+    help="Train a LoRA adapter of rank N (1 to 256). Default: LoRA, rank 32.",
+)
+@click.option("--full", is_flag=True, help="Fine-tune all weights instead of a LoRA adapter.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    metavar="N",
+    help="The LoRA initialisation seed (LoRA only).",
+)
+@json_option
+@handles_errors
+def create(base_model: str, lora_rank: int | None, full: bool, seed: int | None) -> None:
+    """Create a training model from BASE_MODEL (see `weaver-facade supported-models`).
+
+    The model is kept after the command ends; `models terminate` frees it.
+    """
+    if full and (lora_rank is not None or seed is not None):
+        raise click.UsageError("--full trains all weights; it takes no --lora-rank or --seed")
+    trainer = (
+        current_state()
+        .service()
+        .create_training_client(
+            base_model,
+            training_mode="full_ft" if full else "lora",
+            lora_rank=32 if lora_rank is None else lora_rank,
+            seed=seed,
+            keep=True,
+        )
+    )
+    if current_state().as_json:
+        emit_json(model_json(trainer.model))
+    else:
+        print_model(trainer.model, f"created model {trainer.model_id}")
+
+
+@models.command("terminate")
+@click.argument("model_id")
+@json_option
+@handles_errors
+def terminate(model_id: str) -> None:
+    """Terminate a model: it stops holding training resources; its checkpoints stay."""
+    model = current_state().service().terminate_model(model_id)
+    if current_state().as_json:
+        emit_json(model_json(model))
+    else:
+        print_model(model, f"terminated model {model.id}")
+
+
+def base_model_json(m: BaseModelInfo) -> dict[str, Any]:
+    """A base model as JSON."""
+    return {"name": m.name, "status": m.status, "config": dict(m.config)}
+
+
+@click.command("supported-models", context_settings={"help_option_names": ["-h", "--help"]})
+@json_option
+@handles_errors
+def supported_models() -> None:
+    """List the base models the server can train from (BASE_MODEL of `models create`)."""
+    found = current_state().service().supported_models()
+    if current_state().as_json:
+        emit_json({"supported_models": [base_model_json(m) for m in found]})
+        return
+    table = Table(title=Text("supported base models"), title_justify="left")
+    for column in ("name", "status", "config"):
+        table.add_column(column, overflow="fold")
+    for m in found:
+        config = ", ".join(f"{k}={v}" for k, v in sorted(m.config.items()))
+        table.add_row(Text(m.name), Text(m.status), Text(config or "-"))
+    _console().print(table)

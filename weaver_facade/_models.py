@@ -1,0 +1,288 @@
+"""Training models and base models as typed values; paging and cleaning them up, without I/O.
+
+``ModelInfo`` is a training model as the server describes it, ``BaseModelInfo``
+a base model it can start from. ``OffsetPager`` decides the pages of the
+offset-paged listings (``GET /models`` and ``GET /supported-models``), and
+``CreatedModels`` remembers which models a service client created, so that
+closing it terminates them (as the official SDK does), except those kept.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+import attrs
+from weaver_client.types import Unset
+
+from . import _calls as calls
+from ._errors import APIConnectionError, InvalidArgumentError, ResponseValidationError, WeaverError
+from ._lazy import LazyModule
+from ._transport import logger
+from ._wire import Call, WireModel, expect, parse_model
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "BaseModelInfo",
+    "CreatedModels",
+    "LoraSettings",
+    "ModelInfo",
+    "OffsetPager",
+    "base_model_pager",
+    "check_page_size",
+    "model_info_from_wire",
+    "model_pager",
+]
+
+DEFAULT_PAGE_SIZE = 100
+T = TypeVar("T")
+
+
+def check_page_size(page_size: object) -> int:
+    """An int from 1 to 1000, the spec's bounds of every ``limit``."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+        raise InvalidArgumentError(f"page_size must be an int from 1 to 1000, got {page_size!r}")
+    return page_size
+
+
+@attrs.frozen(kw_only=True)
+class LoraSettings:
+    """A LoRA model's adapter settings, as the server describes them.
+
+    The ``train_*`` flags are what the model was created with; each checkpoint
+    says which parts were really trained.
+    """
+
+    rank: int
+    train_unembed: bool = True
+    train_mlp: bool = True
+    train_attn: bool = True
+    seed: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ModelInfo:
+    """A training model, as the server described it.
+
+    Attributes:
+        id: The server's id of the model.
+        base_model: The base model it was created from.
+        training_mode: ``"lora"`` or ``"full_ft"``.
+        tokenizer_path: The tokenizer, when the server says.
+        lora_rank: The LoRA rank (LoRA models only).
+        next_seq_id: The seq_id the server expects next, when it says (an extension).
+        status: ``"active"``, ``"terminated"`` or ``"state_lost"``, when the server says.
+        lora: The LoRA settings (LoRA models only).
+        session_id: The session it was created in, when the server says.
+        created_at: When it was created, when the server says.
+    """
+
+    id: str
+    base_model: str
+    training_mode: str
+    tokenizer_path: str | None = None
+    lora_rank: int | None = None
+    next_seq_id: int | None = None
+    status: str | None = None
+    lora: LoraSettings | None = None
+    session_id: str | None = None
+    created_at: datetime.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BaseModelInfo:
+    """A base model the server can train from (``GET /supported-models``).
+
+    Attributes:
+        name: What ``create_training_client`` takes as ``base_model``.
+        status: Such as ``"available"`` or ``"healthy"``.
+        config: Architecture facts, such as ``vocab_size`` (free-form).
+    """
+
+    name: str
+    status: str
+    config: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def _optional(operation: str, field: str, value: object, kind: type[T]) -> T | None:
+    if value is None or isinstance(value, Unset):
+        return None
+    return expect(operation, "Model", field, value, kind)
+
+
+def _lora(operation: str, value: object) -> LoraSettings | None:
+    if value is None or isinstance(value, Unset):
+        return None
+    if not isinstance(value, wire.LoraConfig):
+        # The generated parser keeps what it cannot parse as it was.
+        value = parse_model(operation, wire.LoraConfig, value, where="in `lora_config`")
+    flags = {
+        name: bool(
+            _optional(operation, f"lora_config.{name}", getattr(value, name), bool) is not False
+        )
+        for name in ("train_unembed", "train_mlp", "train_attn")
+    }
+    return LoraSettings(
+        rank=expect(operation, "Model", "lora_config.rank", value.rank, int),
+        seed=_optional(operation, "lora_config.seed", value.seed, int),
+        **flags,
+    )
+
+
+def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
+    """Check a generated Model and keep what the facade uses."""
+    lora = _lora(operation, gen.lora_config)
+    status = None if isinstance(gen.status, Unset) else gen.status.value
+    created = gen.created_at
+    return ModelInfo(
+        id=expect(operation, "Model", "id", gen.id, str),
+        base_model=expect(operation, "Model", "base_model", gen.base_model, str),
+        training_mode=gen.training_mode.value,
+        tokenizer_path=_optional(operation, "tokenizer_path", gen.tokenizer_path, str),
+        lora_rank=None if lora is None else lora.rank,
+        next_seq_id=_optional(operation, "next_seq_id", gen.next_seq_id, int),
+        status=status,
+        lora=lora,
+        session_id=_optional(operation, "session_id", gen.session_id, str),
+        created_at=None
+        if isinstance(created, Unset)
+        else expect(operation, "Model", "created_at", created, datetime.datetime),
+    )
+
+
+def base_model_from_wire(operation: str, gen: wire.SupportedModel, where: str) -> BaseModelInfo:
+    """Check a generated SupportedModel."""
+    schema = f"SupportedModelList {where}"
+    config = {} if isinstance(gen.config, Unset) else dict(gen.config.additional_properties)
+    return BaseModelInfo(
+        name=expect(operation, schema, "name", gen.name, str),
+        status=expect(operation, schema, "status", gen.status, str),
+        config=config,
+    )
+
+
+# -- paging -----------------------------------------------------------------------------------
+
+
+class _Page(WireModel, Protocol):
+    @property
+    def items(self) -> list[Any]: ...
+    @property
+    def pagination(self) -> wire.Pagination: ...
+
+
+P = TypeVar("P", bound=_Page)
+
+
+class OffsetPager(Generic[P, T]):
+    """Pages of an ``{items, pagination: {total_count}}`` listing: which call next, and the
+    items of each reply. It ends at ``total_count`` or at an empty page, so a server that
+    ignores ``offset`` or miscounts cannot make it list for ever."""
+
+    def __init__(
+        self,
+        page_size: int,
+        make_call: Callable[[int, int], Call[P]],
+        convert: Callable[[Any, str], T],
+        schema: str,
+    ) -> None:
+        self.page_size = check_page_size(page_size)
+        self.offset = 0
+        self.done = False
+        self._make_call = make_call
+        self._convert = convert
+        self._schema = schema
+
+    def call(self) -> Call[P]:
+        return self._make_call(self.page_size, self.offset)
+
+    def read(self, operation: str, page: P) -> list[T]:
+        items = expect(operation, self._schema, "items", page.items, list)
+        total = expect(
+            operation, self._schema, "pagination.total_count", page.pagination.total_count, int
+        )
+        found = [self._convert(item, f"items[{self.offset + i}]") for i, item in enumerate(items)]
+        if len(found) > self.page_size:
+            raise ResponseValidationError(
+                f"{operation}: {self._schema}: {len(found)} items for limit {self.page_size}",
+                operation=operation,
+                field="items",
+            )
+        self.offset += len(found)
+        self.done = not found or self.offset >= total
+        return found
+
+
+def model_pager(page_size: int) -> OffsetPager[wire.ModelList, ModelInfo]:
+    """The pages of ``GET /models``."""
+    return OffsetPager(
+        page_size,
+        lambda limit, offset: calls.list_models(limit=limit, offset=offset),
+        lambda item, _: model_info_from_wire("list_models", item),
+        "ModelList",
+    )
+
+
+def base_model_pager(page_size: int) -> OffsetPager[wire.SupportedModelList, BaseModelInfo]:
+    """The pages of ``GET /supported-models``."""
+    return OffsetPager(
+        page_size,
+        lambda limit, offset: calls.list_supported_models(limit=limit, offset=offset),
+        lambda item, where: base_model_from_wire("list_supported_models", item, where),
+        "SupportedModelList",
+    )
+
+
+# -- cleaning up --------------------------------------------------------------------------
+
+
+class CreatedModels:
+    """The models a service client created and will terminate when it closes.
+
+    Kept models (``keep=True``, or ``terminate_models_on_close=False``) and
+    models attached by id are never listed. Terminating is best effort, as in the
+    official SDK: a failure is logged and the next model is tried, except when the
+    server cannot be reached, which would only make closing slow for every model left.
+    """
+
+    def __init__(self, *, terminate_on_close: bool) -> None:
+        if not isinstance(terminate_on_close, bool):
+            raise InvalidArgumentError(
+                f"terminate_models_on_close must be a bool, got {terminate_on_close!r}"
+            )
+        self.terminate_on_close = terminate_on_close
+        self._ids: dict[str, None] = {}  # ordered: terminated in creation order
+
+    @staticmethod
+    def check_keep(keep: object) -> bool:
+        if not isinstance(keep, bool):
+            raise InvalidArgumentError(f"keep must be a bool, got {keep!r}")
+        return keep
+
+    def add(self, model_id: str, *, keep: bool) -> None:
+        if self.terminate_on_close and not self.check_keep(keep):
+            self._ids[model_id] = None
+
+    def forget(self, model_id: str) -> None:
+        """Leave ``model_id`` alone at close (kept, or already terminated)."""
+        self._ids.pop(model_id, None)
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._ids
+
+    def drain(self) -> list[Call[wire.Model]]:
+        """The terminate calls to send at close; afterwards nothing is left to terminate."""
+        ids, self._ids = list(self._ids), {}
+        return [calls.terminate_model(model_id) for model_id in ids]
+
+    @staticmethod
+    def keep_going(error: WeaverError) -> bool:
+        """Log a failed terminate; ``False`` when the server is unreachable (stop trying)."""
+        logger.warning("could not terminate a model on close: %s", error)
+        return not isinstance(error, APIConnectionError)

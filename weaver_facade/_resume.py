@@ -1,0 +1,106 @@
+"""One-call resume: the I/O-free plan behind ``create_training_client_from_state``.
+
+``resume_plan`` is a generator that yields what to do and receives the
+replies; the sync and async service clients only carry the steps out:
+
+* a ``Call``: send it and reply with the generated model;
+* a ``NewModel``: create that model (opening the session if needed, and
+  remembering it for cleanup) and reply with its ``ModelInfo``;
+* a ``Submission``: start the operation, wait for it and reply with its result.
+
+The order is what makes the resume safe: the checkpoint is looked up first, and
+one without optimizer state is refused for ``with_optimizer=True`` before any
+model exists; then the source model's settings are read, a matching model is
+created and the checkpoint is loaded into it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+
+from . import _calls as calls
+from ._checkpoints import (
+    Checkpoint,
+    CheckpointPath,
+    CheckpointStatus,
+    checkpoint_from_wire,
+    coerce_checkpoint_ref,
+)
+from ._errors import CheckpointNotReadyError, InvalidArgumentError
+from ._io import Submission
+from ._models import DEFAULT_PAGE_SIZE, LoraSettings, ModelInfo, model_info_from_wire
+from ._training import _Pager, check_optimizer_state, checkpoint_not_found, load_submission
+from ._types import LoadResult
+from ._wire import Call
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+
+__all__ = ["NewModel", "ResumePlan", "ResumeStep", "resume_plan"]
+
+
+@attrs.frozen(kw_only=True)
+class NewModel:
+    """Create a training model with these settings."""
+
+    base_model: str
+    training_mode: str
+    lora: LoraSettings | None
+
+
+ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]
+ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]
+
+
+def _find(path: CheckpointPath) -> Generator[ResumeStep, Any, Checkpoint]:
+    """Look a path up among its model's checkpoints (the real wire has no get-by-path)."""
+    pager = _Pager(path.model_id, DEFAULT_PAGE_SIZE)
+    while not pager.done:
+        page: wire.CheckpointList = yield pager.call()
+        for checkpoint in pager.read(page):
+            if checkpoint.name == path.name:
+                return checkpoint
+    raise checkpoint_not_found(path)
+
+
+def _not_ready(checkpoint: Checkpoint) -> CheckpointNotReadyError:
+    return CheckpointNotReadyError(
+        f"checkpoint {checkpoint.path} is {checkpoint.status.value}, not completed; "
+        "only a completed checkpoint can be resumed",
+        code="checkpoint_not_ready",
+        details={"path": str(checkpoint.path), "status": checkpoint.status.value},
+    )
+
+
+def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
+    """The steps of resuming ``checkpoint`` into a new model; returns it and the load result.
+
+    ``checkpoint`` is a ``Checkpoint`` (used as it is), a path or a checkpoint id
+    (looked up). Bad arguments raise on the first step, before any request.
+    """
+    if not isinstance(with_optimizer, bool):
+        raise InvalidArgumentError(f"with_optimizer must be a bool, got {with_optimizer!r}")
+    target = coerce_checkpoint_ref(checkpoint)
+    found: Checkpoint
+    if isinstance(target, uuid.UUID):
+        gen: wire.Checkpoint = yield calls.get_checkpoint(target)
+        found = checkpoint_from_wire("get_checkpoint", gen)
+    elif isinstance(target, CheckpointPath):
+        found = yield from _find(target)
+    else:
+        found = target
+    if found.status is not CheckpointStatus.COMPLETED:
+        raise _not_ready(found)
+    if with_optimizer:
+        check_optimizer_state(found)
+    source_wire: wire.Model = yield calls.get_model(found.model_id)
+    source = model_info_from_wire("get_model", source_wire)
+    model: ModelInfo = yield NewModel(
+        base_model=source.base_model, training_mode=source.training_mode, lora=source.lora
+    )
+    result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)
+    return model, result
