@@ -28,7 +28,10 @@ Fixtures:
 ``weaver_emulator_options`` (session scope)
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default.
     Override it in a ``conftest.py`` to add latency or faults, for example
-    ``{"latency": {"save_checkpoint": 0.5}}``.
+    ``{"latency": {"save_checkpoint": 0.5}}``, or ``{"extensions": "none"}`` for
+    an emulator without the spec's extensions, like today's Weaver.
+    ``pytest --weaver-extensions LIST`` (``all``, ``none`` or names) does the
+    latter for a whole run, unless the fixture sets ``extensions`` itself.
 
 The plugin is not installed as an entry point, so it never loads into test
 suites that did not ask for it. Importing it does not import the emulator
@@ -85,7 +88,7 @@ class WeaverServer:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--weaver-base-url`` and ``--weaver-api-key``."""
+    """Add ``--weaver-base-url``, ``--weaver-api-key`` and ``--weaver-extensions``."""
     group = parser.getgroup("weaver", "weaver-facade fixtures")
     group.addoption(
         "--weaver-base-url",
@@ -99,6 +102,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY",
         default=None,
         help="The key for --weaver-base-url (default: $WEAVER_API_KEY).",
+    )
+    group.addoption(
+        "--weaver-extensions",
+        metavar="LIST",
+        default=None,
+        help="The extensions the local emulator offers: all (default), none, or a "
+        "comma-separated list of openapi.yaml's extension names.",
     )
 
 
@@ -135,7 +145,11 @@ def weaver_server(
     # A fresh key per session: the emulator refuses requests without it, like a real server.
     key = f"weaver-test-{secrets.token_hex(8)}"
     data_dir = tmp_path_factory.mktemp("weaver-emulator")
-    with run_emulator(data_dir, api_keys=(key,), **weaver_emulator_options) as emulator:
+    options = dict(weaver_emulator_options)
+    extensions = request.config.getoption("--weaver-extensions")
+    if extensions is not None:
+        options.setdefault("extensions", extensions)
+    with run_emulator(data_dir, api_keys=(key,), **options) as emulator:
         yield WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
 
 

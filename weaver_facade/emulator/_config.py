@@ -123,7 +123,11 @@ class EmulatorConfig:
 
     ``api_keys``: each key is a tenant; empty turns authentication off.
     ``latency``: seconds of artificial work per operation kind.
-    ``honor_long_poll=False`` ignores ``?wait=`` like a server without the extension.
+    ``extensions``: ``"all"`` (default), ``"none"``, or the names (a comma-separated
+    string or an iterable) of the openapi.yaml extensions to offer; after
+    construction, the frozenset of names offered.
+    ``honor_long_poll=False`` ignores ``?wait=`` like a server without the extension
+    (the same as leaving ``long-poll`` out of ``extensions``).
     ``clock``: seconds since the epoch; tests inject a fake one to expire TTLs.
     """
 
@@ -132,6 +136,7 @@ class EmulatorConfig:
     latency: dict[str, float] = field(default_factory=dict)
     faults: FaultConfig | None = None
     honor_long_poll: bool = True
+    extensions: Any = "all"
     default_sampling_ttl: int = 3600
     max_long_poll: float = 60.0
     workers: int = 4
@@ -154,6 +159,9 @@ class EmulatorConfig:
             if not seconds >= 0:
                 raise ValueError(f"latency for {kind} must be >= 0 seconds")
         object.__setattr__(self, "latency", latency)
+        from ._extensions import parse_extensions  # reads openapi.yaml
+
+        object.__setattr__(self, "extensions", parse_extensions(self.extensions))
         if self.default_sampling_ttl < 1:
             raise ValueError("default_sampling_ttl must be >= 1 second")
         if self.workers < 1:
