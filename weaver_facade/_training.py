@@ -308,6 +308,16 @@ def _route_missing(error: APIError) -> bool:
     return error.status_code in (404, 405)
 
 
+def _not_found_by_id(checkpoint_id: uuid.UUID, model_id: str, error: APIError) -> NotFoundError:
+    return NotFoundError(
+        f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found none, and "
+        f"none is among the checkpoints of model {model_id})",
+        status_code=error.status_code,
+        code="not_found",
+        request_id=error.request_id,
+    )
+
+
 def _unsupported_delete(checkpoint: Checkpoint, error: APIError) -> UnsupportedByServerError:
     return UnsupportedByServerError(
         f"delete_checkpoint: this server cannot delete checkpoints: it lacks the "
@@ -633,9 +643,11 @@ class TrainingClient(_TrainingBase):
             gen = self._io.send(calls.get_checkpoint(checkpoint_id))
         except APIError as exc:
             # Without the checkpoint-by-id extension: the core wire, the model's list.
-            found = self._find_id(model_id, checkpoint_id) if _route_missing(exc) else None
-            if found is None:
+            if not _route_missing(exc):
                 raise
+            found = self._find_id(model_id, checkpoint_id)
+            if found is None:
+                raise _not_found_by_id(checkpoint_id, model_id, exc) from exc
             return found
         return checkpoint_from_wire("get_checkpoint", gen)
 
@@ -873,9 +885,11 @@ class AsyncTrainingClient(_TrainingBase):
         try:
             gen = await self._io.send(calls.get_checkpoint(checkpoint_id))
         except APIError as exc:
-            found = await self._find_id(model_id, checkpoint_id) if _route_missing(exc) else None
-            if found is None:
+            if not _route_missing(exc):
                 raise
+            found = await self._find_id(model_id, checkpoint_id)
+            if found is None:
+                raise _not_found_by_id(checkpoint_id, model_id, exc) from exc
             return found
         return checkpoint_from_wire("get_checkpoint", gen)
 
