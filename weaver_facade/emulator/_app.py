@@ -300,6 +300,8 @@ async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Rep
 
 async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
     op_id = _path_id(request, "operation_id")
+    if not emu.extensions.offers("long-poll"):
+        return emu.get_operation(tenant, op_id)  # `wait` is not looked at, as a server without it
     wait = query_number(request.query_params, "wait", minimum=0, maximum=60)
     return await emu.wait_operation(tenant, op_id, wait or 0.0)
 
