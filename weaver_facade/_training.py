@@ -535,7 +535,9 @@ class TrainingClient(_TrainingBase):
 
         Raises:
             InvalidCheckpointName: Before any request, for a bad name.
-            CheckpointExistsError: The model already has a checkpoint of that name.
+            CheckpointExistsError: The model already has a checkpoint of that name. Not
+                raised for the checkpoint a lost first attempt of this very call made on a
+                server without ``Idempotency-Key``: that one is returned (see ``_recovery``).
         """
         submission, intent = self._save(name, include_optimizer, ttl_seconds)
         try:

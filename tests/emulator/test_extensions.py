@@ -170,6 +170,17 @@ async def test_without_long_poll_wait_is_ignored(make_app: AppFactory) -> None:
         polled = await api.ok("GET", f"/operations/{op['id']}", params={"wait": 20})
         assert time.monotonic() - started < 5.0
         assert polled["status"] in ("pending", "running")
+        # Not looked at at all: a value the extension would refuse passes.
+        await api.ok("GET", f"/operations/{op['id']}", params={"wait": -5})
+
+
+async def test_with_long_poll_a_bad_wait_is_refused(make_app: AppFactory) -> None:
+    client, api = _api(make_app())
+    async with client:
+        model_id = await api.model()
+        op = await api.submit_fb(model_id, batch())
+        refused = await api.request("GET", f"/operations/{op['id']}", params={"wait": -5})
+        assert refused.status_code == 400
 
 
 @pytest.mark.parametrize("value", ["warp-drive", "idempotency-key,warp", "long-poll,"])

@@ -21,9 +21,11 @@ import pytest
 from tests.integration.conftest import API_KEY, BASE_MODEL, FAST_RETRY, batch
 from weaver_facade import (
     AsyncServiceClient,
+    Checkpoint,
     CheckpointExistsError,
     CheckpointRef,
     CheckpointStatus,
+    InvalidArgumentError,
     NotFoundError,
     ServiceClient,
     TrainingClient,
@@ -249,3 +251,26 @@ def test_get_by_id_falls_back_to_the_models_list_and_delete_is_unsupported(
     with pytest.raises(NotFoundError) as missing:
         trainer.delete_checkpoint(unknown)
     assert not isinstance(missing.value, UnsupportedByServerError)
+
+
+def test_attaching_needs_next_seq_id_and_reattaching_gives_the_raw_result(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    _, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    trainer.forward_backward(batch())
+    attached = service.training_client(trainer.model_id)
+    assert attached.model.next_seq_id is None  # the server does not say
+    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+        attached.optim_step()
+    told = service.training_client(trainer.model_id, next_seq_id=2)
+    assert told.optim_step().metrics
+    saved = trainer.save_state("raw", wait=False).result(timeout=30)
+    handle = trainer.save_state("raw-2", wait=False)
+    # Without the operation's kind, a re-attached operation gives its raw response...
+    raw = service.operation(handle.id).result(timeout=30)
+    assert isinstance(raw, dict)
+    assert raw["path"] == f"weaver://{trainer.model_id}/checkpoints/raw-2"
+    # ...and the parsed result when the caller names its type.
+    assert service.operation(handle.id, Checkpoint).result(timeout=30) == handle.result()
+    assert saved.name == "raw"
