@@ -12,7 +12,9 @@ or from Python::
     for finding in report.findings:
         print(finding.line())
 
-Two parts: schemathesis over every operation of the spec (examples, coverage, fuzzing and
+First a short probe finds which of the spec's extensions the server offers
+(``report.extensions``: offered, missing, undetermined); the server is held only to those
+it offers. Then two parts: schemathesis over every operation of the spec (examples, coverage, fuzzing and
 stateful phases, every check), then the checkpoint lifecycle through the facade. Each
 difference from the spec is a ``Finding``: the operation, the check, one sentence naming the
 problem, what was expected and what came back, and a curl command that reproduces it.
@@ -20,12 +22,14 @@ problem, what was expected and what came back, and a curl command that reproduce
 
 from __future__ import annotations
 
+from ._extensions import ExtensionProbe
 from ._findings import Finding
 from ._kit import ContractReport, ContractSettings, ServerUnreachable, run_contract_test
 
 __all__ = [
     "ContractReport",
     "ContractSettings",
+    "ExtensionProbe",
     "Finding",
     "ServerUnreachable",
     "run_contract_test",
