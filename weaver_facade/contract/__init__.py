@@ -14,8 +14,9 @@ or from Python::
 
 First a short probe finds which of the spec's extensions the server offers
 (``report.extensions``: offered, missing, undetermined); the server is held only to those
-it offers. Then two parts: schemathesis over every operation of the spec (examples, coverage, fuzzing and
-stateful phases, every check), then the checkpoint lifecycle through the facade. Each
+it offers. Then two parts: schemathesis over every operation of the spec (examples,
+coverage, fuzzing and stateful phases, every check), then the checkpoint lifecycle through
+the facade. Each
 difference from the spec is a ``Finding``: the operation, the check, one sentence naming the
 problem, what was expected and what came back, and a curl command that reproduces it.
 """
