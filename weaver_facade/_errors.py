@@ -136,7 +136,7 @@ class APIError(WeaverError):
         retry_after: Seconds the server asked us to wait (``Retry-After``), if any.
     """
 
-    #: How the reply was obtained (``_recovery.Delivery``), set by the facade on errors
+    #: How the reply was obtained (``_wire.Delivery``), set by the facade on errors
     #: made from a reply: its ``Date`` and whether an earlier attempt may have acted.
     delivery: object | None = None
 
@@ -298,9 +298,6 @@ class ResponseValidationError(APIError):
         return f"{self.message}{suffix}"
 
 
-# -- operation outcomes ---------------------------------------------------------------
-
-
 class UnsupportedByServerError(APIError):
     """The server lacks an optional extension of the wire that this call needs, and the
     core wire offers no other way (for example deleting a checkpoint without the
@@ -313,6 +310,14 @@ class UnsupportedByServerError(APIError):
     def __init__(self, message: str, *, extension: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.extension = extension
+
+    def __str__(self) -> str:
+        # The server's status (a 404 for an unknown route) would read as "not found".
+        suffix = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{self.message}{suffix}"
+
+
+# -- operation outcomes ---------------------------------------------------------------
 
 
 class OperationFailedError(WeaverError):
