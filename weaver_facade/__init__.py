@@ -56,6 +56,7 @@ from ._errors import (
     SeqIdConflictError,
     UnknownBaseModelError,
     UnprocessableEntityError,
+    UnsupportedByServerError,
     WeaverError,
 )
 from ._models import BaseModelInfo, LoraSettings
@@ -147,6 +148,7 @@ __all__ = [
     "TrainingClient",
     "UnknownBaseModelError",
     "UnprocessableEntityError",
+    "UnsupportedByServerError",
     "WeaverError",
     "__version__",
     "datum_from_tokens",

@@ -30,7 +30,9 @@ Our exception hierarchy::
     │   ├── InternalServerError .................... 5xx
     │   ├── APIConnectionError ..................... no reply (status_code is None)
     │   │   └── APITimeoutError
-    │   └── ResponseValidationError ................ the reply does not match the spec
+    │   ├── ResponseValidationError ................ the reply does not match the spec
+    │   └── UnsupportedByServerError ............... the server lacks the extension a call
+    │                                                needs (``extension`` names it)
     ├── OperationFailedError ....................... a polled operation ended in `error`
     └── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
 
@@ -79,6 +81,7 @@ __all__ = [
     "SeqIdConflictError",
     "UnknownBaseModelError",
     "UnprocessableEntityError",
+    "UnsupportedByServerError",
     "WeaverError",
     "api_error",
 ]
@@ -132,6 +135,10 @@ class APIError(WeaverError):
         details: Structured context from the reply (may be empty).
         retry_after: Seconds the server asked us to wait (``Retry-After``), if any.
     """
+
+    #: How the reply was obtained (``_wire.Delivery``), set by the facade on errors
+    #: made from a reply: its ``Date`` and whether an earlier attempt may have acted.
+    delivery: object | None = None
 
     def __init__(
         self,
@@ -291,6 +298,25 @@ class ResponseValidationError(APIError):
 
     def __str__(self) -> str:
         # The message already says what is wrong; a status prefix would only distract.
+        suffix = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{self.message}{suffix}"
+
+
+class UnsupportedByServerError(APIError):
+    """The server lacks an optional extension of the wire that this call needs, and the
+    core wire offers no other way (for example deleting a checkpoint without the
+    ``checkpoint-by-id`` extension). Nothing was changed on the server.
+
+    Attributes:
+        extension: The extension's name in openapi.yaml (``x-weaver-extension``).
+    """
+
+    def __init__(self, message: str, *, extension: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.extension = extension
+
+    def __str__(self) -> str:
+        # The server's status (a 404 for an unknown route) would read as "not found".
         suffix = f" (request id {self.request_id})" if self.request_id else ""
         return f"{self.message}{suffix}"
 

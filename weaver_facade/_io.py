@@ -113,11 +113,16 @@ class SyncIO(_Base):
         call = self._get_operation(operation_id, wait)
         return snapshot_from_wire(call.operation, self.send(call))
 
-    def handle(self, snapshot: OperationSnapshot, parse: ResultParser[T]) -> OperationHandle[T]:
-        """A handle on an operation already seen once."""
+    def handle(
+        self,
+        snapshot: OperationSnapshot,
+        parse: ResultParser[T],
+        fetch: Callable[[float | None], OperationSnapshot] | None = None,
+    ) -> OperationHandle[T]:
+        """A handle on an operation already seen once (``fetch``: how to look again)."""
         return OperationHandle(
             snapshot,
-            fetch=lambda wait: self.snapshot(snapshot.id, wait),
+            fetch=fetch or (lambda wait: self.snapshot(snapshot.id, wait)),
             parse_result=parse,
             policy=self.poll,
             sleep=self._sleep,
@@ -170,12 +175,15 @@ class AsyncIO(_Base):
         return snapshot_from_wire(call.operation, await self.send(call))
 
     def handle(
-        self, snapshot: OperationSnapshot, parse: ResultParser[T]
+        self,
+        snapshot: OperationSnapshot,
+        parse: ResultParser[T],
+        fetch: Callable[[float | None], Awaitable[OperationSnapshot]] | None = None,
     ) -> AsyncOperationHandle[T]:
-        """A handle on an operation already seen once."""
+        """A handle on an operation already seen once (``fetch``: how to look again)."""
         return AsyncOperationHandle(
             snapshot,
-            fetch=lambda wait: self.snapshot(snapshot.id, wait),
+            fetch=fetch or (lambda wait: self.snapshot(snapshot.id, wait)),
             parse_result=parse,
             policy=self.poll,
             sleep=self._sleep,

@@ -41,16 +41,22 @@ from ._checkpoints import (
     validate_checkpoint_name,
 )
 from ._errors import (
+    APIError,
+    CheckpointExistsError,
     InvalidArgumentError,
     InvalidDatumError,
     NotFoundError,
     OptimizerStateUnavailableError,
     ResponseValidationError,
+    UnsupportedByServerError,
 )
+from ._extensions import CHECKPOINT_BY_ID
 from ._io import AsyncIO, Submission, SyncIO
 from ._lazy import LazyModule
 from ._models import ModelInfo, model_info_from_wire
 from ._operations import AsyncOperationHandle, OperationHandle, OperationSnapshot, ResultParser
+from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint
+from ._transport import logger
 from ._types import (
     AdamParams,
     Datum,
@@ -293,6 +299,42 @@ def check_optimizer_state(checkpoint: Checkpoint) -> None:
         raise _no_optimizer_state(checkpoint)
 
 
+def _route_missing(error: APIError) -> bool:
+    """A 404 or 405 from a route of the ``checkpoint-by-id`` extension: either no such
+    checkpoint, or a server without the route; the model's checkpoint list tells which."""
+    return error.status_code in (404, 405)
+
+
+def _not_found_by_id(checkpoint_id: uuid.UUID, model_id: str, error: APIError) -> NotFoundError:
+    return NotFoundError(
+        f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found none, and "
+        f"none is among the checkpoints of model {model_id})",
+        status_code=error.status_code,
+        code="not_found",
+        request_id=error.request_id,
+    )
+
+
+def _unsupported_delete(checkpoint: Checkpoint, error: APIError) -> UnsupportedByServerError:
+    return UnsupportedByServerError(
+        f"delete_checkpoint: this server cannot delete checkpoints: it lacks the "
+        f"{CHECKPOINT_BY_ID} extension (DELETE /api/v1/checkpoints/{{id}} is not a route "
+        f"there); checkpoint {checkpoint.path} was not deleted",
+        extension=CHECKPOINT_BY_ID,
+        status_code=error.status_code,
+        code=error.code,
+        request_id=error.request_id,
+    )
+
+
+def _log_recovered(checkpoint: Checkpoint) -> None:
+    logger.info(
+        "save_checkpoint: the retried save met checkpoint %s, which its own earlier attempt "
+        "created; using it",
+        checkpoint.path,
+    )
+
+
 def check_next_seq_id(next_seq_id: object) -> int | None:
     """``None`` or an int >= 1."""
     if next_seq_id is not None and (
@@ -366,14 +408,23 @@ class _TrainingBase:
         call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
         return Submission(call, _parse_optim)
 
-    def _save(self, name: object, include_optimizer: bool, ttl: object) -> Submission[Checkpoint]:
+    def _save(
+        self, name: object, include_optimizer: bool, ttl: object
+    ) -> tuple[Submission[Checkpoint], SaveIntent]:
         checked = validate_checkpoint_name(name)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
         kind = CheckpointType.WEIGHT_AND_OPTIMIZER if include_optimizer else CheckpointType.WEIGHT
         call = calls.save_checkpoint(
             self.model_id, checkpoint_type=kind, name=checked, ttl_seconds=ttl_seconds
         )
-        return Submission(call, _parse_save)
+        return Submission(call, _parse_save), SaveIntent(self.model_id, checked, kind, ttl_seconds)
+
+    @staticmethod
+    def _owner(target: Checkpoint | uuid.UUID, default: str) -> tuple[uuid.UUID, str]:
+        """A checkpoint's id and the model whose list holds it."""
+        if isinstance(target, Checkpoint):
+            return target.id, target.model_id
+        return target, default
 
     def _load(self, checkpoint: object, include_optimizer: bool) -> Submission[LoadResult]:
         return load_submission(self.model_id, checkpoint, include_optimizer)
@@ -492,10 +543,32 @@ class TrainingClient(_TrainingBase):
 
         Raises:
             InvalidCheckpointName: Before any request, for a bad name.
-            CheckpointExistsError: The model already has a checkpoint of that name.
+            CheckpointExistsError: The model already has a checkpoint of that name. Not
+                raised for the checkpoint a lost first attempt of this very call made on a
+                server without ``Idempotency-Key``: that one is returned (see ``_recovery``).
         """
-        handle = self._io.submit(self._save(name, include_optimizer, ttl_seconds))
+        submission, intent = self._save(name, include_optimizer, ttl_seconds)
+        try:
+            handle = self._io.submit(submission)
+        except CheckpointExistsError as exc:
+            handle = self._recover_save(intent, exc)
         return handle.result() if wait else handle
+
+    def _recover_save(
+        self, intent: SaveIntent, error: CheckpointExistsError
+    ) -> OperationHandle[Checkpoint]:
+        """Our own earlier attempt's checkpoint, or ``error`` again (see ``_recovery``)."""
+        since = created_since(error)
+        found = None if since is None else self._find(intent.path)
+        if since is None or found is None or not own_checkpoint(intent, found, since):
+            raise error
+        _log_recovered(found)
+        watch = SaveWatch(found)
+        return self._io.handle(
+            watch.snapshot(found),
+            watch.result,
+            fetch=lambda _: watch.snapshot(self._by_path(intent.path)),
+        )
 
     @overload
     def load_state(
@@ -563,14 +636,36 @@ class TrainingClient(_TrainingBase):
         while not pager.done:
             yield from pager.read(self._io.send(pager.call()))
 
-    def _by_path(self, path: CheckpointPath) -> Checkpoint:
+    def _find(self, path: CheckpointPath) -> Checkpoint | None:
         for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
             if checkpoint.name == path.name:
                 return checkpoint
-        raise checkpoint_not_found(path)
+        return None
 
-    def _by_id(self, checkpoint_id: uuid.UUID) -> Checkpoint:
-        gen = self._io.send(calls.get_checkpoint(checkpoint_id))
+    def _by_path(self, path: CheckpointPath) -> Checkpoint:
+        found = self._find(path)
+        if found is None:
+            raise checkpoint_not_found(path)
+        return found
+
+    def _find_id(self, model_id: str, checkpoint_id: uuid.UUID) -> Checkpoint | None:
+        for checkpoint in self._iter(model_id, DEFAULT_PAGE_SIZE):
+            if checkpoint.id == checkpoint_id:
+                return checkpoint
+        return None
+
+    def _by_id(self, target: Checkpoint | uuid.UUID) -> Checkpoint:
+        checkpoint_id, model_id = self._owner(target, self.model_id)
+        try:
+            gen = self._io.send(calls.get_checkpoint(checkpoint_id))
+        except APIError as exc:
+            # Without the checkpoint-by-id extension: the core wire, the model's list.
+            if not _route_missing(exc):
+                raise
+            found = self._find_id(model_id, checkpoint_id)
+            if found is None:
+                raise _not_found_by_id(checkpoint_id, model_id, exc) from exc
+            return found
         return checkpoint_from_wire("get_checkpoint", gen)
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
@@ -583,18 +678,28 @@ class TrainingClient(_TrainingBase):
         target = coerce_checkpoint_ref(ref)
         if isinstance(target, CheckpointPath):
             return self._by_path(target)
-        return self._by_id(target.id if isinstance(target, Checkpoint) else target)
+        return self._by_id(target)
 
     def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """Delete a checkpoint and its files; returns it in status ``deleted``.
 
         ``ref`` as for ``get_checkpoint``.
+
+        Raises:
+            UnsupportedByServerError: The server lacks the ``checkpoint-by-id``
+                extension, without which the wire has no way to delete a checkpoint.
         """
         target = coerce_checkpoint_ref(ref)
         if isinstance(target, CheckpointPath):
             target = self._by_path(target)
-        checkpoint_id = target.id if isinstance(target, Checkpoint) else target
-        gen = self._io.send(calls.delete_checkpoint(checkpoint_id))
+        checkpoint_id, model_id = self._owner(target, self.model_id)
+        try:
+            gen = self._io.send(calls.delete_checkpoint(checkpoint_id))
+        except APIError as exc:
+            found = self._find_id(model_id, checkpoint_id) if _route_missing(exc) else None
+            if found is None:
+                raise
+            raise _unsupported_delete(found, exc) from exc
         return checkpoint_from_wire("delete_checkpoint", gen)
 
     def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
@@ -703,8 +808,28 @@ class AsyncTrainingClient(_TrainingBase):
         wait: bool = True,
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
-        handle = await self._io.submit(self._save(name, include_optimizer, ttl_seconds))
+        submission, intent = self._save(name, include_optimizer, ttl_seconds)
+        try:
+            handle = await self._io.submit(submission)
+        except CheckpointExistsError as exc:
+            handle = await self._recover_save(intent, exc)
         return await handle.result() if wait else handle
+
+    async def _recover_save(
+        self, intent: SaveIntent, error: CheckpointExistsError
+    ) -> AsyncOperationHandle[Checkpoint]:
+        """See ``TrainingClient._recover_save``."""
+        since = created_since(error)
+        found = None if since is None else await self._find(intent.path)
+        if since is None or found is None or not own_checkpoint(intent, found, since):
+            raise error
+        _log_recovered(found)
+        watch = SaveWatch(found)
+
+        async def fetch(_: float | None) -> OperationSnapshot:
+            return watch.snapshot(await self._by_path(intent.path))
+
+        return self._io.handle(watch.snapshot(found), watch.result, fetch=fetch)
 
     @overload
     async def load_state(
@@ -768,14 +893,35 @@ class AsyncTrainingClient(_TrainingBase):
             for checkpoint in pager.read(await self._io.send(pager.call())):
                 yield checkpoint
 
-    async def _by_path(self, path: CheckpointPath) -> Checkpoint:
+    async def _find(self, path: CheckpointPath) -> Checkpoint | None:
         async for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
             if checkpoint.name == path.name:
                 return checkpoint
-        raise checkpoint_not_found(path)
+        return None
 
-    async def _by_id(self, checkpoint_id: uuid.UUID) -> Checkpoint:
-        gen = await self._io.send(calls.get_checkpoint(checkpoint_id))
+    async def _by_path(self, path: CheckpointPath) -> Checkpoint:
+        found = await self._find(path)
+        if found is None:
+            raise checkpoint_not_found(path)
+        return found
+
+    async def _find_id(self, model_id: str, checkpoint_id: uuid.UUID) -> Checkpoint | None:
+        async for checkpoint in self._iter(model_id, DEFAULT_PAGE_SIZE):
+            if checkpoint.id == checkpoint_id:
+                return checkpoint
+        return None
+
+    async def _by_id(self, target: Checkpoint | uuid.UUID) -> Checkpoint:
+        checkpoint_id, model_id = self._owner(target, self.model_id)
+        try:
+            gen = await self._io.send(calls.get_checkpoint(checkpoint_id))
+        except APIError as exc:
+            if not _route_missing(exc):
+                raise
+            found = await self._find_id(model_id, checkpoint_id)
+            if found is None:
+                raise _not_found_by_id(checkpoint_id, model_id, exc) from exc
+            return found
         return checkpoint_from_wire("get_checkpoint", gen)
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
@@ -783,15 +929,21 @@ class AsyncTrainingClient(_TrainingBase):
         target = coerce_checkpoint_ref(ref)
         if isinstance(target, CheckpointPath):
             return await self._by_path(target)
-        return await self._by_id(target.id if isinstance(target, Checkpoint) else target)
+        return await self._by_id(target)
 
     async def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.delete_checkpoint``."""
         target = coerce_checkpoint_ref(ref)
         if isinstance(target, CheckpointPath):
             target = await self._by_path(target)
-        checkpoint_id = target.id if isinstance(target, Checkpoint) else target
-        gen = await self._io.send(calls.delete_checkpoint(checkpoint_id))
+        checkpoint_id, model_id = self._owner(target, self.model_id)
+        try:
+            gen = await self._io.send(calls.delete_checkpoint(checkpoint_id))
+        except APIError as exc:
+            found = await self._find_id(model_id, checkpoint_id) if _route_missing(exc) else None
+            if found is None:
+                raise
+            raise _unsupported_delete(found, exc) from exc
         return checkpoint_from_wire("delete_checkpoint", gen)
 
     async def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:

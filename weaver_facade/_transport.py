@@ -21,6 +21,12 @@ Waits are capped exponential backoff with full jitter; a ``Retry-After``
 header is honoured when it is at most ``max_retry_after`` seconds; a longer one
 is not waited out: the error surfaces at once with ``retry_after`` set.
 
+A reply that follows an attempt the server may have acted on (any failure
+after the request was sent: a dropped connection, a timeout, a 5xx) carries an
+``EarlierAttempt`` in ``response.extensions[EARLIER_ATTEMPT]``. Against a
+server that ignores ``Idempotency-Key``, that is how a save tells "my own
+first attempt made this checkpoint" from a real conflict (see ``_recovery``).
+
 Logging goes to ``logging.getLogger("weaver_facade")``; ``WEAVER_LOG=debug``
 logs every request and reply with the API key redacted.
 """
@@ -36,7 +42,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 import httpx
 
-from ._wire import API_KEY_HEADER, REDACTED, parse_retry_after
+from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, parse_retry_after
 
 __all__ = [
     "AsyncRetryTransport",
@@ -129,6 +135,28 @@ class RetryPolicy:
         return None
 
 
+class _Attempts:
+    """The bookkeeping behind ``EarlierAttempt``, shared by both transports."""
+
+    def __init__(self) -> None:
+        self._sending = 0.0
+        self._maybe_acted: float | None = None
+
+    def sending(self) -> None:
+        self._sending = time.monotonic()
+
+    def retrying(self, outcome: httpx.Response | Exception) -> None:
+        if self._maybe_acted is None and not isinstance(outcome, _NOT_SENT_ERRORS):
+            self._maybe_acted = self._sending
+
+    def stamp(self, response: httpx.Response) -> httpx.Response:
+        if self._maybe_acted is not None:
+            response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
+                sent=self._maybe_acted, received=time.monotonic()
+            )
+        return response
+
+
 def _describe(outcome: httpx.Response | Exception) -> str:
     if isinstance(outcome, httpx.Response):
         return f"HTTP {outcome.status_code}"
@@ -204,9 +232,11 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
         attempt = 0
+        attempts = _Attempts()
         while True:
             _log_request(request, attempt)
             outcome: httpx.Response | Exception
+            attempts.sending()
             try:
                 outcome = self._transport.handle_request(request)
             except httpx.TransportError as exc:
@@ -215,7 +245,8 @@ class RetryTransport(httpx.BaseTransport):
             if delay is None:
                 if isinstance(outcome, Exception):
                     raise outcome
-                return outcome
+                return attempts.stamp(outcome)
+            attempts.retrying(outcome)
             if isinstance(outcome, httpx.Response):
                 outcome.close()
             self._sleep(delay)
@@ -249,9 +280,11 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
         attempt = 0
+        attempts = _Attempts()
         while True:
             _log_request(request, attempt)
             outcome: httpx.Response | Exception
+            attempts.sending()
             try:
                 outcome = await self._transport.handle_async_request(request)
             except httpx.TransportError as exc:
@@ -260,7 +293,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             if delay is None:
                 if isinstance(outcome, Exception):
                     raise outcome
-                return outcome
+                return attempts.stamp(outcome)
+            attempts.retrying(outcome)
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
             await self._sleep(delay)

@@ -49,7 +49,10 @@ else:
 
 __all__ = [
     "API_KEY_HEADER",
+    "EARLIER_ATTEMPT",
     "Call",
+    "Delivery",
+    "EarlierAttempt",
     "GeneratedClient",
     "WireModel",
     "connection_error",
@@ -96,10 +99,56 @@ class Call(Generic[M]):
     model: type[M]
 
 
+EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
+
+
+@attrs.frozen
+class EarlierAttempt:
+    """Set by the retry transport on a reply that follows an attempt the server may
+    have acted on (a failure after the request was sent).
+
+    Attributes:
+        sent: ``time.monotonic()`` when the first such attempt was sent.
+        received: ``time.monotonic()`` when the final reply's headers arrived.
+    """
+
+    sent: float
+    received: float
+
+
+@attrs.frozen
+class Delivery:
+    """How an error reply was obtained; what a save needs to recognise its own checkpoint.
+
+    Attributes:
+        earlier_attempt: Set when an earlier attempt may have been acted on.
+        date: The reply's ``Date`` header (server time, whole seconds), if any.
+    """
+
+    earlier_attempt: EarlierAttempt | None
+    date: datetime.datetime | None
+
+
+def _delivery(response: httpx.Response) -> Delivery:
+    earlier = response.extensions.get(EARLIER_ATTEMPT)
+    date: datetime.datetime | None = None
+    header = response.headers.get("Date")
+    if header:
+        try:
+            date = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            date = None
+        if date is not None and date.tzinfo is None:
+            date = date.replace(tzinfo=datetime.UTC)
+    return Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
+
+
 def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> M:
     """Turn a reply into the expected generated model, or raise the right error."""
     if response.status_code >= 400:
-        raise error_from_response(call.operation, response)
+        error = error_from_response(call.operation, response)
+        error.delivery = _delivery(response)
+        raise error
     try:
         parsed = call.parse(client=client, response=response)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:

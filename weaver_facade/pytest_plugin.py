@@ -45,6 +45,11 @@ Fixtures:
     also be ``{"rules": [...], "seed": N}``. A wrong option fails the tests
     that use the server, with one line naming it.
 
+    ``{"extensions": "none"}`` gives an emulator without the spec's extensions,
+    like today's Weaver; ``pytest --weaver-extensions LIST`` (``all``, ``none``
+    or names) does the same for a whole run, unless the fixture sets
+    ``extensions`` itself.
+
 The plugin is not installed as an entry point, so it never loads into test
 suites that did not ask for it. Importing it does not import the emulator
 (numpy, uvicorn): that happens when ``weaver_server`` first starts one.
@@ -106,7 +111,7 @@ class WeaverServer:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--weaver-base-url`` and ``--weaver-api-key``."""
+    """Add ``--weaver-base-url``, ``--weaver-api-key`` and ``--weaver-extensions``."""
     group = parser.getgroup("weaver", "weaver-facade fixtures")
     group.addoption(
         "--weaver-base-url",
@@ -120,6 +125,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY",
         default=None,
         help="The key for --weaver-base-url (default: $WEAVER_API_KEY).",
+    )
+    group.addoption(
+        "--weaver-extensions",
+        metavar="LIST",
+        default=None,
+        help="The extensions the local emulator offers: all (default), none, or a "
+        "comma-separated list of openapi.yaml's extension names.",
     )
 
 
@@ -156,10 +168,14 @@ def weaver_server(
     # A fresh key per session: the emulator refuses requests without it, like a real server.
     key = f"weaver-test-{secrets.token_hex(8)}"
     data_dir = tmp_path_factory.mktemp("weaver-emulator")
-    problem = _options_problem(weaver_emulator_options, data_dir, key)
+    options = weaver_emulator_options
+    extensions = request.config.getoption("--weaver-extensions")
+    if extensions is not None and isinstance(options, Mapping):
+        options = {"extensions": extensions, **options}
+    problem = _options_problem(options, data_dir, key)
     if problem is not None:
         pytest.fail(f"weaver_emulator_options: {problem}", pytrace=False)
-    with run_emulator(data_dir, api_keys=(key,), **weaver_emulator_options) as emulator:
+    with run_emulator(data_dir, api_keys=(key,), **options) as emulator:
         yield WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
 
 

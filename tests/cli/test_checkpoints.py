@@ -13,6 +13,7 @@ import yaml
 from tests.cli.conftest import Cli, train_model
 from tests.cli.test_operations import OPERATION_KEYS
 from weaver_facade import ServiceClient
+from weaver_facade.emulator import RunningEmulator
 
 CHECKPOINT_KEYS = {
     "id",
@@ -32,6 +33,17 @@ CHECKPOINT_KEYS = {
     "train_attn",
 }
 UNREACHABLE = {"WEAVER_BASE_URL": "http://127.0.0.1:9"}
+# The core flows run against an emulator with every extension and one without any.
+both_servers = pytest.mark.parametrize(
+    "emulator_config", [{}, {"extensions": "none"}], ids=["extensions-all", "extensions-none"]
+)
+
+
+@pytest.fixture
+def offered(emu: RunningEmulator) -> frozenset[str]:
+    """The extensions this test's emulator offers."""
+    names: frozenset[str] = emu.config.extensions
+    return names
 
 
 def path(model_id: str, name: str) -> str:
@@ -59,6 +71,7 @@ def test_list_of_a_model_without_checkpoints(cli: Cli, model_id: str) -> None:
     }
 
 
+@both_servers
 def test_list_shows_every_checkpoint_oldest_first(cli: Cli, model_id: str) -> None:
     save(cli, model_id, "alpha")
     save(cli, model_id, "beta", "--weights-only", "--ttl", "600")
@@ -85,6 +98,7 @@ def test_global_json_flag_works_like_the_command_flag(cli: Cli, model_id: str) -
 # -- save -----------------------------------------------------------------------------------
 
 
+@both_servers
 def test_save_defaults_to_weights_and_optimizer(cli: Cli, model_id: str) -> None:
     run = cli("checkpoints", "save", model_id, "first")
     assert run.exit_code == 0, run.stderr
@@ -98,6 +112,7 @@ def test_save_defaults_to_weights_and_optimizer(cli: Cli, model_id: str) -> None
     assert saved["expires_at"] is None
 
 
+@both_servers
 def test_save_weights_only_with_a_ttl(cli: Cli, model_id: str) -> None:
     saved = save(cli, model_id, "light", "--weights-only", "--ttl", "600")
     assert set(saved) == CHECKPOINT_KEYS
@@ -113,6 +128,7 @@ def test_save_weights_only_with_a_ttl(cli: Cli, model_id: str) -> None:
     assert abs((expires - created).total_seconds() - 600) < 5
 
 
+@both_servers
 def test_save_of_an_existing_name_is_an_api_error(cli: Cli, model_id: str) -> None:
     save(cli, model_id, "twice")
     run = cli("checkpoints", "save", model_id, "twice")
@@ -157,7 +173,10 @@ def test_save_refuses_a_bad_ttl_and_a_bad_model_id(cli: Cli) -> None:
     assert "model id 'bad model!' is not valid" in bad_model.stderr
 
 
-def test_save_without_waiting_then_wait_for_the_operation(cli: Cli, model_id: str) -> None:
+@both_servers
+def test_save_without_waiting_then_wait_for_the_operation(
+    cli: Cli, model_id: str, offered: frozenset[str]
+) -> None:
     started = cli("checkpoints", "save", model_id, "later", "--no-wait", "--json")
     assert started.exit_code == 0, started.stderr
     operation = started.json()
@@ -166,7 +185,9 @@ def test_save_without_waiting_then_wait_for_the_operation(cli: Cli, model_id: st
     assert operation["kind"] == "save_checkpoint"  # known from the request, before the result
     done = cli("operations", "wait", operation["id"], "--json")
     assert done.exit_code == 0
-    assert done.json()["kind"] == "save_checkpoint"
+    # Re-attached by id, the kind is the server's to say (operation-details).
+    kind = "save_checkpoint" if "operation-details" in offered else None
+    assert done.json()["kind"] == kind
     assert done.json()["result"]["path"] == path(model_id, "later")
     human = cli("checkpoints", "save", model_id, "later-2", "--no-wait")
     assert human.exit_code == 0
@@ -176,7 +197,8 @@ def test_save_without_waiting_then_wait_for_the_operation(cli: Cli, model_id: st
 # -- show -----------------------------------------------------------------------------------
 
 
-def test_show_by_path_by_id_and_by_name(cli: Cli, model_id: str) -> None:
+@both_servers
+def test_show_by_path_by_id_and_by_name(cli: Cli, model_id: str, offered: frozenset[str]) -> None:
     saved = save(cli, model_id, "shown")
     by_path = cli("checkpoints", "show", path(model_id, "shown"), "--json").json()
     by_id = cli("checkpoints", "show", str(saved["id"]), "--model", model_id, "--json").json()
@@ -185,7 +207,8 @@ def test_show_by_path_by_id_and_by_name(cli: Cli, model_id: str) -> None:
     table = cli("checkpoints", "show", path(model_id, "shown"))
     assert table.exit_code == 0
     assert re.search(rf"id\W+{saved['id']}", table.stdout)
-    assert re.search(r"sha256\W+[0-9a-f]{64}", table.stdout)
+    digest = re.search(r"sha256\W+[0-9a-f]{64}", table.stdout)
+    assert (digest is not None) == ("checkpoint-details" in offered)
 
 
 def test_show_needs_the_model_of_an_id_or_name(cli: Cli, model_id: str) -> None:
@@ -238,8 +261,9 @@ def test_show_of_a_missing_checkpoint(cli: Cli, model_id: str) -> None:
 # -- load -----------------------------------------------------------------------------------
 
 
+@both_servers
 def test_load_with_optimizer_into_a_new_model(
-    cli: Cli, model_id: str, service: ServiceClient
+    cli: Cli, model_id: str, service: ServiceClient, offered: frozenset[str]
 ) -> None:
     save(cli, model_id, "resume-me")
     fresh = train_model(service, steps=0)
@@ -258,16 +282,28 @@ def test_load_with_optimizer_into_a_new_model(
     assert loaded["model_id"] == fresh
     assert loaded["path"] == path(model_id, "resume-me")
     assert loaded["include_optimizer"] is True
-    assert loaded["optimizer_step"] == 2  # the model had trained two steps
+    # The model had trained two steps; the server says so with load-details.
+    assert loaded["optimizer_step"] == (2 if "load-details" in offered else None)
 
 
-def test_load_by_id_and_by_name(cli: Cli, model_id: str, service: ServiceClient) -> None:
+@both_servers
+def test_load_by_id_and_by_name(
+    cli: Cli, model_id: str, service: ServiceClient, offered: frozenset[str]
+) -> None:
     saved = save(cli, model_id, "by-id")
     fresh = train_model(service, steps=0)
     by_id = cli("checkpoints", "load", fresh, str(saved["id"]))
-    assert by_id.exit_code == 0, by_id.stderr
-    assert re.search(r"restored\W+weights\W", by_id.stdout)
-    assert re.search(rf"checkpoint id\W+{saved['id']}", by_id.stdout)
+    if "checkpoint-by-id" in offered:
+        assert by_id.exit_code == 0, by_id.stderr
+        assert re.search(r"restored\W+weights\W", by_id.stdout)
+        assert re.search(rf"checkpoint id\W+{saved['id']}", by_id.stdout)
+    else:
+        # Without lookup by id, an id is found only among MODEL_ID's own checkpoints.
+        assert by_id.exit_code == 1
+        assert len(by_id.stderr.splitlines()) == 1
+        assert f"none is among the checkpoints of model {fresh}" in by_id.stderr
+        own = cli("checkpoints", "load", model_id, str(saved["id"]))
+        assert own.exit_code == 0, own.stderr
     # A bare name is a checkpoint of MODEL_ID itself.
     by_name = cli("checkpoints", "load", model_id, "by-id", "--json")
     assert by_name.exit_code == 0, by_name.stderr
@@ -347,6 +383,20 @@ def test_delete_by_id_checks_the_model(cli: Cli, model_id: str, service: Service
     right = cli("checkpoints", "delete", str(saved["id"]), "--model", model_id, "--json")
     assert right.exit_code == 0
     assert right.json()["deleted"][0]["id"] == saved["id"]
+
+
+@pytest.mark.parametrize("emulator_config", [{"extensions": "none"}])
+def test_delete_on_a_server_without_delete_is_an_api_error(cli: Cli, model_id: str) -> None:
+    saved = save(cli, model_id, "kept")
+    for ref in (path(model_id, "kept"), str(saved["id"])):
+        run = cli("checkpoints", "delete", ref, "--model", model_id)
+        assert run.exit_code == 1
+        assert run.stdout == ""
+        assert len(run.stderr.splitlines()) == 1
+        assert run.stderr.startswith(f"error: {ref}: ")
+        assert "checkpoint-by-id" in run.stderr
+    left = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    assert [c["id"] for c in left] == [saved["id"]]
 
 
 def test_delete_needs_a_ref(cli: Cli) -> None:

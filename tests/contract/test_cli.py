@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.emulator.support import EmulatorProcess, spawn_emulator
+from weaver_facade._extensions import extension_markers
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "kit-cli-secret-7c1d2e"
@@ -30,6 +31,13 @@ def spec_operations() -> int:
     """How many operations openapi.yaml has (each must be exercised)."""
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     return sum(1 for item in spec["paths"].values() for method in item if method in METHODS)
+
+
+# The spec's extension names, read from its markers (not from the kit).
+EXTENSIONS = {
+    str(value)
+    for _, value in extension_markers(yaml.safe_load((ROOT / "openapi.yaml").read_text()))
+}
 
 
 def contract_test(*args: str, key: str | None = None, timeout: float = 240) -> tuple[int, str]:
@@ -88,6 +96,38 @@ def test_the_default_run_passes_a_clean_emulator_in_under_three_minutes(
     assert len(cases) == spec_operations() + 12
     assert not junit.findall(".//failure")
     assert KEY not in (tmp_path / "contract-junit.xml").read_text(encoding="utf-8")
+    # The report states the extensions the server offers (long-poll may stay undetermined:
+    # the emulator's operations end before a poll could be seen held).
+    extensions = report["extensions"]
+    assert set(extensions["offered"]) >= EXTENSIONS - {"long-poll"}
+    assert extensions["missing"] == []
+    assert "extensions offers: checkpoint-by-id" in output
+
+
+def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
+    tmp_path: Path,
+) -> None:
+    process = spawn_emulator("--api-key", KEY, "--extensions", "none")
+    try:
+        code, output = contract_test(
+            "--base-url", process.base_url, "--quick", "--report", str(tmp_path), key=KEY
+        )
+    finally:
+        process.stop()
+    assert code == 0, output
+    assert "contract: PASS, 0 finding(s)" in output
+    assert f"extensions lacks: {', '.join(sorted(EXTENSIONS))}" in output
+    report = json.loads((tmp_path / "contract-report.json").read_text(encoding="utf-8"))
+    assert report["extensions"]["offered"] == []
+    assert sorted(report["extensions"]["missing"]) == sorted(EXTENSIONS)
+    # Its routes are not held to the spec; every other operation is.
+    assert len(report["parts"]["conformance"]["statuses"]) == 14
+    junit = ET.parse(tmp_path / "contract-junit.xml").getroot()  # noqa: S314
+    properties = {
+        p.get("name"): p.get("value") for p in junit.findall("./testsuite/properties/property")
+    }
+    assert properties["extensions.offered"] == ""
+    assert sorted(str(properties["extensions.missing"]).split(",")) == sorted(EXTENSIONS)
 
 
 def test_no_key_for_a_server_that_wants_one_fails_the_run(

@@ -125,9 +125,10 @@ def test_ctrl_c_stops_the_emulator_and_the_example_and_removes_the_state() -> No
 # -- the example on its own ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningEmulator]:
-    with run_emulator(api_keys=(KEY,)) as running:
+@pytest.fixture(scope="module", params=["all", "none"], ids=["extensions-all", "extensions-none"])
+def emulator(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
+    """The example runs unchanged against today's Weaver, without the extensions."""
+    with run_emulator(api_keys=(KEY,), extensions=request.param) as running:
         yield running
 
 

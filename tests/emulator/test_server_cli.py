@@ -185,5 +185,6 @@ def test_the_cli_group_lists_the_emulator_without_importing_it() -> None:
         "--latency",
         "--fault",
         "--no-long-poll",
+        "--extensions",
     ):
         assert option in result.output

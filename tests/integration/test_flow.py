@@ -9,7 +9,8 @@
    LoRA seed, in another client, reproduces the losses of steps 4 to 6.
 
 The same flow runs with the sync client, the async client over HTTP, and the
-async client on the in-process ASGI app.
+async client on the in-process ASGI app; over HTTP, against an emulator with
+every extension and against one without any (today's Weaver).
 """
 
 from __future__ import annotations
@@ -40,9 +41,15 @@ from weaver_facade import (
     LoadResult,
     ServiceClient,
 )
-from weaver_facade.emulator import EmulatorConfig, create_app
+from weaver_facade.emulator import EmulatorConfig, RunningEmulator, create_app
 
 NAME = "after-3-steps"
+
+
+@pytest.fixture(params=[{}, {"extensions": "none"}], ids=["extensions-all", "extensions-none"])
+def emulator_config(request: pytest.FixtureRequest) -> dict[str, object]:
+    config: dict[str, object] = request.param
+    return config
 
 
 def check_training(losses: list[float]) -> None:
@@ -72,21 +79,22 @@ def check_listed(listed: list[Checkpoint], saved: Checkpoint) -> Checkpoint:
     return found
 
 
-def check_weights_only_load(loaded: LoadResult, found: Checkpoint) -> None:
+def check_weights_only_load(loaded: LoadResult, found: Checkpoint, details: bool = True) -> None:
     assert loaded.path == found.path
     assert loaded.include_optimizer is False
-    assert loaded.checkpoint_id == found.id
+    assert loaded.checkpoint_id == (found.id if details else None)
     assert loaded.optimizer_step is None
 
 
-def check_resume_load(resumed: LoadResult, found: Checkpoint) -> None:
+def check_resume_load(resumed: LoadResult, found: Checkpoint, details: bool = True) -> None:
+    """``details``: the server offers the load-details extension."""
     assert resumed.path == found.path
     assert resumed.include_optimizer is True
-    assert resumed.checkpoint_id == found.id
-    assert resumed.optimizer_step == 3
+    assert resumed.checkpoint_id == (found.id if details else None)
+    assert resumed.optimizer_step == (3 if details else None)
 
 
-def check_wire(recorder: Recorder) -> None:
+def check_wire(recorder: Recorder, long_poll: bool = True) -> None:
     """What the flow sent: keys on every request, no listing before saves, long-polls only."""
     assert recorder.requests
     for request in recorder.requests:
@@ -103,10 +111,12 @@ def check_wire(recorder: Recorder) -> None:
     polls = [r for r in recorder.sent("GET") if "/operations/" in r.url.path]
     assert all("wait" in r.url.params for r in polls), "every poll is a long-poll"
     operations = len([r for r in recorder.requests if r.method == "POST"]) - 3  # session, 3 models
-    assert len(polls) <= 2 * operations, f"{len(polls)} polls for {operations} operations"
+    if long_poll:  # without it, polls back off (tests/integration/test_operations.py)
+        assert len(polls) <= 2 * operations, f"{len(polls)} polls for {operations} operations"
 
 
-def test_sync_flow(make_service: ServiceFactory, recorder: Recorder) -> None:
+def test_sync_flow(make_service: ServiceFactory, recorder: Recorder, emu: RunningEmulator) -> None:
+    details = "load-details" in emu.config.extensions
     data = batch()
     service = make_service()
     trainer = service.create_training_client(BASE_MODEL, seed=1)
@@ -124,7 +134,7 @@ def test_sync_flow(make_service: ServiceFactory, recorder: Recorder) -> None:
     found = check_listed(trainer.list_checkpoints(), saved)
 
     weights_only = service.create_training_client(BASE_MODEL, seed=2)
-    check_weights_only_load(weights_only.load_state(found), found)
+    check_weights_only_load(weights_only.load_state(found), found, details)
     assert weights_only.forward_backward(data).loss == losses[3]
     weights_only.optim_step()
     assert weights_only.forward_backward(data).loss != losses[4], "the optimizer was not reset"
@@ -132,16 +142,18 @@ def test_sync_flow(make_service: ServiceFactory, recorder: Recorder) -> None:
     # A new script: another client, another LoRA seed, only the path string.
     other: ServiceClient = make_service()
     resumed = other.create_training_client(BASE_MODEL, seed=3)
-    check_resume_load(resumed.load_state_with_optimizer(str(found.path)), found)
+    check_resume_load(resumed.load_state_with_optimizer(str(found.path)), found, details)
     continued = []
     for _ in range(3):
         continued.append(resumed.forward_backward(data).loss)
         resumed.optim_step()
     assert continued == losses[3:]
-    check_wire(recorder)
+    check_wire(recorder, "long-poll" in emu.config.extensions)
 
 
-async def _async_flow(service: AsyncServiceClient, other: AsyncServiceClient) -> None:
+async def _async_flow(
+    service: AsyncServiceClient, other: AsyncServiceClient, details: bool = True
+) -> None:
     data = batch()
     trainer = await service.create_training_client(BASE_MODEL, seed=1)
     losses: list[float] = []
@@ -158,13 +170,13 @@ async def _async_flow(service: AsyncServiceClient, other: AsyncServiceClient) ->
     found = check_listed(await trainer.list_checkpoints(), saved)
 
     weights_only = await service.create_training_client(BASE_MODEL, seed=2)
-    check_weights_only_load(await weights_only.load_state(found), found)
+    check_weights_only_load(await weights_only.load_state(found), found, details)
     assert (await weights_only.forward_backward(data)).loss == losses[3]
     await weights_only.optim_step()
     assert (await weights_only.forward_backward(data)).loss != losses[4]
 
     resumed: AsyncTrainingClient = await other.create_training_client(BASE_MODEL, seed=3)
-    check_resume_load(await resumed.load_state_with_optimizer(found.path), found)
+    check_resume_load(await resumed.load_state_with_optimizer(found.path), found, details)
     continued = []
     for _ in range(3):
         continued.append((await resumed.forward_backward(data)).loss)
@@ -172,9 +184,12 @@ async def _async_flow(service: AsyncServiceClient, other: AsyncServiceClient) ->
     assert continued == losses[3:]
 
 
-async def test_async_flow(make_async_service: AsyncServiceFactory, recorder: Recorder) -> None:
-    await _async_flow(make_async_service(), make_async_service())
-    check_wire(recorder)
+async def test_async_flow(
+    make_async_service: AsyncServiceFactory, recorder: Recorder, emu: RunningEmulator
+) -> None:
+    offered = emu.config.extensions
+    await _async_flow(make_async_service(), make_async_service(), "load-details" in offered)
+    check_wire(recorder, "long-poll" in offered)
 
 
 @pytest.fixture

@@ -135,6 +135,27 @@ def test_emulator_options_can_be_overridden(pytester: pytest.Pytester) -> None:
     run(pytester).assert_outcomes(passed=1)
 
 
+def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import httpx
+
+        def test_no_extensions(weaver_server, weaver_client):
+            trainer = weaver_client.create_training_client("weaver-tiny")
+            assert trainer.model.next_seq_id is None  # next-seq-id is off
+            saved = trainer.save_state("s")
+            reply = httpx.get(
+                f"{weaver_server.base_url}/api/v1/checkpoints/{saved.id}",
+                headers={"X-WEAVER-API-KEY": weaver_server.api_key},
+            )
+            assert reply.status_code == 404
+            assert reply.json()["message"].startswith("no route")
+        """
+    )
+    run(pytester, "--weaver-extensions", "none").assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(failed=1)
+
+
 def test_without_opting_in_there_are_no_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(weaver_client): pass")
     result = pytester.runpytest(*QUIET)

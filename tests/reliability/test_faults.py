@@ -6,6 +6,11 @@ listings), spread evenly over five kinds: 503 and 429 with ``Retry-After``
 before the server acts, and dropped connections and 503s after it acted (the
 replies that idempotency keys exist for), plus drops before it acted.
 
+Each test runs against an emulator with every extension and against one with none
+(``extensions="none"``), which is the maintainer's report on issue 11: without
+``Idempotency-Key`` a save whose first attempt acted is re-sent and meets its own
+checkpoint (409), which the facade must recognise and return rather than raise.
+
 The facade's own retry policy is used, with a short backoff and a recording
 ``sleep`` that does not really wait, so ``Retry-After`` is checked to be
 honoured without sitting it out.
@@ -117,10 +122,12 @@ RETRY = RetryPolicy(
 POLL = PollSettings(timeout=60, long_poll=5, initial_backoff=0.002, max_backoff=0.01)
 
 
-@pytest.fixture
-def emu() -> Iterator[RunningEmulator]:
+@pytest.fixture(params=["all", "none"], ids=["extensions-all", "extensions-none"])
+def emu(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
+    """With every extension, and as today's Weaver: no Idempotency-Key (a retried save
+    that acted meets its own checkpoint, 409), no long-poll, no paging."""
     faults = FaultConfig(rules=even_rules(DISTURBED, KINDS), seed=20261129)
-    with run_emulator(api_keys=(KEY,), faults=faults) as running:
+    with run_emulator(api_keys=(KEY,), faults=faults, extensions=request.param) as running:
         yield running
 
 
@@ -220,3 +227,36 @@ async def test_200_concurrent_async_saves_under_20_percent_faults(emu: RunningEm
     check_saved_once(emu, trainer.model_id, list(saved))
     assert sorted(listed, key=lambda c: c.name) == list(saved)
     check_disturbed(emu, replies, sleeps)
+
+
+@pytest.mark.slow
+def test_slow_saves_under_faults_without_extensions_wait_for_their_own_checkpoints() -> None:
+    """Saves that take 0.3 s, so that a retry meets its own checkpoint still pending."""
+    faults = FaultConfig(rules=even_rules(DISTURBED, KINDS), seed=7)
+    with run_emulator(
+        api_keys=(KEY,),
+        faults=faults,
+        extensions="none",
+        latency={"save_checkpoint": 0.3},
+    ) as emu:
+        sleeps, replies = Sleeps(), Replies()
+        http = httpx.Client(
+            event_hooks={"request": [replies.on_request], "response": [replies.on_response]}
+        )
+        with ServiceClient(
+            emu.base_url,
+            KEY,
+            http_client=http,
+            retry=RETRY,
+            poll=POLL,
+            sleep=sleeps,
+            heartbeat_interval=0,
+        ) as service:
+            trainer = service.create_training_client("weaver-tiny", seed=3)
+            names = [f"slow-{i:02d}" for i in range(60)]
+            saved = [trainer.save_state(name) for name in names]
+        http.close()
+        assert [c.name for c in saved] == names
+        assert all(c.status is CheckpointStatus.COMPLETED for c in saved)
+        records = stored_checkpoints(emu.data_dir)
+        assert sorted(records) == [(trainer.model_id, n, "completed") for n in names]

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from weaver_facade._extensions import extension_markers
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -109,7 +111,7 @@ def test_every_post_takes_an_optional_idempotency_key(
         key = next(p for p in params_of(method, path) if p["name"] == "Idempotency-Key")
         assert key["in"] == "header"
         assert key["required"] is False
-        assert key["x-weaver-extension"] is True
+        assert key["x-weaver-extension"] == "idempotency-key"
     else:
         assert ("header", "Idempotency-Key") not in names
 
@@ -369,19 +371,28 @@ def test_links_point_at_real_operations_and_parameters() -> None:
         assert set(link["parameters"]) <= names, link
 
 
-def test_extensions_are_marked() -> None:
+def test_extensions_are_marked_with_their_names() -> None:
     paths = SPEC["paths"]
-    assert paths[f"{API}/checkpoints/{{checkpoint_id}}"]["x-weaver-extension"] is True
+    by_id = paths[f"{API}/checkpoints/{{checkpoint_id}}"]
+    assert by_id["x-weaver-extension"] == "checkpoint-by-id"
+    assert by_id["get"]["x-weaver-extension"] == by_id["delete"]["x-weaver-extension"]
     listing = {p["name"]: p for p in params_of("get", f"{API}/models/{{model_id}}/checkpoints")}
-    assert listing["limit"]["x-weaver-extension"] is True
-    assert listing["cursor"]["x-weaver-extension"] is True
-    assert schema("CheckpointList")["properties"]["next_cursor"]["x-weaver-extension"] is True
+    assert listing["limit"]["x-weaver-extension"] == "cursor-paging"
+    assert listing["cursor"]["x-weaver-extension"] == "cursor-paging"
+    next_cursor = schema("CheckpointList")["properties"]["next_cursor"]
+    assert next_cursor["x-weaver-extension"] == "cursor-paging"
     wait = params_of("get", f"{API}/operations/{{operation_id}}")[1]
-    assert wait["x-weaver-extension"] is True
+    assert wait["x-weaver-extension"] == "long-poll"
+    # Every marker is a kebab-case name, and the header comment explains each one.
+    header = (ROOT / "openapi.yaml").read_text(encoding="utf-8").split("\ninfo:", 1)[0]
+    for where, name in extension_markers(SPEC):
+        assert isinstance(name, str), where
+        assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name), where
+        assert re.search(rf"^#   {re.escape(name)} ", header, re.M), name
     # Extensions are optional for clients: none of them is a required field.
     for name, node in SPEC["components"]["schemas"].items():
         for field, prop in node.get("properties", {}).items():
-            if prop.get("x-weaver-extension") or deref(prop).get("x-weaver-extension"):
+            if "x-weaver-extension" in prop or "x-weaver-extension" in deref(prop):
                 assert field not in node.get("required", []), f"{name}.{field}"
 
 

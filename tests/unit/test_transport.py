@@ -165,3 +165,52 @@ async def test_async_transport_directly() -> None:
     async with httpx.AsyncClient(transport=transport) as client:
         assert (await client.get("http://w.test/x")).status_code == 200
     assert calls == 2
+
+
+def _replies(*outcomes: httpx.Response | Exception) -> httpx.MockTransport:
+    queue = list(outcomes)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        outcome = queue.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return httpx.MockTransport(handler)
+
+
+def _final_reply(*outcomes: httpx.Response | Exception) -> httpx.Response:
+    transport = RetryTransport(
+        _replies(*outcomes), policy=RetryPolicy(RetrySettings(max_retries=3)), sleep=lambda _: None
+    )
+    request = httpx.Request("POST", f"http://weaver{SAVE}", headers={"Idempotency-Key": "k"})
+    return transport.handle_request(request)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [httpx.ReadError("reset"), httpx.ReadTimeout("slow"), "503"],
+    ids=["dropped", "read-timeout", "503"],
+)
+def test_a_reply_after_an_attempt_that_may_have_acted_says_so(first: object) -> None:
+    from weaver_facade._wire import EARLIER_ATTEMPT, EarlierAttempt
+
+    outcome = unavailable() if first == "503" else first
+    assert isinstance(outcome, httpx.Response | Exception)
+    reply = _final_reply(outcome, json_reply(409, error_json("checkpoint_exists", "exists")))
+    earlier = reply.extensions[EARLIER_ATTEMPT]
+    assert isinstance(earlier, EarlierAttempt)
+    assert earlier.received >= earlier.sent
+
+
+@pytest.mark.parametrize(
+    "first", [None, httpx.ConnectError("refused")], ids=["first-attempt", "never-sent"]
+)
+def test_a_reply_without_an_attempt_that_may_have_acted_says_nothing(
+    first: Exception | None,
+) -> None:
+    from weaver_facade._wire import EARLIER_ATTEMPT
+
+    conflict = json_reply(409, error_json("checkpoint_exists", "exists"))
+    reply = _final_reply(conflict) if first is None else _final_reply(first, conflict)
+    assert EARLIER_ATTEMPT not in reply.extensions

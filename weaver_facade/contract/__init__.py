@@ -13,8 +13,11 @@ or from Python::
     for finding in report.findings:
         print(finding.line())
 
-Two parts: schemathesis over every operation of the spec (examples, coverage, fuzzing and
-stateful phases, every check), then the checkpoint lifecycle through the facade. Each
+First a short probe finds which of the spec's extensions the server offers
+(``report.extensions``: offered, missing, undetermined); the server is held only to those
+it offers. Then two parts: schemathesis over every operation of the spec (examples,
+coverage, fuzzing and stateful phases, every check), then the checkpoint lifecycle through
+the facade. Each
 difference from the spec is a ``Finding``: the operation, the check, one sentence naming the
 problem, what was expected and what came back, and a curl command that reproduces it.
 """
@@ -26,12 +29,14 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from ._extensions import ExtensionProbe
     from ._findings import Finding
     from ._kit import ContractReport, ContractSettings, ServerUnreachable, run_contract_test
 
 __all__ = [
     "ContractReport",
     "ContractSettings",
+    "ExtensionProbe",
     "Finding",
     "ServerUnreachable",
     "run_contract_test",
@@ -41,6 +46,7 @@ __all__ = [
 __getattr__ = lazy_attributes(
     __name__,
     {
+        "ExtensionProbe": "._extensions",
         "Finding": "._findings",
         "ContractReport": "._kit",
         "ContractSettings": "._kit",

@@ -333,8 +333,13 @@ def run_conformance(
     vocab_size: int,
     checkpoint_path: Callable[[Any], str | None],
     progress: Callable[[str], None] = lambda _: None,
+    document: Mapping[str, Any] | None = None,
 ) -> ConformanceOutcome:
-    """Run every phase over every operation against ``base_url``; stop at ``time_limit``."""
+    """Run every phase over every operation against ``base_url``; stop at ``time_limit``.
+
+    ``document``, when given, is the spec to test (``spec_file`` restricted to the
+    extensions the server offers); ``spec`` must describe the same document.
+    """
     import schemathesis
     from schemathesis.cli.commands.run.warnings import WarningCollector
     from schemathesis.engine import events, from_schema
@@ -345,7 +350,10 @@ def run_conformance(
         max_examples=max_examples,
         stateful_steps=stateful_steps,
     )
-    schema = schemathesis.openapi.from_path(spec_file, config=config)
+    if document is None:
+        schema = schemathesis.openapi.from_path(spec_file, config=config)
+    else:
+        schema = schemathesis.openapi.from_dict(dict(document), config=config)
     build = schema.build_state_machine
     create_session = schema[CREATE_SESSION.split(" ", 1)[1]]["POST"]
 

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 
 from ._conformance import ConformanceOutcome, run_conformance
+from ._extensions import ExtensionProbe, probe_extensions, restrict_spec
 from ._findings import API_KEY_HEADER, Finding, dedupe
 from ._lifecycle import LifecycleOutcome, run_lifecycle
-from ._spec import load_spec, spec_path
+from ._spec import Spec, load_spec, spec_path
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -86,6 +87,7 @@ class ContractReport:
     notes: list[str] = field(default_factory=list)
     conformance: ConformanceOutcome | None = None
     lifecycle: LifecycleOutcome | None = None
+    extensions: ExtensionProbe | None = None
     seconds: float = 0.0
 
     @property
@@ -178,10 +180,26 @@ def run_contract_test(
         report.notes.append(f"{why}; training uses {FALLBACK_BASE_MODEL!r} (set --base-model)")
     vocab_size = vocab or FALLBACK_VOCAB
     findings: list[Finding] = []
+    progress("extensions: probing which extensions the server offers")
+    probe = probe_extensions(
+        spec.document,
+        base_url=base_url,
+        api_key=settings.api_key,
+        base_model=report.base_model,
+        deadline=settings.deadline,
+    )
+    report.extensions = probe
+    if probe.note:
+        report.notes.append(probe.note)
     if "conformance" in settings.parts:
-        progress(f"conformance: schemathesis over {len(spec.operations)} operations")
+        # Held only to the extensions seen offered: without one, its parameters are ignored.
+        unseen = frozenset(probe.missing + probe.undetermined)
+        document = restrict_spec(spec.document, unseen)
+        tested = Spec(document)
+        progress(f"conformance: schemathesis over {len(tested.operations)} operations")
         report.conformance = run_conformance(
-            spec=spec,
+            document=document,
+            spec=tested,
             spec_file=spec_file,
             base_url=base_url,
             api_key=settings.api_key,

@@ -20,6 +20,15 @@ JUNIT_NAME = "contract-junit.xml"
 def render_text(report: ContractReport) -> list[str]:
     """The lines printed at the end of a run."""
     lines = [f"contract test of {report.base_url} against {report.spec_file.name}"]
+    if report.extensions is not None:
+        probe = report.extensions
+        for label, names in (
+            ("offers", probe.offered),
+            ("lacks", probe.missing),
+            ("undetermined", probe.undetermined),
+        ):
+            if names:
+                lines.append(f"  extensions {label}: {', '.join(names)}")
     if report.conformance is not None:
         c = report.conformance
         requests = sum(c.statuses.values())
@@ -89,6 +98,7 @@ def to_json(report: ContractReport) -> dict[str, Any]:
         "result": "pass" if report.passed else "fail",
         "findings": [f.to_json() for f in report.findings],
         "notes": report.notes,
+        "extensions": report.extensions.to_json() if report.extensions is not None else None,
         "parts": parts,
     }
 
@@ -160,6 +170,17 @@ def to_junit(report: ContractReport) -> ET.Element:
                 _failure(case, finding)
             if step.status == "failed" and not step.findings:
                 ET.SubElement(case, "failure", {"message": step.detail or "failed"})
+    if report.extensions is not None:
+        probe = report.extensions
+        for suite in root:
+            properties = ET.Element("properties")
+            for key, names in (
+                ("extensions.offered", probe.offered),
+                ("extensions.missing", probe.missing),
+                ("extensions.undetermined", probe.undetermined),
+            ):
+                ET.SubElement(properties, "property", {"name": key, "value": ",".join(names)})
+            suite.insert(0, properties)
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for suite in root:
         for key in totals:

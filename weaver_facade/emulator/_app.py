@@ -162,6 +162,9 @@ async def _body(request: Request, schema: str) -> Any:
 
 
 def _idempotency_key(request: Request) -> str | None:
+    emulator: Emulator = request.app.state.emulator
+    if not emulator.extensions.offers("idempotency-key"):
+        return None  # a server without the extension never looks at the header
     return check_idempotency_key(request.headers.get("idempotency-key"))
 
 
@@ -173,7 +176,9 @@ def _path_id(request: Request, name: str) -> str:
     return check_resource_id(f"path.{name}", request.path_params[name])
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(handler: Handler, path: str) -> Callable[[Request], Awaitable[Response]]:
+    """``handler`` as a Starlette endpoint of the spec's ``path``."""
+
     async def wrapped(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
         tenant: str = _state(request.scope)["tenant"]
@@ -185,7 +190,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             log.exception("unexpected error in %s %s", request.method, request.url.path)
             internal = ApiError(500, "internal", "internal error", retryable=True)
             return _error_response(internal, request.scope)
-        return JSONResponse(body, status)
+        return JSONResponse(emulator.extensions.strip(request.method, path, status, body), status)
 
     return wrapped
 
@@ -276,6 +281,9 @@ load_checkpoint = _operation_post("LoadCheckpointRequest", Emulator.load_checkpo
 
 async def list_checkpoints(request: Request, emu: Emulator, tenant: str) -> Reply:
     model_id = _path_id(request, "model_id")
+    if not emu.extensions.offers("cursor-paging"):
+        # A server without paging ignores the parameters and lists everything.
+        return emu.list_checkpoints(tenant, model_id, None, None)
     params = request.query_params
     limit = query_int(params, "limit", minimum=1, maximum=1000)
     cursor = query_pattern(params, "cursor", "Cursor")
@@ -300,6 +308,8 @@ async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Rep
 
 async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
     op_id = _path_id(request, "operation_id")
+    if not emu.extensions.offers("long-poll"):
+        return emu.get_operation(tenant, op_id)  # `wait` is not looked at, as a server without it
     wait = query_number(request.query_params, "wait", minimum=0, maximum=60)
     return await emu.wait_operation(tenant, op_id, wait or 0.0)
 
@@ -320,6 +330,9 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 V1 = "/api/v1"
+# Routes that belong to an extension; without it they are not registered at all.
+EXTENSION_ROUTES: dict[str, str] = {"/checkpoints/{checkpoint_id}": "checkpoint-by-id"}
+
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/sessions", create_session),
     ("GET", "/sessions/{session_id}", get_session),
@@ -341,14 +354,16 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-def _routes() -> list[Route]:
+def _routes(emulator: Emulator) -> list[Route]:
     by_path: dict[str, dict[str, Handler]] = {}
     for method, path, handler in ROUTES:
-        by_path.setdefault(path, {})[method] = handler
+        extension = EXTENSION_ROUTES.get(path)
+        if extension is None or emulator.extensions.offers(extension):
+            by_path.setdefault(path, {})[method] = handler
     routes = [Route("/openapi.yaml", openapi_yaml, methods=["GET"])]
     for path, handlers in by_path.items():
         # One route per path, so a 405 lists every allowed method in `Allow`.
-        wrapped = {method: endpoint(handler) for method, handler in handlers.items()}
+        wrapped = {method: endpoint(handler, V1 + path) for method, handler in handlers.items()}
         if "GET" in wrapped:
             wrapped["HEAD"] = wrapped["GET"]
 
@@ -370,7 +385,7 @@ def create_app(config: EmulatorConfig) -> EmulatorApp:
     emulator = Emulator(config)
     if not emulator.tenants.enabled:
         log.warning("auth is off: no API keys are configured, so every request is one tenant")
-    app = EmulatorApp(routes=_routes(), exception_handlers={HTTPException: _http_exception})
+    app = EmulatorApp(routes=_routes(emulator), exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False
     app.state.emulator = emulator
     app.emulator = emulator

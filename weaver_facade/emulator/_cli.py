@@ -70,6 +70,15 @@ READY_MESSAGE = "weaver emulator listening on {url}"
     help="Ignore ?wait= and answer at once, like a server without the long-poll extension.",
 )
 @click.option(
+    "--extensions",
+    default="all",
+    show_default=True,
+    metavar="LIST",
+    help="The extensions of openapi.yaml to offer: all, none, or a comma-separated list of "
+    "their names (idempotency-key, long-poll, cursor-paging, checkpoint-by-id, ...). "
+    "Without one, the emulator behaves as a server that never had it.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -85,6 +94,7 @@ def emulator(
     faults: tuple[str, ...],
     fault_seed: int,
     no_long_poll: bool,
+    extensions: str,
     log_level: str,
     no_access_log: bool,
 ) -> None:
@@ -107,6 +117,7 @@ def emulator(
             latency=parse_latency(latency),
             faults=fault_config,
             honor_long_poll=not no_long_poll,
+            extensions=extensions,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

@@ -189,7 +189,11 @@ class EmulatorConfig:
     ``api_keys``: each key is a tenant; empty turns authentication off.
     ``latency``: seconds of artificial work per operation kind.
     ``faults``: a ``FaultConfig``, or the same as plain data (``FaultConfig.from_data``).
-    ``honor_long_poll=False`` ignores ``?wait=`` like a server without the extension.
+    ``extensions``: ``"all"`` (default), ``"none"``, or the names (a comma-separated
+    string or an iterable) of the openapi.yaml extensions to offer; after
+    construction, the frozenset of names offered.
+    ``honor_long_poll=False`` ignores ``?wait=`` like a server without the extension
+    (the same as leaving ``long-poll`` out of ``extensions``).
     ``clock``: seconds since the epoch; tests inject a fake one to expire TTLs.
     """
 
@@ -198,6 +202,7 @@ class EmulatorConfig:
     latency: dict[str, float] = field(default_factory=dict)
     faults: FaultConfig | None = None
     honor_long_poll: bool = True
+    extensions: Any = "all"
     default_sampling_ttl: int = 3600
     max_long_poll: float = 60.0
     workers: int = 4
@@ -230,6 +235,9 @@ class EmulatorConfig:
         raw_faults: Any = self.faults
         if raw_faults is not None:
             object.__setattr__(self, "faults", FaultConfig.from_data(raw_faults))
+        from ._extensions import parse_extensions  # reads openapi.yaml
+
+        object.__setattr__(self, "extensions", parse_extensions(self.extensions))
         if self.default_sampling_ttl < 1:
             raise ValueError("default_sampling_ttl must be >= 1 second")
         if self.workers < 1:

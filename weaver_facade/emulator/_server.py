@@ -112,7 +112,8 @@ def run_emulator(
 
     With ``data_dir=None`` the state lives in a temporary directory removed on
     exit. Other keyword arguments are fields of ``EmulatorConfig`` (``latency``,
-    ``faults``, ``honor_long_poll``, ...). ``api_keys=()`` turns authentication off.
+    ``faults``, ``extensions``, ``honor_long_poll``, ...). ``api_keys=()`` turns
+    authentication off.
     """
     from . import create_app  # the app pulls numpy; importing it here keeps this module light
 

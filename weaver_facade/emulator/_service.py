@@ -27,6 +27,7 @@ from ._auth import Tenants
 from ._base_models import BASE_MODELS
 from ._config import EmulatorConfig
 from ._errors import conflict, invalid, not_found, unprocessable
+from ._extensions import Extensions
 from ._inputs import adam_params, datums
 from ._longpoll import Waiters
 from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
@@ -86,6 +87,7 @@ class Emulator:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.tenants = Tenants(config.api_keys)
+        self.extensions = Extensions(config.extensions)
         self.store = Store(config.data_dir)
         self.waiters = Waiters()
         self.scheduler = Scheduler(config.workers, config.latency_of)
@@ -153,8 +155,11 @@ class Emulator:
         *,
         returns_operation: bool = False,
     ) -> Reply:
-        """Run ``handler`` once per (tenant, Idempotency-Key); replay its 2xx on a repeat."""
-        if key is None:
+        """Run ``handler`` once per (tenant, Idempotency-Key); replay its 2xx on a repeat.
+
+        Without the ``idempotency-key`` extension the key is ignored.
+        """
+        if key is None or not self.extensions.offers("idempotency-key"):
             return handler()
         with self.store.transaction():
             record = self.store.one(
@@ -382,7 +387,8 @@ class Emulator:
 
     async def wait_operation(self, tenant: str, op_id: str, wait: float) -> Reply:
         """Answer once the operation is terminal or ``wait`` seconds passed."""
-        if not self.config.honor_long_poll or wait <= 0:
+        long_poll = self.config.honor_long_poll and self.extensions.offers("long-poll")
+        if not long_poll or wait <= 0:
             return self.get_operation(tenant, op_id)
         future = self.waiters.register(op_id)
         try:

@@ -1,0 +1,50 @@
+"""The spec the kit holds a server to when it lacks extensions: the same, less theirs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_spec_validator import validate
+
+from weaver_facade._extensions import extension_markers, extension_names
+from weaver_facade.contract._extensions import restrict_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+ALL = frozenset(extension_names(SPEC))
+
+
+def _operation_ids(doc: dict[str, Any]) -> set[str]:
+    return {
+        str(op["operationId"])
+        for item in doc["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+
+
+def test_without_any_extension_nothing_of_theirs_is_left_and_the_spec_is_valid() -> None:
+    restricted = restrict_spec(SPEC, ALL)
+    validate(restricted)
+    # No route, operation or parameter of an extension (schema fields stay: they are optional).
+    for where, _ in extension_markers(restricted["paths"]):
+        raise AssertionError(f"an extension is left at {where}")
+    text = json.dumps(restricted["paths"])
+    assert "Idempotency-Key" not in text
+    assert "IdempotencyKey" not in text
+    assert '"cursor"' not in text
+    assert '"wait"' not in text
+    ids = _operation_ids(restricted)
+    assert {"get_checkpoint", "delete_checkpoint"}.isdisjoint(ids)
+    assert ids == _operation_ids(SPEC) - {"get_checkpoint", "delete_checkpoint"}
+    # Links only to operations and parameters that are left.
+    assert '"get_checkpoint"' not in text
+    assert "NextPage" not in text
+
+
+def test_with_every_extension_the_spec_is_unchanged() -> None:
+    assert restrict_spec(SPEC, frozenset()) == SPEC
+    assert restrict_spec(SPEC, frozenset({"model-status"}))["paths"] == SPEC["paths"]

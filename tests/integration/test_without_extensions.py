@@ -1,0 +1,276 @@
+"""The facade against a server without the spec's extensions (``extensions="none"``).
+
+Every POST the facade retries is checked with its first reply lost after the
+server acted (a client-side transport that forwards the request, reads the
+reply and then drops it), so the retry meets whatever the first attempt did;
+without ``Idempotency-Key`` the server does not recognise it. The server's
+own records (its SQLite store) are the independent witness of what happened.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import API_KEY, BASE_MODEL, FAST_RETRY, batch
+from weaver_facade import (
+    AsyncServiceClient,
+    Checkpoint,
+    CheckpointExistsError,
+    CheckpointRef,
+    CheckpointStatus,
+    InvalidArgumentError,
+    NotFoundError,
+    ServiceClient,
+    TrainingClient,
+    UnsupportedByServerError,
+)
+from weaver_facade.emulator import RunningEmulator, run_emulator
+
+
+class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Lose the reply of the first ``count`` requests whose path ends with a suffix."""
+
+    def __init__(self, base_url: str) -> None:
+        self._sync = httpx.HTTPTransport()
+        self._async = httpx.AsyncHTTPTransport()
+        self.rules: dict[tuple[str, str], int] = {}
+        self.dropped: list[str] = []
+
+    def drop(self, method: str, suffix: str, count: int = 1) -> None:
+        self.rules[(method, suffix)] = count
+
+    def _hit(self, request: httpx.Request) -> bool:
+        for (method, suffix), left in self.rules.items():
+            if left and request.method == method and request.url.path.endswith(suffix):
+                self.rules[(method, suffix)] = left - 1
+                self.dropped.append(request.url.path)
+                return True
+        return False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._sync.handle_request(request)
+        if self._hit(request):
+            response.read()
+            response.close()
+            raise httpx.ReadError("connection reset after the server acted", request=request)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._async.handle_async_request(request)
+        if self._hit(request):
+            await response.aread()
+            await response.aclose()
+            raise httpx.ReadError("connection reset after the server acted", request=request)
+        return response
+
+
+Clock = Callable[[], float]
+
+
+class ServerClock:
+    """The emulator's clock, which a test may set back to make a checkpoint look old."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def server_clock() -> ServerClock:
+    return ServerClock()
+
+
+@pytest.fixture
+def emulator_config() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def emu(server_clock: ServerClock, emulator_config: dict[str, Any]) -> Iterator[RunningEmulator]:
+    config = {"extensions": "none", "clock": server_clock, **emulator_config}
+    with run_emulator(api_keys=(API_KEY,), **config) as running:
+        yield running
+
+
+@pytest.fixture
+def lossy(emu: RunningEmulator) -> Iterator[tuple[DropAfterActing, ServiceClient]]:
+    transport = DropAfterActing(emu.base_url)
+    http = httpx.Client(transport=transport)
+    with ServiceClient(emu.base_url, API_KEY, http_client=http, retry=FAST_RETRY) as service:
+        yield transport, service
+    http.close()
+
+
+def rows(emu: RunningEmulator, sql: str, *params: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(Path(emu.data_dir) / "weaver.db") as db:
+        return list(db.execute(sql, params).fetchall())
+
+
+def test_a_save_whose_reply_was_lost_returns_its_own_checkpoint_once(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    transport, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    transport.drop("POST", "/checkpoints")
+    saved = trainer.save_state("lost-reply")
+    assert transport.dropped == [f"/api/v1/models/{trainer.model_id}/checkpoints"]
+    assert saved.status is CheckpointStatus.COMPLETED
+    assert rows(emu, "SELECT id, name FROM checkpoints") == [(str(saved.id), "lost-reply")]
+    assert trainer.list_checkpoints() == [saved]
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 0.6}}])
+def test_a_recovered_save_still_pending_is_waited_for(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    transport, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    transport.drop("POST", "/checkpoints")
+    handle = trainer.save_state("slow", wait=False)
+    assert handle.id == f"weaver://{trainer.model_id}/checkpoints/slow"
+    assert handle.status.value == "pending"
+    saved = handle.result(timeout=30)
+    assert saved.status is CheckpointStatus.COMPLETED
+    assert rows(emu, "SELECT id, status FROM checkpoints") == [(str(saved.id), "completed")]
+    # The weights and optimizer state really are the saved ones: resume from them.
+    other = service.create_training_client(BASE_MODEL, seed=2)
+    assert other.load_state_with_optimizer(saved).path == saved.path
+
+
+async def test_async_recovery(emu: RunningEmulator) -> None:
+    transport = DropAfterActing(emu.base_url)
+    http = httpx.AsyncClient(transport=transport)
+    async with AsyncServiceClient(
+        emu.base_url, API_KEY, http_client=http, retry=FAST_RETRY
+    ) as service:
+        trainer = await service.create_training_client(BASE_MODEL, seed=1)
+        transport.drop("POST", "/checkpoints")
+        saved = await trainer.save_state("async-lost")
+        assert await trainer.list_checkpoints() == [saved]
+    await http.aclose()
+    assert transport.dropped
+
+
+def test_a_checkpoint_that_existed_before_the_call_still_conflicts(
+    emu: RunningEmulator,
+    lossy: tuple[DropAfterActing, ServiceClient],
+    server_clock: ServerClock,
+) -> None:
+    transport, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    server_clock.offset = -30.0  # this one is made "30 s ago" in server time
+    old = trainer.save_state("taken")
+    server_clock.offset = 0.0
+    transport.drop("POST", "/checkpoints")  # the retry is no proof of anything
+    with pytest.raises(CheckpointExistsError):
+        trainer.save_state("taken")
+    assert transport.dropped
+    # Another type, however recent, is not ours either.
+    trainer.save_state("weights", include_optimizer=False)
+    transport.drop("POST", "/checkpoints")
+    with pytest.raises(CheckpointExistsError):
+        trainer.save_state("weights", include_optimizer=True)
+    # And without a lost reply, a duplicate name is the plain 409.
+    with pytest.raises(CheckpointExistsError):
+        trainer.save_state("weights", include_optimizer=False)
+    assert [c.name for c in trainer.list_checkpoints()] == ["taken", "weights"]
+    assert trainer.get_checkpoint(old.path) == old
+
+
+def test_every_other_retried_post_is_exactly_once_or_harmless(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    transport, service = lossy
+    data = batch()
+    # Session and model: a lost session reply leaves an unused session; a lost model
+    # reply is answered with the same model (the server de-duplicates model_seq_id).
+    transport.drop("POST", "/sessions")
+    transport.drop("POST", "/models")
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    assert len(rows(emu, "SELECT id FROM sessions")) == 2
+    assert rows(emu, "SELECT id FROM models") == [(trainer.model_id,)]
+    reference = service.create_training_client(BASE_MODEL, seed=1)
+    # Training steps: the server de-duplicates (model_id, seq_id).
+    transport.drop("POST", "/forward-backward-passes")
+    transport.drop("POST", "/optimizer-steps")
+    losses = []
+    for _ in range(2):
+        losses.append(trainer.forward_backward(data).loss)
+        trainer.optim_step()
+    expected = []
+    for _ in range(2):
+        expected.append(reference.forward_backward(data).loss)
+        reference.optim_step()
+    assert losses == expected
+    ops = rows(emu, "SELECT kind FROM operations WHERE model_id=?", trainer.model_id)
+    assert sorted(k for (k,) in ops) == ["forward_backward"] * 2 + ["optim_step"] * 2
+    # Loads: the load runs twice, to the same state: the resume stays exact.
+    saved = trainer.save_state("resume-here")
+    after = [trainer.forward_backward(data).loss]
+    resumed = service.create_training_client(BASE_MODEL, seed=5)
+    transport.drop("POST", "/load")
+    resumed.load_state_with_optimizer(saved)
+    assert [resumed.forward_backward(data).loss] == after
+    loads = rows(
+        emu,
+        "SELECT status FROM operations WHERE model_id=? AND kind='load_checkpoint'",
+        resumed.model_id,
+    )
+    assert loads == [("done",), ("done",)]
+    assert len(transport.dropped) == 5
+
+
+def test_get_by_id_falls_back_to_the_models_list_and_delete_is_unsupported(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    _, service = lossy
+    trainer: TrainingClient = service.create_training_client(BASE_MODEL, seed=1)
+    saved = trainer.save_state("by-id", ttl_seconds=600)
+    by_id: tuple[CheckpointRef, ...] = (saved.id, str(saved.id), saved)
+    for ref in by_id:
+        assert trainer.get_checkpoint(ref) == saved
+    assert trainer.set_checkpoint_ttl(saved.id, None).ttl_seconds is None
+    for ref in (saved.id, saved.path, saved):
+        with pytest.raises(UnsupportedByServerError) as refused:
+            trainer.delete_checkpoint(ref)
+        assert refused.value.extension == "checkpoint-by-id"
+        assert str(refused.value).startswith("delete_checkpoint: this server cannot delete")
+    assert rows(emu, "SELECT status FROM checkpoints") == [("completed",)]
+    unknown = "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09"
+    with pytest.raises(NotFoundError):
+        trainer.get_checkpoint(unknown)
+    with pytest.raises(NotFoundError) as missing:
+        trainer.delete_checkpoint(unknown)
+    assert not isinstance(missing.value, UnsupportedByServerError)
+
+
+def test_attaching_needs_next_seq_id_and_reattaching_gives_the_raw_result(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    _, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    trainer.forward_backward(batch())
+    attached = service.training_client(trainer.model_id)
+    assert attached.model.next_seq_id is None  # the server does not say
+    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+        attached.optim_step()
+    told = service.training_client(trainer.model_id, next_seq_id=2)
+    assert told.optim_step().metrics
+    saved = trainer.save_state("raw", wait=False).result(timeout=30)
+    handle = trainer.save_state("raw-2", wait=False)
+    # Without the operation's kind, a re-attached operation gives its raw response...
+    raw = service.operation(handle.id).result(timeout=30)
+    assert isinstance(raw, dict)
+    assert raw["path"] == f"weaver://{trainer.model_id}/checkpoints/raw-2"
+    # ...and the parsed result when the caller names its type.
+    assert service.operation(handle.id, Checkpoint).result(timeout=30) == handle.result()
+    assert saved.name == "raw"

@@ -1,0 +1,122 @@
+"""The rule that tells a retried save's own checkpoint from a real conflict (``_recovery``).
+
+Pure: errors, deliveries and checkpoints are built by hand, times are chosen."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import pytest
+from weaver_client.types import UNSET
+
+from weaver_facade import (
+    Checkpoint,
+    CheckpointExistsError,
+    CheckpointPath,
+    CheckpointStatus,
+    CheckpointType,
+    NotFoundError,
+    OperationStatus,
+)
+from weaver_facade._recovery import (
+    CLOCK_TOLERANCE,
+    SaveIntent,
+    SaveWatch,
+    created_since,
+    own_checkpoint,
+)
+from weaver_facade._wire import Delivery, EarlierAttempt
+
+DATE = datetime.datetime(2026, 11, 30, 12, 0, 10, tzinfo=datetime.UTC)
+INTENT = SaveIntent("m-1", "step-10", CheckpointType.WEIGHT_AND_OPTIMIZER, UNSET)
+
+
+def conflict(delivery: Delivery | None) -> CheckpointExistsError:
+    error = CheckpointExistsError("exists", status_code=409, code="checkpoint_exists")
+    error.delivery = delivery
+    return error
+
+
+def checkpoint(
+    created: datetime.datetime,
+    *,
+    type_: CheckpointType = CheckpointType.WEIGHT_AND_OPTIMIZER,
+    ttl: int | None = None,
+    status: CheckpointStatus = CheckpointStatus.COMPLETED,
+) -> Checkpoint:
+    return Checkpoint(
+        id=uuid.uuid4(),
+        name="step-10",
+        type=type_,
+        path=CheckpointPath("m-1", "step-10"),
+        status=status,
+        ttl_seconds=ttl,
+        created_at=created,
+        expires_at=None,
+        train_unembed=True,
+        train_mlp=True,
+        train_attn=True,
+        model_id="m-1",
+    )
+
+
+def test_the_bound_is_the_date_less_the_time_since_the_attempt_was_sent() -> None:
+    error = conflict(Delivery(EarlierAttempt(sent=100.0, received=102.5), DATE))
+    assert created_since(error) == DATE - datetime.timedelta(seconds=2.5)
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        None,  # an error the facade made without a reply
+        Delivery(None, DATE),  # the first attempt met the conflict: a real one
+        Delivery(EarlierAttempt(sent=100.0, received=101.0), None),  # no Date: cannot tell
+    ],
+)
+def test_without_an_earlier_attempt_or_a_date_the_conflict_is_real(
+    delivery: Delivery | None,
+) -> None:
+    assert created_since(conflict(delivery)) is None
+
+
+def test_only_checkpoint_exists_is_recovered() -> None:
+    error = NotFoundError("gone", status_code=404, code="not_found")
+    error.delivery = Delivery(EarlierAttempt(sent=1.0, received=2.0), DATE)
+    assert created_since(error) is None
+
+
+def test_a_checkpoint_made_after_the_attempt_with_the_same_type_is_ours() -> None:
+    since = DATE - datetime.timedelta(seconds=2)
+    assert own_checkpoint(INTENT, checkpoint(since), since)
+    assert own_checkpoint(INTENT, checkpoint(since - CLOCK_TOLERANCE), since)
+    assert own_checkpoint(INTENT, checkpoint(DATE), since)
+
+
+def test_a_checkpoint_older_than_the_attempt_is_a_real_conflict() -> None:
+    since = DATE - datetime.timedelta(seconds=2)
+    older = since - CLOCK_TOLERANCE - datetime.timedelta(milliseconds=1)
+    assert not own_checkpoint(INTENT, checkpoint(older), since)
+
+
+def test_another_type_or_ttl_is_a_real_conflict() -> None:
+    since = DATE - datetime.timedelta(seconds=2)
+    assert not own_checkpoint(INTENT, checkpoint(DATE, type_=CheckpointType.WEIGHT), since)
+    with_ttl = SaveIntent("m-1", "step-10", CheckpointType.WEIGHT_AND_OPTIMIZER, 600)
+    assert own_checkpoint(with_ttl, checkpoint(DATE, ttl=600), since)
+    assert not own_checkpoint(with_ttl, checkpoint(DATE, ttl=None), since)
+    assert not own_checkpoint(INTENT, None, since)
+
+
+def test_the_watch_follows_the_checkpoint_status() -> None:
+    pending = checkpoint(DATE, status=CheckpointStatus.PENDING)
+    watch = SaveWatch(pending)
+    assert watch.snapshot(pending).status is OperationStatus.PENDING
+    assert watch.id == "weaver://m-1/checkpoints/step-10"
+    done = checkpoint(DATE)
+    snap = watch.snapshot(done)
+    assert snap.status is OperationStatus.DONE
+    assert watch.result(snap) is done
+    failed = watch.snapshot(checkpoint(DATE, status=CheckpointStatus.FAILED))
+    assert failed.status is OperationStatus.ERROR
+    assert failed.error_code == "save_failed"

@@ -1,0 +1,311 @@
+"""Which of the spec's extensions a server offers, found by a short probe before the parts run.
+
+The probe works only on what it creates: a session, a model, two small
+``weight`` checkpoints saved from the untrained model, and one weights-only
+load of one of them into the same model; it terminates the model at the end
+(and deletes its checkpoints when the server can). Each extension is then
+``offered``, ``missing`` (the server behaves as one without it), or
+``undetermined`` (the evidence was not conclusive, or the probe could not get
+that far). The conformance part holds the server only to the extensions that
+were seen offered: a server without an extension ignores its parameters and
+headers, so their negative cases and routes are left out for it.
+
+How each is decided:
+
+* ``idempotency-key``: a save sent twice with one key gets the same operation
+  (offered) or ``409 checkpoint_exists`` (missing);
+* ``long-poll``: a poll with ``wait=3`` of a save just submitted comes back
+  non-terminal at once (missing) or non-terminal after being held (offered); an
+  operation that is already done tells nothing;
+* ``cursor-paging``: ``limit=1`` over two checkpoints gives one and a
+  ``next_cursor`` (offered) or both without one (missing);
+* ``checkpoint-by-id``: ``GET /checkpoints/{id}`` of a probe checkpoint gives it
+  (offered) or 404/405 (missing);
+* the fields of ``next-seq-id``, ``model-status``, ``checkpoint-details``,
+  ``load-details`` and ``operation-details``: present in the replies, or not.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .._extensions import MARKER, extension_names
+from ._findings import API_KEY_HEADER
+
+__all__ = ["ExtensionProbe", "probe_extensions", "restrict_spec"]
+
+_TERMINAL = ("done", "error")
+_LONG_POLL_WAIT = 3.0
+# A poll answered faster than this with a non-terminal status was not held.
+_HELD = 1.5
+_FIELDS = {
+    "next-seq-id": ("model", ("next_seq_id",)),
+    "model-status": ("model", ("status",)),
+    "operation-details": ("operation", ("kind", "model_id", "created_at", "updated_at")),
+    "checkpoint-details": ("checkpoint", ("model_id", "size_bytes", "sha256")),
+    "load-details": ("load", ("checkpoint_id", "optimizer_step")),
+}
+
+
+@dataclass
+class ExtensionProbe:
+    """What the probe found, per extension name of the spec."""
+
+    known: tuple[str, ...]
+    found: dict[str, bool] = field(default_factory=dict)
+    evidence: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        return tuple(n for n in self.known if self.found.get(n) is True)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(n for n in self.known if self.found.get(n) is False)
+
+    @property
+    def undetermined(self) -> tuple[str, ...]:
+        return tuple(n for n in self.known if n not in self.found)
+
+    def decide(self, name: str, offered: bool, why: str) -> None:
+        if name in self.known:
+            self.found[name] = offered
+            self.evidence[name] = why
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "offered": list(self.offered),
+            "missing": list(self.missing),
+            "undetermined": list(self.undetermined),
+            "evidence": dict(sorted(self.evidence.items())),
+        }
+
+
+class _Failed(Exception):
+    pass
+
+
+class _Probe:
+    def __init__(self, http: httpx.Client, result: ExtensionProbe, deadline: float) -> None:
+        self.http = http
+        self.result = result
+        self.deadline = deadline
+        self.tag = secrets.token_hex(4)
+
+    def call(self, method: str, path: str, expect: tuple[int, ...], **kwargs: Any) -> Any:
+        reply = self.http.request(method, f"/api/v1{path}", **kwargs)
+        if reply.status_code not in expect:
+            raise _Failed(f"{method} /api/v1{path} answered {reply.status_code}")
+        try:
+            return reply.json()
+        except ValueError:
+            raise _Failed(f"{method} /api/v1{path} answered no JSON") from None
+
+    def fields(self, name: str, kind: str, body: object) -> None:
+        wanted, names = _FIELDS[name]
+        if wanted == kind and isinstance(body, Mapping):
+            present = [f for f in names if f in body]
+            self.result.decide(
+                name,
+                bool(present),
+                f"{kind} replies carry {', '.join(present)}"
+                if present
+                else f"{kind} replies have none of {', '.join(names)}",
+            )
+
+    def wait(self, op_id: str) -> Mapping[str, Any]:
+        ends = time.monotonic() + self.deadline
+        while True:
+            op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": 5})
+            if op.get("status") in _TERMINAL or time.monotonic() > ends:
+                if op.get("status") != "done":
+                    raise _Failed(f"probe operation {op_id} ended {op.get('status')}")
+                result: Mapping[str, Any] = op
+                return result
+            time.sleep(0.1)
+
+    def long_poll(self, op_id: str) -> None:
+        if "long-poll" in self.result.found:
+            return
+        started = time.monotonic()
+        op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": _LONG_POLL_WAIT})
+        held = time.monotonic() - started
+        if op.get("status") in _TERMINAL:
+            return  # already done: no evidence either way
+        if held < _HELD:
+            why = f"a poll with wait={_LONG_POLL_WAIT:g} came back {op.get('status')} at once"
+            self.result.decide("long-poll", False, why)
+        else:
+            why = f"a poll with wait={_LONG_POLL_WAIT:g} was held {held:.1f} s"
+            self.result.decide("long-poll", True, why)
+
+    def save(self, model_id: str, name: str, key: str | None = None) -> Mapping[str, Any]:
+        headers = {"Idempotency-Key": key} if key else {}
+        body = {"type": "weight", "name": f"contract-probe-{self.tag}-{name}"}
+        op: Mapping[str, Any] = self.call(
+            "POST", f"/models/{model_id}/checkpoints", (200, 202), json=body, headers=headers
+        )
+        self.fields("operation-details", "operation", op)
+        self.long_poll(str(op["id"]))
+        if key is not None:
+            again = self.http.post(
+                f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
+            )
+            if again.status_code in (200, 202) and again.json().get("id") == op.get("id"):
+                self.result.decide(
+                    "idempotency-key", True, "a repeated save with one key got its operation"
+                )
+            elif again.status_code == 409:
+                self.result.decide("idempotency-key", False, "a repeated save with one key got 409")
+        done = self.wait(str(op["id"]))
+        checkpoint = done.get("response")
+        if not isinstance(checkpoint, Mapping):
+            raise _Failed("a probe save has no checkpoint in its response")
+        self.fields("checkpoint-details", "checkpoint", checkpoint)
+        return checkpoint
+
+    def run(self, base_model: str) -> None:
+        session = self.call(
+            "POST",
+            "/sessions",
+            (200, 201),
+            json={"tags": ["contract-probe"], "user_metadata": {}, "sdk_version": "contract"},
+        )
+        model = self.call(
+            "POST",
+            f"/sessions/{session['id']}/models",
+            (200, 201),
+            json={"model_seq_id": 1, "base_model": base_model, "training_mode": "lora"},
+        )
+        model_id = str(model["id"])
+        self.fields("next-seq-id", "model", model)
+        self.fields("model-status", "model", model)
+        made: list[Mapping[str, Any]] = []
+        try:
+            made.append(self.save(model_id, "a", key=str(uuid.uuid4())))
+            made.append(self.save(model_id, "b"))
+            page = self.call("GET", f"/models/{model_id}/checkpoints", (200,), params={"limit": 1})
+            items = page.get("items") or []
+            if len(items) == 1 and page.get("next_cursor"):
+                self.result.decide("cursor-paging", True, "limit=1 gave one item and a cursor")
+            elif len(items) >= 2 and not page.get("next_cursor"):
+                self.result.decide("cursor-paging", False, "limit=1 gave every item, no cursor")
+            by_id = self.http.get(f"/api/v1/checkpoints/{made[0]['id']}")
+            if by_id.status_code == 200 and by_id.json().get("id") == made[0]["id"]:
+                self.result.decide("checkpoint-by-id", True, "GET /checkpoints/{id} found it")
+            elif by_id.status_code in (404, 405):
+                why = f"GET /checkpoints/{{id}} of an existing checkpoint: {by_id.status_code}"
+                self.result.decide("checkpoint-by-id", False, why)
+            load = self.call(
+                "POST",
+                f"/models/{model_id}/load",
+                (200, 202),
+                json={"path": made[0]["path"], "include_optimizer": False},
+            )
+            self.fields("load-details", "load", self.wait(str(load["id"])).get("response"))
+        finally:
+            if self.result.found.get("checkpoint-by-id"):
+                for checkpoint in made:
+                    self.http.delete(f"/api/v1/checkpoints/{checkpoint['id']}")
+            self.http.post(f"/api/v1/models/{model_id}/terminate")
+
+
+def probe_extensions(
+    spec_document: Mapping[str, Any],
+    *,
+    base_url: str,
+    api_key: str | None,
+    base_model: str,
+    deadline: float,
+) -> ExtensionProbe:
+    """Probe ``base_url`` for every extension ``spec_document`` names; never raises."""
+    result = ExtensionProbe(known=extension_names(spec_document))
+    headers = {API_KEY_HEADER: api_key} if api_key else {}
+    timeout = httpx.Timeout(30.0 + _LONG_POLL_WAIT, connect=10.0)
+    try:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as http:
+            _Probe(http, result, deadline).run(base_model)
+    except (_Failed, httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        result.note = f"the extension probe stopped early ({type(exc).__name__}: {exc})"
+    return result
+
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_PARAMETER_REF = "#/components/parameters/"
+
+
+def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[str, Any]:
+    """A copy of the spec without the routes, operations and parameters of ``without``
+    (and without the links to operations it removed)."""
+    doc: dict[str, Any] = copy.deepcopy(dict(document))
+    if not without:
+        return doc
+    shared = doc.get("components", {}).get("parameters", {})
+
+    def dropped(node: Any) -> bool:
+        if not isinstance(node, Mapping):
+            return False
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_PARAMETER_REF):
+            node = shared.get(ref[len(_PARAMETER_REF) :], {})
+        return node.get(MARKER) in without
+
+    paths: dict[str, Any] = doc.get("paths", {})
+    for path in list(paths):
+        item = paths[path]
+        if dropped(item):
+            del paths[path]
+            continue
+        if "parameters" in item:
+            item["parameters"] = [p for p in item["parameters"] if not dropped(p)]
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            if dropped(operation):
+                del item[method]
+            elif "parameters" in operation:
+                operation["parameters"] = [p for p in operation["parameters"] if not dropped(p)]
+    # What each remaining operation takes, so that links to removed parameters go too.
+    takes: dict[str, set[str]] = {}
+    for item in paths.values():
+        for method in _METHODS:
+            if method in item:
+                names = takes.setdefault(str(item[method].get("operationId")), set())
+                for param in [*item.get("parameters", []), *item[method].get("parameters", [])]:
+                    ref = param.get("$ref", "")
+                    if ref.startswith(_PARAMETER_REF):
+                        param = shared.get(ref[len(_PARAMETER_REF) :], {})
+                    names.add(str(param.get("name")))
+    _drop_links(doc, takes)
+    return doc
+
+
+def _link_broken(link: Mapping[str, Any], takes: Mapping[str, set[str]]) -> bool:
+    names = takes.get(str(link.get("operationId")))
+    if names is None:
+        return True
+    return any(key.rsplit(".", 1)[-1] not in names for key in link.get("parameters", {}))
+
+
+def _drop_links(node: Any, takes: Mapping[str, set[str]]) -> None:
+    if isinstance(node, dict):
+        links = node.get("links")
+        if isinstance(links, dict):
+            for name in list(links):
+                if isinstance(links[name], Mapping) and _link_broken(links[name], takes):
+                    del links[name]
+        for value in node.values():
+            _drop_links(value, takes)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_links(value, takes)

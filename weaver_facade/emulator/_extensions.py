@@ -1,0 +1,125 @@
+"""Which extensions of openapi.yaml this emulator offers, and replies without the others.
+
+``--extensions`` keeps ``all`` (the default), ``none``, or a comma-separated
+list of the names the spec marks with ``x-weaver-extension``. With an
+extension off the emulator behaves as a server that never had it: it ignores
+the extension's parameters and headers (the handlers ask ``offers``), its
+routes are not registered (an unknown route's 404), and ``strip`` removes its
+fields from every reply, following the spec's reply schema of the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._extensions import MARKER, extension_names
+from ._spec import spec_document
+
+__all__ = ["Extensions", "known_extensions", "parse_extensions"]
+
+_REF = "#/components/schemas/"
+_RESPONSE_REF = "#/components/responses/"
+# Operation.response is free-form on the wire; its schema follows the operation's kind.
+_RESULT_OF_KIND = {"save_checkpoint": "Checkpoint", "load_checkpoint": "LoadResult"}
+
+
+def known_extensions() -> tuple[str, ...]:
+    """The extension names openapi.yaml marks."""
+    return extension_names(spec_document())
+
+
+def parse_extensions(value: str | Iterable[str]) -> frozenset[str]:
+    """``all``, ``none`` or a comma-separated list (or an iterable) of names to keep."""
+    known = known_extensions()
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "all":
+            return frozenset(known)
+        if text in ("none", ""):
+            return frozenset()
+        names = [part.strip() for part in text.split(",")]
+    else:
+        names = [str(part).strip() for part in value]
+    unknown = [n for n in names if n not in known]
+    if unknown or not all(names):
+        bad = ", ".join(repr(n) for n in unknown) or "an empty name"
+        raise ValueError(
+            f"unknown extension {bad}: use all, none, or a comma-separated list of "
+            f"{', '.join(known)}"
+        )
+    return frozenset(names)
+
+
+def _ref_name(node: Mapping[str, Any]) -> str | None:
+    ref = node.get("$ref")
+    return ref[len(_REF) :] if isinstance(ref, str) and ref.startswith(_REF) else None
+
+
+class Extensions:
+    """The extensions one emulator offers, and how its replies leave the others out."""
+
+    def __init__(self, offered: frozenset[str]) -> None:
+        doc = spec_document()
+        self.known = extension_names(doc)
+        self.offered = frozenset(offered)
+        self._schemas: Mapping[str, Any] = doc["components"]["schemas"]
+        self._paths: Mapping[str, Any] = doc["paths"]
+        self._responses: Mapping[str, Any] = doc["components"].get("responses", {})
+        self._all = self.offered >= set(self.known)
+        # Per schema: the properties that belong to an extension that is off.
+        self._off: dict[str, frozenset[str]] = {}
+        for name, schema in self._schemas.items():
+            props = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+            self._off[name] = frozenset(
+                field for field, prop in props.items() if not self._prop_offered(prop)
+            )
+
+    def offers(self, name: str) -> bool:
+        assert name in self.known, name  # a typo here would silently turn an extension off
+        return name in self.offered
+
+    def _prop_offered(self, prop: Mapping[str, Any]) -> bool:
+        marker = prop.get(MARKER)
+        ref = _ref_name(prop)
+        if marker is None and ref is not None:
+            marker = self._schemas.get(ref, {}).get(MARKER)
+        return marker is None or marker in self.offered
+
+    def strip(self, method: str, path: str, status: int, body: Any) -> Any:
+        """``body`` without the fields of extensions that are off, per the route's reply schema."""
+        if self._all:
+            return body
+        try:
+            reply = self._paths[path][method.lower()]["responses"][str(status)]
+            ref = reply.get("$ref", "")
+            if ref.startswith(_RESPONSE_REF):
+                reply = self._responses[ref[len(_RESPONSE_REF) :]]
+            schema = reply["content"]["application/json"]["schema"]
+        except (KeyError, TypeError, AttributeError):
+            return body
+        return self._strip(schema, body)
+
+    def _strip(self, schema: Mapping[str, Any], body: Any) -> Any:
+        name = _ref_name(schema)
+        if name is None:
+            items = schema.get("items")
+            if isinstance(items, Mapping) and isinstance(body, list):
+                return [self._strip(items, item) for item in body]
+            for option in schema.get("anyOf", ()):
+                if _ref_name(option) is not None and isinstance(body, dict):
+                    return self._strip(option, body)
+            return body
+        if not isinstance(body, dict):
+            return body
+        target = self._schemas.get(name, {})
+        off = self._off.get(name, frozenset())
+        out = {k: v for k, v in body.items() if k not in off}
+        for field, prop in target.get("properties", {}).items():
+            if field in out and isinstance(prop, Mapping):
+                out[field] = self._strip(prop, out[field])
+        if name == "Operation" and isinstance(out.get("response"), dict):
+            result = _RESULT_OF_KIND.get(str(body.get("kind")))
+            if result is not None:
+                out["response"] = self._strip({"$ref": _REF + result}, out["response"])
+        return out
