@@ -32,7 +32,17 @@ Our exception hierarchy::
     │   │   └── APITimeoutError
     │   └── ResponseValidationError ................ the reply does not match the spec
     ├── OperationFailedError ....................... a polled operation ended in `error`
-    └── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
+    ├── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
+    └── DownloadError .............................. an artifact's files could not be downloaded
+        ├── UnsafeArtifactPathError ................ a file name or a path in the way would write
+        │                                            outside the destination (nothing written)
+        ├── ArtifactIntegrityError ................. a file's size or sha256 differs (name,
+        │                                            expected, received); never published
+        ├── StorageError ........................... storage refused the URL or kept failing
+        └── DownloadTimeoutError (also TimeoutError)  the download's deadline passed
+
+A failed download leaves its ``.part`` files (except one that failed
+verification): running it again resumes them.
 
 ``OptimizerStateUnavailableError`` is raised in two places with one class:
 by the facade, before any request, when ``load_state_with_optimizer`` is given a
@@ -53,11 +63,14 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "ArtifactIntegrityError",
     "AuthenticationError",
     "BadRequestError",
     "CheckpointExistsError",
     "CheckpointNotReadyError",
     "ConflictError",
+    "DownloadError",
+    "DownloadTimeoutError",
     "IdempotencyMismatchError",
     "IncompatibleCheckpointError",
     "InternalServerError",
@@ -77,8 +90,10 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "SeqIdConflictError",
+    "StorageError",
     "UnknownBaseModelError",
     "UnprocessableEntityError",
+    "UnsafeArtifactPathError",
     "WeaverError",
     "api_error",
 ]
@@ -358,6 +373,60 @@ class OperationTimeoutError(WeaverError, TimeoutError):
                 f"the last poll failed ({last_error}); it may still be running on the server"
             )
         super().__init__(f"{message}: re-attach with service.operation({operation_id!r})")
+
+
+# -- downloads ---------------------------------------------------------------------------
+
+
+class DownloadError(WeaverError):
+    """Downloading an artifact's files failed; finished files and ``.part`` files stay.
+
+    Attributes:
+        name: The artifact file concerned (its name in the artifact), if one.
+    """
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.name = name
+
+
+class UnsafeArtifactPathError(DownloadError):
+    """A file name of the artifact is unsafe (``..``, absolute, ``\\``, ``:``, empty or dot
+    segments, trailing dots or spaces, duplicates), or a symlink or file stands in the
+    way. Raised before anything is written."""
+
+
+class ArtifactIntegrityError(DownloadError):
+    """A downloaded file's size or sha256 is not the descriptor's; the file is not published.
+
+    Attributes:
+        expected: The descriptor's value (size in bytes or sha256 hex).
+        received: What was received.
+    """
+
+    def __init__(
+        self, message: str, *, name: str | None, expected: str | None, received: str | None
+    ) -> None:
+        super().__init__(message, name=name)
+        self.expected = expected
+        self.received = received
+
+
+class StorageError(DownloadError):
+    """Storage refused a file's URL (even fresh ones) or kept failing past the retries.
+
+    Attributes:
+        status_code: The last HTTP status from storage, if it answered.
+    """
+
+    def __init__(self, message: str, *, name: str | None, status_code: int | None) -> None:
+        super().__init__(message, name=name)
+        self.status_code = status_code
+
+
+class DownloadTimeoutError(DownloadError, TimeoutError):
+    """The download's overall deadline passed; run it again to resume."""
 
 
 # -- mapping a server error to its class ------------------------------------------------
