@@ -17,6 +17,14 @@ package adds typed results, safe retries, operations that cannot hang, and
 one error tree (see ``weaver_facade._errors``).
 """
 
+from ._artifacts import (
+    Artifact,
+    ArtifactFile,
+    ArtifactKind,
+    ArtifactStatus,
+    DownloadResult,
+    DownloadTarget,
+)
 from ._checkpoints import (
     Checkpoint,
     CheckpointLike,
@@ -26,11 +34,13 @@ from ._checkpoints import (
     CheckpointType,
 )
 from ._client import AsyncServiceClient, ServiceClient
+from ._download import DownloadProgress
 from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     ArtifactIntegrityError,
+    ArtifactNotReadyError,
     AuthenticationError,
     BadRequestError,
     CheckpointExistsError,
@@ -38,6 +48,7 @@ from ._errors import (
     ConflictError,
     DownloadError,
     DownloadTimeoutError,
+    ExportInProgressError,
     IdempotencyMismatchError,
     IncompatibleCheckpointError,
     InternalServerError,
@@ -47,6 +58,7 @@ from ._errors import (
     InvalidCheckpointRef,
     InvalidDatumError,
     InvalidInputError,
+    MergeNotSupportedError,
     ModelStateLostError,
     ModelTerminatedError,
     NotFoundError,
@@ -65,6 +77,7 @@ from ._errors import (
 )
 from ._operations import (
     AsyncOperationHandle,
+    ConversionProgress,
     OperationHandle,
     OperationProgress,
     OperationStatus,
@@ -96,7 +109,12 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AdamParams",
+    "Artifact",
+    "ArtifactFile",
     "ArtifactIntegrityError",
+    "ArtifactKind",
+    "ArtifactNotReadyError",
+    "ArtifactStatus",
     "AsyncOperationHandle",
     "AsyncRetryTransport",
     "AsyncServiceClient",
@@ -112,9 +130,14 @@ __all__ = [
     "CheckpointStatus",
     "CheckpointType",
     "ConflictError",
+    "ConversionProgress",
     "Datum",
     "DownloadError",
+    "DownloadProgress",
+    "DownloadResult",
+    "DownloadTarget",
     "DownloadTimeoutError",
+    "ExportInProgressError",
     "ForwardBackwardResult",
     "IdempotencyMismatchError",
     "IncompatibleCheckpointError",
@@ -126,6 +149,7 @@ __all__ = [
     "InvalidDatumError",
     "InvalidInputError",
     "LoadResult",
+    "MergeNotSupportedError",
     "ModelInfo",
     "ModelStateLostError",
     "ModelTerminatedError",

@@ -18,6 +18,8 @@ Our exception hierarchy::
     │   ├── ConflictError .......................... 409
     │   │   ├── CheckpointExistsError .............. checkpoint_exists
     │   │   ├── CheckpointNotReadyError ............ checkpoint_not_ready
+    │   │   ├── ArtifactNotReadyError .............. artifact_not_ready
+    │   │   ├── ExportInProgressError .............. export_in_progress
     │   │   ├── ModelTerminatedError ............... model_terminated
     │   │   ├── ModelStateLostError ................ model_state_lost
     │   │   └── SeqIdConflictError ................. seq_id_conflict
@@ -25,6 +27,7 @@ Our exception hierarchy::
     │   │   ├── OptimizerStateUnavailableError ..... optimizer_state_unavailable (also ValueError)
     │   │   ├── IncompatibleCheckpointError ........ incompatible_checkpoint
     │   │   ├── UnknownBaseModelError .............. unknown_base_model
+    │   │   ├── MergeNotSupportedError ............. merge_not_supported
     │   │   └── IdempotencyMismatchError ........... idempotency_mismatch
     │   ├── RateLimitError ......................... 429
     │   ├── InternalServerError .................... 5xx
@@ -64,6 +67,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "ArtifactIntegrityError",
+    "ArtifactNotReadyError",
     "AuthenticationError",
     "BadRequestError",
     "CheckpointExistsError",
@@ -71,6 +75,7 @@ __all__ = [
     "ConflictError",
     "DownloadError",
     "DownloadTimeoutError",
+    "ExportInProgressError",
     "IdempotencyMismatchError",
     "IncompatibleCheckpointError",
     "InternalServerError",
@@ -80,6 +85,7 @@ __all__ = [
     "InvalidCheckpointRef",
     "InvalidDatumError",
     "InvalidInputError",
+    "MergeNotSupportedError",
     "ModelStateLostError",
     "ModelTerminatedError",
     "NotFoundError",
@@ -218,6 +224,14 @@ class CheckpointNotReadyError(ConflictError):
     """409 ``checkpoint_not_ready``: the checkpoint is still being saved."""
 
 
+class ArtifactNotReadyError(ConflictError):
+    """409 ``artifact_not_ready``: the artifact's export is still running, or failed."""
+
+
+class ExportInProgressError(ConflictError):
+    """409 ``export_in_progress``: ``force`` while an export of the same kind still runs."""
+
+
 class ModelTerminatedError(ConflictError):
     """409 ``model_terminated``: the model was terminated."""
 
@@ -254,6 +268,11 @@ class IncompatibleCheckpointError(UnprocessableEntityError):
 
 class UnknownBaseModelError(UnprocessableEntityError):
     """422 ``unknown_base_model``: ``base_model`` is not a supported model."""
+
+
+class MergeNotSupportedError(UnprocessableEntityError):
+    """422 ``merge_not_supported``: ``merge_adapter`` for a ``full_ft`` model, which has no
+    adapter."""
 
 
 class IdempotencyMismatchError(UnprocessableEntityError):
@@ -434,6 +453,9 @@ class DownloadTimeoutError(DownloadError, TimeoutError):
 _BY_CODE: Mapping[str, type[APIError]] = {
     "checkpoint_exists": CheckpointExistsError,
     "checkpoint_not_ready": CheckpointNotReadyError,
+    "artifact_not_ready": ArtifactNotReadyError,
+    "export_in_progress": ExportInProgressError,
+    "merge_not_supported": MergeNotSupportedError,
     "model_terminated": ModelTerminatedError,
     "model_state_lost": ModelStateLostError,
     "seq_id_conflict": SeqIdConflictError,

@@ -51,6 +51,7 @@ else:
 
 __all__ = [
     "AsyncOperationHandle",
+    "ConversionProgress",
     "GiveUp",
     "OperationHandle",
     "OperationProgress",
@@ -101,12 +102,27 @@ class PendingInfo:
 
 
 @attrs.frozen(kw_only=True)
+class ConversionProgress:
+    """How far an export operation has converted its files (``metadata.conversion_progress``).
+
+    ``shards_total`` and ``bytes_total`` come from servers that say (an extension).
+    """
+
+    shards_done: int
+    bytes_done: int
+    shards_total: int | None = None
+    bytes_total: int | None = None
+
+
+@attrs.frozen(kw_only=True)
 class OperationProgress:
-    """What ``on_progress`` receives whenever an operation's status or pending info changes."""
+    """What ``on_progress`` receives whenever an operation's status, pending info or
+    conversion progress (of an export) changes."""
 
     operation_id: str
     status: OperationStatus
     pending_info: PendingInfo | None
+    conversion: ConversionProgress | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -122,6 +138,7 @@ class OperationSnapshot:
     error_message: str | None = None
     error_details: Mapping[str, Any] | None = None
     retryable: bool = False
+    conversion: ConversionProgress | None = None
 
 
 def _optional(
@@ -183,6 +200,26 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         error_message=_optional(operation, "error_message", gen.error_message, str),
         error_details=_object(operation, "error_details", gen.error_details),
         retryable=bool(_optional(operation, "retryable", gen.retryable, bool)),
+        conversion=_conversion(operation, gen.metadata),
+    )
+
+
+def _conversion(operation: str, metadata: object) -> ConversionProgress | None:
+    if not isinstance(metadata, wire.OperationMetadata):
+        return None
+    value = metadata.conversion_progress
+    if not isinstance(value, wire.ConversionProgress):
+        return None
+    schema = "Operation.metadata.conversion_progress"
+
+    def total(name: str, v: object) -> int | None:
+        return None if isinstance(v, Unset) else expect(operation, schema, name, v, int)
+
+    return ConversionProgress(
+        shards_done=expect(operation, schema, "shards_done", value.shards_done, int),
+        bytes_done=expect(operation, schema, "bytes_done", value.bytes_done, int),
+        shards_total=total("shards_total", value.shards_total),
+        bytes_total=total("bytes_total", value.bytes_total),
     )
 
 
@@ -380,7 +417,9 @@ class _HandleState(Generic[T]):
         self._parse_result = parse_result
         self._policy = policy
         self._result: tuple[T] | None = None
-        self._reported: tuple[OperationStatus, PendingInfo | None] | None = None
+        self._reported: (
+            tuple[OperationStatus, PendingInfo | None, ConversionProgress | None] | None
+        ) = None
         #: Called with an ``OperationProgress`` whenever status or pending info changes.
         self.on_progress = on_progress
         self._observe(snapshot)
@@ -413,7 +452,7 @@ class _HandleState(Generic[T]):
                 field="id",
             )
         self._snapshot = snapshot
-        state = (snapshot.status, snapshot.pending_info)
+        state = (snapshot.status, snapshot.pending_info, snapshot.conversion)
         if state != self._reported:
             self._reported = state
             if self.on_progress is not None:
@@ -422,6 +461,7 @@ class _HandleState(Generic[T]):
                         operation_id=snapshot.id,
                         status=snapshot.status,
                         pending_info=snapshot.pending_info,
+                        conversion=snapshot.conversion,
                     )
                 )
 
