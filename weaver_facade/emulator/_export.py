@@ -138,6 +138,7 @@ class ExportPlan:
                     for start in range(0, tensor.rows, step):
                         block = tensor.block(start, min(start + step, tensor.rows))
                         f.write(block.data)
+                        f.flush()  # progress counts bytes the file holds
                         digest.update(block.data)
                         done += block.nbytes
                         progress(shard_no, done)
