@@ -17,11 +17,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.emulator.support import EmulatorProcess, spawn_emulator
+from weaver_facade.contract._artifact_steps import ARTIFACT_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "kit-cli-secret-7c1d2e"
+SPEC_OPERATIONS = sum(
+    method in ("get", "post", "put", "patch", "delete")
+    for item in yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))[
+        "paths"
+    ].values()
+    for method in item
+)
+LIFECYCLE_STEPS = 15
 
 
 def contract_test(*args: str, key: str | None = None, timeout: float = 240) -> tuple[int, str]:
@@ -67,17 +77,19 @@ def test_the_default_run_passes_a_clean_emulator_in_under_three_minutes(
     assert report["findings"] == []
     conformance = report["parts"]["conformance"]
     # Every operation of the spec was exercised, by more than a handful of requests.
-    assert len(conformance["statuses"]) == 16
+    assert len(conformance["statuses"]) == SPEC_OPERATIONS == 22
     assert conformance["requests"] > 1000
     steps = report["parts"]["lifecycle"]["steps"]
     assert [s["status"] for s in steps] == ["passed"] * len(steps)
-    assert len(steps) == 12
+    assert len(steps) == LIFECYCLE_STEPS
+    # The export, the download and the storage probes ran (and passed).
+    assert set(ARTIFACT_STEPS) <= {s["name"] for s in steps}
 
     # The file the kit just wrote, not untrusted input.
     junit = ET.parse(tmp_path / "contract-junit.xml").getroot()  # noqa: S314
     assert junit.get("failures") == "0"
     cases = junit.findall("./testsuite/testcase")
-    assert len(cases) == 16 + 12
+    assert len(cases) == SPEC_OPERATIONS + LIFECYCLE_STEPS
     assert not junit.findall(".//failure")
     assert KEY not in (tmp_path / "contract-junit.xml").read_text(encoding="utf-8")
 
@@ -111,7 +123,7 @@ def test_lifecycle_only_with_the_key_on_the_command_line(emulator: EmulatorProce
         "--base-url", emulator.base_url + "/", "--only", "lifecycle", "--api-key", KEY
     )
     assert code == 0, output
-    assert "lifecycle: 12/12 steps passed" in output
+    assert f"lifecycle: {LIFECYCLE_STEPS}/{LIFECYCLE_STEPS} steps passed" in output
     assert "conformance:" not in output.split("contract test of", 1)[1]
     assert KEY not in output
 

@@ -44,6 +44,8 @@ RESULT_SCHEMAS: Mapping[str, str] = {
     "optim_step": "OptimStepResult",
     "save_checkpoint": "Checkpoint",
     "load_checkpoint": "LoadResult",
+    "export_checkpoint": "Artifact",
+    "export_model_weights": "Artifact",
 }
 
 

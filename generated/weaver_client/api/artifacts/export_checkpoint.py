@@ -121,11 +121,12 @@ def sync_detailed(
 
     Answers 202 with an Operation whose `response`, once `done`, is the
     completed Artifact; while it runs the operation may carry
-    `metadata.conversion_progress`. When an artifact of the same kind
-    already exists for the checkpoint (pending or completed), the answer
-    is 200 with that Artifact and nothing new starts, unless `force`
-    replaces it. `force` while that export still runs is a 409
-    `export_in_progress`.
+    `metadata.conversion_progress`. When a completed artifact of the same
+    kind already exists for the checkpoint, the answer is 200 with that
+    Artifact and nothing new starts; while the same export still runs,
+    the answer is 202 with its Operation. `force` replaces a completed
+    artifact; `force` while the export still runs is a 409
+    `export_in_progress`. A failed artifact is replaced by a new export.
 
     Args:
         checkpoint_id (UUID):
@@ -171,11 +172,12 @@ def sync(
 
     Answers 202 with an Operation whose `response`, once `done`, is the
     completed Artifact; while it runs the operation may carry
-    `metadata.conversion_progress`. When an artifact of the same kind
-    already exists for the checkpoint (pending or completed), the answer
-    is 200 with that Artifact and nothing new starts, unless `force`
-    replaces it. `force` while that export still runs is a 409
-    `export_in_progress`.
+    `metadata.conversion_progress`. When a completed artifact of the same
+    kind already exists for the checkpoint, the answer is 200 with that
+    Artifact and nothing new starts; while the same export still runs,
+    the answer is 202 with its Operation. `force` replaces a completed
+    artifact; `force` while the export still runs is a 409
+    `export_in_progress`. A failed artifact is replaced by a new export.
 
     Args:
         checkpoint_id (UUID):
@@ -216,11 +218,12 @@ async def asyncio_detailed(
 
     Answers 202 with an Operation whose `response`, once `done`, is the
     completed Artifact; while it runs the operation may carry
-    `metadata.conversion_progress`. When an artifact of the same kind
-    already exists for the checkpoint (pending or completed), the answer
-    is 200 with that Artifact and nothing new starts, unless `force`
-    replaces it. `force` while that export still runs is a 409
-    `export_in_progress`.
+    `metadata.conversion_progress`. When a completed artifact of the same
+    kind already exists for the checkpoint, the answer is 200 with that
+    Artifact and nothing new starts; while the same export still runs,
+    the answer is 202 with its Operation. `force` replaces a completed
+    artifact; `force` while the export still runs is a 409
+    `export_in_progress`. A failed artifact is replaced by a new export.
 
     Args:
         checkpoint_id (UUID):
@@ -264,11 +267,12 @@ async def asyncio(
 
     Answers 202 with an Operation whose `response`, once `done`, is the
     completed Artifact; while it runs the operation may carry
-    `metadata.conversion_progress`. When an artifact of the same kind
-    already exists for the checkpoint (pending or completed), the answer
-    is 200 with that Artifact and nothing new starts, unless `force`
-    replaces it. `force` while that export still runs is a 409
-    `export_in_progress`.
+    `metadata.conversion_progress`. When a completed artifact of the same
+    kind already exists for the checkpoint, the answer is 200 with that
+    Artifact and nothing new starts; while the same export still runs,
+    the answer is 202 with its Operation. `force` replaces a completed
+    artifact; `force` while the export still runs is a 409
+    `export_in_progress`. A failed artifact is replaced by a new export.
 
     Args:
         checkpoint_id (UUID):
