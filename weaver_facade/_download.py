@@ -716,8 +716,8 @@ class _PartFile:
             os.close(fd)
 
     def publish(self) -> None:
-        assert self._fd is not None
-        os.fsync(self._fd)
+        # No fsync: a file that a crash left short or empty after the rename is
+        # caught by the next run, which hashes a finished file before skipping it.
         self.close()
         os.replace(self.path, self.final)
 
@@ -774,13 +774,40 @@ class Cancelled(Exception):
 # -- the sync shell --------------------------------------------------------------------------
 
 
+class _LazyTLS(httpx.BaseTransport):
+    """The HTTPS transport, built on first use: loading the CA certificates takes
+    ~0.1 s, which an all-HTTP download (a local emulator) never needs."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._transport: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            if self._transport is None:
+                self._transport = httpx.HTTPTransport(limits=self._limits)
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _limits(settings: DownloadSettings) -> httpx.Limits:
+    return httpx.Limits(max_connections=settings.max_concurrency * 2)
+
+
 def _storage_client(settings: DownloadSettings, user_agent: str) -> httpx.Client:
     # No API key, and none can be added by a redirect: this client never had one.
+    limits = _limits(settings)
     return httpx.Client(
         follow_redirects=True,
         timeout=httpx.Timeout(settings.read_timeout, connect=10.0),
         headers={"User-Agent": user_agent},
-        limits=httpx.Limits(max_connections=settings.max_concurrency * 2),
+        # Plain HTTP needs no certificates; HTTPS (the default) is verified as usual.
+        transport=_LazyTLS(limits),
+        mounts={"http://": httpx.HTTPTransport(limits=limits, verify=False)},
     )
 
 
@@ -916,12 +943,31 @@ def _first_error(
 # -- the async shell -------------------------------------------------------------------------
 
 
+class _LazyAsyncTLS(httpx.AsyncBaseTransport):
+    """``_LazyTLS`` for the async client."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(limits=self._limits)
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
 def _async_storage_client(settings: DownloadSettings, user_agent: str) -> httpx.AsyncClient:
+    limits = _limits(settings)
     return httpx.AsyncClient(
         follow_redirects=True,
         timeout=httpx.Timeout(settings.read_timeout, connect=10.0),
         headers={"User-Agent": user_agent},
-        limits=httpx.Limits(max_connections=settings.max_concurrency * 2),
+        transport=_LazyAsyncTLS(limits),
+        mounts={"http://": httpx.AsyncHTTPTransport(limits=limits, verify=False)},
     )
 
 
