@@ -122,3 +122,31 @@ def test_artifacts_of_a_checkpoint_without_any(
     run = cli("checkpoints", "artifacts", ref)
     assert run.exit_code == 0
     assert "no artifacts" in run.stdout
+
+
+def test_the_progress_bar_on_a_terminal_shows_bytes_rate_and_files() -> None:
+    import io
+
+    from rich.console import Console
+
+    screen = io.StringIO()
+    now = [100.0]
+    bar = cli_artifacts._Bar(
+        quiet=False, console=Console(file=screen, force_terminal=True), clock=lambda: now[0]
+    )
+    total = 8_000_000
+    with bar.shown():
+        bar(DownloadProgress(bytes_done=0, bytes_total=total, files_done=0, files_total=3))
+        for done in (4_000_000, 6_000_000):
+            now[0] += 2.0
+            bar(DownloadProgress(bytes_done=done, bytes_total=total, files_done=1, files_total=3))
+    shown = screen.getvalue()
+    assert "1/3 files" in shown
+    assert "6.0/8.0 MB" in shown  # bytes done of total
+    assert "1.0 MB/s" in shown  # the rate, from the last 2 s
+    assert "0:00:02" in shown  # the time left at that rate
+    quiet = io.StringIO()
+    silent = cli_artifacts._Bar(quiet=True, console=Console(file=quiet, force_terminal=True))
+    with silent.shown():
+        silent(DownloadProgress(bytes_done=1, bytes_total=2, files_done=0, files_total=1))
+    assert quiet.getvalue() == ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from .checkpoints import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 __all__ = ["artifact_json", "download_json"]
@@ -152,16 +153,28 @@ def artifacts(ref: str, model_id: str | None) -> None:
 class _Bar:
     """A download's ``progress`` callback: a rich bar on a terminal, else a line per file."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(
+        self,
+        quiet: bool,
+        console: Console | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self._quiet = quiet
+        # Tests pass a console that acts as a terminal, and a clock for the rate.
+        self._console = console
+        self._clock = clock
         self._bar: Progress | None = None
         self._task: Any = None
         self._files = 0
 
     @contextlib.contextmanager
     def shown(self) -> Iterator[None]:
-        if not self._quiet and sys.stderr.isatty():
+        console = self._console
+        if console is None and not self._quiet and sys.stderr.isatty():
             from rich.console import Console
+
+            console = Console(stderr=True)
+        if console is not None and not self._quiet and console.is_terminal:
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
@@ -176,7 +189,8 @@ class _Bar:
                 DownloadColumn(),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console,
+                get_time=self._clock,
             )
             self._task = self._bar.add_task("downloading", total=None)
         try:
