@@ -513,6 +513,17 @@ def _problem(located: _Located, path: list[Any]) -> Problem:
             expected=f"one of {', '.join(map(str, allowed))}",
             got=_short(value),
         )
+    if error.validator == "pattern":
+        whose = f"{own}'s pattern" if own else "the pattern"
+        meant = located.node.get("description") if isinstance(located.node, Mapping) else None
+        gloss = f" ({str(meant).strip().rstrip('.')})" if meant else ""
+        return Problem(
+            "response_schema_conformance",
+            f"{subject}: {_short(value)} does not match {whose} "
+            f"`{error.validator_value}`{gloss}{at}",
+            expected=f"a match of {error.validator_value}",
+            got=_short(value),
+        )
     if error.validator == "type":
         wanted = error.validator_value
         wanted_text = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
