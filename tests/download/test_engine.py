@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -487,3 +487,27 @@ def test_bad_sha256_in_the_descriptor_is_refused(storage: StorageServer, tmp_pat
         download_sync(
             source.descriptor(), tmp_path / "o", refresh=source.refresh, settings=DownloadSettings()
         )
+
+
+def test_hashes_are_computed_while_streaming_never_by_reading_files_again(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from weaver_facade import _download
+
+    reads: list[str] = []
+    original = _download._PartFile.read_blocks
+
+    def counting(self: _download._PartFile, path: Path) -> Iterable[bytes]:
+        reads.append(path.name)
+        return original(self, path)
+
+    monkeypatch.setattr(_download._PartFile, "read_blocks", counting)
+    dest = tmp_path / "out"
+    run(Source(storage), dest)
+    assert reads == []  # a fresh download reads nothing back
+    (dest / "small.bin").unlink()
+    (dest / "small.bin.part").write_bytes(FILES["small.bin"][:1000])
+    run(Source(storage), dest)
+    assert_complete(dest)
+    # The resumed prefix once, and each finished file once before it is skipped.
+    assert sorted(reads) == sorted(["small.bin.part", "config.json", "weights.bin", "empty.txt"])
