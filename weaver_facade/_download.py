@@ -455,6 +455,8 @@ class Transfer:
                 expected=str(size),
                 received=f"more than {size}",
             )
+        if self._deadline is not None:
+            self._check_time(0.0)  # a stream making progress is bounded too
         if self._hasher is not None:
             self._hasher.update(chunk)
         self.offset += len(chunk)

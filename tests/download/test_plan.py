@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from weaver_facade import StorageError
+from weaver_facade import DownloadTimeoutError, StorageError
 from weaver_facade._download import (
     DownloadSettings,
     Fetch,
@@ -101,3 +101,14 @@ def test_other_client_errors_are_final() -> None:
     with pytest.raises(StorageError) as info:
         t.on_reply(404, httpx.Headers())
     assert info.value.status_code == 404
+
+
+def test_the_deadline_also_bounds_a_stream_in_progress() -> None:
+    now = [0.0]
+    t = Transfer(FILE, 0, 0, DownloadSettings(timeout=10), deadline=10.0, clock=lambda: now[0])
+    t.next_step()
+    t.on_reply(200, httpx.Headers({"Content-Length": "100"}))
+    t.accept(b"x" * 10)
+    now[0] = 11.0
+    with pytest.raises(DownloadTimeoutError, match="byte 10 of 100"):
+        t.accept(b"x" * 10)
