@@ -320,14 +320,9 @@ class Artifacts:
 
     def list_artifacts(self, tenant: str, checkpoint_id: str) -> Reply:
         self.sweep()
-        # Artifacts outlive their checkpoint, so a deleted or expired one still lists them.
-        if (
-            self.store.one(
-                "SELECT id FROM checkpoints WHERE id=? AND tenant=?", (checkpoint_id, tenant)
-            )
-            is None
-        ):
-            raise not_found(f"checkpoint {checkpoint_id}")
+        # A deleted checkpoint's collection is gone (404, as after any DELETE); its artifacts
+        # outlive it and stay reachable by id.
+        self.emu._checkpoint_row(tenant, checkpoint_id)
         rows = self.store.all(
             f"SELECT * FROM artifacts WHERE checkpoint_id=? AND tenant=? AND status IN {_LIVE} "  # noqa: S608
             "ORDER BY seq",

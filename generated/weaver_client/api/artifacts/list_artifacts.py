@@ -85,7 +85,8 @@ def sync_detailed(
 
      Lists the checkpoint's pending, completed and failed artifacts, oldest
     first; deleted and expired ones are not listed. An item without
-    `status` counts as completed.
+    `status` counts as completed. A deleted or expired checkpoint is a
+    404 here, while its artifacts stay reachable by id until they expire.
 
     Args:
         checkpoint_id (UUID):
@@ -118,7 +119,8 @@ def sync(
 
      Lists the checkpoint's pending, completed and failed artifacts, oldest
     first; deleted and expired ones are not listed. An item without
-    `status` counts as completed.
+    `status` counts as completed. A deleted or expired checkpoint is a
+    404 here, while its artifacts stay reachable by id until they expire.
 
     Args:
         checkpoint_id (UUID):
@@ -146,7 +148,8 @@ async def asyncio_detailed(
 
      Lists the checkpoint's pending, completed and failed artifacts, oldest
     first; deleted and expired ones are not listed. An item without
-    `status` counts as completed.
+    `status` counts as completed. A deleted or expired checkpoint is a
+    404 here, while its artifacts stay reachable by id until they expire.
 
     Args:
         checkpoint_id (UUID):
@@ -177,7 +180,8 @@ async def asyncio(
 
      Lists the checkpoint's pending, completed and failed artifacts, oldest
     first; deleted and expired ones are not listed. An item without
-    `status` counts as completed.
+    `status` counts as completed. A deleted or expired checkpoint is a
+    404 here, while its artifacts stay reachable by id until they expire.
 
     Args:
         checkpoint_id (UUID):
