@@ -8,7 +8,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import b1_overhead, b2_completion, b3_fanout, b4_import, b5_listing
+from benchmarks import (
+    b1_overhead,
+    b2_completion,
+    b3_fanout,
+    b4_import,
+    b5_listing,
+    b6_download,
+)
 from benchmarks.common import ROOT, Section, render
 
 BENCHMARKS: dict[str, Callable[[bool], Section]] = {
@@ -17,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "B3": b3_fanout.run,
     "B4": b4_import.run,
     "B5": b5_listing.run,
+    "B6": b6_download.run,
 }
 
 

@@ -7,7 +7,9 @@
 5. resume the saved state in one call, ``create_training_client_from_state``
    (a new model like the saved one, loaded with weights *and* optimizer state),
    and train the same steps again: the losses must equal the original ones
-   exactly, because the Adam moments and step were restored with the weights.
+   exactly, because the Adam moments and step were restored with the weights;
+6. export the saved adapter to Hugging Face (PEFT) layout, download it,
+   verified, into a temporary folder, and print its files and hashes.
 
 The models it creates are terminated when the client closes; the checkpoints stay.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -109,7 +112,21 @@ def run(service: ServiceClient, base_model: str, steps: int, adam: AdamParams, o
         + (f" at optimizer step {step}" if step else "")
     )
     resumed = train(resumed_trainer, steps, adam)
-    return out.comparison(steps + 1, original, resumed)
+    matched = out.comparison(steps + 1, original, resumed)
+
+    # Get the weights out: export the saved adapter (Hugging Face/PEFT layout) and download it.
+    artifact = trainer.export_weights(saved)
+    with tempfile.TemporaryDirectory(prefix="weaver-adapter-") as folder:
+        result = service.download_weights(artifact, folder)
+        out.heading(f"exported {artifact.uri}")
+        out.heading(
+            f"downloaded {len(result.files)} files ({result.bytes} bytes), "
+            "each verified against its sha256"
+        )
+        for f in result.files:
+            out.line(f"{f.name} ({f.size} bytes)")
+            out.line(f"  sha256 {f.sha256}")
+    return matched
 
 
 # -- output: rich when it is installed (the `cli` extra), plain text otherwise ---------------
@@ -139,6 +156,9 @@ class Out:
             print(text)
         else:
             self._console.print(text, style=style or None, markup=False)
+
+    def line(self, text: str) -> None:
+        self._print(text)
 
     def heading(self, text: str) -> None:
         self._print(text, "bold")

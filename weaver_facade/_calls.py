@@ -8,9 +8,10 @@ and its reply parser. POSTs get a fresh ``Idempotency-Key`` per logical call
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import httpx
 from weaver_client.types import UNSET, Unset
 
@@ -58,13 +59,18 @@ else:
     _optim_step = LazyModule("weaver_client.api.training.optim_step")
 
 __all__ = [
+    "ExportReply",
     "create_model",
     "create_session",
     "delete_checkpoint",
+    "export_checkpoint",
+    "export_model_weights",
     "forward_backward",
+    "get_artifact_download",
     "get_checkpoint",
     "get_model",
     "get_operation",
+    "list_artifacts",
     "list_checkpoints",
     "list_models",
     "list_supported_models",
@@ -297,3 +303,103 @@ def get_operation(
             pool=timeout.pool,
         )
     return Call("get_operation", request, _get_operation._parse_response, wire.Operation)
+
+
+# -- artifacts ---------------------------------------------------------------------------
+# The export routes answer 200 with an Artifact or 202 with an Operation; the
+# generated parser picks by status, and ExportReply holds whichever came.
+
+if TYPE_CHECKING:
+    from weaver_client.api.artifacts import export_checkpoint as _export_checkpoint
+    from weaver_client.api.artifacts import export_model_weights as _export_model_weights
+    from weaver_client.api.artifacts import get_artifact_download as _get_artifact_download
+    from weaver_client.api.artifacts import list_artifacts as _list_artifacts
+else:
+    _export_checkpoint = LazyModule("weaver_client.api.artifacts.export_checkpoint")
+    _export_model_weights = LazyModule("weaver_client.api.artifacts.export_model_weights")
+    _get_artifact_download = LazyModule("weaver_client.api.artifacts.get_artifact_download")
+    _list_artifacts = LazyModule("weaver_client.api.artifacts.list_artifacts")
+
+_ARTIFACT_KINDS = ("hf_model", "hf_adapter")
+
+
+@attrs.frozen
+class ExportReply:
+    """An export's reply: the existing ``artifact`` (200) or a new ``operation`` (202)."""
+
+    artifact: wire.Artifact | None = None
+    operation: wire.Operation | None = None
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> ExportReply:
+        # An Artifact's kind is hf_model/hf_adapter, values an Operation's kind never takes.
+        if src_dict.get("kind") in _ARTIFACT_KINDS:
+            return cls(artifact=wire.Artifact.from_dict(src_dict))
+        return cls(operation=wire.Operation.from_dict(src_dict))
+
+
+def _export_parser(module: Any) -> Callable[..., object]:
+    def parse(*, client: Any, response: httpx.Response) -> object:
+        parsed = module._parse_response(client=client, response=response)
+        if isinstance(parsed, wire.Artifact):
+            return ExportReply(artifact=parsed)
+        if isinstance(parsed, wire.Operation):
+            return ExportReply(operation=parsed)
+        return parsed
+
+    return parse
+
+
+def export_checkpoint(
+    checkpoint_id: uuid.UUID, *, merge_adapter: bool, ttl_seconds: int | Unset | None, force: bool
+) -> Call[ExportReply]:
+    body = wire.ExportRequest(
+        format_=wire.ArtifactFormat.HUGGINGFACE,
+        merge_adapter=merge_adapter,
+        ttl_seconds=ttl_seconds,
+        force=force,
+    )
+    return Call(
+        "export_checkpoint",
+        _export_checkpoint._get_kwargs(
+            checkpoint_id, body=body, idempotency_key=new_idempotency_key()
+        ),
+        _export_parser(_export_checkpoint),
+        ExportReply,
+    )
+
+
+def export_model_weights(
+    model_id: str, *, merge_adapter: bool, ttl_seconds: int | Unset | None
+) -> Call[ExportReply]:
+    body = wire.ExportModelRequest(
+        format_=wire.ArtifactFormat.HUGGINGFACE,
+        merge_adapter=merge_adapter,
+        ttl_seconds=ttl_seconds,
+    )
+    return Call(
+        "export_model_weights",
+        _export_model_weights._get_kwargs(
+            model_id, body=body, idempotency_key=new_idempotency_key()
+        ),
+        _export_parser(_export_model_weights),
+        ExportReply,
+    )
+
+
+def list_artifacts(checkpoint_id: uuid.UUID) -> Call[wire.ArtifactList]:
+    return Call(
+        "list_artifacts",
+        _list_artifacts._get_kwargs(checkpoint_id),
+        _list_artifacts._parse_response,
+        wire.ArtifactList,
+    )
+
+
+def get_artifact_download(artifact_id: uuid.UUID) -> Call[wire.DownloadDescriptor]:
+    return Call(
+        "get_artifact_download",
+        _get_artifact_download._get_kwargs(artifact_id),
+        _get_artifact_download._parse_response,
+        wire.DownloadDescriptor,
+    )

@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
@@ -28,7 +29,21 @@ import httpx
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
+from ._artifacts import (
+    Artifact,
+    DownloadResult,
+    DownloadTarget,
+    adrive,
+    check_kind,
+    descriptor_from_wire,
+    download_result,
+    download_settings,
+    drive,
+    list_artifacts_plan,
+    resolve_download,
+)
 from ._checkpoints import CheckpointRef
+from ._download import Descriptor, DownloadProgress, download_async, download_sync
 from ._errors import InvalidArgumentError, WeaverError
 from ._io import AsyncIO, Submission, SyncIO
 from ._lazy import LazyModule
@@ -532,6 +547,63 @@ class ServiceClient(_ServiceBase):
             return self._io.submit(step).result()
         return self._io.send(step)
 
+    def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
+        """A checkpoint's artifacts (pending, completed and failed), oldest first.
+
+        ``checkpoint`` is a ``Checkpoint``, its id, or its ``weaver://`` path.
+        """
+        return drive(list_artifacts_plan(checkpoint), self._io.send)
+
+    def download_weights(
+        self,
+        target: DownloadTarget,
+        dest: str | os.PathLike[str],
+        *,
+        kind: Literal["hf_model", "hf_adapter"] | None = None,
+        verify: bool = True,
+        max_concurrency: int = 4,
+        progress: Callable[[DownloadProgress], None] | None = None,
+        timeout: float | None = None,
+    ) -> DownloadResult:
+        """Download an artifact's files into the folder ``dest``, verified and resumable.
+
+        Each file streams into ``<name>.part``, is checked (size, and sha256 unless
+        ``verify=False``) and only then renamed into place. Run it again after an
+        interruption (even ``kill -9``): finished files are skipped and ``.part``
+        files resume where they stopped. Storage URLs are fetched without the API key.
+
+        Args:
+            target: An ``Artifact``, an artifact id, a checkpoint (``Checkpoint`` or
+                ``weaver://`` path), or ``weaver://.../artifacts/{kind}``.
+            dest: The folder to write into (created if needed).
+            kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both.
+            verify: Check each file's sha256 (its size is always checked).
+            max_concurrency: Files fetched at once.
+            progress: Called with a ``DownloadProgress`` after every write.
+            timeout: An overall deadline in seconds (retries included); ``None``: none.
+
+        Raises:
+            UnsafeArtifactPathError: A file name would leave ``dest``; nothing is written.
+            ArtifactIntegrityError: A file's size or sha256 is wrong; it is not kept.
+            StorageError, DownloadTimeoutError: Storage kept failing; run it again to resume.
+        """
+        settings = download_settings(verify, max_concurrency, timeout)
+        artifact_id = drive(resolve_download(target, check_kind(kind)), self._io.send)
+        folder = Path(dest)
+
+        def describe() -> Descriptor:
+            return descriptor_from_wire(self._io.send(calls.get_artifact_download(artifact_id)))
+
+        state = download_sync(
+            describe(),
+            folder,
+            refresh=describe,
+            settings=settings,
+            progress=progress,
+            user_agent=USER_AGENT,
+        )
+        return download_result(state, folder)
+
 
 class AsyncServiceClient(_ServiceBase):
     """The async twin of ``ServiceClient``; use ``async with`` or ``await aclose()``.
@@ -733,3 +805,37 @@ class AsyncServiceClient(_ServiceBase):
         if isinstance(step, Submission):
             return await (await self._io.submit(step)).result()
         return await self._io.send(step)
+
+    async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
+        """See ``ServiceClient.list_artifacts``."""
+        return await adrive(list_artifacts_plan(checkpoint), self._io.send)
+
+    async def download_weights(
+        self,
+        target: DownloadTarget,
+        dest: str | os.PathLike[str],
+        *,
+        kind: Literal["hf_model", "hf_adapter"] | None = None,
+        verify: bool = True,
+        max_concurrency: int = 4,
+        progress: Callable[[DownloadProgress], None] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> DownloadResult:
+        """See ``ServiceClient.download_weights``."""
+        settings = download_settings(verify, max_concurrency, timeout)
+        artifact_id = await adrive(resolve_download(target, check_kind(kind)), self._io.send)
+        folder = Path(dest)
+
+        async def describe() -> Descriptor:
+            reply = await self._io.send(calls.get_artifact_download(artifact_id))
+            return descriptor_from_wire(reply)
+
+        state = await download_async(
+            await describe(),
+            folder,
+            refresh=describe,
+            settings=settings,
+            progress=progress,
+            user_agent=USER_AGENT,
+        )
+        return download_result(state, folder)

@@ -18,6 +18,8 @@ Our exception hierarchy::
     │   ├── ConflictError .......................... 409
     │   │   ├── CheckpointExistsError .............. checkpoint_exists
     │   │   ├── CheckpointNotReadyError ............ checkpoint_not_ready
+    │   │   ├── ArtifactNotReadyError .............. artifact_not_ready
+    │   │   ├── ExportInProgressError .............. export_in_progress
     │   │   ├── ModelTerminatedError ............... model_terminated
     │   │   ├── ModelStateLostError ................ model_state_lost
     │   │   └── SeqIdConflictError ................. seq_id_conflict
@@ -25,6 +27,7 @@ Our exception hierarchy::
     │   │   ├── OptimizerStateUnavailableError ..... optimizer_state_unavailable (also ValueError)
     │   │   ├── IncompatibleCheckpointError ........ incompatible_checkpoint
     │   │   ├── UnknownBaseModelError .............. unknown_base_model
+    │   │   ├── MergeNotSupportedError ............. merge_not_supported
     │   │   └── IdempotencyMismatchError ........... idempotency_mismatch
     │   ├── RateLimitError ......................... 429
     │   ├── InternalServerError .................... 5xx
@@ -34,7 +37,17 @@ Our exception hierarchy::
     │   └── UnsupportedByServerError ............... the server lacks the extension a call
     │                                                needs (``extension`` names it)
     ├── OperationFailedError ....................... a polled operation ended in `error`
-    └── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
+    ├── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
+    └── DownloadError .............................. an artifact's files could not be downloaded
+        ├── UnsafeArtifactPathError ................ a file name or a path in the way would write
+        │                                            outside the destination (nothing written)
+        ├── ArtifactIntegrityError ................. a file's size or sha256 differs (name,
+        │                                            expected, received); never published
+        ├── StorageError ........................... storage refused the URL or kept failing
+        └── DownloadTimeoutError (also TimeoutError)  the download's deadline passed
+
+A failed download leaves its ``.part`` files (except one that failed
+verification): running it again resumes them.
 
 ``OptimizerStateUnavailableError`` is raised in two places with one class:
 by the facade, before any request, when ``load_state_with_optimizer`` is given a
@@ -55,11 +68,16 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "ArtifactIntegrityError",
+    "ArtifactNotReadyError",
     "AuthenticationError",
     "BadRequestError",
     "CheckpointExistsError",
     "CheckpointNotReadyError",
     "ConflictError",
+    "DownloadError",
+    "DownloadTimeoutError",
+    "ExportInProgressError",
     "IdempotencyMismatchError",
     "IncompatibleCheckpointError",
     "InternalServerError",
@@ -69,6 +87,7 @@ __all__ = [
     "InvalidCheckpointRef",
     "InvalidDatumError",
     "InvalidInputError",
+    "MergeNotSupportedError",
     "ModelStateLostError",
     "ModelTerminatedError",
     "NotFoundError",
@@ -79,8 +98,10 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "SeqIdConflictError",
+    "StorageError",
     "UnknownBaseModelError",
     "UnprocessableEntityError",
+    "UnsafeArtifactPathError",
     "UnsupportedByServerError",
     "WeaverError",
     "api_error",
@@ -210,6 +231,14 @@ class CheckpointNotReadyError(ConflictError):
     """409 ``checkpoint_not_ready``: the checkpoint is still being saved."""
 
 
+class ArtifactNotReadyError(ConflictError):
+    """409 ``artifact_not_ready``: the artifact's export is still running, or failed."""
+
+
+class ExportInProgressError(ConflictError):
+    """409 ``export_in_progress``: ``force`` while an export of the same kind still runs."""
+
+
 class ModelTerminatedError(ConflictError):
     """409 ``model_terminated``: the model was terminated."""
 
@@ -247,6 +276,11 @@ class IncompatibleCheckpointError(UnprocessableEntityError):
 
 class UnknownBaseModelError(UnprocessableEntityError):
     """422 ``unknown_base_model``: ``base_model`` is not a supported model."""
+
+
+class MergeNotSupportedError(UnprocessableEntityError):
+    """422 ``merge_not_supported``: ``merge_adapter`` for a ``full_ft`` model, which has no
+    adapter."""
 
 
 class IdempotencyMismatchError(UnprocessableEntityError):
@@ -390,11 +424,68 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         super().__init__(f"{message}: re-attach with service.operation({operation_id!r})")
 
 
+# -- downloads ---------------------------------------------------------------------------
+
+
+class DownloadError(WeaverError):
+    """Downloading an artifact's files failed; finished files and ``.part`` files stay.
+
+    Attributes:
+        name: The artifact file concerned (its name in the artifact), if one.
+    """
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.name = name
+
+
+class UnsafeArtifactPathError(DownloadError):
+    """A file name of the artifact is unsafe (``..``, absolute, ``\\``, ``:``, empty or dot
+    segments, trailing dots or spaces, duplicates), or a symlink or file stands in the
+    way. Raised before anything is written."""
+
+
+class ArtifactIntegrityError(DownloadError):
+    """A downloaded file's size or sha256 is not the descriptor's; the file is not published.
+
+    Attributes:
+        expected: The descriptor's value (size in bytes or sha256 hex).
+        received: What was received.
+    """
+
+    def __init__(
+        self, message: str, *, name: str | None, expected: str | None, received: str | None
+    ) -> None:
+        super().__init__(message, name=name)
+        self.expected = expected
+        self.received = received
+
+
+class StorageError(DownloadError):
+    """Storage refused a file's URL (even fresh ones) or kept failing past the retries.
+
+    Attributes:
+        status_code: The last HTTP status from storage, if it answered.
+    """
+
+    def __init__(self, message: str, *, name: str | None, status_code: int | None) -> None:
+        super().__init__(message, name=name)
+        self.status_code = status_code
+
+
+class DownloadTimeoutError(DownloadError, TimeoutError):
+    """The download's overall deadline passed; run it again to resume."""
+
+
 # -- mapping a server error to its class ------------------------------------------------
 
 _BY_CODE: Mapping[str, type[APIError]] = {
     "checkpoint_exists": CheckpointExistsError,
     "checkpoint_not_ready": CheckpointNotReadyError,
+    "artifact_not_ready": ArtifactNotReadyError,
+    "export_in_progress": ExportInProgressError,
+    "merge_not_supported": MergeNotSupportedError,
     "model_terminated": ModelTerminatedError,
     "model_state_lost": ModelStateLostError,
     "seq_id_conflict": SeqIdConflictError,

@@ -135,6 +135,10 @@ class SyncIO(_Base):
         snapshot = snapshot_from_wire(submission.call.operation, operation)
         return self.handle(snapshot, submission.parse_result)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait between looks at something (the client's injectable sleep)."""
+        self._sleep(seconds)
+
     def close(self) -> None:
         if not self.closed and self._opened:
             self.generated.get_httpx_client().close()
@@ -195,6 +199,15 @@ class AsyncIO(_Base):
         operation = await self.send(submission.call)
         snapshot = snapshot_from_wire(submission.call.operation, operation)
         return self.handle(snapshot, submission.parse_result)
+
+    async def asleep(self, seconds: float) -> None:
+        """Wait between looks at something (the client's injectable sleep)."""
+        if self._sleep is None:
+            import asyncio  # only the async client needs it; see _lazy
+
+            await asyncio.sleep(seconds)
+        else:
+            await self._sleep(seconds)
 
     async def aclose(self) -> None:
         if not self.closed and self._opened:

@@ -52,6 +52,7 @@ else:
 
 __all__ = [
     "AsyncOperationHandle",
+    "ConversionProgress",
     "GiveUp",
     "OperationHandle",
     "OperationProgress",
@@ -102,12 +103,27 @@ class PendingInfo:
 
 
 @attrs.frozen(kw_only=True)
+class ConversionProgress:
+    """How far an export operation has converted its files (``metadata.conversion_progress``).
+
+    ``shards_total`` and ``bytes_total`` come from servers that say (an extension).
+    """
+
+    shards_done: int
+    bytes_done: int
+    shards_total: int | None = None
+    bytes_total: int | None = None
+
+
+@attrs.frozen(kw_only=True)
 class OperationProgress:
-    """What ``on_progress`` receives whenever an operation's status or pending info changes."""
+    """What ``on_progress`` receives whenever an operation's status, pending info or
+    conversion progress (of an export) changes."""
 
     operation_id: str
     status: OperationStatus
     pending_info: PendingInfo | None
+    conversion: ConversionProgress | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -126,6 +142,7 @@ class OperationSnapshot:
     model_id: str | None = None
     created_at: datetime.datetime | None = None
     updated_at: datetime.datetime | None = None
+    conversion: ConversionProgress | None = None
 
 
 def _optional(
@@ -190,6 +207,26 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         model_id=_optional(operation, "model_id", gen.model_id, str),
         created_at=_optional(operation, "created_at", gen.created_at, datetime.datetime),
         updated_at=_optional(operation, "updated_at", gen.updated_at, datetime.datetime),
+        conversion=_conversion(operation, gen.metadata),
+    )
+
+
+def _conversion(operation: str, metadata: object) -> ConversionProgress | None:
+    if not isinstance(metadata, wire.OperationMetadata):
+        return None
+    value = metadata.conversion_progress
+    if not isinstance(value, wire.ConversionProgress):
+        return None
+    schema = "Operation.metadata.conversion_progress"
+
+    def total(name: str, v: object) -> int | None:
+        return None if isinstance(v, Unset) else expect(operation, schema, name, v, int)
+
+    return ConversionProgress(
+        shards_done=expect(operation, schema, "shards_done", value.shards_done, int),
+        bytes_done=expect(operation, schema, "bytes_done", value.bytes_done, int),
+        shards_total=total("shards_total", value.shards_total),
+        bytes_total=total("bytes_total", value.bytes_total),
     )
 
 
@@ -387,7 +424,9 @@ class _HandleState(Generic[T]):
         self._parse_result = parse_result
         self._policy = policy
         self._result: tuple[T] | None = None
-        self._reported: tuple[OperationStatus, PendingInfo | None] | None = None
+        self._reported: (
+            tuple[OperationStatus, PendingInfo | None, ConversionProgress | None] | None
+        ) = None
         #: Called with an ``OperationProgress`` whenever status or pending info changes.
         self.on_progress = on_progress
         self._observe(snapshot)
@@ -435,7 +474,7 @@ class _HandleState(Generic[T]):
                 field="id",
             )
         self._snapshot = snapshot
-        state = (snapshot.status, snapshot.pending_info)
+        state = (snapshot.status, snapshot.pending_info, snapshot.conversion)
         if state != self._reported:
             self._reported = state
             if self.on_progress is not None:
@@ -444,6 +483,7 @@ class _HandleState(Generic[T]):
                         operation_id=snapshot.id,
                         status=snapshot.status,
                         pending_info=snapshot.pending_info,
+                        conversion=snapshot.conversion,
                     )
                 )
 

@@ -24,9 +24,22 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
+import attrs
 from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
+from ._artifacts import (
+    Artifact,
+    ArtifactStatus,
+    Plan,
+    adrive,
+    artifact_from_wire,
+    artifact_result,
+    drive,
+    export_snapshot,
+    find_checkpoint_id,
+    list_artifacts_plan,
+)
 from ._checkpoints import (
     Checkpoint,
     CheckpointLike,
@@ -46,6 +59,8 @@ from ._errors import (
     InvalidArgumentError,
     InvalidDatumError,
     NotFoundError,
+    OperationFailedError,
+    OperationTimeoutError,
     OptimizerStateUnavailableError,
     ResponseValidationError,
     UnsupportedByServerError,
@@ -54,7 +69,13 @@ from ._extensions import CHECKPOINT_BY_ID
 from ._io import AsyncIO, Submission, SyncIO
 from ._lazy import LazyModule
 from ._models import ModelInfo, model_info_from_wire
-from ._operations import AsyncOperationHandle, OperationHandle, OperationSnapshot, ResultParser
+from ._operations import (
+    AsyncOperationHandle,
+    OperationHandle,
+    OperationSnapshot,
+    ResultParser,
+    snapshot_from_wire,
+)
 from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint
 from ._transport import logger
 from ._types import (
@@ -426,8 +447,96 @@ class _TrainingBase:
             return target.id, target.model_id
         return target, default
 
+    def _export(
+        self, checkpoint: object, merge_adapter: object, ttl: object, force: object
+    ) -> Plan[calls.ExportReply]:
+        merge = _check_flag("merge_adapter", merge_adapter)
+        replace = _check_flag("force", force)
+        ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
+        if checkpoint is None:
+            if replace:
+                raise InvalidArgumentError(
+                    "force applies to exporting a saved checkpoint; exporting the current "
+                    "weights (checkpoint=None) always saves and exports them anew"
+                )
+            reply: calls.ExportReply = yield calls.export_model_weights(
+                self.model_id, merge_adapter=merge, ttl_seconds=ttl_seconds
+            )
+            return reply
+        checkpoint_id = yield from find_checkpoint_id(checkpoint)
+        reply = yield calls.export_checkpoint(
+            checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
+        )
+        return reply
+
+    @staticmethod
+    def _export_start(
+        reply: calls.ExportReply, kind: str
+    ) -> tuple[OperationSnapshot, Artifact | None]:
+        """The operation to wait for; for a 200 hit, a done one and the artifact."""
+        if reply.operation is not None:
+            return snapshot_from_wire(kind, reply.operation), None
+        assert reply.artifact is not None
+        artifact = artifact_from_wire(kind, reply.artifact)
+        return export_snapshot(artifact, reply.artifact.to_dict(), kind), artifact
+
     def _load(self, checkpoint: object, include_optimizer: bool) -> Submission[LoadResult]:
         return load_submission(self.model_id, checkpoint, include_optimizer)
+
+
+def _parse_export(kind: str) -> ResultParser[Artifact]:
+    return lambda snap: artifact_result(kind, snap)
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _export_failed(artifact: Artifact) -> OperationFailedError:
+    return OperationFailedError(
+        operation_id=f"artifact-{artifact.id}",
+        code="export_failed",
+        message=artifact.error or f"the export of artifact {artifact.id} failed",
+    )
+
+
+class _ExportWait:
+    """Waiting for an artifact that an export answered as still pending (a 200 hit on
+    an export in progress): when to look again, through ``list_artifacts``."""
+
+    def __init__(self, artifact: Artifact, clock: Any, timeout: float, backoff: Any) -> None:
+        self.artifact = artifact
+        self._clock = clock
+        self._deadline = clock() + timeout
+        self._backoff = backoff
+        self._attempt = 0
+
+    @property
+    def done(self) -> bool:
+        if self.artifact.status is ArtifactStatus.ERROR:
+            raise _export_failed(self.artifact)
+        return self.artifact.status is not ArtifactStatus.PENDING
+
+    def delay(self) -> float:
+        remaining = self._deadline - self._clock()
+        if remaining <= 0:
+            raise OperationTimeoutError(
+                operation_id=f"artifact-{self.artifact.id}",
+                status=self.artifact.status.value,
+                waited=self._clock() - self._deadline,
+            )
+        self._attempt += 1
+        return float(min(remaining, max(0.05, self._backoff(self._attempt))))
+
+    def look(self) -> Plan[Artifact]:
+        items = yield from list_artifacts_plan(self.artifact.checkpoint_id)
+        found = [a for a in items if a.id == self.artifact.id]
+        if not found:
+            raise _export_failed(attrs.evolve(self.artifact, error="the artifact disappeared"))
+        self.artifact = found[0]
+        return self.artifact
 
 
 class TrainingClient(_TrainingBase):
@@ -615,6 +724,81 @@ class TrainingClient(_TrainingBase):
         """
         handle = self._io.submit(self._load(checkpoint, include_optimizer=True))
         return handle.result() if wait else handle
+
+    @overload
+    def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = ...,
+        *,
+        merge_adapter: bool = ...,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        force: bool = ...,
+        wait: Literal[True] = ...,
+    ) -> Artifact: ...
+    @overload
+    def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = ...,
+        *,
+        merge_adapter: bool = ...,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        force: bool = ...,
+        wait: Literal[False],
+    ) -> OperationHandle[Artifact]: ...
+    @overload
+    def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = ...,
+        *,
+        merge_adapter: bool = ...,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        force: bool = ...,
+        wait: bool,
+    ) -> Artifact | OperationHandle[Artifact]: ...
+    def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = None,
+        *,
+        merge_adapter: bool = False,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = SERVER_DEFAULT,
+        force: bool = False,
+        wait: bool = True,
+    ) -> Artifact | OperationHandle[Artifact]:
+        """Export weights in Hugging Face layout as an ``Artifact`` to download.
+
+        Args:
+            checkpoint: A ``Checkpoint``, its path or id; ``None`` saves the current
+                weights and exports them in one step.
+            merge_adapter: For LoRA, merge the adapter into the base weights
+                (``hf_model``) instead of exporting the adapter (``hf_adapter``).
+            ttl_seconds: Seconds to keep the artifact; ``None`` follows the checkpoint;
+                by default the field is left out and the server's default (7 days) applies.
+            force: Replace an existing artifact of the same kind (not with ``None``).
+            wait: Wait until the artifact is ``completed`` (default; the export's
+                ``conversion_progress`` goes to the client's ``on_progress``), or return
+                an ``OperationHandle``. An identical export that already exists comes
+                back at once (with ``wait=False``, as an already-done handle).
+
+        Raises:
+            MergeNotSupportedError: ``merge_adapter`` for a ``full_ft`` model.
+            OperationFailedError: The export failed.
+        """
+        kind = "export_model_weights" if checkpoint is None else "export_checkpoint"
+        reply = drive(self._export(checkpoint, merge_adapter, ttl_seconds, force), self._io.send)
+        snapshot, hit = self._export_start(reply, kind)
+        handle = self._io.handle(snapshot, _parse_export(kind))
+        if not wait:
+            return handle
+        artifact = handle.result()
+        if hit is None or artifact.status is not ArtifactStatus.PENDING:
+            return artifact
+        waiter = _ExportWait(
+            artifact, self._io.poll.clock, self._io.poll.settings.timeout, self._io.poll.backoff
+        )
+        while not waiter.done:
+            self._io.sleep(waiter.delay())
+            drive(waiter.look(), self._io.send)
+        return waiter.artifact
 
     def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
@@ -868,6 +1052,65 @@ class AsyncTrainingClient(_TrainingBase):
         """See ``TrainingClient.load_state_with_optimizer``."""
         handle = await self._io.submit(self._load(checkpoint, include_optimizer=True))
         return await handle.result() if wait else handle
+
+    @overload
+    async def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = ...,
+        *,
+        merge_adapter: bool = ...,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        force: bool = ...,
+        wait: Literal[True] = ...,
+    ) -> Artifact: ...
+    @overload
+    async def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = ...,
+        *,
+        merge_adapter: bool = ...,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        force: bool = ...,
+        wait: Literal[False],
+    ) -> AsyncOperationHandle[Artifact]: ...
+    @overload
+    async def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = ...,
+        *,
+        merge_adapter: bool = ...,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        force: bool = ...,
+        wait: bool,
+    ) -> Artifact | AsyncOperationHandle[Artifact]: ...
+    async def export_weights(
+        self,
+        checkpoint: CheckpointRef | None = None,
+        *,
+        merge_adapter: bool = False,
+        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = SERVER_DEFAULT,
+        force: bool = False,
+        wait: bool = True,
+    ) -> Artifact | AsyncOperationHandle[Artifact]:
+        """See ``TrainingClient.export_weights``."""
+        kind = "export_model_weights" if checkpoint is None else "export_checkpoint"
+        reply = await adrive(
+            self._export(checkpoint, merge_adapter, ttl_seconds, force), self._io.send
+        )
+        snapshot, hit = self._export_start(reply, kind)
+        handle = self._io.handle(snapshot, _parse_export(kind))
+        if not wait:
+            return handle
+        artifact = await handle.result()
+        if hit is None or artifact.status is not ArtifactStatus.PENDING:
+            return artifact
+        waiter = _ExportWait(
+            artifact, self._io.poll.clock, self._io.poll.settings.timeout, self._io.poll.backoff
+        )
+        while not waiter.done:
+            await self._io.asleep(waiter.delay())
+            await adrive(waiter.look(), self._io.send)
+        return waiter.artifact
 
     async def iter_checkpoints(
         self, *, page_size: int = DEFAULT_PAGE_SIZE

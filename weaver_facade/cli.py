@@ -8,6 +8,9 @@
     weaver-facade checkpoints load MODEL_ID REF [--with-optimizer]
     weaver-facade checkpoints delete REF...
     weaver-facade checkpoints set-ttl REF (--ttl SECONDS | --permanent)
+    weaver-facade checkpoints export REF [--merge-adapter] [--ttl S] [--force] [--no-wait]
+    weaver-facade checkpoints artifacts REF
+    weaver-facade checkpoints download REF -o DIR [--kind K] [--no-verify] [--max-concurrency N]
     weaver-facade operations show OP_ID
     weaver-facade operations wait OP_ID [--timeout SECONDS]
     weaver-facade models list | show MODEL_ID | terminate MODEL_ID
@@ -57,7 +60,8 @@ class _Lazy(NamedTuple):
 _LAZY_COMMANDS: dict[str, _Lazy] = {
     "checkpoints": _Lazy(
         "weaver_facade._cli.checkpoints",
-        "List, show, save, load, delete checkpoints; change their TTL.",
+        "List, show, save, load, delete checkpoints; change their TTL; export and download "
+        "their weights.",
         "cli",
     ),
     "operations": _Lazy(

@@ -23,6 +23,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAVE = re.compile(r"^/api/v1/models/[^/]+/checkpoints$")
 LOAD = re.compile(r"^/api/v1/models/[^/]+/load$")
+EXPORT = re.compile(r"^/api/v1/checkpoints/[^/]+/export$")
+DOWNLOAD = re.compile(r"^/api/v1/artifacts/[^/]+/download$")
 OLD_TYPES = {"weight": "training", "weight_and_optimizer": "training_with_optimizer"}
 CHECKPOINT_TYPES = {"weight", "weight_and_optimizer", "sampling"}
 
@@ -41,6 +43,11 @@ class Drift(enum.StrEnum):
     NESTED_SAVE = "nested_save"
     # Then: the load operation never left `pending`.
     STUCK_LOAD = "stuck_load"
+    # Artifact shapes: a descriptor's sha256 in uppercase hex; a descriptor without `files`;
+    # an export Operation whose `kind` is an artifact kind (clients take it for the artifact).
+    UPPERCASE_SHA256 = "uppercase_sha256"
+    MISSING_FILES = "missing_files"
+    OPERATION_ARTIFACT_KIND = "operation_artifact_kind"
 
 
 class Reply:
@@ -139,6 +146,7 @@ class DriftMiddleware:
         self.drift = drift
         self.served_spec = served_spec
         self.loads: set[str] = set()
+        self.exports: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -206,6 +214,23 @@ class DriftMiddleware:
         if drift in (Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES):
             await reply.send(send, json.dumps(_rewrite_checkpoints(data, drift)).encode())
             return
+        is_descriptor = method == "GET" and DOWNLOAD.match(path) and reply.status == 200
+        if drift is Drift.UPPERCASE_SHA256 and is_descriptor:
+            for item in data.get("files", []):
+                item["sha256"] = item["sha256"].upper()
+            await reply.send(send, json.dumps(data).encode())
+            return
+        if drift is Drift.MISSING_FILES and is_descriptor:
+            data.pop("files", None)
+            await reply.send(send, json.dumps(data).encode())
+            return
+        if drift is Drift.OPERATION_ARTIFACT_KIND:
+            if method == "POST" and EXPORT.match(path) and reply.status == 202:
+                self.exports.add(data["id"])
+            if isinstance(data, dict) and data.get("id") in self.exports:
+                data["kind"] = "hf_adapter"
+                await reply.send(send, json.dumps(data).encode())
+                return
         await reply.send(send)
 
     async def _wait(self, scope: Scope, operation_id: str) -> Any:

@@ -29,6 +29,8 @@ from weaver_facade.contract._report import render_text, write_reports
 
 SAVE = "POST /api/v1/models/{model_id}/checkpoints"
 LOAD = "POST /api/v1/models/{model_id}/load"
+EXPORT = "POST /api/v1/checkpoints/{checkpoint_id}/export"
+DOWNLOAD = "GET /api/v1/artifacts/{artifact_id}/download"
 
 # (drift, the parts that must name it, the operation, a regular expression for the message)
 EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
@@ -76,6 +78,27 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
         LOAD,
         r"the load operation `op-[0-9a-f]+` is still `pending` after \d+\.\d s "
         r"\(last status seen: `pending`\)",
+    ),
+    (
+        Drift.UPPERCASE_SHA256,
+        ("lifecycle",),
+        DOWNLOAD,
+        re.escape('DownloadFile: field `sha256`: "')
+        + "[0-9A-F]+"
+        + re.escape("... does not match Sha256's pattern `^[0-9a-f]{64}$` ")
+        + re.escape("(Lowercase hex SHA-256) at `files[0]`"),
+    ),
+    (
+        Drift.MISSING_FILES,
+        ("lifecycle",),
+        DOWNLOAD,
+        re.escape("DownloadDescriptor: required field `files` missing"),
+    ),
+    (
+        Drift.OPERATION_ARTIFACT_KIND,
+        ("lifecycle",),
+        EXPORT,
+        re.escape("Operation: field `kind`: `hf_adapter` is not in OperationKind's enum ("),
     ),
 ]
 
@@ -187,6 +210,9 @@ def test_drifts_that_only_rename_do_not_hide_behind_each_other(
         Drift.LOAD_BY_ID: "requires `checkpoint_id` instead of `path`",
         Drift.NESTED_SAVE: "(got `checkpoint`, `operation`)",
         Drift.STUCK_LOAD: "is still `pending`",
+        Drift.UPPERCASE_SHA256: "does not match Sha256's pattern",
+        Drift.MISSING_FILES: "required field `files` missing",
+        Drift.OPERATION_ARTIFACT_KIND: "`hf_adapter` is not in OperationKind's enum",
     }
     for drift, report in reports.items():
         text = "\n".join(f.message for f in report.findings)

@@ -62,6 +62,13 @@ def test_scripts_demo_trains_saves_resumes_and_matches() -> None:
     assert [r[0] for r in rows] == ["4", "5", "6"], output
     assert all(original == resumed and ok == "yes" for _, original, resumed, ok in rows)
     assert "the resumed losses match the original continuation exactly" in output
+    # It ends by exporting the saved adapter and downloading it, verified.
+    assert re.search(r"exported weaver://m-\S+/checkpoints/step-3/artifacts/hf_adapter", output)
+    assert re.search(r"downloaded 2 files \(\d+ bytes\), each verified against its sha256", output)
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        assert re.search(
+            rf"^{re.escape(name)} \(\d+ bytes\)\n  sha256 [0-9a-f]{{64}}$", output, re.M
+        )
     assert lines[-1].startswith("demo: OK in ")
     assert not DEMO_KEY.search(output)
     assert not state_dir(output).exists()

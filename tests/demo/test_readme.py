@@ -72,3 +72,33 @@ def test_the_install_lines_name_real_extras() -> None:
     named = set(re.findall(r"\[(\w+)\]", section))
     assert named
     assert named <= extras
+
+
+def weights_script() -> str:
+    section = README.read_text().split("### Getting the weights out", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert found, "the README has no export example"
+    return found.group(1)
+
+
+def test_the_readme_export_example_downloads_verified_files(tmp_path: Path) -> None:
+    import hashlib
+
+    with run_emulator(api_keys=("readme-key",)) as emu:
+        env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": "readme-key"}
+        done = subprocess.run(
+            [sys.executable, "-c", weights_script()],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    printed = [line.split() for line in done.stdout.splitlines()]
+    assert {name for name, _, _ in printed} == {"adapter_config.json", "adapter_model.safetensors"}
+    for name, size, sha256 in printed:
+        data = (tmp_path / "adapter" / name).read_bytes()
+        assert len(data) == int(size)
+        assert hashlib.sha256(data).hexdigest() == sha256

@@ -25,6 +25,7 @@ PLACEHOLDERS = {
     "model_id": "m-0",
     "operation_id": "op-0",
     "checkpoint_id": "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09",
+    "artifact_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
 }
 
 

@@ -8,8 +8,8 @@ that a realistic reply (the spec's own example) parses into the right model.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,14 @@ import httpx
 import pytest
 import yaml
 from weaver_client import AuthenticatedClient, Client
+from weaver_client.api.artifacts import (
+    delete_artifact,
+    export_checkpoint,
+    export_model_weights,
+    get_artifact,
+    get_artifact_download,
+    list_artifacts,
+)
 from weaver_client.api.checkpoints import (
     delete_checkpoint,
     get_checkpoint,
@@ -37,13 +45,19 @@ from weaver_client.api.operations import get_operation
 from weaver_client.api.sessions import create_session, get_session, send_heartbeat
 from weaver_client.api.training import forward_backward, optim_step
 from weaver_client.models import (
+    Artifact,
+    ArtifactKind,
+    ArtifactList,
     Checkpoint,
     CheckpointList,
     CheckpointStatus,
     CheckpointType,
     CreateModelRequest,
     CreateSessionRequest,
+    DownloadDescriptor,
     Error,
+    ExportModelRequest,
+    ExportRequest,
     ForwardBackwardRequest,
     Heartbeat,
     LoadCheckpointRequest,
@@ -66,6 +80,7 @@ EXAMPLES = {name: s["example"] for name, s in SPEC["components"]["schemas"].item
 KEY = "sk-test-0123456789"
 IDEM = "3f6c1d0e-7b44-4b7e-9a57-2c1f5e0b9d11"
 CKPT_ID = "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09"
+ART_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
 Call = Callable[[AuthenticatedClient], Response[Any]]
 
@@ -239,6 +254,51 @@ CASES = [
         "DELETE", f"/api/v1/checkpoints/{CKPT_ID}", reply="Checkpoint", parsed=Checkpoint,
     ),
     Case(
+        "export_checkpoint",
+        lambda c: export_checkpoint.sync_detailed(
+            UUID(CKPT_ID),
+            client=c,
+            body=ExportRequest.from_dict(ex("ExportRequest")),
+            idempotency_key=IDEM,
+        ),
+        "POST", f"/api/v1/checkpoints/{CKPT_ID}/export",
+        body="ExportRequest", idempotency=True, status=202, reply="Operation", parsed=Operation,
+    ),
+    Case(
+        "export_model_weights",
+        lambda c: export_model_weights.sync_detailed(
+            "m-1",
+            client=c,
+            body=ExportModelRequest.from_dict(ex("ExportModelRequest")),
+            idempotency_key=IDEM,
+        ),
+        "POST", "/api/v1/models/m-1/export-hf",
+        body="ExportModelRequest", idempotency=True, status=202, reply="Operation",
+        parsed=Operation,
+    ),
+    Case(
+        "list_artifacts",
+        lambda c: list_artifacts.sync_detailed(UUID(CKPT_ID), client=c),
+        "GET", f"/api/v1/checkpoints/{CKPT_ID}/artifacts", reply="ArtifactList",
+        parsed=ArtifactList,
+    ),
+    Case(
+        "get_artifact_download",
+        lambda c: get_artifact_download.sync_detailed(UUID(ART_ID), client=c),
+        "GET", f"/api/v1/artifacts/{ART_ID}/download", reply="DownloadDescriptor",
+        parsed=DownloadDescriptor,
+    ),
+    Case(
+        "get_artifact",
+        lambda c: get_artifact.sync_detailed(UUID(ART_ID), client=c),
+        "GET", f"/api/v1/artifacts/{ART_ID}", reply="Artifact", parsed=Artifact,
+    ),
+    Case(
+        "delete_artifact",
+        lambda c: delete_artifact.sync_detailed(UUID(ART_ID), client=c),
+        "DELETE", f"/api/v1/artifacts/{ART_ID}", reply="Artifact", parsed=Artifact,
+    ),
+    Case(
         "get_operation",
         lambda c: get_operation.sync_detailed("op-3a9d", client=c, wait=20.0),
         "GET", "/api/v1/operations/op-3a9d", query={"wait": "20.0"},
@@ -376,3 +436,24 @@ async def test_async_variant_sends_the_same_request() -> None:
     assert request.headers["X-WEAVER-API-KEY"] == KEY
     assert request.headers["Idempotency-Key"] == IDEM
     assert json.loads(request.content) == ex("SaveCheckpointRequest")
+
+
+@pytest.mark.parametrize(
+    "export",
+    [
+        lambda c: export_checkpoint.sync_detailed(
+            UUID(CKPT_ID), client=c, body=ExportRequest.from_dict(ex("ExportRequest"))
+        ),
+        lambda c: export_model_weights.sync_detailed(
+            "m-1", client=c, body=ExportModelRequest.from_dict(ex("ExportModelRequest"))
+        ),
+    ],
+    ids=["export_checkpoint", "export_model_weights"],
+)
+def test_an_export_parses_200_as_the_artifact_and_202_as_an_operation(export: Call) -> None:
+    hit = export(client_for(Recorder(200, ex("Artifact")))).parsed
+    assert isinstance(hit, Artifact)
+    assert hit.kind is ArtifactKind.HF_ADAPTER
+    assert hit.manifest is not None
+    accepted = export(client_for(Recorder(202, ex("Operation")))).parsed
+    assert isinstance(accepted, Operation)

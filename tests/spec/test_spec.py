@@ -171,13 +171,27 @@ def _wire_routes() -> set[tuple[str, str]]:
         ("get", "/operations/{operation_id}"),
         ("get", "/checkpoints/{checkpoint_id}"),
         ("delete", "/checkpoints/{checkpoint_id}"),
+        ("post", "/checkpoints/{checkpoint_id}/export"),
+        ("post", "/models/{model_id}/export-hf"),
+        ("get", "/checkpoints/{checkpoint_id}/artifacts"),
+        ("get", "/artifacts/{artifact_id}/download"),
+    }
+
+
+def _extension_routes() -> set[tuple[str, str]]:
+    # Routes the real wire lacks, each marked with its extension's name.
+    return {
+        ("get", "/artifacts/{artifact_id}"),
+        ("delete", "/artifacts/{artifact_id}"),
     }
 
 
 def test_every_wire_route_is_in_the_spec_under_api_v1() -> None:
     in_spec = {(m, p.removeprefix(API)) for m, p, _ in OPS}
     assert all(p.startswith(API + "/") for _, p, _ in OPS)
-    assert in_spec == _wire_routes()
+    assert in_spec == _wire_routes() | _extension_routes()
+    for method, path in _extension_routes():
+        assert SPEC["paths"][API + path][method]["x-weaver-extension"] == "artifact-by-id"
 
 
 @pytest.mark.parametrize(
@@ -221,6 +235,16 @@ def test_every_wire_route_is_in_the_spec_under_api_v1() -> None:
         ("SetCheckpointTtlRequest", {"path", "ttl_seconds"}),
         ("LoadCheckpointRequest", {"path", "include_optimizer"}),
         ("Error", {"error", "message", "retryable", "details", "request_id"}),
+        ("ExportRequest", {"format", "merge_adapter", "ttl_seconds", "force"}),
+        ("Artifact", {"id", "checkpoint_id", "model_id", "kind", "status", "uri", "size_bytes",
+                      "manifest", "error", "ttl_seconds", "expires_at", "created_at",
+                      "updated_at"}),
+        ("ArtifactManifest", {"format_version", "files"}),
+        ("ArtifactList", {"items"}),
+        ("DownloadDescriptor", {"artifact_id", "kind", "total_bytes", "files"}),
+        ("DownloadFile", {"name", "size", "sha256", "url", "url_expires_at"}),
+        ("ConversionProgress", {"shards_done", "bytes_done"}),
+        ("OperationMetadata", {"conversion_progress"}),
     ],
 )  # fmt: skip
 def test_every_wire_field_is_in_the_spec(schema_name: str, fields: set[str]) -> None:
@@ -402,3 +426,66 @@ def test_the_operation_result_design_is_stated() -> None:
     result = schema("OperationResult")
     assert result["type"] == "object"
     assert result["additionalProperties"] is True
+
+
+def test_the_export_body_of_export_hf_is_the_export_body_without_force() -> None:
+    full = schema("ExportRequest")["properties"]
+    model = schema("ExportModelRequest")["properties"]
+    assert set(model) == set(full) - {"force"}
+    assert schema("ExportRequest")["additionalProperties"] is False
+    assert schema("ExportModelRequest")["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("op_id", ["export_checkpoint", "export_model_weights"])
+def test_an_export_answers_202_with_an_operation_or_200_with_the_artifact(op_id: str) -> None:
+    op = next(op for _, _, op in OPS if op["operationId"] == op_id)
+    replies = {code: deref(r)["content"]["application/json"]["schema"]
+               for code, r in op["responses"].items()}  # fmt: skip
+    assert replies["202"] == {"$ref": "#/components/schemas/Operation"}
+    assert replies["200"] == {"$ref": "#/components/schemas/Artifact"}
+    assert {"404", "409", "422"} <= set(op["responses"])
+
+
+def test_an_operation_never_carries_an_artifact_kind() -> None:
+    # Clients tell a 200 Artifact from a 202 Operation by `kind`.
+    artifact_kinds = set(schema("ArtifactKind")["enum"])
+    assert artifact_kinds == {"hf_model", "hf_adapter"}
+    assert not artifact_kinds & set(schema("OperationKind")["enum"])
+    operation = validator_for(schema("Operation"))
+    assert operation.is_valid({"id": "op-1", "status": "running", "kind": "export_checkpoint"})
+    assert not operation.is_valid({"id": "op-1", "status": "running", "kind": "hf_adapter"})
+
+
+def test_artifact_enums_and_formats() -> None:
+    assert schema("ArtifactStatus")["enum"] == ["pending", "completed", "error", "deleted"]
+    assert schema("ArtifactFormat")["enum"] == ["huggingface"]
+    assert schema("Artifact")["properties"]["id"]["format"] == "uuid"
+    assert schema("DownloadFile")["properties"]["url"]["format"] == "uri"
+    sha = validator_for(schema("Sha256"))
+    assert sha.is_valid("ab" * 32)
+    assert not sha.is_valid("AB" * 32)
+    progress = validator_for(schema("OperationMetadata"))
+    assert progress.is_valid({"conversion_progress": {"shards_done": 1, "bytes_done": 10}})
+    assert not progress.is_valid({"conversion_progress": {"shards_done": -1, "bytes_done": 0}})
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("adapter_model.safetensors", True),
+        ("model-00001-of-00003.safetensors", True),
+        ("sub/x", True),
+        ("../x", False),
+        ("/etc/passwd", False),
+        ("a\\b", False),
+        ("c:x", False),
+        ("./x", False),
+        ("a//b", False),
+        ("a/", False),
+        ("x.", False),
+        ("x ", False),
+        ("", False),
+    ],
+)
+def test_artifact_file_names(name: str, ok: bool) -> None:
+    assert validator_for(schema("ArtifactFileName")).is_valid(name) is ok

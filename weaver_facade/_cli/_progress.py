@@ -38,6 +38,13 @@ def describe(progress: OperationProgress) -> str:
     text = f"operation {progress.operation_id}: {progress.status.value}"
     if progress.status is OperationStatus.PENDING and progress.pending_info is not None:
         text += f" ({_pending(progress.pending_info)})"
+    conversion = progress.conversion
+    if conversion is not None and not progress.status.is_terminal:
+        of = "" if conversion.shards_total is None else f" of {conversion.shards_total}"
+        text += (
+            f" (converted {conversion.shards_done}{of} files, "
+            f"{conversion.bytes_done / 2**20:.1f} MiB)"
+        )
     return text
 
 

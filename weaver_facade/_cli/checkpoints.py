@@ -1,4 +1,5 @@
-"""``weaver-facade checkpoints ...``: list, show, save, load, delete and set-ttl.
+"""``weaver-facade checkpoints ...``: list, show, save, load, delete and set-ttl
+(export, artifacts and download are in ``artifacts.py``).
 
 A checkpoint reference (REF) is one of:
 
@@ -154,7 +155,8 @@ def _wait_options(f: F) -> F:
 
 @click.group("checkpoints", context_settings={"help_option_names": ["-h", "--help"]})
 def checkpoints() -> None:
-    """List, inspect, save, load, delete checkpoints and change their TTL.
+    """List, inspect, save, load, delete checkpoints, change their TTL; export and
+    download their weights.
 
     REF is a weaver://MODEL_ID/checkpoints/NAME path, or a checkpoint id or
     name together with --model MODEL_ID.
@@ -367,3 +369,9 @@ def set_ttl(ref: str, ttl: int | None, permanent: bool, model_id: str | None) ->
 
 def _ttl_text(ttl: int | None) -> str:
     return "permanent" if ttl is None else f"{ttl} s"
+
+
+# export, artifacts and download live in their own module and join this group.
+from . import artifacts as _artifacts  # noqa: E402
+
+__all__ += ["_artifacts"]

@@ -48,7 +48,7 @@ __all__ = [
 #        model than the path's.
 #   422: on every POST, an Idempotency-Key reused with another body (generated keys repeat);
 #        an unknown base_model; a checkpoint without optimizer state loaded with
-#        include_optimizer; an incompatible checkpoint.
+#        include_optimizer; an incompatible checkpoint; merge_adapter for a full_ft model.
 SEMANTIC_STATUSES: Mapping[str, tuple[str, ...]] = {
     "create_session": ("422",),
     "send_heartbeat": ("422",),
@@ -58,6 +58,8 @@ SEMANTIC_STATUSES: Mapping[str, tuple[str, ...]] = {
     "optim_step": ("400", "422"),
     "save_checkpoint": ("422",),
     "load_checkpoint": ("422",),
+    "export_checkpoint": ("422",),
+    "export_model_weights": ("422",),
     "list_checkpoints": ("400",),
     "set_checkpoint_ttl": ("400",),
 }

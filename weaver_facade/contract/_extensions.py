@@ -1,8 +1,8 @@
 """Which of the spec's extensions a server offers, found by a short probe before the parts run.
 
 The probe works only on what it creates: a session, a model, two small
-``weight`` checkpoints saved from the untrained model, and one weights-only
-load of one of them into the same model; it terminates the model at the end
+``weight`` checkpoints saved from the untrained model, one weights-only
+load of one of them into the same model, and one export of it; it terminates the model at the end
 (and deletes its checkpoints when the server can). Each extension is then
 ``offered``, ``missing`` (the server behaves as one without it), or
 ``undetermined`` (the evidence was not conclusive, or the probe could not get
@@ -21,8 +21,13 @@ How each is decided:
   ``next_cursor`` (offered) or both without one (missing);
 * ``checkpoint-by-id``: ``GET /checkpoints/{id}`` of a probe checkpoint gives it
   (offered) or 404/405 (missing);
+* ``artifact-by-id``: ``GET /artifacts/{id}`` of the probe checkpoint's export
+  gives it (offered) or 404/405 (missing);
 * the fields of ``next-seq-id``, ``model-status``, ``checkpoint-details``,
-  ``load-details`` and ``operation-details``: present in the replies, or not.
+  ``load-details``, ``load-result-model-id`` and ``operation-details``: present
+  in the replies, or not;
+* ``conversion-totals`` is not probed (only a running export shows it), so it
+  stays undetermined and conformance leaves it out.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ _FIELDS = {
     "operation-details": ("operation", ("kind", "model_id", "created_at", "updated_at")),
     "checkpoint-details": ("checkpoint", ("model_id", "size_bytes", "sha256")),
     "load-details": ("load", ("checkpoint_id", "optimizer_step")),
+    "load-result-model-id": ("load", ("model_id",)),
 }
 
 
@@ -173,6 +179,24 @@ class _Probe:
         self.fields("checkpoint-details", "checkpoint", checkpoint)
         return checkpoint
 
+    def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
+        body = {"format": "huggingface", "merge_adapter": False, "ttl_seconds": 3600}
+        reply = self.call(
+            "POST", f"/checkpoints/{checkpoint['id']}/export", (200, 202), json={**body}
+        )
+        artifact = reply if reply.get("kind") in ("hf_adapter", "hf_model") else None
+        if artifact is None:
+            artifact = self.wait(str(reply["id"])).get("response")
+        if not isinstance(artifact, Mapping) or "id" not in artifact:
+            raise _Failed("a probe export has no artifact in its response")
+        found = self.http.get(f"/api/v1/artifacts/{artifact['id']}")
+        if found.status_code == 200 and found.json().get("id") == artifact["id"]:
+            self.result.decide("artifact-by-id", True, "GET /artifacts/{id} found it")
+            self.http.delete(f"/api/v1/artifacts/{artifact['id']}")
+        elif found.status_code in (404, 405):
+            why = f"GET /artifacts/{{id}} of an existing artifact: {found.status_code}"
+            self.result.decide("artifact-by-id", False, why)
+
     def run(self, base_model: str) -> None:
         session = self.call(
             "POST",
@@ -211,7 +235,10 @@ class _Probe:
                 (200, 202),
                 json={"path": made[0]["path"], "include_optimizer": False},
             )
-            self.fields("load-details", "load", self.wait(str(load["id"])).get("response"))
+            loaded = self.wait(str(load["id"])).get("response")
+            self.fields("load-details", "load", loaded)
+            self.fields("load-result-model-id", "load", loaded)
+            self.artifact_by_id(made[0])
         finally:
             if self.result.found.get("checkpoint-by-id"):
                 for checkpoint in made:

@@ -41,6 +41,7 @@ from .. import (
     WeaverError,
     datum_from_tokens,
 )
+from ._artifact_steps import ARTIFACT_STEPS, ArtifactSteps
 from ._findings import API_KEY_HEADER, Finding, curl_for_request, redact
 from ._spec import OperationResults, OperationSpec, Problem, Spec
 
@@ -201,6 +202,7 @@ _KIND_WORD = {
     "save_checkpoint": "save",
     "forward_backward": "forward-backward",
     "optim_step": "optimizer step",
+    "export_checkpoint": "export",
 }
 
 
@@ -242,6 +244,7 @@ class Scenario:
         self.service: ServiceClient | None = None
         self.models: list[TrainingClient] = []
         self.checkpoint_ids: list[uuid.UUID] = []
+        self.artifacts = ArtifactSteps(self)
         self._wire_seen = 0
 
     def _merge_wire(self, step: StepResult) -> None:
@@ -507,6 +510,7 @@ class Scenario:
                 self.skip(rest, "the model could not continue training, so there is no reference")
         else:
             self._loads(data, path, continuation)
+        self.artifacts.run(saved)
         self._errors(trainer, name, path)
 
     def _save(
@@ -732,6 +736,7 @@ class Scenario:
     def _cleanup(self) -> None:
         """Best effort: the checkpoints and models this run made. Not checked."""
         with self.watcher.paused():
+            self.artifacts.cleanup()
             for checkpoint_id in self.checkpoint_ids:
                 with suppress(httpx.HTTPError):
                     self.http.delete(
@@ -807,6 +812,7 @@ _LATER_STEPS = (
     STEP_CONTINUE,
     STEP_LIST,
     *_LOAD_STEPS,
+    *ARTIFACT_STEPS,
     STEP_DUPLICATE,
     STEP_MALFORMED,
     STEP_UNKNOWN,

@@ -44,6 +44,8 @@ RESULT_SCHEMAS: Mapping[str, str] = {
     "optim_step": "OptimStepResult",
     "save_checkpoint": "Checkpoint",
     "load_checkpoint": "LoadResult",
+    "export_checkpoint": "Artifact",
+    "export_model_weights": "Artifact",
 }
 
 
@@ -509,6 +511,17 @@ def _problem(located: _Located, path: list[Any]) -> Problem:
             "response_schema_conformance",
             f"{subject}: `{value}` is not in {whose} ({_ticks([str(a) for a in allowed])}){at}",
             expected=f"one of {', '.join(map(str, allowed))}",
+            got=_short(value),
+        )
+    if error.validator == "pattern":
+        whose = f"{own}'s pattern" if own else "the pattern"
+        meant = located.node.get("description") if isinstance(located.node, Mapping) else None
+        gloss = f" ({str(meant).strip().rstrip('.')})" if meant else ""
+        return Problem(
+            "response_schema_conformance",
+            f"{subject}: {_short(value)} does not match {whose} "
+            f"`{error.validator_value}`{gloss}{at}",
+            expected=f"a match of {error.validator_value}",
             got=_short(value),
         )
     if error.validator == "type":

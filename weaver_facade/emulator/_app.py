@@ -15,12 +15,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._extensions import MARKER
 from ._auth import Tenants
 from ._config import EmulatorConfig
 from ._errors import ApiError
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, Reply, canonical, fingerprint
-from ._spec import spec_bytes
+from ._spec import spec_bytes, spec_document
+from ._storage import serve_storage
 from ._validation import (
     check_body,
     check_checkpoint_id,
@@ -306,6 +308,54 @@ async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Rep
     return emu.delete_checkpoint(tenant, checkpoint_id)
 
 
+def _uuid_param(request: Request, name: str) -> str:
+    return check_checkpoint_id(f"path.{name}", request.path_params[name])
+
+
+async def export_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
+    checkpoint_id = _uuid_param(request, "checkpoint_id")
+    key = _idempotency_key(request)
+    body = await _body(request, "ExportRequest")
+    return emu.idempotent(
+        tenant,
+        key,
+        _fingerprint(request, body),
+        lambda: emu.artifacts.export_checkpoint(tenant, checkpoint_id, body),
+        returns_operation=True,
+    )
+
+
+async def export_model_weights(request: Request, emu: Emulator, tenant: str) -> Reply:
+    model_id = _path_id(request, "model_id")
+    key = _idempotency_key(request)
+    body = await _body(request, "ExportModelRequest")
+    return emu.idempotent(
+        tenant,
+        key,
+        _fingerprint(request, body),
+        lambda: emu.artifacts.export_model_weights(tenant, model_id, body),
+        returns_operation=True,
+    )
+
+
+async def list_artifacts(request: Request, emu: Emulator, tenant: str) -> Reply:
+    return emu.artifacts.list_artifacts(tenant, _uuid_param(request, "checkpoint_id"))
+
+
+async def get_artifact(request: Request, emu: Emulator, tenant: str) -> Reply:
+    return emu.artifacts.get_artifact(tenant, _uuid_param(request, "artifact_id"))
+
+
+async def delete_artifact(request: Request, emu: Emulator, tenant: str) -> Reply:
+    return emu.artifacts.delete_artifact(tenant, _uuid_param(request, "artifact_id"))
+
+
+async def get_artifact_download(request: Request, emu: Emulator, tenant: str) -> Reply:
+    artifact_id = _uuid_param(request, "artifact_id")
+    base = emu.config.storage_url or str(request.base_url).rstrip("/")
+    return emu.artifacts.download(tenant, artifact_id, base)
+
+
 async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
     op_id = _path_id(request, "operation_id")
     if not emu.extensions.offers("long-poll"):
@@ -330,8 +380,18 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 V1 = "/api/v1"
-# Routes that belong to an extension; without it they are not registered at all.
-EXTENSION_ROUTES: dict[str, str] = {"/checkpoints/{checkpoint_id}": "checkpoint-by-id"}
+
+
+def _extension_routes() -> dict[tuple[str, str], str]:
+    """(method, path under /api/v1) of each route the spec marks as an extension: without
+    the extension such a route is not registered at all."""
+    found: dict[tuple[str, str], str] = {}
+    for path, item in spec_document()["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and MARKER in operation:
+                found[(method.upper(), path.removeprefix(V1))] = str(operation[MARKER])
+    return found
+
 
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/sessions", create_session),
@@ -350,17 +410,28 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/models/{model_id}/load", load_checkpoint),
     ("GET", "/checkpoints/{checkpoint_id}", get_checkpoint),
     ("DELETE", "/checkpoints/{checkpoint_id}", delete_checkpoint),
+    ("POST", "/checkpoints/{checkpoint_id}/export", export_checkpoint),
+    ("POST", "/models/{model_id}/export-hf", export_model_weights),
+    ("GET", "/checkpoints/{checkpoint_id}/artifacts", list_artifacts),
+    ("GET", "/artifacts/{artifact_id}/download", get_artifact_download),
+    ("GET", "/artifacts/{artifact_id}", get_artifact),
+    ("DELETE", "/artifacts/{artifact_id}", delete_artifact),
     ("GET", "/operations/{operation_id}", get_operation),
 ]
 
 
 def _routes(emulator: Emulator) -> list[Route]:
     by_path: dict[str, dict[str, Handler]] = {}
+    extension_routes = _extension_routes()
     for method, path, handler in ROUTES:
-        extension = EXTENSION_ROUTES.get(path)
+        extension = extension_routes.get((method, path))
         if extension is None or emulator.extensions.offers(extension):
             by_path.setdefault(path, {})[method] = handler
-    routes = [Route("/openapi.yaml", openapi_yaml, methods=["GET"])]
+    routes = [
+        Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
+        # Storage is not part of the API: no API key, signed URLs instead.
+        Route("/storage/artifacts/{artifact_id}/{name:path}", serve_storage, methods=["GET"]),
+    ]
     for path, handlers in by_path.items():
         # One route per path, so a 405 lists every allowed method in `Allow`.
         wrapped = {method: endpoint(handler, V1 + path) for method, handler in handlers.items()}

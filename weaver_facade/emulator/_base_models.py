@@ -33,11 +33,15 @@ class BaseModelSpec:
 
 # weaver-large-vocab has a real-world vocabulary so that checkpoints reach
 # realistic sizes: a rank-32 LoRA adapter is about 19 MB, 58 MB with Adam moments.
+# weaver-large adds a small model's hidden size (896) to that vocabulary, so that
+# its full weights (an hf_model export, merged or full_ft) are 1.09 GB (> 1 GiB),
+# for benchmarks and slow tests; its base weights take as much memory.
 BASE_MODELS: dict[str, BaseModelSpec] = {
     spec.name: spec
     for spec in (
         BaseModelSpec("weaver-tiny", 256, 16, 256, "weaver://tokenizers/byte-256"),
         BaseModelSpec("weaver-large-vocab", 151936, 32, 64, "weaver://tokenizers/bpe-151936"),
+        BaseModelSpec("weaver-large", 151936, 896, 64, "weaver://tokenizers/bpe-151936"),
     )
 }
 

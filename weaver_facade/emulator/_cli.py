@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ._config import EmulatorConfig, FaultConfig, FaultRule, parse_latency
+from ._config import EmulatorConfig, FaultConfig, FaultRule, parse_latency, parse_size
 from ._server import serve_forever
 
 __all__ = ["emulator"]
@@ -50,16 +50,19 @@ READY_MESSAGE = "weaver emulator listening on {url}"
     multiple=True,
     metavar="KIND=SECONDS",
     help="Artificial work per operation kind: forward_backward, optim_step, save_checkpoint, "
-    "load_checkpoint. Repeatable.",
+    "load_checkpoint, export_checkpoint, export_model_weights (spread over the export's "
+    "blocks, so its progress shows). Repeatable.",
 )
 @click.option(
     "--fault",
     "faults",
     multiple=True,
     metavar="SPEC",
-    help="Inject faults: kind=unavailable|rate_limited|drop,rate=0.1[,when=before|after]"
-    "[,method=POST][,route=/api/v1/...][,retry_after=1]. Repeatable; the first rule that fires "
-    "wins.",
+    help="Inject faults: kind=unavailable|rate_limited|drop|ignore_range,rate=0.1"
+    "[,when=before|after|mid][,method=POST][,route=/api/v1/...][,retry_after=1]. "
+    "when=mid drops a connection part-way through the body; ignore_range answers 200 to a Range "
+    "request. Storage URLs match route=/storage/artifacts/{artifact_id}/{name}. Repeatable; the "
+    "first rule that fires wins.",
 )
 @click.option(
     "--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault draws."
@@ -68,6 +71,26 @@ READY_MESSAGE = "weaver emulator listening on {url}"
     "--no-long-poll",
     is_flag=True,
     help="Ignore ?wait= and answer at once, like a server without the long-poll extension.",
+)
+@click.option(
+    "--url-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3600.0,
+    show_default=True,
+    help="Seconds a signed storage URL of a download descriptor stays valid.",
+)
+@click.option(
+    "--shard-size",
+    default="5GB",
+    show_default=True,
+    metavar="SIZE",
+    help="An hf_model export larger than this is split into model-0000k-of-0000n.safetensors "
+    "files (bytes, or with KB, MB, GB, KiB, MiB, GiB).",
+)
+@click.option(
+    "--storage-url",
+    metavar="URL",
+    help="Base of storage URLs, scheme://host[:port]; default: the host the API request came to.",
 )
 @click.option(
     "--extensions",
@@ -95,6 +118,9 @@ def emulator(
     fault_seed: int,
     no_long_poll: bool,
     extensions: str,
+    url_ttl: float,
+    shard_size: str,
+    storage_url: str | None,
     log_level: str,
     no_access_log: bool,
 ) -> None:
@@ -118,6 +144,9 @@ def emulator(
             faults=fault_config,
             honor_long_poll=not no_long_poll,
             extensions=extensions,
+            url_ttl=url_ttl,
+            shard_size=parse_size(shard_size),
+            storage_url=storage_url,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-OperationKind = Literal["forward_backward", "optim_step", "save_checkpoint", "load_checkpoint"]
+OperationKind = Literal[
+    "forward_backward",
+    "optim_step",
+    "save_checkpoint",
+    "load_checkpoint",
+    "export_checkpoint",
+    "export_model_weights",
+]
 OPERATION_KINDS: tuple[str, ...] = get_args(OperationKind)
 
-FaultKind = Literal["unavailable", "rate_limited", "drop"]
-FaultWhen = Literal["before", "after"]
+FaultKind = Literal["unavailable", "rate_limited", "drop", "ignore_range"]
+FaultWhen = Literal["before", "after", "mid"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 FAULT_WHENS: tuple[str, ...] = get_args(FaultWhen)
 _METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS")
@@ -24,13 +32,16 @@ class FaultRule:
     """One kind of injected fault.
 
     ``kind``: ``unavailable`` answers 503, ``rate_limited`` answers 429 (both with
-    ``Retry-After``), ``drop`` closes the connection without an answer.
+    ``Retry-After``), ``drop`` closes the connection without an answer,
+    ``ignore_range`` serves the request as if it had no ``Range`` header (a
+    storage server answering 200 with the whole file).
     ``when``: ``before`` fails the request before the server acts on it; ``after``
     lets the server act (create, enqueue, ...) and then fails the reply, which is
-    what makes retries without idempotency dangerous.
+    what makes retries without idempotency dangerous; ``mid`` (``drop`` only)
+    sends the status, the headers and part of the body, then closes the connection.
     ``method``/``route`` restrict the rule to one method and/or one path template
-    of openapi.yaml (for example ``/api/v1/models/{model_id}/checkpoints``);
-    ``None`` matches any.
+    of openapi.yaml (for example ``/api/v1/models/{model_id}/checkpoints``) or the
+    storage route ``/storage/artifacts/{artifact_id}/{name}``; ``None`` matches any.
     """
 
     kind: FaultKind
@@ -46,7 +57,11 @@ class FaultRule:
                 f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {self.kind!r}"
             )
         if self.when not in FAULT_WHENS:
-            raise ValueError(f"fault 'when' must be 'before' or 'after', not {self.when!r}")
+            raise ValueError(
+                f"fault 'when' must be one of {', '.join(FAULT_WHENS)}, not {self.when!r}"
+            )
+        if self.when == "mid" and self.kind != "drop":
+            raise ValueError("fault 'when=mid' is only for kind=drop")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, not {self.rate!r}")
         if not 0 <= self.retry_after <= 3600:
@@ -95,7 +110,7 @@ class FaultRule:
             raise ValueError(f"fault {text!r}: 'rate' (from 0 to 1) is required")
         when = values.get("when", "before")
         if when not in FAULT_WHENS:
-            raise ValueError(f"fault 'when' must be 'before' or 'after', not {when!r}")
+            raise ValueError(f"fault 'when' must be one of {', '.join(FAULT_WHENS)}, not {when!r}")
         try:
             rate = float(values["rate"])
             retry_after = int(values.get("retry_after", "1"))
@@ -195,6 +210,10 @@ class EmulatorConfig:
     ``honor_long_poll=False`` ignores ``?wait=`` like a server without the extension
     (the same as leaving ``long-poll`` out of ``extensions``).
     ``clock``: seconds since the epoch; tests inject a fake one to expire TTLs.
+    ``url_ttl``: seconds a signed storage URL stays valid.
+    ``shard_size``: an ``hf_model`` export whose tensors exceed it is sharded.
+    ``storage_url``: the base of storage URLs (scheme, host and port); ``None``
+    uses the host the API request came to.
     """
 
     data_dir: Path
@@ -207,6 +226,9 @@ class EmulatorConfig:
     max_long_poll: float = 60.0
     workers: int = 4
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+    url_ttl: float = 3600.0
+    shard_size: int = 5_000_000_000
+    storage_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -244,6 +266,16 @@ class EmulatorConfig:
             raise ValueError("workers must be >= 1")
         if not 0 <= self.max_long_poll <= 60:
             raise ValueError("max_long_poll must be between 0 and 60")
+        if not self.url_ttl > 0:
+            raise ValueError("url_ttl must be > 0 seconds")
+        if self.shard_size < 1:
+            raise ValueError("shard_size must be >= 1 byte")
+        if self.storage_url is not None:
+            if not re.fullmatch(r"https?://[^/?#\s]+", self.storage_url.rstrip("/")):
+                raise ValueError(
+                    "storage_url must be scheme://host[:port], like http://127.0.0.1:8080"
+                )
+            object.__setattr__(self, "storage_url", self.storage_url.rstrip("/"))
 
     def latency_of(self, kind: str) -> float:
         """Seconds of artificial work for an operation of ``kind`` (0 when none was set)."""
@@ -268,3 +300,18 @@ def merge_latency(base: Mapping[str, float], extra: Mapping[str, float]) -> dict
     merged = dict(base)
     merged.update(extra)
     return merged
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20,
+               "GIB": 2**30}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """``5GB``, ``100MiB`` or a number of bytes, as Hugging Face's ``max_shard_size``."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", text)
+    unit = match[2].upper() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise ValueError(
+            f"size {text!r}: expected bytes, or a number with KB, MB, GB, KiB, MiB or GiB"
+        )
+    return int(match[1]) * _SIZE_UNITS[unit]

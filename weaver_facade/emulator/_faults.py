@@ -4,10 +4,14 @@ The outermost layer of the app, so that it sees the server's own ``send``
 and can close the real connection. Variants:
 
 - ``unavailable`` / ``rate_limited``: a 503 / 429 Error with ``Retry-After``;
-- ``drop``: the connection is closed without an answer;
+- ``drop``: the connection is closed without an answer, or (``mid``) after
+  the headers and part of the body;
+- ``ignore_range``: the request is served without its ``Range`` header, as by
+  a storage server that answers 200 with the whole file;
 
 each either ``before`` the server acts on the request, or ``after`` it acted
-(then the real reply is discarded: the case idempotency exists for).
+(then the real reply is discarded: the case idempotency exists for). Storage
+URLs (``/storage/...``) are disturbed as well as the API.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ._config import FaultConfig, FaultRule
 __all__ = ["FaultMiddleware", "new_request_id"]
 
 API_PREFIX = "/api/v1/"
+_DISTURBED = (API_PREFIX, "/storage/")
 
 
 def new_request_id() -> str:
@@ -76,12 +81,21 @@ class FaultMiddleware:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.rules or not scope["path"].startswith(API_PREFIX):
+        if scope["type"] != "http" or not self.rules or not scope["path"].startswith(_DISTURBED):
             await self.app(scope, receive, send)
             return
         rule = self._pick(scope["method"], scope["path"])
         if rule is None:
             await self.app(scope, receive, send)
+            return
+        if rule.kind == "ignore_range":
+            headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"range"]
+            await self.app({**scope, "headers": headers}, receive, send)
+            return
+        if rule.when == "mid":
+            with self._lock:
+                fraction = self._rng.uniform(0.1, 0.9)
+            await self.app(scope, receive, _cut_mid_body(send, fraction))
             return
         if rule.when == "after":
 
@@ -93,6 +107,31 @@ class FaultMiddleware:
             await _drop(send)
         else:
             await _send_fault(send, rule)
+
+
+def _cut_mid_body(send: Send, fraction: float) -> Send:
+    """A ``send`` that passes the start and ``fraction`` of the body, then drops the connection."""
+    state = {"budget": -1, "dropped": False}
+
+    async def cut(message: Message) -> None:
+        if state["dropped"]:
+            return
+        if message["type"] == "http.response.start":
+            length = dict(message.get("headers", [])).get(b"content-length", b"0")
+            state["budget"] = max(1, int(int(length) * fraction)) if length.isdigit() else 1
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        if len(body) < state["budget"]:
+            state["budget"] -= len(body)
+            await send({**message, "more_body": True})
+            return
+        head = body[: state["budget"]]
+        await send({"type": "http.response.body", "body": head, "more_body": True})
+        state["dropped"] = True
+        await _drop(send)
+
+    return cut
 
 
 async def _send_fault(send: Send, rule: FaultRule) -> None:

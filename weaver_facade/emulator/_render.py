@@ -9,7 +9,14 @@ from typing import Any
 from ._base_models import BASE_MODELS
 from ._store import Row
 
-__all__ = ["checkpoint_path", "render_checkpoint", "render_model", "render_session", "timestamp"]
+__all__ = [
+    "checkpoint_path",
+    "render_artifact",
+    "render_checkpoint",
+    "render_model",
+    "render_session",
+    "timestamp",
+]
 
 
 def timestamp(seconds: float) -> str:
@@ -71,3 +78,22 @@ def render_checkpoint(row: Row, *, status: str | None = None) -> dict[str, Any]:
     if row["sha256"] is not None:
         out["sha256"] = row["sha256"]
     return out
+
+
+def render_artifact(row: Row, *, status: str | None = None) -> dict[str, Any]:
+    kind = row["kind"]
+    return {
+        "id": row["id"],
+        "checkpoint_id": row["checkpoint_id"],
+        "model_id": row["model_id"],
+        "kind": kind,
+        "status": status or row["status"],
+        "uri": f"{checkpoint_path(row['model_id'], row['checkpoint_name'])}/artifacts/{kind}",
+        "size_bytes": row["size_bytes"],
+        "manifest": json.loads(row["manifest"]) if row["manifest"] is not None else None,
+        "error": row["error"],
+        "ttl_seconds": row["ttl_seconds"],
+        "expires_at": timestamp(row["expires_at"]) if row["expires_at"] is not None else None,
+        "created_at": timestamp(row["created_at"]),
+        "updated_at": timestamp(row["updated_at"]),
+    }

@@ -23,6 +23,7 @@ from typing import Any
 
 import safetensors.numpy
 
+from ._artifacts import EXPORT_KINDS, Artifacts
 from ._auth import Tenants
 from ._base_models import BASE_MODELS
 from ._config import EmulatorConfig
@@ -31,6 +32,7 @@ from ._extensions import Extensions
 from ._inputs import adam_params, datums
 from ._longpoll import Waiters
 from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
+from ._storage import UrlSigner, load_secret
 from ._store import Row, Store, write_atomically
 from ._trainer import TRAINED_PARTS, NonFiniteError, Trainer
 from ._worker import Job, Scheduler
@@ -96,6 +98,8 @@ class Emulator:
         self._generation = 0
         self._interrupt = threading.Event()
         self._closed = False
+        self.signer = UrlSigner(load_secret(self.store.data_dir), config.url_ttl, config.clock)
+        self.artifacts = Artifacts(self)
         self._recover()
 
     def now(self) -> float:
@@ -122,6 +126,8 @@ class Emulator:
             for r in self.store.all("SELECT file_name FROM checkpoints WHERE status='completed'")
         }
         self.store.remove_stray_files(keep)
+        self.artifacts.recover()
+        self.artifacts.sweep()
 
     def reset(self) -> None:
         """Forget everything: records, files, queues, trainers (for test isolation)."""
@@ -373,6 +379,9 @@ class Emulator:
                 "message": f"queued behind {ahead} {noun} of model {row['model_id']}",
                 "wait_seconds": round(seconds, 3),
             }
+        if row["status"] in ("pending", "running") and row["kind"] in EXPORT_KINDS:
+            progress = self.artifacts.progress(row["id"]) or {"shards_done": 0, "bytes_done": 0}
+            out["metadata"] = {"conversion_progress": progress}
         out["kind"] = row["kind"]
         out["model_id"] = row["model_id"]
         out["created_at"] = timestamp(row["created_at"])
@@ -435,10 +444,38 @@ class Emulator:
         self,
         op: Row,
         work: Callable[[Trainer], Outcome],
-        on_failure: Callable[[], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
+        """Run ``work`` with the model's trainer, in the model's queue."""
+        model_id = op["model_id"]
+
+        def body() -> Outcome:
+            model = self.store.one("SELECT * FROM models WHERE id=?", (model_id,))
+            if model is None:
+                raise OperationFailure("not_found", f"model {model_id} is gone", "schedule")
+            if model["status"] != "active":
+                terminated = model["status"] == "terminated"
+                code = "model_terminated" if terminated else "model_state_lost"
+                raise OperationFailure(code, f"model {model_id} is {model['status']}", "schedule")
+            return work(self._trainer(model))
+
+        self._submit_job(op, body, on_failure, queue=model_id)
+
+    def _submit_job(
+        self,
+        op: Row,
+        work: Callable[[], Outcome],
+        on_failure: Callable[[str], None] | None = None,
+        *,
+        queue: str,
+    ) -> None:
+        """Run ``work`` on a worker in ``queue``; record its outcome on the operation.
+
+        ``on_failure`` gets the failure's message, in the failing transaction.
+        An export spreads its latency over its files, to show its progress.
+        """
         generation = self._generation
-        op_id, model_id, kind = op["id"], op["model_id"], op["kind"]
+        op_id, kind = op["id"], op["kind"]
 
         def run() -> None:
             with self.store.transaction():
@@ -450,19 +487,10 @@ class Emulator:
                     (self.now(), op_id),
                 )
             try:
-                model = self.store.one("SELECT * FROM models WHERE id=?", (model_id,))
-                if model is None:
-                    raise OperationFailure("not_found", f"model {model_id} is gone", "schedule")
-                if model["status"] != "active":
-                    terminated = model["status"] == "terminated"
-                    code = "model_terminated" if terminated else "model_state_lost"
-                    raise OperationFailure(
-                        code, f"model {model_id} is {model['status']}", "schedule"
-                    )
-                latency = self.config.latency_of(kind)
+                latency = 0.0 if kind in EXPORT_KINDS else self.config.latency_of(kind)
                 if latency > 0 and self._interrupt.wait(latency):
                     raise OperationFailure("interrupted", "the server is shutting down", "schedule")
-                outcome = work(self._trainer(model))
+                outcome = work()
             except OperationFailure as failure:
                 self._fail(op_id, generation, failure, on_failure)
             except NonFiniteError as exc:
@@ -478,7 +506,7 @@ class Emulator:
             else:
                 self._complete(op_id, generation, outcome)
 
-        self.scheduler.submit(model_id, Job(op_id, kind, run))
+        self.scheduler.submit(queue, Job(op_id, kind, run))
 
     def _complete(self, op_id: str, generation: int, outcome: Outcome) -> None:
         with self.store.transaction():
@@ -496,13 +524,13 @@ class Emulator:
         op_id: str,
         generation: int,
         failure: OperationFailure,
-        on_failure: Callable[[], None] | None,
+        on_failure: Callable[[str], None] | None,
     ) -> None:
         with self.store.transaction():
             if generation != self._generation:
                 return
             if on_failure is not None:
-                on_failure()
+                on_failure(failure.message)
             details = {"diagnostic_message": failure.message, "stage": failure.stage}
             self.store.execute(
                 "UPDATE operations SET status='error', error_code=?, error_message=?, "
@@ -657,84 +685,98 @@ class Emulator:
         with self.store.transaction():
             model = self._model_row(tenant, model_id)
             self._require_trainable(model)
-            name = body.get("name")
-            if name is None:
-                name = f"ckpt-{secrets.token_hex(6)}"
-            if self._live_checkpoint(model_id, name) is not None:
-                raise conflict(
-                    "checkpoint_exists",
-                    f"model {model_id} already has a checkpoint named {name}",
-                    path=checkpoint_path(model_id, name),
-                )
             if "ttl_seconds" in body:
                 ttl = body["ttl_seconds"]
             else:
                 ttl = self.config.default_sampling_ttl if ckpt_type == "sampling" else None
-            now = self.now()
-            lora = json.loads(model["lora_config"]) if model["lora_config"] else None
-            ckpt_id = str(uuid.uuid4())
-            ckpt: Row = {
-                "id": ckpt_id,
-                "tenant": tenant,
-                "model_id": model_id,
-                "name": name,
-                "type": ckpt_type,
-                "status": "pending",
-                "ttl_seconds": ttl,
-                "created_at": now,
-                "expires_at": now + ttl if ttl is not None else None,
-                # What the trainer really trains, whatever lora_config asked for.
-                "train_unembed": int(TRAINED_PARTS.unembed),
-                "train_mlp": int(TRAINED_PARTS.mlp),
-                "train_attn": int(TRAINED_PARTS.attn),
-                "base_model": model["base_model"],
-                "training_mode": model["training_mode"],
-                "lora_rank": lora["rank"] if lora else None,
-                "has_optimizer": int(ckpt_type == "weight_and_optimizer"),
-                "file_name": f"{ckpt_id}.safetensors",
-                "size_bytes": None,
-                "sha256": None,
-            }
-            self.store.insert("checkpoints", ckpt)
+            ckpt = self._new_checkpoint(tenant, model, ckpt_type, body.get("name"), ttl)
+            ckpt_id = ckpt["id"]
             op = self._new_operation(tenant, model_id, "save_checkpoint", checkpoint_id=ckpt_id)
 
             def work(trainer: Trainer) -> Outcome:
                 tensors = trainer.state_tensors(include_optimizer=bool(ckpt["has_optimizer"]))
-                metadata = {
-                    "format": "weaver-emulator-checkpoint/1",
-                    "checkpoint_id": ckpt_id,
-                    "model_id": model_id,
-                    "type": ckpt_type,
-                    "base_model": ckpt["base_model"],
-                    "training_mode": ckpt["training_mode"],
-                    "lora_rank": str(ckpt["lora_rank"]),
-                    "optimizer_step": str(trainer.step),
-                }
-                data = safetensors.numpy.save(tensors, metadata=metadata)
-                size, sha = write_atomically(self.store.checkpoint_file(ckpt["file_name"]), data)
+                size, sha = self._write_checkpoint(ckpt, tensors, trainer.step)
 
                 def finalize() -> dict[str, Any]:
                     # The file is durable; only now does the checkpoint count as completed.
-                    self.store.execute(
-                        "UPDATE checkpoints SET status='completed', size_bytes=?, sha256=? "
-                        "WHERE id=? AND status='pending'",
-                        (size, sha, ckpt_id),
-                    )
-                    row = self.store.one("SELECT * FROM checkpoints WHERE id=?", (ckpt_id,))
-                    assert row is not None
-                    return render_checkpoint(row)
+                    return self._complete_checkpoint(ckpt_id, size, sha)
 
                 return Outcome(finalize=finalize)
 
-            def on_failure() -> None:
-                self.store.execute(
-                    "UPDATE checkpoints SET status='failed' WHERE id=? AND status='pending'",
-                    (ckpt_id,),
-                )
-                self.store.remove_checkpoint_file(ckpt["file_name"])
-
-            self._submit(op, work, on_failure)
+            self._submit(op, work, lambda _message: self._fail_checkpoint(ckpt))
         return 202, self.render_operation(op)
+
+    def _new_checkpoint(
+        self, tenant: str, model: Row, ckpt_type: str, name: str | None, ttl: int | None
+    ) -> Row:
+        """Insert a pending checkpoint of ``model`` (in the caller's transaction)."""
+        model_id = model["id"]
+        if name is None:
+            name = f"ckpt-{secrets.token_hex(6)}"
+        if self._live_checkpoint(model_id, name) is not None:
+            raise conflict(
+                "checkpoint_exists",
+                f"model {model_id} already has a checkpoint named {name}",
+                path=checkpoint_path(model_id, name),
+            )
+        now = self.now()
+        lora = json.loads(model["lora_config"]) if model["lora_config"] else None
+        ckpt_id = str(uuid.uuid4())
+        ckpt: Row = {
+            "id": ckpt_id,
+            "tenant": tenant,
+            "model_id": model_id,
+            "name": name,
+            "type": ckpt_type,
+            "status": "pending",
+            "ttl_seconds": ttl,
+            "created_at": now,
+            "expires_at": now + ttl if ttl is not None else None,
+            # What the trainer really trains, whatever lora_config asked for.
+            "train_unembed": int(TRAINED_PARTS.unembed),
+            "train_mlp": int(TRAINED_PARTS.mlp),
+            "train_attn": int(TRAINED_PARTS.attn),
+            "base_model": model["base_model"],
+            "training_mode": model["training_mode"],
+            "lora_rank": lora["rank"] if lora else None,
+            "has_optimizer": int(ckpt_type == "weight_and_optimizer"),
+            "file_name": f"{ckpt_id}.safetensors",
+            "size_bytes": None,
+            "sha256": None,
+        }
+        self.store.insert("checkpoints", ckpt)
+        return ckpt
+
+    def _write_checkpoint(self, ckpt: Row, tensors: dict[str, Any], step: int) -> tuple[int, str]:
+        """Write a checkpoint's file durably (on a worker); (size, sha256)."""
+        metadata = {
+            "format": "weaver-emulator-checkpoint/1",
+            "checkpoint_id": ckpt["id"],
+            "model_id": ckpt["model_id"],
+            "type": ckpt["type"],
+            "base_model": ckpt["base_model"],
+            "training_mode": ckpt["training_mode"],
+            "lora_rank": str(ckpt["lora_rank"]),
+            "optimizer_step": str(step),
+        }
+        data = safetensors.numpy.save(tensors, metadata=metadata)
+        return write_atomically(self.store.checkpoint_file(ckpt["file_name"]), data)
+
+    def _complete_checkpoint(self, ckpt_id: str, size: int, sha: str) -> dict[str, Any]:
+        self.store.execute(
+            "UPDATE checkpoints SET status='completed', size_bytes=?, sha256=? "
+            "WHERE id=? AND status='pending'",
+            (size, sha, ckpt_id),
+        )
+        row = self.store.one("SELECT * FROM checkpoints WHERE id=?", (ckpt_id,))
+        assert row is not None
+        return render_checkpoint(row)
+
+    def _fail_checkpoint(self, ckpt: Row) -> None:
+        self.store.execute(
+            "UPDATE checkpoints SET status='failed' WHERE id=? AND status='pending'", (ckpt["id"],)
+        )
+        self.store.remove_checkpoint_file(ckpt["file_name"])
 
     def list_checkpoints(
         self, tenant: str, model_id: str, limit: int | None, cursor: str | None

@@ -1,4 +1,5 @@
-"""Durable state: SQLite (WAL) for records, safetensors files for checkpoint tensors.
+"""Durable state: SQLite (WAL) for records, safetensors files for checkpoint tensors,
+one directory of files per exported artifact.
 
 All filesystem paths are built from server-generated ids; nothing a client
 sends ever becomes part of a path.
@@ -10,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -86,6 +88,25 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS checkpoints_model ON checkpoints (model_id, status);
+CREATE TABLE IF NOT EXISTS artifacts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    checkpoint_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ttl_seconds INTEGER,
+    expires_at REAL,
+    size_bytes INTEGER,
+    manifest TEXT,
+    error TEXT,
+    operation_id TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS artifacts_checkpoint ON artifacts (checkpoint_id, kind, status);
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -99,11 +120,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 """
 
-_TABLES = ("sessions", "models", "operations", "checkpoints", "idempotency")
+_TABLES = ("sessions", "models", "operations", "checkpoints", "artifacts", "idempotency")
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Checkpoint files are named by the server: a uuid4 and a fixed suffix.
-_FILE_NAME = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.safetensors"
-)
+_FILE_NAME = re.compile(_UUID + r"\.safetensors")
+_ARTIFACT_DIR = re.compile(_UUID)
 
 
 class Store:
@@ -117,6 +138,8 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_dir = self.data_dir / "checkpoints"
         self.checkpoint_dir.mkdir(exist_ok=True)
+        self.artifact_dir = self.data_dir / "artifacts"
+        self.artifact_dir.mkdir(exist_ok=True)
         self.lock = threading.RLock()
         self._conn = sqlite3.connect(
             self.data_dir / "weaver.db", check_same_thread=False, isolation_level=None
@@ -182,6 +205,8 @@ class Store:
                 self.execute(f"DELETE FROM {table}")  # noqa: S608
         for path in self.checkpoint_dir.iterdir():
             path.unlink(missing_ok=True)
+        for path in self.artifact_dir.iterdir():
+            shutil.rmtree(path, ignore_errors=True)
 
     # -- checkpoint files ---------------------------------------------------
 
@@ -202,6 +227,50 @@ class Store:
             if path.name not in keep:
                 path.unlink(missing_ok=True)
 
+    # -- artifact directories ---------------------------------------------------
+
+    def artifact_files(self, artifact_id: str) -> Path:
+        """The directory of a completed artifact; refuses anything but a server-made id."""
+        if _ARTIFACT_DIR.fullmatch(artifact_id) is None:
+            raise ValueError("not an artifact id")
+        return self.artifact_dir / artifact_id
+
+    def artifact_staging(self, artifact_id: str) -> Path:
+        """An empty directory an export writes into before it is published."""
+        staging = self.artifact_files(artifact_id).with_name(artifact_id + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        return staging
+
+    def publish_artifact(self, artifact_id: str, staging: Path) -> None:
+        """Rename the staged files into place (the files are already fsynced)."""
+        final = self.artifact_files(artifact_id)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)
+        _fsync_dir(final.parent)
+
+    def remove_artifact_files(self, artifact_id: str) -> None:
+        final = self.artifact_files(artifact_id)
+        shutil.rmtree(final, ignore_errors=True)
+        shutil.rmtree(final.with_name(artifact_id + ".tmp"), ignore_errors=True)
+
+    def remove_stray_artifacts(self, keep: set[str]) -> None:
+        """Remove staging directories and files no completed artifact owns (after a crash)."""
+        for path in self.artifact_dir.iterdir():
+            if path.name not in keep:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
 
 def write_atomically(path: Path, data: bytes) -> tuple[int, str]:
     """Write ``data`` so that ``path`` holds either nothing or all of it.
@@ -219,9 +288,5 @@ def write_atomically(path: Path, data: bytes) -> tuple[int, str]:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)
     return len(data), hashlib.sha256(data).hexdigest()

@@ -1,16 +1,27 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .adam_params import AdamParams
+from .artifact import Artifact
+from .artifact_format import ArtifactFormat
+from .artifact_kind import ArtifactKind
+from .artifact_list import ArtifactList
+from .artifact_manifest import ArtifactManifest
+from .artifact_status import ArtifactStatus
 from .checkpoint import Checkpoint
 from .checkpoint_list import CheckpointList
 from .checkpoint_status import CheckpointStatus
 from .checkpoint_type import CheckpointType
+from .conversion_progress import ConversionProgress
 from .create_model_request import CreateModelRequest
 from .create_session_request import CreateSessionRequest
 from .datum import Datum
+from .download_descriptor import DownloadDescriptor
+from .download_file import DownloadFile
 from .encoded_text_chunk import EncodedTextChunk
 from .error import Error
 from .error_details import ErrorDetails
+from .export_model_request import ExportModelRequest
+from .export_request import ExportRequest
 from .forward_backward_input import ForwardBackwardInput
 from .forward_backward_input_loss_fn_config import ForwardBackwardInputLossFnConfig
 from .forward_backward_payload import ForwardBackwardPayload
@@ -23,6 +34,7 @@ from .lora_config import LoraConfig
 from .loss_fn import LossFn
 from .loss_fn_inputs import LossFnInputs
 from .loss_fn_output import LossFnOutput
+from .manifest_file import ManifestFile
 from .metadata import Metadata
 from .metrics import Metrics
 from .model import Model
@@ -32,6 +44,7 @@ from .model_status import ModelStatus
 from .operation import Operation
 from .operation_error_details import OperationErrorDetails
 from .operation_kind import OperationKind
+from .operation_metadata import OperationMetadata
 from .operation_result import OperationResult
 from .operation_status import OperationStatus
 from .optim_step_payload import OptimStepPayload
@@ -52,16 +65,27 @@ from .training_mode import TrainingMode
 
 __all__ = (
     "AdamParams",
+    "Artifact",
+    "ArtifactFormat",
+    "ArtifactKind",
+    "ArtifactList",
+    "ArtifactManifest",
+    "ArtifactStatus",
     "Checkpoint",
     "CheckpointList",
     "CheckpointStatus",
     "CheckpointType",
+    "ConversionProgress",
     "CreateModelRequest",
     "CreateSessionRequest",
     "Datum",
+    "DownloadDescriptor",
+    "DownloadFile",
     "EncodedTextChunk",
     "Error",
     "ErrorDetails",
+    "ExportModelRequest",
+    "ExportRequest",
     "ForwardBackwardInput",
     "ForwardBackwardInputLossFnConfig",
     "ForwardBackwardPayload",
@@ -74,6 +98,7 @@ __all__ = (
     "LossFn",
     "LossFnInputs",
     "LossFnOutput",
+    "ManifestFile",
     "Metadata",
     "Metrics",
     "Model",
@@ -83,6 +108,7 @@ __all__ = (
     "Operation",
     "OperationErrorDetails",
     "OperationKind",
+    "OperationMetadata",
     "OperationResult",
     "OperationStatus",
     "OptimStepPayload",

@@ -13,6 +13,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.operation_error_details import OperationErrorDetails
+    from ..models.operation_metadata import OperationMetadata
     from ..models.operation_result import OperationResult
     from ..models.pending_info import PendingInfo
 
@@ -38,7 +39,9 @@ class Operation:
         error_details (None | OperationErrorDetails | Unset):
         retryable (bool | None | Unset):
         pending_info (None | PendingInfo | Unset): Present only while pending.
-        kind (OperationKind | Unset):  Example: save_checkpoint.
+        kind (OperationKind | Unset): Never `hf_model` or `hf_adapter`, which mark an Artifact reply of the export
+            routes. Example: save_checkpoint.
+        metadata (None | OperationMetadata | Unset): Progress while running, such as an export's `conversion_progress`.
         model_id (str | Unset): A server-assigned id of a session, model or operation. It never contains `/`. Example:
             m-1.
         created_at (datetime.datetime | Unset):  Example: 2026-11-29T10:01:00Z.
@@ -55,6 +58,7 @@ class Operation:
     retryable: bool | None | Unset = UNSET
     pending_info: None | PendingInfo | Unset = UNSET
     kind: OperationKind | Unset = UNSET
+    metadata: None | OperationMetadata | Unset = UNSET
     model_id: str | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
@@ -62,6 +66,7 @@ class Operation:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.operation_error_details import OperationErrorDetails
+        from ..models.operation_metadata import OperationMetadata
         from ..models.operation_result import OperationResult
         from ..models.pending_info import PendingInfo
 
@@ -121,6 +126,14 @@ class Operation:
         if not isinstance(self.kind, Unset):
             kind = self.kind.value
 
+        metadata: dict[str, Any] | None | Unset
+        if isinstance(self.metadata, Unset):
+            metadata = UNSET
+        elif isinstance(self.metadata, OperationMetadata):
+            metadata = self.metadata.to_dict()
+        else:
+            metadata = self.metadata
+
         model_id = self.model_id
 
         created_at: str | Unset = UNSET
@@ -155,6 +168,8 @@ class Operation:
             field_dict["pending_info"] = pending_info
         if kind is not UNSET:
             field_dict["kind"] = kind
+        if metadata is not UNSET:
+            field_dict["metadata"] = metadata
         if model_id is not UNSET:
             field_dict["model_id"] = model_id
         if created_at is not UNSET:
@@ -167,6 +182,7 @@ class Operation:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.operation_error_details import OperationErrorDetails
+        from ..models.operation_metadata import OperationMetadata
         from ..models.operation_result import OperationResult
         from ..models.pending_info import PendingInfo
 
@@ -269,6 +285,23 @@ class Operation:
         else:
             kind = OperationKind(_kind)
 
+        def _parse_metadata(data: object) -> None | OperationMetadata | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                metadata_type_0 = OperationMetadata.from_dict(data)
+
+                return metadata_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | OperationMetadata | Unset, data)
+
+        metadata = _parse_metadata(d.pop("metadata", UNSET))
+
         model_id = d.pop("model_id", UNSET)
 
         _created_at = d.pop("created_at", UNSET)
@@ -296,6 +329,7 @@ class Operation:
             retryable=retryable,
             pending_info=pending_info,
             kind=kind,
+            metadata=metadata,
             model_id=model_id,
             created_at=created_at,
             updated_at=updated_at,

@@ -12,8 +12,9 @@ T = TypeVar("T", bound="OperationResult")
 @_attrs_define
 class OperationResult:
     """The result of a done operation. Its shape depends on the kind of
-    operation: ForwardBackwardResult, OptimStepResult, Checkpoint (save)
-    or LoadResult (load). See the note at the top of this file.
+    operation: ForwardBackwardResult, OptimStepResult, Checkpoint (save),
+    LoadResult (load) or Artifact (export). See the note at the top of
+    this file.
 
         Example:
             {'metrics': {'optim:step': 1}}

@@ -1,0 +1,152 @@
+"""``weaver-facade checkpoints export | artifacts | download`` against a real emulator."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+from weaver_facade import DownloadProgress, ServiceClient
+from weaver_facade._cli import artifacts as cli_artifacts
+
+
+def saved(cli: Cli, model_id: str, name: str = "c1") -> str:
+    run = cli("checkpoints", "save", model_id, name, "--json")
+    assert run.exit_code == 0, run.stderr
+    return f"weaver://{model_id}/checkpoints/{name}"
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_export_list_and_download(cli: Cli, model_id: str, tmp_path: Path) -> None:
+    ref = saved(cli, model_id)
+    run = cli("checkpoints", "export", ref, "--json")
+    assert run.exit_code == 0, run.stderr
+    artifact = run.json()
+    assert artifact["status"] == "completed"
+    assert artifact["kind"] == "hf_adapter"
+    assert artifact["uri"] == f"{ref}/artifacts/hf_adapter"
+    # Text form of the same export: an identical export answers with the same artifact.
+    run = cli("checkpoints", "export", ref)
+    assert run.exit_code == 0
+    assert f"exported {ref}/artifacts/hf_adapter" in run.stdout
+    assert artifact["id"] in run.stdout
+    listed = cli("checkpoints", "artifacts", ref, "--json").json()
+    assert [a["id"] for a in listed["artifacts"]] == [artifact["id"]]
+    assert "adapter_model.safetensors" in cli("checkpoints", "artifacts", ref).stdout
+
+    out = tmp_path / "out"
+    run = cli("checkpoints", "download", ref, "-o", str(out), "--json")
+    assert run.exit_code == 0, run.stderr
+    result = run.json()
+    assert result["artifact_id"] == artifact["id"]
+    assert result["bytes"] == result["bytes_fetched"] == artifact["size_bytes"]
+    for f in artifact["files"]:
+        assert sha(out / f["name"]) == f["sha256"]
+    # Plain progress lines (stderr is not a terminal), then the table; all files there.
+    run = cli("checkpoints", "download", artifact["id"], "-o", str(out))
+    assert run.exit_code == 0, run.stderr
+    n = len(artifact["files"])
+    assert f"{n}/{n} files" in run.stderr
+    assert f"{n} files already there" in run.stdout
+
+
+def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) -> None:
+    ref = saved(cli, model_id)
+    run = cli("checkpoints", "export", ref, "--merge-adapter", "--ttl", "600", "--no-wait")
+    assert run.exit_code == 0, run.stderr
+    assert "operations wait" in run.stderr
+    assert cli("checkpoints", "export", ref, "--json").exit_code == 0  # the adapter
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"))
+    assert run.exit_code == 2
+    assert "pass kind" in run.stderr
+    run = cli(
+        "checkpoints",
+        "download",
+        f"{ref}/artifacts/hf_model",
+        "-o",
+        str(tmp_path / "m"),
+        "--json",
+        "--no-verify",
+        "--max-concurrency",
+        "2",
+    )
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["kind"] == "hf_model"
+    assert (tmp_path / "m" / "config.json").exists()
+
+
+def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
+    run = cli("checkpoints", "download", "not-a-ref", "-o", str(tmp_path / "o"))
+    assert run.exit_code == 2
+    run = cli("checkpoints", "export", "weaver://m/checkpoints/c", "--ttl", "0")
+    assert run.exit_code == 2
+    run = cli("checkpoints", "download", "weaver://m/checkpoints/c")
+    assert run.exit_code == 2  # -o is required
+    assert not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_leaves_resumable_part_files(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    out = tmp_path / "out"
+
+    def interrupt(self: object, progress: DownloadProgress) -> None:
+        if progress.bytes_done > 0:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_artifacts._Bar, "__call__", interrupt)
+    run = cli("checkpoints", "download", ref, "-o", str(out))
+    assert run.exit_code == 130
+    assert "run the same command again to resume" in run.stderr
+    parts = list(out.rglob("*.part"))
+    assert parts
+    assert any(p.stat().st_size > 0 for p in parts)
+    monkeypatch.undo()
+    run = cli("checkpoints", "download", ref, "-o", str(out), "--json")
+    assert run.exit_code == 0, run.stderr
+    assert not list(out.rglob("*.part"))
+    assert run.json()["bytes_fetched"] < run.json()["bytes"]
+
+
+def test_artifacts_of_a_checkpoint_without_any(
+    cli: Cli, model_id: str, service: ServiceClient
+) -> None:
+    ref = saved(cli, model_id)
+    run = cli("checkpoints", "artifacts", ref)
+    assert run.exit_code == 0
+    assert "no artifacts" in run.stdout
+
+
+def test_the_progress_bar_on_a_terminal_shows_bytes_rate_and_files() -> None:
+    import io
+
+    from rich.console import Console
+
+    screen = io.StringIO()
+    now = [100.0]
+    bar = cli_artifacts._Bar(
+        quiet=False, console=Console(file=screen, force_terminal=True), clock=lambda: now[0]
+    )
+    total = 8_000_000
+    with bar.shown():
+        bar(DownloadProgress(bytes_done=0, bytes_total=total, files_done=0, files_total=3))
+        for done in (4_000_000, 6_000_000):
+            now[0] += 2.0
+            bar(DownloadProgress(bytes_done=done, bytes_total=total, files_done=1, files_total=3))
+    shown = screen.getvalue()
+    assert "1/3 files" in shown
+    assert "6.0/8.0 MB" in shown  # bytes done of total
+    assert "1.0 MB/s" in shown  # the rate, from the last 2 s
+    assert "0:00:02" in shown  # the time left at that rate
+    quiet = io.StringIO()
+    silent = cli_artifacts._Bar(quiet=True, console=Console(file=quiet, force_terminal=True))
+    with silent.shown():
+        silent(DownloadProgress(bytes_done=1, bytes_total=2, files_done=0, files_total=1))
+    assert quiet.getvalue() == ""

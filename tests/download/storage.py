@@ -1,0 +1,217 @@
+"""A small object store on 127.0.0.1 for download tests: signed URLs, ranges and faults.
+
+It serves ``files`` (key -> bytes) at ``/o/{key}?exp=&sig=`` with exact
+``Content-Length``, ``Range: bytes=N-`` as 206 and 416 past the end, and 403
+for an expired or tampered URL. Faults are scripted per key (``script``) or
+drawn at random (``chaos``):
+
+* ``"503"``, ``"429"``: that status, with ``Retry-After: 0``; ``"slow503"`` after 0.2 s;
+* ``"403"``: as if the URL had expired;
+* ``"drop:N"``: send the headers and N bytes of the body, then close the connection;
+* ``"full"``: ignore ``Range`` and answer 200 with the whole file;
+* ``"redirect"``: 302 to the same URL on a second server (another port), which
+  must never see the API key either;
+* ``"wrong-range"``: a 206 that starts at byte 0 whatever was asked.
+
+Every request's path and headers are recorded (``requests``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import socket
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+SECRET = b"storage-test-secret"
+
+
+def sign(key: str, exp: int) -> str:
+    return hmac.new(SECRET, f"{key}:{exp}".encode(), hashlib.sha256).hexdigest()
+
+
+class Recorded:
+    def __init__(self, port: int, method: str, path: str, headers: dict[str, str]) -> None:
+        self.port = port
+        self.method = method
+        self.path = path
+        self.headers = headers
+
+    @property
+    def key(self) -> str:
+        return urlsplit(self.path).path.removeprefix("/o/")
+
+    def __repr__(self) -> str:
+        return f"Recorded({self.method} {self.path} range={self.headers.get('range')})"
+
+
+class StorageServer:
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.files: dict[str, bytes] = dict(files or {})
+        self.requests: list[Recorded] = []
+        self.scripts: dict[str, deque[str]] = defaultdict(deque)
+        self.chaos_rates: dict[str, float] = {}
+        self.rng = random.Random(0)
+        self.lock = threading.Lock()
+        self.bytes_sent = 0
+        self.chunk = 64 * 1024
+        self._servers: list[ThreadingHTTPServer] = []
+        self._threads: list[threading.Thread] = []
+
+    # -- configuration -------------------------------------------------------------------
+    def script(self, key: str, *actions: str) -> None:
+        self.scripts[key].extend(actions)
+
+    def chaos(self, *, seed: int = 0, **rates: float) -> None:
+        """Random faults on every request: drop=0.2, s503=0.1, s429=0.1, s403=..."""
+        self.rng = random.Random(seed)
+        self.chaos_rates = dict(rates)
+
+    def url(self, key: str, *, expires_in: float = 3600.0, port: int | None = None) -> str:
+        exp = int(time.time() + expires_in)
+        return f"http://127.0.0.1:{port or self.port}/o/{key}?exp={exp}&sig={sign(key, exp)}"
+
+    @property
+    def port(self) -> int:
+        return self._servers[0].server_address[1]
+
+    @property
+    def other_port(self) -> int:
+        return self._servers[1].server_address[1]
+
+    def keys_fetched(self) -> list[str]:
+        return [r.key for r in self.requests]
+
+    # -- serving ---------------------------------------------------------------------------
+    def _next_action(self, key: str) -> str | None:
+        with self.lock:
+            if self.scripts[key]:
+                return self.scripts[key].popleft()
+            r = self.rng.random()
+            for name, rate in self.chaos_rates.items():
+                if r < rate:
+                    if name == "drop":
+                        size = len(self.files.get(key, b""))
+                        return f"drop:{self.rng.randrange(max(1, size))}"
+                    return name.removeprefix("s")
+                r -= rate
+        return None
+
+    def handle(self, h: BaseHTTPRequestHandler, port: int) -> None:
+        split = urlsplit(h.path)
+        with self.lock:
+            self.requests.append(
+                Recorded(port, h.command, h.path, {k.lower(): v for k, v in h.headers.items()})
+            )
+        key = split.path.removeprefix("/o/")
+        query = parse_qs(split.query)
+        exp = int(query.get("exp", ["0"])[0])
+        sig = query.get("sig", [""])[0]
+        if key not in self.files or not split.path.startswith("/o/"):
+            return _reply(h, 404, b"no such object")
+        if not hmac.compare_digest(sig, sign(key, exp)) or exp < time.time():
+            return _reply(h, 403, b"<Error>AccessDenied: request has expired</Error>")
+        action = self._next_action(key)
+        if action == "slow503":
+            time.sleep(0.2)
+            action = "503"
+        if action in ("503", "429"):
+            return _reply(h, int(action), b"slow down", {"Retry-After": "0"})
+        if action == "403":
+            return _reply(h, 403, b"<Error>AccessDenied: request has expired</Error>")
+        if action == "redirect":
+            h.send_response(302)
+            h.send_header("Location", f"http://127.0.0.1:{self.other_port}{h.path}")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return None
+        data = self.files[key]
+        start = 0
+        rng = h.headers.get("Range")
+        if rng and action != "full":
+            start = int(rng.removeprefix("bytes=").split("-")[0])
+            if start >= len(data):
+                return _reply(
+                    h, 416, b"range not satisfiable", {"Content-Range": f"bytes */{len(data)}"}
+                )
+            if action == "wrong-range":
+                start = 0
+            h.send_response(206)
+            h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            h.send_response(200)
+        body = memoryview(data)[start:]
+        h.send_header("Content-Length", str(len(body)))
+        h.send_header("Content-Type", "application/octet-stream")
+        h.end_headers()
+        limit = len(body)
+        if action is not None and action.startswith("drop:"):
+            limit = min(limit, int(action.split(":")[1]))
+        sent = 0
+        try:
+            while sent < limit:
+                piece = body[sent : min(limit, sent + self.chunk)]
+                h.wfile.write(piece)
+                sent += len(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+            return None
+        finally:
+            with self.lock:
+                self.bytes_sent += sent
+        if limit < len(body):
+            h.wfile.flush()
+            h.connection.shutdown(socket.SHUT_RDWR)
+            h.close_connection = True
+        return None
+
+    @contextmanager
+    def running(self) -> Iterator[StorageServer]:
+        outer = self
+
+        for _ in range(2):
+
+            class Handler(BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+                disable_nagle_algorithm = True
+
+                def do_GET(self) -> None:
+                    outer.handle(self, self.server.server_port)  # type: ignore[attr-defined]
+
+                def log_message(self, format: str, *args: Any) -> None:
+                    pass
+
+            server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            server.daemon_threads = True
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+            )
+            thread.start()
+            self._servers.append(server)
+            self._threads.append(thread)
+        try:
+            yield self
+        finally:
+            for server in self._servers:
+                server.shutdown()
+                server.server_close()
+            self._servers.clear()
+
+
+def _reply(
+    h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    h.send_response(status)
+    for k, v in (headers or {}).items():
+        h.send_header(k, v)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)

@@ -1,0 +1,512 @@
+"""The download engine (``weaver_facade._download``) against a real local storage server.
+
+Every test runs the sync shell (threads) and the async shell (tasks), which
+must behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.download.storage import StorageServer
+from weaver_facade import (
+    ArtifactIntegrityError,
+    DownloadTimeoutError,
+    StorageError,
+    UnsafeArtifactPathError,
+)
+from weaver_facade._download import (
+    Descriptor,
+    DownloadProgress,
+    Downloads,
+    DownloadSettings,
+    StorageFile,
+    download_async,
+    download_sync,
+)
+
+FILES = {
+    "config.json": b'{"r": 8}',
+    "sub/dir/weights.bin": os.urandom(3 * 1024 * 1024 + 17),
+    "empty.txt": b"",
+    "small.bin": os.urandom(70_000),
+}
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def storage() -> Iterator[StorageServer]:
+    with StorageServer(FILES).running() as server:
+        yield server
+
+
+class Source:
+    """Descriptors with fresh URLs from ``storage``, as the API would hand them out."""
+
+    def __init__(self, storage: StorageServer, **overrides: dict[str, Any]) -> None:
+        self.storage = storage
+        self.overrides = overrides
+        self.refreshes = 0
+        self.expires_in = 3600.0
+
+    def descriptor(self) -> Descriptor:
+        files = []
+        for name, data in self.storage.files.items():
+            fields: dict[str, Any] = {
+                "name": name,
+                "size": len(data),
+                "sha256": sha(data),
+                "url": self.storage.url(name, expires_in=self.expires_in),
+                "url_expires_at": time.time() + self.expires_in,
+            }
+            fields.update(self.overrides.get(name, {}))
+            files.append(StorageFile(**fields))
+        return Descriptor(artifact_id="a-1", kind="hf_adapter", files=tuple(files))
+
+    def refresh(self) -> Descriptor:
+        self.refreshes += 1
+        return self.descriptor()
+
+    async def arefresh(self) -> Descriptor:
+        return self.refresh()
+
+
+Run = Callable[..., Downloads]
+
+
+@pytest.fixture(params=["sync", "async"])
+def run(request: pytest.FixtureRequest) -> Run:
+    """Download ``source``'s artifact into ``dest`` with one of the two shells."""
+
+    def go(
+        source: Source,
+        dest: Path,
+        settings: DownloadSettings | None = None,
+        *,
+        sleeps: list[float] | None = None,
+        progress: Callable[[DownloadProgress], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Downloads:
+        settings = settings or DownloadSettings()
+        naps = sleeps if sleeps is not None else []
+        descriptor = source.descriptor()
+        if request.param == "sync":
+            return download_sync(
+                descriptor,
+                dest,
+                refresh=source.refresh,
+                settings=settings,
+                progress=progress,
+                sleep=naps.append,
+                clock=clock,
+            )
+
+        async def nap(seconds: float) -> None:
+            naps.append(seconds)
+
+        return asyncio.run(
+            download_async(
+                descriptor,
+                dest,
+                refresh=source.arefresh,
+                settings=settings,
+                progress=progress,
+                sleep=nap,
+                clock=clock,
+            )
+        )
+
+    return go
+
+
+def no_refresh() -> Descriptor:
+    raise AssertionError("no refresh expected")
+
+
+def assert_complete(dest: Path, files: dict[str, bytes] = FILES) -> None:
+    for name, data in files.items():
+        assert (dest / name).read_bytes() == data, name
+    assert not list(dest.rglob("*.part"))
+
+
+def test_downloads_every_file_byte_identical(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    seen: list[DownloadProgress] = []
+    state = run(Source(storage), tmp_path / "out", progress=seen.append)
+    assert_complete(tmp_path / "out")
+    total = sum(len(d) for d in FILES.values())
+    assert (state.fetched, state.files_done, state.skipped) == (total, len(FILES), 0)
+    assert seen[-1] == DownloadProgress(
+        bytes_done=total, bytes_total=total, files_done=4, files_total=4
+    )
+    assert [p.bytes_done for p in seen] == sorted(p.bytes_done for p in seen)
+    # Streamed in network-sized pieces, not buffered whole.
+    assert len(seen) > total // (1024 * 1024)
+    assert all(r.headers["accept-encoding"] == "identity" for r in storage.requests)
+
+
+def test_finished_files_are_skipped_and_wrong_ones_fetched_again(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    run(Source(storage), dest)
+    storage.requests.clear()
+    # Same size, different bytes: must be fetched again.
+    (dest / "small.bin").write_bytes(b"\0" * len(FILES["small.bin"]))
+    state = run(Source(storage), dest)
+    assert_complete(dest)
+    # empty.txt has a size and a hash too, so it is skipped as well.
+    assert storage.keys_fetched() == ["small.bin"]
+    assert state.skipped == 3
+
+
+def test_a_part_file_resumes_with_range(storage: StorageServer, run: Run, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    data = FILES["sub/dir/weights.bin"]
+    (dest / "sub/dir").mkdir(parents=True)
+    (dest / "sub/dir/weights.bin.part").write_bytes(data[:1_000_003])
+    state = run(Source(storage), dest)
+    assert_complete(dest)
+    ranges = [r.headers.get("range") for r in storage.requests if r.key == "sub/dir/weights.bin"]
+    assert ranges == ["bytes=1000003-"]
+    assert state.fetched == sum(len(d) for d in FILES.values()) - 1_000_003
+
+
+def test_a_corrupt_prefix_is_an_integrity_error_and_never_published(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    data = FILES["sub/dir/weights.bin"]
+    (dest / "sub/dir").mkdir(parents=True)
+    (dest / "sub/dir/weights.bin.part").write_bytes(b"X" + data[1:500_000])
+    with pytest.raises(ArtifactIntegrityError) as info:
+        run(Source(storage), dest)
+    err = info.value
+    assert err.name == "sub/dir/weights.bin"
+    assert err.expected == sha(data)
+    assert err.received == sha(b"X" + data[1:])
+    assert err.expected in str(err)
+    assert err.received in str(err)
+    assert not (dest / "sub/dir/weights.bin").exists()
+    assert not (dest / "sub/dir/weights.bin.part").exists()  # a rerun starts it afresh
+    run(Source(storage), dest)
+    assert_complete(dest)
+
+
+def test_a_200_to_a_range_request_restarts_the_file(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    data = FILES["small.bin"]
+    dest.mkdir()
+    (dest / "small.bin.part").write_bytes(data[:30_000])
+    storage.script("small.bin", "full")
+    state = run(Source(storage), dest)
+    assert_complete(dest)
+    assert state.fetched == sum(len(d) for d in FILES.values())
+
+
+def test_a_206_from_the_wrong_byte_is_not_appended(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "small.bin.part").write_bytes(FILES["small.bin"][:30_000])
+    storage.script("small.bin", "wrong-range")
+    run(Source(storage), dest)
+    assert_complete(dest)
+
+
+def test_416_at_the_end_is_success(storage: StorageServer, run: Run, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "small.bin.part").write_bytes(FILES["small.bin"])  # a crash before the rename
+    state = run(Source(storage), dest)
+    assert_complete(dest)
+    statuses = [r.headers.get("range") for r in storage.requests if r.key == "small.bin"]
+    assert statuses == [f"bytes={len(FILES['small.bin'])}-"]
+    assert state.fetched == sum(len(d) for d in FILES.values()) - len(FILES["small.bin"])
+
+
+def test_dropped_connections_resume_where_they_stopped(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    storage.script("sub/dir/weights.bin", "drop:1000000", "drop:5", "drop:1500000")
+    state = run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    ranges = [r.headers.get("range") for r in storage.requests if r.key == "sub/dir/weights.bin"]
+    assert ranges == [None, "bytes=1000000-", "bytes=1000005-", "bytes=2500005-"]
+    assert state.fetched == sum(len(d) for d in FILES.values())
+
+
+def test_5xx_and_429_are_retried_honouring_retry_after(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    storage.script("small.bin", "503", "429", "503")
+    sleeps: list[float] = []
+    run(Source(storage), tmp_path / "out", sleeps=sleeps)
+    assert_complete(tmp_path / "out")
+    # The server says Retry-After: 0, which replaces the (random, > 0) backoff.
+    assert sleeps == [0.0, 0.0, 0.0]
+
+
+def test_expired_urls_are_refreshed_after_403(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    source = Source(storage)
+    storage.script("small.bin", "403")
+    storage.script("config.json", "403")
+    run(source, tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    assert 1 <= source.refreshes <= 2
+
+
+def test_urls_that_really_expired_are_refreshed(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    source = Source(storage)
+    source.expires_in = -5  # already expired: the server answers 403
+    first = source.descriptor()
+    source.expires_in = 3600
+
+    def expired_first() -> Descriptor:
+        return first
+
+    src = Source(storage)
+    src.descriptor = expired_first  # type: ignore[method-assign]
+    src.refresh = source.refresh  # type: ignore[method-assign]
+    run(src, tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    assert source.refreshes >= 1
+
+
+def test_a_url_refused_even_when_fresh_is_a_storage_error(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    storage.script("small.bin", *["403"] * 10)
+    with pytest.raises(StorageError, match="refreshes"):
+        run(Source(storage), tmp_path / "out")
+
+
+def test_persistent_failures_give_up_with_the_last_status(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    storage.script("small.bin", *["503"] * 20)
+    with pytest.raises(StorageError, match="HTTP 503") as info:
+        run(Source(storage), tmp_path / "out", DownloadSettings(max_failures=3))
+    assert info.value.name == "small.bin"
+
+
+def test_the_overall_deadline_bounds_retries(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    storage.script("small.bin", *["503"] * 20)
+    waits: list[float] = []
+
+    def clock() -> float:
+        return float(len(waits))  # every wait between retries takes a second
+
+    with pytest.raises(DownloadTimeoutError, match=r"small\.bin") as info:
+        run(
+            Source(storage),
+            tmp_path / "out",
+            DownloadSettings(timeout=6.0, max_failures=100),
+            sleeps=waits,
+            clock=clock,
+        )
+    assert isinstance(info.value, TimeoutError)
+    assert 5 <= len(waits) <= 7
+
+
+def test_a_wrong_size_is_an_integrity_error(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    data = FILES["small.bin"]
+    for size, received in ((len(data) + 10, str(len(data))), (len(data) - 10, "more than")):
+        dest = tmp_path / f"out-{size}"
+        source = Source(storage, **{"small.bin": {"size": size}})
+        with pytest.raises(ArtifactIntegrityError) as info:
+            run(source, dest)
+        assert info.value.name == "small.bin"
+        assert info.value.expected == str(size)
+        assert received in str(info.value.received)
+        assert not (dest / "small.bin").exists()
+
+
+def test_the_first_fatal_error_cancels_the_other_transfers(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # weights.bin's storage answers slowly with 503s for ~10 s; small.bin fails at once.
+    storage.script("sub/dir/weights.bin", *["slow503"] * 50)
+    bad = Source(storage, **{"small.bin": {"sha256": "0" * 64}})
+    started = time.monotonic()
+    with pytest.raises(ArtifactIntegrityError):
+        run(bad, tmp_path / "out", DownloadSettings(max_failures=100))
+    assert time.monotonic() - started < 5.0
+    tried = [r for r in storage.requests if r.key == "sub/dir/weights.bin"]
+    assert len(tried) < 10
+    assert not (tmp_path / "out/sub/dir/weights.bin").exists()
+
+
+def test_files_without_size_or_hash_download_unverified(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    source = Source(storage, **{"small.bin": {"size": None, "sha256": None}})
+    run(source, tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    storage.requests.clear()
+    run(source, tmp_path / "out")
+    assert storage.keys_fetched() == ["small.bin"]  # it cannot be known to be complete
+
+
+def test_no_verify_skips_the_hash_but_not_the_size(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    source = Source(storage, **{"small.bin": {"sha256": "0" * 64}})
+    run(source, tmp_path / "out", DownloadSettings(verify=False))
+    assert_complete(tmp_path / "out")
+
+
+def test_redirects_are_followed(storage: StorageServer, run: Run, tmp_path: Path) -> None:
+    storage.script("small.bin", "redirect")
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    assert storage.other_port in [r.port for r in storage.requests]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil",
+        "a/../../evil",
+        "/etc/evil",
+        "a\\b",
+        "c:evil",
+        "a//b",
+        "./a",
+        "a/./b",
+        "",
+        "a.",
+        "a ",
+        "dir./x",
+        "a\nb",
+    ],
+)
+def test_unsafe_names_are_refused_before_anything_is_written(
+    storage: StorageServer, tmp_path: Path, name: str
+) -> None:
+    storage.files[name] = b"evil"
+    dest = tmp_path / "out"
+    with pytest.raises(UnsafeArtifactPathError) as info:
+        download_sync(
+            Source(storage).descriptor(), dest, refresh=no_refresh, settings=DownloadSettings()
+        )
+    assert info.value.name == name
+    assert not dest.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] or not any(tmp_path.iterdir())
+    assert storage.requests == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"a": b"1", "A": b"2"},  # duplicates on a case-insensitive disk
+        {"a": b"1", "a/b": b"2"},  # a file and a folder of the same name
+        {"a": b"1", "a.part": b"2"},  # a file where another's partial download goes
+    ],
+)
+def test_clashing_names_are_refused(tmp_path: Path, extra: dict[str, bytes]) -> None:
+    with StorageServer(extra).running() as storage:
+        with pytest.raises(UnsafeArtifactPathError):
+            download_sync(
+                Source(storage).descriptor(),
+                tmp_path / "out",
+                refresh=no_refresh,
+                settings=DownloadSettings(),
+            )
+        assert storage.requests == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_exact_duplicates_are_refused() -> None:
+    dup = StorageFile(name="x", size=1, sha256=None, url="http://127.0.0.1:1/x")
+    with pytest.raises(UnsafeArtifactPathError, match="twice"):
+        Downloads(
+            Descriptor(artifact_id="a", kind="hf_model", files=(dup, dup)), DownloadSettings()
+        )
+
+
+def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "out"
+    (dest / "sub").mkdir(parents=True)
+    (dest / "sub" / "dir").symlink_to(outside)
+    with pytest.raises(UnsafeArtifactPathError, match="symlink"):
+        run(Source(storage), dest)
+    assert list(outside.iterdir()) == []
+    # A symlink where the file itself goes is not followed either.
+    (dest / "sub" / "dir").unlink()
+    target = outside / "victim"
+    target.write_bytes(b"keep")
+    (dest / "small.bin").symlink_to(target)
+    with pytest.raises(UnsafeArtifactPathError):
+        run(Source(storage), dest)
+    assert target.read_bytes() == b"keep"
+
+
+def test_a_symlinked_part_file_is_not_followed(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    target = tmp_path / "victim"
+    target.write_bytes(b"keep")
+    (dest / "small.bin.part").symlink_to(target)
+    with pytest.raises(UnsafeArtifactPathError):
+        run(Source(storage), dest)
+    assert target.read_bytes() == b"keep"
+
+
+def test_bad_sha256_in_the_descriptor_is_refused(storage: StorageServer, tmp_path: Path) -> None:
+    source = Source(storage, **{"small.bin": {"sha256": "ABC"}})
+    with pytest.raises(ArtifactIntegrityError, match="64 lowercase hex"):
+        download_sync(
+            source.descriptor(), tmp_path / "o", refresh=source.refresh, settings=DownloadSettings()
+        )
+
+
+def test_hashes_are_computed_while_streaming_never_by_reading_files_again(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from weaver_facade import _download
+
+    reads: list[str] = []
+    original = _download._PartFile.read_blocks
+
+    def counting(self: _download._PartFile, path: Path) -> Iterable[bytes]:
+        reads.append(path.name)
+        return original(self, path)
+
+    monkeypatch.setattr(_download._PartFile, "read_blocks", counting)
+    dest = tmp_path / "out"
+    run(Source(storage), dest)
+    assert reads == []  # a fresh download reads nothing back
+    (dest / "small.bin").unlink()
+    (dest / "small.bin.part").write_bytes(FILES["small.bin"][:1000])
+    run(Source(storage), dest)
+    assert_complete(dest)
+    # The resumed prefix once, and each finished file once before it is skipped.
+    assert sorted(reads) == sorted(["small.bin.part", "config.json", "weights.bin", "empty.txt"])

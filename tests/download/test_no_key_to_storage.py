@@ -1,0 +1,61 @@
+"""The API key never reaches a storage host, also not after a redirect; URLs are
+refreshed through the API after a 403."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from tests.download.storage import StorageServer
+from tests.unit.fakeserver import KEY, FakeWeaver, service
+
+DATA = {"adapter_model.safetensors": bytes(range(256)) * 4000, "adapter_config.json": b"{}"}
+
+
+def descriptor(storage: StorageServer, artifact_id: uuid.UUID) -> httpx.Response:
+    files = [
+        {
+            "name": name,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "url": storage.url(name),
+            "url_expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600)),
+        }
+        for name, data in DATA.items()
+    ]
+    return httpx.Response(
+        200,
+        json={
+            "artifact_id": str(artifact_id),
+            "kind": "hf_adapter",
+            "total_bytes": sum(len(d) for d in DATA.values()),
+            "files": files,
+        },
+    )
+
+
+def test_storage_never_sees_the_api_key(tmp_path: Path) -> None:
+    artifact_id = uuid.uuid4()
+    fake = FakeWeaver()
+    with StorageServer(DATA).running() as storage:
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        # The second descriptor answers the refresh after the 403.
+        fake.script("GET", path, descriptor(storage, artifact_id), descriptor(storage, artifact_id))
+        storage.script("adapter_model.safetensors", "redirect", "403")
+        with service(fake) as svc:
+            result = svc.download_weights(artifact_id, tmp_path / "out")
+        for name, data in DATA.items():
+            assert (tmp_path / "out" / name).read_bytes() == data
+        assert result.bytes_fetched == sum(len(d) for d in DATA.values())
+        # The API did get the key; storage (both hosts) never did, in any header.
+        assert all(r.headers.get("X-WEAVER-API-KEY") == KEY for r in fake.sent("GET", path))
+        assert len(fake.sent("GET", path)) == 2
+        assert {r.port for r in storage.requests} == {storage.port, storage.other_port}
+        for request in storage.requests:
+            assert "x-weaver-api-key" not in request.headers
+            assert all(KEY not in v for v in request.headers.values())
+            assert KEY not in request.path

@@ -1,0 +1,114 @@
+"""The I/O-free decisions of a download: ``plan_local`` and ``Transfer``."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from weaver_facade import DownloadTimeoutError, StorageError
+from weaver_facade._download import (
+    DownloadSettings,
+    Fetch,
+    Read,
+    Refresh,
+    Resume,
+    Skip,
+    StorageFile,
+    Transfer,
+    Wait,
+    plan_local,
+)
+
+FILE = StorageFile(name="w.bin", size=100, sha256="a" * 64, url="http://s/w?sig=1")
+
+
+def transfer(file: StorageFile = FILE, *, wall: list[float], offset: int = 0) -> Transfer:
+    return Transfer(
+        file,
+        0,
+        offset,
+        DownloadSettings(),
+        deadline=None,
+        clock=lambda: 0.0,
+        wall_clock=lambda: wall[0],
+        rng=lambda: 0.5,
+    )
+
+
+def test_plan_local() -> None:
+    assert plan_local(FILE, 100, None) == Skip()
+    assert plan_local(FILE, 99, 40) == Resume(40)
+    assert plan_local(FILE, None, 101) == Resume(0)  # a .part longer than the file
+    assert plan_local(FILE, None, None) == Resume(0)
+    unhashed = StorageFile(name="x", size=100, sha256=None, url="u")
+    assert plan_local(unhashed, 100, None) == Resume(0)  # cannot tell it is complete
+
+
+def test_urls_are_refreshed_before_they_expire() -> None:
+    wall = [1000.0]
+    t = transfer(
+        StorageFile(name="w", size=1, sha256=None, url="u1", url_expires_at=1100.0), wall=wall
+    )
+    assert isinstance(t.next_step(), Fetch)
+    wall[0] = 1070.0  # 30 s left of a 100 s URL: less than the margin (30 s or a quarter: 25 s)?
+    assert isinstance(t.next_step(), Fetch)
+    wall[0] = 1080.0  # 20 s left: refresh first
+    step = t.next_step()
+    assert step == Refresh(0)
+    t.on_refreshed(StorageFile(name="w", size=1, sha256=None, url="u2", url_expires_at=1180.0), 1)
+    step = t.next_step()
+    assert isinstance(step, Fetch)
+    assert step.url == "u2"
+
+
+def test_a_url_expired_on_arrival_is_tried_rather_than_refreshed_for_ever() -> None:
+    wall = [2000.0]  # our clock is ahead of the server's
+    t = transfer(
+        StorageFile(name="w", size=1, sha256=None, url="u", url_expires_at=1990.0), wall=wall
+    )
+    assert isinstance(t.next_step(), Fetch)
+
+
+def test_retry_after_replaces_the_backoff() -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    t.on_reply(503, httpx.Headers({"Retry-After": "7"}))
+    assert t.next_step() == Wait(7.0)
+    assert isinstance(t.next_step(), Fetch)
+    t.on_reply(500, httpx.Headers())
+    assert t.next_step() == Wait(0.5 * 0.5)  # full jitter under the second cap (0.25 * 2)
+
+
+def test_a_retry_after_longer_than_allowed_fails_at_once() -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    with pytest.raises(StorageError, match="wait 600 s"):
+        t.on_reply(429, httpx.Headers({"Retry-After": "600"}))
+
+
+def test_a_resumed_transfer_asks_for_the_rest() -> None:
+    t = transfer(wall=[0.0], offset=40)
+    step = t.next_step()
+    assert isinstance(step, Fetch)
+    assert step.headers["Range"] == "bytes=40-"
+    assert t.on_reply(206, httpx.Headers({"Content-Range": "bytes 40-99/100"})) == Read()
+    assert t.on_reply(200, httpx.Headers({"Content-Length": "100"})) == Read(restart=True)
+
+
+def test_other_client_errors_are_final() -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    with pytest.raises(StorageError) as info:
+        t.on_reply(404, httpx.Headers())
+    assert info.value.status_code == 404
+
+
+def test_the_deadline_also_bounds_a_stream_in_progress() -> None:
+    now = [0.0]
+    t = Transfer(FILE, 0, 0, DownloadSettings(timeout=10), deadline=10.0, clock=lambda: now[0])
+    t.next_step()
+    t.on_reply(200, httpx.Headers({"Content-Length": "100"}))
+    t.accept(b"x" * 10)
+    now[0] = 11.0
+    with pytest.raises(DownloadTimeoutError, match="byte 10 of 100"):
+        t.accept(b"x" * 10)

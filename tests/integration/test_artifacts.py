@@ -1,0 +1,179 @@
+"""Exporting and downloading weights through the facade, against the emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import AsyncServiceFactory, ServiceFactory, batch
+from weaver_facade import (
+    Artifact,
+    ArtifactKind,
+    ArtifactStatus,
+    AsyncOperationHandle,
+    DownloadProgress,
+    InvalidArgumentError,
+    MergeNotSupportedError,
+    NotFoundError,
+    OperationHandle,
+    OperationProgress,
+    ServiceClient,
+    TrainingClient,
+)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_matches_manifest(artifact: Artifact, dest: Path) -> None:
+    """Every file on disk is the one the server's manifest describes."""
+    assert artifact.files
+    for f in artifact.files:
+        path = dest.joinpath(*f.name.split("/"))
+        assert path.stat().st_size == f.size, f.name
+        assert sha(path) == f.sha256, f.name
+    on_disk = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert on_disk == sorted(f.name for f in artifact.files)
+
+
+def test_export_a_checkpoint_then_download_it(
+    service: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    checkpoint = trainer.save_state("ckpt")
+    artifact = trainer.export_weights(checkpoint)
+    assert artifact.status is ArtifactStatus.COMPLETED
+    assert artifact.kind is ArtifactKind.HF_ADAPTER
+    assert artifact.checkpoint_id == checkpoint.id
+    assert artifact.uri == f"{checkpoint.path}/artifacts/hf_adapter"
+    assert {f.name for f in artifact.files} >= {
+        "adapter_model.safetensors",
+        "adapter_config.json",
+    }
+    assert service.list_artifacts(checkpoint) == [artifact]
+    seen: list[DownloadProgress] = []
+    result = service.download_weights(artifact, tmp_path / "out", progress=seen.append)
+    assert_matches_manifest(artifact, tmp_path / "out")
+    assert result.artifact_id == artifact.id
+    assert result.bytes == artifact.size_bytes == result.bytes_fetched
+    assert result.files_skipped == 0
+    assert {f.name for f in result.files} == {f.name for f in artifact.files}
+    assert seen[-1].bytes_done == seen[-1].bytes_total == artifact.size_bytes
+    assert seen[-1].files_done == len(artifact.files)
+    config = json.loads(result.path("adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA"
+    # Again: every file is there already, nothing is fetched.
+    again = service.download_weights(artifact.id, tmp_path / "out")
+    assert (again.bytes_fetched, again.files_skipped) == (0, len(artifact.files))
+
+
+def test_an_identical_export_returns_the_same_artifact_and_force_replaces_it(
+    trainer: TrainingClient,
+) -> None:
+    checkpoint = trainer.save_state("ckpt")
+    first = trainer.export_weights(checkpoint.path)
+    assert trainer.export_weights(str(checkpoint.path)).id == first.id
+    handle = trainer.export_weights(checkpoint, wait=False)
+    assert isinstance(handle, OperationHandle)
+    assert handle.result().id == first.id
+    forced = trainer.export_weights(checkpoint, force=True)
+    assert forced.id != first.id
+    assert forced.status is ArtifactStatus.COMPLETED
+
+
+def test_export_the_current_weights_in_one_step(
+    service: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    artifact = trainer.export_weights()
+    assert artifact.status is ArtifactStatus.COMPLETED
+    # It was saved as a new checkpoint, which lists it.
+    [listed] = service.list_artifacts(artifact.checkpoint_id)
+    assert listed.id == artifact.id
+    result = service.download_weights(str(artifact.id), tmp_path / "out")
+    assert_matches_manifest(artifact, result.destination)
+    with pytest.raises(InvalidArgumentError, match="force"):
+        trainer.export_weights(None, force=True)
+
+
+def test_download_by_path_with_and_without_kind(
+    service: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    checkpoint = trainer.save_state("ckpt")
+    with pytest.raises(NotFoundError, match="export it first"):
+        service.download_weights(checkpoint, tmp_path / "none")
+    adapter = trainer.export_weights(checkpoint)
+    result = service.download_weights(str(checkpoint.path), tmp_path / "a")
+    assert result.artifact_id == adapter.id
+    merged = trainer.export_weights(checkpoint, merge_adapter=True)
+    assert merged.kind is ArtifactKind.HF_MODEL
+    assert "config.json" in {f.name for f in merged.files}
+    with pytest.raises(InvalidArgumentError, match="pass kind"):
+        service.download_weights(checkpoint, tmp_path / "b")
+    result = service.download_weights(checkpoint, tmp_path / "b", kind="hf_model")
+    assert result.artifact_id == merged.id
+    assert_matches_manifest(merged, tmp_path / "b")
+    result = service.download_weights(f"{checkpoint.path}/artifacts/hf_adapter", tmp_path / "c")
+    assert result.artifact_id == adapter.id
+    with pytest.raises(InvalidArgumentError, match="names hf_adapter"):
+        service.download_weights(
+            f"{checkpoint.path}/artifacts/hf_adapter", tmp_path / "d", kind="hf_model"
+        )
+    with pytest.raises(InvalidArgumentError):
+        service.download_weights("not-an-id", tmp_path / "e")
+    with pytest.raises(InvalidArgumentError, match="max_concurrency"):
+        service.download_weights(adapter, tmp_path / "f", max_concurrency=0)
+
+
+def test_merging_a_full_ft_model_is_refused(service: ServiceClient) -> None:
+    trainer = service.create_training_client("weaver-tiny", training_mode="full_ft")
+    trainer.forward_backward(batch())
+    trainer.optim_step()
+    checkpoint = trainer.save_state("ft")
+    with pytest.raises(MergeNotSupportedError):
+        trainer.export_weights(checkpoint, merge_adapter=True)
+    assert trainer.export_weights(checkpoint).kind is ArtifactKind.HF_MODEL
+
+
+def test_an_unknown_artifact_id_is_not_found(service: ServiceClient, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        service.download_weights(uuid.uuid4(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_reports_operation_progress(make_service: ServiceFactory) -> None:
+    seen: list[OperationProgress] = []
+    service = make_service(on_progress=seen.append)
+    trainer = service.create_training_client("weaver-tiny", seed=1)
+    trainer.forward_backward(batch())
+    trainer.optim_step()
+    checkpoint = trainer.save_state("p")
+    seen.clear()
+    artifact = trainer.export_weights(checkpoint)
+    assert artifact.status is ArtifactStatus.COMPLETED
+    # The export reports its conversion while it runs, then its end.
+    running = [p.conversion for p in seen if p.conversion is not None]
+    assert running
+    assert all(c.bytes_done <= (artifact.size_bytes or 0) for c in running)
+    assert seen[-1].status.value == "done"
+
+
+async def test_async_export_and_download(
+    make_async_service: AsyncServiceFactory, tmp_path: Path
+) -> None:
+    service = make_async_service()
+    trainer = await service.create_training_client("weaver-tiny", seed=3)
+    await trainer.forward_backward(batch())
+    await trainer.optim_step()
+    checkpoint = await trainer.save_state("ckpt")
+    handle = await trainer.export_weights(checkpoint, wait=False)
+    assert isinstance(handle, AsyncOperationHandle)
+    artifact = await handle
+    assert artifact.status is ArtifactStatus.COMPLETED
+    assert await service.list_artifacts(checkpoint.id) == [artifact]
+    result = await service.download_weights(checkpoint.path, tmp_path / "out")
+    assert_matches_manifest(artifact, tmp_path / "out")
+    assert result.bytes_fetched == artifact.size_bytes

@@ -1,0 +1,125 @@
+"""export_weights against the fake server: the two replies of an export, and the
+typed ``wait=`` overloads (checked by ``mypy --strict`` and at run time)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, assert_type
+
+import pytest
+
+from tests.unit.fakeserver import FakeWeaver, async_service, json_reply, service
+from weaver_facade import (
+    Artifact,
+    ArtifactStatus,
+    AsyncOperationHandle,
+    ConversionProgress,
+    OperationFailedError,
+    OperationHandle,
+    OperationProgress,
+)
+
+CHECKPOINT = uuid.UUID("0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09")
+ARTIFACT = uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
+EXPORT = f"/api/v1/checkpoints/{CHECKPOINT}/export"
+LIST = f"/api/v1/checkpoints/{CHECKPOINT}/artifacts"
+
+
+def artifact_json(status: str = "completed", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": str(ARTIFACT),
+        "checkpoint_id": str(CHECKPOINT),
+        "model_id": "m-1",
+        "kind": "hf_adapter",
+        "status": status,
+        "uri": "weaver://m-1/checkpoints/c/artifacts/hf_adapter",
+        "size_bytes": 3,
+        "manifest": {"format_version": 1, "files": [{"name": "a.bin", "size": 3}]},
+        **extra,
+    }
+
+
+def operation_json(status: str, response: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": "op-x", "status": status, "kind": "export_checkpoint"}
+    if response is not None:
+        body["response"] = response
+    if status == "running":
+        body["metadata"] = {"conversion_progress": {"shards_done": 0, "bytes_done": 1}}
+    return body
+
+
+def test_a_202_is_waited_for_and_typed() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
+    fake.script(
+        "GET", "/api/v1/operations/op-x", json_reply(200, operation_json("done", artifact_json()))
+    )
+    seen: list[OperationProgress] = []
+    with service(fake, on_progress=seen.append) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        artifact = trainer.export_weights(CHECKPOINT)
+        assert_type(artifact, Artifact)
+        assert artifact.id == ARTIFACT
+        assert artifact.files[0].name == "a.bin"
+    assert seen[0].conversion == ConversionProgress(shards_done=0, bytes_done=1)
+    assert seen[-1].status.value == "done"
+    [post] = fake.sent("POST", EXPORT)
+    assert fake.body(post) == {"format": "huggingface", "merge_adapter": False, "force": False}
+    assert "Idempotency-Key" in post.headers
+
+
+def test_a_200_hit_returns_the_existing_artifact_and_a_done_handle() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json()), json_reply(200, artifact_json()))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        handle = trainer.export_weights(CHECKPOINT, wait=False, ttl_seconds=None, force=True)
+        assert_type(handle, OperationHandle[Artifact])
+        assert handle.done()
+        assert handle.result().id == ARTIFACT
+        assert trainer.export_weights(CHECKPOINT).status is ArtifactStatus.COMPLETED
+    assert not fake.sent("GET", "/api/v1/operations/op-x")
+    body = fake.body(fake.sent("POST", EXPORT)[0])
+    assert body["ttl_seconds"] is None
+    assert body["force"] is True
+
+
+def test_a_200_hit_on_a_running_export_is_waited_for_through_the_listing() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    fake.script(
+        "GET",
+        LIST,
+        json_reply(200, {"items": [artifact_json("pending")]}),
+        json_reply(200, {"items": [artifact_json("completed")]}),
+    )
+    with service(fake) as svc:
+        artifact = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    assert artifact.status is ArtifactStatus.COMPLETED
+    assert len(fake.sent("GET", LIST)) == 2
+
+
+def test_a_failed_artifact_is_an_operation_failure() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    fake.script(
+        "GET", LIST, json_reply(200, {"items": [artifact_json("error", error="disk full")]})
+    )
+    with service(fake) as svc, pytest.raises(OperationFailedError, match="disk full"):
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+
+
+async def test_async_overloads() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json()), json_reply(200, artifact_json()))
+    svc = async_service(fake)
+    try:
+        trainer = await svc.create_training_client("weaver-tiny")
+        artifact = await trainer.export_weights(CHECKPOINT)
+        assert_type(artifact, Artifact)
+        handle = await trainer.export_weights(CHECKPOINT, wait=False)
+        assert_type(handle, AsyncOperationHandle[Artifact])
+        assert isinstance(handle, AsyncOperationHandle)
+        assert (await handle).id == artifact.id
+    finally:
+        await svc.aclose()

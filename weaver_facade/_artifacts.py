@@ -1,0 +1,412 @@
+"""Artifacts: a checkpoint's weights in Hugging Face layout, and what a download returns.
+
+``Artifact``, ``ArtifactFile`` and ``DownloadResult`` are the public types;
+the plans below decide, without I/O, which requests find an artifact to
+download or a checkpoint to export: each is a generator that yields ``Call``s
+and receives their replies, driven by ``drive`` (sync) or ``adrive`` (async).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+import attrs
+from weaver_client.types import Unset
+
+from . import _calls as calls
+from ._checkpoints import (
+    Checkpoint,
+    CheckpointPath,
+    coerce_checkpoint_ref,
+)
+from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
+from ._errors import InvalidArgumentError, NotFoundError, ResponseValidationError
+from ._lazy import LazyModule
+from ._operations import OperationSnapshot, OperationStatus
+from ._wire import Call, expect, parse_model
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
+
+__all__ = [
+    "Artifact",
+    "ArtifactFile",
+    "ArtifactKind",
+    "ArtifactStatus",
+    "DownloadResult",
+    "DownloadTarget",
+    "adrive",
+    "artifact_from_wire",
+    "artifact_result",
+    "descriptor_from_wire",
+    "download_result",
+    "download_settings",
+    "drive",
+    "find_checkpoint_id",
+    "list_artifacts_plan",
+    "resolve_download",
+]
+
+T = TypeVar("T")
+Plan: TypeAlias = Generator[Call[Any], Any, T]
+_ARTIFACT_PATH = re.compile(
+    r"(?P<checkpoint>weaver://[^/]+/checkpoints/[^/]+)/artifacts/(?P<kind>[^/]+)"
+)
+
+
+class ArtifactKind(enum.StrEnum):
+    """``HF_ADAPTER``: a LoRA adapter in PEFT layout; ``HF_MODEL``: full weights (for LoRA,
+    the adapter merged into the base weights)."""
+
+    HF_MODEL = "hf_model"
+    HF_ADAPTER = "hf_adapter"
+
+
+class ArtifactStatus(enum.StrEnum):
+    """Only ``COMPLETED`` artifacts can be downloaded."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    ERROR = "error"
+    DELETED = "deleted"
+
+
+@attrs.frozen(kw_only=True)
+class ArtifactFile:
+    """One file of an artifact: its relative POSIX name, size and lowercase-hex sha256
+    (``None`` when the server does not say)."""
+
+    name: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Artifact:
+    """A checkpoint's weights exported in Hugging Face layout, ready to download.
+
+    Attributes:
+        id: The artifact's id; ``download_weights`` takes it.
+        checkpoint_id: The checkpoint it was exported from.
+        model_id: The model of that checkpoint.
+        kind: ``hf_adapter`` or ``hf_model``.
+        status: ``completed`` once downloadable.
+        uri: ``weaver://{model_id}/checkpoints/{name}/artifacts/{kind}``.
+        size_bytes: The files' total size, once completed.
+        files: The files, once completed.
+        error: Why the export failed, for status ``error``.
+        ttl_seconds: Its time to live from the export; ``None`` follows the checkpoint.
+        expires_at: When it expires, or ``None``.
+        created_at: When the export started, if the server says.
+    """
+
+    id: uuid.UUID
+    checkpoint_id: uuid.UUID
+    model_id: str
+    kind: ArtifactKind
+    status: ArtifactStatus
+    uri: str
+    size_bytes: int | None = None
+    files: tuple[ArtifactFile, ...] = ()
+    error: str | None = None
+    ttl_seconds: int | None = None
+    expires_at: datetime.datetime | None = None
+    created_at: datetime.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DownloadResult:
+    """What ``download_weights`` did.
+
+    Attributes:
+        artifact_id: The artifact downloaded.
+        kind: Its kind.
+        destination: The folder holding its files.
+        files: Every file, verified and in place.
+        bytes: The files' total size.
+        bytes_fetched: Bytes fetched from storage by this call (less when resumed or skipped).
+        files_skipped: Files already in place from an earlier run.
+        seconds: Wall time of the download.
+    """
+
+    artifact_id: uuid.UUID
+    kind: ArtifactKind
+    destination: Path
+    files: tuple[ArtifactFile, ...]
+    bytes: int
+    bytes_fetched: int
+    files_skipped: int
+    seconds: float
+
+    def path(self, name: str) -> Path:
+        """Where the file ``name`` of the artifact is on disk."""
+        return self.destination.joinpath(*name.split("/"))
+
+
+DownloadTarget: TypeAlias = Artifact | Checkpoint | CheckpointPath | uuid.UUID | str
+"""An ``Artifact``, an artifact id, a checkpoint, or a ``weaver://`` path (of a
+checkpoint, or of an artifact: ``.../artifacts/{kind}``)."""
+
+
+# -- from the wire -----------------------------------------------------------------------------
+
+
+def _opt(value: object) -> Any:
+    return None if value is None or isinstance(value, Unset) else value
+
+
+def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -> Artifact:
+    """The facade ``Artifact`` for a generated one, checking what from_dict does not."""
+    schema = "Artifact" + (f" {where}" if where else "")
+
+    def field(name: str, value: object, kind: type[Any]) -> Any:
+        return expect(operation, schema, name, value, kind)
+
+    files: tuple[ArtifactFile, ...] = ()
+    manifest = _opt(gen.manifest)
+    if manifest is not None:
+        items = field("manifest.files", manifest.files, list)
+        files = tuple(
+            ArtifactFile(
+                name=field(f"manifest.files[{i}].name", f.name, str),
+                size=None if isinstance(f.size, Unset) else field("size", f.size, int),
+                sha256=None if isinstance(f.sha256, Unset) else field("sha256", f.sha256, str),
+            )
+            for i, f in enumerate(items)
+        )
+    size = _opt(gen.size_bytes)
+    ttl = _opt(gen.ttl_seconds)
+    error = _opt(gen.error)
+    return Artifact(
+        id=field("id", gen.id, uuid.UUID),
+        checkpoint_id=field("checkpoint_id", gen.checkpoint_id, uuid.UUID),
+        model_id=field("model_id", gen.model_id, str),
+        kind=ArtifactKind(gen.kind.value),
+        # An item without status counts as completed (the real wire's lists).
+        status=ArtifactStatus.COMPLETED
+        if isinstance(gen.status, Unset)
+        else ArtifactStatus(gen.status.value),
+        uri=field("uri", gen.uri, str),
+        size_bytes=None if size is None else field("size_bytes", size, int),
+        files=files,
+        error=None if error is None else field("error", error, str),
+        ttl_seconds=None if ttl is None else field("ttl_seconds", ttl, int),
+        expires_at=_opt(gen.expires_at),
+        created_at=_opt(gen.created_at),
+    )
+
+
+def artifact_result(operation: str, snapshot: OperationSnapshot) -> Artifact:
+    """Parse a done export operation's ``response`` (an Artifact)."""
+    return artifact_from_wire(
+        operation, parse_model(operation, wire.Artifact, snapshot.response, where="in `response`")
+    )
+
+
+def _timestamp(value: object) -> float | None:
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return value.timestamp()
+    return None
+
+
+def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
+    """The engine's ``Descriptor`` for a generated DownloadDescriptor."""
+    op = "get_artifact_download"
+    items = expect(op, "DownloadDescriptor", "files", gen.files, list)
+    files = []
+    for i, f in enumerate(items):
+        schema = f"DownloadDescriptor files[{i}]"
+        files.append(
+            StorageFile(
+                name=expect(op, schema, "name", f.name, str),
+                size=None if isinstance(f.size, Unset) else expect(op, schema, "size", f.size, int),
+                sha256=None
+                if isinstance(f.sha256, Unset)
+                else expect(op, schema, "sha256", f.sha256, str),
+                url=expect(op, schema, "url", f.url, str),
+                url_expires_at=_timestamp(f.url_expires_at),
+            )
+        )
+    return Descriptor(
+        artifact_id=str(
+            expect(op, "DownloadDescriptor", "artifact_id", gen.artifact_id, uuid.UUID)
+        ),
+        kind=ArtifactKind(gen.kind.value).value,
+        files=tuple(files),
+    )
+
+
+def download_settings(verify: object, max_concurrency: object, timeout: object) -> DownloadSettings:
+    if not isinstance(verify, bool):
+        raise InvalidArgumentError(f"verify must be True or False, got {verify!r}")
+    if (
+        isinstance(max_concurrency, bool)
+        or not isinstance(max_concurrency, int)
+        or not 1 <= max_concurrency <= 64
+    ):
+        raise InvalidArgumentError(
+            f"max_concurrency must be an int from 1 to 64, got {max_concurrency!r}"
+        )
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise InvalidArgumentError(
+            f"timeout must be a number of seconds > 0, or None; got {timeout!r}"
+        )
+    return DownloadSettings(
+        max_concurrency=max_concurrency,
+        verify=verify,
+        timeout=None if timeout is None else float(timeout),
+    )
+
+
+def download_result(state: Downloads, dest: Path) -> DownloadResult:
+    d = state.descriptor
+    return DownloadResult(
+        artifact_id=uuid.UUID(d.artifact_id),
+        kind=ArtifactKind(d.kind),
+        destination=dest,
+        files=tuple(ArtifactFile(name=f.name, size=f.size, sha256=f.sha256) for f in d.files),
+        bytes=d.total_bytes,
+        bytes_fetched=state.fetched,
+        files_skipped=state.skipped,
+        seconds=state.elapsed(),
+    )
+
+
+def check_kind(kind: object) -> ArtifactKind | None:
+    if kind is None:
+        return None
+    try:
+        return ArtifactKind(kind)  # type: ignore[arg-type]
+    except ValueError:
+        allowed = ", ".join(k.value for k in ArtifactKind)
+        raise InvalidArgumentError(
+            f"kind must be one of {allowed}, or None; got {kind!r}"
+        ) from None
+
+
+# -- plans: which requests, decided without I/O ---------------------------------------------------
+
+
+def drive(plan: Plan[T], send: Callable[[Call[Any]], Any]) -> T:
+    """Run a plan with a sync ``send``."""
+    try:
+        call = next(plan)
+        while True:
+            call = plan.send(send(call))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def adrive(plan: Plan[T], send: Callable[[Call[Any]], Awaitable[Any]]) -> T:
+    """Run a plan with an async ``send``."""
+    try:
+        call = next(plan)
+        while True:
+            call = plan.send(await send(call))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:
+    """The id of a checkpoint given as a ``Checkpoint``, an id or a path (looked up by name)."""
+    from ._training import DEFAULT_PAGE_SIZE, _Pager, checkpoint_not_found  # _training imports us
+
+    target = coerce_checkpoint_ref(ref)
+    if isinstance(target, Checkpoint):
+        return target.id
+    if isinstance(target, uuid.UUID):
+        return target
+    pager = _Pager(target.model_id, DEFAULT_PAGE_SIZE)
+    while not pager.done:
+        for checkpoint in pager.read((yield pager.call())):
+            if checkpoint.name == target.name:
+                return checkpoint.id
+    raise checkpoint_not_found(target)
+
+
+def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:
+    checkpoint_id = yield from find_checkpoint_id(ref)
+    reply: wire.ArtifactList = yield calls.list_artifacts(checkpoint_id)
+    items = expect("list_artifacts", "ArtifactList", "items", reply.items, list)
+    return [
+        artifact_from_wire("list_artifacts", item, where=f"items[{i}]")
+        for i, item in enumerate(items)
+    ]
+
+
+def _split_target(target: object) -> tuple[object, ArtifactKind | None]:
+    """A ``weaver://.../artifacts/{kind}`` string becomes its checkpoint path and kind."""
+    if isinstance(target, str):
+        match = _ARTIFACT_PATH.fullmatch(target)
+        if match:
+            return match["checkpoint"], check_kind(match["kind"])
+    return target, None
+
+
+def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUID]:
+    """The id of the artifact to download."""
+    if isinstance(target, Artifact):
+        if kind is not None and target.kind is not kind:
+            raise InvalidArgumentError(
+                f"artifact {target.id} is {target.kind.value}, not {kind.value}"
+            )
+        return target.id
+    if isinstance(target, uuid.UUID):
+        return target
+    if isinstance(target, str) and "://" not in target:
+        try:
+            return uuid.UUID(target)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"{target!r} is neither an artifact id (UUID) nor a 'weaver://' path"
+            ) from None
+    checkpoint, path_kind = _split_target(target)
+    if path_kind is not None and kind is not None and path_kind is not kind:
+        raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
+    want = path_kind or kind
+    artifacts = yield from list_artifacts_plan(checkpoint)
+    ready = [a for a in artifacts if a.status is ArtifactStatus.COMPLETED]
+    if want is not None:
+        ready = [a for a in ready if a.kind is want]
+    if not ready:
+        what = f"no completed {want.value} artifact" if want else "no completed artifact"
+        raise NotFoundError(
+            f"checkpoint {checkpoint} has {what}; export it first "
+            "(export_weights, or `weaver-facade checkpoints export`)",
+            code="not_found",
+        )
+    kinds = {a.kind for a in ready}
+    if len(kinds) > 1:
+        raise InvalidArgumentError(
+            f"checkpoint {checkpoint} has artifacts of kinds "
+            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= to choose one"
+        )
+    return ready[-1].id  # the newest of that kind
+
+
+def wrong_reply(operation: str, what: str) -> ResponseValidationError:
+    return ResponseValidationError(f"{operation}: {what}", operation=operation)
+
+
+def export_snapshot(
+    artifact: Artifact, raw: Mapping[str, Any], operation: str
+) -> OperationSnapshot:
+    """A done operation standing for an export answered with the existing artifact (200)."""
+    return OperationSnapshot(
+        id=f"artifact-{artifact.id}",
+        status=OperationStatus.DONE,
+        kind=operation,
+        response=raw,
+    )

@@ -1,0 +1,304 @@
+"""``weaver-facade checkpoints export | artifacts | download``: get the weights out.
+
+``export`` converts a checkpoint to Hugging Face layout (an artifact),
+``artifacts`` lists a checkpoint's artifacts and ``download`` fetches one into
+a folder, verified and resumable. The progress of a download is a bar (bytes,
+rate, time left) on a terminal and one line per finished file otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .. import SERVER_DEFAULT, Artifact, DownloadProgress, DownloadResult, DownloadTarget
+from ._output import _size, _when, emit_json, print_fields
+from ._state import EXIT_INTERRUPTED, CliError, current_state, handles_errors, json_option
+from .checkpoints import (
+    _TTL,
+    _model_option,
+    _Models,
+    _show_started,
+    _wait_options,
+    checkpoints,
+    parse_ref,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+__all__ = ["artifact_json", "download_json"]
+
+
+def artifact_json(a: Artifact) -> dict[str, Any]:
+    """An artifact as JSON."""
+    return {
+        "id": str(a.id),
+        "checkpoint_id": str(a.checkpoint_id),
+        "model_id": a.model_id,
+        "kind": a.kind.value,
+        "status": a.status.value,
+        "uri": a.uri,
+        "size_bytes": a.size_bytes,
+        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in a.files],
+        "error": a.error,
+        "ttl_seconds": a.ttl_seconds,
+        "expires_at": None if a.expires_at is None else a.expires_at.isoformat(),
+        "created_at": None if a.created_at is None else a.created_at.isoformat(),
+    }
+
+
+def download_json(r: DownloadResult) -> dict[str, Any]:
+    """A download's result as JSON."""
+    return {
+        "artifact_id": str(r.artifact_id),
+        "kind": r.kind.value,
+        "destination": str(r.destination),
+        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in r.files],
+        "bytes": r.bytes,
+        "bytes_fetched": r.bytes_fetched,
+        "files_skipped": r.files_skipped,
+        "seconds": round(r.seconds, 3),
+    }
+
+
+def _print_artifact(a: Artifact, title: str | None = None) -> None:
+    rows = [
+        ("uri", a.uri),
+        ("id", str(a.id)),
+        ("kind", a.kind.value),
+        ("status", a.status.value + (f": {a.error}" if a.error else "")),
+        ("size", _size(a.size_bytes)),
+        ("expires", _when(a.expires_at) if a.expires_at else "-"),
+    ]
+    rows += [(f.name, f"{_size(f.size)}  sha256 {f.sha256 or '-'}") for f in a.files]
+    print_fields(title or a.uri, rows)
+
+
+@checkpoints.command("export")
+@click.argument("ref")
+@click.option(
+    "--merge-adapter",
+    is_flag=True,
+    help="For LoRA, merge the adapter into the base weights (hf_model) instead of "
+    "exporting the adapter alone (hf_adapter).",
+)
+@click.option(
+    "--ttl",
+    type=_TTL,
+    metavar="SECONDS",
+    help="Keep the artifact this long. Default: the server's (7 days).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing artifact of the same kind.")
+@_wait_options
+@_model_option
+@json_option
+@handles_errors
+def export(
+    ref: str,
+    merge_adapter: bool,
+    ttl: int | None,
+    force: bool,
+    no_wait: bool,
+    timeout: float | None,
+    model_id: str | None,
+) -> None:
+    """Export the checkpoint REF to Hugging Face layout, ready to download."""
+    owner, target = parse_ref(ref, model_id)
+    state = current_state()
+    trainer = _Models().get(owner)
+    with state.progress.active():
+        handle = trainer.export_weights(
+            target,
+            merge_adapter=merge_adapter,
+            ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
+            force=force,
+            wait=False,
+        )
+        if no_wait:
+            _show_started(handle, "export_checkpoint")
+            return
+        artifact = handle.result(timeout)
+    if state.as_json:
+        emit_json(artifact_json(artifact))
+    else:
+        _print_artifact(artifact, f"exported {artifact.uri}")
+
+
+@checkpoints.command("artifacts")
+@click.argument("ref")
+@_model_option
+@json_option
+@handles_errors
+def artifacts(ref: str, model_id: str | None) -> None:
+    """List the artifacts exported from the checkpoint REF."""
+    _, target = parse_ref(ref, model_id)
+    found = current_state().service().list_artifacts(target)
+    if current_state().as_json:
+        emit_json({"checkpoint": ref, "artifacts": [artifact_json(a) for a in found]})
+        return
+    if not found:
+        click.echo(f"no artifacts for {ref}; create one with `weaver-facade checkpoints export`")
+    for a in found:
+        _print_artifact(a)
+
+
+class _Bar:
+    """A download's ``progress`` callback: a rich bar on a terminal, else a line per file."""
+
+    def __init__(
+        self,
+        quiet: bool,
+        console: Console | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._quiet = quiet
+        # Tests pass a console that acts as a terminal, and a clock for the rate.
+        self._console = console
+        self._clock = clock
+        self._bar: Progress | None = None
+        self._task: Any = None
+        self._files = 0
+
+    @contextlib.contextmanager
+    def shown(self) -> Iterator[None]:
+        console = self._console
+        if console is None and not self._quiet and sys.stderr.isatty():
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        if console is not None and not self._quiet and console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                get_time=self._clock,
+            )
+            self._task = self._bar.add_task("downloading", total=None)
+        try:
+            if self._bar is not None:
+                with self._bar:
+                    yield
+            else:
+                yield
+        finally:
+            self._bar = None
+
+    def __call__(self, p: DownloadProgress) -> None:
+        if self._bar is not None:
+            self._bar.update(
+                self._task,
+                completed=p.bytes_done,
+                total=p.bytes_total or None,
+                description=f"{p.files_done}/{p.files_total} files",
+            )
+        elif not self._quiet and p.files_done != self._files:
+            self._files = p.files_done
+            click.echo(
+                f"{p.files_done}/{p.files_total} files, "
+                f"{_size(p.bytes_done)} of {_size(p.bytes_total)}",
+                err=True,
+            )
+
+
+@checkpoints.command("download")
+@click.argument("ref")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to download into (created if needed).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["hf_adapter", "hf_model"]),
+    help="The artifact's kind, when the checkpoint has both.",
+)
+@click.option("--no-verify", is_flag=True, help="Do not check the files' sha256 (sizes still are).")
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Files fetched at once.",
+)
+@_model_option
+@json_option
+@handles_errors
+def download(
+    ref: str,
+    output: Path,
+    kind: str | None,
+    no_verify: bool,
+    max_concurrency: int,
+    model_id: str | None,
+) -> None:
+    """Download an artifact into a folder, verified and resumable.
+
+    REF is a checkpoint (its weaver:// path, or its id or name with --model),
+    an artifact's path (weaver://MODEL_ID/checkpoints/NAME/artifacts/KIND) or
+    an artifact id. Run it again after an interruption: finished files are
+    kept and partial ones (NAME.part) resume where they stopped.
+    """
+    target: DownloadTarget
+    if "/artifacts/" in ref:
+        target = ref
+    elif "://" not in ref and model_id is None:
+        try:
+            target = uuid.UUID(ref)  # an artifact id
+        except ValueError:
+            target = parse_ref(ref, model_id)[1]  # explains what a REF is
+    else:
+        owner, found = parse_ref(ref, model_id)
+        target = found if not isinstance(found, uuid.UUID) else _Models().checkpoint(owner, found)
+    state = current_state()
+    bar = _Bar(quiet=state.as_json or state.progress.quiet)
+    try:
+        with bar.shown():
+            result = state.service().download_weights(
+                target,
+                output,
+                kind=kind,  # type: ignore[arg-type]
+                verify=not no_verify,
+                max_concurrency=max_concurrency,
+                progress=bar,
+            )
+    except KeyboardInterrupt:
+        raise CliError(
+            f"interrupted; finished files and partial ones (*.part) stay in {output}: "
+            "run the same command again to resume",
+            exit_code=EXIT_INTERRUPTED,
+        ) from None
+    if state.as_json:
+        emit_json(download_json(result))
+        return
+    rows = [(f.name, f"{_size(f.size)}  sha256 {f.sha256 or '-'}") for f in result.files]
+    rows.append(
+        (
+            "total",
+            f"{_size(result.bytes)} in {result.seconds:.1f} s; "
+            f"fetched {_size(result.bytes_fetched)}"
+            + (f", {result.files_skipped} files already there" if result.files_skipped else ""),
+        )
+    )
+    print_fields(f"downloaded {result.kind.value} {result.artifact_id} to {output}", rows)

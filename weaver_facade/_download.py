@@ -1,0 +1,1064 @@
+"""Downloading an artifact's files from presigned storage URLs: verified, resumable, fast.
+
+The decisions live in I/O-free classes: ``check_names`` (which names may be
+written), ``plan_local`` (skip, resume or start a file, from what is on disk),
+``Transfer`` (one file's requests: ranges, retries, refreshes, verification)
+and ``Downloads`` (the descriptor, shared URL refreshes, progress). The shells
+``download_sync`` (threads) and ``download_async`` (tasks) only send, read,
+write and sleep; ``_PartFile`` is the file I/O both use.
+
+Storage URLs are fetched with a separate httpx client that has no API key, so
+the key never reaches a storage host, not even after a redirect. These are the
+only requests of the facade that do not go through the generated client:
+storage is not part of the API.
+
+Each file is streamed into ``<name>.part`` as it arrives (a crash loses at most
+one network read, <= 64 KiB), hashed while streaming, and renamed into place
+only once its size and sha256 match. A later run resumes a ``.part`` with
+``Range: bytes=N-`` after hashing its prefix once, and skips finished files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import os
+import random
+import stat
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+import httpx
+
+from ._errors import (
+    ArtifactIntegrityError,
+    DownloadTimeoutError,
+    StorageError,
+    UnsafeArtifactPathError,
+)
+from ._wire import parse_retry_after
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = [
+    "Descriptor",
+    "DownloadProgress",
+    "DownloadSettings",
+    "Downloads",
+    "StorageFile",
+    "Transfer",
+    "check_names",
+    "download_async",
+    "download_sync",
+    "plan_local",
+]
+
+PART_SUFFIX = ".part"
+# Reading an existing prefix or finished file to hash it.
+HASH_BLOCK = 1 << 20
+# Bytes requested from the socket per read; httpx hands over at most this much
+# at a time, which is therefore all a crash can lose.
+NETWORK_READ = 64 * 1024
+_HEX = frozenset("0123456789abcdef")
+_FORBIDDEN_CHARS = frozenset("\\:\0")
+
+
+@attrs.frozen(kw_only=True)
+class StorageFile:
+    """One file of a download descriptor: where to fetch it and what it must be."""
+
+    name: str
+    size: int | None
+    sha256: str | None
+    url: str = attrs.field(repr=False)  # presigned: a credential until it expires
+    url_expires_at: float | None = None  # seconds since the epoch
+
+
+@attrs.frozen(kw_only=True)
+class Descriptor:
+    """What ``GET /artifacts/{id}/download`` says: the files and their URLs."""
+
+    artifact_id: str
+    kind: str
+    files: tuple[StorageFile, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size or 0 for f in self.files)
+
+
+@attrs.frozen(kw_only=True)
+class DownloadProgress:
+    """What a download's ``progress`` callback receives, after every write.
+
+    Attributes:
+        bytes_done: Bytes on disk so far (resumed prefixes and skipped files included).
+        bytes_total: The sum of the files' sizes (files of unknown size count as 0).
+        files_done: Files verified and in place (or skipped as already there).
+        files_total: Files in the artifact.
+    """
+
+    bytes_done: int
+    bytes_total: int
+    files_done: int
+    files_total: int
+
+
+@attrs.frozen(kw_only=True)
+class DownloadSettings:
+    """How a download behaves.
+
+    Attributes:
+        max_concurrency: Files fetched at once.
+        verify: Check every file's sha256 (its size is always checked).
+        timeout: The overall deadline in seconds, retries and waits included; ``None``: none.
+        max_failures: Failed attempts in a row, without a byte of progress, before a file
+            is given up.
+        initial_backoff: The cap of the first wait after a failure; it doubles per failure.
+        max_backoff: The largest cap of a wait.
+        max_retry_after: The longest ``Retry-After`` waited out; a longer one fails at once.
+        refresh_margin: URLs expiring within this many seconds are refreshed before use.
+        max_refreshes: Refreshes in a row, without progress, after which a 401/403 is final.
+        read_timeout: Seconds without a byte before a connection counts as dropped.
+    """
+
+    max_concurrency: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    verify: bool = True
+    timeout: float | None = None
+    max_failures: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    initial_backoff: float = 0.25
+    max_backoff: float = 8.0
+    max_retry_after: float = 120.0
+    refresh_margin: float = 30.0
+    max_refreshes: int = 3
+    read_timeout: float = 60.0
+
+
+# -- names ---------------------------------------------------------------------------------
+
+
+def _name_problem(name: object) -> str | None:
+    if not isinstance(name, str) or not name:
+        return "is empty" if name == "" else "is not a string"
+    if name.startswith("/"):
+        return "is absolute"
+    bad = sorted({c for c in name if c in _FORBIDDEN_CHARS or ord(c) < 0x20})
+    if bad:
+        return f"contains {', '.join(repr(c) for c in bad)}"
+    for segment in name.split("/"):
+        if segment == "":
+            return "has an empty segment"
+        if segment in (".", ".."):
+            return f"has a {segment!r} segment"
+        if segment[-1] in ". ":
+            return f"has a segment ending in {'a dot' if segment[-1] == '.' else 'a space'}"
+    return None
+
+
+def check_names(names: Sequence[object]) -> list[PurePosixPath]:
+    """The descriptor's names as relative paths, or ``UnsafeArtifactPathError``.
+
+    Refuses absolute names, ``..``/``.``/empty segments, ``\\``, ``:``, control
+    characters, segments ending in a dot or a space, duplicates (also by case,
+    for case-insensitive file systems), a name that is another's directory, and a
+    name that is another's ``.part``.
+    """
+    paths: list[PurePosixPath] = []
+    seen: dict[str, str] = {}
+    for name in names:
+        problem = _name_problem(name)
+        if problem is not None:
+            raise UnsafeArtifactPathError(f"file name {name!r} {problem}", name=str(name))
+        assert isinstance(name, str)
+        key = name.casefold()
+        if key in seen:
+            raise UnsafeArtifactPathError(
+                f"file name {name!r} appears twice in the artifact"
+                + ("" if seen[key] == name else f" (as {seen[key]!r})"),
+                name=name,
+            )
+        seen[key] = name
+        paths.append(PurePosixPath(name))
+    for name in seen:
+        for parent in PurePosixPath(name).parents:
+            if str(parent).casefold() in seen and str(parent) != ".":
+                raise UnsafeArtifactPathError(
+                    f"file name {seen[name]!r} lies inside {str(parent)!r}, another file",
+                    name=seen[name],
+                )
+        if name.endswith(PART_SUFFIX) and name[: -len(PART_SUFFIX)] in seen:
+            raise UnsafeArtifactPathError(
+                f"file name {seen[name]!r} is where another file's partial download goes",
+                name=seen[name],
+            )
+    return paths
+
+
+def check_sha256(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX:
+        raise ArtifactIntegrityError(
+            f"{name}: the descriptor's sha256 {value!r} is not 64 lowercase hex digits",
+            name=name,
+            expected=str(value),
+            received=None,
+        )
+    return value
+
+
+# -- what to do with a file, from what is on disk -------------------------------------------
+
+
+@attrs.frozen
+class Skip:
+    """The final file is there with the right size (hash it if ``verify``, then skip)."""
+
+
+@attrs.frozen
+class Resume:
+    """Continue ``<name>.part`` from ``offset`` (0: start it afresh)."""
+
+    offset: int
+
+
+LocalAction: TypeAlias = Skip | Resume
+
+
+def plan_local(file: StorageFile, final_size: int | None, part_size: int | None) -> LocalAction:
+    """Skip a finished file, resume a partial one, or start again.
+
+    Sizes are ``None`` for a missing file. A file of unknown size or hash is
+    never skipped: nothing could tell it is complete.
+    """
+    if (
+        final_size is not None
+        and file.size is not None
+        and file.sha256 is not None
+        and final_size == file.size
+    ):
+        return Skip()
+    if part_size is None or (file.size is not None and part_size > file.size):
+        return Resume(0)
+    return Resume(part_size)
+
+
+# -- one file's transfer ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class Fetch:
+    """Send ``GET url`` with these headers."""
+
+    url: str = attrs.field(repr=False)
+    headers: dict[str, str]
+
+
+@attrs.frozen
+class Wait:
+    seconds: float
+
+
+@attrs.frozen
+class Refresh:
+    """Get fresh URLs; ``generation`` is that of the URL found stale."""
+
+    generation: int
+
+
+@attrs.frozen
+class Publish:
+    """The file is complete and verified: move it into place."""
+
+
+Step: TypeAlias = Fetch | Wait | Refresh | Publish
+
+
+@attrs.frozen
+class Read:
+    """Read the body; truncate the ``.part`` first when ``restart``."""
+
+    restart: bool = False
+
+
+@attrs.frozen
+class Discard:
+    """Close the reply unread and ask for the next step."""
+
+
+Reaction: TypeAlias = Read | Discard
+
+
+class Transfer:
+    """One file's download, without I/O.
+
+    The shell asks ``next_step()``, performs it, and reports back: the status
+    of each reply (``on_reply``), each chunk before it is written (``accept``),
+    the end of a body (``on_end``), a transport failure (``on_failure``) and a
+    refreshed descriptor (``on_refreshed``).
+    """
+
+    def __init__(
+        self,
+        file: StorageFile,
+        generation: int,
+        offset: int,
+        settings: DownloadSettings,
+        *,
+        deadline: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.file = file
+        self.generation = generation
+        self.settings = settings
+        self.offset = offset
+        self.fetched = 0
+        self._hasher: Any = hashlib.sha256() if settings.verify and file.sha256 else None
+        self._deadline = deadline
+        self._clock = clock
+        self._wall = wall_clock
+        self._rng = rng
+        self._failures = 0
+        self._refreshes = 0
+        self._pending_wait: float | None = None
+        self._stale = False
+        self._complete = False
+        self._ignore_range = False
+        self._requested = 0
+        self._best = offset  # the furthest byte reached: only going past it is progress
+        self._server_total: int | None = None
+        self._last_problem = "no attempt yet"
+        self._url_lifetime = self._lifetime(file)
+
+    # -- the prefix of a resumed file, hashed once -------------------------------------------
+    @property
+    def wants_prefix(self) -> bool:
+        """Whether the bytes already in the ``.part`` must be fed to ``hash_prefix``."""
+        return self._hasher is not None and self.offset > 0
+
+    def hash_prefix(self, block: bytes) -> None:
+        self._hasher.update(block)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def next_step(self) -> Step:
+        if self._complete:
+            return Publish()
+        if self._pending_wait is not None:
+            seconds, self._pending_wait = self._pending_wait, None
+            self._check_time(seconds)
+            return Wait(seconds)
+        self._check_time(0.0)
+        if self._stale or self._expiring():
+            return Refresh(self.generation)
+        ranged = self.offset > 0 and not self._ignore_range
+        self._requested = self.offset if ranged else 0
+        headers = {"Accept-Encoding": "identity"}
+        if ranged:
+            headers["Range"] = f"bytes={self.offset}-"
+        return Fetch(self.file.url, headers)
+
+    def _lifetime(self, file: StorageFile) -> float | None:
+        if file.url_expires_at is None:
+            return None
+        return file.url_expires_at - self._wall()
+
+    def _expiring(self) -> bool:
+        # Refresh ahead of expiry, by the margin or a quarter of the URL's
+        # lifetime if that is shorter; a URL that looked expired on arrival
+        # (clock skew) is tried as it is: a 401/403 would refresh it.
+        expires, lifetime = self.file.url_expires_at, self._url_lifetime
+        if expires is None or lifetime is None or lifetime <= 0:
+            return False
+        margin = min(self.settings.refresh_margin, lifetime / 4)
+        return expires - self._wall() < margin
+
+    def on_refreshed(self, file: StorageFile, generation: int) -> None:
+        """Fresh URLs came; the file must still be the same file."""
+        if (file.size, file.sha256) != (self.file.size, self.file.sha256):
+            raise ArtifactIntegrityError(
+                f"{self.file.name}: the artifact changed while downloading "
+                f"(size {self.file.size} -> {file.size}, sha256 {self.file.sha256} -> "
+                f"{file.sha256})",
+                name=self.file.name,
+                expected=str(self.file.sha256 or self.file.size),
+                received=str(file.sha256 or file.size),
+            )
+        self._refreshes += 1
+        if self._refreshes > self.settings.max_refreshes:
+            raise StorageError(
+                f"{self.file.name}: {self.settings.max_refreshes} URL refreshes in a row "
+                f"without progress ({self._last_problem})",
+                name=self.file.name,
+                status_code=None,
+            )
+        self.file = file
+        self.generation = generation
+        self._stale = False
+        self._url_lifetime = self._lifetime(file)
+
+    def on_reply(self, status: int, headers: httpx.Headers) -> Reaction:
+        """Decide what to do with a reply's body from its status line and headers."""
+        asked = self._requested
+        start, total = _content_range(headers.get("Content-Range"))
+        self._server_total = total
+        if status == 200:
+            self._server_total = _int_or_none(headers.get("Content-Length"))
+            # From byte 0: a server that ignored Range makes us start again.
+            return Read(restart=self.offset > 0)
+        if status == 206:
+            if start == asked:
+                return Read()
+            self._last_problem = f"HTTP 206 from byte {start}, not {asked}"
+            self._ignore_range = True
+            return self._fail(None)
+        if status == 416 and asked > 0:
+            if self.file.size is None or asked in (self.file.size, total):
+                self._finish()  # every byte is here already (or a size mismatch)
+                return Discard()
+            self._last_problem = f"HTTP 416 at byte {asked} of {self.file.size}"
+            self._ignore_range = True
+            return self._fail(None)
+        if status in (401, 403):
+            self._last_problem = f"HTTP {status}"
+            self._stale = True
+            return Discard()
+        if status in (408, 425, 429) or status >= 500:
+            self._last_problem = f"HTTP {status}"
+            return self._fail(parse_retry_after(headers.get("Retry-After")))
+        raise StorageError(
+            f"{self.file.name}: storage answered HTTP {status}",
+            name=self.file.name,
+            status_code=status,
+        )
+
+    def restart(self) -> None:
+        """The shell truncated the ``.part``: count from zero."""
+        self.offset = 0
+        if self._hasher is not None:
+            self._hasher = hashlib.sha256()
+
+    def accept(self, chunk: bytes) -> None:
+        """A chunk is about to be written: hash it, or refuse bytes past the size."""
+        size = self.file.size
+        if size is not None and self.offset + len(chunk) > size:
+            raise ArtifactIntegrityError(
+                f"{self.file.name}: size mismatch: expected {size} bytes, received more",
+                name=self.file.name,
+                expected=str(size),
+                received=f"more than {size}",
+            )
+        if self._deadline is not None:
+            self._check_time(0.0)  # a stream making progress is bounded too
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+        self.offset += len(chunk)
+        self.fetched += len(chunk)
+        if self.offset > self._best:  # progress: the failure streak is over
+            self._best = self.offset
+            self._failures = 0
+            self._refreshes = 0
+
+    def on_end(self) -> None:
+        """The body ended normally."""
+        size = self.file.size
+        if size is None or self.offset in (size, self._server_total):
+            self._finish()  # complete, or storage holds another size: an integrity error
+            return
+        self._last_problem = f"the body ended at byte {self.offset} of {size}"
+        self._fail(None)
+
+    def on_failure(self, error: Exception) -> None:
+        """The connection failed or dropped: resume from ``offset`` after a wait."""
+        self._last_problem = (
+            f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        )
+        self._fail(None)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _finish(self) -> None:
+        size = self.file.size
+        if size is not None and self.offset != size:
+            raise ArtifactIntegrityError(
+                f"{self.file.name}: size mismatch: expected {size} bytes, received {self.offset}",
+                name=self.file.name,
+                expected=str(size),
+                received=str(self.offset),
+            )
+        if self._hasher is not None:
+            got = self._hasher.hexdigest()
+            if got != self.file.sha256:
+                raise ArtifactIntegrityError(
+                    f"{self.file.name}: sha256 mismatch: expected {self.file.sha256}, "
+                    f"received {got}",
+                    name=self.file.name,
+                    expected=str(self.file.sha256),
+                    received=got,
+                )
+        self._complete = True
+
+    def _fail(self, retry_after: float | None) -> Discard:
+        self._failures += 1
+        if self._failures > self.settings.max_failures:
+            raise StorageError(
+                f"{self.file.name}: giving up after {self.settings.max_failures} failed "
+                f"attempts in a row ({self._last_problem})",
+                name=self.file.name,
+                status_code=None,
+            )
+        if retry_after is not None and retry_after > self.settings.max_retry_after:
+            raise StorageError(
+                f"{self.file.name}: storage asks to wait {retry_after:.0f} s "
+                f"({self._last_problem})",
+                name=self.file.name,
+                status_code=None,
+            )
+        s = self.settings
+        cap = min(s.max_backoff, s.initial_backoff * 2.0 ** min(self._failures - 1, 32))
+        self._pending_wait = retry_after if retry_after is not None else self._rng() * cap
+        return Discard()
+
+    def _check_time(self, wait: float) -> None:
+        if self._deadline is not None and self._clock() + wait > self._deadline:
+            raise DownloadTimeoutError(
+                f"{self.file.name}: the download's deadline passed at byte {self.offset}"
+                + ("" if self.file.size is None else f" of {self.file.size}")
+                + f" ({self._last_problem}); run it again to resume",
+                name=self.file.name,
+            )
+
+
+def _content_range(value: str | None) -> tuple[int | None, int | None]:
+    """Start and total of ``bytes 100-199/200`` (or ``bytes */200``)."""
+    if not value or not value.startswith("bytes "):
+        return None, None
+    span, _, total = value[6:].partition("/")
+    return _int_or_none(span.split("-", 1)[0]), _int_or_none(total)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+# -- the whole download ----------------------------------------------------------------------
+
+
+class Downloads:
+    """The I/O-free state shared by a download's transfers.
+
+    Holds the current descriptor (a refresh replaces it for every file; a
+    URL found stale by several files is refreshed once) and the progress.
+    """
+
+    def __init__(
+        self,
+        descriptor: Descriptor,
+        settings: DownloadSettings,
+        *,
+        progress: Callable[[DownloadProgress], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.paths = check_names([f.name for f in descriptor.files])
+        for f in descriptor.files:
+            check_sha256(f.name, f.sha256)
+        self.descriptor = descriptor
+        self.generation = 0
+        self.settings = settings
+        self._progress = progress
+        self._clock = clock
+        self._wall = wall_clock
+        self._rng = rng
+        self.started = clock()
+        self.deadline = None if settings.timeout is None else self.started + settings.timeout
+        self.bytes_done = 0
+        self.files_done = 0
+        self.fetched = 0
+        self.skipped = 0
+        self._lock = threading.Lock()
+
+    def transfer(self, file: StorageFile, offset: int) -> Transfer:
+        return Transfer(
+            file,
+            self.generation,
+            offset,
+            self.settings,
+            deadline=self.deadline,
+            clock=self._clock,
+            wall_clock=self._wall,
+            rng=self._rng,
+        )
+
+    def needs_refresh(self, generation: int) -> bool:
+        """Whether a refresh is still needed (no other file did it since)."""
+        return generation == self.generation
+
+    def refreshed(self, descriptor: Descriptor) -> None:
+        names = {f.name for f in self.descriptor.files}
+        if {f.name for f in descriptor.files} != names:
+            raise ArtifactIntegrityError(
+                f"artifact {self.descriptor.artifact_id} changed while downloading: "
+                "its file list differs",
+                name="",
+                expected=", ".join(sorted(names)),
+                received=", ".join(sorted(f.name for f in descriptor.files)),
+            )
+        self.descriptor = descriptor
+        self.generation += 1
+
+    def current(self, name: str) -> StorageFile:
+        return next(f for f in self.descriptor.files if f.name == name)
+
+    def elapsed(self) -> float:
+        return self._clock() - self.started
+
+    def add(self, nbytes: int = 0, *, fetched: int = 0, files: int = 0, skipped: int = 0) -> None:
+        """Count bytes on disk (negative after a restart) and finished files."""
+        with self._lock:
+            self.bytes_done += nbytes
+            self.fetched += fetched
+            self.files_done += files
+            self.skipped += skipped
+            if self._progress is not None:
+                self._progress(
+                    DownloadProgress(
+                        bytes_done=self.bytes_done,
+                        bytes_total=self.descriptor.total_bytes,
+                        files_done=self.files_done,
+                        files_total=len(self.descriptor.files),
+                    )
+                )
+
+
+# -- local files (the same blocking I/O for both shells) --------------------------------------
+
+
+def _lsize(path: Path) -> int | None:
+    """The size of a regular file at ``path``, ``None`` if absent; refuses anything else."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeArtifactPathError(
+            f"{path} is in the way: it is not a regular file (a symlink or a directory)",
+            name=str(path),
+        )
+    return st.st_size
+
+
+def prepare_dest(dest: Path, paths: Iterable[PurePosixPath]) -> None:
+    """Create ``dest`` and the files' folders, refusing symlinks (or files) in the way."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if not dest.is_dir():
+        raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
+    for rel in paths:
+        here = dest
+        for part in rel.parts[:-1]:
+            here = here / part
+            try:
+                st = os.lstat(here)
+            except FileNotFoundError:
+                here.mkdir()
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
+                raise UnsafeArtifactPathError(
+                    f"{here} is in the way of {rel}: it is {what}", name=str(rel)
+                )
+
+
+class _PartFile:
+    """``<name>.part``: opened without following symlinks, appended to, published."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.path = final.with_name(final.name + PART_SUFFIX)
+        self._fd: int | None = None
+
+    def sizes(self) -> tuple[int | None, int | None]:
+        return _lsize(self.final), _lsize(self.path)
+
+    def open(self, offset: int) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        self._fd = os.open(self.path, flags, 0o644)
+        os.ftruncate(self._fd, offset)
+        os.lseek(self._fd, offset, os.SEEK_SET)
+
+    def restart(self) -> None:
+        assert self._fd is not None
+        os.ftruncate(self._fd, 0)
+        os.lseek(self._fd, 0, os.SEEK_SET)
+
+    def write(self, chunk: bytes) -> None:
+        # An unbuffered descriptor: what arrived is in the OS's hands at once.
+        assert self._fd is not None
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    def read_blocks(self, path: Path) -> Iterable[bytes]:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+        try:
+            while block := os.read(fd, HASH_BLOCK):
+                yield block
+        finally:
+            os.close(fd)
+
+    def publish(self) -> None:
+        # No fsync: a file that a crash left short or empty after the rename is
+        # caught by the next run, which hashes a finished file before skipping it.
+        self.close()
+        os.replace(self.path, self.final)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Close on the way out; a ``.part`` that failed verification is deleted,
+        so that a rerun fetches it afresh instead of resuming bad bytes."""
+        try:
+            yield
+        except ArtifactIntegrityError:
+            self.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            raise
+        finally:
+            self.close()
+
+
+def _hash_file(part: _PartFile, path: Path) -> str:
+    hasher = hashlib.sha256()
+    for block in part.read_blocks(path):
+        hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | None:
+    """Skip a finished file (``None``) or open its ``.part`` and make its transfer."""
+    final_size, part_size = part.sizes()
+    action = plan_local(file, final_size, part_size)
+    if isinstance(action, Skip) and (
+        not state.settings.verify or _hash_file(part, part.final) == file.sha256
+    ):
+        state.add(file.size or 0, files=1, skipped=1)
+        return None
+    offset = action.offset if isinstance(action, Resume) else 0
+    transfer = state.transfer(file, offset)
+    part.open(offset)
+    if transfer.wants_prefix:
+        for block in part.read_blocks(part.path):
+            transfer.hash_prefix(block)
+    state.add(offset)
+    return transfer
+
+
+class Cancelled(Exception):
+    """Another transfer failed (or the user interrupted): stop this one."""
+
+
+# -- the sync shell --------------------------------------------------------------------------
+
+
+class _LazyTLS(httpx.BaseTransport):
+    """The HTTPS transport, built on first use: loading the CA certificates takes
+    ~0.1 s, which an all-HTTP download (a local emulator) never needs."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._transport: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            if self._transport is None:
+                self._transport = httpx.HTTPTransport(limits=self._limits)
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _limits(settings: DownloadSettings) -> httpx.Limits:
+    return httpx.Limits(max_connections=settings.max_concurrency * 2)
+
+
+def _storage_client(settings: DownloadSettings, user_agent: str) -> httpx.Client:
+    # No API key, and none can be added by a redirect: this client never had one.
+    limits = _limits(settings)
+    return httpx.Client(
+        follow_redirects=True,
+        timeout=httpx.Timeout(settings.read_timeout, connect=10.0),
+        headers={"User-Agent": user_agent},
+        # Plain HTTP needs no certificates; HTTPS (the default) is verified as usual.
+        transport=_LazyTLS(limits),
+        mounts={"http://": httpx.HTTPTransport(limits=limits, verify=False)},
+    )
+
+
+def _sync_file(
+    state: Downloads,
+    name: str,
+    dest: Path,
+    client: httpx.Client,
+    refresh: Callable[[], Descriptor],
+    refresh_lock: threading.Lock,
+    cancel: threading.Event,
+    pause: Callable[[float], bool],
+) -> None:
+    part = _PartFile(dest / name)
+    with part.guard():
+        transfer = _start(state, state.current(name), part)
+        while transfer is not None:
+            if cancel.is_set():
+                raise Cancelled
+            step = transfer.next_step()
+            if isinstance(step, Publish):
+                part.publish()
+                state.add(files=1)
+                return
+            if isinstance(step, Wait):
+                if pause(step.seconds):
+                    raise Cancelled
+            elif isinstance(step, Refresh):
+                with refresh_lock:
+                    if state.needs_refresh(step.generation):
+                        state.refreshed(refresh())
+                    transfer.on_refreshed(state.current(name), state.generation)
+            else:
+                _sync_fetch(state, transfer, part, client, step, cancel)
+
+
+def _sync_fetch(
+    state: Downloads,
+    transfer: Transfer,
+    part: _PartFile,
+    client: httpx.Client,
+    step: Fetch,
+    cancel: threading.Event,
+) -> None:
+    try:
+        with client.stream("GET", step.url, headers=step.headers) as reply:
+            reaction = transfer.on_reply(reply.status_code, reply.headers)
+            if isinstance(reaction, Discard):
+                return
+            if reaction.restart:
+                state.add(-transfer.offset)
+                part.restart()
+                transfer.restart()
+            for chunk in reply.iter_raw():
+                if cancel.is_set():
+                    raise Cancelled
+                transfer.accept(chunk)
+                part.write(chunk)
+                state.add(len(chunk), fetched=len(chunk))
+        transfer.on_end()
+    except httpx.TransportError as exc:
+        transfer.on_failure(exc)
+
+
+def download_sync(
+    descriptor: Descriptor,
+    dest: Path,
+    *,
+    refresh: Callable[[], Descriptor],
+    settings: DownloadSettings,
+    progress: Callable[[DownloadProgress], None] | None = None,
+    user_agent: str = "weaver-facade",
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    client: httpx.Client | None = None,
+) -> Downloads:
+    """Download every file of ``descriptor`` into ``dest`` with threads.
+
+    ``refresh`` fetches the descriptor again (fresh URLs). The first fatal error
+    stops the other transfers and is raised; ``.part`` files stay for a resume.
+    """
+    state = Downloads(descriptor, settings, progress=progress, clock=clock)
+    prepare_dest(dest, state.paths)
+    cancel = threading.Event()
+    refresh_lock = threading.Lock()
+
+    def pause(seconds: float) -> bool:
+        """Wait; ``True`` when cancelled meanwhile."""
+        if sleep is None:
+            return cancel.wait(seconds)
+        sleep(seconds)
+        return cancel.is_set()
+
+    own = client is None
+    storage = client or _storage_client(settings, user_agent)
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=settings.max_concurrency, thread_name_prefix="weaver-download"
+    )
+    try:
+        futures = [
+            pool.submit(
+                _sync_file, state, f.name, dest, storage, refresh, refresh_lock, cancel, pause
+            )
+            for f in descriptor.files
+        ]
+        _first_error(futures, cancel)
+    finally:
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            storage.close()
+    return state
+
+
+def _first_error(
+    futures: Sequence[concurrent.futures.Future[None]], cancel: threading.Event
+) -> None:
+    try:
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+    except BaseException:  # KeyboardInterrupt: stop every transfer, keep the .part files
+        cancel.set()
+        raise
+    errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
+    first = next((e for e in errors if e is not None and not isinstance(e, Cancelled)), None)
+    if first is not None:
+        cancel.set()
+        for future in futures:
+            future.cancel()  # the ones not started yet
+        concurrent.futures.wait(futures)
+        raise first
+
+
+# -- the async shell -------------------------------------------------------------------------
+
+
+class _LazyAsyncTLS(httpx.AsyncBaseTransport):
+    """``_LazyTLS`` for the async client."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(limits=self._limits)
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+def _async_storage_client(settings: DownloadSettings, user_agent: str) -> httpx.AsyncClient:
+    limits = _limits(settings)
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        timeout=httpx.Timeout(settings.read_timeout, connect=10.0),
+        headers={"User-Agent": user_agent},
+        transport=_LazyAsyncTLS(limits),
+        mounts={"http://": httpx.AsyncHTTPTransport(limits=limits, verify=False)},
+    )
+
+
+async def _async_file(
+    state: Downloads,
+    name: str,
+    dest: Path,
+    client: httpx.AsyncClient,
+    refresh: Callable[[], Awaitable[Descriptor]],
+    refresh_lock: asyncio.Lock,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    part = _PartFile(dest / name)
+    with part.guard():
+        transfer = _start(state, state.current(name), part)
+        while transfer is not None:
+            step = transfer.next_step()
+            if isinstance(step, Publish):
+                part.publish()
+                state.add(files=1)
+                return
+            if isinstance(step, Wait):
+                await sleep(step.seconds)
+            elif isinstance(step, Refresh):
+                async with refresh_lock:
+                    if state.needs_refresh(step.generation):
+                        state.refreshed(await refresh())
+                    transfer.on_refreshed(state.current(name), state.generation)
+            else:
+                await _async_fetch(state, transfer, part, client, step)
+
+
+async def _async_fetch(
+    state: Downloads, transfer: Transfer, part: _PartFile, client: httpx.AsyncClient, step: Fetch
+) -> None:
+    try:
+        async with client.stream("GET", step.url, headers=step.headers) as reply:
+            reaction = transfer.on_reply(reply.status_code, reply.headers)
+            if isinstance(reaction, Discard):
+                return
+            if reaction.restart:
+                state.add(-transfer.offset)
+                part.restart()
+                transfer.restart()
+            async for chunk in reply.aiter_raw():
+                transfer.accept(chunk)
+                part.write(chunk)
+                state.add(len(chunk), fetched=len(chunk))
+        transfer.on_end()
+    except httpx.TransportError as exc:
+        transfer.on_failure(exc)
+
+
+async def download_async(
+    descriptor: Descriptor,
+    dest: Path,
+    *,
+    refresh: Callable[[], Awaitable[Descriptor]],
+    settings: DownloadSettings,
+    progress: Callable[[DownloadProgress], None] | None = None,
+    user_agent: str = "weaver-facade",
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    client: httpx.AsyncClient | None = None,
+) -> Downloads:
+    """The async twin of ``download_sync``: one task per file, at most
+    ``max_concurrency`` at once; the first fatal error cancels the others."""
+    import asyncio
+
+    state = Downloads(descriptor, settings, progress=progress, clock=clock)
+    prepare_dest(dest, state.paths)
+    refresh_lock = asyncio.Lock()
+    slots = asyncio.Semaphore(settings.max_concurrency)
+    own = client is None
+    storage = client or _async_storage_client(settings, user_agent)
+    nap = sleep or asyncio.sleep
+
+    async def one(name: str) -> None:
+        async with slots:
+            await _async_file(state, name, dest, storage, refresh, refresh_lock, nap)
+
+    try:
+        try:
+            async with asyncio.TaskGroup() as group:
+                for f in descriptor.files:
+                    group.create_task(one(f.name))
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+    finally:
+        if own:
+            await storage.aclose()
+    return state

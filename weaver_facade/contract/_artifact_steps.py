@@ -1,0 +1,346 @@
+"""Lifecycle steps for artifacts: export the saved checkpoint, download it, probe the storage.
+
+The API calls go through the scenario's watched client, so every reply is checked against
+the spec. Storage URLs are not part of the API: they are fetched with a client of their own
+that never carries the API key (a request hook refuses to send it, also after a redirect).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .. import Checkpoint
+from ._findings import API_KEY_HEADER
+
+if TYPE_CHECKING:
+    from ._lifecycle import Scenario, StepResult
+
+__all__ = ["ARTIFACT_STEPS", "ArtifactSteps"]
+
+STEP_EXPORT = "export the saved checkpoint; the artifact completes and is listed"
+STEP_DOWNLOAD = "download every file; sizes and sha256 match the descriptor"
+STEP_STORAGE = "storage URLs work without the key and honour Range"
+ARTIFACT_STEPS = (STEP_EXPORT, STEP_DOWNLOAD, STEP_STORAGE)
+EXPORT = "POST /api/v1/checkpoints/{checkpoint_id}/export"
+DOWNLOAD = "GET /api/v1/artifacts/{artifact_id}/download"
+STORAGE = "storage URL"
+# Files up to this size are kept in memory to check a ranged reply byte for byte.
+_KEPT = 64 * 1024 * 1024
+
+
+@dataclass
+class _Fetched:
+    name: str
+    url: str
+    size: int
+    content: bytes | None
+
+
+class _KeyLeak(Exception):
+    """The kit was about to send the API key to a storage host."""
+
+
+def _never_the_key(request: httpx.Request) -> None:
+    if API_KEY_HEADER.lower() in (k.lower() for k in request.headers):
+        raise _KeyLeak(f"refusing to send {API_KEY_HEADER} to {request.url.host}")
+
+
+class ArtifactSteps:
+    def __init__(self, scenario: Scenario) -> None:
+        self.sc = scenario
+        self.artifact_ids: list[str] = []
+        self.storage = httpx.Client(
+            timeout=httpx.Timeout(60.0),
+            follow_redirects=True,
+            event_hooks={"request": [_never_the_key]},
+        )
+
+    def run(self, checkpoint: Checkpoint | None) -> None:
+        sc = self.sc
+        if checkpoint is None:
+            for name in ARTIFACT_STEPS:
+                sc.skip(name, "no checkpoint was saved, so none can be exported")
+            return
+        artifact: dict[str, Any] | None = None
+        with sc.step(STEP_EXPORT, "export_checkpoint") as r:
+            artifact = self._export(r, checkpoint)
+        if artifact is None:
+            for name in ARTIFACT_STEPS[1:]:
+                sc.skip(name, "the export did not complete")
+            return
+        fetched: list[_Fetched] = []
+        with sc.step(STEP_DOWNLOAD, "get_artifact_download") as r:
+            fetched = self._download(r, str(artifact["id"]))
+        if not fetched:
+            sc.skip(STEP_STORAGE, "no file could be downloaded")
+            return
+        with sc.step(STEP_STORAGE, "get_artifact_download") as r:
+            self._ranges(r, fetched)
+
+    def cleanup(self) -> None:
+        """Best effort (the artifact-by-id extension); not checked."""
+        for artifact_id in self.artifact_ids:
+            try:
+                self.sc.http.delete(
+                    f"{self.sc.s.base_url}/api/v1/artifacts/{artifact_id}",
+                    headers=self.sc._key_header(),
+                )
+            except httpx.HTTPError:
+                continue
+        self.storage.close()
+
+    # -- export ---------------------------------------------------------------------------------
+
+    def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.sc.http.request(
+            method, f"{self.sc.s.base_url}/api/v1{path}", headers=self.sc._key_header(), **kwargs
+        )
+
+    def _refused(self, r: StepResult, operation_id: str, response: httpx.Response) -> None:
+        sc = self.sc
+        exchange = sc.watcher.last(operation_id)
+        if exchange is not None and exchange.op is not None:
+            problem = sc.spec.describe_refusal(
+                exchange.op, None, response.status_code, response.content
+            )
+            r.findings.append(
+                sc.finding(
+                    exchange.label,
+                    problem.check,
+                    problem.message,
+                    problem.expected,
+                    problem.got,
+                    exchange,
+                )
+            )
+        raise _step_failed()
+
+    def _export(self, r: StepResult, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        sc = self.sc
+        body = {"format": "huggingface", "merge_adapter": False, "ttl_seconds": 3600}
+        reply = self._api("POST", f"/checkpoints/{checkpoint.id}/export", json=body)
+        if reply.status_code not in (200, 202):
+            self._refused(r, "export_checkpoint", reply)
+        data = _json(reply)
+        # The status tells the two replies apart (the watcher checks each one's shape).
+        artifact = self._wait(r, data) if reply.status_code == 202 else data
+        if not isinstance(artifact, dict) or not isinstance(artifact.get("id"), str):
+            raise _step_failed()
+        self.artifact_ids.append(artifact["id"])
+        exchange = sc.watcher.last("export_checkpoint")
+        got = (
+            f"checkpoint_id `{artifact.get('checkpoint_id')}`, "
+            f"status `{artifact.get('status', 'completed')}`"
+        )
+        sc.expect(
+            r,
+            artifact.get("checkpoint_id") == str(checkpoint.id)
+            and artifact.get("status", "completed") == "completed",
+            sc.finding(
+                EXPORT,
+                "artifact_fields",
+                f"the export of checkpoint `{checkpoint.id}` reports {got}",
+                f"checkpoint_id `{checkpoint.id}`, status `completed`",
+                got,
+                exchange,
+            ),
+        )
+        listing = self._api("GET", f"/checkpoints/{checkpoint.id}/artifacts")
+        items = _json(listing).get("items") if listing.status_code == 200 else None
+        ids = [i.get("id") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        sc.expect(
+            r,
+            artifact["id"] in ids,
+            sc.finding(
+                "GET /api/v1/checkpoints/{checkpoint_id}/artifacts",
+                "artifact_listed",
+                f"the checkpoint's artifacts do not list the exported `{artifact['id']}`",
+                f"`{artifact['id']}` listed",
+                f"{listing.status_code}: {', '.join(map(str, ids)) or 'nothing'}",
+                sc.watcher.last("list_artifacts"),
+            ),
+        )
+        return artifact
+
+    def _wait(self, r: StepResult, operation: dict[str, Any]) -> dict[str, Any] | None:
+        """Poll the export operation (long-poll where the server has it) until it ends."""
+        sc = self.sc
+        op_id = operation.get("id")
+        if not isinstance(op_id, str):
+            raise _step_failed()
+        current = operation
+        started = time.monotonic()
+        pause = 0.1
+        while current.get("status") not in ("done", "error"):
+            left = sc.s.deadline - (time.monotonic() - started)
+            if left <= 0:
+                status = current.get("status")
+                r.findings.append(
+                    sc.finding(
+                        EXPORT,
+                        "operation_completes",
+                        f"the export operation `{op_id}` is still `{status}` after "
+                        f"{time.monotonic() - started:.1f} s (last status seen: `{status}`)",
+                        f"`done` within {sc.s.deadline:.0f} s",
+                        f"`{status}`",
+                        sc._poll_exchange(op_id),
+                    )
+                )
+                raise _step_failed()
+            asked = min(20.0, left)
+            polled_at = time.monotonic()
+            reply = self._api("GET", f"/operations/{op_id}", params={"wait": asked})
+            current = _json(reply) if reply.status_code == 200 else current
+            if time.monotonic() - polled_at < asked / 2:
+                # A server without long-poll answers at once: back off instead of spinning.
+                time.sleep(min(pause, max(left, 0.0)))
+                pause = min(pause * 2, 2.0)
+        if current.get("status") == "error":
+            r.findings.append(
+                sc.finding(
+                    EXPORT,
+                    "operation_completes",
+                    f"the export operation `{op_id}` ended in `error` "
+                    f"[{current.get('error_code')}]: {current.get('error_message')}",
+                    "`done`",
+                    f"`error` {current.get('error_code')}",
+                    sc._poll_exchange(op_id),
+                )
+            )
+            raise _step_failed()
+        response = current.get("response")
+        return response if isinstance(response, dict) else None
+
+    # -- download -------------------------------------------------------------------------------
+
+    def _download(self, r: StepResult, artifact_id: str) -> list[_Fetched]:
+        reply = self._api("GET", f"/artifacts/{artifact_id}/download")
+        if reply.status_code != 200:
+            self._refused(r, "get_artifact_download", reply)
+        files = _json(reply).get("files")
+        if not isinstance(files, list) or not files:
+            # The watcher names a reply without `files`; an empty list is named here.
+            if isinstance(files, list):
+                r.findings.append(
+                    self.sc.finding(
+                        DOWNLOAD,
+                        "artifact_files",
+                        f"the download descriptor of `{artifact_id}` lists no files",
+                        "at least one file",
+                        "none",
+                        self.sc.watcher.last("get_artifact_download"),
+                    )
+                )
+            raise _step_failed()
+        return [self._fetch(r, item) for item in files if isinstance(item, dict)]
+
+    def _fetch(self, r: StepResult, item: dict[str, Any]) -> _Fetched:
+        sc = self.sc
+        name, url = str(item.get("name")), str(item.get("url"))
+        request = self.storage.build_request("GET", url)
+        digest = hashlib.sha256()
+        kept = bytearray()
+        size = 0
+        with self.storage.stream("GET", url) as response:
+            if response.status_code != 200:
+                detail = "without the API key" if response.status_code in (401, 403) else ""
+                r.findings.append(
+                    sc.finding(
+                        STORAGE,
+                        "storage_no_key",
+                        f"the storage URL of `{name}` answered {response.status_code} "
+                        f"{detail}".rstrip(),
+                        "200 with the file, without the API key",
+                        str(response.status_code),
+                    )
+                )
+                raise _step_failed()
+            for chunk in response.iter_raw():
+                digest.update(chunk)
+                size += len(chunk)
+                if size <= _KEPT:
+                    kept += chunk
+        want_size, want_sha = item.get("size"), item.get("sha256")
+        got_sha = digest.hexdigest()
+        # The descriptor's case is the watcher's to name; here only the bytes count.
+        sha_ok = not isinstance(want_sha, str) or want_sha.lower() == got_sha
+        sc.expect(
+            r,
+            (not isinstance(want_size, int) or want_size == size) and sha_ok,
+            sc.finding(
+                STORAGE,
+                "download_integrity",
+                f"`{name}`: the storage served {size} bytes with sha256 {got_sha}; "
+                f"the descriptor says {want_size} bytes, sha256 {want_sha}",
+                f"{want_size} bytes, sha256 {want_sha}",
+                f"{size} bytes, sha256 {got_sha}",
+                _exchange(sc, request),
+            ),
+        )
+        return _Fetched(name, url, size, bytes(kept) if size <= _KEPT else None)
+
+    def _ranges(self, r: StepResult, fetched: list[_Fetched]) -> None:
+        sc = self.sc
+        target = max(fetched, key=lambda f: f.size)
+        if target.size < 2:
+            return
+        offset = target.size // 2
+        headers = {"Range": f"bytes={offset}-"}
+        ranged = self.storage.get(target.url, headers=headers)
+        right = ranged.status_code == 206 and (
+            target.content is None or ranged.content == target.content[offset:]
+        )
+        sc.expect(
+            r,
+            right,
+            sc.finding(
+                STORAGE,
+                "storage_range",
+                f"`{target.name}`: `Range: bytes={offset}-` got {ranged.status_code} with "
+                f"{len(ranged.content)} bytes, not 206 with the last {target.size - offset}",
+                f"206 with bytes {offset}-{target.size - 1}",
+                f"{ranged.status_code}, {len(ranged.content)} bytes",
+                _exchange(sc, self.storage.build_request("GET", target.url, headers=headers)),
+            ),
+        )
+        end = {"Range": f"bytes={target.size}-"}
+        past = self.storage.get(target.url, headers=end)
+        sc.expect(
+            r,
+            past.status_code == 416,
+            sc.finding(
+                STORAGE,
+                "storage_range",
+                f"`{target.name}`: `Range: bytes={target.size}-` (the end of the file) got "
+                f"{past.status_code}, not 416",
+                "416",
+                str(past.status_code),
+                _exchange(sc, self.storage.build_request("GET", target.url, headers=end)),
+            ),
+        )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _step_failed() -> Exception:
+    from ._lifecycle import StepFailed
+
+    return StepFailed()
+
+
+def _exchange(sc: Scenario, request: httpx.Request) -> Any:
+    """The storage request, for a curl reproduction (it carries no key to redact)."""
+    from ._lifecycle import Exchange
+
+    return Exchange(request, httpx.Response(0, request=request), None)
