@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
+from weaver_client import limits
 from weaver_client.types import Unset
 
 from ._errors import (
@@ -50,8 +51,8 @@ __all__ = [
 ]
 
 SCHEME = "weaver://"
-_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_MODEL_ID = re.compile(limits.RESOURCE_ID_PATTERN)
+_NAME = re.compile(limits.CHECKPOINT_NAME_PATTERN)
 _SEGMENT = "checkpoints"
 
 
@@ -83,12 +84,14 @@ def _check_name(name: object, error: type[ValueError], where: str) -> str:
         raise error(f"{where} must be a string, got {type(name).__name__}")
     if name == "":
         raise error(f"{where} is empty")
-    if len(name) > 128:
-        raise error(f"{where} is {len(name)} characters long; at most 128 are allowed")
+    most = limits.CHECKPOINT_NAME_MAX_LENGTH
+    if len(name) > most:
+        raise error(f"{where} is {len(name)} characters long; at most {most} are allowed")
     if name.startswith("."):
         raise error(f"{where} {name!r} starts with '.'")
     if not _NAME.fullmatch(name):
-        bad = sorted({c for c in name if not re.fullmatch(r"[A-Za-z0-9._-]", c)})
+        # A character is refused where the pattern refuses it after a valid first one.
+        bad = sorted({c for c in name if not _NAME.fullmatch("a" + c)})
         raise error(
             f"{where} {name!r} contains {', '.join(map(repr, bad))}; "
             "only letters, digits, '.', '_' and '-' are allowed"
@@ -149,8 +152,9 @@ def _check_model_id(model_id: object, text: str | None) -> None:
     if not isinstance(model_id, str) or not _MODEL_ID.fullmatch(model_id):
         where = f"in {text!r}, " if text is not None else ""
         raise InvalidCheckpointPath(
-            f"{where}the model id {model_id!r} is not valid: it must be 1 to 128 "
-            "letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"{where}the model id {model_id!r} is not valid: it must be 1 to "
+            f"{limits.RESOURCE_ID_MAX_LENGTH} letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
 
 

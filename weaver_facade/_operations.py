@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import attrs
+from weaver_client import limits
 from weaver_client.types import Unset
 
 from ._errors import (
@@ -195,7 +196,7 @@ class PollSettings:
 
     Attributes:
         timeout: The default deadline of ``result()``, in seconds.
-        long_poll: The ``wait`` sent with each poll, in seconds (the server allows 0 to 60).
+        long_poll: The ``wait`` sent with each poll, in seconds (the spec bounds it).
         initial_backoff: The first backoff cap when long-poll is not supported.
         max_backoff: The largest backoff cap.
         immediate: A non-terminal reply faster than ``min(immediate, wait / 2)``
@@ -211,7 +212,11 @@ class PollSettings:
 
     timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
     long_poll: float = attrs.field(
-        default=20.0, validator=[attrs.validators.ge(0), attrs.validators.le(60)]
+        default=20.0,
+        validator=[
+            attrs.validators.ge(limits.GET_OPERATION_WAIT_MINIMUM),
+            attrs.validators.le(limits.GET_OPERATION_WAIT_MAXIMUM),
+        ],
     )
     initial_backoff: float = attrs.field(default=0.25, validator=attrs.validators.gt(0))
     max_backoff: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from weaver_client import limits
 
 from .. import (
     SERVER_DEFAULT,
@@ -32,7 +33,6 @@ from .. import (
     TrainingClient,
     WeaverError,
 )
-from .._training import MAX_TTL_SECONDS
 from ._output import (
     checkpoint_json,
     emit_json,
@@ -52,7 +52,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Target = CheckpointPath | uuid.UUID
 # The spec's bounds, checked by click before anything is sent.
-_TTL = click.IntRange(1, MAX_TTL_SECONDS)
+_TTL = click.IntRange(limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
 
 
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from weaver_client import limits
 
 from ._auth import Tenants
 from ._config import EmulatorConfig
@@ -227,9 +228,17 @@ async def create_model(request: Request, emu: Emulator, tenant: str) -> Reply:
 
 async def list_supported_models(request: Request, emu: Emulator, tenant: str) -> Reply:
     params = request.query_params
-    limit = query_int(params, "limit", minimum=1, maximum=1000)
-    offset = query_int(params, "offset", minimum=0)
-    return emu.list_supported_models(100 if limit is None else limit, offset or 0)
+    limit = query_int(
+        params,
+        "limit",
+        minimum=limits.LIST_SUPPORTED_MODELS_LIMIT_MINIMUM,
+        maximum=limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM,
+    )
+    offset = query_int(params, "offset", minimum=limits.LIST_SUPPORTED_MODELS_OFFSET_MINIMUM)
+    return emu.list_supported_models(
+        limits.LIST_SUPPORTED_MODELS_LIMIT_DEFAULT if limit is None else limit,
+        limits.LIST_SUPPORTED_MODELS_OFFSET_DEFAULT if offset is None else offset,
+    )
 
 
 async def get_model(request: Request, emu: Emulator, tenant: str) -> Reply:
@@ -269,7 +278,12 @@ load_checkpoint = _operation_post("LoadCheckpointRequest", Emulator.load_checkpo
 async def list_checkpoints(request: Request, emu: Emulator, tenant: str) -> Reply:
     model_id = _path_id(request, "model_id")
     params = request.query_params
-    limit = query_int(params, "limit", minimum=1, maximum=1000)
+    limit = query_int(
+        params,
+        "limit",
+        minimum=limits.LIST_CHECKPOINTS_LIMIT_MINIMUM,
+        maximum=limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM,
+    )
     cursor = query_pattern(params, "cursor", "Cursor")
     return emu.list_checkpoints(tenant, model_id, limit, cursor)
 
@@ -292,7 +306,12 @@ async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Rep
 
 async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
     op_id = _path_id(request, "operation_id")
-    wait = query_number(request.query_params, "wait", minimum=0, maximum=60)
+    wait = query_number(
+        request.query_params,
+        "wait",
+        minimum=limits.GET_OPERATION_WAIT_MINIMUM,
+        maximum=limits.GET_OPERATION_WAIT_MAXIMUM,
+    )
     return await emu.wait_operation(tenant, op_id, wait or 0.0)
 
 

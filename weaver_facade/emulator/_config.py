@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from weaver_client import limits
+
 OperationKind = Literal["forward_backward", "optim_step", "save_checkpoint", "load_checkpoint"]
 OPERATION_KINDS: tuple[str, ...] = get_args(OperationKind)
 
@@ -48,8 +50,9 @@ class FaultRule:
             raise ValueError(f"fault 'when' must be 'before' or 'after', not {self.when!r}")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, not {self.rate!r}")
-        if not 0 <= self.retry_after <= 3600:
-            raise ValueError("fault retry_after must be between 0 and 3600 seconds")
+        low, high = limits.RETRY_AFTER_MINIMUM, limits.RETRY_AFTER_MAXIMUM
+        if not low <= self.retry_after <= high:
+            raise ValueError(f"fault retry_after must be between {low} and {high} seconds")
         if self.method is not None:
             upper = self.method.upper()
             if upper not in _METHODS:
@@ -158,8 +161,9 @@ class EmulatorConfig:
             raise ValueError("default_sampling_ttl must be >= 1 second")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
-        if not 0 <= self.max_long_poll <= 60:
-            raise ValueError("max_long_poll must be between 0 and 60")
+        low, high = limits.GET_OPERATION_WAIT_MINIMUM, limits.GET_OPERATION_WAIT_MAXIMUM
+        if not low <= self.max_long_poll <= high:
+            raise ValueError(f"max_long_poll must be between {low} and {high}")
 
     def latency_of(self, kind: str) -> float:
         return float(self.latency.get(kind, 0.0))
