@@ -248,13 +248,21 @@ def cmd_regenerate() -> int:
         if TARGET.exists():
             if not diff_trees(fresh, TARGET):
                 print("generated/weaver_client is already up to date")
+                report_coverage()
                 return 0
             old = Path(tmp) / "old"
             TARGET.rename(old)
         fresh.rename(TARGET)
     print("regenerated generated/weaver_client from openapi.yaml")
+    report_coverage()
     print("next: run `mypy --strict weaver_facade` to see what the facade must follow")
     return 0
+
+
+def report_coverage() -> None:
+    """Print the spec fields the facade neither maps nor leaves out (a fresh interpreter,
+    so that it reads the client just written)."""
+    subprocess.run([sys.executable, "-m", "weaver_facade._coverage"], cwd=ROOT, check=False)
 
 
 def cmd_check() -> int:

@@ -28,7 +28,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule
-from ._wire import expect, parse_model
+from ._wire import WireFields, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -197,6 +197,8 @@ class Checkpoint:
         """Whether ``load_state_with_optimizer`` can resume from this checkpoint."""
         return self.type is CheckpointType.WEIGHT_AND_OPTIMIZER
 
+
+CHECKPOINT_FIELDS = WireFields("Checkpoint", Checkpoint)
 
 CheckpointLike: TypeAlias = Checkpoint | CheckpointPath | str
 """What every method taking a checkpoint accepts."""

@@ -43,7 +43,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule
-from ._wire import expect, parse_model
+from ._wire import WireFields, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -167,6 +167,21 @@ def _object(operation: str, field: str, value: object) -> Mapping[str, Any] | No
         operation=operation,
         field=field,
     )
+
+
+OPERATION_FIELDS = (
+    WireFields(
+        "Operation",
+        OperationSnapshot,
+        mapped={"error": "error_code"},  # the real service's name for error_code
+        left_out={
+            "model_id": "the handle's caller knows the model it trains",
+            "created_at": "handles time their own waits",
+            "updated_at": "handles time their own waits",
+        },
+    ),
+    WireFields("PendingInfo", PendingInfo),
+)
 
 
 def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot:

@@ -61,7 +61,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import Call, expect
+from ._wire import Call, WireFields, expect
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -112,6 +112,20 @@ class ModelInfo:
     lora_rank: int | None = None
     #: The seq_id the server expects next, when it says so (an extension field).
     next_seq_id: int | None = None
+
+
+MODEL_FIELDS = WireFields(
+    "Model",
+    ModelInfo,
+    mapped={"lora_config": "lora_rank"},
+    left_out={
+        "session_id": "the service client that made the model knows its session",
+        "model_seq_id": "only the create request needs it",
+        "user_metadata": "set by the caller, who has it",
+        "status": "a training call on a lost or terminated model fails with its own error",
+        "created_at": "nothing in the facade depends on it",
+    },
+)
 
 
 def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:

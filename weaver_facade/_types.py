@@ -20,7 +20,7 @@ from weaver_client.types import UNSET, Unset
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import LazyModule
-from ._wire import expect, parse_model
+from ._wire import WireFields, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -285,6 +285,18 @@ class LoadResult:
     include_optimizer: bool
     checkpoint_id: uuid.UUID | None = None
     optimizer_step: int | None = None
+
+
+RESULT_FIELDS = (
+    WireFields(
+        "ForwardBackwardResult",
+        ForwardBackwardResult,
+        # Each output's logprobs and datum_id become the columns logprobs and datum_ids.
+        mapped={"loss_fn_outputs": "logprobs"},
+    ),
+    WireFields("OptimStepResult", OptimStepResult),
+    WireFields("LoadResult", LoadResult),
+)
 
 
 def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, float]:

@@ -51,6 +51,7 @@ __all__ = [
     "API_KEY_HEADER",
     "Call",
     "GeneratedClient",
+    "WireFields",
     "WireModel",
     "connection_error",
     "error_from_response",
@@ -154,6 +155,21 @@ def _snippet(response: httpx.Response) -> str:
     text = response.content.decode("utf-8", errors="replace")
     text = " ".join(text.split())
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
+
+
+@attrs.frozen
+class WireFields:
+    """Which fields of a spec schema a facade type carries; declared next to its converter.
+
+    Every field of the generated model must be an attribute of ``facade`` (under its
+    own name, or the one in ``mapped``) or be in ``left_out`` with the reason, so that a
+    field added to the spec is never dropped in silence (``_coverage.uncovered_fields``).
+    """
+
+    schema: str
+    facade: type[Any]
+    mapped: Mapping[str, str] = attrs.field(factory=dict)
+    left_out: Mapping[str, str] = attrs.field(factory=dict)
 
 
 # -- parsing generated models with named failures -------------------------------------
