@@ -277,13 +277,12 @@ def _done(response: object) -> httpx.Response:
         ),
         (
             _done({**OK_CHECKPOINT, "created_at": "yesterday"}),
-            "save_checkpoint: Checkpoint: field `created_at`: Invalid isoformat string: "
-            "'yesterday'",
+            "save_checkpoint: Checkpoint: field `created_at`: 'yesterday' is not a date-time",
             "created_at",
         ),
         (
             _done({**OK_CHECKPOINT, "train_mlp": "yes"}),
-            "save_checkpoint: Checkpoint: field `train_mlp`: expected bool, got a string",
+            "save_checkpoint: Checkpoint: field `train_mlp`: expected a boolean, got a string",
             "train_mlp",
         ),
         (
