@@ -24,6 +24,7 @@ from ._checkpoints import (
     CheckpointRef,
     CheckpointStatus,
     CheckpointType,
+    coerce_checkpoint_ref,
 )
 from ._client import AsyncServiceClient, ServiceClient
 from ._errors import (
@@ -146,5 +147,6 @@ __all__ = [
     "UnprocessableEntityError",
     "WeaverError",
     "__version__",
+    "coerce_checkpoint_ref",
     "datum_from_tokens",
 ]

@@ -32,6 +32,7 @@ from .. import (
     OperationHandle,
     TrainingClient,
     WeaverError,
+    coerce_checkpoint_ref,
 )
 from ._output import (
     checkpoint_json,
@@ -57,28 +58,28 @@ _TTL = click.IntRange(limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
 
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
     """The model a REF belongs to, and the path or id to look up (no request)."""
-    if "://" in text:
-        path = CheckpointPath.parse(text)
-        if model_id is not None and model_id != path.model_id:
-            raise InvalidCheckpointRef(
-                f"{text} belongs to model {path.model_id}, but --model says {model_id}"
-            )
-        return path.model_id, path
     try:
-        checkpoint_id = uuid.UUID(text)
-    except ValueError:
+        target = coerce_checkpoint_ref(text)
+    except InvalidCheckpointRef:
         if model_id is None:
             raise InvalidCheckpointRef(
                 f"{text!r} is not a 'weaver://{{model_id}}/checkpoints/{{name}}' path; "
                 "to name a checkpoint by its name or id, add --model MODEL_ID"
             ) from None
         return model_id, CheckpointPath(model_id=model_id, name=text)
+    if isinstance(target, CheckpointPath):
+        if model_id is not None and model_id != target.model_id:
+            raise InvalidCheckpointRef(
+                f"{text} belongs to model {target.model_id}, but --model says {model_id}"
+            )
+        return target.model_id, target
     if model_id is None:
         raise InvalidCheckpointRef(
             f"{text} is a checkpoint id; add --model MODEL_ID (the model it belongs to), "
             "or pass its weaver:// path"
         )
-    return model_id, checkpoint_id
+    assert isinstance(target, uuid.UUID)  # a string is a path or an id, never a Checkpoint
+    return model_id, target
 
 
 class _Models:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ._app import EmulatorApp, create_app
 from ._config import EmulatorConfig, FaultConfig, FaultRule
 from ._server import RunningEmulator, run_emulator
+from ._spec import spec_path
 
 __all__ = [
     "EmulatorApp",
@@ -24,4 +25,5 @@ __all__ = [
     "RunningEmulator",
     "create_app",
     "run_emulator",
+    "spec_path",
 ]
