@@ -314,6 +314,8 @@ class ServiceClient(_ServiceBase):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        # Waits between heartbeats; True once closed. Tests replace it to run without time.
+        self._wait_beat: Callable[[float], bool] = self._stop.wait
 
     def __enter__(self) -> Self:
         return self
@@ -347,7 +349,7 @@ class ServiceClient(_ServiceBase):
             return session_id
 
     def _beat(self, session_id: str) -> None:
-        while not self._stop.wait(self._heartbeat_interval):
+        while not self._wait_beat(self._heartbeat_interval):
             try:
                 self._io.send(calls.send_heartbeat(session_id))
             except Exception as exc:  # a failed heartbeat must not end the thread
@@ -465,6 +467,8 @@ class AsyncServiceClient(_ServiceBase):
 
         self._lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
+        # Waits between heartbeats (cancelled on close). Tests replace it to run without time.
+        self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def __aenter__(self) -> Self:
         return self
@@ -502,10 +506,8 @@ class AsyncServiceClient(_ServiceBase):
             return session_id
 
     async def _beat(self, session_id: str) -> None:
-        import asyncio
-
         while True:
-            await asyncio.sleep(self._heartbeat_interval)
+            await self._wait_beat(self._heartbeat_interval)
             try:
                 await self._io.send(calls.send_heartbeat(session_id))
             except Exception as exc:  # a failed heartbeat must not end the task

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.cli.conftest import Cli, train_model
+from tests.support.cli import Cli, train_model
 from weaver_facade import ServiceClient
 
 CHECKPOINT_KEYS = {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.support import EmulatorProcess, spawn_emulator
+from tests.support.emulator import EmulatorProcess, spawn_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "kit-cli-secret-7c1d2e"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.emulator.support import API, KEY_A, Api, batch, spawn_emulator
+from tests.support.emulator import API, KEY_A, Api, batch, spawn_emulator
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.integration import (
     BASE_MODEL,
     AsyncServiceFactory,
     Recorder,
