@@ -11,10 +11,7 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
   smaller of the time left and ``PollSettings.long_poll``;
 * a server that answers a long-poll at once with a non-terminal status does
   not support it: the next polls are spaced by full-jitter exponential
-  backoff, so we never busy-loop, and each sleep is also at most
-  ``backoff_ratio`` of the time waited so far: the operation was still running
-  then, so its end is seen at most that fraction of its duration late (20 %
-  by default) however long it ran;
+  backoff, so we never busy-loop, capped by ``PollSettings.backoff_ratio``;
 * failed polls (connection errors, 429, 5xx) are retried within the
   deadline, honouring ``Retry-After``;
 * at the deadline the wait ends with ``OperationTimeoutError``, which carries
@@ -219,10 +216,11 @@ class PollSettings:
         min_interval: The least time between two polls answered at once, whatever
             the jitter draws, so that no draw can make a busy loop.
         backoff_ratio: Without long-poll, a sleep is at most this fraction of the
-            time waited so far (but at least ``min_interval``), so the end of an
-            operation is seen at most this fraction of its duration late.
-            Exponential backoff alone can sleep 8 s past the end of a 5 s
-            operation; a large ratio restores it.
+            time waited so far (but at least ``min_interval``): the operation was
+            still running then, so its end is seen at most this fraction of its
+            duration late (20 % by default), however long it ran. Exponential
+            backoff alone can sleep 8 s past the end of a 5 s operation; a large
+            ratio restores it.
     """
 
     timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))

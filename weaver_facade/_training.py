@@ -3,17 +3,9 @@
 Both are thin shells over ``_TrainingBase``, which validates arguments and
 builds every request and result parser without I/O.
 
-Differences from the official Weaver SDK, on purpose:
-
-* ``save_state`` saves ``weight_and_optimizer`` by default
-  (``include_optimizer=True``), so that every saved state can be resumed
-  with ``load_state_with_optimizer``. The official SDK saves ``weight`` by
-  default, which cannot restore the optimizer.
-* ``save_state`` does not list the model's checkpoints first: a duplicate
-  name is the server's 409, raised as ``CheckpointExistsError``.
-* Results are typed (``LoadResult``, ``ForwardBackwardResult``), paths are
-  validated before any request, and ``wait=False`` returns an operation
-  handle whose ``result(timeout=...)`` cannot hang.
+``save_state`` saves ``weight_and_optimizer`` by default, so that every saved
+state can be resumed with ``load_state_with_optimizer``; a duplicate name is the
+server's 409 (``CheckpointExistsError``).
 """
 
 from __future__ import annotations
@@ -499,8 +491,6 @@ class TrainingClient(_TrainingBase):
             name: 1 to 128 letters, digits, ``.``, ``_`` or ``-``, not starting with ``.``.
             include_optimizer: ``True`` (default) saves ``weight_and_optimizer``, which
                 ``load_state_with_optimizer`` can resume; ``False`` saves ``weight`` only.
-                The official Weaver SDK defaults to ``weight``, which cannot be resumed
-                with the optimizer.
             ttl_seconds: Seconds to keep it, or ``None`` for permanent; by default the
                 field is left out and the server's default applies.
             wait: Wait for the saved ``Checkpoint`` (default), or return a handle.
