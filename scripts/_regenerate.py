@@ -262,7 +262,70 @@ def cmd_regenerate() -> int:
 def report_coverage() -> None:
     """Print the spec fields the facade neither maps nor leaves out (a fresh interpreter,
     so that it reads the client just written)."""
-    subprocess.run([sys.executable, "-m", "weaver_facade._coverage"], cwd=ROOT, check=False)
+    subprocess.run([sys.executable, __file__, "--coverage"], cwd=ROOT, check=False)
+
+
+# --- field coverage ------------------------------------------------------------------------
+
+
+def wire_fields() -> list[Any]:
+    """Every ``WireFields`` declared in the facade's core modules, next to its converter."""
+    import importlib
+    import pkgutil
+
+    import weaver_facade
+    from weaver_facade._wire import WireFields
+
+    found: list[Any] = []
+    for info in pkgutil.iter_modules(weaver_facade.__path__):
+        if not info.name.startswith("_") or info.ispkg:
+            continue
+        module = importlib.import_module(f"weaver_facade.{info.name}")
+        for value in vars(module).values():
+            values = value if isinstance(value, tuple) else (value,)
+            found.extend(v for v in values if isinstance(v, WireFields) and v not in found)
+    return found
+
+
+def uncovered_fields(models: Any = None) -> list[str]:
+    """``Schema.field`` for each spec field without a facade attribute or a reason.
+
+    ``models`` is the generated ``models`` package to read (default: the installed one).
+    Also listed: a declaration naming a field the spec no longer has.
+    """
+    import attrs
+
+    if models is None:
+        from weaver_client import models
+    problems: list[str] = []
+    for fields in wire_fields():
+        model = getattr(models, fields.schema)
+        # The spec's names: the generator appends `_` to names such as `type`.
+        names = [
+            f.name.rstrip("_") for f in attrs.fields(model) if f.name != "additional_properties"
+        ]
+        attributes = {a.name for a in attrs.fields(fields.facade)}
+        for name in names:
+            if name not in fields.left_out and fields.mapped.get(name, name) not in attributes:
+                problems.append(f"{fields.schema}.{name}")
+        problems.extend(
+            f"{fields.schema}.{name} (declared, but not in the spec)"
+            for name in [*fields.mapped, *fields.left_out]
+            if name not in names
+        )
+    return problems
+
+
+def cmd_coverage() -> int:
+    problems = uncovered_fields()
+    if not problems:
+        print("every spec field the facade converts is mapped or left out with a reason")
+        return 0
+    print("spec fields the facade neither maps nor leaves out (with a reason):")
+    for problem in problems:
+        print(f"  - {problem}")
+    print("map each in the facade type, or add it to `left_out` next to its converter")
+    return 1
 
 
 def cmd_check() -> int:
@@ -412,8 +475,11 @@ def main(argv: list[str] | None = None) -> int:
         "--api-key", default=os.environ.get("WEAVER_API_KEY"), help=argparse.SUPPRESS
     )
     parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
+    parser.add_argument("--coverage", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
+        if args.coverage:
+            return cmd_coverage()
         if args.check:
             return cmd_check()
         if args.from_url:

@@ -159,7 +159,7 @@ class WireFields:
 
     Every field of the generated model must be an attribute of ``facade`` (under its
     own name, or the one in ``mapped``) or be in ``left_out`` with the reason, so that a
-    field added to the spec is never dropped in silence (``_coverage.uncovered_fields``).
+    field added to the spec is never dropped in silence (``scripts/regenerate --coverage``).
     """
 
     schema: str
