@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from weaver_client import limits
 
 from ._conformance import ConformanceOutcome, run_conformance
 from ._findings import API_KEY_HEADER, Finding, dedupe
@@ -99,7 +100,7 @@ def _probe(base_url: str, api_key: str | None) -> tuple[str | None, int | None, 
     try:
         reply = httpx.get(
             f"{base_url}/api/v1/supported-models",
-            params={"limit": 1000},
+            params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
             headers=headers,
             timeout=httpx.Timeout(15.0),
         )
