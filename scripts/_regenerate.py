@@ -11,6 +11,8 @@ import argparse
 import difflib
 import json
 import os
+import pprint
+import re
 import subprocess
 import sys
 import tempfile
@@ -81,7 +83,130 @@ def generate(spec: Path, out_parent: Path) -> Path:
         raise RegenerateError(f"openapi-python-client produced no package at {out}")
     # With `--meta none` the generator writes no PEP 561 marker; the wheel needs one.
     (out / "py.typed").write_text("", encoding="utf-8")
+    document = load_document(spec)
+    (out / "limits.py").write_text(limits_module(document), encoding="utf-8")
+    (out / "schemas.py").write_text(schemas_module(document), encoding="utf-8")
+    subprocess.run(  # the generator's own formatting, for the two modules it does not write
+        ["ruff", "format", "--isolated", "--no-cache", "-q", "limits.py", "schemas.py"],
+        cwd=out,
+        env=env,
+        check=True,
+    )
     return out
+
+
+# --- the spec's limits and schemas as Python modules --------------------------------------
+
+# Every keyword that limits a value, in the order the constants are emitted.
+LIMIT_KEYWORDS = (
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "default",
+)
+# A schema marked so has the service's defaults as its example (AdamParams).
+EXAMPLE_DEFAULTS = "x-weaver-example-is-default"
+LIMITS_DOC = '''"""The limits of openapi.yaml: made by scripts/regenerate, never edited by hand.
+
+One constant per limiting keyword (pattern, lengths, bounds, item and entry
+counts, default) of every named schema, parameter and header, and of each
+operation's own parameters, named ``SCHEMA[_PROPERTY...]_KEYWORD`` (``ITEMS``
+for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
+schemas whose example holds the service's defaults (marked `{marker}`).
+"""
+'''
+
+
+def load_document(spec: Path) -> dict[str, Any]:
+    import yaml
+
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise RegenerateError(f"{spec} is not an OpenAPI document")
+    return document
+
+
+def constant_name(*parts: str) -> str:
+    words = [re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", p) for p in parts]
+    return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(words)).strip("_").upper()
+
+
+def _limits_of(prefix: tuple[str, ...], schema: Any) -> Iterator[tuple[str, object]]:
+    if not isinstance(schema, Mapping) or "$ref" in schema:
+        return  # a reference's limits are the named schema's
+    for keyword in LIMIT_KEYWORDS:
+        if keyword in schema:
+            yield constant_name(*prefix, keyword), schema[keyword]
+    for name, prop in (schema.get("properties") or {}).items():
+        yield from _limits_of((*prefix, name), prop)
+    yield from _limits_of((*prefix, "items"), schema.get("items"))
+    yield from _limits_of((*prefix, "values"), schema.get("additionalProperties"))
+    if schema.get(EXAMPLE_DEFAULTS) and isinstance(schema.get("example"), Mapping):
+        yield constant_name(*prefix, "defaults"), dict(schema["example"])
+
+
+def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
+    """Every limit of the spec by constant name; a name made twice is an error."""
+    components = document.get("components") or {}
+    found: list[tuple[str, object]] = []
+    for name, schema in (components.get("schemas") or {}).items():
+        found.extend(_limits_of((name,), schema))
+    for kind in ("parameters", "headers"):
+        for name, item in (components.get(kind) or {}).items():
+            found.extend(_limits_of((name,), item.get("schema")))
+    for op in _operations(document).values():
+        for param in op.get("parameters") or []:
+            if "name" in param:
+                found.extend(_limits_of((op["operationId"], param["name"]), param.get("schema")))
+    limits: dict[str, object] = {}
+    for key, value in found:
+        if key in limits:
+            raise RegenerateError(f"two limits of openapi.yaml would both be named {key}")
+        limits[key] = value
+    return limits
+
+
+def limits_module(document: Mapping[str, Any]) -> str:
+    lines = [LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS), ""]
+    lines.append("from typing import Any, Final")
+    lines.append("")
+    for key, value in spec_limits(document).items():
+        kind = ": Final[dict[str, Any]]" if isinstance(value, dict) else ": Final"
+        lines.append(f"{key}{kind} = {value!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _bare(node: Any, *, names: bool = False) -> Any:
+    """``node`` without the words (descriptions, examples) that no validation reads."""
+    if isinstance(node, list):
+        return [_bare(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: _bare(value, names=key == "properties" and not names)
+        for key, value in node.items()
+        if names or key not in {"description", "example", "examples", "summary"}
+    }
+
+
+def schemas_module(document: Mapping[str, Any]) -> str:
+    schemas = (document.get("components") or {}).get("schemas") or {}
+    schemas = _bare(json.loads(json.dumps(schemas, default=str)))  # YAML dates become strings
+    text = pprint.pformat(schemas, width=100, sort_dicts=False)
+    return (
+        '"""The component schemas of openapi.yaml: made by scripts/regenerate, never edited '
+        'by hand."""\n\n'
+        "from typing import Any, Final\n\n"
+        f"SCHEMAS: Final[dict[str, Any]] = {text}\n"
+    )
 
 
 def tree_files(root: Path) -> dict[str, bytes]:
@@ -123,13 +248,84 @@ def cmd_regenerate() -> int:
         if TARGET.exists():
             if not diff_trees(fresh, TARGET):
                 print("generated/weaver_client is already up to date")
+                report_coverage()
                 return 0
             old = Path(tmp) / "old"
             TARGET.rename(old)
         fresh.rename(TARGET)
     print("regenerated generated/weaver_client from openapi.yaml")
+    report_coverage()
     print("next: run `mypy --strict weaver_facade` to see what the facade must follow")
     return 0
+
+
+def report_coverage() -> None:
+    """Print the spec fields the facade neither maps nor leaves out (a fresh interpreter,
+    so that it reads the client just written)."""
+    subprocess.run([sys.executable, __file__, "--coverage"], cwd=ROOT, check=False)
+
+
+# --- field coverage ------------------------------------------------------------------------
+
+
+def wire_fields() -> list[Any]:
+    """Every ``WireFields`` declared in the facade's core modules, next to its converter."""
+    import importlib
+    import pkgutil
+
+    import weaver_facade
+    from weaver_facade._wire import WireFields
+
+    found: list[Any] = []
+    for info in pkgutil.iter_modules(weaver_facade.__path__):
+        if not info.name.startswith("_") or info.ispkg:
+            continue
+        module = importlib.import_module(f"weaver_facade.{info.name}")
+        for value in vars(module).values():
+            values = value if isinstance(value, tuple) else (value,)
+            found.extend(v for v in values if isinstance(v, WireFields) and v not in found)
+    return found
+
+
+def uncovered_fields(models: Any = None) -> list[str]:
+    """``Schema.field`` for each spec field without a facade attribute or a reason.
+
+    ``models`` is the generated ``models`` package to read (default: the installed one).
+    Also listed: a declaration naming a field the spec no longer has.
+    """
+    import attrs
+
+    if models is None:
+        from weaver_client import models
+    problems: list[str] = []
+    for fields in wire_fields():
+        model = getattr(models, fields.schema)
+        # The spec's names: the generator appends `_` to names such as `type`.
+        names = [
+            f.name.rstrip("_") for f in attrs.fields(model) if f.name != "additional_properties"
+        ]
+        attributes = {a.name for a in attrs.fields(fields.facade)}
+        for name in names:
+            if name not in fields.left_out and fields.mapped.get(name, name) not in attributes:
+                problems.append(f"{fields.schema}.{name}")
+        problems.extend(
+            f"{fields.schema}.{name} (declared, but not in the spec)"
+            for name in [*fields.mapped, *fields.left_out]
+            if name not in names
+        )
+    return problems
+
+
+def cmd_coverage() -> int:
+    problems = uncovered_fields()
+    if not problems:
+        print("every spec field the facade converts is mapped or left out with a reason")
+        return 0
+    print("spec fields the facade neither maps nor leaves out (with a reason):")
+    for problem in problems:
+        print(f"  - {problem}")
+    print("map each in the facade type, or add it to `left_out` next to its converter")
+    return 1
 
 
 def cmd_check() -> int:
@@ -279,8 +475,11 @@ def main(argv: list[str] | None = None) -> int:
         "--api-key", default=os.environ.get("WEAVER_API_KEY"), help=argparse.SUPPRESS
     )
     parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
+    parser.add_argument("--coverage", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
+        if args.coverage:
+            return cmd_coverage()
         if args.check:
             return cmd_check()
         if args.from_url:

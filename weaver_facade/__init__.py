@@ -32,6 +32,7 @@ from ._checkpoints import (
     CheckpointRef,
     CheckpointStatus,
     CheckpointType,
+    coerce_checkpoint_ref,
 )
 from ._client import AsyncServiceClient, ServiceClient
 from ._download import DownloadProgress
@@ -185,5 +186,6 @@ __all__ = [
     "UnsupportedByServerError",
     "WeaverError",
     "__version__",
+    "coerce_checkpoint_ref",
     "datum_from_tokens",
 ]

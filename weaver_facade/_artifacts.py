@@ -29,7 +29,7 @@ from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import InvalidArgumentError, NotFoundError, ResponseValidationError
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
-from ._wire import Call, expect, parse_model
+from ._wire import Call, WireFields, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -161,6 +161,17 @@ checkpoint, or of an artifact: ``.../artifacts/{kind}``)."""
 
 def _opt(value: object) -> Any:
     return None if value is None or isinstance(value, Unset) else value
+
+
+ARTIFACT_FIELDS = (
+    WireFields(
+        "Artifact",
+        Artifact,
+        mapped={"manifest": "files"},
+        left_out={"updated_at": "nothing a caller decides depends on it"},
+    ),
+    WireFields("ManifestFile", ArtifactFile),
+)
 
 
 def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -> Artifact:

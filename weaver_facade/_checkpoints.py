@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
+from weaver_client import limits
 from weaver_client.types import Unset
 
 from ._errors import (
@@ -27,7 +28,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule
-from ._wire import expect, parse_model
+from ._wire import WireFields, expect, parse_model, reply_error
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -50,8 +51,9 @@ __all__ = [
 ]
 
 SCHEME = "weaver://"
-_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_MODEL_ID = re.compile(limits.RESOURCE_ID_PATTERN)
+_NAME = re.compile(limits.CHECKPOINT_NAME_PATTERN)
+_PATH = re.compile(limits.CHECKPOINT_PATH_PATTERN)
 _SEGMENT = "checkpoints"
 
 
@@ -79,16 +81,21 @@ class CheckpointStatus(enum.StrEnum):
 
 
 def _check_name(name: object, error: type[ValueError], where: str) -> str:
+    if type(name) is str and _NAME.fullmatch(name):
+        return name
+    # Only a refused name gets here: say exactly why.
     if not isinstance(name, str):
         raise error(f"{where} must be a string, got {type(name).__name__}")
     if name == "":
         raise error(f"{where} is empty")
-    if len(name) > 128:
-        raise error(f"{where} is {len(name)} characters long; at most 128 are allowed")
+    most = limits.CHECKPOINT_NAME_MAX_LENGTH
+    if len(name) > most:
+        raise error(f"{where} is {len(name)} characters long; at most {most} are allowed")
     if name.startswith("."):
         raise error(f"{where} {name!r} starts with '.'")
     if not _NAME.fullmatch(name):
-        bad = sorted({c for c in name if not re.fullmatch(r"[A-Za-z0-9._-]", c)})
+        # A character is refused where the pattern refuses it after a valid first one.
+        bad = sorted({c for c in name if not _NAME.fullmatch("a" + c)})
         raise error(
             f"{where} {name!r} contains {', '.join(map(repr, bad))}; "
             "only letters, digits, '.', '_' and '-' are allowed"
@@ -119,6 +126,10 @@ class CheckpointPath:
     @classmethod
     def parse(cls, text: str) -> CheckpointPath:
         """Parse and validate a ``weaver://`` path."""
+        if type(text) is str and _PATH.fullmatch(text):
+            model_id, _, name = text[len(SCHEME) :].split("/")
+            return cls(model_id=model_id, name=name)  # which checks both parts again, cheaply
+        # Only a refused path gets here: say exactly why.
         if not isinstance(text, str):
             raise InvalidCheckpointPath(
                 f"a checkpoint path must be a string, got {type(text).__name__}"
@@ -149,8 +160,9 @@ def _check_model_id(model_id: object, text: str | None) -> None:
     if not isinstance(model_id, str) or not _MODEL_ID.fullmatch(model_id):
         where = f"in {text!r}, " if text is not None else ""
         raise InvalidCheckpointPath(
-            f"{where}the model id {model_id!r} is not valid: it must be 1 to 128 "
-            "letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"{where}the model id {model_id!r} is not valid: it must be 1 to "
+            f"{limits.RESOURCE_ID_MAX_LENGTH} letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
 
 
@@ -193,6 +205,8 @@ class Checkpoint:
         """Whether ``load_state_with_optimizer`` can resume from this checkpoint."""
         return self.type is CheckpointType.WEIGHT_AND_OPTIMIZER
 
+
+CHECKPOINT_FIELDS = WireFields("Checkpoint", Checkpoint)
 
 CheckpointLike: TypeAlias = Checkpoint | CheckpointPath | str
 """What every method taking a checkpoint accepts."""
@@ -245,59 +259,50 @@ def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath
         ) from None
 
 
-# The whole path in one match (the spec's CheckpointPath pattern), for the fast path below.
-_PATH = re.compile(
-    r"weaver://(?P<model_id>[A-Za-z0-9][A-Za-z0-9._-]{0,127})"
-    r"/checkpoints/(?P<name>[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})"
-)
 # Keyed by value: the generated enums are StrEnums, equal to (and hashed as) their values.
 _TYPES: dict[str, CheckpointType] = {t.value: t for t in CheckpointType}
 _STATUSES: dict[str, CheckpointStatus] = {s.value: s for s in CheckpointStatus}
 
 
-def _trusted_path(model_id: str, name: str) -> CheckpointPath:
-    # Both parts were just matched by _PATH: skip __attrs_post_init__'s second check.
-    path = object.__new__(CheckpointPath)
-    object.__setattr__(path, "model_id", model_id)
-    object.__setattr__(path, "name", name)
-    return path
+def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "") -> Checkpoint:
+    """The facade ``Checkpoint`` for a generated one.
 
-
-def _fast_checkpoint(gen: wire.Checkpoint) -> Checkpoint | None:
-    """The facade ``Checkpoint`` for a well-formed reply item, or ``None`` to check slowly.
-
-    Listings convert thousands of items; the field-by-field ``expect`` calls of
-    the slow path cost more than the generated parse itself. This checks the
-    same things at once, and any surprise goes to the slow path, which names it.
+    ``from_dict`` made ``id`` a UUID, ``created_at`` a datetime and both enums
+    members; the other fields it passes through unchecked, so their types are
+    checked here, and the spec's schema names any that is wrong.
     """
-    path_text, name, model_id = gen.path, gen.name, gen.model_id
-    ttl, expires, size, sha = gen.ttl_seconds, gen.expires_at, gen.size_bytes, gen.sha256
-    # from_dict already made id a UUID, created_at a datetime and both enums members.
+    name, ttl, expires = gen.name, gen.ttl_seconds, gen.expires_at
+    model_id, size, sha = gen.model_id, gen.size_bytes, gen.sha256
     if not (
-        type(path_text) is str
-        and type(name) is str
+        type(name) is str
+        and type(gen.path) is str
         and type(gen.train_unembed) is bool
         and type(gen.train_mlp) is bool
         and type(gen.train_attn) is bool
         and (ttl is None or type(ttl) is int)
         and (expires is None or type(expires) is datetime.datetime)
+        and (type(model_id) is str or isinstance(model_id, Unset))
         and (type(size) is int or isinstance(size, Unset))
         and (type(sha) is str or isinstance(sha, Unset))
     ):
-        return None
-    match = _PATH.fullmatch(path_text)
-    if match is None or match["name"] != name:
-        return None
-    owner = match["model_id"]
-    if not isinstance(model_id, Unset):
-        if type(model_id) is not str:
-            return None
-        owner = model_id
+        raise reply_error(operation, "Checkpoint", gen.to_dict(), where=where or None)
+    path = None
+    if _PATH.fullmatch(gen.path):  # a path that fits the spec: no second parse for its message
+        model_id_part, _, name_part = gen.path[len(SCHEME) :].split("/")
+        path = CheckpointPath(model_id=model_id_part, name=name_part)
+    if path is None or name != path.name:
+        schema = "Checkpoint" + (f" {where}" if where else "")
+        path = path_from_wire(operation, schema, gen.path)  # names the problem of a bad path
+        raise ResponseValidationError(
+            f"{operation}: {schema}: field `name` is {name!r} but `path` names {path.name!r}",
+            operation=operation,
+            field="name",
+        )
     return Checkpoint(
         id=gen.id,
         name=name,
         type=_TYPES[gen.type_],
-        path=_trusted_path(match["model_id"], name),
+        path=path,
         status=_STATUSES[gen.status],
         ttl_seconds=ttl,
         created_at=gen.created_at,
@@ -305,51 +310,9 @@ def _fast_checkpoint(gen: wire.Checkpoint) -> Checkpoint | None:
         train_unembed=gen.train_unembed,
         train_mlp=gen.train_mlp,
         train_attn=gen.train_attn,
-        model_id=owner,
+        model_id=path.model_id if isinstance(model_id, Unset) else model_id,
         size_bytes=None if isinstance(size, Unset) else size,
         sha256=None if isinstance(sha, Unset) else sha,
-    )
-
-
-def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "") -> Checkpoint:
-    """The facade ``Checkpoint`` for a generated one, checking what from_dict does not."""
-    fast = _fast_checkpoint(gen)
-    return fast if fast is not None else checked_checkpoint(operation, gen, where=where)
-
-
-def checked_checkpoint(operation: str, gen: wire.Checkpoint, *, where: str = "") -> Checkpoint:
-    """``checkpoint_from_wire`` field by field: slower, and names any field that is wrong."""
-    schema = "Checkpoint" + (f" {where}" if where else "")
-
-    def field(name: str, value: object, kind: type[Any], *, nullable: bool = False) -> Any:
-        return expect(operation, schema, name, value, kind, nullable=nullable)
-
-    path = path_from_wire(operation, schema, gen.path)
-    name = field("name", gen.name, str)
-    if name != path.name:
-        raise ResponseValidationError(
-            f"{operation}: {schema}: field `name` is {name!r} but `path` names {path.name!r}",
-            operation=operation,
-            field="name",
-        )
-    model_id = path.model_id if isinstance(gen.model_id, Unset) else gen.model_id
-    return Checkpoint(
-        id=field("id", gen.id, uuid.UUID),
-        name=name,
-        type=CheckpointType(gen.type_.value),
-        path=path,
-        status=CheckpointStatus(gen.status.value),
-        ttl_seconds=field("ttl_seconds", gen.ttl_seconds, int, nullable=True),
-        created_at=field("created_at", gen.created_at, datetime.datetime),
-        expires_at=field("expires_at", gen.expires_at, datetime.datetime, nullable=True),
-        train_unembed=field("train_unembed", gen.train_unembed, bool),
-        train_mlp=field("train_mlp", gen.train_mlp, bool),
-        train_attn=field("train_attn", gen.train_attn, bool),
-        model_id=field("model_id", model_id, str),
-        size_bytes=None
-        if isinstance(gen.size_bytes, Unset)
-        else field("size_bytes", gen.size_bytes, int),
-        sha256=None if isinstance(gen.sha256, Unset) else field("sha256", gen.sha256, str),
     )
 
 

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import httpx
+from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
@@ -101,9 +102,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
 DEFAULT_LORA_RANK = 32
-_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _TRAINING_MODES = ("lora", "full_ft")
-_MAX_SEED = 2**32 - 1
+_MAX_SEED = limits.LORA_CONFIG_SEED_MAXIMUM
 
 
 def _base_url(base_url: str | None) -> str:
@@ -135,8 +136,8 @@ def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
 def _check_id(what: str, value: object) -> str:
     if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
         raise InvalidArgumentError(
-            f"{what} {value!r} is not valid: 1 to 128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            f"{what} {value!r} is not valid: 1 to {limits.RESOURCE_ID_MAX_LENGTH} letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit"
         )
     return value
 
@@ -234,24 +235,32 @@ class _ServiceBase:
     ) -> NewModel:
         """Check ``create_training_client``'s arguments (no request)."""
         CreatedModels.check_keep(keep)
-        if not isinstance(base_model, str) or not 1 <= len(base_model) <= 256:
+        shortest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MIN_LENGTH
+        longest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MAX_LENGTH
+        if not isinstance(base_model, str) or not shortest <= len(base_model) <= longest:
             raise InvalidArgumentError(
-                f"base_model must be a name of 1 to 256 characters, got {base_model!r}"
+                f"base_model must be a name of {shortest} to {longest} characters, "
+                f"got {base_model!r}"
             )
-        if training_mode not in _TRAINING_MODES:
+        modes = [mode.value for mode in wire.TrainingMode]
+        if training_mode not in modes:
             raise InvalidArgumentError(
-                f"training_mode must be one of {list(_TRAINING_MODES)}, got {training_mode!r}"
+                f"training_mode must be one of {modes}, got {training_mode!r}"
             )
+        low, high = limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
         if (
             isinstance(lora_rank, bool)
             or not isinstance(lora_rank, int)
-            or not 1 <= lora_rank <= 256
+            or not low <= lora_rank <= high
         ):
-            raise InvalidArgumentError(f"lora_rank must be an int from 1 to 256, got {lora_rank!r}")
+            raise InvalidArgumentError(
+                f"lora_rank must be an int from {low} to {high}, got {lora_rank!r}"
+            )
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED:
+            low, high = limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM
+            if isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high:
                 raise InvalidArgumentError(
-                    f"seed must be an int from 0 to {_MAX_SEED}, or None; got {seed!r}"
+                    f"seed must be an int from {low} to {high}, or None; got {seed!r}"
                 )
             if training_mode != "lora":
                 raise InvalidArgumentError(
@@ -358,6 +367,8 @@ class ServiceClient(_ServiceBase):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        # Waits between heartbeats; True once closed. Tests replace it to run without time.
+        self._wait_beat: Callable[[float], bool] = self._stop.wait
 
     def __enter__(self) -> Self:
         return self
@@ -399,7 +410,7 @@ class ServiceClient(_ServiceBase):
             return session_id
 
     def _beat(self, session_id: str) -> None:
-        while not self._stop.wait(self._heartbeat_interval):
+        while not self._wait_beat(self._heartbeat_interval):
             try:
                 self._io.send(calls.send_heartbeat(session_id))
             except Exception as exc:  # a failed heartbeat must not end the thread
@@ -657,6 +668,8 @@ class AsyncServiceClient(_ServiceBase):
 
         self._lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
+        # Waits between heartbeats (cancelled on close). Tests replace it to run without time.
+        self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def __aenter__(self) -> Self:
         return self
@@ -701,10 +714,8 @@ class AsyncServiceClient(_ServiceBase):
             return session_id
 
     async def _beat(self, session_id: str) -> None:
-        import asyncio
-
         while True:
-            await asyncio.sleep(self._heartbeat_interval)
+            await self._wait_beat(self._heartbeat_interval)
             try:
                 await self._io.send(calls.send_heartbeat(session_id))
             except Exception as exc:  # a failed heartbeat must not end the task

@@ -34,18 +34,17 @@ Our exception hierarchy::
     │   ├── APIConnectionError ..................... no reply (status_code is None)
     │   │   └── APITimeoutError
     │   ├── ResponseValidationError ................ the reply does not match the spec
-    │   └── UnsupportedByServerError ............... the server lacks the extension a call
-    │                                                needs (``extension`` names it)
+    │   └── UnsupportedByServerError ............... the server lacks a needed extension
     ├── OperationFailedError ....................... a polled operation ended in `error`
     ├── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
     └── DownloadError .............................. an artifact's files could not be downloaded
-        ├── UnsafeArtifactPathError ................ a file name or a path in the way would write
-        │                                            outside the destination (nothing written)
-        ├── ArtifactIntegrityError ................. a file's size or sha256 differs (name,
-        │                                            expected, received); never published
+        ├── UnsafeArtifactPathError ................ a name would write outside the destination
+        ├── ArtifactIntegrityError ................. a file's size or sha256 differs
         ├── StorageError ........................... storage refused the URL or kept failing
         └── DownloadTimeoutError (also TimeoutError)  the download's deadline passed
 
+An unsafe name is refused before anything is written; an integrity error names
+the file, the expected and the received value, and the file is never published.
 A failed download leaves its ``.part`` files (except one that failed
 verification): running it again resumes them.
 

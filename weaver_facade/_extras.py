@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from typing import NoReturn
 
-__all__ = ["EXIT_MISSING_EXTRA", "missing_extra_message", "missing_module", "require", "run_cli"]
+__all__ = ["EXIT_MISSING_EXTRA", "missing_extra_message", "missing_module", "require"]
 
 EXIT_MISSING_EXTRA = 2
 
@@ -53,12 +52,3 @@ def require(extra: str, what: str) -> None:
     if missing_module(extra) is not None:
         print(f"error: {missing_extra_message(extra, what)}", file=sys.stderr)
         raise SystemExit(EXIT_MISSING_EXTRA)
-
-
-def run_cli() -> NoReturn:
-    """The ``weaver-facade`` console script: ``weaver_facade.cli.main`` once ``cli`` is there."""
-    require("cli", "the weaver-facade command")
-    from .cli import main
-
-    main()
-    raise SystemExit(0)  # click's standalone mode exits itself; this is for the type checker

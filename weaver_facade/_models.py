@@ -20,7 +20,7 @@ from . import _calls as calls
 from ._errors import APIConnectionError, InvalidArgumentError, ResponseValidationError, WeaverError
 from ._lazy import LazyModule
 from ._transport import logger
-from ._wire import Call, WireModel, expect, parse_model
+from ._wire import Call, WireFields, WireModel, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -133,6 +133,20 @@ def _lora(operation: str, value: object) -> LoraSettings | None:
         seed=_optional(operation, "lora_config.seed", value.seed, int),
         **flags,
     )
+
+
+MODEL_FIELDS = (
+    WireFields(
+        "Model",
+        ModelInfo,
+        mapped={"lora_config": "lora"},
+        left_out={
+            "model_seq_id": "only the create request needs it",
+            "user_metadata": "set by the caller, who has it",
+        },
+    ),
+    WireFields("SupportedModel", BaseModelInfo),
+)
 
 
 def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:

@@ -11,10 +11,7 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
   smaller of the time left and ``PollSettings.long_poll``;
 * a server that answers a long-poll at once with a non-terminal status does
   not support it: the next polls are spaced by full-jitter exponential
-  backoff, so we never busy-loop, and each sleep is also at most
-  ``backoff_ratio`` of the time waited so far: the operation was still running
-  then, so its end is seen at most that fraction of its duration late (20 %
-  by default) however long it ran;
+  backoff, so we never busy-loop, capped by ``PollSettings.backoff_ratio``;
 * failed polls (connection errors, 429, 5xx) are retried within the
   deadline, honouring ``Retry-After``;
 * at the deadline the wait ends with ``OperationTimeoutError``, which carries
@@ -33,6 +30,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import attrs
+from weaver_client import limits
 from weaver_client.types import Unset
 
 from ._errors import (
@@ -43,7 +41,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule
-from ._wire import expect, parse_model
+from ._wire import WireFields, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -189,6 +187,18 @@ def _object(operation: str, field: str, value: object) -> Mapping[str, Any] | No
     )
 
 
+OPERATION_FIELDS = (
+    WireFields(
+        "Operation",
+        OperationSnapshot,
+        # `error` is the real service's name for error_code.
+        mapped={"error": "error_code", "metadata": "conversion"},
+    ),
+    WireFields("PendingInfo", PendingInfo),
+    WireFields("ConversionProgress", ConversionProgress),
+)
+
+
 def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot:
     """Check a generated Operation and keep what the handles need."""
     code = _optional(operation, "error_code", gen.error_code, str) or _optional(
@@ -239,7 +249,7 @@ class PollSettings:
 
     Attributes:
         timeout: The default deadline of ``result()``, in seconds.
-        long_poll: The ``wait`` sent with each poll, in seconds (the server allows 0 to 60).
+        long_poll: The ``wait`` sent with each poll, in seconds (the spec bounds it).
         initial_backoff: The first backoff cap when long-poll is not supported.
         max_backoff: The largest backoff cap.
         immediate: A non-terminal reply faster than ``min(immediate, wait / 2)``
@@ -247,15 +257,20 @@ class PollSettings:
         min_interval: The least time between two polls answered at once, whatever
             the jitter draws, so that no draw can make a busy loop.
         backoff_ratio: Without long-poll, a sleep is at most this fraction of the
-            time waited so far (but at least ``min_interval``), so the end of an
-            operation is seen at most this fraction of its duration late.
-            Exponential backoff alone can sleep 8 s past the end of a 5 s
-            operation; a large ratio restores it.
+            time waited so far (but at least ``min_interval``): the operation was
+            still running then, so its end is seen at most this fraction of its
+            duration late (20 % by default), however long it ran. Exponential
+            backoff alone can sleep 8 s past the end of a 5 s operation; a large
+            ratio restores it.
     """
 
     timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
     long_poll: float = attrs.field(
-        default=20.0, validator=[attrs.validators.ge(0), attrs.validators.le(60)]
+        default=20.0,
+        validator=[
+            attrs.validators.ge(limits.GET_OPERATION_WAIT_MINIMUM),
+            attrs.validators.le(limits.GET_OPERATION_WAIT_MAXIMUM),
+        ],
     )
     initial_backoff: float = attrs.field(default=0.25, validator=attrs.validators.gt(0))
     max_backoff: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))

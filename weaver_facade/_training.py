@@ -3,17 +3,9 @@
 Both are thin shells over ``_TrainingBase``, which validates arguments and
 builds every request and result parser without I/O.
 
-Differences from the official Weaver SDK, on purpose:
-
-* ``save_state`` saves ``weight_and_optimizer`` by default
-  (``include_optimizer=True``), so that every saved state can be resumed
-  with ``load_state_with_optimizer``. The official SDK saves ``weight`` by
-  default, which cannot restore the optimizer.
-* ``save_state`` does not list the model's checkpoints first: a duplicate
-  name is the server's 409, raised as ``CheckpointExistsError``.
-* Results are typed (``LoadResult``, ``ForwardBackwardResult``), paths are
-  validated before any request, and ``wait=False`` returns an operation
-  handle whose ``result(timeout=...)`` cannot hang.
+``save_state`` saves ``weight_and_optimizer`` by default, so that every saved
+state can be resumed with ``load_state_with_optimizer``; a duplicate name is the
+server's 409 (``CheckpointExistsError``).
 """
 
 from __future__ import annotations
@@ -25,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import attrs
+from weaver_client import limits
 from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
@@ -110,8 +103,6 @@ __all__ = [
     "reattach_parser",
 ]
 
-MAX_DATA = 256
-MAX_TTL_SECONDS = 315_360_000
 DEFAULT_PAGE_SIZE = 100
 LossFnName: TypeAlias = Literal["cross_entropy"]
 
@@ -143,8 +134,10 @@ def _check_data(data: object) -> list[Datum]:
     if not isinstance(data, Sequence) or isinstance(data, str | bytes):
         raise InvalidDatumError(f"forward_backward takes a sequence of Datum, got {data!r:.80}")
     items = list(data)
-    if not 1 <= len(items) <= MAX_DATA:
-        raise InvalidDatumError(f"forward_backward takes 1 to {MAX_DATA} data, got {len(items)}")
+    low = limits.FORWARD_BACKWARD_INPUT_DATA_MIN_ITEMS
+    high = limits.FORWARD_BACKWARD_INPUT_DATA_MAX_ITEMS
+    if not low <= len(items) <= high:
+        raise InvalidDatumError(f"forward_backward takes {low} to {high} data, got {len(items)}")
     for i, datum in enumerate(items):
         if not isinstance(datum, Datum):
             raise InvalidDatumError(
@@ -164,21 +157,29 @@ def _check_loss_fn(loss_fn: object) -> str:
 def _check_ttl(ttl_seconds: object) -> int | None:
     if ttl_seconds is None:
         return None
+    low, high = limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM
     if (
         isinstance(ttl_seconds, bool)
         or not isinstance(ttl_seconds, int)
-        or not 1 <= ttl_seconds <= MAX_TTL_SECONDS
+        or not low <= ttl_seconds <= high
     ):
         raise InvalidArgumentError(
-            f"ttl_seconds must be an int from 1 to {MAX_TTL_SECONDS}, or None for a "
+            f"ttl_seconds must be an int from {low} to {high}, or None for a "
             f"permanent checkpoint; got {ttl_seconds!r}"
         )
     return ttl_seconds
 
 
 def _check_page_size(page_size: object) -> int:
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 1000:
-        raise InvalidArgumentError(f"page_size must be an int from 1 to 1000, got {page_size!r}")
+    low, high = limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not low <= page_size <= high
+    ):
+        raise InvalidArgumentError(
+            f"page_size must be an int from {low} to {high}, got {page_size!r}"
+        )
     return page_size
 
 
@@ -644,8 +645,6 @@ class TrainingClient(_TrainingBase):
             name: 1 to 128 letters, digits, ``.``, ``_`` or ``-``, not starting with ``.``.
             include_optimizer: ``True`` (default) saves ``weight_and_optimizer``, which
                 ``load_state_with_optimizer`` can resume; ``False`` saves ``weight`` only.
-                The official Weaver SDK defaults to ``weight``, which cannot be resumed
-                with the optimizer.
             ttl_seconds: Seconds to keep it, or ``None`` for permanent; by default the
                 field is left out and the server's default applies.
             wait: Wait for the saved ``Checkpoint`` (default), or return a handle.

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from weaver_client import limits
 from weaver_client.types import UNSET, Unset
 
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import LazyModule
-from ._wire import expect, parse_model
+from ._wire import WireFields, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 IGNORE_INDEX = -100
-MAX_TOKENS = 4096
+MAX_TOKENS = limits.ENCODED_TEXT_CHUNK_TOKENS_MAX_ITEMS
 
 
 def _real(name: str, value: object) -> float:
@@ -45,34 +46,54 @@ def _real(name: str, value: object) -> float:
     return float(value)
 
 
-_ADAM_RULES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
-    ("learning_rate", lambda v: 0 < v <= 10, "0 < learning_rate <= 10"),
-    ("beta1", lambda v: 0 <= v < 1, "0 <= beta1 < 1"),
-    ("beta2", lambda v: 0 <= v < 1, "0 <= beta2 < 1"),
-    ("eps", lambda v: 0 < v <= 1, "0 < eps <= 1"),
-    ("weight_decay", lambda v: 0 <= v <= 1, "0 <= weight_decay <= 1"),
-    ("grad_clip_norm", lambda v: v >= 0, "grad_clip_norm >= 0"),
+# The spec's bound keywords, each as the comparison ``value OP bound`` that must hold.
+_BOUNDS: tuple[tuple[str, str, Callable[[float, float], bool]], ...] = (
+    ("EXCLUSIVE_MINIMUM", ">", lambda v, bound: v > bound),
+    ("MINIMUM", ">=", lambda v, bound: v >= bound),
+    ("MAXIMUM", "<=", lambda v, bound: v <= bound),
+    ("EXCLUSIVE_MAXIMUM", "<", lambda v, bound: v < bound),
 )
+_FLIPPED = {">": "<", ">=": "<="}
+
+
+def _adam_rule(name: str) -> tuple[Callable[[float], bool], str]:
+    """The spec's bounds of one AdamParams field: a test and its text, such as ``0 < eps <= 1``."""
+    checks = [
+        (holds, op, bound)
+        for keyword, op, holds in _BOUNDS
+        if (bound := getattr(limits, f"ADAM_PARAMS_{name.upper()}_{keyword}", None)) is not None
+    ]
+
+    def ok(value: float) -> bool:
+        return all(holds(value, bound) for holds, _, bound in checks)
+
+    if len(checks) == 2 and checks[0][1] in _FLIPPED:  # a range: lower, then upper bound
+        (_, low_op, low), (_, high_op, high) = checks
+        return ok, f"{low} {_FLIPPED[low_op]} {name} {high_op} {high}"
+    return ok, " and ".join(f"{name} {op} {bound}" for _, op, bound in checks)
+
+
+_ADAM_DEFAULTS = limits.ADAM_PARAMS_DEFAULTS
+_ADAM_RULES = {name: _adam_rule(name) for name in _ADAM_DEFAULTS}
 
 
 @attrs.frozen(kw_only=True)
 class AdamParams:
     """AdamW settings for ``optim_step``; the defaults are the Weaver service's.
 
-    Validated on construction with the spec's bounds: ``0 < learning_rate <= 10``,
-    ``0 <= beta1, beta2 < 1``, ``0 < eps <= 1``, ``0 <= weight_decay <= 1``,
-    ``grad_clip_norm >= 0`` (0 disables clipping). All six are always sent.
+    Validated on construction with the bounds of openapi.yaml's ``AdamParams``
+    (``grad_clip_norm=0`` disables clipping). All six are always sent.
     """
 
-    learning_rate: float = 1e-4
-    beta1: float = 0.9
-    beta2: float = 0.95
-    eps: float = 1e-8
-    weight_decay: float = 0.01
-    grad_clip_norm: float = 1.0
+    learning_rate: float = _ADAM_DEFAULTS["learning_rate"]
+    beta1: float = _ADAM_DEFAULTS["beta1"]
+    beta2: float = _ADAM_DEFAULTS["beta2"]
+    eps: float = _ADAM_DEFAULTS["eps"]
+    weight_decay: float = _ADAM_DEFAULTS["weight_decay"]
+    grad_clip_norm: float = _ADAM_DEFAULTS["grad_clip_norm"]
 
     def __attrs_post_init__(self) -> None:
-        for name, ok, rule in _ADAM_RULES:
+        for name, (ok, rule) in _ADAM_RULES.items():
             value = _real(name, getattr(self, name))
             if not ok(value):
                 raise InvalidArgumentError(f"AdamParams: {rule} is required, got {value!r}")
@@ -111,8 +132,9 @@ def _weights(values: Iterable[float]) -> tuple[float, ...]:
 def _check_datum_id(datum_id: object) -> None:
     if datum_id is None:
         return
-    if not isinstance(datum_id, str) or len(datum_id) > 128:
-        raise InvalidDatumError("Datum: datum_id must be a string of at most 128 characters")
+    most = limits.DATUM_DATUM_ID_MAX_LENGTH
+    if not isinstance(datum_id, str) or len(datum_id) > most:
+        raise InvalidDatumError(f"Datum: datum_id must be a string of at most {most} characters")
     try:
         datum_id.encode("utf-8")
     except UnicodeEncodeError:
@@ -266,6 +288,18 @@ class LoadResult:
     checkpoint_id: uuid.UUID | None = None
     optimizer_step: int | None = None
     model_id: str | None = None
+
+
+RESULT_FIELDS = (
+    WireFields(
+        "ForwardBackwardResult",
+        ForwardBackwardResult,
+        # Each output's logprobs and datum_id become the columns logprobs and datum_ids.
+        mapped={"loss_fn_outputs": "logprobs"},
+    ),
+    WireFields("OptimStepResult", OptimStepResult),
+    WireFields("LoadResult", LoadResult),
+)
 
 
 def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, float]:

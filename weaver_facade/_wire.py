@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import datetime
 import email.utils
-import enum
 import re
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
 import attrs
@@ -41,6 +39,7 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
+from ._schema import explain, json_type
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -54,6 +53,7 @@ __all__ = [
     "Delivery",
     "EarlierAttempt",
     "GeneratedClient",
+    "WireFields",
     "WireModel",
     "connection_error",
     "error_from_response",
@@ -61,6 +61,7 @@ __all__ = [
     "finish",
     "parse_model",
     "parse_retry_after",
+    "reply_error",
     "scrub",
 ]
 
@@ -178,11 +179,7 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Exce
         )
     except ResponseValidationError as described:
         return described
-    return ResponseValidationError(  # pragma: no cover - parse_model re-raises above
-        f"{call.operation}: {call.model.__name__}: malformed reply ({type(exc).__name__})",
-        operation=call.operation,
-        status_code=response.status_code,
-    )
+    return reply_error(call.operation, call.model.__name__, data, cause=exc)
 
 
 def _json_or_error(operation: str, response: httpx.Response) -> Any:
@@ -205,19 +202,22 @@ def _snippet(response: httpx.Response) -> str:
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 
 
+@attrs.frozen
+class WireFields:
+    """Which fields of a spec schema a facade type carries; declared next to its converter.
+
+    Every field of the generated model must be an attribute of ``facade`` (under its
+    own name, or the one in ``mapped``) or be in ``left_out`` with the reason, so that a
+    field added to the spec is never dropped in silence (``scripts/regenerate --coverage``).
+    """
+
+    schema: str
+    facade: type[Any]
+    mapped: Mapping[str, str] = attrs.field(factory=dict)
+    left_out: Mapping[str, str] = attrs.field(factory=dict)
+
+
 # -- parsing generated models with named failures -------------------------------------
-
-_ENUM_FAILURE = re.compile(r"^'?(?P<value>.*?)'? is not a valid (?P<enum>\w+)$")
-
-
-def _known_fields(model: type[Any]) -> set[str]:
-    if not attrs.has(model):
-        return set()
-    return {f.name.rstrip("_") for f in attrs.fields(model) if f.name != "additional_properties"}
-
-
-def _label(operation: str, model: type[Any], where: str | None) -> str:
-    return f"{operation}: {model.__name__}" + (f" {where}" if where else "")
 
 
 def parse_model(
@@ -230,136 +230,60 @@ def parse_model(
     request_id: str | None = None,
 ) -> M:
     """``model.from_dict(data)``, with any failure described as a ResponseValidationError."""
-    label = _label(operation, model, where)
-
-    def fail(message: str, field: str | None = None) -> ResponseValidationError:
-        return ResponseValidationError(
-            f"{label}: {message}",
+    if not isinstance(data, Mapping):
+        raise ResponseValidationError(
+            f"{_label(operation, model.__name__, where)}: "
+            f"expected a JSON object, got {json_type(data)}",
             operation=operation,
-            field=field,
             status_code=status_code,
             request_id=request_id,
         )
-
-    if not isinstance(data, Mapping):
-        raise fail(f"expected a JSON object, got {_json_type(data)}")
     try:
         return model.from_dict(data)
-    except KeyError as exc:
-        raise _describe_missing(fail, model, data, str(exc.args[0]) if exc.args else "?") from None
-    except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise _describe_value_error(fail, data, exc) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise reply_error(
+            operation,
+            model.__name__,
+            data,
+            where=where,
+            cause=exc,
+            status_code=status_code,
+            request_id=request_id,
+        ) from None
 
 
-Fail = Callable[[str, "str | None"], ResponseValidationError]
+def _label(operation: str, schema: str, where: str | None) -> str:
+    return f"{operation}: {schema}" + (f" {where}" if where else "")
 
 
-def _describe_missing(
-    fail: Fail, model: type[Any], data: Mapping[str, Any], field: str
+def reply_error(
+    operation: str,
+    schema: str,
+    data: Mapping[str, Any],
+    *,
+    where: str | None = None,
+    cause: Exception | None = None,
+    status_code: int | None = None,
+    request_id: str | None = None,
 ) -> ResponseValidationError:
-    known = _known_fields(model)
-    if field in known and field not in data:
-        extra = sorted(k for k in data if k not in known)
-        return fail(f"required field `{field}` missing{_got(extra)}", field)
-    found = _find_missing(data, field, "")
-    if found is None:
-        return fail(f"required field `{field}` missing in a nested object", field)
-    path, obj = found
-    similar = sorted(k for k in obj if field in k or k in field)
-    return fail(f"{path}: required field `{field}` missing{_got(similar)}", f"{path}.{field}")
+    """The error for a reply that breaks the spec's ``schema``, naming the field.
 
-
-def _got(keys: list[str]) -> str:
-    return f" (got {', '.join(f'`{k}`' for k in keys)})" if keys else ""
-
-
-def _find_missing(data: object, key: str, path: str) -> tuple[str, Mapping[str, Any]] | None:
-    """The first object inside a list (such as ``items[3]``) that lacks ``key``."""
-    children: list[tuple[str, object]] = []
-    if isinstance(data, Mapping):
-        children = [(f"{path}.{k}" if path else str(k), v) for k, v in data.items()]
-    elif isinstance(data, list):
-        for i, item in enumerate(data):
-            if isinstance(item, Mapping) and key not in item:
-                return f"{path}[{i}]", item
-            children.append((f"{path}[{i}]", item))
-    for child_path, child in children:
-        found = _find_missing(child, key, child_path)
-        if found is not None:
-            return found
-    return None
-
-
-def _strings(data: object, path: str = "") -> Iterator[tuple[str, str]]:
-    """Every string value in a JSON document, with its path."""
-    if isinstance(data, str):
-        yield path, data
-    elif isinstance(data, Mapping):
-        for k, v in data.items():
-            yield from _strings(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _strings(v, f"{path}[{i}]")
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _find_value(data: object, text: str) -> str | None:
-    """The path of the value refused in ``text`` (an error message from generated code)."""
-    for path, value in _strings(data):
-        if value == text or repr(value) in text:
-            return path
-    if "UUID" in text:  # uuid.UUID does not quote what it refuses
-        for path, value in _strings(data):
-            if path.rsplit(".", 1)[-1].endswith("id") and not _is_uuid(value):
-                return path
-    return None
-
-
-def _describe_value_error(
-    fail: Fail, data: Mapping[str, Any], exc: Exception
-) -> ResponseValidationError:
-    text = str(exc)
-    match = _ENUM_FAILURE.match(text)
-    if match:
-        value, enum_name = match["value"], match["enum"]
-        field = _find_value(data, value)
-        allowed = _enum_values(enum_name)
-        expected = f" (expected one of: {', '.join(allowed)})" if allowed else ""
-        where = f"field `{field}`: " if field else ""
-        return fail(f"{where}{value!r} is not a valid {enum_name}{expected}", field)
-    # Date-times and UUIDs: the refused value is quoted in the message.
-    field = _find_value(data, text)
-    if field is not None and field:
-        return fail(f"field `{field}`: {text}", field)
-    return fail(f"malformed reply ({type(exc).__name__}: {text})", None)
-
-
-def _enum_values(name: str) -> list[str]:
-    enum_cls = getattr(wire, name, None)
-    if isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum):
-        return [str(member.value) for member in enum_cls]
-    return []
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
+    The generated parser (or a converter) found the problem; the spec's schema
+    says which field it is and what was expected, so no generated code's words are read.
+    """
+    problem = explain(schema, data)
+    if problem is None:  # the schema allows it: only the generated code refused it
+        detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+        text, field = f"malformed reply{detail}", None
+    else:
+        text, field = problem.message, problem.field
+    return ResponseValidationError(
+        f"{_label(operation, schema, where)}: {text}",
+        operation=operation,
+        field=field,
+        status_code=status_code,
+        request_id=request_id,
+    )
 
 
 T = TypeVar("T")
@@ -381,7 +305,7 @@ def expect(
     # JSON true is not a number, although Python's bool is an int.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         name = " or ".join(k.__name__ for k in kinds)
-        shown = "missing" if isinstance(value, Unset) else f"got {_json_type(value)}"
+        shown = "missing" if isinstance(value, Unset) else f"got {json_type(value)}"
         raise ResponseValidationError(
             f"{operation}: {schema}: field `{field}`: expected {name}, {shown}",
             operation=operation,

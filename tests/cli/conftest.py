@@ -8,34 +8,14 @@ satisfy: no traceback, and the key never printed.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import attrs
 import pytest
-from click.testing import CliRunner
 
-from weaver_facade import ServiceClient, datum_from_tokens
-from weaver_facade.cli import main
+from tests.support.cli import API_KEY, Cli, Run, invoke, train_model
+from weaver_facade import ServiceClient
 from weaver_facade.emulator import RunningEmulator, run_emulator
-
-API_KEY = "cli-secret-key-5b2e77"
-
-
-@attrs.frozen
-class Run:
-    """One invocation: exit status and the two streams."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-Cli = Callable[..., Run]
 
 
 @pytest.fixture
@@ -48,18 +28,6 @@ def emulator_config() -> dict[str, Any]:
 def emu(emulator_config: dict[str, Any]) -> Iterator[RunningEmulator]:
     with run_emulator(api_keys=(API_KEY,), **emulator_config) as running:
         yield running
-
-
-def invoke(args: list[str], env: dict[str, str | None]) -> Run:
-    runner = CliRunner(env=env)
-    result = runner.invoke(main, args, catch_exceptions=True)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"uncaught {result.exception!r}\n{result.output}")
-    run = Run(result.exit_code, result.stdout, result.stderr)
-    both = run.stdout + run.stderr
-    assert "Traceback" not in both, both
-    assert API_KEY not in both, both
-    return run
 
 
 @pytest.fixture
@@ -82,16 +50,6 @@ def cli(emu: RunningEmulator) -> Cli:
 def service(emu: RunningEmulator) -> Iterator[ServiceClient]:
     with ServiceClient(emu.base_url, API_KEY, heartbeat_interval=0) as client:
         yield client
-
-
-def train_model(service: ServiceClient, steps: int = 2) -> str:
-    """A new weaver-tiny model after ``steps`` training steps; its id."""
-    trainer = service.create_training_client("weaver-tiny", seed=3)
-    batch = [datum_from_tokens([(5 * i + j) % 256 for j in range(10)]) for i in range(3)]
-    for _ in range(steps):
-        trainer.forward_backward(batch)
-        trainer.optim_step()
-    return trainer.model_id
 
 
 @pytest.fixture

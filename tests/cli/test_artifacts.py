@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 from weaver_facade import DownloadProgress, ServiceClient
 from weaver_facade._cli import artifacts as cli_artifacts
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli.conftest import Cli, train_model
 from tests.cli.test_operations import OPERATION_KEYS
+from tests.support.cli import Cli, train_model
 from weaver_facade import ServiceClient
 from weaver_facade.emulator import RunningEmulator
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.cli.conftest import API_KEY, invoke
+from tests.support.cli import API_KEY, invoke
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import pytest
 
-from tests.cli.conftest import API_KEY, Cli, invoke
+from tests.support.cli import API_KEY, Cli, invoke
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator
 

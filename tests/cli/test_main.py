@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.cli.conftest import API_KEY, Cli, invoke, train_model
+from tests.support.cli import API_KEY, Cli, invoke, train_model
 from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
 from weaver_facade._cli._progress import Progress, describe
 from weaver_facade.emulator import RunningEmulator

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.cli.conftest import API_KEY, Cli
+from tests.support.cli import API_KEY, Cli
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._base_models import BASE_MODELS
 

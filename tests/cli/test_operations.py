@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli.conftest import API_KEY, Cli
+from tests.support.cli import API_KEY, Cli
 from weaver_facade import OperationHandle
 from weaver_facade.emulator import RunningEmulator
 

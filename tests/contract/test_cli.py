@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.emulator.support import EmulatorProcess, spawn_emulator
+from tests.support.emulator import EmulatorProcess, spawn_emulator
 from weaver_facade._extensions import extension_markers
 from weaver_facade.contract._artifact_steps import ARTIFACT_STEPS
 

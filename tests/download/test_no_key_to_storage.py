@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.download.storage import StorageServer
-from tests.unit.fakeserver import KEY, FakeWeaver, service
+from tests.support.fakeserver import KEY, FakeWeaver, service
 
 DATA = {"adapter_model.safetensors": bytes(range(256)) * 4000, "adapter_config.json": b"{}"}
 

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import safetensors.numpy
 
-from tests.emulator.support import Api, Json, batch
+from tests.support.emulator import Api, Json, batch
 
 EXPORT: Json = {"format": "huggingface"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +10,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.emulator.support import KEY_A, KEY_B, Api, FakeClock
+from tests.support.emulator import KEY_A, KEY_B, Api, AppFactory, FakeClock
 from weaver_facade.emulator import EmulatorConfig, create_app
-
-AppFactory = Callable[..., Starlette]
 
 
 @pytest.fixture

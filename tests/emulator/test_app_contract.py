@@ -15,8 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import API, KEY_A, Api, assert_error, batch
+from tests.support.emulator import API, KEY_A, Api, AppFactory, assert_error, batch
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text())

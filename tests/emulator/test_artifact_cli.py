@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.emulator.artifact_support import exported, trained_checkpoint
-from tests.emulator.support import Api, spawn_emulator
+from tests.support.emulator import Api, spawn_emulator
 from weaver_facade.emulator import FaultRule
 from weaver_facade.emulator._config import parse_size
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.emulator.artifact_support import exported, fetch, trained_checkpoint
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import KEY_A, Api, Json, batch, spawn_emulator
+from tests.support.emulator import KEY_A, Api, AppFactory, Json, batch, spawn_emulator
 
 KEY = "artifact-restart-key-5c1e"
 

@@ -21,8 +21,16 @@ from tests.emulator.artifact_support import (
     tensors,
     trained_checkpoint,
 )
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import KEY_A, KEY_B, Api, FakeClock, Json, assert_error, batch
+from tests.support.emulator import (
+    KEY_A,
+    KEY_B,
+    Api,
+    AppFactory,
+    FakeClock,
+    Json,
+    assert_error,
+    batch,
+)
 
 PREFIX = "base_model.model.lm_head"
 

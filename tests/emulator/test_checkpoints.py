@@ -9,8 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import KEY_A, Api, FakeClock, assert_error, batch
+from tests.support.emulator import KEY_A, Api, AppFactory, FakeClock, assert_error, batch
 
 CURSOR = re.compile(r"[A-Za-z0-9_-]{1,256}")
 

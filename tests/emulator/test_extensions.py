@@ -13,8 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import KEY_A, Api, Json, batch
+from tests.support.emulator import KEY_A, Api, AppFactory, Json, batch
 from weaver_facade._extensions import extension_markers
 from weaver_facade.cli import main
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import API, KEY_A, Api, assert_error
+from tests.support.emulator import API, KEY_A, Api, AppFactory, assert_error
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
 SAVE_ROUTE = "/api/v1/models/{model_id}/checkpoints"

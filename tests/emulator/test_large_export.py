@@ -11,7 +11,7 @@ import pytest
 from safetensors import safe_open
 
 from tests.emulator.artifact_support import exported, read_json
-from tests.emulator.support import KEY_A, Api, batch
+from tests.support.emulator import KEY_A, Api, batch
 from weaver_facade.emulator import run_emulator
 
 pytestmark = pytest.mark.slow

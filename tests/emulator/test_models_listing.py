@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulator.support import Api, assert_error, batch
+from tests.support.emulator import Api, assert_error, batch
 
 
 async def test_models_are_listed_oldest_first_per_tenant_with_offset_paging(

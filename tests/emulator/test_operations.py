@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import KEY_A, Api, Json, assert_error, batch
+from tests.support.emulator import KEY_A, Api, AppFactory, Json, assert_error, batch
 
 
 def _api(app: Starlette, key: str = KEY_A) -> tuple[httpx.AsyncClient, Api]:

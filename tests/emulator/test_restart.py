@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.emulator.support import Api, Json, assert_error, batch, spawn_emulator
+from tests.support.emulator import Api, Json, assert_error, batch, spawn_emulator
 
 KEY = "restart-tenant-key-0a9f"
 

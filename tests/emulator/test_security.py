@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import KEY_A, KEY_B, Api, assert_error, batch
+from tests.support.emulator import KEY_A, KEY_B, Api, AppFactory, assert_error, batch
 
 SPEC_BYTES = (Path(__file__).resolve().parents[2] / "openapi.yaml").read_bytes()
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.emulator.support import API, KEY_A, Api, batch, spawn_emulator
+from tests.support.emulator import API, KEY_A, Api, batch, spawn_emulator
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 
@@ -149,7 +149,7 @@ def test_the_command_refuses_bad_options() -> None:
 
 @pytest.mark.parametrize("fault", ["kind=nope,rate=1", "kind=nope", "rate=0.5", "kind=,rate=0.5"])
 def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
-    expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop"
+    expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop, ignore_range"
     result = CliRunner().invoke(main, ["emulator", "--fault", fault])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {expected}"), result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.emulator.support import Api, assert_error, batch
+from tests.support.emulator import Api, assert_error, batch
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 

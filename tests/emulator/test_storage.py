@@ -11,8 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.emulator.artifact_support import exported, fetch, trained_checkpoint
-from tests.emulator.conftest import AppFactory
-from tests.emulator.support import KEY_A, Api, FakeClock, Json
+from tests.support.emulator import KEY_A, Api, AppFactory, FakeClock, Json
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
 STORAGE_ROUTE = "/storage/artifacts/{artifact_id}/{name}"

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 import safetensors.numpy
 
-from tests.emulator.support import ADAM, Api, Json, assert_error, batch, datum
+from tests.support.emulator import ADAM, Api, Json, assert_error, batch, datum
 from weaver_facade.emulator._base_models import base_weights
 
 Arrays = dict[str, npt.NDArray[Any]]

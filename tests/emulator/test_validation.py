@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.support import Api, assert_error, batch, datum
+from tests.support.emulator import Api, assert_error, batch, datum
 from weaver_facade.emulator._spec import spec_document
 from weaver_facade.emulator._validation import _fast_validator, _validator, check_body
 

@@ -8,53 +8,27 @@ facade is given, one entry per attempt (retries included).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.integration import (
+    API_KEY,
+    BASE_MODEL,
+    FAST_RETRY,
+    AsyncServiceFactory,
+    Recorder,
+    ServiceFactory,
+    batch,
+)
 from weaver_facade import (
     AsyncServiceClient,
-    Datum,
-    RetryPolicy,
-    RetrySettings,
     ServiceClient,
     TrainingClient,
-    datum_from_tokens,
 )
 from weaver_facade.emulator import RunningEmulator, run_emulator
-
-API_KEY = "test-key-integration-7d1e"
-BASE_MODEL = "weaver-tiny"
-
-# Fast retries: integration tests must not sit out real backoff.
-FAST_RETRY = RetryPolicy(RetrySettings(max_retries=6, initial_backoff=0.01, max_backoff=0.05))
-
-
-def batch() -> list[Datum]:
-    """The fixed training batch of every flow: four next-token sequences over vocab 256."""
-    return [datum_from_tokens([(7 * i + 3 * j) % 256 for j in range(16)]) for i in range(4)]
-
-
-class Recorder:
-    """Every request attempt the facade sent: (method, path, headers)."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    def sync_hook(self, request: httpx.Request) -> None:
-        self.requests.append(request)
-
-    async def async_hook(self, request: httpx.Request) -> None:
-        self.requests.append(request)
-
-    def sent(self, method: str | None = None, path_suffix: str = "") -> list[httpx.Request]:
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method) and r.url.path.endswith(path_suffix)
-        ]
 
 
 @pytest.fixture
@@ -72,10 +46,6 @@ def emu(emulator_config: dict[str, Any]) -> Iterator[RunningEmulator]:
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
-
-
-ServiceFactory = Callable[..., ServiceClient]
-AsyncServiceFactory = Callable[..., AsyncServiceClient]
 
 
 @pytest.fixture

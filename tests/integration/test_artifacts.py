@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import AsyncServiceFactory, ServiceFactory, batch
+from tests.support.integration import AsyncServiceFactory, ServiceFactory, batch
 from weaver_facade import (
     Artifact,
     ArtifactKind,

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.integration import (
     BASE_MODEL,
     AsyncServiceFactory,
     Recorder,

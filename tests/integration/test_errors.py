@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.integration import (
     API_KEY,
     BASE_MODEL,
     AsyncServiceFactory,

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.integration import (
     API_KEY,
     BASE_MODEL,
     AsyncServiceFactory,

@@ -11,7 +11,7 @@ import datetime
 import httpx
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.integration import (
     API_KEY,
     BASE_MODEL,
     AsyncServiceFactory,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.integration import (
     BASE_MODEL,
     AsyncServiceFactory,
     Recorder,
@@ -100,7 +100,7 @@ def test_timeout_then_reattach_from_another_client(
     make_service: ServiceFactory, recorder: Recorder
 ) -> None:
     first = make_service()
-    trainer = first.create_training_client(BASE_MODEL, seed=1)
+    trainer = first.create_training_client(BASE_MODEL, seed=1, keep=True)  # a crash ends nothing
     handle = trainer.save_state("slow-save", wait=False)
 
     started = time.monotonic()

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import API_KEY, BASE_MODEL, Recorder, ServiceFactory, batch
+from tests.support.integration import API_KEY, BASE_MODEL, Recorder, ServiceFactory, batch
 from weaver_facade import (
     InternalServerError,
     RateLimitError,

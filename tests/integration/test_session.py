@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.integration import (
     API_KEY,
     BASE_MODEL,
     AsyncServiceFactory,

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import API_KEY, BASE_MODEL, FAST_RETRY, batch
+from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY, batch
 from weaver_facade import (
     AsyncServiceClient,
     Checkpoint,

@@ -59,7 +59,7 @@ def test_console_script_is_declared(wheel: Path) -> None:
         ep_name = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
         entry_points = zf.read(ep_name).decode()
     # The console script checks for the `cli` extra before importing click.
-    assert "weaver-facade = weaver_facade._extras:run_cli" in entry_points
+    assert "weaver-facade = weaver_facade._cli:run_cli" in entry_points
 
 
 def test_wheel_ships_the_license_it_declares(wheel: Path) -> None:

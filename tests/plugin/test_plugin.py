@@ -337,7 +337,7 @@ def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
     [
         (
             '{"faults": [{"kind": "nope", "rate": 0.2}]}',
-            "kind must be one of unavailable, rate_limited, drop, not 'nope'",
+            "kind must be one of unavailable, rate_limited, drop, ignore_range, not 'nope'",
         ),
         ('{"faults": [{"kind": "drop"}]}', "'kind' and 'rate' are required"),
         ('{"faults": [{"kind": "drop", "rate": "often"}]}', "fault rate must be a number"),

@@ -24,8 +24,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.fakeserver import FakeWeaver
-from tests.unit.fakeserver import service as unit_service
+from tests.support.fakeserver import FakeWeaver
+from tests.support.fakeserver import service as unit_service
 from weaver_facade import (
     AdamParams,
     CheckpointPath,

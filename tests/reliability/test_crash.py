@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.support import EmulatorProcess, spawn_emulator
-from tests.unit.fakeserver import FakeClock, FakeWeaver, error_json, json_reply
-from tests.unit.fakeserver import service as unit_service
+from tests.support.emulator import EmulatorProcess, spawn_emulator
+from tests.support.fakeserver import FakeClock, FakeWeaver, error_json, json_reply
+from tests.support.fakeserver import service as unit_service
 from weaver_facade import (
     APIConnectionError,
     Checkpoint,

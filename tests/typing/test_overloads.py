@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import assert_type
 
-from tests.unit.fakeserver import FakeWeaver, async_service, service
+from tests.support.fakeserver import FakeWeaver, async_service, service
 from weaver_facade import (
     AsyncOperationHandle,
     AsyncTrainingClient,

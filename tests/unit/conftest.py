@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.unit.fakeserver import FakeWeaver, service
+from tests.support.fakeserver import FakeWeaver, service
 from weaver_facade import ServiceClient, TrainingClient
 
 

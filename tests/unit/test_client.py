@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from tests.unit.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply, service
+from tests.support.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply, service
 from weaver_facade import (
     AsyncServiceClient,
     InvalidArgumentError,
@@ -109,6 +109,19 @@ def test_a_closed_client_refuses_to_send() -> None:
 # -- heartbeats -------------------------------------------------------------------------------
 
 
+def _beats_then_waits_for_close(svc: ServiceClient, beats: int) -> list[float]:
+    """Replace the wait between heartbeats: no time passes for the first ``beats``, then
+    it returns only when the client closes. Returns the intervals asked for."""
+    asked: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        asked.append(seconds)
+        return svc._stop.is_set() if len(asked) <= beats else svc._stop.wait()
+
+    svc._wait_beat = wait
+    return asked
+
+
 def test_heartbeat_thread_beats_while_open_and_stops_on_close() -> None:
     fake = FakeWeaver()
     beats = threading.Event()
@@ -118,8 +131,9 @@ def test_heartbeat_thread_beats_while_open_and_stops_on_close() -> None:
             beats.set()
         return json_reply(200, {"session_id": "s-1"})
 
-    fake.script("POST", HEARTBEAT, *[beat] * 1000)
-    with service(fake, heartbeat_interval=0.01) as svc:
+    fake.script("POST", HEARTBEAT, *[beat] * 3)
+    with service(fake, heartbeat_interval=12.5) as svc:
+        asked = _beats_then_waits_for_close(svc, 3)
         assert fake.sent("POST", HEARTBEAT) == []  # no session, no heartbeat
         svc.create_training_client("weaver-tiny")
         thread = svc._heartbeat
@@ -127,9 +141,8 @@ def test_heartbeat_thread_beats_while_open_and_stops_on_close() -> None:
         assert thread.daemon
         assert beats.wait(timeout=10)
     assert not thread.is_alive()
-    count = len(fake.sent("POST", HEARTBEAT))
-    # Nothing after close: the thread has been joined.
-    assert len(fake.sent("POST", HEARTBEAT)) == count
+    assert asked == [12.5] * 4  # three beats, then the wait that close() ended
+    assert len(fake.sent("POST", HEARTBEAT)) == 3
     for request in fake.sent("POST", HEARTBEAT):
         assert request.headers["X-WEAVER-API-KEY"] == KEY
         assert "Idempotency-Key" in request.headers
@@ -140,41 +153,47 @@ def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCapture
     failed = threading.Event()
 
     def fail(request: httpx.Request) -> httpx.Response:
-        failed.set()
+        if len(fake.sent("POST", HEARTBEAT)) >= 2:
+            failed.set()
         return json_reply(
             404, {"error": "not_found", "message": f"no session for {KEY}", "retryable": False}
         )
 
-    fake.script("POST", HEARTBEAT, *[fail] * 1000)
+    fake.script("POST", HEARTBEAT, *[fail] * 2)
     with (
         caplog.at_level(logging.WARNING, logger="weaver_facade"),
-        service(fake, heartbeat_interval=0.01) as svc,
+        service(fake) as svc,
     ):
+        svc._heartbeat_interval = 30.0
+        _beats_then_waits_for_close(svc, 2)
         svc.create_training_client("weaver-tiny")
+        # The thread survives the first failure and beats again.
         assert failed.wait(timeout=10)
-        # The thread survives the failure and keeps beating.
-        while len(fake.sent("POST", HEARTBEAT)) < 2:
-            failed.clear()
-            assert failed.wait(timeout=10)
+    assert len(fake.sent("POST", HEARTBEAT)) == 2
     assert any("heartbeat of session s-1 failed" in r.getMessage() for r in caplog.records)
     assert KEY not in caplog.text
 
 
 async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
     fake = FakeWeaver()
-    async with async_service(fake, heartbeat_interval=0.01) as svc:
+    asked: list[float] = []
+    parked = asyncio.Event()
+
+    async def wait(seconds: float) -> None:
+        asked.append(seconds)
+        if len(asked) > 2:
+            parked.set()
+            await asyncio.Event().wait()  # until close() cancels the task
+
+    async with async_service(fake, heartbeat_interval=7.0) as svc:
+        svc._wait_beat = wait
         await svc.create_training_client("weaver-tiny")
         task = svc._heartbeat
         assert task is not None
-        for _ in range(1000):
-            if len(fake.sent("POST", HEARTBEAT)) >= 2:
-                break
-            await asyncio.sleep(0.01)
-        assert len(fake.sent("POST", HEARTBEAT)) >= 2
+        await asyncio.wait_for(parked.wait(), timeout=10)  # no time passes between beats
     assert task.done()
-    count = len(fake.sent("POST", HEARTBEAT))
-    await asyncio.sleep(0.05)
-    assert len(fake.sent("POST", HEARTBEAT)) == count
+    assert asked == [7.0] * 3
+    assert len(fake.sent("POST", HEARTBEAT)) == 2
 
 
 # -- logging ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any, assert_type
 
 import pytest
 
-from tests.unit.fakeserver import FakeWeaver, async_service, json_reply, service
+from tests.support.fakeserver import FakeWeaver, async_service, json_reply, service
 from weaver_facade import (
     Artifact,
     ArtifactStatus,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.fakeserver import FakeWeaver, checkpoint_json
+from tests.support.fakeserver import FakeWeaver, checkpoint_json
 from weaver_facade import (
     AdamParams,
     Checkpoint,
@@ -30,6 +33,8 @@ from weaver_facade import (
     datum_from_tokens,
 )
 from weaver_facade._checkpoints import coerce_checkpoint_path, coerce_checkpoint_ref
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def untyped(value: object) -> Any:
@@ -152,16 +157,13 @@ def test_ref_coercion() -> None:
 # -- AdamParams and Datum -----------------------------------------------------------------------
 
 
-def test_adam_defaults_are_the_services() -> None:
-    p = AdamParams()
-    assert (p.learning_rate, p.beta1, p.beta2, p.eps, p.weight_decay, p.grad_clip_norm) == (
-        1e-4,
-        0.9,
-        0.95,
-        1e-8,
-        0.01,
-        1.0,
-    )
+def test_adam_defaults_are_the_spec_example() -> None:
+    # openapi.yaml's AdamParams example holds the service's defaults, read here as YAML.
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    example = spec["components"]["schemas"]["AdamParams"]["example"]
+    assert len(example) == 6
+    assert attrs.asdict(AdamParams()) == example
+    assert AdamParams().to_wire().to_dict() == example
 
 
 @pytest.mark.parametrize(

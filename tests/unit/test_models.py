@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.unit.fakeserver import (
+from tests.support.fakeserver import (
     BASE,
     KEY,
     FakeWeaver,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakeserver import FakeClock, FakeWeaver, async_service, json_reply, service
+from tests.support.fakeserver import FakeClock, FakeWeaver, async_service, json_reply, service
 from weaver_facade import (
     Checkpoint,
     ForwardBackwardResult,

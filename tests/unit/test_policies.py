@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.fakeserver import FakeClock
+from tests.support.fakeserver import FakeClock
 from weaver_facade import (
     APIConnectionError,
     NotFoundError,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.unit.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json, json_reply, service
+from tests.support.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json, json_reply, service
 from weaver_facade import (
     AdamParams,
     Checkpoint,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.unit.fakeserver import FakeWeaver, async_service, error_json, json_reply, service
+from tests.support.fakeserver import FakeWeaver, async_service, error_json, json_reply, service
 from weaver_facade import (
     APIConnectionError,
     AsyncRetryTransport,

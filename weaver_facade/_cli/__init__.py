@@ -5,3 +5,18 @@ codes, ``_output`` renders results as rich tables or stable JSON,
 ``_progress`` shows operations being waited for, ``checkpoints`` and
 ``operations`` are the command groups, and ``contract`` runs the contract kit.
 """
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from .._extras import require
+
+
+def run_cli() -> NoReturn:
+    """The ``weaver-facade`` console script: ``weaver_facade.cli.main`` once ``cli`` is there."""
+    require("cli", "the weaver-facade command")
+    from ..cli import main
+
+    main()
+    raise SystemExit(0)  # click's standalone mode exits itself; this is for the type checker

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+from weaver_client import limits
 
 from .. import (
     SERVER_DEFAULT,
@@ -35,8 +36,8 @@ from .. import (
     OptimizerStateUnavailableError,
     TrainingClient,
     WeaverError,
+    coerce_checkpoint_ref,
 )
-from .._training import MAX_TTL_SECONDS
 from ._output import (
     checkpoint_json,
     emit_json,
@@ -69,7 +70,7 @@ class _Seconds(click.IntRange):
     """The spec's TTL bounds, checked by click before anything is sent, named in seconds."""
 
     def __init__(self) -> None:
-        super().__init__(1, MAX_TTL_SECONDS)
+        super().__init__(limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
@@ -78,34 +79,35 @@ class _Seconds(click.IntRange):
             self.fail(f"{value!r} is not a whole number of seconds from {_TTL_RANGE}", param, ctx)
 
 
-_TTL_RANGE = f"1 to {MAX_TTL_SECONDS} ({MAX_TTL_SECONDS // 86_400 // 365} years)"
+_MAX = limits.TTL_SECONDS_MAXIMUM
+_TTL_RANGE = f"{limits.TTL_SECONDS_MINIMUM} to {_MAX} ({_MAX // 86_400 // 365} years)"
 _TTL = _Seconds()
 
 
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
     """The model a REF belongs to, and the path or id to look up (no request)."""
-    if "://" in text:
-        path = CheckpointPath.parse(text)
-        if model_id is not None and model_id != path.model_id:
-            raise InvalidCheckpointRef(
-                f"{text} belongs to model {path.model_id}, but --model says {model_id}"
-            )
-        return path.model_id, path
     try:
-        checkpoint_id = uuid.UUID(text)
-    except ValueError:
+        target = coerce_checkpoint_ref(text)
+    except InvalidCheckpointRef:
         if model_id is None:
             raise InvalidCheckpointRef(
                 f"{text!r} is not a 'weaver://{{model_id}}/checkpoints/{{name}}' path; "
                 "to name a checkpoint by its name or id, add --model MODEL_ID"
             ) from None
         return model_id, CheckpointPath(model_id=model_id, name=text)
+    if isinstance(target, CheckpointPath):
+        if model_id is not None and model_id != target.model_id:
+            raise InvalidCheckpointRef(
+                f"{text} belongs to model {target.model_id}, but --model says {model_id}"
+            )
+        return target.model_id, target
     if model_id is None:
         raise InvalidCheckpointRef(
             f"{text} is a checkpoint id; add --model MODEL_ID (the model it belongs to), "
             "or pass its weaver:// path"
         )
-    return model_id, checkpoint_id
+    assert isinstance(target, uuid.UUID)  # a string is a path or an id, never a Checkpoint
+    return model_id, target
 
 
 class _Models:

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from weaver_client import limits
 
 from ._conformance import ConformanceOutcome, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions, restrict_spec
 from ._findings import API_KEY_HEADER, Finding, dedupe
 from ._lifecycle import LifecycleOutcome, run_lifecycle
-from ._spec import Spec, load_spec, spec_path
+from ._spec import Spec, load_spec
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -101,7 +102,7 @@ def _probe(base_url: str, api_key: str | None) -> tuple[str | None, int | None, 
     try:
         reply = httpx.get(
             f"{base_url}/api/v1/supported-models",
-            params={"limit": 1000},
+            params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
             headers=headers,
             timeout=httpx.Timeout(15.0),
         )
@@ -167,7 +168,12 @@ def run_contract_test(
     """
     started = time.monotonic()
     base_url = settings.base_url.rstrip("/")
-    spec_file = settings.spec_file or spec_path()
+    if settings.spec_file is None:
+        from ..emulator import spec_path  # the wheel ships the spec with the emulator
+
+        spec_file = spec_path()
+    else:
+        spec_file = settings.spec_file
     spec = load_spec(spec_file)
     listed, vocab, why = _probe(base_url, settings.api_key)
     report = ContractReport(

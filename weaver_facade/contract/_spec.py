@@ -29,7 +29,6 @@ __all__ = [
     "Problem",
     "Spec",
     "load_spec",
-    "spec_path",
 ]
 
 _URI = "urn:weaver-contract:openapi"
@@ -47,15 +46,6 @@ RESULT_SCHEMAS: Mapping[str, str] = {
     "export_checkpoint": "Artifact",
     "export_model_weights": "Artifact",
 }
-
-
-def spec_path() -> Path:
-    """The checked-in openapi.yaml: inside the wheel (next to the emulator) or at the repo root."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "emulator" / "openapi.yaml", package.parent / "openapi.yaml"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("openapi.yaml is missing from this installation")
 
 
 @dataclass(frozen=True)
@@ -573,7 +563,11 @@ def _json_type(value: Any) -> str:
 @functools.cache
 def load_spec(path: Path | None = None) -> Spec:
     """The spec at ``path`` (default: the checked-in openapi.yaml), parsed once."""
-    document = yaml.safe_load((path or spec_path()).read_text(encoding="utf-8"))
+    if path is None:
+        from ..emulator import spec_path
+
+        path = spec_path()
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict):
-        raise ValueError(f"{path or spec_path()} is not an OpenAPI document")
+        raise ValueError(f"{path} is not an OpenAPI document")
     return Spec(document)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._app import EmulatorApp, create_app
     from ._config import EmulatorConfig, FaultConfig, FaultRule
     from ._server import RunningEmulator, run_emulator
+    from ._spec import spec_path
 
 __all__ = [
     "EmulatorApp",
@@ -29,6 +30,7 @@ __all__ = [
     "RunningEmulator",
     "create_app",
     "run_emulator",
+    "spec_path",
 ]
 
 # Imported on first use, so that `python -m weaver_facade.emulator` can name a missing extra.
@@ -36,6 +38,7 @@ __getattr__ = lazy_attributes(
     __name__,
     {
         "EmulatorApp": "._app",
+        "spec_path": "._spec",
         "create_app": "._app",
         "EmulatorConfig": "._config",
         "FaultConfig": "._config",

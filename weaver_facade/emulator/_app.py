@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from weaver_client import limits
 
 from .._extensions import MARKER
 from ._auth import Tenants
@@ -235,9 +236,17 @@ async def create_model(request: Request, emu: Emulator, tenant: str) -> Reply:
 
 async def list_supported_models(request: Request, emu: Emulator, tenant: str) -> Reply:
     params = request.query_params
-    limit = query_int(params, "limit", minimum=1, maximum=1000)
-    offset = query_int(params, "offset", minimum=0)
-    return emu.list_supported_models(100 if limit is None else limit, offset or 0)
+    limit = query_int(
+        params,
+        "limit",
+        minimum=limits.LIST_SUPPORTED_MODELS_LIMIT_MINIMUM,
+        maximum=limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM,
+    )
+    offset = query_int(params, "offset", minimum=limits.LIST_SUPPORTED_MODELS_OFFSET_MINIMUM)
+    return emu.list_supported_models(
+        limits.LIST_SUPPORTED_MODELS_LIMIT_DEFAULT if limit is None else limit,
+        limits.LIST_SUPPORTED_MODELS_OFFSET_DEFAULT if offset is None else offset,
+    )
 
 
 async def list_models(request: Request, emu: Emulator, tenant: str) -> Reply:
@@ -287,7 +296,12 @@ async def list_checkpoints(request: Request, emu: Emulator, tenant: str) -> Repl
         # A server without paging ignores the parameters and lists everything.
         return emu.list_checkpoints(tenant, model_id, None, None)
     params = request.query_params
-    limit = query_int(params, "limit", minimum=1, maximum=1000)
+    limit = query_int(
+        params,
+        "limit",
+        minimum=limits.LIST_CHECKPOINTS_LIMIT_MINIMUM,
+        maximum=limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM,
+    )
     cursor = query_pattern(params, "cursor", "Cursor")
     return emu.list_checkpoints(tenant, model_id, limit, cursor)
 
@@ -360,7 +374,12 @@ async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
     op_id = _path_id(request, "operation_id")
     if not emu.extensions.offers("long-poll"):
         return emu.get_operation(tenant, op_id)  # `wait` is not looked at, as a server without it
-    wait = query_number(request.query_params, "wait", minimum=0, maximum=60)
+    wait = query_number(
+        request.query_params,
+        "wait",
+        minimum=limits.GET_OPERATION_WAIT_MINIMUM,
+        maximum=limits.GET_OPERATION_WAIT_MAXIMUM,
+    )
     return await emu.wait_operation(tenant, op_id, wait or 0.0)
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from weaver_client import limits
+
 OperationKind = Literal[
     "forward_backward",
     "optim_step",
@@ -64,8 +66,9 @@ class FaultRule:
             raise ValueError("fault 'when=mid' is only for kind=drop")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, not {self.rate!r}")
-        if not 0 <= self.retry_after <= 3600:
-            raise ValueError("fault retry_after must be between 0 and 3600 seconds")
+        low, high = limits.RETRY_AFTER_MINIMUM, limits.RETRY_AFTER_MAXIMUM
+        if not low <= self.retry_after <= high:
+            raise ValueError(f"fault retry_after must be between {low} and {high} seconds")
         if self.method is not None:
             upper = self.method.upper()
             if upper not in _METHODS:
@@ -264,8 +267,9 @@ class EmulatorConfig:
             raise ValueError("default_sampling_ttl must be >= 1 second")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
-        if not 0 <= self.max_long_poll <= 60:
-            raise ValueError("max_long_poll must be between 0 and 60")
+        low, high = limits.GET_OPERATION_WAIT_MINIMUM, limits.GET_OPERATION_WAIT_MAXIMUM
+        if not low <= self.max_long_poll <= high:
+            raise ValueError(f"max_long_poll must be between {low} and {high}")
         if not self.url_ttl > 0:
             raise ValueError("url_ttl must be > 0 seconds")
         if self.shard_size < 1:

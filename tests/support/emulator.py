@@ -10,12 +10,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 API = "/api/v1"
 KEY_A = "tenant-a-secret-key-7f3c"
@@ -305,3 +308,7 @@ def spawn_emulator(*args: str, timeout: float = 30) -> EmulatorProcess:
             "the emulator printed no ready line:\n" + "".join(stdout + stderr)
         ) from None
     return EmulatorProcess(process, base_url, stdout, stderr, time.monotonic() - started)
+
+
+AppFactory = Callable[..., "Starlette"]
+"""Builds an in-process emulator app (the ``make_app`` fixture)."""

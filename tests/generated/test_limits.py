@@ -1,0 +1,61 @@
+"""The generated ``weaver_client.limits`` holds every limit of openapi.yaml, and follows it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from weaver_client import limits
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYWORDS = {
+    "pattern": "PATTERN",
+    "minLength": "MIN_LENGTH",
+    "maxLength": "MAX_LENGTH",
+    "minimum": "MINIMUM",
+    "exclusiveMinimum": "EXCLUSIVE_MINIMUM",
+    "maximum": "MAXIMUM",
+    "exclusiveMaximum": "EXCLUSIVE_MAXIMUM",
+    "minItems": "MIN_ITEMS",
+    "maxItems": "MAX_ITEMS",
+    "minProperties": "MIN_PROPERTIES",
+    "maxProperties": "MAX_PROPERTIES",
+    "default": "DEFAULT",
+}
+
+
+def _limits_in(node: Any) -> Iterator[tuple[str, Any]]:
+    """Every limiting keyword anywhere in the document, read straight from the YAML."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"example", "examples"}:
+                continue
+            if key in KEYWORDS and not isinstance(value, dict | list):
+                yield KEYWORDS[key], value
+            yield from _limits_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _limits_in(item)
+
+
+def test_every_limit_of_the_spec_has_a_constant() -> None:
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    constants = {name: getattr(limits, name) for name in dir(limits) if name.isupper()}
+    found = list(_limits_in(document))
+    assert len(found) > 40
+    missing = [
+        (keyword, value)
+        for keyword, value in found
+        if not any(
+            name.endswith(keyword) and value == const and type(value) is type(const)
+            for name, const in constants.items()
+        )
+    ]
+    assert missing == []
+
+
+def test_adam_defaults_are_the_spec_example() -> None:
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    assert limits.ADAM_PARAMS_DEFAULTS == document["components"]["schemas"]["AdamParams"]["example"]

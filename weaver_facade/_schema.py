@@ -1,0 +1,209 @@
+"""Why a JSON value breaks a schema of openapi.yaml: the first offending field, in words.
+
+Generated models check little (required keys, enums, UUIDs, date-times) and say it
+in the words of whatever refused the value. When one refuses a reply, or a converter
+finds a value of the wrong type, ``explain`` walks the spec's own schema (the data
+module ``weaver_client.schemas``, written by ``scripts/regenerate``) and names the
+field. Unknown fields are no problem: replies may grow.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import operator
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["Problem", "explain", "json_type"]
+
+_TYPES: Mapping[str, tuple[str, Any]] = {
+    "string": ("a string", str),
+    "integer": ("an integer", int),
+    "number": ("a number", int | float),
+    "boolean": ("a boolean", bool),
+    "object": ("an object", Mapping),
+    "array": ("an array", list),
+    "null": ("null", type(None)),
+}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@attrs.frozen
+class Problem:
+    """The first field of a value that breaks its schema.
+
+    Attributes:
+        field: Its path, such as ``items[1].type``.
+        message: A sentence about it, such as ``field `type`: ...`` or
+            ``items[1]: required field `type` missing (got `checkpoint_type`)``.
+    """
+
+    field: str
+    message: str
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a value, with its article: ``a string``, ``null``."""
+    if value is None:
+        return "null"
+    for name, kind in _TYPES.values():
+        if name not in {"an integer", "null"} and _is(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _is(value: object, kind: Any) -> bool:
+    # JSON true is not a number, although Python's bool is an int.
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+@functools.cache
+def _schemas() -> Mapping[str, Any]:
+    from weaver_client.schemas import SCHEMAS  # only ever needed for a bad reply
+
+    return SCHEMAS
+
+
+def explain(schema: str, value: object) -> Problem | None:
+    """The first problem of ``value`` against the spec's schema ``schema``, if any."""
+    found = _schemas().get(schema)
+    return None if found is None else next(_problems(found, value, "", schema), None)
+
+
+def _at(path: str, part: str | int) -> str:
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    if not _IDENT.fullmatch(part):
+        return f"{path}[{part!r}]"
+    return f"{path}.{part}" if path else part
+
+
+def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> Iterator[Problem]:
+    def bad(text: str) -> Problem:
+        return Problem(path, f"field `{path}`: {text}" if path else text)
+
+    if "$ref" in schema:
+        ref = str(schema["$ref"]).rsplit("/", 1)[-1]
+        yield from _problems(_schemas()[ref], value, path, ref)
+        return
+    if "anyOf" in schema or "oneOf" in schema:
+        forms = [_resolve(f) for f in schema.get("anyOf", schema.get("oneOf", []))]
+        fitting = [f for f in forms if _fits(f, value)]
+        if not fitting:
+            wanted = " or ".join(_TYPES[t][0] for f in forms for t in _types(f) if t in _TYPES)
+            yield bad(f"expected {wanted or 'another form'}, got {json_type(value)}")
+        else:
+            found = [next(_problems(f, value, path, name), None) for f in fitting]
+            first = found[0]
+            if first is not None and all(found):
+                yield first if len(fitting) == 1 else bad("does not match any allowed form")
+        return
+    if not _fits(schema, value):
+        wanted = " or ".join(_TYPES[t][0] if t in _TYPES else t for t in _types(schema))
+        yield bad(f"expected {wanted}, got {json_type(value)}")
+        return
+    if "enum" in schema and value not in schema["enum"]:
+        choices = ", ".join(sorted(str(v) for v in schema["enum"]))
+        yield bad(f"{value!r} is not a valid {name} (expected one of: {choices})")
+        return
+    if "const" in schema and value != schema["const"]:
+        yield bad(f"expected {schema['const']!r}, got {value!r}")
+        return
+    if isinstance(value, str):
+        yield from _string_problems(schema, value, bad)
+    elif _is(value, int | float):
+        yield from _number_problems(schema, value, bad)
+    elif isinstance(value, Mapping):
+        yield from _object_problems(schema, value, path)
+    elif isinstance(value, list):
+        yield from _array_problems(schema, value, path, name, bad)
+
+
+def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        schema = _schemas()[str(schema["$ref"]).rsplit("/", 1)[-1]]
+    return schema
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    types = schema.get("type")
+    return [] if types is None else [types] if isinstance(types, str) else list(types)
+
+
+def _fits(schema: Mapping[str, Any], value: object) -> bool:
+    """Whether ``value`` has one of the schema's types (any, when it names none)."""
+    types = _types(schema)
+    return not types or any(_is(value, _TYPES[t][1]) for t in types if t in _TYPES)
+
+
+def _string_problems(schema: Mapping[str, Any], value: str, bad: Any) -> Iterator[Problem]:
+    kind = schema.get("format")
+    if kind == "uuid" and not _parses(uuid.UUID, value):
+        yield bad(f"{value!r} is not a UUID")
+    elif kind == "date-time" and not _parses(datetime.datetime.fromisoformat, value):
+        yield bad(f"{value!r} is not a date-time (RFC 3339)")
+    elif "pattern" in schema and re.fullmatch(schema["pattern"], value) is None:
+        yield bad(f"{value!r} does not match {schema['pattern']}")
+    elif len(value) < schema.get("minLength", 0):
+        yield bad(f"{value!r} is shorter than {schema['minLength']} characters")
+    elif len(value) > schema.get("maxLength", len(value)):
+        yield bad(f"is {len(value)} characters long; at most {schema['maxLength']} are allowed")
+
+
+def _parses(parse: Any, text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+_BOUNDS: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
+    ("minimum", operator.ge, ">="),
+    ("exclusiveMinimum", operator.gt, ">"),
+    ("maximum", operator.le, "<="),
+    ("exclusiveMaximum", operator.lt, "<"),
+)
+
+
+def _number_problems(schema: Mapping[str, Any], value: float, bad: Any) -> Iterator[Problem]:
+    for keyword, holds, words in _BOUNDS:
+        if keyword in schema and not holds(value, schema[keyword]):
+            yield bad(f"{value!r} is not {words} {schema[keyword]}")
+            return
+
+
+def _object_problems(
+    schema: Mapping[str, Any], value: Mapping[str, Any], path: str
+) -> Iterator[Problem]:
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    for required in schema.get("required", []):
+        if required not in value:
+            extra = [f"`{k}`" for k in value if k not in properties]
+            got = f" (got {', '.join(extra)})" if extra else ""
+            text = f"required field `{required}` missing{got}"
+            yield Problem(_at(path, required), f"{path}: {text}" if path else text)
+            return
+    others = schema.get("additionalProperties")
+    for key, item in value.items():
+        if key in properties:
+            yield from _problems(properties[key], item, _at(path, key), key)
+        elif isinstance(others, Mapping):
+            yield from _problems(others, item, _at(path, key), key)
+
+
+def _array_problems(
+    schema: Mapping[str, Any], value: list[Any], path: str, name: str, bad: Any
+) -> Iterator[Problem]:
+    if len(value) < schema.get("minItems", 0):
+        yield bad(f"has {len(value)} items; at least {schema['minItems']} are required")
+    elif len(value) > schema.get("maxItems", len(value)):
+        yield bad(f"has {len(value)} items; at most {schema['maxItems']} are allowed")
+    elif "items" in schema:
+        for i, item in enumerate(value):
+            yield from _problems(schema["items"], item, _at(path, i), name)
