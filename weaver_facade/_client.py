@@ -29,7 +29,7 @@ from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
 from ._errors import InvalidArgumentError
-from ._io import AsyncIO, SyncIO
+from ._io import AsyncIO, HasOptions, SyncIO
 from ._lazy import LazyModule
 from ._operations import (
     AsyncOperationHandle,
@@ -125,7 +125,7 @@ class _KeyHidingClient(AuthenticatedClient):
         return f"AuthenticatedClient(base_url={self._base_url!r}, token=<redacted>)"
 
 
-class _ServiceBase:
+class _ServiceBase(HasOptions):
     """The I/O-free half of both service clients: settings, counters, requests."""
 
     def __init__(
@@ -154,6 +154,8 @@ class _ServiceBase:
         self._heartbeat_interval = heartbeat_interval
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
+        # The client that owns the session and connections; with_options() copies share it.
+        self._root: Self = self  # type: ignore[assignment]  # mypy: self is Self here
 
     @property
     def base_url(self) -> str:
@@ -163,7 +165,7 @@ class _ServiceBase:
     @property
     def session_id(self) -> str | None:
         """The session's id, once a model has been created (sessions open lazily)."""
-        return self._session_id
+        return self._root._session_id
 
     def __repr__(self) -> str:
         key = "set" if self.__api_key else "none"
@@ -268,6 +270,8 @@ class ServiceClient(_ServiceBase):
     Use as a context manager, or call ``close()``.
     """
 
+    _io: SyncIO
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -296,7 +300,7 @@ class ServiceClient(_ServiceBase):
             heartbeat_interval=heartbeat_interval,
         )
         inner = ClientTransport(http_client) if http_client is not None else None
-        transport = RetryTransport(inner, policy=self._retry, sleep=sleep)
+        transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
         self._io = SyncIO(
             self._generated(transport),
             poll=self._poll,
@@ -320,7 +324,12 @@ class ServiceClient(_ServiceBase):
         self.close()
 
     def close(self) -> None:
-        """Stop the heartbeat and close connections. Models and checkpoints stay."""
+        """Stop the heartbeat and close connections. Models and checkpoints stay.
+
+        A ``with_options()`` copy closes nothing: its original owns the connections.
+        """
+        if self._root is not self:
+            return
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=self._timeout.read or 60.0)
@@ -328,6 +337,8 @@ class ServiceClient(_ServiceBase):
         self._io.close()
 
     def _ensure_session(self) -> str:
+        if self._root is not self:
+            return self._root._ensure_session()
         with self._lock:
             if self._session_id is not None:
                 return self._session_id
@@ -415,6 +426,8 @@ class AsyncServiceClient(_ServiceBase):
     ``sleep`` a coroutine function. The heartbeat is an asyncio task.
     """
 
+    _io: AsyncIO
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -443,10 +456,11 @@ class AsyncServiceClient(_ServiceBase):
             heartbeat_interval=heartbeat_interval,
         )
         inner = AsyncClientTransport(http_client) if http_client is not None else None
+        clock = self._poll.clock
         if sleep is None:
-            transport = AsyncRetryTransport(inner, policy=self._retry)
+            transport = AsyncRetryTransport(inner, policy=self._retry, clock=clock)
         else:
-            transport = AsyncRetryTransport(inner, policy=self._retry, sleep=sleep)
+            transport = AsyncRetryTransport(inner, policy=self._retry, sleep=sleep, clock=clock)
         self._io = AsyncIO(
             self._generated(transport),
             poll=self._poll,
@@ -471,7 +485,12 @@ class AsyncServiceClient(_ServiceBase):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the heartbeat and close connections. Models and checkpoints stay."""
+        """Stop the heartbeat and close connections. Models and checkpoints stay.
+
+        A ``with_options()`` copy closes nothing: its original owns the connections.
+        """
+        if self._root is not self:
+            return
         if self._heartbeat is not None:
             import asyncio
 
@@ -482,6 +501,8 @@ class AsyncServiceClient(_ServiceBase):
         await self._io.aclose()
 
     async def _ensure_session(self) -> str:
+        if self._root is not self:
+            return await self._root._ensure_session()
         async with self._lock:
             if self._session_id is not None:
                 return self._session_id

@@ -15,27 +15,38 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
   ``backoff_ratio`` of the time waited so far: the operation was still running
   then, so its end is seen at most that fraction of its duration late (20 %
   by default) however long it ran;
-* failed polls (connection errors, 429, 5xx) are retried within the
-  deadline, honouring ``Retry-After``;
+* a poll that may change (``seen_revision``, the long-poll extension) asks
+  the server to answer as soon as the status or ``pending_info`` differs from
+  what this handle last saw, so ``pending -> running`` arrives at once;
+* failed polls are retried by the poller alone (the retry transport sends
+  each poll once), within the deadline, by the rules of ``_retry``; a
+  ``Retry-After`` longer than the time left ends the wait at once;
+* every sleep and every poll's timeouts are capped by the time left, so a
+  wait ends within its deadline plus ``DEADLINE_GRACE`` whatever the server
+  does (holds, stalls, refuses connections);
 * at the deadline the wait ends with ``OperationTimeoutError``, which carries
-  the operation id; the operation itself keeps running on the server. That
-  holds too when polls kept failing (a server that went away): then the
-  error's ``last_error`` is the last failure.
+  the operation id; the operation itself keeps running on the server. When
+  the last poll failed, its error is the timeout's ``last_error`` and cause.
+
+``watch()`` yields an ``OperationProgress`` for each change (status, pending
+info, and polls failing or recovering); ``result()`` is ``watch()`` run to its
+end.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import attrs
 from weaver_client.types import Unset
 
+from . import _retry as rules
 from ._errors import (
-    APIConnectionError,
     APIError,
     OperationFailedError,
     OperationTimeoutError,
@@ -50,6 +61,7 @@ else:
     wire = LazyModule("weaver_client.models")
 
 __all__ = [
+    "DEADLINE_GRACE",
     "AsyncOperationHandle",
     "GiveUp",
     "OperationHandle",
@@ -66,7 +78,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_RETRYABLE_POLL_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+logger = logging.getLogger("weaver_facade")
+
+#: The time a poll may take past the deadline: the last look at the deadline
+#: itself, and a long-poll the server ends exactly at it.
+DEADLINE_GRACE = 0.5
 
 
 class OperationStatus(enum.StrEnum):
@@ -102,11 +118,26 @@ class PendingInfo:
 
 @attrs.frozen(kw_only=True)
 class OperationProgress:
-    """What ``on_progress`` receives whenever an operation's status or pending info changes."""
+    """One change of a waited-for operation, from ``watch()`` and ``on_progress``.
+
+    A change is a new status, new pending info, polls starting to fail (an
+    outage: ``poll_error`` set) or succeeding again (``poll_error`` back to
+    ``None``, ``recovered`` true).
+
+    Attributes:
+        operation_id: The operation's id.
+        status: Its last status seen.
+        pending_info: Why it is pending, as of the last status seen.
+        poll_error: While polls fail (they are retried), why, in a few words
+            such as ``connection refused`` or ``HTTP 503``; else ``None``.
+        recovered: Polls succeed again after failing.
+    """
 
     operation_id: str
     status: OperationStatus
     pending_info: PendingInfo | None
+    poll_error: str | None = None
+    recovered: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -122,6 +153,7 @@ class OperationSnapshot:
     error_message: str | None = None
     error_details: Mapping[str, Any] | None = None
     retryable: bool = False
+    revision: str | None = None
 
 
 def _optional(
@@ -183,6 +215,7 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         error_message=_optional(operation, "error_message", gen.error_message, str),
         error_details=_object(operation, "error_details", gen.error_details),
         retryable=bool(_optional(operation, "retryable", gen.retryable, bool)),
+        revision=_optional(operation, "revision", gen.revision, str),
     )
 
 
@@ -222,9 +255,10 @@ class PollSettings:
 
 @attrs.frozen
 class Poll:
-    """Send one poll with this long-poll ``wait`` (seconds)."""
+    """Send one poll with this long-poll ``wait``, all of it within ``budget`` (seconds)."""
 
     wait: float
+    budget: float | None = None
 
 
 @attrs.frozen
@@ -271,9 +305,7 @@ class PollPolicy:
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
         s = self.settings
-        # The exponent is capped: 2.0**1024 overflows, and a long wait without
-        # long-poll makes more than 1024 polls.
-        return self.rng() * min(s.max_backoff, s.initial_backoff * 2.0 ** min(attempt, 64))
+        return rules.full_jitter(attempt, s.initial_backoff, s.max_backoff, self.rng)
 
 
 class Poller:
@@ -292,6 +324,8 @@ class Poller:
         self._poll_started: float | None = None
         self._wait = 0.0
         self.long_poll_supported: bool | None = None
+        #: The sleep before the next poll, after a failure ``on_failure`` retries.
+        self.retry_delay = 0.0
 
     @property
     def waited(self) -> float:
@@ -315,7 +349,7 @@ class Poller:
         self._final_poll_owed = False
         self._wait = min(remaining, self._policy.settings.long_poll)
         self._poll_started = now
-        return Poll(wait=self._wait)
+        return Poll(wait=self._wait, budget=remaining + DEADLINE_GRACE)
 
     def on_reply(self, *, terminal: bool) -> None:
         """Report a successful poll."""
@@ -340,33 +374,44 @@ class Poller:
         self._attempt += 1
 
     def on_failure(self, error: Exception) -> bool:
-        """Report a failed poll; ``True`` means try again (after the scheduled wait)."""
-        if not _poll_retryable(error) or self.deadline - self._clock() <= 0:
+        """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds.
+
+        A ``Retry-After`` longer than the time left stops at once: no poll
+        could follow it before the deadline.
+        """
+        remaining = self.deadline - self._clock()
+        if not rules.error_is_retryable(error) or remaining <= 0:
             return False
         retry_after = error.retry_after if isinstance(error, APIError) else None
-        self._delay = max(self._policy.backoff(self._attempt), retry_after or 0.0)
+        if retry_after is not None and retry_after > remaining:
+            return False
+        self.retry_delay = (
+            self._policy.backoff(self._attempt) if retry_after is None else retry_after
+        )
+        self._delay = self.retry_delay
         self._attempt += 1
         return True
-
-
-def _poll_retryable(error: Exception) -> bool:
-    if isinstance(error, APIConnectionError):
-        return True
-    if isinstance(error, ResponseValidationError):
-        return False
-    return isinstance(error, APIError) and (
-        error.retryable or error.status_code in _RETRYABLE_POLL_STATUSES
-    )
 
 
 # -- handles ------------------------------------------------------------------------------
 
 ProgressCallback: TypeAlias = Callable[[OperationProgress], None]
 ResultParser: TypeAlias = Callable[[OperationSnapshot], T]
+#: ``fetch(wait, budget, seen_revision)``: get a fresh snapshot, long-polling
+#: up to ``wait`` seconds (``None``: at once) or until its revision differs from
+#: ``seen_revision``, the whole request within ``budget`` seconds.
+Fetch: TypeAlias = Callable[[float | None, float | None, str | None], OperationSnapshot]
+AsyncFetch: TypeAlias = Callable[
+    [float | None, float | None, str | None], Awaitable[OperationSnapshot]
+]
 
 
 class _HandleState(Generic[T]):
-    """What both handles share: the last snapshot, progress reports, the outcome."""
+    """What both handles share: the last snapshot, the changes seen, the outcome.
+
+    Each step of a wait is decided here (``_next_step``, ``_failed``,
+    ``_polled``); the two handles only fetch and sleep.
+    """
 
     def __init__(
         self,
@@ -380,8 +425,9 @@ class _HandleState(Generic[T]):
         self._parse_result = parse_result
         self._policy = policy
         self._result: tuple[T] | None = None
-        self._reported: tuple[OperationStatus, PendingInfo | None] | None = None
-        #: Called with an ``OperationProgress`` whenever status or pending info changes.
+        self._poll_error: str | None = None
+        self._reported: tuple[OperationStatus, PendingInfo | None, bool] | None = None
+        #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress
         self._observe(snapshot)
 
@@ -400,11 +446,21 @@ class _HandleState(Generic[T]):
         """Why the operation is pending, as of the last status seen."""
         return self._snapshot.pending_info
 
+    @property
+    def progress(self) -> OperationProgress:
+        """The operation as last seen, as ``watch()`` reports it."""
+        return OperationProgress(
+            operation_id=self.id,
+            status=self.status,
+            pending_info=self.pending_info,
+            poll_error=self._poll_error,
+        )
+
     def done(self) -> bool:
         """Whether the last status seen is terminal (no I/O; ``refresh()`` updates it)."""
         return self._snapshot.status.is_terminal
 
-    def _observe(self, snapshot: OperationSnapshot) -> None:
+    def _observe(self, snapshot: OperationSnapshot) -> OperationProgress | None:
         if snapshot.id != self._snapshot.id:
             raise ResponseValidationError(
                 f"get_operation: Operation: field `id` is {snapshot.id!r}, "
@@ -413,17 +469,19 @@ class _HandleState(Generic[T]):
                 field="id",
             )
         self._snapshot = snapshot
-        state = (snapshot.status, snapshot.pending_info)
-        if state != self._reported:
-            self._reported = state
-            if self.on_progress is not None:
-                self.on_progress(
-                    OperationProgress(
-                        operation_id=snapshot.id,
-                        status=snapshot.status,
-                        pending_info=snapshot.pending_info,
-                    )
-                )
+        return self._report()
+
+    def _report(self) -> OperationProgress | None:
+        """The change since the last report, if any (and tell ``on_progress``)."""
+        state = (self.status, self.pending_info, self._poll_error is None)
+        if state == self._reported:
+            return None
+        recovered = self._reported is not None and not self._reported[2] and state[2]
+        self._reported = state
+        progress = attrs.evolve(self.progress, recovered=recovered)
+        if self.on_progress is not None:
+            self.on_progress(progress)
+        return progress
 
     def _outcome(self) -> T:
         snap = self._snapshot
@@ -439,7 +497,7 @@ class _HandleState(Generic[T]):
             self._result = (self._parse_result(snap),)
         return self._result[0]
 
-    # The three decisions of a wait, shared by both result() loops.
+    # The three decisions of a wait, shared by both watch() loops.
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
         step = poller.next_step()
@@ -449,23 +507,31 @@ class _HandleState(Generic[T]):
             )
         return step
 
-    def _failed(self, poller: Poller, error: APIError) -> None:
-        if poller.on_failure(error):
-            return
-        if _poll_retryable(error):
-            # Polls kept failing until the deadline (a server gone or overloaded):
-            # end as a timeout that names the operation, so it can be re-attached.
-            raise OperationTimeoutError(
-                operation_id=self.id,
-                status=self.status.value,
-                waited=poller.waited,
-                last_error=error,
-            ) from error
-        raise error
+    def _failed(self, poller: Poller, error: APIError) -> OperationProgress | None:
+        if not poller.on_failure(error):
+            if rules.error_is_retryable(error):
+                # Polls kept failing until the deadline (a server gone or overloaded),
+                # or it asks for more time than is left: end as a timeout that names
+                # the operation, so it can be re-attached, with the failure as cause.
+                raise OperationTimeoutError(
+                    operation_id=self.id,
+                    status=self.status.value,
+                    waited=poller.waited,
+                    last_error=error,
+                ) from error
+            raise error
+        why = rules.describe_failure(error)
+        logger.warning(
+            "poll of operation %s: %s; retrying in %.1f s", self.id, why, poller.retry_delay
+        )
+        self._poll_error = why
+        return self._report()
 
-    def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> None:
-        self._observe(snapshot)
+    def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> OperationProgress | None:
+        self._poll_error = None
+        change = self._observe(snapshot)
         poller.on_reply(terminal=self.done())
+        return change
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} {self.status.value}>"
@@ -474,15 +540,15 @@ class _HandleState(Generic[T]):
 class OperationHandle(_HandleState[T]):
     """A running operation whose result is a ``T`` (google api-core style).
 
-    Made by the facade; ``fetch(wait)`` gets a fresh snapshot (long-polling up
-    to ``wait`` seconds). ``result()`` waits for the end; ``refresh()`` looks once.
+    Made by the facade. ``result()`` waits for the end, ``watch()`` reports
+    each change on the way, ``refresh()`` looks once.
     """
 
     def __init__(
         self,
         snapshot: OperationSnapshot,
         *,
-        fetch: Callable[[float | None], OperationSnapshot],
+        fetch: Fetch,
         parse_result: ResultParser[T],
         policy: PollPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -500,32 +566,53 @@ class OperationHandle(_HandleState[T]):
     def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""
         if not self.done():
-            self._observe(self._fetch(None))
+            self._observe(self._fetch(None, None, None))
         return self.status
 
-    def result(self, timeout: float | None = None) -> T:
-        """Wait for the operation and return its result.
+    def watch(self, timeout: float | None = None) -> Iterator[OperationProgress]:
+        """Wait for the operation, yielding the current state, then each change.
+
+        A change is a new status or pending info, or polls starting to fail or
+        succeeding again. The iterator ends once the operation is over (then
+        ``result()`` returns at once).
 
         Args:
             timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
 
         Raises:
-            OperationFailedError: The operation ended in ``error``.
-            OperationTimeoutError: It did not finish in time (or the server could not
-                be reached until the deadline); it keeps running.
+            OperationTimeoutError: It did not finish in time; it keeps running.
         """
         poller = self._policy.start(timeout)
+        yield self.progress
         while not self.done():
             step = self._next_step(poller)
             if isinstance(step, Sleep):
                 self._sleep(step.seconds)
                 continue
             try:
-                snapshot = self._fetch(step.wait)
+                snapshot = self._fetch(step.wait, step.budget, self._snapshot.revision)
             except APIError as exc:
-                self._failed(poller, exc)
-                continue
-            self._polled(poller, snapshot)
+                change = self._failed(poller, exc)
+            else:
+                change = self._polled(poller, snapshot)
+            if change is not None:
+                yield change
+
+    def result(self, timeout: float | None = None) -> T:
+        """Wait for the operation and return its result.
+
+        Args:
+            timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
+                The wait ends within this plus ``DEADLINE_GRACE``, whatever
+                the server does.
+
+        Raises:
+            OperationFailedError: The operation ended in ``error``.
+            OperationTimeoutError: It did not finish in time (or the server could not
+                be reached until the deadline); it keeps running.
+        """
+        for _ in self.watch(timeout):
+            pass
         return self._outcome()
 
 
@@ -542,7 +629,7 @@ class AsyncOperationHandle(_HandleState[T]):
         self,
         snapshot: OperationSnapshot,
         *,
-        fetch: Callable[[float | None], Awaitable[OperationSnapshot]],
+        fetch: AsyncFetch,
         parse_result: ResultParser[T],
         policy: PollPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -560,25 +647,33 @@ class AsyncOperationHandle(_HandleState[T]):
     async def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""
         if not self.done():
-            self._observe(await self._fetch(None))
+            self._observe(await self._fetch(None, None, None))
         return self.status
 
     # A deadline of our own, not asyncio.timeout: it must end in an
     # OperationTimeoutError that carries the operation id for re-attaching.
-    async def result(self, timeout: float | None = None) -> T:  # noqa: ASYNC109
-        """Wait for the operation and return its result (see ``OperationHandle.result``)."""
+    async def watch(self, timeout: float | None = None) -> AsyncIterator[OperationProgress]:  # noqa: ASYNC109
+        """``async for`` each change (see ``OperationHandle.watch``)."""
         poller = self._policy.start(timeout)
+        yield self.progress
         while not self.done():
             step = self._next_step(poller)
             if isinstance(step, Sleep):
                 await self._sleep(step.seconds)
                 continue
             try:
-                snapshot = await self._fetch(step.wait)
+                snapshot = await self._fetch(step.wait, step.budget, self._snapshot.revision)
             except APIError as exc:
-                self._failed(poller, exc)
-                continue
-            self._polled(poller, snapshot)
+                change = self._failed(poller, exc)
+            else:
+                change = self._polled(poller, snapshot)
+            if change is not None:
+                yield change
+
+    async def result(self, timeout: float | None = None) -> T:  # noqa: ASYNC109
+        """Wait for the operation and return its result (see ``OperationHandle.result``)."""
+        async for _ in self.watch(timeout):
+            pass
         return self._outcome()
 
     def __await__(self) -> Generator[Any, None, T]:

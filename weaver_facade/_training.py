@@ -47,7 +47,7 @@ from ._errors import (
     OptimizerStateUnavailableError,
     ResponseValidationError,
 )
-from ._io import AsyncIO, Submission, SyncIO
+from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
 from ._operations import AsyncOperationHandle, OperationHandle, OperationSnapshot, ResultParser
 from ._types import (
@@ -378,7 +378,7 @@ class _TrainingBase:
         return Submission(call, _parse_load(path, include_optimizer))
 
 
-class TrainingClient(_TrainingBase):
+class TrainingClient(_TrainingBase, HasOptions):
     """Trains one model: forward-backward passes, optimizer steps, checkpoints.
 
     Made by ``ServiceClient.create_training_client`` or ``.training_client``.
@@ -386,6 +386,8 @@ class TrainingClient(_TrainingBase):
     (``wait=True``) and returns its typed result; with ``wait=False`` it returns
     an ``OperationHandle`` at once.
     """
+
+    _io: SyncIO
 
     def __init__(self, io: SyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
         super().__init__(model, next_seq_id=next_seq_id)
@@ -596,12 +598,14 @@ class TrainingClient(_TrainingBase):
         return checkpoint_from_wire("set_checkpoint_ttl", gen)
 
 
-class AsyncTrainingClient(_TrainingBase):
+class AsyncTrainingClient(_TrainingBase, HasOptions):
     """The async twin of ``TrainingClient``: the same methods, awaited.
 
     With ``wait=False`` the methods return an ``AsyncOperationHandle``, which
     can itself be awaited.
     """
+
+    _io: AsyncIO
 
     def __init__(self, io: AsyncIO, model: ModelInfo, *, next_seq_id: int | None = 1) -> None:
         super().__init__(model, next_seq_id=next_seq_id)
