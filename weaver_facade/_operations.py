@@ -351,14 +351,17 @@ class Poller:
         self._poll_started = now
         return Poll(wait=self._wait, budget=remaining + DEADLINE_GRACE)
 
-    def on_reply(self, *, terminal: bool) -> None:
-        """Report a successful poll."""
+    def on_reply(self, *, terminal: bool, changed: bool = False) -> None:
+        """Report a successful poll; ``changed``: the server said the operation changed
+        since the poll's ``seen_revision`` (so a quick answer does not mean no long-poll)."""
         if terminal:
             return
         now = self._clock()
         started = self._poll_started if self._poll_started is not None else now
         elapsed = now - started
-        held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
+        held = self._wait > 0 and (
+            changed or elapsed >= min(self._policy.settings.immediate, self._wait / 2)
+        )
         if held:
             self.long_poll_supported = True
             self._attempt = 0
@@ -528,9 +531,11 @@ class _HandleState(Generic[T]):
         return self._report()
 
     def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> OperationProgress | None:
+        seen = self._snapshot.revision
         self._poll_error = None
         change = self._observe(snapshot)
-        poller.on_reply(terminal=self.done())
+        revised = seen is not None and snapshot.revision not in (None, seen)
+        poller.on_reply(terminal=self.done(), changed=revised)
         return change
 
     def __repr__(self) -> str:

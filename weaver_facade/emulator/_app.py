@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._auth import Tenants
 from ._config import EmulatorConfig
-from ._errors import ApiError
+from ._errors import ApiError, invalid
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, Reply, canonical, fingerprint
 from ._spec import spec_bytes
@@ -293,7 +293,10 @@ async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Rep
 async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
     op_id = _path_id(request, "operation_id")
     wait = query_number(request.query_params, "wait", minimum=0, maximum=60)
-    return await emu.wait_operation(tenant, op_id, wait or 0.0)
+    seen = request.query_params.get("seen_revision")
+    if seen is not None and not 1 <= len(seen) <= 128:
+        raise invalid("query.seen_revision", "must be 1 to 128 characters")
+    return await emu.wait_operation(tenant, op_id, wait or 0.0, seen)
 
 
 async def openapi_yaml(request: Request) -> Response:
