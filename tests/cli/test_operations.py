@@ -180,3 +180,20 @@ def test_every_retry_is_a_line_and_quiet_silences_it(cli: Cli, emu: RunningEmula
     assert quiet.exit_code == 1
     assert quiet.stderr.splitlines() == [quiet.stderr.splitlines()[-1]]
     assert quiet.stderr.startswith("error: ")
+
+
+def test_outage_and_recovery_lines() -> None:
+    from weaver_facade import OperationProgress, OperationStatus
+    from weaver_facade._cli._progress import describe
+
+    lost = OperationProgress(
+        operation_id="op-1",
+        status=OperationStatus.RUNNING,
+        pending_info=None,
+        poll_error="connection refused",
+    )
+    back = OperationProgress(
+        operation_id="op-1", status=OperationStatus.RUNNING, pending_info=None, recovered=True
+    )
+    assert describe(lost) == "operation op-1: connection lost: connection refused; retrying"
+    assert describe(back) == "operation op-1: connection back; running"
