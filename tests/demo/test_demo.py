@@ -211,3 +211,17 @@ def test_example_without_a_server_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "WEAVER_BASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_retries_are_visible_by_default() -> None:
+    # What `scripts/demo -- --fault kind=unavailable,rate=0.3` shows: each retry on stderr.
+    from weaver_facade.emulator._config import FaultConfig, FaultRule
+
+    faults = FaultConfig(rules=(FaultRule(kind="unavailable", rate=0.3),), seed=3)
+    with run_emulator(api_keys=(KEY,), faults=faults) as emu:
+        env = {"WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": KEY}
+        done = run_example(env, "--steps", "2")
+    assert done.returncode == 0, done.stderr
+    retries = [line for line in done.stderr.splitlines() if "; retrying in " in line]
+    assert retries, done.stderr
+    assert all(re.search(r"HTTP 503\b.*; retrying in \d+\.\d s", line) for line in retries)
