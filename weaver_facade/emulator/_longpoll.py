@@ -32,19 +32,20 @@ class Waiters:
         self._lock = threading.Lock()
         # op id -> (loop, future, wakes on every change rather than only at the end)
         self._waiting: dict[
-            str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], bool]]
+            str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], bool]]
         ] = {}
 
-    def register(self, op_id: str, *, changes: bool = False) -> asyncio.Future[None]:
-        """A future that resolves when ``notify(op_id)`` is called (or, with ``changes``,
-        ``notify_changes()``); call on the waiting loop."""
+    def register(self, op_id: str, *, changes: bool = False) -> asyncio.Future[bool]:
+        """A future that resolves when ``notify(op_id)`` is called, to ``True`` (answer
+        now), or, with ``changes``, on ``notify_changes()``, to ``False`` (look whether
+        your operation changed); call on the waiting loop."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[bool] = loop.create_future()
         with self._lock:
             self._waiting.setdefault(op_id, []).append((loop, future, changes))
         return future
 
-    def unregister(self, op_id: str, future: asyncio.Future[None]) -> None:
+    def unregister(self, op_id: str, future: asyncio.Future[bool]) -> None:
         with self._lock:
             waiters = self._waiting.get(op_id)
             if waiters is None:
@@ -56,7 +57,7 @@ class Waiters:
     def notify(self, op_id: str) -> None:
         with self._lock:
             waiters = self._waiting.pop(op_id, [])
-        _wake(waiters)
+        _wake(waiters, final=True)
 
     def notify_changes(self) -> None:
         """Wake every waiter that asked for changes (``seen_revision``): some
@@ -69,7 +70,7 @@ class Waiters:
                     self._waiting[op_id] = rest
                 else:
                     del self._waiting[op_id]
-        _wake(woken)
+        _wake(woken, final=False)
 
     def notify_all(self) -> None:
         with self._lock:
@@ -82,13 +83,15 @@ class Waiters:
             return sum(len(w) for w in self._waiting.values())
 
 
-def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], bool]]) -> None:
+def _wake(
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], bool]], *, final: bool
+) -> None:
     for loop, future, _ in waiters:
         # RuntimeError: that loop is closed, so its request is gone.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_resolve, future)
+            loop.call_soon_threadsafe(_resolve, future, final)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _resolve(future: asyncio.Future[bool], final: bool) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(final)

@@ -390,6 +390,9 @@ class Emulator:
                 if body["status"] in _TERMINAL or changed or remaining <= 0:
                     return status, body
                 await asyncio.wait([future], timeout=remaining)
+                if future.done() and future.result():
+                    # Ended, or the server is stopping: answer with the current state.
+                    return self.get_operation(tenant, op_id)
             finally:
                 self.waiters.unregister(op_id, future)
 
