@@ -323,9 +323,9 @@ class _Context:
 
 # Cheap reads of things that do not exist: 404 with a good key, 401/403 with a refused one.
 _AUTH_PROBES = (
-    ("get_model", "/api/v1/models/{}"),
-    ("get_operation", "/api/v1/operations/{}"),
-    ("get_checkpoint", "/api/v1/checkpoints/{}"),
+    ("GET /api/v1/models/{model_id}", "/api/v1/models/{}"),
+    ("GET /api/v1/operations/{operation_id}", "/api/v1/operations/{}"),
+    ("GET /api/v1/checkpoints/{checkpoint_id}", "/api/v1/checkpoints/{}"),
 )
 
 
