@@ -46,6 +46,7 @@ import attrs
 from weaver_client.types import Unset
 
 from . import _retry as rules
+from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     APIError,
     OperationFailedError,
@@ -154,6 +155,7 @@ class OperationSnapshot:
     error_details: Mapping[str, Any] | None = None
     retryable: bool = False
     revision: str | None = None
+    model_id: str | None = None
 
 
 def _optional(
@@ -216,6 +218,7 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         error_details=_object(operation, "error_details", gen.error_details),
         retryable=bool(_optional(operation, "retryable", gen.retryable, bool)),
         revision=_optional(operation, "revision", gen.revision, str),
+        model_id=_optional(operation, "model_id", gen.model_id, str),
     )
 
 
@@ -240,6 +243,10 @@ class PollSettings:
             operation is seen at most this fraction of its duration late.
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
+        expected_end_tolerance: Without long-poll, once recent operations of the
+            same model and kind pin their end down to this fraction of their
+            duration (at least ``min_interval``), a wait polls once, at that end;
+            before, it polls in the middle of what is known, to learn more.
     """
 
     timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
@@ -251,6 +258,7 @@ class PollSettings:
     immediate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     min_interval: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
     backoff_ratio: float = attrs.field(default=0.2, validator=attrs.validators.gt(0))
+    expected_end_tolerance: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
@@ -297,10 +305,35 @@ class PollPolicy:
         self.settings = settings or PollSettings()
         self.clock = clock
         self.rng = rng
+        #: Whether the server holds long-polls, once a wait has found out.
+        self.long_poll_supported: bool | None = None
+        #: How long recent operations took, per (model id, kind): see ``_durations``.
+        self.durations = Durations()
 
-    def start(self, timeout: float | None = None) -> Poller:
-        """A poller for one wait of ``timeout`` seconds (default ``settings.timeout``)."""
-        return Poller(self, self.settings.timeout if timeout is None else timeout)
+    def start(
+        self,
+        timeout: float | None = None,
+        *,
+        key: tuple[str | None, str | None] | None = None,
+        origin: float | None = None,
+        queued: float = 0.0,
+    ) -> Poller:
+        """A poller for one wait of ``timeout`` seconds (default ``settings.timeout``).
+
+        Args:
+            key: The operation's (model id, kind), whose recent durations plan the
+                polls when the server does not hold long-polls.
+            origin: When the operation was first seen unfinished (default: now).
+            queued: The server's estimate, then, of the seconds before it starts
+                (``pending_info.wait_seconds``).
+        """
+        return Poller(
+            self,
+            self.settings.timeout if timeout is None else timeout,
+            key=key,
+            origin=origin,
+            queued=queued,
+        )
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
@@ -311,13 +344,26 @@ class PollPolicy:
 class Poller:
     """The state of one wait. Ask ``next_step()``, then report with ``on_reply``/``on_failure``."""
 
-    def __init__(self, policy: PollPolicy, timeout: float) -> None:
+    def __init__(
+        self,
+        policy: PollPolicy,
+        timeout: float,
+        *,
+        key: tuple[str | None, str | None] | None = None,
+        origin: float | None = None,
+        queued: float = 0.0,
+    ) -> None:
         if timeout < 0 or timeout != timeout:
             raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
         self._policy = policy
         self._clock = policy.clock
         self.started = self._clock()
         self.deadline = self.started + timeout
+        self._key = key
+        # Times below are seconds since the operation started on the server, as well as
+        # we know: since it was first seen, less the queue wait the server announced.
+        self._start = (self.started if origin is None else origin) + max(0.0, queued)
+        self._unfinished_at = 0.0  # the last time it was seen unfinished
         self._attempt = 0
         self._delay: float | None = None
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
@@ -326,6 +372,9 @@ class Poller:
         self.long_poll_supported: bool | None = None
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
         self.retry_delay = 0.0
+        if policy.long_poll_supported is False:
+            # Known not to hold: no poll at once, a sleep to the expected end instead.
+            self._delay = self._planned_delay(self.started)
 
     @property
     def waited(self) -> float:
@@ -351,30 +400,64 @@ class Poller:
         self._poll_started = now
         return Poll(wait=self._wait, budget=remaining + DEADLINE_GRACE)
 
-    def on_reply(self, *, terminal: bool, changed: bool = False) -> None:
-        """Report a successful poll; ``changed``: the server said the operation changed
-        since the poll's ``seen_revision`` (so a quick answer does not mean no long-poll)."""
-        if terminal:
-            return
+    def on_reply(
+        self,
+        *,
+        terminal: bool,
+        changed: bool = False,
+        succeeded: bool = True,
+        queued: float | None = None,
+    ) -> None:
+        """Report a successful poll.
+
+        Args:
+            terminal: The operation is over.
+            changed: The server said the operation changed since the poll's
+                ``seen_revision`` (so a quick answer does not mean no long-poll).
+            succeeded: It ended ``done`` (its duration then joins the history).
+            queued: While pending, the server's estimate of the seconds before it starts.
+        """
         now = self._clock()
+        if terminal:
+            if succeeded and self._key is not None:
+                self._policy.durations.record(
+                    self._key, Bracket(self._unfinished_at, max(now - self._start, 0.0))
+                )
+            return
+        if queued:
+            self._start = max(self._start, now + queued)
+        self._unfinished_at = max(self._unfinished_at, now - self._start)
         started = self._poll_started if self._poll_started is not None else now
         elapsed = now - started
         held = self._wait > 0 and (
             changed or elapsed >= min(self._policy.settings.immediate, self._wait / 2)
         )
         if held:
-            self.long_poll_supported = True
+            self.long_poll_supported = self._policy.long_poll_supported = True
             self._attempt = 0
             return
         if self._wait > 0 and self.long_poll_supported is None:
             self.long_poll_supported = False
-        # Answered at once: back off instead of asking again straight away, but never
-        # longer than a fraction of the time waited (the operation was running until
-        # now), which bounds the lag to that fraction of the operation's duration.
+            if self._policy.long_poll_supported is None:
+                self._policy.long_poll_supported = False
+        self._delay = self._planned_delay(now)
+
+    def _planned_delay(self, now: float) -> float:
+        """The sleep before the next poll of a server that answers at once."""
         s = self._policy.settings
+        expected = None if self._key is None else self._policy.durations.expected(self._key)
+        if expected is not None:
+            since = now - self._start
+            tolerance = max(s.min_interval, s.expected_end_tolerance * expected.hi)
+            at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
+            if at is not None:
+                return max(at - since, 0.0)
+        # Nothing to go on: back off, but never longer than a fraction of the time
+        # waited (the operation was running until now), which bounds the lag to that
+        # fraction of the operation's duration.
         backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
-        self._delay = max(s.min_interval, backoff)
         self._attempt += 1
+        return max(s.min_interval, backoff)
 
     def on_failure(self, error: Exception) -> bool:
         """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds.
@@ -397,6 +480,15 @@ class Poller:
 
 
 # -- handles ------------------------------------------------------------------------------
+
+
+def _queued(snapshot: OperationSnapshot) -> float:
+    """The server's estimate of the seconds before a pending operation starts."""
+    info = snapshot.pending_info
+    if snapshot.status is not OperationStatus.PENDING or info is None:
+        return 0.0
+    return info.wait_seconds or 0.0
+
 
 ProgressCallback: TypeAlias = Callable[[OperationProgress], None]
 ResultParser: TypeAlias = Callable[[OperationSnapshot], T]
@@ -427,6 +519,8 @@ class _HandleState(Generic[T]):
         self._snapshot = snapshot
         self._parse_result = parse_result
         self._policy = policy
+        self._first_seen = policy.clock()
+        self._queued = _queued(snapshot)
         self._result: tuple[T] | None = None
         self._poll_error: str | None = None
         self._reported: tuple[OperationStatus, PendingInfo | None, bool] | None = None
@@ -502,6 +596,15 @@ class _HandleState(Generic[T]):
 
     # The three decisions of a wait, shared by both watch() loops.
 
+    def _start(self, timeout: float | None) -> Poller:
+        snap = self._snapshot
+        return self._policy.start(
+            timeout,
+            key=(snap.model_id, snap.kind),
+            origin=self._first_seen,
+            queued=self._queued,
+        )
+
     def _next_step(self, poller: Poller) -> Poll | Sleep:
         step = poller.next_step()
         if isinstance(step, GiveUp):
@@ -535,7 +638,12 @@ class _HandleState(Generic[T]):
         self._poll_error = None
         change = self._observe(snapshot)
         revised = seen is not None and snapshot.revision not in (None, seen)
-        poller.on_reply(terminal=self.done(), changed=revised)
+        poller.on_reply(
+            terminal=self.done(),
+            changed=revised,
+            succeeded=self.status is OperationStatus.DONE,
+            queued=_queued(snapshot),
+        )
         return change
 
     def __repr__(self) -> str:
@@ -587,7 +695,7 @@ class OperationHandle(_HandleState[T]):
         Raises:
             OperationTimeoutError: It did not finish in time; it keeps running.
         """
-        poller = self._policy.start(timeout)
+        poller = self._start(timeout)
         yield self.progress
         while not self.done():
             step = self._next_step(poller)
@@ -659,7 +767,7 @@ class AsyncOperationHandle(_HandleState[T]):
     # OperationTimeoutError that carries the operation id for re-attaching.
     async def watch(self, timeout: float | None = None) -> AsyncIterator[OperationProgress]:  # noqa: ASYNC109
         """``async for`` each change (see ``OperationHandle.watch``)."""
-        poller = self._policy.start(timeout)
+        poller = self._start(timeout)
         yield self.progress
         while not self.done():
             step = self._next_step(poller)
