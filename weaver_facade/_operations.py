@@ -364,12 +364,13 @@ class Poller:
         # we know: since it was first seen, less the queue wait the server announced.
         self._start = (self.started if origin is None else origin) + max(0.0, queued)
         self._unfinished_at = 0.0  # the last time it was seen unfinished
+        self._known_lo = 0.0  # the history's low side when this wait planned its polls
         self._attempt = 0
         self._delay: float | None = None
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
         self._poll_started: float | None = None
         self._wait = 0.0
-        self.long_poll_supported: bool | None = None
+        self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
         self.retry_delay = 0.0
         if policy.long_poll_supported is False:
@@ -420,18 +421,22 @@ class Poller:
         now = self._clock()
         if terminal:
             if succeeded and self._key is not None:
-                self._policy.durations.record(
-                    self._key, Bracket(self._unfinished_at, max(now - self._start, 0.0))
-                )
+                hi = max(now - self._start, 0.0)
+                # A poll aimed at the expected end and answered `done` learns nothing
+                # about the low side: keep what was known, while it still holds.
+                lo = max(self._unfinished_at, self._known_lo if self._known_lo < hi else 0.0)
+                self._policy.durations.record(self._key, Bracket(lo, hi))
             return
         if queued:
             self._start = max(self._start, now + queued)
         self._unfinished_at = max(self._unfinished_at, now - self._start)
         started = self._poll_started if self._poll_started is not None else now
         elapsed = now - started
-        held = self._wait > 0 and (
-            changed or elapsed >= min(self._policy.settings.immediate, self._wait / 2)
-        )
+        if changed and self.long_poll_supported is not False:
+            # A quick answer because something changed says nothing about long-poll
+            # support: ask for the next change at once (a server that holds will hold).
+            return
+        held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
         if held:
             self.long_poll_supported = self._policy.long_poll_supported = True
             self._attempt = 0
@@ -447,6 +452,7 @@ class Poller:
         s = self._policy.settings
         expected = None if self._key is None else self._policy.durations.expected(self._key)
         if expected is not None:
+            self._known_lo = expected.lo
             since = now - self._start
             tolerance = max(s.min_interval, s.expected_end_tolerance * expected.hi)
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)

@@ -274,16 +274,22 @@ def test_the_error_mapping_the_transport_and_the_poller_agree(status: int) -> No
     assert poller.on_failure(error) is expected
 
 
-def test_a_quick_answer_with_a_new_revision_is_a_long_poll_answer() -> None:
+def test_a_quick_answer_with_a_new_revision_asks_again_at_once() -> None:
     clock = FakeClock()
     poller = PollPolicy(PollSettings(long_poll=20), clock=clock).start(timeout=60)
     poller.next_step()
     clock.now += 0.01
     poller.on_reply(terminal=False, changed=True)
-    assert poller.long_poll_supported is True
-    assert type(poller.next_step()).__name__ == "Poll"  # no sleep: ask for the next change
+    # Quick because something changed: no verdict on long-poll yet, and no sleep.
+    assert poller.long_poll_supported is None
+    assert type(poller.next_step()).__name__ == "Poll"
     clock.now += 0.01
     poller.on_reply(terminal=False)  # quick and unchanged: a server without long-poll
+    assert poller.long_poll_supported is False
+    assert type(poller.next_step()).__name__ == "Sleep"
+    # Once known, a change answered at once no longer skips the sleep.
+    poller.next_step()
+    poller.on_reply(terminal=False, changed=True)
     assert type(poller.next_step()).__name__ == "Sleep"
 
 
