@@ -134,8 +134,10 @@ def run(quick: bool) -> Section:
     section.notes.append(
         "Lag = when `result()` returned minus the server's `updated_at` of the done "
         "operation; GETs = polls of that operation. Default `PollSettings` (long-poll 20 s; "
-        "without long-poll: full-jitter exponential backoff from 0.25 s, each sleep at most "
-        "`backoff_ratio` = 0.2 of the time waited, at least 0.05 s)."
+        "without long-poll: polls at the expected end from the durations of recent operations "
+        "of the same model and kind, else full-jitter exponential backoff from 0.25 s, each "
+        "sleep at most `backoff_ratio` = 0.2 of the time waited, at least 0.05 s). With "
+        "long-poll, a poll is answered on each change (running, then done)."
     )
     section.notes.append(
         "| server | operation | n | lag p50 | lag p90 | lag max | lag max / duration "
