@@ -529,6 +529,7 @@ class _HandleState(Generic[T]):
         self._queued = _queued(snapshot)
         self._result: tuple[T] | None = None
         self._poll_error: str | None = None
+        self._last_failure: APIError | None = None
         self._reported: tuple[OperationStatus, PendingInfo | None, bool] | None = None
         #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress
@@ -614,9 +615,13 @@ class _HandleState(Generic[T]):
     def _next_step(self, poller: Poller) -> Poll | Sleep:
         step = poller.next_step()
         if isinstance(step, GiveUp):
+            # The last poll may have failed, and the sleep after it overrun the deadline.
             raise OperationTimeoutError(
-                operation_id=self.id, status=self.status.value, waited=step.waited
-            )
+                operation_id=self.id,
+                status=self.status.value,
+                waited=step.waited,
+                last_error=self._last_failure,
+            ) from self._last_failure
         return step
 
     def _failed(self, poller: Poller, error: APIError) -> OperationProgress | None:
@@ -632,6 +637,7 @@ class _HandleState(Generic[T]):
                     last_error=error,
                 ) from error
             raise error
+        self._last_failure = error
         why = rules.describe_failure(error)
         logger.warning(
             "poll of operation %s: %s; retrying in %.1f s", self.id, why, poller.retry_delay
@@ -642,6 +648,7 @@ class _HandleState(Generic[T]):
     def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> OperationProgress | None:
         seen = self._snapshot.revision
         self._poll_error = None
+        self._last_failure = None
         change = self._observe(snapshot)
         revised = seen is not None and snapshot.revision not in (None, seen)
         poller.on_reply(

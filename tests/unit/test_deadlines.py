@@ -356,3 +356,21 @@ async def test_the_async_handle_keeps_the_same_deadline_and_reports_outages() ->
     assert clock.now - begin <= 5 + DEADLINE_GRACE
     assert [c.poll_error for c in changes] == [None, "HTTP 503 (unavailable)"]
     assert getattr(info.value.last_error, "retry_after", None) == 30.0
+
+
+def test_a_sleep_that_overruns_the_deadline_still_names_the_last_failure() -> None:
+    # On a loaded machine a sleep can end past the deadline; the timeout still says why.
+    fake, clock = FakeWeaver(), FakeClock()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    def late_sleep(seconds: float) -> None:
+        clock.sleep(seconds + 5)  # every sleep overruns
+
+    with started(fake, clock, sleep=late_sleep) as handle:
+        fake.script("GET", OP, *[refused] * 100)
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=3)
+    assert isinstance(info.value.last_error, APIConnectionError)
+    assert info.value.__cause__ is info.value.last_error
