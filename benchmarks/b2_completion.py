@@ -6,12 +6,18 @@ own process, each duration on its own model and thread, awaited with
 against a server that ignores ``wait`` (``honor_long_poll=False``). The lag is
 the time ``result()`` returned minus the operation's ``updated_at`` on the
 server (same clock; ``updated_at`` has millisecond resolution).
+
+Then the loop of a training script on a server without long-poll: 10
+operations of each duration in a row on one model, from a fresh client (so the
+first has nothing to go on), side by side with the official SDK's schedule
+(polls 0.5, 1, 2, 4, 8 s apart, then every 10 s), computed from those intervals.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime
+import itertools
 import tempfile
 import threading
 import time
@@ -30,6 +36,19 @@ LATENCY = {
     "load_checkpoint": 25.0,
 }
 BATCH = [datum_from_tokens([1, 2, 3, 4, 5, 6, 7, 8])]
+OFFICIAL_INTERVALS = (0.5, 1.0, 2.0, 4.0, 8.0)  # then every 10 s
+LOOP = 10
+
+
+def official(duration: float) -> tuple[int, float]:
+    """(GETs, lag) of the official schedule for an operation of ``duration`` seconds."""
+    at = 0.0
+    intervals = itertools.chain(OFFICIAL_INTERVALS, itertools.repeat(10.0))
+    for gets, interval in enumerate(intervals, start=1):
+        at += interval
+        if at >= duration:
+            return gets, at - duration
+    raise AssertionError("unreachable")
 
 
 class Gets:
@@ -115,8 +134,10 @@ def run(quick: bool) -> Section:
     section.notes.append(
         "Lag = when `result()` returned minus the server's `updated_at` of the done "
         "operation; GETs = polls of that operation. Default `PollSettings` (long-poll 20 s; "
-        "without long-poll: full-jitter exponential backoff from 0.25 s, each sleep at most "
-        "`backoff_ratio` = 0.2 of the time waited, at least 0.05 s)."
+        "without long-poll: polls at the expected end from the durations of recent operations "
+        "of the same model and kind, else full-jitter exponential backoff from 0.25 s, each "
+        "sleep at most `backoff_ratio` = 0.2 of the time waited, at least 0.05 s). With "
+        "long-poll, a poll is answered on each change (running, then done)."
     )
     section.notes.append(
         "| server | operation | n | lag p50 | lag p90 | lag max | lag max / duration "
@@ -144,13 +165,16 @@ def run(quick: bool) -> Section:
                         p50 <= 0.015,
                     )
                 )
+                # One answer per change (running, then done), and one more per
+                # 20 s that a long-poll is held.
+                most = 2 + int(seconds // 20)
                 section.results.append(
                     Result(
                         "B2",
                         f"long-poll, {seconds:g} s op: GETs max",
                         str(max(gets)),
-                        "≤ 2",
-                        max(gets) <= 2,
+                        f"≤ {most}",
+                        max(gets) <= most,
                     )
                 )
             else:
@@ -164,4 +188,50 @@ def run(quick: bool) -> Section:
                         p90 <= 0.25 * seconds,
                     )
                 )
+    loop(section, {0.2: LOOP} if quick else {0.2: LOOP, 1.0: LOOP, 5.0: LOOP})
     return section
+
+
+def loop(section: Section, plan: dict[float, int]) -> None:
+    """The no-long-poll loop, against the official schedule."""
+    measured = run_mode(False, plan)
+    section.notes.append("")
+    section.notes.append(
+        f"Without long-poll, a loop of {LOOP} operations of one duration on one model, from a "
+        "fresh client, against the official schedule computed from its intervals:"
+    )
+    section.notes.append(
+        "| operation | GETs / op: official | GETs / op: facade (first op) "
+        "| lag: official | lag p50: facade | first op lag / duration |"
+    )
+    section.notes.append("| --- | --- | --- | --- | --- | --- |")
+    for seconds in sorted(measured):
+        lags = [lag for lag, _ in measured[seconds]]
+        gets = [n for _, n in measured[seconds]]
+        their_gets, their_lag = official(seconds)
+        mean_gets, p50, first = sum(gets) / len(gets), median(lags), lags[0] / seconds
+        section.notes.append(
+            f"| {seconds:g} s | {their_gets} | {mean_gets:.1f} ({gets[0]}) | {ms(their_lag)} "
+            f"| {ms(p50)} | {first:.1%} |"
+        )
+        label = f"no long-poll, loop of {seconds:g} s ops"
+        section.results += [
+            Result(
+                "B2",
+                f"{label}: GETs / op vs official",
+                f"{mean_gets:.1f} vs {their_gets}",
+                "≤ official + 1",
+                mean_gets <= their_gets + 1,
+            ),
+            Result(
+                "B2",
+                f"{label}: lag p50 vs official",
+                f"{ms(p50)} vs {ms(their_lag)}",
+                "≤ ¼ official",
+                p50 <= their_lag / 4,
+            ),
+            # Today's bound for a server that ignores `wait` (the table above).
+            Result(
+                "B2", f"{label}: first op lag / duration", f"{first:.1%}", "≤ 25 %", first <= 0.25
+            ),
+        ]

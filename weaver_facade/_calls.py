@@ -289,10 +289,16 @@ def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[wi
 
 
 def get_operation(
-    operation_id: str, *, wait: float | None, timeout: httpx.Timeout
+    operation_id: str,
+    *,
+    wait: float | None,
+    timeout: httpx.Timeout,
+    seen_revision: str | None = None,
 ) -> Call[wire.Operation]:
     request: dict[str, Any] = _get_operation._get_kwargs(
-        operation_id, wait=UNSET if wait is None else round(wait, 3)
+        operation_id,
+        wait=UNSET if wait is None else round(wait, 3),
+        seen_revision=UNSET if seen_revision is None or not wait else seen_revision,
     )
     if wait and timeout.read is not None:
         # The server may hold a long-poll for `wait` seconds; do not time it out first.

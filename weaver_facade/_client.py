@@ -46,7 +46,7 @@ from ._artifacts import (
 from ._checkpoints import CheckpointRef
 from ._download import Descriptor, DownloadProgress, download_async, download_sync
 from ._errors import InvalidArgumentError, WeaverError
-from ._io import AsyncIO, Submission, SyncIO
+from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
 from ._models import (
     DEFAULT_PAGE_SIZE,
@@ -153,7 +153,7 @@ class _KeyHidingClient(AuthenticatedClient):
         return f"AuthenticatedClient(base_url={self._base_url!r}, token=<redacted>)"
 
 
-class _ServiceBase:
+class _ServiceBase(HasOptions):
     """The I/O-free half of both service clients: settings, counters, requests."""
 
     def __init__(
@@ -184,6 +184,8 @@ class _ServiceBase:
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
         self._created = CreatedModels(terminate_on_close=terminate_models_on_close)
+        # The client that owns the session and connections; with_options() copies share it.
+        self._root: Self = self  # type: ignore[assignment]  # mypy: self is Self here
 
     @property
     def base_url(self) -> str:
@@ -193,7 +195,7 @@ class _ServiceBase:
     @property
     def session_id(self) -> str | None:
         """The session's id, once a model has been created (sessions open lazily)."""
-        return self._session_id
+        return self._root._session_id
 
     def __repr__(self) -> str:
         key = "set" if self.__api_key else "none"
@@ -326,6 +328,8 @@ class ServiceClient(_ServiceBase):
     Use as a context manager, or call ``close()``.
     """
 
+    _io: SyncIO
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -356,7 +360,7 @@ class ServiceClient(_ServiceBase):
             terminate_models_on_close=terminate_models_on_close,
         )
         inner = ClientTransport(http_client) if http_client is not None else None
-        transport = RetryTransport(inner, policy=self._retry, sleep=sleep)
+        transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
         self._io = SyncIO(
             self._generated(transport),
             poll=self._poll,
@@ -383,7 +387,12 @@ class ServiceClient(_ServiceBase):
 
     def close(self) -> None:
         """Stop the heartbeat, terminate the models this client created (unless kept; errors
-        are logged and ignored) and close connections. Checkpoints stay."""
+        are logged and ignored) and close connections. Checkpoints stay.
+
+        A ``with_options()`` copy closes nothing: its original owns the connections.
+        """
+        if self._root is not self:
+            return
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=self._timeout.read or 60.0)
@@ -398,6 +407,8 @@ class ServiceClient(_ServiceBase):
         self._io.close()
 
     def _ensure_session(self) -> str:
+        if self._root is not self:
+            return self._root._ensure_session()
         with self._lock:
             if self._session_id is not None:
                 return self._session_id
@@ -623,6 +634,8 @@ class AsyncServiceClient(_ServiceBase):
     ``sleep`` a coroutine function. The heartbeat is an asyncio task.
     """
 
+    _io: AsyncIO
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -653,10 +666,11 @@ class AsyncServiceClient(_ServiceBase):
             terminate_models_on_close=terminate_models_on_close,
         )
         inner = AsyncClientTransport(http_client) if http_client is not None else None
+        clock = self._poll.clock
         if sleep is None:
-            transport = AsyncRetryTransport(inner, policy=self._retry)
+            transport = AsyncRetryTransport(inner, policy=self._retry, clock=clock)
         else:
-            transport = AsyncRetryTransport(inner, policy=self._retry, sleep=sleep)
+            transport = AsyncRetryTransport(inner, policy=self._retry, sleep=sleep, clock=clock)
         self._io = AsyncIO(
             self._generated(transport),
             poll=self._poll,
@@ -684,6 +698,8 @@ class AsyncServiceClient(_ServiceBase):
 
     async def aclose(self) -> None:
         """See ``ServiceClient.close``."""
+        if self._root is not self:
+            return
         if self._heartbeat is not None:
             import asyncio
 
@@ -701,6 +717,8 @@ class AsyncServiceClient(_ServiceBase):
         await self._io.aclose()
 
     async def _ensure_session(self) -> str:
+        if self._root is not self:
+            return await self._root._ensure_session()
         async with self._lock:
             if self._session_id is not None:
                 return self._session_id

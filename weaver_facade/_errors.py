@@ -396,6 +396,8 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         waited: Seconds spent waiting.
         last_error: When the wait ended because polls kept failing (the server
             unreachable, 503s...), the last failure; also the ``__cause__``.
+        poll_error: That failure in a few words (``connection refused``,
+            ``HTTP 503``), as ``OperationProgress.poll_error`` shows it.
     """
 
     def __init__(
@@ -405,11 +407,13 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         status: str,
         waited: float,
         last_error: Exception | None = None,
+        poll_error: str | None = None,
     ) -> None:
         self.operation_id = operation_id
         self.status = status
         self.waited = waited
         self.last_error = last_error
+        self.poll_error = poll_error
         if last_error is None:
             message = (
                 f"operation {operation_id} still {status} after {waited:.1f} s; it keeps "

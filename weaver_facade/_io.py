@@ -7,9 +7,10 @@ client's httpx client and wrap Operations in handles.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import attrs
 import httpx
@@ -18,7 +19,9 @@ from . import _calls as calls
 from ._errors import InvalidArgumentError
 from ._lazy import LazyModule
 from ._operations import (
+    AsyncFetch,
     AsyncOperationHandle,
+    Fetch,
     OperationHandle,
     OperationSnapshot,
     PollPolicy,
@@ -26,6 +29,7 @@ from ._operations import (
     ResultParser,
     snapshot_from_wire,
 )
+from ._retry import CallOptions
 from ._wire import Call, GeneratedClient, WireModel, connection_error, finish
 
 if TYPE_CHECKING:
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 else:
     wire = LazyModule("weaver_client.models")
 
-__all__ = ["AsyncIO", "Submission", "SyncIO"]
+__all__ = ["AsyncIO", "HasOptions", "Submission", "SyncIO"]
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
@@ -70,14 +74,79 @@ class _Base:
         self.poll = poll
         self.timeout = timeout
         self.on_progress = on_progress
-        self.closed = False
+        self.options = CallOptions()
+        self._shared = False
+        self._closed = [False]  # one flag for an IO and its with_options copies
+
+    @property
+    def closed(self) -> bool:
+        return self._closed[0]
+
+    def with_options(self, *, timeout: float | None, max_retries: int | None) -> Self:
+        """A copy that sends every call with these ``CallOptions``, on the same connections.
+
+        ``None`` keeps this IO's value. Closing the copy closes nothing.
+        """
+        clone = copy.copy(self)
+        clone.options = CallOptions(
+            timeout=self.options.timeout if timeout is None else timeout,
+            max_retries=self.options.max_retries if max_retries is None else max_retries,
+        )
+        clone._shared = True
+        return clone
 
     def _check_open(self) -> None:
         if self.closed:
             raise RuntimeError("the Weaver client is closed")
 
-    def _get_operation(self, operation_id: str, wait: float | None) -> Call[wire.Operation]:
-        return calls.get_operation(operation_id, wait=wait, timeout=self.timeout)
+    def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:
+        return {**call.request, "extensions": (options or self.options).as_extensions()}
+
+    def _poll(
+        self, operation_id: str, wait: float | None, budget: float | None, seen: str | None
+    ) -> tuple[Call[wire.Operation], CallOptions | None]:
+        """A poll, and its options: inside a wait, one attempt within the wait's budget
+        (the poller retries polls, inside its deadline); alone, the IO's own options."""
+        call = calls.get_operation(
+            operation_id, wait=wait, timeout=self.timeout, seen_revision=seen
+        )
+        if budget is None:
+            return call, None
+        return call, CallOptions(timeout=budget, max_retries=0)
+
+
+class HasOptions:
+    """``with_options()`` for every client that sends through an IO (``_io``)."""
+
+    _io: _Base
+
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """A copy of this client whose calls have these limits; it shares the connections.
+
+        Made in microseconds: the connection pool, session, settings and
+        training-step counter are shared; closing the copy closes nothing.
+
+        Args:
+            timeout: A deadline for each call, in seconds, retries included:
+                every attempt's timeouts and every retry sleep are capped by the
+                time left, so a call (``operation(id)``, a list, a get, the
+                request that starts an operation) ends within it. Waiting for an
+                operation has its own deadline: ``result(timeout=...)``.
+            max_retries: Retries of each failed request (0: none).
+        """
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+        ):
+            raise InvalidArgumentError(f"timeout must be a number > 0 (seconds), got {timeout!r}")
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+        ):
+            raise InvalidArgumentError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        clone = copy.copy(self)
+        clone._io = self._io.with_options(
+            timeout=None if timeout is None else float(timeout), max_retries=max_retries
+        )
+        return clone
 
 
 class SyncIO(_Base):
@@ -94,35 +163,42 @@ class SyncIO(_Base):
     ) -> None:
         super().__init__(generated, poll=poll, timeout=timeout, on_progress=on_progress)
         self._sleep = sleep
-        self._opened = False
+        self._opened = [False]
 
-    def send(self, call: Call[M]) -> M:
+    def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
         self._check_open()
-        self._opened = True
+        self._opened[0] = True
         try:
-            response = self.generated.get_httpx_client().request(**call.request)
+            response = self.generated.get_httpx_client().request(**self._request(call, options))
         except httpx.TransportError as exc:
             raise connection_error(call.operation, exc) from exc
         except UnicodeEncodeError as exc:
             raise unsendable_text(call.operation, exc) from None
         return finish(call, self.generated, response)
 
-    def snapshot(self, operation_id: str, wait: float | None) -> OperationSnapshot:
-        """Get an operation, long-polling up to ``wait`` seconds."""
-        call = self._get_operation(operation_id, wait)
-        return snapshot_from_wire(call.operation, self.send(call))
+    def snapshot(
+        self,
+        operation_id: str,
+        wait: float | None,
+        budget: float | None = None,
+        seen: str | None = None,
+    ) -> OperationSnapshot:
+        """Get an operation, long-polling up to ``wait`` seconds (see ``Fetch``)."""
+        call, options = self._poll(operation_id, wait, budget, seen)
+        return snapshot_from_wire(call.operation, self.send(call, options))
 
     def handle(
         self,
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
-        fetch: Callable[[float | None], OperationSnapshot] | None = None,
+        fetch: Fetch | None = None,
     ) -> OperationHandle[T]:
         """A handle on an operation already seen once (``fetch``: how to look again)."""
         return OperationHandle(
             snapshot,
-            fetch=fetch or (lambda wait: self.snapshot(snapshot.id, wait)),
+            fetch=fetch
+            or (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen)),
             parse_result=parse,
             policy=self.poll,
             sleep=self._sleep,
@@ -140,9 +216,11 @@ class SyncIO(_Base):
         self._sleep(seconds)
 
     def close(self) -> None:
-        if not self.closed and self._opened:
+        if self._shared:
+            return
+        if not self.closed and self._opened[0]:
             self.generated.get_httpx_client().close()
-        self.closed = True
+        self._closed[0] = True
 
 
 class AsyncIO(_Base):
@@ -159,35 +237,44 @@ class AsyncIO(_Base):
     ) -> None:
         super().__init__(generated, poll=poll, timeout=timeout, on_progress=on_progress)
         self._sleep = sleep
-        self._opened = False
+        self._opened = [False]
 
-    async def send(self, call: Call[M]) -> M:
+    async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
         self._check_open()
-        self._opened = True
+        self._opened[0] = True
         try:
-            response = await self.generated.get_async_httpx_client().request(**call.request)
+            response = await self.generated.get_async_httpx_client().request(
+                **self._request(call, options)
+            )
         except httpx.TransportError as exc:
             raise connection_error(call.operation, exc) from exc
         except UnicodeEncodeError as exc:
             raise unsendable_text(call.operation, exc) from None
         return finish(call, self.generated, response)
 
-    async def snapshot(self, operation_id: str, wait: float | None) -> OperationSnapshot:
-        """Get an operation, long-polling up to ``wait`` seconds."""
-        call = self._get_operation(operation_id, wait)
-        return snapshot_from_wire(call.operation, await self.send(call))
+    async def snapshot(
+        self,
+        operation_id: str,
+        wait: float | None,
+        budget: float | None = None,
+        seen: str | None = None,
+    ) -> OperationSnapshot:
+        """Get an operation, long-polling up to ``wait`` seconds (see ``Fetch``)."""
+        call, options = self._poll(operation_id, wait, budget, seen)
+        return snapshot_from_wire(call.operation, await self.send(call, options))
 
     def handle(
         self,
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
-        fetch: Callable[[float | None], Awaitable[OperationSnapshot]] | None = None,
+        fetch: AsyncFetch | None = None,
     ) -> AsyncOperationHandle[T]:
         """A handle on an operation already seen once (``fetch``: how to look again)."""
         return AsyncOperationHandle(
             snapshot,
-            fetch=fetch or (lambda wait: self.snapshot(snapshot.id, wait)),
+            fetch=fetch
+            or (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen)),
             parse_result=parse,
             policy=self.poll,
             sleep=self._sleep,
@@ -210,6 +297,8 @@ class AsyncIO(_Base):
             await self._sleep(seconds)
 
     async def aclose(self) -> None:
-        if not self.closed and self._opened:
+        if self._shared:
+            return
+        if not self.closed and self._opened[0]:
             await self.generated.get_async_httpx_client().aclose()
-        self.closed = True
+        self._closed[0] = True

@@ -12,29 +12,41 @@ polled until its status is ``done`` or ``error`` (the only terminal statuses).
 * a server that answers a long-poll at once with a non-terminal status does
   not support it: the next polls are spaced by full-jitter exponential
   backoff, so we never busy-loop, capped by ``PollSettings.backoff_ratio``;
-* failed polls (connection errors, 429, 5xx) are retried within the
-  deadline, honouring ``Retry-After``;
+* a poll that may change (``seen_revision``, the long-poll extension) asks
+  the server to answer as soon as the status or ``pending_info`` differs from
+  what this handle last saw, so ``pending -> running`` arrives at once;
+* failed polls are retried by the poller alone (the retry transport sends
+  each poll once), within the deadline, by the rules of ``_retry``; a
+  ``Retry-After`` longer than the time left ends the wait at once;
+* every sleep and every poll's timeouts are capped by the time left, so a
+  wait ends within its deadline plus ``DEADLINE_GRACE`` whatever the server
+  does (holds, stalls, refuses connections);
 * at the deadline the wait ends with ``OperationTimeoutError``, which carries
-  the operation id; the operation itself keeps running on the server. That
-  holds too when polls kept failing (a server that went away): then the
-  error's ``last_error`` is the last failure.
+  the operation id; the operation itself keeps running on the server. When
+  the last poll failed, its error is the timeout's ``last_error`` and cause.
+
+``watch()`` yields an ``OperationProgress`` for each change (status, pending
+info, and polls failing or recovering); ``result()`` is ``watch()`` run to its
+end.
 """
 
 from __future__ import annotations
 
 import datetime
 import enum
+import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import attrs
 from weaver_client import limits
 from weaver_client.types import Unset
 
+from . import _retry as rules
+from ._durations import Bracket, Durations, next_poll
 from ._errors import (
-    APIConnectionError,
     APIError,
     OperationFailedError,
     OperationTimeoutError,
@@ -49,6 +61,7 @@ else:
     wire = LazyModule("weaver_client.models")
 
 __all__ = [
+    "DEADLINE_GRACE",
     "AsyncOperationHandle",
     "ConversionProgress",
     "GiveUp",
@@ -66,7 +79,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_RETRYABLE_POLL_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+logger = logging.getLogger("weaver_facade")
+
+#: The time a poll may take past the deadline: the last look at the deadline
+#: itself, and a long-poll the server ends exactly at it.
+DEADLINE_GRACE = 0.5
 
 
 class OperationStatus(enum.StrEnum):
@@ -115,13 +132,28 @@ class ConversionProgress:
 
 @attrs.frozen(kw_only=True)
 class OperationProgress:
-    """What ``on_progress`` receives whenever an operation's status, pending info or
-    conversion progress (of an export) changes."""
+    """One change of a waited-for operation, from ``watch()`` and ``on_progress``.
+
+    A change is a new status, new pending info, new conversion progress, polls starting to fail (an
+    outage: ``poll_error`` set) or succeeding again (``poll_error`` back to
+    ``None``, ``recovered`` true).
+
+    Attributes:
+        operation_id: The operation's id.
+        status: Its last status seen.
+        pending_info: Why it is pending, as of the last status seen.
+        poll_error: While polls fail (they are retried), why, in a few words
+            such as ``connection refused`` or ``HTTP 503``; else ``None``.
+        recovered: Polls succeed again after failing.
+        conversion: An export's conversion progress, as of the last status seen.
+    """
 
     operation_id: str
     status: OperationStatus
     pending_info: PendingInfo | None
     conversion: ConversionProgress | None = None
+    poll_error: str | None = None
+    recovered: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -141,6 +173,7 @@ class OperationSnapshot:
     created_at: datetime.datetime | None = None
     updated_at: datetime.datetime | None = None
     conversion: ConversionProgress | None = None
+    revision: str | None = None
 
 
 def _optional(
@@ -214,6 +247,7 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         error_message=_optional(operation, "error_message", gen.error_message, str),
         error_details=_object(operation, "error_details", gen.error_details),
         retryable=bool(_optional(operation, "retryable", gen.retryable, bool)),
+        revision=_optional(operation, "revision", gen.revision, str),
         model_id=_optional(operation, "model_id", gen.model_id, str),
         created_at=_optional(operation, "created_at", gen.created_at, datetime.datetime),
         updated_at=_optional(operation, "updated_at", gen.updated_at, datetime.datetime),
@@ -257,11 +291,14 @@ class PollSettings:
         min_interval: The least time between two polls answered at once, whatever
             the jitter draws, so that no draw can make a busy loop.
         backoff_ratio: Without long-poll, a sleep is at most this fraction of the
-            time waited so far (but at least ``min_interval``): the operation was
-            still running then, so its end is seen at most this fraction of its
-            duration late (20 % by default), however long it ran. Exponential
-            backoff alone can sleep 8 s past the end of a 5 s operation; a large
-            ratio restores it.
+            time waited so far (but at least ``min_interval``), so the end of an
+            operation is seen at most this fraction of its duration late.
+            Exponential backoff alone can sleep 8 s past the end of a 5 s
+            operation; a large ratio restores it.
+        expected_end_tolerance: Without long-poll, once recent operations of the
+            same model and kind pin their end down to this fraction of their
+            duration (at least ``min_interval``), a wait polls once, at that end;
+            before, it polls in the middle of what is known, to learn more.
     """
 
     timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
@@ -277,13 +314,15 @@ class PollSettings:
     immediate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     min_interval: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
     backoff_ratio: float = attrs.field(default=0.2, validator=attrs.validators.gt(0))
+    expected_end_tolerance: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
 class Poll:
-    """Send one poll with this long-poll ``wait`` (seconds)."""
+    """Send one poll with this long-poll ``wait``, all of it within ``budget`` (seconds)."""
 
     wait: float
+    budget: float | None = None
 
 
 @attrs.frozen
@@ -322,35 +361,77 @@ class PollPolicy:
         self.settings = settings or PollSettings()
         self.clock = clock
         self.rng = rng
+        #: Whether the server holds long-polls, once a wait has found out.
+        self.long_poll_supported: bool | None = None
+        #: How long recent operations took, per (model id, kind): see ``_durations``.
+        self.durations = Durations()
 
-    def start(self, timeout: float | None = None) -> Poller:
-        """A poller for one wait of ``timeout`` seconds (default ``settings.timeout``)."""
-        return Poller(self, self.settings.timeout if timeout is None else timeout)
+    def start(
+        self,
+        timeout: float | None = None,
+        *,
+        key: tuple[str | None, str | None] | None = None,
+        origin: float | None = None,
+        queued: float = 0.0,
+    ) -> Poller:
+        """A poller for one wait of ``timeout`` seconds (default ``settings.timeout``).
+
+        Args:
+            key: The operation's (model id, kind), whose recent durations plan the
+                polls when the server does not hold long-polls.
+            origin: When the operation was first seen unfinished (default: now).
+            queued: The server's estimate, then, of the seconds before it starts
+                (``pending_info.wait_seconds``).
+        """
+        return Poller(
+            self,
+            self.settings.timeout if timeout is None else timeout,
+            key=key,
+            origin=origin,
+            queued=queued,
+        )
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
         s = self.settings
-        # The exponent is capped: 2.0**1024 overflows, and a long wait without
-        # long-poll makes more than 1024 polls.
-        return self.rng() * min(s.max_backoff, s.initial_backoff * 2.0 ** min(attempt, 64))
+        return rules.full_jitter(attempt, s.initial_backoff, s.max_backoff, self.rng)
 
 
 class Poller:
     """The state of one wait. Ask ``next_step()``, then report with ``on_reply``/``on_failure``."""
 
-    def __init__(self, policy: PollPolicy, timeout: float) -> None:
+    def __init__(
+        self,
+        policy: PollPolicy,
+        timeout: float,
+        *,
+        key: tuple[str | None, str | None] | None = None,
+        origin: float | None = None,
+        queued: float = 0.0,
+    ) -> None:
         if timeout < 0 or timeout != timeout:
             raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
         self._policy = policy
         self._clock = policy.clock
         self.started = self._clock()
         self.deadline = self.started + timeout
+        self._key = key
+        # Times below are seconds since the operation started on the server, as well as
+        # we know: since it was first seen, less the queue wait the server announced.
+        self._start = (self.started if origin is None else origin) + max(0.0, queued)
+        self._unfinished_at = 0.0  # the last time it was seen unfinished
+        self._known_lo = 0.0  # the history's low side when this wait planned its polls
         self._attempt = 0
         self._delay: float | None = None
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
         self._poll_started: float | None = None
         self._wait = 0.0
-        self.long_poll_supported: bool | None = None
+        self.long_poll_supported: bool | None = policy.long_poll_supported
+        #: The sleep before the next poll, after a failure ``on_failure`` retries.
+        self.retry_delay = 0.0
+        if policy.long_poll_supported is False:
+            # Known not to hold: no poll at once, a sleep to the expected end instead.
+            self._delay = self._planned_delay(self.started)
 
     @property
     def waited(self) -> float:
@@ -374,58 +455,120 @@ class Poller:
         self._final_poll_owed = False
         self._wait = min(remaining, self._policy.settings.long_poll)
         self._poll_started = now
-        return Poll(wait=self._wait)
+        return Poll(wait=self._wait, budget=remaining + DEADLINE_GRACE)
 
-    def on_reply(self, *, terminal: bool) -> None:
-        """Report a successful poll."""
-        if terminal:
-            return
+    def on_reply(
+        self,
+        *,
+        terminal: bool,
+        changed: bool = False,
+        succeeded: bool = True,
+        queued: float | None = None,
+    ) -> None:
+        """Report a successful poll.
+
+        Args:
+            terminal: The operation is over.
+            changed: The server said the operation changed since the poll's
+                ``seen_revision`` (so a quick answer does not mean no long-poll).
+            succeeded: It ended ``done`` (its duration then joins the history).
+            queued: While pending, the server's estimate of the seconds before it starts.
+        """
         now = self._clock()
+        if terminal:
+            if succeeded and self._key is not None:
+                hi = max(now - self._start, 0.0)
+                # A poll aimed at the expected end and answered `done` learns nothing
+                # about the low side: keep what was known, while it still holds.
+                lo = max(self._unfinished_at, self._known_lo if self._known_lo < hi else 0.0)
+                self._policy.durations.record(self._key, Bracket(lo, hi))
+            return
+        if queued:
+            self._start = max(self._start, now + queued)
+        self._unfinished_at = max(self._unfinished_at, now - self._start)
         started = self._poll_started if self._poll_started is not None else now
         elapsed = now - started
+        if changed and self.long_poll_supported is not False:
+            # A quick answer because something changed says nothing about long-poll
+            # support: ask for the next change at once (a server that holds will hold).
+            return
         held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
         if held:
-            self.long_poll_supported = True
+            self.long_poll_supported = self._policy.long_poll_supported = True
             self._attempt = 0
             return
         if self._wait > 0 and self.long_poll_supported is None:
             self.long_poll_supported = False
-        # Answered at once: back off instead of asking again straight away, but never
-        # longer than a fraction of the time waited (the operation was running until
-        # now), which bounds the lag to that fraction of the operation's duration.
+            if self._policy.long_poll_supported is None:
+                self._policy.long_poll_supported = False
+        self._delay = self._planned_delay(now)
+
+    def _planned_delay(self, now: float) -> float:
+        """The sleep before the next poll of a server that answers at once."""
         s = self._policy.settings
+        expected = None if self._key is None else self._policy.durations.expected(self._key)
+        if expected is not None:
+            self._known_lo = expected.lo
+            since = now - self._start
+            tolerance = max(s.min_interval, s.expected_end_tolerance * expected.hi)
+            at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
+            if at is not None:
+                return max(at - since, 0.0)
+        # Nothing to go on: back off, but never longer than a fraction of the time
+        # waited (the operation was running until now), which bounds the lag to that
+        # fraction of the operation's duration.
         backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
-        self._delay = max(s.min_interval, backoff)
         self._attempt += 1
+        return max(s.min_interval, backoff)
 
     def on_failure(self, error: Exception) -> bool:
-        """Report a failed poll; ``True`` means try again (after the scheduled wait)."""
-        if not _poll_retryable(error) or self.deadline - self._clock() <= 0:
+        """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds.
+
+        A ``Retry-After`` longer than the time left stops at once: no poll
+        could follow it before the deadline.
+        """
+        remaining = self.deadline - self._clock()
+        if not rules.error_is_retryable(error) or remaining <= 0:
             return False
         retry_after = error.retry_after if isinstance(error, APIError) else None
-        self._delay = max(self._policy.backoff(self._attempt), retry_after or 0.0)
+        if retry_after is not None and retry_after > remaining:
+            return False
+        self.retry_delay = (
+            self._policy.backoff(self._attempt) if retry_after is None else retry_after
+        )
+        self._delay = self.retry_delay
         self._attempt += 1
         return True
-
-
-def _poll_retryable(error: Exception) -> bool:
-    if isinstance(error, APIConnectionError):
-        return True
-    if isinstance(error, ResponseValidationError):
-        return False
-    return isinstance(error, APIError) and (
-        error.retryable or error.status_code in _RETRYABLE_POLL_STATUSES
-    )
 
 
 # -- handles ------------------------------------------------------------------------------
 
+
+def _queued(snapshot: OperationSnapshot) -> float:
+    """The server's estimate of the seconds before a pending operation starts."""
+    info = snapshot.pending_info
+    if snapshot.status is not OperationStatus.PENDING or info is None:
+        return 0.0
+    return info.wait_seconds or 0.0
+
+
 ProgressCallback: TypeAlias = Callable[[OperationProgress], None]
 ResultParser: TypeAlias = Callable[[OperationSnapshot], T]
+#: ``fetch(wait, budget, seen_revision)``: get a fresh snapshot, long-polling
+#: up to ``wait`` seconds (``None``: at once) or until its revision differs from
+#: ``seen_revision``, the whole request within ``budget`` seconds.
+Fetch: TypeAlias = Callable[[float | None, float | None, str | None], OperationSnapshot]
+AsyncFetch: TypeAlias = Callable[
+    [float | None, float | None, str | None], Awaitable[OperationSnapshot]
+]
 
 
 class _HandleState(Generic[T]):
-    """What both handles share: the last snapshot, progress reports, the outcome."""
+    """What both handles share: the last snapshot, the changes seen, the outcome.
+
+    Each step of a wait is decided here (``_next_step``, ``_failed``,
+    ``_polled``); the two handles only fetch and sleep.
+    """
 
     def __init__(
         self,
@@ -438,11 +581,15 @@ class _HandleState(Generic[T]):
         self._snapshot = snapshot
         self._parse_result = parse_result
         self._policy = policy
+        self._first_seen = policy.clock()
+        self._queued = _queued(snapshot)
         self._result: tuple[T] | None = None
+        self._poll_error: str | None = None
+        self._last_failure: APIError | None = None
         self._reported: (
-            tuple[OperationStatus, PendingInfo | None, ConversionProgress | None] | None
+            tuple[OperationStatus, PendingInfo | None, ConversionProgress | None, bool] | None
         ) = None
-        #: Called with an ``OperationProgress`` whenever status or pending info changes.
+        #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress
         self._observe(snapshot)
 
@@ -476,11 +623,22 @@ class _HandleState(Generic[T]):
         """When the operation last changed, as of the last status seen, when the server says."""
         return self._snapshot.updated_at
 
+    @property
+    def progress(self) -> OperationProgress:
+        """The operation as last seen, as ``watch()`` reports it."""
+        return OperationProgress(
+            operation_id=self.id,
+            status=self.status,
+            pending_info=self.pending_info,
+            poll_error=self._poll_error,
+            conversion=self._snapshot.conversion,
+        )
+
     def done(self) -> bool:
         """Whether the last status seen is terminal (no I/O; ``refresh()`` updates it)."""
         return self._snapshot.status.is_terminal
 
-    def _observe(self, snapshot: OperationSnapshot) -> None:
+    def _observe(self, snapshot: OperationSnapshot) -> OperationProgress | None:
         if snapshot.id != self._snapshot.id:
             raise ResponseValidationError(
                 f"get_operation: Operation: field `id` is {snapshot.id!r}, "
@@ -489,18 +647,24 @@ class _HandleState(Generic[T]):
                 field="id",
             )
         self._snapshot = snapshot
-        state = (snapshot.status, snapshot.pending_info, snapshot.conversion)
-        if state != self._reported:
-            self._reported = state
-            if self.on_progress is not None:
-                self.on_progress(
-                    OperationProgress(
-                        operation_id=snapshot.id,
-                        status=snapshot.status,
-                        pending_info=snapshot.pending_info,
-                        conversion=snapshot.conversion,
-                    )
-                )
+        return self._report()
+
+    def _report(self) -> OperationProgress | None:
+        """The change since the last report, if any (and tell ``on_progress``)."""
+        state = (
+            self.status,
+            self.pending_info,
+            self._snapshot.conversion,
+            self._poll_error is None,
+        )
+        if state == self._reported:
+            return None
+        recovered = self._reported is not None and not self._reported[3] and state[3]
+        self._reported = state
+        progress = attrs.evolve(self.progress, recovered=recovered)
+        if self.on_progress is not None:
+            self.on_progress(progress)
+        return progress
 
     def _outcome(self) -> T:
         snap = self._snapshot
@@ -516,33 +680,65 @@ class _HandleState(Generic[T]):
             self._result = (self._parse_result(snap),)
         return self._result[0]
 
-    # The three decisions of a wait, shared by both result() loops.
+    # The three decisions of a wait, shared by both watch() loops.
+
+    def _start(self, timeout: float | None) -> Poller:
+        snap = self._snapshot
+        return self._policy.start(
+            timeout,
+            key=(snap.model_id, snap.kind),
+            origin=self._first_seen,
+            queued=self._queued,
+        )
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
         step = poller.next_step()
         if isinstance(step, GiveUp):
-            raise OperationTimeoutError(
-                operation_id=self.id, status=self.status.value, waited=step.waited
-            )
-        return step
-
-    def _failed(self, poller: Poller, error: APIError) -> None:
-        if poller.on_failure(error):
-            return
-        if _poll_retryable(error):
-            # Polls kept failing until the deadline (a server gone or overloaded):
-            # end as a timeout that names the operation, so it can be re-attached.
+            # The last poll may have failed, and the sleep after it overrun the deadline.
             raise OperationTimeoutError(
                 operation_id=self.id,
                 status=self.status.value,
-                waited=poller.waited,
-                last_error=error,
-            ) from error
-        raise error
+                waited=step.waited,
+                last_error=self._last_failure,
+                poll_error=self._poll_error,
+            ) from self._last_failure
+        return step
 
-    def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> None:
-        self._observe(snapshot)
-        poller.on_reply(terminal=self.done())
+    def _failed(self, poller: Poller, error: APIError) -> OperationProgress | None:
+        if not poller.on_failure(error):
+            if rules.error_is_retryable(error):
+                # Polls kept failing until the deadline (a server gone or overloaded),
+                # or it asks for more time than is left: end as a timeout that names
+                # the operation, so it can be re-attached, with the failure as cause.
+                raise OperationTimeoutError(
+                    operation_id=self.id,
+                    status=self.status.value,
+                    waited=poller.waited,
+                    last_error=error,
+                    poll_error=rules.describe_failure(error),
+                ) from error
+            raise error
+        self._last_failure = error
+        why = rules.describe_failure(error)
+        logger.warning(
+            "poll of operation %s: %s; retrying in %.1f s", self.id, why, poller.retry_delay
+        )
+        self._poll_error = why
+        return self._report()
+
+    def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> OperationProgress | None:
+        seen = self._snapshot.revision
+        self._poll_error = None
+        self._last_failure = None
+        change = self._observe(snapshot)
+        revised = seen is not None and snapshot.revision not in (None, seen)
+        poller.on_reply(
+            terminal=self.done(),
+            changed=revised,
+            succeeded=self.status is OperationStatus.DONE,
+            queued=_queued(snapshot),
+        )
+        return change
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} {self.status.value}>"
@@ -551,15 +747,15 @@ class _HandleState(Generic[T]):
 class OperationHandle(_HandleState[T]):
     """A running operation whose result is a ``T`` (google api-core style).
 
-    Made by the facade; ``fetch(wait)`` gets a fresh snapshot (long-polling up
-    to ``wait`` seconds). ``result()`` waits for the end; ``refresh()`` looks once.
+    Made by the facade. ``result()`` waits for the end, ``watch()`` reports
+    each change on the way, ``refresh()`` looks once.
     """
 
     def __init__(
         self,
         snapshot: OperationSnapshot,
         *,
-        fetch: Callable[[float | None], OperationSnapshot],
+        fetch: Fetch,
         parse_result: ResultParser[T],
         policy: PollPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -577,32 +773,53 @@ class OperationHandle(_HandleState[T]):
     def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""
         if not self.done():
-            self._observe(self._fetch(None))
+            self._observe(self._fetch(None, None, None))
         return self.status
 
-    def result(self, timeout: float | None = None) -> T:
-        """Wait for the operation and return its result.
+    def watch(self, timeout: float | None = None) -> Iterator[OperationProgress]:
+        """Wait for the operation, yielding the current state, then each change.
+
+        A change is a new status or pending info, or polls starting to fail or
+        succeeding again. The iterator ends once the operation is over (then
+        ``result()`` returns at once).
 
         Args:
             timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
 
         Raises:
-            OperationFailedError: The operation ended in ``error``.
-            OperationTimeoutError: It did not finish in time (or the server could not
-                be reached until the deadline); it keeps running.
+            OperationTimeoutError: It did not finish in time; it keeps running.
         """
-        poller = self._policy.start(timeout)
+        poller = self._start(timeout)
+        yield self.progress
         while not self.done():
             step = self._next_step(poller)
             if isinstance(step, Sleep):
                 self._sleep(step.seconds)
                 continue
             try:
-                snapshot = self._fetch(step.wait)
+                snapshot = self._fetch(step.wait, step.budget, self._snapshot.revision)
             except APIError as exc:
-                self._failed(poller, exc)
-                continue
-            self._polled(poller, snapshot)
+                change = self._failed(poller, exc)
+            else:
+                change = self._polled(poller, snapshot)
+            if change is not None:
+                yield change
+
+    def result(self, timeout: float | None = None) -> T:
+        """Wait for the operation and return its result.
+
+        Args:
+            timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
+                The wait ends within this plus ``DEADLINE_GRACE``, whatever
+                the server does.
+
+        Raises:
+            OperationFailedError: The operation ended in ``error``.
+            OperationTimeoutError: It did not finish in time (or the server could not
+                be reached until the deadline); it keeps running.
+        """
+        for _ in self.watch(timeout):
+            pass
         return self._outcome()
 
 
@@ -619,7 +836,7 @@ class AsyncOperationHandle(_HandleState[T]):
         self,
         snapshot: OperationSnapshot,
         *,
-        fetch: Callable[[float | None], Awaitable[OperationSnapshot]],
+        fetch: AsyncFetch,
         parse_result: ResultParser[T],
         policy: PollPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -637,25 +854,33 @@ class AsyncOperationHandle(_HandleState[T]):
     async def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""
         if not self.done():
-            self._observe(await self._fetch(None))
+            self._observe(await self._fetch(None, None, None))
         return self.status
 
     # A deadline of our own, not asyncio.timeout: it must end in an
     # OperationTimeoutError that carries the operation id for re-attaching.
-    async def result(self, timeout: float | None = None) -> T:  # noqa: ASYNC109
-        """Wait for the operation and return its result (see ``OperationHandle.result``)."""
-        poller = self._policy.start(timeout)
+    async def watch(self, timeout: float | None = None) -> AsyncIterator[OperationProgress]:  # noqa: ASYNC109
+        """``async for`` each change (see ``OperationHandle.watch``)."""
+        poller = self._start(timeout)
+        yield self.progress
         while not self.done():
             step = self._next_step(poller)
             if isinstance(step, Sleep):
                 await self._sleep(step.seconds)
                 continue
             try:
-                snapshot = await self._fetch(step.wait)
+                snapshot = await self._fetch(step.wait, step.budget, self._snapshot.revision)
             except APIError as exc:
-                self._failed(poller, exc)
-                continue
-            self._polled(poller, snapshot)
+                change = self._failed(poller, exc)
+            else:
+                change = self._polled(poller, snapshot)
+            if change is not None:
+                yield change
+
+    async def result(self, timeout: float | None = None) -> T:  # noqa: ASYNC109
+        """Wait for the operation and return its result (see ``OperationHandle.result``)."""
+        async for _ in self.watch(timeout):
+            pass
         return self._outcome()
 
     def __await__(self) -> Generator[Any, None, T]:

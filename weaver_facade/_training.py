@@ -59,7 +59,7 @@ from ._errors import (
     UnsupportedByServerError,
 )
 from ._extensions import CHECKPOINT_BY_ID
-from ._io import AsyncIO, Submission, SyncIO
+from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
 from ._models import ModelInfo, model_info_from_wire
 from ._operations import (
@@ -540,7 +540,7 @@ class _ExportWait:
         return self.artifact
 
 
-class TrainingClient(_TrainingBase):
+class TrainingClient(_TrainingBase, HasOptions):
     """Trains one model: forward-backward passes, optimizer steps, checkpoints.
 
     Made by ``ServiceClient.create_training_client`` or ``.training_client``.
@@ -548,6 +548,8 @@ class TrainingClient(_TrainingBase):
     (``wait=True``) and returns its typed result; with ``wait=False`` it returns
     an ``OperationHandle`` at once.
     """
+
+    _io: SyncIO
 
     def __init__(
         self,
@@ -675,7 +677,7 @@ class TrainingClient(_TrainingBase):
         return self._io.handle(
             watch.snapshot(found),
             watch.result,
-            fetch=lambda _: watch.snapshot(self._by_path(intent.path)),
+            fetch=lambda *_: watch.snapshot(self._by_path(intent.path)),
         )
 
     @overload
@@ -899,12 +901,14 @@ class TrainingClient(_TrainingBase):
         return checkpoint_from_wire("set_checkpoint_ttl", gen)
 
 
-class AsyncTrainingClient(_TrainingBase):
+class AsyncTrainingClient(_TrainingBase, HasOptions):
     """The async twin of ``TrainingClient``: the same methods, awaited.
 
     With ``wait=False`` the methods return an ``AsyncOperationHandle``, which
     can itself be awaited.
     """
+
+    _io: AsyncIO
 
     def __init__(
         self,
@@ -1009,7 +1013,7 @@ class AsyncTrainingClient(_TrainingBase):
         _log_recovered(found)
         watch = SaveWatch(found)
 
-        async def fetch(_: float | None) -> OperationSnapshot:
+        async def fetch(*_: object) -> OperationSnapshot:
             return watch.snapshot(await self._by_path(intent.path))
 
         return self._io.handle(watch.snapshot(found), watch.result, fetch=fetch)

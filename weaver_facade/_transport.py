@@ -7,19 +7,16 @@ header (one per logical call, set by the facade on every POST) is the same on
 every attempt: a retried save is recognised by the server and never becomes a
 duplicate or a 409.
 
-What is retried:
-
-* connection failures that happened before the server could have seen the
-  request (connect errors and timeouts, pool timeouts), for every method;
-* 408, 429 and 503, which say the server did not act, for every method;
-* other transport failures (read timeouts, dropped connections) and 502/504,
-  only for requests that are safe to repeat: GET/HEAD/OPTIONS/PUT/PATCH, and
-  POSTs that carry an ``Idempotency-Key``. DELETE is not repeated then: a
-  repeat of a delete that did happen would answer 404.
-
-Waits are capped exponential backoff with full jitter; a ``Retry-After``
-header is honoured when it is at most ``max_retry_after`` seconds; a longer one
-is not waited out: the error surfaces at once with ``retry_after`` set.
+What is retried, and how long it waits, is decided by ``_retry`` (the one
+place of the retry rules, shared with the poller and the error mapping).
+``RetrySettings`` bound what retries may add to one call: at most
+``max_retries`` sleeps of at most ``max_backoff`` each (a ``Retry-After`` of
+at most ``max_retry_after`` replaces one), and never more than
+``max_retry_wait`` in all; a ``Retry-After`` beyond either cap is not waited
+out: the reply surfaces at once, with ``retry_after`` on its error. A request
+may carry ``CallOptions`` (``client.with_options(...)``, the poller): its
+``timeout`` is a deadline for the whole call, which caps every attempt's
+timeouts and every sleep, and its ``max_retries`` overrides the setting.
 
 A reply that follows an attempt the server may have acted on (any failure
 after the request was sent: a dropped connection, a timeout, a 5xx) carries an
@@ -27,8 +24,10 @@ after the request was sent: a dropped connection, a timeout, a 5xx) carries an
 server that ignores ``Idempotency-Key``, that is how a save tells "my own
 first attempt made this checkpoint" from a real conflict (see ``_recovery``).
 
-Logging goes to ``logging.getLogger("weaver_facade")``; ``WEAVER_LOG=debug``
-logs every request and reply with the API key redacted.
+Every retry is logged at WARNING level (one line: what failed, what is sent
+again, after how long) to ``logging.getLogger("weaver_facade")``, so scripts
+see them by default; ``WEAVER_LOG=debug`` logs every request and reply with
+the API key redacted.
 """
 
 from __future__ import annotations
@@ -42,7 +41,8 @@ from collections.abc import Awaitable, Callable
 import attrs
 import httpx
 
-from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, parse_retry_after
+from . import _retry as rules
+from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt
 
 __all__ = [
     "AsyncRetryTransport",
@@ -57,11 +57,7 @@ logger = logging.getLogger("weaver_facade")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH"})
-_NOT_ACTED_STATUSES = frozenset({408, 429, 503})
-_MAYBE_ACTED_STATUSES = frozenset({502, 504})
-# Failures before the request could reach the server.
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_MAYBE_SENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @attrs.frozen(kw_only=True)
@@ -73,12 +69,14 @@ class RetrySettings:
         initial_backoff: The cap of the first wait, in seconds; it doubles per retry.
         max_backoff: The largest cap of a wait, in seconds.
         max_retry_after: The longest ``Retry-After`` we wait out, in seconds.
+        max_retry_wait: The most one call may sleep between its attempts, in all.
     """
 
     max_retries: int = attrs.field(default=4, validator=attrs.validators.ge(0))
     initial_backoff: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
     max_backoff: float = attrs.field(default=8.0, validator=attrs.validators.gt(0))
     max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    max_retry_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
 
 
 class RetryPolicy:
@@ -98,8 +96,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait before retry number ``attempt + 1``: uniform in [0, cap)."""
         s = self.settings
-        cap = min(s.max_backoff, s.initial_backoff * 2.0 ** min(attempt, 64))  # 2.0**1024 overflows
-        return self._rng() * cap
+        return rules.full_jitter(attempt, s.initial_backoff, s.max_backoff, self._rng)
 
     @staticmethod
     def is_replayable(request: httpx.Request) -> bool:
@@ -110,57 +107,45 @@ class RetryPolicy:
         )
 
     def retry_delay(
-        self, request: httpx.Request, outcome: httpx.Response | Exception, attempt: int
+        self,
+        request: httpx.Request,
+        outcome: httpx.Response | Exception,
+        attempt: int,
+        *,
+        slept: float = 0.0,
+        remaining: float | None = None,
     ) -> float | None:
         """Seconds to wait before sending ``request`` again, or ``None`` to stop.
 
-        ``attempt`` counts the retries already made (0 after the first try).
+        ``attempt`` counts the retries already made (0 after the first try),
+        ``slept`` the seconds already slept between them, and ``remaining``
+        the time left before the call's deadline (``None``: no deadline).
         """
-        if attempt >= self.settings.max_retries:
+        options = rules.CallOptions.of(request)
+        s = self.settings
+        max_retries = s.max_retries if options.max_retries is None else options.max_retries
+        if attempt >= max_retries:
             return None
+        replayable = self.is_replayable(request)
+        retry_after: float | None = None
         if isinstance(outcome, httpx.Response):
-            status = outcome.status_code
-            if status in _NOT_ACTED_STATUSES or (
-                status in _MAYBE_ACTED_STATUSES and self.is_replayable(request)
-            ):
-                retry_after = parse_retry_after(outcome.headers.get("Retry-After"))
-                if retry_after is None:
-                    return self.backoff(attempt)
-                return retry_after if retry_after <= self.settings.max_retry_after else None
+            if not rules.response_is_retryable(outcome.status_code, replayable=replayable):
+                return None
+            retry_after = rules.parse_retry_after(outcome.headers.get("Retry-After"))
+            if retry_after is not None and retry_after > s.max_retry_after:
+                return None
+        elif not rules.transport_error_is_retryable(outcome, replayable=replayable):
             return None
-        if isinstance(outcome, _NOT_SENT_ERRORS) or (
-            isinstance(outcome, _MAYBE_SENT_ERRORS) and self.is_replayable(request)
-        ):
-            return self.backoff(attempt)
-        return None
-
-
-class _Attempts:
-    """The bookkeeping behind ``EarlierAttempt``, shared by both transports."""
-
-    def __init__(self) -> None:
-        self._sending = 0.0
-        self._maybe_acted: float | None = None
-
-    def sending(self) -> None:
-        self._sending = time.monotonic()
-
-    def retrying(self, outcome: httpx.Response | Exception) -> None:
-        if self._maybe_acted is None and not isinstance(outcome, _NOT_SENT_ERRORS):
-            self._maybe_acted = self._sending
-
-    def stamp(self, response: httpx.Response) -> httpx.Response:
-        if self._maybe_acted is not None:
-            response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
-                sent=self._maybe_acted, received=time.monotonic()
-            )
-        return response
+        budget = s.max_retry_wait - slept
+        if remaining is not None:
+            budget = min(budget, remaining)
+        return rules.sleep_before_retry(self.backoff(attempt), retry_after, budget)
 
 
 def _describe(outcome: httpx.Response | Exception) -> str:
     if isinstance(outcome, httpx.Response):
         return f"HTTP {outcome.status_code}"
-    return type(outcome).__name__
+    return rules.describe_failure(outcome)
 
 
 def _redacted_headers(headers: httpx.Headers) -> dict[str, str]:
@@ -181,32 +166,76 @@ def _log_request(request: httpx.Request, attempt: int) -> None:
         )
 
 
-def _next_delay(
-    policy: RetryPolicy,
-    request: httpx.Request,
-    outcome: httpx.Response | Exception,
-    attempt: int,
-) -> float | None:
-    """Ask the policy, and log what it decided."""
-    delay = policy.retry_delay(request, outcome, attempt)
-    if delay is not None:
-        logger.info(
-            "retrying %s %s after %s in %.2f s (retry %d)",
-            request.method,
-            request.url.path,
-            _describe(outcome),
-            delay,
-            attempt + 1,
+class _Attempts:
+    """One call's retry loop state, shared by both transports: deadline, counters, logging."""
+
+    def __init__(
+        self, policy: RetryPolicy, request: httpx.Request, clock: Callable[[], float]
+    ) -> None:
+        self._policy = policy
+        self._request = request
+        self._clock = clock
+        timeout = rules.CallOptions.of(request).timeout
+        self._deadline = None if timeout is None else clock() + timeout
+        self._base_timeouts = dict(request.extensions.get("timeout") or {})
+        self.attempt = 0
+        self._slept = 0.0
+        # Behind ``EarlierAttempt``: when the attempt being sent left, and the first one
+        # the server may have acted on.
+        self._sending = 0.0
+        self._maybe_acted: float | None = None
+
+    def before_send(self) -> None:
+        """Cap this attempt's timeouts by the time left; log the request at DEBUG."""
+        if self._deadline is not None and self._base_timeouts:
+            remaining = self._deadline - self._clock()
+            self._request.extensions = {
+                **self._request.extensions,
+                "timeout": rules.capped_timeouts(self._base_timeouts, remaining),
+            }
+        _log_request(self._request, self.attempt)
+
+    def sending(self) -> None:
+        self._sending = time.monotonic()
+
+    def retrying(self, outcome: httpx.Response | Exception) -> None:
+        if self._maybe_acted is None and rules.may_have_acted(outcome):
+            self._maybe_acted = self._sending
+
+    def stamp(self, response: httpx.Response) -> httpx.Response:
+        if self._maybe_acted is not None:
+            response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
+                sent=self._maybe_acted, received=time.monotonic()
+            )
+        return response
+
+    def next_delay(self, outcome: httpx.Response | Exception) -> float | None:
+        """Ask the policy, and log what it decided."""
+        request = self._request
+        remaining = None if self._deadline is None else self._deadline - self._clock()
+        delay = self._policy.retry_delay(
+            request, outcome, self.attempt, slept=self._slept, remaining=remaining
         )
-    elif isinstance(outcome, httpx.Response) and logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "reply %s %s: %d request_id=%s",
-            request.method,
-            request.url.path,
-            outcome.status_code,
-            outcome.headers.get("X-Request-ID"),
-        )
-    return delay
+        if delay is not None:
+            logger.warning(
+                "%s %s: %s; retrying in %.1f s (retry %d)",
+                request.method,
+                request.url.path,
+                _describe(outcome),
+                delay,
+                self.attempt + 1,
+            )
+            self.attempt += 1
+            self._slept += delay
+        elif isinstance(outcome, httpx.Response) and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "reply %s %s: %d request_id=%s",
+                request.method,
+                request.url.path,
+                outcome.status_code,
+                outcome.headers.get("X-Request-ID"),
+            )
+        return delay
 
 
 class RetryTransport(httpx.BaseTransport):
@@ -216,6 +245,7 @@ class RetryTransport(httpx.BaseTransport):
         transport: The transport that really sends (default ``httpx.HTTPTransport()``).
         policy: The retry decisions (default ``RetryPolicy()``).
         sleep: How to wait; injectable for tests.
+        clock: A monotonic clock for deadlines; injectable for tests.
     """
 
     def __init__(
@@ -224,24 +254,25 @@ class RetryTransport(httpx.BaseTransport):
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = transport or httpx.HTTPTransport()
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
-        attempt = 0
-        attempts = _Attempts()
+        attempts = _Attempts(self.policy, request, self._clock)
         while True:
-            _log_request(request, attempt)
+            attempts.before_send()
             outcome: httpx.Response | Exception
             attempts.sending()
             try:
                 outcome = self._transport.handle_request(request)
             except httpx.TransportError as exc:
                 outcome = exc
-            delay = _next_delay(self.policy, request, outcome, attempt)
+            delay = attempts.next_delay(outcome)
             if delay is None:
                 if isinstance(outcome, Exception):
                     raise outcome
@@ -250,7 +281,6 @@ class RetryTransport(httpx.BaseTransport):
             if isinstance(outcome, httpx.Response):
                 outcome.close()
             self._sleep(delay)
-            attempt += 1
 
     def close(self) -> None:
         """Close the wrapped transport."""
@@ -272,24 +302,25 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = transport or httpx.AsyncHTTPTransport()
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
-        attempt = 0
-        attempts = _Attempts()
+        attempts = _Attempts(self.policy, request, self._clock)
         while True:
-            _log_request(request, attempt)
+            attempts.before_send()
             outcome: httpx.Response | Exception
             attempts.sending()
             try:
                 outcome = await self._transport.handle_async_request(request)
             except httpx.TransportError as exc:
                 outcome = exc
-            delay = _next_delay(self.policy, request, outcome, attempt)
+            delay = attempts.next_delay(outcome)
             if delay is None:
                 if isinstance(outcome, Exception):
                     raise outcome
@@ -298,7 +329,6 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
             await self._sleep(delay)
-            attempt += 1
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""
@@ -351,11 +381,23 @@ def _merge_default_headers(request: httpx.Request, defaults: httpx.Headers) -> N
 
 
 def configure_logging(env: str | None = None) -> None:
-    """Apply ``WEAVER_LOG`` (``debug`` or ``info``): set the level and add a stderr handler."""
-    level_name = (env if env is not None else os.environ.get("WEAVER_LOG", "")).strip().upper()
-    if level_name not in {"DEBUG", "INFO"}:
+    """Apply ``WEAVER_LOG`` (``debug``, ``info``, ``warning`` or ``error``).
+
+    It sets the level of the ``weaver_facade`` logger and adds a stderr
+    handler. Unset, retries still reach stderr: they are WARNING records,
+    which Python prints when no handler is configured. Any other value is
+    reported with a warning, not ignored.
+    """
+    raw = env if env is not None else os.environ.get("WEAVER_LOG", "")
+    level_name = raw.strip().lower()
+    if not level_name:
         return
-    logger.setLevel(getattr(logging, level_name))
+    if level_name not in _LOG_LEVELS:
+        logger.warning(
+            "WEAVER_LOG=%r is not a log level; use one of %s", raw, ", ".join(_LOG_LEVELS)
+        )
+        return
+    logger.setLevel(getattr(logging, level_name.upper()))
     if not any(getattr(h, "_weaver_env_handler", False) for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))

@@ -39,6 +39,7 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
+from ._retry import RETRYABLE_STATUSES, parse_retry_after
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ __all__ = [
 
 API_KEY_HEADER = "X-WEAVER-API-KEY"
 REDACTED = "[redacted]"
-_RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
 _SNIPPET = 200
 
 GeneratedClient = AuthenticatedClient | Client
@@ -350,7 +350,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     return api_error(
         status,
         scrub(message, secret),
-        retryable=status in _RETRYABLE_STATUSES,
+        retryable=status in RETRYABLE_STATUSES,
         request_id=request_id,
         retry_after=retry_after,
     )
@@ -361,27 +361,6 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
     detail = str(exc) or type(exc).__name__
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=True)
-
-
-def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None) -> float | None:
-    """Seconds from ``Retry-After`` (delta-seconds or HTTP-date); ``None`` if absent or bad."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.UTC)
-        now = now or datetime.datetime.now(datetime.UTC)
-        seconds = (when - now).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 def _request_secret(response: httpx.Response) -> str | None:

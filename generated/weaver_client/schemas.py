@@ -688,6 +688,12 @@ SCHEMAS: Final[dict[str, Any]] = {
                 "type": "string",
                 "format": "date-time",
             },
+            "revision": {
+                "x-weaver-extension": "long-poll",
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 128,
+            },
         },
     },
 }

@@ -12,7 +12,9 @@ import pytest
 from tests.support.cli import API_KEY, Cli
 from weaver_facade import OperationHandle
 from weaver_facade.emulator import RunningEmulator
+from weaver_facade.emulator._config import FaultConfig, FaultRule
 
+OPERATION = "/api/v1/operations/{operation_id}"
 OPERATION_KEYS = {
     "id",
     "status",
@@ -184,3 +186,60 @@ def test_show_names_the_model_and_times_and_a_loads_model(
     assert re.search(r"updated\W+\d{4}-", table.stdout)
     # The load result's table names the model loaded into.
     assert len(re.findall(rf"model\W+{target}", table.stdout)) == 2
+
+
+# -- plain output: one line per change, retries, silence ------------------------------------
+
+
+def test_plain_output_is_one_line_per_change(cli: Cli, model_id: str) -> None:
+    # Queued behind another save, this one goes pending -> running -> done while waited for.
+    start_save(cli, model_id, "ahead")
+    run = cli("checkpoints", "save", model_id, "behind")
+    assert run.exit_code == 0, run.stderr
+    lines = run.stderr.splitlines()
+    statuses = [line.split(": ", 1)[1].split(" ")[0] for line in lines]
+    assert statuses == ["pending", "running", "done"], lines
+    assert len(set(lines)) == len(lines)  # nothing repeated
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [
+        {
+            "latency": {"save_checkpoint": 0.6},
+            "faults": FaultConfig(
+                rules=(FaultRule(kind="unavailable", rate=1.0, method="GET", route=OPERATION),),
+                seed=1,
+            ),
+        }
+    ],
+)
+def test_every_retry_is_a_line_and_quiet_silences_it(cli: Cli, emu: RunningEmulator) -> None:
+    # Every poll is refused with 503 and Retry-After: 1 s; the wait gives up after 1.5 s.
+    operation_id = "op-does-not-matter"
+    run = cli("operations", "wait", operation_id, "--timeout", "1.5")
+    assert run.exit_code == 1
+    retries = [line for line in run.stderr.splitlines() if "retrying in" in line]
+    assert retries, run.stderr
+    assert retries[0].startswith(f"GET /api/v1/operations/{operation_id}: HTTP 503; retrying in")
+    quiet = cli("-q", "operations", "wait", operation_id, "--timeout", "1.5")
+    assert quiet.exit_code == 1
+    assert quiet.stderr.splitlines() == [quiet.stderr.splitlines()[-1]]
+    assert quiet.stderr.startswith("error: ")
+
+
+def test_outage_and_recovery_lines() -> None:
+    from weaver_facade import OperationProgress, OperationStatus
+    from weaver_facade._cli._progress import describe
+
+    lost = OperationProgress(
+        operation_id="op-1",
+        status=OperationStatus.RUNNING,
+        pending_info=None,
+        poll_error="connection refused",
+    )
+    back = OperationProgress(
+        operation_id="op-1", status=OperationStatus.RUNNING, pending_info=None, recovered=True
+    )
+    assert describe(lost) == "operation op-1: connection lost: connection refused; retrying"
+    assert describe(back) == "operation op-1: connection back; running"

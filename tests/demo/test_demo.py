@@ -237,6 +237,22 @@ def test_example_names_the_server_it_cannot_reach() -> None:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     done = run_example({"WEAVER_BASE_URL": url, "WEAVER_API_KEY": KEY})
     assert done.returncode == 1
-    assert done.stderr.startswith(f"error: cannot reach {url}: "), done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    *retries, last = done.stderr.strip().splitlines()
+    assert last.startswith(f"error: cannot reach {url}: "), done.stderr
+    # Each retry before giving up is one visible line, and nothing else is printed.
+    assert all("connection refused; retrying in" in line for line in retries), done.stderr
     assert KEY not in done.stdout + done.stderr
+
+
+def test_retries_are_visible_by_default() -> None:
+    # What `scripts/demo -- --fault kind=unavailable,rate=0.3` shows: each retry on stderr.
+    from weaver_facade.emulator._config import FaultConfig, FaultRule
+
+    faults = FaultConfig(rules=(FaultRule(kind="unavailable", rate=0.3),), seed=3)
+    with run_emulator(api_keys=(KEY,), faults=faults) as emu:
+        env = {"WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": KEY}
+        done = run_example(env, "--steps", "2")
+    assert done.returncode == 0, done.stderr
+    retries = [line for line in done.stderr.splitlines() if "; retrying in " in line]
+    assert retries, done.stderr
+    assert all(re.search(r"HTTP 503\b.*; retrying in \d+\.\d s", line) for line in retries)

@@ -263,3 +263,50 @@ async def test_a_failed_operation_reports_code_message_and_details(make_app: App
         assert failed["error_details"]["stage"] == "load"
         assert isinstance(failed["retryable"], bool)
         assert failed.get("response") is None
+
+
+async def test_long_poll_with_seen_revision_answers_on_the_next_change(
+    make_app: AppFactory,
+) -> None:
+    client, api = _api(make_app(latency={"forward_backward": 1.0}))
+    async with client:
+        model_id = await api.model()
+        await api.submit_fb(model_id, batch())
+        queued = await api.submit_fb(model_id, batch())
+        seen = await api.ok("GET", f"/operations/{queued['id']}")
+        assert seen["status"] == "pending"
+        # The same state: the server holds the poll until something changes.
+        started = time.monotonic()
+        changed = await api.ok(
+            "GET",
+            f"/operations/{queued['id']}",
+            params={"wait": 30, "seen_revision": seen["revision"]},
+        )
+        took = time.monotonic() - started
+        assert changed["status"] == "running"  # the pass ahead of it ended
+        assert changed["revision"] != seen["revision"]
+        assert 0.3 < took < 10, took  # woken by the change, not the end or the 30 s
+        # A revision the caller never saw (or an old one) answers at once.
+        started = time.monotonic()
+        again = await api.ok(
+            "GET",
+            f"/operations/{queued['id']}",
+            params={"wait": 30, "seen_revision": seen["revision"]},
+        )
+        assert again["revision"] != seen["revision"]
+        assert time.monotonic() - started < 1.0
+        # Without seen_revision the long-poll keeps its old meaning: until the end.
+        done = await api.ok("GET", f"/operations/{queued['id']}", params={"wait": 30})
+        assert done["status"] == "done"
+        assert done["revision"] not in (seen["revision"], changed["revision"])
+
+
+async def test_an_empty_seen_revision_is_refused(make_app: AppFactory) -> None:
+    client, api = _api(make_app())
+    async with client:
+        model_id = await api.model()
+        op = await api.submit_fb(model_id, batch())
+        reply = await api.request(
+            "GET", f"/operations/{op['id']}", params={"wait": 1, "seen_revision": ""}
+        )
+        assert_error(reply, 400, "invalid_request")

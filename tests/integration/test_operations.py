@@ -178,8 +178,9 @@ def test_long_poll_answers_in_one_request(make_service: ServiceFactory, recorder
     handle = trainer.forward_backward(batch(), wait=False)
     handle.result(timeout=30)
     polls = _polls(recorder, handle.id)
-    assert len(polls) == 1
-    assert float(polls[0].url.params["wait"]) > 1.0
+    # One answer per change: `running` (unless it already ran when submitted), then `done`.
+    assert 1 <= len(polls) <= 2
+    assert float(polls[-1].url.params["wait"]) > 1.0
 
 
 @pytest.mark.parametrize("emulator_config", [{"latency": {"forward_backward": 5.0}}])
@@ -213,3 +214,51 @@ async def test_async_handles_timeout_and_reattach(
     assert saved.type is CheckpointType.WEIGHT
     assert await handle == saved
     assert [e.status for e in events if e.operation_id == handle.id][-1] is OperationStatus.DONE
+
+
+# -- live status: a queued operation's `running` arrives before its end ----------------------
+
+QUEUED = 1.5  # seconds of emulated work per forward-backward pass
+
+
+def _watched(handle: Any) -> list[tuple[OperationStatus, float]]:
+    return [(p.status, time.monotonic()) for p in handle.watch(timeout=30)]
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"forward_backward": QUEUED}}])
+def test_a_queued_operations_running_is_seen_before_its_end(
+    make_service: ServiceFactory, recorder: Recorder
+) -> None:
+    trainer = make_service().create_training_client(BASE_MODEL, seed=1)
+    first = trainer.forward_backward(batch(), wait=False)
+    second = trainer.forward_backward(batch(), wait=False)
+    assert second.status is OperationStatus.PENDING
+    seen = _watched(second)
+    statuses = [status for status, _ in seen]
+    assert statuses[0] is OperationStatus.PENDING
+    assert OperationStatus.RUNNING in statuses
+    assert statuses[-1] is OperationStatus.DONE
+    running_at = next(t for s, t in seen if s is OperationStatus.RUNNING)
+    done_at = seen[-1][1]
+    # `running` came when the first pass ended, a whole pass before the second ended;
+    # a long-poll that answered only at the end would show them together.
+    assert done_at - running_at > QUEUED / 2, seen
+    assert first.refresh() is OperationStatus.DONE
+    # The client told the server what it had seen, and the server answered on the change.
+    polls = recorder.sent("GET", f"/operations/{second.id}")
+    assert any("seen_revision" in r.url.params for r in polls)
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"latency": {"forward_backward": QUEUED}, "honor_long_poll": False}]
+)
+def test_without_long_poll_the_watch_still_sees_every_status(
+    make_service: ServiceFactory,
+) -> None:
+    trainer = make_service().create_training_client(BASE_MODEL, seed=1)
+    trainer.forward_backward(batch(), wait=False)
+    second = trainer.forward_backward(batch(), wait=False)
+    statuses = [status for status, _ in _watched(second)]
+    assert statuses[0] is OperationStatus.PENDING
+    assert OperationStatus.RUNNING in statuses
+    assert statuses[-1] is OperationStatus.DONE

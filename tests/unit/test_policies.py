@@ -32,14 +32,15 @@ def policy(clock: FakeClock, rng: float = 0.5, **settings: float) -> PollPolicy:
 def test_long_poll_wait_is_the_smaller_of_remaining_and_long_poll() -> None:
     clock = FakeClock()
     poller = policy(clock, long_poll=20).start(timeout=50)
-    assert poller.next_step() == Poll(wait=20)
+    # Each poll, long-poll included, must be over by the deadline (plus a grace).
+    assert poller.next_step() == Poll(wait=20, budget=50.5)
     clock.now += 20  # the server held the request
     poller.on_reply(terminal=False)
     assert poller.long_poll_supported is True
-    assert poller.next_step() == Poll(wait=20)
+    assert poller.next_step() == Poll(wait=20, budget=30.5)
     clock.now += 20
     poller.on_reply(terminal=False)
-    assert poller.next_step() == Poll(wait=10)  # only 10 s left
+    assert poller.next_step() == Poll(wait=10, budget=10.5)  # only 10 s left
 
 
 def test_immediate_non_terminal_answers_fall_back_to_backoff() -> None:
@@ -150,7 +151,7 @@ def test_deadline_gives_up_after_a_final_look() -> None:
     assert isinstance(sleep, Sleep)
     assert sleep.seconds == pytest.approx(4.99)  # cut at the deadline
     clock.sleep(sleep.seconds)
-    assert poller.next_step() == Poll(wait=0.0)  # one last look
+    assert poller.next_step() == Poll(wait=0.0, budget=0.5)  # one last look, briefly
     poller.on_reply(terminal=False)
     step = poller.next_step()
     assert isinstance(step, GiveUp)
@@ -160,7 +161,7 @@ def test_deadline_gives_up_after_a_final_look() -> None:
 def test_timeout_zero_polls_once() -> None:
     clock = FakeClock()
     poller = policy(clock).start(timeout=0)
-    assert poller.next_step() == Poll(wait=0.0)
+    assert poller.next_step() == Poll(wait=0.0, budget=0.5)
     poller.on_reply(terminal=False)
     assert isinstance(poller.next_step(), GiveUp)
 

@@ -2,28 +2,32 @@
 
 On a terminal a rich spinner shows the status and the server's
 ``pending_info``; otherwise (a pipe, a CI log) each change is one plain line.
-Both are fed by the facade's ``on_progress`` callback, which fires only when
-the status or the pending info changes, so nothing here polls or repeats.
+Both follow ``OperationHandle.watch()``, which yields only changes (status,
+pending info, polls failing and recovering), so nothing here polls or repeats.
+
+Retries are shown too: every WARNING record of the ``weaver_facade`` logger
+(one per retry) is one line on stderr, unless ``-q``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import OperationProgress, OperationStatus, PendingInfo
+from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.status import Status
     from rich.text import Text
 
-__all__ = ["Progress", "describe"]
+__all__ = ["Progress", "describe", "show_retries"]
 
 
 def _pending(info: PendingInfo) -> str:
@@ -34,8 +38,11 @@ def _pending(info: PendingInfo) -> str:
 
 
 def describe(progress: OperationProgress) -> str:
-    """One line: the operation, its status and, while pending, why."""
-    text = f"operation {progress.operation_id}: {progress.status.value}"
+    """One line: the operation, its status and, while pending, why; or an outage."""
+    head = f"operation {progress.operation_id}: "
+    if progress.poll_error is not None:
+        return f"{head}connection lost: {progress.poll_error}; retrying"
+    text = head + ("connection back; " if progress.recovered else "") + progress.status.value
     if progress.status is OperationStatus.PENDING and progress.pending_info is not None:
         text += f" ({_pending(progress.pending_info)})"
     conversion = progress.conversion
@@ -46,6 +53,29 @@ def describe(progress: OperationProgress) -> str:
             f"{conversion.bytes_done / 2**20:.1f} MiB)"
         )
     return text
+
+
+class _StderrLines(logging.Handler):
+    """Log records as plain stderr lines (through click, so tests and rich see them)."""
+
+    _weaver_env_handler = True  # WEAVER_LOG then only sets the level; no second handler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # pragma: no cover - logging must never break the command
+            self.handleError(record)
+
+
+def show_retries(*, quiet: bool) -> Callable[[], None]:
+    """Print each retry of the facade (its WARNING records) on stderr, or nothing with
+    ``quiet``; returns the undo. Installed even when quiet, so that Python's
+    last-resort handler does not print them instead."""
+    logger = logging.getLogger("weaver_facade")
+    handler = _StderrLines(logging.ERROR if quiet else logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    return lambda: logger.removeHandler(handler)
 
 
 class _Line:
@@ -64,7 +94,7 @@ class _Line:
 
 
 class Progress:
-    """An ``on_progress`` callback that reports only inside ``active()``.
+    """Shows the changes of the operations followed inside ``active()``.
 
     Args:
         quiet: Report nothing.
@@ -106,6 +136,11 @@ class Progress:
         finally:
             self._active = False
             self.stop()
+
+    def follow(self, handle: OperationHandle[Any], timeout: float | None) -> None:
+        """Wait for ``handle`` (up to ``timeout`` seconds), showing each change."""
+        for change in handle.watch(timeout):
+            self(change)
 
     def __call__(self, progress: OperationProgress) -> None:
         if not self._active:

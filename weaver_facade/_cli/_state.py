@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import IO, Any, ParamSpec, TypeVar
 
@@ -36,7 +37,7 @@ from .. import (
     ServiceClient,
     WeaverError,
 )
-from ._progress import Progress
+from ._progress import Progress, show_retries
 
 __all__ = [
     "EXIT_API_ERROR",
@@ -96,6 +97,7 @@ class CliState:
         self.as_json = as_json
         self.progress = Progress(quiet=quiet)
         self._service: ServiceClient | None = None
+        self._unshow_retries = show_retries(quiet=quiet)
 
     def __repr__(self) -> str:
         return f"CliState(base_url={self.base_url!r}, as_json={self.as_json!r})"
@@ -134,13 +136,25 @@ class CliState:
                 self.__api_key,
                 max_retries=self.max_retries,
                 heartbeat_interval=0,  # the CLI never opens a session
-                on_progress=self.progress,
             )
         return self._service
+
+    def waiting(self, timeout: float | None) -> tuple[ServiceClient, Callable[[], float | None]]:
+        """The service for a command that waits up to ``timeout`` seconds in all, and the
+        time left: every request it sends, retries included, ends by then too."""
+        service = self.service()
+        if timeout is None:
+            return service, lambda: None
+        end = time.monotonic() + timeout
+        # with_options needs a positive deadline; --timeout 0 still gets one quick look.
+        return service.with_options(timeout=max(timeout, 0.1)), lambda: max(
+            0.0, end - time.monotonic()
+        )
 
     def close(self) -> None:
         """Stop any spinner and close the connection."""
         self.progress.stop()
+        self._unshow_retries()
         if self._service is not None:
             self._service.close()
             self._service = None
@@ -184,9 +198,12 @@ def json_option(f: Callable[P, R]) -> Callable[P, R]:
 
 
 def _timeout_message(exc: OperationTimeoutError) -> str:
+    cause = ""
+    if exc.last_error is not None:
+        cause = f" (the last poll failed: {exc.poll_error or exc.last_error})"
     return (
-        f"operation {exc.operation_id} still {exc.status} after {exc.waited:.1f} s; it keeps "
-        f"running on the server: wait again with `weaver-facade operations wait "
+        f"operation {exc.operation_id} still {exc.status} after {exc.waited:.1f} s{cause}; it "
+        f"keeps running on the server: wait again with `weaver-facade operations wait "
         f"{exc.operation_id}`"
     )
 

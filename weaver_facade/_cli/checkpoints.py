@@ -222,7 +222,8 @@ def save(
     """Save MODEL_ID's current state as the checkpoint NAME."""
     CheckpointPath(model_id=model_id, name=name)  # refuse a bad id or name before any request
     state = current_state()
-    trainer = state.service().training_client(model_id)
+    service, left = state.waiting(None if no_wait else timeout)
+    trainer = service.training_client(model_id)
     with state.progress.active():
         handle = trainer.save_state(
             name,
@@ -233,7 +234,8 @@ def save(
         if no_wait:
             _show_started(handle, "save_checkpoint")
             return
-        checkpoint = handle.result(timeout)
+        state.progress.follow(handle, left())
+        checkpoint = handle.result(0)
     if state.as_json:
         emit_json(checkpoint_json(checkpoint))
     else:
@@ -271,7 +273,8 @@ def load(
     # A path may name any model; an id or a bare name is looked up through MODEL_ID.
     target = CheckpointPath.parse(ref) if "://" in ref else parse_ref(ref, model_id)[1]
     state = current_state()
-    trainer = state.service().training_client(model_id)
+    service, left = state.waiting(None if no_wait else timeout)
+    trainer = service.training_client(model_id)
     # A path is loaded as it is; an id is looked up first (the load takes a path).
     checkpoint = target if isinstance(target, CheckpointPath) else trainer.get_checkpoint(target)
     load_state = trainer.load_state_with_optimizer if with_optimizer else trainer.load_state
@@ -280,7 +283,8 @@ def load(
         if no_wait:
             _show_started(handle, "load_checkpoint")
             return
-        result = handle.result(timeout)
+        state.progress.follow(handle, left())
+        result = handle.result(0)
     if state.as_json:
         emit_json(load_json(result, model_id))
     else:

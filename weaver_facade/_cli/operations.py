@@ -8,12 +8,11 @@ the server. ``show`` looks once; ``wait`` long-polls until the status is
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import click
 
-from .. import OperationFailedError, OperationHandle
+from .. import OperationHandle
 from ._output import emit_json, operation_json, operation_times, outcome, print_operation
 from ._state import EXIT_API_ERROR, CliError, current_state, handles_errors, json_option
 
@@ -60,8 +59,8 @@ def show(operation_id: str) -> None:
 def wait(operation_id: str, timeout: float | None) -> None:
     """Wait for an operation to end and show its result (exit 1 if it failed)."""
     state = current_state()
+    service, left = state.waiting(timeout)
     with state.progress.active():
-        handle = state.service().operation(operation_id)
-        with contextlib.suppress(OperationFailedError):  # reported below, with the operation
-            handle.result(timeout)
+        handle = service.operation(operation_id)
+        state.progress.follow(handle, left())
     _report(handle, fail=True)

@@ -19,7 +19,7 @@ from weaver_client import limits
 from .._extensions import MARKER
 from ._auth import Tenants
 from ._config import EmulatorConfig
-from ._errors import ApiError
+from ._errors import ApiError, invalid
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, Reply, canonical, fingerprint
 from ._spec import spec_bytes, spec_document
@@ -380,7 +380,12 @@ async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
         minimum=limits.GET_OPERATION_WAIT_MINIMUM,
         maximum=limits.GET_OPERATION_WAIT_MAXIMUM,
     )
-    return await emu.wait_operation(tenant, op_id, wait or 0.0)
+    seen = request.query_params.get("seen_revision")
+    shortest = limits.GET_OPERATION_SEEN_REVISION_MIN_LENGTH
+    longest = limits.GET_OPERATION_SEEN_REVISION_MAX_LENGTH
+    if seen is not None and not shortest <= len(seen) <= longest:
+        raise invalid("query.seen_revision", f"must be {shortest} to {longest} characters")
+    return await emu.wait_operation(tenant, op_id, wait or 0.0, seen)
 
 
 async def openapi_yaml(request: Request) -> Response:

@@ -3,46 +3,74 @@
 Each waiter remembers the event loop it runs on, because in-process test
 clients and uvicorn may run requests on different loops and threads. A
 worker wakes it with ``loop.call_soon_threadsafe``; nothing sleeps or polls.
+
+An operation's ``revision`` (the long-poll extension) is a digest of what a
+waiting client shows: its status and ``pending_info``. A long-poll with
+``seen_revision`` answers as soon as the revision differs from it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import threading
+from typing import Any
 
-__all__ = ["Waiters"]
+__all__ = ["Waiters", "revision"]
+
+
+def revision(status: str, pending_info: Any) -> str:
+    """Changes exactly when ``status`` or ``pending_info`` does; stateless across restarts."""
+    text = json.dumps([status, pending_info], sort_keys=True, separators=(",", ":"))
+    return "r-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Waiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+        # op id -> (loop, future, wakes on every change rather than only at the end)
+        self._waiting: dict[
+            str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], bool]]
+        ] = {}
 
-    def register(self, op_id: str) -> asyncio.Future[None]:
-        """A future that resolves when ``notify(op_id)`` is called; call on the waiting loop."""
+    def register(self, op_id: str, *, changes: bool = False) -> asyncio.Future[bool]:
+        """A future that resolves when ``notify(op_id)`` is called, to ``True`` (answer
+        now), or, with ``changes``, on ``notify_changes()``, to ``False`` (look whether
+        your operation changed); call on the waiting loop."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[bool] = loop.create_future()
         with self._lock:
-            self._waiting.setdefault(op_id, []).append((loop, future))
+            self._waiting.setdefault(op_id, []).append((loop, future, changes))
         return future
 
-    def unregister(self, op_id: str, future: asyncio.Future[None]) -> None:
+    def unregister(self, op_id: str, future: asyncio.Future[bool]) -> None:
         with self._lock:
             waiters = self._waiting.get(op_id)
             if waiters is None:
                 return
-            waiters[:] = [(lp, f) for lp, f in waiters if f is not future]
+            waiters[:] = [w for w in waiters if w[1] is not future]
             if not waiters:
                 del self._waiting[op_id]
 
     def notify(self, op_id: str) -> None:
         with self._lock:
             waiters = self._waiting.pop(op_id, [])
-        for loop, future in waiters:
-            # RuntimeError: that loop is closed, so its request is gone.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, future)
+        _wake(waiters, final=True)
+
+    def notify_changes(self) -> None:
+        """Wake every waiter that asked for changes (``seen_revision``): some
+        status or queue position changed, and each one looks at its own."""
+        with self._lock:
+            woken = [w for ws in self._waiting.values() for w in ws if w[2]]
+            for op_id in list(self._waiting):
+                rest = [w for w in self._waiting[op_id] if not w[2]]
+                if rest:
+                    self._waiting[op_id] = rest
+                else:
+                    del self._waiting[op_id]
+        _wake(woken, final=False)
 
     def notify_all(self) -> None:
         with self._lock:
@@ -55,6 +83,15 @@ class Waiters:
             return sum(len(w) for w in self._waiting.values())
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _wake(
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], bool]], *, final: bool
+) -> None:
+    for loop, future, _ in waiters:
+        # RuntimeError: that loop is closed, so its request is gone.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, future, final)
+
+
+def _resolve(future: asyncio.Future[bool], final: bool) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(final)

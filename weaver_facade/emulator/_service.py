@@ -30,7 +30,7 @@ from ._config import EmulatorConfig
 from ._errors import conflict, invalid, not_found, unprocessable
 from ._extensions import Extensions
 from ._inputs import adam_params, datums
-from ._longpoll import Waiters
+from ._longpoll import Waiters, revision
 from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
 from ._storage import UrlSigner, load_secret
 from ._store import Row, Store, write_atomically
@@ -386,6 +386,7 @@ class Emulator:
         out["model_id"] = row["model_id"]
         out["created_at"] = timestamp(row["created_at"])
         out["updated_at"] = timestamp(row["updated_at"])
+        out["revision"] = revision(out["status"], out.get("pending_info"))
         return out
 
     def get_operation(self, tenant: str, op_id: str) -> Reply:
@@ -394,20 +395,35 @@ class Emulator:
             raise not_found(f"operation {op_id}")
         return 200, self.render_operation(row)
 
-    async def wait_operation(self, tenant: str, op_id: str, wait: float) -> Reply:
-        """Answer once the operation is terminal or ``wait`` seconds passed."""
+    async def wait_operation(
+        self, tenant: str, op_id: str, wait: float, seen: str | None = None
+    ) -> Reply:
+        """Answer once the operation is terminal, its revision differs from ``seen``
+        (when given), or ``wait`` seconds passed.
+
+        Waiters are woken when an operation ends and whenever one starts
+        (which changes the queue, so the ``pending_info`` of those behind it);
+        each wakes, looks, and waits again if nothing it cares about changed.
+        """
         long_poll = self.config.honor_long_poll and self.extensions.offers("long-poll")
         if not long_poll or wait <= 0:
             return self.get_operation(tenant, op_id)
-        future = self.waiters.register(op_id)
-        try:
-            status, body = self.get_operation(tenant, op_id)
-            if body["status"] in _TERMINAL:
-                return status, body
-            await asyncio.wait([future], timeout=min(wait, self.config.max_long_poll))
-        finally:
-            self.waiters.unregister(op_id, future)
-        return self.get_operation(tenant, op_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(wait, self.config.max_long_poll)
+        while True:
+            future = self.waiters.register(op_id, changes=seen is not None)
+            try:
+                status, body = self.get_operation(tenant, op_id)
+                remaining = deadline - loop.time()
+                changed = seen is not None and body["revision"] != seen
+                if body["status"] in _TERMINAL or changed or remaining <= 0:
+                    return status, body
+                await asyncio.wait([future], timeout=remaining)
+                if future.done() and future.result():
+                    # Ended, or the server is stopping: answer with the current state.
+                    return self.get_operation(tenant, op_id)
+            finally:
+                self.waiters.unregister(op_id, future)
 
     def _new_operation(
         self,
@@ -486,6 +502,8 @@ class Emulator:
                     "WHERE id=? AND status='pending'",
                     (self.now(), op_id),
                 )
+            # It runs, and every operation queued behind it moved up.
+            self.waiters.notify_changes()
             try:
                 latency = 0.0 if kind in EXPORT_KINDS else self.config.latency_of(kind)
                 if latency > 0 and self._interrupt.wait(latency):

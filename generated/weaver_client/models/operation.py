@@ -46,6 +46,8 @@ class Operation:
             m-1.
         created_at (datetime.datetime | Unset):  Example: 2026-11-29T10:01:00Z.
         updated_at (datetime.datetime | Unset):  Example: 2026-11-29T10:01:01Z.
+        revision (str | Unset): Opaque; changes whenever `status` or `pending_info` changes. Sent back as
+            `seen_revision` to long-poll for the next change. Example: r-5d41402a.
     """
 
     id: str
@@ -62,6 +64,7 @@ class Operation:
     model_id: str | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
+    revision: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,6 +147,8 @@ class Operation:
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
 
+        revision = self.revision
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -176,6 +181,8 @@ class Operation:
             field_dict["created_at"] = created_at
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
+        if revision is not UNSET:
+            field_dict["revision"] = revision
 
         return field_dict
 
@@ -318,6 +325,8 @@ class Operation:
         else:
             updated_at = datetime.datetime.fromisoformat(_updated_at)
 
+        revision = d.pop("revision", UNSET)
+
         operation = cls(
             id=id,
             status=status,
@@ -333,6 +342,7 @@ class Operation:
             model_id=model_id,
             created_at=created_at,
             updated_at=updated_at,
+            revision=revision,
         )
 
         operation.additional_properties = d

@@ -15,11 +15,14 @@ def _get_kwargs(
     operation_id: str,
     *,
     wait: float | Unset = UNSET,
+    seen_revision: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
     params["wait"] = wait
+
+    params["seen_revision"] = seen_revision
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -89,18 +92,24 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     wait: float | Unset = UNSET,
+    seen_revision: str | Unset = UNSET,
 ) -> Response[Error | Operation]:
     """Get an operation, optionally waiting for it to finish
 
      Only `done` and `error` are terminal. With `wait`, the server holds
     the request until the operation is terminal or `wait` seconds pass,
-    then answers with the current state. A server without long-poll
-    answers at once.
+    then answers with the current state. With `seen_revision` too, it also
+    answers as soon as the operation's `revision` differs from it, that is
+    as soon as `status` or `pending_info` differs from what the caller
+    last saw (so `pending` -> `running` is seen at once). A server without
+    long-poll answers at once; one without revisions ignores
+    `seen_revision` and answers when the operation ends.
 
     Args:
         operation_id (str): A server-assigned id of a session, model or operation. It never
             contains `/`. Example: m-1.
         wait (float | Unset):
+        seen_revision (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -113,6 +122,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         operation_id=operation_id,
         wait=wait,
+        seen_revision=seen_revision,
     )
 
     response = client.get_httpx_client().request(
@@ -127,18 +137,24 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     wait: float | Unset = UNSET,
+    seen_revision: str | Unset = UNSET,
 ) -> Error | Operation | None:
     """Get an operation, optionally waiting for it to finish
 
      Only `done` and `error` are terminal. With `wait`, the server holds
     the request until the operation is terminal or `wait` seconds pass,
-    then answers with the current state. A server without long-poll
-    answers at once.
+    then answers with the current state. With `seen_revision` too, it also
+    answers as soon as the operation's `revision` differs from it, that is
+    as soon as `status` or `pending_info` differs from what the caller
+    last saw (so `pending` -> `running` is seen at once). A server without
+    long-poll answers at once; one without revisions ignores
+    `seen_revision` and answers when the operation ends.
 
     Args:
         operation_id (str): A server-assigned id of a session, model or operation. It never
             contains `/`. Example: m-1.
         wait (float | Unset):
+        seen_revision (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -152,6 +168,7 @@ def sync(
         operation_id=operation_id,
         client=client,
         wait=wait,
+        seen_revision=seen_revision,
     ).parsed
 
 
@@ -160,18 +177,24 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     wait: float | Unset = UNSET,
+    seen_revision: str | Unset = UNSET,
 ) -> Response[Error | Operation]:
     """Get an operation, optionally waiting for it to finish
 
      Only `done` and `error` are terminal. With `wait`, the server holds
     the request until the operation is terminal or `wait` seconds pass,
-    then answers with the current state. A server without long-poll
-    answers at once.
+    then answers with the current state. With `seen_revision` too, it also
+    answers as soon as the operation's `revision` differs from it, that is
+    as soon as `status` or `pending_info` differs from what the caller
+    last saw (so `pending` -> `running` is seen at once). A server without
+    long-poll answers at once; one without revisions ignores
+    `seen_revision` and answers when the operation ends.
 
     Args:
         operation_id (str): A server-assigned id of a session, model or operation. It never
             contains `/`. Example: m-1.
         wait (float | Unset):
+        seen_revision (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -184,6 +207,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         operation_id=operation_id,
         wait=wait,
+        seen_revision=seen_revision,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -196,18 +220,24 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     wait: float | Unset = UNSET,
+    seen_revision: str | Unset = UNSET,
 ) -> Error | Operation | None:
     """Get an operation, optionally waiting for it to finish
 
      Only `done` and `error` are terminal. With `wait`, the server holds
     the request until the operation is terminal or `wait` seconds pass,
-    then answers with the current state. A server without long-poll
-    answers at once.
+    then answers with the current state. With `seen_revision` too, it also
+    answers as soon as the operation's `revision` differs from it, that is
+    as soon as `status` or `pending_info` differs from what the caller
+    last saw (so `pending` -> `running` is seen at once). A server without
+    long-poll answers at once; one without revisions ignores
+    `seen_revision` and answers when the operation ends.
 
     Args:
         operation_id (str): A server-assigned id of a session, model or operation. It never
             contains `/`. Example: m-1.
         wait (float | Unset):
+        seen_revision (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -222,5 +252,6 @@ async def asyncio(
             operation_id=operation_id,
             client=client,
             wait=wait,
+            seen_revision=seen_revision,
         )
     ).parsed

@@ -1,0 +1,125 @@
+"""Deadlines against real sockets: each case the trial found, with the wall time measured.
+
+The promise is that a wait (or a call under ``with_options(timeout=T)``) ends
+within T plus one second whatever the server does; the bounds below add half a
+second for a loaded machine. The server is a scripted one on a loopback port.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.support.scripted_http import HANG, Reply, ScriptedServer, pending, unavailable
+from weaver_facade import (
+    APIConnectionError,
+    APITimeoutError,
+    InternalServerError,
+    OperationTimeoutError,
+    ServiceClient,
+)
+from weaver_facade._retry import describe_failure
+from weaver_facade.cli import main
+
+OP = "op-1"
+SLACK = 1.0 + 0.5  # the promise, and room for a loaded machine
+
+
+def first_pending_then(then: Reply | str) -> Any:
+    """Answer the first poll with `pending` (so a handle exists), then ``then``."""
+    seen = {"n": 0}
+
+    def answer(method: str, path: str) -> Reply | str:
+        seen["n"] += 1
+        return pending(OP) if seen["n"] == 1 else then
+
+    return answer
+
+
+def client(server: ScriptedServer) -> ServiceClient:
+    return ServiceClient(server.base_url, "k", heartbeat_interval=0)
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start
+
+
+def test_503_with_retry_after_30_ends_a_5_second_wait() -> None:
+    with ScriptedServer(first_pending_then(unavailable("30"))) as server, client(server) as svc:
+        handle = svc.operation(OP)
+        start = time.monotonic()
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=5)
+        assert elapsed_since(start) < 5 + SLACK  # was 120 s
+        assert isinstance(info.value.last_error, InternalServerError)
+        assert info.value.last_error.retry_after == 30.0
+        # A single call under a deadline: the Retry-After does not fit, so it ends at once.
+        start = time.monotonic()
+        with pytest.raises(InternalServerError):
+            svc.with_options(timeout=3).operation(OP)
+        assert elapsed_since(start) < 3 + SLACK
+
+
+def test_accepted_and_never_answered() -> None:
+    with ScriptedServer(first_pending_then(HANG)) as server, client(server) as svc:
+        handle = svc.operation(OP)
+        start = time.monotonic()
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=3)
+        took = elapsed_since(start)
+        assert 3 - 0.1 < took < 3 + SLACK
+        assert isinstance(info.value.last_error, APITimeoutError)
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            svc.with_options(timeout=2).operation(OP)
+        assert 2 - 0.1 < elapsed_since(start) < 2 + SLACK
+
+
+def test_refused_connections() -> None:
+    with ScriptedServer(first_pending_then(pending(OP))) as server, client(server) as svc:
+        handle = svc.operation(OP)
+        server.stop()
+        start = time.monotonic()
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=3)
+        took = elapsed_since(start)
+    assert 3 - 0.1 < took < 3 + SLACK
+    assert isinstance(info.value.last_error, APIConnectionError)
+    assert describe_failure(info.value.last_error) == "connection refused"
+
+
+def test_the_cli_wait_keeps_its_timeout_on_a_server_that_never_answers() -> None:
+    # The trial: `operations wait OP --timeout 3` returned after 306 s.
+    with ScriptedServer(lambda method, path: HANG) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        start = time.monotonic()
+        result = runner.invoke(main, ["operations", "wait", OP, "--timeout", "3"])
+        took = elapsed_since(start)
+    assert result.exit_code == 1, result.output
+    assert took < 3 + SLACK
+    assert "error:" in result.stderr
+
+
+def test_the_cli_names_the_cause_when_the_server_goes_away() -> None:
+    with ScriptedServer(first_pending_then(pending(OP))) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        # The first polls succeed, then the server is gone.
+        threading.Timer(0.5, server.stop).start()
+        start = time.monotonic()
+        result = runner.invoke(main, ["operations", "wait", OP, "--timeout", "3"])
+        took = elapsed_since(start)
+    assert result.exit_code == 1, result.output
+    assert took < 3 + SLACK
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"operation {OP}: pending"
+    # The outage is said once, however many polls fail (each retry is its own line).
+    outage = [line for line in lines if line.startswith(f"operation {OP}: connection lost: ")]
+    assert len(outage) == 1, lines
+    assert outage[0].endswith("; retrying")
+    assert any(line.startswith(f"poll of operation {OP}: ") for line in lines)
+    assert lines[-1].startswith(f"error: operation {OP} still pending after ")
+    assert "(the last poll failed: connection refused)" in lines[-1]

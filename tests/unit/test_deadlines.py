@@ -1,0 +1,376 @@
+"""One deadline, honoured everywhere: waits and single calls, on a fake clock.
+
+The fake server moves the fake clock as a real one would move: a reply that
+never comes costs the request's read timeout, a held long-poll its wait.
+Every case must end within its deadline plus ``DEADLINE_GRACE``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fakeserver import (
+    FakeClock,
+    FakeWeaver,
+    async_service,
+    error_json,
+    json_reply,
+    service,
+)
+from weaver_facade import (
+    APIConnectionError,
+    APITimeoutError,
+    InternalServerError,
+    InvalidArgumentError,
+    OperationHandle,
+    OperationProgress,
+    OperationStatus,
+    OperationTimeoutError,
+    PollPolicy,
+    PollSettings,
+    RetryPolicy,
+    RetrySettings,
+    ServiceClient,
+)
+from weaver_facade._operations import DEADLINE_GRACE
+from weaver_facade._retry import RETRYABLE_STATUSES, describe_failure
+from weaver_facade._transport import configure_logging
+from weaver_facade._wire import error_from_response
+
+OP = "/api/v1/operations/op-1"
+
+
+def unavailable(retry_after: str | None = "30") -> httpx.Response:
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    return json_reply(503, error_json("unavailable", "overloaded", retryable=True), headers)
+
+
+@contextmanager
+def started(fake: FakeWeaver, clock: FakeClock, **kwargs: Any) -> Iterator[OperationHandle[Any]]:
+    """A save still pending, on a service on the fake clock."""
+    kwargs.setdefault("poll", PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5))
+    kwargs.setdefault("sleep", clock.sleep)
+    with service(fake, **kwargs) as svc:
+        handle = svc.create_training_client("weaver-tiny").save_state("a", wait=False)
+        fake.requests.clear()
+        yield handle
+
+
+def read_timeout(request: httpx.Request) -> float:
+    return float(request.extensions["timeout"]["read"])
+
+
+def test_503_with_retry_after_30_ends_a_5_second_wait_at_once() -> None:
+    # The trial: result(timeout=5) took 120 s (four transport retries of 30 s in one poll).
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 10**9
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, *[unavailable("30")] * 10)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=5)
+    assert clock.now - begin <= 5 + DEADLINE_GRACE
+    assert len(fake.sent("GET", OP)) == 1  # the transport did not retry the poll
+    error = info.value
+    assert error.__cause__ is error.last_error
+    assert isinstance(error.last_error, Exception)
+    assert getattr(error.last_error, "retry_after", None) == 30.0
+    assert "503" in str(error) or "overloaded" in str(error)
+
+
+def test_a_short_retry_after_is_waited_out_inside_the_deadline() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, unavailable("2"), unavailable("2"))
+        begin = clock.now
+        handle.result(timeout=10)
+    assert handle.status is OperationStatus.DONE
+    assert clock.now - begin == pytest.approx(4.0)
+    assert len(fake.sent("GET", OP)) == 3  # each poll sent once; the poller retried
+
+
+def test_a_server_that_never_answers_costs_only_the_time_left() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    reads: list[float] = []
+
+    def never(request: httpx.Request) -> httpx.Response:
+        reads.append(read_timeout(request))
+        clock.now += read_timeout(request)  # the read timeout passes
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, *[never] * 100)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=3)
+    assert clock.now - begin <= 3 + DEADLINE_GRACE
+    assert reads[0] <= 3 + DEADLINE_GRACE  # not 60 s plus the long-poll
+    assert isinstance(info.value.last_error, APITimeoutError)
+
+
+def test_refused_connections_are_retried_until_the_deadline_then_named() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, *[refused] * 1000)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=30)
+    assert 30 <= clock.now - begin <= 30 + DEADLINE_GRACE
+    assert isinstance(info.value.last_error, APIConnectionError)
+    assert describe_failure(info.value.last_error) == "connection refused"
+    assert "Connection refused" in str(info.value)
+    assert 3 < len(fake.sent("GET", OP)) < 60  # backed off, no busy loop
+
+
+def test_an_outage_is_reported_once_and_again_when_it_ends() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 4
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, *[refused] * 5)
+        changes = list(handle.watch(timeout=600))
+    assert [(c.status, c.poll_error, c.recovered) for c in changes] == [
+        (OperationStatus.PENDING, None, False),
+        (OperationStatus.PENDING, "connection refused", False),
+        (OperationStatus.PENDING, None, True),
+        (OperationStatus.DONE, None, False),
+    ]
+
+
+def test_on_progress_and_watch_see_the_same_changes() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 2
+    heard: list[OperationProgress] = []
+    with started(fake, clock, on_progress=heard.append) as handle:
+        fake.script("GET", OP, unavailable(None))
+        watched = list(handle.watch())
+    # The callback heard the first state when the handle was made, then each change.
+    assert heard[1:] == watched[1:]
+    assert watched[0] == handle.progress.__class__(
+        operation_id="op-1",
+        status=OperationStatus.PENDING,
+        pending_info=watched[0].pending_info,
+    )
+
+
+def test_a_long_poll_that_holds_is_cut_at_the_deadline() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 10**9
+
+    def held(request: httpx.Request) -> httpx.Response:
+        # The server holds for the full wait, or until the client gives up.
+        clock.now += min(float(request.url.params["wait"]), read_timeout(request))
+        return json_reply(200, {"id": "op-1", "status": "pending"})
+
+    with started(fake, clock, poll=PollPolicy(PollSettings(long_poll=60), clock=clock)) as handle:
+        fake.script("GET", OP, *[held] * 100)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError):
+            handle.result(timeout=7)
+    assert clock.now - begin <= 7 + DEADLINE_GRACE
+
+
+# -- single calls: with_options -----------------------------------------------------------
+
+
+def test_with_options_bounds_a_single_call_retries_included() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        svc.create_training_client("weaver-tiny").save_state("a", wait=False)
+        fake.requests.clear()
+        fake.script("GET", OP, *[unavailable("1")] * 50)
+        quick = svc.with_options(timeout=3.5)
+        begin = clock.now
+        with pytest.raises(InternalServerError) as info:
+            quick.operation("op-1")
+        assert clock.now - begin <= 3.5
+        assert getattr(info.value, "status_code", None) == 503
+        assert len(fake.sent("GET", OP)) == 4  # at 0, 1, 2 and 3 s
+        # max_retries=0: one attempt; the original client keeps its own settings.
+        fake.requests.clear()
+        with pytest.raises(InternalServerError):
+            svc.with_options(max_retries=0).operation("op-1")
+        assert len(fake.sent("GET", OP)) == 1
+
+
+def test_with_options_caps_each_attempts_timeouts() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        svc.with_options(timeout=2.0).training_client("m-1")
+        svc.training_client("m-1")
+    capped, default = fake.sent("GET", "/api/v1/models/m-1")
+    assert read_timeout(capped) == pytest.approx(2.0)
+    assert read_timeout(default) == pytest.approx(60.0)
+
+
+def test_with_options_copies_share_connections_session_and_counters() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    with service(fake, poll=PollPolicy(clock=clock), sleep=clock.sleep) as svc:
+        quick = svc.with_options(timeout=5, max_retries=1)
+        assert quick._io.generated is svc._io.generated  # one connection pool
+        trainer = quick.create_training_client("weaver-tiny")
+        assert svc.session_id == quick.session_id == "s-1"
+        fast_trainer = trainer.with_options(timeout=1)
+        trainer.optim_step()
+        fast_trainer.optim_step()
+        quick.close()  # closes nothing: the original owns the connections
+        svc.training_client("m-1")
+    seq_ids = [
+        fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", None) if "optim" in r.url.path
+    ]
+    assert seq_ids == [1, 2]  # one training-step counter for the copies
+
+
+@pytest.mark.parametrize(
+    ("timeout", "max_retries"), [(0, None), (-1, None), ("5", None), (None, -1), (None, True)]
+)
+def test_with_options_refuses_bad_values(timeout: Any, max_retries: Any) -> None:
+    svc = ServiceClient("http://weaver.test", "k", heartbeat_interval=0)
+    with pytest.raises(InvalidArgumentError, match="must be"):
+        svc.with_options(timeout=timeout, max_retries=max_retries)
+    svc.close()
+
+
+def test_retries_of_one_call_sleep_at_most_max_retry_wait() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    retry = RetryPolicy(RetrySettings(max_retries=10, max_retry_wait=30))
+    with service(fake, poll=PollPolicy(clock=clock), sleep=clock.sleep, retry=retry) as svc:
+        fake.script("GET", "/api/v1/models/m-1", *[unavailable("20")] * 20)
+        with pytest.raises(InternalServerError):
+            svc.training_client("m-1")
+    assert clock.sleeps == [20.0]  # a second 20 s sleep would pass the 30 s budget
+    assert len(fake.sent("GET")) == 2
+
+
+# -- one source of retry rules ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", range(400, 600))
+def test_the_error_mapping_the_transport_and_the_poller_agree(status: int) -> None:
+    expected = status in {408, 429, 502, 503, 504}
+    assert (status in RETRYABLE_STATUSES) is expected
+    request = httpx.Request("GET", "http://weaver.test/api/v1/operations/op-1")
+    reply = httpx.Response(status, text="<html>proxy</html>", request=request)
+    error = error_from_response("get_operation", reply)
+    assert error.retryable is expected
+    assert (RetryPolicy(rng=lambda: 0.5).retry_delay(request, reply, 0) is not None) is expected
+    poller = PollPolicy(rng=lambda: 0.5).start(timeout=60)
+    poller.next_step()
+    assert poller.on_failure(error) is expected
+
+
+def test_a_quick_answer_with_a_new_revision_asks_again_at_once() -> None:
+    clock = FakeClock()
+    poller = PollPolicy(PollSettings(long_poll=20), clock=clock).start(timeout=60)
+    poller.next_step()
+    clock.now += 0.01
+    poller.on_reply(terminal=False, changed=True)
+    # Quick because something changed: no verdict on long-poll yet, and no sleep.
+    verdicts = [poller.long_poll_supported]
+    assert type(poller.next_step()).__name__ == "Poll"
+    clock.now += 0.01
+    poller.on_reply(terminal=False)  # quick and unchanged: a server without long-poll
+    verdicts.append(poller.long_poll_supported)
+    assert verdicts == [None, False]
+    assert type(poller.next_step()).__name__ == "Sleep"
+    # Once known, a change answered at once no longer skips the sleep.
+    poller.next_step()
+    poller.on_reply(terminal=False, changed=True)
+    assert type(poller.next_step()).__name__ == "Sleep"
+
+
+def test_polls_tell_the_server_the_revision_they_saw() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    revised = {"id": "op-1", "status": "running", "revision": "r-2"}
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, json_reply(200, revised))
+        handle.result(timeout=60)
+    first, second = fake.sent("GET", OP)
+    assert "seen_revision" not in first.url.params  # nothing seen with a revision yet
+    assert second.url.params["seen_revision"] == "r-2"
+
+
+# -- visibility ---------------------------------------------------------------------------
+
+
+def test_every_retry_is_a_warning_record(caplog: pytest.LogCaptureFixture) -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 1
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake, poll=poll, sleep=clock.sleep) as svc,
+    ):
+        fake.script("GET", "/api/v1/models/m-1", unavailable("1"))
+        trainer = svc.training_client("m-1")  # a retry of the transport
+        handle = trainer.save_state("a", wait=False)
+        fake.script("GET", OP, unavailable("1"))
+        handle.result(timeout=60)  # a retry of the poller
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "GET /api/v1/models/m-1: HTTP 503; retrying in 1.0 s (retry 1)",
+        "poll of operation op-1: HTTP 503 (unavailable); retrying in 1.0 s",
+    ]
+
+
+def test_an_unknown_weaver_log_value_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        configure_logging("verbose")
+    assert "WEAVER_LOG='verbose' is not a log level" in caplog.text
+    assert logging.getLogger("weaver_facade").level == logging.NOTSET
+
+
+async def test_the_async_handle_keeps_the_same_deadline_and_reports_outages() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 10**9
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    svc = async_service(fake, poll=poll, sleep=clock.asleep)
+    async with svc:
+        trainer = await svc.with_options(timeout=10).create_training_client("weaver-tiny")
+        handle = await trainer.save_state("a", wait=False)
+        fake.script("GET", OP, unavailable(None), unavailable("30"))
+        begin = clock.now
+        changes: list[OperationProgress] = []
+
+        async def follow() -> None:
+            async for change in handle.watch(timeout=5):
+                changes.append(change)
+
+        with pytest.raises(OperationTimeoutError) as info:
+            await follow()
+    assert clock.now - begin <= 5 + DEADLINE_GRACE
+    assert [c.poll_error for c in changes] == [None, "HTTP 503 (unavailable)"]
+    assert getattr(info.value.last_error, "retry_after", None) == 30.0
+
+
+def test_a_sleep_that_overruns_the_deadline_still_names_the_last_failure() -> None:
+    # On a loaded machine a sleep can end past the deadline; the timeout still says why.
+    fake, clock = FakeWeaver(), FakeClock()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    def late_sleep(seconds: float) -> None:
+        clock.sleep(seconds + 5)  # every sleep overruns
+
+    with started(fake, clock, sleep=late_sleep) as handle:
+        fake.script("GET", OP, *[refused] * 100)
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=3)
+    assert isinstance(info.value.last_error, APIConnectionError)
+    assert info.value.__cause__ is info.value.last_error

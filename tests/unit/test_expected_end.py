@@ -1,0 +1,127 @@
+"""Polling a server without long-poll near the expected end, on a fake clock.
+
+A loop of 10 operations of one duration D on a server that answers every poll
+at once, compared with the official SDK's schedule (polls 0.5, 1, 2, 4, 8 s
+apart, then every 10 s), computed from those intervals. The targets: on
+average at most one GET more per operation, a median lag at most a quarter of
+the schedule's, and a first operation (nothing to go on) within today's bound
+of a fifth of its duration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service
+from weaver_facade import PollPolicy, PollSettings
+from weaver_facade._durations import Bracket, Durations, next_poll
+from weaver_facade._operations import Sleep
+
+OFFICIAL_INTERVALS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def official(duration: float) -> tuple[int, float]:
+    """(GETs, lag) of the official schedule for an operation of ``duration`` seconds."""
+    at = 0.0
+    intervals = itertools.chain(OFFICIAL_INTERVALS, itertools.repeat(10.0))
+    for gets, interval in enumerate(intervals, start=1):
+        at += interval
+        if at >= duration:
+            return gets, at - duration
+    raise AssertionError("unreachable")
+
+
+class TimedWeaver(FakeWeaver):
+    """Operations end ``duration`` seconds (of the fake clock) after they are submitted;
+    polls are answered at once (no long-poll)."""
+
+    def __init__(self, clock: FakeClock, duration: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.duration = duration
+        self.ends: dict[str, float] = {}
+
+    def _start(self, kind: str, model_id: str, result: dict[str, Any]) -> httpx.Response:
+        reply = super()._start(kind, model_id, result)
+        op_id = reply.json()["id"]
+        # A few milliseconds of jitter, as a real server's durations have.
+        self.ends[op_id] = self.clock.now + self.duration * random.uniform(0.99, 1.01)
+        body = {**reply.json(), "status": "pending"}
+        body["pending_info"] = {"code": "waiting_for_scheduling", "message": "q", "wait_seconds": 0}
+        return json_reply(202, body)
+
+    def _get_operation(self, op_id: str) -> httpx.Response:
+        op = self.operations[op_id]
+        body: dict[str, Any] = {"id": op_id, "kind": op["kind"], "model_id": op["model_id"]}
+        if self.clock.now >= self.ends[op_id]:
+            body.update(status="done", response=op["result"])
+        else:
+            body["status"] = "running"
+        return json_reply(200, body)
+
+
+@pytest.mark.parametrize("duration", [0.2, 1.0, 5.0])
+def test_a_loop_without_long_poll_beats_the_official_schedule(duration: float) -> None:
+    random.seed(7)
+    clock = FakeClock()
+    fake = TimedWeaver(clock, duration)
+    poll = PollPolicy(PollSettings(), clock=clock, rng=random.random)
+    gets: list[int] = []
+    lags: list[float] = []
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        for _ in range(10):
+            fake.requests.clear()
+            handle = trainer.optim_step(wait=False)
+            handle.result(timeout=600)
+            gets.append(len(fake.sent("GET")))
+            lags.append(clock.now - fake.ends[handle.id])
+    official_gets, official_lag = official(duration)
+    assert statistics.mean(gets) <= official_gets + 1, gets
+    assert statistics.median(lags) <= official_lag / 4, lags
+    assert lags[0] <= 0.2 * duration + PollSettings().min_interval, lags  # today's bound
+
+
+def test_the_official_schedule_as_published() -> None:
+    # Polls at 0.5, 1.5, 3.5, 7.5, 15.5, 25.5 s after the submit.
+    for duration, gets, lag in [(0.2, 1, 0.3), (1.0, 2, 0.5), (5.0, 4, 2.5), (20.0, 6, 5.5)]:
+        assert official(duration)[0] == gets
+        assert official(duration)[1] == pytest.approx(lag)
+
+
+def test_brackets_narrow_to_the_end() -> None:
+    durations = Durations()
+    assert durations.expected(("m", "optim_step")) is None
+    durations.record(("m", "optim_step"), Bracket(0.8, 1.2))
+    durations.record(("m", "optim_step"), Bracket(0.0, 1.05))
+    assert durations.expected(("m", "optim_step")) == Bracket(0.8, 1.05)
+    # Disagreeing brackets (the duration changed): the latest alone.
+    durations.record(("m", "optim_step"), Bracket(2.0, 2.2))
+    assert durations.expected(("m", "optim_step")) == Bracket(2.0, 2.2)
+    assert durations.expected(("m", "save_checkpoint")) is None
+
+
+def test_next_poll_bisects_a_wide_bracket_then_aims_at_its_end() -> None:
+    wide = Bracket(0.8, 1.2)
+    assert next_poll(0.0, wide, tolerance=0.05) == pytest.approx(1.0)
+    assert next_poll(1.0, wide, tolerance=0.05) == pytest.approx(1.2)
+    assert next_poll(1.2, wide, tolerance=0.05) is None  # past it: back to backoff
+    narrow = Bracket(0.99, 1.01)
+    assert next_poll(0.0, narrow, tolerance=0.05) == pytest.approx(1.01)
+
+
+def test_a_queued_operation_is_expected_after_its_queue() -> None:
+    clock = FakeClock()
+    policy = PollPolicy(PollSettings(), clock=clock)
+    policy.long_poll_supported = False
+    policy.durations.record(("m", "save_checkpoint"), Bracket(0.98, 1.0))
+    poller = policy.start(60, key=("m", "save_checkpoint"), queued=3.0)
+    step = poller.next_step()
+    assert isinstance(step, Sleep)
+    assert step.seconds == pytest.approx(4.0)  # 3 s in the queue, then about 1 s of work

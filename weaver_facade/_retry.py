@@ -1,0 +1,189 @@
+"""The retry rules, in one I/O-free place: what is retried, how long to wait, and deadlines.
+
+The retry transport (HTTP requests), the poller (operation waits) and the
+error mapping (``APIError.retryable`` of a reply without an Error body) all
+decide with these functions, so they cannot disagree.
+
+* **Statuses.** 408, 429 and 503 say the server did not act: retryable for
+  every request. 502 and 504 come from a proxy that may have passed the
+  request on: retryable only for requests that are safe to repeat.
+* **Transport errors.** A failure to connect happened before the server could
+  see the request: retryable for every request. Other failures (read
+  timeouts, dropped connections) only for requests safe to repeat.
+* **Waits** are full-jitter exponential backoff: uniform in
+  ``[0, min(maximum, initial * 2**attempt))``. A ``Retry-After`` replaces it.
+* **Deadlines.** A wait that would end past the deadline is not started: a
+  ``Retry-After`` longer than the time left ends the call (or the operation
+  wait) at once, with that reply's error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from ._errors import APIConnectionError, APIError, ResponseValidationError
+
+__all__ = [
+    "EXTENSION",
+    "MAYBE_ACTED_STATUSES",
+    "NOT_ACTED_STATUSES",
+    "RETRYABLE_STATUSES",
+    "CallOptions",
+    "capped_timeouts",
+    "describe_failure",
+    "error_is_retryable",
+    "full_jitter",
+    "parse_retry_after",
+    "response_is_retryable",
+    "sleep_before_retry",
+    "transport_error_is_retryable",
+]
+
+NOT_ACTED_STATUSES = frozenset({408, 429, 503})
+MAYBE_ACTED_STATUSES = frozenset({502, 504})
+RETRYABLE_STATUSES = NOT_ACTED_STATUSES | MAYBE_ACTED_STATUSES
+
+# Failures before the request could reach the server.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAYBE_SENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+#: The key of ``httpx.Request.extensions`` that carries a request's ``CallOptions``.
+EXTENSION = "weaver_facade"
+
+
+@attrs.frozen(kw_only=True)
+class CallOptions:
+    """Per-call overrides the retry transport reads from the request.
+
+    Attributes:
+        timeout: The call's deadline in seconds from its first attempt, retries
+            included: every attempt's connect/read/write/pool timeout and every
+            retry sleep are capped by the time left. ``None``: no deadline.
+        max_retries: Overrides the transport's ``max_retries`` (``None``: keep it).
+    """
+
+    timeout: float | None = None
+    max_retries: int | None = None
+
+    def as_extensions(self) -> dict[str, Any]:
+        """What to pass as ``extensions=`` to ``httpx.Client.request``."""
+        return {EXTENSION: self}
+
+    @staticmethod
+    def of(request: httpx.Request) -> CallOptions:
+        """The options a request carries (the defaults when it carries none)."""
+        found = request.extensions.get(EXTENSION)
+        return found if isinstance(found, CallOptions) else CallOptions()
+
+
+def full_jitter(attempt: int, initial: float, maximum: float, rng: Callable[[], float]) -> float:
+    """The wait before retry ``attempt + 1``: uniform in [0, min(maximum, initial * 2**attempt))."""
+    # The exponent is capped: 2.0**1024 overflows, and a long wait makes that many polls.
+    return rng() * min(maximum, initial * 2.0 ** min(attempt, 64))
+
+
+def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None) -> float | None:
+    """Seconds from ``Retry-After`` (delta-seconds or HTTP-date); ``None`` if absent or bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        now = now or datetime.datetime.now(datetime.UTC)
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def response_is_retryable(status: int, *, replayable: bool) -> bool:
+    """Whether a reply with this status may be answered by sending the request again."""
+    return status in NOT_ACTED_STATUSES or (status in MAYBE_ACTED_STATUSES and replayable)
+
+
+def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
+    """Whether a request that got no reply may be sent again."""
+    return isinstance(error, _NOT_SENT_ERRORS) or (
+        isinstance(error, _MAYBE_SENT_ERRORS) and replayable
+    )
+
+
+def may_have_acted(outcome: object) -> bool:
+    """Whether the server may have acted on a request that ended in ``outcome`` (a reply,
+    or any transport failure after the request could have reached it)."""
+    return not isinstance(outcome, _NOT_SENT_ERRORS)
+
+
+def error_is_retryable(error: Exception) -> bool:
+    """Whether a facade error of a request that is safe to repeat (a poll) is worth repeating."""
+    if isinstance(error, APIConnectionError):
+        return True
+    if isinstance(error, ResponseValidationError) or not isinstance(error, APIError):
+        return False
+    return error.retryable or (
+        error.status_code is not None and response_is_retryable(error.status_code, replayable=True)
+    )
+
+
+def sleep_before_retry(
+    backoff: float, retry_after: float | None, remaining: float | None
+) -> float | None:
+    """How long to sleep before the next attempt, or ``None`` to stop now.
+
+    ``retry_after`` (the server's word) replaces the backoff. ``remaining`` is
+    the time left before the deadline (``None``: no deadline); a sleep that
+    would reach it is not started, since no attempt could follow it.
+    """
+    delay = backoff if retry_after is None else retry_after
+    if remaining is not None and delay >= remaining:
+        return None
+    return delay
+
+
+def describe_failure(error: BaseException) -> str:
+    """A short, key-free description of why a request failed, for outage and retry messages."""
+    if isinstance(error, APIConnectionError):
+        cause = error.__cause__
+        if isinstance(cause, httpx.TransportError):
+            return describe_failure(cause)
+        return str(error)
+    if isinstance(error, APIError):
+        return f"HTTP {error.status_code}" + (f" ({error.code})" if error.code else "")
+    if isinstance(error, httpx.ConnectError):
+        text = str(error).lower()
+        if "refused" in text:
+            return "connection refused"
+        return f"cannot connect ({error})" if str(error) else "cannot connect"
+    if isinstance(error, httpx.TimeoutException):
+        return {
+            httpx.ConnectTimeout: "connect timed out",
+            httpx.ReadTimeout: "no reply in time",
+            httpx.WriteTimeout: "send timed out",
+            httpx.PoolTimeout: "no free connection in time",
+        }.get(type(error), "timed out")
+    if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
+        return "connection dropped"
+    return type(error).__name__
+
+
+def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:
+    """httpx's per-request ``timeout`` extension, each part capped by the time left."""
+    left = max(remaining, _LEAST_ATTEMPT)
+    return {k: left if v is None else min(v, left) for k, v in timeouts.items()}
+
+
+# An attempt made at the deadline (the last look of a wait) still gets this long.
+_LEAST_ATTEMPT = 0.05
