@@ -328,6 +328,9 @@ class ServiceClient(_ServiceBase):
     Use as a context manager, or call ``close()``.
     """
 
+    # Named here, not only inherited, so that the API reference lists it.
+    with_options = HasOptions.with_options
+
     _io: SyncIO
 
     def __init__(
@@ -633,6 +636,9 @@ class AsyncServiceClient(_ServiceBase):
     Takes the same arguments, with ``http_client`` an ``httpx.AsyncClient`` and
     ``sleep`` a coroutine function. The heartbeat is an asyncio task.
     """
+
+    # Named here, not only inherited, so that the API reference lists it.
+    with_options = HasOptions.with_options
 
     _io: AsyncIO
 

@@ -549,6 +549,9 @@ class TrainingClient(_TrainingBase, HasOptions):
     an ``OperationHandle`` at once.
     """
 
+    # Named here, not only inherited, so that the API reference lists it.
+    with_options = HasOptions.with_options
+
     _io: SyncIO
 
     def __init__(
@@ -907,6 +910,9 @@ class AsyncTrainingClient(_TrainingBase, HasOptions):
     With ``wait=False`` the methods return an ``AsyncOperationHandle``, which
     can itself be awaited.
     """
+
+    # Named here, not only inherited, so that the API reference lists it.
+    with_options = HasOptions.with_options
 
     _io: AsyncIO
 

@@ -2,8 +2,10 @@
 
 ``_state`` holds the per-invocation state and turns facade errors into exit
 codes, ``_output`` renders results as rich tables or stable JSON,
-``_progress`` shows operations being waited for, ``checkpoints`` and
-``operations`` are the command groups, and ``contract`` runs the contract kit.
+``_progress`` shows operations being waited for; ``checkpoints`` (with
+``artifacts``), ``operations`` and ``models`` are the command groups, and
+``contract`` runs the contract kit. ``run_cli`` is the console script: it names
+the missing extra before anything imports click.
 """
 
 from __future__ import annotations

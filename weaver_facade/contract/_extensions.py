@@ -83,11 +83,13 @@ class ExtensionProbe:
         return tuple(n for n in self.known if n not in self.found)
 
     def decide(self, name: str, offered: bool, why: str) -> None:
+        """Record that the server offers ``name`` (or lacks it), and the evidence ``why``."""
         if name in self.known:
             self.found[name] = offered
             self.evidence[name] = why
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as in ``contract-report.json``: offered, missing, undetermined, evidence."""
         return {
             "offered": list(self.offered),
             "missing": list(self.missing),
