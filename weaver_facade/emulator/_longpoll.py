@@ -30,19 +30,20 @@ def revision(status: str, pending_info: Any) -> str:
 class Waiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # op id -> (loop, future, wakes on every change rather than only at the end)
+        # op id -> (loop, future, the model whose changes wake it, or None: only its end)
         self._waiting: dict[
-            str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], bool]]
+            str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], str | None]]
         ] = {}
 
-    def register(self, op_id: str, *, changes: bool = False) -> asyncio.Future[bool]:
+    def register(self, op_id: str, *, changes_of: str | None = None) -> asyncio.Future[bool]:
         """A future that resolves when ``notify(op_id)`` is called, to ``True`` (answer
-        now), or, with ``changes``, on ``notify_changes()``, to ``False`` (look whether
-        your operation changed); call on the waiting loop."""
+        now), or, with ``changes_of`` (the operation's model), on
+        ``notify_changes(model_id)`` to ``False`` (look whether your operation changed);
+        call on the waiting loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         with self._lock:
-            self._waiting.setdefault(op_id, []).append((loop, future, changes))
+            self._waiting.setdefault(op_id, []).append((loop, future, changes_of))
         return future
 
     def unregister(self, op_id: str, future: asyncio.Future[bool]) -> None:
@@ -59,13 +60,14 @@ class Waiters:
             waiters = self._waiting.pop(op_id, [])
         _wake(waiters, final=True)
 
-    def notify_changes(self) -> None:
-        """Wake every waiter that asked for changes (``seen_revision``): some
-        status or queue position changed, and each one looks at its own."""
+    def notify_changes(self, model_id: str) -> None:
+        """Wake the waiters that asked for changes (``seen_revision``) of operations of
+        ``model_id``: one of its operations started, so its queue moved, and each one
+        looks at its own. Only that model's queue changed, so no other waiter wakes."""
         with self._lock:
-            woken = [w for ws in self._waiting.values() for w in ws if w[2]]
+            woken = [w for ws in self._waiting.values() for w in ws if w[2] == model_id]
             for op_id in list(self._waiting):
-                rest = [w for w in self._waiting[op_id] if not w[2]]
+                rest = [w for w in self._waiting[op_id] if w[2] != model_id]
                 if rest:
                     self._waiting[op_id] = rest
                 else:
@@ -84,7 +86,9 @@ class Waiters:
 
 
 def _wake(
-    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], bool]], *, final: bool
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool], str | None]],
+    *,
+    final: bool,
 ) -> None:
     for loop, future, _ in waiters:
         # RuntimeError: that loop is closed, so its request is gone.

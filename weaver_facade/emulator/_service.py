@@ -401,17 +401,21 @@ class Emulator:
         """Answer once the operation is terminal, its revision differs from ``seen``
         (when given), or ``wait`` seconds passed.
 
-        Waiters are woken when an operation ends and whenever one starts
-        (which changes the queue, so the ``pending_info`` of those behind it);
-        each wakes, looks, and waits again if nothing it cares about changed.
+        Waiters are woken when an operation ends and whenever one of the same
+        model starts (which changes that model's queue, so the ``pending_info``
+        of those behind it); each wakes, looks, and waits again if nothing it
+        cares about changed.
         """
         long_poll = self.config.honor_long_poll and self.extensions.offers("long-poll")
         if not long_poll or wait <= 0:
             return self.get_operation(tenant, op_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait, self.config.max_long_poll)
+        # Its model's queue is what can change its pending_info.
+        row = None if seen is None else self._operation_row(tenant, op_id)
+        changes_of = None if row is None else str(row["model_id"])
         while True:
-            future = self.waiters.register(op_id, changes=seen is not None)
+            future = self.waiters.register(op_id, changes_of=changes_of)
             try:
                 status, body = self.get_operation(tenant, op_id)
                 remaining = deadline - loop.time()
@@ -502,8 +506,8 @@ class Emulator:
                     "WHERE id=? AND status='pending'",
                     (self.now(), op_id),
                 )
-            # It runs, and every operation queued behind it moved up.
-            self.waiters.notify_changes()
+            # It runs, and every operation of its model queued behind it moved up.
+            self.waiters.notify_changes(op["model_id"])
             try:
                 latency = 0.0 if kind in EXPORT_KINDS else self.config.latency_of(kind)
                 if latency > 0 and self._interrupt.wait(latency):
