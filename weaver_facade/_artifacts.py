@@ -12,7 +12,7 @@ import datetime
 import enum
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -43,13 +43,11 @@ __all__ = [
     "ArtifactStatus",
     "DownloadResult",
     "DownloadTarget",
-    "adrive",
     "artifact_from_wire",
     "artifact_result",
     "descriptor_from_wire",
     "download_result",
     "download_settings",
-    "drive",
     "find_checkpoint_id",
     "list_artifacts_plan",
     "resolve_download",
@@ -308,26 +306,6 @@ def check_kind(kind: object) -> ArtifactKind | None:
 
 
 # -- plans: which requests, decided without I/O ---------------------------------------------------
-
-
-def drive(plan: Plan[T], send: Callable[[Call[Any]], Any]) -> T:
-    """Run a plan with a sync ``send``."""
-    try:
-        call = next(plan)
-        while True:
-            call = plan.send(send(call))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def adrive(plan: Plan[T], send: Callable[[Call[Any]], Awaitable[Any]]) -> T:
-    """Run a plan with an async ``send``."""
-    try:
-        call = next(plan)
-        while True:
-            call = plan.send(await send(call))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
 
 
 def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:

@@ -34,12 +34,10 @@ from ._artifacts import (
     Artifact,
     DownloadResult,
     DownloadTarget,
-    adrive,
     check_kind,
     descriptor_from_wire,
     download_result,
     download_settings,
-    drive,
     list_artifacts_plan,
     resolve_download,
 )
@@ -84,7 +82,7 @@ from ._transport import (
     logger,
 )
 from ._version import __version__
-from ._wire import API_KEY_HEADER, Call, GeneratedClient, expect
+from ._wire import API_KEY_HEADER, Call, GeneratedClient, adrive, drive, expect
 
 if TYPE_CHECKING:
     import asyncio
@@ -556,14 +554,8 @@ class ServiceClient(_ServiceBase):
         """
         CreatedModels.check_keep(keep)
         plan = resume_plan(checkpoint, with_optimizer)
-        reply: Any = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                model, loaded = done.value
-                return TrainingClient(self._io, model, resumed_from=loaded)
-            reply = self._resume_step(step, keep=keep)
+        model, loaded = drive(plan, lambda step: self._resume_step(step, keep=keep))
+        return TrainingClient(self._io, model, resumed_from=loaded)
 
     def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
         if isinstance(step, NewModel):
@@ -825,14 +817,8 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.create_training_client_from_state``."""
         CreatedModels.check_keep(keep)
         plan = resume_plan(checkpoint, with_optimizer)
-        reply: Any = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                model, loaded = done.value
-                return AsyncTrainingClient(self._io, model, resumed_from=loaded)
-            reply = await self._resume_step(step, keep=keep)
+        model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep=keep))
+        return AsyncTrainingClient(self._io, model, resumed_from=loaded)
 
     async def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
         if isinstance(step, NewModel):

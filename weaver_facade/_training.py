@@ -25,10 +25,8 @@ from ._artifacts import (
     Artifact,
     ArtifactStatus,
     Plan,
-    adrive,
     artifact_from_wire,
     artifact_result,
-    drive,
     export_snapshot,
     find_checkpoint_id,
     list_artifacts_plan,
@@ -81,7 +79,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import Call, expect
+from ._wire import Call, adrive, drive, expect
 
 if TYPE_CHECKING:
     from weaver_client import models as wire

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
 import attrs
@@ -56,7 +56,9 @@ __all__ = [
     "GeneratedClient",
     "WireFields",
     "WireModel",
+    "adrive",
     "connection_error",
+    "drive",
     "error_from_response",
     "expect",
     "finish",
@@ -390,3 +392,29 @@ def scrub(value: T, secret: str | None) -> T:
     if isinstance(value, list):
         return [scrub(v, secret) for v in value]  # type: ignore[return-value]
     return value
+
+
+# -- running plans --------------------------------------------------------------------
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+def drive(plan: Generator[S, Any, R], send: Callable[[S], Any]) -> R:
+    """Run an I/O-free plan: give each step it yields to ``send``, and the reply back."""
+    try:
+        step = next(plan)
+        while True:
+            step = plan.send(send(step))
+    except StopIteration as stop:
+        return cast(R, stop.value)
+
+
+async def adrive(plan: Generator[S, Any, R], send: Callable[[S], Awaitable[Any]]) -> R:
+    """``drive`` with an async ``send``."""
+    try:
+        step = next(plan)
+        while True:
+            step = plan.send(await send(step))
+    except StopIteration as stop:
+        return cast(R, stop.value)
