@@ -44,7 +44,7 @@ from ._artifacts import (
 from ._checkpoints import CheckpointRef
 from ._download import Descriptor, DownloadProgress, download_async, download_sync
 from ._errors import InvalidArgumentError, WeaverError
-from ._io import AsyncIO, HasOptions, Submission, SyncIO
+from ._io import AsyncIO, HasOptions, Submission, SyncIO, check_max_retries
 from ._lazy import LazyModule
 from ._models import (
     DEFAULT_PAGE_SIZE,
@@ -172,9 +172,9 @@ class _ServiceBase(HasOptions):
         self._base_url = _base_url(base_url)
         self.__api_key = _api_key(api_key)
         self._timeout = _timeout(timeout)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidArgumentError(f"max_retries must be an int >= 0, got {max_retries!r}")
-        self._retry = retry or RetryPolicy(RetrySettings(max_retries=max_retries))
+        self._retry = retry or RetryPolicy(
+            RetrySettings(max_retries=check_max_retries(max_retries))
+        )
         self._poll = poll if isinstance(poll, PollPolicy) else PollPolicy(poll)
         self._tags = list(tags)
         self._user_metadata = dict(user_metadata or {})

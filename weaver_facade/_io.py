@@ -27,6 +27,7 @@ from ._operations import (
     PollPolicy,
     ProgressCallback,
     ResultParser,
+    _asyncio_sleep,
     snapshot_from_wire,
 )
 from ._retry import CallOptions
@@ -115,6 +116,13 @@ class _Base:
         return call, CallOptions(timeout=budget, max_retries=0)
 
 
+def check_max_retries(value: object) -> int:
+    """``value`` as a number of retries, or ``InvalidArgumentError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(f"max_retries must be an int >= 0, got {value!r}")
+    return value
+
+
 class HasOptions:
     """``with_options()`` for every client that sends through an IO (``_io``)."""
 
@@ -138,10 +146,8 @@ class HasOptions:
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
         ):
             raise InvalidArgumentError(f"timeout must be a number > 0 (seconds), got {timeout!r}")
-        if max_retries is not None and (
-            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-        ):
-            raise InvalidArgumentError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if max_retries is not None:
+            check_max_retries(max_retries)
         clone = copy.copy(self)
         clone._io = self._io.with_options(
             timeout=None if timeout is None else float(timeout), max_retries=max_retries
@@ -289,12 +295,7 @@ class AsyncIO(_Base):
 
     async def asleep(self, seconds: float) -> None:
         """Wait between looks at something (the client's injectable sleep)."""
-        if self._sleep is None:
-            import asyncio  # only the async client needs it; see _lazy
-
-            await asyncio.sleep(seconds)
-        else:
-            await self._sleep(seconds)
+        await (self._sleep or _asyncio_sleep)(seconds)
 
     async def aclose(self) -> None:
         if self._shared:

@@ -88,6 +88,17 @@ def full_jitter(attempt: int, initial: float, maximum: float, rng: Callable[[], 
     return rng() * min(maximum, initial * 2.0 ** min(attempt, 64))
 
 
+def parse_http_date(value: str | None) -> datetime.datetime | None:
+    """An HTTP-date header (``Retry-After``, ``Date``) as an aware datetime; ``None`` if bad."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.replace(tzinfo=datetime.UTC) if when.tzinfo is None else when
+
+
 def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None) -> float | None:
     """Seconds from ``Retry-After`` (delta-seconds or HTTP-date); ``None`` if absent or bad."""
     if value is None:
@@ -96,12 +107,9 @@ def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        when = parse_http_date(value)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.UTC)
         now = now or datetime.datetime.now(datetime.UTC)
         seconds = (when - now).total_seconds()
     if seconds != seconds:  # NaN

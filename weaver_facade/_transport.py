@@ -194,13 +194,7 @@ class _Attempts:
                 "timeout": rules.capped_timeouts(self._base_timeouts, remaining),
             }
         _log_request(self._request, self.attempt)
-
-    def sending(self) -> None:
         self._sending = time.monotonic()
-
-    def retrying(self, outcome: httpx.Response | Exception) -> None:
-        if self._maybe_acted is None and rules.may_have_acted(outcome):
-            self._maybe_acted = self._sending
 
     def stamp(self, response: httpx.Response) -> httpx.Response:
         if self._maybe_acted is not None:
@@ -227,6 +221,8 @@ class _Attempts:
             )
             self.attempt += 1
             self._slept += delay
+            if self._maybe_acted is None and rules.may_have_acted(outcome):
+                self._maybe_acted = self._sending
         elif isinstance(outcome, httpx.Response) and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "reply %s %s: %d request_id=%s",
@@ -267,7 +263,6 @@ class RetryTransport(httpx.BaseTransport):
         while True:
             attempts.before_send()
             outcome: httpx.Response | Exception
-            attempts.sending()
             try:
                 outcome = self._transport.handle_request(request)
             except httpx.TransportError as exc:
@@ -277,7 +272,6 @@ class RetryTransport(httpx.BaseTransport):
                 if isinstance(outcome, Exception):
                     raise outcome
                 return attempts.stamp(outcome)
-            attempts.retrying(outcome)
             if isinstance(outcome, httpx.Response):
                 outcome.close()
             self._sleep(delay)
@@ -315,7 +309,6 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         while True:
             attempts.before_send()
             outcome: httpx.Response | Exception
-            attempts.sending()
             try:
                 outcome = await self._transport.handle_async_request(request)
             except httpx.TransportError as exc:
@@ -325,7 +318,6 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 if isinstance(outcome, Exception):
                     raise outcome
                 return attempts.stamp(outcome)
-            attempts.retrying(outcome)
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
             await self._sleep(delay)

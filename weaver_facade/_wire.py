@@ -21,7 +21,6 @@ the status. The generator is pinned exactly, so these names are stable.
 from __future__ import annotations
 
 import datetime
-import email.utils
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
@@ -39,7 +38,7 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
-from ._retry import RETRYABLE_STATUSES, parse_retry_after
+from ._retry import RETRYABLE_STATUSES, parse_http_date, parse_retry_after
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
@@ -134,15 +133,7 @@ class Delivery:
 
 def _delivery(response: httpx.Response) -> Delivery:
     earlier = response.extensions.get(EARLIER_ATTEMPT)
-    date: datetime.datetime | None = None
-    header = response.headers.get("Date")
-    if header:
-        try:
-            date = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            date = None
-        if date is not None and date.tzinfo is None:
-            date = date.replace(tzinfo=datetime.UTC)
+    date = parse_http_date(response.headers.get("Date"))
     return Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
 
 
