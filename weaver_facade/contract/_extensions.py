@@ -280,13 +280,16 @@ def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[
         return doc
     shared = doc.get("components", {}).get("parameters", {})
 
-    def dropped(node: Any) -> bool:
-        if not isinstance(node, Mapping):
-            return False
+    def resolved(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A parameter, or the shared one its ``$ref`` names."""
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith(_PARAMETER_REF):
-            node = shared.get(ref[len(_PARAMETER_REF) :], {})
-        return node.get(MARKER) in without
+            found: Mapping[str, Any] = shared.get(ref[len(_PARAMETER_REF) :], {})
+            return found
+        return node
+
+    def dropped(node: Any) -> bool:
+        return isinstance(node, Mapping) and resolved(node).get(MARKER) in without
 
     paths: dict[str, Any] = doc.get("paths", {})
     for path in list(paths):
@@ -311,10 +314,7 @@ def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[
             if method in item:
                 names = takes.setdefault(str(item[method].get("operationId")), set())
                 for param in [*item.get("parameters", []), *item[method].get("parameters", [])]:
-                    ref = param.get("$ref", "")
-                    if ref.startswith(_PARAMETER_REF):
-                        param = shared.get(ref[len(_PARAMETER_REF) :], {})
-                    names.add(str(param.get("name")))
+                    names.add(str(resolved(param).get("name")))
     _drop_links(doc, takes)
     return doc
 

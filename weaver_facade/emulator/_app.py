@@ -16,13 +16,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from weaver_client import limits
 
-from .._extensions import MARKER
 from ._auth import Tenants
 from ._config import EmulatorConfig
 from ._errors import ApiError, invalid
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, Reply, canonical, fingerprint
-from ._spec import spec_bytes, spec_document
+from ._spec import spec_bytes
 from ._storage import serve_storage
 from ._validation import (
     check_body,
@@ -251,9 +250,18 @@ async def list_supported_models(request: Request, emu: Emulator, tenant: str) ->
 
 async def list_models(request: Request, emu: Emulator, tenant: str) -> Reply:
     params = request.query_params
-    limit = query_int(params, "limit", minimum=1, maximum=1000)
-    offset = query_int(params, "offset", minimum=0)
-    return emu.list_models(tenant, 100 if limit is None else limit, offset or 0)
+    limit = query_int(
+        params,
+        "limit",
+        minimum=limits.LIST_MODELS_LIMIT_MINIMUM,
+        maximum=limits.LIST_MODELS_LIMIT_MAXIMUM,
+    )
+    offset = query_int(params, "offset", minimum=limits.LIST_MODELS_OFFSET_MINIMUM)
+    return emu.list_models(
+        tenant,
+        limits.LIST_MODELS_LIMIT_DEFAULT if limit is None else limit,
+        limits.LIST_MODELS_OFFSET_DEFAULT if offset is None else offset,
+    )
 
 
 async def get_model(request: Request, emu: Emulator, tenant: str) -> Reply:
@@ -406,17 +414,6 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 V1 = "/api/v1"
 
 
-def _extension_routes() -> dict[tuple[str, str], str]:
-    """(method, path under /api/v1) of each route the spec marks as an extension: without
-    the extension such a route is not registered at all."""
-    found: dict[tuple[str, str], str] = {}
-    for path, item in spec_document()["paths"].items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and MARKER in operation:
-                found[(method.upper(), path.removeprefix(V1))] = str(operation[MARKER])
-    return found
-
-
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/sessions", create_session),
     ("GET", "/sessions/{session_id}", get_session),
@@ -446,10 +443,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 def _routes(emulator: Emulator) -> list[Route]:
     by_path: dict[str, dict[str, Handler]] = {}
-    extension_routes = _extension_routes()
     for method, path, handler in ROUTES:
-        extension = extension_routes.get((method, path))
-        if extension is None or emulator.extensions.offers(extension):
+        if emulator.extensions.offers_route(method, V1 + path):
             by_path.setdefault(path, {})[method] = handler
     routes = [
         Route("/openapi.yaml", openapi_yaml, methods=["GET"]),

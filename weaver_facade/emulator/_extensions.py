@@ -79,6 +79,12 @@ class Extensions:
         assert name in self.known, name  # a typo here would silently turn an extension off
         return name in self.offered
 
+    def offers_route(self, method: str, path: str) -> bool:
+        """Whether the route of ``openapi.yaml``'s ``path`` answers ``method``: a route the spec
+        marks as an extension is not registered without it (it answers as unknown routes do)."""
+        marker = self._paths.get(path, {}).get(method.lower(), {}).get(MARKER)
+        return marker is None or marker in self.offered
+
     def _prop_offered(self, prop: Mapping[str, Any]) -> bool:
         marker = prop.get(MARKER)
         ref = _ref_name(prop)
