@@ -41,7 +41,7 @@ from ._errors import (
     StorageError,
     UnsafeArtifactPathError,
 )
-from ._wire import parse_retry_after
+from ._retry import full_jitter, parse_retry_after
 
 if TYPE_CHECKING:
     import asyncio
@@ -320,7 +320,6 @@ class Transfer:
         self.generation = generation
         self.settings = settings
         self.offset = offset
-        self.fetched = 0
         self._hasher: Any = hashlib.sha256() if settings.verify and file.sha256 else None
         self._deadline = deadline
         self._clock = clock
@@ -460,7 +459,6 @@ class Transfer:
         if self._hasher is not None:
             self._hasher.update(chunk)
         self.offset += len(chunk)
-        self.fetched += len(chunk)
         if self.offset > self._best:  # progress: the failure streak is over
             self._best = self.offset
             self._failures = 0
@@ -520,9 +518,12 @@ class Transfer:
                 name=self.file.name,
                 status_code=None,
             )
-        s = self.settings
-        cap = min(s.max_backoff, s.initial_backoff * 2.0 ** min(self._failures - 1, 32))
-        self._pending_wait = retry_after if retry_after is not None else self._rng() * cap
+        if retry_after is None:
+            s = self.settings
+            retry_after = full_jitter(
+                self._failures - 1, s.initial_backoff, s.max_backoff, self._rng
+            )
+        self._pending_wait = retry_after
         return Discard()
 
     def _check_time(self, wait: float) -> None:
@@ -574,6 +575,7 @@ class Downloads:
         for f in descriptor.files:
             check_sha256(f.name, f.sha256)
         self.descriptor = descriptor
+        self._totals = (descriptor.total_bytes, len(descriptor.files))  # what progress reports
         self.generation = 0
         self.settings = settings
         self._progress = progress
@@ -615,6 +617,7 @@ class Downloads:
                 received=", ".join(sorted(f.name for f in descriptor.files)),
             )
         self.descriptor = descriptor
+        self._totals = (descriptor.total_bytes, len(descriptor.files))
         self.generation += 1
 
     def current(self, name: str) -> StorageFile:
@@ -634,9 +637,9 @@ class Downloads:
                 self._progress(
                     DownloadProgress(
                         bytes_done=self.bytes_done,
-                        bytes_total=self.descriptor.total_bytes,
+                        bytes_total=self._totals[0],
                         files_done=self.files_done,
-                        files_total=len(self.descriptor.files),
+                        files_total=self._totals[1],
                     )
                 )
 
@@ -800,13 +803,19 @@ def _limits(settings: DownloadSettings) -> httpx.Limits:
     return httpx.Limits(max_connections=settings.max_concurrency * 2)
 
 
+def _client_options(settings: DownloadSettings, user_agent: str) -> dict[str, Any]:
+    return {
+        "follow_redirects": True,
+        "timeout": httpx.Timeout(settings.read_timeout, connect=10.0),
+        "headers": {"User-Agent": user_agent},
+    }
+
+
 def _storage_client(settings: DownloadSettings, user_agent: str) -> httpx.Client:
     # No API key, and none can be added by a redirect: this client never had one.
     limits = _limits(settings)
     return httpx.Client(
-        follow_redirects=True,
-        timeout=httpx.Timeout(settings.read_timeout, connect=10.0),
-        headers={"User-Agent": user_agent},
+        **_client_options(settings, user_agent),
         # Plain HTTP needs no certificates; HTTPS (the default) is verified as usual.
         transport=_LazyTLS(limits),
         mounts={"http://": httpx.HTTPTransport(limits=limits, verify=False)},
@@ -846,6 +855,21 @@ def _sync_file(
                 _sync_fetch(state, transfer, part, client, step, cancel)
 
 
+def _begin_body(state: Downloads, transfer: Transfer, part: _PartFile, reaction: Read) -> None:
+    """A reply is about to stream: start its file over if storage ignored ``Range``."""
+    if reaction.restart:
+        state.add(-transfer.offset)
+        part.restart()
+        transfer.restart()
+
+
+def _take(state: Downloads, transfer: Transfer, part: _PartFile, chunk: bytes) -> None:
+    """One chunk as it arrives: checked and hashed, written, counted."""
+    transfer.accept(chunk)
+    part.write(chunk)
+    state.add(len(chunk), fetched=len(chunk))
+
+
 def _sync_fetch(
     state: Downloads,
     transfer: Transfer,
@@ -859,16 +883,11 @@ def _sync_fetch(
             reaction = transfer.on_reply(reply.status_code, reply.headers)
             if isinstance(reaction, Discard):
                 return
-            if reaction.restart:
-                state.add(-transfer.offset)
-                part.restart()
-                transfer.restart()
+            _begin_body(state, transfer, part, reaction)
             for chunk in reply.iter_raw():
                 if cancel.is_set():
                     raise Cancelled
-                transfer.accept(chunk)
-                part.write(chunk)
-                state.add(len(chunk), fetched=len(chunk))
+                _take(state, transfer, part, chunk)
         transfer.on_end()
     except httpx.TransportError as exc:
         transfer.on_failure(exc)
@@ -965,9 +984,7 @@ class _LazyAsyncTLS(httpx.AsyncBaseTransport):
 def _async_storage_client(settings: DownloadSettings, user_agent: str) -> httpx.AsyncClient:
     limits = _limits(settings)
     return httpx.AsyncClient(
-        follow_redirects=True,
-        timeout=httpx.Timeout(settings.read_timeout, connect=10.0),
-        headers={"User-Agent": user_agent},
+        **_client_options(settings, user_agent),
         transport=_LazyAsyncTLS(limits),
         mounts={"http://": httpx.AsyncHTTPTransport(limits=limits, verify=False)},
     )
@@ -1010,14 +1027,9 @@ async def _async_fetch(
             reaction = transfer.on_reply(reply.status_code, reply.headers)
             if isinstance(reaction, Discard):
                 return
-            if reaction.restart:
-                state.add(-transfer.offset)
-                part.restart()
-                transfer.restart()
+            _begin_body(state, transfer, part, reaction)
             async for chunk in reply.aiter_raw():
-                transfer.accept(chunk)
-                part.write(chunk)
-                state.add(len(chunk), fetched=len(chunk))
+                _take(state, transfer, part, chunk)
         transfer.on_end()
     except httpx.TransportError as exc:
         transfer.on_failure(exc)
