@@ -26,7 +26,7 @@ from ._checkpoints import (
     coerce_checkpoint_ref,
 )
 from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
-from ._errors import InvalidArgumentError, NotFoundError, ResponseValidationError
+from ._errors import InvalidArgumentError, NotFoundError
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
 from ._wire import Call, WireFields, expect, parse_model
@@ -310,19 +310,15 @@ def check_kind(kind: object) -> ArtifactKind | None:
 
 def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:
     """The id of a checkpoint given as a ``Checkpoint``, an id or a path (looked up by name)."""
-    from ._training import DEFAULT_PAGE_SIZE, _Pager, checkpoint_not_found  # _training imports us
+    from ._training import find_by_path  # _training imports us
 
     target = coerce_checkpoint_ref(ref)
     if isinstance(target, Checkpoint):
         return target.id
     if isinstance(target, uuid.UUID):
         return target
-    pager = _Pager(target.model_id, DEFAULT_PAGE_SIZE)
-    while not pager.done:
-        for checkpoint in pager.read((yield pager.call())):
-            if checkpoint.name == target.name:
-                return checkpoint.id
-    raise checkpoint_not_found(target)
+    found = yield from find_by_path(target)
+    return found.id
 
 
 def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:
@@ -383,10 +379,6 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
             f"{', '.join(sorted(k.value for k in kinds))}: pass kind= to choose one"
         )
     return ready[-1].id  # the newest of that kind
-
-
-def wrong_reply(operation: str, what: str) -> ResponseValidationError:
-    return ResponseValidationError(f"{operation}: {what}", operation=operation)
 
 
 def export_snapshot(

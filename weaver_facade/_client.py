@@ -101,8 +101,6 @@ DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
 DEFAULT_LORA_RANK = 32
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
-_TRAINING_MODES = ("lora", "full_ft")
-_MAX_SEED = limits.LORA_CONFIG_SEED_MAXIMUM
 
 
 def _base_url(base_url: str | None) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import attrs
+from weaver_client import limits
 from weaver_client.types import Unset
 
 from . import _calls as calls
@@ -44,10 +45,20 @@ DEFAULT_PAGE_SIZE = 100
 T = TypeVar("T")
 
 
-def check_page_size(page_size: object) -> int:
-    """An int from 1 to 1000, the spec's bounds of every ``limit``."""
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 1000:
-        raise InvalidArgumentError(f"page_size must be an int from 1 to 1000, got {page_size!r}")
+def check_page_size(
+    page_size: object,
+    low: int = limits.LIST_MODELS_LIMIT_MINIMUM,
+    high: int = limits.LIST_MODELS_LIMIT_MAXIMUM,
+) -> int:
+    """``page_size`` within a list's ``limit`` bounds (the spec's; those of models by default)."""
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not low <= page_size <= high
+    ):
+        raise InvalidArgumentError(
+            f"page_size must be an int from {low} to {high}, got {page_size!r}"
+        )
     return page_size
 
 

@@ -32,8 +32,8 @@ from ._checkpoints import (
 )
 from ._errors import CheckpointNotReadyError, InvalidArgumentError
 from ._io import Submission
-from ._models import DEFAULT_PAGE_SIZE, LoraSettings, ModelInfo, model_info_from_wire
-from ._training import _Pager, check_optimizer_state, checkpoint_not_found, load_submission
+from ._models import LoraSettings, ModelInfo, model_info_from_wire
+from ._training import check_optimizer_state, find_by_path, load_submission
 from ._types import LoadResult
 from ._wire import Call
 
@@ -54,17 +54,6 @@ class NewModel:
 
 ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]
 ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]
-
-
-def _find(path: CheckpointPath) -> Generator[ResumeStep, Any, Checkpoint]:
-    """Look a path up among its model's checkpoints (the real wire has no get-by-path)."""
-    pager = _Pager(path.model_id, DEFAULT_PAGE_SIZE)
-    while not pager.done:
-        page: wire.CheckpointList = yield pager.call()
-        for checkpoint in pager.read(page):
-            if checkpoint.name == path.name:
-                return checkpoint
-    raise checkpoint_not_found(path)
 
 
 def _not_ready(checkpoint: Checkpoint) -> CheckpointNotReadyError:
@@ -90,7 +79,7 @@ def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
         gen: wire.Checkpoint = yield calls.get_checkpoint(target)
         found = checkpoint_from_wire("get_checkpoint", gen)
     elif isinstance(target, CheckpointPath):
-        found = yield from _find(target)
+        found = yield from find_by_path(target)
     else:
         found = target
     if found.status is not CheckpointStatus.COMPLETED:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import attrs
@@ -59,7 +59,7 @@ from ._errors import (
 from ._extensions import CHECKPOINT_BY_ID
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
-from ._models import ModelInfo, model_info_from_wire
+from ._models import DEFAULT_PAGE_SIZE, ModelInfo, check_page_size, model_info_from_wire
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -101,7 +101,6 @@ __all__ = [
     "reattach_parser",
 ]
 
-DEFAULT_PAGE_SIZE = 100
 LossFnName: TypeAlias = Literal["cross_entropy"]
 
 
@@ -166,19 +165,6 @@ def _check_ttl(ttl_seconds: object) -> int | None:
             f"permanent checkpoint; got {ttl_seconds!r}"
         )
     return ttl_seconds
-
-
-def _check_page_size(page_size: object) -> int:
-    low, high = limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
-    if (
-        isinstance(page_size, bool)
-        or not isinstance(page_size, int)
-        or not low <= page_size <= high
-    ):
-        raise InvalidArgumentError(
-            f"page_size must be an int from {low} to {high}, got {page_size!r}"
-        )
-    return page_size
 
 
 # -- results of re-attached operations ---------------------------------------------------------
@@ -249,7 +235,9 @@ class _Pager:
 
     def __init__(self, model_id: str, page_size: int) -> None:
         self.model_id = model_id
-        self.page_size = _check_page_size(page_size)
+        self.page_size = check_page_size(
+            page_size, limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
+        )
         self.cursor: str | None = None
         self.done = False
 
@@ -275,6 +263,17 @@ class _Pager:
         else:
             self.cursor = expect(op, "CheckpointList", "next_cursor", cursor, str)
         return found
+
+
+def find_by_path(path: CheckpointPath) -> Generator[Call[Any], Any, Checkpoint]:
+    """Plan: look a path up among its model's checkpoints (the real wire has no get-by-path)."""
+    pager = _Pager(path.model_id, DEFAULT_PAGE_SIZE)
+    while not pager.done:
+        page: wire.CheckpointList = yield pager.call()
+        for checkpoint in pager.read(page):
+            if checkpoint.name == path.name:
+                return checkpoint
+    raise checkpoint_not_found(path)
 
 
 def load_submission(
