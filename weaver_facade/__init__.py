@@ -34,7 +34,7 @@ from ._checkpoints import (
     CheckpointType,
     coerce_checkpoint_ref,
 )
-from ._client import AsyncServiceClient, ServiceClient
+from ._client import AsyncServiceClient, ClientOptions, ServiceClient
 from ._download import DownloadProgress
 from ._errors import (
     APIConnectionError,
@@ -133,6 +133,7 @@ __all__ = [
     "CheckpointRef",
     "CheckpointStatus",
     "CheckpointType",
+    "ClientOptions",
     "ConflictError",
     "ConversionProgress",
     "Datum",

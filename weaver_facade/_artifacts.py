@@ -12,14 +12,15 @@ import datetime
 import enum
 import re
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 from weaver_client.types import Unset
 
 from . import _calls as calls
+from . import _lookup as lookup
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -29,7 +30,7 @@ from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import InvalidArgumentError, NotFoundError
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
-from ._wire import Call, WireFields, expect, parse_model
+from ._wire import Plan, WireFields, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -53,8 +54,6 @@ __all__ = [
     "resolve_download",
 ]
 
-T = TypeVar("T")
-Plan: TypeAlias = Generator[Call[Any], Any, T]
 _ARTIFACT_PATH = re.compile(
     r"(?P<checkpoint>weaver://[^/]+/checkpoints/[^/]+)/artifacts/(?P<kind>[^/]+)"
 )
@@ -310,14 +309,12 @@ def check_kind(kind: object) -> ArtifactKind | None:
 
 def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:
     """The id of a checkpoint given as a ``Checkpoint``, an id or a path (looked up by name)."""
-    from ._training import find_by_path  # _training imports us
-
     target = coerce_checkpoint_ref(ref)
     if isinstance(target, Checkpoint):
         return target.id
     if isinstance(target, uuid.UUID):
         return target
-    found = yield from find_by_path(target)
+    found = yield from lookup.find_by_path(target)
     return found.id
 
 

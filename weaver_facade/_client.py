@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
 
 import httpx
 from weaver_client import limits
@@ -43,8 +43,8 @@ from ._artifacts import (
 )
 from ._checkpoints import CheckpointRef
 from ._download import Descriptor, DownloadProgress, download_async, download_sync
-from ._errors import InvalidArgumentError, WeaverError
-from ._io import AsyncIO, HasOptions, Submission, SyncIO, check_max_retries
+from ._errors import InvalidArgumentError
+from ._io import AsyncIO, HasOptions, SyncIO, check_max_retries
 from ._lazy import LazyModule
 from ._models import (
     DEFAULT_PAGE_SIZE,
@@ -52,8 +52,10 @@ from ._models import (
     CreatedModels,
     LoraSettings,
     ModelInfo,
+    all_items,
     base_model_pager,
     model_pager,
+    model_plan,
 )
 from ._operations import (
     AsyncOperationHandle,
@@ -82,7 +84,7 @@ from ._transport import (
     logger,
 )
 from ._version import __version__
-from ._wire import API_KEY_HEADER, Call, GeneratedClient, adrive, drive, expect
+from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect
 
 if TYPE_CHECKING:
     import asyncio
@@ -91,7 +93,7 @@ if TYPE_CHECKING:
 else:
     wire = LazyModule("weaver_client.models")
 
-__all__ = ["AsyncServiceClient", "ServiceClient"]
+__all__ = ["AsyncServiceClient", "ClientOptions", "ServiceClient"]
 
 T = TypeVar("T")
 
@@ -149,21 +151,57 @@ class _KeyHidingClient(AuthenticatedClient):
         return f"AuthenticatedClient(base_url={self._base_url!r}, token=<redacted>)"
 
 
+class ClientOptions(TypedDict, total=False):
+    """The keyword options ``ServiceClient`` and ``AsyncServiceClient`` share.
+
+    Attributes:
+        timeout: Per-request HTTP timeout in seconds (or an ``httpx.Timeout``);
+            long-polls get their wait added to the read timeout. Default 60 s
+            (5 s to connect).
+        max_retries: Retries of a failed HTTP request (see ``RetryTransport``); default 4.
+        poll: How operations are waited for (``PollSettings``, or a
+            ``PollPolicy`` with its own clock).
+        retry: A ``RetryPolicy`` overriding ``max_retries``.
+        tags: Session tags.
+        user_metadata: Session metadata.
+        heartbeat_interval: Seconds between session heartbeats (0 disables them);
+            default 30.
+        on_progress: Called with every status change of every operation of
+            this client (for progress displays).
+        terminate_models_on_close: Terminate the models this client created when it
+            closes (default, as the official SDK does), so that they stop holding
+            training resources; their checkpoints stay. ``False`` keeps them all;
+            ``create_training_client(..., keep=True)`` keeps one. Models attached with
+            ``training_client(model_id)`` are never terminated.
+    """
+
+    timeout: float | httpx.Timeout
+    max_retries: int
+    poll: PollSettings | PollPolicy | None
+    retry: RetryPolicy | None
+    tags: Sequence[str]
+    user_metadata: Mapping[str, str] | None
+    heartbeat_interval: float
+    on_progress: ProgressCallback | None
+    terminate_models_on_close: bool
+
+
 class _ServiceBase(HasOptions):
-    """The I/O-free half of both service clients: settings, counters, requests."""
+    """The I/O-free half of both service clients: settings, counters, plans."""
 
     def __init__(
         self,
-        base_url: str | None,
-        api_key: str | None,
+        base_url: str | None = None,
+        api_key: str | None = None,
         *,
-        timeout: float | httpx.Timeout,
-        max_retries: int,
-        poll: PollSettings | PollPolicy | None,
-        retry: RetryPolicy | None,
-        tags: Sequence[str],
-        user_metadata: Mapping[str, str] | None,
-        heartbeat_interval: float,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        poll: PollSettings | PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        tags: Sequence[str] = (),
+        user_metadata: Mapping[str, str] | None = None,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        on_progress: ProgressCallback | None = None,
         terminate_models_on_close: bool = True,
     ) -> None:
         configure_logging()
@@ -177,6 +215,7 @@ class _ServiceBase(HasOptions):
         self._tags = list(tags)
         self._user_metadata = dict(user_metadata or {})
         self._heartbeat_interval = heartbeat_interval
+        self._on_progress = on_progress
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
         self._created = CreatedModels(terminate_on_close=terminate_models_on_close)
@@ -286,6 +325,17 @@ class _ServiceBase(HasOptions):
         self._created.add(model.id, keep=keep)
         return model
 
+    def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
+        """A model attached by id, and the ``seq_id`` its training steps continue from."""
+        start = check_next_seq_id(next_seq_id)
+        model = yield from model_plan(calls.get_model(_check_id("model_id", model_id)))
+        return model, start or model.next_seq_id
+
+    def _terminate(self, model_id: object) -> Plan[ModelInfo]:
+        model = yield from model_plan(calls.terminate_model(_check_id("model_id", model_id)))
+        self._created.forget(model.id)
+        return model
+
     def _session_from_wire(self, session: wire.Session) -> str:
         session_id = expect("create_session", "Session", "id", session.id, str)
         self._session_id = session_id
@@ -300,26 +350,13 @@ class ServiceClient(_ServiceBase):
             ``WEAVER_BASE_URL``.
         api_key: The API key; default ``WEAVER_API_KEY``. Never shown in reprs,
             logs or error messages.
-        timeout: Per-request HTTP timeout in seconds (or an ``httpx.Timeout``);
-            long-polls get their wait added to the read timeout.
-        max_retries: Retries of a failed HTTP request (see ``RetryTransport``).
         http_client: An ``httpx.Client`` whose transport, proxies, auth and
             hooks carry our requests; the facade still adds the API key,
             ``User-Agent``, timeout and retries. It is not closed by us.
-        poll: How operations are waited for (``PollSettings``, or a
-            ``PollPolicy`` with its own clock).
-        retry: A ``RetryPolicy`` overriding ``max_retries``.
-        tags: Session tags.
-        user_metadata: Session metadata.
-        heartbeat_interval: Seconds between session heartbeats (0 disables them).
-        on_progress: Called with every status change of every operation of
-            this client (for progress displays).
         sleep: How to wait between retries and polls (tests pass a fake).
-        terminate_models_on_close: Terminate the models this client created when it
-            closes (default, as the official SDK does), so that they stop holding
-            training resources; their checkpoints stay. ``False`` keeps them all;
-            ``create_training_client(..., keep=True)`` keeps one. Models attached with
-            ``training_client(model_id)`` are never terminated.
+        **options: ``timeout``, ``max_retries``, ``poll``, ``retry``, ``tags``,
+            ``user_metadata``, ``heartbeat_interval``, ``on_progress`` and
+            ``terminate_models_on_close``: see ``ClientOptions``.
 
     Use as a context manager, or call ``close()``.
     """
@@ -334,30 +371,11 @@ class ServiceClient(_ServiceBase):
         base_url: str | None = None,
         api_key: str | None = None,
         *,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
-        poll: PollSettings | PollPolicy | None = None,
-        retry: RetryPolicy | None = None,
-        tags: Sequence[str] = (),
-        user_metadata: Mapping[str, str] | None = None,
-        heartbeat_interval: float = HEARTBEAT_INTERVAL,
-        on_progress: ProgressCallback | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        terminate_models_on_close: bool = True,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            base_url,
-            api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            poll=poll,
-            retry=retry,
-            tags=tags,
-            user_metadata=user_metadata,
-            heartbeat_interval=heartbeat_interval,
-            terminate_models_on_close=terminate_models_on_close,
-        )
+        super().__init__(base_url, api_key, **options)
         inner = ClientTransport(http_client) if http_client is not None else None
         transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
         self._io = SyncIO(
@@ -365,7 +383,7 @@ class ServiceClient(_ServiceBase):
             poll=self._poll,
             timeout=self._timeout,
             sleep=sleep,
-            on_progress=on_progress,
+            on_progress=self._on_progress,
         )
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -397,12 +415,7 @@ class ServiceClient(_ServiceBase):
             self._heartbeat.join(timeout=self._timeout.read or 60.0)
             self._heartbeat = None
         if not self._io.closed:
-            for call in self._created.drain():
-                try:
-                    self._io.send(call)
-                except WeaverError as exc:
-                    if not self._created.keep_going(exc):
-                        break
+            self._io.run(self._created.terminate())
         self._io.close()
 
     def _ensure_session(self) -> str:
@@ -472,10 +485,8 @@ class ServiceClient(_ServiceBase):
             next_seq_id: The ``seq_id`` of the next training step (the last one
                 used on this model plus 1), to override the server's.
         """
-        start = check_next_seq_id(next_seq_id)
-        call = calls.get_model(_check_id("model_id", model_id))
-        model = model_info_from_wire(call.operation, self._io.send(call))
-        return TrainingClient(self._io, model, next_seq_id=start or model.next_seq_id)
+        model, start = self._io.run(self._attach(model_id, next_seq_id))
+        return TrainingClient(self._io, model, next_seq_id=start)
 
     @overload
     def operation(self, operation_id: str) -> OperationHandle[OperationResult]: ...
@@ -497,12 +508,7 @@ class ServiceClient(_ServiceBase):
 
     def supported_models(self) -> list[BaseModelInfo]:
         """The base models this server can train from, following every page."""
-        pager = base_model_pager(DEFAULT_PAGE_SIZE)
-        found: list[BaseModelInfo] = []
-        while not pager.done:
-            call = pager.call()
-            found += pager.read(call.operation, self._io.send(call))
-        return found
+        return self._io.run(all_items(base_model_pager(DEFAULT_PAGE_SIZE)))
 
     def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ModelInfo]:
         """Yield this key's training models, oldest first, page by page (terminated too)."""
@@ -517,16 +523,12 @@ class ServiceClient(_ServiceBase):
 
     def get_model(self, model_id: str) -> ModelInfo:
         """A training model, as the server describes it now."""
-        call = calls.get_model(_check_id("model_id", model_id))
-        return model_info_from_wire(call.operation, self._io.send(call))
+        return self._io.run(model_plan(calls.get_model(_check_id("model_id", model_id))))
 
     def terminate_model(self, model_id: str) -> ModelInfo:
         """Terminate a model: it stops holding training resources and refuses to train
         (``ModelTerminatedError``); its checkpoints stay. Terminating twice is no error."""
-        call = calls.terminate_model(_check_id("model_id", model_id))
-        model = model_info_from_wire(call.operation, self._io.send(call))
-        self._created.forget(model_id)
-        return model
+        return self._io.run(self._terminate(model_id))
 
     def create_training_client_from_state(
         self, checkpoint: CheckpointRef, *, with_optimizer: bool = True, keep: bool = False
@@ -558,16 +560,14 @@ class ServiceClient(_ServiceBase):
     def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
         if isinstance(step, NewModel):
             return self._create(step, keep=keep)
-        if isinstance(step, Submission):
-            return self._io.submit(step).result()
-        return self._io.send(step)
+        return self._io.perform(step)
 
     def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """A checkpoint's artifacts (pending, completed and failed), oldest first.
 
         ``checkpoint`` is a ``Checkpoint``, its id, or its ``weaver://`` path.
         """
-        return drive(list_artifacts_plan(checkpoint), self._io.send)
+        return self._io.run(list_artifacts_plan(checkpoint))
 
     def download_weights(
         self,
@@ -603,7 +603,7 @@ class ServiceClient(_ServiceBase):
             StorageError, DownloadTimeoutError: Storage kept failing; run it again to resume.
         """
         settings = download_settings(verify, max_concurrency, timeout)
-        artifact_id = drive(resolve_download(target, check_kind(kind)), self._io.send)
+        artifact_id = self._io.run(resolve_download(target, check_kind(kind)))
         folder = Path(dest)
 
         def describe() -> Descriptor:
@@ -637,30 +637,11 @@ class AsyncServiceClient(_ServiceBase):
         base_url: str | None = None,
         api_key: str | None = None,
         *,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
-        poll: PollSettings | PollPolicy | None = None,
-        retry: RetryPolicy | None = None,
-        tags: Sequence[str] = (),
-        user_metadata: Mapping[str, str] | None = None,
-        heartbeat_interval: float = HEARTBEAT_INTERVAL,
-        on_progress: ProgressCallback | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
-        terminate_models_on_close: bool = True,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            base_url,
-            api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            poll=poll,
-            retry=retry,
-            tags=tags,
-            user_metadata=user_metadata,
-            heartbeat_interval=heartbeat_interval,
-            terminate_models_on_close=terminate_models_on_close,
-        )
+        super().__init__(base_url, api_key, **options)
         inner = AsyncClientTransport(http_client) if http_client is not None else None
         clock = self._poll.clock
         if sleep is None:
@@ -672,7 +653,7 @@ class AsyncServiceClient(_ServiceBase):
             poll=self._poll,
             timeout=self._timeout,
             sleep=sleep,
-            on_progress=on_progress,
+            on_progress=self._on_progress,
         )
         import asyncio  # only the async client needs it; see _lazy
 
@@ -704,12 +685,7 @@ class AsyncServiceClient(_ServiceBase):
                 await self._heartbeat
             self._heartbeat = None
         if not self._io.closed:
-            for call in self._created.drain():
-                try:
-                    await self._io.send(call)
-                except WeaverError as exc:
-                    if not self._created.keep_going(exc):
-                        break
+            await self._io.run(self._created.terminate())
         await self._io.aclose()
 
     async def _ensure_session(self) -> str:
@@ -756,10 +732,8 @@ class AsyncServiceClient(_ServiceBase):
         self, model_id: str, *, next_seq_id: int | None = None
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.training_client``."""
-        start = check_next_seq_id(next_seq_id)
-        call = calls.get_model(_check_id("model_id", model_id))
-        model = model_info_from_wire(call.operation, await self._io.send(call))
-        return AsyncTrainingClient(self._io, model, next_seq_id=start or model.next_seq_id)
+        model, start = await self._io.run(self._attach(model_id, next_seq_id))
+        return AsyncTrainingClient(self._io, model, next_seq_id=start)
 
     @overload
     async def operation(self, operation_id: str) -> AsyncOperationHandle[OperationResult]: ...
@@ -778,12 +752,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
-        pager = base_model_pager(DEFAULT_PAGE_SIZE)
-        found: list[BaseModelInfo] = []
-        while not pager.done:
-            call = pager.call()
-            found += pager.read(call.operation, await self._io.send(call))
-        return found
+        return await self._io.run(all_items(base_model_pager(DEFAULT_PAGE_SIZE)))
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
@@ -799,15 +768,11 @@ class AsyncServiceClient(_ServiceBase):
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
-        call = calls.get_model(_check_id("model_id", model_id))
-        return model_info_from_wire(call.operation, await self._io.send(call))
+        return await self._io.run(model_plan(calls.get_model(_check_id("model_id", model_id))))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""
-        call = calls.terminate_model(_check_id("model_id", model_id))
-        model = model_info_from_wire(call.operation, await self._io.send(call))
-        self._created.forget(model_id)
-        return model
+        return await self._io.run(self._terminate(model_id))
 
     async def create_training_client_from_state(
         self, checkpoint: CheckpointRef, *, with_optimizer: bool = True, keep: bool = False
@@ -821,13 +786,11 @@ class AsyncServiceClient(_ServiceBase):
     async def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
         if isinstance(step, NewModel):
             return await self._create(step, keep=keep)
-        if isinstance(step, Submission):
-            return await (await self._io.submit(step)).result()
-        return await self._io.send(step)
+        return await self._io.perform(step)
 
     async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """See ``ServiceClient.list_artifacts``."""
-        return await adrive(list_artifacts_plan(checkpoint), self._io.send)
+        return await self._io.run(list_artifacts_plan(checkpoint))
 
     async def download_weights(
         self,
@@ -842,7 +805,7 @@ class AsyncServiceClient(_ServiceBase):
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
         settings = download_settings(verify, max_concurrency, timeout)
-        artifact_id = await adrive(resolve_download(target, check_kind(kind)), self._io.send)
+        artifact_id = await self._io.run(resolve_download(target, check_kind(kind)))
         folder = Path(dest)
 
         async def describe() -> Descriptor:

@@ -1,8 +1,9 @@
-"""The only code that sends requests: a sync and an async shell around ``Call``.
+"""The only code that sends requests: a sync and an async shell that run plans.
 
-Everything else (which request, how to read the reply, when to poll again)
-is decided in I/O-free code; these shells send ``Call``s with the generated
-client's httpx client and wrap Operations in handles.
+Everything else (which request, how to read the reply, when to look again)
+is decided in I/O-free plans; ``run`` carries out their steps (a ``Call`` is
+sent with the generated client's httpx client, a ``Pause`` slept, a
+``Submission`` started and waited for) and handles wrap Operations.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 
 import attrs
 import httpx
@@ -31,7 +32,17 @@ from ._operations import (
     snapshot_from_wire,
 )
 from ._retry import CallOptions
-from ._wire import Call, GeneratedClient, WireModel, connection_error, finish
+from ._wire import (
+    Call,
+    GeneratedClient,
+    Pause,
+    Plan,
+    WireModel,
+    adrive,
+    connection_error,
+    drive,
+    finish,
+)
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -42,6 +53,7 @@ __all__ = ["AsyncIO", "HasOptions", "Submission", "SyncIO"]
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @attrs.frozen
@@ -198,13 +210,18 @@ class SyncIO(_Base):
         self,
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
-        fetch: Fetch | None = None,
+        look: Callable[[], Plan[OperationSnapshot]] | None = None,
     ) -> OperationHandle[T]:
-        """A handle on an operation already seen once (``fetch``: how to look again)."""
+        """A handle on an operation already seen once (``look``: a plan that sees it
+        again, for what is not an Operation on the wire)."""
+        fetch: Fetch = (
+            (lambda *_: self.run(look()))
+            if look
+            else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
+        )
         return OperationHandle(
             snapshot,
-            fetch=fetch
-            or (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen)),
+            fetch=fetch,
             parse_result=parse,
             policy=self.poll,
             sleep=self._sleep,
@@ -217,9 +234,18 @@ class SyncIO(_Base):
         snapshot = snapshot_from_wire(submission.call.operation, operation)
         return self.handle(snapshot, submission.parse_result)
 
-    def sleep(self, seconds: float) -> None:
-        """Wait between looks at something (the client's injectable sleep)."""
-        self._sleep(seconds)
+    def run(self, plan: Plan[R]) -> R:
+        """Carry out a plan's steps and return its result."""
+        return drive(plan, self.perform)
+
+    def perform(self, step: object) -> Any:
+        """One step of a plan: send a ``Call``, sleep a ``Pause`` (the client's injectable
+        sleep), start a ``Submission`` and wait for its result."""
+        if isinstance(step, Pause):
+            return self._sleep(step.seconds)
+        if isinstance(step, Submission):
+            return self.submit(step).result()
+        return self.send(cast(Call[Any], step))
 
     def close(self) -> None:
         if self._shared:
@@ -274,13 +300,17 @@ class AsyncIO(_Base):
         self,
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
-        fetch: AsyncFetch | None = None,
+        look: Callable[[], Plan[OperationSnapshot]] | None = None,
     ) -> AsyncOperationHandle[T]:
-        """A handle on an operation already seen once (``fetch``: how to look again)."""
+        """See ``SyncIO.handle``."""
+        fetch: AsyncFetch = (
+            (lambda *_: self.run(look()))
+            if look
+            else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
+        )
         return AsyncOperationHandle(
             snapshot,
-            fetch=fetch
-            or (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen)),
+            fetch=fetch,
             parse_result=parse,
             policy=self.poll,
             sleep=self._sleep,
@@ -293,9 +323,17 @@ class AsyncIO(_Base):
         snapshot = snapshot_from_wire(submission.call.operation, operation)
         return self.handle(snapshot, submission.parse_result)
 
-    async def asleep(self, seconds: float) -> None:
-        """Wait between looks at something (the client's injectable sleep)."""
-        await (self._sleep or _asyncio_sleep)(seconds)
+    async def run(self, plan: Plan[R]) -> R:
+        """See ``SyncIO.run``."""
+        return await adrive(plan, self.perform)
+
+    async def perform(self, step: object) -> Any:
+        """See ``SyncIO.perform``."""
+        if isinstance(step, Pause):
+            return await (self._sleep or _asyncio_sleep)(step.seconds)
+        if isinstance(step, Submission):
+            return await (await self.submit(step)).result()
+        return await self.send(cast(Call[Any], step))
 
     async def aclose(self) -> None:
         if self._shared:

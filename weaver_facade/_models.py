@@ -21,7 +21,7 @@ from . import _calls as calls
 from ._errors import APIConnectionError, InvalidArgumentError, ResponseValidationError, WeaverError
 from ._lazy import LazyModule
 from ._transport import logger
-from ._wire import Call, WireFields, WireModel, expect, parse_model
+from ._wire import Call, Plan, WireFields, WireModel, expect, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -35,10 +35,12 @@ __all__ = [
     "LoraSettings",
     "ModelInfo",
     "OffsetPager",
+    "all_items",
     "base_model_pager",
     "check_page_size",
     "model_info_from_wire",
     "model_pager",
+    "model_plan",
 ]
 
 DEFAULT_PAGE_SIZE = 100
@@ -301,13 +303,28 @@ class CreatedModels:
     def __contains__(self, model_id: object) -> bool:
         return model_id in self._ids
 
-    def drain(self) -> list[Call[wire.Model]]:
-        """The terminate calls to send at close; afterwards nothing is left to terminate."""
+    def terminate(self) -> Plan[None]:
+        """The close's plan: terminate them in creation order, then forget them all. A
+        failure is logged; an unreachable server ends the plan (stop trying)."""
         ids, self._ids = list(self._ids), {}
-        return [calls.terminate_model(model_id) for model_id in ids]
+        for model_id in ids:
+            try:
+                yield calls.terminate_model(model_id)
+            except WeaverError as exc:
+                logger.warning("could not terminate a model on close: %s", exc)
+                if isinstance(exc, APIConnectionError):
+                    return
 
-    @staticmethod
-    def keep_going(error: WeaverError) -> bool:
-        """Log a failed terminate; ``False`` when the server is unreachable (stop trying)."""
-        logger.warning("could not terminate a model on close: %s", error)
-        return not isinstance(error, APIConnectionError)
+
+def all_items(pager: OffsetPager[Any, T]) -> Plan[list[T]]:
+    """Every item of an offset-paged listing."""
+    found: list[T] = []
+    while not pager.done:
+        call = pager.call()
+        found += pager.read(call.operation, (yield call))
+    return found
+
+
+def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:
+    """Send a call that answers with a Model."""
+    return model_info_from_wire(call.operation, (yield call))

@@ -16,24 +16,22 @@ created and the checkpoint is loaded into it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
 from . import _calls as calls
+from . import _lookup as lookup
 from ._checkpoints import (
     Checkpoint,
-    CheckpointPath,
     CheckpointStatus,
-    checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
 from ._errors import CheckpointNotReadyError, InvalidArgumentError
 from ._io import Submission
 from ._models import LoraSettings, ModelInfo, model_info_from_wire
-from ._training import check_optimizer_state, find_by_path, load_submission
+from ._training import check_optimizer_state, load_submission
 from ._types import LoadResult
 from ._wire import Call
 
@@ -75,13 +73,11 @@ def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
         raise InvalidArgumentError(f"with_optimizer must be a bool, got {with_optimizer!r}")
     target = coerce_checkpoint_ref(checkpoint)
     found: Checkpoint
-    if isinstance(target, uuid.UUID):
-        gen: wire.Checkpoint = yield calls.get_checkpoint(target)
-        found = checkpoint_from_wire("get_checkpoint", gen)
-    elif isinstance(target, CheckpointPath):
-        found = yield from find_by_path(target)
-    else:
+    if isinstance(target, Checkpoint):
         found = target
+    else:
+        # A bare id names no model whose list could stand in for checkpoint-by-id.
+        found = yield from lookup.by_ref(target, None)
     if found.status is not CheckpointStatus.COMPLETED:
         raise _not_ready(found)
     if with_optimizer:

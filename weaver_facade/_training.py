@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import attrs
@@ -21,10 +21,10 @@ from weaver_client import limits
 from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
+from . import _lookup as lookup
 from ._artifacts import (
     Artifact,
     ArtifactStatus,
-    Plan,
     artifact_from_wire,
     artifact_result,
     export_snapshot,
@@ -36,7 +36,6 @@ from ._checkpoints import (
     CheckpointLike,
     CheckpointPath,
     CheckpointRef,
-    CheckpointStatus,
     CheckpointType,
     checkpoint_from_wire,
     checkpoint_result,
@@ -45,21 +44,16 @@ from ._checkpoints import (
     validate_checkpoint_name,
 )
 from ._errors import (
-    APIError,
     CheckpointExistsError,
     InvalidArgumentError,
     InvalidDatumError,
-    NotFoundError,
     OperationFailedError,
     OperationTimeoutError,
     OptimizerStateUnavailableError,
-    ResponseValidationError,
-    UnsupportedByServerError,
 )
-from ._extensions import CHECKPOINT_BY_ID
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
-from ._models import DEFAULT_PAGE_SIZE, ModelInfo, check_page_size, model_info_from_wire
+from ._models import DEFAULT_PAGE_SIZE, ModelInfo, model_info_from_wire
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -79,7 +73,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import Call, adrive, drive, expect
+from ._wire import Pause, Plan
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -94,8 +88,6 @@ __all__ = [
     "TrainingClient",
     "check_next_seq_id",
     "check_optimizer_state",
-    "checkpoint_not_found",
-    "later_checkpoint",
     "load_submission",
     "model_info_from_wire",
     "reattach_parser",
@@ -230,52 +222,6 @@ def reattach_parser(
 # -- the shared, I/O-free half of both clients ----------------------------------------------------
 
 
-class _Pager:
-    """Pages of ``list_checkpoints``: which call next, and the checkpoints of each reply."""
-
-    def __init__(self, model_id: str, page_size: int) -> None:
-        self.model_id = model_id
-        self.page_size = check_page_size(
-            page_size, limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
-        )
-        self.cursor: str | None = None
-        self.done = False
-
-    def call(self) -> Call[wire.CheckpointList]:
-        return calls.list_checkpoints(self.model_id, limit=self.page_size, cursor=self.cursor)
-
-    def read(self, page: wire.CheckpointList) -> list[Checkpoint]:
-        op = "list_checkpoints"
-        items = expect(op, "CheckpointList", "items", page.items, list)
-        found = [
-            checkpoint_from_wire(op, item, where=f"items[{i}]") for i, item in enumerate(items)
-        ]
-        cursor = page.next_cursor
-        if cursor is None or isinstance(cursor, Unset):
-            self.done = True
-        elif cursor == self.cursor:
-            # A server that repeats a cursor would make us list for ever.
-            raise ResponseValidationError(
-                f"{op}: CheckpointList: field `next_cursor` repeats the cursor just sent",
-                operation=op,
-                field="next_cursor",
-            )
-        else:
-            self.cursor = expect(op, "CheckpointList", "next_cursor", cursor, str)
-        return found
-
-
-def find_by_path(path: CheckpointPath) -> Generator[Call[Any], Any, Checkpoint]:
-    """Plan: look a path up among its model's checkpoints (the real wire has no get-by-path)."""
-    pager = _Pager(path.model_id, DEFAULT_PAGE_SIZE)
-    while not pager.done:
-        page: wire.CheckpointList = yield pager.call()
-        for checkpoint in pager.read(page):
-            if checkpoint.name == path.name:
-                return checkpoint
-    raise checkpoint_not_found(path)
-
-
 def load_submission(
     model_id: str, checkpoint: object, include_optimizer: bool
 ) -> Submission[LoadResult]:
@@ -286,20 +232,6 @@ def load_submission(
         check_optimizer_state(checkpoint)
     call = calls.load_checkpoint(model_id, path=path, include_optimizer=include_optimizer)
     return Submission(call, _parse_load(path, include_optimizer, model_id))
-
-
-def later_checkpoint(latest: Checkpoint | None, candidate: Checkpoint) -> Checkpoint | None:
-    """``candidate`` if it is completed (listings come oldest first), else ``latest``."""
-    return candidate if candidate.status is CheckpointStatus.COMPLETED else latest
-
-
-def checkpoint_not_found(path: CheckpointPath) -> NotFoundError:
-    """The error of a path whose name is not among its model's checkpoints."""
-    return NotFoundError(
-        f"no checkpoint named {path.name!r} among the checkpoints of model {path.model_id} "
-        f"({path})",
-        code="not_found",
-    )
 
 
 def _no_optimizer_state(checkpoint: Checkpoint) -> OptimizerStateUnavailableError:
@@ -318,42 +250,6 @@ def check_optimizer_state(checkpoint: Checkpoint) -> None:
         raise _no_optimizer_state(checkpoint)
 
 
-def _route_missing(error: APIError) -> bool:
-    """A 404 or 405 from a route of the ``checkpoint-by-id`` extension: either no such
-    checkpoint, or a server without the route; the model's checkpoint list tells which."""
-    return error.status_code in (404, 405)
-
-
-def _not_found_by_id(checkpoint_id: uuid.UUID, model_id: str, error: APIError) -> NotFoundError:
-    return NotFoundError(
-        f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found none, and "
-        f"none is among the checkpoints of model {model_id})",
-        status_code=error.status_code,
-        code="not_found",
-        request_id=error.request_id,
-    )
-
-
-def _unsupported_delete(checkpoint: Checkpoint, error: APIError) -> UnsupportedByServerError:
-    return UnsupportedByServerError(
-        f"delete_checkpoint: this server cannot delete checkpoints: it lacks the "
-        f"{CHECKPOINT_BY_ID} extension (DELETE /api/v1/checkpoints/{{id}} is not a route "
-        f"there); checkpoint {checkpoint.path} was not deleted",
-        extension=CHECKPOINT_BY_ID,
-        status_code=error.status_code,
-        code=error.code,
-        request_id=error.request_id,
-    )
-
-
-def _log_recovered(checkpoint: Checkpoint) -> None:
-    logger.info(
-        "save_checkpoint: the retried save met checkpoint %s, which its own earlier attempt "
-        "created; using it",
-        checkpoint.path,
-    )
-
-
 def check_next_seq_id(next_seq_id: object) -> int | None:
     """``None`` or an int >= 1."""
     if next_seq_id is not None and (
@@ -363,7 +259,7 @@ def check_next_seq_id(next_seq_id: object) -> int | None:
     return next_seq_id
 
 
-class _TrainingBase:
+class _TrainingBase(HasOptions):
     def __init__(
         self,
         model: ModelInfo,
@@ -438,48 +334,103 @@ class _TrainingBase:
         )
         return Submission(call, _parse_save), SaveIntent(self.model_id, checked, kind, ttl_seconds)
 
-    @staticmethod
-    def _owner(target: Checkpoint | uuid.UUID, default: str) -> tuple[uuid.UUID, str]:
-        """A checkpoint's id and the model whose list holds it."""
-        if isinstance(target, Checkpoint):
-            return target.id, target.model_id
-        return target, default
+    def _recover_save(self, intent: SaveIntent, error: CheckpointExistsError) -> Plan[_Handle]:
+        """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
+        (see ``_recovery``)."""
+        path = intent.path
+        since = created_since(error)
+        found = None
+        if since is not None:
+            found = yield from lookup.find(path.model_id, lambda c: c.name == path.name)
+        if since is None or found is None or not own_checkpoint(intent, found, since):
+            raise error
+        logger.info(
+            "save_checkpoint: the retried save met checkpoint %s, which its own earlier "
+            "attempt created; using it",
+            found.path,
+        )
+        watch = SaveWatch(found)
+
+        def look() -> Plan[OperationSnapshot]:
+            return watch.snapshot((yield from lookup.find_by_path(path)))
+
+        return watch.snapshot(found), watch.result, look
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
-    ) -> Plan[calls.ExportReply]:
+    ) -> Plan[tuple[OperationSnapshot, ResultParser[Artifact], bool]]:
+        """Start an export: the operation to wait for and its parser, and whether the
+        reply was a 200 hit (an identical export exists; a done handle on it)."""
         merge = _check_flag("merge_adapter", merge_adapter)
         replace = _check_flag("force", force)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
+        reply: calls.ExportReply
         if checkpoint is None:
             if replace:
                 raise InvalidArgumentError(
                     "force applies to exporting a saved checkpoint; exporting the current "
                     "weights (checkpoint=None) always saves and exports them anew"
                 )
-            reply: calls.ExportReply = yield calls.export_model_weights(
+            kind = "export_model_weights"
+            reply = yield calls.export_model_weights(
                 self.model_id, merge_adapter=merge, ttl_seconds=ttl_seconds
             )
-            return reply
-        checkpoint_id = yield from find_checkpoint_id(checkpoint)
-        reply = yield calls.export_checkpoint(
-            checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
-        )
-        return reply
-
-    @staticmethod
-    def _export_start(
-        reply: calls.ExportReply, kind: str
-    ) -> tuple[OperationSnapshot, Artifact | None]:
-        """The operation to wait for; for a 200 hit, a done one and the artifact."""
+        else:
+            kind = "export_checkpoint"
+            checkpoint_id = yield from find_checkpoint_id(checkpoint)
+            reply = yield calls.export_checkpoint(
+                checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
+            )
         if reply.operation is not None:
-            return snapshot_from_wire(kind, reply.operation), None
+            return snapshot_from_wire(kind, reply.operation), _parse_export(kind), False
         assert reply.artifact is not None
         artifact = artifact_from_wire(kind, reply.artifact)
-        return export_snapshot(artifact, reply.artifact.to_dict(), kind), artifact
+        return export_snapshot(artifact, reply.artifact.to_dict(), kind), lambda _: artifact, True
+
+    def _export_done(self, artifact: Artifact, hit: bool) -> Plan[Artifact]:
+        """``artifact`` once completed. A 200 hit on an export still in progress has no
+        operation to wait for: its checkpoint's artifact list is looked at again."""
+        if not hit:
+            return artifact
+        poll = self._io.poll
+        deadline = poll.clock() + poll.settings.timeout
+        attempt = 0
+        while True:
+            if artifact.status is ArtifactStatus.ERROR:
+                raise _export_failed(artifact)
+            if artifact.status is not ArtifactStatus.PENDING:
+                return artifact
+            remaining = deadline - poll.clock()
+            if remaining <= 0:
+                raise OperationTimeoutError(
+                    operation_id=f"artifact-{artifact.id}",
+                    status=artifact.status.value,
+                    waited=poll.clock() - deadline + poll.settings.timeout,
+                )
+            attempt += 1
+            yield Pause(min(remaining, max(0.05, poll.backoff(attempt))))
+            items = yield from list_artifacts_plan(artifact.checkpoint_id)
+            found = [a for a in items if a.id == artifact.id]
+            if not found:
+                raise _export_failed(attrs.evolve(artifact, error="the artifact disappeared"))
+            artifact = found[0]
+
+    def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
+        ttl = _check_ttl(ttl_seconds)
+        target = coerce_checkpoint_ref(ref)
+        if isinstance(target, uuid.UUID):
+            target = yield from lookup.by_id(target, self.model_id)
+        path = target.path if isinstance(target, Checkpoint) else target
+        reply: wire.Checkpoint = yield calls.set_checkpoint_ttl(path, ttl)
+        return checkpoint_from_wire("set_checkpoint_ttl", reply)
 
     def _load(self, checkpoint: object, include_optimizer: bool) -> Submission[LoadResult]:
         return load_submission(self.model_id, checkpoint, include_optimizer)
+
+
+_Handle: TypeAlias = tuple[
+    OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]]
+]
 
 
 def _parse_export(kind: str) -> ResultParser[Artifact]:
@@ -500,44 +451,7 @@ def _export_failed(artifact: Artifact) -> OperationFailedError:
     )
 
 
-class _ExportWait:
-    """Waiting for an artifact that an export answered as still pending (a 200 hit on
-    an export in progress): when to look again, through ``list_artifacts``."""
-
-    def __init__(self, artifact: Artifact, clock: Any, timeout: float, backoff: Any) -> None:
-        self.artifact = artifact
-        self._clock = clock
-        self._deadline = clock() + timeout
-        self._backoff = backoff
-        self._attempt = 0
-
-    @property
-    def done(self) -> bool:
-        if self.artifact.status is ArtifactStatus.ERROR:
-            raise _export_failed(self.artifact)
-        return self.artifact.status is not ArtifactStatus.PENDING
-
-    def delay(self) -> float:
-        remaining = self._deadline - self._clock()
-        if remaining <= 0:
-            raise OperationTimeoutError(
-                operation_id=f"artifact-{self.artifact.id}",
-                status=self.artifact.status.value,
-                waited=self._clock() - self._deadline,
-            )
-        self._attempt += 1
-        return float(min(remaining, max(0.05, self._backoff(self._attempt))))
-
-    def look(self) -> Plan[Artifact]:
-        items = yield from list_artifacts_plan(self.artifact.checkpoint_id)
-        found = [a for a in items if a.id == self.artifact.id]
-        if not found:
-            raise _export_failed(attrs.evolve(self.artifact, error="the artifact disappeared"))
-        self.artifact = found[0]
-        return self.artifact
-
-
-class TrainingClient(_TrainingBase, HasOptions):
+class TrainingClient(_TrainingBase):
     """Trains one model: forward-backward passes, optimizer steps, checkpoints.
 
     Made by ``ServiceClient.create_training_client`` or ``.training_client``.
@@ -661,24 +575,8 @@ class TrainingClient(_TrainingBase, HasOptions):
         try:
             handle = self._io.submit(submission)
         except CheckpointExistsError as exc:
-            handle = self._recover_save(intent, exc)
+            handle = self._io.handle(*self._io.run(self._recover_save(intent, exc)))
         return handle.result() if wait else handle
-
-    def _recover_save(
-        self, intent: SaveIntent, error: CheckpointExistsError
-    ) -> OperationHandle[Checkpoint]:
-        """Our own earlier attempt's checkpoint, or ``error`` again (see ``_recovery``)."""
-        since = created_since(error)
-        found = None if since is None else self._find(intent.path)
-        if since is None or found is None or not own_checkpoint(intent, found, since):
-            raise error
-        _log_recovered(found)
-        watch = SaveWatch(found)
-        return self._io.handle(
-            watch.snapshot(found),
-            watch.result,
-            fetch=lambda *_: watch.snapshot(self._by_path(intent.path)),
-        )
 
     @overload
     def load_state(
@@ -784,22 +682,10 @@ class TrainingClient(_TrainingBase, HasOptions):
             MergeNotSupportedError: ``merge_adapter`` for a ``full_ft`` model.
             OperationFailedError: The export failed.
         """
-        kind = "export_model_weights" if checkpoint is None else "export_checkpoint"
-        reply = drive(self._export(checkpoint, merge_adapter, ttl_seconds, force), self._io.send)
-        snapshot, hit = self._export_start(reply, kind)
-        handle = self._io.handle(snapshot, _parse_export(kind))
-        if not wait:
-            return handle
-        artifact = handle.result()
-        if hit is None or artifact.status is not ArtifactStatus.PENDING:
-            return artifact
-        waiter = _ExportWait(
-            artifact, self._io.poll.clock, self._io.poll.settings.timeout, self._io.poll.backoff
-        )
-        while not waiter.done:
-            self._io.sleep(waiter.delay())
-            drive(waiter.look(), self._io.send)
-        return waiter.artifact
+        start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
+        snapshot, parse, hit = self._io.run(start)
+        handle = self._io.handle(snapshot, parse)
+        return self._io.run(self._export_done(handle.result(), hit)) if wait else handle
 
     def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
@@ -811,47 +697,12 @@ class TrainingClient(_TrainingBase, HasOptions):
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """This model's newest completed checkpoint, or ``None`` if it has none."""
-        latest = None
-        for checkpoint in self._iter(self.model_id, DEFAULT_PAGE_SIZE):
-            latest = later_checkpoint(latest, checkpoint)
-        return latest
+        return self._io.run(lookup.latest(self.model_id))
 
     def _iter(self, model_id: str, page_size: int) -> Iterator[Checkpoint]:
-        pager = _Pager(model_id, page_size)
+        pager = lookup.CheckpointPager(model_id, page_size)
         while not pager.done:
             yield from pager.read(self._io.send(pager.call()))
-
-    def _find(self, path: CheckpointPath) -> Checkpoint | None:
-        for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
-            if checkpoint.name == path.name:
-                return checkpoint
-        return None
-
-    def _by_path(self, path: CheckpointPath) -> Checkpoint:
-        found = self._find(path)
-        if found is None:
-            raise checkpoint_not_found(path)
-        return found
-
-    def _find_id(self, model_id: str, checkpoint_id: uuid.UUID) -> Checkpoint | None:
-        for checkpoint in self._iter(model_id, DEFAULT_PAGE_SIZE):
-            if checkpoint.id == checkpoint_id:
-                return checkpoint
-        return None
-
-    def _by_id(self, target: Checkpoint | uuid.UUID) -> Checkpoint:
-        checkpoint_id, model_id = self._owner(target, self.model_id)
-        try:
-            gen = self._io.send(calls.get_checkpoint(checkpoint_id))
-        except APIError as exc:
-            # Without the checkpoint-by-id extension: the core wire, the model's list.
-            if not _route_missing(exc):
-                raise
-            found = self._find_id(model_id, checkpoint_id)
-            if found is None:
-                raise _not_found_by_id(checkpoint_id, model_id, exc) from exc
-            return found
-        return checkpoint_from_wire("get_checkpoint", gen)
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """The current state of a checkpoint.
@@ -860,10 +711,7 @@ class TrainingClient(_TrainingBase, HasOptions):
         string), or a path (``CheckpointPath`` or ``weaver://`` string), which is looked
         up by name among its model's checkpoints.
         """
-        target = coerce_checkpoint_ref(ref)
-        if isinstance(target, CheckpointPath):
-            return self._by_path(target)
-        return self._by_id(target)
+        return self._io.run(lookup.by_ref(ref, self.model_id))
 
     def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """Delete a checkpoint and its files; returns it in status ``deleted``.
@@ -874,34 +722,17 @@ class TrainingClient(_TrainingBase, HasOptions):
             UnsupportedByServerError: The server lacks the ``checkpoint-by-id``
                 extension, without which the wire has no way to delete a checkpoint.
         """
-        target = coerce_checkpoint_ref(ref)
-        if isinstance(target, CheckpointPath):
-            target = self._by_path(target)
-        checkpoint_id, model_id = self._owner(target, self.model_id)
-        try:
-            gen = self._io.send(calls.delete_checkpoint(checkpoint_id))
-        except APIError as exc:
-            found = self._find_id(model_id, checkpoint_id) if _route_missing(exc) else None
-            if found is None:
-                raise
-            raise _unsupported_delete(found, exc) from exc
-        return checkpoint_from_wire("delete_checkpoint", gen)
+        return self._io.run(lookup.delete(ref, self.model_id))
 
     def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """Keep a checkpoint ``ttl_seconds`` from now, or for ever with ``None``.
 
         ``ref`` as for ``get_checkpoint``.
         """
-        ttl = _check_ttl(ttl_seconds)
-        target = coerce_checkpoint_ref(ref)
-        if isinstance(target, uuid.UUID):
-            target = self._by_id(target)
-        path = target.path if isinstance(target, Checkpoint) else target
-        gen = self._io.send(calls.set_checkpoint_ttl(path, ttl))
-        return checkpoint_from_wire("set_checkpoint_ttl", gen)
+        return self._io.run(self._set_ttl(ref, ttl_seconds))
 
 
-class AsyncTrainingClient(_TrainingBase, HasOptions):
+class AsyncTrainingClient(_TrainingBase):
     """The async twin of ``TrainingClient``: the same methods, awaited.
 
     With ``wait=False`` the methods return an ``AsyncOperationHandle``, which
@@ -1002,24 +833,8 @@ class AsyncTrainingClient(_TrainingBase, HasOptions):
         try:
             handle = await self._io.submit(submission)
         except CheckpointExistsError as exc:
-            handle = await self._recover_save(intent, exc)
+            handle = self._io.handle(*(await self._io.run(self._recover_save(intent, exc))))
         return await handle.result() if wait else handle
-
-    async def _recover_save(
-        self, intent: SaveIntent, error: CheckpointExistsError
-    ) -> AsyncOperationHandle[Checkpoint]:
-        """See ``TrainingClient._recover_save``."""
-        since = created_since(error)
-        found = None if since is None else await self._find(intent.path)
-        if since is None or found is None or not own_checkpoint(intent, found, since):
-            raise error
-        _log_recovered(found)
-        watch = SaveWatch(found)
-
-        async def fetch(*_: object) -> OperationSnapshot:
-            return watch.snapshot(await self._by_path(intent.path))
-
-        return self._io.handle(watch.snapshot(found), watch.result, fetch=fetch)
 
     @overload
     async def load_state(
@@ -1099,24 +914,12 @@ class AsyncTrainingClient(_TrainingBase, HasOptions):
         wait: bool = True,
     ) -> Artifact | AsyncOperationHandle[Artifact]:
         """See ``TrainingClient.export_weights``."""
-        kind = "export_model_weights" if checkpoint is None else "export_checkpoint"
-        reply = await adrive(
-            self._export(checkpoint, merge_adapter, ttl_seconds, force), self._io.send
-        )
-        snapshot, hit = self._export_start(reply, kind)
-        handle = self._io.handle(snapshot, _parse_export(kind))
+        start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
+        snapshot, parse, hit = await self._io.run(start)
+        handle = self._io.handle(snapshot, parse)
         if not wait:
             return handle
-        artifact = await handle.result()
-        if hit is None or artifact.status is not ArtifactStatus.PENDING:
-            return artifact
-        waiter = _ExportWait(
-            artifact, self._io.poll.clock, self._io.poll.settings.timeout, self._io.poll.backoff
-        )
-        while not waiter.done:
-            await self._io.asleep(waiter.delay())
-            await adrive(waiter.look(), self._io.send)
-        return waiter.artifact
+        return await self._io.run(self._export_done(await handle.result(), hit))
 
     async def iter_checkpoints(
         self, *, page_size: int = DEFAULT_PAGE_SIZE
@@ -1131,76 +934,22 @@ class AsyncTrainingClient(_TrainingBase, HasOptions):
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
-        latest = None
-        async for checkpoint in self._iter(self.model_id, DEFAULT_PAGE_SIZE):
-            latest = later_checkpoint(latest, checkpoint)
-        return latest
+        return await self._io.run(lookup.latest(self.model_id))
 
     async def _iter(self, model_id: str, page_size: int) -> AsyncIterator[Checkpoint]:
-        pager = _Pager(model_id, page_size)
+        pager = lookup.CheckpointPager(model_id, page_size)
         while not pager.done:
             for checkpoint in pager.read(await self._io.send(pager.call())):
                 yield checkpoint
 
-    async def _find(self, path: CheckpointPath) -> Checkpoint | None:
-        async for checkpoint in self._iter(path.model_id, DEFAULT_PAGE_SIZE):
-            if checkpoint.name == path.name:
-                return checkpoint
-        return None
-
-    async def _by_path(self, path: CheckpointPath) -> Checkpoint:
-        found = await self._find(path)
-        if found is None:
-            raise checkpoint_not_found(path)
-        return found
-
-    async def _find_id(self, model_id: str, checkpoint_id: uuid.UUID) -> Checkpoint | None:
-        async for checkpoint in self._iter(model_id, DEFAULT_PAGE_SIZE):
-            if checkpoint.id == checkpoint_id:
-                return checkpoint
-        return None
-
-    async def _by_id(self, target: Checkpoint | uuid.UUID) -> Checkpoint:
-        checkpoint_id, model_id = self._owner(target, self.model_id)
-        try:
-            gen = await self._io.send(calls.get_checkpoint(checkpoint_id))
-        except APIError as exc:
-            if not _route_missing(exc):
-                raise
-            found = await self._find_id(model_id, checkpoint_id)
-            if found is None:
-                raise _not_found_by_id(checkpoint_id, model_id, exc) from exc
-            return found
-        return checkpoint_from_wire("get_checkpoint", gen)
-
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
-        target = coerce_checkpoint_ref(ref)
-        if isinstance(target, CheckpointPath):
-            return await self._by_path(target)
-        return await self._by_id(target)
+        return await self._io.run(lookup.by_ref(ref, self.model_id))
 
     async def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.delete_checkpoint``."""
-        target = coerce_checkpoint_ref(ref)
-        if isinstance(target, CheckpointPath):
-            target = await self._by_path(target)
-        checkpoint_id, model_id = self._owner(target, self.model_id)
-        try:
-            gen = await self._io.send(calls.delete_checkpoint(checkpoint_id))
-        except APIError as exc:
-            found = await self._find_id(model_id, checkpoint_id) if _route_missing(exc) else None
-            if found is None:
-                raise
-            raise _unsupported_delete(found, exc) from exc
-        return checkpoint_from_wire("delete_checkpoint", gen)
+        return await self._io.run(lookup.delete(ref, self.model_id))
 
     async def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """See ``TrainingClient.set_checkpoint_ttl``."""
-        ttl = _check_ttl(ttl_seconds)
-        target = coerce_checkpoint_ref(ref)
-        if isinstance(target, uuid.UUID):
-            target = await self._by_id(target)
-        path = target.path if isinstance(target, Checkpoint) else target
-        gen = await self._io.send(calls.set_checkpoint_ttl(path, ttl))
-        return checkpoint_from_wire("set_checkpoint_ttl", gen)
+        return await self._io.run(self._set_ttl(ref, ttl_seconds))

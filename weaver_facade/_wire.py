@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import httpx
@@ -53,6 +53,8 @@ __all__ = [
     "Delivery",
     "EarlierAttempt",
     "GeneratedClient",
+    "Pause",
+    "Plan",
     "WireFields",
     "WireModel",
     "adrive",
@@ -391,21 +393,47 @@ S = TypeVar("S")
 R = TypeVar("R")
 
 
-def drive(plan: Generator[S, Any, R], send: Callable[[S], Any]) -> R:
-    """Run an I/O-free plan: give each step it yields to ``send``, and the reply back."""
+@attrs.frozen
+class Pause:
+    """A plan's step: wait this long before the next one (the client's injectable sleep)."""
+
+    seconds: float
+
+
+Plan: TypeAlias = Generator[Any, Any, T]
+"""An I/O-free plan: yields steps (a ``Call``, a ``Pause``...), receives their outcomes,
+returns its result. Each client's ``run`` carries the steps out."""
+
+
+def drive(plan: Generator[S, Any, R], perform: Callable[[S], Any]) -> R:
+    """Run a plan: give each step it yields to ``perform`` and send the outcome back.
+
+    A step's error is thrown into the plan at its ``yield``, so that a plan can
+    handle it (a missing extension route, say) like any other outcome.
+    """
     try:
         step = next(plan)
         while True:
-            step = plan.send(send(step))
+            try:
+                outcome = perform(step)
+            except Exception as exc:
+                step = plan.throw(exc)
+            else:
+                step = plan.send(outcome)
     except StopIteration as stop:
         return cast(R, stop.value)
 
 
-async def adrive(plan: Generator[S, Any, R], send: Callable[[S], Awaitable[Any]]) -> R:
-    """``drive`` with an async ``send``."""
+async def adrive(plan: Generator[S, Any, R], perform: Callable[[S], Awaitable[Any]]) -> R:
+    """``drive`` with an async ``perform``."""
     try:
         step = next(plan)
         while True:
-            step = plan.send(await send(step))
+            try:
+                outcome = await perform(step)
+            except Exception as exc:
+                step = plan.throw(exc)
+            else:
+                step = plan.send(outcome)
     except StopIteration as stop:
         return cast(R, stop.value)

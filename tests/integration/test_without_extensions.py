@@ -253,6 +253,23 @@ def test_get_by_id_falls_back_to_the_models_list_and_delete_is_unsupported(
     assert not isinstance(missing.value, UnsupportedByServerError)
 
 
+def test_resuming_a_bare_id_names_the_missing_extension(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    _, service = lossy
+    trainer: TrainingClient = service.create_training_client(BASE_MODEL, seed=1)
+    saved = trainer.save_state("resume-by-id")
+    models_before = rows(emu, "SELECT id FROM models")
+    with pytest.raises(UnsupportedByServerError) as refused:
+        service.create_training_client_from_state(saved.id)
+    assert refused.value.extension == "checkpoint-by-id"
+    assert "weaver:// path" in str(refused.value)
+    assert rows(emu, "SELECT id FROM models") == models_before
+    resumed = service.create_training_client_from_state(saved.path)
+    assert resumed.resumed_from is not None
+    assert resumed.resumed_from.path == saved.path
+
+
 def test_attaching_needs_next_seq_id_and_reattaching_gives_the_raw_result(
     emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
 ) -> None:

@@ -1,0 +1,199 @@
+"""Finding checkpoints on the wire: I/O-free plans over the model's checkpoint list.
+
+The real wire has no get-by-path, and gets or deletes by id only with the
+``checkpoint-by-id`` extension; these plans page through a model's list where
+the wire offers nothing better, and turn a missing route into the right error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from weaver_client import limits
+from weaver_client.types import Unset
+
+from . import _calls as calls
+from ._checkpoints import (
+    Checkpoint,
+    CheckpointPath,
+    CheckpointStatus,
+    checkpoint_from_wire,
+    coerce_checkpoint_ref,
+)
+from ._errors import APIError, NotFoundError, ResponseValidationError, UnsupportedByServerError
+from ._extensions import CHECKPOINT_BY_ID
+from ._lazy import LazyModule
+from ._models import DEFAULT_PAGE_SIZE, check_page_size
+from ._wire import Call, Plan, expect
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
+
+__all__ = [
+    "CheckpointPager",
+    "by_id",
+    "by_ref",
+    "delete",
+    "find",
+    "find_by_path",
+    "latest",
+    "unsupported_by_id",
+]
+
+
+class CheckpointPager:
+    """Pages of ``list_checkpoints``: which call next, and the checkpoints of each reply."""
+
+    def __init__(self, model_id: str, page_size: int) -> None:
+        self.model_id = model_id
+        self.page_size = check_page_size(
+            page_size, limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
+        )
+        self.cursor: str | None = None
+        self.done = False
+
+    def call(self) -> Call[wire.CheckpointList]:
+        return calls.list_checkpoints(self.model_id, limit=self.page_size, cursor=self.cursor)
+
+    def read(self, page: wire.CheckpointList) -> list[Checkpoint]:
+        op = "list_checkpoints"
+        items = expect(op, "CheckpointList", "items", page.items, list)
+        found = [
+            checkpoint_from_wire(op, item, where=f"items[{i}]") for i, item in enumerate(items)
+        ]
+        cursor = page.next_cursor
+        if cursor is None or isinstance(cursor, Unset):
+            self.done = True
+        elif cursor == self.cursor:
+            # A server that repeats a cursor would make us list for ever.
+            raise ResponseValidationError(
+                f"{op}: CheckpointList: field `next_cursor` repeats the cursor just sent",
+                operation=op,
+                field="next_cursor",
+            )
+        else:
+            self.cursor = expect(op, "CheckpointList", "next_cursor", cursor, str)
+        return found
+
+
+def find(model_id: str, wanted: Callable[[Checkpoint], bool]) -> Plan[Checkpoint | None]:
+    """The first of a model's checkpoints that is ``wanted``, or ``None``."""
+    pager = CheckpointPager(model_id, DEFAULT_PAGE_SIZE)
+    while not pager.done:
+        page: wire.CheckpointList = yield pager.call()
+        for checkpoint in pager.read(page):
+            if wanted(checkpoint):
+                return checkpoint
+    return None
+
+
+def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
+    """A path's checkpoint, looked up by name among its model's checkpoints."""
+    found = yield from find(path.model_id, lambda c: c.name == path.name)
+    if found is None:
+        raise NotFoundError(
+            f"no checkpoint named {path.name!r} among the checkpoints of model "
+            f"{path.model_id} ({path})",
+            code="not_found",
+        )
+    return found
+
+
+def latest(model_id: str) -> Plan[Checkpoint | None]:
+    """A model's newest completed checkpoint (listings come oldest first)."""
+    pager = CheckpointPager(model_id, DEFAULT_PAGE_SIZE)
+    newest = None
+    while not pager.done:
+        page: wire.CheckpointList = yield pager.call()
+        for checkpoint in pager.read(page):
+            if checkpoint.status is CheckpointStatus.COMPLETED:
+                newest = checkpoint
+    return newest
+
+
+def _route_missing(error: APIError) -> bool:
+    """A 404 or 405 from a route of the ``checkpoint-by-id`` extension: either no such
+    checkpoint, or a server without the route; the model's checkpoint list tells which."""
+    return error.status_code in (404, 405)
+
+
+def unsupported_by_id(operation: str, checkpoint_id: uuid.UUID, error: APIError) -> Exception:
+    """A bare id where the server cannot look ids up and no model is known to list:
+    ``UnsupportedByServerError`` when the route is missing, else ``error`` itself."""
+    if not _route_missing(error):
+        return error
+    return UnsupportedByServerError(
+        f"{operation}: checkpoint {checkpoint_id} was not found by id; this server may lack "
+        f"the {CHECKPOINT_BY_ID} extension, without which an id alone names no model to "
+        "look in; pass the checkpoint's weaver:// path or the Checkpoint instead",
+        extension=CHECKPOINT_BY_ID,
+        status_code=error.status_code,
+        code=error.code,
+        request_id=error.request_id,
+    )
+
+
+def by_id(checkpoint_id: uuid.UUID, model_id: str | None) -> Plan[Checkpoint]:
+    """A checkpoint by id; without the extension's route, from ``model_id``'s list."""
+    try:
+        reply: wire.Checkpoint = yield calls.get_checkpoint(checkpoint_id)
+    except APIError as exc:
+        if model_id is None:
+            raise unsupported_by_id("get_checkpoint", checkpoint_id, exc) from exc
+        if not _route_missing(exc):
+            raise
+        found = yield from find(model_id, lambda c: c.id == checkpoint_id)
+        if found is None:
+            raise NotFoundError(
+                f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found "
+                f"none, and none is among the checkpoints of model {model_id})",
+                status_code=exc.status_code,
+                code="not_found",
+                request_id=exc.request_id,
+            ) from exc
+        return found
+    return checkpoint_from_wire("get_checkpoint", reply)
+
+
+def by_ref(ref: object, model_id: str | None) -> Plan[Checkpoint]:
+    """A ``Checkpoint`` (fetched again), id or path; ``model_id``: the list an id falls
+    back to."""
+    target = coerce_checkpoint_ref(ref)
+    if isinstance(target, CheckpointPath):
+        return (yield from find_by_path(target))
+    if isinstance(target, Checkpoint):
+        return (yield from by_id(target.id, target.model_id))
+    return (yield from by_id(target, model_id))
+
+
+def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
+    """Delete a checkpoint; without the extension's route, ``UnsupportedByServerError``."""
+    target = coerce_checkpoint_ref(ref)
+    if isinstance(target, CheckpointPath):
+        target = yield from find_by_path(target)
+    if isinstance(target, Checkpoint):
+        checkpoint_id, model_id = target.id, target.model_id
+    else:
+        checkpoint_id = target
+    try:
+        reply: wire.Checkpoint = yield calls.delete_checkpoint(checkpoint_id)
+    except APIError as exc:
+        if not _route_missing(exc):
+            raise
+        found = yield from find(model_id, lambda c: c.id == checkpoint_id)
+        if found is None:
+            raise
+        raise UnsupportedByServerError(
+            f"delete_checkpoint: this server cannot delete checkpoints: it lacks the "
+            f"{CHECKPOINT_BY_ID} extension (DELETE /api/v1/checkpoints/{{id}} is not a route "
+            f"there); checkpoint {found.path} was not deleted",
+            extension=CHECKPOINT_BY_ID,
+            status_code=exc.status_code,
+            code=exc.code,
+            request_id=exc.request_id,
+        ) from exc
+    return checkpoint_from_wire("delete_checkpoint", reply)
