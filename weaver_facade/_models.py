@@ -4,7 +4,7 @@
 a base model it can start from. ``OffsetPager`` decides the pages of the
 offset-paged listings (``GET /models`` and ``GET /supported-models``), and
 ``CreatedModels`` remembers which models a service client created, so that
-closing it terminates them (as the official SDK does), except those kept.
+closing it terminates them, except those kept.
 """
 
 from __future__ import annotations
@@ -273,9 +273,7 @@ class CreatedModels:
     """The models a service client created and will terminate when it closes.
 
     Kept models (``keep=True``, or ``terminate_models_on_close=False``) and
-    models attached by id are never listed. Terminating is best effort, as in the
-    official SDK: a failure is logged and the next model is tried, except when the
-    server cannot be reached, which would only make closing slow for every model left.
+    models attached by id are never listed.
     """
 
     def __init__(self, *, terminate_on_close: bool) -> None:
@@ -304,8 +302,9 @@ class CreatedModels:
         return model_id in self._ids
 
     def terminate(self) -> Plan[None]:
-        """The close's plan: terminate them in creation order, then forget them all. A
-        failure is logged; an unreachable server ends the plan (stop trying)."""
+        """The close's plan: terminate them in creation order, best effort, then forget
+        them all. A failure is logged and the next model is tried, except when the server
+        cannot be reached, which would only make closing slow for every model left."""
         ids, self._ids = list(self._ids), {}
         for model_id in ids:
             try:
