@@ -109,6 +109,38 @@ def test_a_failed_artifact_is_an_operation_failure() -> None:
         svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
 
 
+def test_an_existing_failed_export_fails_the_wait_but_not_the_handle() -> None:
+    fake = FakeWeaver()
+    failed = json_reply(200, artifact_json("error", error="conversion crashed"))
+    fake.script("POST", EXPORT, failed, failed)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(OperationFailedError, match="conversion crashed"):
+            trainer.export_weights(CHECKPOINT)
+        handle = trainer.export_weights(CHECKPOINT, wait=False)
+        assert handle.result().status is ArtifactStatus.ERROR
+    assert not fake.sent("GET", LIST)
+
+
+async def test_async_waits_for_a_running_hit_through_the_listing() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    fake.script(
+        "GET",
+        LIST,
+        json_reply(200, {"items": [artifact_json("pending")]}),
+        json_reply(200, {"items": [artifact_json("completed")]}),
+    )
+    svc = async_service(fake)
+    try:
+        trainer = await svc.create_training_client("weaver-tiny")
+        artifact = await trainer.export_weights(CHECKPOINT)
+    finally:
+        await svc.aclose()
+    assert artifact.status is ArtifactStatus.COMPLETED
+    assert len(fake.sent("GET", LIST)) == 2
+
+
 async def test_async_overloads() -> None:
     fake = FakeWeaver()
     fake.script("POST", EXPORT, json_reply(200, artifact_json()), json_reply(200, artifact_json()))
