@@ -1,7 +1,7 @@
 """What ``scripts/demo`` and ``scripts/test`` install into ``.venv``, on a fresh clone and after.
 
 The venv is a stand-in whose ``python`` records each ``pip install`` instead of
-running it (and each script it is asked to run), with ``ruff``, ``mypy`` and
+running it (and each script it is asked to run), with ``ruff``, ``mypy``, ``lint-imports`` and
 ``openapi-spec-validator`` that do nothing: the flow of the real scripts, in
 milliseconds, without a package index.
 """
@@ -39,7 +39,9 @@ def checkout(tmp_path: Path) -> Path:
     venv_bin = root / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     tools = {"python": FAKE_PYTHON.format(real=sys.executable)}
-    tools |= dict.fromkeys(("ruff", "mypy", "openapi-spec-validator"), "#!/bin/sh\nexit 0\n")
+    tools |= dict.fromkeys(
+        ("ruff", "mypy", "lint-imports", "openapi-spec-validator"), "#!/bin/sh\nexit 0\n"
+    )
     for name, text in tools.items():
         (venv_bin / name).write_text(text)
         (venv_bin / name).chmod(stat.S_IRWXU)
