@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -176,3 +177,38 @@ async def test_a_connection_dropped_mid_body_delivers_part_of_the_file() -> None
 async def _read_into(response: httpx.Response, sink: bytearray) -> None:
     async for chunk in response.aiter_raw():
         sink += chunk
+
+
+async def test_a_whole_file_goes_out_with_sendfile_and_the_connection_stays_usable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[int] = []
+    real_sendfile = os.sendfile
+
+    def counting_sendfile(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        done = real_sendfile(out_fd, in_fd, offset, count)
+        sent.append(done)
+        return done
+
+    monkeypatch.setattr(os, "sendfile", counting_sendfile)
+    with run_emulator(api_keys=(KEY_A,)) as emu:
+        async with httpx.AsyncClient(base_url=emu.base_url, timeout=30) as client:
+            api = Api(client, KEY_A)
+            descriptor, item = await _merged_file(api)
+            stored = emu.data_dir / "artifacts" / descriptor["artifact_id"] / item["name"]
+            whole = stored.read_bytes()
+            sent.clear()
+            first = await fetch(client, item["url"])
+            assert (first.status_code, first.content) == (200, whole)
+            assert sum(sent) == item["size"]
+            # The same keep-alive connection serves the next replies: a range (streamed,
+            # not sent with sendfile) and the whole file again.
+            sent.clear()
+            offset = item["size"] // 2
+            partial = await fetch(client, item["url"], Range=f"bytes={offset}-")
+            assert (partial.status_code, partial.content) == (206, whole[offset:])
+            assert sent == []
+            again = await fetch(client, item["url"])
+            assert again.content == whole
+            assert sum(sent) == item["size"]
+            assert "x-request-id" in again.headers

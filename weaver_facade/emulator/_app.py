@@ -22,7 +22,7 @@ from ._errors import ApiError, invalid
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, Reply, canonical, fingerprint
 from ._spec import spec_bytes
-from ._storage import serve_storage
+from ._storage import PathSend, serve_storage
 from ._validation import (
     check_body,
     check_checkpoint_id,
@@ -136,8 +136,11 @@ class EmulatorApp(Starlette):
     faults: FaultMiddleware | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        """Starlette's stack inside request ids and encoded slashes, all inside the faults."""
-        stack = RequestIdMiddleware(EncodedSlashMiddleware(super().build_middleware_stack()))
+        """Starlette's stack inside request ids and encoded slashes, then zero-copy file
+        replies, all inside the faults."""
+        stack = PathSend(
+            RequestIdMiddleware(EncodedSlashMiddleware(super().build_middleware_stack()))
+        )
         if self.faults is not None:
             self.faults.app = stack
             return self.faults
