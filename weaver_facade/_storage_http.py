@@ -54,8 +54,8 @@ class Reply(Protocol):
     headers: Mapping[str, str]  # lowercase names
 
     def readinto(self, buffer: memoryview) -> int:
-        """Fill ``buffer`` from the body (up to its length); 0 at the end.
-        A body cut short raises one of ``FAILURES``."""
+        """Read what has arrived of the body into ``buffer`` (at most its length);
+        0 at the end. A body cut short raises one of ``FAILURES``."""
         ...
 
     def abort(self) -> None:
@@ -83,8 +83,8 @@ class _DirectReply:
             return 0
         # One network read, not a full buffer (``HTTPResponse.readinto`` waits for
         # one): what arrived is handed over at once.
-        assert self._response.fp is not None
-        n = self._response.fp.readinto1(buffer[:left])
+        fp = self._response.fp
+        n = 0 if fp is None else fp.readinto1(buffer[:left])
         if not n:
             raise http.client.IncompleteRead(b"", left)
         self._left = left - n
