@@ -9,7 +9,8 @@ alternating, in fresh folders each time:
   (the physical limit here: C, no hashing);
 * ``download_weights`` (4 files at once, sha256 checked while streaming) runs in
   a child process, which reports its wall time and its peak RSS growth
-  (``ru_maxrss`` after the download minus the RSS just before it).
+  (``ru_maxrss`` after the download minus the RSS just before it) and its CPU
+  time.
 
 Wall time is the median of the runs. Then a child downloader is killed with
 SIGKILL once half of the bytes are on disk; a second run must fetch only the
@@ -20,6 +21,7 @@ missing bytes (plus at most 64 KiB) and skip the finished files.
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import signal
 import subprocess
@@ -49,12 +51,15 @@ with ServiceClient(base, key, heartbeat_interval=0) as service:
     service.list_artifacts  # everything imported before the baseline
     import weaver_facade._download, httpx, hashlib
     before = rss()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     result = service.download_weights(artifact, dest, max_concurrency=4)
     wall = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
+peak = usage.ru_maxrss * 1024
 print(json.dumps({"wall": wall, "rss_growth": peak - before, "fetched": result.bytes_fetched,
-                  "skipped": result.files_skipped, "bytes": result.bytes}))
+                  "skipped": result.files_skipped, "bytes": result.bytes,
+                  "cpu": usage.ru_utime + usage.ru_stime - cpu.ru_utime - cpu.ru_stime}))
 """
 
 
@@ -73,15 +78,19 @@ def facade_run(base_url: str, artifact: Artifact, dest: Path) -> dict[str, Any]:
     return report
 
 
-def curl_run(service: ServiceClient, artifact: Artifact, dest: Path) -> float:
+def curl_run(service: ServiceClient, artifact: Artifact, dest: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of curl fetching every file."""
     descriptor = descriptor_from_wire(service._io.send(calls.get_artifact_download(artifact.id)))
     dest.mkdir(parents=True)
     args = ["curl", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "4"]
     for f in descriptor.files:
         args += ["-o", str(dest / f.name), f.url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(args, check=True, timeout=1800)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def on_disk(dest: Path) -> int:
@@ -111,14 +120,19 @@ def run(quick: bool) -> Section:
         total = artifact.size_bytes or 0
         work = Path(tmp) / "work"
         curl_times: list[float] = []
+        curl_cpu: list[float] = []
         facade_times: list[float] = []
+        facade_cpu: list[float] = []
         growths: list[int] = []
         for i in range(repeats):
-            curl_times.append(curl_run(service, artifact, work / f"curl-{i}"))
+            wall, cpu = curl_run(service, artifact, work / f"curl-{i}")
+            curl_times.append(wall)
+            curl_cpu.append(cpu)
             shutil.rmtree(work / f"curl-{i}")
             report = facade_run(server.base_url, artifact, work / f"facade-{i}")
             assert report["fetched"] == total, report
             facade_times.append(report["wall"])
+            facade_cpu.append(report["cpu"])
             growths.append(report["rss_growth"])
             shutil.rmtree(work / f"facade-{i}")
 
@@ -169,6 +183,8 @@ def run(quick: bool) -> Section:
         "the facade with `max_concurrency=4`, checking every sha256 while streaming.",
         f"Facade runs: {', '.join(f'{t:.2f} s' for t in facade_times)} "
         f"(median {rate:.0f} MiB/s); curl runs: {', '.join(f'{t:.2f} s' for t in curl_times)}.",
+        f"CPU time (user + system) per run, facade: {', '.join(f'{t:.2f} s' for t in facade_cpu)}; "
+        f"curl: {', '.join(f'{t:.2f} s' for t in curl_cpu)}.",
         f"Peak RSS growth per run: {', '.join(f'{g / 2**20:.1f} MiB' for g in growths)}.",
         f"The killed run had {kept:,} of {total:,} bytes on disk ({finished} files finished); "
         f"the rerun fetched {resumed['fetched']:,} bytes.",

@@ -594,7 +594,8 @@ class ServiceClient(_ServiceBase):
             kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both.
             verify: Check each file's sha256 (its size is always checked).
             max_concurrency: Files fetched at once.
-            progress: Called with a ``DownloadProgress`` after every write.
+            progress: Called with a ``DownloadProgress`` after every write, from the
+                download's threads (one call at a time; also for the async client).
             timeout: An overall deadline in seconds (retries included); ``None``: none.
 
         Raises:

@@ -6,7 +6,8 @@ decide with these functions, so they cannot disagree.
 
 * **Statuses.** 408, 429 and 503 say the server did not act: retryable for
   every request. 502 and 504 come from a proxy that may have passed the
-  request on: retryable only for requests that are safe to repeat.
+  request on: retryable only for requests that are safe to repeat. A storage
+  GET (a download) is also retried after any other 5xx.
 * **Transport errors.** A failure to connect happened before the server could
   see the request: retryable for every request. Other failures (read
   timeouts, dropped connections) only for requests safe to repeat.
@@ -42,6 +43,7 @@ __all__ = [
     "parse_retry_after",
     "response_is_retryable",
     "sleep_before_retry",
+    "storage_status_is_retryable",
     "transport_error_is_retryable",
 ]
 
@@ -120,6 +122,16 @@ def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None
 def response_is_retryable(status: int, *, replayable: bool) -> bool:
     """Whether a reply with this status may be answered by sending the request again."""
     return status in NOT_ACTED_STATUSES or (status in MAYBE_ACTED_STATUSES and replayable)
+
+
+def storage_status_is_retryable(status: int) -> bool:
+    """Whether a storage GET (a presigned URL) answered with ``status`` is worth repeating.
+
+    Storage differs from the API on one point: object stores answer transient
+    faults with a plain 500 too (S3's ``InternalError``) and ask clients to
+    retry every 5xx of a GET, which changes nothing.
+    """
+    return response_is_retryable(status, replayable=True) or status >= 500
 
 
 def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:

@@ -8,12 +8,16 @@ drawn at random (``chaos``):
 * ``"503"``, ``"429"``: that status, with ``Retry-After: 0``; ``"slow503"`` after 0.2 s;
 * ``"403"``: as if the URL had expired;
 * ``"drop:N"``: send the headers and N bytes of the body, then close the connection;
+* ``"stall:N"``: send the headers and N bytes, then nothing until the server stops;
 * ``"full"``: ignore ``Range`` and answer 200 with the whole file;
 * ``"redirect"``: 302 to the same URL on a second server (another port), which
   must never see the API key either;
 * ``"wrong-range"``: a 206 that starts at byte 0 whatever was asked.
 
-Every request's path and headers are recorded (``requests``).
+Every request's path and headers are recorded (``requests``). A request in
+absolute form (``GET http://host/o/key``, as to a proxy) is served too, so the
+second server can stand in for a proxy. ``tls`` (a certificate and key file)
+serves HTTPS instead.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import hashlib
 import hmac
 import random
 import socket
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -54,8 +60,12 @@ class Recorded:
 
 
 class StorageServer:
-    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+    def __init__(
+        self, files: dict[str, bytes] | None = None, *, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.files: dict[str, bytes] = dict(files or {})
+        self.tls = tls
+        self.stopping = threading.Event()
         self.requests: list[Recorded] = []
         self.scripts: dict[str, deque[str]] = defaultdict(deque)
         self.chaos_rates: dict[str, float] = {}
@@ -77,7 +87,8 @@ class StorageServer:
 
     def url(self, key: str, *, expires_in: float = 3600.0, port: int | None = None) -> str:
         exp = int(time.time() + expires_in)
-        return f"http://127.0.0.1:{port or self.port}/o/{key}?exp={exp}&sig={sign(key, exp)}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{port or self.port}/o/{key}?exp={exp}&sig={sign(key, exp)}"
 
     @property
     def port(self) -> int:
@@ -153,7 +164,7 @@ class StorageServer:
         h.send_header("Content-Type", "application/octet-stream")
         h.end_headers()
         limit = len(body)
-        if action is not None and action.startswith("drop:"):
+        if action is not None and action.startswith(("drop:", "stall:")):
             limit = min(limit, int(action.split(":")[1]))
         sent = 0
         try:
@@ -169,6 +180,8 @@ class StorageServer:
                 self.bytes_sent += sent
         if limit < len(body):
             h.wfile.flush()
+            if action is not None and action.startswith("stall:"):
+                self.stopping.wait()
             h.connection.shutdown(socket.SHUT_RDWR)
             h.close_connection = True
         return None
@@ -191,6 +204,10 @@ class StorageServer:
 
             server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
             server.daemon_threads = True
+            if self.tls is not None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(*self.tls)
+                server.socket = context.wrap_socket(server.socket, server_side=True)
             thread = threading.Thread(
                 target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
             )
@@ -200,6 +217,7 @@ class StorageServer:
         try:
             yield self
         finally:
+            self.stopping.set()
             for server in self._servers:
                 server.shutdown()
                 server.server_close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -512,3 +514,121 @@ def test_hashes_are_computed_while_streaming_never_by_reading_files_again(
     assert_complete(dest)
     # The resumed prefix once, and each finished file once before it is skipped.
     assert sorted(reads) == sorted(["small.bin.part", "config.json", "weights.bin", "empty.txt"])
+
+
+def test_a_part_longer_than_the_file_starts_afresh(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "small.bin.part").write_bytes(b"x" * (len(FILES["small.bin"]) + 5))
+    run(Source(storage), dest)
+    assert_complete(dest)
+    assert [r.headers.get("range") for r in storage.requests if r.key == "small.bin"] == [None]
+
+
+def test_a_stalled_connection_does_not_hold_up_a_fatal_error(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # weights.bin stops sending after 100 kB (and would for the 60 s read timeout);
+    # small.bin fails its hash a little later.
+    storage.script("sub/dir/weights.bin", "stall:100000")
+    storage.script("small.bin", "slow503")
+    bad = Source(storage, **{"small.bin": {"sha256": "0" * 64}})
+    started = time.monotonic()
+    with pytest.raises(ArtifactIntegrityError):
+        run(bad, tmp_path / "out")
+    assert time.monotonic() - started < 5.0
+    assert (tmp_path / "out/sub/dir/weights.bin.part").stat().st_size == 100_000
+
+
+def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
+    storage: StorageServer, tmp_path: Path
+) -> None:
+    storage.script("sub/dir/weights.bin", "stall:100000")
+    part = tmp_path / "out/sub/dir/weights.bin.part"
+    source = Source(storage)
+
+    async def main() -> float:
+        task = asyncio.create_task(
+            download_async(
+                source.descriptor(),
+                tmp_path / "out",
+                refresh=source.arefresh,
+                settings=DownloadSettings(),
+            )
+        )
+        for _ in range(500):  # until the stall (at most 5 s)
+            if part.exists() and part.stat().st_size == 100_000:
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 5.0
+    assert part.stat().st_size == 100_000  # kept for a resume
+    assert not (tmp_path / "out/sub/dir/weights.bin").exists()
+    run_again = download_sync(
+        source.descriptor(), tmp_path / "out", refresh=no_refresh, settings=DownloadSettings()
+    )
+    assert_complete(tmp_path / "out")
+    assert run_again.fetched < sum(len(d) for d in FILES.values())
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def test_a_proxy_from_the_environment_is_used(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    # The second server stands in for the proxy: it gets the absolute URLs.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
+    storage.script("small.bin", "drop:1000")
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    assert {r.port for r in storage.requests} == {storage.other_port}
+    assert all(r.path.startswith(f"http://127.0.0.1:{storage.port}/o/") for r in storage.requests)
+    # Through the proxy too, a dropped body resumes where it stopped.
+    ranges = [r.headers.get("range") for r in storage.requests if r.key == "small.bin"]
+    assert ranges == [None, "bytes=1000-"]
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_storage_is_verified(
+    certificate: tuple[Path, Path], run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with StorageServer({"small.bin": FILES["small.bin"]}, tls=certificate).running() as storage:
+        # A certificate nobody vouches for is refused...
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        with pytest.raises(StorageError, match="CERTIFICATE_VERIFY_FAILED"):
+            run(Source(storage), tmp_path / "refused", DownloadSettings(max_failures=1))
+        assert not (tmp_path / "refused/small.bin").exists()
+        # ...and trusted once SSL_CERT_FILE names it, as for httpx.
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+        run(Source(storage), tmp_path / "out")
+        assert_complete(tmp_path / "out", {"small.bin": FILES["small.bin"]})

@@ -112,3 +112,19 @@ def test_the_deadline_also_bounds_a_stream_in_progress() -> None:
     now[0] = 11.0
     with pytest.raises(DownloadTimeoutError, match="byte 10 of 100"):
         t.accept(b"x" * 10)
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 507])
+def test_storage_retries_timeouts_throttling_and_every_5xx(status: int) -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    t.on_reply(status, httpx.Headers({"Retry-After": "3"}))
+    assert t.next_step() == Wait(3.0)
+
+
+@pytest.mark.parametrize("status", [400, 404, 410, 425])
+def test_other_storage_statuses_are_final(status: int) -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    with pytest.raises(StorageError, match=f"HTTP {status}"):
+        t.on_reply(status, httpx.Headers({"Retry-After": "3"}))

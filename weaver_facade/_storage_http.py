@@ -1,0 +1,196 @@
+"""HTTP/1.1 GETs of presigned storage URLs, each body read into the caller's buffer.
+
+Storage downloads are the facade's only requests outside the generated client
+(storage is not part of the API), and the only ones where throughput matters:
+``http.client`` reads a body straight into one reused buffer (``readinto``),
+where httpx parses every read with h11 and hands over a new bytes object, at
+about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
+
+* **No API key.** A request carries only the headers its caller gives, and
+  every redirect (up to ``MAX_REDIRECTS``, to any host) carries the same.
+* **TLS** is verified with httpx's default context (the same CA bundle and
+  ``SSL_CERT_FILE``/``SSL_CERT_DIR`` rules), built on first HTTPS use.
+* **Proxies.** When the environment names one (``HTTP_PROXY``, ``HTTPS_PROXY``,
+  ``ALL_PROXY``, or the system settings), every GET goes through an httpx
+  client with ``trust_env``, so the proxy rules (``NO_PROXY`` included) stay
+  httpx's; its replies are read through the same ``readinto``.
+* **Timeouts**: ``connect_timeout`` to connect (TLS included), ``read_timeout``
+  between two reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+import urllib.request
+from collections.abc import Mapping
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+__all__ = ["FAILURES", "MAX_REDIRECTS", "Reply", "StorageHTTP"]
+
+MAX_REDIRECTS = 20  # as httpx
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class StorageProtocolError(http.client.HTTPException):
+    """A URL this client cannot fetch (scheme), or a redirect loop."""
+
+
+#: What a failed connection, a dropped one or a malformed reply raises: the
+#: caller resumes from the last byte it has.
+FAILURES = (OSError, http.client.HTTPException, httpx.RequestError)
+
+
+class Reply(Protocol):
+    """A reply whose body is still to be read."""
+
+    status: int
+    headers: Mapping[str, str]  # lowercase names
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Read what has arrived of the body into ``buffer`` (at most its length);
+        0 at the end. A body cut short raises one of ``FAILURES``."""
+        ...
+
+    def abort(self) -> None:
+        """From another thread: make a blocked ``readinto`` return now."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _DirectReply:
+    def __init__(self, connection: http.client.HTTPConnection) -> None:
+        self._connection = connection
+        self._socket = connection.sock  # kept: the connection forgets it once closed
+        self._response = connection.getresponse()
+        self.status = self._response.status
+        self.headers: Mapping[str, str] = {k.lower(): v for k, v in self._response.getheaders()}
+        # Bytes of the body still to come, when its length is known (no chunks).
+        self._left = None if self._response.chunked else self._response.length
+
+    def readinto(self, buffer: memoryview) -> int:
+        left = self._left
+        if left is None:  # chunked, or until the connection closes: rare for storage
+            return self._response.readinto(buffer)
+        if not left:
+            return 0
+        # One network read, not a full buffer (``HTTPResponse.readinto`` waits for
+        # one): what arrived is handed over at once.
+        fp = self._response.fp
+        n = 0 if fp is None else fp.readinto1(buffer[:left])
+        if not n:
+            raise http.client.IncompleteRead(b"", left)
+        self._left = left - n
+        return n
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._response.close()
+        self._connection.close()
+
+
+class _HttpxReply:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.headers: Mapping[str, str] = {k.lower(): v for k, v in response.headers.items()}
+        self._chunks = response.iter_raw()
+        self._left = memoryview(b"")
+
+    def readinto(self, buffer: memoryview) -> int:
+        if not self._left:
+            self._left = memoryview(next(self._chunks, b""))
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+    def abort(self) -> None:
+        """Not safe across threads with httpx: the reader stops at its next read."""
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class StorageHTTP:
+    """GETs of storage URLs; safe to share between threads (one connection per GET)."""
+
+    def __init__(self, *, user_agent: str, read_timeout: float, connect_timeout: float = 10.0):
+        self._headers = {"User-Agent": user_agent}
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        proxies = urllib.request.getproxies()
+        self._proxied = any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+        self._httpx: httpx.Client | None = None
+
+    def get(self, url: str, headers: Mapping[str, str]) -> Reply:
+        """Send ``GET url`` with ``headers``, following redirects; the body is unread."""
+        headers = {**self._headers, **headers}
+        if self._proxied:
+            return self._via_httpx(url, headers)
+        for _ in range(MAX_REDIRECTS + 1):
+            reply = self._direct(url, headers)
+            location = reply.headers.get("location")
+            if reply.status not in _REDIRECTS or location is None:
+                return reply
+            reply.close()
+            url = urljoin(url, location)
+        raise StorageProtocolError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _direct(self, url: str, headers: dict[str, str]) -> _DirectReply:
+        parts = urlsplit(url)
+        if parts.hostname is None or parts.scheme not in ("http", "https"):
+            raise StorageProtocolError(f"cannot fetch a {parts.scheme or 'relative'} URL")
+        connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=self._connect_timeout, context=self._context()
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                parts.hostname, parts.port, timeout=self._connect_timeout
+            )
+        try:
+            connection.connect()
+            assert connection.sock is not None
+            connection.sock.settimeout(self._read_timeout)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("GET", target, headers=headers)
+            return _DirectReply(connection)
+        except BaseException:
+            connection.close()
+            raise
+
+    def _context(self) -> ssl.SSLContext:
+        # Loading the CA bundle takes ~0.1 s, which a plain-HTTP download never needs.
+        with self._lock:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()
+            return self._tls
+
+    def _via_httpx(self, url: str, headers: dict[str, str]) -> _HttpxReply:
+        with self._lock:
+            if self._httpx is None:
+                self._httpx = httpx.Client(
+                    follow_redirects=True,
+                    max_redirects=MAX_REDIRECTS,
+                    timeout=httpx.Timeout(self._read_timeout, connect=self._connect_timeout),
+                )
+        request = self._httpx.build_request("GET", url, headers=headers)
+        return _HttpxReply(self._httpx.send(request, stream=True))
+
+    def close(self) -> None:
+        if self._httpx is not None:
+            self._httpx.close()
