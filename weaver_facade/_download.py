@@ -60,14 +60,13 @@ __all__ = [
 ]
 
 PART_SUFFIX = ".part"
-# Reading an existing prefix or finished file to hash it.
+# Bytes hashed at a time: of an existing prefix or finished file, and of written
+# reads (four threads hashing each 64 KiB read hand the GIL over twice per read,
+# a fifth more CPU in B6).
 HASH_BLOCK = 1 << 20
 # Bytes read from the network at a time, into one buffer per file and written
 # before the next read: all that a crash can lose.
 NETWORK_READ = 64 * 1024
-# Written reads are hashed this many bytes at a time: each update of four threads'
-# hashes hands the GIL over twice, and 64 KiB updates cost a fifth more CPU (B6).
-HASH_BATCH = 1 << 20
 _HEX = frozenset("0123456789abcdef")
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 
@@ -837,7 +836,7 @@ class _Shell:
     def _file(self, name: str) -> None:
         state = self.state
         part = _PartFile(self.dest / name)
-        buffer = memoryview(bytearray(HASH_BATCH))
+        buffer = memoryview(bytearray(HASH_BLOCK))
         with part.guard():
             transfer = _start(state, state.current(name), part)
             while transfer is not None:
