@@ -33,6 +33,7 @@ __all__ = [
     "SCHEMA_REF",
     "Located",
     "SpecSchemas",
+    "best_error",
     "describe",
     "field_parts",
     "field_path",
@@ -241,6 +242,17 @@ def leaves(
                 yield from leaves([best])
                 continue
         yield error
+
+
+def best_error(
+    errors: Iterable[jsonschema.exceptions.ValidationError],
+) -> jsonschema.exceptions.ValidationError | None:
+    """The error that names the failing field: jsonschema's best match, inside the branch of an
+    anyOf/oneOf that the value takes (a nullable object's own field, not the object)."""
+    best: jsonschema.exceptions.ValidationError | None = jsonschema.exceptions.best_match(
+        leaves(errors)
+    )
+    return best
 
 
 def missing_fields(error: jsonschema.exceptions.ValidationError) -> list[str]:

@@ -15,9 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema.exceptions
-
-from .._spec_schema import describe, field_path, spec_document, spec_schemas
+from .._spec_schema import best_error, describe, field_path, spec_document, spec_schemas
 from ._errors import invalid
 
 __all__ = [
@@ -79,7 +77,7 @@ def check_body(schema_name: str, body: Any) -> None:
         except (ValueError, TypeError, OverflowError):  # a value it cannot take: ask Python
             pass
     validator = spec_schemas().component(schema_name)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    error = best_error(validator.iter_errors(body))
     if error is None:
         return
     path, problem = describe(error)
