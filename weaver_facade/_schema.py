@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import operator
 import re
 import uuid
@@ -79,7 +80,7 @@ def _at(path: str, part: str | int) -> str:
     if isinstance(part, int):
         return f"{path}[{part}]"
     if not _IDENT.fullmatch(part):
-        return f"{path}[{part!r}]"
+        return f"{path}[{json.dumps(part)}]"
     return f"{path}.{part}" if path else part
 
 

@@ -638,7 +638,18 @@ SCHEMAS: Final[dict[str, Any]] = {
             "stage": {"type": "string"},
         },
     },
-    "OperationResult": {"type": "object", "additionalProperties": True},
+    "OperationResult": {
+        "x-weaver-result-schemas": {
+            "forward_backward": "ForwardBackwardResult",
+            "optim_step": "OptimStepResult",
+            "save_checkpoint": "Checkpoint",
+            "load_checkpoint": "LoadResult",
+            "export_checkpoint": "Artifact",
+            "export_model_weights": "Artifact",
+        },
+        "type": "object",
+        "additionalProperties": True,
+    },
     "Operation": {
         "type": "object",
         "required": ["id", "status"],

@@ -72,3 +72,20 @@ def test_wheel_ships_the_license_it_declares(wheel: Path) -> None:
     assert meta["License-Expression"] == "MIT"
     assert shipped == (ROOT / "LICENSE").read_text()
     assert shipped.startswith("MIT License\n")
+
+
+def test_an_installed_wheel_finds_its_spec(wheel: Path, tmp_path: Path) -> None:
+    # Unpacked away from the checkout, spec_path() must find the copy the wheel ships.
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "from weaver_facade.emulator import spec_path; print(spec_path())"
+    found = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {code}"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    shipped = site / "weaver_facade" / "emulator" / "openapi.yaml"
+    assert Path(found) == shipped
+    assert shipped.read_bytes() == (ROOT / "openapi.yaml").read_bytes()

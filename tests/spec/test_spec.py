@@ -428,6 +428,24 @@ def test_the_operation_result_design_is_stated() -> None:
     assert result["additionalProperties"] is True
 
 
+def test_each_operation_kind_names_its_result_schema() -> None:
+    results = schema("OperationResult")["x-weaver-result-schemas"]
+    assert list(results) == schema("OperationKind")["enum"]
+    by_id = {op["operationId"]: op for _, _, op in OPS}
+    at_once = 0
+    for kind, name in results.items():
+        assert name in SPEC["components"]["schemas"], kind
+        # Each kind is the operationId of the route that starts it with a 202 Operation.
+        replies = by_id[kind]["responses"]
+        started = deref(replies["202"])["content"]["application/json"]["schema"]
+        assert started == {"$ref": "#/components/schemas/Operation"}, kind
+        # A route that may answer with its result at once (200) documents that same schema.
+        done = deref(replies.get("200", replies["202"]))["content"]["application/json"]["schema"]
+        assert done in (started, {"$ref": f"#/components/schemas/{name}"}), kind
+        at_once += done != started
+    assert at_once  # the exports
+
+
 def test_the_export_body_of_export_hf_is_the_export_body_without_force() -> None:
     full = schema("ExportRequest")["properties"]
     model = schema("ExportModelRequest")["properties"]

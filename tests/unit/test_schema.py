@@ -28,8 +28,8 @@ OUTPUT = {"logprobs": {"data": [-1.0], "dtype": "float32"}}
         (
             "OptimStepResult",
             {"metrics": {"optim:step": True}},
-            "metrics['optim:step']",
-            "field `metrics['optim:step']`: expected a number, got a boolean",
+            'metrics["optim:step"]',
+            'field `metrics["optim:step"]`: expected a number, got a boolean',
         ),
         (
             "LoadResult",

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
+from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions, restrict_spec
 from ._findings import API_KEY_HEADER, Finding, dedupe
@@ -168,12 +169,7 @@ def run_contract_test(
     """
     started = time.monotonic()
     base_url = settings.base_url.rstrip("/")
-    if settings.spec_file is None:
-        from ..emulator import spec_path  # the wheel ships the spec with the emulator
-
-        spec_file = spec_path()
-    else:
-        spec_file = settings.spec_file
+    spec_file = spec_path() if settings.spec_file is None else settings.spec_file
     spec = load_spec(spec_file)
     listed, vocab, why = _probe(base_url, settings.api_key)
     report = ContractReport(

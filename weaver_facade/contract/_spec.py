@@ -11,16 +11,25 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import jsonschema
 import jsonschema.exceptions
-import yaml
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+
+from .._spec_schema import (
+    RESULT_SCHEMAS,
+    SCHEMA_REF,
+    Located,
+    SpecSchemas,
+    field_path,
+    leaves,
+    missing_fields,
+    read_document,
+    spec_path,
+    unknown_fields,
+)
 
 __all__ = [
     "RESULT_SCHEMAS",
@@ -31,21 +40,8 @@ __all__ = [
     "load_spec",
 ]
 
-_URI = "urn:weaver-contract:openapi"
 _METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
-_SCHEMA_REF = "#/components/schemas/"
 _SHOWN = 60
-
-# The `response` of a done operation, by kind: the spec's Operation.response is free-form
-# (see the note at the top of openapi.yaml), so the kit checks it with the schema of the kind.
-RESULT_SCHEMAS: Mapping[str, str] = {
-    "forward_backward": "ForwardBackwardResult",
-    "optim_step": "OptimStepResult",
-    "save_checkpoint": "Checkpoint",
-    "load_checkpoint": "LoadResult",
-    "export_checkpoint": "Artifact",
-    "export_model_weights": "Artifact",
-}
 
 
 @dataclass(frozen=True)
@@ -100,11 +96,8 @@ def _short(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
-def _where(path: Sequence[Any]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+def _where(path: Iterable[Any]) -> str:
+    return field_path("", path)
 
 
 def _ticks(names: Sequence[str]) -> str:
@@ -116,9 +109,7 @@ class Spec:
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
-        self._registry: Registry[Any] = Registry().with_resource(
-            _URI, Resource.from_contents(dict(document), default_specification=DRAFT202012)
-        )
+        self.schemas = SpecSchemas(document)
         self.operations: dict[str, OperationSpec] = {}
         for path, item in (document.get("paths") or {}).items():
             for method in _METHODS:
@@ -139,7 +130,7 @@ class Spec:
                     method=method.upper(),
                     path=path,
                     responses=responses,
-                    request_schema=ref[len(_SCHEMA_REF) :] if ref.startswith(_SCHEMA_REF) else None,
+                    request_schema=ref[len(SCHEMA_REF) :] if ref.startswith(SCHEMA_REF) else None,
                     pattern=_path_pattern(path),
                 )
                 self.operations[spec.label] = spec
@@ -147,15 +138,8 @@ class Spec:
     def _deref(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
         seen = 0
         while isinstance(node, Mapping) and "$ref" in node and seen < 10:
-            node = self._resolve(str(node["$ref"]))
+            node = self.schemas.resolve(str(node["$ref"]))
             seen += 1
-        return node
-
-    def _resolve(self, ref: str) -> Any:
-        node: Any = self.document
-        for segment in ref.removeprefix("#/").split("/"):
-            segment = segment.replace("~1", "/").replace("~0", "~")
-            node = node[int(segment)] if isinstance(node, list) else node[segment]
         return node
 
     def by_id(self, operation_id: str) -> OperationSpec:
@@ -286,13 +270,10 @@ class Spec:
         return self.check_value(f"#/components/schemas/{name}", value, at=at)
 
     def check_value(self, pointer: str, value: Any, *, at: str = "") -> list[Problem]:
-        root = {"$ref": f"{_URI}{pointer}"}
-        validator = _validator(root, self._registry)
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
-        return _describe(errors, root, self, at)
-
-    def ref_target(self, ref: str) -> Any:
-        return self._resolve(ref.removeprefix(_URI))
+        """Problems of ``value`` against the schema at ``pointer`` (``#/...``)."""
+        errors = self.schemas.validator(pointer).iter_errors(value)
+        ordered = sorted(errors, key=lambda e: list(map(str, e.path)))
+        return _describe(ordered, pointer, self.schemas, at)
 
 
 class OperationResults:
@@ -358,106 +339,31 @@ def _field_drift(schema: str, properties: set[str], body: Any, text: str) -> str
     return None
 
 
-def _validator(root: Mapping[str, Any], registry: Registry[Any]) -> Any:
-    return jsonschema.Draft202012Validator(root, registry=registry)
-
-
 # -- naming schema errors ---------------------------------------------------------------------
 
 
-@dataclass
-class _Located:
-    """A schema error with the named schemas it was found under."""
-
-    error: jsonschema.exceptions.ValidationError
-    node: Any
-    names: list[str]
-    # The named schema of the failing value itself (CheckpointType for Checkpoint.type), if any.
-    own: str | None = None
-
-
-def _locate(error: jsonschema.exceptions.ValidationError, root: Any, spec: Spec) -> _Located:
-    """Walk the error's schema path, noting every component schema passed on the way.
-
-    jsonschema leaves `$ref` out of schema paths, so a segment missing from a node that has a
-    `$ref` means the path went through the reference.
-    """
-    node: Any = root
-    names: list[str] = []
-
-    def through_refs(node: Any, segment: Any) -> Any:
-        for _ in range(10):
-            if not isinstance(node, Mapping) or segment in node or "$ref" not in node:
-                break
-            ref = str(node["$ref"]).removeprefix(_URI)
-            if ref.startswith(_SCHEMA_REF):
-                names.append(ref[len(_SCHEMA_REF) :])
-            node = spec.ref_target(ref)
-        return node
-
-    path = list(error.absolute_schema_path)
-    for segment in path[:-1]:
-        node = through_refs(node, segment)
-        child = _child(node, segment)
-        if child is None:
-            break
-        node = child
-    before = len(names)
-    if path:
-        node = through_refs(node, path[-1])
-    own = names[-1] if len(names) > before else None
-    return _Located(error, node, names, own)
-
-
-def _child(node: Any, segment: str | int) -> Any:
-    if isinstance(node, list) and isinstance(segment, int) and segment < len(node):
-        return node[segment]
-    if isinstance(node, Mapping):
-        return node.get(segment)
-    return None
-
-
-def _leaves(
-    errors: Sequence[jsonschema.exceptions.ValidationError],
-) -> Iterator[jsonschema.exceptions.ValidationError]:
-    """anyOf/oneOf errors say little; the best error of their best branch says what is wrong."""
-    for error in errors:
-        if error.validator in ("anyOf", "oneOf") and error.context:
-            # A branch that is only `type: null` explains nothing about a non-null value.
-            useful = [
-                e
-                for e in error.context
-                if not (e.validator == "type" and e.validator_value == "null")
-            ]
-            best = jsonschema.exceptions.best_match(useful or error.context)
-            if best is not None:
-                yield from _leaves([best])
-                continue
-        yield error
-
-
 def _describe(
-    errors: Sequence[jsonschema.exceptions.ValidationError], root: Any, spec: Spec, at: str
+    errors: Sequence[jsonschema.exceptions.ValidationError],
+    pointer: str,
+    schemas: SpecSchemas,
+    at: str,
 ) -> list[Problem]:
     problems: list[Problem] = []
     # Missing required fields of one object are one finding, not one per field.
-    missing: dict[tuple[str, str], tuple[_Located, list[str]]] = {}
-    for error in _leaves(errors):
-        located = _locate(error, root, spec)
+    missing: dict[tuple[str, str], tuple[Located, Mapping[str, Any], list[str]]] = {}
+    for error in leaves(errors):
+        located = schemas.locate(error, pointer)
         full = [*([at] if at else []), *error.absolute_path]
         where = _where(full)
-        if error.validator == "required" and isinstance(error.instance, Mapping):
+        absent = missing_fields(error)
+        if absent:
             name = located.names[-1] if located.names else "the reply"
-            key = (name, where)
-            field_name = str(error.message).split("'")[1] if "'" in error.message else "?"
-            if key in missing:
-                missing[key][1].append(field_name)
-            else:
-                missing[key] = (located, [field_name])
+            instance = cast(Mapping[str, Any], error.instance)
+            found = missing.setdefault((name, where), (located, instance, []))
+            found[2].extend(f for f in absent if f not in found[2])
             continue
-        problems.append(_problem(located, full))
-    for (name, where), (located, fields) in missing.items():
-        instance = cast(Mapping[str, Any], located.error.instance)
+        problems.append(_problem(located, error, full))
+    for (name, where), (located, instance, fields) in missing.items():
         props = (
             set((located.node.get("properties") or {}).keys())
             if isinstance(located.node, Mapping)
@@ -479,8 +385,9 @@ def _describe(
     return problems
 
 
-def _problem(located: _Located, path: list[Any]) -> Problem:
-    error = located.error
+def _problem(
+    located: Located, error: jsonschema.exceptions.ValidationError, path: list[Any]
+) -> Problem:
     names = located.names
     value = error.instance
     where = _where(path)
@@ -523,13 +430,8 @@ def _problem(located: _Located, path: list[Any]) -> Problem:
             expected=wanted_text,
             got=_short(value),
         )
-    if error.validator == "additionalProperties" and isinstance(value, Mapping):
-        props = (
-            set((located.node.get("properties") or {}).keys())
-            if isinstance(located.node, Mapping)
-            else set()
-        )
-        extra = sorted(k for k in value if k not in props)
+    extra = unknown_fields(error)
+    if extra:
         return Problem(
             "response_schema_conformance",
             f"{owner}: unexpected {'fields' if len(extra) > 1 else 'field'} {_ticks(extra)}"
@@ -563,11 +465,4 @@ def _json_type(value: Any) -> str:
 @functools.cache
 def load_spec(path: Path | None = None) -> Spec:
     """The spec at ``path`` (default: the checked-in openapi.yaml), parsed once."""
-    if path is None:
-        from ..emulator import spec_path
-
-        path = spec_path()
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict):
-        raise ValueError(f"{path} is not an OpenAPI document")
-    return Spec(document)
+    return Spec(read_document(spec_path() if path is None else path))

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from .._spec_schema import spec_path
     from ._app import EmulatorApp, create_app
     from ._config import EmulatorConfig, FaultConfig, FaultRule
     from ._server import RunningEmulator, run_emulator
-    from ._spec import spec_path
 
 __all__ = [
     "EmulatorApp",
@@ -38,7 +38,7 @@ __getattr__ = lazy_attributes(
     __name__,
     {
         "EmulatorApp": "._app",
-        "spec_path": "._spec",
+        "spec_path": ".._spec_schema",
         "create_app": "._app",
         "EmulatorConfig": "._config",
         "FaultConfig": "._config",

@@ -16,12 +16,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from weaver_client import limits
 
+from .._spec_schema import spec_bytes
 from ._auth import Tenants
 from ._config import EmulatorConfig
 from ._errors import ApiError, invalid
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, Reply, canonical, fingerprint
-from ._spec import spec_bytes
 from ._storage import PathSend, serve_storage
 from ._validation import (
     check_body,

@@ -5,7 +5,8 @@ list of the names the spec marks with ``x-weaver-extension``. With an
 extension off the emulator behaves as a server that never had it: it ignores
 the extension's parameters and headers (the handlers ask ``offers``), its
 routes are not registered (an unknown route's 404), and ``strip`` removes its
-fields from every reply, following the spec's reply schema of the route.
+fields from every reply, following the spec's reply schema of the route (looked
+up once, when the emulator starts: ``strip`` runs on the event loop).
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._extensions import MARKER, extension_names
-from ._spec import spec_document
+from .._spec_schema import RESULT_SCHEMAS, spec_document
 
 __all__ = ["Extensions", "known_extensions", "parse_extensions"]
 
 _REF = "#/components/schemas/"
 _RESPONSE_REF = "#/components/responses/"
-# Operation.response is free-form on the wire; its schema follows the operation's kind.
-_RESULT_OF_KIND = {"save_checkpoint": "Checkpoint", "load_checkpoint": "LoadResult"}
 
 
 def known_extensions() -> tuple[str, ...]:
@@ -56,6 +55,18 @@ def _ref_name(node: Mapping[str, Any]) -> str | None:
     return ref[len(_REF) :] if isinstance(ref, str) and ref.startswith(_REF) else None
 
 
+def _reply_schema(reply: Any, responses: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The JSON body schema of one documented reply (which may be a shared response)."""
+    try:
+        ref = reply.get("$ref", "")
+        if ref.startswith(_RESPONSE_REF):
+            reply = responses[ref[len(_RESPONSE_REF) :]]
+        schema = reply["content"]["application/json"]["schema"]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return schema if isinstance(schema, Mapping) else None
+
+
 class Extensions:
     """The extensions one emulator offers, and how its replies leave the others out."""
 
@@ -65,8 +76,18 @@ class Extensions:
         self.offered = frozenset(offered)
         self._schemas: Mapping[str, Any] = doc["components"]["schemas"]
         self._paths: Mapping[str, Any] = doc["paths"]
-        self._responses: Mapping[str, Any] = doc["components"].get("responses", {})
         self._all = self.offered >= set(self.known)
+        # Per route and status: the schema of the reply's JSON body.
+        responses: Mapping[str, Any] = doc["components"].get("responses", {})
+        self._replies: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        for path, item in self._paths.items():
+            for method, op in item.items():
+                if not isinstance(op, Mapping):  # the path's parameters or marker
+                    continue
+                for status, reply in op.get("responses", {}).items():
+                    schema = _reply_schema(reply, responses)
+                    if schema is not None:
+                        self._replies[method.upper(), path, str(status)] = schema
         # Per schema: the properties that belong to an extension that is off.
         self._off: dict[str, frozenset[str]] = {}
         for name, schema in self._schemas.items():
@@ -96,15 +117,8 @@ class Extensions:
         """``body`` without the fields of extensions that are off, per the route's reply schema."""
         if self._all:
             return body
-        try:
-            reply = self._paths[path][method.lower()]["responses"][str(status)]
-            ref = reply.get("$ref", "")
-            if ref.startswith(_RESPONSE_REF):
-                reply = self._responses[ref[len(_RESPONSE_REF) :]]
-            schema = reply["content"]["application/json"]["schema"]
-        except (KeyError, TypeError, AttributeError):
-            return body
-        return self._strip(schema, body)
+        schema = self._replies.get((method.upper(), path, str(status)))
+        return body if schema is None else self._strip(schema, body)
 
     def _strip(self, schema: Mapping[str, Any], body: Any) -> Any:
         name = _ref_name(schema)
@@ -125,7 +139,7 @@ class Extensions:
             if field in out and isinstance(prop, Mapping):
                 out[field] = self._strip(prop, out[field])
         if name == "Operation" and isinstance(out.get("response"), dict):
-            result = _RESULT_OF_KIND.get(str(body.get("kind")))
+            result = RESULT_SCHEMAS.get(str(body.get("kind")))
             if result is not None:
                 out["response"] = self._strip({"$ref": _REF + result}, out["response"])
         return out

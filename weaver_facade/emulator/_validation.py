@@ -1,9 +1,8 @@
 """Request validation against openapi.yaml, with messages that name the field.
 
-Bodies are checked with JSON Schema 2020-12 against the spec's own component
-schemas, so the emulator and the contract cannot drift apart. Patterns must
-match the whole string (``re.fullmatch``): JSON Schema's ``pattern`` is a
-search, and Python's ``$`` also matches before a trailing newline.
+Bodies are checked with the shared validator of the spec's own component schemas
+(``weaver_facade._spec_schema``, which the contract kit uses too), so the emulator
+and the contract cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,17 +12,11 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-import jsonschema.exceptions
-import jsonschema.validators
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
+from .._spec_schema import best_error, describe, field_path, spec_document, spec_schemas
 from ._errors import invalid
-from ._spec import spec_document
 
 __all__ = [
     "RESOURCE_ID",
@@ -37,128 +30,17 @@ __all__ = [
     "query_pattern",
 ]
 
-_SPEC_URI = "urn:weaver:openapi"
-
-
-def _pattern_fullmatch(
-    validator: Any, patrn: str, instance: Any, schema: Mapping[str, Any]
-) -> Iterator[jsonschema.exceptions.ValidationError]:
-    if validator.is_type(instance, "string") and _compiled(patrn).fullmatch(instance) is None:
-        yield jsonschema.exceptions.ValidationError(f"must match {patrn}")
-
 
 @functools.cache
-def _compiled(patrn: str) -> re.Pattern[str]:
-    return re.compile(patrn)
-
-
-_Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft202012Validator, validators={"pattern": _pattern_fullmatch}
-)
-
-
-@functools.cache
-def _registry() -> Registry[Any]:
-    resource: Resource[Any] = Resource.from_contents(
-        spec_document(), default_specification=DRAFT202012
-    )
-    registry: Registry[Any] = Registry().with_resource(_SPEC_URI, resource)
-    return registry
-
-
-@functools.cache
-def _validator(schema_name: str) -> Any:
-    if schema_name not in spec_document()["components"]["schemas"]:
-        raise KeyError(schema_name)
-    ref = {"$ref": f"{_SPEC_URI}#/components/schemas/{schema_name}"}
-    return _Validator(ref, registry=_registry())
-
-
 def _schema_pattern(schema_name: str) -> re.Pattern[str]:
-    return _compiled(spec_document()["components"]["schemas"][schema_name]["pattern"])
+    return re.compile(spec_document()["components"]["schemas"][schema_name]["pattern"])
 
 
 RESOURCE_ID = _schema_pattern("ResourceId")
-_IDEMPOTENCY_KEY = _compiled(
+_IDEMPOTENCY_KEY = re.compile(
     spec_document()["components"]["parameters"]["IdempotencyKey"]["schema"]["pattern"]
 )
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def field_path(root: str, parts: Iterable[str | int]) -> str:
-    out = root
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENT.fullmatch(part):
-            out += f".{part}"
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out
-
-
-def _describe_types(types: Any) -> str:
-    names = {
-        "integer": "an integer",
-        "number": "a number",
-        "string": "a string",
-        "boolean": "a boolean",
-        "object": "an object",
-        "array": "an array",
-        "null": "null",
-    }
-    seq = [types] if isinstance(types, str) else list(types)
-    return " or ".join(names.get(t, t) for t in seq)
-
-
-def _problem(error: jsonschema.exceptions.ValidationError) -> tuple[list[str | int], str]:
-    """(path of the offending field, what is wrong with it)."""
-    path: list[str | int] = list(error.absolute_path)
-    kind: Any = error.validator
-    value: Any = error.validator_value
-    instance: Any = error.instance
-    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
-    if kind == "required" and isinstance(instance, Mapping):
-        missing = next(name for name in value if name not in instance)
-        return [*path, missing], "is required"
-    if kind == "additionalProperties" and isinstance(instance, Mapping):
-        known = set(schema.get("properties", {}))
-        extra = sorted(name for name in instance if name not in known)
-        if extra:
-            return [*path, extra[0]], "is not a known field"
-    if kind == "type" and value == "integer" and isinstance(instance, int | float):
-        minimum = schema.get("minimum")
-        return path, "must be an integer" + (f" >= {minimum}" if minimum is not None else "")
-    if kind == "minimum" and schema.get("type") == "integer":
-        return path, f"must be an integer >= {value}"
-    return path, _message(str(kind), value) or error.message[:200]
-
-
-def _message(kind: str, value: Any) -> str | None:
-    if kind == "type":
-        return f"must be {_describe_types(value)}"
-    if kind == "enum" and isinstance(value, list):
-        return "must be one of " + ", ".join(json.dumps(v) for v in value)
-    if kind == "const":
-        return f"must be {json.dumps(value)}"
-    templates = {
-        "minimum": "must be >= {}",
-        "maximum": "must be <= {}",
-        "exclusiveMinimum": "must be > {}",
-        "exclusiveMaximum": "must be < {}",
-        "minLength": "must be at least {} characters long",
-        "maxLength": "must be at most {} characters long",
-        "minItems": "must have at least {} items",
-        "maxItems": "must have at most {} items",
-        "minProperties": "must have at least {} entries",
-        "maxProperties": "must have at most {} entries",
-        "pattern": "must match {}",
-        "anyOf": "does not match any allowed form",
-        "oneOf": "does not match exactly one allowed form",
-    }
-    template = templates.get(kind)
-    return template.format(value) if template is not None else None
 
 
 @functools.cache
@@ -194,10 +76,11 @@ def check_body(schema_name: str, body: Any) -> None:
                 return
         except (ValueError, TypeError, OverflowError):  # a value it cannot take: ask Python
             pass
-    error = jsonschema.exceptions.best_match(_validator(schema_name).iter_errors(body))
+    validator = spec_schemas().component(schema_name)
+    error = best_error(validator.iter_errors(body))
     if error is None:
         return
-    path, problem = _problem(error)
+    path, problem = describe(error)
     raise invalid(field_path("body", path), problem)
 
 

@@ -1,0 +1,343 @@
+"""openapi.yaml and JSON Schema over it: the one validator of the emulator and the contract kit.
+
+The emulator checks request bodies and the kit checks a server's replies, both with JSON
+Schema 2020-12 against the spec's own schemas, reached through a registry that holds the
+whole document. ``pattern`` must match the whole string (``re.fullmatch``): JSON Schema's
+``pattern`` is a search, and Python's ``$`` also matches before a trailing newline. Formats
+are annotations unless a validator is asked to check them.
+
+Needs jsonschema and PyYAML (the ``emulator`` extra, which ``contract`` includes); the facade
+never imports this module. Its dependency-free ``_schema.explain`` must name the same field as
+this validator, which ``tests/unit/test_schema_agreement.py`` checks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jsonschema.exceptions
+import jsonschema.validators
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+__all__ = [
+    "RESULT_SCHEMAS",
+    "SCHEMA_REF",
+    "Located",
+    "SpecSchemas",
+    "best_error",
+    "describe",
+    "field_parts",
+    "field_path",
+    "leaves",
+    "missing_fields",
+    "read_document",
+    "result_schemas",
+    "spec_bytes",
+    "spec_document",
+    "spec_path",
+    "spec_schemas",
+    "unknown_fields",
+]
+
+SCHEMA_REF = "#/components/schemas/"
+_URI = "urn:weaver:openapi"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# -- the spec file --------------------------------------------------------------------------
+
+
+def spec_path() -> Path:
+    """The checked-in openapi.yaml: the wheel ships it inside the emulator package; a source
+    checkout has it at the repository's root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "emulator" / "openapi.yaml", here.parent / "openapi.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("openapi.yaml is missing from this installation")
+
+
+@functools.cache
+def spec_bytes() -> bytes:
+    """The checked-in spec's bytes, as the emulator serves them."""
+    return spec_path().read_bytes()
+
+
+def _parse(raw: bytes, where: Path) -> dict[str, Any]:
+    document = yaml.safe_load(raw)
+    if not isinstance(document, dict):
+        raise ValueError(f"{where} is not an OpenAPI document")
+    return document
+
+
+@functools.cache
+def spec_document() -> dict[str, Any]:
+    """The checked-in spec, parsed once. Callers must not change it."""
+    return _parse(spec_bytes(), spec_path())
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The OpenAPI document at ``path`` (a new copy each call)."""
+    return _parse(path.read_bytes(), path)
+
+
+def result_schemas(document: Mapping[str, Any]) -> dict[str, str]:
+    """The schema of a done operation's ``response`` per kind, as ``OperationResult`` says.
+
+    ``Operation.response`` is free-form on the wire (see the note at the top of openapi.yaml),
+    so its schema follows the operation's kind.
+    """
+    marked = document["components"]["schemas"]["OperationResult"]["x-weaver-result-schemas"]
+    return {str(kind): str(name) for kind, name in marked.items()}
+
+
+RESULT_SCHEMAS: Mapping[str, str] = result_schemas(spec_document())
+
+# -- validators -----------------------------------------------------------------------------
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _pattern_fullmatch(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.exceptions.ValidationError]:
+    if validator.is_type(instance, "string") and _compiled(pattern).fullmatch(instance) is None:
+        yield jsonschema.exceptions.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator, validators={"pattern": _pattern_fullmatch}
+)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a schema error was found, in the spec's words.
+
+    Attributes:
+        node: The schema that holds the failing keyword.
+        names: The component schemas passed on the way, outermost first.
+        own: The component schema of the failing value itself (``CheckpointType`` for
+            ``Checkpoint.type``), if it has one.
+    """
+
+    node: Any
+    names: list[str] = field(default_factory=list)
+    own: str | None = None
+
+
+class SpecSchemas:
+    """JSON Schema validators over one OpenAPI document's schemas."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        resource: Resource[Any] = Resource.from_contents(
+            dict(document), default_specification=DRAFT202012
+        )
+        self._registry: Registry[Any] = Registry().with_resource(_URI, resource)
+        self._validators: dict[tuple[str, bool], Any] = {}
+
+    def validator(self, pointer: str, *, formats: bool = False) -> Any:
+        """The validator of the schema at ``pointer`` (such as ``#/components/schemas/Checkpoint``),
+        checking ``format`` too when asked."""
+        key = (pointer, formats)
+        found = self._validators.get(key)
+        if found is None:
+            checker = _Validator.FORMAT_CHECKER if formats else None
+            found = _Validator(
+                {"$ref": _URI + pointer}, registry=self._registry, format_checker=checker
+            )
+            self._validators[key] = found
+        return found
+
+    def component(self, name: str, *, formats: bool = False) -> Any:
+        """The validator of the component schema ``name``; a ``KeyError`` for an unknown one."""
+        if name not in self.document["components"]["schemas"]:
+            raise KeyError(name)
+        return self.validator(SCHEMA_REF + name, formats=formats)
+
+    def resolve(self, ref: str) -> Any:
+        """The node a local ``$ref`` (``#/a/b``, with or without this registry's URI) names."""
+        node: Any = self.document
+        for segment in ref.removeprefix(_URI).removeprefix("#/").split("/"):
+            segment = segment.replace("~1", "/").replace("~0", "~")
+            node = node[int(segment)] if isinstance(node, list) else node[segment]
+        return node
+
+    def locate(self, error: jsonschema.exceptions.ValidationError, pointer: str) -> Located:
+        """Walk ``error``'s schema path from the schema at ``pointer``, noting every component
+        schema passed on the way.
+
+        jsonschema leaves ``$ref`` out of schema paths, so a segment missing from a node that
+        has a ``$ref`` means the path went through the reference.
+        """
+        names: list[str] = []
+
+        def through_refs(node: Any, segment: Any) -> Any:
+            for _ in range(10):
+                if not isinstance(node, Mapping) or segment in node or "$ref" not in node:
+                    break
+                ref = str(node["$ref"]).removeprefix(_URI)
+                if ref.startswith(SCHEMA_REF):
+                    names.append(ref[len(SCHEMA_REF) :])
+                node = self.resolve(ref)
+            return node
+
+        node: Any = {"$ref": pointer}
+        path = list(error.absolute_schema_path)
+        for segment in path[:-1]:
+            node = through_refs(node, segment)
+            child = _child(node, segment)
+            if child is None:
+                break
+            node = child
+        before = len(names)
+        if path:
+            node = through_refs(node, path[-1])
+        return Located(node, names, names[-1] if len(names) > before else None)
+
+
+@functools.cache
+def spec_schemas() -> SpecSchemas:
+    """The validators of the checked-in spec."""
+    return SpecSchemas(spec_document())
+
+
+def _child(node: Any, segment: str | int) -> Any:
+    if isinstance(node, list) and isinstance(segment, int) and segment < len(node):
+        return node[segment]
+    if isinstance(node, Mapping):
+        return node.get(segment)
+    return None
+
+
+# -- naming the failing field ---------------------------------------------------------------
+
+
+def leaves(
+    errors: Iterable[jsonschema.exceptions.ValidationError],
+) -> Iterator[jsonschema.exceptions.ValidationError]:
+    """anyOf/oneOf errors say little; the best error of their best branch says what is wrong."""
+    for error in errors:
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            # A branch that is only `type: null` explains nothing about a non-null value.
+            useful = [
+                e
+                for e in error.context
+                if not (e.validator == "type" and e.validator_value == "null")
+            ]
+            best = jsonschema.exceptions.best_match(useful or error.context)
+            if best is not None:
+                yield from leaves([best])
+                continue
+        yield error
+
+
+def best_error(
+    errors: Iterable[jsonschema.exceptions.ValidationError],
+) -> jsonschema.exceptions.ValidationError | None:
+    """The error that names the failing field: jsonschema's best match, inside the branch of an
+    anyOf/oneOf that the value takes (a nullable object's own field, not the object)."""
+    best: jsonschema.exceptions.ValidationError | None = jsonschema.exceptions.best_match(
+        leaves(errors)
+    )
+    return best
+
+
+def missing_fields(error: jsonschema.exceptions.ValidationError) -> list[str]:
+    """The required fields a ``required`` error's object lacks, in the schema's order."""
+    required: Any = error.validator_value
+    if error.validator != "required" or not isinstance(error.instance, Mapping):
+        return []
+    return [str(name) for name in required if name not in error.instance]
+
+
+def unknown_fields(error: jsonschema.exceptions.ValidationError) -> list[str]:
+    """The fields an ``additionalProperties: false`` error's object has beyond its schema's."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, Mapping):
+        return []
+    known = set(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else set()
+    return sorted(str(name) for name in error.instance if name not in known)
+
+
+def field_parts(error: jsonschema.exceptions.ValidationError) -> list[str | int]:
+    """The path of the offending field: a missing or an unknown field itself, else the value's."""
+    path: list[str | int] = list(error.absolute_path)
+    named = missing_fields(error)[:1] or unknown_fields(error)[:1]
+    return [*path, *named]
+
+
+def field_path(root: str, parts: Iterable[str | int]) -> str:
+    """``body.items[0]["optim:step"]``: a path for people, from ``root`` (which may be empty)."""
+    out = root
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENT.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+_ARTICLES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+_TEMPLATES = {
+    "minimum": "must be >= {}",
+    "maximum": "must be <= {}",
+    "exclusiveMinimum": "must be > {}",
+    "exclusiveMaximum": "must be < {}",
+    "minLength": "must be at least {} characters long",
+    "maxLength": "must be at most {} characters long",
+    "minItems": "must have at least {} items",
+    "maxItems": "must have at most {} items",
+    "minProperties": "must have at least {} entries",
+    "maxProperties": "must have at most {} entries",
+    "pattern": "must match {}",
+    "anyOf": "does not match any allowed form",
+    "oneOf": "does not match exactly one allowed form",
+}
+
+
+def describe(error: jsonschema.exceptions.ValidationError) -> tuple[list[str | int], str]:
+    """(the path of the offending field, what is wrong with it), such as
+    ``(["payload", "seq_id"], "must be an integer >= 1")``."""
+    path = field_parts(error)
+    kind: Any = error.validator
+    value: Any = error.validator_value
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    if missing_fields(error):
+        return path, "is required"
+    if unknown_fields(error):
+        return path, "is not a known field"
+    integer = kind == "type" and value == "integer" and isinstance(error.instance, int | float)
+    if integer or (kind == "minimum" and schema.get("type") == "integer"):
+        minimum = value if kind == "minimum" else schema.get("minimum")
+        return path, "must be an integer" + (f" >= {minimum}" if minimum is not None else "")
+    if kind == "type":
+        types = [value] if isinstance(value, str) else list(value)
+        return path, "must be " + " or ".join(_ARTICLES.get(t, t) for t in types)
+    if kind == "enum" and isinstance(value, list):
+        return path, "must be one of " + ", ".join(json.dumps(v) for v in value)
+    if kind == "const":
+        return path, f"must be {json.dumps(value)}"
+    template = _TEMPLATES.get(str(kind))
+    return path, template.format(value) if template is not None else error.message[:200]
