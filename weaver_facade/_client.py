@@ -498,7 +498,7 @@ class ServiceClient(_ServiceBase):
         """Re-attach to an operation by id, for example after a crash or a timeout.
 
         The result parser follows ``result_type`` (``ForwardBackwardResult``,
-        ``OptimStepResult``, ``Checkpoint`` or ``LoadResult``) or else the
+        ``OptimStepResult``, ``Checkpoint``, ``LoadResult`` or ``Artifact``) or else the
         operation's ``kind``; with neither, ``result()`` is the raw ``response`` dict.
         """
         snapshot = self._io.snapshot(_check_id("operation_id", operation_id), None)

@@ -11,6 +11,7 @@ server's 409 (``CheckpointExistsError``).
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -109,7 +110,7 @@ SERVER_DEFAULT: Literal[_ServerDefault.SERVER_DEFAULT] = _ServerDefault.SERVER_D
 DEFAULT_ADAM = AdamParams()
 
 OperationResult: TypeAlias = (
-    ForwardBackwardResult | OptimStepResult | Checkpoint | LoadResult | dict[str, Any]
+    ForwardBackwardResult | OptimStepResult | Checkpoint | LoadResult | Artifact | dict[str, Any]
 )
 """What a re-attached operation yields; a raw ``dict`` only when its kind is unknown."""
 
@@ -186,37 +187,52 @@ def _parse_raw(snap: OperationSnapshot) -> dict[str, Any]:
     return dict(snap.response or {})
 
 
-_KIND_OF_RESULT: dict[type[Any], str] = {
-    ForwardBackwardResult: "forward_backward",
-    OptimStepResult: "optim_step",
-    Checkpoint: "save_checkpoint",
-    LoadResult: "load_checkpoint",
+# The parser of each result schema; which kind of operation has which schema is the
+# spec's word (``x-weaver-result-schemas`` on ``OperationResult``), read on first use.
+_PARSER_OF_SCHEMA: dict[str, Callable[[str], ResultParser[Any]]] = {
+    "ForwardBackwardResult": lambda kind: _parse_fb(None),
+    "OptimStepResult": lambda kind: _parse_optim,
+    "Checkpoint": lambda kind: _parse_save,
+    "LoadResult": lambda kind: _parse_load(None, None),
+    "Artifact": lambda kind: _parse_export(kind),
 }
-_PARSER_OF_KIND: dict[str, ResultParser[Any]] = {
-    "forward_backward": _parse_fb(None),
-    "optim_step": _parse_optim,
-    "save_checkpoint": _parse_save,
-    "load_checkpoint": _parse_load(None, None),
-}
+_RESULT_TYPES: tuple[type[Any], ...] = (
+    ForwardBackwardResult,
+    OptimStepResult,
+    Checkpoint,
+    LoadResult,
+    Artifact,
+)
+
+
+@functools.cache
+def _schema_of_kind() -> dict[str, str]:
+    from weaver_client.schemas import SCHEMAS  # large: imported by a re-attach only
+
+    return dict(SCHEMAS["OperationResult"]["x-weaver-result-schemas"])
 
 
 def reattach_parser(
     snapshot: OperationSnapshot, result_type: type[Any] | None
 ) -> ResultParser[Any]:
-    """Pick the result parser of a re-attached operation from ``result_type`` and its ``kind``."""
+    """Pick the result parser of a re-attached operation from ``result_type`` and its ``kind``
+    (without either, the raw ``response``)."""
+    kinds = _schema_of_kind()
     kind = snapshot.kind
-    if result_type is not None:
-        expected = _KIND_OF_RESULT.get(result_type)
-        if expected is None:
-            names = ", ".join(t.__name__ for t in _KIND_OF_RESULT)
-            raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
-        if kind is not None and kind != expected:
-            raise InvalidArgumentError(
-                f"operation {snapshot.id} is a {kind} operation; its result is not a "
-                f"{result_type.__name__}"
-            )
-        kind = expected
-    return _parse_raw if kind is None else _PARSER_OF_KIND[kind]
+    if result_type is None:
+        schema = kinds.get(kind) if kind is not None else None
+        return _parse_raw if schema is None else _PARSER_OF_SCHEMA[schema](kind or "")
+    if result_type not in _RESULT_TYPES:
+        names = ", ".join(t.__name__ for t in _RESULT_TYPES)
+        raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
+    schema = result_type.__name__
+    if kind is not None and kinds.get(kind) != schema:
+        raise InvalidArgumentError(
+            f"operation {snapshot.id} is a {kind} operation; its result is not a {schema}"
+        )
+    if kind is None:
+        kind = next(k for k, v in kinds.items() if v == schema)
+    return _PARSER_OF_SCHEMA[schema](kind)
 
 
 # -- the shared, I/O-free half of both clients ----------------------------------------------------

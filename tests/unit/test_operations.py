@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args, get_origin
 
 import pytest
+import yaml
 
 from tests.support.fakeserver import FakeClock, FakeWeaver, async_service, json_reply, service
 from weaver_facade import (
+    Artifact,
     Checkpoint,
     ForwardBackwardResult,
     InvalidArgumentError,
     LoadResult,
     NotFoundError,
     OperationProgress,
+    OperationResult,
     OperationStatus,
     OperationTimeoutError,
     OptimStepResult,
@@ -25,6 +29,9 @@ from weaver_facade import (
 )
 
 OP = "/api/v1/operations/op-1"
+ROOT = Path(__file__).resolve().parents[2]
+# The typed results a re-attached operation can give (``OperationResult`` less the raw dict).
+OPERATION_RESULT_TYPES = [t for t in get_args(OperationResult) if get_origin(t) is not dict]
 
 
 def pending(**extra: Any) -> dict[str, Any]:
@@ -170,6 +177,33 @@ def test_reattach_with_a_result_type() -> None:
             svc.operation(op_id, LoadResult)
         with pytest.raises(InvalidArgumentError, match="result_type"):
             svc.operation(op_id, dict)
+
+
+def test_reattach_to_an_export_gives_the_artifact() -> None:
+    artifact = {
+        "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "checkpoint_id": "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09",
+        "model_id": "m-1",
+        "kind": "hf_adapter",
+        "status": "completed",
+        "uri": "weaver://m-1/checkpoints/c/artifacts/hf_adapter",
+        "size_bytes": 3,
+        "manifest": {"format_version": 1, "files": [{"name": "a.bin", "size": 3}]},
+    }
+    fake = FakeWeaver()
+    export = {"id": "op-1", "status": "done", "kind": "export_checkpoint", "response": artifact}
+    fake.script("GET", OP, *(json_reply(200, export) for _ in range(3)))
+    with service(fake) as svc:
+        assert svc.operation("op-1").result() == svc.operation("op-1", Artifact).result()
+        with pytest.raises(InvalidArgumentError, match="is a export_checkpoint operation"):
+            svc.operation("op-1", Checkpoint)
+
+
+def test_every_result_schema_of_the_spec_has_a_parser() -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    by_kind = spec["components"]["schemas"]["OperationResult"]["x-weaver-result-schemas"]
+    assert set(by_kind) == set(spec["components"]["schemas"]["OperationKind"]["enum"])
+    assert set(by_kind.values()) == {t.__name__ for t in OPERATION_RESULT_TYPES}
 
 
 def test_reattach_without_kind_gives_the_raw_response() -> None:
