@@ -104,7 +104,9 @@ def schemathesis_config(
     ]
     settings: dict[str, Any] = {
         "seed": seed,
-        "generation": {"max-examples": max_examples, "mode": "all"},
+        # No example database: a run depends on its seed alone, not on what earlier runs,
+        # perhaps against another server, left in .hypothesis/.
+        "generation": {"max-examples": max_examples, "mode": "all", "database": "none"},
         "phases": {
             "examples": {"enabled": True},
             "coverage": {"enabled": True},
