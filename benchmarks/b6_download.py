@@ -21,6 +21,7 @@ missing bytes (plus at most 64 KiB) and skip the finished files.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import signal
@@ -107,7 +108,7 @@ def export(service: ServiceClient, base_model: str) -> Artifact:
 def run(quick: bool) -> Section:
     base_model = "weaver-large-vocab" if quick else "weaver-large"
     shard = 10_000_000 if quick else 300_000_000
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     section = Section("B6 — downloading an export")
     with (
         tempfile.TemporaryDirectory(prefix="weaver-bench-b6-") as tmp,
@@ -125,10 +126,13 @@ def run(quick: bool) -> Section:
         facade_cpu: list[float] = []
         growths: list[int] = []
         for i in range(repeats):
+            # Each timed run starts with no writeback of an earlier one still going on.
+            os.sync()
             wall, cpu = curl_run(service, artifact, work / f"curl-{i}")
             curl_times.append(wall)
             curl_cpu.append(cpu)
             shutil.rmtree(work / f"curl-{i}")
+            os.sync()
             report = facade_run(server.base_url, artifact, work / f"facade-{i}")
             assert report["fetched"] == total, report
             facade_times.append(report["wall"])
