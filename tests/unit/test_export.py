@@ -48,6 +48,20 @@ def operation_json(status: str, response: dict[str, Any] | None = None) -> dict[
     return body
 
 
+def running_hit() -> FakeWeaver:
+    """A server that answers the export with its pending artifact, completed on the
+    second listing."""
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    fake.script(
+        "GET",
+        LIST,
+        json_reply(200, {"items": [artifact_json("pending")]}),
+        json_reply(200, {"items": [artifact_json("completed")]}),
+    )
+    return fake
+
+
 def test_a_202_is_waited_for_and_typed() -> None:
     fake = FakeWeaver()
     fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
@@ -85,14 +99,7 @@ def test_a_200_hit_returns_the_existing_artifact_and_a_done_handle() -> None:
 
 
 def test_a_200_hit_on_a_running_export_is_waited_for_through_the_listing() -> None:
-    fake = FakeWeaver()
-    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
-    fake.script(
-        "GET",
-        LIST,
-        json_reply(200, {"items": [artifact_json("pending")]}),
-        json_reply(200, {"items": [artifact_json("completed")]}),
-    )
+    fake = running_hit()
     with service(fake) as svc:
         artifact = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
     assert artifact.status is ArtifactStatus.COMPLETED
@@ -123,14 +130,7 @@ def test_an_existing_failed_export_fails_the_wait_but_not_the_handle() -> None:
 
 
 async def test_async_waits_for_a_running_hit_through_the_listing() -> None:
-    fake = FakeWeaver()
-    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
-    fake.script(
-        "GET",
-        LIST,
-        json_reply(200, {"items": [artifact_json("pending")]}),
-        json_reply(200, {"items": [artifact_json("completed")]}),
-    )
+    fake = running_hit()
     svc = async_service(fake)
     try:
         trainer = await svc.create_training_client("weaver-tiny")
