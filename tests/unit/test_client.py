@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 
@@ -12,6 +13,7 @@ import pytest
 from tests.support.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply, service
 from weaver_facade import (
     AsyncServiceClient,
+    ClientOptions,
     InvalidArgumentError,
     ServiceClient,
     datum_from_tokens,
@@ -276,3 +278,20 @@ async def test_async_without_http_client(monkeypatch: pytest.MonkeyPatch) -> Non
         await trainer.optim_step()
     for request in fake.requests:
         assert request.headers["X-WEAVER-API-KEY"] == KEY
+
+
+def test_both_clients_take_every_client_option_and_nothing_else() -> None:
+    # The options are declared once, in ClientOptions; what the shared constructor
+    # really takes is the other source.
+    taken = {
+        name
+        for name, p in inspect.signature(ServiceClient.__mro__[1]).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    assert set(ClientOptions.__annotations__) == taken
+    options: ClientOptions = {"tags": ["t"], "heartbeat_interval": 0, "max_retries": 1}
+    with ServiceClient(BASE, KEY, **options) as svc:
+        assert svc.base_url == BASE
+    asyncio.run(AsyncServiceClient(BASE, KEY, **options).aclose())
+    with pytest.raises(TypeError, match="hearbeat_interval"):
+        ServiceClient(BASE, KEY, hearbeat_interval=0)  # type: ignore[call-arg]
