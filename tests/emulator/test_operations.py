@@ -110,7 +110,8 @@ async def test_without_long_poll_the_server_answers_at_once(make_app: AppFactory
 
 
 async def test_a_thousand_long_polls_cost_no_threads(make_app: AppFactory) -> None:
-    app = make_app(latency={"forward_backward": 1.5})
+    # Long enough that a thousand polls park before it ends, even on a loaded machine.
+    app = make_app(latency={"forward_backward": 5.0})
     client, api = _api(app)
     async with client:
         model_id = await api.model()
@@ -121,7 +122,7 @@ async def test_a_thousand_long_polls_cost_no_threads(make_app: AppFactory) -> No
             for _ in range(1000)
         ]
         waiters = app.state.emulator.waiters
-        for _ in range(2000):
+        for _ in range(4000):
             if waiters.count() >= 1000:
                 break
             await asyncio.sleep(0.001)
