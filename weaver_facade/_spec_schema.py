@@ -29,7 +29,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 __all__ = [
-    "RESULT_SCHEMAS",
     "SCHEMA_REF",
     "Located",
     "SpecSchemas",
@@ -90,16 +89,16 @@ def read_document(path: Path) -> dict[str, Any]:
 
 
 def result_schemas(document: Mapping[str, Any]) -> dict[str, str]:
-    """The schema of a done operation's ``response`` per kind, as ``OperationResult`` says.
+    """The schema of a done operation's ``response`` per kind, as ``OperationResult`` says
+    (none for a spec that does not say).
 
     ``Operation.response`` is free-form on the wire (see the note at the top of openapi.yaml),
     so its schema follows the operation's kind.
     """
-    marked = document["components"]["schemas"]["OperationResult"]["x-weaver-result-schemas"]
+    result = document["components"]["schemas"].get("OperationResult", {})
+    marked = result.get("x-weaver-result-schemas", {})
     return {str(kind): str(name) for kind, name in marked.items()}
 
-
-RESULT_SCHEMAS: Mapping[str, str] = result_schemas(spec_document())
 
 # -- validators -----------------------------------------------------------------------------
 

@@ -19,11 +19,11 @@ import pytest
 
 from weaver_facade._schema import explain
 from weaver_facade._spec_schema import (
-    RESULT_SCHEMAS,
     SCHEMA_REF,
     best_error,
     field_parts,
     field_path,
+    result_schemas,
     spec_document,
     spec_schemas,
 )
@@ -47,7 +47,7 @@ MISSING = object()
 def reply_schemas() -> list[str]:
     """Every component schema the spec's routes reply with, and every operation result."""
     responses = DOC["components"].get("responses", {})
-    names = set(RESULT_SCHEMAS.values())
+    names = set(result_schemas(DOC).values())
     for item in DOC["paths"].values():
         for op in item.values():
             for reply in op.get("responses", {}).values() if isinstance(op, Mapping) else ():

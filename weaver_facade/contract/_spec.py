@@ -19,7 +19,6 @@ from typing import Any, cast
 import jsonschema.exceptions
 
 from .._spec_schema import (
-    RESULT_SCHEMAS,
     SCHEMA_REF,
     Located,
     SpecSchemas,
@@ -27,12 +26,12 @@ from .._spec_schema import (
     leaves,
     missing_fields,
     read_document,
+    result_schemas,
     spec_path,
     unknown_fields,
 )
 
 __all__ = [
-    "RESULT_SCHEMAS",
     "OperationResults",
     "OperationSpec",
     "Problem",
@@ -286,6 +285,7 @@ class OperationResults:
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
+        self.results = result_schemas(spec.document)
         self.kinds: dict[str, str] = {}
 
     def check(self, op: OperationSpec, status_code: int, content: bytes) -> list[Problem]:
@@ -298,7 +298,7 @@ class OperationResults:
             return []
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             return []
-        if op.operation_id in RESULT_SCHEMAS:
+        if op.operation_id in self.results:
             self.kinds[data["id"]] = op.operation_id
         kind = self.kinds.get(data["id"])
         if (
@@ -307,7 +307,7 @@ class OperationResults:
             or not isinstance(data.get("response"), dict)
         ):
             return []
-        problems = self.spec.check_schema(RESULT_SCHEMAS[kind], data["response"], at="response")
+        problems = self.spec.check_schema(self.results[kind], data["response"], at="response")
         return [
             Problem(p.check, f"{p.message} (result of {kind})", p.expected, p.got) for p in problems
         ]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._extensions import MARKER, extension_names
-from .._spec_schema import RESULT_SCHEMAS, spec_document
+from .._spec_schema import result_schemas, spec_document
 
 __all__ = ["Extensions", "known_extensions", "parse_extensions"]
 
@@ -76,6 +76,7 @@ class Extensions:
         self.offered = frozenset(offered)
         self._schemas: Mapping[str, Any] = doc["components"]["schemas"]
         self._paths: Mapping[str, Any] = doc["paths"]
+        self._results = result_schemas(doc)
         self._all = self.offered >= set(self.known)
         # Per route and status: the schema of the reply's JSON body.
         responses: Mapping[str, Any] = doc["components"].get("responses", {})
@@ -139,7 +140,7 @@ class Extensions:
             if field in out and isinstance(prop, Mapping):
                 out[field] = self._strip(prop, out[field])
         if name == "Operation" and isinstance(out.get("response"), dict):
-            result = RESULT_SCHEMAS.get(str(body.get("kind")))
+            result = self._results.get(str(body.get("kind")))
             if result is not None:
                 out["response"] = self._strip({"$ref": _REF + result}, out["response"])
         return out
