@@ -41,7 +41,6 @@ __all__ = [
     "find",
     "find_by_path",
     "latest",
-    "unsupported_by_id",
 ]
 
 
@@ -121,31 +120,24 @@ def _route_missing(error: APIError) -> bool:
     return error.status_code in (404, 405)
 
 
-def unsupported_by_id(operation: str, checkpoint_id: uuid.UUID, error: APIError) -> Exception:
-    """A bare id where the server cannot look ids up and no model is known to list:
-    ``UnsupportedByServerError`` when the route is missing, else ``error`` itself."""
-    if not _route_missing(error):
-        return error
-    return UnsupportedByServerError(
-        f"{operation}: checkpoint {checkpoint_id} was not found by id; this server may lack "
-        f"the {CHECKPOINT_BY_ID} extension, without which an id alone names no model to "
-        "look in; pass the checkpoint's weaver:// path or the Checkpoint instead",
-        extension=CHECKPOINT_BY_ID,
-        status_code=error.status_code,
-        code=error.code,
-        request_id=error.request_id,
-    )
-
-
 def by_id(checkpoint_id: uuid.UUID, model_id: str | None) -> Plan[Checkpoint]:
     """A checkpoint by id; without the extension's route, from ``model_id``'s list."""
     try:
         reply: wire.Checkpoint = yield calls.get_checkpoint(checkpoint_id)
     except APIError as exc:
-        if model_id is None:
-            raise unsupported_by_id("get_checkpoint", checkpoint_id, exc) from exc
         if not _route_missing(exc):
             raise
+        if model_id is None:
+            raise UnsupportedByServerError(
+                f"get_checkpoint: checkpoint {checkpoint_id} was not found by id; this server "
+                f"may lack the {CHECKPOINT_BY_ID} extension, without which an id alone names "
+                "no model to look in; pass the checkpoint's weaver:// path or the Checkpoint "
+                "instead",
+                extension=CHECKPOINT_BY_ID,
+                status_code=exc.status_code,
+                code=exc.code,
+                request_id=exc.request_id,
+            ) from exc
         found = yield from find(model_id, lambda c: c.id == checkpoint_id)
         if found is None:
             raise NotFoundError(

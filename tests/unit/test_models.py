@@ -19,6 +19,7 @@ from tests.support.fakeserver import (
 from weaver_facade import (
     InvalidArgumentError,
     OptimizerStateUnavailableError,
+    PermissionDeniedError,
     ResponseValidationError,
     ServiceClient,
 )
@@ -135,4 +136,18 @@ def test_resume_refuses_a_weights_only_checkpoint_before_any_post() -> None:
     fake.checkpoints["m-src"].append(checkpoint_json("m-src", "w", "weight"))
     with service(fake) as svc, pytest.raises(OptimizerStateUnavailableError):
         svc.create_training_client_from_state("weaver://m-src/checkpoints/w")
+    assert fake.sent("POST") == []
+
+
+def test_resume_by_id_passes_on_a_refusal_that_is_not_a_missing_route() -> None:
+    checkpoint_id = "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09"
+    fake = FakeWeaver()
+    fake.script(
+        "GET",
+        f"/api/v1/checkpoints/{checkpoint_id}",
+        json_reply(403, error_json("forbidden", "not yours", False)),
+    )
+    with service(fake) as svc, pytest.raises(PermissionDeniedError) as refused:
+        svc.create_training_client_from_state(checkpoint_id)
+    assert refused.value.__cause__ is not refused.value
     assert fake.sent("POST") == []
