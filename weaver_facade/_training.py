@@ -220,8 +220,9 @@ def reattach_parser(
     kinds = _schema_of_kind()
     kind = snapshot.kind
     if result_type is None:
-        schema = kinds.get(kind) if kind is not None else None
-        return _parse_raw if schema is None else _PARSER_OF_SCHEMA[schema](kind or "")
+        if kind is None or kind not in kinds:
+            return _parse_raw
+        return _PARSER_OF_SCHEMA[kinds[kind]](kind)
     if result_type not in _RESULT_TYPES:
         names = ", ".join(t.__name__ for t in _RESULT_TYPES)
         raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
@@ -409,7 +410,8 @@ class _TrainingBase(HasOptions):
         if not hit:
             return artifact
         poll = self._io.poll
-        deadline = poll.clock() + poll.settings.timeout
+        started = poll.clock()
+        deadline = started + poll.settings.timeout
         attempt = 0
         while True:
             if artifact.status is ArtifactStatus.ERROR:
@@ -421,7 +423,7 @@ class _TrainingBase(HasOptions):
                 raise OperationTimeoutError(
                     operation_id=f"artifact-{artifact.id}",
                     status=artifact.status.value,
-                    waited=poll.clock() - deadline + poll.settings.timeout,
+                    waited=poll.clock() - started,
                 )
             attempt += 1
             yield Pause(min(remaining, max(0.05, poll.backoff(attempt))))
