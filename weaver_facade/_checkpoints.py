@@ -108,7 +108,9 @@ def validate_checkpoint_name(name: object) -> str:
     return _check_name(name, InvalidCheckpointName, "checkpoint name")
 
 
-@attrs.frozen
+# Dict classes, not slotted: attrs sets a frozen dict class's fields straight into its
+# ``__dict__``, which makes a listing's conversion a fifth faster (B1).
+@attrs.frozen(slots=False)
 class CheckpointPath:
     """A parsed ``weaver://{model_id}/checkpoints/{name}`` path.
 
@@ -120,6 +122,9 @@ class CheckpointPath:
     name: str
 
     def __attrs_post_init__(self) -> None:
+        if type(self.model_id) is str and type(self.name) is str and _PATH.fullmatch(str(self)):
+            return
+        # Only a refused part gets here: say which.
         _check_model_id(self.model_id, None)
         _check_name(self.name, InvalidCheckpointPath, "checkpoint name")
 
@@ -166,7 +171,7 @@ def _check_model_id(model_id: object, text: str | None) -> None:
         )
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # see CheckpointPath
 class Checkpoint:
     """A saved training state, as the server describes it.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,9 @@ from weaver_facade import (
 from weaver_facade._checkpoints import coerce_checkpoint_path, coerce_checkpoint_ref
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))["components"][
+    "schemas"
+]
 
 
 def untyped(value: object) -> Any:
@@ -82,6 +86,25 @@ def test_bad_paths_name_the_problem(text: str, problem: str) -> None:
         CheckpointPath.parse(text)
     assert problem in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+@given(
+    st.text(alphabet="aZ09._-/ :", max_size=12) | MODEL_ID,
+    st.text(alphabet="aZ09._-/ :", max_size=12) | NAME,
+)
+def test_a_path_is_valid_exactly_when_both_parts_are(model_id: str, name: str) -> None:
+    # The constructor checks the whole path against the spec's CheckpointPath pattern;
+    # the spec's patterns of the two parts, read here as YAML, must agree with it.
+    parts_valid = bool(
+        re.fullmatch(SCHEMAS["ResourceId"]["pattern"], model_id)
+        and re.fullmatch(SCHEMAS["CheckpointName"]["pattern"], name)
+    )
+    try:
+        CheckpointPath(model_id, name)
+    except InvalidCheckpointPath:
+        assert not parts_valid
+    else:
+        assert parts_valid
 
 
 def test_path_fields_are_validated_on_construction() -> None:
