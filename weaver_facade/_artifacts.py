@@ -21,6 +21,7 @@ from weaver_client.types import Unset
 
 from . import _calls as calls
 from . import _lookup as lookup
+from ._args import check_bool, check_int, check_seconds
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -30,7 +31,7 @@ from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import InvalidArgumentError, NotFoundError
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
-from ._wire import Plan, WireFields, expect, parse_model
+from ._wire import Plan, WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -156,10 +157,6 @@ checkpoint, or of an artifact: ``.../artifacts/{kind}``)."""
 # -- from the wire -----------------------------------------------------------------------------
 
 
-def _opt(value: object) -> Any:
-    return None if value is None or isinstance(value, Unset) else value
-
-
 ARTIFACT_FIELDS = (
     WireFields(
         "Artifact",
@@ -178,9 +175,12 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
     def field(name: str, value: object, kind: type[Any]) -> Any:
         return expect(operation, schema, name, value, kind)
 
+    def maybe(name: str, value: object, kind: type[Any]) -> Any:
+        return optional(operation, schema, name, value, kind)
+
     files: tuple[ArtifactFile, ...] = ()
-    manifest = _opt(gen.manifest)
-    if manifest is not None:
+    manifest = gen.manifest
+    if manifest is not None and not isinstance(manifest, Unset):
         items = field("manifest.files", manifest.files, list)
         files = tuple(
             ArtifactFile(
@@ -190,9 +190,6 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
             )
             for i, f in enumerate(items)
         )
-    size = _opt(gen.size_bytes)
-    ttl = _opt(gen.ttl_seconds)
-    error = _opt(gen.error)
     return Artifact(
         id=field("id", gen.id, uuid.UUID),
         checkpoint_id=field("checkpoint_id", gen.checkpoint_id, uuid.UUID),
@@ -203,12 +200,12 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
         if isinstance(gen.status, Unset)
         else ArtifactStatus(gen.status.value),
         uri=field("uri", gen.uri, str),
-        size_bytes=None if size is None else field("size_bytes", size, int),
+        size_bytes=maybe("size_bytes", gen.size_bytes, int),
         files=files,
-        error=None if error is None else field("error", error, str),
-        ttl_seconds=None if ttl is None else field("ttl_seconds", ttl, int),
-        expires_at=_opt(gen.expires_at),
-        created_at=_opt(gen.created_at),
+        error=maybe("error", gen.error, str),
+        ttl_seconds=maybe("ttl_seconds", gen.ttl_seconds, int),
+        expires_at=maybe("expires_at", gen.expires_at, datetime.datetime),
+        created_at=maybe("created_at", gen.created_at, datetime.datetime),
     )
 
 
@@ -255,26 +252,12 @@ def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
 
 
 def download_settings(verify: object, max_concurrency: object, timeout: object) -> DownloadSettings:
-    if not isinstance(verify, bool):
-        raise InvalidArgumentError(f"verify must be True or False, got {verify!r}")
-    if (
-        isinstance(max_concurrency, bool)
-        or not isinstance(max_concurrency, int)
-        or not 1 <= max_concurrency <= 64
-    ):
-        raise InvalidArgumentError(
-            f"max_concurrency must be an int from 1 to 64, got {max_concurrency!r}"
-        )
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-    ):
-        raise InvalidArgumentError(
-            f"timeout must be a number of seconds > 0, or None; got {timeout!r}"
-        )
     return DownloadSettings(
-        max_concurrency=max_concurrency,
-        verify=verify,
-        timeout=None if timeout is None else float(timeout),
+        max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),
+        verify=check_bool("verify", verify),
+        timeout=None
+        if timeout is None
+        else check_seconds("timeout", timeout, otherwise=", or None"),
     )
 
 

@@ -30,6 +30,7 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
+from ._args import check_bool, check_int
 from ._artifacts import (
     Artifact,
     DownloadResult,
@@ -44,8 +45,8 @@ from ._artifacts import (
 from ._checkpoints import CheckpointRef
 from ._download import Descriptor, DownloadProgress, download_async, download_sync
 from ._errors import InvalidArgumentError
-from ._io import AsyncIO, HasOptions, SyncIO, check_max_retries
-from ._lazy import LazyModule
+from ._io import AsyncIO, HasOptions, SyncIO
+from ._lazy import LazyModule, asyncio_sleep
 from ._models import (
     DEFAULT_PAGE_SIZE,
     BaseModelInfo,
@@ -209,7 +210,7 @@ class _ServiceBase(HasOptions):
         self.__api_key = _api_key(api_key)
         self._timeout = _timeout(timeout)
         self._retry = retry or RetryPolicy(
-            RetrySettings(max_retries=check_max_retries(max_retries))
+            RetrySettings(max_retries=check_int("max_retries", max_retries, 0))
         )
         self._poll = poll if isinstance(poll, PollPolicy) else PollPolicy(poll)
         self._tags = list(tags)
@@ -271,7 +272,7 @@ class _ServiceBase(HasOptions):
         keep: object,
     ) -> NewModel:
         """Check ``create_training_client``'s arguments (no request)."""
-        CreatedModels.check_keep(keep)
+        check_bool("keep", keep)
         shortest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MIN_LENGTH
         longest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MAX_LENGTH
         if not isinstance(base_model, str) or not shortest <= len(base_model) <= longest:
@@ -284,26 +285,17 @@ class _ServiceBase(HasOptions):
             raise InvalidArgumentError(
                 f"training_mode must be one of {modes}, got {training_mode!r}"
             )
-        low, high = limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
-        if (
-            isinstance(lora_rank, bool)
-            or not isinstance(lora_rank, int)
-            or not low <= lora_rank <= high
-        ):
-            raise InvalidArgumentError(
-                f"lora_rank must be an int from {low} to {high}, got {lora_rank!r}"
-            )
+        rank = check_int(
+            "lora_rank", lora_rank, limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
+        )
         if seed is not None:
             low, high = limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM
-            if isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high:
-                raise InvalidArgumentError(
-                    f"seed must be an int from {low} to {high}, or None; got {seed!r}"
-                )
+            seed = check_int("seed", seed, low, high, otherwise=", or None")
             if training_mode != "lora":
                 raise InvalidArgumentError(
                     "seed is part of the LoRA configuration; full_ft models take no seed"
                 )
-        lora = LoraSettings(rank=lora_rank, seed=seed) if training_mode == "lora" else None
+        lora = LoraSettings(rank=rank, seed=seed) if training_mode == "lora" else None
         return NewModel(base_model=base_model, training_mode=str(training_mode), lora=lora)
 
     def _model_call(self, session_id: str, new: NewModel) -> Call[wire.Model]:
@@ -552,7 +544,7 @@ class ServiceClient(_ServiceBase):
             CheckpointNotReadyError: The checkpoint is not completed (before any model
                 is created).
         """
-        CreatedModels.check_keep(keep)
+        check_bool("keep", keep)
         plan = resume_plan(checkpoint, with_optimizer)
         model, loaded = drive(plan, lambda step: self._resume_step(step, keep=keep))
         return TrainingClient(self._io, model, resumed_from=loaded)
@@ -644,11 +636,10 @@ class AsyncServiceClient(_ServiceBase):
     ) -> None:
         super().__init__(base_url, api_key, **options)
         inner = AsyncClientTransport(http_client) if http_client is not None else None
-        clock = self._poll.clock
-        if sleep is None:
-            transport = AsyncRetryTransport(inner, policy=self._retry, clock=clock)
-        else:
-            transport = AsyncRetryTransport(inner, policy=self._retry, sleep=sleep, clock=clock)
+        sleep = sleep or asyncio_sleep
+        transport = AsyncRetryTransport(
+            inner, policy=self._retry, sleep=sleep, clock=self._poll.clock
+        )
         self._io = AsyncIO(
             self._generated(transport),
             poll=self._poll,
@@ -779,7 +770,7 @@ class AsyncServiceClient(_ServiceBase):
         self, checkpoint: CheckpointRef, *, with_optimizer: bool = True, keep: bool = False
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
-        CreatedModels.check_keep(keep)
+        check_bool("keep", keep)
         plan = resume_plan(checkpoint, with_optimizer)
         model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep=keep))
         return AsyncTrainingClient(self._io, model, resumed_from=loaded)

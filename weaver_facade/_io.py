@@ -17,8 +17,9 @@ import attrs
 import httpx
 
 from . import _calls as calls
+from ._args import check_int, check_seconds
 from ._errors import InvalidArgumentError
-from ._lazy import LazyModule
+from ._lazy import LazyModule, asyncio_sleep
 from ._operations import (
     AsyncFetch,
     AsyncOperationHandle,
@@ -28,7 +29,6 @@ from ._operations import (
     PollPolicy,
     ProgressCallback,
     ResultParser,
-    _asyncio_sleep,
     snapshot_from_wire,
 )
 from ._retry import CallOptions
@@ -128,13 +128,6 @@ class _Base:
         return call, CallOptions(timeout=budget, max_retries=0)
 
 
-def check_max_retries(value: object) -> int:
-    """``value`` as a number of retries, or ``InvalidArgumentError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError(f"max_retries must be an int >= 0, got {value!r}")
-    return value
-
-
 class HasOptions:
     """``with_options()`` for every client that sends through an IO (``_io``)."""
 
@@ -154,15 +147,10 @@ class HasOptions:
                 operation has its own deadline: ``result(timeout=...)``.
             max_retries: Retries of each failed request (0: none).
         """
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-        ):
-            raise InvalidArgumentError(f"timeout must be a number > 0 (seconds), got {timeout!r}")
-        if max_retries is not None:
-            check_max_retries(max_retries)
         clone = copy.copy(self)
         clone._io = self._io.with_options(
-            timeout=None if timeout is None else float(timeout), max_retries=max_retries
+            timeout=None if timeout is None else check_seconds("timeout", timeout),
+            max_retries=None if max_retries is None else check_int("max_retries", max_retries, 0),
         )
         return clone
 
@@ -268,7 +256,7 @@ class AsyncIO(_Base):
         on_progress: ProgressCallback | None = None,
     ) -> None:
         super().__init__(generated, poll=poll, timeout=timeout, on_progress=on_progress)
-        self._sleep = sleep
+        self._sleep = sleep or asyncio_sleep
         self._opened = [False]
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
@@ -330,7 +318,7 @@ class AsyncIO(_Base):
     async def perform(self, step: object) -> Any:
         """See ``SyncIO.perform``."""
         if isinstance(step, Pause):
-            return await (self._sleep or _asyncio_sleep)(step.seconds)
+            return await self._sleep(step.seconds)
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
         return await self.send(cast(Call[Any], step))

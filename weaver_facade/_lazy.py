@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["LazyModule", "lazy_attributes"]
+__all__ = ["LazyModule", "asyncio_sleep", "lazy_attributes"]
 
 
 class LazyModule(types.ModuleType):
@@ -50,3 +50,10 @@ def lazy_attributes(package: str, where: Mapping[str, str]) -> Callable[[str], A
         return value
 
     return __getattr__
+
+
+async def asyncio_sleep(seconds: float) -> None:
+    """``asyncio.sleep``, importing asyncio only when an async client first waits."""
+    import asyncio
+
+    await asyncio.sleep(seconds)

@@ -15,6 +15,7 @@ from weaver_client import limits
 from weaver_client.types import Unset
 
 from . import _calls as calls
+from ._args import check_int
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -25,7 +26,7 @@ from ._checkpoints import (
 from ._errors import APIError, NotFoundError, ResponseValidationError, UnsupportedByServerError
 from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import LazyModule
-from ._models import DEFAULT_PAGE_SIZE, check_page_size
+from ._models import DEFAULT_PAGE_SIZE
 from ._wire import Call, Plan, expect
 
 if TYPE_CHECKING:
@@ -49,9 +50,8 @@ class CheckpointPager:
 
     def __init__(self, model_id: str, page_size: int) -> None:
         self.model_id = model_id
-        self.page_size = check_page_size(
-            page_size, limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
-        )
+        low, high = limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
+        self.page_size = check_int("page_size", page_size, low, high)
         self.cursor: str | None = None
         self.done = False
 

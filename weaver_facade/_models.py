@@ -18,10 +18,11 @@ from weaver_client import limits
 from weaver_client.types import Unset
 
 from . import _calls as calls
-from ._errors import APIConnectionError, InvalidArgumentError, ResponseValidationError, WeaverError
+from ._args import check_bool, check_int
+from ._errors import APIConnectionError, ResponseValidationError, WeaverError
 from ._lazy import LazyModule
 from ._transport import logger
-from ._wire import Call, Plan, WireFields, WireModel, expect, parse_model
+from ._wire import Call, Plan, WireFields, WireModel, expect, optional, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -37,7 +38,6 @@ __all__ = [
     "OffsetPager",
     "all_items",
     "base_model_pager",
-    "check_page_size",
     "model_info_from_wire",
     "model_pager",
     "model_plan",
@@ -45,23 +45,6 @@ __all__ = [
 
 DEFAULT_PAGE_SIZE = 100
 T = TypeVar("T")
-
-
-def check_page_size(
-    page_size: object,
-    low: int = limits.LIST_MODELS_LIMIT_MINIMUM,
-    high: int = limits.LIST_MODELS_LIMIT_MAXIMUM,
-) -> int:
-    """``page_size`` within a list's ``limit`` bounds (the spec's; those of models by default)."""
-    if (
-        isinstance(page_size, bool)
-        or not isinstance(page_size, int)
-        or not low <= page_size <= high
-    ):
-        raise InvalidArgumentError(
-            f"page_size must be an int from {low} to {high}, got {page_size!r}"
-        )
-    return page_size
 
 
 @attrs.frozen(kw_only=True)
@@ -124,9 +107,7 @@ class BaseModelInfo:
 
 
 def _optional(operation: str, field: str, value: object, kind: type[T]) -> T | None:
-    if value is None or isinstance(value, Unset):
-        return None
-    return expect(operation, "Model", field, value, kind)
+    return optional(operation, "Model", field, value, kind)
 
 
 def _lora(operation: str, value: object) -> LoraSettings | None:
@@ -166,7 +147,6 @@ def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
     """Check a generated Model and keep what the facade uses."""
     lora = _lora(operation, gen.lora_config)
     status = None if isinstance(gen.status, Unset) else gen.status.value
-    created = gen.created_at
     return ModelInfo(
         id=expect(operation, "Model", "id", gen.id, str),
         base_model=expect(operation, "Model", "base_model", gen.base_model, str),
@@ -177,9 +157,7 @@ def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
         status=status,
         lora=lora,
         session_id=_optional(operation, "session_id", gen.session_id, str),
-        created_at=None
-        if isinstance(created, Unset)
-        else expect(operation, "Model", "created_at", created, datetime.datetime),
+        created_at=_optional(operation, "created_at", gen.created_at, datetime.datetime),
     )
 
 
@@ -219,7 +197,12 @@ class OffsetPager(Generic[P, T]):
         convert: Callable[[Any, str], T],
         schema: str,
     ) -> None:
-        self.page_size = check_page_size(page_size)
+        self.page_size = check_int(
+            "page_size",
+            page_size,
+            limits.LIST_MODELS_LIMIT_MINIMUM,
+            limits.LIST_MODELS_LIMIT_MAXIMUM,
+        )
         self.offset = 0
         self.done = False
         self._make_call = make_call
@@ -277,21 +260,11 @@ class CreatedModels:
     """
 
     def __init__(self, *, terminate_on_close: bool) -> None:
-        if not isinstance(terminate_on_close, bool):
-            raise InvalidArgumentError(
-                f"terminate_models_on_close must be a bool, got {terminate_on_close!r}"
-            )
-        self.terminate_on_close = terminate_on_close
+        self.terminate_on_close = check_bool("terminate_models_on_close", terminate_on_close)
         self._ids: dict[str, None] = {}  # ordered: terminated in creation order
 
-    @staticmethod
-    def check_keep(keep: object) -> bool:
-        if not isinstance(keep, bool):
-            raise InvalidArgumentError(f"keep must be a bool, got {keep!r}")
-        return keep
-
     def add(self, model_id: str, *, keep: bool) -> None:
-        if self.terminate_on_close and not self.check_keep(keep):
+        if self.terminate_on_close and not check_bool("keep", keep):
             self._ids[model_id] = None
 
     def forget(self, model_id: str) -> None:

@@ -52,8 +52,8 @@ from ._errors import (
     OperationTimeoutError,
     ResponseValidationError,
 )
-from ._lazy import LazyModule
-from ._wire import WireFields, expect, parse_model
+from ._lazy import LazyModule, asyncio_sleep
+from ._wire import WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -176,14 +176,6 @@ class OperationSnapshot:
     revision: str | None = None
 
 
-def _optional(
-    operation: str, field: str, value: object, kind: type[Any] | tuple[type[Any], ...]
-) -> Any:
-    if value is None or isinstance(value, Unset):
-        return None
-    return expect(operation, "Operation", field, value, kind)
-
-
 def _pending_info(operation: str, value: object) -> PendingInfo | None:
     if value is None or isinstance(value, Unset):
         return None
@@ -197,13 +189,11 @@ def _pending_info(operation: str, value: object) -> PendingInfo | None:
             k: float(expect(operation, schema, f"resources.{k}", v, (int, float)))
             for k, v in value.resources.to_dict().items()
         }
-    wait = value.wait_seconds
+    wait = optional(operation, schema, "wait_seconds", value.wait_seconds, (int, float))
     return PendingInfo(
         code=expect(operation, schema, "code", value.code, str),
         message=expect(operation, schema, "message", value.message, str),
-        wait_seconds=None
-        if wait is None or isinstance(wait, Unset)
-        else float(expect(operation, schema, "wait_seconds", wait, (int, float))),
+        wait_seconds=None if wait is None else float(wait),
         resources=resources,
     )
 
@@ -234,9 +224,11 @@ OPERATION_FIELDS = (
 
 def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot:
     """Check a generated Operation and keep what the handles need."""
-    code = _optional(operation, "error_code", gen.error_code, str) or _optional(
-        operation, "error", gen.error, str
-    )
+
+    def field(name: str, value: object, kind: type[T]) -> T | None:
+        return optional(operation, "Operation", name, value, kind)
+
+    code = field("error_code", gen.error_code, str) or field("error", gen.error, str)
     return OperationSnapshot(
         id=expect(operation, "Operation", "id", gen.id, str),
         status=OperationStatus(gen.status.value),
@@ -244,13 +236,13 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         response=_object(operation, "response", gen.response),
         pending_info=_pending_info(operation, gen.pending_info),
         error_code=code,
-        error_message=_optional(operation, "error_message", gen.error_message, str),
+        error_message=field("error_message", gen.error_message, str),
         error_details=_object(operation, "error_details", gen.error_details),
-        retryable=bool(_optional(operation, "retryable", gen.retryable, bool)),
-        revision=_optional(operation, "revision", gen.revision, str),
-        model_id=_optional(operation, "model_id", gen.model_id, str),
-        created_at=_optional(operation, "created_at", gen.created_at, datetime.datetime),
-        updated_at=_optional(operation, "updated_at", gen.updated_at, datetime.datetime),
+        retryable=bool(field("retryable", gen.retryable, bool)),
+        revision=field("revision", gen.revision, str),
+        model_id=field("model_id", gen.model_id, str),
+        created_at=field("created_at", gen.created_at, datetime.datetime),
+        updated_at=field("updated_at", gen.updated_at, datetime.datetime),
         conversion=_conversion(operation, gen.metadata),
     )
 
@@ -823,12 +815,6 @@ class OperationHandle(_HandleState[T]):
         return self._outcome()
 
 
-async def _asyncio_sleep(seconds: float) -> None:
-    import asyncio  # only the async handles need it; see _lazy
-
-    await asyncio.sleep(seconds)
-
-
 class AsyncOperationHandle(_HandleState[T]):
     """The async twin of ``OperationHandle``; ``await handle`` is ``await handle.result()``."""
 
@@ -849,7 +835,7 @@ class AsyncOperationHandle(_HandleState[T]):
             on_progress=on_progress,
         )
         self._fetch = fetch
-        self._sleep = sleep or _asyncio_sleep
+        self._sleep = sleep or asyncio_sleep
 
     async def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""

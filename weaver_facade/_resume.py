@@ -23,12 +23,13 @@ import attrs
 
 from . import _calls as calls
 from . import _lookup as lookup
+from ._args import check_bool
 from ._checkpoints import (
     Checkpoint,
     CheckpointStatus,
     coerce_checkpoint_ref,
 )
-from ._errors import CheckpointNotReadyError, InvalidArgumentError
+from ._errors import CheckpointNotReadyError
 from ._io import Submission
 from ._models import LoraSettings, ModelInfo, model_info_from_wire
 from ._training import check_optimizer_state, load_submission
@@ -69,8 +70,7 @@ def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
     ``checkpoint`` is a ``Checkpoint`` (used as it is), a path or a checkpoint id
     (looked up). Bad arguments raise on the first step, before any request.
     """
-    if not isinstance(with_optimizer, bool):
-        raise InvalidArgumentError(f"with_optimizer must be a bool, got {with_optimizer!r}")
+    with_optimizer = check_bool("with_optimizer", with_optimizer)
     target = coerce_checkpoint_ref(checkpoint)
     found: Checkpoint
     if isinstance(target, Checkpoint):

@@ -23,6 +23,7 @@ from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
 from . import _lookup as lookup
+from ._args import check_bool, check_int
 from ._artifacts import (
     Artifact,
     ArtifactStatus,
@@ -148,16 +149,9 @@ def _check_ttl(ttl_seconds: object) -> int | None:
     if ttl_seconds is None:
         return None
     low, high = limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM
-    if (
-        isinstance(ttl_seconds, bool)
-        or not isinstance(ttl_seconds, int)
-        or not low <= ttl_seconds <= high
-    ):
-        raise InvalidArgumentError(
-            f"ttl_seconds must be an int from {low} to {high}, or None for a "
-            f"permanent checkpoint; got {ttl_seconds!r}"
-        )
-    return ttl_seconds
+    return check_int(
+        "ttl_seconds", ttl_seconds, low, high, otherwise=", or None for a permanent checkpoint"
+    )
 
 
 # -- results of re-attached operations ---------------------------------------------------------
@@ -269,11 +263,7 @@ def check_optimizer_state(checkpoint: Checkpoint) -> None:
 
 def check_next_seq_id(next_seq_id: object) -> int | None:
     """``None`` or an int >= 1."""
-    if next_seq_id is not None and (
-        isinstance(next_seq_id, bool) or not isinstance(next_seq_id, int) or next_seq_id < 1
-    ):
-        raise InvalidArgumentError(f"next_seq_id must be an int >= 1, got {next_seq_id!r}")
-    return next_seq_id
+    return None if next_seq_id is None else check_int("next_seq_id", next_seq_id, 1)
 
 
 class _TrainingBase(HasOptions):
@@ -378,8 +368,8 @@ class _TrainingBase(HasOptions):
     ) -> Plan[tuple[OperationSnapshot, ResultParser[Artifact], bool]]:
         """Start an export: the operation to wait for and its parser, and whether the
         reply was a 200 hit (an identical export exists; a done handle on it)."""
-        merge = _check_flag("merge_adapter", merge_adapter)
-        replace = _check_flag("force", force)
+        merge = check_bool("merge_adapter", merge_adapter)
+        replace = check_bool("force", force)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
         reply: calls.ExportReply
         if checkpoint is None:
@@ -453,12 +443,6 @@ _Handle: TypeAlias = tuple[
 
 def _parse_export(kind: str) -> ResultParser[Artifact]:
     return lambda snap: artifact_result(kind, snap)
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _export_failed(artifact: Artifact) -> OperationFailedError:

@@ -42,6 +42,7 @@ import attrs
 import httpx
 
 from . import _retry as rules
+from ._lazy import asyncio_sleep
 from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt
 
 __all__ = [
@@ -281,12 +282,6 @@ class RetryTransport(httpx.BaseTransport):
         self._transport.close()
 
 
-async def _asyncio_sleep(seconds: float) -> None:
-    import asyncio  # only the async handles need it; see _lazy
-
-    await asyncio.sleep(seconds)
-
-
 class AsyncRetryTransport(httpx.AsyncBaseTransport):
     """The async twin of ``RetryTransport``, driven by the same ``RetryPolicy``."""
 
@@ -295,7 +290,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio_sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = transport or httpx.AsyncHTTPTransport()

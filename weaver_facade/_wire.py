@@ -63,6 +63,7 @@ __all__ = [
     "error_from_response",
     "expect",
     "finish",
+    "optional",
     "parse_model",
     "parse_retry_after",
     "reply_error",
@@ -307,6 +308,19 @@ def expect(
             field=field,
         )
     return cast(T, value)
+
+
+def optional(
+    operation: str,
+    schema: str,
+    field: str,
+    value: object,
+    kind: type[T] | tuple[type[Any], ...],
+) -> T | None:
+    """``expect`` for a field the spec lets be absent or null: either becomes ``None``."""
+    if value is None or isinstance(value, Unset):
+        return None
+    return expect(operation, schema, field, value, kind)
 
 
 # -- error replies ------------------------------------------------------------------------

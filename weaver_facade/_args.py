@@ -1,0 +1,43 @@
+"""Checks of plain arguments (flags, counts, seconds), worded once for every method.
+
+Each returns the value it accepted or raises ``InvalidArgumentError`` before
+any request. ``bool`` is refused where a number is expected: Python's ``True``
+is an int, but ``page_size=True`` is a mistake.
+"""
+
+from __future__ import annotations
+
+from ._errors import InvalidArgumentError
+
+__all__ = ["check_bool", "check_int", "check_seconds"]
+
+
+def check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_int(
+    name: str, value: object, low: int, high: int | None = None, *, otherwise: str = ""
+) -> int:
+    """An int from ``low`` to ``high`` (``None``: no upper bound); ``otherwise`` completes
+    the message with what else the argument takes, such as ``", or None"``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f">= {low}" if high is None else f"from {low} to {high}"
+        raise InvalidArgumentError(f"{name} must be an int {bounds}{otherwise}; got {value!r}")
+    return value
+
+
+def check_seconds(name: str, value: object, *, otherwise: str = "") -> float:
+    """A number of seconds > 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidArgumentError(
+            f"{name} must be a number of seconds > 0{otherwise}; got {value!r}"
+        )
+    return float(value)
