@@ -125,9 +125,9 @@ def create_model(
     training_mode: str,
     lora_rank: int,
     seed: int | None,
-    train_unembed: bool = True,
-    train_mlp: bool = True,
-    train_attn: bool = True,
+    train_unembed: bool,
+    train_mlp: bool,
+    train_attn: bool,
 ) -> Call[wire.Model]:
     mode = wire.TrainingMode(training_mode)
     lora: wire.LoraConfig | Unset = UNSET

@@ -56,9 +56,9 @@ class LoraSettings:
     """
 
     rank: int
-    train_unembed: bool = True
-    train_mlp: bool = True
-    train_attn: bool = True
+    train_unembed: bool = limits.LORA_CONFIG_TRAIN_UNEMBED_DEFAULT
+    train_mlp: bool = limits.LORA_CONFIG_TRAIN_MLP_DEFAULT
+    train_attn: bool = limits.LORA_CONFIG_TRAIN_ATTN_DEFAULT
     seed: int | None = None
 
 
@@ -116,11 +116,12 @@ def _lora(operation: str, value: object) -> LoraSettings | None:
     if not isinstance(value, wire.LoraConfig):
         # The generated parser keeps what it cannot parse as it was.
         value = parse_model(operation, wire.LoraConfig, value, where="in `lora_config`")
+    # An absent flag takes the spec's default (LoraSettings').
     flags = {
-        name: bool(
-            _optional(operation, f"lora_config.{name}", getattr(value, name), bool) is not False
-        )
+        name: flag
         for name in ("train_unembed", "train_mlp", "train_attn")
+        if (flag := _optional(operation, f"lora_config.{name}", getattr(value, name), bool))
+        is not None
     }
     return LoraSettings(
         rank=expect(operation, "Model", "lora_config.rank", value.rank, int),

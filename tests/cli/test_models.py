@@ -6,9 +6,11 @@ What the commands print is compared with the emulator's own answers over plain H
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from tests.support.cli import API_KEY, Cli
 from weaver_facade.emulator import RunningEmulator
@@ -27,6 +29,7 @@ MODEL_KEYS = {
     "created_at",
 }
 UNREACHABLE = {"WEAVER_BASE_URL": "http://127.0.0.1:9"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def raw(emu: RunningEmulator, path: str) -> Any:
@@ -114,3 +117,17 @@ def test_help_lists_the_model_commands(cli: Cli) -> None:
     create = cli("models", "create", "--help")
     assert "--lora-rank N" in create.stdout
     assert "--full" in create.stdout
+
+
+def test_rank_bounds_come_from_the_spec_and_the_default_is_what_help_says(
+    cli: Cli, emu: RunningEmulator
+) -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    rank = spec["components"]["schemas"]["LoraConfig"]["properties"]["rank"]
+    above = cli("models", "create", "weaver-tiny", "--lora-rank", str(rank["maximum"] + 1))
+    assert above.exit_code == 2
+    assert f"{rank['minimum']}<=x<={rank['maximum']}" in above.stderr
+    stated = re.search(r"Default:\s+LoRA,\s+rank\s+(\d+)", cli("models", "create", "--help").stdout)
+    assert stated is not None
+    created = cli("models", "create", "weaver-tiny", "--json").json()
+    assert raw(emu, f"/models/{created['id']}")["lora_config"]["rank"] == int(stated[1])

@@ -8,18 +8,26 @@ A model made by ``models create`` is kept (the command line is short-lived);
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import click
 from rich.table import Table
 from rich.text import Text
+from weaver_client import limits
 
-from .. import BaseModelInfo, ModelInfo
+from .. import BaseModelInfo, ModelInfo, ServiceClient
 from ._output import _console, _iso, _when, emit_json, print_fields
 from ._state import current_state, handles_errors, json_option
 
 __all__ = ["models", "supported_models"]
+
+_RANK_MIN, _RANK_MAX = limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
+# The library's default, so that the help and the library never disagree.
+_DEFAULT_RANK: int = (
+    inspect.signature(ServiceClient.create_training_client).parameters["lora_rank"].default
+)
 
 
 def model_json(m: ModelInfo) -> dict[str, Any]:
@@ -111,14 +119,15 @@ def show(model_id: str) -> None:
 @click.argument("base_model")
 @click.option(
     "--lora-rank",
-    type=click.IntRange(1, 256),
+    type=click.IntRange(_RANK_MIN, _RANK_MAX),
     metavar="N",
-    help="Train a LoRA adapter of rank N (1 to 256). Default: LoRA, rank 32.",
+    help=f"Train a LoRA adapter of rank N ({_RANK_MIN} to {_RANK_MAX}). "
+    f"Default: LoRA, rank {_DEFAULT_RANK}.",
 )
 @click.option("--full", is_flag=True, help="Fine-tune all weights instead of a LoRA adapter.")
 @click.option(
     "--seed",
-    type=click.IntRange(0, 2**32 - 1),
+    type=click.IntRange(limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM),
     metavar="N",
     help="The LoRA initialisation seed (LoRA only).",
 )
@@ -137,7 +146,7 @@ def create(base_model: str, lora_rank: int | None, full: bool, seed: int | None)
         .create_training_client(
             base_model,
             training_mode="full_ft" if full else "lora",
-            lora_rank=32 if lora_rank is None else lora_rank,
+            lora_rank=_DEFAULT_RANK if lora_rank is None else lora_rank,
             seed=seed,
             keep=True,
         )
