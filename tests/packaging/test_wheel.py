@@ -45,7 +45,7 @@ def test_runtime_dependencies_are_only_what_the_client_needs(wheel: Path) -> Non
     assert meta["Requires-Python"] == ">=3.11"
     requires = meta.get_all("Requires-Dist") or []
     unconditional = sorted(r.split(">")[0].split("<")[0] for r in requires if "extra ==" not in r)
-    assert unconditional == ["attrs", "httpx"]
+    assert unconditional == ["attrs", "httpx", "sniffio"]
     extras = set(meta.get_all("Provides-Extra") or [])
     assert {"cli", "emulator", "contract", "dev"} <= extras
     # Extras are pinned exactly.
