@@ -80,6 +80,12 @@ ARTIFACT_FILE_NAME_MAX_LENGTH: Final = 255
 SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
 EXPORT_REQUEST_MERGE_ADAPTER_DEFAULT: Final = False
 EXPORT_REQUEST_FORCE_DEFAULT: Final = False
+EXPORT_REQUEST_DEFAULTS: Final[dict[str, Any]] = {
+    "format": "huggingface",
+    "merge_adapter": False,
+    "ttl_seconds": 604800,
+    "force": False,
+}
 EXPORT_MODEL_REQUEST_MERGE_ADAPTER_DEFAULT: Final = False
 MANIFEST_FILE_SIZE_MINIMUM: Final = 0
 ARTIFACT_SIZE_BYTES_MINIMUM: Final = 0

@@ -468,6 +468,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "Sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     "ExportRequest": {
+        "x-weaver-example-is-default": True,
         "type": "object",
         "additionalProperties": False,
         "required": ["format"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,12 @@ def test_every_limit_of_the_spec_has_a_constant() -> None:
     assert missing == []
 
 
-def test_adam_defaults_are_the_spec_example() -> None:
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-    assert limits.ADAM_PARAMS_DEFAULTS == document["components"]["schemas"]["AdamParams"]["example"]
+def test_the_defaults_of_each_marked_schema_are_its_spec_example() -> None:
+    schemas = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))["components"][
+        "schemas"
+    ]
+    marked = sorted(name for name, s in schemas.items() if s.get("x-weaver-example-is-default"))
+    assert {"AdamParams", "ExportRequest"} <= set(marked)
+    for name in marked:
+        constant = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).upper() + "_DEFAULTS"
+        assert getattr(limits, constant) == schemas[name]["example"], name

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from weaver_client import limits
 
 from ._findings import Finding, curl_for_request, redact, redact_curl
 from ._spec import OperationResults, Problem, Spec
@@ -179,7 +180,8 @@ def _valid_wait(value: Any) -> bool:
     """Absent or in the spec's range: a negative case's bad `wait` is left alone."""
     if value is None:
         return True
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 60
+    low, high = limits.GET_OPERATION_WAIT_MINIMUM, limits.GET_OPERATION_WAIT_MAXIMUM
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
 
 
 def adapt_workflow(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import safetensors.numpy
+from weaver_client import limits
 
 from ._errors import conflict, not_found, unprocessable
 from ._export import ExportSource, export_plan
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_ARTIFACT_TTL", "EXPORT_KINDS", "Artifacts"]
 
-DEFAULT_ARTIFACT_TTL = 604800
+DEFAULT_ARTIFACT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
 EXPORT_KINDS = ("export_checkpoint", "export_model_weights")
 _INTERRUPTED = "the export was interrupted by a restart of the server before it finished"
 _LIVE = "('pending', 'completed', 'error')"

@@ -226,7 +226,7 @@ class EmulatorConfig:
     honor_long_poll: bool = True
     extensions: Any = "all"
     default_sampling_ttl: int = 3600
-    max_long_poll: float = 60.0
+    max_long_poll: float = float(limits.GET_OPERATION_WAIT_MAXIMUM)
     workers: int = 4
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     url_ttl: float = 3600.0

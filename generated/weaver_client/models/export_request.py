@@ -13,7 +13,8 @@ T = TypeVar("T", bound="ExportRequest")
 
 @_attrs_define
 class ExportRequest:
-    """
+    """The body of an export. The example holds the service's defaults.
+
     Example:
         {'format': 'huggingface', 'merge_adapter': False, 'ttl_seconds': 604800, 'force': False}
 

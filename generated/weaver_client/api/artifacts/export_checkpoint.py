@@ -131,8 +131,9 @@ def sync_detailed(
     Args:
         checkpoint_id (UUID):
         idempotency_key (str | Unset):
-        body (ExportRequest):  Example: {'format': 'huggingface', 'merge_adapter': False,
-            'ttl_seconds': 604800, 'force': False}.
+        body (ExportRequest): The body of an export. The example holds the service's defaults.
+            Example: {'format': 'huggingface', 'merge_adapter': False, 'ttl_seconds': 604800, 'force':
+            False}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -182,8 +183,9 @@ def sync(
     Args:
         checkpoint_id (UUID):
         idempotency_key (str | Unset):
-        body (ExportRequest):  Example: {'format': 'huggingface', 'merge_adapter': False,
-            'ttl_seconds': 604800, 'force': False}.
+        body (ExportRequest): The body of an export. The example holds the service's defaults.
+            Example: {'format': 'huggingface', 'merge_adapter': False, 'ttl_seconds': 604800, 'force':
+            False}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -228,8 +230,9 @@ async def asyncio_detailed(
     Args:
         checkpoint_id (UUID):
         idempotency_key (str | Unset):
-        body (ExportRequest):  Example: {'format': 'huggingface', 'merge_adapter': False,
-            'ttl_seconds': 604800, 'force': False}.
+        body (ExportRequest): The body of an export. The example holds the service's defaults.
+            Example: {'format': 'huggingface', 'merge_adapter': False, 'ttl_seconds': 604800, 'force':
+            False}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -277,8 +280,9 @@ async def asyncio(
     Args:
         checkpoint_id (UUID):
         idempotency_key (str | Unset):
-        body (ExportRequest):  Example: {'format': 'huggingface', 'merge_adapter': False,
-            'ttl_seconds': 604800, 'force': False}.
+        body (ExportRequest): The body of an export. The example holds the service's defaults.
+            Example: {'format': 'huggingface', 'merge_adapter': False, 'ttl_seconds': 604800, 'force':
+            False}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
