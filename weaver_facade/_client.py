@@ -585,7 +585,7 @@ class ServiceClient(_ServiceBase):
             dest: The folder to write into (created if needed).
             kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both.
             verify: Check each file's sha256 (its size is always checked).
-            max_concurrency: Files fetched at once.
+            max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the
                 download's threads (one call at a time; also for the async client).
             timeout: An overall deadline in seconds (retries included); ``None``: none.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import Cli
-from weaver_facade import DownloadProgress, ServiceClient
+from weaver_facade import DownloadProgress, InvalidArgumentError, ServiceClient
 from weaver_facade._cli import artifacts as cli_artifacts
 
 
@@ -88,6 +89,25 @@ def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> No
     run = cli("checkpoints", "download", "weaver://m/checkpoints/c")
     assert run.exit_code == 2  # -o is required
     assert not (tmp_path / "o").exists()
+
+
+def test_max_concurrency_takes_the_library_default_and_bound(
+    cli: Cli, service: ServiceClient, model_id: str, tmp_path: Path
+) -> None:
+    # The library's signature and its refusal are one source; the CLI's help and
+    # exit status are the other.
+    default = inspect.signature(ServiceClient.download_weights).parameters["max_concurrency"]
+    assert f"[default: {default.default};" in cli("checkpoints", "download", "--help").stdout
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    with pytest.raises(InvalidArgumentError) as refused:
+        service.download_weights(ref, tmp_path / "lib", max_concurrency=65)
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--max-concurrency", "65")
+    assert run.exit_code == 2
+    assert str(refused.value) in run.stderr
+    assert not (tmp_path / "o").exists()
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--max-concurrency", "64")
+    assert run.exit_code == 0, run.stderr
 
 
 def test_ctrl_c_leaves_resumable_part_files(

@@ -9,6 +9,7 @@ rate, time left) on a terminal and one line per finished file otherwise.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import SERVER_DEFAULT, Artifact, DownloadProgress, DownloadResult, DownloadTarget
+from .. import (
+    SERVER_DEFAULT,
+    Artifact,
+    DownloadProgress,
+    DownloadResult,
+    DownloadTarget,
+    ServiceClient,
+)
 from ._output import _size, _when, emit_json, print_fields
 from ._state import EXIT_INTERRUPTED, CliError, current_state, handles_errors, json_option
 from .checkpoints import (
@@ -35,6 +43,12 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 __all__ = ["artifact_json", "download_json"]
+
+
+# The library's default; its upper bound is checked by the library alone.
+_CONCURRENCY: int = (
+    inspect.signature(ServiceClient.download_weights).parameters["max_concurrency"].default
+)
 
 
 def artifact_json(a: Artifact) -> dict[str, Any]:
@@ -237,8 +251,8 @@ class _Bar:
 @click.option("--no-verify", is_flag=True, help="Do not check the files' sha256 (sizes still are).")
 @click.option(
     "--max-concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
+    type=click.IntRange(min=1),
+    default=_CONCURRENCY,
     show_default=True,
     help="Files fetched at once.",
 )
