@@ -170,8 +170,8 @@ class ClientOptions(TypedDict, total=False):
         on_progress: Called with every status change of every operation of
             this client (for progress displays).
         terminate_models_on_close: Terminate the models this client created when it
-            closes (default, as the official SDK does), so that they stop holding
-            training resources; their checkpoints stay. ``False`` keeps them all;
+            closes (default), so that they stop holding training resources; their
+            checkpoints stay. ``False`` keeps them all;
             ``create_training_client(..., keep=True)`` keeps one. Models attached with
             ``training_client(model_id)`` are never terminated.
     """
