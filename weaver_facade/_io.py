@@ -252,11 +252,11 @@ class AsyncIO(_Base):
         *,
         poll: PollPolicy,
         timeout: httpx.Timeout,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio_sleep,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         super().__init__(generated, poll=poll, timeout=timeout, on_progress=on_progress)
-        self._sleep = sleep or asyncio_sleep
+        self._sleep = sleep
         self._opened = [False]
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
