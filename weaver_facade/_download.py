@@ -572,8 +572,6 @@ class Downloads:
         *,
         progress: Callable[[DownloadProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        rng: Callable[[], float] = random.random,
     ) -> None:
         self.paths = check_names([f.name for f in descriptor.files])
         for f in descriptor.files:
@@ -584,8 +582,6 @@ class Downloads:
         self.settings = settings
         self._progress = progress
         self._clock = clock
-        self._wall = wall_clock
-        self._rng = rng
         self.started = clock()
         self.deadline = None if settings.timeout is None else self.started + settings.timeout
         self.bytes_done = 0
@@ -602,8 +598,6 @@ class Downloads:
             self.settings,
             deadline=self.deadline,
             clock=self._clock,
-            wall_clock=self._wall,
-            rng=self._rng,
         )
 
     def needs_refresh(self, generation: int) -> bool:
