@@ -800,9 +800,9 @@ class _Shell:
         self.state = state
         self.dest = dest
         self._refresh = refresh
-        self._pause = pause
         self._refresh_lock = threading.Lock()
         self.cancel = threading.Event()
+        self._pause: Callable[[float], object] = pause or self.cancel.wait
         self._http = StorageHTTP(user_agent=user_agent, read_timeout=state.settings.read_timeout)
         self._live: set[Reply] = set()
         self._live_lock = threading.Lock()
@@ -842,7 +842,7 @@ class _Shell:
                     state.add(files=1)
                     return
                 if isinstance(step, Wait):
-                    self._wait(step.seconds)
+                    self._pause(step.seconds)
                 elif isinstance(step, Refresh):
                     with self._refresh_lock:
                         if state.needs_refresh(step.generation):
@@ -850,12 +850,6 @@ class _Shell:
                         transfer.on_refreshed(state.current(name), state.generation)
                 else:
                     self._fetch(transfer, part, step, buffer)
-
-    def _wait(self, seconds: float) -> None:
-        if self._pause is None:
-            self.cancel.wait(seconds)
-        else:
-            self._pause(seconds)
 
     def _fetch(self, transfer: Transfer, part: _PartFile, step: Fetch, buffer: memoryview) -> None:
         try:
