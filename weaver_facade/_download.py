@@ -29,7 +29,7 @@ import random
 import stat
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias, TypeVar
 
@@ -951,11 +951,11 @@ async def download_async(
     descriptor: Descriptor,
     dest: Path,
     *,
-    refresh: Callable[[], Awaitable[Descriptor]],
+    refresh: Callable[[], Coroutine[Any, Any, Descriptor]],
     settings: DownloadSettings,
     progress: Callable[[DownloadProgress], None] | None = None,
     user_agent: str = "weaver-facade",
-    sleep: Callable[[float], Awaitable[None]] | None = None,
+    sleep: Callable[[float], Coroutine[Any, Any, None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Downloads:
     """``download_sync`` for asyncio: the same threads, run from a worker thread,
@@ -969,8 +969,8 @@ async def download_async(
 
     loop = asyncio.get_running_loop()
 
-    def on_loop(work: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(_awaited(work), loop).result()
+    def on_loop(work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, loop).result()
 
     state = Downloads(descriptor, settings, progress=progress, clock=clock)
     prepare_dest(dest, state.paths)
@@ -990,7 +990,3 @@ async def download_async(
             await running  # the threads end (the loop stays free for their refreshes)
         raise
     return state
-
-
-async def _awaited(work: Awaitable[T]) -> T:
-    return await work
