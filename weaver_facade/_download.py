@@ -600,10 +600,6 @@ class Downloads:
             clock=self._clock,
         )
 
-    def needs_refresh(self, generation: int) -> bool:
-        """Whether a refresh is still needed (no other file did it since)."""
-        return generation == self.generation
-
     def refreshed(self, descriptor: Descriptor) -> None:
         names = {f.name for f in self.descriptor.files}
         if {f.name for f in descriptor.files} != names:
@@ -688,9 +684,6 @@ class _PartFile:
         self.path = final.with_name(final.name + PART_SUFFIX)
         self._fd: int | None = None
 
-    def sizes(self) -> tuple[int | None, int | None]:
-        return _lsize(self.final), _lsize(self.path)
-
     def open(self, offset: int) -> None:
         flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         self._fd = os.open(self.path, flags, 0o644)
@@ -756,8 +749,7 @@ def _hash_file(part: _PartFile, path: Path) -> str:
 
 def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | None:
     """Skip a finished file (``None``) or open its ``.part`` and make its transfer."""
-    final_size, part_size = part.sizes()
-    action = plan_local(file, final_size, part_size)
+    action = plan_local(file, _lsize(part.final), _lsize(part.path))
     if isinstance(action, Skip) and (
         not state.settings.verify or _hash_file(part, part.final) == file.sha256
     ):
@@ -845,7 +837,7 @@ class _Shell:
                     self._pause(step.seconds)
                 elif isinstance(step, Refresh):
                     with self._refresh_lock:
-                        if state.needs_refresh(step.generation):
+                        if step.generation == state.generation:  # no other file did it since
                             state.refreshed(self._refresh())
                         transfer.on_refreshed(state.current(name), state.generation)
                 else:
