@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import os
 import random
+import re
 import stat
 import threading
 import time
@@ -34,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
+from weaver_client import limits
 
 from ._errors import (
     ArtifactIntegrityError,
@@ -67,7 +69,7 @@ HASH_BLOCK = 1 << 20
 # Bytes read from the network at a time, into one buffer per file and written
 # before the next read: all that a crash can lose.
 NETWORK_READ = 64 * 1024
-_HEX = frozenset("0123456789abcdef")
+_SHA256 = re.compile(limits.SHA256_PATTERN)
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 
 
@@ -205,7 +207,7 @@ def check_names(names: Sequence[object]) -> list[PurePosixPath]:
 def check_sha256(name: str, value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX:
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
         raise ArtifactIntegrityError(
             f"{name}: the descriptor's sha256 {value!r} is not 64 lowercase hex digits",
             name=name,
