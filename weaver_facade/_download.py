@@ -6,17 +6,11 @@ written), ``plan_local`` (skip, resume or start a file, from what is on disk),
 and ``Downloads`` (the descriptor, shared URL refreshes, progress). One shell,
 ``_Shell`` (a thread per file), only sends, reads, writes and sleeps; both
 ``download_sync`` and ``download_async`` run it. ``_PartFile`` is its file I/O.
+``_storage_http`` sends the GETs (without the API key).
 
-Storage URLs are fetched by ``_storage_http``, which never had the API key, so
-the key never reaches a storage host, not even after a redirect. These are the
-only requests of the facade that do not go through the generated client:
-storage is not part of the API.
-
-Each file is streamed into ``<name>.part`` as it arrives (a crash loses at most
-one network read, <= 64 KiB, read into a buffer reused for the whole file),
-hashed while streaming, and renamed into place only once its size and sha256
-match. A later run resumes a ``.part`` with
-``Range: bytes=N-`` after hashing its prefix once, and skips finished files.
+Each file is streamed into ``<name>.part``, hashed while streaming, and renamed
+into place only once its size and sha256 match. A later run resumes a ``.part``
+with ``Range: bytes=N-`` after hashing its prefix once, and skips finished files.
 """
 
 from __future__ import annotations
@@ -775,11 +769,9 @@ class Cancelled(Exception):
 
 
 class _Shell:
-    """Runs a download's transfers in threads: sends, reads, writes and sleeps.
+    """Runs a download's transfers, a thread per file: sends, reads, writes and sleeps.
 
-    Both APIs use it (``download_async`` runs it in a worker thread): a thread
-    per file reads 64 KiB at a time into its own buffer, and hashing, reading and
-    writing release the GIL, so files stream on several cores at once.
+    Hashing, reading and writing release the GIL, so files stream on several cores.
     """
 
     def __init__(
