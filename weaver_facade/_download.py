@@ -393,11 +393,9 @@ class Transfer:
             )
         self._refreshes += 1
         if self._refreshes > self.settings.max_refreshes:
-            raise StorageError(
-                f"{self.file.name}: {self.settings.max_refreshes} URL refreshes in a row "
-                f"without progress ({self._last_problem})",
-                name=self.file.name,
-                status_code=None,
+            raise self._storage_error(
+                f"{self.settings.max_refreshes} URL refreshes in a row without progress "
+                f"({self._last_problem})"
             )
         self.file = file
         self.generation = generation
@@ -434,11 +432,7 @@ class Transfer:
         if storage_status_is_retryable(status):
             self._last_problem = f"HTTP {status}"
             return self._fail(parse_retry_after(headers.get("retry-after")))
-        raise StorageError(
-            f"{self.file.name}: storage answered HTTP {status}",
-            name=self.file.name,
-            status_code=status,
-        )
+        raise self._storage_error(f"storage answered HTTP {status}", status)
 
     def restart(self) -> None:
         """The shell truncated the ``.part``: count from zero."""
@@ -505,18 +499,13 @@ class Transfer:
     def _fail(self, retry_after: float | None) -> Discard:
         self._failures += 1
         if self._failures > self.settings.max_failures:
-            raise StorageError(
-                f"{self.file.name}: giving up after {self.settings.max_failures} failed "
-                f"attempts in a row ({self._last_problem})",
-                name=self.file.name,
-                status_code=None,
+            raise self._storage_error(
+                f"giving up after {self.settings.max_failures} failed attempts in a row "
+                f"({self._last_problem})"
             )
         if retry_after is not None and retry_after > self.settings.max_retry_after:
-            raise StorageError(
-                f"{self.file.name}: storage asks to wait {retry_after:.0f} s "
-                f"({self._last_problem})",
-                name=self.file.name,
-                status_code=None,
+            raise self._storage_error(
+                f"storage asks to wait {retry_after:.0f} s ({self._last_problem})"
             )
         if retry_after is None:
             s = self.settings
@@ -525,6 +514,9 @@ class Transfer:
             )
         self._pending_wait = retry_after
         return Discard()
+
+    def _storage_error(self, problem: str, status: int | None = None) -> StorageError:
+        return StorageError(f"{self.file.name}: {problem}", name=self.file.name, status_code=status)
 
     def _check_time(self, wait: float) -> None:
         if self._deadline is not None and self._clock() + wait > self._deadline:
