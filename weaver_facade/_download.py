@@ -334,7 +334,7 @@ class Transfer:
         self._best = offset  # the furthest byte reached: only going past it is progress
         self._server_total: int | None = None
         self._last_problem = "no attempt yet"
-        self._url_lifetime = self._lifetime(file)
+        self._url_arrived = self._wall()  # when the URL came
 
     # -- the prefix of a resumed file, hashed once -------------------------------------------
     @property
@@ -365,19 +365,14 @@ class Transfer:
             headers["Range"] = f"bytes={self.offset}-"
         return Fetch(self.file.url, headers)
 
-    def _lifetime(self, file: StorageFile) -> float | None:
-        if file.url_expires_at is None:
-            return None
-        return file.url_expires_at - self._wall()
-
     def _expiring(self) -> bool:
         # Refresh ahead of expiry, by the margin or a quarter of the URL's
         # lifetime if that is shorter; a URL that looked expired on arrival
         # (clock skew) is tried as it is: a 401/403 would refresh it.
-        expires, lifetime = self.file.url_expires_at, self._url_lifetime
-        if expires is None or lifetime is None or lifetime <= 0:
+        expires = self.file.url_expires_at
+        if expires is None or expires <= self._url_arrived:
             return False
-        margin = min(self.settings.refresh_margin, lifetime / 4)
+        margin = min(self.settings.refresh_margin, (expires - self._url_arrived) / 4)
         return expires - self._wall() < margin
 
     def on_refreshed(self, file: StorageFile, generation: int) -> None:
@@ -400,7 +395,7 @@ class Transfer:
         self.file = file
         self.generation = generation
         self._stale = False
-        self._url_lifetime = self._lifetime(file)
+        self._url_arrived = self._wall()
 
     def on_reply(self, status: int, headers: Mapping[str, str]) -> Reaction:
         """Decide what to do with a reply's body from its status line and headers
