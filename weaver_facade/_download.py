@@ -185,7 +185,7 @@ def check_names(names: Sequence[object]) -> list[PurePosixPath]:
         paths.append(PurePosixPath(name))
     for name in seen:
         for parent in PurePosixPath(name).parents:
-            if str(parent).casefold() in seen and str(parent) != ".":
+            if str(parent).casefold() in seen:
                 raise UnsafeArtifactPathError(
                     f"file name {seen[name]!r} lies inside {str(parent)!r}, another file",
                     name=seen[name],
