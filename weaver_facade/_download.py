@@ -65,6 +65,7 @@ HASH_BLOCK = 1 << 20
 NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
 _FORBIDDEN_CHARS = frozenset("\\:\0")
+_OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
 @attrs.frozen(kw_only=True)
@@ -668,8 +669,7 @@ class _PartFile:
         self._fd: int | None = None
 
     def open(self, offset: int) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        self._fd = os.open(self.path, flags, 0o644)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
         # Only when there is something to cut: ext4 writes a file truncated to
         # 0 back to disk when it is closed (auto_da_alloc), ~0.3 s per 500 MB.
         if os.fstat(self._fd).st_size != offset:
@@ -689,8 +689,7 @@ class _PartFile:
             view = view[os.write(self._fd, view) :]
 
     def read_blocks(self, path: Path) -> Iterable[bytes]:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        fd = os.open(path, flags)
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
         try:
             while block := os.read(fd, HASH_BLOCK):
                 yield block
