@@ -236,12 +236,7 @@ def plan_local(file: StorageFile, final_size: int | None, part_size: int | None)
     Sizes are ``None`` for a missing file. A file of unknown size or hash is
     never skipped: nothing could tell it is complete.
     """
-    if (
-        final_size is not None
-        and file.size is not None
-        and file.sha256 is not None
-        and final_size == file.size
-    ):
+    if file.size is not None and file.sha256 is not None and final_size == file.size:
         return Skip()
     if part_size is None or (file.size is not None and part_size > file.size):
         return Resume(0)
