@@ -103,7 +103,7 @@ class _HttpxReply:
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self.status = response.status_code
-        self.headers: Mapping[str, str] = {k.lower(): v for k, v in response.headers.items()}
+        self.headers: Mapping[str, str] = response.headers  # httpx's names are lowercase
         self._chunks = response.iter_raw()
         self._left = memoryview(b"")
 
