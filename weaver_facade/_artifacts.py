@@ -1,9 +1,8 @@
 """Artifacts: a checkpoint's weights in Hugging Face layout, and what a download returns.
 
 ``Artifact``, ``ArtifactFile`` and ``DownloadResult`` are the public types;
-the plans below decide, without I/O, which requests find an artifact to
-download or a checkpoint to export: each is a generator that yields ``Call``s
-and receives their replies, driven by ``drive`` (sync) or ``adrive`` (async).
+the plans below (``_wire.Plan``) decide which requests find an artifact to
+download or a checkpoint to export.
 """
 
 from __future__ import annotations
