@@ -781,8 +781,12 @@ class _Shell:
         )
         try:
             futures = [pool.submit(self._file, f.name) for f in self.state.descriptor.files]
-            _first_error(futures, self.stop)
-        finally:
+            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+            for future in futures:
+                error = future.exception() if future.done() else None
+                if error is not None and not isinstance(error, Cancelled):
+                    raise error
+        finally:  # also after Ctrl-C: the .part files stay
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
             self._http.close()
@@ -871,24 +875,6 @@ class _Shell:
             part.write(chunk)
             filled += n
             add(n, fetched=n)
-
-
-def _first_error(
-    futures: Sequence[concurrent.futures.Future[None]], stop: Callable[[], None]
-) -> None:
-    try:
-        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-    except BaseException:  # KeyboardInterrupt: stop every transfer, keep the .part files
-        stop()
-        raise
-    errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
-    first = next((e for e in errors if e is not None and not isinstance(e, Cancelled)), None)
-    if first is not None:
-        stop()
-        for future in futures:
-            future.cancel()  # the ones not started yet
-        concurrent.futures.wait(futures)
-        raise first
 
 
 def download_sync(
