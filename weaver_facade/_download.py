@@ -168,8 +168,7 @@ def check_names(names: Sequence[object]) -> list[PurePosixPath]:
     for case-insensitive file systems), a name that is another's directory, and a
     name that is another's ``.part``.
     """
-    paths: list[PurePosixPath] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # by case-folded name
     for name in names:
         problem = _name_problem(name)
         if problem is not None:
@@ -183,7 +182,6 @@ def check_names(names: Sequence[object]) -> list[PurePosixPath]:
                 name=name,
             )
         seen[key] = name
-        paths.append(PurePosixPath(name))
     for name in seen:
         for parent in PurePosixPath(name).parents:
             if str(parent).casefold() in seen:
@@ -196,20 +194,17 @@ def check_names(names: Sequence[object]) -> list[PurePosixPath]:
                 f"file name {seen[name]!r} is where another file's partial download goes",
                 name=seen[name],
             )
-    return paths
+    return [PurePosixPath(name) for name in seen.values()]
 
 
-def check_sha256(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+def check_sha256(name: str, value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not _SHA256.fullmatch(value)):
         raise ArtifactIntegrityError(
             f"{name}: the descriptor's sha256 {value!r} is not 64 lowercase hex digits",
             name=name,
             expected=str(value),
             received=None,
         )
-    return value
 
 
 # -- what to do with a file, from what is on disk -------------------------------------------
