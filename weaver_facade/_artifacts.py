@@ -310,15 +310,6 @@ def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:
     ]
 
 
-def _split_target(target: object) -> tuple[object, ArtifactKind | None]:
-    """A ``weaver://.../artifacts/{kind}`` string becomes its checkpoint path and kind."""
-    if isinstance(target, str):
-        match = _ARTIFACT_PATH.fullmatch(target)
-        if match:
-            return match["checkpoint"], check_kind(match["kind"])
-    return target, None
-
-
 def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUID]:
     """The id of the artifact to download."""
     if isinstance(target, Artifact):
@@ -329,14 +320,17 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
         return target.id
     if isinstance(target, uuid.UUID):
         return target
-    if isinstance(target, str) and "://" not in target:
-        try:
-            return uuid.UUID(target)
-        except ValueError:
-            raise InvalidArgumentError(
-                f"{target!r} is neither an artifact id (UUID) nor a 'weaver://' path"
-            ) from None
-    checkpoint, path_kind = _split_target(target)
+    checkpoint, path_kind = target, None
+    if isinstance(target, str):
+        if "://" not in target:
+            try:
+                return uuid.UUID(target)
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"{target!r} is neither an artifact id (UUID) nor a 'weaver://' path"
+                ) from None
+        if match := _ARTIFACT_PATH.fullmatch(target):  # a checkpoint path and a kind
+            checkpoint, path_kind = match["checkpoint"], check_kind(match["kind"])
     if path_kind is not None and kind is not None and path_kind is not kind:
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind
