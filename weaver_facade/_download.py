@@ -612,7 +612,7 @@ class Downloads:
                 )
 
 
-# -- local files (the same blocking I/O for both shells) --------------------------------------
+# -- local files (the shell's blocking I/O) ---------------------------------------------------
 
 
 def _lsize(path: Path) -> int | None:
