@@ -506,9 +506,7 @@ class Poller:
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
             if at is not None:
                 return max(at - since, 0.0)
-        # Nothing to go on: back off, but never longer than a fraction of the time
-        # waited (the operation was running until now), which bounds the lag to that
-        # fraction of the operation's duration.
+        # Nothing to go on: back off, within ``backoff_ratio`` of the time waited.
         backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
         self._attempt += 1
         return max(s.min_interval, backoff)
@@ -672,8 +670,6 @@ class _HandleState(Generic[T]):
             self._result = (self._parse_result(snap),)
         return self._result[0]
 
-    # The three decisions of a wait, shared by both watch() loops.
-
     def _start(self, timeout: float | None) -> Poller:
         snap = self._snapshot
         return self._policy.start(
@@ -699,9 +695,7 @@ class _HandleState(Generic[T]):
     def _failed(self, poller: Poller, error: APIError) -> OperationProgress | None:
         if not poller.on_failure(error):
             if rules.error_is_retryable(error):
-                # Polls kept failing until the deadline (a server gone or overloaded),
-                # or it asks for more time than is left: end as a timeout that names
-                # the operation, so it can be re-attached, with the failure as cause.
+                # Retryable, but not within the deadline: a timeout, as at any deadline.
                 raise OperationTimeoutError(
                     operation_id=self.id,
                     status=self.status.value,
