@@ -170,8 +170,10 @@ def sleep_before_retry(backoff: float, retry_after: float | None, remaining: flo
     return delay
 
 
-def describe_failure(error: BaseException) -> str:
+def describe_failure(error: BaseException | httpx.Response) -> str:
     """A short, key-free description of why a request failed, for outage and retry messages."""
+    if isinstance(error, httpx.Response):
+        return f"HTTP {error.status_code}"
     if isinstance(error, APIConnectionError):
         cause = error.__cause__
         if isinstance(cause, httpx.TransportError):

@@ -141,12 +141,6 @@ class RetryPolicy:
         return rules.sleep_before_retry(self.backoff(attempt), retry_after, budget)
 
 
-def _describe(outcome: httpx.Response | Exception) -> str:
-    if isinstance(outcome, httpx.Response):
-        return f"HTTP {outcome.status_code}"
-    return rules.describe_failure(outcome)
-
-
 def _redacted_headers(headers: httpx.Headers) -> dict[str, str]:
     return {
         k: (REDACTED if k.lower() == API_KEY_HEADER.lower() else v)
@@ -210,7 +204,7 @@ class _Attempts:
                 "%s %s: %s; retrying in %.1f s (retry %d)",
                 request.method,
                 request.url.path,
-                _describe(outcome),
+                rules.describe_failure(outcome),
                 delay,
                 self.attempt + 1,
             )
