@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
@@ -53,6 +52,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule, asyncio_sleep
+from ._transport import logger
 from ._wire import WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-logger = logging.getLogger("weaver_facade")
 
 #: The time a poll may take past the deadline: the last look at the deadline
 #: itself, and a long-poll the server ends exactly at it.
