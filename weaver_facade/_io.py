@@ -9,7 +9,6 @@ sent with the generated client's httpx client, a ``Pause`` slept, a
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 
@@ -19,7 +18,7 @@ import httpx
 from . import _calls as calls
 from ._args import check_int, check_seconds
 from ._errors import InvalidArgumentError
-from ._lazy import LazyModule, asyncio_sleep
+from ._lazy import LazyModule
 from ._operations import (
     AsyncFetch,
     AsyncOperationHandle,
@@ -54,6 +53,7 @@ __all__ = ["AsyncIO", "HasOptions", "Submission", "SyncIO"]
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 R = TypeVar("R")
+SleepT = TypeVar("SleepT")
 
 
 @attrs.frozen
@@ -74,22 +74,28 @@ def unsendable_text(operation: str, exc: UnicodeEncodeError) -> InvalidArgumentE
     )
 
 
-class _Base:
+class _Base(Generic[SleepT]):
+    """What both shells share; ``SleepT`` is the type of their injectable sleep."""
+
     def __init__(
         self,
         generated: GeneratedClient,
         *,
         poll: PollPolicy,
         timeout: httpx.Timeout,
-        on_progress: ProgressCallback | None = None,
+        sleep: SleepT,
+        on_progress: ProgressCallback | None,
     ) -> None:
         self.generated = generated
         self.poll = poll
         self.timeout = timeout
+        self._sleep = sleep
         self.on_progress = on_progress
         self.options = CallOptions()
         self._shared = False
-        self._closed = [False]  # one flag for an IO and its with_options copies
+        # One flag each for an IO and its with_options copies.
+        self._opened = [False]
+        self._closed = [False]
 
     @property
     def closed(self) -> bool:
@@ -108,9 +114,10 @@ class _Base:
         clone._shared = True
         return clone
 
-    def _check_open(self) -> None:
+    def _before_send(self) -> None:
         if self.closed:
             raise RuntimeError("the Weaver client is closed")
+        self._opened[0] = True
 
     def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:
         return {**call.request, "extensions": (options or self.options).as_extensions()}
@@ -131,7 +138,7 @@ class _Base:
 class HasOptions:
     """``with_options()`` for every client that sends through an IO (``_io``)."""
 
-    _io: _Base
+    _io: _Base[Any]
 
     def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
         """A copy of this client whose calls have these limits; it shares the connections.
@@ -155,26 +162,12 @@ class HasOptions:
         return clone
 
 
-class SyncIO(_Base):
+class SyncIO(_Base[Callable[[float], None]]):
     """Sends calls with ``httpx.Client`` and waits with ``OperationHandle``."""
-
-    def __init__(
-        self,
-        generated: GeneratedClient,
-        *,
-        poll: PollPolicy,
-        timeout: httpx.Timeout,
-        sleep: Callable[[float], None] = time.sleep,
-        on_progress: ProgressCallback | None = None,
-    ) -> None:
-        super().__init__(generated, poll=poll, timeout=timeout, on_progress=on_progress)
-        self._sleep = sleep
-        self._opened = [False]
 
     def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
-        self._check_open()
-        self._opened[0] = True
+        self._before_send()
         try:
             response = self.generated.get_httpx_client().request(**self._request(call, options))
         except httpx.TransportError as exc:
@@ -243,26 +236,12 @@ class SyncIO(_Base):
         self._closed[0] = True
 
 
-class AsyncIO(_Base):
+class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
     """Sends calls with ``httpx.AsyncClient`` and waits with ``AsyncOperationHandle``."""
-
-    def __init__(
-        self,
-        generated: GeneratedClient,
-        *,
-        poll: PollPolicy,
-        timeout: httpx.Timeout,
-        sleep: Callable[[float], Awaitable[None]] = asyncio_sleep,
-        on_progress: ProgressCallback | None = None,
-    ) -> None:
-        super().__init__(generated, poll=poll, timeout=timeout, on_progress=on_progress)
-        self._sleep = sleep
-        self._opened = [False]
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
-        self._check_open()
-        self._opened[0] = True
+        self._before_send()
         try:
             response = await self.generated.get_async_httpx_client().request(
                 **self._request(call, options)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
@@ -53,6 +52,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule, asyncio_sleep
+from ._transport import logger
 from ._wire import WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-logger = logging.getLogger("weaver_facade")
 
 #: The time a poll may take past the deadline: the last look at the deadline
 #: itself, and a long-poll the server ends exactly at it.
@@ -506,9 +505,7 @@ class Poller:
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
             if at is not None:
                 return max(at - since, 0.0)
-        # Nothing to go on: back off, but never longer than a fraction of the time
-        # waited (the operation was running until now), which bounds the lag to that
-        # fraction of the operation's duration.
+        # Nothing to go on: back off, within ``backoff_ratio`` of the time waited.
         backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
         self._attempt += 1
         return max(s.min_interval, backoff)
@@ -672,8 +669,6 @@ class _HandleState(Generic[T]):
             self._result = (self._parse_result(snap),)
         return self._result[0]
 
-    # The three decisions of a wait, shared by both watch() loops.
-
     def _start(self, timeout: float | None) -> Poller:
         snap = self._snapshot
         return self._policy.start(
@@ -699,9 +694,7 @@ class _HandleState(Generic[T]):
     def _failed(self, poller: Poller, error: APIError) -> OperationProgress | None:
         if not poller.on_failure(error):
             if rules.error_is_retryable(error):
-                # Polls kept failing until the deadline (a server gone or overloaded),
-                # or it asks for more time than is left: end as a timeout that names
-                # the operation, so it can be re-attached, with the failure as cause.
+                # Retryable, but not within the deadline: a timeout, as at any deadline.
                 raise OperationTimeoutError(
                     operation_id=self.id,
                     status=self.status.value,

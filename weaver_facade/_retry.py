@@ -31,15 +31,14 @@ import httpx
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 __all__ = [
-    "EXTENSION",
-    "MAYBE_ACTED_STATUSES",
-    "NOT_ACTED_STATUSES",
     "RETRYABLE_STATUSES",
     "CallOptions",
     "capped_timeouts",
     "describe_failure",
     "error_is_retryable",
     "full_jitter",
+    "may_have_acted",
+    "parse_http_date",
     "parse_retry_after",
     "response_is_retryable",
     "sleep_before_retry",
@@ -158,23 +157,23 @@ def error_is_retryable(error: Exception) -> bool:
     )
 
 
-def sleep_before_retry(
-    backoff: float, retry_after: float | None, remaining: float | None
-) -> float | None:
+def sleep_before_retry(backoff: float, retry_after: float | None, remaining: float) -> float | None:
     """How long to sleep before the next attempt, or ``None`` to stop now.
 
     ``retry_after`` (the server's word) replaces the backoff. ``remaining`` is
-    the time left before the deadline (``None``: no deadline); a sleep that
-    would reach it is not started, since no attempt could follow it.
+    the time left before the deadline; a sleep that would reach it is not
+    started, since no attempt could follow it.
     """
     delay = backoff if retry_after is None else retry_after
-    if remaining is not None and delay >= remaining:
+    if delay >= remaining:
         return None
     return delay
 
 
-def describe_failure(error: BaseException) -> str:
+def describe_failure(error: BaseException | httpx.Response) -> str:
     """A short, key-free description of why a request failed, for outage and retry messages."""
+    if isinstance(error, httpx.Response):
+        return f"HTTP {error.status_code}"
     if isinstance(error, APIConnectionError):
         cause = error.__cause__
         if isinstance(cause, httpx.TransportError):

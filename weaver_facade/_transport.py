@@ -7,16 +7,14 @@ header (one per logical call, set by the facade on every POST) is the same on
 every attempt: a retried save is recognised by the server and never becomes a
 duplicate or a 409.
 
-What is retried, and how long it waits, is decided by ``_retry`` (the one
-place of the retry rules, shared with the poller and the error mapping).
+What is retried, and how long it waits, is decided by ``_retry``.
 ``RetrySettings`` bound what retries may add to one call: at most
 ``max_retries`` sleeps of at most ``max_backoff`` each (a ``Retry-After`` of
 at most ``max_retry_after`` replaces one), and never more than
 ``max_retry_wait`` in all; a ``Retry-After`` beyond either cap is not waited
 out: the reply surfaces at once, with ``retry_after`` on its error. A request
-may carry ``CallOptions`` (``client.with_options(...)``, the poller): its
-``timeout`` is a deadline for the whole call, which caps every attempt's
-timeouts and every sleep, and its ``max_retries`` overrides the setting.
+may carry ``CallOptions`` (``client.with_options(...)``, the poller): a
+deadline for the whole call, and its own ``max_retries``.
 
 A reply that follows an attempt the server may have acted on (any failure
 after the request was sent: a dropped connection, a timeout, a 5xx) carries an
@@ -143,28 +141,11 @@ class RetryPolicy:
         return rules.sleep_before_retry(self.backoff(attempt), retry_after, budget)
 
 
-def _describe(outcome: httpx.Response | Exception) -> str:
-    if isinstance(outcome, httpx.Response):
-        return f"HTTP {outcome.status_code}"
-    return rules.describe_failure(outcome)
-
-
 def _redacted_headers(headers: httpx.Headers) -> dict[str, str]:
     return {
         k: (REDACTED if k.lower() == API_KEY_HEADER.lower() else v)
         for k, v in headers.multi_items()
     }
-
-
-def _log_request(request: httpx.Request, attempt: int) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "request %s %s (attempt %d) headers=%s",
-            request.method,
-            request.url,
-            attempt + 1,
-            _redacted_headers(request.headers),
-        )
 
 
 class _Attempts:
@@ -194,7 +175,14 @@ class _Attempts:
                 **self._request.extensions,
                 "timeout": rules.capped_timeouts(self._base_timeouts, remaining),
             }
-        _log_request(self._request, self.attempt)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "request %s %s (attempt %d) headers=%s",
+                self._request.method,
+                self._request.url,
+                self.attempt + 1,
+                _redacted_headers(self._request.headers),
+            )
         self._sending = time.monotonic()
 
     def stamp(self, response: httpx.Response) -> httpx.Response:
@@ -216,7 +204,7 @@ class _Attempts:
                 "%s %s: %s; retrying in %.1f s (retry %d)",
                 request.method,
                 request.url.path,
-                _describe(outcome),
+                rules.describe_failure(outcome),
                 delay,
                 self.attempt + 1,
             )
