@@ -245,20 +245,17 @@ def load_submission(
     return Submission(call, _parse_load(path, include_optimizer, model_id))
 
 
-def _no_optimizer_state(checkpoint: Checkpoint) -> OptimizerStateUnavailableError:
-    return OptimizerStateUnavailableError(
-        f"checkpoint {checkpoint.path} is of type {checkpoint.type.value!r} and holds no "
-        "optimizer state; load_state_with_optimizer needs a 'weight_and_optimizer' checkpoint "
-        "(save_state(..., include_optimizer=True)); use load_state to restore the weights only",
-        code="optimizer_state_unavailable",
-        details={"path": str(checkpoint.path), "type": checkpoint.type.value},
-    )
-
-
 def check_optimizer_state(checkpoint: Checkpoint) -> None:
     """Refuse a checkpoint without optimizer state for a load that restores it."""
     if not checkpoint.has_optimizer_state:
-        raise _no_optimizer_state(checkpoint)
+        raise OptimizerStateUnavailableError(
+            f"checkpoint {checkpoint.path} is of type {checkpoint.type.value!r} and holds no "
+            "optimizer state; load_state_with_optimizer needs a 'weight_and_optimizer' "
+            "checkpoint (save_state(..., include_optimizer=True)); use load_state to restore "
+            "the weights only",
+            code="optimizer_state_unavailable",
+            details={"path": str(checkpoint.path), "type": checkpoint.type.value},
+        )
 
 
 def check_next_seq_id(next_seq_id: object) -> int | None:
@@ -432,9 +429,6 @@ class _TrainingBase(HasOptions):
         reply: wire.Checkpoint = yield calls.set_checkpoint_ttl(path, ttl)
         return checkpoint_from_wire("set_checkpoint_ttl", reply)
 
-    def _load(self, checkpoint: object, include_optimizer: bool) -> Submission[LoadResult]:
-        return load_submission(self.model_id, checkpoint, include_optimizer)
-
 
 _Handle: TypeAlias = tuple[
     OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]]
@@ -599,7 +593,7 @@ class TrainingClient(_TrainingBase):
 
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
-        handle = self._io.submit(self._load(checkpoint, include_optimizer=False))
+        handle = self._io.submit(load_submission(self.model_id, checkpoint, False))
         return handle.result() if wait else handle
 
     @overload
@@ -623,7 +617,7 @@ class TrainingClient(_TrainingBase):
             OptimizerStateUnavailableError: Before any request for a ``Checkpoint`` that is
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
-        handle = self._io.submit(self._load(checkpoint, include_optimizer=True))
+        handle = self._io.submit(load_submission(self.model_id, checkpoint, True))
         return handle.result() if wait else handle
 
     @overload
@@ -854,7 +848,7 @@ class AsyncTrainingClient(_TrainingBase):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
-        handle = await self._io.submit(self._load(checkpoint, include_optimizer=False))
+        handle = await self._io.submit(load_submission(self.model_id, checkpoint, False))
         return await handle.result() if wait else handle
 
     @overload
@@ -873,7 +867,7 @@ class AsyncTrainingClient(_TrainingBase):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
-        handle = await self._io.submit(self._load(checkpoint, include_optimizer=True))
+        handle = await self._io.submit(load_submission(self.model_id, checkpoint, True))
         return await handle.result() if wait else handle
 
     @overload
