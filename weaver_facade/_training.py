@@ -685,20 +685,17 @@ class TrainingClient(_TrainingBase):
 
     def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        return self._iter(self.model_id, page_size)
+        pager = lookup.CheckpointPager(self.model_id, page_size)
+        while not pager.done:
+            yield from pager.read(self._io.send(pager.call()))
 
     def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return list(self._iter(self.model_id, page_size))
+        return list(self.iter_checkpoints(page_size=page_size))
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """This model's newest completed checkpoint, or ``None`` if it has none."""
         return self._io.run(lookup.latest(self.model_id))
-
-    def _iter(self, model_id: str, page_size: int) -> Iterator[Checkpoint]:
-        pager = lookup.CheckpointPager(model_id, page_size)
-        while not pager.done:
-            yield from pager.read(self._io.send(pager.call()))
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """The current state of a checkpoint.
@@ -921,22 +918,18 @@ class AsyncTrainingClient(_TrainingBase):
         self, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        async for checkpoint in self._iter(self.model_id, page_size):
-            yield checkpoint
+        pager = lookup.CheckpointPager(self.model_id, page_size)
+        while not pager.done:
+            for checkpoint in pager.read(await self._io.send(pager.call())):
+                yield checkpoint
 
     async def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return [c async for c in self._iter(self.model_id, page_size)]
+        return [c async for c in self.iter_checkpoints(page_size=page_size)]
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
         return await self._io.run(lookup.latest(self.model_id))
-
-    async def _iter(self, model_id: str, page_size: int) -> AsyncIterator[Checkpoint]:
-        pager = lookup.CheckpointPager(model_id, page_size)
-        while not pager.done:
-            for checkpoint in pager.read(await self._io.send(pager.call())):
-                yield checkpoint
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
