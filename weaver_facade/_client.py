@@ -128,10 +128,6 @@ def _api_key(api_key: str | None) -> str | None:
     return key.strip() or None
 
 
-def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
-    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-
-
 def _check_id(what: str, value: object) -> str:
     if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
         raise InvalidArgumentError(
@@ -208,7 +204,7 @@ class _ServiceBase(HasOptions):
         configure_logging()
         self._base_url = _base_url(base_url)
         self.__api_key = _api_key(api_key)
-        self._timeout = _timeout(timeout)
+        self._timeout = httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy(
             RetrySettings(max_retries=check_int("max_retries", max_retries, 0))
         )
