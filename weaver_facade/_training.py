@@ -55,7 +55,7 @@ from ._errors import (
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
-from ._models import DEFAULT_PAGE_SIZE, ModelInfo, model_info_from_wire
+from ._models import DEFAULT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -91,7 +91,6 @@ __all__ = [
     "check_next_seq_id",
     "check_optimizer_state",
     "load_submission",
-    "model_info_from_wire",
     "reattach_parser",
 ]
 
