@@ -265,15 +265,12 @@ class CreatedModels:
         self._ids: dict[str, None] = {}  # ordered: terminated in creation order
 
     def add(self, model_id: str, *, keep: bool) -> None:
-        if self.terminate_on_close and not check_bool("keep", keep):
+        if self.terminate_on_close and not keep:
             self._ids[model_id] = None
 
     def forget(self, model_id: str) -> None:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
         self._ids.pop(model_id, None)
-
-    def __contains__(self, model_id: object) -> bool:
-        return model_id in self._ids
 
     def terminate(self) -> Plan[None]:
         """The close's plan: terminate them in creation order, best effort, then forget
