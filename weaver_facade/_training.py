@@ -176,26 +176,24 @@ def _parse_load(
     )
 
 
+def _parse_export(kind: str) -> ResultParser[Artifact]:
+    return lambda snap: artifact_result(kind, snap)
+
+
 def _parse_raw(snap: OperationSnapshot) -> dict[str, Any]:
     return dict(snap.response or {})
 
 
-# The parser of each result schema; which kind of operation has which schema is the
-# spec's word (``x-weaver-result-schemas`` on ``OperationResult``), read on first use.
-_PARSER_OF_SCHEMA: dict[str, Callable[[str], ResultParser[Any]]] = {
-    "ForwardBackwardResult": lambda kind: _parse_fb(None),
-    "OptimStepResult": lambda kind: _parse_optim,
-    "Checkpoint": lambda kind: _parse_save,
-    "LoadResult": lambda kind: _parse_load(None, None),
-    "Artifact": lambda kind: _parse_export(kind),
+# The parser of each result type, named as its schema; which kind of operation has which
+# schema is the spec's word (``x-weaver-result-schemas`` on ``OperationResult``), read on
+# first use.
+_PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
+    ForwardBackwardResult: lambda kind: _parse_fb(None),
+    OptimStepResult: lambda kind: _parse_optim,
+    Checkpoint: lambda kind: _parse_save,
+    LoadResult: lambda kind: _parse_load(None, None),
+    Artifact: _parse_export,
 }
-_RESULT_TYPES: tuple[type[Any], ...] = (
-    ForwardBackwardResult,
-    OptimStepResult,
-    Checkpoint,
-    LoadResult,
-    Artifact,
-)
 
 
 @functools.cache
@@ -215,9 +213,9 @@ def reattach_parser(
     if result_type is None:
         if kind is None or kind not in kinds:
             return _parse_raw
-        return _PARSER_OF_SCHEMA[kinds[kind]](kind)
-    if result_type not in _RESULT_TYPES:
-        names = ", ".join(t.__name__ for t in _RESULT_TYPES)
+        result_type = next(t for t in _PARSERS if t.__name__ == kinds[kind])
+    elif result_type not in tuple(_PARSERS):  # a tuple: result_type may be unhashable
+        names = ", ".join(t.__name__ for t in _PARSERS)
         raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
     schema = result_type.__name__
     if kind is not None and kinds.get(kind) != schema:
@@ -226,7 +224,7 @@ def reattach_parser(
         )
     if kind is None:
         kind = next(k for k, v in kinds.items() if v == schema)
-    return _PARSER_OF_SCHEMA[schema](kind)
+    return _PARSERS[result_type](kind)
 
 
 # -- the shared, I/O-free half of both clients ----------------------------------------------------
@@ -432,10 +430,6 @@ class _TrainingBase(HasOptions):
 _Handle: TypeAlias = tuple[
     OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]]
 ]
-
-
-def _parse_export(kind: str) -> ResultParser[Artifact]:
-    return lambda snap: artifact_result(kind, snap)
 
 
 def _export_failed(artifact: Artifact) -> OperationFailedError:
