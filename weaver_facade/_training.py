@@ -340,10 +340,10 @@ class _TrainingBase(HasOptions):
         (see ``_recovery``)."""
         path = intent.path
         since = created_since(error)
-        found = None
-        if since is not None:
-            found = yield from lookup.find(path.model_id, lambda c: c.name == path.name)
-        if since is None or found is None or not own_checkpoint(intent, found, since):
+        if since is None:
+            raise error
+        found = yield from lookup.find(path.model_id, lambda c: c.name == path.name)
+        if found is None or not own_checkpoint(intent, found, since):
             raise error
         logger.info(
             "save_checkpoint: the retried save met checkpoint %s, which its own earlier "
