@@ -1,15 +1,10 @@
 """``ServiceClient`` and ``AsyncServiceClient``: the entry points of a training script.
 
-They hold the connection settings, open a session lazily (on the first model
-created) and keep it alive with a heartbeat every 30 s (a daemon thread for
-the sync client, an asyncio task for the async one) until closed. They make
-``TrainingClient``s and re-attach to operations by id.
-
-Configuration comes from the arguments, else from the environment:
-``WEAVER_BASE_URL`` (the server root; the spec's paths already start with
-``/api/v1``) and ``WEAVER_API_KEY`` (sent as ``X-WEAVER-API-KEY``; without a
-key no header is sent). ``WEAVER_LOG=debug`` logs every request with the key
-redacted.
+They hold the connection settings (from the arguments, else ``WEAVER_BASE_URL``
+and ``WEAVER_API_KEY``), open a session lazily (on the first model created) and
+keep it alive with a heartbeat (a daemon thread for the sync client, an asyncio
+task for the async one) until closed. They make ``TrainingClient``s and
+re-attach to operations by id.
 """
 
 from __future__ import annotations
@@ -610,7 +605,6 @@ class AsyncServiceClient(_ServiceBase):
     ``sleep`` a coroutine function. The heartbeat is an asyncio task.
     """
 
-    # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
     _io: AsyncIO

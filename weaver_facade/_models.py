@@ -1,11 +1,4 @@
-"""Training models and base models as typed values; paging and cleaning them up, without I/O.
-
-``ModelInfo`` is a training model as the server describes it, ``BaseModelInfo``
-a base model it can start from. ``OffsetPager`` decides the pages of the
-offset-paged listings (``GET /models`` and ``GET /supported-models``), and
-``CreatedModels`` remembers which models a service client created, so that
-closing it terminates them, except those kept.
-"""
+"""Training models and base models as typed values; paging and cleaning them up, without I/O."""
 
 from __future__ import annotations
 

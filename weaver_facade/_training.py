@@ -2,10 +2,6 @@
 
 Both are thin shells over ``_TrainingBase``, which validates arguments and
 builds every request and result parser without I/O.
-
-``save_state`` saves ``weight_and_optimizer`` by default, so that every saved
-state can be resumed with ``load_state_with_optimizer``; a duplicate name is the
-server's 409 (``CheckpointExistsError``).
 """
 
 from __future__ import annotations
@@ -725,7 +721,6 @@ class AsyncTrainingClient(_TrainingBase):
     can itself be awaited.
     """
 
-    # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
     _io: AsyncIO
