@@ -320,16 +320,21 @@ class _TrainingBase(HasOptions):
         call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
         return Submission(call, _parse_optim)
 
-    def _save(
-        self, name: object, include_optimizer: bool, ttl: object
-    ) -> tuple[Submission[Checkpoint], SaveIntent]:
+    def _save(self, name: object, include_optimizer: bool, ttl: object) -> Plan[_Handle]:
+        """Start a save: a handle's parts, from the reply or, for a 409, from our own
+        earlier attempt's checkpoint."""
         checked = validate_checkpoint_name(name)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
         kind = CheckpointType.WEIGHT_AND_OPTIMIZER if include_optimizer else CheckpointType.WEIGHT
         call = calls.save_checkpoint(
             self.model_id, checkpoint_type=kind, name=checked, ttl_seconds=ttl_seconds
         )
-        return Submission(call, _parse_save), SaveIntent(self.model_id, checked, kind, ttl_seconds)
+        try:
+            operation: wire.Operation = yield call
+        except CheckpointExistsError as exc:
+            intent = SaveIntent(self.model_id, checked, kind, ttl_seconds)
+            return (yield from self._recover_save(intent, exc))
+        return snapshot_from_wire(call.operation, operation), _parse_save, None
 
     def _recover_save(self, intent: SaveIntent, error: CheckpointExistsError) -> Plan[_Handle]:
         """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
@@ -424,7 +429,7 @@ class _TrainingBase(HasOptions):
 
 
 _Handle: TypeAlias = tuple[
-    OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]]
+    OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]] | None
 ]
 
 
@@ -556,11 +561,8 @@ class TrainingClient(_TrainingBase):
                 raised for the checkpoint a lost first attempt of this very call made on a
                 server without ``Idempotency-Key``: that one is returned (see ``_recovery``).
         """
-        submission, intent = self._save(name, include_optimizer, ttl_seconds)
-        try:
-            handle = self._io.submit(submission)
-        except CheckpointExistsError as exc:
-            handle = self._io.handle(*self._io.run(self._recover_save(intent, exc)))
+        parts = self._io.run(self._save(name, include_optimizer, ttl_seconds))
+        handle = self._io.handle(*parts)
         return handle.result() if wait else handle
 
     @overload
@@ -810,11 +812,8 @@ class AsyncTrainingClient(_TrainingBase):
         wait: bool = True,
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
-        submission, intent = self._save(name, include_optimizer, ttl_seconds)
-        try:
-            handle = await self._io.submit(submission)
-        except CheckpointExistsError as exc:
-            handle = self._io.handle(*(await self._io.run(self._recover_save(intent, exc))))
+        parts = await self._io.run(self._save(name, include_optimizer, ttl_seconds))
+        handle = self._io.handle(*parts)
         return await handle.result() if wait else handle
 
     @overload
