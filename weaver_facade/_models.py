@@ -28,10 +28,8 @@ __all__ = [
     "CreatedModels",
     "LoraSettings",
     "ModelInfo",
-    "OffsetPager",
     "all_items",
     "base_model_pager",
-    "model_info_from_wire",
     "model_pager",
     "model_plan",
 ]

@@ -33,7 +33,7 @@ from ._training import check_optimizer_state, load_submission
 from ._types import LoadResult
 from ._wire import Call
 
-__all__ = ["NewModel", "ResumePlan", "ResumeStep", "resume_plan"]
+__all__ = ["NewModel", "ResumeStep", "resume_plan"]
 
 
 @attrs.frozen(kw_only=True)
