@@ -1,15 +1,10 @@
 """``ServiceClient`` and ``AsyncServiceClient``: the entry points of a training script.
 
-They hold the connection settings, open a session lazily (on the first model
-created) and keep it alive with a heartbeat every 30 s (a daemon thread for
-the sync client, an asyncio task for the async one) until closed. They make
-``TrainingClient``s and re-attach to operations by id.
-
-Configuration comes from the arguments, else from the environment:
-``WEAVER_BASE_URL`` (the server root; the spec's paths already start with
-``/api/v1``) and ``WEAVER_API_KEY`` (sent as ``X-WEAVER-API-KEY``; without a
-key no header is sent). ``WEAVER_LOG=debug`` logs every request with the key
-redacted.
+They hold the connection settings (from the arguments, else ``WEAVER_BASE_URL``
+and ``WEAVER_API_KEY``), open a session lazily (on the first model created) and
+keep it alive with a heartbeat (a daemon thread for the sync client, an asyncio
+task for the async one) until closed. They make ``TrainingClient``s and
+re-attach to operations by id.
 """
 
 from __future__ import annotations
@@ -71,7 +66,6 @@ from ._training import (
     OperationResult,
     TrainingClient,
     check_next_seq_id,
-    model_info_from_wire,
     reattach_parser,
 )
 from ._transport import (
@@ -85,7 +79,7 @@ from ._transport import (
     logger,
 )
 from ._version import __version__
-from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect
+from ._wire import API_KEY_HEADER, GeneratedClient, Plan, adrive, drive, expect
 
 if TYPE_CHECKING:
     import asyncio
@@ -126,10 +120,6 @@ def _base_url(base_url: str | None) -> str:
 def _api_key(api_key: str | None) -> str | None:
     key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
     return key.strip() or None
-
-
-def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
-    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
 
 
 def _check_id(what: str, value: object) -> str:
@@ -208,7 +198,7 @@ class _ServiceBase(HasOptions):
         configure_logging()
         self._base_url = _base_url(base_url)
         self.__api_key = _api_key(api_key)
-        self._timeout = _timeout(timeout)
+        self._timeout = httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy(
             RetrySettings(max_retries=check_int("max_retries", max_retries, 0))
         )
@@ -258,10 +248,13 @@ class _ServiceBase(HasOptions):
             token=self.__api_key, prefix="", auth_header_name=API_KEY_HEADER, **common
         )
 
-    def _session_call(self) -> Call[wire.Session]:
-        return calls.create_session(
+    def _open_session(self) -> Plan[str]:
+        session: wire.Session = yield calls.create_session(
             tags=self._tags, user_metadata=self._user_metadata, sdk_version=USER_AGENT
         )
+        session_id = expect("create_session", "Session", "id", session.id, str)
+        self._session_id = session_id
+        return session_id
 
     def _new_model(
         self,
@@ -298,9 +291,9 @@ class _ServiceBase(HasOptions):
         lora = LoraSettings(rank=rank, seed=seed) if training_mode == "lora" else None
         return NewModel(base_model=base_model, training_mode=str(training_mode), lora=lora)
 
-    def _model_call(self, session_id: str, new: NewModel) -> Call[wire.Model]:
+    def _create_model(self, session_id: str, new: NewModel, *, keep: bool) -> Plan[ModelInfo]:
         lora = new.lora or LoraSettings(rank=DEFAULT_LORA_RANK)
-        return calls.create_model(
+        call = calls.create_model(
             session_id,
             model_seq_id=next(self._model_seq),
             base_model=new.base_model,
@@ -311,9 +304,7 @@ class _ServiceBase(HasOptions):
             train_mlp=lora.train_mlp,
             train_attn=lora.train_attn,
         )
-
-    def _created_model(self, call: Call[wire.Model], gen: wire.Model, *, keep: bool) -> ModelInfo:
-        model = model_info_from_wire(call.operation, gen)
+        model = yield from model_plan(call)
         self._created.add(model.id, keep=keep)
         return model
 
@@ -327,11 +318,6 @@ class _ServiceBase(HasOptions):
         model = yield from model_plan(calls.terminate_model(_check_id("model_id", model_id)))
         self._created.forget(model.id)
         return model
-
-    def _session_from_wire(self, session: wire.Session) -> str:
-        session_id = expect("create_session", "Session", "id", session.id, str)
-        self._session_id = session_id
-        return session_id
 
 
 class ServiceClient(_ServiceBase):
@@ -416,7 +402,7 @@ class ServiceClient(_ServiceBase):
         with self._lock:
             if self._session_id is not None:
                 return self._session_id
-            session_id = self._session_from_wire(self._io.send(self._session_call()))
+            session_id = self._io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 self._heartbeat = threading.Thread(
                     target=self._beat, args=(session_id,), name="weaver-heartbeat", daemon=True
@@ -456,8 +442,7 @@ class ServiceClient(_ServiceBase):
         return TrainingClient(self._io, self._create(new, keep=keep))
 
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        call = self._model_call(self._ensure_session(), new)
-        return self._created_model(call, self._io.send(call), keep=keep)
+        return self._io.run(self._create_model(self._ensure_session(), new, keep=keep))
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
@@ -620,7 +605,6 @@ class AsyncServiceClient(_ServiceBase):
     ``sleep`` a coroutine function. The heartbeat is an asyncio task.
     """
 
-    # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
     _io: AsyncIO
@@ -686,7 +670,7 @@ class AsyncServiceClient(_ServiceBase):
         async with self._lock:
             if self._session_id is not None:
                 return self._session_id
-            session_id = self._session_from_wire(await self._io.send(self._session_call()))
+            session_id = await self._io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 import asyncio
 
@@ -717,8 +701,7 @@ class AsyncServiceClient(_ServiceBase):
         return AsyncTrainingClient(self._io, await self._create(new, keep=keep))
 
     async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        call = self._model_call(await self._ensure_session(), new)
-        return self._created_model(call, await self._io.send(call), keep=keep)
+        return await self._io.run(self._create_model(await self._ensure_session(), new, keep=keep))
 
     async def training_client(
         self, model_id: str, *, next_seq_id: int | None = None

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from weaver_client import limits
-from weaver_client.types import Unset
 
 from . import _calls as calls
 from ._args import check_int
@@ -27,7 +26,7 @@ from ._errors import APIError, NotFoundError, ResponseValidationError, Unsupport
 from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import LazyModule
 from ._models import DEFAULT_PAGE_SIZE
-from ._wire import Call, Plan, expect
+from ._wire import Call, Plan, expect, optional
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -64,8 +63,8 @@ class CheckpointPager:
         found = [
             checkpoint_from_wire(op, item, where=f"items[{i}]") for i, item in enumerate(items)
         ]
-        cursor = page.next_cursor
-        if cursor is None or isinstance(cursor, Unset):
+        cursor = optional(op, "CheckpointList", "next_cursor", page.next_cursor, str)
+        if cursor is None:
             self.done = True
         elif cursor == self.cursor:
             # A server that repeats a cursor would make us list for ever.
@@ -75,7 +74,7 @@ class CheckpointPager:
                 field="next_cursor",
             )
         else:
-            self.cursor = expect(op, "CheckpointList", "next_cursor", cursor, str)
+            self.cursor = cursor
         return found
 
 

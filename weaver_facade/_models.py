@@ -1,11 +1,4 @@
-"""Training models and base models as typed values; paging and cleaning them up, without I/O.
-
-``ModelInfo`` is a training model as the server describes it, ``BaseModelInfo``
-a base model it can start from. ``OffsetPager`` decides the pages of the
-offset-paged listings (``GET /models`` and ``GET /supported-models``), and
-``CreatedModels`` remembers which models a service client created, so that
-closing it terminates them, except those kept.
-"""
+"""Training models and base models as typed values; paging and cleaning them up, without I/O."""
 
 from __future__ import annotations
 
@@ -35,10 +28,8 @@ __all__ = [
     "CreatedModels",
     "LoraSettings",
     "ModelInfo",
-    "OffsetPager",
     "all_items",
     "base_model_pager",
-    "model_info_from_wire",
     "model_pager",
     "model_plan",
 ]
@@ -265,15 +256,12 @@ class CreatedModels:
         self._ids: dict[str, None] = {}  # ordered: terminated in creation order
 
     def add(self, model_id: str, *, keep: bool) -> None:
-        if self.terminate_on_close and not check_bool("keep", keep):
+        if self.terminate_on_close and not keep:
             self._ids[model_id] = None
 
     def forget(self, model_id: str) -> None:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
         self._ids.pop(model_id, None)
-
-    def __contains__(self, model_id: object) -> bool:
-        return model_id in self._ids
 
     def terminate(self) -> Plan[None]:
         """The close's plan: terminate them in creation order, best effort, then forget

@@ -1,12 +1,9 @@
 """One-call resume: the I/O-free plan behind ``create_training_client_from_state``.
 
-``resume_plan`` is a generator that yields what to do and receives the
-replies; the sync and async service clients only carry the steps out:
-
-* a ``Call``: send it and reply with the generated model;
-* a ``NewModel``: create that model (opening the session if needed, and
-  remembering it for cleanup) and reply with its ``ModelInfo``;
-* a ``Submission``: start the operation, wait for it and reply with its result.
+Besides the usual steps of a plan (``Call``, ``Submission``), ``resume_plan``
+yields one ``NewModel``: the service clients create that model (opening the
+session if needed, and remembering it for cleanup) and reply with its
+``ModelInfo``.
 
 The order is what makes the resume safe: the checkpoint is looked up first, and
 one without optimizer state is refused for ``with_optimizer=True`` before any
@@ -17,7 +14,7 @@ created and the checkpoint is loaded into it.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -31,15 +28,12 @@ from ._checkpoints import (
 )
 from ._errors import CheckpointNotReadyError
 from ._io import Submission
-from ._models import LoraSettings, ModelInfo, model_info_from_wire
+from ._models import LoraSettings, ModelInfo, model_plan
 from ._training import check_optimizer_state, load_submission
 from ._types import LoadResult
 from ._wire import Call
 
-if TYPE_CHECKING:
-    from weaver_client import models as wire
-
-__all__ = ["NewModel", "ResumePlan", "ResumeStep", "resume_plan"]
+__all__ = ["NewModel", "ResumeStep", "resume_plan"]
 
 
 @attrs.frozen(kw_only=True)
@@ -55,15 +49,6 @@ ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]
 ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]
 
 
-def _not_ready(checkpoint: Checkpoint) -> CheckpointNotReadyError:
-    return CheckpointNotReadyError(
-        f"checkpoint {checkpoint.path} is {checkpoint.status.value}, not completed; "
-        "only a completed checkpoint can be resumed",
-        code="checkpoint_not_ready",
-        details={"path": str(checkpoint.path), "status": checkpoint.status.value},
-    )
-
-
 def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
     """The steps of resuming ``checkpoint`` into a new model; returns it and the load result.
 
@@ -72,18 +57,21 @@ def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
     """
     with_optimizer = check_bool("with_optimizer", with_optimizer)
     target = coerce_checkpoint_ref(checkpoint)
-    found: Checkpoint
     if isinstance(target, Checkpoint):
         found = target
     else:
         # A bare id names no model whose list could stand in for checkpoint-by-id.
         found = yield from lookup.by_ref(target, None)
     if found.status is not CheckpointStatus.COMPLETED:
-        raise _not_ready(found)
+        raise CheckpointNotReadyError(
+            f"checkpoint {found.path} is {found.status.value}, not completed; "
+            "only a completed checkpoint can be resumed",
+            code="checkpoint_not_ready",
+            details={"path": str(found.path), "status": found.status.value},
+        )
     if with_optimizer:
         check_optimizer_state(found)
-    source_wire: wire.Model = yield calls.get_model(found.model_id)
-    source = model_info_from_wire("get_model", source_wire)
+    source = yield from model_plan(calls.get_model(found.model_id))
     model: ModelInfo = yield NewModel(
         base_model=source.base_model, training_mode=source.training_mode, lora=source.lora
     )

@@ -2,10 +2,6 @@
 
 Both are thin shells over ``_TrainingBase``, which validates arguments and
 builds every request and result parser without I/O.
-
-``save_state`` saves ``weight_and_optimizer`` by default, so that every saved
-state can be resumed with ``load_state_with_optimizer``; a duplicate name is the
-server's 409 (``CheckpointExistsError``).
 """
 
 from __future__ import annotations
@@ -55,7 +51,7 @@ from ._errors import (
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
-from ._models import DEFAULT_PAGE_SIZE, ModelInfo, model_info_from_wire
+from ._models import DEFAULT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -91,7 +87,6 @@ __all__ = [
     "check_next_seq_id",
     "check_optimizer_state",
     "load_submission",
-    "model_info_from_wire",
     "reattach_parser",
 ]
 
@@ -177,26 +172,24 @@ def _parse_load(
     )
 
 
+def _parse_export(kind: str) -> ResultParser[Artifact]:
+    return lambda snap: artifact_result(kind, snap)
+
+
 def _parse_raw(snap: OperationSnapshot) -> dict[str, Any]:
     return dict(snap.response or {})
 
 
-# The parser of each result schema; which kind of operation has which schema is the
-# spec's word (``x-weaver-result-schemas`` on ``OperationResult``), read on first use.
-_PARSER_OF_SCHEMA: dict[str, Callable[[str], ResultParser[Any]]] = {
-    "ForwardBackwardResult": lambda kind: _parse_fb(None),
-    "OptimStepResult": lambda kind: _parse_optim,
-    "Checkpoint": lambda kind: _parse_save,
-    "LoadResult": lambda kind: _parse_load(None, None),
-    "Artifact": lambda kind: _parse_export(kind),
+# The parser of each result type, named as its schema; which kind of operation has which
+# schema is the spec's word (``x-weaver-result-schemas`` on ``OperationResult``), read on
+# first use.
+_PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
+    ForwardBackwardResult: lambda kind: _parse_fb(None),
+    OptimStepResult: lambda kind: _parse_optim,
+    Checkpoint: lambda kind: _parse_save,
+    LoadResult: lambda kind: _parse_load(None, None),
+    Artifact: _parse_export,
 }
-_RESULT_TYPES: tuple[type[Any], ...] = (
-    ForwardBackwardResult,
-    OptimStepResult,
-    Checkpoint,
-    LoadResult,
-    Artifact,
-)
 
 
 @functools.cache
@@ -216,9 +209,9 @@ def reattach_parser(
     if result_type is None:
         if kind is None or kind not in kinds:
             return _parse_raw
-        return _PARSER_OF_SCHEMA[kinds[kind]](kind)
-    if result_type not in _RESULT_TYPES:
-        names = ", ".join(t.__name__ for t in _RESULT_TYPES)
+        result_type = next(t for t in _PARSERS if t.__name__ == kinds[kind])
+    elif result_type not in tuple(_PARSERS):  # a tuple: result_type may be unhashable
+        names = ", ".join(t.__name__ for t in _PARSERS)
         raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
     schema = result_type.__name__
     if kind is not None and kinds.get(kind) != schema:
@@ -227,7 +220,7 @@ def reattach_parser(
         )
     if kind is None:
         kind = next(k for k, v in kinds.items() if v == schema)
-    return _PARSER_OF_SCHEMA[schema](kind)
+    return _PARSERS[result_type](kind)
 
 
 # -- the shared, I/O-free half of both clients ----------------------------------------------------
@@ -245,20 +238,17 @@ def load_submission(
     return Submission(call, _parse_load(path, include_optimizer, model_id))
 
 
-def _no_optimizer_state(checkpoint: Checkpoint) -> OptimizerStateUnavailableError:
-    return OptimizerStateUnavailableError(
-        f"checkpoint {checkpoint.path} is of type {checkpoint.type.value!r} and holds no "
-        "optimizer state; load_state_with_optimizer needs a 'weight_and_optimizer' checkpoint "
-        "(save_state(..., include_optimizer=True)); use load_state to restore the weights only",
-        code="optimizer_state_unavailable",
-        details={"path": str(checkpoint.path), "type": checkpoint.type.value},
-    )
-
-
 def check_optimizer_state(checkpoint: Checkpoint) -> None:
     """Refuse a checkpoint without optimizer state for a load that restores it."""
     if not checkpoint.has_optimizer_state:
-        raise _no_optimizer_state(checkpoint)
+        raise OptimizerStateUnavailableError(
+            f"checkpoint {checkpoint.path} is of type {checkpoint.type.value!r} and holds no "
+            "optimizer state; load_state_with_optimizer needs a 'weight_and_optimizer' "
+            "checkpoint (save_state(..., include_optimizer=True)); use load_state to restore "
+            "the weights only",
+            code="optimizer_state_unavailable",
+            details={"path": str(checkpoint.path), "type": checkpoint.type.value},
+        )
 
 
 def check_next_seq_id(next_seq_id: object) -> int | None:
@@ -330,26 +320,31 @@ class _TrainingBase(HasOptions):
         call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
         return Submission(call, _parse_optim)
 
-    def _save(
-        self, name: object, include_optimizer: bool, ttl: object
-    ) -> tuple[Submission[Checkpoint], SaveIntent]:
+    def _save(self, name: object, include_optimizer: bool, ttl: object) -> Plan[_Handle]:
+        """Start a save: a handle's parts, from the reply or, for a 409, from our own
+        earlier attempt's checkpoint."""
         checked = validate_checkpoint_name(name)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
         kind = CheckpointType.WEIGHT_AND_OPTIMIZER if include_optimizer else CheckpointType.WEIGHT
         call = calls.save_checkpoint(
             self.model_id, checkpoint_type=kind, name=checked, ttl_seconds=ttl_seconds
         )
-        return Submission(call, _parse_save), SaveIntent(self.model_id, checked, kind, ttl_seconds)
+        try:
+            operation: wire.Operation = yield call
+        except CheckpointExistsError as exc:
+            intent = SaveIntent(self.model_id, checked, kind, ttl_seconds)
+            return (yield from self._recover_save(intent, exc))
+        return snapshot_from_wire(call.operation, operation), _parse_save, None
 
     def _recover_save(self, intent: SaveIntent, error: CheckpointExistsError) -> Plan[_Handle]:
         """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
         (see ``_recovery``)."""
         path = intent.path
         since = created_since(error)
-        found = None
-        if since is not None:
-            found = yield from lookup.find(path.model_id, lambda c: c.name == path.name)
-        if since is None or found is None or not own_checkpoint(intent, found, since):
+        if since is None:
+            raise error
+        found = yield from lookup.find(path.model_id, lambda c: c.name == path.name)
+        if found is None or not own_checkpoint(intent, found, since):
             raise error
         logger.info(
             "save_checkpoint: the retried save met checkpoint %s, which its own earlier "
@@ -432,17 +427,10 @@ class _TrainingBase(HasOptions):
         reply: wire.Checkpoint = yield calls.set_checkpoint_ttl(path, ttl)
         return checkpoint_from_wire("set_checkpoint_ttl", reply)
 
-    def _load(self, checkpoint: object, include_optimizer: bool) -> Submission[LoadResult]:
-        return load_submission(self.model_id, checkpoint, include_optimizer)
-
 
 _Handle: TypeAlias = tuple[
-    OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]]
+    OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]] | None
 ]
-
-
-def _parse_export(kind: str) -> ResultParser[Artifact]:
-    return lambda snap: artifact_result(kind, snap)
 
 
 def _export_failed(artifact: Artifact) -> OperationFailedError:
@@ -573,11 +561,8 @@ class TrainingClient(_TrainingBase):
                 raised for the checkpoint a lost first attempt of this very call made on a
                 server without ``Idempotency-Key``: that one is returned (see ``_recovery``).
         """
-        submission, intent = self._save(name, include_optimizer, ttl_seconds)
-        try:
-            handle = self._io.submit(submission)
-        except CheckpointExistsError as exc:
-            handle = self._io.handle(*self._io.run(self._recover_save(intent, exc)))
+        parts = self._io.run(self._save(name, include_optimizer, ttl_seconds))
+        handle = self._io.handle(*parts)
         return handle.result() if wait else handle
 
     @overload
@@ -599,7 +584,7 @@ class TrainingClient(_TrainingBase):
 
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
-        handle = self._io.submit(self._load(checkpoint, include_optimizer=False))
+        handle = self._io.submit(load_submission(self.model_id, checkpoint, False))
         return handle.result() if wait else handle
 
     @overload
@@ -623,7 +608,7 @@ class TrainingClient(_TrainingBase):
             OptimizerStateUnavailableError: Before any request for a ``Checkpoint`` that is
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
-        handle = self._io.submit(self._load(checkpoint, include_optimizer=True))
+        handle = self._io.submit(load_submission(self.model_id, checkpoint, True))
         return handle.result() if wait else handle
 
     @overload
@@ -691,20 +676,17 @@ class TrainingClient(_TrainingBase):
 
     def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        return self._iter(self.model_id, page_size)
+        pager = lookup.CheckpointPager(self.model_id, page_size)
+        while not pager.done:
+            yield from pager.read(self._io.send(pager.call()))
 
     def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return list(self._iter(self.model_id, page_size))
+        return list(self.iter_checkpoints(page_size=page_size))
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """This model's newest completed checkpoint, or ``None`` if it has none."""
         return self._io.run(lookup.latest(self.model_id))
-
-    def _iter(self, model_id: str, page_size: int) -> Iterator[Checkpoint]:
-        pager = lookup.CheckpointPager(model_id, page_size)
-        while not pager.done:
-            yield from pager.read(self._io.send(pager.call()))
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """The current state of a checkpoint.
@@ -741,7 +723,6 @@ class AsyncTrainingClient(_TrainingBase):
     can itself be awaited.
     """
 
-    # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
     _io: AsyncIO
@@ -831,11 +812,8 @@ class AsyncTrainingClient(_TrainingBase):
         wait: bool = True,
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
-        submission, intent = self._save(name, include_optimizer, ttl_seconds)
-        try:
-            handle = await self._io.submit(submission)
-        except CheckpointExistsError as exc:
-            handle = self._io.handle(*(await self._io.run(self._recover_save(intent, exc))))
+        parts = await self._io.run(self._save(name, include_optimizer, ttl_seconds))
+        handle = self._io.handle(*parts)
         return await handle.result() if wait else handle
 
     @overload
@@ -854,7 +832,7 @@ class AsyncTrainingClient(_TrainingBase):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
-        handle = await self._io.submit(self._load(checkpoint, include_optimizer=False))
+        handle = await self._io.submit(load_submission(self.model_id, checkpoint, False))
         return await handle.result() if wait else handle
 
     @overload
@@ -873,7 +851,7 @@ class AsyncTrainingClient(_TrainingBase):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
-        handle = await self._io.submit(self._load(checkpoint, include_optimizer=True))
+        handle = await self._io.submit(load_submission(self.model_id, checkpoint, True))
         return await handle.result() if wait else handle
 
     @overload
@@ -927,22 +905,18 @@ class AsyncTrainingClient(_TrainingBase):
         self, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        async for checkpoint in self._iter(self.model_id, page_size):
-            yield checkpoint
+        pager = lookup.CheckpointPager(self.model_id, page_size)
+        while not pager.done:
+            for checkpoint in pager.read(await self._io.send(pager.call())):
+                yield checkpoint
 
     async def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return [c async for c in self._iter(self.model_id, page_size)]
+        return [c async for c in self.iter_checkpoints(page_size=page_size)]
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
         return await self._io.run(lookup.latest(self.model_id))
-
-    async def _iter(self, model_id: str, page_size: int) -> AsyncIterator[Checkpoint]:
-        pager = lookup.CheckpointPager(model_id, page_size)
-        while not pager.done:
-            for checkpoint in pager.read(await self._io.send(pager.call())):
-                yield checkpoint
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
