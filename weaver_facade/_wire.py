@@ -162,34 +162,29 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
 
 
 def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Exception:
-    data = _json_or_error(call.operation, response)
-    if isinstance(data, ResponseValidationError):
-        return data
+    request_id = response.headers.get("X-Request-ID")
+    try:
+        data = response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return ResponseValidationError(
+            f"{call.operation}: the reply is not JSON (HTTP {response.status_code}, "
+            f"content-type {response.headers.get('content-type', 'none')!r}): "
+            f"{_snippet(response)!r}",
+            operation=call.operation,
+            status_code=response.status_code,
+            request_id=request_id,
+        )
     try:
         parse_model(
             call.operation,
             call.model,
             data,
             status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
+            request_id=request_id,
         )
     except ResponseValidationError as described:
         return described
     return reply_error(call.operation, call.model.__name__, data, cause=exc)
-
-
-def _json_or_error(operation: str, response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return ResponseValidationError(
-            f"{operation}: the reply is not JSON (HTTP {response.status_code}, "
-            f"content-type {response.headers.get('content-type', 'none')!r}): "
-            f"{_snippet(response)!r}",
-            operation=operation,
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
-        )
 
 
 def _snippet(response: httpx.Response) -> str:
