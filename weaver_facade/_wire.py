@@ -286,12 +286,8 @@ def expect(
     field: str,
     value: object,
     kind: type[T] | tuple[type[Any], ...],
-    *,
-    nullable: bool = False,
 ) -> T:
     """Check a value taken from a generated model (which does not check types)."""
-    if value is None and nullable:
-        return cast(T, value)
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # JSON true is not a number, although Python's bool is an int.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
