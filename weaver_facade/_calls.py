@@ -75,7 +75,6 @@ __all__ = [
     "list_models",
     "list_supported_models",
     "load_checkpoint",
-    "new_idempotency_key",
     "optim_step",
     "save_checkpoint",
     "send_heartbeat",

@@ -65,7 +65,6 @@ __all__ = [
     "finish",
     "optional",
     "parse_model",
-    "parse_retry_after",
     "reply_error",
     "scrub",
 ]
