@@ -61,7 +61,7 @@ before they become exceptions (see ``_wire``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "APIConnectionError",
@@ -159,6 +159,8 @@ class APIError(WeaverError):
     #: How the reply was obtained (``_wire.Delivery``), set by the facade on errors
     #: made from a reply: its ``Date`` and whether an earlier attempt may have acted.
     delivery: object | None = None
+    # Whether ``str()`` starts with the ``[status code]`` label.
+    _status_in_str: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -181,8 +183,9 @@ class APIError(WeaverError):
         self.retry_after = retry_after
 
     def __str__(self) -> str:
-        parts = [p for p in (_status_text(self.status_code), self.code) if p]
-        prefix = f"[{' '.join(parts)}] " if parts else ""
+        parts = [str(self.status_code)] if self.status_code is not None else []
+        parts += [self.code] if self.code else []
+        prefix = f"[{' '.join(parts)}] " if parts and self._status_in_str else ""
         suffix = f" (request id {self.request_id})" if self.request_id else ""
         return f"{prefix}{self.message}{suffix}"
 
@@ -192,10 +195,6 @@ class APIError(WeaverError):
             f"message={self.message!r}, retryable={self.retryable!r}, "
             f"request_id={self.request_id!r})"
         )
-
-
-def _status_text(status_code: int | None) -> str:
-    return "" if status_code is None else str(status_code)
 
 
 class BadRequestError(APIError):
@@ -329,10 +328,8 @@ class ResponseValidationError(APIError):
         self.operation = operation
         self.field = field
 
-    def __str__(self) -> str:
-        # The message already says what is wrong; a status prefix would only distract.
-        suffix = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{self.message}{suffix}"
+    # The message already says what is wrong; a status prefix would only distract.
+    _status_in_str = False
 
 
 class UnsupportedByServerError(APIError):
@@ -348,10 +345,8 @@ class UnsupportedByServerError(APIError):
         super().__init__(message, **kwargs)
         self.extension = extension
 
-    def __str__(self) -> str:
-        # The server's status (a 404 for an unknown route) would read as "not found".
-        suffix = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{self.message}{suffix}"
+    # The server's status (a 404 for an unknown route) would read as "not found".
+    _status_in_str = False
 
 
 # -- operation outcomes ---------------------------------------------------------------
@@ -509,16 +504,6 @@ _BY_STATUS: Mapping[int, type[APIError]] = {
 }
 
 
-def _class_for(status_code: int, code: str | None) -> type[APIError]:
-    by_status = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
-    by_code = _BY_CODE.get(code or "")
-    # A code only refines its own status: a 500 that says `checkpoint_exists`
-    # is still a server error.
-    if by_code is not None and issubclass(by_code, by_status):
-        return by_code
-    return by_status
-
-
 def api_error(
     status_code: int,
     message: str,
@@ -530,7 +515,12 @@ def api_error(
     retry_after: float | None = None,
 ) -> APIError:
     """The exception for an HTTP error reply: its class follows the status, refined by the code."""
-    cls = _class_for(status_code, code)
+    cls = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
+    by_code = _BY_CODE.get(code or "")
+    # A code only refines its own status: a 500 that says `checkpoint_exists`
+    # is still a server error.
+    if by_code is not None and issubclass(by_code, cls):
+        cls = by_code
     return cls(
         message,
         status_code=status_code,
