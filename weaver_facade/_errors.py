@@ -42,20 +42,6 @@ Our exception hierarchy::
         ├── ArtifactIntegrityError ................. a file's size or sha256 differs
         ├── StorageError ........................... storage refused the URL or kept failing
         └── DownloadTimeoutError (also TimeoutError)  the download's deadline passed
-
-An unsafe name is refused before anything is written; an integrity error names
-the file, the expected and the received value, and the file is never published.
-A failed download leaves its ``.part`` files (except one that failed
-verification): running it again resumes them.
-
-``OptimizerStateUnavailableError`` is raised in two places with one class:
-by the facade, before any request, when ``load_state_with_optimizer`` is given a
-``Checkpoint`` of type ``weight`` or ``sampling`` (then ``status_code`` is
-``None``), and for the server's 422 ``optimizer_state_unavailable`` when only a
-path was given. Being a ``ValueError`` too, it reads as "wrong checkpoint".
-
-No exception message ever contains the API key: replies are scrubbed of it
-before they become exceptions (see ``_wire``).
 """
 
 from __future__ import annotations
@@ -257,7 +243,8 @@ class UnprocessableEntityError(APIError):
 
 
 class OptimizerStateUnavailableError(UnprocessableEntityError, ValueError):
-    """The checkpoint holds no optimizer state, so it cannot be loaded with the optimizer.
+    """The checkpoint holds no optimizer state, so it cannot be loaded with the optimizer;
+    being a ``ValueError`` too, it reads as "wrong checkpoint".
 
     Raised by ``load_state_with_optimizer`` before any request when given a
     ``Checkpoint`` whose type is not ``weight_and_optimizer``
@@ -426,7 +413,8 @@ class OperationTimeoutError(WeaverError, TimeoutError):
 
 
 class DownloadError(WeaverError):
-    """Downloading an artifact's files failed; finished files and ``.part`` files stay.
+    """Downloading an artifact's files failed; finished files and ``.part`` files stay
+    (except one that failed verification), and running it again resumes them.
 
     Attributes:
         name: The artifact file concerned (its name in the artifact), if one.
