@@ -133,17 +133,13 @@ class Delivery:
     date: datetime.datetime | None
 
 
-def _delivery(response: httpx.Response) -> Delivery:
-    earlier = response.extensions.get(EARLIER_ATTEMPT)
-    date = parse_http_date(response.headers.get("Date"))
-    return Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
-
-
 def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> M:
     """Turn a reply into the expected generated model, or raise the right error."""
     if response.status_code >= 400:
         error = error_from_response(call.operation, response)
-        error.delivery = _delivery(response)
+        earlier = response.extensions.get(EARLIER_ATTEMPT)
+        date = parse_http_date(response.headers.get("Date"))
+        error.delivery = Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
         raise error
     try:
         parsed = call.parse(client=client, response=response)
