@@ -308,7 +308,6 @@ def get_operation(
         seen_revision=UNSET if seen_revision is None or not wait else seen_revision,
     )
     if wait and timeout.read is not None:
-        # The server may hold a long-poll for `wait` seconds; do not time it out first.
         request["timeout"] = httpx.Timeout(
             connect=timeout.connect,
             read=timeout.read + wait + LONG_POLL_MARGIN,
