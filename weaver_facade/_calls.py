@@ -23,6 +23,10 @@ from ._wire import Call
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:
     from weaver_client import models as wire
+    from weaver_client.api.artifacts import export_checkpoint as _export_checkpoint
+    from weaver_client.api.artifacts import export_model_weights as _export_model_weights
+    from weaver_client.api.artifacts import get_artifact_download as _get_artifact_download
+    from weaver_client.api.artifacts import list_artifacts as _list_artifacts
     from weaver_client.api.checkpoints import delete_checkpoint as _delete_checkpoint
     from weaver_client.api.checkpoints import get_checkpoint as _get_checkpoint
     from weaver_client.api.checkpoints import list_checkpoints as _list_checkpoints
@@ -41,6 +45,10 @@ if TYPE_CHECKING:
     from weaver_client.api.training import optim_step as _optim_step
 else:
     wire = LazyModule("weaver_client.models")
+    _export_checkpoint = LazyModule("weaver_client.api.artifacts.export_checkpoint")
+    _export_model_weights = LazyModule("weaver_client.api.artifacts.export_model_weights")
+    _get_artifact_download = LazyModule("weaver_client.api.artifacts.get_artifact_download")
+    _list_artifacts = LazyModule("weaver_client.api.artifacts.list_artifacts")
     _delete_checkpoint = LazyModule("weaver_client.api.checkpoints.delete_checkpoint")
     _get_checkpoint = LazyModule("weaver_client.api.checkpoints.get_checkpoint")
     _list_checkpoints = LazyModule("weaver_client.api.checkpoints.list_checkpoints")
@@ -75,7 +83,6 @@ __all__ = [
     "list_models",
     "list_supported_models",
     "load_checkpoint",
-    "new_idempotency_key",
     "optim_step",
     "save_checkpoint",
     "send_heartbeat",
@@ -301,7 +308,6 @@ def get_operation(
         seen_revision=UNSET if seen_revision is None or not wait else seen_revision,
     )
     if wait and timeout.read is not None:
-        # The server may hold a long-poll for `wait` seconds; do not time it out first.
         request["timeout"] = httpx.Timeout(
             connect=timeout.connect,
             read=timeout.read + wait + LONG_POLL_MARGIN,
@@ -312,19 +318,6 @@ def get_operation(
 
 
 # -- artifacts ---------------------------------------------------------------------------
-# The export routes answer 200 with an Artifact or 202 with an Operation; the
-# generated parser picks by status, and ExportReply holds whichever came.
-
-if TYPE_CHECKING:
-    from weaver_client.api.artifacts import export_checkpoint as _export_checkpoint
-    from weaver_client.api.artifacts import export_model_weights as _export_model_weights
-    from weaver_client.api.artifacts import get_artifact_download as _get_artifact_download
-    from weaver_client.api.artifacts import list_artifacts as _list_artifacts
-else:
-    _export_checkpoint = LazyModule("weaver_client.api.artifacts.export_checkpoint")
-    _export_model_weights = LazyModule("weaver_client.api.artifacts.export_model_weights")
-    _get_artifact_download = LazyModule("weaver_client.api.artifacts.get_artifact_download")
-    _list_artifacts = LazyModule("weaver_client.api.artifacts.list_artifacts")
 
 _ARTIFACT_KINDS = ("hf_model", "hf_adapter")
 

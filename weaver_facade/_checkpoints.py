@@ -124,7 +124,6 @@ class CheckpointPath:
     def __attrs_post_init__(self) -> None:
         if type(self.model_id) is str and type(self.name) is str and _PATH.fullmatch(str(self)):
             return
-        # Only a refused part gets here: say which.
         _check_model_id(self.model_id, None)
         _check_name(self.name, InvalidCheckpointPath, "checkpoint name")
 
@@ -134,7 +133,6 @@ class CheckpointPath:
         if type(text) is str and _PATH.fullmatch(text):
             model_id, _, name = text[len(SCHEME) :].split("/")
             return cls(model_id=model_id, name=name)  # which checks both parts again, cheaply
-        # Only a refused path gets here: say exactly why.
         if not isinstance(text, str):
             raise InvalidCheckpointPath(
                 f"a checkpoint path must be a string, got {type(text).__name__}"

@@ -42,26 +42,12 @@ Our exception hierarchy::
         ├── ArtifactIntegrityError ................. a file's size or sha256 differs
         ├── StorageError ........................... storage refused the URL or kept failing
         └── DownloadTimeoutError (also TimeoutError)  the download's deadline passed
-
-An unsafe name is refused before anything is written; an integrity error names
-the file, the expected and the received value, and the file is never published.
-A failed download leaves its ``.part`` files (except one that failed
-verification): running it again resumes them.
-
-``OptimizerStateUnavailableError`` is raised in two places with one class:
-by the facade, before any request, when ``load_state_with_optimizer`` is given a
-``Checkpoint`` of type ``weight`` or ``sampling`` (then ``status_code`` is
-``None``), and for the server's 422 ``optimizer_state_unavailable`` when only a
-path was given. Being a ``ValueError`` too, it reads as "wrong checkpoint".
-
-No exception message ever contains the API key: replies are scrubbed of it
-before they become exceptions (see ``_wire``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "APIConnectionError",
@@ -159,6 +145,8 @@ class APIError(WeaverError):
     #: How the reply was obtained (``_wire.Delivery``), set by the facade on errors
     #: made from a reply: its ``Date`` and whether an earlier attempt may have acted.
     delivery: object | None = None
+    # Whether ``str()`` starts with the ``[status code]`` label.
+    _status_in_str: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -181,8 +169,9 @@ class APIError(WeaverError):
         self.retry_after = retry_after
 
     def __str__(self) -> str:
-        parts = [p for p in (_status_text(self.status_code), self.code) if p]
-        prefix = f"[{' '.join(parts)}] " if parts else ""
+        parts = [str(self.status_code)] if self.status_code is not None else []
+        parts += [self.code] if self.code else []
+        prefix = f"[{' '.join(parts)}] " if parts and self._status_in_str else ""
         suffix = f" (request id {self.request_id})" if self.request_id else ""
         return f"{prefix}{self.message}{suffix}"
 
@@ -192,10 +181,6 @@ class APIError(WeaverError):
             f"message={self.message!r}, retryable={self.retryable!r}, "
             f"request_id={self.request_id!r})"
         )
-
-
-def _status_text(status_code: int | None) -> str:
-    return "" if status_code is None else str(status_code)
 
 
 class BadRequestError(APIError):
@@ -258,7 +243,8 @@ class UnprocessableEntityError(APIError):
 
 
 class OptimizerStateUnavailableError(UnprocessableEntityError, ValueError):
-    """The checkpoint holds no optimizer state, so it cannot be loaded with the optimizer.
+    """The checkpoint holds no optimizer state, so it cannot be loaded with the optimizer;
+    being a ``ValueError`` too, it reads as "wrong checkpoint".
 
     Raised by ``load_state_with_optimizer`` before any request when given a
     ``Checkpoint`` whose type is not ``weight_and_optimizer``
@@ -329,10 +315,8 @@ class ResponseValidationError(APIError):
         self.operation = operation
         self.field = field
 
-    def __str__(self) -> str:
-        # The message already says what is wrong; a status prefix would only distract.
-        suffix = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{self.message}{suffix}"
+    # The message already says what is wrong; a status prefix would only distract.
+    _status_in_str = False
 
 
 class UnsupportedByServerError(APIError):
@@ -348,10 +332,8 @@ class UnsupportedByServerError(APIError):
         super().__init__(message, **kwargs)
         self.extension = extension
 
-    def __str__(self) -> str:
-        # The server's status (a 404 for an unknown route) would read as "not found".
-        suffix = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{self.message}{suffix}"
+    # The server's status (a 404 for an unknown route) would read as "not found".
+    _status_in_str = False
 
 
 # -- operation outcomes ---------------------------------------------------------------
@@ -431,7 +413,8 @@ class OperationTimeoutError(WeaverError, TimeoutError):
 
 
 class DownloadError(WeaverError):
-    """Downloading an artifact's files failed; finished files and ``.part`` files stay.
+    """Downloading an artifact's files failed; finished files and ``.part`` files stay
+    (except one that failed verification), and running it again resumes them.
 
     Attributes:
         name: The artifact file concerned (its name in the artifact), if one.
@@ -509,16 +492,6 @@ _BY_STATUS: Mapping[int, type[APIError]] = {
 }
 
 
-def _class_for(status_code: int, code: str | None) -> type[APIError]:
-    by_status = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
-    by_code = _BY_CODE.get(code or "")
-    # A code only refines its own status: a 500 that says `checkpoint_exists`
-    # is still a server error.
-    if by_code is not None and issubclass(by_code, by_status):
-        return by_code
-    return by_status
-
-
 def api_error(
     status_code: int,
     message: str,
@@ -530,7 +503,12 @@ def api_error(
     retry_after: float | None = None,
 ) -> APIError:
     """The exception for an HTTP error reply: its class follows the status, refined by the code."""
-    cls = _class_for(status_code, code)
+    cls = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
+    by_code = _BY_CODE.get(code or "")
+    # A code only refines its own status: a 500 that says `checkpoint_exists`
+    # is still a server error.
+    if by_code is not None and issubclass(by_code, cls):
+        cls = by_code
     return cls(
         message,
         status_code=status_code,

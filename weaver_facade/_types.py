@@ -20,7 +20,7 @@ from weaver_client.types import UNSET, Unset
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import LazyModule
-from ._wire import WireFields, expect, parse_model
+from ._wire import WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -378,12 +378,8 @@ def load_result(
         raise _unknown_request(operation, "path")
     if found_include is None:
         raise _unknown_request(operation, "include_optimizer")
-    checkpoint_id = None
-    if not isinstance(gen.checkpoint_id, Unset):
-        checkpoint_id = expect(operation, schema, "checkpoint_id", gen.checkpoint_id, uuid.UUID)
-    step = None
-    if not isinstance(gen.optimizer_step, Unset):
-        step = expect(operation, schema, "optimizer_step", gen.optimizer_step, int, nullable=True)
+    checkpoint_id = optional(operation, schema, "checkpoint_id", gen.checkpoint_id, uuid.UUID)
+    step = optional(operation, schema, "optimizer_step", gen.optimizer_step, int)
     if not isinstance(gen.model_id, Unset):
         model_id = expect(operation, schema, "model_id", gen.model_id, str)
     return LoadResult(

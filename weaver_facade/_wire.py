@@ -65,7 +65,6 @@ __all__ = [
     "finish",
     "optional",
     "parse_model",
-    "parse_retry_after",
     "reply_error",
     "scrub",
 ]
@@ -134,17 +133,13 @@ class Delivery:
     date: datetime.datetime | None
 
 
-def _delivery(response: httpx.Response) -> Delivery:
-    earlier = response.extensions.get(EARLIER_ATTEMPT)
-    date = parse_http_date(response.headers.get("Date"))
-    return Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
-
-
 def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> M:
     """Turn a reply into the expected generated model, or raise the right error."""
     if response.status_code >= 400:
         error = error_from_response(call.operation, response)
-        error.delivery = _delivery(response)
+        earlier = response.extensions.get(EARLIER_ATTEMPT)
+        date = parse_http_date(response.headers.get("Date"))
+        error.delivery = Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
         raise error
     try:
         parsed = call.parse(client=client, response=response)
@@ -162,34 +157,29 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
 
 
 def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Exception:
-    data = _json_or_error(call.operation, response)
-    if isinstance(data, ResponseValidationError):
-        return data
+    request_id = response.headers.get("X-Request-ID")
+    try:
+        data = response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return ResponseValidationError(
+            f"{call.operation}: the reply is not JSON (HTTP {response.status_code}, "
+            f"content-type {response.headers.get('content-type', 'none')!r}): "
+            f"{_snippet(response)!r}",
+            operation=call.operation,
+            status_code=response.status_code,
+            request_id=request_id,
+        )
     try:
         parse_model(
             call.operation,
             call.model,
             data,
             status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
+            request_id=request_id,
         )
     except ResponseValidationError as described:
         return described
     return reply_error(call.operation, call.model.__name__, data, cause=exc)
-
-
-def _json_or_error(operation: str, response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return ResponseValidationError(
-            f"{operation}: the reply is not JSON (HTTP {response.status_code}, "
-            f"content-type {response.headers.get('content-type', 'none')!r}): "
-            f"{_snippet(response)!r}",
-            operation=operation,
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
-        )
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -291,12 +281,8 @@ def expect(
     field: str,
     value: object,
     kind: type[T] | tuple[type[Any], ...],
-    *,
-    nullable: bool = False,
 ) -> T:
     """Check a value taken from a generated model (which does not check types)."""
-    if value is None and nullable:
-        return cast(T, value)
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # JSON true is not a number, although Python's bool is an int.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):

@@ -282,7 +282,7 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
 def test_retry_after_as_an_http_date() -> None:
     import datetime
 
-    from weaver_facade._wire import parse_retry_after
+    from weaver_facade._retry import parse_retry_after
 
     now = datetime.datetime(2026, 11, 29, 10, 0, 0, tzinfo=datetime.UTC)
     assert parse_retry_after("Sun, 29 Nov 2026 10:00:30 GMT", now=now) == 30.0
