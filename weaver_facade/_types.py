@@ -329,7 +329,7 @@ def forward_backward_result(
             operation=operation,
             field="metrics",
         )
-    logprobs = []
+    logprobs, datum_ids = [], []
     for i, out in enumerate(outputs):
         field = f"loss_fn_outputs[{i}].logprobs.data"
         values = expect(operation, schema, field, out.logprobs.data, list)
@@ -339,9 +339,17 @@ def forward_backward_result(
                 for j, v in enumerate(values)
             )
         )
-    datum_ids = tuple(None if isinstance(o.datum_id, Unset) else str(o.datum_id) for o in outputs)
+        datum_id = out.datum_id  # may be absent, never null
+        datum_ids.append(
+            None
+            if isinstance(datum_id, Unset)
+            else expect(operation, schema, f"loss_fn_outputs[{i}].datum_id", datum_id, str)
+        )
     return ForwardBackwardResult(
-        loss=metrics["loss:sum"], logprobs=tuple(logprobs), metrics=metrics, datum_ids=datum_ids
+        loss=metrics["loss:sum"],
+        logprobs=tuple(logprobs),
+        metrics=metrics,
+        datum_ids=tuple(datum_ids),
     )
 
 

@@ -426,6 +426,32 @@ def test_forward_backward_result_missing_loss(fake: FakeWeaver, trainer: Trainin
         trainer.forward_backward([datum_from_tokens([1, 2])])
 
 
+def _fb_done(output: dict[str, object]) -> httpx.Response:
+    response = {"loss_fn_outputs": [output], "metrics": {"loss:sum": 1.0}}
+    return json_reply(202, {"id": "op-1", "status": "done", "response": response})
+
+
+@pytest.mark.parametrize("datum_id", [None, 5])
+def test_a_datum_id_that_is_no_string_is_refused(
+    fake: FakeWeaver, trainer: TrainingClient, datum_id: object
+) -> None:
+    # The spec's datum_id is a string that may be absent; null or a number is a bad reply.
+    logprobs = {"data": [-1.0], "dtype": "float32"}
+    fake.script(
+        "POST",
+        "/api/v1/models/m-1/forward-backward-passes",
+        _fb_done({"logprobs": logprobs, "datum_id": datum_id}),
+        _fb_done({"logprobs": logprobs, "datum_id": "d-7"}),
+        _fb_done({"logprobs": logprobs}),
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        trainer.forward_backward([datum_from_tokens([1, 2])])
+    assert info.value.field == "loss_fn_outputs[0].datum_id"
+    assert "expected str" in str(info.value)
+    assert trainer.forward_backward([datum_from_tokens([1, 2])]).datum_ids == ("d-7",)
+    assert trainer.forward_backward([datum_from_tokens([1, 2])]).datum_ids == (None,)
+
+
 def test_failed_operation(fake: FakeWeaver, trainer: TrainingClient) -> None:
     fake.script(
         "GET",
