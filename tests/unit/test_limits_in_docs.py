@@ -1,0 +1,56 @@
+"""Limits that public docstrings and CLI help state in words agree with openapi.yaml.
+
+The docs say "1 to 256 ``Datum``" so that a reader needs no spec; ``weaver_client.limits``
+is the spec's own figure, so a changed bound fails here until the words follow it. The
+async twins' docstrings point to the sync ones, so only those are read.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import click
+import pytest
+from weaver_client import limits
+
+from weaver_facade import (
+    Datum,
+    InvalidCheckpointName,
+    ServiceClient,
+    TrainingClient,
+)
+from weaver_facade._cli.artifacts import export
+
+_DAY = 24 * 3600
+_RANK = f"1 to {limits.LORA_CONFIG_RANK_MAXIMUM} (LoRA only)"
+_DATA = f"1 to {limits.FORWARD_BACKWARD_INPUT_DATA_MAX_ITEMS} ``Datum``"
+_NAME = f"1 to {limits.CHECKPOINT_NAME_MAX_LENGTH} letters"
+_TOKENS = (
+    f"1 to {limits.ENCODED_TEXT_CHUNK_TOKENS_MAX_ITEMS}, "
+    f"each >= {limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MINIMUM}"
+)
+_EXPORT_TTL = f"({limits.EXPORT_REQUEST_DEFAULTS['ttl_seconds'] // _DAY} days)"
+
+CLAIMS: list[tuple[Any, str]] = [
+    (ServiceClient.create_training_client, _RANK),
+    (TrainingClient.forward_backward, _DATA),
+    (TrainingClient.save_state, _NAME),
+    (TrainingClient.export_weights, _EXPORT_TTL),
+    (Datum, _TOKENS),
+    (InvalidCheckpointName, f"``{limits.CHECKPOINT_NAME_PATTERN}``"),
+]
+
+
+def test_the_export_default_is_whole_days() -> None:
+    assert limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"] % _DAY == 0
+
+
+@pytest.mark.parametrize(("owner", "words"), CLAIMS, ids=[o.__qualname__ for o, _ in CLAIMS])
+def test_a_docstring_states_the_spec_limit(owner: object, words: str) -> None:
+    assert words in " ".join((inspect.getdoc(owner) or "").split())
+
+
+def test_the_cli_states_the_export_default() -> None:
+    option = next(p for p in export.params if isinstance(p, click.Option) and p.name == "ttl")
+    assert _EXPORT_TTL in (option.help or "")
