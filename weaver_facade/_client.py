@@ -227,7 +227,7 @@ class _ServiceBase(HasOptions):
         key = "set" if self.__api_key else "none"
         return (
             f"{type(self).__name__}(base_url={self._base_url!r}, api_key=<{key}>, "
-            f"session_id={self._session_id!r})"
+            f"session_id={self.session_id!r})"
         )
 
     def _generated(
