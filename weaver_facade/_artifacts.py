@@ -20,7 +20,7 @@ from weaver_client.types import Unset
 
 from . import _calls as calls
 from . import _lookup as lookup
-from ._args import check_bool, check_int, check_seconds
+from ._args import check_bool, check_choice, check_int, check_seconds
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -277,13 +277,8 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
 def check_kind(kind: object) -> ArtifactKind | None:
     if kind is None:
         return None
-    try:
-        return ArtifactKind(kind)  # type: ignore[arg-type]
-    except ValueError:
-        allowed = ", ".join(k.value for k in ArtifactKind)
-        raise InvalidArgumentError(
-            f"kind must be one of {allowed}, or None; got {kind!r}"
-        ) from None
+    allowed = [k.value for k in ArtifactKind]
+    return ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
 
 
 # -- plans: which requests, decided without I/O ---------------------------------------------------

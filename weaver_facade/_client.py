@@ -25,7 +25,7 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
-from ._args import check_bool, check_int
+from ._args import check_bool, check_choice, check_int
 from ._artifacts import (
     Artifact,
     DownloadResult,
@@ -273,23 +273,19 @@ class _ServiceBase(HasOptions):
                 f"base_model must be a name of {shortest} to {longest} characters, "
                 f"got {base_model!r}"
             )
-        modes = [mode.value for mode in wire.TrainingMode]
-        if training_mode not in modes:
-            raise InvalidArgumentError(
-                f"training_mode must be one of {modes}, got {training_mode!r}"
-            )
+        mode = check_choice("training_mode", training_mode, [m.value for m in wire.TrainingMode])
         rank = check_int(
             "lora_rank", lora_rank, limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
         )
         if seed is not None:
             low, high = limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM
             seed = check_int("seed", seed, low, high, otherwise=", or None")
-            if training_mode != "lora":
+            if mode != "lora":
                 raise InvalidArgumentError(
                     "seed is part of the LoRA configuration; full_ft models take no seed"
                 )
-        lora = LoraSettings(rank=rank, seed=seed) if training_mode == "lora" else None
-        return NewModel(base_model=base_model, training_mode=str(training_mode), lora=lora)
+        lora = LoraSettings(rank=rank, seed=seed) if mode == "lora" else None
+        return NewModel(base_model=base_model, training_mode=mode, lora=lora)
 
     def _create_model(self, session_id: str, new: NewModel, *, keep: bool) -> Plan[ModelInfo]:
         lora = new.lora or LoraSettings(rank=DEFAULT_LORA_RANK)

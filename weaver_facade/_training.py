@@ -19,7 +19,7 @@ from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
 from . import _lookup as lookup
-from ._args import check_bool, check_int
+from ._args import check_bool, check_choice, check_int
 from ._artifacts import (
     Artifact,
     ArtifactStatus,
@@ -131,13 +131,6 @@ def _check_data(data: object) -> list[Datum]:
                 "build one with Datum(...) or datum_from_tokens(...)"
             )
     return items
-
-
-def _check_loss_fn(loss_fn: object) -> str:
-    allowed = [v.value for v in wire.LossFn]
-    if loss_fn not in allowed:
-        raise InvalidArgumentError(f"loss_fn must be one of {allowed}, got {loss_fn!r}")
-    return str(loss_fn)
 
 
 def _check_ttl(ttl_seconds: object) -> int | None:
@@ -306,7 +299,7 @@ class _TrainingBase(HasOptions):
 
     def _forward_backward(self, data: object, loss_fn: object) -> Submission[ForwardBackwardResult]:
         items = _check_data(data)
-        fn = _check_loss_fn(loss_fn)
+        fn = check_choice("loss_fn", loss_fn, [v.value for v in wire.LossFn])
         call = calls.forward_backward(
             self.model_id, seq_id=self._next_seq_id(), data=items, loss_fn=fn
         )
