@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -25,7 +24,7 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
-from ._args import check_bool, check_choice, check_int
+from ._args import check_bool, check_choice, check_id, check_int
 from ._artifacts import (
     Artifact,
     DownloadResult,
@@ -97,7 +96,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
 DEFAULT_LORA_RANK = 32
-_RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 
 
 def _base_url(base_url: str | None) -> str:
@@ -120,15 +118,6 @@ def _base_url(base_url: str | None) -> str:
 def _api_key(api_key: str | None) -> str | None:
     key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
     return key.strip() or None
-
-
-def _check_id(what: str, value: object) -> str:
-    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
-        raise InvalidArgumentError(
-            f"{what} {value!r} is not valid: 1 to {limits.RESOURCE_ID_MAX_LENGTH} letters, "
-            "digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return value
 
 
 class _KeyHidingClient(AuthenticatedClient):
@@ -307,11 +296,11 @@ class _ServiceBase(HasOptions):
     def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
         """A model attached by id, and the ``seq_id`` its training steps continue from."""
         start = check_next_seq_id(next_seq_id)
-        model = yield from model_plan(calls.get_model(_check_id("model_id", model_id)))
+        model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
         return model, start or model.next_seq_id
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
-        model = yield from model_plan(calls.terminate_model(_check_id("model_id", model_id)))
+        model = yield from model_plan(calls.terminate_model(check_id("model_id", model_id)))
         self._created.forget(model.id)
         return model
 
@@ -474,7 +463,7 @@ class ServiceClient(_ServiceBase):
         ``OptimStepResult``, ``Checkpoint``, ``LoadResult`` or ``Artifact``) or else the
         operation's ``kind``; with neither, ``result()`` is the raw ``response`` dict.
         """
-        snapshot = self._io.snapshot(_check_id("operation_id", operation_id), None)
+        snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
 
     # -- models ---------------------------------------------------------------------------
@@ -496,7 +485,7 @@ class ServiceClient(_ServiceBase):
 
     def get_model(self, model_id: str) -> ModelInfo:
         """A training model, as the server describes it now."""
-        return self._io.run(model_plan(calls.get_model(_check_id("model_id", model_id))))
+        return self._io.run(model_plan(calls.get_model(check_id("model_id", model_id))))
 
     def terminate_model(self, model_id: str) -> ModelInfo:
         """Terminate a model: it stops holding training resources and refuses to train
@@ -716,7 +705,7 @@ class AsyncServiceClient(_ServiceBase):
         self, operation_id: str, result_type: type[Any] | None = None
     ) -> AsyncOperationHandle[Any]:
         """See ``ServiceClient.operation``."""
-        snapshot = await self._io.snapshot(_check_id("operation_id", operation_id), None)
+        snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
 
     # -- models ---------------------------------------------------------------------------
@@ -739,7 +728,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
-        return await self._io.run(model_plan(calls.get_model(_check_id("model_id", model_id))))
+        return await self._io.run(model_plan(calls.get_model(check_id("model_id", model_id))))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""
