@@ -184,8 +184,8 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
         files = tuple(
             ArtifactFile(
                 name=field(f"manifest.files[{i}].name", f.name, str),
-                size=None if isinstance(f.size, Unset) else field("size", f.size, int),
-                sha256=None if isinstance(f.sha256, Unset) else field("sha256", f.sha256, str),
+                size=optional(operation, schema, "size", f.size, int, nullable=False),
+                sha256=optional(operation, schema, "sha256", f.sha256, str, nullable=False),
             )
             for i, f in enumerate(items)
         )
@@ -233,10 +233,8 @@ def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
         files.append(
             StorageFile(
                 name=expect(op, schema, "name", f.name, str),
-                size=None if isinstance(f.size, Unset) else expect(op, schema, "size", f.size, int),
-                sha256=None
-                if isinstance(f.sha256, Unset)
-                else expect(op, schema, "sha256", f.sha256, str),
+                size=optional(op, schema, "size", f.size, int, nullable=False),
+                sha256=optional(op, schema, "sha256", f.sha256, str, nullable=False),
                 url=expect(op, schema, "url", f.url, str),
                 url_expires_at=_timestamp(f.url_expires_at),
             )

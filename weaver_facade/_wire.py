@@ -302,9 +302,11 @@ def optional(
     field: str,
     value: object,
     kind: type[T] | tuple[type[Any], ...],
+    *,
+    nullable: bool = True,
 ) -> T | None:
-    """``expect`` for a field the spec lets be absent or null: either becomes ``None``."""
-    if value is None or isinstance(value, Unset):
+    """``expect`` for a field the spec lets be absent or (if ``nullable``) null: ``None``."""
+    if (value is None and nullable) or isinstance(value, Unset):
         return None
     return expect(operation, schema, field, value, kind)
 
