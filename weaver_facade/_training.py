@@ -81,7 +81,6 @@ else:
 __all__ = [
     "SERVER_DEFAULT",
     "AsyncTrainingClient",
-    "ModelInfo",
     "OperationResult",
     "TrainingClient",
     "check_next_seq_id",
