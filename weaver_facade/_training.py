@@ -403,7 +403,7 @@ class _TrainingBase(HasOptions):
                     waited=poll.clock() - started,
                 )
             attempt += 1
-            yield Pause(min(remaining, max(0.05, poll.backoff(attempt))))
+            yield Pause(min(remaining, max(poll.settings.min_interval, poll.backoff(attempt))))
             items = yield from list_artifacts_plan(artifact.checkpoint_id)
             found = [a for a in items if a.id == artifact.id]
             if not found:
