@@ -42,6 +42,7 @@ from ._errors import InvalidArgumentError
 from ._io import AsyncIO, HasOptions, SyncIO
 from ._lazy import LazyModule, asyncio_sleep
 from ._models import (
+    DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
     BaseModelInfo,
     CreatedModels,
@@ -95,7 +96,6 @@ USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
-DEFAULT_LORA_RANK = 32
 
 
 def _base_url(base_url: str | None) -> str:
@@ -277,17 +277,12 @@ class _ServiceBase(HasOptions):
         return NewModel(base_model=base_model, training_mode=mode, lora=lora)
 
     def _create_model(self, session_id: str, new: NewModel, *, keep: bool) -> Plan[ModelInfo]:
-        lora = new.lora or LoraSettings(rank=DEFAULT_LORA_RANK)
         call = calls.create_model(
             session_id,
             model_seq_id=next(self._model_seq),
             base_model=new.base_model,
             training_mode=new.training_mode,
-            lora_rank=lora.rank,
-            seed=lora.seed,
-            train_unembed=lora.train_unembed,
-            train_mlp=lora.train_mlp,
-            train_attn=lora.train_attn,
+            lora=new.lora,
         )
         model = yield from model_plan(call)
         self._created.add(model.id, keep=keep)

@@ -23,6 +23,7 @@ else:
     wire = LazyModule("weaver_client.models")
 
 __all__ = [
+    "DEFAULT_LORA_RANK",
     "DEFAULT_PAGE_SIZE",
     "BaseModelInfo",
     "CreatedModels",
@@ -34,6 +35,7 @@ __all__ = [
     "model_plan",
 ]
 
+DEFAULT_LORA_RANK = 32
 DEFAULT_PAGE_SIZE = 100
 T = TypeVar("T")
 
