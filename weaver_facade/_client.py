@@ -48,7 +48,6 @@ from ._models import (
     CreatedModels,
     LoraSettings,
     ModelInfo,
-    all_items,
     base_model_pager,
     model_pager,
     model_plan,
@@ -465,18 +464,15 @@ class ServiceClient(_ServiceBase):
 
     def supported_models(self) -> list[BaseModelInfo]:
         """The base models this server can train from, following every page."""
-        return self._io.run(all_items(base_model_pager(DEFAULT_PAGE_SIZE)))
+        return list(self._io.pages(base_model_pager(DEFAULT_PAGE_SIZE)))
 
     def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ModelInfo]:
         """Yield this key's training models, oldest first, page by page (terminated too)."""
-        pager = model_pager(page_size)
-        while not pager.done:
-            call = pager.call()
-            yield from pager.read(call.operation, self._io.send(call))
+        yield from self._io.pages(model_pager(page_size))
 
     def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """All of this key's training models, oldest first, following every page."""
-        return list(self.iter_models(page_size=page_size))
+        return list(self._io.pages(model_pager(page_size)))
 
     def get_model(self, model_id: str) -> ModelInfo:
         """A training model, as the server describes it now."""
@@ -707,19 +703,16 @@ class AsyncServiceClient(_ServiceBase):
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
-        return await self._io.run(all_items(base_model_pager(DEFAULT_PAGE_SIZE)))
+        return [model async for model in self._io.pages(base_model_pager(DEFAULT_PAGE_SIZE))]
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
-        pager = model_pager(page_size)
-        while not pager.done:
-            call = pager.call()
-            for model in pager.read(call.operation, await self._io.send(call)):
-                yield model
+        async for model in self._io.pages(model_pager(page_size)):
+            yield model
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""
-        return [model async for model in self.iter_models(page_size=page_size)]
+        return [model async for model in self._io.pages(model_pager(page_size))]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""

@@ -668,13 +668,11 @@ class TrainingClient(_TrainingBase):
 
     def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        pager = lookup.CheckpointPager(self.model_id, page_size)
-        while not pager.done:
-            yield from pager.read(self._io.send(pager.call()))
+        yield from self._io.pages(lookup.CheckpointPager(self.model_id, page_size))
 
     def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return list(self.iter_checkpoints(page_size=page_size))
+        return list(self._io.pages(lookup.CheckpointPager(self.model_id, page_size)))
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """This model's newest completed checkpoint, or ``None`` if it has none."""
@@ -897,14 +895,12 @@ class AsyncTrainingClient(_TrainingBase):
         self, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        pager = lookup.CheckpointPager(self.model_id, page_size)
-        while not pager.done:
-            for checkpoint in pager.read(await self._io.send(pager.call())):
-                yield checkpoint
+        async for checkpoint in self._io.pages(lookup.CheckpointPager(self.model_id, page_size)):
+            yield checkpoint
 
     async def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return [c async for c in self.iter_checkpoints(page_size=page_size)]
+        return [c async for c in self._io.pages(lookup.CheckpointPager(self.model_id, page_size))]
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
