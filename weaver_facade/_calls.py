@@ -253,15 +253,11 @@ def load_checkpoint(
     )
 
 
-def list_checkpoints(
-    model_id: str, *, limit: int | None, cursor: str | None
-) -> Call[wire.CheckpointList]:
+def list_checkpoints(model_id: str, *, limit: int, cursor: str | None) -> Call[wire.CheckpointList]:
     return Call(
         "list_checkpoints",
         _list_checkpoints._get_kwargs(
-            model_id,
-            limit=UNSET if limit is None else limit,
-            cursor=UNSET if cursor is None else cursor,
+            model_id, limit=limit, cursor=UNSET if cursor is None else cursor
         ),
         _list_checkpoints._parse_response,
         wire.CheckpointList,
