@@ -38,7 +38,7 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
-from ._retry import RETRYABLE_STATUSES, parse_http_date, parse_retry_after
+from ._retry import parse_http_date, parse_retry_after, response_is_retryable
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
@@ -347,7 +347,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     return api_error(
         status,
         scrub(message, secret),
-        retryable=status in RETRYABLE_STATUSES,
+        retryable=response_is_retryable(status, replayable=True),
         request_id=request_id,
         retry_after=retry_after,
     )
