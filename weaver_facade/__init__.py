@@ -77,7 +77,7 @@ from ._errors import (
     UnsupportedByServerError,
     WeaverError,
 )
-from ._models import BaseModelInfo, LoraSettings
+from ._models import BaseModelInfo, LoraSettings, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
     ConversionProgress,
@@ -91,7 +91,6 @@ from ._operations import (
 from ._training import (
     SERVER_DEFAULT,
     AsyncTrainingClient,
-    ModelInfo,
     OperationResult,
     TrainingClient,
 )

@@ -1,4 +1,4 @@
-"""Checks of plain arguments (flags, counts, seconds), worded once for every method.
+"""Checks of plain arguments (flags, counts, seconds, choices, ids), worded once for every method.
 
 Each returns the value it accepted or raises ``InvalidArgumentError`` before
 any request. ``bool`` is refused where a number is expected: Python's ``True``
@@ -7,14 +7,39 @@ is an int, but ``page_size=True`` is a mistake.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
+from weaver_client import limits
+
 from ._errors import InvalidArgumentError
 
-__all__ = ["check_bool", "check_int", "check_seconds"]
+__all__ = ["check_bool", "check_choice", "check_id", "check_int", "check_seconds"]
+
+_RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 
 
 def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise: str = "") -> str:
+    """One of the strings ``allowed``; ``otherwise`` as for ``check_int``."""
+    if value not in allowed:
+        choices = ", ".join(map(repr, allowed))
+        raise InvalidArgumentError(f"{name} must be one of {choices}{otherwise}; got {value!r}")
+    return str(value)
+
+
+def check_id(what: str, value: object, error: type[ValueError] = InvalidArgumentError) -> str:
+    """A model or operation id (the spec's resource id pattern)."""
+    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
+        raise error(
+            f"{what} {value!r} is not valid: it must be 1 to {limits.RESOURCE_ID_MAX_LENGTH} "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     return value
 
 

@@ -20,7 +20,7 @@ from weaver_client.types import Unset
 
 from . import _calls as calls
 from . import _lookup as lookup
-from ._args import check_bool, check_int, check_seconds
+from ._args import check_bool, check_choice, check_int, check_seconds
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -184,8 +184,8 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
         files = tuple(
             ArtifactFile(
                 name=field(f"manifest.files[{i}].name", f.name, str),
-                size=None if isinstance(f.size, Unset) else field("size", f.size, int),
-                sha256=None if isinstance(f.sha256, Unset) else field("sha256", f.sha256, str),
+                size=optional(operation, schema, "size", f.size, int, nullable=False),
+                sha256=optional(operation, schema, "sha256", f.sha256, str, nullable=False),
             )
             for i, f in enumerate(items)
         )
@@ -233,10 +233,8 @@ def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
         files.append(
             StorageFile(
                 name=expect(op, schema, "name", f.name, str),
-                size=None if isinstance(f.size, Unset) else expect(op, schema, "size", f.size, int),
-                sha256=None
-                if isinstance(f.sha256, Unset)
-                else expect(op, schema, "sha256", f.sha256, str),
+                size=optional(op, schema, "size", f.size, int, nullable=False),
+                sha256=optional(op, schema, "sha256", f.sha256, str, nullable=False),
                 url=expect(op, schema, "url", f.url, str),
                 url_expires_at=_timestamp(f.url_expires_at),
             )
@@ -277,13 +275,8 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
 def check_kind(kind: object) -> ArtifactKind | None:
     if kind is None:
         return None
-    try:
-        return ArtifactKind(kind)  # type: ignore[arg-type]
-    except ValueError:
-        allowed = ", ".join(k.value for k in ArtifactKind)
-        raise InvalidArgumentError(
-            f"kind must be one of {allowed}, or None; got {kind!r}"
-        ) from None
+    allowed = [k.value for k in ArtifactKind]
+    return ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
 
 
 # -- plans: which requests, decided without I/O ---------------------------------------------------

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from weaver_client.api.sessions import send_heartbeat as _send_heartbeat
     from weaver_client.api.training import forward_backward as _forward_backward
     from weaver_client.api.training import optim_step as _optim_step
+
+    from ._models import LoraSettings
 else:
     wire = LazyModule("weaver_client.models")
     _export_checkpoint = LazyModule("weaver_client.api.artifacts.export_checkpoint")
@@ -130,24 +132,21 @@ def create_model(
     model_seq_id: int,
     base_model: str,
     training_mode: str,
-    lora_rank: int,
-    seed: int | None,
-    train_unembed: bool,
-    train_mlp: bool,
-    train_attn: bool,
+    lora: LoraSettings | None,
 ) -> Call[wire.Model]:
+    """``lora`` goes out only for a LoRA model."""
     mode = wire.TrainingMode(training_mode)
-    lora: wire.LoraConfig | Unset = UNSET
-    if mode is wire.TrainingMode.LORA:
-        lora = wire.LoraConfig(
-            rank=lora_rank,
-            train_unembed=train_unembed,
-            train_mlp=train_mlp,
-            train_attn=train_attn,
-            seed=UNSET if seed is None else seed,
+    config: wire.LoraConfig | Unset = UNSET
+    if mode is wire.TrainingMode.LORA and lora is not None:
+        config = wire.LoraConfig(
+            rank=lora.rank,
+            train_unembed=lora.train_unembed,
+            train_mlp=lora.train_mlp,
+            train_attn=lora.train_attn,
+            seed=UNSET if lora.seed is None else lora.seed,
         )
     body = wire.CreateModelRequest(
-        model_seq_id=model_seq_id, base_model=base_model, training_mode=mode, lora_config=lora
+        model_seq_id=model_seq_id, base_model=base_model, training_mode=mode, lora_config=config
     )
     return Call(
         "create_model",
@@ -254,15 +253,11 @@ def load_checkpoint(
     )
 
 
-def list_checkpoints(
-    model_id: str, *, limit: int | None, cursor: str | None
-) -> Call[wire.CheckpointList]:
+def list_checkpoints(model_id: str, *, limit: int, cursor: str | None) -> Call[wire.CheckpointList]:
     return Call(
         "list_checkpoints",
         _list_checkpoints._get_kwargs(
-            model_id,
-            limit=UNSET if limit is None else limit,
-            cursor=UNSET if cursor is None else cursor,
+            model_id, limit=limit, cursor=UNSET if cursor is None else cursor
         ),
         _list_checkpoints._parse_response,
         wire.CheckpointList,

@@ -21,6 +21,7 @@ import attrs
 from weaver_client import limits
 from weaver_client.types import Unset
 
+from ._args import check_id
 from ._errors import (
     InvalidCheckpointName,
     InvalidCheckpointPath,
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 SCHEME = "weaver://"
-_MODEL_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _NAME = re.compile(limits.CHECKPOINT_NAME_PATTERN)
 _PATH = re.compile(limits.CHECKPOINT_PATH_PATTERN)
 _SEGMENT = "checkpoints"
@@ -124,7 +124,7 @@ class CheckpointPath:
     def __attrs_post_init__(self) -> None:
         if type(self.model_id) is str and type(self.name) is str and _PATH.fullmatch(str(self)):
             return
-        _check_model_id(self.model_id, None)
+        check_id("the model id", self.model_id, InvalidCheckpointPath)
         _check_name(self.name, InvalidCheckpointPath, "checkpoint name")
 
     @classmethod
@@ -151,22 +151,12 @@ class CheckpointPath:
                 "'weaver://{model_id}/checkpoints/{name}'"
             )
         model_id, _, name = parts
-        _check_model_id(model_id, text)
+        check_id(f"in {text!r}, the model id", model_id, InvalidCheckpointPath)
         _check_name(name, InvalidCheckpointPath, f"in {text!r}, the checkpoint name")
         return cls(model_id=model_id, name=name)
 
     def __str__(self) -> str:
         return f"{SCHEME}{self.model_id}/{_SEGMENT}/{self.name}"
-
-
-def _check_model_id(model_id: object, text: str | None) -> None:
-    if not isinstance(model_id, str) or not _MODEL_ID.fullmatch(model_id):
-        where = f"in {text!r}, " if text is not None else ""
-        raise InvalidCheckpointPath(
-            f"{where}the model id {model_id!r} is not valid: it must be 1 to "
-            f"{limits.RESOURCE_ID_MAX_LENGTH} letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
 
 
 @attrs.frozen(slots=False)  # see CheckpointPath

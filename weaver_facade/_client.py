@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -25,7 +24,7 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
-from ._args import check_bool, check_int
+from ._args import check_bool, check_choice, check_id, check_int
 from ._artifacts import (
     Artifact,
     DownloadResult,
@@ -43,12 +42,12 @@ from ._errors import InvalidArgumentError
 from ._io import AsyncIO, HasOptions, SyncIO
 from ._lazy import LazyModule, asyncio_sleep
 from ._models import (
+    DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
     BaseModelInfo,
     CreatedModels,
     LoraSettings,
     ModelInfo,
-    all_items,
     base_model_pager,
     model_pager,
     model_plan,
@@ -96,8 +95,6 @@ USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
-DEFAULT_LORA_RANK = 32
-_RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 
 
 def _base_url(base_url: str | None) -> str:
@@ -120,15 +117,6 @@ def _base_url(base_url: str | None) -> str:
 def _api_key(api_key: str | None) -> str | None:
     key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
     return key.strip() or None
-
-
-def _check_id(what: str, value: object) -> str:
-    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
-        raise InvalidArgumentError(
-            f"{what} {value!r} is not valid: 1 to {limits.RESOURCE_ID_MAX_LENGTH} letters, "
-            "digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return value
 
 
 class _KeyHidingClient(AuthenticatedClient):
@@ -227,7 +215,7 @@ class _ServiceBase(HasOptions):
         key = "set" if self.__api_key else "none"
         return (
             f"{type(self).__name__}(base_url={self._base_url!r}, api_key=<{key}>, "
-            f"session_id={self._session_id!r})"
+            f"session_id={self.session_id!r})"
         )
 
     def _generated(
@@ -273,36 +261,27 @@ class _ServiceBase(HasOptions):
                 f"base_model must be a name of {shortest} to {longest} characters, "
                 f"got {base_model!r}"
             )
-        modes = [mode.value for mode in wire.TrainingMode]
-        if training_mode not in modes:
-            raise InvalidArgumentError(
-                f"training_mode must be one of {modes}, got {training_mode!r}"
-            )
+        mode = check_choice("training_mode", training_mode, [m.value for m in wire.TrainingMode])
         rank = check_int(
             "lora_rank", lora_rank, limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
         )
         if seed is not None:
             low, high = limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM
             seed = check_int("seed", seed, low, high, otherwise=", or None")
-            if training_mode != "lora":
+            if mode != "lora":
                 raise InvalidArgumentError(
                     "seed is part of the LoRA configuration; full_ft models take no seed"
                 )
-        lora = LoraSettings(rank=rank, seed=seed) if training_mode == "lora" else None
-        return NewModel(base_model=base_model, training_mode=str(training_mode), lora=lora)
+        lora = LoraSettings(rank=rank, seed=seed) if mode == "lora" else None
+        return NewModel(base_model=base_model, training_mode=mode, lora=lora)
 
     def _create_model(self, session_id: str, new: NewModel, *, keep: bool) -> Plan[ModelInfo]:
-        lora = new.lora or LoraSettings(rank=DEFAULT_LORA_RANK)
         call = calls.create_model(
             session_id,
             model_seq_id=next(self._model_seq),
             base_model=new.base_model,
             training_mode=new.training_mode,
-            lora_rank=lora.rank,
-            seed=lora.seed,
-            train_unembed=lora.train_unembed,
-            train_mlp=lora.train_mlp,
-            train_attn=lora.train_attn,
+            lora=new.lora,
         )
         model = yield from model_plan(call)
         self._created.add(model.id, keep=keep)
@@ -311,11 +290,11 @@ class _ServiceBase(HasOptions):
     def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
         """A model attached by id, and the ``seq_id`` its training steps continue from."""
         start = check_next_seq_id(next_seq_id)
-        model = yield from model_plan(calls.get_model(_check_id("model_id", model_id)))
+        model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
         return model, start or model.next_seq_id
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
-        model = yield from model_plan(calls.terminate_model(_check_id("model_id", model_id)))
+        model = yield from model_plan(calls.terminate_model(check_id("model_id", model_id)))
         self._created.forget(model.id)
         return model
 
@@ -478,29 +457,26 @@ class ServiceClient(_ServiceBase):
         ``OptimStepResult``, ``Checkpoint``, ``LoadResult`` or ``Artifact``) or else the
         operation's ``kind``; with neither, ``result()`` is the raw ``response`` dict.
         """
-        snapshot = self._io.snapshot(_check_id("operation_id", operation_id), None)
+        snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
 
     # -- models ---------------------------------------------------------------------------
 
     def supported_models(self) -> list[BaseModelInfo]:
         """The base models this server can train from, following every page."""
-        return self._io.run(all_items(base_model_pager(DEFAULT_PAGE_SIZE)))
+        return list(self._io.pages(base_model_pager(DEFAULT_PAGE_SIZE)))
 
     def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ModelInfo]:
         """Yield this key's training models, oldest first, page by page (terminated too)."""
-        pager = model_pager(page_size)
-        while not pager.done:
-            call = pager.call()
-            yield from pager.read(call.operation, self._io.send(call))
+        yield from self._io.pages(model_pager(page_size))
 
     def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """All of this key's training models, oldest first, following every page."""
-        return list(self.iter_models(page_size=page_size))
+        return list(self._io.pages(model_pager(page_size)))
 
     def get_model(self, model_id: str) -> ModelInfo:
         """A training model, as the server describes it now."""
-        return self._io.run(model_plan(calls.get_model(_check_id("model_id", model_id))))
+        return self._io.run(model_plan(calls.get_model(check_id("model_id", model_id))))
 
     def terminate_model(self, model_id: str) -> ModelInfo:
         """Terminate a model: it stops holding training resources and refuses to train
@@ -720,30 +696,27 @@ class AsyncServiceClient(_ServiceBase):
         self, operation_id: str, result_type: type[Any] | None = None
     ) -> AsyncOperationHandle[Any]:
         """See ``ServiceClient.operation``."""
-        snapshot = await self._io.snapshot(_check_id("operation_id", operation_id), None)
+        snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
 
     # -- models ---------------------------------------------------------------------------
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
-        return await self._io.run(all_items(base_model_pager(DEFAULT_PAGE_SIZE)))
+        return [model async for model in self._io.pages(base_model_pager(DEFAULT_PAGE_SIZE))]
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
-        pager = model_pager(page_size)
-        while not pager.done:
-            call = pager.call()
-            for model in pager.read(call.operation, await self._io.send(call)):
-                yield model
+        async for model in self._io.pages(model_pager(page_size)):
+            yield model
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""
-        return [model async for model in self.iter_models(page_size=page_size)]
+        return [model async for model in self._io.pages(model_pager(page_size))]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
-        return await self._io.run(model_plan(calls.get_model(_check_id("model_id", model_id))))
+        return await self._io.run(model_plan(calls.get_model(check_id("model_id", model_id))))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""

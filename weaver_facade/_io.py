@@ -9,8 +9,8 @@ sent with the generated client's httpx client, a ``Pause`` slept, a
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
 import attrs
 import httpx
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 else:
     wire = LazyModule("weaver_client.models")
 
-__all__ = ["AsyncIO", "HasOptions", "Submission", "SyncIO"]
+__all__ = ["AsyncIO", "HasOptions", "Pager", "Submission", "SyncIO"]
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
@@ -62,6 +62,16 @@ class Submission(Generic[T]):
 
     call: Call[wire.Operation]
     parse_result: ResultParser[T]
+
+
+class Pager(Protocol[T]):
+    """A paged listing: while not ``done``, the next ``call`` and the items of its reply."""
+
+    done: bool
+
+    def call(self) -> Call[Any]: ...
+
+    def read(self, page: Any) -> list[T]: ...
 
 
 def unsendable_text(operation: str, exc: UnicodeEncodeError) -> InvalidArgumentError:
@@ -215,6 +225,11 @@ class SyncIO(_Base[Callable[[float], None]]):
         snapshot = snapshot_from_wire(submission.call.operation, operation)
         return self.handle(snapshot, submission.parse_result)
 
+    def pages(self, pager: Pager[T]) -> Iterator[T]:
+        """Yield a listing's items, fetching each page when the one before is used up."""
+        while not pager.done:
+            yield from pager.read(self.send(pager.call()))
+
     def run(self, plan: Plan[R]) -> R:
         """Carry out a plan's steps and return its result."""
         return drive(plan, self.perform)
@@ -289,6 +304,12 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         operation = await self.send(submission.call)
         snapshot = snapshot_from_wire(submission.call.operation, operation)
         return self.handle(snapshot, submission.parse_result)
+
+    async def pages(self, pager: Pager[T]) -> AsyncIterator[T]:
+        """See ``SyncIO.pages``."""
+        while not pager.done:
+            for item in pager.read(await self.send(pager.call())):
+                yield item
 
     async def run(self, plan: Plan[R]) -> R:
         """See ``SyncIO.run``."""

@@ -23,17 +23,18 @@ else:
     wire = LazyModule("weaver_client.models")
 
 __all__ = [
+    "DEFAULT_LORA_RANK",
     "DEFAULT_PAGE_SIZE",
     "BaseModelInfo",
     "CreatedModels",
     "LoraSettings",
     "ModelInfo",
-    "all_items",
     "base_model_pager",
     "model_pager",
     "model_plan",
 ]
 
+DEFAULT_LORA_RANK = 32
 DEFAULT_PAGE_SIZE = 100
 T = TypeVar("T")
 
@@ -202,9 +203,12 @@ class OffsetPager(Generic[P, T]):
         self._schema = schema
 
     def call(self) -> Call[P]:
-        return self._make_call(self.page_size, self.offset)
+        call = self._make_call(self.page_size, self.offset)
+        self._operation = call.operation
+        return call
 
-    def read(self, operation: str, page: P) -> list[T]:
+    def read(self, page: P) -> list[T]:
+        operation = self._operation
         items = expect(operation, self._schema, "items", page.items, list)
         total = expect(
             operation, self._schema, "pagination.total_count", page.pagination.total_count, int
@@ -275,15 +279,6 @@ class CreatedModels:
                 logger.warning("could not terminate a model on close: %s", exc)
                 if isinstance(exc, APIConnectionError):
                     return
-
-
-def all_items(pager: OffsetPager[Any, T]) -> Plan[list[T]]:
-    """Every item of an offset-paged listing."""
-    found: list[T] = []
-    while not pager.done:
-        call = pager.call()
-        found += pager.read(call.operation, (yield call))
-    return found
 
 
 def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:

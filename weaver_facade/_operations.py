@@ -255,7 +255,7 @@ def _conversion(operation: str, metadata: object) -> ConversionProgress | None:
     schema = "Operation.metadata.conversion_progress"
 
     def total(name: str, v: object) -> int | None:
-        return None if isinstance(v, Unset) else expect(operation, schema, name, v, int)
+        return optional(operation, schema, name, v, int, nullable=False)
 
     return ConversionProgress(
         shards_done=expect(operation, schema, "shards_done", value.shards_done, int),

@@ -28,7 +28,7 @@ from ._checkpoints import (
 )
 from ._errors import CheckpointNotReadyError
 from ._io import Submission
-from ._models import LoraSettings, ModelInfo, model_plan
+from ._models import DEFAULT_LORA_RANK, LoraSettings, ModelInfo, model_plan
 from ._training import check_optimizer_state, load_submission
 from ._types import LoadResult
 from ._wire import Call
@@ -72,8 +72,11 @@ def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
     if with_optimizer:
         check_optimizer_state(found)
     source = yield from model_plan(calls.get_model(found.model_id))
+    lora = source.lora
+    if lora is None and source.training_mode == "lora":  # described without its settings
+        lora = LoraSettings(rank=DEFAULT_LORA_RANK)
     model: ModelInfo = yield NewModel(
-        base_model=source.base_model, training_mode=source.training_mode, lora=source.lora
+        base_model=source.base_model, training_mode=source.training_mode, lora=lora
     )
     result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)
     return model, result

@@ -19,7 +19,7 @@ from weaver_client.types import UNSET, Unset
 
 from . import _calls as calls
 from . import _lookup as lookup
-from ._args import check_bool, check_int
+from ._args import check_bool, check_choice, check_int
 from ._artifacts import (
     Artifact,
     ArtifactStatus,
@@ -81,7 +81,6 @@ else:
 __all__ = [
     "SERVER_DEFAULT",
     "AsyncTrainingClient",
-    "ModelInfo",
     "OperationResult",
     "TrainingClient",
     "check_next_seq_id",
@@ -131,13 +130,6 @@ def _check_data(data: object) -> list[Datum]:
                 "build one with Datum(...) or datum_from_tokens(...)"
             )
     return items
-
-
-def _check_loss_fn(loss_fn: object) -> str:
-    allowed = [v.value for v in wire.LossFn]
-    if loss_fn not in allowed:
-        raise InvalidArgumentError(f"loss_fn must be one of {allowed}, got {loss_fn!r}")
-    return str(loss_fn)
 
 
 def _check_ttl(ttl_seconds: object) -> int | None:
@@ -306,7 +298,7 @@ class _TrainingBase(HasOptions):
 
     def _forward_backward(self, data: object, loss_fn: object) -> Submission[ForwardBackwardResult]:
         items = _check_data(data)
-        fn = _check_loss_fn(loss_fn)
+        fn = check_choice("loss_fn", loss_fn, [v.value for v in wire.LossFn])
         call = calls.forward_backward(
             self.model_id, seq_id=self._next_seq_id(), data=items, loss_fn=fn
         )
@@ -411,7 +403,7 @@ class _TrainingBase(HasOptions):
                     waited=poll.clock() - started,
                 )
             attempt += 1
-            yield Pause(min(remaining, max(0.05, poll.backoff(attempt))))
+            yield Pause(min(remaining, max(poll.settings.min_interval, poll.backoff(attempt))))
             items = yield from list_artifacts_plan(artifact.checkpoint_id)
             found = [a for a in items if a.id == artifact.id]
             if not found:
@@ -676,13 +668,11 @@ class TrainingClient(_TrainingBase):
 
     def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        pager = lookup.CheckpointPager(self.model_id, page_size)
-        while not pager.done:
-            yield from pager.read(self._io.send(pager.call()))
+        yield from self._io.pages(lookup.CheckpointPager(self.model_id, page_size))
 
     def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return list(self.iter_checkpoints(page_size=page_size))
+        return list(self._io.pages(lookup.CheckpointPager(self.model_id, page_size)))
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """This model's newest completed checkpoint, or ``None`` if it has none."""
@@ -905,14 +895,12 @@ class AsyncTrainingClient(_TrainingBase):
         self, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
-        pager = lookup.CheckpointPager(self.model_id, page_size)
-        while not pager.done:
-            for checkpoint in pager.read(await self._io.send(pager.call())):
-                yield checkpoint
+        async for checkpoint in self._io.pages(lookup.CheckpointPager(self.model_id, page_size)):
+            yield checkpoint
 
     async def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return [c async for c in self.iter_checkpoints(page_size=page_size)]
+        return [c async for c in self._io.pages(lookup.CheckpointPager(self.model_id, page_size))]
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""

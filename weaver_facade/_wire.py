@@ -38,7 +38,7 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
-from ._retry import RETRYABLE_STATUSES, parse_http_date, parse_retry_after
+from ._retry import parse_http_date, parse_retry_after, response_is_retryable
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
@@ -302,9 +302,11 @@ def optional(
     field: str,
     value: object,
     kind: type[T] | tuple[type[Any], ...],
+    *,
+    nullable: bool = True,
 ) -> T | None:
-    """``expect`` for a field the spec lets be absent or null: either becomes ``None``."""
-    if value is None or isinstance(value, Unset):
+    """``expect`` for a field the spec lets be absent or (if ``nullable``) null: ``None``."""
+    if (value is None and nullable) or isinstance(value, Unset):
         return None
     return expect(operation, schema, field, value, kind)
 
@@ -345,7 +347,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     return api_error(
         status,
         scrub(message, secret),
-        retryable=status in RETRYABLE_STATUSES,
+        retryable=response_is_retryable(status, replayable=True),
         request_id=request_id,
         retry_after=retry_after,
     )

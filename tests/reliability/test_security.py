@@ -44,7 +44,7 @@ from weaver_facade import (
     WeaverError,
     datum_from_tokens,
 )
-from weaver_facade._training import ModelInfo
+from weaver_facade._models import ModelInfo
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 
 KEY_A = "sk-tenant-a-4d9b0e17c2a85f36"

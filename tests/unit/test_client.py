@@ -295,3 +295,15 @@ def test_both_clients_take_every_client_option_and_nothing_else() -> None:
     asyncio.run(AsyncServiceClient(BASE, KEY, **options).aclose())
     with pytest.raises(TypeError, match="hearbeat_interval"):
         ServiceClient(BASE, KEY, hearbeat_interval=0)  # type: ignore[call-arg]
+
+
+def test_a_with_options_copy_shows_the_session_its_original_opened() -> None:
+    # The copy shares its original's session; made before the session opened, its
+    # repr must still show the id the original got later.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        copy = svc.with_options(timeout=5)
+        svc.create_training_client("weaver-tiny")
+        assert svc.session_id is not None
+        assert copy.session_id == svc.session_id
+        assert f"session_id={svc.session_id!r}" in repr(copy)

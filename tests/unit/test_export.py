@@ -17,6 +17,7 @@ from weaver_facade import (
     OperationFailedError,
     OperationHandle,
     OperationProgress,
+    PollSettings,
 )
 
 CHECKPOINT = uuid.UUID("0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09")
@@ -155,3 +156,12 @@ async def test_async_overloads() -> None:
         assert (await handle).id == artifact.id
     finally:
         await svc.aclose()
+
+
+def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
+    # Backoff draws stay under 1 s, so every pause is min_interval: the client's own.
+    sleeps: list[float] = []
+    poll = PollSettings(min_interval=2.0, max_backoff=1.0)
+    with service(running_hit(), sleep=sleeps.append, poll=poll) as svc:
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    assert sleeps == [2.0, 2.0]
