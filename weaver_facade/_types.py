@@ -339,12 +339,8 @@ def forward_backward_result(
                 for j, v in enumerate(values)
             )
         )
-        datum_id = out.datum_id  # may be absent, never null
-        datum_ids.append(
-            None
-            if isinstance(datum_id, Unset)
-            else expect(operation, schema, f"loss_fn_outputs[{i}].datum_id", datum_id, str)
-        )
+        field = f"loss_fn_outputs[{i}].datum_id"
+        datum_ids.append(optional(operation, schema, field, out.datum_id, str, nullable=False))
     return ForwardBackwardResult(
         loss=metrics["loss:sum"],
         logprobs=tuple(logprobs),
