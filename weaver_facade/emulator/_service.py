@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import safetensors.numpy
+from weaver_client import limits
 
 from ._artifacts import EXPORT_KINDS, Artifacts
 from ._auth import Tenants
@@ -251,9 +252,9 @@ class Emulator:
             raw = body.get("lora_config") or {}
             lora = {
                 "rank": int(raw.get("rank", _DEFAULT_LORA_RANK)),
-                "train_unembed": raw.get("train_unembed", True),
-                "train_mlp": raw.get("train_mlp", True),
-                "train_attn": raw.get("train_attn", True),
+                "train_unembed": raw.get("train_unembed", limits.LORA_CONFIG_TRAIN_UNEMBED_DEFAULT),
+                "train_mlp": raw.get("train_mlp", limits.LORA_CONFIG_TRAIN_MLP_DEFAULT),
+                "train_attn": raw.get("train_attn", limits.LORA_CONFIG_TRAIN_ATTN_DEFAULT),
                 "seed": int(raw.get("seed", 0)),
             }
             if lora["rank"] > spec.max_lora_rank:
