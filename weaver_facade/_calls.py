@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import httpx
@@ -320,6 +320,9 @@ _ARTIFACT_KINDS = ("hf_model", "hf_adapter")
 @attrs.frozen
 class ExportReply:
     """An export's reply: the existing ``artifact`` (200) or a new ``operation`` (202)."""
+
+    #: The spec's schema of each success status, to explain a reply that breaks it.
+    SCHEMAS: ClassVar[Mapping[int, str]] = {200: "Artifact", 202: "Operation"}
 
     artifact: wire.Artifact | None = None
     operation: wire.Operation | None = None

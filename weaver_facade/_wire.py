@@ -169,17 +169,23 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Exce
             status_code=response.status_code,
             request_id=request_id,
         )
+    # A reply whose schema depends on its status names it in SCHEMAS (see ExportReply).
+    schema = getattr(call.model, "SCHEMAS", {}).get(response.status_code, call.model.__name__)
+    status = response.status_code
     try:
         parse_model(
             call.operation,
             call.model,
             data,
-            status_code=response.status_code,
+            schema=schema,
+            status_code=status,
             request_id=request_id,
         )
     except ResponseValidationError as described:
         return described
-    return reply_error(call.operation, call.model.__name__, data, cause=exc)
+    return reply_error(
+        call.operation, schema, data, cause=exc, status_code=status, request_id=request_id
+    )
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -212,14 +218,16 @@ def parse_model(
     data: object,
     *,
     where: str | None = None,
+    schema: str | None = None,
     status_code: int | None = None,
     request_id: str | None = None,
 ) -> M:
-    """``model.from_dict(data)``, with any failure described as a ResponseValidationError."""
+    """``model.from_dict(data)``, with any failure described as a ResponseValidationError
+    against the spec's ``schema`` (by default the model's name)."""
+    schema = schema or model.__name__
     if not isinstance(data, Mapping):
         raise ResponseValidationError(
-            f"{_label(operation, model.__name__, where)}: "
-            f"expected a JSON object, got {json_type(data)}",
+            f"{_label(operation, schema, where)}: expected a JSON object, got {json_type(data)}",
             operation=operation,
             status_code=status_code,
             request_id=request_id,
@@ -229,7 +237,7 @@ def parse_model(
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise reply_error(
             operation,
-            model.__name__,
+            schema,
             data,
             where=where,
             cause=exc,

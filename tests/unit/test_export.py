@@ -18,6 +18,7 @@ from weaver_facade import (
     OperationHandle,
     OperationProgress,
     PollSettings,
+    ResponseValidationError,
 )
 
 CHECKPOINT = uuid.UUID("0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09")
@@ -165,3 +166,26 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
     with service(running_hit(), sleep=sleeps.append, poll=poll) as svc:
         svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
     assert sleeps == [2.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "label", "field"),
+    [
+        (200, {k: v for k, v in artifact_json().items() if k != "id"}, "Artifact", "id"),
+        (200, artifact_json("weird"), "Artifact", "status"),
+        (202, {"status": "running", "kind": "export_checkpoint"}, "Operation", "id"),
+    ],
+    ids=["artifact-without-id", "artifact-with-unknown-status", "operation-without-id"],
+)
+def test_a_bad_export_reply_is_explained_by_the_schema_of_its_status(
+    status: int, body: dict[str, Any], label: str, field: str
+) -> None:
+    # The spec answers an export with an Artifact (200) or an Operation (202): a reply
+    # that breaks it is explained from that schema, not in the generated code's words.
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(status, body))
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as info:
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"export_checkpoint: {label}: ")
+    assert "Error" not in str(info.value)  # no KeyError or ValueError text
