@@ -31,7 +31,6 @@ import httpx
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 __all__ = [
-    "RETRYABLE_STATUSES",
     "CallOptions",
     "capped_timeouts",
     "describe_failure",
@@ -48,7 +47,6 @@ __all__ = [
 
 NOT_ACTED_STATUSES = frozenset({408, 429, 503})
 MAYBE_ACTED_STATUSES = frozenset({502, 504})
-RETRYABLE_STATUSES = NOT_ACTED_STATUSES | MAYBE_ACTED_STATUSES
 
 # Failures before the request could reach the server.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

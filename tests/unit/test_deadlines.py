@@ -39,7 +39,7 @@ from weaver_facade import (
     ServiceClient,
 )
 from weaver_facade._operations import DEADLINE_GRACE
-from weaver_facade._retry import RETRYABLE_STATUSES, describe_failure
+from weaver_facade._retry import describe_failure, response_is_retryable
 from weaver_facade._transport import configure_logging
 from weaver_facade._wire import error_from_response
 
@@ -263,7 +263,7 @@ def test_retries_of_one_call_sleep_at_most_max_retry_wait() -> None:
 @pytest.mark.parametrize("status", range(400, 600))
 def test_the_error_mapping_the_transport_and_the_poller_agree(status: int) -> None:
     expected = status in {408, 429, 502, 503, 504}
-    assert (status in RETRYABLE_STATUSES) is expected
+    assert response_is_retryable(status, replayable=True) is expected
     request = httpx.Request("GET", "http://weaver.test/api/v1/operations/op-1")
     reply = httpx.Response(status, text="<html>proxy</html>", request=request)
     error = error_from_response("get_operation", reply)
