@@ -11,7 +11,7 @@ import functools
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 import attrs
 from weaver_client import limits
@@ -90,6 +90,7 @@ __all__ = [
 ]
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
+IO = TypeVar("IO", SyncIO, AsyncIO)
 
 
 class _ServerDefault(enum.Enum):
@@ -248,14 +249,18 @@ def check_next_seq_id(next_seq_id: object) -> int | None:
     return None if next_seq_id is None else check_int("next_seq_id", next_seq_id, 1)
 
 
-class _TrainingBase(HasOptions):
+class _TrainingBase(HasOptions, Generic[IO]):
+    _io: IO
+
     def __init__(
         self,
+        io: IO,
         model: ModelInfo,
         *,
         next_seq_id: int | None = 1,
         resumed_from: LoadResult | None = None,
     ) -> None:
+        self._io = io
         self._model = model
         self._resumed_from = resumed_from
         # One seq_id counter per model client, shared by every training call.
@@ -433,7 +438,7 @@ def _export_failed(artifact: Artifact) -> OperationFailedError:
     )
 
 
-class TrainingClient(_TrainingBase):
+class TrainingClient(_TrainingBase[SyncIO]):
     """Trains one model: forward-backward passes, optimizer steps, checkpoints.
 
     Made by ``ServiceClient.create_training_client`` or ``.training_client``.
@@ -444,19 +449,6 @@ class TrainingClient(_TrainingBase):
 
     # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
-
-    _io: SyncIO
-
-    def __init__(
-        self,
-        io: SyncIO,
-        model: ModelInfo,
-        *,
-        next_seq_id: int | None = 1,
-        resumed_from: LoadResult | None = None,
-    ) -> None:
-        super().__init__(model, next_seq_id=next_seq_id, resumed_from=resumed_from)
-        self._io = io
 
     @overload
     def forward_backward(
@@ -706,7 +698,7 @@ class TrainingClient(_TrainingBase):
         return self._io.run(self._set_ttl(ref, ttl_seconds))
 
 
-class AsyncTrainingClient(_TrainingBase):
+class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     """The async twin of ``TrainingClient``: the same methods, awaited.
 
     With ``wait=False`` the methods return an ``AsyncOperationHandle``, which
@@ -714,19 +706,6 @@ class AsyncTrainingClient(_TrainingBase):
     """
 
     with_options = HasOptions.with_options
-
-    _io: AsyncIO
-
-    def __init__(
-        self,
-        io: AsyncIO,
-        model: ModelInfo,
-        *,
-        next_seq_id: int | None = 1,
-        resumed_from: LoadResult | None = None,
-    ) -> None:
-        super().__init__(model, next_seq_id=next_seq_id, resumed_from=resumed_from)
-        self._io = io
 
     @overload
     async def forward_backward(
