@@ -415,7 +415,7 @@ class Poller:
         self._attempt = 0
         self._delay: float | None = None
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
-        self._poll_started: float | None = None
+        self._poll_started = self.started
         self._wait = 0.0
         self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
@@ -477,8 +477,7 @@ class Poller:
         if queued:
             self._start = max(self._start, now + queued)
         self._unfinished_at = max(self._unfinished_at, now - self._start)
-        started = self._poll_started if self._poll_started is not None else now
-        elapsed = now - started
+        elapsed = now - self._poll_started
         if changed and self.long_poll_supported is not False:
             # A quick answer because something changed says nothing about long-poll
             # support: ask for the next change at once (a server that holds will hold).
