@@ -691,6 +691,7 @@ class _HandleState(Generic[T]):
         return step
 
     def _failed(self, poller: Poller, error: APIError) -> OperationProgress | None:
+        why = rules.describe_failure(error)
         if not poller.on_failure(error):
             if rules.error_is_retryable(error):
                 # Retryable, but not within the deadline: a timeout, as at any deadline.
@@ -699,11 +700,10 @@ class _HandleState(Generic[T]):
                     status=self.status.value,
                     waited=poller.waited,
                     last_error=error,
-                    poll_error=rules.describe_failure(error),
+                    poll_error=why,
                 ) from error
             raise error
         self._last_failure = error
-        why = rules.describe_failure(error)
         logger.warning(
             "poll of operation %s: %s; retrying in %.1f s", self.id, why, poller.retry_delay
         )
