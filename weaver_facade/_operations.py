@@ -2,32 +2,11 @@
 
 Training steps, saves and loads answer at once with an Operation that is
 polled until its status is ``done`` or ``error`` (the only terminal statuses).
-
 ``PollPolicy`` decides every step of a wait without doing I/O or sleeping
 (clock and randomness are injectable), and both ``OperationHandle`` and
-``AsyncOperationHandle`` follow it:
-
-* each poll is a long-poll: ``GET /operations/{id}?wait=<s>`` with ``s`` the
-  smaller of the time left and ``PollSettings.long_poll``;
-* a server that answers a long-poll at once with a non-terminal status does
-  not support it: the next polls are spaced by full-jitter exponential
-  backoff, so we never busy-loop, capped by ``PollSettings.backoff_ratio``;
-* a poll that may change (``seen_revision``, the long-poll extension) asks
-  the server to answer as soon as the status or ``pending_info`` differs from
-  what this handle last saw, so ``pending -> running`` arrives at once;
-* failed polls are retried by the poller alone (the retry transport sends
-  each poll once), within the deadline, by the rules of ``_retry``; a
-  ``Retry-After`` longer than the time left ends the wait at once;
-* every sleep and every poll's timeouts are capped by the time left, so a
-  wait ends within its deadline plus ``DEADLINE_GRACE`` whatever the server
-  does (holds, stalls, refuses connections);
-* at the deadline the wait ends with ``OperationTimeoutError``, which carries
-  the operation id; the operation itself keeps running on the server. When
-  the last poll failed, its error is the timeout's ``last_error`` and cause.
-
-``watch()`` yields an ``OperationProgress`` for each change (status, pending
-info, and polls failing or recovering); ``result()`` is ``watch()`` run to its
-end.
+``AsyncOperationHandle`` follow it. What a wait promises (long-poll first,
+retried polls, one deadline, watching) is the README's "Deadlines, live status
+and retries"; without long-poll, ``_durations`` says when to poll.
 """
 
 from __future__ import annotations
