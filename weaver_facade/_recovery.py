@@ -1,13 +1,11 @@
 """Exactly-once saves on a server without ``Idempotency-Key``. No I/O.
 
-A save whose first attempt reached the server but whose reply was lost (a
-dropped connection, a timeout, a 5xx after it acted) is sent again by the
-retry transport. A server with the ``idempotency-key`` extension answers the
-repeat with the original operation. A server without it creates nothing new
-and answers ``409 checkpoint_exists``: the checkpoint is there, made by our own
-first attempt. This module tells that apart from a real conflict (a checkpoint
-of that name that existed before the call), which still raises
-``CheckpointExistsError``.
+There, a save whose first attempt the server acted on but whose reply was
+lost is sent again by the retry transport and meets ``409 checkpoint_exists``:
+the checkpoint of our own first attempt. This module tells that apart from a
+real conflict, which still raises ``CheckpointExistsError``; what the user sees,
+and what the rule cannot tell apart, is the README's "How a save tells its own
+checkpoint from a real conflict".
 
 The rule. The 409 is taken for our own checkpoint only when all hold:
 
@@ -23,16 +21,6 @@ The rule. The 409 is taken for our own checkpoint only when all hold:
    ``CLOCK_TOLERANCE``. ``Date`` has whole seconds and is never ahead of the
    server's clock, so this bound is never after the true moment of sending:
    our own checkpoint always passes. A reply without ``Date`` passes nothing.
-
-What it cannot tell apart: another client saving the same name with the same
-type and TTL within about a second (the ``Date`` resolution plus the
-tolerance) before our first attempt, or while our retries were going on.
-Names unique to each save (as in a training loop) never meet that.
-
-The recovered save has no operation id (the server's reply with it was lost):
-its handle watches the checkpoint itself through the model's checkpoint list,
-under the checkpoint's path as its id, until it is ``completed`` (or
-``failed``).
 """
 
 from __future__ import annotations
