@@ -52,7 +52,6 @@ __all__ = [
     "Poll",
     "PollPolicy",
     "PollSettings",
-    "Poller",
     "Sleep",
     "snapshot_from_wire",
 ]
@@ -292,7 +291,7 @@ class Poll:
     """Send one poll with this long-poll ``wait``, all of it within ``budget`` (seconds)."""
 
     wait: float
-    budget: float | None = None
+    budget: float
 
 
 @attrs.frozen
