@@ -268,7 +268,7 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
         bytes=d.total_bytes,
         bytes_fetched=state.fetched,
         files_skipped=state.skipped,
-        seconds=state.elapsed(),
+        seconds=state.clock() - state.started,
     )
 
 

@@ -555,7 +555,7 @@ class Downloads:
         self.generation = 0
         self.settings = settings
         self._progress = progress
-        self._clock = clock
+        self.clock = clock
         self.started = clock()
         self.deadline = None if settings.timeout is None else self.started + settings.timeout
         self.bytes_done = 0
@@ -563,16 +563,6 @@ class Downloads:
         self.fetched = 0
         self.skipped = 0
         self._lock = threading.Lock()
-
-    def transfer(self, file: StorageFile, offset: int) -> Transfer:
-        return Transfer(
-            file,
-            self.generation,
-            offset,
-            self.settings,
-            deadline=self.deadline,
-            clock=self._clock,
-        )
 
     def refreshed(self, descriptor: Descriptor) -> None:
         names = {f.name for f in self.descriptor.files}
@@ -590,9 +580,6 @@ class Downloads:
 
     def current(self, name: str) -> StorageFile:
         return next(f for f in self.descriptor.files if f.name == name)
-
-    def elapsed(self) -> float:
-        return self._clock() - self.started
 
     def add(self, nbytes: int = 0, *, fetched: int = 0, files: int = 0, skipped: int = 0) -> None:
         """Count bytes on disk (negative after a restart) and finished files."""
@@ -728,7 +715,9 @@ def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | N
         state.add(file.size or 0, files=1, skipped=1)
         return None
     offset = action.offset if isinstance(action, Resume) else 0
-    transfer = state.transfer(file, offset)
+    transfer = Transfer(
+        file, state.generation, offset, state.settings, deadline=state.deadline, clock=state.clock
+    )
     part.open(offset)
     if transfer.wants_prefix:
         for block in part.read_blocks(part.path):

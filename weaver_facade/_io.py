@@ -30,7 +30,7 @@ from ._operations import (
     ResultParser,
     snapshot_from_wire,
 )
-from ._retry import CallOptions
+from ._retry import EXTENSION, CallOptions
 from ._wire import (
     Call,
     GeneratedClient,
@@ -130,7 +130,7 @@ class _Base(Generic[SleepT]):
         self._opened[0] = True
 
     def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:
-        return {**call.request, "extensions": (options or self.options).as_extensions()}
+        return {**call.request, "extensions": {EXTENSION: options or self.options}}
 
     def _poll(
         self, operation_id: str, wait: float | None, budget: float | None, seen: str | None

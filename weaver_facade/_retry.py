@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime
 import email.utils
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import attrs
 import httpx
@@ -31,6 +30,7 @@ import httpx
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 __all__ = [
+    "EXTENSION",
     "CallOptions",
     "capped_timeouts",
     "describe_failure",
@@ -69,10 +69,6 @@ class CallOptions:
 
     timeout: float | None = None
     max_retries: int | None = None
-
-    def as_extensions(self) -> dict[str, Any]:
-        """What to pass as ``extensions=`` to ``httpx.Client.request``."""
-        return {EXTENSION: self}
 
     @staticmethod
     def of(request: httpx.Request) -> CallOptions:

@@ -14,7 +14,7 @@ about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
   ``ALL_PROXY``, or the system settings), every GET goes through an httpx
   client with ``trust_env``, so the proxy rules (``NO_PROXY`` included) stay
   httpx's; its replies are read through the same ``readinto``.
-* **Timeouts**: ``connect_timeout`` to connect (TLS included), ``read_timeout``
+* **Timeouts**: ``CONNECT_TIMEOUT`` to connect (TLS included), ``read_timeout``
   between two reads.
 """
 
@@ -32,9 +32,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-__all__ = ["FAILURES", "MAX_REDIRECTS", "Reply", "StorageHTTP"]
+__all__ = ["FAILURES", "Reply", "StorageHTTP"]
 
 MAX_REDIRECTS = 20  # as httpx
+CONNECT_TIMEOUT = 10.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -125,10 +126,9 @@ class _HttpxReply:
 class StorageHTTP:
     """GETs of storage URLs; safe to share between threads (one connection per GET)."""
 
-    def __init__(self, *, user_agent: str, read_timeout: float, connect_timeout: float = 10.0):
+    def __init__(self, *, user_agent: str, read_timeout: float) -> None:
         self._headers = {"User-Agent": user_agent}
         self._read_timeout = read_timeout
-        self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
         proxies = urllib.request.getproxies()
@@ -156,11 +156,11 @@ class StorageHTTP:
         connection: http.client.HTTPConnection
         if parts.scheme == "https":
             connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=self._connect_timeout, context=self._context()
+                parts.hostname, parts.port, timeout=CONNECT_TIMEOUT, context=self._context()
             )
         else:
             connection = http.client.HTTPConnection(
-                parts.hostname, parts.port, timeout=self._connect_timeout
+                parts.hostname, parts.port, timeout=CONNECT_TIMEOUT
             )
         try:
             connection.connect()
@@ -186,7 +186,7 @@ class StorageHTTP:
                 self._httpx = httpx.Client(
                     follow_redirects=True,
                     max_redirects=MAX_REDIRECTS,
-                    timeout=httpx.Timeout(self._read_timeout, connect=self._connect_timeout),
+                    timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT),
                 )
         request = self._httpx.build_request("GET", url, headers=headers)
         return _HttpxReply(self._httpx.send(request, stream=True))
