@@ -295,7 +295,7 @@ def get_operation(
     *,
     wait: float | None,
     timeout: httpx.Timeout,
-    seen_revision: str | None = None,
+    seen_revision: str | None,
 ) -> Call[wire.Operation]:
     request: dict[str, Any] = _get_operation._get_kwargs(
         operation_id,

@@ -114,11 +114,6 @@ def _base_url(base_url: str | None) -> str:
     return url
 
 
-def _api_key(api_key: str | None) -> str | None:
-    key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
-    return key.strip() or None
-
-
 class _KeyHidingClient(AuthenticatedClient):
     """The generated client, with a repr that leaves the key out.
 
@@ -185,7 +180,8 @@ class _ServiceBase(HasOptions):
     ) -> None:
         configure_logging()
         self._base_url = _base_url(base_url)
-        self.__api_key = _api_key(api_key)
+        key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
+        self.__api_key = key.strip() or None
         self._timeout = httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy(
             RetrySettings(max_retries=check_int("max_retries", max_retries, 0))

@@ -361,7 +361,7 @@ def load_result(
     *,
     path: CheckpointPath | None,
     include_optimizer: bool | None,
-    model_id: str | None = None,
+    model_id: str | None,
 ) -> LoadResult:
     """Parse a done load operation's ``response``, filling gaps from the request.
 

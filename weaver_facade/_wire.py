@@ -325,7 +325,10 @@ def optional(
 def error_from_response(operation: str, response: httpx.Response) -> APIError:
     """The exception for a 4xx/5xx reply, from its Error body when it has a usable one."""
     status = response.status_code
-    secret = _request_secret(response)
+    try:
+        secret: str | None = response.request.headers.get(API_KEY_HEADER)
+    except RuntimeError:  # a Response built without its request
+        secret = None
     request_id = response.headers.get("X-Request-ID")
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     body: wire.Error | None = None
@@ -366,14 +369,6 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
     detail = str(exc) or type(exc).__name__
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=True)
-
-
-def _request_secret(response: httpx.Response) -> str | None:
-    try:
-        secret: str | None = response.request.headers.get(API_KEY_HEADER)
-    except RuntimeError:  # a Response built without its request
-        return None
-    return secret
 
 
 # A key at least this long is replaced wherever it appears; a shorter (toy)
