@@ -75,7 +75,7 @@ class RetrySettings:
     initial_backoff: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
     max_backoff: float = attrs.field(default=8.0, validator=attrs.validators.gt(0))
     max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
-    max_retry_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    max_retry_wait: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
 
 
 class RetryPolicy:

@@ -257,6 +257,16 @@ def test_retries_of_one_call_sleep_at_most_max_retry_wait() -> None:
     assert len(fake.sent("GET")) == 2
 
 
+def test_by_default_retries_of_one_call_sleep_at_most_30_seconds() -> None:
+    # The README: retries add "never more than `RetrySettings.max_retry_wait` (30 s) in all".
+    fake, clock = FakeWeaver(), FakeClock()
+    with service(fake, poll=PollPolicy(clock=clock), sleep=clock.sleep) as svc:
+        fake.script("GET", "/api/v1/models/m-1", *[unavailable("25")] * 20)
+        with pytest.raises(InternalServerError):
+            svc.training_client("m-1")
+    assert clock.sleeps == [25.0]  # a second 25 s sleep would pass the 30 s budget
+
+
 # -- one source of retry rules ------------------------------------------------------------
 
 
