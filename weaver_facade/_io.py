@@ -144,6 +144,11 @@ class _Base(Generic[SleepT]):
             return call, None
         return call, CallOptions(timeout=budget, max_retries=0)
 
+    def _within(self, budget: float | None) -> Self:
+        """This IO; inside a wait, a copy whose calls are bounded as ``_poll``'s are (for a
+        handle that looks again through a plan, such as a recovered save's list)."""
+        return self if budget is None else self.with_options(timeout=budget, max_retries=0)
+
 
 class HasOptions:
     """``with_options()`` for every client that sends through an IO (``_io``)."""
@@ -206,7 +211,7 @@ class SyncIO(_Base[Callable[[float], None]]):
         """A handle on an operation already seen once (``look``: a plan that sees it
         again, for what is not an Operation on the wire)."""
         fetch: Fetch = (
-            (lambda *_: self.run(look()))
+            (lambda _wait, budget, _seen: self._within(budget).run(look()))
             if look
             else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
         )
@@ -286,7 +291,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
     ) -> AsyncOperationHandle[T]:
         """See ``SyncIO.handle``."""
         fetch: AsyncFetch = (
-            (lambda *_: self.run(look()))
+            (lambda _wait, budget, _seen: self._within(budget).run(look()))
             if look
             else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
         )

@@ -7,6 +7,8 @@ Every case must end within its deadline plus ``DEADLINE_GRACE``.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from tests.support.fakeserver import (
     FakeClock,
     FakeWeaver,
     async_service,
+    checkpoint_json,
     error_json,
     json_reply,
     service,
@@ -181,6 +184,56 @@ def test_a_long_poll_that_holds_is_cut_at_the_deadline() -> None:
         with pytest.raises(OperationTimeoutError):
             handle.result(timeout=7)
     assert clock.now - begin <= 7 + DEADLINE_GRACE
+
+
+LIST = "/api/v1/models/m-1/checkpoints"
+
+
+def lost_save_reply(fake: FakeWeaver) -> None:
+    """A save whose first reply was a 503 after the server acted: the retry meets its own
+    checkpoint (409 with a ``Date``), still pending, so the handle watches the list."""
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    mine = checkpoint_json("m-1", "a")
+    mine.update(status="pending", created_at=now.isoformat())
+    fake.checkpoints["m-1"].append(mine)
+    exists = error_json("checkpoint_exists", "checkpoint a exists")
+    fake.script(
+        "POST",
+        LIST,
+        unavailable(None),
+        json_reply(409, exists, {"Date": email.utils.format_datetime(now, usegmt=True)}),
+    )
+
+
+def test_a_recovered_save_keeps_the_wait_deadline() -> None:
+    # Its polls are list calls: the wait's budget must bound them as it bounds a GET of an
+    # operation, not the transport's own retries (a Retry-After of 20 s was waited out).
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        lost_save_reply(fake)
+        handle = svc.create_training_client("weaver-tiny").save_state("a", wait=False)
+        assert handle.id == "weaver://m-1/checkpoints/a"
+        fake.script("GET", LIST, *[unavailable("20")] * 10)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=5)
+    assert clock.now - begin <= 5 + DEADLINE_GRACE
+    assert getattr(info.value.last_error, "retry_after", None) == 20.0
+
+
+async def test_an_async_recovered_save_keeps_the_wait_deadline() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        lost_save_reply(fake)
+        trainer = await svc.create_training_client("weaver-tiny")
+        handle = await trainer.save_state("a", wait=False)
+        fake.script("GET", LIST, *[unavailable("20")] * 10)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError):
+            await handle.result(timeout=5)
+    assert clock.now - begin <= 5 + DEADLINE_GRACE
 
 
 # -- single calls: with_options -----------------------------------------------------------
