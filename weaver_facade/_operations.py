@@ -26,6 +26,7 @@ from . import _retry as rules
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     APIError,
+    InvalidArgumentError,
     OperationFailedError,
     OperationTimeoutError,
     ResponseValidationError,
@@ -378,8 +379,10 @@ class Poller:
         origin: float | None = None,
         queued: float = 0.0,
     ) -> None:
-        if timeout < 0 or timeout != timeout:
-            raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+            raise InvalidArgumentError(
+                f"timeout must be a number of seconds >= 0, or None; got {timeout!r}"
+            )
         self._policy = policy
         self._clock = policy.clock
         self.started = self._clock()

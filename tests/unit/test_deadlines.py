@@ -236,6 +236,17 @@ async def test_an_async_recovered_save_keeps_the_wait_deadline() -> None:
     assert clock.now - begin <= 5 + DEADLINE_GRACE
 
 
+@pytest.mark.parametrize("timeout", [-1, float("nan"), "5", True])
+def test_a_bad_wait_timeout_is_an_input_error_before_any_request(timeout: Any) -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    with started(fake, clock) as handle:
+        with pytest.raises(InvalidArgumentError, match="timeout must be"):
+            handle.result(timeout=timeout)
+        with pytest.raises(InvalidArgumentError, match="timeout must be"):
+            next(iter(handle.watch(timeout=timeout)))
+    assert fake.sent("GET", OP) == []
+
+
 # -- single calls: with_options -----------------------------------------------------------
 
 
