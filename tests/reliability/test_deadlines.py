@@ -123,3 +123,38 @@ def test_the_cli_names_the_cause_when_the_server_goes_away() -> None:
     assert any(line.startswith(f"poll of operation {OP}: ") for line in lines)
     assert lines[-1].startswith(f"error: operation {OP} still pending after ")
     assert "(the last poll failed: connection refused)" in lines[-1]
+
+
+def slow_replies(delay: float) -> Any:
+    """Answer every request after ``delay`` seconds: a model, a started save or load, and
+    an operation that stays pending."""
+
+    def answer(method: str, path: str) -> Reply:
+        time.sleep(delay)
+        if method == "GET" and path.startswith("/api/v1/models/"):
+            model = {"id": "m-1", "base_model": "weaver-tiny", "training_mode": "lora"}
+            return 200, model, {}
+        return 202 if method == "POST" else 200, pending(OP)[1], {}
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["checkpoints", "save", "m-1", "step-1"],
+        ["checkpoints", "load", "m-1", "weaver://m-1/checkpoints/step-1"],
+    ],
+    ids=["save", "load"],
+)
+def test_the_cli_timeout_bounds_every_request_of_a_command(command: list[str]) -> None:
+    # Each request gets the time left, not the whole --timeout again: with replies taking
+    # 2.5 s, the model lookup, the POST and the wait took 5.8 s under --timeout 3.
+    with ScriptedServer(slow_replies(2.5)) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        start = time.monotonic()
+        result = runner.invoke(main, [*command, "--timeout", "3"])
+        took = elapsed_since(start)
+    assert result.exit_code == 1, result.output
+    assert took < 3 + SLACK
+    assert "error:" in result.stderr

@@ -35,6 +35,7 @@ from .. import (
     OperationFailedError,
     OperationTimeoutError,
     ServiceClient,
+    TrainingClient,
     WeaverError,
 )
 from ._progress import Progress, show_retries
@@ -48,6 +49,7 @@ __all__ = [
     "current_state",
     "handles_errors",
     "json_option",
+    "within",
 ]
 
 EXIT_API_ERROR = 1
@@ -146,10 +148,11 @@ class CliState:
         if timeout is None:
             return service, lambda: None
         end = time.monotonic() + timeout
-        # with_options needs a positive deadline; --timeout 0 still gets one quick look.
-        return service.with_options(timeout=max(timeout, 0.1)), lambda: max(
-            0.0, end - time.monotonic()
-        )
+
+        def left() -> float:
+            return max(0.0, end - time.monotonic())
+
+        return within(service, left), left
 
     def close(self) -> None:
         """Stop any spinner and close the connection."""
@@ -172,6 +175,17 @@ class CliState:
             "operation_id": getattr(exc, "operation_id", None),
             "exit_code": exit_code,
         }
+
+
+C = TypeVar("C", ServiceClient, TrainingClient)
+
+
+def within(client: C, left: Callable[[], float | None]) -> C:
+    """``client`` for a command's next request under ``--timeout``: that request, retries
+    included, ends by the command's deadline (``left()`` is the time left, or ``None``)."""
+    remaining = left()
+    # with_options needs a positive deadline; at the deadline one quick attempt is made.
+    return client if remaining is None else client.with_options(timeout=max(remaining, 0.1))
 
 
 def current_state() -> CliState:

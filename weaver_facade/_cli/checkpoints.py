@@ -57,6 +57,7 @@ from ._state import (
     current_state,
     handles_errors,
     json_option,
+    within,
 )
 
 __all__ = ["checkpoints"]
@@ -225,7 +226,7 @@ def save(
     service, left = state.waiting(None if no_wait else timeout)
     trainer = service.training_client(model_id)
     with state.progress.active():
-        handle = trainer.save_state(
+        handle = within(trainer, left).save_state(
             name,
             include_optimizer=not weights_only,
             ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
@@ -276,8 +277,13 @@ def load(
     service, left = state.waiting(None if no_wait else timeout)
     trainer = service.training_client(model_id)
     # A path is loaded as it is; an id is looked up first (the load takes a path).
-    checkpoint = target if isinstance(target, CheckpointPath) else trainer.get_checkpoint(target)
-    load_state = trainer.load_state_with_optimizer if with_optimizer else trainer.load_state
+    checkpoint = (
+        target
+        if isinstance(target, CheckpointPath)
+        else within(trainer, left).get_checkpoint(target)
+    )
+    bounded = within(trainer, left)
+    load_state = bounded.load_state_with_optimizer if with_optimizer else bounded.load_state
     with state.progress.active(), _no_optimizer_state_in_cli_words(ref):
         handle = load_state(checkpoint, wait=False)
         if no_wait:
