@@ -144,7 +144,11 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
     try:
         parsed = call.parse(client=client, response=response)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise _diagnose(call, response, exc) from None
+        error = _diagnose(call, response, exc)
+        # The explanation quotes the reply, which may echo the request's headers.
+        error.message = scrub(error.message, _api_key(response))
+        error.args = (error.message,)
+        raise error from None
     if isinstance(parsed, call.model):
         return parsed
     raise ResponseValidationError(
@@ -156,7 +160,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
     )
 
 
-def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Exception:
+def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> ResponseValidationError:
     request_id = response.headers.get("X-Request-ID")
     try:
         data = response.json()
@@ -325,10 +329,7 @@ def optional(
 def error_from_response(operation: str, response: httpx.Response) -> APIError:
     """The exception for a 4xx/5xx reply, from its Error body when it has a usable one."""
     status = response.status_code
-    try:
-        secret: str | None = response.request.headers.get(API_KEY_HEADER)
-    except RuntimeError:  # a Response built without its request
-        secret = None
+    secret = _api_key(response)
     request_id = response.headers.get("X-Request-ID")
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     body: wire.Error | None = None
@@ -343,9 +344,11 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
         return api_error(
             status,
             scrub(f"{operation}: {body.message}", secret),
-            code=body.error,
+            code=scrub(body.error, secret),
             retryable=body.retryable if isinstance(body.retryable, bool) else False,
-            request_id=body.request_id if isinstance(body.request_id, str) else request_id,
+            request_id=scrub(body.request_id, secret)
+            if isinstance(body.request_id, str)
+            else request_id,
             details=scrub(details, secret),
             retry_after=retry_after,
         )
@@ -362,6 +365,15 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
         request_id=request_id,
         retry_after=retry_after,
     )
+
+
+def _api_key(response: httpx.Response) -> str | None:
+    """The key the request carried, to scrub from what the reply says."""
+    try:
+        key: str | None = response.request.headers.get(API_KEY_HEADER)
+    except RuntimeError:  # a Response built without its request
+        return None
+    return key
 
 
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:

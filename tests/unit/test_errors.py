@@ -520,6 +520,29 @@ def test_the_key_echoed_by_a_server_is_scrubbed(fake: FakeWeaver) -> None:
     assert "[redacted]" in error.message
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # A proxy's debug page that echoes the request's headers, answered with 200.
+        httpx.Response(200, text=f"<html>X-WEAVER-API-KEY: {KEY}</html>"),
+        # Fields that break the spec, whose values the explanation quotes.
+        json_reply(200, {"id": "op-1", "status": KEY}),
+        json_reply(200, {"id": "op-1", "status": "pending", "kind": KEY}),
+        # The key as an error code or request id.
+        json_reply(401, {"error": KEY, "message": "no", "retryable": False}),
+        json_reply(401, error_json("unauthorized", "no") | {"request_id": KEY}),
+    ],
+    ids=["page", "status", "kind", "code", "request-id"],
+)
+def test_the_key_echoed_in_any_reply_is_scrubbed(fake: FakeWeaver, reply: httpx.Response) -> None:
+    fake.script("GET", "/api/v1/operations/op-1", reply)
+    with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
+        svc.operation("op-1")
+    error = info.value
+    for text in (str(error), repr(error), error.message, str(error.code), str(error.request_id)):
+        assert KEY not in text
+
+
 def test_repr_never_shows_the_key(fake: FakeWeaver) -> None:
     with service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")
