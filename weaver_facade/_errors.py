@@ -370,7 +370,9 @@ class OperationFailedError(WeaverError):
 class OperationTimeoutError(WeaverError, TimeoutError):
     """Waiting for an operation ended before it finished. The operation keeps running.
 
-    Re-attach later with ``service.operation(error.operation_id)``.
+    Re-attach later with ``service.operation(error.operation_id)``; for a save
+    recovered without its operation, the id is the checkpoint's ``weaver://`` path,
+    for ``get_checkpoint()``.
 
     Attributes:
         operation_id: The operation's id.
@@ -406,7 +408,13 @@ class OperationTimeoutError(WeaverError, TimeoutError):
                 f"operation {operation_id} last seen {status}; no answer after {waited:.1f} s, "
                 f"the last poll failed ({last_error}); it may still be running on the server"
             )
-        super().__init__(f"{message}: re-attach with service.operation({operation_id!r})")
+        again = (
+            # A save recovered without its operation watches its checkpoint (``_recovery``).
+            f"look at it again with get_checkpoint({operation_id!r})"
+            if operation_id.startswith("weaver://")
+            else f"re-attach with service.operation({operation_id!r})"
+        )
+        super().__init__(f"{message}: {again}")
 
 
 # -- downloads ---------------------------------------------------------------------------

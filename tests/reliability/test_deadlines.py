@@ -7,6 +7,7 @@ second for a loaded machine. The server is a scripted one on a loopback port.
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.support.fakeserver import checkpoint_json
 from tests.support.scripted_http import HANG, Reply, ScriptedServer, pending, unavailable
 from weaver_facade import (
     APIConnectionError,
@@ -158,3 +160,33 @@ def test_the_cli_timeout_bounds_every_request_of_a_command(command: list[str]) -
     assert result.exit_code == 1, result.output
     assert took < 3 + SLACK
     assert "error:" in result.stderr
+
+
+def test_a_recovered_save_that_times_out_names_a_command_that_takes_its_path() -> None:
+    # Without Idempotency-Key, the retried save meets its own checkpoint (409 after a 503
+    # the server acted on): the handle watches that checkpoint and has no operation id.
+    made = datetime.datetime.now(datetime.UTC).isoformat()
+    saves = {"n": 0}
+
+    def answer(method: str, path: str) -> Reply:
+        if method == "POST":
+            saves["n"] += 1
+            if saves["n"] == 1:
+                return unavailable("0")
+            return 409, {"error": "checkpoint_exists", "message": "a", "retryable": False}, {}
+        if path.split("?")[0].endswith("/checkpoints"):
+            mine = {
+                **checkpoint_json("m-1", "a"),
+                "status": "pending",
+                "created_at": made,
+            }
+            return 200, {"items": [mine]}, {}
+        return 200, {"id": "m-1", "base_model": "weaver-tiny", "training_mode": "lora"}, {}
+
+    with ScriptedServer(answer) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        result = runner.invoke(main, ["checkpoints", "save", "m-1", "a", "--timeout", "1"])
+    assert result.exit_code == 1, result.output
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("error: operation weaver://m-1/checkpoints/a still pending")
+    assert last.endswith("`weaver-facade checkpoints show weaver://m-1/checkpoints/a`")

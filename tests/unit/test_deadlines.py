@@ -222,6 +222,21 @@ def test_a_recovered_save_keeps_the_wait_deadline() -> None:
     assert getattr(info.value.last_error, "retry_after", None) == 20.0
 
 
+def test_a_recovered_saves_timeout_says_how_to_look_at_it_again() -> None:
+    # Its id is the checkpoint's path, which service.operation() refuses.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        lost_save_reply(fake)
+        trainer = svc.create_training_client("weaver-tiny")
+        handle = trainer.save_state("a", wait=False)
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=5)
+        assert "service.operation(" not in str(info.value)
+        assert "get_checkpoint('weaver://m-1/checkpoints/a')" in str(info.value)
+        assert trainer.get_checkpoint(info.value.operation_id).name == "a"
+
+
 async def test_an_async_recovered_save_keeps_the_wait_deadline() -> None:
     fake, clock = FakeWeaver(), FakeClock()
     poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)

@@ -49,6 +49,7 @@ __all__ = [
     "current_state",
     "handles_errors",
     "json_option",
+    "look_again",
     "within",
 ]
 
@@ -211,14 +212,21 @@ def json_option(f: Callable[P, R]) -> Callable[P, R]:
     )(f)
 
 
+def look_again(operation_id: str) -> str:
+    """The command that picks an operation up again (a save recovered without its
+    operation is known by its checkpoint's path, which `operations wait` refuses)."""
+    if operation_id.startswith("weaver://"):
+        return f"weaver-facade checkpoints show {operation_id}"
+    return f"weaver-facade operations wait {operation_id}"
+
+
 def _timeout_message(exc: OperationTimeoutError) -> str:
     cause = ""
     if exc.last_error is not None:
         cause = f" (the last poll failed: {exc.poll_error or exc.last_error})"
     return (
         f"operation {exc.operation_id} still {exc.status} after {exc.waited:.1f} s{cause}; it "
-        f"keeps running on the server: wait again with `weaver-facade operations wait "
-        f"{exc.operation_id}`"
+        f"keeps running on the server: wait again with `{look_again(exc.operation_id)}`"
     )
 
 
@@ -251,10 +259,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             op = state.progress.last_operation_id
             message = "interrupted"
             if op is not None:
-                message += (
-                    f"; operation {op} keeps running on the server "
-                    f"(`weaver-facade operations wait {op}`)"
-                )
+                message += f"; operation {op} keeps running on the server (`{look_again(op)}`)"
             raise CliError(message, exit_code=EXIT_INTERRUPTED) from None
         finally:
             state.progress.stop()

@@ -57,6 +57,7 @@ from ._state import (
     current_state,
     handles_errors,
     json_option,
+    look_again,
     within,
 )
 
@@ -252,7 +253,7 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     else:
         print_operation(*args, kind=kind, **operation_times(handle))
         if not current_state().quiet:
-            click.echo(f"wait for it with: weaver-facade operations wait {handle.id}", err=True)
+            click.echo(f"wait for it with: {look_again(handle.id)}", err=True)
 
 
 @checkpoints.command("load")
