@@ -37,9 +37,10 @@ from ._wire import Delivery
 
 __all__ = ["CLOCK_TOLERANCE", "SaveIntent", "SaveWatch", "created_since", "own_checkpoint"]
 
-# created_at and Date may come from two clocks of one server (or of two servers
-# behind one address), and created_at may be rounded rather than truncated.
-CLOCK_TOLERANCE = datetime.timedelta(seconds=0.5)
+# created_at may be written in whole seconds, truncated (as the spec's examples
+# are): up to 1 s before the true moment; and created_at and Date may come from
+# two clocks of one server (or of two servers behind one address): 0.5 s more.
+CLOCK_TOLERANCE = datetime.timedelta(seconds=1.5)
 
 
 @attrs.frozen

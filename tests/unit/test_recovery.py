@@ -120,3 +120,14 @@ def test_the_watch_follows_the_checkpoint_status() -> None:
     failed = watch.snapshot(checkpoint(DATE, status=CheckpointStatus.FAILED))
     assert failed.status is OperationStatus.ERROR
     assert failed.error_code == "save_failed"
+
+
+def test_a_created_at_in_whole_seconds_is_ours() -> None:
+    # The spec's examples write created_at in whole seconds. Sent at server time
+    # 12:00:09.9, created at 12:00:09.95 (written 12:00:09), the 409 at 12:00:10.2
+    # (Date 12:00:10), 0.3 s after the send on the local clock.
+    error = conflict(Delivery(EarlierAttempt(sent=100.0, received=100.3), DATE))
+    since = created_since(error)
+    assert since is not None
+    truncated = DATE - datetime.timedelta(seconds=1)
+    assert own_checkpoint(INTENT, checkpoint(truncated), since)
