@@ -261,8 +261,10 @@ class PollSettings:
         min_interval: The least time between two polls answered at once, whatever
             the jitter draws, so that no draw can make a busy loop.
         backoff_ratio: Without long-poll, a sleep is at most this fraction of the
-            time waited so far (but at least ``min_interval``), so the end of an
-            operation is seen at most this fraction of its duration late.
+            time waited so far (but at least ``min_interval``, and while pending at
+            least until the end of the queue the server announced in
+            ``pending_info.wait_seconds``), so the end of an operation is seen at
+            most this fraction of its duration late.
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
         expected_end_tolerance: Without long-poll, once recent operations of the
@@ -391,6 +393,7 @@ class Poller:
         # Times below are seconds since the operation started on the server, as well as
         # we know: since it was first seen, less the queue wait the server announced.
         self._start = (self.started if origin is None else origin) + max(0.0, queued)
+        self._queued_until = self._start  # pending until then, by the server's last word
         self._unfinished_at = 0.0  # the last time it was seen unfinished
         self._known_lo = 0.0  # the history's low side when this wait planned its polls
         self._attempt = 0
@@ -457,6 +460,7 @@ class Poller:
             return
         if queued:
             self._start = max(self._start, now + queued)
+        self._queued_until = now + (queued or 0.0)
         self._unfinished_at = max(self._unfinished_at, now - self._start)
         elapsed = now - self._poll_started
         if changed and self.long_poll_supported is not False:
@@ -485,10 +489,11 @@ class Poller:
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
             if at is not None:
                 return max(at - since, 0.0)
-        # Nothing to go on: back off, within ``backoff_ratio`` of the time waited.
+        # Nothing to go on: back off, within ``backoff_ratio`` of the time waited, and
+        # not before the end of the queue the server announced: nothing ends before it.
         backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
         self._attempt += 1
-        return max(s.min_interval, backoff)
+        return max(s.min_interval, backoff, self._queued_until - now)
 
     def on_failure(self, error: Exception) -> bool:
         """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds.

@@ -21,6 +21,10 @@ The rule. The 409 is taken for our own checkpoint only when all hold:
    ``CLOCK_TOLERANCE``. ``Date`` has whole seconds and is never ahead of the
    server's clock, so this bound is never after the true moment of sending:
    our own checkpoint always passes. A reply without ``Date`` passes nothing.
+
+A forced export meets the same fate as ``409 export_in_progress``: its own first
+attempt's export, still running. Rules 1 and 3 apply to the one pending artifact of
+the checkpoint (``hf_model`` when merging) created since (``own_export``).
 """
 
 from __future__ import annotations
@@ -30,16 +34,25 @@ import datetime
 import attrs
 from weaver_client.types import Unset
 
+from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
 from ._checkpoints import Checkpoint, CheckpointPath, CheckpointStatus, CheckpointType
-from ._errors import APIError, CheckpointExistsError
+from ._errors import APIError, CheckpointExistsError, ExportInProgressError
 from ._operations import OperationSnapshot, OperationStatus
 from ._wire import Delivery
 
-__all__ = ["CLOCK_TOLERANCE", "SaveIntent", "SaveWatch", "created_since", "own_checkpoint"]
+__all__ = [
+    "CLOCK_TOLERANCE",
+    "SaveIntent",
+    "SaveWatch",
+    "created_since",
+    "own_checkpoint",
+    "own_export",
+]
 
-# created_at and Date may come from two clocks of one server (or of two servers
-# behind one address), and created_at may be rounded rather than truncated.
-CLOCK_TOLERANCE = datetime.timedelta(seconds=0.5)
+# created_at may be written in whole seconds, truncated (as the spec's examples
+# are): up to 1 s before the true moment; and created_at and Date may come from
+# two clocks of one server (or of two servers behind one address): 0.5 s more.
+CLOCK_TOLERANCE = datetime.timedelta(seconds=1.5)
 
 
 @attrs.frozen
@@ -57,11 +70,13 @@ class SaveIntent:
 
 
 def created_since(error: APIError) -> datetime.datetime | None:
-    """For a 409 ``checkpoint_exists`` after an attempt that may have acted: the server
-    time before which that attempt cannot have created anything. ``None`` means the
-    conflict is real (rule 1, or no ``Date``)."""
+    """For a 409 ``checkpoint_exists`` (or ``export_in_progress``) after an attempt that
+    may have acted: the server time before which that attempt cannot have created
+    anything. ``None`` means the conflict is real (rule 1, or no ``Date``)."""
     delivery = error.delivery
-    if not isinstance(error, CheckpointExistsError) or not isinstance(delivery, Delivery):
+    if not isinstance(error, CheckpointExistsError | ExportInProgressError) or not isinstance(
+        delivery, Delivery
+    ):
         return None
     earlier = delivery.earlier_attempt
     if earlier is None or delivery.date is None:
@@ -78,6 +93,21 @@ def own_checkpoint(intent: SaveIntent, found: Checkpoint | None, since: datetime
         and (isinstance(intent.ttl_seconds, Unset) or found.ttl_seconds == intent.ttl_seconds)
         and found.created_at >= since - CLOCK_TOLERANCE
     )
+
+
+def own_export(
+    artifacts: list[Artifact], since: datetime.datetime, merge_adapter: bool
+) -> Artifact | None:
+    """Among a checkpoint's artifacts, the export our own earlier attempt started."""
+    mine = [
+        a
+        for a in artifacts
+        if a.status is ArtifactStatus.PENDING
+        and a.created_at is not None
+        and a.created_at >= since - CLOCK_TOLERANCE
+        and (a.kind is ArtifactKind.HF_MODEL or not merge_adapter)
+    ]
+    return mine[0] if len(mine) == 1 else None
 
 
 _STATUS = {

@@ -43,6 +43,7 @@ from ._checkpoints import (
 )
 from ._errors import (
     CheckpointExistsError,
+    ExportInProgressError,
     InvalidArgumentError,
     InvalidDatumError,
     OperationFailedError,
@@ -59,7 +60,7 @@ from ._operations import (
     ResultParser,
     snapshot_from_wire,
 )
-from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint
+from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint, own_export
 from ._transport import logger
 from ._types import (
     AdamParams,
@@ -163,6 +164,25 @@ def _parse_load(
     return lambda snap: load_result(
         "load_checkpoint", snap.response, path=path, include_optimizer=include, model_id=model_id
     )
+
+
+def _recover_export(
+    checkpoint_id: uuid.UUID, merge_adapter: bool, error: ExportInProgressError
+) -> Plan[Artifact]:
+    """Our own earlier attempt's export, still running, or ``error`` again (see
+    ``_recovery``)."""
+    since = created_since(error)
+    if since is None:
+        raise error
+    found = own_export((yield from list_artifacts_plan(checkpoint_id)), since, merge_adapter)
+    if found is None:
+        raise error
+    logger.info(
+        "export_checkpoint: the retried export met export %s, which its own earlier "
+        "attempt started; waiting for it",
+        found.id,
+    )
+    return found
 
 
 def _parse_export(kind: str) -> ResultParser[Artifact]:
@@ -377,9 +397,13 @@ class _TrainingBase(HasOptions, Generic[IO]):
         else:
             kind = "export_checkpoint"
             checkpoint_id = yield from find_checkpoint_id(checkpoint)
-            reply = yield calls.export_checkpoint(
-                checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
-            )
+            try:
+                reply = yield calls.export_checkpoint(
+                    checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
+                )
+            except ExportInProgressError as exc:
+                artifact = yield from _recover_export(checkpoint_id, merge, exc)
+                return export_snapshot(artifact, {}, kind), lambda _: artifact, True
         if reply.operation is not None:
             return snapshot_from_wire(kind, reply.operation), _parse_export(kind), False
         assert reply.artifact is not None

@@ -20,11 +20,13 @@ import pytest
 
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY, batch
 from weaver_facade import (
+    ArtifactStatus,
     AsyncServiceClient,
     Checkpoint,
     CheckpointExistsError,
     CheckpointRef,
     CheckpointStatus,
+    ExportInProgressError,
     InvalidArgumentError,
     NotFoundError,
     ServiceClient,
@@ -227,6 +229,49 @@ def test_every_other_retried_post_is_exactly_once_or_harmless(
     )
     assert loads == [("done",), ("done",)]
     assert len(transport.dropped) == 5
+
+
+def test_a_retried_export_is_once_and_a_retried_save_and_export_saves_twice(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    transport, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    saved = trainer.save_state("to-export")
+    # Exporting a checkpoint: the retry is an identical export, answered with the first.
+    transport.drop("POST", "/export")
+    artifact = trainer.export_weights(saved)
+    assert rows(emu, "SELECT id FROM artifacts") == [(str(artifact.id),)]
+    # Saving and exporting in one step: the retry saves and exports again; the call
+    # returns the second, and the first checkpoint and artifact stay on the server.
+    transport.drop("POST", "/export-hf")
+    again = trainer.export_weights()
+    assert transport.dropped[-1].endswith("/export-hf")
+    made = rows(emu, "SELECT id FROM artifacts WHERE id != ? ORDER BY seq", str(artifact.id))
+    assert len(made) == 2
+    assert (str(again.id),) == made[-1]
+    assert len(trainer.list_checkpoints()) == 3
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"export_checkpoint": 1.0}}])
+def test_a_forced_export_whose_reply_was_lost_waits_for_its_own_export(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    transport, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    saved = trainer.save_state("to-export")
+    first = trainer.export_weights(saved)
+    # The retry of the lost forced export meets that export still running: ours.
+    transport.drop("POST", "/export")
+    replaced = trainer.export_weights(saved, force=True)
+    assert transport.dropped
+    assert replaced.id != first.id
+    assert replaced.status is ArtifactStatus.COMPLETED
+    live = rows(emu, "SELECT id FROM artifacts WHERE status = 'completed'")
+    assert live == [(str(replaced.id),)]
+    # Without a lost reply, forcing an export that is still running is a real conflict.
+    trainer.export_weights(saved, force=True, wait=False)
+    with pytest.raises(ExportInProgressError):
+        trainer.export_weights(saved, force=True)
 
 
 def test_get_by_id_falls_back_to_the_models_list_and_delete_is_unsupported(

@@ -125,3 +125,22 @@ def test_a_queued_operation_is_expected_after_its_queue() -> None:
     step = poller.next_step()
     assert isinstance(step, Sleep)
     assert step.seconds == pytest.approx(4.0)  # 3 s in the queue, then about 1 s of work
+
+
+def test_a_queued_first_operation_is_not_polled_before_its_queue() -> None:
+    # Nothing to go on but the server's word (`pending_info.wait_seconds`): an operation
+    # queued for 30 s cannot end before then, so no poll is spent before it could start.
+    clock = FakeClock()
+    policy = PollPolicy(PollSettings(), clock=clock)
+    starts = clock.now + 30.0
+    poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
+    polls_before_start = 0
+    while clock.now < starts:
+        step = poller.next_step()
+        if isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            continue
+        polls_before_start += 1
+        clock.now += 0.01  # answered at once, still queued for the rest of the 30 s
+        poller.on_reply(terminal=False, queued=max(0.0, starts - clock.now))
+    assert polls_before_start <= 1, polls_before_start  # the first look, if long-poll is unknown

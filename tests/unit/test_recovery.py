@@ -11,11 +11,15 @@ import pytest
 from weaver_client.types import UNSET
 
 from weaver_facade import (
+    Artifact,
+    ArtifactKind,
+    ArtifactStatus,
     Checkpoint,
     CheckpointExistsError,
     CheckpointPath,
     CheckpointStatus,
     CheckpointType,
+    ExportInProgressError,
     NotFoundError,
     OperationStatus,
 )
@@ -25,6 +29,7 @@ from weaver_facade._recovery import (
     SaveWatch,
     created_since,
     own_checkpoint,
+    own_export,
 )
 from weaver_facade._wire import Delivery, EarlierAttempt
 
@@ -120,3 +125,52 @@ def test_the_watch_follows_the_checkpoint_status() -> None:
     failed = watch.snapshot(checkpoint(DATE, status=CheckpointStatus.FAILED))
     assert failed.status is OperationStatus.ERROR
     assert failed.error_code == "save_failed"
+
+
+def test_a_created_at_in_whole_seconds_is_ours() -> None:
+    # The spec's examples write created_at in whole seconds. Sent at server time
+    # 12:00:09.9, created at 12:00:09.95 (written 12:00:09), the 409 at 12:00:10.2
+    # (Date 12:00:10), 0.3 s after the send on the local clock.
+    error = conflict(Delivery(EarlierAttempt(sent=100.0, received=100.3), DATE))
+    since = created_since(error)
+    assert since is not None
+    truncated = DATE - datetime.timedelta(seconds=1)
+    assert own_checkpoint(INTENT, checkpoint(truncated), since)
+
+
+def artifact(
+    created: datetime.datetime | None,
+    kind: ArtifactKind = ArtifactKind.HF_ADAPTER,
+    status: ArtifactStatus = ArtifactStatus.PENDING,
+) -> Artifact:
+    return Artifact(
+        id=uuid.uuid4(),
+        checkpoint_id=uuid.uuid4(),
+        model_id="m-1",
+        kind=kind,
+        status=status,
+        uri=f"weaver://m-1/checkpoints/step-10/artifacts/{kind.value}",
+        created_at=created,
+    )
+
+
+def test_a_forced_export_in_progress_after_a_lost_reply_is_recovered_by_date() -> None:
+    error = ExportInProgressError("running", status_code=409, code="export_in_progress")
+    error.delivery = Delivery(EarlierAttempt(sent=100.0, received=102.0), DATE)
+    assert created_since(error) == DATE - datetime.timedelta(seconds=2)
+    error.delivery = Delivery(None, DATE)
+    assert created_since(error) is None
+
+
+def test_our_export_is_the_one_pending_artifact_made_since() -> None:
+    since = DATE - datetime.timedelta(seconds=2)
+    ours = artifact(DATE)
+    older = artifact(since - CLOCK_TOLERANCE - datetime.timedelta(seconds=1))
+    done = artifact(DATE, status=ArtifactStatus.COMPLETED)
+    assert own_export([older, done, ours], since, merge_adapter=False) is ours
+    assert own_export([older, done], since, merge_adapter=False) is None
+    assert own_export([artifact(None)], since, merge_adapter=False) is None  # no created_at
+    # Merging makes an hf_model; two candidates cannot be told apart.
+    merged = artifact(DATE, kind=ArtifactKind.HF_MODEL)
+    assert own_export([ours, merged], since, merge_adapter=True) is merged
+    assert own_export([ours, merged], since, merge_adapter=False) is None

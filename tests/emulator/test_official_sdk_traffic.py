@@ -1,0 +1,162 @@
+"""The official Weaver SDK's traffic, as ``weaver-wire.md`` describes it, against today's wire.
+
+The emulator without extensions must serve the requests the official SDK sends, in the shapes
+the wire sheet records (not the facade's): its headers and no idempotency key, an empty
+heartbeat, `tensor_transport`, all six Adam parameters, a forward-backward re-sent with the same
+`seq_id` after a read timeout, a list before every save, the default `weight` type, loads by
+path, a TTL change, and a terminate whose errors it ignores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.support.emulator import KEY_A, AppFactory, Json
+
+API = "/api/v1"
+# What the official SDK sends on every request: its User-Agent and a W3C traceparent.
+HEADERS = {
+    "X-WEAVER-API-KEY": KEY_A,
+    "User-Agent": "weaver-sdk/1.19.2",
+    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+}
+ADAM = {
+    "learning_rate": 1e-4,
+    "beta1": 0.9,
+    "beta2": 0.95,
+    "eps": 1e-8,
+    "weight_decay": 0.01,
+    "grad_clip_norm": 1.0,
+}
+TOKENS = list(b"the cat sat on the mat")
+DATUM = {
+    "model_input": {"chunks": [{"type": "encoded_text", "tokens": TOKENS[:-1]}]},
+    "loss_fn_inputs": {
+        "target_tokens": {"data": TOKENS[1:], "dtype": "int64"},
+        "weights": {"data": [1.0] * (len(TOKENS) - 1), "dtype": "float32"},
+    },
+}
+
+
+async def _json(
+    client: httpx.AsyncClient, method: str, path: str, status: int, **kw: object
+) -> Json:
+    reply = await client.request(method, API + path, **kw)  # type: ignore[arg-type]
+    assert reply.status_code == status, (method, path, reply.status_code, reply.text)
+    body: Json = reply.json()
+    return body
+
+
+async def _poll(client: httpx.AsyncClient, op: Json) -> Json:
+    # The official SDK polls without `wait`, until `done` or `error`.
+    for _ in range(400):
+        if op["status"] in ("done", "error"):
+            return op
+        await asyncio.sleep(0.005)
+        op = await _json(client, "GET", f"/operations/{op['id']}", 200)
+    raise AssertionError(op)
+
+
+async def test_the_official_sdk_trains_saves_and_loads_on_todays_wire(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(extensions="none")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers=HEADERS
+    ) as client:
+        session = await _json(
+            client,
+            "POST",
+            "/sessions",
+            201,
+            json={"tags": [], "user_metadata": {}, "sdk_version": "1.19.2"},
+        )
+        beat = await client.post(f"{API}/sessions/{session['id']}/heartbeat")  # empty body
+        assert beat.status_code == 200, beat.text
+        supported = await _json(
+            client, "GET", "/supported-models", 200, params={"limit": 100, "offset": 0}
+        )
+        assert "weaver-tiny" in {m["name"] for m in supported["items"]}
+        model = await _json(
+            client,
+            "POST",
+            f"/sessions/{session['id']}/models",
+            201,
+            json={
+                "model_seq_id": 1,
+                "base_model": "weaver-tiny",
+                "training_mode": "lora",
+                "lora_config": {
+                    "rank": 8,
+                    "train_unembed": True,
+                    "train_mlp": True,
+                    "train_attn": True,
+                },
+            },
+        )
+        model_id = model["id"]
+        assert model["tokenizer_path"]
+
+        fb = {
+            "payload": {
+                "model_id": model_id,
+                "seq_id": 1,
+                "forward_backward_input": {"loss_fn": "cross_entropy", "data": [DATUM]},
+                "tensor_transport": "default",
+            }
+        }
+        first = await _json(
+            client, "POST", f"/models/{model_id}/forward-backward-passes", 202, json=fb
+        )
+        # A read timeout makes the official SDK send the same body and seq_id again.
+        again = await client.post(f"{API}/models/{model_id}/forward-backward-passes", json=fb)
+        assert again.status_code in (200, 202)
+        assert again.json()["id"] == first["id"]
+        result = (await _poll(client, first))["response"]
+        assert len(result["loss_fn_outputs"]) == 1
+        assert "loss:sum" in result["metrics"]
+        optim = {"payload": {"model_id": model_id, "seq_id": 2, "adam_params": ADAM}}
+        step = await _json(client, "POST", f"/models/{model_id}/optimizer-steps", 202, json=optim)
+        assert (await _poll(client, step))["status"] == "done"
+
+        # Before every save the official SDK lists; its default type is `weight`.
+        assert (await _json(client, "GET", f"/models/{model_id}/checkpoints", 200)) == {"items": []}
+        save = await _json(
+            client, "POST", f"/models/{model_id}/checkpoints", 202, json={"type": "weight"}
+        )
+        saved = (await _poll(client, save))["response"]
+        assert saved["type"] == "weight"
+        assert saved["path"] == f"weaver://{model_id}/checkpoints/{saved['name']}"
+        full = await _json(
+            client,
+            "POST",
+            f"/models/{model_id}/checkpoints",
+            202,
+            json={"type": "weight_and_optimizer", "name": "full", "ttl_seconds": None},
+        )
+        full_path = (await _poll(client, full))["response"]["path"]
+        ttl = await _json(
+            client,
+            "PATCH",
+            f"/models/{model_id}/checkpoints/ttl",
+            200,
+            json={"path": saved["path"], "ttl_seconds": 3600},
+        )
+        assert ttl["ttl_seconds"] == 3600
+
+        for path, include_optimizer in ((saved["path"], False), (full_path, True)):
+            load = await _json(
+                client,
+                "POST",
+                f"/models/{model_id}/load",
+                202,
+                json={"path": path, "include_optimizer": include_optimizer},
+            )
+            assert (await _poll(client, load))["status"] == "done"
+
+        # On close: terminate, errors ignored; a second one must not be a server error.
+        for _ in range(2):
+            done = await client.post(f"{API}/models/{model_id}/terminate")
+            assert done.status_code < 500, done.text
