@@ -38,7 +38,7 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
         Drift.SYNC_SAVE,
         ("conformance", "lifecycle"),
         SAVE,
-        re.escape("201 is not a documented status (documented: 202, "),
+        re.escape("201 is not a documented status (documented: 200, 202, "),
     ),
     (
         Drift.CHECKPOINT_TYPE,

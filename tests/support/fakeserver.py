@@ -63,6 +63,8 @@ class FakeWeaver:
         self.pending_polls = 0
         # ...unless the POST already answers `done`.
         self.done_at_once = False
+        # The status of an operation POST's reply: the wire promises only "2xx".
+        self.accepted_status = 202
         self._polls: dict[str, int] = defaultdict(int)
         self.checkpoints: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.terminated: list[str] = []
@@ -184,7 +186,7 @@ class FakeWeaver:
         self._ops += 1
         op_id = f"op-{self._ops}"
         self.operations[op_id] = {"id": op_id, "kind": kind, "model_id": model_id, "result": result}
-        return _json(202, self._operation_json(op_id, done=self.done_at_once))
+        return _json(self.accepted_status, self._operation_json(op_id, done=self.done_at_once))
 
     def _operation_json(self, op_id: str, *, done: bool) -> dict[str, Any]:
         op = self.operations[op_id]

@@ -57,6 +57,25 @@ def test_wait_false_returns_a_handle_that_polls_only_when_asked() -> None:
         assert len(fake.sent("GET")) == 1
 
 
+@pytest.mark.parametrize("status", [200, 202])
+def test_every_operation_post_may_answer_any_success_status(status: int) -> None:
+    # weaver-wire.md: "The POST answers 2xx with {id, status, response?}"; 200 and 202 are
+    # the statuses the spec documents for an Operation.
+    fake = FakeWeaver()
+    fake.accepted_status = status
+    with service(fake) as svc:
+        tc = svc.create_training_client("weaver-tiny")
+        fb = tc.forward_backward([datum_from_tokens([1, 2, 3])], "cross_entropy")
+        assert isinstance(fb, ForwardBackwardResult)
+        assert isinstance(tc.optim_step(), OptimStepResult)
+        saved = tc.save_state("s")
+        assert isinstance(saved, Checkpoint)
+        assert isinstance(tc.load_state_with_optimizer(saved), LoadResult)
+    posts = [r.url.path.rsplit("/", 1)[1] for r in fake.requests if r.method == "POST"]
+    operation_posts = ["forward-backward-passes", "optimizer-steps", "checkpoints", "load"]
+    assert [p for p in posts if p in operation_posts] == operation_posts  # one attempt each
+
+
 def test_progress_reports_each_change_once() -> None:
     fake = FakeWeaver()
     seen: list[OperationProgress] = []

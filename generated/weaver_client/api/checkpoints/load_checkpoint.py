@@ -40,6 +40,11 @@ def _get_kwargs(
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Error | Operation | None:
+    if response.status_code == 200:
+        response_200 = Operation.from_dict(response.json())
+
+        return response_200
+
     if response.status_code == 202:
         response_202 = Operation.from_dict(response.json())
 
@@ -106,7 +111,7 @@ def sync_detailed(
 ) -> Response[Error | Operation]:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,
@@ -150,7 +155,7 @@ def sync(
 ) -> Error | Operation | None:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,
@@ -189,7 +194,7 @@ async def asyncio_detailed(
 ) -> Response[Error | Operation]:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,
@@ -231,7 +236,7 @@ async def asyncio(
 ) -> Error | Operation | None:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,

@@ -40,6 +40,11 @@ def _get_kwargs(
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Error | Operation | None:
+    if response.status_code == 200:
+        response_200 = Operation.from_dict(response.json())
+
+        return response_200
+
     if response.status_code == 202:
         response_202 = Operation.from_dict(response.json())
 
@@ -106,8 +111,9 @@ def sync_detailed(
 ) -> Response[Error | Operation]:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 with a flat Operation (never 201, never a
-    nested `{checkpoint, operation}`). The operation's `response`, once
+     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
+    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
+    once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 
@@ -148,8 +154,9 @@ def sync(
 ) -> Error | Operation | None:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 with a flat Operation (never 201, never a
-    nested `{checkpoint, operation}`). The operation's `response`, once
+     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
+    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
+    once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 
@@ -185,8 +192,9 @@ async def asyncio_detailed(
 ) -> Response[Error | Operation]:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 with a flat Operation (never 201, never a
-    nested `{checkpoint, operation}`). The operation's `response`, once
+     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
+    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
+    once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 
@@ -225,8 +233,9 @@ async def asyncio(
 ) -> Error | Operation | None:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 with a flat Operation (never 201, never a
-    nested `{checkpoint, operation}`). The operation's `response`, once
+     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
+    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
+    once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 
