@@ -776,8 +776,9 @@ class _Shell:
             self._http.close()
 
     def stop(self) -> None:
-        """Cancel every transfer, also one waiting for bytes; ``.part`` files stay."""
+        """Cancel every transfer, also one waiting for a reply or bytes; ``.part`` files stay."""
         self.cancel.set()
+        self._http.abort()
         with self._live_lock:
             for reply in self._live:
                 reply.abort()

@@ -542,6 +542,20 @@ def test_a_stalled_connection_does_not_hold_up_a_fatal_error(
     assert (tmp_path / "out/sub/dir/weights.bin.part").stat().st_size == 100_000
 
 
+def test_a_connection_never_answered_does_not_hold_up_a_fatal_error(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # weights.bin's GET is never answered (it would wait the 60 s read timeout);
+    # small.bin fails its hash a little later.
+    storage.script("sub/dir/weights.bin", "stall-head")
+    storage.script("small.bin", "slow503")
+    bad = Source(storage, **{"small.bin": {"sha256": "0" * 64}})
+    started = time.monotonic()
+    with pytest.raises(ArtifactIntegrityError):
+        run(bad, tmp_path / "out")
+    assert time.monotonic() - started < 5.0
+
+
 def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
     storage: StorageServer, tmp_path: Path
 ) -> None:
