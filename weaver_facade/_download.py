@@ -730,6 +730,14 @@ class Cancelled(Exception):
     """Another transfer failed (or the user interrupted): stop this one."""
 
 
+def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> None:
+    for future in futures:
+        if future.done() and not future.cancelled():
+            error = future.exception()
+            if error is not None and not isinstance(error, Cancelled):
+                raise error
+
+
 # -- the shell: one thread per file, blocking I/O ---------------------------------------------
 
 
@@ -759,21 +767,45 @@ class _Shell:
         self._live_lock = threading.Lock()
 
     def run(self) -> None:
-        """Fetch every file; the first fatal error stops the others and is raised."""
+        """Fetch every file; the first fatal error stops the others and is raised.
+
+        So does the deadline, also when storage has gone silent: the transfers check
+        it between reads, but a read may wait for the whole read timeout."""
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.state.settings.max_concurrency, thread_name_prefix="weaver-download"
         )
         try:
-            futures = [pool.submit(self._file, f.name) for f in self.state.descriptor.files]
-            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-            for future in futures:
-                error = future.exception() if future.done() else None
-                if error is not None and not isinstance(error, Cancelled):
-                    raise error
+            names = [f.name for f in self.state.descriptor.files]
+            futures = [pool.submit(self._file, name) for name in names]
+            _, waiting = concurrent.futures.wait(
+                futures, timeout=self._time_left(), return_when=concurrent.futures.FIRST_EXCEPTION
+            )
+            _raise_first_error(futures)
+            if waiting and self.state.deadline is not None:  # the deadline passed
+                by_name = list(zip(names, futures, strict=True))
+                stuck = [n for n, f in by_name if f.running()] or [
+                    n for n, f in by_name if not f.done()
+                ]
+                self.stop()
+                pool.shutdown(wait=True, cancel_futures=True)
+                _raise_first_error(futures)  # a transfer's own, more precise error
+                if stuck:  # else every file ended well after all
+                    raise DownloadTimeoutError(
+                        f"{stuck[0]}: the download's deadline passed while waiting for "
+                        "storage; run it again to resume",
+                        name=stuck[0],
+                    )
         finally:  # also after Ctrl-C: the .part files stay
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
             self._http.close()
+
+    def _time_left(self) -> float | None:
+        deadline = self.state.deadline
+        if deadline is None:
+            return None
+        # Capped: a longer wait (timeout=1e12 or inf) overflows the platform's clock.
+        return min(max(0.0, deadline - self.state.clock()), threading.TIMEOUT_MAX)
 
     def stop(self) -> None:
         """Cancel every transfer, also one waiting for a reply or bytes; ``.part`` files stay."""

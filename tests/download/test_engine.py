@@ -556,6 +556,30 @@ def test_a_connection_never_answered_does_not_hold_up_a_fatal_error(
     assert time.monotonic() - started < 5.0
 
 
+@pytest.mark.parametrize("stall", ["stall-head", "stall:100000"])
+def test_the_overall_deadline_bounds_a_stalled_connection(
+    storage: StorageServer, run: Run, tmp_path: Path, stall: str
+) -> None:
+    # Storage goes silent (before its reply, or mid-body) for longer than the deadline;
+    # the 60 s read timeout must not outlast it.
+    storage.script("sub/dir/weights.bin", stall)
+    started = time.monotonic()
+    with pytest.raises(DownloadTimeoutError, match="deadline") as info:
+        run(Source(storage), tmp_path / "out", DownloadSettings(timeout=1.0))
+    assert time.monotonic() - started < 10.0
+    assert info.value.name == "sub/dir/weights.bin"
+    run(Source(storage), tmp_path / "out")  # a rerun completes it
+    assert_complete(tmp_path / "out")
+
+
+@pytest.mark.parametrize("timeout", [1e12, float("inf")])
+def test_a_deadline_beyond_what_threads_can_wait_is_no_error(
+    storage: StorageServer, run: Run, tmp_path: Path, timeout: float
+) -> None:
+    run(Source(storage), tmp_path / "out", DownloadSettings(timeout=timeout))
+    assert_complete(tmp_path / "out")
+
+
 def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
     storage: StorageServer, tmp_path: Path
 ) -> None:
