@@ -328,6 +328,8 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind
     artifacts = yield from list_artifacts_plan(checkpoint)
+    if isinstance(checkpoint, Checkpoint):  # named by its path, not its repr
+        checkpoint = str(checkpoint.path)
     ready = [a for a in artifacts if a.status is ArtifactStatus.COMPLETED]
     if want is not None:
         ready = [a for a in ready if a.kind is want]
@@ -342,7 +344,8 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     if len(kinds) > 1:
         raise InvalidArgumentError(
             f"checkpoint {checkpoint} has artifacts of kinds "
-            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= to choose one"
+            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= (`--kind` on the "
+            "command line) to choose one"
         )
     return ready[-1].id  # the newest of that kind
 

@@ -64,7 +64,7 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     assert cli("checkpoints", "export", ref, "--json").exit_code == 0  # the adapter
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"))
     assert run.exit_code == 2
-    assert "pass kind" in run.stderr
+    assert "--kind" in run.stderr  # the option's name on the command line
     run = cli(
         "checkpoints",
         "download",
