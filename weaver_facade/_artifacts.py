@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime
 import enum
 import re
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -30,6 +31,7 @@ from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import InvalidArgumentError, NotFoundError
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
+from ._retry import CallOptions
 from ._wire import Plan, WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ __all__ = [
     "ArtifactFile",
     "ArtifactKind",
     "ArtifactStatus",
+    "DownloadDeadline",
     "DownloadResult",
     "DownloadTarget",
     "artifact_from_wire",
@@ -256,6 +259,32 @@ def download_settings(verify: object, max_concurrency: object, timeout: object) 
         if timeout is None
         else check_seconds("timeout", timeout, otherwise=", or None"),
     )
+
+
+class DownloadDeadline:
+    """A download's one deadline, counted from the call: its descriptor requests (the
+    first and each refresh) and its transfers get the time left."""
+
+    def __init__(
+        self, settings: DownloadSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._at = None if settings.timeout is None else clock() + settings.timeout
+
+    def _left(self) -> float | None:
+        return None if self._at is None else max(0.0, self._at - self._clock())
+
+    def options(self, base: CallOptions) -> CallOptions:
+        """``base`` (the client's own options), with a timeout no later than the deadline."""
+        left = self._left()
+        if left is None or (base.timeout is not None and base.timeout <= left):
+            return base
+        return attrs.evolve(base, timeout=left)
+
+    def settings(self) -> DownloadSettings:
+        """The download's settings, with the time left as the transfers' timeout."""
+        return attrs.evolve(self._settings, timeout=self._left())
 
 
 def download_result(state: Downloads, dest: Path) -> DownloadResult:
