@@ -325,6 +325,7 @@ class Transfer:
         self._best = offset  # the furthest byte reached: only going past it is progress
         self._server_total: int | None = None
         self._last_problem = "no attempt yet"
+        self._last_status: int | None = None  # of the last reply; None after a failed one
         self._url_arrived = self._wall()  # when the URL came
 
     # -- the prefix of a resumed file, hashed once -------------------------------------------
@@ -392,6 +393,7 @@ class Transfer:
         """Decide what to do with a reply's body from its status line and headers
         (``headers.get`` of lowercase names)."""
         asked = self._requested
+        self._last_status = status
         start, total = _content_range(headers.get("content-range"))
         self._server_total = total
         if status == 200:
@@ -458,6 +460,7 @@ class Transfer:
         self._last_problem = (
             f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         )
+        self._last_status = None
         self._fail(None)
 
     # -- internals -----------------------------------------------------------------------------
@@ -502,7 +505,11 @@ class Transfer:
         return Discard()
 
     def _storage_error(self, problem: str, status: int | None = None) -> StorageError:
-        return StorageError(f"{self.file.name}: {problem}", name=self.file.name, status_code=status)
+        return StorageError(
+            f"{self.file.name}: {problem}",
+            name=self.file.name,
+            status_code=self._last_status if status is None else status,
+        )
 
     def _check_time(self, wait: float) -> None:
         if self._deadline is not None and self._clock() + wait > self._deadline:

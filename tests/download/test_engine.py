@@ -298,8 +298,9 @@ def test_a_url_refused_even_when_fresh_is_a_storage_error(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
     storage.script("small.bin", *["403"] * 10)
-    with pytest.raises(StorageError, match="refreshes"):
+    with pytest.raises(StorageError, match="refreshes") as info:
         run(Source(storage), tmp_path / "out")
+    assert info.value.status_code == 403
 
 
 def test_persistent_failures_give_up_with_the_last_status(
@@ -309,6 +310,7 @@ def test_persistent_failures_give_up_with_the_last_status(
     with pytest.raises(StorageError, match="HTTP 503") as info:
         run(Source(storage), tmp_path / "out", DownloadSettings(max_failures=3))
     assert info.value.name == "small.bin"
+    assert info.value.status_code == 503  # as the message says
 
 
 def test_the_overall_deadline_bounds_retries(
