@@ -49,6 +49,7 @@ __all__ = [
     "DownloadTarget",
     "artifact_from_wire",
     "artifact_result",
+    "check_descriptor_kind",
     "descriptor_from_wire",
     "download_result",
     "download_settings",
@@ -249,6 +250,15 @@ def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
         kind=ArtifactKind(gen.kind.value).value,
         files=tuple(files),
     )
+
+
+def check_descriptor_kind(descriptor: Descriptor, kind: ArtifactKind | None) -> None:
+    """Refuse an artifact given by id whose kind is not the one asked for (only the
+    descriptor tells), before anything is written."""
+    if kind is not None and descriptor.kind != kind.value:
+        raise InvalidArgumentError(
+            f"artifact {descriptor.artifact_id} is {descriptor.kind}, not {kind.value}"
+        )
 
 
 def download_settings(verify: object, max_concurrency: object, timeout: object) -> DownloadSettings:

@@ -30,6 +30,7 @@ from ._artifacts import (
     DownloadDeadline,
     DownloadResult,
     DownloadTarget,
+    check_descriptor_kind,
     check_kind,
     descriptor_from_wire,
     download_result,
@@ -541,7 +542,8 @@ class ServiceClient(_ServiceBase):
             target: An ``Artifact``, an artifact id, a checkpoint (``Checkpoint`` or
                 ``weaver://`` path), or ``weaver://.../artifacts/{kind}``.
             dest: The folder to write into (created if needed).
-            kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both.
+            kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both; given with
+                an artifact or its id, the kind it must be.
             verify: Check each file's sha256 (its size is always checked).
             max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the
@@ -557,7 +559,8 @@ class ServiceClient(_ServiceBase):
         settings = download_settings(verify, max_concurrency, timeout)
         deadline = DownloadDeadline(settings)
         io = self._io.with_options(timeout=settings.timeout, max_retries=None)
-        artifact_id = io.run(resolve_download(target, check_kind(kind)))
+        wanted = check_kind(kind)
+        artifact_id = io.run(resolve_download(target, wanted))
         folder = Path(dest)
 
         def describe() -> Descriptor:
@@ -565,6 +568,7 @@ class ServiceClient(_ServiceBase):
             return descriptor_from_wire(self._io.send(call, deadline.options(self._io.options)))
 
         descriptor = describe()
+        check_descriptor_kind(descriptor, wanted)
         state = download_sync(
             descriptor,
             folder,
@@ -757,7 +761,8 @@ class AsyncServiceClient(_ServiceBase):
         settings = download_settings(verify, max_concurrency, timeout)
         deadline = DownloadDeadline(settings)
         io = self._io.with_options(timeout=settings.timeout, max_retries=None)
-        artifact_id = await io.run(resolve_download(target, check_kind(kind)))
+        wanted = check_kind(kind)
+        artifact_id = await io.run(resolve_download(target, wanted))
         folder = Path(dest)
 
         async def describe() -> Descriptor:
@@ -766,6 +771,7 @@ class AsyncServiceClient(_ServiceBase):
             return descriptor_from_wire(reply)
 
         descriptor = await describe()
+        check_descriptor_kind(descriptor, wanted)
         state = await download_async(
             descriptor,
             folder,

@@ -125,6 +125,9 @@ def test_download_by_path_with_and_without_kind(
         service.download_weights(
             f"{checkpoint.path}/artifacts/hf_adapter", tmp_path / "d", kind="hf_model"
         )
+    with pytest.raises(InvalidArgumentError, match="is hf_adapter, not hf_model"):
+        service.download_weights(str(adapter.id), tmp_path / "g", kind="hf_model")
+    assert not (tmp_path / "g").exists()  # refused before anything is written
     with pytest.raises(InvalidArgumentError):
         service.download_weights("not-an-id", tmp_path / "e")
     with pytest.raises(InvalidArgumentError, match="max_concurrency"):
@@ -180,3 +183,6 @@ async def test_async_export_and_download(
     result = await service.download_weights(checkpoint.path, tmp_path / "out")
     assert_matches_manifest(artifact, tmp_path / "out")
     assert result.bytes_fetched == artifact.size_bytes
+    with pytest.raises(InvalidArgumentError, match="is hf_adapter, not hf_model"):
+        await service.download_weights(artifact.id, tmp_path / "other", kind="hf_model")
+    assert not (tmp_path / "other").exists()
