@@ -625,7 +625,8 @@ def _lsize(path: Path) -> int | None:
 
 def prepare_dest(dest: Path, paths: Iterable[PurePosixPath]) -> None:
     """Create ``dest`` and the files' folders, refusing symlinks (or files) in the way."""
-    dest.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError, NotADirectoryError):  # refused just below
+        dest.mkdir(parents=True, exist_ok=True)
     if not dest.is_dir():
         raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
     for rel in paths:

@@ -454,6 +454,16 @@ def test_exact_duplicates_are_refused() -> None:
         )
 
 
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_a_file_where_the_destination_goes_is_a_typed_error(
+    storage: StorageServer, run: Run, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "file").write_bytes(b"keep")
+    with pytest.raises(UnsafeArtifactPathError, match="is not a directory"):
+        run(Source(storage), tmp_path / where)
+    assert (tmp_path / "file").read_bytes() == b"keep"
+
+
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
