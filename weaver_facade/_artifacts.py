@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime
 import enum
 import re
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -30,6 +31,7 @@ from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import InvalidArgumentError, NotFoundError
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
+from ._retry import CallOptions
 from ._wire import Plan, WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
@@ -42,10 +44,12 @@ __all__ = [
     "ArtifactFile",
     "ArtifactKind",
     "ArtifactStatus",
+    "DownloadDeadline",
     "DownloadResult",
     "DownloadTarget",
     "artifact_from_wire",
     "artifact_result",
+    "check_descriptor_kind",
     "descriptor_from_wire",
     "download_result",
     "download_settings",
@@ -248,6 +252,15 @@ def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
     )
 
 
+def check_descriptor_kind(descriptor: Descriptor, kind: ArtifactKind | None) -> None:
+    """Refuse an artifact given by id whose kind is not the one asked for (only the
+    descriptor tells), before anything is written."""
+    if kind is not None and descriptor.kind != kind.value:
+        raise InvalidArgumentError(
+            f"artifact {descriptor.artifact_id} is {descriptor.kind}, not {kind.value}"
+        )
+
+
 def download_settings(verify: object, max_concurrency: object, timeout: object) -> DownloadSettings:
     return DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),
@@ -256,6 +269,32 @@ def download_settings(verify: object, max_concurrency: object, timeout: object) 
         if timeout is None
         else check_seconds("timeout", timeout, otherwise=", or None"),
     )
+
+
+class DownloadDeadline:
+    """A download's one deadline, counted from the call: its descriptor requests (the
+    first and each refresh) and its transfers get the time left."""
+
+    def __init__(
+        self, settings: DownloadSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._at = None if settings.timeout is None else clock() + settings.timeout
+
+    def _left(self) -> float | None:
+        return None if self._at is None else max(0.0, self._at - self._clock())
+
+    def options(self, base: CallOptions) -> CallOptions:
+        """``base`` (the client's own options), with a timeout no later than the deadline."""
+        left = self._left()
+        if left is None or (base.timeout is not None and base.timeout <= left):
+            return base
+        return attrs.evolve(base, timeout=left)
+
+    def settings(self) -> DownloadSettings:
+        """The download's settings, with the time left as the transfers' timeout."""
+        return attrs.evolve(self._settings, timeout=self._left())
 
 
 def download_result(state: Downloads, dest: Path) -> DownloadResult:
@@ -328,6 +367,8 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind
     artifacts = yield from list_artifacts_plan(checkpoint)
+    if isinstance(checkpoint, Checkpoint):  # named by its path, not its repr
+        checkpoint = str(checkpoint.path)
     ready = [a for a in artifacts if a.status is ArtifactStatus.COMPLETED]
     if want is not None:
         ready = [a for a in ready if a.kind is want]
@@ -342,7 +383,8 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     if len(kinds) > 1:
         raise InvalidArgumentError(
             f"checkpoint {checkpoint} has artifacts of kinds "
-            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= to choose one"
+            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= (`--kind` on the "
+            "command line) to choose one"
         )
     return ready[-1].id  # the newest of that kind
 

@@ -27,8 +27,10 @@ from . import _calls as calls
 from ._args import check_bool, check_choice, check_id, check_int
 from ._artifacts import (
     Artifact,
+    DownloadDeadline,
     DownloadResult,
     DownloadTarget,
+    check_descriptor_kind,
     check_kind,
     descriptor_from_wire,
     download_result,
@@ -540,12 +542,14 @@ class ServiceClient(_ServiceBase):
             target: An ``Artifact``, an artifact id, a checkpoint (``Checkpoint`` or
                 ``weaver://`` path), or ``weaver://.../artifacts/{kind}``.
             dest: The folder to write into (created if needed).
-            kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both.
+            kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both; given with
+                an artifact or its id, the kind it must be.
             verify: Check each file's sha256 (its size is always checked).
             max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the
                 download's threads (one call at a time; also for the async client).
-            timeout: An overall deadline in seconds (retries included); ``None``: none.
+            timeout: An overall deadline in seconds, from the call: the requests for the
+                descriptor (and its refreshes), the transfers and their retries; ``None``: none.
 
         Raises:
             UnsafeArtifactPathError: A file name would leave ``dest``; nothing is written.
@@ -553,17 +557,23 @@ class ServiceClient(_ServiceBase):
             StorageError, DownloadTimeoutError: Storage kept failing; run it again to resume.
         """
         settings = download_settings(verify, max_concurrency, timeout)
-        artifact_id = self._io.run(resolve_download(target, check_kind(kind)))
+        deadline = DownloadDeadline(settings)
+        io = self._io.with_options(timeout=settings.timeout, max_retries=None)
+        wanted = check_kind(kind)
+        artifact_id = io.run(resolve_download(target, wanted))
         folder = Path(dest)
 
         def describe() -> Descriptor:
-            return descriptor_from_wire(self._io.send(calls.get_artifact_download(artifact_id)))
+            call = calls.get_artifact_download(artifact_id)
+            return descriptor_from_wire(self._io.send(call, deadline.options(self._io.options)))
 
+        descriptor = describe()
+        check_descriptor_kind(descriptor, wanted)
         state = download_sync(
-            describe(),
+            descriptor,
             folder,
             refresh=describe,
-            settings=settings,
+            settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,
         )
@@ -749,18 +759,24 @@ class AsyncServiceClient(_ServiceBase):
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
         settings = download_settings(verify, max_concurrency, timeout)
-        artifact_id = await self._io.run(resolve_download(target, check_kind(kind)))
+        deadline = DownloadDeadline(settings)
+        io = self._io.with_options(timeout=settings.timeout, max_retries=None)
+        wanted = check_kind(kind)
+        artifact_id = await io.run(resolve_download(target, wanted))
         folder = Path(dest)
 
         async def describe() -> Descriptor:
-            reply = await self._io.send(calls.get_artifact_download(artifact_id))
+            call = calls.get_artifact_download(artifact_id)
+            reply = await self._io.send(call, deadline.options(self._io.options))
             return descriptor_from_wire(reply)
 
+        descriptor = await describe()
+        check_descriptor_kind(descriptor, wanted)
         state = await download_async(
-            await describe(),
+            descriptor,
             folder,
             refresh=describe,
-            settings=settings,
+            settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,
         )

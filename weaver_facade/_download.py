@@ -325,6 +325,7 @@ class Transfer:
         self._best = offset  # the furthest byte reached: only going past it is progress
         self._server_total: int | None = None
         self._last_problem = "no attempt yet"
+        self._last_status: int | None = None  # of the last reply; None after a failed one
         self._url_arrived = self._wall()  # when the URL came
 
     # -- the prefix of a resumed file, hashed once -------------------------------------------
@@ -392,6 +393,7 @@ class Transfer:
         """Decide what to do with a reply's body from its status line and headers
         (``headers.get`` of lowercase names)."""
         asked = self._requested
+        self._last_status = status
         start, total = _content_range(headers.get("content-range"))
         self._server_total = total
         if status == 200:
@@ -458,6 +460,7 @@ class Transfer:
         self._last_problem = (
             f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         )
+        self._last_status = None
         self._fail(None)
 
     # -- internals -----------------------------------------------------------------------------
@@ -502,7 +505,11 @@ class Transfer:
         return Discard()
 
     def _storage_error(self, problem: str, status: int | None = None) -> StorageError:
-        return StorageError(f"{self.file.name}: {problem}", name=self.file.name, status_code=status)
+        return StorageError(
+            f"{self.file.name}: {problem}",
+            name=self.file.name,
+            status_code=self._last_status if status is None else status,
+        )
 
     def _check_time(self, wait: float) -> None:
         if self._deadline is not None and self._clock() + wait > self._deadline:
@@ -618,7 +625,8 @@ def _lsize(path: Path) -> int | None:
 
 def prepare_dest(dest: Path, paths: Iterable[PurePosixPath]) -> None:
     """Create ``dest`` and the files' folders, refusing symlinks (or files) in the way."""
-    dest.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError, NotADirectoryError):  # refused just below
+        dest.mkdir(parents=True, exist_ok=True)
     if not dest.is_dir():
         raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
     for rel in paths:
@@ -730,6 +738,14 @@ class Cancelled(Exception):
     """Another transfer failed (or the user interrupted): stop this one."""
 
 
+def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> None:
+    for future in futures:
+        if future.done() and not future.cancelled():
+            error = future.exception()
+            if error is not None and not isinstance(error, Cancelled):
+                raise error
+
+
 # -- the shell: one thread per file, blocking I/O ---------------------------------------------
 
 
@@ -759,25 +775,50 @@ class _Shell:
         self._live_lock = threading.Lock()
 
     def run(self) -> None:
-        """Fetch every file; the first fatal error stops the others and is raised."""
+        """Fetch every file; the first fatal error stops the others and is raised.
+
+        So does the deadline, also when storage has gone silent: the transfers check
+        it between reads, but a read may wait for the whole read timeout."""
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.state.settings.max_concurrency, thread_name_prefix="weaver-download"
         )
         try:
-            futures = [pool.submit(self._file, f.name) for f in self.state.descriptor.files]
-            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-            for future in futures:
-                error = future.exception() if future.done() else None
-                if error is not None and not isinstance(error, Cancelled):
-                    raise error
+            names = [f.name for f in self.state.descriptor.files]
+            futures = [pool.submit(self._file, name) for name in names]
+            _, waiting = concurrent.futures.wait(
+                futures, timeout=self._time_left(), return_when=concurrent.futures.FIRST_EXCEPTION
+            )
+            _raise_first_error(futures)
+            if waiting and self.state.deadline is not None:  # the deadline passed
+                by_name = list(zip(names, futures, strict=True))
+                stuck = [n for n, f in by_name if f.running()] or [
+                    n for n, f in by_name if not f.done()
+                ]
+                self.stop()
+                pool.shutdown(wait=True, cancel_futures=True)
+                _raise_first_error(futures)  # a transfer's own, more precise error
+                if stuck:  # else every file ended well after all
+                    raise DownloadTimeoutError(
+                        f"{stuck[0]}: the download's deadline passed while waiting for "
+                        "storage; run it again to resume",
+                        name=stuck[0],
+                    )
         finally:  # also after Ctrl-C: the .part files stay
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
             self._http.close()
 
+    def _time_left(self) -> float | None:
+        deadline = self.state.deadline
+        if deadline is None:
+            return None
+        # Capped: a longer wait (timeout=1e12 or inf) overflows the platform's clock.
+        return min(max(0.0, deadline - self.state.clock()), threading.TIMEOUT_MAX)
+
     def stop(self) -> None:
-        """Cancel every transfer, also one waiting for bytes; ``.part`` files stay."""
+        """Cancel every transfer, also one waiting for a reply or bytes; ``.part`` files stay."""
         self.cancel.set()
+        self._http.abort()
         with self._live_lock:
             for reply in self._live:
                 reply.abort()

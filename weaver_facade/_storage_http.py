@@ -26,6 +26,7 @@ import socket
 import ssl
 import threading
 import urllib.request
+import weakref
 from collections.abc import Mapping
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
@@ -134,6 +135,18 @@ class StorageHTTP:
         proxies = urllib.request.getproxies()
         self._proxied = any(proxies.get(scheme) for scheme in ("http", "https", "all"))
         self._httpx: httpx.Client | None = None
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._aborted = False
+
+    def abort(self) -> None:
+        """From another thread: end every direct GET still waiting for its reply, and
+        refuse new ones (a reply already returned has its own ``abort``)."""
+        with self._lock:
+            self._aborted = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def get(self, url: str, headers: Mapping[str, str]) -> Reply:
         """Send ``GET url`` with ``headers``, following redirects; the body is unread."""
@@ -166,6 +179,10 @@ class StorageHTTP:
             connection.connect()
             assert connection.sock is not None
             connection.sock.settimeout(self._read_timeout)
+            with self._lock:  # so that ``abort`` can end a wait for the reply
+                if self._aborted:
+                    raise StorageProtocolError("the download was stopped")
+                self._sockets.add(connection.sock)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("GET", target, headers=headers)
             return _DirectReply(connection)

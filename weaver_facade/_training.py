@@ -134,13 +134,12 @@ def _check_data(data: object) -> list[Datum]:
     return items
 
 
-def _check_ttl(ttl_seconds: object) -> int | None:
+def _check_ttl(ttl_seconds: object, none: str = "for a permanent checkpoint") -> int | None:
+    """A TTL in the spec's range, or ``None`` (whose meaning ``none`` words)."""
     if ttl_seconds is None:
         return None
     low, high = limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM
-    return check_int(
-        "ttl_seconds", ttl_seconds, low, high, otherwise=", or None for a permanent checkpoint"
-    )
+    return check_int("ttl_seconds", ttl_seconds, low, high, otherwise=f", or None {none}")
 
 
 # -- results of re-attached operations ---------------------------------------------------------
@@ -382,7 +381,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         reply was a 200 hit (an identical export exists; a done handle on it)."""
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
-        ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
+        ttl_seconds: int | Unset | None = (
+            UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl, "to follow the checkpoint")
+        )
         reply: calls.ExportReply
         if checkpoint is None:
             if replace:

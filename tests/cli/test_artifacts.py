@@ -64,7 +64,7 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     assert cli("checkpoints", "export", ref, "--json").exit_code == 0  # the adapter
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"))
     assert run.exit_code == 2
-    assert "pass kind" in run.stderr
+    assert "--kind" in run.stderr  # the option's name on the command line
     run = cli(
         "checkpoints",
         "download",
@@ -170,3 +170,15 @@ def test_the_progress_bar_on_a_terminal_shows_bytes_rate_and_files() -> None:
     with silent.shown():
         silent(DownloadProgress(bytes_done=1, bytes_total=2, files_done=0, files_total=1))
     assert quiet.getvalue() == ""
+
+
+def test_export_shows_its_operation_while_waiting(cli: Cli, model_id: str) -> None:
+    # As save and load do: each change of the export operation is a line on stderr.
+    ref = saved(cli, model_id, "shown")
+    run = cli("checkpoints", "export", ref)
+    assert run.exit_code == 0, run.stderr
+    assert "operation op-" in run.stderr
+    assert run.stderr.rstrip().endswith(": done")
+    hit = cli("checkpoints", "export", ref)  # an identical export: no operation runs
+    assert hit.exit_code == 0, hit.stderr
+    assert "operation" not in hit.stderr

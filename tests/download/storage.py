@@ -9,6 +9,7 @@ drawn at random (``chaos``):
 * ``"403"``: as if the URL had expired;
 * ``"drop:N"``: send the headers and N bytes of the body, then close the connection;
 * ``"stall:N"``: send the headers and N bytes, then nothing until the server stops;
+* ``"stall-head"``: read the request and answer nothing until the server stops;
 * ``"full"``: ignore ``Range`` and answer 200 with the whole file;
 * ``"redirect"``: 302 to the same URL on a second server (another port), which
   must never see the API key either;
@@ -131,6 +132,10 @@ class StorageServer:
         if not hmac.compare_digest(sig, sign(key, exp)) or exp < time.time():
             return _reply(h, 403, b"<Error>AccessDenied: request has expired</Error>")
         action = self._next_action(key)
+        if action == "stall-head":
+            self.stopping.wait()
+            h.close_connection = True
+            return None
         if action == "slow503":
             time.sleep(0.2)
             action = "503"

@@ -298,8 +298,9 @@ def test_a_url_refused_even_when_fresh_is_a_storage_error(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
     storage.script("small.bin", *["403"] * 10)
-    with pytest.raises(StorageError, match="refreshes"):
+    with pytest.raises(StorageError, match="refreshes") as info:
         run(Source(storage), tmp_path / "out")
+    assert info.value.status_code == 403
 
 
 def test_persistent_failures_give_up_with_the_last_status(
@@ -309,6 +310,7 @@ def test_persistent_failures_give_up_with_the_last_status(
     with pytest.raises(StorageError, match="HTTP 503") as info:
         run(Source(storage), tmp_path / "out", DownloadSettings(max_failures=3))
     assert info.value.name == "small.bin"
+    assert info.value.status_code == 503  # as the message says
 
 
 def test_the_overall_deadline_bounds_retries(
@@ -452,6 +454,16 @@ def test_exact_duplicates_are_refused() -> None:
         )
 
 
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_a_file_where_the_destination_goes_is_a_typed_error(
+    storage: StorageServer, run: Run, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "file").write_bytes(b"keep")
+    with pytest.raises(UnsafeArtifactPathError, match="is not a directory"):
+        run(Source(storage), tmp_path / where)
+    assert (tmp_path / "file").read_bytes() == b"keep"
+
+
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -540,6 +552,44 @@ def test_a_stalled_connection_does_not_hold_up_a_fatal_error(
         run(bad, tmp_path / "out")
     assert time.monotonic() - started < 5.0
     assert (tmp_path / "out/sub/dir/weights.bin.part").stat().st_size == 100_000
+
+
+def test_a_connection_never_answered_does_not_hold_up_a_fatal_error(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # weights.bin's GET is never answered (it would wait the 60 s read timeout);
+    # small.bin fails its hash a little later.
+    storage.script("sub/dir/weights.bin", "stall-head")
+    storage.script("small.bin", "slow503")
+    bad = Source(storage, **{"small.bin": {"sha256": "0" * 64}})
+    started = time.monotonic()
+    with pytest.raises(ArtifactIntegrityError):
+        run(bad, tmp_path / "out")
+    assert time.monotonic() - started < 5.0
+
+
+@pytest.mark.parametrize("stall", ["stall-head", "stall:100000"])
+def test_the_overall_deadline_bounds_a_stalled_connection(
+    storage: StorageServer, run: Run, tmp_path: Path, stall: str
+) -> None:
+    # Storage goes silent (before its reply, or mid-body) for longer than the deadline;
+    # the 60 s read timeout must not outlast it.
+    storage.script("sub/dir/weights.bin", stall)
+    started = time.monotonic()
+    with pytest.raises(DownloadTimeoutError, match="deadline") as info:
+        run(Source(storage), tmp_path / "out", DownloadSettings(timeout=1.0))
+    assert time.monotonic() - started < 10.0
+    assert info.value.name == "sub/dir/weights.bin"
+    run(Source(storage), tmp_path / "out")  # a rerun completes it
+    assert_complete(tmp_path / "out")
+
+
+@pytest.mark.parametrize("timeout", [1e12, float("inf")])
+def test_a_deadline_beyond_what_threads_can_wait_is_no_error(
+    storage: StorageServer, run: Run, tmp_path: Path, timeout: float
+) -> None:
+    run(Source(storage), tmp_path / "out", DownloadSettings(timeout=timeout))
+    assert_complete(tmp_path / "out")
 
 
 def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(

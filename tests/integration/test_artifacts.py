@@ -103,16 +103,19 @@ def test_download_by_path_with_and_without_kind(
     service: ServiceClient, trainer: TrainingClient, tmp_path: Path
 ) -> None:
     checkpoint = trainer.save_state("ckpt")
-    with pytest.raises(NotFoundError, match="export it first"):
+    with pytest.raises(NotFoundError, match="export it first") as missing:
         service.download_weights(checkpoint, tmp_path / "none")
+    # The checkpoint is named by its path, not by the repr of the object passed.
+    assert f"checkpoint {checkpoint.path} has no" in str(missing.value)
     adapter = trainer.export_weights(checkpoint)
     result = service.download_weights(str(checkpoint.path), tmp_path / "a")
     assert result.artifact_id == adapter.id
     merged = trainer.export_weights(checkpoint, merge_adapter=True)
     assert merged.kind is ArtifactKind.HF_MODEL
     assert "config.json" in {f.name for f in merged.files}
-    with pytest.raises(InvalidArgumentError, match="pass kind"):
+    with pytest.raises(InvalidArgumentError, match="pass kind") as both:
         service.download_weights(checkpoint, tmp_path / "b")
+    assert f"checkpoint {checkpoint.path} has artifacts" in str(both.value)
     result = service.download_weights(checkpoint, tmp_path / "b", kind="hf_model")
     assert result.artifact_id == merged.id
     assert_matches_manifest(merged, tmp_path / "b")
@@ -122,6 +125,9 @@ def test_download_by_path_with_and_without_kind(
         service.download_weights(
             f"{checkpoint.path}/artifacts/hf_adapter", tmp_path / "d", kind="hf_model"
         )
+    with pytest.raises(InvalidArgumentError, match="is hf_adapter, not hf_model"):
+        service.download_weights(str(adapter.id), tmp_path / "g", kind="hf_model")
+    assert not (tmp_path / "g").exists()  # refused before anything is written
     with pytest.raises(InvalidArgumentError):
         service.download_weights("not-an-id", tmp_path / "e")
     with pytest.raises(InvalidArgumentError, match="max_concurrency"):
@@ -177,3 +183,6 @@ async def test_async_export_and_download(
     result = await service.download_weights(checkpoint.path, tmp_path / "out")
     assert_matches_manifest(artifact, tmp_path / "out")
     assert result.bytes_fetched == artifact.size_bytes
+    with pytest.raises(InvalidArgumentError, match="is hf_adapter, not hf_model"):
+        await service.download_weights(artifact.id, tmp_path / "other", kind="hf_model")
+    assert not (tmp_path / "other").exists()

@@ -463,3 +463,38 @@ def test_a_sleep_that_overruns_the_deadline_still_names_the_last_failure() -> No
             handle.result(timeout=3)
     assert isinstance(info.value.last_error, APIConnectionError)
     assert info.value.__cause__ is info.value.last_error
+
+
+def test_a_download_timeout_bounds_its_descriptor_request(tmp_path: Any) -> None:
+    # download_weights(timeout=3) against an API that never answers the descriptor (or
+    # a refresh of it): every attempt's read timeout is the time left, not 60 s.
+    fake = FakeWeaver()
+    artifact = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
+    reads: list[float] = []
+
+    def never(request: httpx.Request) -> httpx.Response:
+        reads.append(read_timeout(request))
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    fake.script("GET", f"/api/v1/artifacts/{artifact}/download", *[never] * 100)
+    with service(fake) as svc, pytest.raises(APITimeoutError):
+        svc.download_weights(artifact, tmp_path, timeout=3)
+    assert reads
+    assert max(reads) <= 3
+
+
+async def test_an_async_download_timeout_bounds_its_descriptor_request(tmp_path: Any) -> None:
+    fake = FakeWeaver()
+    artifact = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
+    reads: list[float] = []
+
+    def never(request: httpx.Request) -> httpx.Response:
+        reads.append(read_timeout(request))
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    fake.script("GET", f"/api/v1/artifacts/{artifact}/download", *[never] * 100)
+    async with async_service(fake) as svc:
+        with pytest.raises(APITimeoutError):
+            await svc.download_weights(artifact, tmp_path, timeout=3)
+    assert reads
+    assert max(reads) <= 3

@@ -14,6 +14,7 @@ from weaver_facade import (
     ArtifactStatus,
     AsyncOperationHandle,
     ConversionProgress,
+    InvalidArgumentError,
     OperationFailedError,
     OperationHandle,
     OperationProgress,
@@ -189,3 +190,13 @@ def test_a_bad_export_reply_is_explained_by_the_schema_of_its_status(
     assert info.value.field == field
     assert str(info.value).startswith(f"export_checkpoint: {label}: ")
     assert "Error" not in str(info.value)  # no KeyError or ValueError text
+
+
+def test_a_bad_ttl_says_what_none_means_for_an_export() -> None:
+    # None keeps the artifact as long as its checkpoint, not "permanent" as for a save.
+    with service(FakeWeaver()) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(InvalidArgumentError) as info:
+            trainer.export_weights(CHECKPOINT, ttl_seconds=0)
+    assert "or None to follow the checkpoint" in str(info.value)
+    assert "permanent" not in str(info.value)
