@@ -81,6 +81,22 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     assert (tmp_path / "m" / "config.json").exists()
 
 
+def test_an_export_operation_can_be_waited_for_and_shown(cli: Cli, model_id: str) -> None:
+    # --no-wait says to `operations wait` the export: that must show its artifact.
+    ref = saved(cli, model_id)
+    started = cli("checkpoints", "export", ref, "--no-wait", "--json")
+    assert started.exit_code == 0, started.stderr
+    operation_id = started.json()["id"]
+    waited = cli("operations", "wait", operation_id)
+    assert waited.exit_code == 0, waited.stderr
+    assert f"{ref}/artifacts/hf_adapter" in waited.stdout
+    assert "adapter_model.safetensors" in waited.stdout
+    shown = cli("operations", "show", operation_id, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    listed = cli("checkpoints", "artifacts", ref, "--json").json()["artifacts"]
+    assert shown.json()["result"] == listed[0]
+
+
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
     run = cli("checkpoints", "download", "not-a-ref", "-o", str(tmp_path / "o"))
     assert run.exit_code == 2
