@@ -159,13 +159,18 @@ class CliState:
             self._service.close()
             self._service = None
 
-    def error_payload(self, exc: BaseException, exit_code: int) -> dict[str, Any] | None:
-        """The ``--json`` form of an error (``None`` without ``--json``); stable keys."""
+    def error_payload(
+        self, exc: BaseException, exit_code: int, message: str | None = None
+    ) -> dict[str, Any] | None:
+        """The ``--json`` form of an error (``None`` without ``--json``); stable keys.
+
+        ``message`` is the error line's text, when it is not ``str(exc)``.
+        """
         if not self.as_json:
             return None
         return {
             "type": type(exc).__name__,
-            "message": _one_line(str(exc)),
+            "message": _one_line(str(exc) if message is None else message),
             "code": getattr(exc, "code", None),
             "status_code": exc.status_code if isinstance(exc, APIError) else None,
             "request_id": exc.request_id if isinstance(exc, APIError) else None,
@@ -221,17 +226,20 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 str(exc), exit_code=EXIT_USAGE, payload=state.error_payload(exc, EXIT_USAGE)
             ) from None
         except OperationTimeoutError as exc:
+            message = _timeout_message(exc)
             raise CliError(
-                _timeout_message(exc),
+                message,
                 exit_code=EXIT_API_ERROR,
-                payload=state.error_payload(exc, EXIT_API_ERROR),
+                payload=state.error_payload(exc, EXIT_API_ERROR, message),
             ) from None
         except (APIError, OperationFailedError, WeaverError) as exc:
             message = str(exc)
             if isinstance(exc, APIConnectionError):
                 message = f"cannot reach {state.service().base_url}: {message}"
             raise CliError(
-                message, exit_code=EXIT_API_ERROR, payload=state.error_payload(exc, EXIT_API_ERROR)
+                message,
+                exit_code=EXIT_API_ERROR,
+                payload=state.error_payload(exc, EXIT_API_ERROR, message),
             ) from None
         except KeyboardInterrupt:
             op = state.progress.last_operation_id
