@@ -144,6 +144,9 @@ def test_ctrl_c_leaves_resumable_part_files(
     parts = list(out.rglob("*.part"))
     assert parts
     assert any(p.stat().st_size > 0 for p in parts)
+    run = cli("checkpoints", "download", ref, "-o", str(out), "--json")
+    assert run.exit_code == 130
+    assert f"error: {run.json()['error']['message']}" == run.stderr.splitlines()[-1]
     monkeypatch.undo()
     run = cli("checkpoints", "download", ref, "-o", str(out), "--json")
     assert run.exit_code == 0, run.stderr

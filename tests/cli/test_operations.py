@@ -169,6 +169,23 @@ def test_ctrl_c_while_waiting_names_the_operation(
     )
 
 
+def test_ctrl_c_with_json_writes_the_error_document(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operation_id = start_save(cli, model_id, "slow")
+
+    def interrupted(self: OperationHandle[Any], timeout: float | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OperationHandle, "result", interrupted)
+    run = cli("operations", "wait", operation_id, "--json")
+    assert run.exit_code == 130
+    error = run.json()["error"]
+    assert f"error: {error['message']}" == run.stderr.splitlines()[-1]
+    assert error["exit_code"] == 130
+    assert error["operation_id"] == operation_id
+
+
 def test_show_names_the_model_and_times_and_a_loads_model(
     cli: Cli, model_id: str, emu: RunningEmulator
 ) -> None:

@@ -241,7 +241,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 exit_code=EXIT_API_ERROR,
                 payload=state.error_payload(exc, EXIT_API_ERROR, message),
             ) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             op = state.progress.last_operation_id
             message = "interrupted"
             if op is not None:
@@ -249,7 +249,10 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                     f"; operation {op} keeps running on the server "
                     f"(`weaver-facade operations wait {op}`)"
                 )
-            raise CliError(message, exit_code=EXIT_INTERRUPTED) from None
+            payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
+            if payload is not None:
+                payload["operation_id"] = op
+            raise CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload) from None
         finally:
             state.progress.stop()
 

@@ -265,11 +265,15 @@ def download(
                 max_concurrency=max_concurrency,
                 progress=bar,
             )
-    except KeyboardInterrupt:
-        raise CliError(
+    except KeyboardInterrupt as exc:
+        message = (
             f"interrupted; finished files and partial ones (*.part) stay in {output}: "
-            "run the same command again to resume",
+            "run the same command again to resume"
+        )
+        raise CliError(
+            message,
             exit_code=EXIT_INTERRUPTED,
+            payload=state.error_payload(exc, EXIT_INTERRUPTED, message),
         ) from None
     if state.as_json:
         emit_json(download_json(result))
