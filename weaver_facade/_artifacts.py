@@ -342,7 +342,8 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     if len(kinds) > 1:
         raise InvalidArgumentError(
             f"checkpoint {checkpoint} has artifacts of kinds "
-            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= to choose one"
+            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= (`--kind` on the command "
+            "line) to choose one"
         )
     return ready[-1].id  # the newest of that kind
 

@@ -65,6 +65,7 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"))
     assert run.exit_code == 2
     assert "pass kind" in run.stderr
+    assert "--kind" in run.stderr  # the option's name on the command line
     run = cli(
         "checkpoints",
         "download",
