@@ -118,6 +118,8 @@ class CliState:
             self.__api_key = value
         elif name == "quiet":
             self.progress.quiet = bool(value)
+            self._unshow_retries()
+            self._unshow_retries = show_retries(quiet=self.progress.quiet)
         elif name in ("base_url", "max_retries", "as_json"):
             setattr(self, name, value)
         else:
