@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -140,6 +141,20 @@ def test_unreachable_server_is_one_line(cli: Cli) -> None:
     assert run.exit_code == 1
     assert run.stderr.startswith("error: cannot reach http://127.0.0.1:9: ")
     assert len(run.stderr.splitlines()) == 1
+
+
+def test_weaver_log_debug_shows_every_request_with_the_key_redacted(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WEAVER_LOG sets the level of the package's logger: undo it after the test.
+    logger = logging.getLogger("weaver_facade")
+    monkeypatch.setattr(logger, "level", logger.level)
+    run = cli("models", "list", env={"WEAVER_LOG": "debug"})
+    assert run.exit_code == 0, run.stderr
+    assert re.search(r"request GET \S+/api/v1/models\b", run.stderr), run.stderr
+    assert "'x-weaver-api-key': '[redacted]'" in run.stderr
+    assert re.search(r"reply GET /api/v1/models: 200", run.stderr)
+    assert cli("models", "list", "-q", env={"WEAVER_LOG": "debug"}).stderr == ""
 
 
 # -- progress -------------------------------------------------------------------------------
