@@ -157,6 +157,22 @@ def test_weaver_log_debug_shows_every_request_with_the_key_redacted(
     assert cli("models", "list", "-q", env={"WEAVER_LOG": "debug"}).stderr == ""
 
 
+def test_the_emulator_command_logs_each_line_once(tmp_path: Path) -> None:
+    # Without keys the emulator warns that auth is off; its own logging prints that once.
+    script = Path(sys.executable).with_name("weaver-facade")
+    command = [str(script), "emulator", "--port", "0", "--data-dir", str(tmp_path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "listening on" in line:
+                break
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert len(re.findall("auth is off", err)) == 1, err
+
+
 # -- progress -------------------------------------------------------------------------------
 
 

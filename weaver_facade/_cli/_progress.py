@@ -63,6 +63,8 @@ class _StderrLines(logging.Handler):
     _weaver_env_handler = True  # WEAVER_LOG then only sets the level; no second handler
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("weaver_facade.emulator"):
+            return  # `weaver-facade emulator` configures logging of its own: no second copy
         try:
             click.echo(self.format(record), err=True)
         except Exception:  # pragma: no cover - logging must never break the command
