@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.cli import Cli
-from weaver_facade import DownloadProgress, InvalidArgumentError, ServiceClient
+from weaver_facade import DownloadProgress, InvalidArgumentError, OperationHandle, ServiceClient
 from weaver_facade._cli import artifacts as cli_artifacts
 
 
@@ -96,6 +98,28 @@ def test_an_export_operation_can_be_waited_for_and_shown(cli: Cli, model_id: str
     assert shown.exit_code == 0, shown.stderr
     listed = cli("checkpoints", "artifacts", ref, "--json").json()["artifacts"]
     assert shown.json()["result"] == listed[0]
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"export_checkpoint": 0.5}}])
+def test_waiting_for_an_export_shows_its_progress_and_names_it_on_ctrl_c(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = saved(cli, model_id)
+    run = cli("checkpoints", "export", ref)
+    assert run.exit_code == 0, run.stderr
+    # Not a terminal: one plain line per change, as for save and load.
+    lines = run.stderr.splitlines()
+    assert re.fullmatch(r"operation op-\S+: \S.*", lines[0]), run.stderr
+    operation_id = lines[0].split(":")[0].removeprefix("operation ")
+    assert lines[-1] == f"operation {operation_id}: done"
+
+    def interrupted(self: OperationHandle[Any], timeout: float | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OperationHandle, "result", interrupted)
+    run = cli("checkpoints", "export", ref, "--force")
+    assert run.exit_code == 130
+    assert "keeps running on the server (`weaver-facade operations wait op-" in run.stderr
 
 
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:

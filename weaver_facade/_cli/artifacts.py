@@ -95,7 +95,8 @@ def export(
     """Export the checkpoint REF to Hugging Face layout, ready to download."""
     owner, target = parse_ref(ref, model_id)
     state = current_state()
-    trainer = _Models().get(owner)
+    service, left = state.waiting(None if no_wait else timeout)
+    trainer = service.training_client(owner)
     with state.progress.active():
         handle = trainer.export_weights(
             target,
@@ -107,7 +108,8 @@ def export(
         if no_wait:
             _show_started(handle, "export_checkpoint")
             return
-        artifact = handle.result(timeout)
+        state.progress.follow(handle, left())
+        artifact = handle.result(0)
     if state.as_json:
         emit_json(artifact_json(artifact))
     else:
