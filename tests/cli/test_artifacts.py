@@ -122,6 +122,19 @@ def test_waiting_for_an_export_shows_its_progress_and_names_it_on_ctrl_c(
     assert "keeps running on the server (`weaver-facade operations wait op-" in run.stderr
 
 
+def test_a_destination_that_cannot_be_made_is_one_line(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = cli("checkpoints", "download", ref, "-o", str(blocker / "out"), "--json")
+    assert run.exit_code == 1
+    assert run.stderr == f"error: cannot write to {blocker / 'out'}: Not a directory\n"
+    assert run.json()["error"]["type"] == "NotADirectoryError"
+
+
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
     run = cli("checkpoints", "download", "not-a-ref", "-o", str(tmp_path / "o"))
     assert run.exit_code == 2

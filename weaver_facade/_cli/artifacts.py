@@ -26,7 +26,14 @@ from .. import (
     ServiceClient,
 )
 from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
-from ._state import EXIT_INTERRUPTED, CliError, current_state, handles_errors, json_option
+from ._state import (
+    EXIT_API_ERROR,
+    EXIT_INTERRUPTED,
+    CliError,
+    current_state,
+    handles_errors,
+    json_option,
+)
 from .checkpoints import (
     _TTL,
     _model_option,
@@ -276,6 +283,13 @@ def download(
             message,
             exit_code=EXIT_INTERRUPTED,
             payload=state.error_payload(exc, EXIT_INTERRUPTED, message),
+        ) from None
+    except OSError as exc:  # the local side: a folder that cannot be made, a full disk
+        message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
+        raise CliError(
+            message,
+            exit_code=EXIT_API_ERROR,
+            payload=state.error_payload(exc, EXIT_API_ERROR, message),
         ) from None
     if state.as_json:
         emit_json(download_json(result))
