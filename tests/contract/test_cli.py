@@ -205,6 +205,8 @@ def test_no_server_is_a_usage_error_not_a_finding() -> None:
         (["--base-url", "http://127.0.0.1:8080/api/v1"], "drop the trailing /api/v1"),
         (["--base-url", "http://127.0.0.1:8080", "--max-examples", "0"], "must be at least 1"),
         (["--base-url", "http://127.0.0.1:8080", "--spec", "missing.yaml"], "is not a file"),
+        # Found before the run, not after it: the report goes inside a file here.
+        (["--base-url", "http://127.0.0.1:9", "--report", "pyproject.toml/out"], "cannot create"),
         ([], "--base-url"),
     ],
 )

@@ -120,6 +120,13 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     if args.spec is not None and not args.spec.is_file():
         print(f"error: --spec {args.spec} is not a file", file=sys.stderr)
         return EXIT_USAGE
+    if args.report is not None:
+        try:  # now, not after a run of minutes
+            args.report.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            message = f"error: --report {args.report}: cannot create it: {exc.strerror}"
+            print(message, file=sys.stderr)
+            return EXIT_USAGE
     api_key = (args.api_key or os.environ.get("WEAVER_API_KEY") or "").strip() or None
     settings = ContractSettings(
         base_url=base_url,
