@@ -120,6 +120,19 @@ def test_wrong_key_is_an_api_error_and_never_printed(cli: Cli, model_id: str) ->
         assert wrong not in run.stdout + run.stderr
 
 
+def test_no_key_at_all_says_how_to_give_one(cli: Cli) -> None:
+    # A first run against a server that wants a key, with none set.
+    run = cli("models", "list", env={"WEAVER_API_KEY": None})
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: [401 unauthorized]")
+    assert run.stderr.rstrip().endswith(
+        "; no API key was given: set WEAVER_API_KEY or pass --api-key"
+    )
+    wrong = cli("models", "list", "--api-key", "wrong-key-3c1")
+    assert wrong.exit_code == 1
+    assert "no API key was given" not in wrong.stderr
+
+
 def test_the_key_is_never_printed_by_help_or_errors(cli: Cli, model_id: str) -> None:
     # `cli` asserts for every run that API_KEY is absent from both streams.
     assert cli("--help").exit_code == 0

@@ -30,6 +30,7 @@ import click
 from .. import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
     InvalidArgumentError,
     InvalidInputError,
     OperationFailedError,
@@ -238,6 +239,8 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             message = str(exc)
             if isinstance(exc, APIConnectionError):
                 message = f"cannot reach {state.service().base_url}: {message}"
+            elif isinstance(exc, AuthenticationError) and not state.api_key:
+                message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             raise CliError(
                 message,
                 exit_code=EXIT_API_ERROR,
