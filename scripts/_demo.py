@@ -24,6 +24,17 @@ EXAMPLE = ROOT / "examples" / "resume_training.py"
 READY = "weaver emulator listening on "
 STARTUP_TIMEOUT = 60.0  # first start on a cold machine compiles numpy's caches
 STOP_TIMEOUT = 10.0
+USAGE = """\
+usage: scripts/demo [-- EMULATOR_ARGS...]
+
+Start the local emulator on a temporary data dir, run examples/resume_training.py
+against it (train, save, resume and compare the losses; export and download the
+adapter) and stop it. Exit status 0 when the resumed losses match the original ones.
+
+Arguments after -- go to the emulator (see `weaver-facade emulator --help`), such as:
+  scripts/demo -- --fault kind=unavailable,rate=0.3   the retries absorb injected 503s
+  scripts/demo -- --latency save_checkpoint=2         slower saves
+"""
 
 
 def say(text: str, *, error: bool = False) -> None:
@@ -65,6 +76,9 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE, end="")
+        return 0
     emulator_args = argv[1:] if argv[:1] == ["--"] else argv
     signal.signal(signal.SIGTERM, _terminated)
     started = time.monotonic()

@@ -170,7 +170,10 @@ def weaver_server(
     data_dir = tmp_path_factory.mktemp("weaver-emulator")
     options = weaver_emulator_options
     extensions = request.config.getoption("--weaver-extensions")
-    if extensions is not None and isinstance(options, Mapping):
+    if extensions is not None and isinstance(options, Mapping) and "extensions" not in options:
+        problem = _options_problem({"extensions": extensions}, data_dir, key)
+        if problem is not None:
+            pytest.fail(f"--weaver-extensions: {problem}", pytrace=False)
         options = {"extensions": extensions, **options}
     problem = _options_problem(options, data_dir, key)
     if problem is not None:

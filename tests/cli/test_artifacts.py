@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.cli import Cli
-from weaver_facade import DownloadProgress, InvalidArgumentError, ServiceClient
+from weaver_facade import DownloadProgress, InvalidArgumentError, OperationHandle, ServiceClient
 from weaver_facade._cli import artifacts as cli_artifacts
 
 
@@ -64,6 +66,7 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     assert cli("checkpoints", "export", ref, "--json").exit_code == 0  # the adapter
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"))
     assert run.exit_code == 2
+    assert "pass kind" in run.stderr
     assert "--kind" in run.stderr  # the option's name on the command line
     run = cli(
         "checkpoints",
@@ -79,6 +82,57 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     assert run.exit_code == 0, run.stderr
     assert run.json()["kind"] == "hf_model"
     assert (tmp_path / "m" / "config.json").exists()
+
+
+def test_an_export_operation_can_be_waited_for_and_shown(cli: Cli, model_id: str) -> None:
+    # --no-wait says to `operations wait` the export: that must show its artifact.
+    ref = saved(cli, model_id)
+    started = cli("checkpoints", "export", ref, "--no-wait", "--json")
+    assert started.exit_code == 0, started.stderr
+    operation_id = started.json()["id"]
+    waited = cli("operations", "wait", operation_id)
+    assert waited.exit_code == 0, waited.stderr
+    assert f"{ref}/artifacts/hf_adapter" in waited.stdout
+    assert "adapter_model.safetensors" in waited.stdout
+    shown = cli("operations", "show", operation_id, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    listed = cli("checkpoints", "artifacts", ref, "--json").json()["artifacts"]
+    assert shown.json()["result"] == listed[0]
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"export_checkpoint": 0.5}}])
+def test_waiting_for_an_export_shows_its_progress_and_names_it_on_ctrl_c(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = saved(cli, model_id)
+    run = cli("checkpoints", "export", ref)
+    assert run.exit_code == 0, run.stderr
+    # Not a terminal: one plain line per change, as for save and load.
+    lines = run.stderr.splitlines()
+    assert re.fullmatch(r"operation op-\S+: \S.*", lines[0]), run.stderr
+    operation_id = lines[0].split(":")[0].removeprefix("operation ")
+    assert lines[-1] == f"operation {operation_id}: done"
+
+    def interrupted(self: OperationHandle[Any], timeout: float | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OperationHandle, "result", interrupted)
+    run = cli("checkpoints", "export", ref, "--force")
+    assert run.exit_code == 130
+    assert "keeps running on the server (`weaver-facade operations wait op-" in run.stderr
+
+
+def test_a_destination_that_cannot_be_made_is_one_line(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = cli("checkpoints", "download", ref, "-o", str(blocker / "out"), "--json")
+    assert run.exit_code == 1
+    assert run.stderr == f"error: cannot write to {blocker / 'out'}: Not a directory\n"
+    assert run.json()["error"]["type"] == "NotADirectoryError"
 
 
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
@@ -128,6 +182,9 @@ def test_ctrl_c_leaves_resumable_part_files(
     parts = list(out.rglob("*.part"))
     assert parts
     assert any(p.stat().st_size > 0 for p in parts)
+    run = cli("checkpoints", "download", ref, "-o", str(out), "--json")
+    assert run.exit_code == 130
+    assert f"error: {run.json()['error']['message']}" == run.stderr.splitlines()[-1]
     monkeypatch.undo()
     run = cli("checkpoints", "download", ref, "-o", str(out), "--json")
     assert run.exit_code == 0, run.stderr

@@ -326,6 +326,7 @@ def test_load_with_optimizer_of_a_weights_only_checkpoint_fails(cli: Cli, model_
     assert by_id.exit_code == 2
     assert "drop --with-optimizer" in by_id.stderr
     assert by_id.json()["error"]["type"] == "OptimizerStateUnavailableError"
+    assert f"error: {by_id.json()['error']['message']}" == by_id.stderr.splitlines()[-1]
     # Dropping it, as told, loads the weights.
     assert cli("checkpoints", "load", model_id, ref).exit_code == 0
 

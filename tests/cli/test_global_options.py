@@ -107,6 +107,17 @@ def test_quiet_after_the_command_silences_the_no_wait_hint(cli: Cli, model_id: s
     assert before.stderr == ""
 
 
+def test_quiet_after_the_command_silences_the_retry_lines() -> None:
+    unreachable = {"WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": None}
+    loud = invoke(["models", "list", "--max-retries", "1"], unreachable)
+    assert "retrying in" in loud.stderr  # what -q must silence
+    for args in (["-q", "models", "list"], ["models", "list", "-q"], ["models", "-q", "list"]):
+        run = invoke([*args, "--max-retries", "1"], unreachable)
+        assert run.exit_code == 1
+        assert run.stderr.splitlines() == [run.stderr.splitlines()[-1]], args
+        assert run.stderr.startswith("error: cannot reach http://127.0.0.1:9")
+
+
 def test_the_console_script_takes_them_after_the_command_too() -> None:
     script = Path(sys.executable).parent / "weaver-facade"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEAVER_")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -119,6 +120,19 @@ def test_wrong_key_is_an_api_error_and_never_printed(cli: Cli, model_id: str) ->
         assert wrong not in run.stdout + run.stderr
 
 
+def test_no_key_at_all_says_how_to_give_one(cli: Cli) -> None:
+    # A first run against a server that wants a key, with none set.
+    run = cli("models", "list", env={"WEAVER_API_KEY": None})
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: [401 unauthorized]")
+    assert run.stderr.rstrip().endswith(
+        "; no API key was given: set WEAVER_API_KEY or pass --api-key"
+    )
+    wrong = cli("models", "list", "--api-key", "wrong-key-3c1")
+    assert wrong.exit_code == 1
+    assert "no API key was given" not in wrong.stderr
+
+
 def test_the_key_is_never_printed_by_help_or_errors(cli: Cli, model_id: str) -> None:
     # `cli` asserts for every run that API_KEY is absent from both streams.
     assert cli("--help").exit_code == 0
@@ -140,6 +154,36 @@ def test_unreachable_server_is_one_line(cli: Cli) -> None:
     assert run.exit_code == 1
     assert run.stderr.startswith("error: cannot reach http://127.0.0.1:9: ")
     assert len(run.stderr.splitlines()) == 1
+
+
+def test_weaver_log_debug_shows_every_request_with_the_key_redacted(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WEAVER_LOG sets the level of the package's logger: undo it after the test.
+    logger = logging.getLogger("weaver_facade")
+    monkeypatch.setattr(logger, "level", logger.level)
+    run = cli("models", "list", env={"WEAVER_LOG": "debug"})
+    assert run.exit_code == 0, run.stderr
+    assert re.search(r"request GET \S+/api/v1/models\b", run.stderr), run.stderr
+    assert "'x-weaver-api-key': '[redacted]'" in run.stderr
+    assert re.search(r"reply GET /api/v1/models: 200", run.stderr)
+    assert cli("models", "list", "-q", env={"WEAVER_LOG": "debug"}).stderr == ""
+
+
+def test_the_emulator_command_logs_each_line_once(tmp_path: Path) -> None:
+    # Without keys the emulator warns that auth is off; its own logging prints that once.
+    script = Path(sys.executable).with_name("weaver-facade")
+    command = [str(script), "emulator", "--port", "0", "--data-dir", str(tmp_path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "listening on" in line:
+                break
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert len(re.findall("auth is off", err)) == 1, err
 
 
 # -- progress -------------------------------------------------------------------------------

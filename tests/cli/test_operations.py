@@ -105,6 +105,22 @@ def test_wait_timeout_exits_1_and_says_how_to_wait_again(cli: Cli, model_id: str
     assert cli("operations", "show", operation_id, "--json").json()["status"] == "running"
 
 
+def test_a_json_error_has_the_words_of_the_error_line(cli: Cli, model_id: str) -> None:
+    # The JSON document tells a command-line user what to run, as the stderr line does.
+    operation_id = start_save(cli, model_id, "slow")
+    run = cli("operations", "wait", operation_id, "--timeout", "0", "--json")
+    assert run.exit_code == 1
+    message = run.json()["error"]["message"]
+    assert f"error: {message}" == run.stderr.splitlines()[-1]
+    assert f"`weaver-facade operations wait {operation_id}`" in message
+    unreachable = {"WEAVER_BASE_URL": "http://127.0.0.1:9"}
+    run = cli("--max-retries", "0", "models", "list", "--json", env=unreachable)
+    assert run.exit_code == 1
+    message = run.json()["error"]["message"]
+    assert f"error: {message}" == run.stderr.splitlines()[-1]
+    assert message.startswith("cannot reach http://127.0.0.1:9: ")
+
+
 def test_a_failed_operation(cli: Cli, model_id: str, emu: RunningEmulator) -> None:
     start_save(cli, model_id, "running")
     queued = start_save(cli, model_id, "queued")
@@ -151,6 +167,23 @@ def test_ctrl_c_while_waiting_names_the_operation(
         f"error: interrupted; operation {operation_id} keeps running on the server "
         f"(`weaver-facade operations wait {operation_id}`)"
     )
+
+
+def test_ctrl_c_with_json_writes_the_error_document(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operation_id = start_save(cli, model_id, "slow")
+
+    def interrupted(self: OperationHandle[Any], timeout: float | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OperationHandle, "result", interrupted)
+    run = cli("operations", "wait", operation_id, "--json")
+    assert run.exit_code == 130
+    error = run.json()["error"]
+    assert f"error: {error['message']}" == run.stderr.splitlines()[-1]
+    assert error["exit_code"] == 130
+    assert error["operation_id"] == operation_id
 
 
 def test_show_names_the_model_and_times_and_a_loads_model(

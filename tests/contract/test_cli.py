@@ -207,6 +207,11 @@ def test_no_server_is_a_usage_error_not_a_finding() -> None:
         (["--base-url", "http://127.0.0.1:8080", "--spec", "missing.yaml"], "is not a file"),
         # Found before the run, not in a traceback after it (README.md is a file).
         (["--base-url", "http://127.0.0.1:9", "--report", "README.md"], "--report README.md: "),
+        # Found before the run, not after it: the report goes inside a file here.
+        (
+            ["--base-url", "http://127.0.0.1:9", "--report", "pyproject.toml/out"],
+            "--report pyproject.toml/out: ",
+        ),
         ([], "--base-url"),
     ],
 )

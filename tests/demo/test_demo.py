@@ -90,6 +90,18 @@ def test_scripts_demo_passes_emulator_arguments_and_fails_cleanly() -> None:
     assert not state_dir(done.stdout).exists()
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_scripts_demo_help_says_how_to_use_it(flag: str) -> None:
+    # What a newcomer types first: the demo's usage, not the emulator's options.
+    done = subprocess.run(
+        [str(DEMO), flag], env=demo_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("usage: scripts/demo [-- EMULATOR_ARGS...]\n")
+    assert "scripts/demo -- --fault kind=unavailable,rate=0.3" in done.stdout
+    assert "starting the emulator" not in done.stdout + done.stderr
+
+
 def test_ctrl_c_stops_the_emulator_and_the_example_and_removes_the_state() -> None:
     # Slow steps, so that the interrupt lands while the example runs.
     proc = subprocess.Popen(

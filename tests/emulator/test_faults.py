@@ -125,6 +125,15 @@ def test_parse_command_line_rules() -> None:
             FaultRule.parse(bad)
 
 
+def test_a_route_that_no_request_can_have_is_refused() -> None:
+    # Only /api/v1/... and /storage/... requests are disturbed: a route without that prefix
+    # (the spec's path written without /api/v1) would never fire, silently.
+    for route in ("/models/{model_id}/checkpoints", "/nope", "/api/v1"):
+        with pytest.raises(ValueError, match=r"fault route .* \(/api/v1/\.\.\.\)"):
+            FaultRule(kind="drop", rate=1.0, route=route)
+    assert FaultRule(kind="drop", rate=1.0, route="/storage/artifacts/{artifact_id}/{name}")
+
+
 def test_real_connections_are_dropped_and_the_server_carries_on() -> None:
     faults = FaultConfig(
         rules=(

@@ -147,6 +147,17 @@ def test_the_command_refuses_bad_options() -> None:
         assert result.exit_code == 2, (args, result.output)
 
 
+def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    wanted = blocker / "data"  # a directory cannot be made inside a file
+    result = CliRunner().invoke(main, ["emulator", "--port", "0", "--data-dir", str(wanted)])
+    assert result.exit_code == 2, result.output
+    expected = f"error: Invalid value for '--data-dir': cannot create {wanted}"
+    assert result.stderr.startswith(expected), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("fault", ["kind=nope,rate=1", "kind=nope", "rate=0.5", "kind=,rate=0.5"])
 def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
     expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop, ignore_range"

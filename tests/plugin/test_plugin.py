@@ -156,6 +156,17 @@ def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytes
     run(pytester).assert_outcomes(failed=1)
 
 
+def test_a_wrong_weaver_extensions_value_is_named_as_the_option(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_x(weaver_client): pass")
+    result = run(pytester, "--weaver-extensions", "bogus")
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert "--weaver-extensions: unknown extension 'bogus'" in output
+    assert "weaver_emulator_options" not in output  # the user did not write that
+
+
 def test_without_opting_in_there_are_no_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(weaver_client): pass")
     result = pytester.runpytest(*QUIET)

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import (
+    Artifact,
     Checkpoint,
     ForwardBackwardResult,
     LoadResult,
@@ -29,12 +30,14 @@ from .. import (
 )
 
 __all__ = [
+    "artifact_json",
     "checkpoint_json",
     "emit_json",
     "load_json",
     "operation_json",
     "operation_times",
     "outcome",
+    "print_artifact",
     "print_checkpoint",
     "print_checkpoints",
     "print_fields",
@@ -82,6 +85,24 @@ def load_json(result: LoadResult, model_id: str | None) -> dict[str, Any]:
     }
 
 
+def artifact_json(a: Artifact) -> dict[str, Any]:
+    """An artifact as JSON."""
+    return {
+        "id": str(a.id),
+        "checkpoint_id": str(a.checkpoint_id),
+        "model_id": a.model_id,
+        "kind": a.kind.value,
+        "status": a.status.value,
+        "uri": a.uri,
+        "size_bytes": a.size_bytes,
+        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in a.files],
+        "error": a.error,
+        "ttl_seconds": a.ttl_seconds,
+        "expires_at": None if a.expires_at is None else a.expires_at.isoformat(),
+        "created_at": None if a.created_at is None else a.created_at.isoformat(),
+    }
+
+
 def _pending_json(info: PendingInfo | None) -> dict[str, Any] | None:
     if info is None:
         return None
@@ -108,6 +129,8 @@ def result_json(result: object) -> tuple[str | None, Any]:
         }
     if isinstance(result, OptimStepResult):
         return "optim_step", {"metrics": dict(result.metrics)}
+    if isinstance(result, Artifact):  # of export_checkpoint or export_model_weights
+        return None, artifact_json(result)
     return None, result
 
 
@@ -286,6 +309,20 @@ def print_load(result: LoadResult, model_id: str | None) -> None:
     print_fields(f"loaded {result.path.name}", _load_rows(result, model_id))
 
 
+def print_artifact(a: Artifact, title: str | None = None) -> None:
+    """An artifact and its files."""
+    rows = [
+        ("uri", a.uri),
+        ("id", str(a.id)),
+        ("kind", a.kind.value),
+        ("status", a.status.value + (f": {a.error}" if a.error else "")),
+        ("size", _size(a.size_bytes)),
+        ("expires", _when(a.expires_at) if a.expires_at else "-"),
+    ]
+    rows += [(f.name, f"{_size(f.size)}  sha256 {f.sha256 or '-'}") for f in a.files]
+    print_fields(title or a.uri, rows)
+
+
 def _metrics(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
     return [(name, repr(value)) for name, value in sorted(metrics.items())]
 
@@ -330,5 +367,7 @@ def print_operation(
         print_fields("result", [("loss", repr(result.loss)), *_metrics(result.metrics)])
     elif isinstance(result, OptimStepResult):
         print_fields("result", _metrics(result.metrics))
+    elif isinstance(result, Artifact):
+        print_artifact(result, f"result: {result.uri}")
     elif result is not None:
         print_fields("result", [("response", json.dumps(result))])

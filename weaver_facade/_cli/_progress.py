@@ -6,13 +6,15 @@ Both follow ``OperationHandle.watch()``, which yields only changes (status,
 pending info, polls failing and recovering), so nothing here polls or repeats.
 
 Retries are shown too: every WARNING record of the ``weaver_facade`` logger
-(one per retry) is one line on stderr, unless ``-q``.
+(one per retry) is one line on stderr, unless ``-q``; ``WEAVER_LOG=debug`` or
+``info`` adds the records of that level (each request and reply).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +63,8 @@ class _StderrLines(logging.Handler):
     _weaver_env_handler = True  # WEAVER_LOG then only sets the level; no second handler
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("weaver_facade.emulator"):
+            return  # `weaver-facade emulator` configures logging of its own: no second copy
         try:
             click.echo(self.format(record), err=True)
         except Exception:  # pragma: no cover - logging must never break the command
@@ -72,7 +76,11 @@ def show_retries(*, quiet: bool) -> Callable[[], None]:
     ``quiet``; returns the undo. Installed even when quiet, so that Python's
     last-resort handler does not print them instead."""
     logger = logging.getLogger("weaver_facade")
-    handler = _StderrLines(logging.ERROR if quiet else logging.WARNING)
+    # WEAVER_LOG sets the logger's level (the facade reads it); below WARNING, this
+    # handler must let those records through too.
+    asked = logging.getLevelName(os.environ.get("WEAVER_LOG", "").strip().upper())
+    level = min(logging.WARNING, asked) if isinstance(asked, int) else logging.WARNING
+    handler = _StderrLines(logging.ERROR if quiet else level)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     return lambda: logger.removeHandler(handler)

@@ -30,6 +30,7 @@ import click
 from .. import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
     InvalidArgumentError,
     InvalidInputError,
     OperationFailedError,
@@ -121,6 +122,8 @@ class CliState:
             self.__api_key = value
         elif name == "quiet":
             self.progress.quiet = bool(value)
+            self._unshow_retries()
+            self._unshow_retries = show_retries(quiet=self.progress.quiet)
         elif name in ("base_url", "max_retries", "as_json"):
             setattr(self, name, value)
         else:
@@ -163,13 +166,18 @@ class CliState:
             self._service.close()
             self._service = None
 
-    def error_payload(self, exc: BaseException, exit_code: int) -> dict[str, Any] | None:
-        """The ``--json`` form of an error (``None`` without ``--json``); stable keys."""
+    def error_payload(
+        self, exc: BaseException, exit_code: int, message: str | None = None
+    ) -> dict[str, Any] | None:
+        """The ``--json`` form of an error (``None`` without ``--json``); stable keys.
+
+        ``message`` is the error line's text, when it is not ``str(exc)``.
+        """
         if not self.as_json:
             return None
         return {
             "type": type(exc).__name__,
-            "message": _one_line(str(exc)),
+            "message": _one_line(str(exc) if message is None else message),
             "code": getattr(exc, "code", None),
             "status_code": exc.status_code if isinstance(exc, APIError) else None,
             "request_id": exc.request_id if isinstance(exc, APIError) else None,
@@ -243,24 +251,32 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 str(exc), exit_code=EXIT_USAGE, payload=state.error_payload(exc, EXIT_USAGE)
             ) from None
         except OperationTimeoutError as exc:
+            message = _timeout_message(exc)
             raise CliError(
-                _timeout_message(exc),
+                message,
                 exit_code=EXIT_API_ERROR,
-                payload=state.error_payload(exc, EXIT_API_ERROR),
+                payload=state.error_payload(exc, EXIT_API_ERROR, message),
             ) from None
         except (APIError, OperationFailedError, WeaverError) as exc:
             message = str(exc)
             if isinstance(exc, APIConnectionError):
                 message = f"cannot reach {state.service().base_url}: {message}"
+            elif isinstance(exc, AuthenticationError) and not state.api_key:
+                message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             raise CliError(
-                message, exit_code=EXIT_API_ERROR, payload=state.error_payload(exc, EXIT_API_ERROR)
+                message,
+                exit_code=EXIT_API_ERROR,
+                payload=state.error_payload(exc, EXIT_API_ERROR, message),
             ) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             op = state.progress.last_operation_id
             message = "interrupted"
             if op is not None:
                 message += f"; operation {op} keeps running on the server (`{look_again(op)}`)"
-            raise CliError(message, exit_code=EXIT_INTERRUPTED) from None
+            payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
+            if payload is not None:
+                payload["operation_id"] = op
+            raise CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload) from None
         finally:
             state.progress.stop()
 

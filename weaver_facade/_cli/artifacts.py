@@ -20,14 +20,20 @@ import click
 
 from .. import (
     SERVER_DEFAULT,
-    Artifact,
     DownloadProgress,
     DownloadResult,
     DownloadTarget,
     ServiceClient,
 )
-from ._output import _size, _when, emit_json, print_fields
-from ._state import EXIT_INTERRUPTED, CliError, current_state, handles_errors, json_option
+from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
+from ._state import (
+    EXIT_API_ERROR,
+    EXIT_INTERRUPTED,
+    CliError,
+    current_state,
+    handles_errors,
+    json_option,
+)
 from .checkpoints import (
     _TTL,
     _model_option,
@@ -51,24 +57,6 @@ _CONCURRENCY: int = (
 )
 
 
-def artifact_json(a: Artifact) -> dict[str, Any]:
-    """An artifact as JSON."""
-    return {
-        "id": str(a.id),
-        "checkpoint_id": str(a.checkpoint_id),
-        "model_id": a.model_id,
-        "kind": a.kind.value,
-        "status": a.status.value,
-        "uri": a.uri,
-        "size_bytes": a.size_bytes,
-        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in a.files],
-        "error": a.error,
-        "ttl_seconds": a.ttl_seconds,
-        "expires_at": None if a.expires_at is None else a.expires_at.isoformat(),
-        "created_at": None if a.created_at is None else a.created_at.isoformat(),
-    }
-
-
 def download_json(r: DownloadResult) -> dict[str, Any]:
     """A download's result as JSON."""
     return {
@@ -81,19 +69,6 @@ def download_json(r: DownloadResult) -> dict[str, Any]:
         "files_skipped": r.files_skipped,
         "seconds": round(r.seconds, 3),
     }
-
-
-def _print_artifact(a: Artifact, title: str | None = None) -> None:
-    rows = [
-        ("uri", a.uri),
-        ("id", str(a.id)),
-        ("kind", a.kind.value),
-        ("status", a.status.value + (f": {a.error}" if a.error else "")),
-        ("size", _size(a.size_bytes)),
-        ("expires", _when(a.expires_at) if a.expires_at else "-"),
-    ]
-    rows += [(f.name, f"{_size(f.size)}  sha256 {f.sha256 or '-'}") for f in a.files]
-    print_fields(title or a.uri, rows)
 
 
 @checkpoints.command("export")
@@ -146,7 +121,7 @@ def export(
     if state.as_json:
         emit_json(artifact_json(artifact))
     else:
-        _print_artifact(artifact, f"exported {artifact.uri}")
+        print_artifact(artifact, f"exported {artifact.uri}")
 
 
 @checkpoints.command("artifacts")
@@ -164,7 +139,7 @@ def artifacts(ref: str, model_id: str | None) -> None:
     if not found:
         click.echo(f"no artifacts for {ref}; create one with `weaver-facade checkpoints export`")
     for a in found:
-        _print_artifact(a)
+        print_artifact(a)
 
 
 class _Bar:
@@ -300,11 +275,22 @@ def download(
                 max_concurrency=max_concurrency,
                 progress=bar,
             )
-    except KeyboardInterrupt:
-        raise CliError(
+    except KeyboardInterrupt as exc:
+        message = (
             f"interrupted; finished files and partial ones (*.part) stay in {output}: "
-            "run the same command again to resume",
+            "run the same command again to resume"
+        )
+        raise CliError(
+            message,
             exit_code=EXIT_INTERRUPTED,
+            payload=state.error_payload(exc, EXIT_INTERRUPTED, message),
+        ) from None
+    except OSError as exc:  # the local side: a folder that cannot be made, a full disk
+        message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
+        raise CliError(
+            message,
+            exit_code=EXIT_API_ERROR,
+            payload=state.error_payload(exc, EXIT_API_ERROR, message),
         ) from None
     if state.as_json:
         emit_json(download_json(result))

@@ -309,11 +309,14 @@ def _no_optimizer_state_in_cli_words(ref: str) -> Iterator[None]:
         # Refused by the facade before any request (a usage error), or by the server.
         refused_here = isinstance(exc, OptimizerStateUnavailableError) and exc.status_code is None
         exit_code = EXIT_USAGE if refused_here else EXIT_API_ERROR
-        raise CliError(
+        message = (
             f"checkpoint {ref} holds no optimizer state (it was saved with --weights-only); "
-            "drop --with-optimizer to load its weights alone",
+            "drop --with-optimizer to load its weights alone"
+        )
+        raise CliError(
+            message,
             exit_code=exit_code,
-            payload=current_state().error_payload(exc, exit_code),
+            payload=current_state().error_payload(exc, exit_code, message),
         ) from None
 
 

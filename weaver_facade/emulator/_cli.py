@@ -150,6 +150,12 @@ def emulator(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot create {config.data_dir}: {exc.strerror}", param_hint="'--data-dir'"
+        ) from None
 
     def ready(url: str) -> None:
         click.echo(f"weaver emulator data dir: {config.data_dir}")

@@ -27,6 +27,8 @@ FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 FAULT_WHENS: tuple[str, ...] = get_args(FaultWhen)
 _METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS")
 _RULE_KEYS = ("kind", "rate", "when", "method", "route", "retry_after")
+#: The requests faults reach: the API's and storage's.
+FAULT_PREFIXES = ("/api/v1/", "/storage/")
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,10 @@ class FaultRule:
             if upper not in _METHODS:
                 raise ValueError(f"fault method must be an HTTP method, not {self.method!r}")
             object.__setattr__(self, "method", upper)
-        if self.route is not None and not self.route.startswith("/"):
+        if self.route is not None and not self.route.startswith(FAULT_PREFIXES):
             raise ValueError(
-                f"fault route must be a path template starting with '/': {self.route!r}"
+                "fault route must be a path template of openapi.yaml (/api/v1/...) or "
+                f"/storage/artifacts/{{artifact_id}}/{{name}}, not {self.route!r}"
             )
 
     def matches(self, method: str, route: str) -> bool:

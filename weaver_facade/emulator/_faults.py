@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._config import FaultConfig, FaultRule
+from ._config import FAULT_PREFIXES, FaultConfig, FaultRule
 
 __all__ = ["FaultMiddleware", "new_request_id"]
 
 API_PREFIX = "/api/v1/"
-_DISTURBED = (API_PREFIX, "/storage/")
+_DISTURBED = FAULT_PREFIXES
 
 
 def new_request_id() -> str:
