@@ -570,18 +570,27 @@ class Emulator:
         self.waiters.notify(op_id)
 
     def _trainer(self, model: Row) -> Trainer:
+        model_id = model["id"]
         with self._trainers_lock:
-            trainer = self._trainers.get(model["id"])
-            if trainer is None:
-                lora = json.loads(model["lora_config"]) if model["lora_config"] else None
-                trainer = Trainer(
-                    BASE_MODELS[model["base_model"]],
-                    model["training_mode"],
-                    lora["rank"] if lora else None,
-                    lora["seed"] if lora else 0,
-                )
-                self._trainers[model["id"]] = trainer
+            trainer = self._trainers.get(model_id)
+        if trainer is not None:
             return trainer
+        # Built outside the lock, which terminate takes on the event loop: weaver-large's
+        # weights take seconds. A model's jobs run one at a time, so none builds it twice.
+        lora = json.loads(model["lora_config"]) if model["lora_config"] else None
+        trainer = Trainer(
+            BASE_MODELS[model["base_model"]],
+            model["training_mode"],
+            lora["rank"] if lora else None,
+            lora["seed"] if lora else 0,
+        )
+        with self._trainers_lock:
+            # Terminate (or reset) marks the model before it drops its trainer: one that
+            # ended meanwhile keeps none.
+            current = self.store.one("SELECT status FROM models WHERE id=?", (model_id,))
+            if current is not None and current["status"] == "active":
+                self._trainers[model_id] = trainer
+        return trainer
 
     # -- training -----------------------------------------------------------
 
