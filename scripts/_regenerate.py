@@ -474,8 +474,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-key", default=os.environ.get("WEAVER_API_KEY"), help=argparse.SUPPRESS
     )
+    mode.add_argument(
+        "--coverage",
+        action="store_true",
+        help="list the spec fields the facade neither maps nor leaves out (no regeneration)",
+    )
     parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
-    parser.add_argument("--coverage", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         if args.coverage:
