@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from tests.support.emulator import Api, assert_error, batch, datum
 from weaver_facade._spec_schema import spec_document, spec_schemas
@@ -325,3 +327,38 @@ async def test_refused_bodies_are_explained_off_the_event_loop(
     # The valid body never needed an explanation; both refusals were explained off the loop.
     assert len(threads) == 2
     assert loop_thread not in threads
+
+
+async def test_a_large_batch_is_converted_off_the_event_loop_and_the_store_lock(
+    app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of 64 sequences of 4,096 tokens (3.7 MB, within the spec's bounds) takes half
+    # a second to fingerprint and convert; the event loop and every request that reads the
+    # store would wait for it.
+    from weaver_facade.emulator import _inputs, _service
+
+    lock = app.state.emulator.store.lock
+    seen: list[tuple[str, bool]] = []
+    real = _inputs.datums
+
+    def recording(data: Any, vocab_size: int) -> Any:
+        seen.append((threading.current_thread().name, lock._is_owned()))
+        return real(data, vocab_size)
+
+    monkeypatch.setattr(_service, "datums", recording)
+    model_id = await api.model()
+    loop_thread = threading.current_thread().name
+    path = f"/models/{model_id}/forward-backward-passes"
+    small = api.fb_body(model_id, batch())
+    await api.ok("POST", path, 202, json=small, headers={"Idempotency-Key": "small-batch"})
+    tokens = [i % 256 for i in range(4096)]
+    large = api.fb_body(model_id, [datum(tokens, tokens) for _ in range(16)])
+    assert len(json.dumps(large)) > 64 * 1024
+    # With a key, as the facade sends it: its record is written in the same transaction.
+    op = await api.ok("POST", path, 202, json=large, headers={"Idempotency-Key": "large-batch"})
+    assert (await api.wait(op))["status"] == "done"
+    (small_thread, small_locked), (large_thread, large_locked) = seen
+    assert small_thread == loop_thread  # a small batch costs less than a thread hop
+    assert large_thread != loop_thread
+    assert not small_locked
+    assert not large_locked

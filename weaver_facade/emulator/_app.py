@@ -158,10 +158,18 @@ class EmulatorApp(Starlette):
 INLINE_CHECK_BYTES = 64 * 1024
 
 
+def _parse_and_check(raw: bytes, schema: str) -> Any:
+    body = parse_json(raw, required=True)
+    check_body(schema, body)
+    return body
+
+
 async def _body(request: Request, schema: str) -> Any:
     raw = await request.body()
+    if len(raw) > INLINE_CHECK_BYTES:
+        return await run_in_threadpool(_parse_and_check, raw, schema)
     body = parse_json(raw, required=True)
-    if len(raw) > INLINE_CHECK_BYTES or not body_is_valid(schema, body):
+    if not body_is_valid(schema, body):
         await run_in_threadpool(check_body, schema, body)
     return body
 
@@ -295,7 +303,29 @@ def _operation_post(schema: str, action: Callable[[Emulator, str, str, Any], Rep
     return handler
 
 
-forward_backward = _operation_post("ForwardBackwardRequest", Emulator.forward_backward)
+async def forward_backward(request: Request, emu: Emulator, tenant: str) -> Reply:
+    model_id = _path_id(request, "model_id")
+    key = _idempotency_key(request)
+    body = await _body(request, "ForwardBackwardRequest")
+
+    def submit() -> Reply:
+        # Fingerprinting and converting every token come first: the store's lock, which
+        # the event loop waits for, is not held meanwhile.
+        batch = emu.prepare_batch(tenant, model_id, body)
+        request_fingerprint = _fingerprint(request, body)
+        return emu.idempotent(
+            tenant,
+            key,
+            request_fingerprint,
+            lambda: emu.forward_backward(tenant, model_id, body, batch),
+            returns_operation=True,
+        )
+
+    if len(await request.body()) > INLINE_CHECK_BYTES:
+        return await run_in_threadpool(submit)  # a large batch takes long to prepare
+    return submit()
+
+
 optim_step = _operation_post("OptimStepRequest", Emulator.optim_step)
 save_checkpoint = _operation_post("SaveCheckpointRequest", Emulator.save_checkpoint)
 load_checkpoint = _operation_post("LoadCheckpointRequest", Emulator.load_checkpoint)
