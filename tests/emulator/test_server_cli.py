@@ -147,6 +147,15 @@ def test_the_command_refuses_bad_options() -> None:
         assert result.exit_code == 2, (args, result.output)
 
 
+def test_a_data_dir_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["emulator", "--data-dir", str(blocker / "data")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --data-dir {blocker / 'data'}: "), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("fault", ["kind=nope,rate=1", "kind=nope", "rate=0.5", "kind=,rate=0.5"])
 def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
     expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop, ignore_range"

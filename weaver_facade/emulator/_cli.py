@@ -130,6 +130,11 @@ def emulator(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if data_dir is not None:
+        try:  # here, so that a path it cannot use is one line, not the store's traceback
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.UsageError(f"--data-dir {data_dir}: {exc.strerror or exc}") from exc
     try:
         fault_config = (
             FaultConfig(rules=tuple(FaultRule.parse(f) for f in faults), seed=fault_seed)
