@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -161,8 +162,16 @@ def emulator(
         click.echo(READY_MESSAGE.format(url=url))
         sys.stdout.flush()
 
+    if temp_dir is not None:
+        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end
+        # the process before the temporary directory is removed below.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
