@@ -353,6 +353,13 @@ def cmd_check() -> int:
 # --- live spec -----------------------------------------------------------------------------
 
 
+API_KEY_HEADER = "X-WEAVER-API-KEY"
+
+
+def _origin(url: Any) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
 def fetch_spec(url: str, api_key: str | None) -> tuple[str, dict[str, Any]]:
     import httpx
     import yaml
@@ -360,25 +367,35 @@ def fetch_spec(url: str, api_key: str | None) -> tuple[str, dict[str, Any]]:
     candidates = [url]
     if not url.rstrip("/").endswith((".yaml", ".yml", ".json")):
         candidates = [url.rstrip("/") + "/openapi.yaml", url.rstrip("/") + "/openapi.json", url]
-    headers = {"X-WEAVER-API-KEY": api_key} if api_key else {}
+    headers = {API_KEY_HEADER: api_key} if api_key else {}
+    origin = _origin(httpx.URL(url))
+
+    def key_stays_at_origin(request: httpx.Request) -> None:
+        # httpx drops only `Authorization` on a redirect to another host; the key too.
+        if _origin(request.url) != origin:
+            request.headers.pop(API_KEY_HEADER, None)
+
     problems: list[str] = []
-    for candidate in candidates:
-        try:
-            response = httpx.get(candidate, headers=headers, timeout=30.0, follow_redirects=True)
-        except httpx.HTTPError as exc:
-            problems.append(f"{candidate}: {type(exc).__name__}: {exc}")
-            continue
-        if response.status_code != 200:
-            problems.append(f"{candidate}: HTTP {response.status_code}")
-            continue
-        try:
-            doc = yaml.safe_load(response.text)
-        except yaml.YAMLError as exc:
-            problems.append(f"{candidate}: not YAML or JSON ({exc})")
-            continue
-        if isinstance(doc, dict) and "openapi" in doc:
-            return candidate, doc
-        problems.append(f"{candidate}: not an OpenAPI document")
+    with httpx.Client(
+        timeout=30.0, follow_redirects=True, event_hooks={"request": [key_stays_at_origin]}
+    ) as http:
+        for candidate in candidates:
+            try:
+                response = http.get(candidate, headers=headers)
+            except httpx.HTTPError as exc:
+                problems.append(f"{candidate}: {type(exc).__name__}: {exc}")
+                continue
+            if response.status_code != 200:
+                problems.append(f"{candidate}: HTTP {response.status_code}")
+                continue
+            try:
+                doc = yaml.safe_load(response.text)
+            except yaml.YAMLError as exc:
+                problems.append(f"{candidate}: not YAML or JSON ({exc})")
+                continue
+            if isinstance(doc, dict) and "openapi" in doc:
+                return candidate, doc
+            problems.append(f"{candidate}: not an OpenAPI document")
     raise RegenerateError("could not fetch a spec:\n  " + "\n  ".join(problems))
 
 
@@ -474,8 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-key", default=os.environ.get("WEAVER_API_KEY"), help=argparse.SUPPRESS
     )
+    mode.add_argument(
+        "--coverage",
+        action="store_true",
+        help="list the spec fields the facade neither maps nor leaves out (no regeneration)",
+    )
     parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
-    parser.add_argument("--coverage", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         if args.coverage:

@@ -1,4 +1,4 @@
-"""Checks of plain arguments (flags, counts, seconds, choices, ids), worded once for every method.
+"""Checks of plain arguments (flags, counts, seconds, choices, ids, keys), worded once.
 
 Each returns the value it accepted or raises ``InvalidArgumentError`` before
 any request. ``bool`` is refused where a number is expected: Python's ``True``
@@ -14,9 +14,28 @@ from weaver_client import limits
 
 from ._errors import InvalidArgumentError
 
-__all__ = ["check_bool", "check_choice", "check_id", "check_int", "check_seconds"]
+__all__ = [
+    "check_api_key",
+    "check_bool",
+    "check_choice",
+    "check_id",
+    "check_int",
+    "check_seconds",
+]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+
+
+def check_api_key(key: str) -> str:
+    """A key an HTTP header can carry. httpx and h11 refuse any other when the first
+    request is built, quoting the key in their message; this one never shows it."""
+    if _PRINTABLE_ASCII.fullmatch(key) is None:
+        raise InvalidArgumentError(
+            "api_key (or WEAVER_API_KEY) must be printable ASCII characters, as an HTTP "
+            "header carries them; the key is not shown"
+        )
+    return key
 
 
 def check_bool(name: str, value: object) -> bool:

@@ -24,7 +24,7 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
-from ._args import check_bool, check_choice, check_id, check_int
+from ._args import check_api_key, check_bool, check_choice, check_id, check_int
 from ._artifacts import (
     Artifact,
     DownloadDeadline,
@@ -183,7 +183,7 @@ class _ServiceBase(HasOptions):
         configure_logging()
         self._base_url = _base_url(base_url)
         key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
-        self.__api_key = key.strip() or None
+        self.__api_key = check_api_key(key.strip()) or None
         self._timeout = httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy(
             RetrySettings(max_retries=check_int("max_retries", max_retries, 0))

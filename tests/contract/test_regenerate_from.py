@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import subprocess
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -78,3 +80,55 @@ def test_no_spec_at_the_url_is_an_error_naming_each_place_tried() -> None:
     assert "could not fetch a spec" in output
     for tried in ("/openapi.yaml", "/openapi.json"):
         assert f"http://127.0.0.1:9{tried}: ConnectError" in output
+
+
+class _Recording(http.server.BaseHTTPRequestHandler):
+    """Records each request's key; the redirecting one sends it elsewhere."""
+
+    keys: ClassVar[list[tuple[str, str | None]]] = []
+    redirect_to: ClassVar[str | None] = None
+
+    def do_GET(self) -> None:
+        self.keys.append((self.server_name_label(), self.headers.get("X-WEAVER-API-KEY")))
+        if self.redirect_to is not None:
+            self.send_response(302)
+            self.send_header("Location", self.redirect_to + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = SPEC.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def server_name_label(self) -> str:
+        return "origin" if self.redirect_to is not None else "elsewhere"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_key_never_follows_a_redirect_to_another_host() -> None:
+    # httpx drops only `Authorization` on a redirect to another origin; the spec may live
+    # behind a redirect (to storage, a CDN), which must not receive the key.
+    class Elsewhere(_Recording):
+        pass
+
+    _Recording.keys.clear()
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+
+    class Origin(_Recording):
+        redirect_to = f"http://127.0.0.1:{elsewhere.server_port}"
+
+    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+    for server in (elsewhere, origin):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code, output = regenerate_from(f"http://127.0.0.1:{origin.server_port}", "--api-key", KEY)
+    finally:
+        for server in (elsewhere, origin):
+            server.shutdown()
+            server.server_close()
+    assert code == 0, output
+    assert _Recording.keys == [("origin", KEY), ("elsewhere", None)]

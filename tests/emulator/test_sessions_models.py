@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
 
 from tests.support.emulator import Api, assert_error, batch
 
@@ -192,3 +198,39 @@ async def test_terminate_is_idempotent_and_stops_training(api: Api) -> None:
         "model_terminated",
     )
     assert_error(await api.request("POST", "/models/m-unknown/terminate"), 404, "not_found")
+
+
+async def test_terminate_does_not_wait_for_another_model_being_built(
+    app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building a trainer takes seconds for weaver-large (1.09 GB of weights); terminate runs
+    # on the event loop, which serves every other request, so it must not wait for that.
+    from weaver_facade.emulator import _service, _trainer
+
+    started, release, built = threading.Event(), threading.Event(), threading.Event()
+
+    class SlowTrainer(_trainer.Trainer):
+        def __init__(self, *args: Any) -> None:
+            started.set()
+            release.wait(timeout=10)  # the longest a blocked terminate could wait
+            super().__init__(*args)
+            built.set()
+
+    monkeypatch.setattr(_service, "Trainer", SlowTrainer)
+    building, other = await api.model(), await api.model()
+    op = await api.ok(
+        "POST",
+        f"/models/{building}/forward-backward-passes",
+        202,
+        json=api.fb_body(building, batch()),
+    )
+    assert await asyncio.to_thread(started.wait, 30)
+    terminated = await api.ok("POST", f"/models/{other}/terminate")
+    still_building = not built.is_set()
+    await api.ok("POST", f"/models/{building}/terminate")  # the one being built, too
+    release.set()
+    assert terminated["status"] == "terminated"
+    assert still_building  # answered while the other model's trainer was being built
+    assert (await api.wait(op))["status"] == "done"  # it had started
+    # A model terminated while its trainer was built keeps none (its memory is freed).
+    assert building not in app.state.emulator._trainers

@@ -81,3 +81,16 @@ def test_a_schema_the_generator_cannot_handle_fails_the_run(
     (tmp_path / "out").mkdir()
     with pytest.raises(regen.RegenerateError, match="duplicate models"):
         regen.generate(spec, tmp_path / "out")
+
+
+def test_coverage_is_listed_and_never_silently_replaces_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `--check --coverage` ran the coverage report alone and exited 0 on a drifted tree.
+    with pytest.raises(SystemExit) as refused:
+        regen.main(["--check", "--coverage"])
+    assert refused.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        regen.main(["--help"])
+    assert "--coverage" in capsys.readouterr().out

@@ -30,6 +30,7 @@ import pytest
 from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
+    AsyncServiceClient,
     AuthenticationError,
     Checkpoint,
     CheckpointPath,
@@ -469,3 +470,30 @@ def test_the_key_never_appears_in_logs_reprs_or_errors(
         assert leaks(repr(obj) + str(obj), secrets) == [], type(obj)
     assert isinstance(checkpoint, Checkpoint)
     assert isinstance(checkpoint.path, CheckpointPath)
+
+
+@pytest.mark.parametrize(
+    ("key", "from_env"),
+    [
+        (KEY_A[:9] + "\n" + KEY_A[9:], False),
+        (KEY_A[:9] + "\n" + KEY_A[9:], True),
+        (KEY_A + "\x00", False),  # an environment variable cannot hold it
+        (KEY_A + "é", False),
+        (KEY_A + "é", True),
+    ],
+)
+def test_a_key_no_header_can_carry_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, key: str, from_env: bool
+) -> None:
+    # httpx and h11 refuse such a header when the first request is built, with the key (or
+    # the part that broke) in their message: "Illegal header value b'sk-tenant\n-a-...'".
+    if from_env:
+        monkeypatch.setenv("WEAVER_API_KEY", key)
+    for client in (ServiceClient, AsyncServiceClient):
+        with pytest.raises(InvalidInputError) as refused:
+            client("http://127.0.0.1:9", None if from_env else key)  # before any request
+        assert "api_key" in str(refused.value)
+        # What a script prints (the frames' locals hold the argument itself).
+        error = refused.value
+        shown = [str(error), repr(error), *traceback.format_exception(error)]
+        assert leaks("\n".join(shown), (KEY_A[:9], KEY_A[9:])) == []

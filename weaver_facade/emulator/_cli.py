@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -130,6 +131,11 @@ def emulator(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if data_dir is not None:
+        try:  # here, so that a path it cannot use is one line, not the store's traceback
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.UsageError(f"--data-dir {data_dir}: {exc.strerror or exc}") from exc
     try:
         fault_config = (
             FaultConfig(rules=tuple(FaultRule.parse(f) for f in faults), seed=fault_seed)
@@ -150,20 +156,22 @@ def emulator(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    try:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot create {config.data_dir}: {exc.strerror}", param_hint="'--data-dir'"
-        ) from None
 
     def ready(url: str) -> None:
         click.echo(f"weaver emulator data dir: {config.data_dir}")
         click.echo(READY_MESSAGE.format(url=url))
         sys.stdout.flush()
 
+    if temp_dir is not None:
+        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end
+        # the process before the temporary directory is removed below.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

@@ -28,14 +28,14 @@ from ._artifacts import EXPORT_KINDS, Artifacts
 from ._auth import Tenants
 from ._base_models import BASE_MODELS
 from ._config import EmulatorConfig
-from ._errors import conflict, invalid, not_found, unprocessable
+from ._errors import ApiError, conflict, invalid, not_found, unprocessable
 from ._extensions import Extensions
 from ._inputs import adam_params, datums
 from ._longpoll import Waiters, revision
 from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
 from ._storage import UrlSigner, load_secret
 from ._store import Row, Store, write_atomically
-from ._trainer import TRAINED_PARTS, NonFiniteError, Trainer
+from ._trainer import TRAINED_PARTS, Datum, NonFiniteError, Trainer
 from ._worker import Job, Scheduler
 
 __all__ = ["Emulator"]
@@ -74,6 +74,15 @@ class OperationFailure(Exception):
     def __init__(self, code: str, message: str, stage: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.code, self.message, self.stage, self.retryable = code, message, stage, retryable
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A forward-backward request's fingerprint and data, or why the data is refused."""
+
+    fingerprint: str
+    datums: list[Datum]
+    refusal: ApiError | None
 
 
 @dataclass(frozen=True)
@@ -570,25 +579,35 @@ class Emulator:
         self.waiters.notify(op_id)
 
     def _trainer(self, model: Row) -> Trainer:
+        model_id = model["id"]
         with self._trainers_lock:
-            trainer = self._trainers.get(model["id"])
-            if trainer is None:
-                lora = json.loads(model["lora_config"]) if model["lora_config"] else None
-                trainer = Trainer(
-                    BASE_MODELS[model["base_model"]],
-                    model["training_mode"],
-                    lora["rank"] if lora else None,
-                    lora["seed"] if lora else 0,
-                )
-                self._trainers[model["id"]] = trainer
+            trainer = self._trainers.get(model_id)
+        if trainer is not None:
             return trainer
+        # Built outside the lock, which terminate takes on the event loop: weaver-large's
+        # weights take seconds. A model's jobs run one at a time, so none builds it twice.
+        lora = json.loads(model["lora_config"]) if model["lora_config"] else None
+        trainer = Trainer(
+            BASE_MODELS[model["base_model"]],
+            model["training_mode"],
+            lora["rank"] if lora else None,
+            lora["seed"] if lora else 0,
+        )
+        with self._trainers_lock:
+            # Terminate (or reset) marks the model before it drops its trainer: one that
+            # ended meanwhile keeps none.
+            current = self.store.one("SELECT status FROM models WHERE id=?", (model_id,))
+            if current is not None and current["status"] == "active":
+                self._trainers[model_id] = trainer
+        return trainer
 
     # -- training -----------------------------------------------------------
 
     def _training_op(
-        self, tenant: str, model_id: str, kind: str, body: Mapping[str, Any]
-    ) -> tuple[Row, Row | None, str]:
-        """(model, existing operation for this seq_id or None, request fingerprint)."""
+        self, tenant: str, model_id: str, body: Mapping[str, Any], fp: str
+    ) -> tuple[Row, Row | None]:
+        """(model, existing operation for this seq_id or None); ``fp`` is the request's
+        fingerprint."""
         model = self._model_row(tenant, model_id)
         payload = body["payload"]
         if payload["model_id"] != model_id:
@@ -596,7 +615,6 @@ class Emulator:
                 "body.payload.model_id", f"must equal the model id of the path ({model_id})"
             )
         seq = str(int(payload["seq_id"]))
-        fp = fingerprint(kind, canonical(body))
         existing = self.store.one(
             "SELECT * FROM operations WHERE model_id=? AND seq_id=?", (model_id, seq)
         )
@@ -606,17 +624,34 @@ class Emulator:
                 f"seq_id {seq} of model {model_id} was already used with a different request",
                 field="body.payload.seq_id",
             )
-        return model, existing, fp
+        return model, existing
 
-    def forward_backward(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Reply:
+    def prepare_batch(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Batch:
+        """Fingerprint and convert a forward-backward request, most of a large batch's
+        cost, without the store's lock."""
+        fp = fingerprint("forward_backward", canonical(body))
+        try:
+            spec = BASE_MODELS[self._model_row(tenant, model_id)["base_model"]]
+            data = body["payload"]["forward_backward_input"]["data"]
+            return Batch(fp, datums(data, spec.vocab_size), None)
+        except ApiError as exc:
+            return Batch(fp, [], exc)
+
+    def forward_backward(
+        self, tenant: str, model_id: str, body: Mapping[str, Any], prepared: Batch | None = None
+    ) -> Reply:
+        if prepared is None:
+            prepared = self.prepare_batch(tenant, model_id, body)
+        batch = prepared.datums
         with self.store.transaction():
-            model, existing, fp = self._training_op(tenant, model_id, "forward_backward", body)
+            model, existing = self._training_op(tenant, model_id, body, prepared.fingerprint)
             if existing is not None:
                 return 200, self.render_operation(existing)
             self._require_trainable(model)
+            if prepared.refusal is not None:  # refused after the checks that came first
+                raise prepared.refusal
+            fp = prepared.fingerprint
             fb_input = body["payload"]["forward_backward_input"]
-            spec = BASE_MODELS[model["base_model"]]
-            batch = datums(fb_input["data"], spec.vocab_size)
             ids = [d.get("datum_id") for d in fb_input["data"]]
             seq = str(int(body["payload"]["seq_id"]))
             op = self._new_operation(
@@ -648,8 +683,9 @@ class Emulator:
         return 202, self.render_operation(op)
 
     def optim_step(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Reply:
+        fp = fingerprint("optim_step", canonical(body))
         with self.store.transaction():
-            model, existing, fp = self._training_op(tenant, model_id, "optim_step", body)
+            model, existing = self._training_op(tenant, model_id, body, fp)
             if existing is not None:
                 return 200, self.render_operation(existing)
             self._require_trainable(model)

@@ -20,6 +20,7 @@ from ._errors import invalid
 
 __all__ = [
     "RESOURCE_ID",
+    "body_is_valid",
     "check_body",
     "check_checkpoint_id",
     "check_idempotency_key",
@@ -67,15 +68,22 @@ def _fast_validator(schema_name: str) -> Any | None:
     return jsonschema_rs.Draft202012Validator(schema)
 
 
+def body_is_valid(schema_name: str, body: Any) -> bool:
+    """True when the compiled validator accepts ``body`` (fast); False means "ask
+    ``check_body``", which may still accept it."""
+    fast = _fast_validator(schema_name)
+    if fast is None:
+        return False
+    try:
+        return bool(fast.is_valid(body))
+    except (ValueError, TypeError, OverflowError):  # a value it cannot take: ask Python
+        return False
+
+
 def check_body(schema_name: str, body: Any) -> None:
     """Raise a 400 naming the first offending field when ``body`` breaks the schema."""
-    fast = _fast_validator(schema_name)
-    if fast is not None:
-        try:
-            if fast.is_valid(body):
-                return
-        except (ValueError, TypeError, OverflowError):  # a value it cannot take: ask Python
-            pass
+    if body_is_valid(schema_name, body):
+        return
     validator = spec_schemas().component(schema_name)
     error = best_error(validator.iter_errors(body))
     if error is None:
