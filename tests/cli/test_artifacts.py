@@ -131,8 +131,8 @@ def test_a_destination_that_cannot_be_made_is_one_line(
     blocker.write_text("")
     run = cli("checkpoints", "download", ref, "-o", str(blocker / "out"), "--json")
     assert run.exit_code == 1
-    assert run.stderr == f"error: cannot write to {blocker / 'out'}: Not a directory\n"
-    assert run.json()["error"]["type"] == "NotADirectoryError"
+    assert run.stderr == f"error: {blocker / 'out'} is not a directory\n"
+    assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
 
 
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
