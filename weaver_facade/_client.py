@@ -97,6 +97,7 @@ USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
+CLOSE_TIMEOUT = 60.0
 
 
 def _base_url(base_url: str | None) -> str:
@@ -234,6 +235,11 @@ class _ServiceBase(HasOptions):
             token=self.__api_key, prefix="", auth_header_name=API_KEY_HEADER, **common
         )
 
+    def _close_within(self) -> float:
+        """The one deadline of the terminates on close, retries included: the client's
+        read timeout (60 s by default, and without one), not retries times timeout."""
+        return self._timeout.read or CLOSE_TIMEOUT
+
     def _open_session(self) -> Plan[str]:
         session: wire.Session = yield calls.create_session(
             tags=self._tags, user_metadata=self._user_metadata, sdk_version=USER_AGENT
@@ -361,16 +367,17 @@ class ServiceClient(_ServiceBase):
         """Stop the heartbeat, terminate the models this client created (unless kept; errors
         are logged and ignored) and close connections. Checkpoints stay.
 
+        Bounded whatever the server does: a heartbeat still being sent is abandoned, and
+        the terminates, retries included, end within the client's read timeout.
+
         A ``with_options()`` copy closes nothing: its original owns the connections.
         """
         if self._root is not self:
             return
-        self._stop.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join(timeout=self._timeout.read or 60.0)
-            self._heartbeat = None
+        self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
+        self._heartbeat = None
         if not self._io.closed:
-            self._io.run(self._created.terminate())
+            self._io.until(self._close_within()).run(self._created.terminate())
         self._io.close()
 
     def _ensure_session(self) -> str:
@@ -643,7 +650,7 @@ class AsyncServiceClient(_ServiceBase):
                 await self._heartbeat
             self._heartbeat = None
         if not self._io.closed:
-            await self._io.run(self._created.terminate())
+            await self._io.until(self._close_within()).run(self._created.terminate())
         await self._io.aclose()
 
     async def _ensure_session(self) -> str:

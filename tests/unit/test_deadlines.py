@@ -498,3 +498,20 @@ async def test_an_async_download_timeout_bounds_its_descriptor_request(tmp_path:
             await svc.download_weights(artifact, tmp_path, timeout=3)
     assert reads
     assert max(reads) <= 3
+
+
+def test_close_terminates_within_one_read_timeout_by_default() -> None:
+    # The audit: against a server that never answers, close() retried each terminate five
+    # times the 60 s read timeout, about 5 minutes. The README: it ends within the read timeout.
+    fake, clock = FakeWeaver(), FakeClock()
+
+    def never(request: httpx.Request) -> httpx.Response:
+        clock.now += read_timeout(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    poll = PollPolicy(PollSettings(), clock=clock)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        svc.create_training_client("weaver-tiny")
+        fake.script("POST", "/api/v1/models/m-1/terminate", *[never] * 100)
+        begin = clock.now
+    assert 60 - 0.1 < clock.now - begin <= 60 + DEADLINE_GRACE
