@@ -24,7 +24,15 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
-from ._args import check_api_key, check_bool, check_choice, check_id, check_int
+from ._args import (
+    check_api_key,
+    check_bool,
+    check_choice,
+    check_id,
+    check_int,
+    check_seconds,
+    check_type,
+)
 from ._artifacts import (
     Artifact,
     DownloadDeadline,
@@ -100,8 +108,13 @@ HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
 
 
-def _base_url(base_url: str | None) -> str:
+def _base_url(base_url: object) -> str:
     url = base_url if base_url is not None else os.environ.get("WEAVER_BASE_URL", "")
+    if not isinstance(url, str):
+        raise InvalidArgumentError(
+            f"base_url must be a str, such as 'http://127.0.0.1:8080', or None for "
+            f"WEAVER_BASE_URL; got {url!r}"
+        )
     url = url.strip().rstrip("/")
     if not url:
         raise InvalidArgumentError(
@@ -115,6 +128,43 @@ def _base_url(base_url: str | None) -> str:
             f"base_url is the server root; drop the trailing '/api/v1' from {url!r}"
         )
     return url
+
+
+def _timeout(timeout: object) -> httpx.Timeout:
+    """Seconds, or an ``httpx.Timeout`` whose every part is seconds or ``None``."""
+    if isinstance(timeout, httpx.Timeout):
+        for part, seconds in timeout.as_dict().items():
+            if seconds is not None:
+                check_seconds(f"timeout's {part}", seconds, finite=True, otherwise=", or None")
+        return timeout
+    either = ", or an httpx.Timeout (httpx.Timeout(None) for none)"
+    return httpx.Timeout(check_seconds("timeout", timeout, finite=True, otherwise=either))
+
+
+def _session_fields(tags: object, user_metadata: object) -> tuple[list[str], dict[str, str]]:
+    if (
+        isinstance(tags, str | bytes)
+        or not isinstance(tags, Sequence)
+        or not all(isinstance(tag, str) for tag in tags)
+    ):
+        raise InvalidArgumentError(
+            f"tags must be a sequence of str, such as ['run-1']; got {tags!r}"
+        )
+    metadata = {} if user_metadata is None else user_metadata
+    if not isinstance(metadata, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()
+    ):
+        raise InvalidArgumentError(
+            f"user_metadata must be a mapping of str to str, or None; got {user_metadata!r}"
+        )
+    return list(tags), dict(metadata)
+
+
+def _check_callable(name: str, value: object, *, optional: bool) -> None:
+    if not callable(value) and not (optional and value is None):
+        raise InvalidArgumentError(
+            f"{name} must be a function{', or None' if optional else ''}; got {value!r}"
+        )
 
 
 class _KeyHidingClient(AuthenticatedClient):
@@ -134,7 +184,7 @@ class ClientOptions(TypedDict, total=False):
     Attributes:
         timeout: Per-request HTTP timeout in seconds (or an ``httpx.Timeout``);
             long-polls get their wait added to the read timeout. Default 60 s
-            (5 s to connect).
+            (5 s to connect); ``httpx.Timeout(None)`` for none.
         max_retries: Retries of a failed HTTP request (see ``RetryTransport``); default 4.
         poll: How operations are waited for (``PollSettings``, or a
             ``PollPolicy`` with its own clock).
@@ -184,15 +234,28 @@ class _ServiceBase(HasOptions):
         configure_logging()
         self._base_url = _base_url(base_url)
         key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
-        self.__api_key = check_api_key(key.strip()) or None
-        self._timeout = httpx.Timeout(timeout)
+        self.__api_key = check_api_key(key) or None
+        self._timeout = _timeout(timeout)
+        check_type("retry", retry, (RetryPolicy, type(None)), "a RetryPolicy, or None")
         self._retry = retry or RetryPolicy(
             RetrySettings(max_retries=check_int("max_retries", max_retries, 0))
         )
+        check_type(
+            "poll",
+            poll,
+            (PollSettings, PollPolicy, type(None)),
+            "a PollSettings, a PollPolicy or None",
+        )
         self._poll = poll if isinstance(poll, PollPolicy) else PollPolicy(poll)
-        self._tags = list(tags)
-        self._user_metadata = dict(user_metadata or {})
-        self._heartbeat_interval = heartbeat_interval
+        self._tags, self._user_metadata = _session_fields(tags, user_metadata)
+        self._heartbeat_interval = check_seconds(
+            "heartbeat_interval",
+            heartbeat_interval,
+            zero=True,
+            finite=True,
+            otherwise=" (0: no heartbeats)",
+        )
+        _check_callable("on_progress", on_progress, optional=True)
         self._on_progress = on_progress
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
@@ -336,6 +399,10 @@ class ServiceClient(_ServiceBase):
         sleep: Callable[[float], None] = time.sleep,
         **options: Unpack[ClientOptions],
     ) -> None:
+        check_type(
+            "http_client", http_client, (httpx.Client, type(None)), "an httpx.Client, or None"
+        )
+        _check_callable("sleep", sleep, optional=False)
         super().__init__(base_url, api_key, **options)
         inner = ClientTransport(http_client) if http_client is not None else None
         transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
@@ -607,6 +674,13 @@ class AsyncServiceClient(_ServiceBase):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        check_type(
+            "http_client",
+            http_client,
+            (httpx.AsyncClient, type(None)),
+            "an httpx.AsyncClient, or None",
+        )
+        _check_callable("sleep", sleep, optional=True)
         super().__init__(base_url, api_key, **options)
         inner = AsyncClientTransport(http_client) if http_client is not None else None
         sleep = sleep or asyncio_sleep
