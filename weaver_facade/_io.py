@@ -159,9 +159,10 @@ class _Base(Generic[SleepT]):
         return call, CallOptions(timeout=budget, max_retries=0)
 
     def _within(self, budget: float | None) -> Self:
-        """This IO; inside a wait, a copy whose calls are bounded as ``_poll``'s are (for a
-        handle that looks again through a plan, such as a recovered save's list)."""
-        return self if budget is None else self.with_options(timeout=budget, max_retries=0)
+        """This IO; inside a wait, a copy whose calls are bounded as ``_poll``'s are, all
+        within the one budget (for a handle that looks again through a plan, such as a
+        recovered save's list of several pages)."""
+        return self if budget is None else self.until(budget, max_retries=0)
 
 
 class HasOptions:
