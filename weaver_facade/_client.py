@@ -70,6 +70,7 @@ from ._operations import (
     ProgressCallback,
 )
 from ._resume import NewModel, ResumeStep, resume_plan
+from ._retry import CallOptions
 from ._training import (
     AsyncTrainingClient,
     OperationResult,
@@ -106,6 +107,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
+# A heartbeat is one attempt, as the real SDK's: the next beat is its retry, and one
+# abandoned by close() ends with that attempt.
+ONE_BEAT = CallOptions(max_retries=0)
 
 
 def _base_url(base_url: object) -> str:
@@ -192,7 +196,7 @@ class ClientOptions(TypedDict, total=False):
         tags: Session tags.
         user_metadata: Session metadata.
         heartbeat_interval: Seconds between session heartbeats (0 disables them);
-            default 30.
+            default 30. A failed heartbeat is logged, not retried: the next one is.
         on_progress: Called with every status change of every operation of
             this client (for progress displays).
         terminate_models_on_close: Terminate the models this client created when it
@@ -464,7 +468,7 @@ class ServiceClient(_ServiceBase):
     def _beat(self, session_id: str) -> None:
         while not self._wait_beat(self._heartbeat_interval):
             try:
-                self._io.send(calls.send_heartbeat(session_id))
+                self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
             except Exception as exc:  # a failed heartbeat must not end the thread
                 if self._stop.is_set():
                     return
@@ -746,7 +750,7 @@ class AsyncServiceClient(_ServiceBase):
         while True:
             await self._wait_beat(self._heartbeat_interval)
             try:
-                await self._io.send(calls.send_heartbeat(session_id))
+                await self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
             except Exception as exc:  # a failed heartbeat must not end the task
                 logger.warning("heartbeat of session %s failed: %s", session_id, exc)
 

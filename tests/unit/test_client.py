@@ -247,6 +247,26 @@ def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCapture
     assert KEY not in caplog.text
 
 
+def test_a_failed_heartbeat_is_not_retried_the_next_beat_is() -> None:
+    # weaver-wire.md: the real SDK sends a heartbeat every 30 s and ignores the reply. A
+    # retried one could outlive close(), which abandons a heartbeat in flight.
+    fake = FakeWeaver()
+    beaten = threading.Event()
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        beaten.set()
+        body = {"error": "unavailable", "message": "busy", "retryable": True}
+        return json_reply(503, body, {"Retry-After": "0"})
+
+    fake.script("POST", HEARTBEAT, *[unavailable] * 5)
+    with service(fake) as svc:
+        svc._heartbeat_interval = 30.0
+        _beats_then_waits_for_close(svc, 1)
+        svc.create_training_client("weaver-tiny")
+        assert beaten.wait(timeout=10)
+    assert len(fake.sent("POST", HEARTBEAT)) == 1
+
+
 async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
     fake = FakeWeaver()
     asked: list[float] = []
