@@ -18,6 +18,7 @@ from ._errors import InvalidArgumentError
 __all__ = [
     "check_api_key",
     "check_bool",
+    "check_callable",
     "check_choice",
     "check_id",
     "check_int",
@@ -51,6 +52,14 @@ def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
     return value
+
+
+def check_callable(name: str, value: object, *, optional: bool = False) -> None:
+    """A function (or ``None`` when ``optional``)."""
+    if not callable(value) and not (optional and value is None):
+        raise InvalidArgumentError(
+            f"{name} must be a function{', or None' if optional else ''}; got {value!r}"
+        )
 
 
 def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise: str = "") -> str:

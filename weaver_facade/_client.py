@@ -27,6 +27,7 @@ from . import _calls as calls
 from ._args import (
     check_api_key,
     check_bool,
+    check_callable,
     check_choice,
     check_id,
     check_int,
@@ -164,13 +165,6 @@ def _session_fields(tags: object, user_metadata: object) -> tuple[list[str], dic
     return list(tags), dict(metadata)
 
 
-def _check_callable(name: str, value: object, *, optional: bool) -> None:
-    if not callable(value) and not (optional and value is None):
-        raise InvalidArgumentError(
-            f"{name} must be a function{', or None' if optional else ''}; got {value!r}"
-        )
-
-
 class _KeyHidingClient(AuthenticatedClient):
     """The generated client, with a repr that leaves the key out.
 
@@ -259,7 +253,7 @@ class _ServiceBase(HasOptions):
             finite=True,
             otherwise=" (0: no heartbeats)",
         )
-        _check_callable("on_progress", on_progress, optional=True)
+        check_callable("on_progress", on_progress, optional=True)
         self._on_progress = on_progress
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
@@ -406,7 +400,7 @@ class ServiceClient(_ServiceBase):
         check_type(
             "http_client", http_client, (httpx.Client, type(None)), "an httpx.Client, or None"
         )
-        _check_callable("sleep", sleep, optional=False)
+        check_callable("sleep", sleep)
         super().__init__(base_url, api_key, **options)
         inner = ClientTransport(http_client) if http_client is not None else None
         transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
@@ -684,7 +678,7 @@ class AsyncServiceClient(_ServiceBase):
             (httpx.AsyncClient, type(None)),
             "an httpx.AsyncClient, or None",
         )
-        _check_callable("sleep", sleep, optional=True)
+        check_callable("sleep", sleep, optional=True)
         super().__init__(base_url, api_key, **options)
         inner = AsyncClientTransport(http_client) if http_client is not None else None
         sleep = sleep or asyncio_sleep
