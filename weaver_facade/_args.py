@@ -7,6 +7,7 @@ is an int, but ``page_size=True`` is a mistake.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -17,19 +18,28 @@ from ._errors import InvalidArgumentError
 __all__ = [
     "check_api_key",
     "check_bool",
+    "check_callable",
     "check_choice",
     "check_id",
     "check_int",
     "check_seconds",
+    "check_type",
 ]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 
 
-def check_api_key(key: str) -> str:
-    """A key an HTTP header can carry. httpx and h11 refuse any other when the first
-    request is built, quoting the key in their message; this one never shows it."""
+def check_api_key(key: object) -> str:
+    """A key an HTTP header can carry, without surrounding blanks. httpx and h11 refuse
+    any other when the first request is built, quoting the key in their message; this
+    one never shows it."""
+    if not isinstance(key, str):
+        raise InvalidArgumentError(
+            "api_key must be a str, or None for WEAVER_API_KEY; got a value of type "
+            f"{type(key).__name__} (not shown)"
+        )
+    key = key.strip()
     if _PRINTABLE_ASCII.fullmatch(key) is None:
         raise InvalidArgumentError(
             "api_key (or WEAVER_API_KEY) must be printable ASCII characters, as an HTTP "
@@ -42,6 +52,14 @@ def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
     return value
+
+
+def check_callable(name: str, value: object, *, optional: bool = False) -> None:
+    """A function (or ``None`` when ``optional``)."""
+    if not callable(value) and not (optional and value is None):
+        raise InvalidArgumentError(
+            f"{name} must be a function{', or None' if optional else ''}; got {value!r}"
+        )
 
 
 def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise: str = "") -> str:
@@ -78,10 +96,26 @@ def check_int(
     return value
 
 
-def check_seconds(name: str, value: object, *, otherwise: str = "") -> float:
-    """A number of seconds > 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+def check_seconds(
+    name: str, value: object, *, otherwise: str = "", zero: bool = False, finite: bool = False
+) -> float:
+    """A number of seconds > 0 (>= 0 with ``zero``; not infinite with ``finite``, for
+    what a socket or a thread waits: they refuse infinity)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (value >= 0 if zero else value > 0)
+        or (finite and not math.isfinite(value))
+    ):
+        number = "a finite number" if finite else "a number"
+        least = ">= 0" if zero else "> 0"
         raise InvalidArgumentError(
-            f"{name} must be a number of seconds > 0{otherwise}; got {value!r}"
+            f"{name} must be {number} of seconds {least}{otherwise}; got {value!r}"
         )
     return float(value)
+
+
+def check_type(name: str, value: object, kinds: type | tuple[type, ...], what: str) -> None:
+    """A value of one of ``kinds``; ``what`` names them for the message."""
+    if not isinstance(value, kinds):
+        raise InvalidArgumentError(f"{name} must be {what}; got {value!r}")

@@ -24,7 +24,16 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
-from ._args import check_api_key, check_bool, check_choice, check_id, check_int
+from ._args import (
+    check_api_key,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_id,
+    check_int,
+    check_seconds,
+    check_type,
+)
 from ._artifacts import (
     Artifact,
     DownloadDeadline,
@@ -62,6 +71,7 @@ from ._operations import (
     ProgressCallback,
 )
 from ._resume import NewModel, ResumeStep, resume_plan
+from ._retry import CallOptions
 from ._training import (
     AsyncTrainingClient,
     OperationResult,
@@ -97,10 +107,19 @@ USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
+CLOSE_TIMEOUT = 60.0
+# A heartbeat is one attempt, as the real SDK's: the next beat is its retry, and one
+# abandoned by close() ends with that attempt.
+ONE_BEAT = CallOptions(max_retries=0)
 
 
-def _base_url(base_url: str | None) -> str:
+def _base_url(base_url: object) -> str:
     url = base_url if base_url is not None else os.environ.get("WEAVER_BASE_URL", "")
+    if not isinstance(url, str):
+        raise InvalidArgumentError(
+            f"base_url must be a str, such as 'http://127.0.0.1:8080', or None for "
+            f"WEAVER_BASE_URL; got {url!r}"
+        )
     url = url.strip().rstrip("/")
     if not url:
         raise InvalidArgumentError(
@@ -114,6 +133,36 @@ def _base_url(base_url: str | None) -> str:
             f"base_url is the server root; drop the trailing '/api/v1' from {url!r}"
         )
     return url
+
+
+def _timeout(timeout: object) -> httpx.Timeout:
+    """Seconds, or an ``httpx.Timeout`` whose every part is seconds or ``None``."""
+    if isinstance(timeout, httpx.Timeout):
+        for part, seconds in timeout.as_dict().items():
+            if seconds is not None:
+                check_seconds(f"timeout's {part}", seconds, finite=True, otherwise=", or None")
+        return timeout
+    either = ", or an httpx.Timeout (httpx.Timeout(None) for none)"
+    return httpx.Timeout(check_seconds("timeout", timeout, finite=True, otherwise=either))
+
+
+def _session_fields(tags: object, user_metadata: object) -> tuple[list[str], dict[str, str]]:
+    if (
+        isinstance(tags, str | bytes)
+        or not isinstance(tags, Sequence)
+        or not all(isinstance(tag, str) for tag in tags)
+    ):
+        raise InvalidArgumentError(
+            f"tags must be a sequence of str, such as ['run-1']; got {tags!r}"
+        )
+    metadata = {} if user_metadata is None else user_metadata
+    if not isinstance(metadata, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()
+    ):
+        raise InvalidArgumentError(
+            f"user_metadata must be a mapping of str to str, or None; got {user_metadata!r}"
+        )
+    return list(tags), dict(metadata)
 
 
 class _KeyHidingClient(AuthenticatedClient):
@@ -133,7 +182,7 @@ class ClientOptions(TypedDict, total=False):
     Attributes:
         timeout: Per-request HTTP timeout in seconds (or an ``httpx.Timeout``);
             long-polls get their wait added to the read timeout. Default 60 s
-            (5 s to connect).
+            (5 s to connect); ``httpx.Timeout(None)`` for none.
         max_retries: Retries of a failed HTTP request (see ``RetryTransport``); default 4.
         poll: How operations are waited for (``PollSettings``, or a
             ``PollPolicy`` with its own clock).
@@ -141,7 +190,7 @@ class ClientOptions(TypedDict, total=False):
         tags: Session tags.
         user_metadata: Session metadata.
         heartbeat_interval: Seconds between session heartbeats (0 disables them);
-            default 30.
+            default 30. A failed heartbeat is logged, not retried: the next one is.
         on_progress: Called with every status change of every operation of
             this client (for progress displays).
         terminate_models_on_close: Terminate the models this client created when it
@@ -183,15 +232,28 @@ class _ServiceBase(HasOptions):
         configure_logging()
         self._base_url = _base_url(base_url)
         key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
-        self.__api_key = check_api_key(key.strip()) or None
-        self._timeout = httpx.Timeout(timeout)
+        self.__api_key = check_api_key(key) or None
+        self._timeout = _timeout(timeout)
+        check_type("retry", retry, (RetryPolicy, type(None)), "a RetryPolicy, or None")
         self._retry = retry or RetryPolicy(
             RetrySettings(max_retries=check_int("max_retries", max_retries, 0))
         )
+        check_type(
+            "poll",
+            poll,
+            (PollSettings, PollPolicy, type(None)),
+            "a PollSettings, a PollPolicy or None",
+        )
         self._poll = poll if isinstance(poll, PollPolicy) else PollPolicy(poll)
-        self._tags = list(tags)
-        self._user_metadata = dict(user_metadata or {})
-        self._heartbeat_interval = heartbeat_interval
+        self._tags, self._user_metadata = _session_fields(tags, user_metadata)
+        self._heartbeat_interval = check_seconds(
+            "heartbeat_interval",
+            heartbeat_interval,
+            zero=True,
+            finite=True,
+            otherwise=" (0: no heartbeats)",
+        )
+        check_callable("on_progress", on_progress, optional=True)
         self._on_progress = on_progress
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
@@ -233,6 +295,11 @@ class _ServiceBase(HasOptions):
         return _KeyHidingClient(
             token=self.__api_key, prefix="", auth_header_name=API_KEY_HEADER, **common
         )
+
+    def _close_within(self) -> float:
+        """The one deadline of the terminates on close, retries included: the client's
+        read timeout (60 s by default, and without one), not retries times timeout."""
+        return self._timeout.read or CLOSE_TIMEOUT
 
     def _open_session(self) -> Plan[str]:
         session: wire.Session = yield calls.create_session(
@@ -330,6 +397,10 @@ class ServiceClient(_ServiceBase):
         sleep: Callable[[float], None] = time.sleep,
         **options: Unpack[ClientOptions],
     ) -> None:
+        check_type(
+            "http_client", http_client, (httpx.Client, type(None)), "an httpx.Client, or None"
+        )
+        check_callable("sleep", sleep)
         super().__init__(base_url, api_key, **options)
         inner = ClientTransport(http_client) if http_client is not None else None
         transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
@@ -361,16 +432,17 @@ class ServiceClient(_ServiceBase):
         """Stop the heartbeat, terminate the models this client created (unless kept; errors
         are logged and ignored) and close connections. Checkpoints stay.
 
+        Bounded whatever the server does: a heartbeat still being sent is abandoned, and
+        the terminates, retries included, end within the client's read timeout.
+
         A ``with_options()`` copy closes nothing: its original owns the connections.
         """
         if self._root is not self:
             return
-        self._stop.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join(timeout=self._timeout.read or 60.0)
-            self._heartbeat = None
+        self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
+        self._heartbeat = None
         if not self._io.closed:
-            self._io.run(self._created.terminate())
+            self._io.until(self._close_within()).run(self._created.terminate())
         self._io.close()
 
     def _ensure_session(self) -> str:
@@ -390,7 +462,7 @@ class ServiceClient(_ServiceBase):
     def _beat(self, session_id: str) -> None:
         while not self._wait_beat(self._heartbeat_interval):
             try:
-                self._io.send(calls.send_heartbeat(session_id))
+                self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
             except Exception as exc:  # a failed heartbeat must not end the thread
                 if self._stop.is_set():
                     return
@@ -600,6 +672,13 @@ class AsyncServiceClient(_ServiceBase):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        check_type(
+            "http_client",
+            http_client,
+            (httpx.AsyncClient, type(None)),
+            "an httpx.AsyncClient, or None",
+        )
+        check_callable("sleep", sleep, optional=True)
         super().__init__(base_url, api_key, **options)
         inner = AsyncClientTransport(http_client) if http_client is not None else None
         sleep = sleep or asyncio_sleep
@@ -643,7 +722,7 @@ class AsyncServiceClient(_ServiceBase):
                 await self._heartbeat
             self._heartbeat = None
         if not self._io.closed:
-            await self._io.run(self._created.terminate())
+            await self._io.until(self._close_within()).run(self._created.terminate())
         await self._io.aclose()
 
     async def _ensure_session(self) -> str:
@@ -665,7 +744,7 @@ class AsyncServiceClient(_ServiceBase):
         while True:
             await self._wait_beat(self._heartbeat_interval)
             try:
-                await self._io.send(calls.send_heartbeat(session_id))
+                await self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
             except Exception as exc:  # a failed heartbeat must not end the task
                 logger.warning("heartbeat of session %s failed: %s", session_id, exc)
 

@@ -102,6 +102,8 @@ class _Base(Generic[SleepT]):
         self._sleep = sleep
         self.on_progress = on_progress
         self.options = CallOptions()
+        # On ``poll.clock``: when every call of this IO must have ended (``until``).
+        self._deadline: float | None = None
         self._shared = False
         # One flag each for an IO and its with_options copies.
         self._opened = [False]
@@ -124,13 +126,25 @@ class _Base(Generic[SleepT]):
         clone._shared = True
         return clone
 
+    def until(self, seconds: float, *, max_retries: int | None = None) -> Self:
+        """A copy whose calls all end within ``seconds`` from now, retries included: one
+        deadline shared by every call, where ``with_options`` gives each call its own."""
+        clone = self.with_options(timeout=None, max_retries=max_retries)
+        clone._deadline = self.poll.clock() + seconds
+        return clone
+
     def _before_send(self) -> None:
         if self.closed:
             raise RuntimeError("the Weaver client is closed")
         self._opened[0] = True
 
     def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:
-        return {**call.request, "extensions": {EXTENSION: options or self.options}}
+        options = options or self.options
+        if self._deadline is not None:
+            left = max(0.0, self._deadline - self.poll.clock())
+            if options.timeout is None or options.timeout > left:
+                options = attrs.evolve(options, timeout=left)
+        return {**call.request, "extensions": {EXTENSION: options}}
 
     def _poll(
         self, operation_id: str, wait: float | None, budget: float | None, seen: str | None
@@ -145,9 +159,10 @@ class _Base(Generic[SleepT]):
         return call, CallOptions(timeout=budget, max_retries=0)
 
     def _within(self, budget: float | None) -> Self:
-        """This IO; inside a wait, a copy whose calls are bounded as ``_poll``'s are (for a
-        handle that looks again through a plan, such as a recovered save's list)."""
-        return self if budget is None else self.with_options(timeout=budget, max_retries=0)
+        """This IO; inside a wait, a copy whose calls are bounded as ``_poll``'s are, all
+        within the one budget (for a handle that looks again through a plan, such as a
+        recovered save's list of several pages)."""
+        return self if budget is None else self.until(budget, max_retries=0)
 
 
 class HasOptions:

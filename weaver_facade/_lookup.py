@@ -52,6 +52,7 @@ class CheckpointPager:
         low, high = limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
         self.page_size = check_int("page_size", page_size, low, high)
         self.cursor: str | None = None
+        self._seen: set[str] = set()
         self.done = False
 
     def call(self) -> Call[wire.CheckpointList]:
@@ -66,14 +67,15 @@ class CheckpointPager:
         cursor = optional(op, "CheckpointList", "next_cursor", page.next_cursor, str)
         if cursor is None:
             self.done = True
-        elif cursor == self.cursor:
-            # A server that repeats a cursor would make us list for ever.
+        elif cursor in self._seen:
+            # A server whose cursors go round (A, B, A) would make us list for ever.
             raise ResponseValidationError(
-                f"{op}: CheckpointList: field `next_cursor` repeats the cursor just sent",
+                f"{op}: CheckpointList: field `next_cursor` repeats a cursor already sent",
                 operation=op,
                 field="next_cursor",
             )
         else:
+            self._seen.add(cursor)
             self.cursor = cursor
         return found
 

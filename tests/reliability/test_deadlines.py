@@ -7,6 +7,7 @@ second for a loaded machine. The server is a scripted one on a loopback port.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import threading
 import time
@@ -20,6 +21,7 @@ from tests.support.scripted_http import HANG, Reply, ScriptedServer, pending, un
 from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
+    AsyncServiceClient,
     InternalServerError,
     OperationTimeoutError,
     ServiceClient,
@@ -190,3 +192,52 @@ def test_a_recovered_save_that_times_out_names_a_command_that_takes_its_path() -
     last = result.stderr.splitlines()[-1]
     assert last.startswith("error: operation weaver://m-1/checkpoints/a still pending")
     assert last.endswith("`weaver-facade checkpoints show weaver://m-1/checkpoints/a`")
+
+
+def hung_after_models(method: str, path: str) -> Reply | str:
+    """A session and models as asked, then no answer: heartbeats and terminates hang."""
+    if path == "/api/v1/sessions":
+        made = "2026-11-29T10:01:00Z"
+        session = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
+        return 201, {**session, "created_at": made, "updated_at": made}, {}
+    if path == "/api/v1/sessions/s-1/models":
+        model_id = f"m-{threading.get_ident()}-{time.monotonic_ns()}"
+        return 201, {"id": model_id, "base_model": "weaver-tiny", "training_mode": "lora"}, {}
+    return HANG
+
+
+def wait_for_heartbeat(server: ScriptedServer) -> None:
+    start = time.monotonic()
+    while not any(path.endswith("/heartbeat") for _, path in server.requests):
+        assert elapsed_since(start) < 10, "no heartbeat was sent"
+        time.sleep(0.01)
+
+
+def test_close_against_a_hung_server_ends_within_the_clients_timeout() -> None:
+    # The audit: close() waited the read timeout for a heartbeat in flight, then each
+    # terminate was tried five times the read timeout (28-33 s with timeout=5).
+    with ScriptedServer(hung_after_models) as server:
+        svc = ServiceClient(server.base_url, "k", timeout=2, heartbeat_interval=0.05)
+        svc.create_training_client("weaver-tiny")
+        svc.create_training_client("weaver-tiny")
+        wait_for_heartbeat(server)
+        start = time.monotonic()
+        svc.close()
+        took = elapsed_since(start)
+        terminates = [path for _, path in server.requests if path.endswith("/terminate")]
+    assert took < 2 + SLACK
+    assert len(terminates) >= 1  # it tried, within the one deadline
+
+
+async def test_async_close_against_a_hung_server_ends_within_the_clients_timeout() -> None:
+    with ScriptedServer(hung_after_models) as server:
+        svc = AsyncServiceClient(server.base_url, "k", timeout=2, heartbeat_interval=0.05)
+        await svc.create_training_client("weaver-tiny")
+        await svc.create_training_client("weaver-tiny")
+        await asyncio.to_thread(wait_for_heartbeat, server)
+        start = time.monotonic()
+        await svc.aclose()
+        took = elapsed_since(start)
+        terminates = [path for _, path in server.requests if path.endswith("/terminate")]
+    assert took < 2 + SLACK
+    assert len(terminates) >= 1

@@ -99,6 +99,75 @@ def test_bad_max_retries() -> None:
         ServiceClient(BASE, max_retries=-1)
 
 
+# The audit: timeout=-1 and heartbeat_interval=-1 were accepted; wrong types raised
+# TypeError or AttributeError (api_key=<non-str>: AttributeError) from deep inside.
+BAD_OPTIONS = [
+    ("timeout", -1),
+    ("timeout", 0),
+    ("timeout", "5"),
+    ("timeout", True),
+    ("timeout", None),
+    ("timeout", float("nan")),
+    ("timeout", float("inf")),
+    ("timeout", httpx.Timeout(-1)),
+    ("timeout", httpx.Timeout(5, read=0)),
+    ("heartbeat_interval", -1),
+    ("heartbeat_interval", "30"),
+    ("heartbeat_interval", None),
+    ("heartbeat_interval", float("inf")),
+    ("max_retries", "4"),
+    ("poll", 5),
+    ("retry", {"max_retries": 1}),
+    ("tags", "run-1"),
+    ("tags", 5),
+    ("tags", ["ok", 5]),
+    ("user_metadata", ["a"]),
+    ("user_metadata", {"a": 1}),
+    ("on_progress", "print"),
+    ("terminate_models_on_close", "no"),
+    ("http_client", object()),
+    ("sleep", 5),
+    ("base_url", 8080),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_OPTIONS, ids=[f"{n}={v!r}" for n, v in BAD_OPTIONS])
+@pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
+def test_bad_constructor_arguments_are_named(
+    client: type[ServiceClient | AsyncServiceClient], name: str, value: object
+) -> None:
+    options: dict[str, object] = {"base_url": BASE, "api_key": KEY, name: value}
+    with pytest.raises(InvalidArgumentError, match=f"^{name}"):
+        client(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", [b"sk-bytes-key-7e1", ["sk-list-key-7e1"], 12345678901])
+@pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
+def test_a_key_of_the_wrong_type_is_named_and_not_shown(
+    client: type[ServiceClient | AsyncServiceClient], key: object
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^api_key") as info:
+        client(BASE, key)  # type: ignore[arg-type]
+    assert "7e1" not in str(info.value)
+    assert "12345678901" not in str(info.value)
+
+
+@pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
+def test_good_constructor_arguments_are_kept(
+    client: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    svc = client(
+        BASE,
+        f" {KEY}\n",
+        timeout=httpx.Timeout(None, connect=2),
+        heartbeat_interval=0,
+        tags=("a",),
+        user_metadata={"k": "v"},
+    )
+    assert svc._timeout == httpx.Timeout(None, connect=2)
+    assert (svc._tags, svc._user_metadata) == (["a"], {"k": "v"})
+
+
 def test_a_closed_client_refuses_to_send() -> None:
     fake = FakeWeaver()
     with service(fake) as svc:
@@ -142,6 +211,8 @@ def test_heartbeat_thread_beats_while_open_and_stops_on_close() -> None:
         assert thread is not None
         assert thread.daemon
         assert beats.wait(timeout=10)
+    # close() does not wait for the thread (a heartbeat in flight is abandoned), but it ends.
+    thread.join(timeout=10)
     assert not thread.is_alive()
     assert asked == [12.5] * 4  # three beats, then the wait that close() ended
     assert len(fake.sent("POST", HEARTBEAT)) == 3
@@ -174,6 +245,26 @@ def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCapture
     assert len(fake.sent("POST", HEARTBEAT)) == 2
     assert any("heartbeat of session s-1 failed" in r.getMessage() for r in caplog.records)
     assert KEY not in caplog.text
+
+
+def test_a_failed_heartbeat_is_not_retried_the_next_beat_is() -> None:
+    # weaver-wire.md: the real SDK sends a heartbeat every 30 s and ignores the reply. A
+    # retried one could outlive close(), which abandons a heartbeat in flight.
+    fake = FakeWeaver()
+    beaten = threading.Event()
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        beaten.set()
+        body = {"error": "unavailable", "message": "busy", "retryable": True}
+        return json_reply(503, body, {"Retry-After": "0"})
+
+    fake.script("POST", HEARTBEAT, *[unavailable] * 5)
+    with service(fake) as svc:
+        svc._heartbeat_interval = 30.0
+        _beats_then_waits_for_close(svc, 1)
+        svc.create_training_client("weaver-tiny")
+        assert beaten.wait(timeout=10)
+    assert len(fake.sent("POST", HEARTBEAT)) == 1
 
 
 async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:

@@ -222,6 +222,35 @@ def test_a_recovered_save_keeps_the_wait_deadline() -> None:
     assert getattr(info.value.last_error, "retry_after", None) == 20.0
 
 
+def test_a_recovered_saves_pages_share_the_wait_deadline() -> None:
+    # The audit: each page of the list a recovered save watches got the whole time left,
+    # so two pages of 2 s each overran a 3 s wait by a second.
+    fake, clock = FakeWeaver(), FakeClock()
+
+    def slow(body: dict[str, Any]) -> Any:
+        def reply(request: httpx.Request) -> httpx.Response:
+            if read_timeout(request) < 2:
+                clock.now += read_timeout(request)
+                raise httpx.ReadTimeout("timed out", request=request)
+            clock.now += 2
+            return json_reply(200, body)
+
+        return reply
+
+    other = checkpoint_json("m-1", "other")
+    mine = {**checkpoint_json("m-1", "a"), "status": "pending"}
+    pages = [slow({"items": [other], "next_cursor": "p2"}), slow({"items": [mine]})]
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        lost_save_reply(fake)
+        handle = svc.create_training_client("weaver-tiny").save_state("a", wait=False)
+        fake.script("GET", LIST, *pages * 10)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError):
+            handle.result(timeout=3)
+    assert clock.now - begin <= 3 + DEADLINE_GRACE + 1e-9
+
+
 def test_a_recovered_saves_timeout_says_how_to_look_at_it_again() -> None:
     # Its id is the checkpoint's path, which service.operation() refuses.
     fake, clock = FakeWeaver(), FakeClock()
@@ -498,3 +527,20 @@ async def test_an_async_download_timeout_bounds_its_descriptor_request(tmp_path:
             await svc.download_weights(artifact, tmp_path, timeout=3)
     assert reads
     assert max(reads) <= 3
+
+
+def test_close_terminates_within_one_read_timeout_by_default() -> None:
+    # The audit: against a server that never answers, close() retried each terminate five
+    # times the 60 s read timeout, about 5 minutes. The README: it ends within the read timeout.
+    fake, clock = FakeWeaver(), FakeClock()
+
+    def never(request: httpx.Request) -> httpx.Response:
+        clock.now += read_timeout(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    poll = PollPolicy(PollSettings(), clock=clock)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        svc.create_training_client("weaver-tiny")
+        fake.script("POST", "/api/v1/models/m-1/terminate", *[never] * 100)
+        begin = clock.now
+    assert 60 - 0.1 < clock.now - begin <= 60 + DEADLINE_GRACE

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.fakeserver import KEY, FakeWeaver, error_json, json_reply, service
+from tests.support.fakeserver import (
+    KEY,
+    FakeWeaver,
+    async_service,
+    error_json,
+    json_reply,
+    service,
+)
 from weaver_facade import (
     APIConnectionError,
     APIError,
@@ -404,6 +411,39 @@ def test_a_repeated_cursor_ends_the_listing(fake: FakeWeaver, trainer: TrainingC
     fake.script("GET", SAVE, page, json_reply(200, {"items": [], "next_cursor": "same"}))
     with pytest.raises(ResponseValidationError, match="next_cursor"):
         trainer.list_checkpoints()
+
+
+def cursor_cycle(fake: FakeWeaver) -> None:
+    """Pages whose cursors go A, B, A, B, ...: a cycle that is no immediate repeat."""
+    fake.script(
+        "GET",
+        SAVE,
+        *[
+            json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": "AB"[i % 2]})
+            for i in range(50)
+        ],
+    )
+
+
+def test_a_cursor_cycle_ends_the_listing(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    # The audit: A -> B -> A listed for ever; only an immediate repeat was caught.
+    cursor_cycle(fake)
+    with pytest.raises(ResponseValidationError, match="next_cursor") as info:
+        trainer.list_checkpoints()
+    assert info.value.field == "next_cursor"
+    assert len(fake.sent("GET", SAVE)) == 3
+    cursor_cycle(fake)
+    with pytest.raises(ResponseValidationError, match="next_cursor"):
+        trainer.latest_checkpoint()  # a plan over the same pages
+
+
+async def test_an_async_cursor_cycle_ends_the_listing(fake: FakeWeaver) -> None:
+    cursor_cycle(fake)
+    async with async_service(fake) as svc:
+        trainer = await svc.training_client("m-1", next_seq_id=1)
+        with pytest.raises(ResponseValidationError, match="next_cursor"):
+            await trainer.list_checkpoints()
+    assert len(fake.sent("GET", SAVE)) == 3
 
 
 def test_forward_backward_result_missing_loss(fake: FakeWeaver, trainer: TrainingClient) -> None:
