@@ -5,13 +5,22 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.cli import Cli
-from weaver_facade import DownloadProgress, InvalidArgumentError, OperationHandle, ServiceClient
+from tests.support.fakeserver import FakeWeaver, checkpoint_json, json_reply
+from tests.support.fakeserver import service as fake_service
+from tests.unit.test_export import CHECKPOINT, EXPORT, LIST, artifact_json
+from weaver_facade import (
+    DownloadProgress,
+    InvalidArgumentError,
+    OperationHandle,
+    ServiceClient,
+)
 from weaver_facade._cli import artifacts as cli_artifacts
 
 
@@ -239,3 +248,30 @@ def test_export_shows_its_operation_while_waiting(cli: Cli, model_id: str) -> No
     hit = cli("checkpoints", "export", ref)  # an identical export: no operation runs
     assert hit.exit_code == 0, hit.stderr
     assert "operation" not in hit.stderr
+
+
+def test_an_identical_export_still_running_names_a_command_that_shows_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server may answer an identical export with its artifact, still pending (the
+    # emulator answers the running operation instead): no operation to `operations wait`,
+    # so both hints name `checkpoints artifacts` of the artifact's checkpoint.
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    fake.script("POST", EXPORT, *[json_reply(200, artifact_json("pending"))] * 3)
+    fake.script("GET", LIST, *[json_reply(200, {"items": [artifact_json("pending")]})] * 100)
+    with fake_service(fake, sleep=time.sleep) as other:
+        trainer = other.training_client("m-1")
+        monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
+        ref = "weaver://m-1/checkpoints/c"  # artifact_json's checkpoint
+        hint = f"weaver-facade checkpoints artifacts {ref}"
+        run = cli("checkpoints", "export", ref, "--no-wait", "--json")
+        assert run.exit_code == 0, run.stderr
+        assert run.json()["status"] == "pending"
+        assert run.json()["id"] == artifact_json()["uri"]
+        run = cli("checkpoints", "export", ref, "--no-wait")
+        assert run.stderr.strip() == f"look at it with: {hint}"
+        run = cli("checkpoints", "export", ref, "--timeout", "0.2", "--json")
+        assert run.exit_code == 1
+        assert run.stderr.strip().endswith(f"look at it again with `{hint}`")
+        assert run.json()["error"]["type"] == "OperationTimeoutError"

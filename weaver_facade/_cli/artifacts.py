@@ -23,6 +23,7 @@ from .. import (
     DownloadProgress,
     DownloadResult,
     DownloadTarget,
+    OperationTimeoutError,
     ServiceClient,
 )
 from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
@@ -71,6 +72,13 @@ def download_json(r: DownloadResult) -> dict[str, Any]:
     }
 
 
+def _shown_by(operation_id: str) -> str | None:
+    """For an export answered with its artifact (no operation, so `operations wait` cannot
+    take it: its id is the artifact's uri), the command that shows it."""
+    checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
+    return f"weaver-facade checkpoints artifacts {checkpoint}" if artifacts else None
+
+
 @checkpoints.command("export")
 @click.argument("ref")
 @click.option(
@@ -112,12 +120,27 @@ def export(
             force=force,
             wait=False,
         )
+        shown = _shown_by(handle.id)
         if no_wait:
-            _show_started(handle, "export_checkpoint")
+            _show_started(handle, "export_checkpoint", shown and f"look at it with: {shown}")
             return
-        if not handle.status.is_terminal:  # an identical export's artifact is there already
-            state.progress.follow(handle, left())
-        artifact = handle.result(0)
+        try:
+            if not handle.status.is_terminal:  # an identical export may be done already
+                state.progress.follow(handle, left())
+            artifact = handle.result(0)
+        except OperationTimeoutError as exc:
+            if shown is None:
+                raise
+            cause = f" (the last poll failed: {exc.poll_error})" if exc.poll_error else ""
+            message = (
+                f"export {exc.operation_id} still {exc.status} after {exc.waited:.1f} s{cause}; "
+                f"it keeps running on the server: look at it again with `{shown}`"
+            )
+            raise CliError(
+                message,
+                exit_code=EXIT_API_ERROR,
+                payload=state.error_payload(exc, EXIT_API_ERROR, message),
+            ) from None
     if state.as_json:
         emit_json(artifact_json(artifact))
     else:
