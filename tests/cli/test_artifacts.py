@@ -275,3 +275,17 @@ def test_an_identical_export_still_running_names_a_command_that_shows_it(
         assert run.exit_code == 1
         assert run.stderr.strip().endswith(f"look at it again with `{hint}`")
         assert run.json()["error"]["type"] == "OperationTimeoutError"
+
+
+def test_no_verify_shows_no_hash_as_if_checked(cli: Cli, model_id: str, tmp_path: Path) -> None:
+    # The descriptor's sha256 next to a file that was never hashed would read as checked.
+    ref = saved(cli, model_id)
+    artifact = cli("checkpoints", "export", ref, "--json").json()
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--no-verify")
+    assert run.exit_code == 0, run.stderr
+    for f in artifact["files"]:
+        assert f["sha256"] not in run.stdout
+        [row] = [line for line in run.stdout.splitlines() if f["name"] in line]
+        assert "not checked" in row
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "v"))
+    assert all(f["sha256"] in run.stdout for f in artifact["files"])

@@ -318,7 +318,15 @@ def download(
     if state.as_json:
         emit_json(download_json(result))
         return
-    rows = [(f.name, f"{_size(f.size)}  sha256 {f.sha256 or '-'}") for f in result.files]
+    # Unverified files show no hash: the descriptor's would read as checked.
+    rows = [
+        (
+            f.name,
+            f"{_size(f.size)}  "
+            + ("sha256 not checked (--no-verify)" if no_verify else f"sha256 {f.sha256 or '-'}"),
+        )
+        for f in result.files
+    ]
     rows.append(
         (
             "total",
