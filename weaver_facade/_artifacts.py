@@ -363,7 +363,11 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
                     f"{target!r} is neither an artifact id (UUID) nor a 'weaver://' path"
                 ) from None
         if match := _ARTIFACT_PATH.fullmatch(target):  # a checkpoint path and a kind
-            checkpoint, path_kind = match["checkpoint"], check_kind(match["kind"])
+            checkpoint = match["checkpoint"]
+            if match["kind"] not in {k.value for k in ArtifactKind}:  # named as in the path
+                ends = " or ".join(f"/artifacts/{k.value}" for k in ArtifactKind)
+                raise InvalidArgumentError(f"{target!r}: an artifact's path ends in {ends}")
+            path_kind = ArtifactKind(match["kind"])
     if path_kind is not None and kind is not None and path_kind is not kind:
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind

@@ -20,6 +20,7 @@ from weaver_facade import (
     InvalidArgumentError,
     OperationHandle,
     ServiceClient,
+    StorageError,
 )
 from weaver_facade._cli import artifacts as cli_artifacts
 
@@ -147,6 +148,18 @@ def test_a_destination_that_cannot_be_made_is_one_line(
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
     run = cli("checkpoints", "download", "not-a-ref", "-o", str(tmp_path / "o"))
     assert run.exit_code == 2
+    path = "weaver://m/checkpoints/c/artifacts/weights"
+    run = cli("checkpoints", "download", path, "-o", str(tmp_path / "o"))
+    assert run.exit_code == 2
+    # The path is what was given, not a kind= (the issue: "kind must be ... or None").
+    assert "/artifacts/hf_adapter" in run.stderr
+    assert "kind must" not in run.stderr
+    assert "None" not in run.stderr
+    merged = path.replace("weights", "hf_model")
+    run = cli("checkpoints", "download", merged, "-o", str(tmp_path / "o"), "--kind", "hf_adapter")
+    assert run.exit_code == 2
+    assert "'--kind'" in run.stderr
+    assert "kind=" not in run.stderr
     run = cli("checkpoints", "export", "weaver://m/checkpoints/c", "--ttl", "0")
     assert run.exit_code == 2
     run = cli("checkpoints", "download", "weaver://m/checkpoints/c")
@@ -165,9 +178,13 @@ def test_max_concurrency_takes_the_library_default_and_bound(
     assert cli("checkpoints", "export", ref).exit_code == 0
     with pytest.raises(InvalidArgumentError) as refused:
         service.download_weights(ref, tmp_path / "lib", max_concurrency=65)
+    assert "64" in str(refused.value)
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--max-concurrency", "65")
     assert run.exit_code == 2
-    assert str(refused.value) in run.stderr
+    # Named as the option on the command line, not as the Python parameter.
+    assert "'--max-concurrency'" in run.stderr
+    assert "64" in run.stderr
+    assert "max_concurrency" not in run.stderr
     assert not (tmp_path / "o").exists()
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--max-concurrency", "64")
     assert run.exit_code == 0, run.stderr
@@ -289,3 +306,20 @@ def test_no_verify_shows_no_hash_as_if_checked(cli: Cli, model_id: str, tmp_path
         assert "not checked" in row
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "v"))
     assert all(f["sha256"] in run.stdout for f in artifact["files"])
+
+
+def test_a_storage_error_shows_its_status_in_json(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # StorageError carries the last status storage answered; --json shows it as it does
+    # an API error's.
+    def refused(*_: object, **__: object) -> None:
+        raise StorageError("a.bin: storage answered HTTP 403", name="a.bin", status_code=403)
+
+    monkeypatch.setattr(ServiceClient, "download_weights", refused)
+    path = "weaver://m/checkpoints/c/artifacts/hf_adapter"
+    run = cli("checkpoints", "download", path, "-o", str(tmp_path / "o"), "--json")
+    assert run.exit_code == 1
+    error = run.json()["error"]
+    assert error["type"] == "StorageError"
+    assert error["status_code"] == 403
