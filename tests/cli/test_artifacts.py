@@ -275,7 +275,7 @@ def test_an_identical_export_still_running_names_a_command_that_shows_it(
     # so both hints name `checkpoints artifacts` of the artifact's checkpoint.
     fake = FakeWeaver()
     fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
-    fake.script("POST", EXPORT, *[json_reply(200, artifact_json("pending"))] * 3)
+    fake.script("POST", EXPORT, *[json_reply(200, artifact_json("pending"))] * 4)
     fake.script("GET", LIST, *[json_reply(200, {"items": [artifact_json("pending")]})] * 100)
     with fake_service(fake, sleep=time.sleep) as other:
         trainer = other.training_client("m-1")
@@ -292,6 +292,14 @@ def test_an_identical_export_still_running_names_a_command_that_shows_it(
         assert run.exit_code == 1
         assert run.stderr.strip().endswith(f"look at it again with `{hint}`")
         assert run.json()["error"]["type"] == "OperationTimeoutError"
+
+        def interrupted(*_: object, **__: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(OperationHandle, "watch", interrupted)
+        run = cli("checkpoints", "export", ref)
+        assert run.exit_code == 130
+        assert run.stderr.strip().endswith(f"(`{hint}`)")
 
 
 def test_no_verify_shows_no_hash_as_if_checked(cli: Cli, model_id: str, tmp_path: Path) -> None:

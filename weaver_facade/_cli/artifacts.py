@@ -144,6 +144,14 @@ def export(
                 exit_code=EXIT_API_ERROR,
                 payload=state.error_payload(exc, EXIT_API_ERROR, message),
             ) from None
+        except KeyboardInterrupt as exc:
+            if shown is None:
+                raise
+            message = f"interrupted; export {handle.id} keeps running on the server (`{shown}`)"
+            payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
+            if payload is not None:
+                payload["operation_id"] = handle.id
+            raise CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload) from None
     if state.as_json:
         emit_json(artifact_json(artifact))
     else:
