@@ -638,7 +638,10 @@ class TrainingClient(_TrainingBase[SyncIO]):
             wait: Wait until the artifact is ``completed`` (default; the export's
                 ``conversion_progress`` goes to the client's ``on_progress``), or return
                 an ``OperationHandle``. An identical export that already exists comes
-                back at once (with ``wait=False``, as an already-done handle).
+                back at once (with ``wait=False``, as an already-done handle); one that
+                the server answers with its artifact still pending is waited for
+                through its checkpoint's artifact list (its handle's ``id`` is the
+                artifact's ``uri``: there is no operation to re-attach to).
 
         Raises:
             MergeNotSupportedError: ``merge_adapter`` for a ``full_ft`` model.
