@@ -12,7 +12,7 @@ import enum
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -47,6 +47,7 @@ __all__ = [
     "DownloadDeadline",
     "DownloadResult",
     "DownloadTarget",
+    "ExportWatch",
     "artifact_from_wire",
     "artifact_result",
     "check_descriptor_kind",
@@ -362,7 +363,11 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
                     f"{target!r} is neither an artifact id (UUID) nor a 'weaver://' path"
                 ) from None
         if match := _ARTIFACT_PATH.fullmatch(target):  # a checkpoint path and a kind
-            checkpoint, path_kind = match["checkpoint"], check_kind(match["kind"])
+            checkpoint = match["checkpoint"]
+            if match["kind"] not in {k.value for k in ArtifactKind}:  # named as in the path
+                ends = " or ".join(f"/artifacts/{k.value}" for k in ArtifactKind)
+                raise InvalidArgumentError(f"{target!r}: an artifact's path ends in {ends}")
+            path_kind = ArtifactKind(match["kind"])
     if path_kind is not None and kind is not None and path_kind is not kind:
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind
@@ -389,13 +394,49 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     return ready[-1].id  # the newest of that kind
 
 
-def export_snapshot(
-    artifact: Artifact, raw: Mapping[str, Any], operation: str
-) -> OperationSnapshot:
-    """A done operation standing for an export answered with the existing artifact (200)."""
-    return OperationSnapshot(
-        id=f"artifact-{artifact.id}",
-        status=OperationStatus.DONE,
-        kind=operation,
-        response=raw,
-    )
+_EXPORT_STATUS = {
+    ArtifactStatus.PENDING: OperationStatus.PENDING,
+    ArtifactStatus.COMPLETED: OperationStatus.DONE,
+}
+
+
+class ExportWatch:
+    """An export answered with its artifact (an identical export's 200, or our own export
+    recovered after a lost reply) seen as an operation: there is no operation id, so its
+    id is the artifact's ``uri`` and its status follows the artifact's in its checkpoint's
+    list (``look``)."""
+
+    def __init__(self, artifact: Artifact, kind: str) -> None:
+        self.id = artifact.uri
+        self.kind = kind
+        self.latest = artifact
+
+    def snapshot(self, artifact: Artifact) -> OperationSnapshot:
+        """The export's state, from the artifact as last seen."""
+        self.latest = artifact
+        status = _EXPORT_STATUS.get(artifact.status, OperationStatus.ERROR)
+        failed = status is OperationStatus.ERROR
+        return OperationSnapshot(
+            id=self.id,
+            status=status,
+            kind=self.kind,
+            error_code="export_failed" if failed else None,
+            error_message=(artifact.error or f"the export of artifact {artifact.id} failed")
+            if failed
+            else None,
+        )
+
+    def look(self) -> Plan[OperationSnapshot]:
+        """See the artifact again in its checkpoint's list."""
+        items = yield from list_artifacts_plan(self.latest.checkpoint_id)
+        found = [a for a in items if a.id == self.latest.id]
+        if not found:
+            gone = attrs.evolve(
+                self.latest, status=ArtifactStatus.ERROR, error="the artifact disappeared"
+            )
+            return self.snapshot(gone)
+        return self.snapshot(found[0])
+
+    def result(self, _: OperationSnapshot) -> Artifact:
+        """The artifact, once completed."""
+        return self.latest

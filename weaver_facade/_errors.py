@@ -372,7 +372,8 @@ class OperationTimeoutError(WeaverError, TimeoutError):
 
     Re-attach later with ``service.operation(error.operation_id)``; for a save
     recovered without its operation, the id is the checkpoint's ``weaver://`` path,
-    for ``get_checkpoint()``.
+    for ``get_checkpoint()``; for an export answered with its artifact (no operation),
+    the artifact's ``uri``, whose checkpoint ``list_artifacts()`` shows.
 
     Attributes:
         operation_id: The operation's id.
@@ -408,12 +409,15 @@ class OperationTimeoutError(WeaverError, TimeoutError):
                 f"operation {operation_id} last seen {status}; no answer after {waited:.1f} s, "
                 f"the last poll failed ({last_error}); it may still be running on the server"
             )
-        again = (
-            # A save recovered without its operation watches its checkpoint (``_recovery``).
-            f"look at it again with get_checkpoint({operation_id!r})"
-            if operation_id.startswith("weaver://")
-            else f"re-attach with service.operation({operation_id!r})"
-        )
+        # A save recovered without its operation watches its checkpoint (``_recovery``), an
+        # export answered with its artifact watches the checkpoint's artifacts.
+        checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
+        if not operation_id.startswith("weaver://"):
+            again = f"re-attach with service.operation({operation_id!r})"
+        elif artifacts:
+            again = f"look at it again with list_artifacts({checkpoint!r})"
+        else:
+            again = f"look at it again with get_checkpoint({operation_id!r})"
         super().__init__(f"{message}: {again}")
 
 

@@ -16,12 +16,16 @@ about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
   httpx's; its replies are read through the same ``readinto``.
 * **Timeouts**: ``CONNECT_TIMEOUT`` to connect (TLS included), ``read_timeout``
   between two reads.
+* **Logs.** A presigned URL is a credential; the direct GETs log nothing, and
+  through the proxy httpx's and httpcore's records are dropped while a thread
+  sends a storage GET (they hold the URL, and a redirect's ``Location``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import socket
 import ssl
 import threading
@@ -38,6 +42,28 @@ __all__ = ["FAILURES", "Reply", "StorageHTTP"]
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+# Where httpx logs a request's URL (INFO) and httpcore a reply's headers (DEBUG).
+_HTTPX_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+_SENDING = threading.local()
+
+
+class _NotWhileSending(logging.Filter):
+    """Drops the records of a thread while it sends a storage GET through httpx."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_SENDING, "active", False)
+
+
+_QUIET = _NotWhileSending()
 
 
 class StorageProtocolError(http.client.HTTPException):
@@ -200,13 +226,19 @@ class StorageHTTP:
     def _via_httpx(self, url: str, headers: dict[str, str]) -> _HttpxReply:
         with self._lock:
             if self._httpx is None:
+                for name in _HTTPX_LOGGERS:
+                    logging.getLogger(name).addFilter(_QUIET)  # once: filters are a set
                 self._httpx = httpx.Client(
                     follow_redirects=True,
                     max_redirects=MAX_REDIRECTS,
                     timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT),
                 )
         request = self._httpx.build_request("GET", url, headers=headers)
-        return _HttpxReply(self._httpx.send(request, stream=True))
+        _SENDING.active = True
+        try:
+            return _HttpxReply(self._httpx.send(request, stream=True))
+        finally:
+            _SENDING.active = False
 
     def close(self) -> None:
         if self._httpx is not None:

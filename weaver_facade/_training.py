@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
-import attrs
 from weaver_client import limits
 from weaver_client.types import UNSET, Unset
 
@@ -22,10 +21,9 @@ from . import _lookup as lookup
 from ._args import check_bool, check_choice, check_int
 from ._artifacts import (
     Artifact,
-    ArtifactStatus,
+    ExportWatch,
     artifact_from_wire,
     artifact_result,
-    export_snapshot,
     find_checkpoint_id,
     list_artifacts_plan,
 )
@@ -46,8 +44,6 @@ from ._errors import (
     ExportInProgressError,
     InvalidArgumentError,
     InvalidDatumError,
-    OperationFailedError,
-    OperationTimeoutError,
     OptimizerStateUnavailableError,
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
@@ -72,7 +68,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import Pause, Plan
+from ._wire import Plan
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -92,6 +88,13 @@ __all__ = [
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
+_R = TypeVar("_R")
+# What starts a save or an export: its first snapshot, its parser, and for one known by
+# other means than an operation (a recovered save, an export's artifact) a plan that
+# sees it again.
+_Handle: TypeAlias = tuple[
+    OperationSnapshot, ResultParser[_R], Callable[[], Plan[OperationSnapshot]] | None
+]
 
 
 class _ServerDefault(enum.Enum):
@@ -336,7 +339,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
         return Submission(call, _parse_optim)
 
-    def _save(self, name: object, include_optimizer: bool, ttl: object) -> Plan[_Handle]:
+    def _save(
+        self, name: object, include_optimizer: bool, ttl: object
+    ) -> Plan[_Handle[Checkpoint]]:
         """Start a save: a handle's parts, from the reply or, for a 409, from our own
         earlier attempt's checkpoint."""
         checked = validate_checkpoint_name(name)
@@ -352,7 +357,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
             return (yield from self._recover_save(intent, exc))
         return snapshot_from_wire(call.operation, operation), _parse_save, None
 
-    def _recover_save(self, intent: SaveIntent, error: CheckpointExistsError) -> Plan[_Handle]:
+    def _recover_save(
+        self, intent: SaveIntent, error: CheckpointExistsError
+    ) -> Plan[_Handle[Checkpoint]]:
         """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
         (see ``_recovery``)."""
         path = intent.path
@@ -376,9 +383,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
-    ) -> Plan[tuple[OperationSnapshot, ResultParser[Artifact], bool]]:
-        """Start an export: the operation to wait for and its parser, and whether the
-        reply was a 200 hit (an identical export exists; a done handle on it)."""
+    ) -> Plan[_Handle[Artifact]]:
+        """Start an export: the operation to wait for, its parser, and for a reply that is
+        the artifact itself (a 200 hit on an identical export, or our own recovered one) a
+        plan that sees it again (``ExportWatch``)."""
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
         ttl_seconds: int | Unset | None = (
@@ -403,42 +411,13 @@ class _TrainingBase(HasOptions, Generic[IO]):
                     checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
                 )
             except ExportInProgressError as exc:
-                artifact = yield from _recover_export(checkpoint_id, merge, exc)
-                return export_snapshot(artifact, {}, kind), lambda _: artifact, True
+                watch = ExportWatch((yield from _recover_export(checkpoint_id, merge, exc)), kind)
+                return watch.snapshot(watch.latest), watch.result, watch.look
         if reply.operation is not None:
-            return snapshot_from_wire(kind, reply.operation), _parse_export(kind), False
+            return snapshot_from_wire(kind, reply.operation), _parse_export(kind), None
         assert reply.artifact is not None
-        artifact = artifact_from_wire(kind, reply.artifact)
-        return export_snapshot(artifact, reply.artifact.to_dict(), kind), lambda _: artifact, True
-
-    def _export_done(self, artifact: Artifact, hit: bool) -> Plan[Artifact]:
-        """``artifact`` once completed. A 200 hit on an export still in progress has no
-        operation to wait for: its checkpoint's artifact list is looked at again."""
-        if not hit:
-            return artifact
-        poll = self._io.poll
-        started = poll.clock()
-        deadline = started + poll.settings.timeout
-        attempt = 0
-        while True:
-            if artifact.status is ArtifactStatus.ERROR:
-                raise _export_failed(artifact)
-            if artifact.status is not ArtifactStatus.PENDING:
-                return artifact
-            remaining = deadline - poll.clock()
-            if remaining <= 0:
-                raise OperationTimeoutError(
-                    operation_id=f"artifact-{artifact.id}",
-                    status=artifact.status.value,
-                    waited=poll.clock() - started,
-                )
-            attempt += 1
-            yield Pause(min(remaining, max(poll.settings.min_interval, poll.backoff(attempt))))
-            items = yield from list_artifacts_plan(artifact.checkpoint_id)
-            found = [a for a in items if a.id == artifact.id]
-            if not found:
-                raise _export_failed(attrs.evolve(artifact, error="the artifact disappeared"))
-            artifact = found[0]
+        watch = ExportWatch(artifact_from_wire(kind, reply.artifact), kind)
+        return watch.snapshot(watch.latest), watch.result, watch.look
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
         ttl = _check_ttl(ttl_seconds)
@@ -448,19 +427,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
         path = target.path if isinstance(target, Checkpoint) else target
         reply: wire.Checkpoint = yield calls.set_checkpoint_ttl(path, ttl)
         return checkpoint_from_wire("set_checkpoint_ttl", reply)
-
-
-_Handle: TypeAlias = tuple[
-    OperationSnapshot, ResultParser[Checkpoint], Callable[[], Plan[OperationSnapshot]] | None
-]
-
-
-def _export_failed(artifact: Artifact) -> OperationFailedError:
-    return OperationFailedError(
-        operation_id=f"artifact-{artifact.id}",
-        code="export_failed",
-        message=artifact.error or f"the export of artifact {artifact.id} failed",
-    )
 
 
 class TrainingClient(_TrainingBase[SyncIO]):
@@ -672,16 +638,18 @@ class TrainingClient(_TrainingBase[SyncIO]):
             wait: Wait until the artifact is ``completed`` (default; the export's
                 ``conversion_progress`` goes to the client's ``on_progress``), or return
                 an ``OperationHandle``. An identical export that already exists comes
-                back at once (with ``wait=False``, as an already-done handle).
+                back at once (with ``wait=False``, as an already-done handle); one that
+                the server answers with its artifact still pending is waited for
+                through its checkpoint's artifact list (its handle's ``id`` is the
+                artifact's ``uri``: there is no operation to re-attach to).
 
         Raises:
             MergeNotSupportedError: ``merge_adapter`` for a ``full_ft`` model.
             OperationFailedError: The export failed.
         """
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        snapshot, parse, hit = self._io.run(start)
-        handle = self._io.handle(snapshot, parse)
-        return self._io.run(self._export_done(handle.result(), hit)) if wait else handle
+        handle = self._io.handle(*self._io.run(start))
+        return handle.result() if wait else handle
 
     def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
@@ -889,11 +857,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> Artifact | AsyncOperationHandle[Artifact]:
         """See ``TrainingClient.export_weights``."""
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        snapshot, parse, hit = await self._io.run(start)
-        handle = self._io.handle(snapshot, parse)
-        if not wait:
-            return handle
-        return await self._io.run(self._export_done(await handle.result(), hit))
+        handle = self._io.handle(*(await self._io.run(start)))
+        return await handle.result() if wait else handle
 
     async def iter_checkpoints(
         self, *, page_size: int = DEFAULT_PAGE_SIZE

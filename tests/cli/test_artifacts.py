@@ -5,13 +5,23 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.cli import Cli
-from weaver_facade import DownloadProgress, InvalidArgumentError, OperationHandle, ServiceClient
+from tests.support.fakeserver import FakeWeaver, checkpoint_json, json_reply
+from tests.support.fakeserver import service as fake_service
+from tests.unit.test_export import CHECKPOINT, EXPORT, LIST, artifact_json
+from weaver_facade import (
+    DownloadProgress,
+    InvalidArgumentError,
+    OperationHandle,
+    ServiceClient,
+    StorageError,
+)
 from weaver_facade._cli import artifacts as cli_artifacts
 
 
@@ -138,6 +148,18 @@ def test_a_destination_that_cannot_be_made_is_one_line(
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
     run = cli("checkpoints", "download", "not-a-ref", "-o", str(tmp_path / "o"))
     assert run.exit_code == 2
+    path = "weaver://m/checkpoints/c/artifacts/weights"
+    run = cli("checkpoints", "download", path, "-o", str(tmp_path / "o"))
+    assert run.exit_code == 2
+    # The path is what was given, not a kind= (the issue: "kind must be ... or None").
+    assert "/artifacts/hf_adapter" in run.stderr
+    assert "kind must" not in run.stderr
+    assert "None" not in run.stderr
+    merged = path.replace("weights", "hf_model")
+    run = cli("checkpoints", "download", merged, "-o", str(tmp_path / "o"), "--kind", "hf_adapter")
+    assert run.exit_code == 2
+    assert "'--kind'" in run.stderr
+    assert "kind=" not in run.stderr
     run = cli("checkpoints", "export", "weaver://m/checkpoints/c", "--ttl", "0")
     assert run.exit_code == 2
     run = cli("checkpoints", "download", "weaver://m/checkpoints/c")
@@ -156,9 +178,13 @@ def test_max_concurrency_takes_the_library_default_and_bound(
     assert cli("checkpoints", "export", ref).exit_code == 0
     with pytest.raises(InvalidArgumentError) as refused:
         service.download_weights(ref, tmp_path / "lib", max_concurrency=65)
+    assert "64" in str(refused.value)
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--max-concurrency", "65")
     assert run.exit_code == 2
-    assert str(refused.value) in run.stderr
+    # Named as the option on the command line, not as the Python parameter.
+    assert "'--max-concurrency'" in run.stderr
+    assert "64" in run.stderr
+    assert "max_concurrency" not in run.stderr
     assert not (tmp_path / "o").exists()
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--max-concurrency", "64")
     assert run.exit_code == 0, run.stderr
@@ -239,3 +265,69 @@ def test_export_shows_its_operation_while_waiting(cli: Cli, model_id: str) -> No
     hit = cli("checkpoints", "export", ref)  # an identical export: no operation runs
     assert hit.exit_code == 0, hit.stderr
     assert "operation" not in hit.stderr
+
+
+def test_an_identical_export_still_running_names_a_command_that_shows_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server may answer an identical export with its artifact, still pending (the
+    # emulator answers the running operation instead): no operation to `operations wait`,
+    # so both hints name `checkpoints artifacts` of the artifact's checkpoint.
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    fake.script("POST", EXPORT, *[json_reply(200, artifact_json("pending"))] * 4)
+    fake.script("GET", LIST, *[json_reply(200, {"items": [artifact_json("pending")]})] * 100)
+    with fake_service(fake, sleep=time.sleep) as other:
+        trainer = other.training_client("m-1")
+        monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
+        ref = "weaver://m-1/checkpoints/c"  # artifact_json's checkpoint
+        hint = f"weaver-facade checkpoints artifacts {ref}"
+        run = cli("checkpoints", "export", ref, "--no-wait", "--json")
+        assert run.exit_code == 0, run.stderr
+        assert run.json()["status"] == "pending"
+        assert run.json()["id"] == artifact_json()["uri"]
+        run = cli("checkpoints", "export", ref, "--no-wait")
+        assert run.stderr.strip() == f"look at it with: {hint}"
+        run = cli("checkpoints", "export", ref, "--timeout", "0.2", "--json")
+        assert run.exit_code == 1
+        assert run.stderr.strip().endswith(f"look at it again with `{hint}`")
+        assert run.json()["error"]["type"] == "OperationTimeoutError"
+
+        def interrupted(*_: object, **__: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(OperationHandle, "watch", interrupted)
+        run = cli("checkpoints", "export", ref)
+        assert run.exit_code == 130
+        assert run.stderr.strip().endswith(f"(`{hint}`)")
+
+
+def test_no_verify_shows_no_hash_as_if_checked(cli: Cli, model_id: str, tmp_path: Path) -> None:
+    # The descriptor's sha256 next to a file that was never hashed would read as checked.
+    ref = saved(cli, model_id)
+    artifact = cli("checkpoints", "export", ref, "--json").json()
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--no-verify")
+    assert run.exit_code == 0, run.stderr
+    for f in artifact["files"]:
+        assert f["sha256"] not in run.stdout
+        [row] = [line for line in run.stdout.splitlines() if f["name"] in line]
+        assert "not checked" in row
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "v"))
+    assert all(f["sha256"] in run.stdout for f in artifact["files"])
+
+
+def test_a_storage_error_shows_its_status_in_json(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # StorageError carries the last status storage answered; --json shows it as it does
+    # an API error's.
+    def refused(*_: object, **__: object) -> None:
+        raise StorageError("a.bin: storage answered HTTP 403", name="a.bin", status_code=403)
+
+    monkeypatch.setattr(ServiceClient, "download_weights", refused)
+    path = "weaver://m/checkpoints/c/artifacts/hf_adapter"
+    run = cli("checkpoints", "download", path, "-o", str(tmp_path / "o"), "--json")
+    assert run.exit_code == 1
+    error = run.json()["error"]
+    assert error["type"] == "StorageError"
+    assert error["status_code"] == 403

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -682,3 +683,31 @@ def test_https_storage_is_verified(
         monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
         run(Source(storage), tmp_path / "out")
         assert_complete(tmp_path / "out", {"small.bin": FILES["small.bin"]})
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+def test_no_presigned_url_in_any_log_record(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    proxied: bool,
+) -> None:
+    # A presigned URL is a credential: neither httpx (INFO, the request line) nor
+    # httpcore (DEBUG, a redirect's Location) may log it through the proxy.
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    if proxied:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
+    storage.script("small.bin", "redirect")
+    storage.script("empty.txt", "503")
+    caplog.set_level(logging.DEBUG)  # the root: every logger, every level
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    assert {r.port for r in storage.requests} == (
+        {storage.other_port} if proxied else {storage.port, storage.other_port}
+    )
+    leaked = [r.getMessage() for r in caplog.records if "sig=" in r.getMessage()]
+    assert not leaked

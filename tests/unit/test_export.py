@@ -8,7 +8,15 @@ from typing import Any, assert_type
 
 import pytest
 
-from tests.support.fakeserver import FakeWeaver, async_service, json_reply, service
+from tests.support.fakeserver import (
+    FakeClock,
+    FakeWeaver,
+    async_service,
+    checkpoint_json,
+    error_json,
+    json_reply,
+    service,
+)
 from weaver_facade import (
     Artifact,
     ArtifactStatus,
@@ -18,9 +26,13 @@ from weaver_facade import (
     OperationFailedError,
     OperationHandle,
     OperationProgress,
+    OperationStatus,
+    OperationTimeoutError,
+    PollPolicy,
     PollSettings,
     ResponseValidationError,
 )
+from weaver_facade._operations import DEADLINE_GRACE
 
 CHECKPOINT = uuid.UUID("0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09")
 ARTIFACT = uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
@@ -119,7 +131,8 @@ def test_a_failed_artifact_is_an_operation_failure() -> None:
         svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
 
 
-def test_an_existing_failed_export_fails_the_wait_but_not_the_handle() -> None:
+def test_an_existing_failed_export_fails_the_wait_and_the_handle() -> None:
+    # A handle's result is the wait's, as for any failed operation.
     fake = FakeWeaver()
     failed = json_reply(200, artifact_json("error", error="conversion crashed"))
     fake.script("POST", EXPORT, failed, failed)
@@ -128,7 +141,9 @@ def test_an_existing_failed_export_fails_the_wait_but_not_the_handle() -> None:
         with pytest.raises(OperationFailedError, match="conversion crashed"):
             trainer.export_weights(CHECKPOINT)
         handle = trainer.export_weights(CHECKPOINT, wait=False)
-        assert handle.result().status is ArtifactStatus.ERROR
+        assert handle.done()
+        with pytest.raises(OperationFailedError, match="conversion crashed"):
+            handle.result()
     assert not fake.sent("GET", LIST)
 
 
@@ -166,7 +181,8 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
     poll = PollSettings(min_interval=2.0, max_backoff=1.0)
     with service(running_hit(), sleep=sleeps.append, poll=poll) as svc:
         svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
-    assert sleeps == [2.0, 2.0]
+    assert sleeps
+    assert set(sleeps) == {2.0}
 
 
 @pytest.mark.parametrize(
@@ -200,3 +216,58 @@ def test_a_bad_ttl_says_what_none_means_for_an_export() -> None:
             trainer.export_weights(CHECKPOINT, ttl_seconds=0)
     assert "or None to follow the checkpoint" in str(info.value)
     assert "permanent" not in str(info.value)
+
+
+# -- an identical export still running: no operation to re-attach to --------------------------
+
+URI = "weaver://m-1/checkpoints/c/artifacts/hf_adapter"  # artifact_json's uri
+
+
+def pending_hit(clock: FakeClock) -> tuple[FakeWeaver, PollPolicy]:
+    """A server whose export answers 200 with the pending artifact, then lists it as
+    unavailable (503, ``Retry-After: 20``) for ever; checkpoint ``c`` is CHECKPOINT."""
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    busy = json_reply(503, error_json("unavailable", "busy", retryable=True), {"Retry-After": "20"})
+    fake.script("GET", LIST, *[busy] * 50)
+    return fake, PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+
+
+def test_a_running_hit_is_a_running_handle_whose_hint_works() -> None:
+    # The handle is not done: the artifact it holds is pending. Its id is the artifact's
+    # uri (the issue: `artifact-<uuid>` was named for service.operation, which 404s), and
+    # the timeout's hint names a call that shows the artifact.
+    clock = FakeClock()
+    fake, poll = pending_hit(clock)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        handle = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, wait=False)
+        assert not handle.done()
+        assert handle.status is OperationStatus.PENDING
+        assert handle.id == URI
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=5)  # not PollSettings.timeout (an hour), list calls included
+        assert clock.now - begin <= 5 + DEADLINE_GRACE
+        hint = "list_artifacts('weaver://m-1/checkpoints/c')"
+        assert hint in str(info.value)
+        fake.scripts.clear()
+        fake.script("GET", LIST, json_reply(200, {"items": [artifact_json("pending")]}))
+        [shown] = svc.list_artifacts("weaver://m-1/checkpoints/c")
+    assert shown.uri == info.value.operation_id
+
+
+async def test_an_async_running_hit_keeps_the_wait_deadline() -> None:
+    clock = FakeClock()
+    fake, poll = pending_hit(clock)
+    svc = async_service(fake, poll=poll, sleep=clock.asleep)
+    try:
+        trainer = await svc.create_training_client("weaver-tiny")
+        handle = await trainer.export_weights(CHECKPOINT, wait=False)
+        assert not handle.done()
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError):
+            await handle.result(timeout=5)
+        assert clock.now - begin <= 5 + DEADLINE_GRACE
+    finally:
+        await svc.aclose()

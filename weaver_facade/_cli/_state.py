@@ -36,6 +36,7 @@ from .. import (
     OperationFailedError,
     OperationTimeoutError,
     ServiceClient,
+    StorageError,
     TrainingClient,
     WeaverError,
 )
@@ -179,7 +180,7 @@ class CliState:
             "type": type(exc).__name__,
             "message": _one_line(str(exc) if message is None else message),
             "code": getattr(exc, "code", None),
-            "status_code": exc.status_code if isinstance(exc, APIError) else None,
+            "status_code": exc.status_code if isinstance(exc, APIError | StorageError) else None,
             "request_id": exc.request_id if isinstance(exc, APIError) else None,
             "operation_id": getattr(exc, "operation_id", None),
             "exit_code": exit_code,

@@ -244,8 +244,9 @@ def save(
         print_checkpoint(checkpoint, f"saved {checkpoint.path}")
 
 
-def _show_started(handle: OperationHandle[Any], kind: str) -> None:
-    """The operation of ``--no-wait``, as it was when submitted."""
+def _show_started(handle: OperationHandle[Any], kind: str, hint: str | None = None) -> None:
+    """The operation of ``--no-wait``, as it was when submitted (``hint``: how to look at it
+    again, when not `operations wait`)."""
     result, failure = outcome(handle)
     args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
@@ -253,7 +254,7 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     else:
         print_operation(*args, kind=kind, **operation_times(handle))
         if not current_state().quiet:
-            click.echo(f"wait for it with: {look_again(handle.id)}", err=True)
+            click.echo(hint or f"wait for it with: {look_again(handle.id)}", err=True)
 
 
 @checkpoints.command("load")
