@@ -7,12 +7,13 @@ download or a checkpoint to export.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import enum
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -28,7 +29,12 @@ from ._checkpoints import (
     coerce_checkpoint_ref,
 )
 from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
-from ._errors import InvalidArgumentError, NotFoundError
+from ._errors import (
+    APIConnectionError,
+    DownloadTimeoutError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
 from ._retry import CallOptions
@@ -296,6 +302,22 @@ class DownloadDeadline:
     def settings(self) -> DownloadSettings:
         """The download's settings, with the time left as the transfers' timeout."""
         return attrs.evolve(self._settings, timeout=self._left())
+
+    @contextlib.contextmanager
+    def api_request(self, what: str) -> Iterator[None]:
+        """An API request of the download (``what`` it asks for): one cut off by the
+        deadline raises ``DownloadTimeoutError``, the download's timeout, whatever step
+        it was at; a failure with time left stays what it is."""
+        try:
+            yield
+        except APIConnectionError as exc:  # APITimeoutError among them
+            if self._left() != 0.0:
+                raise
+            raise DownloadTimeoutError(
+                f"the download's deadline ({self._settings.timeout:g} s) passed while "
+                f"asking the API for {what}: {exc}",
+                name=None,
+            ) from exc
 
 
 def download_result(state: Downloads, dest: Path) -> DownloadResult:

@@ -90,7 +90,7 @@ from ._transport import (
     logger,
 )
 from ._version import __version__
-from ._wire import API_KEY_HEADER, GeneratedClient, Plan, adrive, drive, expect
+from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect
 
 if TYPE_CHECKING:
     import asyncio
@@ -620,24 +620,30 @@ class ServiceClient(_ServiceBase):
             max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the
                 download's threads (one call at a time; also for the async client).
-            timeout: An overall deadline in seconds, from the call: the requests for the
-                descriptor (and its refreshes), the transfers and their retries; ``None``: none.
+            timeout: An overall deadline in seconds, from the call: the requests that find
+                the artifact and its descriptor (and its refreshes), the transfers and their
+                retries; ``None``: none.
 
         Raises:
             UnsafeArtifactPathError: A file name would leave ``dest``; nothing is written.
             ArtifactIntegrityError: A file's size or sha256 is wrong; it is not kept.
-            StorageError, DownloadTimeoutError: Storage kept failing; run it again to resume.
+            StorageError: Storage kept failing; run it again to resume.
+            DownloadTimeoutError: ``timeout`` passed, at whatever step (an API request
+                too); run it again to resume.
         """
         settings = download_settings(verify, max_concurrency, timeout)
-        deadline = DownloadDeadline(settings)
-        io = self._io.with_options(timeout=settings.timeout, max_retries=None)
+        deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         wanted = check_kind(kind)
-        artifact_id = io.run(resolve_download(target, wanted))
+
+        def send(call: Call[Any]) -> Any:  # each request within the time left
+            with deadline.api_request(call.operation):
+                return self._io.send(call, deadline.options(self._io.options))
+
+        artifact_id = drive(resolve_download(target, wanted), send)
         folder = Path(dest)
 
         def describe() -> Descriptor:
-            call = calls.get_artifact_download(artifact_id)
-            return descriptor_from_wire(self._io.send(call, deadline.options(self._io.options)))
+            return descriptor_from_wire(send(calls.get_artifact_download(artifact_id)))
 
         descriptor = describe()
         check_descriptor_kind(descriptor, wanted)
@@ -838,16 +844,18 @@ class AsyncServiceClient(_ServiceBase):
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
         settings = download_settings(verify, max_concurrency, timeout)
-        deadline = DownloadDeadline(settings)
-        io = self._io.with_options(timeout=settings.timeout, max_retries=None)
+        deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         wanted = check_kind(kind)
-        artifact_id = await io.run(resolve_download(target, wanted))
+
+        async def send(call: Call[Any]) -> Any:  # each request within the time left
+            with deadline.api_request(call.operation):
+                return await self._io.send(call, deadline.options(self._io.options))
+
+        artifact_id = await adrive(resolve_download(target, wanted), send)
         folder = Path(dest)
 
         async def describe() -> Descriptor:
-            call = calls.get_artifact_download(artifact_id)
-            reply = await self._io.send(call, deadline.options(self._io.options))
-            return descriptor_from_wire(reply)
+            return descriptor_from_wire(await send(calls.get_artifact_download(artifact_id)))
 
         descriptor = await describe()
         check_descriptor_kind(descriptor, wanted)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.support.fakeserver import (
 from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
+    DownloadTimeoutError,
     InternalServerError,
     InvalidArgumentError,
     OperationHandle,
@@ -494,38 +495,43 @@ def test_a_sleep_that_overruns_the_deadline_still_names_the_last_failure() -> No
     assert info.value.__cause__ is info.value.last_error
 
 
-def test_a_download_timeout_bounds_its_descriptor_request(tmp_path: Any) -> None:
-    # download_weights(timeout=3) against an API that never answers the descriptor (or
-    # a refresh of it): every attempt's read timeout is the time left, not 60 s.
-    fake = FakeWeaver()
-    artifact = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
-    reads: list[float] = []
+ARTIFACT = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
+DESCRIPTOR = f"/api/v1/artifacts/{ARTIFACT}/download"
+
+
+def never_answered(clock: FakeClock, reads: list[float]) -> Callable[[httpx.Request], Any]:
+    """A request the API never answers: its read timeout passes on ``clock``."""
 
     def never(request: httpx.Request) -> httpx.Response:
         reads.append(read_timeout(request))
+        clock.now += read_timeout(request)
         raise httpx.ReadTimeout("timed out", request=request)
 
-    fake.script("GET", f"/api/v1/artifacts/{artifact}/download", *[never] * 100)
-    with service(fake) as svc, pytest.raises(APITimeoutError):
-        svc.download_weights(artifact, tmp_path, timeout=3)
+    return never
+
+
+def test_a_download_timeout_bounds_its_descriptor_request(tmp_path: Any) -> None:
+    # download_weights(timeout=3) against an API that never answers the descriptor (or
+    # a refresh of it): every attempt's read timeout is the time left, not 60 s, and
+    # the deadline's end is the download's timeout (it was APITimeoutError).
+    fake, clock, reads = FakeWeaver(), FakeClock(), list[float]()
+    poll = PollPolicy(PollSettings(), clock=clock)
+    fake.script("GET", DESCRIPTOR, *[never_answered(clock, reads)] * 100)
+    begin = clock.now
+    with service(fake, poll=poll, sleep=clock.sleep) as svc, pytest.raises(DownloadTimeoutError):
+        svc.download_weights(ARTIFACT, tmp_path, timeout=3)
+    assert clock.now - begin <= 3 + DEADLINE_GRACE
     assert reads
     assert max(reads) <= 3
 
 
 async def test_an_async_download_timeout_bounds_its_descriptor_request(tmp_path: Any) -> None:
-    fake = FakeWeaver()
-    artifact = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
-    reads: list[float] = []
-
-    def never(request: httpx.Request) -> httpx.Response:
-        reads.append(read_timeout(request))
-        raise httpx.ReadTimeout("timed out", request=request)
-
-    fake.script("GET", f"/api/v1/artifacts/{artifact}/download", *[never] * 100)
-    async with async_service(fake) as svc:
-        with pytest.raises(APITimeoutError):
-            await svc.download_weights(artifact, tmp_path, timeout=3)
-    assert reads
+    fake, clock, reads = FakeWeaver(), FakeClock(), list[float]()
+    poll = PollPolicy(PollSettings(), clock=clock)
+    fake.script("GET", DESCRIPTOR, *[never_answered(clock, reads)] * 100)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        with pytest.raises(DownloadTimeoutError):
+            await svc.download_weights(ARTIFACT, tmp_path, timeout=3)
     assert max(reads) <= 3
 
 
@@ -544,3 +550,28 @@ def test_close_terminates_within_one_read_timeout_by_default() -> None:
         fake.script("POST", "/api/v1/models/m-1/terminate", *[never] * 100)
         begin = clock.now
     assert 60 - 0.1 < clock.now - begin <= 60 + DEADLINE_GRACE
+
+
+def test_a_download_lookup_shares_one_deadline(tmp_path: Any) -> None:
+    # A checkpoint's path takes two requests (its model's list, then its artifacts): the
+    # second gets what the first left of timeout=10, not 10 again, and the end of the
+    # deadline there is the download's timeout too.
+    fake, clock, reads = FakeWeaver(), FakeClock(), list[float]()
+    poll = PollPolicy(PollSettings(), clock=clock)
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "c"))
+    checkpoint_id = fake.checkpoints["m-1"][0]["id"]
+
+    def slow_list(request: httpx.Request) -> httpx.Response:
+        reads.append(read_timeout(request))
+        clock.now += 7  # answered, after 7 of the 10 seconds
+        return fake.route(request)
+
+    fake.script("GET", LIST, slow_list)
+    artifacts = f"/api/v1/checkpoints/{checkpoint_id}/artifacts"
+    fake.script("GET", artifacts, *[never_answered(clock, reads)] * 100)
+    begin = clock.now
+    with service(fake, poll=poll, sleep=clock.sleep) as svc, pytest.raises(DownloadTimeoutError):
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path, timeout=10)
+    assert clock.now - begin <= 10 + DEADLINE_GRACE
+    assert reads[0] <= 10
+    assert max(reads[1:]) <= 3 + DEADLINE_GRACE
