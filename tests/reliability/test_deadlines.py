@@ -8,6 +8,8 @@ second for a loaded machine. The server is a scripted one on a loopback port.
 from __future__ import annotations
 
 import datetime
+import json
+import re
 import threading
 import time
 from typing import Any
@@ -190,3 +192,27 @@ def test_a_recovered_save_that_times_out_names_a_command_that_takes_its_path() -
     last = result.stderr.splitlines()[-1]
     assert last.startswith("error: operation weaver://m-1/checkpoints/a still pending")
     assert last.endswith("`weaver-facade checkpoints show weaver://m-1/checkpoints/a`")
+
+
+def test_the_cli_timeout_message_counts_the_whole_command() -> None:
+    # The audit: with slow replies, the message said "after 1.0 s" (the watch alone) for a
+    # command that took 3.6 s. The number must be the command's time, as a user's clock
+    # sees it, and the --json message the same CLI words.
+    with ScriptedServer(slow_replies(0.8)) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        start = time.monotonic()
+        result = runner.invoke(
+            main, ["checkpoints", "save", "m-1", "a", "--timeout", "2", "--json"]
+        )
+        took = elapsed_since(start)
+    assert result.exit_code == 1, result.output
+    message = json.loads(result.stdout)["error"]["message"]
+    assert result.stderr.splitlines()[-1] == f"error: {message}"
+    said = re.fullmatch(
+        rf"operation {OP} still pending after (\d+\.\d) s( \(the last poll failed: .*\))?; "
+        r"it keeps running on the server: "
+        rf"wait again with `weaver-facade operations wait {OP}`",
+        message,
+    )
+    assert said is not None, message
+    assert 2 - 0.1 <= float(said.group(1)) <= took + 0.05
