@@ -265,3 +265,20 @@ def test_a_missing_response_header_is_one_finding_and_hides_no_lifecycle_check()
     failed = [s.name for s in report.lifecycle.steps if s.status != "passed"]
     assert failed == ["every reply carries the headers the spec requires"]
     assert len(report.lifecycle.steps) > 10
+
+
+def test_a_probe_that_stops_early_says_what_the_reply_lacked(
+    reports: dict[Drift, ContractReport],
+) -> None:
+    # The nested save of the wire's history has no top-level `id`: the note read
+    # "the extension probe stopped early (KeyError: 'id')".
+    notes = reports[Drift.NESTED_SAVE].notes
+    stopped = [n for n in notes if n.startswith("the extension probe stopped early")]
+    assert len(stopped) == 1, notes
+    assert re.fullmatch(
+        r"the extension probe stopped early: the reply to POST /api/v1/models/m-\w+/checkpoints "
+        r"has no `id` \(it has `checkpoint`, `operation`\)",
+        stopped[0],
+    ), stopped[0]
+    for report in reports.values():
+        assert not [n for n in report.notes if "Error" in n], report.notes
