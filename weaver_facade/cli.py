@@ -24,7 +24,8 @@ library, ``WEAVER_BASE_URL``/``WEAVER_API_KEY`` (prefer the variable for the
 key: a command line is visible to other users). The global options
 (``--base-url``, ``--api-key``, ``--max-retries``, ``--json``, ``-q``) may come
 before or after any subcommand. Every command prints a table,
-or JSON with stable keys under ``--json``. Exit statuses: 0 success, 1 API
+or JSON with stable keys under ``--json`` (``emulator`` and ``contract-test``
+print no JSON and refuse it). Exit statuses: 0 success, 1 API
 error (refused request, unreachable server, failed or unfinished operation),
 2 usage error (including invalid checkpoint paths, names and TTLs, refused
 before any request), 130 interrupted.
@@ -89,10 +90,25 @@ _LAZY_COMMANDS: dict[str, _Lazy] = {
 _GLOBAL_OPTIONS = ("base_url", "api_key", "max_retries", "as_json", "quiet")
 _ACCEPTS_GLOBALS = "_weaver_accepts_global_options"
 
+# Commands that print no JSON document refuse --json (before or after their name) rather
+# than ignore it, and say where their output goes.
+_NO_JSON = {
+    "emulator": "which prints no JSON (its ready line on stdout gives its URL)",
+    "contract-test": "which prints its report as text; `--report DIR` writes it as JSON "
+    "(DIR/contract-report.json) and JUnit XML",
+}
+
+
+def _json_refused(command: str) -> CliError:
+    message = f"--json is not for `weaver-facade {command}`, {_NO_JSON[command]}"
+    return CliError(message, exit_code=EXIT_USAGE)
+
 
 def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     name = param.name
     if name is not None and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+        if name == "as_json" and value and ctx.info_name in _NO_JSON:
+            raise _json_refused(ctx.info_name)
         ctx.ensure_object(CliState).set_global(name, value)
 
 
@@ -245,6 +261,8 @@ def main(
     command. Exit status: 0 success, 1 API error, 2 usage error,
     130 interrupted.
     """
+    if as_json and ctx.invoked_subcommand in _NO_JSON:
+        raise _json_refused(ctx.invoked_subcommand)
     state = CliState(
         base_url=base_url, api_key=api_key, max_retries=max_retries, as_json=as_json, quiet=quiet
     )

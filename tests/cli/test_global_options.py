@@ -32,6 +32,8 @@ def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[
 
 
 PATHS = list(command_paths(main))
+# The README: these print no JSON document and refuse --json rather than ignore it.
+NO_JSON = [("emulator",), ("contract-test",)]
 
 
 def test_the_walk_finds_the_commands() -> None:
@@ -44,9 +46,26 @@ def test_the_walk_finds_the_commands() -> None:
 @pytest.mark.parametrize("path", PATHS, ids=" ".join)
 def test_every_command_accepts_the_global_options_after_its_name(path: tuple[str, ...]) -> None:
     # Parsing happens before --help acts: an option the command did not accept exits 2.
-    run = invoke([*path, *GLOBALS, "--json", "-q", "--help"], NO_SERVER)
+    as_json = [] if path in NO_JSON else ["--json"]
+    run = invoke([*path, *GLOBALS, *as_json, "-q", "--help"], NO_SERVER)
     assert run.exit_code == 0, run.stderr
     assert "No such option" not in run.stderr
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+@pytest.mark.parametrize("path", NO_JSON, ids=" ".join)
+def test_commands_without_json_output_refuse_json(path: tuple[str, ...], before: bool) -> None:
+    # Accepted and ignored, --json left a script parsing text. Each case would also fail
+    # without --json (no server; a data dir under a file), so that none can start serving.
+    rest = ["--quick"] if path == ("contract-test",) else ["--data-dir", "/dev/null/x"]
+    args = ["--json", *path, *rest] if before else [*path, *rest, "--json"]
+    run = invoke(args, NO_SERVER)
+    assert run.exit_code == 2, run.stderr
+    assert run.stdout == ""
+    assert run.stderr.startswith(f"error: --json is not for `weaver-facade {path[0]}`, which ")
+    assert len(run.stderr.splitlines()) == 1
+    if path == ("contract-test",):
+        assert "`--report DIR` writes it as JSON (DIR/contract-report.json)" in run.stderr
 
 
 def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:

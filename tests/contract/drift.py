@@ -48,6 +48,8 @@ class Drift(enum.StrEnum):
     UPPERCASE_SHA256 = "uppercase_sha256"
     MISSING_FILES = "missing_files"
     OPERATION_ARTIFACT_KIND = "operation_artifact_kind"
+    # A server that sends no `X-Request-ID` (the wire's response header) on any reply.
+    NO_REQUEST_ID = "no_request_id"
 
 
 class Reply:
@@ -102,6 +104,18 @@ async def call(app: ASGIApp, scope: Scope, body: bytes) -> Reply:
 
     await app(scope, receive, send)
     return Reply(status, headers, b"".join(chunks))
+
+
+def _without_request_id(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = [
+                (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+            ]
+        await send(message)
+
+    return sending
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -159,6 +173,9 @@ class DriftMiddleware:
             return
         if self.drift is Drift.NONE:
             await self.app(scope, receive, send)
+            return
+        if self.drift is Drift.NO_REQUEST_ID:
+            await self.app(scope, receive, _without_request_id(send))
             return
         body = await _read(receive)
         if self.drift is Drift.LOAD_BY_ID and method == "POST" and LOAD.match(path):

@@ -32,7 +32,7 @@ SPEC_OPERATIONS = sum(
     ].values()
     for method in item
 )
-LIFECYCLE_STEPS = 15
+LIFECYCLE_STEPS = 16
 
 
 # The spec's extension names, read from its markers (not from the kit).

@@ -236,3 +236,49 @@ def test_reports_carry_each_finding(reports: dict[Drift, ContractReport], tmp_pa
     text = render_text(report)
     assert text[-1].startswith(f"contract: FAIL, {len(report.findings)} finding(s)")
     assert "(reproductions read the API key from $WEAVER_API_KEY)" in text
+
+
+def test_a_missing_response_header_is_one_finding_and_hides_no_lifecycle_check() -> None:
+    # The wire facts: every reply carries `X-Request-ID`. A server without it failed every
+    # lifecycle step on that alone (16 findings), hiding whether the lifecycle works, and
+    # conformance named it once per operation and status.
+    with serve_emulator(Drift.NO_REQUEST_ID) as served:
+        report = run_contract_test(quick(served.base_url))
+    lines = "\n".join(f.line() for f in report.findings)
+    named = [f for f in report.findings if "X-Request-ID" in f.message]
+    # Nothing else either: operations whose testing stopped at the header kept mostly their
+    # unauthenticated cases' 401s, which were read as a refused key.
+    assert len(named) == len(report.findings) == 1, lines
+    finding = named[0]
+    assert finding.check == "response_headers_conformance"
+    assert finding.expected == "header X-Request-ID"
+    assert re.fullmatch(
+        r"\d{3} reply lacks the required header `X-Request-ID`; \d+ more replies lack it too"
+        r" \(.+\)",
+        finding.message,
+    ), finding.message
+    assert in_part(finding, "conformance")
+    assert in_part(finding, "lifecycle")
+    assert finding.curl is not None
+    assert '"X-WEAVER-API-KEY: $WEAVER_API_KEY"' in finding.curl
+    assert report.lifecycle is not None
+    failed = [s.name for s in report.lifecycle.steps if s.status != "passed"]
+    assert failed == ["every reply carries the headers the spec requires"]
+    assert len(report.lifecycle.steps) > 10
+
+
+def test_a_probe_that_stops_early_says_what_the_reply_lacked(
+    reports: dict[Drift, ContractReport],
+) -> None:
+    # The nested save of the wire's history has no top-level `id`: the note read
+    # "the extension probe stopped early (KeyError: 'id')".
+    notes = reports[Drift.NESTED_SAVE].notes
+    stopped = [n for n in notes if n.startswith("the extension probe stopped early")]
+    assert len(stopped) == 1, notes
+    assert re.fullmatch(
+        r"the extension probe stopped early: the reply to POST /api/v1/models/m-\w+/checkpoints "
+        r"has no `id` \(it has `checkpoint`, `operation`\)",
+        stopped[0],
+    ), stopped[0]
+    for report in reports.values():
+        assert not [n for n in report.notes if "Error" in n], report.notes

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ from click.testing import CliRunner
 from tests.support.emulator import API, KEY_A, Api, batch, spawn_emulator
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
+from weaver_facade.emulator import _cli as emulator_cli
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
@@ -211,3 +214,37 @@ def test_the_cli_group_lists_the_emulator_without_importing_it() -> None:
         "--extensions",
     ):
         assert option in result.output
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port another program listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def test_a_port_in_use_is_one_usage_line(taken_port: int) -> None:
+    # uvicorn logged its error and exited 3, a status the README does not list.
+    script = Path(sys.executable).parent / "weaver-facade"
+    done = subprocess.run(
+        [str(script), "emulator", "--port", str(taken_port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: port {taken_port} on 127.0.0.1 is in use"), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stdout == ""
+
+
+def test_a_port_taken_after_the_check_exits_1_not_3(
+    taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Taken between the check and uvicorn's bind: uvicorn says why, the status is ours.
+    monkeypatch.setattr(emulator_cli, "_check_can_listen", lambda host, port: None)
+    result = CliRunner().invoke(main, ["emulator", "--port", str(taken_port)])
+    assert result.exit_code == 1, result.output

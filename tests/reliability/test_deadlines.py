@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
+import re
 import threading
 import time
 from typing import Any
@@ -241,3 +243,27 @@ async def test_async_close_against_a_hung_server_ends_within_the_clients_timeout
         terminates = [path for _, path in server.requests if path.endswith("/terminate")]
     assert took < 2 + SLACK
     assert len(terminates) >= 1
+
+
+def test_the_cli_timeout_message_counts_the_whole_command() -> None:
+    # The audit: with slow replies, the message said "after 1.0 s" (the watch alone) for a
+    # command that took 3.6 s. The number must be the command's time, as a user's clock
+    # sees it, and the --json message the same CLI words.
+    with ScriptedServer(slow_replies(0.8)) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        start = time.monotonic()
+        result = runner.invoke(
+            main, ["checkpoints", "save", "m-1", "a", "--timeout", "2", "--json"]
+        )
+        took = elapsed_since(start)
+    assert result.exit_code == 1, result.output
+    message = json.loads(result.stdout)["error"]["message"]
+    assert result.stderr.splitlines()[-1] == f"error: {message}"
+    said = re.fullmatch(
+        rf"operation {OP} still pending after (\d+\.\d) s( \(the last poll failed: .*\))?; "
+        r"it keeps running on the server: "
+        rf"wait again with `weaver-facade operations wait {OP}`",
+        message,
+    )
+    assert said is not None, message
+    assert 2 - 0.1 <= float(said.group(1)) <= took + 0.05

@@ -102,6 +102,8 @@ class CliState:
         self.as_json = as_json
         self.progress = Progress(quiet=quiet)
         self._service: ServiceClient | None = None
+        #: When the command began to wait (``waiting()``): a timeout names the time since.
+        self._waiting_since: float | None = None
         self._unshow_retries = show_retries(quiet=quiet)
 
     def __repr__(self) -> str:
@@ -150,14 +152,20 @@ class CliState:
         """The service for a command that waits up to ``timeout`` seconds in all, and the
         time left: every request it sends, retries included, ends by then too."""
         service = self.service()
+        self._waiting_since = time.monotonic()
         if timeout is None:
             return service, lambda: None
-        end = time.monotonic() + timeout
+        end = self._waiting_since + timeout
 
         def left() -> float:
             return max(0.0, end - time.monotonic())
 
         return within(service, left), left
+
+    def waited(self) -> float | None:
+        """Seconds since ``waiting()`` was called, ``None`` before."""
+        since = self._waiting_since
+        return None if since is None else time.monotonic() - since
 
     def close(self) -> None:
         """Stop any spinner and close the connection."""
@@ -229,12 +237,15 @@ def look_again(operation_id: str) -> str:
     return f"weaver-facade operations wait {operation_id}"
 
 
-def _timeout_message(exc: OperationTimeoutError) -> str:
+def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     cause = ""
     if exc.last_error is not None:
         cause = f" (the last poll failed: {exc.poll_error or exc.last_error})"
+    # The command's time, its requests included (--timeout bounds them all), not the watch's.
+    waited = state.waited()
     return (
-        f"operation {exc.operation_id} still {exc.status} after {exc.waited:.1f} s{cause}; it "
+        f"operation {exc.operation_id} still {exc.status} after "
+        f"{exc.waited if waited is None else waited:.1f} s{cause}; it "
         f"keeps running on the server: wait again with `{look_again(exc.operation_id)}`"
     )
 
@@ -252,7 +263,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 str(exc), exit_code=EXIT_USAGE, payload=state.error_payload(exc, EXIT_USAGE)
             ) from None
         except OperationTimeoutError as exc:
-            message = _timeout_message(exc)
+            message = _timeout_message(exc, state)
             raise CliError(
                 message,
                 exit_code=EXIT_API_ERROR,

@@ -99,7 +99,15 @@ class ExtensionProbe:
 
 
 class _Failed(Exception):
-    pass
+    """The probe cannot go on; the message is the note's sentence."""
+
+
+def _need(body: Mapping[str, Any], name: str, source: str) -> Any:
+    """``body[name]``, or a sentence naming what ``source`` lacked (not a bare KeyError)."""
+    if name not in body:
+        got = ", ".join(f"`{key}`" for key in body) or "no field"
+        raise _Failed(f"{source} has no `{name}` (it has {got})")
+    return body[name]
 
 
 class _Probe:
@@ -114,9 +122,12 @@ class _Probe:
         if reply.status_code not in expect:
             raise _Failed(f"{method} /api/v1{path} answered {reply.status_code}")
         try:
-            return reply.json()
+            body = reply.json()
         except ValueError:
             raise _Failed(f"{method} /api/v1{path} answered no JSON") from None
+        if not isinstance(body, Mapping):
+            raise _Failed(f"{method} /api/v1{path} answered JSON that is not an object")
+        return body
 
     def fields(self, name: str, kind: str, body: object) -> None:
         wanted, names = _FIELDS[name]
@@ -163,7 +174,8 @@ class _Probe:
             "POST", f"/models/{model_id}/checkpoints", (200, 202), json=body, headers=headers
         )
         self.fields("operation-details", "operation", op)
-        self.long_poll(str(op["id"]))
+        op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
+        self.long_poll(op_id)
         if key is not None:
             again = self.http.post(
                 f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
@@ -174,21 +186,23 @@ class _Probe:
                 )
             elif again.status_code == 409:
                 self.result.decide("idempotency-key", False, "a repeated save with one key got 409")
-        done = self.wait(str(op["id"]))
+        done = self.wait(op_id)
         checkpoint = done.get("response")
         if not isinstance(checkpoint, Mapping):
             raise _Failed("a probe save has no checkpoint in its response")
+        for name in ("id", "path"):  # what the later steps use
+            _need(checkpoint, name, f"the checkpoint of save operation {op_id}")
         self.fields("checkpoint-details", "checkpoint", checkpoint)
         return checkpoint
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
         body = {"format": "huggingface", "merge_adapter": False, "ttl_seconds": 3600}
-        reply = self.call(
-            "POST", f"/checkpoints/{checkpoint['id']}/export", (200, 202), json={**body}
-        )
+        path = f"/checkpoints/{checkpoint['id']}/export"
+        reply = self.call("POST", path, (200, 202), json={**body})
         artifact = reply if reply.get("kind") in ("hf_adapter", "hf_model") else None
         if artifact is None:
-            artifact = self.wait(str(reply["id"])).get("response")
+            op_id = _need(reply, "id", f"the reply to POST /api/v1{path}")
+            artifact = self.wait(str(op_id)).get("response")
         if not isinstance(artifact, Mapping) or "id" not in artifact:
             raise _Failed("a probe export has no artifact in its response")
         found = self.http.get(f"/api/v1/artifacts/{artifact['id']}")
@@ -206,13 +220,16 @@ class _Probe:
             (200, 201),
             json={"tags": ["contract-probe"], "user_metadata": {}, "sdk_version": "contract"},
         )
+        session_id = _need(session, "id", "the reply to POST /api/v1/sessions")
         model = self.call(
             "POST",
-            f"/sessions/{session['id']}/models",
+            f"/sessions/{session_id}/models",
             (200, 201),
             json={"model_seq_id": 1, "base_model": base_model, "training_mode": "lora"},
         )
-        model_id = str(model["id"])
+        model_id = str(
+            _need(model, "id", f"the reply to POST /api/v1/sessions/{session_id}/models")
+        )
         self.fields("next-seq-id", "model", model)
         self.fields("model-status", "model", model)
         made: list[Mapping[str, Any]] = []
@@ -237,7 +254,8 @@ class _Probe:
                 (200, 202),
                 json={"path": made[0]["path"], "include_optimizer": False},
             )
-            loaded = self.wait(str(load["id"])).get("response")
+            load_id = _need(load, "id", f"the reply to POST /api/v1/models/{model_id}/load")
+            loaded = self.wait(str(load_id)).get("response")
             self.fields("load-details", "load", loaded)
             self.fields("load-result-model-id", "load", loaded)
             self.artifact_by_id(made[0])
@@ -263,7 +281,9 @@ def probe_extensions(
     try:
         with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as http:
             _Probe(http, result, deadline).run(base_model)
-    except (_Failed, httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except _Failed as exc:
+        result.note = f"the extension probe stopped early: {exc}"
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.note = f"the extension probe stopped early ({type(exc).__name__}: {exc})"
     return result
 

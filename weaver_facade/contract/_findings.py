@@ -16,6 +16,7 @@ __all__ = [
     "Finding",
     "curl_for_request",
     "dedupe",
+    "fold_missing_headers",
     "redact",
     "redact_curl",
 ]
@@ -99,6 +100,48 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
                 **{**asdict(first), "also_in": (*first.also_in, finding.part)}
             )
     return list(kept.values())
+
+
+def fold_missing_headers(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per required header the server leaves out, however many replies lack it.
+
+    A server that never sends ``X-Request-ID`` has one thing to fix, not one per operation
+    and status; the finding keeps the first reply's reproduction and counts the others.
+    """
+    kept: list[Finding] = []
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.check != "response_headers_conformance":
+            kept.append(finding)
+        elif finding.expected in groups:
+            groups[finding.expected].append(finding)
+        else:
+            groups[finding.expected] = [finding]
+            kept.append(finding)
+    folded = []
+    for finding in kept:
+        group = (
+            groups.get(finding.expected)
+            if finding.check == "response_headers_conformance"
+            else None
+        )
+        if not group or len(group) == 1:
+            folded.append(finding)
+            continue
+        others = list(dict.fromkeys(f.operation for f in group if f.operation != finding.operation))
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        parts = {p for f in group for p in (f.part, *f.also_in)} - {finding.part}
+        folded.append(
+            Finding(
+                **{
+                    **asdict(finding),
+                    "message": f"{finding.message}; {len(group) - 1} more replies lack it too"
+                    + (f" ({shown})" if others else ""),
+                    "also_in": tuple(sorted(parts)),
+                }
+            )
+        )
+    return folded
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -61,6 +61,8 @@ STEP_MALFORMED = "a malformed path gets 400"
 STEP_UNKNOWN = "an unknown checkpoint gets 404"
 STEP_WEIGHT_ONLY = "an optimizer load of a weight-only checkpoint is refused"
 STEP_NO_KEY = "no key gets 401"
+STEP_HEADERS = "every reply carries the headers the spec requires"
+HEADERS_CHECK = "response_headers_conformance"
 PART = "lifecycle"
 
 
@@ -108,6 +110,8 @@ class Watcher:
         self.results = OperationResults(spec)
         # Exchanges (by index) whose reply the watcher found fault with.
         self.flagged: set[int] = set()
+        # A missing header is the server's, not a step's: the first reply without it, by name.
+        self.missing_headers: dict[str, Finding] = {}
         self.enabled = True
 
     def see(self, response: httpx.Response) -> None:
@@ -128,21 +132,25 @@ class Watcher:
         )
         problems.extend(self.results.check(op, response.status_code, response.content))
         for problem in problems:
+            if problem.check == HEADERS_CHECK:
+                if problem.expected not in self.missing_headers:
+                    self.missing_headers[problem.expected] = self.finding(exchange, problem)
+                continue
             self.add(exchange, problem)
-        if problems:
             self.flagged.add(len(self.exchanges) - 1)
 
     def add(self, exchange: Exchange, problem: Problem) -> None:
-        self.findings.append(
-            Finding(
-                part=PART,
-                operation=exchange.label,
-                check=problem.check,
-                message=redact(problem.message, self.secret),
-                expected=redact(problem.expected, self.secret),
-                got=redact(problem.got, self.secret),
-                curl=curl_for_request(exchange.request, self.secret),
-            )
+        self.findings.append(self.finding(exchange, problem))
+
+    def finding(self, exchange: Exchange, problem: Problem) -> Finding:
+        return Finding(
+            part=PART,
+            operation=exchange.label,
+            check=problem.check,
+            message=redact(problem.message, self.secret),
+            expected=redact(problem.expected, self.secret),
+            got=redact(problem.got, self.secret),
+            curl=curl_for_request(exchange.request, self.secret),
         )
 
     def last(self, operation_id: str) -> Exchange | None:
@@ -445,6 +453,16 @@ class Scenario:
         finally:
             self._cleanup()
             self.http.close()
+            # Once for the whole run, so that the other steps still check what they are for.
+            headers = list(self.watcher.missing_headers.values())
+            self.outcome.steps.append(
+                StepResult(
+                    name=STEP_HEADERS,
+                    status="failed" if headers else "passed",
+                    detail=headers[0].message if headers else "",
+                    findings=headers,
+                )
+            )
             self.outcome.seconds = time.monotonic() - started
             self.outcome.findings = [f for step in self.outcome.steps for f in step.findings]
         return self.outcome

@@ -313,10 +313,15 @@ class OperationResults:
         ]
 
 
+# A field in plain words only with an underscore, next to "required" or "missing": a bare
+# word ("a value is required") would be read as a field.
+_SNAKE = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+"
 _FIELD_MENTIONS = (
     re.compile(r"\bbody\.([A-Za-z_][A-Za-z0-9_]*)"),
     re.compile(r"""\[\s*["']body["']\s*,\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"""),
     re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`"),
+    re.compile(rf"\b({_SNAKE}):? (?:field )?(?:is )?(?:required|missing)\b"),
+    re.compile(rf"\b(?:missing|required) (?:field|property|parameter):? ({_SNAKE})\b"),
 )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +19,8 @@ from ._server import serve_forever
 __all__ = ["emulator"]
 
 READY_MESSAGE = "weaver emulator listening on {url}"
+# uvicorn's own exit status when it cannot listen, which the command's statuses do not list.
+_UVICORN_STARTUP_FAILURE = 3
 
 
 @click.command(
@@ -136,6 +140,7 @@ def emulator(
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise click.UsageError(f"--data-dir {data_dir}: {exc.strerror or exc}") from exc
+    _check_can_listen(host, port)
     try:
         fault_config = (
             FaultConfig(rules=tuple(FaultRule.parse(f) for f in faults), seed=fault_seed)
@@ -168,9 +173,32 @@ def emulator(
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
+    except SystemExit as exc:
+        # The port was taken after the check (uvicorn has logged why): exit 1, not its 3.
+        if exc.code == _UVICORN_STARTUP_FAILURE:
+            raise SystemExit(1) from None
+        raise
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind ``host``:``port`` as uvicorn will (every address of the host, SO_REUSEADDR), so
+    that a port in use is one usage line, not uvicorn's logged error and its exit status 3."""
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.UsageError(f"port {port} on {host} is in use") from None
+        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
