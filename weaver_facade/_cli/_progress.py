@@ -147,6 +147,7 @@ class Progress:
 
     def follow(self, handle: OperationHandle[Any], timeout: float | None) -> None:
         """Wait for ``handle`` (up to ``timeout`` seconds), showing each change."""
+        self.last_operation_id = handle.id  # named on Ctrl-C even before its first change
         for change in handle.watch(timeout):
             self(change)
 

@@ -230,8 +230,12 @@ def json_option(f: Callable[P, R]) -> Callable[P, R]:
 
 
 def look_again(operation_id: str) -> str:
-    """The command that picks an operation up again (a save recovered without its
-    operation is known by its checkpoint's path, which `operations wait` refuses)."""
+    """The command that picks an operation up again. Without an operation id, which
+    `operations wait` needs, a recovered save is known by its checkpoint's path, and an
+    export answered with its artifact by the artifact's uri."""
+    checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
+    if artifacts:
+        return f"weaver-facade checkpoints artifacts {checkpoint}"
     if operation_id.startswith("weaver://"):
         return f"weaver-facade checkpoints show {operation_id}"
     return f"weaver-facade operations wait {operation_id}"

@@ -23,7 +23,6 @@ from .. import (
     DownloadProgress,
     DownloadResult,
     DownloadTarget,
-    OperationTimeoutError,
     ServiceClient,
 )
 from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
@@ -75,13 +74,6 @@ def download_json(r: DownloadResult) -> dict[str, Any]:
     }
 
 
-def _shown_by(operation_id: str) -> str | None:
-    """For an export answered with its artifact (no operation, so `operations wait` cannot
-    take it: its id is the artifact's uri), the command that shows it."""
-    checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
-    return f"weaver-facade checkpoints artifacts {checkpoint}" if artifacts else None
-
-
 @checkpoints.command("export")
 @click.argument("ref")
 @click.option(
@@ -123,35 +115,12 @@ def export(
             force=force,
             wait=False,
         )
-        shown = _shown_by(handle.id)
         if no_wait:
-            _show_started(handle, "export_checkpoint", shown and f"look at it with: {shown}")
+            _show_started(handle, "export_checkpoint")
             return
-        try:
-            if not handle.status.is_terminal:  # an identical export may be done already
-                state.progress.follow(handle, left())
-            artifact = handle.result(0)
-        except OperationTimeoutError as exc:
-            if shown is None:
-                raise
-            cause = f" (the last poll failed: {exc.poll_error})" if exc.poll_error else ""
-            message = (
-                f"export {exc.operation_id} still {exc.status} after {exc.waited:.1f} s{cause}; "
-                f"it keeps running on the server: look at it again with `{shown}`"
-            )
-            raise CliError(
-                message,
-                exit_code=EXIT_API_ERROR,
-                payload=state.error_payload(exc, EXIT_API_ERROR, message),
-            ) from None
-        except KeyboardInterrupt as exc:
-            if shown is None:
-                raise
-            message = f"interrupted; export {handle.id} keeps running on the server (`{shown}`)"
-            payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
-            if payload is not None:
-                payload["operation_id"] = handle.id
-            raise CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload) from None
+        if not handle.status.is_terminal:  # an identical export may be done already
+            state.progress.follow(handle, left())
+        artifact = handle.result(0)
     if state.as_json:
         emit_json(artifact_json(artifact))
     else:

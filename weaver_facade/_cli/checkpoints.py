@@ -244,9 +244,8 @@ def save(
         print_checkpoint(checkpoint, f"saved {checkpoint.path}")
 
 
-def _show_started(handle: OperationHandle[Any], kind: str, hint: str | None = None) -> None:
-    """The operation of ``--no-wait``, as it was when submitted (``hint``: how to look at it
-    again, when not `operations wait`)."""
+def _show_started(handle: OperationHandle[Any], kind: str) -> None:
+    """The operation of ``--no-wait``, as it was when submitted."""
     result, failure = outcome(handle)
     args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
@@ -254,7 +253,7 @@ def _show_started(handle: OperationHandle[Any], kind: str, hint: str | None = No
     else:
         print_operation(*args, kind=kind, **operation_times(handle))
         if not current_state().quiet:
-            click.echo(hint or f"wait for it with: {look_again(handle.id)}", err=True)
+            click.echo(f"wait for it with: {look_again(handle.id)}", err=True)
 
 
 @checkpoints.command("load")
