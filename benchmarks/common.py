@@ -33,10 +33,12 @@ class Result:
     value: str
     target: str = ""
     ok: bool | None = None  # None: informative, no target
+    why: str = ""  # why the figure is what it is, when the verdict needs it
 
     @property
     def verdict(self) -> str:
-        return {True: "met", False: "**missed**", None: ""}[self.ok]
+        verdict = {True: "met", False: "**missed**", None: ""}[self.ok]
+        return f"{verdict}: {self.why}" if self.why else verdict
 
 
 @dataclass

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="where to write the markdown (default benchmarks/RESULTS.md; "
-        "a --quick run writes nothing unless given one)",
+        "a --quick run writes nothing unless given one; --only needs one)",
     )
     args = parser.parse_args(argv)
     chosen = [b.strip().upper() for b in args.only.split(",") if b.strip()] or list(BENCHMARKS)
@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     output = args.output
     if output is None and not args.quick:
+        if args.only:
+            # RESULTS.md holds every benchmark, some merged by hand from other runs:
+            # a subset written over it would drop the rest.
+            parser.error(
+                "--only writes a subset: give --output FILE and merge its sections into "
+                "benchmarks/RESULTS.md by hand (only a full run writes RESULTS.md)"
+            )
         output = ROOT / "benchmarks" / "RESULTS.md"
 
     started = time.monotonic()

@@ -60,6 +60,29 @@ async def test_lifecycle_and_pending_info(make_app: AppFactory) -> None:
         assert done["response"]["metrics"]["loss:sum"] > 0
 
 
+async def test_the_announced_wait_is_the_time_left_until_the_start(make_app: AppFactory) -> None:
+    # The running pass is half done when the queued one is read: the announced
+    # start must count what is left of it, not its whole latency.
+    client, api = _api(make_app(latency={"forward_backward": 2.0}))
+    async with client:
+        model_id = await api.model()
+        first = await api.submit_fb(model_id, batch(0))
+        second = await api.submit_fb(model_id, batch(1))
+        await _until_status(api, first["id"], "running")
+        early = await api.ok("GET", f"/operations/{second['id']}")
+        await asyncio.sleep(1.2)
+        read_at = time.monotonic()
+        late = await api.ok("GET", f"/operations/{second['id']}")
+        announced = read_at + late["pending_info"]["wait_seconds"]
+        await _until_status(api, second["id"], "running")
+        started = time.monotonic()
+        # Generous both ways; announcing the whole latency would be 1.2 s late.
+        assert -1.5 < announced - started < 0.6, announced - started
+        assert late["pending_info"]["wait_seconds"] < early["pending_info"]["wait_seconds"]
+        # Time passing is no change: a long-poll with seen_revision is not woken by it.
+        assert late["revision"] == early["revision"]
+
+
 async def test_posts_answer_at_once_while_work_is_slow(make_app: AppFactory) -> None:
     client, api = _api(make_app(latency={"forward_backward": 30, "save_checkpoint": 30}))
     async with client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -153,6 +154,52 @@ async def test_targets_and_weights_must_line_up_with_tokens(api: Api) -> None:
         json=api.fb_body(model_id, short_weights),
     )
     assert_error(response, 400, "invalid_request", "weights", "datum 0")
+
+
+def _fits_float32(value: float) -> bool:
+    try:
+        struct.pack("<f", value)  # refuses a value that rounds to infinity in float32
+    except OverflowError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"),
+    [
+        ("float32", 1e308),
+        ("float32", -1e39),
+        ("int32", 2**31),
+        ("int64", -(2**63) - 1),
+        ("int64", 0.5),
+    ],
+)
+async def test_a_value_outside_its_dtype_is_refused_at_submission(
+    api: Api, dtype: str, value: float
+) -> None:
+    assert dtype != "float32" or not _fits_float32(value)
+    model_id = await api.model()
+    bad = datum([1, 2, 3], [2, 3, 4], [1.0, value, 1.0])
+    bad["loss_fn_inputs"]["weights"]["dtype"] = dtype
+    response = await api.request(
+        "POST", f"/models/{model_id}/forward-backward-passes", json=api.fb_body(model_id, [bad])
+    )
+    field = "body.payload.forward_backward_input.data[0].loss_fn_inputs.weights.data"
+    body = assert_error(response, 400, "invalid_request", field, "position 1", dtype)
+    assert body["details"]["field"] == field
+
+
+async def test_the_largest_float32_weight_is_accepted(api: Api) -> None:
+    largest = 3.4028235e38  # float32's largest value, as printed; it rounds to it
+    assert _fits_float32(largest)
+    model_id = await api.model()
+    data = [datum([1, 2, 3], [2, 3, 4], [1.0, largest, -largest])]
+    await api.ok(
+        "POST",
+        f"/models/{model_id}/forward-backward-passes",
+        202,
+        json=api.fb_body(model_id, data),
+    )
 
 
 async def test_payload_model_id_must_match_the_path(api: Api) -> None:

@@ -19,6 +19,31 @@ __all__ = ["adam_params", "datums"]
 
 _DATA = "body.payload.forward_backward_input.data"
 
+# A float32 rounds to infinity from here on (its largest value plus half a step).
+_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
+_INT_BITS = {"int32": 32, "int64": 64}
+
+
+def _fits(value: Any, dtype: str) -> bool:
+    """Whether a JSON number can be held by a tensor of ``dtype`` (the spec's TensorData)."""
+    bits = _INT_BITS.get(dtype)
+    if bits is not None:
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        return whole and -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+    if dtype == "float32":
+        return bool(abs(value) < _FLOAT32_OVERFLOW)
+    return True  # float64: what JSON carries, less what overflows, checked below
+
+
+def _all_fit(values: Sequence[Any], dtype: str) -> bool:
+    """``_fits`` for every value, with C-speed builtins in the usual cases (a large
+    batch has hundreds of thousands of values)."""
+    if dtype in _INT_BITS and set(map(type, values)) == {int}:
+        return _fits(min(values), dtype) and _fits(max(values), dtype)
+    if dtype == "float32":
+        return bool(max(map(abs, values)) < _FLOAT32_OVERFLOW)
+    return dtype not in _INT_BITS or all(_fits(v, dtype) for v in values)
+
 
 def _flatten(values: Sequence[Any]) -> list[Any]:
     """TensorData is a flat or two-level list; its values in row-major order."""
@@ -53,6 +78,13 @@ def datums(data: Sequence[Mapping[str, Any]], vocab_size: int) -> list[Datum]:
                     f"{_DATA}[{i}].loss_fn_inputs.{name}",
                     f"datum {i} has {len(values)} values, expected {len(tokens)} "
                     "(one per input token)",
+                )
+            dtype = inputs[name]["dtype"]
+            if values and not _all_fit(values, dtype):
+                pos, value = next((p, v) for p, v in enumerate(values) if not _fits(v, dtype))
+                raise invalid(
+                    f"{_DATA}[{i}].loss_fn_inputs.{name}.data",
+                    f"datum {i}, position {pos}: {value} does not fit dtype {dtype}",
                 )
         targets: list[int] = []
         for pos, t in enumerate(targets_raw):

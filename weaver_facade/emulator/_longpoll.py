@@ -5,8 +5,9 @@ clients and uvicorn may run requests on different loops and threads. A
 worker wakes it with ``loop.call_soon_threadsafe``; nothing sleeps or polls.
 
 An operation's ``revision`` (the long-poll extension) is a digest of what a
-waiting client shows: its status and ``pending_info``. A long-poll with
-``seen_revision`` answers as soon as the revision differs from it.
+waiting client shows: its status and ``pending_info``, but not
+``wait_seconds``, which counts down as time passes and so is no change. A
+long-poll with ``seen_revision`` answers as soon as the revision differs from it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ __all__ = ["Waiters", "revision"]
 
 
 def revision(status: str, pending_info: Any) -> str:
-    """Changes exactly when ``status`` or ``pending_info`` does; stateless across restarts."""
+    """Changes exactly when ``status`` or ``pending_info`` (other than its ``wait_seconds``)
+    does; stateless across restarts."""
+    if isinstance(pending_info, dict):
+        pending_info = {k: v for k, v in pending_info.items() if k != "wait_seconds"}
     text = json.dumps([status, pending_info], sort_keys=True, separators=(",", ":"))
     return "r-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 

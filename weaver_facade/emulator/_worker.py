@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +28,18 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, workers: int, latency_of: Callable[[str], float]) -> None:
+    def __init__(
+        self,
+        workers: int,
+        latency_of: Callable[[str], float],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._latency_of = latency_of
+        self._clock = clock
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._queues: dict[str, deque[Job]] = {}
-        self._running: dict[str, Job] = {}
+        self._running: dict[str, tuple[Job, float]] = {}  # model -> (job, when it started)
         self._ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._loop, name=f"weaver-worker-{i}", daemon=True)
@@ -50,17 +57,23 @@ class Scheduler:
                 self._ready.put(model_id)
 
     def queue_position(self, model_id: str, op_id: str) -> tuple[int, float] | None:
-        """(operations ahead, estimated seconds until it starts), or None if not queued."""
+        """(operations ahead, estimated seconds until it starts), or None if not queued.
+
+        The running operation counts only what is left of its latency."""
         with self._lock:
             q = self._queues.get(model_id, deque())
-            ahead: list[Job] = []
+            ahead = 0
+            seconds = 0.0
             running = self._running.get(model_id)
             if running is not None:
-                ahead.append(running)
+                job, started = running
+                ahead = 1
+                seconds = max(0.0, self._latency_of(job.kind) - (self._clock() - started))
             for job in q:
                 if job.op_id == op_id:
-                    return len(ahead), sum((self._latency_of(j.kind) for j in ahead), 0.0)
-                ahead.append(job)
+                    return ahead, seconds
+                ahead += 1
+                seconds += self._latency_of(job.kind)
         return None
 
     def clear(self, timeout: float = 30.0) -> None:
@@ -86,7 +99,7 @@ class Scheduler:
                 if not q:
                     continue
                 job = q.popleft()
-                self._running[model_id] = job
+                self._running[model_id] = (job, self._clock())
             try:
                 job.run()
             except Exception:  # a job records its own failures; this is a last resort

@@ -12,14 +12,16 @@ T = TypeVar("T", bound="TensorData")
 
 @_attrs_define
 class TensorData:
-    """A flat or two-level list of numbers. It carries no shape field.
+    """A flat or two-level list of numbers. It carries no shape field. Each number must fit `dtype`: a whole number in
+    range for `int32` and `int64`, a number that does not round to infinity for `float32` (whose largest value is about
+    3.4028235e38) and `float64`; a server refuses one that does not with 400 `invalid_request`.
 
-    Example:
-        {'data': [1, 2, 3], 'dtype': 'int64'}
+        Example:
+            {'data': [1, 2, 3], 'dtype': 'int64'}
 
-    Attributes:
-        data (list[float | list[float]]):  Example: [1, 2, 3].
-        dtype (TensorDType):  Example: int64.
+        Attributes:
+            data (list[float | list[float]]):  Example: [1, 2, 3].
+            dtype (TensorDType):  Example: int64.
     """
 
     data: list[float | list[float]]
