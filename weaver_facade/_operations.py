@@ -625,9 +625,11 @@ class _HandleState(Generic[T]):
 
     def _report(self) -> OperationProgress | None:
         """The change since the last report, if any (and tell ``on_progress``)."""
+        info = self.pending_info
         state = (
             self.status,
-            self.pending_info,
+            # A new estimate alone is not a change: a server may count it down on every read.
+            info and attrs.evolve(info, wait_seconds=None),
             self._snapshot.conversion,
             self._poll_error is None,
         )

@@ -102,6 +102,36 @@ def test_progress_reports_each_change_once() -> None:
     assert {p.operation_id for p in seen} == {"op-1"}
 
 
+def test_a_countdown_of_the_estimate_alone_is_not_a_change() -> None:
+    # The emulator (and any server) may refresh `wait_seconds` on every read; a plain-text
+    # watcher would print a line per poll. README: a change is a new status or pending_info.
+    fake = FakeWeaver()
+    seen: list[OperationProgress] = []
+    with service(fake, on_progress=seen.append) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        queued = {"code": "waiting_for_resources", "message": "queued behind 1"}
+        fake.script(
+            "GET",
+            OP,
+            *[
+                json_reply(200, pending(pending_info={**queued, "wait_seconds": w}))
+                for w in (3, 2, 1)
+            ],
+            json_reply(200, pending(pending_info={**queued, "message": "queued behind 0"})),
+            json_reply(200, {"id": "op-1", "status": "running"}),
+        )
+        trainer.forward_backward([datum_from_tokens([1, 2])])
+    assert [(p.status.value, p.pending_info and p.pending_info.message) for p in seen] == [
+        ("pending", "queued"),
+        ("pending", "queued behind 1"),
+        ("pending", "queued behind 0"),
+        ("running", None),
+        ("done", None),
+    ]
+    assert seen[1].pending_info is not None
+    assert seen[1].pending_info.wait_seconds == 3.0  # the estimate as first seen
+
+
 def test_on_progress_can_be_set_on_a_handle() -> None:
     fake = FakeWeaver()
     seen: list[OperationStatus] = []
