@@ -698,8 +698,14 @@ class _HandleState(Generic[T]):
         self._poll_error = why
         return self._report()
 
-    def _polled(self, poller: Poller, snapshot: OperationSnapshot) -> OperationProgress | None:
-        seen = self._snapshot.revision
+    def _seen(self, live: bool) -> str | None:
+        """The ``seen_revision`` to send: only a watcher needs each change; a wait for the
+        end alone lets the server hold each long-poll until the end or its whole wait."""
+        return self._snapshot.revision if live or self.on_progress is not None else None
+
+    def _polled(
+        self, poller: Poller, snapshot: OperationSnapshot, seen: str | None
+    ) -> OperationProgress | None:
         self._poll_error = None
         self._last_failure = None
         change = self._observe(snapshot)
@@ -761,6 +767,9 @@ class OperationHandle(_HandleState[T]):
         Raises:
             OperationTimeoutError: It did not finish in time; it keeps running.
         """
+        return self._changes(timeout, live=True)
+
+    def _changes(self, timeout: float | None, *, live: bool) -> Iterator[OperationProgress]:
         poller = self._start(timeout)
         yield self.progress
         while not self.done():
@@ -768,12 +777,13 @@ class OperationHandle(_HandleState[T]):
             if isinstance(step, Sleep):
                 self._sleep(step.seconds)
                 continue
+            seen = self._seen(live)
             try:
-                snapshot = self._fetch(step.wait, step.budget, self._snapshot.revision)
+                snapshot = self._fetch(step.wait, step.budget, seen)
             except APIError as exc:
                 change = self._failed(poller, exc)
             else:
-                change = self._polled(poller, snapshot)
+                change = self._polled(poller, snapshot, seen)
             if change is not None:
                 yield change
 
@@ -790,7 +800,7 @@ class OperationHandle(_HandleState[T]):
             OperationTimeoutError: It did not finish in time (or the server could not
                 be reached until the deadline); it keeps running.
         """
-        for _ in self.watch(timeout):
+        for _ in self._changes(timeout, live=False):
             pass
         return self._outcome()
 
@@ -825,8 +835,16 @@ class AsyncOperationHandle(_HandleState[T]):
 
     # A deadline of our own, not asyncio.timeout: it must end in an
     # OperationTimeoutError that carries the operation id for re-attaching.
-    async def watch(self, timeout: float | None = None) -> AsyncIterator[OperationProgress]:  # noqa: ASYNC109
+    def watch(self, timeout: float | None = None) -> AsyncIterator[OperationProgress]:
         """``async for`` each change (see ``OperationHandle.watch``)."""
+        return self._changes(timeout, live=True)
+
+    async def _changes(
+        self,
+        timeout: float | None,  # noqa: ASYNC109
+        *,
+        live: bool,
+    ) -> AsyncIterator[OperationProgress]:
         poller = self._start(timeout)
         yield self.progress
         while not self.done():
@@ -834,18 +852,19 @@ class AsyncOperationHandle(_HandleState[T]):
             if isinstance(step, Sleep):
                 await self._sleep(step.seconds)
                 continue
+            seen = self._seen(live)
             try:
-                snapshot = await self._fetch(step.wait, step.budget, self._snapshot.revision)
+                snapshot = await self._fetch(step.wait, step.budget, seen)
             except APIError as exc:
                 change = self._failed(poller, exc)
             else:
-                change = self._polled(poller, snapshot)
+                change = self._polled(poller, snapshot, seen)
             if change is not None:
                 yield change
 
     async def result(self, timeout: float | None = None) -> T:  # noqa: ASYNC109
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""
-        async for _ in self.watch(timeout):
+        async for _ in self._changes(timeout, live=False):
             pass
         return self._outcome()
 

@@ -413,15 +413,51 @@ def test_a_quick_answer_with_a_new_revision_asks_again_at_once() -> None:
     assert type(poller.next_step()).__name__ == "Sleep"
 
 
-def test_polls_tell_the_server_the_revision_they_saw() -> None:
+@pytest.mark.parametrize("how", ["watch", "on_progress"])
+def test_a_watcher_tells_the_server_the_revision_it_saw(how: str) -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    revised = {"id": "op-1", "status": "running", "revision": "r-2"}
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, json_reply(200, revised))
+        if how == "watch":
+            list(handle.watch(timeout=60))
+        else:
+            handle.on_progress = lambda _change: None
+            handle.result(timeout=60)
+    first, second = fake.sent("GET", OP)
+    assert "seen_revision" not in first.url.params  # nothing seen with a revision yet
+    assert second.url.params["seen_revision"] == "r-2"
+
+
+def test_a_wait_for_the_end_alone_does_not_ask_for_each_change() -> None:
+    # Issue 7: at most 2 GETs for an operation of up to 25 s. With `seen_revision` the
+    # server answers `pending` -> `running` at once, which only a watcher needs.
     fake, clock = FakeWeaver(), FakeClock()
     revised = {"id": "op-1", "status": "running", "revision": "r-2"}
     with started(fake, clock) as handle:
         fake.script("GET", OP, json_reply(200, revised))
         handle.result(timeout=60)
-    first, second = fake.sent("GET", OP)
-    assert "seen_revision" not in first.url.params  # nothing seen with a revision yet
-    assert second.url.params["seen_revision"] == "r-2"
+    assert [r.url.params.get("seen_revision") for r in fake.sent("GET", OP)] == [None, None]
+
+
+async def test_an_async_wait_for_the_end_alone_does_not_ask_for_each_change() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    revised = {"id": "op-1", "status": "running", "revision": "r-2"}
+    async with async_service(fake, poll=PollPolicy(PollSettings(), clock=clock)) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        handle = await trainer.save_state("a", wait=False)
+        fake.requests.clear()
+        fake.script("GET", OP, json_reply(200, revised))
+        await handle.result(timeout=60)
+        assert [r.url.params.get("seen_revision") for r in fake.sent("GET", OP)] == [None, None]
+        fake.requests.clear()
+        handle = await trainer.save_state("b", wait=False)
+        fake.script("GET", "/api/v1/operations/op-2", json_reply(200, {**revised, "id": "op-2"}))
+        fake.requests.clear()
+        async for _ in handle.watch(timeout=60):
+            pass
+        sent = [r.url.params.get("seen_revision") for r in fake.sent("GET")]
+        assert sent == [None, "r-2"]
 
 
 # -- visibility ---------------------------------------------------------------------------
