@@ -249,6 +249,23 @@ def test_a_queued_operations_running_is_seen_before_its_end(
     assert any("seen_revision" in r.url.params for r in polls)
 
 
+@pytest.mark.parametrize("emulator_config", [{"latency": {"forward_backward": QUEUED}}])
+def test_a_wait_for_the_end_alone_is_held_until_the_end(
+    make_service: ServiceFactory, recorder: Recorder
+) -> None:
+    # Issue 7: at most 2 polls for an operation up to 25 s with the 20 s hold. Scaled down
+    # here: a second, queued pass runs 1.5 s after 1.5 s pending; polls are held 5 s.
+    service = make_service(poll=PollSettings(long_poll=5))
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    trainer.forward_backward(batch(), wait=False)
+    second = trainer.forward_backward(batch(), wait=False)
+    assert second.status is OperationStatus.PENDING
+    second.result(timeout=30)
+    # Held until the end: the running status alone ended no poll.
+    assert len(_polls(recorder, second.id)) == 1
+    assert all("seen_revision" not in r.url.params for r in _polls(recorder, second.id))
+
+
 @pytest.mark.parametrize(
     "emulator_config", [{"latency": {"forward_backward": QUEUED}, "honor_long_poll": False}]
 )
