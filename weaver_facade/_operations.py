@@ -583,6 +583,12 @@ class _HandleState(Generic[T]):
         return self._snapshot.pending_info
 
     @property
+    def kind(self) -> str | None:
+        """What the operation does (``save_checkpoint``, ``forward_backward``...), when
+        the server says."""
+        return self._snapshot.kind
+
+    @property
     def model_id(self) -> str | None:
         """The model the operation works on, when the server says."""
         return self._snapshot.model_id

@@ -50,6 +50,7 @@ def test_show_an_unfinished_operation_then_wait_for_it(cli: Cli, model_id: str) 
     assert snapshot["status"] in {"pending", "running"}
     assert snapshot["result"] is None
     assert snapshot["error"] is None
+    assert snapshot["kind"] == "save_checkpoint"  # the server's, before there is a result
     assert shown.stderr == ""  # show does not wait, so it reports no progress
 
     waited = cli("operations", "wait", operation_id)

@@ -29,9 +29,9 @@ def _report(handle: OperationHandle[Any], *, fail: bool) -> None:
     result, failure = outcome(handle)
     args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
-        emit_json(operation_json(*args, **operation_times(handle)))
+        emit_json(operation_json(*args, kind=handle.kind, **operation_times(handle)))
     else:
-        print_operation(*args, **operation_times(handle))
+        print_operation(*args, kind=handle.kind, **operation_times(handle))
     if failure is not None and fail:
         # The operation was printed (with its error) above; no second JSON document.
         raise CliError(str(failure), exit_code=EXIT_API_ERROR)
