@@ -9,18 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpcore
+import httpx
 import pytest
 import weaver_client.models
 
 # Loaded here once, for good: pytester's in-process runs unload the modules they import, but
-# numpy (under the emulator's app) cannot be loaded twice in one process, and the facade keeps
-# the generated models it loaded on first use (a second copy's classes would not match).
+# numpy (under the emulator's app) cannot be loaded twice in one process, the facade keeps
+# the generated models it loaded on first use, and httpx keeps the httpcore exception
+# classes it maps (a second copy's classes would not match: a later test in this process
+# would see a raw httpcore.ConnectError).
 from weaver_facade.emulator import RunningEmulator, create_app, run_emulator
 from weaver_facade.pytest_plugin import WeaverServer
 
 pytest_plugins = ["pytester"]
 assert callable(create_app)
 assert weaver_client.models
+assert callable(httpx.HTTPTransport)
+assert callable(httpcore.ConnectError)
 
 PLUGIN = ("-p", "weaver_facade.pytest_plugin")
 # The inner runs need no asyncio plugin (and it would warn about its settings).
