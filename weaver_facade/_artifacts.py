@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import attrs
 from weaver_client.types import Unset
@@ -37,11 +37,12 @@ from ._errors import (
 )
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
-from ._retry import CallOptions
 from ._wire import Plan, WireFields, expect, optional, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
+
+    from ._io import _Base
 else:
     wire = LazyModule("weaver_client.models")
 
@@ -278,9 +279,12 @@ def download_settings(verify: object, max_concurrency: object, timeout: object) 
     )
 
 
+IO = TypeVar("IO", bound="_Base[Any]")
+
+
 class DownloadDeadline:
-    """A download's one deadline, counted from the call: its descriptor requests (the
-    first and each refresh) and its transfers get the time left."""
+    """A download's one deadline, counted from the call: its API requests (the lookup,
+    the descriptor and each refresh) and its transfers get the time left."""
 
     def __init__(
         self, settings: DownloadSettings, clock: Callable[[], float] = time.monotonic
@@ -292,12 +296,12 @@ class DownloadDeadline:
     def _left(self) -> float | None:
         return None if self._at is None else max(0.0, self._at - self._clock())
 
-    def options(self, base: CallOptions) -> CallOptions:
-        """``base`` (the client's own options), with a timeout no later than the deadline."""
+    def bound(self, io: IO) -> IO:
+        """``io``, or a copy whose calls all end by the deadline (``until``); measured
+        after ``_left``, that copy's end is never before the deadline, so a request it
+        cuts off is always the download's timeout (``api_request``)."""
         left = self._left()
-        if left is None or (base.timeout is not None and base.timeout <= left):
-            return base
-        return attrs.evolve(base, timeout=left)
+        return io if left is None else io.until(left)
 
     def settings(self) -> DownloadSettings:
         """The download's settings, with the time left as the transfers' timeout."""

@@ -633,11 +633,12 @@ class ServiceClient(_ServiceBase):
         """
         settings = download_settings(verify, max_concurrency, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
+        io = deadline.bound(self._io)
         wanted = check_kind(kind)
 
-        def send(call: Call[Any]) -> Any:  # each request within the time left
+        def send(call: Call[Any]) -> Any:
             with deadline.api_request(call.operation):
-                return self._io.send(call, deadline.options(self._io.options))
+                return io.send(call)
 
         artifact_id = drive(resolve_download(target, wanted), send)
         folder = Path(dest)
@@ -845,11 +846,12 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.download_weights``."""
         settings = download_settings(verify, max_concurrency, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
+        io = deadline.bound(self._io)
         wanted = check_kind(kind)
 
-        async def send(call: Call[Any]) -> Any:  # each request within the time left
+        async def send(call: Call[Any]) -> Any:
             with deadline.api_request(call.operation):
-                return await self._io.send(call, deadline.options(self._io.options))
+                return await io.send(call)
 
         artifact_id = await adrive(resolve_download(target, wanted), send)
         folder = Path(dest)
