@@ -23,10 +23,10 @@ from weaver_client import limits
 from weaver_client.types import Unset
 
 from . import _retry as rules
+from ._args import check_seconds
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     APIError,
-    InvalidArgumentError,
     OperationFailedError,
     OperationTimeoutError,
     ResponseValidationError,
@@ -381,10 +381,7 @@ class Poller:
         origin: float | None = None,
         queued: float = 0.0,
     ) -> None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
-            raise InvalidArgumentError(
-                f"timeout must be a number of seconds >= 0, or None; got {timeout!r}"
-            )
+        check_seconds("timeout", timeout, zero=True, otherwise=", or None")
         self._policy = policy
         self._clock = policy.clock
         self.started = self._clock()
