@@ -348,7 +348,7 @@ class _ServiceBase(HasOptions):
             training_mode=new.training_mode,
             lora=new.lora,
         )
-        model = yield from model_plan(call)
+        model = new.describe((yield from model_plan(call)))
         self._created.add(model.id, keep=keep)
         return model
 

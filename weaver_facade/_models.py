@@ -61,19 +61,21 @@ class ModelInfo:
     Attributes:
         id: The server's id of the model.
         base_model: The base model it was created from.
-        training_mode: ``"lora"`` or ``"full_ft"``.
+        training_mode: ``"lora"`` or ``"full_ft"``, when the server says (the real
+            service need not; a model this client created always has it).
         tokenizer_path: The tokenizer, when the server says.
         lora_rank: The LoRA rank (LoRA models only).
         next_seq_id: The seq_id the server expects next, when it says (an extension).
         status: ``"active"``, ``"terminated"`` or ``"state_lost"``, when the server says.
-        lora: The LoRA settings (LoRA models only).
+        lora: The LoRA settings (LoRA models only), when the server says or this client
+            created the model.
         session_id: The session it was created in, when the server says.
         created_at: When it was created, when the server says.
     """
 
     id: str
     base_model: str
-    training_mode: str
+    training_mode: str | None = None
     tokenizer_path: str | None = None
     lora_rank: int | None = None
     next_seq_id: int | None = None
@@ -143,7 +145,7 @@ def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
     return ModelInfo(
         id=expect(operation, "Model", "id", gen.id, str),
         base_model=expect(operation, "Model", "base_model", gen.base_model, str),
-        training_mode=gen.training_mode.value,
+        training_mode=None if isinstance(gen.training_mode, Unset) else gen.training_mode.value,
         tokenizer_path=_optional(operation, "tokenizer_path", gen.tokenizer_path, str),
         lora_rank=None if lora is None else lora.rank,
         next_seq_id=_optional(operation, "next_seq_id", gen.next_seq_id, int),

@@ -44,6 +44,16 @@ class NewModel:
     training_mode: str
     lora: LoraSettings | None
 
+    def describe(self, model: ModelInfo) -> ModelInfo:
+        """``model``, created from these settings, with those its reply left out
+        (the real service need not describe them)."""
+        mode = model.training_mode or self.training_mode
+        lora = model.lora
+        if lora is None and mode == self.training_mode:
+            lora = self.lora
+        rank = None if lora is None else lora.rank
+        return attrs.evolve(model, training_mode=mode, lora=lora, lora_rank=rank)
+
 
 ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]
 ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]
@@ -72,11 +82,12 @@ def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
     if with_optimizer:
         check_optimizer_state(found)
     source = yield from model_plan(calls.get_model(found.model_id))
+    # A server that leaves the mode out created the model in the wire's default mode,
+    # unless it describes LoRA settings.
+    mode = source.training_mode or "lora"
     lora = source.lora
-    if lora is None and source.training_mode == "lora":  # described without its settings
+    if lora is None and mode == "lora":  # described without its settings
         lora = LoraSettings(rank=DEFAULT_LORA_RANK)
-    model: ModelInfo = yield NewModel(
-        base_model=source.base_model, training_mode=source.training_mode, lora=lora
-    )
+    model: ModelInfo = yield NewModel(base_model=source.base_model, training_mode=mode, lora=lora)
     result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)
     return model, result

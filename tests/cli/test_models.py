@@ -13,6 +13,8 @@ import httpx
 import yaml
 
 from tests.support.cli import API_KEY, Cli
+from weaver_facade import ModelInfo
+from weaver_facade._cli.models import print_model, print_models
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._base_models import BASE_MODELS
 
@@ -131,3 +133,13 @@ def test_rank_bounds_come_from_the_spec_and_the_default_is_what_help_says(
     assert stated is not None
     created = cli("models", "create", "weaver-tiny", "--json").json()
     assert raw(emu, f"/models/{created['id']}")["lora_config"]["rank"] == int(stated[1])
+
+
+def test_a_model_without_its_settings_prints_dashes(capsys: Any) -> None:
+    # The real service promises only id, base_model and tokenizer_path.
+    bare = ModelInfo(id="m-w", base_model="weaver-tiny")
+    print_model(bare)
+    print_models([bare])
+    out = capsys.readouterr().out
+    assert re.search(r"training mode\s*│\s*-\s", out)
+    assert re.search(r"│ m-w\s*│ weaver-tiny\s*│ -\s", out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import httpx
@@ -151,3 +152,52 @@ def test_resume_by_id_passes_on_a_refusal_that_is_not_a_missing_route() -> None:
         svc.create_training_client_from_state(checkpoint_id)
     assert refused.value.__cause__ is not refused.value
     assert fake.sent("POST") == []
+
+
+WIRE_ONLY = {"id": "m-w", "base_model": "weaver-tiny", "tokenizer_path": "weaver://tok/b"}
+
+
+@pytest.mark.parametrize(
+    ("asked", "mode", "rank", "seed"),
+    [
+        ({"lora_rank": 8, "seed": 3}, "lora", 8, 3),
+        ({"training_mode": "full_ft"}, "full_ft", None, None),
+    ],
+)
+def test_a_created_model_the_reply_leaves_undescribed_is_described_as_asked(
+    asked: dict[str, Any], mode: str, rank: int | None, seed: int | None
+) -> None:
+    # The real service promises only id, base_model and tokenizer_path.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, WIRE_ONLY))
+    with service(fake, terminate_models_on_close=False) as svc:
+        info = svc.create_training_client("weaver-tiny", **asked).model
+    sent = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
+    assert (info.id, info.training_mode, info.lora_rank) == ("m-w", sent["training_mode"], rank)
+    assert info.training_mode == mode
+    assert (None if info.lora is None else info.lora.seed) == seed
+    assert sent.get("lora_config", {}).get("rank") == rank
+
+
+def test_a_model_read_back_without_its_settings_says_so() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, WIRE_ONLY))
+    with service(fake) as svc:
+        info = svc.get_model("m-w")
+    assert (info.training_mode, info.lora, info.lora_rank) == (None, None, None)
+    assert info.tokenizer_path == WIRE_ONLY["tokenizer_path"]
+
+
+def test_resume_from_a_model_described_by_the_wire_fields_only_makes_a_default_lora() -> None:
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, WIRE_ONLY))
+    with service(fake, terminate_models_on_close=False) as svc:
+        resumed = svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    created = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
+    # Made like a model created with create_training_client's defaults.
+    defaults = inspect.signature(ServiceClient.create_training_client).parameters
+    assert created["training_mode"] == defaults["training_mode"].default
+    assert created["lora_config"]["rank"] == defaults["lora_rank"].default
+    assert resumed.model.training_mode == "lora"

@@ -56,7 +56,7 @@ def print_model(m: ModelInfo, title: str | None = None) -> None:
     rows = [
         ("id", m.id),
         ("base model", m.base_model),
-        ("training mode", m.training_mode),
+        ("training mode", _or_dash(m.training_mode)),
         ("status", _or_dash(m.status)),
         ("lora rank", _or_dash(m.lora_rank)),
         ("lora seed", _or_dash(None if m.lora is None else m.lora.seed)),
@@ -77,7 +77,13 @@ def print_models(found: Sequence[ModelInfo]) -> None:
     for column in ("id", "base model", "mode", "rank", "status", "created"):
         table.add_column(column, overflow="fold")
     for m in found:
-        row = (m.id, m.base_model, m.training_mode, _or_dash(m.lora_rank), _or_dash(m.status))
+        row = (
+            m.id,
+            m.base_model,
+            _or_dash(m.training_mode),
+            _or_dash(m.lora_rank),
+            _or_dash(m.status),
+        )
         table.add_row(*(Text(v) for v in (*row, _when(m.created_at))))
     _console().print(table)
 

@@ -21,41 +21,44 @@ T = TypeVar("T", bound="Model")
 
 @_attrs_define
 class Model:
-    """
-    Example:
-        {'id': 'm-1', 'session_id': 's-8c1f2e', 'model_seq_id': 1, 'base_model': 'weaver-tiny', 'tokenizer_path':
-            'weaver://tokenizers/byte-256', 'training_mode': 'lora', 'lora_config': {'rank': 8, 'train_unembed': True,
-            'train_mlp': True, 'train_attn': True, 'seed': 0}, 'status': 'active', 'next_seq_id': 1, 'created_at':
-            '2026-11-29T10:00:01Z'}
+    """The real service promises only `id`, `base_model` and `tokenizer_path`
+    (the fields the official SDK reads); every other field is optional for
+    a server, and a client must not depend on it.
 
-    Attributes:
-        id (str): A server-assigned id of a session, model or operation. It never contains `/`. Example: m-1.
-        base_model (str):  Example: weaver-tiny.
-        training_mode (TrainingMode):  Example: lora.
-        session_id (str | Unset): A server-assigned id of a session, model or operation. It never contains `/`. Example:
-            m-1.
-        model_seq_id (int | Unset):  Example: 1.
-        tokenizer_path (None | str | Unset):  Example: weaver://tokenizers/byte-256.
-        lora_config (LoraConfig | None | Unset):
-        user_metadata (Metadata | Unset): Free string labels chosen by the user. Example: {'experiment': 'resume-demo'}.
-        status (ModelStatus | Unset): `state_lost` means the server lost the model's in-memory training
-            state (for example in a restart); it refuses to train it further
-            rather than silently starting from fresh weights.
-             Example: active.
-        next_seq_id (int | Unset): The `seq_id` the model's next forward-backward pass or optimizer
-            step must carry (the highest one used so far plus 1). A client
-            that attaches to an existing model continues from here instead of
-            from 1, which the server would answer with old operations.
-             Example: 1.
-        created_at (datetime.datetime | Unset):  Example: 2026-11-29T10:00:01Z.
+        Example:
+            {'id': 'm-1', 'session_id': 's-8c1f2e', 'model_seq_id': 1, 'base_model': 'weaver-tiny', 'tokenizer_path':
+                'weaver://tokenizers/byte-256', 'training_mode': 'lora', 'lora_config': {'rank': 8, 'train_unembed': True,
+                'train_mlp': True, 'train_attn': True, 'seed': 0}, 'status': 'active', 'next_seq_id': 1, 'created_at':
+                '2026-11-29T10:00:01Z'}
+
+        Attributes:
+            id (str): A server-assigned id of a session, model or operation. It never contains `/`. Example: m-1.
+            base_model (str):  Example: weaver-tiny.
+            session_id (str | Unset): A server-assigned id of a session, model or operation. It never contains `/`. Example:
+                m-1.
+            model_seq_id (int | Unset):  Example: 1.
+            tokenizer_path (None | str | Unset):  Example: weaver://tokenizers/byte-256.
+            training_mode (TrainingMode | Unset):  Example: lora.
+            lora_config (LoraConfig | None | Unset):
+            user_metadata (Metadata | Unset): Free string labels chosen by the user. Example: {'experiment': 'resume-demo'}.
+            status (ModelStatus | Unset): `state_lost` means the server lost the model's in-memory training
+                state (for example in a restart); it refuses to train it further
+                rather than silently starting from fresh weights.
+                 Example: active.
+            next_seq_id (int | Unset): The `seq_id` the model's next forward-backward pass or optimizer
+                step must carry (the highest one used so far plus 1). A client
+                that attaches to an existing model continues from here instead of
+                from 1, which the server would answer with old operations.
+                 Example: 1.
+            created_at (datetime.datetime | Unset):  Example: 2026-11-29T10:00:01Z.
     """
 
     id: str
     base_model: str
-    training_mode: TrainingMode
     session_id: str | Unset = UNSET
     model_seq_id: int | Unset = UNSET
     tokenizer_path: None | str | Unset = UNSET
+    training_mode: TrainingMode | Unset = UNSET
     lora_config: LoraConfig | None | Unset = UNSET
     user_metadata: Metadata | Unset = UNSET
     status: ModelStatus | Unset = UNSET
@@ -70,8 +73,6 @@ class Model:
 
         base_model = self.base_model
 
-        training_mode = self.training_mode.value
-
         session_id = self.session_id
 
         model_seq_id = self.model_seq_id
@@ -81,6 +82,10 @@ class Model:
             tokenizer_path = UNSET
         else:
             tokenizer_path = self.tokenizer_path
+
+        training_mode: str | Unset = UNSET
+        if not isinstance(self.training_mode, Unset):
+            training_mode = self.training_mode.value
 
         lora_config: dict[str, Any] | None | Unset
         if isinstance(self.lora_config, Unset):
@@ -110,7 +115,6 @@ class Model:
             {
                 "id": id,
                 "base_model": base_model,
-                "training_mode": training_mode,
             }
         )
         if session_id is not UNSET:
@@ -119,6 +123,8 @@ class Model:
             field_dict["model_seq_id"] = model_seq_id
         if tokenizer_path is not UNSET:
             field_dict["tokenizer_path"] = tokenizer_path
+        if training_mode is not UNSET:
+            field_dict["training_mode"] = training_mode
         if lora_config is not UNSET:
             field_dict["lora_config"] = lora_config
         if user_metadata is not UNSET:
@@ -142,8 +148,6 @@ class Model:
 
         base_model = d.pop("base_model")
 
-        training_mode = TrainingMode(d.pop("training_mode"))
-
         session_id = d.pop("session_id", UNSET)
 
         model_seq_id = d.pop("model_seq_id", UNSET)
@@ -156,6 +160,13 @@ class Model:
             return cast(None | str | Unset, data)
 
         tokenizer_path = _parse_tokenizer_path(d.pop("tokenizer_path", UNSET))
+
+        _training_mode = d.pop("training_mode", UNSET)
+        training_mode: TrainingMode | Unset
+        if isinstance(_training_mode, Unset):
+            training_mode = UNSET
+        else:
+            training_mode = TrainingMode(_training_mode)
 
         def _parse_lora_config(data: object) -> LoraConfig | None | Unset:
             if data is None:
@@ -200,10 +211,10 @@ class Model:
         model = cls(
             id=id,
             base_model=base_model,
-            training_mode=training_mode,
             session_id=session_id,
             model_seq_id=model_seq_id,
             tokenizer_path=tokenizer_path,
+            training_mode=training_mode,
             lora_config=lora_config,
             user_metadata=user_metadata,
             status=status,
