@@ -180,14 +180,17 @@ EXPORT_METADATA: Shape = {"conversion_progress": fields("shards_done", "bytes_do
 RESULTS: dict[str, Shape] = {
     "forward_backward": FORWARD_BACKWARD_RESULT,
     "optim_step": OPTIM_STEP_RESULT,
-    "save_checkpoint": CHECKPOINT,  # "Returns an Operation whose `response` on `done` is the Checkpoint."
+    # "Returns an Operation whose `response` on `done` is the Checkpoint."
+    "save_checkpoint": CHECKPOINT,
     "load_checkpoint": LOAD_RESULT,
-    "export": ARTIFACT,  # "202 with an Operation whose `response` on `done` is the artifact"
+    # "202 with an Operation whose `response` on `done` is the artifact"
+    "export": ARTIFACT,
 }
 
 
 def operation_posted(kind: str) -> Shape:
-    """"The POST answers 2xx with {"id", "status", "response"?}." """
+    """What a POST that starts an operation answers. The sheet: "The POST answers 2xx
+    with {"id", "status", "response"?}." """
     shape: dict[str, Shape | Maybe] = {"id": KEEP, "status": KEEP, "response": RESULTS[kind]}
     if kind == "export":
         shape["metadata"] = EXPORT_METADATA
@@ -195,10 +198,11 @@ def operation_posted(kind: str) -> Shape:
 
 
 def operation_polled(kind: str) -> Shape:
-    """"GET /operations/{operation_id} returns: `id`, `status`, `response` (the result, once
-    done), `error`, `error_code`, `error_message`, `error_details`:
-    {diagnostic_message, stage, ...}, `retryable`, `pending_info`: {code, message,
-    wait_seconds, resources: {nodes, gpus_per_node, trainer_memory_gib_per_node}}" """
+    """What a poll answers. The sheet: "GET /operations/{operation_id} returns: `id`,
+    `status`, `response` (the result, once done), `error`, `error_code`, `error_message`,
+    `error_details`: {diagnostic_message, stage, ...}, `retryable`, `pending_info`: {code,
+    message, wait_seconds, resources: {nodes, gpus_per_node, trainer_memory_gib_per_node}}"
+    """
     shape: dict[str, Shape | Maybe] = {
         **fields("id", "status"),
         "response": RESULTS[kind],
@@ -329,15 +333,23 @@ class TrimmingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     ``groups`` names route groups (``GROUPS``) and ``"errors"`` (every 4xx/5xx body).
     The success replies of the groups in ``no_body`` (routes the sheet promises nothing
     of) come with no body at all. With ``sparse``, fields the sheet lets a server leave
-    out (``Maybe``) are left out.
+    out (``Maybe``) are left out. ``operation_status`` replaces the status of the replies
+    that start a training step, save or load in a trimmed group: "The POST answers 2xx"
+    (the export routes name theirs, 200 and 202).
     Every reply it changed is counted in ``trimmed`` (route group -> count), so a test
     can show that the trimming really happened.
     """
 
     def __init__(
-        self, groups: Iterable[str], *, sparse: bool = False, no_body: Iterable[str] = ()
+        self,
+        groups: Iterable[str],
+        *,
+        sparse: bool = False,
+        no_body: Iterable[str] = (),
+        operation_status: int | None = None,
     ) -> None:
         self.groups = frozenset(groups)
+        self.operation_status = operation_status
         self.no_body = frozenset(no_body)
         unknown = (self.groups | self.no_body) - {*GROUPS, "errors"}
         assert not unknown, f"unknown route groups: {sorted(unknown)}"
@@ -399,11 +411,15 @@ class TrimmingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if trimmed != body:
             self.trimmed[group] = self.trimmed.get(group, 0) + 1
         headers = [(k, v) for k, v in response.headers.items() if k.lower() in KEPT_HEADERS]
+        if self.operation_status is not None and self._starts(method, path) not in (None, "export"):
+            status = self.operation_status
         return httpx.Response(status, headers=headers, content=json.dumps(trimmed).encode())
 
-    def _shape(
-        self, method: str, path: str, status: int, body: Any
-    ) -> tuple[str | None, Shape]:
+    @staticmethod
+    def _starts(method: str, path: str) -> str | None:
+        return next((r.starts for r in ROUTES if r.matches(method, path)), None)
+
+    def _shape(self, method: str, path: str, status: int, body: Any) -> tuple[str | None, Shape]:
         if status >= 400:
             return "errors", ERROR
         if method == "GET" and re.fullmatch(r"/api/v1/operations/[^/]+", path):
