@@ -35,10 +35,12 @@ from weaver_facade import (
     ResponseValidationError,
     ServiceClient,
     UnknownBaseModelError,
+    UnsupportedByServerError,
 )
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator._base_models import BASE_MODELS
 
+ALL = {*GROUPS, "errors"}
 MODEL_XFAIL = pytest.mark.xfail(
     strict=True, raises=ResponseValidationError, reason="Model training_mode"
 )
@@ -280,6 +282,19 @@ def test_terminate_model_trimmed(emu: RunningEmulator) -> None:
     assert rows(emu, "SELECT status FROM models") == [("terminated",)]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotFoundError,
+    reason="GET /models is neither on the wire nor marked as an extension in openapi.yaml",
+)
+def test_listing_models_on_a_server_with_only_the_wire_routes(emu: RunningEmulator) -> None:
+    transport = TrimmingTransport((), only_wire_routes=True)
+    with service_over(emu, transport) as service:
+        service.create_training_client(BASE_MODEL, seed=1)
+        with pytest.raises(UnsupportedByServerError):
+            service.list_models()
+
+
 def test_supported_models_trimmed(emu: RunningEmulator) -> None:
     transport = TrimmingTransport({"supported-models"})
     with service_over(emu, transport) as service:
@@ -362,8 +377,6 @@ def test_errors_trimmed(emu: RunningEmulator) -> None:
 
 
 # -- every trim at once ------------------------------------------------------------------------
-
-ALL = {*GROUPS, "errors"}
 EVERY_BREAK = (
     "Model training_mode; terminate and set_checkpoint_ttl want a reply the wire does not promise"
 )
@@ -375,7 +388,14 @@ EVERY_BREAK = (
 def test_everything_trimmed(
     emu: RunningEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run_trimmed(emu, tmp_path, caplog, ALL, heartbeat_interval=0.05)
+    run_trimmed(
+        emu,
+        tmp_path,
+        caplog,
+        ALL,
+        heartbeat_interval=0.05,
+        transport={"only_wire_routes": True},
+    )
 
 
 @pytest.mark.xfail(
@@ -385,7 +405,7 @@ async def test_everything_trimmed_async(
     emu: RunningEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="weaver_facade")
-    transport = TrimmingTransport(ALL)
+    transport = TrimmingTransport(ALL, only_wire_routes=True)
     http = httpx.AsyncClient(transport=transport)
     data = batch()
     async with AsyncServiceClient(

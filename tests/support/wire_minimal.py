@@ -335,7 +335,9 @@ class TrimmingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     of) come with no body at all. With ``sparse``, fields the sheet lets a server leave
     out (``Maybe``) are left out. ``operation_status`` replaces the status of the replies
     that start a training step, save or load in a trimmed group: "The POST answers 2xx"
-    (the export routes name theirs, 200 and 202).
+    (the export routes name theirs, 200 and 202). With ``only_wire_routes``, a route the
+    sheet does not name is answered as the sheet's server would: 404 with an Error body,
+    without asking the emulator.
     Every reply it changed is counted in ``trimmed`` (route group -> count), so a test
     can show that the trimming really happened.
     """
@@ -347,8 +349,10 @@ class TrimmingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         sparse: bool = False,
         no_body: Iterable[str] = (),
         operation_status: int | None = None,
+        only_wire_routes: bool = False,
     ) -> None:
         self.groups = frozenset(groups)
+        self.only_wire_routes = only_wire_routes
         self.operation_status = operation_status
         self.no_body = frozenset(no_body)
         unknown = (self.groups | self.no_body) - {*GROUPS, "errors"}
@@ -362,6 +366,8 @@ class TrimmingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.seen: list[tuple[str, str, int]] = []  # (method, path, status) of each reply
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._off_the_wire(request):
+            return self._not_found(request)
         response = self._sync.handle_request(request)
         if not request.url.path.startswith("/api/v1/"):
             return response
@@ -370,6 +376,8 @@ class TrimmingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return self._rewrite(request, response)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._off_the_wire(request):
+            return self._not_found(request)
         response = await self._async.handle_async_request(request)
         if not request.url.path.startswith("/api/v1/"):
             return response
@@ -391,6 +399,21 @@ class TrimmingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             )
 
     # -- deciding ----------------------------------------------------------------------------
+
+    def _off_the_wire(self, request: httpx.Request) -> bool:
+        method, path = request.method, request.url.path
+        if not self.only_wire_routes or not path.startswith("/api/v1/"):
+            return False
+        if method == "GET" and re.fullmatch(r"/api/v1/operations/[^/]+", path):
+            return False  # "GET /operations/{operation_id}"
+        return not any(route.matches(method, path) for route in ROUTES)
+
+    def _not_found(self, request: httpx.Request) -> httpx.Response:
+        with self.replied:
+            self.seen.append((request.method, request.url.path, 404))
+            self.replied.notify_all()
+        body = {"error": "not_found", "message": "no such route", "retryable": False}
+        return httpx.Response(404, json=body, headers={"X-Request-ID": "req-off-the-wire"})
 
     def _rewrite(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
         method, path, status = request.method, request.url.path, response.status_code
