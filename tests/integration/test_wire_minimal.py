@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,17 @@ def assert_routes_seen(transport: TrimmingTransport, groups: set[str]) -> None:
             )
 
 
-def service_over(emu: RunningEmulator, transport: TrimmingTransport, **kw: Any) -> ServiceClient:
-    http = httpx.Client(transport=transport)
-    return ServiceClient(emu.base_url, API_KEY, http_client=http, retry=FAST_RETRY, **kw)
+@contextmanager
+def service_over(
+    emu: RunningEmulator, transport: TrimmingTransport, **kw: Any
+) -> Iterator[ServiceClient]:
+    """A ServiceClient whose replies pass through ``transport``; closed, with its
+    connections, on exit."""
+    with (
+        httpx.Client(transport=transport) as http,
+        ServiceClient(emu.base_url, API_KEY, http_client=http, retry=FAST_RETRY, **kw) as service,
+    ):
+        yield service
 
 
 def losses_recorded(emu: RunningEmulator, model_id: str) -> list[float]:
@@ -406,11 +415,11 @@ async def test_everything_trimmed_async(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="weaver_facade")
     transport = TrimmingTransport(ALL, only_wire_routes=True)
-    http = httpx.AsyncClient(transport=transport)
     data = batch()
-    async with AsyncServiceClient(
-        emu.base_url, API_KEY, http_client=http, retry=FAST_RETRY
-    ) as service:
+    async with (
+        httpx.AsyncClient(transport=transport) as http,
+        AsyncServiceClient(emu.base_url, API_KEY, http_client=http, retry=FAST_RETRY) as service,
+    ):
         trainer = await service.create_training_client(BASE_MODEL, seed=1)
         losses = []
         for _ in range(2):
@@ -432,7 +441,6 @@ async def test_everything_trimmed_async(
         on_disk = {f.name: sha256(result.path(f.name)) for f in result.files}
         assert on_disk == manifest_hashes(emu, str(artifact.id))
         made = [trainer.model_id, other.model_id, resumed.model_id]
-    await http.aclose()
     statuses = dict(rows(emu, "SELECT id, status FROM models"))
     assert [statuses[m] for m in made] == ["terminated"] * 3
     assert facade_warnings(caplog) == []

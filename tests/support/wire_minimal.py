@@ -107,7 +107,8 @@ SUPPORTED_MODELS: Shape = {
     "pagination": fields("total_count"),
 }
 
-# "TensorData is {"data": [numbers or nested lists], "dtype": ...}; it has no shape field."
+# "`TensorData` is `{"data": [numbers or nested lists], "dtype":
+#  "int64"|"int32"|"float32"|"float64"}`; it has no shape field."
 TENSOR = fields("data", "dtype")
 
 # "forward_backward result (the operation's `response`): {"loss_fn_outputs":
@@ -120,9 +121,9 @@ FORWARD_BACKWARD_RESULT: Shape = {
 # "optim_step result: {"metrics": {...}}."
 OPTIM_STEP_RESULT = fields("metrics")
 
-# "Checkpoint JSON: `id` (server uuid); `name`; `type`; `path`: ...; `status`: ...;
-#  `ttl_seconds`; `created_at`, `expires_at` (RFC 3339); `train_unembed`, `train_mlp`,
-#  `train_attn`"
+# The sheet's "Checkpoint JSON:" list: "`id` (server uuid); `name`; `type`", "`path`",
+#  "`status`", "`ttl_seconds`; `created_at`, `expires_at` (RFC 3339); `train_unembed`,
+#  `train_mlp`, `train_attn`".
 CHECKPOINT = fields(
     "id",
     "name",
@@ -239,6 +240,7 @@ class Route:
 
     ``reply`` is the shape of the body, or ``None`` for an Operation (its shape follows the
     operation's kind, ``starts``). Under ``/api/v1``; ``{}`` in ``path`` is one path segment.
+    ``wire`` is the sheet's words for the route, verbatim but for its Markdown marks.
     """
 
     group: str
@@ -254,13 +256,46 @@ class Route:
 
 
 ROUTES = (
-    Route("sessions", "POST", "/sessions", SESSION, 'Reply: 201 {"id", "tags", ...}'),
-    Route("sessions", "GET", "/sessions/{}", SESSION, "the same object"),
-    Route("heartbeat", "POST", "/sessions/{}/heartbeat", {}, "ignores the reply"),
-    Route("models", "POST", "/sessions/{}/models", MODEL, "Reply fields read by clients"),
+    Route(
+        "sessions",
+        "POST",
+        "/sessions",
+        SESSION,
+        'Reply: 201 {"id", "tags", "user_metadata", "sdk_version", "created_at", "updated_at"}.',
+    ),
+    Route(
+        "sessions", "GET", "/sessions/{}", SESSION, "GET /sessions/{session_id}: the same object."
+    ),
+    Route(
+        "heartbeat",
+        "POST",
+        "/sessions/{}/heartbeat",
+        {},
+        "The real SDK sends it every 30 s and ignores the reply.",
+    ),
+    Route(
+        "models",
+        "POST",
+        "/sessions/{}/models",
+        MODEL,
+        "Reply fields read by clients: id (required), base_model, tokenizer_path.",
+    ),
     Route("models", "GET", "/models/{}", MODEL, "GET /models/{model_id}: the model."),
-    Route("terminate", "POST", "/models/{}/terminate", {}, "calls it on close and ignores errors"),
-    Route("supported-models", "GET", "/supported-models", SUPPORTED_MODELS, "returns {items}"),
+    Route(
+        "terminate",
+        "POST",
+        "/models/{}/terminate",
+        {},
+        "POST /models/{model_id}/terminate: the real SDK calls it on close and ignores errors.",
+    ),
+    Route(
+        "supported-models",
+        "GET",
+        "/supported-models",
+        SUPPORTED_MODELS,
+        'GET /supported-models?limit=&offset= returns {"items": [{"name", "status": '
+        '"available"|"healthy"|..., "config": {...}}], "pagination": {"total_count": int}}.',
+    ),
     Route(
         "training",
         "POST",
@@ -282,17 +317,30 @@ ROUTES = (
         "POST",
         "/models/{}/checkpoints",
         None,
-        "Save: ... Returns an Operation",
+        "Returns an Operation whose response on done is the Checkpoint.",
         starts="save_checkpoint",
     ),
-    Route("checkpoints", "GET", "/models/{}/checkpoints", CHECKPOINT_LIST, '{"items": [...]}'),
-    Route("checkpoint-ttl", "PATCH", "/models/{}/checkpoints/ttl", {}, "synchronous"),
+    Route(
+        "checkpoints",
+        "GET",
+        "/models/{}/checkpoints",
+        CHECKPOINT_LIST,
+        'List: GET /models/{model_id}/checkpoints returns {"items": [Checkpoint]}.',
+    ),
+    Route(
+        "checkpoint-ttl",
+        "PATCH",
+        "/models/{}/checkpoints/ttl",
+        {},
+        'TTL: PATCH /models/{model_id}/checkpoints/ttl, body {"path", "ttl_seconds": int|null}, '
+        "synchronous.",
+    ),
     Route(
         "checkpoints",
         "POST",
         "/models/{}/load",
         None,
-        "Load: ... Returns an Operation.",
+        'body {"path": "weaver://...", "include_optimizer": bool}. Returns an Operation.',
         starts="load_checkpoint",
     ),
     Route(
@@ -300,7 +348,8 @@ ROUTES = (
         "POST",
         "/checkpoints/{}/export",
         None,
-        "Reply: 202 with an Operation ... or 200 with the artifact itself",
+        "Reply: 202 with an Operation whose response on done is the artifact; or 200 with the "
+        "artifact itself when an identical export already exists",
         starts="export",
     ),
     Route(
@@ -308,11 +357,26 @@ ROUTES = (
         "POST",
         "/models/{}/export-hf",
         None,
-        "the same body without `force`",
+        "Save the current weights and export them in one step: POST /models/{model_id}/export-hf, "
+        "the same body without force.",
         starts="export",
     ),
-    Route("artifacts", "GET", "/checkpoints/{}/artifacts", ARTIFACT_LIST, '{"items": [...]}'),
-    Route("artifacts", "GET", "/artifacts/{}/download", DOWNLOAD_DESCRIPTOR, "Download descriptor"),
+    Route(
+        "artifacts",
+        "GET",
+        "/checkpoints/{}/artifacts",
+        ARTIFACT_LIST,
+        'GET /checkpoints/{checkpoint_id}/artifacts → {"items": [artifact]}; an item without '
+        "status counts as completed.",
+    ),
+    Route(
+        "artifacts",
+        "GET",
+        "/artifacts/{}/download",
+        DOWNLOAD_DESCRIPTOR,
+        'Download descriptor: GET /artifacts/{artifact_id}/download → {"artifact_id", "kind", '
+        '"total_bytes", "files": [{"name", "size", "sha256", "url", "url_expires_at"}]}.',
+    ),
 )
 
 GROUP_OF_KIND = {
