@@ -241,6 +241,17 @@ def test_models_trimmed(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=ResponseValidationError,
+    reason="Model training_mode, and base_model: the wire calls only `id` required",
+)
+def test_models_with_only_their_id(
+    emu: RunningEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_trimmed(emu, tmp_path, caplog, {"models"}, transport={"sparse": True})
+
+
+@pytest.mark.xfail(
+    strict=True,
     raises=(ResponseValidationError, IncompatibleCheckpointError, AssertionError),
     reason="resume copies training_mode and lora_config from GET /models/{id}, "
     "which the wire does not promise (Model training_mode first)",

@@ -7,9 +7,11 @@ written from the sheet alone, each entry quoting it; what the facade happens to 
 no part in it. A route the sheet promises nothing of (the TTL change, a terminate, a
 heartbeat) answers ``{}``.
 
-Two fields the sheet says "may be missing" (a download file's ``size`` and ``sha256``) and
-one it lets a server leave out (an artifact list item's ``status``, which then "counts as
-completed") are ``Maybe``: kept normally, dropped with ``sparse=True``.
+Fields the sheet says "may be missing" (a download file's ``size`` and ``sha256``) or
+does not call required where it calls another one so (a model's ``base_model`` and
+``tokenizer_path``), and one it lets a server leave out (an artifact list item's
+``status``, which then "counts as completed") are ``Maybe``: kept normally, dropped with
+``sparse=True``.
 
 Storage downloads (presigned URLs) do not pass through here: they are not the API.
 """
@@ -97,8 +99,10 @@ ERROR = fields("error", "message", "retryable", "details", "request_id")
 #  Clients need only `id`."  /  "GET /sessions/{session_id}: the same object."
 SESSION = fields("id", "tags", "user_metadata", "sdk_version", "created_at", "updated_at")
 
-# "Reply fields read by clients: `id` (required), `base_model`, `tokenizer_path`."
-MODEL = fields("id", "base_model", "tokenizer_path")
+# "Reply fields read by clients: `id` (required), `base_model`, `tokenizer_path`. When
+#  `tokenizer_path` is missing, the real SDK calls `GET /supported-models`": only `id` is
+#  said to be required.
+MODEL: Shape = {"id": KEEP, "base_model": Maybe(), "tokenizer_path": Maybe()}
 
 # "{"items": [{"name", "status": "available"|"healthy"|..., "config": {...}}],
 #  "pagination": {"total_count": int}}"
