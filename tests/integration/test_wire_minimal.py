@@ -45,9 +45,6 @@ from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator._base_models import BASE_MODELS
 
 ALL = {*GROUPS, "errors"}
-MODEL_XFAIL = pytest.mark.xfail(
-    strict=True, raises=ResponseValidationError, reason="Model training_mode"
-)
 
 
 @pytest.fixture
@@ -232,7 +229,6 @@ def test_heartbeat_trimmed(
     assert facade_warnings(caplog) == []
 
 
-@MODEL_XFAIL
 def test_models_trimmed(
     emu: RunningEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -420,9 +416,7 @@ def test_a_listed_checkpoint_whose_name_the_wire_allows() -> None:
 
 
 # -- every trim at once ------------------------------------------------------------------------
-EVERY_BREAK = (
-    "Model training_mode; terminate and set_checkpoint_ttl want a reply the wire does not promise"
-)
+EVERY_BREAK = "terminate and set_checkpoint_ttl want a reply the wire does not promise"
 
 
 @pytest.mark.xfail(
