@@ -70,6 +70,7 @@ else:
 
 __all__ = [
     "ExportReply",
+    "TerminateReply",
     "create_model",
     "create_session",
     "delete_checkpoint",
@@ -180,12 +181,39 @@ def list_supported_models(*, limit: int, offset: int) -> Call[wire.SupportedMode
     )
 
 
-def terminate_model(model_id: str) -> Call[wire.Model]:
+@attrs.frozen
+class TerminateReply:
+    """A terminate's reply: any 2xx, whose body is the terminated ``model`` only when it
+    is a Model (a JSON object with an ``id``); the real service promises no body."""
+
+    #: The spec's schema of a body that is a Model, to explain one that breaks it.
+    SCHEMAS: ClassVar[Mapping[int, str]] = dict.fromkeys(range(200, 300), "Model")
+
+    model: wire.Model | None = None
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> TerminateReply:
+        return cls(model=wire.Model.from_dict(src_dict))
+
+
+def _parse_terminate(*, client: Any, response: httpx.Response) -> object:
+    if response.is_success:
+        try:
+            body = response.json()
+        except ValueError:  # no body, or not JSON: nothing is promised
+            return TerminateReply()
+        if not isinstance(body, dict) or "id" not in body:
+            return TerminateReply()
+    parsed = _terminate_model._parse_response(client=client, response=response)
+    return TerminateReply(model=parsed) if isinstance(parsed, wire.Model) else parsed
+
+
+def terminate_model(model_id: str) -> Call[TerminateReply]:
     return Call(
         "terminate_model",
         _terminate_model._get_kwargs(model_id, idempotency_key=new_idempotency_key()),
-        _terminate_model._parse_response,
-        wire.Model,
+        _parse_terminate,
+        TerminateReply,
     )
 
 

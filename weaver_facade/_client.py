@@ -62,6 +62,7 @@ from ._models import (
     base_model_pager,
     model_pager,
     model_plan,
+    terminate_plan,
 )
 from ._operations import (
     AsyncOperationHandle,
@@ -349,7 +350,7 @@ class _ServiceBase(HasOptions):
             lora=new.lora,
         )
         model = new.describe((yield from model_plan(call)))
-        self._created.add(model.id, keep=keep)
+        self._created.add(model.id, new, keep=keep)
         return model
 
     def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
@@ -359,8 +360,9 @@ class _ServiceBase(HasOptions):
         return model, start or model.next_seq_id
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
-        model = yield from model_plan(calls.terminate_model(check_id("model_id", model_id)))
-        self._created.forget(model.id)
+        checked = check_id("model_id", model_id)
+        model = yield from terminate_plan(checked)
+        self._created.forget(checked)
         return model
 
 
@@ -576,7 +578,7 @@ class ServiceClient(_ServiceBase):
                 is created).
         """
         check_bool("keep", keep)
-        plan = resume_plan(checkpoint, with_optimizer)
+        plan = resume_plan(checkpoint, with_optimizer, self._created.settings)
         model, loaded = drive(plan, lambda step: self._resume_step(step, keep=keep))
         return TrainingClient(self._io, model, resumed_from=loaded)
 
@@ -819,7 +821,7 @@ class AsyncServiceClient(_ServiceBase):
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
         check_bool("keep", keep)
-        plan = resume_plan(checkpoint, with_optimizer)
+        plan = resume_plan(checkpoint, with_optimizer, self._created.settings)
         model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep=keep))
         return AsyncTrainingClient(self._io, model, resumed_from=loaded)
 

@@ -29,9 +29,11 @@ __all__ = [
     "CreatedModels",
     "LoraSettings",
     "ModelInfo",
+    "NewModel",
     "base_model_pager",
     "model_pager",
     "model_plan",
+    "terminate_plan",
 ]
 
 DEFAULT_LORA_RANK = 32
@@ -60,7 +62,8 @@ class ModelInfo:
 
     Attributes:
         id: The server's id of the model.
-        base_model: The base model it was created from.
+        base_model: The base model it was created from, when the server says (the real
+            service need not; a model this client created always has it).
         training_mode: ``"lora"`` or ``"full_ft"``, when the server says (the real
             service need not; a model this client created always has it).
         tokenizer_path: The tokenizer, when the server says.
@@ -74,7 +77,7 @@ class ModelInfo:
     """
 
     id: str
-    base_model: str
+    base_model: str | None = None
     training_mode: str | None = None
     tokenizer_path: str | None = None
     lora_rank: int | None = None
@@ -83,6 +86,31 @@ class ModelInfo:
     lora: LoraSettings | None = None
     session_id: str | None = None
     created_at: datetime.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NewModel:
+    """The settings a training model is created with (what ``create_model`` sends)."""
+
+    base_model: str
+    training_mode: str
+    lora: LoraSettings | None
+
+    def describe(self, model: ModelInfo) -> ModelInfo:
+        """``model``, created from these settings, with those its description leaves out
+        (the real service need not describe them)."""
+        mode = model.training_mode or self.training_mode
+        lora = model.lora
+        if lora is None and mode == self.training_mode:
+            lora = self.lora
+        rank = None if lora is None else lora.rank
+        return attrs.evolve(
+            model,
+            base_model=model.base_model or self.base_model,
+            training_mode=mode,
+            lora=lora,
+            lora_rank=rank,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -144,7 +172,7 @@ def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
     status = None if isinstance(gen.status, Unset) else gen.status.value
     return ModelInfo(
         id=expect(operation, "Model", "id", gen.id, str),
-        base_model=expect(operation, "Model", "base_model", gen.base_model, str),
+        base_model=optional(operation, "Model", "base_model", gen.base_model, str, nullable=False),
         training_mode=None if isinstance(gen.training_mode, Unset) else gen.training_mode.value,
         tokenizer_path=_optional(operation, "tokenizer_path", gen.tokenizer_path, str),
         lora_rank=None if lora is None else lora.rank,
@@ -251,19 +279,27 @@ def base_model_pager(page_size: int) -> OffsetPager[wire.SupportedModelList, Bas
 
 
 class CreatedModels:
-    """The models a service client created and will terminate when it closes.
+    """The models a service client created: the settings each was created with, and
+    those it will terminate when it closes.
 
     Kept models (``keep=True``, or ``terminate_models_on_close=False``) and
-    models attached by id are never listed.
+    models attached by id are never terminated; models attached by id have no settings.
     """
 
     def __init__(self, *, terminate_on_close: bool) -> None:
         self.terminate_on_close = check_bool("terminate_models_on_close", terminate_on_close)
         self._ids: dict[str, None] = {}  # ordered: terminated in creation order
+        # Kept after a terminate: the model's checkpoints stay and may be resumed.
+        self._settings: dict[str, NewModel] = {}
 
-    def add(self, model_id: str, *, keep: bool) -> None:
+    def add(self, model_id: str, new: NewModel, *, keep: bool) -> None:
+        self._settings[model_id] = new
         if self.terminate_on_close and not keep:
             self._ids[model_id] = None
+
+    def settings(self, model_id: str) -> NewModel | None:
+        """What ``model_id`` was created with, if this client created it."""
+        return self._settings.get(model_id)
 
     def forget(self, model_id: str) -> None:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
@@ -276,7 +312,7 @@ class CreatedModels:
         ids, self._ids = list(self._ids), {}
         for model_id in ids:
             try:
-                yield calls.terminate_model(model_id)
+                yield calls.terminate_model(model_id)  # its reply, if any, is not needed
             except WeaverError as exc:
                 logger.warning("could not terminate a model on close: %s", exc)
                 if isinstance(exc, APIConnectionError):
@@ -286,3 +322,12 @@ class CreatedModels:
 def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:
     """Send a call that answers with a Model."""
     return model_info_from_wire(call.operation, (yield call))
+
+
+def terminate_plan(model_id: str) -> Plan[ModelInfo]:
+    """Terminate a model; described by the reply when it is a Model, otherwise read back
+    (the real service promises no reply body)."""
+    reply: calls.TerminateReply = yield calls.terminate_model(model_id)
+    if reply.model is not None:
+        return model_info_from_wire("terminate_model", reply.model)
+    return (yield from model_plan(calls.get_model(model_id)))

@@ -9,14 +9,18 @@ The order is what makes the resume safe: the checkpoint is looked up first, and
 one without optimizer state is refused for ``with_optimizer=True`` before any
 model exists; then the source model's settings are read, a matching model is
 created and the checkpoint is loaded into it.
+
+The source model's settings come from the server's description, or, for what
+the real service leaves out, from what this client created it with
+(``settings``, the common script: train, save and resume in one process). Only
+when neither knows are ``create_training_client``'s defaults guessed, and a load
+that then finds them incompatible says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, TypeAlias
-
-import attrs
 
 from . import _calls as calls
 from . import _lookup as lookup
@@ -26,9 +30,9 @@ from ._checkpoints import (
     CheckpointStatus,
     coerce_checkpoint_ref,
 )
-from ._errors import CheckpointNotReadyError
+from ._errors import CheckpointNotReadyError, IncompatibleCheckpointError, ResponseValidationError
 from ._io import Submission
-from ._models import DEFAULT_LORA_RANK, LoraSettings, ModelInfo, model_plan
+from ._models import DEFAULT_LORA_RANK, LoraSettings, ModelInfo, NewModel, model_plan
 from ._training import check_optimizer_state, load_submission
 from ._types import LoadResult
 from ._wire import Call
@@ -36,34 +40,20 @@ from ._wire import Call
 __all__ = ["NewModel", "ResumeStep", "resume_plan"]
 
 
-@attrs.frozen(kw_only=True)
-class NewModel:
-    """Create a training model with these settings."""
-
-    base_model: str
-    training_mode: str
-    lora: LoraSettings | None
-
-    def describe(self, model: ModelInfo) -> ModelInfo:
-        """``model``, created from these settings, with those its reply left out
-        (the real service need not describe them)."""
-        mode = model.training_mode or self.training_mode
-        lora = model.lora
-        if lora is None and mode == self.training_mode:
-            lora = self.lora
-        rank = None if lora is None else lora.rank
-        return attrs.evolve(model, training_mode=mode, lora=lora, lora_rank=rank)
-
-
 ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]
 ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]
 
 
-def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
+def resume_plan(
+    checkpoint: object,
+    with_optimizer: object,
+    settings: Callable[[str], NewModel | None] = lambda _: None,
+) -> ResumePlan:
     """The steps of resuming ``checkpoint`` into a new model; returns it and the load result.
 
     ``checkpoint`` is a ``Checkpoint`` (used as it is), a path or a checkpoint id
-    (looked up). Bad arguments raise on the first step, before any request.
+    (looked up). ``settings`` gives what a model was created with, when this client
+    created it. Bad arguments raise on the first step, before any request.
     """
     with_optimizer = check_bool("with_optimizer", with_optimizer)
     target = coerce_checkpoint_ref(checkpoint)
@@ -82,12 +72,43 @@ def resume_plan(checkpoint: object, with_optimizer: object) -> ResumePlan:
     if with_optimizer:
         check_optimizer_state(found)
     source = yield from model_plan(calls.get_model(found.model_id))
-    # A server that leaves the mode out created the model in the wire's default mode,
-    # unless it describes LoRA settings.
+    new, guessed = _like(source, settings(source.id))
+    model: ModelInfo = yield new
+    try:
+        result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)
+    except IncompatibleCheckpointError as exc:
+        if guessed:
+            exc.message += (
+                f"; the server did not describe model {source.id}'s settings, "
+                f"so the new model guessed {guessed}"
+            )
+            exc.args = (exc.message,)
+        raise
+    return model, result
+
+
+def _like(source: ModelInfo, created: NewModel | None) -> tuple[NewModel, str]:
+    """A model like ``source``, from its description completed by what it was created
+    with; and what had to be guessed (``create_training_client``'s defaults), if anything.
+    """
+    if created is not None:
+        source = created.describe(source)
+    if source.base_model is None:
+        raise ResponseValidationError(
+            f"get_model: the server does not describe model {source.id}'s base model, "
+            "so no model like it can be created to resume its checkpoint",
+            operation="get_model",
+            field="base_model",
+        )
+    guessed = []
+    # A server that leaves the mode out created the model in the wire's default mode
+    # (surely so when it describes LoRA settings).
     mode = source.training_mode or "lora"
     lora = source.lora
-    if lora is None and mode == "lora":  # described without its settings
+    if source.training_mode is None and lora is None:
+        guessed.append("training_mode 'lora'")
+    if lora is None and mode == "lora":
         lora = LoraSettings(rank=DEFAULT_LORA_RANK)
-    model: ModelInfo = yield NewModel(base_model=source.base_model, training_mode=mode, lora=lora)
-    result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)
-    return model, result
+        guessed.append(f"LoRA rank {DEFAULT_LORA_RANK}")
+    new = NewModel(base_model=source.base_model, training_mode=mode, lora=lora)
+    return new, " and ".join(guessed)

@@ -110,7 +110,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "Model": {
         "type": "object",
-        "required": ["id", "base_model"],
+        "required": ["id"],
         "properties": {
             "id": {"$ref": "#/components/schemas/ResourceId"},
             "session_id": {"$ref": "#/components/schemas/ResourceId"},

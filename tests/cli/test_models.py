@@ -143,3 +143,15 @@ def test_a_model_without_its_settings_prints_dashes(capsys: Any) -> None:
     out = capsys.readouterr().out
     assert re.search(r"training mode\s*│\s*-\s", out)
     assert re.search(r"│ m-w\s*│ weaver-tiny\s*│ -\s", out)
+
+
+def test_a_model_described_by_its_id_alone_prints_a_dash_for_its_base_model(
+    capsys: Any,
+) -> None:
+    # The wire calls only `id` required.
+    bare = ModelInfo(id="m-w")
+    print_model(bare)
+    print_models([bare])
+    out = capsys.readouterr().out
+    assert re.search(r"base model\s*│\s*-\s", out)
+    assert re.search(r"│ m-w\s*│ -\s*│ -\s", out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 import httpx
@@ -12,12 +13,14 @@ from tests.support.fakeserver import (
     BASE,
     KEY,
     FakeWeaver,
+    async_service,
     checkpoint_json,
     error_json,
     json_reply,
     service,
 )
 from weaver_facade import (
+    IncompatibleCheckpointError,
     InvalidArgumentError,
     OptimizerStateUnavailableError,
     PermissionDeniedError,
@@ -201,3 +204,168 @@ def test_resume_from_a_model_described_by_the_wire_fields_only_makes_a_default_l
     assert created["training_mode"] == defaults["training_mode"].default
     assert created["lora_config"]["rank"] == defaults["lora_rank"].default
     assert resumed.model.training_mode == "lora"
+
+
+# -- a model described by its id alone (the one field the wire calls required) ---------------
+
+ONLY_ID = {"id": "m-w"}
+
+
+def test_a_created_model_described_by_its_id_alone_has_the_base_model_asked_for() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, ONLY_ID))
+    with service(fake, terminate_models_on_close=False) as svc:
+        info = svc.create_training_client("weaver-small").model
+    sent = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
+    assert (info.id, info.base_model) == ("m-w", sent["base_model"])
+    assert sent["base_model"] == "weaver-small"
+
+
+def test_a_model_read_back_by_its_id_alone_has_no_base_model() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, ONLY_ID))
+    with service(fake) as svc:
+        info = svc.get_model("m-w")
+    assert (info.id, info.base_model, info.training_mode) == ("m-w", None, None)
+
+
+def test_resume_from_a_model_without_its_base_model_is_refused_before_any_model_exists() -> None:
+    fake = FakeWeaver()
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, ONLY_ID))
+    with (
+        service(fake) as svc,
+        pytest.raises(ResponseValidationError, match="does not describe model m-w's base model"),
+    ):
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    assert fake.sent("POST") == []
+
+
+# -- resume: the source's settings from what this client created it with -------------------
+
+
+@pytest.mark.parametrize("reply", [WIRE_ONLY, ONLY_ID], ids=["wire-fields", "id-only"])
+@pytest.mark.parametrize(
+    "asked",
+    [{"lora_rank": 8, "seed": 3}, {"training_mode": "full_ft"}],
+    ids=["lora-rank-8", "full-ft"],
+)
+def test_resume_takes_the_settings_this_client_created_the_source_with(
+    asked: dict[str, Any], reply: dict[str, Any]
+) -> None:
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, reply))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, reply))
+    with service(fake, terminate_models_on_close=False) as svc:
+        svc.create_training_client("weaver-tiny", **asked)
+        fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+        resumed = svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    first, second = (fake.body(r) for r in fake.sent("POST", "/api/v1/sessions/s-1/models"))
+    settings = ("base_model", "training_mode", "lora_config")
+    assert [second.get(k) for k in settings] == [first.get(k) for k in settings]
+    assert resumed.model.training_mode == first["training_mode"]
+
+
+def incompatible() -> httpx.Response:
+    return json_reply(422, error_json("incompatible_checkpoint", "rank 8 does not fit rank 32"))
+
+
+def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed() -> None:
+    fake = FakeWeaver()
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, WIRE_ONLY))
+    fake.script("POST", f"{MODELS}/m-1/load", incompatible())
+    with service(fake) as svc, pytest.raises(IncompatibleCheckpointError) as refused:
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    message = str(refused.value)
+    assert "rank 8 does not fit rank 32" in message
+    assert "the server did not describe model m-w's settings" in message
+    assert "training_mode 'lora' and LoRA rank 32" in message
+    assert (refused.value.status_code, refused.value.code) == (422, "incompatible_checkpoint")
+
+
+def test_a_described_resume_that_does_not_fit_claims_no_guess() -> None:
+    fake = FakeWeaver()
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    described = {**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}}
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, described))
+    fake.script("POST", f"{MODELS}/m-1/load", incompatible())
+    with service(fake) as svc, pytest.raises(IncompatibleCheckpointError) as refused:
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    assert refused.value.message.endswith(": rank 8 does not fit rank 32")
+    assert "did not describe" not in str(refused.value)
+    created = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
+    assert created["lora_config"]["rank"] == 16
+
+
+# -- terminate: any 2xx, its body optional ----------------------------------------------------
+
+NO_MODEL_REPLIES = {
+    "no-body": lambda: httpx.Response(204),
+    "empty-object": lambda: json_reply(200, {}),
+    "not-a-model": lambda: json_reply(202, {"status": "terminated"}),
+    "not-json": lambda: httpx.Response(200, text="ok"),
+}
+
+
+def read_back() -> httpx.Response:
+    return json_reply(200, {**model("m-1"), "base_model": "weaver-small", "status": "terminated"})
+
+
+@pytest.mark.parametrize("reply", list(NO_MODEL_REPLIES.values()), ids=list(NO_MODEL_REPLIES))
+def test_terminate_model_without_a_model_in_the_reply_reads_it_back(reply: Any) -> None:
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-1/terminate", reply())
+    fake.script("GET", f"{MODELS}/m-1", read_back())
+    with service(fake) as svc:
+        info = svc.terminate_model("m-1")
+    assert (info.id, info.base_model, info.status) == ("m-1", "weaver-small", "terminated")
+    assert [(r.method, r.url.path) for r in fake.requests] == [
+        ("POST", f"{MODELS}/m-1/terminate"),
+        ("GET", f"{MODELS}/m-1"),
+    ]
+
+
+@pytest.mark.parametrize("reply", list(NO_MODEL_REPLIES.values()), ids=list(NO_MODEL_REPLIES))
+async def test_async_terminate_model_without_a_model_in_the_reply_reads_it_back(
+    reply: Any,
+) -> None:
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-1/terminate", reply())
+    fake.script("GET", f"{MODELS}/m-1", read_back())
+    async with async_service(fake) as svc:
+        info = await svc.terminate_model("m-1")
+    assert (info.id, info.base_model, info.status) == ("m-1", "weaver-small", "terminated")
+    assert len(fake.sent("GET", f"{MODELS}/m-1")) == 1
+
+
+def test_terminate_model_takes_the_model_from_a_reply_that_is_one() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        info = svc.terminate_model("m-7")
+    assert (info.id, info.status) == ("m-7", "terminated")
+    assert fake.terminated == ["m-7"]
+    assert fake.sent("GET") == []
+
+
+def test_a_terminate_reply_that_is_a_broken_model_is_a_validation_error() -> None:
+    fake = FakeWeaver()
+    broken = {"id": "m-1", "training_mode": "sideways"}
+    fake.script("POST", f"{MODELS}/m-1/terminate", json_reply(200, broken))
+    with service(fake) as svc, pytest.raises(ResponseValidationError, match="training_mode"):
+        svc.terminate_model("m-1")
+
+
+@pytest.mark.parametrize("reply", list(NO_MODEL_REPLIES.values()), ids=list(NO_MODEL_REPLIES))
+def test_close_takes_any_2xx_terminate_as_done(
+    reply: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="weaver_facade")
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-1/terminate", reply())
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 1
+    assert fake.sent("GET") == []  # closing needs no model back
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

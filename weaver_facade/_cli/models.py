@@ -55,7 +55,7 @@ def print_model(m: ModelInfo, title: str | None = None) -> None:
     """One model, field by field."""
     rows = [
         ("id", m.id),
-        ("base model", m.base_model),
+        ("base model", _or_dash(m.base_model)),
         ("training mode", _or_dash(m.training_mode)),
         ("status", _or_dash(m.status)),
         ("lora rank", _or_dash(m.lora_rank)),
@@ -79,7 +79,7 @@ def print_models(found: Sequence[ModelInfo]) -> None:
     for m in found:
         row = (
             m.id,
-            m.base_model,
+            _or_dash(m.base_model),
             _or_dash(m.training_mode),
             _or_dash(m.lora_rank),
             _or_dash(m.status),

@@ -22,8 +22,9 @@ T = TypeVar("T", bound="Model")
 @_attrs_define
 class Model:
     """The real service promises only `id`, `base_model` and `tokenizer_path`
-    (the fields the official SDK reads); every other field is optional for
-    a server, and a client must not depend on it.
+    (the fields the official SDK reads), and calls only `id` required;
+    every other field is optional for a server, and a client must not
+    depend on it.
 
         Example:
             {'id': 'm-1', 'session_id': 's-8c1f2e', 'model_seq_id': 1, 'base_model': 'weaver-tiny', 'tokenizer_path':
@@ -33,10 +34,10 @@ class Model:
 
         Attributes:
             id (str): A server-assigned id of a session, model or operation. It never contains `/`. Example: m-1.
-            base_model (str):  Example: weaver-tiny.
             session_id (str | Unset): A server-assigned id of a session, model or operation. It never contains `/`. Example:
                 m-1.
             model_seq_id (int | Unset):  Example: 1.
+            base_model (str | Unset):  Example: weaver-tiny.
             tokenizer_path (None | str | Unset):  Example: weaver://tokenizers/byte-256.
             training_mode (TrainingMode | Unset):  Example: lora.
             lora_config (LoraConfig | None | Unset):
@@ -54,9 +55,9 @@ class Model:
     """
 
     id: str
-    base_model: str
     session_id: str | Unset = UNSET
     model_seq_id: int | Unset = UNSET
+    base_model: str | Unset = UNSET
     tokenizer_path: None | str | Unset = UNSET
     training_mode: TrainingMode | Unset = UNSET
     lora_config: LoraConfig | None | Unset = UNSET
@@ -71,11 +72,11 @@ class Model:
 
         id = self.id
 
-        base_model = self.base_model
-
         session_id = self.session_id
 
         model_seq_id = self.model_seq_id
+
+        base_model = self.base_model
 
         tokenizer_path: None | str | Unset
         if isinstance(self.tokenizer_path, Unset):
@@ -114,13 +115,14 @@ class Model:
         field_dict.update(
             {
                 "id": id,
-                "base_model": base_model,
             }
         )
         if session_id is not UNSET:
             field_dict["session_id"] = session_id
         if model_seq_id is not UNSET:
             field_dict["model_seq_id"] = model_seq_id
+        if base_model is not UNSET:
+            field_dict["base_model"] = base_model
         if tokenizer_path is not UNSET:
             field_dict["tokenizer_path"] = tokenizer_path
         if training_mode is not UNSET:
@@ -146,11 +148,11 @@ class Model:
         d = dict(src_dict)
         id = d.pop("id")
 
-        base_model = d.pop("base_model")
-
         session_id = d.pop("session_id", UNSET)
 
         model_seq_id = d.pop("model_seq_id", UNSET)
+
+        base_model = d.pop("base_model", UNSET)
 
         def _parse_tokenizer_path(data: object) -> None | str | Unset:
             if data is None:
@@ -210,9 +212,9 @@ class Model:
 
         model = cls(
             id=id,
-            base_model=base_model,
             session_id=session_id,
             model_seq_id=model_seq_id,
+            base_model=base_model,
             tokenizer_path=tokenizer_path,
             training_mode=training_mode,
             lora_config=lora_config,

@@ -34,11 +34,6 @@ def _get_kwargs(
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Error | Model | None:
-    if response.status_code == 200:
-        response_200 = Model.from_dict(response.json())
-
-        return response_200
-
     if response.status_code == 400:
         response_400 = Error.from_dict(response.json())
 
@@ -69,6 +64,11 @@ def _parse_response(
 
         return response_503
 
+    if 200 <= response.status_code <= 299:
+        response_2xx = Model.from_dict(response.json())
+
+        return response_2xx
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -96,6 +96,9 @@ def sync_detailed(
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
     twice is not an error. The real SDK calls this on close and ignores errors.
+    The real service promises no reply body: any 2xx means terminated, and
+    its body, if any, is the terminated Model only when it is one (a client
+    that wants the model reads it back with `GET /models/{model_id}`).
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -132,6 +135,9 @@ def sync(
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
     twice is not an error. The real SDK calls this on close and ignores errors.
+    The real service promises no reply body: any 2xx means terminated, and
+    its body, if any, is the terminated Model only when it is one (a client
+    that wants the model reads it back with `GET /models/{model_id}`).
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -163,6 +169,9 @@ async def asyncio_detailed(
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
     twice is not an error. The real SDK calls this on close and ignores errors.
+    The real service promises no reply body: any 2xx means terminated, and
+    its body, if any, is the terminated Model only when it is one (a client
+    that wants the model reads it back with `GET /models/{model_id}`).
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -197,6 +206,9 @@ async def asyncio(
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
     twice is not an error. The real SDK calls this on close and ignores errors.
+    The real service promises no reply body: any 2xx means terminated, and
+    its body, if any, is the terminated Model only when it is one (a client
+    that wants the model reads it back with `GET /models/{model_id}`).
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
