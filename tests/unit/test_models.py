@@ -306,6 +306,7 @@ NO_MODEL_REPLIES = {
     "empty-object": lambda: json_reply(200, {}),
     "not-a-model": lambda: json_reply(202, {"status": "terminated"}),
     "not-json": lambda: httpx.Response(200, text="ok"),
+    "not-quite-a-model": lambda: json_reply(200, {"id": "m-1", "training_mode": "sideways"}),
 }
 
 
@@ -347,14 +348,6 @@ def test_terminate_model_takes_the_model_from_a_reply_that_is_one() -> None:
     assert (info.id, info.status) == ("m-7", "terminated")
     assert fake.terminated == ["m-7"]
     assert fake.sent("GET") == []
-
-
-def test_a_terminate_reply_that_is_a_broken_model_is_a_validation_error() -> None:
-    fake = FakeWeaver()
-    broken = {"id": "m-1", "training_mode": "sideways"}
-    fake.script("POST", f"{MODELS}/m-1/terminate", json_reply(200, broken))
-    with service(fake) as svc, pytest.raises(ResponseValidationError, match="training_mode"):
-        svc.terminate_model("m-1")
 
 
 @pytest.mark.parametrize("reply", list(NO_MODEL_REPLIES.values()), ids=list(NO_MODEL_REPLIES))

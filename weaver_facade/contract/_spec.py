@@ -172,12 +172,12 @@ class Spec:
         body: bytes,
     ) -> list[Problem]:
         """Every way a reply to ``op`` differs from what the spec documents for its status."""
-        code = str(status)
-        reply = (
-            op.responses.get(code)
-            or op.responses.get(f"{code[0]}XX")
-            or op.responses.get("default")
+        # The documented key: the status itself, its range (`2XX`) or `default`.
+        code = next(
+            (k for k in (str(status), f"{str(status)[0]}XX", "default") if k in op.responses),
+            str(status),
         )
+        reply = op.responses.get(code)
         if reply is None:
             documented = ", ".join(op.documented)
             return [

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -33,7 +33,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Error | Model | None:
+) -> Any | Model | Error | None:
     if response.status_code == 400:
         response_400 = Error.from_dict(response.json())
 
@@ -65,7 +65,19 @@ def _parse_response(
         return response_503
 
     if 200 <= response.status_code <= 299:
-        response_2xx = Model.from_dict(response.json())
+
+        def _parse_response_2xx(data: object) -> Any | Model:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_2xx_type_0 = Model.from_dict(data)
+
+                return response_2xx_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(Any | Model, data)
+
+        response_2xx = _parse_response_2xx(response.json())
 
         return response_2xx
 
@@ -77,7 +89,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Error | Model]:
+) -> Response[Any | Model | Error]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -91,7 +103,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Error | Model]:
+) -> Response[Any | Model | Error]:
     """Terminate a training model
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
@@ -110,7 +122,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Error | Model]
+        Response[Any | Model | Error]
     """
 
     kwargs = _get_kwargs(
@@ -130,7 +142,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Error | Model | None:
+) -> Any | Model | Error | None:
     """Terminate a training model
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
@@ -149,7 +161,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Error | Model
+        Any | Model | Error
     """
 
     return sync_detailed(
@@ -164,7 +176,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Error | Model]:
+) -> Response[Any | Model | Error]:
     """Terminate a training model
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
@@ -183,7 +195,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Error | Model]
+        Response[Any | Model | Error]
     """
 
     kwargs = _get_kwargs(
@@ -201,7 +213,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Error | Model | None:
+) -> Any | Model | Error | None:
     """Terminate a training model
 
      Frees the model's trainer. Its checkpoints stay. Terminating a model
@@ -220,7 +232,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Error | Model
+        Any | Model | Error
     """
 
     return (
