@@ -34,6 +34,7 @@ from weaver_facade import (
     AsyncServiceClient,
     CheckpointExistsError,
     CheckpointStatus,
+    IncompatibleCheckpointError,
     NotFoundError,
     ResponseValidationError,
     ServiceClient,
@@ -262,6 +263,26 @@ def test_resume_copies_the_model_settings_from_a_trimmed_model(
         for model_id, mode, lora in rows(emu, "SELECT id, training_mode, lora_config FROM models")
     }
     assert made[resumed.model_id] == made[trainer.model_id]
+
+
+def test_resume_in_another_process_says_which_settings_it_guessed(emu: RunningEmulator) -> None:
+    # A client that did not create the source model knows only what the server says.
+    with service_over(emu, TrimmingTransport({"models"})) as first:
+        trainer = first.create_training_client(BASE_MODEL, lora_rank=8, seed=1)
+        trainer.forward_backward(batch())
+        trainer.optim_step()
+        saved = trainer.save_state("rank-8")
+    with (
+        service_over(emu, TrimmingTransport({"models"})) as second,
+        pytest.raises(IncompatibleCheckpointError) as refused,
+    ):
+        second.create_training_client_from_state(saved)
+    message = str(refused.value)
+    assert f"the server did not describe model {trainer.model_id}'s settings" in message
+    assert "guessed training_mode 'lora' and LoRA rank 32" in message
+    made = rows(emu, "SELECT lora_config FROM models ORDER BY rowid")
+    ranks = [json.loads(lora)["rank"] for (lora,) in made]
+    assert ranks == [8, 32]  # the guess was made, and the load refused it
 
 
 def test_terminate_trimmed(
