@@ -190,6 +190,7 @@ class TerminateReply:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> TerminateReply:
+        # What every Call's model offers; the replies themselves go through _parse_terminate.
         return cls(model=wire.Model.from_dict(src_dict))
 
 
