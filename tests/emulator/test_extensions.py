@@ -90,6 +90,10 @@ async def test_with_none_the_replies_have_no_extension_fields(make_app: AppFacto
         result = (await _done(api, loaded["id"]))["response"]
         assert not _marked("LoadResult") & set(result)
         assert set(result) == {"path", "include_optimizer"}
+        # A reply documented by a status range (`2XX`).
+        terminated = await api.ok("POST", f"/models/{model_id}/terminate")
+        assert terminated["id"] == model_id
+        assert not _marked("Model") & set(terminated), terminated
 
 
 async def test_without_cursor_paging_a_list_has_every_item_and_ignores_the_parameters(

@@ -118,7 +118,11 @@ class Extensions:
         """``body`` without the fields of extensions that are off, per the route's reply schema."""
         if self._all:
             return body
-        schema = self._replies.get((method.upper(), path, str(status)))
+        # The reply documented for the status itself, else for its range (`2XX`).
+        key = (method.upper(), path)
+        schema = self._replies.get((*key, str(status))) or self._replies.get(
+            (*key, f"{str(status)[0]}XX")
+        )
         return body if schema is None else self._strip(schema, body)
 
     def _strip(self, schema: Mapping[str, Any], body: Any) -> Any:
