@@ -53,6 +53,7 @@ __all__ = [
 
 SCHEME = "weaver://"
 _NAME = re.compile(limits.CHECKPOINT_NAME_PATTERN)
+_STORED_NAME = re.compile(limits.STORED_CHECKPOINT_NAME_PATTERN)
 _PATH = re.compile(limits.CHECKPOINT_PATH_PATTERN)
 _SEGMENT = "checkpoints"
 
@@ -108,6 +109,18 @@ def validate_checkpoint_name(name: object) -> str:
     return _check_name(name, InvalidCheckpointName, "checkpoint name")
 
 
+def _check_stored_name(name: object, where: str) -> str:
+    """A name in a path: any the server may have given (the spec's StoredCheckpointName),
+    wider than the names a save sends, which ``_check_name`` holds to CheckpointName."""
+    if type(name) is str and _STORED_NAME.fullmatch(name):
+        return name
+    if not isinstance(name, str):
+        raise InvalidCheckpointPath(f"{where} must be a string, got {type(name).__name__}")
+    if name == "":
+        raise InvalidCheckpointPath(f"{where} is empty")
+    raise InvalidCheckpointPath(f"{where} {name!r} contains '/'")
+
+
 # Dict classes, not slotted: attrs sets a frozen dict class's fields straight into its
 # ``__dict__``, which makes a listing's conversion a fifth faster (B1).
 @attrs.frozen(slots=False)
@@ -116,6 +129,8 @@ class CheckpointPath:
 
     ``str(path)`` gives the wire form back; ``CheckpointPath.parse(text)``
     validates one and names the exact problem in ``InvalidCheckpointPath``.
+    The name may be any the server reports (non-empty, without ``/``), not only
+    those a save accepts: the server answers a name it never made with not-found.
     """
 
     model_id: str
@@ -125,7 +140,7 @@ class CheckpointPath:
         if type(self.model_id) is str and type(self.name) is str and _PATH.fullmatch(str(self)):
             return
         check_id("the model id", self.model_id, InvalidCheckpointPath)
-        _check_name(self.name, InvalidCheckpointPath, "checkpoint name")
+        _check_stored_name(self.name, "checkpoint name")
 
     @classmethod
     def parse(cls, text: str) -> CheckpointPath:
@@ -152,7 +167,7 @@ class CheckpointPath:
             )
         model_id, _, name = parts
         check_id(f"in {text!r}, the model id", model_id, InvalidCheckpointPath)
-        _check_name(name, InvalidCheckpointPath, f"in {text!r}, the checkpoint name")
+        _check_stored_name(name, f"in {text!r}, the checkpoint name")
         return cls(model_id=model_id, name=name)
 
     def __str__(self) -> str:

@@ -310,7 +310,9 @@ def test_checkpoint_name_pattern(name: str, ok: bool) -> None:
     [
         ("weaver://m-1/checkpoints/after-3-steps", True),
         ("weaver://0b6f3c4e-2d1a/checkpoints/x", True),
-        ("weaver://m-1/checkpoints/.hidden", False),
+        # Any name a server may report (StoredCheckpointName), but never a `/` in it.
+        ("weaver://m-1/checkpoints/.hidden", True),
+        ("weaver://m-1/checkpoints/epoch 2", True),
         ("weaver://m-1/checkpoints/a/b", False),
         ("weaver://m-1/checkpoints/", False),
         ("weaver://m-1/weights/x", False),
