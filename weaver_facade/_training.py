@@ -425,8 +425,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
         if isinstance(target, uuid.UUID):
             target = yield from lookup.by_id(target, self.model_id)
         path = target.path if isinstance(target, Checkpoint) else target
-        reply: wire.Checkpoint = yield calls.set_checkpoint_ttl(path, ttl)
-        return checkpoint_from_wire("set_checkpoint_ttl", reply)
+        reply: calls.TtlReply = yield calls.set_checkpoint_ttl(path, ttl)
+        if reply.checkpoint is not None:
+            return checkpoint_from_wire("set_checkpoint_ttl", reply.checkpoint)
+        # The wire promises no body: read the changed checkpoint back from its model's list.
+        return (yield from lookup.find_by_path(path))
 
 
 class TrainingClient(_TrainingBase[SyncIO]):
