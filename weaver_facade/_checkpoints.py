@@ -180,7 +180,8 @@ class Checkpoint:
 
     Attributes:
         id: The server's id for the checkpoint.
-        name: Its name, unique within the model.
+        name: Its name, unique within the model: any a server reports (non-empty,
+            without ``/``); a save's name is held to the spec's ``CheckpointName``.
         type: What it holds; only ``WEIGHT_AND_OPTIMIZER`` can resume the optimizer.
         path: Its ``weaver://`` path, which ``load_state`` takes.
         status: ``pending`` while saving, then ``completed``.

@@ -689,7 +689,9 @@ class TrainingClient(_TrainingBase[SyncIO]):
     def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """Keep a checkpoint ``ttl_seconds`` from now, or for ever with ``None``.
 
-        ``ref`` as for ``get_checkpoint``.
+        ``ref`` as for ``get_checkpoint``. Returns the changed checkpoint: the reply's,
+        or, when the reply carries none (the wire promises no body), the one read back
+        from the model's list.
         """
         return self._io.run(self._set_ttl(ref, ttl_seconds))
 
