@@ -110,15 +110,20 @@ def validate_checkpoint_name(name: object) -> str:
 
 
 def _check_stored_name(name: object, where: str) -> str:
-    """A name in a path: any the server may have given (the spec's StoredCheckpointName),
-    wider than the names a save sends, which ``_check_name`` holds to CheckpointName."""
+    """A name in a path: any the server may have given (the spec's StoredCheckpointName:
+    no ``/`` or control character, not ``.`` or ``..``), wider than the names a save
+    sends, which ``_check_name`` holds to CheckpointName."""
     if type(name) is str and _STORED_NAME.fullmatch(name):
         return name
     if not isinstance(name, str):
         raise InvalidCheckpointPath(f"{where} must be a string, got {type(name).__name__}")
     if name == "":
         raise InvalidCheckpointPath(f"{where} is empty")
-    raise InvalidCheckpointPath(f"{where} {name!r} contains '/'")
+    if name in (".", ".."):
+        raise InvalidCheckpointPath(f"{where} is {name!r}, a dot segment")
+    if "/" in name:
+        raise InvalidCheckpointPath(f"{where} {name!r} contains '/'")
+    raise InvalidCheckpointPath(f"{where} {name!r} contains a control character")
 
 
 # Dict classes, not slotted: attrs sets a frozen dict class's fields straight into its
@@ -129,8 +134,8 @@ class CheckpointPath:
 
     ``str(path)`` gives the wire form back; ``CheckpointPath.parse(text)``
     validates one and names the exact problem in ``InvalidCheckpointPath``.
-    The name may be any the server reports (non-empty, without ``/``), not only
-    those a save accepts: the server answers a name it never made with not-found.
+    The name may be any the server reports (the spec's StoredCheckpointName), not
+    only those a save accepts: the server answers a name it never made with not-found.
     """
 
     model_id: str
@@ -180,8 +185,8 @@ class Checkpoint:
 
     Attributes:
         id: The server's id for the checkpoint.
-        name: Its name, unique within the model: any a server reports (non-empty,
-            without ``/``); a save's name is held to the spec's ``CheckpointName``.
+        name: Its name, unique within the model: any a server reports (the spec's
+            ``StoredCheckpointName``); a save's name is held to ``CheckpointName``.
         type: What it holds; only ``WEIGHT_AND_OPTIMIZER`` can resume the optimizer.
         path: Its ``weaver://`` path, which ``load_state`` takes.
         status: ``pending`` while saving, then ``completed``.

@@ -13,10 +13,8 @@ RESOURCE_ID_PATTERN: Final = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 RESOURCE_ID_MAX_LENGTH: Final = 128
 CHECKPOINT_NAME_PATTERN: Final = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"
 CHECKPOINT_NAME_MAX_LENGTH: Final = 128
-STORED_CHECKPOINT_NAME_PATTERN: Final = "^[^/]+$"
-CHECKPOINT_PATH_PATTERN: Final = (
-    "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/[^/]+$"
-)
+STORED_CHECKPOINT_NAME_PATTERN: Final = "^(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$"
+CHECKPOINT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$"
 CURSOR_PATTERN: Final = "^[A-Za-z0-9_-]{1,256}$"
 TTL_SECONDS_MINIMUM: Final = 1
 TTL_SECONDS_MAXIMUM: Final = 315360000
@@ -77,7 +75,7 @@ CHECKPOINT_SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
 LOAD_RESULT_OPTIMIZER_STEP_MINIMUM: Final = 0
 ARTIFACT_TTL_SECONDS_MINIMUM: Final = 1
 ARTIFACT_TTL_SECONDS_MAXIMUM: Final = 315360000
-ARTIFACT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/[^/]+/artifacts/(hf_model|hf_adapter)$"
+ARTIFACT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?/)[^/\\x00-\\x1f\\x7f]+/artifacts/(hf_model|hf_adapter)$"
 ARTIFACT_FILE_NAME_PATTERN: Final = "^[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?(/[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?)*$"
 ARTIFACT_FILE_NAME_MAX_LENGTH: Final = 255
 SHA256_PATTERN: Final = "^[0-9a-f]{64}$"

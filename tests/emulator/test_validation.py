@@ -267,13 +267,15 @@ async def test_checkpoint_names_and_paths_are_checked(api: Api) -> None:
         f"weaver://{model_id}/checkpoints/../../x",
         f"weaver://{model_id}/checkpoints/a/b",
         f"weaver://{model_id}/checkpoints/",
+        f"weaver://{model_id}/checkpoints/..",
+        f"weaver://{model_id}/checkpoints/ok\n",
         "file:///etc/passwd",
         f"weaver://{model_id}/other/x",
     )
-    # A path's name is any without '/' (the wire's `"name"?: str`): these are paths, of
-    # checkpoints this server never made.
+    # A path's name is any a server may report (the wire's `"name"?: str`): these are
+    # paths, of checkpoints this server never made.
     unknown_paths = tuple(
-        f"weaver://{model_id}/checkpoints/{name}" for name in ("%2e%2e", "ok\n", "..", "a b")
+        f"weaver://{model_id}/checkpoints/{name}" for name in ("%2e%2e", "...", "a b")
     )
     for path in bad_paths + unknown_paths:
         status, code = (400, "invalid_request") if path in bad_paths else (404, "not_found")

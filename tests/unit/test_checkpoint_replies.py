@@ -123,7 +123,7 @@ async def test_async_ttl_reply_without_a_checkpoint_reads_it_back() -> None:
 # -- names the wire allows in replies ---------------------------------------------------------
 
 # Outside CheckpointName, inside the wire's `"name"?: str`.
-ODD_NAMES = ["epoch 2", ".hidden", "a" * 300, "naïve", "step:3", "..", "%2e"]
+ODD_NAMES = ["epoch 2", ".hidden", "a" * 300, "naïve", "step:3", "...", "%2e"]
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)
@@ -159,10 +159,14 @@ def test_a_save_still_asks_for_a_name_the_spec_allows(
     [
         ("weaver://m-1/checkpoints/", "empty"),
         ("weaver://m-1/checkpoints/a/b", "expected"),
+        ("weaver://m-1/checkpoints/..", "dot segment"),
+        ("weaver://m-1/checkpoints/.", "dot segment"),
+        ("weaver://m-1/checkpoints/a\x00", "control character"),
+        ("weaver://m-1/checkpoints/a\n", "control character"),
         ("weaver://-m/checkpoints/epoch 2", "model id"),
     ],
 )
-def test_a_path_still_needs_a_model_id_and_a_name_without_a_slash(text: str, problem: str) -> None:
+def test_a_path_still_needs_a_model_id_and_a_name_fit_for_a_path(text: str, problem: str) -> None:
     with pytest.raises(InvalidCheckpointPath, match=problem):
         CheckpointPath.parse(text)
 
@@ -178,9 +182,11 @@ def test_a_path_built_from_parts_refuses_a_slash_in_the_name() -> None:
     [
         {"name": "a/b", "path": "weaver://m-1/checkpoints/a/b"},
         {"name": "", "path": "weaver://m-1/checkpoints/"},
+        {"name": "..", "path": "weaver://m-1/checkpoints/.."},
+        {"name": "tab\there", "path": "weaver://m-1/checkpoints/tab\there"},
         {"name": "epoch 2", "path": "weaver://m-1/checkpoints/epoch-2"},
     ],
-    ids=["slash", "empty", "name-and-path-differ"],
+    ids=["slash", "empty", "dot-segment", "control", "name-and-path-differ"],
 )
 def test_a_listed_name_no_path_can_hold_still_fails_the_list(
     fake: FakeWeaver, trainer: TrainingClient, fields: dict[str, str]

@@ -28,9 +28,10 @@ class Checkpoint:
     Attributes:
         id (UUID):  Example: 0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09.
         name (str): A checkpoint's name as a server reports it: any non-empty string without `/`
-            (the separator of its path). The wire says only `"name"?: str`, so a checkpoint
-            saved by another client or named by the server (`epoch 2`) may fall outside
-            CheckpointName, which binds only the names a save sends.
+            (the separator of its path) or control characters, other than the dot segments
+            `.` and `..`. The wire says only `"name"?: str`, so a checkpoint saved by another
+            client or named by the server (`epoch 2`) may fall outside CheckpointName, which
+            binds only the names a save sends.
              Example: epoch 2.
         type_ (CheckpointType): `weight` saves the trainable weights; `weight_and_optimizer` also
             saves the Adam moments and step, and is the only type that can be
