@@ -105,7 +105,11 @@ def _check_name(name: object, error: type[ValueError], where: str) -> str:
 
 
 def validate_checkpoint_name(name: object) -> str:
-    """Return ``name`` if it is a valid checkpoint name, else raise ``InvalidCheckpointName``."""
+    """Return ``name`` if a save may ask for it, else raise ``InvalidCheckpointName``.
+
+    A save's name is the spec's ``CheckpointName``: 1 to 128 letters, digits, ``.``,
+    ``_`` or ``-``, not starting with ``.``. Names a server reports may be wider.
+    """
     return _check_name(name, InvalidCheckpointName, "checkpoint name")
 
 

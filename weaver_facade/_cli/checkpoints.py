@@ -37,8 +37,8 @@ from .. import (
     TrainingClient,
     WeaverError,
     coerce_checkpoint_ref,
+    validate_checkpoint_name,
 )
-from .._checkpoints import validate_checkpoint_name
 from ._output import (
     checkpoint_json,
     emit_json,
