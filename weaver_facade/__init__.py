@@ -33,6 +33,7 @@ from ._checkpoints import (
     CheckpointStatus,
     CheckpointType,
     coerce_checkpoint_ref,
+    validate_checkpoint_name,
 )
 from ._client import AsyncServiceClient, ClientOptions, ServiceClient
 from ._download import DownloadProgress
@@ -188,4 +189,5 @@ __all__ = [
     "__version__",
     "coerce_checkpoint_ref",
     "datum_from_tokens",
+    "validate_checkpoint_name",
 ]

@@ -71,6 +71,7 @@ else:
 __all__ = [
     "ExportReply",
     "TerminateReply",
+    "TtlReply",
     "create_model",
     "create_session",
     "delete_checkpoint",
@@ -306,13 +307,42 @@ def _by_checkpoint_id(
     )
 
 
-def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[wire.Checkpoint]:
+@attrs.frozen
+class TtlReply:
+    """A TTL change's reply: the ``checkpoint`` when the server sent one, else ``None``.
+
+    The wire promises no body ("synchronous"), so any 2xx is done; a body is taken as
+    a Checkpoint (and must then be a valid one) only when it is an object with an ``id``.
+    """
+
+    SCHEMAS: ClassVar[Mapping[int, str]] = dict.fromkeys(range(200, 300), "Checkpoint")
+
+    checkpoint: wire.Checkpoint | None = None
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> TtlReply:
+        if "id" not in src_dict:
+            return cls()
+        return cls(checkpoint=wire.Checkpoint.from_dict(src_dict))
+
+
+def _parse_ttl_reply(*, client: Any, response: httpx.Response) -> object:
+    if not 200 <= response.status_code < 300:
+        return _set_checkpoint_ttl._parse_response(client=client, response=response)
+    try:
+        body = response.json() if response.content else None
+    except ValueError:  # not JSON: not a Checkpoint either
+        return TtlReply()
+    return TtlReply.from_dict(body) if isinstance(body, Mapping) else TtlReply()
+
+
+def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[TtlReply]:
     body = wire.SetCheckpointTtlRequest(path=str(path), ttl_seconds=ttl_seconds)
     return Call(
         "set_checkpoint_ttl",
         _set_checkpoint_ttl._get_kwargs(path.model_id, body=body),
-        _set_checkpoint_ttl._parse_response,
-        wire.Checkpoint,
+        _parse_ttl_reply,
+        TtlReply,
     )
 
 

@@ -53,6 +53,7 @@ __all__ = [
 
 SCHEME = "weaver://"
 _NAME = re.compile(limits.CHECKPOINT_NAME_PATTERN)
+_STORED_NAME = re.compile(limits.STORED_CHECKPOINT_NAME_PATTERN)
 _PATH = re.compile(limits.CHECKPOINT_PATH_PATTERN)
 _SEGMENT = "checkpoints"
 
@@ -104,8 +105,29 @@ def _check_name(name: object, error: type[ValueError], where: str) -> str:
 
 
 def validate_checkpoint_name(name: object) -> str:
-    """Return ``name`` if it is a valid checkpoint name, else raise ``InvalidCheckpointName``."""
+    """Return ``name`` if a save may ask for it, else raise ``InvalidCheckpointName``.
+
+    A save's name is the spec's ``CheckpointName``: 1 to 128 letters, digits, ``.``,
+    ``_`` or ``-``, not starting with ``.``. Names a server reports may be wider.
+    """
     return _check_name(name, InvalidCheckpointName, "checkpoint name")
+
+
+def _check_stored_name(name: object, where: str) -> str:
+    """A name in a path: any the server may have given (the spec's StoredCheckpointName:
+    no ``/`` or control character, not ``.`` or ``..``), wider than the names a save
+    sends, which ``_check_name`` holds to CheckpointName."""
+    if type(name) is str and _STORED_NAME.fullmatch(name):
+        return name
+    if not isinstance(name, str):
+        raise InvalidCheckpointPath(f"{where} must be a string, got {type(name).__name__}")
+    if name == "":
+        raise InvalidCheckpointPath(f"{where} is empty")
+    if name in (".", ".."):
+        raise InvalidCheckpointPath(f"{where} is {name!r}, a dot segment")
+    if "/" in name:
+        raise InvalidCheckpointPath(f"{where} {name!r} contains '/'")
+    raise InvalidCheckpointPath(f"{where} {name!r} contains a control character")
 
 
 # Dict classes, not slotted: attrs sets a frozen dict class's fields straight into its
@@ -116,6 +138,8 @@ class CheckpointPath:
 
     ``str(path)`` gives the wire form back; ``CheckpointPath.parse(text)``
     validates one and names the exact problem in ``InvalidCheckpointPath``.
+    The name may be any the server reports (the spec's StoredCheckpointName), not
+    only those a save accepts: the server answers a name it never made with not-found.
     """
 
     model_id: str
@@ -125,7 +149,7 @@ class CheckpointPath:
         if type(self.model_id) is str and type(self.name) is str and _PATH.fullmatch(str(self)):
             return
         check_id("the model id", self.model_id, InvalidCheckpointPath)
-        _check_name(self.name, InvalidCheckpointPath, "checkpoint name")
+        _check_stored_name(self.name, "checkpoint name")
 
     @classmethod
     def parse(cls, text: str) -> CheckpointPath:
@@ -152,7 +176,7 @@ class CheckpointPath:
             )
         model_id, _, name = parts
         check_id(f"in {text!r}, the model id", model_id, InvalidCheckpointPath)
-        _check_name(name, InvalidCheckpointPath, f"in {text!r}, the checkpoint name")
+        _check_stored_name(name, f"in {text!r}, the checkpoint name")
         return cls(model_id=model_id, name=name)
 
     def __str__(self) -> str:
@@ -165,7 +189,8 @@ class Checkpoint:
 
     Attributes:
         id: The server's id for the checkpoint.
-        name: Its name, unique within the model.
+        name: Its name, unique within the model: any a server reports (the spec's
+            ``StoredCheckpointName``); a save's name is held to ``CheckpointName``.
         type: What it holds; only ``WEIGHT_AND_OPTIMIZER`` can resume the optimizer.
         path: Its ``weaver://`` path, which ``load_state`` takes.
         status: ``pending`` while saving, then ``completed``.

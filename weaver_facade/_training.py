@@ -425,8 +425,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
         if isinstance(target, uuid.UUID):
             target = yield from lookup.by_id(target, self.model_id)
         path = target.path if isinstance(target, Checkpoint) else target
-        reply: wire.Checkpoint = yield calls.set_checkpoint_ttl(path, ttl)
-        return checkpoint_from_wire("set_checkpoint_ttl", reply)
+        reply: calls.TtlReply = yield calls.set_checkpoint_ttl(path, ttl)
+        if reply.checkpoint is not None:
+            return checkpoint_from_wire("set_checkpoint_ttl", reply.checkpoint)
+        # The wire promises no body: read the changed checkpoint back from its model's list.
+        return (yield from lookup.find_by_path(path))
 
 
 class TrainingClient(_TrainingBase[SyncIO]):
@@ -686,7 +689,9 @@ class TrainingClient(_TrainingBase[SyncIO]):
     def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """Keep a checkpoint ``ttl_seconds`` from now, or for ever with ``None``.
 
-        ``ref`` as for ``get_checkpoint``.
+        ``ref`` as for ``get_checkpoint``. Returns the changed checkpoint: the reply's,
+        or, when the reply carries none (the wire promises no body), the one read back
+        from the model's list.
         """
         return self._io.run(self._set_ttl(ref, ttl_seconds))
 

@@ -13,9 +13,13 @@ SCHEMAS: Final[dict[str, Any]] = {
         "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$",
         "maxLength": 128,
     },
+    "StoredCheckpointName": {
+        "type": "string",
+        "pattern": "^(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$",
+    },
     "CheckpointPath": {
         "type": "string",
-        "pattern": "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$",
+        "pattern": "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$",
     },
     "Cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"},
     "TtlSeconds": {"type": ["integer", "null"], "minimum": 1, "maximum": 315360000},
@@ -367,7 +371,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         ],
         "properties": {
             "id": {"type": "string", "format": "uuid"},
-            "name": {"$ref": "#/components/schemas/CheckpointName"},
+            "name": {"$ref": "#/components/schemas/StoredCheckpointName"},
             "type": {"$ref": "#/components/schemas/CheckpointType"},
             "path": {"$ref": "#/components/schemas/CheckpointPath"},
             "status": {"$ref": "#/components/schemas/CheckpointStatus"},
@@ -459,7 +463,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "ArtifactPath": {
         "type": "string",
-        "pattern": "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}/artifacts/(hf_model|hf_adapter)$",
+        "pattern": "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?/)[^/\\x00-\\x1f\\x7f]+/artifacts/(hf_model|hf_adapter)$",
     },
     "ArtifactFileName": {
         "type": "string",

@@ -224,6 +224,15 @@ def test_show_needs_the_model_of_an_id_or_name(cli: Cli, model_id: str) -> None:
     assert f"belongs to model {model_id}" in other.stderr
 
 
+def test_a_name_no_save_could_use_is_looked_up_not_refused(cli: Cli, model_id: str) -> None:
+    # A server may report such a name (the wire says only `"name"?: str`): a path or
+    # --model name with one is looked up, and this server has none of that name.
+    for ref in (path(model_id, "epoch 2"), "epoch 2"):
+        run = cli("checkpoints", "show", ref, "--model", model_id)
+        assert run.exit_code == 1, run.stderr
+        assert "no checkpoint named 'epoch 2'" in run.stderr
+
+
 def test_show_of_an_id_of_another_model_is_not_found(
     cli: Cli, model_id: str, service: ServiceClient
 ) -> None:

@@ -263,22 +263,31 @@ async def test_checkpoint_names_and_paths_are_checked(api: Api) -> None:
             "POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "name": name}
         )
         assert_error(response, 400, "invalid_request", "body.name")
-    for path in (
+    bad_paths = (
         f"weaver://{model_id}/checkpoints/../../x",
         f"weaver://{model_id}/checkpoints/a/b",
-        f"weaver://{model_id}/checkpoints/%2e%2e",
+        f"weaver://{model_id}/checkpoints/",
+        f"weaver://{model_id}/checkpoints/..",
         f"weaver://{model_id}/checkpoints/ok\n",
         "file:///etc/passwd",
         f"weaver://{model_id}/other/x",
-    ):
+    )
+    # A path's name is any a server may report (the wire's `"name"?: str`): these are
+    # paths, of checkpoints this server never made.
+    unknown_paths = tuple(
+        f"weaver://{model_id}/checkpoints/{name}" for name in ("%2e%2e", "...", "a b")
+    )
+    for path in bad_paths + unknown_paths:
+        status, code = (400, "invalid_request") if path in bad_paths else (404, "not_found")
+        field = "body.path" if status == 400 else path
         response = await api.request(
             "POST", f"/models/{model_id}/load", json={"path": path, "include_optimizer": False}
         )
-        assert_error(response, 400, "invalid_request", "body.path")
+        assert_error(response, status, code, field)
         response = await api.request(
             "PATCH", f"/models/{model_id}/checkpoints/ttl", json={"path": path, "ttl_seconds": 5}
         )
-        assert_error(response, 400, "invalid_request", "body.path")
+        assert_error(response, status, code, field)
 
 
 async def test_ttl_bounds(api: Api) -> None:

@@ -29,6 +29,7 @@ from weaver_facade import (
     InvalidCheckpointPath,
     NotFoundError,
     OptimizerStateUnavailableError,
+    ServiceClient,
     TrainingClient,
     UnknownBaseModelError,
     UnprocessableEntityError,
@@ -67,6 +68,29 @@ def test_unknown_checkpoints_are_not_found(trainer: TrainingClient) -> None:
     with pytest.raises(NotFoundError, match="never-saved") as by_path:
         trainer.get_checkpoint(str(missing))
     assert by_path.value.status_code is None
+
+
+def test_a_path_whose_name_no_save_could_use_is_the_servers_not_found(
+    service: ServiceClient, trainer: TrainingClient, recorder: Recorder
+) -> None:
+    # Such a name can come from a server (the wire says only `"name"?: str`): the facade
+    # sends its path, and the emulator, which never made it, answers its usual 404.
+    odd = f"weaver://{trainer.model_id}/checkpoints/epoch 2"
+    for load in (trainer.load_state, trainer.load_state_with_optimizer):
+        with pytest.raises(NotFoundError) as by_server:
+            load(odd)
+        assert (by_server.value.status_code, by_server.value.code) == (404, "not_found")
+        assert recorder.requests[-1].url.path.endswith("/load")
+    with pytest.raises(NotFoundError) as ttl:
+        trainer.set_checkpoint_ttl(odd, 60)
+    assert ttl.value.status_code == 404
+    # Those looked up among the model's checkpoints are not found there.
+    with pytest.raises(NotFoundError, match="epoch 2"):
+        trainer.get_checkpoint(odd)
+    with pytest.raises(NotFoundError, match="epoch 2"):
+        service.create_training_client_from_state(odd)
+    with pytest.raises(NotFoundError, match="epoch 2"):
+        trainer.export_weights(odd)
 
 
 def test_optimizer_load_of_a_weight_only_checkpoint(

@@ -119,7 +119,7 @@ def test_path_parsing_accepts_exactly_what_the_spec_allows(text: str) -> None:
     assert str(path) == text
     assert CheckpointPath.parse(str(path)) == path
     assert spec_allows("ResourceId", path.model_id)
-    assert spec_allows("CheckpointName", path.name)
+    assert spec_allows("StoredCheckpointName", path.name)
 
 
 @SETTINGS
@@ -132,7 +132,7 @@ def test_path_construction_validates_both_parts(model_id: Any, name: Any) -> Non
             isinstance(model_id, str)
             and isinstance(name, str)
             and spec_allows("ResourceId", model_id)
-            and spec_allows("CheckpointName", name)
+            and spec_allows("StoredCheckpointName", name)
         )
         return
     assert spec_allows("CheckpointPath", str(path))

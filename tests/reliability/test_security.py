@@ -134,11 +134,12 @@ HOSTILE_NAMES = [
     "",
 ]
 MODEL = "m-0123456789abcdef"
+# A path's name is any a server may report (StoredCheckpointName), so `%2e%2e` (literal
+# text in a JSON body) is a path; `/`, a dot segment or a control character is not.
 HOSTILE_PATHS = [
     f"weaver://{MODEL}/checkpoints/..",
     f"weaver://{MODEL}/checkpoints/../x",
     f"weaver://{MODEL}/checkpoints/a/../../b",
-    f"weaver://{MODEL}/checkpoints/%2e%2e",
     f"weaver://{MODEL}/checkpoints/a\x00",
     f"weaver://{MODEL}%2f..%2f/checkpoints/a",
     f"weaver://{MODEL}/../../checkpoints/a",
@@ -186,6 +187,12 @@ def test_traversal_is_refused_client_side_with_typed_errors_and_nothing_sent(
         assert str(refused.value), label
     assert recorder.requests == [], [r.url for r in recorder.requests]
     assert len(attempts) > 90
+    # Literal text a server might use as a name: sent as is, and not found there.
+    with pytest.raises(NotFoundError):
+        world.b_trainer.load_state(f"weaver://{world.b_trainer.model_id}/checkpoints/%2e%2e")
+    assert [r.url.path for r in recorder.requests] == [
+        f"/api/v1/models/{world.b_trainer.model_id}/load"
+    ]
     assert tree(emu.data_dir.parent) == before
 
 
@@ -259,6 +266,9 @@ def test_traversal_sent_raw_to_the_server_is_refused(world: World, emu: RunningE
             ),
         ):
             status, body = raw_request(emu, method, route, payload)
+            if name in ("%2e%2e", "..\\x"):  # literal text: a path of a checkpoint never made
+                assert (status, json.loads(body)["error"]) == (404, "not_found"), (route, body)
+                continue
             assert (status, json.loads(body)["error"]) == (400, "invalid_request"), (route, body)
             assert b"body.path" in body
     # A literal NUL in the request line never reaches the app; the server carries on.

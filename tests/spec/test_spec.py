@@ -310,8 +310,15 @@ def test_checkpoint_name_pattern(name: str, ok: bool) -> None:
     [
         ("weaver://m-1/checkpoints/after-3-steps", True),
         ("weaver://0b6f3c4e-2d1a/checkpoints/x", True),
-        ("weaver://m-1/checkpoints/.hidden", False),
+        # Any name a server may report (StoredCheckpointName): no `/`, control or dot segment.
+        ("weaver://m-1/checkpoints/.hidden", True),
+        ("weaver://m-1/checkpoints/epoch 2", True),
         ("weaver://m-1/checkpoints/a/b", False),
+        ("weaver://m-1/checkpoints/..", False),
+        ("weaver://m-1/checkpoints/.", False),
+        ("weaver://m-1/checkpoints/...", True),
+        ("weaver://m-1/checkpoints/a\x00", False),
+        ("weaver://m-1/checkpoints/a\nb", False),
         ("weaver://m-1/checkpoints/", False),
         ("weaver://m-1/weights/x", False),
         ("tinker://m-1/checkpoints/x", False),

@@ -74,10 +74,6 @@ def test_path_round_trips(model_id: str, name: str) -> None:
         ("weaver://-m/checkpoints/a", "the model id '-m' is not valid"),
         ("weaver://m 1/checkpoints/a", "the model id 'm 1' is not valid"),
         ("weaver://m-1/checkpoints/", "the checkpoint name is empty"),
-        ("weaver://m-1/checkpoints/.hidden", "the checkpoint name '.hidden' starts with '.'"),
-        ("weaver://m-1/checkpoints/a b", "contains ' '"),
-        ("weaver://m-1/checkpoints/a%2Fb", "contains '%'"),
-        ("weaver://m-1/checkpoints/" + "a" * 129, "is 129 characters long"),
         ("weaver://" + "m" * 129 + "/checkpoints/a", "is not valid"),
     ],
 )
@@ -97,7 +93,7 @@ def test_a_path_is_valid_exactly_when_both_parts_are(model_id: str, name: str) -
     # the spec's patterns of the two parts, read here as YAML, must agree with it.
     parts_valid = bool(
         re.fullmatch(SCHEMAS["ResourceId"]["pattern"], model_id)
-        and re.fullmatch(SCHEMAS["CheckpointName"]["pattern"], name)
+        and re.fullmatch(SCHEMAS["StoredCheckpointName"]["pattern"], name)
     )
     try:
         CheckpointPath(model_id, name)
@@ -110,8 +106,18 @@ def test_a_path_is_valid_exactly_when_both_parts_are(model_id: str, name: str) -
 def test_path_fields_are_validated_on_construction() -> None:
     with pytest.raises(InvalidCheckpointPath, match="model id"):
         CheckpointPath("bad/id", "a")
-    with pytest.raises(InvalidCheckpointPath, match="starts with"):
-        CheckpointPath("m-1", ".a")
+    with pytest.raises(InvalidCheckpointPath, match="contains '/'"):
+        CheckpointPath("m-1", "a/b")
+    with pytest.raises(InvalidCheckpointPath, match="is empty"):
+        CheckpointPath("m-1", "")
+
+
+@pytest.mark.parametrize("name", [".hidden", "a b", "a%2Fb", "a" * 129, "epoch 2"])
+def test_a_path_takes_any_name_a_server_may_report(name: str) -> None:
+    # A reply's name is any string without '/' (the wire says only `"name"?: str`);
+    # the server, not the facade, refuses a path it never made.
+    path = CheckpointPath.parse(f"weaver://m-1/checkpoints/{name}")
+    assert path == CheckpointPath("m-1", name)
 
 
 @pytest.mark.parametrize(

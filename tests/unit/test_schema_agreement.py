@@ -12,6 +12,7 @@ and it must be the one the defect was put into.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -152,8 +153,9 @@ def string_defects(
     schema: Mapping[str, Any], value: str, path: Path
 ) -> Iterator[tuple[Path, Any, str]]:
     if "pattern" in schema:
-        yield path, "no match: " + value, "pattern"
-        yield path, value + "\n", "pattern"  # only a whole-string match refuses it
+        yield path, "/no match: " + value, "pattern"  # "/": even a wide name refuses it
+        if not re.fullmatch(schema["pattern"], value + "\n"):  # a name may hold a newline
+            yield path, value + "\n", "pattern"  # only a whole-string match refuses it
     if schema.get("minLength", 0) > 0:
         yield path, "", "minLength"
     if "maxLength" in schema:

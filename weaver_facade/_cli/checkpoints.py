@@ -37,6 +37,7 @@ from .. import (
     TrainingClient,
     WeaverError,
     coerce_checkpoint_ref,
+    validate_checkpoint_name,
 )
 from ._output import (
     checkpoint_json,
@@ -222,7 +223,9 @@ def save(
     timeout: float | None,
 ) -> None:
     """Save MODEL_ID's current state as the checkpoint NAME."""
-    CheckpointPath(model_id=model_id, name=name)  # refuse a bad id or name before any request
+    # Refuse a bad id or name before any request: a path takes any name a server may
+    # report, a save only the spec's CheckpointName.
+    CheckpointPath(model_id=model_id, name=validate_checkpoint_name(name))
     state = current_state()
     service, left = state.waiting(None if no_wait else timeout)
     trainer = service.training_client(model_id)

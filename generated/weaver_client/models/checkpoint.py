@@ -27,13 +27,19 @@ class Checkpoint:
 
     Attributes:
         id (UUID):  Example: 0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09.
-        name (str): 1 to 128 letters, digits, `.`, `_` or `-`, not starting with `.`. Example: after-3-steps.
+        name (str): A checkpoint's name as a server reports it: any non-empty string without `/`
+            (the separator of its path) or control characters, other than the dot segments
+            `.` and `..`. The wire says only `"name"?: str`, so a checkpoint saved by another
+            client or named by the server (`epoch 2`) may fall outside CheckpointName, which
+            binds only the names a save sends.
+             Example: epoch 2.
         type_ (CheckpointType): `weight` saves the trainable weights; `weight_and_optimizer` also
             saves the Adam moments and step, and is the only type that can be
             resumed with the optimizer; `sampling` saves weights for sampling and
             expires after 3600 s by default.
              Example: weight_and_optimizer.
-        path (str): `weaver://{model_id}/checkpoints/{name}` Example: weaver://m-1/checkpoints/after-3-steps.
+        path (str): `weaver://{model_id}/checkpoints/{name}`, `name` a StoredCheckpointName. A server answers a path it
+            never made with its not-found error. Example: weaver://m-1/checkpoints/after-3-steps.
         status (CheckpointStatus):  Example: completed.
         ttl_seconds (int | None): Seconds from now until the checkpoint expires; `null` means permanent. Example: 86400.
         created_at (datetime.datetime):  Example: 2026-11-29T10:01:00Z.

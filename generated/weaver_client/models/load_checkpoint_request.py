@@ -15,7 +15,8 @@ class LoadCheckpointRequest:
         {'path': 'weaver://m-1/checkpoints/after-3-steps', 'include_optimizer': True}
 
     Attributes:
-        path (str): `weaver://{model_id}/checkpoints/{name}` Example: weaver://m-1/checkpoints/after-3-steps.
+        path (str): `weaver://{model_id}/checkpoints/{name}`, `name` a StoredCheckpointName. A server answers a path it
+            never made with its not-found error. Example: weaver://m-1/checkpoints/after-3-steps.
         include_optimizer (bool): `false` (load_state) restores weights only; `true` (load_state_with_optimizer) also
             restores the Adam moments and step. Example: True.
     """

@@ -23,7 +23,8 @@ class LoadResult:
                 '0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09', 'optimizer_step': 3, 'model_id': 'm-2'}
 
         Attributes:
-            path (str | Unset): `weaver://{model_id}/checkpoints/{name}` Example: weaver://m-1/checkpoints/after-3-steps.
+            path (str | Unset): `weaver://{model_id}/checkpoints/{name}`, `name` a StoredCheckpointName. A server answers a
+                path it never made with its not-found error. Example: weaver://m-1/checkpoints/after-3-steps.
             include_optimizer (bool | Unset):  Example: True.
             checkpoint_id (UUID | Unset):  Example: 0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09.
             optimizer_step (int | None | Unset): The restored Adam step counter; `null` after a weights-only load. Example:

@@ -23,7 +23,9 @@ class SaveCheckpointRequest:
             resumed with the optimizer; `sampling` saves weights for sampling and
             expires after 3600 s by default.
              Example: weight_and_optimizer.
-        name (str | Unset): 1 to 128 letters, digits, `.`, `_` or `-`, not starting with `.`. Example: after-3-steps.
+        name (str | Unset): The name a save asks for: 1 to 128 letters, digits, `.`, `_` or `-`, not
+            starting with `.`. Names in replies and paths are StoredCheckpointName.
+             Example: after-3-steps.
         ttl_seconds (int | None | Unset): Seconds from now until the checkpoint expires; `null` means permanent.
             Example: 86400.
     """

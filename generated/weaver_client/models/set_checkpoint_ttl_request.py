@@ -15,7 +15,8 @@ class SetCheckpointTtlRequest:
         {'path': 'weaver://m-1/checkpoints/after-3-steps', 'ttl_seconds': 86400}
 
     Attributes:
-        path (str): `weaver://{model_id}/checkpoints/{name}` Example: weaver://m-1/checkpoints/after-3-steps.
+        path (str): `weaver://{model_id}/checkpoints/{name}`, `name` a StoredCheckpointName. A server answers a path it
+            never made with its not-found error. Example: weaver://m-1/checkpoints/after-3-steps.
         ttl_seconds (int | None): Seconds from now until the checkpoint expires; `null` means permanent. Example: 86400.
     """
 

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -36,11 +36,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Checkpoint | Error | None:
+) -> Any | Checkpoint | Error | None:
     if response.status_code == 200:
         response_200 = Checkpoint.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 204:
+        response_204 = cast(Any, None)
+        return response_204
 
     if response.status_code == 400:
         response_400 = Error.from_dict(response.json())
@@ -80,7 +84,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Checkpoint | Error]:
+) -> Response[Any | Checkpoint | Error]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -94,11 +98,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SetCheckpointTtlRequest,
-) -> Response[Checkpoint | Error]:
+) -> Response[Any | Checkpoint | Error]:
     """Change a checkpoint's time to live
 
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
-    makes the checkpoint permanent.
+    makes the checkpoint permanent. The wire promises no reply body: any
+    2xx means done, and the body is the Checkpoint only when the server
+    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
+    client reads the checkpoint back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -111,7 +118,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Checkpoint | Error]
+        Response[Any | Checkpoint | Error]
     """
 
     kwargs = _get_kwargs(
@@ -131,11 +138,14 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: SetCheckpointTtlRequest,
-) -> Checkpoint | Error | None:
+) -> Any | Checkpoint | Error | None:
     """Change a checkpoint's time to live
 
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
-    makes the checkpoint permanent.
+    makes the checkpoint permanent. The wire promises no reply body: any
+    2xx means done, and the body is the Checkpoint only when the server
+    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
+    client reads the checkpoint back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -148,7 +158,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Checkpoint | Error
+        Any | Checkpoint | Error
     """
 
     return sync_detailed(
@@ -163,11 +173,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SetCheckpointTtlRequest,
-) -> Response[Checkpoint | Error]:
+) -> Response[Any | Checkpoint | Error]:
     """Change a checkpoint's time to live
 
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
-    makes the checkpoint permanent.
+    makes the checkpoint permanent. The wire promises no reply body: any
+    2xx means done, and the body is the Checkpoint only when the server
+    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
+    client reads the checkpoint back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -180,7 +193,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Checkpoint | Error]
+        Response[Any | Checkpoint | Error]
     """
 
     kwargs = _get_kwargs(
@@ -198,11 +211,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: SetCheckpointTtlRequest,
-) -> Checkpoint | Error | None:
+) -> Any | Checkpoint | Error | None:
     """Change a checkpoint's time to live
 
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
-    makes the checkpoint permanent.
+    makes the checkpoint permanent. The wire promises no reply body: any
+    2xx means done, and the body is the Checkpoint only when the server
+    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
+    client reads the checkpoint back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -215,7 +231,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Checkpoint | Error
+        Any | Checkpoint | Error
     """
 
     return (

@@ -1,0 +1,204 @@
+"""What the facade accepts of checkpoint replies: what the wire promises, no more.
+
+The wire says of a TTL change only "synchronous", so any 2xx is done and the checkpoint
+is read back from the model's list when the reply carries none; and of a checkpoint's
+name only ``"name"?: str``, so a name outside the spec's CheckpointName (which binds
+the names a save sends) must not break a listing, nor the use of that checkpoint.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json, json_reply
+from weaver_facade import (
+    CheckpointPath,
+    InvalidCheckpointName,
+    InvalidCheckpointPath,
+    NotFoundError,
+    ResponseValidationError,
+    TrainingClient,
+)
+
+TTL = "/api/v1/models/m-1/checkpoints/ttl"
+LIST = "/api/v1/models/m-1/checkpoints"
+
+
+def applied_then(reply: Callable[[dict[str, Any]], httpx.Response]) -> Callable[..., Any]:
+    """A scripted TTL reply: the fake applies the change, then answers ``reply(record)``."""
+
+    def answer(request: httpx.Request, fake: FakeWeaver) -> httpx.Response:
+        applied = fake.route(request)
+        assert applied.status_code == 200
+        return reply(applied.json())
+
+    return answer
+
+
+# Replies the wire allows to a TTL change: any 2xx, with a body that is not a Checkpoint.
+NOT_A_CHECKPOINT = {
+    "200-empty-object": lambda _: json_reply(200, {}),
+    "204-no-body": lambda _: httpx.Response(204),
+    "200-no-body": lambda _: httpx.Response(200),
+    "201-other-object": lambda _: json_reply(201, {"ok": True}),
+    "200-not-json": lambda _: httpx.Response(200, text="OK"),
+}
+
+
+def script_ttl(fake: FakeWeaver, reply: Callable[[dict[str, Any]], httpx.Response]) -> None:
+    answer = applied_then(reply)
+    fake.script("PATCH", TTL, lambda request: answer(request, fake))
+
+
+@pytest.mark.parametrize("reply", NOT_A_CHECKPOINT.values(), ids=NOT_A_CHECKPOINT.keys())
+@pytest.mark.parametrize("ttl", [3600, None])
+def test_a_ttl_reply_without_a_checkpoint_reads_it_back_from_the_list(
+    fake: FakeWeaver,
+    trainer: TrainingClient,
+    reply: Callable[[dict[str, Any]], httpx.Response],
+    ttl: int | None,
+) -> None:
+    saved = trainer.save_state("c", ttl_seconds=60)
+    script_ttl(fake, reply)
+    changed = trainer.set_checkpoint_ttl(saved, ttl)
+    # The fake's own record after the change, against what the facade returned.
+    (record,) = fake.checkpoints["m-1"]
+    assert record["ttl_seconds"] == ttl
+    assert (str(changed.id), changed.ttl_seconds) == (record["id"], ttl)
+    assert changed.expires_at is None if ttl is None else changed.expires_at is not None
+    patch, listing = fake.requests[-2:]
+    assert (patch.method, patch.url.path) == ("PATCH", TTL)
+    assert (listing.method, listing.url.path) == ("GET", LIST)
+
+
+def test_a_ttl_reply_with_the_checkpoint_is_used_without_a_listing(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    saved = trainer.save_state("c")
+    changed = trainer.set_checkpoint_ttl(saved, 3600)
+    assert changed.ttl_seconds == 3600 == fake.checkpoints["m-1"][0]["ttl_seconds"]
+    assert fake.sent("GET", LIST) == []
+
+
+def test_a_ttl_reply_that_claims_to_be_a_checkpoint_must_be_one(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    saved = trainer.save_state("c")
+    script_ttl(fake, lambda record: json_reply(200, {**record, "status": "kaput"}))
+    with pytest.raises(ResponseValidationError, match="Checkpoint") as caught:
+        trainer.set_checkpoint_ttl(saved, 3600)
+    assert caught.value.operation == "set_checkpoint_ttl"
+
+
+def test_a_ttl_change_whose_checkpoint_is_not_listed_is_not_found(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    saved = trainer.save_state("c")
+
+    def gone(request: httpx.Request) -> httpx.Response:
+        fake.checkpoints["m-1"].clear()
+        return httpx.Response(204)
+
+    fake.script("PATCH", TTL, gone)
+    with pytest.raises(NotFoundError, match="no checkpoint named 'c'"):
+        trainer.set_checkpoint_ttl(saved, 3600)
+
+
+async def test_async_ttl_reply_without_a_checkpoint_reads_it_back() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as service:
+        trainer = await service.create_training_client("weaver-tiny", seed=7)
+        saved = await trainer.save_state("c")
+        script_ttl(fake, NOT_A_CHECKPOINT["204-no-body"])
+        changed = await trainer.set_checkpoint_ttl(saved, 3600)
+    assert (str(changed.id), changed.ttl_seconds) == (fake.checkpoints["m-1"][0]["id"], 3600)
+    assert fake.sent("GET", LIST)
+
+
+# -- names the wire allows in replies ---------------------------------------------------------
+
+# Outside CheckpointName, inside the wire's `"name"?: str`.
+ODD_NAMES = ["epoch 2", ".hidden", "a" * 300, "naïve", "step:3", "...", "%2e"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_a_listed_checkpoint_with_any_name_can_be_used(
+    fake: FakeWeaver, trainer: TrainingClient, name: str
+) -> None:
+    fake.checkpoints["m-1"] += [checkpoint_json("m-1", "step-1"), checkpoint_json("m-1", name)]
+    listed = trainer.list_checkpoints()
+    assert [c.name for c in listed] == ["step-1", name]
+    odd = listed[1]
+    assert (odd.path.model_id, odd.path.name) == ("m-1", name)
+    assert str(odd.path) == fake.checkpoints["m-1"][1]["path"]
+    # Given back, as the Checkpoint, its path or the path's text, it is sent verbatim.
+    for ref in (odd, odd.path, str(odd.path)):
+        assert trainer.get_checkpoint(ref) == odd
+        assert trainer.load_state(ref).path == odd.path
+        assert fake.body(fake.sent("POST")[-1])["path"] == f"weaver://m-1/checkpoints/{name}"
+    assert trainer.set_checkpoint_ttl(str(odd.path), 60).ttl_seconds == 60
+    assert fake.body(fake.sent("PATCH")[-1])["path"] == str(odd.path)
+
+
+@pytest.mark.parametrize("name", ["epoch 2", ".hidden", "a" * 129])
+def test_a_save_still_asks_for_a_name_the_spec_allows(
+    fake: FakeWeaver, trainer: TrainingClient, name: str
+) -> None:
+    with pytest.raises(InvalidCheckpointName):
+        trainer.save_state(name)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("weaver://m-1/checkpoints/", "empty"),
+        ("weaver://m-1/checkpoints/a/b", "expected"),
+        ("weaver://m-1/checkpoints/..", "dot segment"),
+        ("weaver://m-1/checkpoints/.", "dot segment"),
+        ("weaver://m-1/checkpoints/a\x00", "control character"),
+        ("weaver://m-1/checkpoints/a\n", "control character"),
+        ("weaver://-m/checkpoints/epoch 2", "model id"),
+    ],
+)
+def test_a_path_still_needs_a_model_id_and_a_name_fit_for_a_path(text: str, problem: str) -> None:
+    with pytest.raises(InvalidCheckpointPath, match=problem):
+        CheckpointPath.parse(text)
+
+
+def test_a_path_built_from_parts_refuses_a_slash_in_the_name() -> None:
+    with pytest.raises(InvalidCheckpointPath, match="contains '/'"):
+        CheckpointPath("m-1", "a/b")
+    assert str(CheckpointPath("m-1", "epoch 2")) == "weaver://m-1/checkpoints/epoch 2"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "a/b", "path": "weaver://m-1/checkpoints/a/b"},
+        {"name": "", "path": "weaver://m-1/checkpoints/"},
+        {"name": "..", "path": "weaver://m-1/checkpoints/.."},
+        {"name": "tab\there", "path": "weaver://m-1/checkpoints/tab\there"},
+        {"name": "epoch 2", "path": "weaver://m-1/checkpoints/epoch-2"},
+    ],
+    ids=["slash", "empty", "dot-segment", "control", "name-and-path-differ"],
+)
+def test_a_listed_name_no_path_can_hold_still_fails_the_list(
+    fake: FakeWeaver, trainer: TrainingClient, fields: dict[str, str]
+) -> None:
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "x"), **fields})
+    with pytest.raises(ResponseValidationError, match="list_checkpoints"):
+        trainer.list_checkpoints()
+
+
+def test_an_id_lookup_finds_a_checkpoint_with_any_name(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "epoch 2"))
+    found = trainer.get_checkpoint(uuid.UUID(fake.checkpoints["m-1"][0]["id"]))
+    assert found.name == "epoch 2"
