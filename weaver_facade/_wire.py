@@ -53,6 +53,7 @@ __all__ = [
     "Delivery",
     "EarlierAttempt",
     "GeneratedClient",
+    "NoBody",
     "Pause",
     "Plan",
     "WireFields",
@@ -63,6 +64,7 @@ __all__ = [
     "error_from_response",
     "expect",
     "finish",
+    "ignore_body",
     "optional",
     "parse_model",
     "reply_error",
@@ -101,6 +103,25 @@ class Call(Generic[M]):
     request: Mapping[str, Any]
     parse: Callable[..., object]
     model: type[M]
+
+
+class NoBody:
+    """The reply of a call whose body the spec leaves unread (any 2xx, a body or none)."""
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        return cls()
+
+
+def ignore_body(parse: Callable[..., object]) -> Callable[..., object]:
+    """A generated ``_parse_response`` that reads no 2xx body: any 2xx is a ``NoBody``."""
+
+    def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
+        if response.is_success:
+            return NoBody()
+        return parse(client=client, response=response)
+
+    return parse_reply
 
 
 EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
