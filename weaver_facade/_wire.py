@@ -39,7 +39,7 @@ from ._errors import (
 )
 from ._lazy import LazyModule
 from ._retry import parse_http_date, parse_retry_after, response_is_retryable
-from ._schema import explain, json_type
+from ._schema import explain, json_type, result_schema, shaped_as
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -162,6 +162,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         date = parse_http_date(response.headers.get("Date"))
         error.delivery = Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
         raise error
+    _refuse_result_shape(call, response)
     try:
         parsed = call.parse(client=client, response=response)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -179,6 +180,28 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         status_code=response.status_code,
         request_id=response.headers.get("X-Request-ID"),
     )
+
+
+def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
+    """A call that starts an operation answered with the operation's result instead (the
+    history's synchronous save: the Checkpoint where the Operation belongs)."""
+    expected = call.model.__name__
+    result = result_schema(call.operation) if expected == "Operation" else None
+    if result is None:
+        return
+    try:
+        data = response.json()
+    except ValueError:
+        return  # the parser names a body that is not JSON
+    if shaped_as(data, result, expected):
+        raise ResponseValidationError(
+            f"{call.operation}: the HTTP {response.status_code} reply is a {result} where "
+            f"an {expected} belongs: the server finished the work synchronously instead of "
+            "starting an operation",
+            operation=call.operation,
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        )
 
 
 def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> ResponseValidationError:

@@ -321,12 +321,6 @@ def test_training_trimmed(
     assert transport.trimmed["training"] > 0  # the emulator sends more than the wire promises
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ResponseValidationError,
-    reason="the wire says an operation POST 'answers 2xx'; the spec documents only 200 "
-    "and 202, so a 201 is refused",
-)
 def test_operations_started_with_another_2xx(
     emu: RunningEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -48,6 +48,8 @@ from ._findings import API_KEY_HEADER
 __all__ = ["ExtensionProbe", "probe_extensions", "restrict_spec"]
 
 _TERMINAL = ("done", "error")
+# The statuses that start an operation: the wire promises "2xx", the spec documents these.
+_STARTED = (200, 201, 202)
 _LONG_POLL_WAIT = 3.0
 # A poll answered faster than this with a non-terminal status was not held.
 _HELD = 1.5
@@ -171,7 +173,7 @@ class _Probe:
         headers = {"Idempotency-Key": key} if key else {}
         body = {"type": "weight", "name": f"contract-probe-{self.tag}-{name}"}
         op: Mapping[str, Any] = self.call(
-            "POST", f"/models/{model_id}/checkpoints", (200, 202), json=body, headers=headers
+            "POST", f"/models/{model_id}/checkpoints", _STARTED, json=body, headers=headers
         )
         self.fields("operation-details", "operation", op)
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
@@ -180,7 +182,7 @@ class _Probe:
             again = self.http.post(
                 f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
             )
-            if again.status_code in (200, 202) and again.json().get("id") == op.get("id"):
+            if again.status_code in _STARTED and again.json().get("id") == op.get("id"):
                 self.result.decide(
                     "idempotency-key", True, "a repeated save with one key got its operation"
                 )
@@ -251,7 +253,7 @@ class _Probe:
             load = self.call(
                 "POST",
                 f"/models/{model_id}/load",
-                (200, 202),
+                _STARTED,
                 json={"path": made[0]["path"], "include_optimizer": False},
             )
             load_id = _need(load, "id", f"the reply to POST /api/v1/models/{model_id}/load")
