@@ -292,11 +292,6 @@ def test_terminate_model_trimmed(emu: RunningEmulator) -> None:
     assert rows(emu, "SELECT status FROM models") == [("terminated",)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotFoundError,
-    reason="GET /models is neither on the wire nor marked as an extension in openapi.yaml",
-)
 def test_listing_models_on_a_server_with_only_the_wire_routes(emu: RunningEmulator) -> None:
     transport = TrimmingTransport((), only_wire_routes=True)
     with service_over(emu, transport) as service:

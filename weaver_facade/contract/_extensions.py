@@ -23,6 +23,8 @@ How each is decided:
   (offered) or 404/405 (missing);
 * ``artifact-by-id``: ``GET /artifacts/{id}`` of the probe checkpoint's export
   gives it (offered) or 404/405 (missing);
+* ``model-listing``: ``GET /models`` lists the probe model (offered) or answers
+  404/405 (missing);
 * the fields of ``next-seq-id``, ``model-status``, ``checkpoint-details``,
   ``load-details``, ``load-result-model-id`` and ``operation-details``: present
   in the replies, or not;
@@ -215,6 +217,25 @@ class _Probe:
             why = f"GET /artifacts/{{id}} of an existing artifact: {found.status_code}"
             self.result.decide("artifact-by-id", False, why)
 
+    def model_listing(self, model_id: str) -> None:
+        # Newest last: a key with many models needs the last page, which total_count finds.
+        first = self.http.get("/api/v1/models", params={"limit": 1})
+        if first.status_code in (404, 405):
+            why = f"GET /models of a key with a model: {first.status_code}"
+            self.result.decide("model-listing", False, why)
+            return
+        if first.status_code != 200:
+            return
+        total = (first.json().get("pagination") or {}).get("total_count")
+        if not isinstance(total, int) or total < 1:
+            return
+        last = self.http.get("/api/v1/models", params={"limit": 1, "offset": total - 1})
+        items = last.json().get("items") if last.status_code == 200 else None
+        if isinstance(items, list) and any(
+            isinstance(i, Mapping) and i.get("id") == model_id for i in items
+        ):
+            self.result.decide("model-listing", True, "GET /models listed the probe model")
+
     def run(self, base_model: str) -> None:
         session = self.call(
             "POST",
@@ -234,6 +255,7 @@ class _Probe:
         )
         self.fields("next-seq-id", "model", model)
         self.fields("model-status", "model", model)
+        self.model_listing(model_id)
         made: list[Mapping[str, Any]] = []
         try:
             made.append(self.save(model_id, "a", key=str(uuid.uuid4())))
