@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Problem", "explain", "json_type", "result_schema", "shaped_as"]
+__all__ = ["Problem", "explain", "json_type"]
 
 _TYPES: Mapping[str, tuple[str, Any]] = {
     "string": ("a string", str),
@@ -65,7 +65,7 @@ def _is(value: object, kind: Any) -> bool:
 
 @functools.cache
 def _schemas() -> Mapping[str, Any]:
-    from weaver_client.schemas import SCHEMAS  # loaded on the first reply that needs it
+    from weaver_client.schemas import SCHEMAS  # only ever needed for a bad reply
 
     return SCHEMAS
 
@@ -74,28 +74,6 @@ def explain(schema: str, value: object) -> Problem | None:
     """The first problem of ``value`` against the spec's schema ``schema``, if any."""
     found = _schemas().get(schema)
     return None if found is None else next(_problems(found, value, "", schema), None)
-
-
-def result_schema(operation: str) -> str | None:
-    """The schema of the result of the operation that ``operation`` (an operationId) starts,
-    as the spec's ``OperationResult`` names it."""
-    marked = _schemas().get("OperationResult", {}).get("x-weaver-result-schemas", {})
-    found = marked.get(operation)
-    return found if isinstance(found, str) else None
-
-
-def shaped_as(
-    value: object, schema: str, instead_of: str, schemas: Mapping[str, Any] | None = None
-) -> bool:
-    """Whether ``value`` is a ``schema`` where an ``instead_of`` belongs: it has every
-    required field of ``schema`` that ``instead_of`` does not define (at least one).
-
-    ``schemas``: the component schemas to read (by default the spec's, as generated).
-    """
-    found = _schemas() if schemas is None else schemas
-    own = set((found.get(instead_of) or {}).get("properties") or ())
-    telling = [f for f in (found.get(schema) or {}).get("required") or () if f not in own]
-    return isinstance(value, Mapping) and bool(telling) and all(f in value for f in telling)
 
 
 def _at(path: str, part: str | int) -> str:

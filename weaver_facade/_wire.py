@@ -38,13 +38,16 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
+from ._result_shape import result_schemas, shaped_as
 from ._retry import parse_http_date, parse_retry_after, response_is_retryable
-from ._schema import explain, json_type, result_schema, shaped_as
+from ._schema import explain, json_type
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
+    from weaver_client import schemas as spec
 else:
     wire = LazyModule("weaver_client.models")
+    spec = LazyModule("weaver_client.schemas")
 
 __all__ = [
     "API_KEY_HEADER",
@@ -186,14 +189,16 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
     """A call that starts an operation answered with the operation's result instead (the
     history's synchronous save: the Checkpoint where the Operation belongs)."""
     expected = call.model.__name__
-    result = result_schema(call.operation) if expected == "Operation" else None
+    if expected != "Operation":
+        return
+    result = result_schemas(spec.SCHEMAS).get(call.operation)
     if result is None:
         return
     try:
         data = response.json()
     except ValueError:
         return  # the parser names a body that is not JSON
-    if shaped_as(data, result, expected):
+    if shaped_as(data, result, expected, spec.SCHEMAS):
         raise ResponseValidationError(
             f"{call.operation}: the HTTP {response.status_code} reply is a {result} where "
             f"an {expected} belongs: the server finished the work synchronously instead of "

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import jsonschema.exceptions
 
-from .._schema import shaped_as
+from .._result_shape import shaped_as
 from .._spec_schema import (
     SCHEMA_REF,
     Located,
