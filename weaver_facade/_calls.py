@@ -18,7 +18,7 @@ from weaver_client.types import UNSET, Unset
 from ._checkpoints import CheckpointPath, CheckpointType
 from ._lazy import LazyModule
 from ._types import AdamParams, Datum
-from ._wire import Call
+from ._wire import Call, NoBody, ignore_body
 
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:
@@ -119,12 +119,13 @@ def create_session(
     )
 
 
-def send_heartbeat(session_id: str) -> Call[wire.Heartbeat]:
+def send_heartbeat(session_id: str) -> Call[NoBody]:
+    """Any 2xx, with or without a body: the wire promises no reply to read."""
     return Call(
         "send_heartbeat",
         _send_heartbeat._get_kwargs(session_id, idempotency_key=new_idempotency_key()),
-        _send_heartbeat._parse_response,
-        wire.Heartbeat,
+        ignore_body(_send_heartbeat._parse_response),
+        NoBody,
     )
 
 

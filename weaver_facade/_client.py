@@ -49,7 +49,7 @@ from ._artifacts import (
 )
 from ._checkpoints import CheckpointRef
 from ._download import Descriptor, DownloadProgress, download_async, download_sync
-from ._errors import InvalidArgumentError
+from ._errors import APIError, InvalidArgumentError
 from ._io import AsyncIO, HasOptions, SyncIO
 from ._lazy import LazyModule, asyncio_sleep
 from ._models import (
@@ -60,6 +60,7 @@ from ._models import (
     LoraSettings,
     ModelInfo,
     base_model_pager,
+    model_listing_error,
     model_pager,
     model_plan,
     terminate_plan,
@@ -539,12 +540,27 @@ class ServiceClient(_ServiceBase):
         return list(self._io.pages(base_model_pager(DEFAULT_PAGE_SIZE)))
 
     def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ModelInfo]:
-        """Yield this key's training models, oldest first, page by page (terminated too)."""
-        yield from self._io.pages(model_pager(page_size))
+        """Yield this key's training models, oldest first, page by page (terminated too).
+
+        Raises:
+            UnsupportedByServerError: The server lacks the ``model-listing`` extension.
+        """
+        pager = model_pager(page_size)
+        try:
+            yield from self._io.pages(pager)
+        except APIError as exc:
+            unsupported = model_listing_error(exc)
+            if unsupported is None:
+                raise
+            raise unsupported from exc
 
     def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
-        """All of this key's training models, oldest first, following every page."""
-        return list(self._io.pages(model_pager(page_size)))
+        """All of this key's training models, oldest first, following every page.
+
+        Raises:
+            UnsupportedByServerError: The server lacks the ``model-listing`` extension.
+        """
+        return list(self.iter_models(page_size=page_size))
 
     def get_model(self, model_id: str) -> ModelInfo:
         """A training model, as the server describes it now."""
@@ -801,12 +817,19 @@ class AsyncServiceClient(_ServiceBase):
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
-        async for model in self._io.pages(model_pager(page_size)):
-            yield model
+        pager = model_pager(page_size)
+        try:
+            async for model in self._io.pages(pager):
+                yield model
+        except APIError as exc:
+            unsupported = model_listing_error(exc)
+            if unsupported is None:
+                raise
+            raise unsupported from exc
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""
-        return [model async for model in self._io.pages(model_pager(page_size))]
+        return [model async for model in self.iter_models(page_size=page_size)]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""

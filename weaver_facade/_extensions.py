@@ -19,6 +19,7 @@ __all__ = [
     "IDEMPOTENCY_KEY",
     "LONG_POLL",
     "MARKER",
+    "MODEL_LISTING",
     "extension_markers",
     "extension_names",
 ]
@@ -28,6 +29,7 @@ IDEMPOTENCY_KEY = "idempotency-key"
 LONG_POLL = "long-poll"
 CURSOR_PAGING = "cursor-paging"
 CHECKPOINT_BY_ID = "checkpoint-by-id"
+MODEL_LISTING = "model-listing"
 
 NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 

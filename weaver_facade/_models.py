@@ -12,7 +12,14 @@ from weaver_client.types import Unset
 
 from . import _calls as calls
 from ._args import check_bool, check_int
-from ._errors import APIConnectionError, ResponseValidationError, WeaverError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    ResponseValidationError,
+    UnsupportedByServerError,
+    WeaverError,
+)
+from ._extensions import MODEL_LISTING
 from ._lazy import LazyModule
 from ._transport import logger
 from ._wire import Call, Plan, WireFields, WireModel, expect, optional, parse_model
@@ -31,6 +38,7 @@ __all__ = [
     "ModelInfo",
     "NewModel",
     "base_model_pager",
+    "model_listing_error",
     "model_pager",
     "model_plan",
     "terminate_plan",
@@ -262,6 +270,22 @@ def model_pager(page_size: int) -> OffsetPager[wire.ModelList, ModelInfo]:
         lambda limit, offset: calls.list_models(limit=limit, offset=offset),
         lambda item, _: model_info_from_wire("list_models", item),
         "ModelList",
+    )
+
+
+def model_listing_error(error: APIError) -> UnsupportedByServerError | None:
+    """What a failed ``GET /models`` means, when it is not itself the answer: a 404 or 405
+    from that route (which has no path parameter to be unknown) comes from a server
+    without the ``model-listing`` extension."""
+    if error.status_code not in (404, 405):
+        return None
+    return UnsupportedByServerError(
+        f"list_models: this server cannot list models: it lacks the {MODEL_LISTING} extension "
+        "(GET /api/v1/models is not a route there); look a model up by its id instead",
+        extension=MODEL_LISTING,
+        status_code=error.status_code,
+        code=error.code,
+        request_id=error.request_id,
     )
 
 

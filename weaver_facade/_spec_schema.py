@@ -28,6 +28,8 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ._result_shape import result_schemas as _result_schemas
+
 __all__ = [
     "SCHEMA_REF",
     "Located",
@@ -95,9 +97,7 @@ def result_schemas(document: Mapping[str, Any]) -> dict[str, str]:
     ``Operation.response`` is free-form on the wire (see the note at the top of openapi.yaml),
     so its schema follows the operation's kind.
     """
-    result = document["components"]["schemas"].get("OperationResult", {})
-    marked = result.get("x-weaver-result-schemas", {})
-    return {str(kind): str(name) for kind, name in marked.items()}
+    return _result_schemas(document["components"]["schemas"])
 
 
 # -- validators -----------------------------------------------------------------------------

@@ -38,13 +38,16 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
+from ._result_shape import result_schemas, shaped_as
 from ._retry import parse_http_date, parse_retry_after, response_is_retryable
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
+    from weaver_client import schemas as spec
 else:
     wire = LazyModule("weaver_client.models")
+    spec = LazyModule("weaver_client.schemas")
 
 __all__ = [
     "API_KEY_HEADER",
@@ -53,6 +56,7 @@ __all__ = [
     "Delivery",
     "EarlierAttempt",
     "GeneratedClient",
+    "NoBody",
     "Pause",
     "Plan",
     "WireFields",
@@ -63,6 +67,7 @@ __all__ = [
     "error_from_response",
     "expect",
     "finish",
+    "ignore_body",
     "optional",
     "parse_model",
     "reply_error",
@@ -103,6 +108,25 @@ class Call(Generic[M]):
     model: type[M]
 
 
+class NoBody:
+    """The reply of a call whose body the spec leaves unread (any 2xx, a body or none)."""
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        return cls()
+
+
+def ignore_body(parse: Callable[..., object]) -> Callable[..., object]:
+    """A generated ``_parse_response`` that reads no 2xx body: any 2xx is a ``NoBody``."""
+
+    def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
+        if response.is_success:
+            return NoBody()
+        return parse(client=client, response=response)
+
+    return parse_reply
+
+
 EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
 
 
@@ -141,6 +165,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         date = parse_http_date(response.headers.get("Date"))
         error.delivery = Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
         raise error
+    _refuse_result_shape(call, response)
     try:
         parsed = call.parse(client=client, response=response)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -158,6 +183,30 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         status_code=response.status_code,
         request_id=response.headers.get("X-Request-ID"),
     )
+
+
+def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
+    """A call that starts an operation answered with the operation's result instead (the
+    history's synchronous save: the Checkpoint where the Operation belongs)."""
+    expected = call.model.__name__
+    if expected != "Operation":
+        return
+    result = result_schemas(spec.SCHEMAS).get(call.operation)
+    if result is None:
+        return
+    try:
+        data = response.json()
+    except ValueError:
+        return  # the parser names a body that is not JSON
+    if shaped_as(data, result, expected, spec.SCHEMAS):
+        raise ResponseValidationError(
+            f"{call.operation}: the HTTP {response.status_code} reply is a {result} where "
+            f"an {expected} belongs: the server finished the work synchronously instead of "
+            "starting an operation",
+            operation=call.operation,
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        )
 
 
 def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> ResponseValidationError:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from tests.support.cli import API_KEY, Cli
@@ -110,6 +111,26 @@ def test_usage_and_api_errors(cli: Cli) -> None:
     unreachable = cli("models", "list", env=UNREACHABLE)
     assert unreachable.exit_code == 1
     assert "cannot reach http://127.0.0.1:9" in unreachable.stderr
+
+
+@pytest.mark.parametrize("emulator_config", [{"extensions": "none"}])
+def test_list_on_a_server_without_model_listing_says_so(cli: Cli) -> None:
+    made = cli("models", "create", "weaver-tiny", "--json")
+    assert made.exit_code == 0, made.stderr
+    run = cli("models", "list")
+    assert run.exit_code == 1
+    assert run.stdout == ""
+    assert run.stderr == (
+        "error: this server cannot list models: it lacks the model-listing extension "
+        "(GET /api/v1/models); `weaver-facade models show MODEL_ID` shows one by its id\n"
+    )
+    as_json = cli("models", "list", "--json")
+    assert as_json.exit_code == 1
+    error = as_json.json()["error"]
+    assert (error["type"], error["status_code"]) == ("UnsupportedByServerError", 404)
+    # What the command points to works on that server.
+    shown = cli("models", "show", made.json()["id"])
+    assert shown.exit_code == 0, shown.stderr
 
 
 def test_help_lists_the_model_commands(cli: Cli) -> None:

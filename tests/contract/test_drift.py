@@ -38,7 +38,10 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
         Drift.SYNC_SAVE,
         ("conformance", "lifecycle"),
         SAVE,
-        re.escape("201 is not a documented status (documented: 200, 202, "),
+        re.escape(
+            "the 201 reply is a Checkpoint where an Operation belongs: the server finished "
+            "the work synchronously instead of starting an operation"
+        ),
     ),
     (
         Drift.CHECKPOINT_TYPE,
@@ -204,7 +207,7 @@ def test_drifts_that_only_rename_do_not_hide_behind_each_other(
 ) -> None:
     # Each drift is reported as itself, not as another one's symptom.
     words = {
-        Drift.SYNC_SAVE: "201 is not a documented status",
+        Drift.SYNC_SAVE: "a Checkpoint where an Operation belongs",
         Drift.CHECKPOINT_TYPE: "(got `checkpoint_type`)",
         Drift.OLD_TYPE_VALUES: "is not in CheckpointType's enum",
         Drift.LOAD_BY_ID: "requires `checkpoint_id` instead of `path`",

@@ -36,8 +36,14 @@ def drifted_spec() -> bytes:
     checkpoint["required"] = [
         "checkpoint_type" if name == "type" else name for name in checkpoint["required"]
     ]
+    # The synchronous save: only 201, with the Checkpoint (201 is otherwise an Operation).
     save = doc["paths"]["/api/v1/models/{model_id}/checkpoints"]["post"]
-    save["responses"]["201"] = save["responses"].pop("202")
+    for code in ("200", "202"):
+        del save["responses"][code]
+    save["responses"]["201"] = {
+        "description": "The checkpoint, saved.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Checkpoint"}}},
+    }
     del doc["paths"]["/api/v1/models/{model_id}/checkpoints/ttl"]
     return yaml.safe_dump(doc, sort_keys=False).encode()
 
@@ -57,9 +63,10 @@ def test_a_drifted_spec_is_summarised_then_diffed(tmp_path: Path) -> None:
     summary = output.split("summary:", 1)[1].split("diff (openapi.yaml -> live", 1)[0]
     assert [line.strip() for line in summary.strip().splitlines()] == [
         "- operation missing on the server: PATCH /api/v1/models/{model_id}/checkpoints/ttl",
+        "- POST /api/v1/models/{model_id}/checkpoints: response 200 no longer documented "
+        "by the server",
         "- POST /api/v1/models/{model_id}/checkpoints: response 202 no longer documented "
         "by the server",
-        "- POST /api/v1/models/{model_id}/checkpoints: server documents a new response 201",
         "- Checkpoint: field `type` missing on the server",
         "- Checkpoint: server adds field `checkpoint_type`",
         "- Checkpoint: field `type` is no longer required by the server",
@@ -70,6 +77,7 @@ def test_a_drifted_spec_is_summarised_then_diffed(tmp_path: Path) -> None:
     diff = output.split("diff (openapi.yaml -> live, canonical JSON):", 1)[1].splitlines()
     assert any(line.startswith("+") and '"checkpoint_type"' in line for line in diff)
     assert any(line.startswith("-") and '"type"' in line for line in diff)
+    assert any(line.startswith("+") and '"The checkpoint, saved."' in line for line in diff)
     assert any(line.startswith("@@ ") for line in diff)
     assert yaml.safe_load(saved.read_text(encoding="utf-8")) == yaml.safe_load(drifted_spec())
 

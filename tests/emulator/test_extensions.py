@@ -138,6 +138,31 @@ async def test_without_checkpoint_by_id_the_route_answers_as_an_unknown_route(
         assert [c["id"] for c in listed["items"]] == [ckpt["id"]]
 
 
+@pytest.mark.parametrize("offered", ["none", "checkpoint-by-id"])
+async def test_without_model_listing_get_models_answers_as_an_unknown_route(
+    make_app: AppFactory, offered: str
+) -> None:
+    client, api = _api(make_app(extensions=offered))
+    async with client:
+        model_id = await api.model()
+        listed = await api.request("GET", "/models")
+        unknown = await api.request("GET", "/no-such-route")
+        assert listed.status_code == unknown.status_code == 404
+        assert listed.json()["message"] == unknown.json()["message"].replace(
+            "no-such-route", "models"
+        )
+        # A model is still there, by its id.
+        assert (await api.ok("GET", f"/models/{model_id}"))["id"] == model_id
+
+
+async def test_with_model_listing_get_models_lists_the_key_s_models(make_app: AppFactory) -> None:
+    client, api = _api(make_app(extensions="model-listing"))
+    async with client:
+        model_id = await api.model()
+        listed = await api.ok("GET", "/models")
+        assert [m["id"] for m in listed["items"]] == [model_id]
+
+
 async def test_without_idempotency_key_a_repeated_post_acts_again(make_app: AppFactory) -> None:
     client, api = _api(make_app(extensions="none"))
     async with client:

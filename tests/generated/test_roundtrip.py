@@ -59,7 +59,6 @@ from weaver_client.models import (
     ExportModelRequest,
     ExportRequest,
     ForwardBackwardRequest,
-    Heartbeat,
     LoadCheckpointRequest,
     Model,
     ModelList,
@@ -147,7 +146,8 @@ CASES = [
         "send_heartbeat",
         lambda c: send_heartbeat.sync_detailed("s-8c1f2e", client=c, idempotency_key=IDEM),
         "POST", "/api/v1/sessions/s-8c1f2e/heartbeat",
-        idempotency=True, reply="Heartbeat", parsed=Heartbeat,
+        # Any 2xx, its body unread: the wire promises no reply (the emulator sends a Heartbeat).
+        idempotency=True, reply="Heartbeat", parsed=type(None),
     ),
     Case(
         "create_model",
@@ -363,7 +363,8 @@ def test_request_and_reply(case: Case) -> None:
     assert response.status_code == case.status
     parsed = response.parsed
     assert isinstance(parsed, case.parsed)
-    assert canon(parsed.to_dict()) == canon(ex(case.reply))  # type: ignore[attr-defined]
+    if parsed is not None:
+        assert canon(parsed.to_dict()) == canon(ex(case.reply))  # type: ignore[attr-defined]
     assert response.headers["X-Request-ID"] == "req-1"
 
 

@@ -7,9 +7,6 @@ does not hide another, then every trim at once (sync and async). What the facade
 is checked against the emulator's own records (its SQLite store) and, for downloads,
 against the files' bytes on disk. Values the sheet allows but the emulator never sends
 (a checkpoint name outside the spec's pattern) come from the scriptable ``FakeWeaver``.
-
-A test marked ``xfail(strict=True)`` is a place where the facade (or ``openapi.yaml``)
-asks more of a reply than the wire promises; remove the marker with the fix.
 """
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ from weaver_facade import (
     CheckpointStatus,
     IncompatibleCheckpointError,
     NotFoundError,
-    ResponseValidationError,
     ServiceClient,
     UnknownBaseModelError,
     UnsupportedByServerError,
@@ -203,16 +199,7 @@ def test_sessions_trimmed(
     run_trimmed(emu, tmp_path, caplog, {"sessions"})
 
 
-NO_BODY_XFAIL = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="heartbeat: a 200 with no body is logged as a failed heartbeat, every beat",
-)
-
-
-@pytest.mark.parametrize(
-    "no_body", [False, pytest.param(True, marks=NO_BODY_XFAIL)], ids=["empty-object", "no-body"]
-)
+@pytest.mark.parametrize("no_body", [False, True], ids=["empty-object", "no-body"])
 def test_heartbeat_trimmed(
     emu: RunningEmulator, caplog: pytest.LogCaptureFixture, no_body: bool
 ) -> None:
@@ -300,11 +287,6 @@ def test_terminate_model_trimmed(emu: RunningEmulator) -> None:
     assert rows(emu, "SELECT status FROM models") == [("terminated",)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotFoundError,
-    reason="GET /models is neither on the wire nor marked as an extension in openapi.yaml",
-)
 def test_listing_models_on_a_server_with_only_the_wire_routes(emu: RunningEmulator) -> None:
     transport = TrimmingTransport((), only_wire_routes=True)
     with service_over(emu, transport) as service:
@@ -329,12 +311,6 @@ def test_training_trimmed(
     assert transport.trimmed["training"] > 0  # the emulator sends more than the wire promises
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ResponseValidationError,
-    reason="the wire says an operation POST 'answers 2xx'; the spec documents only 200 "
-    "and 202, so a 201 is refused",
-)
 def test_operations_started_with_another_2xx(
     emu: RunningEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

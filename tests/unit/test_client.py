@@ -247,6 +247,40 @@ def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCapture
     assert KEY not in caplog.text
 
 
+def test_a_heartbeat_reply_body_is_not_read(caplog: pytest.LogCaptureFixture) -> None:
+    # weaver-wire.md: "empty body, 200. The real SDK ... ignores the reply": any 2xx, with a
+    # body or none, is a heartbeat that worked.
+    fake = FakeWeaver()
+    replies = [
+        httpx.Response(200),
+        httpx.Response(204),
+        httpx.Response(200, text="<html>ok</html>", headers={"content-type": "text/html"}),
+        json_reply(200, {}),
+        json_reply(201, {"session_id": 7}),
+    ]
+    fake.script("POST", HEARTBEAT, *replies)
+    handled = threading.Event()  # every reply was read: the thread waits for the next beat
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake) as svc,
+    ):
+        svc._heartbeat_interval = 30.0
+        asked: list[float] = []
+
+        def wait(seconds: float) -> bool:
+            asked.append(seconds)
+            if len(asked) <= len(replies):
+                return False
+            handled.set()
+            return svc._stop.wait()
+
+        svc._wait_beat = wait
+        svc.create_training_client("weaver-tiny")
+        assert handled.wait(timeout=10)
+    assert len(fake.sent("POST", HEARTBEAT)) == len(replies)
+    assert [r.getMessage() for r in caplog.records if "heartbeat" in r.getMessage()] == []
+
+
 def test_a_failed_heartbeat_is_not_retried_the_next_beat_is() -> None:
     # weaver-wire.md: the real SDK sends a heartbeat every 30 s and ignores the reply. A
     # retried one could outlive close(), which abandons a heartbeat in flight.

@@ -339,9 +339,16 @@ def _done(response: object) -> httpx.Response:
             None,
         ),
         (
-            # History: the save answered 201 synchronously.
+            # History: the save answered 201 synchronously, with the Checkpoint.
             json_reply(201, OK_CHECKPOINT),
-            "save_checkpoint: unexpected HTTP status 201",
+            "save_checkpoint: the HTTP 201 reply is a Checkpoint where an Operation belongs: "
+            "the server finished the work synchronously instead of starting an operation",
+            None,
+        ),
+        (
+            # The same shape under another 2xx, and with a status an Operation may have.
+            json_reply(202, {**OK_CHECKPOINT, "status": "pending"}),
+            "save_checkpoint: the HTTP 202 reply is a Checkpoint where an Operation belongs",
             None,
         ),
     ],

@@ -26,6 +26,7 @@ from weaver_facade import (
     PermissionDeniedError,
     ResponseValidationError,
     ServiceClient,
+    UnsupportedByServerError,
 )
 
 MODELS = "/api/v1/models"
@@ -61,6 +62,48 @@ def test_a_page_longer_than_the_limit_is_a_validation_error() -> None:
     fake.script("GET", MODELS, page(["m-1", "m-2", "m-3"], 3))
     with service(fake) as svc, pytest.raises(ResponseValidationError, match="3 items for limit 2"):
         svc.list_models(page_size=2)
+
+
+NO_ROUTE = {
+    404: error_json("not_found", "no route /api/v1/models"),
+    405: error_json("method_not_allowed", "method GET is not allowed on /api/v1/models"),
+}
+
+
+@pytest.mark.parametrize("status", sorted(NO_ROUTE))
+def test_listing_on_a_server_without_the_route_names_the_extension(status: int) -> None:
+    # GET /models is the model-listing extension: the wire has no route to list a key's models.
+    fake = FakeWeaver()
+    fake.script("GET", MODELS, json_reply(status, NO_ROUTE[status]))
+    fake.script("GET", MODELS, json_reply(status, NO_ROUTE[status]))
+    with service(fake) as svc:
+        with pytest.raises(UnsupportedByServerError) as info:
+            svc.list_models()
+        with pytest.raises(UnsupportedByServerError):
+            next(svc.iter_models())
+    assert info.value.extension == "model-listing"
+    assert info.value.status_code == status
+    assert "lacks the model-listing extension" in str(info.value)
+    assert isinstance(info.value.__cause__, Exception)
+    assert len(fake.sent("GET", MODELS)) == 2  # a missing route is not retried
+
+
+async def test_async_listing_on_a_server_without_the_route_names_the_extension() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", MODELS, json_reply(404, NO_ROUTE[404]), json_reply(404, NO_ROUTE[404]))
+    async with async_service(fake) as svc:
+        with pytest.raises(UnsupportedByServerError) as info:
+            await svc.list_models()
+        with pytest.raises(UnsupportedByServerError):
+            await anext(svc.iter_models())
+    assert info.value.extension == "model-listing"
+
+
+def test_other_listing_errors_are_not_taken_for_a_missing_route() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", MODELS, json_reply(403, error_json("permission_denied", "no listing")))
+    with service(fake) as svc, pytest.raises(PermissionDeniedError):
+        svc.list_models()
 
 
 @pytest.mark.parametrize("bad", [0, 1001, True, "10"])

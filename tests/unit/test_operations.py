@@ -57,10 +57,10 @@ def test_wait_false_returns_a_handle_that_polls_only_when_asked() -> None:
         assert len(fake.sent("GET")) == 1
 
 
-@pytest.mark.parametrize("status", [200, 202])
+@pytest.mark.parametrize("status", [200, 201, 202])
 def test_every_operation_post_may_answer_any_success_status(status: int) -> None:
-    # weaver-wire.md: "The POST answers 2xx with {id, status, response?}"; 200 and 202 are
-    # the statuses the spec documents for an Operation.
+    # weaver-wire.md: "The POST answers 2xx with {id, status, response?}"; 200, 201 and 202
+    # are the statuses the spec documents for an Operation.
     fake = FakeWeaver()
     fake.accepted_status = status
     with service(fake) as svc:

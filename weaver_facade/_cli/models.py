@@ -17,9 +17,9 @@ from rich.table import Table
 from rich.text import Text
 from weaver_client import limits
 
-from .. import BaseModelInfo, ModelInfo, ServiceClient
+from .. import BaseModelInfo, ModelInfo, ServiceClient, UnsupportedByServerError
 from ._output import _console, _iso, _when, emit_json, print_fields
-from ._state import current_state, handles_errors, json_option
+from ._state import EXIT_API_ERROR, CliError, current_state, handles_errors, json_option
 
 __all__ = ["models", "supported_models"]
 
@@ -100,8 +100,23 @@ def models() -> None:
 @json_option
 @handles_errors
 def list_() -> None:
-    """List the key's models, oldest first (terminated ones too)."""
-    found = current_state().service().list_models()
+    """List the key's models, oldest first (terminated ones too).
+
+    Needs the server's model-listing extension; `models show MODEL_ID` needs none.
+    """
+    state = current_state()
+    try:
+        found = state.service().list_models()
+    except UnsupportedByServerError as exc:
+        message = (
+            f"this server cannot list models: it lacks the {exc.extension} extension "
+            "(GET /api/v1/models); `weaver-facade models show MODEL_ID` shows one by its id"
+        )
+        raise CliError(
+            message,
+            exit_code=EXIT_API_ERROR,
+            payload=state.error_payload(exc, EXIT_API_ERROR, message),
+        ) from None
     if current_state().as_json:
         emit_json({"models": [model_json(m) for m in found]})
     else:

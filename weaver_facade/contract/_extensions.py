@@ -23,6 +23,8 @@ How each is decided:
   (offered) or 404/405 (missing);
 * ``artifact-by-id``: ``GET /artifacts/{id}`` of the probe checkpoint's export
   gives it (offered) or 404/405 (missing);
+* ``model-listing``: ``GET /models`` lists the probe model (offered) or answers
+  404/405 (missing);
 * the fields of ``next-seq-id``, ``model-status``, ``checkpoint-details``,
   ``load-details``, ``load-result-model-id`` and ``operation-details``: present
   in the replies, or not;
@@ -48,6 +50,8 @@ from ._findings import API_KEY_HEADER
 __all__ = ["ExtensionProbe", "probe_extensions", "restrict_spec"]
 
 _TERMINAL = ("done", "error")
+# The statuses that start an operation: the wire promises "2xx", the spec documents these.
+_STARTED = (200, 201, 202)
 _LONG_POLL_WAIT = 3.0
 # A poll answered faster than this with a non-terminal status was not held.
 _HELD = 1.5
@@ -171,7 +175,7 @@ class _Probe:
         headers = {"Idempotency-Key": key} if key else {}
         body = {"type": "weight", "name": f"contract-probe-{self.tag}-{name}"}
         op: Mapping[str, Any] = self.call(
-            "POST", f"/models/{model_id}/checkpoints", (200, 202), json=body, headers=headers
+            "POST", f"/models/{model_id}/checkpoints", _STARTED, json=body, headers=headers
         )
         self.fields("operation-details", "operation", op)
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
@@ -180,7 +184,7 @@ class _Probe:
             again = self.http.post(
                 f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
             )
-            if again.status_code in (200, 202) and again.json().get("id") == op.get("id"):
+            if again.status_code in _STARTED and again.json().get("id") == op.get("id"):
                 self.result.decide(
                     "idempotency-key", True, "a repeated save with one key got its operation"
                 )
@@ -213,6 +217,28 @@ class _Probe:
             why = f"GET /artifacts/{{id}} of an existing artifact: {found.status_code}"
             self.result.decide("artifact-by-id", False, why)
 
+    def model_listing(self, model_id: str) -> None:
+        # Newest last: a key with many models needs the last page, which total_count finds.
+        first = self.http.get("/api/v1/models", params={"limit": 1})
+        if first.status_code in (404, 405):
+            why = f"GET /models of a key with a model: {first.status_code}"
+            self.result.decide("model-listing", False, why)
+            return
+        if first.status_code != 200:
+            return
+        try:  # a page off the spec leaves it undetermined; the probe goes on
+            total = (first.json().get("pagination") or {}).get("total_count")
+            if not isinstance(total, int) or total < 1:
+                return
+            last = self.http.get("/api/v1/models", params={"limit": 1, "offset": total - 1})
+            items = last.json().get("items") if last.status_code == 200 else None
+        except (ValueError, AttributeError):
+            return
+        if isinstance(items, list) and any(
+            isinstance(i, Mapping) and i.get("id") == model_id for i in items
+        ):
+            self.result.decide("model-listing", True, "GET /models listed the probe model")
+
     def run(self, base_model: str) -> None:
         session = self.call(
             "POST",
@@ -232,6 +258,7 @@ class _Probe:
         )
         self.fields("next-seq-id", "model", model)
         self.fields("model-status", "model", model)
+        self.model_listing(model_id)
         made: list[Mapping[str, Any]] = []
         try:
             made.append(self.save(model_id, "a", key=str(uuid.uuid4())))
@@ -251,7 +278,7 @@ class _Probe:
             load = self.call(
                 "POST",
                 f"/models/{model_id}/load",
-                (200, 202),
+                _STARTED,
                 json={"path": made[0]["path"], "include_optimizer": False},
             )
             load_id = _need(load, "id", f"the reply to POST /api/v1/models/{model_id}/load")

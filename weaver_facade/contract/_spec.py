@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import jsonschema.exceptions
 
+from .._result_shape import shaped_as
 from .._spec_schema import (
     SCHEMA_REF,
     Located,
@@ -109,6 +110,7 @@ class Spec:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self.schemas = SpecSchemas(document)
+        self.results = result_schemas(document)
         self.operations: dict[str, OperationSpec] = {}
         for path, item in (document.get("paths") or {}).items():
             for method in _METHODS:
@@ -219,10 +221,31 @@ class Spec:
                 )
             )
             return problems
+        misplaced = self._result_instead(op, media["schema"], status, data)
+        if misplaced is not None:
+            return [*problems, misplaced]
         pointer = _pointer("paths", op.path, op.method.lower(), "responses", code)
         pointer = self._response_schema_pointer(op, code) or pointer
         problems.extend(self.check_value(pointer, data))
         return problems
+
+    def _result_instead(
+        self, op: OperationSpec, schema: Mapping[str, Any], status: int, data: Any
+    ) -> Problem | None:
+        """A reply that should start an operation but is its result (the history's
+        synchronous save: the Checkpoint where the Operation belongs)."""
+        result = self.results.get(op.operation_id)
+        if result is None or schema.get("$ref") != SCHEMA_REF + "Operation":
+            return None
+        if not shaped_as(data, result, "Operation", self.document["components"]["schemas"]):
+            return None
+        return Problem(
+            "response_schema_conformance",
+            f"the {status} reply is a {result} where an Operation belongs: the server finished "
+            "the work synchronously instead of starting an operation",
+            expected="an Operation",
+            got=f"a {result}",
+        )
 
     def describe_refusal(self, op: OperationSpec, body: Any, status: int, reply: bytes) -> Problem:
         """A spec-valid request refused with a 4xx, with the fields the server named.

@@ -14,14 +14,16 @@ T = TypeVar("T", bound="Heartbeat")
 
 @_attrs_define
 class Heartbeat:
-    """
-    Example:
-        {'session_id': 's-8c1f2e', 'last_heartbeat_at': '2026-11-29T10:00:30Z'}
+    """What the emulator answers to a heartbeat. The wire promises no body, so
+    no client reads it.
 
-    Attributes:
-        session_id (str | Unset): A server-assigned id of a session, model or operation. It never contains `/`. Example:
-            m-1.
-        last_heartbeat_at (datetime.datetime | Unset):  Example: 2026-11-29T10:00:30Z.
+        Example:
+            {'session_id': 's-8c1f2e', 'last_heartbeat_at': '2026-11-29T10:00:30Z'}
+
+        Attributes:
+            session_id (str | Unset): A server-assigned id of a session, model or operation. It never contains `/`. Example:
+                m-1.
+            last_heartbeat_at (datetime.datetime | Unset):  Example: 2026-11-29T10:00:30Z.
     """
 
     session_id: str | Unset = UNSET

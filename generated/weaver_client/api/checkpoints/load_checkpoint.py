@@ -45,6 +45,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 201:
+        response_201 = Operation.from_dict(response.json())
+
+        return response_201
+
     if response.status_code == 202:
         response_202 = Operation.from_dict(response.json())
 
@@ -111,7 +116,7 @@ def sync_detailed(
 ) -> Response[Error | Operation]:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200 or 201) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,
@@ -155,7 +160,7 @@ def sync(
 ) -> Error | Operation | None:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200 or 201) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,
@@ -194,7 +199,7 @@ async def asyncio_detailed(
 ) -> Response[Error | Operation]:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200 or 201) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,
@@ -236,7 +241,7 @@ async def asyncio(
 ) -> Error | Operation | None:
     """Load a checkpoint into the model
 
-     Asynchronous: answers 202 (or 200) with an Operation whose `response`, once
+     Asynchronous: answers 202 (or 200 or 201) with an Operation whose `response`, once
     `done`, is a LoadResult. The checkpoint is addressed by its `weaver://`
     path, never by id. `include_optimizer: false` restores the weights and
     resets the optimizer; `true` also restores the Adam moments and step,

@@ -45,6 +45,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 201:
+        response_201 = Operation.from_dict(response.json())
+
+        return response_201
+
     if response.status_code == 202:
         response_202 = Operation.from_dict(response.json())
 
@@ -111,9 +116,9 @@ def sync_detailed(
 ) -> Response[Error | Operation]:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
-    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
-    once
+     Asynchronous: answers 202 (or 200 or 201: the wire promises only 2xx)
+    with a flat Operation; never the Checkpoint itself (a synchronous save),
+    never a nested `{checkpoint, operation}`. The operation's `response`, once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 
@@ -154,9 +159,9 @@ def sync(
 ) -> Error | Operation | None:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
-    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
-    once
+     Asynchronous: answers 202 (or 200 or 201: the wire promises only 2xx)
+    with a flat Operation; never the Checkpoint itself (a synchronous save),
+    never a nested `{checkpoint, operation}`. The operation's `response`, once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 
@@ -192,9 +197,9 @@ async def asyncio_detailed(
 ) -> Response[Error | Operation]:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
-    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
-    once
+     Asynchronous: answers 202 (or 200 or 201: the wire promises only 2xx)
+    with a flat Operation; never the Checkpoint itself (a synchronous save),
+    never a nested `{checkpoint, operation}`. The operation's `response`, once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 
@@ -233,9 +238,9 @@ async def asyncio(
 ) -> Error | Operation | None:
     """Save the model's state as a checkpoint
 
-     Asynchronous: answers 202 (or 200: the wire promises only 2xx) with a
-    flat Operation (never 201, never a nested `{checkpoint, operation}`). The operation's `response`,
-    once
+     Asynchronous: answers 202 (or 200 or 201: the wire promises only 2xx)
+    with a flat Operation; never the Checkpoint itself (a synchronous save),
+    never a nested `{checkpoint, operation}`. The operation's `response`, once
     `done`, is the completed Checkpoint. A name already used by a pending
     or completed checkpoint of the model is a 409.
 

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -7,7 +7,6 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error import Error
-from ...models.heartbeat import Heartbeat
 from ...types import UNSET, Response, Unset
 
 
@@ -33,12 +32,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Error | Heartbeat | None:
-    if response.status_code == 200:
-        response_200 = Heartbeat.from_dict(response.json())
-
-        return response_200
-
+) -> Any | Error | None:
     if response.status_code == 400:
         response_400 = Error.from_dict(response.json())
 
@@ -69,6 +63,10 @@ def _parse_response(
 
         return response_503
 
+    if 200 <= response.status_code <= 299:
+        response_2xx = cast(Any, None)
+        return response_2xx
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -77,7 +75,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Error | Heartbeat]:
+) -> Response[Any | Error]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -91,10 +89,12 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Error | Heartbeat]:
+) -> Response[Any | Error]:
     """Keep a session alive
 
-     The real SDK sends this every 30 seconds with an empty body and ignores the reply.
+     The real SDK sends this every 30 seconds with an empty body and ignores
+    the reply. The wire promises only a 200: any 2xx records the heartbeat,
+    with or without a body, and clients read none of it.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -106,7 +106,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Error | Heartbeat]
+        Response[Any | Error]
     """
 
     kwargs = _get_kwargs(
@@ -126,10 +126,12 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Error | Heartbeat | None:
+) -> Any | Error | None:
     """Keep a session alive
 
-     The real SDK sends this every 30 seconds with an empty body and ignores the reply.
+     The real SDK sends this every 30 seconds with an empty body and ignores
+    the reply. The wire promises only a 200: any 2xx records the heartbeat,
+    with or without a body, and clients read none of it.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -141,7 +143,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Error | Heartbeat
+        Any | Error
     """
 
     return sync_detailed(
@@ -156,10 +158,12 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Error | Heartbeat]:
+) -> Response[Any | Error]:
     """Keep a session alive
 
-     The real SDK sends this every 30 seconds with an empty body and ignores the reply.
+     The real SDK sends this every 30 seconds with an empty body and ignores
+    the reply. The wire promises only a 200: any 2xx records the heartbeat,
+    with or without a body, and clients read none of it.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -171,7 +175,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Error | Heartbeat]
+        Response[Any | Error]
     """
 
     kwargs = _get_kwargs(
@@ -189,10 +193,12 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     idempotency_key: str | Unset = UNSET,
-) -> Error | Heartbeat | None:
+) -> Any | Error | None:
     """Keep a session alive
 
-     The real SDK sends this every 30 seconds with an empty body and ignores the reply.
+     The real SDK sends this every 30 seconds with an empty body and ignores
+    the reply. The wire promises only a 200: any 2xx records the heartbeat,
+    with or without a body, and clients read none of it.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -204,7 +210,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Error | Heartbeat
+        Any | Error
     """
 
     return (

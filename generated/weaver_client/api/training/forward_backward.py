@@ -45,6 +45,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 201:
+        response_201 = Operation.from_dict(response.json())
+
+        return response_201
+
     if response.status_code == 202:
         response_202 = Operation.from_dict(response.json())
 
@@ -114,7 +119,8 @@ def sync_detailed(
      Computes the loss and accumulates gradients until the next optimizer
     step. The operation's `response`, once `done`, is a ForwardBackwardResult.
     A repeated `seq_id` with the same body returns the existing operation.
-    The wire evidence only says "2xx", so both 200 and 202 are documented.
+    The wire evidence only says "2xx", so 200, 201 and 202 are documented,
+    each with an Operation.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -159,7 +165,8 @@ def sync(
      Computes the loss and accumulates gradients until the next optimizer
     step. The operation's `response`, once `done`, is a ForwardBackwardResult.
     A repeated `seq_id` with the same body returns the existing operation.
-    The wire evidence only says "2xx", so both 200 and 202 are documented.
+    The wire evidence only says "2xx", so 200, 201 and 202 are documented,
+    each with an Operation.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -199,7 +206,8 @@ async def asyncio_detailed(
      Computes the loss and accumulates gradients until the next optimizer
     step. The operation's `response`, once `done`, is a ForwardBackwardResult.
     A repeated `seq_id` with the same body returns the existing operation.
-    The wire evidence only says "2xx", so both 200 and 202 are documented.
+    The wire evidence only says "2xx", so 200, 201 and 202 are documented,
+    each with an Operation.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -242,7 +250,8 @@ async def asyncio(
      Computes the loss and accumulates gradients until the next optimizer
     step. The operation's `response`, once `done`, is a ForwardBackwardResult.
     A repeated `seq_id` with the same body returns the existing operation.
-    The wire evidence only says "2xx", so both 200 and 202 are documented.
+    The wire evidence only says "2xx", so 200, 201 and 202 are documented,
+    each with an Operation.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains

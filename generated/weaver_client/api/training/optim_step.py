@@ -45,6 +45,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 201:
+        response_201 = Operation.from_dict(response.json())
+
+        return response_201
+
     if response.status_code == 202:
         response_202 = Operation.from_dict(response.json())
 

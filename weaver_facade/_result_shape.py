@@ -1,0 +1,42 @@
+"""An operation's result where the Operation that starts it belongs, told by its shape.
+
+The wire's history had a save that answered at once with the Checkpoint instead of an
+Operation (a synchronous 201). The spec documents every 2xx of an operation POST as an
+Operation, so the status cannot tell; the body's shape does: it carries every required
+field of the result's schema that ``Operation`` does not define, and there are at least
+two (one alone, such as an optimizer step's ``metrics``, could be a field an Operation
+grew: replies may grow). The facade (on the generated schemas) and the contract kit (on
+the spec it checks) share this one rule.
+
+A shared leaf: it imports nothing of the facade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["result_schemas", "shaped_as"]
+
+# How many required fields of its own a result needs to be told from an Operation.
+_TELLING = 2
+
+
+def result_schemas(schemas: Mapping[str, Any]) -> dict[str, str]:
+    """The schema of a done operation's ``response`` per kind (an operationId), as the
+    spec's ``OperationResult`` says in ``x-weaver-result-schemas`` (none when it does not).
+
+    ``schemas``: the spec's component schemas.
+    """
+    marked = (schemas.get("OperationResult") or {}).get("x-weaver-result-schemas") or {}
+    return {str(kind): str(name) for kind, name in marked.items()}
+
+
+def shaped_as(value: object, schema: str, instead_of: str, schemas: Mapping[str, Any]) -> bool:
+    """Whether ``value`` is a ``schema`` where an ``instead_of`` belongs: it has every
+    required field of ``schema`` that ``instead_of`` does not define, at least two."""
+    own = set((schemas.get(instead_of) or {}).get("properties") or ())
+    telling = [f for f in (schemas.get(schema) or {}).get("required") or () if f not in own]
+    return (
+        isinstance(value, Mapping) and len(telling) >= _TELLING and all(f in value for f in telling)
+    )
