@@ -18,7 +18,7 @@ from weaver_client.types import UNSET, Unset
 from ._checkpoints import CheckpointPath, CheckpointType
 from ._lazy import LazyModule
 from ._types import AdamParams, Datum
-from ._wire import Call, NoBody, ignore_body
+from ._wire import Call, MaybeResource, NoBody, ignore_body, maybe_resource
 
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:
@@ -183,36 +183,17 @@ def list_supported_models(*, limit: int, offset: int) -> Call[wire.SupportedMode
     )
 
 
-@attrs.frozen
-class TerminateReply:
-    """A terminate's reply: any 2xx, whose body is the terminated ``model`` only when it
-    is a Model; the real service promises no body."""
+class TerminateReply(MaybeResource["wire.Model"]):
+    """A terminate's reply: ``resource`` is the terminated Model when the server sent one."""
 
-    model: wire.Model | None = None
-
-    @classmethod
-    def from_dict(cls, src_dict: Mapping[str, Any]) -> TerminateReply:
-        # What every Call's model offers; the replies themselves go through _parse_terminate.
-        return cls(model=wire.Model.from_dict(src_dict))
-
-
-def _parse_terminate(*, client: Any, response: httpx.Response) -> object:
-    try:
-        parsed = _terminate_model._parse_response(client=client, response=response)
-    except ValueError:  # no body, or not JSON: nothing is promised
-        if response.is_success:
-            return TerminateReply()
-        raise
-    if response.is_success:  # the spec's parser keeps a body that is not a Model as it was
-        return TerminateReply(model=parsed if isinstance(parsed, wire.Model) else None)
-    return parsed
+    RESOURCE = "Model"
 
 
 def terminate_model(model_id: str) -> Call[TerminateReply]:
     return Call(
         "terminate_model",
         _terminate_model._get_kwargs(model_id, idempotency_key=new_idempotency_key()),
-        _parse_terminate,
+        maybe_resource(_terminate_model._parse_response, TerminateReply),
         TerminateReply,
     )
 
@@ -308,33 +289,10 @@ def _by_checkpoint_id(
     )
 
 
-@attrs.frozen
-class TtlReply:
-    """A TTL change's reply: the ``checkpoint`` when the server sent one, else ``None``.
+class TtlReply(MaybeResource["wire.Checkpoint"]):
+    """A TTL change's reply: ``resource`` is the changed Checkpoint when the server sent one."""
 
-    The wire promises no body ("synchronous"), so any 2xx is done; a body is taken as
-    a Checkpoint (and must then be a valid one) only when it is an object with an ``id``.
-    """
-
-    SCHEMAS: ClassVar[Mapping[int, str]] = dict.fromkeys(range(200, 300), "Checkpoint")
-
-    checkpoint: wire.Checkpoint | None = None
-
-    @classmethod
-    def from_dict(cls, src_dict: Mapping[str, Any]) -> TtlReply:
-        if "id" not in src_dict:
-            return cls()
-        return cls(checkpoint=wire.Checkpoint.from_dict(src_dict))
-
-
-def _parse_ttl_reply(*, client: Any, response: httpx.Response) -> object:
-    if not 200 <= response.status_code < 300:
-        return _set_checkpoint_ttl._parse_response(client=client, response=response)
-    try:
-        body = response.json() if response.content else None
-    except ValueError:  # not JSON: not a Checkpoint either
-        return TtlReply()
-    return TtlReply.from_dict(body) if isinstance(body, Mapping) else TtlReply()
+    RESOURCE = "Checkpoint"
 
 
 def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[TtlReply]:
@@ -342,7 +300,7 @@ def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[Tt
     return Call(
         "set_checkpoint_ttl",
         _set_checkpoint_ttl._get_kwargs(path.model_id, body=body),
-        _parse_ttl_reply,
+        maybe_resource(_set_checkpoint_ttl._parse_response, TtlReply),
         TtlReply,
     )
 

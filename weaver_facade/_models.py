@@ -352,6 +352,6 @@ def terminate_plan(model_id: str) -> Plan[ModelInfo]:
     """Terminate a model; described by the reply when it is a Model, otherwise read back
     (the real service promises no reply body)."""
     reply: calls.TerminateReply = yield calls.terminate_model(model_id)
-    if reply.model is not None:
-        return model_info_from_wire("terminate_model", reply.model)
+    if reply.resource is not None:
+        return model_info_from_wire("terminate_model", reply.resource)
     return (yield from model_plan(calls.get_model(model_id)))

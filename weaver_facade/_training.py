@@ -426,8 +426,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
             target = yield from lookup.by_id(target, self.model_id)
         path = target.path if isinstance(target, Checkpoint) else target
         reply: calls.TtlReply = yield calls.set_checkpoint_ttl(path, ttl)
-        if reply.checkpoint is not None:
-            return checkpoint_from_wire("set_checkpoint_ttl", reply.checkpoint)
+        if reply.resource is not None:
+            return checkpoint_from_wire("set_checkpoint_ttl", reply.resource)
         # The wire promises no body: read the changed checkpoint back from its model's list.
         return (yield from lookup.find_by_path(path))
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import httpx
@@ -56,6 +56,7 @@ __all__ = [
     "Delivery",
     "EarlierAttempt",
     "GeneratedClient",
+    "MaybeResource",
     "NoBody",
     "Pause",
     "Plan",
@@ -68,6 +69,7 @@ __all__ = [
     "expect",
     "finish",
     "ignore_body",
+    "maybe_resource",
     "optional",
     "parse_model",
     "reply_error",
@@ -79,6 +81,8 @@ REDACTED = "[redacted]"
 _SNIPPET = 200
 
 GeneratedClient = AuthenticatedClient | Client
+# Loaded on first use, as in _calls.
+_generated_models = LazyModule("weaver_client.models")
 
 
 class WireModel(Protocol):
@@ -123,6 +127,46 @@ def ignore_body(parse: Callable[..., object]) -> Callable[..., object]:
         if response.is_success:
             return NoBody()
         return parse(client=client, response=response)
+
+    return parse_reply
+
+
+W = TypeVar("W", bound=WireModel)
+Maybe = TypeVar("Maybe", bound="MaybeResource[Any]")
+
+
+@attrs.frozen
+class MaybeResource(Generic[W]):
+    """The reply of a call for which the real service promises no body: any 2xx is done.
+
+    ``resource`` is the body when it is a valid ``RESOURCE`` (named by subclasses), else
+    ``None``: whatever else a server sends, the work is done and the caller reads the
+    resource back if it needs it.
+    """
+
+    RESOURCE: ClassVar[str]  # the spec's schema, a generated model's name
+
+    resource: W | None = None
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        try:
+            return cls(getattr(_generated_models, cls.RESOURCE).from_dict(src_dict))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            return cls()
+
+
+def maybe_resource(parse: Callable[..., object], reply: type[Maybe]) -> Callable[..., object]:
+    """A generated ``_parse_response`` for a ``MaybeResource`` call; errors parse as usual."""
+
+    def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
+        if not response.is_success:
+            return parse(client=client, response=response)
+        try:
+            body = response.json() if response.content else None
+        except ValueError:  # not JSON: not the resource either
+            return reply()
+        return reply.from_dict(body) if isinstance(body, Mapping) else reply()
 
     return parse_reply
 
