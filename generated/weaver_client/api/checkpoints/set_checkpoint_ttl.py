@@ -37,15 +37,6 @@ def _get_kwargs(
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | Checkpoint | Error | None:
-    if response.status_code == 200:
-        response_200 = Checkpoint.from_dict(response.json())
-
-        return response_200
-
-    if response.status_code == 204:
-        response_204 = cast(Any, None)
-        return response_204
-
     if response.status_code == 400:
         response_400 = Error.from_dict(response.json())
 
@@ -76,6 +67,23 @@ def _parse_response(
 
         return response_503
 
+    if 200 <= response.status_code <= 299:
+
+        def _parse_response_2xx(data: object) -> Any | Checkpoint:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_2xx_type_0 = Checkpoint.from_dict(data)
+
+                return response_2xx_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(Any | Checkpoint, data)
+
+        response_2xx = _parse_response_2xx(response.json())
+
+        return response_2xx
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -104,8 +112,8 @@ def sync_detailed(
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
     makes the checkpoint permanent. The wire promises no reply body: any
     2xx means done, and the body is the Checkpoint only when the server
-    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
-    client reads the checkpoint back from the model's list.
+    sends one. Otherwise (`{}`, no body) a client reads the checkpoint
+    back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -144,8 +152,8 @@ def sync(
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
     makes the checkpoint permanent. The wire promises no reply body: any
     2xx means done, and the body is the Checkpoint only when the server
-    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
-    client reads the checkpoint back from the model's list.
+    sends one. Otherwise (`{}`, no body) a client reads the checkpoint
+    back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -179,8 +187,8 @@ async def asyncio_detailed(
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
     makes the checkpoint permanent. The wire promises no reply body: any
     2xx means done, and the body is the Checkpoint only when the server
-    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
-    client reads the checkpoint back from the model's list.
+    sends one. Otherwise (`{}`, no body) a client reads the checkpoint
+    back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -217,8 +225,8 @@ async def asyncio(
      Synchronous. The new expiry counts from now; `ttl_seconds: null`
     makes the checkpoint permanent. The wire promises no reply body: any
     2xx means done, and the body is the Checkpoint only when the server
-    sends one (a JSON object with an `id`). Otherwise (`{}`, no body) a
-    client reads the checkpoint back from the model's list.
+    sends one. Otherwise (`{}`, no body) a client reads the checkpoint
+    back from the model's list.
 
     Args:
         model_id (str): A server-assigned id of a session, model or operation. It never contains
