@@ -49,7 +49,7 @@ from ._artifacts import (
 )
 from ._checkpoints import CheckpointRef
 from ._download import Descriptor, DownloadProgress, download_async, download_sync
-from ._errors import APIError, InvalidArgumentError
+from ._errors import InvalidArgumentError
 from ._io import AsyncIO, HasOptions, SyncIO
 from ._lazy import LazyModule, asyncio_sleep
 from ._models import (
@@ -60,7 +60,7 @@ from ._models import (
     LoraSettings,
     ModelInfo,
     base_model_pager,
-    model_listing_error,
+    model_listing,
     model_pager,
     model_plan,
     terminate_plan,
@@ -546,13 +546,8 @@ class ServiceClient(_ServiceBase):
             UnsupportedByServerError: The server lacks the ``model-listing`` extension.
         """
         pager = model_pager(page_size)
-        try:
+        with model_listing():
             yield from self._io.pages(pager)
-        except APIError as exc:
-            unsupported = model_listing_error(exc)
-            if unsupported is None:
-                raise
-            raise unsupported from exc
 
     def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """All of this key's training models, oldest first, following every page.
@@ -818,14 +813,9 @@ class AsyncServiceClient(_ServiceBase):
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
         pager = model_pager(page_size)
-        try:
+        with model_listing():
             async for model in self._io.pages(pager):
                 yield model
-        except APIError as exc:
-            unsupported = model_listing_error(exc)
-            if unsupported is None:
-                raise
-            raise unsupported from exc
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""

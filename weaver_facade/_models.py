@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -38,7 +39,7 @@ __all__ = [
     "ModelInfo",
     "NewModel",
     "base_model_pager",
-    "model_listing_error",
+    "model_listing",
     "model_pager",
     "model_plan",
     "terminate_plan",
@@ -273,20 +274,25 @@ def model_pager(page_size: int) -> OffsetPager[wire.ModelList, ModelInfo]:
     )
 
 
-def model_listing_error(error: APIError) -> UnsupportedByServerError | None:
-    """What a failed ``GET /models`` means, when it is not itself the answer: a 404 or 405
-    from that route (which has no path parameter to be unknown) comes from a server
-    without the ``model-listing`` extension."""
-    if error.status_code not in (404, 405):
-        return None
-    return UnsupportedByServerError(
-        f"list_models: this server cannot list models: it lacks the {MODEL_LISTING} extension "
-        "(GET /api/v1/models is not a route there); look a model up by its id instead",
-        extension=MODEL_LISTING,
-        status_code=error.status_code,
-        code=error.code,
-        request_id=error.request_id,
-    )
+@contextlib.contextmanager
+def model_listing() -> Iterator[None]:
+    """Around a ``GET /models`` listing: a 404 or 405 from that route (which has no path
+    parameter to be unknown) comes from a server without the ``model-listing``
+    extension, and raises ``UnsupportedByServerError``."""
+    try:
+        yield
+    except APIError as exc:
+        if exc.status_code not in (404, 405):
+            raise
+        raise UnsupportedByServerError(
+            f"list_models: this server cannot list models: it lacks the {MODEL_LISTING} "
+            "extension (GET /api/v1/models is not a route there); look a model up by its id "
+            "instead",
+            extension=MODEL_LISTING,
+            status_code=exc.status_code,
+            code=exc.code,
+            request_id=exc.request_id,
+        ) from exc
 
 
 def base_model_pager(page_size: int) -> OffsetPager[wire.SupportedModelList, BaseModelInfo]:
