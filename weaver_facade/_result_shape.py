@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["result_schemas", "shaped_as"]
+__all__ = ["misplaced", "result_schemas", "shaped_as"]
 
 # How many required fields of its own a result needs to be told from an Operation.
 _TELLING = 2
@@ -39,4 +39,12 @@ def shaped_as(value: object, schema: str, instead_of: str, schemas: Mapping[str,
     telling = [f for f in (schemas.get(schema) or {}).get("required") or () if f not in own]
     return (
         isinstance(value, Mapping) and len(telling) >= _TELLING and all(f in value for f in telling)
+    )
+
+
+def misplaced(reply: str, result: str) -> str:
+    """Says that ``reply`` (such as ``"HTTP 201"``) is a ``result`` where an Operation belongs."""
+    return (
+        f"the {reply} reply is a {result} where an Operation belongs: the server finished "
+        "the work synchronously instead of starting an operation"
     )

@@ -21,6 +21,7 @@ the status. The generator is pinned exactly, so these names are stable.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
@@ -38,7 +39,7 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule
-from ._result_shape import result_schemas, shaped_as
+from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import parse_http_date, parse_retry_after, response_is_retryable
 from ._schema import explain, json_type
 
@@ -81,8 +82,6 @@ REDACTED = "[redacted]"
 _SNIPPET = 200
 
 GeneratedClient = AuthenticatedClient | Client
-# Loaded on first use, as in _calls.
-_generated_models = LazyModule("weaver_client.models")
 
 
 class WireModel(Protocol):
@@ -151,7 +150,7 @@ class MaybeResource(Generic[W]):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         try:
-            return cls(getattr(_generated_models, cls.RESOURCE).from_dict(src_dict))
+            return cls(getattr(wire, cls.RESOURCE).from_dict(src_dict))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             return cls()
 
@@ -229,13 +228,18 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
     )
 
 
+@functools.cache
+def _result_schemas() -> dict[str, str]:
+    return result_schemas(spec.SCHEMAS)
+
+
 def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
     """A call that starts an operation answered with the operation's result instead (the
     history's synchronous save: the Checkpoint where the Operation belongs)."""
     expected = call.model.__name__
     if expected != "Operation":
         return
-    result = result_schemas(spec.SCHEMAS).get(call.operation)
+    result = _result_schemas().get(call.operation)
     if result is None:
         return
     try:
@@ -244,9 +248,7 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
         return  # the parser names a body that is not JSON
     if shaped_as(data, result, expected, spec.SCHEMAS):
         raise ResponseValidationError(
-            f"{call.operation}: the HTTP {response.status_code} reply is a {result} where "
-            f"an {expected} belongs: the server finished the work synchronously instead of "
-            "starting an operation",
+            f"{call.operation}: {misplaced(f'HTTP {response.status_code}', result)}",
             operation=call.operation,
             status_code=response.status_code,
             request_id=response.headers.get("X-Request-ID"),

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import jsonschema.exceptions
 
-from .._result_shape import shaped_as
+from .._result_shape import misplaced, shaped_as
 from .._spec_schema import (
     SCHEMA_REF,
     Located,
@@ -223,9 +223,9 @@ class Spec:
                 )
             )
             return problems
-        misplaced = self._result_instead(op, media["schema"], status, data)
-        if misplaced is not None:
-            return [*problems, misplaced]
+        instead = self._result_instead(op, media["schema"], status, data)
+        if instead is not None:
+            return [*problems, instead]
         pointer = _pointer("paths", op.path, op.method.lower(), "responses", code)
         pointer = self._response_schema_pointer(op, code) or pointer
         problems.extend(self.check_value(pointer, data))
@@ -243,8 +243,7 @@ class Spec:
             return None
         return Problem(
             "response_schema_conformance",
-            f"the {status} reply is a {result} where an Operation belongs: the server finished "
-            "the work synchronously instead of starting an operation",
+            misplaced(str(status), result),
             expected="an Operation",
             got=f"a {result}",
         )
