@@ -41,6 +41,10 @@ async def test_lifecycle_and_pending_info(make_app: AppFactory) -> None:
         assert first["kind"] == "forward_backward"
         assert first["model_id"] == model_id
         assert first["id"].startswith("op-")
+        # Nothing ahead of the first: no scheduling wait to report (the official SDK
+        # logs a warning for each one). The second waits behind it.
+        assert "pending_info" not in first
+        assert "queued behind 1 operation" in second["pending_info"]["message"]
 
         running = await _until_status(api, first["id"], "running")
         assert running.get("pending_info") is None

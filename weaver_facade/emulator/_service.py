@@ -383,12 +383,15 @@ class Emulator:
             out["retryable"] = bool(row["retryable"])
         elif row["status"] == "pending":
             ahead, seconds = self.scheduler.queue_position(row["model_id"], row["id"]) or (0, 0.0)
-            noun = "operation" if ahead == 1 else "operations"
-            out["pending_info"] = {
-                "code": "waiting_for_scheduling",
-                "message": f"queued behind {ahead} {noun} of model {row['model_id']}",
-                "wait_seconds": round(seconds, 3),
-            }
+            # Nothing ahead: it is about to start, and a scheduling wait would make the
+            # official SDK log a warning for every operation.
+            if ahead:
+                noun = "operation" if ahead == 1 else "operations"
+                out["pending_info"] = {
+                    "code": "waiting_for_scheduling",
+                    "message": f"queued behind {ahead} {noun} of model {row['model_id']}",
+                    "wait_seconds": round(seconds, 3),
+                }
         if row["status"] in ("pending", "running") and row["kind"] in EXPORT_KINDS:
             progress = self.artifacts.progress(row["id"]) or {"shards_done": 0, "bytes_done": 0}
             out["metadata"] = {"conversion_progress": progress}

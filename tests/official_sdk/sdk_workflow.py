@@ -1,0 +1,102 @@
+"""The checkpoint workflow through the official Weaver SDK, run in its own venv.
+
+Reads a plan as JSON on stdin (the server comes from ``WEAVER_BASE_URL`` and
+``WEAVER_API_KEY``) and prints what the SDK saw as JSON on stdout, for
+``test_official_sdk.py`` to hold against the facade and the emulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from weaver import ServiceClient
+from weaver.types import AdamParams, Datum, LoraConfig, ModelInput, TensorData
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {record.getMessage()}")
+
+
+def datum(row: dict[str, Any]) -> Any:
+    return Datum(
+        model_input=ModelInput.from_ints(row["tokens"]),
+        loss_fn_inputs={
+            "target_tokens": TensorData(data=row["targets"], dtype="int64"),
+            "weights": TensorData(data=row["weights"], dtype="float32"),
+        },
+    )
+
+
+def train(trainer: Any, batches: list[list[dict[str, Any]]], rate: float) -> list[float]:
+    losses = []
+    for rows in batches:
+        result = trainer.forward_backward([datum(r) for r in rows], "cross_entropy")
+        losses.append(result["metrics"]["loss:sum"])
+        trainer.optim_step(AdamParams(learning_rate=rate))
+    return losses
+
+
+def files(directory: Path) -> dict[str, str]:
+    return {
+        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def main() -> None:
+    plan = json.load(sys.stdin)
+    records = Records()
+    logging.getLogger("weaver").addHandler(records)
+    out: dict[str, Any] = {}
+    rate = plan["learning_rate"]
+    before, after = plan["before"], plan["after"]
+    with ServiceClient() as service:
+        service.ensure_session()
+        out["supported"] = service.list_supported_models()
+        trainer = service.create_model(
+            base_model=plan["base_model"], lora_config=LoraConfig(rank=8)
+        )
+        out["model_id"] = trainer.model_id
+        out["losses_before"] = train(trainer, before, rate)
+        saved = trainer.save_state(name="sdk-saved", checkpoint_type="weight_and_optimizer")
+        out["checkpoint"] = {"id": saved.id, "path": saved.path, "type": saved.checkpoint_type}
+        out["losses_after"] = train(trainer, after, rate)
+        out["listed"] = [c.path for c in trainer.list_checkpoints()]
+        out["ttl_reply"] = trainer.set_checkpoint_ttl(saved, 7200)
+
+        # Its own round trip: back to the save, then the same steps again.
+        out["load"] = trainer.load_state_with_optimizer(saved)
+        out["losses_resumed"] = train(trainer, after, rate)
+        out["weights_only_load"] = trainer.load_state(saved.path)
+
+        # A checkpoint the facade saved, resumed into a new model of the SDK.
+        other = service.create_model(base_model=plan["base_model"], lora_config=LoraConfig(rank=8))
+        other.load_state_with_optimizer(plan["facade_checkpoint"])
+        out["losses_from_facade_checkpoint"] = train(other, after, rate)
+
+        artifact = trainer.export_weights(checkpoint=saved)
+        out["artifact"] = {"id": artifact.id, "kind": artifact.kind, "uri": artifact.uri}
+        again = trainer.export_weights(checkpoint=saved)
+        out["export_again_id"] = again.id
+        one_step = trainer.export_weights()
+        out["one_step_artifact"] = {"id": one_step.id, "kind": one_step.kind}
+        destination = Path(plan["download_dir"])
+        service.download_weights(artifact, str(destination))
+        out["downloaded"] = files(destination)
+    out["warnings"] = records.lines
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

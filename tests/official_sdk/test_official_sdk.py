@@ -1,0 +1,199 @@
+"""The official Weaver SDK (nex-weaver) against the emulator, and the facade beside it.
+
+The SDK runs in a venv of its own (``.venv-official-sdk``, built once from
+``requirements.txt``) through ``sdk_workflow.py``, against an emulator without
+extensions and with authentication on, as the real service is. Each check holds
+what one client did against what the other, or the server's files, shows:
+checkpoints saved by either resume in the other to the same losses, bit for bit,
+and both download the same artifact bytes. The SDK also runs its own CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from weaver_facade import AdamParams, Datum, ServiceClient, TrainingClient
+from weaver_facade.emulator import RunningEmulator, run_emulator
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+VENV = ROOT / ".venv-official-sdk"
+KEY = "official-sdk-test-key-5e1a"
+BASE_MODEL = "weaver-tiny"
+RATE = 0.05
+
+
+def rows(step: int) -> list[dict[str, Any]]:
+    """Two deterministic next-token rows per step, the same for both clients."""
+    out = []
+    for row in range(2):
+        seq = [(7 * step + 13 * row + 5 * i) % 256 for i in range(13)]
+        out.append({"tokens": seq[:-1], "targets": seq[1:], "weights": [1.0] * 12})
+    return out
+
+
+BEFORE = [rows(step) for step in range(3)]
+AFTER = [rows(step) for step in range(3, 6)]
+
+
+def train(trainer: TrainingClient, batches: list[list[dict[str, Any]]]) -> list[float]:
+    losses = []
+    for batch in batches:
+        data = [
+            Datum(tokens=r["tokens"], target_tokens=r["targets"], weights=r["weights"])
+            for r in batch
+        ]
+        losses.append(trainer.forward_backward(data).loss)
+        trainer.optim_step(AdamParams(learning_rate=RATE))
+    return losses
+
+
+def digests(directory: Path) -> dict[str, str]:
+    return {
+        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def sdk_python() -> Path:
+    """The venv's python, (re)built when the requirements or this Python change."""
+    requirements = HERE / "requirements.txt"
+    stamp = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
+    python = VENV / "bin" / "python"
+    if not (VENV / "stamp").is_file() or (VENV / "stamp").read_text() != stamp:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", "-r", str(requirements)],
+            check=True,
+        )
+        (VENV / "stamp").write_text(stamp)
+    return python
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningEmulator]:
+    with run_emulator(api_keys=(KEY,), extensions="none") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def facade(server: RunningEmulator) -> Iterator[ServiceClient]:
+    with ServiceClient(server.base_url, api_key=KEY) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def env(server: RunningEmulator) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WEAVER_")}
+    return {**clean, "WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": KEY}
+
+
+@pytest.fixture(scope="module")
+def facade_run(facade: ServiceClient) -> dict[str, Any]:
+    """The facade trains, saves, and trains on: the continuation a resume must repeat."""
+    trainer = facade.create_training_client(BASE_MODEL, lora_rank=8)
+    train(trainer, BEFORE)
+    checkpoint = trainer.save_state("facade-saved")
+    return {"path": str(checkpoint.path), "losses_after": train(trainer, AFTER)}
+
+
+@pytest.fixture(scope="module")
+def sdk(
+    sdk_python: Path, env: dict[str, str], facade_run: dict[str, Any], tmp_path_factory: Any
+) -> dict[str, Any]:
+    plan = {
+        "base_model": BASE_MODEL,
+        "learning_rate": RATE,
+        "before": BEFORE,
+        "after": AFTER,
+        "facade_checkpoint": facade_run["path"],
+        "download_dir": str(tmp_path_factory.mktemp("sdk-download")),
+    }
+    done = subprocess.run(
+        [str(sdk_python), str(HERE / "sdk_workflow.py")],
+        input=json.dumps(plan),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_the_sdk_resumes_its_own_checkpoint_exactly(sdk: dict[str, Any]) -> None:
+    assert BASE_MODEL in sdk["supported"]
+    assert len(sdk["losses_after"]) == 3
+    assert sdk["losses_resumed"] == sdk["losses_after"]
+    assert sdk["load"]["include_optimizer"] is True
+    assert sdk["weights_only_load"]["include_optimizer"] is False
+    assert sdk["checkpoint"]["path"] in sdk["listed"]
+    assert sdk["ttl_reply"]["ttl_seconds"] == 7200
+
+
+def test_the_sdk_resumes_a_facade_checkpoint_to_the_facade_losses(
+    sdk: dict[str, Any], facade_run: dict[str, Any]
+) -> None:
+    assert sdk["losses_from_facade_checkpoint"] == facade_run["losses_after"]
+
+
+def test_the_facade_resumes_an_sdk_checkpoint_to_the_sdk_losses(
+    sdk: dict[str, Any], facade: ServiceClient
+) -> None:
+    checkpoint = facade.training_client(sdk["model_id"]).get_checkpoint(sdk["checkpoint"]["path"])
+    assert str(checkpoint.id) == sdk["checkpoint"]["id"]
+    assert checkpoint.type == sdk["checkpoint"]["type"] == "weight_and_optimizer"
+    assert checkpoint.ttl_seconds == 7200  # the SDK's TTL change, read back by the facade
+    resumed = facade.create_training_client_from_state(checkpoint.path)
+    assert train(resumed, AFTER) == sdk["losses_after"]
+
+
+def test_both_download_the_same_artifact(
+    sdk: dict[str, Any], facade: ServiceClient, tmp_path: Path
+) -> None:
+    assert sdk["artifact"]["kind"] == "hf_adapter"
+    assert sdk["export_again_id"] == sdk["artifact"]["id"]  # an identical export is a hit
+    assert sdk["one_step_artifact"]["id"] != sdk["artifact"]["id"]
+    result = facade.download_weights(sdk["artifact"]["id"], tmp_path)
+    assert {f.name: f.sha256 for f in result.files} == sdk["downloaded"] == digests(tmp_path)
+    assert set(sdk["downloaded"]) == {"adapter_config.json", "adapter_model.safetensors"}
+
+
+def test_the_sdk_logs_no_warning(sdk: dict[str, Any]) -> None:
+    # Every operation started at once: no scheduling wait, no retry, nothing to warn about.
+    assert sdk["warnings"] == []
+
+
+def test_the_sdk_cli_exports_and_downloads(
+    sdk_python: Path, env: dict[str, str], sdk: dict[str, Any], tmp_path: Path
+) -> None:
+    weaver = [str(sdk_python.parent / "weaver"), "checkpoint"]
+    uri = sdk["checkpoint"]["path"]
+    exported = subprocess.run(
+        [*weaver, "export", uri], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert sdk["artifact"]["id"] in exported.stdout
+    downloaded = subprocess.run(
+        [*weaver, "download", uri, "-o", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert digests(tmp_path) == sdk["downloaded"]
