@@ -105,6 +105,8 @@ SCHEMAS: Final[dict[str, Any]] = {
             "training_mode": {"$ref": "#/components/schemas/TrainingMode"},
             "lora_config": {"$ref": "#/components/schemas/LoraConfig"},
             "user_metadata": {"$ref": "#/components/schemas/Metadata"},
+            "performance_tier": {"type": "string", "enum": ["normal", "fast", "flash"]},
+            "training_max_sequence_length": {"type": "integer", "minimum": 2},
         },
     },
     "ModelStatus": {
@@ -235,6 +237,7 @@ SCHEMAS: Final[dict[str, Any]] = {
             "model_input": {"$ref": "#/components/schemas/ModelInput"},
             "loss_fn_inputs": {"$ref": "#/components/schemas/LossFnInputs"},
             "datum_id": {"type": "string", "maxLength": 128},
+            "metadata": {"$ref": "#/components/schemas/RequestMetadata"},
         },
     },
     "LossFn": {"type": "string", "enum": ["cross_entropy"]},
@@ -264,6 +267,7 @@ SCHEMAS: Final[dict[str, Any]] = {
                 "$ref": "#/components/schemas/ForwardBackwardInput"
             },
             "tensor_transport": {"type": "string"},
+            "metadata": {"$ref": "#/components/schemas/RequestMetadata"},
         },
     },
     "ForwardBackwardRequest": {
@@ -274,6 +278,25 @@ SCHEMAS: Final[dict[str, Any]] = {
             "payload": {"$ref": "#/components/schemas/ForwardBackwardPayload"}
         },
     },
+    "ForwardPayload": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["model_id", "seq_id", "forward_input"],
+        "properties": {
+            "model_id": {"$ref": "#/components/schemas/ResourceId"},
+            "seq_id": {"type": "integer", "minimum": 1},
+            "forward_input": {"$ref": "#/components/schemas/ForwardBackwardInput"},
+            "tensor_transport": {"type": "string"},
+            "metadata": {"$ref": "#/components/schemas/RequestMetadata"},
+        },
+    },
+    "ForwardRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["payload"],
+        "properties": {"payload": {"$ref": "#/components/schemas/ForwardPayload"}},
+    },
+    "RequestMetadata": {"type": "object", "additionalProperties": True},
     "Metrics": {"type": "object", "additionalProperties": {"type": "number"}},
     "LossFnOutput": {
         "type": "object",
@@ -610,6 +633,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "type": "string",
         "enum": [
             "forward_backward",
+            "forward",
             "optim_step",
             "save_checkpoint",
             "load_checkpoint",
@@ -646,6 +670,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     "OperationResult": {
         "x-weaver-result-schemas": {
             "forward_backward": "ForwardBackwardResult",
+            "forward": "ForwardBackwardResult",
             "optim_step": "OptimStepResult",
             "save_checkpoint": "Checkpoint",
             "load_checkpoint": "LoadResult",

@@ -152,7 +152,7 @@ def test_error_response_examples_validate() -> None:
 
 
 def _wire_routes() -> set[tuple[str, str]]:
-    # Every route the wire sheet names, with its method.
+    # Every route the wire sheet names, with its method, and those the official SDK sends.
     return {
         ("post", "/sessions"),
         ("get", "/sessions/{session_id}"),
@@ -163,6 +163,7 @@ def _wire_routes() -> set[tuple[str, str]]:
         ("get", "/models/{model_id}"),
         ("post", "/models/{model_id}/terminate"),
         ("post", "/models/{model_id}/forward-backward-passes"),
+        ("post", "/models/{model_id}/forward-passes"),  # the SDK's forward()
         ("post", "/models/{model_id}/optimizer-steps"),
         ("post", "/models/{model_id}/checkpoints"),
         ("get", "/models/{model_id}/checkpoints"),
@@ -201,7 +202,8 @@ def test_every_wire_route_is_in_the_spec_under_api_v1() -> None:
                                   "organization_id", "project_id"}),
         ("Session", {"id", "tags", "user_metadata", "sdk_version", "created_at", "updated_at"}),
         ("CreateModelRequest", {"model_seq_id", "base_model", "training_mode", "lora_config",
-                                "user_metadata"}),
+                                "user_metadata", "performance_tier",
+                                "training_max_sequence_length"}),
         ("LoraConfig", {"rank", "train_unembed", "train_mlp", "train_attn", "seed"}),
         ("Model", {"id", "base_model", "tokenizer_path"}),
         ("SupportedModel", {"name", "status", "config"}),
@@ -209,9 +211,12 @@ def test_every_wire_route_is_in_the_spec_under_api_v1() -> None:
         ("Pagination", {"total_count"}),
         ("ForwardBackwardRequest", {"payload"}),
         ("ForwardBackwardPayload", {"model_id", "seq_id", "forward_backward_input",
-                                    "tensor_transport"}),
+                                    "tensor_transport", "metadata"}),
+        ("ForwardRequest", {"payload"}),
+        ("ForwardPayload", {"model_id", "seq_id", "forward_input", "tensor_transport",
+                            "metadata"}),
         ("ForwardBackwardInput", {"loss_fn", "data", "loss_fn_config"}),
-        ("Datum", {"model_input", "loss_fn_inputs", "datum_id"}),
+        ("Datum", {"model_input", "loss_fn_inputs", "datum_id", "metadata"}),
         ("ModelInput", {"chunks"}),
         ("EncodedTextChunk", {"type", "tokens"}),
         ("LossFnInputs", {"target_tokens", "weights"}),
@@ -454,6 +459,38 @@ def test_each_operation_kind_names_its_result_schema() -> None:
         assert done in (started, {"$ref": f"#/components/schemas/{name}"}), kind
         at_once += done != started
     assert at_once  # the exports
+
+
+def test_a_forward_pass_is_a_forward_backward_pass_of_the_wire_without_gradients() -> None:
+    fb, fwd = schema("ForwardBackwardPayload"), schema("ForwardPayload")
+    # The same body but for the input's name, whose schema is shared.
+    rename = {"forward_backward_input": "forward_input"}
+    assert {rename.get(k, k) for k in fb["properties"]} == set(fwd["properties"])
+    assert {rename.get(k, k) for k in fb["required"]} == set(fwd["required"])
+    assert fwd["properties"]["forward_input"] == fb["properties"]["forward_backward_input"]
+    assert fwd["additionalProperties"] is False
+    assert schema("ForwardRequest")["properties"]["payload"] == {
+        "$ref": "#/components/schemas/ForwardPayload"
+    }
+    op = SPEC["paths"][API + "/models/{model_id}/forward-passes"]["post"]
+    assert op["operationId"] == "forward"
+    assert "x-weaver-extension" not in op  # today's wire: the official SDK sends it
+    assert "forward()" in op["description"]
+    results = schema("OperationResult")["x-weaver-result-schemas"]
+    assert results["forward"] == results["forward_backward"] == "ForwardBackwardResult"
+
+
+def test_optional_fields_the_official_sdk_sends_are_optional_and_typed() -> None:
+    create = schema("CreateModelRequest")
+    assert create["properties"]["performance_tier"]["enum"] == ["normal", "fast", "flash"]
+    assert create["properties"]["training_max_sequence_length"]["minimum"] == 2
+    for name in ("ForwardBackwardPayload", "ForwardPayload", "Datum"):
+        metadata = schema(name)["properties"]["metadata"]
+        assert metadata["$ref"] == "#/components/schemas/RequestMetadata", name
+        assert "metadata" not in schema(name)["required"], name
+    assert schema("RequestMetadata")["additionalProperties"] is True
+    for name in ("performance_tier", "training_max_sequence_length"):
+        assert name not in create["required"]
 
 
 def test_the_export_body_of_export_hf_is_the_export_body_without_force() -> None:

@@ -248,6 +248,25 @@ def test_reattach_to_an_export_gives_the_artifact() -> None:
             svc.operation("op-1", Checkpoint)
 
 
+def test_reattach_to_a_forward_pass_gives_its_forward_backward_result() -> None:
+    # A forward pass (which the official SDK's forward() starts) has a forward-backward result.
+    result = {
+        "loss_fn_outputs": [{"logprobs": {"data": [-0.5, -2.0], "dtype": "float32"}}],
+        "metrics": {"loss:sum": 2.5},
+    }
+    forward = {"id": "op-1", "status": "done", "kind": "forward", "response": result}
+    fake = FakeWeaver()
+    fake.script("GET", OP, *(json_reply(200, forward) for _ in range(3)))
+    with service(fake) as svc:
+        found = svc.operation("op-1").result()
+        assert isinstance(found, ForwardBackwardResult)
+        assert found.logprobs == ((-0.5, -2.0),)
+        assert found.loss == 2.5
+        assert svc.operation("op-1", ForwardBackwardResult).result() == found
+        with pytest.raises(InvalidArgumentError, match="is a forward operation"):
+            svc.operation("op-1", OptimStepResult)
+
+
 def test_every_result_schema_of_the_spec_has_a_parser() -> None:
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     by_kind = spec["components"]["schemas"]["OperationResult"]["x-weaver-result-schemas"]

@@ -20,6 +20,7 @@ OPERATION = EXAMPLES["Operation"]
 def test_each_operation_post_has_the_result_the_spec_names() -> None:
     assert result_schemas(SCHEMAS) == {
         "forward_backward": "ForwardBackwardResult",
+        "forward": "ForwardBackwardResult",
         "optim_step": "OptimStepResult",
         "save_checkpoint": "Checkpoint",
         "load_checkpoint": "LoadResult",

@@ -13,6 +13,7 @@ from .checkpoint_status import CheckpointStatus
 from .checkpoint_type import CheckpointType
 from .conversion_progress import ConversionProgress
 from .create_model_request import CreateModelRequest
+from .create_model_request_performance_tier import CreateModelRequestPerformanceTier
 from .create_session_request import CreateSessionRequest
 from .datum import Datum
 from .download_descriptor import DownloadDescriptor
@@ -27,6 +28,8 @@ from .forward_backward_input_loss_fn_config import ForwardBackwardInputLossFnCon
 from .forward_backward_payload import ForwardBackwardPayload
 from .forward_backward_request import ForwardBackwardRequest
 from .forward_backward_result import ForwardBackwardResult
+from .forward_payload import ForwardPayload
+from .forward_request import ForwardRequest
 from .heartbeat import Heartbeat
 from .load_checkpoint_request import LoadCheckpointRequest
 from .load_result import LoadResult
@@ -53,6 +56,7 @@ from .optim_step_result import OptimStepResult
 from .pagination import Pagination
 from .pending_info import PendingInfo
 from .pending_resources import PendingResources
+from .request_metadata import RequestMetadata
 from .save_checkpoint_request import SaveCheckpointRequest
 from .session import Session
 from .set_checkpoint_ttl_request import SetCheckpointTtlRequest
@@ -77,6 +81,7 @@ __all__ = (
     "CheckpointType",
     "ConversionProgress",
     "CreateModelRequest",
+    "CreateModelRequestPerformanceTier",
     "CreateSessionRequest",
     "Datum",
     "DownloadDescriptor",
@@ -91,6 +96,8 @@ __all__ = (
     "ForwardBackwardPayload",
     "ForwardBackwardRequest",
     "ForwardBackwardResult",
+    "ForwardPayload",
+    "ForwardRequest",
     "Heartbeat",
     "LoadCheckpointRequest",
     "LoadResult",
@@ -117,6 +124,7 @@ __all__ = (
     "Pagination",
     "PendingInfo",
     "PendingResources",
+    "RequestMetadata",
     "SaveCheckpointRequest",
     "Session",
     "SetCheckpointTtlRequest",

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 
+from ..models.create_model_request_performance_tier import (
+    CreateModelRequestPerformanceTier,
+)
 from ..models.training_mode import TrainingMode
 from ..types import UNSET, Unset
 
@@ -30,6 +33,14 @@ class CreateModelRequest:
         lora_config (LoraConfig | Unset):  Example: {'rank': 8, 'train_unembed': True, 'train_mlp': True, 'train_attn':
             True, 'seed': 0}.
         user_metadata (Metadata | Unset): Free string labels chosen by the user. Example: {'experiment': 'resume-demo'}.
+        performance_tier (CreateModelRequestPerformanceTier | Unset): A throughput tier, sent by the official SDK's
+            `create_model(performance_tier=...)`; the emulator accepts and
+            ignores it.
+             Example: normal.
+        training_max_sequence_length (int | Unset): The longest sequence the model will train on, sent by the official
+            SDK's `create_model(training_max_sequence_length=...)`; the
+            emulator accepts and ignores it.
+             Example: 4096.
     """
 
     model_seq_id: int
@@ -37,6 +48,8 @@ class CreateModelRequest:
     training_mode: TrainingMode | Unset = UNSET
     lora_config: LoraConfig | Unset = UNSET
     user_metadata: Metadata | Unset = UNSET
+    performance_tier: CreateModelRequestPerformanceTier | Unset = UNSET
+    training_max_sequence_length: int | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         model_seq_id = self.model_seq_id
@@ -55,6 +68,12 @@ class CreateModelRequest:
         if not isinstance(self.user_metadata, Unset):
             user_metadata = self.user_metadata.to_dict()
 
+        performance_tier: str | Unset = UNSET
+        if not isinstance(self.performance_tier, Unset):
+            performance_tier = self.performance_tier.value
+
+        training_max_sequence_length = self.training_max_sequence_length
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -69,6 +88,10 @@ class CreateModelRequest:
             field_dict["lora_config"] = lora_config
         if user_metadata is not UNSET:
             field_dict["user_metadata"] = user_metadata
+        if performance_tier is not UNSET:
+            field_dict["performance_tier"] = performance_tier
+        if training_max_sequence_length is not UNSET:
+            field_dict["training_max_sequence_length"] = training_max_sequence_length
 
         return field_dict
 
@@ -103,12 +126,23 @@ class CreateModelRequest:
         else:
             user_metadata = Metadata.from_dict(_user_metadata)
 
+        _performance_tier = d.pop("performance_tier", UNSET)
+        performance_tier: CreateModelRequestPerformanceTier | Unset
+        if isinstance(_performance_tier, Unset):
+            performance_tier = UNSET
+        else:
+            performance_tier = CreateModelRequestPerformanceTier(_performance_tier)
+
+        training_max_sequence_length = d.pop("training_max_sequence_length", UNSET)
+
         create_model_request = cls(
             model_seq_id=model_seq_id,
             base_model=base_model,
             training_mode=training_mode,
             lora_config=lora_config,
             user_metadata=user_metadata,
+            performance_tier=performance_tier,
+            training_max_sequence_length=training_max_sequence_length,
         )
 
         return create_model_request

@@ -10,6 +10,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.loss_fn_inputs import LossFnInputs
     from ..models.model_input import ModelInput
+    from ..models.request_metadata import RequestMetadata
 
 
 T = TypeVar("T", bound="Datum")
@@ -29,11 +30,14 @@ class Datum:
             Example: {'target_tokens': {'data': [11, 12, 13], 'dtype': 'int64'}, 'weights': {'data': [1.0, 1.0, 1.0],
             'dtype': 'float32'}}.
         datum_id (str | Unset):  Example: d-0.
+        metadata (RequestMetadata | Unset): Free-form JSON values the official SDK may attach to a request or a datum;
+            the emulator accepts and ignores them. Example: {'step': 1}.
     """
 
     model_input: ModelInput
     loss_fn_inputs: LossFnInputs
     datum_id: str | Unset = UNSET
+    metadata: RequestMetadata | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         model_input = self.model_input.to_dict()
@@ -41,6 +45,10 @@ class Datum:
         loss_fn_inputs = self.loss_fn_inputs.to_dict()
 
         datum_id = self.datum_id
+
+        metadata: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.metadata, Unset):
+            metadata = self.metadata.to_dict()
 
         field_dict: dict[str, Any] = {}
 
@@ -52,6 +60,8 @@ class Datum:
         )
         if datum_id is not UNSET:
             field_dict["datum_id"] = datum_id
+        if metadata is not UNSET:
+            field_dict["metadata"] = metadata
 
         return field_dict
 
@@ -59,6 +69,7 @@ class Datum:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.loss_fn_inputs import LossFnInputs
         from ..models.model_input import ModelInput
+        from ..models.request_metadata import RequestMetadata
 
         d = dict(src_dict)
         model_input = ModelInput.from_dict(d.pop("model_input"))
@@ -67,10 +78,18 @@ class Datum:
 
         datum_id = d.pop("datum_id", UNSET)
 
+        _metadata = d.pop("metadata", UNSET)
+        metadata: RequestMetadata | Unset
+        if isinstance(_metadata, Unset):
+            metadata = UNSET
+        else:
+            metadata = RequestMetadata.from_dict(_metadata)
+
         datum = cls(
             model_input=model_input,
             loss_fn_inputs=loss_fn_inputs,
             datum_id=datum_id,
+            metadata=metadata,
         )
 
         return datum

@@ -16,7 +16,7 @@ T = TypeVar("T", bound="ForwardBackwardResult")
 
 @_attrs_define
 class ForwardBackwardResult:
-    """The `response` of a done forward-backward operation.
+    """The `response` of a done forward-backward or forward operation.
 
     Example:
         {'loss_fn_outputs': [{'logprobs': {'data': [-5.54, -5.55, -5.54], 'dtype': 'float32'}, 'datum_id': 'd-0'}],

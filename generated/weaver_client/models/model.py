@@ -46,8 +46,8 @@ class Model:
                 state (for example in a restart); it refuses to train it further
                 rather than silently starting from fresh weights.
                  Example: active.
-            next_seq_id (int | Unset): The `seq_id` the model's next forward-backward pass or optimizer
-                step must carry (the highest one used so far plus 1). A client
+            next_seq_id (int | Unset): The `seq_id` the model's next forward-backward pass, forward pass
+                or optimizer step must carry (the highest one used so far plus 1). A client
                 that attaches to an existing model continues from here instead of
                 from 1, which the server would answer with old operations.
                  Example: 1.

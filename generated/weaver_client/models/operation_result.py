@@ -12,7 +12,8 @@ T = TypeVar("T", bound="OperationResult")
 @_attrs_define
 class OperationResult:
     """The result of a done operation. Its shape depends on the kind of
-    operation: ForwardBackwardResult, OptimStepResult, Checkpoint (save),
+    operation: ForwardBackwardResult (forward-backward and forward),
+    OptimStepResult, Checkpoint (save),
     LoadResult (load) or Artifact (export). See the note at the top of
     this file.
 
