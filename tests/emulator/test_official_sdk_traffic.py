@@ -160,3 +160,49 @@ async def test_the_official_sdk_trains_saves_and_loads_on_todays_wire(
         for _ in range(2):
             done = await client.post(f"{API}/models/{model_id}/terminate")
             assert done.status_code < 500, done.text
+
+
+async def test_the_official_sdks_forward_and_optional_fields_on_todays_wire(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(extensions="none")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers=HEADERS
+    ) as client:
+        session = await _json(client, "POST", "/sessions", 201, json={"tags": ["weaver-sdk"]})
+        # create_model(performance_tier=..., training_max_sequence_length=...)
+        model = await _json(
+            client,
+            "POST",
+            f"/sessions/{session['id']}/models",
+            201,
+            json={
+                "model_seq_id": 1,
+                "base_model": "weaver-tiny",
+                "lora_config": {"rank": 32, "train_unembed": True},
+                "performance_tier": "fast",
+                "training_max_sequence_length": 8192,
+            },
+        )
+        model_id = model["id"]
+        sent = {**DATUM, "metadata": {"source": "eval", "index": 0}}
+        replies = []
+        # forward(), then forward_backward(..., metadata=...), as _payloads.py builds them.
+        for seq_id, route, key in (
+            (1, "forward-passes", "forward_input"),
+            (2, "forward-backward-passes", "forward_backward_input"),
+        ):
+            body = {
+                "payload": {
+                    "model_id": model_id,
+                    "seq_id": seq_id,
+                    "tensor_transport": "default",
+                    key: {"loss_fn": "cross_entropy", "data": [sent]},
+                    "metadata": {"step": 1},
+                }
+            }
+            op = await _json(client, "POST", f"/models/{model_id}/{route}", 202, json=body)
+            assert "kind" not in op  # operation-details is an extension, off here
+            replies.append((await _poll(client, op))["response"])
+        assert replies[0] == replies[1]
+        assert replies[0]["metrics"]["loss:sum"] > 0

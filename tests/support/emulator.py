@@ -194,6 +194,12 @@ class Api:
             }
         }
 
+    def forward_body(self, model_id: str, data: list[Json], seq_id: int | None = None) -> Json:
+        """A forward pass: a forward-backward body whose input is called ``forward_input``."""
+        body = self.fb_body(model_id, data, seq_id)
+        body["payload"]["forward_input"] = body["payload"].pop("forward_backward_input")
+        return body
+
     def optim_body(self, model_id: str, adam: Mapping[str, float] | None = None) -> Json:
         return {
             "payload": {
@@ -218,6 +224,17 @@ class Api:
 
     async def forward_backward(self, model_id: str, data: list[Json]) -> Json:
         return await self.done(await self.submit_fb(model_id, data))
+
+    async def submit_forward(self, model_id: str, data: list[Json]) -> Json:
+        return await self.ok(
+            "POST",
+            f"/models/{model_id}/forward-passes",
+            202,
+            json=self.forward_body(model_id, data),
+        )
+
+    async def forward(self, model_id: str, data: list[Json]) -> Json:
+        return await self.done(await self.submit_forward(model_id, data))
 
     async def step(
         self, model_id: str, data: list[Json], adam: Mapping[str, float] | None = None

@@ -57,6 +57,7 @@ SEMANTIC_STATUSES: Mapping[str, tuple[str, ...]] = {
     "create_model": ("400", "422"),
     "terminate_model": ("422",),
     "forward_backward": ("400", "422"),
+    "forward": ("400", "422"),
     "optim_step": ("400", "422"),
     "save_checkpoint": ("422",),
     "load_checkpoint": ("422",),
@@ -79,6 +80,7 @@ GET_OPERATION = "GET /api/v1/operations/{operation_id}"
 LINK_WAIT = 10
 TRAINING = (
     "POST /api/v1/models/{model_id}/forward-backward-passes",
+    "POST /api/v1/models/{model_id}/forward-passes",
     "POST /api/v1/models/{model_id}/optimizer-steps",
 )
 
@@ -143,7 +145,8 @@ def trainable(body: Any, model_id: Any, vocab_size: int = 256) -> dict[str, Any]
     if not isinstance(payload, dict) or not isinstance(model_id, str):
         return None
     payload = {**payload, "model_id": model_id}
-    fb_input = payload.get("forward_backward_input")
+    key = "forward_input" if "forward_input" in payload else "forward_backward_input"
+    fb_input = payload.get(key)
     if isinstance(fb_input, dict) and isinstance(fb_input.get("data"), list):
         data = []
         for item in fb_input["data"]:
@@ -172,7 +175,7 @@ def trainable(body: Any, model_id: Any, vocab_size: int = 256) -> dict[str, Any]
                     },
                 }
             )
-        payload["forward_backward_input"] = {**fb_input, "data": data}
+        payload[key] = {**fb_input, "data": data}
     return {**body, "payload": payload}
 
 

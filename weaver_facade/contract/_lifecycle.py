@@ -209,6 +209,7 @@ _KIND_WORD = {
     "load_checkpoint": "load",
     "save_checkpoint": "save",
     "forward_backward": "forward-backward",
+    "forward": "forward",
     "optim_step": "optimizer step",
     "export_checkpoint": "export",
 }

@@ -303,29 +303,38 @@ def _operation_post(schema: str, action: Callable[[Emulator, str, str, Any], Rep
     return handler
 
 
-async def forward_backward(request: Request, emu: Emulator, tenant: str) -> Reply:
-    model_id = _path_id(request, "model_id")
-    key = _idempotency_key(request)
-    body = await _body(request, "ForwardBackwardRequest")
+def _training_pass(schema: str, kind: str) -> Handler:
+    """A forward-backward (or forward) pass: its batch is converted before the store's
+    lock is taken, and a large one on a worker thread."""
 
-    def submit() -> Reply:
-        # Fingerprinting and converting every token come first: the store's lock, which
-        # the event loop waits for, is not held meanwhile.
-        batch = emu.prepare_batch(tenant, model_id, body)
-        request_fingerprint = _fingerprint(request, body)
-        return emu.idempotent(
-            tenant,
-            key,
-            request_fingerprint,
-            lambda: emu.forward_backward(tenant, model_id, body, batch),
-            returns_operation=True,
-        )
+    async def handler(request: Request, emu: Emulator, tenant: str) -> Reply:
+        model_id = _path_id(request, "model_id")
+        key = _idempotency_key(request)
+        body = await _body(request, schema)
+        run = emu.forward if kind == "forward" else emu.forward_backward
 
-    if len(await request.body()) > INLINE_CHECK_BYTES:
-        return await run_in_threadpool(submit)  # a large batch takes long to prepare
-    return submit()
+        def submit() -> Reply:
+            # Fingerprinting and converting every token come first: the store's lock, which
+            # the event loop waits for, is not held meanwhile.
+            batch = emu.prepare_batch(tenant, model_id, body, kind)
+            request_fingerprint = _fingerprint(request, body)
+            return emu.idempotent(
+                tenant,
+                key,
+                request_fingerprint,
+                lambda: run(tenant, model_id, body, batch),
+                returns_operation=True,
+            )
+
+        if len(await request.body()) > INLINE_CHECK_BYTES:
+            return await run_in_threadpool(submit)  # a large batch takes long to prepare
+        return submit()
+
+    return handler
 
 
+forward_backward = _training_pass("ForwardBackwardRequest", "forward_backward")
+forward = _training_pass("ForwardRequest", "forward")
 optim_step = _operation_post("OptimStepRequest", Emulator.optim_step)
 save_checkpoint = _operation_post("SaveCheckpointRequest", Emulator.save_checkpoint)
 load_checkpoint = _operation_post("LoadCheckpointRequest", Emulator.load_checkpoint)
@@ -457,6 +466,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/models/{model_id}", get_model),
     ("POST", "/models/{model_id}/terminate", terminate_model),
     ("POST", "/models/{model_id}/forward-backward-passes", forward_backward),
+    ("POST", "/models/{model_id}/forward-passes", forward),
     ("POST", "/models/{model_id}/optimizer-steps", optim_step),
     ("POST", "/models/{model_id}/checkpoints", save_checkpoint),
     ("GET", "/models/{model_id}/checkpoints", list_checkpoints),

@@ -54,9 +54,9 @@ _UVICORN_STARTUP_FAILURE = 3
     "latency",
     multiple=True,
     metavar="KIND=SECONDS",
-    help="Artificial work per operation kind: forward_backward, optim_step, save_checkpoint, "
-    "load_checkpoint, export_checkpoint, export_model_weights (spread over the export's "
-    "blocks, so its progress shows). Repeatable.",
+    help="Artificial work per operation kind: forward_backward, forward, optim_step, "
+    "save_checkpoint, load_checkpoint, export_checkpoint, export_model_weights (spread over "
+    "the export's blocks, so its progress shows). Repeatable.",
 )
 @click.option(
     "--fault",

@@ -13,6 +13,7 @@ from weaver_client import limits
 
 OperationKind = Literal[
     "forward_backward",
+    "forward",
     "optim_step",
     "save_checkpoint",
     "load_checkpoint",

@@ -17,8 +17,6 @@ from ._trainer import IGNORE_INDEX, AdamParams, Datum
 
 __all__ = ["adam_params", "datums"]
 
-_DATA = "body.payload.forward_backward_input.data"
-
 # A float32 rounds to infinity from here on (its largest value plus half a step).
 _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 _INT_BITS = {"int32": 32, "int64": 64}
@@ -56,7 +54,12 @@ def _flatten(values: Sequence[Any]) -> list[Any]:
     return out
 
 
-def datums(data: Sequence[Mapping[str, Any]], vocab_size: int) -> list[Datum]:
+def datums(
+    data: Sequence[Mapping[str, Any]], vocab_size: int, input_key: str = "forward_backward_input"
+) -> list[Datum]:
+    """``data`` of the request's ``input_key`` (``forward_backward_input`` or
+    ``forward_input``, which errors name) as trainer inputs."""
+    where = f"body.payload.{input_key}.data"
     out: list[Datum] = []
     for i, datum in enumerate(data):
         tokens: list[int] = []
@@ -65,7 +68,7 @@ def datums(data: Sequence[Mapping[str, Any]], vocab_size: int) -> list[Datum]:
         for pos, token in enumerate(tokens):
             if token >= vocab_size:
                 raise invalid(
-                    f"{_DATA}[{i}].model_input",
+                    f"{where}[{i}].model_input",
                     f"datum {i}, position {pos}: token {token} is outside the vocabulary "
                     f"(0..{vocab_size - 1})",
                 )
@@ -75,7 +78,7 @@ def datums(data: Sequence[Mapping[str, Any]], vocab_size: int) -> list[Datum]:
         for name, values in (("target_tokens", targets_raw), ("weights", weights_raw)):
             if len(values) != len(tokens):
                 raise invalid(
-                    f"{_DATA}[{i}].loss_fn_inputs.{name}",
+                    f"{where}[{i}].loss_fn_inputs.{name}",
                     f"datum {i} has {len(values)} values, expected {len(tokens)} "
                     "(one per input token)",
                 )
@@ -83,7 +86,7 @@ def datums(data: Sequence[Mapping[str, Any]], vocab_size: int) -> list[Datum]:
             if values and not _all_fit(values, dtype):
                 pos, value = next((p, v) for p, v in enumerate(values) if not _fits(v, dtype))
                 raise invalid(
-                    f"{_DATA}[{i}].loss_fn_inputs.{name}.data",
+                    f"{where}[{i}].loss_fn_inputs.{name}.data",
                     f"datum {i}, position {pos}: {value} does not fit dtype {dtype}",
                 )
         targets: list[int] = []
@@ -91,7 +94,7 @@ def datums(data: Sequence[Mapping[str, Any]], vocab_size: int) -> list[Datum]:
             whole = isinstance(t, int) or (isinstance(t, float) and t.is_integer())
             if not whole or not (t == IGNORE_INDEX or 0 <= t < vocab_size):
                 raise invalid(
-                    f"{_DATA}[{i}].loss_fn_inputs.target_tokens.data",
+                    f"{where}[{i}].loss_fn_inputs.target_tokens.data",
                     f"datum {i}, position {pos}: target {t} must be a token id in "
                     f"0..{vocab_size - 1} or {IGNORE_INDEX} (ignored)",
                 )
@@ -104,7 +107,7 @@ def datums(data: Sequence[Mapping[str, Any]], vocab_size: int) -> list[Datum]:
                 value = math.inf
             if not math.isfinite(value):
                 raise invalid(
-                    f"{_DATA}[{i}].loss_fn_inputs.weights.data",
+                    f"{where}[{i}].loss_fn_inputs.weights.data",
                     f"datum {i}, position {pos}: weight must be a finite number",
                 )
             weights.append(value)

@@ -48,6 +48,8 @@ _PATH = re.compile(r"weaver://(?P<model>[^/]+)/checkpoints/(?P<name>[^/]+)")
 _CURSOR = re.compile(r"after:(?P<seq>[0-9]{1,18})")
 _TERMINAL = ("done", "error")
 _DEFAULT_LORA_RANK = 32
+# Where a training pass's batch is, per kind.
+_INPUT_KEYS = {"forward_backward": "forward_backward_input", "forward": "forward_input"}
 _INTERRUPTED = (
     "the operation was interrupted by a restart of the server before it finished; "
     "the model's in-memory training state was lost"
@@ -629,22 +631,41 @@ class Emulator:
             )
         return model, existing
 
-    def prepare_batch(self, tenant: str, model_id: str, body: Mapping[str, Any]) -> Batch:
-        """Fingerprint and convert a forward-backward request, most of a large batch's
-        cost, without the store's lock."""
-        fp = fingerprint("forward_backward", canonical(body))
+    def prepare_batch(
+        self, tenant: str, model_id: str, body: Mapping[str, Any], kind: str = "forward_backward"
+    ) -> Batch:
+        """Fingerprint and convert a forward-backward (or, with ``kind="forward"``, a
+        forward) request, most of a large batch's cost, without the store's lock."""
+        fp = fingerprint(kind, canonical(body))
+        key = _INPUT_KEYS[kind]
         try:
             spec = BASE_MODELS[self._model_row(tenant, model_id)["base_model"]]
-            data = body["payload"]["forward_backward_input"]["data"]
-            return Batch(fp, datums(data, spec.vocab_size), None)
+            data = body["payload"][key]["data"]
+            return Batch(fp, datums(data, spec.vocab_size, key), None)
         except ApiError as exc:
             return Batch(fp, [], exc)
 
     def forward_backward(
         self, tenant: str, model_id: str, body: Mapping[str, Any], prepared: Batch | None = None
     ) -> Reply:
+        return self._training_pass("forward_backward", tenant, model_id, body, prepared)
+
+    def forward(
+        self, tenant: str, model_id: str, body: Mapping[str, Any], prepared: Batch | None = None
+    ) -> Reply:
+        """A forward-backward pass without its gradients: the same loss and logprobs."""
+        return self._training_pass("forward", tenant, model_id, body, prepared)
+
+    def _training_pass(
+        self,
+        kind: str,
+        tenant: str,
+        model_id: str,
+        body: Mapping[str, Any],
+        prepared: Batch | None,
+    ) -> Reply:
         if prepared is None:
-            prepared = self.prepare_batch(tenant, model_id, body)
+            prepared = self.prepare_batch(tenant, model_id, body, kind)
         batch = prepared.datums
         with self.store.transaction():
             model, existing = self._training_op(tenant, model_id, body, prepared.fingerprint)
@@ -654,15 +675,13 @@ class Emulator:
             if prepared.refusal is not None:  # refused after the checks that came first
                 raise prepared.refusal
             fp = prepared.fingerprint
-            fb_input = body["payload"]["forward_backward_input"]
-            ids = [d.get("datum_id") for d in fb_input["data"]]
+            ids = [d.get("datum_id") for d in body["payload"][_INPUT_KEYS[kind]]["data"]]
             seq = str(int(body["payload"]["seq_id"]))
-            op = self._new_operation(
-                tenant, model_id, "forward_backward", seq_id=seq, request_fingerprint=fp
-            )
+            op = self._new_operation(tenant, model_id, kind, seq_id=seq, request_fingerprint=fp)
 
             def work(trainer: Trainer) -> Outcome:
-                out = trainer.forward_backward(batch)
+                run = trainer.forward if kind == "forward" else trainer.forward_backward
+                out = run(batch)
                 outputs: list[dict[str, Any]] = []
                 for logprobs, datum_id in zip(out.logprobs, ids, strict=True):
                     item: dict[str, Any] = {

@@ -167,9 +167,19 @@ class Trainer:
         return self.params["embedding"]
 
     def forward_backward(self, data: list[Datum]) -> ForwardBackwardOutput:
+        """The loss and logprobs of ``data``; its gradients are added to those the next
+        optimizer step applies."""
+        return self._pass(data, accumulate=True)
+
+    def forward(self, data: list[Datum]) -> ForwardBackwardOutput:
+        """What ``forward_backward`` answers for ``data``, leaving the gradients alone."""
+        return self._pass(data, accumulate=False)
+
+    def _pass(self, data: list[Datum], *, accumulate: bool) -> ForwardBackwardOutput:
         embedding = self._embedding()
         w, a, b = self._unembedding()
-        grads = {k: np.zeros_like(p) for k, p in self.params.items()}
+        # A forward pass computes no gradients (and allocates none: weaver-large's are big).
+        grads = {k: np.zeros_like(p) for k, p in self.params.items()} if accumulate else {}
         logprobs_out: list[F32] = []
         loss_sum = 0.0
         weight_sum = 0.0
@@ -194,6 +204,8 @@ class Trainer:
                 loss_sum += float(-(wts * target_logp.astype(np.float64)).sum())
                 weight_sum += float(wts.sum())
                 counted += int(keep.sum())
+                if not accumulate:
+                    continue
                 # d loss / d logits = w * (softmax - onehot), rows with weight 0 vanish.
                 g = np.exp(logp)
                 g[rows, datum.targets[rows]] -= np.float32(1.0)
@@ -210,9 +222,10 @@ class Trainer:
                     np.add.at(grads["embedding"], datum.tokens, dh)
         if not np.isfinite(loss_sum) or not all(np.isfinite(g).all() for g in grads.values()):
             raise NonFiniteError("the loss or its gradients are not finite")
-        if self.grads is None:
+        if accumulate and self.grads is None:
             self.grads = grads
-        else:
+        elif accumulate:
+            assert self.grads is not None
             for k, g in grads.items():
                 self.grads[k] += g
         return ForwardBackwardOutput(logprobs_out, loss_sum, weight_sum, counted)
