@@ -85,6 +85,30 @@ def main() -> None:
         other.load_state_with_optimizer(plan["facade_checkpoint"])
         out["losses_from_facade_checkpoint"] = train(other, after, rate)
 
+        # A forward pass beside a forward-backward pass (with request metadata) on the same
+        # weights, on a model created with a performance tier; then one optimizer step, which
+        # must see the forward-backward's gradients only: a twin model without the forward
+        # pass (and without the tier) must come out the same.
+        probe, next_probe = [datum(r) for r in before[0]], [datum(r) for r in after[0]]
+        tiered = service.create_model(
+            base_model=plan["base_model"], lora_config=LoraConfig(rank=8), performance_tier="normal"
+        )
+        twin = service.create_model(base_model=plan["base_model"], lora_config=LoraConfig(rank=8))
+        fb = tiered.forward_backward(probe, "cross_entropy", metadata={"step": 1})
+        forward = tiered.forward(probe, "cross_entropy")
+        tiered.optim_step(AdamParams(learning_rate=rate))
+        twin_fb = twin.forward_backward(probe, "cross_entropy")
+        twin.optim_step(AdamParams(learning_rate=rate))
+        out["forward"] = {
+            "loss": forward["metrics"]["loss:sum"],
+            "logprobs": [o["logprobs"]["data"] for o in forward["loss_fn_outputs"]],
+            "fb_loss": fb["metrics"]["loss:sum"],
+            "fb_logprobs": [o["logprobs"]["data"] for o in fb["loss_fn_outputs"]],
+            "twin_fb_loss": twin_fb["metrics"]["loss:sum"],
+            "next_loss": tiered.forward(next_probe, "cross_entropy")["metrics"]["loss:sum"],
+            "twin_next_loss": twin.forward(next_probe, "cross_entropy")["metrics"]["loss:sum"],
+        }
+
         artifact = trainer.export_weights(checkpoint=saved)
         out["artifact"] = {"id": artifact.id, "kind": artifact.kind, "uri": artifact.uri}
         again = trainer.export_weights(checkpoint=saved)

@@ -5,7 +5,9 @@ The SDK runs in a venv of its own (``.venv-official-sdk``, built once from
 extensions and with authentication on, as the real service is. Each check holds
 what one client did against what the other, or the server's files, shows:
 checkpoints saved by either resume in the other to the same losses, bit for bit,
-and both download the same artifact bytes. The SDK also runs its own CLI.
+and both download the same artifact bytes. The SDK's ``forward()`` scores as a
+forward-backward pass and leaves no gradient; its optional ``performance_tier``
+and request ``metadata`` are accepted. The SDK also runs its own CLI.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from typing import Any
 
 import pytest
 
+from tests.emulator.test_training import reference_loss
+from tests.support.emulator import datum
 from weaver_facade import AdamParams, Datum, ServiceClient, TrainingClient
 from weaver_facade.emulator import RunningEmulator, run_emulator
+from weaver_facade.emulator._base_models import base_weights
 
 pytestmark = pytest.mark.slow
 
@@ -160,6 +165,30 @@ def test_the_facade_resumes_an_sdk_checkpoint_to_the_sdk_losses(
     assert checkpoint.ttl_seconds == 7200  # the SDK's TTL change, read back by the facade
     resumed = facade.create_training_client_from_state(checkpoint.path)
     assert train(resumed, AFTER) == sdk["losses_after"]
+
+
+def test_the_sdks_forward_pass_scores_as_forward_backward_and_leaves_no_gradient(
+    sdk: dict[str, Any], facade: ServiceClient
+) -> None:
+    forward = sdk["forward"]
+    probe = [datum(r["tokens"], r["targets"], r["weights"]) for r in BEFORE[0]]
+    # Independent of the emulator's trainer: the base weights scored by numpy in float64 (a
+    # new LoRA model's update is zero), and the facade's forward-backward on a new model.
+    expected = reference_loss(probe, *base_weights(BASE_MODEL))
+    assert forward["loss"] == pytest.approx(expected, rel=1e-4)
+    fresh = facade.create_training_client(BASE_MODEL, lora_rank=8)
+    rows = [Datum(tokens=r["tokens"], target_tokens=r["targets"], weights=r["weights"])
+            for r in BEFORE[0]]  # fmt: skip
+    assert fresh.forward_backward(rows).loss == forward["loss"]
+    # On the same weights, forward and forward-backward (sent with metadata) agree exactly.
+    assert forward["loss"] == forward["fb_loss"] == forward["twin_fb_loss"]
+    assert forward["logprobs"] == forward["fb_logprobs"]
+    # The optimizer step after it saw the forward-backward's gradients alone.
+    assert forward["next_loss"] == forward["twin_next_loss"]
+    assert forward["next_loss"] != reference_loss(
+        [datum(r["tokens"], r["targets"], r["weights"]) for r in AFTER[0]],
+        *base_weights(BASE_MODEL),
+    ), "the step changed the weights"
 
 
 def test_both_download_the_same_artifact(
