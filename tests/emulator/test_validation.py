@@ -385,8 +385,9 @@ async def test_refused_bodies_are_explained_off_the_event_loop(
     assert loop_thread not in threads
 
 
+@pytest.mark.parametrize("route", ["forward-backward-passes", "forward-passes"])
 async def test_a_large_batch_is_converted_off_the_event_loop_and_the_store_lock(
-    app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch
+    app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
     # A batch of 64 sequences of 4,096 tokens (3.7 MB, within the spec's bounds) takes half
     # a second to fingerprint and convert; the event loop and every request that reads the
@@ -397,18 +398,19 @@ async def test_a_large_batch_is_converted_off_the_event_loop_and_the_store_lock(
     seen: list[tuple[str, bool]] = []
     real = _inputs.datums
 
-    def recording(data: Any, vocab_size: int) -> Any:
+    def recording(data: Any, vocab_size: int, input_key: str) -> Any:
         seen.append((threading.current_thread().name, lock._is_owned()))
-        return real(data, vocab_size)
+        return real(data, vocab_size, input_key)
 
     monkeypatch.setattr(_service, "datums", recording)
     model_id = await api.model()
     loop_thread = threading.current_thread().name
-    path = f"/models/{model_id}/forward-backward-passes"
-    small = api.fb_body(model_id, batch())
+    path = f"/models/{model_id}/{route}"
+    body = api.fb_body if route == "forward-backward-passes" else api.forward_body
+    small = body(model_id, batch())
     await api.ok("POST", path, 202, json=small, headers={"Idempotency-Key": "small-batch"})
     tokens = [i % 256 for i in range(4096)]
-    large = api.fb_body(model_id, [datum(tokens, tokens) for _ in range(16)])
+    large = body(model_id, [datum(tokens, tokens) for _ in range(16)])
     assert len(json.dumps(large)) > 64 * 1024
     # With a key, as the facade sends it: its record is written in the same transaction.
     op = await api.ok("POST", path, 202, json=large, headers={"Idempotency-Key": "large-batch"})
