@@ -222,13 +222,16 @@ class Trainer:
                     np.add.at(grads["embedding"], datum.tokens, dh)
         if not np.isfinite(loss_sum) or not all(np.isfinite(g).all() for g in grads.values()):
             raise NonFiniteError("the loss or its gradients are not finite")
-        if accumulate and self.grads is None:
+        if accumulate:
+            self._accumulate(grads)
+        return ForwardBackwardOutput(logprobs_out, loss_sum, weight_sum, counted)
+
+    def _accumulate(self, grads: dict[str, F32]) -> None:
+        if self.grads is None:
             self.grads = grads
-        elif accumulate:
-            assert self.grads is not None
+        else:
             for k, g in grads.items():
                 self.grads[k] += g
-        return ForwardBackwardOutput(logprobs_out, loss_sum, weight_sum, counted)
 
     def optim_step(self, adam: AdamParams) -> dict[str, float]:
         """AdamW (decoupled weight decay) on the accumulated gradients, then clear them."""
