@@ -279,7 +279,8 @@ class Emulator:
         with self.store.transaction():
             self._session_row(tenant, session_id)
             existing = self.store.one(
-                "SELECT * FROM models WHERE session_id=? AND model_seq_id=?", (session_id, seq)
+                "SELECT * FROM models WHERE session_id=? AND model_seq_id=? AND status='active'",
+                (session_id, seq),
             )
             if existing is not None:
                 if existing["fingerprint"] != fp:
