@@ -68,6 +68,9 @@ def main() -> None:
             base_model=plan["base_model"], lora_config=LoraConfig(rank=8)
         )
         out["model_id"] = trainer.model_id
+        tokenizer = trainer.get_tokenizer()
+        out["tokenized"] = tokenizer.encode(plan["text"], add_special_tokens=False)
+        out["detokenized"] = tokenizer.decode(out["tokenized"])
         out["losses_before"] = train(trainer, before, rate)
         saved = trainer.save_state(name="sdk-saved", checkpoint_type="weight_and_optimizer")
         out["checkpoint"] = {"id": saved.id, "path": saved.path, "type": saved.checkpoint_type}

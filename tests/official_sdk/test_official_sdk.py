@@ -32,6 +32,7 @@ VENV = ROOT / ".venv-official-sdk"
 KEY = "official-sdk-test-key-5e1a"
 BASE_MODEL = "weaver-tiny"
 RATE = 0.05
+TEXT = "the cat sat on the mat. Été ✓"
 
 
 def rows(step: int) -> list[dict[str, Any]]:
@@ -116,6 +117,7 @@ def sdk(
 ) -> dict[str, Any]:
     plan = {
         "base_model": BASE_MODEL,
+        "text": TEXT,
         "learning_rate": RATE,
         "before": BEFORE,
         "after": AFTER,
@@ -143,6 +145,13 @@ def test_the_sdk_resumes_its_own_checkpoint_exactly(sdk: dict[str, Any]) -> None
     assert sdk["weights_only_load"]["include_optimizer"] is False
     assert sdk["checkpoint"]["path"] in sdk["listed"]
     assert sdk["ttl_reply"]["ttl_seconds"] == 7200
+
+
+def test_the_sdk_tokenizer_reads_text_as_bytes(sdk: dict[str, Any]) -> None:
+    # get_tokenizer() loads the Model reply's tokenizer_path with transformers; the
+    # emulator's models read UTF-8 bytes, as datum_from_tokens(list(b"...")) does.
+    assert sdk["tokenized"] == list(TEXT.encode("utf-8"))
+    assert sdk["detokenized"] == TEXT
 
 
 def test_the_sdk_resumes_a_facade_checkpoint_to_the_facade_losses(

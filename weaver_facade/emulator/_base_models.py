@@ -20,7 +20,6 @@ class BaseModelSpec:
     vocab_size: int
     hidden_size: int
     max_lora_rank: int
-    tokenizer_path: str
 
     def config_json(self) -> dict[str, object]:
         return {
@@ -39,9 +38,9 @@ class BaseModelSpec:
 BASE_MODELS: dict[str, BaseModelSpec] = {
     spec.name: spec
     for spec in (
-        BaseModelSpec("weaver-tiny", 256, 16, 256, "weaver://tokenizers/byte-256"),
-        BaseModelSpec("weaver-large-vocab", 151936, 32, 64, "weaver://tokenizers/bpe-151936"),
-        BaseModelSpec("weaver-large", 151936, 896, 64, "weaver://tokenizers/bpe-151936"),
+        BaseModelSpec("weaver-tiny", 256, 16, 256),
+        BaseModelSpec("weaver-large-vocab", 151936, 32, 64),
+        BaseModelSpec("weaver-large", 151936, 896, 64),
     )
 }
 

@@ -35,6 +35,7 @@ from ._longpoll import Waiters, revision
 from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
 from ._storage import UrlSigner, load_secret
 from ._store import Row, Store, write_atomically
+from ._tokenizer import write_byte_tokenizer
 from ._trainer import TRAINED_PARTS, Datum, NonFiniteError, Trainer
 from ._worker import Job, Scheduler
 
@@ -110,6 +111,7 @@ class Emulator:
         self._closed = False
         self.signer = UrlSigner(load_secret(self.store.data_dir), config.url_ttl, config.clock)
         self.artifacts = Artifacts(self)
+        self.tokenizer_path = str(write_byte_tokenizer(self.store.data_dir / "tokenizers" / "byte"))
         self._recover()
 
     def now(self) -> float:
@@ -290,7 +292,7 @@ class Emulator:
                         "with a different request",
                         field="body.model_seq_id",
                     )
-                return 201, render_model(existing, self._next_seq_id(existing["id"]))
+                return 201, self._model_reply(existing)
             row = {
                 "id": _new_id("m"),
                 "tenant": tenant,
@@ -305,7 +307,10 @@ class Emulator:
                 "created_at": self.now(),
             }
             self.store.insert("models", row)
-        return 201, render_model(row, 1)
+        return 201, self._model_reply(row)
+
+    def _model_reply(self, row: Row) -> dict[str, Any]:
+        return render_model(row, self._next_seq_id(row["id"]), self.tokenizer_path)
 
     def _next_seq_id(self, model_id: str) -> int:
         # seq_ids are stored as text (JSON integers are unbounded), so take the max in Python.
@@ -332,7 +337,7 @@ class Emulator:
             )
 
     def get_model(self, tenant: str, model_id: str) -> Reply:
-        return 200, render_model(self._model_row(tenant, model_id), self._next_seq_id(model_id))
+        return 200, self._model_reply(self._model_row(tenant, model_id))
 
     def terminate_model(self, tenant: str, model_id: str) -> Reply:
         with self.store.transaction():
@@ -341,7 +346,7 @@ class Emulator:
             row = self._model_row(tenant, model_id)
         with self._trainers_lock:
             self._trainers.pop(model_id, None)
-        return 200, render_model(row, self._next_seq_id(model_id))
+        return 200, self._model_reply(row)
 
     def list_models(self, tenant: str, limit: int, offset: int) -> Reply:
         """The tenant's models, oldest first (rowid is the insertion order)."""
@@ -354,7 +359,7 @@ class Emulator:
                     "SELECT * FROM models WHERE tenant=? ORDER BY rowid LIMIT ? OFFSET ?",
                     (tenant, limit, offset),
                 )
-            items = [render_model(row, self._next_seq_id(row["id"])) for row in rows]
+            items = [self._model_reply(row) for row in rows]
         return 200, {"items": items, "pagination": {"total_count": total}}
 
     def list_supported_models(self, limit: int, offset: int) -> Reply:
