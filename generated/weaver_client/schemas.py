@@ -342,7 +342,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "CheckpointStatus": {
         "type": "string",
-        "enum": ["pending", "completed", "failed", "deleted"],
+        "enum": ["pending", "completed", "failed", "error", "deleted"],
     },
     "SaveCheckpointRequest": {
         "type": "object",
