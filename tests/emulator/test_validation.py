@@ -166,6 +166,19 @@ async def test_the_emulator_s_capacity_is_a_server_refusal_naming_model_and_limi
     )
     assert body["details"]["field"].endswith("data[1].model_input")
 
+    # datum_id: up to the official SDK's 255 characters.
+    named = [{**datum([1], [2]), "datum_id": "d" * 255}]
+    op = await api.ok("POST", path, 202, json=api.fb_body(model_id, named))
+    result = (await api.wait(op))["response"]
+    assert result["loss_fn_outputs"][0]["datum_id"] == "d" * 255
+    named[0]["datum_id"] += "d"
+    assert_error(
+        await api.request("POST", path, json=api.fb_body(model_id, named)),
+        400,
+        "invalid_request",
+        "data[0].datum_id",
+    )
+
     await api.ok("POST", path, 202, json=api.fb_body(model_id, [datum([1], [2])] * 256))
     assert_error(
         await api.request("POST", path, json=api.fb_body(model_id, [datum([1], [2])] * 257)),
