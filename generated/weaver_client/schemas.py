@@ -176,15 +176,10 @@ SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "data": {
                 "type": "array",
-                "maxItems": 65536,
                 "items": {
                     "anyOf": [
                         {"type": "number"},
-                        {
-                            "type": "array",
-                            "maxItems": 65536,
-                            "items": {"type": "number"},
-                        },
+                        {"type": "array", "items": {"type": "number"}},
                     ]
                 },
             },
@@ -200,7 +195,6 @@ SCHEMAS: Final[dict[str, Any]] = {
             "tokens": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 4096,
                 "items": {"type": "integer", "minimum": 0},
             },
         },
@@ -213,7 +207,6 @@ SCHEMAS: Final[dict[str, Any]] = {
             "chunks": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 16,
                 "items": {"$ref": "#/components/schemas/EncodedTextChunk"},
             }
         },
@@ -234,7 +227,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "model_input": {"$ref": "#/components/schemas/ModelInput"},
             "loss_fn_inputs": {"$ref": "#/components/schemas/LossFnInputs"},
-            "datum_id": {"type": "string", "maxLength": 128},
+            "datum_id": {"type": "string", "maxLength": 255},
         },
     },
     "LossFn": {"type": "string", "enum": ["cross_entropy"]},
@@ -247,7 +240,6 @@ SCHEMAS: Final[dict[str, Any]] = {
             "data": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 256,
                 "items": {"$ref": "#/components/schemas/Datum"},
             },
             "loss_fn_config": {"type": "object", "additionalProperties": True},

@@ -217,6 +217,8 @@ async def test_supported_models_lists_small_and_large_vocabularies(api: Api) -> 
         assert item["status"] in ("available", "healthy")
         assert item["config"]["hidden_size"] >= 1
         assert item["config"]["max_lora_rank"] >= 1
+    # The emulator's capacity that README states: 4096 tokens per sequence, each model.
+    assert {item["config"]["max_sequence_length"] for item in listing["items"]} == {4096}
 
     first = await api.ok("GET", "/supported-models", params={"limit": 1})
     second = await api.ok("GET", "/supported-models", params={"limit": 1, "offset": 1})

@@ -20,12 +20,16 @@ class BaseModelSpec:
     vocab_size: int
     hidden_size: int
     max_lora_rank: int
+    # The most tokens of one Datum: this emulator's capacity, not the wire's (which sets
+    # none; the real service trains contexts of 32k tokens and more).
+    max_sequence_length: int = 4096
 
     def config_json(self) -> dict[str, object]:
         return {
             "vocab_size": self.vocab_size,
             "hidden_size": self.hidden_size,
             "max_lora_rank": self.max_lora_rank,
+            "max_sequence_length": self.max_sequence_length,
             "architecture": "embedding-unembedding",
         }
 

@@ -642,7 +642,7 @@ class Emulator:
         try:
             spec = BASE_MODELS[self._model_row(tenant, model_id)["base_model"]]
             data = body["payload"]["forward_backward_input"]["data"]
-            return Batch(fp, datums(data, spec.vocab_size), None)
+            return Batch(fp, datums(data, spec), None)
         except ApiError as exc:
             return Batch(fp, [], exc)
 
