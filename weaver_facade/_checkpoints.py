@@ -73,7 +73,8 @@ class CheckpointType(enum.StrEnum):
 
 
 class CheckpointStatus(enum.StrEnum):
-    """A checkpoint's lifecycle: ``pending`` while saving, then ``completed`` (or ``failed``)."""
+    """A checkpoint's lifecycle: ``pending`` while saving, then ``completed`` (or ``failed``,
+    also for a server that says ``error``)."""
 
     PENDING = "pending"
     COMPLETED = "completed"
@@ -280,6 +281,7 @@ def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath
 # Keyed by value: the generated enums are StrEnums, equal to (and hashed as) their values.
 _TYPES: dict[str, CheckpointType] = {t.value: t for t in CheckpointType}
 _STATUSES: dict[str, CheckpointStatus] = {s.value: s for s in CheckpointStatus}
+_STATUSES["error"] = CheckpointStatus.FAILED  # another server's word for it
 
 
 def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "") -> Checkpoint:

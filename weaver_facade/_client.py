@@ -110,8 +110,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 4
 HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
-# A heartbeat is one attempt, as the real SDK's: the next beat is its retry, and one
-# abandoned by close() ends with that attempt.
+# A heartbeat is one attempt (the official SDK retries it like any POST): the next beat
+# is its retry, and one abandoned by close() ends with that attempt.
 ONE_BEAT = CallOptions(max_retries=0)
 
 

@@ -124,10 +124,10 @@ def _check_data(data: object) -> list[Datum]:
     if not isinstance(data, Sequence) or isinstance(data, str | bytes):
         raise InvalidDatumError(f"forward_backward takes a sequence of Datum, got {data!r:.80}")
     items = list(data)
+    # The wire bounds only the least; the server decides how large a batch it takes.
     low = limits.FORWARD_BACKWARD_INPUT_DATA_MIN_ITEMS
-    high = limits.FORWARD_BACKWARD_INPUT_DATA_MAX_ITEMS
-    if not low <= len(items) <= high:
-        raise InvalidDatumError(f"forward_backward takes {low} to {high} data, got {len(items)}")
+    if len(items) < low:
+        raise InvalidDatumError(f"forward_backward takes at least {low} Datum, got {len(items)}")
     for i, datum in enumerate(items):
         if not isinstance(datum, Datum):
             raise InvalidDatumError(
@@ -462,7 +462,9 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """Compute the loss on ``data`` and accumulate gradients until the next ``optim_step``.
 
         Args:
-            data: 1 to 256 ``Datum`` (see ``datum_from_tokens``).
+            data: At least 1 ``Datum`` (see ``datum_from_tokens``); the server decides
+                the most, and refuses a larger batch or a longer sequence than it takes
+                with ``BadRequestError``.
             loss_fn: The loss; only ``"cross_entropy"``.
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """

@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 IGNORE_INDEX = -100
-MAX_TOKENS = limits.ENCODED_TEXT_CHUNK_TOKENS_MAX_ITEMS
+# The wire bounds only the least; the most tokens per sequence is the server's to decide
+# (its base model's context), so a longer one is sent and refused there with a 400.
+MIN_TOKENS = limits.ENCODED_TEXT_CHUNK_TOKENS_MIN_ITEMS
+MIN_TOKEN_ID = limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MINIMUM
 
 
 def _real(name: str, value: object) -> float:
@@ -149,7 +152,8 @@ class Datum:
     """One training example for ``forward_backward`` with the cross-entropy loss.
 
     Attributes:
-        tokens: The input token ids (1 to 4096, each >= 0).
+        tokens: The input token ids (at least 1, each >= 0); the most is the base
+            model's context, which the server checks (``BadRequestError``).
         target_tokens: One target per input position: the next token, or -100 to ignore.
         weights: One loss weight per input position (finite numbers).
         datum_id: An optional id echoed back in the result.
@@ -164,11 +168,13 @@ class Datum:
 
     def __attrs_post_init__(self) -> None:
         n = len(self.tokens)
-        if not 1 <= n <= MAX_TOKENS:
-            raise InvalidDatumError(f"Datum: tokens must hold 1 to {MAX_TOKENS} ids, got {n}")
+        if n < MIN_TOKENS:
+            raise InvalidDatumError(f"Datum: tokens must hold at least {MIN_TOKENS} id, got {n}")
         for i, token in enumerate(self.tokens):
-            if isinstance(token, bool) or not isinstance(token, int) or token < 0:
-                raise InvalidDatumError(f"Datum: tokens[{i}] = {token!r}; ids are ints >= 0")
+            if isinstance(token, bool) or not isinstance(token, int) or token < MIN_TOKEN_ID:
+                raise InvalidDatumError(
+                    f"Datum: tokens[{i}] = {token!r}; ids are ints >= {MIN_TOKEN_ID}"
+                )
         if len(self.target_tokens) != n:
             raise InvalidDatumError(
                 f"Datum: {len(self.target_tokens)} target_tokens for {n} tokens; "

@@ -178,15 +178,10 @@ SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "data": {
                 "type": "array",
-                "maxItems": 65536,
                 "items": {
                     "anyOf": [
                         {"type": "number"},
-                        {
-                            "type": "array",
-                            "maxItems": 65536,
-                            "items": {"type": "number"},
-                        },
+                        {"type": "array", "items": {"type": "number"}},
                     ]
                 },
             },
@@ -202,7 +197,6 @@ SCHEMAS: Final[dict[str, Any]] = {
             "tokens": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 4096,
                 "items": {"type": "integer", "minimum": 0},
             },
         },
@@ -215,7 +209,6 @@ SCHEMAS: Final[dict[str, Any]] = {
             "chunks": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 16,
                 "items": {"$ref": "#/components/schemas/EncodedTextChunk"},
             }
         },
@@ -236,7 +229,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "model_input": {"$ref": "#/components/schemas/ModelInput"},
             "loss_fn_inputs": {"$ref": "#/components/schemas/LossFnInputs"},
-            "datum_id": {"type": "string", "maxLength": 128},
+            "datum_id": {"type": "string", "maxLength": 255},
             "metadata": {"$ref": "#/components/schemas/RequestMetadata"},
         },
     },
@@ -250,7 +243,6 @@ SCHEMAS: Final[dict[str, Any]] = {
             "data": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 256,
                 "items": {"$ref": "#/components/schemas/Datum"},
             },
             "loss_fn_config": {"type": "object", "additionalProperties": True},
@@ -365,7 +357,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "CheckpointStatus": {
         "type": "string",
-        "enum": ["pending", "completed", "failed", "deleted"],
+        "enum": ["pending", "completed", "failed", "error", "deleted"],
     },
     "SaveCheckpointRequest": {
         "type": "object",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.support.emulator import Api, assert_error, batch
+from tests.support.emulator import KEY_A, Api, AppFactory, assert_error, batch
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
@@ -95,6 +99,61 @@ async def test_model_seq_id_repeats_return_the_model_or_conflict(api: Api) -> No
     assert other["id"] != first["id"]
 
 
+async def test_a_reused_session_gets_new_models_once_its_models_ended(api: Api) -> None:
+    # The official SDK counts model_seq_id (and seq_id) from 1 in every client, also in a
+    # session it reuses: an ended model must not come back, nor its old operations.
+    session_id = await api.session()
+    body = {"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 2}}
+    first = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
+    fb = api.fb_body(first["id"], batch(0), seq_id=1)
+    old = await api.wait(
+        await api.ok("POST", f"/models/{first['id']}/forward-backward-passes", 202, json=fb)
+    )
+    await api.ok("POST", f"/models/{first['id']}/terminate")
+
+    second = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
+    assert second["id"] != first["id"]
+    assert second["status"] == "active"
+    fb = api.fb_body(second["id"], batch(0), seq_id=1)
+    step = await api.ok("POST", f"/models/{second['id']}/forward-backward-passes", 202, json=fb)
+    assert step["id"] != old["id"]
+    assert (await api.wait(step))["status"] == "done"
+    # While the new model is active, a repeat is still the same model.
+    again = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
+    assert again["id"] == second["id"]
+
+
+async def test_a_data_dir_of_an_earlier_version_lets_a_session_reuse_seq_ids(
+    make_app: AppFactory, data_dir: Path
+) -> None:
+    body = {"model_seq_id": 1, "base_model": "weaver-tiny"}
+    first_app = make_app()
+    async with _client(first_app) as http:
+        api = Api(http, KEY_A)
+        session_id = await api.session()
+        first = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
+    first_app.state.emulator.close()
+    # Earlier versions held (session_id, model_seq_id) unique for every model, ended or not.
+    with contextlib.closing(sqlite3.connect(data_dir / "weaver.db")) as db:
+        (table,) = db.execute("SELECT sql FROM sqlite_master WHERE name='models'").fetchone()
+        unique = "created_at REAL NOT NULL,\n    UNIQUE (session_id, model_seq_id)"
+        old_table = table.replace("created_at REAL NOT NULL", unique)
+        copy = "INSERT INTO models SELECT * FROM models_new; DROP TABLE models_new;"
+        rename = "DROP INDEX models_seq; ALTER TABLE models RENAME TO models_new;"
+        db.executescript(f"{rename} {old_table}; {copy}")
+
+    async with _client(make_app()) as http:  # the restart ends the model: state_lost
+        api = Api(http, KEY_A)
+        assert (await api.ok("GET", f"/models/{first['id']}"))["status"] == "state_lost"
+        second = await api.ok("POST", f"/sessions/{session_id}/models", 201, json=body)
+        assert second["id"] != first["id"]
+        assert (await api.ok("GET", f"/models/{first['id']}"))["model_seq_id"] == 1
+
+
+def _client(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator")
+
+
 async def test_model_creation_errors(api: Api) -> None:
     session_id = await api.session()
     path = f"/sessions/{session_id}/models"
@@ -158,6 +217,8 @@ async def test_supported_models_lists_small_and_large_vocabularies(api: Api) -> 
         assert item["status"] in ("available", "healthy")
         assert item["config"]["hidden_size"] >= 1
         assert item["config"]["max_lora_rank"] >= 1
+    # The emulator's capacity that README states: 4096 tokens per sequence, each model.
+    assert {item["config"]["max_sequence_length"] for item in listing["items"]} == {4096}
 
     first = await api.ok("GET", "/supported-models", params={"limit": 1})
     second = await api.ok("GET", "/supported-models", params={"limit": 1, "offset": 1})

@@ -129,6 +129,64 @@ async def test_tokens_outside_the_vocabulary_name_datum_and_position(api: Api) -
     )
     assert_error(response, 400, "invalid_request", "datum 0", "position 1", "999")
 
+
+async def test_the_emulator_s_capacity_is_a_server_refusal_naming_model_and_limit(
+    api: Api,
+) -> None:
+    # The wire bounds no sequence or batch; the emulator's own capacity is what its
+    # supported-models listing states, and a request beyond it is refused as bad input.
+    listing = await api.ok("GET", "/supported-models")
+    tiny = next(m for m in listing["items"] if m["name"] == "weaver-tiny")
+    most = tiny["config"]["max_sequence_length"]
+    assert isinstance(most, int)
+    assert most >= 16
+    model_id = await api.model()
+    path = f"/models/{model_id}/forward-backward-passes"
+
+    def chunked(n: int, pieces: int) -> Any:
+        """A datum of ``n`` tokens in ``pieces`` chunks (the wire bounds neither count)."""
+        d = datum([i % 256 for i in range(n)], [i % 256 for i in range(n)])
+        tokens = d["model_input"]["chunks"][0]["tokens"]
+        step = -(-n // pieces)
+        d["model_input"]["chunks"] = [
+            {"type": "encoded_text", "tokens": tokens[k : k + step]} for k in range(0, n, step)
+        ]
+        return d
+
+    full = [chunked(most, 32), datum([1, 2], [2, 3])]
+    assert len(full[0]["model_input"]["chunks"]) == 32
+    await api.ok("POST", path, 202, json=api.fb_body(model_id, full))
+    over = [datum([1, 2], [2, 3]), chunked(most + 1, 32)]
+    body = assert_error(
+        await api.request("POST", path, json=api.fb_body(model_id, over)),
+        400,
+        "invalid_request",
+        f"data[1].model_input: {most + 1} tokens, more than weaver-tiny's",
+        f"maximum sequence length of {most}",
+    )
+    assert body["details"]["field"].endswith("data[1].model_input")
+
+    # datum_id: up to the official SDK's 255 characters.
+    named = [{**datum([1], [2]), "datum_id": "d" * 255}]
+    op = await api.ok("POST", path, 202, json=api.fb_body(model_id, named))
+    result = (await api.wait(op))["response"]
+    assert result["loss_fn_outputs"][0]["datum_id"] == "d" * 255
+    named[0]["datum_id"] += "d"
+    assert_error(
+        await api.request("POST", path, json=api.fb_body(model_id, named)),
+        400,
+        "invalid_request",
+        "data[0].datum_id",
+    )
+
+    await api.ok("POST", path, 202, json=api.fb_body(model_id, [datum([1], [2])] * 256))
+    assert_error(
+        await api.request("POST", path, json=api.fb_body(model_id, [datum([1], [2])] * 257)),
+        400,
+        "invalid_request",
+        "forward_backward_input.data: 257 Datum, more than the 256",
+    )
+
     negative_target = [datum([1, 2, 3], [2, -5, 4])]
     response = await api.request(
         "POST",
@@ -389,18 +447,18 @@ async def test_refused_bodies_are_explained_off_the_event_loop(
 async def test_a_large_batch_is_converted_off_the_event_loop_and_the_store_lock(
     app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
-    # A batch of 64 sequences of 4,096 tokens (3.7 MB, within the spec's bounds) takes half
-    # a second to fingerprint and convert; the event loop and every request that reads the
-    # store would wait for it.
+    # A batch of 64 sequences of 4,096 tokens (3.7 MB, within the emulator's capacity) takes
+    # half a second to fingerprint and convert; the event loop and every request that reads
+    # the store would wait for it.
     from weaver_facade.emulator import _inputs, _service
 
     lock = app.state.emulator.store.lock
     seen: list[tuple[str, bool]] = []
     real = _inputs.datums
 
-    def recording(data: Any, vocab_size: int, input_key: str) -> Any:
+    def recording(data: Any, spec: Any, input_key: str) -> Any:
         seen.append((threading.current_thread().name, lock._is_owned()))
-        return real(data, vocab_size, input_key)
+        return real(data, spec, input_key)
 
     monkeypatch.setattr(_service, "datums", recording)
     model_id = await api.model()

@@ -43,7 +43,7 @@ from weaver_client.api.models import (
 )
 from weaver_client.api.operations import get_operation
 from weaver_client.api.sessions import create_session, get_session, send_heartbeat
-from weaver_client.api.training import forward_backward, optim_step
+from weaver_client.api.training import forward, forward_backward, optim_step
 from weaver_client.models import (
     Artifact,
     ArtifactKind,
@@ -59,6 +59,7 @@ from weaver_client.models import (
     ExportModelRequest,
     ExportRequest,
     ForwardBackwardRequest,
+    ForwardRequest,
     LoadCheckpointRequest,
     Model,
     ModelList,
@@ -192,6 +193,18 @@ CASES = [
         ),
         "POST", "/api/v1/models/m-1/forward-backward-passes",
         body="ForwardBackwardRequest", idempotency=True, status=202, reply="Operation",
+        parsed=Operation,
+    ),
+    Case(
+        "forward",
+        lambda c: forward.sync_detailed(
+            "m-1",
+            client=c,
+            body=ForwardRequest.from_dict(ex("ForwardRequest")),
+            idempotency_key=IDEM,
+        ),
+        "POST", "/api/v1/models/m-1/forward-passes",
+        body="ForwardRequest", idempotency=True, status=202, reply="Operation",
         parsed=Operation,
     ),
     Case(

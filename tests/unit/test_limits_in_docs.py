@@ -1,6 +1,6 @@
 """Limits that public docstrings and CLI help state in words agree with openapi.yaml.
 
-The docs say "1 to 256 ``Datum``" so that a reader needs no spec; ``weaver_client.limits``
+The docs say "1 to 256 (LoRA only)" so that a reader needs no spec; ``weaver_client.limits``
 is the spec's own figure, so a changed bound fails here until the words follow it. The
 async twins' docstrings point to the sync ones, so only those are read.
 """
@@ -24,10 +24,10 @@ from weaver_facade._cli.artifacts import export
 
 _DAY = 24 * 3600
 _RANK = f"1 to {limits.LORA_CONFIG_RANK_MAXIMUM} (LoRA only)"
-_DATA = f"1 to {limits.FORWARD_BACKWARD_INPUT_DATA_MAX_ITEMS} ``Datum``"
+_DATA = f"At least {limits.FORWARD_BACKWARD_INPUT_DATA_MIN_ITEMS} ``Datum``"
 _NAME = f"1 to {limits.CHECKPOINT_NAME_MAX_LENGTH} letters"
 _TOKENS = (
-    f"1 to {limits.ENCODED_TEXT_CHUNK_TOKENS_MAX_ITEMS}, "
+    f"at least {limits.ENCODED_TEXT_CHUNK_TOKENS_MIN_ITEMS}, "
     f"each >= {limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MINIMUM}"
 )
 _EXPORT_TTL = f"({limits.EXPORT_REQUEST_DEFAULTS['ttl_seconds'] // _DAY} days)"

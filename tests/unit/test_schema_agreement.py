@@ -59,6 +59,11 @@ def reply_schemas() -> list[str]:
     return sorted(names)
 
 
+# No reply bounds an item count (the wire leaves batch and sequence sizes to the server),
+# so a request schema that does stands in for that kind of defect.
+CHECKED = [*reply_schemas(), "CreateSessionRequest"]
+
+
 def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     while "$ref" in schema:
         schema = SCHEMAS[schema["$ref"][len(SCHEMA_REF) :]]
@@ -201,7 +206,7 @@ def jsonschema_field(name: str, value: Any) -> str | None:
     return None if error is None else field_path("", field_parts(error))
 
 
-@pytest.mark.parametrize("name", reply_schemas())
+@pytest.mark.parametrize("name", CHECKED)
 def test_explain_names_the_field_jsonschema_names(name: str) -> None:
     valid = full(SCHEMAS[name])
     assert jsonschema_field(name, valid) is None, valid
@@ -219,7 +224,7 @@ def test_explain_names_the_field_jsonschema_names(name: str) -> None:
 
 def test_every_kind_of_defect_is_tried() -> None:
     tried: set[str] = set()
-    for name in reply_schemas():
+    for name in CHECKED:
         tried |= {what for *_, what in defects(SCHEMAS[name], full(SCHEMAS[name]), ())}
     assert tried >= {
         "type",

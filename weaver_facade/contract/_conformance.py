@@ -45,6 +45,7 @@ __all__ = [
 # rule behind them. Each entry is narrow: one operation, and only the statuses it needs.
 #   400: a payload.model_id that differs from the path's model; a token or target outside
 #        the model's vocabulary, or targets/weights not one per input token (named by field);
+#        a sequence or batch beyond the server's capacity (the wire bounds neither);
 #        an opaque cursor this server did not issue; a lora_config.rank above the base model's
 #        max_lora_rank, or lora_config with training_mode full_ft; a TTL path naming another
 #        model than the path's.

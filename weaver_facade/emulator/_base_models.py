@@ -20,13 +20,16 @@ class BaseModelSpec:
     vocab_size: int
     hidden_size: int
     max_lora_rank: int
-    tokenizer_path: str
+    # The most tokens of one Datum: this emulator's capacity, not the wire's (which sets
+    # none; the real service trains contexts of 32k tokens and more).
+    max_sequence_length: int = 4096
 
     def config_json(self) -> dict[str, object]:
         return {
             "vocab_size": self.vocab_size,
             "hidden_size": self.hidden_size,
             "max_lora_rank": self.max_lora_rank,
+            "max_sequence_length": self.max_sequence_length,
             "architecture": "embedding-unembedding",
         }
 
@@ -39,9 +42,9 @@ class BaseModelSpec:
 BASE_MODELS: dict[str, BaseModelSpec] = {
     spec.name: spec
     for spec in (
-        BaseModelSpec("weaver-tiny", 256, 16, 256, "weaver://tokenizers/byte-256"),
-        BaseModelSpec("weaver-large-vocab", 151936, 32, 64, "weaver://tokenizers/bpe-151936"),
-        BaseModelSpec("weaver-large", 151936, 896, 64, "weaver://tokenizers/bpe-151936"),
+        BaseModelSpec("weaver-tiny", 256, 16, 256),
+        BaseModelSpec("weaver-large-vocab", 151936, 32, 64),
+        BaseModelSpec("weaver-large", 151936, 896, 64),
     )
 }
 

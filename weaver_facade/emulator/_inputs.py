@@ -1,7 +1,11 @@
 """Turning schema-valid training requests into trainer inputs, with the semantic checks.
 
-The schema cannot know a model's vocabulary or that targets must line up
-with the input tokens; these checks do, and name the datum and position.
+The schema cannot know a model's vocabulary or context, or that targets must line
+up with the input tokens; these checks do, and name the datum and position. The
+wire bounds neither a batch nor a sequence: the most this emulator takes are its
+own capacity, refused like any other bad input (400 ``invalid_request``), and
+checked first, by counting, so a refused batch costs no conversion. A tensor holds
+one value per input token, so the sequence bound is its bound too.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from ._base_models import BaseModelSpec
 from ._errors import invalid
 from ._trainer import IGNORE_INDEX, AdamParams, Datum
 
-__all__ = ["adam_params", "datums"]
+__all__ = ["MAX_BATCH", "adam_params", "datums"]
+
+MAX_BATCH = 256
 
 # A float32 rounds to infinity from here on (its largest value plus half a step).
 _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
@@ -54,12 +61,31 @@ def _flatten(values: Sequence[Any]) -> list[Any]:
     return out
 
 
+def _check_capacity(data: Sequence[Mapping[str, Any]], spec: BaseModelSpec, where: str) -> None:
+    if len(data) > MAX_BATCH:
+        raise invalid(
+            where, f"{len(data)} Datum, more than the {MAX_BATCH} this server takes in one batch"
+        )
+    most = spec.max_sequence_length
+    for i, datum in enumerate(data):
+        n = sum(len(chunk["tokens"]) for chunk in datum["model_input"]["chunks"])
+        if n > most:
+            raise invalid(
+                f"{where}[{i}].model_input",
+                f"{n} tokens, more than {spec.name}'s maximum sequence length of {most}",
+            )
+
+
 def datums(
-    data: Sequence[Mapping[str, Any]], vocab_size: int, input_key: str = "forward_backward_input"
+    data: Sequence[Mapping[str, Any]],
+    spec: BaseModelSpec,
+    input_key: str = "forward_backward_input",
 ) -> list[Datum]:
     """``data`` of the request's ``input_key`` (``forward_backward_input`` or
     ``forward_input``, which errors name) as trainer inputs."""
     where = f"body.payload.{input_key}.data"
+    _check_capacity(data, spec, where)
+    vocab_size = spec.vocab_size
     out: list[Datum] = []
     for i, datum in enumerate(data):
         tokens: list[int] = []

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from typing import Any
 
-from ._base_models import BASE_MODELS
 from ._store import Row
 
 __all__ = [
@@ -41,14 +40,14 @@ def render_session(row: Row) -> dict[str, Any]:
     }
 
 
-def render_model(row: Row, next_seq_id: int) -> dict[str, Any]:
+def render_model(row: Row, next_seq_id: int, tokenizer_path: str) -> dict[str, Any]:
     lora = json.loads(row["lora_config"]) if row["lora_config"] else None
     return {
         "id": row["id"],
         "session_id": row["session_id"],
         "model_seq_id": int(row["model_seq_id"]),
         "base_model": row["base_model"],
-        "tokenizer_path": BASE_MODELS[row["base_model"]].tokenizer_path,
+        "tokenizer_path": tokenizer_path,
         "training_mode": row["training_mode"],
         "lora_config": lora,
         "user_metadata": json.loads(row["user_metadata"]),

@@ -35,6 +35,7 @@ from ._longpoll import Waiters, revision
 from ._render import checkpoint_path, render_checkpoint, render_model, render_session, timestamp
 from ._storage import UrlSigner, load_secret
 from ._store import Row, Store, write_atomically
+from ._tokenizer import write_byte_tokenizer
 from ._trainer import TRAINED_PARTS, Datum, NonFiniteError, Trainer
 from ._worker import Job, Scheduler
 
@@ -112,6 +113,7 @@ class Emulator:
         self._closed = False
         self.signer = UrlSigner(load_secret(self.store.data_dir), config.url_ttl, config.clock)
         self.artifacts = Artifacts(self)
+        self.tokenizer_path = str(write_byte_tokenizer(self.store.data_dir / "tokenizers" / "byte"))
         self._recover()
 
     def now(self) -> float:
@@ -281,7 +283,8 @@ class Emulator:
         with self.store.transaction():
             self._session_row(tenant, session_id)
             existing = self.store.one(
-                "SELECT * FROM models WHERE session_id=? AND model_seq_id=?", (session_id, seq)
+                "SELECT * FROM models WHERE session_id=? AND model_seq_id=? AND status='active'",
+                (session_id, seq),
             )
             if existing is not None:
                 if existing["fingerprint"] != fp:
@@ -291,7 +294,7 @@ class Emulator:
                         "with a different request",
                         field="body.model_seq_id",
                     )
-                return 201, render_model(existing, self._next_seq_id(existing["id"]))
+                return 201, self._model_reply(existing)
             row = {
                 "id": _new_id("m"),
                 "tenant": tenant,
@@ -306,7 +309,10 @@ class Emulator:
                 "created_at": self.now(),
             }
             self.store.insert("models", row)
-        return 201, render_model(row, 1)
+        return 201, self._model_reply(row)
+
+    def _model_reply(self, row: Row) -> dict[str, Any]:
+        return render_model(row, self._next_seq_id(row["id"]), self.tokenizer_path)
 
     def _next_seq_id(self, model_id: str) -> int:
         # seq_ids are stored as text (JSON integers are unbounded), so take the max in Python.
@@ -333,7 +339,7 @@ class Emulator:
             )
 
     def get_model(self, tenant: str, model_id: str) -> Reply:
-        return 200, render_model(self._model_row(tenant, model_id), self._next_seq_id(model_id))
+        return 200, self._model_reply(self._model_row(tenant, model_id))
 
     def terminate_model(self, tenant: str, model_id: str) -> Reply:
         with self.store.transaction():
@@ -342,7 +348,7 @@ class Emulator:
             row = self._model_row(tenant, model_id)
         with self._trainers_lock:
             self._trainers.pop(model_id, None)
-        return 200, render_model(row, self._next_seq_id(model_id))
+        return 200, self._model_reply(row)
 
     def list_models(self, tenant: str, limit: int, offset: int) -> Reply:
         """The tenant's models, oldest first (rowid is the insertion order)."""
@@ -355,7 +361,7 @@ class Emulator:
                     "SELECT * FROM models WHERE tenant=? ORDER BY rowid LIMIT ? OFFSET ?",
                     (tenant, limit, offset),
                 )
-            items = [render_model(row, self._next_seq_id(row["id"])) for row in rows]
+            items = [self._model_reply(row) for row in rows]
         return 200, {"items": items, "pagination": {"total_count": total}}
 
     def list_supported_models(self, limit: int, offset: int) -> Reply:
@@ -641,7 +647,7 @@ class Emulator:
         try:
             spec = BASE_MODELS[self._model_row(tenant, model_id)["base_model"]]
             data = body["payload"][key]["data"]
-            return Batch(fp, datums(data, spec.vocab_size, key), None)
+            return Batch(fp, datums(data, spec, key), None)
         except ApiError as exc:
             return Batch(fp, [], exc)
 

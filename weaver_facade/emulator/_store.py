@@ -42,9 +42,12 @@ CREATE TABLE IF NOT EXISTS models (
     lora_config TEXT,
     user_metadata TEXT NOT NULL,
     status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    UNIQUE (session_id, model_seq_id)
+    created_at REAL NOT NULL
 );
+-- A model_seq_id names one active model of a session: a client that reuses the session
+-- after its models ended (the official SDK's counter starts at 1 again) gets new ones.
+CREATE UNIQUE INDEX IF NOT EXISTS models_seq ON models (session_id, model_seq_id)
+    WHERE status = 'active';
 CREATE TABLE IF NOT EXISTS operations (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -127,6 +130,20 @@ _FILE_NAME = re.compile(_UUID + r"\.safetensors")
 _ARTIFACT_DIR = re.compile(_UUID)
 
 
+def _unpin_model_seq_ids(conn: sqlite3.Connection) -> None:
+    """Drop the UNIQUE (session_id, model_seq_id) of data dirs made by earlier versions."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type='table' AND name='models'"
+    ).fetchone()
+    if row is None or "UNIQUE (session_id, model_seq_id)" not in row[0]:
+        return
+    table = row[0].replace(",\n    UNIQUE (session_id, model_seq_id)", "")
+    conn.executescript(  # the table's own text, from sqlite_master
+        f"BEGIN; ALTER TABLE models RENAME TO models_old; {table};"  # noqa: S608
+        " INSERT INTO models SELECT * FROM models_old; DROP TABLE models_old; COMMIT;"
+    )
+
+
 class Store:
     """One SQLite connection shared by request handlers and workers under one lock.
 
@@ -148,6 +165,7 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         # A committed transaction survives a process kill in WAL mode with NORMAL.
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        _unpin_model_seq_ids(self._conn)
         self._conn.executescript(_SCHEMA)
         self._depth = 0
 

@@ -40,7 +40,10 @@ class Checkpoint:
              Example: weight_and_optimizer.
         path (str): `weaver://{model_id}/checkpoints/{name}`, `name` a StoredCheckpointName. A server answers a path it
             never made with its not-found error. Example: weaver://m-1/checkpoints/after-3-steps.
-        status (CheckpointStatus):  Example: completed.
+        status (CheckpointStatus): `failed` and `error` both mean the save failed: the wire sheet says
+            `failed`, and the official SDK treats `error` (the artifact's word) the
+            same way, so a server may send either.
+             Example: completed.
         ttl_seconds (int | None): Seconds from now until the checkpoint expires; `null` means permanent. Example: 86400.
         created_at (datetime.datetime):  Example: 2026-11-29T10:01:00Z.
         expires_at (datetime.datetime | None): `null` for a permanent checkpoint.

@@ -4,6 +4,7 @@ from enum import StrEnum
 class CheckpointStatus(StrEnum):
     COMPLETED = "completed"
     DELETED = "deleted"
+    ERROR = "error"
     FAILED = "failed"
     PENDING = "pending"
 

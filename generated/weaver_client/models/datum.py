@@ -25,11 +25,14 @@ class Datum:
             'float32'}}, 'datum_id': 'd-0'}
 
     Attributes:
-        model_input (ModelInput):  Example: {'chunks': [{'type': 'encoded_text', 'tokens': [10, 11, 12]}]}.
+        model_input (ModelInput): One sequence: its chunks' tokens in order. The wire sets no bound on the number of
+            chunks or tokens: the server decides it, and refuses a sequence longer than the base model's context (its
+            `max_sequence_length` in SupportedModel `config`, where stated) with 400 `invalid_request`. Example: {'chunks':
+            [{'type': 'encoded_text', 'tokens': [10, 11, 12]}]}.
         loss_fn_inputs (LossFnInputs): Per-position targets (>= 0, or -100 to ignore) and weights, one per input token.
             Example: {'target_tokens': {'data': [11, 12, 13], 'dtype': 'int64'}, 'weights': {'data': [1.0, 1.0, 1.0],
             'dtype': 'float32'}}.
-        datum_id (str | Unset):  Example: d-0.
+        datum_id (str | Unset): At most 255 characters, the bound of Weaver's own SDK. Example: d-0.
         metadata (RequestMetadata | Unset): Free-form JSON values the official SDK may attach to a request or a datum;
             the emulator accepts and ignores them. Example: {'step': 1}.
     """

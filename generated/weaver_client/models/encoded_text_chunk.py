@@ -16,7 +16,8 @@ T = TypeVar("T", bound="EncodedTextChunk")
 
 @_attrs_define
 class EncodedTextChunk:
-    """
+    """Token ids of one piece of the input. The wire sets no bound on their number: the server decides it (see ModelInput).
+
     Example:
         {'type': 'encoded_text', 'tokens': [10, 11, 12]}
 

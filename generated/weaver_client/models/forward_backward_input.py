@@ -28,7 +28,8 @@ class ForwardBackwardInput:
 
     Attributes:
         loss_fn (LossFn):  Example: cross_entropy.
-        data (list[Datum]):
+        data (list[Datum]): The batch. The wire sets no bound on its size: the server decides it, and refuses a larger
+            batch than it takes with 400 `invalid_request`.
         loss_fn_config (ForwardBackwardInputLossFnConfig | Unset):  Example: {}.
     """
 

@@ -24,11 +24,13 @@ class LossFnInputs:
         target_tokens (TensorData): A flat or two-level list of numbers. It carries no shape field. Each number must fit
             `dtype`: a whole number in range for `int32` and `int64`, a number that does not round to infinity for `float32`
             (whose largest value is about 3.4028235e38) and `float64`; a server refuses one that does not with 400
-            `invalid_request`. Example: {'data': [1, 2, 3], 'dtype': 'int64'}.
+            `invalid_request`. The wire sets no bound on the number of values: the server decides it (in a Datum, one value
+            per input token, so the base model's sequence length bounds it). Example: {'data': [1, 2, 3], 'dtype': 'int64'}.
         weights (TensorData): A flat or two-level list of numbers. It carries no shape field. Each number must fit
             `dtype`: a whole number in range for `int32` and `int64`, a number that does not round to infinity for `float32`
             (whose largest value is about 3.4028235e38) and `float64`; a server refuses one that does not with 400
-            `invalid_request`. Example: {'data': [1, 2, 3], 'dtype': 'int64'}.
+            `invalid_request`. The wire sets no bound on the number of values: the server decides it (in a Datum, one value
+            per input token, so the base model's sequence length bounds it). Example: {'data': [1, 2, 3], 'dtype': 'int64'}.
     """
 
     target_tokens: TensorData

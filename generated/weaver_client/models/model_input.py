@@ -14,12 +14,15 @@ T = TypeVar("T", bound="ModelInput")
 
 @_attrs_define
 class ModelInput:
-    """
-    Example:
-        {'chunks': [{'type': 'encoded_text', 'tokens': [10, 11, 12]}]}
+    """One sequence: its chunks' tokens in order. The wire sets no bound on the number of chunks or tokens: the server
+    decides it, and refuses a sequence longer than the base model's context (its `max_sequence_length` in SupportedModel
+    `config`, where stated) with 400 `invalid_request`.
 
-    Attributes:
-        chunks (list[EncodedTextChunk]):
+        Example:
+            {'chunks': [{'type': 'encoded_text', 'tokens': [10, 11, 12]}]}
+
+        Attributes:
+            chunks (list[EncodedTextChunk]):
     """
 
     chunks: list[EncodedTextChunk]

@@ -19,13 +19,16 @@ T = TypeVar("T", bound="SupportedModel")
 class SupportedModel:
     """
     Example:
-        {'name': 'weaver-tiny', 'status': 'available', 'config': {'vocab_size': 256, 'hidden_size': 16}}
+        {'name': 'weaver-tiny', 'status': 'available', 'config': {'vocab_size': 256, 'hidden_size': 16,
+            'max_sequence_length': 4096}}
 
     Attributes:
         name (str):  Example: weaver-tiny.
         status (str): Such as `available` or `healthy`. Example: available.
-        config (SupportedModelConfig | Unset): Architecture facts, such as `vocab_size` and `hidden_size`. Example:
-            {'vocab_size': 256, 'hidden_size': 16}.
+        config (SupportedModelConfig | Unset): Architecture facts, such as `vocab_size` and `hidden_size`. A server may
+            state `max_sequence_length`, an integer: the most tokens one Datum of this model may hold (a longer one is
+            refused with 400 `invalid_request`). Clients must not rely on it: the wire does not promise it. Example:
+            {'vocab_size': 256, 'hidden_size': 16, 'max_sequence_length': 4096}.
     """
 
     name: str

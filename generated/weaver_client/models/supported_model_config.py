@@ -11,10 +11,12 @@ T = TypeVar("T", bound="SupportedModelConfig")
 
 @_attrs_define
 class SupportedModelConfig:
-    """Architecture facts, such as `vocab_size` and `hidden_size`.
+    """Architecture facts, such as `vocab_size` and `hidden_size`. A server may state `max_sequence_length`, an integer:
+    the most tokens one Datum of this model may hold (a longer one is refused with 400 `invalid_request`). Clients must
+    not rely on it: the wire does not promise it.
 
-    Example:
-        {'vocab_size': 256, 'hidden_size': 16}
+        Example:
+            {'vocab_size': 256, 'hidden_size': 16, 'max_sequence_length': 4096}
 
     """
 

@@ -108,7 +108,9 @@ def sync_detailed(
 
      Synchronous: answers 201 with the model, not with an Operation.
     Repeating a `model_seq_id` within a session with the same body returns
-    the existing model; with a different body it is a 409.
+    the existing model; with a different body it is a 409. Only an active
+    model counts: the official SDK counts from 1 in every client, also in a
+    session it reuses, and gets new models once the earlier ones ended.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -150,7 +152,9 @@ def sync(
 
      Synchronous: answers 201 with the model, not with an Operation.
     Repeating a `model_seq_id` within a session with the same body returns
-    the existing model; with a different body it is a 409.
+    the existing model; with a different body it is a 409. Only an active
+    model counts: the official SDK counts from 1 in every client, also in a
+    session it reuses, and gets new models once the earlier ones ended.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -187,7 +191,9 @@ async def asyncio_detailed(
 
      Synchronous: answers 201 with the model, not with an Operation.
     Repeating a `model_seq_id` within a session with the same body returns
-    the existing model; with a different body it is a 409.
+    the existing model; with a different body it is a 409. Only an active
+    model counts: the official SDK counts from 1 in every client, also in a
+    session it reuses, and gets new models once the earlier ones ended.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
@@ -227,7 +233,9 @@ async def asyncio(
 
      Synchronous: answers 201 with the model, not with an Operation.
     Repeating a `model_seq_id` within a session with the same body returns
-    the existing model; with a different body it is a 409.
+    the existing model; with a different body it is a 409. Only an active
+    model counts: the official SDK counts from 1 in every client, also in a
+    session it reuses, and gets new models once the earlier ones ended.
 
     Args:
         session_id (str): A server-assigned id of a session, model or operation. It never contains
