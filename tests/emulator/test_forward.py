@@ -148,6 +148,29 @@ async def test_a_forward_pass_checks_tokens_and_its_model_id(api: Api) -> None:
         "token 300 is outside the vocabulary",
     )
     assert error["details"]["field"] == "body.payload.forward_input.data[0].model_input"
+    # The emulator's capacity (its supported-models listing states it), the forward's field.
+    listing = await api.ok("GET", "/supported-models")
+    most = next(m for m in listing["items"] if m["name"] == "weaver-tiny")["config"][
+        "max_sequence_length"
+    ]
+    long = [datum([1] * (most + 1), [2] * (most + 1))]
+    error = assert_error(
+        await api.request("POST", forward_path(model_id), json=api.forward_body(model_id, long)),
+        400,
+        "invalid_request",
+        f"{most + 1} tokens, more than weaver-tiny's maximum sequence length of {most}",
+    )
+    assert error["details"]["field"] == "body.payload.forward_input.data[0].model_input"
+    too_many = batch(0) * 129  # 258 Datum
+    error = assert_error(
+        await api.request(
+            "POST", forward_path(model_id), json=api.forward_body(model_id, too_many)
+        ),
+        400,
+        "invalid_request",
+        "258 Datum, more than the",
+    )
+    assert error["details"]["field"] == "body.payload.forward_input.data"
     other = await api.model()
     assert_error(
         await api.request("POST", forward_path(model_id), json=api.forward_body(other, batch(0))),
