@@ -241,6 +241,7 @@ def run(quick: bool) -> Section:
             rows = profile(again["facade"], 50 if quick else 300)
         finally:
             close_again()
+        section.notes.append("")  # ends the table
         section.notes.append("Profile of the facade call in this run:")
         section.notes += rows
     return section

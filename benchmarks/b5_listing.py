@@ -119,6 +119,7 @@ def run(quick: bool) -> Section:
     )
     section.notes.append("| --- | --- | --- | --- | --- |")
     section.notes += rows
+    section.notes.append("")  # ends the table
     section.notes.append(
         "Walking holds one page at a time, so its peak does not grow with the number of "
         "checkpoints; the list, being the result, grows with it. The little growth of the "
