@@ -1,8 +1,8 @@
 """The official Weaver SDK (nex-weaver) against the emulator, and the facade beside it.
 
 The SDK runs in a venv of its own (``.venv-official-sdk``, built once from
-``requirements.txt``) through ``sdk_workflow.py``, against an emulator without
-extensions and with authentication on, as the real service is. Each check holds
+``requirements.txt``) through ``sdk_workflow.py``, with authentication on, against
+an emulator without extensions, as the real service is, and with its defaults. Each check holds
 what one client did against what the other, or the server's files, shows:
 checkpoints saved by either resume in the other to the same losses, bit for bit,
 and both download the same artifact bytes. The SDK's ``forward()`` scores as a
@@ -90,9 +90,10 @@ def sdk_python() -> Path:
     return python
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningEmulator]:
-    with run_emulator(api_keys=(KEY,), extensions="none") as running:
+@pytest.fixture(scope="module", params=["none", "all"], ids=["without-extensions", "default"])
+def server(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
+    """Today's wire, and the emulator as it starts by default (the SDK ignores the rest)."""
+    with run_emulator(api_keys=(KEY,), extensions=request.param) as running:
         yield running
 
 
