@@ -311,7 +311,6 @@ def _training_pass(schema: str, kind: str) -> Handler:
         model_id = _path_id(request, "model_id")
         key = _idempotency_key(request)
         body = await _body(request, schema)
-        run = emu.forward if kind == "forward" else emu.forward_backward
 
         def submit() -> Reply:
             # Fingerprinting and converting every token come first: the store's lock, which
@@ -322,7 +321,7 @@ def _training_pass(schema: str, kind: str) -> Handler:
                 tenant,
                 key,
                 request_fingerprint,
-                lambda: run(tenant, model_id, body, batch),
+                lambda: emu.training_pass(kind, tenant, model_id, body, batch),
                 returns_operation=True,
             )
 

@@ -638,10 +638,10 @@ class Emulator:
         return model, existing
 
     def prepare_batch(
-        self, tenant: str, model_id: str, body: Mapping[str, Any], kind: str = "forward_backward"
+        self, tenant: str, model_id: str, body: Mapping[str, Any], kind: str
     ) -> Batch:
-        """Fingerprint and convert a forward-backward (or, with ``kind="forward"``, a
-        forward) request, most of a large batch's cost, without the store's lock."""
+        """Fingerprint and convert a training pass's request (``kind`` ``forward_backward``
+        or ``forward``), most of a large batch's cost, without the store's lock."""
         fp = fingerprint(kind, canonical(body))
         key = _INPUT_KEYS[kind]
         try:
@@ -651,27 +651,11 @@ class Emulator:
         except ApiError as exc:
             return Batch(fp, [], exc)
 
-    def forward_backward(
-        self, tenant: str, model_id: str, body: Mapping[str, Any], prepared: Batch | None = None
+    def training_pass(
+        self, kind: str, tenant: str, model_id: str, body: Mapping[str, Any], prepared: Batch
     ) -> Reply:
-        return self._training_pass("forward_backward", tenant, model_id, body, prepared)
-
-    def forward(
-        self, tenant: str, model_id: str, body: Mapping[str, Any], prepared: Batch | None = None
-    ) -> Reply:
-        """A forward-backward pass without its gradients: the same loss and logprobs."""
-        return self._training_pass("forward", tenant, model_id, body, prepared)
-
-    def _training_pass(
-        self,
-        kind: str,
-        tenant: str,
-        model_id: str,
-        body: Mapping[str, Any],
-        prepared: Batch | None,
-    ) -> Reply:
-        if prepared is None:
-            prepared = self.prepare_batch(tenant, model_id, body, kind)
+        """Start a forward-backward pass, or a forward pass (the same loss and logprobs,
+        no gradients), on the batch ``prepare_batch`` made of ``body``."""
         batch = prepared.datums
         with self.store.transaction():
             model, existing = self._training_op(tenant, model_id, body, prepared.fingerprint)
