@@ -501,8 +501,8 @@ class ServiceClient(_ServiceBase):
 
         Checkpoint methods (save, list, get, delete, TTL, load) work at once.
         Training steps need the model's next ``seq_id``: every
-        ``forward_backward`` and ``optim_step`` (and a forward pass) carries
-        one, one counter per model, and a server answers a repeated ``seq_id`` with the *old*
+        ``forward_backward``, ``optim_step`` and forward pass carries one, one
+        counter per model, and a server answers a repeated ``seq_id`` with the *old*
         operation, so a client that counted from 1 again would silently skip
         steps. It comes from ``next_seq_id`` if given, else from the server's
         ``Model.next_seq_id`` (an extension the reference server provides).
