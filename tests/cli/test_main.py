@@ -288,7 +288,9 @@ def test_the_console_script_against_an_emulator_process(emulator_process: str) -
         emulator_process, API_KEY, heartbeat_interval=0, terminate_models_on_close=False
     ) as service:
         model_id = train_model(service, steps=1)
-    env = {**os.environ, "WEAVER_BASE_URL": emulator_process, "WEAVER_API_KEY": API_KEY}
+    # Piped, without the runner's COLUMNS (pytest-xdist sets 80): rows must not wrap.
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env |= {"WEAVER_BASE_URL": emulator_process, "WEAVER_API_KEY": API_KEY}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(

@@ -18,7 +18,11 @@ import weaver_client.models
 # numpy (under the emulator's app) cannot be loaded twice in one process, the facade keeps
 # the generated models it loaded on first use, and httpx keeps the httpcore exception
 # classes it maps (a second copy's classes would not match: a later test in this process
-# would see a raw httpcore.ConnectError).
+# would see a raw httpcore.ConnectError). The same goes for schemathesis' engine: with a
+# second copy, a later contract-kit run in this process recognised none of its events.
+from schemathesis.cli.commands.run.warnings import WarningCollector
+from schemathesis.engine import events
+
 from weaver_facade.emulator import RunningEmulator, create_app, run_emulator
 from weaver_facade.pytest_plugin import WeaverServer
 
@@ -27,6 +31,8 @@ assert callable(create_app)
 assert weaver_client.models
 assert callable(httpx.HTTPTransport)
 assert callable(httpcore.ConnectError)
+assert callable(events.ScenarioFinished)
+assert callable(WarningCollector)
 
 PLUGIN = ("-p", "weaver_facade.pytest_plugin")
 # The inner runs need no asyncio plugin (and it would warn about its settings).

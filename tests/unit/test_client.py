@@ -131,7 +131,11 @@ BAD_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "value"), BAD_OPTIONS, ids=[f"{n}={v!r}" for n, v in BAD_OPTIONS])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    BAD_OPTIONS,
+    ids=[f"{n}={v!r}".split(" at 0x")[0] for n, v in BAD_OPTIONS],  # stable across processes
+)
 @pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
 def test_bad_constructor_arguments_are_named(
     client: type[ServiceClient | AsyncServiceClient], name: str, value: object
