@@ -88,7 +88,7 @@ def test_the_tests_alone_install_everything_and_run_every_step(checkout: Path) -
     lines = run(checkout, "test")
     assert installs(lines) == [f"{checkout}[dev]"]
     assert "run scripts/_docs.py --check" in lines
-    assert "run -m pytest" in lines
+    assert any(line.split()[:3] == ["run", "-m", "pytest"] for line in lines), lines
 
 
 def test_a_changed_pin_reinstalls_what_each_script_needs(checkout: Path) -> None:
