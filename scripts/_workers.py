@@ -1,0 +1,42 @@
+"""How many pytest workers ``scripts/test`` starts: one per core it may use, at most 4.
+
+A container can see more cores than its CPU quota lets it use; workers beyond the quota
+only slow each other down, and the timing tests with them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+MAX_WORKERS = 4
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def quota_cores(cgroup: Path = CGROUP) -> int | None:
+    """The cores a cgroup CPU quota allows (v2, then v1), or None without a quota."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()  # "max 100000" or "200000 100000"
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()  # -1: none
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        if quota in ("max", "-1"):
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except ValueError:
+        return None
+
+
+def workers(cgroup: Path = CGROUP) -> int:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = min(usable or 1, quota_cores(cgroup) or MAX_WORKERS)
+    return max(1, min(cores, MAX_WORKERS))
+
+
+if __name__ == "__main__":
+    print(workers())

@@ -1,0 +1,56 @@
+"""``scripts/test`` starts no more pytest workers than a CPU quota gives cores."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_workers", ROOT / "scripts" / "_workers.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cgroup(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("files", "cores"),
+    [
+        ({"cpu.max": "200000 100000\n"}, 2),
+        ({"cpu.max": "150000 100000\n"}, 2),
+        ({"cpu.max": "50000 100000\n"}, 1),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu.max": "garbage\n"}, None),
+        ({}, None),
+    ],
+)
+def test_the_quota_is_read_from_cgroup_v2_or_v1(
+    tmp_path: Path, files: dict[str, str], cores: int | None
+) -> None:
+    assert load().quota_cores(cgroup(tmp_path, files)) == cores
+
+
+def test_the_workers_are_the_smallest_of_cores_quota_and_four(tmp_path: Path) -> None:
+    workers = load()
+    usable = len(os.sched_getaffinity(0))
+    one = cgroup(tmp_path / "one", {"cpu.max": "100000 100000\n"})
+    none = cgroup(tmp_path / "none", {})
+    assert workers.workers(one) == 1
+    assert workers.workers(none) == min(usable, 4)
