@@ -16,6 +16,9 @@ about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
   httpx's; its replies are read through the same ``readinto``.
 * **Timeouts**: ``CONNECT_TIMEOUT`` to connect (TLS included), ``read_timeout``
   between two reads.
+* **Stopping.** ``abort`` shuts down the sockets of the GETs in flight, which
+  ends a read blocked on any of them at once; every GET has a connection of its
+  own (through the proxy too: httpx keeps none alive), so each socket is known.
 * **Logs.** A presigned URL is a credential; the direct GETs log nothing, and
   through the proxy httpx's and httpcore's records are dropped while a thread
   sends a storage GET (they hold the URL, and a redirect's ``Location``).
@@ -32,7 +35,7 @@ import threading
 import urllib.request
 import weakref
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -128,8 +131,9 @@ class _DirectReply:
 
 
 class _HttpxReply:
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, sockets: list[socket.socket]) -> None:
         self._response = response
+        self._sockets = sockets  # of its connections: the proxy's, and a redirect's
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers  # httpx's names are lowercase
         self._chunks = response.iter_raw()
@@ -144,7 +148,9 @@ class _HttpxReply:
         return n
 
     def abort(self) -> None:
-        """Not safe across threads with httpx: the reader stops at its next read."""
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._response.close()
@@ -165,8 +171,8 @@ class StorageHTTP:
         self._aborted = False
 
     def abort(self) -> None:
-        """From another thread: end every direct GET still waiting for its reply, and
-        refuse new ones (a reply already returned has its own ``abort``)."""
+        """From another thread: end every GET still waiting for its reply, and refuse
+        new ones (a reply already returned has its own ``abort``)."""
         with self._lock:
             self._aborted = True
             sockets = list(self._sockets)
@@ -232,11 +238,25 @@ class StorageHTTP:
                     follow_redirects=True,
                     max_redirects=MAX_REDIRECTS,
                     timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT),
+                    limits=httpx.Limits(max_keepalive_connections=0),
                 )
         request = self._httpx.build_request("GET", url, headers=headers)
+        sockets: list[socket.socket] = []
+
+        def trace(event: str, info: Mapping[str, Any]) -> None:
+            if event == "connection.connect_tcp.complete":
+                sock = info["return_value"].get_extra_info("socket")
+                sockets.append(sock)
+                with self._lock:
+                    self._sockets.add(sock)
+                    aborted = self._aborted
+                if aborted:
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        request.extensions["trace"] = trace
         _SENDING.active = True
         try:
-            return _HttpxReply(self._httpx.send(request, stream=True))
+            return _HttpxReply(self._httpx.send(request, stream=True), sockets)
         finally:
             _SENDING.active = False
 

@@ -638,6 +638,27 @@ def test_a_proxy_from_the_environment_is_used(
     assert ranges == [None, "bytes=1000-"]
 
 
+@pytest.mark.parametrize("stall", ["stall-head", "stall:100000"])
+def test_through_a_proxy_the_deadline_bounds_a_stalled_connection(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stall: str
+) -> None:
+    # As without a proxy: the 60 s read timeout must not outlast the deadline, whether the
+    # GET waits for its reply or for the rest of its body.
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
+    storage.script("sub/dir/weights.bin", stall)
+    started = time.monotonic()
+    with pytest.raises(DownloadTimeoutError, match="deadline") as info:
+        run(Source(storage), tmp_path / "out", DownloadSettings(timeout=1.0))
+    assert time.monotonic() - started < 10.0
+    assert info.value.name == "sub/dir/weights.bin"
+    assert {r.port for r in storage.requests} == {storage.other_port}
+    run(Source(storage), tmp_path / "out")  # a rerun completes it
+    assert_complete(tmp_path / "out")
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
