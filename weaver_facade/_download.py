@@ -648,8 +648,9 @@ def prepare_dest(dest: Path, paths: Iterable[PurePosixPath]) -> None:
 class _PartFile:
     """``<name>.part``: opened without following symlinks, appended to, published."""
 
-    def __init__(self, final: Path) -> None:
+    def __init__(self, final: Path, cancel: threading.Event) -> None:
         self.final = final
+        self._cancel = cancel  # read_blocks stops for it: hashing takes about 1 s per GiB
         self.path = final.with_name(final.name + PART_SUFFIX)
         self._fd: int | None = None
 
@@ -677,6 +678,8 @@ class _PartFile:
         fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
         try:
             while block := os.read(fd, HASH_BLOCK):
+                if self._cancel.is_set():
+                    raise Cancelled
                 yield block
         finally:
             os.close(fd)
@@ -825,7 +828,7 @@ class _Shell:
 
     def _file(self, name: str) -> None:
         state = self.state
-        part = _PartFile(self.dest / name)
+        part = _PartFile(self.dest / name, self.cancel)
         buffer = memoryview(bytearray(HASH_BLOCK))
         with part.guard():
             transfer = _start(state, state.current(name), part)

@@ -617,6 +617,40 @@ def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
     assert run_again.fetched < sum(len(d) for d in FILES.values())
 
 
+def test_cancelling_while_a_large_part_is_hashed_stops_at_once(tmp_path: Path) -> None:
+    # A resumed .part's prefix is hashed before its GET, about 1 s per GiB: a cancel
+    # must not wait for the whole of it.
+    out = tmp_path / "out"
+    out.mkdir()
+    part = out / "big.bin.part"
+    with part.open("wb") as sparse:
+        sparse.truncate(512 << 20)  # sparse: no disk used, but every byte is still read and hashed
+    for _ in range(2):  # the second time from the page cache, as the download reads it
+        started = time.monotonic()
+        with part.open("rb") as f:
+            hashlib.file_digest(f, "sha256")
+        whole_hash = time.monotonic() - started
+    big = StorageFile(name="big.bin", size=1 << 30, sha256="0" * 64, url="http://127.0.0.1:9/")
+    descriptor = Descriptor(artifact_id="a", kind="hf_model", files=(big,))
+
+    async def refresh() -> Descriptor:
+        return descriptor
+
+    async def main() -> float:
+        task = asyncio.create_task(
+            download_async(descriptor, out, refresh=refresh, settings=DownloadSettings())
+        )
+        await asyncio.sleep(whole_hash / 4)  # into the hash
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < whole_hash / 4
+    assert part.stat().st_size == 512 << 20  # kept for a resume
+
+
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
