@@ -557,18 +557,39 @@ def test_a_stalled_connection_does_not_hold_up_a_fatal_error(
         assert (tmp_path / "out/sub/dir/weights.bin.part").stat().st_size == 100_000
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: bool) -> None:
+    """The environment's proxy settings: none, or storage's second server standing in for
+    a proxy (it gets the absolute URLs)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    if proxied:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
 @pytest.mark.parametrize("stall", ["stall-head", "stall:100000"])
 def test_the_overall_deadline_bounds_a_stalled_connection(
-    storage: StorageServer, run: Run, tmp_path: Path, stall: str
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stall: str,
+    proxied: bool,
 ) -> None:
     # Storage goes silent (before its reply, or mid-body) for longer than the deadline;
-    # the 60 s read timeout must not outlast it.
+    # the 60 s read timeout must not outlast it, through a proxy too.
+    use_proxy(monkeypatch, storage, proxied)
     storage.script("sub/dir/weights.bin", stall)
     started = time.monotonic()
     with pytest.raises(DownloadTimeoutError, match="deadline") as info:
         run(Source(storage), tmp_path / "out", DownloadSettings(timeout=1.0))
     assert time.monotonic() - started < 10.0
     assert info.value.name == "sub/dir/weights.bin"
+    assert {r.port for r in storage.requests} == {storage.other_port if proxied else storage.port}
     run(Source(storage), tmp_path / "out")  # a rerun completes it
     assert_complete(tmp_path / "out")
 
@@ -651,17 +672,10 @@ def test_cancelling_while_a_large_part_is_hashed_stops_at_once(tmp_path: Path) -
     assert part.stat().st_size == 512 << 20  # kept for a resume
 
 
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
 def test_a_proxy_from_the_environment_is_used(
     storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    # The second server stands in for the proxy: it gets the absolute URLs.
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
+    use_proxy(monkeypatch, storage, proxied=True)
     storage.script("small.bin", "drop:1000")
     run(Source(storage), tmp_path / "out")
     assert_complete(tmp_path / "out")
@@ -670,27 +684,6 @@ def test_a_proxy_from_the_environment_is_used(
     # Through the proxy too, a dropped body resumes where it stopped.
     ranges = [r.headers.get("range") for r in storage.requests if r.key == "small.bin"]
     assert ranges == [None, "bytes=1000-"]
-
-
-@pytest.mark.parametrize("stall", ["stall-head", "stall:100000"])
-def test_through_a_proxy_the_deadline_bounds_a_stalled_connection(
-    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stall: str
-) -> None:
-    # As without a proxy: the 60 s read timeout must not outlast the deadline, whether the
-    # GET waits for its reply or for the rest of its body.
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
-    storage.script("sub/dir/weights.bin", stall)
-    started = time.monotonic()
-    with pytest.raises(DownloadTimeoutError, match="deadline") as info:
-        run(Source(storage), tmp_path / "out", DownloadSettings(timeout=1.0))
-    assert time.monotonic() - started < 10.0
-    assert info.value.name == "sub/dir/weights.bin"
-    assert {r.port for r in storage.requests} == {storage.other_port}
-    run(Source(storage), tmp_path / "out")  # a rerun completes it
-    assert_complete(tmp_path / "out")
 
 
 @pytest.fixture(scope="module")
@@ -739,11 +732,7 @@ def test_no_presigned_url_in_any_log_record(
 ) -> None:
     # A presigned URL is a credential: neither httpx (INFO, the request line) nor
     # httpcore (DEBUG, a redirect's Location) may log it through the proxy.
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    if proxied:
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
+    use_proxy(monkeypatch, storage, proxied)
     storage.script("small.bin", "redirect")
     storage.script("empty.txt", "503")
     caplog.set_level(logging.DEBUG)  # the root: every logger, every level

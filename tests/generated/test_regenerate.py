@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.support.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _load_regenerate() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_regenerate", ROOT / "scripts" / "_regenerate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_regenerate"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-regen = _load_regenerate()
+regen = load_script("_regenerate")
 
 
 def test_two_runs_give_identical_trees(tmp_path: Path) -> None:

@@ -10,24 +10,15 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pdoc.doc
 import pytest
 
+from tests.support.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_docs", ROOT / "scripts" / "_docs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-docs = load_script()
+docs = load_script("_docs")
 
 PROBE = '''
 """A module made to break the rules."""

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_workers", ROOT / "scripts" / "_workers.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support.scripts import load_script
 
 
 def cgroup(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -44,11 +33,11 @@ def cgroup(tmp_path: Path, files: dict[str, str]) -> Path:
 def test_the_quota_is_read_from_cgroup_v2_or_v1(
     tmp_path: Path, files: dict[str, str], cores: int | None
 ) -> None:
-    assert load().quota_cores(cgroup(tmp_path, files)) == cores
+    assert load_script("_workers").quota_cores(cgroup(tmp_path, files)) == cores
 
 
 def test_the_workers_are_the_smallest_of_cores_quota_and_four(tmp_path: Path) -> None:
-    workers = load()
+    workers = load_script("_workers")
     usable = len(os.sched_getaffinity(0))
     one = cgroup(tmp_path / "one", {"cpu.max": "100000 100000\n"})
     none = cgroup(tmp_path / "none", {})
