@@ -244,14 +244,18 @@ class StorageHTTP:
         sockets: list[socket.socket] = []
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
-            if event == "connection.connect_tcp.complete":
-                sock = info["return_value"].get_extra_info("socket")
-                sockets.append(sock)
-                with self._lock:
-                    self._sockets.add(sock)
-                    aborted = self._aborted
-                if aborted:
-                    sock.shutdown(socket.SHUT_RDWR)
+            # httpcore's hook as each connection is made: its socket, for ``abort``.
+            if event != "connection.connect_tcp.complete":
+                return
+            sock = info["return_value"].get_extra_info("socket")
+            if sock is None:
+                return
+            sockets.append(sock)
+            with self._lock:
+                self._sockets.add(sock)
+                aborted = self._aborted
+            if aborted:
+                sock.shutdown(socket.SHUT_RDWR)
 
         request.extensions["trace"] = trace
         _SENDING.active = True
