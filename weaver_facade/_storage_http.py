@@ -34,7 +34,7 @@ import ssl
 import threading
 import urllib.request
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
@@ -96,6 +96,13 @@ class Reply(Protocol):
     def close(self) -> None: ...
 
 
+def _shut_down(sockets: Iterable[socket.socket]) -> None:
+    """End every read blocked on ``sockets``, from any thread."""
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 class _DirectReply:
     def __init__(self, connection: http.client.HTTPConnection) -> None:
         self._connection = connection
@@ -122,8 +129,7 @@ class _DirectReply:
         return n
 
     def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._socket.shutdown(socket.SHUT_RDWR)
+        _shut_down([self._socket])
 
     def close(self) -> None:
         self._response.close()
@@ -148,9 +154,7 @@ class _HttpxReply:
         return n
 
     def abort(self) -> None:
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        _shut_down(self._sockets)
 
     def close(self) -> None:
         self._response.close()
@@ -176,9 +180,13 @@ class StorageHTTP:
         with self._lock:
             self._aborted = True
             sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        _shut_down(sockets)
+
+    def _track(self, sock: socket.socket) -> bool:
+        """Let ``abort`` reach ``sock``; whether the download was already stopped."""
+        with self._lock:
+            self._sockets.add(sock)
+            return self._aborted
 
     def get(self, url: str, headers: Mapping[str, str]) -> Reply:
         """Send ``GET url`` with ``headers``, following redirects; the body is unread."""
@@ -211,10 +219,8 @@ class StorageHTTP:
             connection.connect()
             assert connection.sock is not None
             connection.sock.settimeout(self._read_timeout)
-            with self._lock:  # so that ``abort`` can end a wait for the reply
-                if self._aborted:
-                    raise StorageProtocolError("the download was stopped")
-                self._sockets.add(connection.sock)
+            if self._track(connection.sock):  # so that ``abort`` can end a wait for the reply
+                raise StorageProtocolError("the download was stopped")
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("GET", target, headers=headers)
             return _DirectReply(connection)
@@ -251,11 +257,8 @@ class StorageHTTP:
             if sock is None:
                 return
             sockets.append(sock)
-            with self._lock:
-                self._sockets.add(sock)
-                aborted = self._aborted
-            if aborted:
-                sock.shutdown(socket.SHUT_RDWR)
+            if self._track(sock):
+                _shut_down([sock])
 
         request.extensions["trace"] = trace
         _SENDING.active = True
