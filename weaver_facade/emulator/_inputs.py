@@ -76,11 +76,7 @@ def _check_capacity(data: Sequence[Mapping[str, Any]], spec: BaseModelSpec, wher
             )
 
 
-def datums(
-    data: Sequence[Mapping[str, Any]],
-    spec: BaseModelSpec,
-    input_key: str = "forward_backward_input",
-) -> list[Datum]:
+def datums(data: Sequence[Mapping[str, Any]], spec: BaseModelSpec, input_key: str) -> list[Datum]:
     """``data`` of the request's ``input_key`` (``forward_backward_input`` or
     ``forward_input``, which errors name) as trainer inputs."""
     where = f"body.payload.{input_key}.data"
