@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,16 +140,21 @@ def test_the_command_without_keys_warns_that_auth_is_off(tmp_path: Path) -> None
     assert "auth" in "".join(emu.stderr).lower()
 
 
-def test_the_command_refuses_bad_options() -> None:
+def test_the_command_refuses_bad_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing is left behind: the temporary data dir of a refused command is removed too.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     runner = CliRunner()
     for args in (
         ["emulator", "--latency", "warp_drive=1"],
         ["emulator", "--latency", "optim_step=fast"],
         ["emulator", "--fault", "kind=explode,rate=1"],
         ["emulator", "--fault", "kind=drop,rate=2"],
+        ["emulator", "--extensions", "warp-drive"],
+        ["emulator", "--shard-size", "0"],
     ):
         result = runner.invoke(main, args)
         assert result.exit_code == 2, (args, result.output)
+        assert list(tmp_path.iterdir()) == [], args
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

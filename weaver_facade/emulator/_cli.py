@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
-import shutil
 import signal
 import socket
 import sys
@@ -141,46 +141,49 @@ def emulator(
         except OSError as exc:
             raise click.UsageError(f"--data-dir {data_dir}: {exc.strerror or exc}") from exc
     _check_can_listen(host, port)
-    try:
-        fault_config = (
-            FaultConfig(rules=tuple(FaultRule.parse(f) for f in faults), seed=fault_seed)
-            if faults
-            else None
-        )
-        temp_dir = None if data_dir is not None else tempfile.mkdtemp(prefix="weaver-emulator-")
-        config = EmulatorConfig(
-            data_dir=data_dir if data_dir is not None else Path(str(temp_dir)),
-            api_keys=api_keys,
-            latency=parse_latency(latency),
-            faults=fault_config,
-            honor_long_poll=not no_long_poll,
-            extensions=extensions,
-            url_ttl=url_ttl,
-            shard_size=parse_size(shard_size),
-            storage_url=storage_url,
-        )
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    with contextlib.ExitStack() as cleanup:
+        temp_dir = None
+        if data_dir is None:
+            temp_dir = tempfile.TemporaryDirectory(
+                prefix="weaver-emulator-", ignore_cleanup_errors=True
+            )
+            data_dir = Path(cleanup.enter_context(temp_dir))
+        try:
+            fault_config = (
+                FaultConfig(rules=tuple(FaultRule.parse(f) for f in faults), seed=fault_seed)
+                if faults
+                else None
+            )
+            config = EmulatorConfig(
+                data_dir=data_dir,
+                api_keys=api_keys,
+                latency=parse_latency(latency),
+                faults=fault_config,
+                honor_long_poll=not no_long_poll,
+                extensions=extensions,
+                url_ttl=url_ttl,
+                shard_size=parse_size(shard_size),
+                storage_url=storage_url,
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
 
-    def ready(url: str) -> None:
-        click.echo(f"weaver emulator data dir: {config.data_dir}")
-        click.echo(READY_MESSAGE.format(url=url))
-        sys.stdout.flush()
+        def ready(url: str) -> None:
+            click.echo(f"weaver emulator data dir: {config.data_dir}")
+            click.echo(READY_MESSAGE.format(url=url))
+            sys.stdout.flush()
 
-    if temp_dir is not None:
-        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end
-        # the process before the temporary directory is removed below.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
-    except SystemExit as exc:
-        # The port was taken after the check (uvicorn has logged why): exit 1, not its 3.
-        if exc.code == _UVICORN_STARTUP_FAILURE:
-            raise SystemExit(1) from None
-        raise
-    finally:
         if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            # uvicorn re-raises the signal that stopped it; SIGTERM's default action would
+            # end the process before the temporary directory is removed.
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
+        except SystemExit as exc:
+            # The port was taken after the check (uvicorn has logged why): exit 1, not its 3.
+            if exc.code == _UVICORN_STARTUP_FAILURE:
+                raise SystemExit(1) from None
+            raise
 
 
 def _check_can_listen(host: str, port: int) -> None:
