@@ -71,7 +71,8 @@ def show_log_tail(log: Path, lines: int = 20) -> None:
 
 
 def _terminated(signum: int, frame: FrameType | None) -> None:
-    # Turn SIGTERM into an exception so the cleanup below runs, as for Ctrl-C.
+    # Turn SIGTERM, and SIGHUP from a closed terminal, into an exception so the cleanup
+    # below runs, as for Ctrl-C.
     raise KeyboardInterrupt
 
 
@@ -80,7 +81,8 @@ def main(argv: list[str]) -> int:
         print(USAGE, end="")
         return 0
     emulator_args = argv[1:] if argv[:1] == ["--"] else argv
-    signal.signal(signal.SIGTERM, _terminated)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminated)
     started = time.monotonic()
     # A fresh key per run, handed over in the environment: never on a command line or printed.
     key = f"demo-{secrets.token_hex(12)}"
@@ -95,6 +97,10 @@ def main(argv: list[str]) -> int:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "WEAVER_EMULATOR_API_KEYS": key},
+                # Out of the terminal's reach: Ctrl-C stops the demo and the example, and the
+                # demo stops the emulator after the example, which thus never meets a server
+                # going away. A demo started with SIGINT ignored keeps its emulator too.
+                process_group=0,
             )
         try:
             try:

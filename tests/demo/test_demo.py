@@ -102,10 +102,22 @@ def test_scripts_demo_help_says_how_to_use_it(flag: str) -> None:
     assert "starting the emulator" not in done.stdout + done.stderr
 
 
-def test_ctrl_c_stops_the_emulator_and_the_example_and_removes_the_state() -> None:
-    # Slow steps, so that the interrupt lands while the example runs.
+# A terminal starts a job in its own process group, SIGINT at its default for a foreground
+# job; a script's background job inherits SIGINT ignored. Ctrl-C sends SIGINT to the group.
+_LAUNCH = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, getattr(signal, sys.argv[1])); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def signal_while_the_example_runs(
+    sig: signal.Signals, *, group: bool = True, sigint: str = "SIG_DFL", latency: str
+) -> tuple[subprocess.Popen[str], str, str, list[psutil.Process]]:
+    """Start the demo with SIGINT's disposition ``sigint``, and send ``sig`` to its process
+    group (or to the demo alone) once the example runs. The demo, its output, and its
+    children at that moment."""
     proc = subprocess.Popen(
-        [str(DEMO), "--", "--latency", "forward_backward=0.5"],
+        [sys.executable, "-c", _LAUNCH, sigint, str(DEMO), "--", "--latency", latency],
         env=demo_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -127,18 +139,44 @@ def test_ctrl_c_stops_the_emulator_and_the_example_and_removes_the_state() -> No
         commands = [" ".join(c.cmdline()) for c in children]
         assert any("weaver_facade.emulator" in c for c in commands), commands
         assert any("resume_training.py" in c for c in commands), commands
-        # What a terminal does on Ctrl-C: SIGINT to the whole foreground group.
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        (os.killpg if group else os.kill)(proc.pid, sig)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return proc, "".join(seen) + out, err, children
+
+
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGINT, True), (signal.SIGHUP, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "terminal-closed", "sigterm-to-the-demo"],
+)
+def test_an_interrupt_stops_the_emulator_and_the_example_and_removes_the_state(
+    sig: signal.Signals, group: bool
+) -> None:
+    # Slow steps, so that the signal lands while the example runs.
+    proc, out, err, children = signal_while_the_example_runs(
+        sig, group=group, latency="forward_backward=0.5"
+    )
     assert proc.returncode == 130, err
     assert "demo: interrupted; stopping the emulator" in err
+    # The emulator stops after the example: no request of the example meets a closed port.
+    assert "retrying" not in err, err
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
-    assert not state_dir("".join(seen)).exists()
+    assert not state_dir(out).exists()
+
+
+def test_a_demo_started_with_sigint_ignored_runs_to_the_end_through_ctrl_c() -> None:
+    # As the demo and the example ignore it, so does the emulator: the run is not cut short.
+    proc, out, err, _ = signal_while_the_example_runs(
+        signal.SIGINT, sigint="SIG_IGN", latency="forward_backward=0.1"
+    )
+    assert proc.returncode == 0, out + err
+    assert out.splitlines()[-1].startswith("demo: OK in "), out
+    assert not state_dir(out).exists()
 
 
 # -- the example on its own ------------------------------------------------------------------
