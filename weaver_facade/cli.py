@@ -46,7 +46,7 @@ from typing import Any, NamedTuple
 import click
 from click.core import ParameterSource
 
-from ._cli._state import EXIT_USAGE, CliError, CliState
+from ._cli._state import EXIT_USAGE, CliError, CliState, error_payload
 from ._extras import missing_extra_message, missing_module
 
 __all__ = ["main"]
@@ -128,11 +128,13 @@ def _accept_global_options(command: click.Command, top: click.Command) -> None:
             continue
         if taken.intersection(option.opts):
             continue
+        # is_flag=False would make the value optional: `--api-key` with nothing after it
+        # would quietly leave the environment's key in place.
+        flag: dict[str, Any] = {"is_flag": True} if option.is_flag else {"type": option.type}
         command.params.append(
             click.Option(
                 [*option.opts, option.name],
-                is_flag=option.is_flag,
-                type=None if option.is_flag else option.type,
+                **flag,
                 metavar=option.metavar,
                 help=option.help,
                 expose_value=False,
@@ -147,8 +149,15 @@ def _accept_global_options(command: click.Command, top: click.Command) -> None:
 
 
 def _one_line(exc: click.UsageError) -> CliError:
-    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-    return CliError(f"{exc.format_message()}{hint}", exit_code=EXIT_USAGE)
+    if exc.ctx is None:
+        return CliError(exc.format_message(), exit_code=EXIT_USAGE)
+    message = f"{exc.format_message()} (see '{exc.ctx.command_path} --help')"
+    # --json after the command is in the state once the command's options are parsed;
+    # before it, in the top level's parameters, also when the error comes first.
+    state = exc.ctx.find_object(CliState)
+    wanted = state.as_json if state is not None else exc.ctx.find_root().params.get("as_json")
+    payload = error_payload(exc, EXIT_USAGE, message) if wanted else None
+    return CliError(message, exit_code=EXIT_USAGE, payload=payload)
 
 
 class _LazyGroup(click.Group):

@@ -68,6 +68,46 @@ def test_commands_without_json_output_refuse_json(path: tuple[str, ...], before:
         assert "`--report DIR` writes it as JSON (DIR/contract-report.json)" in run.stderr
 
 
+@pytest.mark.parametrize("option", ["--base-url", "--api-key", "--max-retries"])
+def test_a_value_option_without_its_value_is_refused(option: str) -> None:
+    # Last after the command, `--api-key` went on with the environment's key.
+    env = {"WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": "k-env"}
+    run = invoke(["models", "list", option], env)
+    assert run.exit_code == 2, run.stderr
+    assert f"Option '{option}' requires an argument" in run.stderr, run.stderr
+    assert len(run.stderr.splitlines()) == 1
+
+
+USAGE_ERRORS = {
+    "bad-value": ["models", "create", "weaver-tiny", "--lora-rank", "999"],
+    "conflict": ["models", "create", "weaver-tiny", "--full", "--seed", "3"],
+    "missing-option": ["checkpoints", "download", "weaver://m-1/checkpoints/c"],
+    "missing-argument": ["operations", "show"],
+}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        *(["--json", *args] for args in USAGE_ERRORS.values()),
+        *([*args, "--json"] for args in USAGE_ERRORS.values()),
+        # Nothing after an unknown command is parsed: --json counts before it.
+        ["--json", "no-such-command"],
+    ],
+    ids=[*(f"before-{k}" for k in USAGE_ERRORS), *(f"after-{k}" for k in USAGE_ERRORS), "cmd"],
+)
+def test_a_usage_error_with_json_is_a_json_document_too(args: list[str]) -> None:
+    # The README: errors are one line on stderr and, with --json, {"error": {...}} on stdout.
+    run = invoke(args, NO_SERVER)
+    assert run.exit_code == 2
+    assert len(run.stderr.splitlines()) == 1, run.stderr
+    error = run.json()["error"]
+    assert error["exit_code"] == 2
+    assert run.stderr == f"error: {error['message']}\n"
+    plain = invoke([a for a in args if a != "--json"], NO_SERVER)
+    assert (plain.exit_code, plain.stdout, plain.stderr) == (2, "", run.stderr)
+
+
 def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:
     run = cli(
         "checkpoints", "list", "m-none", "--base-url", emu.base_url, "--api-key", API_KEY,

@@ -178,21 +178,24 @@ class CliState:
     def error_payload(
         self, exc: BaseException, exit_code: int, message: str | None = None
     ) -> dict[str, Any] | None:
-        """The ``--json`` form of an error (``None`` without ``--json``); stable keys.
+        """``error_payload(...)`` with ``--json``, ``None`` without."""
+        return error_payload(exc, exit_code, message) if self.as_json else None
 
-        ``message`` is the error line's text, when it is not ``str(exc)``.
-        """
-        if not self.as_json:
-            return None
-        return {
-            "type": type(exc).__name__,
-            "message": _one_line(str(exc) if message is None else message),
-            "code": getattr(exc, "code", None),
-            "status_code": exc.status_code if isinstance(exc, APIError | StorageError) else None,
-            "request_id": exc.request_id if isinstance(exc, APIError) else None,
-            "operation_id": getattr(exc, "operation_id", None),
-            "exit_code": exit_code,
-        }
+
+def error_payload(exc: BaseException, exit_code: int, message: str | None = None) -> dict[str, Any]:
+    """The ``--json`` form of an error; stable keys.
+
+    ``message`` is the error line's text, when it is not ``str(exc)``.
+    """
+    return {
+        "type": type(exc).__name__,
+        "message": _one_line(str(exc) if message is None else message),
+        "code": getattr(exc, "code", None),
+        "status_code": exc.status_code if isinstance(exc, APIError | StorageError) else None,
+        "request_id": exc.request_id if isinstance(exc, APIError) else None,
+        "operation_id": getattr(exc, "operation_id", None),
+        "exit_code": exit_code,
+    }
 
 
 C = TypeVar("C", ServiceClient, TrainingClient)
