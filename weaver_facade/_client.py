@@ -134,6 +134,16 @@ def _base_url(base_url: object) -> str:
         raise InvalidArgumentError(
             f"base_url is the server root; drop the trailing '/api/v1' from {url!r}"
         )
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:  # not echoed: the URL may hold a password
+        raise InvalidArgumentError(f"base_url is not a valid URL: {exc}") from None
+    if not parsed.host:
+        raise InvalidArgumentError("base_url names no host, such as http://127.0.0.1:8080")
+    if parsed.port is not None and not 0 < parsed.port < 2**16:
+        raise InvalidArgumentError(f"base_url's port {parsed.port} is not in 1..65535")
+    if parsed.query or parsed.fragment:
+        raise InvalidArgumentError("base_url is the server root; it takes no query or fragment")
     return url
 
 

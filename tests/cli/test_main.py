@@ -70,10 +70,15 @@ def test_no_server_is_a_usage_error() -> None:
     )
 
 
-def test_a_bad_base_url_is_a_usage_error() -> None:
-    run = invoke(["--base-url", "ftp://host", "checkpoints", "list", "m-1"], NO_SERVER)
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [("ftp://host", "must start with http://"), ("http://127.0.0.1:abc", "not a valid URL")],
+)
+def test_a_bad_base_url_is_a_usage_error(url: str, problem: str) -> None:
+    run = invoke(["--base-url", url, "checkpoints", "list", "m-1"], NO_SERVER)
     assert run.exit_code == 2
-    assert "must start with http://" in run.stderr
+    assert problem in run.stderr
+    assert len(run.stderr.splitlines()) == 1
 
 
 def test_unknown_option_is_a_usage_error() -> None:

@@ -86,6 +86,12 @@ def test_the_key_is_sent_through_a_user_http_client_with_its_own_headers() -> No
         ("weaver.test", "http:// or https://"),
         ("http://weaver.test/api/v1", "drop the trailing '/api/v1'"),
         ("http://weaver.test/api/v1/", "drop the trailing '/api/v1'"),
+        # httpx refused these only at the first request, with its own exception.
+        ("http://weaver.test:abc", "not a valid URL: Invalid port: 'abc'"),
+        ("http://[::1", "not a valid URL"),
+        ("http://weaver.test:70000", "port 70000 is not in 1..65535"),
+        ("http://weaver.test/?region=eu", "takes no query or fragment"),
+        ("http://weaver.test#top", "takes no query or fragment"),
     ],
 )
 def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) -> None:

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from weaver_facade import InvalidArgumentError, ServiceClient
+
 from ._kit import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EXAMPLES,
@@ -108,14 +110,10 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if not base_url.startswith(("http://", "https://")):
-        print(
-            f"error: --base-url must start with http:// or https://, got {base_url!r}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if base_url.endswith("/api/v1"):
-        print("error: --base-url is the server root; drop the trailing /api/v1", file=sys.stderr)
+    try:  # the facade's own checks of a base URL; a client opens nothing until it is used
+        ServiceClient(base_url, heartbeat_interval=0).close()
+    except InvalidArgumentError as exc:
+        print(f"error: --base-url: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.spec is not None and not args.spec.is_file():
         print(f"error: --spec {args.spec} is not a file", file=sys.stderr)
