@@ -624,11 +624,14 @@ def _lsize(path: Path) -> int | None:
 
 
 def prepare_dest(dest: Path, paths: Iterable[PurePosixPath]) -> None:
-    """Create ``dest`` and the files' folders, refusing symlinks (or files) in the way."""
+    """Create ``dest`` and the files' folders. A symlink, or anything but a folder, in the
+    way of a folder, or anything but a regular file in the way of a file or its ``.part``,
+    is refused first, before anything is made or written."""
     with contextlib.suppress(FileExistsError, NotADirectoryError):  # refused just below
         dest.mkdir(parents=True, exist_ok=True)
     if not dest.is_dir():
         raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
+    folders: list[Path] = []
     for rel in paths:
         here = dest
         for part in rel.parts[:-1]:
@@ -636,13 +639,19 @@ def prepare_dest(dest: Path, paths: Iterable[PurePosixPath]) -> None:
             try:
                 st = os.lstat(here)
             except FileNotFoundError:
-                here.mkdir()
-                continue
+                folders.append(dest.joinpath(*rel.parts[:-1]))
+                break  # nothing below a missing folder exists
             if not stat.S_ISDIR(st.st_mode):
                 what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
                 raise UnsafeArtifactPathError(
                     f"{here} is in the way of {rel}: it is {what}", name=str(rel)
                 )
+        else:
+            final = dest.joinpath(*rel.parts)
+            _lsize(final)
+            _lsize(final.with_name(final.name + PART_SUFFIX))
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
 
 
 class _PartFile:

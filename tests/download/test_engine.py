@@ -484,17 +484,26 @@ def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_p
     assert target.read_bytes() == b"keep"
 
 
-def test_a_symlinked_part_file_is_not_followed(
-    storage: StorageServer, run: Run, tmp_path: Path
+@pytest.mark.parametrize("where", ["small.bin", "small.bin.part"])
+@pytest.mark.parametrize("what", ["symlink", "folder"])
+def test_what_is_in_the_way_of_a_file_is_refused_before_anything_is_written(
+    storage: StorageServer, run: Run, tmp_path: Path, where: str, what: str
 ) -> None:
+    # The README: refused "before anything is written". It was refused when that file's
+    # turn came, after the other files had been downloaded.
     dest = tmp_path / "out"
     dest.mkdir()
     target = tmp_path / "victim"
     target.write_bytes(b"keep")
-    (dest / "small.bin.part").symlink_to(target)
-    with pytest.raises(UnsafeArtifactPathError):
+    if what == "symlink":
+        (dest / where).symlink_to(target)
+    else:
+        (dest / where).mkdir()
+    with pytest.raises(UnsafeArtifactPathError, match="in the way"):
         run(Source(storage), dest)
     assert target.read_bytes() == b"keep"
+    assert storage.requests == []
+    assert [p.name for p in dest.iterdir()] == [where]
 
 
 def test_bad_sha256_in_the_descriptor_is_refused(storage: StorageServer, tmp_path: Path) -> None:
