@@ -66,6 +66,12 @@ def test_export_list_and_download(cli: Cli, model_id: str, tmp_path: Path) -> No
     n = len(artifact["files"])
     assert f"{n}/{n} files" in run.stderr
     assert f"{n} files already there" in run.stdout
+    # With one file gone, one is already there: "1 file", not "1 files".
+    assert n == 2
+    (out / artifact["files"][0]["name"]).unlink()
+    run = cli("checkpoints", "download", artifact["id"], "-o", str(out))
+    assert run.exit_code == 0, run.stderr
+    assert ", 1 file already there" in run.stdout
 
 
 def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) -> None:

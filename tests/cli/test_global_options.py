@@ -32,6 +32,18 @@ def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[
 
 
 PATHS = list(command_paths(main))
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = main
+    for name in path:
+        assert isinstance(command, click.Group)
+        found = command.get_command(click.Context(command), name)
+        assert found is not None, path
+        command = found
+    return command
+
+
 # The README: these print no JSON document and refuse --json rather than ignore it.
 NO_JSON = [("emulator",), ("contract-test",)]
 
@@ -71,7 +83,10 @@ def test_commands_without_json_output_refuse_json(path: tuple[str, ...], before:
 @pytest.mark.parametrize("option", ["--base-url", "--api-key", "--max-retries"])
 def test_a_value_option_without_its_value_is_refused(option: str) -> None:
     # Last after the command, `--api-key` went on with the environment's key.
-    env = {"WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": "k-env"}
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://127.0.0.1:9",
+        "WEAVER_API_KEY": "k-env",
+    }
     run = invoke(["models", "list", option], env)
     assert run.exit_code == 2, run.stderr
     assert f"Option '{option}' requires an argument" in run.stderr, run.stderr
@@ -106,6 +121,32 @@ def test_a_usage_error_with_json_is_a_json_document_too(args: list[str]) -> None
     assert run.stderr == f"error: {error['message']}\n"
     plain = invoke([a for a in args if a != "--json"], NO_SERVER)
     assert (plain.exit_code, plain.stdout, plain.stderr) == (2, "", run.stderr)
+
+
+TIMEOUT_COMMANDS = [
+    path
+    for path in PATHS
+    if any("--timeout" in p.opts for p in _command(path).params if isinstance(p, click.Option))
+]
+
+
+def test_the_walk_finds_the_commands_that_wait() -> None:
+    assert {("operations", "wait"), ("checkpoints", "save"), ("checkpoints", "export")} <= set(
+        TIMEOUT_COMMANDS
+    )
+
+
+@pytest.mark.parametrize("path", TIMEOUT_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("value", ["nan", "-1"])
+def test_a_timeout_that_is_no_number_of_seconds_is_refused(
+    path: tuple[str, ...], value: str
+) -> None:
+    # --timeout nan passed the range check and the wait ended at once. Refused while the
+    # options are read: before the command finds that no server is given.
+    arguments = [p for p in _command(path).params if isinstance(p, click.Argument)]
+    run = invoke([*path, *("x" for _ in arguments), "--timeout", value], NO_SERVER)
+    assert run.exit_code == 2, run.stdout
+    assert run.stderr.startswith("error: Invalid value for '--timeout'"), run.stderr
 
 
 def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:

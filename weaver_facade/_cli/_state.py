@@ -232,6 +232,22 @@ def json_option(f: Callable[P, R]) -> Callable[P, R]:
     )(f)
 
 
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def timeout_option(help: str) -> Callable[[FC], FC]:
+    """Add ``--timeout SECONDS``: a number >= 0; infinity waits for ever, NaN is refused."""
+    return click.option("--timeout", type=_Seconds(min=0), metavar="SECONDS", help=help)
+
+
+class _Seconds(click.FloatRange):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if seconds != seconds:  # NaN passes every range check; the wait then ended at once
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
 def look_again(operation_id: str) -> str:
     """The command that picks an operation up again. Without an operation id, which
     `operations wait` needs, a recovered save is known by its checkpoint's path, and an

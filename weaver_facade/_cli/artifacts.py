@@ -315,7 +315,11 @@ def download(
             "total",
             f"{_size(result.bytes)} in {result.seconds:.1f} s; "
             f"fetched {_size(result.bytes_fetched)}"
-            + (f", {result.files_skipped} files already there" if result.files_skipped else ""),
+            + (_already_there(result.files_skipped) if result.files_skipped else ""),
         )
     )
     print_fields(f"downloaded {result.kind.value} {result.artifact_id} to {output}", rows)
+
+
+def _already_there(files: int) -> str:
+    return f", {files} file{'' if files == 1 else 's'} already there"

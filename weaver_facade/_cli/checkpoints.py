@@ -59,6 +59,7 @@ from ._state import (
     handles_errors,
     json_option,
     look_again,
+    timeout_option,
     within,
 )
 
@@ -150,11 +151,8 @@ def _wait_options(f: F) -> F:
         is_flag=True,
         help="Print the operation and return; `operations wait OP_ID` waits for it later.",
     )(f)
-    return click.option(
-        "--timeout",
-        type=click.FloatRange(min=0),
-        metavar="SECONDS",
-        help="How long to wait for the operation (default: 1 hour); it keeps running after.",
+    return timeout_option(
+        "How long to wait for the operation (default: 1 hour); it keeps running after."
     )(f)
 
 

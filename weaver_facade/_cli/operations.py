@@ -14,7 +14,14 @@ import click
 
 from .. import OperationHandle
 from ._output import emit_json, operation_json, operation_times, outcome, print_operation
-from ._state import EXIT_API_ERROR, CliError, current_state, handles_errors, json_option
+from ._state import (
+    EXIT_API_ERROR,
+    CliError,
+    current_state,
+    handles_errors,
+    json_option,
+    timeout_option,
+)
 
 __all__ = ["operations"]
 
@@ -48,12 +55,7 @@ def show(operation_id: str) -> None:
 
 @operations.command("wait")
 @click.argument("operation_id")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help="Stop waiting after this long (default: 1 hour); the operation keeps running.",
-)
+@timeout_option("Stop waiting after this long (default: 1 hour); the operation keeps running.")
 @json_option
 @handles_errors
 def wait(operation_id: str, timeout: float | None) -> None:
