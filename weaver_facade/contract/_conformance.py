@@ -29,6 +29,7 @@ import httpx
 from weaver_client import limits
 
 from ._findings import Finding, curl_for_request, redact, redact_curl
+from ._ownership import Ownership
 from ._spec import OperationResults, Problem, Spec
 
 __all__ = [
@@ -195,6 +196,7 @@ def adapt_workflow(
     base_model: str,
     vocab_size: int,
     checkpoint_path: Callable[[Any], str | None],
+    stand_in: Callable[[Any], None] = lambda case: None,
 ) -> type[Any]:
     """The schema's state machine, with scenarios that start with a session of their own.
 
@@ -206,6 +208,8 @@ def adapt_workflow(
         checkpoint_path: A listed checkpoint's path for a model id, or None; TTL changes aim
             at it (schemathesis reads the TTL route as a sub-resource of a save's URL and
             flags a 404 for a generated path that names no checkpoint).
+        stand_in: Replaces, in a step's case, the ids the run must not act on
+            (``Ownership.stand_in``), before the rest is adapted to them.
     """
     from hypothesis.stateful import Bundle, initialize
     from schemathesis.generation.stateful.state_machine import StepInput
@@ -224,6 +228,7 @@ def adapt_workflow(
             # Random values for the rules the schema cannot express are refused (400/422, as
             # the stateless phases check); fixing them here lets the links reach training,
             # checkpoints and operations that really run.
+            stand_in(case)
             label = case.operation.label
             if label == CREATE_MODEL and isinstance(case.body, dict):
                 case.body = {**case.body, "base_model": base_model}
@@ -397,6 +402,7 @@ def run_conformance(
     import schemathesis
     from schemathesis.cli.commands.run.warnings import WarningCollector
     from schemathesis.engine import events, from_schema
+    from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
     config = schemathesis_config(
         api_key=api_key,
@@ -410,6 +416,7 @@ def run_conformance(
         schema = schemathesis.openapi.from_dict(dict(document), config=config)
     build = schema.build_state_machine
     create_session = schema[CREATE_SESSION.split(" ", 1)[1]]["POST"]
+    ownership = Ownership(CREATE_SESSION)
 
     def build_state_machine(**kwargs: Any) -> type[Any]:
         return adapt_workflow(
@@ -418,6 +425,7 @@ def run_conformance(
             base_model=base_model,
             vocab_size=vocab_size,
             checkpoint_path=checkpoint_path,
+            stand_in=ownership.stand_in,
         )
 
     # The engine builds its state machine per stateful pass; adapt each one.
@@ -445,6 +453,17 @@ def run_conformance(
     timer = threading.Timer(time_limit, stop)
     timer.daemon = True
     timer.start()
+
+    def before_call(context: Any, case: Any, kwargs: Any) -> None:
+        ownership.stand_in(case)
+
+    def after_call(context: Any, case: Any, response: Any) -> None:
+        ownership.record(case, response)
+
+    # schemathesis has before_call hooks for the whole process only: this one is in place
+    # for this run alone.
+    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(before_call, "before_call")
+    schema.hooks.register_hook_with_name(after_call, "after_call")
     try:
         for event in stream:
             if isinstance(event, events.PhaseStarted):
@@ -482,6 +501,7 @@ def run_conformance(
             elif isinstance(event, events.EngineFinished):
                 outcome.stop_reason = str(event.stop_reason)
     finally:
+        GLOBAL_HOOK_DISPATCHER.unregister(before_call)
         timer.cancel()
     outcome.seconds = time.monotonic() - started
     if timed_out.is_set():

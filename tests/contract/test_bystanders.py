@@ -1,0 +1,95 @@
+"""The kit acts only on what it made: the key's other models, checkpoints and artifacts are
+left as they were, as the README promises ("a session, a model and two small checkpoints of
+its own")."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+from weaver_client import limits
+
+from tests.contract.support import KEY, serve_emulator
+from weaver_facade import ServiceClient
+from weaver_facade.contract import ContractSettings, run_contract_test
+from weaver_facade.contract._ownership import Ownership
+
+
+def snapshot(client: ServiceClient, model_id: str) -> dict[str, Any]:
+    """What a user would check: the model, its checkpoints, and their artifacts."""
+    training = client.training_client(model_id)
+    checkpoints = training.list_checkpoints()
+    return {
+        "status": client.get_model(model_id).status,
+        "checkpoints": sorted(
+            (c.id, c.name, c.type, c.status, c.ttl_seconds, c.expires_at) for c in checkpoints
+        ),
+        "artifacts": sorted(
+            (a.id, a.kind, a.status, a.expires_at)
+            for c in checkpoints
+            for a in client.list_artifacts(c)
+        ),
+    }
+
+
+def test_the_kit_leaves_the_keys_other_models_and_checkpoints_as_they_were() -> None:
+    with serve_emulator() as served, ServiceClient(served.base_url, KEY) as client:
+        # A user's own work under the same key: a model kept alive, a permanent and an
+        # expiring checkpoint, and an export.
+        training = client.create_training_client("weaver-tiny", keep=True)
+        kept = training.save_state("keep-permanent", ttl_seconds=None)
+        training.save_state("keep-expiring", ttl_seconds=86_400)
+        training.export_weights(kept)
+        before = snapshot(client, training.model_id)
+
+        report = run_contract_test(ContractSettings(base_url=served.base_url, api_key=KEY))
+
+        assert report.conformance is not None
+        assert sum(report.conformance.statuses.values()) > 500, "the run was cut short"
+        assert snapshot(client, training.model_id) == before
+
+
+def case(label: str, **path: object) -> SimpleNamespace:
+    return SimpleNamespace(operation=SimpleNamespace(label=label), path_parameters=dict(path))
+
+
+def reply(status: int, body: object) -> SimpleNamespace:
+    return SimpleNamespace(status_code=status, json=lambda: body)
+
+
+def test_ids_reached_from_the_runs_own_session_are_kept_and_others_stood_in_for() -> None:
+    ownership = Ownership("POST /api/v1/sessions")
+    ownership.record(case("POST /api/v1/sessions"), reply(201, {"id": "s-own"}))
+    made = case("POST /api/v1/sessions/{session_id}/models", session_id="s-own")
+    ownership.record(made, reply(201, {"id": "m-own", "session_id": "s-own"}))
+    # The listing names another's model too: a reply to no request of this run's own.
+    ownership.record(case("GET /api/v1/models"), reply(200, {"items": [{"id": "m-user"}]}))
+    # A refused request about this run's model teaches nothing.
+    ownership.record(case("GET /api/v1/models/{model_id}", model_id="m-own"), reply(404, {}))
+
+    own = case("POST /api/v1/models/{model_id}/terminate", model_id="m-own")
+    ownership.stand_in(own)
+    assert own.path_parameters == {"model_id": "m-own"}
+
+    other = case("POST /api/v1/models/{model_id}/terminate", model_id="m-user")
+    ownership.stand_in(other)
+    stand_in = other.path_parameters["model_id"]
+    assert stand_in != "m-user"
+    assert re.fullmatch(limits.RESOURCE_ID_PATTERN, stand_in)
+    again = case("GET /api/v1/models/{model_id}", model_id="m-user")
+    ownership.stand_in(again)
+    assert again.path_parameters == {"model_id": stand_in}, "one stand-in per id"
+    ownership.stand_in(again)
+    assert again.path_parameters == {"model_id": stand_in}, "a stand-in stays"
+
+    checkpoint = "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09"
+    foreign = case("DELETE /api/v1/checkpoints/{checkpoint_id}", checkpoint_id=checkpoint)
+    ownership.stand_in(foreign)
+    assert uuid.UUID(str(foreign.path_parameters["checkpoint_id"])) != uuid.UUID(checkpoint)
+    # Ids the schema refuses name nothing: negative cases keep them.
+    for value in ("not a uuid", 7, None):
+        negative = case("DELETE /api/v1/checkpoints/{checkpoint_id}", checkpoint_id=value)
+        ownership.stand_in(negative)
+        assert negative.path_parameters == {"checkpoint_id": value}

@@ -1,0 +1,89 @@
+"""Part 1 acts only on what it made.
+
+The key a run uses may hold its owner's models, checkpoints and artifacts, and schemathesis
+reaches them through the spec's links (the model listing links to a model, a model to its
+checkpoints) or by generating an id that happens to exist. So before each request is sent,
+every valid id in its path that this run did not make is replaced by a stand-in that names
+nothing, which the server answers with its 404; an invalid id names nothing already and is
+left to the negative cases. What this run made is read from the successful replies to its
+own requests: the sessions it opened, and whatever the replies about those name.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from weaver_client import limits
+
+__all__ = ["Ownership"]
+
+_RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# The spec's id path parameters, each with the form its schema gives it.
+_ID_PARAMETERS = {
+    "session_id": _RESOURCE_ID,
+    "model_id": _RESOURCE_ID,
+    "operation_id": _RESOURCE_ID,
+    "checkpoint_id": _UUID,
+    "artifact_id": _UUID,
+}
+_ID_FIELDS = frozenset({"id", *_ID_PARAMETERS})
+
+
+class Ownership:
+    """The ids one run made, and a stand-in for every other id a request names."""
+
+    def __init__(self, opening: str) -> None:
+        """``opening``: the label of the operation that opens a session, the run's root."""
+        self._opening = opening
+        self._made: set[str] = set()
+        self._stand_ins: set[str] = set()
+        self._salt = uuid.uuid4()
+
+    def stand_in(self, case: Any) -> None:
+        """Replace, in place, each id in ``case``'s path that this run did not make."""
+        parameters = case.path_parameters or {}
+        for name, value in list(parameters.items()):
+            form = _ID_PARAMETERS.get(name)
+            if (
+                form is None
+                or not isinstance(value, str)
+                or value in self._made
+                or value in self._stand_ins
+                or not form.fullmatch(value)
+            ):
+                continue
+            # The same stand-in for the same id, so that a scenario stays consistent.
+            derived = uuid.uuid5(self._salt, f"{name}:{value}")
+            stand_in = str(derived) if form is _UUID else f"absent-{derived.hex}"
+            self._stand_ins.add(stand_in)
+            parameters[name] = stand_in
+
+    def record(self, case: Any, response: Any) -> None:
+        """Remember the ids in a successful reply to a request about this run's own."""
+        if not 200 <= response.status_code < 300:
+            return
+        ids = [v for k, v in (case.path_parameters or {}).items() if k in _ID_PARAMETERS]
+        ours = all(v in self._made for v in ids) if ids else case.operation.label == self._opening
+        if not ours:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        self._made.update(_ids_in(body))
+
+
+def _ids_in(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in _ID_FIELDS and isinstance(item, str):
+                yield item
+            else:
+                yield from _ids_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _ids_in(item)
