@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
+import yaml
 
 from tests.support.emulator import API, KEY_A, Api, AppFactory, assert_error
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
 SAVE_ROUTE = "/api/v1/models/{model_id}/checkpoints"
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
 
 def in_process(app: object) -> tuple[httpx.AsyncClient, Api]:
@@ -125,13 +129,30 @@ def test_parse_command_line_rules() -> None:
             FaultRule.parse(bad)
 
 
-def test_a_route_that_no_request_can_have_is_refused() -> None:
-    # Only /api/v1/... and /storage/... requests are disturbed: a route without that prefix
-    # (the spec's path written without /api/v1) would never fire, silently.
-    for route in ("/models/{model_id}/checkpoints", "/nope", "/api/v1"):
-        with pytest.raises(ValueError, match=r"fault route .* \(/api/v1/\.\.\.\)"):
-            FaultRule(kind="drop", rate=1.0, route=route)
-    assert FaultRule(kind="drop", rate=1.0, route="/storage/artifacts/{artifact_id}/{name}")
+@pytest.mark.parametrize(
+    "route",
+    [
+        # Without the /api/v1 prefix no request has it.
+        "/models/{model_id}/checkpoints",
+        "/nope",
+        "/api/v1",
+        # Typos within the prefixes matched nothing either, silently.
+        "/api/v1/supported_models",
+        "/api/v1/models/{id}/checkpoints",
+        "/api/v1/models/m-1/checkpoints",
+        "/storage/artifacts/{id}/{name}",
+    ],
+)
+def test_a_route_that_no_request_can_have_is_refused(route: str) -> None:
+    with pytest.raises(ValueError, match=r"fault route must be a path template of openapi"):
+        FaultRule(kind="drop", rate=1.0, route=route)
+
+
+def test_every_route_of_the_spec_and_storage_can_be_disturbed() -> None:
+    paths = yaml.safe_load(SPEC.read_text())["paths"]
+    assert len(paths) > 20
+    for route in [*paths, "/storage/artifacts/{artifact_id}/{name}"]:
+        assert FaultRule(kind="drop", rate=1.0, route=route).route == route
 
 
 def test_real_connections_are_dropped_and_the_server_carries_on() -> None:

@@ -11,6 +11,8 @@ from typing import Any, Literal, get_args
 
 from weaver_client import limits
 
+from .._spec_schema import spec_document
+
 OperationKind = Literal[
     "forward_backward",
     "forward",
@@ -30,6 +32,12 @@ _METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS")
 _RULE_KEYS = ("kind", "rate", "when", "method", "route", "retry_after")
 #: The requests faults reach: the API's and storage's.
 FAULT_PREFIXES = ("/api/v1/", "/storage/")
+#: Where the emulator serves artifact files, outside the API.
+STORAGE_ROUTE = "/storage/artifacts/{artifact_id}/{name}"
+
+
+def _fault_routes() -> set[str]:
+    return {*spec_document()["paths"], STORAGE_ROUTE}
 
 
 @dataclass(frozen=True)
@@ -77,10 +85,11 @@ class FaultRule:
             if upper not in _METHODS:
                 raise ValueError(f"fault method must be an HTTP method, not {self.method!r}")
             object.__setattr__(self, "method", upper)
-        if self.route is not None and not self.route.startswith(FAULT_PREFIXES):
+        if self.route is not None and self.route not in _fault_routes():
+            # A typo would match nothing, and a test of the faults would pass without any.
             raise ValueError(
                 "fault route must be a path template of openapi.yaml (/api/v1/...) or "
-                f"/storage/artifacts/{{artifact_id}}/{{name}}, not {self.route!r}"
+                f"{STORAGE_ROUTE}, not {self.route!r}"
             )
 
     def matches(self, method: str, route: str) -> bool:

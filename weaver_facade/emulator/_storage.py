@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._config import STORAGE_ROUTE
 from ._errors import ApiError
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 STORAGE_PREFIX = "/storage/"
-STORAGE_ROUTE = "/storage/artifacts/{artifact_id}/{name}"
 _SECRET_FILE = "storage-url.key"  # noqa: S105  # a file name, not a secret
 
 
