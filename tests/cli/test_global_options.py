@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 
-from tests.support.cli import API_KEY, Cli, invoke
+from tests.support.cli import API_KEY, Cli, command_at, command_paths, invoke
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator
 
@@ -20,28 +19,7 @@ NO_SERVER: dict[str, str | None] = {"WEAVER_BASE_URL": None, "WEAVER_API_KEY": N
 GLOBALS = ["--base-url", "http://127.0.0.1:9", "--api-key", "k-1", "--max-retries", "1"]
 
 
-def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Every command and group below ``group``, as the words that name it."""
-    ctx = click.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        assert command is not None, name
-        yield (*prefix, name)
-        if isinstance(command, click.Group):
-            yield from command_paths(command, (*prefix, name))
-
-
 PATHS = list(command_paths(main))
-
-
-def _command(path: tuple[str, ...]) -> click.Command:
-    command: click.Command = main
-    for name in path:
-        assert isinstance(command, click.Group)
-        found = command.get_command(click.Context(command), name)
-        assert found is not None, path
-        command = found
-    return command
 
 
 # The README: these print no JSON document and refuse --json rather than ignore it.
@@ -126,7 +104,7 @@ def test_a_usage_error_with_json_is_a_json_document_too(args: list[str]) -> None
 TIMEOUT_COMMANDS = [
     path
     for path in PATHS
-    if any("--timeout" in p.opts for p in _command(path).params if isinstance(p, click.Option))
+    if any("--timeout" in p.opts for p in command_at(path).params if isinstance(p, click.Option))
 ]
 
 
@@ -143,7 +121,7 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused(
 ) -> None:
     # --timeout nan passed the range check and the wait ended at once. Refused while the
     # options are read: before the command finds that no server is given.
-    arguments = [p for p in _command(path).params if isinstance(p, click.Argument)]
+    arguments = [p for p in command_at(path).params if isinstance(p, click.Argument)]
     run = invoke([*path, *("x" for _ in arguments), "--timeout", value], NO_SERVER)
     assert run.exit_code == 2, run.stdout
     assert run.stderr.startswith("error: Invalid value for '--timeout'"), run.stderr

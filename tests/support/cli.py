@@ -4,10 +4,11 @@ fixtures are in tests/cli/conftest.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
+import click
 from click.testing import CliRunner
 
 from weaver_facade import ServiceClient, datum_from_tokens
@@ -51,3 +52,25 @@ def train_model(service: ServiceClient, steps: int = 2) -> str:
         trainer.forward_backward(batch)
         trainer.optim_step()
     return trainer.model_id
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command and group below ``group``, as the words that name it."""
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))
+
+
+def command_at(path: tuple[str, ...]) -> click.Command:
+    """The command that ``path``'s words name."""
+    command: click.Command = main
+    for name in path:
+        assert isinstance(command, click.Group)
+        found = command.get_command(click.Context(command), name)
+        assert found is not None, path
+        command = found
+    return command
