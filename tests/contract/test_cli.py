@@ -214,6 +214,8 @@ def test_no_server_is_a_usage_error_not_a_finding() -> None:
             "--report pyproject.toml/out: ",
         ),
         ([], "--base-url"),
+        (["--only", "bogus"], "argument --only: invalid choice: 'bogus'"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:
@@ -226,3 +228,5 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
+    assert done.stderr.startswith("error: "), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
@@ -49,8 +50,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, as every other command's usage error, not argparse's usage block.
+        self.exit(EXIT_USAGE, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog=prog,
         description="Hold a live Weaver server to openapi.yaml: schemathesis over every "
         "operation (all phases, all checks), then the checkpoint lifecycle through the "
