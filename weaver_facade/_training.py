@@ -340,13 +340,15 @@ class _TrainingBase(HasOptions, Generic[IO]):
         return Submission(call, _parse_optim)
 
     def _save(
-        self, name: object, include_optimizer: bool, ttl: object
+        self, name: object, include_optimizer: object, ttl: object
     ) -> Plan[_Handle[Checkpoint]]:
         """Start a save: a handle's parts, from the reply or, for a 409, from our own
         earlier attempt's checkpoint."""
         checked = validate_checkpoint_name(name)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
-        kind = CheckpointType.WEIGHT_AND_OPTIMIZER if include_optimizer else CheckpointType.WEIGHT
+        # None would be falsy: a weight-only save, which cannot resume the optimizer.
+        with_optimizer = check_bool("include_optimizer", include_optimizer)
+        kind = CheckpointType.WEIGHT_AND_OPTIMIZER if with_optimizer else CheckpointType.WEIGHT
         call = calls.save_checkpoint(
             self.model_id, checkpoint_type=kind, name=checked, ttl_seconds=ttl_seconds
         )
@@ -468,6 +470,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             loss_fn: The loss; only ``"cross_entropy"``.
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """
+        check_bool("wait", wait)
         handle = self._io.submit(self._forward_backward(data, loss_fn))
         return handle.result() if wait else handle
 
@@ -487,6 +490,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         self, adam_params: AdamParams = DEFAULT_ADAM, *, wait: bool = True
     ) -> OptimStepResult | OperationHandle[OptimStepResult]:
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
+        check_bool("wait", wait)
         handle = self._io.submit(self._optim_step(adam_params))
         return handle.result() if wait else handle
 
@@ -541,6 +545,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 raised for the checkpoint a lost first attempt of this very call made on a
                 server without ``Idempotency-Key``: that one is returned (see ``_recovery``).
         """
+        check_bool("wait", wait)
         parts = self._io.run(self._save(name, include_optimizer, ttl_seconds))
         handle = self._io.handle(*parts)
         return handle.result() if wait else handle
@@ -564,6 +569,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
 
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
+        check_bool("wait", wait)
         handle = self._io.submit(load_submission(self.model_id, checkpoint, False))
         return handle.result() if wait else handle
 
@@ -588,6 +594,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             OptimizerStateUnavailableError: Before any request for a ``Checkpoint`` that is
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
+        check_bool("wait", wait)
         handle = self._io.submit(load_submission(self.model_id, checkpoint, True))
         return handle.result() if wait else handle
 
@@ -652,6 +659,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             MergeNotSupportedError: ``merge_adapter`` for a ``full_ft`` model.
             OperationFailedError: The export failed.
         """
+        check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
         handle = self._io.handle(*self._io.run(start))
         return handle.result() if wait else handle
@@ -723,6 +731,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, data: Sequence[Datum], loss_fn: LossFnName = "cross_entropy", *, wait: bool = True
     ) -> ForwardBackwardResult | AsyncOperationHandle[ForwardBackwardResult]:
         """See ``TrainingClient.forward_backward``."""
+        check_bool("wait", wait)
         handle = await self._io.submit(self._forward_backward(data, loss_fn))
         return await handle.result() if wait else handle
 
@@ -742,6 +751,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, adam_params: AdamParams = DEFAULT_ADAM, *, wait: bool = True
     ) -> OptimStepResult | AsyncOperationHandle[OptimStepResult]:
         """See ``TrainingClient.optim_step``."""
+        check_bool("wait", wait)
         handle = await self._io.submit(self._optim_step(adam_params))
         return await handle.result() if wait else handle
 
@@ -781,6 +791,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         wait: bool = True,
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
+        check_bool("wait", wait)
         parts = await self._io.run(self._save(name, include_optimizer, ttl_seconds))
         handle = self._io.handle(*parts)
         return await handle.result() if wait else handle
@@ -801,6 +812,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
+        check_bool("wait", wait)
         handle = await self._io.submit(load_submission(self.model_id, checkpoint, False))
         return await handle.result() if wait else handle
 
@@ -820,6 +832,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
+        check_bool("wait", wait)
         handle = await self._io.submit(load_submission(self.model_id, checkpoint, True))
         return await handle.result() if wait else handle
 
@@ -863,6 +876,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         wait: bool = True,
     ) -> Artifact | AsyncOperationHandle[Artifact]:
         """See ``TrainingClient.export_weights``."""
+        check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
         handle = self._io.handle(*(await self._io.run(start)))
         return await handle.result() if wait else handle

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.fakeserver import FakeWeaver, checkpoint_json
+from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json
 from weaver_facade import (
     AdamParams,
     Checkpoint,
@@ -334,6 +334,30 @@ BAD_CALLS: list[tuple[str, Callable[[TrainingClient], object], type[Exception], 
         "ttl",
     ),
     ("page-size", lambda t: t.list_checkpoints(page_size=0), InvalidArgumentError, "page_size"),
+    # None was falsy: a weight-only save, which load_state_with_optimizer then refuses.
+    (
+        "save-include-none",
+        lambda t: t.save_state("a", include_optimizer=untyped(None)),
+        InvalidArgumentError,
+        "include_optimizer must be True or False, got None",
+    ),
+    # wait=None returned a handle, wait="no" waited: each after the request was sent.
+    *(
+        (f"{name}-wait", call, InvalidArgumentError, "wait must be True or False")
+        for name, call in [
+            ("fb", lambda t: t.forward_backward([datum_from_tokens([1, 2])], wait=untyped(None))),
+            ("optim", lambda t: t.optim_step(wait=untyped("no"))),
+            ("save", lambda t: t.save_state("a", wait=untyped(1))),
+            ("load", lambda t: t.load_state("weaver://m-1/checkpoints/a", wait=untyped(None))),
+            (
+                "load-opt",
+                lambda t: t.load_state_with_optimizer(
+                    "weaver://m-1/checkpoints/a", wait=untyped(None)
+                ),
+            ),
+            ("export", lambda t: t.export_weights(wait=untyped(None))),
+        ]
+    ),
 ]
 
 
@@ -352,6 +376,25 @@ def test_refused_before_any_request(
         call(trainer)
     assert isinstance(info.value, ValueError)
     assert fake.requests == []
+
+
+async def test_the_async_client_refuses_the_same_before_any_request(fake: FakeWeaver) -> None:
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        fake.requests.clear()
+        path = "weaver://m-1/checkpoints/a"
+        for refused in (
+            trainer.forward_backward([datum_from_tokens([1, 2])], wait=untyped(None)),
+            trainer.optim_step(wait=untyped("no")),
+            trainer.save_state("a", wait=untyped(1)),
+            trainer.save_state("a", include_optimizer=untyped(None)),
+            trainer.load_state(path, wait=untyped(None)),
+            trainer.load_state_with_optimizer(path, wait=untyped(None)),
+            trainer.export_weights(wait=untyped(None)),
+        ):
+            with pytest.raises(InvalidArgumentError, match="must be True or False"):
+                await refused
+        assert fake.requests == []
 
 
 def test_a_refused_call_does_not_use_up_a_seq_id(fake: FakeWeaver, trainer: TrainingClient) -> None:
