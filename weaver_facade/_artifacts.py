@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
+import os
 import re
 import time
 import uuid
@@ -22,7 +23,7 @@ from weaver_client.types import Unset
 
 from . import _calls as calls
 from . import _lookup as lookup
-from ._args import check_bool, check_choice, check_int, check_seconds
+from ._args import check_bool, check_callable, check_choice, check_int, check_seconds
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -59,8 +60,8 @@ __all__ = [
     "artifact_result",
     "check_descriptor_kind",
     "descriptor_from_wire",
+    "download_arguments",
     "download_result",
-    "download_settings",
     "find_checkpoint_id",
     "list_artifacts_plan",
     "resolve_download",
@@ -269,8 +270,16 @@ def check_descriptor_kind(descriptor: Descriptor, kind: ArtifactKind | None) -> 
         )
 
 
-def download_settings(verify: object, max_concurrency: object, timeout: object) -> DownloadSettings:
-    return DownloadSettings(
+def download_arguments(
+    dest: object, verify: object, max_concurrency: object, progress: object, timeout: object
+) -> tuple[Path, DownloadSettings]:
+    """``download_weights``' arguments, checked before any request: the folder, settings."""
+    if not isinstance(dest, str | os.PathLike) or not isinstance(os.fspath(dest), str):
+        raise InvalidArgumentError(f"dest must be a folder's path, a str or a Path; got {dest!r}")
+    if not os.fspath(dest):
+        raise InvalidArgumentError("dest must be a folder's path; got '' (use '.' for here)")
+    check_callable("progress", progress, optional=True)
+    return Path(dest), DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),
         verify=check_bool("verify", verify),
         timeout=None

@@ -15,7 +15,6 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
 
@@ -42,8 +41,8 @@ from ._artifacts import (
     check_descriptor_kind,
     check_kind,
     descriptor_from_wire,
+    download_arguments,
     download_result,
-    download_settings,
     list_artifacts_plan,
     resolve_download,
 )
@@ -654,7 +653,7 @@ class ServiceClient(_ServiceBase):
             DownloadTimeoutError: ``timeout`` passed, at whatever step (an API request
                 too); run it again to resume.
         """
-        settings = download_settings(verify, max_concurrency, timeout)
+        folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)
         wanted = check_kind(kind)
@@ -664,7 +663,6 @@ class ServiceClient(_ServiceBase):
                 return io.send(call)
 
         artifact_id = drive(resolve_download(target, wanted), send)
-        folder = Path(dest)
 
         def describe() -> Descriptor:
             return descriptor_from_wire(send(calls.get_artifact_download(artifact_id)))
@@ -869,7 +867,7 @@ class AsyncServiceClient(_ServiceBase):
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
-        settings = download_settings(verify, max_concurrency, timeout)
+        folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)
         wanted = check_kind(kind)
@@ -879,7 +877,6 @@ class AsyncServiceClient(_ServiceBase):
                 return await io.send(call)
 
         artifact_id = await adrive(resolve_download(target, wanted), send)
-        folder = Path(dest)
 
         async def describe() -> Descriptor:
             return descriptor_from_wire(await send(calls.get_artifact_download(artifact_id)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -395,6 +396,37 @@ async def test_the_async_client_refuses_the_same_before_any_request(fake: FakeWe
             with pytest.raises(InvalidArgumentError, match="must be True or False"):
                 await refused
         assert fake.requests == []
+
+
+BAD_DOWNLOADS: list[tuple[dict[str, Any], str]] = [
+    ({"dest": None}, "dest must be a folder's path, a str or a Path; got None"),
+    ({"dest": b"out"}, "dest must be a folder's path"),
+    ({"dest": ""}, "got '' \\(use '.' for here\\)"),
+    ({"dest": "out", "progress": 5}, "progress must be a function, or None; got 5"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "problem"), BAD_DOWNLOADS)
+async def test_download_arguments_are_refused_before_any_request(
+    fake: FakeWeaver,
+    svc: ServiceClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kwargs: dict[str, Any],
+    problem: str,
+) -> None:
+    # They were TypeErrors from deep inside, after the artifact had been looked up (and a
+    # bad progress after the .part files had been made).
+    monkeypatch.chdir(tmp_path)
+    artifact_id = str(uuid.uuid4())
+    fake.requests.clear()
+    with pytest.raises(InvalidArgumentError, match=problem):
+        svc.download_weights(artifact_id, **kwargs)
+    async with async_service(fake) as async_svc:
+        with pytest.raises(InvalidArgumentError, match=problem):
+            await async_svc.download_weights(artifact_id, **kwargs)
+    assert fake.requests == []
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_refused_call_does_not_use_up_a_seq_id(fake: FakeWeaver, trainer: TrainingClient) -> None:
