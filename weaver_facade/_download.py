@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import hashlib
+import logging
 import os
 import random
 import re
@@ -66,6 +67,7 @@ NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_logger = logging.getLogger("weaver_facade")
 
 
 @attrs.frozen(kw_only=True)
@@ -501,6 +503,14 @@ class Transfer:
             retry_after = full_jitter(
                 self._failures - 1, s.initial_backoff, s.max_backoff, self._rng
             )
+        # One WARNING per retry, as for API requests; the name, never the presigned URL.
+        _logger.warning(
+            "storage GET %s: %s; retrying in %.1f s (retry %d)",
+            self.file.name,
+            self._last_problem,
+            retry_after,
+            self._failures,
+        )
         self._pending_wait = retry_after
         return Discard()
 

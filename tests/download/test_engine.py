@@ -255,14 +255,21 @@ def test_dropped_connections_resume_where_they_stopped(
 
 
 def test_5xx_and_429_are_retried_honouring_retry_after(
-    storage: StorageServer, run: Run, tmp_path: Path
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     storage.script("small.bin", "503", "429", "503")
     sleeps: list[float] = []
-    run(Source(storage), tmp_path / "out", sleeps=sleeps)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        run(Source(storage), tmp_path / "out", sleeps=sleeps)
     assert_complete(tmp_path / "out")
     # The server says Retry-After: 0, which replaces the (random, > 0) backoff.
     assert sleeps == [0.0, 0.0, 0.0]
+    # Each retry is one WARNING, as the README says of every retry; none names the URL.
+    assert [r.getMessage() for r in caplog.records] == [
+        "storage GET small.bin: HTTP 503; retrying in 0.0 s (retry 1)",
+        "storage GET small.bin: HTTP 429; retrying in 0.0 s (retry 2)",
+        "storage GET small.bin: HTTP 503; retrying in 0.0 s (retry 3)",
+    ]
 
 
 def test_expired_urls_are_refreshed_after_403(
