@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import attrs
 from weaver_client import limits
@@ -41,6 +41,7 @@ IGNORE_INDEX = -100
 # (its base model's context), so a longer one is sent and refused there with a 400.
 MIN_TOKENS = limits.ENCODED_TEXT_CHUNK_TOKENS_MIN_ITEMS
 MIN_TOKEN_ID = limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MINIMUM
+MAX_TOKEN_ID = limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MAXIMUM  # targets travel as int64
 
 
 def _real(name: str, value: object) -> float:
@@ -132,6 +133,14 @@ def _weights(values: Iterable[float]) -> tuple[float, ...]:
     return _items("Datum: weights", values)
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _not_an_id(value: object) -> bool:
+    return not (_is_int(value) and MIN_TOKEN_ID <= value <= MAX_TOKEN_ID)
+
+
 def _check_datum_id(datum_id: object) -> None:
     if datum_id is None:
         return
@@ -171,9 +180,10 @@ class Datum:
         if n < MIN_TOKENS:
             raise InvalidDatumError(f"Datum: tokens must hold at least {MIN_TOKENS} id, got {n}")
         for i, token in enumerate(self.tokens):
-            if isinstance(token, bool) or not isinstance(token, int) or token < MIN_TOKEN_ID:
+            if _not_an_id(token):
                 raise InvalidDatumError(
-                    f"Datum: tokens[{i}] = {token!r}; ids are ints >= {MIN_TOKEN_ID}"
+                    f"Datum: tokens[{i}] = {token!r}; ids are ints from {MIN_TOKEN_ID} "
+                    f"to {MAX_TOKEN_ID} (int64)"
                 )
         if len(self.target_tokens) != n:
             raise InvalidDatumError(
@@ -181,14 +191,11 @@ class Datum:
                 "one target per input position is required"
             )
         for i, target in enumerate(self.target_tokens):
-            if (
-                isinstance(target, bool)
-                or not isinstance(target, int)
-                or (target < 0 and target != IGNORE_INDEX)
-            ):
+            if _not_an_id(target) and not (_is_int(target) and target == IGNORE_INDEX):
                 raise InvalidDatumError(
-                    f"Datum: target_tokens[{i}] = {target!r}; targets are ints >= 0, "
-                    f"or {IGNORE_INDEX} to ignore the position"
+                    f"Datum: target_tokens[{i}] = {target!r}; targets are token ids (ints "
+                    f"from {MIN_TOKEN_ID} to {MAX_TOKEN_ID}), or {IGNORE_INDEX} to ignore "
+                    "the position"
                 )
         if len(self.weights) != n:
             raise InvalidDatumError(f"Datum: {len(self.weights)} weights for {n} tokens")

@@ -197,7 +197,12 @@ SCHEMAS: Final[dict[str, Any]] = {
             "tokens": {
                 "type": "array",
                 "minItems": 1,
-                "items": {"type": "integer", "minimum": 0},
+                "items": {
+                    "type": "integer",
+                    "format": "int64",
+                    "minimum": 0,
+                    "maximum": 9223372036854775807,
+                },
             },
         },
     },

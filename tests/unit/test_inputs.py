@@ -240,11 +240,28 @@ def test_datum_from_tokens_shifts() -> None:
         (lambda: Datum(tokens=[True], target_tokens=[1], weights=[1]), "tokens\\[0\\] = True"),
         (lambda: Datum(tokens=[1], target_tokens=[1], weights=[math.nan]), "not finite"),
         (lambda: Datum(tokens=[1], target_tokens=[1], weights=untyped(["1"])), "not a number"),
+        # -100 ignores a position only as an int, as every target is one.
+        (
+            lambda: Datum(tokens=[1], target_tokens=untyped([-100.0]), weights=[1]),
+            "target_tokens\\[0\\] = -100.0",
+        ),
     ],
 )
 def test_bad_datums(build: Callable[[], Datum], problem: str) -> None:
     with pytest.raises(InvalidDatumError, match=problem):
         build()
+
+
+def test_token_ids_are_bounded_as_the_spec_says() -> None:
+    # Beyond int64, the dtype targets travel as, the server alone refused the batch.
+    items = SCHEMAS["EncodedTextChunk"]["properties"]["tokens"]["items"]
+    most = items["maximum"]
+    assert most == 2**63 - 1
+    assert datum_from_tokens([most, most]).target_tokens == (most,)
+    with pytest.raises(InvalidDatumError, match=rf"target_tokens\[0\] = {most + 1}"):
+        datum_from_tokens([1, most + 1])
+    with pytest.raises(InvalidDatumError, match=rf"^Datum: tokens\[0\] = {most + 1}"):
+        datum_from_tokens([most + 1, 1])
 
 
 def test_ignored_targets_are_allowed() -> None:
