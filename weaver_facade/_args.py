@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from weaver_client import limits
 
 from ._errors import InvalidArgumentError
 
 __all__ = [
+    "at_least",
     "check_api_key",
     "check_bool",
     "check_callable",
@@ -119,3 +121,27 @@ def check_type(name: str, value: object, kinds: type | tuple[type, ...], what: s
     """A value of one of ``kinds``; ``what`` names them for the message."""
     if not isinstance(value, kinds):
         raise InvalidArgumentError(f"{name} must be {what}; got {value!r}")
+
+
+def at_least(
+    least: float, *, above: bool = False, most: float | None = None, integer: bool = False
+) -> Callable[[object, Any, object], None]:
+    """An attrs validator for a settings object's number: ``>= least`` (``> least`` with
+    ``above``), ``<= most``, an int with ``integer``; the error names class and field."""
+
+    def validate(instance: object, attribute: Any, value: object) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int if integer else int | float)
+            or not (value > least if above else value >= least)
+            or (most is not None and value > most)
+        ):
+            bound = f"{'>' if above else '>='} {least:g}" + (
+                "" if most is None else f" and <= {most:g}"
+            )
+            raise InvalidArgumentError(
+                f"{type(instance).__name__}: {attribute.name} must be "
+                f"{'an int' if integer else 'a number'} {bound}; got {value!r}"
+            )
+
+    return validate

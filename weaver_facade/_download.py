@@ -32,6 +32,7 @@ from typing import Any, TypeAlias, TypeVar
 import attrs
 from weaver_client import limits
 
+from ._args import at_least
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -129,10 +130,10 @@ class DownloadSettings:
         read_timeout: Seconds without a byte before a connection counts as dropped.
     """
 
-    max_concurrency: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    max_concurrency: int = attrs.field(default=4, validator=at_least(1, integer=True))
     verify: bool = True
     timeout: float | None = None
-    max_failures: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    max_failures: int = attrs.field(default=8, validator=at_least(1, integer=True))
     initial_backoff: float = 0.25
     max_backoff: float = 8.0
     max_retry_after: float = 120.0

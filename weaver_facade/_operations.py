@@ -23,7 +23,7 @@ from weaver_client import limits
 from weaver_client.types import Unset
 
 from . import _retry as rules
-from ._args import check_seconds
+from ._args import at_least, check_seconds
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     APIError,
@@ -273,20 +273,19 @@ class PollSettings:
             before, it polls in the middle of what is known, to learn more.
     """
 
-    timeout: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
+    timeout: float = attrs.field(default=3600.0, validator=at_least(0, above=True))
     long_poll: float = attrs.field(
         default=20.0,
-        validator=[
-            attrs.validators.ge(limits.GET_OPERATION_WAIT_MINIMUM),
-            attrs.validators.le(limits.GET_OPERATION_WAIT_MAXIMUM),
-        ],
+        validator=at_least(
+            limits.GET_OPERATION_WAIT_MINIMUM, most=limits.GET_OPERATION_WAIT_MAXIMUM
+        ),
     )
-    initial_backoff: float = attrs.field(default=0.25, validator=attrs.validators.gt(0))
-    max_backoff: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
-    immediate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
-    min_interval: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
-    backoff_ratio: float = attrs.field(default=0.2, validator=attrs.validators.gt(0))
-    expected_end_tolerance: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
+    initial_backoff: float = attrs.field(default=0.25, validator=at_least(0, above=True))
+    max_backoff: float = attrs.field(default=10.0, validator=at_least(0, above=True))
+    immediate: float = attrs.field(default=1.0, validator=at_least(0))
+    min_interval: float = attrs.field(default=0.05, validator=at_least(0))
+    backoff_ratio: float = attrs.field(default=0.2, validator=at_least(0, above=True))
+    expected_end_tolerance: float = attrs.field(default=0.05, validator=at_least(0))
 
 
 @attrs.frozen

@@ -40,6 +40,7 @@ import attrs
 import httpx
 
 from . import _retry as rules
+from ._args import at_least
 from ._lazy import asyncio_sleep
 from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt
 
@@ -71,11 +72,11 @@ class RetrySettings:
         max_retry_wait: The most one call may sleep between its attempts, in all.
     """
 
-    max_retries: int = attrs.field(default=4, validator=attrs.validators.ge(0))
-    initial_backoff: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
-    max_backoff: float = attrs.field(default=8.0, validator=attrs.validators.gt(0))
-    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
-    max_retry_wait: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    max_retries: int = attrs.field(default=4, validator=at_least(0, integer=True))
+    initial_backoff: float = attrs.field(default=0.5, validator=at_least(0, above=True))
+    max_backoff: float = attrs.field(default=8.0, validator=at_least(0, above=True))
+    max_retry_after: float = attrs.field(default=60.0, validator=at_least(0))
+    max_retry_wait: float = attrs.field(default=30.0, validator=at_least(0))
 
 
 class RetryPolicy:

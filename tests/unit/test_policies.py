@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import pytest
 from hypothesis import given
@@ -10,6 +15,7 @@ from hypothesis import strategies as st
 from tests.support.fakeserver import FakeClock
 from weaver_facade import (
     APIConnectionError,
+    InvalidArgumentError,
     NotFoundError,
     PollPolicy,
     PollSettings,
@@ -20,6 +26,11 @@ from weaver_facade import (
 )
 from weaver_facade._errors import InternalServerError
 from weaver_facade._operations import GiveUp, Poll, Sleep
+
+
+def untyped(value: object) -> Any:
+    """Pass a wrongly typed value on purpose, as an untyped caller would."""
+    return value
 
 
 def policy(clock: FakeClock, rng: float = 0.5, **settings: float) -> PollPolicy:
@@ -205,11 +216,25 @@ def test_failures_after_the_deadline_stop() -> None:
     assert poller.on_failure(APIConnectionError("refused")) is False
 
 
-def test_poll_settings_are_validated() -> None:
-    with pytest.raises(ValueError, match="long_poll"):
-        PollSettings(long_poll=61)
-    with pytest.raises(ValueError, match="timeout"):
-        PollSettings(timeout=0)
+@pytest.mark.parametrize(
+    ("build", "problem"),
+    [
+        (lambda: PollSettings(long_poll=61), "PollSettings: long_poll must be a number >= 0 and"),
+        (lambda: PollSettings(timeout=0), "PollSettings: timeout must be a number > 0; got 0"),
+        # A TypeError from a comparison inside attrs, before.
+        (lambda: PollSettings(timeout=untyped("x")), "PollSettings: timeout must be a number"),
+        (lambda: PollSettings(timeout=math.nan), "PollSettings: timeout must be a number > 0"),
+        (lambda: PollSettings(backoff_ratio=untyped(True)), "PollSettings: backoff_ratio must"),
+        (lambda: RetrySettings(max_retries=-1), "RetrySettings: max_retries must be an int >= 0"),
+        (lambda: RetrySettings(max_retries=untyped(1.5)), "RetrySettings: max_retries must be"),
+        (lambda: RetrySettings(max_retry_after=-1), "RetrySettings: max_retry_after must be"),
+    ],
+)
+def test_settings_are_validated_with_the_facades_error(
+    build: Callable[[], object], problem: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(problem)}"):
+        build()
 
 
 # -- retries ---------------------------------------------------------------------------------
