@@ -146,6 +146,14 @@ def _base_url(base_url: object) -> str:
     return url
 
 
+def _shown(url: str) -> str:
+    """``url`` for reprs and messages: a password in it is a secret too."""
+    parsed = httpx.URL(url)
+    if not parsed.password:
+        return url
+    return str(parsed.copy_with(username=parsed.username, password="***"))  # noqa: S106
+
+
 def _timeout(timeout: object) -> httpx.Timeout:
     """Seconds, or an ``httpx.Timeout`` whose every part is seconds or ``None``."""
     if isinstance(timeout, httpx.Timeout):
@@ -184,7 +192,7 @@ class _KeyHidingClient(AuthenticatedClient):
     """
 
     def __repr__(self) -> str:
-        return f"AuthenticatedClient(base_url={self._base_url!r}, token=<redacted>)"
+        return f"AuthenticatedClient(base_url={_shown(self._base_url)!r}, token=<redacted>)"
 
 
 class ClientOptions(TypedDict, total=False):
@@ -274,8 +282,8 @@ class _ServiceBase(HasOptions):
 
     @property
     def base_url(self) -> str:
-        """The server root requests go to."""
-        return self._base_url
+        """The server root requests go to; a password in it is shown as ``***``."""
+        return _shown(self._base_url)
 
     @property
     def session_id(self) -> str | None:
@@ -285,7 +293,7 @@ class _ServiceBase(HasOptions):
     def __repr__(self) -> str:
         key = "set" if self.__api_key else "none"
         return (
-            f"{type(self).__name__}(base_url={self._base_url!r}, api_key=<{key}>, "
+            f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>, "
             f"session_id={self.session_id!r})"
         )
 

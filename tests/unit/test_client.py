@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import logging
 import threading
@@ -379,6 +380,22 @@ async def test_async_client_configuration(monkeypatch: pytest.MonkeyPatch) -> No
     async with AsyncServiceClient(api_key=KEY) as svc:
         assert svc.base_url == "http://env.test"
         assert KEY not in repr(svc)
+
+
+def test_a_password_in_the_base_url_is_used_but_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeWeaver()
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    url = "http://user:hunter2@weaver.test"
+    with ServiceClient(url, KEY, heartbeat_interval=0) as svc:
+        assert svc.base_url == "http://user:***@weaver.test"
+        svc.create_training_client("weaver-tiny")
+        shown = repr(svc) + repr(svc._io.generated)
+    assert "hunter2" not in shown
+    assert "user:***@weaver.test" in shown
+    sent = fake.requests[0].headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(b"user:hunter2").decode()
 
 
 def test_without_http_client_the_default_transport_carries_the_key(
