@@ -231,7 +231,7 @@ def reattach_parser(
     schema = result_type.__name__
     if kind is not None and kinds.get(kind) != schema:
         raise InvalidArgumentError(
-            f"operation {snapshot.id} is a {kind} operation; its result is not a {schema}"
+            f"operation {snapshot.id} is of kind {kind}; its result is not {schema}"
         )
     if kind is None:
         kind = next(k for k, v in kinds.items() if v == schema)

@@ -222,7 +222,8 @@ def test_reattach_with_a_result_type() -> None:
         trainer = svc.create_training_client("weaver-tiny")
         op_id = trainer.save_state("a", wait=False).id
         assert svc.operation(op_id, Checkpoint).result().name == "a"
-        with pytest.raises(InvalidArgumentError, match="is a save_checkpoint operation"):
+        expected = f"operation {op_id} is of kind save_checkpoint; its result is not LoadResult"
+        with pytest.raises(InvalidArgumentError, match=f"^{expected}$"):
             svc.operation(op_id, LoadResult)
         with pytest.raises(InvalidArgumentError, match="result_type"):
             svc.operation(op_id, dict)
@@ -244,7 +245,9 @@ def test_reattach_to_an_export_gives_the_artifact() -> None:
     fake.script("GET", OP, *(json_reply(200, export) for _ in range(3)))
     with service(fake) as svc:
         assert svc.operation("op-1").result() == svc.operation("op-1", Artifact).result()
-        with pytest.raises(InvalidArgumentError, match="is a export_checkpoint operation"):
+        with pytest.raises(
+            InvalidArgumentError, match="kind export_checkpoint; its result is not Checkpoint"
+        ):
             svc.operation("op-1", Checkpoint)
 
 
@@ -263,7 +266,9 @@ def test_reattach_to_a_forward_pass_gives_its_forward_backward_result() -> None:
         assert found.logprobs == ((-0.5, -2.0),)
         assert found.loss == 2.5
         assert svc.operation("op-1", ForwardBackwardResult).result() == found
-        with pytest.raises(InvalidArgumentError, match="is a forward operation"):
+        with pytest.raises(
+            InvalidArgumentError, match="kind forward; its result is not OptimStepResult"
+        ):
             svc.operation("op-1", OptimStepResult)
 
 
