@@ -131,7 +131,7 @@ def _base_url(base_url: object) -> str:
         raise InvalidArgumentError(f"base_url must start with http:// or https://, got {url!r}")
     if url.endswith("/api/v1"):
         raise InvalidArgumentError(
-            f"base_url is the server root; drop the trailing '/api/v1' from {url!r}"
+            f"base_url is the server root; drop the trailing '/api/v1' from {_shown(url)!r}"
         )
     try:
         parsed = httpx.URL(url)
