@@ -16,6 +16,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from tests.support.cli import API_KEY, invoke
+from weaver_facade import ServiceClient
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator
 
@@ -77,6 +78,21 @@ def test_a_lifecycle_run_with_the_key_from_the_global_option(
     report = json.loads((tmp_path / "contract-report.json").read_text())
     assert report["findings"] == []
     assert API_KEY not in result.output
+
+
+def test_a_base_model_the_server_does_not_list_is_a_usage_error(emu: RunningEmulator) -> None:
+    # It was a finding, as if the server refused to train a model it never offered.
+    with ServiceClient(emu.base_url, API_KEY) as service:
+        listed = sorted(m.name for m in service.supported_models())
+    result = CliRunner(env=NO_SERVER).invoke(
+        main,
+        ["--api-key", API_KEY, "contract-test", "--base-url", emu.base_url,
+         "--base-model", "no-such-model", "--quick"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: base model 'no-such-model' is not one the server lists ({', '.join(listed)})\n"
+    )
 
 
 def test_the_console_script_runs_it() -> None:

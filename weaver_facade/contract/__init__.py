@@ -31,7 +31,13 @@ from .._lazy import lazy_attributes
 if TYPE_CHECKING:
     from ._extensions import ExtensionProbe
     from ._findings import Finding
-    from ._kit import ContractReport, ContractSettings, ServerUnreachable, run_contract_test
+    from ._kit import (
+        ContractReport,
+        ContractSettings,
+        ServerUnreachable,
+        UnknownBaseModel,
+        run_contract_test,
+    )
 
 __all__ = [
     "ContractReport",
@@ -39,6 +45,7 @@ __all__ = [
     "ExtensionProbe",
     "Finding",
     "ServerUnreachable",
+    "UnknownBaseModel",
     "run_contract_test",
 ]
 
@@ -51,6 +58,7 @@ __getattr__ = lazy_attributes(
         "ContractReport": "._kit",
         "ContractSettings": "._kit",
         "ServerUnreachable": "._kit",
+        "UnknownBaseModel": "._kit",
         "run_contract_test": "._kit",
     },
 )

@@ -26,6 +26,7 @@ from ._kit import (
     QUICK_TIME_LIMIT,
     ContractSettings,
     ServerUnreachable,
+    UnknownBaseModel,
     run_contract_test,
 )
 
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
 
     try:
         report = run_contract_test(settings, progress)
-    except ServerUnreachable as exc:
+    except (ServerUnreachable, UnknownBaseModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from ._report import render_text, write_reports

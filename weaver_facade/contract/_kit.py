@@ -28,6 +28,7 @@ __all__ = [
     "ContractReport",
     "ContractSettings",
     "ServerUnreachable",
+    "UnknownBaseModel",
     "run_contract_test",
 ]
 
@@ -48,6 +49,11 @@ PARTS = ("conformance", "lifecycle")
 
 class ServerUnreachable(Exception):
     """No HTTP reply at the base URL: not a finding, a usage problem (exit 2)."""
+
+
+class UnknownBaseModel(ValueError):
+    """``base_model`` is none of the base models the server lists: a usage problem (exit 2),
+    not the server's refusal to train it."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,14 @@ class ContractReport:
         return not self.findings
 
 
-def _probe(base_url: str, api_key: str | None) -> tuple[str | None, int | None, str | None]:
-    """Reach the server; the smallest ready base model it lists (name, vocab), or why not."""
+_NONE: frozenset[str] = frozenset()
+
+
+def _probe(
+    base_url: str, api_key: str | None
+) -> tuple[str | None, int | None, str | None, frozenset[str]]:
+    """Reach the server; the smallest ready base model it lists (name, vocab) or why not,
+    and the names of all it lists."""
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     try:
         reply = httpx.get(
@@ -112,17 +124,19 @@ def _probe(base_url: str, api_key: str | None) -> tuple[str | None, int | None, 
             f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
         ) from None
     if reply.status_code != 200:
-        return None, None, f"GET /api/v1/supported-models answered {reply.status_code}"
+        return None, None, f"GET /api/v1/supported-models answered {reply.status_code}", _NONE
     try:
         items: Any = reply.json().get("items")
     except (ValueError, AttributeError):
         items = None
     if not isinstance(items, list):
-        return None, None, "GET /api/v1/supported-models did not list models"
+        return None, None, "GET /api/v1/supported-models did not list models", _NONE
+    names: set[str] = set()
     best: tuple[float, str, int | None] | None = None
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             continue
+        names.add(item["name"])
         if str(item.get("status", "")).lower() not in _READY:
             continue
         config = item.get("config") if isinstance(item.get("config"), dict) else {}
@@ -132,8 +146,8 @@ def _probe(base_url: str, api_key: str | None) -> tuple[str | None, int | None, 
         if best is None or rank < best:
             best = rank
     if best is None:
-        return None, None, "the server lists no ready base model"
-    return best[1], best[2], None
+        return None, None, "the server lists no ready base model", frozenset(names)
+    return best[1], best[2], None, frozenset(names)
 
 
 def _listed_checkpoint(base_url: str, api_key: str | None) -> Callable[[Any], str | None]:
@@ -171,7 +185,12 @@ def run_contract_test(
     base_url = settings.base_url.rstrip("/")
     spec_file = spec_path() if settings.spec_file is None else settings.spec_file
     spec = load_spec(spec_file)
-    listed, vocab, why = _probe(base_url, settings.api_key)
+    listed, vocab, why, names = _probe(base_url, settings.api_key)
+    if settings.base_model is not None and names and settings.base_model not in names:
+        raise UnknownBaseModel(
+            f"base model {settings.base_model!r} is not one the server lists "
+            f"({', '.join(sorted(names))})"
+        )
     report = ContractReport(
         base_url=base_url,
         spec_file=spec_file,
