@@ -6,15 +6,19 @@ import datetime as dt
 import hashlib
 import os
 import threading
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import h11
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.emulator.artifact_support import exported, fetch, trained_checkpoint
 from tests.support.emulator import KEY_A, Api, AppFactory, FakeClock, Json
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
+from weaver_facade.emulator._storage import PathSend
 
 STORAGE_ROUTE = "/storage/artifacts/{artifact_id}/{name}"
 
@@ -223,3 +227,44 @@ async def test_a_whole_file_goes_out_with_sendfile_and_the_connection_stays_usab
             assert again.content == whole
             assert sendfile_total(item["size"]) == item["size"]
             assert "x-request-id" in again.headers
+
+
+class _GoneCycle:
+    """uvicorn's request cycle after the client closed the connection: its ``send`` drops
+    every message, and h11 has sent nothing of the reply."""
+
+    def __init__(self) -> None:
+        self.conn = h11.Connection(h11.SERVER)
+        self.disconnected = True
+        self.sent: list[str] = []
+
+        class Transport:
+            def is_closing(self) -> bool:
+                return True
+
+            def close(self) -> None:
+                pass
+
+        self.transport = Transport()
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message["type"])
+
+
+async def test_a_client_gone_before_the_file_is_sent_is_no_error(tmp_path: Path) -> None:
+    # Each abandoned download logged "Exception in ASGI application": h11 refused the
+    # file's bytes of a reply whose start uvicorn had dropped.
+    file = tmp_path / "weights.bin"
+    file.write_bytes(b"x" * 1024)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": str(file)})
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    cycle = _GoneCycle()
+    scope = {"type": "http", "path": "/storage/artifacts/a/weights.bin", "extensions": {}}
+    await PathSend(app)(scope, receive, cycle.send)
+    assert cycle.sent == ["http.response.start"]

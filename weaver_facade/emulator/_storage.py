@@ -132,6 +132,8 @@ class PathSend:
             if message["type"] != "http.response.pathsend":
                 await send(message)
                 return
+            if getattr(cycle, "disconnected", False) or transport.is_closing():
+                return  # the client went away; uvicorn dropped the reply's start as well
             # Opening a local file takes microseconds, and sendfile needs the file itself.
             with open(message["path"], "rb") as file:  # noqa: ASYNC230
                 size = os.fstat(file.fileno()).st_size
