@@ -641,7 +641,15 @@ class _HandleState(Generic[T]):
         self._reported = state
         progress = attrs.evolve(self.progress, recovered=recovered)
         if self.on_progress is not None:
-            self.on_progress(progress)
+            try:
+                self.on_progress(progress)
+            except Exception as exc:
+                # It ends the wait, not the operation: say which one to pick up again.
+                exc.add_note(
+                    f"raised by on_progress while waiting for operation {self.id}, which "
+                    f"keeps running on the server; operation({self.id!r}) picks it up again"
+                )
+                raise
         return progress
 
     def _outcome(self) -> T:

@@ -143,6 +143,25 @@ def test_on_progress_can_be_set_on_a_handle() -> None:
     assert isinstance(result, OptimStepResult)
 
 
+def test_an_on_progress_that_raises_ends_the_wait_naming_the_operation() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+
+    def broken_display(_: OperationProgress) -> None:
+        raise RuntimeError("display broke")
+
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        handle.on_progress = broken_display
+        with pytest.raises(RuntimeError, match="display broke") as raised:
+            handle.result()
+        assert raised.value.__notes__ == [
+            f"raised by on_progress while waiting for operation {handle.id}, which keeps "
+            f"running on the server; operation('{handle.id}') picks it up again"
+        ]
+        assert isinstance(svc.operation(handle.id).result(), OptimStepResult)
+
+
 def test_an_operation_that_never_finishes_times_out_with_its_id() -> None:
     fake = FakeWeaver()
     fake.pending_polls = 10**9
