@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import yaml
 from weaver_client import limits
 
 from tests.contract.support import KEY, serve_emulator
 from weaver_facade import ServiceClient
 from weaver_facade.contract import ContractSettings, run_contract_test
-from weaver_facade.contract._ownership import Ownership
+from weaver_facade.contract._ownership import ID_PARAMETERS, Ownership
 
 
 def snapshot(client: ServiceClient, model_id: str) -> dict[str, Any]:
@@ -93,3 +95,10 @@ def test_ids_reached_from_the_runs_own_session_are_kept_and_others_stood_in_for(
         negative = case("DELETE /api/v1/checkpoints/{checkpoint_id}", checkpoint_id=value)
         ownership.stand_in(negative)
         assert negative.path_parameters == {"checkpoint_id": value}
+
+
+def test_every_id_in_a_path_of_the_spec_is_stood_in_for() -> None:
+    # A new route with an id the rule does not know would reach the owner's resources.
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    names = set(re.findall(r"\{(\w+)\}", " ".join(spec["paths"])))
+    assert names == set(ID_PARAMETERS)

@@ -18,19 +18,19 @@ from typing import Any
 
 from weaver_client import limits
 
-__all__ = ["Ownership"]
+__all__ = ["ID_PARAMETERS", "Ownership"]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # The spec's id path parameters, each with the form its schema gives it.
-_ID_PARAMETERS = {
+ID_PARAMETERS = {
     "session_id": _RESOURCE_ID,
     "model_id": _RESOURCE_ID,
     "operation_id": _RESOURCE_ID,
     "checkpoint_id": _UUID,
     "artifact_id": _UUID,
 }
-_ID_FIELDS = frozenset({"id", *_ID_PARAMETERS})
+_ID_FIELDS = frozenset({"id", *ID_PARAMETERS})
 
 
 class Ownership:
@@ -47,7 +47,7 @@ class Ownership:
         """Replace, in place, each id in ``case``'s path that this run did not make."""
         parameters = case.path_parameters or {}
         for name, value in list(parameters.items()):
-            form = _ID_PARAMETERS.get(name)
+            form = ID_PARAMETERS.get(name)
             if (
                 form is None
                 or not isinstance(value, str)
@@ -66,7 +66,7 @@ class Ownership:
         """Remember the ids in a successful reply to a request about this run's own."""
         if not 200 <= response.status_code < 300:
             return
-        ids = [v for k, v in (case.path_parameters or {}).items() if k in _ID_PARAMETERS]
+        ids = [v for k, v in (case.path_parameters or {}).items() if k in ID_PARAMETERS]
         ours = all(v in self._made for v in ids) if ids else case.operation.label == self._opening
         if not ours:
             return
