@@ -555,7 +555,7 @@ class ServiceClient(_ServiceBase):
 
     def supported_models(self) -> list[BaseModelInfo]:
         """The base models this server can train from, following every page."""
-        return list(self._io.pages(base_model_pager(DEFAULT_PAGE_SIZE)))
+        return list(self._io.pages(base_model_pager()))
 
     def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ModelInfo]:
         """Yield this key's training models, oldest first, page by page (terminated too).
@@ -825,7 +825,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
-        return [model async for model in self._io.pages(base_model_pager(DEFAULT_PAGE_SIZE))]
+        return [model async for model in self._io.pages(base_model_pager())]
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""

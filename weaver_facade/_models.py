@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 DEFAULT_LORA_RANK = 32
-DEFAULT_PAGE_SIZE = 100
+# Where a caller gives no page size: the spec's default for the model listings; the
+# checkpoint listing has none (without a limit it comes whole), and takes the same.
+DEFAULT_PAGE_SIZE = limits.LIST_MODELS_LIMIT_DEFAULT
 T = TypeVar("T")
 
 
@@ -228,13 +230,9 @@ class OffsetPager(Generic[P, T]):
         make_call: Callable[[int, int], Call[P]],
         convert: Callable[[Any, str], T],
         schema: str,
+        bounds: tuple[int, int],
     ) -> None:
-        self.page_size = check_int(
-            "page_size",
-            page_size,
-            limits.LIST_MODELS_LIMIT_MINIMUM,
-            limits.LIST_MODELS_LIMIT_MAXIMUM,
-        )
+        self.page_size = check_int("page_size", page_size, *bounds)
         self.offset = 0
         self.done = False
         self._make_call = make_call
@@ -271,6 +269,7 @@ def model_pager(page_size: int) -> OffsetPager[wire.ModelList, ModelInfo]:
         lambda limit, offset: calls.list_models(limit=limit, offset=offset),
         lambda item, _: model_info_from_wire("list_models", item),
         "ModelList",
+        (limits.LIST_MODELS_LIMIT_MINIMUM, limits.LIST_MODELS_LIMIT_MAXIMUM),
     )
 
 
@@ -295,13 +294,16 @@ def model_listing() -> Iterator[None]:
         ) from exc
 
 
-def base_model_pager(page_size: int) -> OffsetPager[wire.SupportedModelList, BaseModelInfo]:
+def base_model_pager(
+    page_size: int = limits.LIST_SUPPORTED_MODELS_LIMIT_DEFAULT,
+) -> OffsetPager[wire.SupportedModelList, BaseModelInfo]:
     """The pages of ``GET /supported-models``."""
     return OffsetPager(
         page_size,
         lambda limit, offset: calls.list_supported_models(limit=limit, offset=offset),
         lambda item, where: base_model_from_wire("list_supported_models", item, where),
         "SupportedModelList",
+        (limits.LIST_SUPPORTED_MODELS_LIMIT_MINIMUM, limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM),
     )
 
 

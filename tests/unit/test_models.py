@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import inspect
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.support.fakeserver import (
     BASE,
@@ -30,6 +32,7 @@ from weaver_facade import (
 )
 
 MODELS = "/api/v1/models"
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
 
 
 def model(model_id: str) -> dict[str, Any]:
@@ -112,6 +115,34 @@ def test_page_size_is_checked_before_any_request(bad: Any) -> None:
     with service(fake) as svc, pytest.raises(InvalidArgumentError, match="page_size"):
         svc.list_models(page_size=bad)
     assert fake.requests == []
+
+
+def _limit(operation_id: str) -> dict[str, Any]:
+    """The ``limit`` query parameter of an operation, as openapi.yaml gives it."""
+    for item in SPEC["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                found = next(p for p in op["parameters"] if p.get("name") == "limit")
+                return dict(found["schema"])
+    raise AssertionError(operation_id)
+
+
+def test_page_sizes_follow_each_listings_limit_in_the_spec() -> None:
+    # The default was a literal 100, and every listing was held to the models' bounds.
+    models, base_models = _limit("list_models"), _limit("list_supported_models")
+    fake = FakeWeaver()
+    fake.script("GET", MODELS, page([], 0))
+    none = json_reply(200, {"items": [], "pagination": {"total_count": 0}})
+    fake.script("GET", "/api/v1/supported-models", none)
+    with service(fake) as svc:
+        svc.list_models()
+        svc.supported_models()
+        for bound in (models["minimum"] - 1, models["maximum"] + 1):
+            with pytest.raises(InvalidArgumentError, match="page_size"):
+                svc.list_models(page_size=bound)
+    assert [r.url.params["limit"] for r in fake.sent("GET", MODELS)] == [str(models["default"])]
+    sent = [r.url.params["limit"] for r in fake.sent("GET", "/api/v1/supported-models")]
+    assert sent == [str(base_models["default"])]
 
 
 def test_close_goes_on_past_a_failed_terminate() -> None:
