@@ -268,14 +268,16 @@ def report_coverage() -> None:
 # --- field coverage ------------------------------------------------------------------------
 
 
-def wire_fields() -> list[Any]:
-    """Every ``WireFields`` declared in the facade's core modules, next to its converter."""
+def wire_fields(kind: str = "WireFields") -> list[Any]:
+    """Every ``WireFields`` (or ``WireValues``) declared in the facade's core modules,
+    next to its converter (or its enum)."""
     import importlib
     import pkgutil
 
     import weaver_facade
-    from weaver_facade._wire import WireFields
+    from weaver_facade import _wire
 
+    declaration = getattr(_wire, kind)
     found: list[Any] = []
     for info in pkgutil.iter_modules(weaver_facade.__path__):
         if not info.name.startswith("_") or info.ispkg:
@@ -283,7 +285,7 @@ def wire_fields() -> list[Any]:
         module = importlib.import_module(f"weaver_facade.{info.name}")
         for value in vars(module).values():
             values = value if isinstance(value, tuple) else (value,)
-            found.extend(v for v in values if isinstance(v, WireFields) and v not in found)
+            found.extend(v for v in values if isinstance(v, declaration) and v not in found)
     return found
 
 
@@ -313,6 +315,19 @@ def uncovered_fields(models: Any = None) -> list[str]:
             for name in [*fields.mapped, *fields.left_out]
             if name not in names
         )
+    for values in wire_fields("WireValues"):
+        spec_values = [member.value for member in getattr(models, values.schema)]
+        ours = {member.value for member in values.facade}
+        problems.extend(
+            f"{values.schema} value {value!r}"
+            for value in spec_values
+            if value not in ours and value not in values.mapped
+        )
+        problems.extend(
+            f"{values.schema} value {value!r} (declared, but not in the spec)"
+            for value in values.mapped
+            if value not in spec_values
+        )
     return problems
 
 
@@ -321,10 +336,14 @@ def cmd_coverage() -> int:
     if not problems:
         print("every spec field the facade converts is mapped or left out with a reason")
         return 0
-    print("spec fields the facade neither maps nor leaves out (with a reason):")
+    print("spec fields (and enum values) the facade neither maps nor leaves out:")
     for problem in problems:
         print(f"  - {problem}")
-    print("map each in the facade type, or add it to `left_out` next to its converter")
+    print(
+        "map each field in the facade type, or add it to `left_out` of its WireFields, next "
+        "to its converter; give each value a member of the facade's enum, or a `mapped` one "
+        "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them)"
+    )
     return 1
 
 

@@ -38,7 +38,7 @@ from ._errors import (
 )
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
-from ._wire import Plan, WireFields, expect, optional, parse_model
+from ._wire import Plan, WireFields, WireValues, expect, optional, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -87,6 +87,12 @@ class ArtifactStatus(enum.StrEnum):
     COMPLETED = "completed"
     ERROR = "error"
     DELETED = "deleted"
+
+
+ARTIFACT_VALUES = (
+    WireValues("ArtifactKind", ArtifactKind),
+    WireValues("ArtifactStatus", ArtifactStatus),
+)
 
 
 @attrs.frozen(kw_only=True)

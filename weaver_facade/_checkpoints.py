@@ -29,7 +29,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule
-from ._wire import WireFields, expect, parse_model, reply_error
+from ._wire import WireFields, WireValues, expect, parse_model, reply_error
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -278,10 +278,14 @@ def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath
         ) from None
 
 
+CHECKPOINT_VALUES = (
+    WireValues("CheckpointType", CheckpointType),
+    # `error`: another server's word for a failed save.
+    WireValues("CheckpointStatus", CheckpointStatus, mapped={"error": "failed"}),
+)
 # Keyed by value: the generated enums are StrEnums, equal to (and hashed as) their values.
-_TYPES: dict[str, CheckpointType] = {t.value: t for t in CheckpointType}
-_STATUSES: dict[str, CheckpointStatus] = {s.value: s for s in CheckpointStatus}
-_STATUSES["error"] = CheckpointStatus.FAILED  # another server's word for it
+_TYPES: dict[str, CheckpointType] = CHECKPOINT_VALUES[0].table()
+_STATUSES: dict[str, CheckpointStatus] = CHECKPOINT_VALUES[1].table()
 
 
 def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "") -> Checkpoint:

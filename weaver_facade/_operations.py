@@ -33,7 +33,7 @@ from ._errors import (
 )
 from ._lazy import LazyModule, asyncio_sleep
 from ._transport import logger
-from ._wire import WireFields, expect, optional, parse_model
+from ._wire import WireFields, WireValues, expect, optional, parse_model
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -76,6 +76,9 @@ class OperationStatus(enum.StrEnum):
     def is_terminal(self) -> bool:
         """Whether the operation has finished (successfully or not)."""
         return self in (OperationStatus.DONE, OperationStatus.ERROR)
+
+
+OPERATION_VALUES = WireValues("OperationStatus", OperationStatus)
 
 
 @attrs.frozen(kw_only=True)

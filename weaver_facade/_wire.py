@@ -21,6 +21,7 @@ the status. The generator is pinned exactly, so these names are stable.
 from __future__ import annotations
 
 import datetime
+import enum
 import functools
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -63,6 +64,7 @@ __all__ = [
     "Plan",
     "WireFields",
     "WireModel",
+    "WireValues",
     "adrive",
     "connection_error",
     "drive",
@@ -306,6 +308,23 @@ class WireFields:
     facade: type[Any]
     mapped: Mapping[str, str] = attrs.field(factory=dict)
     left_out: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class WireValues:
+    """Which facade enum member each value of a spec enum becomes; declared next to the
+    facade enum. A value is the member of the same value, or the one ``mapped`` names,
+    so that a value added to the spec is listed (``scripts/regenerate --coverage``)
+    rather than met by a ``KeyError`` in a reply."""
+
+    schema: str
+    facade: type[enum.Enum]
+    mapped: Mapping[str, str] = attrs.field(factory=dict)
+
+    def table(self) -> dict[str, Any]:
+        """Wire value to facade member, for the converter."""
+        members = {m.value: m for m in self.facade}
+        return {**members, **{wire: members[ours] for wire, ours in self.mapped.items()}}
 
 
 # -- parsing generated models with named failures -------------------------------------

@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import attrs
 import yaml
@@ -29,6 +29,14 @@ def _load_regenerate() -> ModuleType:
 regen = _load_regenerate()
 uncovered_fields = regen.uncovered_fields
 WIRE_FIELDS = regen.wire_fields()
+
+
+def declared_models() -> ModuleType:
+    """A stand-in for the generated ``models`` holding each schema the facade declares."""
+    models = ModuleType("models")
+    for declared in [*WIRE_FIELDS, *regen.wire_fields("WireValues")]:
+        setattr(models, declared.schema, getattr(wire, declared.schema))
+    return models
 
 
 def test_every_converter_declares_its_fields() -> None:
@@ -59,11 +67,32 @@ def test_a_field_in_the_spec_that_the_facade_lacks_is_named() -> None:
     # A synthesized generated model with one more field than the spec's Checkpoint.
     base = wire.Checkpoint
     grown = attrs.make_class("Checkpoint", {"user_metadata": attrs.field(default=None)}, (base,))
-    models = ModuleType("models")
-    for fields in WIRE_FIELDS:
-        setattr(models, fields.schema, getattr(wire, fields.schema))
+    models = declared_models()
     models.Checkpoint = grown  # type: ignore[attr-defined]
     assert uncovered_fields(models) == ["Checkpoint.user_metadata"]
+
+
+def test_every_enum_the_facade_converts_declares_its_values() -> None:
+    declared = {v.schema for v in regen.wire_fields("WireValues")}
+    assert declared == {
+        "CheckpointType",
+        "CheckpointStatus",
+        "OperationStatus",
+        "ArtifactKind",
+        "ArtifactStatus",
+    }
+
+
+def test_a_value_in_the_spec_that_the_facade_lacks_is_named() -> None:
+    # A new value passed mypy and the tests, then failed in a reply with a KeyError.
+    models = declared_models()
+    values = [SimpleNamespace(value=m.value) for m in wire.CheckpointStatus]
+    models.CheckpointStatus = [*values, SimpleNamespace(value="archived")]  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == ["CheckpointStatus value 'archived'"]
+    models.CheckpointStatus = [v for v in values if v.value != "error"]  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == [
+        "CheckpointStatus value 'error' (declared, but not in the spec)"
+    ]
 
 
 def test_the_issue_trial_regenerated_fails_naming_the_field(tmp_path: Path) -> None:
