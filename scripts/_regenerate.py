@@ -473,6 +473,15 @@ def _canonical(doc: Mapping[str, Any]) -> list[str]:
 def cmd_from(url: str, api_key: str | None, output: Path | None) -> int:
     import yaml
 
+    if output is not None and output.resolve() == SPEC.resolve():
+        # A dump of the live spec has none of openapi.yaml's comments: the extension list
+        # and the design notes would go. Adopting a server's change is a hand edit.
+        print(
+            "error: --output must not be openapi.yaml, which would lose its comments; "
+            "save elsewhere and carry the differences over by hand",
+            file=sys.stderr,
+        )
+        return 2
     source, live = fetch_spec(url, api_key)
     local = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     if output is not None:

@@ -55,6 +55,15 @@ def test_the_emulators_own_spec_matches() -> None:
     assert f"the spec at {served.base_url}/openapi.yaml matches openapi.yaml" in output
 
 
+def test_the_live_spec_is_never_written_over_openapi_yaml() -> None:
+    # A dump has none of the spec's comments: the extension list and design notes went.
+    before = SPEC.read_bytes()
+    code, output = regenerate_from("http://127.0.0.1:9", "--output", "openapi.yaml")
+    assert code == 2, output
+    assert output.startswith("error: --output must not be openapi.yaml"), output
+    assert SPEC.read_bytes() == before
+
+
 def test_a_drifted_spec_is_summarised_then_diffed(tmp_path: Path) -> None:
     saved = tmp_path / "live.yaml"
     with serve_emulator(Drift.NONE, served_spec=drifted_spec()) as served:
