@@ -8,6 +8,7 @@ async twins' docstrings point to the sync ones, so only those are read.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,6 +22,7 @@ from weaver_facade import (
     TrainingClient,
 )
 from weaver_facade._cli.artifacts import export
+from weaver_facade._cli.checkpoints import _in_words, save
 
 _DAY = 24 * 3600
 _RANK = f"1 to {limits.LORA_CONFIG_RANK_MAXIMUM} (LoRA only)"
@@ -54,3 +56,26 @@ def test_a_docstring_states_the_spec_limit(owner: object, words: str) -> None:
 def test_the_cli_states_the_export_default() -> None:
     option = next(p for p in export.params if isinstance(p, click.Option) and p.name == "ttl")
     assert _EXPORT_TTL in (option.help or "")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(315_360_000, " (10 years)"), (31_536_000, " (1 year)"), (2_592_000, " (30 days)"),
+     (400 * _DAY, " (400 days)"), (1000, "")],
+)  # fmt: skip
+def test_a_ttl_bound_is_put_in_words_only_when_whole(seconds: int, words: str) -> None:
+    # A 30-day maximum read "(0 years)", and 400 days "(1 years)".
+    assert _in_words(seconds) == words
+
+
+def test_the_cli_states_the_ttl_range_of_the_spec() -> None:
+    maximum = limits.TTL_SECONDS_MAXIMUM
+    option = next(p for p in save.params if isinstance(p, click.Option) and p.name == "ttl")
+    stated = f"{limits.TTL_SECONDS_MINIMUM} to {maximum}{_in_words(maximum)}"
+    assert stated in " ".join((option.help or "").split())
+
+
+def test_the_readme_states_the_ttl_range_of_the_spec() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    maximum = limits.TTL_SECONDS_MAXIMUM
+    assert f"from {limits.TTL_SECONDS_MINIMUM} to {maximum}{_in_words(maximum)}" in readme

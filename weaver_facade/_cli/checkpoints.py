@@ -83,8 +83,17 @@ class _Seconds(click.IntRange):
             self.fail(f"{value!r} is not a whole number of seconds from {_TTL_RANGE}", param, ctx)
 
 
+def _in_words(seconds: int) -> str:
+    """``seconds`` in years or days when it is a whole number of them, else nothing."""
+    for unit, size in (("year", 365 * 86_400), ("day", 86_400)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f" ({count} {unit}{'' if count == 1 else 's'})"
+    return ""
+
+
 _MAX = limits.TTL_SECONDS_MAXIMUM
-_TTL_RANGE = f"{limits.TTL_SECONDS_MINIMUM} to {_MAX} ({_MAX // 86_400 // 365} years)"
+_TTL_RANGE = f"{limits.TTL_SECONDS_MINIMUM} to {_MAX}{_in_words(_MAX)}"
 _TTL = _Seconds()
 
 
