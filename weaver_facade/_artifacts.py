@@ -183,6 +183,17 @@ ARTIFACT_FIELDS = (
         left_out={"updated_at": "nothing a caller decides depends on it"},
     ),
     WireFields("ManifestFile", ArtifactFile),
+    WireFields(
+        "ArtifactManifest",
+        Artifact,
+        left_out={"format_version": "1 is the only layout there is; `files` is read"},
+    ),
+    WireFields(
+        "DownloadDescriptor",
+        Descriptor,
+        left_out={"total_bytes": "the sum of the files' sizes, which the engine adds up"},
+    ),
+    WireFields("DownloadFile", StorageFile),
 )
 
 

@@ -174,6 +174,7 @@ MODEL_FIELDS = (
         },
     ),
     WireFields("SupportedModel", BaseModelInfo),
+    WireFields("LoraConfig", LoraSettings),
 )
 
 
