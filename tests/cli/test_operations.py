@@ -78,7 +78,7 @@ def test_waiting_for_a_save_shows_pending_info(cli: Cli, model_id: str) -> None:
     assert run.exit_code == 0, run.stderr
     lines = run.stderr.splitlines()
     assert re.fullmatch(
-        r"operation op-\S+: pending \(waiting_for_scheduling: queued behind 1 operation\b.*, "
+        r"operation op-\S+: pending \(queued: queued behind 1 operation\b.*, "
         r"about \d+\.\d s\)",
         lines[0],
     ), lines

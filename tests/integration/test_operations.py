@@ -66,7 +66,7 @@ def test_wait_false_handles_pipeline_and_report_progress(
     queued = step.pending_info
     assert (step.status, queued is not None) == (OperationStatus.PENDING, True)
     assert queued is not None
-    assert queued.code == "waiting_for_scheduling"
+    assert queued.code == "queued"
 
     assert step.refresh() in (OperationStatus.PENDING, OperationStatus.RUNNING)
     result = fb.result(timeout=30)

@@ -391,12 +391,13 @@ class Emulator:
             out["retryable"] = bool(row["retryable"])
         elif row["status"] == "pending":
             ahead, seconds = self.scheduler.queue_position(row["model_id"], row["id"]) or (0, 0.0)
-            # Nothing ahead: it is about to start, and a scheduling wait would make the
-            # official SDK log a warning for every operation.
+            # Nothing ahead: it is about to start. Behind the model's own operations it is
+            # `queued`, not a scheduling wait, which the official SDK logs at once as a
+            # warning: overlapping a script's own steps would warn on every one.
             if ahead:
                 noun = "operation" if ahead == 1 else "operations"
                 out["pending_info"] = {
-                    "code": "waiting_for_scheduling",
+                    "code": "queued",
                     "message": f"queued behind {ahead} {noun} of model {row['model_id']}",
                     "wait_seconds": round(seconds, 3),
                 }

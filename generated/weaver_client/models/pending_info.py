@@ -18,13 +18,15 @@ T = TypeVar("T", bound="PendingInfo")
 @_attrs_define
 class PendingInfo:
     """Why an operation is still pending. Codes include `waiting_for_scheduling`, `waiting_for_resources` and
-    `trainer_starting`.
+    `trainer_starting` (the service's), and `queued` (behind earlier operations of the same model; the official SDK's
+    word for a pending operation without a code). The official SDK logs the first two as a warning at once, and any
+    other code only after 30 s.
 
         Example:
-            {'code': 'waiting_for_scheduling', 'message': 'queued behind 2 operations of model m-1', 'wait_seconds': 0.4}
+            {'code': 'queued', 'message': 'queued behind 2 operations of model m-1', 'wait_seconds': 0.4}
 
         Attributes:
-            code (str):  Example: waiting_for_scheduling.
+            code (str):  Example: queued.
             message (str):  Example: queued behind 2 operations of model m-1.
             wait_seconds (float | None | Unset):  Example: 0.4.
             resources (PendingResources | Unset):  Example: {'nodes': 1, 'gpus_per_node': 8, 'trainer_memory_gib_per_node':
