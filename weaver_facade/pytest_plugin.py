@@ -27,10 +27,13 @@ Fixtures:
     A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
 ``weaver_async_client`` (function scope)
     An ``AsyncServiceClient`` connected to ``weaver_server``, closed after
-    the test; for ``async def`` tests (needs pytest-asyncio).
+    the test; for ``async def`` tests (needs pytest-asyncio). It runs on
+    each test's own event loop, pytest-asyncio's default for tests.
 ``weaver_emulator_options`` (session scope)
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
-    plain data. Override it in a ``conftest.py`` to add latency or faults::
+    plain data. Override it in the root ``conftest.py`` to add latency or
+    faults (the emulator starts once per session, or per xdist worker: a test
+    that sees other options, from a folder's conftest.py, fails saying so)::
 
         @pytest.fixture(scope="session")
         def weaver_emulator_options():
@@ -81,6 +84,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Options the plugin sets itself, never taken from weaver_emulator_options.
 _SET_BY_THE_PLUGIN = ("data_dir", "api_keys")
+# The weaver_emulator_options the session's emulator was started with.
+_STARTED_WITH = pytest.StashKey[object]()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,8 +183,29 @@ def weaver_server(
     problem = _options_problem(options, data_dir, key)
     if problem is not None:
         pytest.fail(f"weaver_emulator_options: {problem}", pytrace=False)
+    request.config.stash[_STARTED_WITH] = weaver_emulator_options
     with run_emulator(data_dir, api_keys=(key,), **options) as emulator:
         yield WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
+
+
+@pytest.fixture(autouse=True)
+def _weaver_emulator_options_agree(request: pytest.FixtureRequest) -> None:
+    """Fail a test whose ``weaver_emulator_options`` are not those the session's emulator
+    was started with. It starts once, for the first test that needs it: an override in a
+    folder's conftest.py would apply to whichever tests ran first, or to none."""
+    if "weaver_server" not in request.fixturenames:
+        return
+    request.getfixturevalue("weaver_server")
+    if _STARTED_WITH not in request.config.stash:  # --weaver-base-url: no emulator
+        return
+    if request.getfixturevalue("weaver_emulator_options") != request.config.stash[_STARTED_WITH]:
+        pytest.fail(
+            "weaver_emulator_options differ here from those the session's emulator was "
+            "started with (it starts once, for the first test that uses it): override the "
+            "fixture in the root conftest.py, or start another with "
+            "weaver_facade.emulator.run_emulator()",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -225,7 +251,9 @@ def _async_fixture(fixture: F) -> F:
         import pytest_asyncio
     except ImportError:
         return _needs_pytest_asyncio(fixture)
-    return pytest_asyncio.fixture(fixture)  # type: ignore[return-value]  # typed as Any
+    # On the test's own loop whatever asyncio_default_fixture_loop_scope says: a client
+    # made on a session loop was closed, at teardown, on a loop already gone.
+    return pytest_asyncio.fixture(fixture, loop_scope="function")  # type: ignore[return-value]
 
 
 @_async_fixture

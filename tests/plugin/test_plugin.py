@@ -147,6 +147,33 @@ def test_emulator_options_can_be_overridden(pytester: pytest.Pytester) -> None:
     run(pytester).assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("order", [("a", "b"), ("b", "a")], ids=["a-first", "b-first"])
+def test_options_a_folders_conftest_gives_stop_where_they_do_not_apply(
+    pytester: pytest.Pytester, order: tuple[str, str]
+) -> None:
+    # The emulator starts once, for the first test: b's latency applied to a when b ran
+    # first, and to nothing when a did; either way the tests passed.
+    pytester.mkpydir("a").joinpath("test_a.py").write_text(
+        "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
+    )
+    b = pytester.mkpydir("b")
+    b.joinpath("conftest.py").write_text(
+        "import pytest\n\n"
+        "@pytest.fixture(scope='session')\n"
+        "def weaver_emulator_options():\n"
+        "    return {'latency': {'save_checkpoint': 0.2}}\n"
+    )
+    b.joinpath("test_b.py").write_text(
+        "def test_b(weaver_server):\n    assert weaver_server.base_url\n"
+    )
+    result = run(pytester, *order)
+    result.assert_outcomes(passed=1, errors=1)
+    later = order[1]
+    result.stdout.fnmatch_lines(
+        [f"ERROR {later}/test_{later}.py::test_{later} - Failed: weaver_emulator_options differ*"]
+    )
+
+
 def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -307,6 +334,33 @@ def test_an_async_test_gets_an_async_client(pytester: pytest.Pytester) -> None:
         *("-o", "asyncio_default_fixture_loop_scope=function"),
     )
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("loop_scope", ["session", "module"])
+def test_the_async_client_runs_on_the_tests_loop_whatever_the_default(
+    pytester: pytest.Pytester, loop_scope: str
+) -> None:
+    # With a wider default fixture loop, every test errored at teardown: the client was
+    # closed on a loop that was already gone.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_one(weaver_async_client):
+            await weaver_async_client.create_training_client("weaver-tiny")
+
+        @pytest.mark.asyncio
+        async def test_two(weaver_async_client):
+            await weaver_async_client.create_training_client("weaver-tiny")
+        """
+    )
+    result = pytester.runpytest(
+        *PLUGIN,
+        *("-p", "no:cacheprovider", "-o", "asyncio_mode=strict"),
+        *("-o", f"asyncio_default_fixture_loop_scope={loop_scope}"),
+    )
+    result.assert_outcomes(passed=2)
 
 
 def test_without_pytest_asyncio_the_async_fixture_says_so(pytester: pytest.Pytester) -> None:
