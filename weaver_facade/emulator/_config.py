@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -179,6 +180,11 @@ def _check_number(value: object, what: str) -> None:
         raise ValueError(f"{what} must be a number, not {value!r}")
 
 
+def _check_int(value: object, what: str, unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a whole number of {unit} >= 1, not {value!r}")
+
+
 @dataclass(frozen=True)
 class FaultConfig:
     """Injected faults; the first matching rule whose seeded draw fires wins."""
@@ -267,8 +273,12 @@ class EmulatorConfig:
                     f"latency kind must be one of {', '.join(OPERATION_KINDS)}, not {kind!r}"
                 )
             _check_number(seconds, f"latency for {kind}")
-            if not seconds >= 0:
-                raise ValueError(f"latency for {kind} must be >= 0 seconds")
+            if not 0 <= seconds < math.inf:
+                # Infinity overflowed the clock, and every such operation failed instead.
+                raise ValueError(
+                    f"latency for {kind} must be a finite number of seconds >= 0 (a long one, "
+                    f"such as 1e6, for an operation that seems never to end), not {seconds!r}"
+                )
         object.__setattr__(self, "latency", latency)
         raw_faults: Any = self.faults
         if raw_faults is not None:
@@ -276,17 +286,23 @@ class EmulatorConfig:
         from ._extensions import parse_extensions  # reads openapi.yaml
 
         object.__setattr__(self, "extensions", parse_extensions(self.extensions))
-        if self.default_sampling_ttl < 1:
-            raise ValueError("default_sampling_ttl must be >= 1 second")
-        if self.workers < 1:
-            raise ValueError("workers must be >= 1")
+        # Each named, as the pytest plugin passes them on from plain data.
+        _check_int(self.default_sampling_ttl, "default_sampling_ttl", "seconds")
+        _check_int(self.workers, "workers", "threads")
+        _check_int(self.shard_size, "shard_size", "bytes")
         low, high = limits.GET_OPERATION_WAIT_MINIMUM, limits.GET_OPERATION_WAIT_MAXIMUM
+        _check_number(self.max_long_poll, "max_long_poll")
         if not low <= self.max_long_poll <= high:
             raise ValueError(f"max_long_poll must be between {low} and {high}")
-        if not self.url_ttl > 0:
-            raise ValueError("url_ttl must be > 0 seconds")
-        if self.shard_size < 1:
-            raise ValueError("shard_size must be >= 1 byte")
+        _check_number(self.url_ttl, "url_ttl")
+        if not 0 < self.url_ttl < math.inf:
+            raise ValueError("url_ttl must be a finite number of seconds > 0")
+        if not isinstance(self.honor_long_poll, bool):
+            raise ValueError(f"honor_long_poll must be True or False, not {self.honor_long_poll!r}")
+        if not callable(self.clock):
+            raise ValueError("clock must be a function giving seconds since the epoch")
+        if self.storage_url is not None and not isinstance(self.storage_url, str):
+            raise ValueError(f"storage_url must be a str, not {self.storage_url!r}")
         if self.storage_url is not None:
             if not re.fullmatch(r"https?://[^/?#\s]+", self.storage_url.rstrip("/")):
                 raise ValueError(

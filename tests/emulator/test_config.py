@@ -1,0 +1,37 @@
+"""EmulatorConfig: each wrong option is a ValueError that names it, as the command line
+and the pytest plugin pass options on from plain data."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from weaver_facade.emulator import EmulatorConfig
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        # Each was a bare TypeError or AttributeError naming no option (or none at all).
+        ({"shard_size": "5GB"}, "shard_size must be a whole number of bytes >= 1, not '5GB'"),
+        ({"workers": "4"}, "workers must be a whole number of threads >= 1, not '4'"),
+        ({"url_ttl": "60"}, "url_ttl must be a number, not '60'"),
+        ({"url_ttl": math.inf}, "url_ttl must be a finite number of seconds > 0"),
+        ({"max_long_poll": "5"}, "max_long_poll must be a number, not '5'"),
+        ({"default_sampling_ttl": 1.5}, "default_sampling_ttl must be a whole number"),
+        ({"storage_url": 123}, "storage_url must be a str, not 123"),
+        ({"clock": 5}, "clock must be a function giving seconds since the epoch"),
+        ({"honor_long_poll": "no"}, "honor_long_poll must be True or False, not 'no'"),
+        # Infinity overflowed the clock: every such operation failed as an internal error.
+        ({"latency": {"save_checkpoint": math.inf}}, "latency for save_checkpoint must be a "),
+    ],
+)
+def test_a_wrong_option_names_itself(
+    tmp_path: Path, options: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(complaint)}"):
+        EmulatorConfig(data_dir=tmp_path, **options)
