@@ -158,8 +158,8 @@ def weaver_server(
         key = request.config.getoption("--weaver-api-key") or os.environ.get("WEAVER_API_KEY")
         yield WeaverServer(base_url=str(base_url).rstrip("/"), api_key=key or None)
         return
-    try:
-        from weaver_facade.emulator import run_emulator
+    try:  # the app too: it is what needs numpy, which a project may lack on its own
+        from weaver_facade.emulator import create_app, run_emulator  # noqa: F401
     except ImportError as exc:
         missing = exc.name
     else:

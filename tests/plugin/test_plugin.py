@@ -235,12 +235,17 @@ def test_importing_the_plugin_does_not_import_the_emulator(
     pytester.runpytest_subprocess(*PLUGIN, *QUIET).assert_outcomes(passed=1)
 
 
-def test_a_missing_emulator_extra_is_one_clear_failure(pytester: pytest.Pytester) -> None:
+# numpy: a project with starlette and uvicorn of its own, but not numpy, got a raw
+# ModuleNotFoundError from deep in the emulator.
+@pytest.mark.parametrize("module", ["weaver_facade.emulator", "numpy"])
+def test_a_missing_emulator_extra_is_one_clear_failure(
+    pytester: pytest.Pytester, module: str
+) -> None:
     pytester.makeconftest(
-        """
+        f"""
         import sys
 
-        sys.modules["weaver_facade.emulator"] = None  # as if the extra were not installed
+        sys.modules["{module}"] = None  # as if the extra were not installed
         """
     )
     pytester.makepyfile("def test_x(weaver_client): pass")
@@ -251,6 +256,7 @@ def test_a_missing_emulator_extra_is_one_clear_failure(pytester: pytest.Pytester
         "weaver_server needs the emulator: install 'weaver-facade[emulator]', "
         "or pass --weaver-base-url URL"
     ) in output
+    assert f"(cannot import {module})" in output
     assert "Traceback" not in output
     assert "During handling" not in output
 
