@@ -21,6 +21,7 @@ from tests.support.emulator import API, KEY_A, Api, batch, spawn_emulator
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator import _cli as emulator_cli
+from weaver_facade.emulator._store import DataDirInUse
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
@@ -254,3 +255,25 @@ def test_a_port_taken_after_the_check_exits_1_not_3(
     monkeypatch.setattr(emulator_cli, "_check_can_listen", lambda host, port: None)
     result = CliRunner().invoke(main, ["emulator", "--port", str(taken_port)])
     assert result.exit_code == 1, result.output
+
+
+def test_a_data_dir_serves_one_emulator_at_a_time(tmp_path: Path) -> None:
+    # A second one took the first's active models for leftovers of a crash (state_lost),
+    # failed its pending saves and deleted the files they were writing.
+    data = tmp_path / "shared"
+    with run_emulator(data, api_keys=(KEY_A,)) as first:
+        with (
+            pytest.raises(DataDirInUse, match=f"data dir {data} is in use by another"),
+            run_emulator(data, api_keys=(KEY_A,)),
+        ):
+            pass
+        command = CliRunner().invoke(main, ["emulator", "--data-dir", str(data), "--port", "0"])
+        assert command.exit_code == 2, command.output
+        assert command.stderr.startswith(f"error: data dir {data} is in use by another")
+        created = httpx.post(
+            f"{first.base_url}{API}/sessions", headers={"X-WEAVER-API-KEY": KEY_A}, json={}
+        )
+        assert created.status_code == 201
+    # Free again once the first has stopped.
+    with run_emulator(data, api_keys=(KEY_A,)) as again:
+        assert again.base_url

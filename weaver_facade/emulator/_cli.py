@@ -15,6 +15,7 @@ import click
 
 from ._config import EmulatorConfig, FaultConfig, FaultRule, parse_latency, parse_size
 from ._server import serve_forever
+from ._store import DataDirInUse
 
 __all__ = ["emulator"]
 
@@ -179,6 +180,8 @@ def emulator(
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
+        except DataDirInUse as exc:
+            raise click.UsageError(str(exc)) from None
         except SystemExit as exc:
             # The port was taken after the check (uvicorn has logged why): exit 1, not its 3.
             if exc.code == _UVICORN_STARTUP_FAILURE:

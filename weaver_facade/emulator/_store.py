@@ -18,9 +18,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "Store", "write_atomically"]
+__all__ = ["DataDirInUse", "Row", "Store", "write_atomically"]
 
 Row = dict[str, Any]
+
+
+class DataDirInUse(RuntimeError):
+    """Another emulator has the data dir: one would take the other's models for leftovers
+    of a crash (``state_lost``) and delete the files it is writing."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -144,6 +150,22 @@ def _unpin_model_seq_ids(conn: sqlite3.Connection) -> None:
     )
 
 
+def _claim(data_dir: Path) -> Any:
+    """An open lock file that holds ``data_dir`` for this emulator until it is closed (or
+    the process ends); ``None`` where there is no ``flock``."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    claim = open(data_dir / "emulator.lock", "a+b")  # noqa: SIM115  # held until close()
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        claim.close()
+        raise DataDirInUse(f"data dir {data_dir} is in use by another emulator") from None
+    return claim
+
+
 class Store:
     """One SQLite connection shared by request handlers and workers under one lock.
 
@@ -153,6 +175,7 @@ class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._claim = _claim(self.data_dir)
         self.checkpoint_dir = self.data_dir / "checkpoints"
         self.checkpoint_dir.mkdir(exist_ok=True)
         self.artifact_dir = self.data_dir / "artifacts"
@@ -172,6 +195,8 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+            if self._claim is not None:
+                self._claim.close()  # and with it the lock
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
