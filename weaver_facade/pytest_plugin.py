@@ -42,7 +42,8 @@ Fixtures:
                 "faults": [{"kind": "unavailable", "rate": 0.2}],
             }
 
-    A fault rule has ``kind`` (``unavailable``, ``rate_limited``, ``drop``),
+    A fault rule has ``kind`` (``unavailable``, ``rate_limited``, ``drop``,
+    ``ignore_range``),
     ``rate`` (0 to 1) and optionally ``when``, ``method``, ``route`` and
     ``retry_after`` (see ``weaver_facade.emulator.FaultRule``); ``faults`` may
     also be ``{"rules": [...], "seed": N}``. A wrong option fails the tests

@@ -185,6 +185,8 @@ async def test_the_emulator_s_capacity_is_a_server_refusal_naming_model_and_limi
         400,
         "invalid_request",
         "forward_backward_input.data: 257 Datum, more than the 256",
+        # The README: the refusal names the limit and the model, as a sequence's does.
+        "in one batch for weaver-tiny",
     )
 
     negative_target = [datum([1, 2, 3], [2, -5, 4])]

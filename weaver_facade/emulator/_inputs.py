@@ -64,7 +64,9 @@ def _flatten(values: Sequence[Any]) -> list[Any]:
 def _check_capacity(data: Sequence[Mapping[str, Any]], spec: BaseModelSpec, where: str) -> None:
     if len(data) > MAX_BATCH:
         raise invalid(
-            where, f"{len(data)} Datum, more than the {MAX_BATCH} this server takes in one batch"
+            where,
+            f"{len(data)} Datum, more than the {MAX_BATCH} this server takes in one batch "
+            f"for {spec.name}",
         )
     most = spec.max_sequence_length
     for i, datum in enumerate(data):
