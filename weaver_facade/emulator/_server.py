@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from ._config import EmulatorConfig
+from ._storage import STORAGE_PREFIX
 
 __all__ = ["RunningEmulator", "run_emulator", "serve_forever"]
 
@@ -82,6 +83,22 @@ def _uvicorn_config(app: Starlette, host: str, port: int, *, access_log: bool) -
         ws="none",
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
     )
+
+
+class _HideSignatures(logging.Filter):
+    """A storage URL's query is its signature, a credential until it expires: the access
+    log shows the path without it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 2 and isinstance(args[2], str):
+            path, signed, _ = args[2].partition("?")
+            if signed and path.startswith(STORAGE_PREFIX):
+                record.args = (*args[:2], f"{path}?[signature hidden]", *args[3:])
+        return True
+
+
+_ACCESS_FILTER = _HideSignatures()
 
 
 def _release_long_polls(app: Starlette) -> None:
@@ -192,6 +209,7 @@ def serve_forever(
     from . import create_app
 
     app = create_app(config)
+    logging.getLogger("uvicorn.access").addFilter(_ACCESS_FILTER)  # once: filters are a set
     server = _Server(
         _uvicorn_config(app, host, port, access_log=access_log),
         lambda s: on_ready(_base_url(host, s.bound_port())),
