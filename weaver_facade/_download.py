@@ -18,7 +18,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import hashlib
-import logging
 import os
 import random
 import re
@@ -41,6 +40,7 @@ from ._errors import (
 )
 from ._retry import full_jitter, parse_retry_after, storage_status_is_retryable
 from ._storage_http import FAILURES, Reply, StorageHTTP
+from ._transport import logger
 
 T = TypeVar("T")
 
@@ -68,7 +68,6 @@ NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-_logger = logging.getLogger("weaver_facade")
 
 
 @attrs.frozen(kw_only=True)
@@ -505,7 +504,7 @@ class Transfer:
                 self._failures - 1, s.initial_backoff, s.max_backoff, self._rng
             )
         # One WARNING per retry, as for API requests; the name, never the presigned URL.
-        _logger.warning(
+        logger.warning(
             "storage GET %s: %s; retrying in %.1f s (retry %d)",
             self.file.name,
             self._last_problem,
