@@ -25,7 +25,7 @@ from .. import (
     DownloadTarget,
     ServiceClient,
 )
-from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
+from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
 from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
@@ -315,11 +315,11 @@ def download(
             "total",
             f"{_size(result.bytes)} in {result.seconds:.1f} s; "
             f"fetched {_size(result.bytes_fetched)}"
-            + (_already_there(result.files_skipped) if result.files_skipped else ""),
+            + (
+                f", {counted(result.files_skipped, 'file')} already there"
+                if result.files_skipped
+                else ""
+            ),
         )
     )
     print_fields(f"downloaded {result.kind.value} {result.artifact_id} to {output}", rows)
-
-
-def _already_there(files: int) -> str:
-    return f", {files} file{'' if files == 1 else 's'} already there"

@@ -41,6 +41,7 @@ from .. import (
 )
 from ._output import (
     checkpoint_json,
+    counted,
     emit_json,
     load_json,
     operation_json,
@@ -87,8 +88,7 @@ def _in_words(seconds: int) -> str:
     """``seconds`` in years or days when it is a whole number of them, else nothing."""
     for unit, size in (("year", 365 * 86_400), ("day", 86_400)):
         if seconds % size == 0:
-            count = seconds // size
-            return f" ({count} {unit}{'' if count == 1 else 's'})"
+            return f" ({counted(seconds // size, unit)})"
     return ""
 
 
