@@ -301,9 +301,9 @@ class EmulatorConfig:
             raise ValueError(f"honor_long_poll must be True or False, not {self.honor_long_poll!r}")
         if not callable(self.clock):
             raise ValueError("clock must be a function giving seconds since the epoch")
-        if self.storage_url is not None and not isinstance(self.storage_url, str):
-            raise ValueError(f"storage_url must be a str, not {self.storage_url!r}")
         if self.storage_url is not None:
+            if not isinstance(self.storage_url, str):
+                raise ValueError(f"storage_url must be a str, not {self.storage_url!r}")
             if not re.fullmatch(r"https?://[^/?#\s]+", self.storage_url.rstrip("/")):
                 raise ValueError(
                     "storage_url must be scheme://host[:port], like http://127.0.0.1:8080"
