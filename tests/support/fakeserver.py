@@ -270,6 +270,12 @@ def service(fake: FakeWeaver, **kwargs: Any) -> Iterator[ServiceClient]:
     kwargs.setdefault("heartbeat_interval", 0)
     with ServiceClient(BASE, KEY, http_client=http, **kwargs) as client:
         yield client
+        thread = client._heartbeat
+    # close() does not wait for the heartbeat thread; waiting here keeps a late warning of
+    # one test's thread out of the next test's caplog.
+    if thread is not None:
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the heartbeat thread outlived close()"
     http.close()
 
 
