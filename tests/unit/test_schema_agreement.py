@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.spec_values import OF_TYPE, SCHEMAS, full, resolve, types
 from weaver_facade._schema import explain
 from weaver_facade._spec_schema import (
     SCHEMA_REF,
@@ -30,18 +31,7 @@ from weaver_facade._spec_schema import (
 )
 
 DOC = spec_document()
-SCHEMAS: Mapping[str, Any] = DOC["components"]["schemas"]
 Path = tuple[str | int, ...]
-# One value of each JSON type, to put where another type belongs.
-OF_TYPE: Mapping[str, Any] = {
-    "null": None,
-    "boolean": True,
-    "integer": 7,
-    "number": 1.5,
-    "string": "x",
-    "array": [],
-    "object": {},
-}
 MISSING = object()
 
 
@@ -62,60 +52,6 @@ def reply_schemas() -> list[str]:
 # No reply bounds an item count (the wire leaves batch and sequence sizes to the server),
 # so a request schema that does stands in for that kind of defect.
 CHECKED = [*reply_schemas(), "CreateSessionRequest"]
-
-
-def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in schema:
-        schema = SCHEMAS[schema["$ref"][len(SCHEMA_REF) :]]
-    return schema
-
-
-def types(schema: Mapping[str, Any]) -> set[str]:
-    """The JSON types a schema allows (``anyOf`` branches included); empty for any type."""
-    schema = resolve(schema)
-    if "anyOf" in schema:
-        branches = [types(b) for b in schema["anyOf"]]
-        return set() if not all(branches) else set().union(*branches)
-    kind = schema.get("type")
-    found = {kind} if isinstance(kind, str) else set(kind or ())
-    return found | ({"integer"} if "number" in found else set())  # 7 is a number too
-
-
-def full(schema: Mapping[str, Any]) -> Any:
-    """A valid value of ``schema`` with every optional field present (from the examples)."""
-    schema = resolve(schema)
-    if "anyOf" in schema:
-        branch = next(b for b in schema["anyOf"] if resolve(b).get("type") != "null")
-        return full(branch)
-    value = copy.deepcopy(schema["example"]) if "example" in schema else None
-    if "object" in types(schema) and isinstance(value, dict):
-        for name, prop in schema.get("properties", {}).items():
-            value[name] = full(prop) if name not in value else fill(prop, value[name])
-    return value if value is not None or "null" in types(schema) else full_of_type(schema)
-
-
-def fill(schema: Mapping[str, Any], value: Any) -> Any:
-    """``value`` with the optional fields of its nested objects filled in."""
-    schema = resolve(schema)
-    if isinstance(value, dict) and "properties" in schema:
-        return {
-            **full(schema),
-            **{k: fill(schema["properties"].get(k, {}), v) for k, v in value.items()},
-        }
-    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [fill(schema["items"], item) for item in value]
-    return value
-
-
-def full_of_type(schema: Mapping[str, Any]) -> Any:
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = sorted(types(schema) - {"null"})[0]
-    if kind == "array":
-        return [full(schema["items"])] * max(1, schema.get("minItems", 1))
-    if kind == "integer" or kind == "number":
-        return schema.get("minimum", 0)
-    return OF_TYPE[kind]
 
 
 def defects(
