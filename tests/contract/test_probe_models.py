@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from weaver_facade._spec_schema import spec_document
 from weaver_facade.contract._extensions import ExtensionProbe, _Probe
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -15,7 +16,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def probe(handler: Handler) -> ExtensionProbe:
     result = ExtensionProbe(known=("model-listing",))
     with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
-        _Probe(h, result, deadline=1.0).model_listing("m-2")
+        _Probe(spec_document(), h, result, deadline=1.0).model_listing("m-2")
     return result
 
 

@@ -27,7 +27,7 @@ How each is decided:
   404/405 (missing);
 * the fields of ``next-seq-id``, ``model-status``, ``checkpoint-details``,
   ``load-details``, ``load-result-model-id`` and ``operation-details``: present
-  in the replies, or not;
+  in the replies, or not (the fields are those the spec marks with the name);
 * ``conversion-totals`` is not probed (only a running export shows it), so it
   stays undetermined and conformance leaves it out.
 """
@@ -55,14 +55,21 @@ _STARTED = (200, 201, 202)
 _LONG_POLL_WAIT = 3.0
 # A poll answered faster than this with a non-terminal status was not held.
 _HELD = 1.5
-_FIELDS = {
-    "next-seq-id": ("model", ("next_seq_id",)),
-    "model-status": ("model", ("status",)),
-    "operation-details": ("operation", ("kind", "model_id", "created_at", "updated_at")),
-    "checkpoint-details": ("checkpoint", ("model_id", "size_bytes", "sha256")),
-    "load-details": ("load", ("checkpoint_id", "optimizer_step")),
-    "load-result-model-id": ("load", ("model_id",)),
-}
+
+
+def marked_fields(document: Mapping[str, Any], schema: str, extension: str) -> tuple[str, ...]:
+    """The properties of ``schema`` that the spec marks as ``extension`` (on the
+    property, or on the schema it refers to), so that a rename in the spec reaches the probe."""
+    schemas = document["components"]["schemas"]
+    found = []
+    for name, prop in schemas[schema].get("properties", {}).items():
+        ref = str(prop.get("$ref", ""))
+        target = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else {}
+        if extension in (prop.get(MARKER), target.get(MARKER)):
+            found.append(name)
+    if not found:
+        raise ValueError(f"the spec marks no field of {schema} as {MARKER} {extension!r}")
+    return tuple(found)
 
 
 @dataclass
@@ -115,7 +122,14 @@ def _need(body: Mapping[str, Any], name: str, source: str) -> Any:
 
 
 class _Probe:
-    def __init__(self, http: httpx.Client, result: ExtensionProbe, deadline: float) -> None:
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        http: httpx.Client,
+        result: ExtensionProbe,
+        deadline: float,
+    ) -> None:
+        self.document = document
         self.http = http
         self.result = result
         self.deadline = deadline
@@ -133,16 +147,17 @@ class _Probe:
             raise _Failed(f"{method} /api/v1{path} answered JSON that is not an object")
         return body
 
-    def fields(self, name: str, kind: str, body: object) -> None:
-        wanted, names = _FIELDS[name]
-        if wanted == kind and isinstance(body, Mapping):
+    def fields(self, name: str, schema: str, body: object) -> None:
+        """Decide ``name`` by whether ``body`` (a ``schema`` reply) has any of its fields."""
+        names = marked_fields(self.document, schema, name)
+        if isinstance(body, Mapping):
             present = [f for f in names if f in body]
             self.result.decide(
                 name,
                 bool(present),
-                f"{kind} replies carry {', '.join(present)}"
+                f"{schema} replies carry {', '.join(present)}"
                 if present
-                else f"{kind} replies have none of {', '.join(names)}",
+                else f"{schema} replies have none of {', '.join(names)}",
             )
 
     def wait(self, op_id: str) -> Mapping[str, Any]:
@@ -177,7 +192,7 @@ class _Probe:
         op: Mapping[str, Any] = self.call(
             "POST", f"/models/{model_id}/checkpoints", _STARTED, json=body, headers=headers
         )
-        self.fields("operation-details", "operation", op)
+        self.fields("operation-details", "Operation", op)
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
         self.long_poll(op_id)
         if key is not None:
@@ -196,7 +211,7 @@ class _Probe:
             raise _Failed("a probe save has no checkpoint in its response")
         for name in ("id", "path"):  # what the later steps use
             _need(checkpoint, name, f"the checkpoint of save operation {op_id}")
-        self.fields("checkpoint-details", "checkpoint", checkpoint)
+        self.fields("checkpoint-details", "Checkpoint", checkpoint)
         return checkpoint
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
@@ -256,8 +271,8 @@ class _Probe:
         model_id = str(
             _need(model, "id", f"the reply to POST /api/v1/sessions/{session_id}/models")
         )
-        self.fields("next-seq-id", "model", model)
-        self.fields("model-status", "model", model)
+        self.fields("next-seq-id", "Model", model)
+        self.fields("model-status", "Model", model)
         self.model_listing(model_id)
         made: list[Mapping[str, Any]] = []
         try:
@@ -283,8 +298,8 @@ class _Probe:
             )
             load_id = _need(load, "id", f"the reply to POST /api/v1/models/{model_id}/load")
             loaded = self.wait(str(load_id)).get("response")
-            self.fields("load-details", "load", loaded)
-            self.fields("load-result-model-id", "load", loaded)
+            self.fields("load-details", "LoadResult", loaded)
+            self.fields("load-result-model-id", "LoadResult", loaded)
             self.artifact_by_id(made[0])
         finally:
             if self.result.found.get("checkpoint-by-id"):
@@ -307,7 +322,7 @@ def probe_extensions(
     timeout = httpx.Timeout(30.0 + _LONG_POLL_WAIT, connect=10.0)
     try:
         with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as http:
-            _Probe(http, result, deadline).run(base_model)
+            _Probe(spec_document, http, result, deadline).run(base_model)
     except _Failed as exc:
         result.note = f"the extension probe stopped early: {exc}"
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
