@@ -341,6 +341,18 @@ class AsyncClientTransport(httpx.AsyncBaseTransport):
 def _detached(response: httpx.Response) -> httpx.Response:
     # A fresh, unread response around the same byte stream: our own client
     # reads (and decodes) it, exactly as if it came from a transport.
+    if response.is_stream_consumed:
+        # A response hook of the user's client read the body (as httpx's docs show for
+        # logging); the stream is spent, so the decoded body is passed on instead.
+        headers = response.headers.copy()
+        for name in ("content-encoding", "content-length", "transfer-encoding"):
+            headers.pop(name, None)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=headers,
+            content=response.content,
+            extensions=response.extensions,
+        )
     return httpx.Response(
         status_code=response.status_code,
         headers=response.headers,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import inspect
+import json
 import logging
 import threading
 
@@ -78,6 +80,31 @@ def test_the_key_is_sent_through_a_user_http_client_with_its_own_headers() -> No
         "/api/v1/sessions/s-1/models",
         "/api/v1/models/m-1/terminate",
     ]
+
+
+def test_a_compressed_reply_read_by_a_user_hook_is_decoded_once() -> None:
+    # The hook's read spends the stream; the facade gets the decoded body, without the
+    # Content-Encoding that would have it decoded twice.
+    fake = FakeWeaver()
+    models = {
+        "items": [{"name": "weaver-tiny", "status": "available"}],
+        "pagination": {"total_count": 1},
+    }
+    body = gzip.compress(json.dumps(models).encode())
+    fake.script(
+        "GET",
+        "/api/v1/supported-models",
+        httpx.Response(200, content=body, headers={"content-encoding": "gzip"}),
+    )
+    read: list[int] = []
+    http = httpx.Client(
+        transport=httpx.MockTransport(fake),
+        event_hooks={"response": [lambda r: read.append(len(r.read()))]},
+    )
+    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        assert [m.name for m in svc.supported_models()] == ["weaver-tiny"]
+    http.close()
+    assert read == [len(json.dumps(models))]
 
 
 @pytest.mark.parametrize(
