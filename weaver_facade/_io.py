@@ -8,7 +8,9 @@ sent with the generated client's httpx client, a ``Pause`` slept, a
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
@@ -195,6 +197,11 @@ class HasOptions:
 class SyncIO(_Base[Callable[[float], None]]):
     """Sends calls with ``httpx.Client`` and waits with ``OperationHandle``."""
 
+    @staticmethod
+    def lock() -> threading.Lock:
+        """A lock of this shell's kind."""
+        return threading.Lock()
+
     def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
         self._before_send()
@@ -273,6 +280,11 @@ class SyncIO(_Base[Callable[[float], None]]):
 
 class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
     """Sends calls with ``httpx.AsyncClient`` and waits with ``AsyncOperationHandle``."""
+
+    @staticmethod
+    def lock() -> asyncio.Lock:
+        """A lock of this shell's kind (first come, first served)."""
+        return asyncio.Lock()
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""

@@ -6,9 +6,11 @@ builds every request and result parser without I/O.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import itertools
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
@@ -273,6 +275,7 @@ def check_next_seq_id(next_seq_id: object) -> int | None:
 
 class _TrainingBase(HasOptions, Generic[IO]):
     _io: IO
+    _sending: Any
 
     def __init__(
         self,
@@ -289,6 +292,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         # None: attached to a model whose last seq_id we do not know.
         start = check_next_seq_id(next_seq_id)
         self._seq = None if start is None else itertools.count(start)
+        # Held from taking a seq_id until its request is answered, so that concurrent
+        # steps reach the server in seq_id order: a server runs them as they arrive.
+        self._sending = io.lock()
 
     def _next_seq_id(self) -> int:
         if self._seq is None:
@@ -443,6 +449,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
     an ``OperationHandle`` at once.
     """
 
+    _sending: threading.Lock
     # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
@@ -471,7 +478,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """
         check_bool("wait", wait)
-        handle = self._io.submit(self._forward_backward(data, loss_fn))
+        with self._sending:
+            handle = self._io.submit(self._forward_backward(data, loss_fn))
         return handle.result() if wait else handle
 
     @overload
@@ -491,7 +499,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
     ) -> OptimStepResult | OperationHandle[OptimStepResult]:
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
         check_bool("wait", wait)
-        handle = self._io.submit(self._optim_step(adam_params))
+        with self._sending:
+            handle = self._io.submit(self._optim_step(adam_params))
         return handle.result() if wait else handle
 
     @overload
@@ -713,6 +722,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     can itself be awaited.
     """
 
+    _sending: asyncio.Lock
     with_options = HasOptions.with_options
 
     @overload
@@ -732,7 +742,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> ForwardBackwardResult | AsyncOperationHandle[ForwardBackwardResult]:
         """See ``TrainingClient.forward_backward``."""
         check_bool("wait", wait)
-        handle = await self._io.submit(self._forward_backward(data, loss_fn))
+        async with self._sending:
+            handle = await self._io.submit(self._forward_backward(data, loss_fn))
         return await handle.result() if wait else handle
 
     @overload
@@ -752,7 +763,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> OptimStepResult | AsyncOperationHandle[OptimStepResult]:
         """See ``TrainingClient.optim_step``."""
         check_bool("wait", wait)
-        handle = await self._io.submit(self._optim_step(adam_params))
+        async with self._sending:
+            handle = await self._io.submit(self._optim_step(adam_params))
         return await handle.result() if wait else handle
 
     @overload
