@@ -7,6 +7,7 @@ is an int, but ``page_size=True`` is a mistake.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -56,12 +57,24 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
-def check_callable(name: str, value: object, *, optional: bool = False) -> None:
-    """A function (or ``None`` when ``optional``)."""
-    if not callable(value) and not (optional and value is None):
+def check_callable(
+    name: str, value: object, *, optional: bool = False, awaited: bool = False
+) -> None:
+    """A function (or ``None`` when ``optional``): an async one when ``awaited``, else a
+    plain one, since an async function only called would never run."""
+    if optional and value is None:
+        return
+    if not callable(value):
         raise InvalidArgumentError(
             f"{name} must be a function{', or None' if optional else ''}; got {value!r}"
         )
+    if inspect.iscoroutinefunction(value) != awaited:
+        wanted = (
+            "an async function: it is awaited"
+            if awaited
+            else "a plain function, not an async one: it is called, never awaited"
+        )
+        raise InvalidArgumentError(f"{name} must be {wanted}; got {value!r}")
 
 
 def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise: str = "") -> str:

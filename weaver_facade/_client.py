@@ -48,7 +48,7 @@ from ._artifacts import (
 )
 from ._checkpoints import CheckpointRef
 from ._download import Descriptor, DownloadProgress, download_async, download_sync
-from ._errors import InvalidArgumentError
+from ._errors import ClientClosedError, InvalidArgumentError
 from ._io import AsyncIO, HasOptions, SyncIO
 from ._lazy import LazyModule, asyncio_sleep
 from ._models import (
@@ -473,6 +473,8 @@ class ServiceClient(_ServiceBase):
             if self._session_id is not None:
                 return self._session_id
             session_id = self._io.run(self._open_session())
+            if self._io.closed:  # closed while the session was being opened: no heartbeat
+                raise ClientClosedError("the Weaver client was closed while opening a session")
             if self._heartbeat_interval > 0:
                 self._heartbeat = threading.Thread(
                     target=self._beat, args=(session_id,), name="weaver-heartbeat", daemon=True
@@ -715,7 +717,7 @@ class AsyncServiceClient(_ServiceBase):
             (httpx.AsyncClient, type(None)),
             "an httpx.AsyncClient, or None",
         )
-        check_callable("sleep", sleep, optional=True)
+        check_callable("sleep", sleep, optional=True, awaited=True)
         super().__init__(base_url, api_key, **options)
         inner = AsyncClientTransport(http_client) if http_client is not None else None
         sleep = sleep or asyncio_sleep
@@ -769,6 +771,8 @@ class AsyncServiceClient(_ServiceBase):
             if self._session_id is not None:
                 return self._session_id
             session_id = await self._io.run(self._open_session())
+            if self._io.closed:  # closed while the session was being opened: no heartbeat
+                raise ClientClosedError("the Weaver client was closed while opening a session")
             if self._heartbeat_interval > 0:
                 import asyncio
 
@@ -782,6 +786,8 @@ class AsyncServiceClient(_ServiceBase):
             await self._wait_beat(self._heartbeat_interval)
             try:
                 await self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
+            except ClientClosedError:
+                return
             except Exception as exc:  # a failed heartbeat must not end the task
                 logger.warning("heartbeat of session %s failed: %s", session_id, exc)
 

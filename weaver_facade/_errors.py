@@ -37,6 +37,7 @@ Our exception hierarchy::
     │   └── UnsupportedByServerError ............... the server lacks a needed extension
     ├── OperationFailedError ....................... a polled operation ended in `error`
     ├── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
+    ├── ClientClosedError (also RuntimeError) ...... the client was closed: nothing more is sent
     └── DownloadError .............................. an artifact's files could not be downloaded
         ├── UnsafeArtifactPathError ................ a name would write outside the destination
         ├── ArtifactIntegrityError ................. a file's size or sha256 differs
@@ -59,6 +60,7 @@ __all__ = [
     "BadRequestError",
     "CheckpointExistsError",
     "CheckpointNotReadyError",
+    "ClientClosedError",
     "ConflictError",
     "DownloadError",
     "DownloadTimeoutError",
@@ -422,6 +424,12 @@ class OperationTimeoutError(WeaverError, TimeoutError):
 
 
 # -- downloads ---------------------------------------------------------------------------
+
+
+class ClientClosedError(WeaverError, RuntimeError):
+    """The client was closed: a call made after ``close()`` sends nothing, and a retry
+    that was waiting when it closed is not sent. A request already on its way may have
+    acted on the server."""
 
 
 class DownloadError(WeaverError):

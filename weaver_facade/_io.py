@@ -19,7 +19,7 @@ import httpx
 
 from . import _calls as calls
 from ._args import check_int, check_seconds
-from ._errors import InvalidArgumentError
+from ._errors import ClientClosedError, InvalidArgumentError
 from ._lazy import LazyModule
 from ._operations import (
     AsyncFetch,
@@ -137,7 +137,7 @@ class _Base(Generic[SleepT]):
 
     def _before_send(self) -> None:
         if self.closed:
-            raise RuntimeError("the Weaver client is closed")
+            raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
 
     def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:

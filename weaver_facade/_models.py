@@ -339,17 +339,19 @@ class CreatedModels:
         self._ids.pop(model_id, None)
 
     def terminate(self) -> Plan[None]:
-        """The close's plan: terminate them in creation order, best effort, then forget
-        them all. A failure is logged and the next model is tried, except when the server
-        cannot be reached, which would only make closing slow for every model left."""
-        ids, self._ids = list(self._ids), {}
-        for model_id in ids:
+        """The close's plan: terminate them in creation order, best effort, forgetting
+        each once the server answered. A failure is logged and the next model is tried,
+        except when the server cannot be reached, which would only make closing slow for
+        every model left. A close cut short (cancelled) leaves the models it did not
+        reach for the next close."""
+        for model_id in list(self._ids):
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
             except WeaverError as exc:
                 logger.warning("could not terminate a model on close: %s", exc)
                 if isinstance(exc, APIConnectionError):
                     return
+            self._ids.pop(model_id, None)
 
 
 def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:

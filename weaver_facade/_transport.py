@@ -41,6 +41,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import at_least
+from ._errors import ClientClosedError
 from ._lazy import asyncio_sleep
 from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt
 
@@ -186,6 +187,15 @@ class _Attempts:
             )
         self._sending = time.monotonic()
 
+    def unless_closed(self, closed: bool) -> None:
+        """Refuse to retry once the transport was closed while the retry waited: the
+        client's owner has stopped it, and a late retry could still act on the server."""
+        if closed:
+            raise ClientClosedError(
+                f"{self._request.method} {self._request.url.path}: not retried, "
+                "the Weaver client was closed"
+            )
+
     def stamp(self, response: httpx.Response) -> httpx.Response:
         if self._maybe_acted is not None:
             response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
@@ -246,6 +256,7 @@ class RetryTransport(httpx.BaseTransport):
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self._closed = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
@@ -265,9 +276,11 @@ class RetryTransport(httpx.BaseTransport):
             if isinstance(outcome, httpx.Response):
                 outcome.close()
             self._sleep(delay)
+            attempts.unless_closed(self._closed)
 
     def close(self) -> None:
-        """Close the wrapped transport."""
+        """Close the wrapped transport; a retry waiting now is not sent."""
+        self._closed = True
         self._transport.close()
 
 
@@ -286,6 +299,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
@@ -305,9 +319,11 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
             await self._sleep(delay)
+            attempts.unless_closed(self._closed)
 
     async def aclose(self) -> None:
-        """Close the wrapped transport."""
+        """Close the wrapped transport; a retry waiting now is not sent."""
+        self._closed = True
         await self._transport.aclose()
 
 

@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import threading
+import time
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from tests.support.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply, service
 from weaver_facade import (
     AsyncServiceClient,
+    ClientClosedError,
     ClientOptions,
     InvalidArgumentError,
     ServiceClient,
@@ -133,6 +135,10 @@ def test_bad_max_retries() -> None:
         ServiceClient(BASE, max_retries=-1)
 
 
+async def _async_callback(_progress: object) -> None:
+    return None
+
+
 # The audit: timeout=-1 and heartbeat_interval=-1 were accepted; wrong types raised
 # TypeError or AttributeError (api_key=<non-str>: AttributeError) from deep inside.
 BAD_OPTIONS = [
@@ -158,6 +164,7 @@ BAD_OPTIONS = [
     ("user_metadata", ["a"]),
     ("user_metadata", {"a": 1}),
     ("on_progress", "print"),
+    ("on_progress", _async_callback),  # called, never awaited: it never ran
     ("terminate_models_on_close", "no"),
     ("http_client", object()),
     ("sleep", 5),
@@ -177,6 +184,18 @@ def test_bad_constructor_arguments_are_named(
     options: dict[str, object] = {"base_url": BASE, "api_key": KEY, name: value}
     with pytest.raises(InvalidArgumentError, match=f"^{name}"):
         client(**options)  # type: ignore[arg-type]
+
+
+async def _async_sleep(_seconds: float) -> None:
+    return None
+
+
+def test_each_client_takes_a_sleep_of_its_own_kind() -> None:
+    # AsyncServiceClient(sleep=time.sleep) failed at the first poll with a TypeError.
+    with pytest.raises(InvalidArgumentError, match=r"^sleep must be an async function"):
+        AsyncServiceClient(BASE, KEY, sleep=time.sleep)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"^sleep must be a plain function"):
+        ServiceClient(BASE, KEY, sleep=_async_sleep)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("key", [b"sk-bytes-key-7e1", ["sk-list-key-7e1"], 12345678901])
@@ -210,9 +229,79 @@ def test_a_closed_client_refuses_to_send() -> None:
     fake = FakeWeaver()
     with service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")
-    with pytest.raises(RuntimeError, match="closed"):
+    sent = len(fake.requests)
+    with pytest.raises(ClientClosedError, match="closed") as caught:
         trainer.optim_step()
+    assert isinstance(caught.value, RuntimeError)  # what it raised before it had a name
+    assert len(fake.requests) == sent
     svc.close()  # closing twice is fine
+
+
+UNAVAILABLE = {"error": "unavailable", "message": "busy", "retryable": True}
+
+
+def test_a_retry_waiting_when_the_client_closes_is_not_sent() -> None:
+    # A save met a 503 and waited to retry; the client was closed meanwhile. The retry
+    # used to be sent (the save was made) and the call then failed saying "closed".
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(503, UNAVAILABLE))
+    holder: list[ServiceClient] = []
+    svc = ServiceClient(
+        BASE,
+        KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
+        heartbeat_interval=0,
+        terminate_models_on_close=False,
+        sleep=lambda _s: holder[0].close(),  # closed while the retry waits
+    )
+    holder.append(svc)
+    trainer = svc.create_training_client("weaver-tiny")
+    with pytest.raises(ClientClosedError, match="not retried, the Weaver client was closed"):
+        trainer.save_state("after-close")
+    assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
+
+
+async def test_an_async_retry_waiting_when_the_client_closes_is_not_sent() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(503, UNAVAILABLE))
+    holder: list[AsyncServiceClient] = []
+
+    async def close_meanwhile(_seconds: float) -> None:
+        await holder[0].aclose()
+
+    svc = async_service(fake, terminate_models_on_close=False, sleep=close_meanwhile)
+    holder.append(svc)
+    trainer = await svc.create_training_client("weaver-tiny")
+    with pytest.raises(ClientClosedError, match="not retried"):
+        await trainer.save_state("after-close")
+    assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
+
+
+async def test_an_async_close_during_session_set_up_starts_no_heartbeat() -> None:
+    # aclose() while the session was being opened used to start a heartbeat task that
+    # nothing cancelled, warning "client is closed" every interval for ever.
+    fake = FakeWeaver()
+    opened, proceed = asyncio.Event(), asyncio.Event()
+
+    class HeldSession(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            if request.url.path == "/api/v1/sessions":
+                opened.set()
+                await proceed.wait()
+            return fake(request)
+
+    http = httpx.AsyncClient(transport=HeldSession())
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0.01)
+    create = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await opened.wait()
+    await svc.aclose()
+    proceed.set()
+    with pytest.raises(ClientClosedError, match="while opening a session"):
+        await create
+    await http.aclose()
+    assert svc._heartbeat is None
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "weaver-heartbeat"] == []
 
 
 # -- heartbeats -------------------------------------------------------------------------------

@@ -415,11 +415,17 @@ async def test_the_async_client_refuses_the_same_before_any_request(fake: FakeWe
         assert fake.requests == []
 
 
+async def _async_callback(_progress: object) -> None:
+    return None
+
+
 BAD_DOWNLOADS: list[tuple[dict[str, Any], str]] = [
     ({"dest": None}, "dest must be a folder's path, a str or a Path; got None"),
     ({"dest": b"out"}, "dest must be a folder's path"),
     ({"dest": ""}, "got '' \\(use '.' for here\\)"),
     ({"dest": "out", "progress": 5}, "progress must be a function, or None; got 5"),
+    # It was accepted, then called and never awaited: a RuntimeWarning, no progress.
+    ({"dest": "out", "progress": _async_callback}, "progress must be a plain function"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.support.fakeserver import (
     service,
 )
 from weaver_facade import (
+    AsyncServiceClient,
     IncompatibleCheckpointError,
     InvalidArgumentError,
     OptimizerStateUnavailableError,
@@ -161,6 +163,37 @@ def test_close_goes_on_past_a_failed_terminate() -> None:
         f"{MODELS}/m-2/terminate",
     ]
     assert fake.terminated == ["m-2"]
+
+
+async def test_a_cancelled_close_leaves_its_models_for_the_next_close() -> None:
+    # The plan forgot every model before sending anything: a close cancelled while the
+    # first terminate was on its way (a timeout, Ctrl-C) left the second model running,
+    # and a second close terminated nothing.
+    fake = FakeWeaver()
+    sent, answer = asyncio.Event(), asyncio.Event()
+
+    class HeldTerminate(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            if request.url.path == f"{MODELS}/m-1/terminate" and not answer.is_set():
+                sent.set()
+                await answer.wait()
+            return fake(request)
+
+    http = httpx.AsyncClient(transport=HeldTerminate())
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    await svc.create_training_client("weaver-tiny")
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
+    await svc.create_training_client("weaver-tiny")
+    closing = asyncio.create_task(svc.aclose())
+    await sent.wait()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    answer.set()
+    await svc.aclose()
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
 
 
 @pytest.mark.parametrize("bad", [1, None, "yes"])
