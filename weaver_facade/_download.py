@@ -22,6 +22,7 @@ import os
 import random
 import re
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +31,9 @@ from typing import Any, TypeAlias, TypeVar
 
 import attrs
 from weaver_client import limits
+
+if sys.platform != "win32":
+    import fcntl
 
 from ._args import at_least
 from ._errors import (
@@ -68,6 +72,8 @@ NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+# How often a download waiting for another one into its folder looks again, in seconds.
+_LOCK_POLL = 0.2
 
 
 @attrs.frozen(kw_only=True)
@@ -801,6 +807,43 @@ class _Shell:
 
         So does the deadline, also when storage has gone silent: the transfers check
         it between reads, but a read may wait for the whole read timeout."""
+        with self._alone_in_dest():
+            self._run()
+
+    @contextlib.contextmanager
+    def _alone_in_dest(self) -> Iterator[None]:
+        """Hold the folder's lock: two downloads into one folder would write the same
+        ``.part`` files. A second one waits for the first (and then finds its files
+        done), within its deadline; the lock ends with the process, even a killed one."""
+        if sys.platform == "win32":  # no flock: unguarded
+            yield
+            return
+        fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            told = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    pass
+                if not told:
+                    logger.warning("waiting for another download into %s to end", self.dest)
+                    told = True
+                left = self._time_left()
+                if left == 0.0:
+                    raise DownloadTimeoutError(
+                        f"{self.dest}: the download's deadline passed while another "
+                        "download into it ran",
+                        name=str(self.dest),
+                    )
+                if self.cancel.wait(_LOCK_POLL if left is None else min(_LOCK_POLL, left)):
+                    raise Cancelled
+            yield
+        finally:
+            os.close(fd)  # and with it the lock
+
+    def _run(self) -> None:
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.state.settings.max_concurrency, thread_name_prefix="weaver-download"
         )

@@ -7,11 +7,14 @@ must behave the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -616,6 +619,76 @@ def test_a_deadline_beyond_what_threads_can_wait_is_no_error(
 ) -> None:
     run(Source(storage), tmp_path / "out", DownloadSettings(timeout=timeout))
     assert_complete(tmp_path / "out")
+
+
+@contextlib.contextmanager
+def folder_locked(dest: Path) -> Iterator[None]:
+    """Hold ``dest``'s download lock as another process's download would."""
+    dest.mkdir(parents=True, exist_ok=True)
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def test_a_download_waits_for_another_into_the_same_folder(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two at once wrote the same .part files: a "verified" file full of zeros, or a
+    # FileNotFoundError when the other renamed the .part away.
+    dest = tmp_path / "out"
+    done: list[Downloads] = []
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
+        second = threading.Thread(target=lambda: done.append(run(Source(storage), dest)))
+        second.start()
+        for _ in range(500):  # until it says it waits (at most 5 s)
+            if "waiting for another download" in caplog.text:
+                break
+            time.sleep(0.01)
+        assert f"waiting for another download into {dest} to end" in caplog.text
+        assert storage.requests == []
+        assert list(dest.rglob("*.part")) == []
+    second.join(timeout=30)
+    assert_complete(dest)
+    assert done[0].files_done == len(FILES)
+
+
+def test_two_downloads_into_one_folder_both_succeed(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    states: list[Downloads] = []
+    start = threading.Barrier(2)
+
+    def one() -> None:
+        start.wait()
+        states.append(run(Source(storage), dest))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert_complete(dest)
+    # One fetched every byte; the other, waiting for it, found every file done.
+    total = sum(len(d) for d in FILES.values())
+    assert sorted((s.fetched, s.skipped) for s in states) == [(0, len(FILES)), (total, 0)]
+
+
+def test_the_deadline_bounds_the_wait_for_another_download(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    started = time.monotonic()
+    with (
+        folder_locked(dest),
+        pytest.raises(DownloadTimeoutError, match="while another download into it ran"),
+    ):
+        run(Source(storage), dest, DownloadSettings(timeout=0.5))
+    assert time.monotonic() - started < 3.0
+    assert storage.requests == []
 
 
 def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
