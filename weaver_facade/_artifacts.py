@@ -146,11 +146,13 @@ class DownloadResult:
         artifact_id: The artifact downloaded.
         kind: Its kind.
         destination: The folder holding its files.
-        files: Every file, verified and in place.
+        files: Every file, in place, with the size and sha256 the server gave; each
+            checked, the sha256 too unless ``verified`` is False.
         bytes: The files' total size.
         bytes_fetched: Bytes fetched from storage by this call (less when resumed or skipped).
         files_skipped: Files already in place from an earlier run.
         seconds: Wall time of the download.
+        verified: Whether each file's sha256 was checked (``verify=True``); sizes always are.
     """
 
     artifact_id: uuid.UUID
@@ -161,6 +163,7 @@ class DownloadResult:
     bytes_fetched: int
     files_skipped: int
     seconds: float
+    verified: bool
 
     def path(self, name: str) -> Path:
         """Where the file ``name`` of the artifact is on disk."""
@@ -361,6 +364,7 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
         bytes_fetched=state.fetched,
         files_skipped=state.skipped,
         seconds=state.clock() - state.started,
+        verified=state.settings.verify,
     )
 
 

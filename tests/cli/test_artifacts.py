@@ -17,6 +17,7 @@ from tests.support.fakeserver import service as fake_service
 from tests.unit.test_export import CHECKPOINT, EXPORT, LIST, artifact_json
 from weaver_facade import (
     DownloadProgress,
+    DownloadTimeoutError,
     InvalidArgumentError,
     OperationHandle,
     ServiceClient,
@@ -320,6 +321,38 @@ def test_no_verify_shows_no_hash_as_if_checked(cli: Cli, model_id: str, tmp_path
         assert "not checked" in row
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "v"))
     assert all(f["sha256"] in run.stdout for f in artifact["files"])
+    # Nor in JSON, where the hash of a file skipped by size alone was given as checked.
+    again = ("checkpoints", "download", ref, "-o", str(tmp_path / "v"), "--json")
+    unchecked = cli(*again, "--no-verify")
+    assert unchecked.exit_code == 0, unchecked.stderr
+    assert unchecked.json()["verified"] is False
+    assert unchecked.json()["files_skipped"] == len(artifact["files"])
+    assert {f["sha256"] for f in unchecked.json()["files"]} == {None}
+    checked = cli(*again).json()
+    assert checked["verified"] is True
+    assert {f["sha256"] for f in checked["files"]} == {f["sha256"] for f in artifact["files"]}
+
+
+def test_download_timeout_ends_it_and_says_so(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # There was no --timeout: a stalled storage host held the command until Ctrl-C. And a
+    # DownloadTimeoutError, an OSError too, would have read "cannot write to DIR".
+    seen: dict[str, object] = {}
+
+    def timed_out(*_: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise DownloadTimeoutError(
+            "a.bin: the download's deadline passed at byte 5 of 9", name="a.bin"
+        )
+
+    monkeypatch.setattr(ServiceClient, "download_weights", timed_out)
+    path = "weaver://m/checkpoints/c/artifacts/hf_adapter"
+    run = cli("checkpoints", "download", path, "-o", str(tmp_path / "o"), "--timeout", "2.5")
+    assert run.exit_code == 1
+    assert seen["timeout"] == 2.5
+    assert run.stderr.strip() == "error: a.bin: the download's deadline passed at byte 5 of 9"
+    assert cli("checkpoints", "download", path, "-o", "o", "--timeout", "-1").exit_code == 2
 
 
 def test_a_storage_error_shows_its_status_in_json(

@@ -24,6 +24,7 @@ from .. import (
     DownloadResult,
     DownloadTarget,
     ServiceClient,
+    WeaverError,
 )
 from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
 from ._state import (
@@ -33,6 +34,7 @@ from ._state import (
     current_state,
     handles_errors,
     json_option,
+    timeout_option,
 )
 from .checkpoints import (
     _TTL,
@@ -66,7 +68,12 @@ def download_json(r: DownloadResult) -> dict[str, Any]:
         "artifact_id": str(r.artifact_id),
         "kind": r.kind.value,
         "destination": str(r.destination),
-        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in r.files],
+        # Only a checked hash is given: with --no-verify the server's would read as checked.
+        "verified": r.verified,
+        "files": [
+            {"name": f.name, "size": f.size, "sha256": f.sha256 if r.verified else None}
+            for f in r.files
+        ],
         "bytes": r.bytes,
         "bytes_fetched": r.bytes_fetched,
         "files_skipped": r.files_skipped,
@@ -237,6 +244,9 @@ class _Bar:
     show_default=True,
     help="Files fetched at once.",
 )
+@timeout_option(
+    "Give up after this long, retries included (default: none); run it again to resume."
+)
 @_model_option
 @json_option
 @handles_errors
@@ -246,6 +256,7 @@ def download(
     kind: str | None,
     no_verify: bool,
     max_concurrency: int,
+    timeout: float | None,
     model_id: str | None,
 ) -> None:
     """Download an artifact into a folder, verified and resumable.
@@ -280,6 +291,7 @@ def download(
                 verify=not no_verify,
                 max_concurrency=max_concurrency,
                 progress=bar,
+                timeout=timeout,
             )
     except KeyboardInterrupt as exc:
         message = (
@@ -291,6 +303,8 @@ def download(
             exit_code=EXIT_INTERRUPTED,
             payload=state.error_payload(exc, EXIT_INTERRUPTED, message),
         ) from None
+    except WeaverError:
+        raise  # DownloadTimeoutError is an OSError too, but not a local one
     except OSError as exc:  # the local side: a folder that cannot be made, a full disk
         message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
         raise CliError(
@@ -301,15 +315,8 @@ def download(
     if state.as_json:
         emit_json(download_json(result))
         return
-    # Unverified files show no hash: the descriptor's would read as checked.
-    rows = [
-        (
-            f.name,
-            f"{_size(f.size)}  "
-            + ("sha256 not checked (--no-verify)" if no_verify else f"sha256 {f.sha256 or '-'}"),
-        )
-        for f in result.files
-    ]
+    checked = "sha256 {}" if result.verified else "sha256 not checked (--no-verify)"
+    rows = [(f.name, f"{_size(f.size)}  " + checked.format(f.sha256 or "-")) for f in result.files]
     rows.append(
         (
             "total",
