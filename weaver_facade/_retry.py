@@ -176,8 +176,7 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     if isinstance(error, APIError):
         return f"HTTP {error.status_code}" + (f" ({error.code})" if error.code else "")
     if isinstance(error, httpx.ConnectError):
-        text = str(error).lower()
-        if "refused" in text:
+        if _refused(error):
             return "connection refused"
         return f"cannot connect ({error})" if str(error) else "cannot connect"
     if isinstance(error, httpx.TimeoutException):
@@ -190,6 +189,19 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
         return "connection dropped"
     return type(error).__name__
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether a refused connection is behind ``error``: the async transport says only
+    "All connection attempts failed", with the refusal a few causes down."""
+    seen: BaseException | None = error
+    for _ in range(8):  # a cycle of causes is possible in principle
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:

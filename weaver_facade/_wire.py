@@ -41,7 +41,7 @@ from ._errors import (
 )
 from ._lazy import LazyModule
 from ._result_shape import misplaced, result_schemas, shaped_as
-from ._retry import parse_http_date, parse_retry_after, response_is_retryable
+from ._retry import describe_failure, parse_http_date, parse_retry_after, response_is_retryable
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
@@ -493,7 +493,8 @@ def _api_key(response: httpx.Response) -> str | None:
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply."""
     cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-    detail = str(exc) or type(exc).__name__
+    # The async transport's timeouts carry no text ("ReadTimeout: ReadTimeout").
+    detail = str(exc) or describe_failure(exc)
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=True)
 
 

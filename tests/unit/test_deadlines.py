@@ -7,9 +7,11 @@ Every case must end within its deadline plus ``DEADLINE_GRACE``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email.utils
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -45,7 +47,7 @@ from weaver_facade import (
 from weaver_facade._operations import DEADLINE_GRACE
 from weaver_facade._retry import describe_failure, response_is_retryable
 from weaver_facade._transport import configure_logging
-from weaver_facade._wire import error_from_response
+from weaver_facade._wire import connection_error, error_from_response
 
 OP = "/api/v1/operations/op-1"
 
@@ -611,3 +613,33 @@ def test_a_download_lookup_shares_one_deadline(tmp_path: Any) -> None:
     assert clock.now - begin <= 10 + DEADLINE_GRACE
     assert reads[0] <= 10
     assert max(reads[1:]) <= 3 + DEADLINE_GRACE
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_refused_connection_reads_the_same_from_both_transports() -> None:
+    # The async transport says only "All connection attempts failed"; outage lines and
+    # poll errors of async clients read "cannot connect (...)" where sync ones said
+    # "connection refused".
+    url = f"http://127.0.0.1:{_closed_port()}/"
+    with pytest.raises(httpx.ConnectError) as sync_error, httpx.Client() as client:
+        client.get(url)
+
+    async def fetch() -> None:
+        async with httpx.AsyncClient() as client:
+            await client.get(url)
+
+    with pytest.raises(httpx.ConnectError) as async_error:
+        asyncio.run(fetch())
+    assert describe_failure(sync_error.value) == "connection refused"
+    assert describe_failure(async_error.value) == "connection refused"
+
+
+def test_a_timeout_without_text_is_described() -> None:
+    # The async transport's ReadTimeout has no text: "get_model: ReadTimeout: ReadTimeout".
+    error = connection_error("get_model", httpx.ReadTimeout(""))
+    assert str(error) == "get_model: ReadTimeout: no reply in time"
