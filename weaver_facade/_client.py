@@ -78,6 +78,7 @@ from ._training import (
     OperationResult,
     TrainingClient,
     check_next_seq_id,
+    check_result_type,
     reattach_parser,
 )
 from ._transport import (
@@ -550,6 +551,7 @@ class ServiceClient(_ServiceBase):
         ``OptimStepResult``, ``Checkpoint``, ``LoadResult`` or ``Artifact``) or else the
         operation's ``kind``; with neither, ``result()`` is the raw ``response`` dict.
         """
+        check_result_type(result_type)
         snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
 
@@ -824,6 +826,7 @@ class AsyncServiceClient(_ServiceBase):
         self, operation_id: str, result_type: type[Any] | None = None
     ) -> AsyncOperationHandle[Any]:
         """See ``ServiceClient.operation``."""
+        check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
         return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
 

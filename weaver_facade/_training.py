@@ -84,6 +84,7 @@ __all__ = [
     "TrainingClient",
     "check_next_seq_id",
     "check_optimizer_state",
+    "check_result_type",
     "load_submission",
     "reattach_parser",
 ]
@@ -216,6 +217,13 @@ def _schema_of_kind() -> dict[str, str]:
     return dict(SCHEMAS["OperationResult"]["x-weaver-result-schemas"])
 
 
+def check_result_type(result_type: object) -> None:
+    """A result type ``operation()`` can parse into, or ``None``; before any request."""
+    if result_type is not None and result_type not in tuple(_PARSERS):  # may be unhashable
+        names = ", ".join(t.__name__ for t in _PARSERS)
+        raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
+
+
 def reattach_parser(
     snapshot: OperationSnapshot, result_type: type[Any] | None
 ) -> ResultParser[Any]:
@@ -227,9 +235,7 @@ def reattach_parser(
         if kind is None or kind not in kinds:
             return _parse_raw
         result_type = next(t for t in _PARSERS if t.__name__ == kinds[kind])
-    elif result_type not in tuple(_PARSERS):  # a tuple: result_type may be unhashable
-        names = ", ".join(t.__name__ for t in _PARSERS)
-        raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
+    check_result_type(result_type)
     schema = result_type.__name__
     if kind is not None and kinds.get(kind) != schema:
         raise InvalidArgumentError(

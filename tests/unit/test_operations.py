@@ -244,8 +244,10 @@ def test_reattach_with_a_result_type() -> None:
         expected = f"operation {op_id} is of kind save_checkpoint; its result is not LoadResult"
         with pytest.raises(InvalidArgumentError, match=f"^{expected}$"):
             svc.operation(op_id, LoadResult)
+        polls = len(fake.sent("GET"))
         with pytest.raises(InvalidArgumentError, match="result_type"):
             svc.operation(op_id, dict)
+        assert len(fake.sent("GET")) == polls  # refused before any request
 
 
 def test_reattach_to_an_export_gives_the_artifact() -> None:
