@@ -370,3 +370,14 @@ def test_a_storage_error_shows_its_status_in_json(
     error = run.json()["error"]
     assert error["type"] == "StorageError"
     assert error["status_code"] == 403
+
+
+def test_an_unknown_bare_id_says_a_checkpoint_id_needs_its_model(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    # A bare id is an artifact's; a checkpoint's id was met by "artifact ... not found".
+    checkpoint = cli("checkpoints", "save", model_id, "c1", "--json").json()
+    run = cli("checkpoints", "download", checkpoint["id"], "-o", str(tmp_path / "o"))
+    assert run.exit_code == 1
+    assert f"artifact {checkpoint['id']} not found" in run.stderr
+    assert run.stderr.strip().endswith("for a checkpoint's id, pass --model MODEL_ID")

@@ -23,6 +23,7 @@ from .. import (
     DownloadProgress,
     DownloadResult,
     DownloadTarget,
+    NotFoundError,
     ServiceClient,
     WeaverError,
 )
@@ -302,6 +303,16 @@ def download(
             message,
             exit_code=EXIT_INTERRUPTED,
             payload=state.error_payload(exc, EXIT_INTERRUPTED, message),
+        ) from None
+    except NotFoundError as exc:
+        if not isinstance(target, uuid.UUID):
+            raise
+        # A bare id is taken as an artifact's: it may have been a checkpoint's.
+        message = f"{exc}; for a checkpoint's id, pass --model MODEL_ID"
+        raise CliError(
+            message,
+            exit_code=EXIT_API_ERROR,
+            payload=state.error_payload(exc, EXIT_API_ERROR, message),
         ) from None
     except WeaverError:
         raise  # DownloadTimeoutError is an OSError too, but not a local one
