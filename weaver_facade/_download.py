@@ -916,6 +916,8 @@ class _Shell:
         try:
             reply = self._http.get(step.url, step.headers)
         except FAILURES as exc:
+            if self.cancel.is_set():  # stopped: the failure is ours, not storage's
+                raise Cancelled from None
             transfer.on_failure(exc)
             return
         with self._live_lock:

@@ -377,6 +377,21 @@ def test_the_first_fatal_error_cancels_the_other_transfers(
     assert not (tmp_path / "out/sub/dir/weights.bin").exists()
 
 
+def test_a_transfer_stopped_by_another_files_error_logs_no_retry(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # weights.bin waits for its reply's headers when small.bin fails for good; the stop
+    # broke its request, which was then logged as a storage failure "retrying in 0.2 s".
+    storage.script("sub/dir/weights.bin", "stall-head")
+    bad = Source(storage, **{"small.bin": {"sha256": "0" * 64}})
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(ArtifactIntegrityError),
+    ):
+        run(bad, tmp_path / "out", DownloadSettings(max_concurrency=4))
+    assert [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()] == []
+
+
 def test_files_without_size_or_hash_download_unverified(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
