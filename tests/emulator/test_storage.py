@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import logging
 import os
+import socket
 import threading
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -268,3 +271,28 @@ async def test_a_client_gone_before_the_file_is_sent_is_no_error(tmp_path: Path)
     scope = {"type": "http", "path": "/storage/artifacts/a/weights.bin", "extensions": {}}
     await PathSend(app)(scope, receive, cycle.send)
     assert cycle.sent == ["http.response.start"]
+
+
+async def test_a_client_gone_mid_file_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    # Every download abandoned mid-file logged "ASGI callable returned without completing
+    # response": uvicorn learnt of the closed connection only after the app returned.
+    with (
+        caplog.at_level(logging.INFO, logger="uvicorn.error"),
+        run_emulator(api_keys=(KEY_A,)) as emu,
+    ):
+        async with httpx.AsyncClient(base_url=emu.base_url, timeout=30) as client:
+            api = Api(client, KEY_A)
+            # An untrained weaver-large-vocab: its merged weights are tens of MiB.
+            model_id = await api.model(base_model="weaver-large-vocab")
+            checkpoint = await api.save(model_id, "weight")
+            artifact = await exported(api, checkpoint["id"], merge_adapter=True)
+            descriptor = await api.ok("GET", f"/artifacts/{artifact['id']}/download")
+            item = max(descriptor["files"], key=lambda f: int(f["size"]))
+        url = httpx.URL(item["url"])
+        assert item["size"] > 4 * 1024 * 1024  # more than the socket buffers hold
+        for _ in range(3):
+            with socket.create_connection((url.host, url.port)) as conn:
+                conn.sendall(f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(1.0)  # the emulator meets each closed connection in ms
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

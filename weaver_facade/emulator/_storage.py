@@ -142,6 +142,9 @@ class PathSend:
                     await asyncio.get_running_loop().sendfile(transport, file, 0, size)
                 except OSError:  # the client went away
                     transport.close()
+                    # uvicorn learns it in connection_lost, a loop turn later; returning
+                    # before that, it logs "ASGI callable returned without completing".
+                    cycle.disconnected = True
                     return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
