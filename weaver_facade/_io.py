@@ -8,7 +8,6 @@ sent with the generated client's httpx client, a ``Pause`` slept, a
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -46,6 +45,8 @@ from ._wire import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from weaver_client import models as wire
 else:
     wire = LazyModule("weaver_client.models")
@@ -284,6 +285,8 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
     @staticmethod
     def lock() -> asyncio.Lock:
         """A lock of this shell's kind (first come, first served)."""
+        import asyncio  # only the async client needs it; see _lazy
+
         return asyncio.Lock()
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:

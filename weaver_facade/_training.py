@@ -6,7 +6,6 @@ builds every request and result parser without I/O.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import functools
 import itertools
@@ -73,6 +72,8 @@ from ._types import (
 from ._wire import Plan
 
 if TYPE_CHECKING:
+    import asyncio
+
     from weaver_client import models as wire
 else:
     wire = LazyModule("weaver_client.models")
