@@ -30,6 +30,7 @@ from ._operations import (
     ProgressCallback,
     ResultParser,
     snapshot_from_wire,
+    started_snapshot,
 )
 from ._retry import EXTENSION, CallOptions
 from ._wire import (
@@ -65,6 +66,7 @@ class Submission(Generic[T]):
 
     call: Call[wire.Operation]
     parse_result: ResultParser[T]
+    model_id: str | None = None
 
 
 class Pager(Protocol[T]):
@@ -250,7 +252,7 @@ class SyncIO(_Base[Callable[[float], None]]):
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
         """Send a call that starts an operation and return its handle."""
         operation = self.send(submission.call)
-        snapshot = snapshot_from_wire(submission.call.operation, operation)
+        snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
         return self.handle(snapshot, submission.parse_result)
 
     def pages(self, pager: Pager[T]) -> Iterator[T]:
@@ -337,7 +339,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
         """Send a call that starts an operation and return its handle."""
         operation = await self.send(submission.call)
-        snapshot = snapshot_from_wire(submission.call.operation, operation)
+        snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
         return self.handle(snapshot, submission.parse_result)
 
     async def pages(self, pager: Pager[T]) -> AsyncIterator[T]:

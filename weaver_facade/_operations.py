@@ -55,6 +55,7 @@ __all__ = [
     "PollSettings",
     "Sleep",
     "snapshot_from_wire",
+    "started_snapshot",
 ]
 
 T = TypeVar("T")
@@ -226,6 +227,17 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         updated_at=field("updated_at", gen.updated_at, datetime.datetime),
         conversion=_conversion(operation, gen.metadata),
     )
+
+
+def started_snapshot(
+    operation: str, gen: wire.Operation, model_id: str | None
+) -> OperationSnapshot:
+    """The first snapshot of an operation this client started with the request
+    ``operation`` on ``model_id``. A server without ``operation-details`` leaves out the
+    kind and model; the request tells them, and they key the durations that time the
+    polls, so that one slow save does not make every later step wait as long."""
+    snap = snapshot_from_wire(operation, gen)
+    return attrs.evolve(snap, kind=snap.kind or operation, model_id=snap.model_id or model_id)
 
 
 def _conversion(operation: str, metadata: object) -> ConversionProgress | None:
@@ -584,12 +596,13 @@ class _HandleState(Generic[T]):
     @property
     def kind(self) -> str | None:
         """What the operation does (``save_checkpoint``, ``forward_backward``...), when
-        the server says."""
+        the server says or this client started it."""
         return self._snapshot.kind
 
     @property
     def model_id(self) -> str | None:
-        """The model the operation works on, when the server says."""
+        """The model the operation works on, when the server says or this client started
+        it on a model."""
         return self._snapshot.model_id
 
     @property
@@ -625,7 +638,13 @@ class _HandleState(Generic[T]):
                 operation="get_operation",
                 field="id",
             )
-        self._snapshot = snapshot
+        # What the first reply said and a poll leaves out (a server without
+        # `operation-details`) is still true: the kind and model do not change.
+        self._snapshot = attrs.evolve(
+            snapshot,
+            kind=snapshot.kind or self._snapshot.kind,
+            model_id=snapshot.model_id or self._snapshot.model_id,
+        )
         return self._report()
 
     def _report(self) -> OperationProgress | None:
@@ -673,7 +692,8 @@ class _HandleState(Generic[T]):
         snap = self._snapshot
         return self._policy.start(
             timeout,
-            key=(snap.model_id, snap.kind),
+            # Without a kind, no history: all such operations would share one.
+            key=None if snap.kind is None else (snap.model_id, snap.kind),
             origin=self._first_seen,
             queued=self._queued,
         )

@@ -55,7 +55,7 @@ from ._operations import (
     OperationHandle,
     OperationSnapshot,
     ResultParser,
-    snapshot_from_wire,
+    started_snapshot,
 )
 from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint, own_export
 from ._transport import logger
@@ -259,7 +259,7 @@ def load_submission(
     if include_optimizer and isinstance(checkpoint, Checkpoint):
         check_optimizer_state(checkpoint)
     call = calls.load_checkpoint(model_id, path=path, include_optimizer=include_optimizer)
-    return Submission(call, _parse_load(path, include_optimizer, model_id))
+    return Submission(call, _parse_load(path, include_optimizer, model_id), model_id)
 
 
 def check_optimizer_state(checkpoint: Checkpoint) -> None:
@@ -342,7 +342,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         call = calls.forward_backward(
             self.model_id, seq_id=self._next_seq_id(), data=items, loss_fn=fn
         )
-        return Submission(call, _parse_fb(len(items)))
+        return Submission(call, _parse_fb(len(items)), self.model_id)
 
     def _optim_step(self, adam_params: object) -> Submission[OptimStepResult]:
         if not isinstance(adam_params, AdamParams):
@@ -350,7 +350,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 f"adam_params must be an AdamParams, got {type(adam_params).__name__}"
             )
         call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
-        return Submission(call, _parse_optim)
+        return Submission(call, _parse_optim, self.model_id)
 
     def _save(
         self, name: object, include_optimizer: object, ttl: object
@@ -370,7 +370,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         except CheckpointExistsError as exc:
             intent = SaveIntent(self.model_id, checked, kind, ttl_seconds)
             return (yield from self._recover_save(intent, exc))
-        return snapshot_from_wire(call.operation, operation), _parse_save, None
+        return started_snapshot(call.operation, operation, self.model_id), _parse_save, None
 
     def _recover_save(
         self, intent: SaveIntent, error: CheckpointExistsError
@@ -429,7 +429,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 watch = ExportWatch((yield from _recover_export(checkpoint_id, merge, exc)), kind)
                 return watch.snapshot(watch.latest), watch.result, watch.look
         if reply.operation is not None:
-            return snapshot_from_wire(kind, reply.operation), _parse_export(kind), None
+            # A checkpoint's export may be of another model's checkpoint: no model id.
+            model_id = self.model_id if checkpoint is None else None
+            return started_snapshot(kind, reply.operation, model_id), _parse_export(kind), None
         assert reply.artifact is not None
         watch = ExportWatch(artifact_from_wire(kind, reply.artifact), kind)
         return watch.snapshot(watch.latest), watch.result, watch.look
