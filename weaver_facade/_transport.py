@@ -34,7 +34,8 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import cast
 
 import attrs
 import httpx
@@ -197,6 +198,13 @@ class _Attempts:
             )
 
     def stamp(self, response: httpx.Response) -> httpx.Response:
+        """The reply to hand on: its body bounded in time, and the earlier attempt noted."""
+        ends = [self._deadline] if self._deadline is not None else []
+        read = (self._request.extensions.get("timeout") or {}).get("read")
+        if read is not None:  # the whole body within one read timeout of its headers
+            ends.append(self._clock() + read)
+        if ends:
+            response.stream = _BoundedBody(response.stream, min(ends), self._clock, self._request)
         if self._maybe_acted is not None:
             response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
                 sent=self._maybe_acted, received=time.monotonic()
@@ -232,6 +240,40 @@ class _Attempts:
                 outcome.headers.get("X-Request-ID"),
             )
         return delay
+
+
+class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A reply's body that must have arrived by ``ends``: httpx's read timeout bounds
+    each wait for bytes, so a body sent a byte at a time would hold a call past its
+    deadline (or, without one, for ever)."""
+
+    def __init__(
+        self, stream: object, ends: float, clock: Callable[[], float], request: httpx.Request
+    ) -> None:
+        self._stream = stream
+        self._ends = ends
+        self._clock = clock
+        self._request = request
+
+    def _check(self) -> None:
+        if self._clock() > self._ends:
+            raise httpx.ReadTimeout("the reply's body was still arriving", request=self._request)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in cast(httpx.SyncByteStream, self._stream):
+            self._check()
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in cast(httpx.AsyncByteStream, self._stream):
+            self._check()
+            yield chunk
+
+    def close(self) -> None:
+        cast(httpx.SyncByteStream, self._stream).close()
+
+    async def aclose(self) -> None:
+        await cast(httpx.AsyncByteStream, self._stream).aclose()
 
 
 class RetryTransport(httpx.BaseTransport):

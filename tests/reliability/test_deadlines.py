@@ -19,7 +19,14 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.fakeserver import checkpoint_json
-from tests.support.scripted_http import HANG, Reply, ScriptedServer, pending, unavailable
+from tests.support.scripted_http import (
+    HANG,
+    TRICKLE,
+    Reply,
+    ScriptedServer,
+    pending,
+    unavailable,
+)
 from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
@@ -83,6 +90,41 @@ def test_accepted_and_never_answered() -> None:
         with pytest.raises(APITimeoutError):
             svc.with_options(timeout=2).operation(OP)
         assert 2 - 0.1 < elapsed_since(start) < 2 + SLACK
+
+
+def test_a_body_sent_a_byte_at_a_time() -> None:
+    # httpx's read timeout bounds each wait for bytes, not the body: result(timeout=3)
+    # ended after 10 s, and a CLI save with --timeout 3 after 35 s.
+    with ScriptedServer(first_pending_then(TRICKLE)) as server, client(server) as svc:
+        handle = svc.operation(OP)
+        start = time.monotonic()
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=3)
+        assert elapsed_since(start) < 3 + SLACK
+        assert isinstance(info.value.last_error, APITimeoutError)
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError, match="still arriving"):
+            svc.with_options(timeout=2).operation(OP)
+        assert elapsed_since(start) < 2 + SLACK
+    # Without a deadline, the body has one read timeout, as its headers had.
+    with (
+        ScriptedServer(lambda method, path: TRICKLE) as server,
+        ServiceClient(server.base_url, "k", heartbeat_interval=0, timeout=2) as svc,
+    ):
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            svc.with_options(max_retries=0).operation(OP)
+        assert elapsed_since(start) < 2 + SLACK
+
+
+async def test_a_body_sent_a_byte_at_a_time_async() -> None:
+    with ScriptedServer(first_pending_then(TRICKLE)) as server:
+        async with AsyncServiceClient(server.base_url, "k", heartbeat_interval=0) as svc:
+            handle = await svc.operation(OP)
+            start = time.monotonic()
+            with pytest.raises(OperationTimeoutError):
+                await handle.result(timeout=3)
+            assert elapsed_since(start) < 3 + SLACK
 
 
 def test_refused_connections() -> None:

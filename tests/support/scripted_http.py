@@ -3,8 +3,9 @@
 For what the emulator will not do on purpose: answer every poll with 503 and
 ``Retry-After: 30``, accept a request and never answer, or stop listening
 (then connections are refused). ``answer(method, path)`` returns a reply
-``(status, json_body, headers)``, or ``HANG`` to hold the request without
-answering until the server stops.
+``(status, json_body, headers)``, ``HANG`` to hold the request without
+answering until the server stops, or ``TRICKLE`` to send a reply's body a byte
+at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 HANG = "hang"
+#: Send a pending Operation's headers at once, then its body one byte per 0.3 s.
+TRICKLE = "trickle"
 Reply = tuple[int, Any, dict[str, str]]
 Answer = Callable[[str, str], "Reply | str"]
 
@@ -57,6 +60,9 @@ class ScriptedServer:
             def _serve(self) -> None:
                 server.requests.append((self.command, self.path))
                 reply = answer(self.command, self.path)
+                if reply == TRICKLE:
+                    self._trickle(json.dumps(pending("op-1")[1]).encode())
+                    return
                 if isinstance(reply, str):
                     server._stopped.wait(60)  # hold it: accepted, never answered
                     self.close_connection = True
@@ -70,6 +76,22 @@ class ScriptedServer:
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _trickle(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.flush()
+                for i in range(len(data)):
+                    if server._stopped.wait(0.3):
+                        break
+                    try:
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        break
+                self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
