@@ -51,6 +51,12 @@ def test_the_kit_leaves_the_keys_other_models_and_checkpoints_as_they_were() -> 
         assert report.conformance is not None
         assert sum(report.conformance.statuses.values()) > 500, "the run was cut short"
         assert snapshot(client, training.model_id) == before
+        # And it leaves nothing of its own running or stored: the conformance part left
+        # five active models and ten checkpoints on every run.
+        theirs = [m for m in client.list_models() if m.id != training.model_id]
+        assert len(theirs) > 3
+        assert {m.status for m in theirs} == {"terminated"}
+        assert [c for m in theirs for c in client.training_client(m.id).list_checkpoints()] == []
 
 
 def case(label: str, **path: object) -> SimpleNamespace:

@@ -503,6 +503,9 @@ def run_conformance(
     finally:
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
         timer.cancel()
+        headers = {API_KEY_HEADER: api_key} if api_key else {}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
+            ownership.clean_up(client)
     outcome.seconds = time.monotonic() - started
     if timed_out.is_set():
         outcome.notes.append(

@@ -11,11 +11,14 @@ own requests: the sessions it opened, and whatever the replies about those name.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 from weaver_client import limits
 
 __all__ = ["ID_PARAMETERS", "Ownership"]
@@ -40,6 +43,10 @@ class Ownership:
         """``opening``: the label of the operation that opens a session, the run's root."""
         self._opening = opening
         self._made: set[str] = set()
+        #: This run's models and checkpoints, in the order seen, for ``clean_up``.
+        self.models: dict[str, None] = {}
+        self.checkpoints: dict[str, None] = {}
+        self.artifacts: dict[str, None] = {}
         self._stand_ins: set[str] = set()
         self._salt = uuid.uuid4()
 
@@ -75,6 +82,53 @@ class Ownership:
         except ValueError:
             return
         self._made.update(_ids_in(body))
+        for item in _objects(body):
+            if isinstance(item.get("model_id"), str):
+                self.models.setdefault(item["model_id"], None)
+            if isinstance(item.get("checkpoint_id"), str):  # an export's own save, say
+                self.checkpoints.setdefault(item["checkpoint_id"], None)
+            if isinstance(item.get("id"), str):
+                if "base_model" in item:  # a Model
+                    self.models.setdefault(item["id"], None)
+                elif item.get("kind") in ("hf_adapter", "hf_model"):  # an Artifact
+                    self.artifacts.setdefault(item["id"], None)
+                elif str(item.get("path", "")).startswith("weaver://"):  # a Checkpoint
+                    self.checkpoints.setdefault(item["id"], None)
+
+    def clean_up(self, http: httpx.Client, budget: float = 60.0) -> None:
+        """Terminate this run's models, delete its artifacts and checkpoints (where the
+        server can):
+        on a real server a model left running holds its accelerators. Best effort, and
+        within ``budget`` seconds: models first."""
+        ends = time.monotonic() + budget
+        requests = [("POST", f"/api/v1/models/{m}/terminate") for m in self.models]
+        requests += [("DELETE", f"/api/v1/artifacts/{a}") for a in self.artifacts]
+        requests += [("DELETE", f"/api/v1/checkpoints/{c}") for c in self.checkpoints]
+        for method, path in requests:
+            if time.monotonic() > ends:
+                return
+            with contextlib.suppress(httpx.HTTPError):
+                http.request(method, path)
+        # A save no reply of the run showed (an export of the current weights saves one).
+        for model_id in self.models:
+            with contextlib.suppress(httpx.HTTPError, ValueError, AttributeError):
+                page = http.get(f"/api/v1/models/{model_id}/checkpoints").json()
+                for item in page.get("items") or []:
+                    if time.monotonic() > ends:
+                        return
+                    if item.get("id") not in self.checkpoints:
+                        http.delete(f"/api/v1/checkpoints/{item['id']}")
+
+
+def _objects(value: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in ``value``, itself included."""
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _objects(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _objects(item)
 
 
 def _ids_in(value: Any) -> Iterator[str]:
