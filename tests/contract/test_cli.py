@@ -196,6 +196,10 @@ def test_no_server_is_a_usage_error_not_a_finding() -> None:
     code, output = contract_test("--base-url", "http://127.0.0.1:9", "--quick", timeout=60)
     assert code == 2, output
     assert "cannot reach http://127.0.0.1:9" in output
+    url = "http://user:pw-5e1b@127.0.0.1:9"
+    code, output = contract_test("--base-url", url, "--quick", timeout=60)
+    assert code == 2, output
+    assert "cannot reach http://user:***@127.0.0.1:9" in output
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ reads the key from ``$WEAVER_API_KEY``.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -285,3 +286,20 @@ def test_a_probe_that_stops_early_says_what_the_reply_lacked(
     ), stopped[0]
     for report in reports.values():
         assert not [n for n in report.notes if "Error" in n], report.notes
+
+
+def test_a_password_in_the_base_url_is_in_no_report(tmp_path: Path) -> None:
+    # It was printed in the report's URL, every curl line and, as Basic credentials
+    # httpx made of it, in an `authorization` header of each.
+    with serve_emulator(Drift.SYNC_SAVE) as served:
+        password = "hunter2pw-9c1"
+        url = served.base_url.replace("http://", f"http://user:{password}@")
+        report = run_contract_test(quick(url, parts=("lifecycle",)))
+    assert report.findings, "the drift gives findings, with curl lines"
+    assert any(f.curl for f in report.findings)
+    assert report.base_url == url.replace(password, "***")
+    written = [p.read_text(encoding="utf-8") for p in write_reports(report, tmp_path)]
+    basic = base64.b64encode(f"user:{password}".encode()).decode()
+    for text in ["\n".join(render_text(report)), *written]:
+        assert password not in text
+        assert basic not in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime
 import time
 import uuid
@@ -121,7 +123,10 @@ def _probe(
         )
     except httpx.HTTPError as exc:
         raise ServerUnreachable(
-            f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
+            _hidden(
+                f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}",
+                _url_secrets(base_url),
+            )
         ) from None
     if reply.status_code != 200:
         return None, None, f"GET /api/v1/supported-models answered {reply.status_code}", _NONE
@@ -249,4 +254,50 @@ def run_contract_test(
         report.notes += report.lifecycle.notes
     report.findings = fold_missing_headers(dedupe(findings))
     report.seconds = time.monotonic() - started
+    return _without_url_secrets(report)
+
+
+def _url_secrets(base_url: str) -> list[str]:
+    """A password in the base URL, and the Basic credentials httpx makes of it."""
+    url = httpx.URL(base_url)
+    if not url.password:
+        return []
+    basic = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+    return [basic, url.password]
+
+
+def _hidden(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _without_url_secrets(report: ContractReport) -> ContractReport:
+    """The report with a password of the base URL shown as ``***``: it reaches the
+    report's URL and every curl line, whose Basic credentials would give it away too."""
+    secrets = _url_secrets(report.base_url)
+    if not secrets:
+        return report
+
+    def hide(f: Finding) -> Finding:
+        curl = None if f.curl is None else _hidden(f.curl, secrets)
+        return dataclasses.replace(
+            f,
+            message=_hidden(f.message, secrets),
+            expected=_hidden(f.expected, secrets),
+            got=_hidden(f.got, secrets),
+            curl=curl,
+        )
+
+    report.base_url = _hidden(report.base_url, secrets)
+    report.findings = [hide(f) for f in report.findings]
+    report.notes = [_hidden(n, secrets) for n in report.notes]
+    for step in report.lifecycle.steps if report.lifecycle is not None else ():
+        step.detail = _hidden(step.detail, secrets)
+        step.findings = [hide(f) for f in step.findings]
+    for part in (report.conformance, report.lifecycle):
+        if part is not None:
+            part.findings = [hide(f) for f in part.findings]
+    if report.extensions is not None and report.extensions.note is not None:
+        report.extensions.note = _hidden(report.extensions.note, secrets)
     return report

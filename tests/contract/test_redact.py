@@ -1,0 +1,19 @@
+"""The kit's reports hide the API key without mangling the words around a short one."""
+
+from __future__ import annotations
+
+from weaver_facade.contract._findings import KEY_PLACEHOLDER, redact
+
+
+def test_a_long_key_is_hidden_wherever_it_appears() -> None:
+    key = "sk-0123456789abcdef"
+    assert redact(f"x{key}y and {key}", key) == f"x{KEY_PLACEHOLDER}y and {KEY_PLACEHOLDER}"
+
+
+def test_a_short_key_is_hidden_only_where_it_stands_alone() -> None:
+    # With the key `k`, `checkpoints` read `chec$WEAVER_API_KEYpoints` in every curl line.
+    text = "curl .../models/m-1/checkpoints -H 'X-WEAVER-API-KEY: k' (bad key k)"
+    assert redact(text, "k") == (
+        f"curl .../models/m-1/checkpoints -H 'X-WEAVER-API-KEY: {KEY_PLACEHOLDER}' "
+        f"(bad key {KEY_PLACEHOLDER})"
+    )
