@@ -29,7 +29,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import LazyModule
-from ._wire import WireFields, WireValues, expect, parse_model, reply_error
+from ._wire import WireFields, WireValues, expect, parse_model, reply_error, result_of
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -342,4 +342,5 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
 
 def checkpoint_result(operation: str, data: Mapping[str, Any] | None) -> Checkpoint:
     """Parse a done save operation's ``response`` (a Checkpoint)."""
-    return checkpoint_from_wire(operation, parse_model(operation, wire.Checkpoint, data))
+    gen = parse_model(operation, wire.Checkpoint, result_of(operation, "Checkpoint", data))
+    return checkpoint_from_wire(operation, gen)

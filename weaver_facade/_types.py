@@ -20,7 +20,7 @@ from weaver_client.types import UNSET, Unset
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import LazyModule
-from ._wire import WireFields, expect, optional, parse_model
+from ._wire import WireFields, expect, optional, parse_model, result_of
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -327,7 +327,7 @@ def forward_backward_result(
 ) -> ForwardBackwardResult:
     """Parse a done forward-backward operation's ``response``."""
     schema = "ForwardBackwardResult"
-    gen = parse_model(operation, wire.ForwardBackwardResult, data)
+    gen = parse_model(operation, wire.ForwardBackwardResult, result_of(operation, schema, data))
     outputs = expect(operation, schema, "loss_fn_outputs", gen.loss_fn_outputs, list)
     if n_data is not None and len(outputs) != n_data:
         raise ResponseValidationError(
@@ -364,7 +364,9 @@ def forward_backward_result(
 
 def optim_step_result(operation: str, data: Mapping[str, Any] | None) -> OptimStepResult:
     """Parse a done optimizer-step operation's ``response``."""
-    gen = parse_model(operation, wire.OptimStepResult, data)
+    gen = parse_model(
+        operation, wire.OptimStepResult, result_of(operation, "OptimStepResult", data)
+    )
     return OptimStepResult(metrics=_metrics(operation, "OptimStepResult", gen.metrics))
 
 

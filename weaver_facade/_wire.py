@@ -76,6 +76,7 @@ __all__ = [
     "optional",
     "parse_model",
     "reply_error",
+    "result_of",
     "scrub",
 ]
 
@@ -362,6 +363,18 @@ def parse_model(
             status_code=status_code,
             request_id=request_id,
         ) from None
+
+
+def result_of(operation: str, schema: str, data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A done operation's ``response``, which must be there: a server that put the
+    result at the Operation's top level would otherwise read as a null result."""
+    if data is None:
+        raise ResponseValidationError(
+            f"{operation}: the done Operation has no `response` (its {schema})",
+            operation=operation,
+            field="response",
+        )
+    return data
 
 
 def _label(operation: str, schema: str, where: str | None) -> str:

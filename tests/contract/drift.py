@@ -50,6 +50,8 @@ class Drift(enum.StrEnum):
     OPERATION_ARTIFACT_KIND = "operation_artifact_kind"
     # A server that sends no `X-Request-ID` (the wire's response header) on any reply.
     NO_REQUEST_ID = "no_request_id"
+    # A done operation's result at the Operation's top level, with no `response`.
+    FLAT_RESULT = "flat_result"
 
 
 class Reply:
@@ -228,6 +230,12 @@ class DriftMiddleware:
                 }
                 await reply.send(send, json.dumps(stuck).encode())
                 return
+        is_poll = method == "GET" and path.startswith("/api/v1/operations/")
+        flat = is_poll and isinstance(data, dict) and isinstance(data.get("response"), dict)
+        if drift is Drift.FLAT_RESULT and flat:
+            result = data.pop("response")
+            await reply.send(send, json.dumps({**result, **data}).encode())
+            return
         if drift in (Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES):
             await reply.send(send, json.dumps(_rewrite_checkpoints(data, drift)).encode())
             return

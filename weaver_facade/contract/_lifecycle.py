@@ -288,6 +288,10 @@ class Scenario:
         """A facade exception where success was expected, as findings."""
         self._merge_wire(step)
         exchange = self.watcher.last(operation_id)
+        if isinstance(error, ResponseValidationError) and self.watcher.exchanges:
+            # The reply the facade refused was its last: a poll, say, not the request
+            # that started the operation.
+            exchange = self.watcher.exchanges[-1]
         label = exchange.label if exchange is not None else operation_id
         if isinstance(error, ResponseValidationError):
             # The watcher names the wire problem where it happened; the facade's text is the
