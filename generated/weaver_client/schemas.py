@@ -58,14 +58,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "Session": {
         "type": "object",
-        "required": [
-            "id",
-            "tags",
-            "user_metadata",
-            "sdk_version",
-            "created_at",
-            "updated_at",
-        ],
+        "required": ["id"],
         "properties": {
             "id": {"$ref": "#/components/schemas/ResourceId"},
             "tags": {"type": "array", "items": {"type": "string"}},

@@ -578,3 +578,16 @@ def test_a_with_options_copy_shows_the_session_its_original_opened() -> None:
         assert svc.session_id is not None
         assert copy.session_id == svc.session_id
         assert f"session_id={svc.session_id!r}" in repr(copy)
+
+
+def test_a_session_reply_with_only_its_id_is_enough() -> None:
+    # weaver-wire.md: "Clients need only `id`". A reply without `tags` and the rest was a
+    # ResponseValidationError, and nothing could be done after it.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions", json_reply(201, {"id": "s-1"}))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+    assert trainer.model_id == "m-1"
+    assert fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])["base_model"] == (
+        "weaver-tiny"
+    )
