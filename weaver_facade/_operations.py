@@ -278,8 +278,9 @@ class PollSettings:
         backoff_ratio: Without long-poll, a sleep is at most this fraction of the
             time waited so far (but at least ``min_interval``, and while pending at
             least until the end of the queue the server announced in
-            ``pending_info.wait_seconds``), so the end of an operation is seen at
-            most this fraction of its duration late.
+            ``pending_info.wait_seconds``, up to ``max_backoff``: an estimate may be
+            pessimistic), so the end of an operation is seen at most this fraction of
+            its duration late.
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
         expected_end_tolerance: Without long-poll, once recent operations of the
@@ -500,11 +501,13 @@ class Poller:
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
             if at is not None:
                 return max(at - since, 0.0)
-        # Nothing to go on: back off, within ``backoff_ratio`` of the time waited, and
-        # not before the end of the queue the server announced: nothing ends before it.
+        # Nothing to go on: back off, within ``backoff_ratio`` of the time waited, and not
+        # before the end of the queue the server announced, nothing ends before it; but
+        # for at most ``max_backoff``: the wire does not promise the estimate holds.
         backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
         self._attempt += 1
-        return max(s.min_interval, backoff, self._queued_until - now)
+        queue = min(self._queued_until - now, s.max_backoff)
+        return max(s.min_interval, backoff, queue)
 
     def on_failure(self, error: Exception) -> bool:
         """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds.

@@ -127,9 +127,10 @@ def test_a_queued_operation_is_expected_after_its_queue() -> None:
     assert step.seconds == pytest.approx(4.0)  # 3 s in the queue, then about 1 s of work
 
 
-def test_a_queued_first_operation_is_not_polled_before_its_queue() -> None:
+def test_a_queued_first_operation_is_polled_sparingly_before_its_queue() -> None:
     # Nothing to go on but the server's word (`pending_info.wait_seconds`): an operation
-    # queued for 30 s cannot end before then, so no poll is spent before it could start.
+    # queued for 30 s should not end before then, so few polls are spent before it
+    # could start: one every max_backoff, since the wire does not promise the estimate.
     clock = FakeClock()
     policy = PollPolicy(PollSettings(), clock=clock)
     starts = clock.now + 30.0
@@ -143,4 +144,25 @@ def test_a_queued_first_operation_is_not_polled_before_its_queue() -> None:
         polls_before_start += 1
         clock.now += 0.01  # answered at once, still queued for the rest of the 30 s
         poller.on_reply(terminal=False, queued=max(0.0, starts - clock.now))
-    assert polls_before_start <= 1, polls_before_start  # the first look, if long-poll is unknown
+    # The first look (long-poll unknown), then one each max_backoff (10 s) of the 30 s.
+    assert polls_before_start <= 4, polls_before_start
+
+
+def test_a_pessimistic_queue_estimate_delays_the_end_by_at_most_max_backoff() -> None:
+    # The server said 30 s and started the operation at once: it was done after 1 s and
+    # seen done after 30 s, the estimate slept out in full.
+    clock = FakeClock()
+    policy = PollPolicy(PollSettings(), clock=clock)
+    done_at = clock.now + 1.0
+    poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
+    while True:
+        step = poller.next_step()
+        if isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            continue
+        clock.now += 0.01
+        if clock.now >= done_at:
+            poller.on_reply(terminal=True)
+            break
+        poller.on_reply(terminal=False, queued=30.0)
+    assert clock.now - done_at <= PollSettings().max_backoff + 0.1
