@@ -52,6 +52,8 @@ class Drift(enum.StrEnum):
     NO_REQUEST_ID = "no_request_id"
     # A done operation's result at the Operation's top level, with no `response`.
     FLAT_RESULT = "flat_result"
+    # Listings that check `limit` and `offset` and then answer every item.
+    IGNORED_LIMIT = "ignored_limit"
 
 
 class Reply:
@@ -148,6 +150,9 @@ def _rewrite_checkpoints(value: Any, drift: Drift) -> Any:
     return value
 
 
+LISTINGS = ("/api/v1/supported-models", "/api/v1/models")
+
+
 class DriftMiddleware:
     """Wraps the emulator's app so that it speaks ``drift``.
 
@@ -192,6 +197,12 @@ class DriftMiddleware:
                     "body.checkpoint_id: field required; body.path: unexpected field",
                 ).send(send)
                 return
+        if self.drift is Drift.IGNORED_LIMIT and method == "GET" and path in LISTINGS:
+            reply = await call(self.app, scope, body)
+            if reply.status == 200:  # the parameters were valid: answer as if not given
+                reply = await call(self.app, {**scope, "query_string": b""}, body)
+            await reply.send(send)
+            return
         reply = await call(self.app, scope, body)
         await self._rewrite(scope, body, reply, send)
 

@@ -105,6 +105,13 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
         re.escape("Operation: field `kind`: `hf_adapter` is not in OperationKind's enum ("),
     ),
     (
+        # A server that checked limit and offset and then ignored them passed.
+        Drift.IGNORED_LIMIT,
+        ("conformance",),
+        "GET /api/v1/supported-models",
+        r"\d+ items for limit=\d+: the server ignores `limit`",
+    ),
+    (
         # It was blamed on the POST that started the operation, with a curl of that
         # (correct) request, and read "expected a JSON object, got null".
         Drift.FLAT_RESULT,

@@ -363,6 +363,31 @@ def _auth_refused(base_url: str, api_key: str | None, outcome: ConformanceOutcom
     return status if status in (401, 403) else None
 
 
+def _limit_ignored(case: Any, response: Any, api_key: str | None) -> Finding | None:
+    """A page longer than the ``limit`` asked for: no schema check sees a server that
+    validates ``limit`` and ``offset`` and then ignores them."""
+    limit = (case.query or {}).get("limit")
+    if isinstance(limit, str) and limit.isdigit():
+        limit = int(limit)
+    if not isinstance(limit, int) or isinstance(limit, bool) or response.status_code != 200:
+        return None
+    try:
+        items = response.json().get("items")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(items, list) or len(items) <= limit:
+        return None
+    return Finding(
+        part="conformance",
+        operation=case.operation.label,
+        check="paging",
+        message=f"{len(items)} items for limit={limit}: the server ignores `limit`",
+        expected=f"at most {limit} items",
+        got=f"{len(items)} items",
+        curl=redact_curl(case.as_curl_command(), api_key),
+    )
+
+
 def _missing_auth(status_code: int, api_key: str | None, operations: str) -> Finding:
     hint = (
         "the API key was refused"
@@ -457,8 +482,14 @@ def run_conformance(
     def before_call(context: Any, case: Any, kwargs: Any) -> None:
         ownership.stand_in(case)
 
+    paged: set[str] = set()
+
     def after_call(context: Any, case: Any, response: Any) -> None:
         ownership.record(case, response)
+        finding = _limit_ignored(case, response, api_key)
+        if finding is not None and finding.operation not in paged:
+            paged.add(finding.operation)
+            outcome.findings.append(finding)
 
     # schemathesis has before_call hooks for the whole process only: this one is in place
     # for this run alone.
