@@ -69,7 +69,8 @@ def test_export_a_checkpoint_then_download_it(
     # Again: every file is there already, nothing is fetched.
     again = service.download_weights(artifact.id, tmp_path / "out")
     assert (again.bytes_fetched, again.files_skipped) == (0, len(artifact.files))
-    assert result.verified and again.verified
+    assert result.verified
+    assert again.verified
     # Skipped by size alone: the result says no hash was checked.
     unchecked = service.download_weights(artifact.id, tmp_path / "out", verify=False)
     assert (unchecked.files_skipped, unchecked.verified) == (len(artifact.files), False)
