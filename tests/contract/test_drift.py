@@ -26,7 +26,7 @@ from weaver_facade.contract._kit import (
     QUICK_MAX_EXAMPLES,
     QUICK_STATEFUL_STEPS,
 )
-from weaver_facade.contract._report import render_text, write_reports
+from weaver_facade.contract._report import render_text, to_json, write_reports
 
 SAVE = "POST /api/v1/models/{model_id}/checkpoints"
 LOAD = "POST /api/v1/models/{model_id}/load"
@@ -319,3 +319,15 @@ def test_a_password_in_the_base_url_is_in_no_report(tmp_path: Path) -> None:
     for text in ["\n".join(render_text(report)), *written]:
         assert password not in text
         assert basic not in text
+
+
+def test_a_run_cut_short_by_its_time_limit_says_so() -> None:
+    # A slow route made the conformance part stop at its limit before fuzzing and the
+    # stateful workflows ran, and the run read "contract: PASS" all the same.
+    with serve_emulator() as served:
+        report = run_contract_test(quick(served.base_url, parts=("conformance",), time_limit=1.0))
+    assert report.conformance is not None
+    assert report.conformance.cut_short
+    summary = render_text(report)[-1]
+    assert summary.startswith("contract: PASS (incomplete: conformance stopped at its time limit)")
+    assert to_json(report)["parts"]["conformance"]["complete"] is False

@@ -268,6 +268,8 @@ class ConformanceOutcome:
     operations: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stop_reason: str = ""
+    #: Stopped at its time limit: its later phases may not have run.
+    cut_short: bool = False
 
 
 def _first_line(text: str) -> str:
@@ -540,6 +542,7 @@ def run_conformance(
             ownership.clean_up(client)
     outcome.seconds = time.monotonic() - started
     if timed_out.is_set():
+        outcome.cut_short = True
         outcome.notes.append(
             f"conformance stopped at its time limit ({time_limit:.0f} s); "
             "raise --time-limit or lower --max-examples"

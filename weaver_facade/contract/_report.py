@@ -55,6 +55,8 @@ def render_text(report: ContractReport) -> list[str]:
         if any(f.curl for f in report.findings):
             lines.append(f"(reproductions read the API key from {KEY_PLACEHOLDER})")
     verdict = "FAIL" if report.findings else "PASS"
+    if report.conformance is not None and report.conformance.cut_short:
+        verdict += " (incomplete: conformance stopped at its time limit)"
     lines.append(
         f"contract: {verdict}, {len(report.findings)} finding(s) in {report.seconds:.1f} s"
     )
@@ -71,6 +73,7 @@ def to_json(report: ContractReport) -> dict[str, Any]:
         parts["conformance"] = {
             "seconds": round(c.seconds, 3),
             "stop_reason": c.stop_reason,
+            "complete": not c.cut_short,
             "requests": sum(c.statuses.values()),
             "statuses": dict(operations),
             "findings": sum(1 for f in report.findings if _in(f, "conformance")),
