@@ -181,6 +181,15 @@ class CliState:
         """``error_payload(...)`` with ``--json``, ``None`` without."""
         return error_payload(exc, exit_code, message) if self.as_json else None
 
+    def failure(self, exc: BaseException, exit_code: int, message: str | None = None) -> CliError:
+        """The ``CliError`` that ends the command for ``exc``: ``message`` (by default the
+        exception's text), and its JSON form with ``--json``."""
+        return CliError(
+            str(exc) if message is None else message,
+            exit_code=exit_code,
+            payload=self.error_payload(exc, exit_code, message),
+        )
+
 
 def error_payload(exc: BaseException, exit_code: int, message: str | None = None) -> dict[str, Any]:
     """The ``--json`` form of an error; stable keys.
@@ -282,27 +291,17 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
         try:
             return f(*args, **kwargs)
         except InvalidInputError as exc:
-            raise CliError(
-                str(exc), exit_code=EXIT_USAGE, payload=state.error_payload(exc, EXIT_USAGE)
-            ) from None
+            raise state.failure(exc, EXIT_USAGE) from None
         except OperationTimeoutError as exc:
             message = _timeout_message(exc, state)
-            raise CliError(
-                message,
-                exit_code=EXIT_API_ERROR,
-                payload=state.error_payload(exc, EXIT_API_ERROR, message),
-            ) from None
+            raise state.failure(exc, EXIT_API_ERROR, message) from None
         except (APIError, OperationFailedError, WeaverError) as exc:
             message = str(exc)
             if isinstance(exc, APIConnectionError):
                 message = f"cannot reach {state.service().base_url}: {message}"
             elif isinstance(exc, AuthenticationError) and not state.api_key:
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
-            raise CliError(
-                message,
-                exit_code=EXIT_API_ERROR,
-                payload=state.error_payload(exc, EXIT_API_ERROR, message),
-            ) from None
+            raise state.failure(exc, EXIT_API_ERROR, message) from None
         except KeyboardInterrupt as exc:
             op = state.progress.last_operation_id
             message = "interrupted"

@@ -31,7 +31,6 @@ from ._output import _size, artifact_json, counted, emit_json, print_artifact, p
 from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
-    CliError,
     current_state,
     handles_errors,
     json_option,
@@ -299,30 +298,18 @@ def download(
             f"interrupted; finished files and partial ones (*.part) stay in {output}: "
             "run the same command again to resume"
         )
-        raise CliError(
-            message,
-            exit_code=EXIT_INTERRUPTED,
-            payload=state.error_payload(exc, EXIT_INTERRUPTED, message),
-        ) from None
+        raise state.failure(exc, EXIT_INTERRUPTED, message) from None
     except NotFoundError as exc:
         if not isinstance(target, uuid.UUID):
             raise
         # A bare id is taken as an artifact's: it may have been a checkpoint's.
         message = f"{exc}; for a checkpoint's id, pass --model MODEL_ID"
-        raise CliError(
-            message,
-            exit_code=EXIT_API_ERROR,
-            payload=state.error_payload(exc, EXIT_API_ERROR, message),
-        ) from None
+        raise state.failure(exc, EXIT_API_ERROR, message) from None
     except WeaverError:
         raise  # DownloadTimeoutError is an OSError too, but not a local one
     except OSError as exc:  # the local side: a folder that cannot be made, a full disk
         message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
-        raise CliError(
-            message,
-            exit_code=EXIT_API_ERROR,
-            payload=state.error_payload(exc, EXIT_API_ERROR, message),
-        ) from None
+        raise state.failure(exc, EXIT_API_ERROR, message) from None
     if state.as_json:
         emit_json(download_json(result))
         return

@@ -55,7 +55,6 @@ from ._output import (
 from ._state import (
     EXIT_API_ERROR,
     EXIT_USAGE,
-    CliError,
     current_state,
     handles_errors,
     json_option,
@@ -323,11 +322,7 @@ def _no_optimizer_state_in_cli_words(ref: str) -> Iterator[None]:
             f"checkpoint {ref} holds no optimizer state (it was saved with --weights-only); "
             "drop --with-optimizer to load its weights alone"
         )
-        raise CliError(
-            message,
-            exit_code=exit_code,
-            payload=current_state().error_payload(exc, exit_code, message),
-        ) from None
+        raise current_state().failure(exc, exit_code, message) from None
 
 
 @checkpoints.command("delete")

@@ -19,7 +19,7 @@ from weaver_client import limits
 
 from .. import BaseModelInfo, ModelInfo, ServiceClient, UnsupportedByServerError
 from ._output import _console, _iso, _when, emit_json, print_fields
-from ._state import EXIT_API_ERROR, CliError, current_state, handles_errors, json_option
+from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
 
 __all__ = ["models", "supported_models"]
 
@@ -112,11 +112,7 @@ def list_() -> None:
             f"this server cannot list models: it lacks the {exc.extension} extension "
             "(GET /api/v1/models); `weaver-facade models show MODEL_ID` shows one by its id"
         )
-        raise CliError(
-            message,
-            exit_code=EXIT_API_ERROR,
-            payload=state.error_payload(exc, EXIT_API_ERROR, message),
-        ) from None
+        raise state.failure(exc, EXIT_API_ERROR, message) from None
     if current_state().as_json:
         emit_json({"models": [model_json(m) for m in found]})
     else:
