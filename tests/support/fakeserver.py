@@ -8,6 +8,7 @@ operations or malformed replies. It is no emulator: no training happens.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -277,6 +278,24 @@ def service(fake: FakeWeaver, **kwargs: Any) -> Iterator[ServiceClient]:
         thread.join(timeout=10)
         assert not thread.is_alive(), "the heartbeat thread outlived close()"
     http.close()
+
+
+class HeldTransport(httpx.AsyncBaseTransport):
+    """``fake`` behind an async transport that holds requests to ``path`` until
+    ``release`` is set; ``reached`` is set when the first of them arrives."""
+
+    def __init__(self, fake: FakeWeaver, path: str) -> None:
+        self._fake = fake
+        self._path = path
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        if request.url.path == self._path and not self.release.is_set():
+            self.reached.set()
+            await self.release.wait()
+        return self._fake(request)
 
 
 async def _no_sleep(_seconds: float) -> None:

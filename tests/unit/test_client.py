@@ -14,7 +14,15 @@ import time
 import httpx
 import pytest
 
-from tests.support.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply, service
+from tests.support.fakeserver import (
+    BASE,
+    KEY,
+    FakeWeaver,
+    HeldTransport,
+    async_service,
+    json_reply,
+    service,
+)
 from weaver_facade import (
     AsyncServiceClient,
     ClientClosedError,
@@ -281,22 +289,13 @@ async def test_an_async_close_during_session_set_up_starts_no_heartbeat() -> Non
     # aclose() while the session was being opened used to start a heartbeat task that
     # nothing cancelled, warning "client is closed" every interval for ever.
     fake = FakeWeaver()
-    opened, proceed = asyncio.Event(), asyncio.Event()
-
-    class HeldSession(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            await request.aread()
-            if request.url.path == "/api/v1/sessions":
-                opened.set()
-                await proceed.wait()
-            return fake(request)
-
-    http = httpx.AsyncClient(transport=HeldSession())
+    held = HeldTransport(fake, "/api/v1/sessions")
+    http = httpx.AsyncClient(transport=held)
     svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0.01)
     create = asyncio.create_task(svc.create_training_client("weaver-tiny"))
-    await opened.wait()
+    await held.reached.wait()
     await svc.aclose()
-    proceed.set()
+    held.release.set()
     with pytest.raises(ClientClosedError, match="while opening a session"):
         await create
     await http.aclose()

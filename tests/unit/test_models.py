@@ -16,6 +16,7 @@ from tests.support.fakeserver import (
     BASE,
     KEY,
     FakeWeaver,
+    HeldTransport,
     async_service,
     checkpoint_json,
     error_json,
@@ -170,27 +171,18 @@ async def test_a_cancelled_close_leaves_its_models_for_the_next_close() -> None:
     # first terminate was on its way (a timeout, Ctrl-C) left the second model running,
     # and a second close terminated nothing.
     fake = FakeWeaver()
-    sent, answer = asyncio.Event(), asyncio.Event()
-
-    class HeldTerminate(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            await request.aread()
-            if request.url.path == f"{MODELS}/m-1/terminate" and not answer.is_set():
-                sent.set()
-                await answer.wait()
-            return fake(request)
-
-    http = httpx.AsyncClient(transport=HeldTerminate())
+    held = HeldTransport(fake, f"{MODELS}/m-1/terminate")
+    http = httpx.AsyncClient(transport=held)
     svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
     await svc.create_training_client("weaver-tiny")
     fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
     await svc.create_training_client("weaver-tiny")
     closing = asyncio.create_task(svc.aclose())
-    await sent.wait()
+    await held.reached.wait()
     closing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closing
-    answer.set()
+    held.release.set()
     await svc.aclose()
     await http.aclose()
     assert fake.terminated == ["m-1", "m-2"]
