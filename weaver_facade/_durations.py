@@ -12,6 +12,9 @@ A wait then polls once at the expected end: at ``hi`` once the bracket is
 narrow, else in its middle (so that the next bracket is half as wide), then
 at ``hi``. Past ``hi``, with nothing more to go on, it falls back to the
 poller's backoff, which keeps the lag within a fraction of the time waited.
+A wait records only what it saw, so a first poll answered ``done`` records a
+``lo`` of 0: operations that got faster are polled sooner once the older
+brackets are out of the history.
 """
 
 from __future__ import annotations

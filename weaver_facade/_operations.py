@@ -407,7 +407,6 @@ class Poller:
         self._start = (self.started if origin is None else origin) + max(0.0, queued)
         self._queued_until = self._start  # pending until then, by the server's last word
         self._unfinished_at = 0.0  # the last time it was seen unfinished
-        self._known_lo = 0.0  # the history's low side when this wait planned its polls
         self._attempt = 0
         self._delay: float | None = None
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
@@ -465,10 +464,10 @@ class Poller:
         if terminal:
             if succeeded and self._key is not None:
                 hi = max(now - self._start, 0.0)
-                # A poll aimed at the expected end and answered `done` learns nothing
-                # about the low side: keep what was known, while it still holds.
-                lo = max(self._unfinished_at, self._known_lo if self._known_lo < hi else 0.0)
-                self._policy.durations.record(self._key, Bracket(lo, hi))
+                # Only what this wait saw: a poll aimed at the expected end and answered
+                # `done` says nothing of the low side. Keeping the history's there kept
+                # every later operation waiting as long as a slow first one, for ever.
+                self._policy.durations.record(self._key, Bracket(self._unfinished_at, hi))
             return
         if queued:
             self._start = max(self._start, now + queued)
@@ -495,7 +494,6 @@ class Poller:
         s = self._policy.settings
         expected = None if self._key is None else self._policy.durations.expected(self._key)
         if expected is not None:
-            self._known_lo = expected.lo
             since = now - self._start
             tolerance = max(s.min_interval, s.expected_end_tolerance * expected.hi)
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)

@@ -166,3 +166,29 @@ def test_a_pessimistic_queue_estimate_delays_the_end_by_at_most_max_backoff() ->
             break
         poller.on_reply(terminal=False, queued=30.0)
     assert clock.now - done_at <= PollSettings().max_backoff + 0.1
+
+
+def test_operations_that_got_faster_are_polled_sooner() -> None:
+    # A slow first operation (a trainer starting, say) kept every later one of its model
+    # and kind waiting as long: polls aimed at its old end were answered `done`, and the
+    # history's low side was kept, for ever (0.1 s steps took 9.8 s each).
+    clock = FakeClock()
+    policy = PollPolicy(PollSettings(), clock=clock)
+    policy.long_poll_supported = False
+    took: list[float] = []
+    for duration in [10.0] + [0.1] * 15:
+        poller = policy.start(600, key=("m", "forward_backward"))
+        started = clock.now
+        while True:
+            step = poller.next_step()
+            if isinstance(step, Sleep):
+                clock.sleep(step.seconds)
+                continue
+            clock.now += 0.005  # a poll answered at once
+            if clock.now - started >= duration:
+                poller.on_reply(terminal=True)
+                break
+            poller.on_reply(terminal=False)
+        took.append(clock.now - started)
+    # The history forgets the slow one within HISTORY operations, then halves its guess.
+    assert max(took[-4:]) < 0.5, took
