@@ -348,8 +348,10 @@ class CreatedModels:
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
             except WeaverError as exc:
-                logger.warning("could not terminate a model on close: %s", exc)
+                logger.warning("could not terminate model %s on close: %s", model_id, exc)
                 if isinstance(exc, APIConnectionError):
+                    # Say which are left running: the user may terminate them later.
+                    logger.warning("models left running: %s", ", ".join(self._ids))
                     return
             self._ids.pop(model_id, None)
 

@@ -461,3 +461,26 @@ def test_close_takes_any_2xx_terminate_as_done(
     assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 1
     assert fake.sent("GET") == []  # closing needs no model back
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_close_that_cannot_reach_the_server_names_the_models_left_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # It logged one line without ids: the user could not tell which models still ran.
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=0)
+    svc.create_training_client("weaver-tiny")
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
+    svc.create_training_client("weaver-tiny")
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    fake.script("POST", f"{MODELS}/m-1/terminate", unreachable)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        svc.close()
+    http.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith("could not terminate model m-1 on close: ")
+    assert messages[1] == "models left running: m-1, m-2"
