@@ -30,6 +30,7 @@ import click
 from .. import (
     APIConnectionError,
     APIError,
+    APITimeoutError,
     AuthenticationError,
     InvalidArgumentError,
     InvalidInputError,
@@ -297,7 +298,9 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             raise state.failure(exc, EXIT_API_ERROR, message) from None
         except (APIError, OperationFailedError, WeaverError) as exc:
             message = str(exc)
-            if isinstance(exc, APIConnectionError):
+            if isinstance(exc, APITimeoutError):  # it was reached, and did not answer
+                message = f"no reply in time from {state.service().base_url}: {message}"
+            elif isinstance(exc, APIConnectionError):
                 message = f"cannot reach {state.service().base_url}: {message}"
             elif isinstance(exc, AuthenticationError) and not state.api_key:
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
