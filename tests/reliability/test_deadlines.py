@@ -153,6 +153,16 @@ def test_the_cli_wait_keeps_its_timeout_on_a_server_that_never_answers() -> None
     assert result.stderr.startswith(f"error: no reply in time from {server.base_url}: ")
 
 
+def test_the_cli_says_when_the_server_asks_to_try_again() -> None:
+    # A 503 whose Retry-After outlasts the timeout read as a bare "[503 unavailable]".
+    with ScriptedServer(lambda method, path: unavailable("100")) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        result = runner.invoke(main, ["--json", "operations", "wait", OP, "--timeout", "10"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().endswith("; the server asks to try again in 100 s")
+    assert json.loads(result.stdout)["error"]["retry_after"] == 100.0
+
+
 def test_the_cli_names_the_cause_when_the_server_goes_away() -> None:
     with ScriptedServer(first_pending_then(pending(OP))) as server:
         runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})

@@ -203,6 +203,7 @@ def error_payload(exc: BaseException, exit_code: int, message: str | None = None
         "code": getattr(exc, "code", None),
         "status_code": exc.status_code if isinstance(exc, APIError | StorageError) else None,
         "request_id": exc.request_id if isinstance(exc, APIError) else None,
+        "retry_after": exc.retry_after if isinstance(exc, APIError) else None,
         "operation_id": getattr(exc, "operation_id", None),
         "exit_code": exit_code,
     }
@@ -304,6 +305,8 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 message = f"cannot reach {state.service().base_url}: {message}"
             elif isinstance(exc, AuthenticationError) and not state.api_key:
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
+            if isinstance(exc, APIError) and exc.retry_after is not None:
+                message += f"; the server asks to try again in {exc.retry_after:g} s"
             raise state.failure(exc, EXIT_API_ERROR, message) from None
         except KeyboardInterrupt as exc:
             op = state.progress.last_operation_id
