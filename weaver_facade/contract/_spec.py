@@ -392,6 +392,7 @@ def _describe(
             found[2].extend(f for f in absent if f not in found[2])
             continue
         problems.append(_problem(located, error, full))
+    absent_first: list[Problem] = []
     for (name, where), (located, instance, fields) in missing.items():
         props = (
             set((located.node.get("properties") or {}).keys())
@@ -402,16 +403,39 @@ def _describe(
         got = f" (got {_ticks(extra)})" if extra else ""
         plural = "fields" if len(fields) > 1 else "field"
         suffix = f" at `{where}`" if where else ""
-        problems.insert(
-            0,
+        absent_first.append(
             Problem(
                 "response_schema_conformance",
                 f"{name}: required {plural} {_ticks(fields)} missing{got}{suffix}",
                 expected=f"{name} with {_ticks(fields)}",
                 got=f"{_ticks(extra)} instead" if extra else "no such field",
-            ),
+            )
         )
-    return problems
+    return _fold_items([*absent_first, *problems])
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _fold_items(problems: list[Problem]) -> list[Problem]:
+    """One problem for the same defect in many items of a list (every checkpoint of a
+    listing lacking `type`), naming the first and counting the others."""
+    groups: dict[tuple[str, str], list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault((problem.check, _INDEX.sub("[*]", problem.message)), []).append(problem)
+    folded = []
+    for same in groups.values():
+        first = same[0]
+        if len(same) > 1:
+            more = len(same) - 1
+            first = Problem(
+                first.check,
+                f"{first.message} (and {more} more {'item' if more == 1 else 'items'})",
+                first.expected,
+                first.got,
+            )
+        folded.append(first)
+    return folded
 
 
 def _problem(
