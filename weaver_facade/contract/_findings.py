@@ -16,7 +16,7 @@ __all__ = [
     "Finding",
     "curl_for_request",
     "dedupe",
-    "fold_missing_headers",
+    "fold_server_wide",
     "redact",
     "redact_curl",
 ]
@@ -102,40 +102,50 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
     return list(kept.values())
 
 
-def fold_missing_headers(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per required header the server leaves out, however many replies lack it.
+def _server_wide(finding: Finding) -> tuple[str, str] | None:
+    """The key of a defect the server has everywhere, or ``None``: a required header it
+    leaves out, and the shape of its error bodies."""
+    if finding.check == "response_headers_conformance":
+        return ("header", finding.expected)
+    if finding.check == "response_schema_conformance" and finding.message.startswith("Error:"):
+        return ("error body", finding.message)
+    return None
 
-    A server that never sends ``X-Request-ID`` has one thing to fix, not one per operation
-    and status; the finding keeps the first reply's reproduction and counts the others.
+
+def fold_server_wide(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per server-wide defect, however many replies show it.
+
+    A server that never sends ``X-Request-ID``, or shapes every error body its own way,
+    has one thing to fix, not one per operation and status; the finding keeps the first
+    reply's reproduction and counts the others.
     """
     kept: list[Finding] = []
-    groups: dict[str, list[Finding]] = {}
+    groups: dict[tuple[str, str], list[Finding]] = {}
     for finding in findings:
-        if finding.check != "response_headers_conformance":
+        key = _server_wide(finding)
+        if key is None:
             kept.append(finding)
-        elif finding.expected in groups:
-            groups[finding.expected].append(finding)
+        elif key in groups:
+            groups[key].append(finding)
         else:
-            groups[finding.expected] = [finding]
+            groups[key] = [finding]
             kept.append(finding)
     folded = []
     for finding in kept:
-        group = (
-            groups.get(finding.expected)
-            if finding.check == "response_headers_conformance"
-            else None
-        )
+        key = _server_wide(finding)
+        group = groups.get(key) if key is not None else None
         if not group or len(group) == 1:
             folded.append(finding)
             continue
         others = list(dict.fromkeys(f.operation for f in group if f.operation != finding.operation))
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         parts = {p for f in group for p in (f.part, *f.also_in)} - {finding.part}
+        more = "more replies lack it too" if key and key[0] == "header" else "more replies too"
         folded.append(
             Finding(
                 **{
                     **asdict(finding),
-                    "message": f"{finding.message}; {len(group) - 1} more replies lack it too"
+                    "message": f"{finding.message}; {len(group) - 1} {more}"
                     + (f" ({shown})" if others else ""),
                     "also_in": tuple(sorted(parts)),
                 }

@@ -18,7 +18,7 @@ from weaver_client import limits
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions, restrict_spec
-from ._findings import API_KEY_HEADER, Finding, dedupe, fold_missing_headers
+from ._findings import API_KEY_HEADER, Finding, dedupe, fold_server_wide
 from ._lifecycle import LifecycleOutcome, run_lifecycle
 from ._spec import Spec, load_spec
 
@@ -252,7 +252,7 @@ def run_contract_test(
         )
         findings += report.lifecycle.findings
         report.notes += report.lifecycle.notes
-    report.findings = fold_missing_headers(dedupe(findings))
+    report.findings = fold_server_wide(dedupe(findings))
     report.seconds = time.monotonic() - started
     return _without_url_secrets(report)
 
