@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from weaver_facade import AsyncServiceClient, ServiceClient
+from weaver_facade._operations import Poller, Sleep
 
 KEY = "sk-unit-test-key-5f0c2a8e"
 BASE = "http://weaver.test"
@@ -261,6 +262,25 @@ class FakeClock:
 
     async def asleep(self, seconds: float) -> None:
         self.sleep(seconds)
+
+
+def wait_out(
+    poller: Poller, clock: FakeClock, duration: float, *, reply: float = 0.005, queued: float = 0.0
+) -> float:
+    """Drive ``poller`` through an operation that ends ``duration`` s after the wait
+    starts, on ``clock``; each poll is answered in ``reply`` s, pending ``queued`` s more
+    by the server's word. The time the wait took."""
+    started = clock.now
+    while True:
+        step = poller.next_step()
+        if isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            continue
+        clock.now += reply
+        if clock.now - started >= duration:
+            poller.on_reply(terminal=True)
+            return clock.now - started
+        poller.on_reply(terminal=False, queued=queued)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service
+from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service, wait_out
 from weaver_facade import PollPolicy, PollSettings
 from weaver_facade._durations import Bracket, Durations, next_poll
 from weaver_facade._operations import Sleep
@@ -153,19 +153,9 @@ def test_a_pessimistic_queue_estimate_delays_the_end_by_at_most_max_backoff() ->
     # seen done after 30 s, the estimate slept out in full.
     clock = FakeClock()
     policy = PollPolicy(PollSettings(), clock=clock)
-    done_at = clock.now + 1.0
     poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
-    while True:
-        step = poller.next_step()
-        if isinstance(step, Sleep):
-            clock.sleep(step.seconds)
-            continue
-        clock.now += 0.01
-        if clock.now >= done_at:
-            poller.on_reply(terminal=True)
-            break
-        poller.on_reply(terminal=False, queued=30.0)
-    assert clock.now - done_at <= PollSettings().max_backoff + 0.1
+    took = wait_out(poller, clock, 1.0, queued=30.0)
+    assert took - 1.0 <= PollSettings().max_backoff + 0.1
 
 
 def test_operations_that_got_faster_are_polled_sooner() -> None:
@@ -178,17 +168,6 @@ def test_operations_that_got_faster_are_polled_sooner() -> None:
     took: list[float] = []
     for duration in [10.0] + [0.1] * 15:
         poller = policy.start(600, key=("m", "forward_backward"))
-        started = clock.now
-        while True:
-            step = poller.next_step()
-            if isinstance(step, Sleep):
-                clock.sleep(step.seconds)
-                continue
-            clock.now += 0.005  # a poll answered at once
-            if clock.now - started >= duration:
-                poller.on_reply(terminal=True)
-                break
-            poller.on_reply(terminal=False)
-        took.append(clock.now - started)
+        took.append(wait_out(poller, clock, duration))
     # The history forgets the slow one within HISTORY operations, then halves its guess.
     assert max(took[-4:]) < 0.5, took

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.fakeserver import FakeClock
+from tests.support.fakeserver import FakeClock, wait_out
 from weaver_facade import (
     APIConnectionError,
     InvalidArgumentError,
@@ -86,19 +86,7 @@ def test_without_long_poll_the_lag_is_a_fraction_of_the_duration(
     # max(min_interval, ratio * duration) late, whatever the jitter draws.
     clock = FakeClock()
     poller = policy(clock, rng=u, min_interval=0.05, backoff_ratio=ratio).start(timeout=3600)
-    started = clock.now
-    while True:
-        step = poller.next_step()
-        if isinstance(step, Sleep):
-            clock.sleep(step.seconds)
-            continue
-        assert isinstance(step, Poll)
-        clock.now += 0.001  # the reply
-        done = clock.now - started >= duration
-        poller.on_reply(terminal=done)
-        if done:
-            break
-    lag = clock.now - started - duration
+    lag = wait_out(poller, clock, duration, reply=0.001) - duration
     assert lag <= max(0.05, ratio * duration) + 0.001 + 1e-9
 
 
