@@ -32,6 +32,7 @@ from ._checkpoints import (
 from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import (
     APIConnectionError,
+    ArtifactNotReadyError,
     DownloadTimeoutError,
     InvalidArgumentError,
     NotFoundError,
@@ -434,6 +435,17 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     if want is not None:
         ready = [a for a in ready if a.kind is want]
     if not ready:
+        running = [
+            a
+            for a in artifacts
+            if a.status is ArtifactStatus.PENDING and (want is None or a.kind is want)
+        ]
+        if running:  # as the server says of an artifact named by its id
+            raise ArtifactNotReadyError(
+                f"checkpoint {checkpoint}'s {running[-1].kind.value} artifact is still being "
+                "exported; download it once the export is done",
+                code="artifact_not_ready",
+            )
         what = f"no completed {want.value} artifact" if want else "no completed artifact"
         raise NotFoundError(
             f"checkpoint {checkpoint} has {what}; export it first "

@@ -13,6 +13,7 @@ from tests.support.integration import AsyncServiceFactory, ServiceFactory, batch
 from weaver_facade import (
     Artifact,
     ArtifactKind,
+    ArtifactNotReadyError,
     ArtifactStatus,
     AsyncOperationHandle,
     DownloadProgress,
@@ -191,3 +192,18 @@ async def test_async_export_and_download(
     with pytest.raises(InvalidArgumentError, match="is hf_adapter, not hf_model"):
         await service.download_weights(artifact.id, tmp_path / "other", kind="hf_model")
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"export_checkpoint": 1.0}}])
+def test_download_by_path_while_the_export_runs_says_so(
+    service: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    # It said "has no completed artifact; export it first" of an export still running;
+    # by its id the server says 409 artifact_not_ready.
+    checkpoint = trainer.save_state("ckpt")
+    handle = trainer.export_weights(checkpoint, wait=False)
+    with pytest.raises(ArtifactNotReadyError, match="hf_adapter artifact is still being exported"):
+        service.download_weights(checkpoint, tmp_path / "early")
+    assert not (tmp_path / "early").exists()
+    artifact = handle.result()
+    assert service.download_weights(checkpoint, tmp_path / "out").artifact_id == artifact.id
