@@ -39,7 +39,7 @@ from ._errors import (
 )
 from ._lazy import LazyModule
 from ._operations import OperationSnapshot, OperationStatus
-from ._wire import Plan, WireFields, WireValues, expect, optional, parse_model
+from ._wire import Plan, WireFields, WireValues, expect, optional, parse_model, result_of
 
 if TYPE_CHECKING:
     from weaver_client import models as wire
@@ -244,8 +244,9 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
 
 def artifact_result(operation: str, snapshot: OperationSnapshot) -> Artifact:
     """Parse a done export operation's ``response`` (an Artifact)."""
+    data = result_of(operation, "Artifact", snapshot.response)
     return artifact_from_wire(
-        operation, parse_model(operation, wire.Artifact, snapshot.response, where="in `response`")
+        operation, parse_model(operation, wire.Artifact, data, where="in `response`")
     )
 
 

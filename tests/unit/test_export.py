@@ -32,7 +32,8 @@ from weaver_facade import (
     PollSettings,
     ResponseValidationError,
 )
-from weaver_facade._operations import DEADLINE_GRACE
+from weaver_facade._artifacts import artifact_result
+from weaver_facade._operations import DEADLINE_GRACE, OperationSnapshot
 
 CHECKPOINT = uuid.UUID("0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09")
 ARTIFACT = uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
@@ -271,3 +272,10 @@ async def test_an_async_running_hit_keeps_the_wait_deadline() -> None:
         assert clock.now - begin <= 5 + DEADLINE_GRACE
     finally:
         await svc.aclose()
+
+
+def test_a_done_export_without_response_is_named_as_its_twins_are() -> None:
+    # The save, step and export results share one rule: a done Operation has `response`.
+    done = OperationSnapshot(id="op-1", status=OperationStatus.DONE)
+    with pytest.raises(ResponseValidationError, match="has no `response` \\(its Artifact\\)"):
+        artifact_result("export_checkpoint", done)
