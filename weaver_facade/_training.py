@@ -228,15 +228,14 @@ def check_result_type(result_type: object) -> None:
 def reattach_parser(
     snapshot: OperationSnapshot, result_type: type[Any] | None
 ) -> ResultParser[Any]:
-    """Pick the result parser of a re-attached operation from ``result_type`` and its ``kind``
-    (without either, the raw ``response``)."""
+    """Pick the result parser of a re-attached operation from ``result_type`` (already
+    passed by ``check_result_type``) and its ``kind`` (without either, the raw ``response``)."""
     kinds = _schema_of_kind()
     kind = snapshot.kind
     if result_type is None:
         if kind is None or kind not in kinds:
             return _parse_raw
         result_type = next(t for t in _PARSERS if t.__name__ == kinds[kind])
-    check_result_type(result_type)
     schema = result_type.__name__
     if kind is not None and kinds.get(kind) != schema:
         raise InvalidArgumentError(
