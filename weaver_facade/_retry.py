@@ -4,10 +4,15 @@ The retry transport (HTTP requests), the poller (operation waits) and the
 error mapping (``APIError.retryable`` of a reply without an Error body) all
 decide with these functions, so they cannot disagree.
 
-* **Statuses.** 408, 429 and 503 say the server did not act: retryable for
-  every request. 502 and 504 come from a proxy that may have passed the
-  request on: retryable only for requests that are safe to repeat. A storage
-  GET (a download) is also retried after any other 5xx.
+* **The server's word.** An Error body's ``retryable`` decides first: false
+  is never retried; true is retried when the status says the server did not
+  act or the request is safe to repeat (a 500 to a GET, as the official SDK
+  does).
+* **Statuses**, for a reply without that word (a proxy's page): 408, 429 and
+  503 say the server did not act: retryable for every request. 502 and 504
+  come from a proxy that may have passed the request on: retryable only for
+  requests that are safe to repeat. A storage GET (a download) is also
+  retried after any other 5xx.
 * **Transport errors.** A failure to connect happened before the server could
   see the request: retryable for every request. Other failures (read
   timeouts, dropped connections) only for requests safe to repeat.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import json
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -40,6 +46,7 @@ __all__ = [
     "parse_http_date",
     "parse_retry_after",
     "response_is_retryable",
+    "server_says_retryable",
     "sleep_before_retry",
     "storage_status_is_retryable",
     "transport_error_is_retryable",
@@ -112,9 +119,31 @@ def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None
     return max(0.0, seconds)
 
 
-def response_is_retryable(status: int, *, replayable: bool) -> bool:
-    """Whether a reply with this status may be answered by sending the request again."""
+def response_is_retryable(
+    status: int, *, replayable: bool, server_says: bool | None = None
+) -> bool:
+    """Whether a reply may be answered by sending the request again.
+
+    ``server_says`` is its Error body's ``retryable`` (``None``: the reply has none).
+    """
+    if server_says is not None:
+        return server_says and (status in NOT_ACTED_STATUSES or replayable)
     return status in NOT_ACTED_STATUSES or (status in MAYBE_ACTED_STATUSES and replayable)
+
+
+def server_says_retryable(response: httpx.Response) -> bool | None:
+    """The ``retryable`` of a reply's Error body, if its body was read and carries one."""
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        return None
+    if not content.lstrip().startswith(b"{"):
+        return None
+    try:
+        flag = json.loads(content).get("retryable")
+    except ValueError:
+        return None
+    return flag if isinstance(flag, bool) else None
 
 
 def storage_status_is_retryable(status: int) -> bool:
@@ -146,9 +175,8 @@ def error_is_retryable(error: Exception) -> bool:
         return True
     if isinstance(error, ResponseValidationError) or not isinstance(error, APIError):
         return False
-    return error.retryable or (
-        error.status_code is not None and response_is_retryable(error.status_code, replayable=True)
-    )
+    # Set by ``_wire.error_from_response`` with ``response_is_retryable``.
+    return error.retryable
 
 
 def sleep_before_retry(backoff: float, retry_after: float | None, remaining: float) -> float | None:

@@ -35,7 +35,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import cast
+from typing import TypeGuard, cast
 
 import attrs
 import httpx
@@ -108,6 +108,11 @@ class RetryPolicy:
             method == "POST" and IDEMPOTENCY_HEADER in request.headers
         )
 
+    def max_retries(self, request: httpx.Request) -> int:
+        """The retries ``request`` may have: its own ``CallOptions``, else the settings'."""
+        own = rules.CallOptions.of(request).max_retries
+        return self.settings.max_retries if own is None else own
+
     def retry_delay(
         self,
         request: httpx.Request,
@@ -123,15 +128,16 @@ class RetryPolicy:
         ``slept`` the seconds already slept between them, and ``remaining``
         the time left before the call's deadline (``None``: no deadline).
         """
-        options = rules.CallOptions.of(request)
         s = self.settings
-        max_retries = s.max_retries if options.max_retries is None else options.max_retries
-        if attempt >= max_retries:
+        if attempt >= self.max_retries(request):
             return None
         replayable = self.is_replayable(request)
         retry_after: float | None = None
         if isinstance(outcome, httpx.Response):
-            if not rules.response_is_retryable(outcome.status_code, replayable=replayable):
+            says = rules.server_says_retryable(outcome)
+            if not rules.response_is_retryable(
+                outcome.status_code, replayable=replayable, server_says=says
+            ):
                 return None
             retry_after = rules.parse_retry_after(outcome.headers.get("Retry-After"))
             if retry_after is not None and retry_after > s.max_retry_after:
@@ -197,18 +203,32 @@ class _Attempts:
                 "the Weaver client was closed"
             )
 
+    def reads_body(self, outcome: httpx.Response | Exception) -> TypeGuard[httpx.Response]:
+        """Whether ``outcome`` is an error reply whose Error body may decide a retry, so
+        the body is read (bounded by ``bound``) before the policy is asked."""
+        if not isinstance(outcome, httpx.Response) or outcome.status_code < 400:
+            return False
+        return self.attempt < self._policy.max_retries(self._request) and (
+            "json" in outcome.headers.get("content-type", "")
+        )
+
     def stamp(self, response: httpx.Response) -> httpx.Response:
         """The reply to hand on: its body bounded in time, and the earlier attempt noted."""
+        self.bound(response)
+        if self._maybe_acted is not None:
+            response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
+                sent=self._maybe_acted, received=time.monotonic()
+            )
+        return response
+
+    def bound(self, response: httpx.Response) -> httpx.Response:
+        """``response`` with its body bounded in time."""
         ends = [self._deadline] if self._deadline is not None else []
         read = (self._request.extensions.get("timeout") or {}).get("read")
         if read is not None:  # the whole body within one read timeout of its headers
             ends.append(self._clock() + read)
         if ends:
             response.stream = _BoundedBody(response.stream, min(ends), self._clock, self._request)
-        if self._maybe_acted is not None:
-            response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
-                sent=self._maybe_acted, received=time.monotonic()
-            )
         return response
 
     def next_delay(self, outcome: httpx.Response | Exception) -> float | None:
@@ -308,6 +328,8 @@ class RetryTransport(httpx.BaseTransport):
             outcome: httpx.Response | Exception
             try:
                 outcome = self._transport.handle_request(request)
+                if attempts.reads_body(outcome):
+                    outcome = _read(attempts.bound(outcome))
             except httpx.TransportError as exc:
                 outcome = exc
             delay = attempts.next_delay(outcome)
@@ -351,6 +373,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             outcome: httpx.Response | Exception
             try:
                 outcome = await self._transport.handle_async_request(request)
+                if attempts.reads_body(outcome):
+                    outcome = await _aread(attempts.bound(outcome))
             except httpx.TransportError as exc:
                 outcome = exc
             delay = attempts.next_delay(outcome)
@@ -396,12 +420,31 @@ class AsyncClientTransport(httpx.AsyncBaseTransport):
         return _detached(await self._client.send(request, stream=True))
 
 
+def _read(response: httpx.Response) -> httpx.Response:
+    try:
+        response.read()
+    except httpx.TransportError:
+        response.close()
+        raise
+    return _detached(response)
+
+
+async def _aread(response: httpx.Response) -> httpx.Response:
+    try:
+        await response.aread()
+    except httpx.TransportError:
+        await response.aclose()
+        raise
+    return _detached(response)
+
+
 def _detached(response: httpx.Response) -> httpx.Response:
     # A fresh, unread response around the same byte stream: our own client
     # reads (and decodes) it, exactly as if it came from a transport.
     if response.is_stream_consumed:
-        # A response hook of the user's client read the body (as httpx's docs show for
-        # logging); the stream is spent, so the decoded body is passed on instead.
+        # The body was read (by a response hook of the user's client, as httpx's docs
+        # show for logging, or to see a retry's Error body): the stream is spent, so the
+        # decoded body is passed on instead.
         headers = response.headers.copy()
         for name in ("content-encoding", "content-length", "transfer-encoding"):
             headers.pop(name, None)

@@ -175,12 +175,20 @@ def test_failures_are_retried_within_the_deadline_honouring_retry_after() -> Non
     clock = FakeClock()
     poller = policy(clock, rng=0.0).start(timeout=60)
     poller.next_step()
-    assert poller.on_failure(RateLimitError("slow", status_code=429, retry_after=12.0))
+    limited = RateLimitError("slow", status_code=429, retryable=True, retry_after=12.0)
+    assert poller.on_failure(limited)
     assert poller.next_step() == Sleep(12.0)
     clock.sleep(12)
     assert isinstance(poller.next_step(), Poll)
     assert poller.on_failure(APIConnectionError("refused"))
-    assert poller.on_failure(InternalServerError("boom", status_code=503))
+    assert poller.on_failure(InternalServerError("boom", status_code=503, retryable=True))
+
+
+def test_a_failure_the_server_calls_final_stops_whatever_its_status() -> None:
+    # ``retryable`` is the Error body's word (or, without one, the status rule's).
+    poller = policy(FakeClock()).start(timeout=60)
+    poller.next_step()
+    assert not poller.on_failure(InternalServerError("down", status_code=503, retryable=False))
 
 
 @pytest.mark.parametrize(
@@ -238,6 +246,11 @@ def reply(status: int, retry_after: str | None = None) -> httpx.Response:
     return httpx.Response(status, headers=headers)
 
 
+def error(status: int, retryable: bool) -> httpx.Response:
+    """A reply with the spec's Error body, whose ``retryable`` is the server's word."""
+    return httpx.Response(status, json={"error": "e", "message": "m", "retryable": retryable})
+
+
 RETRY = RetryPolicy(RetrySettings(max_retries=3, initial_backoff=1, max_backoff=4), rng=lambda: 0.5)
 
 
@@ -265,6 +278,18 @@ RETRY = RetryPolicy(RetrySettings(max_retries=3, initial_backoff=1, max_backoff=
         (request("POST", idempotency_key=True), httpx.RemoteProtocolError("eof"), True),
         (request("DELETE"), httpx.ReadError("reset"), False),
         (request("GET"), httpx.UnsupportedProtocol("ftp"), False),
+        # The Error body's ``retryable`` decides first, as for the official SDK.
+        (request("GET"), error(500, True), True),
+        (request("GET"), error(409, True), True),
+        (request("GET"), error(503, False), False),
+        (request("GET"), error(429, False), False),
+        (request("POST"), error(503, True), True),
+        (request("POST"), error(500, True), False),
+        (request("POST", idempotency_key=True), error(500, True), True),
+        (request("POST", idempotency_key=True), error(502, False), False),
+        # Not an Error body: the status decides.
+        (request("GET"), httpx.Response(500, json={"retryable": "yes"}), False),
+        (request("GET"), httpx.Response(503, json=[{"retryable": False}]), True),
     ],
 )
 def test_what_is_retried(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+from collections.abc import AsyncIterator, Iterator
+
 import httpx
 import pytest
 
 from tests.support.fakeserver import FakeWeaver, async_service, error_json, json_reply, service
 from weaver_facade import (
     APIConnectionError,
+    APIError,
     AsyncRetryTransport,
     InternalServerError,
     RateLimitError,
@@ -214,3 +219,53 @@ def test_a_reply_without_an_attempt_that_may_have_acted_says_nothing(
     conflict = json_reply(409, error_json("checkpoint_exists", "exists"))
     reply = _final_reply(conflict) if first is None else _final_reply(first, conflict)
     assert EARLIER_ATTEMPT not in reply.extensions
+
+
+class _Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that arrives in pieces, as from a socket: nothing is read before it is asked."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
+
+
+def _streamed_error(status: int, retryable: bool) -> httpx.Response:
+    body = gzip.compress(json.dumps(error_json("e", f"{status} said so", retryable)).encode())
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    return httpx.Response(status, headers=headers, stream=_Chunks(body[:5], body[5:]))
+
+
+@pytest.mark.parametrize(
+    ("first", "sent"),
+    [((500, True), 2), ((503, False), 1), ((429, False), 1)],
+    ids=["500-retryable", "503-final", "429-final"],
+)
+def test_the_error_bodys_retryable_decides(first: tuple[int, bool], sent: int) -> None:
+    fake = FakeWeaver()
+    with service(fake, sleep=lambda _s: None) as svc:
+        fake.script("GET", "/api/v1/models/m-9", _streamed_error(*first))
+        if sent == 1:
+            with pytest.raises(APIError, match=f"{first[0]} said so") as raised:
+                svc.get_model("m-9")
+            assert raised.value.retryable is False
+        else:
+            assert svc.get_model("m-9").id == "m-9"
+    assert len(fake.sent("GET", "/api/v1/models/m-9")) == sent
+
+
+async def test_the_error_bodys_retryable_decides_for_async_clients_too() -> None:
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/models/m-9", _streamed_error(500, True))
+    fake.script("GET", "/api/v1/models/m-8", _streamed_error(503, False))
+    async with async_service(fake) as svc:
+        assert (await svc.get_model("m-9")).id == "m-9"
+        with pytest.raises(InternalServerError, match="503 said so"):
+            await svc.get_model("m-8")
+    assert len(fake.sent("GET", "/api/v1/models/m-9")) == 2
+    assert len(fake.sent("GET", "/api/v1/models/m-8")) == 1
