@@ -109,7 +109,8 @@ class _ServerDefault(enum.Enum):
 
 
 SERVER_DEFAULT: Literal[_ServerDefault.SERVER_DEFAULT] = _ServerDefault.SERVER_DEFAULT
-"""Leave ``ttl_seconds`` out of a save: the server's default applies (permanent for weights)."""
+"""The service's default ``ttl_seconds``: left out of a save (permanent for weights);
+sent as 7 days in an export, as the official SDK does."""
 
 DEFAULT_ADAM = AdamParams()
 
@@ -139,6 +140,10 @@ def _check_data(data: object) -> list[Datum]:
                 "build one with Datum(...) or datum_from_tokens(...)"
             )
     return items
+
+
+_EXPORT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
+_FOLLOW = "to follow the checkpoint"
 
 
 def _check_ttl(ttl_seconds: object, none: str = "for a permanent checkpoint") -> int | None:
@@ -403,9 +408,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         plan that sees it again (``ExportWatch``)."""
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
-        ttl_seconds: int | Unset | None = (
-            UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl, "to follow the checkpoint")
-        )
+        # Sent even by default, as the official SDK does: the wire sheet does not say
+        # the real service accepts a body without it.
+        ttl_seconds = _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW)
         reply: calls.ExportReply
         if checkpoint is None:
             if replace:
@@ -662,7 +667,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             merge_adapter: For LoRA, merge the adapter into the base weights
                 (``hf_model``) instead of exporting the adapter (``hf_adapter``).
             ttl_seconds: Seconds to keep the artifact; ``None`` follows the checkpoint;
-                by default the field is left out and the server's default (7 days) applies.
+                by default the service's default (7 days), sent as the official SDK does.
             force: Replace an existing artifact of the same kind (not with ``None``).
             wait: Wait until the artifact is ``completed`` (default; the export's
                 ``conversion_progress`` goes to the client's ``on_progress``), or return

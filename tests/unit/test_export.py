@@ -94,8 +94,28 @@ def test_a_202_is_waited_for_and_typed() -> None:
     assert seen[0].conversion == ConversionProgress(shards_done=0, bytes_done=1)
     assert seen[-1].status.value == "done"
     [post] = fake.sent("POST", EXPORT)
-    assert fake.body(post) == {"format": "huggingface", "merge_adapter": False, "force": False}
+    # The official SDK's body, with its default TTL of 7 days (the wire sheet).
+    assert fake.body(post) == {
+        "format": "huggingface",
+        "merge_adapter": False,
+        "ttl_seconds": 604800,
+        "force": False,
+    }
     assert "Idempotency-Key" in post.headers
+
+
+def test_a_save_and_export_sends_the_official_sdks_body() -> None:
+    fake = FakeWeaver()
+    hf = "/api/v1/models/m-1/export-hf"
+    fake.script("POST", hf, json_reply(200, artifact_json()), json_reply(200, artifact_json()))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        trainer.export_weights()
+        trainer.export_weights(merge_adapter=True, ttl_seconds=60)
+    first, second = (fake.body(post) for post in fake.sent("POST", hf))
+    # The wire sheet: the export body without ``force``, the default TTL 7 days.
+    assert first == {"format": "huggingface", "merge_adapter": False, "ttl_seconds": 604800}
+    assert second == {"format": "huggingface", "merge_adapter": True, "ttl_seconds": 60}
 
 
 def test_a_200_hit_returns_the_existing_artifact_and_a_done_handle() -> None:

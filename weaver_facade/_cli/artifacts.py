@@ -93,7 +93,7 @@ def download_json(r: DownloadResult) -> dict[str, Any]:
     "--ttl",
     type=_TTL,
     metavar="SECONDS",
-    help="Keep the artifact this long. Default: the server's (7 days).",
+    help="Keep the artifact this long. Default: the service's (7 days).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing artifact of the same kind.")
 @_wait_options
