@@ -25,7 +25,7 @@ from ._checkpoints import (
 from ._errors import APIError, NotFoundError, ResponseValidationError, UnsupportedByServerError
 from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import LazyModule
-from ._models import DEFAULT_PAGE_SIZE
+from ._models import CHECKPOINT_PAGE_SIZE
 from ._wire import Call, Plan, expect, optional
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class CheckpointPager:
 
 def find(model_id: str, wanted: Callable[[Checkpoint], bool]) -> Plan[Checkpoint | None]:
     """The first of a model's checkpoints that is ``wanted``, or ``None``."""
-    pager = CheckpointPager(model_id, DEFAULT_PAGE_SIZE)
+    pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
     while not pager.done:
         page: wire.CheckpointList = yield pager.call()
         for checkpoint in pager.read(page):
@@ -105,7 +105,7 @@ def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
 
 def latest(model_id: str) -> Plan[Checkpoint | None]:
     """A model's newest completed checkpoint (listings come oldest first)."""
-    pager = CheckpointPager(model_id, DEFAULT_PAGE_SIZE)
+    pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
     newest = None
     while not pager.done:
         page: wire.CheckpointList = yield pager.call()

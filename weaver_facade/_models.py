@@ -32,6 +32,7 @@ else:
 
 __all__ = [
     "DEFAULT_LORA_RANK",
+    "CHECKPOINT_PAGE_SIZE",
     "DEFAULT_PAGE_SIZE",
     "BaseModelInfo",
     "CreatedModels",
@@ -45,10 +46,13 @@ __all__ = [
     "terminate_plan",
 ]
 
-DEFAULT_LORA_RANK = 32
+# The official SDK's rank; the spec requires one and gives none, only its bounds.
+DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
 # Where a caller gives no page size: the spec's default for the model listings; the
-# checkpoint listing has none (without a limit it comes whole), and takes the same.
+# checkpoint listing has none (without a limit it comes whole), and takes the same
+# within its own bound.
 DEFAULT_PAGE_SIZE = limits.LIST_MODELS_LIMIT_DEFAULT
+CHECKPOINT_PAGE_SIZE = min(DEFAULT_PAGE_SIZE, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM)
 T = TypeVar("T")
 
 

@@ -291,7 +291,7 @@ class PollSettings:
 
     timeout: float = attrs.field(default=3600.0, validator=at_least(0, above=True))
     long_poll: float = attrs.field(
-        default=20.0,
+        default=min(20.0, limits.GET_OPERATION_WAIT_MAXIMUM),
         validator=at_least(
             limits.GET_OPERATION_WAIT_MINIMUM, most=limits.GET_OPERATION_WAIT_MAXIMUM
         ),

@@ -49,7 +49,7 @@ from ._errors import (
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import LazyModule
-from ._models import DEFAULT_PAGE_SIZE, ModelInfo
+from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
@@ -686,11 +686,11 @@ class TrainingClient(_TrainingBase[SyncIO]):
         handle = self._io.handle(*self._io.run(start))
         return handle.result() if wait else handle
 
-    def iter_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Checkpoint]:
+    def iter_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
         yield from self._io.pages(lookup.CheckpointPager(self.model_id, page_size))
 
-    def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
+    def list_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
         return list(self._io.pages(lookup.CheckpointPager(self.model_id, page_size)))
 
@@ -907,13 +907,13 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         return await handle.result() if wait else handle
 
     async def iter_checkpoints(
-        self, *, page_size: int = DEFAULT_PAGE_SIZE
+        self, *, page_size: int = CHECKPOINT_PAGE_SIZE
     ) -> AsyncIterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints, oldest first, page by page."""
         async for checkpoint in self._io.pages(lookup.CheckpointPager(self.model_id, page_size)):
             yield checkpoint
 
-    async def list_checkpoints(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Checkpoint]:
+    async def list_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
         return [c async for c in self._io.pages(lookup.CheckpointPager(self.model_id, page_size))]
 

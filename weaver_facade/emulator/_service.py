@@ -48,7 +48,8 @@ Reply = tuple[int, dict[str, Any]]
 _PATH = re.compile(r"weaver://(?P<model>[^/]+)/checkpoints/(?P<name>[^/]+)")
 _CURSOR = re.compile(r"after:(?P<seq>[0-9]{1,18})")
 _TERMINAL = ("done", "error")
-_DEFAULT_LORA_RANK = 32
+# The official SDK's rank, for a LoRA model created without lora_config.
+_DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
 # Where a training pass's batch is, per kind.
 _INPUT_KEYS = {"forward_backward": "forward_backward_input", "forward": "forward_input"}
 _INTERRUPTED = (

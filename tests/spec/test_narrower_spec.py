@@ -1,0 +1,93 @@
+"""A spec whose bounds shrink below the facade's own defaults still works unedited.
+
+The facade's defaults that are not spec values (the official SDK's LoRA rank, the
+long-poll ``wait``, the checkpoint page size) are kept within the spec's bounds. Here
+the bounds drop below each of them; a subprocess then runs the checkpoint workflow,
+with every default, on a client whose ``limits`` module is generated from that spec,
+against an emulator that enforces it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import weaver_client
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _regenerate() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_regenerate", ROOT / "scripts/_regenerate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _narrow(document: dict[str, Any], operation_id: str, name: str, most: int) -> None:
+    """Lower the ``maximum`` of an operation's own parameter to ``most``."""
+    for item in document["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                for param in op.get("parameters", []):
+                    if param.get("name") == name:
+                        assert param["schema"]["maximum"] > most, "the trial must narrow it"
+                        param["schema"]["maximum"] = most
+                        return
+    raise AssertionError(f"no parameter {name} of {operation_id}")
+
+
+WORKFLOW = """
+import weaver_client
+from weaver_client import limits
+from weaver_facade import Datum, ServiceClient
+from weaver_facade.emulator import run_emulator
+
+assert weaver_client.__file__.startswith({client!r}), weaver_client.__file__
+assert (limits.LORA_CONFIG_RANK_MAXIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM,
+        limits.GET_OPERATION_WAIT_MAXIMUM) == (16, 50, 10)
+with run_emulator(api_keys=("k",)) as emu:
+    with ServiceClient(emu.base_url, "k", heartbeat_interval=0) as service:
+        trainer = service.create_training_client("weaver-tiny")
+        datum = Datum(tokens=[1, 2, 3], target_tokens=[2, 3, 4], weights=[1.0] * 3)
+        trainer.forward_backward([datum])
+        trainer.optim_step()
+        saved = trainer.save_state("narrow")
+        assert trainer.latest_checkpoint() == saved
+        assert [c.name for c in trainer.list_checkpoints()] == ["narrow"]
+        print("rank", service.get_model(trainer.model_id).lora.rank)
+"""
+
+
+def test_defaults_follow_a_spec_with_narrower_bounds(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    rank = document["components"]["schemas"]["LoraConfig"]["properties"]["rank"]
+    assert rank["maximum"] > 16
+    rank["maximum"] = 16
+    _narrow(document, "list_checkpoints", "limit", 50)
+    _narrow(document, "get_operation", "wait", 10)
+    client = tmp_path / "weaver_client"
+    shutil.copytree(Path(weaver_client.__file__).parent, client)
+    (client / "limits.py").write_text(_regenerate().limits_module(document), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    script = WORKFLOW.format(client=str(client))
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["rank", "16"]
