@@ -176,12 +176,26 @@ def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
 
 def limits_module(document: Mapping[str, Any]) -> str:
     lines = [LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS), ""]
-    lines.append("from typing import Any, Final")
+    lines.append("from typing import Any, Final, TypedDict")
     lines.append("")
     for key, value in spec_limits(document).items():
-        kind = ": Final[dict[str, Any]]" if isinstance(value, dict) else ": Final"
-        lines.append(f"{key}{kind} = {value!r}")
+        if not isinstance(value, dict):
+            lines.append(f"{key}: Final = {value!r}")
+            continue
+        # A TypedDict, so that mypy names every use of a key the spec no longer has.
+        typed = "".join(word.capitalize() for word in key.split("_"))
+        lines += ["", "", f"class {typed}(TypedDict):"]
+        lines += [f"    {name}: {_python_type(item)}" for name, item in value.items()]
+        lines += ["", "", f"{key}: Final[{typed}] = {value!r}"]
     return "\n".join(lines) + "\n"
+
+
+def _python_type(value: object) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, bool | int | float | str):
+        return type(value).__name__
+    return "Any"
 
 
 def _bare(node: Any, *, names: bool = False) -> Any:
@@ -248,21 +262,21 @@ def cmd_regenerate() -> int:
         if TARGET.exists():
             if not diff_trees(fresh, TARGET):
                 print("generated/weaver_client is already up to date")
-                report_coverage()
-                return 0
+                return report_coverage()
             old = Path(tmp) / "old"
             TARGET.rename(old)
         fresh.rename(TARGET)
     print("regenerated generated/weaver_client from openapi.yaml")
-    report_coverage()
+    status = report_coverage()
     print("next: run `mypy --strict weaver_facade` to see what the facade must follow")
-    return 0
+    return status
 
 
-def report_coverage() -> None:
+def report_coverage() -> int:
     """Print the spec fields the facade neither maps nor leaves out (a fresh interpreter,
-    so that it reads the client just written)."""
-    subprocess.run([sys.executable, __file__, "--coverage"], cwd=ROOT, check=False)
+    so that it reads the client just written); 1 if there are any."""
+    done = subprocess.run([sys.executable, __file__, "--coverage"], cwd=ROOT, check=False)
+    return 0 if done.returncode == 0 else 1
 
 
 # --- field coverage ------------------------------------------------------------------------
@@ -289,6 +303,22 @@ def wire_fields(kind: str = "WireFields") -> list[Any]:
     return found
 
 
+def facade_attributes(facade: type[Any]) -> dict[str, Any]:
+    """A facade type's attributes with their defaults (``attrs.NOTHING``: none): its attrs
+    fields, or for another class (``APIError``) its constructor's keyword arguments."""
+    import inspect
+
+    import attrs
+
+    if attrs.has(facade):
+        return {a.name: a.default for a in attrs.fields(facade)}
+    return {
+        p.name: attrs.NOTHING if p.default is p.empty else p.default
+        for p in inspect.signature(facade).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
 def uncovered_fields(models: Any = None) -> list[str]:
     """``Schema.field`` for each spec field without a facade attribute or a reason.
 
@@ -306,7 +336,7 @@ def uncovered_fields(models: Any = None) -> list[str]:
         names = [
             f.name.rstrip("_") for f in attrs.fields(model) if f.name != "additional_properties"
         ]
-        attributes = {a.name for a in attrs.fields(fields.facade)}
+        attributes = facade_attributes(fields.facade)
         for name in names:
             if name not in fields.left_out and fields.mapped.get(name, name) not in attributes:
                 problems.append(f"{fields.schema}.{name}")
@@ -332,7 +362,12 @@ def uncovered_fields(models: Any = None) -> list[str]:
 
 
 def cmd_coverage() -> int:
-    problems = uncovered_fields()
+    try:
+        problems = uncovered_fields()
+    except Exception as exc:  # the facade no longer imports against this client
+        print(f"the field coverage could not be read: {type(exc).__name__}: {exc}")
+        print("the facade does not import against the new client; run `mypy --strict` on it")
+        return 1
     if not problems:
         print("every spec field the facade converts is mapped or left out with a reason")
         return 0

@@ -94,6 +94,8 @@ ARTIFACT_VALUES = (
     WireValues("ArtifactKind", ArtifactKind),
     WireValues("ArtifactStatus", ArtifactStatus),
 )
+_KINDS: dict[str, ArtifactKind] = ARTIFACT_VALUES[0].table()
+_STATUSES: dict[str, ArtifactStatus] = ARTIFACT_VALUES[1].table()
 
 
 @attrs.frozen(kw_only=True)
@@ -187,6 +189,7 @@ ARTIFACT_FIELDS = (
         left_out={"updated_at": "nothing a caller decides depends on it"},
     ),
     WireFields("ManifestFile", ArtifactFile),
+    WireFields("ArtifactList", Artifact, left_out={"items": "each is an Artifact"}),
     WireFields(
         "ArtifactManifest",
         Artifact,
@@ -227,11 +230,9 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
         id=field("id", gen.id, uuid.UUID),
         checkpoint_id=field("checkpoint_id", gen.checkpoint_id, uuid.UUID),
         model_id=field("model_id", gen.model_id, str),
-        kind=ArtifactKind(gen.kind.value),
+        kind=_KINDS[gen.kind],
         # An item without status counts as completed (the real wire's lists).
-        status=ArtifactStatus.COMPLETED
-        if isinstance(gen.status, Unset)
-        else ArtifactStatus(gen.status.value),
+        status=ArtifactStatus.COMPLETED if isinstance(gen.status, Unset) else _STATUSES[gen.status],
         uri=field("uri", gen.uri, str),
         size_bytes=maybe("size_bytes", gen.size_bytes, int),
         files=files,
@@ -278,7 +279,7 @@ def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
         artifact_id=str(
             expect(op, "DownloadDescriptor", "artifact_id", gen.artifact_id, uuid.UUID)
         ),
-        kind=ArtifactKind(gen.kind.value).value,
+        kind=_KINDS[gen.kind].value,
         files=tuple(files),
     )
 

@@ -225,7 +225,14 @@ class Checkpoint:
         return self.type is CheckpointType.WEIGHT_AND_OPTIMIZER
 
 
-CHECKPOINT_FIELDS = WireFields("Checkpoint", Checkpoint)
+CHECKPOINT_FIELDS = (
+    WireFields("Checkpoint", Checkpoint),
+    WireFields(
+        "CheckpointList",
+        Checkpoint,
+        left_out={"items": "each is a Checkpoint", "next_cursor": "read to ask for the next page"},
+    ),
+)
 
 CheckpointLike: TypeAlias = Checkpoint | CheckpointPath | str
 """What every method taking a checkpoint accepts."""

@@ -31,8 +31,8 @@ else:
     wire = LazyModule("weaver_client.models")
 
 __all__ = [
-    "DEFAULT_LORA_RANK",
     "CHECKPOINT_PAGE_SIZE",
+    "DEFAULT_LORA_RANK",
     "DEFAULT_PAGE_SIZE",
     "BaseModelInfo",
     "CreatedModels",
@@ -167,6 +167,7 @@ def _lora(operation: str, value: object) -> LoraSettings | None:
     )
 
 
+_PAGES = "read to know when the listing ends"
 MODEL_FIELDS = (
     WireFields(
         "Model",
@@ -179,6 +180,11 @@ MODEL_FIELDS = (
     ),
     WireFields("SupportedModel", BaseModelInfo),
     WireFields("LoraConfig", LoraSettings),
+    *(
+        WireFields(listing, item, left_out={"items": "each is converted", "pagination": _PAGES})
+        for listing, item in [("ModelList", ModelInfo), ("SupportedModelList", BaseModelInfo)]
+    ),
+    WireFields("Pagination", ModelInfo, left_out={"total_count": _PAGES}),
 )
 
 

@@ -80,6 +80,7 @@ class OperationStatus(enum.StrEnum):
 
 
 OPERATION_VALUES = WireValues("OperationStatus", OperationStatus)
+_STATUSES: dict[str, OperationStatus] = OPERATION_VALUES.table()
 
 
 @attrs.frozen(kw_only=True)
@@ -199,6 +200,9 @@ OPERATION_FIELDS = (
         # `error` is the real service's name for error_code.
         mapped={"error": "error_code", "metadata": "conversion"},
     ),
+    WireFields(
+        "OperationMetadata", OperationSnapshot, mapped={"conversion_progress": "conversion"}
+    ),
     WireFields("PendingInfo", PendingInfo),
     WireFields("ConversionProgress", ConversionProgress),
 )
@@ -213,7 +217,7 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
     code = field("error_code", gen.error_code, str) or field("error", gen.error, str)
     return OperationSnapshot(
         id=expect(operation, "Operation", "id", gen.id, str),
-        status=OperationStatus(gen.status.value),
+        status=_STATUSES[gen.status],
         kind=None if isinstance(gen.kind, Unset) else gen.kind.value,
         response=_object(operation, "response", gen.response),
         pending_info=_pending_info(operation, gen.pending_info),

@@ -104,7 +104,14 @@ class AdamParams:
 
     def to_wire(self) -> wire.AdamParams:
         """The generated request model."""
-        return wire.AdamParams(**attrs.asdict(self))
+        return wire.AdamParams(
+            learning_rate=self.learning_rate,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
+            grad_clip_norm=self.grad_clip_norm,
+        )
 
 
 def _items(where: str, values: object) -> tuple[Any, ...]:
@@ -310,6 +317,7 @@ RESULT_FIELDS = (
         # Each output's logprobs and datum_id become the columns logprobs and datum_ids.
         mapped={"loss_fn_outputs": "logprobs"},
     ),
+    WireFields("LossFnOutput", ForwardBackwardResult, mapped={"datum_id": "datum_ids"}),
     WireFields("OptimStepResult", OptimStepResult),
     WireFields("LoadResult", LoadResult),
 )

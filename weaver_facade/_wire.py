@@ -303,6 +303,7 @@ class WireFields:
     Every field of the generated model must be an attribute of ``facade`` (under its
     own name, or the one in ``mapped``) or be in ``left_out`` with the reason, so that a
     field added to the spec is never dropped in silence (``scripts/regenerate --coverage``).
+    ``facade`` is an attrs class, or a class whose keyword arguments are its attributes.
     """
 
     schema: str
@@ -451,6 +452,9 @@ def optional(
 
 
 # -- error replies ------------------------------------------------------------------------
+
+
+ERROR_FIELDS = WireFields("Error", APIError, mapped={"error": "code"})
 
 
 def error_from_response(operation: str, response: httpx.Response) -> APIError:

@@ -7,7 +7,7 @@ for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
 schemas whose example holds the service's defaults (marked `x-weaver-example-is-default`).
 """
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 RESOURCE_ID_PATTERN: Final = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 RESOURCE_ID_MAX_LENGTH: Final = 128
@@ -60,7 +60,18 @@ ADAM_PARAMS_EPS_MAXIMUM: Final = 1
 ADAM_PARAMS_WEIGHT_DECAY_MINIMUM: Final = 0
 ADAM_PARAMS_WEIGHT_DECAY_MAXIMUM: Final = 1
 ADAM_PARAMS_GRAD_CLIP_NORM_MINIMUM: Final = 0
-ADAM_PARAMS_DEFAULTS: Final[dict[str, Any]] = {
+
+
+class AdamParamsDefaults(TypedDict):
+    learning_rate: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    grad_clip_norm: float
+
+
+ADAM_PARAMS_DEFAULTS: Final[AdamParamsDefaults] = {
     "learning_rate": 0.0001,
     "beta1": 0.9,
     "beta2": 0.95,
@@ -80,7 +91,16 @@ ARTIFACT_FILE_NAME_MAX_LENGTH: Final = 255
 SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
 EXPORT_REQUEST_MERGE_ADAPTER_DEFAULT: Final = False
 EXPORT_REQUEST_FORCE_DEFAULT: Final = False
-EXPORT_REQUEST_DEFAULTS: Final[dict[str, Any]] = {
+
+
+class ExportRequestDefaults(TypedDict):
+    format: str
+    merge_adapter: bool
+    ttl_seconds: int
+    force: bool
+
+
+EXPORT_REQUEST_DEFAULTS: Final[ExportRequestDefaults] = {
     "format": "huggingface",
     "merge_adapter": False,
     "ttl_seconds": 604800,

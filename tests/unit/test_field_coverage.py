@@ -11,16 +11,19 @@ from types import ModuleType, SimpleNamespace
 from typing import Any, cast
 
 import attrs
+import httpx
+import pytest
 import yaml
 from weaver_client import models as wire
 
 from tests.support.spec_values import SCHEMAS, every_field, flipped
-from weaver_facade import Checkpoint
+from weaver_facade import APIError, Checkpoint
 from weaver_facade._artifacts import artifact_from_wire, descriptor_from_wire
 from weaver_facade._checkpoints import checkpoint_from_wire
 from weaver_facade._models import base_model_from_wire, model_info_from_wire
 from weaver_facade._operations import snapshot_from_wire
 from weaver_facade._types import forward_backward_result, load_result, optim_step_result
+from weaver_facade._wire import error_from_response
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,10 +73,53 @@ def test_every_spec_field_is_mapped_or_left_out() -> None:
     assert uncovered_fields() == []
 
 
+# Reply objects the facade carries whole (a new field goes with them) or reads one field of.
+NOT_DECLARED = {
+    "Session": "only its `id` is read; the facade has no session type",
+    "PendingResources": "carried whole, as PendingInfo.resources",
+    "OperationErrorDetails": "carried whole, as OperationSnapshot.error_details",
+}
+
+
+def _reply_objects(document: dict[str, Any]) -> set[str]:
+    """Every named object schema with properties that a reply of the spec can carry."""
+    schemas = document["components"]["schemas"]
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/components/schemas/") and ref.split("/")[-1] not in found:
+                found.add(ref.split("/")[-1])
+                walk(schemas[ref.split("/")[-1]])
+            elif ref.startswith("#/components/responses/"):
+                walk(document["components"]["responses"][ref.split("/")[-1]])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for item in document["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict):
+                walk(op.get("responses"))
+    return {name for name in found if schemas[name].get("properties")}
+
+
+def test_every_reply_object_is_declared_or_carried_whole() -> None:
+    # The Error body, the pages and the Operation's metadata had no declaration, so a
+    # field added to them was dropped in silence.
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    declared = {f.schema for f in WIRE_FIELDS}
+    assert _reply_objects(document) - declared == set(NOT_DECLARED)
+    assert {"Error", "CheckpointList", "Pagination", "OperationMetadata"} <= declared
+
+
 def test_declarations_name_real_attributes_and_give_reasons() -> None:
     for fields in WIRE_FIELDS:
-        attributes = {a.name for a in attrs.fields(fields.facade)}
-        assert set(fields.mapped.values()) <= attributes, fields.schema
+        attributes = regen.facade_attributes(fields.facade)
+        assert set(fields.mapped.values()) <= set(attributes), fields.schema
         assert all(reason.strip() for reason in fields.left_out.values()), fields.schema
         assert not set(fields.mapped) & set(fields.left_out), fields.schema
 
@@ -154,11 +200,14 @@ CONVERTERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "OptimStepResult": lambda v: optim_step_result(OP, v),
     "LoadResult": lambda v: load_result(OP, v, path=None, include_optimizer=None, model_id=None),
     "Operation": lambda v: snapshot_from_wire(OP, wire.Operation.from_dict(v)),
+    "Error": lambda v: error_from_response(OP, httpx.Response(400, json=v)),
 }
 
 
 def _instances(value: object) -> Iterator[object]:
     """``value`` and every attrs instance inside it."""
+    if isinstance(value, APIError):
+        yield value
     if attrs.has(type(value)):
         yield value
         for a in attrs.fields(cast("type[attrs.AttrsInstance]", type(value))):
@@ -182,13 +231,18 @@ def _converted() -> list[object]:
 def _unfilled(converted: list[object]) -> list[str]:
     found = []
     for fields in WIRE_FIELDS:
+        names = [
+            n for n in SCHEMAS[fields.schema].get("properties", {}) if n not in fields.left_out
+        ]
+        if not names:
+            continue
         of_type = [i for i in converted if isinstance(i, fields.facade)]
         assert of_type, f"no converter in CONVERTERS makes a {fields.facade.__name__}"
-        defaults = {a.name: a.default for a in attrs.fields(fields.facade)}
-        for name in SCHEMAS[fields.schema].get("properties", {}):
-            if name in fields.left_out:
-                continue
+        defaults = regen.facade_attributes(fields.facade)
+        for name in names:
             ours = fields.mapped.get(name, name)
+            if ours not in defaults:
+                continue  # an attribute it lacks: test_every_spec_field_is_mapped_or_left_out
             default = defaults[ours]
             if default is attrs.NOTHING:
                 continue  # the constructor cannot be called without it
@@ -208,3 +262,57 @@ def test_a_mapped_field_left_unfilled_is_named() -> None:
     # A converter that forgot Checkpoint.sha256 leaves the attribute at its default.
     forgot = [attrs.evolve(i, sha256=None) if isinstance(i, Checkpoint) else i for i in converted]
     assert _unfilled(forgot) == ["Checkpoint.sha256"]
+
+
+ENUM_FIELDS = [
+    ("Checkpoint", "type", "CheckpointType"),
+    ("Checkpoint", "status", "CheckpointStatus"),
+    ("Artifact", "kind", "ArtifactKind"),
+    ("Artifact", "status", "ArtifactStatus"),
+    ("Operation", "status", "OperationStatus"),
+]
+
+
+def test_every_enum_value_converts_through_its_declaration() -> None:
+    # A converter that built the facade enum from the wire value itself ignored the
+    # declaration's `mapped` values, and raised a bare ValueError for them.
+    declarations = {v.schema: v for v in regen.wire_fields("WireValues")}
+    for schema, field, enum_name in ENUM_FIELDS:
+        table = declarations[enum_name].table()
+        for member in getattr(wire, enum_name):
+            value = {**every_field(SCHEMAS[schema]), field: member.value}
+            converted = CONVERTERS[schema](value)
+            assert getattr(converted, field) is table[member.value], (schema, member)
+    assert declarations["CheckpointStatus"].table()["error"].value == "failed"
+
+
+def test_a_renamed_default_is_a_mypy_error(tmp_path: Path) -> None:
+    # `ADAM_PARAMS_DEFAULTS["grad_clip_norm"]` was read from a plain dict: after a rename
+    # in the spec, mypy passed and `import weaver_facade` raised a KeyError.
+    from mypy import api
+
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    example = document["components"]["schemas"]["AdamParams"]["example"]
+    example["max_grad_norm"] = example.pop("grad_clip_norm")
+    (tmp_path / "trial_limits.py").write_text(regen.limits_module(document), encoding="utf-8")
+    (tmp_path / "use.py").write_text(
+        "from trial_limits import ADAM_PARAMS_DEFAULTS\n"
+        'clip: float = ADAM_PARAMS_DEFAULTS["grad_clip_norm"]\n',
+        encoding="utf-8",
+    )
+    out, _, status = api.run(
+        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(tmp_path)]
+    )
+    assert status == 1
+    assert 'has no key "grad_clip_norm"' in out, out
+
+
+def test_a_facade_that_no_longer_imports_is_reported_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken() -> list[str]:
+        raise KeyError("grad_clip_norm")
+
+    monkeypatch.setattr(regen, "uncovered_fields", broken)
+    assert regen.cmd_coverage() == 1
+    assert "could not be read: KeyError: 'grad_clip_norm'" in capsys.readouterr().out
