@@ -16,6 +16,11 @@ out: the reply surfaces at once, with ``retry_after`` on its error. A request
 may carry ``CallOptions`` (``client.with_options(...)``, the poller): a
 deadline for the whole call, and its own ``max_retries``.
 
+Each reply's body is read within its attempt, bounded by the call's deadline
+(without one, by one read timeout after its headers): a connection dropped in
+the middle of a body is a failed attempt like any other, and an error reply's
+Error body can decide whether to retry. Replies are therefore never streamed.
+
 A reply that follows an attempt the server may have acted on (any failure
 after the request was sent: a dropped connection, a timeout, a 5xx) carries an
 ``EarlierAttempt`` in ``response.extensions[EARLIER_ATTEMPT]``. Against a
@@ -35,7 +40,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TypeGuard, cast
+from typing import cast
 
 import attrs
 import httpx
@@ -203,18 +208,8 @@ class _Attempts:
                 "the Weaver client was closed"
             )
 
-    def reads_body(self, outcome: httpx.Response | Exception) -> TypeGuard[httpx.Response]:
-        """Whether ``outcome`` is an error reply whose Error body may decide a retry, so
-        the body is read (bounded by ``bound``) before the policy is asked."""
-        if not isinstance(outcome, httpx.Response) or outcome.status_code < 400:
-            return False
-        return self.attempt < self._policy.max_retries(self._request) and (
-            "json" in outcome.headers.get("content-type", "")
-        )
-
     def stamp(self, response: httpx.Response) -> httpx.Response:
-        """The reply to hand on: its body bounded in time, and the earlier attempt noted."""
-        self.bound(response)
+        """The reply to hand on, with the earlier attempt noted."""
         if self._maybe_acted is not None:
             response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
                 sent=self._maybe_acted, received=time.monotonic()
@@ -327,9 +322,7 @@ class RetryTransport(httpx.BaseTransport):
             attempts.before_send()
             outcome: httpx.Response | Exception
             try:
-                outcome = self._transport.handle_request(request)
-                if attempts.reads_body(outcome):
-                    outcome = _read(attempts.bound(outcome))
+                outcome = _read(attempts.bound(self._transport.handle_request(request)))
             except httpx.TransportError as exc:
                 outcome = exc
             delay = attempts.next_delay(outcome)
@@ -372,9 +365,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             attempts.before_send()
             outcome: httpx.Response | Exception
             try:
-                outcome = await self._transport.handle_async_request(request)
-                if attempts.reads_body(outcome):
-                    outcome = await _aread(attempts.bound(outcome))
+                reply = await self._transport.handle_async_request(request)
+                outcome = await _aread(attempts.bound(reply))
             except httpx.TransportError as exc:
                 outcome = exc
             delay = attempts.next_delay(outcome)
@@ -442,9 +434,9 @@ def _detached(response: httpx.Response) -> httpx.Response:
     # A fresh, unread response around the same byte stream: our own client
     # reads (and decodes) it, exactly as if it came from a transport.
     if response.is_stream_consumed:
-        # The body was read (by a response hook of the user's client, as httpx's docs
-        # show for logging, or to see a retry's Error body): the stream is spent, so the
-        # decoded body is passed on instead.
+        # The body was read (by the retry transport, or by a response hook of the user's
+        # client, as httpx's docs show for logging): the stream is spent, so the decoded
+        # body is passed on instead.
         headers = response.headers.copy()
         for name in ("content-encoding", "content-length", "transfer-encoding"):
             headers.pop(name, None)

@@ -20,7 +20,7 @@ from rich.console import Console
 from tests.support.cli import API_KEY, Cli, invoke, train_model
 from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
 from weaver_facade._cli._progress import Progress, describe
-from weaver_facade.emulator import RunningEmulator
+from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 
 EMULATOR = [sys.executable, "-m", "weaver_facade.emulator", "--port", "0"]
 NO_SERVER: dict[str, str | None] = {"WEAVER_BASE_URL": None, "WEAVER_API_KEY": None}
@@ -159,6 +159,19 @@ def test_unreachable_server_is_one_line(cli: Cli) -> None:
     assert run.exit_code == 1
     assert run.stderr.startswith("error: cannot reach http://127.0.0.1:9: ")
     assert len(run.stderr.splitlines()) == 1
+
+
+def test_a_reply_lost_mid_body_is_not_called_unreachable() -> None:
+    # A save whose reply was cut said "cannot reach", though the server had saved.
+    drop = FaultRule("drop", 1.0, "mid", "GET", "/api/v1/supported-models")
+    with run_emulator(api_keys=(API_KEY,), faults=FaultConfig(rules=(drop,))) as emu:
+        env: dict[str, str | None] = {"WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
+        run = invoke(["--max-retries", "1", "supported-models"], env)
+    assert run.exit_code == 1
+    retry, error = run.stderr.splitlines()
+    assert retry.startswith("GET /api/v1/supported-models: connection dropped; retrying in")
+    prefix = f"error: lost the reply from {emu.base_url} (the server may have acted): "
+    assert error.startswith(prefix), run.stderr
 
 
 def test_weaver_log_debug_shows_every_request_with_the_key_redacted(

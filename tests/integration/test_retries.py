@@ -72,6 +72,41 @@ def test_retried_saves_never_duplicate_nor_conflict(
     assert trainer.list_checkpoints() == saved
 
 
+MODEL = "/api/v1/models/{model_id}"
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [
+        {
+            "faults": FaultConfig(
+                rules=(
+                    FaultRule("drop", 0.5, "mid", "POST", SAVES),
+                    FaultRule("drop", 0.5, "mid", "GET", MODEL),
+                ),
+                seed=3,
+            )
+        }
+    ],
+)
+def test_a_reply_cut_mid_body_is_retried(
+    make_service: ServiceFactory, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The body used to be read after the retry transport had returned: a connection
+    # dropped within it failed the call ("cannot reach"), although the server had saved.
+    service = make_service()
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    for _ in range(6):
+        assert service.get_model(trainer.model_id).id == trainer.model_id
+    names = [f"cut-{i}" for i in range(4)]
+    assert [trainer.save_state(name).name for name in names] == names
+    assert [c.name for c in trainer.list_checkpoints()] == names
+    retried = [r.getMessage() for r in caplog.records if "connection dropped" in r.getMessage()]
+    assert any(m.startswith("GET ") for m in retried), retried
+    assert any(m.startswith("POST ") for m in retried), retried
+    _check_one_key_per_logical_call(_attempts_by_key(recorder.sent("POST", "/checkpoints")), 4)
+
+
 def _losses(service: ServiceClient, steps: int) -> list[float]:
     trainer = service.create_training_client(BASE_MODEL, seed=5)
     losses = []

@@ -269,3 +269,36 @@ async def test_the_error_bodys_retryable_decides_for_async_clients_too() -> None
             await svc.get_model("m-8")
     assert len(fake.sent("GET", "/api/v1/models/m-9")) == 2
     assert len(fake.sent("GET", "/api/v1/models/m-8")) == 1
+
+
+class _CutBody(_Chunks):
+    """A body whose connection drops after its first piece."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"id": '
+        raise httpx.RemoteProtocolError("peer closed connection")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"id": '
+        raise httpx.RemoteProtocolError("peer closed connection")
+
+
+def _cut_then_whole() -> httpx.MockTransport:
+    replies = [httpx.Response(200, stream=_CutBody()), httpx.Response(200, json={"id": "m-1"})]
+    return httpx.MockTransport(lambda _request: replies.pop(0))
+
+
+def test_a_body_cut_short_is_a_failed_attempt() -> None:
+    transport = RetryTransport(_cut_then_whole(), sleep=lambda _s: None)
+    with httpx.Client(transport=transport) as client:
+        assert client.get("http://w.test/api/v1/models/m-1").json() == {"id": "m-1"}
+
+
+async def test_a_body_cut_short_is_a_failed_attempt_for_async_clients_too() -> None:
+    async def no_sleep(_s: float) -> None:
+        return None
+
+    transport = AsyncRetryTransport(_cut_then_whole(), sleep=no_sleep)
+    async with httpx.AsyncClient(transport=transport) as client:
+        reply = await client.get("http://w.test/api/v1/models/m-1")
+    assert reply.json() == {"id": "m-1"}

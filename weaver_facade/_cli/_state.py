@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import IO, Any, ParamSpec, TypeVar
 
 import click
+import httpx
 
 from .. import (
     APIConnectionError,
@@ -62,6 +63,12 @@ EXIT_INTERRUPTED = 130
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _never_sent(error: APIConnectionError) -> bool:
+    """Whether the request failed before it could reach the server (no connection)."""
+    never = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    return isinstance(error.__cause__, never)
 
 
 def _one_line(text: str) -> str:
@@ -301,8 +308,11 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             message = str(exc)
             if isinstance(exc, APITimeoutError):  # it was reached, and did not answer
                 message = f"no reply in time from {state.service().base_url}: {message}"
-            elif isinstance(exc, APIConnectionError):
+            elif isinstance(exc, APIConnectionError) and _never_sent(exc):
                 message = f"cannot reach {state.service().base_url}: {message}"
+            elif isinstance(exc, APIConnectionError):
+                url = state.service().base_url
+                message = f"lost the reply from {url} (the server may have acted): {message}"
             elif isinstance(exc, AuthenticationError) and not state.api_key:
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             if isinstance(exc, APIError) and exc.retry_after is not None:
