@@ -343,3 +343,31 @@ def test_the_console_script_against_an_emulator_process(emulator_process: str) -
     assert json.loads(ended.stdout)["status"] == "terminated"
     shown = run("models", "show", new_id)
     assert re.search(r"status\W+terminated", shown.stdout)
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--json", "--max-retries", "0", "operations", "show", "op-1"]]
+)
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(args: list[str]) -> None:
+    # `> /dev/full` (a full disk) printed click's traceback, ending in OSError.
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": API_KEY}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(script), *args], stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+            timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    script = Path(sys.executable).with_name("weaver-facade")
+    with subprocess.Popen(
+        [str(script), "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None
+        process.stdout.close()  # as `| head -0` would
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err == b""

@@ -10,6 +10,10 @@ the missing extra before anything imports click.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import sys
 from typing import NoReturn
 
 from .._extras import require
@@ -20,5 +24,23 @@ def run_cli() -> NoReturn:
     require("cli", "the weaver-facade command")
     from ..cli import main
 
-    main()
+    try:
+        main()
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRORS or exc.filename is not None:
+            raise
+        # The output could not be written: a full disk, or a reader that went away.
+        _to_devnull(sys.stdout)  # else the flush at exit fails again, with a traceback
+        if exc.errno != errno.EPIPE:  # a closed pipe needs no word: its reader is gone
+            sys.stderr.write(f"error: cannot write the output: {exc.strerror or exc}\n")
+        raise SystemExit(1) from None
     raise SystemExit(0)  # click's standalone mode exits itself; this is for the type checker
+
+
+# What writing to stdout fails with; a file the command writes names itself (filename).
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG})
+
+
+def _to_devnull(stream: object) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # type: ignore[attr-defined]

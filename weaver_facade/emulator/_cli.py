@@ -182,6 +182,8 @@ def emulator(
             serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
         except DataDirInUse as exc:
             raise click.UsageError(str(exc)) from None
+        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it
+            raise SystemExit(130) from None
         except SystemExit as exc:
             # The port was taken after the check (uvicorn has logged why): exit 1, not its 3.
             if exc.code == _UVICORN_STARTUP_FAILURE:
