@@ -87,6 +87,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 _SET_BY_THE_PLUGIN = ("data_dir", "api_keys")
 # The weaver_emulator_options the session's emulator was started with.
 _STARTED_WITH = pytest.StashKey[object]()
+# Test id -> where the weaver_emulator_options it sees are overridden below the
+# definition the session's other tests share.
+_OVERRIDDEN = pytest.StashKey[dict[str, str]]()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +142,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="The extensions the local emulator offers: all (default), none, or a "
         "comma-separated list of openapi.yaml's extension names.",
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Find the tests that see ``weaver_emulator_options`` from a folder's (or a module's)
+    override below the shallowest definition the others see. Those fail, whichever test
+    starts the emulator, so that the tests of the root options never depend on order."""
+    active: dict[str, Any] = {}
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or "weaver_server" not in info.names_closure:
+            continue
+        chain = info.name2fixturedefs.get("weaver_emulator_options")
+        if chain:
+            active[item.nodeid] = chain[-1]
+    used = set(active.values())
+    shared = [d for d in used if all(_within(other.baseid, d.baseid) for other in used)]
+    if len(shared) == 1:
+        config.stash[_OVERRIDDEN] = {
+            nodeid: f"{d.baseid}/conftest.py" if "::" not in d.baseid else d.baseid
+            for nodeid, d in active.items()
+            if d is not shared[0]
+        }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail an overriding test before its fixtures are set up: else it could be the one
+    that starts the session's emulator, with its own options."""
+    where = item.config.stash.get(_OVERRIDDEN, {}).get(item.nodeid)
+    if where is not None and not item.config.getoption("--weaver-base-url"):
+        pytest.fail(
+            f"weaver_emulator_options is overridden for this test (in {where}), but the "
+            "session's emulator starts once, with the options the other tests see: "
+            "override the fixture in the root conftest.py, or start another with "
+            "weaver_facade.emulator.run_emulator()",
+            pytrace=False,
+        )
+
+
+def _within(place: str, outer: str) -> bool:
+    return not outer or place == outer or place.startswith((f"{outer}/", f"{outer}::"))
 
 
 @pytest.fixture(scope="session")

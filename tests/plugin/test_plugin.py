@@ -152,7 +152,8 @@ def test_options_a_folders_conftest_gives_stop_where_they_do_not_apply(
     pytester: pytest.Pytester, order: tuple[str, str]
 ) -> None:
     # The emulator starts once, for the first test: b's latency applied to a when b ran
-    # first, and to nothing when a did; either way the tests passed.
+    # first, and to nothing when a did; either way the tests passed. Then the test that
+    # ran second failed, a's when b ran first; b's own override is what fails now.
     pytester.mkpydir("a").joinpath("test_a.py").write_text(
         "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
     )
@@ -168,10 +169,10 @@ def test_options_a_folders_conftest_gives_stop_where_they_do_not_apply(
     )
     result = run(pytester, *order)
     result.assert_outcomes(passed=1, errors=1)
-    later = order[1]
     result.stdout.fnmatch_lines(
-        [f"ERROR {later}/test_{later}.py::test_{later} - Failed: weaver_emulator_options differ*"]
+        ["ERROR b/test_b.py::test_b - Failed: weaver_emulator_options is overridden for*"]
     )
+    assert "overridden for this test (in b/conftest.py)" in result.stdout.str()
 
 
 def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytester) -> None:
