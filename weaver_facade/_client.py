@@ -464,7 +464,7 @@ class ServiceClient(_ServiceBase):
         self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
         self._heartbeat = None
         if not self._io.closed:
-            self._io.until(self._close_within()).run(self._created.terminate())
+            self._io.closing(self._close_within()).run(self._created.terminate())
         self._io.close()
 
     def _ensure_session(self) -> str:
@@ -763,7 +763,7 @@ class AsyncServiceClient(_ServiceBase):
                 await self._heartbeat
             self._heartbeat = None
         if not self._io.closed:
-            await self._io.until(self._close_within()).run(self._created.terminate())
+            await self._io.closing(self._close_within()).run(self._created.terminate())
         await self._io.aclose()
 
     async def _ensure_session(self) -> str:

@@ -113,6 +113,10 @@ class _Base(Generic[SleepT]):
         # One flag each for an IO and its with_options copies.
         self._opened = [False]
         self._closed = [False]
+        # Set when the client starts closing: from then on only the close's own calls
+        # (a copy made by ``closing``) are sent.
+        self._closing = [False]
+        self._closer = False
 
     @property
     def closed(self) -> bool:
@@ -138,8 +142,16 @@ class _Base(Generic[SleepT]):
         clone._deadline = self.poll.clock() + seconds
         return clone
 
+    def closing(self, seconds: float) -> Self:
+        """Refuse every later call but those of the copy returned, whose calls all end
+        within ``seconds`` (``until``): the close's own."""
+        self._closing[0] = True
+        clone = self.until(seconds)
+        clone._closer = True
+        return clone
+
     def _before_send(self) -> None:
-        if self.closed:
+        if self.closed or (self._closing[0] and not self._closer):
             raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
 

@@ -25,6 +25,7 @@ from tests.support.fakeserver import (
 )
 from weaver_facade import (
     AsyncServiceClient,
+    ClientClosedError,
     IncompatibleCheckpointError,
     InvalidArgumentError,
     OptimizerStateUnavailableError,
@@ -186,6 +187,28 @@ async def test_a_cancelled_close_leaves_its_models_for_the_next_close() -> None:
     await svc.aclose()
     await http.aclose()
     assert fake.terminated == ["m-1", "m-2"]
+
+
+async def test_nothing_but_the_close_is_sent_once_a_close_has_begun() -> None:
+    # While close() waited for its terminates (up to the read timeout), other tasks' calls
+    # were still sent, and one could even create a model that was then left running.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, f"{MODELS}/m-1/terminate")
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    await svc.create_training_client("weaver-tiny")
+    sent = len(fake.requests)
+    closing = asyncio.create_task(svc.aclose())
+    await held.reached.wait()
+    with pytest.raises(ClientClosedError):
+        await svc.supported_models()
+    with pytest.raises(ClientClosedError):
+        await svc.create_training_client("weaver-tiny")
+    assert len(fake.requests) == sent  # the terminate is held before it arrives
+    held.release.set()
+    await closing
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
 
 
 @pytest.mark.parametrize("bad", [1, None, "yes"])
