@@ -287,17 +287,18 @@ def model_pager(page_size: int) -> OffsetPager[wire.ModelList, ModelInfo]:
 @contextlib.contextmanager
 def model_listing() -> Iterator[None]:
     """Around a ``GET /models`` listing: a 404 or 405 from that route (which has no path
-    parameter to be unknown) comes from a server without the ``model-listing``
-    extension, and raises ``UnsupportedByServerError``."""
+    parameter to be unknown) with a Weaver Error body comes from a server without the
+    ``model-listing`` extension, and raises ``UnsupportedByServerError``; one without
+    (a web page) is no Weaver server, and stays what it is."""
     try:
         yield
     except APIError as exc:
-        if exc.status_code not in (404, 405):
+        if exc.status_code not in (404, 405) or exc.code is None:
             raise
         raise UnsupportedByServerError(
             f"list_models: this server cannot list models: it lacks the {MODEL_LISTING} "
-            "extension (GET /api/v1/models is not a route there); look a model up by its id "
-            "instead",
+            "extension (GET /api/v1/models is not a route there, unless the base URL is "
+            "not the server's root); look a model up by its id instead",
             extension=MODEL_LISTING,
             status_code=exc.status_code,
             code=exc.code,

@@ -122,7 +122,8 @@ def test_list_on_a_server_without_model_listing_says_so(cli: Cli) -> None:
     assert run.stdout == ""
     assert run.stderr == (
         "error: this server cannot list models: it lacks the model-listing extension "
-        "(GET /api/v1/models); `weaver-facade models show MODEL_ID` shows one by its id\n"
+        "(GET /api/v1/models is not a route there, unless --base-url is not the server's "
+        "root); `weaver-facade models show MODEL_ID` shows one by its id\n"
     )
     as_json = cli("models", "list", "--json")
     assert as_json.exit_code == 1

@@ -28,6 +28,7 @@ from weaver_facade import (
     ClientClosedError,
     IncompatibleCheckpointError,
     InvalidArgumentError,
+    NotFoundError,
     OptimizerStateUnavailableError,
     PermissionDeniedError,
     ResponseValidationError,
@@ -93,6 +94,17 @@ def test_listing_on_a_server_without_the_route_names_the_extension(status: int) 
     assert "lacks the model-listing extension" in str(info.value)
     assert isinstance(info.value.__cause__, Exception)
     assert len(fake.sent("GET", MODELS)) == 2  # a missing route is not retried
+
+
+def test_a_web_page_404_is_not_taken_for_a_missing_extension() -> None:
+    # A wrong base URL, or no Weaver server at all, was said to lack model-listing.
+    fake = FakeWeaver()
+    page = httpx.Response(404, html="<!DOCTYPE html><title>Not Found</title>")
+    fake.script("GET", MODELS, page)
+    with service(fake) as svc, pytest.raises(NotFoundError) as info:
+        svc.list_models()
+    assert not isinstance(info.value, UnsupportedByServerError)
+    assert "the reply is not a Weaver error" in str(info.value)
 
 
 async def test_async_listing_on_a_server_without_the_route_names_the_extension() -> None:

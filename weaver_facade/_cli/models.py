@@ -110,7 +110,8 @@ def list_() -> None:
     except UnsupportedByServerError as exc:
         message = (
             f"this server cannot list models: it lacks the {exc.extension} extension "
-            "(GET /api/v1/models); `weaver-facade models show MODEL_ID` shows one by its id"
+            "(GET /api/v1/models is not a route there, unless --base-url is not the "
+            "server's root); `weaver-facade models show MODEL_ID` shows one by its id"
         )
         raise state.failure(exc, EXIT_API_ERROR, message) from None
     if current_state().as_json:
