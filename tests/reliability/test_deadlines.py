@@ -147,10 +147,17 @@ def test_the_cli_wait_keeps_its_timeout_on_a_server_that_never_answers() -> None
         start = time.monotonic()
         result = runner.invoke(main, ["operations", "wait", OP, "--timeout", "3"])
         took = elapsed_since(start)
+        as_json = runner.invoke(main, ["--json", "operations", "wait", OP, "--timeout", "1"])
     assert result.exit_code == 1, result.output
     assert took < 3 + SLACK
     # It was reached and did not answer: not "cannot reach", as a refused connection is.
     assert result.stderr.startswith(f"error: no reply in time from {server.base_url}: ")
+    # The command's time and the operation, which it did not see end, as at any timeout.
+    assert re.search(
+        r" \(after 3\.\d s\); operation op-1 keeps running on the server ", result.stderr
+    )
+    assert result.stderr.rstrip().endswith("(`weaver-facade operations wait op-1`)")
+    assert json.loads(as_json.stdout)["error"]["operation_id"] == OP
 
 
 def test_the_cli_says_when_the_server_asks_to_try_again() -> None:

@@ -317,7 +317,16 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             if isinstance(exc, APIError) and exc.retry_after is not None:
                 message += f"; the server asks to try again in {exc.retry_after:g} s"
-            raise state.failure(exc, EXIT_API_ERROR, message) from None
+            op = state.progress.last_operation_id
+            if isinstance(exc, APIConnectionError) and op is not None:
+                waited = state.waited()
+                if waited is not None:
+                    message += f" (after {waited:.1f} s)"
+                message += f"; operation {op} keeps running on the server (`{look_again(op)}`)"
+            failure = state.failure(exc, EXIT_API_ERROR, message)
+            if failure.payload is not None and op is not None:
+                failure.payload["operation_id"] = failure.payload["operation_id"] or op
+            raise failure from None
         except KeyboardInterrupt as exc:
             op = state.progress.last_operation_id
             message = "interrupted"

@@ -62,6 +62,7 @@ def wait(operation_id: str, timeout: float | None) -> None:
     """Wait for an operation to end and show its result (exit 1 if it failed)."""
     state = current_state()
     service, left = state.waiting(timeout)
+    state.progress.last_operation_id = operation_id  # named if its first look fails
     with state.progress.active():
         handle = service.operation(operation_id)
         state.progress.follow(handle, left())
