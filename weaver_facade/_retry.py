@@ -132,7 +132,9 @@ def response_is_retryable(
 
 
 def server_says_retryable(response: httpx.Response) -> bool | None:
-    """The ``retryable`` of a reply's Error body, if its body was read and carries one."""
+    """The ``retryable`` of an error reply's Error body, if its body was read and carries one."""
+    if response.status_code < 400:
+        return None
     try:
         content = response.content
     except httpx.ResponseNotRead:

@@ -115,7 +115,7 @@ def test_the_walk_finds_the_commands_that_wait() -> None:
 
 
 @pytest.mark.parametrize("path", TIMEOUT_COMMANDS, ids=" ".join)
-@pytest.mark.parametrize("value", ["nan", "-1"])
+@pytest.mark.parametrize("value", ["nan", "-1", "abc"])
 def test_a_timeout_that_is_no_number_of_seconds_is_refused(
     path: tuple[str, ...], value: str
 ) -> None:
@@ -125,6 +125,8 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused(
     run = invoke([*path, *("x" for _ in arguments), "--timeout", value], NO_SERVER)
     assert run.exit_code == 2, run.stdout
     assert run.stderr.startswith("error: Invalid value for '--timeout'"), run.stderr
+    if value != "-1":  # not click's "'abc' is not a valid float range."
+        assert f"{value!r} is not a number of seconds" in run.stderr, run.stderr
 
 
 def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:

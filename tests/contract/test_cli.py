@@ -106,7 +106,7 @@ def test_the_default_run_passes_a_clean_emulator_in_under_three_minutes(
     extensions = report["extensions"]
     assert set(extensions["offered"]) >= EXTENSIONS - {"long-poll", "conversion-totals"}
     assert extensions["missing"] == []
-    assert "extensions offers: artifact-by-id, checkpoint-by-id" in output
+    assert "extensions offered: artifact-by-id, checkpoint-by-id" in output
 
 
 def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
@@ -123,7 +123,7 @@ def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
     assert "contract: PASS, 0 finding(s)" in output
     # Every extension but conversion-totals, which the probe does not look for, is seen missing.
     lacking = sorted(EXTENSIONS - {"conversion-totals"})
-    assert f"extensions lacks: {', '.join(lacking)}" in output
+    assert f"extensions missing: {', '.join(lacking)}" in output
     report = json.loads((tmp_path / "contract-report.json").read_text(encoding="utf-8"))
     assert report["extensions"]["offered"] == []
     assert sorted(report["extensions"]["missing"]) == lacking

@@ -260,6 +260,10 @@ def timeout_option(help: str) -> Callable[[FC], FC]:
 
 class _Seconds(click.FloatRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            float(value)
+        except (TypeError, ValueError):  # click's own words: "is not a valid float range"
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
         seconds = super().convert(value, param, ctx)
         if seconds != seconds:  # NaN passes every range check; the wait then ended at once
             self.fail(f"{value!r} is not a number of seconds", param, ctx)

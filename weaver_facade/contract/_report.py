@@ -23,8 +23,8 @@ def render_text(report: ContractReport) -> list[str]:
     if report.extensions is not None:
         probe = report.extensions
         for label, names in (
-            ("offers", probe.offered),
-            ("lacks", probe.missing),
+            ("offered", probe.offered),
+            ("missing", probe.missing),
             ("undetermined", probe.undetermined),
         ):
             if names:
