@@ -12,8 +12,13 @@ PYTHON_BOOT="${PYTHON:-python3}"
 _extras="${BOOTSTRAP_EXTRAS:-dev}"
 
 if [ ! -x "$VENV/bin/python" ]; then
+    if ! command -v "$PYTHON_BOOT" > /dev/null; then
+        echo "error: cannot run $PYTHON_BOOT; set PYTHON to a Python 3.11 or newer" >&2
+        exit 2
+    fi
     if ! "$PYTHON_BOOT" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-        echo "error: weaver-facade needs Python >= 3.11; set PYTHON=/path/to/python3.11" >&2
+        echo "error: weaver-facade needs Python >= 3.11, and $PYTHON_BOOT is older;" \
+            "set PYTHON=/path/to/python3.11 (or newer)" >&2
         exit 2
     fi
     echo "bootstrap: creating $VENV" >&2
