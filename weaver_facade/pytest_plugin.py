@@ -160,7 +160,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     shared = [d for d in used if all(_within(other.baseid, d.baseid) for other in used)]
     if len(shared) == 1:
         config.stash[_OVERRIDDEN] = {
-            nodeid: f"{d.baseid}/conftest.py" if "::" not in d.baseid else d.baseid
+            nodeid: d.baseid if d.baseid.endswith(".py") else f"{d.baseid}/conftest.py"
             for nodeid, d in active.items()
             if d is not shared[0]
         }

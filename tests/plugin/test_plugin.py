@@ -175,6 +175,22 @@ def test_options_a_folders_conftest_gives_stop_where_they_do_not_apply(
     assert "overridden for this test (in b/conftest.py)" in result.stdout.str()
 
 
+def test_options_a_test_module_gives_fail_its_own_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_a="def test_a(weaver_client):\n    assert weaver_client.supported_models()\n",
+        test_b=(
+            "import pytest\n\n"
+            "@pytest.fixture(scope='session')\n"
+            "def weaver_emulator_options():\n"
+            "    return {'latency': {'save_checkpoint': 0.2}}\n\n"
+            "def test_b(weaver_server):\n    assert weaver_server.base_url\n"
+        ),
+    )
+    result = run(pytester, "test_b.py", "test_a.py")
+    result.assert_outcomes(passed=1, errors=1)
+    assert "overridden for this test (in test_b.py)" in result.stdout.str()
+
+
 def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
