@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -92,7 +93,7 @@ from ._transport import (
     logger,
 )
 from ._version import __version__
-from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect
+from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect, shown_url
 
 if TYPE_CHECKING:
     import asyncio
@@ -129,10 +130,11 @@ def _base_url(base_url: object) -> str:
             "(the server root, such as http://127.0.0.1:8080)"
         )
     if not url.startswith(("http://", "https://")):
-        raise InvalidArgumentError(f"base_url must start with http:// or https://, got {url!r}")
+        shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)  # httpx may not parse it
+        raise InvalidArgumentError(f"base_url must start with http:// or https://, got {shown!r}")
     if url.endswith("/api/v1"):
         raise InvalidArgumentError(
-            f"base_url is the server root; drop the trailing '/api/v1' from {_shown(url)!r}"
+            f"base_url is the server root; drop the trailing '/api/v1' from {shown_url(url)!r}"
         )
     try:
         parsed = httpx.URL(url)
@@ -145,14 +147,6 @@ def _base_url(base_url: object) -> str:
     if parsed.query or parsed.fragment:
         raise InvalidArgumentError("base_url is the server root; it takes no query or fragment")
     return url
-
-
-def _shown(url: str) -> str:
-    """``url`` for reprs and messages: a password in it is a secret too."""
-    parsed = httpx.URL(url)
-    if not parsed.password:
-        return url
-    return str(parsed.copy_with(username=parsed.username, password="***"))  # noqa: S106
 
 
 def _timeout(timeout: object) -> httpx.Timeout:
@@ -193,7 +187,7 @@ class _KeyHidingClient(AuthenticatedClient):
     """
 
     def __repr__(self) -> str:
-        return f"AuthenticatedClient(base_url={_shown(self._base_url)!r}, token=<redacted>)"
+        return f"AuthenticatedClient(base_url={shown_url(self._base_url)!r}, token=<redacted>)"
 
 
 class ClientOptions(TypedDict, total=False):
@@ -285,7 +279,7 @@ class _ServiceBase(HasOptions):
     @property
     def base_url(self) -> str:
         """The server root requests go to; a password in it is shown as ``***``."""
-        return _shown(self._base_url)
+        return shown_url(self._base_url)
 
     @property
     def session_id(self) -> str | None:

@@ -70,6 +70,8 @@ HASH_BLOCK = 1 << 20
 # before the next read: all that a crash can lose.
 NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
+# A URL's query, which for storage holds the signature; up to a quote or the end.
+_QUERY = re.compile(r"\?[^'\"]*")
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 # How often a download waiting for another one into its folder looks again, in seconds.
@@ -465,9 +467,8 @@ class Transfer:
 
     def on_failure(self, error: Exception) -> None:
         """The connection failed or dropped: resume from ``offset`` after a wait."""
-        self._last_problem = (
-            f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        )
+        text = _QUERY.sub("?[signature hidden]", str(error))  # it may quote a presigned URL
+        self._last_problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
         self._last_status = None
         self._fail(None)
 

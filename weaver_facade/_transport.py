@@ -49,7 +49,7 @@ from . import _retry as rules
 from ._args import at_least
 from ._errors import ClientClosedError
 from ._lazy import asyncio_sleep
-from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt
+from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, scrub, shown_url
 
 __all__ = [
     "AsyncRetryTransport",
@@ -155,11 +155,11 @@ class RetryPolicy:
         return rules.sleep_before_retry(self.backoff(attempt), retry_after, budget)
 
 
+_SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})
+
+
 def _redacted_headers(headers: httpx.Headers) -> dict[str, str]:
-    return {
-        k: (REDACTED if k.lower() == API_KEY_HEADER.lower() else v)
-        for k, v in headers.multi_items()
-    }
+    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.multi_items()}
 
 
 class _Attempts:
@@ -193,7 +193,7 @@ class _Attempts:
             logger.debug(
                 "request %s %s (attempt %d) headers=%s",
                 self._request.method,
-                self._request.url,
+                shown_url(self._request.url),
                 self.attempt + 1,
                 _redacted_headers(self._request.headers),
             )
@@ -252,7 +252,7 @@ class _Attempts:
                 request.method,
                 request.url.path,
                 outcome.status_code,
-                outcome.headers.get("X-Request-ID"),
+                scrub(outcome.headers.get("X-Request-ID"), request.headers.get(API_KEY_HEADER)),
             )
         return delay
 

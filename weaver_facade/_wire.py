@@ -26,6 +26,7 @@ import functools
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
+from urllib.parse import quote, quote_plus
 
 import attrs
 import httpx
@@ -212,6 +213,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         error.delivery = Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
         raise error
     _refuse_result_shape(call, response)
+    response = _without_key(response)
     try:
         parsed = call.parse(client=client, response=response)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -227,7 +229,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         f"(the spec documents another success status)",
         operation=call.operation,
         status_code=response.status_code,
-        request_id=response.headers.get("X-Request-ID"),
+        request_id=_request_id(response),
     )
 
 
@@ -254,19 +256,19 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
             f"{call.operation}: {misplaced(f'HTTP {response.status_code}', result)}",
             operation=call.operation,
             status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
+            request_id=_request_id(response),
         )
 
 
 def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> ResponseValidationError:
-    request_id = response.headers.get("X-Request-ID")
+    request_id = _request_id(response)
     try:
         data = response.json()
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return ResponseValidationError(
             f"{call.operation}: the reply is not JSON (HTTP {response.status_code}, "
             f"content-type {response.headers.get('content-type', 'none')!r}): "
-            f"{_snippet(response)!r}",
+            f"{scrub(_snippet(response), _api_key(response))!r}",
             operation=call.operation,
             status_code=response.status_code,
             request_id=request_id,
@@ -461,7 +463,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     """The exception for a 4xx/5xx reply, from its Error body when it has a usable one."""
     status = response.status_code
     secret = _api_key(response)
-    request_id = response.headers.get("X-Request-ID")
+    request_id = _request_id(response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     body: wire.Error | None = None
     try:
@@ -485,7 +487,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
         )
     # No Error body: a proxy's HTML page, an empty reply, or a server off the spec.
     reason = response.reason_phrase or "error"
-    text = _snippet(response)
+    text = scrub(_snippet(response), secret)  # before repr() escapes what it quotes
     message = f"{operation}: HTTP {status} {reason}" + (
         f"; the reply is not a Weaver error: {text!r}" if text else ""
     )
@@ -507,6 +509,31 @@ def _api_key(response: httpx.Response) -> str | None:
     return key
 
 
+def _without_key(response: httpx.Response) -> httpx.Response:
+    """``response``, or a copy whose JSON body no longer holds the request's API key (an
+    operation's error message may echo it); bodies that do not contain it stay as they are."""
+    secret = _api_key(response)
+    if not secret or not any(form in response.text for form in _forms(secret)):
+        return response
+    try:
+        cleaned = scrub(response.json(), secret)
+    except ValueError:
+        return response  # not JSON: the parser's error quotes it scrubbed
+    return httpx.Response(
+        response.status_code,
+        headers={"content-type": "application/json"},
+        json=cleaned,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    """The reply's ``X-Request-ID``, which a server may build from the request's headers."""
+    found: str | None = response.headers.get("X-Request-ID")
+    return scrub(found, _api_key(response))
+
+
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply."""
     cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
@@ -520,17 +547,34 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
 _SCRUB_ANYWHERE = 8
 
 
+def shown_url(url: str | httpx.URL) -> str:
+    """``url`` for reprs, messages and logs: a password in it is a secret too (httpx
+    sends it as Basic auth)."""
+    parsed = httpx.URL(url)
+    if not parsed.password:
+        return str(url)
+    return str(parsed.copy_with(username=parsed.username, password="***"))  # noqa: S106
+
+
+def _forms(secret: str) -> list[str]:
+    """The key as text may carry it: as is, and quoted in a URL or a query string."""
+    return list(dict.fromkeys([secret, quote(secret, safe=""), quote_plus(secret)]))
+
+
 def scrub(value: T, secret: str | None) -> T:
     """Replace the API key in a string or JSON-like structure."""
     if not secret:
         return value
     if isinstance(value, str):
-        if len(secret) >= _SCRUB_ANYWHERE:
-            return value.replace(secret, REDACTED)  # type: ignore[return-value]
-        alone = rf"(?<![A-Za-z0-9_.-]){re.escape(secret)}(?![A-Za-z0-9_.-])"
-        return re.sub(alone, REDACTED, value)  # type: ignore[return-value]
+        for form in _forms(secret):
+            if len(form) >= _SCRUB_ANYWHERE:
+                value = value.replace(form, REDACTED)  # type: ignore[assignment]
+            else:
+                alone = rf"(?<![A-Za-z0-9_.-]){re.escape(form)}(?![A-Za-z0-9_.-])"
+                value = re.sub(alone, REDACTED, value)  # type: ignore[assignment]
+        return value
     if isinstance(value, Mapping):
-        return {k: scrub(v, secret) for k, v in value.items()}  # type: ignore[return-value]
+        return {scrub(k, secret): scrub(v, secret) for k, v in value.items()}  # type: ignore[return-value]
     if isinstance(value, list):
         return [scrub(v, secret) for v in value]  # type: ignore[return-value]
     return value

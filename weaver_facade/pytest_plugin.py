@@ -64,6 +64,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -105,6 +106,12 @@ class WeaverServer:
     base_url: str
     api_key: str | None = dataclasses.field(repr=False)
     data_dir: Path | None = None
+
+    def __repr__(self) -> str:
+        # A password in the URL is a secret too (pytest --showlocals prints this).
+        password = urllib.parse.urlsplit(self.base_url).password
+        shown = self.base_url.replace(f":{password}@", ":***@", 1) if password else self.base_url
+        return f"WeaverServer(base_url={shown!r}, data_dir={self.data_dir!r})"
 
     @property
     def is_emulator(self) -> bool:

@@ -27,6 +27,7 @@ from weaver_facade.contract._kit import (
     QUICK_STATEFUL_STEPS,
 )
 from weaver_facade.contract._report import render_text, to_json, write_reports
+from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
 SAVE = "POST /api/v1/models/{model_id}/checkpoints"
 LOAD = "POST /api/v1/models/{model_id}/load"
@@ -319,6 +320,21 @@ def test_a_password_in_the_base_url_is_in_no_report(tmp_path: Path) -> None:
     for text in ["\n".join(render_text(report)), *written]:
         assert password not in text
         assert basic not in text
+
+
+def test_a_presigned_url_is_in_no_report(tmp_path: Path) -> None:
+    # A storage finding's curl line held the signed URL, a credential, in stdout and in
+    # both report files.
+    ignore = FaultRule("ignore_range", 1.0, route="/storage/artifacts/{artifact_id}/{name}")
+    with run_emulator(api_keys=(KEY,), faults=FaultConfig(rules=(ignore,))) as emu:
+        report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
+    storage = [f for f in report.findings if f.check == "storage_range"]
+    assert storage, [f.check for f in report.findings]
+    assert all(f.curl and "?signature-hidden" in f.curl for f in storage)
+    written = [p.read_text(encoding="utf-8") for p in write_reports(report, tmp_path)]
+    for text in ["\n".join(render_text(report)), *written]:
+        assert "signature=" not in text
+        assert "expires=" not in text
 
 
 def test_a_run_cut_short_by_its_time_limit_says_so() -> None:

@@ -275,6 +275,25 @@ def test_5xx_and_429_are_retried_honouring_retry_after(
     ]
 
 
+def test_an_error_quoting_a_presigned_url_is_logged_without_its_query(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # http.client refuses a URL with a space, quoting it whole, signature included.
+    url = storage.url("small.bin", expires_in=3600) + "&sig=SIG-secret 1"
+    source = Source(storage, **{"small.bin": {"url": url}})
+    settings = DownloadSettings(timeout=0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(DownloadTimeoutError) as info,
+    ):
+        run(source, tmp_path / "out", settings)
+    retries = [r.getMessage() for r in caplog.records if "small.bin" in r.getMessage()]
+    assert retries, caplog.text
+    for text in (*retries, str(info.value)):
+        assert "SIG-secret" not in text
+    assert "?[signature hidden]" in retries[0]
+
+
 def test_expired_urls_are_refreshed_after_403(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:

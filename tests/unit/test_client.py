@@ -509,9 +509,11 @@ def test_a_password_in_the_base_url_is_used_but_never_shown(
         shown = repr(svc) + repr(svc._io.generated)
     assert "hunter2" not in shown
     assert "user:***@weaver.test" in shown
-    with pytest.raises(InvalidArgumentError) as refused:
-        ServiceClient(f"{url}/api/v1", KEY)
-    assert "hunter2" not in str(refused.value)
+    for wrong in (f"{url}/api/v1", "htp://user:hunter2@weaver.test"):  # a typo'd scheme too
+        with pytest.raises(InvalidArgumentError) as refused:
+            ServiceClient(wrong, KEY)
+        assert "hunter2" not in str(refused.value)
+        assert "user:***@weaver.test" in str(refused.value)
     sent = fake.requests[0].headers["Authorization"]
     assert sent == "Basic " + base64.b64encode(b"user:hunter2").decode()
 

@@ -590,6 +590,47 @@ def test_the_key_echoed_in_any_reply_is_scrubbed(fake: FakeWeaver, reply: httpx.
         assert KEY not in text
 
 
+def test_the_key_echoed_in_a_request_id_header_is_scrubbed(fake: FakeWeaver) -> None:
+    # Taken from the header when the body had none, it was shown as it came.
+    echo = {"X-Request-ID": f"req-{KEY}"}
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(400, {"no": "body"}, echo))
+    fake.script("GET", "/api/v1/operations/op-2", httpx.Response(502, text="bad", headers=echo))
+    with service(fake, max_retries=0) as svc:
+        for op in ("op-1", "op-2"):
+            with pytest.raises(APIError) as info:
+                svc.operation(op)
+            for text in (str(info.value), repr(info.value), str(info.value.request_id)):
+                assert KEY not in text
+            assert info.value.request_id == "req-[redacted]"
+
+
+def test_the_key_echoed_by_a_failed_operation_is_scrubbed(fake: FakeWeaver) -> None:
+    # Only error replies were scrubbed: an operation's own error showed the key.
+    failed = {
+        "id": "op-1",
+        "status": "error",
+        "error_code": "bad_input",
+        "error_message": f"rejected key {KEY}",
+        "error_details": {"diagnostic_message": f"key was {KEY}", KEY: "as a key"},
+    }
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(200, failed))
+    with service(fake, max_retries=0) as svc, pytest.raises(OperationFailedError) as info:
+        svc.operation("op-1").result(timeout=5)
+    error = info.value
+    for text in (str(error), repr(error), str(error.args), repr(error.details)):
+        assert KEY not in text
+    assert error.message == "rejected key [redacted]"
+
+
+def test_the_key_is_scrubbed_as_a_url_would_quote_it() -> None:
+    from weaver_facade._wire import scrub
+
+    key = "sk+LEAK/7f3a9c=x"
+    text = "key sk%2BLEAK%2F7f3a9c%3Dx or sk%2BLEAK%2F7f3a9c%3Dx in a query"
+    assert scrub(text, key) == "key [redacted] or [redacted] in a query"
+    assert scrub({key: 1}, key) == {"[redacted]": 1}
+
+
 def test_repr_never_shows_the_key(fake: FakeWeaver) -> None:
     with service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
-from tests.support.fakeserver import FakeWeaver, async_service, error_json, json_reply, service
+from tests.support.fakeserver import (
+    KEY,
+    FakeWeaver,
+    async_service,
+    error_json,
+    json_reply,
+    service,
+)
 from weaver_facade import (
     APIConnectionError,
     APIError,
@@ -19,6 +28,7 @@ from weaver_facade import (
     RetryPolicy,
     RetrySettings,
     RetryTransport,
+    ServiceClient,
 )
 
 SAVE = "/api/v1/models/m-1/checkpoints"
@@ -302,3 +312,24 @@ async def test_a_body_cut_short_is_a_failed_attempt_for_async_clients_too() -> N
     async with httpx.AsyncClient(transport=transport) as client:
         reply = await client.get("http://w.test/api/v1/models/m-1")
     assert reply.json() == {"id": "m-1"}
+
+
+def test_the_debug_log_hides_url_passwords_and_authorization(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The request line showed the base URL's password, and its headers the Basic auth
+    # httpx makes of it (or a user client's own Authorization).
+    fake = FakeWeaver()
+    user = httpx.Client(
+        transport=httpx.MockTransport(fake), headers={"Authorization": "Bearer TOK-user-1"}
+    )
+    caplog.set_level(logging.DEBUG, logger="weaver_facade")
+    with ServiceClient(
+        "http://u:pw-secret-42@weaver.test", KEY, http_client=user, heartbeat_interval=0
+    ) as svc:
+        assert svc.get_model("m-9").id == "m-9"
+    user.close()
+    logged = caplog.text
+    assert "request GET http://u:***@weaver.test/api/v1/models/m-9" in logged
+    for secret in ("pw-secret-42", base64.b64encode(b"u:pw-secret-42").decode(), "TOK-user-1", KEY):
+        assert secret not in logged
