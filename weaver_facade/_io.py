@@ -32,7 +32,7 @@ from ._operations import (
     snapshot_from_wire,
     started_snapshot,
 )
-from ._retry import EXTENSION, CallOptions
+from ._retry import EXTENSION, REFUSED, CallOptions
 from ._wire import (
     Call,
     GeneratedClient,
@@ -43,6 +43,7 @@ from ._wire import (
     connection_error,
     drive,
     finish,
+    undecodable,
 )
 
 if TYPE_CHECKING:
@@ -150,8 +151,12 @@ class _Base(Generic[SleepT]):
         clone._closer = True
         return clone
 
+    def _refused(self) -> bool:
+        """Whether this IO may send no more: closed, or closing and not the close itself."""
+        return self.closed or (self._closing[0] and not self._closer)
+
     def _before_send(self) -> None:
-        if self.closed or (self._closing[0] and not self._closer):
+        if self._refused():
             raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
 
@@ -161,7 +166,8 @@ class _Base(Generic[SleepT]):
             left = max(0.0, self._deadline - self.poll.clock())
             if options.timeout is None or options.timeout > left:
                 options = attrs.evolve(options, timeout=left)
-        return {**call.request, "extensions": {EXTENSION: options}}
+        # The retry transport asks ``_refused`` again before each retry.
+        return {**call.request, "extensions": {EXTENSION: options, REFUSED: self._refused}}
 
     def _poll(
         self, operation_id: str, wait: float | None, budget: float | None, seen: str | None
@@ -224,6 +230,8 @@ class SyncIO(_Base[Callable[[float], None]]):
             response = self.generated.get_httpx_client().request(**self._request(call, options))
         except httpx.TransportError as exc:
             raise connection_error(call.operation, exc) from exc
+        except httpx.DecodingError as exc:
+            raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:
             raise unsendable_text(call.operation, exc) from None
         return finish(call, self.generated, response)
@@ -312,6 +320,8 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             )
         except httpx.TransportError as exc:
             raise connection_error(call.operation, exc) from exc
+        except httpx.DecodingError as exc:
+            raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:
             raise unsendable_text(call.operation, exc) from None
         return finish(call, self.generated, response)

@@ -37,6 +37,7 @@ from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 __all__ = [
     "EXTENSION",
+    "REFUSED",
     "CallOptions",
     "capped_timeouts",
     "describe_failure",
@@ -61,6 +62,9 @@ _MAYBE_SENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemotePr
 
 #: The key of ``httpx.Request.extensions`` that carries a request's ``CallOptions``.
 EXTENSION = "weaver_facade"
+#: The key of ``httpx.Request.extensions`` that carries a ``() -> bool`` saying whether
+#: the client sending the request now refuses to send (it is closing): no retry then.
+REFUSED = "weaver_facade.refused"
 
 
 @attrs.frozen(kw_only=True)
@@ -143,7 +147,7 @@ def server_says_retryable(response: httpx.Response) -> bool | None:
         return None
     try:
         flag = json.loads(content).get("retryable")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting a server should not send
         return None
     return flag if isinstance(flag, bool) else None
 

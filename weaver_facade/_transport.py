@@ -200,9 +200,11 @@ class _Attempts:
         self._sending = time.monotonic()
 
     def unless_closed(self, closed: bool) -> None:
-        """Refuse to retry once the transport was closed while the retry waited: the
-        client's owner has stopped it, and a late retry could still act on the server."""
-        if closed:
+        """Refuse to retry once the transport was closed, or its client began closing,
+        while the retry waited: the client's owner has stopped it, and a late retry could
+        still act on the server (create a model that the close no longer terminates)."""
+        refused = self._request.extensions.get(rules.REFUSED)
+        if closed or (callable(refused) and refused()):
             raise ClientClosedError(
                 f"{self._request.method} {self._request.url.path}: not retried, "
                 "the Weaver client was closed"

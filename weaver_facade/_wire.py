@@ -42,7 +42,13 @@ from ._errors import (
 )
 from ._lazy import LazyModule
 from ._result_shape import misplaced, result_schemas, shaped_as
-from ._retry import describe_failure, parse_http_date, parse_retry_after, response_is_retryable
+from ._retry import (
+    describe_failure,
+    parse_http_date,
+    parse_retry_after,
+    response_is_retryable,
+    server_says_retryable,
+)
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
@@ -216,7 +222,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
     response = _without_key(response)
     try:
         parsed = call.parse(client=client, response=response)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         error = _diagnose(call, response, exc)
         # The explanation quotes the reply, which may echo the request's headers.
         error.message = scrub(error.message, _api_key(response))
@@ -249,7 +255,7 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
         return
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return  # the parser names a body that is not JSON
     if shaped_as(data, result, expected, spec.SCHEMAS):
         raise ResponseValidationError(
@@ -264,7 +270,7 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
     request_id = _request_id(response)
     try:
         data = response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         return ResponseValidationError(
             f"{call.operation}: the reply is not JSON (HTTP {response.status_code}, "
             f"content-type {response.headers.get('content-type', 'none')!r}): "
@@ -465,12 +471,16 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     secret = _api_key(response)
     request_id = _request_id(response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    # As the retry transport decided: whether repeating the request (if safe) may succeed.
+    retryable = response_is_retryable(
+        status, replayable=True, server_says=server_says_retryable(response)
+    )
     body: wire.Error | None = None
     try:
         data = response.json()
         if isinstance(data, Mapping):
             body = wire.Error.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
         body = None
     if body is not None and isinstance(body.error, str) and isinstance(body.message, str):
         details = {} if isinstance(body.details, Unset) else body.details.additional_properties
@@ -478,7 +488,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
             status,
             scrub(f"{operation}: {body.message}", secret),
             code=scrub(body.error, secret),
-            retryable=body.retryable if isinstance(body.retryable, bool) else False,
+            retryable=retryable,
             request_id=scrub(body.request_id, secret)
             if isinstance(body.request_id, str)
             else request_id,
@@ -494,7 +504,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     return api_error(
         status,
         scrub(message, secret),
-        retryable=response_is_retryable(status, replayable=True),
+        retryable=retryable,
         request_id=request_id,
         retry_after=retry_after,
     )
@@ -517,7 +527,7 @@ def _without_key(response: httpx.Response) -> httpx.Response:
         return response
     try:
         cleaned = scrub(response.json(), secret)
-    except ValueError:
+    except (ValueError, RecursionError):
         return response  # not JSON: the parser's error quotes it scrubbed
     return httpx.Response(
         response.status_code,
@@ -532,6 +542,14 @@ def _request_id(response: httpx.Response) -> str | None:
     """The reply's ``X-Request-ID``, which a server may build from the request's headers."""
     found: str | None = response.headers.get("X-Request-ID")
     return scrub(found, _api_key(response))
+
+
+def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationError:
+    """The exception for a reply whose body its ``Content-Encoding`` does not decode."""
+    return ResponseValidationError(
+        f"{operation}: the reply's body does not decode as its Content-Encoding says: {exc}",
+        operation=operation,
+    )
 
 
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:

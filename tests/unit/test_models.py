@@ -223,6 +223,33 @@ async def test_nothing_but_the_close_is_sent_once_a_close_has_begun() -> None:
     assert fake.terminated == ["m-1"]
 
 
+async def test_a_retry_waiting_when_a_close_begins_is_not_sent() -> None:
+    # A create that met a 503 sent its retry while close() waited for its terminates;
+    # the model it made was then left running.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, f"{MODELS}/m-1/terminate")
+    http = httpx.AsyncClient(transport=held)
+    closing: list[asyncio.Task[None]] = []
+
+    async def close_meanwhile(_seconds: float) -> None:
+        closing.append(asyncio.create_task(svc.aclose()))
+        await held.reached.wait()  # the close has begun, and waits for its terminate
+
+    svc = AsyncServiceClient(
+        BASE, KEY, http_client=http, heartbeat_interval=0, sleep=close_meanwhile
+    )
+    await svc.create_training_client("weaver-tiny")
+    busy = error_json("unavailable", "busy", retryable=True)
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(503, busy))
+    with pytest.raises(ClientClosedError, match="not retried"):
+        await svc.create_training_client("weaver-tiny")
+    held.release.set()
+    await closing[0]
+    await http.aclose()
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == 2  # m-1, and the 503
+    assert fake.terminated == ["m-1"]
+
+
 @pytest.mark.parametrize("bad", [1, None, "yes"])
 def test_keep_must_be_a_bool(bad: Any) -> None:
     fake = FakeWeaver()

@@ -25,6 +25,7 @@ from weaver_facade import (
     AsyncRetryTransport,
     InternalServerError,
     RateLimitError,
+    ResponseValidationError,
     RetryPolicy,
     RetrySettings,
     RetryTransport,
@@ -333,3 +334,52 @@ def test_the_debug_log_hides_url_passwords_and_authorization(
     assert "request GET http://u:***@weaver.test/api/v1/models/m-9" in logged
     for secret in ("pw-secret-42", base64.b64encode(b"u:pw-secret-42").decode(), "TOK-user-1", KEY):
         assert secret not in logged
+
+
+def test_a_body_that_does_not_decode_is_a_typed_error() -> None:
+    # Content-Encoding: gzip on a plain body raised httpx.DecodingError, outside the tree.
+    fake = FakeWeaver()
+    plain = httpx.Response(200, headers={"content-encoding": "gzip"}, stream=_Chunks(b"{}"))
+    fake.script("GET", "/api/v1/models/m-9", plain)
+    with service(fake) as svc, pytest.raises(ResponseValidationError, match="does not decode"):
+        svc.get_model("m-9")
+
+
+@pytest.mark.parametrize(
+    ("body", "attempts"),
+    [
+        ({"error": "e", "message": "m", "retryable": "true"}, 5),  # not a bool: the status
+        ({"retryable": True}, 5),  # no Error body, but the server's word all the same
+        ({"error": "e", "message": "m", "retryable": False}, 1),
+    ],
+)
+def test_the_error_says_retryable_as_the_transport_decided(
+    body: dict[str, object], attempts: int
+) -> None:
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/models/m-9", *[json_reply(503, body)] * 5)
+    with service(fake, sleep=lambda _s: None) as svc, pytest.raises(APIError) as info:
+        svc.get_model("m-9")
+    assert len(fake.sent("GET", "/api/v1/models/m-9")) == attempts
+    assert info.value.retryable is (attempts > 1)
+
+
+def test_a_body_nested_past_the_recursion_limit_is_no_crash() -> None:
+    # Such an error body raised a bare RecursionError from the retry decision.
+    fake = FakeWeaver()
+    deep = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    reply = httpx.Response(503, headers={"content-type": "application/json"}, content=deep)
+    fake.script("GET", "/api/v1/models/m-9", *[reply] * 5)
+    with service(fake, sleep=lambda _s: None) as svc, pytest.raises(APIError) as info:
+        svc.get_model("m-9")
+    assert info.value.status_code == 503
+    assert len(fake.sent("GET", "/api/v1/models/m-9")) == 5
+
+
+def test_a_reply_nested_past_the_recursion_limit_is_a_typed_error() -> None:
+    fake = FakeWeaver()
+    deep = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    reply = httpx.Response(200, headers={"content-type": "application/json"}, content=deep)
+    fake.script("GET", "/api/v1/models/m-9", reply)
+    with service(fake) as svc, pytest.raises(ResponseValidationError):
+        svc.get_model("m-9")
