@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 import httpx
@@ -18,7 +18,7 @@ from weaver_client.types import UNSET, Unset
 from ._checkpoints import CheckpointPath, CheckpointType
 from ._lazy import LazyModule
 from ._types import AdamParams, Datum
-from ._wire import Call, MaybeResource, NoBody, ignore_body, maybe_resource
+from ._wire import Call, MaybeResource, NoBody, WireModel, ignore_body, maybe_resource
 
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:
@@ -94,6 +94,8 @@ __all__ = [
     "terminate_model",
 ]
 
+M = TypeVar("M", bound=WireModel)
+
 # Added to the read timeout of a long-poll, which the server may hold for `wait` seconds.
 LONG_POLL_MARGIN = 10.0
 
@@ -101,6 +103,18 @@ LONG_POLL_MARGIN = 10.0
 def new_idempotency_key() -> str:
     """One key per logical call; retries of that call reuse it."""
     return str(uuid.uuid4())
+
+
+def _call(
+    module: Any,
+    request: dict[str, Any],
+    model: type[M],
+    parse: Callable[..., object] | None = None,
+) -> Call[M]:
+    """A ``Call`` of the generated ``module``, whose name is the spec's operationId, with
+    the ``request`` its ``_get_kwargs`` built; read by its ``_parse_response`` unless
+    ``parse`` is given."""
+    return Call(module.__name__.rpartition(".")[2], request, parse or module._parse_response, model)
 
 
 def create_session(
@@ -111,21 +125,20 @@ def create_session(
     body = wire.CreateSessionRequest(
         tags=list(tags), user_metadata=metadata, sdk_version=sdk_version
     )
-    return Call(
-        "create_session",
+    return _call(
+        _create_session,
         _create_session._get_kwargs(body=body, idempotency_key=new_idempotency_key()),
-        _create_session._parse_response,
         wire.Session,
     )
 
 
 def send_heartbeat(session_id: str) -> Call[NoBody]:
     """Any 2xx, with or without a body: the wire promises no reply to read."""
-    return Call(
-        "send_heartbeat",
+    return _call(
+        _send_heartbeat,
         _send_heartbeat._get_kwargs(session_id, idempotency_key=new_idempotency_key()),
-        ignore_body(_send_heartbeat._parse_response),
         NoBody,
+        ignore_body(_send_heartbeat._parse_response),
     )
 
 
@@ -151,34 +164,25 @@ def create_model(
     body = wire.CreateModelRequest(
         model_seq_id=model_seq_id, base_model=base_model, training_mode=mode, lora_config=config
     )
-    return Call(
-        "create_model",
+    return _call(
+        _create_model,
         _create_model._get_kwargs(session_id, body=body, idempotency_key=new_idempotency_key()),
-        _create_model._parse_response,
         wire.Model,
     )
 
 
 def get_model(model_id: str) -> Call[wire.Model]:
-    return Call(
-        "get_model", _get_model._get_kwargs(model_id), _get_model._parse_response, wire.Model
-    )
+    return _call(_get_model, _get_model._get_kwargs(model_id), wire.Model)
 
 
 def list_models(*, limit: int, offset: int) -> Call[wire.ModelList]:
-    return Call(
-        "list_models",
-        _list_models._get_kwargs(limit=limit, offset=offset),
-        _list_models._parse_response,
-        wire.ModelList,
-    )
+    return _call(_list_models, _list_models._get_kwargs(limit=limit, offset=offset), wire.ModelList)
 
 
 def list_supported_models(*, limit: int, offset: int) -> Call[wire.SupportedModelList]:
-    return Call(
-        "list_supported_models",
+    return _call(
+        _list_supported_models,
         _list_supported_models._get_kwargs(limit=limit, offset=offset),
-        _list_supported_models._parse_response,
         wire.SupportedModelList,
     )
 
@@ -190,11 +194,11 @@ class TerminateReply(MaybeResource["wire.Model"]):
 
 
 def terminate_model(model_id: str) -> Call[TerminateReply]:
-    return Call(
-        "terminate_model",
+    return _call(
+        _terminate_model,
         _terminate_model._get_kwargs(model_id, idempotency_key=new_idempotency_key()),
-        maybe_resource(_terminate_model._parse_response, TerminateReply),
         TerminateReply,
+        maybe_resource(_terminate_model._parse_response, TerminateReply),
     )
 
 
@@ -210,10 +214,9 @@ def forward_backward(
             ),
         )
     )
-    return Call(
-        "forward_backward",
+    return _call(
+        _forward_backward,
         _forward_backward._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
-        _forward_backward._parse_response,
         wire.Operation,
     )
 
@@ -224,10 +227,9 @@ def optim_step(model_id: str, *, seq_id: int, adam_params: AdamParams) -> Call[w
             model_id=model_id, seq_id=seq_id, adam_params=adam_params.to_wire()
         )
     )
-    return Call(
-        "optim_step",
+    return _call(
+        _optim_step,
         _optim_step._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
-        _optim_step._parse_response,
         wire.Operation,
     )
 
@@ -242,10 +244,9 @@ def save_checkpoint(
     body = wire.SaveCheckpointRequest(
         type_=wire.CheckpointType(checkpoint_type.value), name=name, ttl_seconds=ttl_seconds
     )
-    return Call(
-        "save_checkpoint",
+    return _call(
+        _save_checkpoint,
         _save_checkpoint._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
-        _save_checkpoint._parse_response,
         wire.Operation,
     )
 
@@ -254,39 +255,29 @@ def load_checkpoint(
     model_id: str, *, path: CheckpointPath, include_optimizer: bool
 ) -> Call[wire.Operation]:
     body = wire.LoadCheckpointRequest(path=str(path), include_optimizer=include_optimizer)
-    return Call(
-        "load_checkpoint",
+    return _call(
+        _load_checkpoint,
         _load_checkpoint._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
-        _load_checkpoint._parse_response,
         wire.Operation,
     )
 
 
 def list_checkpoints(model_id: str, *, limit: int, cursor: str | None) -> Call[wire.CheckpointList]:
-    return Call(
-        "list_checkpoints",
+    return _call(
+        _list_checkpoints,
         _list_checkpoints._get_kwargs(
             model_id, limit=limit, cursor=UNSET if cursor is None else cursor
         ),
-        _list_checkpoints._parse_response,
         wire.CheckpointList,
     )
 
 
 def get_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
-    return _by_checkpoint_id("get_checkpoint", _get_checkpoint, checkpoint_id)
+    return _call(_get_checkpoint, _get_checkpoint._get_kwargs(checkpoint_id), wire.Checkpoint)
 
 
 def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
-    return _by_checkpoint_id("delete_checkpoint", _delete_checkpoint, checkpoint_id)
-
-
-def _by_checkpoint_id(
-    operation: str, module: Any, checkpoint_id: uuid.UUID
-) -> Call[wire.Checkpoint]:
-    return Call(
-        operation, module._get_kwargs(checkpoint_id), module._parse_response, wire.Checkpoint
-    )
+    return _call(_delete_checkpoint, _delete_checkpoint._get_kwargs(checkpoint_id), wire.Checkpoint)
 
 
 class TtlReply(MaybeResource["wire.Checkpoint"]):
@@ -297,11 +288,11 @@ class TtlReply(MaybeResource["wire.Checkpoint"]):
 
 def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[TtlReply]:
     body = wire.SetCheckpointTtlRequest(path=str(path), ttl_seconds=ttl_seconds)
-    return Call(
-        "set_checkpoint_ttl",
+    return _call(
+        _set_checkpoint_ttl,
         _set_checkpoint_ttl._get_kwargs(path.model_id, body=body),
-        maybe_resource(_set_checkpoint_ttl._parse_response, TtlReply),
         TtlReply,
+        maybe_resource(_set_checkpoint_ttl._parse_response, TtlReply),
     )
 
 
@@ -324,7 +315,7 @@ def get_operation(
             write=timeout.write,
             pool=timeout.pool,
         )
-    return Call("get_operation", request, _get_operation._parse_response, wire.Operation)
+    return _call(_get_operation, request, wire.Operation)
 
 
 # -- artifacts ---------------------------------------------------------------------------
@@ -371,13 +362,13 @@ def export_checkpoint(
         ttl_seconds=ttl_seconds,
         force=force,
     )
-    return Call(
-        "export_checkpoint",
+    return _call(
+        _export_checkpoint,
         _export_checkpoint._get_kwargs(
             checkpoint_id, body=body, idempotency_key=new_idempotency_key()
         ),
-        _export_parser(_export_checkpoint),
         ExportReply,
+        _export_parser(_export_checkpoint),
     )
 
 
@@ -389,29 +380,23 @@ def export_model_weights(
         merge_adapter=merge_adapter,
         ttl_seconds=ttl_seconds,
     )
-    return Call(
-        "export_model_weights",
+    return _call(
+        _export_model_weights,
         _export_model_weights._get_kwargs(
             model_id, body=body, idempotency_key=new_idempotency_key()
         ),
-        _export_parser(_export_model_weights),
         ExportReply,
+        _export_parser(_export_model_weights),
     )
 
 
 def list_artifacts(checkpoint_id: uuid.UUID) -> Call[wire.ArtifactList]:
-    return Call(
-        "list_artifacts",
-        _list_artifacts._get_kwargs(checkpoint_id),
-        _list_artifacts._parse_response,
-        wire.ArtifactList,
-    )
+    return _call(_list_artifacts, _list_artifacts._get_kwargs(checkpoint_id), wire.ArtifactList)
 
 
 def get_artifact_download(artifact_id: uuid.UUID) -> Call[wire.DownloadDescriptor]:
-    return Call(
-        "get_artifact_download",
+    return _call(
+        _get_artifact_download,
         _get_artifact_download._get_kwargs(artifact_id),
-        _get_artifact_download._parse_response,
         wire.DownloadDescriptor,
     )

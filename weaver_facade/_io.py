@@ -2,8 +2,8 @@
 
 Everything else (which request, how to read the reply, when to look again)
 is decided in I/O-free plans; ``run`` carries out their steps (a ``Call`` is
-sent with the generated client's httpx client, a ``Pause`` slept, a
-``Submission`` started and waited for) and handles wrap Operations.
+sent with the generated client's httpx client, a ``Submission`` started
+and waited for) and handles wrap Operations.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from ._retry import EXTENSION, REFUSED, CallOptions
 from ._wire import (
     Call,
     GeneratedClient,
-    Pause,
     Plan,
     WireModel,
     adrive,
@@ -285,10 +284,8 @@ class SyncIO(_Base[Callable[[float], None]]):
         return drive(plan, self.perform)
 
     def perform(self, step: object) -> Any:
-        """One step of a plan: send a ``Call``, sleep a ``Pause`` (the client's injectable
-        sleep), start a ``Submission`` and wait for its result."""
-        if isinstance(step, Pause):
-            return self._sleep(step.seconds)
+        """One step of a plan: send a ``Call``, or start a ``Submission`` and wait for its
+        result."""
         if isinstance(step, Submission):
             return self.submit(step).result()
         return self.send(cast(Call[Any], step))
@@ -376,8 +373,6 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
 
     async def perform(self, step: object) -> Any:
         """See ``SyncIO.perform``."""
-        if isinstance(step, Pause):
-            return await self._sleep(step.seconds)
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
         return await self.send(cast(Call[Any], step))

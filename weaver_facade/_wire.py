@@ -67,7 +67,6 @@ __all__ = [
     "GeneratedClient",
     "MaybeResource",
     "NoBody",
-    "Pause",
     "Plan",
     "WireFields",
     "WireModel",
@@ -604,15 +603,8 @@ S = TypeVar("S")
 R = TypeVar("R")
 
 
-@attrs.frozen
-class Pause:
-    """A plan's step: wait this long before the next one (the client's injectable sleep)."""
-
-    seconds: float
-
-
 Plan: TypeAlias = Generator[Any, Any, T]
-"""An I/O-free plan: yields steps (a ``Call``, a ``Pause``...), receives their outcomes,
+"""An I/O-free plan: yields steps (a ``Call``, a ``Submission``...), receives their outcomes,
 returns its result. Each client's ``run`` carries the steps out."""
 
 
