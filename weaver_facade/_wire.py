@@ -88,6 +88,9 @@ __all__ = [
 
 API_KEY_HEADER = "X-WEAVER-API-KEY"
 REDACTED = "[redacted]"
+# What the generated ``from_dict`` (and ``json``) raise on a reply off the spec: a
+# missing key, a wrong type, a bad value, nesting past the recursion limit.
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
 _SNIPPET = 200
 
 GeneratedClient = AuthenticatedClient | Client
@@ -160,7 +163,7 @@ class MaybeResource(Generic[W]):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         try:
             return cls(getattr(wire, cls.RESOURCE).from_dict(src_dict))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        except _PARSE_ERRORS:
             return cls()
 
 
@@ -221,7 +224,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
     response = _without_key(response)
     try:
         parsed = call.parse(client=client, response=response)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+    except _PARSE_ERRORS as exc:
         error = _diagnose(call, response, exc)
         # The explanation quotes the reply, which may echo the request's headers.
         error.message = scrub(error.message, _api_key(response))
@@ -361,7 +364,7 @@ def parse_model(
         )
     try:
         return model.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except _PARSE_ERRORS as exc:
         raise reply_error(
             operation,
             schema,
@@ -479,7 +482,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
         data = response.json()
         if isinstance(data, Mapping):
             body = wire.Error.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+    except _PARSE_ERRORS:
         body = None
     if body is not None and isinstance(body.error, str) and isinstance(body.message, str):
         details = {} if isinstance(body.details, Unset) else body.details.additional_properties
