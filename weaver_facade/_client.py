@@ -48,7 +48,13 @@ from ._artifacts import (
     resolve_download,
 )
 from ._checkpoints import CheckpointRef
-from ._download import Descriptor, DownloadProgress, download_async, download_sync
+from ._download import (
+    Descriptor,
+    DownloadProgress,
+    DownloadSettings,
+    download_async,
+    download_sync,
+)
 from ._errors import ClientClosedError, InvalidArgumentError
 from ._io import AsyncIO, HasOptions, SyncIO
 from ._lazy import LazyModule, asyncio_sleep
@@ -108,7 +114,9 @@ T = TypeVar("T")
 
 USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-DEFAULT_MAX_RETRIES = 4
+DEFAULT_MAX_RETRIES = RetrySettings().max_retries
+# download_weights' defaults are DownloadSettings'.
+_DOWNLOAD = DownloadSettings()
 HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
 # A heartbeat is one attempt (the official SDK retries it like any POST): the next beat
@@ -627,8 +635,8 @@ class ServiceClient(_ServiceBase):
         dest: str | os.PathLike[str],
         *,
         kind: Literal["hf_model", "hf_adapter"] | None = None,
-        verify: bool = True,
-        max_concurrency: int = 4,
+        verify: bool = _DOWNLOAD.verify,
+        max_concurrency: int = _DOWNLOAD.max_concurrency,
         progress: Callable[[DownloadProgress], None] | None = None,
         timeout: float | None = None,
     ) -> DownloadResult:
@@ -873,8 +881,8 @@ class AsyncServiceClient(_ServiceBase):
         dest: str | os.PathLike[str],
         *,
         kind: Literal["hf_model", "hf_adapter"] | None = None,
-        verify: bool = True,
-        max_concurrency: int = 4,
+        verify: bool = _DOWNLOAD.verify,
+        max_concurrency: int = _DOWNLOAD.max_concurrency,
         progress: Callable[[DownloadProgress], None] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> DownloadResult:
