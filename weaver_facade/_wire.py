@@ -525,7 +525,7 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     """``response``, or a copy whose JSON body no longer holds the request's API key (an
     operation's error message may echo it); bodies that do not contain it stay as they are."""
     secret = _api_key(response)
-    if not secret or not any(form in response.text for form in _forms(secret)):
+    if not secret or not any(form.encode() in response.content for form in _forms(secret)):
         return response
     try:
         cleaned = scrub(response.json(), secret)
@@ -576,6 +576,7 @@ def shown_url(url: str | httpx.URL) -> str:
     return str(parsed.copy_with(username=parsed.username, password="***"))  # noqa: S106
 
 
+@functools.lru_cache(maxsize=8)
 def _forms(secret: str) -> list[str]:
     """The key as text may carry it: as is, and quoted in a URL or a query string."""
     return list(dict.fromkeys([secret, quote(secret, safe=""), quote_plus(secret)]))
