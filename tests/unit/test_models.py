@@ -179,14 +179,25 @@ def test_close_goes_on_past_a_failed_terminate() -> None:
     assert fake.terminated == ["m-2"]
 
 
+def _terminate_held(
+    fake: FakeWeaver, **options: Any
+) -> tuple[HeldTransport, httpx.AsyncClient, AsyncServiceClient]:
+    """A client whose terminate of ``m-1`` is held until ``held.release`` is set."""
+    held = HeldTransport(fake, f"{MODELS}/m-1/terminate")
+    http = httpx.AsyncClient(transport=held)
+    return (
+        held,
+        http,
+        AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, **options),
+    )
+
+
 async def test_a_cancelled_close_leaves_its_models_for_the_next_close() -> None:
     # The plan forgot every model before sending anything: a close cancelled while the
     # first terminate was on its way (a timeout, Ctrl-C) left the second model running,
     # and a second close terminated nothing.
     fake = FakeWeaver()
-    held = HeldTransport(fake, f"{MODELS}/m-1/terminate")
-    http = httpx.AsyncClient(transport=held)
-    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    held, http, svc = _terminate_held(fake)
     await svc.create_training_client("weaver-tiny")
     fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
     await svc.create_training_client("weaver-tiny")
@@ -205,9 +216,7 @@ async def test_nothing_but_the_close_is_sent_once_a_close_has_begun() -> None:
     # While close() waited for its terminates (up to the read timeout), other tasks' calls
     # were still sent, and one could even create a model that was then left running.
     fake = FakeWeaver()
-    held = HeldTransport(fake, f"{MODELS}/m-1/terminate")
-    http = httpx.AsyncClient(transport=held)
-    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    held, http, svc = _terminate_held(fake)
     await svc.create_training_client("weaver-tiny")
     sent = len(fake.requests)
     closing = asyncio.create_task(svc.aclose())
@@ -227,17 +236,13 @@ async def test_a_retry_waiting_when_a_close_begins_is_not_sent() -> None:
     # A create that met a 503 sent its retry while close() waited for its terminates;
     # the model it made was then left running.
     fake = FakeWeaver()
-    held = HeldTransport(fake, f"{MODELS}/m-1/terminate")
-    http = httpx.AsyncClient(transport=held)
     closing: list[asyncio.Task[None]] = []
 
     async def close_meanwhile(_seconds: float) -> None:
         closing.append(asyncio.create_task(svc.aclose()))
         await held.reached.wait()  # the close has begun, and waits for its terminate
 
-    svc = AsyncServiceClient(
-        BASE, KEY, http_client=http, heartbeat_interval=0, sleep=close_meanwhile
-    )
+    held, http, svc = _terminate_held(fake, sleep=close_meanwhile)
     await svc.create_training_client("weaver-tiny")
     busy = error_json("unavailable", "busy", retryable=True)
     fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(503, busy))
