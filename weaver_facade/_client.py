@@ -561,7 +561,7 @@ class ServiceClient(_ServiceBase):
 
     def supported_models(self) -> list[BaseModelInfo]:
         """The base models this server can train from, following every page."""
-        return list(self._io.pages(base_model_pager()))
+        return list(self._io.whole().pages(base_model_pager()))
 
     def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ModelInfo]:
         """Yield this key's training models, oldest first, page by page (terminated too).
@@ -579,7 +579,8 @@ class ServiceClient(_ServiceBase):
         Raises:
             UnsupportedByServerError: The server lacks the ``model-listing`` extension.
         """
-        return list(self.iter_models(page_size=page_size))
+        with model_listing():
+            return list(self._io.whole().pages(model_pager(page_size)))
 
     def get_model(self, model_id: str) -> ModelInfo:
         """A training model, as the server describes it now."""
@@ -836,7 +837,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
-        return [model async for model in self._io.pages(base_model_pager())]
+        return [model async for model in self._io.whole().pages(base_model_pager())]
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
@@ -847,7 +848,8 @@ class AsyncServiceClient(_ServiceBase):
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""
-        return [model async for model in self.iter_models(page_size=page_size)]
+        with model_listing():
+            return [model async for model in self._io.whole().pages(model_pager(page_size))]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""

@@ -142,6 +142,12 @@ class _Base(Generic[SleepT]):
         clone._deadline = self.poll.clock() + seconds
         return clone
 
+    def whole(self) -> Self:
+        """For a call made of several requests (a listing, a lookup): a copy whose requests
+        share the call's ``timeout`` as one deadline, as ``with_options`` promises."""
+        timeout = self.options.timeout
+        return self if timeout is None or self._deadline is not None else self.until(timeout)
+
     def closing(self, seconds: float) -> Self:
         """Refuse every later call but those of the copy returned, whose calls all end
         within ``seconds`` (``until``): the close's own."""

@@ -692,11 +692,11 @@ class TrainingClient(_TrainingBase[SyncIO]):
 
     def list_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return list(self._io.pages(lookup.CheckpointPager(self.model_id, page_size)))
+        return list(self._io.whole().pages(lookup.CheckpointPager(self.model_id, page_size)))
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """This model's newest completed checkpoint, or ``None`` if it has none."""
-        return self._io.run(lookup.latest(self.model_id))
+        return self._io.whole().run(lookup.latest(self.model_id))
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """The current state of a checkpoint.
@@ -705,7 +705,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         string), or a path (``CheckpointPath`` or ``weaver://`` string), which is looked
         up by name among its model's checkpoints.
         """
-        return self._io.run(lookup.by_ref(ref, self.model_id))
+        return self._io.whole().run(lookup.by_ref(ref, self.model_id))
 
     def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """Delete a checkpoint and its files; returns it in status ``deleted``.
@@ -915,15 +915,16 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     async def list_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> list[Checkpoint]:
         """All of this model's pending and completed checkpoints, following every page."""
-        return [c async for c in self._io.pages(lookup.CheckpointPager(self.model_id, page_size))]
+        pager = lookup.CheckpointPager(self.model_id, page_size)
+        return [c async for c in self._io.whole().pages(pager)]
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
-        return await self._io.run(lookup.latest(self.model_id))
+        return await self._io.whole().run(lookup.latest(self.model_id))
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
-        return await self._io.run(lookup.by_ref(ref, self.model_id))
+        return await self._io.whole().run(lookup.by_ref(ref, self.model_id))
 
     async def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.delete_checkpoint``."""

@@ -327,3 +327,23 @@ def test_the_cli_timeout_message_counts_the_whole_command() -> None:
     )
     assert said is not None, message
     assert 2 - 0.1 <= float(said.group(1)) <= took + 0.05
+
+
+def test_a_listing_of_many_pages_keeps_with_options_timeout() -> None:
+    # Each page had the whole timeout: four pages of 1.5 s took 6 s under timeout=3.
+    def slow_page(method: str, path: str) -> Reply | str:
+        if "/checkpoints" not in path:  # the model, looked up once
+            return 200, {"id": "m-1", "base_model": "weaver-tiny"}, {}
+        time.sleep(1.0)
+        item = checkpoint_json("m-1", f"c-{len(server.requests)}")
+        more = f"p{len(server.requests)}" if len(server.requests) < 6 else None
+        return 200, {"items": [item], "next_cursor": more}, {}
+
+    with ScriptedServer(slow_page) as server, client(server) as svc:
+        trainer = svc.training_client("m-1").with_options(timeout=2.5, max_retries=0)
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            trainer.list_checkpoints(page_size=1)
+        took = elapsed_since(start)
+    assert took < 2.5 + SLACK, took
+    assert 2 <= len(server.requests) <= 4
