@@ -9,7 +9,6 @@ re-attach to operations by id.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import re
@@ -373,6 +372,14 @@ class _ServiceBase(HasOptions):
         )
         model = new.describe((yield from model_plan(call)))
         self._created.add(model.id, new, keep=keep)
+        if self._io.refusing:  # its reply came while the client was closing
+            fate = "left running" if self._created.sealed or keep else "terminated by the close"
+            if fate == "left running":
+                logger.warning("models left running: %s", model.id)
+            raise ClientClosedError(
+                f"create_model: the Weaver client was closed while model {model.id} was "
+                f"being created; it is {fate}"
+            )
         return model
 
     def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
@@ -762,8 +769,9 @@ class AsyncServiceClient(_ServiceBase):
             import asyncio
 
             self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            # Wait for it to end without taking its CancelledError for ours: a cancel of
+            # this aclose() must still reach the caller.
+            await asyncio.wait({self._heartbeat})
             self._heartbeat = None
         if not self._io.closed:
             await self._io.closing(self._close_within()).run(self._created.terminate())

@@ -156,8 +156,12 @@ class _Base(Generic[SleepT]):
         clone._closer = True
         return clone
 
+    @property
+    def refusing(self) -> bool:
+        """Whether this IO sends no more: closed, or closing and not the close itself."""
+        return self._refused()
+
     def _refused(self) -> bool:
-        """Whether this IO may send no more: closed, or closing and not the close itself."""
         return self.closed or (self._closing[0] and not self._closer)
 
     def _before_send(self) -> None:

@@ -335,6 +335,8 @@ class CreatedModels:
         self._ids: dict[str, None] = {}  # ordered: terminated in creation order
         # Kept after a terminate: the model's checkpoints stay and may be resumed.
         self._settings: dict[str, NewModel] = {}
+        # Set when a close has gone through every model it knew of.
+        self.sealed = False
 
     def add(self, model_id: str, new: NewModel, *, keep: bool) -> None:
         self._settings[model_id] = new
@@ -355,7 +357,10 @@ class CreatedModels:
         except when the server cannot be reached, which would only make closing slow for
         every model left. A close cut short (cancelled) leaves the models it did not
         reach for the next close."""
-        for model_id in list(self._ids):
+        tried: set[str] = set()
+        # Models created while the close runs (their reply came late) are taken too.
+        while (model_id := next((m for m in self._ids if m not in tried), None)) is not None:
+            tried.add(model_id)
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
             except WeaverError as exc:
@@ -365,6 +370,7 @@ class CreatedModels:
                     logger.warning("models left running: %s", ", ".join(self._ids))
                     return
             self._ids.pop(model_id, None)
+        self.sealed = True
 
 
 def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:

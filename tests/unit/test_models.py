@@ -255,6 +255,83 @@ async def test_a_retry_waiting_when_a_close_begins_is_not_sent() -> None:
     assert fake.terminated == ["m-1"]
 
 
+class _Late(httpx.AsyncBaseTransport):
+    """``fake``, with the replies to the paths in ``gates`` (after the fake has acted)
+    held until their gate is set; ``reached[path]`` is set when one is held."""
+
+    def __init__(self, fake: FakeWeaver, *paths: str) -> None:
+        self._fake = fake
+        self.gates = {p: asyncio.Event() for p in paths}
+        self.reached = {p: asyncio.Event() for p in paths}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        reply = self._fake(request)
+        path = request.url.path
+        if path in self.gates and not self.gates[path].is_set():
+            self.reached[path].set()
+            await self.gates[path].wait()
+        return reply
+
+
+@pytest.mark.parametrize("during", [True, False], ids=["during-close", "after-close"])
+async def test_a_model_whose_creation_ends_while_closing_is_not_lost(
+    during: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its reply came after close() had begun: the create returned normally and the model
+    # stayed active, unknown to the close.
+    fake = FakeWeaver()
+    create, terminate = "/api/v1/sessions/s-1/models", f"{MODELS}/m-1/terminate"
+    late = _Late(fake, create, terminate)
+    late.gates[create].set()  # the first create goes through
+    http = httpx.AsyncClient(transport=late)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    await svc.create_training_client("weaver-tiny")
+    late.gates[create].clear()
+    fake.script("POST", create, json_reply(201, model("m-2")))
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await late.reached[create].wait()  # the server made m-2; its reply is held
+    if not during:
+        late.gates[terminate].set()
+    closing = asyncio.create_task(svc.aclose())
+    if during:
+        await late.reached[terminate].wait()
+    else:
+        await closing
+    late.gates[create].set()
+    with pytest.raises(ClientClosedError, match="while model m-2 was being created") as info:
+        await creating
+    late.gates[terminate].set()
+    await closing
+    await http.aclose()
+    if during:
+        assert "terminated by the close" in str(info.value)
+        assert fake.terminated == ["m-1", "m-2"]
+    else:
+        assert "left running" in str(info.value)
+        assert fake.terminated == ["m-1"]
+        assert "models left running: m-2" in caplog.text
+
+
+async def test_a_cancelled_aclose_is_cancelled_while_it_stops_the_heartbeat() -> None:
+    # The heartbeat's CancelledError was suppressed, and with it a cancel of aclose().
+    fake = FakeWeaver()
+    beat = "/api/v1/sessions/s-1/heartbeat"
+    held = HeldTransport(fake, beat)
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0.01)
+    await svc.create_training_client("weaver-tiny")
+    await held.reached.wait()  # a heartbeat is on its way
+    closing = asyncio.create_task(svc.aclose())
+    await asyncio.sleep(0)  # aclose() now waits for the heartbeat task to end
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    held.release.set()
+    await svc.aclose()
+    await http.aclose()
+
+
 @pytest.mark.parametrize("bad", [1, None, "yes"])
 def test_keep_must_be_a_bool(bad: Any) -> None:
     fake = FakeWeaver()
