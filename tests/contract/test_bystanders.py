@@ -108,3 +108,30 @@ def test_every_id_in_a_path_of_the_spec_is_stood_in_for() -> None:
     spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
     names = set(re.findall(r"\{(\w+)\}", " ".join(spec["paths"])))
     assert names == set(ID_PARAMETERS)
+
+
+def test_each_run_gives_generated_idempotency_keys_its_own_values() -> None:
+    # Every POST carried the spec's example key: a server with the extension answered
+    # 422 idempotency_mismatch to all of them from the second body on, in every later run.
+    example = "3f6c1d0e-7b44-4b7e-9a57-2c1f5e0b9d11"
+
+    def post(body: object, key: str = example) -> SimpleNamespace:
+        sent = case("POST /api/v1/models/{model_id}/checkpoints", model_id="x")
+        sent.headers = {"Idempotency-Key": key}
+        sent.body = body
+        return sent
+
+    runs = [Ownership("POST /api/v1/sessions"), Ownership("POST /api/v1/sessions")]
+    keys = []
+    for ownership in runs:
+        for body in ({"type": "weight"}, {"type": "sampling"}, {"type": "weight"}):
+            sent = post(body)
+            ownership.stand_in(sent)
+            keys.append(sent.headers["Idempotency-Key"])
+    first, second = keys[:3], keys[3:]
+    assert first[0] == first[2] != first[1], "the same body keeps its key within a run"
+    assert not set(first) & set(second), "another run never reuses one"
+    assert example not in keys
+    invalid = post({"type": "weight"}, key="bad key!")
+    runs[0].stand_in(invalid)
+    assert invalid.headers == {"Idempotency-Key": "bad key!"}, "negative cases keep theirs"

@@ -5,8 +5,9 @@ reaches them through the spec's links (the model listing links to a model, a mod
 checkpoints) or by generating an id that happens to exist. So before each request is sent,
 every valid id in its path that this run did not make is replaced by a stand-in that names
 nothing, which the server answers with its 404; an invalid id names nothing already and is
-left to the negative cases. What this run made is read from the successful replies to its
-own requests: the sessions it opened, and whatever the replies about those name.
+left to the negative cases. Valid ``Idempotency-Key`` values are made this run's own too.
+What this run made is read from the successful replies to its own requests: the sessions it
+opened, and whatever the replies about those name.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from weaver_client import limits
 __all__ = ["ID_PARAMETERS", "Ownership"]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
+_IDEMPOTENCY_KEY = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # The spec's id path parameters, each with the form its schema gives it.
 ID_PARAMETERS = {
@@ -51,7 +53,16 @@ class Ownership:
         self._salt = uuid.uuid4()
 
     def stand_in(self, case: Any) -> None:
-        """Replace, in place, each id in ``case``'s path that this run did not make."""
+        """Replace, in place, each id in ``case``'s path that this run did not make, and
+        give each valid ``Idempotency-Key`` a value of this run and this body."""
+        headers = getattr(case, "headers", None) or {}
+        for name, value in list(headers.items()):
+            # Generated keys repeat (the spec's example most of all): a server with the
+            # extension refuses a key it has seen with another body, from this run or an
+            # earlier one, and every POST would get that 422.
+            valid = isinstance(value, str) and _IDEMPOTENCY_KEY.fullmatch(value)
+            if name.lower() == "idempotency-key" and valid:
+                headers[name] = str(uuid.uuid5(self._salt, f"{value}:{case.body!r}"))
         parameters = case.path_parameters or {}
         for name, value in list(parameters.items()):
             form = ID_PARAMETERS.get(name)
