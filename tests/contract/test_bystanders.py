@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import yaml
 from weaver_client import limits
 
@@ -135,3 +136,35 @@ def test_each_run_gives_generated_idempotency_keys_its_own_values() -> None:
     invalid = post({"type": "weight"}, key="bad key!")
     runs[0].stand_in(invalid)
     assert invalid.headers == {"Idempotency-Key": "bad key!"}, "negative cases keep theirs"
+
+
+def test_clean_up_finds_artifacts_no_reply_showed_and_retries_a_busy_server() -> None:
+    # Exports answered with a pending operation named no artifact, and the artifacts
+    # outlived their checkpoints; a 503 left a model running.
+    sent: list[str] = []
+    busy = {"POST /api/v1/models/m-own/terminate": 1}
+
+    def server(request: httpx.Request) -> httpx.Response:
+        line = f"{request.method} {request.url.path}"
+        sent.append(line)
+        if busy.get(line):
+            busy[line] -= 1
+            return httpx.Response(503, headers={"Retry-After": "0"})
+        if line == "GET /api/v1/models/m-own/checkpoints":
+            return httpx.Response(200, json={"items": [{"id": "c-unseen"}]})
+        if line == "GET /api/v1/checkpoints/c-seen/artifacts":
+            return httpx.Response(200, json={"items": [{"id": "a-pending"}]})
+        return httpx.Response(200, json={"items": []})
+
+    ownership = Ownership("POST /api/v1/sessions")
+    ownership.models["m-own"] = None
+    ownership.checkpoints["c-seen"] = None
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        ownership.clean_up(http)
+    assert sent.count("POST /api/v1/models/m-own/terminate") == 2
+    deletes = [line for line in sent if line.startswith("DELETE")]
+    assert deletes == [
+        "DELETE /api/v1/artifacts/a-pending",
+        "DELETE /api/v1/checkpoints/c-seen",
+        "DELETE /api/v1/checkpoints/c-unseen",
+    ]

@@ -108,27 +108,48 @@ class Ownership:
 
     def clean_up(self, http: httpx.Client, budget: float = 60.0) -> None:
         """Terminate this run's models, delete its artifacts and checkpoints (where the
-        server can):
-        on a real server a model left running holds its accelerators. Best effort, and
-        within ``budget`` seconds: models first."""
+        server can): on a real server a model left running holds its accelerators. Best
+        effort, and within ``budget`` seconds: models first. A 429 or 503 (or a lost
+        reply) is tried again, as ``Retry-After`` says, within the budget."""
         ends = time.monotonic() + budget
-        requests = [("POST", f"/api/v1/models/{m}/terminate") for m in self.models]
-        requests += [("DELETE", f"/api/v1/artifacts/{a}") for a in self.artifacts]
-        requests += [("DELETE", f"/api/v1/checkpoints/{c}") for c in self.checkpoints]
-        for method, path in requests:
-            if time.monotonic() > ends:
-                return
-            with contextlib.suppress(httpx.HTTPError):
-                http.request(method, path)
-        # A save no reply of the run showed (an export of the current weights saves one).
+
+        def send(method: str, path: str) -> Any:
+            for attempt in range(4):
+                if time.monotonic() > ends:
+                    return None
+                wait = 0.25 * 2**attempt
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    reply = http.request(method, path)
+                    if reply.status_code not in (429, 503):
+                        return reply
+                    wait = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
+                if time.monotonic() + wait > ends:
+                    return None
+                time.sleep(wait)
+            return None
+
+        def items(path: str) -> list[dict[str, Any]]:
+            reply = send("GET", path)
+            with contextlib.suppress(ValueError, AttributeError):
+                found = reply.json().get("items") if reply is not None else None
+                return [i for i in found or [] if isinstance(i, dict) and "id" in i]
+            return []
+
         for model_id in self.models:
-            with contextlib.suppress(httpx.HTTPError, ValueError, AttributeError):
-                page = http.get(f"/api/v1/models/{model_id}/checkpoints").json()
-                for item in page.get("items") or []:
-                    if time.monotonic() > ends:
-                        return
-                    if item.get("id") not in self.checkpoints:
-                        http.delete(f"/api/v1/checkpoints/{item['id']}")
+            send("POST", f"/api/v1/models/{model_id}/terminate")
+        # Saves no reply of the run showed (an export of the current weights saves one).
+        for model_id in self.models:
+            for item in items(f"/api/v1/models/{model_id}/checkpoints"):
+                self.checkpoints.setdefault(item["id"], None)
+        # Artifacts outlive their checkpoint: those no reply showed (an export answered
+        # with a pending operation) are found before it goes.
+        for checkpoint_id in self.checkpoints:
+            for item in items(f"/api/v1/checkpoints/{checkpoint_id}/artifacts"):
+                self.artifacts.setdefault(item["id"], None)
+        for artifact_id in self.artifacts:
+            send("DELETE", f"/api/v1/artifacts/{artifact_id}")
+        for checkpoint_id in self.checkpoints:
+            send("DELETE", f"/api/v1/checkpoints/{checkpoint_id}")
 
 
 def _objects(value: Any) -> Iterator[dict[str, Any]]:
