@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from weaver_facade.contract._findings import KEY_PLACEHOLDER, redact
+from weaver_facade.contract._findings import KEY_PLACEHOLDER, redact, redact_curl
 
 
 def test_a_long_key_is_hidden_wherever_it_appears() -> None:
@@ -17,3 +17,13 @@ def test_a_short_key_is_hidden_only_where_it_stands_alone() -> None:
         f"curl .../models/m-1/checkpoints -H 'X-WEAVER-API-KEY: {KEY_PLACEHOLDER}' "
         f"(bad key {KEY_PLACEHOLDER})"
     )
+
+
+def test_an_ignored_auth_reproduction_sends_a_wrong_key() -> None:
+    # It read the key from $WEAVER_API_KEY like every other line, so it sent the right
+    # key and could not show that the server accepts a wrong one.
+    sample = "curl -X POST -H 'X-WEAVER-API-KEY: [Filtered]' http://w.test/api/v1/sessions"
+    wrong = redact_curl(sample, "sk-real-0123456789", wrong_key=True)
+    assert '-H "X-WEAVER-API-KEY: $WEAVER_API_KEY-not-valid"' in wrong
+    right = redact_curl(sample, "sk-real-0123456789")
+    assert '-H "X-WEAVER-API-KEY: $WEAVER_API_KEY"' in right

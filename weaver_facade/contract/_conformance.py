@@ -323,7 +323,7 @@ def _findings_for_failure(
             message=redact(problem.message, secret),
             expected=redact(problem.expected, secret),
             got=redact(problem.got, secret),
-            curl=redact_curl(curl, secret),
+            curl=redact_curl(curl, secret, wrong_key=problem.check == "ignored_auth"),
         )
         for problem in problems
     ]

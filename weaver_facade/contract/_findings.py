@@ -169,9 +169,11 @@ def redact(text: str, secret: str | None) -> str:
 _ANYWHERE = 8
 
 
-def redact_curl(command: str, secret: str | None) -> str:
-    """A schemathesis code sample with the key header reading ``$WEAVER_API_KEY``."""
-    return redact(_CURL_KEY_HEADER.sub(f"-H {_KEY_ARG}", command), secret)
+def redact_curl(command: str, secret: str | None, *, wrong_key: bool = False) -> str:
+    """A schemathesis code sample with the key header reading ``$WEAVER_API_KEY``; for a
+    finding about a wrong key (``wrong_key``), a key that cannot be the right one."""
+    arg = f'"{API_KEY_HEADER}: {KEY_PLACEHOLDER}-not-valid"' if wrong_key else _KEY_ARG
+    return redact(_CURL_KEY_HEADER.sub(f"-H {arg}", command), secret)
 
 
 def curl_for_request(request: httpx.Request, secret: str | None = None) -> str:
