@@ -54,6 +54,8 @@ class Drift(enum.StrEnum):
     FLAT_RESULT = "flat_result"
     # Listings that check `limit` and `offset` and then answer every item.
     IGNORED_LIMIT = "ignored_limit"
+    # Error bodies without their required `retryable`.
+    NO_RETRYABLE = "no_retryable"
 
 
 class Reply:
@@ -214,6 +216,10 @@ class DriftMiddleware:
             await reply.send(send)
             return
         drift = self.drift
+        if drift is Drift.NO_RETRYABLE and reply.status >= 400 and isinstance(data, dict):
+            data.pop("retryable", None)
+            await reply.send(send, json.dumps(data).encode())
+            return
         is_save = method == "POST" and SAVE.match(path) and reply.status == 202
         if drift is Drift.SYNC_SAVE and is_save:
             done = await self._wait(scope, data["id"])

@@ -322,6 +322,16 @@ def test_a_password_in_the_base_url_is_in_no_report(tmp_path: Path) -> None:
         assert basic not in text
 
 
+def test_the_right_refusal_in_a_broken_error_body_is_no_second_finding() -> None:
+    # Besides the finding that named the missing `retryable`, each refusal step said
+    # "expected 409 checkpoint_exists, got 409 checkpoint_exists".
+    with serve_emulator(Drift.NO_RETRYABLE) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    messages = [f.message for f in report.findings]
+    assert any("required field `retryable` missing" in m for m in messages), messages
+    assert not [m for m in messages if re.search(r"expected (\d+ \w+), got \1$", m)], messages
+
+
 def test_a_presigned_url_is_in_no_report(tmp_path: Path) -> None:
     # A storage finding's curl line held the signed URL, a credential, in stdout and in
     # both report files.

@@ -413,11 +413,16 @@ class Scenario:
         exchange = self.watcher.last(operation_id)
         label = exchange.label if exchange is not None else operation_id
         got = "no request" if exchange is None else _status_and_code(exchange.response)
+        expected = f"{status} {code}" if code else f"{status}"
         ok = (
             refused is not None
             and isinstance(refused, error_type)
             and refused.status_code == status
             and (refused.code == code or not code)
+        ) or (
+            # The right refusal in an Error body that breaks the spec (the facade then
+            # reads no code from it): the watcher names that break once, for every reply.
+            refused is not None and got == expected
         )
         self.expect(
             result,
