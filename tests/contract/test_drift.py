@@ -332,6 +332,14 @@ def test_the_right_refusal_in_a_broken_error_body_is_no_second_finding() -> None
     assert not [m for m in messages if re.search(r"expected (\d+ \w+), got \1$", m)], messages
 
 
+def test_a_long_poll_held_until_the_operation_ended_is_evidence() -> None:
+    # A poll held 2 s and answered `done` was taken for no evidence: "undetermined".
+    with run_emulator(api_keys=(KEY,), latency={"save_checkpoint": 2.2}) as emu:
+        report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
+    assert report.extensions is not None
+    assert "long-poll" in report.extensions.offered, report.extensions
+
+
 def test_a_presigned_url_is_in_no_report(tmp_path: Path) -> None:
     # A storage finding's curl line held the signed URL, a credential, in stdout and in
     # both report files.

@@ -178,7 +178,10 @@ class _Probe:
         op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": _LONG_POLL_WAIT})
         held = time.monotonic() - started
         if op.get("status") in _TERMINAL:
-            return  # already done: no evidence either way
+            if held >= _HELD:  # held until it ended: the poll waited for the change
+                why = f"a poll with wait={_LONG_POLL_WAIT:g} was held {held:.1f} s, to the end"
+                self.result.decide("long-poll", True, why)
+            return  # else already done: no evidence either way
         if held < _HELD:
             why = f"a poll with wait={_LONG_POLL_WAIT:g} came back {op.get('status')} at once"
             self.result.decide("long-poll", False, why)
