@@ -108,6 +108,7 @@ class Emulator:
         self.waiters = Waiters()
         self.scheduler = Scheduler(config.workers, config.latency_of)
         self._trainers: dict[str, Trainer] = {}
+        # Taken after the store's lock, never before it.
         self._trainers_lock = threading.Lock()
         self._generation = 0
         self._interrupt = threading.Event()
@@ -606,7 +607,9 @@ class Emulator:
             lora["rank"] if lora else None,
             lora["seed"] if lora else 0,
         )
-        with self._trainers_lock:
+        # The store's lock first, as terminate holds it (inside an idempotent request's
+        # transaction) when it takes the trainers' lock: the other order deadlocked.
+        with self.store.lock, self._trainers_lock:
             # Terminate (or reset) marks the model before it drops its trainer: one that
             # ended meanwhile keeps none.
             current = self.store.one("SELECT status FROM models WHERE id=?", (model_id,))
