@@ -417,7 +417,7 @@ class AsyncClientTransport(httpx.AsyncBaseTransport):
 def _read(response: httpx.Response) -> httpx.Response:
     try:
         response.read()
-    except httpx.TransportError:
+    except Exception:  # a transport error, or a body that does not decode: free the connection
         response.close()
         raise
     return _detached(response)
@@ -426,7 +426,7 @@ def _read(response: httpx.Response) -> httpx.Response:
 async def _aread(response: httpx.Response) -> httpx.Response:
     try:
         await response.aread()
-    except httpx.TransportError:
+    except Exception:  # see _read
         await response.aclose()
         raise
     return _detached(response)
