@@ -372,13 +372,13 @@ class _ServiceBase(HasOptions):
         )
         model = new.describe((yield from model_plan(call)))
         self._created.add(model.id, new, keep=keep)
-        if self._io.refusing:  # its reply came while the client was closing
-            fate = "left running" if self._created.sealed or keep else "terminated by the close"
-            if fate == "left running":
+        if self._io.refusing():  # its reply came while the client was closing
+            left = keep or self._created.sealed  # the close has gone through its models
+            if left:
                 logger.warning("models left running: %s", model.id)
             raise ClientClosedError(
                 f"create_model: the Weaver client was closed while model {model.id} was "
-                f"being created; it is {fate}"
+                f"being created; it is {'left running' if left else 'terminated by the close'}"
             )
         return model
 

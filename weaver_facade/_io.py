@@ -156,16 +156,12 @@ class _Base(Generic[SleepT]):
         clone._closer = True
         return clone
 
-    @property
     def refusing(self) -> bool:
         """Whether this IO sends no more: closed, or closing and not the close itself."""
-        return self._refused()
-
-    def _refused(self) -> bool:
         return self.closed or (self._closing[0] and not self._closer)
 
     def _before_send(self) -> None:
-        if self._refused():
+        if self.refusing():
             raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
 
@@ -175,8 +171,8 @@ class _Base(Generic[SleepT]):
             left = max(0.0, self._deadline - self.poll.clock())
             if options.timeout is None or options.timeout > left:
                 options = attrs.evolve(options, timeout=left)
-        # The retry transport asks ``_refused`` again before each retry.
-        return {**call.request, "extensions": {EXTENSION: options, REFUSED: self._refused}}
+        # The retry transport asks ``refusing`` again before each retry.
+        return {**call.request, "extensions": {EXTENSION: options, REFUSED: self.refusing}}
 
     def _poll(
         self, operation_id: str, wait: float | None, budget: float | None, seen: str | None
