@@ -33,6 +33,7 @@ from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import (
     APIConnectionError,
     ArtifactNotReadyError,
+    ClientClosedError,
     DownloadTimeoutError,
     InvalidArgumentError,
     NotFoundError,
@@ -357,6 +358,11 @@ class DownloadDeadline:
 
 
 def download_result(state: Downloads, dest: Path) -> DownloadResult:
+    if not state.complete:  # the transfers were stopped by the client's close
+        raise ClientClosedError(
+            f"the Weaver client was closed during the download into {dest}; "
+            "run it again with another client to resume"
+        )
     d = state.descriptor
     return DownloadResult(
         artifact_id=uuid.UUID(d.artifact_id),

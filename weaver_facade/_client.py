@@ -13,7 +13,6 @@ import itertools
 import os
 import re
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
@@ -55,8 +54,8 @@ from ._download import (
     download_sync,
 )
 from ._errors import ClientClosedError, InvalidArgumentError
-from ._io import AsyncIO, HasOptions, SyncIO
-from ._lazy import LazyModule, asyncio_sleep
+from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
+from ._lazy import LazyModule
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -406,7 +405,8 @@ class ServiceClient(_ServiceBase):
         http_client: An ``httpx.Client`` whose transport, proxies, auth and
             hooks carry our requests; the facade still adds the API key,
             ``User-Agent``, timeout and retries. It is not closed by us.
-        sleep: How to wait between retries and polls (tests pass a fake).
+        sleep: How to wait between retries and polls (tests pass a fake); by default a
+            sleep that ``close()`` cuts short.
         **options: ``timeout``, ``max_retries``, ``poll``, ``retry``, ``tags``,
             ``user_metadata``, ``heartbeat_interval``, ``on_progress`` and
             ``terminate_models_on_close``: see ``ClientOptions``.
@@ -425,15 +425,17 @@ class ServiceClient(_ServiceBase):
         api_key: str | None = None,
         *,
         http_client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         check_type(
             "http_client", http_client, (httpx.Client, type(None)), "an httpx.Client, or None"
         )
-        check_callable("sleep", sleep)
+        check_callable("sleep", sleep, optional=True)
         super().__init__(base_url, api_key, **options)
         inner = ClientTransport(http_client) if http_client is not None else None
+        wakeup = Wakeup()
+        sleep = sleep or wakeup.sleep
         transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
         self._io = SyncIO(
             self._generated(transport),
@@ -441,8 +443,10 @@ class ServiceClient(_ServiceBase):
             timeout=self._timeout,
             sleep=sleep,
             on_progress=self._on_progress,
+            wakeup=wakeup,
         )
         self._lock = threading.Lock()
+        self._close_lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         # Waits between heartbeats; True once closed. Tests replace it to run without time.
@@ -472,9 +476,11 @@ class ServiceClient(_ServiceBase):
             return
         self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
         self._heartbeat = None
-        if not self._io.closed:
-            self._io.closing(self._close_within()).run(self._created.terminate())
-        self._io.close()
+        with self._close_lock:  # a second close waits for the first, and terminates nothing
+            if not self._io.closed:
+                with self._io.closing(self._close_within()) as closer:
+                    closer.run(self._created.terminate())
+            self._io.close()
 
     def _ensure_session(self) -> str:
         if self._root is not self:
@@ -699,6 +705,7 @@ class ServiceClient(_ServiceBase):
             settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,
+            stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)
 
@@ -732,7 +739,8 @@ class AsyncServiceClient(_ServiceBase):
         check_callable("sleep", sleep, optional=True, awaited=True)
         super().__init__(base_url, api_key, **options)
         inner = AsyncClientTransport(http_client) if http_client is not None else None
-        sleep = sleep or asyncio_sleep
+        wakeup = Wakeup()
+        sleep = sleep or wakeup.asleep
         transport = AsyncRetryTransport(
             inner, policy=self._retry, sleep=sleep, clock=self._poll.clock
         )
@@ -742,10 +750,12 @@ class AsyncServiceClient(_ServiceBase):
             timeout=self._timeout,
             sleep=sleep,
             on_progress=self._on_progress,
+            wakeup=wakeup,
         )
         import asyncio  # only the async client needs it; see _lazy
 
         self._lock = asyncio.Lock()
+        self._close_lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
         # Waits between heartbeats (cancelled on close). Tests replace it to run without time.
         self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -765,17 +775,19 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.close``."""
         if self._root is not self:
             return
-        if self._heartbeat is not None:
-            import asyncio
+        async with self._close_lock:  # see ServiceClient.close
+            if self._heartbeat is not None:
+                import asyncio
 
-            self._heartbeat.cancel()
-            # Wait for it to end without taking its CancelledError for ours: a cancel of
-            # this aclose() must still reach the caller.
-            await asyncio.wait({self._heartbeat})
-            self._heartbeat = None
-        if not self._io.closed:
-            await self._io.closing(self._close_within()).run(self._created.terminate())
-        await self._io.aclose()
+                self._heartbeat.cancel()
+                # Wait for it to end without taking its CancelledError for ours: a cancel
+                # of this aclose() must still reach the caller.
+                await asyncio.wait({self._heartbeat})
+                self._heartbeat = None
+            if not self._io.closed:
+                with self._io.closing(self._close_within()) as closer:
+                    await closer.run(self._created.terminate())
+            await self._io.aclose()
 
     async def _ensure_session(self) -> str:
         if self._root is not self:
@@ -920,5 +932,6 @@ class AsyncServiceClient(_ServiceBase):
             settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,
+            stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)

@@ -605,6 +605,11 @@ class Downloads:
     def current(self, name: str) -> StorageFile:
         return next(f for f in self.descriptor.files if f.name == name)
 
+    @property
+    def complete(self) -> bool:
+        """Every file verified and in place."""
+        return self.files_done == len(self.descriptor.files)
+
     def add(self, nbytes: int = 0, *, fetched: int = 0, files: int = 0, skipped: int = 0) -> None:
         """Count bytes on disk (negative after a restart) and finished files."""
         with self._lock:
@@ -970,6 +975,13 @@ class _Shell:
             add(n, fetched=n)
 
 
+StopOn = Callable[[Callable[[], None]], contextlib.AbstractContextManager[object]]
+
+
+def _never(stop: Callable[[], None]) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
 def download_sync(
     descriptor: Descriptor,
     dest: Path,
@@ -980,16 +992,21 @@ def download_sync(
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    stop_on: StopOn = _never,
 ) -> Downloads:
     """Download every file of ``descriptor`` into ``dest`` with threads.
 
     ``refresh`` fetches the descriptor again (fresh URLs). The first fatal error
     stops the other transfers and is raised; ``.part`` files stay for a resume.
     ``progress`` is called from the download's threads, one call at a time.
+    ``stop_on`` registers the download's ``stop`` while it runs (with the client's
+    close); stopped so, it returns with ``complete`` false.
     """
     state = Downloads(descriptor, settings, progress=progress, clock=clock)
     prepare_dest(dest, state.paths)
-    _Shell(state, dest, refresh=refresh, pause=sleep, user_agent=user_agent).run()
+    shell = _Shell(state, dest, refresh=refresh, pause=sleep, user_agent=user_agent)
+    with stop_on(shell.stop), contextlib.suppress(Cancelled):
+        shell.run()
     return state
 
 
@@ -1003,6 +1020,7 @@ async def download_async(
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], Coroutine[Any, Any, None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    stop_on: StopOn = _never,
 ) -> Downloads:
     """``download_sync`` for asyncio: the same threads, run from a worker thread,
     with ``refresh`` (and ``sleep``) run on the event loop. Cancelling the
@@ -1028,11 +1046,12 @@ async def download_async(
         user_agent=user_agent,
     )
     running = asyncio.ensure_future(asyncio.to_thread(shell.run))
-    try:
-        await asyncio.shield(running)
-    except asyncio.CancelledError:
-        shell.stop()
-        with contextlib.suppress(Exception):
-            await running  # the threads end (the loop stays free for their refreshes)
-        raise
+    with stop_on(shell.stop), contextlib.suppress(Cancelled):
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            shell.stop()
+            with contextlib.suppress(Exception):
+                await running  # the threads end (the loop stays free for their refreshes)
+            raise
     return state

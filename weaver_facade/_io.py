@@ -8,6 +8,8 @@ and waited for) and handles wrap Operations.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 else:
     wire = LazyModule("weaver_client.models")
 
-__all__ = ["AsyncIO", "HasOptions", "Pager", "Submission", "SyncIO"]
+__all__ = ["AsyncIO", "HasOptions", "Pager", "Submission", "SyncIO", "Wakeup"]
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
@@ -89,6 +91,87 @@ def unsendable_text(operation: str, exc: UnicodeEncodeError) -> InvalidArgumentE
     )
 
 
+class Wakeup:
+    """What a client's close interrupts: its default sleeps (before a retry, between
+    polls) and the downloads that registered their ``stop``; but not the close's own
+    sleeps (its terminates' retries), told by the context they run in (``closer``)."""
+
+    def __init__(self) -> None:
+        self._woken = threading.Condition()
+        self._closing = False
+        self._stops: set[Callable[[], None]] = set()
+        self._sleepers: set[asyncio.Future[None]] = set()
+
+    def _cut_short(self) -> bool:
+        return self._closing and _CLOSER.get() is not self
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep``, ended by a close (at once, once one has begun)."""
+        with self._woken:
+            self._woken.wait_for(self._cut_short, min(seconds, threading.TIMEOUT_MAX))
+
+    async def asleep(self, seconds: float) -> None:
+        """``asyncio.sleep``, ended by a close (at once, once one has begun)."""
+        import asyncio  # only the async client needs it; see _lazy
+
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        timer = loop.call_later(seconds, _settle, woken)
+        with self._woken:
+            if self._cut_short():
+                _settle(woken)
+            elif _CLOSER.get() is not self:
+                self._sleepers.add(woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            with self._woken:
+                self._sleepers.discard(woken)
+
+    @contextlib.contextmanager
+    def stopping(self, stop: Callable[[], None]) -> Iterator[None]:
+        """Call ``stop`` when a close begins (at once if one has) until the block ends."""
+        with self._woken:
+            self._stops.add(stop)
+            closing = self._closing
+        try:
+            if closing:
+                stop()
+            yield
+        finally:
+            with self._woken:
+                self._stops.discard(stop)
+
+    @contextlib.contextmanager
+    def closer(self) -> Iterator[None]:
+        """The close: wake the sleepers and stop the downloads; the block's own sleeps
+        (in its thread or task) are not cut short."""
+        token = _CLOSER.set(self)
+        with self._woken:
+            self._closing = True
+            self._woken.notify_all()
+            stops, sleepers = list(self._stops), list(self._sleepers)
+        try:
+            for stop in stops:
+                stop()
+            for woken in sleepers:
+                woken.get_loop().call_soon_threadsafe(_settle, woken)
+            yield
+        finally:
+            _CLOSER.reset(token)
+
+
+_CLOSER: contextvars.ContextVar[Wakeup | None] = contextvars.ContextVar(
+    "weaver_closer", default=None
+)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class _Base(Generic[SleepT]):
     """What both shells share; ``SleepT`` is the type of their injectable sleep."""
 
@@ -100,8 +183,10 @@ class _Base(Generic[SleepT]):
         timeout: httpx.Timeout,
         sleep: SleepT,
         on_progress: ProgressCallback | None,
+        wakeup: Wakeup,
     ) -> None:
         self.generated = generated
+        self.wakeup = wakeup
         self.poll = poll
         self.timeout = timeout
         self._sleep = sleep
@@ -148,13 +233,15 @@ class _Base(Generic[SleepT]):
         timeout = self.options.timeout
         return self if timeout is None or self._deadline is not None else self.until(timeout)
 
-    def closing(self, seconds: float) -> Self:
-        """Refuse every later call but those of the copy returned, whose calls all end
-        within ``seconds`` (``until``): the close's own."""
+    @contextlib.contextmanager
+    def closing(self, seconds: float) -> Iterator[Self]:
+        """Refuse every later call but those of the copy given, whose calls all end
+        within ``seconds`` (``until``): the close's own. Wakes what waits to send."""
         self._closing[0] = True
         clone = self.until(seconds)
         clone._closer = True
-        return clone
+        with self.wakeup.closer():
+            yield clone
 
     def refusing(self) -> bool:
         """Whether this IO sends no more: closed, or closing and not the close itself."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import gzip
 import inspect
 import json
@@ -31,6 +32,7 @@ from weaver_facade import (
     ServiceClient,
     datum_from_tokens,
 )
+from weaver_facade._io import Wakeup
 
 HEARTBEAT = "/api/v1/sessions/s-1/heartbeat"
 
@@ -283,6 +285,94 @@ async def test_an_async_retry_waiting_when_the_client_closes_is_not_sent() -> No
     with pytest.raises(ClientClosedError, match="not retried"):
         await trainer.save_state("after-close")
     assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
+
+
+def _answered_503(fake: FakeWeaver, path: str) -> tuple[threading.Event, httpx.MockTransport]:
+    """``fake``, whose first POST to ``path`` is a 503 asking to retry in 20 s; the event
+    is set once that reply is made."""
+    answered = threading.Event()
+    fake.script("POST", path, json_reply(503, UNAVAILABLE, {"Retry-After": "20"}))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reply = fake(request)
+        if request.url.path == path and reply.status_code == 503:
+            answered.set()
+        return reply
+
+    return answered, httpx.MockTransport(handler)
+
+
+def test_close_wakes_a_call_asleep_before_its_retry() -> None:
+    # The call slept out the server's 20 s after close() had returned, and only then
+    # said the client was closed.
+    fake = FakeWeaver()
+    answered, transport = _answered_503(fake, "/api/v1/models/m-1/checkpoints")
+    http = httpx.Client(transport=transport)
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    trainer = svc.create_training_client("weaver-tiny")
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            trainer.save_state("asleep")
+        except BaseException as exc:
+            errors.append(exc)
+
+    saving = threading.Thread(target=save)
+    saving.start()
+    assert answered.wait(10)
+    svc.close()
+    saving.join(10)
+    assert not saving.is_alive(), "the retry's sleep outlived the close"
+    assert len(errors) == 1, errors
+    assert isinstance(errors[0], ClientClosedError)
+    assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
+
+
+async def test_aclose_wakes_a_call_asleep_before_its_retry() -> None:
+    fake = FakeWeaver()
+    answered, transport = _answered_503(fake, "/api/v1/models/m-1/checkpoints")
+    http = httpx.AsyncClient(transport=transport)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    trainer = await svc.create_training_client("weaver-tiny")
+    saving = asyncio.create_task(trainer.save_state("asleep"))
+    assert await asyncio.to_thread(answered.wait, 10)
+    await svc.aclose()
+    done, _ = await asyncio.wait({saving}, timeout=10)
+    assert done, "the retry's sleep outlived the close"
+    assert isinstance(saving.exception(), ClientClosedError)
+    assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
+
+
+def test_a_close_cuts_short_every_sleep_but_its_own() -> None:
+    # The close's own terminates may wait out a Retry-After; every other sleep ends.
+    wakeup = Wakeup()
+    before = threading.Thread(target=wakeup.sleep, args=(30,))
+    before.start()
+    with wakeup.closer():
+        begun = time.monotonic()
+        wakeup.sleep(0.2)
+        assert time.monotonic() - begun >= 0.2
+        before.join(5)
+        assert not before.is_alive()
+        after = threading.Thread(target=wakeup.sleep, args=(30,))
+        after.start()
+        after.join(5)
+        assert not after.is_alive()
+
+
+async def test_an_async_close_cuts_short_every_sleep_but_its_own() -> None:
+    wakeup = Wakeup()
+    before = asyncio.create_task(wakeup.asleep(30))
+    await asyncio.sleep(0)
+    elsewhere = contextvars.copy_context()  # another task's, not the close's
+    with wakeup.closer():
+        begun = time.monotonic()
+        await wakeup.asleep(0.2)
+        assert time.monotonic() - begun >= 0.2
+        after = asyncio.create_task(wakeup.asleep(30), context=elsewhere)
+        done, _ = await asyncio.wait({before, after}, timeout=5)
+        assert done == {before, after}
 
 
 async def test_an_async_close_during_session_set_up_starts_no_heartbeat() -> None:

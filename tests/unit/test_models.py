@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -628,3 +629,51 @@ def test_a_close_that_cannot_reach_the_server_names_the_models_left_running(
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0].startswith("could not terminate model m-1 on close: ")
     assert messages[1] == "models left running: m-1, m-2"
+
+
+async def test_two_acloses_at_once_terminate_each_model_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The second aclose() ran the same terminates while the first waited for them: each
+    # was sent twice, and the second close logged a failure that was none.
+    fake = FakeWeaver()
+    held, http, svc = _terminate_held(fake)
+    await svc.create_training_client("weaver-tiny")
+    first = asyncio.create_task(svc.aclose())
+    await held.reached.wait()
+    second = asyncio.create_task(svc.aclose())
+    await asyncio.sleep(0)  # let the second close start while the first waits
+    held.release.set()
+    await asyncio.gather(first, second)
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+    assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 1
+    assert "could not terminate" not in caplog.text
+
+
+def test_two_closes_at_once_terminate_each_model_once() -> None:
+    fake = FakeWeaver()
+    reached, release = threading.Event(), threading.Event()
+
+    def held(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"{MODELS}/m-1/terminate" and not release.is_set():
+            reached.set()
+            release.wait(10)
+        return fake(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(held))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    svc.create_training_client("weaver-tiny")
+    first = threading.Thread(target=svc.close)
+    first.start()
+    assert reached.wait(10)
+    second = threading.Thread(target=svc.close)
+    second.start()
+    second.join(0.2)  # it waits for the first close (before the fix: it sent its own)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert not first.is_alive()
+    assert not second.is_alive()
+    assert fake.terminated == ["m-1"]
+    assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 1
