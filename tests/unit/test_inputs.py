@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json
@@ -54,6 +54,7 @@ NAME = st.from_regex(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}", fullmatch=True)
 # -- checkpoint paths ---------------------------------------------------------------------
 
 
+@settings(deadline=None)  # timing is for benchmarks; two workers share two cores
 @given(MODEL_ID, NAME)
 def test_path_round_trips(model_id: str, name: str) -> None:
     path = CheckpointPath(model_id, name)
@@ -85,6 +86,7 @@ def test_bad_paths_name_the_problem(text: str, problem: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
+@settings(deadline=None)
 @given(
     st.text(alphabet="aZ09._-/ :", max_size=12) | MODEL_ID,
     st.text(alphabet="aZ09._-/ :", max_size=12) | NAME,

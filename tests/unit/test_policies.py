@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.fakeserver import FakeClock, wait_out
@@ -74,6 +74,7 @@ def test_immediate_non_terminal_answers_fall_back_to_backoff() -> None:
     assert delays == pytest.approx(caps, rel=1e-5)
 
 
+@settings(deadline=None)  # timing is for benchmarks; two workers share two cores
 @given(
     st.floats(min_value=0.001, max_value=600),
     st.floats(min_value=0, max_value=0.999999),
@@ -112,6 +113,7 @@ def test_without_long_poll_sleeps_grow_with_the_time_waited() -> None:
     assert delays[-1] > 4 * delays[0]
 
 
+@settings(deadline=None)
 @given(st.floats(min_value=0, max_value=0.999999), st.integers(min_value=0, max_value=30))
 def test_backoff_is_full_jitter_within_the_cap(u: float, attempt: int) -> None:
     p = PollPolicy(PollSettings(initial_backoff=0.25, max_backoff=10), rng=lambda: u)
