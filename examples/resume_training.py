@@ -75,7 +75,7 @@ def training_batch() -> list[Datum]:
 def train(trainer: TrainingClient, steps: int, adam: AdamParams) -> list[float]:
     """Run ``steps`` forward-backward passes and optimizer steps; return the losses."""
     batch = training_batch()
-    losses = []
+    losses: list[float] = []
     for _ in range(steps):
         losses.append(trainer.forward_backward(batch).loss)
         trainer.optim_step(adam)

@@ -95,6 +95,7 @@ from ._training import (
     AsyncTrainingClient,
     OperationResult,
     TrainingClient,
+    TtlSeconds,
 )
 from ._transport import AsyncRetryTransport, RetryPolicy, RetrySettings, RetryTransport
 from ._types import (
@@ -183,6 +184,7 @@ __all__ = [
     "ServiceClient",
     "StorageError",
     "TrainingClient",
+    "TtlSeconds",
     "UnknownBaseModelError",
     "UnprocessableEntityError",
     "UnsafeArtifactPathError",

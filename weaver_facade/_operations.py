@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# A handle only gives its result out: a handle of a ``Checkpoint`` is one of an ``object``.
+T_co = TypeVar("T_co", covariant=True)
 
 #: The time a poll may take past the deadline: the last look at the deadline
 #: itself, and a long-poll the server ends exactly at it.
@@ -349,13 +351,13 @@ class PollPolicy:
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self.settings = settings or PollSettings()
+        self.settings: PollSettings = settings or PollSettings()
         self.clock = clock
         self.rng = rng
         #: Whether the server holds long-polls, once a wait has found out.
         self.long_poll_supported: bool | None = None
         #: How long recent operations took, per (model id, kind): see ``_durations``.
-        self.durations = Durations()
+        self.durations: Durations = Durations()
 
     def start(
         self,
@@ -403,8 +405,8 @@ class Poller:
         check_seconds("timeout", timeout, zero=True, otherwise=", or None")
         self._policy = policy
         self._clock = policy.clock
-        self.started = self._clock()
-        self.deadline = self.started + timeout
+        self.started: float = self._clock()
+        self.deadline: float = self.started + timeout
         self._key = key
         # Times below are seconds since the operation started on the server, as well as
         # we know: since it was first seen, less the queue wait the server announced.
@@ -418,7 +420,7 @@ class Poller:
         self._wait = 0.0
         self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
-        self.retry_delay = 0.0
+        self.retry_delay: float = 0.0
         if policy.long_poll_supported is False:
             # Known not to hold: no poll at once, a sleep to the expected end instead.
             self._delay = self._planned_delay(self.started)
@@ -553,7 +555,7 @@ AsyncFetch: TypeAlias = Callable[
 ]
 
 
-class _HandleState(Generic[T]):
+class _HandleState(Generic[T_co]):
     """What both handles share: the last snapshot, the changes seen, the outcome.
 
     Each step of a wait is decided here (``_next_step``, ``_failed``,
@@ -564,7 +566,7 @@ class _HandleState(Generic[T]):
         self,
         snapshot: OperationSnapshot,
         *,
-        parse_result: ResultParser[T],
+        parse_result: ResultParser[T_co],
         policy: PollPolicy,
         on_progress: ProgressCallback | None,
     ) -> None:
@@ -573,7 +575,7 @@ class _HandleState(Generic[T]):
         self._policy = policy
         self._first_seen = policy.clock()
         self._queued = _queued(snapshot)
-        self._result: tuple[T] | None = None
+        self._result: tuple[T_co] | None = None
         self._poll_error: str | None = None
         self._last_failure: APIError | None = None
         self._reported: (
@@ -679,7 +681,7 @@ class _HandleState(Generic[T]):
                 raise
         return progress
 
-    def _outcome(self) -> T:
+    def _outcome(self) -> T_co:
         snap = self._snapshot
         if snap.status is OperationStatus.ERROR:
             raise OperationFailedError(
@@ -760,8 +762,8 @@ class _HandleState(Generic[T]):
         return f"<{type(self).__name__} {self.id} {self.status.value}>"
 
 
-class OperationHandle(_HandleState[T]):
-    """A running operation whose result is a ``T`` (google api-core style).
+class OperationHandle(_HandleState[T_co]):
+    """A running operation and, when it ends, its result (google api-core style).
 
     Made by the facade. ``result()`` waits for the end, ``watch()`` reports
     each change on the way, ``refresh()`` looks once.
@@ -772,7 +774,7 @@ class OperationHandle(_HandleState[T]):
         snapshot: OperationSnapshot,
         *,
         fetch: Fetch,
-        parse_result: ResultParser[T],
+        parse_result: ResultParser[T_co],
         policy: PollPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_progress: ProgressCallback | None = None,
@@ -825,7 +827,7 @@ class OperationHandle(_HandleState[T]):
             if change is not None:
                 yield change
 
-    def result(self, timeout: float | None = None) -> T:
+    def result(self, timeout: float | None = None) -> T_co:
         """Wait for the operation and return its result.
 
         Args:
@@ -843,7 +845,7 @@ class OperationHandle(_HandleState[T]):
         return self._outcome()
 
 
-class AsyncOperationHandle(_HandleState[T]):
+class AsyncOperationHandle(_HandleState[T_co]):
     """The async twin of ``OperationHandle``; ``await handle`` is ``await handle.result()``."""
 
     def __init__(
@@ -851,7 +853,7 @@ class AsyncOperationHandle(_HandleState[T]):
         snapshot: OperationSnapshot,
         *,
         fetch: AsyncFetch,
-        parse_result: ResultParser[T],
+        parse_result: ResultParser[T_co],
         policy: PollPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         on_progress: ProgressCallback | None = None,
@@ -900,11 +902,11 @@ class AsyncOperationHandle(_HandleState[T]):
             if change is not None:
                 yield change
 
-    async def result(self, timeout: float | None = None) -> T:  # noqa: ASYNC109
+    async def result(self, timeout: float | None = None) -> T_co:  # noqa: ASYNC109
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""
         async for _ in self._changes(timeout, live=False):
             pass
         return self._outcome()
 
-    def __await__(self) -> Generator[Any, None, T]:
+    def __await__(self) -> Generator[Any, None, T_co]:
         return self.result().__await__()

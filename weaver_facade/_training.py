@@ -83,6 +83,7 @@ __all__ = [
     "AsyncTrainingClient",
     "OperationResult",
     "TrainingClient",
+    "TtlSeconds",
     "check_next_seq_id",
     "check_optimizer_state",
     "check_result_type",
@@ -111,6 +112,10 @@ class _ServerDefault(enum.Enum):
 SERVER_DEFAULT: Literal[_ServerDefault.SERVER_DEFAULT] = _ServerDefault.SERVER_DEFAULT
 """The service's default ``ttl_seconds``: left out of a save (permanent for weights);
 sent as 7 days in an export, as the official SDK does."""
+
+TtlSeconds: TypeAlias = int | Literal[_ServerDefault.SERVER_DEFAULT] | None
+"""The type of ``ttl_seconds``: seconds, ``None`` (kept until deleted) or
+``SERVER_DEFAULT``."""
 
 DEFAULT_ADAM = AdamParams()
 
@@ -522,7 +527,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         name: str,
         *,
         include_optimizer: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         wait: Literal[True] = ...,
     ) -> Checkpoint: ...
     @overload
@@ -531,7 +536,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         name: str,
         *,
         include_optimizer: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         wait: Literal[False],
     ) -> OperationHandle[Checkpoint]: ...
     @overload
@@ -540,7 +545,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         name: str,
         *,
         include_optimizer: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         wait: bool,
     ) -> Checkpoint | OperationHandle[Checkpoint]: ...
     def save_state(
@@ -548,7 +553,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         name: str,
         *,
         include_optimizer: bool = True,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = SERVER_DEFAULT,
+        ttl_seconds: TtlSeconds = SERVER_DEFAULT,
         wait: bool = True,
     ) -> Checkpoint | OperationHandle[Checkpoint]:
         """Save the model's state as the checkpoint ``name``.
@@ -626,7 +631,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         checkpoint: CheckpointRef | None = ...,
         *,
         merge_adapter: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         force: bool = ...,
         wait: Literal[True] = ...,
     ) -> Artifact: ...
@@ -636,7 +641,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         checkpoint: CheckpointRef | None = ...,
         *,
         merge_adapter: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         force: bool = ...,
         wait: Literal[False],
     ) -> OperationHandle[Artifact]: ...
@@ -646,7 +651,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         checkpoint: CheckpointRef | None = ...,
         *,
         merge_adapter: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         force: bool = ...,
         wait: bool,
     ) -> Artifact | OperationHandle[Artifact]: ...
@@ -655,7 +660,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         checkpoint: CheckpointRef | None = None,
         *,
         merge_adapter: bool = False,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = SERVER_DEFAULT,
+        ttl_seconds: TtlSeconds = SERVER_DEFAULT,
         force: bool = False,
         wait: bool = True,
     ) -> Artifact | OperationHandle[Artifact]:
@@ -786,7 +791,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         name: str,
         *,
         include_optimizer: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         wait: Literal[True] = ...,
     ) -> Checkpoint: ...
     @overload
@@ -795,7 +800,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         name: str,
         *,
         include_optimizer: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         wait: Literal[False],
     ) -> AsyncOperationHandle[Checkpoint]: ...
     @overload
@@ -804,7 +809,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         name: str,
         *,
         include_optimizer: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         wait: bool,
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]: ...
     async def save_state(
@@ -812,7 +817,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         name: str,
         *,
         include_optimizer: bool = True,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = SERVER_DEFAULT,
+        ttl_seconds: TtlSeconds = SERVER_DEFAULT,
         wait: bool = True,
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
@@ -867,7 +872,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         checkpoint: CheckpointRef | None = ...,
         *,
         merge_adapter: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         force: bool = ...,
         wait: Literal[True] = ...,
     ) -> Artifact: ...
@@ -877,7 +882,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         checkpoint: CheckpointRef | None = ...,
         *,
         merge_adapter: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         force: bool = ...,
         wait: Literal[False],
     ) -> AsyncOperationHandle[Artifact]: ...
@@ -887,7 +892,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         checkpoint: CheckpointRef | None = ...,
         *,
         merge_adapter: bool = ...,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = ...,
+        ttl_seconds: TtlSeconds = ...,
         force: bool = ...,
         wait: bool,
     ) -> Artifact | AsyncOperationHandle[Artifact]: ...
@@ -896,7 +901,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         checkpoint: CheckpointRef | None = None,
         *,
         merge_adapter: bool = False,
-        ttl_seconds: int | Literal[_ServerDefault.SERVER_DEFAULT] | None = SERVER_DEFAULT,
+        ttl_seconds: TtlSeconds = SERVER_DEFAULT,
         force: bool = False,
         wait: bool = True,
     ) -> Artifact | AsyncOperationHandle[Artifact]:

@@ -97,7 +97,7 @@ class RetryPolicy:
     def __init__(
         self, settings: RetrySettings | None = None, *, rng: Callable[[], float] | None = None
     ) -> None:
-        self.settings = settings or RetrySettings()
+        self.settings: RetrySettings = settings or RetrySettings()
         self._rng = rng or random.random
 
     def backoff(self, attempt: int) -> float:
@@ -312,7 +312,7 @@ class RetryTransport(httpx.BaseTransport):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = transport or httpx.HTTPTransport()
-        self.policy = policy or RetryPolicy()
+        self.policy: RetryPolicy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self._closed = False
@@ -355,7 +355,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = transport or httpx.AsyncHTTPTransport()
-        self.policy = policy or RetryPolicy()
+        self.policy: RetryPolicy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self._closed = False

@@ -16,6 +16,7 @@ from typing import assert_type
 
 from tests.support.fakeserver import FakeWeaver, async_service, service
 from weaver_facade import (
+    SERVER_DEFAULT,
     AsyncOperationHandle,
     AsyncTrainingClient,
     Checkpoint,
@@ -25,6 +26,7 @@ from weaver_facade import (
     OperationResult,
     OptimStepResult,
     TrainingClient,
+    TtlSeconds,
     datum_from_tokens,
 )
 
@@ -35,6 +37,11 @@ def _fake() -> FakeWeaver:
     fake = FakeWeaver()
     fake.done_at_once = True
     return fake
+
+
+def _save(trainer: TrainingClient, name: str, ttl: TtlSeconds = SERVER_DEFAULT) -> Checkpoint:
+    """A user's helper that passes ``ttl_seconds`` on, typed with public names only."""
+    return trainer.save_state(name, ttl_seconds=ttl)
 
 
 def test_sync_overloads() -> None:
@@ -88,6 +95,12 @@ def test_sync_overloads() -> None:
         assert isinstance(either, Checkpoint)
 
         assert_type(trainer.list_checkpoints(), list[Checkpoint])
+        assert _save(trainer, "typed-ttl", 3600).ttl_seconds == 3600
+
+        # A handle gives its result out only, so handles of several kinds make one list.
+        started: list[OperationHandle[OperationResult]] = [fb_handle, step_handle, save_handle]
+        kinds = (ForwardBackwardResult, OptimStepResult, Checkpoint)
+        assert [type(h.result()) for h in started] == list(kinds)
 
         again = svc.operation(save_handle.id)
         assert_type(again, OperationHandle[OperationResult])
@@ -169,3 +182,13 @@ def test_mypy_rejects_a_wrong_type() -> None:
 def test_mypy_accepts_this_file() -> None:
     run = _mypy(str(Path(__file__).relative_to(ROOT)))
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_mypy_names_a_misspelt_import_of_a_lazy_package() -> None:
+    # The packages' lazy ``__getattr__`` made every name importable, to a checker too.
+    source = "from weaver_facade.emulator import run_emulatr\n"
+    source += "from weaver_facade.contract import rnu\n"
+    run = _mypy("-c", source)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert 'Module "weaver_facade.emulator" has no attribute "run_emulatr"' in run.stdout
+    assert 'Module "weaver_facade.contract" has no attribute "rnu"' in run.stdout

@@ -50,15 +50,16 @@ __all__ = [
 ]
 
 # Imported on first use, so that `python -m weaver_facade.contract` can name a missing extra.
-__getattr__ = lazy_attributes(
-    __name__,
-    {
-        "ExtensionProbe": "._extensions",
-        "Finding": "._findings",
-        "ContractReport": "._kit",
-        "ContractSettings": "._kit",
-        "ServerUnreachable": "._kit",
-        "UnknownBaseModel": "._kit",
-        "run_contract_test": "._kit",
-    },
-)
+if not TYPE_CHECKING:  # a checker sees the imports above, and so names a misspelt one
+    __getattr__ = lazy_attributes(
+        __name__,
+        {
+            "ExtensionProbe": "._extensions",
+            "Finding": "._findings",
+            "ContractReport": "._kit",
+            "ContractSettings": "._kit",
+            "ServerUnreachable": "._kit",
+            "UnknownBaseModel": "._kit",
+            "run_contract_test": "._kit",
+        },
+    )

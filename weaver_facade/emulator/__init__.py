@@ -34,16 +34,17 @@ __all__ = [
 ]
 
 # Imported on first use, so that `python -m weaver_facade.emulator` can name a missing extra.
-__getattr__ = lazy_attributes(
-    __name__,
-    {
-        "EmulatorApp": "._app",
-        "spec_path": ".._spec_schema",
-        "create_app": "._app",
-        "EmulatorConfig": "._config",
-        "FaultConfig": "._config",
-        "FaultRule": "._config",
-        "RunningEmulator": "._server",
-        "run_emulator": "._server",
-    },
-)
+if not TYPE_CHECKING:  # a checker sees the imports above, and so names a misspelt one
+    __getattr__ = lazy_attributes(
+        __name__,
+        {
+            "EmulatorApp": "._app",
+            "spec_path": ".._spec_schema",
+            "create_app": "._app",
+            "EmulatorConfig": "._config",
+            "FaultConfig": "._config",
+            "FaultRule": "._config",
+            "RunningEmulator": "._server",
+            "run_emulator": "._server",
+        },
+    )
