@@ -305,11 +305,18 @@ class _ServiceBase(HasOptions):
         # The key header is set by AuthenticatedClient when it builds its httpx
         # client, so we hand it our transport rather than an httpx client
         # (set_httpx_client would drop the header).
+        url = httpx.URL(self._base_url)
+        httpx_args: dict[str, Any] = {"transport": transport}
+        if url.username or url.password:
+            # httpx makes the same Basic credentials of a URL's userinfo, but then logs
+            # and shows every request's URL with the password in it.
+            httpx_args["auth"] = httpx.BasicAuth(url.username, url.password)
+            url = url.copy_with(username=None, password=None)
         common: dict[str, Any] = {
-            "base_url": self._base_url,
+            "base_url": str(url),
             "headers": {"User-Agent": USER_AGENT},
             "timeout": self._timeout,
-            "httpx_args": {"transport": transport},
+            "httpx_args": httpx_args,
         }
         if self.__api_key is None:
             return Client(**common)

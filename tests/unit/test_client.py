@@ -588,10 +588,11 @@ async def test_async_client_configuration(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_a_password_in_the_base_url_is_used_but_never_shown(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeWeaver()
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    caplog.set_level(logging.DEBUG)  # httpx's own log too, which names each request's URL
     url = "http://user:hunter2@weaver.test"
     with ServiceClient(url, KEY, heartbeat_interval=0) as svc:
         assert svc.base_url == "http://user:***@weaver.test"
@@ -606,6 +607,9 @@ def test_a_password_in_the_base_url_is_used_but_never_shown(
         assert "user:***@weaver.test" in str(refused.value)
     sent = fake.requests[0].headers["Authorization"]
     assert sent == "Basic " + base64.b64encode(b"user:hunter2").decode()
+    assert "HTTP Request: POST http://weaver.test/api/v1/sessions" in caplog.text
+    assert "hunter2" not in caplog.text
+    assert "hunter2" not in repr(fake.requests[0])  # pytest --showlocals shows it
 
 
 def test_without_http_client_the_default_transport_carries_the_key(
