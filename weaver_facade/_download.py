@@ -756,6 +756,12 @@ def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | N
     ):
         state.add(file.size or 0, files=1, skipped=1)
         return None
+    if os.path.lexists(part.final):
+        logger.warning(
+            "%s: replacing the file there, which is not this artifact's "
+            "(its size or sha256 differs)",
+            part.final,
+        )
     offset = action.offset if isinstance(action, Resume) else 0
     transfer = Transfer(
         file, state.generation, offset, state.settings, deadline=state.deadline, clock=state.clock

@@ -164,7 +164,7 @@ def test_downloads_every_file_byte_identical(
 
 
 def test_finished_files_are_skipped_and_wrong_ones_fetched_again(
-    storage: StorageServer, run: Run, tmp_path: Path
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     dest = tmp_path / "out"
     run(Source(storage), dest)
@@ -176,6 +176,12 @@ def test_finished_files_are_skipped_and_wrong_ones_fetched_again(
     # empty.txt has a size and a hash too, so it is skipped as well.
     assert storage.keys_fetched() == ["small.bin"]
     assert state.skipped == 3
+    # A file that is not the artifact's is replaced, and the log says so (it was silent).
+    replaced = [r.getMessage() for r in caplog.records if "replacing" in r.getMessage()]
+    assert replaced == [
+        f"{dest / 'small.bin'}: replacing the file there, which is not "
+        "this artifact's (its size or sha256 differs)"
+    ]
 
 
 def test_a_part_file_resumes_with_range(storage: StorageServer, run: Run, tmp_path: Path) -> None:
