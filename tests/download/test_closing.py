@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,57 +21,45 @@ from weaver_facade import AsyncServiceClient, ClientClosedError, DownloadProgres
 BIG = "adapter_model.safetensors"
 
 
-def test_close_stops_a_download_storage_holds(tmp_path: Path) -> None:
-    # The transfers went on after close() until their read timeout (60 s), and longer
-    # with retries: storage GETs are not API calls, so nothing refused them.
-    artifact_id = uuid.uuid4()
-    fake = FakeWeaver()
-    got_bytes = threading.Event()
+@contextmanager
+def held_download() -> Iterator[tuple[FakeWeaver, uuid.UUID, threading.Event, Callable[..., None]]]:
+    """An artifact on a storage that stops sending after 200,000 bytes of its big file;
+    the event is set once a progress call has seen its first 64 KiB on disk."""
+    artifact_id, fake, got_bytes = uuid.uuid4(), FakeWeaver(), threading.Event()
 
     def progress(p: DownloadProgress) -> None:
-        if p.bytes_done >= 65536:  # the stalled file's first read
+        if p.bytes_done >= 65536:
             got_bytes.set()
 
     with StorageServer(DATA).running() as storage:
         storage.script(BIG, "stall:200000")
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        fake.script("GET", path, descriptor(storage, artifact_id))
+        fake.script(
+            "GET", f"/api/v1/artifacts/{artifact_id}/download", descriptor(storage, artifact_id)
+        )
+        yield fake, artifact_id, got_bytes, progress
+
+
+def test_close_stops_a_download_storage_holds(tmp_path: Path) -> None:
+    # The transfers went on after close() until their read timeout (60 s), and longer
+    # with retries: storage GETs are not API calls, so nothing refused them.
+    with held_download() as (fake, artifact_id, got_bytes, progress):
         http = httpx.Client(transport=httpx.MockTransport(fake))
         svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
-        errors: list[BaseException] = []
-
-        def download() -> None:
-            try:
-                svc.download_weights(artifact_id, tmp_path / "out", progress=progress)
-            except BaseException as exc:
-                errors.append(exc)
-
-        downloading = threading.Thread(target=download)
-        downloading.start()
-        assert got_bytes.wait(10)
-        svc.close()
-        downloading.join(10)
-        assert not downloading.is_alive(), "the download outlived the close"
-    assert len(errors) == 1, errors
-    assert isinstance(errors[0], ClientClosedError)
-    assert "run it again" in str(errors[0])
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            downloading = pool.submit(
+                svc.download_weights, artifact_id, tmp_path / "out", progress=progress
+            )
+            assert got_bytes.wait(10)
+            svc.close()
+            # A TimeoutError: the download outlived the close.
+            with pytest.raises(ClientClosedError, match="run it again"):
+                downloading.result(timeout=10)
     assert (tmp_path / "out" / f"{BIG}.part").stat().st_size >= 65536  # kept for a resume
     assert not (tmp_path / "out" / BIG).exists()
 
 
 async def test_aclose_stops_a_download_storage_holds(tmp_path: Path) -> None:
-    artifact_id = uuid.uuid4()
-    fake = FakeWeaver()
-    got_bytes = threading.Event()
-
-    def progress(p: DownloadProgress) -> None:
-        if p.bytes_done >= 65536:  # the stalled file's first read
-            got_bytes.set()
-
-    with StorageServer(DATA).running() as storage:
-        storage.script(BIG, "stall:200000")
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        fake.script("GET", path, descriptor(storage, artifact_id))
+    with held_download() as (fake, artifact_id, got_bytes, progress):
         http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
         svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
         downloading = asyncio.create_task(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextvars
 import gzip
 import inspect
@@ -310,22 +311,12 @@ def test_close_wakes_a_call_asleep_before_its_retry() -> None:
     http = httpx.Client(transport=transport)
     svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
     trainer = svc.create_training_client("weaver-tiny")
-    errors: list[BaseException] = []
-
-    def save() -> None:
-        try:
-            trainer.save_state("asleep")
-        except BaseException as exc:
-            errors.append(exc)
-
-    saving = threading.Thread(target=save)
-    saving.start()
-    assert answered.wait(10)
-    svc.close()
-    saving.join(10)
-    assert not saving.is_alive(), "the retry's sleep outlived the close"
-    assert len(errors) == 1, errors
-    assert isinstance(errors[0], ClientClosedError)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        saving = pool.submit(trainer.save_state, "asleep")
+        assert answered.wait(10)
+        svc.close()
+        with pytest.raises(ClientClosedError):
+            saving.result(timeout=10)  # a TimeoutError: the retry's sleep outlived the close
     assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
 
 
