@@ -154,9 +154,12 @@ def check_disturbed(emu: RunningEmulator, replies: Replies, sleeps: Sleeps) -> N
         + fired[("rate_limited", "before")]
     )
     assert sleeps.seconds.count(float(RETRY_AFTER)) == announced
-    # Drops got no reply at all: requests sent = replies received + connections dropped.
+    # Drops got no reply at all: requests the server saw = replies received + connections
+    # it dropped. The facade may have sent more: a request on a kept-alive connection the
+    # server was closing at that moment never reaches it (and is retried).
     drops = fired[("drop", "before")] + fired[("drop", "after")]
-    assert replies.requests == sum(replies.statuses.values()) + drops
+    assert seen == sum(replies.statuses.values()) + drops
+    assert replies.requests >= seen
 
 
 def check_saved_once(emu: RunningEmulator, model_id: str, saved: list[Checkpoint]) -> None:
