@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console
 
 from tests.support.cli import API_KEY, Cli, invoke, train_model
+from tests.support.fakeserver import FakeWeaver
 from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
 from weaver_facade._cli._progress import Progress, describe
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
@@ -170,8 +172,43 @@ def test_a_reply_lost_mid_body_is_not_called_unreachable() -> None:
     assert run.exit_code == 1
     retry, error = run.stderr.splitlines()
     assert retry.startswith("GET /api/v1/supported-models: connection dropped; retrying in")
-    prefix = f"error: lost the reply from {emu.base_url} (the server may have acted): "
-    assert error.startswith(prefix), run.stderr
+    # A GET changes nothing: no warning that the server may have acted.
+    assert error.startswith(f"error: lost the reply from {emu.base_url}: "), run.stderr
+
+
+@pytest.mark.parametrize(
+    ("failure", "args", "said"),
+    [
+        (httpx.ConnectTimeout, ["checkpoints", "list", "m-1"], "cannot reach {url}: "),
+        (httpx.ReadTimeout, ["checkpoints", "list", "m-1"], "no reply in time from {url}: "),
+        (
+            httpx.ReadTimeout,
+            ["checkpoints", "save", "m-1", "c"],
+            "no reply in time from {url} (the server may have acted): ",
+        ),
+    ],
+    ids=["connect-timeout", "get-read-timeout", "post-read-timeout"],
+)
+def test_a_timeout_says_whether_the_server_was_reached_and_may_have_acted(
+    monkeypatch: pytest.MonkeyPatch,
+    failure: type[httpx.TimeoutException],
+    args: list[str],
+    said: str,
+) -> None:
+    # Every timeout said "no reply in time", a connect timeout too (nothing was sent), and
+    # a save's said nothing of the checkpoint the server may have made.
+    fake = FakeWeaver()  # answers what comes before the request that fails
+
+    def fail(_self: object, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" or "save" not in args:
+            raise failure("timed out", request=request)
+        return fake(request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", fail)
+    url = "http://weaver.test"
+    run = invoke(["--max-retries", "0", *args], {"WEAVER_BASE_URL": url, "WEAVER_API_KEY": API_KEY})
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: " + said.format(url=url)), run.stderr
 
 
 def test_weaver_log_debug_shows_every_request_with_the_key_redacted(

@@ -71,6 +71,16 @@ def _never_sent(error: APIConnectionError) -> bool:
     return isinstance(error.__cause__, never)
 
 
+def _may_have_acted(error: APIConnectionError) -> bool:
+    """Whether the request that lost its reply may have changed something (not a GET)."""
+    cause = error.__cause__
+    try:
+        method = cause.request.method if isinstance(cause, httpx.RequestError) else None
+    except RuntimeError:  # an httpx error made without its request
+        method = None
+    return method not in ("GET", "HEAD")  # unknown: assume the worst
+
+
 def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
@@ -310,13 +320,12 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             raise state.failure(exc, EXIT_API_ERROR, message) from None
         except (APIError, OperationFailedError, WeaverError) as exc:
             message = str(exc)
-            if isinstance(exc, APITimeoutError):  # it was reached, and did not answer
-                message = f"no reply in time from {state.service().base_url}: {message}"
-            elif isinstance(exc, APIConnectionError) and _never_sent(exc):
+            if isinstance(exc, APIConnectionError) and _never_sent(exc):
                 message = f"cannot reach {state.service().base_url}: {message}"
-            elif isinstance(exc, APIConnectionError):
-                url = state.service().base_url
-                message = f"lost the reply from {url} (the server may have acted): {message}"
+            elif isinstance(exc, APIConnectionError):  # it was reached; its reply is lost
+                what = "no reply in time" if isinstance(exc, APITimeoutError) else "lost the reply"
+                acted = " (the server may have acted)" if _may_have_acted(exc) else ""
+                message = f"{what} from {state.service().base_url}{acted}: {message}"
             elif isinstance(exc, AuthenticationError) and not state.api_key:
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             if isinstance(exc, APIError) and exc.retry_after is not None:
