@@ -499,11 +499,12 @@ class Transfer:
         if self._failures > self.settings.max_failures:
             raise self._storage_error(
                 f"giving up after {self.settings.max_failures} failed attempts in a row "
-                f"({self._last_problem})"
+                f"({self._last_problem}); run it again to resume"
             )
         if retry_after is not None and retry_after > self.settings.max_retry_after:
             raise self._storage_error(
-                f"storage asks to wait {retry_after:.0f} s ({self._last_problem})"
+                f"storage asks to wait {retry_after:.0f} s ({self._last_problem}); "
+                "run it again then to resume"
             )
         if retry_after is None:
             s = self.settings

@@ -556,9 +556,10 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
 
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply."""
-    cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-    # The async transport's timeouts carry no text ("ReadTimeout: ReadTimeout").
-    detail = str(exc) or describe_failure(exc)
+    # A timeout in our words: the two transports word it differently, or not at all.
+    timeout = isinstance(exc, httpx.TimeoutException)
+    detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
+    cls = APITimeoutError if timeout else APIConnectionError
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=True)
 
 

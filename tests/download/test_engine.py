@@ -343,7 +343,7 @@ def test_persistent_failures_give_up_with_the_last_status(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
     storage.script("small.bin", *["503"] * 20)
-    with pytest.raises(StorageError, match="HTTP 503") as info:
+    with pytest.raises(StorageError, match=r"HTTP 503\); run it again to resume$") as info:
         run(Source(storage), tmp_path / "out", DownloadSettings(max_failures=3))
     assert info.value.name == "small.bin"
     assert info.value.status_code == 503  # as the message says

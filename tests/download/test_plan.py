@@ -82,7 +82,7 @@ def test_retry_after_replaces_the_backoff() -> None:
 def test_a_retry_after_longer_than_allowed_fails_at_once() -> None:
     t = transfer(wall=[0.0])
     t.next_step()
-    with pytest.raises(StorageError, match="wait 600 s"):
+    with pytest.raises(StorageError, match=r"wait 600 s .*; run it again then to resume"):
         t.on_reply(429, httpx.Headers({"Retry-After": "600"}))
 
 

@@ -639,7 +639,11 @@ def test_a_refused_connection_reads_the_same_from_both_transports() -> None:
     assert describe_failure(async_error.value) == "connection refused"
 
 
-def test_a_timeout_without_text_is_described() -> None:
-    # The async transport's ReadTimeout has no text: "get_model: ReadTimeout: ReadTimeout".
-    error = connection_error("get_model", httpx.ReadTimeout(""))
-    assert str(error) == "get_model: ReadTimeout: no reply in time"
+def test_a_timeout_is_described_alike_whatever_the_transport_said() -> None:
+    # The async transport's ReadTimeout has no text: "get_model: ReadTimeout: ReadTimeout";
+    # the sync one's says "timed out", so the two clients' messages differed.
+    for said in ("", "timed out"):
+        error = connection_error("get_model", httpx.ReadTimeout(said))
+        assert str(error) == "get_model: ReadTimeout: no reply in time"
+    error = connection_error("get_model", httpx.ConnectTimeout("timed out"))
+    assert str(error) == "get_model: ConnectTimeout: connect timed out"
