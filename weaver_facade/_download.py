@@ -42,7 +42,12 @@ from ._errors import (
     StorageError,
     UnsafeArtifactPathError,
 )
-from ._retry import full_jitter, parse_retry_after, storage_status_is_retryable
+from ._retry import (
+    certificate_refused,
+    full_jitter,
+    parse_retry_after,
+    storage_status_is_retryable,
+)
 from ._storage_http import FAILURES, Reply, StorageHTTP
 from ._transport import logger
 
@@ -470,6 +475,8 @@ class Transfer:
         text = _QUERY.sub("?[signature hidden]", str(error))  # it may quote a presigned URL
         self._last_problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
         self._last_status = None
+        if certificate_refused(error):  # no retry can change it
+            raise self._storage_error(f"{self._last_problem} (see SSL_CERT_FILE)")
         self._fail(None)
 
     # -- internals -----------------------------------------------------------------------------

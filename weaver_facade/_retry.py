@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import ssl
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -40,6 +41,7 @@ __all__ = [
     "REFUSED",
     "CallOptions",
     "capped_timeouts",
+    "certificate_refused",
     "describe_failure",
     "error_is_retryable",
     "full_jitter",
@@ -164,6 +166,8 @@ def storage_status_is_retryable(status: int) -> bool:
 
 def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
     """Whether a request that got no reply may be sent again."""
+    if certificate_refused(error):
+        return False
     return isinstance(error, _NOT_SENT_ERRORS) or (
         isinstance(error, _MAYBE_SENT_ERRORS) and replayable
     )
@@ -178,7 +182,7 @@ def may_have_acted(outcome: object) -> bool:
 def error_is_retryable(error: Exception) -> bool:
     """Whether a facade error of a request that is safe to repeat (a poll) is worth repeating."""
     if isinstance(error, APIConnectionError):
-        return True
+        return not certificate_refused(error)  # its cause, the transport's error
     if isinstance(error, ResponseValidationError) or not isinstance(error, APIError):
         return False
     # Set by ``_wire.error_from_response`` with ``response_is_retryable``.
@@ -225,17 +229,28 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     return type(error).__name__
 
 
-def _refused(error: BaseException) -> bool:
-    """Whether a refused connection is behind ``error``: the async transport says only
-    "All connection attempts failed", with the refusal a few causes down."""
+def _caused_by(error: BaseException, found: Callable[[BaseException], bool]) -> bool:
+    """Whether ``error`` or one of its causes is ``found``: the async transport says
+    only "All connection attempts failed", with the reason a few causes down."""
     seen: BaseException | None = error
     for _ in range(8):  # a cycle of causes is possible in principle
         if seen is None:
             return False
-        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+        if found(seen):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _refused(error: BaseException) -> bool:
+    return _caused_by(
+        error, lambda e: isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
+    )
+
+
+def certificate_refused(error: BaseException) -> bool:
+    """Whether TLS refused the server's certificate, which no retry can change."""
+    return _caused_by(error, lambda e: isinstance(e, ssl.SSLCertVerificationError))
 
 
 def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:

@@ -32,13 +32,14 @@ import logging
 import socket
 import ssl
 import threading
-import urllib.request
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from ._transport import environment_proxied, environment_settings
 
 __all__ = ["FAILURES", "Reply", "StorageHTTP"]
 
@@ -168,9 +169,17 @@ class StorageHTTP:
         self._read_timeout = read_timeout
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
-        proxies = urllib.request.getproxies()
-        self._proxied = any(proxies.get(scheme) for scheme in ("http", "https", "all"))
         self._httpx: httpx.Client | None = None
+        if environment_proxied():
+            for name in _HTTPX_LOGGERS:
+                logging.getLogger(name).addFilter(_QUIET)  # filters are a set: added once
+            with environment_settings():  # a proxy it cannot use fails here, not per GET
+                self._httpx = httpx.Client(
+                    follow_redirects=True,
+                    max_redirects=MAX_REDIRECTS,
+                    timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT),
+                    limits=httpx.Limits(max_keepalive_connections=0),
+                )
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._aborted = False
 
@@ -191,8 +200,8 @@ class StorageHTTP:
     def get(self, url: str, headers: Mapping[str, str]) -> Reply:
         """Send ``GET url`` with ``headers``, following redirects; the body is unread."""
         headers = {**self._headers, **headers}
-        if self._proxied:
-            return self._via_httpx(url, headers)
+        if self._httpx is not None:  # the environment names a proxy
+            return self._via_httpx(self._httpx, url, headers)
         for _ in range(MAX_REDIRECTS + 1):
             reply = self._direct(url, headers)
             location = reply.headers.get("location")
@@ -235,18 +244,8 @@ class StorageHTTP:
                 self._tls = httpx.create_ssl_context()
             return self._tls
 
-    def _via_httpx(self, url: str, headers: dict[str, str]) -> _HttpxReply:
-        with self._lock:
-            if self._httpx is None:
-                for name in _HTTPX_LOGGERS:
-                    logging.getLogger(name).addFilter(_QUIET)  # once: filters are a set
-                self._httpx = httpx.Client(
-                    follow_redirects=True,
-                    max_redirects=MAX_REDIRECTS,
-                    timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT),
-                    limits=httpx.Limits(max_keepalive_connections=0),
-                )
-        request = self._httpx.build_request("GET", url, headers=headers)
+    def _via_httpx(self, client: httpx.Client, url: str, headers: dict[str, str]) -> _HttpxReply:
+        request = client.build_request("GET", url, headers=headers)
         sockets: list[socket.socket] = []
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
@@ -263,7 +262,7 @@ class StorageHTTP:
         request.extensions["trace"] = trace
         _SENDING.active = True
         try:
-            return _HttpxReply(self._httpx.send(request, stream=True), sockets)
+            return _HttpxReply(client.send(request, stream=True), sockets)
         finally:
             _SENDING.active = False
 

@@ -35,10 +35,12 @@ the API key redacted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import cast
 
@@ -47,7 +49,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import at_least
-from ._errors import ClientClosedError
+from ._errors import ClientClosedError, InvalidArgumentError
 from ._lazy import asyncio_sleep
 from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, scrub, shown_url
 
@@ -297,7 +299,8 @@ class RetryTransport(httpx.BaseTransport):
     """An httpx transport that retries through a ``RetryPolicy``.
 
     Args:
-        transport: The transport that really sends (default ``httpx.HTTPTransport()``).
+        transport: The transport that really sends (default httpx's, through the proxy
+            the environment names, if one).
         policy: The retry decisions (default ``RetryPolicy()``).
         sleep: How to wait; injectable for tests.
         clock: A monotonic clock for deadlines; injectable for tests.
@@ -311,7 +314,7 @@ class RetryTransport(httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._transport = transport or httpx.HTTPTransport()
+        self._transport = transport or _own_transport()
         self.policy: RetryPolicy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -354,7 +357,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         sleep: Callable[[float], Awaitable[None]] = asyncio_sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._transport = transport or httpx.AsyncHTTPTransport()
+        self._transport = transport or _own_async_transport()
         self.policy: RetryPolicy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -392,26 +395,73 @@ class ClientTransport(httpx.BaseTransport):
     auth and hooks carry the facade's requests while the facade's own client
     still sets the API-key header (``set_httpx_client`` would drop it).
 
-    The user's client is not closed by us: its owner closes it.
+    The user's client is not closed by us: its owner closes it (``owned``: we are).
     """
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, *, owned: bool = False) -> None:
         self._client = client
+        self._owned = owned
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
         return _detached(self._client.send(request, stream=True))
 
+    def close(self) -> None:
+        if self._owned:
+            self._client.close()
+
 
 class AsyncClientTransport(httpx.AsyncBaseTransport):
     """The async twin of ``ClientTransport``, for a user's ``httpx.AsyncClient``."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, *, owned: bool = False) -> None:
         self._client = client
+        self._owned = owned
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
         return _detached(await self._client.send(request, stream=True))
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._client.aclose()
+
+
+def environment_proxied() -> bool:
+    """Whether the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, or the system's settings)."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
+@contextlib.contextmanager
+def environment_settings() -> Iterator[None]:
+    """Building an httpx transport or client, which reads the CA bundle and the proxies
+    the environment names: a setting it cannot use is refused, before any request."""
+    try:
+        yield
+    except (OSError, ValueError, ImportError, httpx.InvalidURL) as exc:  # ssl.SSLError: OSError
+        raise InvalidArgumentError(
+            f"the environment's TLS or proxy settings cannot be used ({type(exc).__name__}: "
+            f"{exc}); see SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables"
+        ) from None
+
+
+def _own_transport() -> httpx.BaseTransport:
+    """What sends when the user gives no client: httpx's transport, or a client of its
+    own when the environment names a proxy (given a transport, httpx ignores them)."""
+    with environment_settings():
+        if environment_proxied():
+            return ClientTransport(httpx.Client(), owned=True)
+        return httpx.HTTPTransport()
+
+
+def _own_async_transport() -> httpx.AsyncBaseTransport:
+    """See ``_own_transport``."""
+    with environment_settings():
+        if environment_proxied():
+            return AsyncClientTransport(httpx.AsyncClient(), owned=True)
+        return httpx.AsyncHTTPTransport()
 
 
 def _read(response: httpx.Response) -> httpx.Response:

@@ -43,6 +43,7 @@ from ._errors import (
 from ._lazy import LazyModule
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
+    certificate_refused,
     describe_failure,
     parse_http_date,
     parse_retry_after,
@@ -556,11 +557,14 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
 
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply."""
-    # A timeout in our words: the two transports word it differently, or not at all.
+    # A timeout of the transports in our words: they say "timed out" (sync), "The read
+    # operation timed out" (TLS) or nothing (async).
     timeout = isinstance(exc, httpx.TimeoutException)
-    detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
+    said = str(exc)
+    detail = describe_failure(exc) if not said or (timeout and said.endswith("timed out")) else said
     cls = APITimeoutError if timeout else APIConnectionError
-    return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=True)
+    retryable = not certificate_refused(exc)
+    return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
 
 
 # A key at least this long is replaced wherever it appears; a shorter (toy)

@@ -12,8 +12,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.download.storage import StorageServer
+from tests.support.tls import self_signed
 from weaver_facade import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -817,21 +816,7 @@ def test_a_proxy_from_the_environment_is_used(
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-            *("-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 def test_https_storage_is_verified(
@@ -841,8 +826,10 @@ def test_https_storage_is_verified(
     with StorageServer({"small.bin": FILES["small.bin"]}, tls=certificate).running() as storage:
         # A certificate nobody vouches for is refused...
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-        with pytest.raises(StorageError, match="CERTIFICATE_VERIFY_FAILED"):
-            run(Source(storage), tmp_path / "refused", DownloadSettings(max_failures=1))
+        sleeps: list[float] = []
+        with pytest.raises(StorageError, match=r"CERTIFICATE_VERIFY_FAILED.*see SSL_CERT_FILE"):
+            run(Source(storage), tmp_path / "refused", sleeps=sleeps)
+        assert sleeps == []  # not retried: no retry changes it (it was tried 8 times)
         assert not (tmp_path / "refused/small.bin").exists()
         # ...and trusted once SSL_CERT_FILE names it, as for httpx.
         monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))

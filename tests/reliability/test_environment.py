@@ -1,0 +1,110 @@
+"""The environment's proxy and TLS settings, as httpx reads them, for the API too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.download.storage import StorageServer
+from tests.support.cli import invoke
+from tests.support.scripted_http import Reply, ScriptedServer
+from tests.support.tls import self_signed
+from weaver_facade import (
+    APIConnectionError,
+    AsyncServiceClient,
+    InvalidArgumentError,
+    ServiceClient,
+)
+
+# Resolves nowhere: only a proxy can reach it.
+UNRESOLVABLE = "http://weaver.invalid"
+
+
+def as_proxy(method: str, path: str) -> Reply:
+    """A proxy that answers for the API itself."""
+    return 200, {"id": path.rsplit("/", 1)[-1], "base_model": "weaver-tiny"}, {}
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    with ScriptedServer(as_proxy) as server:
+        monkeypatch.setenv("HTTP_PROXY", server.base_url)
+        yield server
+
+
+def test_api_calls_go_through_the_proxy_the_environment_names(proxy: ScriptedServer) -> None:
+    # Given its own transport, httpx ignores the environment's proxies: every API call
+    # went around the proxy (and failed where only the proxy reaches the server).
+    with ServiceClient(UNRESOLVABLE, "k", heartbeat_interval=0, max_retries=0) as svc:
+        assert svc.get_model("m-7").id == "m-7"
+    assert proxy.requests == [("GET", f"{UNRESOLVABLE}/api/v1/models/m-7")]
+
+
+async def test_async_api_calls_go_through_the_proxy_too(proxy: ScriptedServer) -> None:
+    async with AsyncServiceClient(UNRESOLVABLE, "k", heartbeat_interval=0, max_retries=0) as svc:
+        assert (await svc.get_model("m-7")).id == "m-7"
+    assert proxy.requests == [("GET", f"{UNRESOLVABLE}/api/v1/models/m-7")]
+
+
+def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "weaver.invalid")
+    with (
+        ServiceClient(UNRESOLVABLE, "k", heartbeat_interval=0, max_retries=0) as svc,
+        pytest.raises(APIConnectionError, match="ConnectError"),
+    ):
+        svc.get_model("m-7")
+    assert proxy.requests == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem", "No such file"),
+        ("HTTP_PROXY", "ftp://127.0.0.1:1", "Unknown scheme for proxy URL"),
+    ],
+)
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+def test_an_unusable_setting_is_a_typed_error_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+    said: str,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # A traceback (FileNotFoundError, ValueError) from the client's constructor, and from
+    # every command of the command line.
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidArgumentError, match="environment's TLS or proxy") as refused:
+        kind("http://127.0.0.1:9", "k")
+    assert said in str(refused.value)
+
+
+def test_the_command_line_says_which_setting_and_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    run = invoke(["supported-models"], {"WEAVER_BASE_URL": "http://127.0.0.1:9"})
+    assert run.exit_code == 2
+    assert run.stderr.startswith("error: the environment's TLS or proxy settings cannot be used")
+    assert "SSL_CERT_FILE" in run.stderr
+
+
+def test_an_untrusted_certificate_is_not_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Retried four times, and said retryable: no retry makes a certificate trusted.
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    sleeps: list[float] = []
+    with StorageServer({}, tls=self_signed(tmp_path)).running() as server:
+        url = f"https://127.0.0.1:{server.port}"
+        with (
+            ServiceClient(url, "k", heartbeat_interval=0, sleep=sleeps.append) as svc,
+            pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED") as refused,
+        ):
+            svc.get_model("m-1")
+    assert refused.value.retryable is False
+    assert sleeps == []
