@@ -192,6 +192,22 @@ def test_lifecycle_only_with_the_key_on_the_command_line(emulator: EmulatorProce
     assert KEY not in output
 
 
+def test_a_run_cut_short_without_findings_exits_3_unless_allowed(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    # It exited 0, as a full pass: a CI job could not tell a run that checked little.
+    args = ["--base-url", emulator.base_url, "--only", "conformance", "--time-limit", "1"]
+    code, output = contract_test(*args, "--report", str(tmp_path), key=KEY)
+    assert code == 3, output
+    assert "contract: PASS (incomplete: conformance stopped at its time limit)" in output
+    report = json.loads((tmp_path / "contract-report.json").read_text(encoding="utf-8"))
+    assert report["findings"] == []
+    assert report["parts"]["conformance"]["complete"] is False
+    code, output = contract_test(*args, "--allow-incomplete", key=KEY)
+    assert code == 0, output
+    assert "contract: PASS (incomplete: conformance stopped at its time limit)" in output
+
+
 def test_no_server_is_a_usage_error_not_a_finding() -> None:
     code, output = contract_test("--base-url", "http://127.0.0.1:9", "--quick", timeout=60)
     assert code == 2, output

@@ -2,7 +2,9 @@
 
 ``scripts/contract-test`` runs it from a checkout.
 
-Exit codes: 0 clean, 1 findings, 2 usage error or no server at the base URL.
+Exit codes: 0 clean, 1 findings, 2 usage error or no server at the base URL, 3 no
+findings but an incomplete run (conformance stopped at its time limit; 0 with
+``--allow-incomplete``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ __all__ = ["main"]
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+# No finding, but not everything was checked: not a pass a CI job should take for a full one.
+EXIT_INCOMPLETE = 3
 
 
 def _positive_int(text: str) -> int:
@@ -63,7 +67,7 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         description="Hold a live Weaver server to openapi.yaml: schemathesis over every "
         "operation (all phases, all checks), then the checkpoint lifecycle through the "
         "facade. Prints one line per finding; exit 0 clean, 1 findings, 2 usage error or "
-        "no server.",
+        "no server, 3 no findings but stopped at its time limit (see --allow-incomplete).",
     )
     p.add_argument(
         "--base-url",
@@ -89,6 +93,11 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"stop schemathesis after this long (default {DEFAULT_TIME_LIMIT:.0f}; "
         f"--quick: {QUICK_TIME_LIMIT:.0f})",
+    )
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0, not 3, when a run without findings stopped at its time limit",
     )
     p.add_argument(
         "--deadline",
@@ -161,7 +170,11 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     if args.report is not None:
         for path in write_reports(report, args.report):
             print(f"wrote {path}")
-    return EXIT_FINDINGS if report.findings else EXIT_CLEAN
+    if report.findings:
+        return EXIT_FINDINGS
+    if not report.complete and not args.allow_incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_CLEAN
 
 
 if __name__ == "__main__":

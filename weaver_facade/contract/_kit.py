@@ -104,6 +104,11 @@ class ContractReport:
     def passed(self) -> bool:
         return not self.findings
 
+    @property
+    def complete(self) -> bool:
+        """Whether every part ran to its end: conformance stopped at its time limit did not."""
+        return self.conformance is None or not self.conformance.cut_short
+
 
 _NONE: frozenset[str] = frozenset()
 
