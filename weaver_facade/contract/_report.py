@@ -99,6 +99,7 @@ def to_json(report: ContractReport) -> dict[str, Any]:
         "started_at": report.started_at,
         "seconds": round(report.seconds, 3),
         "result": "pass" if report.passed else "fail",
+        "complete": report.complete,
         "findings": [f.to_json() for f in report.findings],
         "notes": report.notes,
         "extensions": report.extensions.to_json() if report.extensions is not None else None,
@@ -121,47 +122,64 @@ def _failure(case: ET.Element, finding: Finding) -> None:
     )
 
 
+def _case_name(finding: Finding, seen: dict[str, int], step: str | None = None) -> str:
+    base = f"{step or finding.operation} [{finding.check}]"
+    seen[base] = seen.get(base, 0) + 1
+    return base if seen[base] == 1 else f"{base} #{seen[base]}"
+
+
+def _step_of(finding: Finding, steps: list[Any]) -> str | None:
+    """The lifecycle step whose findings hold ``finding`` (a folded finding's message
+    only begins with the step's)."""
+    for step in steps:
+        for own in step.findings:
+            if (own.operation, own.check) == (finding.operation, finding.check) and (
+                finding.message.startswith(own.message)
+            ):
+                return str(step.name)
+    return None
+
+
 def to_junit(report: ContractReport) -> ET.Element:
-    """One suite per part: a case per operation (conformance), a case per step (lifecycle)."""
+    """One suite per part; each finding is a failed case of its own, in the suite of the
+    part that found it first, so that the failures agree with the text's count of findings.
+    Operations (conformance) and steps (lifecycle) without a finding are passed cases, a
+    skipped step a skipped case; a run cut short has a skipped case that says so."""
     root = ET.Element("testsuites", {"name": "weaver contract", "time": f"{report.seconds:.3f}"})
+    seen: dict[str, int] = {}
     if report.conformance is not None:
         c = report.conformance
-        by_operation: dict[str, list[Finding]] = defaultdict(list)
-        for finding in report.findings:
-            if _in(finding, "conformance"):
-                by_operation[finding.operation].append(finding)
-        labels = sorted({*c.operations, *by_operation})
+        found = [f for f in report.findings if f.part == "conformance"]
         suite = ET.SubElement(
-            root,
-            "testsuite",
-            {
-                "name": "conformance",
-                "tests": str(len(labels)),
-                "failures": str(sum(1 for label in labels if by_operation.get(label))),
-                "errors": "0",
-                "skipped": "0",
-                "time": f"{c.seconds:.3f}",
-            },
+            root, "testsuite", {"name": "conformance", "time": f"{c.seconds:.3f}"}
         )
-        for label in labels:
-            case = ET.SubElement(suite, "testcase", {"classname": "conformance", "name": label})
-            for finding in by_operation.get(label, []):
-                _failure(case, finding)
+        failed = {f.operation for f in report.findings if _in(f, "conformance")}
+        for label in sorted(set(c.operations) - failed):
+            ET.SubElement(suite, "testcase", {"classname": "conformance", "name": label})
+        for finding in found:
+            case = ET.SubElement(
+                suite, "testcase", {"classname": "conformance", "name": _case_name(finding, seen)}
+            )
+            _failure(case, finding)
+        if c.cut_short:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                {"classname": "conformance", "name": "conformance ran to its end"},
+            )
+            ET.SubElement(
+                case,
+                "skipped",
+                {"message": "incomplete: conformance stopped at its time limit"},
+            )
     if report.lifecycle is not None:
         steps = report.lifecycle.steps
         suite = ET.SubElement(
-            root,
-            "testsuite",
-            {
-                "name": "lifecycle",
-                "tests": str(len(steps)),
-                "failures": str(sum(1 for s in steps if s.status == "failed")),
-                "errors": "0",
-                "skipped": str(sum(1 for s in steps if s.status == "skipped")),
-                "time": f"{report.lifecycle.seconds:.3f}",
-            },
+            root, "testsuite", {"name": "lifecycle", "time": f"{report.lifecycle.seconds:.3f}"}
         )
         for step in steps:
+            if step.status == "failed":
+                continue  # its findings are cases below, or in conformance's suite
             case = ET.SubElement(
                 suite,
                 "testcase",
@@ -169,22 +187,41 @@ def to_junit(report: ContractReport) -> ET.Element:
             )
             if step.status == "skipped":
                 ET.SubElement(case, "skipped", {"message": step.detail})
-            for finding in step.findings:
-                _failure(case, finding)
-            if step.status == "failed" and not step.findings:
-                ET.SubElement(case, "failure", {"message": step.detail or "failed"})
-    if report.extensions is not None:
-        probe = report.extensions
-        for suite in root:
-            properties = ET.Element("properties")
+        for finding in (f for f in report.findings if f.part == "lifecycle"):
+            name = _case_name(finding, seen, _step_of(finding, steps))
+            case = ET.SubElement(suite, "testcase", {"classname": "lifecycle", "name": name})
+            _failure(case, finding)
+    # Findings of neither part (none today) still count.
+    others = [f for f in report.findings if f.part not in ("conformance", "lifecycle")]
+    if others:
+        suite = ET.SubElement(root, "testsuite", {"name": "other"})
+        for finding in others:
+            case = ET.SubElement(
+                suite, "testcase", {"classname": finding.part, "name": _case_name(finding, seen)}
+            )
+            _failure(case, finding)
+    for suite in root:
+        cases = suite.findall("testcase")
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(sum(1 for case in cases if case.find("failure") is not None)))
+        suite.set("errors", "0")
+        suite.set("skipped", str(sum(1 for case in cases if case.find("skipped") is not None)))
+        properties = ET.Element("properties")
+        ET.SubElement(
+            properties,
+            "property",
+            {"name": "complete", "value": "true" if report.complete else "false"},
+        )
+        if report.extensions is not None:
+            probe = report.extensions
             for key, names in (
                 ("extensions.offered", probe.offered),
                 ("extensions.missing", probe.missing),
                 ("extensions.undetermined", probe.undetermined),
             ):
                 ET.SubElement(properties, "property", {"name": key, "value": ",".join(names)})
-            suite.insert(0, properties)
-    totals = {"tests": 0, "failures": 0, "skipped": 0}
+        suite.insert(0, properties)
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in root:
         for key in totals:
             totals[key] += int(suite.get(key, "0"))
