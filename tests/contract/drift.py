@@ -56,6 +56,8 @@ class Drift(enum.StrEnum):
     IGNORED_LIMIT = "ignored_limit"
     # Error bodies without their required `retryable`.
     NO_RETRYABLE = "no_retryable"
+    # A server without `GET /supported-models` (404), the one route of its kind missing.
+    NO_SUPPORTED_MODELS = "no_supported_models"
 
 
 class Reply:
@@ -185,6 +187,9 @@ class DriftMiddleware:
             return
         if self.drift is Drift.NO_REQUEST_ID:
             await self.app(scope, receive, _without_request_id(send))
+            return
+        if self.drift is Drift.NO_SUPPORTED_MODELS and path == LISTINGS[0]:
+            await _error(404, "not_found", f"no route {path}").send(send)
             return
         body = await _read(receive)
         if self.drift is Drift.LOAD_BY_ID and method == "POST" and LOAD.match(path):

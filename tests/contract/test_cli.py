@@ -218,6 +218,19 @@ def test_no_server_is_a_usage_error_not_a_finding() -> None:
     assert "cannot reach http://user:***@127.0.0.1:9" in output
 
 
+def test_a_wrong_path_in_the_base_url_is_a_usage_error_not_findings(
+    emulator: EmulatorProcess,
+) -> None:
+    # It ran for 15 s and reported three findings (404s where the spec documents none).
+    code, output = contract_test(
+        "--base-url", f"{emulator.base_url}/wrong/", "--quick", key=KEY, timeout=60
+    )
+    assert code == 2, output
+    (error,) = [line for line in output.splitlines() if not line.startswith("... ")]
+    assert error.startswith(f"error: no Weaver API at {emulator.base_url}/wrong: "), error
+    assert error.endswith(f"; the API answers at {emulator.base_url}"), error
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -50,7 +50,11 @@ PARTS = ("conformance", "lifecycle")
 
 
 class ServerUnreachable(Exception):
-    """No HTTP reply at the base URL: not a finding, a usage problem (exit 2)."""
+    """No Weaver API at the base URL: not a finding, a usage problem (exit 2).
+
+    Either no HTTP reply, or 404 from both routes every Weaver server has (a wrong path
+    in the base URL, or another web server).
+    """
 
 
 class UnknownBaseModel(ValueError):
@@ -121,7 +125,7 @@ def _probe(
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     try:
         reply = httpx.get(
-            f"{base_url}/api/v1/supported-models",
+            f"{base_url}{_LISTING}",
             params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
             headers=headers,
             timeout=httpx.Timeout(15.0),
@@ -133,6 +137,8 @@ def _probe(
                 _url_secrets(base_url),
             )
         ) from None
+    if reply.status_code == 404:
+        _not_the_api(base_url, headers)
     if reply.status_code != 200:
         return None, None, f"GET /api/v1/supported-models answered {reply.status_code}", _NONE
     try:
@@ -158,6 +164,47 @@ def _probe(
     if best is None:
         return None, None, "the server lists no ready base model", frozenset(names)
     return best[1], best[2], None, frozenset(names)
+
+
+# The routes every Weaver server has, neither of which the spec lets answer 404.
+_LISTING = "/api/v1/supported-models"
+_SESSIONS = "/api/v1/sessions"
+
+
+def _not_the_api(base_url: str, headers: dict[str, str]) -> None:
+    """Raise ``ServerUnreachable`` when ``POST /api/v1/sessions`` answers 404 too: then
+    the base URL is not a Weaver API's root, and every check would only find that again.
+
+    The POST's body is not an object, so that an API which has the route refuses it
+    (400 or 422) and makes nothing.
+    """
+    try:
+        status = httpx.post(
+            f"{base_url}{_SESSIONS}", json=[], headers=headers, timeout=httpx.Timeout(15.0)
+        ).status_code
+    except httpx.HTTPError:
+        return  # the run will say what became of the server
+    if status != 404:
+        return
+    url = httpx.URL(base_url)
+    hint = ""
+    if url.path.strip("/"):
+        root = str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
+        try:
+            found = httpx.get(f"{root}{_LISTING}", headers=headers, timeout=httpx.Timeout(15.0))
+        except httpx.HTTPError:
+            found = None
+        if found is not None and found.status_code in (200, 401, 403):
+            hint = f"; the API answers at {root}"
+    secrets = _url_secrets(base_url)
+    raise ServerUnreachable(
+        _hidden(
+            f"no Weaver API at {base_url}: GET {_LISTING} and POST {_SESSIONS} both answered "
+            f"404, and every Weaver server has them (the kit adds /api/v1 to the base URL, "
+            f"which is the server's root){hint}",
+            secrets,
+        )
+    )
 
 
 def _listed_checkpoint(base_url: str, api_key: str | None) -> Callable[[Any], str | None]:
@@ -189,7 +236,8 @@ def run_contract_test(
     """Hold the server at ``settings.base_url`` to the spec.
 
     Raises:
-        ServerUnreachable: Nothing answers at the base URL.
+        ServerUnreachable: Nothing answers at the base URL, or no Weaver API does (the
+            routes every server has answer 404).
     """
     started = time.monotonic()
     base_url = settings.base_url.rstrip("/")

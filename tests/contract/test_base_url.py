@@ -1,0 +1,100 @@
+"""A base URL that is no Weaver API's root is one clear error, as no server is.
+
+The kit adds ``/api/v1`` to the base URL. Pointed at a wrong path (``http://host:port/wrong``)
+or at another web server, every route answered 404, and the run reported that as server
+findings: each a 404 where the spec documents none, the lifecycle's failed first step and
+a thousand requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.contract.drift import Drift
+from tests.contract.support import KEY, serve_emulator
+from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
+from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
+
+
+def quick(base_url: str, **overrides: object) -> ContractSettings:
+    settings: dict[str, object] = {
+        "base_url": base_url,
+        "api_key": KEY,
+        "max_examples": QUICK_MAX_EXAMPLES,
+        "stateful_steps": QUICK_STATEFUL_STEPS,
+        "time_limit": 30.0,
+        "deadline": 3.0,
+    }
+    settings.update(overrides)
+    return ContractSettings(**settings)  # type: ignore[arg-type]
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        body = b"<html><body>404 Not Found</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def web_server() -> Iterator[str]:
+    """Another web server: 404 in HTML for every path."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_wrong_path_is_no_weaver_api_and_names_where_the_api_is() -> None:
+    with serve_emulator() as served:
+        wrong = f"{served.base_url}/wrong"
+        with pytest.raises(ServerUnreachable) as raised:
+            run_contract_test(quick(wrong))
+    message = str(raised.value)
+    assert message.startswith(f"no Weaver API at {wrong}: "), message
+    assert "GET /api/v1/supported-models and POST /api/v1/sessions both answered 404" in message
+    assert message.endswith(f"; the API answers at {served.base_url}"), message
+
+
+def test_another_web_server_is_no_weaver_api() -> None:
+    with web_server() as url, pytest.raises(ServerUnreachable) as raised:
+        run_contract_test(quick(url))
+    message = str(raised.value)
+    assert message.startswith(f"no Weaver API at {url}: "), message
+    assert "the API answers at" not in message
+
+
+def test_a_password_in_a_wrong_base_url_is_not_shown() -> None:
+    with web_server() as url, pytest.raises(ServerUnreachable) as raised:
+        run_contract_test(quick(url.replace("http://", "http://user:pw-77e1c0@") + "/x"))
+    assert "pw-77e1c0" not in str(raised.value)
+    assert "user:***@" in str(raised.value)
+
+
+def test_an_api_that_lacks_only_the_listing_is_still_tested() -> None:
+    # One route of the API missing is the server's finding, not a wrong URL.
+    with serve_emulator(Drift.NO_SUPPORTED_MODELS) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert "GET /api/v1/supported-models answered 404; training uses 'weaver-tiny'" in " ".join(
+        report.notes
+    )
+    assert report.lifecycle is not None
+    assert any(step.status == "passed" for step in report.lifecycle.steps)
