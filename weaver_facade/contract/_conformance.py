@@ -16,6 +16,7 @@ for the kit and for the emulator's own schemathesis test:
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -29,7 +30,7 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
-from ._findings import Finding, curl_for_request, redact, redact_curl
+from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact, redact_curl
 from ._ownership import Ownership
 from ._spec import OperationResults, Problem, Spec
 
@@ -86,6 +87,89 @@ TRAINING = (
     "POST /api/v1/models/{model_id}/forward-passes",
     "POST /api/v1/models/{model_id}/optimizer-steps",
 )
+
+
+# A reply that asks to be tried again later (429 or 503 with Retry-After or `retryable: true`)
+# says nothing about the contract: the request is sent again, at most RETRIES times, after
+# the wait asked for (at most MAX_RETRY_WAIT seconds), within the part's time limit.
+MAX_RETRY_WAIT = 10.0
+
+
+def retry_after(status: int, headers: Mapping[str, Any], body: bytes | None) -> float | None:
+    """The seconds to wait before trying again when a reply asks for it, else None.
+
+    A 429 or 503 asks for it with ``Retry-After`` (seconds) or an Error body whose
+    ``retryable`` is true; ``retryable: false`` never does.
+    """
+    if status not in (429, 503):
+        return None
+    try:
+        retryable = json.loads(body or b"null").get("retryable")
+    except (ValueError, AttributeError):
+        retryable = None
+    if retryable is False:
+        return None
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        seconds = None
+    if seconds is None or not seconds >= 0:
+        return 1.0 if retryable is True or value is not None else None
+    return min(seconds, MAX_RETRY_WAIT)
+
+
+# Set on a reply that asked for a wait beyond the part's time limit.
+OUT_OF_TIME = "weaver_contract_out_of_time"
+
+
+class PatientTransport:
+    """schemathesis' transport, sending a request again while the server asks to try later.
+
+    An operation that still asks after ``RETRIES`` retries is not retried again, so that a
+    route that is down does not use up the part's time.
+    """
+
+    def __init__(self, inner: Any, deadline: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+        self._lock = threading.Lock()
+        self.retried = 0
+        self.down: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def send(self, case: Any, **kwargs: Any) -> Any:
+        label = case.operation.label
+        attempt = 0
+        while True:
+            response = self._inner.send(case, **kwargs)
+            wait = retry_after(response.status_code, response.headers, response.content)
+            if wait is None or label in self.down:
+                return response
+            if time.monotonic() + wait > self._deadline:
+                # Not the server's failing: the wait it asked for is beyond the time limit.
+                setattr(response, OUT_OF_TIME, True)
+                return response
+            if attempt == RETRIES:
+                with self._lock:
+                    self.down.add(label)
+                return response
+            with self._lock:
+                self.retried += 1
+            attempt += 1
+            time.sleep(wait)
+
+
+def _patient(schema: Any, transport: PatientTransport) -> None:
+    """Give ``schema`` (and the clones the engine makes of it) ``transport``."""
+    cls = type(schema)
+    schema.__class__ = type(
+        f"Patient{cls.__name__}", (cls,), {"transport": property(lambda _: transport)}
+    )
 
 
 def schemathesis_config(
@@ -270,6 +354,12 @@ class ConformanceOutcome:
     stop_reason: str = ""
     #: Stopped at its time limit: its later phases may not have run.
     cut_short: bool = False
+    #: Requests sent again because the server asked to try later.
+    retried: int = 0
+    #: (operation, status, curl) of each reply that still asked to try later: not checked.
+    later: list[tuple[str, int, str]] = field(default_factory=list)
+    #: Operations of the replies that asked for a wait beyond the time limit: not checked.
+    unchecked: list[str] = field(default_factory=list)
 
 
 def _first_line(text: str) -> str:
@@ -458,6 +548,8 @@ def run_conformance(
 
     # The engine builds its state machine per stateful pass; adapt each one.
     schema.build_state_machine = build_state_machine  # type: ignore[method-assign]
+    patient = PatientTransport(schema.transport, time.monotonic() + time_limit)
+    _patient(schema, patient)
 
     outcome = ConformanceOutcome(operations=sorted(spec.operations))
     refused = _auth_refused(base_url, api_key, outcome)
@@ -541,6 +633,19 @@ def run_conformance(
         with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
             ownership.clean_up(client)
     outcome.seconds = time.monotonic() - started
+    outcome.retried = patient.retried
+    if patient.retried:
+        outcome.notes.append(
+            f"the server asked {patient.retried} times to try a request again later "
+            "(429 or 503); the kit waited as asked and sent it again"
+        )
+    if outcome.later:
+        outcome.findings.append(_unavailable(outcome.later))
+    if outcome.unchecked:
+        outcome.notes.append(
+            f"{len(outcome.unchecked)} replies asked to try again after the time limit: "
+            "those requests were not checked"
+        )
     if timed_out.is_set():
         outcome.cut_short = True
         outcome.notes.append(
@@ -551,6 +656,7 @@ def run_conformance(
     # left out: schemathesis stopped testing it at that failure, so what it kept of it is
     # mostly the unauthenticated cases' 401s (a missing header made five such "refusals").
     failed = {f.operation for f in outcome.findings}
+    failed |= {label for label, _, _ in outcome.later} | set(outcome.unchecked)
     for status_code, labels in sorted(collector.data.missing_auth.items()):
         names = sorted(labels - failed)
         if not names:
@@ -558,6 +664,24 @@ def run_conformance(
         shown = names[0] if len(names) == 1 else f"{len(names)} operations ({', '.join(names)})"
         outcome.findings.append(_missing_auth(status_code, api_key, shown))
     return outcome
+
+
+def _unavailable(later: list[tuple[str, int, str]]) -> Finding:
+    """One finding for every reply that still asked to try later: an availability problem,
+    not one contract finding per operation (``not_a_server_error``, ``ignored_auth``, ...)."""
+    labels = sorted({label for label, _, _ in later})
+    shown = labels[0] if len(labels) == 1 else f"{len(labels)} operations ({', '.join(labels)})"
+    statuses = ", ".join(str(s) for s in sorted({status for _, status, _ in later}))
+    return Finding(
+        part="conformance",
+        operation=shown,
+        check=AVAILABILITY,
+        message=f"{len(later)} replies still asked to try again later after {RETRIES} "
+        "retries each: those requests were not checked",
+        expected="an answer after the wait the server asked for",
+        got=f"{statuses} with Retry-After or `retryable: true`",
+        curl=later[0][2],
+    )
 
 
 def _result_findings(
@@ -633,6 +757,21 @@ def _collect(spec: Spec, recorder: Any, outcome: ConformanceOutcome, secret: str
             continue
         interaction = recorder.interactions.get(case_id)
         response = interaction.response if interaction is not None else None
+        failed = [check for check in checks if check.failure_info is not None]
+        if (
+            failed
+            and response is not None
+            and retry_after(response.status_code, response.headers, response.content) is not None
+        ):
+            # The server asked to try later, even after the retries: not its answer.
+            label = node.value.operation.label
+            if getattr(response, OUT_OF_TIME, False):
+                outcome.unchecked.append(label)
+                continue
+            info = failed[0].failure_info
+            curl = redact_curl(info.code_sample, secret) if info is not None else ""
+            outcome.later.append((label, response.status_code, curl))
+            continue
         for check in checks:
             info = check.failure_info
             if info is None:

@@ -12,7 +12,9 @@ import httpx
 
 __all__ = [
     "API_KEY_HEADER",
+    "AVAILABILITY",
     "KEY_PLACEHOLDER",
+    "RETRIES",
     "Finding",
     "curl_for_request",
     "dedupe",
@@ -22,6 +24,10 @@ __all__ = [
 ]
 
 API_KEY_HEADER = "X-WEAVER-API-KEY"
+# A 429 or 503 that asks to try again later is sent again this many times, in both parts;
+# one still answered so is an availability problem (this check), not a contract finding.
+RETRIES = 3
+AVAILABILITY = "availability"
 # Reproductions read the key from the environment, so reports can be shared as they are.
 KEY_PLACEHOLDER = "$WEAVER_API_KEY"
 _KEY_ARG = f'"{API_KEY_HEADER}: {KEY_PLACEHOLDER}"'
@@ -104,7 +110,9 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
 
 def _server_wide(finding: Finding) -> tuple[str, str] | None:
     """The key of a defect the server has everywhere, or ``None``: a required header it
-    leaves out, and the shape of its error bodies."""
+    leaves out, the shape of its error bodies, and being unavailable."""
+    if finding.check == AVAILABILITY:
+        return ("availability", "")
     if finding.check == "response_headers_conformance":
         return ("header", finding.expected)
     if finding.check == "response_schema_conformance" and finding.message.startswith("Error:"):
@@ -115,9 +123,9 @@ def _server_wide(finding: Finding) -> tuple[str, str] | None:
 def fold_server_wide(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per server-wide defect, however many replies show it.
 
-    A server that never sends ``X-Request-ID``, or shapes every error body its own way,
-    has one thing to fix, not one per operation and status; the finding keeps the first
-    reply's reproduction and counts the others.
+    A server that never sends ``X-Request-ID``, shapes every error body its own way, or
+    keeps asking to try again later, has one thing to fix, not one per operation and
+    status; the finding keeps the first reply's reproduction and counts the others.
     """
     kept: list[Finding] = []
     groups: dict[tuple[str, str], list[Finding]] = {}
