@@ -60,6 +60,20 @@ def test_a_route_that_stays_unavailable_is_one_availability_finding() -> None:
     assert KEY not in finding.curl
 
 
+def test_the_lifecycle_names_the_request_that_stayed_unavailable() -> None:
+    # The load step's optimizer step got the 503s; it was reported under the load's POST.
+    down = FaultRule(
+        "unavailable", 1.0, route="/api/v1/models/{model_id}/optimizer-steps", retry_after=0
+    )
+    with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
+        report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
+    lines = [f.line() for f in report.findings]
+    assert [f.check for f in report.findings] == ["availability"], lines
+    (finding,) = report.findings
+    assert finding.operation == "POST /api/v1/models/{model_id}/optimizer-steps", lines
+    assert finding.message.startswith("still 503 unavailable after up to 3 retries"), lines
+
+
 def test_what_asks_to_try_later() -> None:
     error = b'{"error": "unavailable", "message": "busy", "retryable": true}'
     assert retry_after(503, {"retry-after": ["2"]}, b"") == 2.0

@@ -42,7 +42,7 @@ from .. import (
     datum_from_tokens,
 )
 from ._artifact_steps import ARTIFACT_STEPS, ArtifactSteps
-from ._findings import API_KEY_HEADER, Finding, curl_for_request, redact
+from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
 from ._spec import OperationResults, OperationSpec, Problem, Spec
 
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
@@ -334,6 +334,21 @@ class Scenario:
                     self._poll_exchange(error.operation_id),
                 )
             )
+        elif isinstance(error, APIError) and error.retryable and error.status_code in (429, 503):
+            # The server still asked to try later: an availability problem, named at the
+            # request that got it (a load's optimizer step, say), not the step's own.
+            last = self.watcher.exchanges[-1] if self.watcher.exchanges else exchange
+            step.findings.append(
+                self.finding(
+                    last.label if last is not None else label,
+                    AVAILABILITY,
+                    f"still {error.status_code} {error.code} after up to {RETRIES} retries: "
+                    "the server asked to try again later, and the step could not be checked",
+                    "an answer after the wait the server asked for",
+                    f"{error.status_code} with Retry-After or `retryable: true`",
+                    last,
+                )
+            )
         elif isinstance(error, APIConnectionError):
             step.findings.append(
                 self.finding(label, "server_answers", f"no reply: {error}", "a reply", "none")
@@ -485,7 +500,7 @@ class Scenario:
             http_client=self.http,
             poll=PollSettings(timeout=s.deadline, long_poll=min(20.0, s.deadline)),
             heartbeat_interval=0,
-            max_retries=2,
+            max_retries=RETRIES,
         )
         data = batch(s.vocab_size)
         name = f"contract-{s.run_id}"
