@@ -58,6 +58,8 @@ class Drift(enum.StrEnum):
     NO_RETRYABLE = "no_retryable"
     # A server without `GET /supported-models` (404), the one route of its kind missing.
     NO_SUPPORTED_MODELS = "no_supported_models"
+    # A busy server: each save's first attempt (per Idempotency-Key) gets 503, try later.
+    BUSY_SAVES = "busy_saves"
 
 
 class Reply:
@@ -171,6 +173,7 @@ class DriftMiddleware:
         self.drift = drift
         self.served_spec = served_spec
         self.loads: set[str] = set()
+        self.keys: set[bytes] = set()
         self.exports: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,6 +194,15 @@ class DriftMiddleware:
         if self.drift is Drift.NO_SUPPORTED_MODELS and path == LISTINGS[0]:
             await _error(404, "not_found", f"no route {path}").send(send)
             return
+        if self.drift is Drift.BUSY_SAVES and method == "POST" and SAVE.match(path):
+            key = dict(scope["headers"]).get(b"idempotency-key")
+            if key is not None and key not in self.keys:
+                self.keys.add(key)
+                busy = _error(503, "unavailable", "busy, try again later")
+                busy.body = busy.body.replace(b'"retryable": false', b'"retryable": true')
+                busy.headers.append((b"retry-after", b"0"))
+                await busy.send(send)
+                return
         body = await _read(receive)
         if self.drift is Drift.LOAD_BY_ID and method == "POST" and LOAD.match(path):
             try:

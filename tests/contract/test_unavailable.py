@@ -13,7 +13,8 @@ from weaver_facade.contract._conformance import retry_after
 from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
-from .support import KEY
+from .drift import Drift
+from .support import KEY, serve_emulator
 
 
 def quick(base_url: str, **overrides: object) -> ContractSettings:
@@ -72,6 +73,16 @@ def test_the_lifecycle_names_the_request_that_stayed_unavailable() -> None:
     (finding,) = report.findings
     assert finding.operation == "POST /api/v1/models/{model_id}/optimizer-steps", lines
     assert finding.message.startswith("still 503 unavailable after up to 3 retries"), lines
+
+
+def test_a_right_refusal_after_a_retry_is_right() -> None:
+    # The duplicate save's first attempt got 503, its retry the right 409; the facade took
+    # that 409 for its own first attempt's checkpoint, and the step read "saving `NAME`
+    # again: expected 409 checkpoint_exists, got 409 checkpoint_exists".
+    with serve_emulator(Drift.BUSY_SAVES) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert served.middleware.keys, "the saves were answered 503 first"
+    assert report.findings == [], [f.line() for f in report.findings]
 
 
 def test_what_asks_to_try_later() -> None:
