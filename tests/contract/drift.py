@@ -60,6 +60,9 @@ class Drift(enum.StrEnum):
     NO_SUPPORTED_MODELS = "no_supported_models"
     # A busy server: each save's first attempt (per Idempotency-Key) gets 503, try later.
     BUSY_SAVES = "busy_saves"
+    # A busy server: the first attempt of every distinct request (by method, path, range,
+    # idempotency key and body; storage included) gets 503, try later.
+    BUSY = "busy"
 
 
 class Reply:
@@ -137,6 +140,28 @@ def _error(status: int, code: str, message: str) -> Reply:
     return Reply(status, headers, body)
 
 
+def _busy() -> Reply:
+    """503, try again at once."""
+    busy = _error(503, "unavailable", "busy, try again later")
+    busy.body = busy.body.replace(b'"retryable": false', b'"retryable": true')
+    busy.headers.append((b"retry-after", b"0"))
+    return busy
+
+
+def _replay(body: bytes) -> Receive:
+    """A receive that gives ``body`` again, then waits for a disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
 def _rewrite_checkpoints(value: Any, drift: Drift) -> Any:
     """Every checkpoint-shaped object in a reply, in the drift's old shape."""
     if isinstance(value, list):
@@ -198,12 +223,26 @@ class DriftMiddleware:
             key = dict(scope["headers"]).get(b"idempotency-key")
             if key is not None and key not in self.keys:
                 self.keys.add(key)
-                busy = _error(503, "unavailable", "busy, try again later")
-                busy.body = busy.body.replace(b'"retryable": false', b'"retryable": true')
-                busy.headers.append((b"retry-after", b"0"))
-                await busy.send(send)
+                await _busy().send(send)
                 return
         body = await _read(receive)
+        if self.drift is Drift.BUSY:
+            headers = dict(scope["headers"])
+            key = b" ".join(
+                [
+                    method.encode(),
+                    scope.get("raw_path") or path.encode(),
+                    headers.get(b"range", b""),
+                    headers.get(b"idempotency-key", b""),
+                    body,
+                ]
+            )
+            if key not in self.keys:
+                self.keys.add(key)
+                await _busy().send(send)
+                return
+            await self.app(scope, _replay(body), send)
+            return
         if self.drift is Drift.LOAD_BY_ID and method == "POST" and LOAD.match(path):
             try:
                 sent = json.loads(body)

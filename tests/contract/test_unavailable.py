@@ -9,8 +9,8 @@ undeclared method", "Unexpected response to invalid authentication"), one per op
 from __future__ import annotations
 
 from weaver_facade.contract import ContractSettings, run_contract_test
-from weaver_facade.contract._conformance import retry_after
 from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
+from weaver_facade.contract._patience import retry_after
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
 from .drift import Drift
@@ -83,6 +83,22 @@ def test_a_right_refusal_after_a_retry_is_right() -> None:
         report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
     assert served.middleware.keys, "the saves were answered 503 first"
     assert report.findings == [], [f.line() for f in report.findings]
+
+
+def test_a_busy_server_holds_up_no_probe_and_no_storage_check() -> None:
+    # Every request's first attempt answered 503, try later. The extension probe stopped
+    # early ("GET /api/v1/operations/... answered 503"), leaving extensions undetermined,
+    # and the storage checks' raw requests were findings ("got 503, not 416").
+    with serve_emulator() as served:
+        clean = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    with serve_emulator(Drift.BUSY) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert served.middleware.keys, "the requests were answered 503 first"
+    assert report.findings == [], [f.line() for f in report.findings]
+    assert report.extensions is not None
+    assert clean.extensions is not None
+    assert report.extensions.note is None, report.extensions.note
+    assert report.extensions.offered == clean.extensions.offered
 
 
 def test_what_asks_to_try_later() -> None:

@@ -16,6 +16,7 @@ import httpx
 
 from .. import Checkpoint
 from ._findings import API_KEY_HEADER
+from ._patience import patient_client
 
 if TYPE_CHECKING:
     from ._lifecycle import Scenario, StepResult
@@ -54,7 +55,7 @@ class ArtifactSteps:
     def __init__(self, scenario: Scenario) -> None:
         self.sc = scenario
         self.artifact_ids: list[str] = []
-        self.storage = httpx.Client(
+        self.storage = patient_client(
             timeout=httpx.Timeout(60.0),
             follow_redirects=True,
             event_hooks={"request": [_never_the_key]},
@@ -86,7 +87,7 @@ class ArtifactSteps:
         """Best effort (the artifact-by-id extension); not checked."""
         for artifact_id in self.artifact_ids:
             try:
-                self.sc.http.delete(
+                self.sc.raw.delete(
                     f"{self.sc.s.base_url}/api/v1/artifacts/{artifact_id}",
                     headers=self.sc._key_header(),
                 )
@@ -97,7 +98,7 @@ class ArtifactSteps:
     # -- export ---------------------------------------------------------------------------------
 
     def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.sc.http.request(
+        return self.sc.raw.request(
             method, f"{self.sc.s.base_url}/api/v1{path}", headers=self.sc._key_header(), **kwargs
         )
 

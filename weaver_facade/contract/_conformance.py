@@ -16,7 +16,6 @@ for the kit and for the emulator's own schemathesis test:
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -32,6 +31,7 @@ from weaver_client import limits
 
 from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact, redact_curl
 from ._ownership import Ownership
+from ._patience import retry_after
 from ._spec import OperationResults, Problem, Spec
 
 __all__ = [
@@ -89,44 +89,13 @@ TRAINING = (
 )
 
 
-# A reply that asks to be tried again later (429 or 503 with Retry-After or `retryable: true`)
-# says nothing about the contract: the request is sent again, at most RETRIES times, after
-# the wait asked for (at most MAX_RETRY_WAIT seconds), within the part's time limit.
-MAX_RETRY_WAIT = 10.0
-
-
-def retry_after(status: int, headers: Mapping[str, Any], body: bytes | None) -> float | None:
-    """The seconds to wait before trying again when a reply asks for it, else None.
-
-    A 429 or 503 asks for it with ``Retry-After`` (seconds) or an Error body whose
-    ``retryable`` is true; ``retryable: false`` never does.
-    """
-    if status not in (429, 503):
-        return None
-    try:
-        retryable = json.loads(body or b"null").get("retryable")
-    except (ValueError, AttributeError):
-        retryable = None
-    if retryable is False:
-        return None
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        seconds = None
-    if seconds is None or not seconds >= 0:
-        return 1.0 if retryable is True or value is not None else None
-    return min(seconds, MAX_RETRY_WAIT)
-
-
 # Set on a reply that asked for a wait beyond the part's time limit.
 OUT_OF_TIME = "weaver_contract_out_of_time"
 
 
 class PatientTransport:
-    """schemathesis' transport, sending a request again while the server asks to try later.
+    """schemathesis' transport, sending a request again while the server asks to try later
+    (``retry_after``), at most ``RETRIES`` times, within the part's time limit.
 
     An operation that still asks after ``RETRIES`` retries is not retried again, so that a
     route that is down does not use up the part's time.

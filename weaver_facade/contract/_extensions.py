@@ -46,6 +46,7 @@ import httpx
 
 from .._extensions import MARKER, extension_names
 from ._findings import API_KEY_HEADER
+from ._patience import patient_client
 
 __all__ = ["ExtensionProbe", "probe_extensions", "restrict_spec"]
 
@@ -324,7 +325,7 @@ def probe_extensions(
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     timeout = httpx.Timeout(30.0 + _LONG_POLL_WAIT, connect=10.0)
     try:
-        with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as http:
+        with patient_client(base_url=base_url, headers=headers, timeout=timeout) as http:
             _Probe(spec_document, http, result, deadline).run(base_model)
     except _Failed as exc:
         result.note = f"the extension probe stopped early: {exc}"

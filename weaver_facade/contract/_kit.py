@@ -20,6 +20,7 @@ from ._conformance import ConformanceOutcome, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions, restrict_spec
 from ._findings import API_KEY_HEADER, Finding, dedupe, fold_server_wide
 from ._lifecycle import LifecycleOutcome, run_lifecycle
+from ._patience import patient_client
 from ._spec import Spec, load_spec
 
 __all__ = [
@@ -124,12 +125,12 @@ def _probe(
     and the names of all it lists."""
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     try:
-        reply = httpx.get(
-            f"{base_url}{_LISTING}",
-            params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
-            headers=headers,
-            timeout=httpx.Timeout(15.0),
-        )
+        with patient_client(timeout=httpx.Timeout(15.0)) as http:
+            reply = http.get(
+                f"{base_url}{_LISTING}",
+                params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
+                headers=headers,
+            )
     except httpx.HTTPError as exc:
         raise ServerUnreachable(
             _hidden(

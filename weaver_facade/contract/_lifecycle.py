@@ -43,6 +43,7 @@ from .. import (
 )
 from ._artifact_steps import ARTIFACT_STEPS, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
+from ._patience import PatientHTTPTransport
 from ._spec import OperationResults, OperationSpec, Problem, Spec
 
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
@@ -246,8 +247,15 @@ class Scenario:
         self.progress = progress
         base_path = httpx.URL(settings.base_url).path
         self.watcher = Watcher(spec, base_path, settings.api_key)
+        # The facade's client: the facade retries by itself.
         self.http = httpx.Client(
             transport=WatchingTransport(self.watcher), timeout=httpx.Timeout(30.0)
+        )
+        # The kit's own requests, tried again while the server asks to try later; the
+        # watcher sees the last reply only.
+        self.raw = httpx.Client(
+            transport=WatchingTransport(self.watcher, PatientHTTPTransport()),
+            timeout=httpx.Timeout(30.0),
         )
         self.outcome = LifecycleOutcome()
         self.service: ServiceClient | None = None
@@ -480,6 +488,7 @@ class Scenario:
         finally:
             self._cleanup()
             self.http.close()
+            self.raw.close()
             # Once for the whole run, so that the other steps still check what they are for.
             headers = list(self.watcher.missing_headers.values())
             self.outcome.steps.append(
@@ -711,7 +720,7 @@ class Scenario:
         with self.step(STEP_MALFORMED, "load_checkpoint") as r:
             # The facade refuses a malformed path before sending it; the kit sends it raw.
             bad = f"s3://{trainer.model_id}/checkpoints/{name}"
-            self.http.post(
+            self.raw.post(
                 f"{s.base_url}/api/v1/models/{trainer.model_id}/load",
                 json={"path": bad, "include_optimizer": False},
                 headers=self._key_header(),
@@ -765,7 +774,7 @@ class Scenario:
             self.skip(STEP_NO_KEY, "no API key was given, so none can be left out")
             return
         with self.step(STEP_NO_KEY, "get_model") as r:
-            self.http.get(f"{s.base_url}/api/v1/models/{trainer.model_id}")
+            self.raw.get(f"{s.base_url}/api/v1/models/{trainer.model_id}")
             self.expect_status(
                 r,
                 "get_model",
@@ -784,13 +793,13 @@ class Scenario:
             self.artifacts.cleanup()
             for checkpoint_id in self.checkpoint_ids:
                 with suppress(httpx.HTTPError):
-                    self.http.delete(
+                    self.raw.delete(
                         f"{self.s.base_url}/api/v1/checkpoints/{checkpoint_id}",
                         headers=self._key_header(),
                     )
             for model in self.models:
                 with suppress(httpx.HTTPError):
-                    self.http.post(
+                    self.raw.post(
                         f"{self.s.base_url}/api/v1/models/{model.model_id}/terminate",
                         headers=self._key_header(),
                     )

@@ -1,0 +1,87 @@
+"""Trying again when the server asks to: a 429 or 503 that says "later" is no contract break.
+
+The conformance part sends schemathesis' requests through ``PatientTransport`` (in
+``_conformance``); the kit's own raw clients (the probes, storage) through
+``PatientHTTPTransport``; the lifecycle's facade client retries by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._findings import RETRIES
+
+__all__ = ["MAX_RETRY_WAIT", "PatientHTTPTransport", "patient_client", "retry_after"]
+
+# The longest wait the kit takes for one retry, whatever the server asks.
+MAX_RETRY_WAIT = 10.0
+
+
+def retry_after(status: int, headers: Mapping[str, Any], body: bytes | None) -> float | None:
+    """The seconds to wait before trying again when a reply asks for it, else None.
+
+    A 429 or 503 asks for it with ``Retry-After`` (seconds) or an Error body whose
+    ``retryable`` is true; ``retryable: false`` never does. At most ``MAX_RETRY_WAIT``.
+    """
+    if status not in (429, 503):
+        return None
+    try:
+        retryable = json.loads(body or b"null").get("retryable")
+    except (ValueError, AttributeError):
+        retryable = None
+    if retryable is False:
+        return None
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        seconds = None
+    if seconds is None or not seconds >= 0:  # absent, or an HTTP-date
+        return 1.0 if retryable is True or value is not None else None
+    return min(seconds, MAX_RETRY_WAIT)
+
+
+class PatientHTTPTransport(httpx.BaseTransport):
+    """An httpx transport that sends a request again, at most ``RETRIES`` times, while the
+    server asks to try later. Once a request has used up its retries, none is retried
+    again: a server that stays unavailable costs its retries once, not per request."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self._inner = inner or httpx.HTTPTransport()
+        self._lock = threading.Lock()
+        self.down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            response = self._inner.handle_request(request)
+            if response.status_code not in (429, 503) or self.down:
+                return response
+            body = response.read()
+            wait = retry_after(response.status_code, response.headers, body)
+            if wait is None:
+                return response
+            if attempt == RETRIES:
+                with self._lock:
+                    self.down = True
+                return response
+            response.close()
+            attempt += 1
+            time.sleep(wait)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def patient_client(**kwargs: Any) -> httpx.Client:
+    """An ``httpx.Client`` (``kwargs`` as for it) whose requests are tried again while
+    the server asks to try later."""
+    return httpx.Client(transport=PatientHTTPTransport(), **kwargs)
