@@ -16,6 +16,7 @@ for the kit and for the emulator's own schemathesis test:
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -185,6 +186,11 @@ def schemathesis_config(
         },
         "operations": operations,
     }
+    # schemathesis sends with requests, which trusts REQUESTS_CA_BUNDLE, not httpx's
+    # SSL_CERT_FILE or SSL_CERT_DIR: every other request of the kit trusts those.
+    ca = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+    if ca and not (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")):
+        settings["tls-verify"] = ca
     if api_key:
         settings["auth"] = {"openapi": {"ApiKeyAuth": {"api_key": api_key}}}
     if base_url:

@@ -43,7 +43,7 @@ from .. import (
 )
 from ._artifact_steps import ARTIFACT_STEPS, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
-from ._patience import PatientHTTPTransport
+from ._patience import PatientHTTPTransport, sending_transport
 from ._spec import OperationResults, OperationSpec, Problem, Spec
 
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
@@ -178,7 +178,7 @@ class WatchingTransport(httpx.BaseTransport):
 
     def __init__(self, watcher: Watcher, inner: httpx.BaseTransport | None = None) -> None:
         self._watcher = watcher
-        self._inner = inner or httpx.HTTPTransport()
+        self._inner = inner or sending_transport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self._inner.handle_request(request)

@@ -15,9 +15,25 @@ from typing import Any
 
 import httpx
 
+from weaver_facade import RetryPolicy, RetrySettings, RetryTransport
+
 from ._findings import RETRIES
 
-__all__ = ["MAX_RETRY_WAIT", "PatientHTTPTransport", "patient_client", "retry_after"]
+__all__ = [
+    "MAX_RETRY_WAIT",
+    "PatientHTTPTransport",
+    "patient_client",
+    "retry_after",
+    "sending_transport",
+]
+
+
+def sending_transport() -> httpx.BaseTransport:
+    """What sends the kit's own requests: the facade's transport without its retries,
+    which goes through the proxy the environment names (httpx's own transport, handed
+    to a client, ignores it)."""
+    return RetryTransport(policy=RetryPolicy(RetrySettings(max_retries=0)))
+
 
 # The longest wait the kit takes for one retry, whatever the server asks.
 MAX_RETRY_WAIT = 10.0
@@ -55,7 +71,7 @@ class PatientHTTPTransport(httpx.BaseTransport):
     again: a server that stays unavailable costs its retries once, not per request."""
 
     def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
-        self._inner = inner or httpx.HTTPTransport()
+        self._inner = inner or sending_transport()
         self._lock = threading.Lock()
         self.down = False
 
