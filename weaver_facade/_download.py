@@ -874,7 +874,8 @@ class _Shell:
                 futures, timeout=self._time_left(), return_when=concurrent.futures.FIRST_EXCEPTION
             )
             _raise_first_error(futures)
-            if waiting and self.state.deadline is not None:  # the deadline passed
+            # The deadline passed, unless a stop (the client's close) ended the wait.
+            if waiting and self.state.deadline is not None and not self.cancel.is_set():
                 by_name = list(zip(names, futures, strict=True))
                 stuck = [n for n, f in by_name if f.running()] or [
                     n for n, f in by_name if not f.done()

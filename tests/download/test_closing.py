@@ -19,27 +19,30 @@ from tests.support.fakeserver import BASE, KEY, FakeWeaver
 from weaver_facade import AsyncServiceClient, ClientClosedError, DownloadProgress, ServiceClient
 
 BIG = "adapter_model.safetensors"
+# Two files that storage stops sending after 200,000 bytes: both transfers are held.
+STORED = {BIG: DATA[BIG], "tokenizer.bin": DATA[BIG][::-1]}
 
 
 @contextmanager
 def held_download() -> Iterator[tuple[FakeWeaver, uuid.UUID, threading.Event, Callable[..., None]]]:
-    """An artifact on a storage that stops sending after 200,000 bytes of its big file;
-    the event is set once a progress call has seen its first 64 KiB on disk."""
+    """An artifact whose transfers storage holds; the event is set once a progress call
+    has seen a first 64 KiB on disk."""
     artifact_id, fake, got_bytes = uuid.uuid4(), FakeWeaver(), threading.Event()
 
     def progress(p: DownloadProgress) -> None:
         if p.bytes_done >= 65536:
             got_bytes.set()
 
-    with StorageServer(DATA).running() as storage:
-        storage.script(BIG, "stall:200000")
-        fake.script(
-            "GET", f"/api/v1/artifacts/{artifact_id}/download", descriptor(storage, artifact_id)
-        )
+    with StorageServer(STORED).running() as storage:
+        for name in STORED:
+            storage.script(name, "stall:200000")
+        reply = descriptor(storage, artifact_id, STORED)
+        fake.script("GET", f"/api/v1/artifacts/{artifact_id}/download", reply)
         yield fake, artifact_id, got_bytes, progress
 
 
-def test_close_stops_a_download_storage_holds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("timeout", [None, 120.0])
+def test_close_stops_a_download_storage_holds(tmp_path: Path, timeout: float | None) -> None:
     # The transfers went on after close() until their read timeout (60 s), and longer
     # with retries: storage GETs are not API calls, so nothing refused them.
     with held_download() as (fake, artifact_id, got_bytes, progress):
@@ -47,7 +50,11 @@ def test_close_stops_a_download_storage_holds(tmp_path: Path) -> None:
         svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             downloading = pool.submit(
-                svc.download_weights, artifact_id, tmp_path / "out", progress=progress
+                svc.download_weights,
+                artifact_id,
+                tmp_path / "out",
+                progress=progress,
+                timeout=timeout,  # with one, a stop was taken for its end
             )
             assert got_bytes.wait(10)
             svc.close()
@@ -58,12 +65,13 @@ def test_close_stops_a_download_storage_holds(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / BIG).exists()
 
 
-async def test_aclose_stops_a_download_storage_holds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("seconds", [None, 120.0])
+async def test_aclose_stops_a_download_storage_holds(tmp_path: Path, seconds: float | None) -> None:
     with held_download() as (fake, artifact_id, got_bytes, progress):
         http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
         svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
         downloading = asyncio.create_task(
-            svc.download_weights(artifact_id, tmp_path / "out", progress=progress)
+            svc.download_weights(artifact_id, tmp_path / "out", progress=progress, timeout=seconds)
         )
         assert await asyncio.to_thread(got_bytes.wait, 10)
         await svc.aclose()

@@ -16,7 +16,9 @@ from tests.support.fakeserver import KEY, FakeWeaver, service
 DATA = {"adapter_model.safetensors": bytes(range(256)) * 4000, "adapter_config.json": b"{}"}
 
 
-def descriptor(storage: StorageServer, artifact_id: uuid.UUID) -> httpx.Response:
+def descriptor(
+    storage: StorageServer, artifact_id: uuid.UUID, stored: dict[str, bytes] = DATA
+) -> httpx.Response:
     files = [
         {
             "name": name,
@@ -25,14 +27,14 @@ def descriptor(storage: StorageServer, artifact_id: uuid.UUID) -> httpx.Response
             "url": storage.url(name),
             "url_expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600)),
         }
-        for name, data in DATA.items()
+        for name, data in stored.items()
     ]
     return httpx.Response(
         200,
         json={
             "artifact_id": str(artifact_id),
             "kind": "hf_adapter",
-            "total_bytes": sum(len(d) for d in DATA.values()),
+            "total_bytes": sum(len(d) for d in stored.values()),
             "files": files,
         },
     )

@@ -15,8 +15,6 @@ from typing import Any
 
 import httpx
 
-from weaver_facade import RetryPolicy, RetrySettings, RetryTransport
-
 from ._findings import RETRIES
 
 __all__ = [
@@ -28,11 +26,23 @@ __all__ = [
 ]
 
 
+class _ThroughClient(httpx.BaseTransport):
+    """Sends with an httpx client of its own, which goes through the proxy the
+    environment names: a client handed a transport ignores them, for that transport."""
+
+    def __init__(self) -> None:
+        self._client = httpx.Client()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._client.send(request, stream=True)
+
+    def close(self) -> None:
+        self._client.close()
+
+
 def sending_transport() -> httpx.BaseTransport:
-    """What sends the kit's own requests: the facade's transport without its retries,
-    which goes through the proxy the environment names (httpx's own transport, handed
-    to a client, ignores it)."""
-    return RetryTransport(policy=RetryPolicy(RetrySettings(max_retries=0)))
+    """What sends the kit's own requests, as the facade's do."""
+    return _ThroughClient()
 
 
 # The longest wait the kit takes for one retry, whatever the server asks.
