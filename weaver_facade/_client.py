@@ -9,12 +9,10 @@ re-attach to operations by id.
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import os
 import re
 import threading
-import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -461,10 +459,10 @@ class ServiceClient(_ServiceBase):
         self._heartbeat: threading.Thread | None = None
         # Waits between heartbeats; True once closed. Tests replace it to run without time.
         self._wait_beat: Callable[[float], bool] = self._stop.wait
-        _OPEN.add(self)  # closed at exit, as the official SDK's clients are
-        # Collected without a close: stop the heartbeat and say what is left running.
-        self._dropped = weakref.finalize(self, _dropped, self._io, self._stop, self._created)
-        self._dropped.atexit = False
+        # The close, run by close(), or when the client is collected or alive at exit.
+        self._shut = weakref.finalize(
+            self, _shut, self._io, self._created, self._stop, self._close_within()
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -488,15 +486,9 @@ class ServiceClient(_ServiceBase):
         """
         if self._root is not self:
             return
-        _OPEN.discard(self)
-        self._dropped.detach()
-        self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
         self._heartbeat = None
         with self._close_lock:  # a second close waits for the first, and terminates nothing
-            if not self._io.closed:
-                with self._io.closing(self._close_within()) as closer:
-                    closer.run(self._created.terminate())
-            self._io.close()
+            self._shut()
 
     def _ensure_session(self) -> str:
         if self._root is not self:
@@ -940,28 +932,14 @@ class AsyncServiceClient(_ServiceBase):
 # -- what outlives a client that is never closed: its heartbeat and its close ----------------
 
 
-_OPEN: weakref.WeakSet[ServiceClient] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_at_exit() -> None:
-    """The ``ServiceClient``s still open at exit terminate their models, as the official
-    SDK's do."""
-    for client in list(_OPEN):
-        client.close()
-
-
-def _dropped(io: SyncIO, stop: threading.Event, created: CreatedModels) -> None:
-    """A ``ServiceClient`` collected without a close: no requests here (a collection
-    may happen anywhere, an event loop's thread included), only its connections."""
-    stop.set()
+def _shut(io: SyncIO, created: CreatedModels, stop: threading.Event, seconds: float) -> None:
+    """A ``ServiceClient``'s close; run once, by ``close()``, or when the client is
+    collected or still alive at exit (as the official SDK's), so it holds no client."""
+    stop.set()  # the heartbeat sends no more; one in flight is not awaited
+    if not io.closed:
+        with io.closing(seconds) as closer:
+            closer.run(created.terminate())
     io.close()
-    if left := created.to_terminate():
-        warnings.warn(
-            f"a ServiceClient was never closed: models {', '.join(left)} are left running",
-            ResourceWarning,
-            stacklevel=1,
-        )
 
 
 def _beat(ref: weakref.ReferenceType[ServiceClient], session_id: str) -> None:

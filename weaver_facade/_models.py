@@ -347,10 +347,6 @@ class CreatedModels:
         """What ``model_id`` was created with, if this client created it."""
         return self._settings.get(model_id)
 
-    def to_terminate(self) -> list[str]:
-        """The models a close would terminate, in creation order."""
-        return list(self._ids)
-
     def forget(self, model_id: str) -> None:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
         self._ids.pop(model_id, None)
