@@ -13,7 +13,6 @@ import itertools
 import os
 import re
 import threading
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
@@ -459,10 +458,6 @@ class ServiceClient(_ServiceBase):
         self._heartbeat: threading.Thread | None = None
         # Waits between heartbeats; True once closed. Tests replace it to run without time.
         self._wait_beat: Callable[[float], bool] = self._stop.wait
-        # The close, run by close(), or when the client is collected or alive at exit.
-        self._shut = weakref.finalize(
-            self, _shut, self._io, self._created, self._stop, self._close_within()
-        )
 
     def __enter__(self) -> Self:
         return self
@@ -486,9 +481,13 @@ class ServiceClient(_ServiceBase):
         """
         if self._root is not self:
             return
+        self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
         self._heartbeat = None
         with self._close_lock:  # a second close waits for the first, and terminates nothing
-            self._shut()
+            if not self._io.closed:
+                with self._io.closing(self._close_within()) as closer:
+                    closer.run(self._created.terminate())
+            self._io.close()
 
     def _ensure_session(self) -> str:
         if self._root is not self:
@@ -501,13 +500,19 @@ class ServiceClient(_ServiceBase):
                 raise ClientClosedError("the Weaver client was closed while opening a session")
             if self._heartbeat_interval > 0:
                 self._heartbeat = threading.Thread(
-                    target=_beat,
-                    args=(weakref.ref(self), session_id),
-                    name="weaver-heartbeat",
-                    daemon=True,
+                    target=self._beat, args=(session_id,), name="weaver-heartbeat", daemon=True
                 )
                 self._heartbeat.start()
             return session_id
+
+    def _beat(self, session_id: str) -> None:
+        while not self._wait_beat(self._heartbeat_interval):
+            try:
+                self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
+            except Exception as exc:  # a failed heartbeat must not end the thread
+                if self._stop.is_set():
+                    return
+                logger.warning("heartbeat of session %s failed: %s", session_id, exc)
 
     def create_training_client(
         self,
@@ -804,9 +809,19 @@ class AsyncServiceClient(_ServiceBase):
                 import asyncio
 
                 self._heartbeat = asyncio.create_task(
-                    _abeat(weakref.ref(self), session_id), name="weaver-heartbeat"
+                    self._beat(session_id), name="weaver-heartbeat"
                 )
             return session_id
+
+    async def _beat(self, session_id: str) -> None:
+        while True:
+            await self._wait_beat(self._heartbeat_interval)
+            try:
+                await self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
+            except ClientClosedError:
+                return
+            except Exception as exc:  # a failed heartbeat must not end the task
+                logger.warning("heartbeat of session %s failed: %s", session_id, exc)
 
     async def create_training_client(
         self,
@@ -927,53 +942,3 @@ class AsyncServiceClient(_ServiceBase):
             stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)
-
-
-# -- what outlives a client that is never closed: its heartbeat and its close ----------------
-
-
-def _shut(io: SyncIO, created: CreatedModels, stop: threading.Event, seconds: float) -> None:
-    """A ``ServiceClient``'s close; run once, by ``close()``, or when the client is
-    collected or still alive at exit (as the official SDK's), so it holds no client."""
-    stop.set()  # the heartbeat sends no more; one in flight is not awaited
-    if not io.closed:
-        with io.closing(seconds) as closer:
-            closer.run(created.terminate())
-    io.close()
-
-
-def _beat(ref: weakref.ReferenceType[ServiceClient], session_id: str) -> None:
-    """The heartbeat thread. It holds its client weakly between beats: a client nobody
-    closed is still collected (and closed), and the thread then ends."""
-    while (client := ref()) is not None:
-        wait, interval, stop, io = (
-            client._wait_beat,
-            client._heartbeat_interval,
-            client._stop,
-            client._io,
-        )
-        del client
-        if wait(interval) or ref() is None:
-            return
-        try:
-            io.send(calls.send_heartbeat(session_id), ONE_BEAT)
-        except Exception as exc:  # a failed heartbeat must not end the thread
-            if stop.is_set():
-                return
-            logger.warning("heartbeat of session %s failed: %s", session_id, exc)
-
-
-async def _abeat(ref: weakref.ReferenceType[AsyncServiceClient], session_id: str) -> None:
-    """The async client's heartbeat task; see ``_beat``."""
-    while (client := ref()) is not None:
-        wait, interval, io = client._wait_beat, client._heartbeat_interval, client._io
-        del client
-        await wait(interval)
-        if ref() is None:
-            return
-        try:
-            await io.send(calls.send_heartbeat(session_id), ONE_BEAT)
-        except ClientClosedError:
-            return
-        except Exception as exc:  # a failed heartbeat must not end the task
-            logger.warning("heartbeat of session %s failed: %s", session_id, exc)

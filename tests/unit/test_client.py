@@ -6,18 +6,12 @@ import asyncio
 import base64
 import concurrent.futures
 import contextvars
-import gc
 import gzip
 import inspect
 import json
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
-import weakref
-from pathlib import Path
 
 import httpx
 import pytest
@@ -42,7 +36,6 @@ from weaver_facade import (
 from weaver_facade._io import Wakeup
 
 HEARTBEAT = "/api/v1/sessions/s-1/heartbeat"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -684,66 +677,3 @@ def test_a_session_reply_with_only_its_id_is_enough() -> None:
     assert fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])["base_model"] == (
         "weaver-tiny"
     )
-
-
-def _forgotten(fake: FakeWeaver) -> tuple[weakref.ReferenceType[ServiceClient], threading.Thread]:
-    """A client with a model and a heartbeat, which its caller never closes."""
-    http = httpx.Client(transport=httpx.MockTransport(fake))
-    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0.01)
-    svc.create_training_client("weaver-tiny")
-    assert svc._heartbeat is not None
-    return weakref.ref(svc), svc._heartbeat
-
-
-def test_a_client_never_closed_is_collected_and_closed() -> None:
-    # Its heartbeat thread held it: never collected, it beat for ever, with its socket
-    # and session, and its models were never terminated.
-    fake = FakeWeaver()
-    ref, heartbeat = _forgotten(fake)
-    gc.collect()
-    assert ref() is None
-    heartbeat.join(10)
-    assert not heartbeat.is_alive()
-    assert fake.terminated == ["m-1"]
-
-
-async def test_an_async_client_never_closed_is_collected() -> None:
-    fake = FakeWeaver()
-    svc = async_service(fake, heartbeat_interval=0.01)
-    await svc.create_training_client("weaver-tiny")
-    heartbeat = svc._heartbeat
-    assert heartbeat is not None
-    ref = weakref.ref(svc)
-    del svc
-    gc.collect()
-    assert ref() is None
-    done, _ = await asyncio.wait({heartbeat}, timeout=10)
-    assert done == {heartbeat}
-
-
-def test_a_client_alive_at_exit_terminates_its_models(tmp_path: Path) -> None:
-    # As the official SDK does; the README's comparison said so, and nothing did it.
-    script = tmp_path / "script.py"
-    script.write_text(
-        "import httpx\n"
-        "from tests.support.fakeserver import BASE, KEY, FakeWeaver\n"
-        "from weaver_facade import ServiceClient\n"
-        "fake = FakeWeaver()\n"
-        "def handler(request):\n"
-        "    if request.url.path.endswith('/terminate'):\n"
-        "        print('terminated', request.url.path, flush=True)\n"
-        "    return fake(request)\n"
-        "http = httpx.Client(transport=httpx.MockTransport(handler))\n"
-        "service = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)\n"
-        "service.create_training_client('weaver-tiny')\n"
-    )
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "terminated /api/v1/models/m-1/terminate\n"
-    assert done.stderr == ""
