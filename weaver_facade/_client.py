@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
@@ -499,20 +500,12 @@ class ServiceClient(_ServiceBase):
             if self._io.closed:  # closed while the session was being opened: no heartbeat
                 raise ClientClosedError("the Weaver client was closed while opening a session")
             if self._heartbeat_interval > 0:
+                beat = (self._io.origin, self._wait_beat, self._heartbeat_interval, session_id)
                 self._heartbeat = threading.Thread(
-                    target=self._beat, args=(session_id,), name="weaver-heartbeat", daemon=True
+                    target=_beat, args=beat, name="weaver-heartbeat", daemon=True
                 )
                 self._heartbeat.start()
             return session_id
-
-    def _beat(self, session_id: str) -> None:
-        while not self._wait_beat(self._heartbeat_interval):
-            try:
-                self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
-            except Exception as exc:  # a failed heartbeat must not end the thread
-                if self._stop.is_set():
-                    return
-                logger.warning("heartbeat of session %s failed: %s", session_id, exc)
 
     def create_training_client(
         self,
@@ -808,20 +801,11 @@ class AsyncServiceClient(_ServiceBase):
             if self._heartbeat_interval > 0:
                 import asyncio
 
-                self._heartbeat = asyncio.create_task(
-                    self._beat(session_id), name="weaver-heartbeat"
+                beat = _abeat(
+                    self._io.origin, self._wait_beat, self._heartbeat_interval, session_id
                 )
+                self._heartbeat = asyncio.create_task(beat, name="weaver-heartbeat")
             return session_id
-
-    async def _beat(self, session_id: str) -> None:
-        while True:
-            await self._wait_beat(self._heartbeat_interval)
-            try:
-                await self._io.send(calls.send_heartbeat(session_id), ONE_BEAT)
-            except ClientClosedError:
-                return
-            except Exception as exc:  # a failed heartbeat must not end the task
-                logger.warning("heartbeat of session %s failed: %s", session_id, exc)
 
     async def create_training_client(
         self,
@@ -942,3 +926,45 @@ class AsyncServiceClient(_ServiceBase):
             stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)
+
+
+# The heartbeats hold their IO weakly: once nothing can send through the session (the
+# client, its training clients and handles all gone), the IO is collected and the beats
+# end, instead of keeping an unclosed client, its session and socket for ever.
+
+
+def _beat(
+    origin: weakref.ReferenceType[SyncIO],
+    wait: Callable[[float], bool],
+    interval: float,
+    session_id: str,
+) -> None:
+    """The heartbeat thread: ``wait`` returns True once the client closes."""
+    while not wait(interval) and (io := origin()) is not None:
+        try:
+            io.send(calls.send_heartbeat(session_id), ONE_BEAT)
+        except Exception as exc:  # a failed heartbeat must not end the thread
+            if io.refusing():  # the client is closing
+                return
+            logger.warning("heartbeat of session %s failed: %s", session_id, exc)
+        del io
+
+
+async def _abeat(
+    origin: weakref.ReferenceType[AsyncIO],
+    wait: Callable[[float], Awaitable[None]],
+    interval: float,
+    session_id: str,
+) -> None:
+    """The async client's heartbeat task, cancelled when the client closes."""
+    while True:
+        await wait(interval)
+        if (io := origin()) is None:
+            return
+        try:
+            await io.send(calls.send_heartbeat(session_id), ONE_BEAT)
+        except ClientClosedError:
+            return
+        except Exception as exc:  # a failed heartbeat must not end the task
+            logger.warning("heartbeat of session %s failed: %s", session_id, exc)
+        del io

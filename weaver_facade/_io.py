@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import copy
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
@@ -202,10 +203,17 @@ class _Base(Generic[SleepT]):
         # (a copy made by ``closing``) are sent.
         self._closing = [False]
         self._closer = False
+        # The IO its copies were made from; they keep it alive (see ``origin``).
+        self._origin = self
 
     @property
     def closed(self) -> bool:
         return self._closed[0]
+
+    @property
+    def origin(self) -> weakref.ReferenceType[Self]:
+        """A weak reference that lives as long as this IO or any copy of it can send."""
+        return weakref.ref(cast(Self, self._origin))
 
     def with_options(self, *, timeout: float | None, max_retries: int | None) -> Self:
         """A copy that sends every call with these ``CallOptions``, on the same connections.

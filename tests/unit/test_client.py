@@ -6,6 +6,7 @@ import asyncio
 import base64
 import concurrent.futures
 import contextvars
+import gc
 import gzip
 import inspect
 import json
@@ -31,6 +32,7 @@ from weaver_facade import (
     ClientOptions,
     InvalidArgumentError,
     ServiceClient,
+    TrainingClient,
     datum_from_tokens,
 )
 from weaver_facade._io import Wakeup
@@ -677,3 +679,36 @@ def test_a_session_reply_with_only_its_id_is_enough() -> None:
     assert fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])["base_model"] == (
         "weaver-tiny"
     )
+
+
+def _dropped(fake: FakeWeaver) -> tuple[TrainingClient, threading.Thread]:
+    """A training client whose service client its caller dropped unclosed."""
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0.01)
+    trainer = svc.create_training_client("weaver-tiny")
+    assert svc._heartbeat is not None
+    return trainer, svc._heartbeat
+
+
+def test_a_client_nothing_uses_any_more_ends_its_heartbeat() -> None:
+    # The heartbeat thread held the client: never collected, it beat for ever (with its
+    # socket and session) after the script had dropped every reference to it.
+    trainer, heartbeat = _dropped(FakeWeaver())
+    gc.collect()
+    assert heartbeat.is_alive()  # the training client may still train
+    trainer.optim_step()
+    del trainer
+    gc.collect()
+    heartbeat.join(10)
+    assert not heartbeat.is_alive()
+
+
+async def test_an_async_client_nothing_uses_any_more_ends_its_heartbeat() -> None:
+    svc = async_service(FakeWeaver(), heartbeat_interval=0.01)
+    await svc.create_training_client("weaver-tiny")
+    heartbeat = svc._heartbeat
+    assert heartbeat is not None
+    del svc
+    gc.collect()
+    done, _ = await asyncio.wait({heartbeat}, timeout=10)
+    assert done == {heartbeat}
