@@ -96,6 +96,8 @@ from ._transport import (
     RetryTransport,
     configure_logging,
     logger,
+    own_async_transport,
+    own_transport,
 )
 from ._version import __version__
 from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect, shown_url
@@ -441,7 +443,11 @@ class ServiceClient(_ServiceBase):
         )
         check_callable("sleep", sleep, optional=True)
         super().__init__(base_url, api_key, **options)
-        inner = ClientTransport(http_client) if http_client is not None else None
+        inner = (
+            ClientTransport(http_client)
+            if http_client is not None
+            else own_transport(self._base_url)
+        )
         wakeup = Wakeup()
         sleep = sleep or wakeup.sleep
         transport = RetryTransport(inner, policy=self._retry, sleep=sleep, clock=self._poll.clock)
@@ -454,7 +460,9 @@ class ServiceClient(_ServiceBase):
             wakeup=wakeup,
         )
         self._lock = threading.Lock()
-        self._close_lock = threading.Lock()
+        # Reentrant: a close from a signal handler, while this thread closes, returns.
+        self._close_lock = threading.RLock()
+        self._closing = False
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         # Waits between heartbeats; True once closed. Tests replace it to run without time.
@@ -485,10 +493,16 @@ class ServiceClient(_ServiceBase):
         self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
         self._heartbeat = None
         with self._close_lock:  # a second close waits for the first, and terminates nothing
-            if not self._io.closed:
-                with self._io.closing(self._close_within()) as closer:
-                    closer.run(self._created.terminate())
-            self._io.close()
+            if self._closing:
+                return
+            self._closing = True
+            try:
+                if not self._io.closed:
+                    with self._io.closing(self._close_within()) as closer:
+                        closer.run(self._created.terminate())
+                self._io.close()
+            finally:
+                self._closing = False
 
     def _ensure_session(self) -> str:
         if self._root is not self:
@@ -738,7 +752,11 @@ class AsyncServiceClient(_ServiceBase):
         )
         check_callable("sleep", sleep, optional=True, awaited=True)
         super().__init__(base_url, api_key, **options)
-        inner = AsyncClientTransport(http_client) if http_client is not None else None
+        inner = (
+            AsyncClientTransport(http_client)
+            if http_client is not None
+            else own_async_transport(self._base_url)
+        )
         wakeup = Wakeup()
         sleep = sleep or wakeup.asleep
         transport = AsyncRetryTransport(

@@ -827,8 +827,11 @@ class _Shell:
 
         So does the deadline, also when storage has gone silent: the transfers check
         it between reads, but a read may wait for the whole read timeout."""
-        with self._alone_in_dest():
-            self._run()
+        try:
+            with self._alone_in_dest():
+                self._run()
+        finally:
+            self._http.close()
 
     @contextlib.contextmanager
     def _alone_in_dest(self) -> Iterator[None]:
@@ -892,7 +895,6 @@ class _Shell:
         finally:  # also after Ctrl-C: the .part files stay
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
-            self._http.close()
 
     def _time_left(self) -> float | None:
         deadline = self.state.deadline

@@ -157,7 +157,8 @@ class Wakeup:
             for stop in stops:
                 stop()
             for woken in sleepers:
-                woken.get_loop().call_soon_threadsafe(_settle, woken)
+                with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
+                    woken.get_loop().call_soon_threadsafe(_settle, woken)
             yield
         finally:
             _CLOSER.reset(token)

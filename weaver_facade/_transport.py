@@ -314,7 +314,7 @@ class RetryTransport(httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._transport = transport or _own_transport()
+        self._transport = transport or own_transport()
         self.policy: RetryPolicy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -357,7 +357,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         sleep: Callable[[float], Awaitable[None]] = asyncio_sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._transport = transport or _own_async_transport()
+        self._transport = transport or own_async_transport()
         self.policy: RetryPolicy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -427,11 +427,17 @@ class AsyncClientTransport(httpx.AsyncBaseTransport):
             await self._client.aclose()
 
 
-def environment_proxied() -> bool:
+def environment_proxied(url: str | None = None) -> bool:
     """Whether the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``,
-    ``ALL_PROXY``, or the system's settings)."""
+    ``ALL_PROXY``, or the system's settings): for ``url``, one that ``NO_PROXY`` does
+    not exempt it from; else any."""
     proxies = urllib.request.getproxies()
-    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+    if url is None:
+        return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+    parsed = httpx.URL(url)
+    if urllib.request.proxy_bypass(parsed.host):
+        return False
+    return bool(proxies.get(parsed.scheme) or proxies.get("all"))
 
 
 @contextlib.contextmanager
@@ -447,19 +453,20 @@ def environment_settings() -> Iterator[None]:
         ) from None
 
 
-def _own_transport() -> httpx.BaseTransport:
+def own_transport(url: str | None = None) -> httpx.BaseTransport:
     """What sends when the user gives no client: httpx's transport, or a client of its
-    own when the environment names a proxy (given a transport, httpx ignores them)."""
+    own when the environment names a proxy for ``url`` (given a transport, httpx
+    ignores them)."""
     with environment_settings():
-        if environment_proxied():
+        if environment_proxied(url):
             return ClientTransport(httpx.Client(), owned=True)
         return httpx.HTTPTransport()
 
 
-def _own_async_transport() -> httpx.AsyncBaseTransport:
-    """See ``_own_transport``."""
+def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
+    """See ``own_transport``."""
     with environment_settings():
-        if environment_proxied():
+        if environment_proxied(url):
             return AsyncClientTransport(httpx.AsyncClient(), owned=True)
         return httpx.AsyncHTTPTransport()
 

@@ -78,6 +78,8 @@ def test_an_unusable_setting_is_a_typed_error_before_any_request(
 ) -> None:
     # A traceback (FileNotFoundError, ValueError) from the client's constructor, and from
     # every command of the command line.
+    for exempt in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(exempt, raising=False)
     monkeypatch.setenv(name, value)
     with pytest.raises(InvalidArgumentError, match="environment's TLS or proxy") as refused:
         kind("http://127.0.0.1:9", "k")
@@ -108,3 +110,16 @@ def test_an_untrusted_certificate_is_not_retried(
             svc.get_model("m-1")
     assert refused.value.retryable is False
     assert sleeps == []
+
+
+def test_a_proxy_the_base_url_is_exempt_from_is_not_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A proxy setting the client cannot use (a SOCKS proxy without socksio, here an
+    # unknown scheme) refused every client, also one for a host in NO_PROXY.
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "ftp://127.0.0.1:1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    ServiceClient("http://127.0.0.1:9", "k").close()
+    AsyncServiceClient("http://127.0.0.1:9", "k")

@@ -712,3 +712,42 @@ async def test_an_async_client_nothing_uses_any_more_ends_its_heartbeat() -> Non
     gc.collect()
     done, _ = await asyncio.wait({heartbeat}, timeout=10)
     assert done == {heartbeat}
+
+
+def test_a_close_within_a_close_on_one_thread_returns() -> None:
+    # A signal handler that closes the client while this thread is closing it: the lock
+    # was not reentrant, and the process hung.
+    fake = FakeWeaver()
+    nested: list[None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/terminate") and not nested:
+            nested.append(None)
+            svc.close()  # as a signal handler would, on this thread
+        return fake(request)
+
+    svc = ServiceClient(
+        BASE,
+        KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        heartbeat_interval=0,
+    )
+    svc.create_training_client("weaver-tiny")
+    closing = threading.Thread(target=svc.close, daemon=True)
+    closing.start()
+    closing.join(10)
+    assert not closing.is_alive(), "the nested close waited for itself"
+    assert fake.terminated == ["m-1"]
+
+
+def test_a_close_wakes_no_sleeper_of_a_closed_loop() -> None:
+    # A sleeper left on an event loop since closed made every close raise "Event loop is
+    # closed" before it terminated anything.
+    wakeup = Wakeup()
+    loop = asyncio.new_event_loop()
+    sleeper = loop.create_task(wakeup.asleep(100))
+    loop.run_until_complete(asyncio.sleep(0))
+    sleeper._log_destroy_pending = False  # type: ignore[attr-defined]  # it is, on purpose
+    loop.close()
+    with wakeup.closer():
+        pass
