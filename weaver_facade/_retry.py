@@ -15,7 +15,8 @@ decide with these functions, so they cannot disagree.
   retried after any other 5xx.
 * **Transport errors.** A failure to connect happened before the server could
   see the request: retryable for every request. Other failures (read
-  timeouts, dropped connections) only for requests safe to repeat.
+  timeouts, dropped connections) only for requests safe to repeat. A server
+  certificate that TLS refuses is never retried: no retry changes it.
 * **Waits** are full-jitter exponential backoff: uniform in
   ``[0, min(maximum, initial * 2**attempt))``. A ``Retry-After`` replaces it.
 * **Deadlines.** A wait that would end past the deadline is not started: a
