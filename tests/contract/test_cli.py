@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -206,6 +207,30 @@ def test_a_run_cut_short_without_findings_exits_3_unless_allowed(
     code, output = contract_test(*args, "--allow-incomplete", key=KEY)
     assert code == 0, output
     assert "contract: PASS (incomplete: conformance stopped at its time limit)" in output
+
+
+def test_a_run_the_user_interrupts_is_no_pass(emulator: EmulatorProcess) -> None:
+    # schemathesis took the Ctrl-C and stopped early; the kit then ran the rest and said
+    # "contract: PASS", exit 0: a CI job cancelled mid-run read as green.
+    env = {**os.environ, "WEAVER_API_KEY": KEY}
+    args = ["--base-url", emulator.base_url, "--only", "conformance", "--time-limit", "60"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "weaver_facade.contract", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    ) as run:
+        assert run.stderr is not None
+        for line in run.stderr:  # the progress lines
+            if "phase" in line:
+                break
+        run.send_signal(signal.SIGINT)
+        stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stdout + stderr
+    assert "PASS" not in stdout
+    assert stderr.rstrip().endswith("error: interrupted")
 
 
 def test_no_server_is_a_usage_error_not_a_finding() -> None:

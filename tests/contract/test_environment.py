@@ -13,7 +13,7 @@ CA = "/etc/company/ca.pem"
 
 @pytest.fixture
 def no_tls_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -23,6 +23,7 @@ def test_the_conformance_part_trusts_ssl_cert_file(no_tls_settings: pytest.Monke
     # server with a company CA every request was a finding ("SSL verification problem").
     assert schemathesis_config(api_key=None).projects.default.tls_verify is True
     no_tls_settings.setenv("SSL_CERT_FILE", CA)
+    no_tls_settings.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")  # curl's
     assert schemathesis_config(api_key=None).projects.default.tls_verify == CA
     no_tls_settings.setenv("REQUESTS_CA_BUNDLE", "/elsewhere.pem")  # requests' own wins
     assert schemathesis_config(api_key=None).projects.default.tls_verify is True

@@ -39,6 +39,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 # No finding, but not everything was checked: not a pass a CI job should take for a full one.
 EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130  # as a shell reports SIGINT
 
 
 def _positive_int(text: str) -> int:
@@ -129,8 +130,8 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
         return EXIT_USAGE
     try:  # the facade's own checks of a base URL; a client opens nothing until it is used
         ServiceClient(base_url, heartbeat_interval=0).close()
-    except InvalidArgumentError as exc:
-        print(f"error: --base-url: {exc}", file=sys.stderr)
+    except InvalidArgumentError as exc:  # it names base_url, or the environment's settings
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.spec is not None and not args.spec.is_file():
         print(f"error: --spec {args.spec} is not a file", file=sys.stderr)
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     except (ServerUnreachable, UnknownBaseModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # a run cut short by the user is no verdict
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     from ._report import render_text, write_reports
 
     for line in render_text(report):

@@ -189,7 +189,7 @@ def schemathesis_config(
     # schemathesis sends with requests, which trusts REQUESTS_CA_BUNDLE, not httpx's
     # SSL_CERT_FILE or SSL_CERT_DIR: every other request of the kit trusts those.
     ca = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
-    if ca and not (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")):
+    if ca and not os.environ.get("REQUESTS_CA_BUNDLE"):
         settings["tls-verify"] = ca
     if api_key:
         settings["auth"] = {"openapi": {"ApiKeyAuth": {"api_key": api_key}}}
@@ -607,6 +607,10 @@ def run_conformance(
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
             ownership.clean_up(client)
+    if outcome.stop_reason == "interrupted" and not timed_out.is_set():
+        # schemathesis took the user's Ctrl-C (or a CI's cancel) and stopped early: the
+        # run is not a pass, whatever it saw.
+        raise KeyboardInterrupt
     outcome.seconds = time.monotonic() - started
     outcome.retried = patient.retried
     if patient.retried:
