@@ -261,6 +261,13 @@ class _Base(Generic[SleepT]):
             raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
 
+    def _no_reply(self, call: Call[Any], exc: httpx.TransportError) -> Exception:
+        """A request that got no reply: cut by the client's close (its connections closed
+        under it), or lost."""
+        if self.refusing():
+            return ClientClosedError(f"{call.operation}: the Weaver client was closed meanwhile")
+        return connection_error(call.operation, exc)
+
     def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:
         options = options or self.options
         if self._deadline is not None:
@@ -330,7 +337,7 @@ class SyncIO(_Base[Callable[[float], None]]):
         try:
             response = self.generated.get_httpx_client().request(**self._request(call, options))
         except httpx.TransportError as exc:
-            raise connection_error(call.operation, exc) from exc
+            raise self._no_reply(call, exc) from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:
@@ -418,7 +425,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
                 **self._request(call, options)
             )
         except httpx.TransportError as exc:
-            raise connection_error(call.operation, exc) from exc
+            raise self._no_reply(call, exc) from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:

@@ -31,6 +31,7 @@ from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
     AsyncServiceClient,
+    ClientClosedError,
     InternalServerError,
     OperationTimeoutError,
     ServiceClient,
@@ -347,3 +348,24 @@ def test_a_listing_of_many_pages_keeps_with_options_timeout() -> None:
         took = elapsed_since(start)
     assert took < 2.5 + SLACK, took
     assert 2 <= len(server.requests) <= 4
+
+
+async def test_a_poll_cut_by_aclose_ends_the_wait_as_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # aclose() closes the connection a held poll waits on: the wait logged "connection
+    # dropped; retrying" (nothing was retried) before it said the client was closed.
+    with ScriptedServer(first_pending_then(HANG)) as server:
+        svc = AsyncServiceClient(server.base_url, "k", heartbeat_interval=0)
+        handle = await svc.operation(OP)
+        waiting = asyncio.create_task(handle.result(timeout=30))
+
+        def second_poll_held() -> None:
+            while len(server.requests) < 2:
+                time.sleep(0.01)
+
+        await asyncio.wait_for(asyncio.to_thread(second_poll_held), 10)
+        await svc.aclose()
+        with pytest.raises(ClientClosedError):
+            await asyncio.wait_for(waiting, 10)
+    assert "retrying" not in caplog.text
