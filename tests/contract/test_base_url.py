@@ -49,10 +49,17 @@ class _NotFound(BaseHTTPRequestHandler):
         pass
 
 
+class _StaticFiles(BaseHTTPRequestHandler):
+    """As ``python -m http.server``: 404 to a GET, 501 to a POST (it has no such method)."""
+
+    do_GET = _NotFound._answer
+    log_message = _NotFound.log_message
+
+
 @contextlib.contextmanager
-def web_server() -> Iterator[str]:
-    """Another web server: 404 in HTML for every path."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+def web_server(handler: type[BaseHTTPRequestHandler] = _NotFound) -> Iterator[str]:
+    """Another web server: by default 404 in HTML for every path."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -70,12 +77,14 @@ def test_a_wrong_path_is_no_weaver_api_and_names_where_the_api_is() -> None:
             run_contract_test(quick(wrong))
     message = str(raised.value)
     assert message.startswith(f"no Weaver API at {wrong}: "), message
-    assert "GET /api/v1/supported-models and POST /api/v1/sessions both answered 404" in message
+    assert "GET /api/v1/supported-models answered 404 and POST /api/v1/sessions 404" in message
     assert message.endswith(f"; the API answers at {served.base_url}"), message
 
 
-def test_another_web_server_is_no_weaver_api() -> None:
-    with web_server() as url, pytest.raises(ServerUnreachable) as raised:
+@pytest.mark.parametrize("handler", [_NotFound, _StaticFiles], ids=["404", "static-files"])
+def test_another_web_server_is_no_weaver_api(handler: type[BaseHTTPRequestHandler]) -> None:
+    # A static file server answers a POST 501: that was 35 findings, exit 1.
+    with web_server(handler) as url, pytest.raises(ServerUnreachable) as raised:
         run_contract_test(quick(url))
     message = str(raised.value)
     assert message.startswith(f"no Weaver API at {url}: "), message

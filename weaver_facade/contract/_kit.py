@@ -170,10 +170,12 @@ def _probe(
 # The routes every Weaver server has, neither of which the spec lets answer 404.
 _LISTING = "/api/v1/supported-models"
 _SESSIONS = "/api/v1/sessions"
+# What a server says of a route it does not have: 404, or (a static file server) no POST.
+_NO_SUCH_ROUTE = frozenset({404, 405, 501})
 
 
 def _not_the_api(base_url: str, headers: dict[str, str]) -> None:
-    """Raise ``ServerUnreachable`` when ``POST /api/v1/sessions`` answers 404 too: then
+    """Raise ``ServerUnreachable`` when ``POST /api/v1/sessions`` has no route either: then
     the base URL is not a Weaver API's root, and every check would only find that again.
 
     The POST's body is not an object, so that an API which has the route refuses it
@@ -185,7 +187,7 @@ def _not_the_api(base_url: str, headers: dict[str, str]) -> None:
         ).status_code
     except httpx.HTTPError:
         return  # the run will say what became of the server
-    if status != 404:
+    if status not in _NO_SUCH_ROUTE:
         return
     url = httpx.URL(base_url)
     hint = ""
@@ -200,9 +202,9 @@ def _not_the_api(base_url: str, headers: dict[str, str]) -> None:
     secrets = _url_secrets(base_url)
     raise ServerUnreachable(
         _hidden(
-            f"no Weaver API at {base_url}: GET {_LISTING} and POST {_SESSIONS} both answered "
-            f"404, and every Weaver server has them (the kit adds /api/v1 to the base URL, "
-            f"which is the server's root){hint}",
+            f"no Weaver API at {base_url}: GET {_LISTING} answered 404 and POST {_SESSIONS} "
+            f"{status}, and every Weaver server has them (the kit adds /api/v1 to the base "
+            f"URL, which is the server's root){hint}",
             secrets,
         )
     )
