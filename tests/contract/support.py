@@ -1,4 +1,5 @@
-"""Serving an (optionally drifting) emulator over real HTTP for the kit's tests."""
+"""Serving an (optionally drifting) emulator over real HTTP for the kit's tests, and the
+quick settings they run the kit with."""
 
 from __future__ import annotations
 
@@ -13,9 +14,25 @@ from pathlib import Path
 import uvicorn
 
 from tests.contract.drift import Drift, DriftMiddleware
+from weaver_facade.contract import ContractSettings
+from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
 from weaver_facade.emulator import EmulatorConfig, create_app
 
 KEY = "contract-kit-secret-key-5b9e"
+
+
+def quick(base_url: str, **overrides: object) -> ContractSettings:
+    """The kit's ``--quick`` run against ``base_url`` with ``KEY``, as ``overrides`` change it."""
+    settings: dict[str, object] = {
+        "base_url": base_url,
+        "api_key": KEY,
+        "max_examples": QUICK_MAX_EXAMPLES,
+        "stateful_steps": QUICK_STATEFUL_STEPS,
+        "time_limit": 60.0,
+        "deadline": 3.0,
+    }
+    settings.update(overrides)
+    return ContractSettings(**settings)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

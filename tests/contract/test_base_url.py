@@ -9,6 +9,7 @@ a thousand requests.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,22 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.contract.drift import Drift
-from tests.contract.support import KEY, serve_emulator
-from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
-from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
+from tests.contract.support import quick as quick_run
+from tests.contract.support import serve_emulator
+from weaver_facade.contract import ServerUnreachable, run_contract_test
 
-
-def quick(base_url: str, **overrides: object) -> ContractSettings:
-    settings: dict[str, object] = {
-        "base_url": base_url,
-        "api_key": KEY,
-        "max_examples": QUICK_MAX_EXAMPLES,
-        "stateful_steps": QUICK_STATEFUL_STEPS,
-        "time_limit": 30.0,
-        "deadline": 3.0,
-    }
-    settings.update(overrides)
-    return ContractSettings(**settings)  # type: ignore[arg-type]
+# No more than half a minute: these runs should end at once.
+quick = functools.partial(quick_run, time_limit=30.0)
 
 
 class _NotFound(BaseHTTPRequestHandler):

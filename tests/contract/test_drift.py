@@ -18,13 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.contract.drift import Drift
-from tests.contract.support import KEY, serve_emulator
-from weaver_facade.contract import ContractReport, ContractSettings, Finding, run_contract_test
+from tests.contract.support import KEY, quick, serve_emulator
+from weaver_facade.contract import ContractReport, Finding, run_contract_test
 from weaver_facade.contract._kit import (
     DEFAULT_MAX_EXAMPLES,
     DEFAULT_STATEFUL_STEPS,
-    QUICK_MAX_EXAMPLES,
-    QUICK_STATEFUL_STEPS,
 )
 from weaver_facade.contract._report import render_text, to_json, write_reports
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
@@ -127,19 +125,6 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
 # A checkpoint's shape is only seen once a save has completed, which schemathesis reaches
 # through the stateful workflows: the quick settings make too few of them to be sure to.
 NEED_WORKFLOWS = {Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES}
-
-
-def quick(base_url: str, **overrides: object) -> ContractSettings:
-    settings: dict[str, object] = {
-        "base_url": base_url,
-        "api_key": KEY,
-        "max_examples": QUICK_MAX_EXAMPLES,
-        "stateful_steps": QUICK_STATEFUL_STEPS,
-        "time_limit": 60.0,
-        "deadline": 3.0,
-    }
-    settings.update(overrides)
-    return ContractSettings(**settings)  # type: ignore[arg-type]
 
 
 def in_part(finding: Finding, part: str) -> bool:

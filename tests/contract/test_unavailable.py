@@ -8,26 +8,18 @@ undeclared method", "Unexpected response to invalid authentication"), one per op
 
 from __future__ import annotations
 
-from weaver_facade.contract import ContractSettings, run_contract_test
-from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
+import functools
+
+from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._patience import retry_after
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
 from .drift import Drift
 from .support import KEY, serve_emulator
+from .support import quick as quick_run
 
-
-def quick(base_url: str, **overrides: object) -> ContractSettings:
-    settings: dict[str, object] = {
-        "base_url": base_url,
-        "api_key": KEY,
-        "max_examples": QUICK_MAX_EXAMPLES,
-        "stateful_steps": QUICK_STATEFUL_STEPS,
-        "time_limit": 60.0,
-        "deadline": 5.0,
-    }
-    settings.update(overrides)
-    return ContractSettings(**settings)  # type: ignore[arg-type]
+# Retried steps take longer: the lifecycle gets more time per operation.
+quick = functools.partial(quick_run, deadline=5.0)
 
 
 def faults(*rules: FaultRule) -> FaultConfig:
