@@ -21,7 +21,7 @@ import httpx
 
 from . import _calls as calls
 from ._args import check_int, check_seconds
-from ._errors import ClientClosedError, InvalidArgumentError
+from ._errors import ClientClosedError, InvalidArgumentError, ModelTerminatedError
 from ._lazy import LazyModule
 from ._operations import (
     AsyncFetch,
@@ -261,6 +261,18 @@ class _Base(Generic[SleepT]):
             raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
 
+    def _finish(self, call: Call[M], response: httpx.Response) -> M:
+        """``finish``; a model the client's own close terminated under the request is
+        that close's doing."""
+        try:
+            return finish(call, self.generated, response)
+        except ModelTerminatedError as exc:
+            if not self.refusing():
+                raise
+            raise ClientClosedError(
+                f"{call.operation}: its model was terminated by the client's close"
+            ) from exc
+
     def _no_reply(self, call: Call[Any], exc: httpx.TransportError) -> Exception:
         """A request that got no reply: cut by the client's close (its connections closed
         under it), or lost."""
@@ -342,7 +354,7 @@ class SyncIO(_Base[Callable[[float], None]]):
             raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:
             raise unsendable_text(call.operation, exc) from None
-        return finish(call, self.generated, response)
+        return self._finish(call, response)
 
     def snapshot(
         self,
@@ -375,6 +387,7 @@ class SyncIO(_Base[Callable[[float], None]]):
             policy=self.poll,
             sleep=self._sleep,
             on_progress=self.on_progress,
+            closing=self.refusing,
         )
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
@@ -430,7 +443,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:
             raise unsendable_text(call.operation, exc) from None
-        return finish(call, self.generated, response)
+        return self._finish(call, response)
 
     async def snapshot(
         self,
@@ -462,6 +475,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             policy=self.poll,
             sleep=self._sleep,
             on_progress=self.on_progress,
+            closing=self.refusing,
         )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:

@@ -27,6 +27,7 @@ from ._args import at_least, check_seconds
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     APIError,
+    ClientClosedError,
     OperationFailedError,
     OperationTimeoutError,
     ResponseValidationError,
@@ -569,9 +570,11 @@ class _HandleState(Generic[T_co]):
         parse_result: ResultParser[T_co],
         policy: PollPolicy,
         on_progress: ProgressCallback | None,
+        closing: Callable[[], bool] | None,
     ) -> None:
         self._snapshot = snapshot
         self._parse_result = parse_result
+        self._closing = closing
         self._policy = policy
         self._first_seen = policy.clock()
         self._queued = _queued(snapshot)
@@ -684,13 +687,19 @@ class _HandleState(Generic[T_co]):
     def _outcome(self) -> T_co:
         snap = self._snapshot
         if snap.status is OperationStatus.ERROR:
-            raise OperationFailedError(
+            failed = OperationFailedError(
                 operation_id=snap.id,
                 code=snap.error_code,
                 message=snap.error_message or "the server gave no message",
                 details=snap.error_details,
                 retryable=snap.retryable,
             )
+            # The client's close terminated the model under it: the close is what ended it.
+            if snap.error_code == "model_terminated" and self._closing and self._closing():
+                raise ClientClosedError(
+                    f"operation {snap.id}: its model was terminated by the client's close"
+                ) from failed
+            raise failed
         if self._result is None:
             self._result = (self._parse_result(snap),)
         return self._result[0]
@@ -778,12 +787,14 @@ class OperationHandle(_HandleState[T_co]):
         policy: PollPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_progress: ProgressCallback | None = None,
+        closing: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(
             snapshot,
             parse_result=parse_result,
             policy=policy or PollPolicy(),
             on_progress=on_progress,
+            closing=closing,
         )
         self._fetch = fetch
         self._sleep = sleep
@@ -857,12 +868,14 @@ class AsyncOperationHandle(_HandleState[T_co]):
         policy: PollPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         on_progress: ProgressCallback | None = None,
+        closing: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(
             snapshot,
             parse_result=parse_result,
             policy=policy or PollPolicy(),
             on_progress=on_progress,
+            closing=closing,
         )
         self._fetch = fetch
         self._sleep = sleep or asyncio_sleep

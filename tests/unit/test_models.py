@@ -29,13 +29,18 @@ from weaver_facade import (
     ClientClosedError,
     IncompatibleCheckpointError,
     InvalidArgumentError,
+    ModelTerminatedError,
     NotFoundError,
+    OperationFailedError,
+    OperationHandle,
+    OperationStatus,
     OptimizerStateUnavailableError,
     PermissionDeniedError,
     ResponseValidationError,
     ServiceClient,
     UnsupportedByServerError,
 )
+from weaver_facade._operations import OperationSnapshot
 
 MODELS = "/api/v1/models"
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
@@ -677,3 +682,42 @@ def test_two_closes_at_once_terminate_each_model_once() -> None:
     assert not second.is_alive()
     assert fake.terminated == ["m-1"]
     assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 1
+
+
+def test_a_step_whose_model_the_close_terminated_ends_as_closed() -> None:
+    # A step in flight when close() terminated its model failed "[409 model_terminated]",
+    # which a worker loop took for a training failure, not for its own shutdown.
+    fake = FakeWeaver()
+    svc = ServiceClient(
+        BASE,
+        KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
+        heartbeat_interval=0,
+    )
+    trainer = svc.create_training_client("weaver-tiny")
+
+    def closed_meanwhile(request: httpx.Request) -> httpx.Response:
+        svc.close()  # terminates m-1 while the step is on its way
+        return json_reply(409, error_json("model_terminated", "model m-1 is terminated"))
+
+    fake.script("POST", f"{MODELS}/m-1/optimizer-steps", closed_meanwhile)
+    with pytest.raises(ClientClosedError, match="terminated by the client's close") as closed:
+        trainer.optim_step()
+    assert isinstance(closed.value.__cause__, ModelTerminatedError)
+    assert fake.terminated == ["m-1"]
+
+
+@pytest.mark.parametrize("closing", [True, False])
+def test_an_operation_whose_model_the_close_terminated_ends_as_closed(closing: bool) -> None:
+    failed = OperationSnapshot(
+        id="op-1",
+        status=OperationStatus.ERROR,
+        error_code="model_terminated",
+        error_message="model m-1 is terminated",
+    )
+    handle: OperationHandle[object] = OperationHandle(
+        failed, fetch=lambda *_: failed, parse_result=lambda s: s, closing=lambda: closing
+    )
+    expected = ClientClosedError if closing else OperationFailedError
+    with pytest.raises(expected):
+        handle.result()
