@@ -40,6 +40,7 @@ from ._errors import APIConnectionError, APIError, ResponseValidationError
 __all__ = [
     "EXTENSION",
     "REFUSED",
+    "BodyTimeout",
     "CallOptions",
     "capped_timeouts",
     "certificate_refused",
@@ -203,6 +204,10 @@ def sleep_before_retry(backoff: float, retry_after: float | None, remaining: flo
     return delay
 
 
+class BodyTimeout(httpx.ReadTimeout):
+    """A reply's body still arriving when its call's deadline (or one read timeout) ends."""
+
+
 def describe_failure(error: BaseException | httpx.Response) -> str:
     """A short, key-free description of why a request failed, for outage and retry messages."""
     if isinstance(error, httpx.Response):
@@ -222,6 +227,7 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
         return {
             httpx.ConnectTimeout: "connect timed out",
             httpx.ReadTimeout: "no reply in time",
+            BodyTimeout: "the reply's body was still arriving",
             httpx.WriteTimeout: "send timed out",
             httpx.PoolTimeout: "no free connection in time",
         }.get(type(error), "timed out")

@@ -276,7 +276,7 @@ class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
 
     def _check(self) -> None:
         if self._clock() > self._ends:
-            raise httpx.ReadTimeout("the reply's body was still arriving", request=self._request)
+            raise rules.BodyTimeout("the reply's body was still arriving", request=self._request)
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in cast(httpx.SyncByteStream, self._stream):

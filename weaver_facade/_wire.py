@@ -557,11 +557,9 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
 
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply."""
-    # A timeout of the transports in our words: they say "timed out" (sync), "The read
-    # operation timed out" (TLS) or nothing (async).
+    # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
-    said = str(exc)
-    detail = describe_failure(exc) if not said or (timeout and said.endswith("timed out")) else said
+    detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not certificate_refused(exc)
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
