@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.support.emulator import EmulatorProcess, spawn_emulator
+from tests.support.signals import with_sigint
 from weaver_facade._extensions import extension_markers
 from weaver_facade.contract._artifact_steps import ARTIFACT_STEPS
 
@@ -215,7 +216,7 @@ def test_a_run_the_user_interrupts_is_no_pass(emulator: EmulatorProcess) -> None
     env = {**os.environ, "WEAVER_API_KEY": KEY}
     args = ["--base-url", emulator.base_url, "--only", "conformance", "--time-limit", "60"]
     with subprocess.Popen(
-        [sys.executable, "-m", "weaver_facade.contract", *args],
+        with_sigint("SIG_DFL", [sys.executable, "-m", "weaver_facade.contract", *args]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -19,6 +19,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
 import pytest
 
+from tests.support.signals import with_sigint
 from weaver_facade.emulator import RunningEmulator, run_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,14 +103,6 @@ def test_scripts_demo_help_says_how_to_use_it(flag: str) -> None:
     assert "starting the emulator" not in done.stdout + done.stderr
 
 
-# A terminal starts a job in its own process group, SIGINT at its default for a foreground
-# job; a script's background job inherits SIGINT ignored. Ctrl-C sends SIGINT to the group.
-_LAUNCH = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, getattr(signal, sys.argv[1])); "
-    "os.execv(sys.argv[2], sys.argv[2:])"
-)
-
-
 def signal_while_the_example_runs(
     sig: signal.Signals, *, group: bool = True, sigint: str = "SIG_DFL", latency: str
 ) -> tuple[subprocess.Popen[str], str, str, list[psutil.Process]]:
@@ -117,7 +110,7 @@ def signal_while_the_example_runs(
     group (or to the demo alone) once the example runs. The demo, its output, and its
     children at that moment."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCH, sigint, str(DEMO), "--", "--latency", latency],
+        with_sigint(sigint, [str(DEMO), "--", "--latency", latency]),
         env=demo_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -17,6 +17,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
+from tests.support.signals import with_sigint
+
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
@@ -295,8 +297,9 @@ class EmulatorProcess:
 def spawn_emulator(*args: str, timeout: float = 30) -> EmulatorProcess:
     """Start the command on a free port and wait (bounded) for its ready line."""
     started = time.monotonic()
+    command = [sys.executable, "-m", "weaver_facade.emulator", "--port", "0", *args]
     process = subprocess.Popen(
-        [sys.executable, "-m", "weaver_facade.emulator", "--port", "0", *args],
+        with_sigint("SIG_DFL", command),  # as a foreground job: the tests send it Ctrl-C's SIGINT
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
