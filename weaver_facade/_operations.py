@@ -471,9 +471,7 @@ class Poller:
         if terminal:
             if succeeded and self._key is not None:
                 hi = max(now - self._start, 0.0)
-                # Only what this wait saw: a poll aimed at the expected end and answered
-                # `done` says nothing of the low side. Keeping the history's there kept
-                # every later operation waiting as long as a slow first one, for ever.
+                # Only what this wait saw (the ``_durations`` docstring says why).
                 self._policy.durations.record(self._key, Bracket(self._unfinished_at, hi))
             return
         if queued:
@@ -506,9 +504,7 @@ class Poller:
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
             if at is not None:
                 return max(at - since, 0.0)
-        # Nothing to go on: back off, within ``backoff_ratio`` of the time waited, and not
-        # before the end of the queue the server announced, nothing ends before it; but
-        # for at most ``max_backoff``: the wire does not promise the estimate holds.
+        # Nothing to go on: back off, as ``PollSettings.backoff_ratio`` says.
         backoff = min(self._policy.backoff(self._attempt), s.backoff_ratio * (now - self.started))
         self._attempt += 1
         queue = min(self._queued_until - now, s.max_backoff)
@@ -806,10 +802,8 @@ class OperationHandle(_HandleState[T_co]):
         return self.status
 
     def watch(self, timeout: float | None = None) -> Iterator[OperationProgress]:
-        """Wait for the operation, yielding the current state, then each change.
-
-        A change is a new status or pending info, or polls starting to fail or
-        succeeding again. The iterator ends once the operation is over (then
+        """Wait for the operation, yielding the current state, then each change (see
+        ``OperationProgress``). The iterator ends once the operation is over (then
         ``result()`` returns at once).
 
         Args:
