@@ -101,7 +101,6 @@ LONG_POLL_MARGIN = 10.0
 
 
 def new_idempotency_key() -> str:
-    """One key per logical call; retries of that call reuse it."""
     return str(uuid.uuid4())
 
 
@@ -150,7 +149,6 @@ def create_model(
     training_mode: str,
     lora: LoraSettings | None,
 ) -> Call[wire.Model]:
-    """``lora`` goes out only for a LoRA model."""
     mode = wire.TrainingMode(training_mode)
     config: wire.LoraConfig | Unset = UNSET
     if mode is wire.TrainingMode.LORA and lora is not None:
@@ -320,8 +318,6 @@ def get_operation(
 
 # -- artifacts ---------------------------------------------------------------------------
 
-_ARTIFACT_KINDS = ("hf_model", "hf_adapter")
-
 
 @attrs.frozen
 class ExportReply:
@@ -336,7 +332,7 @@ class ExportReply:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> ExportReply:
         # An Artifact's kind is hf_model/hf_adapter, values an Operation's kind never takes.
-        if src_dict.get("kind") in _ARTIFACT_KINDS:
+        if src_dict.get("kind") in ("hf_model", "hf_adapter"):
             return cls(artifact=wire.Artifact.from_dict(src_dict))
         return cls(operation=wire.Operation.from_dict(src_dict))
 

@@ -18,9 +18,6 @@ from typing import Any
 
 __all__ = ["misplaced", "result_schemas", "shaped_as"]
 
-# How many required fields of its own a result needs to be told from an Operation.
-_TELLING = 2
-
 
 def result_schemas(schemas: Mapping[str, Any]) -> dict[str, str]:
     """The schema of a done operation's ``response`` per kind (an operationId), as the
@@ -37,9 +34,7 @@ def shaped_as(value: object, schema: str, instead_of: str, schemas: Mapping[str,
     required field of ``schema`` that ``instead_of`` does not define, at least two."""
     own = set((schemas.get(instead_of) or {}).get("properties") or ())
     telling = [f for f in (schemas.get(schema) or {}).get("required") or () if f not in own]
-    return (
-        isinstance(value, Mapping) and len(telling) >= _TELLING and all(f in value for f in telling)
-    )
+    return isinstance(value, Mapping) and len(telling) >= 2 and all(f in value for f in telling)
 
 
 def misplaced(reply: str, result: str) -> str:
