@@ -377,13 +377,9 @@ class PollPolicy:
             queued: The server's estimate, then, of the seconds before it starts
                 (``pending_info.wait_seconds``).
         """
-        return Poller(
-            self,
-            self.settings.timeout if timeout is None else timeout,
-            key=key,
-            origin=origin,
-            queued=queued,
-        )
+        if timeout is None:
+            timeout = self.settings.timeout
+        return Poller(self, timeout, key=key, origin=origin, queued=queued)
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
