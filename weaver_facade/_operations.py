@@ -1,10 +1,8 @@
 """Asynchronous operations: a sans-IO polling policy and thin sync/async handles.
 
 Training steps, saves and loads answer at once with an Operation that is
-polled until its status is ``done`` or ``error`` (the only terminal statuses).
-``PollPolicy`` decides every step of a wait without doing I/O or sleeping
-(clock and randomness are injectable), and both ``OperationHandle`` and
-``AsyncOperationHandle`` follow it. What a wait promises (long-poll first,
+polled until its status is terminal. ``PollPolicy`` decides every step of a
+wait, and both handles follow it. What a wait promises (long-poll first,
 retried polls, one deadline, watching) is the README's "Deadlines, live status
 and retries"; without long-poll, ``_durations`` says when to poll.
 """
