@@ -338,6 +338,8 @@ class _ServiceBase(HasOptions):
         )
         session_id = expect("create_session", "Session", "id", session.id, str)
         self._session_id = session_id
+        if self._io.closed:  # closed while the session was being opened: no heartbeat
+            raise ClientClosedError("the Weaver client was closed while opening a session")
         return session_id
 
     def _new_model(
@@ -511,8 +513,6 @@ class ServiceClient(_ServiceBase):
             if self._session_id is not None:
                 return self._session_id
             session_id = self._io.run(self._open_session())
-            if self._io.closed:  # closed while the session was being opened: no heartbeat
-                raise ClientClosedError("the Weaver client was closed while opening a session")
             if self._heartbeat_interval > 0:
                 beat = (self._io.origin, self._wait_beat, self._heartbeat_interval, session_id)
                 self._heartbeat = threading.Thread(
@@ -814,8 +814,6 @@ class AsyncServiceClient(_ServiceBase):
             if self._session_id is not None:
                 return self._session_id
             session_id = await self._io.run(self._open_session())
-            if self._io.closed:  # closed while the session was being opened: no heartbeat
-                raise ClientClosedError("the Weaver client was closed while opening a session")
             if self._heartbeat_interval > 0:
                 import asyncio
 
