@@ -596,9 +596,8 @@ class ServiceClient(_ServiceBase):
         Raises:
             UnsupportedByServerError: The server lacks the ``model-listing`` extension.
         """
-        pager = model_pager(page_size)
         with model_listing():
-            yield from self._io.pages(pager)
+            yield from self._io.pages(model_pager(page_size))
 
     def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """All of this key's training models, oldest first, following every page.
@@ -868,9 +867,8 @@ class AsyncServiceClient(_ServiceBase):
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
-        pager = model_pager(page_size)
         with model_listing():
-            async for model in self._io.pages(pager):
+            async for model in self._io.pages(model_pager(page_size)):
                 yield model
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:

@@ -191,7 +191,6 @@ MODEL_FIELDS = (
 def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
     """Check a generated Model and keep what the facade uses."""
     lora = _lora(operation, gen.lora_config)
-    status = None if isinstance(gen.status, Unset) else gen.status.value
     return ModelInfo(
         id=expect(operation, "Model", "id", gen.id, str),
         base_model=optional(operation, "Model", "base_model", gen.base_model, str, nullable=False),
@@ -199,7 +198,7 @@ def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
         tokenizer_path=_optional(operation, "tokenizer_path", gen.tokenizer_path, str),
         lora_rank=None if lora is None else lora.rank,
         next_seq_id=_optional(operation, "next_seq_id", gen.next_seq_id, int),
-        status=status,
+        status=None if isinstance(gen.status, Unset) else gen.status.value,
         lora=lora,
         session_id=_optional(operation, "session_id", gen.session_id, str),
         created_at=_optional(operation, "created_at", gen.created_at, datetime.datetime),
@@ -306,12 +305,10 @@ def model_listing() -> Iterator[None]:
         ) from exc
 
 
-def base_model_pager(
-    page_size: int = limits.LIST_SUPPORTED_MODELS_LIMIT_DEFAULT,
-) -> OffsetPager[wire.SupportedModelList, BaseModelInfo]:
+def base_model_pager() -> OffsetPager[wire.SupportedModelList, BaseModelInfo]:
     """The pages of ``GET /supported-models``."""
     return OffsetPager(
-        page_size,
+        limits.LIST_SUPPORTED_MODELS_LIMIT_DEFAULT,
         lambda limit, offset: calls.list_supported_models(limit=limit, offset=offset),
         lambda item, where: base_model_from_wire("list_supported_models", item, where),
         "SupportedModelList",
