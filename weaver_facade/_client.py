@@ -419,9 +419,7 @@ class ServiceClient(_ServiceBase):
             ``User-Agent``, timeout and retries. It is not closed by us.
         sleep: How to wait between retries and polls (tests pass a fake); by default a
             sleep that ``close()`` cuts short.
-        **options: ``timeout``, ``max_retries``, ``poll``, ``retry``, ``tags``,
-            ``user_metadata``, ``heartbeat_interval``, ``on_progress`` and
-            ``terminate_models_on_close``: see ``ClientOptions``.
+        **options: See ``ClientOptions``.
 
     Use as a context manager, or call ``close()``.
     """
