@@ -116,7 +116,6 @@ T = TypeVar("T")
 USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = RetrySettings().max_retries
-# download_weights' defaults are DownloadSettings'.
 _DOWNLOAD = DownloadSettings()
 HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
