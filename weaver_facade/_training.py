@@ -7,7 +7,6 @@ builds every request and result parser without I/O.
 from __future__ import annotations
 
 import enum
-import functools
 import itertools
 import threading
 import uuid
@@ -58,6 +57,7 @@ from ._operations import (
     started_snapshot,
 )
 from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint, own_export
+from ._result_shape import result_schemas
 from ._transport import logger
 from ._types import (
     AdamParams,
@@ -210,8 +210,7 @@ def _parse_raw(snap: OperationSnapshot) -> dict[str, Any]:
 
 
 # The parser of each result type, named as its schema; which kind of operation has which
-# schema is the spec's word (``x-weaver-result-schemas`` on ``OperationResult``), read on
-# first use.
+# schema is the spec's word (``result_schemas``).
 _PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
     ForwardBackwardResult: lambda kind: _parse_fb(None),
     OptimStepResult: lambda kind: _parse_optim,
@@ -219,13 +218,6 @@ _PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
     LoadResult: lambda kind: _parse_load(None, None),
     Artifact: _parse_export,
 }
-
-
-@functools.cache
-def _schema_of_kind() -> dict[str, str]:
-    from weaver_client.schemas import SCHEMAS  # large: imported by a re-attach only
-
-    return dict(SCHEMAS["OperationResult"]["x-weaver-result-schemas"])
 
 
 def check_result_type(result_type: object) -> None:
@@ -240,7 +232,9 @@ def reattach_parser(
 ) -> ResultParser[Any]:
     """Pick the result parser of a re-attached operation from ``result_type`` (already
     passed by ``check_result_type``) and its ``kind`` (without either, the raw ``response``)."""
-    kinds = _schema_of_kind()
+    from weaver_client.schemas import SCHEMAS  # large: imported on first use
+
+    kinds = result_schemas(SCHEMAS)
     kind = snapshot.kind
     if result_type is None:
         if kind is None or kind not in kinds:
