@@ -35,7 +35,7 @@ import attrs
 from weaver_client.types import Unset
 
 from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
-from ._checkpoints import Checkpoint, CheckpointPath, CheckpointStatus, CheckpointType
+from ._checkpoints import Checkpoint, CheckpointStatus, CheckpointType
 from ._errors import APIError, CheckpointExistsError, ExportInProgressError
 from ._operations import OperationSnapshot, OperationStatus
 from ._wire import Delivery
@@ -63,10 +63,6 @@ class SaveIntent:
     name: str
     type: CheckpointType
     ttl_seconds: int | Unset | None
-
-    @property
-    def path(self) -> CheckpointPath:
-        return CheckpointPath(self.model_id, self.name)
 
 
 def created_since(error: APIError) -> datetime.datetime | None:

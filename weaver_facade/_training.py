@@ -380,7 +380,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
     ) -> Plan[_Handle[Checkpoint]]:
         """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
         (see ``_recovery``)."""
-        path = intent.path
+        path = CheckpointPath(intent.model_id, intent.name)
         since = created_since(error)
         if since is None:
             raise error
