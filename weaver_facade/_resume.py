@@ -88,9 +88,7 @@ def resume_plan(
 
 
 def _like(source: ModelInfo, created: NewModel | None) -> tuple[NewModel, str]:
-    """A model like ``source``, from its description completed by what it was created
-    with; and what had to be guessed (``create_training_client``'s defaults), if anything.
-    """
+    """A model like ``source`` (see the module's docstring), and what of it was guessed."""
     if created is not None:
         source = created.describe(source)
     if source.base_model is None:

@@ -134,7 +134,6 @@ def _check_data(data: object) -> list[Datum]:
     if not isinstance(data, Sequence) or isinstance(data, str | bytes):
         raise InvalidDatumError(f"forward_backward takes a sequence of Datum, got {data!r:.80}")
     items = list(data)
-    # The wire bounds only the least; the server decides how large a batch it takes.
     low = limits.FORWARD_BACKWARD_INPUT_DATA_MIN_ITEMS
     if len(items) < low:
         raise InvalidDatumError(f"forward_backward takes at least {low} Datum, got {len(items)}")
@@ -298,7 +297,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
         self._io = io
         self._model = model
         self._resumed_from = resumed_from
-        # One seq_id counter per model client, shared by every training call.
         # None: attached to a model whose last seq_id we do not know.
         start = check_next_seq_id(next_seq_id)
         self._seq = None if start is None else itertools.count(start)
@@ -402,9 +400,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
     ) -> Plan[_Handle[Artifact]]:
-        """Start an export: the operation to wait for, its parser, and for a reply that is
-        the artifact itself (a 200 hit on an identical export, or our own recovered one) a
-        plan that sees it again (``ExportWatch``)."""
+        """Start an export: a handle's parts, from the operation or, for a reply that is the
+        artifact itself, from the artifact (``ExportWatch``)."""
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
         # Sent even by default, as the official SDK does: the wire sheet does not say
@@ -908,12 +905,12 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     async def iter_checkpoints(
         self, *, page_size: int = CHECKPOINT_PAGE_SIZE
     ) -> AsyncIterator[Checkpoint]:
-        """Yield this model's pending and completed checkpoints, oldest first, page by page."""
+        """See ``TrainingClient.iter_checkpoints``."""
         async for checkpoint in self._io.pages(lookup.CheckpointPager(self.model_id, page_size)):
             yield checkpoint
 
     async def list_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> list[Checkpoint]:
-        """All of this model's pending and completed checkpoints, following every page."""
+        """See ``TrainingClient.list_checkpoints``."""
         pager = lookup.CheckpointPager(self.model_id, page_size)
         return [c async for c in self._io.whole().pages(pager)]
 
