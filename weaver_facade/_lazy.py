@@ -26,9 +26,6 @@ class LazyModule(types.ModuleType):
     this object, so later accesses cost an ordinary attribute lookup.
     """
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-
     def __getattr__(self, attr: str) -> Any:
         value = getattr(importlib.import_module(self.__name__), attr)
         setattr(self, attr, value)
