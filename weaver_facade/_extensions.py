@@ -3,8 +3,8 @@
 Each extension the real Weaver service lacks is marked in the spec with a
 short kebab-case name (the spec's header comment lists them). The emulator's
 ``--extensions`` and the contract kit's report derive the known names from the
-spec with ``extension_names``; the facade itself only needs the names of the
-extensions it has a fallback for.
+spec with ``extension_names``; the facade itself only needs the names that its
+``UnsupportedByServerError`` gives.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ from typing import Any
 
 __all__ = [
     "CHECKPOINT_BY_ID",
-    "CURSOR_PAGING",
-    "IDEMPOTENCY_KEY",
-    "LONG_POLL",
     "MARKER",
     "MODEL_LISTING",
     "extension_markers",
@@ -25,9 +22,6 @@ __all__ = [
 ]
 
 MARKER = "x-weaver-extension"
-IDEMPOTENCY_KEY = "idempotency-key"
-LONG_POLL = "long-poll"
-CURSOR_PAGING = "cursor-paging"
 CHECKPOINT_BY_ID = "checkpoint-by-id"
 MODEL_LISTING = "model-listing"
 

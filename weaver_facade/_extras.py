@@ -12,9 +12,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-__all__ = ["EXIT_MISSING_EXTRA", "missing_extra_message", "missing_module", "require"]
-
-EXIT_MISSING_EXTRA = 2
+__all__ = ["missing_extra_message", "missing_module", "require"]
 
 # The top-level modules each extra brings, with the extras it includes (see pyproject.toml).
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -51,4 +49,4 @@ def require(extra: str, what: str) -> None:
     """Exit 2 with one line on stderr when ``extra`` is not installed (no import is made)."""
     if missing_module(extra) is not None:
         print(f"error: {missing_extra_message(extra, what)}", file=sys.stderr)
-        raise SystemExit(EXIT_MISSING_EXTRA)
+        raise SystemExit(2)
