@@ -411,8 +411,6 @@ class OperationTimeoutError(WeaverError, TimeoutError):
                 f"operation {operation_id} last seen {status}; no answer after {waited:.1f} s, "
                 f"the last poll failed ({last_error}); it may still be running on the server"
             )
-        # A save recovered without its operation watches its checkpoint (``_recovery``), an
-        # export answered with its artifact watches the checkpoint's artifacts.
         checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
         if not operation_id.startswith("weaver://"):
             again = f"re-attach with service.operation({operation_id!r})"
