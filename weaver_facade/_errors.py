@@ -50,50 +50,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APITimeoutError",
-    "ArtifactIntegrityError",
-    "ArtifactNotReadyError",
-    "AuthenticationError",
-    "BadRequestError",
-    "CheckpointExistsError",
-    "CheckpointNotReadyError",
-    "ClientClosedError",
-    "ConflictError",
-    "DownloadError",
-    "DownloadTimeoutError",
-    "ExportInProgressError",
-    "IdempotencyMismatchError",
-    "IncompatibleCheckpointError",
-    "InternalServerError",
-    "InvalidArgumentError",
-    "InvalidCheckpointName",
-    "InvalidCheckpointPath",
-    "InvalidCheckpointRef",
-    "InvalidDatumError",
-    "InvalidInputError",
-    "MergeNotSupportedError",
-    "ModelStateLostError",
-    "ModelTerminatedError",
-    "NotFoundError",
-    "OperationFailedError",
-    "OperationTimeoutError",
-    "OptimizerStateUnavailableError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ResponseValidationError",
-    "SeqIdConflictError",
-    "StorageError",
-    "UnknownBaseModelError",
-    "UnprocessableEntityError",
-    "UnsafeArtifactPathError",
-    "UnsupportedByServerError",
-    "WeaverError",
-    "api_error",
-]
-
 
 class WeaverError(Exception):
     """The base of every exception raised by weaver_facade."""
