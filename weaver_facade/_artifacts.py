@@ -38,16 +38,12 @@ from ._errors import (
     InvalidArgumentError,
     NotFoundError,
 )
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._operations import OperationSnapshot, OperationStatus
 from ._wire import Plan, WireFields, WireValues, expect, optional, parse_model, result_of
 
 if TYPE_CHECKING:
-    from weaver_client import models as wire
-
     from ._io import _Base
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "Artifact",

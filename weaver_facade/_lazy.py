@@ -13,9 +13,9 @@ import importlib
 import sys
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LazyModule", "asyncio_sleep", "lazy_attributes"]
+__all__ = ["LazyModule", "asyncio_sleep", "lazy_attributes", "wire"]
 
 
 class LazyModule(types.ModuleType):
@@ -30,6 +30,12 @@ class LazyModule(types.ModuleType):
         value = getattr(importlib.import_module(self.__name__), attr)
         setattr(self, attr, value)
         return value
+
+
+if TYPE_CHECKING:
+    from weaver_client import models as wire
+else:
+    wire = LazyModule("weaver_client.models")
 
 
 def lazy_attributes(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
