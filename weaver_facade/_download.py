@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -237,10 +237,7 @@ class Resume:
     offset: int
 
 
-LocalAction: TypeAlias = Skip | Resume
-
-
-def plan_local(file: StorageFile, final_size: int | None, part_size: int | None) -> LocalAction:
+def plan_local(file: StorageFile, final_size: int | None, part_size: int | None) -> Skip | Resume:
     """Skip a finished file, resume a partial one, or start again.
 
     Sizes are ``None`` for a missing file. A file of unknown size or hash is
@@ -281,9 +278,6 @@ class Publish:
     """The file is complete and verified: move it into place."""
 
 
-Step: TypeAlias = Fetch | Wait | Refresh | Publish
-
-
 @attrs.frozen
 class Read:
     """Read the body; truncate the ``.part`` first when ``restart``."""
@@ -294,9 +288,6 @@ class Read:
 @attrs.frozen
 class Discard:
     """Close the reply unread and ask for the next step."""
-
-
-Reaction: TypeAlias = Read | Discard
 
 
 class Transfer:
@@ -355,7 +346,7 @@ class Transfer:
             self._hasher.update(block)
 
     # -- steps ---------------------------------------------------------------------------------
-    def next_step(self) -> Step:
+    def next_step(self) -> Fetch | Wait | Refresh | Publish:
         if self._complete:
             return Publish()
         if self._pending_wait is not None:
@@ -404,7 +395,7 @@ class Transfer:
         self._stale = False
         self._url_arrived = self._wall()
 
-    def on_reply(self, status: int, headers: Mapping[str, str]) -> Reaction:
+    def on_reply(self, status: int, headers: Mapping[str, str]) -> Read | Discard:
         """Decide what to do with a reply's body from its status line and headers
         (``headers.get`` of lowercase names)."""
         asked = self._requested
@@ -995,10 +986,6 @@ class _Shell:
 StopOn = Callable[[Callable[[], None]], contextlib.AbstractContextManager[object]]
 
 
-def _never(stop: Callable[[], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
-
-
 def download_sync(
     descriptor: Descriptor,
     dest: Path,
@@ -1009,7 +996,7 @@ def download_sync(
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
-    stop_on: StopOn = _never,
+    stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
     """Download every file of ``descriptor`` into ``dest`` with threads.
 
@@ -1037,7 +1024,7 @@ async def download_async(
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], Coroutine[Any, Any, None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
-    stop_on: StopOn = _never,
+    stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
     """``download_sync`` for asyncio: the same threads, run from a worker thread,
     with ``refresh`` (and ``sleep``) run on the event loop. Cancelling the
