@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import hashlib
+import itertools
 import os
 import random
 import re
@@ -444,8 +445,7 @@ class Transfer:
                 expected=str(size),
                 received=f"more than {size}",
             )
-        if self._deadline is not None:
-            self._check_time(0.0)  # a stream making progress is bounded too
+        self._check_time(0.0)  # a stream making progress is bounded too
         self.offset += len(chunk)
         if self.offset > self._best:  # progress: the failure streak is over
             self._best = self.offset
@@ -803,6 +803,7 @@ class _Shell:
         pause: Callable[[float], None] | None,
         user_agent: str,
     ) -> None:
+        prepare_dest(dest, state.paths)
         self.state = state
         self.dest = dest
         self._refresh = refresh
@@ -814,10 +815,9 @@ class _Shell:
         self._live_lock = threading.Lock()
 
     def run(self) -> None:
-        """Fetch every file; the first fatal error stops the others and is raised.
-
-        So does the deadline, also when storage has gone silent: the transfers check
-        it between reads, but a read may wait for the whole read timeout."""
+        """Fetch every file; the deadline stops them all, also when storage has gone
+        silent: the transfers check it between reads, but a read may wait for the whole
+        read timeout."""
         try:
             with self._alone_in_dest():
                 self._run()
@@ -834,16 +834,12 @@ class _Shell:
             return
         fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
-            told = False
-            while True:
-                try:
+            for attempt in itertools.count():
+                with contextlib.suppress(BlockingIOError):
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
-                except BlockingIOError:
-                    pass
-                if not told:
+                if not attempt:
                     logger.warning("waiting for another download into %s to end", self.dest)
-                    told = True
                 left = self._time_left()
                 if left == 0.0:
                     raise DownloadTimeoutError(
@@ -1007,7 +1003,6 @@ def download_sync(
     close); stopped so, it returns with ``complete`` false.
     """
     state = Downloads(descriptor, settings, progress=progress, clock=clock)
-    prepare_dest(dest, state.paths)
     shell = _Shell(state, dest, refresh=refresh, pause=sleep, user_agent=user_agent)
     with stop_on(shell.stop), contextlib.suppress(Cancelled):
         shell.run()
@@ -1041,7 +1036,6 @@ async def download_async(
         return asyncio.run_coroutine_threadsafe(work, loop).result()
 
     state = Downloads(descriptor, settings, progress=progress, clock=clock)
-    prepare_dest(dest, state.paths)
     shell = _Shell(
         state,
         dest,
