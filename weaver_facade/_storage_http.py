@@ -60,14 +60,9 @@ _HTTPX_LOGGERS = (
 _SENDING = threading.local()
 
 
-class _NotWhileSending(logging.Filter):
+def _quiet(record: logging.LogRecord) -> bool:
     """Drops the records of a thread while it sends a storage GET through httpx."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(_SENDING, "active", False)
-
-
-_QUIET = _NotWhileSending()
+    return not getattr(_SENDING, "active", False)
 
 
 class StorageProtocolError(http.client.HTTPException):
@@ -172,7 +167,7 @@ class StorageHTTP:
         self._httpx: httpx.Client | None = None
         if environment_proxied():
             for name in _HTTPX_LOGGERS:
-                logging.getLogger(name).addFilter(_QUIET)  # filters are a set: added once
+                logging.getLogger(name).addFilter(_quiet)  # filters are a set: added once
             with environment_settings():  # a proxy it cannot use fails here, not per GET
                 self._httpx = httpx.Client(
                     follow_redirects=True,
