@@ -210,14 +210,13 @@ class StorageHTTP:
         parts = urlsplit(url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise StorageProtocolError(f"cannot fetch a {parts.scheme or 'relative'} URL")
-        connection: http.client.HTTPConnection
-        if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=CONNECT_TIMEOUT, context=self._context()
-            )
-        else:
+        if parts.scheme == "http":
             connection = http.client.HTTPConnection(
                 parts.hostname, parts.port, timeout=CONNECT_TIMEOUT
+            )
+        else:
+            connection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=CONNECT_TIMEOUT, context=self._context()
             )
         try:
             connection.connect()
