@@ -50,10 +50,8 @@ class Problem:
 
 def json_type(value: object) -> str:
     """The JSON type of a value, with its article: ``a string``, ``null``."""
-    if value is None:
-        return "null"
     for name, kind in _TYPES.values():
-        if name not in {"an integer", "null"} and _is(value, kind):
+        if name != "an integer" and _is(value, kind):
             return name
     return type(value).__name__
 
