@@ -91,12 +91,7 @@ def read_document(path: Path) -> dict[str, Any]:
 
 
 def result_schemas(document: Mapping[str, Any]) -> dict[str, str]:
-    """The schema of a done operation's ``response`` per kind, as ``OperationResult`` says
-    (none for a spec that does not say).
-
-    ``Operation.response`` is free-form on the wire (see the note at the top of openapi.yaml),
-    so its schema follows the operation's kind.
-    """
+    """``_result_shape.result_schemas`` of a whole OpenAPI document."""
     return _result_schemas(document["components"]["schemas"])
 
 
