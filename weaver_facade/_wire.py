@@ -143,12 +143,11 @@ def ignore_body(parse: Callable[..., object]) -> Callable[..., object]:
     return parse_reply
 
 
-W = TypeVar("W", bound=WireModel)
 Maybe = TypeVar("Maybe", bound="MaybeResource[Any]")
 
 
 @attrs.frozen
-class MaybeResource(Generic[W]):
+class MaybeResource(Generic[M]):
     """The reply of a call for which the real service promises no body: any 2xx is done.
 
     ``resource`` is the body when it is a valid ``RESOURCE`` (named by subclasses), else
@@ -158,7 +157,7 @@ class MaybeResource(Generic[W]):
 
     RESOURCE: ClassVar[str]  # the spec's schema, a generated model's name
 
-    resource: W | None = None
+    resource: M | None = None
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
