@@ -1,12 +1,5 @@
-"""Checkpoints, their ``weaver://`` paths, and the one place that coerces references.
-
-Every method that takes a checkpoint accepts a ``Checkpoint``, a
-``CheckpointPath`` or a ``weaver://{model_id}/checkpoints/{name}`` string;
-``coerce_checkpoint_path`` turns any of them into a ``CheckpointPath`` and
-refuses anything else before a request is sent. Methods that look a
-checkpoint up (get, delete, TTL) also accept the checkpoint's id (a UUID);
-``coerce_checkpoint_ref`` sorts those out.
-"""
+"""Checkpoints, their ``weaver://`` paths, and the one place that coerces references
+(``coerce_checkpoint_path``, ``coerce_checkpoint_ref``), before any request is sent."""
 
 from __future__ import annotations
 
@@ -82,42 +75,39 @@ class CheckpointStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
-def _check_name(name: object, error: type[ValueError], where: str) -> str:
-    if type(name) is str and _NAME.fullmatch(name):
-        return name
-    # Only a refused name gets here: say exactly why.
-    if not isinstance(name, str):
-        raise error(f"{where} must be a string, got {type(name).__name__}")
-    if name == "":
-        raise error(f"{where} is empty")
-    most = limits.CHECKPOINT_NAME_MAX_LENGTH
-    if len(name) > most:
-        raise error(f"{where} is {len(name)} characters long; at most {most} are allowed")
-    if name.startswith("."):
-        raise error(f"{where} {name!r} starts with '.'")
-    if not _NAME.fullmatch(name):
-        # A character is refused where the pattern refuses it after a valid first one.
-        bad = sorted({c for c in name if not _NAME.fullmatch("a" + c)})
-        raise error(
-            f"{where} {name!r} contains {', '.join(map(repr, bad))}; "
-            "only letters, digits, '.', '_' and '-' are allowed"
-        )
-    return name
-
-
 def validate_checkpoint_name(name: object) -> str:
     """Return ``name`` if a save may ask for it, else raise ``InvalidCheckpointName``.
 
     A save's name is the spec's ``CheckpointName``: 1 to 128 letters, digits, ``.``,
     ``_`` or ``-``, not starting with ``.``. Names a server reports may be wider.
     """
-    return _check_name(name, InvalidCheckpointName, "checkpoint name")
+    if type(name) is str and _NAME.fullmatch(name):
+        return name
+    # Only a refused name gets here: say exactly why.
+    if not isinstance(name, str):
+        raise InvalidCheckpointName(f"checkpoint name must be a string, got {type(name).__name__}")
+    if name == "":
+        raise InvalidCheckpointName("checkpoint name is empty")
+    most = limits.CHECKPOINT_NAME_MAX_LENGTH
+    if len(name) > most:
+        raise InvalidCheckpointName(
+            f"checkpoint name is {len(name)} characters long; at most {most} are allowed"
+        )
+    if name.startswith("."):
+        raise InvalidCheckpointName(f"checkpoint name {name!r} starts with '.'")
+    if not _NAME.fullmatch(name):
+        # A character is refused where the pattern refuses it after a valid first one.
+        bad = sorted({c for c in name if not _NAME.fullmatch("a" + c)})
+        raise InvalidCheckpointName(
+            f"checkpoint name {name!r} contains {', '.join(map(repr, bad))}; "
+            "only letters, digits, '.', '_' and '-' are allowed"
+        )
+    return name
 
 
 def _check_stored_name(name: object, where: str) -> str:
-    """A name in a path: any the server may have given (the spec's StoredCheckpointName:
-    no ``/`` or control character, not ``.`` or ``..``), wider than the names a save
-    sends, which ``_check_name`` holds to CheckpointName."""
+    """A name in a path: the spec's StoredCheckpointName (no ``/`` or control character,
+    not ``.`` or ``..``)."""
     if type(name) is str and _STORED_NAME.fullmatch(name):
         return name
     if not isinstance(name, str):
