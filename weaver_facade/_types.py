@@ -77,8 +77,7 @@ def _adam_rule(name: str) -> tuple[Callable[[float], bool], str]:
     return ok, " and ".join(f"{name} {op} {bound}" for _, op, bound in checks)
 
 
-_ADAM_DEFAULTS = limits.ADAM_PARAMS_DEFAULTS
-_ADAM_RULES = {name: _adam_rule(name) for name in _ADAM_DEFAULTS}
+_ADAM_RULES = {name: _adam_rule(name) for name in limits.ADAM_PARAMS_DEFAULTS}
 
 
 @attrs.frozen(kw_only=True)
@@ -89,12 +88,12 @@ class AdamParams:
     (``grad_clip_norm=0`` disables clipping). All six are always sent.
     """
 
-    learning_rate: float = _ADAM_DEFAULTS["learning_rate"]
-    beta1: float = _ADAM_DEFAULTS["beta1"]
-    beta2: float = _ADAM_DEFAULTS["beta2"]
-    eps: float = _ADAM_DEFAULTS["eps"]
-    weight_decay: float = _ADAM_DEFAULTS["weight_decay"]
-    grad_clip_norm: float = _ADAM_DEFAULTS["grad_clip_norm"]
+    learning_rate: float = limits.ADAM_PARAMS_DEFAULTS["learning_rate"]
+    beta1: float = limits.ADAM_PARAMS_DEFAULTS["beta1"]
+    beta2: float = limits.ADAM_PARAMS_DEFAULTS["beta2"]
+    eps: float = limits.ADAM_PARAMS_DEFAULTS["eps"]
+    weight_decay: float = limits.ADAM_PARAMS_DEFAULTS["weight_decay"]
+    grad_clip_norm: float = limits.ADAM_PARAMS_DEFAULTS["grad_clip_norm"]
 
     def __attrs_post_init__(self) -> None:
         for name, (ok, rule) in _ADAM_RULES.items():
