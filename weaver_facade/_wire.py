@@ -402,11 +402,8 @@ def reply_error(
     status_code: int | None = None,
     request_id: str | None = None,
 ) -> ResponseValidationError:
-    """The error for a reply that breaks the spec's ``schema``, naming the field.
-
-    The generated parser (or a converter) found the problem; the spec's schema
-    says which field it is and what was expected, so no generated code's words are read.
-    """
+    """The error for a reply that breaks the spec's ``schema``, naming the field
+    (``_schema.explain``)."""
     problem = explain(schema, data)
     if problem is None:  # the schema allows it: only the generated code refused it
         detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
