@@ -89,8 +89,7 @@ def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> It
     if "$ref" in schema:
         ref = str(schema["$ref"]).rsplit("/", 1)[-1]
         yield from _problems(_schemas()[ref], value, path, ref)
-        return
-    if "anyOf" in schema or "oneOf" in schema:
+    elif "anyOf" in schema or "oneOf" in schema:
         forms = [_resolve(f) for f in schema.get("anyOf", schema.get("oneOf", []))]
         fitting = [f for f in forms if _fits(f, value)]
         if not fitting:
@@ -101,19 +100,15 @@ def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> It
             first = found[0]
             if first is not None and all(found):
                 yield first if len(fitting) == 1 else bad("does not match any allowed form")
-        return
-    if not _fits(schema, value):
+    elif not _fits(schema, value):
         wanted = " or ".join(_TYPES[t][0] if t in _TYPES else t for t in _types(schema))
         yield bad(f"expected {wanted}, got {json_type(value)}")
-        return
-    if "enum" in schema and value not in schema["enum"]:
+    elif "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(sorted(str(v) for v in schema["enum"]))
         yield bad(f"{value!r} is not a valid {name} (expected one of: {choices})")
-        return
-    if "const" in schema and value != schema["const"]:
+    elif "const" in schema and value != schema["const"]:
         yield bad(f"expected {schema['const']!r}, got {value!r}")
-        return
-    if isinstance(value, str):
+    elif isinstance(value, str):
         yield from _string_problems(schema, value, bad)
     elif _is(value, int | float):
         yield from _number_problems(schema, value, bad)
