@@ -277,7 +277,6 @@ def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath
 
 CHECKPOINT_VALUES = (
     WireValues("CheckpointType", CheckpointType),
-    # `error`: another server's word for a failed save.
     WireValues("CheckpointStatus", CheckpointStatus, mapped={"error": "failed"}),
 )
 # Keyed by value: the generated enums are StrEnums, equal to (and hashed as) their values.
