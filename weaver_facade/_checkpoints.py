@@ -8,7 +8,7 @@ import enum
 import re
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 from weaver_client import limits
@@ -21,13 +21,8 @@ from ._errors import (
     InvalidCheckpointRef,
     ResponseValidationError,
 )
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._wire import WireFields, WireValues, expect, parse_model, reply_error, result_of
-
-if TYPE_CHECKING:
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "Checkpoint",

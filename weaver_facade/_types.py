@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, TypeGuard
 
 import attrs
 from weaver_client import limits
@@ -19,13 +19,8 @@ from weaver_client.types import UNSET, Unset
 
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._wire import WireFields, expect, optional, parse_model, result_of
-
-if TYPE_CHECKING:
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "AdamParams",

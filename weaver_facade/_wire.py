@@ -40,7 +40,7 @@ from ._errors import (
     ResponseValidationError,
     api_error,
 )
-from ._lazy import LazyModule
+from ._lazy import LazyModule, wire
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
     certificate_refused,
@@ -53,10 +53,8 @@ from ._retry import (
 from ._schema import explain, json_type
 
 if TYPE_CHECKING:
-    from weaver_client import models as wire
     from weaver_client import schemas as spec
 else:
-    wire = LazyModule("weaver_client.models")
     spec = LazyModule("weaver_client.schemas")
 
 __all__ = [
