@@ -103,10 +103,10 @@ def validate_checkpoint_name(name: object) -> str:
 def _check_stored_name(name: object, where: str) -> str:
     """A name in a path: the spec's StoredCheckpointName (no ``/`` or control character,
     not ``.`` or ``..``)."""
-    if type(name) is str and _STORED_NAME.fullmatch(name):
-        return name
     if not isinstance(name, str):
         raise InvalidCheckpointPath(f"{where} must be a string, got {type(name).__name__}")
+    if _STORED_NAME.fullmatch(name):
+        return name
     if name == "":
         raise InvalidCheckpointPath(f"{where} is empty")
     if name in (".", ".."):

@@ -168,6 +168,17 @@ def test_a_path_built_from_parts_refuses_a_slash_in_the_name() -> None:
     assert str(CheckpointPath("m-1", "epoch 2")) == "weaver://m-1/checkpoints/epoch 2"
 
 
+def test_a_path_built_from_a_str_subclass_is_the_same_path() -> None:
+    # The quick check took only exact str; a subclass fell through to "contains a control
+    # character" for a name with none.
+    class Name(str):
+        pass
+
+    assert CheckpointPath(Name("m-1"), Name("epoch 2")) == CheckpointPath("m-1", "epoch 2")
+    with pytest.raises(InvalidCheckpointPath, match="contains '/'"):
+        CheckpointPath("m-1", Name("a/b"))
+
+
 @pytest.mark.parametrize(
     "fields",
     [
