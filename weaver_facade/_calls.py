@@ -16,13 +16,12 @@ import httpx
 from weaver_client.types import UNSET, Unset
 
 from ._checkpoints import CheckpointPath, CheckpointType
-from ._lazy import LazyModule
+from ._lazy import LazyModule, wire
 from ._types import AdamParams, Datum
 from ._wire import Call, MaybeResource, NoBody, WireModel, ignore_body, maybe_resource
 
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:
-    from weaver_client import models as wire
     from weaver_client.api.artifacts import export_checkpoint as _export_checkpoint
     from weaver_client.api.artifacts import export_model_weights as _export_model_weights
     from weaver_client.api.artifacts import get_artifact_download as _get_artifact_download
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
     from ._models import LoraSettings
 else:
-    wire = LazyModule("weaver_client.models")
     _export_checkpoint = LazyModule("weaver_client.api.artifacts.export_checkpoint")
     _export_model_weights = LazyModule("weaver_client.api.artifacts.export_model_weights")
     _get_artifact_download = LazyModule("weaver_client.api.artifacts.get_artifact_download")

@@ -56,7 +56,7 @@ from ._download import (
 )
 from ._errors import ClientClosedError, InvalidArgumentError
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -104,10 +104,6 @@ from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, e
 
 if TYPE_CHECKING:
     import asyncio
-
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = ["AsyncServiceClient", "ClientOptions", "ServiceClient"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from weaver_client import limits
 
@@ -24,14 +23,9 @@ from ._checkpoints import (
 )
 from ._errors import APIError, NotFoundError, ResponseValidationError, UnsupportedByServerError
 from ._extensions import CHECKPOINT_BY_ID
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
 from ._wire import Call, Plan, expect, optional
-
-if TYPE_CHECKING:
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "CheckpointPager",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -21,14 +21,9 @@ from ._errors import (
     WeaverError,
 )
 from ._extensions import MODEL_LISTING
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._transport import logger
 from ._wire import Call, Plan, WireFields, WireModel, expect, optional, parse_model
-
-if TYPE_CHECKING:
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "CHECKPOINT_PAGE_SIZE",

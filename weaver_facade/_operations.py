@@ -14,7 +14,7 @@ import enum
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -30,14 +30,9 @@ from ._errors import (
     OperationTimeoutError,
     ResponseValidationError,
 )
-from ._lazy import LazyModule, asyncio_sleep
+from ._lazy import asyncio_sleep, wire
 from ._transport import logger
 from ._wire import WireFields, WireValues, expect, optional, parse_model
-
-if TYPE_CHECKING:
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "DEADLINE_GRACE",

@@ -47,7 +47,7 @@ from ._errors import (
     OptimizerStateUnavailableError,
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
@@ -73,10 +73,6 @@ from ._wire import Plan
 
 if TYPE_CHECKING:
     import asyncio
-
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = [
     "SERVER_DEFAULT",
