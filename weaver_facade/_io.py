@@ -82,16 +82,6 @@ class Pager(Protocol[T]):
     def read(self, page: Any) -> list[T]: ...
 
 
-def unsendable_text(operation: str, exc: UnicodeEncodeError) -> InvalidArgumentError:
-    """A text argument that cannot be sent: JSON goes out as UTF-8, which has no lone
-    surrogates. Raised while the request is built, so nothing was sent."""
-    bad = exc.object[exc.start : exc.end]
-    return InvalidArgumentError(
-        f"{operation}: a text argument holds {bad!r}, a lone surrogate, which is not valid "
-        "Unicode text and cannot be sent"
-    )
-
-
 class Wakeup:
     """What a client's close interrupts: its default sleeps (before a retry, between
     polls) and the downloads that registered their ``stop``; but not the close's own
@@ -256,10 +246,30 @@ class _Base(Generic[SleepT]):
         """Whether this IO sends no more: closed, or closing and not the close itself."""
         return self.closed or (self._closing[0] and not self._closer)
 
-    def _before_send(self) -> None:
+    @contextlib.contextmanager
+    def _sending(self, call: Call[Any]) -> Iterator[None]:
+        """The sending of ``call``, refused once closing; its failures as facade errors."""
         if self.refusing():
             raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
+        try:
+            yield
+        except httpx.TransportError as exc:
+            if self.refusing():  # the close closed the connections under the request
+                raise ClientClosedError(
+                    f"{call.operation}: the Weaver client was closed meanwhile"
+                ) from exc
+            raise connection_error(call.operation, exc) from exc
+        except httpx.DecodingError as exc:
+            raise undecodable(call.operation, exc) from exc
+        except UnicodeEncodeError as exc:
+            # JSON goes out as UTF-8, which has no lone surrogates. Raised while the
+            # request is built, so nothing was sent.
+            bad = exc.object[exc.start : exc.end]
+            raise InvalidArgumentError(
+                f"{call.operation}: a text argument holds {bad!r}, a lone surrogate, which is "
+                "not valid Unicode text and cannot be sent"
+            ) from None
 
     def _finish(self, call: Call[M], response: httpx.Response) -> M:
         """``finish``; a model the client's own close terminated under the request is
@@ -272,13 +282,6 @@ class _Base(Generic[SleepT]):
             raise ClientClosedError(
                 f"{call.operation}: its model was terminated by the client's close"
             ) from exc
-
-    def _no_reply(self, call: Call[Any], exc: httpx.TransportError) -> Exception:
-        """A request that got no reply: cut by the client's close (its connections closed
-        under it), or lost."""
-        if self.refusing():
-            return ClientClosedError(f"{call.operation}: the Weaver client was closed meanwhile")
-        return connection_error(call.operation, exc)
 
     def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:
         options = options or self.options
@@ -345,15 +348,8 @@ class SyncIO(_Base[Callable[[float], None]]):
 
     def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
-        self._before_send()
-        try:
+        with self._sending(call):
             response = self.generated.get_httpx_client().request(**self._request(call, options))
-        except httpx.TransportError as exc:
-            raise self._no_reply(call, exc) from exc
-        except httpx.DecodingError as exc:
-            raise undecodable(call.operation, exc) from exc
-        except UnicodeEncodeError as exc:
-            raise unsendable_text(call.operation, exc) from None
         return self._finish(call, response)
 
     def snapshot(
@@ -432,17 +428,10 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
-        self._before_send()
-        try:
+        with self._sending(call):
             response = await self.generated.get_async_httpx_client().request(
                 **self._request(call, options)
             )
-        except httpx.TransportError as exc:
-            raise self._no_reply(call, exc) from exc
-        except httpx.DecodingError as exc:
-            raise undecodable(call.operation, exc) from exc
-        except UnicodeEncodeError as exc:
-            raise unsendable_text(call.operation, exc) from None
         return self._finish(call, response)
 
     async def snapshot(
