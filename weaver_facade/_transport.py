@@ -7,30 +7,24 @@ header (one per logical call, set by the facade on every POST) is the same on
 every attempt: a retried save is recognised by the server and never becomes a
 duplicate or a 409.
 
-What is retried, and how long it waits, is decided by ``_retry``.
-``RetrySettings`` bound what retries may add to one call: at most
-``max_retries`` sleeps of at most ``max_backoff`` each (a ``Retry-After`` of
-at most ``max_retry_after`` replaces one), and never more than
-``max_retry_wait`` in all; a ``Retry-After`` beyond either cap is not waited
-out: the reply surfaces at once, with ``retry_after`` on its error. A request
-may carry ``CallOptions`` (``client.with_options(...)``, the poller): a
-deadline for the whole call, and its own ``max_retries``.
+What is retried, and how long it waits, is decided by ``_retry``, within the
+``RetrySettings`` and the request's ``CallOptions``. A ``Retry-After`` beyond
+``max_retry_after`` or the time left (of ``max_retry_wait``, or to the call's
+deadline) is not waited out: the reply surfaces at once, with ``retry_after``
+on its error.
 
 Each reply's body is read within its attempt, bounded by the call's deadline
 (without one, by one read timeout after its headers): a connection dropped in
 the middle of a body is a failed attempt like any other, and an error reply's
 Error body can decide whether to retry. Replies are therefore never streamed.
 
-A reply that follows an attempt the server may have acted on (any failure
-after the request was sent: a dropped connection, a timeout, a 5xx) carries an
-``EarlierAttempt`` in ``response.extensions[EARLIER_ATTEMPT]``. Against a
-server that ignores ``Idempotency-Key``, that is how a save tells "my own
-first attempt made this checkpoint" from a real conflict (see ``_recovery``).
+A reply's ``EarlierAttempt`` (``response.extensions[EARLIER_ATTEMPT]``) is how
+a save, against a server that ignores ``Idempotency-Key``, tells "my own first
+attempt made this checkpoint" from a real conflict (see ``_recovery``).
 
-Every retry is logged at WARNING level (one line: what failed, what is sent
-again, after how long) to ``logging.getLogger("weaver_facade")``, so scripts
-see them by default; ``WEAVER_LOG=debug`` logs every request and reply with
-the API key redacted.
+Every retry is one WARNING record of the ``weaver_facade`` logger (what failed,
+what is sent again, after how long); ``WEAVER_LOG=debug`` logs every request
+and reply with the API key redacted (``configure_logging``).
 """
 
 from __future__ import annotations
@@ -212,13 +206,15 @@ class _Attempts:
                 "the Weaver client was closed"
             )
 
-    def stamp(self, response: httpx.Response) -> httpx.Response:
-        """The reply to hand on, with the earlier attempt noted."""
+    def last(self, outcome: httpx.Response | Exception) -> httpx.Response:
+        """The reply to hand on, with the earlier attempt noted; or its error, raised."""
+        if isinstance(outcome, Exception):
+            raise outcome
         if self._maybe_acted is not None:
-            response.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
+            outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
                 sent=self._maybe_acted, received=time.monotonic()
             )
-        return response
+        return outcome
 
     def bound(self, response: httpx.Response) -> httpx.Response:
         """``response`` with its body bounded in time."""
@@ -332,9 +328,7 @@ class RetryTransport(httpx.BaseTransport):
                 outcome = exc
             delay = attempts.next_delay(outcome)
             if delay is None:
-                if isinstance(outcome, Exception):
-                    raise outcome
-                return attempts.stamp(outcome)
+                return attempts.last(outcome)
             if isinstance(outcome, httpx.Response):
                 outcome.close()
             self._sleep(delay)
@@ -376,9 +370,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 outcome = exc
             delay = attempts.next_delay(outcome)
             if delay is None:
-                if isinstance(outcome, Exception):
-                    raise outcome
-                return attempts.stamp(outcome)
+                return attempts.last(outcome)
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
             await self._sleep(delay)
