@@ -192,12 +192,9 @@ def error_is_retryable(error: Exception) -> bool:
 
 
 def sleep_before_retry(backoff: float, retry_after: float | None, remaining: float) -> float | None:
-    """How long to sleep before the next attempt, or ``None`` to stop now.
-
-    ``retry_after`` (the server's word) replaces the backoff. ``remaining`` is
-    the time left before the deadline; a sleep that would reach it is not
-    started, since no attempt could follow it.
-    """
+    """How long to sleep before the next attempt (``retry_after``, else ``backoff``), or
+    ``None`` to stop now: a sleep that would reach the deadline, ``remaining`` seconds
+    away, since no attempt could follow it."""
     delay = backoff if retry_after is None else retry_after
     if delay >= remaining:
         return None
@@ -220,7 +217,9 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     if isinstance(error, APIError):
         return f"HTTP {error.status_code}" + (f" ({error.code})" if error.code else "")
     if isinstance(error, httpx.ConnectError):
-        if _refused(error):
+        if _caused_by(
+            error, lambda e: isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
+        ):
             return "connection refused"
         return f"cannot connect ({error})" if str(error) else "cannot connect"
     if isinstance(error, httpx.TimeoutException):
@@ -247,12 +246,6 @@ def _caused_by(error: BaseException, found: Callable[[BaseException], bool]) -> 
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def _refused(error: BaseException) -> bool:
-    return _caused_by(
-        error, lambda e: isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
-    )
 
 
 def certificate_refused(error: BaseException) -> bool:
