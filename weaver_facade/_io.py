@@ -247,13 +247,20 @@ class _Base(Generic[SleepT]):
         return self.closed or (self._closing[0] and not self._closer)
 
     @contextlib.contextmanager
-    def _sending(self, call: Call[Any]) -> Iterator[None]:
-        """The sending of ``call``, refused once closing; its failures as facade errors."""
+    def _sending(self, call: Call[Any], options: CallOptions | None) -> Iterator[dict[str, Any]]:
+        """The arguments of ``call``'s request, refused once closing; the failures of
+        sending it, as facade errors."""
         if self.refusing():
             raise ClientClosedError("the Weaver client is closed")
         self._opened[0] = True
+        options = options or self.options
+        if self._deadline is not None:
+            left = max(0.0, self._deadline - self.poll.clock())
+            if options.timeout is None or options.timeout > left:
+                options = attrs.evolve(options, timeout=left)
         try:
-            yield
+            # The retry transport asks ``refusing`` again before each retry.
+            yield {**call.request, "extensions": {EXTENSION: options, REFUSED: self.refusing}}
         except httpx.TransportError as exc:
             if self.refusing():  # the close closed the connections under the request
                 raise ClientClosedError(
@@ -282,15 +289,6 @@ class _Base(Generic[SleepT]):
             raise ClientClosedError(
                 f"{call.operation}: its model was terminated by the client's close"
             ) from exc
-
-    def _request(self, call: Call[Any], options: CallOptions | None = None) -> dict[str, Any]:
-        options = options or self.options
-        if self._deadline is not None:
-            left = max(0.0, self._deadline - self.poll.clock())
-            if options.timeout is None or options.timeout > left:
-                options = attrs.evolve(options, timeout=left)
-        # The retry transport asks ``refusing`` again before each retry.
-        return {**call.request, "extensions": {EXTENSION: options, REFUSED: self.refusing}}
 
     def _poll(
         self, operation_id: str, wait: float | None, budget: float | None, seen: str | None
@@ -348,8 +346,8 @@ class SyncIO(_Base[Callable[[float], None]]):
 
     def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
-        with self._sending(call):
-            response = self.generated.get_httpx_client().request(**self._request(call, options))
+        with self._sending(call, options) as request:
+            response = self.generated.get_httpx_client().request(**request)
         return self._finish(call, response)
 
     def snapshot(
@@ -428,10 +426,8 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
-        with self._sending(call):
-            response = await self.generated.get_async_httpx_client().request(
-                **self._request(call, options)
-            )
+        with self._sending(call, options) as request:
+            response = await self.generated.get_async_httpx_client().request(**request)
         return self._finish(call, response)
 
     async def snapshot(
