@@ -154,10 +154,6 @@ class RetryPolicy:
 _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})
 
 
-def _redacted_headers(headers: httpx.Headers) -> dict[str, str]:
-    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.multi_items()}
-
-
 class _Attempts:
     """One call's retry loop state, shared by both transports: deadline, counters, logging."""
 
@@ -186,12 +182,13 @@ class _Attempts:
                 "timeout": rules.capped_timeouts(self._base_timeouts, remaining),
             }
         if logger.isEnabledFor(logging.DEBUG):
+            headers = self._request.headers.multi_items()
             logger.debug(
                 "request %s %s (attempt %d) headers=%s",
                 self._request.method,
                 shown_url(self._request.url),
                 self.attempt + 1,
-                _redacted_headers(self._request.headers),
+                {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers},
             )
         self._sending = time.monotonic()
 
