@@ -326,8 +326,6 @@ class RetryTransport(httpx.BaseTransport):
             delay = attempts.next_delay(outcome)
             if delay is None:
                 return attempts.last(outcome)
-            if isinstance(outcome, httpx.Response):
-                outcome.close()
             self._sleep(delay)
             attempts.unless_closed(self._closed)
 
@@ -368,8 +366,6 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             delay = attempts.next_delay(outcome)
             if delay is None:
                 return attempts.last(outcome)
-            if isinstance(outcome, httpx.Response):
-                await outcome.aclose()
             await self._sleep(delay)
             attempts.unless_closed(self._closed)
 
