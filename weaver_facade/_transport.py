@@ -476,24 +476,21 @@ async def _aread(response: httpx.Response) -> httpx.Response:
 
 def _detached(response: httpx.Response) -> httpx.Response:
     # A fresh, unread response around the same byte stream: our own client
-    # reads (and decodes) it, exactly as if it came from a transport.
-    if response.is_stream_consumed:
-        # The body was read (by the retry transport, or by a response hook of the user's
-        # client, as httpx's docs show for logging): the stream is spent, so the decoded
-        # body is passed on instead.
-        headers = response.headers.copy()
+    # reads (and decodes) it, exactly as if it came from a transport. Once the body
+    # was read (by the retry transport, or by a response hook of the user's client,
+    # as httpx's docs show for logging), the stream is spent: the decoded body is
+    # passed on instead.
+    spent = response.is_stream_consumed
+    headers = response.headers
+    if spent:
+        headers = headers.copy()
         for name in ("content-encoding", "content-length", "transfer-encoding"):
             headers.pop(name, None)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=headers,
-            content=response.content,
-            extensions=response.extensions,
-        )
     return httpx.Response(
         status_code=response.status_code,
-        headers=response.headers,
-        stream=response.stream,
+        headers=headers,
+        content=response.content if spent else None,
+        stream=None if spent else response.stream,
         extensions=response.extensions,
     )
 
