@@ -186,7 +186,6 @@ class _Base(Generic[SleepT]):
         self.options = CallOptions()
         # On ``poll.clock``: when every call of this IO must have ended (``until``).
         self._deadline: float | None = None
-        self._shared = False
         # One flag each for an IO and its with_options copies.
         self._opened = [False]
         self._closed = [False]
@@ -209,14 +208,13 @@ class _Base(Generic[SleepT]):
     def with_options(self, *, timeout: float | None, max_retries: int | None) -> Self:
         """A copy that sends every call with these ``CallOptions``, on the same connections.
 
-        ``None`` keeps this IO's value. Closing the copy closes nothing.
+        ``None`` keeps this IO's value. Only the original is closed, by the client that made it.
         """
         clone = copy.copy(self)
         clone.options = CallOptions(
             timeout=self.options.timeout if timeout is None else timeout,
             max_retries=self.options.max_retries if max_retries is None else max_retries,
         )
-        clone._shared = True
         return clone
 
     def until(self, seconds: float, *, max_retries: int | None = None) -> Self:
@@ -407,8 +405,6 @@ class SyncIO(_Base[Callable[[float], None]]):
         return self.send(cast(Call[Any], step))
 
     def close(self) -> None:
-        if self._shared:
-            return
         if not self.closed and self._opened[0]:
             self.generated.get_httpx_client().close()
         self._closed[0] = True
@@ -486,8 +482,6 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         return await self.send(cast(Call[Any], step))
 
     async def aclose(self) -> None:
-        if self._shared:
-            return
         if not self.closed and self._opened[0]:
             await self.generated.get_async_httpx_client().aclose()
         self._closed[0] = True
