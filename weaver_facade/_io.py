@@ -22,7 +22,7 @@ import httpx
 from . import _calls as calls
 from ._args import check_int, check_seconds
 from ._errors import ClientClosedError, InvalidArgumentError, ModelTerminatedError
-from ._lazy import LazyModule
+from ._lazy import wire
 from ._operations import (
     AsyncFetch,
     AsyncOperationHandle,
@@ -50,10 +50,6 @@ from ._wire import (
 
 if TYPE_CHECKING:
     import asyncio
-
-    from weaver_client import models as wire
-else:
-    wire = LazyModule("weaver_client.models")
 
 __all__ = ["AsyncIO", "HasOptions", "Pager", "Submission", "SyncIO", "Wakeup"]
 
