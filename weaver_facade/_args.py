@@ -57,17 +57,13 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
-def check_callable(
-    name: str, value: object, *, optional: bool = False, awaited: bool = False
-) -> None:
-    """A function (or ``None`` when ``optional``): an async one when ``awaited``, else a
-    plain one, since an async function only called would never run."""
-    if optional and value is None:
+def check_callable(name: str, value: object, *, awaited: bool = False) -> None:
+    """A function or ``None``: an async one when ``awaited``, else a plain one, since an
+    async function only called would never run."""
+    if value is None:
         return
     if not callable(value):
-        raise InvalidArgumentError(
-            f"{name} must be a function{', or None' if optional else ''}; got {value!r}"
-        )
+        raise InvalidArgumentError(f"{name} must be a function, or None; got {value!r}")
     if inspect.iscoroutinefunction(value) != awaited:
         wanted = (
             "an async function: it is awaited"

@@ -298,7 +298,7 @@ def download_arguments(
         raise InvalidArgumentError(f"dest must be a folder's path, a str or a Path; got {dest!r}")
     if not os.fspath(dest):
         raise InvalidArgumentError("dest must be a folder's path; got '' (use '.' for here)")
-    check_callable("progress", progress, optional=True)
+    check_callable("progress", progress)
     return Path(dest), DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),
         verify=check_bool("verify", verify),

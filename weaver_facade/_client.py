@@ -272,7 +272,7 @@ class _ServiceBase(HasOptions):
             finite=True,
             otherwise=" (0: no heartbeats)",
         )
-        check_callable("on_progress", on_progress, optional=True)
+        check_callable("on_progress", on_progress)
         self._on_progress = on_progress
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
@@ -436,7 +436,7 @@ class ServiceClient(_ServiceBase):
         check_type(
             "http_client", http_client, (httpx.Client, type(None)), "an httpx.Client, or None"
         )
-        check_callable("sleep", sleep, optional=True)
+        check_callable("sleep", sleep)
         super().__init__(base_url, api_key, **options)
         inner = (
             ClientTransport(http_client)
@@ -742,7 +742,7 @@ class AsyncServiceClient(_ServiceBase):
             (httpx.AsyncClient, type(None)),
             "an httpx.AsyncClient, or None",
         )
-        check_callable("sleep", sleep, optional=True, awaited=True)
+        check_callable("sleep", sleep, awaited=True)
         super().__init__(base_url, api_key, **options)
         inner = (
             AsyncClientTransport(http_client)
