@@ -28,8 +28,6 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ._result_shape import result_schemas as _result_schemas
-
 __all__ = [
     "SCHEMA_REF",
     "Located",
@@ -41,7 +39,6 @@ __all__ = [
     "leaves",
     "missing_fields",
     "read_document",
-    "result_schemas",
     "spec_bytes",
     "spec_document",
     "spec_path",
@@ -88,11 +85,6 @@ def spec_document() -> dict[str, Any]:
 def read_document(path: Path) -> dict[str, Any]:
     """The OpenAPI document at ``path`` (a new copy each call)."""
     return _parse(path.read_bytes(), path)
-
-
-def result_schemas(document: Mapping[str, Any]) -> dict[str, str]:
-    """``_result_shape.result_schemas`` of a whole OpenAPI document."""
-    return _result_schemas(document["components"]["schemas"])
 
 
 # -- validators -----------------------------------------------------------------------------

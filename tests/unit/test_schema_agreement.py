@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from tests.support.spec_values import OF_TYPE, SCHEMAS, full, resolve, types
+from weaver_facade._result_shape import result_schemas
 from weaver_facade._schema import explain
 from weaver_facade._spec_schema import (
     SCHEMA_REF,
     best_error,
     field_parts,
     field_path,
-    result_schemas,
     spec_document,
     spec_schemas,
 )
@@ -38,7 +38,7 @@ MISSING = object()
 def reply_schemas() -> list[str]:
     """Every component schema the spec's routes reply with, and every operation result."""
     responses = DOC["components"].get("responses", {})
-    names = set(result_schemas(DOC).values())
+    names = set(result_schemas(DOC["components"]["schemas"]).values())
     for item in DOC["paths"].values():
         for op in item.values():
             for reply in op.get("responses", {}).values() if isinstance(op, Mapping) else ():

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import jsonschema.exceptions
 
-from .._result_shape import misplaced, shaped_as
+from .._result_shape import misplaced, result_schemas, shaped_as
 from .._spec_schema import (
     SCHEMA_REF,
     Located,
@@ -27,7 +27,6 @@ from .._spec_schema import (
     leaves,
     missing_fields,
     read_document,
-    result_schemas,
     spec_path,
     unknown_fields,
 )
@@ -110,7 +109,7 @@ class Spec:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self.schemas = SpecSchemas(document)
-        self.results = result_schemas(document)
+        self.results = result_schemas(document["components"]["schemas"])
         self.operations: dict[str, OperationSpec] = {}
         for path, item in (document.get("paths") or {}).items():
             for method in _METHODS:
@@ -309,7 +308,7 @@ class OperationResults:
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
-        self.results = result_schemas(spec.document)
+        self.results = spec.results
         self.kinds: dict[str, str] = {}
 
     def check(self, op: OperationSpec, status_code: int, content: bytes) -> list[Problem]:

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._extensions import MARKER, extension_names
-from .._spec_schema import result_schemas, spec_document
+from .._result_shape import result_schemas
+from .._spec_schema import spec_document
 
 __all__ = ["Extensions", "known_extensions", "parse_extensions"]
 
@@ -76,7 +77,7 @@ class Extensions:
         self.offered = frozenset(offered)
         self._schemas: Mapping[str, Any] = doc["components"]["schemas"]
         self._paths: Mapping[str, Any] = doc["paths"]
-        self._results = result_schemas(doc)
+        self._results = result_schemas(self._schemas)
         self._all = self.offered >= set(self.known)
         # Per route and status: the schema of the reply's JSON body.
         responses: Mapping[str, Any] = doc["components"].get("responses", {})
