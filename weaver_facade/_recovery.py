@@ -1,7 +1,8 @@
 """Exactly-once saves on a server without ``Idempotency-Key``. No I/O.
 
 There, a save whose first attempt the server acted on but whose reply was
-lost is sent again by the retry transport and meets ``409 checkpoint_exists``:
+lost is sent again by the retry transport and meets ``409 checkpoint_exists``
+(or a 409 of a code the spec does not name: the wire sheet names none for it):
 the checkpoint of our own first attempt. This module tells that apart from a
 real conflict, which still raises ``CheckpointExistsError``; what the user sees,
 and what the rule cannot tell apart, is the README's "How a save tells its own
@@ -36,7 +37,7 @@ from weaver_client.types import Unset
 
 from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
 from ._checkpoints import Checkpoint, CheckpointStatus, CheckpointType
-from ._errors import APIError, CheckpointExistsError, ExportInProgressError
+from ._errors import APIError, ConflictError
 from ._operations import OperationSnapshot, OperationStatus
 from ._wire import Delivery
 
@@ -65,14 +66,13 @@ class SaveIntent:
     ttl_seconds: int | Unset | None
 
 
-def created_since(error: APIError) -> datetime.datetime | None:
-    """For a 409 ``checkpoint_exists`` (or ``export_in_progress``) after an attempt that
-    may have acted: the server time before which that attempt cannot have created
+def created_since(error: APIError, conflict: type[ConflictError]) -> datetime.datetime | None:
+    """For the 409 ``conflict`` (or one whose code the spec does not name) after an attempt
+    that may have acted: the server time before which that attempt cannot have created
     anything. ``None`` means the conflict is real (rule 1, or no ``Date``)."""
     delivery = error.delivery
-    if not isinstance(error, CheckpointExistsError | ExportInProgressError) or not isinstance(
-        delivery, Delivery
-    ):
+    unnamed = type(error) is ConflictError
+    if not (isinstance(error, conflict) or unnamed) or not isinstance(delivery, Delivery):
         return None
     earlier = delivery.earlier_attempt
     if earlier is None or delivery.date is None:

@@ -41,6 +41,7 @@ from ._checkpoints import (
 )
 from ._errors import (
     CheckpointExistsError,
+    ConflictError,
     ExportInProgressError,
     InvalidArgumentError,
     InvalidDatumError,
@@ -178,11 +179,11 @@ def _parse_load(
 
 
 def _recover_export(
-    checkpoint_id: uuid.UUID, merge_adapter: bool, error: ExportInProgressError
+    checkpoint_id: uuid.UUID, merge_adapter: bool, error: ConflictError
 ) -> Plan[Artifact]:
     """Our own earlier attempt's export, still running, or ``error`` again (see
     ``_recovery``)."""
-    since = created_since(error)
+    since = created_since(error, ExportInProgressError)
     if since is None:
         raise error
     found = own_export((yield from list_artifacts_plan(checkpoint_id)), since, merge_adapter)
@@ -364,18 +365,18 @@ class _TrainingBase(HasOptions, Generic[IO]):
         )
         try:
             operation: wire.Operation = yield call
-        except CheckpointExistsError as exc:
+        except ConflictError as exc:
             intent = SaveIntent(self.model_id, checked, kind, ttl_seconds)
             return (yield from self._recover_save(intent, exc))
         return started_snapshot(call.operation, operation, self.model_id), _parse_save, None
 
     def _recover_save(
-        self, intent: SaveIntent, error: CheckpointExistsError
+        self, intent: SaveIntent, error: ConflictError
     ) -> Plan[_Handle[Checkpoint]]:
         """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
         (see ``_recovery``)."""
         path = CheckpointPath(intent.model_id, intent.name)
-        since = created_since(error)
+        since = created_since(error, CheckpointExistsError)
         if since is None:
             raise error
         found = yield from lookup.find(path.model_id, lambda c: c.name == path.name)
@@ -421,7 +422,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 reply = yield calls.export_checkpoint(
                     checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
                 )
-            except ExportInProgressError as exc:
+            except ConflictError as exc:
                 watch = ExportWatch((yield from _recover_export(checkpoint_id, merge, exc)), kind)
                 return watch.snapshot(watch.latest), watch.result, watch.look
         if reply.operation is not None:

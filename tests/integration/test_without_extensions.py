@@ -26,6 +26,7 @@ from weaver_facade import (
     CheckpointExistsError,
     CheckpointRef,
     CheckpointStatus,
+    ConflictError,
     ExportInProgressError,
     InvalidArgumentError,
     NotFoundError,
@@ -44,6 +45,8 @@ class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._async = httpx.AsyncHTTPTransport()
         self.rules: dict[tuple[str, str], int] = {}
         self.dropped: list[str] = []
+        # Error codes to give under another name, as another server may.
+        self.codes: dict[str, str] = {}
 
     def drop(self, method: str, suffix: str, count: int = 1) -> None:
         self.rules[(method, suffix)] = count
@@ -56,21 +59,29 @@ class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 return True
         return False
 
+    def _recoded(self, response: httpx.Response) -> httpx.Response:
+        body = response.json() if response.is_error else {}
+        if body.get("error") not in self.codes:
+            return response
+        body["error"] = self.codes[body["error"]]
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, json=body)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self._sync.handle_request(request)
+        response.read()
+        response.close()
         if self._hit(request):
-            response.read()
-            response.close()
             raise httpx.ReadError("connection reset after the server acted", request=request)
-        return response
+        return self._recoded(response)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._async.handle_async_request(request)
+        await response.aread()
+        await response.aclose()
         if self._hit(request):
-            await response.aread()
-            await response.aclose()
             raise httpx.ReadError("connection reset after the server acted", request=request)
-        return response
+        return self._recoded(response)
 
 
 Clock = Callable[[], float]
@@ -128,6 +139,38 @@ def test_a_save_whose_reply_was_lost_returns_its_own_checkpoint_once(
     assert saved.status is CheckpointStatus.COMPLETED
     assert rows(emu, "SELECT id, name FROM checkpoints") == [(str(saved.id), "lost-reply")]
     assert trainer.list_checkpoints() == [saved]
+
+
+@pytest.mark.parametrize(
+    ("code", "export_code"),
+    [("checkpoint_exists", "export_in_progress"), ("already_exists", "conflict")],
+)
+@pytest.mark.parametrize("emulator_config", [{"latency": {"export_checkpoint": 1.0}}])
+def test_a_lost_reply_is_recovered_whatever_the_409s_code(
+    emu: RunningEmulator,
+    lossy: tuple[DropAfterActing, ServiceClient],
+    code: str,
+    export_code: str,
+) -> None:
+    # The wire sheet names no code for these conflicts: a server that says "already_exists"
+    # made the retried save a ConflictError for its own checkpoint.
+    transport, service = lossy
+    transport.codes = {"checkpoint_exists": code, "export_in_progress": export_code}
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    transport.drop("POST", "/checkpoints")
+    saved = trainer.save_state("lost-reply")
+    assert transport.dropped
+    assert rows(emu, "SELECT id FROM checkpoints") == [(str(saved.id),)]
+    first = trainer.export_weights(saved)
+    transport.drop("POST", "/export")
+    replaced = trainer.export_weights(saved, force=True)
+    assert replaced.id != first.id
+    live = rows(emu, "SELECT id FROM artifacts WHERE status = 'completed'")
+    assert live == [(str(replaced.id),)]
+    # Without a lost reply, the same 409 is still a real conflict.
+    with pytest.raises(ConflictError) as conflict:
+        trainer.save_state("lost-reply")
+    assert conflict.value.code == code
 
 
 @pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 0.6}}])

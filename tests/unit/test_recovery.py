@@ -11,6 +11,7 @@ import pytest
 from weaver_client.types import UNSET
 
 from weaver_facade import (
+    APIError,
     Artifact,
     ArtifactKind,
     ArtifactStatus,
@@ -19,7 +20,9 @@ from weaver_facade import (
     CheckpointPath,
     CheckpointStatus,
     CheckpointType,
+    ConflictError,
     ExportInProgressError,
+    ModelTerminatedError,
     NotFoundError,
     OperationStatus,
 )
@@ -68,7 +71,7 @@ def checkpoint(
 
 def test_the_bound_is_the_date_less_the_time_since_the_attempt_was_sent() -> None:
     error = conflict(Delivery(EarlierAttempt(sent=100.0, received=102.5), DATE))
-    assert created_since(error) == DATE - datetime.timedelta(seconds=2.5)
+    assert created_since(error, CheckpointExistsError) == DATE - datetime.timedelta(seconds=2.5)
 
 
 @pytest.mark.parametrize(
@@ -82,13 +85,29 @@ def test_the_bound_is_the_date_less_the_time_since_the_attempt_was_sent() -> Non
 def test_without_an_earlier_attempt_or_a_date_the_conflict_is_real(
     delivery: Delivery | None,
 ) -> None:
-    assert created_since(conflict(delivery)) is None
+    assert created_since(conflict(delivery), CheckpointExistsError) is None
 
 
-def test_only_checkpoint_exists_is_recovered() -> None:
-    error = NotFoundError("gone", status_code=404, code="not_found")
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotFoundError("gone", status_code=404, code="not_found"),
+        ModelTerminatedError("terminated", status_code=409, code="model_terminated"),
+        ExportInProgressError("running", status_code=409, code="export_in_progress"),
+    ],
+)
+def test_only_the_conflict_asked_for_is_recovered(error: APIError) -> None:
     error.delivery = Delivery(EarlierAttempt(sent=1.0, received=2.0), DATE)
-    assert created_since(error) is None
+    assert created_since(error, CheckpointExistsError) is None
+
+
+def test_a_409_of_a_code_the_spec_does_not_name_may_be_ours() -> None:
+    # The wire sheet names no code for a duplicate name: another server's 409
+    # "already_exists" after a lost reply is the same conflict, checked the same way.
+    error = ConflictError("exists", status_code=409, code="already_exists")
+    error.delivery = Delivery(EarlierAttempt(sent=100.0, received=102.0), DATE)
+    assert created_since(error, CheckpointExistsError) == DATE - datetime.timedelta(seconds=2)
+    assert created_since(error, ExportInProgressError) == DATE - datetime.timedelta(seconds=2)
 
 
 def test_a_checkpoint_made_after_the_attempt_with_the_same_type_is_ours() -> None:
@@ -132,7 +151,7 @@ def test_a_created_at_in_whole_seconds_is_ours() -> None:
     # 12:00:09.9, created at 12:00:09.95 (written 12:00:09), the 409 at 12:00:10.2
     # (Date 12:00:10), 0.3 s after the send on the local clock.
     error = conflict(Delivery(EarlierAttempt(sent=100.0, received=100.3), DATE))
-    since = created_since(error)
+    since = created_since(error, CheckpointExistsError)
     assert since is not None
     truncated = DATE - datetime.timedelta(seconds=1)
     assert own_checkpoint(INTENT, checkpoint(truncated), since)
@@ -157,9 +176,9 @@ def artifact(
 def test_a_forced_export_in_progress_after_a_lost_reply_is_recovered_by_date() -> None:
     error = ExportInProgressError("running", status_code=409, code="export_in_progress")
     error.delivery = Delivery(EarlierAttempt(sent=100.0, received=102.0), DATE)
-    assert created_since(error) == DATE - datetime.timedelta(seconds=2)
+    assert created_since(error, ExportInProgressError) == DATE - datetime.timedelta(seconds=2)
     error.delivery = Delivery(None, DATE)
-    assert created_since(error) is None
+    assert created_since(error, ExportInProgressError) is None
 
 
 def test_our_export_is_the_one_pending_artifact_made_since() -> None:
