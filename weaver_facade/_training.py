@@ -370,9 +370,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             return (yield from self._recover_save(intent, exc))
         return started_snapshot(call.operation, operation, self.model_id), _parse_save, None
 
-    def _recover_save(
-        self, intent: SaveIntent, error: ConflictError
-    ) -> Plan[_Handle[Checkpoint]]:
+    def _recover_save(self, intent: SaveIntent, error: ConflictError) -> Plan[_Handle[Checkpoint]]:
         """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
         (see ``_recovery``)."""
         path = CheckpointPath(intent.model_id, intent.name)

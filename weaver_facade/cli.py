@@ -272,6 +272,14 @@ def main(
     """
     if as_json and ctx.invoked_subcommand in _NO_JSON:
         raise _json_refused(ctx.invoked_subcommand)
+    given = ctx.get_parameter_source("api_key") is ParameterSource.COMMANDLINE
+    if given and ctx.invoked_subcommand == "emulator":
+        # Taken for the emulator's, it left an emulator with auth off, in silence.
+        raise CliError(
+            "--api-key before `emulator` is a client's key; give the emulator the keys it "
+            "accepts after its name: weaver-facade emulator --api-key KEY",
+            exit_code=EXIT_USAGE,
+        )
     state = CliState(
         base_url=base_url, api_key=api_key, max_retries=max_retries, as_json=as_json, quiet=quiet
     )

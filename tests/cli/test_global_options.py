@@ -58,6 +58,20 @@ def test_commands_without_json_output_refuse_json(path: tuple[str, ...], before:
         assert "`--report DIR` writes it as JSON (DIR/contract-report.json)" in run.stderr
 
 
+def test_a_client_key_before_emulator_is_refused_not_dropped() -> None:
+    # The emulator ran with auth off: the key before its name is the client's.
+    run = invoke(["--api-key", "k-1", "emulator", "--data-dir", "/dev/null/x"], NO_SERVER)
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr == (
+        "error: --api-key before `emulator` is a client's key; give the emulator the keys it "
+        "accepts after its name: weaver-facade emulator --api-key KEY\n"
+    )
+    # The environment's client key is no such mistake; the data dir under a file still is.
+    run = invoke(["emulator", "--data-dir", "/dev/null/x"], {**NO_SERVER, "WEAVER_API_KEY": "k"})
+    assert run.exit_code == 2, run.stderr
+    assert "--api-key before" not in run.stderr
+
+
 @pytest.mark.parametrize("option", ["--base-url", "--api-key", "--max-retries"])
 def test_a_value_option_without_its_value_is_refused(option: str) -> None:
     # Last after the command, `--api-key` went on with the environment's key.
