@@ -391,14 +391,18 @@ class _ServiceBase(HasOptions):
     def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
         """A model attached by id, and the ``seq_id`` its training steps continue from."""
         start = check_next_seq_id(next_seq_id)
-        model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
+        model = yield from self._get_model(model_id)
         return model, start or model.next_seq_id
+
+    def _get_model(self, model_id: object) -> Plan[ModelInfo]:
+        model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
+        return self._created.describe(model)
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
         checked = check_id("model_id", model_id)
         model = yield from terminate_plan(checked)
         self._created.forget(checked)
-        return model
+        return self._created.describe(model)
 
 
 class ServiceClient(_ServiceBase):
@@ -603,7 +607,7 @@ class ServiceClient(_ServiceBase):
 
     def get_model(self, model_id: str) -> ModelInfo:
         """A training model, as the server describes it now."""
-        return self._io.run(model_plan(calls.get_model(check_id("model_id", model_id))))
+        return self._io.run(self._get_model(model_id))
 
     def terminate_model(self, model_id: str) -> ModelInfo:
         """Terminate a model: it stops holding training resources and refuses to train
@@ -871,7 +875,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
-        return await self._io.run(model_plan(calls.get_model(check_id("model_id", model_id))))
+        return await self._io.run(self._get_model(model_id))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""

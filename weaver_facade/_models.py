@@ -339,6 +339,11 @@ class CreatedModels:
         """What ``model_id`` was created with, if this client created it."""
         return self._settings.get(model_id)
 
+    def describe(self, model: ModelInfo) -> ModelInfo:
+        """``model``, completed by its settings when this client created it."""
+        new = self._settings.get(model.id)
+        return model if new is None else new.describe(model)
+
     def forget(self, model_id: str) -> None:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
         self._ids.pop(model_id, None)

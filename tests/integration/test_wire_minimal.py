@@ -287,6 +287,23 @@ def test_terminate_model_trimmed(emu: RunningEmulator) -> None:
     assert rows(emu, "SELECT status FROM models") == [("terminated",)]
 
 
+def test_a_model_this_client_created_is_described_whole_by_id_alone(emu: RunningEmulator) -> None:
+    # Model replies of the id alone, a terminate reply of none: get_model and terminate_model
+    # gave base_model None for a model this client had just created.
+    transport = TrimmingTransport({"models", "terminate"}, sparse=True)
+    with service_over(emu, transport) as service:
+        trainer = service.create_training_client(BASE_MODEL, lora_rank=8, seed=1, keep=True)
+        seen = [service.get_model(trainer.model_id), service.terminate_model(trainer.model_id)]
+    (base, mode, rank) = rows(emu, "SELECT base_model, training_mode, lora_config FROM models")[0]
+    for model in seen:
+        assert model.id == trainer.model_id
+        assert (model.base_model, model.training_mode, model.lora_rank) == (
+            base,
+            mode,
+            json.loads(rank)["rank"],
+        )
+
+
 def test_listing_models_on_a_server_with_only_the_wire_routes(emu: RunningEmulator) -> None:
     transport = TrimmingTransport((), only_wire_routes=True)
     with service_over(emu, transport) as service:
