@@ -201,13 +201,14 @@ def test_a_corrupt_prefix_is_an_integrity_error_and_never_published(
     dest = tmp_path / "out"
     data = FILES["sub/dir/weights.bin"]
     (dest / "sub/dir").mkdir(parents=True)
-    (dest / "sub/dir/weights.bin.part").write_bytes(b"X" + data[1:500_000])
+    wrong = bytes([data[0] ^ 1])  # a fixed byte was data[0] in one run in 256
+    (dest / "sub/dir/weights.bin.part").write_bytes(wrong + data[1:500_000])
     with pytest.raises(ArtifactIntegrityError) as info:
         run(Source(storage), dest)
     err = info.value
     assert err.name == "sub/dir/weights.bin"
     assert err.expected == sha(data)
-    assert err.received == sha(b"X" + data[1:])
+    assert err.received == sha(wrong + data[1:])
     assert err.expected in str(err)
     assert err.received in str(err)
     assert not (dest / "sub/dir/weights.bin").exists()
