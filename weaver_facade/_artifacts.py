@@ -146,13 +146,15 @@ class DownloadResult:
         artifact_id: The artifact downloaded.
         kind: Its kind.
         destination: The folder holding its files.
-        files: Every file, in place, with the size and sha256 the server gave; each
-            checked, the sha256 too unless ``verified`` is False.
+        files: Every file, in place, with the size and sha256 the server gave (``None``
+            where it gave none); each checked against what it gave (the sha256 only
+            with ``verify=True``).
         bytes: The files' total size.
         bytes_fetched: Bytes fetched from storage by this call (less when resumed or skipped).
         files_skipped: Files already in place from an earlier run.
         seconds: Wall time of the download.
-        verified: Whether each file's sha256 was checked (``verify=True``); sizes always are.
+        verified: Whether every file's sha256 was checked: ``verify=True`` and the server
+            gave each file one (False if any file had none to check it against).
     """
 
     artifact_id: uuid.UUID
@@ -369,7 +371,7 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
         bytes_fetched=state.fetched,
         files_skipped=state.skipped,
         seconds=state.clock() - state.started,
-        verified=state.settings.verify,
+        verified=state.verified,
     )
 
 

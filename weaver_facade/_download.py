@@ -609,6 +609,12 @@ class Downloads:
         """Every file verified and in place."""
         return self.files_done == len(self.descriptor.files)
 
+    @property
+    def verified(self) -> bool:
+        """Whether every file's sha256 was checked: ``verify``, and the server gave
+        each file one."""
+        return self.settings.verify and all(f.sha256 is not None for f in self.descriptor.files)
+
     def add(self, nbytes: int = 0, *, fetched: int = 0, files: int = 0, skipped: int = 0) -> None:
         """Count bytes on disk (negative after a restart) and finished files."""
         with self._lock:

@@ -1,0 +1,64 @@
+"""A descriptor without ``size`` and ``sha256``: the wire allows it ("then nothing can be
+verified or skipped"), and the result, the progress and the log must say no more than
+is known."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.download.storage import StorageServer
+from tests.support.fakeserver import FakeWeaver, service
+
+DATA = {"model.safetensors": bytes(range(256)) * 2000, "config.json": b'{"r": 8}'}
+TOTAL = sum(len(d) for d in DATA.values())
+
+
+def descriptor(
+    storage: StorageServer, artifact_id: uuid.UUID, *, sized: Collection[str] = ()
+) -> httpx.Response:
+    """Files without ``size`` and ``sha256``, but for those named in ``sized``."""
+    files: list[dict[str, Any]] = []
+    for name, data in DATA.items():
+        f: dict[str, Any] = {"name": name, "url": storage.url(name)}
+        if name in sized:
+            f.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        f["url_expires_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        files.append(f)
+    return httpx.Response(
+        200, json={"artifact_id": str(artifact_id), "kind": "hf_model", "files": files}
+    )
+
+
+@pytest.mark.parametrize("sized", [set(), {"config.json"}], ids=["none", "one"])
+def test_a_result_says_no_more_than_was_checked(tmp_path: Path, sized: set[str]) -> None:
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    with StorageServer(DATA).running() as storage:
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        fake.script("GET", path, descriptor(storage, artifact_id, sized=sized))
+        with service(fake) as svc:
+            result = svc.download_weights(artifact_id, tmp_path / "out")
+    for name, data in DATA.items():
+        assert (tmp_path / "out" / name).read_bytes() == data
+    # It said verified: no sha256 was there to check.
+    assert result.verified is False
+
+
+def test_a_result_with_every_sha256_checked_says_verified(tmp_path: Path) -> None:
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    with StorageServer(DATA).running() as storage:
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        every = set(DATA)
+        fake.script("GET", path, *[descriptor(storage, artifact_id, sized=every)] * 2)
+        with service(fake) as svc:
+            result = svc.download_weights(artifact_id, tmp_path / "out")
+            unchecked = svc.download_weights(artifact_id, tmp_path / "out", verify=False)
+    assert (result.verified, result.bytes) == (True, TOTAL)
+    assert (unchecked.verified, unchecked.bytes, unchecked.files_skipped) == (False, TOTAL, 2)
