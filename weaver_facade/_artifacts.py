@@ -149,7 +149,8 @@ class DownloadResult:
         files: Every file, in place, with the size and sha256 the server gave (``None``
             where it gave none); each checked against what it gave (the sha256 only
             with ``verify=True``).
-        bytes: The files' total size.
+        bytes: The files' total size on disk (a file the server gave no size counts
+            with the bytes written).
         bytes_fetched: Bytes fetched from storage by this call (less when resumed or skipped).
         files_skipped: Files already in place from an earlier run.
         seconds: Wall time of the download.
@@ -367,7 +368,7 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
         kind=ArtifactKind(d.kind),
         destination=dest,
         files=tuple(ArtifactFile(name=f.name, size=f.size, sha256=f.sha256) for f in d.files),
-        bytes=d.total_bytes,
+        bytes=sum(state.sizes.values()),
         bytes_fetched=state.fetched,
         files_skipped=state.skipped,
         seconds=state.clock() - state.started,

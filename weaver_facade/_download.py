@@ -103,10 +103,6 @@ class Descriptor:
     kind: str
     files: tuple[StorageFile, ...]
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size or 0 for f in self.files)
-
 
 @attrs.frozen(kw_only=True)
 class DownloadProgress:
@@ -114,13 +110,14 @@ class DownloadProgress:
 
     Attributes:
         bytes_done: Bytes on disk so far (resumed prefixes and skipped files included).
-        bytes_total: The sum of the files' sizes (files of unknown size count as 0).
+        bytes_total: The sum of the files' sizes; ``None`` while a file whose size the
+            server did not give is not yet in place (its size is then what was written).
         files_done: Files verified and in place (or skipped as already there).
         files_total: Files in the artifact.
     """
 
     bytes_done: int
-    bytes_total: int
+    bytes_total: int | None
     files_done: int
     files_total: int
 
@@ -559,7 +556,8 @@ class Downloads:
     """The I/O-free state shared by a download's transfers.
 
     Holds the current descriptor (a refresh replaces it for every file; a
-    URL found stale by several files is refreshed once) and the progress.
+    URL found stale by several files is refreshed once), the size of each file
+    in place, and the progress.
     """
 
     def __init__(
@@ -574,7 +572,6 @@ class Downloads:
         for f in descriptor.files:
             check_sha256(f.name, f.sha256)
         self.descriptor = descriptor
-        self._totals = (descriptor.total_bytes, len(descriptor.files))  # what progress reports
         self.generation = 0
         self.settings = settings
         self._progress = progress
@@ -585,6 +582,8 @@ class Downloads:
         self.files_done = 0
         self.fetched = 0
         self.skipped = 0
+        self.sizes: dict[str, int] = {}  # of the files in place, by name
+        self._bytes_total = self._total()  # what progress reports, kept up to date
         self._lock = threading.Lock()
 
     def refreshed(self, descriptor: Descriptor) -> None:
@@ -597,9 +596,10 @@ class Downloads:
                 expected=", ".join(sorted(names)),
                 received=", ".join(sorted(f.name for f in descriptor.files)),
             )
-        self.descriptor = descriptor
-        self._totals = (descriptor.total_bytes, len(descriptor.files))
-        self.generation += 1
+        with self._lock:
+            self.descriptor = descriptor
+            self.generation += 1
+            self._bytes_total = self._total()
 
     def current(self, name: str) -> StorageFile:
         return next(f for f in self.descriptor.files if f.name == name)
@@ -615,22 +615,40 @@ class Downloads:
         each file one."""
         return self.settings.verify and all(f.sha256 is not None for f in self.descriptor.files)
 
-    def add(self, nbytes: int = 0, *, fetched: int = 0, files: int = 0, skipped: int = 0) -> None:
-        """Count bytes on disk (negative after a restart) and finished files."""
+    def add(self, nbytes: int = 0, *, fetched: int = 0) -> None:
+        """Count bytes on disk (negative after a restart)."""
         with self._lock:
             self.bytes_done += nbytes
             self.fetched += fetched
-            self.files_done += files
-            self.skipped += skipped
-            if self._progress is not None:
-                self._progress(
-                    DownloadProgress(
-                        bytes_done=self.bytes_done,
-                        bytes_total=self._totals[0],
-                        files_done=self.files_done,
-                        files_total=self._totals[1],
-                    )
+            self._report()
+
+    def placed(self, name: str, size: int, *, skipped: bool = False) -> None:
+        """The file ``name`` is in place, ``size`` bytes: verified, or ``skipped`` (already
+        there, its bytes not counted yet)."""
+        with self._lock:
+            self.sizes[name] = size
+            self.files_done += 1
+            if skipped:
+                self.bytes_done += size
+                self.skipped += 1
+            self._bytes_total = self._total()
+            self._report()
+
+    def _total(self) -> int | None:
+        # A file the server gave no size counts once it is in place, with its size on disk.
+        sizes = [self.sizes.get(f.name, f.size) for f in self.descriptor.files]
+        return None if None in sizes else sum(n or 0 for n in sizes)
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            self._progress(
+                DownloadProgress(
+                    bytes_done=self.bytes_done,
+                    bytes_total=self._bytes_total,
+                    files_done=self.files_done,
+                    files_total=len(self.descriptor.files),
                 )
+            )
 
 
 # -- local files (the shell's blocking I/O) ---------------------------------------------------
@@ -759,7 +777,8 @@ def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | N
     if isinstance(action, Skip) and (
         not state.settings.verify or _hash_file(part, part.final) == file.sha256
     ):
-        state.add(file.size or 0, files=1, skipped=1)
+        assert file.size is not None  # plan_local skips only a file of known size
+        state.placed(file.name, file.size, skipped=True)
         return None
     if os.path.lexists(part.final):
         logger.warning(
@@ -916,7 +935,7 @@ class _Shell:
                 step = transfer.next_step()
                 if isinstance(step, Publish):
                     part.publish()
-                    state.add(files=1)
+                    state.placed(name, transfer.offset)
                     return
                 if isinstance(step, Wait):
                     self._pause(step.seconds)

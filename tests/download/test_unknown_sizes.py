@@ -16,6 +16,7 @@ import pytest
 
 from tests.download.storage import StorageServer
 from tests.support.fakeserver import FakeWeaver, service
+from weaver_facade import DownloadProgress
 
 DATA = {"model.safetensors": bytes(range(256)) * 2000, "config.json": b'{"r": 8}'}
 TOTAL = sum(len(d) for d in DATA.values())
@@ -40,15 +41,20 @@ def descriptor(
 @pytest.mark.parametrize("sized", [set(), {"config.json"}], ids=["none", "one"])
 def test_a_result_says_no_more_than_was_checked(tmp_path: Path, sized: set[str]) -> None:
     artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    seen: list[DownloadProgress] = []
     with StorageServer(DATA).running() as storage:
         path = f"/api/v1/artifacts/{artifact_id}/download"
         fake.script("GET", path, descriptor(storage, artifact_id, sized=sized))
         with service(fake) as svc:
-            result = svc.download_weights(artifact_id, tmp_path / "out")
+            result = svc.download_weights(artifact_id, tmp_path / "out", progress=seen.append)
     for name, data in DATA.items():
         assert (tmp_path / "out" / name).read_bytes() == data
-    # It said verified: no sha256 was there to check.
+    # It said verified, and bytes 0: the total of sizes the server did not give.
     assert result.verified is False
+    assert result.bytes == result.bytes_fetched == TOTAL
+    # The total is not known until every file of unknown size is in place.
+    assert seen[0].bytes_total is None
+    assert {p.bytes_total for p in seen} == {None, TOTAL}
 
 
 def test_a_result_with_every_sha256_checked_says_verified(tmp_path: Path) -> None:
