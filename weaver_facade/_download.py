@@ -773,19 +773,18 @@ def _hash_file(part: _PartFile, path: Path) -> str:
 
 def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | None:
     """Skip a finished file (``None``) or open its ``.part`` and make its transfer."""
-    action = plan_local(file, _lsize(part.final), _lsize(part.path))
+    final_size = _lsize(part.final)
+    action = plan_local(file, final_size, _lsize(part.path))
     if isinstance(action, Skip) and (
         not state.settings.verify or _hash_file(part, part.final) == file.sha256
     ):
         assert file.size is not None  # plan_local skips only a file of known size
         state.placed(file.name, file.size, skipped=True)
         return None
-    if os.path.lexists(part.final):
-        logger.warning(
-            "%s: replacing the file there, which is not this artifact's "
-            "(its size or sha256 differs)",
-            part.final,
-        )
+    if final_size is not None:
+        # Skip here: the sha256 differs; else only a size given can tell.
+        differs = isinstance(action, Skip) or file.size not in (None, final_size)
+        _log_replacing(part.final, file, differs=differs)
     offset = action.offset if isinstance(action, Resume) else 0
     transfer = Transfer(
         file, state.generation, offset, state.settings, deadline=state.deadline, clock=state.clock
@@ -796,6 +795,28 @@ def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | N
             transfer.digest(block)
     state.add(offset)
     return transfer
+
+
+def _log_replacing(path: Path, file: StorageFile, *, differs: bool) -> None:
+    """Say why the file at ``path`` is fetched again: it ``differs`` from the artifact's
+    (size, or sha256 when the sizes match), or nothing could tell (no size or sha256 was
+    given, which every run of such a download meets: no warning)."""
+    if differs:
+        logger.warning(
+            "%s: replacing the file there, which is not this artifact's "
+            "(its size or sha256 differs)",
+            path,
+        )
+        return
+    missing = " or ".join(
+        what for what, v in (("size", file.size), ("sha256", file.sha256)) if v is None
+    )
+    logger.info(
+        "%s: fetching it again, replacing the file there: the server gives no %s "
+        "to recognise it by",
+        path,
+        missing,
+    )
 
 
 class Cancelled(Exception):

@@ -183,6 +183,33 @@ def test_finished_files_are_skipped_and_wrong_ones_fetched_again(
     ]
 
 
+def test_a_file_without_a_sha256_is_replaced_saying_why(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dest = tmp_path / "out"
+    source = Source(storage, **{"small.bin": {"sha256": None}})
+    run(source, dest)
+    with caplog.at_level(logging.INFO, logger="weaver_facade"):
+        run(source, dest)  # the right size, but only a sha256 could tell it is the file
+        (dest / "small.bin").write_bytes(b"short")
+        run(source, dest)  # another size: not the file
+    assert_complete(dest)
+    assert [
+        (r.levelname, r.getMessage()) for r in caplog.records if "replacing" in r.getMessage()
+    ] == [
+        (
+            "INFO",
+            f"{dest / 'small.bin'}: fetching it again, replacing the file there: the server "
+            "gives no sha256 to recognise it by",
+        ),
+        (
+            "WARNING",
+            f"{dest / 'small.bin'}: replacing the file there, which is not this artifact's "
+            "(its size or sha256 differs)",
+        ),
+    ]
+
+
 def test_a_part_file_resumes_with_range(storage: StorageServer, run: Run, tmp_path: Path) -> None:
     dest = tmp_path / "out"
     data = FILES["sub/dir/weights.bin"]

@@ -5,6 +5,7 @@ is known."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Collection
@@ -55,6 +56,7 @@ def test_a_result_says_no_more_than_was_checked(tmp_path: Path, sized: set[str])
     # The total is not known until every file of unknown size is in place.
     assert seen[0].bytes_total is None
     assert {p.bytes_total for p in seen} == {None, TOTAL}
+    assert (seen[-1].bytes_done, seen[-1].bytes_total) == (TOTAL, TOTAL)
 
 
 def test_a_result_with_every_sha256_checked_says_verified(tmp_path: Path) -> None:
@@ -68,3 +70,31 @@ def test_a_result_with_every_sha256_checked_says_verified(tmp_path: Path) -> Non
             unchecked = svc.download_weights(artifact_id, tmp_path / "out", verify=False)
     assert (result.verified, result.bytes) == (True, TOTAL)
     assert (unchecked.verified, unchecked.bytes, unchecked.files_skipped) == (False, TOTAL, 2)
+
+
+def test_a_file_that_cannot_be_recognised_is_fetched_again_without_a_false_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    out = tmp_path / "out"
+    with StorageServer(DATA).running() as storage:
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        fake.script("GET", path, *[descriptor(storage, artifact_id)] * 2)
+        with service(fake) as svc:
+            svc.download_weights(artifact_id, out)
+            storage.requests.clear()
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="weaver_facade"):
+                again = svc.download_weights(artifact_id, out)
+        # "nothing can be verified or skipped": each file is fetched again.
+        assert sorted(storage.keys_fetched()) == sorted(DATA)
+    assert (again.files_skipped, again.bytes_fetched) == (0, TOTAL)
+    # It said "(its size or sha256 differs)", at WARNING, of files where nothing differs.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert sorted(
+        r.getMessage() for r in caplog.records if "fetching it again" in r.getMessage()
+    ) == [
+        f"{out / name}: fetching it again, replacing the file there: the server gives "
+        "no size or sha256 to recognise it by"
+        for name in sorted(DATA)
+    ]
