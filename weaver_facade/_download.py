@@ -309,7 +309,10 @@ class Transfer:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        url_arrived: float | None = None,
     ) -> None:
+        """``url_arrived``: when the descriptor holding ``file.url`` came (by
+        ``wall_clock``); ``None``: now."""
         self.file = file
         self.generation = generation
         self.settings = settings
@@ -320,9 +323,10 @@ class Transfer:
         self._wall = wall_clock
         self._rng = rng
         self._failures = 0
-        self._refreshes = 0
+        self._refreshes = 0  # after a 401/403
         self._pending_wait: float | None = None
         self._stale = False
+        self._untried = False  # a URL just refreshed, not yet fetched
         self._complete = False
         self._ignore_range = False
         self._requested = 0
@@ -330,7 +334,7 @@ class Transfer:
         self._server_total: int | None = None
         self._last_problem = "no attempt yet"
         self._last_status: int | None = None  # of the last reply; None after a failed one
-        self._url_arrived = self._wall()  # when the URL came
+        self._url_arrived = self._wall() if url_arrived is None else url_arrived
 
     # -- the prefix of a resumed file, hashed once -------------------------------------------
     @property
@@ -352,8 +356,12 @@ class Transfer:
             self._check_time(seconds)
             return Wait(seconds)
         self._check_time(0.0)
-        if self._stale or self._expiring():
+        # A refreshed URL is tried before another refresh for expiry: with URLs that
+        # live no longer than a refresh takes, that is one refresh per attempt, which
+        # ``max_failures`` and the deadline bound.
+        if self._stale or (self._expiring() and not self._untried):
             return Refresh(self.generation)
+        self._untried = False
         ranged = self.offset > 0 and not self._ignore_range
         self._requested = self.offset if ranged else 0
         headers = {"Accept-Encoding": "identity"}
@@ -364,15 +372,20 @@ class Transfer:
     def _expiring(self) -> bool:
         # Refresh ahead of expiry, by the margin or a quarter of the URL's
         # lifetime if that is shorter; a URL that looked expired on arrival
-        # (clock skew) is tried as it is: a 401/403 would refresh it.
+        # (clock skew) is tried as it is: a 401/403 would refresh it. Arrival is
+        # the descriptor's, not this transfer's start: a file queued behind others
+        # may start after its URL expired.
         expires = self.file.url_expires_at
         if expires is None or expires <= self._url_arrived:
             return False
         margin = min(self.settings.refresh_margin, (expires - self._url_arrived) / 4)
         return expires - self._wall() < margin
 
-    def on_refreshed(self, file: StorageFile, generation: int) -> None:
-        """Fresh URLs came; the file must still be the same file."""
+    def on_refreshed(
+        self, file: StorageFile, generation: int, arrived: float | None = None
+    ) -> None:
+        """Fresh URLs came (``arrived``: when, by the wall clock; ``None``: now); the
+        file must still be the same file."""
         if (file.size, file.sha256) != (self.file.size, self.file.sha256):
             raise ArtifactIntegrityError(
                 f"{self.file.name}: the artifact changed while downloading "
@@ -382,16 +395,18 @@ class Transfer:
                 expected=str(self.file.sha256 or self.file.size),
                 received=str(file.sha256 or file.size),
             )
-        self._refreshes += 1
-        if self._refreshes > self.settings.max_refreshes:
-            raise self._storage_error(
-                f"{self.settings.max_refreshes} URL refreshes in a row without progress "
-                f"({self._last_problem})"
-            )
+        if self._stale:  # a refresh ahead of expiry is no failure
+            self._refreshes += 1
+            if self._refreshes > self.settings.max_refreshes:
+                raise self._storage_error(
+                    f"{self.settings.max_refreshes} URL refreshes in a row without progress "
+                    f"({self._last_problem})"
+                )
         self.file = file
         self.generation = generation
         self._stale = False
-        self._url_arrived = self._wall()
+        self._untried = True
+        self._url_arrived = self._wall() if arrived is None else arrived
 
     def on_reply(self, status: int, headers: Mapping[str, str]) -> Read | Discard:
         """Decide what to do with a reply's body from its status line and headers
@@ -556,8 +571,8 @@ class Downloads:
     """The I/O-free state shared by a download's transfers.
 
     Holds the current descriptor (a refresh replaces it for every file; a
-    URL found stale by several files is refreshed once), the size of each file
-    in place, and the progress.
+    URL found stale by several files is refreshed once), when its URLs came,
+    the size of each file in place, and the progress.
     """
 
     def __init__(
@@ -567,6 +582,7 @@ class Downloads:
         *,
         progress: Callable[[DownloadProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,  # what ``url_expires_at`` is compared with
     ) -> None:
         self.paths = check_names([f.name for f in descriptor.files])
         for f in descriptor.files:
@@ -576,6 +592,9 @@ class Downloads:
         self.settings = settings
         self._progress = progress
         self.clock = clock
+        self.wall_clock = wall_clock
+        # When the descriptor's URLs came: it was fetched just before.
+        self.urls_arrived = wall_clock()
         self.started = clock()
         self.deadline = None if settings.timeout is None else self.started + settings.timeout
         self.bytes_done = 0
@@ -596,13 +615,19 @@ class Downloads:
                 expected=", ".join(sorted(names)),
                 received=", ".join(sorted(f.name for f in descriptor.files)),
             )
+        arrived = self.wall_clock()
         with self._lock:
             self.descriptor = descriptor
             self.generation += 1
+            self.urls_arrived = arrived
             self._bytes_total = self._total()
 
-    def current(self, name: str) -> StorageFile:
-        return next(f for f in self.descriptor.files if f.name == name)
+    def current(self, name: str) -> tuple[StorageFile, int, float]:
+        """The file ``name`` of the current descriptor, its generation, and when its
+        URL came (by the wall clock)."""
+        with self._lock:
+            descriptor, generation, arrived = self.descriptor, self.generation, self.urls_arrived
+        return next(f for f in descriptor.files if f.name == name), generation, arrived
 
     @property
     def complete(self) -> bool:
@@ -771,15 +796,16 @@ def _hash_file(part: _PartFile, path: Path) -> str:
     return hasher.hexdigest()
 
 
-def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | None:
+def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
     """Skip a finished file (``None``) or open its ``.part`` and make its transfer."""
+    file, generation, url_arrived = state.current(name)
     final_size = _lsize(part.final)
     action = plan_local(file, final_size, _lsize(part.path))
     if isinstance(action, Skip) and (
         not state.settings.verify or _hash_file(part, part.final) == file.sha256
     ):
         assert file.size is not None  # plan_local skips only a file of known size
-        state.placed(file.name, file.size, skipped=True)
+        state.placed(name, file.size, skipped=True)
         return None
     if final_size is not None:
         # Skip here: the sha256 differs; else only a size given can tell.
@@ -787,7 +813,14 @@ def _start(state: Downloads, file: StorageFile, part: _PartFile) -> Transfer | N
         _log_replacing(part.final, file, differs=differs)
     offset = action.offset if isinstance(action, Resume) else 0
     transfer = Transfer(
-        file, state.generation, offset, state.settings, deadline=state.deadline, clock=state.clock
+        file,
+        generation,
+        offset,
+        state.settings,
+        deadline=state.deadline,
+        clock=state.clock,
+        wall_clock=state.wall_clock,
+        url_arrived=url_arrived,
     )
     part.open(offset)
     if transfer.wants_prefix:
@@ -949,7 +982,7 @@ class _Shell:
         part = _PartFile(self.dest / name, self.cancel)
         buffer = memoryview(bytearray(HASH_BLOCK))
         with part.guard():
-            transfer = _start(state, state.current(name), part)
+            transfer = _start(state, name, part)
             while transfer is not None:
                 if self.cancel.is_set():
                     raise Cancelled
@@ -964,7 +997,7 @@ class _Shell:
                     with self._refresh_lock:
                         if step.generation == state.generation:  # no other file did it since
                             state.refreshed(self._refresh())
-                        transfer.on_refreshed(state.current(name), state.generation)
+                        transfer.on_refreshed(*state.current(name))
                 else:
                     self._fetch(transfer, part, step, buffer)
 

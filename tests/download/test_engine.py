@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.download.storage import StorageServer
@@ -336,6 +337,33 @@ def test_expired_urls_are_refreshed_after_403(
     run(source, tmp_path / "out")
     assert_complete(tmp_path / "out")
     assert 1 <= source.refreshes <= 2
+
+
+def test_a_queued_files_url_is_refreshed_before_use_once_it_expired(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # One file at a time; small.bin, the last, has a URL of 0.5 s, and the first file
+    # takes longer (four slow 503s, 0.8 s). small.bin's URL was fetched as it was,
+    # expired (taken for clock skew: its age counted from when its transfer started),
+    # and only storage's 403 refreshed it.
+
+    class ShortLived(Source):
+        def descriptor(self) -> Descriptor:
+            d = super().descriptor()
+            files = [
+                attrs.evolve(f, url=f"{f.url}&g={self.refreshes}", url_expires_at=time.time() + 0.5)
+                if f.name == "small.bin"
+                else f
+                for f in d.files
+            ]
+            return attrs.evolve(d, files=tuple(files))
+
+    source = ShortLived(storage)
+    storage.script("config.json", *["slow503"] * 4)
+    run(source, tmp_path / "out", DownloadSettings(max_concurrency=1))
+    assert_complete(tmp_path / "out")
+    assert source.refreshes == 1
+    assert [r.path.rsplit("&", 1)[1] for r in storage.requests if r.key == "small.bin"] == ["g=1"]
 
 
 def test_urls_that_really_expired_are_refreshed(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import attrs
 import httpx
 import pytest
 
 from weaver_facade import DownloadTimeoutError, StorageError
 from weaver_facade._download import (
+    Descriptor,
+    Downloads,
     DownloadSettings,
     Fetch,
     Read,
@@ -67,6 +70,77 @@ def test_a_url_expired_on_arrival_is_tried_rather_than_refreshed_for_ever() -> N
         StorageFile(name="w", size=1, sha256=None, url="u", url_expires_at=1990.0), wall=wall
     )
     assert isinstance(t.next_step(), Fetch)
+
+
+def test_a_url_that_expired_before_its_transfer_started_is_refreshed_first() -> None:
+    # A file queued behind others starts after its URL came: it was fetched as it was,
+    # 1.4 s after its expiry, taken for clock skew since the URL's age counted from the
+    # transfer's start.
+    wall = [1003.4]
+    file = StorageFile(name="w", size=1, sha256=None, url="u1", url_expires_at=1002.0)
+    t = Transfer(
+        file,
+        0,
+        0,
+        DownloadSettings(),
+        deadline=None,
+        wall_clock=lambda: wall[0],
+        url_arrived=1000.0,
+    )
+    assert t.next_step() == Refresh(0)
+    t.on_refreshed(attrs.evolve(file, url="u2", url_expires_at=1005.4), 1, 1003.4)
+    step = t.next_step()
+    assert isinstance(step, Fetch)
+    assert step.url == "u2"
+
+
+def test_a_urls_arrival_is_its_descriptors() -> None:
+    wall = [1000.0]
+    first = Descriptor(artifact_id="a", kind="hf_model", files=(FILE,))
+    state = Downloads(first, DownloadSettings(), wall_clock=lambda: wall[0])
+    wall[0] = 1050.0  # a transfer starting later gets the URL's arrival, not its start
+    assert state.current("w.bin") == (FILE, 0, 1000.0)
+    fresh = attrs.evolve(FILE, url="http://s/w?sig=2")
+    state.refreshed(attrs.evolve(first, files=(fresh,)))
+    assert state.current("w.bin") == (fresh, 1, 1050.0)
+
+
+def test_a_refreshed_url_is_tried_before_it_is_refreshed_again() -> None:
+    # URLs that live no longer than a refresh takes: one refresh per attempt, not a loop
+    # of refreshes that never fetches.
+    wall = [1000.0]
+    file = StorageFile(name="w", size=1, sha256=None, url="u1", url_expires_at=1002.0)
+    t = transfer(file, wall=wall)
+    wall[0] = 1001.9  # within the margin (a quarter of 2 s)
+    assert t.next_step() == Refresh(0)
+    t.on_refreshed(attrs.evolve(file, url="u2", url_expires_at=1003.9), 1)
+    wall[0] = 1003.8  # the refresh was slow: the new URL is within the margin already
+    step = t.next_step()
+    assert isinstance(step, Fetch)
+    assert step.url == "u2"
+    t.on_reply(503, httpx.Headers({"Retry-After": "1"}))
+    assert t.next_step() == Wait(1.0)
+    assert t.next_step() == Refresh(1)  # tried once: now it is refreshed again
+
+
+def test_refreshes_ahead_of_expiry_are_no_failures() -> None:
+    # Short-lived URLs and storage asking to wait: each retry refreshes the URL first.
+    # Those refreshes counted as refreshes after a 401/403, and the fourth ended the
+    # download with "3 URL refreshes in a row without progress", not the retries' limit.
+    wall = [1000.0]
+    settings = DownloadSettings()
+    file = StorageFile(name="w", size=1, sha256=None, url="u", url_expires_at=1002.0)
+    t = transfer(file, wall=wall)
+    for attempt in range(settings.max_failures):
+        assert isinstance(t.next_step(), Fetch)
+        t.on_reply(503, httpx.Headers({"Retry-After": "5"}))
+        assert t.next_step() == Wait(5.0)
+        wall[0] += 5.0
+        assert t.next_step() == Refresh(attempt)
+        t.on_refreshed(attrs.evolve(file, url_expires_at=wall[0] + 2.0), attempt + 1)
+    assert isinstance(t.next_step(), Fetch)
+    with pytest.raises(StorageError, match="giving up after 8 failed attempts"):
+        t.on_reply(503, httpx.Headers({"Retry-After": "5"}))
 
 
 def test_retry_after_replaces_the_backoff() -> None:
