@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.support.cli import Cli
@@ -307,6 +308,32 @@ def test_an_identical_export_still_running_names_a_command_that_shows_it(
         run = cli("checkpoints", "export", ref)
         assert run.exit_code == 130
         assert run.stderr.strip().endswith(f"(`{hint}`)")
+
+
+def test_a_file_the_server_gave_no_sha256_is_said_unchecked(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shown as "sha256 not checked (--no-verify)" without --no-verify, and in JSON the
+    # other files' checked hashes were hidden.
+    import weaver_facade._client as client_module
+    from weaver_facade._artifacts import descriptor_from_wire as given
+
+    def without_first_sha256(gen: Any) -> Any:
+        described = given(gen)
+        first = attrs.evolve(described.files[0], sha256=None)
+        return attrs.evolve(described, files=(first, *described.files[1:]))
+
+    monkeypatch.setattr(client_module, "descriptor_from_wire", without_first_sha256)
+    ref = saved(cli, model_id)
+    files = cli("checkpoints", "export", ref, "--json").json()["files"]
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "t"))
+    assert run.exit_code == 0, run.stderr
+    rows = {f["name"]: next(r for r in run.stdout.splitlines() if f["name"] in r) for f in files}
+    assert "sha256 not checked (the server gave none)" in rows[files[0]["name"]]
+    assert all(f"sha256 {f['sha256']}" in rows[f["name"]] for f in files[1:])
+    shown = cli("checkpoints", "download", ref, "-o", str(tmp_path / "j"), "--json").json()
+    assert shown["verified"] is False
+    assert [f["sha256"] for f in shown["files"]] == [None] + [f["sha256"] for f in files[1:]]
 
 
 def test_no_verify_shows_no_hash_as_if_checked(cli: Cli, model_id: str, tmp_path: Path) -> None:

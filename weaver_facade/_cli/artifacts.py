@@ -20,6 +20,7 @@ import click
 
 from .. import (
     SERVER_DEFAULT,
+    ArtifactFile,
     DownloadProgress,
     DownloadResult,
     DownloadTarget,
@@ -62,16 +63,16 @@ _CONCURRENCY: int = (
 )
 
 
-def download_json(r: DownloadResult) -> dict[str, Any]:
+def download_json(r: DownloadResult, *, verify: bool) -> dict[str, Any]:
     """A download's result as JSON."""
     return {
         "artifact_id": str(r.artifact_id),
         "kind": r.kind.value,
         "destination": str(r.destination),
-        # Only a checked hash is given: with --no-verify the server's would read as checked.
         "verified": r.verified,
+        # Only a checked hash is given: with --no-verify the server's would read as checked.
         "files": [
-            {"name": f.name, "size": f.size, "sha256": f.sha256 if r.verified else None}
+            {"name": f.name, "size": f.size, "sha256": f.sha256 if verify else None}
             for f in r.files
         ],
         "bytes": r.bytes,
@@ -79,6 +80,14 @@ def download_json(r: DownloadResult) -> dict[str, Any]:
         "files_skipped": r.files_skipped,
         "seconds": round(r.seconds, 3),
     }
+
+
+def _sha256_checked(file: ArtifactFile, verify: bool) -> str:
+    if not verify:
+        return "sha256 not checked (--no-verify)"
+    if file.sha256 is None:
+        return "sha256 not checked (the server gave none)"
+    return f"sha256 {file.sha256}"
 
 
 @checkpoints.command("export")
@@ -311,10 +320,9 @@ def download(
         message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
         raise state.failure(exc, EXIT_API_ERROR, message) from None
     if state.as_json:
-        emit_json(download_json(result))
+        emit_json(download_json(result, verify=not no_verify))
         return
-    checked = "sha256 {}" if result.verified else "sha256 not checked (--no-verify)"
-    rows = [(f.name, f"{_size(f.size)}  " + checked.format(f.sha256 or "-")) for f in result.files]
+    rows = [(f.name, f"{_size(f.size)}  {_sha256_checked(f, not no_verify)}") for f in result.files]
     rows.append(
         (
             "total",
