@@ -27,6 +27,7 @@ EXPORT = re.compile(r"^/api/v1/checkpoints/[^/]+/export$")
 DOWNLOAD = re.compile(r"^/api/v1/artifacts/[^/]+/download$")
 OLD_TYPES = {"weight": "training", "weight_and_optimizer": "training_with_optimizer"}
 CHECKPOINT_TYPES = {"weight", "weight_and_optimizer", "sampling"}
+KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"}
 
 
 class Drift(enum.StrEnum):
@@ -63,6 +64,10 @@ class Drift(enum.StrEnum):
     # A busy server: the first attempt of every distinct request (by method, path, range,
     # idempotency key and body; storage included) gets 503, try later.
     BUSY = "busy"
+    # A method no route of the server knows (TRACE, say): 501 with an Error body, as RFC 9110
+    # has it, or 405 without the `Allow` header RFC 9110 requires with it.
+    UNKNOWN_METHOD_501 = "unknown_method_501"
+    UNKNOWN_METHOD_405_WITHOUT_ALLOW = "unknown_method_405_without_allow"
 
 
 class Reply:
@@ -215,6 +220,12 @@ class DriftMiddleware:
             return
         if self.drift is Drift.NO_REQUEST_ID:
             await self.app(scope, receive, _without_request_id(send))
+            return
+        if method not in KNOWN_METHODS and self.drift is Drift.UNKNOWN_METHOD_501:
+            await _error(501, "not_implemented", f"no method {method}").send(send)
+            return
+        if method not in KNOWN_METHODS and self.drift is Drift.UNKNOWN_METHOD_405_WITHOUT_ALLOW:
+            await _error(405, "method_not_allowed", f"no method {method}").send(send)
             return
         if self.drift is Drift.NO_SUPPORTED_MODELS and path == LISTINGS[0]:
             await _error(404, "not_found", f"no route {path}").send(send)

@@ -110,13 +110,16 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
 
 def _server_wide(finding: Finding) -> tuple[str, str] | None:
     """The key of a defect the server has everywhere, or ``None``: a required header it
-    leaves out, the shape of its error bodies, and being unavailable."""
+    leaves out, the shape of its error bodies, its answer to an undeclared method, and
+    being unavailable."""
     if finding.check == AVAILABILITY:
         return ("availability", "")
     if finding.check == "response_headers_conformance":
         return ("header", finding.expected)
     if finding.check == "response_schema_conformance" and finding.message.startswith("Error:"):
         return ("error body", finding.message)
+    if finding.check == "unsupported_method":  # 405 without `Allow`, say, on every route
+        return ("unsupported method", finding.message)
     return None
 
 
