@@ -27,6 +27,9 @@ EXPORT = re.compile(r"^/api/v1/checkpoints/[^/]+/export$")
 DOWNLOAD = re.compile(r"^/api/v1/artifacts/[^/]+/download$")
 OLD_TYPES = {"weight": "training", "weight_and_optimizer": "training_with_optimizer"}
 CHECKPOINT_TYPES = {"weight", "weight_and_optimizer", "sampling"}
+OPERATIONS = "/api/v1/operations/"
+# The codes an independent server gave the loads it accepted and then failed.
+FAILED_LOAD_CODES = {404: "checkpoint_not_found", 422: "no_optimizer_state"}
 KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"}
 
 
@@ -66,6 +69,11 @@ class Drift(enum.StrEnum):
     BUSY = "busy"
     # A method no route of the server knows (TRACE, say): 501 with an Error body, as RFC 9110
     # has it, or 405 without the `Allow` header RFC 9110 requires with it.
+    # Refusals in shapes the wire allows besides the emulator's: a load the emulator refuses
+    # (an unknown checkpoint, no optimizer state) is accepted as an operation that ends in
+    # `error`; a duplicate checkpoint name is 409 with another code than the emulator's.
+    REFUSED_LOADS_FAIL_LATER = "refused_loads_fail_later"
+    OTHER_CONFLICT_CODE = "other_conflict_code"
     UNKNOWN_METHOD_501 = "unknown_method_501"
     UNKNOWN_METHOD_405_WITHOUT_ALLOW = "unknown_method_405_without_allow"
 
@@ -136,13 +144,17 @@ def _without_request_id(send: Send) -> Send:
     return sending
 
 
-def _error(status: int, code: str, message: str) -> Reply:
-    body = json.dumps({"error": code, "message": message, "retryable": False}).encode()
+def _json_reply(status: int, body: bytes) -> Reply:
     headers = [
         (b"content-type", b"application/json"),
         (b"x-request-id", f"req-drift-{uuid.uuid4().hex[:8]}".encode()),
     ]
     return Reply(status, headers, body)
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    body = json.dumps({"error": code, "message": message, "retryable": False}).encode()
+    return _json_reply(status, body)
 
 
 def _busy() -> Reply:
@@ -205,6 +217,7 @@ class DriftMiddleware:
         self.loads: set[str] = set()
         self.keys: set[bytes] = set()
         self.exports: set[str] = set()
+        self.failed_loads: dict[str, bytes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -272,7 +285,35 @@ class DriftMiddleware:
                 reply = await call(self.app, {**scope, "query_string": b""}, body)
             await reply.send(send)
             return
+        if self.drift is Drift.REFUSED_LOADS_FAIL_LATER and path.startswith(OPERATIONS):
+            failed = self.failed_loads.get(path.removeprefix(OPERATIONS))
+            if failed is not None:
+                await _json_reply(200, failed).send(send)
+                return
         reply = await call(self.app, scope, body)
+        if self.drift is Drift.REFUSED_LOADS_FAIL_LATER and method == "POST" and LOAD.match(path):
+            code = FAILED_LOAD_CODES.get(reply.status)
+            if code is not None:
+                operation_id = f"op-failed-{uuid.uuid4().hex}"
+                self.failed_loads[operation_id] = json.dumps(
+                    {
+                        "id": operation_id,
+                        "status": "error",
+                        "error": code,
+                        "error_code": code,
+                        "error_message": reply.json().get("message", code),
+                        "retryable": False,
+                    }
+                ).encode()
+                accepted = {"id": operation_id, "status": "pending"}
+                await reply.send(send, json.dumps(accepted).encode(), status=202)
+                return
+        if self.drift is Drift.OTHER_CONFLICT_CODE and reply.status == 409:
+            data = reply.json()
+            if data.get("error") == "checkpoint_exists":
+                data["error"] = "already_exists"
+                await reply.send(send, json.dumps(data).encode())
+                return
         await self._rewrite(scope, body, reply, send)
 
     async def _rewrite(self, scope: Scope, body: bytes, reply: Reply, send: Send) -> None:

@@ -202,7 +202,7 @@ def test_a_stuck_load_names_its_operation_and_last_status(
     assert steps["load_state finishes within the deadline and restores the weights"] == "failed"
     # The rest of the scenario still ran: the error cases do not depend on the load.
     assert steps["a duplicate name gets 409"] == "passed"
-    assert steps["an unknown checkpoint gets 404"] == "passed"
+    assert steps["a load of an unknown checkpoint is refused"] == "passed"
 
 
 def test_drifts_that_only_rename_do_not_hide_behind_each_other(
