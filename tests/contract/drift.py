@@ -8,6 +8,7 @@ Test code only; the emulator never contains it. Each drift reproduces one entry 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import re
@@ -28,6 +29,7 @@ DOWNLOAD = re.compile(r"^/api/v1/artifacts/[^/]+/download$")
 OLD_TYPES = {"weight": "training", "weight_and_optimizer": "training_with_optimizer"}
 CHECKPOINT_TYPES = {"weight", "weight_and_optimizer", "sampling"}
 OPERATIONS = "/api/v1/operations/"
+SESSIONS = "/api/v1/sessions"
 # The codes an independent server gave the loads it accepted and then failed.
 FAILED_LOAD_CODES = {404: "checkpoint_not_found", 422: "no_optimizer_state"}
 KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"}
@@ -74,6 +76,10 @@ class Drift(enum.StrEnum):
     # `error`; a duplicate checkpoint name is 409 with another code than the emulator's.
     REFUSED_LOADS_FAIL_LATER = "refused_loads_fail_later"
     OTHER_CONFLICT_CODE = "other_conflict_code"
+    # A server that opens a session without the key (the sheet's SDK omits the header when
+    # it has none): schemathesis' auth checks then create sessions through requests that
+    # pass no hook of the kit.
+    OPEN_SESSIONS = "open_sessions"
     UNKNOWN_METHOD_501 = "unknown_method_501"
     UNKNOWN_METHOD_405_WITHOUT_ALLOW = "unknown_method_405_without_allow"
 
@@ -208,12 +214,23 @@ class DriftMiddleware:
         app: The emulator's ASGI app.
         drift: Which historical shape to speak.
         served_spec: If given, the bytes served at GET /openapi.yaml instead of the app's.
+        key: A key the app accepts, which ``Drift.OPEN_SESSIONS`` sends for every session.
     """
 
-    def __init__(self, app: ASGIApp, drift: Drift, *, served_spec: bytes | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        drift: Drift,
+        *,
+        served_spec: bytes | None = None,
+        key: str | None = None,
+    ) -> None:
         self.app = app
         self.drift = drift
         self.served_spec = served_spec
+        self.key = key
+        #: The ids of the sessions opened, with or without a key (``Drift.OPEN_SESSIONS``).
+        self.sessions: set[str] = set()
         self.loads: set[str] = set()
         self.keys: set[bytes] = set()
         self.exports: set[str] = set()
@@ -239,6 +256,14 @@ class DriftMiddleware:
             return
         if method not in KNOWN_METHODS and self.drift is Drift.UNKNOWN_METHOD_405_WITHOUT_ALLOW:
             await _error(405, "method_not_allowed", f"no method {method}").send(send)
+            return
+        if self.drift is Drift.OPEN_SESSIONS and method == "POST" and path == SESSIONS:
+            keyed = [(k, v) for k, v in scope["headers"] if k.lower() != b"x-weaver-api-key"]
+            keyed.append((b"x-weaver-api-key", (self.key or "").encode()))
+            reply = await call(self.app, {**scope, "headers": keyed}, await _read(receive))
+            with contextlib.suppress(ValueError, AttributeError):
+                self.sessions.add(reply.json()["id"])
+            await reply.send(send)
             return
         if self.drift is Drift.NO_SUPPORTED_MODELS and path == LISTINGS[0]:
             await _error(404, "not_found", f"no route {path}").send(send)

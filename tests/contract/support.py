@@ -51,7 +51,8 @@ def serve_emulator(
     """The emulator behind ``DriftMiddleware`` on a free loopback port, in a thread."""
     with tempfile.TemporaryDirectory(prefix="weaver-contract-") as data_dir:
         app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=api_keys))
-        middleware = DriftMiddleware(app, drift, served_spec=served_spec)
+        key = next(iter(api_keys), None)
+        middleware = DriftMiddleware(app, drift, served_spec=served_spec, key=key)
         config = uvicorn.Config(
             middleware,
             host="127.0.0.1",

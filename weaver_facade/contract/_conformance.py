@@ -101,11 +101,19 @@ class PatientTransport:
 
     An operation that still asks after ``RETRIES`` retries is not retried again, so that a
     route that is down does not use up the part's time.
+
+    ``seen`` gets every request and its last reply: some are sent by schemathesis' checks
+    past the ``after_call`` hook (the auth checks' probes without the key, say), and a
+    server may create a session for one of them, whose id then comes back in generated
+    cases.
     """
 
-    def __init__(self, inner: Any, deadline: float) -> None:
+    def __init__(
+        self, inner: Any, deadline: float, seen: Callable[[Any, Any], None] = lambda c, r: None
+    ) -> None:
         self._inner = inner
         self._deadline = deadline
+        self._seen = seen
         self._lock = threading.Lock()
         self.retried = 0
         self.down: set[str] = set()
@@ -114,6 +122,11 @@ class PatientTransport:
         return getattr(self._inner, name)
 
     def send(self, case: Any, **kwargs: Any) -> Any:
+        response = self._send(case, **kwargs)
+        self._seen(case, response)
+        return response
+
+    def _send(self, case: Any, **kwargs: Any) -> Any:
         label = case.operation.label
         attempt = 0
         while True:
@@ -524,7 +537,7 @@ def run_conformance(
 
     # The engine builds its state machine per stateful pass; adapt each one.
     schema.build_state_machine = build_state_machine  # type: ignore[method-assign]
-    patient = PatientTransport(schema.transport, time.monotonic() + time_limit)
+    patient = PatientTransport(schema.transport, time.monotonic() + time_limit, ownership.record)
     _patient(schema, patient)
 
     outcome = ConformanceOutcome(operations=sorted(spec.operations))
@@ -556,7 +569,6 @@ def run_conformance(
     paged: set[str] = set()
 
     def after_call(context: Any, case: Any, response: Any) -> None:
-        ownership.record(case, response)
         finding = _limit_ignored(case, response, api_key)
         if finding is not None and finding.operation not in paged:
             paged.add(finding.operation)

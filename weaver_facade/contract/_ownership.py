@@ -7,7 +7,9 @@ every valid id in its path that this run did not make is replaced by a stand-in 
 nothing, which the server answers with its 404; an invalid id names nothing already and is
 left to the negative cases. Valid ``Idempotency-Key`` values are made this run's own too.
 What this run made is read from the successful replies to its own requests: the sessions it
-opened, and whatever the replies about those name.
+opened, and whatever the replies about those name. Every reply is read, also to the requests
+schemathesis' checks send past its hooks (``PatientTransport`` hands them over): a server that
+opens a session without the key opens one for an auth check's probe, and its id comes back.
 """
 
 from __future__ import annotations
