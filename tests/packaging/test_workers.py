@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,22 @@ def test_the_workers_are_the_smallest_of_cores_quota_and_four(tmp_path: Path) ->
     none = cgroup(tmp_path / "none", {})
     assert workers.workers(one) == 1
     assert workers.workers(none) == min(usable, 4)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_scripts_test_help_says_how_to_use_it_and_runs_nothing(flag: str, tmp_path: Path) -> None:
+    # It ran ruff and mypy and ended in pytest's help, minutes later.
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [str(root / "scripts" / "test"), flag],
+        env={**os.environ, "WEAVER_VENV": str(tmp_path / "venv")},  # none: nothing installed
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "scripts/test --slow" in done.stdout
+    assert "scripts/test -- ARGS" in done.stdout
+    assert not (tmp_path / "venv").exists()
