@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -289,3 +290,21 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert message in done.stderr
     assert done.stderr.startswith("error: "), done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_the_help_names_every_exit_status() -> None:
+    # 130, which the README gives for an interrupted run, was missing.
+    from weaver_facade.contract import _cli
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.contract", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    words = " ".join(shown.split())
+    statuses = {v for k, v in vars(_cli).items() if k.startswith("EXIT_")}
+    assert statuses >= {0, 1, 2, 3, 130}
+    for status in statuses:
+        assert re.search(rf"(?<![\d.]){status} [a-z]", words), status

@@ -68,7 +68,8 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         description="Hold a live Weaver server to openapi.yaml: schemathesis over every "
         "operation (all phases, all checks), then the checkpoint lifecycle through the "
         "facade. Prints one line per finding; exit 0 clean, 1 findings, 2 usage error or "
-        "no server, 3 no findings but stopped at its time limit (see --allow-incomplete).",
+        "no server, 3 no findings but stopped at its time limit (see --allow-incomplete), "
+        "130 interrupted.",
     )
     p.add_argument(
         "--base-url",
