@@ -102,7 +102,7 @@ def _sha256_checked(file: ArtifactFile, verify: bool) -> str:
     "--ttl",
     type=_TTL,
     metavar="SECONDS",
-    help="Keep the artifact this long. Default: 7 days (604800, sent as the official SDK does).",
+    help="Keep the artifact this long. Default: 604800 (7 days), sent as the official SDK does.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing artifact of the same kind.")
 @_wait_options
