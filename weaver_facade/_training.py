@@ -58,7 +58,6 @@ from ._operations import (
     started_snapshot,
 )
 from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint, own_export
-from ._result_shape import result_schemas
 from ._transport import logger
 from ._types import (
     AdamParams,
@@ -70,7 +69,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import Plan
+from ._wire import Plan, kind_schemas
 
 if TYPE_CHECKING:
     import asyncio
@@ -206,7 +205,7 @@ def _parse_raw(snap: OperationSnapshot) -> dict[str, Any]:
 
 
 # The parser of each result type, named as its schema; which kind of operation has which
-# schema is the spec's word (``result_schemas``).
+# schema is the spec's word (``kind_schemas``).
 _PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
     ForwardBackwardResult: lambda kind: _parse_fb(None),
     OptimStepResult: lambda kind: _parse_optim,
@@ -228,9 +227,7 @@ def reattach_parser(
 ) -> ResultParser[Any]:
     """Pick the result parser of a re-attached operation from ``result_type`` (already
     passed by ``check_result_type``) and its ``kind`` (without either, the raw ``response``)."""
-    from weaver_client.schemas import SCHEMAS  # large: imported on first use
-
-    kinds = result_schemas(SCHEMAS)
+    kinds = kind_schemas()
     kind = snapshot.kind
     if result_type is None:
         if kind is None or kind not in kinds:

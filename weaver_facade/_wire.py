@@ -77,6 +77,7 @@ __all__ = [
     "expect",
     "finish",
     "ignore_body",
+    "kind_schemas",
     "maybe_resource",
     "optional",
     "parse_model",
@@ -240,7 +241,8 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
 
 
 @functools.cache
-def _result_schemas() -> dict[str, str]:
+def kind_schemas() -> dict[str, str]:
+    """The schema of each operation kind's result, as the spec says (``result_schemas``)."""
     return result_schemas(spec.SCHEMAS)
 
 
@@ -250,7 +252,7 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
     expected = call.model.__name__
     if expected != "Operation":
         return
-    result = _result_schemas().get(call.operation)
+    result = kind_schemas().get(call.operation)
     if result is None:
         return
     try:
