@@ -65,6 +65,7 @@ from ._models import (
     LoraSettings,
     ModelInfo,
     base_model_pager,
+    check_base_model,
     model_listing,
     model_pager,
     model_plan,
@@ -347,13 +348,7 @@ class _ServiceBase(HasOptions):
     ) -> NewModel:
         """Check ``create_training_client``'s arguments (no request)."""
         check_bool("keep", keep)
-        shortest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MIN_LENGTH
-        longest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MAX_LENGTH
-        if not isinstance(base_model, str) or not shortest <= len(base_model) <= longest:
-            raise InvalidArgumentError(
-                f"base_model must be a name of {shortest} to {longest} characters, "
-                f"got {base_model!r}"
-            )
+        base_model = check_base_model(base_model)
         mode = check_choice("training_mode", training_mode, [m.value for m in wire.TrainingMode])
         rank = check_int(
             "lora_rank", lora_rank, limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
@@ -615,7 +610,12 @@ class ServiceClient(_ServiceBase):
         return self._io.run(self._terminate(model_id))
 
     def create_training_client_from_state(
-        self, checkpoint: CheckpointRef, *, with_optimizer: bool = True, keep: bool = False
+        self,
+        checkpoint: CheckpointRef,
+        *,
+        with_optimizer: bool = True,
+        keep: bool = False,
+        base_model: str | None = None,
     ) -> TrainingClient:
         """Resume a checkpoint in one call: a new model like the checkpoint's, loaded from it.
 
@@ -629,15 +629,20 @@ class ServiceClient(_ServiceBase):
             with_optimizer: Also restore the optimizer state (default); ``False`` loads
                 the weights only, with a fresh optimizer.
             keep: Keep the new model when this client closes.
+            base_model: The base model the checkpoint's model was created from, for a
+                server that does not describe it (the wire does not require it to);
+                refused if the server names another.
 
         Raises:
             OptimizerStateUnavailableError: ``with_optimizer`` and a checkpoint without
                 optimizer state; raised before any model is created.
+            InvalidArgumentError: Neither the server nor ``base_model`` gives the base
+                model, or they differ (before any model is created).
             CheckpointNotReadyError: The checkpoint is not completed (before any model
                 is created).
         """
         check_bool("keep", keep)
-        plan = resume_plan(checkpoint, with_optimizer, self._created.settings)
+        plan = resume_plan(checkpoint, with_optimizer, self._created.settings, base_model)
         model, loaded = drive(plan, lambda step: self._resume_step(step, keep=keep))
         return TrainingClient(self._io, model, resumed_from=loaded)
 
@@ -882,11 +887,16 @@ class AsyncServiceClient(_ServiceBase):
         return await self._io.run(self._terminate(model_id))
 
     async def create_training_client_from_state(
-        self, checkpoint: CheckpointRef, *, with_optimizer: bool = True, keep: bool = False
+        self,
+        checkpoint: CheckpointRef,
+        *,
+        with_optimizer: bool = True,
+        keep: bool = False,
+        base_model: str | None = None,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
         check_bool("keep", keep)
-        plan = resume_plan(checkpoint, with_optimizer, self._created.settings)
+        plan = resume_plan(checkpoint, with_optimizer, self._created.settings, base_model)
         model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep=keep))
         return AsyncTrainingClient(self._io, model, resumed_from=loaded)
 

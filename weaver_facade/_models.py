@@ -16,6 +16,7 @@ from ._args import check_bool, check_int
 from ._errors import (
     APIConnectionError,
     APIError,
+    InvalidArgumentError,
     ResponseValidationError,
     UnsupportedByServerError,
     WeaverError,
@@ -96,6 +97,17 @@ class ModelInfo:
     lora: LoraSettings | None = None
     session_id: str | None = None
     created_at: datetime.datetime | None = None
+
+
+def check_base_model(base_model: object) -> str:
+    """A base model's name, held to the spec's length."""
+    shortest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MIN_LENGTH
+    longest = limits.CREATE_MODEL_REQUEST_BASE_MODEL_MAX_LENGTH
+    if not isinstance(base_model, str) or not shortest <= len(base_model) <= longest:
+        raise InvalidArgumentError(
+            f"base_model must be a name of {shortest} to {longest} characters, got {base_model!r}"
+        )
+    return base_model
 
 
 @attrs.frozen(kw_only=True)

@@ -12,9 +12,10 @@ created and the checkpoint is loaded into it.
 
 The source model's settings come from the server's description, or, for what
 the real service leaves out, from what this client created it with
-(``settings``, the common script: train, save and resume in one process). Only
-when neither knows are ``create_training_client``'s defaults guessed, and a load
-that then finds them incompatible says so.
+(``settings``, the common script: train, save and resume in one process), or
+from the caller (``base_model``). Only when none knows are
+``create_training_client``'s defaults guessed, and a load that then finds them
+incompatible says so; an unknown base model is never guessed.
 """
 
 from __future__ import annotations
@@ -30,9 +31,16 @@ from ._checkpoints import (
     CheckpointStatus,
     coerce_checkpoint_ref,
 )
-from ._errors import CheckpointNotReadyError, IncompatibleCheckpointError, ResponseValidationError
+from ._errors import CheckpointNotReadyError, IncompatibleCheckpointError, InvalidArgumentError
 from ._io import Submission
-from ._models import DEFAULT_LORA_RANK, LoraSettings, ModelInfo, NewModel, model_plan
+from ._models import (
+    DEFAULT_LORA_RANK,
+    LoraSettings,
+    ModelInfo,
+    NewModel,
+    check_base_model,
+    model_plan,
+)
 from ._training import check_optimizer_state, load_submission
 from ._types import LoadResult
 from ._wire import Call
@@ -48,14 +56,17 @@ def resume_plan(
     checkpoint: object,
     with_optimizer: object,
     settings: Callable[[str], NewModel | None] = lambda _: None,
+    base_model: object = None,
 ) -> ResumePlan:
     """The steps of resuming ``checkpoint`` into a new model; returns it and the load result.
 
     ``checkpoint`` is a ``Checkpoint`` (used as it is), a path or a checkpoint id
     (looked up). ``settings`` gives what a model was created with, when this client
-    created it. Bad arguments raise on the first step, before any request.
+    created it; ``base_model``, the caller's word for a server that does not say.
+    Bad arguments raise on the first step, before any request.
     """
     with_optimizer = check_bool("with_optimizer", with_optimizer)
+    asked = None if base_model is None else check_base_model(base_model)
     target = coerce_checkpoint_ref(checkpoint)
     if isinstance(target, Checkpoint):
         found = target
@@ -72,7 +83,7 @@ def resume_plan(
     if with_optimizer:
         check_optimizer_state(found)
     source = yield from model_plan(calls.get_model(found.model_id))
-    new, guessed = _like(source, settings(source.id))
+    new, guessed = _like(source, settings(source.id), asked)
     model: ModelInfo = yield new
     try:
         result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)
@@ -87,16 +98,21 @@ def resume_plan(
     return model, result
 
 
-def _like(source: ModelInfo, created: NewModel | None) -> tuple[NewModel, str]:
+def _like(source: ModelInfo, created: NewModel | None, asked: str | None) -> tuple[NewModel, str]:
     """A model like ``source`` (see the module's docstring), and what of it was guessed."""
     if created is not None:
         source = created.describe(source)
-    if source.base_model is None:
-        raise ResponseValidationError(
-            f"get_model: the server does not describe model {source.id}'s base model, "
-            "so no model like it can be created to resume its checkpoint",
-            operation="get_model",
-            field="base_model",
+    base_model = source.base_model or asked
+    if base_model is None:
+        raise InvalidArgumentError(
+            f"the server does not describe model {source.id}'s base model, so no model like "
+            "it can be created to resume its checkpoint; pass the base model it was created "
+            "from: create_training_client_from_state(..., base_model=...)"
+        )
+    if asked is not None and asked != base_model:
+        raise InvalidArgumentError(
+            f"base_model {asked!r} is not the base model of the checkpoint's model "
+            f"{source.id}, which was created from {base_model!r}"
         )
     guessed = []
     # A server that leaves the mode out created the model in the wire's default mode
@@ -108,5 +124,5 @@ def _like(source: ModelInfo, created: NewModel | None) -> tuple[NewModel, str]:
     if lora is None and mode == "lora":
         lora = LoraSettings(rank=DEFAULT_LORA_RANK)
         guessed.append(f"LoRA rank {DEFAULT_LORA_RANK}")
-    new = NewModel(base_model=source.base_model, training_mode=mode, lora=lora)
+    new = NewModel(base_model=base_model, training_mode=mode, lora=lora)
     return new, " and ".join(guessed)

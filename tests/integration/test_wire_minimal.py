@@ -32,6 +32,7 @@ from weaver_facade import (
     CheckpointExistsError,
     CheckpointStatus,
     IncompatibleCheckpointError,
+    InvalidArgumentError,
     NotFoundError,
     ServiceClient,
     UnknownBaseModelError,
@@ -271,6 +272,26 @@ def test_resume_in_another_process_says_which_settings_it_guessed(emu: RunningEm
     made = rows(emu, "SELECT lora_config FROM models ORDER BY rowid")
     ranks = [json.loads(lora)["rank"] for (lora,) in made]
     assert ranks == [8, 32]  # the guess was made, and the load refused it
+
+
+def test_resume_in_another_process_from_a_model_described_by_id_alone(
+    emu: RunningEmulator,
+) -> None:
+    # The wire requires only the model's id: the base model then comes from the caller.
+    with service_over(emu, TrimmingTransport({"models"}, sparse=True)) as first:
+        trainer = first.create_training_client(BASE_MODEL, seed=1)
+        trainer.forward_backward(batch())
+        trainer.optim_step()
+        saved = trainer.save_state("id-only")
+        following = trainer.forward_backward(batch()).loss
+    transport = TrimmingTransport({"models"}, sparse=True)
+    with service_over(emu, transport) as second:
+        with pytest.raises(InvalidArgumentError, match=r"base_model=\.\.\."):
+            second.create_training_client_from_state(saved)
+        assert rows(emu, "SELECT count(*) FROM models") == [(1,)]
+        resumed = second.create_training_client_from_state(saved, base_model=BASE_MODEL)
+        assert resumed.forward_backward(batch()).loss == following
+    assert transport.trimmed["models"] >= 2
 
 
 def test_terminate_trimmed(

@@ -478,16 +478,46 @@ def test_a_model_read_back_by_its_id_alone_has_no_base_model() -> None:
     assert (info.id, info.base_model, info.training_mode) == ("m-w", None, None)
 
 
-def test_resume_from_a_model_without_its_base_model_is_refused_before_any_model_exists() -> None:
+def test_resume_from_a_model_without_its_base_model_asks_for_it_before_any_model_exists() -> None:
     fake = FakeWeaver()
     fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
     fake.script("GET", f"{MODELS}/m-w", json_reply(200, ONLY_ID))
-    with (
-        service(fake) as svc,
-        pytest.raises(ResponseValidationError, match="does not describe model m-w's base model"),
-    ):
+    with service(fake) as svc, pytest.raises(InvalidArgumentError) as refused:
         svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    assert "does not describe model m-w's base model" in str(refused.value)
+    assert "base_model=" in str(refused.value)
     assert fake.sent("POST") == []
+
+
+def test_resume_from_a_model_without_its_base_model_creates_the_one_given() -> None:
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, ONLY_ID))
+    with service(fake, terminate_models_on_close=False) as svc:
+        resumed = svc.create_training_client_from_state(
+            "weaver://m-w/checkpoints/c1", base_model="weaver-small"
+        )
+    created = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
+    assert created["base_model"] == resumed.model.base_model == "weaver-small"
+    assert resumed.resumed_from is not None
+    assert str(resumed.resumed_from.path) == "weaver://m-w/checkpoints/c1"
+
+
+@pytest.mark.parametrize("given", ["weaver-small", "", 7], ids=["another", "empty", "not-a-str"])
+def test_a_base_model_that_is_not_the_sources_is_refused_before_any_model_exists(
+    given: object,
+) -> None:
+    fake = FakeWeaver()
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, WIRE_ONLY))
+    with service(fake) as svc, pytest.raises(InvalidArgumentError, match="base_model"):
+        svc.create_training_client_from_state(
+            "weaver://m-w/checkpoints/c1",
+            base_model=given,  # type: ignore[arg-type]
+        )
+    assert fake.sent("POST") == []
+    assert WIRE_ONLY["base_model"] != "weaver-small"
 
 
 # -- resume: the source's settings from what this client created it with -------------------
