@@ -39,7 +39,7 @@ from ._errors import (
     NotFoundError,
 )
 from ._lazy import wire
-from ._operations import OperationSnapshot, OperationStatus
+from ._operations import OperationSnapshot
 from ._wire import Plan, WireFields, WireValues, expect, optional, parse_model, result_of
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ __all__ = [
     "DownloadDeadline",
     "DownloadResult",
     "DownloadTarget",
-    "ExportWatch",
+    "artifact_again",
     "artifact_from_wire",
     "artifact_result",
     "check_descriptor_kind",
@@ -469,49 +469,10 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     return ready[-1].id  # the newest of that kind
 
 
-_EXPORT_STATUS = {
-    ArtifactStatus.PENDING: OperationStatus.PENDING,
-    ArtifactStatus.COMPLETED: OperationStatus.DONE,
-}
-
-
-class ExportWatch:
-    """An export answered with its artifact (an identical export's 200, or our own export
-    recovered after a lost reply) seen as an operation: there is no operation id, so its
-    id is the artifact's ``uri`` and its status follows the artifact's in its checkpoint's
-    list (``look``)."""
-
-    def __init__(self, artifact: Artifact, kind: str) -> None:
-        self.id = artifact.uri
-        self.kind = kind
-        self.latest = artifact
-
-    def snapshot(self, artifact: Artifact) -> OperationSnapshot:
-        """The export's state, from the artifact as last seen."""
-        self.latest = artifact
-        status = _EXPORT_STATUS.get(artifact.status, OperationStatus.ERROR)
-        failed = status is OperationStatus.ERROR
-        return OperationSnapshot(
-            id=self.id,
-            status=status,
-            kind=self.kind,
-            error_code="export_failed" if failed else None,
-            error_message=(artifact.error or f"the export of artifact {artifact.id} failed")
-            if failed
-            else None,
-        )
-
-    def look(self) -> Plan[OperationSnapshot]:
-        """See the artifact again in its checkpoint's list."""
-        items = yield from list_artifacts_plan(self.latest.checkpoint_id)
-        found = [a for a in items if a.id == self.latest.id]
-        if not found:
-            gone = attrs.evolve(
-                self.latest, status=ArtifactStatus.ERROR, error="the artifact disappeared"
-            )
-            return self.snapshot(gone)
-        return self.snapshot(found[0])
-
-    def result(self, _: OperationSnapshot) -> Artifact:
-        """The artifact, once completed."""
-        return self.latest
+def artifact_again(artifact: Artifact) -> Plan[Artifact]:
+    """The artifact as its checkpoint's list shows it now; one gone from it has failed."""
+    items = yield from list_artifacts_plan(artifact.checkpoint_id)
+    found = [a for a in items if a.id == artifact.id]
+    if not found:
+        return attrs.evolve(artifact, status=ArtifactStatus.ERROR, error="the artifact disappeared")
+    return found[0]

@@ -31,20 +31,22 @@ the checkpoint (``hf_model`` when merging) created since (``own_export``).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import attrs
 from weaver_client.types import Unset
 
 from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
-from ._checkpoints import Checkpoint, CheckpointStatus, CheckpointType
+from ._checkpoints import Checkpoint, CheckpointType
 from ._errors import APIError, ConflictError
 from ._operations import OperationSnapshot, OperationStatus
-from ._wire import Delivery
+from ._wire import Delivery, Plan
 
 __all__ = [
     "CLOCK_TOLERANCE",
+    "ResourceWatch",
     "SaveIntent",
-    "SaveWatch",
     "created_since",
     "own_checkpoint",
     "own_export",
@@ -106,34 +108,46 @@ def own_export(
     return mine[0] if len(mine) == 1 else None
 
 
-_STATUS = {
-    CheckpointStatus.PENDING: OperationStatus.PENDING,
-    CheckpointStatus.COMPLETED: OperationStatus.DONE,
-}
+_Resource = TypeVar("_Resource", bound=Checkpoint | Artifact)
+
+# A resource's status as its operation's; any other is a failure.
+_STATUS = {"pending": OperationStatus.PENDING, "completed": OperationStatus.DONE}
 
 
-class SaveWatch:
-    """A recovered save seen as an operation: its status follows the checkpoint's."""
+class ResourceWatch(Generic[_Resource]):
+    """A save or an export known by its resource rather than an operation (a recovered
+    save or export, an identical export's 200) seen as one: there is no operation id, so
+    its id is the resource's path, and its status follows the resource's as ``read`` sees
+    it again (``look``)."""
 
-    def __init__(self, checkpoint: Checkpoint) -> None:
-        self.id = str(checkpoint.path)
-        self.latest = checkpoint
+    def __init__(
+        self, kind: str, resource: _Resource, read: Callable[[_Resource], Plan[_Resource]]
+    ) -> None:
+        self.id = resource.uri if isinstance(resource, Artifact) else str(resource.path)
+        self.kind = kind
+        self.latest = resource
+        self._read = read
 
-    def snapshot(self, checkpoint: Checkpoint) -> OperationSnapshot:
-        """The save's state, from the checkpoint as last listed."""
-        self.latest = checkpoint
-        status = _STATUS.get(checkpoint.status, OperationStatus.ERROR)
-        failed = status is OperationStatus.ERROR
+    def snapshot(self, resource: _Resource) -> OperationSnapshot:
+        """The operation's state, from the resource as last seen."""
+        self.latest = resource
+        status = _STATUS.get(resource.status, OperationStatus.ERROR)
+        if status is not OperationStatus.ERROR:
+            return OperationSnapshot(id=self.id, status=status, kind=self.kind)
+        if isinstance(resource, Artifact):
+            code = "export_failed"
+            message = resource.error or f"the export of artifact {resource.id} failed"
+        else:
+            code = "save_failed"
+            message = f"checkpoint {resource.path} is {resource.status.value}"
         return OperationSnapshot(
-            id=self.id,
-            status=status,
-            kind="save_checkpoint",
-            error_code="save_failed" if failed else None,
-            error_message=f"checkpoint {checkpoint.path} is {checkpoint.status.value}"
-            if failed
-            else None,
+            id=self.id, status=status, kind=self.kind, error_code=code, error_message=message
         )
 
-    def result(self, _: OperationSnapshot) -> Checkpoint:
-        """The checkpoint, once completed."""
+    def look(self) -> Plan[OperationSnapshot]:
+        """See the resource again."""
+        return self.snapshot((yield from self._read(self.latest)))
+
+    def result(self, _: OperationSnapshot) -> _Resource:
+        """The resource, once completed."""
         return self.latest

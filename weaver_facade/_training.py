@@ -21,7 +21,7 @@ from . import _lookup as lookup
 from ._args import check_bool, check_choice, check_int
 from ._artifacts import (
     Artifact,
-    ExportWatch,
+    artifact_again,
     artifact_from_wire,
     artifact_result,
     find_checkpoint_id,
@@ -57,7 +57,7 @@ from ._operations import (
     ResultParser,
     started_snapshot,
 )
-from ._recovery import SaveIntent, SaveWatch, created_since, own_checkpoint, own_export
+from ._recovery import ResourceWatch, SaveIntent, created_since, own_checkpoint, own_export
 from ._transport import logger
 from ._types import (
     AdamParams,
@@ -382,18 +382,14 @@ class _TrainingBase(HasOptions, Generic[IO]):
             "attempt created; using it",
             found.path,
         )
-        watch = SaveWatch(found)
-
-        def look() -> Plan[OperationSnapshot]:
-            return watch.snapshot((yield from lookup.find_by_path(path)))
-
-        return watch.snapshot(found), watch.result, look
+        watch = ResourceWatch("save_checkpoint", found, lambda _: lookup.find_by_path(path))
+        return watch.snapshot(found), watch.result, watch.look
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
     ) -> Plan[_Handle[Artifact]]:
         """Start an export: a handle's parts, from the operation or, for a reply that is the
-        artifact itself, from the artifact (``ExportWatch``)."""
+        artifact itself, from the artifact (``ResourceWatch``)."""
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
         # Sent even by default, as the official SDK does: the wire sheet does not say
@@ -418,14 +414,15 @@ class _TrainingBase(HasOptions, Generic[IO]):
                     checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
                 )
             except ConflictError as exc:
-                watch = ExportWatch((yield from _recover_export(checkpoint_id, merge, exc)), kind)
-                return watch.snapshot(watch.latest), watch.result, watch.look
+                found = yield from _recover_export(checkpoint_id, merge, exc)
+                watch = ResourceWatch(kind, found, artifact_again)
+                return watch.snapshot(found), watch.result, watch.look
         if reply.operation is not None:
             # A checkpoint's export may be of another model's checkpoint: no model id.
             model_id = self.model_id if checkpoint is None else None
             return started_snapshot(kind, reply.operation, model_id), _parse_export(kind), None
         assert reply.artifact is not None
-        watch = ExportWatch(artifact_from_wire(kind, reply.artifact), kind)
+        watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
         return watch.snapshot(watch.latest), watch.result, watch.look
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:

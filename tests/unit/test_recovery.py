@@ -28,13 +28,13 @@ from weaver_facade import (
 )
 from weaver_facade._recovery import (
     CLOCK_TOLERANCE,
+    ResourceWatch,
     SaveIntent,
-    SaveWatch,
     created_since,
     own_checkpoint,
     own_export,
 )
-from weaver_facade._wire import Delivery, EarlierAttempt
+from weaver_facade._wire import Delivery, EarlierAttempt, Plan
 
 DATE = datetime.datetime(2026, 11, 30, 12, 0, 10, tzinfo=datetime.UTC)
 INTENT = SaveIntent("m-1", "step-10", CheckpointType.WEIGHT_AND_OPTIMIZER, UNSET)
@@ -132,9 +132,13 @@ def test_another_type_or_ttl_is_a_real_conflict() -> None:
     assert not own_checkpoint(INTENT, None, since)
 
 
+def _never_read(_: Checkpoint) -> Plan[Checkpoint]:
+    raise AssertionError("read again")
+
+
 def test_the_watch_follows_the_checkpoint_status() -> None:
     pending = checkpoint(DATE, status=CheckpointStatus.PENDING)
-    watch = SaveWatch(pending)
+    watch = ResourceWatch("save_checkpoint", pending, _never_read)
     assert watch.snapshot(pending).status is OperationStatus.PENDING
     assert watch.id == "weaver://m-1/checkpoints/step-10"
     done = checkpoint(DATE)
