@@ -56,9 +56,10 @@ __all__ = [
     "artifact_again",
     "artifact_from_wire",
     "artifact_result",
-    "check_descriptor_kind",
     "descriptor_from_wire",
     "download_arguments",
+    "download_descriptor",
+    "download_plan",
     "download_result",
     "find_checkpoint_id",
     "list_artifacts_plan",
@@ -284,15 +285,6 @@ def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
     )
 
 
-def check_descriptor_kind(descriptor: Descriptor, kind: ArtifactKind | None) -> None:
-    """Refuse an artifact given by id whose kind is not the one asked for (only the
-    descriptor tells), before anything is written."""
-    if kind is not None and descriptor.kind != kind.value:
-        raise InvalidArgumentError(
-            f"artifact {descriptor.artifact_id} is {descriptor.kind}, not {kind.value}"
-        )
-
-
 def download_arguments(
     dest: object, verify: object, max_concurrency: object, progress: object, timeout: object
 ) -> tuple[Path, DownloadSettings]:
@@ -376,13 +368,6 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
     )
 
 
-def check_kind(kind: object) -> ArtifactKind | None:
-    if kind is None:
-        return None
-    allowed = [k.value for k in ArtifactKind]
-    return ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
-
-
 # -- plans: which requests, decided without I/O ---------------------------------------------------
 
 
@@ -405,6 +390,28 @@ def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:
         artifact_from_wire("list_artifacts", item, where=f"items[{i}]")
         for i, item in enumerate(items)
     ]
+
+
+def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descriptor]]:
+    """The id of the artifact to download and its descriptor. An artifact given by id
+    whose kind is not ``kind`` (only the descriptor tells) is refused before anything is
+    written."""
+    wanted = None
+    if kind is not None:
+        allowed = [k.value for k in ArtifactKind]
+        wanted = ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
+    artifact_id = yield from resolve_download(target, wanted)
+    descriptor = yield from download_descriptor(artifact_id)
+    if wanted is not None and descriptor.kind != wanted.value:
+        raise InvalidArgumentError(
+            f"artifact {descriptor.artifact_id} is {descriptor.kind}, not {wanted.value}"
+        )
+    return artifact_id, descriptor
+
+
+def download_descriptor(artifact_id: uuid.UUID) -> Plan[Descriptor]:
+    """The artifact's files and their storage URLs (fresh on each call)."""
+    return descriptor_from_wire((yield calls.get_artifact_download(artifact_id)))
 
 
 def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUID]:

@@ -38,17 +38,14 @@ from ._artifacts import (
     DownloadDeadline,
     DownloadResult,
     DownloadTarget,
-    check_descriptor_kind,
-    check_kind,
-    descriptor_from_wire,
     download_arguments,
+    download_descriptor,
+    download_plan,
     download_result,
     list_artifacts_plan,
-    resolve_download,
 )
 from ._checkpoints import CheckpointRef
 from ._download import (
-    Descriptor,
     DownloadProgress,
     DownloadSettings,
     download_async,
@@ -700,23 +697,16 @@ class ServiceClient(_ServiceBase):
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)
-        wanted = check_kind(kind)
 
         def send(call: Call[Any]) -> Any:
             with deadline.api_request(call.operation):
                 return io.send(call)
 
-        artifact_id = drive(resolve_download(target, wanted), send)
-
-        def describe() -> Descriptor:
-            return descriptor_from_wire(send(calls.get_artifact_download(artifact_id)))
-
-        descriptor = describe()
-        check_descriptor_kind(descriptor, wanted)
+        artifact_id, descriptor = drive(download_plan(target, kind), send)
         state = download_sync(
             descriptor,
             folder,
-            refresh=describe,
+            refresh=lambda: drive(download_descriptor(artifact_id), send),
             settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,
@@ -924,23 +914,16 @@ class AsyncServiceClient(_ServiceBase):
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)
-        wanted = check_kind(kind)
 
         async def send(call: Call[Any]) -> Any:
             with deadline.api_request(call.operation):
                 return await io.send(call)
 
-        artifact_id = await adrive(resolve_download(target, wanted), send)
-
-        async def describe() -> Descriptor:
-            return descriptor_from_wire(await send(calls.get_artifact_download(artifact_id)))
-
-        descriptor = await describe()
-        check_descriptor_kind(descriptor, wanted)
+        artifact_id, descriptor = await adrive(download_plan(target, kind), send)
         state = await download_async(
             descriptor,
             folder,
-            refresh=describe,
+            refresh=lambda: adrive(download_descriptor(artifact_id), send),
             settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,

@@ -315,7 +315,7 @@ def test_a_file_the_server_gave_no_sha256_is_said_unchecked(
 ) -> None:
     # Shown as "sha256 not checked (--no-verify)" without --no-verify, and in JSON the
     # other files' checked hashes were hidden.
-    import weaver_facade._client as client_module
+    import weaver_facade._artifacts as artifacts_module
     from weaver_facade._artifacts import descriptor_from_wire as given
 
     def without_first_sha256(gen: Any) -> Any:
@@ -323,7 +323,7 @@ def test_a_file_the_server_gave_no_sha256_is_said_unchecked(
         first = attrs.evolve(described.files[0], sha256=None)
         return attrs.evolve(described, files=(first, *described.files[1:]))
 
-    monkeypatch.setattr(client_module, "descriptor_from_wire", without_first_sha256)
+    monkeypatch.setattr(artifacts_module, "descriptor_from_wire", without_first_sha256)
     ref = saved(cli, model_id)
     files = cli("checkpoints", "export", ref, "--json").json()["files"]
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "t"))
