@@ -300,8 +300,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     def _next_seq_id(self) -> int:
         if self._seq is None:
-            # The server answers a repeated seq_id with the old operation, so
-            # counting from 1 again would silently skip training steps.
             raise InvalidArgumentError(
                 f"this client was attached to model {self.model_id} without next_seq_id, so "
                 "it cannot number training steps: pass training_client(model_id, "
