@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
 import pytest
 from rich.console import Console
 
-from tests.support.cli import API_KEY, Cli, invoke, train_model
+from tests.support.cli import API_KEY, Cli, command_at, invoke, train_model
 from tests.support.fakeserver import FakeWeaver
 from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
 from weaver_facade._cli._progress import Progress, describe
@@ -49,6 +50,20 @@ def test_every_command_takes_json() -> None:
         run = invoke([*command, "--help"], NO_SERVER)
         assert run.exit_code == 0
         assert "--json" in run.stdout, command
+
+
+@pytest.mark.parametrize("columns", [80, 50])  # a usual terminal; the narrowest click lays out
+def test_the_emulator_fault_help_cuts_no_word(columns: int) -> None:
+    # The spec's grammar was one 90-character word, which click cut to fit its column.
+    (fault,) = [p for p in command_at(("emulator",)).params if p.name == "faults"]
+    assert isinstance(fault, click.Option)
+    assert fault.help
+    run = invoke(["emulator", "--help"], {**NO_SERVER, "COLUMNS": str(columns)})
+    assert run.exit_code == 0
+    block = run.stdout.split("--fault SPEC", 1)[1].split("\n  --", 1)[0]
+    assert block.split() == fault.help.replace("\b", "").split(), block
+    if columns == 80:
+        assert max(len(line) for line in run.stdout.splitlines()) <= columns, run.stdout
 
 
 def test_importing_the_cli_pulls_neither_numpy_nor_the_emulator() -> None:

@@ -64,11 +64,17 @@ _UVICORN_STARTUP_FAILURE = 3
     "faults",
     multiple=True,
     metavar="SPEC",
-    help="Inject faults: kind=unavailable|rate_limited|drop|ignore_range,rate=0.1"
-    "[,when=before|after|mid][,method=POST][,route=/api/v1/...][,retry_after=1]. "
-    "when=mid drops a connection part-way through the body; ignore_range answers 200 to a Range "
-    "request. Storage URLs match route=/storage/artifacts/{artifact_id}/{name}. Repeatable; the "
-    "first rule that fires wins.",
+    # Short words, and the unbreakable ones alone on a line (\b): click cuts a word that is
+    # longer than the column it wraps into.
+    help="Inject faults. SPEC is KEY=VALUE fields joined by commas, such as:\n\n"
+    "\b\nkind=drop,rate=0.2,when=mid\n\n"
+    "kind (unavailable, rate_limited, drop or ignore_range) and rate (0 to 1) are required; "
+    "when (before, after or mid; default: before), method (such as POST), route (a path "
+    "template of openapi.yaml) and retry_after (seconds; default: 1) are optional. when=mid "
+    "drops a connection in the middle of the body; ignore_range answers 200 to a Range "
+    "request. The route of storage URLs is:\n\n"
+    "\b\n/storage/artifacts/{artifact_id}/{name}\n\n"
+    "Repeatable; the first rule that fires wins.",
 )
 @click.option(
     "--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault draws."
