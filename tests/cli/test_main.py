@@ -237,7 +237,20 @@ def test_weaver_log_debug_shows_every_request_with_the_key_redacted(
     assert re.search(r"request GET \S+/api/v1/models\b", run.stderr), run.stderr
     assert "'x-weaver-api-key': '[redacted]'" in run.stderr
     assert re.search(r"reply GET /api/v1/models: 200", run.stderr)
-    assert cli("models", "list", "-q", env={"WEAVER_LOG": "debug"}).stderr == ""
+
+
+def test_quiet_silences_the_commands_lines_not_the_log_weaver_log_asks_for(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # -q silenced the log too: a user who set WEAVER_LOG=debug got nothing.
+    logger = logging.getLogger("weaver_facade")
+    monkeypatch.setattr(logger, "level", logger.level)
+    run = cli("checkpoints", "save", model_id, "c1", "-q", env={"WEAVER_LOG": "debug"})
+    assert run.exit_code == 0, run.stderr
+    assert re.search(r"^request POST \S+/checkpoints\b", run.stderr, re.MULTILINE), run.stderr
+    assert re.search(r"^reply GET /api/v1/operations/", run.stderr, re.MULTILINE)
+    assert not re.search(r"^operation op-", run.stderr, re.MULTILINE)  # the progress lines
+    assert cli("checkpoints", "save", model_id, "c2", "-q").stderr == ""
 
 
 def test_the_emulator_command_logs_each_line_once(tmp_path: Path) -> None:

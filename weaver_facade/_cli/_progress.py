@@ -7,7 +7,8 @@ pending info, polls failing and recovering), so nothing here polls or repeats.
 
 Retries are shown too: every WARNING record of the ``weaver_facade`` logger
 (one per retry) is one line on stderr, unless ``-q``; ``WEAVER_LOG=debug`` or
-``info`` adds the records of that level (each request and reply).
+``info`` adds the records of that level (each request and reply), and any level it
+names is shown whatever ``-q`` says: the user asked for that log.
 """
 
 from __future__ import annotations
@@ -72,15 +73,19 @@ class _StderrLines(logging.Handler):
 
 
 def show_retries(*, quiet: bool) -> Callable[[], None]:
-    """Print each retry of the facade (its WARNING records) on stderr, or nothing with
-    ``quiet``; returns the undo. Installed even when quiet, so that Python's
-    last-resort handler does not print them instead."""
+    """Print each retry of the facade (its WARNING records) on stderr, or with ``quiet``
+    only the log ``WEAVER_LOG`` asks for; returns the undo. Installed even when quiet, so
+    that Python's last-resort handler does not print them instead."""
     logger = logging.getLogger("weaver_facade")
     # WEAVER_LOG sets the logger's level (the facade reads it); below WARNING, this
-    # handler must let those records through too.
+    # handler must let those records through too. It is a log the user asked for, which
+    # -q (the command's own lines) does not silence.
     asked = logging.getLevelName(os.environ.get("WEAVER_LOG", "").strip().upper())
-    level = min(logging.WARNING, asked) if isinstance(asked, int) else logging.WARNING
-    handler = _StderrLines(logging.ERROR if quiet else level)
+    if isinstance(asked, int):
+        level = asked if quiet else min(logging.WARNING, asked)
+    else:
+        level = logging.ERROR if quiet else logging.WARNING
+    handler = _StderrLines(level)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     return lambda: logger.removeHandler(handler)

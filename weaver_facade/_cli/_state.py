@@ -134,7 +134,7 @@ class CliState:
 
     @property
     def quiet(self) -> bool:
-        """``-q``: nothing on stderr but errors."""
+        """``-q``: nothing on stderr but errors (and the log ``WEAVER_LOG`` asks for)."""
         return self.progress.quiet
 
     def set_global(self, name: str, value: Any) -> None:
