@@ -102,6 +102,26 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     assert (tmp_path / "m" / "config.json").exists()
 
 
+def test_merge_adapter_of_a_full_ft_checkpoint_says_to_drop_the_option(cli: Cli) -> None:
+    # The server's refusal came in the library's words: "export it with merge_adapter false".
+    created = cli("models", "create", "weaver-tiny", "--full", "--json")
+    assert created.exit_code == 0, created.stderr
+    ref = saved(cli, created.json()["id"])
+    for wait in ([], ["--no-wait"]):
+        run = cli("checkpoints", "export", ref, "--merge-adapter", *wait, "--json")
+        assert run.exit_code == 1  # the server refused it
+        assert run.stderr == (
+            f"error: checkpoint {ref} was trained with full_ft and has no adapter to merge; "
+            "drop --merge-adapter to export its weights (hf_model)\n"
+        )
+        assert run.json()["error"]["type"] == "MergeNotSupportedError"
+        assert f"error: {run.json()['error']['message']}\n" == run.stderr
+    # Dropping it, as told, exports the full weights.
+    run = cli("checkpoints", "export", ref, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["kind"] == "hf_model"
+
+
 def test_an_export_operation_can_be_waited_for_and_shown(cli: Cli, model_id: str) -> None:
     # --no-wait says to `operations wait` the export: that must show its artifact.
     ref = saved(cli, model_id)

@@ -41,6 +41,7 @@ from .checkpoints import (
     _TTL,
     _model_option,
     _Models,
+    _refused_in_cli_words,
     _show_started,
     _wait_options,
     checkpoints,
@@ -123,7 +124,11 @@ def export(
     state = current_state()
     service, left = state.waiting(None if no_wait else timeout)
     trainer = service.training_client(owner)
-    with state.progress.active():
+    no_adapter = (
+        f"checkpoint {ref} was trained with full_ft and has no adapter to merge; "
+        "drop --merge-adapter to export its weights (hf_model)"
+    )
+    with state.progress.active(), _refused_in_cli_words("merge_not_supported", no_adapter):
         handle = trainer.export_weights(
             target,
             merge_adapter=merge_adapter,

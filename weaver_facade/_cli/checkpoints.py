@@ -26,6 +26,7 @@ from weaver_client import limits
 
 from .. import (
     SERVER_DEFAULT,
+    APIError,
     Checkpoint,
     CheckpointPath,
     InvalidCheckpointRef,
@@ -33,7 +34,6 @@ from .. import (
     NotFoundError,
     OperationFailedError,
     OperationHandle,
-    OptimizerStateUnavailableError,
     TrainingClient,
     WeaverError,
     coerce_checkpoint_ref,
@@ -294,7 +294,14 @@ def load(
     )
     bounded = within(trainer, left)
     load_state = bounded.load_state_with_optimizer if with_optimizer else bounded.load_state
-    with state.progress.active(), _no_optimizer_state_in_cli_words(ref):
+    no_optimizer_state = (
+        f"checkpoint {ref} holds no optimizer state (it was saved with --weights-only); "
+        "drop --with-optimizer to load its weights alone"
+    )
+    with (
+        state.progress.active(),
+        _refused_in_cli_words("optimizer_state_unavailable", no_optimizer_state),
+    ):
         handle = load_state(checkpoint, wait=False)
         if no_wait:
             _show_started(handle, "load_checkpoint")
@@ -308,20 +315,17 @@ def load(
 
 
 @contextlib.contextmanager
-def _no_optimizer_state_in_cli_words(ref: str) -> Iterator[None]:
-    """``--with-optimizer`` of a weight-only checkpoint: say which option to drop."""
+def _refused_in_cli_words(code: str, message: str) -> Iterator[None]:
+    """An option that does not fit the checkpoint, refused (error ``code``) in the library's
+    words: say ``message`` instead, which names the option to drop."""
     try:
         yield
-    except (OptimizerStateUnavailableError, OperationFailedError) as exc:
-        if exc.code != "optimizer_state_unavailable":
+    except (APIError, OperationFailedError) as exc:
+        if exc.code != code:
             raise
         # Refused by the facade before any request (a usage error), or by the server.
-        refused_here = isinstance(exc, OptimizerStateUnavailableError) and exc.status_code is None
+        refused_here = isinstance(exc, APIError) and exc.status_code is None
         exit_code = EXIT_USAGE if refused_here else EXIT_API_ERROR
-        message = (
-            f"checkpoint {ref} holds no optimizer state (it was saved with --weights-only); "
-            "drop --with-optimizer to load its weights alone"
-        )
         raise current_state().failure(exc, exit_code, message) from None
 
 
