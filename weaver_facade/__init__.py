@@ -38,6 +38,7 @@ from ._checkpoints import (
 from ._client import AsyncServiceClient, ClientOptions, ServiceClient
 from ._download import DownloadProgress
 from ._errors import (
+    AmbiguousArtifactKindError,
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -114,6 +115,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AdamParams",
+    "AmbiguousArtifactKindError",
     "Artifact",
     "ArtifactFile",
     "ArtifactIntegrityError",

@@ -31,6 +31,7 @@ from ._checkpoints import (
 )
 from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import (
+    AmbiguousArtifactKindError,
     APIConnectionError,
     ArtifactNotReadyError,
     ClientClosedError,
@@ -466,12 +467,13 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
             "(export_weights, or `weaver-facade checkpoints export`)",
             code="not_found",
         )
-    kinds = {a.kind for a in ready}
+    kinds = tuple(sorted({a.kind.value for a in ready}))
     if len(kinds) > 1:
-        raise InvalidArgumentError(
-            f"checkpoint {checkpoint} has artifacts of kinds "
-            f"{', '.join(sorted(k.value for k in kinds))}: pass kind= (`--kind` on the "
-            "command line) to choose one"
+        raise AmbiguousArtifactKindError(
+            f"checkpoint {checkpoint} has artifacts of kinds {', '.join(kinds)}: "
+            f"pass {' or '.join(f'kind={k!r}' for k in kinds)} to choose one",
+            checkpoint=str(checkpoint),
+            kinds=kinds,
         )
     return ready[-1].id  # the newest of that kind
 

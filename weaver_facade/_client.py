@@ -688,6 +688,8 @@ class ServiceClient(_ServiceBase):
                 retries; ``None``: none.
 
         Raises:
+            AmbiguousArtifactKindError: A checkpoint with artifacts of both kinds, and
+                no ``kind``.
             UnsafeArtifactPathError: A file name would leave ``dest``; nothing is written.
             ArtifactIntegrityError: A file's size or sha256 is wrong; it is not kept.
             StorageError: Storage kept failing; run it again to resume.

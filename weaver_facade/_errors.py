@@ -9,6 +9,7 @@ Our exception hierarchy::
     │   ├── InvalidCheckpointRef
     │   ├── InvalidDatumError
     │   └── InvalidArgumentError ................... AdamParams, ttl, rank, mode, ...
+    │       └── AmbiguousArtifactKindError ......... a checkpoint with both kinds, no kind=
     ├── APIError ................................... status_code, code, message, retryable,
     │   │                                            request_id, details, retry_after
     │   ├── BadRequestError ........................ 400
@@ -80,6 +81,21 @@ class InvalidDatumError(InvalidInputError):
 
 class InvalidArgumentError(InvalidInputError):
     """Any other refused argument: Adam settings, TTL, LoRA rank, training mode, limits."""
+
+
+class AmbiguousArtifactKindError(InvalidArgumentError):
+    """A download of a checkpoint that has completed artifacts of both kinds, without
+    ``kind``: found once its artifacts are listed (nothing but reads was sent).
+
+    Attributes:
+        checkpoint: The checkpoint, as given (its path, or its id).
+        kinds: The kinds it has (``hf_adapter``, ``hf_model``), one of which to pass.
+    """
+
+    def __init__(self, message: str, *, checkpoint: str, kinds: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.kinds = kinds
 
 
 # -- API errors -----------------------------------------------------------------

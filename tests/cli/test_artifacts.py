@@ -82,10 +82,15 @@ def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) 
     assert run.exit_code == 0, run.stderr
     assert "operations wait" in run.stderr
     assert cli("checkpoints", "export", ref, "--json").exit_code == 0  # the adapter
-    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"))
+    # Both kinds and no --kind: a usage error (the lists told it), in the command's words.
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"), "--json")
     assert run.exit_code == 2
-    assert "pass kind" in run.stderr
-    assert "--kind" in run.stderr  # the option's name on the command line
+    assert run.stderr == (
+        f"error: checkpoint {ref} has artifacts of more than one kind: "
+        "choose one with --kind hf_adapter or --kind hf_model\n"
+    )
+    assert run.json()["error"]["type"] == "AmbiguousArtifactKindError"
+    assert run.json()["error"]["exit_code"] == 2
     run = cli(
         "checkpoints",
         "download",

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.integration import AsyncServiceFactory, ServiceFactory, batch
 from weaver_facade import (
+    AmbiguousArtifactKindError,
     Artifact,
     ArtifactKind,
     ArtifactNotReadyError,
@@ -119,9 +120,11 @@ def test_download_by_path_with_and_without_kind(
     merged = trainer.export_weights(checkpoint, merge_adapter=True)
     assert merged.kind is ArtifactKind.HF_MODEL
     assert "config.json" in {f.name for f in merged.files}
-    with pytest.raises(InvalidArgumentError, match="pass kind") as both:
+    with pytest.raises(AmbiguousArtifactKindError, match="pass kind='hf_adapter' or") as both:
         service.download_weights(checkpoint, tmp_path / "b")
     assert f"checkpoint {checkpoint.path} has artifacts" in str(both.value)
+    assert both.value.checkpoint == str(checkpoint.path)
+    assert both.value.kinds == ("hf_adapter", "hf_model")
     result = service.download_weights(checkpoint, tmp_path / "b", kind="hf_model")
     assert result.artifact_id == merged.id
     assert_matches_manifest(merged, tmp_path / "b")

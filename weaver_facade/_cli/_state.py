@@ -9,7 +9,8 @@ Exit statuses:
 * 2: a usage error, detected before any request: click's own (unknown
   option, missing argument), and the facade's ``InvalidInputError`` family
   (an invalid ``weaver://`` path, checkpoint name, model id, reference or TTL)
-  or a missing server URL;
+  or a missing server URL; and one found once a download has listed the
+  checkpoint's artifacts: both kinds and no ``--kind``;
 * 130: interrupted (Ctrl-C); an operation being waited for keeps running.
 
 Each error is one line on stderr, ``error: ...``, never a traceback; with

@@ -20,6 +20,7 @@ import click
 
 from .. import (
     SERVER_DEFAULT,
+    AmbiguousArtifactKindError,
     ArtifactFile,
     DownloadProgress,
     DownloadResult,
@@ -32,6 +33,7 @@ from ._output import _size, artifact_json, counted, emit_json, print_artifact, p
 from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     current_state,
     handles_errors,
     json_option,
@@ -313,6 +315,11 @@ def download(
             "run the same command again to resume"
         )
         raise state.failure(exc, EXIT_INTERRUPTED, message) from None
+    except AmbiguousArtifactKindError as exc:  # said with kind=, the library's name
+        choices = " or ".join(f"--kind {k}" for k in exc.kinds)
+        message = f"checkpoint {ref} has artifacts of more than one kind: choose one with {choices}"
+        # Found once the artifacts are listed, but a usage error: the command lacks --kind.
+        raise state.failure(exc, EXIT_USAGE, message) from None
     except NotFoundError as exc:
         if not isinstance(target, uuid.UUID):
             raise
