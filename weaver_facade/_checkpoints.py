@@ -76,14 +76,15 @@ def validate_checkpoint_name(name: object) -> str:
     A save's name is the spec's ``CheckpointName``: 1 to 128 letters, digits, ``.``,
     ``_`` or ``-``, not starting with ``.``. Names a server reports may be wider.
     """
-    if type(name) is str and _NAME.fullmatch(name):
+    most = limits.CHECKPOINT_NAME_MAX_LENGTH
+    # The spec states the length apart from the pattern: either may change alone.
+    if type(name) is str and len(name) <= most and _NAME.fullmatch(name):
         return name
     # Only a refused name gets here: say exactly why.
     if not isinstance(name, str):
         raise InvalidCheckpointName(f"checkpoint name must be a string, got {type(name).__name__}")
     if name == "":
         raise InvalidCheckpointName("checkpoint name is empty")
-    most = limits.CHECKPOINT_NAME_MAX_LENGTH
     if len(name) > most:
         raise InvalidCheckpointName(
             f"checkpoint name is {len(name)} characters long; at most {most} are allowed"

@@ -146,12 +146,19 @@ _EXPORT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
 _FOLLOW = "to follow the checkpoint"
 
 
-def _check_ttl(ttl_seconds: object, none: str = "for a permanent checkpoint") -> int | None:
-    """A TTL in the spec's range, or ``None`` (whose meaning ``none`` words)."""
+_CHECKPOINT_TTL = (limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
+_ARTIFACT_TTL = (limits.ARTIFACT_TTL_SECONDS_MINIMUM, limits.ARTIFACT_TTL_SECONDS_MAXIMUM)
+
+
+def _check_ttl(
+    ttl_seconds: object,
+    none: str = "for a permanent checkpoint",
+    bounds: tuple[int, int] = _CHECKPOINT_TTL,
+) -> int | None:
+    """A TTL in the spec's ``bounds``, or ``None`` (whose meaning ``none`` words)."""
     if ttl_seconds is None:
         return None
-    low, high = limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM
-    return check_int("ttl_seconds", ttl_seconds, low, high, otherwise=f", or None {none}")
+    return check_int("ttl_seconds", ttl_seconds, *bounds, otherwise=f", or None {none}")
 
 
 # -- results of re-attached operations ---------------------------------------------------------
@@ -392,7 +399,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         replace = check_bool("force", force)
         # Sent even by default, as the official SDK does: the wire sheet does not say
         # the real service accepts a body without it.
-        ttl_seconds = _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW)
+        ttl_seconds = (
+            _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW, _ARTIFACT_TTL)
+        )
         reply: calls.ExportReply
         if checkpoint is None:
             if replace:

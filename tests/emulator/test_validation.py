@@ -12,8 +12,11 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.support.emulator import Api, assert_error, batch, datum
+from tests.support.spec_values import SCHEMAS
 from weaver_facade._spec_schema import spec_document, spec_schemas
 from weaver_facade.emulator._validation import _fast_validator, check_body
+
+NAME_MAX: int = SCHEMAS["CheckpointName"]["maxLength"]
 
 
 async def test_invalid_json_and_missing_body(api: Api) -> None:
@@ -318,7 +321,8 @@ async def test_bad_idempotency_key_is_400(api: Api) -> None:
 
 async def test_checkpoint_names_and_paths_are_checked(api: Api) -> None:
     model_id = await api.model()
-    for name in ("", ".hidden", "a/b", "..", "a\nb", "ok\n", "x" * 129, "%2e%2e", "a\x00b"):
+    too_long = "x" * (NAME_MAX + 1)
+    for name in ("", ".hidden", "a/b", "..", "a\nb", "ok\n", too_long, "%2e%2e", "a\x00b"):
         response = await api.request(
             "POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "name": name}
         )

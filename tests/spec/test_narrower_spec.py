@@ -1,10 +1,12 @@
-"""A spec whose bounds shrink below the facade's own defaults still works unedited.
+"""A spec whose bounds shrink still works unedited, and the facade keeps the new bounds.
 
 The facade's defaults that are not spec values (the official SDK's LoRA rank, the
 long-poll ``wait``, the checkpoint page size) are kept within the spec's bounds. Here
 the bounds drop below each of them; a subprocess then runs the checkpoint workflow,
 with every default, on a client whose ``limits`` module is generated from that spec,
-against an emulator that enforces it.
+against an emulator that enforces it. Bounds that only the facade checks before
+sending (a name's length apart from its pattern, an artifact's TTL apart from a
+checkpoint's) shrink alone, and the facade must refuse what they no longer allow.
 """
 
 from __future__ import annotations
@@ -69,20 +71,14 @@ with run_emulator(api_keys=("k",)) as emu:
 """
 
 
-def test_defaults_follow_a_spec_with_narrower_bounds(tmp_path: Path) -> None:
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-    rank = document["components"]["schemas"]["LoraConfig"]["properties"]["rank"]
-    assert rank["maximum"] > 16
-    rank["maximum"] = 16
-    _narrow(document, "list_checkpoints", "limit", 50)
-    _narrow(document, "get_operation", "wait", 10)
+def _run(tmp_path: Path, document: dict[str, Any], script: str) -> str:
+    """``script``'s output, run on a client whose ``limits`` come from ``document``."""
     client = tmp_path / "weaver_client"
     shutil.copytree(Path(weaver_client.__file__).parent, client)
     (client / "limits.py").write_text(_regenerate().limits_module(document), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
-    script = WORKFLOW.format(client=str(client))
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
+        [sys.executable, "-c", textwrap.dedent(script.format(client=str(client)))],
         env=env,
         capture_output=True,
         text=True,
@@ -90,4 +86,68 @@ def test_defaults_follow_a_spec_with_narrower_bounds(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["rank", "16"]
+    return done.stdout
+
+
+def _spec() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    return document
+
+
+def test_defaults_follow_a_spec_with_narrower_bounds(tmp_path: Path) -> None:
+    document = _spec()
+    rank = document["components"]["schemas"]["LoraConfig"]["properties"]["rank"]
+    assert rank["maximum"] > 16
+    rank["maximum"] = 16
+    _narrow(document, "list_checkpoints", "limit", 50)
+    _narrow(document, "get_operation", "wait", 10)
+    assert _run(tmp_path, document, WORKFLOW).split() == ["rank", "16"]
+
+
+ALONE = """
+import contextlib, io
+import weaver_client
+from weaver_client import limits
+from weaver_facade import InvalidArgumentError, InvalidCheckpointName, ServiceClient
+from weaver_facade.cli import main
+from weaver_facade.emulator import run_emulator
+
+assert weaver_client.__file__.startswith({client!r}), weaver_client.__file__
+assert (limits.CHECKPOINT_NAME_MAX_LENGTH, limits.ARTIFACT_TTL_SECONDS_MAXIMUM) == (64, 2592000)
+assert limits.TTL_SECONDS_MAXIMUM > 2592000, "a checkpoint's TTL keeps its bound"
+with run_emulator(api_keys=("k",)) as emu:
+    with ServiceClient(emu.base_url, "k", heartbeat_interval=0) as service:
+        trainer = service.create_training_client("weaver-tiny")
+        saved = trainer.save_state("a" * 64, ttl_seconds=2592001)
+        try:
+            trainer.save_state("a" * 65)
+        except InvalidCheckpointName as exc:
+            print("name:", exc)
+        try:
+            trainer.export_weights(saved, ttl_seconds=2592001)
+        except InvalidArgumentError as exc:
+            print("ttl:", exc)
+        assert [c.name for c in trainer.list_checkpoints()] == [saved.name]
+        assert service.list_artifacts(saved) == []
+help = io.StringIO()
+with contextlib.redirect_stdout(help), contextlib.suppress(SystemExit):
+    main(["checkpoints", "export", "--help"])
+print("help:", " ".join(help.getvalue().split()))
+"""
+
+
+def test_bounds_that_shrink_apart_from_their_neighbours_are_kept(tmp_path: Path) -> None:
+    document = _spec()
+    schemas = document["components"]["schemas"]
+    name, ttl = schemas["CheckpointName"], schemas["ArtifactTtlSeconds"]
+    assert name["maxLength"] > 64
+    assert "127" in name["pattern"], "the pattern alone would allow 65 characters"
+    assert ttl["maximum"] > 2592000
+    name["maxLength"] = 64
+    ttl["maximum"] = 2592000
+    lines = _run(tmp_path, document, ALONE).splitlines()
+    said = dict(line.split(": ", 1) for line in lines)
+    assert "65 characters long; at most 64" in said["name"]
+    assert "ttl_seconds" in said["ttl"]
+    assert "2592000" in said["ttl"]
+    assert "1 to 2592000 (30 days)" in said["help"]

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json, json_reply
+from tests.support.spec_values import SCHEMAS
 from weaver_facade import (
     CheckpointPath,
     InvalidCheckpointName,
@@ -27,6 +28,8 @@ from weaver_facade import (
 
 TTL = "/api/v1/models/m-1/checkpoints/ttl"
 LIST = "/api/v1/models/m-1/checkpoints"
+
+NAME_MAX: int = SCHEMAS["CheckpointName"]["maxLength"]
 
 
 def applied_then(reply: Callable[[dict[str, Any]], httpx.Response]) -> Callable[..., Any]:
@@ -136,7 +139,7 @@ def test_a_listed_checkpoint_with_any_name_can_be_used(
     assert fake.body(fake.sent("PATCH")[-1])["path"] == str(odd.path)
 
 
-@pytest.mark.parametrize("name", ["epoch 2", ".hidden", "a" * 129])
+@pytest.mark.parametrize("name", ["epoch 2", ".hidden", "a" * (NAME_MAX + 1)])
 def test_a_save_still_asks_for_a_name_the_spec_allows(
     fake: FakeWeaver, trainer: TrainingClient, name: str
 ) -> None:

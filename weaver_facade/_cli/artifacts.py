@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from weaver_client import limits
 
 from .. import (
     SERVER_DEFAULT,
@@ -40,7 +41,8 @@ from ._state import (
     timeout_option,
 )
 from .checkpoints import (
-    _TTL,
+    _ARTIFACT_TTL,
+    _in_words,
     _model_option,
     _Models,
     _refused_in_cli_words,
@@ -93,6 +95,10 @@ def _sha256_checked(file: ArtifactFile, verify: bool) -> str:
     return f"sha256 {file.sha256}"
 
 
+# What the official SDK sends when no TTL is given, as the facade does.
+_EXPORT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
+
+
 @checkpoints.command("export")
 @click.argument("ref")
 @click.option(
@@ -103,9 +109,10 @@ def _sha256_checked(file: ArtifactFile, verify: bool) -> str:
 )
 @click.option(
     "--ttl",
-    type=_TTL,
+    type=_ARTIFACT_TTL,
     metavar="SECONDS",
-    help="Keep the artifact this long. Default: 604800 (7 days), sent as the official SDK does.",
+    help=f"Keep the artifact this long, {_ARTIFACT_TTL.range}. Default: {_EXPORT_TTL}"
+    f"{_in_words(_EXPORT_TTL)}, sent as the official SDK does.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing artifact of the same kind.")
 @_wait_options

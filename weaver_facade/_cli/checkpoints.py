@@ -70,19 +70,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 Target = CheckpointPath | uuid.UUID
 
 
-class _Seconds(click.IntRange):
-    """The spec's TTL bounds, checked by click before anything is sent, named in seconds."""
-
-    def __init__(self) -> None:
-        super().__init__(limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            return super().convert(value, param, ctx)
-        except click.BadParameter:
-            self.fail(f"{value!r} is not a whole number of seconds from {_TTL_RANGE}", param, ctx)
-
-
 def _in_words(seconds: int) -> str:
     """``seconds`` in years or days when it is a whole number of them, else nothing."""
     for unit, size in (("year", 365 * 86_400), ("day", 86_400)):
@@ -91,9 +78,23 @@ def _in_words(seconds: int) -> str:
     return ""
 
 
-_MAX = limits.TTL_SECONDS_MAXIMUM
-_TTL_RANGE = f"{limits.TTL_SECONDS_MINIMUM} to {_MAX}{_in_words(_MAX)}"
-_TTL = _Seconds()
+class _Seconds(click.IntRange):
+    """A TTL within the spec's bounds, checked by click before anything is sent, named in
+    seconds (``range``)."""
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__(low, high)
+        self.range = f"{low} to {high}{_in_words(high)}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a whole number of seconds from {self.range}", param, ctx)
+
+
+_TTL = _Seconds(limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
+_ARTIFACT_TTL = _Seconds(limits.ARTIFACT_TTL_SECONDS_MINIMUM, limits.ARTIFACT_TTL_SECONDS_MAXIMUM)
 
 
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
@@ -215,7 +216,7 @@ def show(ref: str, model_id: str | None) -> None:
     "--ttl",
     type=_TTL,
     metavar="SECONDS",
-    help=f"Delete it this many seconds from now, {_TTL_RANGE}. Default: the server's (permanent).",
+    help=f"Delete it this many seconds from now, {_TTL.range}. Default: the server's (permanent).",
 )
 @_wait_options
 @json_option
@@ -372,7 +373,7 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
     "--ttl",
     type=_TTL,
     metavar="SECONDS",
-    help=f"Expire this many seconds from now, {_TTL_RANGE}.",
+    help=f"Expire this many seconds from now, {_TTL.range}.",
 )
 @click.option("--permanent", is_flag=True, help="Never expire.")
 @_model_option
