@@ -330,7 +330,7 @@ class ExportReply:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> ExportReply:
         # An Artifact's kind is hf_model/hf_adapter, values an Operation's kind never takes.
-        if src_dict.get("kind") in ("hf_model", "hf_adapter"):
+        if src_dict.get("kind") in {k.value for k in wire.ArtifactKind}:
             return cls(artifact=wire.Artifact.from_dict(src_dict))
         return cls(operation=wire.Operation.from_dict(src_dict))
 
