@@ -12,6 +12,8 @@ import yaml
 
 from tests.cli.test_operations import OPERATION_KEYS
 from tests.support.cli import Cli, train_model
+from tests.support.fakeserver import FakeWeaver, checkpoint_json, json_reply
+from tests.support.fakeserver import service as fake_service
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import ServiceClient
 from weaver_facade.emulator import RunningEmulator
@@ -341,6 +343,44 @@ def test_load_with_optimizer_of_a_weights_only_checkpoint_fails(cli: Cli, model_
     assert f"error: {by_id.json()['error']['message']}" == by_id.stderr.splitlines()[-1]
     # Dropping it, as told, loads the weights.
     assert cli("checkpoints", "load", model_id, ref).exit_code == 0
+
+
+@pytest.mark.parametrize("saved_as", ["weight", "weight_and_optimizer"])
+def test_load_with_optimizer_refused_in_the_servers_own_words(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, saved_as: str
+) -> None:
+    # The wire's load "returns an Operation" and names no code: a server may fail it with
+    # one of its own. The CLI said only that; it now says which option to drop, when the
+    # checkpoint really holds no optimizer state, and keeps the server's words otherwise.
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "w", saved_as))
+    fake.script(
+        "POST", "/api/v1/models/m-1/load", json_reply(202, {"id": "op-9", "status": "pending"})
+    )
+    failed = {
+        "id": "op-9",
+        "status": "error",
+        "error_code": "no_moments",
+        "error_message": "no Adam",
+    }
+    fake.script("GET", "/api/v1/operations/op-9", *[json_reply(200, failed)] * 2)
+    with fake_service(fake) as other:
+        trainer = other.training_client("m-1")
+        monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
+        ref = "weaver://m-1/checkpoints/w"
+        run = cli("checkpoints", "load", "m-1", ref, "--with-optimizer", "--json")
+    assert run.exit_code == 1
+    assert run.json()["error"]["type"] == "OperationFailedError"
+    assert run.json()["error"]["code"] == "no_moments"
+    said = run.stderr.splitlines()[-1]
+    if saved_as == "weight":
+        assert said == (
+            f"error: checkpoint {ref} holds no optimizer state (it was saved with "
+            "--weights-only); drop --with-optimizer to load its weights alone"
+        )
+    else:
+        assert said.startswith("error: operation op-9 failed [no_moments]")
+        assert "drop --with-optimizer" not in run.stderr
 
 
 # -- delete ---------------------------------------------------------------------------------

@@ -299,9 +299,22 @@ def load(
         f"checkpoint {ref} holds no optimizer state (it was saved with --weights-only); "
         "drop --with-optimizer to load its weights alone"
     )
+
+    def weight_only(refusal: APIError | OperationFailedError) -> bool:
+        """A server's refusal in a code of its own (the wire names none): of a path
+        whose checkpoint holds no optimizer state? A best-effort look, only then."""
+        if not with_optimizer or not isinstance(checkpoint, CheckpointPath):
+            return False
+        if isinstance(refusal, APIError) and not 400 <= (refusal.status_code or 0) < 500:
+            return False
+        try:
+            return not within(trainer, left).get_checkpoint(checkpoint).has_optimizer_state
+        except WeaverError:
+            return False
+
     with (
         state.progress.active(),
-        _refused_in_cli_words("optimizer_state_unavailable", no_optimizer_state),
+        _refused_in_cli_words("optimizer_state_unavailable", no_optimizer_state, weight_only),
     ):
         handle = load_state(checkpoint, wait=False)
         if no_wait:
@@ -316,13 +329,18 @@ def load(
 
 
 @contextlib.contextmanager
-def _refused_in_cli_words(code: str, message: str) -> Iterator[None]:
-    """An option that does not fit the checkpoint, refused (error ``code``) in the library's
-    words: say ``message`` instead, which names the option to drop."""
+def _refused_in_cli_words(
+    code: str,
+    message: str,
+    also: Callable[[APIError | OperationFailedError], bool] = lambda _: False,
+) -> Iterator[None]:
+    """An option that does not fit the checkpoint, refused (error ``code``, or another
+    refusal that ``also`` recognises) in the library's words: say ``message`` instead,
+    which names the option to drop."""
     try:
         yield
     except (APIError, OperationFailedError) as exc:
-        if exc.code != code:
+        if exc.code != code and not also(exc):
             raise
         # Refused by the facade before any request (a usage error), or by the server.
         refused_here = isinstance(exc, APIError) and exc.status_code is None
