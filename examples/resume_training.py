@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from weaver_facade import (
     AdamParams,
@@ -119,13 +120,17 @@ def run(service: ServiceClient, base_model: str, steps: int, adam: AdamParams, o
     with tempfile.TemporaryDirectory(prefix="weaver-adapter-") as folder:
         result = service.download_weights(artifact, folder)
         out.heading(f"exported {artifact.uri}")
-        out.heading(
-            f"downloaded {len(result.files)} files ({result.bytes} bytes), "
+        # A server need not give every file's size and sha256 (the wire allows either out).
+        checked = (
             "each verified against its sha256"
+            if result.verified
+            else "checked against the sizes and sha256s the server gave"
         )
+        out.heading(f"downloaded {len(result.files)} files ({result.bytes} bytes), {checked}")
         for f in result.files:
-            out.line(f"{f.name} ({f.size} bytes)")
-            out.line(f"  sha256 {f.sha256}")
+            size = f.size if f.size is not None else (Path(folder) / f.name).stat().st_size
+            out.line(f"{f.name} ({size} bytes)")
+            out.line(f"  sha256 {f.sha256 or 'not given by the server'}")
     return matched
 
 

@@ -16,10 +16,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
 import pytest
 
 from tests.support.signals import with_sigint
+from tests.support.wire_minimal import TrimmingTransport
+from weaver_facade import AdamParams, ServiceClient
 from weaver_facade.emulator import RunningEmulator, run_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -299,3 +302,27 @@ def test_retries_are_visible_by_default() -> None:
     retries = [line for line in done.stderr.splitlines() if "; retrying in " in line]
     assert retries, done.stderr
     assert all(re.search(r"HTTP 503\b.*; retrying in \d+\.\d s", line) for line in retries)
+
+
+def test_example_says_what_it_could_not_verify(
+    emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The wire lets a server leave out a file's size and sha256: the example said "each
+    # verified against its sha256" and printed "(None bytes)" and "sha256 None".
+    example = load_example()
+    transport = TrimmingTransport({"artifacts"}, sparse=True)
+    with (
+        httpx.Client(transport=transport) as http,
+        ServiceClient(emulator.base_url, KEY, http_client=http) as service,
+    ):
+        assert example.run(service, "weaver-tiny", 1, AdamParams(), example.Out())
+    assert transport.trimmed["artifacts"] > 0
+    out = capsys.readouterr().out
+    assert "each verified" not in out
+    assert re.search(r"downloaded 2 files \((\d+) bytes\), checked against the sizes", out)
+    sizes = re.findall(
+        r"^\W*(?:adapter_model\.safetensors|adapter_config\.json) \((\d+) bytes\)", out, re.M
+    )
+    assert len(sizes) == 2, out
+    assert out.count("sha256 not given by the server") == 2, out
+    assert "None" not in out
