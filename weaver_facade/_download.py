@@ -435,6 +435,11 @@ class Transfer:
         if status in (401, 403):
             self._last_problem = f"HTTP {status}"
             self._stale = True
+            logger.warning(
+                "storage GET %s: HTTP %d, the URL has expired; retrying with a fresh one",
+                self.file.name,
+                status,
+            )
             return Discard()
         if storage_status_is_retryable(status):
             self._last_problem = f"HTTP {status}"

@@ -329,14 +329,20 @@ def test_an_error_quoting_a_presigned_url_is_logged_without_its_query(
 
 
 def test_expired_urls_are_refreshed_after_403(
-    storage: StorageServer, run: Run, tmp_path: Path
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     source = Source(storage)
     storage.script("small.bin", "403")
     storage.script("config.json", "403")
-    run(source, tmp_path / "out")
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        run(source, tmp_path / "out")
     assert_complete(tmp_path / "out")
     assert 1 <= source.refreshes <= 2
+    # Each is a retry of a storage GET, and one WARNING, as the README says of every retry.
+    retried = sorted(
+        r.getMessage().split(":")[0] for r in caplog.records if "HTTP 403" in r.getMessage()
+    )
+    assert retried == ["storage GET config.json", "storage GET small.bin"]
 
 
 def test_a_queued_files_url_is_refreshed_before_use_once_it_expired(
