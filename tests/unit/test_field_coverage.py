@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any, cast
@@ -124,13 +125,21 @@ def test_declarations_name_real_attributes_and_give_reasons() -> None:
         assert not set(fields.mapped) & set(fields.left_out), fields.schema
 
 
+def _absent_name(taken: Collection[str]) -> str:
+    """A field or value name that is not in ``taken`` and that no real change of the spec
+    will add (a maintainer adding `user_metadata` made a fixed name fail for ever)."""
+    name = "probe_" + uuid.uuid4().hex.translate(str.maketrans("0123456789", "ghijklmnop"))
+    assert name not in taken
+    return name
+
+
 def test_a_field_in_the_spec_that_the_facade_lacks_is_named() -> None:
     # A synthesized generated model with one more field than the spec's Checkpoint.
-    base = wire.Checkpoint
-    grown = attrs.make_class("Checkpoint", {"user_metadata": attrs.field(default=None)}, (base,))
+    new = _absent_name(SCHEMAS["Checkpoint"]["properties"])
+    grown = attrs.make_class("Checkpoint", {new: attrs.field(default=None)}, (wire.Checkpoint,))
     models = declared_models()
     models.Checkpoint = grown  # type: ignore[attr-defined]
-    assert uncovered_fields(models) == ["Checkpoint.user_metadata"]
+    assert uncovered_fields(models) == [f"Checkpoint.{new}"]
 
 
 def test_every_enum_the_facade_converts_declares_its_values() -> None:
@@ -148,19 +157,23 @@ def test_a_value_in_the_spec_that_the_facade_lacks_is_named() -> None:
     # A new value passed mypy and the tests, then failed in a reply with a KeyError.
     models = declared_models()
     values = [SimpleNamespace(value=m.value) for m in wire.CheckpointStatus]
-    models.CheckpointStatus = [*values, SimpleNamespace(value="archived")]  # type: ignore[attr-defined]
-    assert uncovered_fields(models) == ["CheckpointStatus value 'archived'"]
-    models.CheckpointStatus = [v for v in values if v.value != "error"]  # type: ignore[attr-defined]
+    new = _absent_name([v.value for v in values])
+    models.CheckpointStatus = [*values, SimpleNamespace(value=new)]  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == [f"CheckpointStatus value {new!r}"]
+    declared = next(v for v in regen.wire_fields("WireValues") if v.schema == "CheckpointStatus")
+    mapped = next(iter(declared.mapped))  # `error`, read as `failed`
+    models.CheckpointStatus = [v for v in values if v.value != mapped]  # type: ignore[attr-defined]
     assert uncovered_fields(models) == [
-        "CheckpointStatus value 'error' (declared, but not in the spec)"
+        f"CheckpointStatus value {mapped!r} (declared, but not in the spec)"
     ]
 
 
 def test_the_issue_trial_regenerated_fails_naming_the_field(tmp_path: Path) -> None:
-    """Add an optional `user_metadata` object to Checkpoint, regenerate into a temporary
-    directory, and read that client: the new field is reported by name."""
+    """Add an optional object to Checkpoint, regenerate into a temporary directory, and
+    read that client: the new field is reported by name."""
+    new = _absent_name(SCHEMAS["Checkpoint"]["properties"])
     document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-    document["components"]["schemas"]["Checkpoint"]["properties"]["user_metadata"] = {
+    document["components"]["schemas"]["Checkpoint"]["properties"][new] = {
         "$ref": "#/components/schemas/Metadata"
     }
     spec = tmp_path / "openapi.yaml"
@@ -177,7 +190,7 @@ def test_the_issue_trial_regenerated_fails_naming_the_field(tmp_path: Path) -> N
     try:
         init.loader.exec_module(module)
         trial_models = importlib.import_module(f"{name}.models")
-        assert uncovered_fields(trial_models) == ["Checkpoint.user_metadata"]
+        assert uncovered_fields(trial_models) == [f"Checkpoint.{new}"]
     finally:
         for key in [k for k in sys.modules if k == name or k.startswith(f"{name}.")]:
             del sys.modules[key]
