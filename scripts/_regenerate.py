@@ -215,11 +215,15 @@ def schemas_module(document: Mapping[str, Any]) -> str:
     schemas = (document.get("components") or {}).get("schemas") or {}
     schemas = _bare(json.loads(json.dumps(schemas, default=str)))  # YAML dates become strings
     text = pprint.pformat(schemas, width=100, sort_dicts=False)
+    names = ", ".join(json.dumps(name) for name in schemas)
     return (
         '"""The component schemas of openapi.yaml: made by scripts/regenerate, never edited '
         'by hand."""\n\n'
-        "from typing import Any, Final\n\n"
-        f"SCHEMAS: Final[dict[str, Any]] = {text}\n"
+        "from typing import Any, Final, Literal, TypeAlias\n\n"
+        f"SCHEMAS: Final[dict[str, Any]] = {text}\n\n"
+        f"SchemaName: TypeAlias = Literal[{names}]\n"
+        '"""The name of a component schema, which the facade\'s WireFields and WireValues\n'
+        'declare: a schema renamed in the spec is a mypy error where they name it."""\n'
     )
 
 
@@ -282,9 +286,9 @@ def report_coverage() -> int:
 # --- field coverage ------------------------------------------------------------------------
 
 
-def wire_fields(kind: str = "WireFields") -> list[Any]:
+def declarations(kind: str = "WireFields") -> list[tuple[str, Any]]:
     """Every ``WireFields`` (or ``WireValues``) declared in the facade's core modules,
-    next to its converter (or its enum)."""
+    next to its converter (or its enum), with the file that declares it."""
     import importlib
     import pkgutil
 
@@ -292,15 +296,25 @@ def wire_fields(kind: str = "WireFields") -> list[Any]:
     from weaver_facade import _wire
 
     declaration = getattr(_wire, kind)
-    found: list[Any] = []
+    found: list[tuple[str, Any]] = []
     for info in pkgutil.iter_modules(weaver_facade.__path__):
         if not info.name.startswith("_") or info.ispkg:
             continue
         module = importlib.import_module(f"weaver_facade.{info.name}")
+        where = f"weaver_facade/{info.name}.py"
         for value in vars(module).values():
             values = value if isinstance(value, tuple) else (value,)
-            found.extend(v for v in values if isinstance(v, declaration) and v not in found)
+            found.extend(
+                (where, v)
+                for v in values
+                if isinstance(v, declaration) and all(v is not d for _, d in found)
+            )
     return found
+
+
+def wire_fields(kind: str = "WireFields") -> list[Any]:
+    """Every ``WireFields`` (or ``WireValues``) declared in the facade's core modules."""
+    return [declared for _, declared in declarations(kind)]
 
 
 def facade_attributes(facade: type[Any]) -> dict[str, Any]:
@@ -323,15 +337,18 @@ def uncovered_fields(models: Any = None) -> list[str]:
     """``Schema.field`` for each spec field without a facade attribute or a reason.
 
     ``models`` is the generated ``models`` package to read (default: the installed one).
-    Also listed: a declaration naming a field the spec no longer has.
+    Also listed: a declaration naming a field the spec no longer has, or a schema.
     """
     import attrs
 
     if models is None:
         from weaver_client import models
     problems: list[str] = []
-    for fields in wire_fields():
-        model = getattr(models, fields.schema)
+    for where, fields in declarations():
+        model = getattr(models, fields.schema, None)
+        if model is None:
+            problems.append(_no_schema(where, fields))
+            continue
         # The spec's names: the generator appends `_` to names such as `type`.
         names = [
             f.name.rstrip("_") for f in attrs.fields(model) if f.name != "additional_properties"
@@ -345,8 +362,12 @@ def uncovered_fields(models: Any = None) -> list[str]:
             for name in [*fields.mapped, *fields.left_out]
             if name not in names
         )
-    for values in wire_fields("WireValues"):
-        spec_values = [member.value for member in getattr(models, values.schema)]
+    for where, values in declarations("WireValues"):
+        enum = getattr(models, values.schema, None)
+        if enum is None:
+            problems.append(_no_schema(where, values))
+            continue
+        spec_values = [member.value for member in enum]
         ours = {member.value for member in values.facade}
         problems.extend(
             f"{values.schema} value {value!r}"
@@ -359,6 +380,14 @@ def uncovered_fields(models: Any = None) -> list[str]:
             if value not in spec_values
         )
     return problems
+
+
+def _no_schema(where: str, declared: Any) -> str:
+    kind = type(declared).__name__
+    return (
+        f"{declared.schema} (declared in {where} as {kind}({declared.schema!r}, "
+        f"{declared.facade.__name__}, ...), but the generated client has no such schema)"
+    )
 
 
 def cmd_coverage() -> int:

@@ -175,6 +175,7 @@ def _lora(operation: str, value: object) -> LoraSettings | None:
 
 
 _PAGES = "read to know when the listing ends"
+_EACH = "each is converted"
 MODEL_FIELDS = (
     WireFields(
         "Model",
@@ -187,9 +188,10 @@ MODEL_FIELDS = (
     ),
     WireFields("SupportedModel", BaseModelInfo),
     WireFields("LoraConfig", LoraSettings),
-    *(
-        WireFields(listing, item, left_out={"items": "each is converted", "pagination": _PAGES})
-        for listing, item in [("ModelList", ModelInfo), ("SupportedModelList", BaseModelInfo)]
+    # Each name a literal, which mypy checks against the spec's schemas (a renamed one).
+    WireFields("ModelList", ModelInfo, left_out={"items": _EACH, "pagination": _PAGES}),
+    WireFields(
+        "SupportedModelList", BaseModelInfo, left_out={"items": _EACH, "pagination": _PAGES}
     ),
     WireFields("Pagination", ModelInfo, left_out={"total_count": _PAGES}),
 )

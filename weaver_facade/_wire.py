@@ -316,7 +316,7 @@ class WireFields:
     ``facade`` is an attrs class, or a class whose keyword arguments are its attributes.
     """
 
-    schema: str
+    schema: spec.SchemaName
     facade: type[Any]
     mapped: Mapping[str, str] = attrs.field(factory=dict)
     left_out: Mapping[str, str] = attrs.field(factory=dict)
@@ -329,7 +329,7 @@ class WireValues:
     so that a value added to the spec is listed (``scripts/regenerate --coverage``)
     rather than met by a ``KeyError`` in a reply."""
 
-    schema: str
+    schema: spec.SchemaName
     facade: type[enum.Enum]
     mapped: Mapping[str, str] = attrs.field(factory=dict)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import typing
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import httpx
 import pytest
 import yaml
 from weaver_client import models as wire
+from weaver_client.schemas import SCHEMAS as SPEC_SCHEMAS
+from weaver_client.schemas import SchemaName
 
 from tests.support.spec_values import SCHEMAS, every_field, flipped
 from weaver_facade import APIError, Checkpoint
@@ -166,6 +169,49 @@ def test_a_value_in_the_spec_that_the_facade_lacks_is_named() -> None:
     assert uncovered_fields(models) == [
         f"CheckpointStatus value {mapped!r} (declared, but not in the spec)"
     ]
+
+
+def test_a_schema_renamed_in_the_spec_names_the_declaration_that_names_it() -> None:
+    # Renaming CheckpointStatus read as "the facade does not import against the new
+    # client", while it did, and mypy was clean: the name is a string in a WireValues.
+    models = declared_models()
+    del models.CheckpointStatus
+    del models.Checkpoint
+    assert uncovered_fields(models) == [
+        "Checkpoint (declared in weaver_facade/_checkpoints.py as WireFields('Checkpoint', "
+        "Checkpoint, ...), but the generated client has no such schema)",
+        "CheckpointStatus (declared in weaver_facade/_checkpoints.py as "
+        "WireValues('CheckpointStatus', CheckpointStatus, ...), but the generated client has "
+        "no such schema)",
+    ]
+
+
+def test_a_schema_name_the_spec_lacks_is_a_mypy_error(tmp_path: Path) -> None:
+    # `WireValues("CheckpointStatus", ...)` was a plain string: after a rename in the spec
+    # mypy passed, and only the coverage failed, blaming the import of the facade.
+    from mypy import api
+
+    assert typing.get_args(SchemaName) == tuple(SPEC_SCHEMAS)
+    (tmp_path / "use.py").write_text(
+        "import enum\n"
+        "from weaver_facade._wire import WireFields, WireValues\n"
+        "class E(enum.Enum):\n"
+        "    A = 'a'\n"
+        "WireValues('CheckpointStatus', E)\n"
+        "WireValues('CheckpointState', E)\n"
+        "WireFields('Checkpoints', E)\n",
+        encoding="utf-8",
+    )
+    out, _, status = api.run(
+        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(tmp_path)]
+    )
+    assert status == 1
+    errors = [line.split("use.py:")[1] for line in out.splitlines() if ": error: " in line]
+    assert [e.split(" expected ")[0] for e in errors] == [
+        '6: error: Argument 1 to "WireValues" has incompatible type '
+        "\"Literal['CheckpointState']\";",
+        '7: error: Argument 1 to "WireFields" has incompatible type "Literal[\'Checkpoints\']";',
+    ], out
 
 
 def test_the_issue_trial_regenerated_fails_naming_the_field(tmp_path: Path) -> None:
