@@ -333,8 +333,91 @@ def facade_attributes(facade: type[Any]) -> dict[str, Any]:
     }
 
 
+def facade_annotations(facade: type[Any]) -> dict[str, Any]:
+    """A facade type's attributes with their annotations, as written."""
+    import inspect
+
+    import attrs
+
+    if attrs.has(facade):
+        return {a.name: a.type for a in attrs.fields(facade)}
+    return {p.name: p.annotation for p in inspect.signature(facade).parameters.values()}
+
+
+def union_members(annotation: Any) -> set[str]:
+    """The members of an annotation's top-level union, as source text (``None``,
+    ``Unset``, ``int``...); a string annotation (``from __future__ import annotations``,
+    which both the generated client and the facade use) is parsed, not evaluated, so that
+    names imported only for type checking need not resolve."""
+    import ast
+    import typing
+
+    if annotation is None or annotation is type(None):
+        return {"None"}
+    if not isinstance(annotation, str):
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, type(int | None)):
+            return set().union(*(union_members(a) for a in args))
+        return {getattr(annotation, "__name__", repr(annotation))}
+    node = ast.parse(annotation, mode="eval").body
+    members: set[str] = set()
+
+    def walk(part: ast.expr) -> None:
+        if isinstance(part, ast.BinOp) and isinstance(part.op, ast.BitOr):
+            walk(part.left)
+            walk(part.right)
+        elif isinstance(part, ast.Subscript) and ast.unparse(part.value).endswith("Optional"):
+            members.add("None")
+            walk(part.slice)
+        elif isinstance(part, ast.Subscript) and ast.unparse(part.value).endswith("Union"):
+            for each in part.slice.elts if isinstance(part.slice, ast.Tuple) else [part.slice]:
+                walk(each)
+        elif isinstance(part, ast.Constant) and part.value is None:
+            members.add("None")
+        else:
+            members.add(ast.unparse(part))
+
+    walk(node)
+    return members
+
+
+def requiredness(fields: Any, model: type[Any]) -> list[str]:
+    """``Schema.field: ...`` for each mapped field the spec lets be absent (its generated
+    attribute admits ``Unset``) or null (admits ``None``) whose facade attribute has no
+    default (for a null: nor admits ``None``), unless ``required`` gives the reason.
+
+    The spec's side is the generated model's annotation, the facade's its declared
+    attribute: a facade attribute with no default makes the converter refuse, or fill
+    in, a field the reply may leave out.
+    """
+    import attrs
+
+    defaults = facade_attributes(fields.facade)
+    annotations = facade_annotations(fields.facade)
+    problems = []
+    for field in attrs.fields(model):
+        name = field.name.rstrip("_")
+        ours = fields.mapped.get(name, name)
+        spec = union_members(field.type) if field.type is not None else set()
+        if name in fields.required and not {"Unset", "None"} & spec:
+            problems.append(f"{fields.schema}.{name} (in `required`, but the spec requires it)")
+        if name in fields.left_out or name in fields.required or ours not in defaults:
+            continue
+        if defaults[ours] is not attrs.NOTHING:
+            continue  # the facade's value for a field the reply leaves out, or null
+        where = f"the facade's {fields.facade.__name__}.{ours}"
+        if "Unset" in spec:
+            problems.append(f"{fields.schema}.{name}: optional in the spec, required by {where}")
+        elif "None" in spec and not {"None", "Any", "typing.Any"} & union_members(
+            annotations[ours]
+        ):
+            problems.append(f"{fields.schema}.{name}: nullable in the spec, never None in {where}")
+    return problems
+
+
 def uncovered_fields(models: Any = None) -> list[str]:
-    """``Schema.field`` for each spec field without a facade attribute or a reason.
+    """``Schema.field`` for each spec field without a facade attribute or a reason, and
+    ``Schema.field: ...`` for each the spec lets be absent or null and the facade does not.
 
     ``models`` is the generated ``models`` package to read (default: the installed one).
     Also listed: a declaration naming a field the spec no longer has, or a schema.
@@ -357,9 +440,10 @@ def uncovered_fields(models: Any = None) -> list[str]:
         for name in names:
             if name not in fields.left_out and fields.mapped.get(name, name) not in attributes:
                 problems.append(f"{fields.schema}.{name}")
+        problems.extend(requiredness(fields, model))
         problems.extend(
             f"{fields.schema}.{name} (declared, but not in the spec)"
-            for name in [*fields.mapped, *fields.left_out]
+            for name in [*fields.mapped, *fields.left_out, *fields.required]
             if name not in names
         )
     for where, values in declarations("WireValues"):
@@ -400,13 +484,18 @@ def cmd_coverage() -> int:
     if not problems:
         print("every spec field the facade converts is mapped or left out with a reason")
         return 0
-    print("spec fields (and enum values) the facade neither maps nor leaves out:")
+    print(
+        "spec fields (and enum values) the facade neither maps nor leaves out, "
+        "or requires although the spec does not:"
+    )
     for problem in problems:
         print(f"  - {problem}")
     print(
         "map each field in the facade type, or add it to `left_out` of its WireFields, next "
         "to its converter; give each value a member of the facade's enum, or a `mapped` one "
-        "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them)"
+        "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them); a field the "
+        "spec lets be absent or null needs a default in the facade type (which its converter "
+        "gives an absent field), or its reason in `required` of its WireFields"
     )
     return 1
 

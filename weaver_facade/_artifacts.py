@@ -189,6 +189,7 @@ ARTIFACT_FIELDS = (
         Artifact,
         mapped={"manifest": "files"},
         left_out={"updated_at": "nothing a caller decides depends on it"},
+        required={"status": "an item without one counts as completed (the real wire's lists)"},
     ),
     WireFields("ManifestFile", ArtifactFile),
     WireFields("ArtifactList", Artifact, left_out={"items": "each is an Artifact"}),

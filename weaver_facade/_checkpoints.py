@@ -212,7 +212,11 @@ class Checkpoint:
 
 
 CHECKPOINT_FIELDS = (
-    WireFields("Checkpoint", Checkpoint),
+    WireFields(
+        "Checkpoint",
+        Checkpoint,
+        required={"model_id": "taken from `path` when the reply leaves it out (the real wire)"},
+    ),
     WireFields(
         "CheckpointList",
         Checkpoint,
@@ -301,7 +305,9 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
         and (type(size) is int or isinstance(size, Unset))
         and (type(sha) is str or isinstance(sha, Unset))
     ):
-        raise reply_error(operation, "Checkpoint", gen.to_dict(), where=where or None)
+        raise reply_error(
+            operation, "Checkpoint", gen.to_dict(), where=where or None, fields=CHECKPOINT_FIELDS[0]
+        )
     path = None
     if _PATH.fullmatch(gen.path):  # a path that fits the spec: no second parse for its message
         model_id_part, _, name_part = gen.path[len(SCHEME) :].split("/")

@@ -89,8 +89,8 @@ class StorageFile:
     """One file of a download descriptor: where to fetch it and what it must be."""
 
     name: str
-    size: int | None
-    sha256: str | None
+    size: int | None = None
+    sha256: str | None = None
     url: str = attrs.field(repr=False)  # presigned: a credential until it expires
     url_expires_at: float | None = None  # seconds since the epoch
 

@@ -311,9 +311,22 @@ RESULT_FIELDS = (
         # Each output's logprobs and datum_id become the columns logprobs and datum_ids.
         mapped={"loss_fn_outputs": "logprobs"},
     ),
-    WireFields("LossFnOutput", ForwardBackwardResult, mapped={"datum_id": "datum_ids"}),
+    WireFields(
+        "LossFnOutput",
+        ForwardBackwardResult,
+        mapped={"datum_id": "datum_ids"},
+        required={"datum_id": "one entry per output, None for an output without one"},
+    ),
     WireFields("OptimStepResult", OptimStepResult),
-    WireFields("LoadResult", LoadResult),
+    WireFields(
+        "LoadResult",
+        LoadResult,
+        required=dict.fromkeys(
+            ("path", "include_optimizer"),
+            "taken from the load request when the reply leaves it out (the real wire); "
+            "refused when that is unknown (after re-attaching)",
+        ),
+    ),
 )
 
 

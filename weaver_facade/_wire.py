@@ -50,7 +50,7 @@ from ._retry import (
     response_is_retryable,
     server_says_retryable,
 )
-from ._schema import explain, json_type
+from ._schema import Problem, explain, json_type
 
 if TYPE_CHECKING:
     from weaver_client import schemas as spec
@@ -314,12 +314,37 @@ class WireFields:
     own name, or the one in ``mapped``) or be in ``left_out`` with the reason, so that a
     field added to the spec is never dropped in silence (``scripts/regenerate --coverage``).
     ``facade`` is an attrs class, or a class whose keyword arguments are its attributes.
+
+    A field the spec lets be absent (or null) maps to an attribute with a default, the
+    value the facade makes of it; one without a default (or, for a null, whose type does
+    not admit ``None``) is in ``required`` with the reason: how the converter fills it in,
+    or why it refuses a reply without it. Otherwise a field made optional in the spec is
+    listed too, rather than refused in replies the spec allows.
     """
 
     schema: spec.SchemaName
     facade: type[Any]
     mapped: Mapping[str, str] = attrs.field(factory=dict)
     left_out: Mapping[str, str] = attrs.field(factory=dict)
+    required: Mapping[str, str] = attrs.field(factory=dict)
+
+    def missing(self, data: Mapping[str, Any]) -> str | None:
+        """The first field absent from ``data`` that the facade type needs and the spec
+        does not require (as ``required`` would list it), to name in a refused reply."""
+        if not attrs.has(self.facade):
+            return None
+        needed = {a.name for a in attrs.fields(self.facade) if a.default is attrs.NOTHING}
+        for name in _properties(self.schema):
+            if name in data or name in self.left_out or name in self.required:
+                continue
+            if self.mapped.get(name, name) in needed:
+                return name
+        return None
+
+
+def _properties(schema: str) -> list[str]:
+    found = spec.SCHEMAS.get(schema, {}).get("properties", {})
+    return list(found) if isinstance(found, Mapping) else []
 
 
 @attrs.frozen
@@ -401,10 +426,19 @@ def reply_error(
     cause: Exception | None = None,
     status_code: int | None = None,
     request_id: str | None = None,
+    fields: WireFields | None = None,
 ) -> ResponseValidationError:
     """The error for a reply that breaks the spec's ``schema``, naming the field
-    (``_schema.explain``)."""
+    (``_schema.explain``); for a reply the spec allows, the field absent from it that
+    the facade type (``fields``) needs, if that is why."""
     problem = explain(schema, data)
+    if problem is None and fields is not None and (missing := fields.missing(data)):
+        facade = fields.facade.__name__
+        problem = Problem(
+            missing,
+            f"field `{missing}`: missing; the spec lets it be absent, "
+            f"but the facade's {facade}.{fields.mapped.get(missing, missing)} needs it",
+        )
     if problem is None:  # the schema allows it: only the generated code refused it
         detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
         text, field = f"malformed reply{detail}", None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -21,7 +22,7 @@ from weaver_client.schemas import SCHEMAS as SPEC_SCHEMAS
 from weaver_client.schemas import SchemaName
 
 from tests.support.spec_values import SCHEMAS, every_field, flipped
-from weaver_facade import APIError, Checkpoint
+from weaver_facade import APIError, Checkpoint, ResponseValidationError
 from weaver_facade._artifacts import artifact_from_wire, descriptor_from_wire
 from weaver_facade._checkpoints import checkpoint_from_wire
 from weaver_facade._models import base_model_from_wire, model_info_from_wire
@@ -126,6 +127,8 @@ def test_declarations_name_real_attributes_and_give_reasons() -> None:
         assert set(fields.mapped.values()) <= set(attributes), fields.schema
         assert all(reason.strip() for reason in fields.left_out.values()), fields.schema
         assert not set(fields.mapped) & set(fields.left_out), fields.schema
+        assert all(reason.strip() for reason in fields.required.values()), fields.schema
+        assert not set(fields.required) & set(fields.left_out), fields.schema
 
 
 def _absent_name(taken: Collection[str]) -> str:
@@ -169,6 +172,31 @@ def test_a_value_in_the_spec_that_the_facade_lacks_is_named() -> None:
     assert uncovered_fields(models) == [
         f"CheckpointStatus value {mapped!r} (declared, but not in the spec)"
     ]
+
+
+@contextlib.contextmanager
+def _trial(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Iterator[ModuleType]:
+    """The package regenerated from the spec as ``edit`` changes it, in a temporary
+    directory, imported as ``weaver_client_trial``."""
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    edit(document)
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    package = regen.generate(spec, tmp_path)
+    name = "weaver_client_trial"
+    init = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    assert init is not None
+    assert init.loader is not None
+    module = importlib.util.module_from_spec(init)
+    sys.modules[name] = module
+    try:
+        init.loader.exec_module(module)
+        yield module
+    finally:
+        for key in [k for k in sys.modules if k == name or k.startswith(f"{name}.")]:
+            del sys.modules[key]
 
 
 def test_a_schema_renamed_in_the_spec_names_the_declaration_that_names_it() -> None:
@@ -218,28 +246,94 @@ def test_the_issue_trial_regenerated_fails_naming_the_field(tmp_path: Path) -> N
     """Add an optional object to Checkpoint, regenerate into a temporary directory, and
     read that client: the new field is reported by name."""
     new = _absent_name(SCHEMAS["Checkpoint"]["properties"])
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-    document["components"]["schemas"]["Checkpoint"]["properties"][new] = {
-        "$ref": "#/components/schemas/Metadata"
-    }
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    package = regen.generate(spec, tmp_path)
-    name = "weaver_client_trial"
-    init = importlib.util.spec_from_file_location(
-        name, package / "__init__.py", submodule_search_locations=[str(package)]
-    )
-    assert init is not None
-    assert init.loader is not None
-    module = importlib.util.module_from_spec(init)
-    sys.modules[name] = module
-    try:
-        init.loader.exec_module(module)
-        trial_models = importlib.import_module(f"{name}.models")
-        assert uncovered_fields(trial_models) == [f"Checkpoint.{new}"]
-    finally:
-        for key in [k for k in sys.modules if k == name or k.startswith(f"{name}.")]:
-            del sys.modules[key]
+
+    def grow(document: dict[str, Any]) -> None:
+        checkpoint = document["components"]["schemas"]["Checkpoint"]
+        checkpoint["properties"][new] = {"$ref": "#/components/schemas/Metadata"}
+
+    with _trial(tmp_path, grow) as trial:
+        models = importlib.import_module(f"{trial.__name__}.models")
+        assert uncovered_fields(models) == [f"Checkpoint.{new}"]
+
+
+def test_a_required_field_made_optional_is_named_and_its_reply_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`expires_at` no longer required: the coverage passed, and the converter refused a
+    reply the spec allows as a `malformed reply`, naming no field."""
+
+    def loosen(document: dict[str, Any]) -> None:
+        document["components"]["schemas"]["Checkpoint"]["required"].remove("expires_at")
+
+    with _trial(tmp_path, loosen) as trial:
+        models = importlib.import_module(f"{trial.__name__}.models")
+        assert uncovered_fields(models) == [
+            "Checkpoint.expires_at: optional in the spec, required by the facade's "
+            "Checkpoint.expires_at"
+        ]
+        schemas = importlib.import_module(f"{trial.__name__}.schemas")
+        monkeypatch.setitem(SPEC_SCHEMAS, "Checkpoint", schemas.SCHEMAS["Checkpoint"])
+        value = every_field(SCHEMAS["Checkpoint"])
+        del value["expires_at"]
+        with pytest.raises(ResponseValidationError) as caught:
+            checkpoint_from_wire(OP, models.Checkpoint.from_dict(value))
+    assert caught.value.field == "expires_at"
+    assert "field `expires_at`: missing; the spec lets it be absent" in str(caught.value)
+
+
+def _loosened(name: str, annotation: str) -> type[Any]:
+    """The generated Checkpoint with ``name``'s annotation replaced (a string, as the
+    generated modules' postponed annotations are)."""
+    field = attrs.field(default=None, type=cast("type[Any]", annotation))
+    return attrs.make_class("Checkpoint", {name: field}, (wire.Checkpoint,))
+
+
+def test_a_field_the_spec_lets_be_absent_or_null_and_the_facade_needs_is_named() -> None:
+    models = declared_models()
+    models.Checkpoint = _loosened("train_mlp", "bool | Unset")  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == [
+        "Checkpoint.train_mlp: optional in the spec, required by the facade's Checkpoint.train_mlp"
+    ]
+    models.Checkpoint = _loosened("name", "str | None")  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == [
+        "Checkpoint.name: nullable in the spec, never None in the facade's Checkpoint.name"
+    ]
+    # Null where the facade admits None (or has a default) is no problem.
+    models.Checkpoint = _loosened("created_at", "datetime.datetime | None")  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == [
+        "Checkpoint.created_at: nullable in the spec, never None in the facade's "
+        "Checkpoint.created_at"
+    ]
+    models.Checkpoint = _loosened("expires_at", "datetime.datetime | None")  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == []
+
+
+def test_a_field_required_by_the_facade_needs_its_reason_and_the_spec_must_allow_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    declared = regen.declarations()
+    values = regen.declarations("WireValues")
+    checkpoint = next(d for _, d in declared if d.schema == "Checkpoint")
+    assert "model_id" in checkpoint.required  # filled in from its path
+
+    def declare(required: dict[str, str]) -> None:
+        replaced = attrs.evolve(checkpoint, required=required)
+        fields = [(w, replaced if d is checkpoint else d) for w, d in declared]
+        monkeypatch.setattr(
+            regen,
+            "declarations",
+            lambda kind="WireFields": fields if kind == "WireFields" else values,
+        )
+
+    declare({})
+    assert uncovered_fields() == [
+        "Checkpoint.model_id: optional in the spec, required by the facade's Checkpoint.model_id"
+    ]
+    declare({**checkpoint.required, "name": "a reason"})
+    assert uncovered_fields() == ["Checkpoint.name (in `required`, but the spec requires it)"]
+    gone = _absent_name(SCHEMAS["Checkpoint"]["properties"])
+    declare({**checkpoint.required, gone: "a reason"})
+    assert uncovered_fields() == [f"Checkpoint.{gone} (declared, but not in the spec)"]
 
 
 # -- every mapped field is filled by its converter --------------------------------------------
@@ -314,6 +408,18 @@ def _unfilled(converted: list[object]) -> list[str]:
 
 def test_every_mapped_field_is_filled_from_the_spec_example() -> None:
     assert _unfilled(_converted()) == []
+
+
+def test_every_converter_takes_a_reply_with_only_what_the_spec_and_facade_require() -> None:
+    # The declared types are what the coverage compares with the spec: each converter
+    # must then take a reply without every field the spec lets be absent, except those
+    # its declaration says the facade requires.
+    declared = {f.schema: f for f in WIRE_FIELDS}
+    for name, convert in CONVERTERS.items():
+        schema = SCHEMAS[name]
+        keep = {*schema.get("required", []), *declared[name].required}
+        value = {k: v for k, v in every_field(schema).items() if k in keep}
+        convert(value)  # raises ResponseValidationError naming a field it needs
 
 
 def test_a_mapped_field_left_unfilled_is_named() -> None:
