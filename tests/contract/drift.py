@@ -30,6 +30,7 @@ OLD_TYPES = {"weight": "training", "weight_and_optimizer": "training_with_optimi
 CHECKPOINT_TYPES = {"weight", "weight_and_optimizer", "sampling"}
 OPERATIONS = "/api/v1/operations/"
 SESSIONS = "/api/v1/sessions"
+STORAGE = "/storage/"
 # The codes an independent server gave the loads it accepted and then failed.
 FAILED_LOAD_CODES = {404: "checkpoint_not_found", 422: "no_optimizer_state"}
 KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"}
@@ -82,6 +83,10 @@ class Drift(enum.StrEnum):
     OPEN_SESSIONS = "open_sessions"
     UNKNOWN_METHOD_501 = "unknown_method_501"
     UNKNOWN_METHOD_405_WITHOUT_ALLOW = "unknown_method_405_without_allow"
+    # Storage URLs that expire early (the sheet: "401/403 once expired; a client then
+    # fetches the descriptor again for fresh URLs"): each URL serves one request, the next
+    # with it gets 401; the descriptor gives fresh ones, and claims a far expiry.
+    URLS_SERVE_ONCE = "urls_serve_once"
 
 
 class Reply:
@@ -235,6 +240,10 @@ class DriftMiddleware:
         self.keys: set[bytes] = set()
         self.exports: set[str] = set()
         self.failed_loads: dict[str, bytes] = {}
+        #: Storage URLs used (``Drift.URLS_SERVE_ONCE``), and how many were refused.
+        self.used_urls: set[str] = set()
+        self.expired = 0
+        self.descriptors = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -265,6 +274,13 @@ class DriftMiddleware:
                 self.sessions.add(reply.json()["id"])
             await reply.send(send)
             return
+        if self.drift is Drift.URLS_SERVE_ONCE and path.startswith(STORAGE):
+            url = f"{path}?{scope.get('query_string', b'').decode()}"
+            if url in self.used_urls:
+                self.expired += 1
+                await _error(401, "expired", "the storage URL expired").send(send)
+                return
+            self.used_urls.add(url)
         if self.drift is Drift.NO_SUPPORTED_MODELS and path == LISTINGS[0]:
             await _error(404, "not_found", f"no route {path}").send(send)
             return
@@ -393,6 +409,12 @@ class DriftMiddleware:
         if drift is Drift.UPPERCASE_SHA256 and is_descriptor:
             for item in data.get("files", []):
                 item["sha256"] = item["sha256"].upper()
+            await reply.send(send, json.dumps(data).encode())
+            return
+        if drift is Drift.URLS_SERVE_ONCE and is_descriptor:
+            self.descriptors += 1
+            for item in data.get("files", []):
+                item["url"] += f"&fresh={self.descriptors}"
             await reply.send(send, json.dumps(data).encode())
             return
         if drift is Drift.MISSING_FILES and is_descriptor:

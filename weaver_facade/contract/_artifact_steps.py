@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,12 +33,28 @@ DOWNLOAD = "GET /api/v1/artifacts/{artifact_id}/download"
 STORAGE = "storage URL"
 # Files up to this size are kept in memory to check a ranged reply byte for byte.
 _KEPT = 64 * 1024 * 1024
+# A storage URL that expires within this many seconds is asked for again before it is used.
+_FRESH_FOR = 2.0
+# The statuses of an expired storage URL ("401/403 once expired"; the wire sheet).
+_EXPIRED = (401, 403)
+
+
+@dataclass
+class _Url:
+    """A file's presigned URL and when it expires (``time.time()``; None: not said)."""
+
+    name: str
+    url: str
+    expires: float | None
+
+    def expiring(self) -> bool:
+        return self.expires is not None and self.expires - time.time() < _FRESH_FOR
 
 
 @dataclass
 class _Fetched:
     name: str
-    url: str
+    url: _Url
     size: int
     content: bytes | None
 
@@ -55,6 +72,7 @@ class ArtifactSteps:
     def __init__(self, scenario: Scenario) -> None:
         self.sc = scenario
         self.artifact_ids: list[str] = []
+        self._artifact_id = ""
         self.storage = patient_client(
             timeout=httpx.Timeout(60.0),
             follow_redirects=True,
@@ -220,6 +238,7 @@ class ArtifactSteps:
     # -- download -------------------------------------------------------------------------------
 
     def _download(self, r: StepResult, artifact_id: str) -> list[_Fetched]:
+        self._artifact_id = artifact_id
         reply = self._api("GET", f"/artifacts/{artifact_id}/download")
         if reply.status_code != 200:
             self._refused(r, "get_artifact_download", reply)
@@ -240,32 +259,67 @@ class ArtifactSteps:
             raise _step_failed()
         return [self._fetch(r, item) for item in files if isinstance(item, dict)]
 
+    # -- storage --------------------------------------------------------------------------------
+
+    def _renew(self, url: _Url) -> None:
+        """Ask for the download descriptor again and take ``url``'s file's fresh URL: the
+        wire's URLs expire ("a client then fetches the descriptor again for fresh URLs").
+        ``url`` is left as it was when the descriptor does not name the file any more."""
+        reply = self._api("GET", f"/artifacts/{self._artifact_id}/download")
+        files = _json(reply).get("files") if reply.status_code == 200 else None
+        for item in files if isinstance(files, list) else []:
+            if isinstance(item, dict) and str(item.get("name")) == url.name:
+                fresh = _url(item)
+                url.url, url.expires = fresh.url, fresh.expires
+                return
+
+    def _get(self, url: _Url, headers: dict[str, str] | None = None) -> httpx.Response:
+        """GET ``url`` (the whole body read) with a URL that has not expired: renewed before
+        when it expires now, and once after a 401 or 403, which an expired URL may get
+        whatever the descriptor said of its expiry."""
+        if url.expiring():
+            self._renew(url)
+        response = self.storage.get(url.url, headers=headers)
+        if response.status_code in _EXPIRED:
+            self._renew(url)
+            response = self.storage.get(url.url, headers=headers)
+        return response
+
     def _fetch(self, r: StepResult, item: dict[str, Any]) -> _Fetched:
         sc = self.sc
-        name, url = str(item.get("name")), str(item.get("url"))
-        request = self.storage.build_request("GET", url)
+        url = _url(item)
+        name = url.name
+        if url.expiring():
+            self._renew(url)
         digest = hashlib.sha256()
         kept = bytearray()
         size = 0
-        with self.storage.stream("GET", url) as response:
-            if response.status_code != 200:
-                detail = "without the API key" if response.status_code in (401, 403) else ""
-                r.findings.append(
-                    sc.finding(
-                        STORAGE,
-                        "storage_no_key",
-                        f"the storage URL of `{name}` answered {response.status_code} "
-                        f"{detail}".rstrip(),
-                        "200 with the file, without the API key",
-                        str(response.status_code),
+        for attempt in range(2):
+            request = self.storage.build_request("GET", url.url)
+            with self.storage.stream("GET", url.url) as response:
+                if response.status_code in _EXPIRED and attempt == 0:
+                    # Expired on the way (a long download before it, say): a fresh URL.
+                    self._renew(url)
+                    continue
+                if response.status_code != 200:
+                    detail = "without the API key" if response.status_code in _EXPIRED else ""
+                    r.findings.append(
+                        sc.finding(
+                            STORAGE,
+                            "storage_no_key",
+                            f"the storage URL of `{name}` answered {response.status_code} "
+                            f"{detail}".rstrip(),
+                            "200 with the file, without the API key",
+                            str(response.status_code),
+                        )
                     )
-                )
-                raise _step_failed()
-            for chunk in response.iter_raw():
-                digest.update(chunk)
-                size += len(chunk)
-                if size <= _KEPT:
-                    kept += chunk
+                    raise _step_failed()
+                for chunk in response.iter_raw():
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if size <= _KEPT:
+                        kept += chunk
+                break
         want_size, want_sha = item.get("size"), item.get("sha256")
         got_sha = digest.hexdigest()
         # The descriptor's case is the watcher's to name; here only the bytes count.
@@ -292,7 +346,7 @@ class ArtifactSteps:
             return
         offset = target.size // 2
         headers = {"Range": f"bytes={offset}-"}
-        ranged = self.storage.get(target.url, headers=headers)
+        ranged = self._get(target.url, headers)
         right = ranged.status_code == 206 and (
             target.content is None or ranged.content == target.content[offset:]
         )
@@ -306,11 +360,11 @@ class ArtifactSteps:
                 f"{len(ranged.content)} bytes, not 206 with the last {target.size - offset}",
                 f"206 with bytes {offset}-{target.size - 1}",
                 f"{ranged.status_code}, {len(ranged.content)} bytes",
-                _exchange(sc, self.storage.build_request("GET", target.url, headers=headers)),
+                _exchange(sc, self.storage.build_request("GET", target.url.url, headers=headers)),
             ),
         )
         end = {"Range": f"bytes={target.size}-"}
-        past = self.storage.get(target.url, headers=end)
+        past = self._get(target.url, end)
         sc.expect(
             r,
             past.status_code == 416,
@@ -321,9 +375,21 @@ class ArtifactSteps:
                 f"{past.status_code}, not 416",
                 "416",
                 str(past.status_code),
-                _exchange(sc, self.storage.build_request("GET", target.url, headers=end)),
+                _exchange(sc, self.storage.build_request("GET", target.url.url, headers=end)),
             ),
         )
+
+
+def _url(item: dict[str, Any]) -> _Url:
+    """A descriptor item's URL, and its ``url_expires_at`` (RFC 3339) when it has one."""
+    expires: float | None = None
+    stamp = item.get("url_expires_at")
+    if isinstance(stamp, str):
+        try:
+            expires = datetime.fromisoformat(stamp).timestamp()
+        except ValueError:
+            expires = None  # the watcher names a malformed one
+    return _Url(str(item.get("name")), str(item.get("url")), expires)
 
 
 def _json(response: httpx.Response) -> Any:
