@@ -31,6 +31,8 @@ CHECKPOINT_TYPES = {"weight", "weight_and_optimizer", "sampling"}
 OPERATIONS = "/api/v1/operations/"
 SESSIONS = "/api/v1/sessions"
 STORAGE = "/storage/"
+MODEL = re.compile(r"^/api/v1/models/[^/]+$")
+TERMINATE = re.compile(r"^/api/v1/models/[^/]+/terminate$")
 # The codes an independent server gave the loads it accepted and then failed.
 FAILED_LOAD_CODES = {404: "checkpoint_not_found", 422: "no_optimizer_state"}
 KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"}
@@ -87,6 +89,14 @@ class Drift(enum.StrEnum):
     # fetches the descriptor again for fresh URLs"): each URL serves one request, the next
     # with it gets 401; the descriptor gives fresh ones, and claims a far expiry.
     URLS_SERVE_ONCE = "urls_serve_once"
+    # Every read of a model with the key answers 404, as if none were the run's, and a
+    # method no route knows gets 501 (as UNKNOWN_METHOD_501): the read never serves a
+    # positive case, and its coverage scenario ends at the TRACE, after the request
+    # without the key, so schemathesis sees mostly 401s there.
+    UNREAD_MODELS = "unread_models"
+    # A key refused by one operation alone (terminate: 401 with the key too), which the
+    # kit's three probes of the key at the start cannot see.
+    TERMINATE_REFUSES_THE_KEY = "terminate_refuses_the_key"
 
 
 class Reply:
@@ -260,7 +270,8 @@ class DriftMiddleware:
         if self.drift is Drift.NO_REQUEST_ID:
             await self.app(scope, receive, _without_request_id(send))
             return
-        if method not in KNOWN_METHODS and self.drift is Drift.UNKNOWN_METHOD_501:
+        unknown_501 = (Drift.UNKNOWN_METHOD_501, Drift.UNREAD_MODELS)
+        if method not in KNOWN_METHODS and self.drift in unknown_501:
             await _error(501, "not_implemented", f"no method {method}").send(send)
             return
         if method not in KNOWN_METHODS and self.drift is Drift.UNKNOWN_METHOD_405_WITHOUT_ALLOW:
@@ -281,6 +292,14 @@ class DriftMiddleware:
                 await _error(401, "expired", "the storage URL expired").send(send)
                 return
             self.used_urls.add(url)
+        if self.drift is Drift.UNREAD_MODELS and method == "GET" and MODEL.match(path):
+            sent = dict(scope["headers"]).get(b"x-weaver-api-key")
+            if sent is not None and sent.decode(errors="replace") == self.key:
+                await _error(404, "not_found", f"no model at {path}").send(send)
+                return
+        if self.drift is Drift.TERMINATE_REFUSES_THE_KEY and TERMINATE.match(path):
+            await _error(401, "unauthorized", "this key may not terminate models").send(send)
+            return
         if self.drift is Drift.NO_SUPPORTED_MODELS and path == LISTINGS[0]:
             await _error(404, "not_found", f"no route {path}").send(send)
             return
