@@ -82,6 +82,11 @@ class Ownership:
             self._stand_ins.add(stand_in)
             parameters[name] = stand_in
 
+    def stood_in(self, case: Any) -> bool:
+        """Whether ``case``'s path names a stand-in (and so nothing, by design)."""
+        values = (case.path_parameters or {}).values()
+        return any(isinstance(value, str) and value in self._stand_ins for value in values)
+
     def record(self, case: Any, response: Any) -> None:
         """Remember the ids in a successful reply to a request about this run's own."""
         if not 200 <= response.status_code < 300:
