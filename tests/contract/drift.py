@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -97,6 +98,10 @@ class Drift(enum.StrEnum):
     # A key refused by one operation alone (terminate: 401 with the key too), which the
     # kit's three probes of the key at the start cannot see.
     TERMINATE_REFUSES_THE_KEY = "terminate_refuses_the_key"
+    # A server that holds to the wire sheet's letter where the spec says more or other:
+    # it opens a session for a request without a body, takes any `limit` of the supported
+    # models, and refuses an integer written with a fraction (`255.0`: the sheet says int).
+    SHEET_TO_THE_LETTER = "sheet_to_the_letter"
 
 
 class Reply:
@@ -184,6 +189,23 @@ def _busy() -> Reply:
     busy.body = busy.body.replace(b'"retryable": false', b'"retryable": true')
     busy.headers.append((b"retry-after", b"0"))
     return busy
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("-inf")
+
+
+def _integral_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, dict):
+        return any(_integral_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_integral_float(v) for v in value)
+    return False
 
 
 def _replay(body: bytes) -> Receive:
@@ -310,6 +332,23 @@ class DriftMiddleware:
                 await _busy().send(send)
                 return
         body = await _read(receive)
+        if self.drift is Drift.SHEET_TO_THE_LETTER:
+            if method == "POST" and path == SESSIONS and not body.strip():
+                body = b"{}"
+                typed = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+                scope = {**scope, "headers": [*typed, (b"content-type", b"application/json")]}
+            if path == LISTINGS[0]:
+                query = parse_qsl(scope.get("query_string", b"").decode())
+                capped = [(k, min(v, "1000", key=_number) if k == "limit" else v) for k, v in query]
+                scope = {**scope, "query_string": urlencode(capped).encode()}
+            with contextlib.suppress(ValueError):
+                if _integral_float(json.loads(body or b"null")):
+                    # After the app, so that a method the route lacks still gets its 405.
+                    reply = await call(self.app, scope, body)
+                    if 200 <= reply.status < 300:
+                        reply = _error(400, "invalid_request", "a number must be an int")
+                    await reply.send(send)
+                    return
         if self.drift is Drift.BUSY:
             headers = dict(scope["headers"])
             key = b" ".join(

@@ -47,10 +47,13 @@ def serve_emulator(
     *,
     served_spec: bytes | None = None,
     api_keys: tuple[str, ...] = (KEY,),
+    extensions: str = "all",
 ) -> Iterator[Served]:
-    """The emulator behind ``DriftMiddleware`` on a free loopback port, in a thread."""
+    """The emulator (offering ``extensions``) behind ``DriftMiddleware`` on a free loopback
+    port, in a thread."""
     with tempfile.TemporaryDirectory(prefix="weaver-contract-") as data_dir:
-        app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=api_keys))
+        emulated = EmulatorConfig(data_dir=Path(data_dir), api_keys=api_keys, extensions=extensions)
+        app = create_app(emulated)
         key = next(iter(api_keys), None)
         middleware = DriftMiddleware(app, drift, served_spec=served_spec, key=key)
         config = uvicorn.Config(

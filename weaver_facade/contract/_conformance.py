@@ -386,6 +386,8 @@ class ConformanceOutcome:
     later: list[tuple[str, int, str]] = field(default_factory=list)
     #: Operations of the replies that asked for a wait beyond the time limit: not checked.
     unchecked: list[str] = field(default_factory=list)
+    #: (operation, check) of the failures the wire sheet leaves open: notes, not findings.
+    left_open: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _first_line(text: str) -> str:
@@ -795,6 +797,82 @@ def _unrecognised_method(spec: Spec, check: str, case: Any, response: Any) -> bo
     return not spec.check_schema("Error", body)
 
 
+# What the spec states and the wire sheet (weaver-wire.md, the real service's facts) leaves
+# open: a request the spec makes invalid only there may be accepted, and its refusal or
+# acceptance is a note, not a finding. Each with the sheet's words.
+_OPEN_LIMITS = "the wire sheet gives `GET /supported-models?limit=&offset=` no bounds"
+SHEET_LEAVES_OPEN: Mapping[tuple[str, str], str] = {
+    # A request without a body (the SDK always sends one).
+    ("POST /api/v1/sessions", "body"): "the wire sheet gives the body the SDK sends "
+    "(`{tags, user_metadata, sdk_version}`), not that a request without one is refused",
+    ("GET /api/v1/supported-models", "query limit"): _OPEN_LIMITS,
+    ("GET /api/v1/supported-models", "query offset"): _OPEN_LIMITS,
+}
+
+
+def _negative_left_open(case: Any) -> str | None:
+    """Why the sheet leaves open the only thing that makes ``case`` invalid, or None."""
+    from schemathesis.core import NotSet
+    from schemathesis.core.parameters import ParameterLocation
+    from schemathesis.generation import GenerationMode
+
+    meta = getattr(case, "meta", None)
+    if meta is None:
+        return None
+    label = case.operation.label
+    data = meta.phase.data
+    location = getattr(data, "parameter_location", None)
+    parameter = getattr(data, "parameter", None)
+    if location is None:
+        negative = {
+            k for k, info in meta.components.items() if info.mode is GenerationMode.NEGATIVE
+        }
+        location = next(iter(negative)) if len(negative) == 1 else None
+    if location is ParameterLocation.BODY:
+        return SHEET_LEAVES_OPEN.get((label, "body")) if isinstance(case.body, NotSet) else None
+    if location is ParameterLocation.QUERY:
+        names = [parameter] if parameter else list(case.query or {})
+        reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
+        return reasons[0] if reasons and None not in reasons else None
+    return None
+
+
+def _integral_floats(value: Any, where: str = "") -> list[str]:
+    """The places in ``value`` of a number with a fraction of zero (``255.0``)."""
+    if isinstance(value, float) and value.is_integer():
+        return [f"`{where or 'body'}`: {value!r}"]
+    if isinstance(value, dict):
+        return [
+            p for k, v in value.items() for p in _integral_floats(v, f"{where}.{k}".lstrip("."))
+        ]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _integral_floats(v, f"{where}[{i}]")]
+    return []
+
+
+def _left_open(check: str, case: Any, response: Any) -> str | None:
+    """A note for a failed check that holds the server to a rule the sheet does not state."""
+    label = case.operation.label
+    if check == "negative_data_rejection":
+        reason = _negative_left_open(case)
+        if reason is None:
+            return None
+        info = getattr(case.meta.phase.data, "description", None) or "an invalid request"
+        status = response.status_code if response is not None else "no reply"
+        return f"{label}: {info} was accepted ({status}), as the spec does not allow; {reason}"
+    if check == "positive_data_acceptance" and response is not None:
+        # JSON Schema's `integer` takes 255.0; the sheet says int, which a server may hold
+        # to the letter.
+        places = _integral_floats(case.body)
+        if places:
+            return (
+                f"{label}: {', '.join(places[:3])} refused ({response.status_code}): the spec's "
+                "integer allows a number written with a fraction of zero; the wire sheet says "
+                "int"
+            )
+    return None
+
+
 # The check that a resource a POST just created can be reached: schemathesis takes every
 # path parameter that differs from the generated one for a link's value, a stand-in too.
 _CREATED_REACHABLE = "ensure_resource_availability"
@@ -840,6 +918,14 @@ def _collect(
         for check in checks:
             info = check.failure_info
             if info is None or _unrecognised_method(spec, check.name, node.value, response):
+                continue
+            note = _left_open(check.name, node.value, response)
+            if note is not None:
+                # One note per operation and check: the first example tells.
+                key = (node.value.operation.label, check.name)
+                if key not in outcome.left_open:
+                    outcome.left_open.add(key)
+                    outcome.notes.append(note)
                 continue
             if check.name == _CREATED_REACHABLE and stood_in(node.value):
                 # A step whose link was not followed (schemathesis explores: it generates
