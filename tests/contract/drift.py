@@ -102,6 +102,9 @@ class Drift(enum.StrEnum):
     # it opens a session for a request without a body, takes any `limit` of the supported
     # models, and refuses an integer written with a fraction (`255.0`: the sheet says int).
     SHEET_TO_THE_LETTER = "sheet_to_the_letter"
+    # A reply lost on the way (the connection closed mid-body, the work done): the first
+    # save sent again with its Idempotency-Key, as the extension probe does.
+    LOST_REPEATED_SAVE = "lost_repeated_save"
 
 
 class Reply:
@@ -276,6 +279,8 @@ class DriftMiddleware:
         self.used_urls: set[str] = set()
         self.expired = 0
         self.descriptors = 0
+        #: Whether a reply was lost (``Drift.LOST_REPEATED_SAVE``).
+        self.lost = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -349,6 +354,18 @@ class DriftMiddleware:
                         reply = _error(400, "invalid_request", "a number must be an int")
                     await reply.send(send)
                     return
+        if self.drift is Drift.LOST_REPEATED_SAVE and method == "POST" and SAVE.match(path):
+            key = dict(scope["headers"]).get(b"idempotency-key")
+            if key is not None and key in self.keys and not self.lost:
+                self.lost = True
+                reply = await call(self.app, scope, body)
+                start = {"type": "http.response.start", "status": reply.status}
+                framing = [(b"content-length", str(len(reply.body)).encode())]
+                await send({**start, "headers": framing})
+                await send({"type": "http.response.body", "body": reply.body[:1]})
+                raise ConnectionResetError("the reply is lost")
+            if key is not None:
+                self.keys.add(key)
         if self.drift is Drift.BUSY:
             headers = dict(scope["headers"])
             key = b" ".join(

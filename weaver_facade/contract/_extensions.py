@@ -136,8 +136,22 @@ class _Probe:
         self.deadline = deadline
         self.tag = secrets.token_hex(4)
 
+    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """``url``'s reply; a reply lost on the way (the connection closed, or reset) is
+        asked for once more where that is safe: a GET, or a POST with an
+        ``Idempotency-Key`` (a server without the extension may then refuse its second
+        save, which tells the same as a repeated save)."""
+        headers = kwargs.get("headers") or {}
+        safe = method == "GET" or any(k.lower() == "idempotency-key" for k in headers)
+        try:
+            return self.http.request(method, url, **kwargs)
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            if not safe:
+                raise
+            return self.http.request(method, url, **kwargs)
+
     def call(self, method: str, path: str, expect: tuple[int, ...], **kwargs: Any) -> Any:
-        reply = self.http.request(method, f"/api/v1{path}", **kwargs)
+        reply = self.send(method, f"/api/v1{path}", **kwargs)
         if reply.status_code not in expect:
             raise _Failed(f"{method} /api/v1{path} answered {reply.status_code}")
         try:
@@ -200,8 +214,8 @@ class _Probe:
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
         self.long_poll(op_id)
         if key is not None:
-            again = self.http.post(
-                f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
+            again = self.send(
+                "POST", f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
             )
             if again.status_code in _STARTED and again.json().get("id") == op.get("id"):
                 self.result.decide(
@@ -228,7 +242,7 @@ class _Probe:
             artifact = self.wait(str(op_id)).get("response")
         if not isinstance(artifact, Mapping) or "id" not in artifact:
             raise _Failed("a probe export has no artifact in its response")
-        found = self.http.get(f"/api/v1/artifacts/{artifact['id']}")
+        found = self.send("GET", f"/api/v1/artifacts/{artifact['id']}")
         if found.status_code == 200 and found.json().get("id") == artifact["id"]:
             self.result.decide("artifact-by-id", True, "GET /artifacts/{id} found it")
             self.http.delete(f"/api/v1/artifacts/{artifact['id']}")
@@ -238,7 +252,7 @@ class _Probe:
 
     def model_listing(self, model_id: str) -> None:
         # Newest last: a key with many models needs the last page, which total_count finds.
-        first = self.http.get("/api/v1/models", params={"limit": 1})
+        first = self.send("GET", "/api/v1/models", params={"limit": 1})
         if first.status_code in (404, 405):
             why = f"GET /models of a key with a model: {first.status_code}"
             self.result.decide("model-listing", False, why)
@@ -249,7 +263,7 @@ class _Probe:
             total = (first.json().get("pagination") or {}).get("total_count")
             if not isinstance(total, int) or total < 1:
                 return
-            last = self.http.get("/api/v1/models", params={"limit": 1, "offset": total - 1})
+            last = self.send("GET", "/api/v1/models", params={"limit": 1, "offset": total - 1})
             items = last.json().get("items") if last.status_code == 200 else None
         except (ValueError, AttributeError):
             return
@@ -288,7 +302,7 @@ class _Probe:
                 self.result.decide("cursor-paging", True, "limit=1 gave one item and a cursor")
             elif len(items) >= 2 and not page.get("next_cursor"):
                 self.result.decide("cursor-paging", False, "limit=1 gave every item, no cursor")
-            by_id = self.http.get(f"/api/v1/checkpoints/{made[0]['id']}")
+            by_id = self.send("GET", f"/api/v1/checkpoints/{made[0]['id']}")
             if by_id.status_code == 200 and by_id.json().get("id") == made[0]["id"]:
                 self.result.decide("checkpoint-by-id", True, "GET /checkpoints/{id} found it")
             elif by_id.status_code in (404, 405):
