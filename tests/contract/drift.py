@@ -86,6 +86,8 @@ class Drift(enum.StrEnum):
     OPEN_SESSIONS = "open_sessions"
     UNKNOWN_METHOD_501 = "unknown_method_501"
     UNKNOWN_METHOD_405_WITHOUT_ALLOW = "unknown_method_405_without_allow"
+    # The same answered by the HTTP layer in HTML (http.server's 501 page): no Error body.
+    UNKNOWN_METHOD_HTML_501 = "unknown_method_html_501"
     # Storage URLs that expire early (the sheet: "401/403 once expired; a client then
     # fetches the descriptor again for fresh URLs"): each URL serves one request, the next
     # with it gets 401; the descriptor gives fresh ones, and claims a far expiry.
@@ -300,6 +302,10 @@ class DriftMiddleware:
         unknown_501 = (Drift.UNKNOWN_METHOD_501, Drift.UNREAD_MODELS)
         if method not in KNOWN_METHODS and self.drift in unknown_501:
             await _error(501, "not_implemented", f"no method {method}").send(send)
+            return
+        if method not in KNOWN_METHODS and self.drift is Drift.UNKNOWN_METHOD_HTML_501:
+            page = b"<html><body><h1>Error response</h1><p>Error code: 501</p></body></html>"
+            await Reply(501, [(b"content-type", b"text/html")], page).send(send)
             return
         if method not in KNOWN_METHODS and self.drift is Drift.UNKNOWN_METHOD_405_WITHOUT_ALLOW:
             await _error(405, "method_not_allowed", f"no method {method}").send(send)

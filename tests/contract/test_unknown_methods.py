@@ -29,3 +29,12 @@ def test_405_without_allow_on_every_route_is_one_finding() -> None:
     assert [f.check for f in found] == ["unsupported_method"]
     assert "without required `Allow` header" in found[0].message
     assert "more replies too" in found[0].message
+
+
+def test_an_html_501_for_an_unknown_method_is_one_finding() -> None:
+    # 16 `not_a_server_error` findings, one per operation, and one `unsupported_method`.
+    with serve_emulator(Drift.UNKNOWN_METHOD_HTML_501) as served:
+        report = run_contract_test(quick(served.base_url, parts=("conformance",)))
+    found = [f for f in report.findings if f.check in METHOD_CHECKS]
+    assert [f.check for f in found] == ["unsupported_method"], [f.line() for f in found]
+    assert "more replies too" in found[0].message

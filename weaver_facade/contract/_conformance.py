@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -878,6 +878,20 @@ def _left_open(check: str, case: Any, response: Any) -> str | None:
 _CREATED_REACHABLE = "ensure_resource_availability"
 
 
+def _as_method_answer(found: list[Finding], check: str, case: Any) -> list[Finding]:
+    """A server error for a method the spec does not declare on the path (TRACE) is the
+    server's answer to that method, which every route shares: ``unsupported_method``,
+    folded into one finding for the whole server (``fold_server_wide``), not one
+    ``not_a_server_error`` per operation beside it."""
+    method = str(case.method).upper()
+    if check != "not_a_server_error" or method == case.operation.method.upper():
+        return found
+    return [
+        replace(f, check="unsupported_method", message=f"{method}, not declared here: {f.message}")
+        for f in found
+    ]
+
+
 def _collect(
     spec: Spec,
     recorder: Any,
@@ -933,8 +947,7 @@ def _collect(
                 # it, and schemathesis, seeing the case changed, took the stand-in for the
                 # link's value. Its 404 is the one the kit asked for.
                 continue
-            outcome.findings.extend(
-                _findings_for_failure(
-                    spec, check.name, info.failure, node.value, response, info.code_sample, secret
-                )
+            found = _findings_for_failure(
+                spec, check.name, info.failure, node.value, response, info.code_sample, secret
             )
+            outcome.findings.extend(_as_method_answer(found, check.name, node.value))

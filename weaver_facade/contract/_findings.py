@@ -119,7 +119,8 @@ def _server_wide(finding: Finding) -> tuple[str, str] | None:
     if finding.check == "response_schema_conformance" and finding.message.startswith("Error:"):
         return ("error body", finding.message)
     if finding.check == "unsupported_method":  # 405 without `Allow`, say, on every route
-        return ("unsupported method", finding.message)
+        # Whatever each reply was (a 405 without `Allow`, an HTML 501), one answer.
+        return ("unsupported method", "")
     return None
 
 
