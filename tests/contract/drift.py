@@ -107,6 +107,8 @@ class Drift(enum.StrEnum):
     # A reply lost on the way (the connection closed mid-body, the work done): the first
     # save sent again with its Idempotency-Key, as the extension probe does.
     LOST_REPEATED_SAVE = "lost_repeated_save"
+    # The same for the first save sent without an Idempotency-Key.
+    LOST_SAVE = "lost_save"
 
 
 class Reply:
@@ -360,9 +362,14 @@ class DriftMiddleware:
                         reply = _error(400, "invalid_request", "a number must be an int")
                     await reply.send(send)
                     return
-        if self.drift is Drift.LOST_REPEATED_SAVE and method == "POST" and SAVE.match(path):
+        losing = (Drift.LOST_REPEATED_SAVE, Drift.LOST_SAVE)
+        if self.drift in losing and method == "POST" and SAVE.match(path):
             key = dict(scope["headers"]).get(b"idempotency-key")
-            if key is not None and key in self.keys and not self.lost:
+            if self.drift is Drift.LOST_SAVE:
+                lose = key is None
+            else:
+                lose = key is not None and key in self.keys
+            if lose and not self.lost:
                 self.lost = True
                 reply = await call(self.app, scope, body)
                 start = {"type": "http.response.start", "status": reply.status}

@@ -7,13 +7,17 @@ response.)" and left six extensions undetermined.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade.contract import run_contract_test
 
 
-def test_a_lost_reply_to_a_keyed_save_is_asked_for_again() -> None:
-    with serve_emulator(Drift.LOST_REPEATED_SAVE) as served:
+@pytest.mark.parametrize("drift", [Drift.LOST_REPEATED_SAVE, Drift.LOST_SAVE])
+def test_a_lost_reply_to_a_save_does_not_stop_the_probe(drift: Drift) -> None:
+    # A keyed save is sent again; a save without a key is found by its name.
+    with serve_emulator(drift) as served:
         report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
     assert served.middleware.lost, "no reply was lost: the test shows nothing"
     assert [n for n in report.notes if "probe stopped early" in n] == []

@@ -207,9 +207,14 @@ class _Probe:
     def save(self, model_id: str, name: str, key: str | None = None) -> Mapping[str, Any]:
         headers = {"Idempotency-Key": key} if key else {}
         body = {"type": "weight", "name": f"contract-probe-{self.tag}-{name}"}
-        op: Mapping[str, Any] = self.call(
-            "POST", f"/models/{model_id}/checkpoints", _STARTED, json=body, headers=headers
-        )
+        try:
+            op: Mapping[str, Any] = self.call(
+                "POST", f"/models/{model_id}/checkpoints", _STARTED, json=body, headers=headers
+            )
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            # A save without a key is not sent twice: what it saved, if anything, is
+            # found by its name.
+            return self.saved(model_id, body["name"])
         self.fields("operation-details", "Operation", op)
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
         self.long_poll(op_id)
@@ -231,6 +236,24 @@ class _Probe:
             _need(checkpoint, name, f"the checkpoint of save operation {op_id}")
         self.fields("checkpoint-details", "Checkpoint", checkpoint)
         return checkpoint
+
+    def saved(self, model_id: str, name: str) -> Mapping[str, Any]:
+        """The checkpoint ``name`` of ``model_id`` once completed, from the model's
+        checkpoints: a save whose reply was lost."""
+        ends = time.monotonic() + self.deadline
+        while time.monotonic() < ends:
+            page = self.call("GET", f"/models/{model_id}/checkpoints", (200,))
+            items = page.get("items")
+            for item in items if isinstance(items, list) else []:
+                done = isinstance(item, Mapping) and item.get("status", "completed") == "completed"
+                if done and item.get("name") == name:
+                    for field_name in ("id", "path"):  # what the later steps use
+                        _need(item, field_name, f"the listed checkpoint `{name}`")
+                    self.fields("checkpoint-details", "Checkpoint", item)
+                    found: Mapping[str, Any] = item
+                    return found
+            time.sleep(0.2)
+        raise _Failed(f"a probe save whose reply was lost saved no `{name}`")
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
         body = {"format": "huggingface", "merge_adapter": False, "ttl_seconds": 3600}
