@@ -12,7 +12,7 @@ import yaml
 
 from tests.cli.test_operations import OPERATION_KEYS
 from tests.support.cli import Cli, train_model
-from tests.support.fakeserver import FakeWeaver, checkpoint_json, json_reply
+from tests.support.fakeserver import FakeWeaver, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import ServiceClient
@@ -354,16 +354,7 @@ def test_load_with_optimizer_refused_in_the_servers_own_words(
     # checkpoint really holds no optimizer state, and keeps the server's words otherwise.
     fake = FakeWeaver()
     fake.checkpoints["m-1"].append(checkpoint_json("m-1", "w", saved_as))
-    fake.script(
-        "POST", "/api/v1/models/m-1/load", json_reply(202, {"id": "op-9", "status": "pending"})
-    )
-    failed = {
-        "id": "op-9",
-        "status": "error",
-        "error_code": "no_moments",
-        "error_message": "no Adam",
-    }
-    fake.script("GET", "/api/v1/operations/op-9", *[json_reply(200, failed)] * 2)
+    fake.fail_load("m-1", "no_moments", "no Adam")
     with fake_service(fake) as other:
         trainer = other.training_client("m-1")
         monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)

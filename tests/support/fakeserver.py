@@ -78,6 +78,14 @@ class FakeWeaver:
         """Answer the next requests to ``method path`` with ``replies``, in order."""
         self.scripts[(method.upper(), path)].extend(replies)
 
+    def fail_load(self, model_id: str, code: str, message: str) -> None:
+        """Accept the next load of ``model_id`` as operation ``op-9``, which then fails with
+        ``code`` (the wire's load "returns an Operation" and names no refusal code)."""
+        started = {"id": "op-9", "status": "pending"}
+        self.script("POST", f"/api/v1/models/{model_id}/load", _json(202, started))
+        failed = {**started, "status": "error", "error_code": code, "error_message": message}
+        self.script("GET", "/api/v1/operations/op-9", *[_json(200, failed)] * 2)
+
     def sent(self, method: str | None = None, path: str | None = None) -> list[httpx.Request]:
         return [
             r

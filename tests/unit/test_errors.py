@@ -661,16 +661,7 @@ def test_an_optimizer_load_that_the_server_fails_as_an_operation_keeps_its_code(
     # The wire's load "returns an Operation": a server may refuse a weight-only
     # checkpoint there, with a code of its own, rather than with the spec's 422.
     path = "weaver://m-1/checkpoints/w"
-    fake.script(
-        "POST", "/api/v1/models/m-1/load", json_reply(202, {"id": "op-9", "status": "pending"})
-    )
-    failed = {
-        "id": "op-9",
-        "status": "error",
-        "error_code": "no_moments",
-        "error_message": "weights only",
-    }
-    fake.script("GET", "/api/v1/operations/op-9", json_reply(200, failed))
+    fake.fail_load("m-1", "no_moments", "weights only")
     with service(fake) as svc, pytest.raises(OperationFailedError) as info:
         svc.create_training_client("weaver-tiny").load_state_with_optimizer(path)
     assert not isinstance(info.value, OptimizerStateUnavailableError)
