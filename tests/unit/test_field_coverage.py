@@ -14,21 +14,16 @@ from types import ModuleType, SimpleNamespace
 from typing import Any, cast
 
 import attrs
-import httpx
 import pytest
 import yaml
 from weaver_client import models as wire
 from weaver_client.schemas import SCHEMAS as SPEC_SCHEMAS
 from weaver_client.schemas import SchemaName
 
+from tests.support.facade_values import CONVERTERS, OP
 from tests.support.spec_values import SCHEMAS, every_field, flipped
 from weaver_facade import APIError, Checkpoint, ResponseValidationError
-from weaver_facade._artifacts import artifact_from_wire, descriptor_from_wire
 from weaver_facade._checkpoints import checkpoint_from_wire
-from weaver_facade._models import base_model_from_wire, model_info_from_wire
-from weaver_facade._operations import snapshot_from_wire
-from weaver_facade._types import forward_backward_result, load_result, optim_step_result
-from weaver_facade._wire import error_from_response
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -341,20 +336,6 @@ def test_a_field_required_by_the_facade_needs_its_reason_and_the_spec_must_allow
 # if its converter never sets it. Each converter gets the spec's example of its schema
 # with every optional field filled in; each declared attribute must then differ from
 # its default, in at least one converted instance of its type.
-
-OP = "trial"
-CONVERTERS: dict[str, Callable[[dict[str, Any]], object]] = {
-    "Checkpoint": lambda v: checkpoint_from_wire(OP, wire.Checkpoint.from_dict(v)),
-    "Artifact": lambda v: artifact_from_wire(OP, wire.Artifact.from_dict(v)),
-    "DownloadDescriptor": lambda v: descriptor_from_wire(wire.DownloadDescriptor.from_dict(v)),
-    "Model": lambda v: model_info_from_wire(OP, wire.Model.from_dict(v)),
-    "SupportedModel": lambda v: base_model_from_wire(OP, wire.SupportedModel.from_dict(v), ""),
-    "ForwardBackwardResult": lambda v: forward_backward_result(OP, v, None),
-    "OptimStepResult": lambda v: optim_step_result(OP, v),
-    "LoadResult": lambda v: load_result(OP, v, path=None, include_optimizer=None, model_id=None),
-    "Operation": lambda v: snapshot_from_wire(OP, wire.Operation.from_dict(v)),
-    "Error": lambda v: error_from_response(OP, httpx.Response(400, json=v)),
-}
 
 
 def _instances(value: object) -> Iterator[object]:
