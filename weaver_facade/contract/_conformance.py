@@ -263,14 +263,15 @@ def trainable(body: Any, model_id: Any, vocab_size: int = 256) -> dict[str, Any]
     if isinstance(fb_input, dict) and isinstance(fb_input.get("data"), list):
         data = []
         for item in fb_input["data"]:
-            chunks = item.get("model_input", {}).get("chunks") if isinstance(item, dict) else None
+            model_input = item.get("model_input") if isinstance(item, dict) else None
+            chunks = model_input.get("chunks") if isinstance(model_input, dict) else None
             if not isinstance(chunks, list):
                 return None
             tokens = [
                 t % vocab_size
                 for c in chunks
-                if isinstance(c, dict)
-                for t in c.get("tokens", [])
+                if isinstance(c, dict) and isinstance(c.get("tokens"), list)
+                for t in c["tokens"]
                 if isinstance(t, int)
             ]
             if not tokens:
