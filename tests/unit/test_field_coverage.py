@@ -209,11 +209,18 @@ def test_a_schema_renamed_in_the_spec_names_the_declaration_that_names_it() -> N
     ]
 
 
+def strict_mypy(folder: Path) -> tuple[str, int]:
+    """``mypy --strict`` of ``folder``'s files, uncached: its report and exit status."""
+    from mypy import api
+
+    cache = str(folder / "cache")
+    out, _, status = api.run(["--strict", "--no-incremental", "--cache-dir", cache, str(folder)])
+    return out, status
+
+
 def test_a_schema_name_the_spec_lacks_is_a_mypy_error(tmp_path: Path) -> None:
     # `WireValues("CheckpointStatus", ...)` was a plain string: after a rename in the spec
     # mypy passed, and only the coverage failed, blaming the import of the facade.
-    from mypy import api
-
     assert typing.get_args(SchemaName) == tuple(SPEC_SCHEMAS)
     (tmp_path / "use.py").write_text(
         "import enum\n"
@@ -225,9 +232,7 @@ def test_a_schema_name_the_spec_lacks_is_a_mypy_error(tmp_path: Path) -> None:
         "WireFields('Checkpoints', E)\n",
         encoding="utf-8",
     )
-    out, _, status = api.run(
-        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(tmp_path)]
-    )
+    out, status = strict_mypy(tmp_path)
     assert status == 1
     errors = [line.split("use.py:")[1] for line in out.splitlines() if ": error: " in line]
     assert [e.split(" expected ")[0] for e in errors] == [
@@ -435,8 +440,6 @@ def test_every_enum_value_converts_through_its_declaration() -> None:
 def test_a_renamed_default_is_a_mypy_error(tmp_path: Path) -> None:
     # `ADAM_PARAMS_DEFAULTS["grad_clip_norm"]` was read from a plain dict: after a rename
     # in the spec, mypy passed and `import weaver_facade` raised a KeyError.
-    from mypy import api
-
     document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     example = document["components"]["schemas"]["AdamParams"]["example"]
     example["max_grad_norm"] = example.pop("grad_clip_norm")
@@ -446,9 +449,7 @@ def test_a_renamed_default_is_a_mypy_error(tmp_path: Path) -> None:
         'clip: float = ADAM_PARAMS_DEFAULTS["grad_clip_norm"]\n',
         encoding="utf-8",
     )
-    out, _, status = api.run(
-        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(tmp_path)]
-    )
+    out, status = strict_mypy(tmp_path)
     assert status == 1
     assert 'has no key "grad_clip_norm"' in out, out
 

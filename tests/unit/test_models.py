@@ -440,11 +440,18 @@ def test_a_model_read_back_without_its_settings_says_so() -> None:
     assert info.tokenizer_path == WIRE_ONLY["tokenizer_path"]
 
 
-def test_resume_from_a_model_described_by_the_wire_fields_only_makes_a_default_lora() -> None:
+def source(described: dict[str, Any], *, done_at_once: bool = False) -> FakeWeaver:
+    """A server with checkpoint ``weaver://m-w/checkpoints/c1``, whose model m-w it
+    describes as ``described``."""
     fake = FakeWeaver()
-    fake.done_at_once = True
+    fake.done_at_once = done_at_once
     fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, WIRE_ONLY))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(200, described))
+    return fake
+
+
+def test_resume_from_a_model_described_by_the_wire_fields_only_makes_a_default_lora() -> None:
+    fake = source(WIRE_ONLY, done_at_once=True)
     with service(fake, terminate_models_on_close=False) as svc:
         resumed = svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
     created = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
@@ -479,9 +486,7 @@ def test_a_model_read_back_by_its_id_alone_has_no_base_model() -> None:
 
 
 def test_resume_from_a_model_without_its_base_model_asks_for_it_before_any_model_exists() -> None:
-    fake = FakeWeaver()
-    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, ONLY_ID))
+    fake = source(ONLY_ID)
     with service(fake) as svc, pytest.raises(InvalidArgumentError) as refused:
         svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
     assert "does not describe model m-w's base model" in str(refused.value)
@@ -490,10 +495,7 @@ def test_resume_from_a_model_without_its_base_model_asks_for_it_before_any_model
 
 
 def test_resume_from_a_model_without_its_base_model_creates_the_one_given() -> None:
-    fake = FakeWeaver()
-    fake.done_at_once = True
-    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, ONLY_ID))
+    fake = source(ONLY_ID, done_at_once=True)
     with service(fake, terminate_models_on_close=False) as svc:
         resumed = svc.create_training_client_from_state(
             "weaver://m-w/checkpoints/c1", base_model="weaver-small"
@@ -508,9 +510,7 @@ def test_resume_from_a_model_without_its_base_model_creates_the_one_given() -> N
 def test_a_base_model_that_is_not_the_sources_is_refused_before_any_model_exists(
     given: object,
 ) -> None:
-    fake = FakeWeaver()
-    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, WIRE_ONLY))
+    fake = source(WIRE_ONLY)
     with service(fake) as svc, pytest.raises(InvalidArgumentError, match="base_model"):
         svc.create_training_client_from_state(
             "weaver://m-w/checkpoints/c1",
@@ -551,9 +551,7 @@ def incompatible() -> httpx.Response:
 
 
 def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed() -> None:
-    fake = FakeWeaver()
-    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, WIRE_ONLY))
+    fake = source(WIRE_ONLY)
     fake.script("POST", f"{MODELS}/m-1/load", incompatible())
     with service(fake) as svc, pytest.raises(IncompatibleCheckpointError) as refused:
         svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
@@ -565,10 +563,7 @@ def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed() -> None:
 
 
 def test_a_described_resume_that_does_not_fit_claims_no_guess() -> None:
-    fake = FakeWeaver()
-    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-    described = {**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}}
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, described))
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
     fake.script("POST", f"{MODELS}/m-1/load", incompatible())
     with service(fake) as svc, pytest.raises(IncompatibleCheckpointError) as refused:
         svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
