@@ -264,5 +264,5 @@ def test_outage_and_recovery_lines() -> None:
     back = OperationProgress(
         operation_id="op-1", status=OperationStatus.RUNNING, pending_info=None, recovered=True
     )
-    assert describe(lost) == "operation op-1: connection lost: connection refused; retrying"
-    assert describe(back) == "operation op-1: connection back; running"
+    assert describe(lost) == "operation op-1: polls failing: connection refused; retrying"
+    assert describe(back) == "operation op-1: polls answered again; running"

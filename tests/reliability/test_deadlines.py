@@ -184,7 +184,7 @@ def test_the_cli_names_the_cause_when_the_server_goes_away() -> None:
     lines = result.stderr.splitlines()
     assert lines[0] == f"operation {OP}: pending"
     # The outage is said once, however many polls fail (each retry is its own line).
-    outage = [line for line in lines if line.startswith(f"operation {OP}: connection lost: ")]
+    outage = [line for line in lines if line.startswith(f"operation {OP}: polls failing: ")]
     assert len(outage) == 1, lines
     assert outage[0].endswith("; retrying")
     assert any(line.startswith(f"poll of operation {OP}: ") for line in lines)

@@ -44,8 +44,8 @@ def describe(progress: OperationProgress) -> str:
     """One line: the operation, its status and, while pending, why; or an outage."""
     head = f"operation {progress.operation_id}: "
     if progress.poll_error is not None:
-        return f"{head}connection lost: {progress.poll_error}; retrying"
-    text = head + ("connection back; " if progress.recovered else "") + progress.status.value
+        return f"{head}polls failing: {progress.poll_error}; retrying"
+    text = head + ("polls answered again; " if progress.recovered else "") + progress.status.value
     if progress.status is OperationStatus.PENDING and progress.pending_info is not None:
         text += f" ({_pending(progress.pending_info)})"
     conversion = progress.conversion
