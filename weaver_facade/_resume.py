@@ -91,7 +91,9 @@ def resume_plan(
         if guessed:
             exc.message += (
                 f"; the server did not describe model {source.id}'s settings, "
-                f"so the new model guessed {guessed}"
+                f"so the new model guessed {guessed}; to resume it, create a model with "
+                f"its settings (create_training_client) and call "
+                f"{'load_state_with_optimizer' if with_optimizer else 'load_state'} on it"
             )
             exc.args = (exc.message,)
         raise

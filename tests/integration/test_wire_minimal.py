@@ -269,6 +269,7 @@ def test_resume_in_another_process_says_which_settings_it_guessed(emu: RunningEm
     message = str(refused.value)
     assert f"the server did not describe model {trainer.model_id}'s settings" in message
     assert "guessed training_mode 'lora' and LoRA rank 32" in message
+    assert "create_training_client) and call load_state_with_optimizer on it" in message
     made = rows(emu, "SELECT lora_config FROM models ORDER BY rowid")
     ranks = [json.loads(lora)["rank"] for (lora,) in made]
     assert ranks == [8, 32]  # the guess was made, and the load refused it

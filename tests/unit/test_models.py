@@ -550,15 +550,23 @@ def incompatible() -> httpx.Response:
     return json_reply(422, error_json("incompatible_checkpoint", "rank 8 does not fit rank 32"))
 
 
-def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed() -> None:
+@pytest.mark.parametrize(
+    ("with_optimizer", "load"), [(True, "load_state_with_optimizer"), (False, "load_state")]
+)
+def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed(
+    with_optimizer: bool, load: str
+) -> None:
     fake = source(WIRE_ONLY)
     fake.script("POST", f"{MODELS}/m-1/load", incompatible())
     with service(fake) as svc, pytest.raises(IncompatibleCheckpointError) as refused:
-        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+        svc.create_training_client_from_state(
+            "weaver://m-w/checkpoints/c1", with_optimizer=with_optimizer
+        )
     message = str(refused.value)
     assert "rank 8 does not fit rank 32" in message
     assert "the server did not describe model m-w's settings" in message
     assert "training_mode 'lora' and LoRA rank 32" in message
+    assert refused.value.message.endswith(f"(create_training_client) and call {load} on it")
     assert (refused.value.status_code, refused.value.code) == (422, "incompatible_checkpoint")
 
 
