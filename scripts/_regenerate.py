@@ -114,13 +114,16 @@ LIMIT_KEYWORDS = (
 )
 # A schema marked so has the service's defaults as its example (AdamParams).
 EXAMPLE_DEFAULTS = "x-weaver-example-is-default"
+# An enum's values after which nothing changes (OperationStatus), emitted as a tuple.
+TERMINAL = "x-weaver-terminal"
 LIMITS_DOC = '''"""The limits of openapi.yaml: made by scripts/regenerate, never edited by hand.
 
 One constant per limiting keyword (pattern, lengths, bounds, item and entry
 counts, default) of every named schema, parameter and header, and of each
 operation's own parameters, named ``SCHEMA[_PROPERTY...]_KEYWORD`` (``ITEMS``
 for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
-schemas whose example holds the service's defaults (marked `{marker}`).
+schemas whose example holds the service's defaults (marked `{marker}`) and
+``SCHEMA_TERMINAL`` for the enums whose final values are marked `{terminal}`.
 """
 '''
 
@@ -151,6 +154,8 @@ def _limits_of(prefix: tuple[str, ...], schema: Any) -> Iterator[tuple[str, obje
     yield from _limits_of((*prefix, "values"), schema.get("additionalProperties"))
     if schema.get(EXAMPLE_DEFAULTS) and isinstance(schema.get("example"), Mapping):
         yield constant_name(*prefix, "defaults"), dict(schema["example"])
+    if TERMINAL in schema:
+        yield constant_name(*prefix, "terminal"), tuple(schema[TERMINAL])
 
 
 def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
@@ -175,7 +180,7 @@ def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
 
 
 def limits_module(document: Mapping[str, Any]) -> str:
-    lines = [LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS), ""]
+    lines = [LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS, terminal=TERMINAL), ""]
     lines.append("from typing import Any, Final, TypedDict")
     lines.append("")
     for key, value in spec_limits(document).items():

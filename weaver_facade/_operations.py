@@ -62,7 +62,7 @@ DEADLINE_GRACE = 0.5
 
 
 class OperationStatus(enum.StrEnum):
-    """An operation's status. Only ``DONE`` and ``ERROR`` are terminal."""
+    """An operation's status. Only ``DONE`` and ``ERROR`` are terminal (as the spec marks them)."""
 
     PENDING = "pending"
     RUNNING = "running"
@@ -72,7 +72,7 @@ class OperationStatus(enum.StrEnum):
     @property
     def is_terminal(self) -> bool:
         """Whether the operation has finished (successfully or not)."""
-        return self in (OperationStatus.DONE, OperationStatus.ERROR)
+        return self.value in limits.OPERATION_STATUS_TERMINAL
 
 
 OPERATION_VALUES = WireValues("OperationStatus", OperationStatus)

@@ -4,7 +4,8 @@ One constant per limiting keyword (pattern, lengths, bounds, item and entry
 counts, default) of every named schema, parameter and header, and of each
 operation's own parameters, named ``SCHEMA[_PROPERTY...]_KEYWORD`` (``ITEMS``
 for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
-schemas whose example holds the service's defaults (marked `x-weaver-example-is-default`).
+schemas whose example holds the service's defaults (marked `x-weaver-example-is-default`) and
+``SCHEMA_TERMINAL`` for the enums whose final values are marked `x-weaver-terminal`.
 """
 
 from typing import Any, Final, TypedDict
@@ -115,6 +116,7 @@ CONVERSION_PROGRESS_SHARDS_DONE_MINIMUM: Final = 0
 CONVERSION_PROGRESS_BYTES_DONE_MINIMUM: Final = 0
 CONVERSION_PROGRESS_SHARDS_TOTAL_MINIMUM: Final = 0
 CONVERSION_PROGRESS_BYTES_TOTAL_MINIMUM: Final = 0
+OPERATION_STATUS_TERMINAL: Final = ("done", "error")
 PENDING_RESOURCES_NODES_MINIMUM: Final = 0
 PENDING_RESOURCES_GPUS_PER_NODE_MINIMUM: Final = 0
 PENDING_RESOURCES_TRAINER_MEMORY_GIB_PER_NODE_MINIMUM: Final = 0

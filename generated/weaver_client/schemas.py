@@ -615,6 +615,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         },
     },
     "OperationStatus": {
+        "x-weaver-terminal": ["done", "error"],
         "type": "string",
         "enum": ["pending", "running", "done", "error"],
     },

@@ -66,3 +66,12 @@ def test_the_defaults_of_each_marked_schema_are_its_spec_example() -> None:
     for name in marked:
         constant = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).upper() + "_DEFAULTS"
         assert getattr(limits, constant) == schemas[name]["example"], name
+
+
+def test_the_terminal_statuses_are_the_marked_values_of_the_enum() -> None:
+    schemas = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))["components"][
+        "schemas"
+    ]
+    status = schemas["OperationStatus"]
+    assert set(status["x-weaver-terminal"]) < set(status["enum"])
+    assert limits.OPERATION_STATUS_TERMINAL == tuple(status["x-weaver-terminal"])

@@ -300,6 +300,14 @@ def test_every_result_schema_of_the_spec_has_a_parser() -> None:
     assert set(by_kind.values()) == {t.__name__ for t in OPERATION_RESULT_TYPES}
 
 
+def test_the_terminal_statuses_are_those_the_spec_marks() -> None:
+    status = yaml.safe_load((ROOT / "openapi.yaml").read_text())["components"]["schemas"][
+        "OperationStatus"
+    ]
+    terminal = {s.value for s in OperationStatus if s.is_terminal}
+    assert terminal == set(status["x-weaver-terminal"]) == {"done", "error"}
+
+
 def test_reattach_without_kind_gives_the_raw_response() -> None:
     fake = FakeWeaver()
     with service(fake) as svc:

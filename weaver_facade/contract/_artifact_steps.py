@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from weaver_client import limits
 
 from .. import Checkpoint
 from ._findings import API_KEY_HEADER
@@ -195,7 +196,7 @@ class ArtifactSteps:
         current = operation
         started = time.monotonic()
         pause = 0.1
-        while current.get("status") not in ("done", "error"):
+        while current.get("status") not in limits.OPERATION_STATUS_TERMINAL:
             left = sc.s.deadline - (time.monotonic() - started)
             if left <= 0:
                 status = current.get("status")

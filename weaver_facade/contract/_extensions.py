@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from weaver_client import limits
 
 from .._extensions import MARKER, extension_names
 from ._findings import API_KEY_HEADER
@@ -50,7 +51,6 @@ from ._patience import patient_client
 
 __all__ = ["ExtensionProbe", "probe_extensions", "restrict_spec"]
 
-_TERMINAL = ("done", "error")
 # The statuses that start an operation: the wire promises "2xx", the spec documents these.
 _STARTED = (200, 201, 202)
 _LONG_POLL_WAIT = 3.0
@@ -179,7 +179,7 @@ class _Probe:
         ends = time.monotonic() + self.deadline
         while True:
             op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": 5})
-            if op.get("status") in _TERMINAL or time.monotonic() > ends:
+            if op.get("status") in limits.OPERATION_STATUS_TERMINAL or time.monotonic() > ends:
                 if op.get("status") != "done":
                     raise _Failed(f"probe operation {op_id} ended {op.get('status')}")
                 result: Mapping[str, Any] = op
@@ -192,7 +192,7 @@ class _Probe:
         started = time.monotonic()
         op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": _LONG_POLL_WAIT})
         held = time.monotonic() - started
-        if op.get("status") in _TERMINAL:
+        if op.get("status") in limits.OPERATION_STATUS_TERMINAL:
             if held >= _HELD:  # held until it ended: the poll waited for the change
                 why = f"a poll with wait={_LONG_POLL_WAIT:g} was held {held:.1f} s, to the end"
                 self.result.decide("long-poll", True, why)

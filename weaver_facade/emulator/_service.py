@@ -47,7 +47,6 @@ Reply = tuple[int, dict[str, Any]]
 
 _PATH = re.compile(r"weaver://(?P<model>[^/]+)/checkpoints/(?P<name>[^/]+)")
 _CURSOR = re.compile(r"after:(?P<seq>[0-9]{1,18})")
-_TERMINAL = ("done", "error")
 # The official SDK's rank, for a LoRA model created without lora_config.
 _DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
 # Where a training pass's batch is, per kind.
@@ -444,7 +443,7 @@ class Emulator:
                 status, body = self.get_operation(tenant, op_id)
                 remaining = deadline - loop.time()
                 changed = seen is not None and body["revision"] != seen
-                if body["status"] in _TERMINAL or changed or remaining <= 0:
+                if body["status"] in limits.OPERATION_STATUS_TERMINAL or changed or remaining <= 0:
                     return status, body
                 await asyncio.wait([future], timeout=remaining)
                 if future.done() and future.result():
