@@ -52,6 +52,10 @@ def check_generator_version() -> None:
 def generate(spec: Path, out_parent: Path) -> Path:
     """Generate the client for `spec` into `out_parent/weaver_client`."""
     check_generator_version()
+    document = load_document(spec)
+    dangling = list(dangling_refs(document))
+    if dangling:  # before the generator, whose report of one is a page of its internals
+        raise RegenerateError("\n".join(f"{spec.name}: {line}" for line in dangling))
     out = out_parent / "weaver_client"
     env = dict(os.environ)
     # The post-hooks call `ruff`: make sure it is the pinned one from this venv.
@@ -83,7 +87,6 @@ def generate(spec: Path, out_parent: Path) -> Path:
         raise RegenerateError(f"openapi-python-client produced no package at {out}")
     # With `--meta none` the generator writes no PEP 561 marker; the wheel needs one.
     (out / "py.typed").write_text("", encoding="utf-8")
-    document = load_document(spec)
     (out / "limits.py").write_text(limits_module(document), encoding="utf-8")
     (out / "schemas.py").write_text(schemas_module(document), encoding="utf-8")
     subprocess.run(  # the generator's own formatting, for the two modules it does not write
@@ -135,6 +138,27 @@ def load_document(spec: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise RegenerateError(f"{spec} is not an OpenAPI document")
     return document
+
+
+def dangling_refs(node: Any, where: tuple[str, ...] = (), root: Any = None) -> Iterator[str]:
+    """Each local ``$ref`` of the document that names nothing in it, with where it stands."""
+    root = node if root is None else root
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from dangling_refs(item, (*where, str(index)), root)
+        return
+    if not isinstance(node, Mapping):
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target = root
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, Mapping) else None
+        if target is None:
+            yield f"$ref {ref!r} names nothing (at {'.'.join(where)})"
+    for key, value in node.items():
+        yield from dangling_refs(value, (*where, str(key)), root)
 
 
 def constant_name(*parts: str) -> str:

@@ -71,6 +71,22 @@ def test_a_schema_the_generator_cannot_handle_fails_the_run(
         regen.generate(spec, tmp_path / "out")
 
 
+def test_a_misspelt_reference_is_named_in_one_line(tmp_path: Path) -> None:
+    text = regen.SPEC.read_text(encoding="utf-8")
+    good = "        lora_config:\n          $ref: '#/components/schemas/LoraConfig'"
+    assert text.count(good) == 1
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text.replace(good, good.replace("Config'", "Confg'")), "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    assert str(refused.value) == (
+        "openapi.yaml: $ref '#/components/schemas/LoraConfg' names nothing "
+        "(at components.schemas.CreateModelRequest.properties.lora_config)"
+    )
+    assert not (tmp_path / "out" / "weaver_client").exists()
+
+
 def test_coverage_is_listed_and_never_silently_replaces_check(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
