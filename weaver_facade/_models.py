@@ -16,6 +16,7 @@ from ._args import check_bool, check_int
 from ._errors import (
     APIConnectionError,
     APIError,
+    APITimeoutError,
     InvalidArgumentError,
     ResponseValidationError,
     UnsupportedByServerError,
@@ -23,6 +24,7 @@ from ._errors import (
 )
 from ._extensions import MODEL_LISTING
 from ._lazy import wire
+from ._retry import may_have_acted
 from ._transport import logger
 from ._wire import Call, Plan, WireFields, WireModel, expect, optional, parse_model
 
@@ -365,9 +367,9 @@ class CreatedModels:
     def terminate(self) -> Plan[None]:
         """The close's plan: terminate them in creation order, best effort, forgetting
         each once the server answered. A failure is logged and the next model is tried,
-        except when the server cannot be reached, which would only make closing slow for
-        every model left. A close cut short (cancelled) leaves the models it did not
-        reach for the next close."""
+        also after a lost reply, except when the server cannot be reached or did not
+        answer in time, which would only make closing slow for every model left. A close
+        cut short (cancelled) leaves the models it did not reach for the next close."""
         tried: set[str] = set()
         # Models created while the close runs (their reply came late) are taken too.
         while (model_id := next((m for m in self._ids if m not in tried), None)) is not None:
@@ -376,7 +378,9 @@ class CreatedModels:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
             except WeaverError as exc:
                 logger.warning("could not terminate model %s on close: %s", model_id, exc)
-                if isinstance(exc, APIConnectionError):
+                if isinstance(exc, APITimeoutError) or (
+                    isinstance(exc, APIConnectionError) and not may_have_acted(exc.__cause__)
+                ):
                     # Say which are left running: the user may terminate them later.
                     logger.warning("models left running: %s", ", ".join(self._ids))
                     return

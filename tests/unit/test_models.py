@@ -669,6 +669,34 @@ def test_a_close_that_cannot_reach_the_server_names_the_models_left_running(
     assert messages[1] == "models left running: m-1, m-2"
 
 
+def test_a_close_that_loses_a_reply_goes_on_to_the_next_model(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A lost reply was taken for an unreachable server: the close gave up on every
+    # model after it, although the server answered.
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=0)
+    svc.create_training_client("weaver-tiny")
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
+    svc.create_training_client("weaver-tiny")
+
+    def dropped(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    fake.script("POST", f"{MODELS}/m-1/terminate", dropped)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        svc.close()
+    http.close()
+    assert [r.url.path for r in fake.requests if r.url.path.endswith("/terminate")] == [
+        f"{MODELS}/m-1/terminate",
+        f"{MODELS}/m-2/terminate",
+    ]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    assert messages[0].startswith("could not terminate model m-1 on close: ")
+
+
 async def test_two_acloses_at_once_terminate_each_model_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
