@@ -292,6 +292,35 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
+UNUSABLE_SPECS = {
+    "not-yaml": ("garbage: [\n", "is not valid YAML: expected the node content"),
+    "not-a-mapping": ("[]\n", "is not an OpenAPI document"),
+    "openapi-2": ('swagger: "2.0"\npaths: {}\n', "is not an OpenAPI 3 document"),
+    "no-paths": ('openapi: "3.1.0"\n', "has no paths"),
+    "no-schemas": ('openapi: "3.1.0"\npaths: {/x: {}}\n', "has no components.schemas"),
+}
+
+
+@pytest.mark.parametrize(("text", "message"), UNUSABLE_SPECS.values(), ids=list(UNUSABLE_SPECS))
+def test_an_unusable_spec_is_a_usage_error_not_a_traceback(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    # It was a traceback and exit 1, which says "findings" to a CI job.
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    args = ["--base-url", "http://127.0.0.1:9", "--spec", str(spec)]
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.contract", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: {spec} {message}"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_the_help_names_every_exit_status() -> None:
     # 130, which the README gives for an interrupted run, was missing.
     from weaver_facade.contract import _cli

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         UnknownBaseModel,
         run_contract_test,
     )
+    from ._spec import UnusableSpec
 
 __all__ = [
     "ContractReport",
@@ -46,6 +47,7 @@ __all__ = [
     "Finding",
     "ServerUnreachable",
     "UnknownBaseModel",
+    "UnusableSpec",
     "run_contract_test",
 ]
 
@@ -60,6 +62,7 @@ if not TYPE_CHECKING:  # a checker sees the imports above, and so names a misspe
             "ContractSettings": "._kit",
             "ServerUnreachable": "._kit",
             "UnknownBaseModel": "._kit",
+            "UnusableSpec": "._spec",
             "run_contract_test": "._kit",
         },
     )

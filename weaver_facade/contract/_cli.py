@@ -31,6 +31,7 @@ from ._kit import (
     UnknownBaseModel,
     run_contract_test,
 )
+from ._spec import UnusableSpec
 
 __all__ = ["main"]
 
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
 
     try:
         report = run_contract_test(settings, progress)
-    except (ServerUnreachable, UnknownBaseModel) as exc:
+    except (UnusableSpec, ServerUnreachable, UnknownBaseModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # a run cut short by the user is no verdict

@@ -239,8 +239,10 @@ def run_contract_test(
     """Hold the server at ``settings.base_url`` to the spec.
 
     Raises:
+        UnusableSpec: ``settings.spec_file`` cannot be used (before any request).
         ServerUnreachable: Nothing answers at the base URL, or no Weaver API does (the
             routes every server has answer 404).
+        UnknownBaseModel: ``settings.base_model`` is none the server lists.
     """
     started = time.monotonic()
     base_url = settings.base_url.rstrip("/")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import jsonschema.exceptions
+import yaml
 
 from .._result_shape import misplaced, result_schemas, shaped_as
 from .._spec_schema import (
@@ -36,6 +37,7 @@ __all__ = [
     "OperationSpec",
     "Problem",
     "Spec",
+    "UnusableSpec",
     "load_spec",
 ]
 
@@ -514,7 +516,37 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
+class UnusableSpec(ValueError):
+    """The spec file to test against cannot be used: not YAML, or not an OpenAPI 3
+    document with paths and component schemas. A usage problem (exit 2), not a finding."""
+
+
 @functools.cache
 def load_spec(path: Path | None = None) -> Spec:
-    """The spec at ``path`` (default: the checked-in openapi.yaml), parsed once."""
-    return Spec(read_document(spec_path() if path is None else path))
+    """The spec at ``path`` (default: the checked-in openapi.yaml), parsed once.
+
+    Raises:
+        UnusableSpec: It cannot be read, or is no OpenAPI 3 document the kit can use.
+    """
+    where = spec_path() if path is None else path
+    try:
+        document = read_document(where)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+        why = getattr(exc, "problem", None) or type(exc).__name__
+        raise UnusableSpec(f"{where} is not valid YAML: {why}{at}") from None
+    except OSError as exc:
+        raise UnusableSpec(f"{where}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # read_document's words name the file
+        raise UnusableSpec(str(exc)) from None
+    version = document.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3."):
+        raise UnusableSpec(f"{where} is not an OpenAPI 3 document (`openapi` is {version!r})")
+    for key, found in (
+        ("paths", document.get("paths")),
+        ("components.schemas", (document.get("components") or {}).get("schemas")),
+    ):
+        if not isinstance(found, Mapping) or not found:
+            raise UnusableSpec(f"{where} has no {key}: the kit has nothing to hold a server to")
+    return Spec(document)
