@@ -306,18 +306,24 @@ def test_load_by_id_and_by_name(
 ) -> None:
     saved = save(cli, model_id, "by-id")
     fresh = train_model(service, steps=0)
+    # An id is looked up through MODEL_ID, the model loaded into, with or without lookup by
+    # id (with it, another model's checkpoint was loaded: the README says it is not found).
     by_id = cli("checkpoints", "load", fresh, str(saved["id"]))
+    assert by_id.exit_code == 1
+    assert len(by_id.stderr.splitlines()) == 1
     if "checkpoint-by-id" in offered:
-        assert by_id.exit_code == 0, by_id.stderr
-        assert re.search(r"restored\W+weights\W", by_id.stdout)
-        assert re.search(rf"checkpoint id\W+{saved['id']}", by_id.stdout)
+        assert f"belongs to model {model_id}, not to {fresh} (its path, {saved['path']}" in (
+            by_id.stderr
+        )
     else:
-        # Without lookup by id, an id is found only among MODEL_ID's own checkpoints.
-        assert by_id.exit_code == 1
-        assert len(by_id.stderr.splitlines()) == 1
         assert f"none is among the checkpoints of model {fresh}" in by_id.stderr
-        own = cli("checkpoints", "load", model_id, str(saved["id"]))
-        assert own.exit_code == 0, own.stderr
+    own = cli("checkpoints", "load", model_id, str(saved["id"]))
+    assert own.exit_code == 0, own.stderr
+    assert re.search(r"restored\W+weights\W", own.stdout)
+    if "load-details" in offered:
+        assert re.search(rf"checkpoint id\W+{saved['id']}", own.stdout)
+    by_path = cli("checkpoints", "load", fresh, str(saved["path"]))
+    assert by_path.exit_code == 0, by_path.stderr
     # A bare name is a checkpoint of MODEL_ID itself.
     by_name = cli("checkpoints", "load", model_id, "by-id", "--json")
     assert by_name.exit_code == 0, by_name.stderr

@@ -136,13 +136,19 @@ class _Models:
 
     def checkpoint(self, model_id: str, target: Target) -> Checkpoint:
         """Look a checkpoint up; an id must belong to ``model_id``."""
-        found = self.get(model_id).get_checkpoint(target)
-        if found.model_id != model_id:
-            raise NotFoundError(
-                f"checkpoint {target} belongs to model {found.model_id}, not to {model_id}",
-                code="not_found",
-            )
-        return found
+        return _owned(self.get(model_id).get_checkpoint(target), target, model_id)
+
+
+def _owned(found: Checkpoint, target: Target, model_id: str) -> Checkpoint:
+    """``found``, the checkpoint ``target`` (an id) names, if it belongs to ``model_id``: a
+    server that looks ids up finds any model's, one that does not only ``model_id``'s."""
+    if found.model_id != model_id:
+        raise NotFoundError(
+            f"checkpoint {target} belongs to model {found.model_id}, not to {model_id} "
+            f"(its path, {found.path}, names it whatever the model)",
+            code="not_found",
+        )
+    return found
 
 
 def _model_option(f: F) -> F:
@@ -291,7 +297,7 @@ def load(
     checkpoint = (
         target
         if isinstance(target, CheckpointPath)
-        else within(trainer, left).get_checkpoint(target)
+        else _owned(within(trainer, left).get_checkpoint(target), target, model_id)
     )
     bounded = within(trainer, left)
     load_state = bounded.load_state_with_optimizer if with_optimizer else bounded.load_state
