@@ -508,16 +508,15 @@ def configure_logging(env: str | None = None) -> None:
     It sets the level of the ``weaver_facade`` logger and adds a stderr
     handler. Unset, retries still reach stderr: they are WARNING records,
     which Python prints when no handler is configured. Any other value is
-    reported with a warning, not ignored.
+    reported as an ERROR record (a log asked for and not given: the command line's
+    ``-q`` does not hide it), not ignored.
     """
     raw = env if env is not None else os.environ.get("WEAVER_LOG", "")
     level_name = raw.strip().lower()
     if not level_name:
         return
     if level_name not in _LOG_LEVELS:
-        logger.warning(
-            "WEAVER_LOG=%r is not a log level; use one of %s", raw, ", ".join(_LOG_LEVELS)
-        )
+        logger.error("WEAVER_LOG=%r is not a log level; use one of %s", raw, ", ".join(_LOG_LEVELS))
         return
     logger.setLevel(getattr(logging, level_name.upper()))
     if not any(getattr(h, "_weaver_env_handler", False) for h in logger.handlers):

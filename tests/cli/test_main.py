@@ -253,6 +253,16 @@ def test_quiet_silences_the_commands_lines_not_the_log_weaver_log_asks_for(
     assert cli("checkpoints", "save", model_id, "c2", "-q").stderr == ""
 
 
+@pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["plain", "quiet"])
+def test_a_weaver_log_that_is_no_level_is_reported_whatever_q_says(
+    cli: Cli, quiet: list[str]
+) -> None:
+    # Under -q it was reported nowhere: the user asked for a log and got neither it nor why.
+    run = cli("supported-models", "--json", *quiet, env={"WEAVER_LOG": "verbose"})
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr.startswith("WEAVER_LOG='verbose' is not a log level; use one of "), run.stderr
+
+
 def test_the_emulator_command_logs_each_line_once(tmp_path: Path) -> None:
     # Without keys the emulator warns that auth is off; its own logging prints that once.
     script = Path(sys.executable).with_name("weaver-facade")

@@ -488,7 +488,12 @@ def test_every_retry_is_a_warning_record(caplog: pytest.LogCaptureFixture) -> No
 def test_an_unknown_weaver_log_value_is_reported(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         configure_logging("verbose")
-    assert "WEAVER_LOG='verbose' is not a log level" in caplog.text
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.ERROR,
+            "WEAVER_LOG='verbose' is not a log level; use one of debug, info, warning, error",
+        )
+    ]
     assert logging.getLogger("weaver_facade").level == logging.NOTSET
 
 
