@@ -25,10 +25,10 @@ key: a command line is visible to other users). The global options
 (``--base-url``, ``--api-key``, ``--max-retries``, ``--json``, ``-q``) may come
 before or after any subcommand. Every command prints a table,
 or JSON with stable keys under ``--json`` (``emulator`` and ``contract-test``
-print no JSON and refuse it). Exit statuses: 0 success, 1 API
-error (refused request, unreachable server, failed or unfinished operation),
-2 usage error (including invalid checkpoint paths, names and TTLs, refused
-before any request), 130 interrupted.
+print no JSON and refuse it, and the client's options they have no use for).
+Exit statuses: 0 success, 1 API error (refused request, unreachable server,
+failed or unfinished operation), 2 usage error (including invalid checkpoint
+paths, names and TTLs, refused before any request), 130 interrupted.
 
 Subcommands are imported only when they run, so importing this module (or
 asking for ``--help``) does not pull the emulator's numpy and uvicorn.
@@ -90,25 +90,43 @@ _LAZY_COMMANDS: dict[str, _Lazy] = {
 _GLOBAL_OPTIONS = ("base_url", "api_key", "max_retries", "as_json", "quiet")
 _ACCEPTS_GLOBALS = "_weaver_accepts_global_options"
 
-# Commands that print no JSON document refuse --json (before or after their name) rather
-# than ignore it, and say where their output goes.
-_NO_JSON = {
-    "emulator": "which prints no JSON (its ready line on stdout gives its URL)",
-    "contract-test": "which prints its report as text; `--report DIR` writes it as JSON "
-    "(DIR/contract-report.json) and JUnit XML",
+# Global options a command has no use for are refused (before or after its name) rather
+# than ignored, with what the command does instead.
+_NOT_FOR: dict[str, dict[str, str]] = {
+    "emulator": {
+        "as_json": "which prints no JSON (its ready line on stdout gives its URL)",
+        "base_url": "which serves at its own --host and --port",
+        "max_retries": "which sends no request to retry",
+        "quiet": "which logs as a server does; redirect its stderr to hide that",
+    },
+    "contract-test": {
+        "as_json": "which prints its report as text; `--report DIR` writes it as JSON "
+        "(DIR/contract-report.json) and JUnit XML",
+        "max_retries": "which sends a request again only when a 429 or 503 asks it to wait "
+        "(up to 3 times)",
+        "quiet": "whose progress lines on stderr are its only sign of life while it runs; "
+        "redirect its stderr to hide them",
+    },
+}
+_FLAGS = {
+    "as_json": "--json",
+    "base_url": "--base-url",
+    "api_key": "--api-key",
+    "max_retries": "--max-retries",
+    "quiet": "-q",
 }
 
 
-def _json_refused(command: str) -> CliError:
-    message = f"--json is not for `weaver-facade {command}`, {_NO_JSON[command]}"
+def _refused(command: str, name: str) -> CliError:
+    message = f"{_FLAGS[name]} is not for `weaver-facade {command}`, {_NOT_FOR[command][name]}"
     return CliError(message, exit_code=EXIT_USAGE)
 
 
 def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     name = param.name
     if name is not None and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
-        if name == "as_json" and value and ctx.info_name in _NO_JSON:
-            raise _json_refused(ctx.info_name)
+        if ctx.info_name is not None and name in _NOT_FOR.get(ctx.info_name, {}):
+            raise _refused(ctx.info_name, name)
         ctx.ensure_object(CliState).set_global(name, value)
 
 
@@ -270,8 +288,10 @@ def main(
     command. Exit status: 0 success, 1 API error, 2 usage error,
     130 interrupted.
     """
-    if as_json and ctx.invoked_subcommand in _NO_JSON:
-        raise _json_refused(ctx.invoked_subcommand)
+    command = ctx.invoked_subcommand or ""
+    for name in _NOT_FOR.get(command, {}):
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            raise _refused(command, name)
     given = ctx.get_parameter_source("api_key") is ParameterSource.COMMANDLINE
     if given and ctx.invoked_subcommand == "emulator":
         # Taken for the emulator's, it left an emulator with auth off, in silence.

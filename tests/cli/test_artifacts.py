@@ -223,6 +223,20 @@ def test_max_concurrency_takes_the_library_default_and_bound(
     assert run.exit_code == 0, run.stderr
 
 
+def test_a_download_timeout_the_library_refuses_is_refused_as_the_help_says(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # The help said [x>=0], and 0 then failed in the library's words (`timeout must be`).
+    with fake_service(FakeWeaver()) as lib, pytest.raises(InvalidArgumentError):
+        lib.download_weights("weaver://m/checkpoints/c", tmp_path / "lib", timeout=0)
+    assert "[x>0]" in cli("checkpoints", "download", "--help").stdout
+    ref = "weaver://m/checkpoints/c"
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--timeout", "0")
+    assert run.exit_code == 2
+    assert "Invalid value for '--timeout': 0.0 is not in the range x>0" in run.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_ctrl_c_leaves_resumable_part_files(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

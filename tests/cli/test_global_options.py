@@ -22,8 +22,13 @@ GLOBALS = ["--base-url", "http://127.0.0.1:9", "--api-key", "k-1", "--max-retrie
 PATHS = list(command_paths(main))
 
 
-# The README: these print no JSON document and refuse --json rather than ignore it.
+# The README: these print no JSON document and refuse --json rather than ignore it; and
+# they refuse the client's options that they have no use for.
 NO_JSON = [("emulator",), ("contract-test",)]
+NOT_FOR = {
+    ("emulator",): [["--base-url", "http://127.0.0.1:9"], ["--max-retries", "1"], ["-q"]],
+    ("contract-test",): [["--max-retries", "1"], ["-q"]],
+}
 
 
 def test_the_walk_finds_the_commands() -> None:
@@ -36,8 +41,11 @@ def test_the_walk_finds_the_commands() -> None:
 @pytest.mark.parametrize("path", PATHS, ids=" ".join)
 def test_every_command_accepts_the_global_options_after_its_name(path: tuple[str, ...]) -> None:
     # Parsing happens before --help acts: an option the command did not accept exits 2.
-    as_json = [] if path in NO_JSON else ["--json"]
-    run = invoke([*path, *GLOBALS, *as_json, "-q", "--help"], NO_SERVER)
+    if path in NOT_FOR:
+        given = ["--api-key", "k-1"] if path == ("emulator",) else GLOBALS[:4]
+    else:
+        given = [*GLOBALS, "--json", "-q"]
+    run = invoke([*path, *given, "--help"], NO_SERVER)
     assert run.exit_code == 0, run.stderr
     assert "No such option" not in run.stderr
 
@@ -56,6 +64,25 @@ def test_commands_without_json_output_refuse_json(path: tuple[str, ...], before:
     assert len(run.stderr.splitlines()) == 1
     if path == ("contract-test",):
         assert "`--report DIR` writes it as JSON (DIR/contract-report.json)" in run.stderr
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+@pytest.mark.parametrize(
+    ("path", "option"),
+    [(path, option) for path, options in NOT_FOR.items() for option in options],
+    ids=lambda v: " ".join(v),
+)
+def test_commands_refuse_client_options_they_have_no_use_for(
+    path: tuple[str, ...], option: list[str], before: bool
+) -> None:
+    # Accepted and ignored: `--base-url X emulator` served at the default port, not at X.
+    rest = ["--quick"] if path == ("contract-test",) else ["--data-dir", "/dev/null/x"]
+    args = [*option, *path, *rest] if before else [*path, *rest, *option]
+    run = invoke(args, NO_SERVER)
+    assert run.exit_code == 2, run.stderr
+    assert run.stdout == ""
+    assert run.stderr.startswith(f"error: {option[0]} is not for `weaver-facade {path[0]}`, ")
+    assert len(run.stderr.splitlines()) == 1
 
 
 def test_a_client_key_before_emulator_is_refused_not_dropped() -> None:

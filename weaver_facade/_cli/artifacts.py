@@ -268,7 +268,8 @@ class _Bar:
     help="Files fetched at once.",
 )
 @timeout_option(
-    "Give up after this long, retries included (default: none); run it again to resume."
+    "Give up after this long, retries included (default: none); run it again to resume.",
+    above_zero=True,
 )
 @_model_option
 @json_option
