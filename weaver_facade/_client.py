@@ -125,7 +125,7 @@ def _base_url(base_url: object) -> str:
             f"base_url must be a str, such as 'http://127.0.0.1:8080', or None for "
             f"WEAVER_BASE_URL; got {url!r}"
         )
-    url = url.strip().rstrip("/")
+    url = url.strip()
     if not url:
         raise InvalidArgumentError(
             "no Weaver server given: pass base_url= or set WEAVER_BASE_URL "
@@ -134,6 +134,7 @@ def _base_url(base_url: object) -> str:
     if not url.startswith(("http://", "https://")):
         shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)  # httpx may not parse it
         raise InvalidArgumentError(f"base_url must start with http:// or https://, got {shown!r}")
+    url = url.rstrip("/")  # after the scheme's check, which "http://" passes
     if url.endswith("/api/v1"):
         raise InvalidArgumentError(
             f"base_url is the server root; drop the trailing '/api/v1' from {shown_url(url)!r}"

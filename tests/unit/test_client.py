@@ -135,6 +135,9 @@ def test_a_compressed_reply_read_by_a_user_hook_is_decoded_once() -> None:
         ("http://weaver.test:70000", "port 70000 is not in 1..65535"),
         ("http://weaver.test/?region=eu", "takes no query or fragment"),
         ("http://weaver.test#top", "takes no query or fragment"),
+        # Stripped of its slashes first, it was said not to start with http://.
+        ("http://", "names no host"),
+        ("https:///", "names no host"),
     ],
 )
 def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) -> None:
