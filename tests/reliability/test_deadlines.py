@@ -40,7 +40,7 @@ from weaver_facade._retry import describe_failure
 from weaver_facade.cli import main
 
 OP = "op-1"
-SLACK = 1.0 + 0.5  # the promise, and room for a loaded machine
+SLACK = 1.0  # the promise
 
 
 def first_pending_then(then: Reply | str) -> Any:
