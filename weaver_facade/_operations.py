@@ -408,6 +408,7 @@ class Poller:
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
         self._poll_started = self.started
         self._wait = 0.0
+        self._quick_change = False  # the last reply was a change, answered at once
         self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
         self.retry_delay: float = 0.0
@@ -468,11 +469,16 @@ class Poller:
         self._queued_until = now + (queued or 0.0)
         self._unfinished_at = max(self._unfinished_at, now - self._start)
         elapsed = now - self._poll_started
+        held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
+        quick_change, self._quick_change = self._quick_change, changed and not held
         if changed and self.long_poll_supported is not False:
             # A quick answer because something changed says nothing about long-poll
-            # support: ask for the next change at once (a server that holds will hold).
+            # support: ask for the next change at once (a server that holds will hold),
+            # unless the last answer was one too: a server that changes at every look
+            # (or does not hold) is polled as one that answers at once.
+            if quick_change and not held:
+                self._delay = self._planned_delay(now)
             return
-        held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
         if held:
             self.long_poll_supported = self._policy.long_poll_supported = True
             self._attempt = 0

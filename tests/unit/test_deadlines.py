@@ -44,7 +44,7 @@ from weaver_facade import (
     RetrySettings,
     ServiceClient,
 )
-from weaver_facade._operations import DEADLINE_GRACE
+from weaver_facade._operations import DEADLINE_GRACE, GiveUp, Sleep
 from weaver_facade._retry import describe_failure, response_is_retryable
 from weaver_facade._transport import configure_logging
 from weaver_facade._wire import connection_error, error_from_response
@@ -413,6 +413,28 @@ def test_a_quick_answer_with_a_new_revision_asks_again_at_once() -> None:
     poller.next_step()
     poller.on_reply(terminal=False, changed=True)
     assert type(poller.next_step()).__name__ == "Sleep"
+
+
+def test_a_server_that_changes_at_every_look_is_not_polled_in_a_busy_loop() -> None:
+    # Every quick change was asked again at once: 700 polls a second, for as long as
+    # the wait, from a server that answers at once with a new revision each time.
+    clock = FakeClock()
+    poller = PollPolicy(PollSettings(long_poll=20), clock=clock).start(timeout=30)
+    polls = 0
+    while not isinstance(step := poller.next_step(), GiveUp):
+        if isinstance(step, Sleep):
+            clock.now += step.seconds
+            continue
+        polls += 1
+        clock.now += 0.001
+        poller.on_reply(terminal=False, changed=True)
+    assert polls < 40, polls  # not 30 s / 1 ms
+    # A change answered at once after a held poll is still asked again at once.
+    poller = PollPolicy(PollSettings(long_poll=20), clock=clock).start(timeout=60)
+    for held in (True, False, True, False):
+        assert type(poller.next_step()).__name__ == "Poll"
+        clock.now += 5 if held else 0.001
+        poller.on_reply(terminal=False, changed=True)
 
 
 @pytest.mark.parametrize("how", ["watch", "on_progress"])
