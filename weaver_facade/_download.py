@@ -1008,7 +1008,7 @@ class _Shell:
 
     def _fetch(self, transfer: Transfer, part: _PartFile, step: Fetch, buffer: memoryview) -> None:
         try:
-            reply = self._http.get(step.url, step.headers)
+            reply = self._http.get(step.url, step.headers, self._time_left())
         except FAILURES as exc:
             if self.cancel.is_set():  # stopped: the failure is ours, not storage's
                 raise Cancelled from None

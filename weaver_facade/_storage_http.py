@@ -14,8 +14,9 @@ about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
   ``ALL_PROXY``, or the system settings), every GET goes through an httpx
   client with ``trust_env``, so the proxy rules (``NO_PROXY`` included) stay
   httpx's; its replies are read through the same ``readinto``.
-* **Timeouts**: ``CONNECT_TIMEOUT`` to connect (TLS included), ``read_timeout``
-  between two reads.
+* **Timeouts**: ``CONNECT_TIMEOUT`` to connect (TLS included), or the time left
+  before the caller's deadline if shorter (``abort`` cannot reach a socket that
+  is still connecting), ``read_timeout`` between two reads.
 * **Stopping.** ``abort`` shuts down the sockets of the GETs in flight, which
   ends a read blocked on any of them at once; every GET has a connection of its
   own (through the proxy too: httpx keeps none alive), so each socket is known.
@@ -192,13 +193,17 @@ class StorageHTTP:
             self._sockets.add(sock)
             return self._aborted
 
-    def get(self, url: str, headers: Mapping[str, str]) -> Reply:
-        """Send ``GET url`` with ``headers``, following redirects; the body is unread."""
+    def get(self, url: str, headers: Mapping[str, str], time_left: float | None = None) -> Reply:
+        """Send ``GET url`` with ``headers``, following redirects; the body is unread.
+        Each connect ends within ``time_left`` seconds, if given."""
         headers = {**self._headers, **headers}
+        connect = (
+            CONNECT_TIMEOUT if time_left is None else max(min(CONNECT_TIMEOUT, time_left), 0.01)
+        )
         if self._httpx is not None:  # the environment names a proxy
-            return self._via_httpx(self._httpx, url, headers)
+            return self._via_httpx(self._httpx, url, headers, connect)
         for _ in range(MAX_REDIRECTS + 1):
-            reply = self._direct(url, headers)
+            reply = self._direct(url, headers, connect)
             location = reply.headers.get("location")
             if reply.status not in _REDIRECTS or location is None:
                 return reply
@@ -206,17 +211,15 @@ class StorageHTTP:
             url = urljoin(url, location)
         raise StorageProtocolError(f"more than {MAX_REDIRECTS} redirects")
 
-    def _direct(self, url: str, headers: dict[str, str]) -> _DirectReply:
+    def _direct(self, url: str, headers: dict[str, str], connect: float) -> _DirectReply:
         parts = urlsplit(url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise StorageProtocolError(f"cannot fetch a {parts.scheme or 'relative'} URL")
         if parts.scheme == "http":
-            connection = http.client.HTTPConnection(
-                parts.hostname, parts.port, timeout=CONNECT_TIMEOUT
-            )
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=connect)
         else:
             connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=CONNECT_TIMEOUT, context=self._context()
+                parts.hostname, parts.port, timeout=connect, context=self._context()
             )
         try:
             connection.connect()
@@ -238,8 +241,11 @@ class StorageHTTP:
                 self._tls = httpx.create_ssl_context()
             return self._tls
 
-    def _via_httpx(self, client: httpx.Client, url: str, headers: dict[str, str]) -> _HttpxReply:
-        request = client.build_request("GET", url, headers=headers)
+    def _via_httpx(
+        self, client: httpx.Client, url: str, headers: dict[str, str], connect: float
+    ) -> _HttpxReply:
+        timeout = httpx.Timeout(self._read_timeout, connect=connect)
+        request = client.build_request("GET", url, headers=headers, timeout=timeout)
         sockets: list[socket.socket] = []
 
         def trace(event: str, info: Mapping[str, Any]) -> None:

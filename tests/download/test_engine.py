@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -712,6 +713,41 @@ def test_the_overall_deadline_bounds_a_stalled_connection(
     assert {r.port for r in storage.requests} == {storage.other_port if proxied else storage.port}
     run(Source(storage), tmp_path / "out")  # a rerun completes it
     assert_complete(tmp_path / "out")
+
+
+@contextlib.contextmanager
+def never_connects() -> Iterator[str]:
+    """A URL whose host never completes a connection: a listener whose accept queue is
+    full, so that the kernel drops each new SYN (as an unroutable host does)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = []
+    try:
+        for _ in range(8):  # fill the queue; the kernel allows backlog + 1
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", port))
+            queued.append(client)
+        yield f"http://127.0.0.1:{port}/weights.bin"
+    finally:
+        for client in queued:
+            client.close()
+        listener.close()
+
+
+def test_the_overall_deadline_bounds_a_connect_that_never_completes(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # The connect had its own 10 s, whatever the deadline: timeout=1 ended after 10 s.
+    with never_connects() as url:
+        source = Source(storage, **{"sub/dir/weights.bin": {"url": url}})
+        started = time.monotonic()
+        with pytest.raises(DownloadTimeoutError, match="deadline"):
+            run(source, tmp_path / "out", DownloadSettings(timeout=1.0))
+        took = time.monotonic() - started
+    assert took < 1.0 + 1.0, took
 
 
 @pytest.mark.parametrize("timeout", [1e12, float("inf")])
