@@ -42,6 +42,7 @@ __all__ = [
     "REFUSED",
     "BodyTimeout",
     "CallOptions",
+    "attempt_time",
     "capped_timeouts",
     "certificate_refused",
     "describe_failure",
@@ -255,9 +256,11 @@ def certificate_refused(error: BaseException) -> bool:
 
 def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:
     """httpx's per-request ``timeout`` extension, each part capped by the time left."""
-    left = max(remaining, _LEAST_ATTEMPT)
+    left = attempt_time(remaining)
     return {k: left if v is None else min(v, left) for k, v in timeouts.items()}
 
 
-# An attempt made at the deadline (the last look of a wait) still gets this long.
-_LEAST_ATTEMPT = 0.05
+def attempt_time(remaining: float) -> float:
+    """How long an attempt may take with ``remaining`` seconds to the deadline: an
+    attempt made at the deadline (the last look of a wait) still gets a little."""
+    return max(remaining, 0.05)

@@ -45,6 +45,7 @@ from . import _retry as rules
 from ._args import at_least
 from ._errors import ClientClosedError, InvalidArgumentError
 from ._lazy import asyncio_sleep
+from ._socket_deadline import bound_by_deadline, ends
 from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, scrub, shown_url
 
 __all__ = [
@@ -173,6 +174,12 @@ class _Attempts:
         self._sending = 0.0
         self._maybe_acted: float | None = None
 
+    def left(self) -> float | None:
+        """Seconds this attempt may take by the call's deadline, if it has one."""
+        return (
+            None if self._deadline is None else rules.attempt_time(self._deadline - self._clock())
+        )
+
     def before_send(self) -> None:
         """Cap this attempt's timeouts by the time left; log the request at DEBUG."""
         if self._deadline is not None and self._base_timeouts:
@@ -267,19 +274,26 @@ class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._clock = clock
         self._request = request
 
-    def _check(self) -> None:
-        if self._clock() > self._ends:
-            raise rules.BodyTimeout("the reply's body was still arriving", request=self._request)
+    def _late(self) -> rules.BodyTimeout:
+        return rules.BodyTimeout("the reply's body was still arriving", request=self._request)
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in cast(httpx.SyncByteStream, self._stream):
-            self._check()
-            yield chunk
+        try:
+            for chunk in cast(httpx.SyncByteStream, self._stream):
+                if self._clock() > self._ends:
+                    raise self._late()
+                yield chunk
+        except httpx.ReadTimeout:  # a wait for bytes cut by the deadline (_socket_deadline)
+            raise self._late() from None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in cast(httpx.AsyncByteStream, self._stream):
-            self._check()
-            yield chunk
+        try:
+            async for chunk in cast(httpx.AsyncByteStream, self._stream):
+                if self._clock() > self._ends:
+                    raise self._late()
+                yield chunk
+        except httpx.ReadTimeout:
+            raise self._late() from None
 
     def close(self) -> None:
         cast(httpx.SyncByteStream, self._stream).close()
@@ -319,8 +333,10 @@ class RetryTransport(httpx.BaseTransport):
         while True:
             attempts.before_send()
             outcome: httpx.Response | Exception
+            left = attempts.left()
             try:
-                outcome = _read(attempts.bound(self._transport.handle_request(request)))
+                with ends(None if left is None else time.monotonic() + left):
+                    outcome = _read(attempts.bound(self._transport.handle_request(request)))
             except httpx.TransportError as exc:
                 outcome = exc
             delay = attempts.next_delay(outcome)
@@ -358,11 +374,24 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         while True:
             attempts.before_send()
             outcome: httpx.Response | Exception
+            import asyncio  # only the async client needs it; see _lazy
+
+            bounded = asyncio.timeout(attempts.left())  # whatever the transport
+            reply = None
             try:
-                reply = await self._transport.handle_async_request(request)
-                outcome = await _aread(attempts.bound(reply))
+                async with bounded:
+                    reply = await self._transport.handle_async_request(request)
+                    outcome = await _aread(attempts.bound(reply))
             except httpx.TransportError as exc:
                 outcome = exc
+            except TimeoutError:
+                if not bounded.expired():
+                    raise
+                outcome = (
+                    httpx.ReadTimeout("no reply by the call's deadline", request=request)
+                    if reply is None
+                    else rules.BodyTimeout("the reply's body was still arriving", request=request)
+                )
             delay = attempts.next_delay(outcome)
             if delay is None:
                 return attempts.last(outcome)
@@ -444,8 +473,12 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
     ignores them)."""
     with environment_settings():
         if environment_proxied(url):
-            return ClientTransport(httpx.Client(), owned=True)
-        return httpx.HTTPTransport()
+            client = httpx.Client()
+            bound_by_deadline([client._transport, *filter(None, client._mounts.values())])
+            return ClientTransport(client, owned=True)
+        transport = httpx.HTTPTransport()
+        bound_by_deadline([transport])
+        return transport
 
 
 def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:

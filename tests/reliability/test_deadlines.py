@@ -1,8 +1,8 @@
 """Deadlines against real sockets: each case the trial found, with the wall time measured.
 
 The promise is that a wait (or a call under ``with_options(timeout=T)``) ends
-within T plus one second whatever the server does; the bounds below add half a
-second for a loaded machine. The server is a scripted one on a loopback port.
+within T plus one second whatever the server does. The server is a scripted one
+on a loopback port.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from click.testing import CliRunner
 from tests.support.fakeserver import checkpoint_json
 from tests.support.scripted_http import (
     HANG,
+    SLOW_BODY,
     TRICKLE,
+    TRICKLE_HEADERS,
     Reply,
     ScriptedServer,
     pending,
@@ -125,6 +127,45 @@ async def test_a_body_sent_a_byte_at_a_time_async() -> None:
             start = time.monotonic()
             with pytest.raises(OperationTimeoutError):
                 await handle.result(timeout=3)
+            assert elapsed_since(start) < 3 + SLACK
+
+
+SLOW_REPLIES = {"headers-a-byte-at-a-time": TRICKLE_HEADERS, "a-body-byte-each-2.5-s": SLOW_BODY}
+
+
+@pytest.mark.parametrize("reply", SLOW_REPLIES.values(), ids=list(SLOW_REPLIES))
+def test_a_reply_that_never_stalls_long_enough_to_time_out_ends_at_the_deadline(
+    reply: str,
+) -> None:
+    # httpx's read timeout bounds each wait for bytes: headers a byte every 0.3 s held
+    # every bounded call for hours, and a body byte every 2.5 s ran to twice the deadline.
+    with ScriptedServer(first_pending_then(reply)) as server, client(server) as svc:
+        handle = svc.operation(OP)
+        start = time.monotonic()
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=3)
+        assert elapsed_since(start) < 3 + SLACK
+        assert isinstance(info.value.last_error, APITimeoutError)
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            svc.with_options(timeout=3).operation(OP)
+        assert elapsed_since(start) < 3 + SLACK
+
+
+@pytest.mark.parametrize("reply", SLOW_REPLIES.values(), ids=list(SLOW_REPLIES))
+async def test_a_reply_that_never_stalls_long_enough_to_time_out_ends_at_the_deadline_async(
+    reply: str,
+) -> None:
+    with ScriptedServer(first_pending_then(reply)) as server:
+        async with AsyncServiceClient(server.base_url, "k", heartbeat_interval=0) as svc:
+            handle = await svc.operation(OP)
+            start = time.monotonic()
+            with pytest.raises(OperationTimeoutError):
+                await handle.result(timeout=3)
+            assert elapsed_since(start) < 3 + SLACK
+            start = time.monotonic()
+            with pytest.raises(APITimeoutError):
+                await svc.with_options(timeout=3).operation(OP)
             assert elapsed_since(start) < 3 + SLACK
 
 

@@ -4,8 +4,8 @@ For what the emulator will not do on purpose: answer every poll with 503 and
 ``Retry-After: 30``, accept a request and never answer, or stop listening
 (then connections are refused). ``answer(method, path)`` returns a reply
 ``(status, json_body, headers)``, ``HANG`` to hold the request without
-answering until the server stops, or ``TRICKLE`` to send a reply's body a byte
-at a time.
+answering until the server stops, or ``TRICKLE`` (and its kin below) to send a
+reply a byte at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ from typing import Any, Self
 HANG = "hang"
 #: Send a pending Operation's headers at once, then its body one byte per 0.3 s.
 TRICKLE = "trickle"
+#: The same with a byte of its body every 2.5 s: each wait for one is shorter than a call's
+#: deadline of 3 s, and the whole body is not.
+SLOW_BODY = "slow-body"
+#: Its status line and headers one byte per 0.3 s (no read timeout trips between two).
+TRICKLE_HEADERS = "trickle-headers"
+_TRICKLES = {TRICKLE: (0.3, False), SLOW_BODY: (2.5, False), TRICKLE_HEADERS: (0.3, True)}
 Reply = tuple[int, Any, dict[str, str]]
 Answer = Callable[[str, str], "Reply | str"]
 
@@ -70,8 +76,8 @@ class ScriptedServer:
             def _serve(self) -> None:
                 server.requests.append((self.command, self.path))
                 reply = answer(self.command, self.path)
-                if reply == TRICKLE:
-                    self._trickle(json.dumps(pending("op-1")[1]).encode())
+                if isinstance(reply, str) and reply in _TRICKLES:
+                    self._trickle(json.dumps(pending("op-1")[1]).encode(), *_TRICKLES[reply])
                     return
                 if isinstance(reply, str):
                     server._stopped.wait(60)  # hold it: accepted, never answered
@@ -87,14 +93,18 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _trickle(self, data: bytes) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.flush()
+            def _trickle(self, data: bytes, every: float, headers_too: bool) -> None:
+                head = (
+                    f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                ).encode()
+                if headers_too:
+                    data = head + data
+                else:
+                    self.wfile.write(head)
+                    self.wfile.flush()
                 for i in range(len(data)):
-                    if server._stopped.wait(0.3):
+                    if server._stopped.wait(every):
                         break
                     try:
                         self.wfile.write(data[i : i + 1])

@@ -383,3 +383,32 @@ def test_a_reply_nested_past_the_recursion_limit_is_a_typed_error() -> None:
     fake.script("GET", "/api/v1/models/m-9", reply)
     with service(fake) as svc, pytest.raises(ResponseValidationError):
         svc.get_model("m-9")
+
+
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"], ids=["direct", "proxy"])
+def test_the_own_sync_transport_keeps_each_attempts_end_at_the_socket(
+    monkeypatch: pytest.MonkeyPatch, proxy: str | None
+) -> None:
+    # Its connection pools' network backend is wrapped in place (httpx takes none), so a
+    # pinned httpx that moved it would leave reads bounded per wait only, in silence.
+    from weaver_facade._socket_deadline import bound_by_deadline
+    from weaver_facade._transport import ClientTransport, own_transport
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    if proxy is not None:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+    transport = own_transport("http://weaver.test")
+    if proxy is None:
+        sending = [transport]
+    else:
+        assert isinstance(transport, ClientTransport)
+        client = vars(transport)["_client"]
+        sending = [client._transport, *filter(None, client._mounts.values())]
+    backends = [vars(vars(t)["_pool"])["_network_backend"] for t in sending]
+    assert backends
+    assert {type(b).__name__ for b in backends} == {"_Backend"}
+    bound_by_deadline([transport, *sending])  # twice is once
+    assert {type(vars(b)["_backend"]).__name__ for b in backends} == {"SyncBackend"}
+    transport.close()

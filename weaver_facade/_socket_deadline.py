@@ -1,0 +1,117 @@
+"""A call's deadline at the socket, for the transports the facade makes itself.
+
+httpx's timeouts are per phase and per wait for bytes: a server that sends its
+headers a byte a second never trips a read timeout, and a connect that stalls
+before a read that stalls gets a whole read timeout after it. So each connect,
+TLS handshake, read and write of a sync transport the facade makes is capped by
+the end of the attempt being sent in its thread (``ends``, set by the retry
+transport), through a wrapper of httpcore's network backend. An async attempt is
+bounded by ``asyncio.timeout`` instead, which works on any transport; a user's own
+sync ``http_client`` keeps httpx's per-phase timeouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ssl
+import time
+import typing
+from collections.abc import Iterable, Iterator
+
+import httpcore
+import httpx
+
+__all__ = ["bound_by_deadline", "ends"]
+
+# The time.monotonic() by which the attempt this thread is sending must be over.
+_ENDS: contextvars.ContextVar[float | None] = contextvars.ContextVar("weaver_ends", default=None)
+
+
+@contextlib.contextmanager
+def ends(at: float | None) -> Iterator[None]:
+    """Cap the socket work of this thread's requests by ``at`` (``None``: no cap)."""
+    token = _ENDS.set(at)
+    try:
+        yield
+    finally:
+        _ENDS.reset(token)
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    at = _ENDS.get()
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise error("the call's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _Stream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._stream.get_extra_info(info)
+
+
+class _Backend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _Stream(
+            self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        )
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def bound_by_deadline(transports: Iterable[httpx.BaseTransport]) -> None:
+    """Make each of httpx's own transports among ``transports`` keep ``ends``.
+
+    httpx takes no network backend, so its connection pool's is wrapped in place
+    (``_pool._network_backend``, of the pinned httpx and httpcore; a test holds it).
+    """
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(backend, _Backend):
+            pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
