@@ -239,6 +239,36 @@ def test_a_bad_ttl_says_what_none_means_for_an_export() -> None:
     assert "permanent" not in str(info.value)
 
 
+def test_a_running_hit_not_yet_listed_is_still_pending() -> None:
+    # A server whose list items carry no `status` (completed, says the wire) lists only
+    # completed artifacts: the pending one was taken as gone ("the artifact disappeared").
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    listed = {k: v for k, v in artifact_json().items() if k != "status"}
+    fake.script(
+        "GET",
+        LIST,
+        json_reply(200, {"items": []}),
+        json_reply(200, {"items": []}),
+        json_reply(200, {"items": [listed]}),
+    )
+    with service(fake) as svc:
+        artifact = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    assert (artifact.id, artifact.status) == (ARTIFACT, ArtifactStatus.COMPLETED)
+    assert len(fake.sent("GET", LIST)) == 3
+
+
+def test_a_running_hit_never_listed_is_pending_until_the_wait_ends() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    fake.script("GET", LIST, json_reply(200, {"items": []}))
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, wait=False)
+        with pytest.raises(OperationTimeoutError):
+            handle.result(timeout=0)
+    assert handle.status is OperationStatus.PENDING
+
+
 # -- an identical export still running: no operation to re-attach to --------------------------
 
 URI = "weaver://m-1/checkpoints/c/artifacts/hf_adapter"  # artifact_json's uri
