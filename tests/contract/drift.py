@@ -34,6 +34,7 @@ SESSIONS = "/api/v1/sessions"
 STORAGE = "/storage/"
 MODEL = re.compile(r"^/api/v1/models/[^/]+$")
 TERMINATE = re.compile(r"^/api/v1/models/[^/]+/terminate$")
+TTL = re.compile(r"^/api/v1/models/[^/]+/checkpoints/ttl$")
 # The codes an independent server gave the loads it accepted and then failed.
 FAILED_LOAD_CODES = {404: "checkpoint_not_found", 422: "no_optimizer_state"}
 KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"}
@@ -103,6 +104,7 @@ class Drift(enum.StrEnum):
     # A server that holds to the wire sheet's letter where the spec says more or other:
     # it opens a session for a request without a body, takes any `limit` of the supported
     # models, and refuses an integer written with a fraction (`255.0`: the sheet says int).
+    # Its terminate and TTL change, whose reply the sheet does not give, answer 204 and no body.
     SHEET_TO_THE_LETTER = "sheet_to_the_letter"
     # A reply lost on the way (the connection closed mid-body, the work done): the first
     # save sent again with its Idempotency-Key, as the extension probe does.
@@ -354,6 +356,15 @@ class DriftMiddleware:
                 query = parse_qsl(scope.get("query_string", b"").decode())
                 capped = [(k, min(v, "1000", key=_number) if k == "limit" else v) for k, v in query]
                 scope = {**scope, "query_string": urlencode(capped).encode()}
+            if (method == "POST" and TERMINATE.match(path)) or (
+                method == "PATCH" and TTL.match(path)
+            ):
+                reply = await call(self.app, scope, body)
+                if 200 <= reply.status < 300:
+                    kept = [(k, v) for k, v in reply.headers if k.lower() != b"content-type"]
+                    reply = Reply(204, kept, b"")
+                await reply.send(send)
+                return
             with contextlib.suppress(ValueError):
                 if _integral_float(json.loads(body or b"null")):
                     # After the app, so that a method the route lacks still gets its 405.

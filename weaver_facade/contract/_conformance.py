@@ -398,13 +398,17 @@ def _first_line(text: str) -> str:
     return text.strip()
 
 
-def _problems_for(spec: Spec, check: str, failure: Any, case: Any, response: Any) -> list[Problem]:
-    """Re-check a failing reply with the kit's checker, so both parts use the same words."""
+def _problems_for(
+    spec: Spec, check: str, failure: Any, case: Any, response: Any
+) -> list[Problem] | None:
+    """Re-check a failing reply with the kit's checker, so both parts use the same words;
+    ``None`` when it has none to add (schemathesis' words then stand), ``[]`` when the
+    reply conforms after all (a body the spec lets be absent, which schemathesis wants)."""
     from schemathesis.openapi.checks import RejectedPositiveData
 
     op = spec.operations.get(failure.operation)
     if op is None or response is None:
-        return []
+        return None
     headers = {k: v[0] for k, v in response.headers.items() if v}
     if isinstance(failure, RejectedPositiveData):
         return [spec.describe_refusal(op, case.body, response.status_code, response.content)]
@@ -414,10 +418,13 @@ def _problems_for(spec: Spec, check: str, failure: Any, case: Any, response: Any
         "response_headers_conformance",
         "content_type_conformance",
     ):
-        found = spec.check_reply(op, response.status_code, headers, response.content or b"")
+        body = response.content or b""
+        found = spec.check_reply(op, response.status_code, headers, body)
         wanted = "response_schema_conformance" if check == "content_type_conformance" else check
-        return [p for p in found if p.check == wanted]
-    return []
+        mine = [p for p in found if p.check == wanted]
+        if mine or spec.without_body(op, response.status_code, body):
+            return mine
+    return None
 
 
 def _findings_for_failure(
@@ -425,7 +432,7 @@ def _findings_for_failure(
 ) -> list[Finding]:
     problems = _problems_for(spec, check, failure, case, response)
     got = str(response.status_code) if response is not None else "no reply"
-    if not problems:
+    if problems is None:
         problems = [
             Problem(
                 check,

@@ -161,6 +161,19 @@ class Spec:
         found.sort(key=lambda op: op.path.count("{"))
         return found[0] if found else None
 
+    @staticmethod
+    def _documented(op: OperationSpec, status: int) -> str:
+        """The key that documents ``status``: itself, its range (`2XX`) or `default`."""
+        return next(
+            (k for k in (str(status), f"{str(status)[0]}XX", "default") if k in op.responses),
+            str(status),
+        )
+
+    def without_body(self, op: OperationSpec, status: int, body: bytes) -> bool:
+        """Whether ``body`` is empty where the spec lets a reply have none."""
+        reply = op.responses.get(self._documented(op, status)) or {}
+        return bool(reply.get("x-weaver-body-optional")) and not body.strip()
+
     def schema_properties(self, name: str) -> set[str]:
         schema = self.document["components"]["schemas"].get(name) or {}
         return set((schema.get("properties") or {}).keys())
@@ -175,11 +188,7 @@ class Spec:
         body: bytes,
     ) -> list[Problem]:
         """Every way a reply to ``op`` differs from what the spec documents for its status."""
-        # The documented key: the status itself, its range (`2XX`) or `default`.
-        code = next(
-            (k for k in (str(status), f"{str(status)[0]}XX", "default") if k in op.responses),
-            str(status),
-        )
+        code = self._documented(op, status)
         reply = op.responses.get(code)
         if reply is None:
             documented = ", ".join(op.documented)
@@ -208,7 +217,7 @@ class Spec:
         media = content.get("application/json")
         if media is None or "schema" not in media:
             return problems
-        if reply.get("x-weaver-body-optional") and not body.strip():
+        if self.without_body(op, status, body):
             return problems  # the real service promises no body here
         try:
             data = json.loads(body)
