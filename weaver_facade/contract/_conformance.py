@@ -53,7 +53,8 @@ __all__ = [
 #        a sequence or batch beyond the server's capacity (the wire bounds neither);
 #        an opaque cursor this server did not issue; a lora_config.rank above the base model's
 #        max_lora_rank, or lora_config with training_mode full_ft; a TTL path naming another
-#        model than the path's.
+#        model than the path's; merge_adapter for a full_ft model (the wire sheet says it
+#        is refused, not how).
 #   422: on every POST, an Idempotency-Key reused with another body (generated keys repeat);
 #        an unknown base_model; a checkpoint without optimizer state loaded with
 #        include_optimizer; an incompatible checkpoint; merge_adapter for a full_ft model.
@@ -67,8 +68,8 @@ SEMANTIC_STATUSES: Mapping[str, tuple[str, ...]] = {
     "optim_step": ("400", "422"),
     "save_checkpoint": ("422",),
     "load_checkpoint": ("422",),
-    "export_checkpoint": ("422",),
-    "export_model_weights": ("422",),
+    "export_checkpoint": ("400", "422"),
+    "export_model_weights": ("400", "422"),
     "list_checkpoints": ("400",),
     "set_checkpoint_ttl": ("400",),
 }
