@@ -121,8 +121,9 @@ _NONE: frozenset[str] = frozenset()
 def _probe(
     base_url: str, api_key: str | None
 ) -> tuple[str | None, int | None, str | None, frozenset[str]]:
-    """Reach the server; the smallest ready base model it lists (name, vocab) or why not,
-    and the names of all it lists."""
+    """Reach the server; the smallest ready base model it lists (name, vocab), else the
+    smallest it lists, or why none; and the names of all it lists. The wire names two
+    statuses of a ready model ("available", "healthy") and leaves the others open."""
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     try:
         with patient_client(timeout=httpx.Timeout(15.0)) as http:
@@ -149,22 +150,24 @@ def _probe(
     if not isinstance(items, list):
         return None, None, "GET /api/v1/supported-models did not list models", _NONE
     names: set[str] = set()
-    best: tuple[float, str, int | None] | None = None
+    best: tuple[bool, float, str, int | None, str] | None = None
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             continue
         names.add(item["name"])
-        if str(item.get("status", "")).lower() not in _READY:
-            continue
+        status = str(item.get("status", ""))
         config = item.get("config") if isinstance(item.get("config"), dict) else {}
         vocab = config.get("vocab_size") if isinstance(config, dict) else None
         size = vocab if isinstance(vocab, int) and vocab > 1 else None
-        rank = (float(size) if size is not None else float("inf"), item["name"], size)
-        if best is None or rank < best:
-            best = rank
+        unready = status.lower() not in _READY
+        rank = (unready, float(size) if size is not None else float("inf"), item["name"], size)
+        if best is None or rank < best[:4]:
+            best = (*rank, status)
     if best is None:
-        return None, None, "the server lists no ready base model", frozenset(names)
-    return best[1], best[2], None, frozenset(names)
+        return None, None, "the server lists no base model", frozenset(names)
+    unready, _, name, size, status = best
+    why = f"the server lists no ready base model ({name!r} is {status!r})" if unready else None
+    return name, size, why, frozenset(names)
 
 
 # The routes every Weaver server has, neither of which the spec lets answer 404.
@@ -260,8 +263,9 @@ def run_contract_test(
         started_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         base_model=settings.base_model or listed or FALLBACK_BASE_MODEL,
     )
-    if settings.base_model is None and listed is None:
-        report.notes.append(f"{why}; training uses {FALLBACK_BASE_MODEL!r} (set --base-model)")
+    if settings.base_model is None and why is not None:
+        uses = listed or FALLBACK_BASE_MODEL
+        report.notes.append(f"{why}; training uses {uses!r} (set --base-model)")
     vocab_size = vocab or FALLBACK_VOCAB
     findings: list[Finding] = []
     progress("extensions: probing which extensions the server offers")

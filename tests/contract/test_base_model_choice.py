@@ -1,0 +1,32 @@
+"""Which base model the kit trains when none is given: the server's own list decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.scripted_http import ScriptedServer
+from weaver_facade.contract._kit import _probe
+
+
+def listing(*items: dict[str, Any]) -> ScriptedServer:
+    return ScriptedServer(lambda method, path: (200, {"items": list(items)}, {}))
+
+
+def model(name: str, status: str, vocab: int) -> dict[str, Any]:
+    return {"name": name, "status": status, "config": {"vocab_size": vocab}}
+
+
+def test_the_smallest_ready_model_is_taken_before_any_other() -> None:
+    with listing(model("tiny", "degraded", 50), model("small", "healthy", 100)) as server:
+        name, vocab, why, names = _probe(server.base_url, None)
+    assert (name, vocab, why) == ("small", 100, None)
+    assert names == {"tiny", "small"}
+
+
+def test_with_no_model_ready_one_the_server_lists_is_taken_and_noted() -> None:
+    # It trained "weaver-tiny", which the server does not serve, and then reported the
+    # server's refusal of it as a finding.
+    with listing(model("qa-medium", "degraded", 500), model("qa-small", "deprecated", 100)) as s:
+        name, vocab, why, _ = _probe(s.base_url, None)
+    assert (name, vocab) == ("qa-small", 100)
+    assert why == "the server lists no ready base model ('qa-small' is 'deprecated')"
