@@ -85,13 +85,13 @@ class PendingInfo:
 
     Attributes:
         code: Such as ``waiting_for_scheduling``, ``waiting_for_resources``, ``trainer_starting``.
-        message: A human-readable explanation.
+        message: A human-readable explanation (empty when the server gives none).
         wait_seconds: The server's estimate of the remaining wait, if any.
         resources: The resources it waits for (``nodes``, ``gpus_per_node``...), if any.
     """
 
     code: str
-    message: str
+    message: str = ""
     wait_seconds: float | None = None
     resources: Mapping[str, float] | None = None
 
@@ -171,7 +171,7 @@ def _pending_info(operation: str, value: object) -> PendingInfo | None:
     wait = optional(operation, schema, "wait_seconds", value.wait_seconds, (int, float))
     return PendingInfo(
         code=expect(operation, schema, "code", value.code, str),
-        message=expect(operation, schema, "message", value.message, str),
+        message=optional(operation, schema, "message", value.message, str, nullable=False) or "",
         wait_seconds=None if wait is None else float(wait),
         resources=resources,
     )

@@ -642,7 +642,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "PendingInfo": {
         "type": "object",
-        "required": ["code", "message"],
+        "required": ["code"],
         "properties": {
             "code": {"type": "string"},
             "message": {"type": "string"},

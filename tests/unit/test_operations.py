@@ -57,6 +57,28 @@ def test_wait_false_returns_a_handle_that_polls_only_when_asked() -> None:
         assert len(fake.sent("GET")) == 1
 
 
+def test_pending_info_without_a_message_is_still_pending_info() -> None:
+    # The step the server had started failed with ResponseValidationError: the spec
+    # required a message, which the wire sheet lists but no client needs.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script(
+            "POST",
+            "/api/v1/models/m-1/checkpoints",
+            json_reply(202, pending(pending_info={"code": "trainer_starting"})),
+        )
+        handle = trainer.save_state("a", wait=False)
+        assert handle.pending_info == PendingInfo(code="trainer_starting")
+        assert handle.pending_info.message == ""
+        waiting = {"code": "waiting_for_resources", "wait_seconds": 2}
+        fake.script(
+            "GET", "/api/v1/operations/op-1", json_reply(200, pending(pending_info=waiting))
+        )
+        assert handle.refresh() is OperationStatus.PENDING
+        assert handle.pending_info == PendingInfo(code="waiting_for_resources", wait_seconds=2.0)
+
+
 @pytest.mark.parametrize("status", [200, 201, 202])
 def test_every_operation_post_may_answer_any_success_status(status: int) -> None:
     # weaver-wire.md: "The POST answers 2xx with {id, status, response?}"; 200, 201 and 202

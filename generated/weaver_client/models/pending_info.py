@@ -27,14 +27,15 @@ class PendingInfo:
 
         Attributes:
             code (str):  Example: queued.
-            message (str):  Example: queued behind 2 operations of model m-1.
+            message (str | Unset): Optional, a courtesy of the server; a pending operation is no less pending without it.
+                Example: queued behind 2 operations of model m-1.
             wait_seconds (float | None | Unset):  Example: 0.4.
             resources (PendingResources | Unset):  Example: {'nodes': 1, 'gpus_per_node': 8, 'trainer_memory_gib_per_node':
                 64}.
     """
 
     code: str
-    message: str
+    message: str | Unset = UNSET
     wait_seconds: float | None | Unset = UNSET
     resources: PendingResources | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -59,9 +60,10 @@ class PendingInfo:
         field_dict.update(
             {
                 "code": code,
-                "message": message,
             }
         )
+        if message is not UNSET:
+            field_dict["message"] = message
         if wait_seconds is not UNSET:
             field_dict["wait_seconds"] = wait_seconds
         if resources is not UNSET:
@@ -76,7 +78,7 @@ class PendingInfo:
         d = dict(src_dict)
         code = d.pop("code")
 
-        message = d.pop("message")
+        message = d.pop("message", UNSET)
 
         def _parse_wait_seconds(data: object) -> float | None | Unset:
             if data is None:
