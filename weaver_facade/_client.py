@@ -650,7 +650,7 @@ class ServiceClient(_ServiceBase):
         return self._io.perform(step)
 
     def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
-        """A checkpoint's artifacts (pending, completed and failed), oldest first.
+        """A checkpoint's artifacts (pending, completed and failed), in the server's order.
 
         ``checkpoint`` is a ``Checkpoint``, its id, or its ``weaver://`` path.
         """

@@ -98,13 +98,16 @@ def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
 
 
 def latest(model_id: str) -> Plan[Checkpoint | None]:
-    """A model's newest completed checkpoint (listings come oldest first)."""
+    """A model's newest completed checkpoint, by its ``created_at`` (the spec lists
+    oldest first, the wire sheet gives no order); of two made at once, the later listed."""
     pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
     newest = None
     while not pager.done:
         page: wire.CheckpointList = yield pager.call()
         for checkpoint in pager.read(page):
-            if checkpoint.status is CheckpointStatus.COMPLETED:
+            if checkpoint.status is CheckpointStatus.COMPLETED and (
+                newest is None or checkpoint.created_at >= newest.created_at
+            ):
                 newest = checkpoint
     return newest
 

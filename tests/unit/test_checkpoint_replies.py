@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json, json_reply
+from tests.support.fakeserver import (
+    FakeWeaver,
+    async_service,
+    checkpoint_json,
+    json_reply,
+    service,
+)
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import (
     CheckpointPath,
@@ -221,3 +227,21 @@ def test_a_checkpoint_a_server_calls_error_is_failed(
     fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "status": "broken"})
     with pytest.raises(ResponseValidationError, match="status"):
         trainer.list_checkpoints()
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+def test_the_latest_checkpoint_is_the_newest_in_any_listing_order(newest_first: bool) -> None:
+    # The wire sheet gives the list no order: a server listing newest first got its
+    # oldest checkpoint as the latest.
+    made = [
+        {**checkpoint_json("m-1", f"c{i}"), "created_at": f"2026-11-29T10:0{i}:00Z"}
+        for i in range(3)
+    ]
+    failed = {**checkpoint_json("m-1", "c3"), "created_at": "2026-11-29T10:09:00Z"}
+    items = [*made, {**failed, "status": "failed"}]
+    fake = FakeWeaver()
+    fake.script("GET", LIST, json_reply(200, {"items": items[::-1] if newest_first else items}))
+    with service(fake) as svc:
+        latest = svc.training_client("m-1").latest_checkpoint()
+    assert latest is not None
+    assert latest.name == "c2"
