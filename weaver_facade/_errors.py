@@ -380,7 +380,7 @@ class OperationTimeoutError(WeaverError, TimeoutError):
             )
         else:
             message = (
-                f"operation {operation_id} last seen {status}; no answer after {waited:.1f} s, "
+                f"operation {operation_id} last seen {status}; gave up after {waited:.1f} s: "
                 f"the last poll failed ({last_error}); it may still be running on the server"
             )
         checkpoint, artifacts, _ = operation_id.partition("/artifacts/")

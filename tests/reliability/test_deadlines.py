@@ -73,6 +73,9 @@ def test_503_with_retry_after_30_ends_a_5_second_wait() -> None:
         assert elapsed_since(start) < 5 + SLACK  # was 120 s
         assert isinstance(info.value.last_error, InternalServerError)
         assert info.value.last_error.retry_after == 30.0
+        # It had an answer, a 503: not "no answer after 0.0 s".
+        assert f"operation {OP} last seen pending; gave up after " in str(info.value)
+        assert "s: the last poll failed ([503 unavailable]" in str(info.value)
         # A single call under a deadline: the Retry-After does not fit, so it ends at once.
         start = time.monotonic()
         with pytest.raises(InternalServerError):
