@@ -258,6 +258,12 @@ def test_a_wrong_path_in_the_base_url_is_a_usage_error_not_findings(
     assert error.endswith(f"; the API answers at {emulator.base_url}"), error
 
 
+def kit(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m weaver_facade.contract ARGS``, run to its end."""
+    command = [sys.executable, "-m", "weaver_facade.contract", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -279,13 +285,7 @@ def test_a_wrong_path_in_the_base_url_is_a_usage_error_not_findings(
     ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "weaver_facade.contract", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = kit(*args)
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert done.stderr.startswith("error: "), done.stderr
@@ -308,14 +308,7 @@ def test_an_unusable_spec_is_a_usage_error_not_a_traceback(
     # It was a traceback and exit 1, which says "findings" to a CI job.
     spec = tmp_path / "spec.yaml"
     spec.write_text(text, encoding="utf-8")
-    args = ["--base-url", "http://127.0.0.1:9", "--spec", str(spec)]
-    done = subprocess.run(
-        [sys.executable, "-m", "weaver_facade.contract", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = kit("--base-url", "http://127.0.0.1:9", "--spec", str(spec))
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith(f"error: {spec} {message}"), done.stderr
     assert "Traceback" not in done.stderr

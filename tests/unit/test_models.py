@@ -646,10 +646,8 @@ def test_close_takes_any_2xx_terminate_as_done(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-def test_a_close_that_cannot_reach_the_server_names_the_models_left_running(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # It logged one line without ids: the user could not tell which models still ran.
+def close_two_models(first_terminate: Exception, caplog: pytest.LogCaptureFixture) -> FakeWeaver:
+    """Create m-1 and m-2, then close, the terminate of m-1 failing with ``first_terminate``."""
     fake = FakeWeaver()
     http = httpx.Client(transport=httpx.MockTransport(fake))
     svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=0)
@@ -657,13 +655,21 @@ def test_a_close_that_cannot_reach_the_server_names_the_models_left_running(
     fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
     svc.create_training_client("weaver-tiny")
 
-    def unreachable(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise first_terminate
 
-    fake.script("POST", f"{MODELS}/m-1/terminate", unreachable)
+    fake.script("POST", f"{MODELS}/m-1/terminate", fail)
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         svc.close()
     http.close()
+    return fake
+
+
+def test_a_close_that_cannot_reach_the_server_names_the_models_left_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # It logged one line without ids: the user could not tell which models still ran.
+    close_two_models(httpx.ConnectError("[Errno 111] Connection refused"), caplog)
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0].startswith("could not terminate model m-1 on close: ")
     assert messages[1] == "models left running: m-1, m-2"
@@ -674,20 +680,8 @@ def test_a_close_that_loses_a_reply_goes_on_to_the_next_model(
 ) -> None:
     # A lost reply was taken for an unreachable server: the close gave up on every
     # model after it, although the server answered.
-    fake = FakeWeaver()
-    http = httpx.Client(transport=httpx.MockTransport(fake))
-    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=0)
-    svc.create_training_client("weaver-tiny")
-    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
-    svc.create_training_client("weaver-tiny")
-
-    def dropped(request: httpx.Request) -> httpx.Response:
-        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-
-    fake.script("POST", f"{MODELS}/m-1/terminate", dropped)
-    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
-        svc.close()
-    http.close()
+    dropped = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    fake = close_two_models(dropped, caplog)
     assert [r.url.path for r in fake.requests if r.url.path.endswith("/terminate")] == [
         f"{MODELS}/m-1/terminate",
         f"{MODELS}/m-2/terminate",
