@@ -15,10 +15,9 @@ about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
   client with ``trust_env``, so the proxy rules (``NO_PROXY`` included) stay
   httpx's; its replies are read through the same ``readinto``.
 * **Timeouts**: ``CONNECT_TIMEOUT`` to connect (TLS included), or the time left
-  before the caller's deadline if shorter (``abort`` cannot reach a socket that
-  is still connecting), ``read_timeout`` between two reads.
+  before the caller's deadline if shorter, ``read_timeout`` between two reads.
 * **Stopping.** ``abort`` shuts down the sockets of the GETs in flight, which
-  ends a read blocked on any of them at once; every GET has a connection of its
+  ends a connect or a read blocked on any of them at once; every GET has a connection of its
   own (through the proxy too: httpx keeps none alive), so each socket is known.
 * **Logs.** A presigned URL is a credential; the direct GETs log nothing, and
   through the proxy httpx's and httpcore's records are dropped while a thread
@@ -215,24 +214,47 @@ class StorageHTTP:
         parts = urlsplit(url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise StorageProtocolError(f"cannot fetch a {parts.scheme or 'relative'} URL")
-        if parts.scheme == "http":
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=connect)
-        else:
-            connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=connect, context=self._context()
-            )
+        https = parts.scheme == "https"
+        # The socket is made here, not by http.client, so that ``abort`` reaches its connect.
+        sock = self._open(parts.hostname, parts.port or (443 if https else 80), connect)
+        connection = (
+            http.client.HTTPSConnection(parts.hostname, parts.port)
+            if https
+            else http.client.HTTPConnection(parts.hostname, parts.port)
+        )
         try:
-            connection.connect()
-            assert connection.sock is not None
-            connection.sock.settimeout(self._read_timeout)
-            if self._track(connection.sock):  # so that ``abort`` can end a wait for the reply
-                raise StorageProtocolError("the download was stopped")
+            if https:  # a new socket object: the one tracked is detached from its descriptor
+                sock = self._context().wrap_socket(sock, server_hostname=parts.hostname)
+                if self._track(sock):
+                    raise StorageProtocolError("the download was stopped")
+            sock.settimeout(self._read_timeout)
+            connection.sock = sock
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("GET", target, headers=headers)
             return _DirectReply(connection)
         except BaseException:
+            sock.close()
             connection.close()
             raise
+
+    def _open(self, host: str, port: int, timeout: float) -> socket.socket:
+        """A socket connected to ``host``, tracked (for ``abort``) before it connects."""
+        failure: OSError | None = None
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host, port, 0, socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            if self._track(sock):
+                sock.close()
+                raise StorageProtocolError("the download was stopped")
+            try:
+                sock.settimeout(timeout)
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                sock.close()
+                failure = exc
+        raise failure or OSError(f"{host} has no address")
 
     def _context(self) -> ssl.SSLContext:
         # Loading the CA bundle takes ~0.1 s, which a plain-HTTP download never needs.

@@ -957,3 +957,19 @@ def test_no_presigned_url_in_any_log_record(
     )
     leaked = [r.getMessage() for r in caplog.records if "sig=" in r.getMessage()]
     assert not leaked
+
+
+def test_a_stop_reaches_a_connect_in_progress(storage: StorageServer, tmp_path: Path) -> None:
+    # close() or a cancelled task stopped a download only once its connect timed out (8 s
+    # after the stop): the socket was known only once connected.
+    from weaver_facade._storage_http import StorageHTTP
+
+    http = StorageHTTP(user_agent="t", read_timeout=30)
+    with never_connects() as url:
+        threading.Timer(0.5, http.abort).start()
+        started = time.monotonic()
+        with pytest.raises(ConnectionResetError):
+            http.get(url, {})
+        took = time.monotonic() - started
+    assert took < 0.5 + 1.0, took
+    http.close()
