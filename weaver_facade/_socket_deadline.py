@@ -8,6 +8,9 @@ the end of the attempt being sent in its thread (``ends``, set by the retry
 transport), through a wrapper of httpcore's network backend. An async attempt is
 bounded by ``asyncio.timeout`` instead, which works on any transport; a user's own
 sync ``http_client`` keeps httpx's per-phase timeouts.
+
+httpcore is imported when a transport is made, as httpx does (about 60 ms of
+``import weaver_facade`` otherwise): the wrappers only need its method names.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import time
 import typing
 from collections.abc import Iterable, Iterator
 
-import httpcore
 import httpx
+
+if typing.TYPE_CHECKING:
+    import httpcore
 
 __all__ = ["bound_by_deadline", "ends"]
 
@@ -38,25 +43,28 @@ def ends(at: float | None) -> Iterator[None]:
         _ENDS.reset(token)
 
 
-def _left(timeout: float | None, error: type[Exception]) -> float | None:
+def _left(timeout: float | None, error: str) -> float | None:
+    """``timeout`` capped by the time left; httpcore's ``error`` once none is."""
     at = _ENDS.get()
     if at is None:
         return timeout
     left = at - time.monotonic()
     if left <= 0:
-        raise error("the call's deadline passed")
+        import httpcore
+
+        raise getattr(httpcore, error)("the call's deadline passed")
     return left if timeout is None else min(timeout, left)
 
 
-class _Stream(httpcore.NetworkStream):
+class _Stream:  # an httpcore.NetworkStream
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+        return self._stream.read(max_bytes, _left(timeout, "ReadTimeout"))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+        self._stream.write(buffer, _left(timeout, "WriteTimeout"))
 
     def close(self) -> None:
         self._stream.close()
@@ -66,15 +74,15 @@ class _Stream(httpcore.NetworkStream):
         ssl_context: ssl.SSLContext,
         server_hostname: str | None = None,
         timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
+    ) -> _Stream:
+        timeout = _left(timeout, "ConnectTimeout")
         return _Stream(self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._stream.get_extra_info(info)
 
 
-class _Backend(httpcore.NetworkBackend):
+class _Backend:  # an httpcore.NetworkBackend
     def __init__(self, backend: httpcore.NetworkBackend) -> None:
         self._backend = backend
 
@@ -85,8 +93,8 @@ class _Backend(httpcore.NetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
+    ) -> _Stream:
+        timeout = _left(timeout, "ConnectTimeout")
         return _Stream(
             self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         )
@@ -96,8 +104,8 @@ class _Backend(httpcore.NetworkBackend):
         path: str,
         timeout: float | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
+    ) -> _Stream:
+        timeout = _left(timeout, "ConnectTimeout")
         return _Stream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
@@ -110,8 +118,10 @@ def bound_by_deadline(transports: Iterable[httpx.BaseTransport]) -> None:
     httpx takes no network backend, so its connection pool's is wrapped in place
     (``_pool._network_backend``, of the pinned httpx and httpcore; a test holds it).
     """
+    import httpcore  # imported by the transports themselves already
+
     for transport in transports:
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
-        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(backend, _Backend):
+        if isinstance(backend, httpcore.NetworkBackend):  # not a _Backend already
             pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
