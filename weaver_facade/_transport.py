@@ -261,6 +261,10 @@ class _Attempts:
         return delay
 
 
+def _still_arriving(request: httpx.Request) -> rules.BodyTimeout:
+    return rules.BodyTimeout("the reply's body was still arriving", request=request)
+
+
 class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A reply's body that must have arrived by ``ends``: httpx's read timeout bounds
     each wait for bytes, so a body sent a byte at a time would hold a call past its
@@ -275,7 +279,7 @@ class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._request = request
 
     def _late(self) -> rules.BodyTimeout:
-        return rules.BodyTimeout("the reply's body was still arriving", request=self._request)
+        return _still_arriving(self._request)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -370,12 +374,12 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
+        import asyncio  # only the async client needs it; see _lazy
+
         attempts = _Attempts(self.policy, request, self._clock)
         while True:
             attempts.before_send()
             outcome: httpx.Response | Exception
-            import asyncio  # only the async client needs it; see _lazy
-
             bounded = asyncio.timeout(attempts.left())  # whatever the transport
             reply = None
             try:
@@ -390,7 +394,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 outcome = (
                     httpx.ReadTimeout("no reply by the call's deadline", request=request)
                     if reply is None
-                    else rules.BodyTimeout("the reply's body was still arriving", request=request)
+                    else _still_arriving(request)
                 )
             delay = attempts.next_delay(outcome)
             if delay is None:
