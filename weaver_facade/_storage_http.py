@@ -224,9 +224,12 @@ class StorageHTTP:
         )
         try:
             if https:  # a new socket object: the one tracked is detached from its descriptor
-                sock = self._context().wrap_socket(sock, server_hostname=parts.hostname)
+                sock = self._context().wrap_socket(
+                    sock, server_hostname=parts.hostname, do_handshake_on_connect=False
+                )
                 if self._track(sock):
                     raise StorageProtocolError("the download was stopped")
+                sock.do_handshake()
             sock.settimeout(self._read_timeout)
             connection.sock = sock
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

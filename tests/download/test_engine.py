@@ -959,16 +959,39 @@ def test_no_presigned_url_in_any_log_record(
     assert not leaked
 
 
-def test_a_stop_reaches_a_connect_in_progress(storage: StorageServer, tmp_path: Path) -> None:
-    # close() or a cancelled task stopped a download only once its connect timed out (8 s
-    # after the stop): the socket was known only once connected.
+@contextlib.contextmanager
+def never_handshakes() -> Iterator[str]:
+    """An https URL whose host accepts connections and never says a word (no TLS hello)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/weights.bin"
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.parametrize("host", [never_connects, never_handshakes], ids=["connect", "tls"])
+def test_a_stop_reaches_a_connect_in_progress(host: Callable[[], Any]) -> None:
+    # close() or a cancelled task stopped a download only once its connect (or TLS
+    # handshake) timed out, 8 s after the stop: the socket was known only once connected.
     from weaver_facade._storage_http import StorageHTTP
 
     http = StorageHTTP(user_agent="t", read_timeout=30)
-    with never_connects() as url:
+    with host() as url:
         threading.Timer(0.5, http.abort).start()
         started = time.monotonic()
-        with pytest.raises(ConnectionResetError):
+        with pytest.raises(OSError):  # noqa: PT011 - reset, or TLS's word for it
             http.get(url, {})
         took = time.monotonic() - started
     assert took < 0.5 + 1.0, took
