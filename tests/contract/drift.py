@@ -104,13 +104,17 @@ class Drift(enum.StrEnum):
     # A server that holds to the wire sheet's letter where the spec says more or other:
     # it opens a session for a request without a body, takes any `limit` of the supported
     # models, and refuses an integer written with a fraction (`255.0`: the sheet says int).
-    # Its terminate and TTL change, whose reply the sheet does not give, answer 204 and no body.
     SHEET_TO_THE_LETTER = "sheet_to_the_letter"
+    # A terminate and a TTL change, whose reply the sheet does not give, answered 204 with no
+    # body, as the spec allows.
+    BODILESS_REPLIES = "bodiless_replies"
     # A reply lost on the way (the connection closed mid-body, the work done): the first
     # save sent again with its Idempotency-Key, as the extension probe does.
     LOST_REPEATED_SAVE = "lost_repeated_save"
     # The same for the first save sent without an Idempotency-Key.
     LOST_SAVE = "lost_save"
+    # A TTL change answered 204 and never applied.
+    TTL_IGNORED = "ttl_ignored"
 
 
 class Reply:
@@ -356,15 +360,6 @@ class DriftMiddleware:
                 query = parse_qsl(scope.get("query_string", b"").decode())
                 capped = [(k, min(v, "1000", key=_number) if k == "limit" else v) for k, v in query]
                 scope = {**scope, "query_string": urlencode(capped).encode()}
-            if (method == "POST" and TERMINATE.match(path)) or (
-                method == "PATCH" and TTL.match(path)
-            ):
-                reply = await call(self.app, scope, body)
-                if 200 <= reply.status < 300:
-                    kept = [(k, v) for k, v in reply.headers if k.lower() != b"content-type"]
-                    reply = Reply(204, kept, b"")
-                await reply.send(send)
-                return
             with contextlib.suppress(ValueError):
                 if _integral_float(json.loads(body or b"null")):
                     # After the app, so that a method the route lacks still gets its 405.
@@ -373,6 +368,19 @@ class DriftMiddleware:
                         reply = _error(400, "invalid_request", "a number must be an int")
                     await reply.send(send)
                     return
+        bodiless = (method == "POST" and TERMINATE.match(path)) or (
+            method == "PATCH" and TTL.match(path)
+        )
+        if self.drift is Drift.BODILESS_REPLIES and bodiless:
+            reply = await call(self.app, scope, body)
+            if 200 <= reply.status < 300:
+                kept = [(k, v) for k, v in reply.headers if k.lower() != b"content-type"]
+                reply = Reply(204, kept, b"")
+            await reply.send(send)
+            return
+        if self.drift is Drift.TTL_IGNORED and method == "PATCH" and TTL.match(path):
+            await Reply(204, [(b"x-request-id", b"req-ttl")], b"").send(send)
+            return
         losing = (Drift.LOST_REPEATED_SAVE, Drift.LOST_SAVE)
         if self.drift in losing and method == "POST" and SAVE.match(path):
             key = dict(scope["headers"]).get(b"idempotency-key")

@@ -35,7 +35,7 @@ SPEC_OPERATIONS = sum(
     ].values()
     for method in item
 )
-LIFECYCLE_STEPS = 16
+LIFECYCLE_STEPS = 17
 
 
 # The spec's extension names, read from its markers (not from the kit).

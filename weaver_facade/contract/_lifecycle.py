@@ -54,6 +54,9 @@ STEP_CONTINUE = f"train {STEPS_CONTINUED} more steps (the continuation to reprod
 STEP_LIST = "the list shows the checkpoint with its type and path"
 STEP_LOAD = "load_state finishes within the deadline and restores the weights"
 STEP_RESUME = "load_state_with_optimizer reproduces the continuation exactly"
+STEP_TTL = "a TTL change takes effect, and so does permanent again"
+# An hour: long enough for the rest of the run, short enough to be a real expiry.
+TTL_PROBE = 3600
 STEP_DUPLICATE = "a duplicate name gets 409"
 STEP_MALFORMED = "a malformed path gets 400"
 STEP_UNKNOWN = "a load of an unknown checkpoint is refused"
@@ -573,6 +576,10 @@ class Scenario:
                 self.skip(rest, "the model could not continue training, so there is no reference")
         else:
             self._loads(data, path, continuation)
+        if listed or saved is not None:
+            self._ttl(trainer, path)
+        else:
+            self.skip(STEP_TTL, f"the checkpoint {path} was neither saved nor listed")
         self.artifacts.run(saved)
         self._errors(trainer, name, path)
 
@@ -713,6 +720,31 @@ class Scenario:
                     self.watcher.last("load_checkpoint"),
                 ),
             )
+
+    def _ttl(self, trainer: TrainingClient, path: CheckpointPath) -> None:
+        """Set a TTL, then none: schemathesis reaches this route only with made-up paths
+        (no link leads to it), so this is where a real checkpoint's TTL is changed."""
+        with self.step(STEP_TTL, "set_checkpoint_ttl") as r:
+            for ttl in (TTL_PROBE, None):
+                changed = trainer.set_checkpoint_ttl(path, ttl)
+                got = f"ttl_seconds {changed.ttl_seconds}, expires_at {changed.expires_at}"
+                wanted = "permanent" if ttl is None else f"{ttl} s"
+                permanent = ttl is None
+                self.expect(
+                    r,
+                    (changed.ttl_seconds is None) is permanent
+                    and (changed.expires_at is None) is permanent,
+                    self.finding(
+                        "PATCH /api/v1/models/{model_id}/checkpoints/ttl",
+                        "checkpoint_ttl",
+                        f"after a TTL change to {wanted} the checkpoint has {got}",
+                        "no ttl_seconds and no expires_at"
+                        if ttl is None
+                        else "a ttl_seconds and an expires_at",
+                        got,
+                        self.watcher.last("set_checkpoint_ttl"),
+                    ),
+                )
 
     def _errors(self, trainer: TrainingClient, name: str, path: CheckpointPath) -> None:
         s = self.s
@@ -874,6 +906,7 @@ _LATER_STEPS = (
     STEP_CONTINUE,
     STEP_LIST,
     *_LOAD_STEPS,
+    STEP_TTL,
     *ARTIFACT_STEPS,
     STEP_DUPLICATE,
     STEP_MALFORMED,
