@@ -30,3 +30,14 @@ def test_with_no_model_ready_one_the_server_lists_is_taken_and_noted() -> None:
         name, vocab, why, _ = _probe(s.base_url, None)
     assert (name, vocab) == ("qa-small", 100)
     assert why == "the server lists no ready base model ('qa-small' is 'deprecated')"
+
+
+def test_a_model_said_to_be_down_is_the_last_resort() -> None:
+    # Among models none of which is ready, the alphabet chose one listed as unavailable.
+    down, odd = model("qa-old", "unavailable", 50), {"name": "qa-odd", "config": {}}
+    with listing(down, odd) as server:
+        name, _, why, _ = _probe(server.base_url, None)
+    assert name == "qa-odd"
+    assert why == "the server lists no ready base model ('qa-odd' has no status)"
+    with listing(down) as server:
+        assert _probe(server.base_url, None)[0] == "qa-old"

@@ -47,6 +47,8 @@ DEFAULT_DEADLINE = 60.0
 FALLBACK_BASE_MODEL = "weaver-tiny"
 FALLBACK_VOCAB = 256
 _READY = frozenset({"available", "healthy", "ready", "active"})
+# Statuses that say a model cannot be trained now: the last resort, after any other.
+_DOWN = frozenset({"unavailable", "offline", "disabled", "down", "error", "failed", "retired"})
 PARTS = ("conformance", "lifecycle")
 
 
@@ -150,7 +152,7 @@ def _probe(
     if not isinstance(items, list):
         return None, None, "GET /api/v1/supported-models did not list models", _NONE
     names: set[str] = set()
-    best: tuple[bool, float, str, int | None, str] | None = None
+    best: tuple[int, float, str, int | None, str] | None = None
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             continue
@@ -159,14 +161,15 @@ def _probe(
         config = item.get("config") if isinstance(item.get("config"), dict) else {}
         vocab = config.get("vocab_size") if isinstance(config, dict) else None
         size = vocab if isinstance(vocab, int) and vocab > 1 else None
-        unready = status.lower() not in _READY
-        rank = (unready, float(size) if size is not None else float("inf"), item["name"], size)
+        readiness = 0 if status.lower() in _READY else 2 if status.lower() in _DOWN else 1
+        rank = (readiness, float(size) if size is not None else float("inf"), item["name"], size)
         if best is None or rank < best[:4]:
             best = (*rank, status)
     if best is None:
         return None, None, "the server lists no base model", frozenset(names)
-    unready, _, name, size, status = best
-    why = f"the server lists no ready base model ({name!r} is {status!r})" if unready else None
+    readiness, _, name, size, status = best
+    said = f"is {status!r}" if status else "has no status"
+    why = f"the server lists no ready base model ({name!r} {said})" if readiness else None
     return name, size, why, frozenset(names)
 
 
