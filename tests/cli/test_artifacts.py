@@ -334,10 +334,11 @@ def test_an_identical_export_still_running_names_a_command_that_shows_it(
         assert run.json()["status"] == "pending"
         assert run.json()["id"] == artifact_json()["uri"]
         run = cli("checkpoints", "export", ref, "--no-wait")
-        assert run.stderr.strip() == f"wait for it with: {hint}"
+        # That command looks, it does not wait ("wait for it with" promised more).
+        assert run.stderr.strip() == f"look at it again with: {hint}"
         run = cli("checkpoints", "export", ref, "--timeout", "0.2", "--json")
         assert run.exit_code == 1
-        assert run.stderr.strip().endswith(f"wait again with `{hint}`")
+        assert run.stderr.strip().endswith(f"look at it again with `{hint}`")
         assert run.json()["error"]["type"] == "OperationTimeoutError"
 
         def interrupted(*_: object, **__: object) -> None:

@@ -297,6 +297,19 @@ def test_describe_names_status_and_pending_info() -> None:
     assert describe(running) == "operation op-7: running"
 
 
+def test_pending_info_without_a_message_is_its_code_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `operations show` printed "waiting_for_resources: " with nothing after the colon.
+    from weaver_facade._cli._output import print_operation
+
+    info = PendingInfo(code="waiting_for_resources")
+    assert describe(pending("", None)) == "operation op-7: pending (waiting_for_resources)"
+    print_operation("op-7", "pending", info)
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if "waiting_for" in line]
+    assert "waiting_for_resources:" not in row
+
+
 def spinner(progress: Progress) -> Any:
     """The rich Status on screen, or None (a function, so mypy does not narrow it)."""
     return progress._status

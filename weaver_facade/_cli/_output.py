@@ -28,6 +28,7 @@ from .. import (
     OptimStepResult,
     PendingInfo,
 )
+from ._progress import pending_reason
 
 __all__ = [
     "artifact_json",
@@ -358,7 +359,7 @@ def print_operation(
     if updated_at is not None:
         rows.append(("updated", _when(updated_at)))
     if pending_info is not None:
-        rows.append(("pending", f"{pending_info.code}: {pending_info.message}"))
+        rows.append(("pending", pending_reason(pending_info)))
         if pending_info.wait_seconds is not None:
             rows.append(("expected wait", f"{pending_info.wait_seconds:.1f} s"))
     if failure is not None:

@@ -30,11 +30,16 @@ if TYPE_CHECKING:
     from rich.status import Status
     from rich.text import Text
 
-__all__ = ["Progress", "describe", "show_retries"]
+__all__ = ["Progress", "describe", "pending_reason", "show_retries"]
+
+
+def pending_reason(info: PendingInfo) -> str:
+    """Why an operation is pending, in a few words: its code, and message if any."""
+    return f"{info.code}: {info.message}" if info.message else info.code
 
 
 def _pending(info: PendingInfo) -> str:
-    text = f"{info.code}: {info.message}" if info.message else info.code
+    text = pending_reason(info)
     if info.wait_seconds is not None:
         text += f", about {info.wait_seconds:.1f} s"
     return text

@@ -301,10 +301,12 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
         cause = f" (the last poll failed: {exc.poll_error or exc.last_error})"
     # The command's time, its requests included (--timeout bounds them all), not the watch's.
     waited = state.waited()
+    # A recovered save or an identical export has no operation to wait for.
+    how = "look at it again" if exc.operation_id.startswith("weaver://") else "wait again"
     return (
         f"operation {exc.operation_id} still {exc.status} after "
         f"{exc.waited if waited is None else waited:.1f} s{cause}; it "
-        f"keeps running on the server: wait again with `{look_again(exc.operation_id)}`"
+        f"keeps running on the server: {how} with `{look_again(exc.operation_id)}`"
     )
 
 

@@ -269,7 +269,9 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     else:
         print_operation(*args, kind=kind, **operation_times(handle))
         if not current_state().quiet:
-            click.echo(f"wait for it with: {look_again(handle.id)}", err=True)
+            # A recovered save or an identical export has no operation to wait for.
+            how = "look at it again" if handle.id.startswith("weaver://") else "wait for it"
+            click.echo(f"{how} with: {look_again(handle.id)}", err=True)
 
 
 @checkpoints.command("load")
