@@ -679,7 +679,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         return handle.result() if wait else handle
 
     def iter_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> Iterator[Checkpoint]:
-        """Yield this model's pending and completed checkpoints, oldest first, page by page."""
+        """Yield this model's pending and completed checkpoints page by page, in the server's
+        order (oldest first, by the spec; the wire sheet gives none)."""
         yield from self._io.pages(lookup.CheckpointPager(self.model_id, page_size))
 
     def list_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> list[Checkpoint]:

@@ -195,6 +195,20 @@ def test_the_cli_says_when_the_server_asks_to_try_again() -> None:
     assert json.loads(result.stdout)["error"]["retry_after"] == 100.0
 
 
+def test_the_cli_says_so_too_when_polls_are_refused_so() -> None:
+    # Once the operation was seen, a 429 with Retry-After on its polls ended the wait
+    # with "(the last poll failed: HTTP 429 (rate_limited))" and no word of the wait asked.
+    body = {"error": "rate_limited", "message": "slow", "retryable": True}
+    limited: Reply = (429, body, {"Retry-After": "30"})
+    with ScriptedServer(first_pending_then(limited)) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        result = runner.invoke(main, ["operations", "wait", OP, "--timeout", "5"])
+    assert result.exit_code == 1, result.output
+    last = result.stderr.splitlines()[-1]
+    assert "(the last poll failed: HTTP 429 (rate_limited)" in last
+    assert "(rate_limited)); the server asks to try again in 30 s; it keeps running" in last
+
+
 def test_the_cli_names_the_cause_when_the_server_goes_away() -> None:
     with ScriptedServer(first_pending_then(pending(OP))) as server:
         runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})

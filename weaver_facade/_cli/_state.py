@@ -300,6 +300,8 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     if exc.last_error is not None:
         cause = f" (the last poll failed: {exc.poll_error or exc.last_error})"
     # The command's time, its requests included (--timeout bounds them all), not the watch's.
+    if isinstance(exc.last_error, APIError) and exc.last_error.retry_after is not None:
+        cause += f"; the server asks to try again in {exc.last_error.retry_after:g} s"
     waited = state.waited()
     # A recovered save or an identical export has no operation to wait for.
     how = "look at it again" if exc.operation_id.startswith("weaver://") else "wait again"

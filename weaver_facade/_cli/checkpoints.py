@@ -186,7 +186,7 @@ def checkpoints() -> None:
 @json_option
 @handles_errors
 def list_(model_id: str) -> None:
-    """List MODEL_ID's pending and completed checkpoints, oldest first."""
+    """List MODEL_ID's pending and completed checkpoints, in the server's order."""
     found = current_state().service().training_client(model_id).list_checkpoints()
     if current_state().as_json:
         emit_json({"model_id": model_id, "checkpoints": [checkpoint_json(c) for c in found]})
