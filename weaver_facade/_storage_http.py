@@ -218,7 +218,8 @@ class StorageHTTP:
         # The socket is made here, not by http.client, so that ``abort`` reaches its connect.
         sock = self._open(parts.hostname, parts.port or (443 if https else 80), connect)
         connection = (
-            http.client.HTTPSConnection(parts.hostname, parts.port)
+            # Given a context, it does not load the CA bundle again (the socket is ours).
+            http.client.HTTPSConnection(parts.hostname, parts.port, context=self._context())
             if https
             else http.client.HTTPConnection(parts.hostname, parts.port)
         )

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -931,8 +932,18 @@ def test_https_storage_is_verified(
         assert not (tmp_path / "refused/small.bin").exists()
         # ...and trusted once SSL_CERT_FILE names it, as for httpx.
         monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+        made: list[ssl.SSLContext] = []
+        default = ssl._create_default_https_context
+
+        def counted() -> ssl.SSLContext:
+            made.append(default())
+            return made[-1]
+
+        monkeypatch.setattr(ssl, "_create_default_https_context", counted)
         run(Source(storage), tmp_path / "out")
         assert_complete(tmp_path / "out", {"small.bin": FILES["small.bin"]})
+        # One context for the download (it loads the CA bundle), not one more per GET.
+        assert made == []
 
 
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
