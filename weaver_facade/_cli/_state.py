@@ -55,6 +55,7 @@ __all__ = [
     "handles_errors",
     "json_option",
     "look_again",
+    "looking_again",
     "within",
 ]
 
@@ -295,6 +296,12 @@ def look_again(operation_id: str) -> str:
     return f"weaver-facade operations wait {operation_id}"
 
 
+def looking_again(operation_id: str, waiting: str) -> str:
+    """What ``look_again``'s command does: ``waiting``, or only ``look at it again`` for a
+    save or an export known by its resource, which has no operation to wait for."""
+    return "look at it again" if operation_id.startswith("weaver://") else waiting
+
+
 def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     cause = ""
     if exc.last_error is not None:
@@ -303,8 +310,7 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     if isinstance(exc.last_error, APIError) and exc.last_error.retry_after is not None:
         cause += f"; the server asks to try again in {exc.last_error.retry_after:g} s"
     waited = state.waited()
-    # A recovered save or an identical export has no operation to wait for.
-    how = "look at it again" if exc.operation_id.startswith("weaver://") else "wait again"
+    how = looking_again(exc.operation_id, "wait again")
     return (
         f"operation {exc.operation_id} still {exc.status} after "
         f"{exc.waited if waited is None else waited:.1f} s{cause}; it "

@@ -59,6 +59,7 @@ from ._state import (
     handles_errors,
     json_option,
     look_again,
+    looking_again,
     timeout_option,
     within,
 )
@@ -269,8 +270,7 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     else:
         print_operation(*args, kind=kind, **operation_times(handle))
         if not current_state().quiet:
-            # A recovered save or an identical export has no operation to wait for.
-            how = "look at it again" if handle.id.startswith("weaver://") else "wait for it"
+            how = looking_again(handle.id, "wait for it")
             click.echo(f"{how} with: {look_again(handle.id)}", err=True)
 
 
