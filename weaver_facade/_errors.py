@@ -319,9 +319,10 @@ class OperationFailedError(WeaverError):
     Attributes:
         operation_id: The operation's id.
         code: The server's ``error_code`` (or legacy ``error``), such as ``interrupted``.
-        message: The server's ``error_message``.
+        message: The server's ``error_message``; ``None`` when it gave none.
         details: ``error_details`` (``diagnostic_message``, ``stage``...).
-        retryable: Whether submitting the same work again may succeed.
+        retryable: Whether submitting the same work again may succeed; ``None`` when
+            the server did not say (the wire makes it optional).
     """
 
     def __init__(
@@ -329,16 +330,17 @@ class OperationFailedError(WeaverError):
         *,
         operation_id: str,
         code: str | None,
-        message: str,
+        message: str | None,
         details: Mapping[str, Any] | None = None,
-        retryable: bool = False,
+        retryable: bool | None = False,
     ) -> None:
         self.operation_id = operation_id
         self.code = code
         self.message = message
         self.details: Mapping[str, Any] = dict(details or {})
         self.retryable = retryable
-        super().__init__(f"operation {operation_id} failed [{code or 'unknown'}]: {message}")
+        said = message or "the server gave no message"
+        super().__init__(f"operation {operation_id} failed [{code or 'unknown'}]: {said}")
 
 
 class OperationTimeoutError(WeaverError, TimeoutError):

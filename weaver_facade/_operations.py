@@ -147,7 +147,7 @@ class OperationSnapshot:
     error_code: str | None = None
     error_message: str | None = None
     error_details: Mapping[str, Any] | None = None
-    retryable: bool = False
+    retryable: bool | None = None
     model_id: str | None = None
     created_at: datetime.datetime | None = None
     updated_at: datetime.datetime | None = None
@@ -220,7 +220,7 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         error_code=code,
         error_message=field("error_message", gen.error_message, str),
         error_details=_object(operation, "error_details", gen.error_details),
-        retryable=bool(field("retryable", gen.retryable, bool)),
+        retryable=field("retryable", gen.retryable, bool),
         revision=field("revision", gen.revision, str),
         model_id=field("model_id", gen.model_id, str),
         created_at=field("created_at", gen.created_at, datetime.datetime),
@@ -681,7 +681,7 @@ class _HandleState(Generic[T_co]):
             failed = OperationFailedError(
                 operation_id=snap.id,
                 code=snap.error_code,
-                message=snap.error_message or "the server gave no message",
+                message=snap.error_message or None,
                 details=snap.error_details,
                 retryable=snap.retryable,
             )

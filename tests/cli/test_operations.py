@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from tests.support.cli import API_KEY, Cli
-from weaver_facade import OperationHandle
+from tests.support.fakeserver import FakeWeaver
+from tests.support.fakeserver import service as fake_service
+from weaver_facade import OperationHandle, ServiceClient
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
 
@@ -142,6 +144,42 @@ def test_a_failed_operation(cli: Cli, model_id: str, emu: RunningEmulator) -> No
     shown = cli("operations", "show", queued)
     assert shown.exit_code == 0  # looking at a failed operation is not an error
     assert re.search(r"error\W+\[model_terminated\]", shown.stdout)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [{}, {"error_message": "out of memory", "retryable": True}],
+    ids=["nothing", "message-and-retryable"],
+)
+def test_a_failed_operation_shows_null_for_what_the_server_left_out(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, said: dict[str, Any]
+) -> None:
+    # The wire makes an operation's error_message and retryable optional: unknown is
+    # null (the README's "null when unknown"), not a false `retryable` or a made-up text.
+    fake = FakeWeaver()
+    failed = {"id": "op-7", "status": "error", "error_code": "oom", **said}
+    reply = httpx.Response(200, json=failed, headers={"X-Request-ID": "req-1"})
+    fake.script("GET", OPERATION.format(operation_id="op-7"), *[reply] * 4)
+    with fake_service(fake) as other:
+        handle = other.operation("op-7")
+        monkeypatch.setattr(ServiceClient, "operation", lambda *_: handle)
+        shown = cli("operations", "show", "op-7", "--json")
+        table = cli("operations", "show", "op-7")
+    assert shown.exit_code == 0, shown.stderr
+    error = shown.json()["error"]
+    assert (error["code"], error["message"], error["retryable"]) == (
+        "oom",
+        said.get("error_message"),
+        said.get("retryable"),
+    )
+    rows = dict(re.findall(r"│ (error|retryable) +│ (.*?) *│", table.stdout, re.M))
+    if said:
+        assert rows == {"error": "[oom] out of memory", "retryable": "yes"}
+    else:
+        assert rows == {
+            "error": "[oom] (the server gave no message)",
+            "retryable": "(the server did not say)",
+        }
 
 
 def test_unknown_and_invalid_operation_ids(cli: Cli) -> None:

@@ -170,7 +170,7 @@ def operation_json(
     if failure is not None:
         error = {
             "code": failure.code,
-            "message": failure.message,
+            "message": failure.message,  # null, as retryable, when the server did not say
             "retryable": failure.retryable,
             "details": dict(failure.details),
         }
@@ -363,8 +363,10 @@ def print_operation(
         if pending_info.wait_seconds is not None:
             rows.append(("expected wait", f"{pending_info.wait_seconds:.1f} s"))
     if failure is not None:
-        rows.append(("error", f"[{failure.code or 'unknown'}] {failure.message}"))
-        rows.append(("retryable", "yes" if failure.retryable else "no"))
+        said = failure.message or "(the server gave no message)"
+        rows.append(("error", f"[{failure.code or 'unknown'}] {said}"))
+        retryable = {True: "yes", False: "no", None: "(the server did not say)"}
+        rows.append(("retryable", retryable[failure.retryable]))
     print_fields(f"operation {operation_id}", rows)
     if isinstance(result, Checkpoint):
         print_checkpoint(result, f"result: checkpoint {result.name}")
