@@ -9,6 +9,7 @@ spec with ``extension_names``; the facade itself only needs the names that its
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ __all__ = [
     "MODEL_LISTING",
     "extension_markers",
     "extension_names",
+    "restrict_spec",
 ]
 
 MARKER = "x-weaver-extension"
@@ -49,3 +51,75 @@ def extension_names(document: Mapping[str, Any]) -> tuple[str, ...]:
             raise ValueError(f"{MARKER} at {where} must be a kebab-case name, not {value!r}")
         names.add(value)
     return tuple(sorted(names))
+
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_PARAMETER_REF = "#/components/parameters/"
+
+
+def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[str, Any]:
+    """A copy of the spec without the routes, operations and parameters of ``without``
+    (and without the links to operations it removed)."""
+    doc: dict[str, Any] = copy.deepcopy(dict(document))
+    if not without:
+        return doc
+    shared = doc.get("components", {}).get("parameters", {})
+
+    def resolved(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A parameter, or the shared one its ``$ref`` names."""
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_PARAMETER_REF):
+            found: Mapping[str, Any] = shared.get(ref[len(_PARAMETER_REF) :], {})
+            return found
+        return node
+
+    def dropped(node: Any) -> bool:
+        return isinstance(node, Mapping) and resolved(node).get(MARKER) in without
+
+    paths: dict[str, Any] = doc.get("paths", {})
+    for path in list(paths):
+        item = paths[path]
+        if dropped(item):
+            del paths[path]
+            continue
+        if "parameters" in item:
+            item["parameters"] = [p for p in item["parameters"] if not dropped(p)]
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            if dropped(operation):
+                del item[method]
+            elif "parameters" in operation:
+                operation["parameters"] = [p for p in operation["parameters"] if not dropped(p)]
+    # What each remaining operation takes, so that links to removed parameters go too.
+    takes: dict[str, set[str]] = {}
+    for item in paths.values():
+        for method in _METHODS:
+            if method in item:
+                names = takes.setdefault(str(item[method].get("operationId")), set())
+                for param in [*item.get("parameters", []), *item[method].get("parameters", [])]:
+                    names.add(str(resolved(param).get("name")))
+    _drop_links(doc, takes)
+    return doc
+
+
+def _link_broken(link: Mapping[str, Any], takes: Mapping[str, set[str]]) -> bool:
+    names = takes.get(str(link.get("operationId")))
+    if names is None:
+        return True
+    return any(key.rsplit(".", 1)[-1] not in names for key in link.get("parameters", {}))
+
+
+def _drop_links(node: Any, takes: Mapping[str, set[str]]) -> None:
+    if isinstance(node, dict):
+        links = node.get("links")
+        if isinstance(links, dict):
+            for name in list(links):
+                if isinstance(links[name], Mapping) and _link_broken(links[name], takes):
+                    del links[name]
+        for value in node.values():
+            _drop_links(value, takes)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_links(value, takes)

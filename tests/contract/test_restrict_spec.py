@@ -9,8 +9,7 @@ from typing import Any
 import yaml
 from openapi_spec_validator import validate
 
-from weaver_facade._extensions import extension_markers, extension_names
-from weaver_facade.contract._extensions import restrict_spec
+from weaver_facade._extensions import extension_markers, extension_names, restrict_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))

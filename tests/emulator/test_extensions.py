@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
+from openapi_spec_validator import validate
 
 from tests.support.emulator import KEY_A, Api, AppFactory, Json, batch
 from weaver_facade._extensions import extension_markers
@@ -153,6 +154,48 @@ async def test_without_model_listing_get_models_answers_as_an_unknown_route(
         )
         # A model is still there, by its id.
         assert (await api.ok("GET", f"/models/{model_id}"))["id"] == model_id
+
+
+def _routes(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method, path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in ("get", "post", "patch", "delete", "put")
+    }
+
+
+@pytest.mark.parametrize("offered", ["none", "long-poll,model-status,checkpoint-by-id"])
+async def test_the_spec_it_serves_is_that_of_a_server_with_only_its_extensions(
+    make_app: AppFactory, offered: str
+) -> None:
+    keep: set[str | None] = set() if offered == "none" else set(offered.split(","))
+    client, _ = _api(make_app(extensions=offered))
+    async with client:
+        reply = await client.get("/openapi.yaml")
+    assert reply.status_code == 200
+    served = yaml.safe_load(reply.text)
+    validate(served)
+    assert {str(v) for _, v in extension_markers(served)} == keep
+    # Every route of the checked-in spec, but those of the extensions that are off.
+    expected = {
+        (method, path)
+        for method, path in _routes(SPEC)
+        if SPEC["paths"][path][method].get("x-weaver-extension") in keep | {None}
+    }
+    assert _routes(served) == expected
+    for schema in ("Checkpoint", "Model", "Operation"):
+        fields = set(SPEC["components"]["schemas"][schema]["properties"])
+        off = {f for f in _marked(schema) if not _marked_as(schema, f) & keep}
+        assert off, schema  # each of these has fields of an extension that is off
+        assert set(served["components"]["schemas"][schema]["properties"]) == fields - off
+
+
+def _marked_as(schema: str, field: str) -> set[str]:
+    schemas = SPEC["components"]["schemas"]
+    prop = schemas[schema]["properties"][field]
+    ref = prop.get("$ref", "").rsplit("/", 1)[-1]
+    return {str(prop.get("x-weaver-extension", schemas.get(ref, {}).get("x-weaver-extension")))}
 
 
 async def test_with_model_listing_get_models_lists_the_key_s_models(make_app: AppFactory) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
+from .._extensions import restrict_spec
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, run_conformance
-from ._extensions import ExtensionProbe, probe_extensions, restrict_spec
+from ._extensions import ExtensionProbe, probe_extensions
 from ._findings import API_KEY_HEADER, Finding, dedupe, fold_server_wide
 from ._lifecycle import LifecycleOutcome, run_lifecycle
 from ._patience import patient_client

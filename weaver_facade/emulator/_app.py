@@ -16,7 +16,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from weaver_client import limits
 
-from .._spec_schema import spec_bytes
 from ._auth import Tenants
 from ._config import EmulatorConfig
 from ._errors import ApiError, invalid
@@ -438,7 +437,8 @@ async def get_operation(request: Request, emu: Emulator, tenant: str) -> Reply:
 
 
 async def openapi_yaml(request: Request) -> Response:
-    return Response(spec_bytes(), media_type="application/yaml")
+    emulator: Emulator = request.app.state.emulator
+    return Response(emulator.extensions.spec, media_type="application/yaml")
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

@@ -6,7 +6,9 @@ extension off the emulator behaves as a server that never had it: it ignores
 the extension's parameters and headers (the handlers ask ``offers``), its
 routes are not registered (an unknown route's 404), and ``strip`` removes its
 fields from every reply, following the spec's reply schema of the route (looked
-up once, when the emulator starts: ``strip`` runs on the event loop).
+up once, when the emulator starts: ``strip`` runs on the event loop). The spec it
+serves at ``/openapi.yaml`` is that server's: without the routes, parameters and
+fields of the extensions that are off.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._extensions import MARKER, extension_names
+import yaml
+
+from .._extensions import MARKER, extension_names, restrict_spec
 from .._result_shape import result_schemas
-from .._spec_schema import spec_document
+from .._spec_schema import spec_bytes, spec_document
 
 __all__ = ["Extensions", "known_extensions", "parse_extensions"]
 
@@ -97,6 +101,25 @@ class Extensions:
             self._off[name] = frozenset(
                 field for field, prop in props.items() if not self._prop_offered(prop)
             )
+        self.spec = spec_bytes() if self._all else self._restricted_spec(doc)
+
+    def _restricted_spec(self, doc: Mapping[str, Any]) -> bytes:
+        off_names = frozenset(self.known) - self.offered
+        restricted = restrict_spec(doc, off_names)
+        components = restricted["components"]
+        # Marked whole (a shared parameter, a field's enum): nothing refers to them any more.
+        for kind in ("schemas", "parameters"):
+            for name in [n for n, v in components[kind].items() if v.get(MARKER) in off_names]:
+                del components[kind][name]
+        for name, off in self._off.items():
+            if name not in components["schemas"]:
+                continue
+            schema = components["schemas"][name]
+            for field in off:
+                del schema["properties"][field]
+            if "required" in schema:
+                schema["required"] = [f for f in schema["required"] if f not in off]
+        return yaml.safe_dump(restricted, sort_keys=False, allow_unicode=True).encode()
 
     def offers(self, name: str) -> bool:
         assert name in self.known, name  # a typo here would silently turn an extension off
