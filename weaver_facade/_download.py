@@ -155,9 +155,9 @@ class DownloadSettings:
 # -- names ---------------------------------------------------------------------------------
 
 
-def _name_problem(name: object) -> str | None:
-    if not isinstance(name, str) or not name:
-        return "is empty" if name == "" else "is not a string"
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "is empty"
     if name.startswith("/"):
         return "is absolute"
     bad = sorted({c for c in name if c in _FORBIDDEN_CHARS or ord(c) < 0x20})
@@ -173,7 +173,7 @@ def _name_problem(name: object) -> str | None:
     return None
 
 
-def check_names(names: Sequence[object]) -> list[PurePosixPath]:
+def check_names(names: Sequence[str]) -> list[PurePosixPath]:
     """The descriptor's names as relative paths, or ``UnsafeArtifactPathError``.
 
     Refuses absolute names, ``..``/``.``/empty segments, ``\\``, ``:``, control
@@ -185,8 +185,7 @@ def check_names(names: Sequence[object]) -> list[PurePosixPath]:
     for name in names:
         problem = _name_problem(name)
         if problem is not None:
-            raise UnsafeArtifactPathError(f"file name {name!r} {problem}", name=str(name))
-        assert isinstance(name, str)
+            raise UnsafeArtifactPathError(f"file name {name!r} {problem}", name=name)
         key = name.casefold()
         if key in seen:
             raise UnsafeArtifactPathError(
@@ -210,12 +209,12 @@ def check_names(names: Sequence[object]) -> list[PurePosixPath]:
     return [PurePosixPath(name) for name in seen.values()]
 
 
-def check_sha256(name: str, value: object) -> None:
-    if value is not None and (not isinstance(value, str) or not _SHA256.fullmatch(value)):
+def check_sha256(name: str, value: str | None) -> None:
+    if value is not None and not _SHA256.fullmatch(value):
         raise ArtifactIntegrityError(
             f"{name}: the descriptor's sha256 {value!r} is not 64 lowercase hex digits",
             name=name,
-            expected=str(value),
+            expected=value,
             received=None,
         )
 
