@@ -234,7 +234,6 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
         checkpoint_id=field("checkpoint_id", gen.checkpoint_id, uuid.UUID),
         model_id=field("model_id", gen.model_id, str),
         kind=_KINDS[gen.kind],
-        # An item without status counts as completed (the real wire's lists).
         status=ArtifactStatus.COMPLETED if isinstance(gen.status, Unset) else _STATUSES[gen.status],
         uri=field("uri", gen.uri, str),
         size_bytes=maybe("size_bytes", gen.size_bytes, int),
