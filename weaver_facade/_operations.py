@@ -326,9 +326,6 @@ class GiveUp:
     waited: float
 
 
-Step: TypeAlias = Poll | Sleep | GiveUp
-
-
 class PollPolicy:
     """Makes ``Poller``s: the sans-IO decision-maker shared by sync and async handles.
 
@@ -421,7 +418,7 @@ class Poller:
         """Seconds since the wait started."""
         return self._clock() - self.started
 
-    def next_step(self) -> Step:
+    def next_step(self) -> Poll | Sleep | GiveUp:
         """What to do now."""
         now = self._clock()
         remaining = self.deadline - now
