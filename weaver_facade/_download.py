@@ -640,8 +640,6 @@ class Downloads:
 
     @property
     def verified(self) -> bool:
-        """Whether every file's sha256 was checked: ``verify``, and the server gave
-        each file one."""
         return self.settings.verify and all(f.sha256 is not None for f in self.descriptor.files)
 
     def add(self, nbytes: int = 0, *, fetched: int = 0) -> None:
@@ -872,10 +870,7 @@ def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> No
 
 
 class _Shell:
-    """Runs a download's transfers, a thread per file: sends, reads, writes and sleeps.
-
-    Hashing, reading and writing release the GIL, so files stream on several cores.
-    """
+    """Hashing, reading and writing release the GIL, so files stream on several cores."""
 
     def __init__(
         self,
