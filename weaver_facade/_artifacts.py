@@ -217,6 +217,9 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
     def maybe(name: str, value: object, kind: type[Any]) -> Any:
         return optional(operation, schema, name, value, kind)
 
+    def listed(name: str, value: object, kind: type[Any]) -> Any:  # absent, never null
+        return optional(operation, schema, name, value, kind, nullable=False)
+
     files: tuple[ArtifactFile, ...] = ()
     manifest = gen.manifest
     if manifest is not None and not isinstance(manifest, Unset):
@@ -224,8 +227,8 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
         files = tuple(
             ArtifactFile(
                 name=field(f"manifest.files[{i}].name", f.name, str),
-                size=optional(operation, schema, "size", f.size, int, nullable=False),
-                sha256=optional(operation, schema, "sha256", f.sha256, str, nullable=False),
+                size=listed(f"manifest.files[{i}].size", f.size, int),
+                sha256=listed(f"manifest.files[{i}].sha256", f.sha256, str),
             )
             for i, f in enumerate(items)
         )

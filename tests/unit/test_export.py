@@ -329,3 +329,15 @@ def test_a_done_export_without_response_is_named_as_its_twins_are() -> None:
     done = OperationSnapshot(id="op-1", status=OperationStatus.DONE)
     with pytest.raises(ResponseValidationError, match="has no `response` \\(its Artifact\\)"):
         artifact_result("export_checkpoint", done)
+
+
+@pytest.mark.parametrize(("field", "value"), [("size", "3"), ("sha256", 7)])
+def test_a_bad_manifest_file_field_is_named_where_it_is(field: str, value: object) -> None:
+    manifest = {"format_version": 1, "files": [{"name": "a.bin", field: value}]}
+    snapshot = OperationSnapshot(
+        id="op-x", status=OperationStatus.DONE, response=artifact_json(manifest=manifest)
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        artifact_result("export_checkpoint", snapshot)
+    assert info.value.field == f"manifest.files[0].{field}"
+    assert f"field `manifest.files[0].{field}`" in str(info.value)
