@@ -82,8 +82,13 @@ def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise:
 
 
 def check_id(what: str, value: object, error: type[ValueError] = InvalidArgumentError) -> str:
-    """A model or operation id (the spec's resource id pattern)."""
-    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
+    """A model or operation id (the spec's resource id pattern and length, which the
+    spec states apart: either may change alone)."""
+    if (
+        not isinstance(value, str)
+        or len(value) > limits.RESOURCE_ID_MAX_LENGTH
+        or not _RESOURCE_ID.fullmatch(value)
+    ):
         raise error(
             f"{what} {value!r} is not valid: it must be 1 to {limits.RESOURCE_ID_MAX_LENGTH} "
             "letters, digits, '.', '_' or '-', starting with a letter or digit"

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from weaver_client import limits
 
 from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json
 from weaver_facade import (
@@ -506,3 +507,18 @@ def test_bad_ids_are_refused(fake: FakeWeaver, svc: ServiceClient) -> None:
     with pytest.raises(InvalidArgumentError, match="operation_id"):
         svc.operation("")
     assert fake.requests == []
+
+
+def test_an_id_is_held_to_the_spec_length_apart_from_the_pattern(
+    fake: FakeWeaver, svc: ServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The spec states ResourceId's maxLength apart from its pattern ({0,127}): a
+    # maxLength of 64 let ids of 65 to 128 characters through, and the refusal of a
+    # 129-character one said "1 to 64".
+    monkeypatch.setattr(limits, "RESOURCE_ID_MAX_LENGTH", 64)
+    with pytest.raises(InvalidArgumentError, match="must be 1 to 64 letters"):
+        svc.training_client("m" * 65)
+    with pytest.raises(InvalidArgumentError, match="must be 1 to 64 letters"):
+        svc.operation("o" * 65)
+    assert fake.requests == []
+    svc.training_client("m" * 64)  # the bound itself is allowed
