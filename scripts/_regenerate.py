@@ -53,9 +53,11 @@ def generate(spec: Path, out_parent: Path) -> Path:
     """Generate the client for `spec` into `out_parent/weaver_client`."""
     check_generator_version()
     document = load_document(spec)
-    dangling = list(dangling_refs(document))
-    if dangling:  # before the generator, whose report of one is a page of its internals
-        raise RegenerateError("\n".join(f"{spec.name}: {line}" for line in dangling))
+    # Before the generator, whose report of either is a page of its internals (and a bad
+    # pattern would otherwise surface only as a `re.error` on importing the facade).
+    broken = [*dangling_refs(document), *bad_patterns(document)]
+    if broken:
+        raise RegenerateError("\n".join(f"{spec.name}: {line}" for line in broken))
     out = out_parent / "weaver_client"
     env = dict(os.environ)
     # The post-hooks call `ruff`: make sure it is the pinned one from this venv.
@@ -134,7 +136,13 @@ schemas whose example holds the service's defaults (marked `{marker}`) and
 def load_document(spec: Path) -> dict[str, Any]:
     import yaml
 
-    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    try:
+        document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:  # one line that says where, not the parser's traceback
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RegenerateError(f"{spec.name} is not valid YAML: {where}{problem}") from None
     if not isinstance(document, dict):
         raise RegenerateError(f"{spec} is not an OpenAPI document")
     return document
@@ -159,6 +167,25 @@ def dangling_refs(node: Any, where: tuple[str, ...] = (), root: Any = None) -> I
             yield f"$ref {ref!r} names nothing (at {'.'.join(where)})"
     for key, value in node.items():
         yield from dangling_refs(value, (*where, str(key)), root)
+
+
+def bad_patterns(node: Any, where: tuple[str, ...] = ()) -> Iterator[str]:
+    """Each ``pattern`` of the document that is not a regular expression, with where it
+    stands (a property named ``pattern`` is a field, not a keyword)."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from bad_patterns(item, (*where, str(index)))
+        return
+    if not isinstance(node, Mapping):
+        return
+    for key, value in node.items():
+        if key == "pattern" and isinstance(value, str) and where[-1:] != ("properties",):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                yield f"pattern {value!r} is not a regular expression: {exc} (at {'.'.join(where)})"
+        else:
+            yield from bad_patterns(value, (*where, str(key)))
 
 
 def constant_name(*parts: str) -> str:

@@ -87,6 +87,44 @@ def test_a_misspelt_reference_is_named_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "weaver_client").exists()
 
 
+def test_a_yaml_mistake_is_named_in_one_line(tmp_path: Path) -> None:
+    # A missing `]` was a page of PyYAML's traceback out of scripts/regenerate.
+    text = regen.SPEC.read_text(encoding="utf-8")
+    good = "x-weaver-terminal: [done, error]"
+    assert text.count(good) == 1
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text.replace(good, good.rstrip("]")), "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    line = text[: text.index(good)].count("\n") + 2  # the parser notices on the next line
+    assert str(refused.value).startswith(f"openapi.yaml is not valid YAML: line {line}, ")
+    assert "\n" not in str(refused.value)
+
+
+def test_a_pattern_that_is_no_regular_expression_is_named(tmp_path: Path) -> None:
+    # A `pattern` Python cannot compile was written into limits.py; the coverage then
+    # said only "unterminated character set at position 14" and sent one to mypy,
+    # which passed.
+    text = regen.SPEC.read_text(encoding="utf-8")
+    good = "pattern: '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$'"
+    assert text.count(good) == 1  # CheckpointName's
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text.replace(good, good.replace("._-]", "._-")), "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    assert str(refused.value) == (
+        "openapi.yaml: pattern '^[A-Za-z0-9_-][A-Za-z0-9._-{0,127}$' is not a regular "
+        "expression: unterminated character set at position 14 "
+        "(at components.schemas.CheckpointName)"
+    )
+    assert not (tmp_path / "out" / "weaver_client").exists()
+    # A field named `pattern` is no keyword.
+    field = {"type": "object", "properties": {"pattern": {"type": "string"}}}
+    assert list(regen.bad_patterns({"components": {"schemas": {"Glob": field}}})) == []
+
+
 def test_coverage_is_listed_and_never_silently_replaces_check(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
