@@ -40,8 +40,17 @@ def _load_regenerate() -> ModuleType:
 
 
 regen = _load_regenerate()
-uncovered_fields = regen.uncovered_fields
 WIRE_FIELDS = regen.wire_fields()
+# What the coverage lists for the spec and the facade as they are: a spec change the
+# facade has yet to follow, which test_every_spec_field_is_mapped_or_left_out names.
+TODAY = frozenset(regen.uncovered_fields())
+
+
+def uncovered_fields(models: Any = None) -> list[str]:
+    """The coverage's list less what it lists today: the tests of the coverage itself
+    fake a change under a name no spec has, and must not fail again, each naming the
+    maintainer's real change in a diff of lists, while that change is being followed."""
+    return [problem for problem in regen.uncovered_fields(models) if problem not in TODAY]
 
 
 def declared_models() -> ModuleType:
@@ -70,7 +79,7 @@ def test_every_converter_declares_its_fields() -> None:
 
 
 def test_every_spec_field_is_mapped_or_left_out() -> None:
-    assert uncovered_fields() == []
+    assert regen.uncovered_fields() == []
 
 
 # Reply objects the facade carries whole (a new field goes with them) or reads one field of.
