@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from weaver_client import models as wire
 
 from tests.support.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json, json_reply, service
+from tests.support.spec_values import SCHEMAS, every_field, flipped
 from weaver_facade import (
     AdamParams,
     Checkpoint,
@@ -23,6 +25,8 @@ from weaver_facade import (
     __version__,
     datum_from_tokens,
 )
+from weaver_facade._calls import create_model
+from weaver_facade._models import _lora
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
@@ -388,3 +392,17 @@ def test_unknown_checkpoint_id_is_not_found(trainer: TrainingClient) -> None:
         trainer.get_checkpoint("weaver://m-1/checkpoints/nope")
     assert by_path.value.status_code is None
     assert "nope" in str(by_path.value)
+
+
+@pytest.mark.parametrize("flip", [False, True], ids=["example", "flipped"])
+def test_every_lora_setting_a_model_reports_is_sent_when_one_is_made_like_it(flip: bool) -> None:
+    # The coverage holds the read side: a field added to LoraConfig must reach
+    # LoraSettings. Nothing held the request: a resume read `alpha` from the source
+    # model and re-created it without, in silence (create_model names each field).
+    reported = every_field(SCHEMAS["LoraConfig"])
+    reported = flipped(reported) if flip else reported
+    settings = _lora("get_model", wire.LoraConfig.from_dict(reported))
+    call = create_model(
+        "s-1", model_seq_id=1, base_model="weaver-tiny", training_mode="lora", lora=settings
+    )
+    assert call.request["json"]["lora_config"] == reported
