@@ -831,7 +831,19 @@ class AsyncServiceClient(_ServiceBase):
         return AsyncTrainingClient(self._io, await self._create(new, keep=keep))
 
     async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        return await self._io.run(self._create_model(await self._ensure_session(), new, keep=keep))
+        import asyncio
+
+        session_id = await self._ensure_session()
+        creating = asyncio.ensure_future(
+            self._io.run(self._create_model(session_id, new, keep=keep))
+        )
+        try:
+            return await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            # The server may have made the model already: let its reply come, so that
+            # the model is among those close() terminates instead of left running unknown.
+            creating.add_done_callback(_ignore_outcome)
+            raise
 
     async def training_client(
         self, model_id: str, *, next_seq_id: int | None = None
@@ -933,6 +945,14 @@ class AsyncServiceClient(_ServiceBase):
             stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)
+
+
+def _ignore_outcome(task: Awaitable[Any]) -> None:
+    """Retrieve the outcome of a creation whose caller was cancelled (no warning)."""
+    import asyncio
+
+    if isinstance(task, asyncio.Future) and not task.cancelled():
+        task.exception()
 
 
 # The heartbeats hold their IO weakly: once nothing can send through the session (the

@@ -776,3 +776,27 @@ def test_an_operation_whose_model_the_close_terminated_ends_as_closed(closing: b
     expected = ClientClosedError if closing else OperationFailedError
     with pytest.raises(expected):
         handle.result()
+
+
+async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close() -> None:
+    # A create_training_client cancelled (asyncio.wait_for, a TaskGroup) after the server
+    # had made the model lost its reply: the model stayed active, unknown to the close.
+    fake = FakeWeaver()
+    create = "/api/v1/sessions/s-1/models"
+    late = _Late(fake, create)
+    late.gates[create].set()  # the first create goes through
+    http = httpx.AsyncClient(transport=late)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    await svc.create_training_client("weaver-tiny")
+    late.gates[create].clear()
+    fake.script("POST", create, json_reply(201, model("m-2")))
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await late.reached[create].wait()  # the server made m-2; its reply is held
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+    late.gates[create].set()
+    await asyncio.sleep(0.05)  # the reply arrives after the cancel
+    await svc.aclose()
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
