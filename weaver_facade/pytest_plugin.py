@@ -27,8 +27,8 @@ Fixtures:
     A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
 ``weaver_async_client`` (function scope)
     An ``AsyncServiceClient`` connected to ``weaver_server``, closed after
-    the test; for ``async def`` tests (needs pytest-asyncio). It runs on
-    each test's own event loop, pytest-asyncio's default for tests.
+    the test; for ``async def`` tests (needs pytest-asyncio). It is made,
+    used and closed on the loop the test runs on, whatever its loop scope.
 ``weaver_emulator_options`` (session scope)
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
     plain data. Override it in the root ``conftest.py`` to add latency or
@@ -67,7 +67,7 @@ import secrets
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -82,7 +82,6 @@ __all__ = [
     "weaver_server",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 # Options the plugin sets itself, never taken from weaver_emulator_options.
 _SET_BY_THE_PLUGIN = ("data_dir", "api_keys")
@@ -287,31 +286,63 @@ def _options_problem(options: object, data_dir: Path, key: str) -> str | None:
     return None
 
 
-def _needs_pytest_asyncio(fixture: F) -> F:
-    """Stands for ``pytest_asyncio.fixture`` when pytest-asyncio is not installed."""
+def _on_loop(scope: str) -> Callable[..., Any]:
+    """The async client as a pytest-asyncio fixture run on the event loop of ``scope``."""
+    import pytest_asyncio
 
-    @pytest.fixture(name=fixture.__name__)
-    def unavailable() -> None:
-        pytest.fail(f"{fixture.__name__} needs pytest-asyncio (pip install pytest-asyncio)")
+    # A function of its own per scope: pytest-asyncio marks the function with its loop.
+    async def client_on_loop(
+        weaver_server: WeaverServer,
+    ) -> AsyncIterator[AsyncServiceClient]:
+        from weaver_facade import AsyncServiceClient
 
-    return unavailable  # type: ignore[return-value]  # a fixture that fails with the reason
+        async with AsyncServiceClient(weaver_server.base_url, weaver_server.api_key) as client:
+            yield client
 
-
-def _async_fixture(fixture: F) -> F:
-    """``pytest_asyncio.fixture``, which runs in strict and auto mode alike, when installed."""
-    try:
-        import pytest_asyncio
-    except ImportError:
-        return _needs_pytest_asyncio(fixture)
-    # On the test's own loop whatever asyncio_default_fixture_loop_scope says: a client
-    # made on a session loop was closed, at teardown, on a loop already gone.
-    return pytest_asyncio.fixture(fixture, loop_scope="function")  # type: ignore[return-value]
+    return pytest_asyncio.fixture(  # type: ignore[no-any-return,call-overload]
+        client_on_loop, loop_scope=scope, name=f"_weaver_async_client_on_{scope}_loop"
+    )
 
 
-@_async_fixture
-async def weaver_async_client(weaver_server: WeaverServer) -> AsyncIterator[AsyncServiceClient]:
-    """An ``AsyncServiceClient`` connected to ``weaver_server``; closed after the test."""
-    from weaver_facade import AsyncServiceClient
+try:
+    import pytest_asyncio  # noqa: F401  # only whether it is installed
+except ImportError:
+    _HAVE_PYTEST_ASYNCIO = False
+else:
+    _HAVE_PYTEST_ASYNCIO = True
+    # One per loop scope: the client must be made, used and closed on the test's loop. Its
+    # connections and heartbeat belong to the loop they were made on, so a client closed
+    # on another loop hung for ever (a test on a session loop) or failed.
+    _weaver_async_client_on_function_loop = _on_loop("function")
+    _weaver_async_client_on_class_loop = _on_loop("class")
+    _weaver_async_client_on_module_loop = _on_loop("module")
+    _weaver_async_client_on_package_loop = _on_loop("package")
+    _weaver_async_client_on_session_loop = _on_loop("session")
 
-    async with AsyncServiceClient(weaver_server.base_url, weaver_server.api_key) as client:
-        yield client
+
+def _test_loop_scope(request: pytest.FixtureRequest) -> str:
+    """The scope of the event loop pytest-asyncio runs this test on."""
+    marker = request.node.get_closest_marker("asyncio")
+    scope = marker and (marker.kwargs.get("loop_scope") or marker.kwargs.get("scope"))
+    if not scope:
+        try:
+            scope = request.config.getini("asyncio_default_test_loop_scope")
+        except ValueError:  # no such option
+            scope = None
+    return str(scope or "function")
+
+
+@pytest.fixture
+def weaver_async_client(request: pytest.FixtureRequest) -> AsyncServiceClient:
+    """An ``AsyncServiceClient`` connected to ``weaver_server``; closed after the test.
+
+    It is made and closed on the test's own event loop, whatever the loop scope of the
+    test (``@pytest.mark.asyncio(loop_scope=...)``, ``asyncio_default_test_loop_scope``)
+    or the default of fixtures (``asyncio_default_fixture_loop_scope``).
+    """
+    if not _HAVE_PYTEST_ASYNCIO:
+        pytest.fail("weaver_async_client needs pytest-asyncio (pip install pytest-asyncio)")
+    client: AsyncServiceClient = request.getfixturevalue(
+        f"_weaver_async_client_on_{_test_loop_scope(request)}_loop"
+    )
+    return client

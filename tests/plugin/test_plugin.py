@@ -472,3 +472,42 @@ def test_a_wrong_emulator_option_is_one_clear_failure(
     assert complaint in output
     assert "AttributeError" not in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("marker", "ini"),
+    [
+        ('(loop_scope="session")', "function"),
+        ('(loop_scope="module")', "function"),
+        ("", "session"),
+        ("", "class"),
+    ],
+    ids=["marker-session", "marker-module", "ini-session", "ini-class"],
+)
+def test_the_async_client_runs_on_the_tests_loop_whatever_the_tests_loop_scope(
+    pytester: pytest.Pytester, marker: str, ini: str
+) -> None:
+    # On a test run on a wider loop, the client (made on the fixture's function loop, first
+    # used on the test's) hung for ever at teardown: aclose() waited for a heartbeat task
+    # of a loop that was not running.
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.asyncio{marker}
+        async def test_one(weaver_async_client):
+            await weaver_async_client.create_training_client("weaver-tiny")
+
+        @pytest.mark.asyncio{marker}
+        async def test_two(weaver_async_client):
+            await weaver_async_client.create_training_client("weaver-tiny")
+        """
+    )
+    result = pytester.runpytest(
+        *PLUGIN,
+        *("-p", "no:cacheprovider", "-o", "asyncio_mode=strict"),
+        *("-o", "asyncio_default_fixture_loop_scope=function"),
+        *("-o", f"asyncio_default_test_loop_scope={ini}"),
+        *("-p", "timeout", "--timeout", "30"),
+    )
+    result.assert_outcomes(passed=2)
