@@ -1127,7 +1127,12 @@ async def download_async(
             await asyncio.shield(running)
         except asyncio.CancelledError:
             shell.stop()
-            with contextlib.suppress(Exception):
-                await running  # the threads end (the loop stays free for their refreshes)
+            # The threads end (the loop stays free for their refreshes); another cancel
+            # meanwhile must not end this task while they still write into ``dest``.
+            while not running.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({running})
+            if not running.cancelled():
+                running.exception()  # retrieved: the cancel is what the caller gets
             raise
     return state

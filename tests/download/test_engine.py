@@ -1007,3 +1007,35 @@ def test_a_stop_reaches_a_connect_in_progress(host: Callable[[], Any]) -> None:
         took = time.monotonic() - started
     assert took < 0.5 + 1.0, took
     http.close()
+
+
+def test_a_download_cancelled_twice_ends_after_its_threads(
+    storage: StorageServer, tmp_path: Path
+) -> None:
+    # A second cancel (a TaskGroup's, then a timeout's) ended the task while its
+    # threads still wrote into the folder: the caller saw it end and went on.
+    storage.script("sub/dir/weights.bin", "stall:100000")
+    part = tmp_path / "out/sub/dir/weights.bin.part"
+    source = Source(storage)
+
+    async def main() -> list[str]:
+        task = asyncio.create_task(
+            download_async(
+                source.descriptor(),
+                tmp_path / "out",
+                refresh=source.arefresh,
+                settings=DownloadSettings(),
+            )
+        )
+        for _ in range(500):  # until the stall (at most 5 s)
+            if part.exists() and part.stat().st_size == 100_000:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0)  # the task now waits for its threads to stop
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return [t.name for t in threading.enumerate() if t.name.startswith("weaver-download")]
+
+    assert asyncio.run(main()) == []
