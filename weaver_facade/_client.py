@@ -784,8 +784,24 @@ class AsyncServiceClient(_ServiceBase):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """See ``ServiceClient.close``."""
+        """See ``ServiceClient.close``.
+
+        On another event loop than the client's, the close runs on the client's loop
+        while that loop runs; once it has stopped nothing can be sent, so the client is
+        only marked closed, and the log says which models are left running.
+        """
         if self._root is not self:
+            return
+        bound = self._io.other_loop()
+        if bound is not None:
+            import asyncio
+
+            if bound.is_running():
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.aclose(), bound))
+            else:
+                self._heartbeat = None  # a task of that loop, which never runs again
+                self._io.abandon()
+                self._created.left_running("closed on another event loop than its own")
             return
         async with self._close_lock:  # see ServiceClient.close
             if self._heartbeat is not None:

@@ -39,6 +39,7 @@ Our exception hierarchy::
     ├── OperationFailedError ....................... a polled operation ended in `error`
     ├── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
     ├── ClientClosedError (also RuntimeError) ...... the client was closed: nothing more is sent
+    ├── EventLoopError (also RuntimeError) ......... an async client used on another event loop
     └── DownloadError .............................. an artifact's files could not be downloaded
         ├── UnsafeArtifactPathError ................ a name would write outside the destination
         ├── ArtifactIntegrityError ................. a file's size or sha256 differs
@@ -402,6 +403,12 @@ class ClientClosedError(WeaverError, RuntimeError):
     """The client was closed: a call made after ``close()`` sends nothing, and a retry
     that was waiting when it closed is not sent. A request already on its way may have
     acted on the server."""
+
+
+class EventLoopError(WeaverError, RuntimeError):
+    """An ``AsyncServiceClient`` (or a training client or handle of it) was used on another
+    event loop than the one it was first used on: nothing was sent. Its connections and
+    heartbeat belong to that loop, so make one client per ``asyncio.run()``."""
 
 
 class DownloadError(WeaverError):

@@ -21,7 +21,12 @@ import httpx
 
 from . import _calls as calls
 from ._args import check_int, check_seconds
-from ._errors import ClientClosedError, InvalidArgumentError, ModelTerminatedError
+from ._errors import (
+    ClientClosedError,
+    EventLoopError,
+    InvalidArgumentError,
+    ModelTerminatedError,
+)
 from ._lazy import wire
 from ._operations import (
     AsyncFetch,
@@ -189,6 +194,8 @@ class _Base(Generic[SleepT]):
         # (a copy made by ``closing``) are sent.
         self._closing = [False]
         self._closer = False
+        # The event loop an async IO is bound to, from its first call (one for its copies).
+        self._loop: list[object] = [None]
         # The IO its copies were made from; they keep it alive (see ``origin``).
         self._origin = self
 
@@ -416,8 +423,26 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
 
         return asyncio.Lock()
 
+    def other_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop this IO is bound to, when that is not the running one (else ``None``);
+        the first call binds it."""
+        import asyncio
+
+        running = asyncio.get_running_loop()
+        bound = self._loop[0]
+        if bound is None:
+            self._loop[0] = running
+            return None
+        return None if bound is running else cast(asyncio.AbstractEventLoop, bound)
+
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
+        if not self.refusing() and self.other_loop() is not None:
+            raise EventLoopError(
+                f"{call.operation}: this async Weaver client was first used on another "
+                "event loop, to which its connections and heartbeat belong; nothing was "
+                "sent (make one client per asyncio.run())"
+            )
         with self._sending(call, options) as request:
             response = await self.generated.get_async_httpx_client().request(**request)
         return self._finish(call, response)
@@ -476,6 +501,10 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
         return await self.send(cast(Call[Any], step))
+
+    def abandon(self) -> None:
+        """Closed, its connections left to the collector: they belong to a stopped loop."""
+        self._closed[0] = True
 
     async def aclose(self) -> None:
         if not self.closed and self._opened[0]:

@@ -364,6 +364,11 @@ class CreatedModels:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
         self._ids.pop(model_id, None)
 
+    def left_running(self, why: str) -> None:
+        """Say which models a close that can send nothing leaves running."""
+        if self._ids:
+            logger.warning("%s: models left running: %s", why, ", ".join(self._ids))
+
     def terminate(self) -> Plan[None]:
         """The close's plan: terminate them in creation order, best effort, forgetting
         each once the server answered. A failure is logged and the next model is tried,

@@ -30,6 +30,7 @@ from weaver_facade import (
     AsyncServiceClient,
     ClientClosedError,
     ClientOptions,
+    EventLoopError,
     InvalidArgumentError,
     ServiceClient,
     TrainingClient,
@@ -754,3 +755,61 @@ def test_a_close_wakes_no_sleeper_of_a_closed_loop() -> None:
     loop.close()
     with wakeup.closer():
         pass
+
+
+# -- event loops ---------------------------------------------------------------------------------
+
+
+def test_an_async_client_used_on_another_event_loop_sends_nothing_there(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its connections and heartbeat belong to its first loop: on another, a call is refused
+    # before anything is sent, and aclose() ends at once, naming the models left running
+    # (that loop has stopped, so nothing can be sent to terminate them).
+    fake = FakeWeaver()
+    svc = async_service(fake, heartbeat_interval=7.0)
+
+    async def first() -> str:
+        trainer = await svc.create_training_client("weaver-tiny")
+        return trainer.model_id
+
+    async def wait(_seconds: float) -> None:
+        await asyncio.Event().wait()  # the beat waits on the first loop for ever
+
+    svc._wait_beat = wait
+    model_id = asyncio.run(first())
+    sent = len(fake.requests)
+
+    async def second() -> None:
+        with pytest.raises(EventLoopError, match=r"another event loop, .*; nothing was sent"):
+            await svc.training_client(model_id)
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            await asyncio.wait_for(svc.aclose(), timeout=10)
+        with pytest.raises(ClientClosedError):
+            await svc.supported_models()
+
+    asyncio.run(second())
+    assert len(fake.requests) == sent
+    assert f"models left running: {model_id}" in caplog.text
+
+
+def test_aclose_on_another_loop_closes_on_the_client_s_loop_while_it_runs() -> None:
+    fake = FakeWeaver()
+    svc = async_service(fake, heartbeat_interval=7.0)
+
+    async def wait(_seconds: float) -> None:
+        await asyncio.Event().wait()  # until the close cancels the beat, on its own loop
+
+    svc._wait_beat = wait
+    own = asyncio.new_event_loop()
+    thread = threading.Thread(target=own.run_forever, daemon=True)
+    thread.start()
+    try:
+        created = asyncio.run_coroutine_threadsafe(svc.create_training_client("weaver-tiny"), own)
+        model_id = created.result(timeout=10).model_id
+        asyncio.run(asyncio.wait_for(svc.aclose(), timeout=10))
+    finally:
+        own.call_soon_threadsafe(own.stop)
+        thread.join(timeout=10)
+        own.close()
+    assert fake.terminated == [model_id]
