@@ -121,6 +121,8 @@ LIMIT_KEYWORDS = (
 EXAMPLE_DEFAULTS = "x-weaver-example-is-default"
 # An enum's values after which nothing changes (OperationStatus), emitted as a tuple.
 TERMINAL = "x-weaver-terminal"
+# The status of each error code (Error.error), emitted as a dict.
+CODES = "x-weaver-codes"
 LIMITS_DOC = '''"""The limits of openapi.yaml: made by scripts/regenerate, never edited by hand.
 
 One constant per limiting keyword (pattern, lengths, bounds, item and entry
@@ -128,7 +130,8 @@ counts, default) of every named schema, parameter and header, and of each
 operation's own parameters, named ``SCHEMA[_PROPERTY...]_KEYWORD`` (``ITEMS``
 for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
 schemas whose example holds the service's defaults (marked `{marker}`) and
-``SCHEMA_TERMINAL`` for the enums whose final values are marked `{terminal}`.
+``SCHEMA_TERMINAL`` for the enums whose final values are marked `{terminal}`, and
+``SCHEMA_PROPERTY_CODES`` for the status of each code a string lists in `{codes}`.
 """
 '''
 
@@ -207,6 +210,8 @@ def _limits_of(prefix: tuple[str, ...], schema: Any) -> Iterator[tuple[str, obje
         yield constant_name(*prefix, "defaults"), dict(schema["example"])
     if TERMINAL in schema:
         yield constant_name(*prefix, "terminal"), tuple(schema[TERMINAL])
+    if CODES in schema:
+        yield constant_name(*prefix, "codes"), dict(schema[CODES])
 
 
 def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
@@ -231,7 +236,7 @@ def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
 
 
 def limits_module(document: Mapping[str, Any]) -> str:
-    lines = [LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS, terminal=TERMINAL), ""]
+    lines = [LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS, terminal=TERMINAL, codes=CODES), ""]
     lines.append("from typing import Any, Final, TypedDict")
     lines.append("")
     for key, value in spec_limits(document).items():
@@ -328,7 +333,7 @@ def cmd_regenerate() -> int:
         fresh.rename(TARGET)
     print("regenerated generated/weaver_client from openapi.yaml")
     status = report_coverage()
-    print("next: run `mypy --strict weaver_facade` to see what the facade must follow")
+    print("next: run `mypy --strict weaver_facade tests` to see what the facade must follow")
     return status
 
 
@@ -502,6 +507,7 @@ def uncovered_fields(models: Any = None) -> list[str]:
             for name in [*fields.mapped, *fields.left_out, *fields.required]
             if name not in names
         )
+    problems.extend(uncovered_codes())
     for where, values in declarations("WireValues"):
         enum = getattr(models, values.schema, None)
         if enum is None:
@@ -519,6 +525,31 @@ def uncovered_fields(models: Any = None) -> list[str]:
             for value in values.mapped
             if value not in spec_values
         )
+    return problems
+
+
+def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
+    """The spec's error codes (``spec``: its status by code) without their class in
+    ``weaver_facade/_errors.py`` (nor in its ``TOLD_BY_STATUS``), and the codes it maps
+    that the spec does not have, or with another status."""
+    from weaver_facade import _errors
+
+    if spec is None:
+        from weaver_client import limits
+
+        spec = dict(getattr(limits, "ERROR_ERROR_CODES", {}))
+    ours = {**_errors._BY_CODE, **dict.fromkeys(_errors.TOLD_BY_STATUS)}
+    problems = [
+        f"error code {code!r} ({status})" for code, status in spec.items() if code not in ours
+    ]
+    for code, cls in ours.items():
+        if code not in spec:
+            problems.append(f"error code {code!r} (in weaver_facade/_errors.py, not in the spec)")
+        elif cls is not None and not issubclass(cls, _errors.api_error(spec[code], "").__class__):
+            status = spec[code]
+            problems.append(
+                f"error code {code!r}: the spec's status is {status}, not {cls.__name__}'s"
+            )
     return problems
 
 
@@ -541,8 +572,8 @@ def cmd_coverage() -> int:
         print("every spec field the facade converts is mapped or left out with a reason")
         return 0
     print(
-        "spec fields (and enum values) the facade neither maps nor leaves out, "
-        "or requires although the spec does not:"
+        "spec fields (and enum values and error codes) the facade neither maps nor leaves "
+        "out, or requires although the spec does not:"
     )
     for problem in problems:
         print(f"  - {problem}")
@@ -551,7 +582,9 @@ def cmd_coverage() -> int:
         "to its converter; give each value a member of the facade's enum, or a `mapped` one "
         "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them); a field the "
         "spec lets be absent or null needs a default in the facade type (which its converter "
-        "gives an absent field), or its reason in `required` of its WireFields"
+        "gives an absent field), or its reason in `required` of its WireFields; an error "
+        "code needs its class in `_BY_CODE` of weaver_facade/_errors.py, or a place in its "
+        "`TOLD_BY_STATUS`"
     )
     return 1
 

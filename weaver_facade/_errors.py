@@ -480,6 +480,20 @@ _BY_CODE: Mapping[str, type[APIError]] = {
     "idempotency_mismatch": IdempotencyMismatchError,
 }
 
+# The spec's codes that need no class of their own: their status says what happened.
+# Every other code of the spec has its class above (`scripts/regenerate` checks both).
+TOLD_BY_STATUS = frozenset(
+    {
+        "invalid_request",
+        "unauthorized",
+        "not_found",
+        "method_not_allowed",
+        "rate_limited",
+        "internal",
+        "unavailable",
+    }
+)
+
 _BY_STATUS: Mapping[int, type[APIError]] = {
     400: BadRequestError,
     401: AuthenticationError,

@@ -5,7 +5,8 @@ counts, default) of every named schema, parameter and header, and of each
 operation's own parameters, named ``SCHEMA[_PROPERTY...]_KEYWORD`` (``ITEMS``
 for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
 schemas whose example holds the service's defaults (marked `x-weaver-example-is-default`) and
-``SCHEMA_TERMINAL`` for the enums whose final values are marked `x-weaver-terminal`.
+``SCHEMA_TERMINAL`` for the enums whose final values are marked `x-weaver-terminal`, and
+``SCHEMA_PROPERTY_CODES`` for the status of each code a string lists in `x-weaver-codes`.
 """
 
 from typing import Any, Final, TypedDict
@@ -21,6 +22,51 @@ TTL_SECONDS_MINIMUM: Final = 1
 TTL_SECONDS_MAXIMUM: Final = 315360000
 METADATA_MAX_PROPERTIES: Final = 64
 METADATA_VALUES_MAX_LENGTH: Final = 1024
+
+
+class ErrorErrorCodes(TypedDict):
+    invalid_request: int
+    unauthorized: int
+    not_found: int
+    method_not_allowed: int
+    checkpoint_exists: int
+    checkpoint_not_ready: int
+    artifact_not_ready: int
+    export_in_progress: int
+    model_terminated: int
+    model_state_lost: int
+    seq_id_conflict: int
+    idempotency_mismatch: int
+    unknown_base_model: int
+    optimizer_state_unavailable: int
+    incompatible_checkpoint: int
+    merge_not_supported: int
+    rate_limited: int
+    internal: int
+    unavailable: int
+
+
+ERROR_ERROR_CODES: Final[ErrorErrorCodes] = {
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "checkpoint_exists": 409,
+    "checkpoint_not_ready": 409,
+    "artifact_not_ready": 409,
+    "export_in_progress": 409,
+    "model_terminated": 409,
+    "model_state_lost": 409,
+    "seq_id_conflict": 409,
+    "idempotency_mismatch": 422,
+    "unknown_base_model": 422,
+    "optimizer_state_unavailable": 422,
+    "incompatible_checkpoint": 422,
+    "merge_not_supported": 422,
+    "rate_limited": 429,
+    "internal": 500,
+    "unavailable": 503,
+}
 CREATE_SESSION_REQUEST_TAGS_MAX_ITEMS: Final = 64
 CREATE_SESSION_REQUEST_TAGS_ITEMS_MIN_LENGTH: Final = 1
 CREATE_SESSION_REQUEST_TAGS_ITEMS_MAX_LENGTH: Final = 128

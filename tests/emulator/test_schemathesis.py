@@ -34,6 +34,7 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.schemas import OpenApiSchema
+from weaver_client import limits
 
 from tests.emulator.artifact_support import export
 from tests.support.emulator import Api, batch
@@ -194,6 +195,26 @@ def operation_results_conform(ctx: Any, response: Any, case: Any) -> None:
         raise AssertionError("; ".join(f"{p.message} (result of {kind})" for p in problems))
 
 
+def error_codes_are_the_spec_s(ctx: Any, response: Any, case: Any) -> None:
+    """A schemathesis check: an error reply's code is one of the spec's, with its status.
+
+    The spec lets a server send other codes; the emulator, its reference, sends only its own.
+    """
+    if response.status_code < 400:
+        return
+    data = _json(response.content or b"")
+    code = data.get("error") if isinstance(data, dict) else None
+    status = limits.ERROR_ERROR_CODES.get(str(code))
+    if status != response.status_code:
+        raise AssertionError(
+            f"error code {code!r} with status {response.status_code}: the spec's "
+            f"x-weaver-codes give it {status}"
+        )
+
+
+CHECKS = [operation_results_conform, error_codes_are_the_spec_s]
+
+
 @dataclass
 class Seeded:
     """The resources ``seed`` made, and the replies validated since.
@@ -248,7 +269,7 @@ class Seeded:
         for operation_id in self.operations.values() if example else [None]:
             if operation_id is not None:
                 case.path_parameters["operation_id"] = operation_id
-            response = case.call_and_validate(additional_checks=[operation_results_conform])
+            response = case.call_and_validate(additional_checks=CHECKS)
             label, status = case.operation.label, response.status_code
             self.validated |= reply_kinds(label, status, response.content)
 
@@ -412,7 +433,7 @@ def run_stateful(loaded: OpenApiSchema, emulator_app: Any, scenarios: int) -> se
             return self.step(step)
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-            checks = [*(kwargs.pop("additional_checks", None) or []), operation_results_conform]
+            checks = [*(kwargs.pop("additional_checks", None) or []), *CHECKS]
             super().validate_response(response, case, additional_checks=checks, **kwargs)
             label, status = case.operation.label, response.status_code
             validated.update(reply_kinds(label, status, response.content))

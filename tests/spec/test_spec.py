@@ -151,6 +151,18 @@ def test_error_response_examples_validate() -> None:
             error.validate(example)
 
 
+def test_the_error_code_table_and_x_weaver_codes_agree() -> None:
+    # The table is for readers, x-weaver-codes for tools (limits.ERROR_ERROR_CODES).
+    table = {
+        code: int(status)
+        for status, code in re.findall(
+            r"^\| (\d{3}) \| `([a-z_]+)` \|", SPEC["info"]["description"], re.M
+        )
+    }
+    assert table == schema("Error")["properties"]["error"]["x-weaver-codes"]
+    assert len(table) > 10
+
+
 def _wire_routes() -> set[tuple[str, str]]:
     # Every route the wire sheet names, with its method, and those the official SDK sends.
     return {

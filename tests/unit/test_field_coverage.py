@@ -16,6 +16,7 @@ from typing import Any, cast
 import attrs
 import pytest
 import yaml
+from weaver_client import limits
 from weaver_client import models as wire
 from weaver_client.schemas import SCHEMAS as SPEC_SCHEMAS
 from weaver_client.schemas import SchemaName
@@ -175,6 +176,27 @@ def test_a_value_in_the_spec_that_the_facade_lacks_is_named() -> None:
     models.CheckpointStatus = [v for v in values if v.value != mapped]  # type: ignore[attr-defined]
     assert uncovered_fields(models) == [
         f"CheckpointStatus value {mapped!r} (declared, but not in the spec)"
+    ]
+
+
+def test_every_error_code_of_the_spec_has_its_class_or_is_told_by_its_status() -> None:
+    assert regen.uncovered_codes() == []
+
+
+def test_an_error_code_the_spec_adds_renames_or_moves_is_named() -> None:
+    # A renamed `checkpoint_exists` passed every check, and a retried save then met a
+    # plain ConflictError, which its recovery does not look at.
+    codes = dict(limits.ERROR_ERROR_CODES)
+    assert codes["checkpoint_exists"] == 409  # the code this test renames and moves
+    new = _absent_name(codes)
+    assert regen.uncovered_codes({**codes, new: 409}) == [f"error code {new!r} (409)"]
+    renamed = {(new if code == "checkpoint_exists" else code): s for code, s in codes.items()}
+    assert regen.uncovered_codes(renamed) == [
+        f"error code {new!r} (409)",
+        "error code 'checkpoint_exists' (in weaver_facade/_errors.py, not in the spec)",
+    ]
+    assert regen.uncovered_codes({**codes, "checkpoint_exists": 422}) == [
+        "error code 'checkpoint_exists': the spec's status is 422, not CheckpointExistsError's"
     ]
 
 
