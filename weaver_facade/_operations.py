@@ -674,10 +674,12 @@ class _HandleState(Generic[T_co]):
 
     def _outcome(self) -> T_co:
         snap = self._snapshot
-        if snap.status is OperationStatus.ERROR:
+        # Any end but `done` is a failure: a terminal status the spec may add is no success.
+        if snap.status is not OperationStatus.DONE:
+            status = None if snap.status is OperationStatus.ERROR else snap.status.value
             failed = OperationFailedError(
                 operation_id=snap.id,
-                code=snap.error_code,
+                code=snap.error_code or status,
                 message=snap.error_message or None,
                 details=snap.error_details,
                 retryable=snap.retryable,

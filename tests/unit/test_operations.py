@@ -7,6 +7,7 @@ from typing import Any, get_args, get_origin
 
 import pytest
 import yaml
+from weaver_client import limits
 
 from tests.support.fakeserver import FakeClock, FakeWeaver, async_service, json_reply, service
 from weaver_facade import (
@@ -16,6 +17,7 @@ from weaver_facade import (
     InvalidArgumentError,
     LoadResult,
     NotFoundError,
+    OperationFailedError,
     OperationProgress,
     OperationResult,
     OperationStatus,
@@ -327,7 +329,21 @@ def test_the_terminal_statuses_are_those_the_spec_marks() -> None:
         "OperationStatus"
     ]
     terminal = {s.value for s in OperationStatus if s.is_terminal}
-    assert terminal == set(status["x-weaver-terminal"]) == {"done", "error"}
+    assert terminal == set(status["x-weaver-terminal"])
+    assert "done" in terminal
+
+
+def test_an_end_other_than_done_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A terminal status the spec adds (say `cancelled`) must not be read as a success,
+    # whose missing result would then be a ResponseValidationError.
+    monkeypatch.setattr(limits, "OPERATION_STATUS_TERMINAL", ("done", "error", "running"))
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        ended = {"id": "op-1", "status": "running", "error_message": "stopped by the admin"}
+        fake.script("GET", OP, json_reply(200, ended))
+        with pytest.raises(OperationFailedError) as info:
+            svc.operation("op-1").result()
+    assert (info.value.code, info.value.message) == ("running", "stopped by the admin")
 
 
 def test_reattach_without_kind_gives_the_raw_response() -> None:
