@@ -10,6 +10,7 @@ import datetime
 
 import httpx
 import pytest
+from weaver_client import limits
 
 from tests.support.integration import (
     API_KEY,
@@ -40,7 +41,7 @@ def raw_models(emu: RunningEmulator) -> list[dict[str, object]]:
     """Every model of the key, as the emulator lists it over plain HTTP."""
     reply = httpx.get(
         f"{emu.base_url}/api/v1/models",
-        params={"limit": 1000},
+        params={"limit": limits.LIST_MODELS_LIMIT_MAXIMUM},
         headers={"X-WEAVER-API-KEY": API_KEY},
     )
     reply.raise_for_status()
