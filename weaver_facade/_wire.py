@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
+import json
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
@@ -556,16 +557,24 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     """``response``, or a copy whose JSON body no longer holds the request's API key (an
     operation's error message may echo it); bodies that do not contain it stay as they are."""
     secret = _api_key(response)
-    if not secret or not any(form.encode() in response.content for form in _forms(secret)):
+    content = response.content
+    # JSON may escape any character of a string (``\"``, ``\/``, ``\u0073``): a body with
+    # an escape can hold the key without holding its bytes, and is parsed to be sure.
+    if not secret or (
+        b"\\" not in content and not any(form.encode() in content for form in _forms(secret))
+    ):
         return response
     try:
-        cleaned = scrub(response.json(), secret)
+        data = response.json()
     except (ValueError, RecursionError):
         return response  # not JSON: the parser's error quotes it scrubbed
+    body = json.dumps(scrub(data, secret)).encode()  # NaN as it came (httpx's json= refuses it)
+    if body == json.dumps(data).encode():
+        return response
     return httpx.Response(
         response.status_code,
         headers={"content-type": "application/json"},
-        json=cleaned,
+        content=body,
         request=response.request,
         extensions=response.extensions,
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -621,6 +622,44 @@ def test_the_key_echoed_by_a_failed_operation_is_scrubbed(fake: FakeWeaver) -> N
     error = info.value
     for text in (str(error), repr(error), str(error.args), repr(error.details)):
         assert KEY not in text
+    assert error.message == "rejected key [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("key", "escape"),
+    [
+        # A base64 key, from a server that escapes "/" (PHP's json_encode does).
+        ("wK3v/9QpZr+Xb1/Lm2Ns7A==", lambda text: text.replace("/", "\\/")),
+        # A key with a quote: every JSON encoder escapes it.
+        ('sk-"quoted"-5f0c2a8e', lambda text: text),
+        # A server that escapes every character of it, as JSON allows.
+        (KEY, lambda text: text.replace(KEY, "".join(f"\\u{ord(c):04x}" for c in KEY))),
+    ],
+    ids=["slash", "quote", "unicode"],
+)
+def test_the_key_echoed_by_a_failed_operation_is_scrubbed_however_json_escapes_it(
+    key: str, escape: Callable[[str], str]
+) -> None:
+    # Operation replies were scrubbed only when the key's own bytes were in the body.
+    failed = {
+        "id": "op-1",
+        "status": "error",
+        "error_code": "bad_input",
+        "error_message": f"rejected key {key}",
+        "error_details": {"diagnostic_message": f"key was {key}"},
+    }
+    body = escape(json.dumps(failed))
+    assert key not in body
+    reply = httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+    http = httpx.Client(transport=httpx.MockTransport(lambda _request: reply))
+    with (
+        ServiceClient("http://weaver.test", key, http_client=http, heartbeat_interval=0) as svc,
+        pytest.raises(OperationFailedError) as info,
+    ):
+        svc.operation("op-1").result(timeout=5)
+    error = info.value
+    for text in (str(error), repr(error), str(error.args), repr(error.details)):
+        assert key not in text
     assert error.message == "rejected key [redacted]"
 
 
