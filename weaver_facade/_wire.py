@@ -302,7 +302,9 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
 
 
 def _snippet(response: httpx.Response) -> str:
-    text = response.content.decode("utf-8", errors="replace")
+    # Scrubbed before it is cut or its blanks are folded, either of which would leave a
+    # part of the key (or a key with two blanks in a row) that no longer matches it.
+    text = scrub(response.content.decode("utf-8", errors="replace"), _api_key(response))
     text = " ".join(text.split())
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 

@@ -663,6 +663,28 @@ def test_the_key_echoed_by_a_failed_operation_is_scrubbed_however_json_escapes_i
     assert error.message == "rejected key [redacted]"
 
 
+def test_a_quoted_page_is_scrubbed_before_it_is_cut_or_its_blanks_folded(
+    fake: FakeWeaver,
+) -> None:
+    # The quote of a page that is not an Error body stops at 200 characters and folds
+    # blanks: a key across the cut, or with two blanks in a row, was shown (in part).
+    cut = "x" * 190 + " " + KEY  # the first 8 characters of the key before the cut
+    fake.script("GET", "/api/v1/operations/op-1", httpx.Response(502, text=cut))
+    with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
+        svc.operation("op-1")
+    assert KEY[:8] not in str(info.value)
+    key = "sk-two  blanks-5f0c2a8e"
+    page = httpx.Response(502, text=f"<p>bad key {key}</p>")
+    http = httpx.Client(transport=httpx.MockTransport(lambda _request: page))
+    with (
+        ServiceClient("http://weaver.test", key, http_client=http, heartbeat_interval=0) as svc,
+        pytest.raises(APIError) as info,
+    ):
+        svc.operation("op-1")
+    assert " ".join(key.split()) not in str(info.value)
+    assert "bad key [redacted]" in str(info.value)
+
+
 def test_the_key_is_scrubbed_as_a_url_would_quote_it() -> None:
     from weaver_facade._wire import scrub
 
