@@ -30,6 +30,7 @@ and reply with the API key redacted (``configure_logging``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import random
@@ -153,6 +154,29 @@ class RetryPolicy:
 
 
 _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})
+
+# The key of the request this thread or task is sending. httpcore logs each reply's
+# headers at DEBUG ("receive_response_headers.complete"), where a server may echo the key
+# (an ``X-Request-ID`` built from the request's headers, a ``Location``).
+_SENDING_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "weaver_facade_sending_key", default=None
+)
+_HTTPCORE_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
+
+
+def _scrub_record(record: logging.LogRecord) -> bool:
+    """Take the key of the request being sent out of an httpcore record."""
+    key = _SENDING_KEY.get()
+    if key:
+        message = record.getMessage()
+        scrubbed = scrub(message, key)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+    return True
+
+
+for _name in _HTTPCORE_LOGGERS:
+    logging.getLogger(_name).addFilter(_scrub_record)  # filters are a set: added once
 
 
 class _Attempts:
@@ -333,6 +357,13 @@ class RetryTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
+        sending = _SENDING_KEY.set(request.headers.get(API_KEY_HEADER))
+        try:
+            return self._send(request)
+        finally:
+            _SENDING_KEY.reset(sending)
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
         attempts = _Attempts(self.policy, request, self._clock)
         while True:
             attempts.before_send()
@@ -374,6 +405,13 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
+        sending = _SENDING_KEY.set(request.headers.get(API_KEY_HEADER))
+        try:
+            return await self._send(request)
+        finally:
+            _SENDING_KEY.reset(sending)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         import asyncio  # only the async client needs it; see _lazy
 
         attempts = _Attempts(self.policy, request, self._clock)

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.scripted_http import ScriptedServer
 from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
@@ -507,3 +508,41 @@ def test_a_key_no_header_can_carry_is_refused_without_showing_it(
         error = refused.value
         shown = [str(error), repr(error), *traceback.format_exception(error)]
         assert leaks("\n".join(shown), (KEY_A[:9], KEY_A[9:])) == []
+
+
+def _echoing_server() -> ScriptedServer:
+    """Every reply echoes the key in headers, as a server that builds its request id from
+    the request's headers would (and a redirect's ``Location``)."""
+    echo = {"X-Request-ID": f"req-{KEY_A}", "Retry-After": KEY_A}
+    body = {"error": "unavailable", "message": "overloaded", "retryable": False}
+    return ScriptedServer(lambda method, path: (503, body, echo))
+
+
+def test_httpcore_debug_records_of_reply_headers_never_show_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # httpcore logs every reply's headers at DEBUG ("receive_response_headers.complete").
+    caplog.set_level(logging.DEBUG)
+    with (
+        _echoing_server() as server,
+        ServiceClient(server.base_url, KEY_A, max_retries=1) as svc,
+        pytest.raises(WeaverError),
+    ):
+        svc.supported_models()
+    headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
+    assert headers, "httpcore logged no reply headers"
+    assert any("req-[redacted]" in message for message in headers)
+    assert leaks(caplog.text, (KEY_A,)) == []
+
+
+async def test_httpcore_debug_records_of_reply_headers_never_show_the_key_async(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with _echoing_server() as server:
+        async with AsyncServiceClient(server.base_url, KEY_A, max_retries=1) as svc:
+            with pytest.raises(WeaverError):
+                await svc.supported_models()
+    headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
+    assert headers, "httpcore logged no reply headers"
+    assert leaks(caplog.text, (KEY_A,)) == []
