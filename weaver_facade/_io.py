@@ -50,6 +50,7 @@ from ._wire import (
     connection_error,
     drive,
     finish,
+    hide_key,
     undecodable,
 )
 
@@ -263,6 +264,7 @@ class _Base(Generic[SleepT]):
             # The retry transport asks ``refusing`` again before each retry.
             yield {**call.request, "extensions": {EXTENSION: options, REFUSED: self.refusing}}
         except httpx.TransportError as exc:
+            hide_key(exc)
             if self.refusing():  # the close closed the connections under the request
                 raise ClientClosedError(
                     f"{call.operation}: the Weaver client was closed meanwhile"

@@ -77,6 +77,7 @@ __all__ = [
     "error_from_response",
     "expect",
     "finish",
+    "hide_key",
     "ignore_body",
     "kind_schemas",
     "maybe_resource",
@@ -597,13 +598,39 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
 
 
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
-    """The exception for a request that got no reply."""
+    """The exception for a request that got no reply; ``exc`` and its causes lose the key."""
+    hide_key(exc)
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not certificate_refused(exc)
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
+
+
+def hide_key(exc: httpx.TransportError) -> None:
+    """Scrub the request's key from ``exc`` and the exceptions behind it (shown in a
+    traceback): h11 quotes a malformed reply's line, which a server may have built from
+    the request's headers ("illegal header line: bytearray(b'... KEY')")."""
+    try:
+        secret: str | None = exc.request.headers.get(API_KEY_HEADER)
+    except RuntimeError:  # an error raised without its request
+        return
+    if not secret:
+        return
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 8:  # a cycle of causes is possible in principle
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    quoted = False
+    for error in chain:
+        args = tuple(scrub(arg, secret) for arg in error.args)
+        quoted = quoted or args != error.args
+        error.args = args
+    if quoted:  # the frames that read the reply hold it in their locals (pytest -l, rich)
+        for error in chain:
+            error.__traceback__ = None
 
 
 # A key at least this long is replaced wherever it appears; a shorter (toy)

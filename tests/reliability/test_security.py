@@ -11,12 +11,14 @@ and failed operations.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
 import logging
 import re
 import socket
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -546,3 +548,38 @@ async def test_httpcore_debug_records_of_reply_headers_never_show_the_key_async(
     headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
     assert headers, "httpcore logged no reply headers"
     assert leaks(caplog.text, (KEY_A,)) == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\nbad header echo {key}\r\n\r\n",
+        "HTTP/1.1 503 {key}\x00\r\nContent-Length: 0\r\n\r\n",
+    ],
+    ids=["header-line", "status-line"],
+)
+def test_a_malformed_reply_that_quotes_the_key_is_scrubbed(reply: str) -> None:
+    # h11 quotes a malformed line ("illegal header line: bytearray(b'... KEY')"), and the
+    # APIConnectionError quoted h11, with h11's exception behind it in the traceback.
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = sock.accept()
+                    with conn:
+                        conn.recv(65536)
+                        conn.sendall(reply.format(key=KEY_A).encode())
+
+        threading.Thread(target=answer, daemon=True).start()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with (
+            ServiceClient(url, KEY_A, max_retries=0, heartbeat_interval=0) as service,
+            pytest.raises(APIConnectionError) as info,
+        ):
+            service.supported_models()
+    assert "illegal" in str(info.value)
+    assert "[redacted]" in str(info.value)
+    assert leaks(exception_texts(info.value), (KEY_A,)) == []
