@@ -449,7 +449,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 class ClientTransport(httpx.BaseTransport):
     """Sends through a user's ``httpx.Client``, so that its transport, proxies,
     auth and hooks carry the facade's requests while the facade's own client
-    still sets the API-key header (``set_httpx_client`` would drop it).
+    still sets the API-key header (``set_httpx_client`` would drop it). Its
+    ``follow_redirects`` is not: a redirect would take the key to any host.
 
     The user's client is not closed by us: its owner closes it (``owned``: we are).
     """
@@ -460,7 +461,9 @@ class ClientTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
-        return _detached(self._client.send(request, stream=True))
+        # Never its redirects: httpx drops ``Authorization`` on one to another host, not
+        # the API key's header (the facade's own client follows none either).
+        return _detached(self._client.send(request, stream=True, follow_redirects=False))
 
     def close(self) -> None:
         if self._owned:
@@ -476,7 +479,9 @@ class AsyncClientTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
-        return _detached(await self._client.send(request, stream=True))
+        return _detached(
+            await self._client.send(request, stream=True, follow_redirects=False)  # see above
+        )
 
     async def aclose(self) -> None:
         if self._owned:

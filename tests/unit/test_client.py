@@ -32,6 +32,7 @@ from weaver_facade import (
     ClientOptions,
     EventLoopError,
     InvalidArgumentError,
+    ResponseValidationError,
     ServiceClient,
     TrainingClient,
     datum_from_tokens,
@@ -96,6 +97,41 @@ def test_the_key_is_sent_through_a_user_http_client_with_its_own_headers() -> No
         "/api/v1/sessions/s-1/models",
         "/api/v1/models/m-1/terminate",
     ]
+
+
+def _redirecting_to_another_host(sent: list[httpx.Request]) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.url.host == "elsewhere.test":
+            return httpx.Response(200, json={"items": [], "pagination": {"total_count": 0}})
+        return httpx.Response(307, headers={"Location": f"http://elsewhere.test{request.url.path}"})
+
+    return httpx.MockTransport(answer)
+
+
+def test_a_user_client_that_follows_redirects_never_takes_the_key_elsewhere() -> None:
+    # httpx drops Authorization on a redirect to another host, not X-WEAVER-API-KEY.
+    sent: list[httpx.Request] = []
+    http = httpx.Client(transport=_redirecting_to_another_host(sent), follow_redirects=True)
+    with (
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=0) as svc,
+        pytest.raises(ResponseValidationError, match="307"),
+    ):
+        svc.supported_models()
+    http.close()
+    assert [r.url.host for r in sent] == [httpx.URL(BASE).host]
+
+
+async def test_a_user_async_client_that_follows_redirects_never_takes_the_key_elsewhere() -> None:
+    sent: list[httpx.Request] = []
+    transport = _redirecting_to_another_host(sent)
+    async with (
+        httpx.AsyncClient(transport=transport, follow_redirects=True) as http,
+        AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=0) as svc,
+    ):
+        with pytest.raises(ResponseValidationError, match="307"):
+            await svc.supported_models()
+    assert [r.url.host for r in sent] == [httpx.URL(BASE).host]
 
 
 def test_a_compressed_reply_read_by_a_user_hook_is_decoded_once() -> None:
