@@ -635,6 +635,8 @@ def hide_key(exc: httpx.TransportError) -> None:
 
 # A key at least this long is replaced wherever it appears; a shorter (toy)
 # key only where it stands alone, so that the key "k" leaves "checkpoint" intact.
+# A "." after it ends a sentence ("unknown key k.") unless a word goes on ("k.json").
+_WORD_ENDS = r"(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
 _SCRUB_ANYWHERE = 8
 
 
@@ -662,7 +664,7 @@ def scrub(value: T, secret: str | None) -> T:
             if len(form) >= _SCRUB_ANYWHERE:
                 value = value.replace(form, REDACTED)  # type: ignore[assignment]
             else:
-                alone = rf"(?<![A-Za-z0-9_.-]){re.escape(form)}(?![A-Za-z0-9_.-])"
+                alone = rf"(?<![A-Za-z0-9_.-]){re.escape(form)}{_WORD_ENDS}"
                 value = re.sub(alone, REDACTED, value)  # type: ignore[assignment]
         return value
     if isinstance(value, Mapping):

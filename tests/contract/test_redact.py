@@ -19,6 +19,11 @@ def test_a_short_key_is_hidden_only_where_it_stands_alone() -> None:
     )
 
 
+def test_a_short_key_that_ends_a_sentence_is_hidden() -> None:
+    assert redact("unknown API key k.", "k") == f"unknown API key {KEY_PLACEHOLDER}."
+    assert redact("see k.json", "k") == "see k.json"
+
+
 def test_an_ignored_auth_reproduction_sends_a_wrong_key() -> None:
     # It read the key from $WEAVER_API_KEY like every other line, so it sent the right
     # key and could not show that the server accepts a wrong one.

@@ -714,6 +714,9 @@ def test_a_short_key_is_scrubbed_only_where_it_stands_alone() -> None:
         scrub("checkpoint k exists; key=k", "k") == "checkpoint [redacted] exists; key=[redacted]"
     )
     assert scrub({"a": ["k", "kk"]}, "k") == {"a": ["[redacted]", "kk"]}
+    # A sentence may end with it: the "." was taken for a part of a word.
+    assert scrub("unknown API key secret.", "secret") == "unknown API key [redacted]."
+    assert scrub("see secret.json and k.v2", "secret") == "see secret.json and k.v2"
     long_key = "sk-0123456789"
     assert scrub(f"x{long_key}x", long_key) == "x[redacted]x"
 

@@ -173,7 +173,8 @@ def redact(text: str, secret: str | None) -> str:
         return text
     if len(secret) >= _ANYWHERE:
         return text.replace(secret, KEY_PLACEHOLDER)
-    alone = rf"(?<![A-Za-z0-9_.-]){re.escape(secret)}(?![A-Za-z0-9_.-])"
+    # A "." after it ends a sentence ("bad key k.") unless a word goes on ("k.json").
+    alone = rf"(?<![A-Za-z0-9_.-]){re.escape(secret)}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
     return re.sub(alone, lambda _: KEY_PLACEHOLDER, text)
 
 
