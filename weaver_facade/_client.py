@@ -132,7 +132,9 @@ def _base_url(base_url: object) -> str:
             "(the server root, such as http://127.0.0.1:8080)"
         )
     if not url.startswith(("http://", "https://")):
-        shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)  # httpx may not parse it
+        # httpx may not parse it: the password runs to the last "@", and the scheme may
+        # be missing ("user:password@host").
+        shown = re.sub(r"^((?:[^:/]*://)?[^/@:]*:).*@", r"\1***@", url)
         raise InvalidArgumentError(f"base_url must start with http:// or https://, got {shown!r}")
     url = url.rstrip("/")  # after the scheme's check, which "http://" passes
     if url.endswith("/api/v1"):
@@ -142,7 +144,10 @@ def _base_url(base_url: object) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:  # not echoed: the URL may hold a password
-        raise InvalidArgumentError(f"base_url is not a valid URL: {exc}") from None
+        # httpx quotes the part it could not read: of "http://user:pass/word@host",
+        # "pass" as a port.
+        detail = "; not shown, since it may hold a password" if "@" in url else f": {exc}"
+        raise InvalidArgumentError(f"base_url is not a valid URL{detail}") from None
     if not parsed.host:
         raise InvalidArgumentError("base_url names no host, such as http://127.0.0.1:8080")
     if parsed.port is not None and not 0 < parsed.port < 2**16:

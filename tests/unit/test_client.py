@@ -183,6 +183,24 @@ def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) 
         ServiceClient(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:pw5ecret/x@weaver.test",  # unencoded: httpx read "pw5ecret" as a port
+        "http://user:pw5ecret#x@weaver.test",
+        "htps://user:pw5ecret/x@weaver.test",  # a mistyped scheme
+        "weaver.test:pw5ecret/x@weaver.test",
+    ],
+)
+def test_a_bad_base_url_never_shows_a_password_in_it(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.delenv("WEAVER_BASE_URL", raising=False)
+    with pytest.raises(InvalidArgumentError) as info:
+        ServiceClient(url)
+    assert "pw5ecret" not in str(info.value)
+
+
 def test_bad_max_retries() -> None:
     with pytest.raises(InvalidArgumentError, match="max_retries"):
         ServiceClient(BASE, max_retries=-1)
