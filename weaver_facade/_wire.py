@@ -571,7 +571,10 @@ def _without_key(response: httpx.Response) -> httpx.Response:
         data = response.json()
     except (ValueError, RecursionError):
         return response  # not JSON: the parser's error quotes it scrubbed
-    body = json.dumps(scrub(data, secret)).encode()  # NaN as it came (httpx's json= refuses it)
+    # A short (toy) key may be a word of the data itself, such as a checkpoint named
+    # `secret`: ids, names and paths keep it (rewritten, they would name nothing).
+    scrubbed = scrub(data, secret) if len(secret) >= _SCRUB_ANYWHERE else _scrub_text(data, secret)
+    body = json.dumps(scrubbed).encode()  # NaN as it came (httpx's json= refuses it)
     if body == json.dumps(data).encode():
         return response
     return httpx.Response(
@@ -581,6 +584,18 @@ def _without_key(response: httpx.Response) -> httpx.Response:
         request=response.request,
         extensions=response.extensions,
     )
+
+
+def _scrub_text(value: Any, secret: str, field: str = "") -> Any:
+    """``scrub`` but for the strings of the fields that name something (see ``_without_key``)."""
+    if isinstance(value, str):
+        named = field in ("id", "name", "path", "uri", "base_model") or field.endswith("_id")
+        return value if named else scrub(value, secret)
+    if isinstance(value, Mapping):
+        return {k: _scrub_text(v, secret, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_text(v, secret, field) for v in value]
+    return value
 
 
 def _request_id(response: httpx.Response) -> str | None:

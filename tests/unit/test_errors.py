@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.fakeserver import (
+    BASE,
     KEY,
     FakeWeaver,
     async_service,
@@ -719,6 +720,23 @@ def test_a_short_key_is_scrubbed_only_where_it_stands_alone() -> None:
     assert scrub("see secret.json and k.v2", "secret") == "see secret.json and k.v2"
     long_key = "sk-0123456789"
     assert scrub(f"x{long_key}x", long_key) == "x[redacted]x"
+
+
+def test_a_short_key_that_names_a_checkpoint_leaves_the_replies_data_intact() -> None:
+    # A toy key such as the README's `secret` may be a word of the data: a checkpoint of
+    # that name came back as `[redacted]`, and the next call named a checkpoint that is not.
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    with ServiceClient(BASE, "secret", http_client=http, heartbeat_interval=0) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        saved = trainer.save_state("secret")
+        assert (saved.name, str(saved.path)) == ("secret", "weaver://m-1/checkpoints/secret")
+        assert [c.name for c in trainer.list_checkpoints()] == ["secret"]
+        failed = {"id": "op-7", "status": "error", "error_message": "bad key secret"}
+        fake.script("GET", "/api/v1/operations/op-7", json_reply(200, failed))
+        with pytest.raises(OperationFailedError) as info:
+            svc.operation("op-7").result()
+    assert info.value.message == "bad key [redacted]"  # free text is still scrubbed
 
 
 def test_an_optimizer_load_that_the_server_fails_as_an_operation_keeps_its_code(
