@@ -150,6 +150,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse ``--weaver-extensions`` with ``--weaver-base-url``: it would be ignored."""
+    if config.getoption("--weaver-base-url") and config.getoption("--weaver-extensions"):
+        raise pytest.UsageError(
+            "--weaver-extensions chooses the local emulator's extensions; the server of "
+            "--weaver-base-url offers its own"
+        )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Find the tests that see ``weaver_emulator_options`` from a folder's (or a module's)
     override below the shallowest definition the others see. Those fail, whichever test

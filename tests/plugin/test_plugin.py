@@ -306,6 +306,16 @@ def test_weaver_base_url_runs_the_same_tests_against_another_server(
     assert any(external.data_dir.joinpath("checkpoints").iterdir())
 
 
+def test_weaver_extensions_with_weaver_base_url_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    # It chooses the local emulator's extensions; another server's were silently kept.
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    result = run(pytester, "--weaver-base-url", "http://127.0.0.1:9", "--weaver-extensions", "none")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--weaver-extensions chooses the local emulator's extensions*"])
+
+
 def test_weaver_api_key_option(
     pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
