@@ -507,6 +507,7 @@ def uncovered_fields(models: Any = None) -> list[str]:
             for name in [*fields.mapped, *fields.left_out, *fields.required]
             if name not in names
         )
+    problems.extend(unsourced_attributes(models))
     problems.extend(uncovered_codes())
     for where, values in declarations("WireValues"):
         enum = getattr(models, values.schema, None)
@@ -526,6 +527,32 @@ def uncovered_fields(models: Any = None) -> list[str]:
             if value not in spec_values
         )
     return problems
+
+
+def unsourced_attributes(models: Any) -> list[str]:
+    """Attributes of a facade type that no field of a schema declared for it maps to, nor
+    its declarations' ``derived``: left behind by a field the spec removed."""
+    import attrs
+
+    sourced: dict[type, set[str]] = {}
+    unknown = set()  # a facade type with a schema the spec lost: that is listed already
+    for _, fields in declarations():
+        model = getattr(models, fields.schema, None)
+        if model is None:
+            unknown.add(fields.facade)
+            continue
+        got = sourced.setdefault(fields.facade, set())
+        got.update(
+            fields.mapped.get(f.name.rstrip("_"), f.name.rstrip("_")) for f in attrs.fields(model)
+        )
+        got.update(fields.derived)
+    return [
+        f"{facade.__name__}.{name} (no spec field maps to it, nor is it `derived`)"
+        for facade, got in sourced.items()
+        if facade not in unknown
+        for name in facade_attributes(facade)
+        if name not in got
+    ]
 
 
 def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:

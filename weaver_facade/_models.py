@@ -187,6 +187,7 @@ MODEL_FIELDS = (
             "model_seq_id": "only the create request needs it",
             "user_metadata": "set by the caller, who has it",
         },
+        derived={"lora_rank": "lora_config.rank"},
     ),
     WireFields("SupportedModel", BaseModelInfo),
     WireFields("LoraConfig", LoraSettings),

@@ -310,6 +310,7 @@ RESULT_FIELDS = (
         ForwardBackwardResult,
         # Each output's logprobs and datum_id become the columns logprobs and datum_ids.
         mapped={"loss_fn_outputs": "logprobs"},
+        derived={"loss": "metrics['loss:sum']"},
     ),
     WireFields(
         "LossFnOutput",

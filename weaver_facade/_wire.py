@@ -324,6 +324,10 @@ class WireFields:
     not admit ``None``) is in ``required`` with the reason: how the converter fills it in,
     or why it refuses a reply without it. Otherwise a field made optional in the spec is
     listed too, rather than refused in replies the spec allows.
+
+    The other way round, every attribute of ``facade`` comes from a field of a schema
+    declared for it, or is in ``derived`` with its source, so that a field removed from
+    the spec does not leave an attribute that is always empty.
     """
 
     schema: spec.SchemaName
@@ -331,6 +335,7 @@ class WireFields:
     mapped: Mapping[str, str] = attrs.field(factory=dict)
     left_out: Mapping[str, str] = attrs.field(factory=dict)
     required: Mapping[str, str] = attrs.field(factory=dict)
+    derived: Mapping[str, str] = attrs.field(factory=dict)
 
     def missing(self, data: Mapping[str, Any]) -> str | None:
         """The first field absent from ``data`` that the facade type needs and the spec
@@ -499,7 +504,15 @@ def optional(
 # -- error replies ------------------------------------------------------------------------
 
 
-ERROR_FIELDS = WireFields("Error", APIError, mapped={"error": "code"})
+ERROR_FIELDS = WireFields(
+    "Error",
+    APIError,
+    mapped={"error": "code"},
+    derived={
+        "status_code": "the reply's status",
+        "retry_after": "the reply's Retry-After header",
+    },
+)
 
 
 def error_from_response(operation: str, response: httpx.Response) -> APIError:

@@ -134,6 +134,8 @@ def test_declarations_name_real_attributes_and_give_reasons() -> None:
         assert not set(fields.mapped) & set(fields.left_out), fields.schema
         assert all(reason.strip() for reason in fields.required.values()), fields.schema
         assert not set(fields.required) & set(fields.left_out), fields.schema
+        assert set(fields.derived) <= set(attributes), fields.schema
+        assert all(source.strip() for source in fields.derived.values()), fields.schema
 
 
 def _absent_name(taken: Collection[str]) -> str:
@@ -151,6 +153,18 @@ def test_a_field_in_the_spec_that_the_facade_lacks_is_named() -> None:
     models = declared_models()
     models.Checkpoint = grown  # type: ignore[attr-defined]
     assert uncovered_fields(models) == [f"Checkpoint.{new}"]
+
+
+def test_an_attribute_whose_spec_field_was_removed_is_named() -> None:
+    # The converter followed mypy when `sha256` left the spec; the attribute stayed, always
+    # None, and the command line kept printing it.
+    kept = [f for f in attrs.fields(wire.Checkpoint) if f.name != "sha256"]
+    shrunk = attrs.make_class("Checkpoint", {f.name: attrs.field(default=f.default) for f in kept})
+    models = declared_models()
+    models.Checkpoint = shrunk  # type: ignore[attr-defined]
+    assert "Checkpoint.sha256 (no spec field maps to it, nor is it `derived`)" in (
+        uncovered_fields(models)
+    )
 
 
 def test_every_enum_the_facade_converts_declares_its_values() -> None:
