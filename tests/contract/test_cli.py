@@ -162,6 +162,20 @@ def test_no_key_for_a_server_that_wants_one_fails_the_run(
     assert [f["check"] for f in report["findings"]].count("missing_auth") == 1
 
 
+def test_no_key_for_a_server_without_auth_passes_saying_auth_went_unchecked() -> None:
+    # The reference server without keys (auth off) failed with 46 findings, one per
+    # operation and auth check, although a run without a key cannot tell such a server
+    # from one that ignores its keys.
+    keyless = spawn_emulator()
+    try:
+        code, output = contract_test("--base-url", keyless.base_url, "--quick")
+    finally:
+        keyless.stop()
+    assert code == 0, output
+    assert "contract: PASS, 0 finding(s)" in output
+    assert "so conformance does not check that requests without one" in output
+
+
 def test_a_wrong_key_fails_the_run_and_is_never_printed(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
