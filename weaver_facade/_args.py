@@ -1,4 +1,5 @@
-"""Checks of plain arguments (flags, counts, seconds, choices, ids, keys), worded once.
+"""Checks of plain arguments (flags, counts, seconds, choices, ids, keys, types, callables),
+worded once.
 
 Each returns the value it accepted or raises ``InvalidArgumentError`` before
 any request. ``bool`` is refused where a number is expected: Python's ``True``

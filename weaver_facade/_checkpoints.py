@@ -62,7 +62,7 @@ class CheckpointType(enum.StrEnum):
 
 class CheckpointStatus(enum.StrEnum):
     """A checkpoint's lifecycle: ``pending`` while saving, then ``completed`` (or ``failed``,
-    also for a server that says ``error``)."""
+    also for a server that says ``error``); ``deleted`` once ``delete_checkpoint`` removed it."""
 
     PENDING = "pending"
     COMPLETED = "completed"

@@ -547,9 +547,10 @@ class ServiceClient(_ServiceBase):
         Checkpoint methods (save, list, get, delete, TTL, load) work at once.
         Training steps need the model's next ``seq_id``: every
         ``forward_backward``, ``optim_step`` and forward pass carries one, one
-        counter per model, and a server answers a repeated ``seq_id`` with the *old*
-        operation, so a client that counted from 1 again would silently skip
-        steps. It comes from ``next_seq_id`` if given, else from the server's
+        counter per model, and a server that de-duplicates them, as the emulator
+        does, answers a repeated ``seq_id`` with the *old* operation (the wire sheet
+        leaves today's Weaver's rule unknown), so a client that counted from 1 again
+        could silently skip steps. It comes from ``next_seq_id`` if given, else from the server's
         ``Model.next_seq_id`` (an extension the reference server provides).
         With neither, training calls are refused before any request. To resume
         after a crash, prefer a new model and ``load_state_with_optimizer``.

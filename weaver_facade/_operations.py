@@ -831,8 +831,8 @@ class OperationHandle(_HandleState[T_co]):
 
         Args:
             timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
-                The wait ends within this plus ``DEADLINE_GRACE``, whatever
-                the server does.
+                The wait ends within this plus half a second (for a last
+                poll), whatever the server does.
 
         Raises:
             OperationFailedError: The operation ended in ``error``.

@@ -6,7 +6,8 @@ Operation, so the status cannot tell; the body's shape does: it carries every re
 field of the result's schema that ``Operation`` does not define, and there are at least
 two (one alone, such as an optimizer step's ``metrics``, could be a field an Operation
 grew: replies may grow). The facade (on the generated schemas) and the contract kit (on
-the spec it checks) share this one rule.
+the spec it checks) share this one rule. ``result_schemas`` says which schema each kind's
+result has (``x-weaver-result-schemas``), for them and the emulator.
 
 A shared leaf: it imports nothing of the facade.
 """

@@ -557,7 +557,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
             InvalidCheckpointName: Before any request, for a bad name.
             CheckpointExistsError: The model already has a checkpoint of that name. Not
                 raised for the checkpoint a lost first attempt of this very call made on a
-                server without ``Idempotency-Key``: that one is returned (see ``_recovery``).
+                server without ``Idempotency-Key``: that one is returned (see the README's
+                "How a save tells its own checkpoint from a real conflict").
         """
         check_bool("wait", wait)
         parts = self._io.run(self._save(name, include_optimizer, ttl_seconds))

@@ -1,11 +1,11 @@
-"""Retries, in one place: httpx transport wrappers around a sans-IO ``RetryPolicy``.
+"""The retry transports: httpx transport wrappers around a sans-IO ``RetryPolicy``.
 
 ``RetryPolicy`` decides, without I/O, whether and when to send a request
 again; ``RetryTransport``/``AsyncRetryTransport`` only send, sleep and log.
 They re-send the very same ``httpx.Request``, so its ``Idempotency-Key``
 header (one per logical call, set by the facade on every POST) is the same on
-every attempt: a retried save is recognised by the server and never becomes a
-duplicate or a 409.
+every attempt: a server that honours it recognises a retried save, which never
+becomes a duplicate or a 409 (for one that ignores it, see below).
 
 What is retried, and how long it waits, is decided by ``_retry``, within the
 ``RetrySettings`` and the request's ``CallOptions``. A ``Retry-After`` beyond

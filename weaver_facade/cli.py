@@ -1,6 +1,7 @@
 """The ``weaver-facade`` command line (needs the ``cli`` extra).
 
-::
+In short (the README's "The command line" and each command's ``--help`` give every
+option)::
 
     weaver-facade checkpoints list MODEL_ID
     weaver-facade checkpoints show REF
@@ -14,7 +15,7 @@
     weaver-facade operations show OP_ID
     weaver-facade operations wait OP_ID [--timeout SECONDS]
     weaver-facade models list | show MODEL_ID | terminate MODEL_ID
-    weaver-facade models create BASE_MODEL [--lora-rank N | --full] [--seed N]
+    weaver-facade models create BASE_MODEL [--full | [--lora-rank N] [--seed N]]
     weaver-facade supported-models
     weaver-facade emulator ...
     weaver-facade contract-test ...
