@@ -796,7 +796,10 @@ async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close() -> 
     with pytest.raises(asyncio.CancelledError):
         await creating
     late.gates[create].set()
-    await asyncio.sleep(0.05)  # the reply arrives after the cancel
+    for _ in range(1000):  # the reply arrives after the cancel: a few turns of the loop
+        if svc._created.settings("m-2") is not None:
+            break
+        await asyncio.sleep(0)
     await svc.aclose()
     await http.aclose()
     assert fake.terminated == ["m-1", "m-2"]
