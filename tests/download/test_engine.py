@@ -829,6 +829,25 @@ def test_the_deadline_bounds_the_wait_for_another_download(
     assert storage.requests == []
 
 
+async def stalled_download(source: Source, dest: Path, part: Path) -> asyncio.Task[Any]:
+    """An async download of ``source`` into ``dest``, once ``part`` holds the 100,000 bytes
+    before its file's stall (at most 5 s)."""
+    task = asyncio.create_task(
+        download_async(
+            source.descriptor(), dest, refresh=source.arefresh, settings=DownloadSettings()
+        )
+    )
+    for _ in range(500):
+        if _holds_100_000_bytes(part):
+            break
+        await asyncio.sleep(0.01)
+    return task
+
+
+def _holds_100_000_bytes(part: Path) -> bool:
+    return part.exists() and part.stat().st_size == 100_000
+
+
 def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
     storage: StorageServer, tmp_path: Path
 ) -> None:
@@ -837,18 +856,7 @@ def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
     source = Source(storage)
 
     async def main() -> float:
-        task = asyncio.create_task(
-            download_async(
-                source.descriptor(),
-                tmp_path / "out",
-                refresh=source.arefresh,
-                settings=DownloadSettings(),
-            )
-        )
-        for _ in range(500):  # until the stall (at most 5 s)
-            if part.exists() and part.stat().st_size == 100_000:
-                break
-            await asyncio.sleep(0.01)
+        task = await stalled_download(source, tmp_path / "out", part)
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -1019,18 +1027,7 @@ def test_a_download_cancelled_twice_ends_after_its_threads(
     source = Source(storage)
 
     async def main() -> list[str]:
-        task = asyncio.create_task(
-            download_async(
-                source.descriptor(),
-                tmp_path / "out",
-                refresh=source.arefresh,
-                settings=DownloadSettings(),
-            )
-        )
-        for _ in range(500):  # until the stall (at most 5 s)
-            if part.exists() and part.stat().st_size == 100_000:
-                break
-            await asyncio.sleep(0.01)
+        task = await stalled_download(source, tmp_path / "out", part)
         task.cancel()
         await asyncio.sleep(0)  # the task now waits for its threads to stop
         task.cancel()
