@@ -310,6 +310,25 @@ def test_pending_info_without_a_message_is_its_code_alone(
     assert "waiting_for_resources:" not in row
 
 
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_table_with_text_stdout_cannot_encode_is_escaped_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    # A server may report any checkpoint name (`época 2 ✓`); with PYTHONIOENCODING=ascii,
+    # or a Latin-1 locale, rich raised UnicodeEncodeError halfway through the table.
+    from weaver_facade._cli._output import print_fields
+
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding=encoding, errors="strict")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    print_fields("checkpoint \u00e9poca 2 \u2713", [("name", "\u00e9poca 2 \u2713")])
+    stdout.flush()
+    shown = raw.getvalue().decode(encoding)
+    assert "\\u2713" in shown  # escaped, as Python's stderr does
+    assert "poca 2" in shown
+
+
 def spinner(progress: Progress) -> Any:
     """The rich Status on screen, or None (a function, so mypy does not narrow it)."""
     return progress._status

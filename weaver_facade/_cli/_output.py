@@ -8,8 +8,10 @@ strings, enums are their wire values.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -206,6 +208,12 @@ def emit_json(data: Any) -> None:
 
 def _console() -> Console:
     # Created per call: it must write to the sys.stdout of the moment (tests swap it).
+    stdout = sys.stdout
+    if isinstance(stdout, io.TextIOWrapper) and stdout.errors == "strict":
+        # A name or message from the server that stdout's encoding cannot carry (an ASCII
+        # or Latin-1 locale, PYTHONIOENCODING=ascii) is escaped as stderr does, not a
+        # UnicodeEncodeError traceback halfway through the table.
+        stdout.reconfigure(errors="backslashreplace")
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         # Piped output has no width to fit; rich's 80 columns would wrap rows for grep.
