@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -274,8 +275,12 @@ def test_artifacts_of_a_checkpoint_without_any(
     assert "no artifacts" in run.stdout
 
 
-def test_the_progress_bar_on_a_terminal_shows_bytes_rate_and_files() -> None:
+def test_the_progress_bar_on_a_terminal_shows_bytes_rate_and_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import io
+
+    monkeypatch.setenv("TERM", "xterm")  # whatever the runner's is (dumb: no bar)
 
     from rich.console import Console
 
@@ -300,6 +305,28 @@ def test_the_progress_bar_on_a_terminal_shows_bytes_rate_and_files() -> None:
     with silent.shown():
         silent(DownloadProgress(bytes_done=1, bytes_total=2, files_done=0, files_total=1))
     assert quiet.getvalue() == ""
+
+
+def test_without_a_terminal_that_can_redraw_each_file_is_a_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    # TERM=dumb: rich draws no bar; a closed stderr (`2>&-`) has no stream to ask isatty.
+    monkeypatch.setenv("TERM", "dumb")
+    screen = io.StringIO()
+    dumb = Console(file=screen, force_terminal=True)
+    bar = cli_artifacts._Bar(quiet=False, console=dumb)
+    with bar.shown():
+        bar(DownloadProgress(bytes_done=2048, bytes_total=2048, files_done=1, files_total=1))
+    assert screen.getvalue() == ""
+    assert capsys.readouterr().err == "1/1 files, 2.0 KiB of 2.0 KiB\n"
+    monkeypatch.setattr(sys, "stderr", None)
+    closed = cli_artifacts._Bar(quiet=False)
+    with closed.shown():
+        closed(DownloadProgress(bytes_done=1, bytes_total=1, files_done=1, files_total=1))
 
 
 def test_export_shows_its_operation_while_waiting(cli: Cli, model_id: str) -> None:

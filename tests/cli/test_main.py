@@ -334,7 +334,10 @@ def spinner(progress: Progress) -> Any:
     return progress._status
 
 
-def test_the_spinner_on_a_terminal_shows_status_and_pending_info() -> None:
+def test_the_spinner_on_a_terminal_shows_status_and_pending_info(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TERM", "xterm")  # whatever the runner's is (dumb: no spinner)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=120)
     now = [100.0]
@@ -372,6 +375,31 @@ def test_quiet_progress_shows_nothing_but_remembers_the_operation() -> None:
     with progress.active():
         progress(pending("x", None))
     assert buffer.getvalue() == ""
+    assert progress.last_operation_id == "op-7"
+
+
+def test_on_a_dumb_terminal_each_change_is_a_plain_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rich draws no spinner on TERM=dumb (an Emacs shell): the wait showed nothing at all.
+    monkeypatch.setenv("TERM", "dumb")
+    screen = io.StringIO()
+    dumb = Console(file=screen, force_terminal=True)
+    progress = Progress(console=dumb)
+    with progress.active():
+        progress(pending("queued", None))
+    assert screen.getvalue() == ""
+    assert capsys.readouterr().err == ("operation op-7: pending (waiting_for_resources: queued)\n")
+
+
+def test_a_closed_stderr_shows_nothing_and_breaks_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `2>&-`: Python has no sys.stderr; a save that succeeded ended in AttributeError (exit 1).
+    monkeypatch.setattr(sys, "stderr", None)
+    progress = Progress()
+    with progress.active():
+        progress(pending("queued", None))
     assert progress.last_operation_id == "op-7"
 
 

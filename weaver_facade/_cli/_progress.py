@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from rich.status import Status
     from rich.text import Text
 
-__all__ = ["Progress", "describe", "pending_reason", "show_retries"]
+__all__ = [
+    "Progress",
+    "can_redraw",
+    "describe",
+    "pending_reason",
+    "show_retries",
+    "stderr_is_a_tty",
+]
 
 
 def pending_reason(info: PendingInfo) -> str:
@@ -61,6 +68,18 @@ def describe(progress: OperationProgress) -> str:
             f"{conversion.bytes_done / 2**20:.1f} MiB)"
         )
     return text
+
+
+def stderr_is_a_tty() -> bool:
+    """Whether stderr is a terminal; ``False`` when it was closed (``2>&-``: no stream)."""
+    stream = sys.stderr
+    return stream is not None and stream.isatty()
+
+
+def can_redraw(console: Console) -> bool:
+    """Whether ``console`` is a terminal that a spinner or a bar can redraw: rich draws
+    neither on ``TERM=dumb`` (an Emacs shell, some CI consoles), so plain lines go there."""
+    return console.is_terminal and not console.is_dumb_terminal
 
 
 class _StderrLines(logging.Handler):
@@ -138,12 +157,12 @@ class Progress:
 
     def _terminal(self) -> Console | None:
         if self._console is None:
-            if not sys.stderr.isatty():
+            if not stderr_is_a_tty():
                 return None
             from rich.console import Console
 
             self._console = Console(stderr=True)
-        return self._console if self._console.is_terminal else None
+        return self._console if can_redraw(self._console) else None
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from .. import (
     WeaverError,
 )
 from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
+from ._progress import can_redraw, stderr_is_a_tty
 from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
@@ -195,11 +195,11 @@ class _Bar:
     @contextlib.contextmanager
     def shown(self) -> Iterator[None]:
         console = self._console
-        if console is None and not self._quiet and sys.stderr.isatty():
+        if console is None and not self._quiet and stderr_is_a_tty():
             from rich.console import Console
 
             console = Console(stderr=True)
-        if console is not None and not self._quiet and console.is_terminal:
+        if console is not None and not self._quiet and can_redraw(console):
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
