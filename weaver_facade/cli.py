@@ -167,14 +167,25 @@ def _accept_global_options(command: click.Command, top: click.Command) -> None:
             _accept_global_options(sub, top)
 
 
-def _one_line(exc: click.UsageError) -> CliError:
+_GIVEN = "weaver_facade.cli.args"
+
+
+def _asks_json(args: list[str]) -> bool:
+    """Whether ``--json`` is among a command line's words (before any ``--``)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _one_line(exc: click.UsageError, given: list[str] | None = None) -> CliError:
     if exc.ctx is None:
         return CliError(exc.format_message(), exit_code=EXIT_USAGE)
     message = f"{exc.format_message()} (see '{exc.ctx.command_path} --help')"
     # --json after the command is in the state once the command's options are parsed;
-    # before it, in the top level's parameters, also when the error comes first.
+    # before it, in the top level's parameters, also when the error comes first. An
+    # option the parser refused ends the parse before --json is read: the words tell.
     state = exc.ctx.find_object(CliState)
     wanted = state.as_json if state is not None else exc.ctx.find_root().params.get("as_json")
+    prints_json = "as_json" not in _NOT_FOR.get(exc.ctx.info_name or "", {})
+    wanted = wanted or (given is not None and prints_json and _asks_json(given))
     payload = error_payload(exc, EXIT_USAGE, message) if wanted else None
     return CliError(message, exit_code=EXIT_USAGE, payload=payload)
 
@@ -190,11 +201,15 @@ class _LazyGroup(click.Group):
         **extra: Any,
     ) -> click.Context:
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            return super().make_context(info_name, list(args), parent, **extra)
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as exc:
-            raise _one_line(exc) from None
+            raise _one_line(exc, args) from None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_GIVEN] = list(args)  # the words, for a usage error that ends their parse
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -202,7 +217,7 @@ class _LazyGroup(click.Group):
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as exc:
-            raise _one_line(exc) from None
+            raise _one_line(exc, ctx.meta.get(_GIVEN)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})

@@ -117,6 +117,8 @@ USAGE_ERRORS = {
     "conflict": ["models", "create", "weaver-tiny", "--full", "--seed", "3"],
     "missing-option": ["checkpoints", "download", "weaver://m-1/checkpoints/c"],
     "missing-argument": ["operations", "show"],
+    # The parser stops at an option it does not know, before it reads a --json after it.
+    "unknown-option": ["checkpoints", "list", "m-1", "--frobnicate"],
 }
 
 
@@ -127,8 +129,14 @@ USAGE_ERRORS = {
         *([*args, "--json"] for args in USAGE_ERRORS.values()),
         # Nothing after an unknown command is parsed: --json counts before it.
         ["--json", "no-such-command"],
+        ["--frobnicate", "--json", "models", "list"],
     ],
-    ids=[*(f"before-{k}" for k in USAGE_ERRORS), *(f"after-{k}" for k in USAGE_ERRORS), "cmd"],
+    ids=[
+        *(f"before-{k}" for k in USAGE_ERRORS),
+        *(f"after-{k}" for k in USAGE_ERRORS),
+        "cmd",
+        "top-level-unknown-option",
+    ],
 )
 def test_a_usage_error_with_json_is_a_json_document_too(args: list[str]) -> None:
     # The README: errors are one line on stderr and, with --json, {"error": {...}} on stdout.
@@ -140,6 +148,13 @@ def test_a_usage_error_with_json_is_a_json_document_too(args: list[str]) -> None
     assert run.stderr == f"error: {error['message']}\n"
     plain = invoke([a for a in args if a != "--json"], NO_SERVER)
     assert (plain.exit_code, plain.stdout, plain.stderr) == (2, "", run.stderr)
+
+
+def test_a_usage_error_of_a_command_that_refuses_json_prints_none() -> None:
+    # The emulator prints no JSON document, not even for a --json it never read.
+    run = invoke(["emulator", "--frobnicate", "--json"], NO_SERVER)
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr.startswith("error: No such option '--frobnicate'")
 
 
 TIMEOUT_COMMANDS = [
