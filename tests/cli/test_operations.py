@@ -304,3 +304,23 @@ def test_outage_and_recovery_lines() -> None:
     )
     assert describe(lost) == "operation op-1: polls failing: connection refused; retrying"
     assert describe(back) == "operation op-1: polls answered again; running"
+
+
+def test_a_loss_that_is_no_number_is_null_in_json_not_nan(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A diverged step's NaN (a server's JSON may carry it, and Python reads it) came out
+    # as `NaN`, which is no JSON: JavaScript's and Go's parsers refuse the document.
+    import json
+    import math
+
+    from weaver_facade._cli._output import emit_json
+
+    def strict(constant: str) -> Any:
+        raise AssertionError(f"not JSON: {constant}")
+
+    emit_json(
+        {"loss": math.nan, "metrics": {"loss:sum": -math.inf}, "logprobs": [[math.inf, -1.5]]}
+    )
+    document = json.loads(capsys.readouterr().out, parse_constant=strict)
+    assert document == {"loss": None, "metrics": {"loss:sum": None}, "logprobs": [[None, -1.5]]}

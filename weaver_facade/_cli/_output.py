@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -198,9 +199,25 @@ def operation_times(handle: OperationHandle[Any]) -> dict[str, Any]:
     }
 
 
+def _finite(data: Any) -> Any:
+    """``data`` with every NaN and infinity as ``None``: JSON has no such numbers."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
+
+
 def emit_json(data: Any) -> None:
-    """Write one JSON document to stdout."""
-    click.echo(json.dumps(data, indent=2))
+    """Write one JSON document to stdout.
+
+    A loss or metric that is no number (a diverged step's NaN, which a server's
+    JSON may carry) is ``null``: Python would write ``NaN``, which no strict JSON
+    parser (JavaScript's, Go's, RFC 8259) accepts.
+    """
+    click.echo(json.dumps(_finite(data), indent=2, allow_nan=False))
 
 
 # -- tables -------------------------------------------------------------------------------
