@@ -23,6 +23,7 @@ import yaml
 
 from tests.support.emulator import EmulatorProcess, spawn_emulator
 from tests.support.signals import with_sigint
+from weaver_facade import ServiceClient
 from weaver_facade._extensions import extension_markers
 from weaver_facade.contract._artifact_steps import ARTIFACT_STEPS
 
@@ -225,9 +226,16 @@ def test_a_run_cut_short_without_findings_exits_3_unless_allowed(
     assert "contract: PASS (incomplete: conformance stopped at its time limit)" in output
 
 
-def test_a_run_the_user_interrupts_is_no_pass(emulator: EmulatorProcess) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_run_the_user_interrupts_is_no_pass(
+    emulator: EmulatorProcess, sig: signal.Signals
+) -> None:
     # schemathesis took the Ctrl-C and stopped early; the kit then ran the rest and said
-    # "contract: PASS", exit 0: a CI job cancelled mid-run read as green.
+    # "contract: PASS", exit 0: a CI job cancelled mid-run read as green. A CI that cancels
+    # with SIGTERM (GitLab, Jenkins, docker stop) killed the run at once: exit 143, and
+    # the models it had made kept running on the server.
+    with ServiceClient(emulator.base_url, KEY, heartbeat_interval=0) as service:
+        before = {m.id for m in service.list_models()}
     env = {**os.environ, "WEAVER_API_KEY": KEY}
     args = ["--base-url", emulator.base_url, "--only", "conformance", "--time-limit", "60"]
     with subprocess.Popen(
@@ -242,11 +250,15 @@ def test_a_run_the_user_interrupts_is_no_pass(emulator: EmulatorProcess) -> None
         for line in run.stderr:  # the progress lines
             if "phase" in line:
                 break
-        run.send_signal(signal.SIGINT)
+        run.send_signal(sig)
         stdout, stderr = run.communicate(timeout=120)
     assert run.returncode == 130, stdout + stderr
     assert "PASS" not in stdout
     assert stderr.rstrip().endswith("error: interrupted")
+    with ServiceClient(emulator.base_url, KEY, heartbeat_interval=0) as service:
+        made = [m for m in service.list_models() if m.id not in before]
+    assert made  # the run got as far as making models
+    assert {m.status for m in made} == {"terminated"}, made
 
 
 def test_no_server_is_a_usage_error_not_a_finding() -> None:
