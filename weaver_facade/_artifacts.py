@@ -41,7 +41,16 @@ from ._errors import (
 )
 from ._lazy import wire
 from ._operations import OperationSnapshot
-from ._wire import Plan, WireFields, WireValues, expect, optional, parse_model, result_of
+from ._wire import (
+    Plan,
+    WireFields,
+    WireValues,
+    as_utc,
+    expect,
+    optional,
+    parse_model,
+    result_of,
+)
 
 if TYPE_CHECKING:
     from ._io import _Base
@@ -258,9 +267,7 @@ def artifact_result(operation: str, snapshot: OperationSnapshot) -> Artifact:
 
 def _timestamp(value: object) -> float | None:
     if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.UTC)
-        return value.timestamp()
+        return as_utc(value).timestamp()
     return None
 
 

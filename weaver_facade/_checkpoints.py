@@ -22,7 +22,15 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import wire
-from ._wire import WireFields, WireValues, expect, parse_model, reply_error, result_of
+from ._wire import (
+    WireFields,
+    WireValues,
+    as_utc,
+    expect,
+    parse_model,
+    reply_error,
+    result_of,
+)
 
 __all__ = [
     "Checkpoint",
@@ -327,8 +335,8 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
         path=path,
         status=_STATUSES[gen.status],
         ttl_seconds=ttl,
-        created_at=gen.created_at,
-        expires_at=expires,
+        created_at=as_utc(gen.created_at),
+        expires_at=None if expires is None else as_utc(expires),
         train_unembed=gen.train_unembed,
         train_mlp=gen.train_mlp,
         train_attn=gen.train_attn,

@@ -72,6 +72,7 @@ __all__ = [
     "WireModel",
     "WireValues",
     "adrive",
+    "as_utc",
     "connection_error",
     "drive",
     "error_from_response",
@@ -483,7 +484,15 @@ def expect(
             operation=operation,
             field=field,
         )
+    if isinstance(value, datetime.datetime):
+        return cast(T, as_utc(value))
     return cast(T, value)
+
+
+def as_utc(value: datetime.datetime) -> datetime.datetime:
+    """A server's time; one without an offset (RFC 3339 requires one) is taken as UTC,
+    rather than as local time, which compares with no aware time."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
 
 
 def optional(

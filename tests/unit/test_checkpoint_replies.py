@@ -8,6 +8,7 @@ the names a save sends) must not break a listing, nor the use of that checkpoint
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -245,3 +246,32 @@ def test_the_latest_checkpoint_is_the_newest_in_any_listing_order(newest_first: 
         latest = svc.training_client("m-1").latest_checkpoint()
     assert latest is not None
     assert latest.name == "c2"
+
+
+def test_a_time_without_an_offset_is_taken_as_utc() -> None:
+    # RFC 3339 times carry an offset; a reply without one was kept naive: shown as local
+    # time labelled `Z`, and compared with no aware time (a TypeError).
+    fake = FakeWeaver()
+    naive = {
+        **checkpoint_json("m-1", "a"),
+        "created_at": "2026-12-02T10:36:23",
+        "expires_at": "2026-12-03T10:36:23",
+    }
+    fake.script("GET", LIST, json_reply(200, {"items": [naive]}))
+    operation = {
+        "id": "op-1",
+        "status": "done",
+        "response": {"metrics": {}},
+        "created_at": "2026-12-02T10:36:23",
+        "updated_at": "2026-12-02T10:36:24+01:00",
+    }
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(200, operation))
+    with service(fake) as svc:
+        (listed,) = svc.training_client("m-1", next_seq_id=1).list_checkpoints()
+        handle = svc.operation("op-1")
+    utc = datetime.UTC
+    assert listed.created_at == datetime.datetime(2026, 12, 2, 10, 36, 23, tzinfo=utc)
+    assert listed.expires_at == datetime.datetime(2026, 12, 3, 10, 36, 23, tzinfo=utc)
+    assert handle.created_at == datetime.datetime(2026, 12, 2, 10, 36, 23, tzinfo=utc)
+    assert handle.updated_at is not None
+    assert handle.updated_at.utcoffset() == datetime.timedelta(hours=1)  # kept as given
