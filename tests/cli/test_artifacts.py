@@ -238,6 +238,16 @@ def test_a_download_timeout_the_library_refuses_is_refused_as_the_help_says(
     assert not (tmp_path / "o").exists()
 
 
+def test_an_artifact_path_of_another_model_than_model_is_refused(cli: Cli, tmp_path: Path) -> None:
+    # A checkpoint path that --model contradicts was refused; an artifact's was not.
+    ref = "weaver://m-a/checkpoints/c1/artifacts/hf_adapter"
+    out = tmp_path / "o"
+    run = cli("checkpoints", "download", ref, "-o", str(out), "--model", "m-other")
+    assert run.exit_code == 2, run.stderr
+    assert "belongs to model m-a, but --model says m-other" in run.stderr
+    assert not out.exists()
+
+
 def test_ctrl_c_leaves_resumable_part_files(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

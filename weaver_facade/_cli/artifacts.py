@@ -292,6 +292,8 @@ def download(
     """
     target: DownloadTarget
     if "/artifacts/" in ref:
+        if model_id is not None and ref.startswith("weaver://"):
+            parse_ref(ref.partition("/artifacts/")[0], model_id)  # another model's: refused
         target = ref
         named = ref.rpartition("/")[2]
         if kind is not None and named != kind and named in _KINDS:  # else the library says
