@@ -36,6 +36,45 @@ async def test_invalid_json_and_missing_body(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
+    "content",
+    [
+        rb'{"tags": [], "user_metadata": {}, "sdk_version": "\ud800"}',
+        rb'{"tags": [], "user_metadata": {"k": "a\uDFFFb"}, "sdk_version": "x"}',
+        rb'{"tags": [], "user_metadata": {"\udc00": "v"}, "sdk_version": "x"}',
+        rb'{"tags": ["\ude00\ud83d"], "user_metadata": {}, "sdk_version": "x"}',
+    ],
+)
+async def test_unpaired_surrogate_escape_is_refused_before_anything_is_stored(
+    api: Api, content: bytes
+) -> None:
+    """A string with a lone surrogate cannot be encoded in any reply: stored, it made every
+    reply that holds it (the model listing, for good) a plain-text 500."""
+    headers = {"content-type": "application/json"}
+    response = await api.request("POST", "/sessions", content=content, headers=headers)
+    assert_error(response, 400, "invalid_request", "body: is not valid JSON")
+    session_id = await api.session()
+    model_body = (
+        rb'{"model_seq_id": 1, "base_model": "weaver-tiny", "user_metadata": {"k": "\ud800"}}'
+    )
+    response = await api.request(
+        "POST", f"/sessions/{session_id}/models", content=model_body, headers=headers
+    )
+    assert_error(response, 400, "invalid_request", "body: is not valid JSON")
+    listing = await api.request("GET", "/models")
+    assert listing.status_code == 200, listing.text
+    assert listing.json()["items"] == []
+
+
+async def test_paired_surrogate_escapes_and_escaped_backslashes_are_accepted(api: Api) -> None:
+    content = rb'{"tags": ["\ud83d\ude00", "\\ud800"], "user_metadata": {}, "sdk_version": "x"}'
+    response = await api.request(
+        "POST", "/sessions", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["tags"] == ["\U0001f600", "\\ud800"]
+
+
+@pytest.mark.parametrize(
     ("payload_patch", "field"),
     [
         ({"seq_id": 0}, "body.payload.seq_id"),

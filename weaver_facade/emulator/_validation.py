@@ -96,16 +96,43 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# A ``\\uD800``-``\\uDFFF`` escape: json.loads pairs the valid ones into one character and
+# keeps an unpaired one as a lone surrogate, which no reply can encode as UTF-8.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string of ``value`` (a key or a value, at any depth) holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item) is not None:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_json(raw: bytes, *, required: bool) -> Any:
-    """Parse a request body strictly: UTF-8, no NaN/Infinity, no trailing garbage."""
+    """Parse a request body strictly: UTF-8, no NaN/Infinity, no trailing garbage, no
+    unpaired surrogate escape (a string that would be stored, then fail every reply that
+    holds it)."""
     if not raw.strip():
         if required:
             raise invalid("body", "is required")
         return None
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise invalid("body", "is not valid JSON") from exc
+    if _SURROGATE_ESCAPE.search(raw) is not None and _has_lone_surrogate(value):
+        raise invalid("body", "is not valid JSON: a string holds an unpaired UTF-16 surrogate")
+    return value
 
 
 def check_resource_id(field: str, value: str) -> str:
