@@ -3,6 +3,7 @@ weight decay and clipping, checked against an independent numpy reference where 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import safetensors.numpy
+from starlette.applications import Starlette
 
 from tests.support.emulator import ADAM, Api, Json, assert_error, batch, datum
 from weaver_facade.emulator._base_models import base_weights
@@ -227,3 +229,49 @@ async def test_large_vocabulary_checkpoints_have_realistic_sizes(api: Api) -> No
         "datum 0",
         "position 1",
     )
+
+
+class _CommitFailsOnce:
+    """The store's connection, whose next COMMIT fails as on a full disk (SQLite then rolls
+    the transaction back itself)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.armed = True
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self.armed:
+            self.armed = False
+            self.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+async def test_a_step_whose_commit_failed_never_trains(app: Starlette, api: Api) -> None:
+    """A request answered 500 because its transaction did not commit made no operation,
+    so the job queued inside that transaction must not train: the client's retry of the
+    same seq_id (the 500 says retryable) would apply the batch twice."""
+    emulator = app.state.emulator
+    data = batch()
+    clean = await api.model()
+    await api.forward_backward(clean, data)
+    model_id = await api.model()
+    store = emulator.store
+    failing = _CommitFailsOnce(store._conn)
+    store._conn = failing
+    body = api.fb_body(model_id, data)
+    refused = await api.request("POST", f"/models/{model_id}/forward-backward-passes", json=body)
+    assert_error(refused, 500, "internal")
+    assert not failing.armed
+    store._conn = failing.conn
+    retried = await api.ok("POST", f"/models/{model_id}/forward-backward-passes", 202, json=body)
+    await api.done(retried)  # after the queued job of the refused request, if it ran
+    once = emulator._trainers[clean].grads
+    after_retry = emulator._trainers[model_id].grads
+    assert once is not None
+    assert after_retry is not None
+    for name, grad in once.items():
+        np.testing.assert_array_equal(after_retry[name], grad, err_msg=name)

@@ -524,11 +524,16 @@ class Emulator:
             with self.store.transaction():
                 if generation != self._generation:
                     return
-                self.store.execute(
+                started = self.store.execute(
                     "UPDATE operations SET status='running', updated_at=? "
                     "WHERE id=? AND status='pending'",
                     (self.now(), op_id),
                 )
+            if not started:
+                # The job was queued inside a transaction that did not commit (a full disk
+                # at COMMIT answered the request 500): its operation does not exist, and its
+                # work must not happen, or a retry of the request would do it twice.
+                return
             # It runs, and every operation of its model queued behind it moved up.
             self.waiters.notify_changes(op["model_id"])
             try:

@@ -217,7 +217,14 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             else:
-                self._conn.execute("COMMIT")
+                try:
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    # A COMMIT that failed (a full disk) may leave the transaction open on
+                    # this shared connection; nothing of it may stay, nor block the next one.
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
             finally:
                 self._depth = 0
 
