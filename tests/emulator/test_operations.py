@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from typing import Any
@@ -340,3 +341,44 @@ async def test_an_empty_seen_revision_is_refused(make_app: AppFactory) -> None:
             "GET", f"/operations/{op['id']}", params={"wait": 1, "seen_revision": ""}
         )
         assert_error(reply, 400, "invalid_request")
+
+
+async def test_a_training_result_is_sent_as_stored_not_parsed_again(
+    app: Starlette, api: Api
+) -> None:
+    """A large batch's result is tens of MB of JSON: parsing and serializing it again for each
+    reply held the event loop (0.6 s for 256 x 4096 tokens). The stored text goes out as it is,
+    for a poll and for a re-sent request alike."""
+    model_id = await api.model()
+    body = api.fb_body(model_id, batch())
+    op = await api.ok("POST", f"/models/{model_id}/forward-backward-passes", 202, json=body)
+    result = await api.done(op)
+    # The same result written another way: only a reply that splices the text shows it.
+    stored = json.dumps(result, indent=1)
+    app.state.emulator.store.execute(
+        "UPDATE operations SET response=? WHERE id=?", (stored, op["id"])
+    )
+    for params in ({}, {"wait": 5}):
+        reply = await api.request("GET", f"/operations/{op['id']}", params=params)
+        assert reply.status_code == 200
+        assert reply.headers["content-type"] == "application/json"
+        assert b'"response":' + stored.encode() in reply.content
+        assert reply.json()["response"] == result
+        assert reply.json()["status"] == "done"
+    again = await api.request("POST", f"/models/{model_id}/forward-backward-passes", json=body)
+    assert again.status_code == 200
+    assert stored.encode() in again.content
+    assert again.json()["id"] == op["id"]
+
+
+def test_a_result_serialized_in_pieces_is_json_dumps() -> None:
+    from weaver_facade.emulator._service import dumps_in_pieces
+
+    result = {
+        "loss_fn_outputs": [{"logprobs": {"data": [-1.5, -2.25e-7], "dtype": "float32"}}] * 3,
+        "metrics": {"loss:sum": 1.0, "tokens": 3.0},
+        "empty": [],
+    }
+    values: list[Any] = [result, {"metrics": {}}, [1, 2], None, "x"]
+    for value in values:
+        assert dumps_in_pieces(value) == json.dumps(value)
