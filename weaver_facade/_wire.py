@@ -24,7 +24,6 @@ import datetime
 import enum
 import functools
 import json
-import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 from urllib.parse import quote, quote_plus
@@ -42,6 +41,7 @@ from ._errors import (
     api_error,
 )
 from ._lazy import LazyModule, wire
+from ._redact import ANYWHERE, replace_key
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
     certificate_refused,
@@ -595,7 +595,7 @@ def _without_key(response: httpx.Response) -> httpx.Response:
         return response  # not JSON: the parser's error quotes it scrubbed
     # A short (toy) key may be a word of the data itself, such as a checkpoint named
     # `secret`: ids, names and paths keep it (rewritten, they would name nothing).
-    scrubbed = scrub(data, secret) if len(secret) >= _SCRUB_ANYWHERE else _scrub_text(data, secret)
+    scrubbed = scrub(data, secret) if len(secret) >= ANYWHERE else _scrub_text(data, secret)
     body = json.dumps(scrubbed).encode()  # NaN as it came (httpx's json= refuses it)
     if body == json.dumps(data).encode():
         return response
@@ -670,13 +670,6 @@ def hide_key(exc: httpx.TransportError) -> None:
             error.__traceback__ = None
 
 
-# A key at least this long is replaced wherever it appears; a shorter (toy)
-# key only where it stands alone, so that the key "k" leaves "checkpoint" intact.
-# A "." after it ends a sentence ("unknown key k.") unless a word goes on ("k.json").
-_WORD_ENDS = r"(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
-_SCRUB_ANYWHERE = 8
-
-
 def shown_url(url: str | httpx.URL) -> str:
     """``url`` for reprs, messages and logs: a password in it is a secret too (httpx
     sends it as Basic auth)."""
@@ -698,11 +691,7 @@ def scrub(value: T, secret: str | None) -> T:
         return value
     if isinstance(value, str):
         for form in _forms(secret):
-            if len(form) >= _SCRUB_ANYWHERE:
-                value = value.replace(form, REDACTED)  # type: ignore[assignment]
-            else:
-                alone = rf"(?<![A-Za-z0-9_.-]){re.escape(form)}{_WORD_ENDS}"
-                value = re.sub(alone, REDACTED, value)  # type: ignore[assignment]
+            value = replace_key(value, form, REDACTED)  # type: ignore[assignment]
         return value
     if isinstance(value, Mapping):
         return {scrub(k, secret): scrub(v, secret) for k, v in value.items()}  # type: ignore[return-value]

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from .._redact import replace_key
+
 __all__ = [
     "API_KEY_HEADER",
     "AVAILABILITY",
@@ -167,19 +169,9 @@ def fold_server_wide(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Replace the API key wherever it appears; a short (toy) key only where it stands
-    alone, so that the key ``k`` leaves ``checkpoints`` as it is."""
-    if not secret:
-        return text
-    if len(secret) >= _ANYWHERE:
-        return text.replace(secret, KEY_PLACEHOLDER)
-    # A "." after it ends a sentence ("bad key k.") unless a word goes on ("k.json").
-    alone = rf"(?<![A-Za-z0-9_.-]){re.escape(secret)}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
-    return re.sub(alone, lambda _: KEY_PLACEHOLDER, text)
-
-
-# A key at least this long is replaced wherever it appears.
-_ANYWHERE = 8
+    """Replace the API key, by the facade's rule (``_redact``: a short key only where it
+    stands alone, so that the key ``k`` leaves ``checkpoints`` as it is)."""
+    return replace_key(text, secret, KEY_PLACEHOLDER) if secret else text
 
 
 def redact_curl(command: str, secret: str | None, *, wrong_key: bool = False) -> str:
