@@ -596,13 +596,12 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     # A short (toy) key may be a word of the data itself, such as a checkpoint named
     # `secret`: ids, names and paths keep it (rewritten, they would name nothing).
     scrubbed = scrub(data, secret) if len(secret) >= ANYWHERE else _scrub_text(data, secret)
-    body = json.dumps(scrubbed).encode()  # NaN as it came (httpx's json= refuses it)
-    if body == json.dumps(data).encode():
+    if scrubbed == data:
         return response
     return httpx.Response(
         response.status_code,
         headers={"content-type": "application/json"},
-        content=body,
+        content=json.dumps(scrubbed).encode(),  # NaN as it came (httpx's json= refuses it)
         request=response.request,
         extensions=response.extensions,
     )
@@ -635,8 +634,7 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
 
 
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
-    """The exception for a request that got no reply; ``exc`` and its causes lose the key."""
-    hide_key(exc)
+    """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``)."""
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
