@@ -969,11 +969,9 @@ class AsyncServiceClient(_ServiceBase):
         return download_result(state, folder)
 
 
-def _ignore_outcome(task: Awaitable[Any]) -> None:
+def _ignore_outcome(task: asyncio.Future[Any]) -> None:
     """Retrieve the outcome of a creation whose caller was cancelled (no warning)."""
-    import asyncio
-
-    if isinstance(task, asyncio.Future) and not task.cancelled():
+    if not task.cancelled():
         task.exception()
 
 

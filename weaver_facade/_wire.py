@@ -473,7 +473,8 @@ def expect(
     value: object,
     kind: type[T] | tuple[type[Any], ...],
 ) -> T:
-    """Check a value taken from a generated model (which does not check types)."""
+    """Check a value taken from a generated model (which does not check types); a time
+    without an offset comes back as UTC (``as_utc``)."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # JSON true is not a number, although Python's bool is an int.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):

@@ -75,7 +75,7 @@ class RawJson(str):
 
 
 def dumps_in_pieces(value: Any) -> str:
-    """``json.dumps(value)``, the items of a top-level list one at a time.
+    """``json.dumps(value)``, each list of a top-level object one item at a time.
 
     A large batch's result is tens of MB of JSON: one ``json.dumps`` call is one C call that
     holds the GIL, so the event loop, for its whole length (0.4 s for 256 x 4,096 tokens);
