@@ -541,10 +541,9 @@ def unsourced_attributes(models: Any) -> list[str]:
         if model is None:
             unknown.add(fields.facade)
             continue
+        names = [f.name.rstrip("_") for f in attrs.fields(model)]  # `type_` is `type`
         got = sourced.setdefault(fields.facade, set())
-        got.update(
-            fields.mapped.get(f.name.rstrip("_"), f.name.rstrip("_")) for f in attrs.fields(model)
-        )
+        got.update(fields.mapped.get(name, name) for name in names)
         got.update(fields.derived)
     return [
         f"{facade.__name__}.{name} (no spec field maps to it, nor is it `derived`)"
@@ -572,10 +571,9 @@ def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
     for code, cls in ours.items():
         if code not in spec:
             problems.append(f"error code {code!r} (in weaver_facade/_errors.py, not in the spec)")
-        elif cls is not None and not issubclass(cls, _errors.api_error(spec[code], "").__class__):
-            status = spec[code]
+        elif cls is not None and not issubclass(cls, type(_errors.api_error(spec[code], ""))):
             problems.append(
-                f"error code {code!r}: the spec's status is {status}, not {cls.__name__}'s"
+                f"error code {code!r}: the spec's status is {spec[code]}, not {cls.__name__}'s"
             )
     return problems
 
