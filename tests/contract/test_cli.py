@@ -261,6 +261,33 @@ def test_a_run_the_user_interrupts_is_no_pass(
     assert {m.status for m in made} == {"terminated"}, made
 
 
+def test_an_interrupt_that_left_an_exec_still_exits_130(tmp_path: Path) -> None:
+    # Under load the SIGTERM test ended by SIGINT (-2) after "error: interrupted": an
+    # interrupt that leaves an exec() of a string (a dataclass being made) sets a flag by
+    # which CPython ends `python -m` by SIGINT, whatever the exit status.
+    package = tmp_path / "interrupted_run"
+    package.mkdir()
+    (package / "__main__.py").write_text(
+        "import sys\n"
+        "from weaver_facade.contract import _cli\n"
+        "def run(*_args):\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "_cli.run_contract_test = run\n"
+        "sys.exit(_cli.main(['--base-url', 'http://127.0.0.1:9']))\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "interrupted_run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])},
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.rstrip().endswith("error: interrupted")
+
+
 def test_no_server_is_a_usage_error_not_a_finding() -> None:
     code, output = contract_test("--base-url", "http://127.0.0.1:9", "--quick", timeout=60)
     assert code == 2, output
