@@ -52,6 +52,7 @@ from ._download import (
     download_sync,
 )
 from ._errors import ClientClosedError, InvalidArgumentError
+from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
 from ._lazy import wire
 from ._models import (
@@ -527,6 +528,9 @@ class ServiceClient(_ServiceBase):
     ) -> TrainingClient:
         """Create a training model from ``base_model`` and return its client.
 
+        A Ctrl-C once the request has left waits for its reply (a second one does not),
+        so that the model the server made is known, and terminated on close.
+
         Args:
             base_model: A supported base model, such as ``"weaver-tiny"``
                 (see ``supported_models()``).
@@ -539,7 +543,11 @@ class ServiceClient(_ServiceBase):
         return TrainingClient(self._io, self._create(new, keep=keep))
 
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        return self._io.run(self._create_model(self._ensure_session(), new, keep=keep))
+        session_id = self._ensure_session()
+        # The server may make the model once the request has left: a first Ctrl-C waits
+        # for its reply, so that the close knows the model and terminates it.
+        with interrupt_held(_waiting_for_model):
+            return self._io.run(self._create_model(session_id, new, keep=keep))
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
@@ -967,6 +975,14 @@ class AsyncServiceClient(_ServiceBase):
             stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)
+
+
+def _waiting_for_model() -> None:
+    logger.warning(
+        "interrupted: waiting for the reply to create_model, so that the model it makes "
+        "is terminated on close (interrupt again to stop at once; the model may then be "
+        "left running)"
+    )
 
 
 def _ignore_outcome(task: asyncio.Future[Any]) -> None:

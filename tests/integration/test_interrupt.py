@@ -1,0 +1,86 @@
+"""Ctrl-C while a model's create is on its way, over real HTTP: the emulator makes the
+model and holds its reply, and SIGINT reaches the main thread, as a terminal's would."""
+
+from __future__ import annotations
+
+import functools
+import signal
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.held_creates import (
+    Served,
+    ctrl_c,
+    default_sigint,
+    interrupt_then_answer,
+    serve_held_creates,
+)
+from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
+from weaver_facade import ServiceClient
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    with default_sigint(), serve_held_creates(API_KEY) as served:
+        yield served
+
+
+@pytest.mark.parametrize(("from_state", "keep"), [(False, False), (True, False)])
+def test_a_ctrl_c_during_a_create_waits_for_the_model_and_the_close_terminates_it(
+    served: Served, from_state: bool, keep: bool
+) -> None:
+    # The interrupt lost the reply: the model the server made stayed active after close().
+    held = served.held
+    service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    if from_state:
+        held.release.set()
+        checkpoint = service.create_training_client(BASE_MODEL, keep=True).save_state("s")
+        held.release.clear()
+        held.made.clear()
+        create = functools.partial(service.create_training_client_from_state, checkpoint, keep=keep)
+    else:
+        create = functools.partial(service.create_training_client, BASE_MODEL, keep=keep)
+    before = set(served.statuses())
+    thread = interrupt_then_answer(held)
+    with pytest.raises(KeyboardInterrupt):
+        create()
+    answered = held.release.is_set()
+    thread.join()
+    assert answered  # raised once the reply had come, not before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    made = set(served.statuses()) - before
+    assert len(made) == 1
+    service.close()
+    after = served.statuses()
+    assert [after[m] for m in made] == ["terminated"]
+
+
+def test_a_second_ctrl_c_stops_the_create_at_once(served: Served) -> None:
+    held = served.held
+    service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    interrupted = threading.Event()
+    second = threading.Event()
+
+    def interrupt_twice() -> None:
+        assert held.made.wait(5)
+        ctrl_c()
+        if not interrupted.wait(0.2):  # the first was held
+            second.set()
+            ctrl_c()
+
+    thread = threading.Thread(target=interrupt_twice, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as caught:
+            service.create_training_client(BASE_MODEL)
+        interrupted.set()
+        thread.join()
+        assert second.is_set()  # the first Ctrl-C did not raise
+        assert not held.release.is_set()  # the second did, with the reply still held
+        assert caught.value.__context__ is None  # raised once
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        held.release.set()
+        service.close()

@@ -1,0 +1,121 @@
+"""The emulator over real HTTP, holding the reply to each model's create until released,
+and a Ctrl-C as a terminal sends it: for the tests of an interrupted create."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import uvicorn
+
+from weaver_facade.emulator import EmulatorConfig, create_app
+
+CREATE = re.compile(r"/api/v1/sessions/[^/]+/models")
+
+
+class HeldCreates:
+    """An ASGI app: the emulator, whose reply to a model's create waits for ``release``
+    once the model is made (``made``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.made = threading.Event()
+        self.release = threading.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not CREATE.fullmatch(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def held(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.made.set()
+                await asyncio.to_thread(self.release.wait, 5)
+            await send(message)
+
+        await self.app(scope, receive, held)
+
+
+@attrs.frozen
+class Served:
+    base_url: str
+    api_key: str
+    held: HeldCreates
+
+    def statuses(self) -> dict[str, str]:
+        """Every model's status, as the server itself tells (not through the facade)."""
+        reply = httpx.get(
+            f"{self.base_url}/api/v1/models", headers={"X-WEAVER-API-KEY": self.api_key}
+        )
+        reply.raise_for_status()
+        return {m["id"]: m["status"] for m in reply.json()["items"]}
+
+
+@contextlib.contextmanager
+def serve_held_creates(api_key: str) -> Iterator[Served]:
+    with tempfile.TemporaryDirectory(prefix="weaver-held-") as data_dir:
+        app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=(api_key,)))
+        held = HeldCreates(app)
+        config = uvicorn.Config(
+            held, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="held-creates", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "the emulator's thread ended"
+            assert time.monotonic() < deadline, "the emulator did not start"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield Served(f"http://127.0.0.1:{port}", api_key, held)
+        finally:
+            held.release.set()
+            server.should_exit = True
+            thread.join(timeout=10)
+            app.state.emulator.close()
+
+
+@contextlib.contextmanager
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler, as a script has, whatever the test runner set."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def ctrl_c() -> None:
+    """SIGINT to the main thread, as a terminal sends it: a wait for a reply there is woken
+    (a signal sent to the process may reach another thread, which wakes nothing)."""
+    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+
+def interrupt_then_answer(held: HeldCreates) -> threading.Thread:
+    """A thread that sends Ctrl-C once the model is made, then lets its reply go."""
+
+    def run() -> None:
+        assert held.made.wait(5)
+        ctrl_c()
+        time.sleep(0.2)  # the main thread takes the signal while the reply is held
+        held.release.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

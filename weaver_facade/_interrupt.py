@@ -1,0 +1,54 @@
+"""Ctrl-C held back while a request whose reply must not be lost is on its way.
+
+A model's create is the case: once the POST has left, the server may make the
+model, and only its reply tells the client which model to terminate on close. A
+``KeyboardInterrupt`` raised while it is awaited loses the reply, and the model
+stays running, holding training resources. So a first Ctrl-C is held until the
+request ends (bounded by the client's timeouts), and raised then; a second one
+is raised at once, as always.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+__all__ = ["interrupt_held"]
+
+
+@contextmanager
+def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
+    """Hold a first SIGINT until the block ends, then raise ``KeyboardInterrupt`` (also
+    over the block's own error, which becomes its ``__context__``); a second one raises at
+    once. ``on_hold`` is called when the first comes; the block asks the function it is
+    given whether one came.
+
+    Only on the main thread, the one Python runs signal handlers on, and only in place of
+    Python's default handler: a handler of the program's own is left to decide (the block
+    then runs as it would without this).
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield lambda: False
+        return
+    came = threading.Event()
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if came.is_set():
+            came.clear()  # raised now, not again when the block ends
+            signal.default_int_handler(signum, frame)
+        came.set()
+        on_hold()
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield came.is_set
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if came.is_set():
+            raise KeyboardInterrupt
