@@ -220,8 +220,9 @@ class ClientOptions(TypedDict, total=False):
         terminate_models_on_close: Terminate the models this client created when it
             closes (default), so that they stop holding training resources; their
             checkpoints stay. ``False`` keeps them all;
-            ``create_training_client(..., keep=True)`` keeps one. Models attached with
-            ``training_client(model_id)`` are never terminated.
+            ``create_training_client(..., keep=True)`` keeps one (but not the model of a
+            create interrupted by Ctrl-C or cancelled, which its caller never got).
+            Models attached with ``training_client(model_id)`` are never terminated.
     """
 
     timeout: float | httpx.Timeout
@@ -367,7 +368,9 @@ class _ServiceBase(HasOptions):
         lora = LoraSettings(rank=rank, seed=seed) if mode == "lora" else None
         return NewModel(base_model=base_model, training_mode=mode, lora=lora)
 
-    def _create_model(self, session_id: str, new: NewModel, *, keep: bool) -> Plan[ModelInfo]:
+    def _create_model(
+        self, session_id: str, new: NewModel, *, keep: bool, interrupted: Callable[[], bool]
+    ) -> Plan[ModelInfo]:
         call = calls.create_model(
             session_id,
             model_seq_id=next(self._model_seq),
@@ -376,14 +379,23 @@ class _ServiceBase(HasOptions):
             lora=new.lora,
         )
         model = new.describe((yield from model_plan(call)))
-        self._created.add(model.id, new, keep=keep)
+        # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets the
+        # model, which would stay running unknown if kept, so the close terminates it.
+        unclaimed = interrupted()
+        terminated = self._created.add(model.id, new, keep=keep, unclaimed=unclaimed)
         if self._io.refusing():  # its reply came while the client was closing
-            left = keep or self._created.sealed  # the close has gone through its models
-            if left:
+            if not terminated:
                 logger.warning("models left running: %s", model.id)
+            fate = "terminated by the close" if terminated else "left running"
             raise ClientClosedError(
                 f"create_model: the Weaver client was closed while model {model.id} was "
-                f"being created; it is {'left running' if left else 'terminated by the close'}"
+                f"being created; it is {fate}"
+            )
+        if unclaimed:
+            logger.warning(
+                "create_model: interrupted while model %s was being created; the client's "
+                "close terminates it",
+                model.id,
             )
         return model
 
@@ -529,7 +541,8 @@ class ServiceClient(_ServiceBase):
         """Create a training model from ``base_model`` and return its client.
 
         A Ctrl-C once the request has left waits for its reply (a second one does not),
-        so that the model the server made is known, and terminated on close.
+        so that the model the server made is known, and terminated on close even if kept:
+        the caller never got it.
 
         Args:
             base_model: A supported base model, such as ``"weaver-tiny"``
@@ -546,8 +559,9 @@ class ServiceClient(_ServiceBase):
         session_id = self._ensure_session()
         # The server may make the model once the request has left: a first Ctrl-C waits
         # for its reply, so that the close knows the model and terminates it.
-        with interrupt_held(_waiting_for_model):
-            return self._io.run(self._create_model(session_id, new, keep=keep))
+        with interrupt_held(_waiting_for_model) as interrupted:
+            plan = self._create_model(session_id, new, keep=keep, interrupted=interrupted)
+            return self._io.run(plan)
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
@@ -640,7 +654,8 @@ class ServiceClient(_ServiceBase):
             checkpoint: A ``Checkpoint``, its ``weaver://`` path or its id.
             with_optimizer: Also restore the optimizer state (default); ``False`` loads
                 the weights only, with a fresh optimizer.
-            keep: Keep the new model when this client closes.
+            keep: Keep the new model when this client closes (see
+                ``create_training_client`` for a Ctrl-C during its create).
             base_model: The base model the checkpoint's model was created from, for a
                 server that does not describe it (the wire does not require it to);
                 refused if the server names another.
@@ -864,14 +879,15 @@ class AsyncServiceClient(_ServiceBase):
         import asyncio
 
         session_id = await self._ensure_session()
-        creating = asyncio.ensure_future(
-            self._io.run(self._create_model(session_id, new, keep=keep))
-        )
+        cancelled = False
+        plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)
+        creating = asyncio.ensure_future(self._io.run(plan))
         try:
             return await asyncio.shield(creating)
         except asyncio.CancelledError:
             # The server may have made the model already: let its reply come, so that
             # the model is among those close() terminates instead of left running unknown.
+            cancelled = True
             creating.add_done_callback(_ignore_outcome)
             raise
 

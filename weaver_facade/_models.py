@@ -335,8 +335,9 @@ class CreatedModels:
     """The models a service client created: the settings each was created with, and
     those it will terminate when it closes.
 
-    Kept models (``keep=True``, or ``terminate_models_on_close=False``) and
-    models attached by id are never terminated; models attached by id have no settings.
+    Kept models (``keep=True``, or ``terminate_models_on_close=False``), unless their
+    create was interrupted, and models attached by id are never terminated; models
+    attached by id have no settings.
     """
 
     def __init__(self, *, terminate_on_close: bool) -> None:
@@ -347,10 +348,13 @@ class CreatedModels:
         # Set when a close has gone through every model it knew of.
         self.sealed = False
 
-    def add(self, model_id: str, new: NewModel, *, keep: bool) -> None:
+    def add(self, model_id: str, new: NewModel, *, keep: bool, unclaimed: bool = False) -> bool:
+        """Record a created model; whether a close will terminate it. An ``unclaimed``
+        one (its create was interrupted, so its caller never got it) is, whatever kept it."""
         self._settings[model_id] = new
-        if self.terminate_on_close and not keep:
+        if unclaimed or (self.terminate_on_close and not keep):
             self._ids[model_id] = None
+        return model_id in self._ids and not self.sealed
 
     def settings(self, model_id: str) -> NewModel | None:
         """What ``model_id`` was created with, if this client created it."""

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.cli import API_KEY, Cli
+from tests.support.cli import API_KEY, Cli, invoke
+from tests.support.held_creates import default_sigint, interrupt_then_answer, serve_held_creates
 from weaver_facade import ModelInfo
 from weaver_facade._cli.models import print_model, print_models
 from weaver_facade.emulator import RunningEmulator
@@ -91,6 +92,22 @@ def test_create_list_show_and_terminate(cli: Cli, emu: RunningEmulator) -> None:
     refused = cli("checkpoints", "save", created["id"], "late")
     assert refused.exit_code == 1
     assert "model_terminated" in refused.stderr
+
+
+def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:
+    # `models create` keeps its model, but a Ctrl-C while it was made lost its id: the
+    # model stayed running, named nowhere. Held until the reply, it is named, then
+    # terminated as the command ends (exit 130).
+    with default_sigint(), serve_held_creates(API_KEY) as served:
+        thread = interrupt_then_answer(served.held)
+        env: dict[str, str | None] = {"WEAVER_BASE_URL": served.base_url, "WEAVER_API_KEY": API_KEY}
+        run = invoke(["models", "create", "weaver-tiny"], {**env, "WEAVER_LOG": None})
+        thread.join()
+        assert run.exit_code == 130, run.stderr
+        [(model_id, status)] = served.statuses().items()
+        assert status == "terminated"
+        assert f"model {model_id} was being created" in run.stderr
+        assert run.stderr.splitlines()[-1] == "error: interrupted"
 
 
 def test_usage_and_api_errors(cli: Cli) -> None:

@@ -27,7 +27,7 @@ def served() -> Iterator[Served]:
         yield served
 
 
-@pytest.mark.parametrize(("from_state", "keep"), [(False, False), (True, False)])
+@pytest.mark.parametrize(("from_state", "keep"), [(False, False), (False, True), (True, False)])
 def test_a_ctrl_c_during_a_create_waits_for_the_model_and_the_close_terminates_it(
     served: Served, from_state: bool, keep: bool
 ) -> None:

@@ -778,19 +778,26 @@ def test_an_operation_whose_model_the_close_terminated_ends_as_closed(closing: b
         handle.result()
 
 
-async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close() -> None:
+@pytest.mark.parametrize(("keep", "terminate"), [(False, True), (True, True), (False, False)])
+async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close(
+    keep: bool, terminate: bool
+) -> None:
     # A create_training_client cancelled (asyncio.wait_for, a TaskGroup) after the server
     # had made the model lost its reply: the model stayed active, unknown to the close.
+    # Kept (keep=True, terminate_models_on_close=False), it stayed so too: its caller
+    # never got it.
     fake = FakeWeaver()
     create = "/api/v1/sessions/s-1/models"
     late = _Late(fake, create)
     late.gates[create].set()  # the first create goes through
     http = httpx.AsyncClient(transport=late)
-    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    svc = AsyncServiceClient(
+        BASE, KEY, http_client=http, heartbeat_interval=0, terminate_models_on_close=terminate
+    )
     await svc.create_training_client("weaver-tiny")
     late.gates[create].clear()
     fake.script("POST", create, json_reply(201, model("m-2")))
-    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=keep))
     await late.reached[create].wait()  # the server made m-2; its reply is held
     creating.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -802,4 +809,4 @@ async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close() -> 
         await asyncio.sleep(0)
     await svc.aclose()
     await http.aclose()
-    assert fake.terminated == ["m-1", "m-2"]
+    assert fake.terminated == (["m-1", "m-2"] if terminate else ["m-2"])
