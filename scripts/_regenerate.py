@@ -123,6 +123,8 @@ EXAMPLE_DEFAULTS = "x-weaver-example-is-default"
 TERMINAL = "x-weaver-terminal"
 # The status of each error code (Error.error), emitted as a dict.
 CODES = "x-weaver-codes"
+# A pattern's rule in words, which every pattern needs: the facade says it in a refusal.
+WORDS = "x-weaver-pattern-words"
 LIMITS_DOC = '''"""The limits of openapi.yaml: made by scripts/regenerate, never edited by hand.
 
 One constant per limiting keyword (pattern, lengths, bounds, item and entry
@@ -130,8 +132,9 @@ counts, default) of every named schema, parameter and header, and of each
 operation's own parameters, named ``SCHEMA[_PROPERTY...]_KEYWORD`` (``ITEMS``
 for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
 schemas whose example holds the service's defaults (marked `{marker}`) and
-``SCHEMA_TERMINAL`` for the enums whose final values are marked `{terminal}`, and
-``SCHEMA_PROPERTY_CODES`` for the status of each code a string lists in `{codes}`.
+``SCHEMA_TERMINAL`` for the enums whose final values are marked `{terminal}`,
+``SCHEMA_PROPERTY_CODES`` for the status of each code a string lists in `{codes}`, and
+``SCHEMA_PATTERN_WORDS`` for the rule of each pattern in words (`{words}`).
 """
 '''
 
@@ -173,8 +176,8 @@ def dangling_refs(node: Any, where: tuple[str, ...] = (), root: Any = None) -> I
 
 
 def bad_patterns(node: Any, where: tuple[str, ...] = ()) -> Iterator[str]:
-    """Each ``pattern`` of the document that is not a regular expression, with where it
-    stands (a property named ``pattern`` is a field, not a keyword)."""
+    """Each ``pattern`` of the document that is not a regular expression, or has no rule in
+    words, with where it stands (a property named ``pattern`` is a field, not a keyword)."""
     if isinstance(node, list):
         for index, item in enumerate(node):
             yield from bad_patterns(item, (*where, str(index)))
@@ -187,6 +190,9 @@ def bad_patterns(node: Any, where: tuple[str, ...] = ()) -> Iterator[str]:
                 re.compile(value)
             except re.error as exc:
                 yield f"pattern {value!r} is not a regular expression: {exc} (at {'.'.join(where)})"
+            words = node.get(WORDS)
+            if not isinstance(words, str) or not words.strip():
+                yield f"pattern {value!r} has no rule in words, `{WORDS}` (at {'.'.join(where)})"
         else:
             yield from bad_patterns(value, (*where, str(key)))
 
@@ -202,6 +208,8 @@ def _limits_of(prefix: tuple[str, ...], schema: Any) -> Iterator[tuple[str, obje
     for keyword in LIMIT_KEYWORDS:
         if keyword in schema:
             yield constant_name(*prefix, keyword), schema[keyword]
+    if WORDS in schema:
+        yield constant_name(*prefix, "pattern_words"), schema[WORDS]
     for name, prop in (schema.get("properties") or {}).items():
         yield from _limits_of((*prefix, name), prop)
     yield from _limits_of((*prefix, "items"), schema.get("items"))
@@ -236,7 +244,8 @@ def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
 
 
 def limits_module(document: Mapping[str, Any]) -> str:
-    lines = [LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS, terminal=TERMINAL, codes=CODES), ""]
+    doc = LIMITS_DOC.format(marker=EXAMPLE_DEFAULTS, terminal=TERMINAL, codes=CODES, words=WORDS)
+    lines = [doc, ""]
     lines.append("from typing import Any, Final, TypedDict")
     lines.append("")
     for key, value in spec_limits(document).items():
@@ -268,7 +277,7 @@ def _bare(node: Any, *, names: bool = False) -> Any:
     return {
         key: _bare(value, names=key == "properties" and not names)
         for key, value in node.items()
-        if names or key not in {"description", "example", "examples", "summary"}
+        if names or key not in {"description", "example", "examples", "summary", WORDS}
     }
 
 

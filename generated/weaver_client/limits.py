@@ -5,19 +5,31 @@ counts, default) of every named schema, parameter and header, and of each
 operation's own parameters, named ``SCHEMA[_PROPERTY...]_KEYWORD`` (``ITEMS``
 for array items, ``VALUES`` for map values), plus ``SCHEMA_DEFAULTS`` for the
 schemas whose example holds the service's defaults (marked `x-weaver-example-is-default`) and
-``SCHEMA_TERMINAL`` for the enums whose final values are marked `x-weaver-terminal`, and
-``SCHEMA_PROPERTY_CODES`` for the status of each code a string lists in `x-weaver-codes`.
+``SCHEMA_TERMINAL`` for the enums whose final values are marked `x-weaver-terminal`,
+``SCHEMA_PROPERTY_CODES`` for the status of each code a string lists in `x-weaver-codes`, and
+``SCHEMA_PATTERN_WORDS`` for the rule of each pattern in words (`x-weaver-pattern-words`).
 """
 
 from typing import Any, Final, TypedDict
 
 RESOURCE_ID_PATTERN: Final = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 RESOURCE_ID_MAX_LENGTH: Final = 128
+RESOURCE_ID_PATTERN_WORDS: Final = (
+    "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
 CHECKPOINT_NAME_PATTERN: Final = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"
 CHECKPOINT_NAME_MAX_LENGTH: Final = 128
+CHECKPOINT_NAME_PATTERN_WORDS: Final = (
+    "1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
+)
 STORED_CHECKPOINT_NAME_PATTERN: Final = "^(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$"
+STORED_CHECKPOINT_NAME_PATTERN_WORDS: Final = (
+    "any non-empty text without '/' or control characters, other than '.' and '..'"
+)
 CHECKPOINT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$"
+CHECKPOINT_PATH_PATTERN_WORDS: Final = "weaver://{model_id}/checkpoints/{name}"
 CURSOR_PATTERN: Final = "^[A-Za-z0-9_-]{1,256}$"
+CURSOR_PATTERN_WORDS: Final = "1 to 256 letters, digits, '_' or '-'"
 TTL_SECONDS_MINIMUM: Final = 1
 TTL_SECONDS_MAXIMUM: Final = 315360000
 METADATA_MAX_PROPERTIES: Final = 64
@@ -129,13 +141,17 @@ ADAM_PARAMS_DEFAULTS: Final[AdamParamsDefaults] = {
 OPTIM_STEP_PAYLOAD_SEQ_ID_MINIMUM: Final = 1
 CHECKPOINT_SIZE_BYTES_MINIMUM: Final = 0
 CHECKPOINT_SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
+CHECKPOINT_SHA256_PATTERN_WORDS: Final = "64 lowercase hex digits"
 LOAD_RESULT_OPTIMIZER_STEP_MINIMUM: Final = 0
 ARTIFACT_TTL_SECONDS_MINIMUM: Final = 1
 ARTIFACT_TTL_SECONDS_MAXIMUM: Final = 315360000
 ARTIFACT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?/)[^/\\x00-\\x1f\\x7f]+/artifacts/(hf_model|hf_adapter)$"
+ARTIFACT_PATH_PATTERN_WORDS: Final = "weaver://{model_id}/checkpoints/{name}/artifacts/{kind}, the kind hf_model or hf_adapter"
 ARTIFACT_FILE_NAME_PATTERN: Final = "^[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?(/[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?)*$"
 ARTIFACT_FILE_NAME_MAX_LENGTH: Final = 255
+ARTIFACT_FILE_NAME_PATTERN_WORDS: Final = "a relative path whose segments are letters, digits, '.', '_' or '-', neither starting nor ending with '.'"
 SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
+SHA256_PATTERN_WORDS: Final = "64 lowercase hex digits"
 EXPORT_REQUEST_MERGE_ADAPTER_DEFAULT: Final = False
 EXPORT_REQUEST_FORCE_DEFAULT: Final = False
 
@@ -170,6 +186,7 @@ PENDING_INFO_WAIT_SECONDS_MINIMUM: Final = 0
 OPERATION_REVISION_MIN_LENGTH: Final = 1
 OPERATION_REVISION_MAX_LENGTH: Final = 128
 IDEMPOTENCY_KEY_PATTERN: Final = "^[A-Za-z0-9._:-]{1,255}$"
+IDEMPOTENCY_KEY_PATTERN_WORDS: Final = "1 to 255 letters, digits, '.', '_', ':' or '-'"
 X_REQUEST_ID_MIN_LENGTH: Final = 1
 X_REQUEST_ID_MAX_LENGTH: Final = 128
 RETRY_AFTER_MINIMUM: Final = 0

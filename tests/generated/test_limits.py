@@ -24,6 +24,7 @@ KEYWORDS = {
     "minProperties": "MIN_PROPERTIES",
     "maxProperties": "MAX_PROPERTIES",
     "default": "DEFAULT",
+    "x-weaver-pattern-words": "PATTERN_WORDS",
 }
 
 

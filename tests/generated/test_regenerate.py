@@ -125,6 +125,26 @@ def test_a_pattern_that_is_no_regular_expression_is_named(tmp_path: Path) -> Non
     assert list(regen.bad_patterns({"components": {"schemas": {"Glob": field}}})) == []
 
 
+def test_a_pattern_without_its_words_is_named(tmp_path: Path) -> None:
+    # The facade's refusals stated each pattern's rule in words of their own, which stayed
+    # when the pattern changed: every pattern has its words in the spec, or no client.
+    text = regen.SPEC.read_text(encoding="utf-8")
+    good = "pattern: '^[0-9a-f]{64}$'\n          x-weaver-pattern-words: 64 lowercase hex digits\n"
+    assert text.count(good) == 1  # Checkpoint.sha256's
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text.replace(good, good.split("\n")[0] + "\n"), "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    assert str(refused.value) == (
+        "openapi.yaml: pattern '^[0-9a-f]{64}$' has no rule in words, "
+        "`x-weaver-pattern-words` (at components.schemas.Checkpoint.properties.sha256)"
+    )
+    assert not (tmp_path / "out" / "weaver_client").exists()
+    blank = {"type": "string", "pattern": "^a$", "x-weaver-pattern-words": " "}
+    assert len(list(regen.bad_patterns({"components": {"schemas": {"A": blank}}}))) == 1
+
+
 def test_coverage_is_listed_and_never_silently_replaces_check(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -23,8 +23,8 @@ class SaveCheckpointRequest:
             resumed with the optimizer; `sampling` saves weights for sampling and
             expires after 3600 s by default.
              Example: weight_and_optimizer.
-        name (str | Unset): The name a save asks for: 1 to 128 letters, digits, `.`, `_` or `-`, not
-            starting with `.`. Names in replies and paths are StoredCheckpointName.
+        name (str | Unset): The name a save asks for (its rule: `x-weaver-pattern-words`). Names in
+            replies and paths are StoredCheckpointName.
              Example: after-3-steps.
         ttl_seconds (int | None | Unset): Seconds from now until the checkpoint expires; `null` means permanent.
             Example: 86400.
