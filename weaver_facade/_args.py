@@ -85,15 +85,11 @@ def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise:
 def check_id(what: str, value: object, error: type[ValueError] = InvalidArgumentError) -> str:
     """A model or operation id (the spec's resource id pattern and length, which the
     spec states apart: either may change alone)."""
-    if (
-        not isinstance(value, str)
-        or len(value) > limits.RESOURCE_ID_MAX_LENGTH
-        or not _RESOURCE_ID.fullmatch(value)
-    ):
-        raise error(
-            f"{what} {value!r} is not valid: it must be 1 to {limits.RESOURCE_ID_MAX_LENGTH} "
-            "letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+    most = limits.RESOURCE_ID_MAX_LENGTH
+    if isinstance(value, str) and len(value) > most:
+        raise error(f"{what} is {len(value)} characters long; at most {most} are allowed")
+    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
+        raise error(f"{what} {value!r} is not valid: it must be {limits.RESOURCE_ID_PATTERN_WORDS}")
     return value
 
 

@@ -212,7 +212,7 @@ def check_names(names: Sequence[str]) -> list[PurePosixPath]:
 def check_sha256(name: str, value: str | None) -> None:
     if value is not None and not _SHA256.fullmatch(value):
         raise ArtifactIntegrityError(
-            f"{name}: the descriptor's sha256 {value!r} is not 64 lowercase hex digits",
+            f"{name}: the descriptor's sha256 {value!r} is not {limits.SHA256_PATTERN_WORDS}",
             name=name,
             expected=value,
             received=None,

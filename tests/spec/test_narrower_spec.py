@@ -151,3 +151,49 @@ def test_bounds_that_shrink_apart_from_their_neighbours_are_kept(tmp_path: Path)
     assert "ttl_seconds" in said["ttl"]
     assert "2592000" in said["ttl"]
     assert "1 to 2592000 (30 days)" in said["help"]
+
+
+WORDS = """
+import contextlib, io
+import weaver_client
+from weaver_client import limits
+from weaver_facade import (
+    InvalidArgumentError, InvalidCheckpointName, ServiceClient, validate_checkpoint_name,
+)
+from weaver_facade.cli import main
+
+assert weaver_client.__file__.startswith({client!r}), weaver_client.__file__
+with ServiceClient("http://127.0.0.1:9", "k", heartbeat_interval=0) as service:
+    try:
+        service.training_client("M-1")
+    except InvalidArgumentError as exc:
+        print("id:", exc)
+validate_checkpoint_name("lower")
+try:
+    validate_checkpoint_name("Upper")
+except InvalidCheckpointName as exc:
+    print("name:", exc)
+help = io.StringIO()
+with contextlib.redirect_stdout(help), contextlib.suppress(SystemExit):
+    main(["checkpoints", "save", "--help"])
+print("help:", " ".join(help.getvalue().split()))
+"""
+
+
+def test_a_changed_pattern_is_refused_and_explained_in_its_new_words(tmp_path: Path) -> None:
+    # The refusals said "letters, digits, '.', '_' or '-'" in words written in the code,
+    # which stayed when the spec's pattern changed.
+    document = _spec()
+    schemas = document["components"]["schemas"]
+    narrowed = {
+        "ResourceId": ("^[a-z0-9][a-z0-9-]{0,127}$", "lowercase, for the trial"),
+        "CheckpointName": ("^[a-z][a-z0-9-]{0,127}$", "lowercase too, for the trial"),
+    }
+    for name, (pattern, words) in narrowed.items():
+        assert schemas[name]["x-weaver-pattern-words"] != words
+        schemas[name].update({"pattern": pattern, "x-weaver-pattern-words": words})
+    said = dict(line.split(": ", 1) for line in _run(tmp_path, document, WORDS).splitlines())
+    assert said["id"].endswith("'M-1' is not valid: it must be lowercase, for the trial")
+    assert said["name"].startswith("checkpoint name 'Upper' is not valid: it contains 'U'; ")
+    assert said["name"].endswith("it must be lowercase too, for the trial")
+    assert "NAME is lowercase too, for the trial" in said["help"]

@@ -9,6 +9,7 @@ the names a save sends) must not break a listing, nor the use of that checkpoint
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,8 @@ TTL = "/api/v1/models/m-1/checkpoints/ttl"
 LIST = "/api/v1/models/m-1/checkpoints"
 
 NAME_MAX: int = SCHEMAS["CheckpointName"]["maxLength"]
+STORED_NAME: str = SCHEMAS["StoredCheckpointName"]["x-weaver-pattern-words"]
+RULE = f"it must be {STORED_NAME}"  # a path's name refused, in the spec's words
 
 
 def applied_then(reply: Callable[[dict[str, Any]], httpx.Response]) -> Callable[..., Any]:
@@ -158,22 +161,22 @@ def test_a_save_still_asks_for_a_name_the_spec_allows(
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("weaver://m-1/checkpoints/", "empty"),
+        ("weaver://m-1/checkpoints/", STORED_NAME),
         ("weaver://m-1/checkpoints/a/b", "expected"),
-        ("weaver://m-1/checkpoints/..", "dot segment"),
-        ("weaver://m-1/checkpoints/.", "dot segment"),
-        ("weaver://m-1/checkpoints/a\x00", "control character"),
-        ("weaver://m-1/checkpoints/a\n", "control character"),
+        ("weaver://m-1/checkpoints/..", STORED_NAME),
+        ("weaver://m-1/checkpoints/.", STORED_NAME),
+        ("weaver://m-1/checkpoints/a\x00", STORED_NAME),
+        ("weaver://m-1/checkpoints/a\n", STORED_NAME),
         ("weaver://-m/checkpoints/epoch 2", "model id"),
     ],
 )
 def test_a_path_still_needs_a_model_id_and_a_name_fit_for_a_path(text: str, problem: str) -> None:
-    with pytest.raises(InvalidCheckpointPath, match=problem):
+    with pytest.raises(InvalidCheckpointPath, match=re.escape(problem)):
         CheckpointPath.parse(text)
 
 
 def test_a_path_built_from_parts_refuses_a_slash_in_the_name() -> None:
-    with pytest.raises(InvalidCheckpointPath, match="contains '/'"):
+    with pytest.raises(InvalidCheckpointPath, match=re.escape(f"'a/b' is not valid: {RULE}")):
         CheckpointPath("m-1", "a/b")
     assert str(CheckpointPath("m-1", "epoch 2")) == "weaver://m-1/checkpoints/epoch 2"
 
@@ -185,7 +188,7 @@ def test_a_path_built_from_a_str_subclass_is_the_same_path() -> None:
         pass
 
     assert CheckpointPath(Name("m-1"), Name("epoch 2")) == CheckpointPath("m-1", "epoch 2")
-    with pytest.raises(InvalidCheckpointPath, match="contains '/'"):
+    with pytest.raises(InvalidCheckpointPath, match=re.escape(f"'a/b' is not valid: {RULE}")):
         CheckpointPath("m-1", Name("a/b"))
 
 

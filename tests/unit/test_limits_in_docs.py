@@ -1,8 +1,9 @@
 """Limits that public docstrings and CLI help state in words agree with openapi.yaml.
 
 The docs say "1 to 256 (LoRA only)" so that a reader needs no spec; ``weaver_client.limits``
-is the spec's own figure, so a changed bound fails here until the words follow it. The
-async twins' docstrings point to the sync ones, so only those are read.
+is the spec's own figure, so a changed bound fails here until the words follow it. A
+pattern's rule is quoted from its words in the spec (``..._PATTERN_WORDS``). The async
+twins' docstrings point to the sync ones, so only those are read.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ from weaver_facade import (
     InvalidCheckpointName,
     ServiceClient,
     TrainingClient,
+    validate_checkpoint_name,
 )
 from weaver_facade._cli.artifacts import export
 from weaver_facade._cli.checkpoints import _in_words, save
 
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
 _DAY = 24 * 3600
 _RANK = f"1 to {limits.LORA_CONFIG_RANK_MAXIMUM} (LoRA only)"
 _DATA = f"At least {limits.FORWARD_BACKWARD_INPUT_DATA_MIN_ITEMS} ``Datum``"
-_NAME = f"1 to {limits.CHECKPOINT_NAME_MAX_LENGTH} letters"
+_NAME = limits.CHECKPOINT_NAME_PATTERN_WORDS
 _TOKENS = (
     f"at least {limits.ENCODED_TEXT_CHUNK_TOKENS_MIN_ITEMS}, "
     f"each >= {limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MINIMUM}"
@@ -38,6 +42,7 @@ CLAIMS: list[tuple[Any, str]] = [
     (ServiceClient.create_training_client, _RANK),
     (TrainingClient.forward_backward, _DATA),
     (TrainingClient.save_state, _NAME),
+    (validate_checkpoint_name, _NAME),
     (TrainingClient.export_weights, _EXPORT_TTL),
     (Datum, _TOKENS),
     (InvalidCheckpointName, f"``{limits.CHECKPOINT_NAME_PATTERN}``"),
@@ -76,6 +81,12 @@ def test_the_cli_states_the_ttl_range_of_the_spec() -> None:
 
 
 def test_the_readme_states_the_ttl_range_of_the_spec() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     maximum = limits.TTL_SECONDS_MAXIMUM
-    assert f"from {limits.TTL_SECONDS_MINIMUM} to {maximum}{_in_words(maximum)}" in readme
+    assert f"from {limits.TTL_SECONDS_MINIMUM} to {maximum}{_in_words(maximum)}" in README
+
+
+def test_the_readme_and_the_cli_state_the_name_rules_of_the_spec() -> None:
+    # Hand-written ("letters, digits, `.`, `_`, `-`"), they stayed when the pattern changed.
+    assert f"A save's name is {_NAME}" in README
+    assert f"a server reports may be {limits.STORED_CHECKPOINT_NAME_PATTERN_WORDS}" in README
+    assert f"NAME is {_NAME}" in " ".join((save.help or "").split())

@@ -105,7 +105,7 @@ def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
     except InvalidCheckpointRef:
         if model_id is None:
             raise InvalidCheckpointRef(
-                f"{text!r} is not a 'weaver://{{model_id}}/checkpoints/{{name}}' path; "
+                f"{text!r} is not a '{limits.CHECKPOINT_PATH_PATTERN_WORDS}' path; "
                 "to name a checkpoint by its name or id, add --model MODEL_ID"
             ) from None
         return model_id, CheckpointPath(model_id=model_id, name=text)
@@ -210,7 +210,11 @@ def show(ref: str, model_id: str | None) -> None:
         print_checkpoint(checkpoint)
 
 
-@checkpoints.command("save")
+@checkpoints.command(
+    "save",
+    help="Save MODEL_ID's current state as the checkpoint NAME.\n\n"
+    f"NAME is {limits.CHECKPOINT_NAME_PATTERN_WORDS}.",
+)
 @click.argument("model_id")
 @click.argument("name")
 @click.option(
@@ -236,7 +240,6 @@ def save(
     no_wait: bool,
     timeout: float | None,
 ) -> None:
-    """Save MODEL_ID's current state as the checkpoint NAME."""
     # Refuse a bad id or name before any request: a path takes any name a server may
     # report, a save only the spec's CheckpointName.
     CheckpointPath(model_id=model_id, name=validate_checkpoint_name(name))
