@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import enum
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -26,7 +27,7 @@ from ._extensions import MODEL_LISTING
 from ._lazy import wire
 from ._retry import may_have_acted
 from ._transport import logger
-from ._wire import Call, Plan, WireFields, WireModel, expect, optional, parse_model
+from ._wire import Call, Plan, WireFields, WireModel, WireValues, expect, optional, parse_model
 
 __all__ = [
     "CHECKPOINT_PAGE_SIZE",
@@ -175,6 +176,22 @@ def _lora(operation: str, value: object) -> LoraSettings | None:
         **flags,
     )
 
+
+class _TrainingMode(enum.StrEnum):
+    LORA = "lora"
+    FULL_FT = "full_ft"
+
+
+class _ModelStatus(enum.StrEnum):
+    ACTIVE = "active"
+    TERMINATED = "terminated"
+    STATE_LOST = "state_lost"
+
+
+# ModelInfo keeps both as the spec's plain strings, but gives values a meaning (a LoRA
+# model; one that trains no more): the values it knows are declared, so that the coverage
+# lists one the spec adds, for a maintainer to decide on.
+MODEL_VALUES = (WireValues("TrainingMode", _TrainingMode), WireValues("ModelStatus", _ModelStatus))
 
 _PAGES = "read to know when the listing ends"
 _EACH = "each is converted"
