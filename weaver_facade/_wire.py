@@ -570,11 +570,11 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     )
 
 
-def _api_key(response: httpx.Response) -> str | None:
-    """The key the request carried, to scrub from what the reply says."""
+def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
+    """The key the request carried, to scrub from what its reply or error says."""
     try:
-        key: str | None = response.request.headers.get(API_KEY_HEADER)
-    except RuntimeError:  # a Response built without its request
+        key: str | None = outcome.request.headers.get(API_KEY_HEADER)
+    except RuntimeError:  # built without its request
         return None
     return key
 
@@ -648,10 +648,7 @@ def hide_key(exc: httpx.TransportError) -> None:
     """Scrub the request's key from ``exc`` and the exceptions behind it (shown in a
     traceback): h11 quotes a malformed reply's line, which a server may have built from
     the request's headers ("illegal header line: bytearray(b'... KEY')")."""
-    try:
-        secret: str | None = exc.request.headers.get(API_KEY_HEADER)
-    except RuntimeError:  # an error raised without its request
-        return
+    secret = _api_key(exc)
     if not secret:
         return
     chain: list[BaseException] = []
