@@ -37,7 +37,7 @@ import random
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import cast
+from typing import Self, cast
 
 import attrs
 import httpx
@@ -180,7 +180,12 @@ for _name in _HTTPCORE_LOGGERS:
 
 
 class _Attempts:
-    """One call's retry loop state, shared by both transports: deadline, counters, logging."""
+    """One call's retry loop state, shared by both transports: deadline, counters, logging.
+
+    Entered for the whole call, so that httpcore's records of it are scrubbed of its key.
+    """
+
+    _key: contextvars.Token[str | None]
 
     def __init__(
         self, policy: RetryPolicy, request: httpx.Request, clock: Callable[[], float]
@@ -197,6 +202,13 @@ class _Attempts:
         # the server may have acted on.
         self._sending = 0.0
         self._maybe_acted: float | None = None
+
+    def __enter__(self) -> Self:
+        self._key = _SENDING_KEY.set(self._request.headers.get(API_KEY_HEADER))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _SENDING_KEY.reset(self._key)
 
     def left(self) -> float | None:
         """Seconds this attempt may take by the call's deadline, if it has one."""
@@ -302,26 +314,23 @@ class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._clock = clock
         self._request = request
 
-    def _late(self) -> rules.BodyTimeout:
-        return _still_arriving(self._request)
-
     def __iter__(self) -> Iterator[bytes]:
         try:
             for chunk in cast(httpx.SyncByteStream, self._stream):
                 if self._clock() > self._ends:
-                    raise self._late()
+                    raise _still_arriving(self._request)
                 yield chunk
         except httpx.ReadTimeout:  # a wait for bytes cut by the deadline (_socket_deadline)
-            raise self._late() from None
+            raise _still_arriving(self._request) from None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in cast(httpx.AsyncByteStream, self._stream):
                 if self._clock() > self._ends:
-                    raise self._late()
+                    raise _still_arriving(self._request)
                 yield chunk
         except httpx.ReadTimeout:
-            raise self._late() from None
+            raise _still_arriving(self._request) from None
 
     def close(self) -> None:
         cast(httpx.SyncByteStream, self._stream).close()
@@ -357,28 +366,21 @@ class RetryTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
-        sending = _SENDING_KEY.set(request.headers.get(API_KEY_HEADER))
-        try:
-            return self._send(request)
-        finally:
-            _SENDING_KEY.reset(sending)
-
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        attempts = _Attempts(self.policy, request, self._clock)
-        while True:
-            attempts.before_send()
-            outcome: httpx.Response | Exception
-            left = attempts.left()
-            try:
-                with ends(None if left is None else time.monotonic() + left):
-                    outcome = _read(attempts.bound(self._transport.handle_request(request)))
-            except httpx.TransportError as exc:
-                outcome = exc
-            delay = attempts.next_delay(outcome)
-            if delay is None:
-                return attempts.last(outcome)
-            self._sleep(delay)
-            attempts.unless_closed(self._closed)
+        with _Attempts(self.policy, request, self._clock) as attempts:
+            while True:
+                attempts.before_send()
+                outcome: httpx.Response | Exception
+                left = attempts.left()
+                try:
+                    with ends(None if left is None else time.monotonic() + left):
+                        outcome = _read(attempts.bound(self._transport.handle_request(request)))
+                except httpx.TransportError as exc:
+                    outcome = exc
+                delay = attempts.next_delay(outcome)
+                if delay is None:
+                    return attempts.last(outcome)
+                self._sleep(delay)
+                attempts.unless_closed(self._closed)
 
     def close(self) -> None:
         """Close the wrapped transport; a retry waiting now is not sent."""
@@ -405,40 +407,33 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
-        sending = _SENDING_KEY.set(request.headers.get(API_KEY_HEADER))
-        try:
-            return await self._send(request)
-        finally:
-            _SENDING_KEY.reset(sending)
-
-    async def _send(self, request: httpx.Request) -> httpx.Response:
         import asyncio  # only the async client needs it; see _lazy
 
-        attempts = _Attempts(self.policy, request, self._clock)
-        while True:
-            attempts.before_send()
-            outcome: httpx.Response | Exception
-            bounded = asyncio.timeout(attempts.left())  # whatever the transport
-            reply = None
-            try:
-                async with bounded:
-                    reply = await self._transport.handle_async_request(request)
-                    outcome = await _aread(attempts.bound(reply))
-            except httpx.TransportError as exc:
-                outcome = exc
-            except TimeoutError:
-                if not bounded.expired():
-                    raise
-                outcome = (
-                    httpx.ReadTimeout("no reply by the call's deadline", request=request)
-                    if reply is None
-                    else _still_arriving(request)
-                )
-            delay = attempts.next_delay(outcome)
-            if delay is None:
-                return attempts.last(outcome)
-            await self._sleep(delay)
-            attempts.unless_closed(self._closed)
+        with _Attempts(self.policy, request, self._clock) as attempts:
+            while True:
+                attempts.before_send()
+                outcome: httpx.Response | Exception
+                bounded = asyncio.timeout(attempts.left())  # whatever the transport
+                reply = None
+                try:
+                    async with bounded:
+                        reply = await self._transport.handle_async_request(request)
+                        outcome = await _aread(attempts.bound(reply))
+                except httpx.TransportError as exc:
+                    outcome = exc
+                except TimeoutError:
+                    if not bounded.expired():
+                        raise
+                    outcome = (
+                        httpx.ReadTimeout("no reply by the call's deadline", request=request)
+                        if reply is None
+                        else _still_arriving(request)
+                    )
+                delay = attempts.next_delay(outcome)
+                if delay is None:
+                    return attempts.last(outcome)
+                await self._sleep(delay)
+                attempts.unless_closed(self._closed)
 
     async def aclose(self) -> None:
         """Close the wrapped transport; a retry waiting now is not sent."""
