@@ -1,15 +1,19 @@
 """Every request the facade sends, built by the generated client. No I/O.
 
 Each function returns a ``Call``: the generated module's request arguments
-and its reply parser. POSTs get a fresh ``Idempotency-Key`` per logical call
-(a uuid4), which the retry transport re-sends unchanged on every retry.
+and its reply parser. Every request that takes an ``Idempotency-Key`` (every
+POST) gets a fresh one per logical call (a uuid4), which the retry transport
+re-sends unchanged on every retry.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 import attrs
 import httpx
@@ -93,25 +97,28 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=WireModel)
+P = ParamSpec("P")
 
 # Added to the read timeout of a long-poll, which the server may hold for `wait` seconds.
 LONG_POLL_MARGIN = 10.0
 
 
-def new_idempotency_key() -> str:
-    return str(uuid.uuid4())
+@functools.cache
+def _takes_key(build: Callable[..., object]) -> bool:
+    return "idempotency_key" in inspect.signature(build).parameters
 
 
 def _call(
-    module: Any,
-    request: dict[str, Any],
-    model: type[M],
-    parse: Callable[..., object] | None = None,
+    build: Callable[P, dict[str, Any]], model: type[M], *args: P.args, **kwargs: P.kwargs
 ) -> Call[M]:
-    """A ``Call`` of the generated ``module``, whose name is the spec's operationId, with
-    the ``request`` its ``_get_kwargs`` built; read by its ``_parse_response`` unless
-    ``parse`` is given."""
-    return Call(module.__name__.rpartition(".")[2], request, parse or module._parse_response, model)
+    """The ``Call`` that ``build``, a generated module's ``_get_kwargs``, makes of the
+    arguments (and a fresh ``Idempotency-Key`` where it takes one), read by that module's
+    ``_parse_response``; the module's name is the spec's operationId."""
+    if _takes_key(build):
+        kwargs["idempotency_key"] = str(uuid.uuid4())
+    module = sys.modules[build.__module__]
+    name = module.__name__.rpartition(".")[2]
+    return Call(name, build(*args, **kwargs), module._parse_response, model)
 
 
 def create_session(
@@ -122,21 +129,12 @@ def create_session(
     body = wire.CreateSessionRequest(
         tags=list(tags), user_metadata=metadata, sdk_version=sdk_version
     )
-    return _call(
-        _create_session,
-        _create_session._get_kwargs(body=body, idempotency_key=new_idempotency_key()),
-        wire.Session,
-    )
+    return _call(_create_session._get_kwargs, wire.Session, body=body)
 
 
 def send_heartbeat(session_id: str) -> Call[NoBody]:
     """Any 2xx, with or without a body: the wire promises no reply to read."""
-    return _call(
-        _send_heartbeat,
-        _send_heartbeat._get_kwargs(session_id, idempotency_key=new_idempotency_key()),
-        NoBody,
-        ignore_body(_send_heartbeat._parse_response),
-    )
+    return ignore_body(_call(_send_heartbeat._get_kwargs, NoBody, session_id))
 
 
 def create_model(
@@ -161,25 +159,24 @@ def create_model(
         model_seq_id=model_seq_id, base_model=base_model, training_mode=mode, lora_config=config
     )
     return _call(
-        _create_model,
-        _create_model._get_kwargs(session_id, body=body, idempotency_key=new_idempotency_key()),
+        _create_model._get_kwargs,
         wire.Model,
+        session_id,
+        body=body,
     )
 
 
 def get_model(model_id: str) -> Call[wire.Model]:
-    return _call(_get_model, _get_model._get_kwargs(model_id), wire.Model)
+    return _call(_get_model._get_kwargs, wire.Model, model_id)
 
 
 def list_models(*, limit: int, offset: int) -> Call[wire.ModelList]:
-    return _call(_list_models, _list_models._get_kwargs(limit=limit, offset=offset), wire.ModelList)
+    return _call(_list_models._get_kwargs, wire.ModelList, limit=limit, offset=offset)
 
 
 def list_supported_models(*, limit: int, offset: int) -> Call[wire.SupportedModelList]:
     return _call(
-        _list_supported_models,
-        _list_supported_models._get_kwargs(limit=limit, offset=offset),
-        wire.SupportedModelList,
+        _list_supported_models._get_kwargs, wire.SupportedModelList, limit=limit, offset=offset
     )
 
 
@@ -190,11 +187,12 @@ class TerminateReply(MaybeResource["wire.Model"]):
 
 
 def terminate_model(model_id: str) -> Call[TerminateReply]:
-    return _call(
-        _terminate_model,
-        _terminate_model._get_kwargs(model_id, idempotency_key=new_idempotency_key()),
-        TerminateReply,
-        maybe_resource(_terminate_model._parse_response, TerminateReply),
+    return maybe_resource(
+        _call(
+            _terminate_model._get_kwargs,
+            TerminateReply,
+            model_id,
+        )
     )
 
 
@@ -211,9 +209,10 @@ def forward_backward(
         )
     )
     return _call(
-        _forward_backward,
-        _forward_backward._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _forward_backward._get_kwargs,
         wire.Operation,
+        model_id,
+        body=body,
     )
 
 
@@ -224,9 +223,10 @@ def optim_step(model_id: str, *, seq_id: int, adam_params: AdamParams) -> Call[w
         )
     )
     return _call(
-        _optim_step,
-        _optim_step._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _optim_step._get_kwargs,
         wire.Operation,
+        model_id,
+        body=body,
     )
 
 
@@ -241,9 +241,10 @@ def save_checkpoint(
         type_=wire.CheckpointType(checkpoint_type.value), name=name, ttl_seconds=ttl_seconds
     )
     return _call(
-        _save_checkpoint,
-        _save_checkpoint._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _save_checkpoint._get_kwargs,
         wire.Operation,
+        model_id,
+        body=body,
     )
 
 
@@ -252,28 +253,29 @@ def load_checkpoint(
 ) -> Call[wire.Operation]:
     body = wire.LoadCheckpointRequest(path=str(path), include_optimizer=include_optimizer)
     return _call(
-        _load_checkpoint,
-        _load_checkpoint._get_kwargs(model_id, body=body, idempotency_key=new_idempotency_key()),
+        _load_checkpoint._get_kwargs,
         wire.Operation,
+        model_id,
+        body=body,
     )
 
 
 def list_checkpoints(model_id: str, *, limit: int, cursor: str | None) -> Call[wire.CheckpointList]:
     return _call(
-        _list_checkpoints,
-        _list_checkpoints._get_kwargs(
-            model_id, limit=limit, cursor=UNSET if cursor is None else cursor
-        ),
+        _list_checkpoints._get_kwargs,
         wire.CheckpointList,
+        model_id,
+        limit=limit,
+        cursor=UNSET if cursor is None else cursor,
     )
 
 
 def get_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
-    return _call(_get_checkpoint, _get_checkpoint._get_kwargs(checkpoint_id), wire.Checkpoint)
+    return _call(_get_checkpoint._get_kwargs, wire.Checkpoint, checkpoint_id)
 
 
 def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
-    return _call(_delete_checkpoint, _delete_checkpoint._get_kwargs(checkpoint_id), wire.Checkpoint)
+    return _call(_delete_checkpoint._get_kwargs, wire.Checkpoint, checkpoint_id)
 
 
 class TtlReply(MaybeResource["wire.Checkpoint"]):
@@ -284,11 +286,8 @@ class TtlReply(MaybeResource["wire.Checkpoint"]):
 
 def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[TtlReply]:
     body = wire.SetCheckpointTtlRequest(path=str(path), ttl_seconds=ttl_seconds)
-    return _call(
-        _set_checkpoint_ttl,
-        _set_checkpoint_ttl._get_kwargs(path.model_id, body=body),
-        TtlReply,
-        maybe_resource(_set_checkpoint_ttl._parse_response, TtlReply),
+    return maybe_resource(
+        _call(_set_checkpoint_ttl._get_kwargs, TtlReply, path.model_id, body=body)
     )
 
 
@@ -299,19 +298,20 @@ def get_operation(
     timeout: httpx.Timeout,
     seen_revision: str | None,
 ) -> Call[wire.Operation]:
-    request: dict[str, Any] = _get_operation._get_kwargs(
+    call = _call(
+        _get_operation._get_kwargs,
+        wire.Operation,
         operation_id,
         wait=UNSET if wait is None else round(wait, 3),
         seen_revision=UNSET if seen_revision is None or not wait else seen_revision,
     )
     if wait and timeout.read is not None:
-        request["timeout"] = httpx.Timeout(
-            connect=timeout.connect,
-            read=timeout.read + wait + LONG_POLL_MARGIN,
-            write=timeout.write,
-            pool=timeout.pool,
+        read = timeout.read + wait + LONG_POLL_MARGIN
+        longer = httpx.Timeout(
+            connect=timeout.connect, read=read, write=timeout.write, pool=timeout.pool
         )
-    return _call(_get_operation, request, wire.Operation)
+        call = attrs.evolve(call, request={**call.request, "timeout": longer})
+    return call
 
 
 # -- artifacts ---------------------------------------------------------------------------
@@ -335,16 +335,19 @@ class ExportReply:
         return cls(operation=wire.Operation.from_dict(src_dict))
 
 
-def _export_parser(module: Any) -> Callable[..., object]:
+def _export(call: Call[ExportReply]) -> Call[ExportReply]:
+    """``call``, whose generated parser's ``Artifact`` or ``Operation`` is an ``ExportReply``."""
+    generated = call.parse
+
     def parse(*, client: Any, response: httpx.Response) -> object:
-        parsed = module._parse_response(client=client, response=response)
+        parsed = generated(client=client, response=response)
         if isinstance(parsed, wire.Artifact):
             return ExportReply(artifact=parsed)
         if isinstance(parsed, wire.Operation):
             return ExportReply(operation=parsed)
         return parsed
 
-    return parse
+    return attrs.evolve(call, parse=parse)
 
 
 def export_checkpoint(
@@ -356,13 +359,13 @@ def export_checkpoint(
         ttl_seconds=ttl_seconds,
         force=force,
     )
-    return _call(
-        _export_checkpoint,
-        _export_checkpoint._get_kwargs(
-            checkpoint_id, body=body, idempotency_key=new_idempotency_key()
-        ),
-        ExportReply,
-        _export_parser(_export_checkpoint),
+    return _export(
+        _call(
+            _export_checkpoint._get_kwargs,
+            ExportReply,
+            checkpoint_id,
+            body=body,
+        )
     )
 
 
@@ -374,23 +377,19 @@ def export_model_weights(
         merge_adapter=merge_adapter,
         ttl_seconds=ttl_seconds,
     )
-    return _call(
-        _export_model_weights,
-        _export_model_weights._get_kwargs(
-            model_id, body=body, idempotency_key=new_idempotency_key()
-        ),
-        ExportReply,
-        _export_parser(_export_model_weights),
+    return _export(
+        _call(
+            _export_model_weights._get_kwargs,
+            ExportReply,
+            model_id,
+            body=body,
+        )
     )
 
 
 def list_artifacts(checkpoint_id: uuid.UUID) -> Call[wire.ArtifactList]:
-    return _call(_list_artifacts, _list_artifacts._get_kwargs(checkpoint_id), wire.ArtifactList)
+    return _call(_list_artifacts._get_kwargs, wire.ArtifactList, checkpoint_id)
 
 
 def get_artifact_download(artifact_id: uuid.UUID) -> Call[wire.DownloadDescriptor]:
-    return _call(
-        _get_artifact_download,
-        _get_artifact_download._get_kwargs(artifact_id),
-        wire.DownloadDescriptor,
-    )
+    return _call(_get_artifact_download._get_kwargs, wire.DownloadDescriptor, artifact_id)

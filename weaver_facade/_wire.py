@@ -134,15 +134,16 @@ class NoBody:
         return cls()
 
 
-def ignore_body(parse: Callable[..., object]) -> Callable[..., object]:
-    """A generated ``_parse_response`` that reads no 2xx body: any 2xx is a ``NoBody``."""
+def ignore_body(call: Call[NoBody]) -> Call[NoBody]:
+    """``call``, whose 2xx body is not read: any 2xx is a ``NoBody``."""
+    parse = call.parse
 
     def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
         if response.is_success:
             return NoBody()
         return parse(client=client, response=response)
 
-    return parse_reply
+    return attrs.evolve(call, parse=parse_reply)
 
 
 Maybe = TypeVar("Maybe", bound="MaybeResource[Any]")
@@ -169,8 +170,9 @@ class MaybeResource(Generic[M]):
             return cls()
 
 
-def maybe_resource(parse: Callable[..., object], reply: type[Maybe]) -> Callable[..., object]:
-    """A generated ``_parse_response`` for a ``MaybeResource`` call; errors parse as usual."""
+def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
+    """``call``, whose 2xx reply is its ``MaybeResource`` model; errors parse as usual."""
+    parse, reply = call.parse, call.model
 
     def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
         if not response.is_success:
@@ -181,7 +183,7 @@ def maybe_resource(parse: Callable[..., object], reply: type[Maybe]) -> Callable
             return reply()
         return reply.from_dict(body) if isinstance(body, Mapping) else reply()
 
-    return parse_reply
+    return attrs.evolve(call, parse=parse_reply)
 
 
 EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
