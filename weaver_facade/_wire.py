@@ -346,17 +346,13 @@ class WireFields:
         if not attrs.has(self.facade):
             return None
         needed = {a.name for a in attrs.fields(self.facade) if a.default is attrs.NOTHING}
-        for name in _properties(self.schema):
+        fields: Mapping[str, object] = spec.SCHEMAS.get(self.schema, {}).get("properties", {})
+        for name in fields:
             if name in data or name in self.left_out or name in self.required:
                 continue
             if self.mapped.get(name, name) in needed:
                 return name
         return None
-
-
-def _properties(schema: str) -> list[str]:
-    found = spec.SCHEMAS.get(schema, {}).get("properties", {})
-    return list(found) if isinstance(found, Mapping) else []
 
 
 @attrs.frozen
