@@ -57,9 +57,6 @@ class WeaverError(Exception):
     """The base of every exception raised by weaver_facade."""
 
 
-# -- input errors: raised before any request ----------------------------------
-
-
 class InvalidInputError(WeaverError, ValueError):
     """An argument was refused before any request was sent; nothing happened server-side."""
 
@@ -97,9 +94,6 @@ class AmbiguousArtifactKindError(InvalidArgumentError):
         super().__init__(message)
         self.checkpoint = checkpoint
         self.kinds = kinds
-
-
-# -- API errors -----------------------------------------------------------------
 
 
 class APIError(WeaverError):
@@ -311,9 +305,6 @@ class UnsupportedByServerError(APIError):
     _status_in_str = False
 
 
-# -- operation outcomes ---------------------------------------------------------------
-
-
 class OperationFailedError(WeaverError):
     """A polled operation ended with status ``error``.
 
@@ -394,9 +385,6 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         else:
             again = f"look at it again with get_checkpoint({operation_id!r})"
         super().__init__(f"{message}: {again}")
-
-
-# -- downloads ---------------------------------------------------------------------------
 
 
 class ClientClosedError(WeaverError, RuntimeError):
