@@ -438,7 +438,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         return None if bound is running else cast(asyncio.AbstractEventLoop, bound)
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
-        """Send one call; return its generated model or raise a facade error."""
+        """See ``SyncIO.send``."""
         if not self.refusing() and self.other_loop() is not None:
             raise EventLoopError(
                 f"{call.operation}: this async Weaver client was first used on another "
@@ -456,7 +456,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         budget: float | None = None,
         seen: str | None = None,
     ) -> OperationSnapshot:
-        """Get an operation, long-polling up to ``wait`` seconds (see ``Fetch``)."""
+        """See ``SyncIO.snapshot``."""
         call, options = self._poll(operation_id, wait, budget, seen)
         return snapshot_from_wire(call.operation, await self.send(call, options))
 
@@ -483,7 +483,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
-        """Send a call that starts an operation and return its handle."""
+        """See ``SyncIO.submit``."""
         operation = await self.send(submission.call)
         snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
         return self.handle(snapshot, submission.parse_result)

@@ -406,7 +406,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
+        """See ``RetryTransport.handle_request``."""
         import asyncio  # only the async client needs it; see _lazy
 
         with _Attempts(self.policy, request, self._clock) as attempts:
