@@ -70,32 +70,6 @@ else:
     _forward_backward = LazyModule("weaver_client.api.training.forward_backward")
     _optim_step = LazyModule("weaver_client.api.training.optim_step")
 
-__all__ = [
-    "ExportReply",
-    "TerminateReply",
-    "TtlReply",
-    "create_model",
-    "create_session",
-    "delete_checkpoint",
-    "export_checkpoint",
-    "export_model_weights",
-    "forward_backward",
-    "get_artifact_download",
-    "get_checkpoint",
-    "get_model",
-    "get_operation",
-    "list_artifacts",
-    "list_checkpoints",
-    "list_models",
-    "list_supported_models",
-    "load_checkpoint",
-    "optim_step",
-    "save_checkpoint",
-    "send_heartbeat",
-    "set_checkpoint_ttl",
-    "terminate_model",
-]
-
 M = TypeVar("M", bound=WireModel)
 P = ParamSpec("P")
 

@@ -57,8 +57,6 @@ from ._wire import (
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["AsyncIO", "HasOptions", "Pager", "Submission", "SyncIO", "Wakeup"]
-
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 R = TypeVar("R")

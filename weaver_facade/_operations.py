@@ -34,24 +34,6 @@ from ._lazy import asyncio_sleep, wire
 from ._transport import logger
 from ._wire import WireFields, WireValues, expect, optional, parse_model
 
-__all__ = [
-    "DEADLINE_GRACE",
-    "AsyncOperationHandle",
-    "ConversionProgress",
-    "GiveUp",
-    "OperationHandle",
-    "OperationProgress",
-    "OperationSnapshot",
-    "OperationStatus",
-    "PendingInfo",
-    "Poll",
-    "PollPolicy",
-    "PollSettings",
-    "Sleep",
-    "snapshot_from_wire",
-    "started_snapshot",
-]
-
 T = TypeVar("T")
 # A handle only gives its result out: a handle of a ``Checkpoint`` is one of an ``object``.
 T_co = TypeVar("T_co", covariant=True)

@@ -49,15 +49,6 @@ from ._lazy import asyncio_sleep
 from ._socket_deadline import bound_by_deadline, ends
 from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, scrub, shown_url
 
-__all__ = [
-    "AsyncRetryTransport",
-    "RetryPolicy",
-    "RetrySettings",
-    "RetryTransport",
-    "configure_logging",
-    "logger",
-]
-
 logger = logging.getLogger("weaver_facade")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

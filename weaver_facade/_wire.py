@@ -58,37 +58,6 @@ if TYPE_CHECKING:
 else:
     spec = LazyModule("weaver_client.schemas")
 
-__all__ = [
-    "API_KEY_HEADER",
-    "EARLIER_ATTEMPT",
-    "Call",
-    "Delivery",
-    "EarlierAttempt",
-    "GeneratedClient",
-    "MaybeResource",
-    "NoBody",
-    "Plan",
-    "WireFields",
-    "WireModel",
-    "WireValues",
-    "adrive",
-    "as_utc",
-    "connection_error",
-    "drive",
-    "error_from_response",
-    "expect",
-    "finish",
-    "hide_key",
-    "ignore_body",
-    "kind_schemas",
-    "maybe_resource",
-    "optional",
-    "parse_model",
-    "reply_error",
-    "result_of",
-    "scrub",
-]
-
 API_KEY_HEADER = "X-WEAVER-API-KEY"
 REDACTED = "[redacted]"
 # What the generated ``from_dict`` (and ``json``) raise on a reply off the spec: a
