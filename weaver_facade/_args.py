@@ -18,18 +18,6 @@ from weaver_client import limits
 
 from ._errors import InvalidArgumentError
 
-__all__ = [
-    "at_least",
-    "check_api_key",
-    "check_bool",
-    "check_callable",
-    "check_choice",
-    "check_id",
-    "check_int",
-    "check_seconds",
-    "check_type",
-]
-
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 

@@ -55,27 +55,6 @@ from ._wire import (
 if TYPE_CHECKING:
     from ._io import _Base
 
-__all__ = [
-    "Artifact",
-    "ArtifactFile",
-    "ArtifactKind",
-    "ArtifactStatus",
-    "DownloadDeadline",
-    "DownloadResult",
-    "DownloadTarget",
-    "artifact_again",
-    "artifact_from_wire",
-    "artifact_result",
-    "descriptor_from_wire",
-    "download_arguments",
-    "download_descriptor",
-    "download_plan",
-    "download_result",
-    "find_checkpoint_id",
-    "list_artifacts_plan",
-    "resolve_download",
-]
-
 _ARTIFACT_PATH = re.compile(
     r"(?P<checkpoint>weaver://[^/]+/checkpoints/[^/]+)/artifacts/(?P<kind>[^/]+)"
 )

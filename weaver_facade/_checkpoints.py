@@ -32,21 +32,6 @@ from ._wire import (
     result_of,
 )
 
-__all__ = [
-    "Checkpoint",
-    "CheckpointLike",
-    "CheckpointPath",
-    "CheckpointRef",
-    "CheckpointStatus",
-    "CheckpointType",
-    "checkpoint_from_wire",
-    "checkpoint_result",
-    "coerce_checkpoint_path",
-    "coerce_checkpoint_ref",
-    "path_from_wire",
-    "validate_checkpoint_name",
-]
-
 SCHEME = "weaver://"
 _NAME = re.compile(limits.CHECKPOINT_NAME_PATTERN)
 _STORED_NAME = re.compile(limits.STORED_CHECKPOINT_NAME_PATTERN)

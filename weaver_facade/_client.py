@@ -62,6 +62,7 @@ from ._models import (
     CreatedModels,
     LoraSettings,
     ModelInfo,
+    NewModel,
     base_model_pager,
     check_base_model,
     model_listing,
@@ -76,7 +77,7 @@ from ._operations import (
     PollSettings,
     ProgressCallback,
 )
-from ._resume import NewModel, ResumeStep, resume_plan
+from ._resume import ResumeStep, resume_plan
 from ._retry import CallOptions
 from ._training import (
     AsyncTrainingClient,
@@ -103,8 +104,6 @@ from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, e
 
 if TYPE_CHECKING:
     import asyncio
-
-__all__ = ["AsyncServiceClient", "ClientOptions", "ServiceClient"]
 
 T = TypeVar("T")
 

@@ -54,19 +54,6 @@ from ._transport import logger
 
 T = TypeVar("T")
 
-__all__ = [
-    "Descriptor",
-    "DownloadProgress",
-    "DownloadSettings",
-    "Downloads",
-    "StorageFile",
-    "Transfer",
-    "check_names",
-    "download_async",
-    "download_sync",
-    "plan_local",
-]
-
 PART_SUFFIX = ".part"
 # Bytes hashed at a time: of an existing prefix or finished file, and of written
 # reads (four threads hashing each 64 KiB read hand the GIL over twice per read,

@@ -25,8 +25,6 @@ from collections.abc import Hashable
 
 import attrs
 
-__all__ = ["Bracket", "Durations"]
-
 #: How many finished operations per model and kind are remembered.
 HISTORY = 5
 

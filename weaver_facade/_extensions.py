@@ -14,15 +14,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = [
-    "CHECKPOINT_BY_ID",
-    "MARKER",
-    "MODEL_LISTING",
-    "extension_markers",
-    "extension_names",
-    "restrict_spec",
-]
-
 MARKER = "x-weaver-extension"
 CHECKPOINT_BY_ID = "checkpoint-by-id"
 MODEL_LISTING = "model-listing"

@@ -12,8 +12,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-__all__ = ["missing_extra_message", "missing_module", "require"]
-
 # The top-level modules each extra brings, with the extras it includes (see pyproject.toml).
 _MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("click", "rich"),

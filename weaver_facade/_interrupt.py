@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["interrupt_held"]
-
 
 @contextmanager
 def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:

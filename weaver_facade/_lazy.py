@@ -15,8 +15,6 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["LazyModule", "asyncio_sleep", "lazy_attributes", "wire"]
-
 
 class LazyModule(types.ModuleType):
     """Stands for module ``name`` and imports it at the first attribute access.
@@ -33,7 +31,9 @@ class LazyModule(types.ModuleType):
 
 
 if TYPE_CHECKING:
-    from weaver_client import models as wire
+    import weaver_client.models
+
+    wire = weaver_client.models
 else:
     wire = LazyModule("weaver_client.models")
 

@@ -27,16 +27,6 @@ from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
 from ._wire import Call, Plan, expect, optional
 
-__all__ = [
-    "CheckpointPager",
-    "by_id",
-    "by_ref",
-    "delete",
-    "find",
-    "find_by_path",
-    "latest",
-]
-
 
 class CheckpointPager:
     """Pages of ``list_checkpoints``: which call next, and the checkpoints of each reply."""

@@ -29,22 +29,6 @@ from ._retry import may_have_acted
 from ._transport import logger
 from ._wire import Call, Plan, WireFields, WireModel, WireValues, expect, optional, parse_model
 
-__all__ = [
-    "CHECKPOINT_PAGE_SIZE",
-    "DEFAULT_LORA_RANK",
-    "DEFAULT_PAGE_SIZE",
-    "BaseModelInfo",
-    "CreatedModels",
-    "LoraSettings",
-    "ModelInfo",
-    "NewModel",
-    "base_model_pager",
-    "model_listing",
-    "model_pager",
-    "model_plan",
-    "terminate_plan",
-]
-
 # The official SDK's rank; the spec requires one and gives none, only its bounds.
 DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
 # Where a caller gives no page size: the spec's default for the model listings; the

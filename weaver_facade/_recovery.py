@@ -43,15 +43,6 @@ from ._errors import APIError, ConflictError
 from ._operations import OperationSnapshot, OperationStatus
 from ._wire import Delivery, Plan
 
-__all__ = [
-    "CLOCK_TOLERANCE",
-    "ResourceWatch",
-    "SaveIntent",
-    "created_since",
-    "own_checkpoint",
-    "own_export",
-]
-
 # created_at may be written in whole seconds, truncated (as the spec's examples
 # are): up to 1 s before the true moment; and created_at and Date may come from
 # two clocks of one server (or of two servers behind one address): 0.5 s more.

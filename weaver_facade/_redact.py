@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ANYWHERE", "replace_key"]
-
 ANYWHERE = 8
 
 

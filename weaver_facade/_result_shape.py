@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["misplaced", "result_schemas", "shaped_as"]
-
 
 def result_schemas(schemas: Mapping[str, Any]) -> dict[str, str]:
     """The schema of a done operation's ``response`` per kind (an operationId), as the

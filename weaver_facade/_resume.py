@@ -45,9 +45,6 @@ from ._training import check_optimizer_state, load_submission
 from ._types import LoadResult
 from ._wire import Call
 
-__all__ = ["NewModel", "ResumeStep", "resume_plan"]
-
-
 ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]
 ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]
 

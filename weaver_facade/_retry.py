@@ -37,27 +37,6 @@ import httpx
 
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
-__all__ = [
-    "EXTENSION",
-    "REFUSED",
-    "BodyTimeout",
-    "CallOptions",
-    "attempt_time",
-    "capped_timeouts",
-    "certificate_refused",
-    "describe_failure",
-    "error_is_retryable",
-    "full_jitter",
-    "may_have_acted",
-    "parse_http_date",
-    "parse_retry_after",
-    "response_is_retryable",
-    "server_says_retryable",
-    "sleep_before_retry",
-    "storage_status_is_retryable",
-    "transport_error_is_retryable",
-]
-
 NOT_ACTED_STATUSES = frozenset({408, 429, 503})
 MAYBE_ACTED_STATUSES = frozenset({502, 504})
 

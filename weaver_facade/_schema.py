@@ -20,8 +20,6 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Problem", "explain", "json_type"]
-
 _TYPES: Mapping[str, tuple[str, Any]] = {
     "string": ("a string", str),
     "integer": ("an integer", int),

@@ -27,8 +27,6 @@ import httpx
 if typing.TYPE_CHECKING:
     import httpcore
 
-__all__ = ["bound_by_deadline", "ends"]
-
 # The time.monotonic() by which the attempt this thread is sending must be over.
 _ENDS: contextvars.ContextVar[float | None] = contextvars.ContextVar("weaver_ends", default=None)
 

@@ -28,24 +28,6 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-__all__ = [
-    "SCHEMA_REF",
-    "Located",
-    "SpecSchemas",
-    "best_error",
-    "describe",
-    "field_parts",
-    "field_path",
-    "leaves",
-    "missing_fields",
-    "read_document",
-    "spec_bytes",
-    "spec_document",
-    "spec_path",
-    "spec_schemas",
-    "unknown_fields",
-]
-
 SCHEMA_REF = "#/components/schemas/"
 _URI = "urn:weaver:openapi"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -41,8 +41,6 @@ import httpx
 
 from ._transport import environment_proxied, environment_settings
 
-__all__ = ["FAILURES", "Reply", "StorageHTTP"]
-
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

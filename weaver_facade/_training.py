@@ -74,19 +74,6 @@ from ._wire import Plan, kind_schemas
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = [
-    "SERVER_DEFAULT",
-    "AsyncTrainingClient",
-    "OperationResult",
-    "TrainingClient",
-    "TtlSeconds",
-    "check_next_seq_id",
-    "check_optimizer_state",
-    "check_result_type",
-    "load_submission",
-    "reattach_parser",
-]
-
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
 _R = TypeVar("_R")

@@ -22,15 +22,6 @@ from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidation
 from ._lazy import wire
 from ._wire import WireFields, expect, optional, parse_model, result_of
 
-__all__ = [
-    "AdamParams",
-    "Datum",
-    "ForwardBackwardResult",
-    "LoadResult",
-    "OptimStepResult",
-    "datum_from_tokens",
-]
-
 IGNORE_INDEX = -100
 # The wire bounds only the least; the most tokens per sequence is the server's to decide
 # (its base model's context), so a longer one is sent and refused there with a 400.
