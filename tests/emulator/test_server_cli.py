@@ -235,19 +235,24 @@ def taken_port() -> Iterator[int]:
         yield int(holder.getsockname()[1])
 
 
-def test_a_port_in_use_is_one_usage_line(taken_port: int) -> None:
-    # uvicorn logged its error and exited 3, a status the README does not list.
-    script = Path(sys.executable).parent / "weaver-facade"
+@pytest.mark.parametrize("python_m", [False, True], ids=["console-script", "python-m"])
+def test_a_port_in_use_is_one_line_that_says_what_to_do(taken_port: int, python_m: bool) -> None:
+    # uvicorn logged its error and exited 3, a status the README does not list; then
+    # `python -m weaver_facade.emulator` printed click's usage text around it.
+    script = str(Path(sys.executable).with_name("weaver-facade"))
+    command = [sys.executable, "-m", "weaver_facade.emulator"] if python_m else [script, "emulator"]
     done = subprocess.run(
-        [str(script), "emulator", "--port", str(taken_port)],
+        [*command, "--port", str(taken_port)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"error: port {taken_port} on 127.0.0.1 is in use"), done.stderr
-    assert len(done.stderr.splitlines()) == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: port {taken_port} on 127.0.0.1 is in use"), line
+    assert "--port 0" in line
+    assert "--help" not in line
     assert done.stdout == ""
 
 

@@ -10,6 +10,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
@@ -22,6 +23,17 @@ __all__ = ["emulator"]
 READY_MESSAGE = "weaver emulator listening on {url}"
 # uvicorn's own exit status when it cannot listen, which the command's statuses do not list.
 _UVICORN_STARTUP_FAILURE = 3
+
+
+class _CannotStart(click.ClickException):
+    """Nothing to serve with (a port in use, a data dir it cannot use): one line and exit 2,
+    the usage status, without the usage text or a pointer to ``--help``, neither of which
+    says more, whichever way the command was run."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
 
 
 @click.command(
@@ -146,7 +158,7 @@ def emulator(
         try:  # here, so that a path it cannot use is one line, not the store's traceback
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise click.UsageError(f"--data-dir {data_dir}: {exc.strerror or exc}") from exc
+            raise _CannotStart(f"--data-dir {data_dir}: {exc.strerror or exc}") from exc
     _check_can_listen(host, port)
     with contextlib.ExitStack() as cleanup:
         temp_dir = None
@@ -187,7 +199,7 @@ def emulator(
         try:
             serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
         except DataDirInUse as exc:
-            raise click.UsageError(str(exc)) from None
+            raise _CannotStart(str(exc)) from None
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it
             raise SystemExit(130) from None
         except SystemExit as exc:
@@ -211,8 +223,11 @@ def _check_can_listen(host: str, port: int) -> None:
                 sock.bind(address)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise click.UsageError(f"port {port} on {host} is in use") from None
-        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise _CannotStart(
+                f"port {port} on {host} is in use: choose another with --port, "
+                "or --port 0 for a free one"
+            ) from None
+        raise _CannotStart(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
