@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.cli.test_operations import OPERATION_KEYS
-from tests.support.cli import Cli, train_model
+from tests.support.cli import Cli, shown_whole, train_model
 from tests.support.fakeserver import FakeWeaver, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.spec_values import SCHEMAS
@@ -90,6 +90,28 @@ def test_list_shows_every_checkpoint_oldest_first(cli: Cli, model_id: str) -> No
     assert listed["model_id"] == model_id
     assert [c["name"] for c in listed["checkpoints"]] == ["alpha", "beta"]
     assert all(set(c) == CHECKPOINT_KEYS for c in listed["checkpoints"])
+
+
+@pytest.mark.parametrize("columns", [20, 40, 200])
+def test_a_narrow_terminal_shows_every_value_whole(cli: Cli, model_id: str, columns: int) -> None:
+    # At COLUMNS=20 rich cropped the list's columns to nothing, and at 40 it broke names,
+    # ids and paths, which users copy, across lines.
+    save(cli, model_id, "first-checkpoint-of-a-long-run")
+    save(cli, model_id, "second", "--weights-only")
+    narrow = {"COLUMNS": str(columns)}
+    listed = cli("checkpoints", "list", model_id, env=narrow)
+    assert listed.exit_code == 0, listed.stderr
+    checkpoints = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    for c in checkpoints:
+        for value in (c["name"], c["type"], c["status"]):
+            assert shown_whole(value, listed.stdout), (value, listed.stdout)
+    shown = cli("checkpoints", "show", checkpoints[0]["path"], env=narrow)
+    for value in (checkpoints[0]["path"], checkpoints[0]["id"], checkpoints[0]["sha256"]):
+        assert shown_whole(value, shown.stdout), (value, shown.stdout)
+    # A terminal wide enough keeps the tables: one row, one line.
+    if columns == 200:
+        assert re.search(r"first-checkpoint-of-a-long-run\W+weight_and_optimizer", listed.stdout)
+        assert re.search(r"sha256\W+" + checkpoints[0]["sha256"], shown.stdout)
 
 
 def test_global_json_flag_works_like_the_command_flag(cli: Cli, model_id: str) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from tests.support.cli import API_KEY, Cli, command_at, invoke, train_model
+from tests.support.cli import API_KEY, Cli, command_at, invoke, shown_whole, train_model
 from tests.support.fakeserver import FakeWeaver
 from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
 from weaver_facade._cli._progress import Progress, describe
@@ -327,6 +327,22 @@ def test_a_table_with_text_stdout_cannot_encode_is_escaped_not_a_traceback(
     shown = raw.getvalue().decode(encoding)
     assert "\\u2713" in shown  # escaped, as Python's stderr does
     assert "poca 2" in shown
+
+
+@pytest.mark.parametrize("columns", [24, 28, 30, 200])
+def test_a_table_that_barely_fits_breaks_no_word(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: int
+) -> None:
+    # A name with spaces (a server may report `epoch number 2`) is what a user copies:
+    # kept whole on its line, it left the other columns too little room, and rich broke
+    # their words (`compl` / `eted`).
+    from weaver_facade._cli._output import print_table
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    print_table("checkpoints", ("name", "status"), [("epoch number 2", "completed ok")])
+    out = capsys.readouterr().out
+    assert shown_whole("epoch number 2", out), out
+    assert shown_whole("completed", out), out
 
 
 def spinner(progress: Progress) -> Any:

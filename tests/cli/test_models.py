@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.cli import API_KEY, Cli, invoke
+from tests.support.cli import API_KEY, Cli, invoke, shown_whole
 from tests.support.held_creates import default_sigint, interrupt_then_answer, serve_held_creates
 from weaver_facade import ModelInfo
 from weaver_facade._cli.models import print_model, print_models
@@ -128,6 +128,22 @@ def test_usage_and_api_errors(cli: Cli) -> None:
     unreachable = cli("models", "list", env=UNREACHABLE)
     assert unreachable.exit_code == 1
     assert "cannot reach http://127.0.0.1:9" in unreachable.stderr
+
+
+@pytest.mark.parametrize("columns", [20, 40, 200])
+def test_a_narrow_terminal_shows_every_model_id_whole(cli: Cli, columns: int) -> None:
+    # At COLUMNS=20 rich cropped every column of the list to nothing.
+    for _ in range(2):
+        assert cli("models", "create", "weaver-tiny", "-q").exit_code == 0
+    listed = cli("models", "list", env={"COLUMNS": str(columns)})
+    assert listed.exit_code == 0, listed.stderr
+    found = cli("models", "list", "--json").json()["models"]
+    assert len(found) == 2
+    for m in found:
+        for value in (m["id"], m["base_model"], m["status"]):
+            assert shown_whole(value, listed.stdout), (value, listed.stdout)
+    if columns == 200:  # a table, one model a line
+        assert all(re.search(rf"{m['id']}\W+weaver-tiny", listed.stdout) for m in found)
 
 
 @pytest.mark.parametrize("emulator_config", [{"extensions": "none"}])

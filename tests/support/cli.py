@@ -4,6 +4,7 @@ fixtures are in tests/cli/conftest.py."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -74,3 +75,9 @@ def command_at(path: tuple[str, ...]) -> click.Command:
         assert found is not None, path
         command = found
     return command
+
+
+def shown_whole(value: str, output: str) -> bool:
+    """Whether ``value`` stands whole on one line of ``output`` (not cut, not broken)."""
+    word = rf"(?<![\w-]){re.escape(value)}(?![\w-])"
+    return any(re.search(word, line) for line in output.splitlines())

@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -48,6 +50,7 @@ __all__ = [
     "print_fields",
     "print_load",
     "print_operation",
+    "print_table",
     "result_json",
 ]
 
@@ -266,6 +269,22 @@ def _ttl(c: Checkpoint) -> str:
     return "permanent" if c.ttl_seconds is None else f"{c.ttl_seconds} s"
 
 
+def _show(title: str, table: Table, blocks: Sequence[Sequence[tuple[str, str]]]) -> None:
+    """``table`` when each of its columns can show its longest word whole; else, on a
+    narrow terminal, where rich would break words and then crop whole columns to
+    nothing, the title and under it one ``name: value`` line per cell (a blank line
+    between rows), which only the terminal wraps: ids and paths stay whole, to copy."""
+    console = _console()
+    unbounded = console.options.update_width(2**31)
+    if Measurement.get(console, unbounded, table).minimum <= console.width:
+        console.print(table)
+        return
+    lines = [title]
+    for i, block in enumerate(blocks):
+        lines += [""] * (i > 0) + [f"  {name}: {value}" for name, value in block]
+    console.print(Text("\n".join(lines)), soft_wrap=True)
+
+
 def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
     """A two-column table of ``(field, value)``."""
     table = Table(title=Text(title), title_justify="left", show_header=False)
@@ -273,7 +292,20 @@ def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
     table.add_column(overflow="fold")
     for name, value in rows:
         table.add_row(Text(name), Text(value))
-    _console().print(table)
+    _show(title, table, [rows])
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Rows under their columns; the first column, which names each row (an id, a name),
+    is never wrapped."""
+    table = Table(title=Text(title), title_justify="left")
+    names = [columns[0], *(row[0] for row in rows)]
+    table.add_column(columns[0], no_wrap=True, min_width=max(map(cell_len, names)))
+    for column in columns[1:]:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*map(Text, row))
+    _show(title, table, [list(zip(columns, row, strict=True)) for row in rows])
 
 
 def _checkpoint_rows(c: Checkpoint) -> list[tuple[str, str]]:
@@ -315,13 +347,11 @@ def print_checkpoints(model_id: str, checkpoints: Sequence[Checkpoint]) -> None:
     if not checkpoints:
         _console().print(Text(f"{title}\n(none)"))
         return
-    table = Table(title=Text(title), title_justify="left")
-    for column in ("name", "type", "status", "size", "created", "ttl"):
-        table.add_column(column, overflow="fold")
-    for c in checkpoints:
-        row = (c.name, c.type.value, c.status.value, _size(c.size_bytes), _when(c.created_at))
-        table.add_row(*(Text(v) for v in (*row, _ttl(c))))
-    _console().print(table)
+    rows = [
+        (c.name, c.type.value, c.status.value, _size(c.size_bytes), _when(c.created_at), _ttl(c))
+        for c in checkpoints
+    ]
+    print_table(title, ("name", "type", "status", "size", "created", "ttl"), rows)
 
 
 def _load_rows(result: LoadResult, model_id: str | None) -> list[tuple[str, str]]:

@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich.table import Table
 from rich.text import Text
 from weaver_client import limits
 
 from .. import BaseModelInfo, ModelInfo, ServiceClient, UnsupportedByServerError
-from ._output import _console, _iso, _when, emit_json, print_fields
+from ._output import _console, _iso, _when, emit_json, print_fields, print_table
 from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
 
 __all__ = ["models", "supported_models"]
@@ -73,19 +72,18 @@ def print_models(found: Sequence[ModelInfo]) -> None:
     if not found:
         _console().print(Text("models\n(none)"))
         return
-    table = Table(title=Text("models"), title_justify="left")
-    for column in ("id", "base model", "mode", "rank", "status", "created"):
-        table.add_column(column, overflow="fold")
-    for m in found:
-        row = (
+    rows = [
+        (
             m.id,
             _or_dash(m.base_model),
             _or_dash(m.training_mode),
             _or_dash(m.lora_rank),
             _or_dash(m.status),
+            _when(m.created_at),
         )
-        table.add_row(*(Text(v) for v in (*row, _when(m.created_at))))
-    _console().print(table)
+        for m in found
+    ]
+    print_table("models", ("id", "base model", "mode", "rank", "status", "created"), rows)
 
 
 @click.group("models", context_settings={"help_option_names": ["-h", "--help"]})
@@ -202,10 +200,8 @@ def supported_models() -> None:
     if current_state().as_json:
         emit_json({"supported_models": [base_model_json(m) for m in found]})
         return
-    table = Table(title=Text("supported base models"), title_justify="left")
-    for column in ("name", "status", "config"):
-        table.add_column(column, overflow="fold")
-    for m in found:
-        config = ", ".join(f"{k}={v}" for k, v in sorted(m.config.items()))
-        table.add_row(Text(m.name), Text(m.status), Text(config or "-"))
-    _console().print(table)
+    rows = [
+        (m.name, m.status, ", ".join(f"{k}={v}" for k, v in sorted(m.config.items())) or "-")
+        for m in found
+    ]
+    print_table("supported base models", ("name", "status", "config"), rows)
