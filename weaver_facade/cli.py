@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import click
 from click.core import ParameterSource
 
-from ._cli._state import EXIT_USAGE, CliError, CliState, error_payload
+from ._cli._state import EXIT_INTERRUPTED, EXIT_USAGE, CliError, CliState, error_payload
 from ._extras import missing_extra_message, missing_module
 
 __all__ = ["main"]
@@ -175,18 +175,21 @@ def _asks_json(args: list[str]) -> bool:
     return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
+def _wants_json(ctx: click.Context, given: list[str] | None) -> bool:
+    # --json after the command is in the state once the command's options are parsed;
+    # before it, in the top level's parameters, also when the error comes first. An
+    # option the parser refused ends the parse before --json is read: the words tell.
+    state = ctx.find_object(CliState)
+    wanted = state.as_json if state is not None else ctx.find_root().params.get("as_json")
+    prints_json = "as_json" not in _NOT_FOR.get(ctx.info_name or "", {})
+    return bool(wanted or (given is not None and prints_json and _asks_json(given)))
+
+
 def _one_line(exc: click.UsageError, given: list[str] | None = None) -> CliError:
     if exc.ctx is None:
         return CliError(exc.format_message(), exit_code=EXIT_USAGE)
     message = f"{exc.format_message()} (see '{exc.ctx.command_path} --help')"
-    # --json after the command is in the state once the command's options are parsed;
-    # before it, in the top level's parameters, also when the error comes first. An
-    # option the parser refused ends the parse before --json is read: the words tell.
-    state = exc.ctx.find_object(CliState)
-    wanted = state.as_json if state is not None else exc.ctx.find_root().params.get("as_json")
-    prints_json = "as_json" not in _NOT_FOR.get(exc.ctx.info_name or "", {})
-    wanted = wanted or (given is not None and prints_json and _asks_json(given))
-    payload = error_payload(exc, EXIT_USAGE, message) if wanted else None
+    payload = error_payload(exc, EXIT_USAGE, message) if _wants_json(exc.ctx, given) else None
     return CliError(message, exit_code=EXIT_USAGE, payload=payload)
 
 
@@ -218,6 +221,12 @@ class _LazyGroup(click.Group):
             raise
         except click.UsageError as exc:
             raise _one_line(exc, ctx.meta.get(_GIVEN)) from None
+        except KeyboardInterrupt as exc:
+            # Before a command's own handling (its module loading, say): click would say
+            # "Aborted!" and exit 1.
+            wanted = _wants_json(ctx, ctx.meta.get(_GIVEN))
+            payload = error_payload(exc, EXIT_INTERRUPTED, "interrupted") if wanted else None
+            raise CliError("interrupted", exit_code=EXIT_INTERRUPTED, payload=payload) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})

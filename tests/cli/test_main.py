@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import logging
@@ -277,6 +278,51 @@ def test_the_emulator_command_logs_each_line_once(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=15)
     assert len(re.findall("auth is off", err)) == 1, err
+
+
+# A module that interrupts its own import, as a Ctrl-C in the first tenths of a second does:
+# a SIGINT, delivered at once, that a foreground process turns into KeyboardInterrupt.
+_CTRL_C_ON_IMPORT = (
+    "import signal\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "signal.raise_signal(signal.SIGINT)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("shadowed", "args"),
+    [("httpx", ["models", "list"]), ("uvicorn", ["emulator", "--port", "0"])],
+    ids=["package-import", "command-import"],
+)
+def test_ctrl_c_while_the_command_loads_exits_130_in_one_line(
+    tmp_path: Path, shadowed: str, args: list[str]
+) -> None:
+    # httpx is imported by the package, before any code of the command ran: a traceback,
+    # and death by SIGINT. uvicorn by the emulator's module, which the group loads on
+    # demand: click said "Aborted!" and exited 1.
+    (tmp_path / shadowed).mkdir()
+    (tmp_path / shadowed / "__init__.py").write_text(_CTRL_C_ON_IMPORT, encoding="utf-8")
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "WEAVER_BASE_URL": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [str(script), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stderr) == (130, "error: interrupted\n")
+    assert done.stdout == ""
+
+
+def test_ctrl_c_while_a_command_loads_gives_json_with_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(name: str, package: str | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    run = invoke(["--json", "models", "list"], NO_SERVER)
+    assert run.exit_code == 130
+    assert run.stderr == "error: interrupted\n"
+    error = run.json()["error"]
+    assert (error["message"], error["exit_code"]) == ("interrupted", 130)
 
 
 # -- progress -------------------------------------------------------------------------------

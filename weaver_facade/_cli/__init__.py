@@ -4,8 +4,10 @@
 codes, ``_output`` renders results as rich tables or stable JSON,
 ``_progress`` shows operations being waited for; ``checkpoints`` (with
 ``artifacts``), ``operations`` and ``models`` are the command groups, and
-``contract`` runs the contract kit. ``run_cli`` is the console script: it names
-the missing extra before anything imports click.
+``contract`` runs the contract kit. ``run_cli`` is the command the console
+script runs (through the top-level ``_weaver_facade_cli``, which catches a Ctrl-C
+while this package imports): it names the missing extra before anything imports
+click.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .._extras import require
 
 
 def run_cli() -> NoReturn:
-    """The ``weaver-facade`` console script: ``weaver_facade.cli.main`` once ``cli`` is there."""
+    """The ``weaver-facade`` command: ``weaver_facade.cli.main`` once ``cli`` is there."""
     require("cli", "the weaver-facade command")
     from ..cli import main
 

@@ -1,0 +1,23 @@
+"""The ``weaver-facade`` console script, outside the ``weaver_facade`` package.
+
+Importing anything of ``weaver_facade`` runs the package's ``__init__`` first,
+a few tenths of a second (httpx, the generated client) in which none of the
+command's code runs yet to catch a Ctrl-C: a traceback, and death by SIGINT.
+This module imports nothing, so that an interrupt while the command loads ends
+as one does once it runs: ``error: interrupted`` and exit 130.
+"""
+
+import sys
+
+__all__ = ["run"]
+
+
+def run() -> None:
+    """``weaver_facade._cli.run_cli``, imported here."""
+    try:
+        from weaver_facade._cli import run_cli
+
+        run_cli()
+    except KeyboardInterrupt:  # later, the command's own handlers turn it into the same
+        sys.stderr.write("error: interrupted\n")
+        raise SystemExit(130) from None
