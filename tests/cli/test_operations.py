@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from tests.support.cli import API_KEY, Cli
 from tests.support.fakeserver import FakeWeaver
 from tests.support.fakeserver import service as fake_service
-from weaver_facade import OperationHandle, ServiceClient
+from weaver_facade import OperationHandle, RetryPolicy, RetrySettings, ServiceClient
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
 
@@ -263,7 +264,8 @@ def test_plain_output_is_one_line_per_change(cli: Cli, model_id: str) -> None:
     assert len(set(lines)) == len(lines)  # nothing repeated
 
 
-@pytest.mark.parametrize(
+# Every look at an operation is refused with 503 and Retry-After: 1 s.
+overloaded = pytest.mark.parametrize(
     "emulator_config",
     [
         {
@@ -275,6 +277,9 @@ def test_plain_output_is_one_line_per_change(cli: Cli, model_id: str) -> None:
         }
     ],
 )
+
+
+@overloaded
 def test_every_retry_is_a_line_and_quiet_silences_it(cli: Cli, emu: RunningEmulator) -> None:
     # Every poll is refused with 503 and Retry-After: 1 s; the wait gives up after 1.5 s.
     operation_id = "op-does-not-matter"
@@ -287,6 +292,62 @@ def test_every_retry_is_a_line_and_quiet_silences_it(cli: Cli, emu: RunningEmula
     assert quiet.exit_code == 1
     assert quiet.stderr.splitlines() == [quiet.stderr.splitlines()[-1]]
     assert quiet.stderr.startswith("error: ")
+
+
+@overloaded
+def test_a_first_look_refused_until_the_timeout_is_a_timeout(cli: Cli) -> None:
+    # It was the 503's API error, without the hint a timed-out wait gives: the next
+    # Retry-After (1 s) would have passed --timeout.
+    operation_id = "op-overloaded"
+    run = cli("operations", "wait", operation_id, "--timeout", "1.5")
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith(f"error: operation {operation_id} not seen after "), error
+    assert "the last poll failed: [503 unavailable]" in error
+    assert error.endswith(f"wait again with `weaver-facade operations wait {operation_id}`")
+    as_json = cli("operations", "wait", operation_id, "--timeout", "1.5", "--json", "-q")
+    assert as_json.json()["error"]["type"] == "OperationTimeoutError"
+    assert as_json.json()["error"]["operation_id"] == operation_id
+
+
+@overloaded
+def test_a_first_look_whose_retries_run_out_first_is_the_servers_error(cli: Cli) -> None:
+    # --max-retries, not the deadline, ended the wait: waiting again would not help more.
+    operation_id = "op-overloaded"
+    run = cli("--max-retries", "1", "operations", "wait", operation_id, "--timeout", "60")
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith("error: [503 unavailable] get_operation: "), error
+    assert "wait again" not in error
+    as_json = cli("--max-retries", "0", "operations", "wait", operation_id, "--json", "-q")
+    assert as_json.json()["error"]["status_code"] == 503
+
+
+def test_the_clis_retry_rules_are_the_facades() -> None:
+    # The CLI's policy only notes why retries stopped; it must decide as the facade does.
+    from weaver_facade._cli._state import _Retries
+
+    request = httpx.Request("GET", "http://weaver.test/api/v1/operations/op-1")
+    outcomes: list[httpx.Response | Exception] = [
+        httpx.Response(503, headers={"Retry-After": "1"}),
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "90"}),
+        httpx.Response(404),
+        httpx.ConnectError("refused", request=request),
+    ]
+    for outcome in outcomes:
+        for attempt in range(4):
+            for slept in (0.0, 29.5):
+                for remaining in (None, 0.0, 0.3, 1.0, 5.0, 100.0):
+                    ours, theirs = _Retries(3), RetryPolicy(RetrySettings(max_retries=3))
+                    ours._rng = random.Random(attempt).random
+                    theirs._rng = random.Random(attempt).random
+                    args = (request, outcome, attempt)
+                    delay = ours.retry_delay(*args, slept=slept, remaining=remaining)
+                    assert delay == theirs.retry_delay(*args, slept=slept, remaining=remaining)
+                    theirs._rng = random.Random(attempt).random
+                    unbounded = theirs.retry_delay(*args, slept=slept)
+                    assert ours.deadline_stopped == (delay is None and unbounded is not None)
 
 
 def test_outage_and_recovery_lines() -> None:

@@ -38,6 +38,8 @@ from .. import (
     InvalidInputError,
     OperationFailedError,
     OperationTimeoutError,
+    RetryPolicy,
+    RetrySettings,
     ServiceClient,
     StorageError,
     TrainingClient,
@@ -49,6 +51,7 @@ __all__ = [
     "EXIT_API_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
+    "NOT_SEEN",
     "CliError",
     "CliState",
     "current_state",
@@ -104,6 +107,31 @@ class CliError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+class _Retries(RetryPolicy):
+    """The facade's retry rules, noting whether a call's deadline, not its retries running
+    out, stopped the last one: a wait whose first look the server kept refusing (503) until
+    then is a timeout, as any later poll's would be."""
+
+    def __init__(self, max_retries: int) -> None:
+        super().__init__(RetrySettings(max_retries=max_retries))
+        self.deadline_stopped = False
+
+    def retry_delay(
+        self,
+        request: httpx.Request,
+        outcome: httpx.Response | Exception,
+        attempt: int,
+        *,
+        slept: float = 0.0,
+        remaining: float | None = None,
+    ) -> float | None:
+        # The same rule: no retry whose sleep would reach the deadline.
+        delay = super().retry_delay(request, outcome, attempt, slept=slept)
+        stopped = delay is not None and remaining is not None and delay >= remaining
+        self.deadline_stopped = stopped
+        return None if stopped else delay
+
+
 class CliState:
     """The global options and the lazily made ``ServiceClient`` of one invocation."""
 
@@ -122,6 +150,7 @@ class CliState:
         self.as_json = as_json
         self.progress = Progress(quiet=quiet)
         self._service: ServiceClient | None = None
+        self._retries: _Retries | None = None
         #: When the command began to wait (``waiting()``): a timeout names the time since.
         self._waiting_since: float | None = None
         self._unshow_retries = show_retries(quiet=quiet)
@@ -160,13 +189,19 @@ class CliState:
                     "no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL "
                     "(the server root, such as http://127.0.0.1:8080)"
                 )
+            self._retries = _Retries(self.max_retries)
             self._service = ServiceClient(
                 self.base_url,
                 self.__api_key,
-                max_retries=self.max_retries,
+                retry=self._retries,
                 heartbeat_interval=0,  # the CLI never opens a session
             )
         return self._service
+
+    def deadline_stopped(self) -> bool:
+        """Whether the deadline (``waiting()``), not ``--max-retries``, ended the retries of
+        the last request that failed."""
+        return self._retries is not None and self._retries.deadline_stopped
 
     def waiting(self, timeout: float | None) -> tuple[ServiceClient, Callable[[], float | None]]:
         """The service for a command that waits up to ``timeout`` seconds in all, and the
@@ -302,6 +337,10 @@ def looking_again(operation_id: str, waiting: str) -> str:
     return "look at it again" if operation_id.startswith("weaver://") else waiting
 
 
+#: The status of an operation whose first look got no answer before the deadline.
+NOT_SEEN = "not seen"
+
+
 def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     cause = ""
     if exc.last_error is not None:
@@ -311,10 +350,13 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
         cause += f"; the server asks to try again in {exc.last_error.retry_after:g} s"
     waited = state.waited()
     how = looking_again(exc.operation_id, "wait again")
+    seen = exc.status != NOT_SEEN
+    status = f"still {exc.status}" if seen else exc.status
+    keeps = "it keeps running on the server: " if seen else ""
     return (
-        f"operation {exc.operation_id} still {exc.status} after "
-        f"{exc.waited if waited is None else waited:.1f} s{cause}; it "
-        f"keeps running on the server: {how} with `{look_again(exc.operation_id)}`"
+        f"operation {exc.operation_id} {status} after "
+        f"{exc.waited if waited is None else waited:.1f} s{cause}; "
+        f"{keeps}{how} with `{look_again(exc.operation_id)}`"
     )
 
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import click
 
-from .. import OperationHandle
+from .. import APIError, OperationHandle, OperationTimeoutError
 from ._output import emit_json, operation_json, operation_times, outcome, print_operation
 from ._state import (
     EXIT_API_ERROR,
+    NOT_SEEN,
     CliError,
     current_state,
     handles_errors,
@@ -64,6 +65,15 @@ def wait(operation_id: str, timeout: float | None) -> None:
     service, left = state.waiting(timeout)
     state.progress.last_operation_id = operation_id  # named if its first look fails
     with state.progress.active():
-        handle = service.operation(operation_id)
+        try:
+            handle = service.operation(operation_id)
+        except APIError as exc:
+            if exc.status_code is None or not state.deadline_stopped():
+                raise  # unreachable, refused, or --max-retries ran out first
+            # The server kept asking to try again until --timeout: a timeout, as a poll's.
+            waited = state.waited() or 0.0
+            raise OperationTimeoutError(
+                operation_id=operation_id, status=NOT_SEEN, waited=waited, last_error=exc
+            ) from exc
         state.progress.follow(handle, left())
     _report(handle, fail=True)
