@@ -315,6 +315,30 @@ async def test_a_body_cut_short_is_a_failed_attempt_for_async_clients_too() -> N
     assert reply.json() == {"id": "m-1"}
 
 
+def _compressed(body: object) -> httpx.Response:
+    data = gzip.compress(json.dumps(body).encode())
+    return httpx.Response(200, headers={"content-encoding": "gzip"}, stream=_Chunks(data))
+
+
+def test_a_reply_read_within_its_attempt_is_handed_on_decoded_once_not_copied() -> None:
+    # A copy of every reply was a twentieth of the facade's own time in B1.
+    sent = _compressed({"id": "m-1"})
+    transport = RetryTransport(httpx.MockTransport(lambda _request: sent))
+    with httpx.Client(transport=transport) as client:
+        reply = client.get("http://w.test/api/v1/models/m-1")
+    assert reply is sent
+    assert reply.json() == {"id": "m-1"}
+
+
+async def test_an_async_reply_read_within_its_attempt_is_not_copied_either() -> None:
+    sent = _compressed({"id": "m-1"})
+    transport = AsyncRetryTransport(httpx.MockTransport(lambda _request: sent))
+    async with httpx.AsyncClient(transport=transport) as client:
+        reply = await client.get("http://w.test/api/v1/models/m-1")
+    assert reply is sent
+    assert reply.json() == {"id": "m-1"}
+
+
 def test_the_debug_log_hides_url_passwords_and_authorization(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
