@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
@@ -90,9 +89,10 @@ def _call(
     ``_parse_response``; the module's name is the spec's operationId."""
     if _takes_key(build):
         kwargs["idempotency_key"] = str(uuid.uuid4())
-    module = sys.modules[build.__module__]
-    name = module.__name__.rpartition(".")[2]
-    return Call(name, build(*args, **kwargs), module._parse_response, model)
+    # The module's own namespace, not ``sys.modules``, which a test runner may have reset.
+    parse = build.__globals__["_parse_response"]
+    name = build.__module__.rpartition(".")[2]
+    return Call(name, build(*args, **kwargs), parse, model)
 
 
 def create_session(
