@@ -24,6 +24,7 @@ Our exception hierarchy::
     │   │   ├── ModelTerminatedError ............... model_terminated
     │   │   ├── ModelStateLostError ................ model_state_lost
     │   │   └── SeqIdConflictError ................. seq_id_conflict
+    │   ├── PayloadTooLargeError ................... 413
     │   ├── UnprocessableEntityError ............... 422
     │   │   ├── OptimizerStateUnavailableError ..... optimizer_state_unavailable (also ValueError)
     │   │   ├── IncompatibleCheckpointError ........ incompatible_checkpoint
@@ -205,6 +206,11 @@ class SeqIdConflictError(ConflictError):
 
     Typical cause: two clients attached to the same model, each counting from 1.
     """
+
+
+class PayloadTooLargeError(APIError):
+    """413 ``payload_too_large``: the request body is larger than the server (or a proxy in
+    front of it) takes, such as a batch of too many tokens; split it. Never retried."""
 
 
 class UnprocessableEntityError(APIError):
@@ -476,6 +482,7 @@ TOLD_BY_STATUS = frozenset(
         "unauthorized",
         "not_found",
         "method_not_allowed",
+        "payload_too_large",
         "rate_limited",
         "internal",
         "unavailable",
@@ -488,6 +495,7 @@ _BY_STATUS: Mapping[int, type[APIError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    413: PayloadTooLargeError,
     422: UnprocessableEntityError,
     429: RateLimitError,
 }

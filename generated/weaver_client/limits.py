@@ -48,6 +48,7 @@ class ErrorErrorCodes(TypedDict):
     model_terminated: int
     model_state_lost: int
     seq_id_conflict: int
+    payload_too_large: int
     idempotency_mismatch: int
     unknown_base_model: int
     optimizer_state_unavailable: int
@@ -70,6 +71,7 @@ ERROR_ERROR_CODES: Final[ErrorErrorCodes] = {
     "model_terminated": 409,
     "model_state_lost": 409,
     "seq_id_conflict": 409,
+    "payload_too_large": 413,
     "idempotency_mismatch": 422,
     "unknown_base_model": 422,
     "optimizer_state_unavailable": 422,

@@ -46,6 +46,7 @@ SCHEMAS: Final[dict[str, Any]] = {
                     "model_terminated": 409,
                     "model_state_lost": 409,
                     "seq_id_conflict": 409,
+                    "payload_too_large": 413,
                     "idempotency_mismatch": 422,
                     "unknown_base_model": 422,
                     "optimizer_state_unavailable": 422,

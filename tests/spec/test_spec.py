@@ -90,6 +90,8 @@ def test_every_operation_has_id_tag_and_documented_errors(
         assert "404" in codes
     if method == "post":
         assert "422" in codes, "POSTs take an Idempotency-Key, whose misuse is a 422"
+    if "requestBody" in op:
+        assert "413" in codes, "a server may take bodies up to a size, refusing larger ones"
     for code, response in op["responses"].items():
         resolved = deref(response)
         headers = resolved.get("headers", {})

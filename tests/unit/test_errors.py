@@ -36,6 +36,7 @@ from weaver_facade import (
     NotFoundError,
     OperationFailedError,
     OptimizerStateUnavailableError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
@@ -124,6 +125,7 @@ def test_the_documented_tree_is_the_class_tree() -> None:
         (409, "model_state_lost", ModelStateLostError),
         (409, "seq_id_conflict", SeqIdConflictError),
         (409, "something_new", ConflictError),
+        (413, "payload_too_large", PayloadTooLargeError),
         (422, "idempotency_mismatch", IdempotencyMismatchError),
         (422, "unknown_base_model", UnknownBaseModelError),
         (422, "optimizer_state_unavailable", OptimizerStateUnavailableError),
@@ -210,6 +212,20 @@ def test_html_502_page_is_a_server_error_not_a_json_crash(
     assert error.retryable is True
     assert "502 Bad Gateway" in str(error)
     assert "not a Weaver error" in str(error)
+
+
+def test_a_proxy_s_413_page_is_payload_too_large_and_sent_once(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # A server, or a proxy in front of it, may have its own limit and its own page.
+    page = "<html><head><title>413 Request Entity Too Large</title></head></html>"
+    fake.script("POST", SAVE, httpx.Response(413, text=page, headers={"content-type": "text/html"}))
+    sent = len(fake.requests)
+    with pytest.raises(PayloadTooLargeError) as info:
+        trainer.save_state("a")
+    assert (info.value.status_code, info.value.code, info.value.retryable) == (413, None, False)
+    assert "413 Request Entity Too Large" in str(info.value)
+    assert len(fake.requests) == sent + 1
 
 
 def test_non_json_503_documented_status_is_mapped_by_status(
