@@ -18,6 +18,7 @@ from weaver_facade.emulator import EmulatorConfig
     [
         # Each was a bare TypeError or AttributeError naming no option (or none at all).
         ({"shard_size": "5GB"}, "shard_size must be a whole number of bytes >= 1, not '5GB'"),
+        ({"max_body_size": 0}, "max_body_size must be a whole number of bytes >= 1, not 0"),
         ({"workers": "4"}, "workers must be a whole number of threads >= 1, not '4'"),
         ({"url_ttl": "60"}, "url_ttl must be a number, not '60'"),
         ({"url_ttl": math.inf}, "url_ttl must be a finite number of seconds > 0"),

@@ -152,6 +152,7 @@ def test_the_command_refuses_bad_options(tmp_path: Path, monkeypatch: pytest.Mon
         ["emulator", "--fault", "kind=drop,rate=2"],
         ["emulator", "--extensions", "warp-drive"],
         ["emulator", "--shard-size", "0"],
+        ["emulator", "--max-body-size", "64 parsecs"],
     ):
         result = runner.invoke(main, args)
         assert result.exit_code == 2, (args, result.output)

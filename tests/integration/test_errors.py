@@ -29,6 +29,7 @@ from weaver_facade import (
     InvalidCheckpointPath,
     NotFoundError,
     OptimizerStateUnavailableError,
+    PayloadTooLargeError,
     ServiceClient,
     TrainingClient,
     UnknownBaseModelError,
@@ -204,6 +205,22 @@ def test_a_sequence_or_batch_beyond_the_server_s_capacity_is_its_400(
     assert len(recorder.sent("POST", "/forward-backward-passes")) == posts + 2
     assert trainer.forward_backward(batch()).loss > 0
     assert trainer.optim_step().metrics["optim:step"] == 2
+
+
+@pytest.mark.parametrize("emulator_config", [{"max_body_size": 65536}])
+def test_a_body_beyond_the_server_s_limit_is_payload_too_large_sent_once(
+    trainer: TrainingClient, recorder: Recorder
+) -> None:
+    posts = len(recorder.sent("POST", "/forward-backward-passes"))
+    tokens = [i % 256 for i in range(4096)]
+    with pytest.raises(PayloadTooLargeError) as caught:
+        trainer.forward_backward([datum_from_tokens(tokens)] * 4)
+    error = caught.value
+    assert (error.status_code, error.code, error.retryable) == (413, "payload_too_large", False)
+    assert "larger than 65536 bytes" in error.message
+    # Never retried (it would fail the same way), and it cost the model nothing.
+    assert len(recorder.sent("POST", "/forward-backward-passes")) == posts + 1
+    assert trainer.forward_backward(batch()).loss > 0
 
 
 def test_the_large_vocabulary_model(make_service: ServiceFactory) -> None:

@@ -73,6 +73,39 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class BodyLimitMiddleware:
+    """Refuse a request body larger than ``limit`` bytes with 413, without buffering it:
+    at once when its ``Content-Length`` says so, else (chunked) as soon as what arrived
+    passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = ApiError(
+            413, "payload_too_large", f"the request body is larger than {self.limit} bytes"
+        )
+        length = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await _error_response(too_large, scope)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise too_large  # the endpoint answers it, as any ApiError
+            return message
+
+        await self.app(scope, counted, send)
+
+
 class EncodedSlashMiddleware:
     """Keep ``%2F`` inside a path segment instead of letting it split the segment.
 
@@ -136,10 +169,15 @@ class EmulatorApp(Starlette):
     faults: FaultMiddleware | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        """Starlette's stack inside request ids and encoded slashes, then zero-copy file
-        replies, all inside the faults."""
+        """Starlette's stack inside encoded slashes, the body limit, request ids, then
+        zero-copy file replies, all inside the faults."""
         stack = PathSend(
-            RequestIdMiddleware(EncodedSlashMiddleware(super().build_middleware_stack()))
+            RequestIdMiddleware(
+                BodyLimitMiddleware(
+                    EncodedSlashMiddleware(super().build_middleware_stack()),
+                    self.emulator.config.max_body_size,
+                )
+            )
         )
         if self.faults is not None:
             self.faults.app = stack

@@ -112,6 +112,14 @@ class _CannotStart(click.ClickException):
     "files (bytes, or with KB, MB, GB, KiB, MiB, GiB).",
 )
 @click.option(
+    "--max-body-size",
+    default="64MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="A request body larger than this is refused with 413 payload_too_large "
+    "(bytes, or with KB, MB, GB, KiB, MiB, GiB).",
+)
+@click.option(
     "--storage-url",
     metavar="URL",
     help="Base of storage URLs, scheme://host[:port]; default: the host the API request came to.",
@@ -144,6 +152,7 @@ def emulator(
     extensions: str,
     url_ttl: float,
     shard_size: str,
+    max_body_size: str,
     storage_url: str | None,
     log_level: str,
     no_access_log: bool,
@@ -182,6 +191,7 @@ def emulator(
                 extensions=extensions,
                 url_ttl=url_ttl,
                 shard_size=parse_size(shard_size),
+                max_body_size=parse_size(max_body_size),
                 storage_url=storage_url,
             )
         except ValueError as exc:

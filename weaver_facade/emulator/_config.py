@@ -236,6 +236,8 @@ class EmulatorConfig:
     ``shard_size``: an ``hf_model`` export whose tensors exceed it is sharded.
     ``storage_url``: the base of storage URLs (scheme, host and port); ``None``
     uses the host the API request came to.
+    ``max_body_size``: bytes of the largest request body taken; a larger one gets 413
+    ``payload_too_large``, refused before it is read when its ``Content-Length`` says so.
     """
 
     data_dir: Path
@@ -251,6 +253,7 @@ class EmulatorConfig:
     url_ttl: float = 3600.0
     shard_size: int = 5_000_000_000
     storage_url: str | None = None
+    max_body_size: int = 64 * 2**20
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -290,6 +293,7 @@ class EmulatorConfig:
         _check_int(self.default_sampling_ttl, "default_sampling_ttl", "seconds")
         _check_int(self.workers, "workers", "threads")
         _check_int(self.shard_size, "shard_size", "bytes")
+        _check_int(self.max_body_size, "max_body_size", "bytes")
         low, high = limits.GET_OPERATION_WAIT_MINIMUM, limits.GET_OPERATION_WAIT_MAXIMUM
         _check_number(self.max_long_poll, "max_long_poll")
         if not low <= self.max_long_poll <= high:
