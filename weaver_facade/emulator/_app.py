@@ -362,8 +362,9 @@ def _training_pass(schema: str, kind: str) -> Handler:
         def submit() -> Reply:
             # Fingerprinting and converting every token come first: the store's lock, which
             # the event loop waits for, is not held meanwhile.
-            batch = emu.prepare_batch(tenant, model_id, body, kind)
-            request_fingerprint = _fingerprint(request, body)
+            text = canonical(body)  # once: tens of MB for a large batch
+            batch = emu.prepare_batch(tenant, model_id, body, kind, text)
+            request_fingerprint = fingerprint(request.method, request.url.path, text)
             return emu.idempotent(
                 tenant,
                 key,

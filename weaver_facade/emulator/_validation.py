@@ -7,7 +7,9 @@ and the contract cannot drift apart.
 
 from __future__ import annotations
 
+import copy
 import functools
+import itertools
 import json
 import math
 import re
@@ -59,13 +61,30 @@ def _fast_validator(schema_name: str) -> Any | None:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - the emulator extra installs it
         return None
-    document = spec_document()
+    components = copy.deepcopy(spec_document()["components"])
+    for component in components["schemas"].values():
+        component[_PAUSE] = True
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": f"#/components/schemas/{schema_name}",
-        "components": document["components"],
+        "components": components,
     }
-    return jsonschema_rs.Draft202012Validator(schema)
+    return jsonschema_rs.Draft202012Validator(schema, keywords={_PAUSE: _Pause})
+
+
+_PAUSE = "x-emulator-pause"
+
+
+class _Pause:
+    """A keyword of every component schema that checks nothing: being Python, it lets
+    other threads (the event loop) run at each value of a component schema (each Datum of
+    a batch), where one validation of a large batch held the GIL for 0.1 s."""
+
+    def __init__(self, parent_schema: Any, value: Any, schema_path: Any) -> None:
+        pass
+
+    def validate(self, instance: Any) -> None:
+        pass
 
 
 def body_is_valid(schema_name: str, body: Any) -> bool:
@@ -85,11 +104,41 @@ def check_body(schema_name: str, body: Any) -> None:
     if body_is_valid(schema_name, body):
         return
     validator = spec_schemas().component(schema_name)
-    error = best_error(validator.iter_errors(body))
+    error = best_error(validator.iter_errors(_brief(body)))
     if error is None:
         return
     path, problem = describe(error)
     raise invalid(field_path("body", path), problem)
+
+
+class _BriefList(list[Any]):
+    """A list whose repr shows its first 200 items: jsonschema puts the refused value's repr
+    in its message (of which a refusal quotes 200 characters at most), and one repr of a
+    large value is one C call that holds the GIL, so the event loop (0.3 s for 2 M numbers)."""
+
+    def __repr__(self) -> str:
+        return repr(self[:200])[:-1] + (", ...]" if len(self) > 200 else "]")
+
+
+class _BriefDict(dict[str, Any]):
+    """A dict whose repr shows its first 200 items, as ``_BriefList``."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k!r}: {v!r}" for k, v in itertools.islice(self.items(), 200))
+        return "{" + shown + (", ...}" if len(self) > 200 else "}")
+
+
+def _brief(value: Any, depth: int = 12) -> Any:
+    """``value`` with every list and dict brief in repr, down to the depth of a batch's
+    tokens (only the speed rests on the guess that a list whose first item is no list or
+    dict holds none)."""
+    if depth == 0 or not isinstance(value, dict | list):
+        return value
+    if isinstance(value, dict):
+        return _BriefDict((k, _brief(v, depth - 1)) for k, v in value.items())
+    if value and isinstance(value[0], dict | list):
+        return _BriefList(_brief(item, depth - 1) for item in value)
+    return _BriefList(value)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -118,6 +167,75 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(s: str, i: int) -> int:
+    """Where the JSON whitespace from ``s[i]`` on ends."""
+    return _SPACE.match(s, i).end()  # type: ignore[union-attr]  # `*` always matches
+
+
+# Up to 16 KiB of an array's numbers, true, false and null (what cannot start a string,
+# object or array): its commas are the array's, so one short C call parses the values
+# before its last comma, and refuses them if the array is not JSON.
+_SCALARS = re.compile(r"[-+.0-9A-Za-z \t\n\r,]{1,16384}")
+# A smaller body is parsed in one call: faster, and it runs on the event loop anyway.
+_IN_PIECES_ABOVE = 64 * 1024
+
+
+def loads_in_pieces(text: str) -> Any:
+    """``json.loads(text)`` (strict, no NaN or Infinity) in short C calls.
+
+    One ``json.loads`` of a large body is one C call that holds the GIL, so the event
+    loop, for its whole length (0.4 s for a batch of 256 x 4,096 tokens), even on a
+    worker thread; here objects and arrays are walked in Python, and each string, and
+    each run of numbers, is one call.
+    """
+    value, end = _piece(text, _skip(text, 0))
+    if _skip(text, end) != len(text):
+        raise ValueError("extra data")
+    return value
+
+
+def _piece(s: str, i: int) -> tuple[Any, int]:
+    """The JSON value starting at ``s[i]``, and where it ends."""
+    first = s[i : i + 1]
+    if first == '"':
+        return json.decoder.scanstring(s, i + 1)  # type: ignore[attr-defined, no-any-return]
+    if first not in ("{", "["):
+        try:
+            return _DECODER.scan_once(s, i)  # type: ignore[attr-defined, no-any-return]
+        except StopIteration:
+            raise ValueError(f"no JSON value at {i}") from None
+    close = "}" if first == "{" else "]"
+    items: Any = {} if first == "{" else []
+    i = _skip(s, i + 1)
+    if s[i : i + 1] == close:
+        return items, i + 1
+    while True:
+        if first == "{":
+            if s[i : i + 1] != '"':
+                raise ValueError(f"expected a key at {i}")
+            key, i = json.decoder.scanstring(s, i + 1)  # type: ignore[attr-defined]
+            i = _skip(s, i)
+            if s[i : i + 1] != ":":
+                raise ValueError(f"expected ':' at {i}")
+            items[key], i = _piece(s, _skip(s, i + 1))
+        elif (run := _SCALARS.match(s, i)) and (cut := run.group().rfind(",")) > 0:
+            items.extend(_DECODER.decode(f"[{s[i : i + cut]}]"))
+            i += cut
+        else:
+            item, i = _piece(s, i)
+            items.append(item)
+        i = _skip(s, i)
+        if s[i : i + 1] == close:
+            return items, i + 1
+        if s[i : i + 1] != ",":
+            raise ValueError(f"expected ',' or {close!r} at {i}")
+        i = _skip(s, i + 1)
+
+
 def parse_json(raw: bytes, *, required: bool) -> Any:
     """Parse a request body strictly: UTF-8, no NaN/Infinity, no trailing garbage, no
     unpaired surrogate escape (a string that would be stored, then fail every reply that
@@ -127,7 +245,8 @@ def parse_json(raw: bytes, *, required: bool) -> Any:
             raise invalid("body", "is required")
         return None
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        text = raw.decode("utf-8")
+        value = loads_in_pieces(text) if len(raw) > _IN_PIECES_ABOVE else _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise invalid("body", "is not valid JSON") from exc
     if _SURROGATE_ESCAPE.search(raw) is not None and _has_lone_surrogate(value):
