@@ -131,8 +131,6 @@ def _check_data(data: object) -> list[Datum]:
 
 _EXPORT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
 _FOLLOW = "to follow the checkpoint"
-
-
 _CHECKPOINT_TTL = (limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
 _ARTIFACT_TTL = (limits.ARTIFACT_TTL_SECONDS_MINIMUM, limits.ARTIFACT_TTL_SECONDS_MAXIMUM)
 
@@ -266,7 +264,6 @@ def check_optimizer_state(checkpoint: Checkpoint) -> None:
 
 
 def check_next_seq_id(next_seq_id: object) -> int | None:
-    """``None`` or an int >= 1."""
     return None if next_seq_id is None else check_int("next_seq_id", next_seq_id, 1)
 
 
@@ -362,11 +359,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
     def _recover_save(self, intent: SaveIntent, error: ConflictError) -> Plan[_Handle[Checkpoint]]:
         """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
         (see ``_recovery``)."""
-        path = CheckpointPath(intent.model_id, intent.name)
         since = created_since(error, CheckpointExistsError)
         if since is None:
             raise error
-        found = yield from lookup.find(path.model_id, lambda c: c.name == path.name)
+        found = yield from lookup.find(intent.model_id, lambda c: c.name == intent.name)
         if found is None or not own_checkpoint(intent, found, since):
             raise error
         logger.info(
@@ -374,7 +370,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             "attempt created; using it",
             found.path,
         )
-        watch = ResourceWatch("save_checkpoint", found, lambda _: lookup.find_by_path(path))
+        watch = ResourceWatch("save_checkpoint", found, lambda c: lookup.find_by_path(c.path))
         return watch.snapshot(found), watch.result, watch.look
 
     def _export(
