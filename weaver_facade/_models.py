@@ -395,7 +395,7 @@ class CreatedModels:
                     # Say which are left running: the user may terminate them later.
                     logger.warning("models left running: %s", ", ".join(self._ids))
                     return
-            self._ids.pop(model_id, None)
+            self.forget(model_id)
         self.sealed = True
 
 
