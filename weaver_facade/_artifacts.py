@@ -12,7 +12,6 @@ import datetime
 import enum
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -300,9 +299,7 @@ class DownloadDeadline:
     """A download's one deadline, counted from the call: its API requests (the lookup,
     the descriptor and each refresh) and its transfers get the time left."""
 
-    def __init__(
-        self, settings: DownloadSettings, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, settings: DownloadSettings, clock: Callable[[], float]) -> None:
         self._settings = settings
         self._clock = clock
         self._at = None if settings.timeout is None else clock() + settings.timeout

@@ -629,7 +629,7 @@ class Downloads:
     def verified(self) -> bool:
         return self.settings.verify and all(f.sha256 is not None for f in self.descriptor.files)
 
-    def add(self, nbytes: int = 0, *, fetched: int = 0) -> None:
+    def add(self, nbytes: int, *, fetched: int = 0) -> None:
         """Count bytes on disk (negative after a restart)."""
         with self._lock:
             self.bytes_done += nbytes

@@ -349,7 +349,7 @@ class CreatedModels:
         # Set when a close has gone through every model it knew of.
         self.sealed = False
 
-    def add(self, model_id: str, new: NewModel, *, keep: bool, unclaimed: bool = False) -> bool:
+    def add(self, model_id: str, new: NewModel, *, keep: bool, unclaimed: bool) -> bool:
         """Record a created model; whether a close will terminate it. An ``unclaimed``
         one (its create was interrupted, so its caller never got it) is, whatever kept it."""
         self._settings[model_id] = new

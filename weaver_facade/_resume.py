@@ -52,8 +52,8 @@ ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]
 def resume_plan(
     checkpoint: object,
     with_optimizer: object,
-    settings: Callable[[str], NewModel | None] = lambda _: None,
-    base_model: object = None,
+    settings: Callable[[str], NewModel | None],
+    base_model: object,
 ) -> ResumePlan:
     """The steps of resuming ``checkpoint`` into a new model; returns it and the load result.
 
