@@ -430,7 +430,7 @@ class Transfer:
         if storage_status_is_retryable(status):
             self._last_problem = f"HTTP {status}"
             return self._fail(parse_retry_after(headers.get("retry-after")))
-        raise self._storage_error(f"storage answered HTTP {status}", status)
+        raise self._storage_error(f"storage answered HTTP {status}")
 
     def restart(self) -> None:
         """The shell truncated the ``.part``: count from zero."""
@@ -523,11 +523,11 @@ class Transfer:
         self._pending_wait = retry_after
         return Discard()
 
-    def _storage_error(self, problem: str, status: int | None = None) -> StorageError:
+    def _storage_error(self, problem: str) -> StorageError:
         return StorageError(
             f"{self.file.name}: {problem}",
             name=self.file.name,
-            status_code=self._last_status if status is None else status,
+            status_code=self._last_status,
         )
 
     def _check_time(self, wait: float) -> None:
