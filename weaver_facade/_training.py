@@ -169,6 +169,22 @@ def _parse_load(
     )
 
 
+def _recover_save(intent: SaveIntent, error: ConflictError) -> Plan[Checkpoint]:
+    """Our own earlier attempt's checkpoint, or ``error`` again (see ``_recovery``)."""
+    since = created_since(error, CheckpointExistsError)
+    if since is None:
+        raise error
+    found = yield from lookup.find(intent.model_id, lambda c: c.name == intent.name)
+    if found is None or not own_checkpoint(intent, found, since):
+        raise error
+    logger.info(
+        "save_checkpoint: the retried save met checkpoint %s, which its own earlier "
+        "attempt created; using it",
+        found.path,
+    )
+    return found
+
+
 def _recover_export(
     checkpoint_id: uuid.UUID, merge_adapter: bool, error: ConflictError
 ) -> Plan[Artifact]:
@@ -353,25 +369,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
             operation: wire.Operation = yield call
         except ConflictError as exc:
             intent = SaveIntent(self.model_id, checked, kind, ttl_seconds)
-            return (yield from self._recover_save(intent, exc))
+            found = yield from _recover_save(intent, exc)
+            watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
+            return watch.snapshot(found), watch.result, watch.look
         return started_snapshot(call.operation, operation, self.model_id), _parse_save, None
-
-    def _recover_save(self, intent: SaveIntent, error: ConflictError) -> Plan[_Handle[Checkpoint]]:
-        """Our own earlier attempt's checkpoint as a handle's parts, or ``error`` again
-        (see ``_recovery``)."""
-        since = created_since(error, CheckpointExistsError)
-        if since is None:
-            raise error
-        found = yield from lookup.find(intent.model_id, lambda c: c.name == intent.name)
-        if found is None or not own_checkpoint(intent, found, since):
-            raise error
-        logger.info(
-            "save_checkpoint: the retried save met checkpoint %s, which its own earlier "
-            "attempt created; using it",
-            found.path,
-        )
-        watch = ResourceWatch("save_checkpoint", found, lambda c: lookup.find_by_path(c.path))
-        return watch.snapshot(found), watch.result, watch.look
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
