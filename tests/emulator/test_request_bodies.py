@@ -170,8 +170,9 @@ def test_a_large_body_leaves_other_requests_answered_at_once() -> None:
     finally:
         emulator.process.kill()
         emulator.process.wait()
-    # 0.1 s: a margin over the 20 to 50 ms measured, on a machine shared with other work.
-    slow = {name: f"{worst * 1000:.0f} ms" for name, worst in waited.items() if worst >= 0.1}
+    # 0.2 s: measured 20 to 50 ms idle and up to 0.11 s on a loaded machine, against 0.3 s
+    # to 1.3 s before the body was taken in pieces.
+    slow = {name: f"{worst * 1000:.0f} ms" for name, worst in waited.items() if worst >= 0.2}
     assert not slow, f"a small GET waited this long beside a large body: {slow}"
 
 

@@ -56,9 +56,15 @@ def test_each_dotted_name_resolves() -> None:
     # `_io.run` named a function that is a method of the shells.
     unresolved = []
     for name in sorted(
-        set(re.findall(r"`((?:weaver_facade\.)?_[a-z_]+(?:\.\w+)+)(?:\(\))?`", DEVELOPERS))
+        set(
+            re.findall(
+                r"`((?:weaver_facade\.)?(?:emulator\.)?_[a-z_]+(?:\.\w+)+)(?:\(\))?`", DEVELOPERS
+            )
+        )
     ):
-        module, *attributes = name.removeprefix("weaver_facade.").split(".")
+        parts = name.removeprefix("weaver_facade.").split(".")
+        depth = 2 if parts[0] == "emulator" else 1  # the emulator's modules are a level down
+        module, attributes = ".".join(parts[:depth]), parts[depth:]
         if attributes == ["py"]:
             continue  # a file name
         found: object = importlib.import_module(f"weaver_facade.{module}")
