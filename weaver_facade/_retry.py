@@ -7,7 +7,7 @@ decide with these functions, so they cannot disagree.
 * **The server's word.** An Error body's ``retryable`` decides first: false
   is never retried; true is retried when the status says the server did not
   act or the request is safe to repeat (a 500 to a GET, as the official SDK
-  does).
+  does). A 413 never is: the same body is refused again, whatever the reply says.
 * **Statuses**, for a reply without that word (a proxy's page): 408, 429 and
   503 say the server did not act: retryable for every request. 502 and 504
   come from a proxy that may have passed the request on: retryable only for
@@ -114,6 +114,8 @@ def response_is_retryable(
 
     ``server_says`` is its Error body's ``retryable`` (``None``: the reply has none).
     """
+    if status == 413:
+        return False
     if server_says is not None:
         return server_says and (status in NOT_ACTED_STATUSES or replayable)
     return status in NOT_ACTED_STATUSES or (status in MAYBE_ACTED_STATUSES and replayable)

@@ -228,6 +228,20 @@ def test_a_proxy_s_413_page_is_payload_too_large_and_sent_once(
     assert len(fake.requests) == sent + 1
 
 
+def test_a_413_the_server_calls_retryable_is_still_sent_once(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # The same body is refused again, whatever the Error body says.
+    too_large = error_json("payload_too_large", "too big", retryable=True)
+    for _ in range(5):
+        fake.script("POST", SAVE, httpx.Response(413, json=too_large))
+    sent = len(fake.requests)
+    with pytest.raises(PayloadTooLargeError) as info:
+        trainer.save_state("a")
+    assert info.value.retryable is False
+    assert len(fake.requests) == sent + 1
+
+
 def test_non_json_503_documented_status_is_mapped_by_status(
     fake: FakeWeaver, trainer: TrainingClient
 ) -> None:
