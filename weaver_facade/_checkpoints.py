@@ -66,8 +66,8 @@ class CheckpointStatus(enum.StrEnum):
 def validate_checkpoint_name(name: object) -> str:
     """Return ``name`` if a save may ask for it, else raise ``InvalidCheckpointName``.
 
-    A save's name is the spec's ``CheckpointName``: 1 to 128 letters, digits, '.', '_' or
-    '-', not starting with '.'. Names a server reports may be wider.
+    A save's name is the spec's ``CheckpointName``: 1 to 128 ASCII letters, digits, '.', '_'
+    or '-', not starting with '.'. Names a server reports may be wider.
     """
     most = limits.CHECKPOINT_NAME_MAX_LENGTH
     # The spec states the length apart from the pattern: either may change alone.

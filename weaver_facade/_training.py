@@ -530,7 +530,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """Save the model's state as the checkpoint ``name``.
 
         Args:
-            name: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'.
+            name: 1 to 128 ASCII letters, digits, '.', '_' or '-', not starting with '.'.
             include_optimizer: ``True`` (default) saves ``weight_and_optimizer``, which
                 ``load_state_with_optimizer`` can resume; ``False`` saves ``weight`` only.
             ttl_seconds: Seconds to keep it, or ``None`` for permanent; by default the

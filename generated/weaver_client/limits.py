@@ -15,12 +15,12 @@ from typing import Any, Final, TypedDict
 RESOURCE_ID_PATTERN: Final = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 RESOURCE_ID_MAX_LENGTH: Final = 128
 RESOURCE_ID_PATTERN_WORDS: Final = (
-    "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
 )
 CHECKPOINT_NAME_PATTERN: Final = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"
 CHECKPOINT_NAME_MAX_LENGTH: Final = 128
 CHECKPOINT_NAME_PATTERN_WORDS: Final = (
-    "1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
+    "1 to 128 ASCII letters, digits, '.', '_' or '-', not starting with '.'"
 )
 STORED_CHECKPOINT_NAME_PATTERN: Final = "^(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$"
 STORED_CHECKPOINT_NAME_PATTERN_WORDS: Final = (
@@ -29,7 +29,7 @@ STORED_CHECKPOINT_NAME_PATTERN_WORDS: Final = (
 CHECKPOINT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$"
 CHECKPOINT_PATH_PATTERN_WORDS: Final = "weaver://{model_id}/checkpoints/{name}"
 CURSOR_PATTERN: Final = "^[A-Za-z0-9_-]{1,256}$"
-CURSOR_PATTERN_WORDS: Final = "1 to 256 letters, digits, '_' or '-'"
+CURSOR_PATTERN_WORDS: Final = "1 to 256 ASCII letters, digits, '_' or '-'"
 TTL_SECONDS_MINIMUM: Final = 1
 TTL_SECONDS_MAXIMUM: Final = 315360000
 METADATA_MAX_PROPERTIES: Final = 64
@@ -151,7 +151,7 @@ ARTIFACT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/check
 ARTIFACT_PATH_PATTERN_WORDS: Final = "weaver://{model_id}/checkpoints/{name}/artifacts/{kind}, the kind hf_model or hf_adapter"
 ARTIFACT_FILE_NAME_PATTERN: Final = "^[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?(/[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?)*$"
 ARTIFACT_FILE_NAME_MAX_LENGTH: Final = 255
-ARTIFACT_FILE_NAME_PATTERN_WORDS: Final = "a relative path whose segments are letters, digits, '.', '_' or '-', neither starting nor ending with '.'"
+ARTIFACT_FILE_NAME_PATTERN_WORDS: Final = "a relative path whose segments are ASCII letters, digits, '.', '_' or '-', neither starting nor ending with '.'"
 SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
 SHA256_PATTERN_WORDS: Final = "64 lowercase hex digits"
 EXPORT_REQUEST_MERGE_ADAPTER_DEFAULT: Final = False
@@ -188,7 +188,9 @@ PENDING_INFO_WAIT_SECONDS_MINIMUM: Final = 0
 OPERATION_REVISION_MIN_LENGTH: Final = 1
 OPERATION_REVISION_MAX_LENGTH: Final = 128
 IDEMPOTENCY_KEY_PATTERN: Final = "^[A-Za-z0-9._:-]{1,255}$"
-IDEMPOTENCY_KEY_PATTERN_WORDS: Final = "1 to 255 letters, digits, '.', '_', ':' or '-'"
+IDEMPOTENCY_KEY_PATTERN_WORDS: Final = (
+    "1 to 255 ASCII letters, digits, '.', '_', ':' or '-'"
+)
 X_REQUEST_ID_MIN_LENGTH: Final = 1
 X_REQUEST_ID_MAX_LENGTH: Final = 128
 RETRY_AFTER_MINIMUM: Final = 0

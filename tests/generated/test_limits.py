@@ -76,3 +76,26 @@ def test_the_terminal_statuses_are_the_marked_values_of_the_enum() -> None:
     status = schemas["OperationStatus"]
     assert set(status["x-weaver-terminal"]) < set(status["enum"])
     assert limits.OPERATION_STATUS_TERMINAL == tuple(status["x-weaver-terminal"])
+
+
+def _patterns_in(node: Any) -> Iterator[tuple[str, str]]:
+    """Each ``pattern`` of the document with its ``x-weaver-pattern-words``."""
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str) and "x-weaver-pattern-words" in node:
+            yield node["pattern"], node["x-weaver-pattern-words"]
+        for value in node.values():
+            yield from _patterns_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns_in(item)
+
+
+def test_words_that_say_letters_say_which_the_pattern_takes() -> None:
+    # "letters" alone reads as any letter: `café` was refused as not "letters, digits, ...".
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    spoken = [(p, w) for p, w in _patterns_in(document) if "letters" in w]
+    assert len(spoken) >= 4
+    for pattern, words in spoken:
+        assert re.fullmatch(pattern, "a"), pattern
+        if not re.fullmatch(pattern, "é"):
+            assert "ASCII letters" in words, (pattern, words)
