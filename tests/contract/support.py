@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
 from tests.contract.drift import Drift, DriftMiddleware
+from tests.support.emulator import serve_in_thread
 from weaver_facade.contract import ContractSettings
 from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
 from weaver_facade.emulator import EmulatorConfig, create_app
@@ -56,29 +53,5 @@ def serve_emulator(
         app = create_app(emulated)
         key = next(iter(api_keys), None)
         middleware = DriftMiddleware(app, drift, served_spec=served_spec, key=key)
-        config = uvicorn.Config(
-            middleware,
-            host="127.0.0.1",
-            port=0,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="contract-emulator", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "the emulator thread died before listening"
-            assert time.monotonic() < deadline, "the emulator did not start within 30 s"
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield Served(f"http://127.0.0.1:{port}", middleware)
-        finally:
-            # Held long-polls must not hold up shutdown.
-            app.state.emulator.waiters.notify_all()
-            server.should_exit = True
-            thread.join(timeout=15)
-            app.state.emulator.close()
+        with serve_in_thread(middleware, app, name="contract-emulator") as base_url:
+            yield Served(base_url, middleware)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import re
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -38,6 +39,40 @@ ADAM: dict[str, float] = {
 }
 
 Json = dict[str, Any]
+
+
+@contextlib.contextmanager
+def serve_in_thread(asgi: Any, app: Starlette, *, name: str) -> Iterator[str]:
+    """``asgi`` (the emulator ``app``, or a wrapper of it) on a free loopback port, in a
+    thread; yields its base URL. On the way out, held long-polls are released (they must
+    not hold up shutdown), the server stops and the emulator closes."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        asgi,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the emulator thread died before listening"
+        assert time.monotonic() < deadline, "the emulator did not start within 30 s"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app.state.emulator.waiters.notify_all()
+        server.should_exit = True
+        thread.join(timeout=15)
+        app.state.emulator.close()
 
 
 class FakeClock:

@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 import httpx
-import uvicorn
 
+from tests.support.emulator import serve_in_thread
 from weaver_facade.emulator import EmulatorConfig, create_app
 
 CREATE = re.compile(r"/api/v1/sessions/[^/]+/models")
@@ -70,24 +70,11 @@ def serve_held_creates(api_key: str) -> Iterator[Served]:
     with tempfile.TemporaryDirectory(prefix="weaver-held-") as data_dir:
         app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=(api_key,)))
         held = HeldCreates(app)
-        config = uvicorn.Config(
-            held, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="held-creates", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "the emulator's thread ended"
-            assert time.monotonic() < deadline, "the emulator did not start"
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield Served(f"http://127.0.0.1:{port}", api_key, held)
-        finally:
-            held.release.set()
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serve_in_thread(held, app, name="held-creates") as base_url:
+            try:
+                yield Served(base_url, api_key, held)
+            finally:
+                held.release.set()  # before the server stops: a held reply would hold it up
             app.state.emulator.close()
 
 
