@@ -372,7 +372,7 @@ async def test_a_training_result_is_sent_as_stored_not_parsed_again(
 
 
 def test_a_result_serialized_in_pieces_is_json_dumps() -> None:
-    from weaver_facade.emulator._service import dumps_in_pieces
+    from weaver_facade.emulator._service import canonical
 
     result = {
         "loss_fn_outputs": [{"logprobs": {"data": [-1.5, -2.25e-7], "dtype": "float32"}}] * 3,
@@ -381,4 +381,6 @@ def test_a_result_serialized_in_pieces_is_json_dumps() -> None:
     }
     values: list[Any] = [result, {"metrics": {}}, [1, 2], None, "x"]
     for value in values:
-        assert dumps_in_pieces(value) == json.dumps(value)
+        assert canonical(value) == json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        )

@@ -97,26 +97,6 @@ class RawJson(str):
     instead of parsing and serializing again tens of MB on the event loop."""
 
 
-def dumps_in_pieces(value: Any) -> str:
-    """``json.dumps(value)``, each list of a top-level object one item at a time.
-
-    A large batch's result is tens of MB of JSON: one ``json.dumps`` call is one C call that
-    holds the GIL, so the event loop, for its whole length (0.4 s for 256 x 4,096 tokens);
-    between items, other threads run.
-    """
-    if not isinstance(value, dict):
-        return json.dumps(value)
-    parts = []
-    for key, item in value.items():
-        text = (
-            "[" + ", ".join(json.dumps(x) for x in item) + "]"
-            if isinstance(item, list)
-            else json.dumps(item)
-        )
-        parts.append(f"{json.dumps(key)}: {text}")
-    return "{" + ", ".join(parts) + "}"
-
-
 def _new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
@@ -621,8 +601,9 @@ class Emulator:
         self.scheduler.submit(queue, Job(op_id, kind, run))
 
     def _complete(self, op_id: str, generation: int, outcome: Outcome) -> None:
-        # Serialized before the store's lock, which the event loop waits for, is taken.
-        text = None if outcome.finalize is not None else dumps_in_pieces(outcome.response)
+        # Serialized in pieces (``canonical``) before the store's lock, which the event loop
+        # waits for, is taken.
+        text = None if outcome.finalize is not None else canonical(outcome.response)
         with self.store.transaction():
             if generation != self._generation:
                 return
