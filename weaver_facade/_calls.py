@@ -132,12 +132,7 @@ def create_model(
     body = wire.CreateModelRequest(
         model_seq_id=model_seq_id, base_model=base_model, training_mode=mode, lora_config=config
     )
-    return _call(
-        _create_model._get_kwargs,
-        wire.Model,
-        session_id,
-        body=body,
-    )
+    return _call(_create_model._get_kwargs, wire.Model, session_id, body=body)
 
 
 def get_model(model_id: str) -> Call[wire.Model]:
@@ -161,13 +156,7 @@ class TerminateReply(MaybeResource["wire.Model"]):
 
 
 def terminate_model(model_id: str) -> Call[TerminateReply]:
-    return maybe_resource(
-        _call(
-            _terminate_model._get_kwargs,
-            TerminateReply,
-            model_id,
-        )
-    )
+    return maybe_resource(_call(_terminate_model._get_kwargs, TerminateReply, model_id))
 
 
 def forward_backward(
@@ -182,12 +171,7 @@ def forward_backward(
             ),
         )
     )
-    return _call(
-        _forward_backward._get_kwargs,
-        wire.Operation,
-        model_id,
-        body=body,
-    )
+    return _call(_forward_backward._get_kwargs, wire.Operation, model_id, body=body)
 
 
 def optim_step(model_id: str, *, seq_id: int, adam_params: AdamParams) -> Call[wire.Operation]:
@@ -196,12 +180,7 @@ def optim_step(model_id: str, *, seq_id: int, adam_params: AdamParams) -> Call[w
             model_id=model_id, seq_id=seq_id, adam_params=adam_params.to_wire()
         )
     )
-    return _call(
-        _optim_step._get_kwargs,
-        wire.Operation,
-        model_id,
-        body=body,
-    )
+    return _call(_optim_step._get_kwargs, wire.Operation, model_id, body=body)
 
 
 def save_checkpoint(
@@ -214,24 +193,14 @@ def save_checkpoint(
     body = wire.SaveCheckpointRequest(
         type_=wire.CheckpointType(checkpoint_type.value), name=name, ttl_seconds=ttl_seconds
     )
-    return _call(
-        _save_checkpoint._get_kwargs,
-        wire.Operation,
-        model_id,
-        body=body,
-    )
+    return _call(_save_checkpoint._get_kwargs, wire.Operation, model_id, body=body)
 
 
 def load_checkpoint(
     model_id: str, *, path: CheckpointPath, include_optimizer: bool
 ) -> Call[wire.Operation]:
     body = wire.LoadCheckpointRequest(path=str(path), include_optimizer=include_optimizer)
-    return _call(
-        _load_checkpoint._get_kwargs,
-        wire.Operation,
-        model_id,
-        body=body,
-    )
+    return _call(_load_checkpoint._get_kwargs, wire.Operation, model_id, body=body)
 
 
 def list_checkpoints(model_id: str, *, limit: int, cursor: str | None) -> Call[wire.CheckpointList]:
