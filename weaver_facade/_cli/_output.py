@@ -296,8 +296,11 @@ def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Rows under their columns; the first column, which names each row (an id, a name),
-    is never wrapped."""
+    """Rows under their columns (``(none)`` without any); the first column, which names
+    each row (an id, a name), is never wrapped."""
+    if not rows:
+        _console().print(Text(f"{title}\n(none)"))
+        return
     table = Table(title=Text(title), title_justify="left")
     names = [columns[0], *(row[0] for row in rows)]
     table.add_column(columns[0], no_wrap=True, min_width=max(map(cell_len, names)))
@@ -344,9 +347,6 @@ def print_checkpoint(c: Checkpoint, title: str | None = None) -> None:
 def print_checkpoints(model_id: str, checkpoints: Sequence[Checkpoint]) -> None:
     """A model's checkpoints, one per row."""
     title = f"checkpoints of {model_id}: weaver://{model_id}/checkpoints/NAME"
-    if not checkpoints:
-        _console().print(Text(f"{title}\n(none)"))
-        return
     rows = [
         (c.name, c.type.value, c.status.value, _size(c.size_bytes), _when(c.created_at), _ttl(c))
         for c in checkpoints

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich.text import Text
 from weaver_client import limits
 
 from .. import BaseModelInfo, ModelInfo, ServiceClient, UnsupportedByServerError
-from ._output import _console, _iso, _when, emit_json, print_fields, print_table
+from ._output import _iso, _when, emit_json, print_fields, print_table
 from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
 
 __all__ = ["models", "supported_models"]
@@ -69,9 +68,6 @@ def print_model(m: ModelInfo, title: str | None = None) -> None:
 
 def print_models(found: Sequence[ModelInfo]) -> None:
     """Models, one per row."""
-    if not found:
-        _console().print(Text("models\n(none)"))
-        return
     rows = [
         (
             m.id,
