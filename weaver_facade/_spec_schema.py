@@ -29,6 +29,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 SCHEMA_REF = "#/components/schemas/"
+PATTERN_WORDS = "x-weaver-pattern-words"
 _URI = "urn:weaver:openapi"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -279,10 +280,17 @@ _TEMPLATES = {
     "maxItems": "must have at most {} items",
     "minProperties": "must have at least {} entries",
     "maxProperties": "must have at most {} entries",
-    "pattern": "must match {}",
     "anyOf": "does not match any allowed form",
     "oneOf": "does not match exactly one allowed form",
 }
+
+
+def pattern_rule(schema: Mapping[str, Any]) -> str:
+    """What a string that fails ``schema``'s pattern must be: the spec's words for the
+    pattern (``x-weaver-pattern-words``, which ``scripts/regenerate`` requires), else the
+    pattern itself."""
+    words = schema.get(PATTERN_WORDS)
+    return f"must be {words}" if isinstance(words, str) else f"must match {schema['pattern']}"
 
 
 def describe(error: jsonschema.exceptions.ValidationError) -> tuple[list[str | int], str]:
@@ -307,5 +315,7 @@ def describe(error: jsonschema.exceptions.ValidationError) -> tuple[list[str | i
         return path, "must be one of " + ", ".join(json.dumps(v) for v in value)
     if kind == "const":
         return path, f"must be {json.dumps(value)}"
+    if kind == "pattern":
+        return path, pattern_rule(schema)
     template = _TEMPLATES.get(str(kind))
     return path, template.format(value) if template is not None else error.message[:200]

@@ -90,7 +90,7 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
         re.escape('DownloadFile: field `sha256`: "')
         + "[0-9A-F]+"
         + re.escape("... does not match Sha256's pattern `^[0-9a-f]{64}$` ")
-        + re.escape("(Lowercase hex SHA-256) at `files[0]`"),
+        + re.escape("(64 lowercase hex digits) at `files[0]`"),
     ),
     (
         Drift.MISSING_FILES,

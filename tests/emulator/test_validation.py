@@ -393,6 +393,35 @@ async def test_checkpoint_names_and_paths_are_checked(api: Api) -> None:
         assert_error(response, status, code, field)
 
 
+async def test_a_refused_pattern_is_said_in_the_spec_s_words(api: Api) -> None:
+    # The refusals quoted the regular expression; the spec gives each pattern's rule in
+    # words, which the facade's own refusals quote too.
+    def words(schema: str) -> str:
+        return f"must be {SCHEMAS[schema]['x-weaver-pattern-words']}"
+
+    model_id = await api.model()
+    refused = {
+        words("CheckpointName"): await api.request(
+            "POST", f"/models/{model_id}/checkpoints", json={"type": "weight", "name": ".x"}
+        ),
+        words("CheckpointPath"): await api.request(
+            "POST",
+            f"/models/{model_id}/load",
+            json={"path": "file:///etc/passwd", "include_optimizer": False},
+        ),
+        words("ResourceId"): await api.request("GET", "/models/.hidden"),
+        words("Cursor"): await api.request(
+            "GET", f"/models/{model_id}/checkpoints", params={"cursor": "has space"}
+        ),
+        "must be "
+        + spec_document()["components"]["parameters"]["IdempotencyKey"]["schema"][
+            "x-weaver-pattern-words"
+        ]: await api.request("POST", "/sessions", json={}, headers={"Idempotency-Key": "a b"}),
+    }
+    for rule, response in refused.items():
+        assert "must match" not in assert_error(response, 400, "invalid_request", rule)["message"]
+
+
 async def test_ttl_bounds(api: Api) -> None:
     model_id = await api.model()
     for ttl in (0, -1, 315360001, 1.5, "10"):

@@ -21,6 +21,7 @@ import yaml
 
 from .._result_shape import misplaced, result_schemas, shaped_as
 from .._spec_schema import (
+    PATTERN_WORDS,
     SCHEMA_REF,
     Located,
     SpecSchemas,
@@ -475,7 +476,8 @@ def _problem(
         )
     if error.validator == "pattern":
         whose = f"{own}'s pattern" if own else "the pattern"
-        meant = located.node.get("description") if isinstance(located.node, Mapping) else None
+        node = located.node if isinstance(located.node, Mapping) else {}
+        meant = node.get(PATTERN_WORDS) or node.get("description")
         gloss = f" ({str(meant).strip().rstrip('.')})" if meant else ""
         return Problem(
             "response_schema_conformance",

@@ -17,7 +17,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .._spec_schema import best_error, describe, field_path, spec_document, spec_schemas
+from .._spec_schema import (
+    best_error,
+    describe,
+    field_path,
+    pattern_rule,
+    spec_document,
+    spec_schemas,
+)
 from ._errors import invalid
 
 __all__ = [
@@ -34,15 +41,21 @@ __all__ = [
 ]
 
 
+class _Pattern:
+    """A string schema's pattern, and its rule in the spec's words for refusals."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.fullmatch = re.compile(schema["pattern"]).fullmatch
+        self.rule = pattern_rule(schema)
+
+
 @functools.cache
-def _schema_pattern(schema_name: str) -> re.Pattern[str]:
-    return re.compile(spec_document()["components"]["schemas"][schema_name]["pattern"])
+def _schema_pattern(schema_name: str) -> _Pattern:
+    return _Pattern(spec_document()["components"]["schemas"][schema_name])
 
 
 RESOURCE_ID = _schema_pattern("ResourceId")
-_IDEMPOTENCY_KEY = re.compile(
-    spec_document()["components"]["parameters"]["IdempotencyKey"]["schema"]["pattern"]
-)
+_IDEMPOTENCY_KEY = _Pattern(spec_document()["components"]["parameters"]["IdempotencyKey"]["schema"])
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -256,7 +269,7 @@ def parse_json(raw: bytes, *, required: bool) -> Any:
 
 def check_resource_id(field: str, value: str) -> str:
     if RESOURCE_ID.fullmatch(value) is None:
-        raise invalid(field, f"must match {RESOURCE_ID.pattern}")
+        raise invalid(field, RESOURCE_ID.rule)
     return value
 
 
@@ -268,7 +281,7 @@ def check_checkpoint_id(field: str, value: str) -> str:
 
 def check_idempotency_key(value: str | None) -> str | None:
     if value is not None and _IDEMPOTENCY_KEY.fullmatch(value) is None:
-        raise invalid("header.Idempotency-Key", f"must match {_IDEMPOTENCY_KEY.pattern}")
+        raise invalid("header.Idempotency-Key", _IDEMPOTENCY_KEY.rule)
     return value
 
 
@@ -315,5 +328,5 @@ def query_pattern(params: Mapping[str, str], name: str, schema_name: str) -> str
         return None
     pattern = _schema_pattern(schema_name)
     if pattern.fullmatch(raw) is None:
-        raise invalid(f"query.{name}", f"must match {pattern.pattern}")
+        raise invalid(f"query.{name}", pattern.rule)
     return raw
