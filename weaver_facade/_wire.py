@@ -255,8 +255,9 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
             status_code=response.status_code,
             request_id=request_id,
         )
-    # A reply whose schema depends on its status names it in SCHEMAS (see ExportReply).
-    schema = getattr(call.model, "SCHEMAS", {}).get(response.status_code, call.model.__name__)
+    # A reply of more than one schema says which this one is (see ExportReply).
+    schema_of = getattr(call.model, "schema_of", None)
+    schema = schema_of(data) if callable(schema_of) else call.model.__name__
     status = response.status_code
     try:
         parse_model(

@@ -212,13 +212,19 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
         (200, {k: v for k, v in artifact_json().items() if k != "id"}, "Artifact", "id"),
         (200, artifact_json("weird"), "Artifact", "status"),
         (202, {"status": "running", "kind": "export_checkpoint"}, "Operation", "id"),
+        (200, {"status": "running", "kind": "export_checkpoint"}, "Operation", "id"),
     ],
-    ids=["artifact-without-id", "artifact-with-unknown-status", "operation-without-id"],
+    ids=[
+        "artifact-without-id",
+        "artifact-with-unknown-status",
+        "operation-without-id",
+        "operation-at-200-without-id",
+    ],
 )
-def test_a_bad_export_reply_is_explained_by_the_schema_of_its_status(
+def test_a_bad_export_reply_is_explained_by_the_schema_of_its_kind(
     status: int, body: dict[str, Any], label: str, field: str
 ) -> None:
-    # The spec answers an export with an Artifact (200) or an Operation (202): a reply
+    # An export answers with an Artifact or an Operation, told apart by `kind`: a reply
     # that breaks it is explained from that schema, not in the generated code's words.
     fake = FakeWeaver()
     fake.script("POST", EXPORT, json_reply(status, body))
@@ -227,6 +233,27 @@ def test_a_bad_export_reply_is_explained_by_the_schema_of_its_status(
     assert info.value.field == field
     assert str(info.value).startswith(f"export_checkpoint: {label}: ")
     assert "Error" not in str(info.value)  # no KeyError or ValueError text
+
+
+@pytest.mark.parametrize("status", [200, 201, 202])
+@pytest.mark.parametrize("shape", ["artifact", "operation"])
+def test_an_export_reply_is_told_by_its_kind_whatever_its_2xx(status: int, shape: str) -> None:
+    # The wire sheet: clients tell the Artifact from the Operation by its `kind`, and a
+    # POST that starts an operation promises only "2xx"; the status decided before.
+    fake = FakeWeaver()
+    served = artifact_json()
+    first = served if shape == "artifact" else operation_json("pending")
+    fake.script("POST", EXPORT, json_reply(status, first))
+    fake.script("GET", "/api/v1/operations/op-x", json_reply(200, operation_json("done", served)))
+    with service(fake) as svc:
+        artifact = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    assert (str(artifact.id), artifact.kind.value, artifact.uri) == (
+        served["id"],
+        served["kind"],
+        served["uri"],
+    )
+    polls = len(fake.sent("GET", "/api/v1/operations/op-x"))
+    assert polls == (0 if shape == "artifact" else 1)
 
 
 def test_a_bad_ttl_says_what_none_means_for_an_export() -> None:
