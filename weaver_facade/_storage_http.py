@@ -29,13 +29,14 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
+import re
 import socket
 import ssl
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -70,6 +71,8 @@ class StorageProtocolError(http.client.HTTPException):
 #: What a failed connection, a dropped one or a malformed reply raises: the
 #: caller resumes from the last byte it has.
 FAILURES = (OSError, http.client.HTTPException, httpx.RequestError)
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 class Reply(Protocol):
@@ -232,6 +235,9 @@ class StorageHTTP:
             sock.settimeout(self._read_timeout)
             connection.sock = sock
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            # http.client cannot send a non-ASCII character (UnicodeEncodeError, outside
+            # the error tree): UTF-8, percent-encoded, as httpx sends it behind a proxy.
+            target = _NON_ASCII.sub(lambda m: quote(m[0], safe=""), target)
             connection.request("GET", target, headers=headers)
             return _DirectReply(connection)
         except BaseException:

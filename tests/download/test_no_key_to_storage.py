@@ -61,3 +61,22 @@ def test_storage_never_sees_the_api_key(tmp_path: Path) -> None:
             assert "x-weaver-api-key" not in request.headers
             assert all(KEY not in v for v in request.headers.values())
             assert KEY not in request.path
+
+
+def test_a_url_with_a_non_ascii_character_is_fetched_percent_encoded(tmp_path: Path) -> None:
+    # A presigned URL "on any host", as httpx sends it (the facade behind a proxy): UTF-8,
+    # percent-encoded. http.client raised UnicodeEncodeError, outside the error tree.
+    key, data = "caf%C3%A9.json", b'{"r": 8}'
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    with StorageServer({key: data}).running() as storage:
+        url = storage.url(key).replace(f"/o/{key}?", "/o/caf\u00e9.json?")
+        file = {"name": "config.json", "size": len(data), "url": url}
+        file["sha256"] = hashlib.sha256(data).hexdigest()
+        body = {"artifact_id": str(artifact_id), "kind": "hf_model", "files": [file]}
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        fake.script("GET", path, httpx.Response(200, json=body))
+        with service(fake) as svc:
+            svc.download_weights(artifact_id, tmp_path / "out", timeout=5)
+        fetched = storage.keys_fetched()
+    assert fetched == [key]  # the signature the server checks is of the encoded key
+    assert (tmp_path / "out" / "config.json").read_bytes() == data
