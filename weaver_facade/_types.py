@@ -329,6 +329,17 @@ def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, fl
     return out
 
 
+def _flat_numbers(operation: str, schema: str, field: str, values: list[Any]) -> list[float]:
+    """TensorData's ``data``, a flat or two-level list (it has no shape), row by row."""
+    out: list[float] = []
+    for j, v in enumerate(values):
+        row = v if isinstance(v, list) else [v]
+        where = f"{field}[{j}]" + ("[{}]" if isinstance(v, list) else "")
+        for k, x in enumerate(row):
+            out.append(float(expect(operation, schema, where.format(k), x, (int, float))))
+    return out
+
+
 def forward_backward_result(
     operation: str, data: Mapping[str, Any] | None, n_data: int | None
 ) -> ForwardBackwardResult:
@@ -353,12 +364,7 @@ def forward_backward_result(
     for i, out in enumerate(outputs):
         field = f"loss_fn_outputs[{i}].logprobs.data"
         values = expect(operation, schema, field, out.logprobs.data, list)
-        logprobs.append(
-            tuple(
-                float(expect(operation, schema, f"{field}[{j}]", v, (int, float)))
-                for j, v in enumerate(values)
-            )
-        )
+        logprobs.append(tuple(_flat_numbers(operation, schema, field, values)))
         field = f"loss_fn_outputs[{i}].datum_id"
         datum_ids.append(optional(operation, schema, field, out.datum_id, str, nullable=False))
     return ForwardBackwardResult(

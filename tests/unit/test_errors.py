@@ -510,6 +510,26 @@ def _fb_done(output: dict[str, object]) -> httpx.Response:
     return json_reply(202, {"id": "op-1", "status": "done", "response": response})
 
 
+@pytest.mark.parametrize("nested", [[[-1.0, -2.5]], [[-1.0], [-2.5]]], ids=["1xN", "Nx1"])
+def test_logprobs_in_a_two_level_list_are_read_row_by_row(
+    fake: FakeWeaver, trainer: TrainingClient, nested: list[list[float]]
+) -> None:
+    # TensorData's `data` is "numbers or nested lists" (the wire sheet; it has no shape),
+    # as the emulator reads one in a request; logprobs so were a ResponseValidationError.
+    fake.script(
+        "POST",
+        "/api/v1/models/m-1/forward-backward-passes",
+        _fb_done({"logprobs": {"data": [-1.0, -2.5], "dtype": "float32"}}),
+        _fb_done({"logprobs": {"data": nested, "dtype": "float32"}}),
+        _fb_done({"logprobs": {"data": [[[-1.0]]], "dtype": "float32"}}),
+    )
+    flat = trainer.forward_backward([datum_from_tokens([1, 2, 3])])
+    assert trainer.forward_backward([datum_from_tokens([1, 2, 3])]).logprobs == flat.logprobs
+    with pytest.raises(ResponseValidationError) as info:
+        trainer.forward_backward([datum_from_tokens([1, 2, 3])])
+    assert info.value.field == "loss_fn_outputs[0].logprobs.data[0][0]"
+
+
 @pytest.mark.parametrize("datum_id", [None, 5])
 def test_a_datum_id_that_is_no_string_is_refused(
     fake: FakeWeaver, trainer: TrainingClient, datum_id: object
