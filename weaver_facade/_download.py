@@ -412,10 +412,12 @@ class Transfer:
             self._ignore_range = True
             return self._fail(None)
         if status == 416 and asked > 0:
-            if self.file.size is None or asked in (self.file.size, total):
-                self._finish()  # every byte is here already (or a size mismatch)
+            # Every byte is here already (or a size mismatch); of a file of unknown size,
+            # unless storage names a shorter one (a `.part` of another artifact's file).
+            if asked in (self.file.size, total) or (self.file.size is None and total is None):
+                self._finish()
                 return Discard()
-            self._last_problem = f"HTTP 416 at byte {asked} of {self.file.size}"
+            self._last_problem = f"HTTP 416 at byte {asked} of {self.file.size or total}"
             self._ignore_range = True
             return self._fail(None)
         if status in (401, 403):

@@ -98,3 +98,21 @@ def test_a_file_that_cannot_be_recognised_is_fetched_again_without_a_false_warni
         "no size or sha256 to recognise it by"
         for name in sorted(DATA)
     ]
+
+
+def test_a_part_longer_than_a_file_of_unknown_size_is_fetched_again(tmp_path: Path) -> None:
+    # A `.part` left by an earlier artifact's file of the same name, longer than this one:
+    # storage's 416 says how long the file is (`Content-Range: bytes */N`), and the
+    # `.part` was taken as the whole file, its extra bytes and all.
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in DATA.items():
+        (out / f"{name}.part").write_bytes(data + b"from an earlier export")
+    with StorageServer(DATA).running() as storage:
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        fake.script("GET", path, descriptor(storage, artifact_id))
+        with service(fake) as svc:
+            svc.download_weights(artifact_id, out, timeout=10)
+    for name, data in DATA.items():
+        assert (out / name).read_bytes() == data
