@@ -41,6 +41,7 @@ from ._operations import (
     started_snapshot,
 )
 from ._retry import EXTENSION, REFUSED, CallOptions
+from ._transport import environment_proxy
 from ._wire import (
     Call,
     GeneratedClient,
@@ -159,6 +160,15 @@ _CLOSER: contextvars.ContextVar[Wakeup | None] = contextvars.ContextVar(
 )
 
 
+def _proxy_of(exc: httpx.TransportError) -> str | None:
+    """The proxy the environment names for the failed request's URL, if any."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an exception raised without its request
+        return None
+    return environment_proxy(str(url))
+
+
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -267,7 +277,7 @@ class _Base(Generic[SleepT]):
                 raise ClientClosedError(
                     f"{call.operation}: the Weaver client was closed meanwhile"
                 ) from exc
-            raise connection_error(call.operation, exc) from exc
+            raise connection_error(call.operation, exc, _proxy_of(exc)) from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:

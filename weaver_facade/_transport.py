@@ -474,17 +474,26 @@ class AsyncClientTransport(httpx.AsyncBaseTransport):
             await self._client.aclose()
 
 
-def environment_proxied(url: str | None = None) -> bool:
-    """Whether the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``,
-    ``ALL_PROXY``, or the system's settings): for ``url``, one that ``NO_PROXY`` does
-    not exempt it from; else any."""
+def environment_proxy(url: str | None = None) -> str | None:
+    """The proxy the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
+    or the system's settings), as httpx reads it: for ``url``, one that ``NO_PROXY``
+    does not exempt it from; else any."""
     proxies = urllib.request.getproxies()
     if url is None:
-        return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
-    parsed = httpx.URL(url)
-    if urllib.request.proxy_bypass(parsed.host):
-        return False
-    return bool(proxies.get(parsed.scheme) or proxies.get("all"))
+        found = next(filter(None, (proxies.get(s) for s in ("http", "https", "all"))), None)
+    else:
+        parsed = httpx.URL(url)
+        if urllib.request.proxy_bypass(parsed.host):
+            return None
+        found = proxies.get(parsed.scheme) or proxies.get("all")
+    if not found:
+        return None
+    return found if "://" in found else f"http://{found}"
+
+
+def environment_proxied(url: str | None = None) -> bool:
+    """Whether ``environment_proxy`` names one."""
+    return environment_proxy(url) is not None
 
 
 @contextlib.contextmanager

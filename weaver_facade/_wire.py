@@ -602,11 +602,17 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
     )
 
 
-def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
-    """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``)."""
+def connection_error(
+    operation: str, exc: httpx.TransportError, proxy: str | None = None
+) -> APIConnectionError:
+    """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``),
+    sent through ``proxy`` when the environment names one for its URL."""
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
+    if proxy is not None and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        # The connection that failed was the proxy's, not the server's.
+        detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not certificate_refused(exc)
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)

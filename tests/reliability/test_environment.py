@@ -123,3 +123,61 @@ def test_a_proxy_the_base_url_is_exempt_from_is_not_needed(
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     ServiceClient("http://127.0.0.1:9", "k").close()
     AsyncServiceClient("http://127.0.0.1:9", "k")
+
+
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+async def _get_model(kind: type[ServiceClient | AsyncServiceClient], url: str) -> str:
+    """The message of the APIConnectionError of one ``get_model`` on ``url``."""
+    if kind is ServiceClient:
+        with (
+            ServiceClient(url, "k", heartbeat_interval=0, max_retries=0) as svc,
+            pytest.raises(APIConnectionError) as failed,
+        ):
+            svc.get_model("m-7")
+    else:
+        async with AsyncServiceClient(url, "k", heartbeat_interval=0, max_retries=0) as asvc:
+            with pytest.raises(APIConnectionError) as failed:
+                await asvc.get_model("m-7")
+    return str(failed.value)
+
+
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_an_unreachable_proxy_is_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, kind: type[ServiceClient | AsyncServiceClient]
+) -> None:
+    # The server is up, the proxy the environment names for it is not: the error said
+    # only "ConnectError", and the command line "cannot reach SERVER", the wrong host.
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://user:pw@127.0.0.1:9")  # nothing listens on 9
+    with ScriptedServer(as_proxy) as server:
+        said = await _get_model(kind, server.base_url)
+        assert server.requests == []
+    assert "ConnectError" in said
+    assert "through the proxy http://user:***@127.0.0.1:9 " in said
+    assert ":pw@" not in said
+
+
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_an_unreachable_server_names_no_proxy(
+    monkeypatch: pytest.MonkeyPatch, kind: type[ServiceClient | AsyncServiceClient]
+) -> None:
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # exempt: reached directly, and refused
+    said = await _get_model(kind, "http://127.0.0.1:9")
+    assert "ConnectError" in said
+    assert "proxy" not in said
+
+
+def test_the_command_line_names_the_proxy_it_cannot_reach(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    run = invoke(["--max-retries", "0", "models", "show", "m-7"], {"WEAVER_BASE_URL": UNRESOLVABLE})
+    assert run.exit_code == 1
+    assert run.stderr.startswith(f"error: cannot reach {UNRESOLVABLE}: ")
+    assert "through the proxy http://127.0.0.1:9 " in run.stderr
