@@ -226,7 +226,9 @@ class OptimizerStateUnavailableError(UnprocessableEntityError, ValueError):
     (``APIError.status_code`` is ``None``), and for the server's 422
     ``optimizer_state_unavailable`` when only a path was given. Save with
     ``include_optimizer=True`` to be able to resume, or use ``load_state`` to
-    restore the weights alone.
+    restore the weights alone. ``create_training_client_from_state`` refuses such a
+    checkpoint the same way, before creating a model; ``with_optimizer=False`` there
+    restores the weights alone.
     """
 
 

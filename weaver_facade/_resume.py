@@ -78,7 +78,9 @@ def resume_plan(
             details={"path": str(found.path), "status": found.status.value},
         )
     if with_optimizer:
-        check_optimizer_state(found)
+        check_optimizer_state(
+            found, "create_training_client_from_state", "pass with_optimizer=False"
+        )
     source = yield from model_plan(calls.get_model(found.model_id))
     new, guessed = _like(source, settings(source.id), asked)
     model: ModelInfo = yield new

@@ -266,13 +266,18 @@ def load_submission(
     return Submission(call, _parse_load(path, include_optimizer, model_id), model_id)
 
 
-def check_optimizer_state(checkpoint: Checkpoint) -> None:
-    """Refuse a checkpoint without optimizer state for a load that restores it."""
+def check_optimizer_state(
+    checkpoint: Checkpoint,
+    caller: str = "load_state_with_optimizer",
+    weights_only: str = "use load_state",
+) -> None:
+    """Refuse a checkpoint without optimizer state for a load that restores it; the
+    message names the ``caller`` and its way (``weights_only``) to load the weights."""
     if not checkpoint.has_optimizer_state:
         raise OptimizerStateUnavailableError(
             f"checkpoint {checkpoint.path} is of type {checkpoint.type.value!r} and holds no "
-            "optimizer state; load_state_with_optimizer needs a 'weight_and_optimizer' "
-            "checkpoint (save_state(..., include_optimizer=True)); use load_state to restore "
+            f"optimizer state; {caller} needs a 'weight_and_optimizer' checkpoint "
+            f"(save_state(..., include_optimizer=True)); {weights_only} to restore "
             "the weights only",
             code="optimizer_state_unavailable",
             details={"path": str(checkpoint.path), "type": checkpoint.type.value},

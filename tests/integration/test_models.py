@@ -238,10 +238,17 @@ def test_resume_refuses_a_weights_only_checkpoint_before_creating_a_model(
     saved = trainer.save_state("weights", include_optimizer=False)
     before = raw_models(emu)
     recorder.requests.clear()
-    with pytest.raises(OptimizerStateUnavailableError, match="weight_and_optimizer"):
+    with pytest.raises(OptimizerStateUnavailableError, match="weight_and_optimizer") as refused:
         service.create_training_client_from_state(str(saved.path) if by_path else saved)
     assert raw_models(emu) == before
     assert not recorder.sent("POST")
+    # The way out it names is this call's (it named load_state's, another method's).
+    said = str(refused.value)
+    assert "create_training_client_from_state needs" in said
+    assert "pass with_optimizer=False" in said
+    resumed = service.create_training_client_from_state(saved, with_optimizer=False)
+    assert resumed.resumed_from is not None
+    assert resumed.resumed_from.include_optimizer is False
 
 
 @pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 0.8}}])
