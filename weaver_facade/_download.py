@@ -303,6 +303,7 @@ class Transfer:
         self.generation = generation
         self.settings = settings
         self.offset = offset
+        self._kept = offset  # bytes of a .part an earlier run left, resumed
         self._hasher: Any = hashlib.sha256() if settings.verify and file.sha256 else None
         self._deadline = deadline
         self._clock = clock
@@ -437,6 +438,7 @@ class Transfer:
     def restart(self) -> None:
         """The shell truncated the ``.part``: count from zero."""
         self.offset = 0
+        self._kept = 0
         if self._hasher is not None:
             self._hasher = hashlib.sha256()
 
@@ -488,9 +490,18 @@ class Transfer:
         if self._hasher is not None:
             got = self._hasher.hexdigest()
             if got != self.file.sha256:
+                # The likely cause, and the cure: another download into this folder,
+                # stopped, leaves a .part of the same name that is not this file's.
+                kept = (
+                    f"; its first {self._kept} bytes were those of {self.file.name}"
+                    f"{PART_SUFFIX}, left by an earlier download (perhaps of another "
+                    "artifact), which is deleted: run the download again to fetch it afresh"
+                    if self._kept
+                    else ""
+                )
                 raise ArtifactIntegrityError(
                     f"{self.file.name}: sha256 mismatch: expected {self.file.sha256}, "
-                    f"received {got}",
+                    f"received {got}{kept}",
                     name=self.file.name,
                     expected=str(self.file.sha256),
                     received=got,

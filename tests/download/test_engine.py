@@ -241,10 +241,25 @@ def test_a_corrupt_prefix_is_an_integrity_error_and_never_published(
     assert err.received == sha(wrong + data[1:])
     assert err.expected in str(err)
     assert err.received in str(err)
+    # It says where the bad bytes came from, and that a rerun cures it: a bare mismatch
+    # read as corrupt storage when another artifact's stopped download left the .part.
+    assert "first 500000 bytes were those of sub/dir/weights.bin.part" in str(err)
+    assert "run the download again" in str(err)
     assert not (dest / "sub/dir/weights.bin").exists()
     assert not (dest / "sub/dir/weights.bin.part").exists()  # a rerun starts it afresh
     run(Source(storage), dest)
     assert_complete(dest)
+
+
+def test_a_mismatch_of_a_fresh_file_names_no_earlier_download(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    data = FILES["small.bin"]
+    other = {"small.bin": {"sha256": sha(bytes([data[0] ^ 1]) + data[1:])}}  # storage's differ
+    with pytest.raises(ArtifactIntegrityError) as info:
+        run(Source(storage, **other), tmp_path / "out")
+    assert info.value.name == "small.bin"
+    assert "earlier download" not in str(info.value)
 
 
 def test_a_200_to_a_range_request_restarts_the_file(
