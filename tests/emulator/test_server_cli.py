@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,3 +287,32 @@ def test_a_data_dir_serves_one_emulator_at_a_time(tmp_path: Path) -> None:
     # Free again once the first has stopped.
     with run_emulator(data, api_keys=(KEY_A,)) as again:
         assert again.base_url
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_held_long_poll_is_answered_when_the_command_stops(sig: signal.Signals) -> None:
+    # `run_emulator` answered held long-polls before stopping; the command did not:
+    # uvicorn waited out its graceful timeout, then cancelled the request, which got a
+    # plain-text 500 (which a client does not retry) and left a traceback in the log.
+    emu = spawn_emulator("--latency", "save_checkpoint=60", "--no-access-log")
+    with httpx.Client(base_url=emu.base_url + API, timeout=30) as client:
+        session = client.post("/sessions", json={"tags": [], "user_metadata": {}}).json()["id"]
+        model = client.post(
+            f"/sessions/{session}/models", json={"model_seq_id": 1, "base_model": "weaver-tiny"}
+        ).json()["id"]
+        op = client.post(f"/models/{model}/checkpoints", json={"type": "weight"}).json()["id"]
+        replies: list[httpx.Response] = []
+        poll = threading.Thread(
+            target=lambda: replies.append(client.get(f"/operations/{op}", params={"wait": 30}))
+        )
+        poll.start()
+        time.sleep(0.5)  # held: the save takes a minute
+        stopped = time.monotonic()
+        assert emu.stop(sig) == 128 + sig, emu.output()
+        poll.join(timeout=30)
+    assert replies, emu.output()
+    assert replies[0].status_code == 200, (replies[0].text, emu.output())
+    assert replies[0].json()["id"] == op
+    assert replies[0].json()["status"] in ("pending", "running")
+    assert time.monotonic() - stopped < 1.5  # not after the 2 s graceful timeout
+    assert "Exception in ASGI application" not in emu.output()

@@ -48,7 +48,8 @@ class RunningEmulator:
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that reports when it listens (or failed to start)."""
+    """A uvicorn server that reports when it listens (or failed to start), and answers
+    the app's held long-polls when it stops, whatever stops it (a signal too)."""
 
     def __init__(self, config: uvicorn.Config, on_ready: Callable[[_Server], None]) -> None:
         super().__init__(config)
@@ -58,6 +59,12 @@ class _Server(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started:
             self._on_ready(self)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Else uvicorn waits out its graceful timeout for them, then cancels them: a
+        # plain-text 500, which a client does not retry, and a traceback in the log.
+        _release_long_polls(self.config.app)
+        await super().shutdown(sockets=sockets)
 
     def bound_port(self) -> int:
         for server in self.servers:
@@ -101,9 +108,10 @@ class _HideSignatures(logging.Filter):
 _ACCESS_FILTER = _HideSignatures()
 
 
-def _release_long_polls(app: Starlette) -> None:
+def _release_long_polls(app: object) -> None:
     """Answer held long-polls now (with the current state) so shutdown need not wait for them."""
-    waiters: Any = getattr(getattr(app.state, "emulator", None), "waiters", None)
+    state = getattr(app, "state", None)
+    waiters: Any = getattr(getattr(state, "emulator", None), "waiters", None)
     notify_all = getattr(waiters, "notify_all", None)
     if callable(notify_all):
         notify_all()
@@ -144,9 +152,7 @@ def run_emulator(
         )
         app = create_app(emulator_config)
         try:
-            with _serve_in_thread(
-                app, host, port, before_stop=lambda: _release_long_polls(app)
-            ) as bound_port:
+            with _serve_in_thread(app, host, port) as bound_port:
                 yield RunningEmulator(
                     base_url=_base_url(host, bound_port),
                     api_key=emulator_config.api_keys[0] if emulator_config.api_keys else None,
@@ -162,9 +168,7 @@ def run_emulator(
 
 
 @contextlib.contextmanager
-def _serve_in_thread(
-    app: Starlette, host: str, port: int, *, before_stop: Callable[[], None]
-) -> Iterator[int]:
+def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
     settled = threading.Event()
     failure: list[BaseException] = []
 
@@ -192,7 +196,6 @@ def _serve_in_thread(
     try:
         yield server.bound_port()
     finally:
-        before_stop()
         server.should_exit = True
         thread.join(timeout=_GRACEFUL_SHUTDOWN_SECONDS + 10)
 
