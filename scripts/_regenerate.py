@@ -802,6 +802,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
     args = parser.parse_args(argv)
+    if args.output is not None and not args.from_url:
+        parser.error("--output saves the spec that --from URL fetches; give --from too")
     try:
         if args.coverage:
             return cmd_coverage()

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 import yaml
 
 from tests.contract.drift import Drift
@@ -62,6 +63,22 @@ def test_the_live_spec_is_never_written_over_openapi_yaml() -> None:
     assert code == 2, output
     assert output.startswith("error: --output must not be openapi.yaml"), output
     assert SPEC.read_bytes() == before
+
+
+@pytest.mark.parametrize("mode", [["--check"], ["--coverage"]])
+def test_output_without_from_is_a_usage_error(tmp_path: Path, mode: list[str]) -> None:
+    # It was ignored: the run did something else, wrote no file, and exited 0.
+    saved = tmp_path / "live.yaml"
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "regenerate"), *mode, "--output", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--output saves the spec that --from URL fetches" in done.stderr
+    assert not saved.exists()
 
 
 def test_a_drifted_spec_is_summarised_then_diffed(tmp_path: Path) -> None:
