@@ -248,6 +248,23 @@ def test_an_artifact_path_of_another_model_than_model_is_refused(cli: Cli, tmp_p
     assert not out.exists()
 
 
+def test_ctrl_c_before_any_file_claims_none_stays(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "finished files and partial ones (*.part) stay in OUT" of a folder never made.
+    ref = saved(cli, model_id)
+    out = tmp_path / "out"
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ServiceClient, "download_weights", interrupt)
+    run = cli("checkpoints", "download", ref, "-o", str(out))
+    assert run.exit_code == 130
+    assert run.stderr.splitlines()[-1] == f"error: interrupted; nothing was written to {out}"
+    assert not out.exists()
+
+
 def test_ctrl_c_leaves_resumable_part_files(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

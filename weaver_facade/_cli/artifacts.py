@@ -320,9 +320,12 @@ def download(
                 timeout=timeout,
             )
     except KeyboardInterrupt as exc:
+        # Before the first file began (the artifact still being looked up), nothing stays.
         message = (
             f"interrupted; finished files and partial ones (*.part) stay in {output}: "
             "run the same command again to resume"
+            if output.is_dir() and any(output.iterdir())
+            else f"interrupted; nothing was written to {output}"
         )
         raise state.failure(exc, EXIT_INTERRUPTED, message) from None
     except AmbiguousArtifactKindError as exc:  # said with kind=, the library's name
