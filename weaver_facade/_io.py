@@ -41,7 +41,7 @@ from ._operations import (
     started_snapshot,
 )
 from ._retry import EXTENSION, REFUSED, CallOptions
-from ._transport import environment_proxy
+from ._transport import PROXIED
 from ._wire import (
     Call,
     GeneratedClient,
@@ -161,12 +161,13 @@ _CLOSER: contextvars.ContextVar[Wakeup | None] = contextvars.ContextVar(
 
 
 def _proxy_of(exc: httpx.TransportError) -> str | None:
-    """The proxy the environment names for the failed request's URL, if any."""
+    """The environment's proxy the failed request went through, if any (``PROXIED``)."""
     try:
-        url = exc.request.url
+        request = exc.request
     except RuntimeError:  # an exception raised without its request
         return None
-    return environment_proxy(str(url))
+    proxy = request.extensions.get(PROXIED)
+    return proxy if isinstance(proxy, str) else None
 
 
 def _settle(future: asyncio.Future[None]) -> None:

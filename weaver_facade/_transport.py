@@ -52,6 +52,9 @@ from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, sc
 logger = logging.getLogger("weaver_facade")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A request's extension: the environment's proxy that the facade's own client sent it
+# through, for the error of a connection that failed (a user's client is not described).
+PROXIED = "weaver_facade.proxy"
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH"})
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -441,12 +444,17 @@ class ClientTransport(httpx.BaseTransport):
     The user's client is not closed by us: its owner closes it (``owned``: we are).
     """
 
-    def __init__(self, client: httpx.Client, *, owned: bool = False) -> None:
+    def __init__(
+        self, client: httpx.Client, *, owned: bool = False, proxy: str | None = None
+    ) -> None:
         self._client = client
         self._owned = owned
+        self._proxy = proxy
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
+        if self._proxy is not None:
+            request.extensions[PROXIED] = self._proxy
         # Never its redirects: httpx drops ``Authorization`` on one to another host, not
         # the API key's header (the facade's own client follows none either).
         return _detached(self._client.send(request, stream=True, follow_redirects=False))
@@ -459,12 +467,17 @@ class ClientTransport(httpx.BaseTransport):
 class AsyncClientTransport(httpx.AsyncBaseTransport):
     """The async twin of ``ClientTransport``, for a user's ``httpx.AsyncClient``."""
 
-    def __init__(self, client: httpx.AsyncClient, *, owned: bool = False) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, owned: bool = False, proxy: str | None = None
+    ) -> None:
         self._client = client
         self._owned = owned
+        self._proxy = proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _merge_default_headers(request, self._client.headers)
+        if self._proxy is not None:
+            request.extensions[PROXIED] = self._proxy
         return _detached(
             await self._client.send(request, stream=True, follow_redirects=False)  # see above
         )
@@ -514,10 +527,10 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
     own when the environment names a proxy for ``url`` (given a transport, httpx
     ignores them)."""
     with environment_settings():
-        if environment_proxied(url):
+        if proxy := environment_proxy(url):
             client = httpx.Client()
             bound_by_deadline([client._transport, *filter(None, client._mounts.values())])
-            return ClientTransport(client, owned=True)
+            return ClientTransport(client, owned=True, proxy=proxy)
         transport = httpx.HTTPTransport()
         bound_by_deadline([transport])
         return transport
@@ -526,8 +539,8 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
 def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
     """See ``own_transport``."""
     with environment_settings():
-        if environment_proxied(url):
-            return AsyncClientTransport(httpx.AsyncClient(), owned=True)
+        if proxy := environment_proxy(url):
+            return AsyncClientTransport(httpx.AsyncClient(), owned=True, proxy=proxy)
         return httpx.AsyncHTTPTransport()
 
 

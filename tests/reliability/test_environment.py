@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.download.storage import StorageServer
@@ -181,3 +182,25 @@ def test_the_command_line_names_the_proxy_it_cannot_reach(monkeypatch: pytest.Mo
     assert run.exit_code == 1
     assert run.stderr.startswith(f"error: cannot reach {UNRESOLVABLE}: ")
     assert "through the proxy http://127.0.0.1:9 " in run.stderr
+
+
+async def test_a_user_client_that_ignores_the_environment_names_no_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A user's client has its own proxy settings: the environment's proxy, which it
+    # does not use, must not be blamed for its failed connection.
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    with (
+        ServiceClient(
+            "http://127.0.0.1:9",
+            "k",
+            http_client=httpx.Client(trust_env=False),
+            heartbeat_interval=0,
+            max_retries=0,
+        ) as svc,
+        pytest.raises(APIConnectionError) as failed,
+    ):
+        svc.get_model("m-7")
+    assert "ConnectError" in str(failed.value)
+    assert "proxy" not in str(failed.value)
