@@ -287,7 +287,7 @@ class _ServiceBase(HasOptions):
 
     @property
     def base_url(self) -> str:
-        """The server root requests go to; a password in it is shown as ``***``."""
+        """The server root requests go to; a password in it (or a lone user name) is ``***``."""
         return shown_url(self._base_url)
 
     @property

@@ -642,11 +642,14 @@ def hide_key(exc: httpx.TransportError) -> None:
 
 def shown_url(url: str | httpx.URL) -> str:
     """``url`` for reprs, messages and logs: a password in it is a secret too (httpx
-    sends it as Basic auth)."""
+    sends it as Basic auth), and so is a user name without one (``http://TOKEN@proxy``:
+    some proxies take their key there)."""
     parsed = httpx.URL(url)
-    if not parsed.password:
-        return str(url)
-    return str(parsed.copy_with(username=parsed.username, password="***"))  # noqa: S106
+    if parsed.password:
+        return str(parsed.copy_with(username=parsed.username, password="***"))  # noqa: S106
+    if parsed.username:
+        return str(parsed.copy_with(username="***", password=None))
+    return str(url)
 
 
 @functools.lru_cache(maxsize=8)

@@ -163,6 +163,19 @@ async def test_an_unreachable_proxy_is_named_in_the_error(
     assert ":pw@" not in said
 
 
+@pytest.mark.parametrize("userinfo", ["TOKEN:@", "TOKEN@"])
+async def test_a_proxy_s_user_name_alone_is_hidden_too(
+    monkeypatch: pytest.MonkeyPatch, userinfo: str
+) -> None:
+    # Some proxies take their key as the user name, without a password; httpx sends it
+    # as Basic auth all the same. The error showed it.
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", f"http://{userinfo}127.0.0.1:9")
+    said = await _get_model(ServiceClient, UNRESOLVABLE)
+    assert "through the proxy http://***@127.0.0.1:9 " in said
+    assert "TOKEN" not in said
+
+
 @pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
 async def test_an_unreachable_server_names_no_proxy(
     monkeypatch: pytest.MonkeyPatch, kind: type[ServiceClient | AsyncServiceClient]

@@ -663,6 +663,13 @@ def test_a_password_in_the_base_url_is_used_but_never_shown(
     assert "hunter2" not in repr(fake.requests[0])  # pytest --showlocals shows it
 
 
+def test_a_lone_user_name_in_the_base_url_is_never_shown() -> None:
+    # A user name without a password may be the credential (httpx sends it as Basic auth).
+    with ServiceClient("http://TOKEN@weaver.test", KEY, heartbeat_interval=0) as svc:
+        assert svc.base_url == "http://***@weaver.test"
+        assert "TOKEN" not in repr(svc) + repr(svc._io.generated)
+
+
 def test_without_http_client_the_default_transport_carries_the_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
