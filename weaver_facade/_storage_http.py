@@ -72,7 +72,7 @@ class StorageProtocolError(http.client.HTTPException):
 #: caller resumes from the last byte it has.
 FAILURES = (OSError, http.client.HTTPException, httpx.RequestError)
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_UNSENDABLE = re.compile(r"[^\x00-\x1f\x21-\x7f]+")  # a space or a non-ASCII character
 
 
 class Reply(Protocol):
@@ -236,8 +236,9 @@ class StorageHTTP:
             connection.sock = sock
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             # http.client cannot send a non-ASCII character (UnicodeEncodeError, outside
-            # the error tree): UTF-8, percent-encoded, as httpx sends it behind a proxy.
-            target = _NON_ASCII.sub(lambda m: quote(m[0], safe=""), target)
+            # the error tree) nor a space (InvalidURL, retried until the deadline): UTF-8,
+            # percent-encoded, as httpx sends them behind a proxy.
+            target = _UNSENDABLE.sub(lambda m: quote(m[0], safe=""), target)
             connection.request("GET", target, headers=headers)
             return _DirectReply(connection)
         except BaseException:
