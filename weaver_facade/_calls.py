@@ -268,14 +268,19 @@ class ExportReply:
     operation: wire.Operation | None = None
 
     @staticmethod
-    def schema_of(data: object) -> str:
+    def schema_of(data: object, status: int | None = None) -> str:
         """The spec's schema of a 2xx reply, told by its ``kind`` as the wire sheet says
         clients tell them apart: an Artifact's is hf_model/hf_adapter, values an
         Operation's kind never takes. Not by the status: "2xx" is all the wire promises
-        of a POST that starts an operation (200 and 202 are the spec's)."""
-        kinds = {k.value for k in wire.ArtifactKind}
+        of a POST that starts an operation (200 and 202 are the spec's). A ``kind`` of
+        neither (none, or one added to the spec) is explained by the spec's ``status``."""
         kind = data.get("kind") if isinstance(data, Mapping) else None
-        return "Artifact" if isinstance(kind, str) and kind in kinds else "Operation"
+        kind = kind if isinstance(kind, str) else None  # a list is no set member
+        if kind in {k.value for k in wire.ArtifactKind}:
+            return "Artifact"
+        if kind in {k.value for k in wire.OperationKind} or status != 200:
+            return "Operation"
+        return "Artifact"
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> ExportReply:

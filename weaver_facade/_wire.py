@@ -256,9 +256,9 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
             request_id=request_id,
         )
     # A reply of more than one schema says which this one is (see ExportReply).
-    schema_of = getattr(call.model, "schema_of", None)
-    schema = schema_of(data) if callable(schema_of) else call.model.__name__
     status = response.status_code
+    schema_of = getattr(call.model, "schema_of", None)
+    schema = schema_of(data, status) if callable(schema_of) else call.model.__name__
     try:
         parse_model(
             call.operation,

@@ -213,12 +213,21 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
         (200, artifact_json("weird"), "Artifact", "status"),
         (202, {"status": "running", "kind": "export_checkpoint"}, "Operation", "id"),
         (200, {"status": "running", "kind": "export_checkpoint"}, "Operation", "id"),
+        # A kind of neither (an artifact kind added to the spec, or none): by the status.
+        (200, artifact_json() | {"kind": "gguf"}, "Artifact", "kind"),
+        (200, {k: v for k, v in artifact_json().items() if k != "kind"}, "Artifact", "kind"),
+        (202, {"id": "op-x", "status": "running", "kind": "export_gguf"}, "Operation", "kind"),
+        (200, artifact_json() | {"kind": ["hf_model"]}, "Artifact", "kind"),
     ],
     ids=[
         "artifact-without-id",
         "artifact-with-unknown-status",
         "operation-without-id",
         "operation-at-200-without-id",
+        "artifact-of-an-unknown-kind",
+        "artifact-without-kind",
+        "operation-of-an-unknown-kind",
+        "artifact-with-a-list-for-kind",
     ],
 )
 def test_a_bad_export_reply_is_explained_by_the_schema_of_its_kind(
