@@ -606,7 +606,7 @@ def connection_error(
     operation: str, exc: httpx.TransportError, proxy: str | None = None
 ) -> APIConnectionError:
     """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``),
-    sent through ``proxy`` when the environment names one for its URL."""
+    sent through ``proxy``, the environment's, by the facade's own client."""
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
