@@ -41,7 +41,6 @@ from ._operations import (
     started_snapshot,
 )
 from ._retry import EXTENSION, REFUSED, CallOptions
-from ._transport import PROXIED
 from ._wire import (
     Call,
     GeneratedClient,
@@ -160,16 +159,6 @@ _CLOSER: contextvars.ContextVar[Wakeup | None] = contextvars.ContextVar(
 )
 
 
-def _proxy_of(exc: httpx.TransportError) -> str | None:
-    """The environment's proxy the failed request went through, if any (``PROXIED``)."""
-    try:
-        request = exc.request
-    except RuntimeError:  # an exception raised without its request
-        return None
-    proxy = request.extensions.get(PROXIED)
-    return proxy if isinstance(proxy, str) else None
-
-
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -278,7 +267,7 @@ class _Base(Generic[SleepT]):
                 raise ClientClosedError(
                     f"{call.operation}: the Weaver client was closed meanwhile"
                 ) from exc
-            raise connection_error(call.operation, exc, _proxy_of(exc)) from exc
+            raise connection_error(call.operation, exc) from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
         except UnicodeEncodeError as exc:

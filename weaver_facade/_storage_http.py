@@ -40,7 +40,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from ._transport import environment_proxied, environment_settings
+from ._transport import environment_proxy, environment_settings
 
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0
@@ -166,7 +166,7 @@ class StorageHTTP:
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
         self._httpx: httpx.Client | None = None
-        if environment_proxied():
+        if environment_proxy() is not None:
             for name in _HTTPX_LOGGERS:
                 logging.getLogger(name).addFilter(_quiet)  # filters are a set: added once
             with environment_settings():  # a proxy it cannot use fails here, not per GET

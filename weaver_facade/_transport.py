@@ -47,14 +47,19 @@ from ._args import at_least
 from ._errors import ClientClosedError, InvalidArgumentError
 from ._lazy import asyncio_sleep
 from ._socket_deadline import bound_by_deadline, ends
-from ._wire import API_KEY_HEADER, EARLIER_ATTEMPT, REDACTED, EarlierAttempt, scrub, shown_url
+from ._wire import (
+    API_KEY_HEADER,
+    EARLIER_ATTEMPT,
+    PROXIED,
+    REDACTED,
+    EarlierAttempt,
+    scrub,
+    shown_url,
+)
 
 logger = logging.getLogger("weaver_facade")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# A request's extension: the environment's proxy that the facade's own client sent it
-# through, for the error of a connection that failed (a user's client is not described).
-PROXIED = "weaver_facade.proxy"
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH"})
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -502,11 +507,6 @@ def environment_proxy(url: str | None = None) -> str | None:
     if not found:
         return None
     return found if "://" in found else f"http://{found}"
-
-
-def environment_proxied(url: str | None = None) -> bool:
-    """Whether ``environment_proxy`` names one."""
-    return environment_proxy(url) is not None
 
 
 @contextlib.contextmanager

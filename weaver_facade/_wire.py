@@ -156,6 +156,9 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
 
 
 EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
+# A request's extension: the environment's proxy that the facade's own client sent it
+# through, for the error of a connection that failed (a user's client is not described).
+PROXIED = "weaver_facade.proxy"
 
 
 @attrs.frozen
@@ -538,13 +541,17 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     )
 
 
-def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
-    """The key the request carried, to scrub from what its reply or error says."""
+def _request_of(outcome: httpx.Response | httpx.RequestError) -> httpx.Request | None:
     try:
-        key: str | None = outcome.request.headers.get(API_KEY_HEADER)
+        return outcome.request
     except RuntimeError:  # built without its request
         return None
-    return key
+
+
+def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
+    """The key the request carried, to scrub from what its reply or error says."""
+    request = _request_of(outcome)
+    return None if request is None else request.headers.get(API_KEY_HEADER)
 
 
 def _without_key(response: httpx.Response) -> httpx.Response:
@@ -602,15 +609,14 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
     )
 
 
-def connection_error(
-    operation: str, exc: httpx.TransportError, proxy: str | None = None
-) -> APIConnectionError:
-    """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``),
-    sent through ``proxy``, the environment's, by the facade's own client."""
+def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
+    """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``)."""
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
-    if proxy is not None and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+    request = _request_of(exc)
+    proxy = None if request is None else request.extensions.get(PROXIED)
+    if isinstance(proxy, str) and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         # The connection that failed was the proxy's, not the server's.
         detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
     cls = APITimeoutError if timeout else APIConnectionError
