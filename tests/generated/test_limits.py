@@ -28,18 +28,25 @@ KEYWORDS = {
 }
 
 
-def _limits_in(node: Any) -> Iterator[tuple[str, Any]]:
-    """Every limiting keyword anywhere in the document, read straight from the YAML."""
+def _schemas_in(node: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping of the document read straight from the YAML, examples (data, not
+    schemas) left out."""
     if isinstance(node, dict):
+        yield node
         for key, value in node.items():
-            if key in {"example", "examples"}:
-                continue
-            if key in KEYWORDS and not isinstance(value, dict | list):
-                yield KEYWORDS[key], value
-            yield from _limits_in(value)
+            if key not in {"example", "examples"}:
+                yield from _schemas_in(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _limits_in(item)
+            yield from _schemas_in(item)
+
+
+def _limits_in(document: Any) -> Iterator[tuple[str, Any]]:
+    """Every limiting keyword anywhere in the document."""
+    for node in _schemas_in(document):
+        for key, value in node.items():
+            if key in KEYWORDS and not isinstance(value, dict | list):
+                yield KEYWORDS[key], value
 
 
 def test_every_limit_of_the_spec_has_a_constant() -> None:
@@ -78,16 +85,11 @@ def test_the_terminal_statuses_are_the_marked_values_of_the_enum() -> None:
     assert limits.OPERATION_STATUS_TERMINAL == tuple(status["x-weaver-terminal"])
 
 
-def _patterns_in(node: Any) -> Iterator[tuple[str, str]]:
+def _patterns_in(document: Any) -> Iterator[tuple[str, str]]:
     """Each ``pattern`` of the document with its ``x-weaver-pattern-words``."""
-    if isinstance(node, dict):
+    for node in _schemas_in(document):
         if isinstance(node.get("pattern"), str) and "x-weaver-pattern-words" in node:
             yield node["pattern"], node["x-weaver-pattern-words"]
-        for value in node.values():
-            yield from _patterns_in(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _patterns_in(item)
 
 
 def test_words_that_say_letters_say_which_the_pattern_takes() -> None:
