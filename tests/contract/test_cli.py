@@ -226,9 +226,13 @@ def test_a_run_cut_short_without_findings_exits_3_unless_allowed(
     assert "contract: PASS (incomplete: conformance stopped at its time limit)" in output
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize(
+    ("sig", "sigint"),
+    [(signal.SIGINT, "SIG_DFL"), (signal.SIGTERM, "SIG_DFL"), (signal.SIGTERM, "SIG_IGN")],
+    ids=["ctrl-c", "sigterm", "sigterm-to-a-background-job"],
+)
 def test_a_run_the_user_interrupts_is_no_pass(
-    emulator: EmulatorProcess, sig: signal.Signals
+    emulator: EmulatorProcess, sig: signal.Signals, sigint: str
 ) -> None:
     # schemathesis took the Ctrl-C and stopped early; the kit then ran the rest and said
     # "contract: PASS", exit 0: a CI job cancelled mid-run read as green. A CI that cancels
@@ -239,7 +243,7 @@ def test_a_run_the_user_interrupts_is_no_pass(
     env = {**os.environ, "WEAVER_API_KEY": KEY}
     args = ["--base-url", emulator.base_url, "--only", "conformance", "--time-limit", "60"]
     with subprocess.Popen(
-        with_sigint("SIG_DFL", [sys.executable, "-m", "weaver_facade.contract", *args]),
+        with_sigint(sigint, [sys.executable, "-m", "weaver_facade.contract", *args]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -19,6 +19,7 @@ from tests.support.held_creates import (
 )
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
 from weaver_facade import ServiceClient
+from weaver_facade.contract._cli import _terminate_as_interrupt
 
 
 @pytest.fixture
@@ -84,3 +85,23 @@ def test_a_second_ctrl_c_stops_the_create_at_once(served: Served) -> None:
     finally:
         held.release.set()
         service.close()
+
+
+def test_a_sigterm_to_the_contract_kit_during_a_create_is_held_as_a_ctrl_c(
+    served: Served,
+) -> None:
+    # The kit's SIGTERM (a cancelled CI job) raised at once, losing the create's reply: the
+    # model the server had made kept running after the kit's clean-up.
+    held = served.held
+    service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    before = set(served.statuses())
+    thread = interrupt_then_answer(held, signal.SIGTERM)
+    with _terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        service.create_training_client(BASE_MODEL)
+    answered = held.release.is_set()
+    thread.join()
+    assert answered  # raised once the reply had come, not before
+    made = set(served.statuses()) - before
+    assert len(made) == 1
+    service.close()
+    assert [served.statuses()[m] for m in made] == ["terminated"]

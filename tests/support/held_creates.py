@@ -94,12 +94,13 @@ def ctrl_c() -> None:
     signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
-def interrupt_then_answer(held: HeldCreates) -> threading.Thread:
-    """A thread that sends Ctrl-C once the model is made, then lets its reply go."""
+def interrupt_then_answer(held: HeldCreates, signum: int = signal.SIGINT) -> threading.Thread:
+    """A thread that sends Ctrl-C (or ``signum``) to the main thread once the model is made,
+    then lets its reply go."""
 
     def run() -> None:
         assert held.made.wait(5)
-        ctrl_c()
+        signal.pthread_kill(threading.main_thread().ident or 0, signum)
         time.sleep(0.2)  # the main thread takes the signal while the reply is held
         held.release.set()
 

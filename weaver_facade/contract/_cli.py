@@ -126,6 +126,13 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Handed to the Ctrl-C handler, so that a model's create on its way holds it too,
+    # until its reply names the model to terminate; raised here where SIGINT is ignored
+    # (a background job's).
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    if callable(ctrl_c) and ctrl_c is not _interrupt:
+        ctrl_c(signal.SIGINT, frame)
+        return
     raise KeyboardInterrupt
 
 
