@@ -797,6 +797,9 @@ class AsyncServiceClient(_ServiceBase):
         self._lock = asyncio.Lock()
         self._close_lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
+        # Creates whose caller was cancelled while the server may be making the model:
+        # aclose() waits for their replies, so that it terminates the models they make.
+        self._unclaimed: set[asyncio.Future[ModelInfo]] = set()
         # Waits between heartbeats (cancelled on close). Tests replace it to run without time.
         self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -841,7 +844,15 @@ class AsyncServiceClient(_ServiceBase):
                 await asyncio.wait({self._heartbeat})
                 self._heartbeat = None
             if not self._io.closed:
-                with self._io.closing(self._close_within()) as closer:
+                within = self._close_within()
+                if self._unclaimed:
+                    # One deadline for all of closing: these replies, then the terminates.
+                    import asyncio
+
+                    started = self._io.poll.clock()
+                    await asyncio.wait(set(self._unclaimed), timeout=within)
+                    within = max(0.0, within - (self._io.poll.clock() - started))
+                with self._io.closing(within) as closer:
                     await closer.run(self._created.terminate())
             await self._io.aclose()
 
@@ -888,6 +899,10 @@ class AsyncServiceClient(_ServiceBase):
             # the model is among those close() terminates instead of left running unknown.
             cancelled = True
             creating.add_done_callback(_ignore_outcome)
+            if not creating.done():
+                unclaimed = self._root._unclaimed
+                unclaimed.add(creating)
+                creating.add_done_callback(unclaimed.discard)
             raise
 
     async def training_client(

@@ -319,6 +319,35 @@ async def test_a_model_whose_creation_ends_while_closing_is_not_lost(
         assert "models left running: m-2" in caplog.text
 
 
+async def test_a_cancelled_creation_still_on_its_way_is_awaited_by_aclose() -> None:
+    # ``async with client: await asyncio.wait_for(client.create_training_client(...), T)``:
+    # the timeout cancelled the create while the server was making the model, and the
+    # aclose() that followed at once did not wait for its reply, so the model it made
+    # was never terminated (and, with the client's own transport, never even known).
+    fake = FakeWeaver()
+    create = "/api/v1/sessions/s-1/models"
+    late = _Late(fake, create)
+    late.gates[create].set()  # the first create goes through
+    http = httpx.AsyncClient(transport=late)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    await svc.create_training_client("weaver-tiny")
+    late.gates[create].clear()
+    fake.script("POST", create, json_reply(201, model("m-2")))
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=True))
+    await late.reached[create].wait()  # the server made m-2; its reply is held
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+    closing = asyncio.create_task(svc.aclose())
+    for _ in range(100):  # the close is under way, waiting for the reply
+        await asyncio.sleep(0)
+    assert not closing.done()
+    late.gates[create].set()
+    await closing
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
+
+
 async def test_a_cancelled_aclose_is_cancelled_while_it_stops_the_heartbeat() -> None:
     # The heartbeat's CancelledError was suppressed, and with it a cancel of aclose().
     fake = FakeWeaver()
