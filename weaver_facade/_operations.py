@@ -512,9 +512,13 @@ class Poller:
         retry_after = error.retry_after if isinstance(error, APIError) else None
         if retry_after is not None and retry_after > remaining:
             return False
-        self.retry_delay = (
-            self._policy.backoff(self._attempt) if retry_after is None else retry_after
-        )
+        # A Retry-After of 0 (or in the past, or shorter than the least time between two
+        # polls) says nothing about when: back off as without one, or every poll of the
+        # wait would be sent again at once (a busy loop).
+        if retry_after is not None and retry_after >= self._policy.settings.min_interval:
+            self.retry_delay = retry_after
+        else:
+            self.retry_delay = self._policy.backoff(self._attempt)
         self._delay = self.retry_delay
         self._attempt += 1
         return True

@@ -186,6 +186,28 @@ def test_failures_are_retried_within_the_deadline_honouring_retry_after() -> Non
     assert poller.on_failure(InternalServerError("boom", status_code=503, retryable=True))
 
 
+@pytest.mark.parametrize("retry_after", [0.0, 0.001, None])
+def test_polls_refused_with_retry_after_zero_back_off(retry_after: float | None) -> None:
+    # ``Retry-After: 0`` (or a past date, or a negative number, which parse as 0, or a
+    # tiny fraction) on every poll of a wait made it poll again at once, over and over:
+    # about 1,200 requests a second against an overloaded server until the deadline
+    # (README: never a busy loop).
+    clock = FakeClock()
+    poller = policy(clock, rng=0.5).start(timeout=3600)
+    sleeps = []
+    for _ in range(6):
+        assert isinstance(poller.next_step(), Poll)
+        busy = InternalServerError("busy", status_code=503, retryable=True, retry_after=retry_after)
+        assert poller.on_failure(busy)
+        step = poller.next_step()
+        assert isinstance(step, Sleep)
+        sleeps.append(step.seconds)
+        clock.sleep(step.seconds)
+    assert min(sleeps) > 0
+    assert sleeps == sorted(sleeps)
+    assert sleeps[-1] > sleeps[0]
+
+
 def test_a_failure_the_server_calls_final_stops_whatever_its_status() -> None:
     # ``retryable`` is the Error body's word (or, without one, the status rule's).
     poller = policy(FakeClock()).start(timeout=60)
