@@ -6,9 +6,11 @@ builds every request and result parser without I/O.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
@@ -40,6 +42,7 @@ from ._checkpoints import (
     validate_checkpoint_name,
 )
 from ._errors import (
+    APITimeoutError,
     CheckpointExistsError,
     ConflictError,
     ExportInProgressError,
@@ -434,6 +437,22 @@ class _TrainingBase(HasOptions, Generic[IO]):
         return (yield from lookup.find_by_path(path))
 
 
+def _turn_timeout(operation: str, timeout: float | None) -> APITimeoutError:
+    return APITimeoutError(
+        f"{operation}: the model's earlier training step was still being sent after "
+        f"{timeout:g} s, the call's timeout; nothing was sent"
+    )
+
+
+def _left(io: IO, timeout: float | None, started: float) -> IO:
+    """``io``, with the time a step waited for its turn taken from its call's ``timeout``."""
+    if timeout is None:
+        return io
+    return io.with_options(
+        timeout=max(0.0, timeout - (time.monotonic() - started)), max_retries=None
+    )
+
+
 class TrainingClient(_TrainingBase[SyncIO]):
     """Trains one model: forward-backward passes, optimizer steps, checkpoints.
 
@@ -446,6 +465,19 @@ class TrainingClient(_TrainingBase[SyncIO]):
     _sending: threading.Lock
     # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
+
+    @contextlib.contextmanager
+    def _turn(self, operation: str) -> Iterator[SyncIO]:
+        """This step's turn to be sent (after the model's earlier steps), and the IO to
+        send it with: within the call's ``timeout`` (``with_options``), the wait included."""
+        timeout = self._io.options.timeout
+        started = time.monotonic()
+        if not self._sending.acquire(timeout=-1 if timeout is None else timeout):
+            raise _turn_timeout(operation, timeout)
+        try:
+            yield _left(self._io, timeout, started)
+        finally:
+            self._sending.release()
 
     @overload
     def forward_backward(
@@ -472,8 +504,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """
         check_bool("wait", wait)
-        with self._sending:
-            handle = self._io.submit(self._forward_backward(data, loss_fn))
+        with self._turn("forward_backward") as io:
+            handle = io.submit(self._forward_backward(data, loss_fn))
         return handle.result() if wait else handle
 
     @overload
@@ -493,8 +525,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
     ) -> OptimStepResult | OperationHandle[OptimStepResult]:
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
         check_bool("wait", wait)
-        with self._sending:
-            handle = self._io.submit(self._optim_step(adam_params))
+        with self._turn("optim_step") as io:
+            handle = io.submit(self._optim_step(adam_params))
         return handle.result() if wait else handle
 
     @overload
@@ -721,6 +753,23 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     _sending: asyncio.Lock
     with_options = HasOptions.with_options
 
+    @contextlib.asynccontextmanager
+    async def _turn(self, operation: str) -> AsyncIterator[AsyncIO]:
+        """See ``TrainingClient._turn``."""
+        import asyncio
+
+        timeout = self._io.options.timeout
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._sending.acquire()
+        except TimeoutError:
+            raise _turn_timeout(operation, timeout) from None
+        try:
+            yield _left(self._io, timeout, started)
+        finally:
+            self._sending.release()
+
     @overload
     async def forward_backward(
         self, data: Sequence[Datum], loss_fn: LossFnName = ..., *, wait: Literal[True] = ...
@@ -738,8 +787,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> ForwardBackwardResult | AsyncOperationHandle[ForwardBackwardResult]:
         """See ``TrainingClient.forward_backward``."""
         check_bool("wait", wait)
-        async with self._sending:
-            handle = await self._io.submit(self._forward_backward(data, loss_fn))
+        async with self._turn("forward_backward") as io:
+            handle = await io.submit(self._forward_backward(data, loss_fn))
         return await handle.result() if wait else handle
 
     @overload
@@ -759,8 +808,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> OptimStepResult | AsyncOperationHandle[OptimStepResult]:
         """See ``TrainingClient.optim_step``."""
         check_bool("wait", wait)
-        async with self._sending:
-            handle = await self._io.submit(self._optim_step(adam_params))
+        async with self._turn("optim_step") as io:
+            handle = await io.submit(self._optim_step(adam_params))
         return await handle.result() if wait else handle
 
     @overload

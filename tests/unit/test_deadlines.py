@@ -674,3 +674,73 @@ def test_a_timeout_is_described_alike_whatever_the_transport_said() -> None:
         assert str(error) == "get_model: ReadTimeout: no reply in time"
     error = connection_error("get_model", httpx.ConnectTimeout("timed out"))
     assert str(error) == "get_model: ConnectTimeout: connect timed out"
+
+
+FORWARD_BACKWARD = "/api/v1/models/m-1/forward-backward-passes"
+
+
+def _one_datum() -> list[Any]:
+    from weaver_facade import datum_from_tokens
+
+    return [datum_from_tokens([1, 2, 3])]
+
+
+def test_a_step_waiting_for_its_turn_keeps_its_call_timeout() -> None:
+    # Steps of one model are sent one at a time. One queued behind a step whose request
+    # the server held waited for the lock without its with_options(timeout=...): the
+    # held request's whole read timeout (and its retries), not the call's deadline.
+    import threading
+
+    fake = FakeWeaver()
+    reached, gate = threading.Event(), threading.Event()
+
+    def held(request: httpx.Request) -> httpx.Response:
+        reached.set()
+        gate.wait(timeout=10)
+        return fake.route(request)
+
+    fake.script("POST", FORWARD_BACKWARD, held)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        first = threading.Thread(target=lambda: trainer.forward_backward(_one_datum(), wait=False))
+        first.start()
+        assert reached.wait(timeout=10)
+        try:
+            with pytest.raises(APITimeoutError, match=r"still being sent after 0\.01 s"):
+                trainer.with_options(timeout=0.01).forward_backward(_one_datum(), wait=False)
+        finally:
+            gate.set()
+            first.join(timeout=10)
+        trainer.forward_backward(_one_datum(), wait=False)
+    seq_ids = [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", FORWARD_BACKWARD)]
+    assert seq_ids == [1, 2]  # the refused step sent nothing and took no seq_id
+
+
+async def test_an_async_step_waiting_for_its_turn_keeps_its_call_timeout() -> None:
+    fake = FakeWeaver()
+    reached, gate = asyncio.Event(), asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        reached.set()
+        await gate.wait()
+        return fake.route(request)
+
+    # httpx's MockTransport awaits a handler's coroutine on an AsyncClient.
+    fake.script("POST", FORWARD_BACKWARD, held)  # type: ignore[arg-type]
+    svc = async_service(fake)
+    async with svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        first = asyncio.create_task(trainer.forward_backward(_one_datum(), wait=False))
+        await reached.wait()
+        try:
+            with pytest.raises(APITimeoutError, match=r"still being sent after 0\.01 s"):
+                async with asyncio.timeout(5):  # without the fix: waits for ever
+                    await trainer.with_options(timeout=0.01).forward_backward(
+                        _one_datum(), wait=False
+                    )
+        finally:
+            gate.set()
+            await first
+        await trainer.forward_backward(_one_datum(), wait=False)
+    seq_ids = [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", FORWARD_BACKWARD)]
+    assert seq_ids == [1, 2]
