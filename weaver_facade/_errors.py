@@ -55,7 +55,24 @@ from typing import Any, ClassVar
 
 
 class WeaverError(Exception):
-    """The base of every exception raised by weaver_facade."""
+    """The base of every exception raised by weaver_facade.
+
+    Every one survives ``pickle`` and ``copy`` whole (its message and attributes), as an
+    error raised in a worker process (``concurrent.futures``, ``multiprocessing``) is.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``cls(*args)``, which keyword-only constructors
+        # (``OperationTimeoutError(operation_id=...)``) refuse: the parent process then
+        # failed to unpickle the error, and a process pool broke instead of raising it.
+        return (_rebuilt, (type(self), self.args), self.__dict__)
+
+
+def _rebuilt(cls: type[WeaverError], args: tuple[Any, ...]) -> WeaverError:
+    """An instance of ``cls`` with ``args``, its ``__init__`` skipped (for unpickling)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
 
 
 class InvalidInputError(WeaverError, ValueError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import copy
 import json
+import pickle
 import re
 from collections.abc import Callable, Iterator
 
@@ -110,6 +112,64 @@ def test_the_documented_tree_is_the_class_tree() -> None:
     }
     assert documented == classes
     assert len(rows) > 25
+
+
+def _one_of_each() -> list[WeaverError]:
+    """An instance of every exception class, built as the facade builds it."""
+    special: dict[type[WeaverError], WeaverError] = {
+        _errors.AmbiguousArtifactKindError: _errors.AmbiguousArtifactKindError(
+            "both kinds", checkpoint="weaver://m-1/checkpoints/c", kinds=("hf_adapter", "hf_model")
+        ),
+        _errors.ResponseValidationError: _errors.ResponseValidationError(
+            "bad reply", operation="get_model", field="id", status_code=200, request_id="r-1"
+        ),
+        _errors.UnsupportedByServerError: _errors.UnsupportedByServerError(
+            "no listing", extension="model-listing", status_code=404
+        ),
+        _errors.OperationFailedError: _errors.OperationFailedError(
+            operation_id="op-1", code="interrupted", message="stopped", retryable=None
+        ),
+        _errors.OperationTimeoutError: _errors.OperationTimeoutError(
+            operation_id="op-1",
+            status="running",
+            waited=1.5,
+            last_error=InternalServerError("down", status_code=503, retryable=True),
+            poll_error="HTTP 503",
+        ),
+        _errors.ArtifactIntegrityError: _errors.ArtifactIntegrityError(
+            "sha256 mismatch", name="a.bin", expected="ab", received="cd"
+        ),
+        _errors.StorageError: _errors.StorageError("refused", name="a.bin", status_code=403),
+    }
+    errors: list[WeaverError] = []
+    for cls in vars(_errors).values():
+        if isinstance(cls, type) and issubclass(cls, WeaverError):
+            if cls in special:
+                errors.append(special[cls])
+            elif issubclass(cls, APIError):
+                errors.append(cls("refused", status_code=409, code="c", request_id="r-2"))
+            else:
+                errors.append(cls("refused"))
+    return errors
+
+
+@pytest.mark.parametrize("error", _one_of_each(), ids=lambda error: type(error).__name__)
+def test_every_error_survives_pickle_and_copy(error: WeaverError) -> None:
+    # An error raised in a worker process (concurrent.futures, multiprocessing) is
+    # pickled there and unpickled here: a keyword-only constructor broke the pool.
+    error.add_note("a note")
+    for copied in (
+        pickle.loads(pickle.dumps(error)),  # noqa: S301 (our own bytes)
+        copy.copy(error),
+        copy.deepcopy(error),
+    ):
+        assert type(copied) is type(error)
+        assert str(copied) == str(error)
+        assert repr(copied) == repr(error)
+        assert copied.args == error.args
+        assert {k: repr(v) for k, v in vars(copied).items()} == {
+            k: repr(v) for k, v in vars(error).items()
+        }
 
 
 @pytest.mark.parametrize(
