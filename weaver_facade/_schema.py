@@ -72,6 +72,41 @@ def explain(schema: str, value: object) -> Problem | None:
     return None if found is None else next(_problems(found, value, "", schema), None)
 
 
+_PROMISED = "x-weaver-promised"
+_EXTENSION = "x-weaver-extension"
+
+
+def unpromised(schema: str) -> frozenset[str]:
+    """The fields of ``schema`` the real service does not promise: those outside its
+    ``x-weaver-promised`` list (when it has one), and those of an extension (marked on
+    the field or on the schema it names)."""
+    found = _schemas().get(schema, {})
+    promised = found.get(_PROMISED)
+    return frozenset(
+        key
+        for key, field in found.get("properties", {}).items()
+        if (promised is not None and key not in promised)
+        or _EXTENSION in field
+        or _EXTENSION in _resolve(field)
+    )
+
+
+def without_unpromised(
+    schema: str, value: Mapping[str, Any]
+) -> tuple[dict[str, Any], tuple[Problem, ...]]:
+    """``value`` without its unpromised fields (``unpromised``) whose values break the
+    schema, and the problem of each field left out; a server may send such a field with
+    a meaning of its own, as a server without the extension would leave it out."""
+    kept, dropped = dict(value), []
+    leavable = unpromised(schema)
+    while (problem := explain(schema, kept)) is not None and problem.field in leavable:
+        if problem.field not in kept:  # missing: leaving it out is no cure
+            break
+        del kept[problem.field]
+        dropped.append(problem)
+    return kept, tuple(dropped)
+
+
 def _at(path: str, part: str | int) -> str:
     if isinstance(part, int):
         return f"{path}[{part}]"

@@ -24,6 +24,7 @@ import datetime
 import enum
 import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 from urllib.parse import quote, quote_plus
@@ -51,7 +52,7 @@ from ._retry import (
     response_is_retryable,
     server_says_retryable,
 )
-from ._schema import Problem, explain, json_type
+from ._schema import Problem, explain, json_type, without_unpromised
 
 if TYPE_CHECKING:
     from weaver_client import schemas as spec
@@ -63,6 +64,9 @@ REDACTED = "[redacted]"
 # What the generated ``from_dict`` (and ``json``) raise on a reply off the spec: a
 # missing key, a wrong type, a bad value, nesting past the recursion limit.
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
+
+_logger = logging.getLogger("weaver_facade")
+_warned: set[tuple[str, str]] = set()
 _SNIPPET = 200
 
 GeneratedClient = AuthenticatedClient | Client
@@ -199,7 +203,14 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
     _refuse_result_shape(call, response)
     response = _without_key(response)
     try:
-        parsed = call.parse(client=client, response=response)
+        try:
+            parsed = call.parse(client=client, response=response)
+        except _PARSE_ERRORS:
+            lenient = _without_unpromised(call, response)
+            if lenient is None:
+                raise
+            response = lenient
+            parsed = call.parse(client=client, response=response)
     except _PARSE_ERRORS as exc:
         error = _diagnose(call, response, exc)
         # The explanation quotes the reply, which may echo the request's headers.
@@ -275,6 +286,40 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
         return described
     return reply_error(
         call.operation, schema, data, cause=exc, status_code=status, request_id=request_id
+    )
+
+
+def _without_unpromised(call: Call[Any], response: httpx.Response) -> httpx.Response | None:
+    """A copy of ``response`` without the unpromised fields that break the spec (see
+    ``_schema.without_unpromised``), or ``None`` when no such field is why it fails."""
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    schema_of = getattr(call.model, "schema_of", None)
+    schema = schema_of(data, response.status_code) if callable(schema_of) else call.model.__name__
+    kept, dropped = without_unpromised(schema, data)
+    for problem in dropped:
+        if (schema, problem.field) not in _warned:  # once per schema and field
+            _warned.add((schema, problem.field))
+            _logger.warning(
+                "%s: %s: the server's `%s` is left out, since the wire does not promise it (%s)",
+                call.operation,
+                schema,
+                problem.field,
+                problem.message,
+            )
+    if not dropped:
+        return None
+    encoding = {"content-encoding", "content-length", "transfer-encoding"}
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in encoding],
+        content=json.dumps(kept).encode(),
+        request=response.request,
+        extensions=response.extensions,
     )
 
 

@@ -81,6 +81,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         },
     },
     "Session": {
+        "x-weaver-promised": ["id"],
         "type": "object",
         "required": ["id"],
         "properties": {
@@ -132,6 +133,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "enum": ["active", "terminated", "state_lost"],
     },
     "Model": {
+        "x-weaver-promised": ["id", "base_model", "tokenizer_path"],
         "type": "object",
         "required": ["id"],
         "properties": {

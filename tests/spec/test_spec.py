@@ -283,6 +283,28 @@ def test_required_fields_match_the_wire() -> None:
     assert set(schema("CreateModelRequest")["required"]) == {"model_seq_id", "base_model"}
 
 
+def test_the_promised_fields_are_those_the_wire_promises() -> None:
+    # weaver-wire.md: a Session's clients need only `id`; a Model's read `id`,
+    # `base_model` and `tokenizer_path`.
+    assert schema("Session")["x-weaver-promised"] == ["id"]
+    assert schema("Model")["x-weaver-promised"] == ["id", "base_model", "tokenizer_path"]
+    for name in ("Session", "Model"):
+        assert set(schema(name)["required"]) <= set(schema(name)["x-weaver-promised"])
+
+
+def test_a_client_holds_every_field_the_wire_promises_to_the_spec() -> None:
+    # The facade may leave out an unpromised field that breaks the spec; never one of
+    # these (the Operation and Checkpoint fields the wire sheet lists).
+    from weaver_facade._schema import unpromised
+
+    assert unpromised("Operation") == {"kind", "model_id", "created_at", "updated_at",
+                                        "revision"}  # fmt: skip
+    assert unpromised("Checkpoint") == {"model_id", "size_bytes", "sha256"}
+    assert unpromised("Model") == set(schema("Model")["properties"]) - {
+        "id", "base_model", "tokenizer_path"
+    }  # fmt: skip
+
+
 def test_enums_are_exact() -> None:
     assert schema("CheckpointType")["enum"] == ["weight", "weight_and_optimizer", "sampling"]
     # `error` too: the official SDK treats it as `failed`.

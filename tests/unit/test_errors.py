@@ -688,7 +688,7 @@ def test_the_key_echoed_by_a_server_is_scrubbed(fake: FakeWeaver) -> None:
         httpx.Response(200, text=f"<html>X-WEAVER-API-KEY: {KEY}</html>"),
         # Fields that break the spec, whose values the explanation quotes.
         json_reply(200, {"id": "op-1", "status": KEY}),
-        json_reply(200, {"id": "op-1", "status": "pending", "kind": KEY}),
+        json_reply(200, {"id": "op-1", "status": "pending", "pending_info": {"code": [KEY]}}),
         # The key as an error code or request id.
         json_reply(401, {"error": KEY, "message": "no", "retryable": False}),
         json_reply(401, error_json("unauthorized", "no") | {"request_id": KEY}),

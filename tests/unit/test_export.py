@@ -216,7 +216,6 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
         # A kind of neither (an artifact kind added to the spec, or none): by the status.
         (200, artifact_json() | {"kind": "gguf"}, "Artifact", "kind"),
         (200, {k: v for k, v in artifact_json().items() if k != "kind"}, "Artifact", "kind"),
-        (202, {"id": "op-x", "status": "running", "kind": "export_gguf"}, "Operation", "kind"),
         (200, artifact_json() | {"kind": ["hf_model"]}, "Artifact", "kind"),
     ],
     ids=[
@@ -226,7 +225,6 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
         "operation-at-200-without-id",
         "artifact-of-an-unknown-kind",
         "artifact-without-kind",
-        "operation-of-an-unknown-kind",
         "artifact-with-a-list-for-kind",
     ],
 )

@@ -1,0 +1,139 @@
+"""Reply fields the real wire does not promise never fail a call that the server did.
+
+openapi.yaml lists what a Session and a Model promise (`x-weaver-promised`), and marks
+an Operation's `kind`, model and times as extensions. A server without them may still
+send such a field under a meaning of its own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fakeserver import KEY, FakeWeaver, json_reply, service
+from weaver_facade import ResponseValidationError, _wire, datum_from_tokens
+
+MODELS = "/api/v1/sessions/s-1/models"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each field is warned about once per process: each test starts afresh."""
+    monkeypatch.setattr(_wire, "_warned", set())
+
+
+def _op(status: str, **extra: Any) -> dict[str, Any]:
+    return {"id": "op-1", "status": status, **extra}
+
+
+def test_a_session_whose_times_are_numbers_opens() -> None:
+    fake = FakeWeaver()
+    session = {"id": "s-1", "created_at": 1796237184, "updated_at": 1796237184.5}
+    fake.script("POST", "/api/v1/sessions", json_reply(201, session))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+    assert trainer.model_id == "m-1"
+
+
+def test_a_model_reply_with_its_own_status_and_mode_is_not_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The model is made on the server: refusing the reply would leave it running,
+    # unknown to the client, and never terminated on close.
+    fake = FakeWeaver()
+    model = {"id": "m-1", "status": "ready", "training_mode": "LoRA", "created_at": 5}
+    fake.script("POST", MODELS, json_reply(201, model))
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        assert trainer.model_id == "m-1"
+    assert fake.terminated == ["m-1"]
+    assert "`status` is left out" in caplog.text
+
+
+def test_an_operation_kind_of_the_servers_own_does_not_fail_the_step() -> None:
+    fake = FakeWeaver()
+    result = {
+        "loss_fn_outputs": [{"logprobs": {"data": [-1.0, -2.0], "dtype": "float32"}}],
+        "metrics": {"loss:sum": 3.0},
+    }
+    path = "/api/v1/models/m-1/forward-backward-passes"
+    fake.script("POST", path, json_reply(202, _op("pending", kind="TRAINING", created_at=1)))
+    done = _op("done", kind="TRAINING", response=result, created_at=1, updated_at=2)
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(200, done))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        step = trainer.forward_backward([datum_from_tokens([1, 2, 3])])
+    assert step.loss == 3.0
+
+
+def test_a_promised_field_that_breaks_the_spec_is_still_refused() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions", json_reply(201, {"id": 5}))
+    with service(fake) as svc, pytest.raises(ResponseValidationError, match="`id`"):
+        svc.create_training_client("weaver-tiny")
+
+
+def test_an_operation_status_of_the_servers_own_is_still_refused() -> None:
+    fake = FakeWeaver()
+    path = "/api/v1/models/m-1/optimizer-steps"
+    fake.script("POST", path, json_reply(202, _op("completed", kind="TRAINING")))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(ResponseValidationError, match="`status`"):
+            trainer.optim_step()
+
+
+def test_a_gzip_reply_is_re_read_as_plain_json() -> None:
+    fake = FakeWeaver()
+    body = gzip.compress(json.dumps({"id": "s-1", "created_at": 7}).encode())
+    reply = httpx.Response(
+        201,
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    fake.script("POST", "/api/v1/sessions", reply)
+    with service(fake) as svc:
+        assert svc.create_training_client("weaver-tiny").model_id == "m-1"
+
+
+def test_an_export_operation_of_a_kind_of_its_own_is_waited_for() -> None:
+    # At 202 the reply is an Operation (an Artifact's kind is hf_model or hf_adapter).
+    fake = FakeWeaver()
+    export = "/api/v1/checkpoints/0b0c8f0e-3a1e-4a59-9a51-3d0b8f4d2a11/export"
+    artifact = {
+        "id": "5c2b9d3e-1f7a-4e0b-8f2c-6a1d9e3b7c40",
+        "checkpoint_id": "0b0c8f0e-3a1e-4a59-9a51-3d0b8f4d2a11",
+        "model_id": "m-1",
+        "kind": "hf_adapter",
+        "status": "completed",
+        "uri": "weaver://m-1/checkpoints/c1/artifacts/hf_adapter",
+    }
+    fake.script("POST", export, json_reply(202, _op("pending", kind="EXPORT")))
+    done = _op("done", kind="EXPORT", response=artifact)
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(200, done))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        got = trainer.export_weights("0b0c8f0e-3a1e-4a59-9a51-3d0b8f4d2a11")
+    assert str(got.id) == artifact["id"]
+
+
+def test_the_key_in_an_unpromised_field_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(200, _op("pending", kind=KEY)))
+    with caplog.at_level(logging.DEBUG, logger="weaver_facade"), service(fake) as svc:
+        assert svc.operation("op-1").status.value == "pending"
+    assert "`kind` is left out" in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_an_operation_kind_that_is_a_list_is_left_out() -> None:
+    fake = FakeWeaver()
+    reply = json_reply(200, _op("pending", kind=["hf_adapter"]))
+    fake.script("GET", "/api/v1/operations/op-1", reply)
+    with service(fake) as svc:
+        assert svc.operation("op-1").status.value == "pending"
