@@ -241,6 +241,19 @@ def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> d
     return {k: left if v is None else min(v, left) for k, v in timeouts.items()}
 
 
+def attempt_bound(timeouts: Mapping[str, float | None]) -> float | None:
+    """How long an attempt may take without a deadline: its phases' timeouts added up,
+    or ``None`` when one has none. httpx's bound each wait for bytes, which headers sent
+    a byte at a time never trip."""
+    total = 0.0
+    for phase in ("pool", "connect", "write", "read"):
+        timeout = timeouts.get(phase)
+        if timeout is None:
+            return None
+        total += timeout
+    return total
+
+
 def attempt_time(remaining: float) -> float:
     """How long an attempt may take with ``remaining`` seconds to the deadline: an
     attempt made at the deadline (the last look of a wait) still gets a little."""

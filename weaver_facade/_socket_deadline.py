@@ -50,7 +50,7 @@ def _left(timeout: float | None, error: str) -> float | None:
     if left <= 0:
         import httpcore
 
-        raise getattr(httpcore, error)("the call's deadline passed")
+        raise getattr(httpcore, error)("the attempt's time is up")
     return left if timeout is None else min(timeout, left)
 
 

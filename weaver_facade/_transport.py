@@ -210,10 +210,11 @@ class _Attempts:
         _SENDING_KEY.reset(self._key)
 
     def left(self) -> float | None:
-        """Seconds this attempt may take by the call's deadline, if it has one."""
-        return (
-            None if self._deadline is None else rules.attempt_time(self._deadline - self._clock())
-        )
+        """Seconds this attempt may take: by the call's deadline, if it has one, else by
+        its own timeouts (``attempt_bound``)."""
+        if self._deadline is None:
+            return rules.attempt_bound(self._base_timeouts)
+        return rules.attempt_time(self._deadline - self._clock())
 
     def before_send(self) -> None:
         """Cap this attempt's timeouts by the time left; log the request at DEBUG."""
@@ -424,7 +425,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                     if not bounded.expired():
                         raise
                     outcome = (
-                        httpx.ReadTimeout("no reply by the call's deadline", request=request)
+                        httpx.ReadTimeout("no reply in time", request=request)
                         if reply is None
                         else _still_arriving(request)
                     )

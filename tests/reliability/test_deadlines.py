@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -150,6 +151,31 @@ def test_without_a_deadline_a_body_has_one_read_timeout() -> None:
         with pytest.raises(APITimeoutError):
             svc.with_options(max_retries=0).operation(OP)
         assert elapsed_since(start) < 2 + SLACK
+
+
+def _look_once(base_url: str, timeout: httpx.Timeout, is_async: bool) -> None:
+    if not is_async:
+        with ServiceClient(base_url, "k", heartbeat_interval=0, timeout=timeout) as svc:
+            svc.with_options(max_retries=0).operation(OP)
+        return
+
+    async def look() -> None:
+        async with AsyncServiceClient(base_url, "k", heartbeat_interval=0, timeout=timeout) as svc:
+            await svc.with_options(max_retries=0).operation(OP)
+
+    asyncio.run(look())
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_without_a_deadline_an_attempt_ends_within_its_timeouts(is_async: bool) -> None:
+    # httpx's timeouts bound each wait for bytes: headers sent a byte each 0.3 s held a
+    # call with timeout=0.4 for as long as the server kept sending. The attempt now ends
+    # within its phases' timeouts added up (pool, connect, write, read: 1.6 s).
+    with ScriptedServer(lambda method, path: TRICKLE_HEADERS) as server:
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            _look_once(server.base_url, httpx.Timeout(0.4), is_async)
+        assert elapsed_since(start) < 1.6 + SLACK
 
 
 def test_refused_connections() -> None:
