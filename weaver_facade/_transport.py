@@ -34,6 +34,7 @@ import contextvars
 import logging
 import os
 import random
+import re
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -517,10 +518,21 @@ def environment_settings() -> Iterator[None]:
     try:
         yield
     except (OSError, ValueError, ImportError, httpx.InvalidURL) as exc:  # ssl.SSLError: OSError
+        said = str(exc)
+        cert_file = os.environ.get("SSL_CERT_FILE")
+        if isinstance(exc, OSError) and exc.filename is None and cert_file:
+            # ssl names no file; SSL_CERT_DIR is only read when a certificate is looked up
+            said = f"SSL_CERT_FILE={cert_file!r}: {exc.strerror or exc}"
+        # A proxy URL's user name may be its key (``shown_url``): httpx's URL repr
+        # hides only a password.
+        said = _USERINFO.sub(r"\1***@", said)
         raise InvalidArgumentError(
             f"the environment's TLS or proxy settings cannot be used ({type(exc).__name__}: "
-            f"{exc}); see SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables"
+            f"{said}); see SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables"
         ) from None
+
+
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
 
 
 def own_transport(url: str | None = None) -> httpx.BaseTransport:

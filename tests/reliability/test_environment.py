@@ -65,9 +65,13 @@ def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("name", "value", "said"),
     [
-        ("SSL_CERT_FILE", "/nonexistent/ca.pem", "No such file"),
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem", "SSL_CERT_FILE='/nonexistent/ca.pem': No such"),
         ("HTTP_PROXY", "ftp://127.0.0.1:1", "Unknown scheme for proxy URL"),
+        # A lone user name may be the proxy's key, as shown_url hides it.
+        ("HTTP_PROXY", "ftp://TOKEN-9q@127.0.0.1:1", "ftp://***@127.0.0.1:1"),
+        ("HTTP_PROXY", "ftp://u:TOKEN-9q@127.0.0.1:1", "ftp://***@127.0.0.1:1"),
     ],
+    ids=["missing-ca-file", "proxy-scheme", "proxy-user-name", "proxy-password"],
 )
 @pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
 def test_an_unusable_setting_is_a_typed_error_before_any_request(
@@ -85,6 +89,7 @@ def test_an_unusable_setting_is_a_typed_error_before_any_request(
     with pytest.raises(InvalidArgumentError, match="environment's TLS or proxy") as refused:
         kind("http://127.0.0.1:9", "k")
     assert said in str(refused.value)
+    assert "TOKEN" not in str(refused.value)
 
 
 def test_the_command_line_says_which_setting_and_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
