@@ -42,6 +42,7 @@ from ._models import (
     model_plan,
 )
 from ._training import check_optimizer_state, load_submission
+from ._transport import logger
 from ._types import LoadResult
 from ._wire import Call
 
@@ -83,6 +84,16 @@ def resume_plan(
         )
     source = yield from model_plan(calls.get_model(found.model_id))
     new, guessed = _like(source, settings(source.id), asked)
+    if guessed:
+        # A server that checks the settings refuses the load (said below); one that does
+        # not may resume into the wrong shape, so the guess is never silent.
+        logger.warning(
+            "the server does not describe model %s's settings: the model resuming %s "
+            "guesses %s (create_training_client's defaults)",
+            source.id,
+            found.path,
+            guessed,
+        )
     model: ModelInfo = yield new
     try:
         result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)

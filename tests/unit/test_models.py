@@ -599,11 +599,33 @@ def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed(
     assert (refused.value.status_code, refused.value.code) == (422, "incompatible_checkpoint")
 
 
-def test_a_described_resume_that_does_not_fit_claims_no_guess() -> None:
+def test_a_guessed_resume_that_loads_says_what_it_guessed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A server that does not check the settings loads into the guess: never in silence.
+    fake = source(WIRE_ONLY)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    guesses = [r.getMessage() for r in caplog.records if "guesses" in r.getMessage()]
+    assert guesses == [
+        "the server does not describe model m-w's settings: the model resuming "
+        "weaver://m-w/checkpoints/c1 guesses training_mode 'lora' and LoRA rank 32 "
+        "(create_training_client's defaults)"
+    ]
+
+
+def test_a_described_resume_that_does_not_fit_claims_no_guess(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
     fake.script("POST", f"{MODELS}/m-1/load", incompatible())
-    with service(fake) as svc, pytest.raises(IncompatibleCheckpointError) as refused:
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake) as svc,
+        pytest.raises(IncompatibleCheckpointError) as refused,
+    ):
         svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    assert "guesses" not in caplog.text
     assert refused.value.message.endswith(": rank 8 does not fit rank 32")
     assert "did not describe" not in str(refused.value)
     created = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
