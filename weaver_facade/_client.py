@@ -131,6 +131,9 @@ def _base_url(base_url: object) -> str:
             "no Weaver server given: pass base_url= or set WEAVER_BASE_URL "
             "(the server root, such as http://127.0.0.1:8080)"
         )
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        url = f"{scheme.lower()}://{rest}"  # schemes are case-insensitive (RFC 3986)
     if not url.startswith(("http://", "https://")):
         # httpx may not parse it: the password runs to the last "@", and the scheme may
         # be missing ("user:password@host").

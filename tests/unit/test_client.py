@@ -183,6 +183,18 @@ def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) 
         ServiceClient(url)
 
 
+@pytest.mark.parametrize("scheme", ["HTTP", "Https"])
+def test_a_base_url_s_scheme_may_be_upper_case(scheme: str) -> None:
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    with ServiceClient(
+        f"{scheme}://weaver.test", KEY, http_client=http, heartbeat_interval=0
+    ) as svc:
+        assert svc.base_url == f"{scheme.lower()}://weaver.test"
+        svc.create_training_client("weaver-tiny")
+    assert str(fake.requests[0].url) == f"{scheme.lower()}://weaver.test/api/v1/sessions"
+
+
 @pytest.mark.parametrize(
     "url",
     [
