@@ -29,7 +29,8 @@ or JSON with stable keys under ``--json`` (``emulator`` and ``contract-test``
 print no JSON and refuse it, and the client's options they have no use for).
 Exit statuses: 0 success, 1 API error (refused request, unreachable server,
 failed or unfinished operation), 2 usage error (including invalid checkpoint
-paths, names and TTLs, refused before any request), 130 interrupted.
+paths, names and TTLs, refused before any request), 130 interrupted (Ctrl-C, or
+SIGTERM but for ``emulator``).
 
 Subcommands are imported only when they run, so importing this module (or
 asking for ``--help``) does not pull the emulator's numpy and uvicorn.
@@ -49,6 +50,7 @@ from click.core import ParameterSource
 
 from ._cli._state import EXIT_INTERRUPTED, EXIT_USAGE, CliError, CliState, error_payload
 from ._extras import missing_extra_message, missing_module
+from ._sigterm import terminate_as_interrupt
 
 __all__ = ["main"]
 
@@ -329,4 +331,9 @@ def main(
         base_url=base_url, api_key=api_key, max_retries=max_retries, as_json=as_json, quiet=quiet
     )
     ctx.obj = state
+    if command != "emulator":  # a server, which SIGTERM stops as any server
+        # As Ctrl-C: a model's create holds it until its reply names the model, which the
+        # close terminates (a cancelled CI job's SIGTERM left it running). Entered before
+        # the close is registered, so that it holds during the close too.
+        ctx.with_resource(terminate_as_interrupt())
     ctx.call_on_close(state.close)

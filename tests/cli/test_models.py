@@ -5,7 +5,12 @@ What the commands print is compared with the emulator's own answers over plain H
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +113,32 @@ def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:
         assert status == "terminated"
         assert f"model {model_id} was being created" in run.stderr
         assert run.stderr.splitlines()[-1] == "error: interrupted"
+
+
+def test_create_stopped_by_sigterm_terminates_the_model_it_made() -> None:
+    # SIGTERM (a cancelled CI job, `docker stop`, `timeout`) ended the command at once: exit
+    # -15, and the model the server had made kept running. It now ends as a Ctrl-C does.
+    script = Path(sys.executable).with_name("weaver-facade")
+    with serve_held_creates(API_KEY) as served:
+        env = {**os.environ, "WEAVER_BASE_URL": served.base_url, "WEAVER_API_KEY": API_KEY}
+        env.pop("WEAVER_LOG", None)
+        with subprocess.Popen(
+            [str(script), "models", "create", "weaver-tiny"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        ) as run:
+            assert served.held.made.wait(30)
+            run.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the command takes the signal while the reply is held
+            served.held.release.set()
+            _, stderr = run.communicate(timeout=60)
+        assert run.returncode == 130, stderr
+        [(model_id, status)] = served.statuses().items()
+        assert status == "terminated"
+        assert f"model {model_id} was being created" in stderr
+        assert stderr.splitlines()[-1] == "error: interrupted"
 
 
 def test_usage_and_api_errors(cli: Cli) -> None:

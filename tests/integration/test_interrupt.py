@@ -19,7 +19,7 @@ from tests.support.held_creates import (
 )
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
 from weaver_facade import ServiceClient
-from weaver_facade.contract._cli import _terminate_as_interrupt
+from weaver_facade._sigterm import terminate_as_interrupt
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_a_sigterm_to_the_contract_kit_during_a_create_is_held_as_a_ctrl_c(
     service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
     before = set(served.statuses())
     thread = interrupt_then_answer(held, signal.SIGTERM)
-    with _terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):
+    with terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):
         service.create_training_client(BASE_MODEL)
     answered = held.release.is_set()
     thread.join()

@@ -11,7 +11,7 @@ Exit statuses:
   (an invalid ``weaver://`` path, checkpoint name, model id, reference or TTL)
   or a missing server URL; and one found once a download has listed the
   checkpoint's artifacts: both kinds and no ``--kind``;
-* 130: interrupted (Ctrl-C); an operation being waited for keeps running.
+* 130: interrupted (Ctrl-C, or SIGTERM); an operation being waited for keeps running.
 
 Each error is one line on stderr, ``error: ...``, never a traceback; with
 ``--json`` an ``{"error": {...}}`` object is also written to stdout.

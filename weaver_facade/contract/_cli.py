@@ -10,18 +10,14 @@ findings but an incomplete run (conformance stopped at its time limit; 0 with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import NoReturn
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
+from .._sigterm import terminate_as_interrupt
 from ._kit import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EXAMPLES,
@@ -125,34 +121,6 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
     return p
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # Handed to the Ctrl-C handler, so that a model's create on its way holds it too,
-    # until its reply names the model to terminate; raised here where SIGINT is ignored
-    # (a background job's).
-    ctrl_c = signal.getsignal(signal.SIGINT)
-    if callable(ctrl_c) and ctrl_c is not _interrupt:
-        ctrl_c(signal.SIGINT, frame)
-        return
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the run as Ctrl-C does: its models terminated, no verdict, exit 130.
-
-    A cancelled CI job (GitLab, Jenkins, ``docker stop``, Kubernetes) sends SIGTERM, whose
-    default ends the process at once: no clean-up, and the models the run made kept
-    training resources on the server."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers belong to the main thread
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     """Run the kit with command-line arguments; returns the exit status."""
     args = parser(prog).parse_args(argv)
@@ -195,7 +163,7 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
         print(f"... {message}", file=sys.stderr, flush=True)
 
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():  # a cancelled CI job, too, is no verdict
             report = run_contract_test(settings, progress)
     except (UnusableSpec, ServerUnreachable, UnknownBaseModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
