@@ -310,6 +310,33 @@ def test_a_first_look_refused_until_the_timeout_is_a_timeout(cli: Cli) -> None:
     assert as_json.json()["error"]["operation_id"] == operation_id
 
 
+@pytest.mark.parametrize(
+    "emulator_config",
+    [
+        {
+            "faults": FaultConfig(
+                rules=(
+                    FaultRule(
+                        kind="unavailable", rate=1.0, method="GET", route=OPERATION, retry_after=45
+                    ),
+                ),
+                seed=1,
+            )
+        }
+    ],
+)
+def test_a_first_look_asked_to_wait_past_the_timeout_is_a_timeout(cli: Cli) -> None:
+    # A Retry-After of 30 s or more is beyond the facade's max_retry_wait, which refused it
+    # first: the 503 was the message, though the deadline would have refused it too.
+    operation_id = "op-overloaded"
+    run = cli("operations", "wait", operation_id, "--timeout", "5")
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith(f"error: operation {operation_id} not seen after "), error
+    assert "the server asks to try again in 45 s" in error
+    assert error.endswith(f"wait again with `weaver-facade operations wait {operation_id}`")
+
+
 @overloaded
 def test_a_first_look_whose_retries_run_out_first_is_the_servers_error(cli: Cli) -> None:
     # --max-retries, not the deadline, ended the wait: waiting again would not help more.
@@ -331,11 +358,14 @@ def test_the_clis_retry_rules_are_the_facades() -> None:
     outcomes: list[httpx.Response | Exception] = [
         httpx.Response(503, headers={"Retry-After": "1"}),
         httpx.Response(503),
-        httpx.Response(429, headers={"Retry-After": "90"}),
+        httpx.Response(503, headers={"Retry-After": "45"}),  # beyond max_retry_wait
+        httpx.Response(429, headers={"Retry-After": "90"}),  # beyond max_retry_after
         httpx.Response(404),
         httpx.ConnectError("refused", request=request),
     ]
-    for outcome in outcomes:
+    # The sleep each asks for when it may be retried: its Retry-After, else a backoff.
+    asks = [1.0, 0.0, 45.0, 90.0, None, 0.0]
+    for outcome, asked in zip(outcomes, asks, strict=True):
         for attempt in range(4):
             for slept in (0.0, 29.5):
                 for remaining in (None, 0.0, 0.3, 1.0, 5.0, 100.0):
@@ -347,7 +377,18 @@ def test_the_clis_retry_rules_are_the_facades() -> None:
                     assert delay == theirs.retry_delay(*args, slept=slept, remaining=remaining)
                     theirs._rng = random.Random(attempt).random
                     unbounded = theirs.retry_delay(*args, slept=slept)
-                    assert ours.deadline_stopped == (delay is None and unbounded is not None)
+                    # The deadline stopped it: alone, or with a limit of the facade's own
+                    # (max_retry_wait, max_retry_after) that refused a sleep reaching it too.
+                    stopped = delay is None and (
+                        unbounded is not None
+                        or (
+                            attempt < 3
+                            and asked is not None
+                            and remaining is not None
+                            and asked >= remaining
+                        )
+                    )
+                    assert ours.deadline_stopped == stopped, (outcome, attempt, slept, remaining)
 
 
 def test_outage_and_recovery_lines() -> None:

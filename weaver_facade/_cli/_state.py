@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import time
 from collections.abc import Callable
 from typing import IO, Any, ParamSpec, TypeVar
 
+import attrs
 import click
 import httpx
 
@@ -115,6 +117,9 @@ class _Retries(RetryPolicy):
     def __init__(self, max_retries: int) -> None:
         super().__init__(RetrySettings(max_retries=max_retries))
         self.deadline_stopped = False
+        # What a retry asks to sleep, however long: its Retry-After (else no backoff).
+        unlimited = attrs.evolve(self.settings, max_retry_wait=math.inf, max_retry_after=math.inf)
+        self._asked = RetryPolicy(unlimited, rng=lambda: 0.0)
 
     def retry_delay(
         self,
@@ -125,8 +130,15 @@ class _Retries(RetryPolicy):
         slept: float = 0.0,
         remaining: float | None = None,
     ) -> float | None:
-        # The same rule: no retry whose sleep would reach the deadline.
         delay = super().retry_delay(request, outcome, attempt, slept=slept)
+        if delay is None and remaining is not None:
+            # Refused by a limit of the facade's own, such as a Retry-After beyond its
+            # max_retry_wait (30 s): by the deadline too if the sleep asked for reaches it
+            # (that was taken for --max-retries running out).
+            asked = self._asked.retry_delay(request, outcome, attempt)
+            self.deadline_stopped = asked is not None and asked >= remaining
+            return None
+        # The same rule: no retry whose sleep would reach the deadline.
         stopped = delay is not None and remaining is not None and delay >= remaining
         self.deadline_stopped = stopped
         return None if stopped else delay
