@@ -183,6 +183,27 @@ def test_a_failed_operation_shows_null_for_what_the_server_left_out(
         }
 
 
+@pytest.mark.parametrize(
+    "emulator_config", [{"latency": {"save_checkpoint": 0.6}, "extensions": "none"}]
+)
+def test_a_result_is_shaped_without_the_operation_details_extension(
+    cli: Cli, model_id: str
+) -> None:
+    # Without the operation's kind (an extension) the result was the server's raw dict:
+    # other keys than with the extension (no model_id, has_optimizer_state), other times.
+    operation_id = start_save(cli, model_id, "s")
+    waited = cli("operations", "wait", operation_id, "--json")
+    assert waited.exit_code == 0, waited.stderr
+    shown = cli("operations", "show", operation_id, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    checkpoint = cli("checkpoints", "show", f"weaver://{model_id}/checkpoints/s", "--json")
+    for run in (waited, shown):
+        assert run.json()["kind"] == "save_checkpoint"
+        assert run.json()["result"] == checkpoint.json()
+    table = cli("operations", "show", operation_id)
+    assert "result: checkpoint s" in table.stdout
+
+
 def test_unknown_and_invalid_operation_ids(cli: Cli) -> None:
     unknown = cli("operations", "show", "op-doesnotexist")
     assert unknown.exit_code == 1

@@ -11,8 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from weaver_client.schemas import SCHEMAS
 
-from .. import APIError, OperationHandle, OperationTimeoutError
+from .. import (
+    APIError,
+    Artifact,
+    Checkpoint,
+    ForwardBackwardResult,
+    LoadResult,
+    OperationHandle,
+    OperationStatus,
+    OperationTimeoutError,
+    OptimStepResult,
+    ServiceClient,
+)
+from .._result_shape import result_schemas, shaped_as
 from ._output import emit_json, operation_json, operation_times, outcome, print_operation
 from ._state import (
     EXIT_API_ERROR,
@@ -22,6 +35,7 @@ from ._state import (
     handles_errors,
     json_option,
     timeout_option,
+    within,
 )
 
 __all__ = ["operations"]
@@ -32,8 +46,33 @@ def operations() -> None:
     """Look at operations (training steps, saves, loads) and wait for them."""
 
 
-def _report(handle: OperationHandle[Any], *, fail: bool) -> None:
+# The types ``service.operation(id, result_type)`` parses a result into, by schema name.
+_RESULT_TYPES = {
+    t.__name__: t
+    for t in (ForwardBackwardResult, OptimStepResult, Checkpoint, LoadResult, Artifact)
+}
+
+
+def _typed(handle: OperationHandle[Any], service: ServiceClient) -> OperationHandle[Any]:
+    """``handle`` again, with its result's type, where the server does not say the kind (an
+    extension, ``operation-details``): its result is then the raw ``response``, printed
+    unlike the same result with the extension. The shape tells which result it is."""
+    if handle.kind is not None or handle.status is not OperationStatus.DONE:
+        return handle
+    response = handle.result()
+    shapes = {
+        schema
+        for schema in result_schemas(SCHEMAS).values()
+        if shaped_as(response, schema, "Operation", SCHEMAS)
+    }
+    if len(shapes) != 1:  # an optimizer step's lone metrics, say: printed alike either way
+        return handle
+    return service.operation(handle.id, _RESULT_TYPES[shapes.pop()])
+
+
+def _report(handle: OperationHandle[Any], service: ServiceClient, *, fail: bool) -> None:
     """Print the operation; with ``fail``, an operation that ended in error exits 1."""
+    handle = _typed(handle, service)
     result, failure = outcome(handle)
     args = (handle.id, handle.status.value, handle.pending_info, result, failure)
     if current_state().as_json:
@@ -51,7 +90,8 @@ def _report(handle: OperationHandle[Any], *, fail: bool) -> None:
 @handles_errors
 def show(operation_id: str) -> None:
     """Show an operation's status, and its result or error once it is over."""
-    _report(current_state().service().operation(operation_id), fail=False)
+    service = current_state().service()
+    _report(service.operation(operation_id), service, fail=False)
 
 
 @operations.command("wait")
@@ -76,4 +116,4 @@ def wait(operation_id: str, timeout: float | None) -> None:
                 operation_id=operation_id, status=NOT_SEEN, waited=waited, last_error=exc
             ) from exc
         state.progress.follow(handle, left())
-    _report(handle, fail=True)
+    _report(handle, within(state.service(), left), fail=True)
