@@ -9,11 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.support.cli import API_KEY, Cli
 from tests.support.fakeserver import FakeWeaver
 from tests.support.fakeserver import service as fake_service
+from tests.support.scripted_http import Reply, ScriptedServer, pending
 from weaver_facade import OperationHandle, RetryPolicy, RetrySettings, ServiceClient
+from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
 
@@ -447,3 +450,29 @@ def test_a_loss_that_is_no_number_is_null_in_json_not_nan(
     )
     document = json.loads(capsys.readouterr().out, parse_constant=strict)
     assert document == {"loss": None, "metrics": {"loss:sum": None}, "logprobs": [[None, -1.5]]}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "named"),
+    [(500, "internal", True), (401, "unauthorized", True), (404, "not_found", False)],
+)
+def test_a_wait_ended_by_a_refused_poll_names_the_operation(
+    status: int, code: str, named: bool
+) -> None:
+    # Only a lost connection said so; a refused poll ends the wait, not the operation
+    # (unless the server no longer knows it).
+    polls = {"n": 0}
+
+    def answer(method: str, path: str) -> Reply:
+        polls["n"] += 1
+        refused = {"error": code, "message": "no", "retryable": False}
+        return pending("op-1") if polls["n"] == 1 else (status, refused, {})
+
+    with ScriptedServer(answer) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        run = runner.invoke(main, ["operations", "wait", "op-1", "--timeout", "30"])
+    assert run.exit_code == 1, run.output
+    said = "operation op-1 was last seen pending and may still be running "
+    assert (said in run.stderr) is named, run.stderr
+    if named:
+        assert run.stderr.rstrip().endswith("(`weaver-facade operations wait op-1`)")

@@ -154,6 +154,8 @@ class Progress:
         self._active = False
         #: The last operation reported, named when a wait is interrupted.
         self.last_operation_id: str | None = None
+        #: Its last status seen, ``None`` before its first change.
+        self.last_status: OperationStatus | None = None
 
     def _terminal(self) -> Console | None:
         if self._console is None:
@@ -184,6 +186,7 @@ class Progress:
         if not self._active:
             return
         self.last_operation_id = progress.operation_id
+        self.last_status = progress.status
         if self.quiet:
             return
         text = describe(progress)

@@ -38,6 +38,7 @@ from .. import (
     AuthenticationError,
     InvalidArgumentError,
     InvalidInputError,
+    NotFoundError,
     OperationFailedError,
     OperationTimeoutError,
     RetryPolicy,
@@ -403,6 +404,14 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 if waited is not None:
                     message += f" (after {waited:.1f} s)"
                 message += f"; operation {op} keeps running on the server (`{look_again(op)}`)"
+            elif isinstance(exc, APIError) and not isinstance(exc, NotFoundError) and op:
+                # A poll refused (a 500, a revoked key) ends the wait, not the operation.
+                status = state.progress.last_status
+                if status is not None and not status.is_terminal:
+                    message += (
+                        f"; operation {op} was last seen {status.value} and may still be "
+                        f"running (`{look_again(op)}`)"
+                    )
             failure = state.failure(exc, EXIT_API_ERROR, message)
             if failure.payload is not None and op is not None:
                 failure.payload["operation_id"] = failure.payload["operation_id"] or op
