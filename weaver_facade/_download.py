@@ -48,6 +48,7 @@ from ._retry import (
     full_jitter,
     parse_retry_after,
     storage_status_is_retryable,
+    wait_before_retry,
 )
 from ._storage_http import FAILURES, Reply, StorageHTTP
 from ._transport import logger
@@ -520,20 +521,18 @@ class Transfer:
                 f"storage asks to wait {retry_after:.0f} s ({self._last_problem}); "
                 "run it again then to resume"
             )
-        if retry_after is None:
-            s = self.settings
-            retry_after = full_jitter(
-                self._failures - 1, s.initial_backoff, s.max_backoff, self._rng
-            )
+        s = self.settings
+        backoff = full_jitter(self._failures - 1, s.initial_backoff, s.max_backoff, self._rng)
+        wait = wait_before_retry(backoff, retry_after)
         # One WARNING per retry, as for API requests; the name, never the presigned URL.
         logger.warning(
             "storage GET %s: %s; retrying in %.1f s (retry %d)",
             self.file.name,
             self._last_problem,
-            retry_after,
+            wait,
             self._failures,
         )
-        self._pending_wait = retry_after
+        self._pending_wait = wait
         return Discard()
 
     def _storage_error(self, problem: str) -> StorageError:

@@ -18,7 +18,8 @@ decide with these functions, so they cannot disagree.
   timeouts, dropped connections) only for requests safe to repeat. A server
   certificate that TLS refuses is never retried: no retry changes it.
 * **Waits** are full-jitter exponential backoff: uniform in
-  ``[0, min(maximum, initial * 2**attempt))``. A ``Retry-After`` replaces it.
+  ``[0, min(maximum, initial * 2**attempt))``. A longer ``Retry-After`` replaces it;
+  a shorter one (0, negative, a date in the past) does not cut it short.
 * **Deadlines.** A wait that would end past the deadline is not started: a
   ``Retry-After`` longer than the time left ends the call (or the operation
   wait) at once, with that reply's error.
@@ -173,11 +174,18 @@ def error_is_retryable(error: Exception) -> bool:
     return error.retryable
 
 
+def wait_before_retry(backoff: float, retry_after: float | None) -> float:
+    """The wait before a retry: ``backoff``, or a longer ``retry_after``."""
+    # A shorter Retry-After (0, negative, a date in the past) says nothing about when to
+    # come back: taken as given, every retry would follow its failure at once.
+    return backoff if retry_after is None else max(backoff, retry_after)
+
+
 def sleep_before_retry(backoff: float, retry_after: float | None, remaining: float) -> float | None:
-    """How long to sleep before the next attempt (``retry_after``, else ``backoff``), or
-    ``None`` to stop now: a sleep that would reach the deadline, ``remaining`` seconds
-    away, since no attempt could follow it."""
-    delay = backoff if retry_after is None else retry_after
+    """How long to sleep before the next attempt (``wait_before_retry``), or ``None`` to
+    stop now: a sleep that would reach the deadline, ``remaining`` seconds away, since no
+    attempt could follow it."""
+    delay = wait_before_retry(backoff, retry_after)
     if delay >= remaining:
         return None
     return delay

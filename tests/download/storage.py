@@ -5,7 +5,8 @@ It serves ``files`` (key -> bytes) at ``/o/{key}?exp=&sig=`` with exact
 for an expired or tampered URL. Faults are scripted per key (``script``) or
 drawn at random (``chaos``):
 
-* ``"503"``, ``"429"``: that status, with ``Retry-After: 0``; ``"slow503"`` after 0.2 s;
+* ``"503"``, ``"429"``: that status, with ``Retry-After: 0`` (the backoff stands);
+  ``"slow503"`` after 0.2 s;
 * ``"403"``: as if the URL had expired;
 * ``"drop:N"``: send the headers and N bytes of the body, then close the connection;
 * ``"stall:N"``: send the headers and N bytes, then nothing until the server stops;

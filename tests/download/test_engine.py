@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import socket
 import ssl
 import threading
@@ -316,13 +317,17 @@ def test_5xx_and_429_are_retried_honouring_retry_after(
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         run(Source(storage), tmp_path / "out", sleeps=sleeps)
     assert_complete(tmp_path / "out")
-    # The server says Retry-After: 0, which replaces the (random, > 0) backoff.
-    assert sleeps == [0.0, 0.0, 0.0]
+    # The server says Retry-After: 0, which does not cut the (random) backoff short: each
+    # wait is under its cap (0.25 s, doubling).
+    assert len(sleeps) == 3
+    assert all(0 <= wait < 0.25 * 2**i for i, wait in enumerate(sleeps))
+    assert sum(sleeps) > 0
     # Each retry is one WARNING, as the README says of every retry; none names the URL.
-    assert [r.getMessage() for r in caplog.records] == [
-        "storage GET small.bin: HTTP 503; retrying in 0.0 s (retry 1)",
-        "storage GET small.bin: HTTP 429; retrying in 0.0 s (retry 2)",
-        "storage GET small.bin: HTTP 503; retrying in 0.0 s (retry 3)",
+    messages = [r.getMessage() for r in caplog.records]
+    assert [re.sub(r"in \d+\.\d s", "in N s", m) for m in messages] == [
+        "storage GET small.bin: HTTP 503; retrying in N s (retry 1)",
+        "storage GET small.bin: HTTP 429; retrying in N s (retry 2)",
+        "storage GET small.bin: HTTP 503; retrying in N s (retry 3)",
     ]
 
 
@@ -443,7 +448,8 @@ def test_the_overall_deadline_bounds_retries(
         run(
             Source(storage),
             tmp_path / "out",
-            DownloadSettings(timeout=6.0, max_failures=100),
+            # Backoff too short to count on this clock (storage says Retry-After: 0).
+            DownloadSettings(timeout=6.0, max_failures=100, max_backoff=0.01),
             sleeps=waits,
             clock=clock,
         )

@@ -153,6 +153,21 @@ def test_retry_after_replaces_the_backoff() -> None:
     assert t.next_step() == Wait(0.5 * 0.5)  # full jitter under the second cap (0.25 * 2)
 
 
+@pytest.mark.parametrize("retry_after", ["0", "-5", "0.001", "Thu, 01 Jan 1970 00:00:00 GMT"])
+def test_a_retry_after_shorter_than_the_backoff_does_not_cut_it_short(retry_after: str) -> None:
+    # ``Retry-After: 0`` (or a negative number or a past date, which parse as 0) made
+    # every retry of a file follow its failure at once, up to ``max_failures``.
+    t = transfer(wall=[0.0])
+    waits = []
+    for _ in range(3):
+        assert isinstance(t.next_step(), Fetch)
+        t.on_reply(503, httpx.Headers({"Retry-After": retry_after}))
+        step = t.next_step()
+        assert isinstance(step, Wait)
+        waits.append(step.seconds)
+    assert waits == [0.125, 0.25, 0.5]  # full jitter at 0.5 under caps 0.25, 0.5, 1
+
+
 def test_a_retry_after_longer_than_allowed_fails_at_once() -> None:
     t = transfer(wall=[0.0])
     t.next_step()

@@ -336,9 +336,21 @@ def test_backoff_doubles_to_the_cap_and_stops_at_max_retries() -> None:
 def test_retry_after_is_honoured_up_to_the_cap() -> None:
     get = request("GET")
     assert RETRY.retry_delay(get, reply(429, "7"), 0) == 7.0
-    assert RETRY.retry_delay(get, reply(503, "0"), 0) == 0.0
+    assert RETRY.retry_delay(get, reply(503, "0"), 0) == 0.5  # shorter: the backoff
     assert RETRY.retry_delay(get, reply(429, "61"), 0) is None  # longer than max_retry_after
     assert RETRY.retry_delay(get, reply(429, "soon"), 0) == 0.5  # unparsable: backoff
+
+
+@pytest.mark.parametrize("retry_after", ["0", "-5", "0.001", "Thu, 01 Jan 1970 00:00:00 GMT"])
+def test_a_retry_after_shorter_than_the_backoff_does_not_cut_it_short(retry_after: str) -> None:
+    # ``Retry-After: 0`` (or a negative number or a past date, which parse as 0) made
+    # every retry follow its failure at once, as the poller's did (see
+    # test_polls_refused_with_retry_after_zero_back_off): the backoff stands.
+    get = request("GET")
+    delays = [RETRY.retry_delay(get, reply(503, retry_after), a) for a in range(3)]
+    assert delays == [0.5, 1.0, 2.0]
+    # A Retry-After longer than the backoff still wins.
+    assert RETRY.retry_delay(get, reply(503, "1.5"), 1) == 1.5
 
 
 def test_retry_after_as_an_http_date() -> None:
