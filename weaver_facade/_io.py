@@ -235,9 +235,12 @@ class _Base(Generic[SleepT]):
     @contextlib.contextmanager
     def closing(self, seconds: float) -> Iterator[Self]:
         """Refuse every later call but those of the copy given, whose calls all end
-        within ``seconds`` (``until``): the close's own. Wakes what waits to send."""
+        within ``seconds`` (``until``), and are not retried once the server cannot be
+        reached: the close's own. Wakes what waits to send."""
         self._closing[0] = True
         clone = self.until(seconds)
+        # Best effort: a server that cannot be reached ends the close's attempts at once.
+        clone.options = attrs.evolve(clone.options, retry_unreachable=False)
         clone._closer = True
         with self.wakeup.closer():
             yield clone

@@ -61,10 +61,14 @@ class CallOptions:
             included: every attempt's connect/read/write/pool timeout and every
             retry sleep are capped by the time left. ``None``: no deadline.
         max_retries: Overrides the transport's ``max_retries`` (``None``: keep it).
+        retry_unreachable: Retry a request that could not reach the server (a failed
+            connect). The close's terminates do not: they are best effort, and a server
+            that cannot be reached would hold up closing for seconds of backoff.
     """
 
     timeout: float | None = None
     max_retries: int | None = None
+    retry_unreachable: bool = True
 
     @staticmethod
     def of(request: httpx.Request) -> CallOptions:

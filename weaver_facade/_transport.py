@@ -145,7 +145,10 @@ class RetryPolicy:
             retry_after = rules.parse_retry_after(outcome.headers.get("Retry-After"))
             if retry_after is not None and retry_after > s.max_retry_after:
                 return None
-        elif not rules.transport_error_is_retryable(outcome, replayable=replayable):
+        elif not rules.transport_error_is_retryable(outcome, replayable=replayable) or (
+            not rules.CallOptions.of(request).retry_unreachable
+            and not rules.may_have_acted(outcome)
+        ):
             return None
         budget = s.max_retry_wait - slept
         if remaining is not None:

@@ -7,6 +7,7 @@ its base-model registry, not with the facade's reading of them.
 from __future__ import annotations
 
 import datetime
+import time
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from tests.support.integration import (
     batch,
 )
 from weaver_facade import (
+    AsyncServiceClient,
     BaseModelInfo,
     CheckpointNotReadyError,
     CheckpointRef,
@@ -158,6 +160,40 @@ def test_closing_after_the_server_went_away_does_not_raise(recorder: Recorder) -
     service.close()  # logged, not raised; and tried once only: the server is unreachable
     http.close()
     assert len(recorder.sent("POST", "/terminate")) == 1
+
+
+def test_closing_after_the_server_went_away_is_quick_with_the_default_retries(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each terminate refused by a closed port was retried 4 times with backoff, about
+    # 4-6 s, where README says a server that cannot be reached ends the attempts at once.
+    http = httpx.Client(event_hooks={"request": [recorder.sync_hook]})
+    with run_emulator(api_keys=(API_KEY,)) as gone:
+        service = ServiceClient(gone.base_url, API_KEY, http_client=http, heartbeat_interval=0)
+        made = [service.create_training_client(BASE_MODEL).model_id for _ in range(3)]
+    started = time.monotonic()
+    service.close()
+    took = time.monotonic() - started
+    http.close()
+    assert took < 1.0
+    assert len(recorder.sent("POST", "/terminate")) == 1
+    assert f"models left running: {', '.join(made)}" in caplog.text
+
+
+async def test_aclosing_after_the_server_went_away_is_quick_with_the_default_retries(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    http = httpx.AsyncClient(event_hooks={"request": [recorder.async_hook]})
+    with run_emulator(api_keys=(API_KEY,)) as gone:
+        service = AsyncServiceClient(gone.base_url, API_KEY, http_client=http, heartbeat_interval=0)
+        made = [(await service.create_training_client(BASE_MODEL)).model_id for _ in range(3)]
+    started = time.monotonic()
+    await service.aclose()
+    took = time.monotonic() - started
+    await http.aclose()
+    assert took < 1.0
+    assert len(recorder.sent("POST", "/terminate")) == 1
+    assert f"models left running: {', '.join(made)}" in caplog.text
 
 
 @pytest.mark.parametrize("ref", ["checkpoint", "path", "id"])

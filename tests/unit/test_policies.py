@@ -26,6 +26,7 @@ from weaver_facade import (
 )
 from weaver_facade._errors import InternalServerError
 from weaver_facade._operations import GiveUp, Poll, Sleep
+from weaver_facade._retry import EXTENSION, CallOptions
 
 
 def untyped(value: object) -> Any:
@@ -320,6 +321,17 @@ def test_what_is_retried(
     req: httpx.Request, outcome: httpx.Response | Exception, retried: bool
 ) -> None:
     assert (RETRY.retry_delay(req, outcome, 0) is not None) is retried
+
+
+def test_a_call_may_give_up_on_a_server_that_cannot_be_reached() -> None:
+    # The close's terminates: best effort, not seconds of backoff against a closed port.
+    req = request("POST", idempotency_key=True)
+    req.extensions[EXTENSION] = CallOptions(retry_unreachable=False)
+    assert RETRY.retry_delay(req, httpx.ConnectError("refused"), 0) is None
+    assert RETRY.retry_delay(req, httpx.ConnectTimeout("slow"), 0) is None
+    # A server that was reached is retried as ever.
+    assert RETRY.retry_delay(req, httpx.ReadTimeout("lost"), 0) == 0.5
+    assert RETRY.retry_delay(req, reply(503), 0) == 0.5
 
 
 def test_backoff_doubles_to_the_cap_and_stops_at_max_retries() -> None:
