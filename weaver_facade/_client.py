@@ -544,7 +544,7 @@ class ServiceClient(_ServiceBase):
 
         A Ctrl-C once the request has left waits for its reply (a second one does not),
         so that the model the server made is known, and terminated on close even if kept:
-        the caller never got it.
+        the caller never got it. No retry is sent after it.
 
         Args:
             base_model: A supported base model, such as ``"weaver-tiny"``
@@ -560,10 +560,11 @@ class ServiceClient(_ServiceBase):
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
         session_id = self._ensure_session()
         # The server may make the model once the request has left: a first Ctrl-C waits
-        # for its reply, so that the close knows the model and terminates it.
+        # for its reply, so that the close knows the model and terminates it, but for no
+        # retry (the user asked to stop).
         with interrupt_held(_waiting_for_model) as interrupted:
             plan = self._create_model(session_id, new, keep=keep, interrupted=interrupted)
-            return self._io.run(plan)
+            return self._io.stopping_retries(interrupted).run(plan)
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
@@ -894,7 +895,8 @@ class AsyncServiceClient(_ServiceBase):
         session_id = await self._ensure_session()
         cancelled = False
         plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)
-        creating = asyncio.ensure_future(self._io.run(plan))
+        # Cancelled, it waits for the reply on its way, but for no retry.
+        creating = asyncio.ensure_future(self._io.stopping_retries(lambda: cancelled).run(plan))
         try:
             return await asyncio.shield(creating)
         except asyncio.CancelledError:

@@ -219,6 +219,13 @@ class _Base(Generic[SleepT]):
         )
         return clone
 
+    def stopping_retries(self, stop: Callable[[], bool]) -> Self:
+        """A copy whose requests are not sent again once ``stop()`` is true: the attempt
+        on its way ends the call (a create after a first Ctrl-C)."""
+        clone = copy.copy(self)
+        clone.options = attrs.evolve(self.options, stop=stop)
+        return clone
+
     def until(self, seconds: float, *, max_retries: int | None = None) -> Self:
         """A copy whose calls all end within ``seconds`` from now, retries included: one
         deadline shared by every call, where ``with_options`` gives each call its own."""

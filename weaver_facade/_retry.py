@@ -64,11 +64,14 @@ class CallOptions:
         retry_unreachable: Retry a request that could not reach the server (a failed
             connect). The close's terminates do not: they are best effort, and a server
             that cannot be reached would hold up closing for seconds of backoff.
+        stop: Asked before each retry: once true, the request is not sent again and
+            the last attempt's outcome stands (a create after a first Ctrl-C).
     """
 
     timeout: float | None = None
     max_retries: int | None = None
     retry_unreachable: bool = True
+    stop: Callable[[], bool] | None = None
 
     @staticmethod
     def of(request: httpx.Request) -> CallOptions:

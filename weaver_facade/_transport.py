@@ -116,6 +116,12 @@ class RetryPolicy:
         own = rules.CallOptions.of(request).max_retries
         return self.settings.max_retries if own is None else own
 
+    @staticmethod
+    def stopped(request: httpx.Request) -> bool:
+        """Whether ``request`` must not be sent again (its ``CallOptions.stop`` says so)."""
+        stop = rules.CallOptions.of(request).stop
+        return stop is not None and stop()
+
     def retry_delay(
         self,
         request: httpx.Request,
@@ -132,7 +138,7 @@ class RetryPolicy:
         the time left before the call's deadline (``None``: no deadline).
         """
         s = self.settings
-        if attempt >= self.max_retries(request):
+        if attempt >= self.max_retries(request) or self.stopped(request):
             return None
         replayable = self.is_replayable(request)
         retry_after: float | None = None
@@ -385,6 +391,8 @@ class RetryTransport(httpx.BaseTransport):
                     return attempts.last(outcome)
                 self._sleep(delay)
                 attempts.unless_closed(self._closed)
+                if self.policy.stopped(request):  # while it slept
+                    return attempts.last(outcome)
 
     def close(self) -> None:
         """Close the wrapped transport; a retry waiting now is not sent."""
@@ -438,6 +446,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                     return attempts.last(outcome)
                 await self._sleep(delay)
                 attempts.unless_closed(self._closed)
+                if self.policy.stopped(request):  # while it slept
+                    return attempts.last(outcome)
 
     async def aclose(self) -> None:
         """Close the wrapped transport; a retry waiting now is not sent."""

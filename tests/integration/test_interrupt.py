@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +19,7 @@ from tests.support.held_creates import (
     serve_held_creates,
 )
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
-from weaver_facade import ServiceClient
+from weaver_facade import InternalServerError, RetryPolicy, RetrySettings, ServiceClient
 from weaver_facade._sigterm import terminate_as_interrupt
 
 
@@ -56,6 +57,55 @@ def test_a_ctrl_c_during_a_create_waits_for_the_model_and_the_close_terminates_i
     service.close()
     after = served.statuses()
     assert [after[m] for m in made] == ["terminated"]
+
+
+def test_a_ctrl_c_during_a_failing_create_sends_it_no_more(served: Served) -> None:
+    # After the first Ctrl-C, the create was sent again and again (every retry allowed)
+    # while the server kept answering 503: the reply came, but the interrupt did not end it.
+    held = served.held
+    held.failing = True
+    service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    try:
+        thread = interrupt_then_answer(held)
+        with pytest.raises(KeyboardInterrupt) as caught:
+            service.create_training_client(BASE_MODEL)
+        answered = held.release.is_set()
+        thread.join()
+        assert answered  # raised once the reply had come, not before
+        assert held.attempts == 1
+        assert isinstance(caught.value.__context__, InternalServerError)
+        assert served.statuses() == {}  # no model made
+    finally:
+        service.close()
+
+
+def test_a_ctrl_c_while_a_failed_create_waits_to_retry_sends_it_no_more(
+    served: Served,
+) -> None:
+    held = served.held
+    held.failing = True
+    held.release.set()  # answered at once: the Ctrl-C comes during the 0.5 s backoff
+    retry = RetryPolicy(RetrySettings(initial_backoff=1, max_backoff=1), rng=lambda: 0.5)
+    service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=retry)
+
+    def interrupt() -> None:
+        assert held.made.wait(5)
+        time.sleep(0.2)
+        ctrl_c()
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    try:
+        thread.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt) as caught:
+            service.create_training_client(BASE_MODEL)
+        took = time.monotonic() - started
+        thread.join()
+        assert held.attempts == 1
+        assert isinstance(caught.value.__context__, InternalServerError)
+        assert took < 1.5  # the backoff's end, not the 4 retries'
+    finally:
+        service.close()
 
 
 def test_a_second_ctrl_c_stops_the_create_at_once(served: Served) -> None:

@@ -25,12 +25,16 @@ CREATE = re.compile(r"/api/v1/sessions/[^/]+/models")
 
 class HeldCreates:
     """An ASGI app: the emulator, whose reply to a model's create waits for ``release``
-    once the model is made (``made``)."""
+    once the model is made (``made``). While ``failing``, a create makes no model and is
+    answered 503 ``unavailable`` (``retryable``) instead, held the same way. ``attempts``
+    counts the creates that arrived."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.made = threading.Event()
         self.release = threading.Event()
+        self.failing = False
+        self.attempts = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (
@@ -39,6 +43,15 @@ class HeldCreates:
             or not CREATE.fullmatch(scope["path"])
         ):
             await self.app(scope, receive, send)
+            return
+        self.attempts += 1
+        if self.failing:
+            self.made.set()
+            await asyncio.to_thread(self.release.wait, 5)
+            body = b'{"error": "unavailable", "message": "busy", "retryable": true}'
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
 
         async def held(message: Any) -> None:

@@ -348,6 +348,36 @@ async def test_a_cancelled_creation_still_on_its_way_is_awaited_by_aclose() -> N
     assert fake.terminated == ["m-1", "m-2"]
 
 
+async def test_a_cancelled_creation_is_not_sent_again_after_a_failure() -> None:
+    # A create cancelled while the server answered 503 went on with every retry in the
+    # background, and aclose() waited for them all.
+    fake = FakeWeaver()
+    create = "/api/v1/sessions/s-1/models"
+    late = _Late(fake, create)
+    late.gates[create].set()  # the first create goes through
+    http = httpx.AsyncClient(transport=late)
+    naps: list[float] = []
+
+    async def nap(seconds: float) -> None:
+        naps.append(seconds)
+
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, sleep=nap)
+    await svc.create_training_client("weaver-tiny")
+    late.gates[create].clear()
+    busy = error_json("unavailable", "busy", retryable=True)
+    fake.script("POST", create, *[json_reply(503, busy)] * 5)
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await late.reached[create].wait()  # its 503 is held
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+    late.gates[create].set()
+    await svc.aclose()
+    await http.aclose()
+    assert len(fake.sent("POST", create)) == 2  # m-1, and the 503
+    assert naps == []
+
+
 async def test_a_cancelled_aclose_is_cancelled_while_it_stops_the_heartbeat() -> None:
     # The heartbeat's CancelledError was suppressed, and with it a cancel of aclose().
     fake = FakeWeaver()
