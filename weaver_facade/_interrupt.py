@@ -16,13 +16,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+# Whether this thread waits with no request on its way (``between_requests``).
+_idle = threading.local()
+
+
+@contextmanager
+def between_requests() -> Iterator[None]:
+    """A wait with no request on its way (a retry's backoff): a first SIGINT that
+    ``interrupt_held`` would hold is raised at once there, since no reply can be lost."""
+    before = getattr(_idle, "now", False)
+    _idle.now = True
+    try:
+        yield
+    finally:
+        _idle.now = before
+
 
 @contextmanager
 def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
     """Hold a first SIGINT until the block ends, then raise ``KeyboardInterrupt`` (also
     over the block's own error, which becomes its ``__context__``); a second one raises at
-    once. ``on_hold`` is called when the first comes; the block asks the function it is
-    given whether one came.
+    once, and so does a first one while the block waits ``between_requests``. ``on_hold``
+    is called when the first is held; the block asks the function it is given whether
+    one came.
 
     Only on the main thread, the one Python runs signal handlers on, and only in place of
     Python's default handler: a handler of the program's own is left to decide (the block
@@ -37,7 +53,7 @@ def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
     came = threading.Event()
 
     def hold(signum: int, frame: FrameType | None) -> None:
-        if came.is_set():
+        if came.is_set() or getattr(_idle, "now", False):
             came.clear()  # raised now, not again when the block ends
             signal.default_int_handler(signum, frame)
         came.set()

@@ -46,6 +46,7 @@ import httpx
 from . import _retry as rules
 from ._args import at_least
 from ._errors import ClientClosedError, InvalidArgumentError
+from ._interrupt import between_requests
 from ._lazy import asyncio_sleep
 from ._socket_deadline import bound_by_deadline, ends
 from ._wire import (
@@ -389,7 +390,9 @@ class RetryTransport(httpx.BaseTransport):
                 delay = attempts.next_delay(outcome)
                 if delay is None:
                     return attempts.last(outcome)
-                self._sleep(delay)
+                with between_requests():  # a held Ctrl-C ends the wait: no reply to lose
+                    if not self.policy.stopped(request):
+                        self._sleep(delay)
                 attempts.unless_closed(self._closed)
                 if self.policy.stopped(request):  # while it slept
                     return attempts.last(outcome)

@@ -10,7 +10,7 @@ from types import FrameType
 
 import pytest
 
-from weaver_facade._interrupt import interrupt_held
+from weaver_facade._interrupt import between_requests, interrupt_held
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +64,21 @@ def test_another_thread_holds_nothing() -> None:
     thread.start()
     thread.join()
     assert seen == [False]
+
+
+def test_a_ctrl_c_between_requests_is_raised_at_once() -> None:
+    # A retry's backoff: no reply is on its way, so nothing is lost by raising now.
+    notices: list[str] = []
+    reached: list[str] = []
+
+    def backoff() -> None:
+        with interrupt_held(lambda: notices.append("held")), between_requests():
+            signal.raise_signal(signal.SIGINT)
+            reached.append("after the signal")
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        backoff()
+    assert reached == []
+    assert notices == []
+    assert caught.value.__context__ is None
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
