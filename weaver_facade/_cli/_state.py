@@ -264,13 +264,15 @@ def error_payload(exc: BaseException, exit_code: int, message: str | None = None
 
     ``message`` is the error line's text, when it is not ``str(exc)``.
     """
+    # A wait that timed out says what its last poll was asked, as the message does.
+    asked = exc.last_error if isinstance(exc, OperationTimeoutError) else exc
     return {
         "type": type(exc).__name__,
         "message": _one_line(str(exc) if message is None else message),
         "code": getattr(exc, "code", None),
         "status_code": exc.status_code if isinstance(exc, APIError | StorageError) else None,
         "request_id": exc.request_id if isinstance(exc, APIError) else None,
-        "retry_after": exc.retry_after if isinstance(exc, APIError) else None,
+        "retry_after": asked.retry_after if isinstance(asked, APIError) else None,
         "operation_id": getattr(exc, "operation_id", None),
         "exit_code": exit_code,
     }
