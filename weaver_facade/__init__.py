@@ -82,7 +82,7 @@ from ._errors import (
     UnsupportedByServerError,
     WeaverError,
 )
-from ._models import BaseModelInfo, LoraSettings, ModelInfo
+from ._models import DEFAULT_LORA_RANK, BaseModelInfo, LoraSettings, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
     ConversionProgress,
@@ -112,6 +112,7 @@ from ._types import (
 from ._version import __version__
 
 __all__ = [
+    "DEFAULT_LORA_RANK",
     "SERVER_DEFAULT",
     "APIConnectionError",
     "APIError",

@@ -357,15 +357,19 @@ class _ServiceBase(HasOptions):
         check_bool("keep", keep)
         base_model = check_base_model(base_model)
         mode = check_choice("training_mode", training_mode, [m.value for m in wire.TrainingMode])
-        rank = check_int(
-            "lora_rank", lora_rank, limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
-        )
+        rank = DEFAULT_LORA_RANK
+        if lora_rank is not None:
+            low, high = limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
+            rank = check_int("lora_rank", lora_rank, low, high, otherwise=", or None")
         if seed is not None:
             low, high = limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM
             seed = check_int("seed", seed, low, high, otherwise=", or None")
-            if mode != "lora":
+        # A full_ft model is created without lora_config (the wire sends it only for lora),
+        # so a LoRA setting given with it would be dropped in silence.
+        for name, value in (("lora_rank", lora_rank), ("seed", seed)):
+            if value is not None and mode != "lora":
                 raise InvalidArgumentError(
-                    "seed is part of the LoRA configuration; full_ft models take no seed"
+                    f"{name} is part of the LoRA configuration; full_ft models take no {name}"
                 )
         lora = LoraSettings(rank=rank, seed=seed) if mode == "lora" else None
         return NewModel(base_model=base_model, training_mode=mode, lora=lora)
@@ -536,7 +540,7 @@ class ServiceClient(_ServiceBase):
         base_model: str,
         *,
         training_mode: Literal["lora", "full_ft"] = "lora",
-        lora_rank: int = DEFAULT_LORA_RANK,
+        lora_rank: int | None = None,
         seed: int | None = None,
         keep: bool = False,
     ) -> TrainingClient:
@@ -550,7 +554,7 @@ class ServiceClient(_ServiceBase):
             base_model: A supported base model, such as ``"weaver-tiny"``
                 (see ``supported_models()``).
             training_mode: ``"lora"`` (default) or ``"full_ft"``.
-            lora_rank: The LoRA rank, 1 to 256 (LoRA only).
+            lora_rank: The LoRA rank, 1 to 256 (LoRA only); ``None``: ``DEFAULT_LORA_RANK``.
             seed: The LoRA initialisation seed (LoRA only).
             keep: Keep the model when this client closes (by default it is terminated).
         """
@@ -881,7 +885,7 @@ class AsyncServiceClient(_ServiceBase):
         base_model: str,
         *,
         training_mode: Literal["lora", "full_ft"] = "lora",
-        lora_rank: int = DEFAULT_LORA_RANK,
+        lora_rank: int | None = None,
         seed: int | None = None,
         keep: bool = False,
     ) -> AsyncTrainingClient:

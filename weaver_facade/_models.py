@@ -31,6 +31,7 @@ from ._wire import Call, Plan, WireFields, WireModel, WireValues, expect, option
 
 # The official SDK's rank; the spec requires one and gives none, only its bounds.
 DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
+"""The rank of a LoRA model created without ``lora_rank`` (32, the official SDK's)."""
 # Where a caller gives no page size: the spec's default for the model listings; the
 # checkpoint listing has none (without a limit it comes whole), and takes the same
 # within its own bound.

@@ -18,7 +18,7 @@ from weaver_facade.cli import main
 
 # Constants and type aliases document themselves in the module (attribute docstrings).
 NOT_DOCUMENTABLE = {"__version__", "SERVER_DEFAULT", "CheckpointLike", "CheckpointRef"}
-NOT_DOCUMENTABLE |= {"OperationResult", "TtlSeconds"}
+NOT_DOCUMENTABLE |= {"DEFAULT_LORA_RANK", "OperationResult", "TtlSeconds"}
 
 
 def undocumented(module: ModuleType) -> list[str]:

@@ -19,6 +19,7 @@ from weaver_client import limits
 
 from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json
 from weaver_facade import (
+    DEFAULT_LORA_RANK,
     AdamParams,
     Checkpoint,
     CheckpointPath,
@@ -493,6 +494,16 @@ def test_optimizer_error_is_the_same_class_client_and_server_side(
         ({"base_model": "weaver-tiny", "lora_rank": 257}, "lora_rank"),
         ({"base_model": "weaver-tiny", "seed": -1}, "seed"),
         ({"base_model": "weaver-tiny", "training_mode": "full_ft", "seed": 1}, "full_ft"),
+        ({"base_model": "weaver-tiny", "training_mode": "full_ft", "lora_rank": 8}, "full_ft"),
+        # The default's own value, given, is refused too: it is still a LoRA setting.
+        (
+            {
+                "base_model": "weaver-tiny",
+                "training_mode": "full_ft",
+                "lora_rank": DEFAULT_LORA_RANK,
+            },
+            "full_ft",
+        ),
     ],
 )
 def test_bad_model_arguments(

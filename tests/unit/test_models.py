@@ -25,6 +25,7 @@ from tests.support.fakeserver import (
     service,
 )
 from weaver_facade import (
+    DEFAULT_LORA_RANK,
     AsyncServiceClient,
     ClientClosedError,
     IncompatibleCheckpointError,
@@ -517,7 +518,8 @@ def test_resume_from_a_model_described_by_the_wire_fields_only_makes_a_default_l
     # Made like a model created with create_training_client's defaults.
     defaults = inspect.signature(ServiceClient.create_training_client).parameters
     assert created["training_mode"] == defaults["training_mode"].default
-    assert created["lora_config"]["rank"] == defaults["lora_rank"].default
+    assert defaults["lora_rank"].default is None  # None: DEFAULT_LORA_RANK
+    assert created["lora_config"]["rank"] == DEFAULT_LORA_RANK
     assert resumed.model.training_mode == "lora"
 
 

@@ -8,24 +8,19 @@ A model made by ``models create`` is kept (the command line is short-lived);
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import click
 from weaver_client import limits
 
-from .. import BaseModelInfo, ModelInfo, ServiceClient, UnsupportedByServerError
+from .. import DEFAULT_LORA_RANK, BaseModelInfo, ModelInfo, UnsupportedByServerError
 from ._output import _iso, _when, emit_json, print_fields, print_table
 from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
 
 __all__ = ["models", "supported_models"]
 
 _RANK_MIN, _RANK_MAX = limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM
-# The library's default, so that the help and the library never disagree.
-_DEFAULT_RANK: int = (
-    inspect.signature(ServiceClient.create_training_client).parameters["lora_rank"].default
-)
 
 
 def model_json(m: ModelInfo) -> dict[str, Any]:
@@ -134,7 +129,7 @@ def show(model_id: str) -> None:
     type=click.IntRange(_RANK_MIN, _RANK_MAX),
     metavar="N",
     help=f"Train a LoRA adapter of rank N ({_RANK_MIN} to {_RANK_MAX}). "
-    f"Default: LoRA, rank {_DEFAULT_RANK}.",
+    f"Default: LoRA, rank {DEFAULT_LORA_RANK}.",
 )
 @click.option("--full", is_flag=True, help="Fine-tune all weights instead of a LoRA adapter.")
 @click.option(
@@ -158,7 +153,7 @@ def create(base_model: str, lora_rank: int | None, full: bool, seed: int | None)
         .create_training_client(
             base_model,
             training_mode="full_ft" if full else "lora",
-            lora_rank=_DEFAULT_RANK if lora_rank is None else lora_rank,
+            lora_rank=lora_rank,
             seed=seed,
             keep=True,
         )
