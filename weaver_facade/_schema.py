@@ -107,6 +107,62 @@ def without_unpromised(
     return kept, tuple(dropped)
 
 
+@attrs.frozen
+class AbsentNull:
+    """A field that ``schema`` requires but lets be null, absent from a value.
+
+    Attributes:
+        schema: The schema whose field it is, such as ``Checkpoint``.
+        name: The field's name, such as ``ttl_seconds``.
+        field: Its path in the value, such as ``items[0].ttl_seconds``.
+    """
+
+    schema: str
+    name: str
+    field: str
+
+
+def with_absent_nulls(schema: str, value: object) -> tuple[Any, tuple[AbsentNull, ...]]:
+    """``value`` with null for each field absent from it, at any depth, that its schema
+    requires but lets be null, and each such field; a server may leave a null out,
+    and the field then means what null means."""
+    found = _schemas().get(schema)
+    filled: list[AbsentNull] = []
+    if found is not None:
+        value = _fill_nulls(found, value, "", schema, filled)
+    return value, tuple(filled)
+
+
+def _fill_nulls(
+    schema: Mapping[str, Any], value: Any, path: str, name: str, filled: list[AbsentNull]
+) -> Any:
+    while "$ref" in schema:
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        schema = _schemas()[name]
+    if isinstance(value, list) and "items" in schema:
+        items = schema["items"]
+        return [_fill_nulls(items, v, _at(path, i), name, filled) for i, v in enumerate(value)]
+    if not isinstance(value, Mapping) or not _fits(schema, value):
+        return value  # nor does it look into the forms of an anyOf
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    others = schema.get("additionalProperties")
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        inner = properties.get(key, others if isinstance(others, Mapping) else None)
+        kept[key] = item if inner is None else _fill_nulls(inner, item, _at(path, key), key, filled)
+    for key in schema.get("required", []):
+        if key not in kept and key in properties and _admits_null(properties[key]):
+            kept[key] = None
+            filled.append(AbsentNull(name, key, _at(path, key)))
+    return kept
+
+
+def _admits_null(schema: Mapping[str, Any]) -> bool:
+    schema = _resolve(schema)
+    forms = schema.get("anyOf", schema.get("oneOf", []))
+    return "null" in _types(schema) or any(_admits_null(f) for f in forms)
+
+
 def _at(path: str, part: str | int) -> str:
     if isinstance(part, int):
         return f"{path}[{part}]"

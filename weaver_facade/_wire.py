@@ -52,7 +52,7 @@ from ._retry import (
     response_is_retryable,
     server_says_retryable,
 )
-from ._schema import Problem, explain, json_type, without_unpromised
+from ._schema import AbsentNull, Problem, explain, json_type, with_absent_nulls, without_unpromised
 
 if TYPE_CHECKING:
     from weaver_client import schemas as spec
@@ -154,7 +154,14 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
             body = response.json() if response.content else None
         except ValueError:  # not JSON: not the resource either
             return reply()
-        return reply.from_dict(body) if isinstance(body, Mapping) else reply()
+        if not isinstance(body, Mapping):
+            return reply()
+        found = reply.from_dict(body)
+        if found.resource is None:  # perhaps the resource, with a null left out
+            body, filled = with_absent_nulls(reply.RESOURCE, body)
+            if filled and (found := reply.from_dict(body)).resource is not None:
+                _warn_absent_nulls(call.operation, filled)
+        return found
 
     return attrs.evolve(call, parse=parse_reply)
 
@@ -206,7 +213,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         try:
             parsed = call.parse(client=client, response=response)
         except _PARSE_ERRORS:
-            lenient = _without_unpromised(call, response)
+            lenient = _lenient(call, response)
             if lenient is None:
                 raise
             response = lenient
@@ -289,9 +296,10 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
     )
 
 
-def _without_unpromised(call: Call[Any], response: httpx.Response) -> httpx.Response | None:
-    """A copy of ``response`` without the unpromised fields that break the spec (see
-    ``_schema.without_unpromised``), or ``None`` when no such field is why it fails."""
+def _lenient(call: Call[Any], response: httpx.Response) -> httpx.Response | None:
+    """A copy of ``response`` with null for the absent fields that the spec lets be null
+    (``_schema.with_absent_nulls``) and without the unpromised fields that break it
+    (``_schema.without_unpromised``), or ``None`` when neither changes it."""
     try:
         data = response.json()
     except (ValueError, RecursionError):
@@ -300,6 +308,8 @@ def _without_unpromised(call: Call[Any], response: httpx.Response) -> httpx.Resp
         return None
     schema_of = getattr(call.model, "schema_of", None)
     schema = schema_of(data, response.status_code) if callable(schema_of) else call.model.__name__
+    data, filled = with_absent_nulls(schema, data)
+    _warn_absent_nulls(call.operation, filled)
     kept, dropped = without_unpromised(schema, data)
     for problem in dropped:
         if (schema, problem.field) not in _warned:  # once per schema and field
@@ -311,7 +321,7 @@ def _without_unpromised(call: Call[Any], response: httpx.Response) -> httpx.Resp
                 problem.field,
                 problem.message,
             )
-    if not dropped:
+    if not dropped and not filled:
         return None
     encoding = {"content-encoding", "content-length", "transfer-encoding"}
     return httpx.Response(
@@ -321,6 +331,21 @@ def _without_unpromised(call: Call[Any], response: httpx.Response) -> httpx.Resp
         request=response.request,
         extensions=response.extensions,
     )
+
+
+def _warn_absent_nulls(operation: str, filled: tuple[AbsentNull, ...]) -> None:
+    for absent in filled:
+        if (absent.schema, absent.name) not in _warned:  # once per schema and field
+            _warned.add((absent.schema, absent.name))
+            where = absent.field.removesuffix(absent.name).rstrip(".")
+            _logger.warning(
+                "%s: %s: the server left out `%s`%s, which the spec requires but lets be "
+                "null: read as null",
+                operation,
+                absent.schema,
+                absent.name,
+                f" at `{where}`" if where else "",
+            )
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -413,13 +438,22 @@ def parse_model(
             status_code=status_code,
             request_id=request_id,
         )
+    value: Mapping[str, Any] = data
     try:
-        return model.from_dict(data)
+        try:
+            return model.from_dict(value)
+        except _PARSE_ERRORS:
+            value, filled = with_absent_nulls(schema, value)
+            if not filled:
+                raise
+            parsed = model.from_dict(value)
+            _warn_absent_nulls(operation, filled)
+            return parsed
     except _PARSE_ERRORS as exc:
-        raise reply_error(
+        raise reply_error(  # the problem once a null left out is read as null
             operation,
             schema,
-            data,
+            value,
             where=where,
             cause=exc,
             status_code=status_code,

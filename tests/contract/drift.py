@@ -115,6 +115,9 @@ class Drift(enum.StrEnum):
     LOST_SAVE = "lost_save"
     # A TTL change answered 204 and never applied.
     TTL_IGNORED = "ttl_ignored"
+    # Checkpoints with their null `ttl_seconds` and `expires_at` left out (the spec
+    # requires both): the facade reads them as null, the kit names the server.
+    OMITTED_NULLS = "omitted_nulls"
 
 
 class Reply:
@@ -251,6 +254,9 @@ def _rewrite_checkpoints(value: Any, drift: Drift) -> Any:
         value = {("checkpoint_type" if k == "type" else k): v for k, v in value.items()}
     elif is_checkpoint and drift is Drift.OLD_TYPE_VALUES:
         value["type"] = OLD_TYPES.get(value["type"], value["type"])
+    elif is_checkpoint and drift is Drift.OMITTED_NULLS:
+        nulls = ("ttl_seconds", "expires_at")
+        value = {k: v for k, v in value.items() if not (k in nulls and v is None)}
     return value
 
 
@@ -509,7 +515,9 @@ class DriftMiddleware:
             result = data.pop("response")
             await reply.send(send, json.dumps({**result, **data}).encode())
             return
-        if drift in (Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES):
+        if drift in (Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES) or (
+            drift is Drift.OMITTED_NULLS and not path.startswith(STORAGE)
+        ):
             await reply.send(send, json.dumps(_rewrite_checkpoints(data, drift)).encode())
             return
         is_descriptor = method == "GET" and DOWNLOAD.match(path) and reply.status == 200
