@@ -395,6 +395,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW, _ARTIFACT_TTL)
         )
         reply: calls.ExportReply
+        model_id: str | None = self.model_id
         if checkpoint is None:
             if replace:
                 raise InvalidArgumentError(
@@ -407,7 +408,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
             )
         else:
             kind = "export_checkpoint"
-            checkpoint_id = yield from find_checkpoint_id(checkpoint)
+            target = coerce_checkpoint_ref(checkpoint)
+            # The export is of the checkpoint's model, which a path (or a Checkpoint) names;
+            # an id alone may be of any model's checkpoint.
+            model_id = None if isinstance(target, uuid.UUID) else target.model_id
+            checkpoint_id = yield from find_checkpoint_id(target)
             try:
                 reply = yield calls.export_checkpoint(
                     checkpoint_id, merge_adapter=merge, ttl_seconds=ttl_seconds, force=replace
@@ -417,8 +422,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 watch = ResourceWatch(kind, found, artifact_again)
                 return watch.snapshot(found), watch.result, watch.look
         if reply.operation is not None:
-            # A checkpoint's export may be of another model's checkpoint: no model id.
-            model_id = self.model_id if checkpoint is None else None
             return started_snapshot(kind, reply.operation, model_id), _parse_export(kind), None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)

@@ -144,6 +144,15 @@ def test_an_export_operation_can_be_waited_for_and_shown(cli: Cli, model_id: str
     assert shown.json()["result"] == listed[0]
 
 
+@pytest.mark.parametrize("emulator_config", [{}, {"extensions": "none"}], ids=["all", "none"])
+def test_a_started_export_names_the_model_of_its_path(cli: Cli, model_id: str) -> None:
+    # Without operation-details the Operation says no model; the path names it.
+    ref = saved(cli, model_id)
+    started = cli("checkpoints", "export", ref, "--no-wait", "--json")
+    assert started.exit_code == 0, started.stderr
+    assert (started.json()["kind"], started.json()["model_id"]) == ("export_checkpoint", model_id)
+
+
 @pytest.mark.parametrize("emulator_config", [{"latency": {"export_checkpoint": 0.5}}])
 def test_waiting_for_an_export_shows_its_progress_and_names_it_on_ctrl_c(
     cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch

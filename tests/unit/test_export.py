@@ -21,6 +21,7 @@ from weaver_facade import (
     Artifact,
     ArtifactStatus,
     AsyncOperationHandle,
+    CheckpointRef,
     ConversionProgress,
     InvalidArgumentError,
     OperationFailedError,
@@ -102,6 +103,29 @@ def test_a_202_is_waited_for_and_typed() -> None:
         "force": False,
     }
     assert "Idempotency-Key" in post.headers
+
+
+@pytest.mark.parametrize("given", ["path", "checkpoint", "id"])
+def test_a_started_export_is_of_its_checkpoints_model(given: str) -> None:
+    # A server without operation-details says no model; the checkpoint's path names it
+    # (another model than the trainer's here), so the handle has it, as a save's has.
+    fake = FakeWeaver()
+    fake.checkpoints["m-2"].append({**checkpoint_json("m-2", "c"), "id": str(CHECKPOINT)})
+    bare = {"id": "op-x", "status": "pending"}
+    fake.script("POST", EXPORT, json_reply(202, bare))
+    with service(fake) as svc:
+        trainer = svc.training_client("m-1")
+        path = "weaver://m-2/checkpoints/c"
+        refs: dict[str, CheckpointRef] = {
+            "path": path,
+            "checkpoint": svc.training_client("m-2").get_checkpoint(path),
+            "id": CHECKPOINT,
+        }
+        ref = refs[given]
+        handle = trainer.export_weights(ref, wait=False)
+    assert handle.kind == "export_checkpoint"
+    # An id alone names no model: the export may be of any model's checkpoint.
+    assert handle.model_id == (None if given == "id" else "m-2")
 
 
 def test_a_save_and_export_sends_the_official_sdks_body() -> None:
