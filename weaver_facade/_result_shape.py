@@ -9,13 +9,24 @@ grew: replies may grow). The facade (on the generated schemas) and the contract 
 the spec it checks) share this one rule. ``result_schemas`` says which schema each kind's
 result has (``x-weaver-result-schemas``), for them and the emulator.
 
+They share ``stand_ins`` too: which unknown fields of an object that lacks a required one
+may stand for it (the history's ``checkpoint_type`` for ``type``, a ``{"checkpoint",
+"operation"}`` wrapper), named after "missing" as what the server sent instead.
+
 A shared leaf: it imports nothing of the facade.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+# The words of a field name: snake_case, kebab-case and camelCase alike.
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# How alike two names (their words run together) are to be taken for each other: a typo.
+_ALIKE = 0.8
 
 
 def result_schemas(schemas: Mapping[str, Any]) -> dict[str, str]:
@@ -42,3 +53,29 @@ def misplaced(reply: str, result: str) -> str:
         f"the {reply} reply is a {result} where an Operation belongs: the server finished "
         "the work synchronously instead of starting an operation"
     )
+
+
+def stand_ins(missing: Iterable[str], value: Mapping[str, Any], known: Iterable[str]) -> list[str]:
+    """The fields of ``value`` outside ``known`` (its schema's) that may stand for a field
+    in ``missing``: one whose name has all its words or whose words it has
+    (``checkpoint_type`` for ``type``), one of nearly its name (a typo, another case), or
+    an object that holds it (a wrapper). Another unknown field is no clue: replies may
+    grow, and a field of the server's own beside a missing one says nothing of it."""
+    wanted, own = list(missing), set(known)
+    return [
+        key
+        for key, item in value.items()
+        if key not in own and any(_may_stand_for(key, item, name) for name in wanted)
+    ]
+
+
+def _may_stand_for(key: str, item: object, name: str) -> bool:
+    ours, theirs = _words(name), _words(key)
+    if ours and theirs and (set(ours) <= set(theirs) or set(theirs) <= set(ours)):
+        return True
+    alike = difflib.SequenceMatcher(None, "".join(ours), "".join(theirs)).ratio() >= _ALIKE
+    return alike or (isinstance(item, Mapping) and name in item)
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(name)]

@@ -20,6 +20,8 @@ from typing import Any
 
 import attrs
 
+from ._result_shape import stand_ins
+
 _TYPES: Mapping[str, tuple[str, Any]] = {
     "string": ("a string", str),
     "integer": ("an integer", int),
@@ -267,7 +269,8 @@ def _object_problems(
     properties: Mapping[str, Any] = schema.get("properties", {})
     for required in schema.get("required", []):
         if required not in value:
-            extra = [f"`{k}`" for k in value if k not in properties]
+            # Only the unknown fields that may stand for it: replies may grow.
+            extra = [f"`{k}`" for k in stand_ins([required], value, properties)]
             got = f" (got {', '.join(extra)})" if extra else ""
             text = f"required field `{required}` missing{got}"
             yield Problem(_at(path, required), f"{path}: {text}" if path else text)

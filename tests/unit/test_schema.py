@@ -55,3 +55,40 @@ def test_valid_values_and_unknown_fields_are_no_problem() -> None:
     assert explain("CheckpointList", {"items": [], "next_cursor": None, "new_field": 1}) is None
     assert explain("OptimStepResult", {"metrics": {"optim:step": 2}}) is None
     assert explain("NoSuchSchema", {}) is None
+
+
+FIXED_CHECKPOINT: dict[str, Any] = {
+    "id": "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09",
+    "name": "a",
+    "type": "weight",
+    "path": "weaver://m-1/checkpoints/a",
+    "status": "completed",
+    "ttl_seconds": None,
+    "expires_at": None,
+    "train_unembed": True,
+    "train_mlp": True,
+    "train_attn": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("extra", "got"),
+    [
+        # A field of the server's own that has nothing to do with it is no clue.
+        ({"x_unknown": 1}, ""),
+        # Its words, among others (the history's `checkpoint_type` for `type`), or nearly
+        # its name (another case, a typo).
+        ({"x_unknown": 1, "checkpoint_created_at": "t"}, " (got `checkpoint_created_at`)"),
+        ({"createdAt": "t", "x_unknown": 1}, " (got `createdAt`)"),
+        ({"created_ta": "t"}, " (got `created_ta`)"),
+        # An object that holds it: the reply is wrapped.
+        ({"checkpoint": {"created_at": "t"}, "meta": {"other": 1}}, " (got `checkpoint`)"),
+    ],
+    ids=["unrelated", "its-words", "its-name-camel-case", "a-typo", "a-wrapper"],
+)
+def test_a_missing_field_names_only_unknown_fields_that_may_stand_for_it(
+    extra: dict[str, Any], got: str
+) -> None:
+    problem = explain("Checkpoint", {**FIXED_CHECKPOINT, **extra})
+    assert problem is not None
+    assert problem.message == f"required field `created_at` missing{got}"

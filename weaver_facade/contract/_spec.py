@@ -19,7 +19,7 @@ from typing import Any, cast
 import jsonschema.exceptions
 import yaml
 
-from .._result_shape import misplaced, result_schemas, shaped_as
+from .._result_shape import misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
     PATTERN_WORDS,
     SCHEMA_REF,
@@ -410,7 +410,8 @@ def _describe(
             if isinstance(located.node, Mapping)
             else set()
         )
-        extra = sorted(k for k in instance if k not in props)
+        # Only the unknown fields that may stand for them: replies may grow.
+        extra = sorted(stand_ins(fields, instance, props))
         got = f" (got {_ticks(extra)})" if extra else ""
         plural = "fields" if len(fields) > 1 else "field"
         suffix = f" at `{where}`" if where else ""
