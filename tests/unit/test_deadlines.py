@@ -310,7 +310,9 @@ def test_with_options_bounds_a_single_call_retries_included() -> None:
             quick.operation("op-1")
         assert clock.now - begin <= 3.5
         assert getattr(info.value, "status_code", None) == 503
-        assert len(fake.sent("GET", OP)) == 4  # at 0, 1, 2 and 3 s
+        # At 0, 1, 2 and 3 s, unless the jittered backoff (taken when longer than the
+        # Retry-After) pushed the last past the deadline.
+        assert len(fake.sent("GET", OP)) in (3, 4)
         # max_retries=0: one attempt; the original client keeps its own settings.
         fake.requests.clear()
         with pytest.raises(InternalServerError):
