@@ -318,17 +318,23 @@ def test_every_retry_is_a_line_and_quiet_silences_it(cli: Cli, emu: RunningEmula
     assert quiet.stderr.startswith("error: ")
 
 
+def not_seen(cli: Cli, operation_id: str, timeout: str) -> str:
+    """The error line of `operations wait` timed out before its first look was answered."""
+    run = cli("operations", "wait", operation_id, "--timeout", timeout)
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith(f"error: operation {operation_id} not seen after "), error
+    assert error.endswith(f"wait again with `weaver-facade operations wait {operation_id}`")
+    return error
+
+
 @overloaded
 def test_a_first_look_refused_until_the_timeout_is_a_timeout(cli: Cli) -> None:
     # It was the 503's API error, without the hint a timed-out wait gives: the next
     # Retry-After (1 s) would have passed --timeout.
     operation_id = "op-overloaded"
-    run = cli("operations", "wait", operation_id, "--timeout", "1.5")
-    assert run.exit_code == 1
-    error = run.stderr.splitlines()[-1]
-    assert error.startswith(f"error: operation {operation_id} not seen after "), error
+    error = not_seen(cli, operation_id, "1.5")
     assert "the last poll failed: [503 unavailable]" in error
-    assert error.endswith(f"wait again with `weaver-facade operations wait {operation_id}`")
     as_json = cli("operations", "wait", operation_id, "--timeout", "1.5", "--json", "-q")
     assert as_json.json()["error"]["type"] == "OperationTimeoutError"
     assert as_json.json()["error"]["operation_id"] == operation_id
@@ -353,12 +359,8 @@ def test_a_first_look_asked_to_wait_past_the_timeout_is_a_timeout(cli: Cli) -> N
     # A Retry-After of 30 s or more is beyond the facade's max_retry_wait, which refused it
     # first: the 503 was the message, though the deadline would have refused it too.
     operation_id = "op-overloaded"
-    run = cli("operations", "wait", operation_id, "--timeout", "5")
-    assert run.exit_code == 1
-    error = run.stderr.splitlines()[-1]
-    assert error.startswith(f"error: operation {operation_id} not seen after "), error
+    error = not_seen(cli, operation_id, "5")
     assert "the server asks to try again in 45 s" in error
-    assert error.endswith(f"wait again with `weaver-facade operations wait {operation_id}`")
 
 
 @overloaded

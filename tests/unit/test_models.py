@@ -44,6 +44,7 @@ from weaver_facade import (
 from weaver_facade._operations import OperationSnapshot
 
 MODELS = "/api/v1/models"
+CREATE = "/api/v1/sessions/s-1/models"
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
 
 
@@ -320,22 +321,30 @@ async def test_a_model_whose_creation_ends_while_closing_is_not_lost(
         assert "models left running: m-2" in caplog.text
 
 
+async def _one_model_made_then_creates_held(
+    **options: Any,
+) -> tuple[FakeWeaver, _Late, httpx.AsyncClient, AsyncServiceClient]:
+    """A client that made m-1, whose next creates are held at the server until released
+    (``late.gates[CREATE]``)."""
+    fake = FakeWeaver()
+    late = _Late(fake, CREATE)
+    late.gates[CREATE].set()  # the first create goes through
+    http = httpx.AsyncClient(transport=late)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, **options)
+    await svc.create_training_client("weaver-tiny")
+    late.gates[CREATE].clear()
+    return fake, late, http, svc
+
+
 async def test_a_cancelled_creation_still_on_its_way_is_awaited_by_aclose() -> None:
     # ``async with client: await asyncio.wait_for(client.create_training_client(...), T)``:
     # the timeout cancelled the create while the server was making the model, and the
     # aclose() that followed at once did not wait for its reply, so the model it made
     # was never terminated (and, with the client's own transport, never even known).
-    fake = FakeWeaver()
-    create = "/api/v1/sessions/s-1/models"
-    late = _Late(fake, create)
-    late.gates[create].set()  # the first create goes through
-    http = httpx.AsyncClient(transport=late)
-    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
-    await svc.create_training_client("weaver-tiny")
-    late.gates[create].clear()
-    fake.script("POST", create, json_reply(201, model("m-2")))
+    fake, late, http, svc = await _one_model_made_then_creates_held()
+    fake.script("POST", CREATE, json_reply(201, model("m-2")))
     creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=True))
-    await late.reached[create].wait()  # the server made m-2; its reply is held
+    await late.reached[CREATE].wait()  # the server made m-2; its reply is held
     creating.cancel()
     with pytest.raises(asyncio.CancelledError):
         await creating
@@ -343,7 +352,7 @@ async def test_a_cancelled_creation_still_on_its_way_is_awaited_by_aclose() -> N
     for _ in range(100):  # the close is under way, waiting for the reply
         await asyncio.sleep(0)
     assert not closing.done()
-    late.gates[create].set()
+    late.gates[CREATE].set()
     await closing
     await http.aclose()
     assert fake.terminated == ["m-1", "m-2"]
@@ -352,30 +361,23 @@ async def test_a_cancelled_creation_still_on_its_way_is_awaited_by_aclose() -> N
 async def test_a_cancelled_creation_is_not_sent_again_after_a_failure() -> None:
     # A create cancelled while the server answered 503 went on with every retry in the
     # background, and aclose() waited for them all.
-    fake = FakeWeaver()
-    create = "/api/v1/sessions/s-1/models"
-    late = _Late(fake, create)
-    late.gates[create].set()  # the first create goes through
-    http = httpx.AsyncClient(transport=late)
     naps: list[float] = []
 
     async def nap(seconds: float) -> None:
         naps.append(seconds)
 
-    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, sleep=nap)
-    await svc.create_training_client("weaver-tiny")
-    late.gates[create].clear()
+    fake, late, http, svc = await _one_model_made_then_creates_held(sleep=nap)
     busy = error_json("unavailable", "busy", retryable=True)
-    fake.script("POST", create, *[json_reply(503, busy)] * 5)
+    fake.script("POST", CREATE, *[json_reply(503, busy)] * 5)
     creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
-    await late.reached[create].wait()  # its 503 is held
+    await late.reached[CREATE].wait()  # its 503 is held
     creating.cancel()
     with pytest.raises(asyncio.CancelledError):
         await creating
-    late.gates[create].set()
+    late.gates[CREATE].set()
     await svc.aclose()
     await http.aclose()
-    assert len(fake.sent("POST", create)) == 2  # m-1, and the 503
+    assert len(fake.sent("POST", CREATE)) == 2  # m-1, and the 503
     assert naps == []
 
 

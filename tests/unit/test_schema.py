@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.fakeserver import checkpoint_json
 from weaver_facade._schema import explain
 
 OUTPUT = {"logprobs": {"data": [-1.0], "dtype": "float32"}}
@@ -57,18 +58,8 @@ def test_valid_values_and_unknown_fields_are_no_problem() -> None:
     assert explain("NoSuchSchema", {}) is None
 
 
-FIXED_CHECKPOINT: dict[str, Any] = {
-    "id": "0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09",
-    "name": "a",
-    "type": "weight",
-    "path": "weaver://m-1/checkpoints/a",
-    "status": "completed",
-    "ttl_seconds": None,
-    "expires_at": None,
-    "train_unembed": True,
-    "train_mlp": True,
-    "train_attn": True,
-}
+# A valid Checkpoint without `created_at`, the required field each case leaves missing.
+WITHOUT_CREATED_AT = {k: v for k, v in checkpoint_json("m-1", "a").items() if k != "created_at"}
 
 
 @pytest.mark.parametrize(
@@ -89,6 +80,6 @@ FIXED_CHECKPOINT: dict[str, Any] = {
 def test_a_missing_field_names_only_unknown_fields_that_may_stand_for_it(
     extra: dict[str, Any], got: str
 ) -> None:
-    problem = explain("Checkpoint", {**FIXED_CHECKPOINT, **extra})
+    problem = explain("Checkpoint", {**WITHOUT_CREATED_AT, **extra})
     assert problem is not None
     assert problem.message == f"required field `created_at` missing{got}"
