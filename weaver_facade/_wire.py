@@ -160,7 +160,7 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
         if found.resource is None:  # perhaps the resource, with a null left out
             body, filled = with_absent_nulls(reply.RESOURCE, body)
             if filled and (found := reply.from_dict(body)).resource is not None:
-                _warn_absent_nulls(call.operation, filled)
+                _warn_once(call.operation, _absent_nulls_said(filled))
         return found
 
     return attrs.evolve(call, parse=parse_reply)
@@ -216,8 +216,9 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
             lenient = _lenient(call, response)
             if lenient is None:
                 raise
-            response = lenient
+            response, said = lenient
             parsed = call.parse(client=client, response=response)
+            _warn_once(call.operation, said)
     except _PARSE_ERRORS as exc:
         error = _diagnose(call, response, exc)
         # The explanation quotes the reply, which may echo the request's headers.
@@ -296,10 +297,16 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
     )
 
 
-def _lenient(call: Call[Any], response: httpx.Response) -> httpx.Response | None:
+# What a lenient read did to a reply: the schema, the field, and what of it, in words.
+_Leniency: TypeAlias = tuple[str, str, str]
+
+
+def _lenient(
+    call: Call[Any], response: httpx.Response
+) -> tuple[httpx.Response, list[_Leniency]] | None:
     """A copy of ``response`` with null for the absent fields that the spec lets be null
     (``_schema.with_absent_nulls``) and without the unpromised fields that break it
-    (``_schema.without_unpromised``), or ``None`` when neither changes it."""
+    (``_schema.without_unpromised``), and what was done; ``None`` when nothing was."""
     try:
         data = response.json()
     except (ValueError, RecursionError):
@@ -309,19 +316,17 @@ def _lenient(call: Call[Any], response: httpx.Response) -> httpx.Response | None
     schema_of = getattr(call.model, "schema_of", None)
     schema = schema_of(data, response.status_code) if callable(schema_of) else call.model.__name__
     data, filled = with_absent_nulls(schema, data)
-    _warn_absent_nulls(call.operation, filled)
     kept, dropped = without_unpromised(schema, data)
-    for problem in dropped:
-        if (schema, problem.field) not in _warned:  # once per schema and field
-            _warned.add((schema, problem.field))
-            _logger.warning(
-                "%s: %s: the server's `%s` is left out, since the wire does not promise it (%s)",
-                call.operation,
-                schema,
-                problem.field,
-                problem.message,
-            )
-    if not dropped and not filled:
+    said = _absent_nulls_said(filled) + [
+        (
+            schema,
+            problem.field,
+            f"the server's `{problem.field}` is left out, since the wire does not promise "
+            f"it ({problem.message})",
+        )
+        for problem in dropped
+    ]
+    if not said:
         return None
     encoding = {"content-encoding", "content-length", "transfer-encoding"}
     return httpx.Response(
@@ -330,22 +335,29 @@ def _lenient(call: Call[Any], response: httpx.Response) -> httpx.Response | None
         content=json.dumps(kept).encode(),
         request=response.request,
         extensions=response.extensions,
-    )
+    ), said
 
 
-def _warn_absent_nulls(operation: str, filled: tuple[AbsentNull, ...]) -> None:
+def _absent_nulls_said(filled: tuple[AbsentNull, ...]) -> list[_Leniency]:
+    said = []
     for absent in filled:
-        if (absent.schema, absent.name) not in _warned:  # once per schema and field
-            _warned.add((absent.schema, absent.name))
-            where = absent.field.removesuffix(absent.name).rstrip(".")
-            _logger.warning(
-                "%s: %s: the server left out `%s`%s, which the spec requires but lets be "
-                "null: read as null",
-                operation,
-                absent.schema,
-                absent.name,
-                f" at `{where}`" if where else "",
-            )
+        where = absent.field.removesuffix(absent.name).rstrip(".")
+        at = f" at `{where}`" if where else ""
+        text = (
+            f"the server left out `{absent.name}`{at}, which the spec requires but lets be "
+            "null: read as null"
+        )
+        said.append((absent.schema, absent.name, text))
+    return said
+
+
+def _warn_once(operation: str, said: list[_Leniency]) -> None:
+    """A WARNING for each field a reply that parsed was read leniently in, once per schema
+    and field in the process."""
+    for schema, field, text in said:
+        if (schema, field) not in _warned:
+            _warned.add((schema, field))
+            _logger.warning("%s: %s: %s", operation, schema, text)
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -447,7 +459,7 @@ def parse_model(
             if not filled:
                 raise
             parsed = model.from_dict(value)
-            _warn_absent_nulls(operation, filled)
+            _warn_once(operation, _absent_nulls_said(filled))
             return parsed
     except _PARSE_ERRORS as exc:
         raise reply_error(  # the problem once a null left out is read as null
