@@ -391,8 +391,7 @@ class RetryTransport(httpx.BaseTransport):
                 if delay is None:
                     return attempts.last(outcome)
                 with between_requests():  # a held Ctrl-C ends the wait: no reply to lose
-                    if not self.policy.stopped(request):
-                        self._sleep(delay)
+                    self._sleep(delay)
                 attempts.unless_closed(self._closed)
                 if self.policy.stopped(request):  # while it slept
                     return attempts.last(outcome)
