@@ -336,18 +336,26 @@ async def _one_model_made_then_creates_held(
     return fake, late, http, svc
 
 
+async def _cancel_a_held_create(
+    fake: FakeWeaver, late: _Late, svc: AsyncServiceClient, *replies: Any, **options: Any
+) -> None:
+    """Cancel a create once the server has answered it (by default, made m-2), its reply
+    still held."""
+    fake.script("POST", CREATE, *(replies or [json_reply(201, model("m-2"))]))
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny", **options))
+    await late.reached[CREATE].wait()
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+
+
 async def test_a_cancelled_creation_still_on_its_way_is_awaited_by_aclose() -> None:
     # ``async with client: await asyncio.wait_for(client.create_training_client(...), T)``:
     # the timeout cancelled the create while the server was making the model, and the
     # aclose() that followed at once did not wait for its reply, so the model it made
     # was never terminated (and, with the client's own transport, never even known).
     fake, late, http, svc = await _one_model_made_then_creates_held()
-    fake.script("POST", CREATE, json_reply(201, model("m-2")))
-    creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=True))
-    await late.reached[CREATE].wait()  # the server made m-2; its reply is held
-    creating.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await creating
+    await _cancel_a_held_create(fake, late, svc, keep=True)
     closing = asyncio.create_task(svc.aclose())
     for _ in range(100):  # the close is under way, waiting for the reply
         await asyncio.sleep(0)
@@ -368,12 +376,7 @@ async def test_a_cancelled_creation_is_not_sent_again_after_a_failure() -> None:
 
     fake, late, http, svc = await _one_model_made_then_creates_held(sleep=nap)
     busy = error_json("unavailable", "busy", retryable=True)
-    fake.script("POST", CREATE, *[json_reply(503, busy)] * 5)
-    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
-    await late.reached[CREATE].wait()  # its 503 is held
-    creating.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await creating
+    await _cancel_a_held_create(fake, late, svc, *[json_reply(503, busy)] * 5)
     late.gates[CREATE].set()
     await svc.aclose()
     await http.aclose()
@@ -871,23 +874,11 @@ async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close(
     # had made the model lost its reply: the model stayed active, unknown to the close.
     # Kept (keep=True, terminate_models_on_close=False), it stayed so too: its caller
     # never got it.
-    fake = FakeWeaver()
-    create = "/api/v1/sessions/s-1/models"
-    late = _Late(fake, create)
-    late.gates[create].set()  # the first create goes through
-    http = httpx.AsyncClient(transport=late)
-    svc = AsyncServiceClient(
-        BASE, KEY, http_client=http, heartbeat_interval=0, terminate_models_on_close=terminate
+    fake, late, http, svc = await _one_model_made_then_creates_held(
+        terminate_models_on_close=terminate
     )
-    await svc.create_training_client("weaver-tiny")
-    late.gates[create].clear()
-    fake.script("POST", create, json_reply(201, model("m-2")))
-    creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=keep))
-    await late.reached[create].wait()  # the server made m-2; its reply is held
-    creating.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await creating
-    late.gates[create].set()
+    await _cancel_a_held_create(fake, late, svc, keep=keep)
+    late.gates[CREATE].set()
     for _ in range(1000):  # the reply arrives after the cancel: a few turns of the loop
         if svc._created.settings("m-2") is not None:
             break
