@@ -270,6 +270,39 @@ def test_show_of_an_id_of_another_model_is_not_found(
     assert f"belongs to model {model_id}, not to {other}" in run.stderr
 
 
+@both_servers
+def test_every_command_refuses_an_id_of_another_model_as_show_does(
+    cli: Cli, model_id: str, service: ServiceClient, tmp_path: Path
+) -> None:
+    # export and artifacts took a checkpoint's id whatever --model said: the export was
+    # made, and the artifacts listed, of another model's checkpoint.
+    saved = save(cli, model_id, "mine")
+    other = train_model(service, steps=0)
+
+    def said(*args: str) -> tuple[int, str, str]:  # each reply has a request id of its own
+        run = cli("checkpoints", *args, str(saved["id"]), "--model", other)
+        return run.exit_code, re.sub(r" \(request id [^)]*\)", "", run.stderr), run.stdout
+
+    shown = said("show")
+    assert shown[0] == 1, shown
+    refused = (
+        f"belongs to model {model_id}, not to {other}",
+        f"among the checkpoints of model {other}",
+    )
+    assert any(words in shown[1] for words in refused), shown
+    out = tmp_path / "o"
+    for command in (
+        ["export"],
+        ["artifacts"],
+        ["download", "-o", str(out)],
+        ["set-ttl", "--permanent"],
+    ):
+        assert said(*command) == shown, command
+    assert not out.exists()
+    artifacts = cli("checkpoints", "artifacts", path(model_id, "mine"), "--json").json()
+    assert artifacts["artifacts"] == []  # nothing was exported
+
+
 @pytest.mark.parametrize(
     "ref",
     [

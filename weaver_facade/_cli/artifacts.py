@@ -132,14 +132,16 @@ def export(
     owner, target = parse_ref(ref, model_id)
     state = current_state()
     service, left = state.waiting(None if no_wait else timeout)
-    trainer = service.training_client(owner)
+    models = _Models(service)  # its lookup, too, within --timeout
+    trainer = models.get(owner)
+    checkpoint = models.known(owner, target)  # another model's id is refused, as by show
     no_adapter = (
         f"checkpoint {ref} was trained with full_ft and has no adapter to merge; "
         "drop --merge-adapter to export its weights (hf_model)"
     )
     with state.progress.active(), _refused_in_cli_words("merge_not_supported", no_adapter):
         handle = trainer.export_weights(
-            target,
+            checkpoint,
             merge_adapter=merge_adapter,
             ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
             force=force,
@@ -164,8 +166,7 @@ def export(
 @handles_errors
 def artifacts(ref: str, model_id: str | None) -> None:
     """List the artifacts exported from the checkpoint REF."""
-    _, target = parse_ref(ref, model_id)
-    found = current_state().service().list_artifacts(target)
+    found = current_state().service().list_artifacts(_Models().known(*parse_ref(ref, model_id)))
     if current_state().as_json:
         emit_json({"checkpoint": ref, "artifacts": [artifact_json(a) for a in found]})
         return
@@ -304,8 +305,7 @@ def download(
         except ValueError:
             target = parse_ref(ref, model_id)[1]  # explains what a REF is
     else:
-        owner, found = parse_ref(ref, model_id)
-        target = found if not isinstance(found, uuid.UUID) else _Models().checkpoint(owner, found)
+        target = _Models().known(*parse_ref(ref, model_id))
     state = current_state()
     bar = _Bar(quiet=state.as_json or state.progress.quiet)
     try:

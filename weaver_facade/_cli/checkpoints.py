@@ -34,6 +34,7 @@ from .. import (
     NotFoundError,
     OperationFailedError,
     OperationHandle,
+    ServiceClient,
     TrainingClient,
     WeaverError,
     coerce_checkpoint_ref,
@@ -125,19 +126,27 @@ def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
 
 
 class _Models:
-    """Training clients attached to existing models, one per model id."""
+    """Training clients attached to existing models, one per model id, of ``service`` (by
+    default the command's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, service: ServiceClient | None = None) -> None:
+        self._service = service
         self._clients: dict[str, TrainingClient] = {}
 
     def get(self, model_id: str) -> TrainingClient:
         if model_id not in self._clients:
-            self._clients[model_id] = current_state().service().training_client(model_id)
+            service = self._service or current_state().service()
+            self._clients[model_id] = service.training_client(model_id)
         return self._clients[model_id]
 
     def checkpoint(self, model_id: str, target: Target) -> Checkpoint:
         """Look a checkpoint up; an id must belong to ``model_id``."""
         return _owned(self.get(model_id).get_checkpoint(target), target, model_id)
+
+    def known(self, model_id: str, target: Target) -> CheckpointPath | Checkpoint:
+        """A path as it is; an id looked up as ``checkpoint`` does, so that a checkpoint of
+        another model than ``model_id`` is refused the same way by every command."""
+        return target if isinstance(target, CheckpointPath) else self.checkpoint(model_id, target)
 
 
 def _owned(found: Checkpoint, target: Target, model_id: str) -> Checkpoint:
@@ -377,10 +386,7 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
     errors: list[dict[str, Any]] = []
     for ref, owner, target in targets:
         try:
-            # An id is looked up first, to check that it is a checkpoint of its --model.
-            checkpoint: CheckpointPath | Checkpoint = (
-                models.checkpoint(owner, target) if isinstance(target, uuid.UUID) else target
-            )
+            checkpoint = models.known(owner, target)
             deleted.append(models.get(owner).delete_checkpoint(checkpoint))
         except InvalidInputError:
             raise
@@ -414,8 +420,9 @@ def set_ttl(ref: str, ttl: int | None, permanent: bool, model_id: str | None) ->
         raise click.UsageError("give exactly one of --ttl SECONDS and --permanent")
     owner, target = parse_ref(ref, model_id)
     models = _Models()
-    checkpoint = target if isinstance(target, CheckpointPath) else models.checkpoint(owner, target)
-    updated = models.get(owner).set_checkpoint_ttl(checkpoint, None if permanent else ttl)
+    updated = models.get(owner).set_checkpoint_ttl(
+        models.known(owner, target), None if permanent else ttl
+    )
     if current_state().as_json:
         emit_json(checkpoint_json(updated))
     else:
