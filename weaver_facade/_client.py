@@ -288,6 +288,12 @@ class _ServiceBase(HasOptions):
         # The client that owns the session and connections; with_options() copies share it.
         self._root: Self = self  # type: ignore[assignment]  # mypy: self is Self here
 
+    def _entered(self) -> Self:
+        """``self`` for ``with`` (``async with``): a closed client refuses at once, as its
+        calls would."""
+        self._io.check_open()
+        return self
+
     @property
     def base_url(self) -> str:
         """The server root requests go to; a password in it (or a lone user name) is ``***``."""
@@ -485,7 +491,7 @@ class ServiceClient(_ServiceBase):
         self._wait_beat: Callable[[float], bool] = self._stop.wait
 
     def __enter__(self) -> Self:
-        return self
+        return self._entered()
 
     def __exit__(
         self,
@@ -812,7 +818,7 @@ class AsyncServiceClient(_ServiceBase):
         self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def __aenter__(self) -> Self:
-        return self
+        return self._entered()
 
     async def __aexit__(
         self,

@@ -256,12 +256,16 @@ class _Base(Generic[SleepT]):
         """Whether this IO sends no more: closed, or closing and not the close itself."""
         return self.closed or (self._closing[0] and not self._closer)
 
+    def check_open(self) -> None:
+        """Raise ``ClientClosedError`` when ``refusing``: for a call, and for a ``with``."""
+        if self.refusing():
+            raise ClientClosedError("the Weaver client is closed")
+
     @contextlib.contextmanager
     def _sending(self, call: Call[Any], options: CallOptions | None) -> Iterator[dict[str, Any]]:
         """The arguments of ``call``'s request, refused once closing; the failures of
         sending it, as facade errors."""
-        if self.refusing():
-            raise ClientClosedError("the Weaver client is closed")
+        self.check_open()
         self._opened[0] = True
         options = options or self.options
         if self._deadline is not None:

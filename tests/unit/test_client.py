@@ -320,6 +320,28 @@ def test_a_closed_client_refuses_to_send() -> None:
     svc.close()  # closing twice is fine
 
 
+def test_entering_a_closed_client_refuses_at_once() -> None:
+    # `with` on a closed client used to enter; only its first call then failed.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        pass
+    for client in (svc, svc.with_options(timeout=5)):
+        with pytest.raises(ClientClosedError, match=r"^the Weaver client is closed$"), client:
+            pytest.fail("entered a closed client")
+    assert fake.requests == []
+
+
+async def test_entering_a_closed_async_client_refuses_at_once() -> None:
+    fake = FakeWeaver()
+    svc = async_service(fake)
+    await svc.aclose()
+    for client in (svc, svc.with_options(timeout=5)):
+        with pytest.raises(ClientClosedError, match=r"^the Weaver client is closed$"):
+            async with client:
+                pytest.fail("entered a closed client")
+    assert fake.requests == []
+
+
 UNAVAILABLE = {"error": "unavailable", "message": "busy", "retryable": True}
 
 
