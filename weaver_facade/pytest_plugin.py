@@ -31,9 +31,11 @@ Fixtures:
     used and closed on the loop the test runs on, whatever its loop scope.
 ``weaver_emulator_options`` (session scope)
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
-    plain data. Override it in the root ``conftest.py`` to add latency or
-    faults (the emulator starts once per session, or per xdist worker: a test
-    that sees other options, from a folder's conftest.py, fails saying so)::
+    plain data. Override it in the root ``conftest.py`` (the rootdir's, or that
+    of the folder ``testpaths`` names) to add latency or faults (the emulator
+    starts once per session, or per xdist worker: a test that sees other
+    options, from a folder's conftest.py, fails saying so, whichever tests are
+    selected)::
 
         @pytest.fixture(scope="session")
         def weaver_emulator_options():
@@ -62,6 +64,8 @@ suites that did not ask for it. Importing it does not import the emulator
 from __future__ import annotations
 
 import dataclasses
+import glob
+import itertools
 import os
 import secrets
 import urllib.parse
@@ -87,9 +91,11 @@ __all__ = [
 _SET_BY_THE_PLUGIN = ("data_dir", "api_keys")
 # The weaver_emulator_options the session's emulator was started with.
 _STARTED_WITH = pytest.StashKey[object]()
-# Test id -> where the weaver_emulator_options it sees are overridden below the
-# definition the session's other tests share.
+# Test id -> where the weaver_emulator_options it sees are overridden below the root
+# conftest.py.
 _OVERRIDDEN = pytest.StashKey[dict[str, str]]()
+# The fixtures that start the session's emulator.
+_USERS = frozenset({"weaver_server", "weaver_async_client"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,25 +166,35 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Find the tests that see ``weaver_emulator_options`` from a folder's (or a module's)
-    override below the shallowest definition the others see. Those fail, whichever test
-    starts the emulator, so that the tests of the root options never depend on order."""
-    active: dict[str, Any] = {}
+    """Find the tests that see ``weaver_emulator_options`` from a folder's conftest.py (or a
+    module) below the root one. Those fail, whichever test starts the emulator. Each test is
+    judged by where it lies alone, not by the tests selected with it, so that its outcome
+    does not depend on how the run was chosen (a folder, a file, ``-k``) nor on order."""
+    root = _tests_root(config)
+    overridden: dict[str, str] = {}
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
-        if info is None or "weaver_server" not in info.names_closure:
-            continue
-        chain = info.name2fixturedefs.get("weaver_emulator_options")
-        if chain:
-            active[item.nodeid] = chain[-1]
-    used = set(active.values())
-    shared = [d for d in used if all(_within(other.baseid, d.baseid) for other in used)]
-    if len(shared) == 1:
-        config.stash[_OVERRIDDEN] = {
-            nodeid: d.baseid if d.baseid.endswith(".py") else f"{d.baseid}/conftest.py"
-            for nodeid, d in active.items()
-            if d is not shared[0]
-        }
+        if info is None or not _USERS.intersection(info.names_closure):
+            continue  # the async client asks for the server only when it runs
+        chain = item.session._fixturemanager.getfixturedefs("weaver_emulator_options", item)
+        where = chain[-1].baseid if chain else ""
+        if not _within(root, where):
+            overridden[item.nodeid] = where if where.endswith(".py") else f"{where}/conftest.py"
+    config.stash[_OVERRIDDEN] = overridden
+
+
+def _tests_root(config: pytest.Config) -> str:
+    """The node id of the folder of the root conftest.py: the rootdir, or the folder that
+    holds every ``testpaths`` entry (up to its first glob)."""
+    folders = []
+    for entry in config.getini("testpaths"):
+        parts = itertools.takewhile(lambda part: not glob.has_magic(part), Path(entry).parts)
+        folder = Path(os.path.normpath(config.rootpath.joinpath(*parts)))
+        if not folder.is_relative_to(config.rootpath):
+            return ""
+        folders.append(folder.relative_to(config.rootpath))
+    common = Path(os.path.commonpath(folders)).as_posix() if folders else "."
+    return "" if common == "." else common
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -189,8 +205,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if where is not None and not item.config.getoption("--weaver-base-url"):
         pytest.fail(
             f"weaver_emulator_options is overridden for this test (in {where}), but the "
-            "session's emulator starts once, with the options the other tests see: "
-            "override the fixture in the root conftest.py, or start another with "
+            "session's emulator starts once, with the options of the root conftest.py "
+            "(the rootdir's, or that of the folder testpaths names): override the fixture "
+            "there, or start another with "
             "weaver_facade.emulator.run_emulator()",
             pytrace=False,
         )
@@ -253,7 +270,7 @@ def _weaver_emulator_options_agree(request: pytest.FixtureRequest) -> None:
     """Fail a test whose ``weaver_emulator_options`` are not those the session's emulator
     was started with. It starts once, for the first test that needs it: an override in a
     folder's conftest.py would apply to whichever tests ran first, or to none."""
-    if "weaver_server" not in request.fixturenames:
+    if not _USERS.intersection(request.fixturenames):
         return
     request.getfixturevalue("weaver_server")
     if _STARTED_WITH not in request.config.stash:  # --weaver-base-url: no emulator

@@ -191,6 +191,67 @@ def test_options_a_test_module_gives_fail_its_own_tests(pytester: pytest.Pyteste
     assert "overridden for this test (in test_b.py)" in result.stdout.str()
 
 
+OVERRIDE = (
+    "import pytest\n\n"
+    "@pytest.fixture(scope='session')\n"
+    "def weaver_emulator_options():\n"
+    "    return {'latency': {'save_checkpoint': %s}}\n"
+)
+
+
+def outcomes(pytester: pytest.Pytester, *selection: str) -> dict[str, str]:
+    """Each test's outcome in a run of ``selection``, by test id."""
+    result = pytester.runpytest(
+        *PLUGIN,
+        *("-p", "no:cacheprovider", "-rA", "-o", "asyncio_mode=strict"),
+        *("-o", "asyncio_default_fixture_loop_scope=function"),
+        *selection,
+    )
+    lines = [line.split() for line in result.outlines]
+    return {w[1]: w[0] for w in lines if len(w) > 1 and w[0] in ("PASSED", "FAILED", "ERROR")}
+
+
+def test_a_folders_override_fails_alike_whichever_tests_are_selected(
+    pytester: pytest.Pytester,
+) -> None:
+    # Which overrides failed was decided among the selected tests: b's test passed alone (the
+    # emulator started with b's options), and a and b, siblings, failed in turn, whichever
+    # ran second; an async test was never checked.
+    pytester.mkpydir("plain").joinpath("test_plain.py").write_text(
+        "def test_plain(weaver_client):\n    assert weaver_client.supported_models()\n"
+    )
+    for folder, latency in (("a", 0.1), ("b", 0.2)):
+        path = pytester.mkpydir(folder)
+        path.joinpath("conftest.py").write_text(OVERRIDE % latency)
+        path.joinpath(f"test_{folder}.py").write_text(
+            "import pytest\n\n"
+            f"def test_{folder}(weaver_server):\n    pass\n\n"
+            "@pytest.mark.asyncio\n"
+            f"async def test_{folder}_async(weaver_async_client):\n    pass\n"
+        )
+    everything = outcomes(pytester)
+    for selection in (["b"], ["b/test_b.py"], ["b", "a"], ["-k", "test_b"], ["a/test_a.py"]):
+        selected = outcomes(pytester, *selection)
+        assert selected, selection
+        assert selected == {test: everything[test] for test in selected}, selection
+    assert everything == {
+        "plain/test_plain.py::test_plain": "PASSED",
+        **{f"{f}/test_{f}.py::test_{f}{a}": "ERROR" for f in "ab" for a in ("", "_async")},
+    }
+
+
+def test_the_root_conftest_may_be_that_of_testpaths(pytester: pytest.Pytester) -> None:
+    tests = pytester.mkdir("tests")
+    tests.joinpath("conftest.py").write_text(OVERRIDE % 0.1)
+    tests.joinpath("test_x.py").write_text("def test_x(weaver_server):\n    pass\n")
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    assert outcomes(pytester) == {"tests/test_x.py::test_x": "PASSED"}
+    assert outcomes(pytester, "tests/test_x.py") == {"tests/test_x.py::test_x": "PASSED"}
+    # Without testpaths, a test of the rootdir would see other options: tests/ is a folder.
+    pytester.makeini("[pytest]\n")
+    assert outcomes(pytester, "tests") == {"tests/test_x.py::test_x": "ERROR"}
+
+
 def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
