@@ -7,7 +7,9 @@ field of the result's schema that ``Operation`` does not define, and there are a
 two (one alone, such as an optimizer step's ``metrics``, could be a field an Operation
 grew: replies may grow). The facade (on the generated schemas) and the contract kit (on
 the spec it checks) share this one rule. ``result_schemas`` says which schema each kind's
-result has (``x-weaver-result-schemas``), for them and the emulator.
+result has (``x-weaver-result-schemas``), for them and the emulator. The command line
+tells a done operation's result the same way when the server does not say its kind, or,
+for a result too plain for that, by ``only_fields_of``.
 
 They share ``stand_ins`` too: which unknown fields of an object that lacks a required one
 may stand for it (the history's ``checkpoint_type`` for ``type``, a ``{"checkpoint",
@@ -45,6 +47,15 @@ def shaped_as(value: object, schema: str, instead_of: str, schemas: Mapping[str,
     own = set((schemas.get(instead_of) or {}).get("properties") or ())
     telling = [f for f in (schemas.get(schema) or {}).get("required") or () if f not in own]
     return isinstance(value, Mapping) and len(telling) >= 2 and all(f in value for f in telling)
+
+
+def only_fields_of(value: object, schema: str, schemas: Mapping[str, Any]) -> bool:
+    """Whether ``value`` has fields, every required field of ``schema`` and none it does not
+    define: a done operation's result too plain for ``shaped_as`` (an optimizer step's lone
+    ``metrics``, a load's, which requires none). No two result schemas fit one value so."""
+    spec = schemas.get(schema) or {}
+    fields, required = set(spec.get("properties") or ()), set(spec.get("required") or ())
+    return isinstance(value, Mapping) and bool(value) and required <= set(value) <= fields
 
 
 def misplaced(reply: str, result: str) -> str:

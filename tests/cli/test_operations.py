@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from datetime import datetime
@@ -15,12 +16,20 @@ from tests.support.cli import API_KEY, Cli
 from tests.support.fakeserver import FakeWeaver
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending
-from weaver_facade import OperationHandle, RetryPolicy, RetrySettings, ServiceClient
+from weaver_facade import (
+    OperationHandle,
+    RetryPolicy,
+    RetrySettings,
+    ServiceClient,
+    datum_from_tokens,
+)
 from weaver_facade.cli import main
-from weaver_facade.emulator import RunningEmulator
+from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
+from weaver_facade.emulator._extensions import known_extensions
 
 OPERATION = "/api/v1/operations/{operation_id}"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 OPERATION_KEYS = {
     "id",
     "status",
@@ -205,6 +214,59 @@ def test_a_result_is_shaped_without_the_operation_details_extension(
         assert run.json()["result"] == checkpoint.json()
     table = cli("operations", "show", operation_id)
     assert "result: checkpoint s" in table.stdout
+
+
+def finished_operations(base_url: str) -> tuple[dict[str, str], tuple[str, str]]:
+    """An optimizer step and both loads, done on the server at ``base_url``: their ids by
+    name, and the two models' ids (the trained one, the one loaded into)."""
+    with ServiceClient(base_url, API_KEY, heartbeat_interval=0) as service:
+        trainer = service.create_training_client("weaver-tiny", seed=3, keep=True)
+        trainer.forward_backward([datum_from_tokens(list(b"the cat sat on the mat"))])
+        started: dict[str, OperationHandle[Any]] = {"optim_step": trainer.optim_step(wait=False)}
+        checkpoint = trainer.save_state("s")
+        target = service.create_training_client("weaver-tiny", seed=3, keep=True)
+        started["load_state"] = target.load_state(checkpoint, wait=False)
+        started["load_state_with_optimizer"] = target.load_state_with_optimizer(
+            checkpoint, wait=False
+        )
+        for handle in started.values():
+            handle.result()
+        return {name: h.id for name, h in started.items()}, (trainer.model_id, target.model_id)
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [{"extensions": set(known_extensions()) - {"operation-details"}}],
+)
+def test_a_load_or_optimizer_step_prints_alike_without_the_operation_details_extension(
+    cli: Cli, emu: RunningEmulator
+) -> None:
+    # A load's result (no field required) and an optimizer step's (its lone `metrics`) were
+    # printed as the server's raw `response` without the operation's kind (an extension):
+    # "kind": null, no `checkpoint_id` or `optimizer_step` keys, another table.
+    def shown(base_url: str) -> dict[str, str]:
+        ids, models = finished_operations(base_url)
+        env = {"WEAVER_BASE_URL": base_url}
+        seen = {}
+        for name, operation_id in ids.items():
+            for command in ("show", "wait"):
+                run = cli("operations", command, operation_id, "--json", env=env)
+                assert run.exit_code == 0, run.stderr
+                document = json.dumps({k: run.json()[k] for k in ("kind", "result")})
+                # The table's kind, and its result below the operation's own rows.
+                table = cli("operations", command, operation_id, env=env).stdout
+                table = str(re.findall(r"│ kind +│ (\S+)", table)) + table.partition("┘\n")[2]
+                for n, model in enumerate(models):  # each server names its models its way
+                    document, table = (t.replace(model, f"MODEL-{n}") for t in (document, table))
+                seen[f"{name} {command}"] = UUID.sub("UUID", document)
+                seen[f"{name} {command} table"] = UUID.sub("UUID", table)
+        return seen
+
+    with run_emulator(api_keys=(API_KEY,)) as with_details:
+        expected = shown(with_details.base_url)
+    assert shown(emu.base_url) == expected
+    assert '"kind": "optim_step"' in expected["optim_step show"]
+    assert '"kind": "load_checkpoint"' in expected["load_state_with_optimizer wait"]
 
 
 def test_unknown_and_invalid_operation_ids(cli: Cli) -> None:

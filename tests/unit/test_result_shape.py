@@ -9,7 +9,7 @@ import pytest
 import yaml
 from weaver_client.schemas import SCHEMAS
 
-from weaver_facade._result_shape import result_schemas, shaped_as
+from weaver_facade._result_shape import only_fields_of, result_schemas, shaped_as
 
 # The spec file itself, next to the generated copy of its schemas.
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
@@ -58,3 +58,23 @@ def test_a_result_with_fewer_than_two_fields_of_its_own_tells_nothing() -> None:
     assert not shaped_as({"path": "weaver://m/checkpoints/a"}, "LoadResult", "Operation", SCHEMAS)
     assert not shaped_as(EXAMPLES["OptimStepResult"], "OptimStepResult", "Operation", SCHEMAS)
     assert not shaped_as(["not", "an", "object"], "Checkpoint", "Operation", SCHEMAS)
+
+
+@pytest.mark.parametrize(
+    ("response", "fits"),
+    [
+        (EXAMPLES["OptimStepResult"], {"OptimStepResult"}),
+        (EXAMPLES["LoadResult"], {"LoadResult"}),
+        ({"path": "weaver://m/checkpoints/a", "include_optimizer": True}, {"LoadResult"}),
+        # Nothing, or a field no result schema has beside one: no guess, the raw response.
+        ({}, set()),
+        ({**EXAMPLES["OptimStepResult"], "seq_id": 3}, set()),
+        ({**EXAMPLES["LoadResult"], "metrics": {}}, set()),
+        ("not an object", set()),
+    ],
+)
+def test_a_plain_result_is_told_by_having_only_fields_of_its_schema(
+    response: Any, fits: set[str]
+) -> None:
+    schemas = set(result_schemas(SCHEMAS).values())
+    assert {s for s in schemas if only_fields_of(response, s, SCHEMAS)} == fits

@@ -25,7 +25,7 @@ from .. import (
     OptimStepResult,
     ServiceClient,
 )
-from .._result_shape import result_schemas, shaped_as
+from .._result_shape import only_fields_of, result_schemas, shaped_as
 from ._output import emit_json, operation_json, operation_times, outcome, print_operation
 from ._state import (
     EXIT_API_ERROR,
@@ -59,13 +59,12 @@ def _typed(handle: OperationHandle[Any], service: ServiceClient) -> OperationHan
     unlike the same result with the extension. The shape tells which result it is."""
     if handle.kind is not None or handle.status is not OperationStatus.DONE:
         return handle
-    response = handle.result()
-    shapes = {
-        schema
-        for schema in result_schemas(SCHEMAS).values()
-        if shaped_as(response, schema, "Operation", SCHEMAS)
+    response, schemas = handle.result(), set(result_schemas(SCHEMAS).values())
+    # The real wire's Operation says nothing else of its kind: only the result can tell.
+    shapes = {s for s in schemas if shaped_as(response, s, "Operation", SCHEMAS)} or {
+        s for s in schemas if only_fields_of(response, s, SCHEMAS)
     }
-    if len(shapes) != 1:  # an optimizer step's lone metrics, say: printed alike either way
+    if len(shapes) != 1:  # a field of the server's own beside a load's, say: no guess
         return handle
     return service.operation(handle.id, _RESULT_TYPES[shapes.pop()])
 
