@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from datetime import datetime
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from tests.support.cli import API_KEY, Cli
-from tests.support.fakeserver import FakeWeaver
+from tests.support.fakeserver import FakeClock, FakeWeaver
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending
 from weaver_facade import (
     OperationHandle,
+    PollPolicy,
     RetryPolicy,
     RetrySettings,
     ServiceClient,
@@ -425,6 +428,41 @@ def test_a_first_look_asked_to_wait_past_the_timeout_is_a_timeout(cli: Cli) -> N
     assert "the server asks to try again in 45 s" in error
 
 
+@pytest.mark.parametrize(("retry_after", "waited"), [(30, True), (119, True), (150, False)])
+def test_a_first_look_asked_to_wait_within_the_timeout_waits(
+    monkeypatch: pytest.MonkeyPatch, retry_after: int, waited: bool
+) -> None:
+    # A Retry-After of 30 s or more is beyond max_retry_wait, the limit of a call without a
+    # deadline: the 503 was the answer at once, though --timeout 120 allowed the wait.
+    fake, clock = FakeWeaver(), FakeClock()
+    busy = {"error": "unavailable", "message": "busy", "retryable": True}
+    done = {"id": "op-1", "status": "done", "response": {"metrics": {"optim:step": 1.0}}}
+    fake.script(
+        "GET",
+        OPERATION.format(operation_id="op-1"),
+        httpx.Response(503, json=busy, headers={"Retry-After": str(retry_after)}),
+        *[httpx.Response(200, json=done)] * 3,
+    )
+
+    def on_fake(*args: Any, **kwargs: Any) -> ServiceClient:  # sleeps on a fake clock
+        http = httpx.Client(transport=httpx.MockTransport(fake))
+        poll = PollPolicy(clock=clock)
+        return ServiceClient(*args, http_client=http, sleep=clock.sleep, poll=poll, **kwargs)
+
+    monkeypatch.setattr("weaver_facade._cli._state.ServiceClient", on_fake)
+    env = {"WEAVER_BASE_URL": "http://weaver.test", "WEAVER_API_KEY": API_KEY}
+    args = ["-q", "operations", "wait", "op-1", "--timeout", "120", "--json"]
+    run = CliRunner(env=env).invoke(main, args)
+    document = json.loads(run.stdout)
+    if waited:
+        assert (run.exit_code, clock.sleeps) == (0, [retry_after]), run.output
+        assert document["result"] == done["response"]
+    else:  # past the deadline: a timeout at once, as before
+        assert (run.exit_code, clock.sleeps) == (1, []), run.output
+        error = document["error"]
+        assert (error["type"], error["retry_after"]) == ("OperationTimeoutError", retry_after)
+
+
 @overloaded
 def test_a_first_look_whose_retries_run_out_first_is_the_servers_error(cli: Cli) -> None:
     # --max-retries, not the deadline, ended the wait: waiting again would not help more.
@@ -439,7 +477,9 @@ def test_a_first_look_whose_retries_run_out_first_is_the_servers_error(cli: Cli)
 
 
 def test_the_clis_retry_rules_are_the_facades() -> None:
-    # The CLI's policy only notes why retries stopped; it must decide as the facade does.
+    # The CLI's policy notes why retries stopped; it must decide as the facade does, but
+    # under --timeout by that deadline alone, as a wait's polls are: the facade's limits of
+    # a call without one (max_retry_wait, max_retry_after) refused sleeps it had time for.
     from weaver_facade._cli._state import _Retries
 
     request = httpx.Request("GET", "http://weaver.test/api/v1/operations/op-1")
@@ -451,13 +491,14 @@ def test_the_clis_retry_rules_are_the_facades() -> None:
         httpx.Response(404),
         httpx.ConnectError("refused", request=request),
     ]
-    # The sleep each asks for when it may be retried: its Retry-After, else a backoff.
-    asks = [1.0, 0.0, 45.0, 90.0, None, 0.0]
-    for outcome, asked in zip(outcomes, asks, strict=True):
+    limited = RetrySettings(max_retries=3)
+    deadline_only = attrs.evolve(limited, max_retry_wait=math.inf, max_retry_after=math.inf)
+    for outcome in outcomes:
         for attempt in range(4):
             for slept in (0.0, 29.5):
                 for remaining in (None, 0.0, 0.3, 1.0, 5.0, 100.0):
-                    ours, theirs = _Retries(3), RetryPolicy(RetrySettings(max_retries=3))
+                    ours = _Retries(3)
+                    theirs = RetryPolicy(limited if remaining is None else deadline_only)
                     ours._rng = random.Random(attempt).random
                     theirs._rng = random.Random(attempt).random
                     args = (request, outcome, attempt)
@@ -465,17 +506,8 @@ def test_the_clis_retry_rules_are_the_facades() -> None:
                     assert delay == theirs.retry_delay(*args, slept=slept, remaining=remaining)
                     theirs._rng = random.Random(attempt).random
                     unbounded = theirs.retry_delay(*args, slept=slept)
-                    # The deadline stopped it: alone, or with a limit of the facade's own
-                    # (max_retry_wait, max_retry_after) that refused a sleep reaching it too.
-                    stopped = delay is None and (
-                        unbounded is not None
-                        or (
-                            attempt < 3
-                            and asked is not None
-                            and remaining is not None
-                            and asked >= remaining
-                        )
-                    )
+                    # The deadline stopped it: without it, it would have been retried.
+                    stopped = delay is None and remaining is not None and unbounded is not None
                     assert ours.deadline_stopped == stopped, (outcome, attempt, slept, remaining)
 
 

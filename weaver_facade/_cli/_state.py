@@ -113,14 +113,17 @@ class CliError(click.ClickException):
 class _Retries(RetryPolicy):
     """The facade's retry rules, noting whether a call's deadline, not its retries running
     out, stopped the last one: a wait whose first look the server kept refusing (503) until
-    then is a timeout, as any later poll's would be."""
+    then is a timeout, as any later poll's would be.
+
+    Under a deadline (``--timeout``) that deadline alone bounds the sleeps, as it bounds a
+    wait's polls: ``max_retry_wait`` (30 s) and ``max_retry_after`` (60 s) are the limits
+    of a call without one (the README's "a deadline per call")."""
 
     def __init__(self, max_retries: int) -> None:
         super().__init__(RetrySettings(max_retries=max_retries))
         self.deadline_stopped = False
-        # What a retry asks to sleep, however long: its Retry-After (else no backoff).
         unlimited = attrs.evolve(self.settings, max_retry_wait=math.inf, max_retry_after=math.inf)
-        self._asked = RetryPolicy(unlimited, rng=lambda: 0.0)
+        self._within_deadline = RetryPolicy(unlimited, rng=lambda: self._rng())
 
     def retry_delay(
         self,
@@ -131,18 +134,13 @@ class _Retries(RetryPolicy):
         slept: float = 0.0,
         remaining: float | None = None,
     ) -> float | None:
-        delay = super().retry_delay(request, outcome, attempt, slept=slept)
-        if delay is None and remaining is not None:
-            # Refused by a limit of the facade's own, such as a Retry-After beyond its
-            # max_retry_wait (30 s): by the deadline too if the sleep asked for reaches it
-            # (that was taken for --max-retries running out).
-            asked = self._asked.retry_delay(request, outcome, attempt)
-            self.deadline_stopped = asked is not None and asked >= remaining
-            return None
-        # The same rule: no retry whose sleep would reach the deadline.
-        stopped = delay is not None and remaining is not None and delay >= remaining
-        self.deadline_stopped = stopped
-        return None if stopped else delay
+        if remaining is None:
+            self.deadline_stopped = False
+            return super().retry_delay(request, outcome, attempt, slept=slept)
+        delay = self._within_deadline.retry_delay(request, outcome, attempt)
+        # The facade's rule: no retry whose sleep would reach the deadline.
+        self.deadline_stopped = delay is not None and delay >= remaining
+        return None if self.deadline_stopped else delay
 
 
 class CliState:
