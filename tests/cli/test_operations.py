@@ -272,6 +272,33 @@ def test_a_load_or_optimizer_step_prints_alike_without_the_operation_details_ext
     assert '"kind": "load_checkpoint"' in expected["load_state_with_optimizer wait"]
 
 
+def test_the_servers_kind_wins_over_the_results(
+    cli: Cli, emu: RunningEmulator, model_id: str
+) -> None:
+    # A forward pass (the official SDK's forward()) has a forward-backward pass's result, and
+    # was shown as "forward_backward" although the server said "forward".
+    datum = {
+        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1, 2, 3, 4]}]},
+        "loss_fn_inputs": {
+            "target_tokens": {"data": [2, 3, 4, 5], "dtype": "int64"},
+            "weights": {"data": [1.0] * 4, "dtype": "float32"},
+        },
+    }
+    forward = {"loss_fn": "cross_entropy", "data": [datum]}
+    url, headers = f"{emu.base_url}/api/v1/models/{model_id}", {"X-WEAVER-API-KEY": API_KEY}
+    seq_id = httpx.get(url, headers=headers).json()["next_seq_id"]
+    body = {"payload": {"model_id": model_id, "seq_id": seq_id, "forward_input": forward}}
+    sent = httpx.post(f"{url}/forward-passes", json=body, headers=headers)
+    assert sent.status_code == 202, sent.text
+    operation_id = sent.json()["id"]
+    for command in ("wait", "show"):
+        run = cli("operations", command, operation_id, "--json")
+        assert run.exit_code == 0, run.stderr
+        assert (run.json()["kind"], run.json()["result"]["loss"] > 0) == ("forward", True)
+        table = cli("operations", command, operation_id).stdout
+        assert re.search(r"kind\W+forward\W", table), table
+
+
 def test_unknown_and_invalid_operation_ids(cli: Cli) -> None:
     unknown = cli("operations", "show", "op-doesnotexist")
     assert unknown.exit_code == 1

@@ -171,7 +171,7 @@ def operation_json(
     and the times are the server's, ``null`` when it does not say.
     """
     found, data = result_json(result) if result is not None else (None, None)
-    kind = found or kind
+    kind = kind or found
     error = None
     if failure is not None:
         error = {
@@ -403,7 +403,7 @@ def print_operation(
 ) -> None:
     """An operation and, once it is over, its result or error."""
     found, _ = result_json(result) if result is not None else (None, None)
-    kind = found or kind
+    kind = kind or found
     rows = [("id", operation_id), ("status", status)]
     if kind is not None:
         rows.append(("kind", kind))
