@@ -159,6 +159,42 @@ def _fill_nulls(
     return kept
 
 
+def with_upper_date_times(schema: str, value: object) -> Any:
+    """``value`` with each date-time its schema has, at any depth, in upper case: RFC 3339
+    lets a date-time's ``T`` and ``Z`` be lowercase (section 5.6), and the generated models'
+    ``datetime.fromisoformat`` refuses a ``z``. Only schemas that hold one are walked."""
+    return _upper(_schemas()[schema], value) if schema in _dated() else value
+
+
+def _upper(schema: Mapping[str, Any], value: Any) -> Any:
+    if "$ref" in schema:
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        return _upper(_schemas()[name], value) if name in _dated() else value
+    if isinstance(value, str) and schema.get("format") == "date-time":
+        upper = value.upper()  # unless it is no date-time at all: an error quotes it
+        return (
+            upper if upper != value and _parses(datetime.datetime.fromisoformat, upper) else value
+        )
+    if isinstance(value, list) and "items" in schema:
+        return [_upper(schema["items"], v) for v in value]
+    if isinstance(value, Mapping) and "properties" in schema:
+        fields = schema["properties"]
+        return {k: _upper(fields[k], v) if k in fields else v for k, v in value.items()}
+    return value
+
+
+@functools.cache
+def _dated() -> frozenset[str]:
+    """The spec's schemas with a date-time at any depth."""
+    texts = {name: json.dumps(found) for name, found in _schemas().items()}
+    dated = {name for name, text in texts.items() if '"date-time"' in text}
+    while more := {
+        n for n, t in texts.items() if n not in dated and any(f'/{d}"' in t for d in dated)
+    }:
+        dated |= more
+    return frozenset(dated)
+
+
 def _admits_null(schema: Mapping[str, Any]) -> bool:
     schema = _resolve(schema)
     forms = schema.get("anyOf", schema.get("oneOf", []))
@@ -230,7 +266,7 @@ def _string_problems(schema: Mapping[str, Any], value: str, bad: Any) -> Iterato
     kind = schema.get("format")
     if kind == "uuid" and not _parses(uuid.UUID, value):
         yield bad(f"{value!r} is not a UUID")
-    elif kind == "date-time" and not _parses(datetime.datetime.fromisoformat, value):
+    elif kind == "date-time" and not _parses(datetime.datetime.fromisoformat, value.upper()):
         yield bad(f"{value!r} is not a date-time (RFC 3339)")
     elif "pattern" in schema and re.fullmatch(schema["pattern"], value) is None:
         yield bad(f"{value!r} does not match {schema['pattern']}")

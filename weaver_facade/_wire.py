@@ -25,6 +25,7 @@ import enum
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 from urllib.parse import quote, quote_plus
@@ -52,7 +53,15 @@ from ._retry import (
     response_is_retryable,
     server_says_retryable,
 )
-from ._schema import AbsentNull, Problem, explain, json_type, with_absent_nulls, without_unpromised
+from ._schema import (
+    AbsentNull,
+    Problem,
+    explain,
+    json_type,
+    with_absent_nulls,
+    with_upper_date_times,
+    without_unpromised,
+)
 
 if TYPE_CHECKING:
     from weaver_client import schemas as spec
@@ -68,6 +77,9 @@ _PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, Re
 _logger = logging.getLogger("weaver_facade")
 _warned: set[tuple[str, str]] = set()
 _SNIPPET = 200
+# A lowercase z that ends a string, as RFC 3339 lets a date-time's end (section 5.6); found
+# in a third of the time of `in` (which stops at every `"`): 13 us in 40 kB.
+_LOWER_Z = re.compile(rb'z"')
 
 GeneratedClient = AuthenticatedClient | Client
 
@@ -156,7 +168,7 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
             return reply()
         if not isinstance(body, Mapping):
             return reply()
-        found = reply.from_dict(body)
+        found = reply.from_dict(body := with_upper_date_times(reply.RESOURCE, body))
         if found.resource is None:  # perhaps the resource, with a null left out
             body, filled = with_absent_nulls(reply.RESOURCE, body)
             if filled and (found := reply.from_dict(body)).resource is not None:
@@ -209,6 +221,8 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         raise error
     _refuse_result_shape(call, response)
     response = _without_key(response)
+    if _LOWER_Z.search(response.content):  # perhaps a date-time with RFC 3339's lowercase z
+        response = _upper_date_times(call, response)
     try:
         try:
             parsed = call.parse(client=client, response=response)
@@ -277,10 +291,8 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
             status_code=response.status_code,
             request_id=request_id,
         )
-    # A reply of more than one schema says which this one is (see ExportReply).
     status = response.status_code
-    schema_of = getattr(call.model, "schema_of", None)
-    schema = schema_of(data, status) if callable(schema_of) else call.model.__name__
+    schema = _schema_name(call, data, status)
     try:
         parse_model(
             call.operation,
@@ -294,6 +306,35 @@ def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> Resp
         return described
     return reply_error(
         call.operation, schema, data, cause=exc, status_code=status, request_id=request_id
+    )
+
+
+def _schema_name(call: Call[Any], data: object, status: int) -> str:
+    # A reply of more than one schema says which this one is (see ExportReply).
+    schema_of = getattr(call.model, "schema_of", None)
+    return schema_of(data, status) if callable(schema_of) else call.model.__name__
+
+
+def _upper_date_times(call: Call[Any], response: httpx.Response) -> httpx.Response:
+    """``response``, or a copy with its date-times in upper case, as the generated models
+    read them (``_schema.with_upper_date_times``); RFC 3339 allows either, so nothing is
+    said."""
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):
+        return response
+    upper = with_upper_date_times(_schema_name(call, data, response.status_code), data)
+    return response if upper == data else _with_body(response, upper)
+
+
+def _with_body(response: httpx.Response, data: object) -> httpx.Response:
+    encoding = {"content-encoding", "content-length", "transfer-encoding"}
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in encoding],
+        content=json.dumps(data).encode(),
+        request=response.request,
+        extensions=response.extensions,
     )
 
 
@@ -313,8 +354,7 @@ def _lenient(
         return None
     if not isinstance(data, dict):
         return None
-    schema_of = getattr(call.model, "schema_of", None)
-    schema = schema_of(data, response.status_code) if callable(schema_of) else call.model.__name__
+    schema = _schema_name(call, data, response.status_code)
     data, filled = with_absent_nulls(schema, data)
     kept, dropped = without_unpromised(schema, data)
     said = _absent_nulls_said(filled) + [
@@ -326,16 +366,7 @@ def _lenient(
         )
         for problem in dropped
     ]
-    if not said:
-        return None
-    encoding = {"content-encoding", "content-length", "transfer-encoding"}
-    return httpx.Response(
-        response.status_code,
-        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in encoding],
-        content=json.dumps(kept).encode(),
-        request=response.request,
-        extensions=response.extensions,
-    ), said
+    return None if not said else (_with_body(response, kept), said)
 
 
 def _absent_nulls_said(filled: tuple[AbsentNull, ...]) -> list[_Leniency]:
@@ -450,7 +481,7 @@ def parse_model(
             status_code=status_code,
             request_id=request_id,
         )
-    value: Mapping[str, Any] = data
+    value: Mapping[str, Any] = with_upper_date_times(schema, data)
     try:
         try:
             return model.from_dict(value)

@@ -35,6 +35,7 @@ STORAGE = "/storage/"
 MODEL = re.compile(r"^/api/v1/models/[^/]+$")
 TERMINATE = re.compile(r"^/api/v1/models/[^/]+/terminate$")
 TTL = re.compile(r"^/api/v1/models/[^/]+/checkpoints/ttl$")
+LOWERCASE_TIME = re.compile(rb'"(\d{4}-\d\d-\d\d)T([0-9:.]+)(?:Z|\+00:00)"')
 # The codes an independent server gave the loads it accepted and then failed.
 FAILED_LOAD_CODES = {404: "checkpoint_not_found", 422: "no_optimizer_state"}
 KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"}
@@ -118,6 +119,9 @@ class Drift(enum.StrEnum):
     # Checkpoints with their null `ttl_seconds` and `expires_at` left out (the spec
     # requires both): the facade reads them as null, the kit names the server.
     OMITTED_NULLS = "omitted_nulls"
+    # No drift: every time of every reply in RFC 3339's lowercase form (`t`, `z`), which
+    # it allows (section 5.6) and `datetime.fromisoformat` refuses.
+    LOWERCASE_TIMES = "lowercase_times"
 
 
 class Reply:
@@ -295,6 +299,7 @@ class DriftMiddleware:
         self.used_urls: set[str] = set()
         self.expired = 0
         self.descriptors = 0
+        self.lowercased = 0  # times written in lowercase (LOWERCASE_TIMES)
         #: Whether a reply was lost (``Drift.LOST_REPEATED_SAVE``).
         self.lost = False
 
@@ -519,6 +524,11 @@ class DriftMiddleware:
             drift is Drift.OMITTED_NULLS and not path.startswith(STORAGE)
         ):
             await reply.send(send, json.dumps(_rewrite_checkpoints(data, drift)).encode())
+            return
+        if drift is Drift.LOWERCASE_TIMES:
+            lowered, count = LOWERCASE_TIME.subn(rb'"\1t\2z"', reply.body)
+            self.lowercased += count
+            await reply.send(send, lowered)
             return
         is_descriptor = method == "GET" and DOWNLOAD.match(path) and reply.status == 200
         if drift is Drift.UPPERCASE_SHA256 and is_descriptor:

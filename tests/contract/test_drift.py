@@ -234,6 +234,16 @@ def test_absent_nulls_fail_the_server_but_not_the_scenario(
     assert steps["a TTL change takes effect, and so does permanent again"] == "passed"
 
 
+def test_times_in_lowercase_are_no_finding() -> None:
+    # RFC 3339 allows them; the facade refused them (`datetime.fromisoformat`), so the kit
+    # failed the save, the listing and the TTL change, and named each reply.
+    with serve_emulator(Drift.LOWERCASE_TIMES) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert served.middleware.lowercased > 0
+    assert [f.line() for f in report.findings] == []
+    assert report.passed
+
+
 def test_drifts_that_only_rename_do_not_hide_behind_each_other(
     reports: dict[Drift, ContractReport],
 ) -> None:

@@ -9,10 +9,12 @@ reported as a `storage_range` finding.
 
 from __future__ import annotations
 
+import datetime
+
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade.contract import run_contract_test
-from weaver_facade.contract._artifact_steps import STEP_STORAGE
+from weaver_facade.contract._artifact_steps import STEP_STORAGE, _url
 
 
 def test_an_expired_storage_url_is_renewed_not_reported() -> None:
@@ -23,3 +25,11 @@ def test_an_expired_storage_url_is_renewed_not_reported() -> None:
     assert report.lifecycle is not None
     steps = {step.name: step.status for step in report.lifecycle.steps}
     assert steps[STEP_STORAGE] == "passed", steps
+
+
+def test_a_lowercase_expiry_is_an_expiry() -> None:
+    # RFC 3339 lets its `t` and `z` be lowercase (5.6); fromisoformat refuses the `z`, and
+    # the URL was taken for one that never expires, to be renewed only once refused.
+    item = {"name": "a", "url": "http://storage.test/a", "url_expires_at": "2026-11-29t10:00:00z"}
+    expected = datetime.datetime(2026, 11, 29, 10, tzinfo=datetime.UTC).timestamp()
+    assert _url(item).expires == expected

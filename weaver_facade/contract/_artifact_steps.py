@@ -387,7 +387,7 @@ def _url(item: dict[str, Any]) -> _Url:
     stamp = item.get("url_expires_at")
     if isinstance(stamp, str):
         try:
-            expires = datetime.fromisoformat(stamp).timestamp()
+            expires = datetime.fromisoformat(stamp.upper()).timestamp()  # RFC 3339: t, z too
         except ValueError:
             expires = None  # the watcher names a malformed one
     return _Url(str(item.get("name")), str(item.get("url")), expires)
