@@ -204,6 +204,32 @@ def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
     assert expected in done.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["--bad-option"], ["--port", "abc"], ["--fault", "kind=nope"]],
+    ids=["unknown-option", "bad-value", "refused-in-the-command"],
+)
+def test_a_usage_error_is_one_line_either_way(args: list[str]) -> None:
+    # `python -m weaver_facade.emulator` printed click's three lines (usage, `Try ...`,
+    # `Error: ...`), where `weaver-facade emulator` prints one `error:` line, exit 2.
+    script = str(Path(sys.executable).with_name("weaver-facade"))
+    commands = {
+        "weaver-facade emulator": [script, "emulator"],
+        "python -m weaver_facade.emulator": [sys.executable, "-m", "weaver_facade.emulator"],
+    }
+    lines = {}
+    for name, command in commands.items():
+        done = subprocess.run(
+            [*command, *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("error: "), line
+        assert line.endswith(f" (see '{name} --help')"), line
+        lines[name] = line.replace(name, "PROG")
+    assert len(set(lines.values())) == 1, lines
+
+
 def test_the_cli_group_lists_the_emulator_without_importing_it() -> None:
     code = (
         "import sys, weaver_facade.cli\n"

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,9 +27,9 @@ _UVICORN_STARTUP_FAILURE = 3
 
 
 class _CannotStart(click.ClickException):
-    """Nothing to serve with (a port in use, a data dir it cannot use): one line and exit 2,
-    the usage status, without the usage text or a pointer to ``--help``, neither of which
-    says more, whichever way the command was run."""
+    """Nothing to serve with (a port in use, a data dir it cannot use), or a usage error
+    (``_one_line``): one line and exit 2, the usage status, without the usage text, whichever
+    way the command was run; only a usage error points to ``--help``, which says more."""
 
     exit_code = 2
 
@@ -36,8 +37,40 @@ class _CannotStart(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+class _Command(click.Command):
+    """Usage errors in one line when run alone (``python -m weaver_facade.emulator``), as
+    ``weaver-facade`` prints them (its group does it for ``weaver-facade emulator``), not
+    click's three: the usage, a pointer to ``--help`` and the error."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _one_line(alone=parent is None):
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line(alone=ctx.parent is None):
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _one_line(*, alone: bool) -> Iterator[None]:
+    try:
+        yield
+    except click.UsageError as exc:
+        if not alone:
+            raise
+        see = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        raise _CannotStart(exc.format_message() + see) from None
+
+
 @click.command(
     "emulator",
+    cls=_Command,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
