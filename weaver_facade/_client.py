@@ -16,7 +16,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
 
 import httpx
 from weaver_client import limits
@@ -54,7 +54,7 @@ from ._download import (
 from ._errors import ClientClosedError, InvalidArgumentError
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
-from ._lazy import wire
+from ._lazy import asyncio, wire
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -101,9 +101,6 @@ from ._transport import (
 )
 from ._version import __version__
 from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect, shown_url
-
-if TYPE_CHECKING:
-    import asyncio
 
 T = TypeVar("T")
 
@@ -806,8 +803,6 @@ class AsyncServiceClient(_ServiceBase):
             on_progress=self._on_progress,
             wakeup=wakeup,
         )
-        import asyncio  # only the async client needs it; see _lazy
-
         self._lock = asyncio.Lock()
         self._close_lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -839,8 +834,6 @@ class AsyncServiceClient(_ServiceBase):
             return
         bound = self._io.other_loop()
         if bound is not None:
-            import asyncio
-
             if bound.is_running():
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.aclose(), bound))
             else:
@@ -850,8 +843,6 @@ class AsyncServiceClient(_ServiceBase):
             return
         async with self._close_lock:  # see ServiceClient.close
             if self._heartbeat is not None:
-                import asyncio
-
                 self._heartbeat.cancel()
                 # Wait for it to end without taking its CancelledError for ours: a cancel
                 # of this aclose() must still reach the caller.
@@ -861,8 +852,6 @@ class AsyncServiceClient(_ServiceBase):
                 within = self._close_within()
                 if self._unclaimed:
                     # One deadline for all of closing: these replies, then the terminates.
-                    import asyncio
-
                     started = self._io.poll.clock()
                     await asyncio.wait(set(self._unclaimed), timeout=within)
                     within = max(0.0, within - (self._io.poll.clock() - started))
@@ -878,8 +867,6 @@ class AsyncServiceClient(_ServiceBase):
                 return self._session_id
             session_id = await self._io.run(self._open_session())
             if self._heartbeat_interval > 0:
-                import asyncio
-
                 beat = _abeat(
                     self._io.origin, self._wait_beat, self._heartbeat_interval, session_id
                 )
@@ -900,8 +887,6 @@ class AsyncServiceClient(_ServiceBase):
         return AsyncTrainingClient(self._io, await self._create(new, keep=keep))
 
     async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        import asyncio
-
         session_id = await self._ensure_session()
         cancelled = False
         plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)

@@ -43,6 +43,7 @@ from ._errors import (
     StorageError,
     UnsafeArtifactPathError,
 )
+from ._lazy import asyncio
 from ._retry import (
     certificate_refused,
     full_jitter,
@@ -1105,8 +1106,6 @@ async def download_async(
     Threads, not tasks: one event-loop thread would hash, read and write every
     byte itself, about twice as slow as threads on two cores (B6).
     """
-    import asyncio
-
     loop = asyncio.get_running_loop()
 
     def on_loop(work: Coroutine[Any, Any, T]) -> T:

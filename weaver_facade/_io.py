@@ -14,7 +14,7 @@ import copy
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 import attrs
 import httpx
@@ -27,7 +27,7 @@ from ._errors import (
     InvalidArgumentError,
     ModelTerminatedError,
 )
-from ._lazy import wire
+from ._lazy import asyncio, wire
 from ._operations import (
     AsyncFetch,
     AsyncOperationHandle,
@@ -53,9 +53,6 @@ from ._wire import (
     hide_key,
     undecodable,
 )
-
-if TYPE_CHECKING:
-    import asyncio
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
@@ -103,8 +100,6 @@ class Wakeup:
 
     async def asleep(self, seconds: float) -> None:
         """``asyncio.sleep``, ended by a close (at once, once one has begun)."""
-        import asyncio  # only the async client needs it; see _lazy
-
         loop = asyncio.get_running_loop()
         woken = loop.create_future()
         timer = loop.call_later(seconds, _settle, woken)
@@ -433,15 +428,11 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
     @staticmethod
     def lock() -> asyncio.Lock:
         """A lock of this shell's kind (first come, first served)."""
-        import asyncio  # only the async client needs it; see _lazy
-
         return asyncio.Lock()
 
     def other_loop(self) -> asyncio.AbstractEventLoop | None:
         """The loop this IO is bound to, when that is not the running one (else ``None``);
         the first call binds it."""
-        import asyncio
-
         running = asyncio.get_running_loop()
         bound = self._loop[0]
         if bound is None:

@@ -31,10 +31,13 @@ class LazyModule(types.ModuleType):
 
 
 if TYPE_CHECKING:
+    import asyncio as asyncio
+
     import weaver_client.models
 
     wire = weaver_client.models
 else:
+    asyncio = LazyModule("asyncio")
     wire = LazyModule("weaver_client.models")
 
 
@@ -57,6 +60,4 @@ def lazy_attributes(package: str, where: Mapping[str, str]) -> Callable[[str], A
 
 async def asyncio_sleep(seconds: float) -> None:
     """``asyncio.sleep``, importing asyncio only when an async client first waits."""
-    import asyncio
-
     await asyncio.sleep(seconds)

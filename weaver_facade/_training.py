@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 from weaver_client import limits
 from weaver_client.types import UNSET, Unset
@@ -51,7 +51,7 @@ from ._errors import (
     OptimizerStateUnavailableError,
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
-from ._lazy import wire
+from ._lazy import asyncio, wire
 from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
@@ -73,9 +73,6 @@ from ._types import (
     optim_step_result,
 )
 from ._wire import Plan, kind_schemas
-
-if TYPE_CHECKING:
-    import asyncio
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
@@ -759,8 +756,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     @contextlib.asynccontextmanager
     async def _turn(self, operation: str) -> AsyncIterator[AsyncIO]:
         """See ``TrainingClient._turn``."""
-        import asyncio
-
         timeout = self._io.options.timeout
         started = time.monotonic()
         try:

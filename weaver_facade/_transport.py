@@ -47,7 +47,7 @@ from . import _retry as rules
 from ._args import at_least
 from ._errors import ClientClosedError, InvalidArgumentError
 from ._interrupt import between_requests
-from ._lazy import asyncio_sleep
+from ._lazy import asyncio, asyncio_sleep
 from ._socket_deadline import bound_by_deadline, ends
 from ._wire import (
     API_KEY_HEADER,
@@ -421,8 +421,6 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """See ``RetryTransport.handle_request``."""
-        import asyncio  # only the async client needs it; see _lazy
-
         with _Attempts(self.policy, request, self._clock) as attempts:
             while True:
                 attempts.before_send()
