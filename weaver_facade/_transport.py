@@ -38,7 +38,7 @@ import re
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Self, cast
+from typing import Generic, Self, TypeVar, cast
 
 import attrs
 import httpx
@@ -64,6 +64,7 @@ logger = logging.getLogger("weaver_facade")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH"})
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
 
 
 @attrs.frozen(kw_only=True)
@@ -455,52 +456,49 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         await self._transport.aclose()
 
 
-class ClientTransport(httpx.BaseTransport):
-    """Sends through a user's ``httpx.Client``, so that its transport, proxies,
-    auth and hooks carry the facade's requests while the facade's own client
-    still sets the API-key header (``set_httpx_client`` would drop it). Its
-    ``follow_redirects`` is not: a redirect would take the key to any host.
+class _ThroughClient(Generic[C]):
+    """Sends through a user's httpx client, so that its transport, proxies, auth and
+    hooks carry the facade's requests while the facade's own client still sets the
+    API-key header (``set_httpx_client`` would drop it). Its ``follow_redirects`` is
+    not: httpx drops ``Authorization`` on a redirect to another host, but not the API
+    key's header, which would go to any host (the facade's own client follows none).
 
     The user's client is not closed by us: its owner closes it (``owned``: we are).
     """
 
-    def __init__(
-        self, client: httpx.Client, *, owned: bool = False, proxy: str | None = None
-    ) -> None:
-        self._client = client
+    def __init__(self, client: C, *, owned: bool = False, proxy: str | None = None) -> None:
+        self._client: C = client
         self._owned = owned
         self._proxy = proxy
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        _merge_default_headers(request, self._client.headers)
+    def _prepared(self, request: httpx.Request) -> httpx.Request:
+        # The user's own default headers (say, a proxy token) still apply; ours win.
+        for key, value in self._client.headers.multi_items():
+            if key not in request.headers:
+                request.headers[key] = value
         if self._proxy is not None:
             request.extensions[PROXIED] = self._proxy
-        # Never its redirects: httpx drops ``Authorization`` on one to another host, not
-        # the API key's header (the facade's own client follows none either).
-        return _detached(self._client.send(request, stream=True, follow_redirects=False))
+        return request
+
+
+class ClientTransport(_ThroughClient[httpx.Client], httpx.BaseTransport):
+    """Sends through a user's ``httpx.Client`` (see ``_ThroughClient``)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        prepared = self._prepared(request)
+        return _detached(self._client.send(prepared, stream=True, follow_redirects=False))
 
     def close(self) -> None:
         if self._owned:
             self._client.close()
 
 
-class AsyncClientTransport(httpx.AsyncBaseTransport):
+class AsyncClientTransport(_ThroughClient[httpx.AsyncClient], httpx.AsyncBaseTransport):
     """The async twin of ``ClientTransport``, for a user's ``httpx.AsyncClient``."""
 
-    def __init__(
-        self, client: httpx.AsyncClient, *, owned: bool = False, proxy: str | None = None
-    ) -> None:
-        self._client = client
-        self._owned = owned
-        self._proxy = proxy
-
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        _merge_default_headers(request, self._client.headers)
-        if self._proxy is not None:
-            request.extensions[PROXIED] = self._proxy
-        return _detached(
-            await self._client.send(request, stream=True, follow_redirects=False)  # see above
-        )
+        prepared = self._prepared(request)
+        return _detached(await self._client.send(prepared, stream=True, follow_redirects=False))
 
     async def aclose(self) -> None:
         if self._owned:
@@ -608,13 +606,6 @@ def _detached(response: httpx.Response) -> httpx.Response:
         stream=None if spent else response.stream,
         extensions=response.extensions,
     )
-
-
-def _merge_default_headers(request: httpx.Request, defaults: httpx.Headers) -> None:
-    # The user's own default headers (say, a proxy token) still apply; ours win.
-    for key, value in defaults.multi_items():
-        if key not in request.headers:
-            request.headers[key] = value
 
 
 def configure_logging(env: str | None = None) -> None:
