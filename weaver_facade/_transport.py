@@ -57,6 +57,7 @@ from ._wire import (
     EarlierAttempt,
     scrub,
     shown_url,
+    with_content,
 )
 
 logger = logging.getLogger("weaver_facade")
@@ -593,17 +594,12 @@ def _detached(response: httpx.Response) -> httpx.Response:
     # reads (and decodes) it, exactly as if it came from a transport. Once the body
     # was read (by a response hook of the user's client, as httpx's docs show for
     # logging), the stream is spent: the decoded body is passed on instead.
-    spent = response.is_stream_consumed
-    headers = response.headers
-    if spent:
-        headers = headers.copy()
-        for name in ("content-encoding", "content-length", "transfer-encoding"):
-            headers.pop(name, None)
+    if response.is_stream_consumed:
+        return with_content(response, response.content)
     return httpx.Response(
         status_code=response.status_code,
-        headers=headers,
-        content=response.content if spent else None,
-        stream=None if spent else response.stream,
+        headers=response.headers,
+        stream=response.stream,
         extensions=response.extensions,
     )
 

@@ -328,11 +328,20 @@ def _upper_date_times(call: Call[Any], response: httpx.Response) -> httpx.Respon
 
 
 def _with_body(response: httpx.Response, data: object) -> httpx.Response:
-    encoding = {"content-encoding", "content-length", "transfer-encoding"}
+    # NaN as it came (httpx's ``json=`` refuses it).
+    return with_content(response, json.dumps(data).encode())
+
+
+_BODY_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+
+
+def with_content(response: httpx.Response, content: bytes) -> httpx.Response:
+    """A copy of ``response`` whose body is ``content``, decoded; its headers as they came
+    (as bytes: a value may be Latin-1), but those that described the old body's bytes."""
     return httpx.Response(
         response.status_code,
-        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in encoding],
-        content=json.dumps(data).encode(),
+        headers=[(k, v) for k, v in response.headers.raw if k.lower() not in _BODY_HEADERS],
+        content=content,
         request=response.request,
         extensions=response.extensions,
     )
@@ -694,15 +703,7 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     # A short (toy) key may be a word of the data itself, such as a checkpoint named
     # `secret`: ids, names and paths keep it (rewritten, they would name nothing).
     scrubbed = scrub(data, secret) if len(secret) >= ANYWHERE else _scrub_text(data, secret)
-    if scrubbed == data:
-        return response
-    return httpx.Response(
-        response.status_code,
-        headers={"content-type": "application/json"},
-        content=json.dumps(scrubbed).encode(),  # NaN as it came (httpx's json= refuses it)
-        request=response.request,
-        extensions=response.extensions,
-    )
+    return response if scrubbed == data else _with_body(response, scrubbed)
 
 
 def _scrub_text(value: Any, secret: str, field: str = "") -> Any:

@@ -7,16 +7,20 @@ import copy
 import json
 import pickle
 import re
+import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
+from weaver_client.client import Client
 
 from tests.support.fakeserver import (
     BASE,
     KEY,
     FakeWeaver,
     async_service,
+    checkpoint_json,
     error_json,
     json_reply,
     service,
@@ -47,7 +51,9 @@ from weaver_facade import (
     TrainingClient,
     UnknownBaseModelError,
     WeaverError,
+    _calls,
     _errors,
+    _wire,
     datum_from_tokens,
 )
 from weaver_facade._errors import api_error
@@ -865,3 +871,49 @@ def test_an_optimizer_load_that_the_server_fails_as_an_operation_keeps_its_code(
     assert [
         fake.body(r)["include_optimizer"] for r in fake.sent("POST", "/api/v1/models/m-1/load")
     ] == [True]
+
+
+# -- replies the facade rewrites before parsing ----------------------------------------------
+
+
+def _checkpoint_reply(body: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(
+        200,
+        # HTTP lets a header value hold Latin-1 bytes (obs-text).
+        headers=[(b"Content-Type", b"application/json"), (b"X-Note", "café".encode("latin-1"))],
+        content=json.dumps(body).encode(),
+        request=httpx.Request("GET", BASE, headers={"X-WEAVER-API-KEY": KEY}),
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body | {"created_at": body["created_at"].lower()},  # RFC 3339's t, z
+        lambda body: {k: v for k, v in body.items() if k != "ttl_seconds"},  # a null left out
+        lambda body: body | {"name": f"c-{KEY}"},  # the key echoed
+    ],
+    ids=["lowercase-time", "absent-null", "echoed-key"],
+)
+def test_a_rewritten_reply_keeps_its_headers_as_they_came(
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    # A rewritten reply was rebuilt from decoded headers, which httpx encodes as ASCII:
+    # a Latin-1 header value failed the call with a bare UnicodeEncodeError.
+    body = change(checkpoint_json("m-1", "c"))
+    call = _calls.get_checkpoint(uuid.UUID(body["id"]))
+    reply = _checkpoint_reply(body)
+    assert _wire.finish(call, Client(base_url=BASE), reply).name in ("c", "c-[redacted]")
+
+
+def test_a_reply_rid_of_the_key_keeps_its_request_id() -> None:
+    # The copy without the key was made with only a content type: a malformed reply that
+    # echoed the key lost its X-Request-ID, which its error then lacked.
+    body = {k: v for k, v in checkpoint_json("m-1", KEY).items() if k != "train_attn"}
+    reply = _checkpoint_reply(body)
+    reply.headers["X-Request-ID"] = "req-7"
+    call = _calls.get_checkpoint(uuid.UUID(body["id"]))
+    with pytest.raises(ResponseValidationError) as info:
+        _wire.finish(call, Client(base_url=BASE), reply)
+    assert info.value.request_id == "req-7"
+    assert KEY not in str(info.value)

@@ -31,6 +31,7 @@ from weaver_facade import (
     RetryTransport,
     ServiceClient,
 )
+from weaver_facade._transport import ClientTransport
 
 SAVE = "/api/v1/models/m-1/checkpoints"
 
@@ -337,6 +338,23 @@ async def test_an_async_reply_read_within_its_attempt_is_not_copied_either() -> 
         reply = await client.get("http://w.test/api/v1/models/m-1")
     assert reply is sent
     assert reply.json() == {"id": "m-1"}
+
+
+def test_a_body_a_users_hook_read_is_handed_on_decoded_with_its_headers() -> None:
+    # The hook spent the stream: the decoded body goes on, the other headers as they came.
+    def handler(_request: httpx.Request) -> httpx.Response:
+        headers = [(b"Content-Encoding", b"gzip"), (b"X-Note", "café".encode("latin-1"))]
+        return httpx.Response(200, headers=headers, content=gzip.compress(b'{"id": "m-1"}'))
+
+    def read(reply: httpx.Response) -> None:
+        reply.read()
+
+    user = httpx.Client(transport=httpx.MockTransport(handler), event_hooks={"response": [read]})
+    with httpx.Client(transport=ClientTransport(user)) as client:
+        reply = client.get("http://w.test/api/v1/models/m-1")
+    assert reply.json() == {"id": "m-1"}
+    assert "content-encoding" not in reply.headers
+    assert dict(reply.headers.raw)[b"X-Note"] == "café".encode("latin-1")
 
 
 def test_the_debug_log_hides_url_passwords_and_authorization(
