@@ -164,16 +164,9 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
             return parse(client=client, response=response)
         try:
             body = response.json() if response.content else None
-        except ValueError:  # not JSON: not the resource either
+            return reply(parse_model(call.operation, getattr(wire, reply.RESOURCE), body))
+        except (ValueError, ResponseValidationError):  # not JSON, or not the resource
             return reply()
-        if not isinstance(body, Mapping):
-            return reply()
-        found = reply.from_dict(body := with_upper_date_times(reply.RESOURCE, body))
-        if found.resource is None:  # perhaps the resource, with a null left out
-            body, filled = with_absent_nulls(reply.RESOURCE, body)
-            if filled and (found := reply.from_dict(body)).resource is not None:
-                _warn_once(call.operation, _absent_nulls_said(filled))
-        return found
 
     return attrs.evolve(call, parse=parse_reply)
 
