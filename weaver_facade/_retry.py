@@ -31,7 +31,7 @@ import datetime
 import email.utils
 import json
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import attrs
 import httpx
@@ -214,8 +214,11 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     if isinstance(error, APIError):
         return f"HTTP {error.status_code}" + (f" ({error.code})" if error.code else "")
     if isinstance(error, httpx.ConnectError):
-        if _caused_by(
-            error, lambda e: isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
+        # The async transport says only "All connection attempts failed", with the reason
+        # a few causes down.
+        if any(
+            isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
+            for e in causes(error)
         ):
             return "connection refused"
         return f"cannot connect ({error})" if str(error) else "cannot connect"
@@ -232,22 +235,20 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     return type(error).__name__
 
 
-def _caused_by(error: BaseException, found: Callable[[BaseException], bool]) -> bool:
-    """Whether ``error`` or one of its causes is ``found``: the async transport says
-    only "All connection attempts failed", with the reason a few causes down."""
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the exceptions behind it, the first eight (a cycle of causes is
+    possible in principle)."""
     seen: BaseException | None = error
-    for _ in range(8):  # a cycle of causes is possible in principle
+    for _ in range(8):
         if seen is None:
-            return False
-        if found(seen):
-            return True
+            return
+        yield seen
         seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def certificate_refused(error: BaseException) -> bool:
     """Whether TLS refused the server's certificate, which no retry can change."""
-    return _caused_by(error, lambda e: isinstance(e, ssl.SSLCertVerificationError))
+    return any(isinstance(e, ssl.SSLCertVerificationError) for e in causes(error))
 
 
 def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:

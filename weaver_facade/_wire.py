@@ -46,6 +46,7 @@ from ._lazy import LazyModule, wire
 from ._redact import ANYWHERE, replace_key
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
+    causes,
     certificate_refused,
     describe_failure,
     parse_http_date,
@@ -747,11 +748,7 @@ def hide_key(exc: httpx.TransportError) -> None:
     secret = _api_key(exc)
     if not secret:
         return
-    chain: list[BaseException] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(chain) < 8:  # a cycle of causes is possible in principle
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
+    chain = list(causes(exc))
     quoted = False
     for error in chain:
         args = tuple(scrub(arg, secret) for arg in error.args)
