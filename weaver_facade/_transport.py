@@ -248,8 +248,9 @@ class _Attempts:
             )
         self._sending = time.monotonic()
 
-    def unless_closed(self, closed: bool) -> None:
-        """Refuse to retry once the transport was closed, or its client began closing,
+    def after_sleep(self, closed: bool) -> bool:
+        """Whether to send again after the sleep: not once the request was ``stopped``
+        meanwhile. Refused once the transport was closed, or its client began closing,
         while the retry waited: the client's owner has stopped it, and a late retry could
         still act on the server (create a model that the close no longer terminates)."""
         refused = self._request.extensions.get(rules.REFUSED)
@@ -258,6 +259,7 @@ class _Attempts:
                 f"{self._request.method} {self._request.url.path}: not retried, "
                 "the Weaver client was closed"
             )
+        return not self._policy.stopped(self._request)
 
     def last(self, outcome: httpx.Response | Exception) -> httpx.Response:
         """The reply to hand on, with the earlier attempt noted; or its error, raised."""
@@ -394,8 +396,7 @@ class RetryTransport(httpx.BaseTransport):
                     return attempts.last(outcome)
                 with between_requests():  # a held Ctrl-C ends the wait: no reply to lose
                     self._sleep(delay)
-                attempts.unless_closed(self._closed)
-                if self.policy.stopped(request):  # while it slept
+                if not attempts.after_sleep(self._closed):
                     return attempts.last(outcome)
 
     def close(self) -> None:
@@ -447,8 +448,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 if delay is None:
                     return attempts.last(outcome)
                 await self._sleep(delay)
-                attempts.unless_closed(self._closed)
-                if self.policy.stopped(request):  # while it slept
+                if not attempts.after_sleep(self._closed):
                     return attempts.last(outcome)
 
     async def aclose(self) -> None:
