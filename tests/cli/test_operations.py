@@ -599,3 +599,36 @@ def test_a_wait_ended_by_a_refused_poll_names_the_operation(
     assert (said in run.stderr) is named, run.stderr
     if named:
         assert run.stderr.rstrip().endswith("(`weaver-facade operations wait op-1`)")
+
+
+@pytest.mark.parametrize("emulator_config", [{"extensions": "none"}])
+def test_a_kind_two_kinds_share_is_not_guessed_from_the_result(
+    cli: Cli, emu: RunningEmulator, service: ServiceClient
+) -> None:
+    # Without the operation's kind (the real wire), a forward pass (the official SDK's
+    # forward()) was shown as "forward_backward", the first kind whose result it has: the
+    # result cannot tell the two apart, so the kind is unknown, as an export's is.
+    model_id = service.create_training_client("weaver-tiny").model_id
+    datum = {
+        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1, 2, 3, 4]}]},
+        "loss_fn_inputs": {
+            "target_tokens": {"data": [2, 3, 4, 5], "dtype": "int64"},
+            "weights": {"data": [1.0] * 4, "dtype": "float32"},
+        },
+    }
+    forward = {"loss_fn": "cross_entropy", "data": [datum]}
+    body = {"payload": {"model_id": model_id, "seq_id": 1, "forward_input": forward}}
+    sent = httpx.post(
+        f"{emu.base_url}/api/v1/models/{model_id}/forward-passes",
+        json=body,
+        headers={"X-WEAVER-API-KEY": API_KEY},
+    )
+    assert sent.status_code == 202, sent.text
+    operation_id = sent.json()["id"]
+    for command in ("wait", "show"):
+        run = cli("operations", command, operation_id, "--json")
+        assert run.exit_code == 0, run.stderr
+        assert (run.json()["kind"], run.json()["result"]["loss"] > 0) == (None, True)
+        table = cli("operations", command, operation_id).stdout
+        assert "forward_backward" not in table, table
+        assert "loss" in table, table

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+from weaver_client.schemas import SCHEMAS
 
 from .. import (
     Artifact,
@@ -33,6 +34,7 @@ from .. import (
     OptimStepResult,
     PendingInfo,
 )
+from .._result_shape import result_schemas
 from ._progress import pending_reason
 
 __all__ = [
@@ -123,23 +125,39 @@ def _pending_json(info: PendingInfo | None) -> dict[str, Any] | None:
 
 
 def result_json(result: object) -> tuple[str | None, Any]:
-    """An operation's result as ``(kind, JSON)``; the kind is the spec's operation kind."""
+    """An operation's result as ``(kind, JSON)``; the kind is the spec's operation kind, when
+    the result's type belongs to one kind only (else ``None``: a forward pass's result is a
+    forward-backward pass's, and an artifact comes from either export)."""
     if isinstance(result, Checkpoint):
-        return "save_checkpoint", checkpoint_json(result)
-    if isinstance(result, LoadResult):
-        return "load_checkpoint", load_json(result, None)
-    if isinstance(result, ForwardBackwardResult):
-        return "forward_backward", {
+        data: Any = checkpoint_json(result)
+    elif isinstance(result, LoadResult):
+        data = load_json(result, None)
+    elif isinstance(result, ForwardBackwardResult):
+        data = {
             "loss": result.loss,
             "metrics": dict(result.metrics),
             "datum_ids": list(result.datum_ids),
             "logprobs": [list(row) for row in result.logprobs],
         }
-    if isinstance(result, OptimStepResult):
-        return "optim_step", {"metrics": dict(result.metrics)}
-    if isinstance(result, Artifact):  # of export_checkpoint or export_model_weights
-        return None, artifact_json(result)
-    return None, result
+    elif isinstance(result, OptimStepResult):
+        data = {"metrics": dict(result.metrics)}
+    elif isinstance(result, Artifact):
+        data = artifact_json(result)
+    else:
+        return None, result
+    kinds = _KINDS_OF_RESULT.get(type(result).__name__, ())
+    return (kinds[0] if len(kinds) == 1 else None), data
+
+
+def _kinds_of_results() -> dict[str, tuple[str, ...]]:
+    """The operation kinds whose result has each schema, as the spec says."""
+    found: dict[str, tuple[str, ...]] = {}
+    for kind, schema in result_schemas(SCHEMAS).items():
+        found[schema] = (*found.get(schema, ()), kind)
+    return found
+
+
+_KINDS_OF_RESULT = _kinds_of_results()
 
 
 def outcome(handle: OperationHandle[Any]) -> tuple[object, OperationFailedError | None]:
