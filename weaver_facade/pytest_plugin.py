@@ -179,7 +179,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         chain = item.session._fixturemanager.getfixturedefs("weaver_emulator_options", item)
         where = chain[-1].baseid if chain else ""
         if not _within(root, where):
-            overridden[item.nodeid] = where if where.endswith(".py") else f"{where}/conftest.py"
+            # A folder's conftest.py, or a module or class of tests.
+            in_tests = where.endswith(".py") or "::" in where
+            overridden[item.nodeid] = where if in_tests else f"{where}/conftest.py"
     config.stash[_OVERRIDDEN] = overridden
 
 

@@ -191,6 +191,25 @@ def test_options_a_test_module_gives_fail_its_own_tests(pytester: pytest.Pyteste
     assert "overridden for this test (in test_b.py)" in result.stdout.str()
 
 
+def test_an_override_in_a_test_class_is_named_by_its_class(pytester: pytest.Pytester) -> None:
+    # An override in a class was named as a conftest.py in a folder of the class's name,
+    # "test_b.py::TestB/conftest.py", a file that does not exist.
+    pytester.makepyfile(
+        test_a="def test_a(weaver_client):\n    assert weaver_client.supported_models()\n",
+        test_b=(
+            "import pytest\n\n"
+            "class TestB:\n"
+            "    @pytest.fixture(scope='session')\n"
+            "    def weaver_emulator_options(self):\n"
+            "        return {'latency': {'save_checkpoint': 0.2}}\n\n"
+            "    def test_b(self, weaver_server):\n        assert weaver_server.base_url\n"
+        ),
+    )
+    result = run(pytester, "test_b.py", "test_a.py")
+    result.assert_outcomes(passed=1, errors=1)
+    assert "overridden for this test (in test_b.py::TestB)" in result.stdout.str()
+
+
 OVERRIDE = (
     "import pytest\n\n"
     "@pytest.fixture(scope='session')\n"
