@@ -26,6 +26,7 @@ from weaver_facade import (
     StorageError,
 )
 from weaver_facade._cli import artifacts as cli_artifacts
+from weaver_facade.emulator._config import FaultConfig, FaultRule
 
 
 def saved(cli: Cli, model_id: str, name: str = "c1") -> str:
@@ -511,3 +512,49 @@ def test_an_unknown_bare_id_says_a_checkpoint_id_needs_its_model(
     assert run.exit_code == 1
     assert f"artifact {checkpoint['id']} not found" in run.stderr
     assert run.stderr.strip().endswith("for a checkpoint's id, pass --model MODEL_ID")
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [
+        {
+            "faults": FaultConfig(
+                rules=(
+                    FaultRule(
+                        kind="unavailable",
+                        rate=1.0,
+                        method="GET",
+                        route="/api/v1/checkpoints/{checkpoint_id}",
+                        retry_after=20,
+                    ),
+                ),
+                seed=1,
+            )
+        }
+    ],
+)
+def test_download_timeout_bounds_the_lookup_of_a_checkpoint_id(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    # A checkpoint id (with --model) is looked up before the download, and that lookup
+    # waited out a 20 s Retry-After whatever --timeout said (export's lookup keeps to it).
+    run = cli("checkpoints", "save", model_id, "c1", "--json")
+    assert run.exit_code == 0, run.stderr
+    checkpoint_id = run.json()["id"]
+    out = str(tmp_path / "out")
+    started = time.monotonic()
+    run = cli(
+        "checkpoints",
+        "download",
+        checkpoint_id,
+        "--model",
+        model_id,
+        "-o",
+        out,
+        "-q",
+        "--timeout",
+        "2",
+    )
+    assert time.monotonic() - started < 10
+    assert run.exit_code == 1
+    assert "503" in run.stderr

@@ -292,6 +292,7 @@ def download(
     kept and partial ones (NAME.part) resume where they stopped.
     """
     target: DownloadTarget
+    remaining = timeout  # what --timeout leaves for the download
     if "/artifacts/" in ref:
         if model_id is not None and ref.startswith("weaver://"):
             parse_ref(ref.partition("/artifacts/")[0], model_id)  # another model's: refused
@@ -305,7 +306,10 @@ def download(
         except ValueError:
             target = parse_ref(ref, model_id)[1]  # explains what a REF is
     else:
-        target = _Models().known(*parse_ref(ref, model_id))
+        owner, found = parse_ref(ref, model_id)
+        service, left = current_state().waiting(timeout)  # an id's lookup within it too
+        target = _Models(service).known(owner, found)
+        remaining = left()
     state = current_state()
     bar = _Bar(quiet=state.as_json or state.progress.quiet)
     try:
@@ -317,7 +321,7 @@ def download(
                 verify=not no_verify,
                 max_concurrency=max_concurrency,
                 progress=bar,
-                timeout=timeout,
+                timeout=None if remaining is None else max(remaining, 0.1),
             )
     except KeyboardInterrupt as exc:
         # Before the first file began (the artifact still being looked up), nothing stays.
