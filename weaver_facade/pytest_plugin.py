@@ -32,10 +32,10 @@ Fixtures:
 ``weaver_emulator_options`` (session scope)
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
     plain data. Override it in the root ``conftest.py`` (the rootdir's, or that
-    of the folder ``testpaths`` names) to add latency or faults (the emulator
-    starts once per session, or per xdist worker: a test that sees other
-    options, from a folder's conftest.py, fails saying so, whichever tests are
-    selected)::
+    of the folder holding every ``testpaths`` entry) to add latency or faults
+    (the emulator starts once per session, or per xdist worker: a test that
+    sees other options, from a folder's conftest.py, fails saying so,
+    whichever tests are selected)::
 
         @pytest.fixture(scope="session")
         def weaver_emulator_options():
@@ -208,8 +208,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(
             f"weaver_emulator_options is overridden for this test (in {where}), but the "
             "session's emulator starts once, with the options of the root conftest.py "
-            "(the rootdir's, or that of the folder testpaths names): override the fixture "
-            "there, or start another with "
+            "(the rootdir's, or that of the folder holding every testpaths entry): "
+            "override the fixture there, or start another with "
             "weaver_facade.emulator.run_emulator()",
             pytrace=False,
         )
