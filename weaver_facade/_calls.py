@@ -289,8 +289,12 @@ class ExportReply:
         return cls(operation=wire.Operation.from_dict(src_dict))
 
 
-def _export(call: Call[ExportReply]) -> Call[ExportReply]:
-    """``call``, whose 2xx reply is an ``ExportReply``; errors parse as usual."""
+def _export(
+    build: Callable[P, dict[str, Any]], *args: P.args, **kwargs: P.kwargs
+) -> Call[ExportReply]:
+    """``_call`` of an export route, whose 2xx reply is an ``ExportReply``; errors parse
+    as usual."""
+    call = _call(build, ExportReply, *args, **kwargs)
     generated = call.parse
 
     def parse(*, client: Any, response: httpx.Response) -> object:
@@ -310,14 +314,7 @@ def export_checkpoint(
         ttl_seconds=ttl_seconds,
         force=force,
     )
-    return _export(
-        _call(
-            _export_checkpoint._get_kwargs,
-            ExportReply,
-            checkpoint_id,
-            body=body,
-        )
-    )
+    return _export(_export_checkpoint._get_kwargs, checkpoint_id, body=body)
 
 
 def export_model_weights(
@@ -328,14 +325,7 @@ def export_model_weights(
         merge_adapter=merge_adapter,
         ttl_seconds=ttl_seconds,
     )
-    return _export(
-        _call(
-            _export_model_weights._get_kwargs,
-            ExportReply,
-            model_id,
-            body=body,
-        )
-    )
+    return _export(_export_model_weights._get_kwargs, model_id, body=body)
 
 
 def list_artifacts(checkpoint_id: uuid.UUID) -> Call[wire.ArtifactList]:
