@@ -231,11 +231,18 @@ def started_snapshot(
     operation: str, gen: wire.Operation, model_id: str | None
 ) -> OperationSnapshot:
     """The first snapshot of an operation this client started with the request
-    ``operation`` on ``model_id``. A server without ``operation-details`` leaves out the
-    kind and model; the request tells them, and they key the durations that time the
-    polls, so that one slow save does not make every later step wait as long."""
-    snap = snapshot_from_wire(operation, gen)
-    return attrs.evolve(snap, kind=snap.kind or operation, model_id=snap.model_id or model_id)
+    ``operation`` on ``model_id``. The request tells the kind and model, which key the
+    durations that time the polls, so that one slow save does not make every later step
+    wait as long."""
+    return _with_known(snapshot_from_wire(operation, gen), operation, model_id)
+
+
+def _with_known(
+    snap: OperationSnapshot, kind: str | None, model_id: str | None
+) -> OperationSnapshot:
+    """``snap``, with the kind and model already known where it leaves them out (a server
+    without ``operation-details``): they never change."""
+    return attrs.evolve(snap, kind=snap.kind or kind, model_id=snap.model_id or model_id)
 
 
 def _conversion(operation: str, metadata: object) -> ConversionProgress | None:
@@ -638,13 +645,7 @@ class _HandleState(Generic[T_co]):
                 operation="get_operation",
                 field="id",
             )
-        # What the first reply said and a poll leaves out (a server without
-        # `operation-details`) is still true: the kind and model do not change.
-        self._snapshot = attrs.evolve(
-            snapshot,
-            kind=snapshot.kind or self._snapshot.kind,
-            model_id=snapshot.model_id or self._snapshot.model_id,
-        )
+        self._snapshot = _with_known(snapshot, self.kind, self.model_id)
         return self._report()
 
     def _report(self) -> OperationProgress | None:
