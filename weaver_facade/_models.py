@@ -138,11 +138,7 @@ class BaseModelInfo:
     config: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-def _optional(operation: str, field: str, value: object, kind: type[T]) -> T | None:
-    return optional(operation, "Model", field, value, kind)
-
-
-def _lora(operation: str, value: object) -> LoraSettings | None:
+def _lora(operation: str, schema: str, value: object) -> LoraSettings | None:
     if value is None or isinstance(value, Unset):
         return None
     if not isinstance(value, wire.LoraConfig):
@@ -152,12 +148,12 @@ def _lora(operation: str, value: object) -> LoraSettings | None:
     flags = {
         name: flag
         for name in ("train_unembed", "train_mlp", "train_attn")
-        if (flag := _optional(operation, f"lora_config.{name}", getattr(value, name), bool))
+        if (flag := optional(operation, schema, f"lora_config.{name}", getattr(value, name), bool))
         is not None
     }
     return LoraSettings(
-        rank=expect(operation, "Model", "lora_config.rank", value.rank, int),
-        seed=_optional(operation, "lora_config.seed", value.seed, int),
+        rank=expect(operation, schema, "lora_config.rank", value.rank, int),
+        seed=optional(operation, schema, "lora_config.seed", value.seed, int),
         **flags,
     )
 
@@ -202,20 +198,25 @@ MODEL_FIELDS = (
 )
 
 
-def model_info_from_wire(operation: str, gen: wire.Model) -> ModelInfo:
-    """Check a generated Model and keep what the facade uses."""
-    lora = _lora(operation, gen.lora_config)
+def model_info_from_wire(operation: str, gen: wire.Model, where: str = "") -> ModelInfo:
+    """Check a generated Model (``where`` in a listing) and keep what the facade uses."""
+    schema = f"Model {where}" if where else "Model"
+
+    def field(name: str, value: object, kind: type[T]) -> T | None:
+        return optional(operation, schema, name, value, kind)
+
+    lora = _lora(operation, schema, gen.lora_config)
     return ModelInfo(
-        id=expect(operation, "Model", "id", gen.id, str),
-        base_model=optional(operation, "Model", "base_model", gen.base_model, str, nullable=False),
+        id=expect(operation, schema, "id", gen.id, str),
+        base_model=optional(operation, schema, "base_model", gen.base_model, str, nullable=False),
         training_mode=None if isinstance(gen.training_mode, Unset) else gen.training_mode.value,
-        tokenizer_path=_optional(operation, "tokenizer_path", gen.tokenizer_path, str),
+        tokenizer_path=field("tokenizer_path", gen.tokenizer_path, str),
         lora_rank=None if lora is None else lora.rank,
-        next_seq_id=_optional(operation, "next_seq_id", gen.next_seq_id, int),
+        next_seq_id=field("next_seq_id", gen.next_seq_id, int),
         status=None if isinstance(gen.status, Unset) else gen.status.value,
         lora=lora,
-        session_id=_optional(operation, "session_id", gen.session_id, str),
-        created_at=_optional(operation, "created_at", gen.created_at, datetime.datetime),
+        session_id=field("session_id", gen.session_id, str),
+        created_at=field("created_at", gen.created_at, datetime.datetime),
     )
 
 
@@ -291,7 +292,7 @@ def model_pager(page_size: int) -> OffsetPager[wire.ModelList, ModelInfo]:
     return OffsetPager(
         page_size,
         lambda limit, offset: calls.list_models(limit=limit, offset=offset),
-        lambda item, _: model_info_from_wire("list_models", item),
+        lambda item, where: model_info_from_wire("list_models", item, where),
         "ModelList",
         (limits.LIST_MODELS_LIMIT_MINIMUM, limits.LIST_MODELS_LIMIT_MAXIMUM),
     )

@@ -80,6 +80,22 @@ def test_a_page_longer_than_the_limit_is_a_validation_error() -> None:
         svc.list_models(page_size=2)
 
 
+def test_a_bad_listed_model_is_named_by_its_place_in_the_listing() -> None:
+    # As a bad checkpoint or base model of a listing is: among a hundred, which one.
+    fake = FakeWeaver()
+    bad = {**model("m-3"), "lora_config": {"rank": "8"}}
+    fake.script(
+        "GET",
+        MODELS,
+        page(["m-1", "m-2"], 4),
+        json_reply(200, {"items": [bad, model("m-4")], "pagination": {"total_count": 4}}),
+    )
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as info:
+        svc.list_models(page_size=2)
+    assert str(info.value).startswith("list_models: Model items[2]: field `lora_config.rank`")
+    assert info.value.field == "lora_config.rank"
+
+
 NO_ROUTE = {
     404: error_json("not_found", "no route /api/v1/models"),
     405: error_json("method_not_allowed", "method GET is not allowed on /api/v1/models"),

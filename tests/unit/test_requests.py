@@ -401,7 +401,7 @@ def test_every_lora_setting_a_model_reports_is_sent_when_one_is_made_like_it(fli
     # model and re-created it without, in silence (create_model names each field).
     reported = every_field(SCHEMAS["LoraConfig"])
     reported = flipped(reported) if flip else reported
-    settings = _lora("get_model", wire.LoraConfig.from_dict(reported))
+    settings = _lora("get_model", "Model", wire.LoraConfig.from_dict(reported))
     call = create_model(
         "s-1", model_seq_id=1, base_model="weaver-tiny", training_mode="lora", lora=settings
     )
