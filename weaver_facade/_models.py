@@ -27,7 +27,7 @@ from ._extensions import MODEL_LISTING
 from ._lazy import wire
 from ._retry import may_have_acted
 from ._transport import logger
-from ._wire import Call, Plan, WireFields, WireModel, WireValues, expect, optional, parse_model
+from ._wire import Call, Plan, WireFields, WireModel, WireValues, expect, nested, optional
 
 # The official SDK's rank; the spec requires one and gives none, only its bounds.
 DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
@@ -138,12 +138,10 @@ class BaseModelInfo:
     config: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-def _lora(operation: str, schema: str, value: object) -> LoraSettings | None:
-    if value is None or isinstance(value, Unset):
+def _lora(operation: str, schema: str, config: object) -> LoraSettings | None:
+    value = nested(operation, wire.LoraConfig, config, "lora_config")
+    if value is None:
         return None
-    if not isinstance(value, wire.LoraConfig):
-        # The generated parser keeps what it cannot parse as it was.
-        value = parse_model(operation, wire.LoraConfig, value, where="in `lora_config`")
     # An absent flag takes the spec's default (LoraSettings').
     flags = {
         name: flag

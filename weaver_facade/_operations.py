@@ -32,7 +32,7 @@ from ._errors import (
 )
 from ._lazy import asyncio_sleep, wire
 from ._transport import logger
-from ._wire import WireFields, WireValues, expect, optional, parse_model
+from ._wire import WireFields, WireValues, expect, nested, optional
 
 T = TypeVar("T")
 # A handle only gives its result out: a handle of a ``Checkpoint`` is one of an ``object``.
@@ -153,12 +153,10 @@ class OperationSnapshot:
     revision: str | None = None
 
 
-def _pending_info(operation: str, value: object) -> PendingInfo | None:
-    if value is None or isinstance(value, Unset):
+def _pending_info(operation: str, info: object) -> PendingInfo | None:
+    value = nested(operation, wire.PendingInfo, info, "pending_info")
+    if value is None:
         return None
-    if not isinstance(value, wire.PendingInfo):
-        # The generated parser keeps a raw value when it cannot parse it.
-        value = parse_model(operation, wire.PendingInfo, value, where="in `pending_info`")
     schema = "Operation.pending_info"
     resources = None
     if not isinstance(value.resources, Unset):
@@ -246,12 +244,14 @@ def _with_known(
 
 
 def _conversion(operation: str, metadata: object) -> ConversionProgress | None:
-    if not isinstance(metadata, wire.OperationMetadata):
+    known = nested(operation, wire.OperationMetadata, metadata, "metadata")
+    if known is None:
         return None
-    value = metadata.conversion_progress
-    if not isinstance(value, wire.ConversionProgress):
+    field = "metadata.conversion_progress"
+    value = nested(operation, wire.ConversionProgress, known.conversion_progress, field)
+    if value is None:
         return None
-    schema = "Operation.metadata.conversion_progress"
+    schema = f"Operation.{field}"
 
     def total(name: str, v: object) -> int | None:
         return optional(operation, schema, name, v, int, nullable=False)

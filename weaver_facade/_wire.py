@@ -507,6 +507,17 @@ def parse_model(
         ) from None
 
 
+def nested(operation: str, model: type[M], value: object, field: str) -> M | None:
+    """An object ``field`` of a generated model: ``None`` when absent or null, else the
+    ``model``, also where the generated parser kept what it could not parse as it came
+    (``parse_model`` then says why)."""
+    if value is None or isinstance(value, Unset):
+        return None
+    if isinstance(value, model):
+        return value
+    return parse_model(operation, model, value, where=f"in `{field}`")
+
+
 def result_of(operation: str, schema: str, data: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """A done operation's ``response``, which must be there: a server that put the
     result at the Operation's top level would otherwise read as a null result."""

@@ -393,6 +393,27 @@ def test_malformed_pending_info_is_named() -> None:
             handle.result()
 
 
+@pytest.mark.parametrize(
+    ("metadata", "named"),
+    [
+        ({"conversion_progress": {"shards_done": 1}}, "required field `bytes_done` missing"),
+        ({"conversion_progress": [1, 2]}, "`metadata.conversion_progress`: expected a JSON object"),
+        ("converting", "`metadata`: expected a JSON object"),
+    ],
+    ids=["field-missing", "progress-not-object", "metadata-not-object"],
+)
+def test_malformed_conversion_progress_is_named(metadata: object, named: str) -> None:
+    # As malformed pending_info is: Operation promises every field, and the generated
+    # parser keeps an object it cannot parse as it came, which was taken for no progress.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        reply = {"id": "op-1", "status": "running", "metadata": metadata}
+        fake.script("GET", OP, json_reply(200, reply))
+        with pytest.raises(ResponseValidationError, match=named):
+            handle.result()
+
+
 # -- async ----------------------------------------------------------------------------------------
 
 
