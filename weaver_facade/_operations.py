@@ -173,18 +173,6 @@ def _pending_info(operation: str, info: object) -> PendingInfo | None:
     )
 
 
-def _object(operation: str, field: str, value: object) -> Mapping[str, Any] | None:
-    if value is None or isinstance(value, Unset):
-        return None
-    if isinstance(value, wire.OperationResult | wire.OperationErrorDetails):
-        return value.to_dict()
-    raise ResponseValidationError(
-        f"{operation}: Operation: field `{field}`: expected an object, got {type(value).__name__}",
-        operation=operation,
-        field=field,
-    )
-
-
 OPERATION_FIELDS = (
     WireFields(
         "Operation",
@@ -207,15 +195,17 @@ def snapshot_from_wire(operation: str, gen: wire.Operation) -> OperationSnapshot
         return optional(operation, "Operation", name, value, kind)
 
     code = field("error_code", gen.error_code, str) or field("error", gen.error, str)
+    response = nested(operation, wire.OperationResult, gen.response, "response")
+    details = nested(operation, wire.OperationErrorDetails, gen.error_details, "error_details")
     return OperationSnapshot(
         id=expect(operation, "Operation", "id", gen.id, str),
         status=_STATUSES[gen.status],
         kind=None if isinstance(gen.kind, Unset) else gen.kind.value,
-        response=_object(operation, "response", gen.response),
+        response=None if response is None else response.to_dict(),
         pending_info=_pending_info(operation, gen.pending_info),
         error_code=code,
         error_message=field("error_message", gen.error_message, str),
-        error_details=_object(operation, "error_details", gen.error_details),
+        error_details=None if details is None else details.to_dict(),
         retryable=field("retryable", gen.retryable, bool),
         revision=field("revision", gen.revision, str),
         model_id=field("model_id", gen.model_id, str),

@@ -414,6 +414,16 @@ def test_malformed_conversion_progress_is_named(metadata: object, named: str) ->
             handle.result()
 
 
+@pytest.mark.parametrize("field", ["response", "error_details"])
+def test_an_operation_object_field_that_is_no_object_is_named(field: str) -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        fake.script("GET", OP, json_reply(200, {"id": "op-1", "status": "error", field: [1]}))
+        with pytest.raises(ResponseValidationError, match=f"in `{field}`: expected a JSON object"):
+            handle.result()
+
+
 # -- async ----------------------------------------------------------------------------------------
 
 
