@@ -100,13 +100,25 @@ def _shut_down(sockets: Iterable[socket.socket]) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+def _as_httpx_reads(value: str) -> str:
+    """A header value as httpx reads it: UTF-8 where its bytes are, else Latin-1 (which
+    http.client reads every byte as), so that a redirect's raw UTF-8 ``Location`` is
+    followed to the same URL as behind a proxy."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 class _DirectReply:
     def __init__(self, connection: http.client.HTTPConnection) -> None:
         self._connection = connection
         self._socket = connection.sock  # kept: the connection forgets it once closed
         self._response = connection.getresponse()
         self.status = self._response.status
-        self.headers: Mapping[str, str] = {k.lower(): v for k, v in self._response.getheaders()}
+        self.headers: Mapping[str, str] = {
+            k.lower(): _as_httpx_reads(v) for k, v in self._response.getheaders()
+        }
         # Bytes of the body still to come, when its length is known (no chunks).
         self._left = None if self._response.chunked else self._response.length
 

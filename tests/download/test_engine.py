@@ -528,6 +528,35 @@ def test_redirects_are_followed(storage: StorageServer, run: Run, tmp_path: Path
     assert storage.other_port in [r.port for r in storage.requests]
 
 
+def test_a_redirect_to_a_raw_utf8_location_is_followed_as_httpx_does() -> None:
+    # http.client reads header bytes as Latin-1: the UTF-8 of "é" became "Ã©", sent as
+    # %C3%83%C2%A9, a file storage does not have (httpx, behind a proxy, read it right).
+    from weaver_facade._storage_http import StorageHTTP
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+    lines: list[bytes] = []
+
+    def serve() -> None:
+        for reply in (b"302 Found\r\nLocation: /caf\xc3\xa9.bin", b"200 OK\r\nX-Note: caf\xe9"):
+            conn = listener.accept()[0]
+            lines.append(conn.recv(65536).split(b"\r\n")[0])
+            conn.sendall(b"HTTP/1.1 " + reply + b"\r\nContent-Length: 0\r\n\r\n")
+            conn.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    http = StorageHTTP(user_agent="t", read_timeout=5)
+    reply = http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/start", {})
+    reply.close()
+    http.close()
+    server.join(5)
+    listener.close()
+    assert lines[1] == b"GET /caf%C3%A9.bin HTTP/1.1"
+    assert reply.headers["x-note"] == "café"  # not UTF-8: Latin-1, as before
+
+
 @pytest.mark.parametrize(
     "name",
     [
