@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 from weaver_client import limits
@@ -53,8 +53,6 @@ from ._retry import (
 )
 from ._storage_http import FAILURES, Reply, StorageHTTP
 from ._transport import logger
-
-T = TypeVar("T")
 
 PART_SUFFIX = ".part"
 # Bytes hashed at a time: of an existing prefix or finished file, and of written
@@ -1095,28 +1093,24 @@ async def download_async(
     settings: DownloadSettings,
     progress: Callable[[DownloadProgress], None] | None = None,
     user_agent: str = "weaver-facade",
-    sleep: Callable[[float], Coroutine[Any, Any, None]] | None = None,
+    sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
     """``download_sync`` for asyncio: the same threads, run from a worker thread,
-    with ``refresh`` (and ``sleep``) run on the event loop. Cancelling the
-    awaiting task stops every transfer before it ends.
+    with ``refresh`` run on the event loop. Cancelling the awaiting task stops
+    every transfer before it ends.
 
     Threads, not tasks: one event-loop thread would hash, read and write every
     byte itself, about twice as slow as threads on two cores (B6).
     """
     loop = asyncio.get_running_loop()
-
-    def on_loop(work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, loop).result()
-
     state = Downloads(descriptor, settings, progress=progress, clock=clock)
     shell = _Shell(
         state,
         dest,
-        refresh=lambda: on_loop(refresh()),
-        pause=None if sleep is None else lambda seconds: on_loop(sleep(seconds)),
+        refresh=lambda: asyncio.run_coroutine_threadsafe(refresh(), loop).result(),
+        pause=sleep,
         user_agent=user_agent,
     )
     running = asyncio.ensure_future(asyncio.to_thread(shell.run))

@@ -121,9 +121,6 @@ def run(request: pytest.FixtureRequest) -> Run:
                 clock=clock,
             )
 
-        async def nap(seconds: float) -> None:
-            naps.append(seconds)
-
         return asyncio.run(
             download_async(
                 descriptor,
@@ -131,7 +128,7 @@ def run(request: pytest.FixtureRequest) -> Run:
                 refresh=source.arefresh,
                 settings=settings,
                 progress=progress,
-                sleep=nap,
+                sleep=naps.append,
                 clock=clock,
             )
         )
