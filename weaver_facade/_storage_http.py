@@ -228,13 +228,17 @@ class StorageHTTP:
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise StorageProtocolError(f"cannot fetch a {parts.scheme or 'relative'} URL")
         https = parts.scheme == "https"
+        try:
+            port = parts.port or (443 if https else 80)
+        except ValueError as exc:  # out of range, or not a number
+            raise StorageProtocolError(f"cannot fetch this URL: {exc}") from None
         # The socket is made here, not by http.client, so that ``abort`` reaches its connect.
-        sock = self._open(parts.hostname, parts.port or (443 if https else 80), connect)
+        sock = self._open(parts.hostname, port, connect)
         connection = (
             # Given a context, it does not load the CA bundle again (the socket is ours).
-            http.client.HTTPSConnection(parts.hostname, parts.port, context=self._context())
+            http.client.HTTPSConnection(parts.hostname, port, context=self._context())
             if https
-            else http.client.HTTPConnection(parts.hostname, parts.port)
+            else http.client.HTTPConnection(parts.hostname, port)
         )
         try:
             if https:  # a new socket object: the one tracked is detached from its descriptor
@@ -288,7 +292,10 @@ class StorageHTTP:
         self, client: httpx.Client, url: str, headers: dict[str, str], connect: float
     ) -> _HttpxReply:
         timeout = httpx.Timeout(self._read_timeout, connect=connect)
-        request = client.build_request("GET", url, headers=headers, timeout=timeout)
+        try:
+            request = client.build_request("GET", url, headers=headers, timeout=timeout)
+        except httpx.InvalidURL as exc:
+            raise StorageProtocolError(f"cannot fetch this URL: {exc}") from None
         sockets: list[socket.socket] = []
 
         def trace(event: str, info: Mapping[str, Any]) -> None:

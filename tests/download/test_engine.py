@@ -740,6 +740,26 @@ def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: 
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
 
 
+@pytest.mark.parametrize(
+    ("proxied", "port"),
+    [(False, "99999"), (False, "x"), (True, "x")],  # a proxy is asked for 99999, and answers
+    ids=["direct-range", "direct-number", "proxy-number"],
+)
+def test_a_url_with_a_bad_port_is_a_storage_error(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    proxied: bool,
+    port: str,
+) -> None:
+    # urlsplit's ValueError (httpx's InvalidURL behind a proxy) left the error tree.
+    use_proxy(monkeypatch, storage, proxied)
+    url = {"url": f"http://127.0.0.1:{port}/o/small.bin"}
+    with pytest.raises(StorageError, match="cannot fetch this URL"):
+        run(Source(storage, **{"small.bin": url}), tmp_path, DownloadSettings(max_failures=1))
+
+
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
 @pytest.mark.parametrize("stall", ["stall-head", "stall:100000"])
 def test_the_overall_deadline_bounds_a_stalled_connection(
