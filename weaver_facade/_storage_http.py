@@ -40,7 +40,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from ._transport import environment_proxy, environment_settings
+from ._transport import HTTPCORE_LOGGERS, environment_proxy, environment_settings
 
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0
@@ -48,14 +48,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 # Where httpx logs a request's URL (INFO) and httpcore a reply's headers (DEBUG).
-_HTTPX_LOGGERS = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
+_HTTPX_LOGGERS = ("httpx", "httpcore.socks", *HTTPCORE_LOGGERS)
 _SENDING = threading.local()
 
 

@@ -173,7 +173,7 @@ _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-aut
 _SENDING_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "weaver_facade_sending_key", default=None
 )
-_HTTPCORE_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
+HTTPCORE_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
 
 
 def _scrub_record(record: logging.LogRecord) -> bool:
@@ -187,7 +187,7 @@ def _scrub_record(record: logging.LogRecord) -> bool:
     return True
 
 
-for _name in _HTTPCORE_LOGGERS:
+for _name in HTTPCORE_LOGGERS:
     logging.getLogger(_name).addFilter(_scrub_record)  # filters are a set: added once
 
 
