@@ -432,15 +432,10 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     artifacts = yield from list_artifacts_plan(checkpoint)
     if isinstance(checkpoint, Checkpoint):  # named by its path, not its repr
         checkpoint = str(checkpoint.path)
-    ready = [a for a in artifacts if a.status is ArtifactStatus.COMPLETED]
-    if want is not None:
-        ready = [a for a in ready if a.kind is want]
+    of_kind = [a for a in artifacts if want is None or a.kind is want]
+    ready = [a for a in of_kind if a.status is ArtifactStatus.COMPLETED]
     if not ready:
-        running = [
-            a
-            for a in artifacts
-            if a.status is ArtifactStatus.PENDING and (want is None or a.kind is want)
-        ]
+        running = [a for a in of_kind if a.status is ArtifactStatus.PENDING]
         if running:  # as the server says of an artifact named by its id
             raise ArtifactNotReadyError(
                 f"checkpoint {checkpoint}'s {running[-1].kind.value} artifact is still being "
