@@ -552,8 +552,9 @@ class Transfer:
 
 
 def _content_range(value: str | None) -> tuple[int | None, int | None]:
-    """Start and total of ``bytes 100-199/200`` (or ``bytes */200``)."""
-    if not value or not value.startswith("bytes "):
+    """Start and total of ``bytes 100-199/200`` (or ``bytes */200``; the unit in any case,
+    RFC 9110 section 14.1)."""
+    if not value or value[:6].lower() != "bytes ":
         return None, None
     span, _, total = value[6:].partition("/")
     return _int_or_none(span.split("-", 1)[0]), _int_or_none(total)

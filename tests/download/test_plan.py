@@ -184,6 +184,15 @@ def test_a_resumed_transfer_asks_for_the_rest() -> None:
     assert t.on_reply(200, httpx.Headers({"Content-Length": "100"})) == Read(restart=True)
 
 
+@pytest.mark.parametrize("unit", ["Bytes", "BYTES"])
+def test_a_range_unit_in_any_case_resumes(unit: str) -> None:
+    # RFC 9110 (section 14.1) compares range units case-insensitively; "Bytes 40-99/100"
+    # was taken for no range, and the file started again from zero.
+    t = transfer(wall=[0.0], offset=40)
+    t.next_step()
+    assert t.on_reply(206, httpx.Headers({"Content-Range": f"{unit} 40-99/100"})) == Read()
+
+
 def test_other_client_errors_are_final() -> None:
     t = transfer(wall=[0.0])
     t.next_step()
