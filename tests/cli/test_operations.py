@@ -272,11 +272,9 @@ def test_a_load_or_optimizer_step_prints_alike_without_the_operation_details_ext
     assert '"kind": "load_checkpoint"' in expected["load_state_with_optimizer wait"]
 
 
-def test_the_servers_kind_wins_over_the_results(
-    cli: Cli, emu: RunningEmulator, model_id: str
-) -> None:
-    # A forward pass (the official SDK's forward()) has a forward-backward pass's result, and
-    # was shown as "forward_backward" although the server said "forward".
+def start_forward(base_url: str, model_id: str) -> str:
+    """A forward pass (the official SDK's forward(), which the facade does not send) started
+    on ``model_id``: its operation's id."""
     datum = {
         "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1, 2, 3, 4]}]},
         "loss_fn_inputs": {
@@ -285,12 +283,22 @@ def test_the_servers_kind_wins_over_the_results(
         },
     }
     forward = {"loss_fn": "cross_entropy", "data": [datum]}
-    url, headers = f"{emu.base_url}/api/v1/models/{model_id}", {"X-WEAVER-API-KEY": API_KEY}
-    seq_id = httpx.get(url, headers=headers).json()["next_seq_id"]
+    url, headers = f"{base_url}/api/v1/models/{model_id}", {"X-WEAVER-API-KEY": API_KEY}
+    # next_seq_id is an extension: a model no step has been sent to starts at 1.
+    seq_id = httpx.get(url, headers=headers).json().get("next_seq_id", 1)
     body = {"payload": {"model_id": model_id, "seq_id": seq_id, "forward_input": forward}}
     sent = httpx.post(f"{url}/forward-passes", json=body, headers=headers)
     assert sent.status_code == 202, sent.text
-    operation_id = sent.json()["id"]
+    operation_id: str = sent.json()["id"]
+    return operation_id
+
+
+def test_the_servers_kind_wins_over_the_results(
+    cli: Cli, emu: RunningEmulator, model_id: str
+) -> None:
+    # A forward pass (the official SDK's forward()) has a forward-backward pass's result, and
+    # was shown as "forward_backward" although the server said "forward".
+    operation_id = start_forward(emu.base_url, model_id)
     for command in ("wait", "show"):
         run = cli("operations", command, operation_id, "--json")
         assert run.exit_code == 0, run.stderr
@@ -609,22 +617,7 @@ def test_a_kind_two_kinds_share_is_not_guessed_from_the_result(
     # forward()) was shown as "forward_backward", the first kind whose result it has: the
     # result cannot tell the two apart, so the kind is unknown, as an export's is.
     model_id = service.create_training_client("weaver-tiny").model_id
-    datum = {
-        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1, 2, 3, 4]}]},
-        "loss_fn_inputs": {
-            "target_tokens": {"data": [2, 3, 4, 5], "dtype": "int64"},
-            "weights": {"data": [1.0] * 4, "dtype": "float32"},
-        },
-    }
-    forward = {"loss_fn": "cross_entropy", "data": [datum]}
-    body = {"payload": {"model_id": model_id, "seq_id": 1, "forward_input": forward}}
-    sent = httpx.post(
-        f"{emu.base_url}/api/v1/models/{model_id}/forward-passes",
-        json=body,
-        headers={"X-WEAVER-API-KEY": API_KEY},
-    )
-    assert sent.status_code == 202, sent.text
-    operation_id = sent.json()["id"]
+    operation_id = start_forward(emu.base_url, model_id)
     for command in ("wait", "show"):
         run = cli("operations", command, operation_id, "--json")
         assert run.exit_code == 0, run.stderr
