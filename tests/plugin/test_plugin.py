@@ -175,39 +175,40 @@ def test_options_a_folders_conftest_gives_stop_where_they_do_not_apply(
     assert "overridden for this test (in b/conftest.py)" in result.stdout.str()
 
 
-def test_options_a_test_module_gives_fail_its_own_tests(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_a="def test_a(weaver_client):\n    assert weaver_client.supported_models()\n",
-        test_b=(
+@pytest.mark.parametrize(
+    ("test_b", "place"),
+    [
+        (
             "import pytest\n\n"
             "@pytest.fixture(scope='session')\n"
             "def weaver_emulator_options():\n"
             "    return {'latency': {'save_checkpoint': 0.2}}\n\n"
-            "def test_b(weaver_server):\n    assert weaver_server.base_url\n"
+            "def test_b(weaver_server):\n    assert weaver_server.base_url\n",
+            "test_b.py",
         ),
-    )
-    result = run(pytester, "test_b.py", "test_a.py")
-    result.assert_outcomes(passed=1, errors=1)
-    assert "overridden for this test (in test_b.py)" in result.stdout.str()
-
-
-def test_an_override_in_a_test_class_is_named_by_its_class(pytester: pytest.Pytester) -> None:
-    # An override in a class was named as a conftest.py in a folder of the class's name,
-    # "test_b.py::TestB/conftest.py", a file that does not exist.
-    pytester.makepyfile(
-        test_a="def test_a(weaver_client):\n    assert weaver_client.supported_models()\n",
-        test_b=(
+        (
             "import pytest\n\n"
             "class TestB:\n"
             "    @pytest.fixture(scope='session')\n"
             "    def weaver_emulator_options(self):\n"
             "        return {'latency': {'save_checkpoint': 0.2}}\n\n"
-            "    def test_b(self, weaver_server):\n        assert weaver_server.base_url\n"
+            "    def test_b(self, weaver_server):\n        assert weaver_server.base_url\n",
+            # Once named as a conftest.py in a folder of the class's name, which does not exist.
+            "test_b.py::TestB",
         ),
+    ],
+    ids=["module", "class"],
+)
+def test_options_a_test_module_or_class_gives_fail_its_own_tests(
+    pytester: pytest.Pytester, test_b: str, place: str
+) -> None:
+    pytester.makepyfile(
+        test_a="def test_a(weaver_client):\n    assert weaver_client.supported_models()\n",
+        test_b=test_b,
     )
     result = run(pytester, "test_b.py", "test_a.py")
     result.assert_outcomes(passed=1, errors=1)
-    assert "overridden for this test (in test_b.py::TestB)" in result.stdout.str()
+    assert f"overridden for this test (in {place})" in result.stdout.str()
 
 
 OVERRIDE = (
