@@ -21,12 +21,20 @@ class LazyModule(types.ModuleType):
 
     The import system's own per-module lock makes a first access from two
     threads at once import the module once. Each attribute found is kept on
-    this object, so later accesses cost an ordinary attribute lookup.
+    this object, so later accesses cost an ordinary attribute lookup; unless
+    ``keep=False``: each access then reads the module's attribute as it is now,
+    as ``import asyncio`` in the function did, so that a test that patches
+    ``asyncio.sleep`` (``monkeypatch``) is seen, and not kept once undone.
     """
+
+    def __init__(self, name: str, *, keep: bool = True) -> None:
+        super().__init__(name)
+        self._keep = keep
 
     def __getattr__(self, attr: str) -> Any:
         value = getattr(importlib.import_module(self.__name__), attr)
-        setattr(self, attr, value)
+        if self._keep:
+            setattr(self, attr, value)
         return value
 
 
@@ -37,7 +45,7 @@ if TYPE_CHECKING:
 
     wire = weaver_client.models
 else:
-    asyncio = LazyModule("asyncio")
+    asyncio = LazyModule("asyncio", keep=False)
     wire = LazyModule("weaver_client.models")
 
 
