@@ -85,7 +85,8 @@ class PendingInfo:
         code: Such as ``waiting_for_scheduling``, ``waiting_for_resources``, ``trainer_starting``.
         message: A human-readable explanation (empty when the server gives none).
         wait_seconds: The server's estimate of the remaining wait, if any.
-        resources: The resources it waits for (``nodes``, ``gpus_per_node``...), if any.
+        resources: The resources it waits for (``nodes``, ``gpus_per_node``...), if any;
+            other properties the server adds are kept when they are numbers.
     """
 
     code: str
@@ -160,9 +161,13 @@ def _pending_info(operation: str, info: object) -> PendingInfo | None:
     schema = "Operation.pending_info"
     resources = None
     if not isinstance(value.resources, Unset):
+        # PendingResources allows other properties of any type (a GPU's model, say):
+        # those that are numbers are kept beside the spec's own, the others left out.
+        extra = value.resources.additional_properties
         resources = {
             k: float(expect(operation, schema, f"resources.{k}", v, (int, float)))
             for k, v in value.resources.to_dict().items()
+            if k not in extra or (isinstance(v, int | float) and not isinstance(v, bool))
         }
     wait = optional(operation, schema, "wait_seconds", value.wait_seconds, (int, float))
     return PendingInfo(

@@ -81,6 +81,41 @@ def test_pending_info_without_a_message_is_still_pending_info() -> None:
         assert handle.pending_info == PendingInfo(code="waiting_for_resources", wait_seconds=2.0)
 
 
+def test_pending_resources_may_hold_properties_of_the_servers_own() -> None:
+    # PendingResources sets no additionalProperties: false, so a property of any type
+    # is valid; a text one (a GPU's model) failed every poll with ResponseValidationError.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        waiting = {
+            "code": "waiting_for_resources",
+            "resources": {"nodes": 1, "gpu_type": "H100", "spot": True, "racks": 2.5},
+        }
+        fake.script(
+            "POST",
+            "/api/v1/models/m-1/checkpoints",
+            json_reply(202, pending(pending_info=waiting)),
+        )
+        handle = trainer.save_state("a", wait=False)
+    assert handle.pending_info == PendingInfo(
+        code="waiting_for_resources", resources={"nodes": 1.0, "racks": 2.5}
+    )
+
+
+def test_a_spec_resource_that_is_not_a_number_is_still_refused() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        waiting = {"code": "waiting_for_resources", "resources": {"nodes": "one"}}
+        fake.script(
+            "POST",
+            "/api/v1/models/m-1/checkpoints",
+            json_reply(202, pending(pending_info=waiting)),
+        )
+        with pytest.raises(ResponseValidationError, match=r"resources\.nodes"):
+            trainer.save_state("a", wait=False)
+
+
 @pytest.mark.parametrize("status", [200, 201, 202])
 def test_every_operation_post_may_answer_any_success_status(status: int) -> None:
     # weaver-wire.md: "The POST answers 2xx with {id, status, response?}"; 200, 201 and 202
