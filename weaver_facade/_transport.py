@@ -293,7 +293,8 @@ class _Attempts:
                 "%s %s: %s; retrying in %.1f s (retry %d)",
                 request.method,
                 request.url.path,
-                rules.describe_failure(outcome),
+                # A transport error's own words are in it, which may quote the key.
+                scrub(rules.describe_failure(outcome), request.headers.get(API_KEY_HEADER)),
                 delay,
                 self.attempt + 1,
             )

@@ -802,6 +802,30 @@ def test_a_quoted_page_is_scrubbed_before_it_is_cut_or_its_blanks_folded(
     assert "bad key [redacted]" in str(info.value)
 
 
+def test_a_retried_transport_error_that_quotes_the_key_is_logged_without_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The retry's WARNING quotes a connect error's words ("cannot connect (...)"), which
+    # a transport of the user's (or a proxy's reply it quotes) may build from the headers.
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"no route for key {KEY}", request=request)
+
+    http = httpx.Client(transport=httpx.MockTransport(refuse))
+    with (
+        caplog.at_level("WARNING", logger="weaver_facade"),
+        ServiceClient(
+            "http://weaver.test", KEY, http_client=http, max_retries=1, sleep=lambda _s: None
+        ) as svc,
+        pytest.raises(APIError) as info,
+    ):
+        svc.operation("op-1")
+    assert KEY not in str(info.value)
+    retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert retried == [retried[0]]
+    assert "no route for key [redacted]" in retried[0]
+    assert KEY not in caplog.text
+
+
 def test_the_key_is_scrubbed_as_a_url_would_quote_it() -> None:
     from weaver_facade._wire import scrub
 
