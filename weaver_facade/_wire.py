@@ -166,7 +166,8 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
         try:
             body = response.json() if response.content else None
             return reply(parse_model(call.operation, getattr(wire, reply.RESOURCE), body))
-        except (ValueError, ResponseValidationError):  # not JSON, or not the resource
+        # Not JSON (or nested past what the parser takes), or not the resource.
+        except (ValueError, RecursionError, ResponseValidationError):
             return reply()
 
     return attrs.evolve(call, parse=parse_reply)
