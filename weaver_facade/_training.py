@@ -49,6 +49,7 @@ from ._errors import (
     InvalidArgumentError,
     InvalidDatumError,
     OptimizerStateUnavailableError,
+    ResponseValidationError,
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import asyncio, wire
@@ -432,7 +433,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
         path = target.path if isinstance(target, Checkpoint) else target
         reply: calls.TtlReply = yield calls.set_checkpoint_ttl(path, ttl)
         if reply.resource is not None:
-            return checkpoint_from_wire("set_checkpoint_ttl", reply.resource)
+            # A Checkpoint the generated parser took but that breaks the spec (a `path`
+            # that is a number) is none either: read back as when there is none.
+            with contextlib.suppress(ResponseValidationError):
+                return checkpoint_from_wire("set_checkpoint_ttl", reply.resource)
         # The wire promises no body: read the changed checkpoint back from its model's list.
         return (yield from lookup.find_by_path(path))
 

@@ -61,6 +61,7 @@ NOT_A_CHECKPOINT = {
     "200-no-body": lambda _: httpx.Response(200),
     "201-other-object": lambda _: json_reply(201, {"ok": True}),
     "200-not-json": lambda _: httpx.Response(200, text="OK"),
+    "200-a-path-of-a-number": lambda record: json_reply(200, {**record, "path": 5}),
     "200-nested-too-deep": lambda _: httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000),
 }
 

@@ -693,6 +693,8 @@ NO_MODEL_REPLIES = {
     "not-a-model": lambda: json_reply(202, {"status": "terminated"}),
     "not-json": lambda: httpx.Response(200, text="ok"),
     "not-quite-a-model": lambda: json_reply(200, {"id": "m-1", "training_mode": "sideways"}),
+    "a-broken-model": lambda: json_reply(200, {"id": None, "status": "terminated"}),
+    "a-model-of-a-numeric-id": lambda: json_reply(200, {"id": 5}),
     "nested-too-deep": lambda: httpx.Response(
         200, headers={"content-type": "application/json"}, content=b"[" * 100_000 + b"]" * 100_000
     ),
