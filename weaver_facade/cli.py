@@ -42,7 +42,9 @@ global options.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import click
@@ -143,6 +145,7 @@ def _accept_global_options(command: click.Command, top: click.Command) -> None:
     if getattr(command, _ACCEPTS_GLOBALS, False):
         return
     setattr(command, _ACCEPTS_GLOBALS, True)
+    command.context_class = _Context
     taken = {opt for p in command.params for opt in p.opts + p.secondary_opts}
     for option in top.params:
         if option.name not in _GLOBAL_OPTIONS or not isinstance(option, click.Option):
@@ -195,8 +198,26 @@ def _one_line(exc: click.UsageError, given: list[str] | None = None) -> CliError
     return CliError(message, exit_code=EXIT_USAGE, payload=payload)
 
 
+class _Context(click.Context):
+    """A usage error raised while parsing a command's words names the command, so that its
+    line points to the command's ``--help``: click's parser raises an option's missing value
+    (``--model`` last) without it, and the pointer was left out."""
+
+    @contextlib.contextmanager
+    def scope(self, cleanup: bool = True) -> Iterator[click.Context]:
+        try:
+            with super().scope(cleanup) as ctx:
+                yield ctx
+        except click.UsageError as exc:
+            if exc.ctx is None:
+                exc.ctx = self
+            raise
+
+
 class _LazyGroup(click.Group):
     # Usage errors are one line too, like every other error (click prints three).
+
+    context_class = _Context
 
     def make_context(
         self,

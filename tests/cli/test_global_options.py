@@ -108,8 +108,14 @@ def test_a_value_option_without_its_value_is_refused(option: str) -> None:
     }
     run = invoke(["models", "list", option], env)
     assert run.exit_code == 2, run.stderr
-    assert f"Option '{option}' requires an argument" in run.stderr, run.stderr
-    assert len(run.stderr.splitlines()) == 1
+    # With the pointer to --help that every other usage error carries (click raises this
+    # one without its command, which left the pointer out).
+    assert run.stderr == (
+        f"error: Option '{option}' requires an argument. (see 'main models list --help')\n"
+    )
+    top = invoke([option], env)
+    assert top.exit_code == 2, top.stderr
+    assert top.stderr == f"error: Option '{option}' requires an argument. (see 'main --help')\n"
 
 
 USAGE_ERRORS = {
@@ -130,12 +136,15 @@ USAGE_ERRORS = {
         # Nothing after an unknown command is parsed: --json counts before it.
         ["--json", "no-such-command"],
         ["--frobnicate", "--json", "models", "list"],
+        # An option's value missing at the end (a --json after it would be its value).
+        ["--json", "checkpoints", "show", "c", "--model"],
     ],
     ids=[
         *(f"before-{k}" for k in USAGE_ERRORS),
         *(f"after-{k}" for k in USAGE_ERRORS),
         "cmd",
         "top-level-unknown-option",
+        "before-option-without-value",
     ],
 )
 def test_a_usage_error_with_json_is_a_json_document_too(args: list[str]) -> None:

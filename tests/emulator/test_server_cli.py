@@ -206,8 +206,22 @@ def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--bad-option"], ["--port", "abc"], ["--fault", "kind=nope"]],
-    ids=["unknown-option", "bad-value", "refused-in-the-command"],
+    [
+        ["--bad-option"],
+        ["--port", "abc"],
+        ["--fault", "kind=nope"],
+        ["--port"],
+        ["--fault"],
+        ["--extensions"],
+    ],
+    ids=[
+        "unknown-option",
+        "bad-value",
+        "refused-in-the-command",
+        "no-port-value",
+        "no-fault-value",
+        "no-extensions-value",
+    ],
 )
 def test_a_usage_error_is_one_line_either_way(args: list[str]) -> None:
     # `python -m weaver_facade.emulator` printed click's three lines (usage, `Try ...`,

@@ -52,6 +52,16 @@ class _Command(click.Command):
         with _one_line(alone=parent is None):
             return super().make_context(info_name, args, parent, **extra)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            # click's parser raises a missing option value without its command, which
+            # left out the pointer to --help (here, and in `weaver-facade emulator`).
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         with _one_line(alone=ctx.parent is None):
             return super().invoke(ctx)
