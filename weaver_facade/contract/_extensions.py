@@ -45,6 +45,7 @@ import httpx
 from weaver_client import limits
 
 from .._extensions import MARKER, extension_names
+from .._interrupt import interrupt_held
 from ._findings import API_KEY_HEADER
 from ._patience import patient_client
 
@@ -302,20 +303,25 @@ class _Probe:
             json={"tags": ["contract-probe"], "user_metadata": {}, "sdk_version": "contract"},
         )
         session_id = _need(session, "id", "the reply to POST /api/v1/sessions")
-        model = self.call(
-            "POST",
-            f"/sessions/{session_id}/models",
-            (200, 201),
-            json={"model_seq_id": 1, "base_model": base_model, "training_mode": "lora"},
-        )
-        model_id = str(
-            _need(model, "id", f"the reply to POST /api/v1/sessions/{session_id}/models")
-        )
-        self.fields("next-seq-id", "Model", model)
-        self.fields("model-status", "Model", model)
-        self.model_listing(model_id)
+        model_id: str | None = None
         made: list[Mapping[str, Any]] = []
         try:
+            # A Ctrl-C (or a CI's SIGTERM) while the create is on its way waits for its
+            # reply, which names the model to terminate, as the facade's create does; it
+            # is raised once the model's id is known, and the model terminated below.
+            with interrupt_held(lambda: None):
+                model = self.call(
+                    "POST",
+                    f"/sessions/{session_id}/models",
+                    (200, 201),
+                    json={"model_seq_id": 1, "base_model": base_model, "training_mode": "lora"},
+                )
+                model_id = str(
+                    _need(model, "id", f"the reply to POST /api/v1/sessions/{session_id}/models")
+                )
+            self.fields("next-seq-id", "Model", model)
+            self.fields("model-status", "Model", model)
+            self.model_listing(model_id)
             made.append(self.save(model_id, "a", key=str(uuid.uuid4())))
             made.append(self.save(model_id, "b"))
             page = self.call("GET", f"/models/{model_id}/checkpoints", (200,), params={"limit": 1})
@@ -345,7 +351,8 @@ class _Probe:
             if self.result.found.get("checkpoint-by-id"):
                 for checkpoint in made:
                     self.http.delete(f"/api/v1/checkpoints/{checkpoint['id']}")
-            self.http.post(f"/api/v1/models/{model_id}/terminate")
+            if model_id is not None:
+                self.http.post(f"/api/v1/models/{model_id}/terminate")
 
 
 def probe_extensions(
