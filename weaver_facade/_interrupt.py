@@ -5,7 +5,9 @@ model, and only its reply tells the client which model to terminate on close. A
 ``KeyboardInterrupt`` raised while it is awaited loses the reply, and the model
 stays running, holding training resources. So a first Ctrl-C is held until the
 request ends (bounded by the client's timeouts), and raised then; a second one
-is raised at once, as always.
+is raised at once, as always. Where SIGINT is ignored (a script's background job)
+and SIGTERM is taken as a Ctrl-C (the command line, the contract kit), a first
+SIGTERM is held so instead; SIGINT stays ignored.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+from ._sigterm import taken_as_interrupt
 
 # Whether this thread waits with no request on its way (``between_requests``).
 _idle = threading.local()
@@ -42,12 +46,11 @@ def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
 
     Only on the main thread, the one Python runs signal handlers on, and only in place of
     Python's default handler: a handler of the program's own is left to decide (the block
-    then runs as it would without this).
+    then runs as it would without this). Where SIGINT is ignored, the SIGTERM that
+    ``terminate_as_interrupt`` takes as a Ctrl-C is held instead (it would raise at once).
     """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    signum = _interrupt_signal()
+    if signum is None:
         yield lambda: False
         return
     came = threading.Event()
@@ -59,10 +62,23 @@ def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
         came.set()
         on_hold()
 
-    signal.signal(signal.SIGINT, hold)
+    previous = signal.signal(signum, hold)
     try:
         yield came.is_set
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signum, previous)
         if came.is_set():
             raise KeyboardInterrupt
+
+
+def _interrupt_signal() -> signal.Signals | None:
+    """The signal ``interrupt_held`` holds here: SIGINT at Python's default handler, else
+    SIGTERM taken as a Ctrl-C where SIGINT is ignored; None on another thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    if ctrl_c is signal.default_int_handler:
+        return signal.SIGINT
+    if ctrl_c is signal.SIG_IGN and taken_as_interrupt():
+        return signal.SIGTERM
+    return None

@@ -13,13 +13,14 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["terminate_as_interrupt"]
+__all__ = ["taken_as_interrupt", "terminate_as_interrupt"]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # Handed to the Ctrl-C handler, so that a model's create on its way holds it too,
     # until its reply names the model to terminate; raised here where SIGINT is ignored
-    # (a background job's).
+    # (a background job's): there a create on its way holds SIGTERM itself, in place of
+    # this handler (``taken_as_interrupt``).
     ctrl_c = signal.getsignal(signal.SIGINT)
     if callable(ctrl_c) and ctrl_c is not _interrupt:
         ctrl_c(signal.SIGINT, frame)
@@ -38,3 +39,8 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def taken_as_interrupt() -> bool:
+    """Whether SIGTERM is now handled as a Ctrl-C (within ``terminate_as_interrupt``)."""
+    return signal.getsignal(signal.SIGTERM) is _interrupt

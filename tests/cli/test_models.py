@@ -20,6 +20,7 @@ import yaml
 
 from tests.support.cli import API_KEY, Cli, invoke, shown_whole
 from tests.support.held_creates import default_sigint, interrupt_then_answer, serve_held_creates
+from tests.support.signals import with_sigint
 from weaver_facade import ModelInfo
 from weaver_facade._cli.models import print_model, print_models
 from weaver_facade.emulator import RunningEmulator
@@ -115,25 +116,32 @@ def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:
         assert run.stderr.splitlines()[-1] == "error: interrupted"
 
 
-def test_create_stopped_by_sigterm_terminates_the_model_it_made() -> None:
+@pytest.mark.parametrize("sigint", ["SIG_DFL", "SIG_IGN"], ids=["foreground", "background"])
+def test_create_stopped_by_sigterm_terminates_the_model_it_made(sigint: str) -> None:
     # SIGTERM (a cancelled CI job, `docker stop`, `timeout`) ended the command at once: exit
     # -15, and the model the server had made kept running. It now ends as a Ctrl-C does.
+    # A background job of a script (`weaver-facade models create ... &`, or under nohup)
+    # starts with SIGINT ignored: there the SIGTERM was raised at once, losing the reply.
     script = Path(sys.executable).with_name("weaver-facade")
     with serve_held_creates(API_KEY) as served:
         env = {**os.environ, "WEAVER_BASE_URL": served.base_url, "WEAVER_API_KEY": API_KEY}
         env.pop("WEAVER_LOG", None)
         with subprocess.Popen(
-            [str(script), "models", "create", "weaver-tiny"],
+            with_sigint(sigint, [str(script), "models", "create", "weaver-tiny"]),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         ) as run:
-            assert served.held.made.wait(30)
-            run.send_signal(signal.SIGTERM)
-            time.sleep(0.5)  # the command takes the signal while the reply is held
-            served.held.release.set()
-            _, stderr = run.communicate(timeout=60)
+            try:
+                assert served.held.made.wait(30)
+                run.send_signal(signal.SIGTERM)
+                time.sleep(0.5)  # the command takes the signal while the reply is held
+                served.held.release.set()
+                _, stderr = run.communicate(timeout=60)
+            finally:
+                if run.poll() is None:
+                    run.kill()  # bounded: the `with` waits for the process
         assert run.returncode == 130, stderr
         [(model_id, status)] = served.statuses().items()
         assert status == "terminated"

@@ -5,8 +5,8 @@ The extension probe sent its create with a raw client: the interrupt came while 
 the reply was lost, and the model it made kept running on the server (with the server's
 training resources), unknown to the run. The lifecycle's creates (the facade's, which hold
 the interrupt) and schemathesis' (sent from its workers, which a first interrupt lets finish)
-did not lose theirs; they are here so that they stay so. All with SIGINT at its default: where
-it is ignored (a background job), nothing holds a SIGTERM yet.
+did not lose theirs; they are here so that they stay so. With SIGINT at its default, and
+ignored (a background job), where the SIGTERM raised at once and lost the reply.
 """
 
 from __future__ import annotations
@@ -74,20 +74,33 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, _HoldCreate, s
 
 
 @pytest.mark.parametrize(
-    "served",
-    [(1, "lifecycle"), (2, "lifecycle"), (2, "conformance")],
-    ids=["the-extension-probe's-create", "the-lifecycle's-create", "a-conformance-create"],
-    indirect=True,
+    ("served", "sigint"),
+    [
+        ((1, "lifecycle"), "SIG_DFL"),
+        ((2, "lifecycle"), "SIG_DFL"),
+        ((2, "conformance"), "SIG_DFL"),
+        ((1, "lifecycle"), "SIG_IGN"),
+        ((2, "lifecycle"), "SIG_IGN"),
+    ],
+    ids=[
+        "the-extension-probe's-create",
+        "the-lifecycle's-create",
+        "a-conformance-create",
+        "the-extension-probe's-create-in-a-background-job",
+        "the-lifecycle's-create-in-a-background-job",
+    ],
+    indirect=["served"],
 )
 def test_sigterm_during_a_create_terminates_the_model_it_made(
-    served: tuple[str, _HoldCreate, str],
+    served: tuple[str, _HoldCreate, str], sigint: str
 ) -> None:
     base_url, holding, part = served
     env = {**os.environ, "WEAVER_API_KEY": KEY}
     args = ["--base-url", base_url, "--only", part, "--quick"]
     with subprocess.Popen(
-        # SIGINT at its default, as for a foreground job, whatever this run inherited.
-        with_sigint("SIG_DFL", [sys.executable, "-m", "weaver_facade.contract", *args]),
+        # SIGINT at its default, as for a foreground job, or ignored, as for a script's
+        # background job, whatever this run inherited.
+        with_sigint(sigint, [sys.executable, "-m", "weaver_facade.contract", *args]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

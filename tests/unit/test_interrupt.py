@@ -11,6 +11,7 @@ from types import FrameType
 import pytest
 
 from weaver_facade._interrupt import between_requests, interrupt_held
+from weaver_facade._sigterm import terminate_as_interrupt
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +83,48 @@ def test_a_ctrl_c_between_requests_is_raised_at_once() -> None:
     assert notices == []
     assert caught.value.__context__ is None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_where_sigint_is_ignored_a_sigterm_taken_as_ctrl_c_is_held() -> None:
+    # A script's background job (`weaver-facade models create ... &`, nohup) starts with
+    # SIGINT ignored: the command line's SIGTERM then raised at once, losing the reply.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    notices: list[str] = []
+    reached: list[str] = []
+
+    def once() -> None:
+        with interrupt_held(lambda: notices.append("held")) as came:
+            signal.raise_signal(signal.SIGINT)  # still ignored
+            assert not came()
+            signal.raise_signal(signal.SIGTERM)
+            reached.append("after the SIGTERM")
+            assert came()  # held: the block goes on
+
+    def twice() -> None:
+        with interrupt_held(lambda: notices.append("held again")):
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)  # a second one: at once
+            reached.append("after the second SIGTERM")
+
+    with terminate_as_interrupt():
+        sigterm = signal.getsignal(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt) as caught:
+            once()
+        assert reached == ["after the SIGTERM"]
+        assert caught.value.__context__ is None
+        assert signal.getsignal(signal.SIGTERM) is sigterm
+        with pytest.raises(KeyboardInterrupt):
+            twice()
+        assert signal.getsignal(signal.SIGTERM) is sigterm
+    assert notices == ["held", "held again"]
+    assert reached == ["after the SIGTERM"]
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_where_sigint_is_ignored_a_plain_sigterm_is_left_alone() -> None:
+    # Outside the command line and the kit, SIGTERM is the program's to decide.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    before = signal.getsignal(signal.SIGTERM)
+    with interrupt_held(lambda: pytest.fail("held")) as came:
+        assert signal.getsignal(signal.SIGTERM) is before
+        assert not came()
