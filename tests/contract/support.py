@@ -4,6 +4,9 @@ quick settings they run the kit with."""
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,11 +14,26 @@ from pathlib import Path
 
 from tests.contract.drift import Drift, DriftMiddleware
 from tests.support.emulator import serve_in_thread
+from tests.support.signals import with_sigint
 from weaver_facade.contract import ContractSettings
 from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
 from weaver_facade.emulator import EmulatorConfig, create_app
 
 KEY = "contract-kit-secret-key-5b9e"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kit_process(sigint: str, args: list[str], key: str = KEY) -> subprocess.Popen[str]:
+    """``python -m weaver_facade.contract ARGS`` with SIGINT's disposition ``sigint`` (see
+    ``with_sigint``) and ``key`` in ``WEAVER_API_KEY``; its output piped, as text."""
+    return subprocess.Popen(
+        with_sigint(sigint, [sys.executable, "-m", "weaver_facade.contract", *args]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "WEAVER_API_KEY": key},
+        cwd=ROOT,
+    )
 
 
 def quick(base_url: str, **overrides: object) -> ContractSettings:

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.contract.support import kit_process
 from tests.support.emulator import EmulatorProcess, spawn_emulator
-from tests.support.signals import with_sigint
 from weaver_facade import ServiceClient
 from weaver_facade._extensions import extension_markers
 from weaver_facade.contract._artifact_steps import ARTIFACT_STEPS
@@ -240,16 +240,8 @@ def test_a_run_the_user_interrupts_is_no_pass(
     # the models it had made kept running on the server.
     with ServiceClient(emulator.base_url, KEY, heartbeat_interval=0) as service:
         before = {m.id for m in service.list_models()}
-    env = {**os.environ, "WEAVER_API_KEY": KEY}
     args = ["--base-url", emulator.base_url, "--only", "conformance", "--time-limit", "60"]
-    with subprocess.Popen(
-        with_sigint(sigint, [sys.executable, "-m", "weaver_facade.contract", *args]),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    ) as run:
+    with kit_process(sigint, args, KEY) as run:
         assert run.stderr is not None
         for line in run.stderr:  # the progress lines
             if "phase" in line:

@@ -12,11 +12,8 @@ ignored (a background job), where the SIGTERM raised at once and lost the reply.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,13 +22,11 @@ from typing import Any
 
 import pytest
 
-from tests.contract.support import KEY
+from tests.contract.support import KEY, kit_process
 from tests.support.emulator import serve_in_thread
-from tests.support.signals import with_sigint
 from weaver_facade import ServiceClient
 from weaver_facade.emulator import EmulatorConfig, create_app
 
-ROOT = Path(__file__).resolve().parents[2]
 _CREATE = re.compile(r"/api/v1/sessions/[^/]+/models")
 
 
@@ -95,18 +90,10 @@ def test_sigterm_during_a_create_terminates_the_model_it_made(
     served: tuple[str, _HoldCreate, str], sigint: str
 ) -> None:
     base_url, holding, part = served
-    env = {**os.environ, "WEAVER_API_KEY": KEY}
     args = ["--base-url", base_url, "--only", part, "--quick"]
-    with subprocess.Popen(
-        # SIGINT at its default, as for a foreground job, or ignored, as for a script's
-        # background job, whatever this run inherited.
-        with_sigint(sigint, [sys.executable, "-m", "weaver_facade.contract", *args]),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    ) as run:
+    # SIGINT at its default, as for a foreground job, or ignored, as for a script's
+    # background job, whatever this run inherited.
+    with kit_process(sigint, args) as run:
         try:
             assert holding.arrived.wait(120), "the run sent no create"
             run.send_signal(signal.SIGTERM)
