@@ -279,12 +279,17 @@ def error_payload(exc: BaseException, exit_code: int, message: str | None = None
 C = TypeVar("C", ServiceClient, TrainingClient)
 
 
+def as_timeout(remaining: float | None) -> float | None:
+    """The time a command's ``--timeout`` leaves (or ``None``), as a call's timeout: a
+    positive one, so that at the deadline one quick attempt is made."""
+    return None if remaining is None else max(remaining, 0.1)
+
+
 def within(client: C, left: Callable[[], float | None]) -> C:
     """``client`` for a command's next request under ``--timeout``: that request, retries
     included, ends by the command's deadline (``left()`` is the time left, or ``None``)."""
-    remaining = left()
-    # with_options needs a positive deadline; at the deadline one quick attempt is made.
-    return client if remaining is None else client.with_options(timeout=max(remaining, 0.1))
+    remaining = as_timeout(left())
+    return client if remaining is None else client.with_options(timeout=remaining)
 
 
 def current_state() -> CliState:

@@ -35,6 +35,7 @@ from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    as_timeout,
     current_state,
     handles_errors,
     json_option,
@@ -321,7 +322,7 @@ def download(
                 verify=not no_verify,
                 max_concurrency=max_concurrency,
                 progress=bar,
-                timeout=None if remaining is None else max(remaining, 0.1),
+                timeout=as_timeout(remaining),
             )
     except KeyboardInterrupt as exc:
         # Before the first file began (the artifact still being looked up), nothing stays.
