@@ -8,6 +8,7 @@ strings, enums are their wire values.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import json
 import math
@@ -22,7 +23,6 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
-from weaver_client.schemas import SCHEMAS
 
 from .. import (
     Artifact,
@@ -145,19 +145,20 @@ def result_json(result: object) -> tuple[str | None, Any]:
         data = artifact_json(result)
     else:
         return None, result
-    kinds = _KINDS_OF_RESULT.get(type(result).__name__, ())
+    kinds = _kinds_of_results().get(type(result).__name__, ())
     return (kinds[0] if len(kinds) == 1 else None), data
 
 
+@functools.cache
 def _kinds_of_results() -> dict[str, tuple[str, ...]]:
-    """The operation kinds whose result has each schema, as the spec says."""
+    """The operation kinds whose result has each schema, as the spec says; read when first
+    needed, not when every command starts."""
+    from weaver_client.schemas import SCHEMAS
+
     found: dict[str, tuple[str, ...]] = {}
     for kind, schema in result_schemas(SCHEMAS).items():
         found[schema] = (*found.get(schema, ()), kind)
     return found
-
-
-_KINDS_OF_RESULT = _kinds_of_results()
 
 
 def outcome(handle: OperationHandle[Any]) -> tuple[object, OperationFailedError | None]:
