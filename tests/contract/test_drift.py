@@ -143,6 +143,14 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
 # settings make too few of them to be sure to (one accepted save in about 70 tries, lost
 # when other test modules were imported into the same process).
 NEED_WORKFLOWS = {Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES, Drift.SYNC_SAVE, Drift.NESTED_SAVE}
+# Those full runs take 20 to 40 s each. The default suite keeps the sync save's, which shows
+# the workflows reach a save; conformance's naming of these is checked under --slow.
+SLOW_CONFORMANCE = NEED_WORKFLOWS - {Drift.SYNC_SAVE}
+
+
+def default_parts(drift: Drift, parts: tuple[str, ...]) -> tuple[str, ...]:
+    """The parts the default suite runs against ``drift``."""
+    return tuple(p for p in parts if drift not in SLOW_CONFORMANCE or p != "conformance")
 
 
 def in_part(finding: Finding, part: str) -> bool:
@@ -157,16 +165,40 @@ def reports() -> dict[Drift, ContractReport]:
     """
     done: dict[Drift, ContractReport] = {}
     for drift, parts, _, _ in EXPECTED:
-        with serve_emulator(drift) as served:
-            settings = quick(served.base_url, parts=parts)
-            if drift in NEED_WORKFLOWS:
-                settings = replace(
-                    settings,
-                    max_examples=DEFAULT_MAX_EXAMPLES,
-                    stateful_steps=DEFAULT_STATEFUL_STEPS,
-                )
-            done[drift] = run_contract_test(settings)
+        done[drift] = run_against(drift, default_parts(drift, parts))
     return done
+
+
+def run_against(drift: Drift, parts: tuple[str, ...]) -> ContractReport:
+    with serve_emulator(drift) as served:
+        settings = quick(served.base_url, parts=parts)
+        if drift in NEED_WORKFLOWS and "conformance" in parts:
+            settings = replace(
+                settings,
+                max_examples=DEFAULT_MAX_EXAMPLES,
+                stateful_steps=DEFAULT_STATEFUL_STEPS,
+            )
+        return run_contract_test(settings)
+
+
+def assert_named(
+    report: ContractReport, part: str, drift: Drift, operation: str, message: str
+) -> None:
+    named = [
+        f
+        for f in report.findings
+        if in_part(f, part) and f.operation == operation and re.search(message, f.message)
+    ]
+    lines = "\n".join(f.line() for f in report.findings)
+    assert named, f"{part} did not name {drift.value}; it reported:\n{lines}"
+    for finding in named:
+        line = finding.line()
+        assert line.startswith(f"{operation}: ")
+        assert f"expected {finding.expected}; got {finding.got}" in line
+        assert finding.curl is not None
+        assert finding.curl.startswith("curl ")
+        assert '"X-WEAVER-API-KEY: $WEAVER_API_KEY"' in finding.curl
+    assert KEY not in json.dumps([f.to_json() for f in report.findings])
 
 
 @pytest.mark.parametrize(
@@ -183,22 +215,21 @@ def test_each_drift_is_named_precisely(
 ) -> None:
     report = reports[drift]
     assert not report.passed
-    for part in parts:
-        named = [
-            f
-            for f in report.findings
-            if in_part(f, part) and f.operation == operation and re.search(message, f.message)
-        ]
-        lines = "\n".join(f.line() for f in report.findings)
-        assert named, f"{part} did not name {drift.value}; it reported:\n{lines}"
-        for finding in named:
-            line = finding.line()
-            assert line.startswith(f"{operation}: ")
-            assert f"expected {finding.expected}; got {finding.got}" in line
-            assert finding.curl is not None
-            assert finding.curl.startswith("curl ")
-            assert '"X-WEAVER-API-KEY: $WEAVER_API_KEY"' in finding.curl
-    assert KEY not in json.dumps([f.to_json() for f in report.findings])
+    for part in default_parts(drift, parts):
+        assert_named(report, part, drift, operation, message)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("drift", "operation", "message"),
+    [(d, o, m) for d, _, o, m in EXPECTED if d in SLOW_CONFORMANCE],
+    ids=[d.value for d, *_ in EXPECTED if d in SLOW_CONFORMANCE],
+)
+def test_conformance_names_what_it_sees_only_after_a_save(
+    drift: Drift, operation: str, message: str
+) -> None:
+    report = run_against(drift, ("conformance",))
+    assert_named(report, "conformance", drift, operation, message)
 
 
 def test_a_stuck_load_names_its_operation_and_last_status(
