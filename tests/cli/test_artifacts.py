@@ -514,6 +514,21 @@ def test_an_unknown_bare_id_says_a_checkpoint_id_needs_its_model(
     assert run.stderr.strip().endswith("for a checkpoint's id, pass --model MODEL_ID")
 
 
+def test_an_artifact_id_with_a_model_says_to_leave_the_model_out(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    # With --model an id is a checkpoint's; an artifact's was met by "no checkpoint with id".
+    cli("checkpoints", "save", model_id, "c1")
+    artifact = cli("checkpoints", "export", "c1", "--model", model_id, "--json").json()
+    out = tmp_path / "o"
+    run = cli("checkpoints", "download", artifact["id"], "--model", model_id, "-o", str(out))
+    assert run.exit_code == 1
+    assert f"no checkpoint with id {artifact['id']}" in run.stderr
+    assert run.stderr.strip().endswith("for an artifact's id, leave out --model")
+    assert not out.exists()
+    assert cli("checkpoints", "download", artifact["id"], "-o", str(out)).exit_code == 0
+
+
 @pytest.mark.parametrize(
     "emulator_config",
     [

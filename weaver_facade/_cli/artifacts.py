@@ -309,7 +309,14 @@ def download(
     else:
         owner, found = parse_ref(ref, model_id)
         service, left = current_state().waiting(timeout)  # an id's lookup within it too
-        target = _Models(service).known(owner, found)
+        try:
+            target = _Models(service).known(owner, found)
+        except NotFoundError as exc:
+            if not isinstance(found, uuid.UUID):
+                raise
+            # With --model an id is taken as a checkpoint's: it may have been an artifact's.
+            message = f"{exc}; for an artifact's id, leave out --model"
+            raise current_state().failure(exc, EXIT_API_ERROR, message) from None
         remaining = left()
     state = current_state()
     bar = _Bar(quiet=state.as_json or state.progress.quiet)
@@ -341,7 +348,7 @@ def download(
     except NotFoundError as exc:
         if not isinstance(target, uuid.UUID):
             raise
-        # A bare id is taken as an artifact's: it may have been a checkpoint's.
+        # Without --model an id is taken as an artifact's: it may have been a checkpoint's.
         message = f"{exc}; for a checkpoint's id, pass --model MODEL_ID"
         raise state.failure(exc, EXIT_API_ERROR, message) from None
     except WeaverError:
