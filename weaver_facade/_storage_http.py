@@ -222,9 +222,12 @@ class StorageHTTP:
             raise StorageProtocolError(f"cannot fetch a {parts.scheme or 'relative'} URL")
         https = parts.scheme == "https"
         try:
-            port = parts.port or (443 if https else 80)
+            port = parts.port
         except ValueError as exc:  # out of range, or not a number
             raise StorageProtocolError(f"cannot fetch this URL: {exc}") from None
+        if port == 0:  # no server listens there; not the scheme's default either
+            raise StorageProtocolError("cannot fetch this URL: port 0")
+        port = port or (443 if https else 80)
         # The socket is made here, not by http.client, so that ``abort`` reaches its connect.
         sock = self._open(parts.hostname, port, connect)
         connection = (

@@ -742,8 +742,9 @@ def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: 
 
 @pytest.mark.parametrize(
     ("proxied", "port"),
-    [(False, "99999"), (False, "x"), (True, "x")],  # a proxy is asked for 99999, and answers
-    ids=["direct-range", "direct-number", "proxy-number"],
+    # A proxy is asked for 99999 or 0, and answers.
+    [(False, "99999"), (False, "x"), (False, "0"), (True, "x")],
+    ids=["direct-range", "direct-number", "direct-zero", "proxy-number"],
 )
 def test_a_url_with_a_bad_port_is_a_storage_error(
     storage: StorageServer,
@@ -753,7 +754,8 @@ def test_a_url_with_a_bad_port_is_a_storage_error(
     proxied: bool,
     port: str,
 ) -> None:
-    # urlsplit's ValueError (httpx's InvalidURL behind a proxy) left the error tree.
+    # urlsplit's ValueError (httpx's InvalidURL behind a proxy) left the error tree, and
+    # port 0 was taken for the scheme's default.
     use_proxy(monkeypatch, storage, proxied)
     url = {"url": f"http://127.0.0.1:{port}/o/small.bin"}
     with pytest.raises(StorageError, match="cannot fetch this URL"):
