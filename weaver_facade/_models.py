@@ -408,9 +408,7 @@ def terminate_plan(model_id: str) -> Plan[ModelInfo]:
     """Terminate a model; described by the reply when it is a Model, otherwise read back
     (the real service promises no reply body)."""
     reply: calls.TerminateReply = yield calls.terminate_model(model_id)
-    if reply.resource is not None:
-        # A body the generated parser took but that breaks the Model (an `id` of null)
-        # is no model either: the model is terminated all the same, and read back.
-        with contextlib.suppress(ResponseValidationError):
-            return model_info_from_wire("terminate_model", reply.resource)
+    done = reply.read(model_info_from_wire, "terminate_model")
+    if done is not None:
+        return done
     return (yield from model_plan(calls.get_model(model_id)))

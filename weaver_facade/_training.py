@@ -49,7 +49,6 @@ from ._errors import (
     InvalidArgumentError,
     InvalidDatumError,
     OptimizerStateUnavailableError,
-    ResponseValidationError,
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
 from ._lazy import asyncio, wire
@@ -432,11 +431,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
             target = yield from lookup.by_id(target, self.model_id)
         path = target.path if isinstance(target, Checkpoint) else target
         reply: calls.TtlReply = yield calls.set_checkpoint_ttl(path, ttl)
-        if reply.resource is not None:
-            # A Checkpoint the generated parser took but that breaks the spec (a `path`
-            # that is a number) is none either: read back as when there is none.
-            with contextlib.suppress(ResponseValidationError):
-                return checkpoint_from_wire("set_checkpoint_ttl", reply.resource)
+        done = reply.read(checkpoint_from_wire, "set_checkpoint_ttl")
+        if done is not None:
+            return done
         # The wire promises no body: read the changed checkpoint back from its model's list.
         return (yield from lookup.find_by_path(path))
 

@@ -93,6 +93,7 @@ class WireModel(Protocol):
 
 
 M = TypeVar("M", bound=WireModel)
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -154,6 +155,16 @@ class MaybeResource(Generic[M]):
             return cls(getattr(wire, cls.RESOURCE).from_dict(src_dict))
         except _PARSE_ERRORS:
             return cls()
+
+    def read(self, convert: Callable[[str, M], T], operation: str) -> T | None:
+        """The resource as ``convert`` reads it, else ``None``: one the generated parser took
+        but that breaks the spec (an ``id`` of null) is none either."""
+        if self.resource is None:
+            return None
+        try:
+            return convert(operation, self.resource)
+        except ResponseValidationError:
+            return None
 
 
 def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
@@ -569,9 +580,6 @@ def reply_error(
         status_code=status_code,
         request_id=request_id,
     )
-
-
-T = TypeVar("T")
 
 
 def expect(
