@@ -312,9 +312,10 @@ def download(
         try:
             target = _Models(service).known(owner, found)
         except NotFoundError as exc:
-            if not isinstance(found, uuid.UUID):
+            # Another model's checkpoint is refused without a status; a 404 found none, and
+            # with --model the id was taken as a checkpoint's: it may have been an artifact's.
+            if not isinstance(found, uuid.UUID) or exc.status_code is None:
                 raise
-            # With --model an id is taken as a checkpoint's: it may have been an artifact's.
             message = f"{exc}; for an artifact's id, leave out --model"
             raise current_state().failure(exc, EXIT_API_ERROR, message) from None
         remaining = left()
