@@ -15,7 +15,8 @@ the real service leaves out, from what this client created it with
 (``settings``, the common script: train, save and resume in one process), or
 from the caller (``base_model``). Only when none knows are
 ``create_training_client``'s defaults guessed, and a load that then finds them
-incompatible says so; an unknown base model is never guessed.
+incompatible (a 422, or a load operation that fails) says so; an unknown base
+model is never guessed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from ._checkpoints import (
     CheckpointStatus,
     coerce_checkpoint_ref,
 )
-from ._errors import CheckpointNotReadyError, IncompatibleCheckpointError, InvalidArgumentError
+from ._errors import (
+    CheckpointNotReadyError,
+    IncompatibleCheckpointError,
+    InvalidArgumentError,
+    OperationFailedError,
+)
 from ._io import Submission
 from ._models import (
     DEFAULT_LORA_RANK,
@@ -99,15 +105,30 @@ def resume_plan(
         result: LoadResult = yield load_submission(model.id, found.path, with_optimizer)
     except IncompatibleCheckpointError as exc:
         if guessed:
-            exc.message += (
-                f"; the server did not describe model {source.id}'s settings, "
-                f"so the new model guessed {guessed}; to resume it, create a model with "
-                f"its settings (create_training_client) and call "
-                f"{'load_state_with_optimizer' if with_optimizer else 'load_state'} on it"
-            )
+            exc.message += _guess_hint(source.id, guessed, "", with_optimizer)
             exc.args = (exc.message,)
         raise
+    except OperationFailedError as exc:
+        # The wire's load returns an Operation and names no refusal code: a server may
+        # accept the load and fail its operation, in a code of its own, on settings that
+        # do not fit. The guess may be why, so the error names it too.
+        if guessed:
+            exc.args = (
+                str(exc)
+                + _guess_hint(source.id, guessed, ", which may not fit it", with_optimizer),
+            )
+        raise
     return model, result
+
+
+def _guess_hint(source_id: str, guessed: str, doubt: str, with_optimizer: bool) -> str:
+    """What a failed load of a resume into guessed settings adds to its error."""
+    return (
+        f"; the server did not describe model {source_id}'s settings, "
+        f"so the new model guessed {guessed}{doubt}; to resume it, create a model with "
+        f"its settings (create_training_client) and call "
+        f"{'load_state_with_optimizer' if with_optimizer else 'load_state'} on it"
+    )
 
 
 def _like(source: ModelInfo, created: NewModel | None, asked: str | None) -> tuple[NewModel, str]:

@@ -652,6 +652,42 @@ def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed(
     assert (refused.value.status_code, refused.value.code) == (422, "incompatible_checkpoint")
 
 
+@pytest.mark.parametrize(
+    ("with_optimizer", "load"), [(True, "load_state_with_optimizer"), (False, "load_state")]
+)
+def test_a_guessed_resume_whose_load_operation_fails_says_what_was_guessed(
+    with_optimizer: bool, load: str
+) -> None:
+    # The wire's load "returns an Operation" and names no refusal code: a server may
+    # accept the load and fail its operation, in a code of its own, when the settings
+    # do not fit. The guess must still be named in the error, not only in a log record.
+    fake = source(WIRE_ONLY)
+    fake.fail_load("m-1", "shape_mismatch", "rank 8 does not fit rank 32")
+    with service(fake) as svc, pytest.raises(OperationFailedError) as failed:
+        svc.create_training_client_from_state(
+            "weaver://m-w/checkpoints/c1", with_optimizer=with_optimizer
+        )
+    message = str(failed.value)
+    assert message.startswith("operation op-9 failed [shape_mismatch]: rank 8 does not fit")
+    assert "the server did not describe model m-w's settings" in message
+    assert "training_mode 'lora' and LoRA rank 32" in message
+    assert message.endswith(f"(create_training_client) and call {load} on it")
+    assert (failed.value.code, failed.value.message) == (
+        "shape_mismatch",
+        "rank 8 does not fit rank 32",
+    )
+
+
+def test_a_described_resume_whose_load_operation_fails_claims_no_guess() -> None:
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
+    fake.fail_load("m-1", "shape_mismatch", "rank 8 does not fit rank 16")
+    with service(fake) as svc, pytest.raises(OperationFailedError) as failed:
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    assert str(failed.value) == (
+        "operation op-9 failed [shape_mismatch]: rank 8 does not fit rank 16"
+    )
+
+
 def test_a_guessed_resume_that_loads_says_what_it_guessed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
