@@ -33,6 +33,7 @@ OPERATIONS = "/api/v1/operations/"
 SESSIONS = "/api/v1/sessions"
 STORAGE = "/storage/"
 MODEL = re.compile(r"^/api/v1/models/[^/]+$")
+CREATE_MODEL = re.compile(r"^/api/v1/sessions/[^/]+/models$")
 TERMINATE = re.compile(r"^/api/v1/models/[^/]+/terminate$")
 TTL = re.compile(r"^/api/v1/models/[^/]+/checkpoints/ttl$")
 LOWERCASE_TIME = re.compile(rb'"(\d{4}-\d\d-\d\d)T([0-9:.]+)(?:Z|\+00:00)"')
@@ -122,6 +123,11 @@ class Drift(enum.StrEnum):
     # No drift: every time of every reply in RFC 3339's lowercase form (`t`, `z`), which
     # it allows (section 5.6) and `datetime.fromisoformat` refuses.
     LOWERCASE_TIMES = "lowercase_times"
+    # No drift: a body that lacks a field the sheet gives it without `?` refused with 400,
+    # as a server written from the sheet may: an export's `{"format", "merge_adapter",
+    # "ttl_seconds", "force"}`, a LoRA model's `lora_config` with its rank and three flags
+    # (the real SDK always sends them).
+    SHEET_BODIES_IN_FULL = "sheet_bodies_in_full"
 
 
 class Reply:
@@ -196,6 +202,25 @@ def _json_reply(status: int, body: bytes) -> Reply:
         (b"x-request-id", f"req-drift-{uuid.uuid4().hex[:8]}".encode()),
     ]
     return Reply(status, headers, body)
+
+
+def _missing_sheet_field(path: str, body: bytes) -> str | None:
+    """The first field the sheet gives a POST's body (no `?`) that ``body`` lacks."""
+    try:
+        sent = json.loads(body or b"null")
+    except ValueError:
+        return None
+    if not isinstance(sent, dict):
+        return None
+    if EXPORT.match(path):
+        wanted, where = ("format", "merge_adapter", "ttl_seconds", "force"), sent
+    elif CREATE_MODEL.match(path) and sent.get("training_mode", "lora") == "lora":
+        if not isinstance(sent.get("lora_config"), dict):
+            return "lora_config"
+        wanted, where = ("rank", "train_unembed", "train_mlp", "train_attn"), sent["lora_config"]
+    else:
+        return None
+    return next((f for f in wanted if f not in where), None)
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -362,6 +387,11 @@ class DriftMiddleware:
                 await _busy().send(send)
                 return
         body = await _read(receive)
+        if self.drift is Drift.SHEET_BODIES_IN_FULL and method == "POST":
+            missing = _missing_sheet_field(path, body)
+            if missing is not None:
+                await _error(400, "invalid_request", f"missing field {missing!r}").send(send)
+                return
         if self.drift is Drift.SHEET_TO_THE_LETTER:
             if method == "POST" and path == SESSIONS and not body.strip():
                 body = b"{}"

@@ -52,6 +52,21 @@ def test_a_duplicate_name_refused_with_another_code_is_a_note() -> None:
     assert any("409 already_exists, where checkpoint_exists is usual" in n for n in report.notes)
 
 
+def test_the_kits_own_requests_send_the_sheets_whole_bodies() -> None:
+    # The sheet gives the export's body as `{"format", "merge_adapter", "ttl_seconds",
+    # "force"}`, none marked optional (`?`), and the real SDK sends all four. A server
+    # written from the sheet refused the kit's own export, which left out `force`: the
+    # lifecycle's export failed (and its download and storage steps were skipped), and
+    # the extension probe stopped early. The probe's LoRA model had no `lora_config`.
+    with serve_emulator(Drift.SHEET_BODIES_IN_FULL) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert report.lifecycle is not None
+    failed = [f"{s.name}: {s.status}" for s in report.lifecycle.steps if s.status != "passed"]
+    assert failed == []
+    assert not [n for n in report.notes if "probe stopped early" in n], report.notes
+    assert report.findings == [], [f.line() for f in report.findings]
+
+
 def test_a_load_that_ends_done_is_still_a_finding_and_says_what_was_expected() -> None:
     request = httpx.Request("POST", "http://weaver.test/api/v1/models/m-1/load")
     accepted = Exchange(request, httpx.Response(202, json={"id": "op-1"}), None)

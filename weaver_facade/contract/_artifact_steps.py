@@ -142,7 +142,13 @@ class ArtifactSteps:
 
     def _export(self, r: StepResult, checkpoint: Checkpoint) -> dict[str, Any] | None:
         sc = self.sc
-        body = {"format": "huggingface", "merge_adapter": False, "ttl_seconds": 3600}
+        # The sheet's whole body, as the real SDK sends it: it marks none of it optional.
+        body = {
+            "format": "huggingface",
+            "merge_adapter": False,
+            "ttl_seconds": 3600,
+            "force": False,
+        }
         reply = self._api("POST", f"/checkpoints/{checkpoint.id}/export", json=body)
         if reply.status_code not in (200, 202):
             self._refused(r, "export_checkpoint", reply)

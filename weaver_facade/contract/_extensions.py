@@ -256,7 +256,13 @@ class _Probe:
         raise _Failed(f"a probe save whose reply was lost saved no `{name}`")
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
-        body = {"format": "huggingface", "merge_adapter": False, "ttl_seconds": 3600}
+        # The sheet's whole body, as the real SDK sends it: it marks none of it optional.
+        body = {
+            "format": "huggingface",
+            "merge_adapter": False,
+            "ttl_seconds": 3600,
+            "force": False,
+        }
         path = f"/checkpoints/{checkpoint['id']}/export"
         reply = self.call("POST", path, (200, 202), json={**body})
         artifact = reply if reply.get("kind") in ("hf_adapter", "hf_model") else None
@@ -314,7 +320,19 @@ class _Probe:
                     "POST",
                     f"/sessions/{session_id}/models",
                     (200, 201),
-                    json={"model_seq_id": 1, "base_model": base_model, "training_mode": "lora"},
+                    # lora_config in full: the sheet has the SDK send it for lora, with
+                    # no flag of it marked optional (`?`) but the seed.
+                    json={
+                        "model_seq_id": 1,
+                        "base_model": base_model,
+                        "training_mode": "lora",
+                        "lora_config": {
+                            "rank": limits.LORA_CONFIG_RANK_MINIMUM,  # the cheapest
+                            "train_unembed": limits.LORA_CONFIG_TRAIN_UNEMBED_DEFAULT,
+                            "train_mlp": limits.LORA_CONFIG_TRAIN_MLP_DEFAULT,
+                            "train_attn": limits.LORA_CONFIG_TRAIN_ATTN_DEFAULT,
+                        },
+                    },
                 )
                 model_id = str(
                     _need(model, "id", f"the reply to POST /api/v1/sessions/{session_id}/models")
