@@ -221,6 +221,7 @@ SCHEMAS: Final[dict[str, Any]] = {
                     "format": "int64",
                     "minimum": 0,
                     "maximum": 9223372036854775807,
+                    "x-weaver-wire-bounds": ["minimum"],
                 },
             },
         },

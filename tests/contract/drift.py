@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from weaver_client import limits
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -128,6 +130,11 @@ class Drift(enum.StrEnum):
     # "ttl_seconds", "force"}`, a LoRA model's `lora_config` with its rank and three flags
     # (the real SDK always sends them).
     SHEET_BODIES_IN_FULL = "sheet_bodies_in_full"
+    # No drift: bounds the sheet does not state not held, as a server written from it may
+    # not. A TTL beyond the spec's maximum is taken and shown as sent (the app is given the
+    # maximum), a session's over-long `project_id` and a model's `training_max_sequence_length`
+    # below the minimum are taken.
+    UNBOUNDED = "unbounded"
 
 
 class Reply:
@@ -202,6 +209,33 @@ def _json_reply(status: int, body: bytes) -> Reply:
         (b"x-request-id", f"req-drift-{uuid.uuid4().hex[:8]}".encode()),
     ]
     return Reply(status, headers, body)
+
+
+_MAX_TTL = limits.TTL_SECONDS_MAXIMUM
+_TAKEN_TTL = re.compile(rb'("ttl_seconds":\s*)%d\b' % _MAX_TTL)
+
+
+def _within_bounds(body: bytes) -> tuple[bytes, int | None]:
+    """``body`` brought within the spec's bounds for the app, and a TTL beyond its maximum."""
+    try:
+        sent = json.loads(body or b"null")
+    except ValueError:
+        return body, None
+    if not isinstance(sent, dict):
+        return body, None
+    ttl, project = sent.get("ttl_seconds"), sent.get("project_id")
+    length = sent.get("training_max_sequence_length")
+    within = dict(sent)
+    if type(ttl) is int and ttl > _MAX_TTL:
+        within["ttl_seconds"] = _MAX_TTL
+    if isinstance(project, str):
+        within["project_id"] = project[: limits.CREATE_SESSION_REQUEST_PROJECT_ID_MAX_LENGTH]
+    if type(length) is int:
+        minimum = limits.CREATE_MODEL_REQUEST_TRAINING_MAX_SEQUENCE_LENGTH_MINIMUM
+        within["training_max_sequence_length"] = max(length, minimum)
+    if within == sent:
+        return body, None
+    return json.dumps(within).encode(), ttl if within.get("ttl_seconds") != ttl else None
 
 
 def _missing_sheet_field(path: str, body: bytes) -> str | None:
@@ -327,6 +361,11 @@ class DriftMiddleware:
         self.lowercased = 0  # times written in lowercase (LOWERCASE_TIMES)
         #: Whether a reply was lost (``Drift.LOST_REPEATED_SAVE``).
         self.lost = False
+        #: Requests taken beyond the spec's bounds, the last TTL of them, and the replies
+        #: that showed it (``Drift.UNBOUNDED``).
+        self.taken_beyond = 0
+        self.ttl_taken: int | None = None
+        self.ttl_shown = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -387,6 +426,14 @@ class DriftMiddleware:
                 await _busy().send(send)
                 return
         body = await _read(receive)
+        if self.drift is Drift.UNBOUNDED and method in ("POST", "PATCH"):
+            within, ttl = _within_bounds(body)
+            if within != body:
+                self.taken_beyond += 1
+                self.ttl_taken = ttl or self.ttl_taken
+                length = (b"content-length", str(len(within)).encode())
+                kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+                scope, body = {**scope, "headers": [*kept, length]}, within
         if self.drift is Drift.SHEET_BODIES_IN_FULL and method == "POST":
             missing = _missing_sheet_field(path, body)
             if missing is not None:
@@ -554,6 +601,11 @@ class DriftMiddleware:
             drift is Drift.OMITTED_NULLS and not path.startswith(STORAGE)
         ):
             await reply.send(send, json.dumps(_rewrite_checkpoints(data, drift)).encode())
+            return
+        if drift is Drift.UNBOUNDED and self.ttl_taken is not None:
+            shown, count = _TAKEN_TTL.subn(rb"\g<1>%d" % self.ttl_taken, reply.body)
+            self.ttl_shown += count
+            await reply.send(send, shown)
             return
         if drift is Drift.LOWERCASE_TIMES:
             lowered, count = LOWERCASE_TIME.subn(rb'"\1t\2z"', reply.body)

@@ -6,23 +6,36 @@ A server written from the sheet alone got three findings: a session opened for a
 without a body (the sheet gives the body the SDK sends, not that one is required),
 `GET /supported-models?limit=1001` answered (the sheet gives no bound), and
 `{"ttl_seconds": 255.0}` refused (JSON Schema's integer takes it; the sheet says int).
+Another got five, for bounds only the spec sets (a TTL beyond ten years taken, and listed).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from types import SimpleNamespace
 from typing import Any
 
 from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
+from weaver_client import limits
 
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade.contract import run_contract_test
-from weaver_facade.contract._conformance import _left_open
+from weaver_facade.contract._conformance import ConformanceOutcome, _left_open
+from weaver_facade.contract._spec import Spec, load_spec
 
 LEFT_OPEN = {"negative_data_rejection", "positive_data_acceptance"}
+SPEC: Spec = load_spec()
+MAX_TTL = limits.TTL_SECONDS_MAXIMUM
+
+
+def left_open(
+    check: str, case: Any, response: Any, outcome: ConformanceOutcome | None = None
+) -> str | None:
+    return _left_open(SPEC, outcome or ConformanceOutcome(), check, case, response)
 
 
 def test_what_the_sheet_leaves_open_is_a_note() -> None:
@@ -56,7 +69,7 @@ def test_an_integer_written_as_a_float_may_be_refused() -> None:
         operation=SimpleNamespace(label="POST /api/v1/checkpoints/{checkpoint_id}/export"),
         body={"merge_adapter": False, "ttl_seconds": 255.0, "format": "huggingface"},
     )
-    note = _left_open("positive_data_acceptance", case, SimpleNamespace(status_code=400))
+    note = left_open("positive_data_acceptance", case, SimpleNamespace(status_code=400))
     assert note is not None
     assert note.startswith("POST /api/v1/checkpoints/{checkpoint_id}/export: `ttl_seconds`: 255.0")
     assert note.endswith("the wire sheet says int")
@@ -73,14 +86,103 @@ def test_what_the_sheet_states_is_still_a_finding() -> None:
     accepted = SimpleNamespace(status_code=201)
     # The sheet gives the save's `type` (no `?`): a save without a body is still refused.
     no_save_body = _negative("POST /api/v1/models/{model_id}/checkpoints", ParameterLocation.BODY)
-    assert _left_open("negative_data_rejection", no_save_body, accepted) is None
+    assert left_open("negative_data_rejection", no_save_body, accepted) is None
     # A session's `tags` are `[str]` by the sheet: a number there is still refused.
     bad_tags = _negative("POST /api/v1/sessions", ParameterLocation.BODY, {"tags": 5})
-    assert _left_open("negative_data_rejection", bad_tags, accepted) is None
+    assert left_open("negative_data_rejection", bad_tags, accepted) is None
     # The body a session may do without.
     no_body = _negative("POST /api/v1/sessions", ParameterLocation.BODY)
-    assert _left_open("negative_data_rejection", no_body, accepted) is not None
+    assert left_open("negative_data_rejection", no_body, accepted) is not None
     # A refusal of a request with no integer written as a float is still the server's.
     refused = SimpleNamespace(status_code=400)
     plain = SimpleNamespace(operation=SimpleNamespace(label="x"), body={"ttl_seconds": 255})
-    assert _left_open("positive_data_acceptance", plain, refused) is None
+    assert left_open("positive_data_acceptance", plain, refused) is None
+
+
+def test_bounds_the_sheet_does_not_state_are_notes() -> None:
+    # The sheet bounds no TTL, project_id or sequence length; the spec does.
+    with serve_emulator(Drift.UNBOUNDED, extensions="none") as served:
+        report = run_contract_test(quick(served.base_url, parts=("conformance",)))
+    assert served.middleware.taken_beyond > 0
+    assert served.middleware.ttl_shown > 0  # listings showed a TTL beyond the maximum
+    assert [f.line() for f in report.findings] == []
+    notes = "\n".join(report.notes)
+    assert re.search(
+        r"POST /api/v1/sessions: .* was accepted \(201\), as the spec does not allow; "
+        r"`project_id` \"0+\.\.\. \(must be at most 128 characters long\): "
+        r"the wire sheet states no such bound",
+        notes,
+    ), notes
+    assert re.search(
+        r"GET /api/v1/models/\{model_id\}/checkpoints: the reply holds `items\[0\]\.ttl_seconds` "
+        r"\d+ \(must be <= 315360000\), a value a request of the run set and the server took",
+        notes,
+    ), notes
+
+
+def test_a_bound_the_sheet_states_or_one_beside_another_break_is_still_a_finding() -> None:
+    accepted = SimpleNamespace(status_code=202)
+    save = "POST /api/v1/models/{model_id}/checkpoints"
+    outcome = ConformanceOutcome()
+    beyond = _negative(save, ParameterLocation.BODY, {"type": "weight", "ttl_seconds": MAX_TTL + 1})
+    assert left_open("negative_data_rejection", beyond, accepted, outcome) is not None
+    assert outcome.taken_beyond == {("ttl_seconds", str(MAX_TTL + 1))}
+    # Beside a break of what the sheet states (the type's values), it is the server's.
+    both = {"type": "training", "ttl_seconds": MAX_TTL + 1}
+    assert (
+        left_open(
+            "negative_data_rejection", _negative(save, ParameterLocation.BODY, both), accepted
+        )
+        is None
+    )
+    # `tokens` >= 0 is the sheet's own bound.
+    step = "POST /api/v1/models/{model_id}/forward-backward-passes"
+    datum = {
+        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [-1]}]},
+        "loss_fn_inputs": {
+            "target_tokens": {"data": [1], "dtype": "int64"},
+            "weights": {"data": [1.0], "dtype": "float32"},
+        },
+    }
+    payload = {
+        "model_id": "m-1",
+        "seq_id": 1,
+        "forward_backward_input": {"loss_fn": "cross_entropy", "data": [datum]},
+    }
+    negative = _negative(step, ParameterLocation.BODY, {"payload": payload})
+    assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload}) is False
+    assert left_open("negative_data_rejection", negative, accepted) is None
+    datum["model_input"]["chunks"][0]["tokens"] = [1]  # type: ignore[index]
+    assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload})
+
+
+def test_a_reply_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken() -> None:
+    listing = SimpleNamespace(
+        operation=SimpleNamespace(label="GET /api/v1/models/{model_id}/checkpoints")
+    )
+    checkpoint = {
+        "id": "5f0c6b9e-2a61-4d43-9b8e-0d2f7c1a9e11",
+        "name": "c1",
+        "path": "weaver://m-1/checkpoints/c1",
+        "type": "weight",
+        "status": "completed",
+        "ttl_seconds": MAX_TTL + 1,
+        "created_at": "2026-12-03T00:00:00Z",
+        "expires_at": "2036-12-03T00:00:00Z",
+        "train_unembed": True,
+        "train_mlp": True,
+        "train_attn": True,
+    }
+    reply = SimpleNamespace(status_code=200, content=json.dumps({"items": [checkpoint]}).encode())
+    outcome = ConformanceOutcome()
+    assert left_open("response_schema_conformance", listing, reply, outcome) is None
+    outcome.taken_beyond.add(("ttl_seconds", str(MAX_TTL + 2)))  # another value
+    assert left_open("response_schema_conformance", listing, reply, outcome) is None
+    outcome.taken_beyond.add(("ttl_seconds", str(MAX_TTL + 1)))
+    note = left_open("response_schema_conformance", listing, reply, outcome)
+    assert note is not None
+    assert "`items[0].ttl_seconds` 315360001 (must be <= 315360000)" in note
+    # A reply that breaks the spec otherwise too is the server's.
+    checkpoint["status"] = "done"
+    broken = SimpleNamespace(status_code=200, content=json.dumps({"items": [checkpoint]}).encode())
+    assert left_open("response_schema_conformance", listing, broken, outcome) is None

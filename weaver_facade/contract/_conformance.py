@@ -31,10 +31,11 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
+from .._spec_schema import SCHEMA_REF
 from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact, redact_curl
 from ._ownership import Ownership
 from ._patience import retry_after
-from ._spec import OperationResults, Problem, Spec
+from ._spec import BeyondBound, OperationResults, Problem, Spec
 
 __all__ = [
     "DEFAULT_POSITIVE",
@@ -390,6 +391,8 @@ class ConformanceOutcome:
     unchecked: list[str] = field(default_factory=list)
     #: (operation, check) of the failures the wire sheet leaves open: notes, not findings.
     left_open: set[tuple[str, str]] = field(default_factory=set)
+    #: (field, value as JSON) of each value beyond an open bound that the server took.
+    taken_beyond: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _first_line(text: str) -> str:
@@ -819,7 +822,20 @@ SHEET_LEAVES_OPEN: Mapping[tuple[str, str], str] = {
 }
 
 
-def _negative_left_open(case: Any) -> str | None:
+def _beyond(found: list[BeyondBound]) -> str:
+    def shown(value: Any) -> str:
+        text = json.dumps(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    return "; ".join(f"`{b.where}` {shown(b.value)} ({b.rule})" for b in found[:3])
+
+
+def _taken(found: list[BeyondBound]) -> set[tuple[str, str]]:
+    """Each value by its field's name (a listing shows it at another place than a save)."""
+    return {(b.where.rpartition(".")[2], json.dumps(b.value, sort_keys=True)) for b in found}
+
+
+def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> str | None:
     """Why the sheet leaves open the only thing that makes ``case`` invalid, or None."""
     from schemathesis.core import NotSet
     from schemathesis.core.parameters import ParameterLocation
@@ -838,7 +854,16 @@ def _negative_left_open(case: Any) -> str | None:
         }
         location = next(iter(negative)) if len(negative) == 1 else None
     if location is ParameterLocation.BODY:
-        return SHEET_LEAVES_OPEN.get((label, "body")) if isinstance(case.body, NotSet) else None
+        if isinstance(case.body, NotSet):
+            return SHEET_LEAVES_OPEN.get((label, "body"))
+        op = spec.operations.get(label)
+        if op is None or op.request_schema is None:
+            return None
+        found = spec.beyond_open_bounds(SCHEMA_REF + op.request_schema, case.body)
+        if not found:
+            return None
+        outcome.taken_beyond |= _taken(found)
+        return f"{_beyond(found)}: the wire sheet states no such bound"
     if location is ParameterLocation.QUERY:
         names = [parameter] if parameter else list(case.query or {})
         reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
@@ -859,11 +884,13 @@ def _integral_floats(value: Any, where: str = "") -> list[str]:
     return []
 
 
-def _left_open(check: str, case: Any, response: Any) -> str | None:
+def _left_open(
+    spec: Spec, outcome: ConformanceOutcome, check: str, case: Any, response: Any
+) -> str | None:
     """A note for a failed check that holds the server to a rule the sheet does not state."""
     label = case.operation.label
     if check == "negative_data_rejection":
-        reason = _negative_left_open(case)
+        reason = _negative_left_open(spec, case, outcome)
         if reason is None:
             return None
         info = getattr(case.meta.phase.data, "description", None) or "an invalid request"
@@ -878,6 +905,20 @@ def _left_open(check: str, case: Any, response: Any) -> str | None:
                 f"{label}: {', '.join(places[:3])} refused ({response.status_code}): the spec's "
                 "integer allows a number written with a fraction of zero; the wire sheet says "
                 "int"
+            )
+    if check == "response_schema_conformance" and response is not None and outcome.taken_beyond:
+        # The reply shows a value beyond an open bound that a request of the run set.
+        op = spec.operations.get(label)
+        pointer = None if op is None else spec.reply_pointer(op, response.status_code)
+        try:
+            body = json.loads(response.content or b"")
+        except ValueError:
+            return None
+        found = [] if pointer is None else spec.beyond_open_bounds(pointer, body)
+        if found and _taken(found) <= outcome.taken_beyond:
+            return (
+                f"{label}: the reply holds {_beyond(found)}, a value a request of the run set "
+                "and the server took (see above): the wire sheet states no such bound"
             )
     return None
 
@@ -942,7 +983,7 @@ def _collect(
             info = check.failure_info
             if info is None or _unrecognised_method(spec, check.name, node.value, response):
                 continue
-            note = _left_open(check.name, node.value, response)
+            note = _left_open(spec, outcome, check.name, node.value, response)
             if note is not None:
                 # One note per operation and check: the first example tells.
                 key = (node.value.operation.label, check.name)

@@ -25,6 +25,7 @@ from .._spec_schema import (
     SCHEMA_REF,
     Located,
     SpecSchemas,
+    describe,
     field_path,
     leaves,
     missing_fields,
@@ -44,6 +45,44 @@ __all__ = [
 
 _METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
 _SHOWN = 60
+# The wire sheet states no bounds but those a schema lists in `x-weaver-wire-bounds`.
+_BOUNDS = frozenset(
+    {
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+    }
+)
+WIRE_BOUNDS = "x-weaver-wire-bounds"
+
+
+@dataclass(frozen=True)
+class BeyondBound:
+    """A value beyond a bound of the spec's own: where, the value, and the bound in words."""
+
+    where: str
+    value: Any
+    rule: str
+
+
+def _sheet_bounds_only(node: Any) -> Any:
+    """``node`` (the spec, or part of it) without the bounds the wire sheet does not state."""
+    if isinstance(node, list):
+        return [_sheet_bounds_only(v) for v in node]
+    if not isinstance(node, Mapping):
+        return node
+    kept = set(node.get(WIRE_BOUNDS, ()))
+    return {
+        k: _sheet_bounds_only(v)
+        for k, v in node.items()
+        # A property named like a bound has a schema, not a number, as its value.
+        if not (k in _BOUNDS and k not in kept and type(v) in (int, float))
+    }
 
 
 @dataclass(frozen=True)
@@ -137,6 +176,31 @@ class Spec:
                     pattern=_path_pattern(path),
                 )
                 self.operations[spec.label] = spec
+
+    @functools.cached_property
+    def _sheet_schemas(self) -> SpecSchemas:
+        return SpecSchemas(_sheet_bounds_only(self.document))
+
+    def beyond_open_bounds(self, pointer: str, value: Any) -> list[BeyondBound]:
+        """What puts ``value`` outside the schema at ``pointer``, when that is only bounds
+        of the spec's own, which the wire sheet does not state; else ``[]``."""
+        errors = list(self.schemas.validator(pointer).iter_errors(value))
+        if not errors or next(self._sheet_schemas.validator(pointer).iter_errors(value), None):
+            return []
+        found = []
+        for error in leaves(errors):
+            parts, rule = describe(error)
+            found.append(BeyondBound(field_path("", parts) or "body", error.instance, rule))
+        return found
+
+    def reply_pointer(self, op: OperationSpec, status: int) -> str | None:
+        """The pointer to the schema of ``op``'s reply with ``status``, if the spec gives one."""
+        for code in (str(status), f"{str(status)[0]}XX", "default"):
+            if code in op.responses:
+                content = op.responses[code].get("content") or {}
+                json_body = content.get("application/json") or {}
+                return self._response_schema_pointer(op, code) if "schema" in json_body else None
+        return None
 
     def _deref(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
         seen = 0
