@@ -523,13 +523,14 @@ class ServiceClient(_ServiceBase):
             finally:
                 self._closing = False
 
-    def _ensure_session(self) -> str:
+    def _ensure_session(self, io: SyncIO) -> str:
+        """The session, opened with ``io`` (the caller's, so within its ``timeout``)."""
         if self._root is not self:
-            return self._root._ensure_session()
+            return self._root._ensure_session(io)
         with self._lock:
             if self._session_id is not None:
                 return self._session_id
-            session_id = self._io.run(self._open_session())
+            session_id = io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 beat = (self._io.origin, self._wait_beat, self._heartbeat_interval, session_id)
                 self._heartbeat = threading.Thread(
@@ -565,13 +566,14 @@ class ServiceClient(_ServiceBase):
         return TrainingClient(self._io, self._create(new, keep=keep))
 
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        session_id = self._ensure_session()
+        io = self._io.whole()  # the session and the model within one call's timeout
+        session_id = self._ensure_session(io)
         # The server may make the model once the request has left: a first Ctrl-C waits
         # for its reply, so that the close knows the model and terminates it, but for no
         # retry (the user asked to stop).
         with interrupt_held(_waiting_for_model) as interrupted:
             plan = self._create_model(session_id, new, keep=keep, interrupted=interrupted)
-            return self._io.stopping_retries(interrupted).run(plan)
+            return io.stopping_retries(interrupted).run(plan)
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
@@ -859,13 +861,14 @@ class AsyncServiceClient(_ServiceBase):
                     await closer.run(self._created.terminate())
             await self._io.aclose()
 
-    async def _ensure_session(self) -> str:
+    async def _ensure_session(self, io: AsyncIO) -> str:
+        """See ``ServiceClient._ensure_session``."""
         if self._root is not self:
-            return await self._root._ensure_session()
+            return await self._root._ensure_session(io)
         async with self._lock:
             if self._session_id is not None:
                 return self._session_id
-            session_id = await self._io.run(self._open_session())
+            session_id = await io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 beat = _abeat(
                     self._io.origin, self._wait_beat, self._heartbeat_interval, session_id
@@ -887,11 +890,12 @@ class AsyncServiceClient(_ServiceBase):
         return AsyncTrainingClient(self._io, await self._create(new, keep=keep))
 
     async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        session_id = await self._ensure_session()
+        io = self._io.whole()  # see ServiceClient._create
+        session_id = await self._ensure_session(io)
         cancelled = False
         plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)
         # Cancelled, it waits for the reply on its way, but for no retry.
-        creating = asyncio.ensure_future(self._io.stopping_retries(lambda: cancelled).run(plan))
+        creating = asyncio.ensure_future(io.stopping_retries(lambda: cancelled).run(plan))
         try:
             return await asyncio.shield(creating)
         except asyncio.CancelledError:

@@ -331,6 +331,27 @@ def test_with_options_caps_each_attempts_timeouts() -> None:
     assert read_timeout(default) == pytest.approx(60.0)
 
 
+def test_with_options_bounds_the_session_a_create_opens() -> None:
+    # The session is opened by the first create; its request went out with the original
+    # client's timeouts (60 s to read, 5 attempts), so a create under with_options(timeout=2)
+    # against a server that never answers took minutes instead of 2 s.
+    fake, clock = FakeWeaver(), FakeClock()
+    with service(fake, poll=PollPolicy(clock=clock), sleep=clock.sleep) as svc:
+        svc.with_options(timeout=2.0).create_training_client("weaver-tiny")
+    (session,) = fake.sent("POST", "/api/v1/sessions")
+    (create,) = fake.sent("POST", "/api/v1/sessions/s-1/models")
+    assert read_timeout(session) <= 2.0
+    assert read_timeout(create) <= 2.0
+
+
+async def test_with_options_bounds_the_session_an_async_create_opens() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    async with async_service(fake, poll=PollPolicy(clock=clock), sleep=clock.asleep) as svc:
+        await svc.with_options(timeout=2.0).create_training_client("weaver-tiny")
+    (session,) = fake.sent("POST", "/api/v1/sessions")
+    assert read_timeout(session) <= 2.0
+
+
 def test_with_options_copies_share_connections_session_and_counters() -> None:
     fake, clock = FakeWeaver(), FakeClock()
     with service(fake, poll=PollPolicy(clock=clock), sleep=clock.sleep) as svc:
