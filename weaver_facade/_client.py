@@ -682,12 +682,20 @@ class ServiceClient(_ServiceBase):
         """
         check_bool("keep", keep)
         plan = resume_plan(checkpoint, with_optimizer, self._created.settings, base_model)
-        model, loaded = drive(plan, lambda step: self._resume_step(step, keep=keep))
+        made: list[str] = []
+        try:
+            model, loaded = drive(plan, lambda step: self._resume_step(step, keep, made))
+        except BaseException:
+            # Created, but never the caller's: left running unknown if kept.
+            self._created.unclaimed(made, _RESUME_FAILED)
+            raise
         return TrainingClient(self._io, model, resumed_from=loaded)
 
-    def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
+    def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
         if isinstance(step, NewModel):
-            return self._create(step, keep=keep)
+            model = self._create(step, keep=keep)
+            made.append(model.id)
+            return model
         return self._io.perform(step)
 
     def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
@@ -966,12 +974,19 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.create_training_client_from_state``."""
         check_bool("keep", keep)
         plan = resume_plan(checkpoint, with_optimizer, self._created.settings, base_model)
-        model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep=keep))
+        made: list[str] = []
+        try:
+            model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep, made))
+        except BaseException:
+            self._created.unclaimed(made, _RESUME_FAILED)  # see ServiceClient's
+            raise
         return AsyncTrainingClient(self._io, model, resumed_from=loaded)
 
-    async def _resume_step(self, step: ResumeStep, *, keep: bool) -> Any:
+    async def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
         if isinstance(step, NewModel):
-            return await self._create(step, keep=keep)
+            model = await self._create(step, keep=keep)
+            made.append(model.id)
+            return model
         return await self._io.perform(step)
 
     async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
@@ -1009,6 +1024,9 @@ class AsyncServiceClient(_ServiceBase):
             stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)
+
+
+_RESUME_FAILED = "create_training_client_from_state: the load into the new model did not end"
 
 
 def _waiting_for_model() -> None:

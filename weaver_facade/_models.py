@@ -357,6 +357,14 @@ class CreatedModels:
             self._ids[model_id] = None
         return model_id in self._ids and not self.sealed
 
+    def unclaimed(self, model_ids: list[str], why: str) -> None:
+        """Models created for a caller that never got them (a resume whose load failed or
+        was interrupted): a close terminates them, whatever kept them."""
+        for model_id in model_ids:
+            if model_id not in self._ids:
+                self._ids[model_id] = None
+                logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
+
     def settings(self, model_id: str) -> NewModel | None:
         """What ``model_id`` was created with, if this client created it."""
         return self._settings.get(model_id)

@@ -721,6 +721,39 @@ def test_a_described_resume_that_does_not_fit_claims_no_guess(
     assert created["lora_config"]["rank"] == 16
 
 
+def test_a_kept_resume_whose_load_fails_is_terminated_on_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # keep=True kept the new model, which its caller never got: left running, unknown.
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
+    fake.script("POST", f"{MODELS}/m-1/load", incompatible())
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake) as svc,
+        pytest.raises(IncompatibleCheckpointError),
+    ):
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+    assert fake.terminated == ["m-1"]
+    assert "model m-1 is terminated on close, even if kept" in caplog.text
+
+
+async def test_a_kept_resume_cancelled_during_its_load_is_terminated_on_close() -> None:
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
+    held = HeldTransport(fake, f"{MODELS}/m-1/load")
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    async with svc:
+        resuming = asyncio.create_task(
+            svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+        )
+        await held.reached.wait()
+        resuming.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await resuming
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+
+
 # -- terminate: any 2xx, its body optional ----------------------------------------------------
 
 NO_MODEL_REPLIES = {
