@@ -1107,19 +1107,34 @@ async def download_async(
     """
     loop = asyncio.get_running_loop()
     state = Downloads(descriptor, settings, progress=progress, clock=clock)
-    shell = _Shell(
-        state,
-        dest,
-        refresh=lambda: asyncio.run_coroutine_threadsafe(refresh(), loop).result(),
-        pause=sleep,
-        user_agent=user_agent,
-    )
+    # Refreshes on their way, run on the loop: a stop cancels them, else a thread waiting
+    # for one would hold the stop back until the API answers (its read timeout).
+    refreshing: set[concurrent.futures.Future[Descriptor]] = set()
+
+    def fresh() -> Descriptor:
+        future = asyncio.run_coroutine_threadsafe(refresh(), loop)
+        refreshing.add(future)
+        try:
+            if shell.cancel.is_set():  # stopped before it was added: ``stop`` missed it
+                future.cancel()
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise Cancelled from None
+        finally:
+            refreshing.discard(future)
+
+    def stop() -> None:
+        shell.stop()
+        for future in list(refreshing):
+            future.cancel()
+
+    shell = _Shell(state, dest, refresh=fresh, pause=sleep, user_agent=user_agent)
     running = asyncio.ensure_future(asyncio.to_thread(shell.run))
-    with stop_on(shell.stop), contextlib.suppress(Cancelled):
+    with stop_on(stop), contextlib.suppress(Cancelled):
         try:
             await asyncio.shield(running)
         except asyncio.CancelledError:
-            shell.stop()
+            stop()
             # The threads end (the loop stays free for their refreshes); another cancel
             # meanwhile must not end this task while they still write into ``dest``.
             while not running.done():

@@ -943,6 +943,39 @@ def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
     assert run_again.fetched < sum(len(d) for d in FILES.values())
 
 
+def test_cancelling_an_async_download_waiting_for_a_refresh_stops_at_once(
+    storage: StorageServer, tmp_path: Path
+) -> None:
+    # A 403 sends a file's thread for fresh URLs, a request on the loop; a cancel waited
+    # for the API's answer (its read timeout, 60 s), with every other transfer stopped.
+    storage.script("small.bin", "403")
+    source = Source(storage)
+    asked = asyncio.Event()
+
+    async def slow_refresh() -> Descriptor:
+        asked.set()
+        await asyncio.sleep(30)
+        return source.descriptor()
+
+    async def main() -> float:
+        task = asyncio.create_task(
+            download_async(
+                source.descriptor(),
+                tmp_path / "out",
+                refresh=slow_refresh,
+                settings=DownloadSettings(),
+            )
+        )
+        await asyncio.wait_for(asked.wait(), 5)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 5.0
+
+
 def test_cancelling_while_a_large_part_is_hashed_stops_at_once(tmp_path: Path) -> None:
     # A resumed .part's prefix is hashed before its GET, about 1 s per GiB: a cancel
     # must not wait for the whole of it.
