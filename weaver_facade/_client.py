@@ -866,7 +866,13 @@ class AsyncServiceClient(_ServiceBase):
                     await asyncio.wait(set(self._unclaimed), timeout=within)
                     within = max(0.0, within - (self._io.poll.clock() - started))
                 with self._io.closing(within) as closer:
-                    await closer.run(self._created.terminate())
+                    try:
+                        await closer.run(self._created.terminate())
+                    except asyncio.CancelledError:
+                        # Those it did not reach wait for another close, which may never
+                        # come (an ``async with`` under a timeout): say which they are.
+                        self._created.left_running("the close was cancelled (close again)")
+                        raise
             await self._io.aclose()
 
     async def _ensure_session(self, io: AsyncIO) -> str:

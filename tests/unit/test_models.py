@@ -236,6 +236,27 @@ async def test_a_cancelled_close_leaves_its_models_for_the_next_close() -> None:
     assert fake.terminated == ["m-1", "m-2"]
 
 
+async def test_a_cancelled_close_names_the_models_it_leaves_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # ``async with asyncio.timeout(T): async with client: ...``: a timeout during the
+    # terminates left models running in silence, the close never run again.
+    fake = FakeWeaver()
+    held, http, svc = _terminate_held(fake)
+    await svc.create_training_client("weaver-tiny")
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
+    await svc.create_training_client("weaver-tiny")
+    closing = asyncio.create_task(svc.aclose())
+    await held.reached.wait()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+    held.release.set()
+    await http.aclose()
+    assert "the close was cancelled (close again): models left running: m-1, m-2" in caplog.text
+
+
 async def test_nothing_but_the_close_is_sent_once_a_close_has_begun() -> None:
     # While close() waited for its terminates (up to the read timeout), other tasks' calls
     # were still sent, and one could even create a model that was then left running.
