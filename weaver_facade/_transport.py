@@ -253,13 +253,16 @@ class _Attempts:
         meanwhile. Refused once the transport was closed, or its client began closing,
         while the retry waited: the client's owner has stopped it, and a late retry could
         still act on the server (create a model that the close no longer terminates)."""
+        self._check_open(closed)
+        return not self._policy.stopped(self._request)
+
+    def _check_open(self, closed: bool) -> None:
         refused = self._request.extensions.get(rules.REFUSED)
         if closed or (callable(refused) and refused()):
             raise ClientClosedError(
                 f"{self._request.method} {self._request.url.path}: not retried, "
                 "the Weaver client was closed"
             )
-        return not self._policy.stopped(self._request)
 
     def last(self, outcome: httpx.Response | Exception) -> httpx.Response:
         """The reply to hand on, with the earlier attempt noted; or its error, raised."""
@@ -281,14 +284,16 @@ class _Attempts:
             response.stream = _BoundedBody(response.stream, min(ends), self._clock, self._request)
         return response
 
-    def next_delay(self, outcome: httpx.Response | Exception) -> float | None:
-        """Ask the policy, and log what it decided."""
+    def next_delay(self, outcome: httpx.Response | Exception, closed: bool) -> float | None:
+        """Ask the policy, and log what it decided. A retry is refused at once when the
+        client is closing (``closed``): its close may be what cut the request."""
         request = self._request
         remaining = None if self._deadline is None else self._deadline - self._clock()
         delay = self._policy.retry_delay(
             request, outcome, self.attempt, slept=self._slept, remaining=remaining
         )
         if delay is not None:
+            self._check_open(closed)
             logger.warning(
                 "%s %s: %s; retrying in %.1f s (retry %d)",
                 request.method,
@@ -392,7 +397,7 @@ class RetryTransport(httpx.BaseTransport):
                         outcome = _read(attempts.bound(self._transport.handle_request(request)))
                 except httpx.TransportError as exc:
                     outcome = exc
-                delay = attempts.next_delay(outcome)
+                delay = attempts.next_delay(outcome, self._closed)
                 if delay is None:
                     return attempts.last(outcome)
                 with between_requests():  # a held Ctrl-C ends the wait: no reply to lose
@@ -445,7 +450,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                         if reply is None
                         else _still_arriving(request)
                     )
-                delay = attempts.next_delay(outcome)
+                delay = attempts.next_delay(outcome, self._closed)
                 if delay is None:
                     return attempts.last(outcome)
                 await self._sleep(delay)

@@ -23,6 +23,7 @@ from weaver_facade import (
     APIConnectionError,
     APIError,
     AsyncRetryTransport,
+    ClientClosedError,
     InternalServerError,
     RateLimitError,
     ResponseValidationError,
@@ -454,3 +455,51 @@ def test_the_own_sync_transport_keeps_each_attempts_end_at_the_socket(
     bound_by_deadline([transport, *sending])  # twice is once
     assert {type(vars(b)["_backend"]).__name__ for b in backends} == {"SyncBackend"}
     transport.close()
+
+
+class _CutByClose(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A connection that the close of the transport above it drops mid-request."""
+
+    def __init__(self) -> None:
+        self.above: RetryTransport | AsyncRetryTransport | None = None
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        assert isinstance(self.above, RetryTransport)
+        self.above.close()
+        raise httpx.ReadError("connection dropped", request=request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        assert isinstance(self.above, AsyncRetryTransport)
+        await self.above.aclose()
+        raise httpx.ReadError("connection dropped", request=request)
+
+
+def test_a_request_the_close_cuts_announces_no_retry(caplog: pytest.LogCaptureFixture) -> None:
+    # It logged "connection dropped; retrying in 0.1 s (retry 1)", and no retry came.
+    cut = _CutByClose()
+    slept: list[float] = []
+    cut.above = RetryTransport(cut, sleep=slept.append)
+    quiet = caplog.at_level(logging.WARNING, logger="weaver_facade")
+    with quiet, pytest.raises(ClientClosedError, match="not retried"):
+        cut.above.handle_request(httpx.Request("GET", "http://weaver.test/api/v1/models"))
+    assert (cut.sent, slept, caplog.records) == (1, [], [])
+
+
+async def test_an_async_request_the_close_cuts_announces_no_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cut = _CutByClose()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    cut.above = AsyncRetryTransport(cut, sleep=sleep)
+    request = httpx.Request("GET", "http://weaver.test/api/v1/models")
+    quiet = caplog.at_level(logging.WARNING, logger="weaver_facade")
+    with quiet, pytest.raises(ClientClosedError, match="not retried"):
+        await cut.above.handle_async_request(request)
+    assert (cut.sent, slept, caplog.records) == (1, [], [])
