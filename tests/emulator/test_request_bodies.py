@@ -162,11 +162,19 @@ def test_a_large_body_leaves_other_requests_answered_at_once() -> None:
             }
             waited: dict[str, float] = {}
             for name, (raw, status) in bodies.items():
-                worst, reply = _slowest_reply_beside(
-                    client, raw, f"/models/{model}/forward-backward-passes", f"/sessions/{session}"
-                )
-                assert reply.status_code == status, (name, reply.text)
-                waited[name] = worst
+                # A wait held by the body comes again; one of a busy machine (201 ms once,
+                # in a full suite on two cores) seldom does: a second look must see it too.
+                for _ in range(2):
+                    worst, reply = _slowest_reply_beside(
+                        client,
+                        raw,
+                        f"/models/{model}/forward-backward-passes",
+                        f"/sessions/{session}",
+                    )
+                    assert reply.status_code == status, (name, reply.text)
+                    waited[name] = min(worst, waited.get(name, worst))
+                    if worst < 0.2:
+                        break
     finally:
         emulator.process.kill()
         emulator.process.wait()
