@@ -99,6 +99,27 @@ def test_accepted_and_never_answered() -> None:
         assert 2 - 0.1 < elapsed_since(start) < 2 + SLACK
 
 
+def test_a_create_under_a_timeout_ends_on_a_server_that_never_answers() -> None:
+    # The session it opens first went out with the client's own limits (60 s to read,
+    # 4 retries): minutes, not the 2 s asked for.
+    with ScriptedServer(lambda method, path: HANG) as server, client(server) as svc:
+        for copy in (svc.with_options(timeout=2), svc.with_options(timeout=2, max_retries=0)):
+            start = time.monotonic()
+            with pytest.raises(APITimeoutError):
+                copy.create_training_client("weaver-tiny")
+            assert 2 - 0.1 < elapsed_since(start) < 2 + SLACK
+    assert {path for _, path in server.requests} == {"/api/v1/sessions"}
+
+
+async def test_an_async_create_under_a_timeout_ends_on_a_server_that_never_answers() -> None:
+    with ScriptedServer(lambda method, path: HANG) as server:
+        async with AsyncServiceClient(server.base_url, "k", heartbeat_interval=0) as svc:
+            start = time.monotonic()
+            with pytest.raises(APITimeoutError):
+                await svc.with_options(timeout=2).create_training_client("weaver-tiny")
+            assert 2 - 0.1 < elapsed_since(start) < 2 + SLACK
+
+
 SLOW_REPLIES = {
     "body-byte-each-0.3-s": TRICKLE,
     "headers-byte-each-0.3-s": TRICKLE_HEADERS,
