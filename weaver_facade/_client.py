@@ -859,20 +859,21 @@ class AsyncServiceClient(_ServiceBase):
                 await asyncio.wait({self._heartbeat})
                 self._heartbeat = None
             if not self._io.closed:
-                within = self._close_within()
-                if self._unclaimed:
-                    # One deadline for all of closing: these replies, then the terminates.
-                    started = self._io.poll.clock()
-                    await asyncio.wait(set(self._unclaimed), timeout=within)
-                    within = max(0.0, within - (self._io.poll.clock() - started))
-                with self._io.closing(within) as closer:
-                    try:
+                try:
+                    within = self._close_within()
+                    if self._unclaimed:
+                        # One deadline for all of closing: these replies, then the terminates.
+                        started = self._io.poll.clock()
+                        await asyncio.wait(set(self._unclaimed), timeout=within)
+                        within = max(0.0, within - (self._io.poll.clock() - started))
+                    with self._io.closing(within) as closer:
                         await closer.run(self._created.terminate())
-                    except asyncio.CancelledError:
-                        # Those it did not reach wait for another close, which may never
-                        # come (an ``async with`` under a timeout): say which they are.
-                        self._created.left_running("the close was cancelled (close again)")
-                        raise
+                except asyncio.CancelledError:
+                    # Those it did not reach wait for another close, which may never come
+                    # (an ``async with`` under a timeout): say which they are, also when
+                    # the cancel came while the close waited for a create's reply.
+                    self._created.left_running("the close was cancelled (close again)")
+                    raise
             await self._io.aclose()
 
     async def _ensure_session(self, io: AsyncIO) -> str:

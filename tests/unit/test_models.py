@@ -257,6 +257,37 @@ async def test_a_cancelled_close_names_the_models_it_leaves_running(
     assert "the close was cancelled (close again): models left running: m-1, m-2" in caplog.text
 
 
+async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Cancelled before its terminates, while it waited for the reply to a cancelled
+    # create, the close left m-1 running with nothing said.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, "/api/v1/sessions/s-1/models")
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    held.release.set()
+    await svc.create_training_client("weaver-tiny")
+    held.release.clear()
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await held.reached.wait()
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+    closing = asyncio.create_task(svc.aclose())
+    for _ in range(5):
+        await asyncio.sleep(0)  # the close waits for m-2's reply
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+    held.release.set()
+    await http.aclose()
+    assert fake.terminated == []
+    assert "the close was cancelled (close again): models left running: m-1" in caplog.text
+
+
 async def test_nothing_but_the_close_is_sent_once_a_close_has_begun() -> None:
     # While close() waited for its terminates (up to the read timeout), other tasks' calls
     # were still sent, and one could even create a model that was then left running.
