@@ -359,11 +359,16 @@ class CreatedModels:
 
     def unclaimed(self, model_ids: list[str], why: str) -> None:
         """Models created for a caller that never got them (a resume whose load failed or
-        was interrupted): a close terminates them, whatever kept them."""
+        was interrupted): a close terminates them, whatever kept them; after the close
+        has run, the log says they are left running."""
         for model_id in model_ids:
-            if model_id not in self._ids:
-                self._ids[model_id] = None
-                logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
+            if model_id in self._ids:
+                continue
+            if self.sealed:  # the close has run: none is left to terminate it
+                logger.warning("%s: model %s is left running (the client is closed)", why, model_id)
+                continue
+            self._ids[model_id] = None
+            logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
 
     def settings(self, model_id: str) -> NewModel | None:
         """What ``model_id`` was created with, if this client created it."""

@@ -806,6 +806,29 @@ async def test_a_kept_resume_cancelled_during_its_load_is_terminated_on_close() 
     assert fake.terminated == ["m-1"]
 
 
+async def test_a_kept_resume_cut_by_a_finished_close_says_it_is_left_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The close had already run (and terminated nothing kept) when the load failed: the
+    # log said the model "is terminated on close", which no close would do.
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
+    held = HeldTransport(fake, f"{MODELS}/m-1/load")
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    resuming = asyncio.create_task(
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+    )
+    await held.reached.wait()
+    await svc.aclose()
+    held.release.set()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(ClientClosedError):
+        await resuming
+    await http.aclose()
+    assert fake.terminated == []
+    assert "terminated on close" not in caplog.text
+    assert "model m-1 is left running (the client is closed)" in caplog.text
+
+
 # -- terminate: any 2xx, its body optional ----------------------------------------------------
 
 NO_MODEL_REPLIES = {
