@@ -529,6 +529,18 @@ def test_an_artifact_id_with_a_model_says_to_leave_the_model_out(
     assert cli("checkpoints", "download", artifact["id"], "-o", str(out)).exit_code == 0
 
 
+def test_an_unknown_model_with_an_id_gets_no_artifact_hint(cli: Cli, tmp_path: Path) -> None:
+    # The 404 was the model's ("model m-typo not found"), not "no checkpoint with id":
+    # leaving out --model is no way out of a mistyped model id.
+    out = tmp_path / "o"
+    ref = "5f0c6b9e-2a61-4d43-9b8e-0d2f7c1a9e11"
+    run = cli("checkpoints", "download", ref, "--model", "m-typo", "-o", str(out))
+    assert run.exit_code == 1
+    assert "model m-typo not found" in run.stderr
+    assert "leave out --model" not in run.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "emulator_config",
     [

@@ -309,8 +309,11 @@ def download(
     else:
         owner, found = parse_ref(ref, model_id)
         service, left = current_state().waiting(timeout)  # an id's lookup within it too
+        models = _Models(service)
+        if isinstance(found, uuid.UUID):
+            models.get(owner)  # a model not found is refused as such, with no hint below
         try:
-            target = _Models(service).known(owner, found)
+            target = models.known(owner, found)
         except NotFoundError as exc:
             # Another model's checkpoint is refused without a status; a 404 found none, and
             # with --model the id was taken as a checkpoint's: it may have been an artifact's.
