@@ -23,9 +23,10 @@ from weaver_client import limits
 
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
+from tests.support.fakeserver import checkpoint_json
 from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._conformance import ConformanceOutcome, _left_open
-from weaver_facade.contract._spec import Spec, load_spec
+from weaver_facade.contract._spec import OperationResults, Spec, load_spec
 
 LEFT_OPEN = {"negative_data_rejection", "positive_data_acceptance"}
 SPEC: Spec = load_spec()
@@ -156,23 +157,16 @@ def test_a_bound_the_sheet_states_or_one_beside_another_break_is_still_a_finding
     assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload})
 
 
+def beyond_the_ttl_bound() -> dict[str, Any]:
+    """A checkpoint that a save with a TTL beyond the spec's maximum made."""
+    expires = "2036-12-03T00:00:00Z"
+    return {**checkpoint_json("m-1", "c1"), "ttl_seconds": MAX_TTL + 1, "expires_at": expires}
+
+
 def test_a_reply_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken() -> None:
-    listing = SimpleNamespace(
-        operation=SimpleNamespace(label="GET /api/v1/models/{model_id}/checkpoints")
-    )
-    checkpoint = {
-        "id": "5f0c6b9e-2a61-4d43-9b8e-0d2f7c1a9e11",
-        "name": "c1",
-        "path": "weaver://m-1/checkpoints/c1",
-        "type": "weight",
-        "status": "completed",
-        "ttl_seconds": MAX_TTL + 1,
-        "created_at": "2026-12-03T00:00:00Z",
-        "expires_at": "2036-12-03T00:00:00Z",
-        "train_unembed": True,
-        "train_mlp": True,
-        "train_attn": True,
-    }
+    label = "GET /api/v1/models/{model_id}/checkpoints"
+    listing = SimpleNamespace(operation=SimpleNamespace(label=label))
+    checkpoint = beyond_the_ttl_bound()
     reply = SimpleNamespace(status_code=200, content=json.dumps({"items": [checkpoint]}).encode())
     outcome = ConformanceOutcome()
     assert left_open("response_schema_conformance", listing, reply, outcome) is None
@@ -186,3 +180,19 @@ def test_a_reply_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken() -
     checkpoint["status"] = "done"
     broken = SimpleNamespace(status_code=200, content=json.dumps({"items": [checkpoint]}).encode())
     assert left_open("response_schema_conformance", listing, broken, outcome) is None
+
+
+def test_a_done_save_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken() -> None:
+    # A save done at once (the sheet allows it) showed the TTL in its result, which the
+    # rule for replies did not reach: still a finding.
+    save = SPEC.operations["POST /api/v1/models/{model_id}/checkpoints"]
+    done = {"id": "op-1", "status": "done", "response": beyond_the_ttl_bound()}
+    content = json.dumps(done).encode()
+    results = OperationResults(SPEC)
+    (problem,) = results.check(save, 202, content)
+    assert "ttl_seconds" in problem.message
+    assert results.check(save, 202, content, {("ttl_seconds", str(MAX_TTL + 2))}) != []
+    assert results.check(save, 202, content, {("ttl_seconds", str(MAX_TTL + 1))}) == []
+    ((label, note),) = results.notes
+    assert label == "POST /api/v1/models/{model_id}/checkpoints"
+    assert "the result of save_checkpoint holds `response.ttl_seconds` 315360001" in note

@@ -35,7 +35,7 @@ from .._spec_schema import SCHEMA_REF
 from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact, redact_curl
 from ._ownership import Ownership
 from ._patience import retry_after
-from ._spec import BeyondBound, OperationResults, Problem, Spec
+from ._spec import TAKEN, OperationResults, Problem, Spec, beyond_in_words, taken_keys
 
 __all__ = [
     "DEFAULT_POSITIVE",
@@ -735,7 +735,7 @@ def _unavailable(later: list[tuple[str, int, str]]) -> Finding:
 
 
 def _result_findings(
-    spec: Spec, exchanges: list[tuple[str, Any]], secret: str | None
+    spec: Spec, exchanges: list[tuple[str, Any]], secret: str | None, outcome: ConformanceOutcome
 ) -> list[Finding]:
     """Completed operations' results, checked against the schema of their kind."""
     results = OperationResults(spec)
@@ -745,7 +745,8 @@ def _result_findings(
         response = interaction.response
         if op is None or response is None:
             continue
-        problems = results.check(op, response.status_code, response.content or b"")
+        content = response.content or b""
+        problems = results.check(op, response.status_code, content, outcome.taken_beyond)
         if not problems:
             continue
         request = interaction.request
@@ -769,6 +770,10 @@ def _result_findings(
             )
             for problem in problems
         )
+    for label, note in results.notes:  # one per operation, as the other notes
+        if (label, "result") not in outcome.left_open:
+            outcome.left_open.add((label, "result"))
+            outcome.notes.append(note)
     return found
 
 
@@ -822,19 +827,6 @@ SHEET_LEAVES_OPEN: Mapping[tuple[str, str], str] = {
 }
 
 
-def _beyond(found: list[BeyondBound]) -> str:
-    def shown(value: Any) -> str:
-        text = json.dumps(value)
-        return text if len(text) <= 40 else text[:37] + "..."
-
-    return "; ".join(f"`{b.where}` {shown(b.value)} ({b.rule})" for b in found[:3])
-
-
-def _taken(found: list[BeyondBound]) -> set[tuple[str, str]]:
-    """Each value by its field's name (a listing shows it at another place than a save)."""
-    return {(b.where.rpartition(".")[2], json.dumps(b.value, sort_keys=True)) for b in found}
-
-
 def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> str | None:
     """Why the sheet leaves open the only thing that makes ``case`` invalid, or None."""
     from schemathesis.core import NotSet
@@ -862,8 +854,8 @@ def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> s
         found = spec.beyond_open_bounds(SCHEMA_REF + op.request_schema, case.body)
         if not found:
             return None
-        outcome.taken_beyond |= _taken(found)
-        return f"{_beyond(found)}: the wire sheet states no such bound"
+        outcome.taken_beyond |= taken_keys(found)
+        return f"{beyond_in_words(found)}: the wire sheet states no such bound"
     if location is ParameterLocation.QUERY:
         names = [parameter] if parameter else list(case.query or {})
         reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
@@ -912,14 +904,12 @@ def _left_open(
         pointer = None if op is None else spec.reply_pointer(op, response.status_code)
         try:
             body = json.loads(response.content or b"")
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         found = [] if pointer is None else spec.beyond_open_bounds(pointer, body)
-        if found and _taken(found) <= outcome.taken_beyond:
-            return (
-                f"{label}: the reply holds {_beyond(found)}, a value a request of the run set "
-                "and the server took (see above): the wire sheet states no such bound"
-            )
+        if found and taken_keys(found) <= outcome.taken_beyond:
+            words = beyond_in_words(found)
+            return f"{label}: the reply holds {words}, {TAKEN}: the wire sheet states no such bound"
     return None
 
 
@@ -957,7 +947,6 @@ def _collect(
         if node is not None and interaction.response is not None:
             outcome.statuses[(node.value.operation.label, interaction.response.status_code)] += 1
             exchanges.append((node.value.operation.label, interaction))
-    outcome.findings.extend(_result_findings(spec, exchanges, secret))
     for case_id, checks in recorder.checks.items():
         node = recorder.cases.get(case_id)
         if node is None or not _valid_http(node.value):
@@ -1001,3 +990,6 @@ def _collect(
                 spec, check.name, info.failure, node.value, response, info.code_sample, secret
             )
             outcome.findings.extend(_as_method_answer(found, check.name, node.value))
+    # After the checks: a result may show a value beyond a bound that a request of this
+    # scenario set (``taken_beyond``).
+    outcome.findings.extend(_result_findings(spec, exchanges, secret, outcome))

@@ -12,6 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -68,6 +69,25 @@ class BeyondBound:
     where: str
     value: Any
     rule: str
+
+
+def taken_keys(found: Iterable[BeyondBound]) -> set[tuple[str, str]]:
+    """Each value by its field's name (a listing shows it at another place than a save)."""
+    return {(b.where.rpartition(".")[2], json.dumps(b.value, sort_keys=True)) for b in found}
+
+
+def beyond_in_words(found: Sequence[BeyondBound], root: str = "") -> str:
+    """The first few values beyond bounds, such as `ttl_seconds` 315360001 (must be <= ...)."""
+
+    def shown(value: Any) -> str:
+        text = json.dumps(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    where = (lambda b: f"{root}.{b.where}") if root else (lambda b: b.where)
+    return "; ".join(f"`{where(b)}` {shown(b.value)} ({b.rule})" for b in found[:3])
+
+
+TAKEN = "a value a request of the run set and the server took (see above)"
 
 
 def _sheet_bounds_only(node: Any) -> Any:
@@ -386,9 +406,18 @@ class OperationResults:
         self.spec = spec
         self.results = spec.results
         self.kinds: dict[str, str] = {}
+        #: Results beyond bounds of the spec's own only, with values ``taken``: notes.
+        self.notes: list[tuple[str, str]] = []
 
-    def check(self, op: OperationSpec, status_code: int, content: bytes) -> list[Problem]:
-        """Remember a started operation's kind; check a done one's result."""
+    def check(
+        self,
+        op: OperationSpec,
+        status_code: int,
+        content: bytes,
+        taken: AbstractSet[tuple[str, str]] = frozenset(),
+    ) -> list[Problem]:
+        """Remember a started operation's kind; check a done one's result. ``taken``: the
+        values beyond bounds of the spec's own that the server took (``taken_keys``)."""
         if not 200 <= status_code < 300:
             return []
         try:
@@ -407,6 +436,14 @@ class OperationResults:
         ):
             return []
         problems = self.spec.check_schema(self.results[kind], data["response"], at="response")
+        if problems and taken:
+            pointer = SCHEMA_REF + self.results[kind]
+            beyond = self.spec.beyond_open_bounds(pointer, data["response"])
+            if beyond and taken_keys(beyond) <= taken:
+                words = beyond_in_words(beyond, "response")
+                note = f"{op.label}: the result of {kind} holds {words}, {TAKEN}"
+                self.notes.append((op.label, f"{note}: the wire sheet states no such bound"))
+                return []
         return [
             Problem(p.check, f"{p.message} (result of {kind})", p.expected, p.got) for p in problems
         ]
