@@ -51,7 +51,7 @@ from ._download import (
     download_async,
     download_sync,
 )
-from ._errors import ClientClosedError, InvalidArgumentError
+from ._errors import APITimeoutError, ClientClosedError, InvalidArgumentError
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
 from ._lazy import asyncio, wire
@@ -527,7 +527,10 @@ class ServiceClient(_ServiceBase):
         """The session, opened with ``io`` (the caller's, so within its ``timeout``)."""
         if self._root is not self:
             return self._root._ensure_session(io)
-        with self._lock:
+        left = io.time_left()  # another call may be opening it: waited for within it too
+        if not self._lock.acquire(timeout=-1 if left is None else left):
+            raise _session_timeout(left)
+        try:
             if self._session_id is not None:
                 return self._session_id
             session_id = io.run(self._open_session())
@@ -538,6 +541,8 @@ class ServiceClient(_ServiceBase):
                 )
                 self._heartbeat.start()
             return session_id
+        finally:
+            self._lock.release()
 
     def create_training_client(
         self,
@@ -880,7 +885,13 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient._ensure_session``."""
         if self._root is not self:
             return await self._root._ensure_session(io)
-        async with self._lock:
+        left = io.time_left()  # see ServiceClient._ensure_session
+        try:
+            async with asyncio.timeout(left):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise _session_timeout(left) from None
+        try:
             if self._session_id is not None:
                 return self._session_id
             session_id = await io.run(self._open_session())
@@ -890,6 +901,8 @@ class AsyncServiceClient(_ServiceBase):
                 )
                 self._heartbeat = asyncio.create_task(beat, name="weaver-heartbeat")
             return session_id
+        finally:
+            self._lock.release()
 
     async def create_training_client(
         self,
@@ -1034,6 +1047,13 @@ class AsyncServiceClient(_ServiceBase):
 
 
 _RESUME_FAILED = "create_training_client_from_state: the load into the new model did not end"
+
+
+def _session_timeout(waited: float | None) -> APITimeoutError:
+    return APITimeoutError(
+        f"create_model: another call was still opening the client's session after "
+        f"{waited or 0:.1f} s, what the call's timeout left; nothing was sent"
+    )
 
 
 def _waiting_for_model() -> None:

@@ -228,6 +228,10 @@ class _Base(Generic[SleepT]):
         clone._deadline = self.poll.clock() + seconds
         return clone
 
+    def time_left(self) -> float | None:
+        """Seconds before the deadline ``until`` set, or ``None`` without one."""
+        return None if self._deadline is None else max(0.0, self._deadline - self.poll.clock())
+
     def whole(self) -> Self:
         """For a call made of several requests (a listing, a lookup): a copy whose requests
         share the call's ``timeout`` as one deadline, as ``with_options`` promises."""
@@ -263,10 +267,9 @@ class _Base(Generic[SleepT]):
         self.check_open()
         self._opened[0] = True
         options = options or self.options
-        if self._deadline is not None:
-            left = max(0.0, self._deadline - self.poll.clock())
-            if options.timeout is None or options.timeout > left:
-                options = attrs.evolve(options, timeout=left)
+        left = self.time_left()
+        if left is not None and (options.timeout is None or options.timeout > left):
+            options = attrs.evolve(options, timeout=left)
         try:
             # The retry transport asks ``refusing`` again before each retry.
             yield {**call.request, "extensions": {EXTENSION: options, REFUSED: self.refusing}}

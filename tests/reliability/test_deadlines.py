@@ -8,6 +8,7 @@ on a loopback port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import re
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.support.fakeserver import checkpoint_json
+from tests.support.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json
 from tests.support.scripted_http import (
     HANG,
     SLOW_BODY,
@@ -118,6 +119,57 @@ async def test_an_async_create_under_a_timeout_ends_on_a_server_that_never_answe
             with pytest.raises(APITimeoutError):
                 await svc.with_options(timeout=2).create_training_client("weaver-tiny")
             assert 2 - 0.1 < elapsed_since(start) < 2 + SLACK
+
+
+SESSIONS = "/api/v1/sessions"
+
+
+def test_a_create_under_a_timeout_waits_for_another_calls_session_within_it() -> None:
+    # It waited for the session another call (without a timeout) was opening for as long
+    # as that took: 4.8 s for a timeout of 1 s, against a session reply of 5 s.
+    fake, reached, release = FakeWeaver(), threading.Event(), threading.Event()
+
+    def slow_sessions(request: httpx.Request) -> httpx.Response:
+        if request.url.path == SESSIONS:
+            reached.set()
+            release.wait(10)
+        return fake(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(slow_sessions))
+    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        first = threading.Thread(target=svc.create_training_client, args=("weaver-tiny",))
+        first.start()
+        assert reached.wait(5)
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError, match="another call was still opening the client's"):
+            svc.with_options(timeout=1).create_training_client("weaver-tiny")
+        assert 1 - 0.1 < elapsed_since(start) < 1 + SLACK
+        release.set()
+        first.join()
+    assert len(fake.sent("POST", SESSIONS)) == 1
+
+
+async def test_an_async_create_under_a_timeout_waits_for_another_calls_session_within_it() -> None:
+    fake, reached, release = FakeWeaver(), asyncio.Event(), asyncio.Event()
+
+    async def slow_sessions(request: httpx.Request) -> httpx.Response:
+        if request.url.path == SESSIONS:
+            reached.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), 10)
+        return fake(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(slow_sessions))
+    async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        first = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+        await asyncio.wait_for(reached.wait(), 5)
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError, match="another call was still opening the client's"):
+            await svc.with_options(timeout=1).create_training_client("weaver-tiny")
+        assert 1 - 0.1 < elapsed_since(start) < 1 + SLACK
+        release.set()
+        await first
+    assert len(fake.sent("POST", SESSIONS)) == 1
 
 
 SLOW_REPLIES = {
