@@ -196,3 +196,14 @@ def test_a_done_save_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken
     ((label, note),) = results.notes
     assert label == "POST /api/v1/models/{model_id}/checkpoints"
     assert "the result of save_checkpoint holds `response.ttl_seconds` 315360001" in note
+
+
+def test_a_reply_nested_past_what_json_reads_is_no_crash() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    save = SPEC.operations["POST /api/v1/models/{model_id}/checkpoints"]
+    assert OperationResults(SPEC).check(save, 202, deep, {("ttl_seconds", "1")}) == []
+    label = "GET /api/v1/models/{model_id}/checkpoints"
+    listing = SimpleNamespace(operation=SimpleNamespace(label=label))
+    outcome = ConformanceOutcome(taken_beyond={("ttl_seconds", "1")})
+    reply = SimpleNamespace(status_code=200, content=deep)
+    assert left_open("response_schema_conformance", listing, reply, outcome) is None

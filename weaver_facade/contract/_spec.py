@@ -422,7 +422,7 @@ class OperationResults:
             return []
         try:
             data = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what it reads
             return []
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             return []
