@@ -35,7 +35,14 @@ from .._spec_schema import SCHEMA_REF
 from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact, redact_curl
 from ._ownership import Ownership
 from ._patience import retry_after
-from ._spec import TAKEN, OperationResults, Problem, Spec, beyond_in_words, taken_keys
+from ._spec import (
+    NO_SUCH_BOUND,
+    OperationResults,
+    Problem,
+    Spec,
+    beyond_in_words,
+    taken_keys,
+)
 
 __all__ = [
     "DEFAULT_POSITIVE",
@@ -855,7 +862,7 @@ def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> s
         if not found:
             return None
         outcome.taken_beyond |= taken_keys(found)
-        return f"{beyond_in_words(found)}: the wire sheet states no such bound"
+        return f"{beyond_in_words(found)}: {NO_SUCH_BOUND}"
     if location is ParameterLocation.QUERY:
         names = [parameter] if parameter else list(case.query or {})
         reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
@@ -906,10 +913,9 @@ def _left_open(
             body = json.loads(response.content or b"")
         except (ValueError, RecursionError):
             return None
-        found = [] if pointer is None else spec.beyond_open_bounds(pointer, body)
-        if found and taken_keys(found) <= outcome.taken_beyond:
-            words = beyond_in_words(found)
-            return f"{label}: the reply holds {words}, {TAKEN}: the wire sheet states no such bound"
+        words = None if pointer is None else spec.taken_again(pointer, body, outcome.taken_beyond)
+        if words:
+            return f"{label}: the reply holds {words}"
     return None
 
 

@@ -87,7 +87,8 @@ def beyond_in_words(found: Sequence[BeyondBound], root: str = "") -> str:
     return "; ".join(f"`{where(b)}` {shown(b.value)} ({b.rule})" for b in found[:3])
 
 
-TAKEN = "a value a request of the run set and the server took (see above)"
+_TAKEN = "a value a request of the run set and the server took (see above)"
+NO_SUCH_BOUND = "the wire sheet states no such bound"
 
 
 def _sheet_bounds_only(node: Any) -> Any:
@@ -213,14 +214,23 @@ class Spec:
             found.append(BeyondBound(field_path("", parts) or "body", error.instance, rule))
         return found
 
+    def taken_again(
+        self, pointer: str, value: Any, taken: AbstractSet[tuple[str, str]], root: str = ""
+    ) -> str | None:
+        """In words, what puts ``value`` outside the schema at ``pointer`` when that is only
+        bounds of the spec's own, each with a value the server took (``taken``, see
+        ``taken_keys``) from a request of the run; else ``None``."""
+        found = self.beyond_open_bounds(pointer, value) if taken else []
+        if not found or not taken_keys(found) <= taken:
+            return None
+        return f"{beyond_in_words(found, root)}, {_TAKEN}: {NO_SUCH_BOUND}"
+
     def reply_pointer(self, op: OperationSpec, status: int) -> str | None:
         """The pointer to the schema of ``op``'s reply with ``status``, if the spec gives one."""
-        for code in (str(status), f"{str(status)[0]}XX", "default"):
-            if code in op.responses:
-                content = op.responses[code].get("content") or {}
-                json_body = content.get("application/json") or {}
-                return self._response_schema_pointer(op, code) if "schema" in json_body else None
-        return None
+        code = self._documented(op, status)
+        content = (op.responses.get(code) or {}).get("content") or {}
+        json_body = content.get("application/json") or {}
+        return self._response_schema_pointer(op, code) if "schema" in json_body else None
 
     def _deref(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
         seen = 0
@@ -436,13 +446,11 @@ class OperationResults:
         ):
             return []
         problems = self.spec.check_schema(self.results[kind], data["response"], at="response")
-        if problems and taken:
+        if problems:
             pointer = SCHEMA_REF + self.results[kind]
-            beyond = self.spec.beyond_open_bounds(pointer, data["response"])
-            if beyond and taken_keys(beyond) <= taken:
-                words = beyond_in_words(beyond, "response")
-                note = f"{op.label}: the result of {kind} holds {words}, {TAKEN}"
-                self.notes.append((op.label, f"{note}: the wire sheet states no such bound"))
+            words = self.spec.taken_again(pointer, data["response"], taken, "response")
+            if words:
+                self.notes.append((op.label, f"{op.label}: the result of {kind} holds {words}"))
                 return []
         return [
             Problem(p.check, f"{p.message} (result of {kind})", p.expected, p.got) for p in problems
