@@ -899,6 +899,15 @@ def test_the_deadline_bounds_the_wait_for_another_download(
     assert storage.requests == []
 
 
+async def seconds_to_cancel(task: asyncio.Task[Any]) -> float:
+    """Cancel ``task``; how long it took to end, cancelled."""
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return time.monotonic() - started
+
+
 async def stalled_download(source: Source, dest: Path, part: Path) -> asyncio.Task[Any]:
     """An async download of ``source`` into ``dest``, once ``part`` holds the 100,000 bytes
     before its file's stall (at most 5 s)."""
@@ -927,11 +936,7 @@ def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
 
     async def main() -> float:
         task = await stalled_download(source, tmp_path / "out", part)
-        started = time.monotonic()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return time.monotonic() - started
+        return await seconds_to_cancel(task)
 
     assert asyncio.run(main()) < 5.0
     assert part.stat().st_size == 100_000  # kept for a resume
@@ -967,11 +972,7 @@ def test_cancelling_an_async_download_waiting_for_a_refresh_stops_at_once(
             )
         )
         await asyncio.wait_for(asked.wait(), 5)
-        started = time.monotonic()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return time.monotonic() - started
+        return await seconds_to_cancel(task)
 
     assert asyncio.run(main()) < 5.0
 
@@ -1000,11 +1001,7 @@ def test_cancelling_while_a_large_part_is_hashed_stops_at_once(tmp_path: Path) -
             download_async(descriptor, out, refresh=refresh, settings=DownloadSettings())
         )
         await asyncio.sleep(whole_hash / 4)  # into the hash
-        started = time.monotonic()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return time.monotonic() - started
+        return await seconds_to_cancel(task)
 
     assert asyncio.run(main()) < whole_hash / 4
     assert part.stat().st_size == 512 << 20  # kept for a resume
