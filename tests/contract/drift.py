@@ -215,13 +215,19 @@ _MAX_TTL = limits.TTL_SECONDS_MAXIMUM
 _TAKEN_TTL = re.compile(rb'("ttl_seconds":\s*)%d\b' % _MAX_TTL)
 
 
-def _within_bounds(body: bytes) -> tuple[bytes, int | None]:
-    """``body`` brought within the spec's bounds for the app, and a TTL beyond its maximum."""
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """``body`` as a JSON object, or ``None`` when it is none."""
     try:
         sent = json.loads(body or b"null")
     except ValueError:
-        return body, None
-    if not isinstance(sent, dict):
+        return None
+    return sent if isinstance(sent, dict) else None
+
+
+def _within_bounds(body: bytes) -> tuple[bytes, int | None]:
+    """``body`` brought within the spec's bounds for the app, and a TTL beyond its maximum."""
+    sent = _json_object(body)
+    if sent is None:
         return body, None
     ttl, project = sent.get("ttl_seconds"), sent.get("project_id")
     length = sent.get("training_max_sequence_length")
@@ -240,11 +246,8 @@ def _within_bounds(body: bytes) -> tuple[bytes, int | None]:
 
 def _missing_sheet_field(path: str, body: bytes) -> str | None:
     """The first field the sheet gives a POST's body (no `?`) that ``body`` lacks."""
-    try:
-        sent = json.loads(body or b"null")
-    except ValueError:
-        return None
-    if not isinstance(sent, dict):
+    sent = _json_object(body)
+    if sent is None:
         return None
     if EXPORT.match(path):
         wanted, where = ("format", "merge_adapter", "ttl_seconds", "force"), sent
@@ -504,11 +507,8 @@ class DriftMiddleware:
             await self.app(scope, _replay(body), send)
             return
         if self.drift is Drift.LOAD_BY_ID and method == "POST" and LOAD.match(path):
-            try:
-                sent = json.loads(body)
-            except ValueError:
-                sent = None
-            if isinstance(sent, dict) and "path" in sent:
+            sent = _json_object(body)
+            if sent is not None and "path" in sent:
                 await _error(
                     400,
                     "invalid_request",
