@@ -20,6 +20,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     "CheckpointPath": {
         "type": "string",
         "pattern": "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$",
+        "x-weaver-wire-rules": ["pattern"],
     },
     "Cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"},
     "TtlSeconds": {"type": ["integer", "null"], "minimum": 1, "maximum": 315360000},
@@ -221,7 +222,7 @@ SCHEMAS: Final[dict[str, Any]] = {
                     "format": "int64",
                     "minimum": 0,
                     "maximum": 9223372036854775807,
-                    "x-weaver-wire-bounds": ["minimum"],
+                    "x-weaver-wire-rules": ["minimum"],
                 },
             },
         },
@@ -504,13 +505,18 @@ SCHEMAS: Final[dict[str, Any]] = {
     "ArtifactPath": {
         "type": "string",
         "pattern": "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?/)[^/\\x00-\\x1f\\x7f]+/artifacts/(hf_model|hf_adapter)$",
+        "x-weaver-wire-rules": ["pattern"],
     },
     "ArtifactFileName": {
         "type": "string",
         "maxLength": 255,
         "pattern": "^[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?(/[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?)*$",
     },
-    "Sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "Sha256": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$",
+        "x-weaver-wire-rules": ["pattern"],
+    },
     "ExportRequest": {
         "x-weaver-example-is-default": True,
         "type": "object",

@@ -111,7 +111,7 @@ def test_bounds_the_sheet_does_not_state_are_notes() -> None:
     assert re.search(
         r"POST /api/v1/sessions: .* was accepted \(201\), as the spec does not allow; "
         r"`project_id` \"0+\.\.\. \(must be at most 128 characters long\): "
-        r"the wire sheet states no such bound",
+        r"the wire sheet states no such rule",
         notes,
     ), notes
     assert re.search(
@@ -207,3 +207,22 @@ def test_a_reply_nested_past_what_json_reads_is_no_crash() -> None:
     outcome = ConformanceOutcome(taken_beyond={("ttl_seconds", "1")})
     reply = SimpleNamespace(status_code=200, content=deep)
     assert left_open("response_schema_conformance", listing, reply, outcome) is None
+
+
+def test_a_pattern_the_sheet_does_not_state_is_a_note_and_one_it_states_a_finding() -> None:
+    accepted = SimpleNamespace(status_code=202)
+    # The sheet gives a save's name as `"name"?: str`: the spec's pattern for it is its own.
+    save = "POST /api/v1/models/{model_id}/checkpoints"
+    spaced = _negative(save, ParameterLocation.BODY, {"type": "weight", "name": "epoch 2"})
+    outcome = ConformanceOutcome()
+    note = left_open("negative_data_rejection", spaced, accepted, outcome)
+    assert note is not None
+    words = limits.CHECKPOINT_NAME_PATTERN_WORDS
+    rule = f'`name` "epoch 2" (must be {words})'
+    assert note.endswith(f"{rule}: the wire sheet states no such rule"), note
+    assert outcome.taken_beyond == {("name", '"epoch 2"')}
+    # It states a checkpoint's path: a load of a path of another form is still refused.
+    load = "POST /api/v1/models/{model_id}/load"
+    body = {"path": "checkpoints/c1", "include_optimizer": False}
+    other_form = _negative(load, ParameterLocation.BODY, body)
+    assert left_open("negative_data_rejection", other_form, accepted) is None

@@ -36,7 +36,7 @@ from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact,
 from ._ownership import Ownership
 from ._patience import retry_after
 from ._spec import (
-    NO_SUCH_BOUND,
+    NO_SUCH_RULE,
     OperationResults,
     Problem,
     Spec,
@@ -398,7 +398,7 @@ class ConformanceOutcome:
     unchecked: list[str] = field(default_factory=list)
     #: (operation, check) of the failures the wire sheet leaves open: notes, not findings.
     left_open: set[tuple[str, str]] = field(default_factory=set)
-    #: (field, value as JSON) of each value beyond an open bound that the server took.
+    #: (field, value as JSON) of each value beyond an open rule that the server took.
     taken_beyond: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -858,11 +858,11 @@ def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> s
         op = spec.operations.get(label)
         if op is None or op.request_schema is None:
             return None
-        found = spec.beyond_open_bounds(SCHEMA_REF + op.request_schema, case.body)
+        found = spec.beyond_own_rules(SCHEMA_REF + op.request_schema, case.body)
         if not found:
             return None
         outcome.taken_beyond |= taken_keys(found)
-        return f"{beyond_in_words(found)}: {NO_SUCH_BOUND}"
+        return f"{beyond_in_words(found)}: {NO_SUCH_RULE}"
     if location is ParameterLocation.QUERY:
         names = [parameter] if parameter else list(case.query or {})
         reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
@@ -906,7 +906,7 @@ def _left_open(
                 "int"
             )
     if check == "response_schema_conformance" and response is not None and outcome.taken_beyond:
-        # The reply shows a value beyond an open bound that a request of the run set.
+        # The reply shows a value beyond an open rule that a request of the run set.
         op = spec.operations.get(label)
         pointer = None if op is None else spec.reply_pointer(op, response.status_code)
         try:
@@ -996,6 +996,6 @@ def _collect(
                 spec, check.name, info.failure, node.value, response, info.code_sample, secret
             )
             outcome.findings.extend(_as_method_answer(found, check.name, node.value))
-    # After the checks: a result may show a value beyond a bound that a request of this
-    # scenario set (``taken_beyond``).
+    # After the checks: a result may show a value beyond a rule of the spec's own that a
+    # request of this scenario set (``taken_beyond``).
     outcome.findings.extend(_result_findings(spec, exchanges, secret, outcome))

@@ -46,37 +46,38 @@ __all__ = [
 
 _METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
 _SHOWN = 60
-# The wire sheet states no bounds but those a schema lists in `x-weaver-wire-bounds`.
-_BOUNDS = frozenset(
-    {
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "minLength",
-        "maxLength",
-        "minItems",
-        "maxItems",
-    }
-)
-WIRE_BOUNDS = "x-weaver-wire-bounds"
+# The wire sheet states no bounds or patterns but those a schema lists in
+# `x-weaver-wire-rules`.
+_RULES = {
+    "minimum": (int, float),
+    "maximum": (int, float),
+    "exclusiveMinimum": (int, float),
+    "exclusiveMaximum": (int, float),
+    "minLength": (int,),
+    "maxLength": (int,),
+    "minItems": (int,),
+    "maxItems": (int,),
+    "pattern": (str,),
+}
+WIRE_RULES = "x-weaver-wire-rules"
 
 
 @dataclass(frozen=True)
-class BeyondBound:
-    """A value beyond a bound of the spec's own: where, the value, and the bound in words."""
+class BeyondRule:
+    """A value beyond a bound (or pattern) of the spec's own: where, the value, and the
+    rule in words."""
 
     where: str
     value: Any
     rule: str
 
 
-def taken_keys(found: Iterable[BeyondBound]) -> set[tuple[str, str]]:
+def taken_keys(found: Iterable[BeyondRule]) -> set[tuple[str, str]]:
     """Each value by its field's name (a listing shows it at another place than a save)."""
     return {(b.where.rpartition(".")[2], json.dumps(b.value, sort_keys=True)) for b in found}
 
 
-def beyond_in_words(found: Sequence[BeyondBound], root: str = "") -> str:
+def beyond_in_words(found: Sequence[BeyondRule], root: str = "") -> str:
     """The first few values beyond bounds, such as `ttl_seconds` 315360001 (must be <= ...)."""
 
     def shown(value: Any) -> str:
@@ -88,21 +89,21 @@ def beyond_in_words(found: Sequence[BeyondBound], root: str = "") -> str:
 
 
 _TAKEN = "a value a request of the run set and the server took (see above)"
-NO_SUCH_BOUND = "the wire sheet states no such bound"
+NO_SUCH_RULE = "the wire sheet states no such rule"
 
 
-def _sheet_bounds_only(node: Any) -> Any:
-    """``node`` (the spec, or part of it) without the bounds the wire sheet does not state."""
+def _sheet_rules_only(node: Any) -> Any:
+    """``node`` (the spec, or part of it) without the rules the wire sheet does not state."""
     if isinstance(node, list):
-        return [_sheet_bounds_only(v) for v in node]
+        return [_sheet_rules_only(v) for v in node]
     if not isinstance(node, Mapping):
         return node
-    kept = set(node.get(WIRE_BOUNDS, ()))
+    kept = set(node.get(WIRE_RULES, ()))
     return {
-        k: _sheet_bounds_only(v)
+        k: _sheet_rules_only(v)
         for k, v in node.items()
-        # A property named like a bound has a schema, not a number, as its value.
-        if not (k in _BOUNDS and k not in kept and type(v) in (int, float))
+        # A property named like a rule has a schema, not a number or text, as its value.
+        if not (k in _RULES and k not in kept and type(v) in _RULES[k])
     }
 
 
@@ -200,30 +201,30 @@ class Spec:
 
     @functools.cached_property
     def _sheet_schemas(self) -> SpecSchemas:
-        return SpecSchemas(_sheet_bounds_only(self.document))
+        return SpecSchemas(_sheet_rules_only(self.document))
 
-    def beyond_open_bounds(self, pointer: str, value: Any) -> list[BeyondBound]:
+    def beyond_own_rules(self, pointer: str, value: Any) -> list[BeyondRule]:
         """What puts ``value`` outside the schema at ``pointer``, when that is only bounds
-        of the spec's own, which the wire sheet does not state; else ``[]``."""
+        or patterns of the spec's own, which the wire sheet does not state; else ``[]``."""
         errors = list(self.schemas.validator(pointer).iter_errors(value))
         if not errors or next(self._sheet_schemas.validator(pointer).iter_errors(value), None):
             return []
         found = []
         for error in leaves(errors):
             parts, rule = describe(error)
-            found.append(BeyondBound(field_path("", parts) or "body", error.instance, rule))
+            found.append(BeyondRule(field_path("", parts) or "body", error.instance, rule))
         return found
 
     def taken_again(
         self, pointer: str, value: Any, taken: AbstractSet[tuple[str, str]], root: str = ""
     ) -> str | None:
         """In words, what puts ``value`` outside the schema at ``pointer`` when that is only
-        bounds of the spec's own, each with a value the server took (``taken``, see
+        rules of the spec's own, each with a value the server took (``taken``, see
         ``taken_keys``) from a request of the run; else ``None``."""
-        found = self.beyond_open_bounds(pointer, value) if taken else []
+        found = self.beyond_own_rules(pointer, value) if taken else []
         if not found or not taken_keys(found) <= taken:
             return None
-        return f"{beyond_in_words(found, root)}, {_TAKEN}: {NO_SUCH_BOUND}"
+        return f"{beyond_in_words(found, root)}, {_TAKEN}: {NO_SUCH_RULE}"
 
     def reply_pointer(self, op: OperationSpec, status: int) -> str | None:
         """The pointer to the schema of ``op``'s reply with ``status``, if the spec gives one."""
@@ -416,7 +417,7 @@ class OperationResults:
         self.spec = spec
         self.results = spec.results
         self.kinds: dict[str, str] = {}
-        #: Results beyond bounds of the spec's own only, with values ``taken``: notes.
+        #: Results beyond rules of the spec's own only, with values ``taken``: notes.
         self.notes: list[tuple[str, str]] = []
 
     def check(
@@ -427,7 +428,7 @@ class OperationResults:
         taken: AbstractSet[tuple[str, str]] = frozenset(),
     ) -> list[Problem]:
         """Remember a started operation's kind; check a done one's result. ``taken``: the
-        values beyond bounds of the spec's own that the server took (``taken_keys``)."""
+        values beyond rules of the spec's own that the server took (``taken_keys``)."""
         if not 200 <= status_code < 300:
             return []
         try:
