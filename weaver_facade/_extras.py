@@ -4,7 +4,8 @@
 emulator and the contract kit need their extras. Each entry point checks its
 extra before importing anything from it, so a plain install prints
 ``error: ... needs the 'cli' extra: pip install 'weaver-facade[cli]'`` and
-exits 2 instead of a ``ModuleNotFoundError`` traceback.
+exits 2 instead of a ``ModuleNotFoundError`` traceback; an import from a script
+gets a ``ModuleNotFoundError`` that names the extra.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def missing_module(extra: str) -> str | None:
 def missing_extra_message(extra: str, what: str) -> str:
     """``WHAT needs the 'EXTRA' extra: pip install 'weaver-facade[EXTRA]'``."""
     return f"{what} needs the '{extra}' extra: pip install 'weaver-facade[{extra}]'"
+
+
+def check_extra(extra: str, what: str) -> None:
+    """Raise ``ModuleNotFoundError`` naming ``extra`` when it is not installed (for an
+    import or call from a script, where ``require``'s exit would not do)."""
+    missing = missing_module(extra)
+    if missing is not None:
+        message = f"{missing_extra_message(extra, what)} (cannot import {missing})"
+        raise ModuleNotFoundError(message, name=missing)
 
 
 def require(extra: str, what: str) -> None:

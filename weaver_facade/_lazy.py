@@ -15,6 +15,8 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._extras import check_extra
+
 
 class LazyModule(types.ModuleType):
     """Stands for module ``name`` and imports it at the first attribute access.
@@ -49,17 +51,23 @@ else:
     wire = LazyModule("weaver_client.models")
 
 
-def lazy_attributes(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
+def lazy_attributes(package: str, where: Mapping[str, str], extra: str) -> Callable[[str], Any]:
     """A module ``__getattr__`` importing each name of ``where`` from its submodule on first use.
 
     Lets ``python -m PACKAGE`` check its optional dependencies before the
-    package's heavy submodules are imported (the package is imported first).
+    package's heavy submodules are imported (the package is imported first). A
+    submodule that cannot be imported for want of ``extra`` names it.
     """
 
     def __getattr__(name: str) -> Any:
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(where[name], package), name)
+        try:
+            module = importlib.import_module(where[name], package)
+        except ModuleNotFoundError:
+            check_extra(extra, package)
+            raise
+        value = getattr(module, name)
         setattr(sys.modules[package], name, value)
         return value
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 
@@ -39,3 +41,46 @@ def test_a_kept_module_attribute_is_looked_up_once() -> None:
     assert "dumps" not in vars(lazy)
     assert lazy.dumps([1]) == "[1]"
     assert "dumps" in vars(lazy)
+
+
+@pytest.mark.parametrize(
+    ("package", "name", "extra", "blocked"),
+    [
+        ("weaver_facade.emulator", "run_emulator", "emulator", "uvicorn"),
+        ("weaver_facade.contract", "run_contract_test", "contract", "jsonschema"),
+    ],
+)
+def test_a_name_of_a_package_whose_extra_is_missing_names_the_extra(
+    package: str, name: str, extra: str, blocked: str
+) -> None:
+    # The commands say so in one line; an import from a script said only "No module named".
+    script = (
+        f"import sys\nsys.modules[{blocked!r}] = None  # as if the extra were not installed\n"
+        f"try:\n    from {package} import {name}\n"
+        "except ModuleNotFoundError as exc:\n    print(exc.name, exc, sep='|')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == (
+        f"{blocked}|{package} needs the '{extra}' extra: "
+        f"pip install 'weaver-facade[{extra}]' (cannot import {blocked})\n"
+    ), done.stderr
+
+
+def test_the_contract_test_without_its_extra_names_it_before_any_request() -> None:
+    # The kit imports schemathesis only once its conformance part runs, after the probe's
+    # models were made.
+    script = (
+        "import sys\nsys.modules['schemathesis'] = None\n"
+        "from weaver_facade.contract import ContractSettings, run_contract_test\n"
+        "try:\n    run_contract_test(ContractSettings(base_url='http://127.0.0.1:9'))\n"
+        "except ModuleNotFoundError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == (
+        "run_contract_test needs the 'contract' extra: "
+        "pip install 'weaver-facade[contract]' (cannot import schemathesis)\n"
+    ), done.stderr

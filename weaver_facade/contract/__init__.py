@@ -65,4 +65,5 @@ if not TYPE_CHECKING:  # a checker sees the imports above, and so names a misspe
             "UnusableSpec": "._spec",
             "run_contract_test": "._kit",
         },
+        "contract",
     )

@@ -16,6 +16,7 @@ import httpx
 from weaver_client import limits
 
 from .._extensions import restrict_spec
+from .._extras import check_extra
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
@@ -250,7 +251,9 @@ def run_contract_test(
         ServerUnreachable: Nothing answers at the base URL, or no Weaver API does (the
             routes every server has answer 404).
         UnknownBaseModel: ``settings.base_model`` is none the server lists.
+        ModuleNotFoundError: The ``contract`` extra is not installed (before any request).
     """
+    check_extra("contract", "run_contract_test")
     started = time.monotonic()
     base_url = settings.base_url.rstrip("/")
     spec_file = spec_path() if settings.spec_file is None else settings.spec_file

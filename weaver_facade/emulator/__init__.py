@@ -47,4 +47,5 @@ if not TYPE_CHECKING:  # a checker sees the imports above, and so names a misspe
             "RunningEmulator": "._server",
             "run_emulator": "._server",
         },
+        "emulator",
     )
