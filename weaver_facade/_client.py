@@ -614,6 +614,10 @@ class ServiceClient(_ServiceBase):
         The result parser follows ``result_type`` (``ForwardBackwardResult``,
         ``OptimStepResult``, ``Checkpoint``, ``LoadResult`` or ``Artifact``) or else the
         operation's ``kind``; with neither, ``result()`` is the raw ``response`` dict.
+
+        It fetches the operation once, a call like any other: ``result(timeout=...)``
+        bounds only the wait that follows, and ``with_options(timeout=...)`` bounds the
+        fetch (``service.with_options(timeout=10).operation(id).result(timeout=60)``).
         """
         check_result_type(result_type)
         snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
