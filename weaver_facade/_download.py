@@ -409,18 +409,16 @@ class Transfer:
         if status == 206:
             if start == asked:
                 return Read()
-            self._last_problem = f"HTTP 206 from byte {start}, not {asked}"
             self._ignore_range = True
-            return self._fail(None)
+            return self._fail(f"HTTP 206 from byte {start}, not {asked}")
         if status == 416 and asked > 0:
             # Every byte is here already (or a size mismatch); of a file of unknown size,
             # unless storage names a shorter one (a `.part` of another artifact's file).
             if asked in (self.file.size, total) or (self.file.size is None and total is None):
                 self._finish()
                 return Discard()
-            self._last_problem = f"HTTP 416 at byte {asked} of {self.file.size or total}"
             self._ignore_range = True
-            return self._fail(None)
+            return self._fail(f"HTTP 416 at byte {asked} of {self.file.size or total}")
         if status in (401, 403):
             self._last_problem = f"HTTP {status}"
             self._stale = True
@@ -431,8 +429,7 @@ class Transfer:
             )
             return Discard()
         if storage_status_is_retryable(status):
-            self._last_problem = f"HTTP {status}"
-            return self._fail(parse_retry_after(headers.get("retry-after")))
+            return self._fail(f"HTTP {status}", parse_retry_after(headers.get("retry-after")))
         raise self._storage_error(f"storage answered HTTP {status}")
 
     def restart(self) -> None:
@@ -465,17 +462,16 @@ class Transfer:
         if size is None or self.offset in (size, self._server_total):
             self._finish()  # complete, or storage holds another size: an integrity error
             return
-        self._last_problem = f"the body ended at byte {self.offset} of {size}"
-        self._fail(None)
+        self._fail(f"the body ended at byte {self.offset} of {size}")
 
     def on_failure(self, error: Exception) -> None:
         """The connection failed or dropped: resume from ``offset`` after a wait."""
         text = _QUERY.sub("?[signature hidden]", str(error))  # it may quote a presigned URL
-        self._last_problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
+        problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
         self._last_status = None
         if certificate_refused(error):  # no retry can change it
-            raise self._storage_error(f"{self._last_problem} (see SSL_CERT_FILE)")
-        self._fail(None)
+            raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
+        self._fail(problem)
 
     # -- internals -----------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -508,26 +504,27 @@ class Transfer:
                 )
         self._complete = True
 
-    def _fail(self, retry_after: float | None) -> Discard:
-        self._failures += 1
-        if self._failures > self.settings.max_failures:
-            raise self._storage_error(
-                f"giving up after {self.settings.max_failures} failed attempts in a row "
-                f"({self._last_problem}); run it again to resume"
-            )
-        if retry_after is not None and retry_after > self.settings.max_retry_after:
-            raise self._storage_error(
-                f"storage asks to wait {retry_after:.0f} s ({self._last_problem}); "
-                "run it again then to resume"
-            )
+    def _fail(self, problem: str, retry_after: float | None = None) -> Discard:
+        """A failed attempt, for ``problem``: retried after a wait, or given up."""
         s = self.settings
+        self._last_problem = problem
+        self._failures += 1
+        if self._failures > s.max_failures:
+            raise self._storage_error(
+                f"giving up after {s.max_failures} failed attempts in a row "
+                f"({problem}); run it again to resume"
+            )
+        if retry_after is not None and retry_after > s.max_retry_after:
+            raise self._storage_error(
+                f"storage asks to wait {retry_after:.0f} s ({problem}); run it again then to resume"
+            )
         backoff = full_jitter(self._failures - 1, s.initial_backoff, s.max_backoff, self._rng)
         wait = wait_before_retry(backoff, retry_after)
         # One WARNING per retry, as for API requests; the name, never the presigned URL.
         logger.warning(
             "storage GET %s: %s; retrying in %.1f s (retry %d)",
             self.file.name,
-            self._last_problem,
+            problem,
             wait,
             self._failures,
         )
