@@ -371,17 +371,8 @@ class Transfer:
     def on_refreshed(
         self, file: StorageFile, generation: int, arrived: float | None = None
     ) -> None:
-        """Fresh URLs came (``arrived``: when, by the wall clock; ``None``: now); the
-        file must still be the same file."""
-        if (file.size, file.sha256) != (self.file.size, self.file.sha256):
-            raise ArtifactIntegrityError(
-                f"{self.file.name}: the artifact changed while downloading "
-                f"(size {self.file.size} -> {file.size}, sha256 {self.file.sha256} -> "
-                f"{file.sha256})",
-                name=self.file.name,
-                expected=str(self.file.sha256 or self.file.size),
-                received=str(file.sha256 or file.size),
-            )
+        """Fresh URLs came (``arrived``: when, by the wall clock; ``None``: now), for the
+        same file (``Downloads.refreshed`` refuses any other)."""
         if self._stale:  # a refresh ahead of expiry is no failure
             self._refreshes += 1
             if self._refreshes > self.settings.max_refreshes:
@@ -606,15 +597,27 @@ class Downloads:
         self._lock = threading.Lock()
 
     def refreshed(self, descriptor: Descriptor) -> None:
-        names = {f.name for f in self.descriptor.files}
-        if {f.name for f in descriptor.files} != names:
+        """Take fresh URLs for every file; the files must be the same (names, sizes and
+        sha256s), those in place and those still to fetch alike."""
+        by_name = {f.name: f for f in self.descriptor.files}
+        if {f.name for f in descriptor.files} != by_name.keys():
             raise ArtifactIntegrityError(
                 f"artifact {self.descriptor.artifact_id} changed while downloading: "
                 "its file list differs",
                 name="",
-                expected=", ".join(sorted(names)),
+                expected=", ".join(sorted(by_name)),
                 received=", ".join(sorted(f.name for f in descriptor.files)),
             )
+        for new in descriptor.files:
+            old = by_name[new.name]
+            if (new.size, new.sha256) != (old.size, old.sha256):
+                raise ArtifactIntegrityError(
+                    f"{old.name}: the artifact changed while downloading (size {old.size} -> "
+                    f"{new.size}, sha256 {old.sha256} -> {new.sha256})",
+                    name=old.name,
+                    expected=str(old.sha256 or old.size),
+                    received=str(new.sha256 or new.size),
+                )
         arrived = self.wall_clock()
         with self._lock:
             self.descriptor = descriptor
@@ -773,15 +776,17 @@ class _PartFile:
             self._fd = None
 
     @contextlib.contextmanager
-    def guard(self) -> Iterator[None]:
-        """Close on the way out; a ``.part`` that failed verification is deleted,
-        so that a rerun fetches it afresh instead of resuming bad bytes."""
+    def guard(self, name: str) -> Iterator[None]:
+        """Close on the way out; a ``.part`` that failed verification (an integrity error
+        of its file, ``name``) is deleted, so that a rerun fetches it afresh instead of
+        resuming bad bytes."""
         try:
             yield
-        except ArtifactIntegrityError:
-            self.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+        except ArtifactIntegrityError as exc:
+            if exc.name == name:  # not another file's, nor the file list's
+                self.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
             raise
         finally:
             self.close()
@@ -976,7 +981,7 @@ class _Shell:
         state = self.state
         part = _PartFile(self.dest / name, self.cancel)
         buffer = memoryview(bytearray(HASH_BLOCK))
-        with part.guard():
+        with part.guard(name):
             transfer = _start(state, name, part)
             while transfer is not None:
                 if self.cancel.is_set():

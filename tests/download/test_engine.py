@@ -249,6 +249,24 @@ def test_a_corrupt_prefix_is_an_integrity_error_and_never_published(
     assert_complete(dest)
 
 
+def test_an_artifact_changed_while_downloading_keeps_the_part_of_an_unchanged_file(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # The refresh after weights.bin's 403 finds small.bin changed: the download fails, but
+    # weights.bin's .part, whose file did not change, stays for the rerun to resume.
+    class Changing(Source):
+        def refresh(self) -> Descriptor:
+            self.overrides = {"small.bin": {"sha256": "0" * 64}}
+            return super().refresh()
+
+    dest = tmp_path / "out"
+    storage.script("sub/dir/weights.bin", "drop:100000", "403")
+    with pytest.raises(ArtifactIntegrityError, match="changed while downloading") as info:
+        run(Changing(storage), dest, DownloadSettings(max_concurrency=1))
+    assert info.value.name == "small.bin"
+    assert (dest / "sub/dir/weights.bin.part").stat().st_size == 100_000
+
+
 def test_a_mismatch_of_a_fresh_file_names_no_earlier_download(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:

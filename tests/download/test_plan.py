@@ -6,7 +6,7 @@ import attrs
 import httpx
 import pytest
 
-from weaver_facade import DownloadTimeoutError, StorageError
+from weaver_facade import ArtifactIntegrityError, DownloadTimeoutError, StorageError
 from weaver_facade._download import (
     Descriptor,
     Downloads,
@@ -103,6 +103,21 @@ def test_a_urls_arrival_is_its_descriptors() -> None:
     fresh = attrs.evolve(FILE, url="http://s/w?sig=2")
     state.refreshed(attrs.evolve(first, files=(fresh,)))
     assert state.current("w.bin") == (fresh, 1, 1050.0)
+
+
+def test_a_refresh_that_changes_any_file_is_refused() -> None:
+    # Only the transfers in flight compared their file with the refreshed descriptor: a
+    # file already in place kept its old bytes, one not started yet was fetched in its new
+    # version, and the download ended complete and verified, a mix of two versions whose
+    # result named the new sha256 of the old file.
+    other = StorageFile(name="x.bin", size=3, sha256="b" * 64, url="http://s/x?sig=1")
+    first = Descriptor(artifact_id="a", kind="hf_model", files=(FILE, other))
+    state = Downloads(first, DownloadSettings())
+    for changed in (attrs.evolve(other, sha256="c" * 64), attrs.evolve(other, size=4)):
+        with pytest.raises(ArtifactIntegrityError, match=r"x\.bin: the artifact changed") as info:
+            state.refreshed(attrs.evolve(first, files=(FILE, changed)))
+        assert info.value.name == "x.bin"
+    assert (state.descriptor, state.generation) == (first, 0)  # nothing of them taken
 
 
 def test_a_refreshed_url_is_tried_before_it_is_refreshed_again() -> None:
