@@ -51,7 +51,7 @@ from ._retry import (
     storage_status_is_retryable,
     wait_before_retry,
 )
-from ._storage_http import FAILURES, Reply, StorageHTTP
+from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
 from ._transport import logger
 
 PART_SUFFIX = ".part"
@@ -460,7 +460,9 @@ class Transfer:
         text = _QUERY.sub("?[signature hidden]", str(error))  # it may quote a presigned URL
         problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
         self._last_status = None
-        if certificate_refused(error):  # no retry can change it
+        if isinstance(error, UnfetchableURLError):  # no retry can change it
+            raise self._storage_error(problem)
+        if certificate_refused(error):  # nor this
             raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
         self._fail(problem)
 

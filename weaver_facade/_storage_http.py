@@ -61,6 +61,10 @@ class StorageProtocolError(http.client.HTTPException):
     """A URL this client cannot fetch (scheme), or a redirect loop."""
 
 
+class UnfetchableURLError(StorageProtocolError):
+    """A URL no retry can fetch: relative, of another scheme than HTTP(S), a bad port."""
+
+
 #: What a failed connection, a dropped one or a malformed reply raises: the
 #: caller resumes from the last byte it has.
 FAILURES = (OSError, http.client.HTTPException, httpx.RequestError)
@@ -219,14 +223,14 @@ class StorageHTTP:
     def _direct(self, url: str, headers: dict[str, str], connect: float) -> _DirectReply:
         parts = urlsplit(url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
-            raise StorageProtocolError(f"cannot fetch a {parts.scheme or 'relative'} URL")
+            raise UnfetchableURLError(f"cannot fetch a {parts.scheme or 'relative'} URL")
         https = parts.scheme == "https"
         try:
             port = parts.port
         except ValueError as exc:  # out of range, or not a number
-            raise StorageProtocolError(f"cannot fetch this URL: {exc}") from None
+            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
         if port == 0:  # no server listens there; not the scheme's default either
-            raise StorageProtocolError("cannot fetch this URL: port 0")
+            raise UnfetchableURLError("cannot fetch this URL: port 0")
         port = port or (443 if https else 80)
         # The socket is made here, not by http.client, so that ``abort`` reaches its connect.
         sock = self._open(parts.hostname, port, connect)
@@ -291,7 +295,7 @@ class StorageHTTP:
         try:
             request = client.build_request("GET", url, headers=headers, timeout=timeout)
         except httpx.InvalidURL as exc:
-            raise StorageProtocolError(f"cannot fetch this URL: {exc}") from None
+            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
         sockets: list[socket.socket] = []
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
@@ -309,6 +313,8 @@ class StorageHTTP:
         _SENDING.active = True
         try:
             return _HttpxReply(client.send(request, stream=True), sockets)
+        except httpx.UnsupportedProtocol as exc:  # also of a redirect
+            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
         finally:
             _SENDING.active = False
 

@@ -759,25 +759,35 @@ def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: 
 
 
 @pytest.mark.parametrize(
-    ("proxied", "port"),
+    ("proxied", "url"),
     # A proxy is asked for 99999 or 0, and answers.
-    [(False, "99999"), (False, "x"), (False, "0"), (True, "x")],
-    ids=["direct-range", "direct-number", "direct-zero", "proxy-number"],
+    [
+        (False, "http://127.0.0.1:99999/o/small.bin"),
+        (False, "http://127.0.0.1:x/o/small.bin"),
+        (False, "http://127.0.0.1:0/o/small.bin"),
+        (True, "http://127.0.0.1:x/o/small.bin"),
+        (False, "ftp://127.0.0.1/o/small.bin"),
+        (True, "ftp://127.0.0.1/o/small.bin"),
+    ],
+    ids=["direct-range", "direct-number", "direct-zero", "proxy-number", "ftp", "proxy-ftp"],
 )
-def test_a_url_with_a_bad_port_is_a_storage_error(
+def test_a_url_that_cannot_be_fetched_is_a_storage_error_at_once(
     storage: StorageServer,
     run: Run,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     proxied: bool,
-    port: str,
+    url: str,
 ) -> None:
     # urlsplit's ValueError (httpx's InvalidURL behind a proxy) left the error tree, and
-    # port 0 was taken for the scheme's default.
+    # port 0 was taken for the scheme's default. Then such a URL was tried max_failures
+    # times, 12 s of backoff, to end in "run it again to resume", which never helps.
     use_proxy(monkeypatch, storage, proxied)
-    url = {"url": f"http://127.0.0.1:{port}/o/small.bin"}
-    with pytest.raises(StorageError, match="cannot fetch this URL"):
-        run(Source(storage, **{"small.bin": url}), tmp_path, DownloadSettings(max_failures=1))
+    sleeps: list[float] = []
+    with pytest.raises(StorageError, match="cannot fetch") as info:
+        run(Source(storage, **{"small.bin": {"url": url}}), tmp_path, sleeps=sleeps)
+    assert sleeps == []
+    assert "run it again" not in str(info.value)
 
 
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])

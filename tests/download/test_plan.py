@@ -21,6 +21,7 @@ from weaver_facade._download import (
     Wait,
     plan_local,
 )
+from weaver_facade._storage_http import UnfetchableURLError
 
 FILE = StorageFile(name="w.bin", size=100, sha256="a" * 64, url="http://s/w?sig=1")
 
@@ -206,6 +207,14 @@ def test_a_range_unit_in_any_case_resumes(unit: str) -> None:
     t = transfer(wall=[0.0], offset=40)
     t.next_step()
     assert t.on_reply(206, httpx.Headers({"Content-Range": f"{unit} 40-99/100"})) == Read()
+
+
+def test_a_url_no_retry_can_fetch_is_final() -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    with pytest.raises(StorageError, match="cannot fetch a ftp URL") as info:
+        t.on_failure(UnfetchableURLError("cannot fetch a ftp URL"))
+    assert info.value.status_code is None
 
 
 def test_other_client_errors_are_final() -> None:
