@@ -299,8 +299,10 @@ class StorageHTTP:
         sockets: list[socket.socket] = []
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
-            # httpcore's hook as each connection is made: its socket, for ``abort``.
-            if event != "connection.connect_tcp.complete":
+            # httpcore's hook as each connection is made, and as TLS wraps it (which
+            # detaches the plain socket: through a proxy's tunnel, after the connect):
+            # its socket, for ``abort``.
+            if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
                 return
             sock = info["return_value"].get_extra_info("socket")
             if sock is None:

@@ -1107,25 +1107,87 @@ def test_no_presigned_url_in_any_log_record(
 
 
 @contextlib.contextmanager
-def never_handshakes() -> Iterator[str]:
-    """An https URL whose host accepts connections and never says a word (no TLS hello)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
+def serving(
+    handle: Callable[[socket.socket], None] | None = None,
+) -> Iterator[tuple[int, list[socket.socket]]]:
+    """A listener on 127.0.0.1 that accepts every connection, handed to ``handle`` on a
+    thread of its own: its port, and the sockets closed at the end (the accepted ones)."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
     held: list[socket.socket] = []
 
     def accept() -> None:
         with contextlib.suppress(OSError):  # closed at the end
             while True:
                 held.append(listener.accept()[0])
+                if handle is not None:
+                    threading.Thread(target=handle, args=(held[-1],), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}/weights.bin"
+        yield listener.getsockname()[1], held
     finally:
         listener.close()
         for conn in held:
             conn.close()
+
+
+@contextlib.contextmanager
+def tunnel_proxy() -> Iterator[str]:
+    """A proxy on 127.0.0.1 that serves ``CONNECT host:port`` only (an HTTPS URL's
+    tunnel): its URL."""
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+
+    def tunnel(client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head and (more := client.recv(4096)):
+            head += more
+        host, _, port = head.split()[1].decode().rpartition(":")
+        upstream = socket.create_connection((host, int(port)))
+        held.append(upstream)
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    with serving(tunnel) as (port, held):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("stall", ["stall-head", "stall:1000"])
+def test_the_overall_deadline_bounds_a_stalled_https_connection_behind_a_proxy(
+    certificate: tuple[Path, Path],
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stall: str,
+) -> None:
+    # Through a proxy's tunnel, TLS wraps the socket after the connect and detaches the
+    # plain one, which was all a stop shut down: the read waited out its read timeout.
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    with (
+        StorageServer({"small.bin": FILES["small.bin"]}, tls=certificate).running() as storage,
+        tunnel_proxy() as proxy,
+    ):
+        use_proxy(monkeypatch, storage, proxied=False)
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        storage.script("small.bin", stall)
+        started = time.monotonic()
+        with pytest.raises(DownloadTimeoutError, match="deadline"):
+            run(Source(storage), tmp_path / "out", DownloadSettings(timeout=1.0, read_timeout=20))
+        assert time.monotonic() - started < 10.0
+        assert storage.requests  # through the tunnel
+
+
+@contextlib.contextmanager
+def never_handshakes() -> Iterator[str]:
+    """An https URL whose host accepts connections and never says a word (no TLS hello)."""
+    with serving() as (port, _):
+        yield f"https://127.0.0.1:{port}/weights.bin"
 
 
 @pytest.mark.parametrize("host", [never_connects, never_handshakes], ids=["connect", "tls"])
