@@ -892,8 +892,6 @@ class _Shell:
         self.cancel = threading.Event()
         self._pause: Callable[[float], object] = pause or self.cancel.wait
         self._http = StorageHTTP(user_agent=user_agent, read_timeout=state.settings.read_timeout)
-        self._live: set[Reply] = set()
-        self._live_lock = threading.Lock()
 
     def run(self) -> None:
         """Fetch every file; the deadline stops them all, also when storage has gone
@@ -975,9 +973,6 @@ class _Shell:
         """Cancel every transfer, also one waiting for a reply or bytes; ``.part`` files stay."""
         self.cancel.set()
         self._http.abort()
-        with self._live_lock:
-            for reply in self._live:
-                reply.abort()
 
     def _file(self, name: str) -> None:
         state = self.state
@@ -1011,10 +1006,8 @@ class _Shell:
                 raise Cancelled from None
             transfer.on_failure(exc)
             return
-        with self._live_lock:
-            self._live.add(reply)
         try:
-            if self.cancel.is_set():  # stopped before the reply could be aborted
+            if self.cancel.is_set():  # stopped after the reply came: not acted on
                 raise Cancelled
             reaction = transfer.on_reply(reply.status, reply.headers)
             if isinstance(reaction, Read):
@@ -1024,8 +1017,6 @@ class _Shell:
                     transfer.restart()
                 self._stream(transfer, part, reply, buffer)
         finally:
-            with self._live_lock:
-                self._live.discard(reply)
             reply.close()
 
     def _stream(

@@ -83,10 +83,6 @@ class Reply(Protocol):
         0 at the end. A body cut short raises one of ``FAILURES``."""
         ...
 
-    def abort(self) -> None:
-        """From another thread: make a blocked ``readinto`` return now."""
-        ...
-
     def close(self) -> None: ...
 
 
@@ -110,7 +106,6 @@ def _as_httpx_reads(value: str) -> str:
 class _DirectReply:
     def __init__(self, connection: http.client.HTTPConnection) -> None:
         self._connection = connection
-        self._socket = connection.sock  # kept: the connection forgets it once closed
         self._response = connection.getresponse()
         self.status = self._response.status
         self.headers: Mapping[str, str] = {
@@ -134,18 +129,14 @@ class _DirectReply:
         self._left = left - n
         return n
 
-    def abort(self) -> None:
-        _shut_down([self._socket])
-
     def close(self) -> None:
         self._response.close()
         self._connection.close()
 
 
 class _HttpxReply:
-    def __init__(self, response: httpx.Response, sockets: list[socket.socket]) -> None:
+    def __init__(self, response: httpx.Response) -> None:
         self._response = response
-        self._sockets = sockets  # of its connections: the proxy's, and a redirect's
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers  # httpx's names are lowercase
         self._chunks = response.iter_raw()
@@ -158,9 +149,6 @@ class _HttpxReply:
         buffer[:n] = self._left[:n]
         self._left = self._left[n:]
         return n
-
-    def abort(self) -> None:
-        _shut_down(self._sockets)
 
     def close(self) -> None:
         self._response.close()
@@ -189,8 +177,8 @@ class StorageHTTP:
         self._aborted = False
 
     def abort(self) -> None:
-        """From another thread: end every GET still waiting for its reply, and refuse
-        new ones (a reply already returned has its own ``abort``)."""
+        """From another thread: end every GET, whether waiting for its reply or reading
+        it (each socket stays tracked while it lives), and refuse new ones."""
         with self._lock:
             self._aborted = True
             sockets = list(self._sockets)
@@ -296,7 +284,6 @@ class StorageHTTP:
             request = client.build_request("GET", url, headers=headers, timeout=timeout)
         except httpx.InvalidURL as exc:
             raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
-        sockets: list[socket.socket] = []
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
             # httpcore's hook as each connection is made, and as TLS wraps it (which
@@ -305,16 +292,13 @@ class StorageHTTP:
             if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
                 return
             sock = info["return_value"].get_extra_info("socket")
-            if sock is None:
-                return
-            sockets.append(sock)
-            if self._track(sock):
+            if sock is not None and self._track(sock):
                 _shut_down([sock])
 
         request.extensions["trace"] = trace
         _SENDING.active = True
         try:
-            return _HttpxReply(client.send(request, stream=True), sockets)
+            return _HttpxReply(client.send(request, stream=True))
         except httpx.UnsupportedProtocol as exc:  # also of a redirect
             raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
         finally:
