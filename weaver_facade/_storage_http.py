@@ -62,7 +62,8 @@ class StorageProtocolError(http.client.HTTPException):
 
 
 class UnfetchableURLError(StorageProtocolError):
-    """A URL no retry can fetch: relative, of another scheme than HTTP(S), a bad port."""
+    """A URL no retry can fetch: relative, of another scheme than HTTP(S), a bad port or
+    IPv6 literal, a host name IDNA cannot encode."""
 
 
 #: What a failed connection, a dropped one or a malformed reply raises: the
@@ -205,11 +206,17 @@ class StorageHTTP:
             if reply.status not in _REDIRECTS or location is None:
                 return reply
             reply.close()
-            url = urljoin(url, location)
+            try:
+                url = urljoin(url, location)
+            except ValueError as exc:  # a bad IPv6 literal, say
+                raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
         raise StorageProtocolError(f"more than {MAX_REDIRECTS} redirects")
 
     def _direct(self, url: str, headers: dict[str, str], connect: float) -> _DirectReply:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # a bad IPv6 literal, say
+            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise UnfetchableURLError(f"cannot fetch a {parts.scheme or 'relative'} URL")
         https = parts.scheme == "https"
@@ -253,9 +260,11 @@ class StorageHTTP:
     def _open(self, host: str, port: int, timeout: float) -> socket.socket:
         """A socket connected to ``host``, tracked (for ``abort``) before it connects."""
         failure: OSError | None = None
-        for family, kind, proto, _, address in socket.getaddrinfo(
-            host, port, 0, socket.SOCK_STREAM
-        ):
+        try:
+            addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except UnicodeError as exc:  # a host IDNA cannot encode (an empty label, say)
+            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+        for family, kind, proto, _, address in addresses:
             sock = socket.socket(family, kind, proto)
             if self._track(sock):
                 sock.close()

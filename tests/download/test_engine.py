@@ -572,6 +572,33 @@ def test_a_redirect_to_a_raw_utf8_location_is_followed_as_httpx_does() -> None:
     assert reply.headers["x-note"] == "café"  # not UTF-8: Latin-1, as before
 
 
+def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error() -> None:
+    # urljoin's ValueError (a bad IPv6 literal in storage's Location) left the error tree:
+    # the download ended in a bare ValueError.
+    from weaver_facade._storage_http import StorageHTTP, UnfetchableURLError
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+
+    def serve() -> None:
+        conn = listener.accept()[0]
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    http = StorageHTTP(user_agent="t", read_timeout=5)
+    try:
+        with pytest.raises(UnfetchableURLError, match="cannot fetch this URL"):
+            http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/start", {})
+    finally:
+        http.close()
+        server.join(5)
+        listener.close()
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -768,8 +795,19 @@ def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: 
         (True, "http://127.0.0.1:x/o/small.bin"),
         (False, "ftp://127.0.0.1/o/small.bin"),
         (True, "ftp://127.0.0.1/o/small.bin"),
+        (False, "http://[::1/o/small.bin"),
+        (False, "http://a..b/o/small.bin"),
     ],
-    ids=["direct-range", "direct-number", "direct-zero", "proxy-number", "ftp", "proxy-ftp"],
+    ids=[
+        "direct-range",
+        "direct-number",
+        "direct-zero",
+        "proxy-number",
+        "ftp",
+        "proxy-ftp",
+        "direct-ipv6",
+        "direct-idna",
+    ],
 )
 def test_a_url_that_cannot_be_fetched_is_a_storage_error_at_once(
     storage: StorageServer,
@@ -780,7 +818,8 @@ def test_a_url_that_cannot_be_fetched_is_a_storage_error_at_once(
     url: str,
 ) -> None:
     # urlsplit's ValueError (httpx's InvalidURL behind a proxy) left the error tree, and
-    # port 0 was taken for the scheme's default. Then such a URL was tried max_failures
+    # port 0 was taken for the scheme's default; so did a bad IPv6 literal's ValueError and
+    # a host IDNA cannot encode (UnicodeError), directly. Then such a URL was tried max_failures
     # times, 12 s of backoff, to end in "run it again to resume", which never helps.
     use_proxy(monkeypatch, storage, proxied)
     sleeps: list[float] = []
