@@ -595,6 +595,8 @@ class Downloads:
         self.fetched = 0
         self.skipped = 0
         self.sizes: dict[str, int] = {}  # of the files in place, by name
+        #: The files a refused refresh named in another version: their ``.part`` is stale.
+        self.changed: set[str] = set()
         self._bytes_total = self._total()  # what progress reports, kept up to date
         self._lock = threading.Lock()
 
@@ -610,16 +612,22 @@ class Downloads:
                 expected=", ".join(sorted(by_name)),
                 received=", ".join(sorted(f.name for f in descriptor.files)),
             )
-        for new in descriptor.files:
-            old = by_name[new.name]
-            if (new.size, new.sha256) != (old.size, old.sha256):
-                raise ArtifactIntegrityError(
-                    f"{old.name}: the artifact changed while downloading (size {old.size} -> "
-                    f"{new.size}, sha256 {old.sha256} -> {new.sha256})",
-                    name=old.name,
-                    expected=str(old.sha256 or old.size),
-                    received=str(new.sha256 or new.size),
-                )
+        changed = [
+            (by_name[new.name], new)
+            for new in descriptor.files
+            if (new.size, new.sha256) != (by_name[new.name].size, by_name[new.name].sha256)
+        ]
+        if changed:
+            with self._lock:
+                self.changed.update(old.name for old, _ in changed)
+            old, new = changed[0]
+            raise ArtifactIntegrityError(
+                f"{old.name}: the artifact changed while downloading (size {old.size} -> "
+                f"{new.size}, sha256 {old.sha256} -> {new.sha256})",
+                name=old.name,
+                expected=str(old.sha256 or old.size),
+                received=str(new.sha256 or new.size),
+            )
         arrived = self.wall_clock()
         with self._lock:
             self.descriptor = descriptor
@@ -961,6 +969,11 @@ class _Shell:
         finally:  # also after Ctrl-C: the .part files stay
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
+            # But not those of the files that changed (a refused refresh): their bytes are
+            # of the old version, which a rerun would resume only to fail its sha256.
+            for name in self.state.changed:
+                with contextlib.suppress(OSError):
+                    os.unlink(_PartFile(self.dest / name, self.cancel).path)
 
     def _time_left(self) -> float | None:
         deadline = self.state.deadline

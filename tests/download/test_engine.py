@@ -267,6 +267,33 @@ def test_an_artifact_changed_while_downloading_keeps_the_part_of_an_unchanged_fi
     assert (dest / "sub/dir/weights.bin.part").stat().st_size == 100_000
 
 
+def test_an_artifact_changed_while_downloading_drops_the_part_of_a_changed_file(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # small.bin.part, left by an earlier run, holds bytes of the version the refresh after
+    # weights.bin's 403 found changed: it was kept, and the rerun resumed it, fetched the
+    # rest of the new version and failed its sha256; only a third run completed.
+    old = FILES["small.bin"]
+    new = os.urandom(len(old))
+
+    class Changing(Source):
+        def refresh(self) -> Descriptor:
+            self.storage.files["small.bin"] = new
+            return super().refresh()
+
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "small.bin.part").write_bytes(old[:40_000])
+    storage.script("sub/dir/weights.bin", "drop:100000", "403")
+    source = Changing(storage)
+    with pytest.raises(ArtifactIntegrityError, match="changed while downloading"):
+        run(source, dest, DownloadSettings(max_concurrency=1))
+    assert not (dest / "small.bin.part").exists()
+    assert (dest / "sub/dir/weights.bin.part").stat().st_size == 100_000
+    run(source, dest)  # the rerun completes it
+    assert_complete(dest, {**FILES, "small.bin": new})
+
+
 def test_a_mismatch_of_a_fresh_file_names_no_earlier_download(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
