@@ -31,6 +31,7 @@ from weaver_facade.contract._spec import OperationResults, Spec, load_spec
 LEFT_OPEN = {"negative_data_rejection", "positive_data_acceptance"}
 SPEC: Spec = load_spec()
 MAX_TTL = limits.TTL_SECONDS_MAXIMUM
+TTL_RULE = f"must be <= {MAX_TTL}"
 
 
 def left_open(
@@ -127,7 +128,7 @@ def test_a_bound_the_sheet_states_or_one_beside_another_break_is_still_a_finding
     outcome = ConformanceOutcome()
     beyond = _negative(save, ParameterLocation.BODY, {"type": "weight", "ttl_seconds": MAX_TTL + 1})
     assert left_open("negative_data_rejection", beyond, accepted, outcome) is not None
-    assert outcome.taken_beyond == {("ttl_seconds", str(MAX_TTL + 1))}
+    assert outcome.taken_beyond == {("ttl_seconds", str(MAX_TTL + 1), TTL_RULE)}
     # Beside a break of what the sheet states (the type's values), it is the server's.
     both = {"type": "training", "ttl_seconds": MAX_TTL + 1}
     assert (
@@ -170,9 +171,9 @@ def test_a_reply_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken() -
     reply = SimpleNamespace(status_code=200, content=json.dumps({"items": [checkpoint]}).encode())
     outcome = ConformanceOutcome()
     assert left_open("response_schema_conformance", listing, reply, outcome) is None
-    outcome.taken_beyond.add(("ttl_seconds", str(MAX_TTL + 2)))  # another value
+    outcome.taken_beyond.add(("ttl_seconds", str(MAX_TTL + 2), TTL_RULE))  # another value
     assert left_open("response_schema_conformance", listing, reply, outcome) is None
-    outcome.taken_beyond.add(("ttl_seconds", str(MAX_TTL + 1)))
+    outcome.taken_beyond.add(("ttl_seconds", str(MAX_TTL + 1), TTL_RULE))
     note = left_open("response_schema_conformance", listing, reply, outcome)
     assert note is not None
     assert "`items[0].ttl_seconds` 315360001 (must be <= 315360000)" in note
@@ -191,8 +192,8 @@ def test_a_done_save_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken
     results = OperationResults(SPEC)
     (problem,) = results.check(save, 202, content)
     assert "ttl_seconds" in problem.message
-    assert results.check(save, 202, content, {("ttl_seconds", str(MAX_TTL + 2))}) != []
-    assert results.check(save, 202, content, {("ttl_seconds", str(MAX_TTL + 1))}) == []
+    assert results.check(save, 202, content, {("ttl_seconds", str(MAX_TTL + 2), TTL_RULE)}) != []
+    assert results.check(save, 202, content, {("ttl_seconds", str(MAX_TTL + 1), TTL_RULE)}) == []
     ((label, note),) = results.notes
     assert label == "POST /api/v1/models/{model_id}/checkpoints"
     assert "the result of save_checkpoint holds `response.ttl_seconds` 315360001" in note
@@ -201,10 +202,10 @@ def test_a_done_save_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken
 def test_a_reply_nested_past_what_json_reads_is_no_crash() -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     save = SPEC.operations["POST /api/v1/models/{model_id}/checkpoints"]
-    assert OperationResults(SPEC).check(save, 202, deep, {("ttl_seconds", "1")}) == []
+    assert OperationResults(SPEC).check(save, 202, deep, {("ttl_seconds", "1", TTL_RULE)}) == []
     label = "GET /api/v1/models/{model_id}/checkpoints"
     listing = SimpleNamespace(operation=SimpleNamespace(label=label))
-    outcome = ConformanceOutcome(taken_beyond={("ttl_seconds", "1")})
+    outcome = ConformanceOutcome(taken_beyond={("ttl_seconds", "1", TTL_RULE)})
     reply = SimpleNamespace(status_code=200, content=deep)
     assert left_open("response_schema_conformance", listing, reply, outcome) is None
 
@@ -220,9 +221,36 @@ def test_a_pattern_the_sheet_does_not_state_is_a_note_and_one_it_states_a_findin
     words = limits.CHECKPOINT_NAME_PATTERN_WORDS
     rule = f'`name` "epoch 2" (must be {words})'
     assert note.endswith(f"{rule}: the wire sheet states no such rule"), note
-    assert outcome.taken_beyond == {("name", '"epoch 2"')}
+    assert outcome.taken_beyond == {("name", '"epoch 2"', f"must be {words}")}
     # It states a checkpoint's path: a load of a path of another form is still refused.
     load = "POST /api/v1/models/{model_id}/load"
     body = {"path": "checkpoints/c1", "include_optimizer": False}
     other_form = _negative(load, ParameterLocation.BODY, body)
     assert left_open("negative_data_rejection", other_form, accepted) is None
+
+
+def test_a_taken_value_excuses_only_the_rule_it_broke_not_a_field_of_the_same_name() -> None:
+    # A checkpoint name beyond the spec's pattern, taken, made a download descriptor whose
+    # file had that name ("../x", which the sheet says clients must refuse) a note: the
+    # taken values were keyed by the field's name alone, and a file's is `name` too.
+    accepted = SimpleNamespace(status_code=202)
+    save = "POST /api/v1/models/{model_id}/checkpoints"
+    outcome = ConformanceOutcome()
+    for name in ("../x", "/etc/x", ""):
+        body = {"type": "weight", "name": name}
+        assert left_open(
+            "negative_data_rejection",
+            _negative(save, ParameterLocation.BODY, body),
+            accepted,
+            outcome,
+        )
+        download = SimpleNamespace(
+            operation=SimpleNamespace(label="GET /api/v1/artifacts/{artifact_id}/download")
+        )
+        descriptor = {
+            "artifact_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "kind": "hf_adapter",
+            "files": [{"name": name, "url": "http://s/x"}],
+        }
+        reply = SimpleNamespace(status_code=200, content=json.dumps(descriptor).encode())
+        assert left_open("response_schema_conformance", download, reply, outcome) is None, name

@@ -40,6 +40,7 @@ from ._spec import (
     OperationResults,
     Problem,
     Spec,
+    TakenKey,
     beyond_in_words,
     taken_keys,
 )
@@ -399,7 +400,7 @@ class ConformanceOutcome:
     #: (operation, check) of the failures the wire sheet leaves open: notes, not findings.
     left_open: set[tuple[str, str]] = field(default_factory=set)
     #: (field, value as JSON) of each value beyond an open rule that the server took.
-    taken_beyond: set[tuple[str, str]] = field(default_factory=set)
+    taken_beyond: set[TakenKey] = field(default_factory=set)
 
 
 def _first_line(text: str) -> str:

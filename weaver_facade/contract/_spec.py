@@ -72,9 +72,18 @@ class BeyondRule:
     rule: str
 
 
-def taken_keys(found: Iterable[BeyondRule]) -> set[tuple[str, str]]:
-    """Each value by its field's name (a listing shows it at another place than a save)."""
-    return {(b.where.rpartition(".")[2], json.dumps(b.value, sort_keys=True)) for b in found}
+#: A value a request set beyond a rule of the spec's own: its field's name, the value as
+#: JSON, and the rule in words.
+TakenKey = tuple[str, str, str]
+
+
+def taken_keys(found: Iterable[BeyondRule]) -> set[TakenKey]:
+    """Each value by its field's name (a listing shows it at another place than a save) and
+    the rule it breaks: a field of the same name under another rule (a file's ``name``
+    beside a checkpoint's) is another field."""
+    return {
+        (b.where.rpartition(".")[2], json.dumps(b.value, sort_keys=True), b.rule) for b in found
+    }
 
 
 def beyond_in_words(found: Sequence[BeyondRule], root: str = "") -> str:
@@ -216,7 +225,7 @@ class Spec:
         return found
 
     def taken_again(
-        self, pointer: str, value: Any, taken: AbstractSet[tuple[str, str]], root: str = ""
+        self, pointer: str, value: Any, taken: AbstractSet[TakenKey], root: str = ""
     ) -> str | None:
         """In words, what puts ``value`` outside the schema at ``pointer`` when that is only
         rules of the spec's own, each with a value the server took (``taken``, see
@@ -425,7 +434,7 @@ class OperationResults:
         op: OperationSpec,
         status_code: int,
         content: bytes,
-        taken: AbstractSet[tuple[str, str]] = frozenset(),
+        taken: AbstractSet[TakenKey] = frozenset(),
     ) -> list[Problem]:
         """Remember a started operation's kind; check a done one's result. ``taken``: the
         values beyond rules of the spec's own that the server took (``taken_keys``)."""
