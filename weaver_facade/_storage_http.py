@@ -91,7 +91,10 @@ def _shut_down(sockets: Iterable[socket.socket]) -> None:
     """End every read blocked on ``sockets``, from any thread."""
     for sock in sockets:
         with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+            # The plain socket's shutdown, also of a TLS one: ``SSLSocket.shutdown`` drops
+            # its TLS state first, and a handshake or read that starts just after then
+            # fails with an AttributeError, outside ``FAILURES``, not an ``OSError``.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _as_httpx_reads(value: str) -> str:

@@ -1273,6 +1273,25 @@ def test_a_stop_reaches_a_connect_in_progress(host: Callable[[], Any]) -> None:
     http.close()
 
 
+def test_a_stop_just_before_a_tls_handshake_is_a_failure_of_the_tree() -> None:
+    # SSLSocket.shutdown drops the TLS state: a stop landing between the TLS socket's
+    # tracking and its handshake made the handshake raise AttributeError, which left the
+    # error tree (a download ended in it, not stopped, or not in its DownloadTimeoutError).
+    from weaver_facade._storage_http import FAILURES, StorageHTTP
+
+    class StoppedRightAfterTracking(StorageHTTP):
+        def _track(self, sock: socket.socket) -> bool:
+            stopped = super()._track(sock)
+            if isinstance(sock, ssl.SSLSocket):
+                self.abort()
+            return stopped
+
+    http = StoppedRightAfterTracking(user_agent="t", read_timeout=5)
+    with never_handshakes() as url, pytest.raises(FAILURES):
+        http.get(url, {})
+    http.close()
+
+
 def test_a_download_cancelled_twice_ends_after_its_threads(
     storage: StorageServer, tmp_path: Path
 ) -> None:
