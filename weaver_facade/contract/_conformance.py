@@ -399,7 +399,7 @@ class ConformanceOutcome:
     unchecked: list[str] = field(default_factory=list)
     #: (operation, check) of the failures the wire sheet leaves open: notes, not findings.
     left_open: set[tuple[str, str]] = field(default_factory=set)
-    #: (field, value as JSON) of each value beyond an open rule that the server took.
+    #: (field, value as JSON, rule) of each value beyond an open rule that the server took.
     taken_beyond: set[TakenKey] = field(default_factory=set)
 
 
