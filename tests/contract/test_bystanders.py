@@ -104,6 +104,19 @@ def test_ids_reached_from_the_runs_own_session_are_kept_and_others_stood_in_for(
         assert negative.path_parameters == {"checkpoint_id": value}
 
 
+def test_a_model_the_run_created_is_terminated_whatever_fields_its_reply_has() -> None:
+    # The spec's Model requires only `id`: a model told by its `base_model` was never
+    # terminated on a server that leaves it out (or once the spec renamed it), and held
+    # its accelerators after the run.
+    for fields in ({}, {"base_model": "weaver-tiny"}, {"base_model_name": "weaver-tiny"}):
+        ownership = Ownership("POST /api/v1/sessions")
+        ownership.record(case("POST /api/v1/sessions"), reply(201, {"id": "s-own"}))
+        made = case("POST /api/v1/sessions/{session_id}/models", session_id="s-own")
+        ownership.record(made, reply(201, {"id": "m-own", "session_id": "s-own", **fields}))
+        assert list(ownership.models) == ["m-own"], fields
+        assert "s-own" not in ownership.models
+
+
 def test_every_id_in_a_path_of_the_spec_is_stood_in_for() -> None:
     # A new route with an id the rule does not know would reach the owner's resources.
     spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())

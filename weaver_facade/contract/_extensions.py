@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 from weaver_client import limits
+from weaver_client.schemas import SCHEMAS
 
 from .._extensions import MARKER, extension_names
 from .._interrupt import interrupt_held
@@ -265,7 +266,8 @@ class _Probe:
         }
         path = f"/checkpoints/{checkpoint['id']}/export"
         reply = self.call("POST", path, (200, 202), json={**body})
-        artifact = reply if reply.get("kind") in ("hf_adapter", "hf_model") else None
+        # An Artifact's `kind`, which an Operation's never is (the spec's rule).
+        artifact = reply if reply.get("kind") in SCHEMAS["ArtifactKind"]["enum"] else None
         if artifact is None:
             op_id = _need(reply, "id", f"the reply to POST /api/v1{path}")
             artifact = self.wait(str(op_id)).get("response")

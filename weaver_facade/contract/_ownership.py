@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 from weaver_client import limits
+from weaver_client.schemas import SCHEMAS
 
 __all__ = ["ID_PARAMETERS", "Ownership"]
 
@@ -38,6 +39,8 @@ ID_PARAMETERS = {
     "artifact_id": _UUID,
 }
 _ID_FIELDS = frozenset({"id", *ID_PARAMETERS})
+# An Artifact is told by its `kind`, which an Operation never takes (the spec's rule).
+_ARTIFACT_KINDS = frozenset(SCHEMAS["ArtifactKind"]["enum"])
 
 
 class Ownership:
@@ -100,6 +103,12 @@ class Ownership:
         except ValueError:
             return
         self._made.update(_ids_in(body))
+        method, _, route = case.operation.label.partition(" ")
+        created = method == "POST" and route.endswith("/models")
+        if created and isinstance(body, dict) and isinstance(body.get("id"), str):
+            # The model a create made: told by its route, since the spec's Model
+            # requires only `id` (a server may leave `base_model` out).
+            self.models.setdefault(body["id"], None)
         for item in _objects(body):
             if isinstance(item.get("model_id"), str):
                 self.models.setdefault(item["model_id"], None)
@@ -108,7 +117,7 @@ class Ownership:
             if isinstance(item.get("id"), str):
                 if "base_model" in item:  # a Model
                     self.models.setdefault(item["id"], None)
-                elif item.get("kind") in ("hf_adapter", "hf_model"):  # an Artifact
+                elif item.get("kind") in _ARTIFACT_KINDS:  # an Artifact
                     self.artifacts.setdefault(item["id"], None)
                 elif str(item.get("path", "")).startswith("weaver://"):  # a Checkpoint
                     self.checkpoints.setdefault(item["id"], None)
