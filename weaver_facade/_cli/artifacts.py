@@ -22,6 +22,7 @@ from .. import (
     SERVER_DEFAULT,
     AmbiguousArtifactKindError,
     ArtifactFile,
+    ArtifactKind,
     DownloadProgress,
     DownloadResult,
     DownloadTarget,
@@ -63,7 +64,7 @@ __all__ = ["artifact_json", "download_json"]
 # The library's default; its bound too (held equal by tests/cli), so that click names a
 # bad value by the option, not by the library's parameter.
 _MAX_CONCURRENCY = 64
-_KINDS = ("hf_adapter", "hf_model")
+_KINDS = tuple(sorted(kind.value for kind in ArtifactKind))  # the spec's, as the library's
 _CONCURRENCY: int = (
     inspect.signature(ServiceClient.download_weights).parameters["max_concurrency"].default
 )
