@@ -485,18 +485,21 @@ def requiredness(fields: Any, model: type[Any]) -> list[str]:
     return problems
 
 
-def uncovered_fields(models: Any = None) -> list[str]:
+def uncovered_fields(models: Any = None, schemas: Mapping[str, Any] | None = None) -> list[str]:
     """``Schema.field`` for each spec field without a facade attribute or a reason, and
     ``Schema.field: ...`` for each the spec lets be absent or null and the facade does not.
 
-    ``models`` is the generated ``models`` package to read (default: the installed one).
-    Also listed: a declaration naming a field the spec no longer has, or a schema.
+    ``models`` is the generated ``models`` package to read (default: the installed one),
+    ``schemas`` the spec's component schemas (default: the installed ``SCHEMAS``).
+    Also listed: a declaration naming a field the spec no longer has, or a schema, and a
+    field the facade reads whose object the spec defines in place (`in_place_objects`).
     """
     import attrs
 
     if models is None:
         from weaver_client import models
     problems: list[str] = []
+    problems.extend(in_place_objects(schemas))
     for where, fields in declarations():
         model = getattr(models, fields.schema, None)
         if model is None:
@@ -535,6 +538,37 @@ def uncovered_fields(models: Any = None) -> list[str]:
             for value in values.mapped
             if value not in spec_values
         )
+    return problems
+
+
+def _objects_in_place(node: Any) -> bool:
+    """Whether ``node`` (a property's schema) is, or has as an alternative or as its items,
+    an object with properties of its own rather than a ``$ref`` to a named schema."""
+    if not isinstance(node, Mapping) or "$ref" in node:
+        return False
+    if node.get("properties"):
+        return True
+    alternatives = [*node.get("anyOf", ()), *node.get("oneOf", ()), *node.get("allOf", ())]
+    return any(_objects_in_place(n) for n in [*alternatives, node.get("items")])
+
+
+def in_place_objects(schemas: Mapping[str, Any] | None = None) -> list[str]:
+    """Each field a declaration does not leave out whose object the spec defines in place:
+    no WireFields can name such an object (its name is no ``SchemaName``), so a field the
+    spec adds to it would be dropped in silence."""
+    if schemas is None:
+        from weaver_client.schemas import SCHEMAS as schemas
+    problems: list[str] = []
+    for _, fields in declarations():
+        properties = (schemas.get(fields.schema) or {}).get("properties") or {}
+        for name, node in properties.items():
+            problem = (
+                f"{fields.schema}.{name} (an object defined in place, whose fields no "
+                "WireFields can name: make it a schema of components/schemas and declare "
+                "it, or leave the field out)"
+            )
+            if name not in fields.left_out and _objects_in_place(node) and problem not in problems:
+                problems.append(problem)
     return problems
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import importlib.util
 import sys
@@ -153,6 +154,28 @@ def test_a_field_in_the_spec_that_the_facade_lacks_is_named() -> None:
     models = declared_models()
     models.Checkpoint = grown  # type: ignore[attr-defined]
     assert uncovered_fields(models) == [f"Checkpoint.{new}"]
+
+
+def test_a_field_whose_object_the_spec_defines_in_place_is_named() -> None:
+    # `Artifact.provenance: {type: object, properties: {converter, ...}}`, read by the
+    # facade, passed every check: its object has no name a WireFields could declare, so
+    # the fields the spec added to it later were dropped in silence.
+    new = _absent_name(SCHEMAS["Artifact"]["properties"])
+    inner = {"type": "object", "properties": {"converter": {"type": "string"}}}
+    for node in (inner, {"anyOf": [inner, {"type": "null"}]}, {"type": "array", "items": inner}):
+        grown = {**SPEC_SCHEMAS, "Artifact": copy.deepcopy(SPEC_SCHEMAS["Artifact"])}
+        grown["Artifact"]["properties"][new] = node
+        assert [p for p in regen.in_place_objects(grown) if p not in TODAY] == [
+            f"Artifact.{new} (an object defined in place, whose fields no WireFields can "
+            "name: make it a schema of components/schemas and declare it, or leave the "
+            "field out)"
+        ]
+        assert f"Artifact.{new}" in regen.uncovered_fields(declared_models(), grown)[0]
+    # A named schema is declared on its own; a field left out is not read at all.
+    named = {**SPEC_SCHEMAS, "Artifact": copy.deepcopy(SPEC_SCHEMAS["Artifact"])}
+    named["Artifact"]["properties"][new] = {"$ref": "#/components/schemas/ArtifactManifest"}
+    named["Artifact"]["properties"]["updated_at"] = inner  # left out by the facade
+    assert [p for p in regen.in_place_objects(named) if p not in TODAY] == []
 
 
 def test_an_attribute_whose_spec_field_was_removed_is_named() -> None:
