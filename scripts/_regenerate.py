@@ -651,7 +651,8 @@ def cmd_coverage() -> int:
         "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them); a field the "
         "spec lets be absent or null needs a default in the facade type (which its converter "
         "gives an absent field), or its reason in `required` of its WireFields; an error "
-        "code needs its class in `_BY_CODE` of weaver_facade/_errors.py, or a place in its "
+        "code needs its class in `_BY_CODE` of weaver_facade/_errors.py (exported by "
+        "weaver_facade and named in the README's list of errors), or a place in its "
         "`TOLD_BY_STATUS`"
     )
     return 1

@@ -9,6 +9,7 @@ import pickle
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -118,6 +119,19 @@ def test_the_documented_tree_is_the_class_tree() -> None:
     }
     assert documented == classes
     assert len(rows) > 25
+
+
+def test_every_exception_class_is_public_and_in_the_readme() -> None:
+    # A class added for a new error code passed the coverage, mypy and the tree above,
+    # while users could not import it to catch it, nor find it in the README's list.
+    import weaver_facade
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for name, obj in vars(_errors).items():
+        if isinstance(obj, type) and issubclass(obj, WeaverError):
+            assert name in weaver_facade.__all__, f"{name}: not exported by weaver_facade"
+            assert getattr(weaver_facade, name) is obj, name
+            assert f"`{name}`" in readme, f"{name}: not in the README's list of errors"
 
 
 def _one_of_each() -> list[WeaverError]:
