@@ -23,9 +23,10 @@ from weaver_client.schemas import SCHEMAS as SPEC_SCHEMAS
 from weaver_client.schemas import SchemaName
 
 from tests.support.facade_values import CONVERTERS, OP
-from tests.support.spec_values import SCHEMAS, every_field, flipped
+from tests.support.spec_values import OF_TYPE, SCHEMAS, every_field, flipped, types
 from weaver_facade import APIError, Checkpoint, ResponseValidationError
 from weaver_facade._checkpoints import checkpoint_from_wire
+from weaver_facade._wire import _PARSE_ERRORS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -561,3 +562,32 @@ def test_a_facade_that_no_longer_imports_is_reported_in_one_line(
     monkeypatch.setattr(regen, "uncovered_fields", broken)
     assert regen.cmd_coverage() == 1
     assert "could not be read: KeyError: 'grad_clip_norm'" in capsys.readouterr().out
+
+
+# Converters that read a field of the wrong JSON type on purpose, and why.
+LENIENT = {
+    "Error": "an error reply is mapped by its status, whatever its body holds",
+    "Operation.error": "the legacy code, read only where `error_code` is missing",
+}
+
+
+def test_every_read_field_of_the_wrong_type_is_refused() -> None:
+    # from_dict passes scalars through unchecked, so each converter checks each field it
+    # reads: `Checkpoint.storage_region`, added by the book, took a server's 5 as its str.
+    taken = []
+    for schema, convert in CONVERTERS.items():
+        left_out = {n for f in WIRE_FIELDS if f.schema == schema for n in f.left_out}
+        value = every_field(SCHEMAS[schema])
+        for name, prop in SCHEMAS[schema].get("properties", {}).items():
+            allowed = types(prop)
+            if schema in LENIENT or f"{schema}.{name}" in LENIENT or name in left_out:
+                continue
+            if not allowed:
+                continue
+            wrong = next(v for t, v in OF_TYPE.items() if t not in allowed | {"null"})
+            try:
+                convert({**value, name: wrong})
+            except (ResponseValidationError, *_PARSE_ERRORS):  # from_dict's: parse_model's
+                continue
+            taken.append(f"{schema}.{name}: {wrong!r}")
+    assert taken == [], "read without a check of its type (by its converter)"
