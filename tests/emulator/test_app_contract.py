@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import threading
@@ -46,6 +47,8 @@ OPERATIONS = [
 async def test_every_operation_of_the_spec_is_served(
     api: Api, method: str, path: str, operation: dict[str, Any]
 ) -> None:
+    missing = set(re.findall(r"\{(\w+)\}", path)) - set(PLACEHOLDERS)
+    assert not missing, f"{method} {path}: give {sorted(missing)} a value in PLACEHOLDERS"
     url = path.format(**PLACEHOLDERS)
     assert url.startswith(API)
     response = await api.request(
