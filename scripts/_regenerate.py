@@ -500,6 +500,7 @@ def uncovered_fields(models: Any = None, schemas: Mapping[str, Any] | None = Non
         from weaver_client import models
     problems: list[str] = []
     problems.extend(in_place_objects(schemas))
+    problems.extend(undeclared_replies())
     for where, fields in declarations():
         model = getattr(models, fields.schema, None)
         if model is None:
@@ -570,6 +571,51 @@ def in_place_objects(schemas: Mapping[str, Any] | None = None) -> list[str]:
             if name not in fields.left_out and _objects_in_place(node) and problem not in problems:
                 problems.append(problem)
     return problems
+
+
+# Reply objects the facade carries whole (a new field goes with them) or reads one field of.
+NOT_DECLARED = {
+    "Session": "only its `id` is read; the facade has no session type",
+    "PendingResources": "carried whole, as PendingInfo.resources",
+    "OperationErrorDetails": "carried whole, as OperationSnapshot.error_details",
+}
+
+
+def reply_objects(document: Mapping[str, Any]) -> set[str]:
+    """Every named object schema with properties that a reply of the spec can carry."""
+    schemas = document["components"]["schemas"]
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/components/schemas/") and ref.split("/")[-1] not in found:
+                found.add(ref.split("/")[-1])
+                walk(schemas[ref.split("/")[-1]])
+            elif ref.startswith("#/components/responses/"):
+                walk(document["components"]["responses"][ref.split("/")[-1]])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for item in document["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict):
+                walk(op.get("responses"))
+    return {name for name in found if schemas[name].get("properties")}
+
+
+def undeclared_replies(document: Mapping[str, Any] | None = None) -> list[str]:
+    """Each object a reply of the spec can carry that no WireFields declares and that
+    ``NOT_DECLARED`` does not name: every field of it would be dropped in silence."""
+    document = load_document(SPEC) if document is None else document
+    declared = {fields.schema for _, fields in declarations()}
+    return [
+        f"{name} (a reply object no WireFields declares)"
+        for name in sorted(reply_objects(document) - declared - set(NOT_DECLARED))
+    ]
 
 
 def unsourced_attributes(models: Any) -> list[str]:
@@ -653,7 +699,8 @@ def cmd_coverage() -> int:
         "gives an absent field), or its reason in `required` of its WireFields; an error "
         "code needs its class in `_BY_CODE` of weaver_facade/_errors.py (exported by "
         "weaver_facade and named in the README's list of errors), or a place in its "
-        "`TOLD_BY_STATUS`"
+        "`TOLD_BY_STATUS`; a reply object needs a WireFields of its own, or a place in "
+        "`NOT_DECLARED` of scripts/_regenerate.py"
     )
     return 1
 
