@@ -558,7 +558,9 @@ def in_place_objects(schemas: Mapping[str, Any] | None = None) -> list[str]:
     no WireFields can name such an object (its name is no ``SchemaName``), so a field the
     spec adds to it would be dropped in silence."""
     if schemas is None:
-        from weaver_client.schemas import SCHEMAS as schemas
+        from weaver_client.schemas import SCHEMAS
+
+        schemas = SCHEMAS
     problems: list[str] = []
     for _, fields in declarations():
         properties = (schemas.get(fields.schema) or {}).get("properties") or {}
