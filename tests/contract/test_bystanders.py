@@ -117,6 +117,22 @@ def test_a_model_the_run_created_is_terminated_whatever_fields_its_reply_has() -
         assert "s-own" not in ownership.models
 
 
+def test_a_reply_whose_kind_is_no_string_is_read_to_its_end() -> None:
+    # A drifting server's `kind` of an array or object is JSON a reply may carry: the
+    # membership test of the spec's kinds raised TypeError out of the transport, and the
+    # ids later in the reply (a checkpoint to delete) were never recorded.
+    for kind in (["hf_adapter"], {"hf_adapter": 1}):
+        ownership = Ownership("POST /api/v1/sessions")
+        ownership.record(case("POST /api/v1/sessions"), reply(201, {"id": "s-own"}))
+        made = case("POST /api/v1/sessions/{session_id}/models", session_id="s-own")
+        ownership.record(made, reply(201, {"id": "m-own"}))
+        export = case("POST /api/v1/models/{model_id}/export-hf", model_id="m-own")
+        body = {"id": "op-1", "kind": kind, "response": {"checkpoint_id": "c-own"}}
+        ownership.record(export, reply(202, body))
+        assert list(ownership.checkpoints) == ["c-own"], kind
+        assert not ownership.artifacts
+
+
 def test_every_id_in_a_path_of_the_spec_is_stood_in_for() -> None:
     # A new route with an id the rule does not know would reach the owner's resources.
     spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())

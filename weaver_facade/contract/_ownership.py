@@ -117,7 +117,7 @@ class Ownership:
             if isinstance(item.get("id"), str):
                 if "base_model" in item:  # a Model
                     self.models.setdefault(item["id"], None)
-                elif item.get("kind") in _ARTIFACT_KINDS:  # an Artifact
+                elif _is_artifact_kind(item.get("kind")):  # an Artifact
                     self.artifacts.setdefault(item["id"], None)
                 elif str(item.get("path", "")).startswith("weaver://"):  # a Checkpoint
                     self.checkpoints.setdefault(item["id"], None)
@@ -166,6 +166,12 @@ class Ownership:
             send("DELETE", f"/api/v1/artifacts/{artifact_id}")
         for checkpoint_id in self.checkpoints:
             send("DELETE", f"/api/v1/checkpoints/{checkpoint_id}")
+
+
+def _is_artifact_kind(kind: object) -> bool:
+    """Whether ``kind`` is one of the spec's artifact kinds; a server's array or object
+    (unhashable) is none, not a TypeError."""
+    return isinstance(kind, str) and kind in _ARTIFACT_KINDS
 
 
 def _objects(value: Any) -> Iterator[dict[str, Any]]:
