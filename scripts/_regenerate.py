@@ -543,14 +543,16 @@ def uncovered_fields(models: Any = None, schemas: Mapping[str, Any] | None = Non
 
 
 def _objects_in_place(node: Any) -> bool:
-    """Whether ``node`` (a property's schema) is, or has as an alternative or as its items,
-    an object with properties of its own rather than a ``$ref`` to a named schema."""
+    """Whether ``node`` (a property's schema) is, or has as an alternative, as its items or
+    as the values of a map (``additionalProperties``), an object with properties of its own
+    rather than a ``$ref`` to a named schema."""
     if not isinstance(node, Mapping) or "$ref" in node:
         return False
     if node.get("properties"):
         return True
     alternatives = [*node.get("anyOf", ()), *node.get("oneOf", ()), *node.get("allOf", ())]
-    return any(_objects_in_place(n) for n in [*alternatives, node.get("items")])
+    inner = [node.get("items"), node.get("additionalProperties")]
+    return any(_objects_in_place(n) for n in [*alternatives, *inner])
 
 
 def in_place_objects(schemas: Mapping[str, Any] | None = None) -> list[str]:
@@ -617,7 +619,30 @@ def undeclared_replies(document: Mapping[str, Any] | None = None) -> list[str]:
     return [
         f"{name} (a reply object no WireFields declares)"
         for name in sorted(reply_objects(document) - declared - set(NOT_DECLARED))
-    ]
+    ] + in_place_replies(document)
+
+
+def in_place_replies(document: Mapping[str, Any]) -> list[str]:
+    """Each reply whose object the spec defines in place, in the route's responses rather
+    than under ``components/schemas``: no WireFields can name it, so its fields would be
+    dropped in silence."""
+    problems: list[str] = []
+    for route, item in document["paths"].items():
+        for method, op in item.items():
+            if not isinstance(op, Mapping):
+                continue
+            for status, response in (op.get("responses") or {}).items():
+                ref = str(response.get("$ref", ""))
+                if ref.startswith("#/components/responses/"):
+                    response = document["components"]["responses"][ref.rsplit("/", 1)[-1]]
+                for media in (response.get("content") or {}).values():
+                    if _objects_in_place((media or {}).get("schema")):
+                        problems.append(
+                            f"{method.upper()} {route} {status} (a reply object defined in "
+                            "place, which no WireFields can name: make it a schema of "
+                            "components/schemas and declare it)"
+                        )
+    return problems
 
 
 def unsourced_attributes(models: Any) -> list[str]:

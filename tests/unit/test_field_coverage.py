@@ -101,6 +101,16 @@ def test_every_reply_object_is_declared_or_carried_whole() -> None:
     assert [p for p in regen.undeclared_replies(grown) if p not in TODAY] == [
         f"{new} (a reply object no WireFields declares)"
     ]
+    # A reply whose object the route defines in place has no name to declare either.
+    inline = copy.deepcopy(document)
+    route = _absent_name(inline["paths"])
+    schema = {"type": "object", "properties": {"used": {"type": "integer"}}}
+    content = {"application/json": {"schema": schema}}
+    inline["paths"][route] = {"get": {"responses": {"200": {"content": content}}}}
+    assert [p for p in regen.undeclared_replies(inline) if p not in TODAY] == [
+        f"GET {route} 200 (a reply object defined in place, which no WireFields can name: "
+        "make it a schema of components/schemas and declare it)"
+    ]
     assert {"Error", "CheckpointList", "Pagination", "OperationMetadata"} <= declared
 
 
@@ -139,7 +149,13 @@ def test_a_field_whose_object_the_spec_defines_in_place_is_named() -> None:
     # the fields the spec added to it later were dropped in silence.
     new = _absent_name(SCHEMAS["Artifact"]["properties"])
     inner = {"type": "object", "properties": {"converter": {"type": "string"}}}
-    for node in (inner, {"anyOf": [inner, {"type": "null"}]}, {"type": "array", "items": inner}):
+    nodes = (
+        inner,
+        {"anyOf": [inner, {"type": "null"}]},
+        {"type": "array", "items": inner},
+        {"type": "object", "additionalProperties": inner},  # a map of such objects
+    )
+    for node in nodes:
         grown = {**SPEC_SCHEMAS, "Artifact": copy.deepcopy(SPEC_SCHEMAS["Artifact"])}
         grown["Artifact"]["properties"][new] = node
         assert [p for p in regen.in_place_objects(grown) if p not in TODAY] == [
