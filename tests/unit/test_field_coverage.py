@@ -556,6 +556,20 @@ def test_a_facade_that_no_longer_imports_is_reported_in_one_line(
     assert "could not be read: KeyError: 'grad_clip_norm'" in capsys.readouterr().out
 
 
+def test_a_spec_that_does_not_load_is_not_blamed_on_the_facade(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--coverage` reads openapi.yaml for the reply objects: a YAML error there was
+    # reported as "the facade does not import against the new client; run mypy".
+    broken = tmp_path / "openapi.yaml"
+    broken.write_text("paths: [\n", encoding="utf-8")
+    monkeypatch.setattr(regen, "SPEC", broken)
+    assert regen.main(["--coverage"]) == 2
+    out, err = capsys.readouterr()
+    assert "is not valid YAML" in err
+    assert "does not import" not in out + err
+
+
 # Converters that read a field of the wrong JSON type on purpose, and why.
 LENIENT = {
     "Error": "an error reply is mapped by its status, whatever its body holds",
