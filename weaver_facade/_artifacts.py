@@ -244,6 +244,9 @@ def artifact_result(operation: str, snapshot: OperationSnapshot) -> Artifact:
 
 
 def _timestamp(value: object) -> float | None:
+    """A URL's expiry, or ``None``: unknown, also for a value of another form (the wire
+    sheet states none), since a URL is refreshed on its 401/403 anyway; refusing it
+    would fail every download of a server that writes the time otherwise."""
     if isinstance(value, datetime.datetime):
         return as_utc(value).timestamp()
     return None
