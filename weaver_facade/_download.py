@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import queue
 import random
 import re
 import stat
@@ -897,6 +898,12 @@ class _Shell:
         self.dest = dest
         self._refresh = refresh
         self._refresh_lock = threading.Lock()
+        # Refreshes the files' threads ask ``run``'s thread for (``_refreshed``), which a
+        # Ctrl-C interrupts: else one on its way held it until the API answered. ``None``:
+        # a file's thread ended.
+        self._asked: set[concurrent.futures.Future[Descriptor]] = set()
+        self._events: queue.SimpleQueue[concurrent.futures.Future[Descriptor] | None]
+        self._events = queue.SimpleQueue()
         self.cancel = threading.Event()
         self._pause: Callable[[float], object] = pause or self.cancel.wait
         self._http = StorageHTTP(user_agent=user_agent, read_timeout=state.settings.read_timeout)
@@ -947,9 +954,9 @@ class _Shell:
         try:
             names = [f.name for f in self.state.descriptor.files]
             futures = [pool.submit(self._file, name) for name in names]
-            _, waiting = concurrent.futures.wait(
-                futures, timeout=self._time_left(), return_when=concurrent.futures.FIRST_EXCEPTION
-            )
+            for future in futures:
+                future.add_done_callback(lambda _: self._events.put(None))
+            waiting = self._wait(futures)
             _raise_first_error(futures)
             # The deadline passed, unless a stop (the client's close) ended the wait.
             if waiting and self.state.deadline is not None and not self.cancel.is_set():
@@ -968,12 +975,46 @@ class _Shell:
                     )
         finally:  # also after Ctrl-C: the .part files stay
             self.stop()
+            for asked in list(self._asked):  # the refresh a Ctrl-C interrupted
+                if asked.running():
+                    asked.set_exception(Cancelled())
             pool.shutdown(wait=True, cancel_futures=True)
             # But not those of the files that changed (a refused refresh): their bytes are
             # of the old version, which a rerun would resume only to fail its sha256.
             for name in self.state.changed:
                 with contextlib.suppress(OSError):
                     os.unlink(_PartFile(self.dest / name, self.cancel).path)
+
+    def _wait(self, futures: list[concurrent.futures.Future[None]]) -> bool:
+        """Wait for every file, or a file's error (raised), or the deadline (``True``),
+        making the refreshes the files ask for meanwhile."""
+        while not all(f.done() for f in futures):
+            try:
+                asked = self._events.get(timeout=self._time_left())
+            except queue.Empty:
+                return True
+            if asked is None:
+                _raise_first_error(futures)
+            elif asked.set_running_or_notify_cancel():  # else stopped meanwhile
+                try:
+                    asked.set_result(self._refresh())
+                except Exception as exc:  # the file's thread raises it
+                    asked.set_exception(exc)
+        return False
+
+    def _refreshed(self) -> Descriptor:
+        """Fresh URLs, fetched by ``run``'s thread."""
+        asked: concurrent.futures.Future[Descriptor] = concurrent.futures.Future()
+        self._asked.add(asked)
+        self._events.put(asked)
+        try:
+            if self.cancel.is_set():  # stopped before it was added: ``stop`` missed it
+                asked.cancel()
+            return asked.result()
+        except concurrent.futures.CancelledError:
+            raise Cancelled from None
+        finally:
+            self._asked.discard(asked)
 
     def _time_left(self) -> float | None:
         deadline = self.state.deadline
@@ -985,6 +1026,8 @@ class _Shell:
     def stop(self) -> None:
         """Cancel every transfer, also one waiting for a reply or bytes; ``.part`` files stay."""
         self.cancel.set()
+        for asked in list(self._asked):
+            asked.cancel()  # not yet begun; one on its way ends as ``run``'s thread does
         self._http.abort()
 
     def _file(self, name: str) -> None:
@@ -1006,7 +1049,7 @@ class _Shell:
                 elif isinstance(step, Refresh):
                     with self._refresh_lock:
                         if step.generation == state.generation:  # no other file did it since
-                            state.refreshed(self._refresh())
+                            state.refreshed(self._refreshed())
                         transfer.on_refreshed(*state.current(name))
                 else:
                     self._fetch(transfer, part, step, buffer)
@@ -1081,7 +1124,8 @@ def download_sync(
 ) -> Downloads:
     """Download every file of ``descriptor`` into ``dest`` with threads.
 
-    ``refresh`` fetches the descriptor again (fresh URLs). The first fatal error
+    ``refresh`` fetches the descriptor again (fresh URLs), on this thread: a Ctrl-C
+    ends one on its way, as it ends the transfers. The first fatal error
     stops the other transfers and is raised; ``.part`` files stay for a resume.
     ``progress`` is called from the download's threads, one call at a time.
     ``stop_on`` registers the download's ``stop`` while it runs (with the client's
