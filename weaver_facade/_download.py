@@ -870,6 +870,24 @@ class Cancelled(Exception):
     """Another transfer failed (or the user interrupted): stop this one."""
 
 
+def _unless_stopped(
+    future: concurrent.futures.Future[Descriptor],
+    pending: set[concurrent.futures.Future[Descriptor]],
+    stopped: threading.Event,
+) -> Descriptor:
+    """``future``'s result, or ``Cancelled`` once a stop cancelled it (each in ``pending``
+    while waited for)."""
+    pending.add(future)
+    try:
+        if stopped.is_set():  # stopped before it was added: the stop missed it
+            future.cancel()
+        return future.result()
+    except concurrent.futures.CancelledError:
+        raise Cancelled from None
+    finally:
+        pending.discard(future)
+
+
 def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> None:
     for future in futures:
         if future.done() and not future.cancelled():
@@ -1005,16 +1023,9 @@ class _Shell:
     def _refreshed(self) -> Descriptor:
         """Fresh URLs, fetched by ``run``'s thread."""
         asked: concurrent.futures.Future[Descriptor] = concurrent.futures.Future()
-        self._asked.add(asked)
+        self._asked.add(asked)  # before ``run``'s thread can begin it: its ``finally`` ends it
         self._events.put(asked)
-        try:
-            if self.cancel.is_set():  # stopped before it was added: ``stop`` missed it
-                asked.cancel()
-            return asked.result()
-        except concurrent.futures.CancelledError:
-            raise Cancelled from None
-        finally:
-            self._asked.discard(asked)
+        return _unless_stopped(asked, self._asked, self.cancel)
 
     def _time_left(self) -> float | None:
         deadline = self.state.deadline
@@ -1165,15 +1176,7 @@ async def download_async(
 
     def fresh() -> Descriptor:
         future = asyncio.run_coroutine_threadsafe(refresh(), loop)
-        refreshing.add(future)
-        try:
-            if shell.cancel.is_set():  # stopped before it was added: ``stop`` missed it
-                future.cancel()
-            return future.result()
-        except concurrent.futures.CancelledError:
-            raise Cancelled from None
-        finally:
-            refreshing.discard(future)
+        return _unless_stopped(future, refreshing, shell.cancel)
 
     def stop() -> None:
         shell.stop()
