@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,16 @@ from ._patience import patient_client
 if TYPE_CHECKING:
     from ._lifecycle import Scenario, StepResult
 
-__all__ = ["ARTIFACT_STEPS", "ArtifactSteps"]
+__all__ = ["ARTIFACT_STEPS", "EXPORT_BODY", "ArtifactSteps"]
+
+# The kit's exports (this step, the extension probe's): the sheet's whole body, as the real
+# SDK sends it, since it marks none of it optional.
+EXPORT_BODY: Mapping[str, Any] = {
+    "format": "huggingface",
+    "merge_adapter": False,
+    "ttl_seconds": 3600,
+    "force": False,
+}
 
 STEP_EXPORT = "export the saved checkpoint; the artifact completes and is listed"
 STEP_DOWNLOAD = "download every file; sizes and sha256 match the descriptor"
@@ -142,14 +152,7 @@ class ArtifactSteps:
 
     def _export(self, r: StepResult, checkpoint: Checkpoint) -> dict[str, Any] | None:
         sc = self.sc
-        # The sheet's whole body, as the real SDK sends it: it marks none of it optional.
-        body = {
-            "format": "huggingface",
-            "merge_adapter": False,
-            "ttl_seconds": 3600,
-            "force": False,
-        }
-        reply = self._api("POST", f"/checkpoints/{checkpoint.id}/export", json=body)
+        reply = self._api("POST", f"/checkpoints/{checkpoint.id}/export", json=dict(EXPORT_BODY))
         if reply.status_code not in (200, 202):
             self._refused(r, "export_checkpoint", reply)
         data = _json(reply)

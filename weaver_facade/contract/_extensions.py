@@ -43,11 +43,12 @@ from typing import Any
 
 import httpx
 from weaver_client import limits
-from weaver_client.schemas import SCHEMAS
 
 from .._extensions import MARKER, extension_names
 from .._interrupt import interrupt_held
+from ._artifact_steps import EXPORT_BODY
 from ._findings import API_KEY_HEADER
+from ._ownership import is_artifact_kind
 from ._patience import patient_client
 
 __all__ = ["ExtensionProbe", "probe_extensions"]
@@ -257,17 +258,9 @@ class _Probe:
         raise _Failed(f"a probe save whose reply was lost saved no `{name}`")
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
-        # The sheet's whole body, as the real SDK sends it: it marks none of it optional.
-        body = {
-            "format": "huggingface",
-            "merge_adapter": False,
-            "ttl_seconds": 3600,
-            "force": False,
-        }
         path = f"/checkpoints/{checkpoint['id']}/export"
-        reply = self.call("POST", path, (200, 202), json={**body})
-        # An Artifact's `kind`, which an Operation's never is (the spec's rule).
-        artifact = reply if reply.get("kind") in SCHEMAS["ArtifactKind"]["enum"] else None
+        reply = self.call("POST", path, (200, 202), json=dict(EXPORT_BODY))
+        artifact = reply if is_artifact_kind(reply.get("kind")) else None
         if artifact is None:
             op_id = _need(reply, "id", f"the reply to POST /api/v1{path}")
             artifact = self.wait(str(op_id)).get("response")

@@ -25,7 +25,7 @@ import httpx
 from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
-__all__ = ["ID_PARAMETERS", "Ownership"]
+__all__ = ["ID_PARAMETERS", "Ownership", "is_artifact_kind"]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
@@ -117,7 +117,7 @@ class Ownership:
             if isinstance(item.get("id"), str):
                 if "base_model" in item:  # a Model
                     self.models.setdefault(item["id"], None)
-                elif _is_artifact_kind(item.get("kind")):  # an Artifact
+                elif is_artifact_kind(item.get("kind")):  # an Artifact
                     self.artifacts.setdefault(item["id"], None)
                 elif str(item.get("path", "")).startswith("weaver://"):  # a Checkpoint
                     self.checkpoints.setdefault(item["id"], None)
@@ -168,9 +168,9 @@ class Ownership:
             send("DELETE", f"/api/v1/checkpoints/{checkpoint_id}")
 
 
-def _is_artifact_kind(kind: object) -> bool:
-    """Whether ``kind`` is one of the spec's artifact kinds; a server's array or object
-    (unhashable) is none, not a TypeError."""
+def is_artifact_kind(kind: object) -> bool:
+    """Whether ``kind`` is one of the spec's artifact kinds, which an Operation's never is
+    (the spec's rule); a server's array or object (unhashable) is none, not a TypeError."""
     return isinstance(kind, str) and kind in _ARTIFACT_KINDS
 
 
