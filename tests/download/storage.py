@@ -31,6 +31,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import httpx
 
 SECRET = b"storage-test-secret"
 
@@ -239,3 +242,37 @@ def _reply(
     h.send_header("Content-Length", str(len(body)))
     h.end_headers()
     h.wfile.write(body)
+
+
+# -- what the API says of the files stored ---------------------------------------------------
+
+DATA = {"adapter_model.safetensors": bytes(range(256)) * 4000, "adapter_config.json": b"{}"}
+
+
+def descriptor(
+    storage: StorageServer, artifact_id: uuid.UUID, stored: dict[str, bytes] = DATA
+) -> httpx.Response:
+    files = [
+        {
+            "name": name,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "url": storage.url(name),
+            "url_expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600)),
+        }
+        for name, data in stored.items()
+    ]
+    return httpx.Response(
+        200,
+        json={
+            "artifact_id": str(artifact_id),
+            "kind": "hf_adapter",
+            "total_bytes": sum(len(d) for d in stored.values()),
+            "files": files,
+        },
+    )
+
+
+BIG = "adapter_model.safetensors"
+# Two files, for tests whose storage stops sending them after 200,000 bytes (both held).
+STORED = {BIG: DATA[BIG], "tokenizer.bin": DATA[BIG][::-1]}

@@ -13,14 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.download.storage import StorageServer
-from tests.download.test_no_key_to_storage import DATA, descriptor
+from tests.download.storage import BIG, STORED, StorageServer, descriptor
 from tests.support.fakeserver import BASE, KEY, FakeWeaver
 from weaver_facade import AsyncServiceClient, ClientClosedError, DownloadProgress, ServiceClient
-
-BIG = "adapter_model.safetensors"
-# Two files that storage stops sending after 200,000 bytes: both transfers are held.
-STORED = {BIG: DATA[BIG], "tokenizer.bin": DATA[BIG][::-1]}
 
 
 @contextmanager

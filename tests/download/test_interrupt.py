@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.download.storage import StorageServer
-from tests.download.test_closing import BIG, STORED
-from tests.download.test_no_key_to_storage import descriptor
+from tests.download.storage import BIG, STORED, StorageServer, descriptor
 from tests.support.fakeserver import KEY
 from tests.support.held_creates import ctrl_c, default_sigint
 from tests.support.scripted_http import HANG, Reply, ScriptedServer

@@ -4,41 +4,14 @@ refreshed through the API after a 403."""
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.download.storage import StorageServer
+from tests.download.storage import DATA, StorageServer, descriptor
 from tests.support.fakeserver import KEY, FakeWeaver, service
-
-DATA = {"adapter_model.safetensors": bytes(range(256)) * 4000, "adapter_config.json": b"{}"}
-
-
-def descriptor(
-    storage: StorageServer, artifact_id: uuid.UUID, stored: dict[str, bytes] = DATA
-) -> httpx.Response:
-    files = [
-        {
-            "name": name,
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "url": storage.url(name),
-            "url_expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600)),
-        }
-        for name, data in stored.items()
-    ]
-    return httpx.Response(
-        200,
-        json={
-            "artifact_id": str(artifact_id),
-            "kind": "hf_adapter",
-            "total_bytes": sum(len(d) for d in stored.values()),
-            "files": files,
-        },
-    )
 
 
 def test_storage_never_sees_the_api_key(tmp_path: Path) -> None:
