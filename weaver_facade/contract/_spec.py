@@ -87,7 +87,7 @@ def taken_keys(found: Iterable[BeyondRule]) -> set[TakenKey]:
 
 
 def beyond_in_words(found: Sequence[BeyondRule], root: str = "") -> str:
-    """The first few values beyond bounds, such as `ttl_seconds` 315360001 (must be <= ...)."""
+    """The first few values beyond rules, such as `ttl_seconds` 315360001 (must be <= ...)."""
 
     def shown(value: Any) -> str:
         text = json.dumps(value)
