@@ -7,7 +7,7 @@ import inspect
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -692,16 +692,29 @@ def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed(
 ) -> None:
     fake = source(WIRE_ONLY)
     fake.script("POST", f"{MODELS}/m-1/load", incompatible())
-    with service(fake) as svc, pytest.raises(IncompatibleCheckpointError) as refused:
+    refused = failed_resume(fake, with_optimizer, IncompatibleCheckpointError)
+    assert "rank 8 does not fit rank 32" in str(refused)
+    assert_names_the_guess(refused.message, load)
+    assert (refused.status_code, refused.code) == (422, "incompatible_checkpoint")
+
+
+E = TypeVar("E", bound=Exception)
+
+
+def failed_resume(fake: FakeWeaver, with_optimizer: bool, error: type[E]) -> E:
+    """The error of a resume of the checkpoint `c1` of model m-w from ``fake``."""
+    with service(fake) as svc, pytest.raises(error) as failed:
         svc.create_training_client_from_state(
             "weaver://m-w/checkpoints/c1", with_optimizer=with_optimizer
         )
-    message = str(refused.value)
-    assert "rank 8 does not fit rank 32" in message
+    return failed.value
+
+
+def assert_names_the_guess(message: str, load: str) -> None:
+    """``message`` says what a resume guessed of m-w's settings, and what to call instead."""
     assert "the server did not describe model m-w's settings" in message
     assert "training_mode 'lora' and LoRA rank 32" in message
-    assert refused.value.message.endswith(f"(create_training_client) and call {load} on it")
-    assert (refused.value.status_code, refused.value.code) == (422, "incompatible_checkpoint")
+    assert message.endswith(f"(create_training_client) and call {load} on it")
 
 
 @pytest.mark.parametrize(
@@ -715,29 +728,17 @@ def test_a_guessed_resume_whose_load_operation_fails_says_what_was_guessed(
     # do not fit. The guess must still be named in the error, not only in a log record.
     fake = source(WIRE_ONLY)
     fake.fail_load("m-1", "shape_mismatch", "rank 8 does not fit rank 32")
-    with service(fake) as svc, pytest.raises(OperationFailedError) as failed:
-        svc.create_training_client_from_state(
-            "weaver://m-w/checkpoints/c1", with_optimizer=with_optimizer
-        )
-    message = str(failed.value)
-    assert message.startswith("operation op-9 failed [shape_mismatch]: rank 8 does not fit")
-    assert "the server did not describe model m-w's settings" in message
-    assert "training_mode 'lora' and LoRA rank 32" in message
-    assert message.endswith(f"(create_training_client) and call {load} on it")
-    assert (failed.value.code, failed.value.message) == (
-        "shape_mismatch",
-        "rank 8 does not fit rank 32",
-    )
+    failed = failed_resume(fake, with_optimizer, OperationFailedError)
+    assert str(failed).startswith("operation op-9 failed [shape_mismatch]: rank 8 does not fit")
+    assert_names_the_guess(str(failed), load)
+    assert (failed.code, failed.message) == ("shape_mismatch", "rank 8 does not fit rank 32")
 
 
 def test_a_described_resume_whose_load_operation_fails_claims_no_guess() -> None:
     fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
     fake.fail_load("m-1", "shape_mismatch", "rank 8 does not fit rank 16")
-    with service(fake) as svc, pytest.raises(OperationFailedError) as failed:
-        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
-    assert str(failed.value) == (
-        "operation op-9 failed [shape_mismatch]: rank 8 does not fit rank 16"
-    )
+    failed = failed_resume(fake, True, OperationFailedError)  # True: the default
+    assert str(failed) == "operation op-9 failed [shape_mismatch]: rank 8 does not fit rank 16"
 
 
 def test_a_guessed_resume_that_loads_says_what_it_guessed(
