@@ -680,13 +680,17 @@ def test_resume_takes_the_settings_this_client_created_the_source_with(
     assert resumed.model.training_mode == first["training_mode"]
 
 
+# A resume with the optimizer state or without, and the load it names.
+BY_LOAD = pytest.mark.parametrize(
+    ("with_optimizer", "load"), [(True, "load_state_with_optimizer"), (False, "load_state")]
+)
+
+
 def incompatible() -> httpx.Response:
     return json_reply(422, error_json("incompatible_checkpoint", "rank 8 does not fit rank 32"))
 
 
-@pytest.mark.parametrize(
-    ("with_optimizer", "load"), [(True, "load_state_with_optimizer"), (False, "load_state")]
-)
+@BY_LOAD
 def test_a_guessed_resume_that_does_not_fit_says_what_was_guessed(
     with_optimizer: bool, load: str
 ) -> None:
@@ -717,9 +721,7 @@ def assert_names_the_guess(message: str, load: str) -> None:
     assert message.endswith(f"(create_training_client) and call {load} on it")
 
 
-@pytest.mark.parametrize(
-    ("with_optimizer", "load"), [(True, "load_state_with_optimizer"), (False, "load_state")]
-)
+@BY_LOAD
 def test_a_guessed_resume_whose_load_operation_fails_says_what_was_guessed(
     with_optimizer: bool, load: str
 ) -> None:
