@@ -399,8 +399,8 @@ class Transfer:
             # From byte 0: a server that ignored Range makes us start again.
             return Read(restart=self.offset > 0)
         if status == 206:
-            if start == asked:
-                return Read()
+            if start == asked:  # a 206 to a request without Range starts a file over too
+                return Read(restart=self.offset > asked)
             self._ignore_range = True
             return self._fail(f"HTTP 206 from byte {start}, not {asked}")
         if status == 416 and asked > 0:

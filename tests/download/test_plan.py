@@ -250,3 +250,18 @@ def test_other_storage_statuses_are_final(status: int) -> None:
     t.next_step()
     with pytest.raises(StorageError, match=f"HTTP {status}"):
         t.on_reply(status, httpx.Headers({"Retry-After": "3"}))
+
+
+def test_a_206_from_byte_0_to_a_request_without_range_starts_the_file_again() -> None:
+    # After a 206 from the wrong byte, Range is no longer sent; a storage that still
+    # answers 206 from byte 0 sends the whole file, which must not be appended to the
+    # bytes already kept.
+    t = transfer(wall=[0.0], offset=40)
+    t.next_step()
+    t.on_reply(206, httpx.Headers({"Content-Range": "bytes 0-99/100"}))  # not byte 40
+    step = t.next_step()
+    step = t.next_step() if isinstance(step, Wait) else step
+    assert isinstance(step, Fetch)
+    assert "Range" not in step.headers
+    reply = t.on_reply(206, httpx.Headers({"Content-Range": "bytes 0-99/100"}))
+    assert reply == Read(restart=True)
