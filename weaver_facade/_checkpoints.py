@@ -296,18 +296,20 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
         raise reply_error(
             operation, "Checkpoint", gen.to_dict(), where=where or None, fields=CHECKPOINT_FIELDS[0]
         )
-    path = None
-    if _PATH.fullmatch(gen.path):  # a path that fits the spec: no second parse for its message
+    schema = "Checkpoint" + (f" {where}" if where else "")
+    if _PATH.fullmatch(gen.path):  # the common case, without a second match in ``parse``
         model_id_part, _, name_part = gen.path[len(SCHEME) :].split("/")
         path = CheckpointPath(model_id=model_id_part, name=name_part)
-    if path is None or name != path.name:
-        schema = "Checkpoint" + (f" {where}" if where else "")
+    else:
         path = path_from_wire(operation, schema, gen.path)  # names the problem of a bad path
-        raise ResponseValidationError(
-            f"{operation}: {schema}: field `name` is {name!r} but `path` names {path.name!r}",
-            operation=operation,
-            field="name",
-        )
+    # The path names the checkpoint and its model: the fields must say the same.
+    for field, value, named in (("name", name, path.name), ("model_id", model_id, path.model_id)):
+        if value != named and not isinstance(value, Unset):
+            raise ResponseValidationError(
+                f"{operation}: {schema}: field `{field}` is {value!r} but `path` names {named!r}",
+                operation=operation,
+                field=field,
+            )
     return Checkpoint(
         id=gen.id,
         name=name,

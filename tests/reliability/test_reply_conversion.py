@@ -6,6 +6,7 @@ import datetime
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,8 +73,9 @@ def test_a_reply_converts_exactly_or_names_a_changed_field(
     if error is not None:
         assert error.operation == "save_checkpoint"
         assert error.field is not None
-        # `name` and `path` must agree: changing either one is reported on `name`.
-        named = {error.field} | ({"path"} if error.field == "name" else set())
+        # `name` and `model_id` must agree with `path`: a change to either side is
+        # reported on the field.
+        named = {error.field} | ({"path"} if error.field in ("name", "model_id") else set())
         assert named & set(changed), (error.field, str(error))
         assert f"`{error.field}`" in str(error)
         return
@@ -86,3 +88,14 @@ def test_a_reply_converts_exactly_or_names_a_changed_field(
     for field in dropped - set(changed):
         expected = checkpoint.path.model_id if field == "model_id" else None
         assert getattr(checkpoint, field) == expected
+
+
+def test_a_model_id_that_the_path_does_not_name_is_refused() -> None:
+    # The path is `weaver://{model_id}/checkpoints/{name}`: a reply naming two models
+    # would leave `checkpoint.model_id` and the path a load sends disagreeing.
+    data = {**GOOD, "model_id": "m-2"}
+    with pytest.raises(
+        ResponseValidationError, match="`model_id` is 'm-2' but `path` names 'm-1'"
+    ) as info:
+        checkpoint_result("list_checkpoints", data)
+    assert info.value.field == "model_id"
