@@ -107,6 +107,17 @@ def _as_httpx_reads(value: str) -> str:
         return value
 
 
+def _refuse_unfetchable_location(response: httpx.Response) -> None:
+    """Behind a proxy, a ``Location`` httpx cannot parse is refused as a first URL is:
+    httpx would raise ``RemoteProtocolError``, which is retried."""
+    location = response.headers.get("location")
+    if response.is_redirect and location is not None:
+        try:
+            httpx.URL(location)
+        except httpx.InvalidURL as exc:
+            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+
+
 class _DirectReply:
     def __init__(self, connection: http.client.HTTPConnection) -> None:
         self._connection = connection
@@ -174,6 +185,7 @@ class StorageHTTP:
                 self._httpx = httpx.Client(
                     follow_redirects=True,
                     max_redirects=MAX_REDIRECTS,
+                    event_hooks={"response": [_refuse_unfetchable_location]},
                     timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT),
                     limits=httpx.Limits(max_keepalive_connections=0),
                 )

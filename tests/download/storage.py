@@ -149,7 +149,9 @@ class StorageServer:
             return _reply(h, 403, b"<Error>AccessDenied: request has expired</Error>")
         if action == "redirect":
             h.send_response(302)
-            h.send_header("Location", f"http://127.0.0.1:{self.other_port}{h.path}")
+            # The request's path, also when a proxy's absolute URL (http://host:port/...)
+            target = split.path + (f"?{split.query}" if split.query else "")
+            h.send_header("Location", f"http://127.0.0.1:{self.other_port}{target}")
             h.send_header("Content-Length", "0")
             h.end_headers()
             return None

@@ -599,27 +599,44 @@ def test_a_redirect_to_a_raw_utf8_location_is_followed_as_httpx_does() -> None:
     assert reply.headers["x-note"] == "café"  # not UTF-8: Latin-1, as before
 
 
-def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error() -> None:
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+@pytest.mark.parametrize(
+    "location",
+    [b"http://[::1/x", b"http://127.0.0.1:x/", b"ftp://h/x"],
+    ids=["ipv6", "port", "ftp"],
+)
+def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error(
+    monkeypatch: pytest.MonkeyPatch, proxied: bool, location: bytes
+) -> None:
     # urljoin's ValueError (a bad IPv6 literal in storage's Location) left the error tree:
-    # the download ended in a bare ValueError.
+    # the download ended in a bare ValueError. Behind a proxy, httpx's redirect made such
+    # a Location a RemoteProtocolError, retried until the download gave up.
     from weaver_facade._storage_http import StorageHTTP, UnfetchableURLError
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(2)
+    address = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    if proxied:  # the listener stands in for the proxy too
+        monkeypatch.setenv("HTTP_PROXY", address)
 
     def serve() -> None:
         conn = listener.accept()[0]
         conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n"
+        )
         conn.close()
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
     http = StorageHTTP(user_agent="t", read_timeout=5)
     try:
-        with pytest.raises(UnfetchableURLError, match="cannot fetch this URL"):
-            http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/start", {})
+        with pytest.raises(UnfetchableURLError, match="cannot fetch"):
+            http.get(f"{address}/start", {})
     finally:
         http.close()
         server.join(5)
@@ -1170,6 +1187,8 @@ def test_no_presigned_url_in_any_log_record(
     )
     leaked = [r.getMessage() for r in caplog.records if "sig=" in r.getMessage()]
     assert not leaked
+    retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert [m for m in retried if "small.bin" in m] == []  # the redirect was followed
 
 
 @contextlib.contextmanager
