@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from weaver_client import limits
 
-from .. import Checkpoint
+from .. import Checkpoint, PollSettings
 from ._findings import API_KEY_HEADER
 from ._patience import patient_client
 
@@ -42,6 +42,8 @@ ARTIFACT_STEPS = (STEP_EXPORT, STEP_DOWNLOAD, STEP_STORAGE)
 EXPORT = "POST /api/v1/checkpoints/{checkpoint_id}/export"
 DOWNLOAD = "GET /api/v1/artifacts/{artifact_id}/download"
 STORAGE = "storage URL"
+# The kit's long-poll wait: the facade's own (which the spec's bound caps).
+LONG_POLL = PollSettings().long_poll
 # Files up to this size are kept in memory to check a ranged reply byte for byte.
 _KEPT = 64 * 1024 * 1024
 # A storage URL that expires within this many seconds is asked for again before it is used.
@@ -221,7 +223,7 @@ class ArtifactSteps:
                     )
                 )
                 raise _step_failed()
-            asked = min(20.0, left)
+            asked = min(LONG_POLL, left)
             polled_at = time.monotonic()
             reply = self._api("GET", f"/operations/{op_id}", params={"wait": asked})
             current = _json(reply) if reply.status_code == 200 else current

@@ -38,7 +38,7 @@ from .. import (
     WeaverError,
     datum_from_tokens,
 )
-from ._artifact_steps import ARTIFACT_STEPS, ArtifactSteps
+from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
 from ._patience import PatientHTTPTransport, sending_transport
 from ._spec import OperationResults, OperationSpec, Problem, Spec
@@ -521,7 +521,7 @@ class Scenario:
             s.base_url,
             s.api_key or "",
             http_client=self.http,
-            poll=PollSettings(timeout=s.deadline, long_poll=min(20.0, s.deadline)),
+            poll=PollSettings(timeout=s.deadline, long_poll=min(LONG_POLL, s.deadline)),
             heartbeat_interval=0,
             max_retries=RETRIES,
         )
