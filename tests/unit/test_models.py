@@ -458,7 +458,15 @@ async def test_a_cancelled_aclose_is_cancelled_while_it_stops_the_heartbeat() ->
     beat = "/api/v1/sessions/s-1/heartbeat"
     held = HeldTransport(fake, beat)
     http = httpx.AsyncClient(transport=held)
-    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0.01)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=7.0)
+    waits: list[float] = []
+
+    async def wait(seconds: float) -> None:  # no time passes for the first beat, then parks
+        waits.append(seconds)
+        if len(waits) > 1:
+            await asyncio.Event().wait()
+
+    svc._wait_beat = wait
     await svc.create_training_client("weaver-tiny")
     await held.reached.wait()  # a heartbeat is on its way
     closing = asyncio.create_task(svc.aclose())
