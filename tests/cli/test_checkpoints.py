@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli.test_operations import OPERATION_KEYS
-from tests.support.cli import Cli, shown_whole, train_model
+from tests.support.cli import OPERATION_KEYS, Cli, shown_whole, train_model
 from tests.support.fakeserver import FakeWeaver, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.spec_values import SCHEMAS

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.support.cli import API_KEY, Cli
+from tests.support.cli import API_KEY, OPERATION_KEYS, Cli
 from tests.support.fakeserver import FakeClock, FakeWeaver
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending
@@ -33,17 +33,6 @@ from weaver_facade.emulator._extensions import known_extensions
 
 OPERATION = "/api/v1/operations/{operation_id}"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-OPERATION_KEYS = {
-    "id",
-    "status",
-    "kind",
-    "model_id",
-    "created_at",
-    "updated_at",
-    "pending_info",
-    "result",
-    "error",
-}
 
 
 @pytest.fixture

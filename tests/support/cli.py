@@ -16,6 +16,18 @@ from weaver_facade import ServiceClient, datum_from_tokens
 from weaver_facade.cli import main
 
 API_KEY = "cli-secret-key-5b2e77"
+# The keys of an operation in --json (operations show and wait, a --no-wait start).
+OPERATION_KEYS = {
+    "id",
+    "status",
+    "kind",
+    "model_id",
+    "created_at",
+    "updated_at",
+    "pending_info",
+    "result",
+    "error",
+}
 
 
 @attrs.frozen
