@@ -14,9 +14,16 @@ import attrs
 import pytest
 
 from tests.support.cli import Cli
-from tests.support.fakeserver import FakeWeaver, checkpoint_json, json_reply
+from tests.support.fakeserver import (
+    CHECKPOINT,
+    EXPORT,
+    LIST,
+    FakeWeaver,
+    artifact_json,
+    checkpoint_json,
+    json_reply,
+)
 from tests.support.fakeserver import service as fake_service
-from tests.unit.test_export import CHECKPOINT, EXPORT, LIST, artifact_json
 from weaver_facade import (
     DownloadProgress,
     DownloadTimeoutError,

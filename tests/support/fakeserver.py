@@ -54,6 +54,28 @@ def error_json(code: str, message: str, retryable: bool = False) -> dict[str, An
     return {"error": code, "message": message, "retryable": retryable, "request_id": "req-1"}
 
 
+# A checkpoint of m-1 by its id, the routes that export it and list its artifacts, and the
+# artifact an export of it makes (``artifact_json``).
+CHECKPOINT = uuid.UUID("0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09")
+ARTIFACT = uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
+EXPORT = f"/api/v1/checkpoints/{CHECKPOINT}/export"
+LIST = f"/api/v1/checkpoints/{CHECKPOINT}/artifacts"
+
+
+def artifact_json(status: str = "completed", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": str(ARTIFACT),
+        "checkpoint_id": str(CHECKPOINT),
+        "model_id": "m-1",
+        "kind": "hf_adapter",
+        "status": status,
+        "uri": "weaver://m-1/checkpoints/c/artifacts/hf_adapter",
+        "size_bytes": 3,
+        "manifest": {"format_version": 1, "files": [{"name": "a.bin", "size": 3}]},
+        **extra,
+    }
+
+
 class FakeWeaver:
     """Callable as a MockTransport handler."""
 

@@ -3,14 +3,18 @@ typed ``wait=`` overloads (checked by ``mypy --strict`` and at run time)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, assert_type
 
 import pytest
 
 from tests.support.fakeserver import (
+    ARTIFACT,
+    CHECKPOINT,
+    EXPORT,
+    LIST,
     FakeClock,
     FakeWeaver,
+    artifact_json,
     async_service,
     checkpoint_json,
     error_json,
@@ -35,25 +39,6 @@ from weaver_facade import (
 )
 from weaver_facade._artifacts import artifact_result
 from weaver_facade._operations import DEADLINE_GRACE, OperationSnapshot
-
-CHECKPOINT = uuid.UUID("0b6f3c4e-2d1a-4f7b-9e8c-5a4d3c2b1a09")
-ARTIFACT = uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
-EXPORT = f"/api/v1/checkpoints/{CHECKPOINT}/export"
-LIST = f"/api/v1/checkpoints/{CHECKPOINT}/artifacts"
-
-
-def artifact_json(status: str = "completed", **extra: Any) -> dict[str, Any]:
-    return {
-        "id": str(ARTIFACT),
-        "checkpoint_id": str(CHECKPOINT),
-        "model_id": "m-1",
-        "kind": "hf_adapter",
-        "status": status,
-        "uri": "weaver://m-1/checkpoints/c/artifacts/hf_adapter",
-        "size_bytes": 3,
-        "manifest": {"format_version": 1, "files": [{"name": "a.bin", "size": 3}]},
-        **extra,
-    }
 
 
 def operation_json(status: str, response: dict[str, Any] | None = None) -> dict[str, Any]:
