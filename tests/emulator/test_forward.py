@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.emulator.test_training import reference_loss, tensors_of
+from tests.emulator.training_support import reference_loss, tensors_of
 from tests.support.emulator import Api, Json, assert_error, batch, datum
 from weaver_facade.emulator._base_models import base_weights
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.test_training import reference_loss
+from tests.emulator.training_support import reference_loss
 from tests.support.emulator import datum
 from weaver_facade import AdamParams, Datum, ServiceClient, TrainingClient
 from weaver_facade.emulator import RunningEmulator, run_emulator
