@@ -17,8 +17,10 @@ import pytest
 from weaver_client import limits
 
 from weaver_facade import (
+    CheckpointPath,
     Datum,
     InvalidCheckpointName,
+    InvalidCheckpointPath,
     ServiceClient,
     TrainingClient,
     validate_checkpoint_name,
@@ -46,6 +48,8 @@ CLAIMS: list[tuple[Any, str]] = [
     (TrainingClient.export_weights, _EXPORT_TTL),
     (Datum, _TOKENS),
     (InvalidCheckpointName, f"``{limits.CHECKPOINT_NAME_PATTERN}``"),
+    (InvalidCheckpointPath, f"``{limits.CHECKPOINT_PATH_PATTERN_WORDS}``"),
+    (CheckpointPath, f"``{limits.CHECKPOINT_PATH_PATTERN_WORDS}``"),
 ]
 
 
