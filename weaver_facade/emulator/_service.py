@@ -797,7 +797,7 @@ class Emulator:
     def _checkpoint_by_path(self, tenant: str, path: str) -> Row:
         match = _PATH.fullmatch(path)
         if match is None:  # the schema pattern makes this unreachable; keep it safe anyway
-            raise invalid("body.path", "must be weaver://{model_id}/checkpoints/{name}")
+            raise invalid("body.path", f"must be {limits.CHECKPOINT_PATH_PATTERN_WORDS}")
         owner = self.store.one(
             "SELECT id FROM models WHERE id=? AND tenant=?", (match["model"], tenant)
         )
