@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.test_schemathesis import (
+from tests.emulator.schemathesis_support import (
     MAX_EXAMPLES,
     ONE_SEEDING_PER_ITEM,
     STATEFUL_EXPECTED,
