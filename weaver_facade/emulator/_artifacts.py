@@ -215,13 +215,14 @@ class Artifacts:
             if ckpt["status"] != "completed":
                 state = "is still being saved" if ckpt["status"] == "pending" else "failed to save"
                 raise conflict("checkpoint_not_ready", f"{where} {state}; it cannot be exported")
-            kind = artifact_kind(ckpt["training_mode"], bool(body.get("merge_adapter")), where)
+            merge = body.get("merge_adapter", limits.EXPORT_REQUEST_MERGE_ADAPTER_DEFAULT)
+            kind = artifact_kind(ckpt["training_mode"], merge, where)
             existing = self.store.one(
                 "SELECT * FROM artifacts WHERE checkpoint_id=? AND kind=? "
                 "AND status IN ('pending', 'completed') ORDER BY seq DESC LIMIT 1",
                 (checkpoint_id, kind),
             )
-            force = bool(body.get("force"))
+            force = body.get("force", limits.EXPORT_REQUEST_FORCE_DEFAULT)
             if existing is not None and existing["status"] == "pending":
                 if force:
                     raise conflict(
@@ -289,9 +290,8 @@ class Artifacts:
         with self.store.transaction():
             model = self.emu._model_row(tenant, model_id)
             self.emu._require_trainable(model)
-            kind = artifact_kind(
-                model["training_mode"], bool(body.get("merge_adapter")), f"model {model_id}"
-            )
+            merge = body.get("merge_adapter", limits.EXPORT_MODEL_REQUEST_MERGE_ADAPTER_DEFAULT)
+            kind = artifact_kind(model["training_mode"], merge, f"model {model_id}")
             ckpt = self.emu._new_checkpoint(tenant, model, "weight", None, None)
             op = self.emu._new_operation(
                 tenant, model_id, "export_model_weights", checkpoint_id=ckpt["id"]
