@@ -169,8 +169,7 @@ def fold_server_wide(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Replace the API key, by the facade's rule (``_redact``: a short key only where it
-    stands alone, so that the key ``k`` leaves ``checkpoints`` as it is)."""
+    """Replace the API key, by the facade's rule (``_redact.replace_key``)."""
     return replace_key(text, secret, KEY_PLACEHOLDER) if secret else text
 
 
