@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.cli import API_KEY, Cli, command_at, command_paths, invoke
 from weaver_facade.cli import main
+from weaver_facade.contract._findings import RETRIES
 from weaver_facade.emulator import RunningEmulator
 
 NO_SERVER: dict[str, str | None] = {"WEAVER_BASE_URL": None, "WEAVER_API_KEY": None}
@@ -83,6 +84,8 @@ def test_commands_refuse_client_options_they_have_no_use_for(
     assert run.stdout == ""
     assert run.stderr.startswith(f"error: {option[0]} is not for `weaver-facade {path[0]}`, ")
     assert len(run.stderr.splitlines()) == 1
+    if option[0] == "--max-retries" and path == ("contract-test",):  # the kit's own count
+        assert f"(up to {RETRIES} times)" in run.stderr
 
 
 def test_a_client_key_before_emulator_is_refused_not_dropped() -> None:
