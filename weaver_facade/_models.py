@@ -168,8 +168,7 @@ class _ModelStatus(enum.StrEnum):
 
 
 # ModelInfo keeps both as the spec's plain strings, but gives values a meaning (a LoRA
-# model; one that trains no more): the values it knows are declared, so that the coverage
-# lists one the spec adds, for a maintainer to decide on.
+# model; one that trains no more): declared for the coverage, as ``OPERATION_VALUES`` are.
 MODEL_VALUES = (WireValues("TrainingMode", _TrainingMode), WireValues("ModelStatus", _ModelStatus))
 
 _PAGES = "read to know when the listing ends"

@@ -372,7 +372,7 @@ class PollPolicy:
         return Poller(self, timeout, key=key, origin=origin, queued=queued)
 
     def backoff(self, attempt: int) -> float:
-        """Full-jitter wait: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
+        """The wait after poll ``attempt``: ``_retry.full_jitter`` of the settings' backoff."""
         s = self.settings
         return rules.full_jitter(attempt, s.initial_backoff, s.max_backoff, self.rng)
 
