@@ -97,7 +97,6 @@ def _sha256_checked(file: ArtifactFile, verify: bool) -> str:
     return f"sha256 {file.sha256}"
 
 
-# What the official SDK sends when no TTL is given, as the facade does.
 _EXPORT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
 
 
