@@ -44,8 +44,6 @@ __all__ = [
     "emit_json",
     "load_json",
     "operation_json",
-    "operation_times",
-    "outcome",
     "print_artifact",
     "print_checkpoint",
     "print_checkpoints",
@@ -54,6 +52,7 @@ __all__ = [
     "print_operation",
     "print_table",
     "result_json",
+    "show_operation",
 ]
 
 # -- JSON ---------------------------------------------------------------------------------
@@ -161,16 +160,6 @@ def _kinds_of_results() -> dict[str, tuple[str, ...]]:
     return found
 
 
-def outcome(handle: OperationHandle[Any]) -> tuple[object, OperationFailedError | None]:
-    """``(result, None)`` of a done operation, ``(None, error)`` of a failed one, else Nones."""
-    if not handle.done():
-        return None, None
-    try:
-        return handle.result(), None
-    except OperationFailedError as exc:
-        return None, exc
-
-
 def operation_json(
     operation_id: str,
     status: str,
@@ -212,13 +201,32 @@ def operation_json(
     }
 
 
-def operation_times(handle: OperationHandle[Any]) -> dict[str, Any]:
-    """The operation's model and times, as ``operation_json``/``print_operation`` take them."""
-    return {
-        "model_id": handle.model_id,
-        "created_at": handle.created_at,
-        "updated_at": handle.updated_at,
-    }
+def show_operation(
+    handle: OperationHandle[Any], kind: str | None, *, as_json: bool
+) -> OperationFailedError | None:
+    """Print the operation, as JSON with ``as_json``: its result once done, its error
+    once failed (also returned)."""
+    result: object = None
+    failure: OperationFailedError | None = None
+    if handle.done():
+        try:
+            result = handle.result()
+        except OperationFailedError as exc:
+            failure = exc
+    shown = (operation_json if as_json else print_operation)(
+        handle.id,
+        handle.status.value,
+        handle.pending_info,
+        result,
+        failure,
+        kind=kind,
+        model_id=handle.model_id,
+        created_at=handle.created_at,
+        updated_at=handle.updated_at,
+    )
+    if as_json:
+        emit_json(shown)
+    return failure
 
 
 def _finite(data: Any) -> Any:

@@ -45,13 +45,10 @@ from ._output import (
     counted,
     emit_json,
     load_json,
-    operation_json,
-    operation_times,
-    outcome,
     print_checkpoint,
     print_checkpoints,
     print_load,
-    print_operation,
+    show_operation,
 )
 from ._state import (
     EXIT_API_ERROR,
@@ -275,15 +272,11 @@ def save(
 
 def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     """The operation of ``--no-wait``, as it was when submitted."""
-    result, failure = outcome(handle)
-    args = (handle.id, handle.status.value, handle.pending_info, result, failure)
-    if current_state().as_json:
-        emit_json(operation_json(*args, kind=kind, **operation_times(handle)))
-    else:
-        print_operation(*args, kind=kind, **operation_times(handle))
-        if not current_state().quiet:
-            how = looking_again(handle.id, "wait for it")
-            click.echo(f"{how} with: {look_again(handle.id)}", err=True)
+    state = current_state()
+    show_operation(handle, kind, as_json=state.as_json)
+    if not (state.as_json or state.quiet):
+        how = looking_again(handle.id, "wait for it")
+        click.echo(f"{how} with: {look_again(handle.id)}", err=True)
 
 
 @checkpoints.command("load")

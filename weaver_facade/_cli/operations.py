@@ -26,7 +26,7 @@ from .. import (
     ServiceClient,
 )
 from .._result_shape import only_fields_of, result_schemas, shaped_as
-from ._output import emit_json, operation_json, operation_times, outcome, print_operation
+from ._output import show_operation
 from ._state import (
     EXIT_API_ERROR,
     NOT_SEEN,
@@ -72,12 +72,7 @@ def _typed(handle: OperationHandle[Any], service: ServiceClient) -> OperationHan
 def _report(handle: OperationHandle[Any], service: ServiceClient, *, fail: bool) -> None:
     """Print the operation; with ``fail``, an operation that ended in error exits 1."""
     handle = _typed(handle, service)
-    result, failure = outcome(handle)
-    args = (handle.id, handle.status.value, handle.pending_info, result, failure)
-    if current_state().as_json:
-        emit_json(operation_json(*args, kind=handle.kind, **operation_times(handle)))
-    else:
-        print_operation(*args, kind=handle.kind, **operation_times(handle))
+    failure = show_operation(handle, handle.kind, as_json=current_state().as_json)
     if failure is not None and fail:
         # The operation was printed (with its error) above; no second JSON document.
         raise CliError(str(failure), exit_code=EXIT_API_ERROR)
