@@ -614,3 +614,25 @@ def test_a_kind_two_kinds_share_is_not_guessed_from_the_result(
         table = cli("operations", command, operation_id).stdout
         assert "forward_backward" not in table, table
         assert "loss" in table, table
+
+
+@pytest.mark.parametrize("command", ["show", "wait"])
+def test_a_load_result_of_a_bare_path_is_printed_raw(command: str) -> None:
+    # The wire names no load result. A done load whose `response` is `{"path": ...}` alone
+    # fits LoadResult's fields, whose parser needs `include_optimizer` for an operation it
+    # did not start: show and wait exited 1 with a ResponseValidationError for a done load.
+    path = "weaver://m-1/checkpoints/c"
+    done = {"id": "op-1", "status": "done", "response": {"path": path}}
+
+    def answer(method: str, url: str) -> Reply:
+        return 200, done, {}
+
+    with ScriptedServer(answer) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        run = runner.invoke(main, ["operations", command, "op-1", "--json"])
+        table = runner.invoke(main, ["operations", command, "op-1"])
+    assert run.exit_code == 0, run.output
+    shown = json.loads(run.stdout)
+    assert (shown["status"], shown["kind"], shown["result"]) == ("done", None, {"path": path})
+    assert table.exit_code == 0, table.output
+    assert path in table.stdout

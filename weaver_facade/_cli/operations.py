@@ -23,6 +23,7 @@ from .. import (
     OperationStatus,
     OperationTimeoutError,
     OptimStepResult,
+    ResponseValidationError,
     ServiceClient,
 )
 from .._result_shape import only_fields_of, result_schemas, shaped_as
@@ -66,7 +67,14 @@ def _typed(handle: OperationHandle[Any], service: ServiceClient) -> OperationHan
     }
     if len(shapes) != 1:  # a field of the server's own beside a load's, say: no guess
         return handle
-    return service.operation(handle.id, _RESULT_TYPES[shapes.pop()])
+    typed = service.operation(handle.id, _RESULT_TYPES[shapes.pop()])
+    try:
+        typed.result()
+    except ResponseValidationError:
+        # A shape whose parser needs what only the request says (a load's result of a
+        # bare `path`, without `include_optimizer`): the operation is done all the same.
+        return handle
+    return typed
 
 
 def _report(handle: OperationHandle[Any], service: ServiceClient, *, fail: bool) -> None:
