@@ -19,6 +19,7 @@ from ._errors import (
     APIError,
     APITimeoutError,
     InvalidArgumentError,
+    NotFoundError,
     ResponseValidationError,
     UnsupportedByServerError,
     WeaverError,
@@ -418,9 +419,15 @@ def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:
 
 def terminate_plan(model_id: str) -> Plan[ModelInfo]:
     """Terminate a model; described by the reply when it is a Model, otherwise read back
-    (the real service promises no reply body)."""
+    (the real service promises no reply body). A server may forget a model once it is
+    terminated (the wire does not promise its ``GET``): the terminate succeeded all the
+    same, so a read back that finds none gives the id alone."""
     reply: calls.TerminateReply = yield calls.terminate_model(model_id)
     done = reply.read(model_info_from_wire, "terminate_model")
     if done is not None:
         return done
-    return (yield from model_plan(calls.get_model(model_id)))
+    try:
+        return (yield from model_plan(calls.get_model(model_id)))
+    except NotFoundError:
+        logger.info("terminate_model: model %s is terminated and no longer found", model_id)
+        return ModelInfo(id=model_id)

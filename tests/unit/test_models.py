@@ -887,6 +887,41 @@ async def test_async_terminate_model_without_a_model_in_the_reply_reads_it_back(
     assert len(fake.sent("GET", f"{MODELS}/m-1")) == 1
 
 
+def forgotten() -> httpx.Response:
+    return json_reply(404, error_json("not_found", "model m-1 not found"))
+
+
+def test_a_terminated_model_the_server_forgets_is_terminated_all_the_same() -> None:
+    # The wire promises no reply to a terminate, nor a GET of a terminated model: a server
+    # that forgets it made a successful terminate raise NotFoundError from the read back,
+    # and the close sent a second terminate for a model this client created.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        created = svc.create_training_client("weaver-tiny").model_id
+        fake.script("POST", f"{MODELS}/{created}/terminate", json_reply(200, {}))
+        fake.script("GET", f"{MODELS}/{created}", forgotten())
+        info = svc.terminate_model(created)
+    assert (info.id, info.base_model, info.training_mode) == (created, "weaver-tiny", "lora")
+    assert info.status is None  # the server did not say
+    assert len(fake.sent("POST", f"{MODELS}/{created}/terminate")) == 1
+
+
+async def test_async_terminate_of_a_model_the_server_forgets() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-1/terminate", httpx.Response(204))
+    fake.script("GET", f"{MODELS}/m-1", forgotten())
+    async with async_service(fake) as svc:
+        info = await svc.terminate_model("m-1")
+    assert (info.id, info.base_model, info.status) == ("m-1", None, None)
+
+
+def test_terminate_of_an_unknown_model_is_still_not_found() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-404/terminate", forgotten())
+    with service(fake) as svc, pytest.raises(NotFoundError):
+        svc.terminate_model("m-404")
+
+
 def test_terminate_model_takes_the_model_from_a_reply_that_is_one() -> None:
     fake = FakeWeaver()
     with service(fake) as svc:
