@@ -36,6 +36,7 @@ from ._errors import (
     CheckpointNotReadyError,
     IncompatibleCheckpointError,
     InvalidArgumentError,
+    NotFoundError,
     OperationFailedError,
 )
 from ._io import Submission
@@ -88,7 +89,18 @@ def resume_plan(
         check_optimizer_state(
             found, "create_training_client_from_state", "pass with_optimizer=False"
         )
-    source = yield from model_plan(calls.get_model(found.model_id))
+    try:
+        source = yield from model_plan(calls.get_model(found.model_id))
+    except NotFoundError:
+        # A terminated model's checkpoints stay, but the wire does not promise its GET:
+        # a server that forgets it describes nothing of it, as one that says its id alone.
+        logger.info(
+            "the server no longer finds model %s (terminated?): resuming its checkpoint %s "
+            "from what is known of it",
+            found.model_id,
+            found.path,
+        )
+        source = ModelInfo(id=found.model_id)
     new, guessed = _like(source, settings(source.id), asked)
     if guessed:
         # A server that checks the settings refuses the load (said below); one that does

@@ -688,6 +688,52 @@ def test_resume_takes_the_settings_this_client_created_the_source_with(
     assert resumed.model.training_mode == first["training_mode"]
 
 
+# -- resume from a terminated model the server no longer finds ------------------------------
+
+
+def forgotten_source(*, done_at_once: bool = False) -> FakeWeaver:
+    """A server with checkpoint ``weaver://m-w/checkpoints/c1`` whose model m-w it no
+    longer finds (terminated): the wire promises no GET of a terminated model."""
+    fake = source({}, done_at_once=done_at_once)
+    fake.scripts.clear()
+    fake.script("GET", f"{MODELS}/m-w", json_reply(404, error_json("not_found", "no m-w")))
+    return fake
+
+
+def test_resume_from_a_forgotten_model_creates_the_base_model_given() -> None:
+    # It raised the source's NotFoundError, though its checkpoint stays and is loadable.
+    fake = forgotten_source(done_at_once=True)
+    with service(fake, terminate_models_on_close=False) as svc:
+        resumed = svc.create_training_client_from_state(
+            "weaver://m-w/checkpoints/c1", base_model="weaver-small"
+        )
+    created = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
+    assert created["base_model"] == resumed.model.base_model == "weaver-small"
+    assert resumed.resumed_from is not None
+
+
+def test_resume_from_a_forgotten_model_asks_for_its_base_model_before_any_model_exists() -> None:
+    fake = forgotten_source()
+    with service(fake) as svc, pytest.raises(InvalidArgumentError, match="base_model="):
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    assert fake.sent("POST") == []
+
+
+def test_resume_from_a_model_this_client_created_and_terminated_takes_its_settings() -> None:
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, ONLY_ID))
+    fake.script("GET", f"{MODELS}/m-w", json_reply(404, error_json("not_found", "no m-w")))
+    with service(fake, terminate_models_on_close=False) as svc:
+        svc.create_training_client("weaver-tiny", lora_rank=8, seed=3)
+        fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+        resumed = svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    first, second = (fake.body(r) for r in fake.sent("POST", "/api/v1/sessions/s-1/models"))
+    settings = ("base_model", "training_mode", "lora_config")
+    assert [second.get(k) for k in settings] == [first.get(k) for k in settings]
+    assert resumed.model.lora_rank == 8
+
+
 # A resume with the optimizer state or without, and the load it names.
 BY_LOAD = pytest.mark.parametrize(
     ("with_optimizer", "load"), [(True, "load_state_with_optimizer"), (False, "load_state")]
