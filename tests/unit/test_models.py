@@ -548,6 +548,7 @@ def test_resume_by_id_passes_on_a_refusal_that_is_not_a_missing_route() -> None:
 
 
 WIRE_ONLY = {"id": "m-w", "base_model": "weaver-tiny", "tokenizer_path": "weaver://tok/b"}
+ONLY_ID = {"id": "m-w"}
 
 
 @pytest.mark.parametrize(
@@ -581,14 +582,25 @@ def test_a_model_read_back_without_its_settings_says_so() -> None:
     assert info.tokenizer_path == WIRE_ONLY["tokenizer_path"]
 
 
-def source(described: dict[str, Any], *, done_at_once: bool = False) -> FakeWeaver:
+def source(described: dict[str, Any] | None, *, done_at_once: bool = False) -> FakeWeaver:
     """A server with checkpoint ``weaver://m-w/checkpoints/c1``, whose model m-w it
-    describes as ``described``."""
+    describes as ``described``; ``None``: it no longer finds it (terminated: the wire
+    promises no GET of a terminated model, whose checkpoints stay)."""
     fake = FakeWeaver()
     fake.done_at_once = done_at_once
     fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, described))
+    fake.script("GET", f"{MODELS}/m-w", described_as(described))
     return fake
+
+
+def described_as(model: dict[str, Any] | None) -> httpx.Response:
+    """The reply to ``GET`` of a model: ``model``, or 404 when ``None``."""
+    if model is None:
+        return json_reply(404, error_json("not_found", "model not found"))
+    return json_reply(200, model)
+
+
+UNDESCRIBED = pytest.mark.parametrize("undescribed", [ONLY_ID, None], ids=["id-only", "forgotten"])
 
 
 def test_resume_from_a_model_described_by_the_wire_fields_only_makes_a_default_lora() -> None:
@@ -605,8 +617,6 @@ def test_resume_from_a_model_described_by_the_wire_fields_only_makes_a_default_l
 
 
 # -- a model described by its id alone (the one field the wire calls required) ---------------
-
-ONLY_ID = {"id": "m-w"}
 
 
 def test_a_created_model_described_by_its_id_alone_has_the_base_model_asked_for() -> None:
@@ -627,8 +637,12 @@ def test_a_model_read_back_by_its_id_alone_has_no_base_model() -> None:
     assert (info.id, info.base_model, info.training_mode) == ("m-w", None, None)
 
 
-def test_resume_from_a_model_without_its_base_model_asks_for_it_before_any_model_exists() -> None:
-    fake = source(ONLY_ID)
+@UNDESCRIBED
+def test_resume_from_a_model_without_its_base_model_asks_for_it_before_any_model_exists(
+    undescribed: dict[str, Any] | None,
+) -> None:
+    # A forgotten model raised the source's NotFoundError, though its checkpoint stays.
+    fake = source(undescribed)
     with service(fake) as svc, pytest.raises(InvalidArgumentError) as refused:
         svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
     assert "does not describe model m-w's base model" in str(refused.value)
@@ -636,8 +650,11 @@ def test_resume_from_a_model_without_its_base_model_asks_for_it_before_any_model
     assert fake.sent("POST") == []
 
 
-def test_resume_from_a_model_without_its_base_model_creates_the_one_given() -> None:
-    fake = source(ONLY_ID, done_at_once=True)
+@UNDESCRIBED
+def test_resume_from_a_model_without_its_base_model_creates_the_one_given(
+    undescribed: dict[str, Any] | None,
+) -> None:
+    fake = source(undescribed, done_at_once=True)
     with service(fake, terminate_models_on_close=False) as svc:
         resumed = svc.create_training_client_from_state(
             "weaver://m-w/checkpoints/c1", base_model="weaver-small"
@@ -665,19 +682,21 @@ def test_a_base_model_that_is_not_the_sources_is_refused_before_any_model_exists
 # -- resume: the source's settings from what this client created it with -------------------
 
 
-@pytest.mark.parametrize("reply", [WIRE_ONLY, ONLY_ID], ids=["wire-fields", "id-only"])
+@pytest.mark.parametrize(
+    "reply", [WIRE_ONLY, ONLY_ID, None], ids=["wire-fields", "id-only", "forgotten"]
+)
 @pytest.mark.parametrize(
     "asked",
     [{"lora_rank": 8, "seed": 3}, {"training_mode": "full_ft"}],
     ids=["lora-rank-8", "full-ft"],
 )
 def test_resume_takes_the_settings_this_client_created_the_source_with(
-    asked: dict[str, Any], reply: dict[str, Any]
+    asked: dict[str, Any], reply: dict[str, Any] | None
 ) -> None:
     fake = FakeWeaver()
     fake.done_at_once = True
-    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, reply))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(200, reply))
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, reply or ONLY_ID))
+    fake.script("GET", f"{MODELS}/m-w", described_as(reply))
     with service(fake, terminate_models_on_close=False) as svc:
         svc.create_training_client("weaver-tiny", **asked)
         fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
@@ -686,52 +705,6 @@ def test_resume_takes_the_settings_this_client_created_the_source_with(
     settings = ("base_model", "training_mode", "lora_config")
     assert [second.get(k) for k in settings] == [first.get(k) for k in settings]
     assert resumed.model.training_mode == first["training_mode"]
-
-
-# -- resume from a terminated model the server no longer finds ------------------------------
-
-
-def forgotten_source(*, done_at_once: bool = False) -> FakeWeaver:
-    """A server with checkpoint ``weaver://m-w/checkpoints/c1`` whose model m-w it no
-    longer finds (terminated): the wire promises no GET of a terminated model."""
-    fake = source({}, done_at_once=done_at_once)
-    fake.scripts.clear()
-    fake.script("GET", f"{MODELS}/m-w", json_reply(404, error_json("not_found", "no m-w")))
-    return fake
-
-
-def test_resume_from_a_forgotten_model_creates_the_base_model_given() -> None:
-    # It raised the source's NotFoundError, though its checkpoint stays and is loadable.
-    fake = forgotten_source(done_at_once=True)
-    with service(fake, terminate_models_on_close=False) as svc:
-        resumed = svc.create_training_client_from_state(
-            "weaver://m-w/checkpoints/c1", base_model="weaver-small"
-        )
-    created = fake.body(fake.sent("POST", "/api/v1/sessions/s-1/models")[0])
-    assert created["base_model"] == resumed.model.base_model == "weaver-small"
-    assert resumed.resumed_from is not None
-
-
-def test_resume_from_a_forgotten_model_asks_for_its_base_model_before_any_model_exists() -> None:
-    fake = forgotten_source()
-    with service(fake) as svc, pytest.raises(InvalidArgumentError, match="base_model="):
-        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
-    assert fake.sent("POST") == []
-
-
-def test_resume_from_a_model_this_client_created_and_terminated_takes_its_settings() -> None:
-    fake = FakeWeaver()
-    fake.done_at_once = True
-    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, ONLY_ID))
-    fake.script("GET", f"{MODELS}/m-w", json_reply(404, error_json("not_found", "no m-w")))
-    with service(fake, terminate_models_on_close=False) as svc:
-        svc.create_training_client("weaver-tiny", lora_rank=8, seed=3)
-        fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
-        resumed = svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
-    first, second = (fake.body(r) for r in fake.sent("POST", "/api/v1/sessions/s-1/models"))
-    settings = ("base_model", "training_mode", "lora_config")
-    assert [second.get(k) for k in settings] == [first.get(k) for k in settings]
-    assert resumed.model.lora_rank == 8
 
 
 # A resume with the optimizer state or without, and the load it names.
@@ -933,10 +906,6 @@ async def test_async_terminate_model_without_a_model_in_the_reply_reads_it_back(
     assert len(fake.sent("GET", f"{MODELS}/m-1")) == 1
 
 
-def forgotten() -> httpx.Response:
-    return json_reply(404, error_json("not_found", "model m-1 not found"))
-
-
 def test_a_terminated_model_the_server_forgets_is_terminated_all_the_same() -> None:
     # The wire promises no reply to a terminate, nor a GET of a terminated model: a server
     # that forgets it made a successful terminate raise NotFoundError from the read back,
@@ -945,7 +914,7 @@ def test_a_terminated_model_the_server_forgets_is_terminated_all_the_same() -> N
     with service(fake) as svc:
         created = svc.create_training_client("weaver-tiny").model_id
         fake.script("POST", f"{MODELS}/{created}/terminate", json_reply(200, {}))
-        fake.script("GET", f"{MODELS}/{created}", forgotten())
+        fake.script("GET", f"{MODELS}/{created}", described_as(None))
         info = svc.terminate_model(created)
     assert (info.id, info.base_model, info.training_mode) == (created, "weaver-tiny", "lora")
     assert info.status is None  # the server did not say
@@ -955,7 +924,7 @@ def test_a_terminated_model_the_server_forgets_is_terminated_all_the_same() -> N
 async def test_async_terminate_of_a_model_the_server_forgets() -> None:
     fake = FakeWeaver()
     fake.script("POST", f"{MODELS}/m-1/terminate", httpx.Response(204))
-    fake.script("GET", f"{MODELS}/m-1", forgotten())
+    fake.script("GET", f"{MODELS}/m-1", described_as(None))
     async with async_service(fake) as svc:
         info = await svc.terminate_model("m-1")
     assert (info.id, info.base_model, info.status) == ("m-1", None, None)
@@ -963,7 +932,7 @@ async def test_async_terminate_of_a_model_the_server_forgets() -> None:
 
 def test_terminate_of_an_unknown_model_is_still_not_found() -> None:
     fake = FakeWeaver()
-    fake.script("POST", f"{MODELS}/m-404/terminate", forgotten())
+    fake.script("POST", f"{MODELS}/m-404/terminate", described_as(None))
     with service(fake) as svc, pytest.raises(NotFoundError):
         svc.terminate_model("m-404")
 
