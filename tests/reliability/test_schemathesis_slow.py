@@ -13,41 +13,31 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.schemathesis_support import (
-    MAX_EXAMPLES,
-    ONE_SEEDING_PER_ITEM,
-    STATEFUL_EXPECTED,
-    STATEFUL_SCENARIOS,
-    Seeded,
-    make_schema,
-    run_stateful,
-    seeded_item,
-    serving,
-)
+from tests.emulator import schemathesis_support as support
 
 SCALE = 10
-schema, APP = make_schema(max_examples=MAX_EXAMPLES * SCALE)
+schema, APP = support.make_schema(max_examples=support.MAX_EXAMPLES * SCALE)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", autouse=True)
 def emulator_app() -> Iterator[Any]:
-    with serving(APP) as app:
+    with support.serving(APP) as app:
         yield app
 
 
 @pytest.fixture
-def seeded(emulator_app: Any, request: pytest.FixtureRequest) -> Iterator[Seeded]:
-    yield from seeded_item(emulator_app, request)
+def seeded(emulator_app: Any, request: pytest.FixtureRequest) -> Iterator[support.Seeded]:
+    yield from support.seeded_item(emulator_app, request)
 
 
 @schema.parametrize()
-@ONE_SEEDING_PER_ITEM
-def test_every_operation_conforms_at_scale(case: Any, seeded: Seeded) -> None:
+@support.ONE_SEEDING_PER_ITEM
+def test_every_operation_conforms_at_scale(case: Any, seeded: support.Seeded) -> None:
     seeded.conform(case)
 
 
 def test_stateful_workflows_conform_at_scale(emulator_app: Any) -> None:
-    validated = run_stateful(schema, emulator_app, STATEFUL_SCENARIOS * SCALE)
-    assert validated >= STATEFUL_EXPECTED, sorted(STATEFUL_EXPECTED - validated)
+    validated = support.run_stateful(schema, emulator_app, support.STATEFUL_SCENARIOS * SCALE)
+    assert validated >= support.STATEFUL_EXPECTED, sorted(support.STATEFUL_EXPECTED - validated)
