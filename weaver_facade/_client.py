@@ -51,10 +51,11 @@ from ._download import (
     download_async,
     download_sync,
 )
-from ._errors import APITimeoutError, ClientClosedError, InvalidArgumentError
+from ._errors import APITimeoutError, ClientClosedError, InvalidArgumentError, NotFoundError
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
 from ._lazy import asyncio, wire
+from ._lookup import CheckpointPager
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -411,7 +412,21 @@ class _ServiceBase(HasOptions):
     def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
         """A model attached by id, and the ``seq_id`` its training steps continue from."""
         start = check_next_seq_id(next_seq_id)
-        model = yield from self._get_model(model_id)
+        model_id = check_id("model_id", model_id)
+        try:
+            model = yield from self._get_model(model_id)
+        except NotFoundError as missing:
+            # A terminated model's checkpoints stay, but the wire promises no GET of it: one
+            # the server no longer finds is attached undescribed if it still lists a
+            # checkpoint of it (an unknown model has none).
+            pager = CheckpointPager(model_id, 1)
+            try:
+                kept = pager.read((yield pager.call()))
+            except NotFoundError:
+                kept = []
+            if not kept:
+                raise missing from None
+            model = self._created.describe(ModelInfo(id=model_id))
         return model, start or model.next_seq_id
 
     def _get_model(self, model_id: object) -> Plan[ModelInfo]:

@@ -930,6 +930,36 @@ async def test_async_terminate_of_a_model_the_server_forgets() -> None:
     assert (info.id, info.base_model, info.status) == ("m-1", None, None)
 
 
+def test_a_model_the_server_no_longer_finds_is_attached_for_its_checkpoints() -> None:
+    # `checkpoints list MODEL` of a terminated model exited 1 with `get_model ... not
+    # found` on a server that forgets terminated models, whose checkpoints it keeps.
+    fake = source(None)
+    with service(fake) as svc:
+        trainer = svc.training_client("m-w")
+        assert [c.name for c in trainer.list_checkpoints()] == ["c1"]
+        assert (trainer.model.id, trainer.model.base_model) == ("m-w", None)
+        with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+            trainer.optim_step()  # it trains no more
+
+
+async def test_async_attach_of_a_model_the_server_no_longer_finds() -> None:
+    fake = source(None)
+    async with async_service(fake) as svc:
+        trainer = await svc.training_client("m-w")
+        assert [c.name for c in await trainer.list_checkpoints()] == ["c1"]
+
+
+@pytest.mark.parametrize("listing", ["empty", "not-found"])
+def test_an_unknown_model_is_still_not_found_when_attached(listing: str) -> None:
+    fake = source(None)
+    fake.checkpoints.clear()
+    if listing == "not-found":
+        fake.script("GET", f"{MODELS}/m-w/checkpoints", described_as(None))
+    with service(fake) as svc, pytest.raises(NotFoundError, match="model not found"):
+        svc.training_client("m-w")
+    assert fake.sent("GET", f"{MODELS}/m-w/checkpoints")  # it was asked
+
+
 def test_terminate_of_an_unknown_model_is_still_not_found() -> None:
     fake = FakeWeaver()
     fake.script("POST", f"{MODELS}/m-404/terminate", described_as(None))
