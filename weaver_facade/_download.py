@@ -1131,6 +1131,7 @@ def download_sync(
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
     stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
     """Download every file of ``descriptor`` into ``dest`` with threads.
@@ -1142,7 +1143,7 @@ def download_sync(
     ``stop_on`` registers the download's ``stop`` while it runs (with the client's
     close); stopped so, it returns with ``complete`` false.
     """
-    state = Downloads(descriptor, settings, progress=progress, clock=clock)
+    state = Downloads(descriptor, settings, progress=progress, clock=clock, wall_clock=wall_clock)
     shell = _Shell(state, dest, refresh=refresh, pause=sleep, user_agent=user_agent)
     with stop_on(shell.stop), contextlib.suppress(Cancelled):
         shell.run()
@@ -1159,6 +1160,7 @@ async def download_async(
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
     stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
     """``download_sync`` for asyncio: the same threads, run from a worker thread,
@@ -1169,7 +1171,7 @@ async def download_async(
     byte itself, about twice as slow as threads on two cores (B6).
     """
     loop = asyncio.get_running_loop()
-    state = Downloads(descriptor, settings, progress=progress, clock=clock)
+    state = Downloads(descriptor, settings, progress=progress, clock=clock, wall_clock=wall_clock)
     # Refreshes on their way, run on the loop: a stop cancels them, else a thread waiting
     # for one would hold the stop back until the API answers (its read timeout).
     refreshing: set[concurrent.futures.Future[Descriptor]] = set()

@@ -106,6 +106,7 @@ def run(request: pytest.FixtureRequest) -> Run:
         sleeps: list[float] | None = None,
         progress: Callable[[DownloadProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> Downloads:
         settings = settings or DownloadSettings()
         naps = sleeps if sleeps is not None else []
@@ -119,6 +120,7 @@ def run(request: pytest.FixtureRequest) -> Run:
                 progress=progress,
                 sleep=naps.append,
                 clock=clock,
+                wall_clock=wall_clock,
             )
 
         return asyncio.run(
@@ -130,6 +132,7 @@ def run(request: pytest.FixtureRequest) -> Run:
                 progress=progress,
                 sleep=naps.append,
                 clock=clock,
+                wall_clock=wall_clock,
             )
         )
 
@@ -414,15 +417,22 @@ def test_a_queued_files_url_is_refreshed_before_use_once_it_expired(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
     # One file at a time; small.bin, the last, has a URL of 0.5 s, and the first file
-    # takes longer (four slow 503s, 0.8 s). small.bin's URL was fetched as it was,
-    # expired (taken for clock skew: its age counted from when its transfer started),
-    # and only storage's 403 refreshed it.
+    # takes longer: four 503s, each backoff a second by the wall clock. small.bin's URL
+    # was fetched as it was, expired (taken for clock skew: its age counted from when its
+    # transfer started), and only storage's 403 refreshed it.
+    naps: list[float] = []
+    start = time.time()
+
+    def wall_clock() -> float:
+        return start + len(naps)
 
     class ShortLived(Source):
         def descriptor(self) -> Descriptor:
             d = super().descriptor()
             files = [
-                attrs.evolve(f, url=f"{f.url}&g={self.refreshes}", url_expires_at=time.time() + 0.5)
+                attrs.evolve(
+                    f, url=f"{f.url}&g={self.refreshes}", url_expires_at=wall_clock() + 0.5
+                )
                 if f.name == "small.bin"
                 else f
                 for f in d.files
@@ -430,9 +440,11 @@ def test_a_queued_files_url_is_refreshed_before_use_once_it_expired(
             return attrs.evolve(d, files=tuple(files))
 
     source = ShortLived(storage)
-    storage.script("config.json", *["slow503"] * 4)
-    run(source, tmp_path / "out", DownloadSettings(max_concurrency=1))
+    storage.script("config.json", *["503"] * 4)
+    settings = DownloadSettings(max_concurrency=1)
+    run(source, tmp_path / "out", settings, sleeps=naps, wall_clock=wall_clock)
     assert_complete(tmp_path / "out")
+    assert len(naps) == 4
     assert source.refreshes == 1
     assert [r.path.rsplit("&", 1)[1] for r in storage.requests if r.key == "small.bin"] == ["g=1"]
 
