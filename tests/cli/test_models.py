@@ -10,7 +10,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,12 @@ import pytest
 import yaml
 
 from tests.support.cli import API_KEY, Cli, invoke, shown_whole
-from tests.support.held_creates import default_sigint, interrupt_then_answer, serve_held_creates
+from tests.support.held_creates import (
+    HOLD_NOTICE,
+    default_sigint,
+    interrupt_then_answer,
+    serve_held_creates,
+)
 from tests.support.signals import with_sigint
 from weaver_facade import ModelInfo
 from weaver_facade._cli.models import print_model, print_models
@@ -128,20 +133,34 @@ def test_create_stopped_by_sigterm_terminates_the_model_it_made(sigint: str) -> 
         env.pop("WEAVER_LOG", None)
         with subprocess.Popen(
             with_sigint(sigint, [str(script), "models", "create", "weaver-tiny"]),
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         ) as run:
+            lines: list[str] = []
+            noticed = threading.Event()
+
+            def read() -> None:
+                assert run.stderr is not None
+                for line in run.stderr:
+                    lines.append(line)
+                    if line.startswith(HOLD_NOTICE):
+                        noticed.set()
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
             try:
                 assert served.held.made.wait(30)
                 run.send_signal(signal.SIGTERM)
-                time.sleep(0.5)  # the command takes the signal while the reply is held
+                noticed.wait(5)  # the command took the signal while the reply is held
                 served.held.release.set()
-                _, stderr = run.communicate(timeout=60)
+                run.wait(timeout=60)
+                reader.join(5)
             finally:
                 if run.poll() is None:
                     run.kill()  # bounded: the `with` waits for the process
+        stderr = "".join(lines)
         assert run.returncode == 130, stderr
         [(model_id, status)] = served.statuses().items()
         assert status == "terminated"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import signal
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,15 +107,37 @@ def ctrl_c() -> None:
     signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
+HOLD_NOTICE = "interrupted: waiting for the reply to create_model"
+
+
+class _Notices(logging.Handler):
+    """Sets ``seen`` once the facade says it holds a Ctrl-C back (``HOLD_NOTICE``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(HOLD_NOTICE):
+            self.seen.set()
+
+
 def interrupt_then_answer(held: HeldCreates, signum: int = signal.SIGINT) -> threading.Thread:
     """A thread that sends Ctrl-C (or ``signum``) to the main thread once the model is made,
-    then lets its reply go."""
+    then lets its reply go once the main thread holds the signal back, as the facade's
+    WARNING says (without one, after 5 s: a create that did not hold it fails its test)."""
+    logger = logging.getLogger("weaver_facade")
+    notices = _Notices()
+    logger.addHandler(notices)
 
     def run() -> None:
-        assert held.made.wait(5)
-        signal.pthread_kill(threading.main_thread().ident or 0, signum)
-        time.sleep(0.2)  # the main thread takes the signal while the reply is held
-        held.release.set()
+        try:
+            assert held.made.wait(5)
+            signal.pthread_kill(threading.main_thread().ident or 0, signum)
+            notices.seen.wait(5)
+            held.release.set()
+        finally:
+            logger.removeHandler(notices)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
