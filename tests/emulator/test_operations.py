@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from tests.support.emulator import KEY_A, Api, AppFactory, Json, assert_error, batch
+from tests.support.emulator import KEY_A, Api, AppFactory, FakeClock, Json, assert_error, batch
 
 
 def _api(app: Starlette, key: str = KEY_A) -> tuple[httpx.AsyncClient, Api]:
@@ -67,8 +67,10 @@ async def test_lifecycle_and_pending_info(make_app: AppFactory) -> None:
         assert done["response"]["metrics"]["loss:sum"] > 0
 
 
-async def test_the_announced_wait_is_the_time_left_until_the_start(make_app: AppFactory) -> None:
-    # The running pass is half done when the queued one is read: the announced
+async def test_the_announced_wait_is_the_time_left_until_the_start(
+    make_app: AppFactory, clock: FakeClock
+) -> None:
+    # The running pass is 1.2 s into its 2 s when the queued one is read: the announced
     # start must count what is left of it, not its whole latency.
     client, api = _api(make_app(latency={"forward_backward": 2.0}))
     async with client:
@@ -77,15 +79,10 @@ async def test_the_announced_wait_is_the_time_left_until_the_start(make_app: App
         second = await api.submit_fb(model_id, batch(1))
         await _until_status(api, first["id"], "running")
         early = await api.ok("GET", f"/operations/{second['id']}")
-        await asyncio.sleep(1.2)
-        read_at = time.monotonic()
+        clock.advance(1.2)
         late = await api.ok("GET", f"/operations/{second['id']}")
-        announced = read_at + late["pending_info"]["wait_seconds"]
-        await _until_status(api, second["id"], "running")
-        started = time.monotonic()
-        # Generous both ways; announcing the whole latency would be 1.2 s late.
-        assert -1.5 < announced - started < 0.6, announced - started
-        assert late["pending_info"]["wait_seconds"] < early["pending_info"]["wait_seconds"]
+        assert early["pending_info"]["wait_seconds"] == 2.0
+        assert late["pending_info"]["wait_seconds"] == 0.8
         # Time passing is no change: a long-poll with seen_revision is not woken by it.
         assert late["revision"] == early["revision"]
 

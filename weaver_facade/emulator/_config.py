@@ -231,7 +231,8 @@ class EmulatorConfig:
     construction, the frozenset of names offered.
     ``honor_long_poll=False`` ignores ``?wait=`` like a server without the extension
     (the same as leaving ``long-poll`` out of ``extensions``).
-    ``clock``: seconds since the epoch; tests inject a fake one to expire TTLs.
+    ``clock``: seconds since the epoch; tests inject a fake one to expire TTLs (and to
+    count down a queued operation's announced wait).
     ``url_ttl``: seconds a signed storage URL stays valid.
     ``shard_size``: an ``hf_model`` export whose tensors exceed it is sharded.
     ``storage_url``: the base of storage URLs (scheme, host and port); ``None``

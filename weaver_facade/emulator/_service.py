@@ -133,7 +133,7 @@ class Emulator:
         self.extensions = Extensions(config.extensions)
         self.store = Store(config.data_dir)
         self.waiters = Waiters()
-        self.scheduler = Scheduler(config.workers, config.latency_of)
+        self.scheduler = Scheduler(config.workers, config.latency_of, config.clock)
         self._trainers: dict[str, Trainer] = {}
         # Taken after the store's lock, never before it.
         self._trainers_lock = threading.Lock()
