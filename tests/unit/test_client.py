@@ -11,6 +11,7 @@ import gzip
 import inspect
 import json
 import logging
+import queue
 import threading
 import time
 
@@ -34,7 +35,6 @@ from weaver_facade import (
     InvalidArgumentError,
     ResponseValidationError,
     ServiceClient,
-    TrainingClient,
     datum_from_tokens,
 )
 from weaver_facade._io import Wakeup
@@ -780,42 +780,53 @@ def test_a_session_reply_with_only_its_id_is_enough() -> None:
     )
 
 
-def _dropped(fake: FakeWeaver) -> tuple[TrainingClient, threading.Thread]:
-    """A training client whose service client its caller dropped unclosed."""
-    http = httpx.Client(transport=httpx.MockTransport(fake))
-    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0.01)
-    trainer = svc.create_training_client("weaver-tiny")
-    assert svc._heartbeat is not None
-    return trainer, svc._heartbeat
-
-
 def test_a_client_nothing_uses_any_more_ends_its_heartbeat() -> None:
     # The heartbeat thread held the client: never collected, it beat for ever (with its
     # socket and session) after the script had dropped every reference to it.
-    trainer, heartbeat = _dropped(FakeWeaver())
-    gc.collect()
-    assert heartbeat.is_alive()  # the training client may still train
+    waiting = queue.SimpleQueue[None]()  # one item each time the thread begins a wait
+    go = threading.Semaphore(0)  # one beat each time the test lets it go
+
+    def wait(_seconds: float) -> bool:
+        waiting.put(None)
+        return not go.acquire(timeout=10)
+
+    # Nothing of the test may hold the fake: its requests hold the client's IO.
+    http = httpx.Client(transport=httpx.MockTransport(FakeWeaver()))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=7.0)
+    svc._wait_beat = wait
+    del http
+    trainer = svc.create_training_client("weaver-tiny")
+    heartbeat = svc._heartbeat
+    assert heartbeat is not None
+    del svc
+    waiting.get(timeout=10)
+    gc.collect()  # the training client may still train: the thread beats, then waits again
+    go.release()
+    waiting.get(timeout=10)
     trainer.optim_step()
     del trainer
-    # A beat in flight during a collection holds the client until a later one: collect
-    # until the thread ends (CI met that race).
-    deadline = time.monotonic() + 10
-    while heartbeat.is_alive() and time.monotonic() < deadline:
-        gc.collect()
-        heartbeat.join(0.05)
+    gc.collect()  # while the thread waits, holding nothing: no beat in flight to race
+    go.release()
+    heartbeat.join(10)
     assert not heartbeat.is_alive()
 
 
 async def test_an_async_client_nothing_uses_any_more_ends_its_heartbeat() -> None:
-    svc = async_service(FakeWeaver(), heartbeat_interval=0.01)
+    svc = async_service(FakeWeaver(), heartbeat_interval=7.0)  # as above, not held
+    go = asyncio.Event()
+
+    async def wait(_seconds: float) -> None:  # until the test lets it go, once
+        await go.wait()
+        go.clear()
+
+    svc._wait_beat = wait
     await svc.create_training_client("weaver-tiny")
     heartbeat = svc._heartbeat
     assert heartbeat is not None
     del svc
-    deadline = time.monotonic() + 10  # collect until it ends, as above
-    while not heartbeat.done() and time.monotonic() < deadline:
-        gc.collect()
-        await asyncio.wait({heartbeat}, timeout=0.05)
+    gc.collect()
+    go.set()
+    await asyncio.wait({heartbeat}, timeout=10)
     assert heartbeat.done()
 
 
