@@ -18,6 +18,7 @@ from tests.support.fakeserver import (
     CHECKPOINT,
     EXPORT,
     LIST,
+    FakeClock,
     FakeWeaver,
     artifact_json,
     checkpoint_json,
@@ -29,6 +30,8 @@ from weaver_facade import (
     DownloadTimeoutError,
     InvalidArgumentError,
     OperationHandle,
+    PollPolicy,
+    PollSettings,
     ServiceClient,
     StorageError,
 )
@@ -395,7 +398,9 @@ def test_an_identical_export_still_running_names_a_command_that_shows_it(
     fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
     fake.script("POST", EXPORT, *[json_reply(200, artifact_json("pending"))] * 4)
     fake.script("GET", LIST, *[json_reply(200, {"items": [artifact_json("pending")]})] * 100)
-    with fake_service(fake, sleep=time.sleep) as other:
+    clock = FakeClock()  # the watch's polls wait out --timeout on it
+    poll = PollPolicy(PollSettings(), clock=clock)
+    with fake_service(fake, poll=poll, sleep=clock.sleep) as other:
         trainer = other.training_client("m-1")
         monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
         ref = "weaver://m-1/checkpoints/c"  # artifact_json's checkpoint
@@ -407,8 +412,10 @@ def test_an_identical_export_still_running_names_a_command_that_shows_it(
         run = cli("checkpoints", "export", ref, "--no-wait")
         # That command looks, it does not wait ("wait for it with" promised more).
         assert run.stderr.strip() == f"look at it again with: {hint}"
+        started = clock.now
         run = cli("checkpoints", "export", ref, "--timeout", "0.2", "--json")
         assert run.exit_code == 1
+        assert 0 < clock.now - started <= 0.2  # the watch waited out --timeout, no more
         assert run.stderr.strip().endswith(f"look at it again with `{hint}`")
         assert run.json()["error"]["type"] == "OperationTimeoutError"
 
