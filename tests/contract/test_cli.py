@@ -116,7 +116,11 @@ def test_the_default_run_passes_a_clean_emulator_in_under_three_minutes(
 def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
     tmp_path: Path,
 ) -> None:
-    process = spawn_emulator("--api-key", KEY, "--extensions", "none")
+    # Saves that take a second: a save already done when the probe polls it says nothing
+    # of long-poll, which a busy machine made undetermined rather than missing.
+    process = spawn_emulator(
+        "--api-key", KEY, "--extensions", "none", "--latency", "save_checkpoint=1"
+    )
     try:
         code, output = contract_test(
             "--base-url", process.base_url, "--quick", "--report", str(tmp_path), key=KEY
