@@ -48,6 +48,7 @@ from ._errors import (
     ExportInProgressError,
     InvalidArgumentError,
     InvalidDatumError,
+    MergeNotSupportedError,
     OptimizerStateUnavailableError,
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
@@ -393,7 +394,19 @@ class _TrainingBase(HasOptions, Generic[IO]):
         )
         reply: calls.ExportReply
         model_id: str | None = self.model_id
-        if checkpoint is None:
+        target = None if checkpoint is None else coerce_checkpoint_ref(checkpoint)
+        if target is not None:
+            # The export is of the checkpoint's model, which a path (or a Checkpoint) names;
+            # an id alone may be of any model's checkpoint.
+            model_id = None if isinstance(target, uuid.UUID) else target.model_id
+        if merge and model_id == self.model_id and self.model.training_mode == "full_ft":
+            raise MergeNotSupportedError(
+                f"merge_adapter=True: model {self.model_id} is trained in full (full_ft) and "
+                "has no adapter to merge; export it without merge_adapter (hf_model)",
+                code="merge_not_supported",
+                details={"model_id": self.model_id, "training_mode": "full_ft"},
+            )
+        if target is None:
             if replace:
                 raise InvalidArgumentError(
                     "force applies to exporting a saved checkpoint; exporting the current "
@@ -405,10 +418,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
             )
         else:
             kind = "export_checkpoint"
-            target = coerce_checkpoint_ref(checkpoint)
-            # The export is of the checkpoint's model, which a path (or a Checkpoint) names;
-            # an id alone may be of any model's checkpoint.
-            model_id = None if isinstance(target, uuid.UUID) else target.model_id
             checkpoint_id = yield from find_checkpoint_id(target)
             try:
                 reply = yield calls.export_checkpoint(
@@ -693,7 +702,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 artifact's ``uri``: there is no operation to re-attach to).
 
         Raises:
-            MergeNotSupportedError: ``merge_adapter`` for a ``full_ft`` model.
+            MergeNotSupportedError: ``merge_adapter`` for a ``full_ft`` model; before any
+                request when that is this client's model, whose mode it knows.
             OperationFailedError: The export failed.
         """
         check_bool("wait", wait)

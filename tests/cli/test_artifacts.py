@@ -22,6 +22,7 @@ from tests.support.fakeserver import (
     FakeWeaver,
     artifact_json,
     checkpoint_json,
+    error_json,
     json_reply,
 )
 from tests.support.fakeserver import service as fake_service
@@ -126,7 +127,9 @@ def test_merge_adapter_of_a_full_ft_checkpoint_says_to_drop_the_option(cli: Cli)
     ref = saved(cli, created.json()["id"])
     for wait in ([], ["--no-wait"]):
         run = cli("checkpoints", "export", ref, "--merge-adapter", *wait, "--json")
-        assert run.exit_code == 1  # the server refused it
+        # Refused before any request (a usage error): the server described the model as
+        # full_ft. The server's own refusal is in the same words (the next test).
+        assert run.exit_code == 2
         assert run.stderr == (
             f"error: checkpoint {ref} was trained with full_ft and has no adapter to merge; "
             "drop --merge-adapter to export its weights (hf_model)\n"
@@ -137,6 +140,28 @@ def test_merge_adapter_of_a_full_ft_checkpoint_says_to_drop_the_option(cli: Cli)
     run = cli("checkpoints", "export", ref, "--json")
     assert run.exit_code == 0, run.stderr
     assert run.json()["kind"] == "hf_model"
+
+
+def test_the_servers_refusal_to_merge_is_said_in_the_same_words(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server that does not describe its model's mode leaves the refusal to the server.
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    fake.script("GET", "/api/v1/models/m-1", json_reply(200, {"id": "m-1"}))
+    refusal = error_json("merge_not_supported", "model m-1 is full_ft")
+    fake.script("POST", EXPORT, json_reply(422, refusal))
+    with fake_service(fake) as other:
+        trainer = other.training_client("m-1")
+        monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
+        ref = "weaver://m-1/checkpoints/c"
+        run = cli("checkpoints", "export", ref, "--merge-adapter", "--json")
+    assert run.exit_code == 1  # the server refused it
+    assert run.stderr == (
+        f"error: checkpoint {ref} was trained with full_ft and has no adapter to merge; "
+        "drop --merge-adapter to export its weights (hf_model)\n"
+    )
+    assert len(fake.sent("POST", EXPORT)) == 1
 
 
 def test_an_export_operation_can_be_waited_for_and_shown(cli: Cli, model_id: str) -> None:

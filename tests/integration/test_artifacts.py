@@ -148,8 +148,14 @@ def test_merging_a_full_ft_model_is_refused(service: ServiceClient) -> None:
     trainer.forward_backward(batch())
     trainer.optim_step()
     checkpoint = trainer.save_state("ft")
-    with pytest.raises(MergeNotSupportedError):
-        trainer.export_weights(checkpoint, merge_adapter=True)
+    for known in (checkpoint, None):  # its own model, whose mode the client knows
+        with pytest.raises(MergeNotSupportedError, match="full_ft") as here:
+            trainer.export_weights(known, merge_adapter=True)
+        assert here.value.status_code is None  # refused before any request
+    # By id, the checkpoint may be any model's: the server refuses it.
+    with pytest.raises(MergeNotSupportedError) as there:
+        trainer.export_weights(checkpoint.id, merge_adapter=True)
+    assert there.value.status_code == 422
     assert trainer.export_weights(checkpoint).kind is ArtifactKind.HF_MODEL
 
 
