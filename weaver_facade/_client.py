@@ -51,7 +51,13 @@ from ._download import (
     download_async,
     download_sync,
 )
-from ._errors import APITimeoutError, ClientClosedError, InvalidArgumentError, NotFoundError
+from ._errors import (
+    APIError,
+    APITimeoutError,
+    ClientClosedError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
 from ._lazy import asyncio, wire
@@ -234,6 +240,10 @@ class ClientOptions(TypedDict, total=False):
     heartbeat_interval: float
     on_progress: ProgressCallback | None
     terminate_models_on_close: bool
+
+
+# A listing's refusals that say its model is not there to be listed (see ``_attach``).
+_REFUSES_THE_MODEL = frozenset({400, 403, 404, 410, 422})
 
 
 class _ServiceBase(HasOptions):
@@ -419,12 +429,17 @@ class _ServiceBase(HasOptions):
             # A terminated model's checkpoints stay, but the wire promises no GET of it: one
             # the server no longer finds is attached undescribed if it still lists a
             # checkpoint of it (an unknown model has none).
+            # A listing that refuses the model (a 404, or a 400 for an id it does not
+            # know, a 403 for another key's) or names another model's checkpoint finds
+            # none of it: the model is not found. A 429, a 5xx or a lost reply says nothing.
             pager = CheckpointPager(model_id, 1)
             try:
                 kept = pager.read((yield pager.call()))
-            except NotFoundError:
+            except APIError as refused:
+                if refused.status_code not in _REFUSES_THE_MODEL:
+                    raise
                 kept = []
-            if not kept:
+            if not any(c.model_id == model_id for c in kept):
                 raise missing from None
             model = self._created.describe(ModelInfo(id=model_id))
         return model, start or model.next_seq_id
