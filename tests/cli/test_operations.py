@@ -636,3 +636,38 @@ def test_a_load_result_of_a_bare_path_is_printed_raw(command: str) -> None:
     assert (shown["status"], shown["kind"], shown["result"]) == ("done", None, {"path": path})
     assert table.exit_code == 0, table.output
     assert path in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("type", "training"), ("name", "d")],
+    ids=["drifted-type", "name-not-the-paths"],
+)
+def test_a_checkpoint_result_the_facade_refuses_is_still_an_error(field: str, value: str) -> None:
+    # Showing a result raw is for a load's bare `path`, which only its request completes:
+    # a save's Checkpoint of a drifted `type` (`training`, a shape the contract must
+    # prevent) was shown raw too, and `operations wait` exited 0.
+    path = "weaver://m-1/checkpoints/c"
+    checkpoint = {
+        "id": "6f1c9a52-1111-4222-8333-444455556666",
+        "name": "c",
+        "type": "weight",
+        "path": path,
+        "status": "completed",
+        "ttl_seconds": None,
+        "created_at": "2026-01-01T00:00:00Z",
+        "expires_at": None,
+        "train_unembed": True,
+        "train_mlp": True,
+        "train_attn": True,
+    }
+    done = {"id": "op-1", "status": "done", "response": {**checkpoint, field: value}}
+
+    def answer(method: str, url: str) -> Reply:
+        return 200, done, {}
+
+    with ScriptedServer(answer) as server:
+        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+        run = runner.invoke(main, ["operations", "wait", "op-1"])
+    assert run.exit_code == 1, run.output
+    assert f"field `{field}`" in run.output, run.output
