@@ -91,9 +91,18 @@ def resume_plan(
         )
     try:
         source = yield from model_plan(calls.get_model(found.model_id))
-    except NotFoundError:
+    except NotFoundError as missing:
         # A terminated model's checkpoints stay, but the wire does not promise its GET:
         # a server that forgets it describes nothing of it, as one that says its id alone.
+        if isinstance(target, Checkpoint):
+            # Used as it was given, unlooked-up: only its listing tells that it is still
+            # there (not stale, nor another key's) before a model is made for it.
+            try:
+                kept = yield from lookup.find(found.model_id, lambda c: c.name == found.name)
+            except NotFoundError:
+                kept = None
+            if kept is None:
+                raise missing from None
         logger.info(
             "the server no longer finds model %s (terminated?): resuming its checkpoint %s "
             "from what is known of it",

@@ -679,6 +679,29 @@ def test_a_base_model_that_is_not_the_sources_is_refused_before_any_model_exists
     assert WIRE_ONLY["base_model"] != "weaver-small"
 
 
+def test_resume_of_a_checkpoint_object_whose_model_and_checkpoint_are_gone_makes_no_model() -> None:
+    # A Checkpoint is used as it is, unlooked-up: once a 404 of its model was taken for a
+    # terminated model, a stale one (or another key's) made a model, whose load then
+    # failed, instead of NotFoundError before any model existed.
+    fake = source(ONLY_ID)
+    with service(fake, terminate_models_on_close=False) as svc:
+        [checkpoint] = svc.training_client("m-w").list_checkpoints()
+        fake.checkpoints.clear()
+        fake.script("GET", f"{MODELS}/m-w", described_as(None))
+        with pytest.raises(NotFoundError, match="model not found"):
+            svc.create_training_client_from_state(checkpoint, base_model="weaver-tiny")
+    assert fake.sent("POST") == []
+
+
+def test_resume_of_a_checkpoint_object_of_a_forgotten_model_that_keeps_it() -> None:
+    fake = source(ONLY_ID, done_at_once=True)
+    with service(fake, terminate_models_on_close=False) as svc:
+        [checkpoint] = svc.training_client("m-w").list_checkpoints()
+        fake.script("GET", f"{MODELS}/m-w", described_as(None))
+        resumed = svc.create_training_client_from_state(checkpoint, base_model="weaver-tiny")
+    assert resumed.model.base_model == "weaver-tiny"
+
+
 # -- resume: the source's settings from what this client created it with -------------------
 
 
