@@ -428,10 +428,9 @@ class _ServiceBase(HasOptions):
         except NotFoundError as missing:
             # A terminated model's checkpoints stay, but the wire promises no GET of it: one
             # the server no longer finds is attached undescribed if it still lists a
-            # checkpoint of it (an unknown model has none).
-            # A listing that refuses the model (a 404, or a 400 for an id it does not
-            # know, a 403 for another key's) or names another model's checkpoint finds
-            # none of it: the model is not found. A 429, a 5xx or a lost reply says nothing.
+            # checkpoint of its own. A listing that refuses the model (404; 400 for an id
+            # it does not know; 403 for another key's) finds none; a 429, a 5xx or a lost
+            # reply says nothing, and is raised.
             pager = CheckpointPager(model_id, 1)
             try:
                 kept = pager.read((yield pager.call()))
@@ -441,6 +440,11 @@ class _ServiceBase(HasOptions):
                 kept = []
             if not any(c.model_id == model_id for c in kept):
                 raise missing from None
+            logger.info(
+                "model %s: the server no longer finds it (terminated?) but lists its "
+                "checkpoints: attached for them",
+                model_id,
+            )
             model = self._created.describe(ModelInfo(id=model_id))
         return model, start or model.next_seq_id
 
