@@ -23,6 +23,7 @@ from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
 
 from . import _calls as calls
+from . import _lookup as lookup
 from ._args import (
     check_api_key,
     check_bool,
@@ -51,17 +52,10 @@ from ._download import (
     download_async,
     download_sync,
 )
-from ._errors import (
-    APIError,
-    APITimeoutError,
-    ClientClosedError,
-    InvalidArgumentError,
-    NotFoundError,
-)
+from ._errors import APITimeoutError, ClientClosedError, InvalidArgumentError, NotFoundError
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
 from ._lazy import asyncio, wire
-from ._lookup import CheckpointPager
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -240,10 +234,6 @@ class ClientOptions(TypedDict, total=False):
     heartbeat_interval: float
     on_progress: ProgressCallback | None
     terminate_models_on_close: bool
-
-
-# A listing's refusals that say its model is not there to be listed (see ``_attach``).
-_REFUSES_THE_MODEL = frozenset({400, 403, 404, 410, 422})
 
 
 class _ServiceBase(HasOptions):
@@ -426,19 +416,8 @@ class _ServiceBase(HasOptions):
         try:
             model = yield from self._get_model(model_id)
         except NotFoundError as missing:
-            # A terminated model's checkpoints stay, but the wire promises no GET of it: one
-            # the server no longer finds is attached undescribed if it still lists a
-            # checkpoint of its own. A listing that refuses the model (404; 400 for an id
-            # it does not know; 403 for another key's) finds none; a 429, a 5xx or a lost
-            # reply says nothing, and is raised.
-            pager = CheckpointPager(model_id, 1)
-            try:
-                kept = pager.read((yield pager.call()))
-            except APIError as refused:
-                if refused.status_code not in _REFUSES_THE_MODEL:
-                    raise
-                kept = []
-            if not any(c.model_id == model_id for c in kept):
+            kept = yield from lookup.kept_of_forgotten(model_id, lambda _: True)
+            if kept is None:
                 raise missing from None
             logger.info(
                 "model %s: the server no longer finds it (terminated?) but lists its "

@@ -75,6 +75,29 @@ def find(model_id: str, wanted: Callable[[Checkpoint], bool]) -> Plan[Checkpoint
     return None
 
 
+# A listing's refusals that say its model is not there to be listed.
+_REFUSES_THE_MODEL = frozenset({400, 403, 404, 410, 422})
+
+
+def kept_of_forgotten(
+    model_id: str, wanted: Callable[[Checkpoint], bool]
+) -> Plan[Checkpoint | None]:
+    """For a model whose ``GET`` is a 404: the first checkpoint of its own that its
+    listing still has and that is ``wanted``, or ``None``.
+
+    The wire promises no ``GET`` of a terminated model, whose checkpoints stay; an
+    unknown model has none. A listing that refuses the model (404; 400 for an id it
+    does not know; 403 for another key's) finds none; a 429, a 5xx or a lost reply
+    says nothing, and is raised.
+    """
+    try:
+        return (yield from find(model_id, lambda c: c.model_id == model_id and wanted(c)))
+    except APIError as refused:
+        if refused.status_code not in _REFUSES_THE_MODEL:
+            raise
+        return None
+
+
 def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
     """A path's checkpoint, looked up by name among its model's checkpoints."""
     found = yield from find(path.model_id, lambda c: c.name == path.name)

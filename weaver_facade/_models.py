@@ -419,9 +419,8 @@ def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:
 
 def terminate_plan(model_id: str) -> Plan[ModelInfo]:
     """Terminate a model; described by the reply when it is a Model, otherwise read back
-    (the real service promises no reply body). A server may forget a model once it is
-    terminated (the wire does not promise its ``GET``): the terminate succeeded all the
-    same, so a read back that finds none gives the id alone."""
+    (the real service promises no reply body); a read back that finds none, from a server
+    that forgets terminated models (``_lookup.kept_of_forgotten``), gives the id alone."""
     reply: calls.TerminateReply = yield calls.terminate_model(model_id)
     done = reply.read(model_info_from_wire, "terminate_model")
     if done is not None:

@@ -92,15 +92,14 @@ def resume_plan(
     try:
         source = yield from model_plan(calls.get_model(found.model_id))
     except NotFoundError as missing:
-        # A terminated model's checkpoints stay, but the wire does not promise its GET:
-        # a server that forgets it describes nothing of it, as one that says its id alone.
+        # Forgotten once terminated (``lookup.kept_of_forgotten``): a model the server
+        # does not describe, as one it gives the id of alone.
         if isinstance(target, Checkpoint):
             # Used as it was given, unlooked-up: only its listing tells that it is still
             # there (not stale, nor another key's) before a model is made for it.
-            try:
-                kept = yield from lookup.find(found.model_id, lambda c: c.name == found.name)
-            except NotFoundError:
-                kept = None
+            kept = yield from lookup.kept_of_forgotten(
+                found.model_id, lambda c: c.name == found.name
+            )
             if kept is None:
                 raise missing from None
         logger.info(
