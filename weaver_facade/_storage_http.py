@@ -66,6 +66,10 @@ class UnfetchableURLError(StorageProtocolError):
     IPv6 literal, a host name IDNA cannot encode."""
 
 
+def _unfetchable(why: object) -> UnfetchableURLError:
+    return UnfetchableURLError(f"cannot fetch this URL: {why}")
+
+
 #: What a failed connection, a dropped one or a malformed reply raises: the
 #: caller resumes from the last byte it has.
 FAILURES = (OSError, http.client.HTTPException, httpx.RequestError)
@@ -115,7 +119,7 @@ def _refuse_unfetchable_location(response: httpx.Response) -> None:
         try:
             httpx.URL(location)
         except httpx.InvalidURL as exc:
-            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+            raise _unfetchable(exc) from None
 
 
 class _DirectReply:
@@ -224,23 +228,23 @@ class StorageHTTP:
             try:
                 url = urljoin(url, location)
             except ValueError as exc:  # a bad IPv6 literal, say
-                raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+                raise _unfetchable(exc) from None
         raise StorageProtocolError(f"more than {MAX_REDIRECTS} redirects")
 
     def _direct(self, url: str, headers: dict[str, str], connect: float) -> _DirectReply:
         try:
             parts = urlsplit(url)
         except ValueError as exc:  # a bad IPv6 literal, say
-            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+            raise _unfetchable(exc) from None
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise UnfetchableURLError(f"cannot fetch a {parts.scheme or 'relative'} URL")
         https = parts.scheme == "https"
         try:
             port = parts.port
         except ValueError as exc:  # out of range, or not a number
-            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+            raise _unfetchable(exc) from None
         if port == 0:  # no server listens there; not the scheme's default either
-            raise UnfetchableURLError("cannot fetch this URL: port 0")
+            raise _unfetchable("port 0")
         port = port or (443 if https else 80)
         # The socket is made here, not by http.client, so that ``abort`` reaches its connect.
         sock = self._open(parts.hostname, port, connect)
@@ -278,7 +282,7 @@ class StorageHTTP:
         try:
             addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         except UnicodeError as exc:  # a host IDNA cannot encode (an empty label, say)
-            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+            raise _unfetchable(exc) from None
         for family, kind, proto, _, address in addresses:
             sock = socket.socket(family, kind, proto)
             if self._track(sock):
@@ -307,7 +311,7 @@ class StorageHTTP:
         try:
             request = client.build_request("GET", url, headers=headers, timeout=timeout)
         except httpx.InvalidURL as exc:
-            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+            raise _unfetchable(exc) from None
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
             # httpcore's hook as each connection is made, and as TLS wraps it (which
@@ -324,7 +328,7 @@ class StorageHTTP:
         try:
             return _HttpxReply(client.send(request, stream=True))
         except httpx.UnsupportedProtocol as exc:  # also of a redirect
-            raise UnfetchableURLError(f"cannot fetch this URL: {exc}") from None
+            raise _unfetchable(exc) from None
         finally:
             _SENDING.active = False
 
