@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.cli import API_KEY, OPERATION_KEYS, Cli
-from tests.support.fakeserver import FakeClock, FakeWeaver
+from tests.support.fakeserver import FakeClock, FakeWeaver, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending
 from weaver_facade import (
@@ -33,6 +35,18 @@ from weaver_facade.emulator._extensions import known_extensions
 
 OPERATION = "/api/v1/operations/{operation_id}"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@contextlib.contextmanager
+def cli_against(answer: Callable[[str, str], Reply]) -> Iterator[CliRunner]:
+    """A CLI runner whose server answers each request (method, path) with ``answer``."""
+    with ScriptedServer(answer) as server:
+        yield CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+
+
+def done_with(response: dict[str, Any]) -> Callable[[str, str], Reply]:
+    """A server whose operation op-1 is done with ``response``."""
+    return lambda method, path: (200, {"id": "op-1", "status": "done", "response": response}, {})
 
 
 @pytest.fixture
@@ -588,8 +602,7 @@ def test_a_wait_ended_by_a_refused_poll_names_the_operation(
         refused = {"error": code, "message": "no", "retryable": False}
         return pending("op-1") if polls["n"] == 1 else (status, refused, {})
 
-    with ScriptedServer(answer) as server:
-        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+    with cli_against(answer) as runner:
         run = runner.invoke(main, ["operations", "wait", "op-1", "--timeout", "30"])
     assert run.exit_code == 1, run.output
     said = "operation op-1 was last seen pending and may still be running "
@@ -622,13 +635,7 @@ def test_a_load_result_of_a_bare_path_is_printed_raw(command: str) -> None:
     # fits LoadResult's fields, whose parser needs `include_optimizer` for an operation it
     # did not start: show and wait exited 1 with a ResponseValidationError for a done load.
     path = "weaver://m-1/checkpoints/c"
-    done = {"id": "op-1", "status": "done", "response": {"path": path}}
-
-    def answer(method: str, url: str) -> Reply:
-        return 200, done, {}
-
-    with ScriptedServer(answer) as server:
-        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+    with cli_against(done_with({"path": path})) as runner:
         run = runner.invoke(main, ["operations", command, "op-1", "--json"])
         table = runner.invoke(main, ["operations", command, "op-1"])
     assert run.exit_code == 0, run.output
@@ -647,27 +654,8 @@ def test_a_checkpoint_result_the_facade_refuses_is_still_an_error(field: str, va
     # Showing a result raw is for a load's bare `path`, which only its request completes:
     # a save's Checkpoint of a drifted `type` (`training`, a shape the contract must
     # prevent) was shown raw too, and `operations wait` exited 0.
-    path = "weaver://m-1/checkpoints/c"
-    checkpoint = {
-        "id": "6f1c9a52-1111-4222-8333-444455556666",
-        "name": "c",
-        "type": "weight",
-        "path": path,
-        "status": "completed",
-        "ttl_seconds": None,
-        "created_at": "2026-01-01T00:00:00Z",
-        "expires_at": None,
-        "train_unembed": True,
-        "train_mlp": True,
-        "train_attn": True,
-    }
-    done = {"id": "op-1", "status": "done", "response": {**checkpoint, field: value}}
-
-    def answer(method: str, url: str) -> Reply:
-        return 200, done, {}
-
-    with ScriptedServer(answer) as server:
-        runner = CliRunner(env={"WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": "k"})
+    response = {**checkpoint_json("m-1", "c"), field: value}
+    with cli_against(done_with(response)) as runner:
         run = runner.invoke(main, ["operations", "wait", "op-1"])
     assert run.exit_code == 1, run.output
     assert f"field `{field}`" in run.output, run.output
