@@ -629,9 +629,7 @@ def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error(
     listener.bind(("127.0.0.1", 0))
     listener.listen(2)
     address = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
+    clear_proxies(monkeypatch)
     if proxied:  # the listener stands in for the proxy too
         monkeypatch.setenv("HTTP_PROXY", address)
 
@@ -831,12 +829,17 @@ def test_a_stalled_connection_does_not_hold_up_a_fatal_error(
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
-def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: bool) -> None:
-    """The environment's proxy settings: none, or storage's second server standing in for
-    a proxy (it gets the absolute URLs)."""
+def clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy settings in the environment, whatever the machine's."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: bool) -> None:
+    """The environment's proxy settings: none, or storage's second server standing in for
+    a proxy (it gets the absolute URLs)."""
+    clear_proxies(monkeypatch)
     if proxied:
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{storage.other_port}")
 
@@ -1270,7 +1273,7 @@ def test_the_overall_deadline_bounds_a_stalled_https_connection_behind_a_proxy(
         StorageServer({"small.bin": FILES["small.bin"]}, tls=certificate).running() as storage,
         tunnel_proxy() as proxy,
     ):
-        use_proxy(monkeypatch, storage, proxied=False)
+        clear_proxies(monkeypatch)
         monkeypatch.setenv("HTTPS_PROXY", proxy)
         storage.script("small.bin", stall)
         started = time.monotonic()
