@@ -625,32 +625,23 @@ def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error(
     # a Location a RemoteProtocolError, retried until the download gave up.
     from weaver_facade._storage_http import StorageHTTP, UnfetchableURLError
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(2)
-    address = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    clear_proxies(monkeypatch)
-    if proxied:  # the listener stands in for the proxy too
-        monkeypatch.setenv("HTTP_PROXY", address)
-
-    def serve() -> None:
-        conn = listener.accept()[0]
+    def redirect(conn: socket.socket) -> None:
         conn.recv(65536)
         conn.sendall(
             b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n"
         )
-        conn.close()
 
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    http = StorageHTTP(user_agent="t", read_timeout=5)
-    try:
-        with pytest.raises(UnfetchableURLError, match="cannot fetch"):
-            http.get(f"{address}/start", {})
-    finally:
-        http.close()
-        server.join(5)
-        listener.close()
+    with serving(redirect) as (port, _):
+        address = f"http://127.0.0.1:{port}"
+        clear_proxies(monkeypatch)
+        if proxied:  # the listener stands in for the proxy too
+            monkeypatch.setenv("HTTP_PROXY", address)
+        http = StorageHTTP(user_agent="t", read_timeout=5)
+        try:
+            with pytest.raises(UnfetchableURLError, match="cannot fetch"):
+                http.get(f"{address}/start", {})
+        finally:
+            http.close()
 
 
 @pytest.mark.parametrize(
