@@ -972,34 +972,26 @@ async def test_async_attach_of_a_model_the_server_no_longer_finds() -> None:
         assert [c.name for c in await trainer.list_checkpoints()] == ["c1"]
 
 
-@pytest.mark.parametrize("listing", ["empty", "not-found"])
-def test_an_unknown_model_is_still_not_found_when_attached(listing: str) -> None:
-    fake = source(None)
-    fake.checkpoints.clear()
-    if listing == "not-found":
-        fake.script("GET", f"{MODELS}/m-w/checkpoints", described_as(None))
-    with service(fake) as svc, pytest.raises(NotFoundError, match="model not found"):
-        svc.training_client("m-w")
-    assert fake.sent("GET", f"{MODELS}/m-w/checkpoints")  # it was asked
-
-
 @pytest.mark.parametrize(
     "listing",
     [
+        json_reply(200, {"items": []}),
+        described_as(None),
         json_reply(400, error_json("invalid_argument", "no such model id")),
         json_reply(403, error_json("permission_denied", "not your model")),
         json_reply(200, {"items": [checkpoint_json("m-other", "c1")]}),
     ],
-    ids=["400", "403", "another-models-checkpoint"],
+    ids=["empty", "404", "400", "403", "another-models-checkpoint"],
 )
-def test_an_unknown_model_is_not_found_whatever_its_listing_says(listing: httpx.Response) -> None:
-    # A listing that refuses the unknown model in another 4xx made `training_client` raise
+def test_an_unknown_model_is_still_not_found_when_attached(listing: httpx.Response) -> None:
+    # A listing that refused the unknown model in another 4xx made `training_client` raise
     # that refusal, of `list_checkpoints`, instead of the model's NotFoundError; one that
     # answered with another model's checkpoint attached the unknown model.
     fake = source(None)
     fake.script("GET", f"{MODELS}/m-w/checkpoints", listing)
     with service(fake) as svc, pytest.raises(NotFoundError, match="model not found"):
         svc.training_client("m-w")
+    assert fake.sent("GET", f"{MODELS}/m-w/checkpoints")  # it was asked
 
 
 def test_terminate_of_an_unknown_model_is_still_not_found() -> None:
