@@ -1,6 +1,7 @@
-"""The kit acts only on what it made: the key's other models, checkpoints and artifacts are
-left as they were, as the README promises ("a session, a model and two small checkpoints of
-its own")."""
+"""The kit acts only on what it made, as the README promises ("a session, a model and two
+small checkpoints of its own"): ``Ownership`` tells the run's ids from the key's others.
+
+A whole default run beside a user's work, left as it was, is ``test_cli``'s."""
 
 from __future__ import annotations
 
@@ -8,56 +9,12 @@ import re
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import httpx
 import yaml
 from weaver_client import limits
 
-from tests.contract.support import KEY, serve_emulator
-from weaver_facade import ServiceClient
-from weaver_facade.contract import ContractSettings, run_contract_test
 from weaver_facade.contract._ownership import ID_PARAMETERS, Ownership
-
-
-def snapshot(client: ServiceClient, model_id: str) -> dict[str, Any]:
-    """What a user would check: the model, its checkpoints, and their artifacts."""
-    training = client.training_client(model_id)
-    checkpoints = training.list_checkpoints()
-    return {
-        "status": client.get_model(model_id).status,
-        "checkpoints": sorted(
-            (c.id, c.name, c.type, c.status, c.ttl_seconds, c.expires_at) for c in checkpoints
-        ),
-        "artifacts": sorted(
-            (a.id, a.kind, a.status, a.expires_at)
-            for c in checkpoints
-            for a in client.list_artifacts(c)
-        ),
-    }
-
-
-def test_the_kit_leaves_the_keys_other_models_and_checkpoints_as_they_were() -> None:
-    with serve_emulator() as served, ServiceClient(served.base_url, KEY) as client:
-        # A user's own work under the same key: a model kept alive, a permanent and an
-        # expiring checkpoint, and an export.
-        training = client.create_training_client("weaver-tiny", keep=True)
-        kept = training.save_state("keep-permanent", ttl_seconds=None)
-        training.save_state("keep-expiring", ttl_seconds=86_400)
-        training.export_weights(kept)
-        before = snapshot(client, training.model_id)
-
-        report = run_contract_test(ContractSettings(base_url=served.base_url, api_key=KEY))
-
-        assert report.conformance is not None
-        assert sum(report.conformance.statuses.values()) > 500, "the run was cut short"
-        assert snapshot(client, training.model_id) == before
-        # And it leaves nothing of its own running or stored: the conformance part left
-        # five active models and ten checkpoints on every run.
-        theirs = [m for m in client.list_models() if m.id != training.model_id]
-        assert len(theirs) > 3
-        assert {m.status for m in theirs} == {"terminated"}
-        assert [c for m in theirs for c in client.training_client(m.id).list_checkpoints()] == []
 
 
 def case(label: str, **path: object) -> SimpleNamespace:

@@ -1,8 +1,9 @@
 """``scripts/contract-test`` as a user runs it: against an emulator process on a loopback port.
 
 The default run (not ``--quick``) against a clean emulator is the kit's own CI: it must pass
-with 0 findings in under three minutes and write both reports. The other tests cover what a
-user gets wrong: no key for a server that wants one, a wrong key, no server, a bad URL.
+with 0 findings in under three minutes, write both reports, and leave a user's work under
+the same key as it was. The other tests cover what a user gets wrong: no key for a server
+that wants one, a wrong key, no server, a bad URL.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -71,14 +73,49 @@ def emulator() -> Iterator[EmulatorProcess]:
         process.stop()
 
 
+def snapshot(client: ServiceClient, model_id: str) -> dict[str, Any]:
+    """What a user would check: the model, its checkpoints, and their artifacts."""
+    training = client.training_client(model_id)
+    checkpoints = training.list_checkpoints()
+    return {
+        "status": client.get_model(model_id).status,
+        "checkpoints": sorted(
+            (c.id, c.name, c.type, c.status, c.ttl_seconds, c.expires_at) for c in checkpoints
+        ),
+        "artifacts": sorted(
+            (a.id, a.kind, a.status, a.expires_at)
+            for c in checkpoints
+            for a in client.list_artifacts(c)
+        ),
+    }
+
+
 def test_the_default_run_passes_a_clean_emulator_in_under_three_minutes(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
-    started = time.monotonic()
-    code, output = contract_test(
-        "--base-url", emulator.base_url, "--report", str(tmp_path), key=KEY
-    )
-    seconds = time.monotonic() - started
+    with ServiceClient(emulator.base_url, KEY, heartbeat_interval=0) as client:
+        # A user's own work under the same key, which the kit must leave as it was (the
+        # README: it acts only on what it made): a model kept alive, a permanent and an
+        # expiring checkpoint, and an export.
+        training = client.create_training_client("weaver-tiny", keep=True)
+        kept = training.save_state("keep-permanent", ttl_seconds=None)
+        training.save_state("keep-expiring", ttl_seconds=86_400)
+        training.export_weights(kept)
+        before = snapshot(client, training.model_id)
+
+        started = time.monotonic()
+        code, output = contract_test(
+            "--base-url", emulator.base_url, "--report", str(tmp_path), key=KEY
+        )
+        seconds = time.monotonic() - started
+
+        assert snapshot(client, training.model_id) == before
+        # And it leaves nothing of its own running or stored: the conformance part left
+        # five active models and ten checkpoints on every run.
+        theirs = [m for m in client.list_models() if m.id != training.model_id]
+        assert len(theirs) > 3
+        assert {m.status for m in theirs} == {"terminated"}
+        assert [c for m in theirs for c in client.training_client(m.id).list_checkpoints()] == []
     assert code == 0, output
     assert "contract: PASS, 0 finding(s)" in output
     assert seconds < 180, f"the default run took {seconds:.0f} s"
