@@ -212,7 +212,8 @@ def check_sha256(name: str, value: str | None) -> None:
 
 @attrs.frozen
 class Skip:
-    """The final file is there with the right size (hash it if ``verify``, then skip)."""
+    """The final file is there with the right size, or one not given: skip it once its
+    hash matches (checked only if ``verify`` when the size matched)."""
 
 
 @attrs.frozen
@@ -225,10 +226,10 @@ class Resume:
 def plan_local(file: StorageFile, final_size: int | None, part_size: int | None) -> Skip | Resume:
     """Skip a finished file, resume a partial one, or start again.
 
-    Sizes are ``None`` for a missing file. A file of unknown size or hash is
-    never skipped: nothing could tell it is complete.
+    Sizes are ``None`` for a missing file. A file without a sha256 is never
+    skipped: nothing could tell it is complete.
     """
-    if file.size is not None and file.sha256 is not None and final_size == file.size:
+    if file.sha256 is not None and final_size is not None and file.size in (None, final_size):
         return Skip()
     if part_size is None or (file.size is not None and part_size > file.size):
         return Resume(0)
@@ -816,10 +817,11 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
     final_size = _lsize(part.final)
     action = plan_local(file, final_size, _lsize(part.path))
     if isinstance(action, Skip) and (
-        not state.settings.verify or _hash_file(part, part.final) == file.sha256
+        (file.size is not None and not state.settings.verify)
+        or _hash_file(part, part.final) == file.sha256
     ):
-        assert file.size is not None  # plan_local skips only a file of known size
-        state.placed(name, file.size, skipped=True)
+        assert final_size is not None  # plan_local skips only a file in place
+        state.placed(name, final_size, skipped=True)
         return None
     if final_size is not None:
         # Skip here: the sha256 differs; else only a size given can tell.

@@ -24,14 +24,21 @@ TOTAL = sum(len(d) for d in DATA.values())
 
 
 def descriptor(
-    storage: StorageServer, artifact_id: uuid.UUID, *, sized: Collection[str] = ()
+    storage: StorageServer,
+    artifact_id: uuid.UUID,
+    *,
+    sized: Collection[str] = (),
+    hashed: Collection[str] = (),
 ) -> httpx.Response:
-    """Files without ``size`` and ``sha256``, but for those named in ``sized``."""
+    """Files without ``size`` and ``sha256``, but for those named in ``sized`` (both) and
+    ``hashed`` (a sha256 alone)."""
     files: list[dict[str, Any]] = []
     for name, data in DATA.items():
         f: dict[str, Any] = {"name": name, "url": storage.url(name)}
         if name in sized:
-            f.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            f.update(size=len(data))
+        if name in sized or name in hashed:
+            f.update(sha256=hashlib.sha256(data).hexdigest())
         f["url_expires_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         files.append(f)
     return httpx.Response(
@@ -97,6 +104,37 @@ def test_a_file_that_cannot_be_recognised_is_fetched_again_without_a_false_warni
         f"{out / name}: fetching it again, replacing the file there: the server gives "
         "no size or sha256 to recognise it by"
         for name in sorted(DATA)
+    ]
+
+
+def test_a_file_with_a_sha256_and_no_size_is_recognised_by_its_hash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Such a file was fetched again on every run, though its hash tells it is complete.
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    out = tmp_path / "out"
+    with StorageServer(DATA).running() as storage:
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        fake.script("GET", path, *[descriptor(storage, artifact_id, hashed=set(DATA))] * 3)
+        with service(fake) as svc:
+            first = svc.download_weights(artifact_id, out)
+            storage.requests.clear()
+            # Without a size only the hash can tell, so it is checked even when not asked.
+            again = svc.download_weights(artifact_id, out, verify=False)
+            assert storage.keys_fetched() == []
+            # The same length, other bytes: not this artifact's file.
+            model = out / "model.safetensors"
+            model.write_bytes(bytes(reversed(DATA["model.safetensors"])))
+            with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+                mended = svc.download_weights(artifact_id, out, verify=False)
+            assert storage.keys_fetched() == ["model.safetensors"]
+    assert (first.verified, first.files_skipped, first.bytes_fetched) == (True, 0, TOTAL)
+    assert (again.files_skipped, again.bytes_fetched, again.bytes) == (2, 0, TOTAL)
+    assert mended.files_skipped == 1
+    assert model.read_bytes() == DATA["model.safetensors"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{model}: replacing the file there, which is not this artifact's "
+        "(its size or sha256 differs)"
     ]
 
 
