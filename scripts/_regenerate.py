@@ -613,13 +613,23 @@ def reply_objects(document: Mapping[str, Any]) -> set[str]:
 
 def undeclared_replies(document: Mapping[str, Any] | None = None) -> list[str]:
     """Each object a reply of the spec can carry that no WireFields declares and that
-    ``NOT_DECLARED`` does not name: every field of it would be dropped in silence."""
+    ``NOT_DECLARED`` does not name: every field of it would be dropped in silence. Also
+    each name of ``NOT_DECLARED`` that no reply carries (the spec renamed or dropped it)."""
     document = load_document(SPEC) if document is None else document
     declared = {fields.schema for _, fields in declarations()}
-    return [
-        f"{name} (a reply object no WireFields declares)"
-        for name in sorted(reply_objects(document) - declared - set(NOT_DECLARED))
-    ] + in_place_replies(document)
+    replies = reply_objects(document)
+    return (
+        [
+            f"{name} (a reply object no WireFields declares)"
+            for name in sorted(replies - declared - set(NOT_DECLARED))
+        ]
+        + [
+            f"{name} (named in NOT_DECLARED of scripts/_regenerate.py, but no reply of the "
+            "spec carries it)"
+            for name in sorted(set(NOT_DECLARED) - replies)
+        ]
+        + in_place_replies(document)
+    )
 
 
 def in_place_replies(document: Mapping[str, Any]) -> list[str]:
