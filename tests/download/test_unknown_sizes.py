@@ -4,11 +4,12 @@ is known."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from tests.download.storage import StorageServer
 from tests.support.fakeserver import FakeWeaver, service
-from weaver_facade import DownloadProgress
+from weaver_facade import DownloadProgress, ServiceClient
 
 DATA = {"model.safetensors": bytes(range(256)) * 2000, "config.json": b'{"r": 8}'}
 TOTAL = sum(len(d) for d in DATA.values())
@@ -46,15 +47,25 @@ def descriptor(
     )
 
 
+@contextlib.contextmanager
+def served(
+    runs: int, *, sized: Collection[str] = (), hashed: Collection[str] = ()
+) -> Iterator[tuple[ServiceClient, StorageServer, uuid.UUID]]:
+    """A service whose artifact's descriptor (as ``descriptor`` makes it) is given ``runs``
+    times, and the storage it points at."""
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    with StorageServer(DATA).running() as storage:
+        reply = descriptor(storage, artifact_id, sized=sized, hashed=hashed)
+        fake.script("GET", f"/api/v1/artifacts/{artifact_id}/download", *[reply] * runs)
+        with service(fake) as svc:
+            yield svc, storage, artifact_id
+
+
 @pytest.mark.parametrize("sized", [set(), {"config.json"}], ids=["none", "one"])
 def test_a_result_says_no_more_than_was_checked(tmp_path: Path, sized: set[str]) -> None:
-    artifact_id, fake = uuid.uuid4(), FakeWeaver()
     seen: list[DownloadProgress] = []
-    with StorageServer(DATA).running() as storage:
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        fake.script("GET", path, descriptor(storage, artifact_id, sized=sized))
-        with service(fake) as svc:
-            result = svc.download_weights(artifact_id, tmp_path / "out", progress=seen.append)
+    with served(1, sized=sized) as (svc, _, artifact_id):
+        result = svc.download_weights(artifact_id, tmp_path / "out", progress=seen.append)
     for name, data in DATA.items():
         assert (tmp_path / "out" / name).read_bytes() == data
     # It said verified, and bytes 0: the total of sizes the server did not give.
@@ -67,14 +78,9 @@ def test_a_result_says_no_more_than_was_checked(tmp_path: Path, sized: set[str])
 
 
 def test_a_result_with_every_sha256_checked_says_verified(tmp_path: Path) -> None:
-    artifact_id, fake = uuid.uuid4(), FakeWeaver()
-    with StorageServer(DATA).running() as storage:
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        every = set(DATA)
-        fake.script("GET", path, *[descriptor(storage, artifact_id, sized=every)] * 2)
-        with service(fake) as svc:
-            result = svc.download_weights(artifact_id, tmp_path / "out")
-            unchecked = svc.download_weights(artifact_id, tmp_path / "out", verify=False)
+    with served(2, sized=set(DATA)) as (svc, _, artifact_id):
+        result = svc.download_weights(artifact_id, tmp_path / "out")
+        unchecked = svc.download_weights(artifact_id, tmp_path / "out", verify=False)
     assert (result.verified, result.bytes) == (True, TOTAL)
     assert (unchecked.verified, unchecked.bytes, unchecked.files_skipped) == (False, TOTAL, 2)
 
@@ -82,17 +88,13 @@ def test_a_result_with_every_sha256_checked_says_verified(tmp_path: Path) -> Non
 def test_a_file_that_cannot_be_recognised_is_fetched_again_without_a_false_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    artifact_id, fake = uuid.uuid4(), FakeWeaver()
     out = tmp_path / "out"
-    with StorageServer(DATA).running() as storage:
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        fake.script("GET", path, *[descriptor(storage, artifact_id)] * 2)
-        with service(fake) as svc:
-            svc.download_weights(artifact_id, out)
-            storage.requests.clear()
-            caplog.clear()
-            with caplog.at_level(logging.INFO, logger="weaver_facade"):
-                again = svc.download_weights(artifact_id, out)
+    with served(2) as (svc, storage, artifact_id):
+        svc.download_weights(artifact_id, out)
+        storage.requests.clear()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="weaver_facade"):
+            again = svc.download_weights(artifact_id, out)
         # "nothing can be verified or skipped": each file is fetched again.
         assert sorted(storage.keys_fetched()) == sorted(DATA)
     assert (again.files_skipped, again.bytes_fetched) == (0, TOTAL)
@@ -111,23 +113,19 @@ def test_a_file_with_a_sha256_and_no_size_is_recognised_by_its_hash(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Such a file was fetched again on every run, though its hash tells it is complete.
-    artifact_id, fake = uuid.uuid4(), FakeWeaver()
     out = tmp_path / "out"
-    with StorageServer(DATA).running() as storage:
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        fake.script("GET", path, *[descriptor(storage, artifact_id, hashed=set(DATA))] * 3)
-        with service(fake) as svc:
-            first = svc.download_weights(artifact_id, out)
-            storage.requests.clear()
-            # Without a size only the hash can tell, so it is checked even when not asked.
-            again = svc.download_weights(artifact_id, out, verify=False)
-            assert storage.keys_fetched() == []
-            # The same length, other bytes: not this artifact's file.
-            model = out / "model.safetensors"
-            model.write_bytes(bytes(reversed(DATA["model.safetensors"])))
-            with caplog.at_level(logging.WARNING, logger="weaver_facade"):
-                mended = svc.download_weights(artifact_id, out, verify=False)
-            assert storage.keys_fetched() == ["model.safetensors"]
+    with served(3, hashed=set(DATA)) as (svc, storage, artifact_id):
+        first = svc.download_weights(artifact_id, out)
+        storage.requests.clear()
+        # Without a size only the hash can tell, so it is checked even when not asked.
+        again = svc.download_weights(artifact_id, out, verify=False)
+        assert storage.keys_fetched() == []
+        # The same length, other bytes: not this artifact's file.
+        model = out / "model.safetensors"
+        model.write_bytes(bytes(reversed(DATA["model.safetensors"])))
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            mended = svc.download_weights(artifact_id, out, verify=False)
+        assert storage.keys_fetched() == ["model.safetensors"]
     assert (first.verified, first.files_skipped, first.bytes_fetched) == (True, 0, TOTAL)
     assert (again.files_skipped, again.bytes_fetched, again.bytes) == (2, 0, TOTAL)
     assert mended.files_skipped == 1
@@ -142,15 +140,11 @@ def test_a_part_longer_than_a_file_of_unknown_size_is_fetched_again(tmp_path: Pa
     # A `.part` left by an earlier artifact's file of the same name, longer than this one:
     # storage's 416 says how long the file is (`Content-Range: bytes */N`), and the
     # `.part` was taken as the whole file, its extra bytes and all.
-    artifact_id, fake = uuid.uuid4(), FakeWeaver()
     out = tmp_path / "out"
     out.mkdir()
     for name, data in DATA.items():
         (out / f"{name}.part").write_bytes(data + b"from an earlier export")
-    with StorageServer(DATA).running() as storage:
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        fake.script("GET", path, descriptor(storage, artifact_id))
-        with service(fake) as svc:
-            svc.download_weights(artifact_id, out, timeout=10)
+    with served(1) as (svc, _, artifact_id):
+        svc.download_weights(artifact_id, out, timeout=10)
     for name, data in DATA.items():
         assert (out / name).read_bytes() == data
