@@ -409,8 +409,11 @@ class _ServiceBase(HasOptions):
             )
         return model
 
-    def _attach(self, model_id: object, next_seq_id: object) -> Plan[tuple[ModelInfo, int | None]]:
-        """A model attached by id, and the ``seq_id`` its training steps continue from."""
+    def _attach(
+        self, model_id: object, next_seq_id: object
+    ) -> Plan[tuple[ModelInfo, int | None, bool]]:
+        """A model attached by id, the ``seq_id`` its training steps continue from, and
+        whether the server no longer finds the model (attached for its checkpoints)."""
         start = check_next_seq_id(next_seq_id)
         model_id = check_id("model_id", model_id)
         try:
@@ -424,8 +427,8 @@ class _ServiceBase(HasOptions):
                 "checkpoints: attached for them",
                 model_id,
             )
-            model = self._created.describe(ModelInfo(id=model_id))
-        return model, start or model.next_seq_id
+            return self._created.describe(ModelInfo(id=model_id)), start, True
+        return model, start or model.next_seq_id, False
 
     def _get_model(self, model_id: object) -> Plan[ModelInfo]:
         model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
@@ -612,8 +615,8 @@ class ServiceClient(_ServiceBase):
             next_seq_id: The ``seq_id`` of the next training step (the last one
                 used on this model plus 1), to override the server's.
         """
-        model, start = self._io.run(self._attach(model_id, next_seq_id))
-        return TrainingClient(self._io, model, next_seq_id=start)
+        model, start, forgotten = self._io.run(self._attach(model_id, next_seq_id))
+        return TrainingClient(self._io, model, next_seq_id=start, forgotten=forgotten)
 
     @overload
     def operation(self, operation_id: str) -> OperationHandle[OperationResult]: ...
@@ -958,8 +961,8 @@ class AsyncServiceClient(_ServiceBase):
         self, model_id: str, *, next_seq_id: int | None = None
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.training_client``."""
-        model, start = await self._io.run(self._attach(model_id, next_seq_id))
-        return AsyncTrainingClient(self._io, model, next_seq_id=start)
+        model, start, forgotten = await self._io.run(self._attach(model_id, next_seq_id))
+        return AsyncTrainingClient(self._io, model, next_seq_id=start, forgotten=forgotten)
 
     @overload
     async def operation(self, operation_id: str) -> AsyncOperationHandle[OperationResult]: ...

@@ -300,10 +300,12 @@ class _TrainingBase(HasOptions, Generic[IO]):
         *,
         next_seq_id: int | None = 1,
         resumed_from: LoadResult | None = None,
+        forgotten: bool = False,
     ) -> None:
         self._io = io
         self._model = model
         self._resumed_from = resumed_from
+        self._forgotten = forgotten  # the server no longer finds the model
         # None: attached to a model whose last seq_id we do not know.
         start = check_next_seq_id(next_seq_id)
         self._seq = None if start is None else itertools.count(start)
@@ -312,6 +314,12 @@ class _TrainingBase(HasOptions, Generic[IO]):
         self._sending = io.lock()
 
     def _next_seq_id(self) -> int:
+        if self._seq is None and self._forgotten:
+            raise InvalidArgumentError(
+                f"model {self.model_id}: the server no longer finds it (terminated?), so "
+                "this client, attached for its checkpoints, cannot train it. Checkpoint "
+                "methods work."
+            )
         if self._seq is None:
             raise InvalidArgumentError(
                 f"this client was attached to model {self.model_id} without next_seq_id, so "
