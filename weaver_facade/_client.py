@@ -746,7 +746,8 @@ class ServiceClient(_ServiceBase):
         Each file streams into ``<name>.part``, is checked (size, and sha256 unless
         ``verify=False``) and only then renamed into place. Run it again after an
         interruption (even ``kill -9``): finished files are skipped and ``.part``
-        files resume where they stopped. Storage URLs are fetched without the API key.
+        files resume where they stopped, both recognised by their sha256 (a file the
+        server gives none starts over). Storage URLs are fetched without the API key.
 
         Args:
             target: An ``Artifact``, an artifact id, a checkpoint (``Checkpoint`` or
@@ -754,7 +755,9 @@ class ServiceClient(_ServiceBase):
             dest: The folder to write into (created if needed).
             kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both; given with
                 an artifact or its id, the kind it must be.
-            verify: Check each file's sha256 (its size is always checked).
+            verify: Check each file's sha256 (its size is always checked). A resumed
+                ``.part`` is checked all the same: only its hash tells it is this
+                artifact's.
             max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the
                 download's threads (one call at a time; also for the async client).

@@ -10,7 +10,9 @@ and ``Downloads`` (the descriptor, shared URL refreshes, progress). One shell,
 
 Each file is streamed into ``<name>.part``, hashed while streaming, and renamed
 into place only once its size and sha256 match. A later run resumes a ``.part``
-with ``Range: bytes=N-`` after hashing its prefix once, and skips finished files.
+with ``Range: bytes=N-`` after hashing its prefix once, and skips finished files;
+what an earlier run left is recognised by its sha256 alone, so a file without one
+starts over.
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ class DownloadSettings:
 
     Attributes:
         max_concurrency: Files fetched at once.
-        verify: Check every file's sha256 (its size is always checked).
+        verify: Check every file's sha256 (its size is always checked); a resumed
+            ``.part`` is checked all the same.
         timeout: The overall deadline in seconds, retries and waits included; ``None``: none.
         max_failures: Failed attempts in a row, without a byte of progress, before a file
             is given up.
@@ -227,11 +230,16 @@ def plan_local(file: StorageFile, final_size: int | None, part_size: int | None)
     """Skip a finished file, resume a partial one, or start again.
 
     Sizes are ``None`` for a missing file. A file without a sha256 is never
-    skipped: nothing could tell it is complete.
+    skipped nor resumed: nothing could tell it is complete, nor that a ``.part``
+    (of an earlier export, say) holds its bytes.
     """
     if file.sha256 is not None and final_size is not None and file.size in (None, final_size):
         return Skip()
-    if part_size is None or (file.size is not None and part_size > file.size):
+    if (
+        file.sha256 is None
+        or part_size is None
+        or (file.size is not None and part_size > file.size)
+    ):
         return Resume(0)
     return Resume(part_size)
 
@@ -306,7 +314,10 @@ class Transfer:
         self.settings = settings
         self.offset = offset
         self._kept = offset  # bytes of a .part an earlier run left, resumed
-        self._hasher: Any = hashlib.sha256() if settings.verify and file.sha256 else None
+        # A resumed .part is checked even without ``verify``: only its hash can tell
+        # that its bytes are this artifact's.
+        checked = settings.verify or offset > 0
+        self._hasher: Any = hashlib.sha256() if checked and file.sha256 else None
         self._deadline = deadline
         self._clock = clock
         self._wall = wall_clock

@@ -46,6 +46,7 @@ def test_plan_local() -> None:
     assert plan_local(FILE, None, None) == Resume(0)
     unhashed = StorageFile(name="x", size=100, sha256=None, url="u")
     assert plan_local(unhashed, 100, None) == Resume(0)  # cannot tell it is complete
+    assert plan_local(unhashed, None, 40) == Resume(0)  # nor that the .part is its own
     unsized = StorageFile(name="x", size=None, sha256=FILE.sha256, url="u")
     assert plan_local(unsized, 7, 3) == Skip()  # its hash can tell
     assert plan_local(unsized, None, 3) == Resume(3)

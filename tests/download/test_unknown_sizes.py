@@ -136,6 +136,20 @@ def test_a_file_with_a_sha256_and_no_size_is_recognised_by_its_hash(
     ]
 
 
+def test_a_part_of_a_file_without_a_sha256_is_not_resumed(tmp_path: Path) -> None:
+    # A .part that a killed download of an earlier export left: nothing can tell it is
+    # this artifact's, and it was resumed, published as a file of both exports' bytes.
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in DATA.items():
+        (out / f"{name}.part").write_bytes(bytes(reversed(data))[: len(data) // 2])
+    with served(1, hashed=set()) as (svc, storage, artifact_id):
+        svc.download_weights(artifact_id, out)
+        assert [r.headers.get("range") for r in storage.requests] == [None] * len(DATA)
+    for name, data in DATA.items():
+        assert (out / name).read_bytes() == data
+
+
 def test_a_part_longer_than_a_file_of_unknown_size_is_fetched_again(tmp_path: Path) -> None:
     # A `.part` left by an earlier artifact's file of the same name, longer than this one:
     # storage's 416 says how long the file is (`Content-Range: bytes */N`), and the

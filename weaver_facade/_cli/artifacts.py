@@ -261,7 +261,11 @@ class _Bar:
     type=click.Choice(_KINDS),
     help="The artifact's kind, when the checkpoint has both.",
 )
-@click.option("--no-verify", is_flag=True, help="Do not check the files' sha256 (sizes still are).")
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Do not check the files' sha256 (sizes still are, and a resumed file's hash).",
+)
 @click.option(
     "--max-concurrency",
     type=click.IntRange(min=1, max=_MAX_CONCURRENCY),
