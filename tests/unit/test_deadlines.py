@@ -623,6 +623,22 @@ async def test_an_async_download_timeout_bounds_its_descriptor_request(tmp_path:
     assert max(reads) <= 3
 
 
+def test_with_options_bounds_a_downloads_api_requests(tmp_path: Any) -> None:
+    # A download has its own deadline, as a wait has: `with_options(timeout=3)` bounds
+    # each API request it sends (within 3 s, retries included; not the 60 s read
+    # timeout), and the copy's timeout is no DownloadTimeoutError. That it leaves the
+    # transfers alone is test_download_faults'.
+    fake, clock, reads = FakeWeaver(), FakeClock(), list[float]()
+    poll = PollPolicy(PollSettings(), clock=clock)
+    fake.script("GET", DESCRIPTOR, *[never_answered(clock, reads)] * 100)
+    begin = clock.now
+    with service(fake, poll=poll, sleep=clock.sleep) as svc, pytest.raises(APITimeoutError):
+        svc.with_options(timeout=3).download_weights(ARTIFACT, tmp_path)
+    assert clock.now - begin <= 3 + DEADLINE_GRACE
+    assert reads
+    assert max(reads) <= 3
+
+
 def test_close_terminates_within_one_read_timeout_by_default() -> None:
     # The audit: against a server that never answers, close() retried each terminate five
     # times the 60 s read timeout, about 5 minutes. The README: it ends within the read timeout.
