@@ -437,11 +437,13 @@ class Transfer:
         raise self._storage_error(f"storage answered HTTP {status}")
 
     def restart(self) -> None:
-        """The shell truncated the ``.part``: count from zero."""
+        """The shell truncated the ``.part``: count from zero. Nothing of an earlier
+        run's ``.part`` is left, so the file is checked only if ``verify``, as one
+        fetched afresh."""
         self.offset = 0
         self._kept = 0
         if self._hasher is not None:
-            self._hasher = hashlib.sha256()
+            self._hasher = hashlib.sha256() if self.settings.verify else None
 
     def accept(self, chunk: bytes | memoryview) -> None:
         """A chunk is about to be written: count it, or refuse bytes past the size."""
