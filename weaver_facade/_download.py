@@ -828,7 +828,8 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
     """Skip a finished file (``None``) or open its ``.part`` and make its transfer."""
     file, generation, url_arrived = state.current(name)
     final_size = _lsize(part.final)
-    action = plan_local(file, final_size, _lsize(part.path))
+    part_size = _lsize(part.path)
+    action = plan_local(file, final_size, part_size)
     if isinstance(action, Skip) and (
         (file.size is not None and not state.settings.verify)
         or _hash_file(part, part.final) == file.sha256
@@ -840,6 +841,14 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
         # Skip here: the sha256 differs; else only a size given can tell.
         differs = isinstance(action, Skip) or file.size not in (None, final_size)
         _log_replacing(part.final, file, differs=differs)
+    elif part_size and file.sha256 is None:
+        # A rerun after an interruption resumes, as the README says, but not this .part.
+        logger.info(
+            "%s: fetching it from its first byte, not resuming %s: the server gives no "
+            "sha256 to tell its bytes are this artifact's",
+            part.final,
+            part.path.name,
+        )
     offset = action.offset if isinstance(action, Resume) else 0
     transfer = Transfer(
         file,

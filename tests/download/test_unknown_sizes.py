@@ -136,7 +136,9 @@ def test_a_file_with_a_sha256_and_no_size_is_recognised_by_its_hash(
     ]
 
 
-def test_a_part_of_a_file_without_a_sha256_is_not_resumed(tmp_path: Path) -> None:
+def test_a_part_of_a_file_without_a_sha256_is_not_resumed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # A .part that a killed download of an earlier export left: nothing can tell it is
     # this artifact's, and it was resumed, published as a file of both exports' bytes.
     out = tmp_path / "out"
@@ -144,10 +146,19 @@ def test_a_part_of_a_file_without_a_sha256_is_not_resumed(tmp_path: Path) -> Non
     for name, data in DATA.items():
         (out / f"{name}.part").write_bytes(bytes(reversed(data))[: len(data) // 2])
     with served(1, hashed=set()) as (svc, storage, artifact_id):
-        svc.download_weights(artifact_id, out)
+        with caplog.at_level(logging.INFO, logger="weaver_facade"):
+            svc.download_weights(artifact_id, out)
         assert [r.headers.get("range") for r in storage.requests] == [None] * len(DATA)
     for name, data in DATA.items():
         assert (out / name).read_bytes() == data
+    # The README: "whatever .part is there (an INFO record, not a warning, says so)". A
+    # rerun after a kill started over in silence, where the README promises a resume.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert sorted(r.getMessage() for r in caplog.records if "not resuming" in r.getMessage()) == [
+        f"{out / name}: fetching it from its first byte, not resuming {name}.part: the "
+        "server gives no sha256 to tell its bytes are this artifact's"
+        for name in sorted(DATA)
+    ]
 
 
 @pytest.mark.parametrize("verify", [True, False], ids=["verify", "no-verify"])
