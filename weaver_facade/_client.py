@@ -756,7 +756,8 @@ class ServiceClient(_ServiceBase):
             kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both; given with
                 an artifact or its id, the kind it must be.
             verify: Check each file's sha256 (its size is always checked). A resumed
-                ``.part`` is checked all the same: only its hash tells it is this
+                ``.part``, and a file in place whose size the server does not give,
+                are checked all the same: only their hash tells they are this
                 artifact's.
             max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the

@@ -119,7 +119,7 @@ class DownloadSettings:
     Attributes:
         max_concurrency: Files fetched at once.
         verify: Check every file's sha256 (its size is always checked); a resumed
-            ``.part`` is checked all the same.
+            ``.part``, and a file in place of a size not given, are checked all the same.
         timeout: The overall deadline in seconds, retries and waits included; ``None``: none.
         max_failures: Failed attempts in a row, without a byte of progress, before a file
             is given up.

@@ -264,7 +264,10 @@ class _Bar:
 @click.option(
     "--no-verify",
     is_flag=True,
-    help="Do not check the files' sha256 (sizes still are, and a resumed file's hash).",
+    help=(
+        "Do not check the files' sha256 (sizes still are, and the hash of a resumed file "
+        "or of one in place whose size the server does not give)."
+    ),
 )
 @click.option(
     "--max-concurrency",
