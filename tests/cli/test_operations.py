@@ -218,6 +218,8 @@ def test_a_result_is_shaped_without_the_operation_details_extension(
     for run in (waited, shown):
         assert run.json()["kind"] == "save_checkpoint"
         assert run.json()["result"] == checkpoint.json()
+        # The server did not say the operation's model; its result, a checkpoint, does.
+        assert run.json()["model_id"] == model_id
     table = cli("operations", "show", operation_id)
     assert "result: checkpoint s" in table.stdout
 

@@ -220,7 +220,9 @@ def show_operation(
         result,
         failure,
         kind=kind,
-        model_id=handle.model_id,
+        # A server without operation details does not say the model; a checkpoint's, an
+        # artifact's or a load's result does.
+        model_id=handle.model_id or getattr(result, "model_id", None),
         created_at=handle.created_at,
         updated_at=handle.updated_at,
     )
