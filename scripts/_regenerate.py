@@ -624,8 +624,8 @@ def undeclared_replies(document: Mapping[str, Any] | None = None) -> list[str]:
             for name in sorted(replies - declared - set(NOT_DECLARED))
         ]
         + [
-            f"{name} (named in NOT_DECLARED of scripts/_regenerate.py, but no reply of the "
-            "spec carries it)"
+            f"{name} (named in NOT_DECLARED of scripts/_regenerate.py, but it is no reply "
+            "object of the spec: no reply carries it, or it has no properties)"
             for name in sorted(set(NOT_DECLARED) - replies)
         ]
         + in_place_replies(document)
