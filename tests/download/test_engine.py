@@ -311,36 +311,23 @@ def test_a_mismatch_of_a_fresh_file_names_no_earlier_download(
     assert "earlier download" not in str(info.value)
 
 
+@pytest.mark.parametrize("verify", [True, False], ids=["verify", "no-verify"])
 def test_a_200_to_a_range_request_restarts_the_file(
-    storage: StorageServer, run: Run, tmp_path: Path
+    storage: StorageServer, run: Run, tmp_path: Path, verify: bool
 ) -> None:
+    # Once storage ignored Range and the .part was cut to 0, no byte of it is left: the
+    # file is one fetched afresh, checked only if verify. Without verify it was hashed
+    # all the same (a resumed .part is), and a descriptor whose sha256 is wrong (the
+    # reason to pass verify=False) failed a download that succeeds without a .part.
     dest = tmp_path / "out"
     data = FILES["small.bin"]
     dest.mkdir()
     (dest / "small.bin.part").write_bytes(data[:30_000])
     storage.script("small.bin", "full")
-    state = run(Source(storage), dest)
+    wrong = {} if verify else {"small.bin": {"sha256": sha(b"another file")}}
+    state = run(Source(storage, **wrong), dest, DownloadSettings(verify=verify))
     assert_complete(dest)
-    assert state.fetched == sum(len(d) for d in FILES.values())
-
-
-def test_a_restart_without_verify_checks_no_sha256(
-    storage: StorageServer, run: Run, tmp_path: Path
-) -> None:
-    # A resumed .part is checked even without verify, since only its hash tells its bytes
-    # are this artifact's; but once storage ignored Range and the .part was cut to 0, no
-    # byte of it is left: the file is one fetched afresh, unchecked as verify=False asks.
-    # It was hashed all the same, and a descriptor whose sha256 is wrong (the reason to
-    # pass verify=False) failed the download, which succeeds without a .part.
-    dest = tmp_path / "out"
-    data = FILES["small.bin"]
-    dest.mkdir()
-    (dest / "small.bin.part").write_bytes(data[:30_000])
-    storage.script("small.bin", "full")
-    wrong = {"small.bin": {"sha256": sha(b"another file")}}
-    state = run(Source(storage, **wrong), dest, DownloadSettings(verify=False))
-    assert_complete(dest)
-    assert (state.fetched, state.verified) == (sum(len(d) for d in FILES.values()), False)
+    assert (state.fetched, state.verified) == (sum(len(d) for d in FILES.values()), verify)
 
 
 def test_a_206_from_the_wrong_byte_is_not_appended(

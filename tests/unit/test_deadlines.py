@@ -598,16 +598,26 @@ def never_answered(clock: FakeClock, reads: list[float]) -> Callable[[httpx.Requ
     return never
 
 
-def test_a_download_timeout_bounds_its_descriptor_request(tmp_path: Any) -> None:
+@pytest.mark.parametrize("given", ["timeout", "with_options"])
+def test_a_download_timeout_bounds_its_descriptor_request(tmp_path: Any, given: str) -> None:
     # download_weights(timeout=3) against an API that never answers the descriptor (or
     # a refresh of it): every attempt's read timeout is the time left, not 60 s, and
-    # the deadline's end is the download's timeout (it was APITimeoutError).
+    # the deadline's end is the download's timeout (it was APITimeoutError). A copy's
+    # `with_options(timeout=3)` bounds each API request of a download alike, and is the
+    # request's timeout: a download has its own deadline, as a wait has (that it leaves
+    # the transfers alone is test_download_faults').
     fake, clock, reads = FakeWeaver(), FakeClock(), list[float]()
     poll = PollPolicy(PollSettings(), clock=clock)
     fake.script("GET", DESCRIPTOR, *[never_answered(clock, reads)] * 100)
     begin = clock.now
-    with service(fake, poll=poll, sleep=clock.sleep) as svc, pytest.raises(DownloadTimeoutError):
-        svc.download_weights(ARTIFACT, tmp_path, timeout=3)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        if given == "timeout":
+            with pytest.raises(DownloadTimeoutError):
+                svc.download_weights(ARTIFACT, tmp_path, timeout=3)
+        else:
+            with pytest.raises(APITimeoutError) as late:
+                svc.with_options(timeout=3).download_weights(ARTIFACT, tmp_path)
+            assert not isinstance(late.value, DownloadTimeoutError)
     assert clock.now - begin <= 3 + DEADLINE_GRACE
     assert reads
     assert max(reads) <= 3
@@ -620,22 +630,6 @@ async def test_an_async_download_timeout_bounds_its_descriptor_request(tmp_path:
     async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
         with pytest.raises(DownloadTimeoutError):
             await svc.download_weights(ARTIFACT, tmp_path, timeout=3)
-    assert max(reads) <= 3
-
-
-def test_with_options_bounds_a_downloads_api_requests(tmp_path: Any) -> None:
-    # A download has its own deadline, as a wait has: `with_options(timeout=3)` bounds
-    # each API request it sends (within 3 s, retries included; not the 60 s read
-    # timeout), and the copy's timeout is no DownloadTimeoutError. That it leaves the
-    # transfers alone is test_download_faults'.
-    fake, clock, reads = FakeWeaver(), FakeClock(), list[float]()
-    poll = PollPolicy(PollSettings(), clock=clock)
-    fake.script("GET", DESCRIPTOR, *[never_answered(clock, reads)] * 100)
-    begin = clock.now
-    with service(fake, poll=poll, sleep=clock.sleep) as svc, pytest.raises(APITimeoutError):
-        svc.with_options(timeout=3).download_weights(ARTIFACT, tmp_path)
-    assert clock.now - begin <= 3 + DEADLINE_GRACE
-    assert reads
     assert max(reads) <= 3
 
 
