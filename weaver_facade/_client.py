@@ -746,8 +746,8 @@ class ServiceClient(_ServiceBase):
         Each file streams into ``<name>.part``, is checked (size, and sha256 unless
         ``verify=False``) and only then renamed into place. Run it again after an
         interruption (even ``kill -9``): finished files are skipped and ``.part``
-        files resume where they stopped, both recognised by their sha256 (a file the
-        server gives none starts over). Storage URLs are fetched without the API key.
+        files resume where they stopped, checked by their sha256 (a file the server
+        gives none starts over). Storage URLs are fetched without the API key.
 
         Args:
             target: An ``Artifact``, an artifact id, a checkpoint (``Checkpoint`` or
