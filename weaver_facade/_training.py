@@ -317,8 +317,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
         if self._seq is None and self._forgotten:
             raise InvalidArgumentError(
                 f"model {self.model_id}: the server no longer finds it (terminated?), so "
-                "this client, attached for its checkpoints, cannot train it. Checkpoint "
-                "methods work."
+                "this client, attached for its checkpoints, cannot train it. They can still "
+                "be listed, exported, downloaded and deleted."
             )
         if self._seq is None:
             raise InvalidArgumentError(
