@@ -215,8 +215,10 @@ def check_sha256(name: str, value: str | None) -> None:
 
 @attrs.frozen
 class Skip:
-    """The final file is there with the right size, or one not given: skip it once its
-    hash matches (checked only if ``verify`` when the size matched)."""
+    """The final file is there with the right size, or one not given: skip it, once its
+    hash matches if ``check``."""
+
+    check: bool
 
 
 @attrs.frozen
@@ -226,15 +228,18 @@ class Resume:
     offset: int
 
 
-def plan_local(file: StorageFile, final_size: int | None, part_size: int | None) -> Skip | Resume:
+def plan_local(
+    file: StorageFile, final_size: int | None, part_size: int | None, *, verify: bool
+) -> Skip | Resume:
     """Skip a finished file, resume a partial one, or start again.
 
     Sizes are ``None`` for a missing file. A file without a sha256 is never
     skipped nor resumed: nothing could tell it is complete, nor that a ``.part``
-    (of an earlier export, say) holds its bytes.
+    (of an earlier export, say) holds its bytes. A file in place is hashed if
+    ``verify``, and also without it when no size tells it is complete.
     """
     if file.sha256 is not None and final_size is not None and file.size in (None, final_size):
-        return Skip()
+        return Skip(check=verify or file.size is None)
     if (
         file.sha256 is None
         or part_size is None
@@ -829,10 +834,9 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
     file, generation, url_arrived = state.current(name)
     final_size = _lsize(part.final)
     part_size = _lsize(part.path)
-    action = plan_local(file, final_size, part_size)
+    action = plan_local(file, final_size, part_size, verify=state.settings.verify)
     if isinstance(action, Skip) and (
-        (file.size is not None and not state.settings.verify)
-        or _hash_file(part, part.final) == file.sha256
+        not action.check or _hash_file(part, part.final) == file.sha256
     ):
         assert final_size is not None  # plan_local skips only a file in place
         state.placed(name, final_size, skipped=True)

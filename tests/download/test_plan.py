@@ -39,17 +39,21 @@ def transfer(file: StorageFile = FILE, *, wall: list[float], offset: int = 0) ->
     )
 
 
-def test_plan_local() -> None:
-    assert plan_local(FILE, 100, None) == Skip()
-    assert plan_local(FILE, 99, 40) == Resume(40)
-    assert plan_local(FILE, None, 101) == Resume(0)  # a .part longer than the file
-    assert plan_local(FILE, None, None) == Resume(0)
+@pytest.mark.parametrize("verify", [True, False], ids=["verify", "no-verify"])
+def test_plan_local(verify: bool) -> None:
+    def plan(file: StorageFile, final_size: int | None, part_size: int | None) -> Skip | Resume:
+        return plan_local(file, final_size, part_size, verify=verify)
+
+    assert plan(FILE, 100, None) == Skip(check=verify)
+    assert plan(FILE, 99, 40) == Resume(40)
+    assert plan(FILE, None, 101) == Resume(0)  # a .part longer than the file
+    assert plan(FILE, None, None) == Resume(0)
     unhashed = StorageFile(name="x", size=100, sha256=None, url="u")
-    assert plan_local(unhashed, 100, None) == Resume(0)  # cannot tell it is complete
-    assert plan_local(unhashed, None, 40) == Resume(0)  # nor that the .part is its own
+    assert plan(unhashed, 100, None) == Resume(0)  # cannot tell it is complete
+    assert plan(unhashed, None, 40) == Resume(0)  # nor that the .part is its own
     unsized = StorageFile(name="x", size=None, sha256=FILE.sha256, url="u")
-    assert plan_local(unsized, 7, 3) == Skip()  # its hash can tell
-    assert plan_local(unsized, None, 3) == Resume(3)
+    assert plan(unsized, 7, 3) == Skip(check=True)  # only its hash can tell
+    assert plan(unsized, None, 3) == Resume(3)
 
 
 def test_urls_are_refreshed_before_they_expire() -> None:
