@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.download.storage import StorageServer
-from tests.support.fakeserver import FakeWeaver, json_reply, service
+from tests.download.storage import StorageServer, descriptor
+from tests.support.fakeserver import FakeWeaver, service
 from weaver_facade import Artifact, DownloadProgress, ServiceClient, datum_from_tokens
 from weaver_facade.emulator import run_emulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
@@ -150,18 +151,14 @@ def test_with_options_leaves_a_downloads_transfers_to_its_own_timeout(tmp_path: 
     # A download has its own deadline, `download_weights(timeout=...)`: a copy's
     # `with_options(timeout=0.5)` bounds its API requests only. Storage answers 503 four
     # times (0.2 s each, then a backoff), so the file takes longer than 0.5 s, and arrives.
-    data = b"weights" * 1000
-    artifact_id = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
-    with StorageServer({"w.bin": data}).running() as storage:
+    stored, artifact_id, fake = {"w.bin": b"weights" * 1000}, uuid.uuid4(), FakeWeaver()
+    with StorageServer(stored).running() as storage:
         storage.script("w.bin", *["slow503"] * 4)
-        file = {"name": "w.bin", "url": storage.url("w.bin"), "size": len(data)}
-        file["sha256"] = hashlib.sha256(data).hexdigest()
-        fake = FakeWeaver()
-        descriptor = {"artifact_id": artifact_id, "kind": "hf_adapter", "files": [file]}
-        fake.script("GET", f"/api/v1/artifacts/{artifact_id}/download", json_reply(200, descriptor))
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        fake.script("GET", path, descriptor(storage, artifact_id, stored))
         with service(fake) as svc:
             started = time.monotonic()
             svc.with_options(timeout=0.5).download_weights(artifact_id, tmp_path)
             assert time.monotonic() - started > 0.8
         assert [r.key for r in storage.requests] == ["w.bin"] * 5
-    assert (tmp_path / "w.bin").read_bytes() == data
+    assert (tmp_path / "w.bin").read_bytes() == stored["w.bin"]
