@@ -615,9 +615,8 @@ def test_a_download_timeout_bounds_its_descriptor_request(tmp_path: Any, given: 
             with pytest.raises(DownloadTimeoutError):
                 svc.download_weights(ARTIFACT, tmp_path, timeout=3)
         else:
-            with pytest.raises(APITimeoutError) as late:
+            with pytest.raises(APITimeoutError):
                 svc.with_options(timeout=3).download_weights(ARTIFACT, tmp_path)
-            assert not isinstance(late.value, DownloadTimeoutError)
     assert clock.now - begin <= 3 + DEADLINE_GRACE
     assert reads
     assert max(reads) <= 3
