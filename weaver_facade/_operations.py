@@ -14,7 +14,7 @@ import enum
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -548,25 +548,37 @@ AsyncFetch: TypeAlias = Callable[
 ]
 
 
-class _HandleState(Generic[T_co]):
+FetchT = TypeVar("FetchT")
+SleepT = TypeVar("SleepT")
+
+
+class _HandleState(Generic[T_co, FetchT, SleepT]):
     """What both handles share: the last snapshot, the changes seen, the outcome.
 
     Each step of a wait is decided here (``_next_step``, ``_failed``,
-    ``_polled``); the two handles only fetch and sleep.
+    ``_polled``); the two handles only fetch (``FetchT``) and sleep (``SleepT``, by
+    default their ``_default_sleep``).
     """
+
+    _default_sleep: ClassVar[Any]
 
     def __init__(
         self,
         snapshot: OperationSnapshot,
         *,
+        fetch: FetchT,
         parse_result: ResultParser[T_co],
-        policy: PollPolicy,
-        on_progress: ProgressCallback | None,
-        closing: Callable[[], bool] | None,
+        policy: PollPolicy | None = None,
+        sleep: SleepT | None = None,
+        on_progress: ProgressCallback | None = None,
+        closing: Callable[[], bool] | None = None,
     ) -> None:
         self._snapshot = snapshot
+        self._fetch: FetchT = fetch
+        self._sleep: SleepT = sleep or self._default_sleep
         self._parse_result = parse_result
         self._closing = closing
+        policy = policy or PollPolicy()
         self._policy = policy
         self._first_seen = policy.clock()
         self._queued = _queued(snapshot)
@@ -759,33 +771,14 @@ class _HandleState(Generic[T_co]):
         return f"<{type(self).__name__} {self.id} {self.status.value}>"
 
 
-class OperationHandle(_HandleState[T_co]):
+class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
     """A running operation and, when it ends, its result (google api-core style).
 
     Made by the facade. ``result()`` waits for the end, ``watch()`` reports
     each change on the way, ``refresh()`` looks once.
     """
 
-    def __init__(
-        self,
-        snapshot: OperationSnapshot,
-        *,
-        fetch: Fetch,
-        parse_result: ResultParser[T_co],
-        policy: PollPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        on_progress: ProgressCallback | None = None,
-        closing: Callable[[], bool] | None = None,
-    ) -> None:
-        super().__init__(
-            snapshot,
-            parse_result=parse_result,
-            policy=policy or PollPolicy(),
-            on_progress=on_progress,
-            closing=closing,
-        )
-        self._fetch = fetch
-        self._sleep = sleep
+    _default_sleep = staticmethod(time.sleep)
 
     def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""
@@ -842,29 +835,10 @@ class OperationHandle(_HandleState[T_co]):
         return self._outcome()
 
 
-class AsyncOperationHandle(_HandleState[T_co]):
+class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awaitable[None]]]):
     """The async twin of ``OperationHandle``; ``await handle`` is ``await handle.result()``."""
 
-    def __init__(
-        self,
-        snapshot: OperationSnapshot,
-        *,
-        fetch: AsyncFetch,
-        parse_result: ResultParser[T_co],
-        policy: PollPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        on_progress: ProgressCallback | None = None,
-        closing: Callable[[], bool] | None = None,
-    ) -> None:
-        super().__init__(
-            snapshot,
-            parse_result=parse_result,
-            policy=policy or PollPolicy(),
-            on_progress=on_progress,
-            closing=closing,
-        )
-        self._fetch = fetch
-        self._sleep = sleep or asyncio_sleep
+    _default_sleep = staticmethod(asyncio_sleep)
 
     async def refresh(self) -> OperationStatus:
         """Fetch the current status once (no waiting) and return it."""
