@@ -204,13 +204,22 @@ def model_info_from_wire(operation: str, gen: wire.Model, where: str = "") -> Mo
         return optional(operation, schema, name, value, kind)
 
     lora = _lora(operation, schema, gen.lora_config)
+    next_seq_id = field("next_seq_id", gen.next_seq_id, int)
+    if next_seq_id is not None and next_seq_id < limits.MODEL_NEXT_SEQ_ID_MINIMUM:
+        # The step counter every attached client starts from: not the caller's argument.
+        raise ResponseValidationError(
+            f"{operation}: {schema}: field `next_seq_id`: {next_seq_id} is not >= "
+            f"{limits.MODEL_NEXT_SEQ_ID_MINIMUM}",
+            operation=operation,
+            field="next_seq_id",
+        )
     return ModelInfo(
         id=expect(operation, schema, "id", gen.id, str),
         base_model=optional(operation, schema, "base_model", gen.base_model, str, nullable=False),
         training_mode=None if isinstance(gen.training_mode, Unset) else gen.training_mode.value,
         tokenizer_path=field("tokenizer_path", gen.tokenizer_path, str),
         lora_rank=None if lora is None else lora.rank,
-        next_seq_id=field("next_seq_id", gen.next_seq_id, int),
+        next_seq_id=next_seq_id,
         status=None if isinstance(gen.status, Unset) else gen.status.value,
         lora=lora,
         session_id=field("session_id", gen.session_id, str),
