@@ -297,11 +297,7 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
             operation, "Checkpoint", gen.to_dict(), where=where or None, fields=CHECKPOINT_FIELDS[0]
         )
     schema = "Checkpoint" + (f" {where}" if where else "")
-    if _PATH.fullmatch(gen.path):  # the common case, without a second match in ``parse``
-        model_id_part, _, name_part = gen.path[len(SCHEME) :].split("/")
-        path = CheckpointPath(model_id=model_id_part, name=name_part)
-    else:
-        path = path_from_wire(operation, schema, gen.path)  # names the problem of a bad path
+    path = path_from_wire(operation, schema, gen.path)
     # The path names the checkpoint and its model: the fields must say the same.
     for field, value, named in (("name", name, path.name), ("model_id", model_id, path.model_id)):
         if value != named and not isinstance(value, Unset):
