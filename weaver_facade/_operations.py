@@ -538,6 +538,9 @@ def _queued(snapshot: OperationSnapshot) -> float:
 
 
 ProgressCallback: TypeAlias = Callable[[OperationProgress], None]
+#: What a change is a change of: the status, the pending info less its estimate, the
+#: conversion progress, and whether polls succeed.
+_Reported: TypeAlias = tuple[OperationStatus, PendingInfo | None, ConversionProgress | None, bool]
 ResultParser: TypeAlias = Callable[[OperationSnapshot], T]
 #: ``fetch(wait, budget, seen_revision)``: get a fresh snapshot, long-polling
 #: up to ``wait`` seconds (``None``: at once) or until its revision differs from
@@ -585,9 +588,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._result: tuple[T_co] | None = None
         self._poll_error: str | None = None
         self._last_failure: APIError | None = None
-        self._reported: (
-            tuple[OperationStatus, PendingInfo | None, ConversionProgress | None, bool] | None
-        ) = None
+        self._reported: _Reported | None = None
         #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress
         self._observe(snapshot)
@@ -644,7 +645,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         """Whether the last status seen is terminal (no I/O; ``refresh()`` updates it)."""
         return self._snapshot.status.is_terminal
 
-    def _observe(self, snapshot: OperationSnapshot) -> OperationProgress | None:
+    def _observe(self, snapshot: OperationSnapshot) -> None:
         if snapshot.id != self._snapshot.id:
             raise ResponseValidationError(
                 f"get_operation: Operation: field `id` is {snapshot.id!r}, "
@@ -653,34 +654,41 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
                 field="id",
             )
         self._snapshot = _with_known(snapshot, self.kind, self.model_id)
-        return self._report()
+        self._report()
 
-    def _report(self) -> OperationProgress | None:
-        """The change since the last report, if any (and tell ``on_progress``)."""
+    def _state(self) -> _Reported:
+        """What a change is a change of."""
         info = self.pending_info
-        state = (
+        return (
             self.status,
             # A new estimate alone is not a change: a server may count it down on every read.
             info and attrs.evolve(info, wait_seconds=None),
             self._snapshot.conversion,
             self._poll_error is None,
         )
-        if state == self._reported:
+
+    def _since(self, last: _Reported) -> OperationProgress | None:
+        """The change since ``last`` was reported, if any."""
+        state = self._state()
+        if state == last:
             return None
-        recovered = self._reported is not None and not self._reported[3] and state[3]
-        self._reported = state
-        progress = attrs.evolve(self.progress, recovered=recovered)
-        if self.on_progress is not None:
-            try:
-                self.on_progress(progress)
-            except Exception as exc:
-                # It ends the wait, not the operation: say which one to pick up again.
-                exc.add_note(
-                    f"raised by on_progress while waiting for operation {self.id}, which "
-                    f"keeps running on the server; operation({self.id!r}) picks it up again"
-                )
-                raise
-        return progress
+        return attrs.evolve(self.progress, recovered=not last[3] and state[3])
+
+    def _report(self) -> None:
+        """Tell ``on_progress`` of the change since it was last told, if any."""
+        last, self._reported = self._reported, self._state()
+        progress = self.progress if last is None else self._since(last)
+        if progress is None or self.on_progress is None:
+            return
+        try:
+            self.on_progress(progress)
+        except Exception as exc:
+            # It ends the wait, not the operation: say which one to pick up again.
+            exc.add_note(
+                f"raised by on_progress while waiting for operation {self.id}, which "
+                f"keeps running on the server; operation({self.id!r}) picks it up again"
+            )
+            raise
 
     def _outcome(self) -> T_co:
         snap = self._snapshot
@@ -727,7 +735,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             ) from self._last_failure
         return step
 
-    def _failed(self, poller: Poller, error: APIError) -> OperationProgress | None:
+    def _failed(self, poller: Poller, error: APIError) -> None:
         why = rules.describe_failure(error)
         if not poller.on_failure(error):
             if rules.error_is_retryable(error):
@@ -745,19 +753,17 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             "poll of operation %s: %s; retrying in %.1f s", self.id, why, poller.retry_delay
         )
         self._poll_error = why
-        return self._report()
+        self._report()
 
     def _seen(self, live: bool) -> str | None:
         """The ``seen_revision`` to send: only a watcher needs each change; a wait for the
         end alone lets the server hold each long-poll until the end or its whole wait."""
         return self._snapshot.revision if live or self.on_progress is not None else None
 
-    def _polled(
-        self, poller: Poller, snapshot: OperationSnapshot, seen: str | None
-    ) -> OperationProgress | None:
+    def _polled(self, poller: Poller, snapshot: OperationSnapshot, seen: str | None) -> None:
         self._poll_error = None
         self._last_failure = None
-        change = self._observe(snapshot)
+        self._observe(snapshot)
         revised = seen is not None and snapshot.revision not in (None, seen)
         poller.on_reply(
             terminal=self.done(),
@@ -765,7 +771,6 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             succeeded=self.status is OperationStatus.DONE,
             queued=_queued(snapshot),
         )
-        return change
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} {self.status.value}>"
@@ -789,7 +794,8 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
     def watch(self, timeout: float | None = None) -> Iterator[OperationProgress]:
         """Wait for the operation, yielding the current state, then each change (see
         ``OperationProgress``). The iterator ends once the operation is over (then
-        ``result()`` returns at once).
+        ``result()`` returns at once), with the end as its last item, also when another
+        look at the handle (``refresh()``, ``result()``, another watcher) saw it first.
 
         Args:
             timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
@@ -801,21 +807,27 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
 
     def _changes(self, timeout: float | None, *, live: bool) -> Iterator[OperationProgress]:
         poller = self._start(timeout)
+        # What this iterator has reported: another look at the handle (``refresh()``,
+        # ``result()``, another watcher) may see a change first, the end too.
+        reported = self._state()
         yield self.progress
-        while not self.done():
+        while True:
+            if (change := self._since(reported)) is not None:
+                reported = self._state()
+                yield change
+            if self.done():
+                return
             step = self._next_step(poller)
             if isinstance(step, Sleep):
                 self._sleep(step.seconds)
-                continue
-            seen = self._seen(live)
-            try:
-                snapshot = self._fetch(step.wait, step.budget, seen)
-            except APIError as exc:
-                change = self._failed(poller, exc)
             else:
-                change = self._polled(poller, snapshot, seen)
-            if change is not None:
-                yield change
+                seen = self._seen(live)
+                try:
+                    snapshot = self._fetch(step.wait, step.budget, seen)
+                except APIError as exc:
+                    self._failed(poller, exc)
+                else:
+                    self._polled(poller, snapshot, seen)
 
     def result(self, timeout: float | None = None) -> T_co:
         """Wait for the operation and return its result.
@@ -859,21 +871,25 @@ class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awai
         live: bool,
     ) -> AsyncIterator[OperationProgress]:
         poller = self._start(timeout)
+        reported = self._state()  # see OperationHandle._changes
         yield self.progress
-        while not self.done():
+        while True:
+            if (change := self._since(reported)) is not None:
+                reported = self._state()
+                yield change
+            if self.done():
+                return
             step = self._next_step(poller)
             if isinstance(step, Sleep):
                 await self._sleep(step.seconds)
-                continue
-            seen = self._seen(live)
-            try:
-                snapshot = await self._fetch(step.wait, step.budget, seen)
-            except APIError as exc:
-                change = self._failed(poller, exc)
             else:
-                change = self._polled(poller, snapshot, seen)
-            if change is not None:
-                yield change
+                seen = self._seen(live)
+                try:
+                    snapshot = await self._fetch(step.wait, step.budget, seen)
+                except APIError as exc:
+                    self._failed(poller, exc)
+                else:
+                    self._polled(poller, snapshot, seen)
 
     async def result(self, timeout: float | None = None) -> T_co:  # noqa: ASYNC109
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -189,6 +190,43 @@ def test_a_countdown_of_the_estimate_alone_is_not_a_change() -> None:
     ]
     assert seen[1].pending_info is not None
     assert seen[1].pending_info.wait_seconds == 3.0  # the estimate as first seen
+
+
+def test_a_watcher_ends_on_the_end_another_look_saw_first() -> None:
+    # The handle's changes were reported once per handle: a watcher whose change another
+    # look took (refresh(), result(), another watcher) never yielded it, and ended on
+    # `pending` while the operation was done. Each watcher reports what it has not yet.
+    fake = FakeWeaver()
+    fake.pending_polls = 1
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        changes = handle.watch()
+        assert next(changes).status is OperationStatus.PENDING
+        assert handle.refresh() is OperationStatus.PENDING
+        assert handle.refresh() is OperationStatus.DONE  # seen by this look, not the watcher's
+        assert [p.status for p in changes] == [OperationStatus.DONE]
+
+
+async def test_async_watchers_beside_a_result_each_see_the_end() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 3
+
+    async def take_turns(_seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async with async_service(fake, sleep=take_turns) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        handle = await trainer.save_state("a", wait=False)
+
+        async def watch() -> list[OperationStatus]:
+            return [p.status async for p in handle.watch()]
+
+        # One poll sees the end: the waiters that did not make it must report it too.
+        first, second, checkpoint = await asyncio.gather(watch(), watch(), handle.result())
+    for statuses in (first, second):
+        assert statuses[0] is OperationStatus.PENDING
+        assert statuses[-1] is OperationStatus.DONE
+    assert checkpoint.name == "a"
 
 
 def test_on_progress_can_be_set_on_a_handle() -> None:
