@@ -310,7 +310,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
         start = check_next_seq_id(next_seq_id)
         self._seq = None if start is None else itertools.count(start)
         # Held from taking a seq_id until its request is answered, so that concurrent
-        # steps reach the server in seq_id order: a server runs them as they arrive.
+        # steps reach the server in seq_id order: a server runs them as they arrive. Saves,
+        # loads and exports take it too: they act on what the steps called before made.
         self._sending = io.lock()
 
     def _next_seq_id(self) -> int:
@@ -457,8 +458,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
 def _turn_timeout(operation: str, timeout: float | None) -> APITimeoutError:
     return APITimeoutError(
-        f"{operation}: the model's earlier training step was still being sent after "
-        f"{timeout:g} s, the call's timeout; nothing was sent"
+        f"{operation}: the model's earlier training step, save, load or export was still "
+        f"being sent after {timeout:g} s, the call's timeout; nothing was sent"
     )
 
 
@@ -486,8 +487,9 @@ class TrainingClient(_TrainingBase[SyncIO]):
 
     @contextlib.contextmanager
     def _turn(self, operation: str) -> Iterator[SyncIO]:
-        """This step's turn to be sent (after the model's earlier steps), and the IO to
-        send it with: within the call's ``timeout`` (``with_options``), the wait included."""
+        """This call's turn to be sent (after the model's earlier steps, saves, loads and
+        exports), and the IO to send it with: within the call's ``timeout``
+        (``with_options``), the wait included."""
         timeout = self._io.options.timeout
         started = time.monotonic()
         if not self._sending.acquire(timeout=-1 if timeout is None else timeout):
@@ -600,7 +602,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 "How a save tells its own checkpoint from a real conflict").
         """
         check_bool("wait", wait)
-        parts = self._io.run(self._save(name, include_optimizer, ttl_seconds))
+        with self._turn("save_state") as io:
+            parts = io.run(self._save(name, include_optimizer, ttl_seconds))
         handle = self._io.handle(*parts)
         return handle.result() if wait else handle
 
@@ -624,7 +627,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
         check_bool("wait", wait)
-        handle = self._io.submit(load_submission(self.model_id, checkpoint, False))
+        with self._turn("load_state") as io:
+            handle = io.submit(load_submission(self.model_id, checkpoint, False))
         return handle.result() if wait else handle
 
     @overload
@@ -649,7 +653,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
         check_bool("wait", wait)
-        handle = self._io.submit(load_submission(self.model_id, checkpoint, True))
+        with self._turn("load_state_with_optimizer") as io:
+            handle = io.submit(load_submission(self.model_id, checkpoint, True))
         return handle.result() if wait else handle
 
     @overload
@@ -716,7 +721,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        handle = self._io.handle(*self._io.run(start))
+        with self._turn("export_weights") as io:
+            handle = self._io.handle(*io.run(start))
         return handle.result() if wait else handle
 
     def iter_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> Iterator[Checkpoint]:
@@ -866,7 +872,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
         check_bool("wait", wait)
-        parts = await self._io.run(self._save(name, include_optimizer, ttl_seconds))
+        async with self._turn("save_state") as io:
+            parts = await io.run(self._save(name, include_optimizer, ttl_seconds))
         handle = self._io.handle(*parts)
         return await handle.result() if wait else handle
 
@@ -887,7 +894,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
         check_bool("wait", wait)
-        handle = await self._io.submit(load_submission(self.model_id, checkpoint, False))
+        async with self._turn("load_state") as io:
+            handle = await io.submit(load_submission(self.model_id, checkpoint, False))
         return await handle.result() if wait else handle
 
     @overload
@@ -907,7 +915,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
         check_bool("wait", wait)
-        handle = await self._io.submit(load_submission(self.model_id, checkpoint, True))
+        async with self._turn("load_state_with_optimizer") as io:
+            handle = await io.submit(load_submission(self.model_id, checkpoint, True))
         return await handle.result() if wait else handle
 
     @overload
@@ -952,7 +961,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.export_weights``."""
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        handle = self._io.handle(*(await self._io.run(start)))
+        async with self._turn("export_weights") as io:
+            handle = self._io.handle(*(await io.run(start)))
         return await handle.result() if wait else handle
 
     async def iter_checkpoints(

@@ -2,7 +2,8 @@
 
 Each step takes its seq_id when it is called, but the server runs a model's steps
 in the order their requests arrive. Sent concurrently, a later step could arrive
-first and the model silently trained in another order.
+first and the model silently trained in another order. A save started with them
+must likewise hold the weights of the steps called before it.
 """
 
 from __future__ import annotations
@@ -66,3 +67,23 @@ def test_steps_from_threads_reach_the_server_in_seq_id_order(
     for t in threads:
         t.join()
     assert seq_ids(recorder, trainer.model_id) == list(range(1, 9))
+
+
+async def test_a_save_gathered_with_steps_holds_the_weights_after_them(
+    make_async_service: AsyncServiceFactory, recorder: Recorder
+) -> None:
+    # A save, a load or an export is no training step, but it acts on what the steps
+    # called before it made: it must not reach the server ahead of them.
+    svc = make_async_service()
+    trainer = await svc.create_training_client(BASE_MODEL, seed=7)
+    _, _, saved = await asyncio.gather(
+        trainer.forward_backward(BATCH), trainer.optim_step(ADAM), trainer.save_state("after")
+    )
+    after_step = (await trainer.forward_backward(BATCH)).loss
+    resumed = await svc.create_training_client_from_state(saved)
+    assert (await resumed.forward_backward(BATCH)).loss == after_step
+    sent = [r.url.path.rsplit("/", 1)[-1] for r in recorder.requests if r.method == "POST"]
+    model_calls = [
+        p for p in sent if p in ("forward-backward-passes", "optimizer-steps", "checkpoints")
+    ]
+    assert model_calls[:3] == ["forward-backward-passes", "optimizer-steps", "checkpoints"]

@@ -709,6 +709,7 @@ def test_a_timeout_is_described_alike_whatever_the_transport_said() -> None:
 
 
 FORWARD_BACKWARD = "/api/v1/models/m-1/forward-backward-passes"
+TERMINATE = "/api/v1/models/m-1/terminate"
 
 
 def _one_datum() -> list[Any]:
@@ -717,7 +718,27 @@ def _one_datum() -> list[Any]:
     return [datum_from_tokens([1, 2, 3])]
 
 
-def test_a_step_waiting_for_its_turn_keeps_its_call_timeout() -> None:
+def _model_posts(fake: FakeWeaver) -> list[str]:
+    """The POSTs to model m-1 but the close's terminate."""
+    paths = [r.url.path for r in fake.sent("POST")]
+    return [p for p in paths if p.startswith("/api/v1/models/m-1/") and p != TERMINATE]
+
+
+# What takes its turn behind a model's training step: a later step, and the calls that
+# act on what the steps made (a save started after a step holds the weights after it).
+QUEUED = {
+    "forward_backward": lambda t: t.forward_backward(_one_datum(), wait=False),
+    "save_state": lambda t: t.save_state("s", wait=False),
+    "load_state": lambda t: t.load_state("weaver://m-1/checkpoints/s", wait=False),
+    "load_state_with_optimizer": lambda t: t.load_state_with_optimizer(
+        "weaver://m-1/checkpoints/s", wait=False
+    ),
+    "export_weights": lambda t: t.export_weights(wait=False),
+}
+
+
+@pytest.mark.parametrize("queued", QUEUED)
+def test_a_call_waiting_for_its_turn_keeps_its_call_timeout(queued: str) -> None:
     # Steps of one model are sent one at a time. One queued behind a step whose request
     # the server held waited for the lock without its with_options(timeout=...): the
     # held request's whole read timeout (and its retries), not the call's deadline.
@@ -738,17 +759,21 @@ def test_a_step_waiting_for_its_turn_keeps_its_call_timeout() -> None:
         first.start()
         assert reached.wait(timeout=10)
         try:
-            with pytest.raises(APITimeoutError, match=r"still being sent after 0\.01 s"):
-                trainer.with_options(timeout=0.01).forward_backward(_one_datum(), wait=False)
+            with pytest.raises(
+                APITimeoutError, match=rf"^{queued}: .* still being sent after 0\.01 s"
+            ):
+                QUEUED[queued](trainer.with_options(timeout=0.01))
         finally:
             gate.set()
             first.join(timeout=10)
         trainer.forward_backward(_one_datum(), wait=False)
+    assert _model_posts(fake) == [FORWARD_BACKWARD] * 2  # the refused call sent nothing
     seq_ids = [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", FORWARD_BACKWARD)]
     assert seq_ids == [1, 2]  # the refused step sent nothing and took no seq_id
 
 
-async def test_an_async_step_waiting_for_its_turn_keeps_its_call_timeout() -> None:
+@pytest.mark.parametrize("queued", QUEUED)
+async def test_an_async_call_waiting_for_its_turn_keeps_its_call_timeout(queued: str) -> None:
     fake = FakeWeaver()
     reached, gate = asyncio.Event(), asyncio.Event()
 
@@ -765,14 +790,15 @@ async def test_an_async_step_waiting_for_its_turn_keeps_its_call_timeout() -> No
         first = asyncio.create_task(trainer.forward_backward(_one_datum(), wait=False))
         await reached.wait()
         try:
-            with pytest.raises(APITimeoutError, match=r"still being sent after 0\.01 s"):
+            with pytest.raises(
+                APITimeoutError, match=rf"^{queued}: .* still being sent after 0\.01 s"
+            ):
                 async with asyncio.timeout(5):  # without the fix: waits for ever
-                    await trainer.with_options(timeout=0.01).forward_backward(
-                        _one_datum(), wait=False
-                    )
+                    await QUEUED[queued](trainer.with_options(timeout=0.01))
         finally:
             gate.set()
             await first
         await trainer.forward_backward(_one_datum(), wait=False)
+    assert _model_posts(fake) == [FORWARD_BACKWARD] * 2
     seq_ids = [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", FORWARD_BACKWARD)]
     assert seq_ids == [1, 2]
