@@ -83,6 +83,7 @@ from ._retry import CallOptions
 from ._training import (
     AsyncTrainingClient,
     OperationResult,
+    StepsByModel,
     TrainingClient,
     check_next_seq_id,
     check_result_type,
@@ -283,6 +284,7 @@ class _ServiceBase(HasOptions):
         self._model_seq = itertools.count(1)
         self._session_id: str | None = None
         self._created = CreatedModels(terminate_on_close=terminate_models_on_close)
+        self._steps = StepsByModel()  # one counter per model, whichever client trains it
         # The client that owns the session and connections; with_options() copies share it.
         self._root: Self = self  # type: ignore[assignment]  # mypy: self is Self here
 
@@ -412,8 +414,8 @@ class _ServiceBase(HasOptions):
     def _attach(
         self, model_id: object, next_seq_id: object
     ) -> Plan[tuple[ModelInfo, int | None, bool]]:
-        """A model attached by id, the ``seq_id`` its training steps continue from, and
-        whether the server no longer finds the model (attached for its checkpoints)."""
+        """A model attached by id, the ``next_seq_id`` given (checked), and whether the
+        server no longer finds the model (attached for its checkpoints)."""
         start = check_next_seq_id(next_seq_id)
         model_id = check_id("model_id", model_id)
         try:
@@ -428,7 +430,7 @@ class _ServiceBase(HasOptions):
                 model_id,
             )
             return self._created.describe(ModelInfo(id=model_id)), start, True
-        return model, start or model.next_seq_id, False
+        return model, start, False
 
     def _get_model(self, model_id: object) -> Plan[ModelInfo]:
         model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
@@ -584,7 +586,7 @@ class ServiceClient(_ServiceBase):
             keep: Keep the model when this client closes (by default it is terminated).
         """
         new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
-        return TrainingClient(self._io, self._create(new, keep=keep))
+        return TrainingClient(self._io, self._create(new, keep=keep), steps=self._steps)
 
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
         io = self._io.whole()  # the session and the model within one call's timeout
@@ -607,16 +609,24 @@ class ServiceClient(_ServiceBase):
         leaves today's Weaver's rule unknown), so a client that counted from 1 again
         could silently skip steps. It comes from ``next_seq_id`` if given, else from the server's
         ``Model.next_seq_id`` (an extension the reference server provides).
-        With neither, training calls are refused before any request. To resume
-        after a crash, prefer a new model and ``load_state_with_optimizer``.
+        With neither, training calls are refused before any request. A model that a
+        training client of this service client trains already continues that client's
+        count, shared with it. To resume after a crash, prefer a new model and
+        ``load_state_with_optimizer``.
 
         Args:
             model_id: The model's id.
             next_seq_id: The ``seq_id`` of the next training step (the last one
                 used on this model plus 1), to override the server's.
+
+        Raises:
+            InvalidArgumentError: ``next_seq_id`` differs from the count of a training
+                client of this service client that trains the model already.
         """
         model, start, forgotten = self._io.run(self._attach(model_id, next_seq_id))
-        return TrainingClient(self._io, model, next_seq_id=start, forgotten=forgotten)
+        return TrainingClient(
+            self._io, model, next_seq_id=start, forgotten=forgotten, steps=self._steps
+        )
 
     @overload
     def operation(self, operation_id: str) -> OperationHandle[OperationResult]: ...
@@ -714,7 +724,7 @@ class ServiceClient(_ServiceBase):
             # Created, but never the caller's: left running unknown if kept.
             self._created.unclaimed(made, _RESUME_FAILED)
             raise
-        return TrainingClient(self._io, model, resumed_from=loaded)
+        return TrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
     def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
         if isinstance(step, NewModel):
@@ -939,7 +949,7 @@ class AsyncServiceClient(_ServiceBase):
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client``."""
         new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
-        return AsyncTrainingClient(self._io, await self._create(new, keep=keep))
+        return AsyncTrainingClient(self._io, await self._create(new, keep=keep), steps=self._steps)
 
     async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
         io = self._io.whole()  # see ServiceClient._create
@@ -966,7 +976,9 @@ class AsyncServiceClient(_ServiceBase):
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.training_client``."""
         model, start, forgotten = await self._io.run(self._attach(model_id, next_seq_id))
-        return AsyncTrainingClient(self._io, model, next_seq_id=start, forgotten=forgotten)
+        return AsyncTrainingClient(
+            self._io, model, next_seq_id=start, forgotten=forgotten, steps=self._steps
+        )
 
     @overload
     async def operation(self, operation_id: str) -> AsyncOperationHandle[OperationResult]: ...
@@ -1024,7 +1036,7 @@ class AsyncServiceClient(_ServiceBase):
         except BaseException:
             self._created.unclaimed(made, _RESUME_FAILED)  # see ServiceClient's
             raise
-        return AsyncTrainingClient(self._io, model, resumed_from=loaded)
+        return AsyncTrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
     async def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
         if isinstance(step, NewModel):

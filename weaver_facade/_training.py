@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import itertools
 import threading
 import time
 import uuid
@@ -289,9 +288,45 @@ def check_next_seq_id(next_seq_id: object) -> int | None:
     return None if next_seq_id is None else check_int("next_seq_id", next_seq_id, 1)
 
 
+class ModelSteps:
+    """A model's next ``seq_id`` (``None``: unknown) and the lock its calls take turns with.
+
+    The lock is held from taking a ``seq_id`` until the request is answered, so that
+    concurrent steps reach the server in ``seq_id`` order: a server runs them as they
+    arrive. Saves, loads and exports take it too: they act on what the steps called
+    before them made.
+    """
+
+    def __init__(self, next_seq_id: int | None, lock: Any) -> None:
+        self.next_seq_id = next_seq_id
+        self.lock = lock
+
+
+class StepsByModel:
+    """The ``ModelSteps`` of each model a service client trains, shared by all its training
+    clients of the model: two that counted apart would send one ``seq_id`` twice, and a
+    server answers the second with the first one's operation, a step silently lost."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, ModelSteps] = {}
+
+    def join(self, model: ModelInfo, given: int | None, lock: Callable[[], Any]) -> ModelSteps:
+        """``model``'s steps: from ``given``, else from the server's ``next_seq_id``, unless
+        a training client of this service client counts them already (the server's value
+        may lag behind a step on its way)."""
+        steps = self._models.setdefault(model.id, ModelSteps(None, lock()))
+        if steps.next_seq_id is None:
+            steps.next_seq_id = given or model.next_seq_id
+        elif given is not None and given != steps.next_seq_id:
+            raise InvalidArgumentError(
+                f"next_seq_id: model {model.id} is trained by another training client of "
+                f"this service client, whose next seq_id is {steps.next_seq_id}; got {given}"
+            )
+        return steps
+
+
 class _TrainingBase(HasOptions, Generic[IO]):
     _io: IO
-    _sending: Any
 
     def __init__(
         self,
@@ -301,34 +336,32 @@ class _TrainingBase(HasOptions, Generic[IO]):
         next_seq_id: int | None = 1,
         resumed_from: LoadResult | None = None,
         forgotten: bool = False,
+        steps: StepsByModel | None = None,
     ) -> None:
         self._io = io
         self._model = model
         self._resumed_from = resumed_from
         self._forgotten = forgotten  # the server no longer finds the model
-        # None: attached to a model whose last seq_id we do not know.
-        start = check_next_seq_id(next_seq_id)
-        self._seq = None if start is None else itertools.count(start)
-        # Held from taking a seq_id until its request is answered, so that concurrent
-        # steps reach the server in seq_id order: a server runs them as they arrive. Saves,
-        # loads and exports take it too: they act on what the steps called before made.
-        self._sending = io.lock()
+        given = check_next_seq_id(next_seq_id)
+        self._steps = (steps or StepsByModel()).join(model, given, io.lock)
 
     def _next_seq_id(self) -> int:
-        if self._seq is None and self._forgotten:
+        seq_id = self._steps.next_seq_id
+        if seq_id is None and self._forgotten:
             raise InvalidArgumentError(
                 f"model {self.model_id}: the server no longer finds it (terminated?), so "
                 "this client, attached for its checkpoints, cannot train it. They can still "
                 "be listed, exported, downloaded and deleted."
             )
-        if self._seq is None:
+        if seq_id is None:
             raise InvalidArgumentError(
                 f"this client was attached to model {self.model_id} without next_seq_id, so "
                 "it cannot number training steps: pass training_client(model_id, "
                 "next_seq_id=<last seq_id + 1>), or create a new model and resume it with "
                 "load_state_with_optimizer. Checkpoint methods work without it."
             )
-        return next(self._seq)
+        self._steps.next_seq_id = seq_id + 1  # under the lock (``_turn``)
+        return seq_id
 
     @property
     def model_id(self) -> str:
@@ -481,7 +514,6 @@ class TrainingClient(_TrainingBase[SyncIO]):
     an ``OperationHandle`` at once.
     """
 
-    _sending: threading.Lock
     # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
@@ -492,12 +524,13 @@ class TrainingClient(_TrainingBase[SyncIO]):
         (``with_options``), the wait included."""
         timeout = self._io.options.timeout
         started = time.monotonic()
-        if not self._sending.acquire(timeout=-1 if timeout is None else timeout):
+        lock: threading.Lock = self._steps.lock
+        if not lock.acquire(timeout=-1 if timeout is None else timeout):
             raise _turn_timeout(operation, timeout)
         try:
             yield _left(self._io, timeout, started)
         finally:
-            self._sending.release()
+            lock.release()
 
     @overload
     def forward_backward(
@@ -775,7 +808,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     can itself be awaited.
     """
 
-    _sending: asyncio.Lock
     with_options = HasOptions.with_options
 
     @contextlib.asynccontextmanager
@@ -783,15 +815,16 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient._turn``."""
         timeout = self._io.options.timeout
         started = time.monotonic()
+        lock: asyncio.Lock = self._steps.lock
         try:
             async with asyncio.timeout(timeout):
-                await self._sending.acquire()
+                await lock.acquire()
         except TimeoutError:
             raise _turn_timeout(operation, timeout) from None
         try:
             yield _left(self._io, timeout, started)
         finally:
-            self._sending.release()
+            lock.release()
 
     @overload
     async def forward_backward(

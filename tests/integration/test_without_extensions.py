@@ -364,12 +364,13 @@ def test_attaching_needs_next_seq_id_and_reattaching_gives_the_raw_result(
     _, service = lossy
     trainer = service.create_training_client(BASE_MODEL, seed=1)
     trainer.forward_backward(batch())
-    attached = service.training_client(trainer.model_id)
-    assert attached.model.next_seq_id is None  # the server does not say
-    with pytest.raises(InvalidArgumentError, match="next_seq_id"):
-        attached.optim_step()
-    told = service.training_client(trainer.model_id, next_seq_id=2)
-    assert told.optim_step().metrics
+    with ServiceClient(emu.base_url, API_KEY) as elsewhere:  # another process, say
+        attached = elsewhere.training_client(trainer.model_id)
+        assert attached.model.next_seq_id is None  # the server does not say
+        with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+            attached.optim_step()
+        told = elsewhere.training_client(trainer.model_id, next_seq_id=2)
+        assert told.optim_step().metrics
     saved = trainer.save_state("raw", wait=False).result(timeout=30)
     handle = trainer.save_state("raw-2", wait=False)
     # Without the operation's kind, a re-attached operation gives its raw response...

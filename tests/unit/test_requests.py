@@ -10,7 +10,15 @@ import httpx
 import pytest
 from weaver_client import models as wire
 
-from tests.support.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json, json_reply, service
+from tests.support.fakeserver import (
+    BASE,
+    KEY,
+    FakeWeaver,
+    async_service,
+    checkpoint_json,
+    json_reply,
+    service,
+)
 from tests.support.spec_values import SCHEMAS, every_field, flipped
 from weaver_facade import (
     AdamParams,
@@ -373,6 +381,38 @@ def test_an_attached_client_continues_from_the_servers_next_seq_id(
     trainer.forward_backward([datum_from_tokens([1, 2])])
     trainer.optim_step()
     assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")] == [12, 13]
+
+
+def test_training_clients_of_one_model_share_its_step_counter(
+    fake: FakeWeaver, svc: ServiceClient
+) -> None:
+    # Two that counted apart sent one seq_id twice: a server answers the second with the
+    # first one's operation, and the step is lost without a word.
+    made = svc.create_training_client("weaver-tiny")
+    made.forward_backward([datum_from_tokens([1, 2])])
+    # The server's count lags behind a step on its way: this client's own count wins.
+    model = {"id": made.model_id, "base_model": "weaver-tiny", "next_seq_id": 1}
+    fake.script("GET", f"/api/v1/models/{made.model_id}", httpx.Response(200, json=model))
+    attached = svc.training_client(made.model_id)
+    attached.forward_backward([datum_from_tokens([1, 2])])
+    made.optim_step()
+    svc.with_options(timeout=30).training_client(made.model_id).optim_step()
+    assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")[2:]] == [1, 2, 3, 4]
+    with pytest.raises(InvalidArgumentError, match="whose next seq_id is 5; got 3"):
+        svc.training_client(made.model_id, next_seq_id=3)
+    svc.training_client(made.model_id, next_seq_id=5).optim_step()
+    assert fake.body(fake.sent("POST")[-1])["payload"]["seq_id"] == 5
+
+
+async def test_async_training_clients_of_one_model_share_its_step_counter() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as svc:
+        made = await svc.create_training_client("weaver-tiny")
+        await made.forward_backward([datum_from_tokens([1, 2])])
+        attached = await svc.training_client(made.model_id)  # the server says no next_seq_id
+        await attached.optim_step()
+        await made.optim_step()
+    assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")[2:-1]] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("value", ["x", 0, -4])
