@@ -506,3 +506,28 @@ async def test_a_poll_cut_by_aclose_ends_the_wait_as_closed(
         with pytest.raises(ClientClosedError):
             await asyncio.wait_for(waiting, 10)
     assert "retrying" not in caplog.text
+
+
+async def test_a_poll_on_the_users_own_client_ends_as_it_would_then_the_wait_is_closed() -> None:
+    # aclose() leaves a client passed as http_client open, so it cuts nothing: the held
+    # poll ends as it would (here at the wait's deadline), then the wait says the client
+    # is closed.
+    with ScriptedServer(first_pending_then(HANG)) as server:
+        own = httpx.AsyncClient()
+        svc = AsyncServiceClient(server.base_url, "k", heartbeat_interval=0, http_client=own)
+        handle = await svc.operation(OP)
+        waiting = asyncio.create_task(handle.result(timeout=2))
+
+        def second_poll_held() -> None:
+            while len(server.requests) < 2:
+                time.sleep(0.01)
+
+        await asyncio.wait_for(asyncio.to_thread(second_poll_held), 10)
+        await svc.aclose()
+        start = time.monotonic()
+        with pytest.raises(ClientClosedError):
+            await asyncio.wait_for(waiting, 10)
+        took = elapsed_since(start)
+        await own.aclose()
+    assert took > 1.0, took  # not cut: the poll was on its way until the wait's deadline
+    assert len(server.requests) == 2  # nothing sent after the close
