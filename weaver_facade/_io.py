@@ -273,6 +273,8 @@ class _Base(Generic[SleepT]):
         try:
             # The retry transport asks ``refusing`` again before each retry.
             yield {**call.request, "extensions": {EXTENSION: options, REFUSED: self.refusing}}
+        except ClientClosedError as exc:  # the retry transport's, which knows only the route
+            raise ClientClosedError(f"{call.operation}: {exc}") from None
         except httpx.TransportError as exc:
             hide_key(exc)
             if self.refusing():  # the close closed the connections under the request
