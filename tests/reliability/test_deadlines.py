@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json
+from tests.support.held_creates import HOLD_NOTICE, ctrl_c, default_sigint
 from tests.support.scripted_http import (
     HANG,
     SLOW_BODY,
@@ -427,6 +428,45 @@ def test_close_against_a_hung_server_ends_within_the_clients_timeout() -> None:
         terminates = [path for _, path in server.requests if path.endswith("/terminate")]
     assert took < 2 + SLACK
     assert len(terminates) >= 1  # it tried, within the one deadline
+
+
+def hung_creates(method: str, path: str) -> Reply | str:
+    """A session, then no answer to a model's create."""
+    if path == "/api/v1/sessions":
+        return hung_after_models(method, path)
+    return HANG
+
+
+def test_a_ctrl_c_held_for_a_create_is_bounded_by_the_clients_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The README: a Ctrl-C during a create waits for the reply on its way, "bounded by the
+    # client's timeouts; a WARNING record says so", and sends no retry. Held against a
+    # server that never answers, the wait ends with the attempt's read timeout.
+    with default_sigint(), ScriptedServer(hung_creates) as server:
+        svc = ServiceClient(server.base_url, "k", timeout=2, heartbeat_interval=0)
+
+        def interrupt() -> None:
+            start = time.monotonic()
+            while not any(path.endswith("/models") for _, path in server.requests):
+                if elapsed_since(start) > 10:
+                    return
+                time.sleep(0.01)
+            ctrl_c()
+
+        thread = threading.Thread(target=interrupt, daemon=True)
+        thread.start()
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            svc.create_training_client("weaver-tiny")
+        took = elapsed_since(start)
+        thread.join()
+        creates = [path for _, path in server.requests if path.endswith("/models")]
+        svc.close()
+    assert took < 2 + SLACK
+    assert len(creates) == 1  # no retry after the Ctrl-C
+    holds = [r for r in caplog.records if r.getMessage().startswith(HOLD_NOTICE)]
+    assert [r.levelname for r in holds] == ["WARNING"]
 
 
 async def test_async_close_against_a_hung_server_ends_within_the_clients_timeout() -> None:
