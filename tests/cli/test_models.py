@@ -100,6 +100,12 @@ def test_create_list_show_and_terminate(cli: Cli, emu: RunningEmulator) -> None:
     assert ended.exit_code == 0
     assert ended.json()["status"] == "terminated"
     assert raw(emu, f"/models/{created['id']}")["status"] == "terminated"
+    # The README: `models list` shows the key's models oldest first, terminated ones too.
+    after = cli("models", "list", "--json").json()["models"]
+    assert [(m["id"], m["status"]) for m in after] == [
+        (created["id"], "terminated"),
+        (full_id[1], "active"),
+    ]
     refused = cli("checkpoints", "save", created["id"], "late")
     assert refused.exit_code == 1
     assert "model_terminated" in refused.stderr
