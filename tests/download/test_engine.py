@@ -905,7 +905,8 @@ def test_the_overall_deadline_bounds_a_stalled_connection(
     started = time.monotonic()
     with pytest.raises(DownloadTimeoutError, match="deadline") as info:
         run(Source(storage), tmp_path / "out", DownloadSettings(timeout=1.0))
-    assert time.monotonic() - started < 10.0
+    took = time.monotonic() - started
+    assert took < 1.0 + 1.0, took  # the README: all within `timeout`
     assert info.value.name == "sub/dir/weights.bin"
     assert {r.port for r in storage.requests} == {storage.other_port if proxied else storage.port}
     run(Source(storage), tmp_path / "out")  # a rerun completes it
@@ -1021,7 +1022,8 @@ def test_the_deadline_bounds_the_wait_for_another_download(
         pytest.raises(DownloadTimeoutError, match="while another download into it ran"),
     ):
         run(Source(storage), dest, DownloadSettings(timeout=0.5))
-    assert time.monotonic() - started < 3.0
+    took = time.monotonic() - started
+    assert took < 0.5 + 1.0, took
     assert storage.requests == []
 
 
