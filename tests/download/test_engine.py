@@ -166,6 +166,31 @@ def test_downloads_every_file_byte_identical(
     assert all(r.headers["accept-encoding"] == "identity" for r in storage.requests)
 
 
+def test_progress_is_called_one_call_at_a_time(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # The README: `progress` is called from the download's threads, one call at a time.
+    # The first call lingers; a call that comes in meanwhile overlaps it.
+    inside, overlapped = threading.Lock(), threading.Event()
+    calls: list[DownloadProgress] = []
+
+    def progress(seen: DownloadProgress) -> None:
+        if not inside.acquire(blocking=False):
+            overlapped.set()
+            return
+        try:
+            calls.append(seen)
+            if len(calls) == 1:
+                overlapped.wait(0.5)
+        finally:
+            inside.release()
+
+    run(Source(storage), tmp_path / "out", progress=progress)
+    assert_complete(tmp_path / "out")
+    assert not overlapped.is_set()
+    assert calls[-1].files_done == len(FILES)
+
+
 def test_finished_files_are_skipped_and_wrong_ones_fetched_again(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
