@@ -842,6 +842,20 @@ def test_a_kept_resume_whose_load_fails_is_terminated_on_close(
     assert "model m-1 is terminated on close, even if kept" in caplog.text
 
 
+def test_a_kept_resume_interrupted_during_its_load_is_terminated_on_close() -> None:
+    # The README: the new model of a resume whose load is interrupted (Ctrl-C) is
+    # terminated on close even when kept, since its caller never got it.
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    fake.script("POST", f"{MODELS}/m-1/load", interrupted)
+    with service(fake) as svc, pytest.raises(KeyboardInterrupt):
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+    assert fake.terminated == ["m-1"]
+
+
 async def test_a_kept_resume_cancelled_during_its_load_is_terminated_on_close() -> None:
     fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
     held = HeldTransport(fake, f"{MODELS}/m-1/load")
