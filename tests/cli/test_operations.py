@@ -5,10 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import re
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -20,6 +26,7 @@ from tests.support.cli import API_KEY, OPERATION_KEYS, Cli
 from tests.support.fakeserver import FakeClock, FakeWeaver, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending
+from tests.support.signals import with_sigint
 from weaver_facade import (
     OperationHandle,
     PollPolicy,
@@ -342,6 +349,49 @@ def test_ctrl_c_while_waiting_names_the_operation(
         assert f"error: {error['message']}" == run.stderr.splitlines()[-1]
         assert error["exit_code"] == 130
         assert error["operation_id"] == operation_id
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 30.0}}])
+@pytest.mark.parametrize("sigint", ["SIG_DFL", "SIG_IGN"], ids=["foreground", "background"])
+def test_sigterm_while_waiting_ends_as_a_ctrl_c(
+    cli: Cli, model_id: str, emu: RunningEmulator, sigint: str
+) -> None:
+    # The README: SIGTERM (a cancelled CI job, `docker stop`, `timeout`) is taken as a
+    # Ctrl-C by every command but `emulator`, also in a background job, where SIGINT is
+    # ignored. Only `models create` was tried.
+    operation_id = start_save(cli, model_id, "held")
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
+    env.pop("WEAVER_LOG", None)
+    argv = with_sigint(sigint, [str(script), "operations", "wait", operation_id])
+    with subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    ) as run:
+        lines: list[str] = []
+        waiting = threading.Event()
+
+        def read() -> None:
+            assert run.stderr is not None
+            for line in run.stderr:
+                lines.append(line)
+                waiting.set()  # its first progress line: the wait has begun
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert waiting.wait(30), "the wait never began"
+            run.send_signal(signal.SIGTERM)
+            run.wait(timeout=30)
+            reader.join(5)
+        finally:
+            if run.poll() is None:
+                run.kill()  # bounded: the `with` waits for the process
+    stderr = "".join(lines)
+    assert run.returncode == 130, stderr
+    assert stderr.splitlines()[-1] == (
+        f"error: interrupted; operation {operation_id} keeps running on the server "
+        f"(`weaver-facade operations wait {operation_id}`)"
+    )
 
 
 def test_show_names_the_model_and_times_and_a_loads_model(
