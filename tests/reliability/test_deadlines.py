@@ -414,13 +414,14 @@ def wait_for_heartbeat(server: ScriptedServer) -> None:
         time.sleep(0.01)
 
 
-def test_close_against_a_hung_server_ends_within_the_clients_timeout() -> None:
+def test_close_against_a_hung_server_ends_within_the_clients_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # The audit: close() waited the read timeout for a heartbeat in flight, then each
     # terminate was tried five times the read timeout (28-33 s with timeout=5).
     with ScriptedServer(hung_after_models) as server:
         svc = ServiceClient(server.base_url, "k", timeout=2, heartbeat_interval=0.05)
-        svc.create_training_client("weaver-tiny")
-        svc.create_training_client("weaver-tiny")
+        made = [svc.create_training_client("weaver-tiny").model_id for _ in range(2)]
         wait_for_heartbeat(server)
         start = time.monotonic()
         svc.close()
@@ -428,6 +429,9 @@ def test_close_against_a_hung_server_ends_within_the_clients_timeout() -> None:
         terminates = [path for _, path in server.requests if path.endswith("/terminate")]
     assert took < 2 + SLACK
     assert len(terminates) >= 1  # it tried, within the one deadline
+    # The README: a server that does not answer in time ends the attempts, and the log
+    # names the models left running.
+    assert f"models left running: {', '.join(made)}" in caplog.text
 
 
 def hung_creates(method: str, path: str) -> Reply | str:
@@ -469,11 +473,12 @@ def test_a_ctrl_c_held_for_a_create_is_bounded_by_the_clients_timeout(
     assert [r.levelname for r in holds] == ["WARNING"]
 
 
-async def test_async_close_against_a_hung_server_ends_within_the_clients_timeout() -> None:
+async def test_async_close_against_a_hung_server_ends_within_the_clients_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with ScriptedServer(hung_after_models) as server:
         svc = AsyncServiceClient(server.base_url, "k", timeout=2, heartbeat_interval=0.05)
-        await svc.create_training_client("weaver-tiny")
-        await svc.create_training_client("weaver-tiny")
+        made = [(await svc.create_training_client("weaver-tiny")).model_id for _ in range(2)]
         await asyncio.to_thread(wait_for_heartbeat, server)
         start = time.monotonic()
         await svc.aclose()
@@ -481,6 +486,7 @@ async def test_async_close_against_a_hung_server_ends_within_the_clients_timeout
         terminates = [path for _, path in server.requests if path.endswith("/terminate")]
     assert took < 2 + SLACK
     assert len(terminates) >= 1
+    assert f"models left running: {', '.join(made)}" in caplog.text
 
 
 def test_the_cli_timeout_message_counts_the_whole_command() -> None:
