@@ -13,8 +13,10 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -1205,6 +1207,24 @@ def test_https_storage_is_verified(
         assert_complete(tmp_path / "out", {"small.bin": FILES["small.bin"]})
         # One context for the download (it loads the CA bundle), not one more per GET.
         assert made == []
+
+
+def test_https_storage_trusts_a_certificate_of_ssl_cert_dir(
+    certificate: tuple[Path, Path], run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README: storage HTTPS is verified as for httpx, SSL_CERT_FILE or SSL_CERT_DIR;
+    # only SSL_CERT_FILE was tried.
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "storage.pem").write_bytes(certificate[0].read_bytes())
+    subprocess.run(["openssl", "rehash", str(certs)], check=True, capture_output=True)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(certs))
+    with StorageServer({"small.bin": FILES["small.bin"]}, tls=certificate).running() as storage:
+        run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out", {"small.bin": FILES["small.bin"]})
 
 
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
