@@ -28,7 +28,10 @@ from tests.support.fakeserver import (
     service,
 )
 from weaver_facade import (
+    AsyncOperationHandle,
     AsyncServiceClient,
+    AsyncTrainingClient,
+    Checkpoint,
     ClientClosedError,
     ClientOptions,
     EventLoopError,
@@ -904,6 +907,31 @@ def test_an_async_client_used_on_another_event_loop_sends_nothing_there(
     asyncio.run(second())
     assert len(fake.requests) == sent
     assert f"models left running: {model_id}" in caplog.text
+
+
+def test_a_training_client_or_handle_used_on_another_event_loop_sends_nothing() -> None:
+    # The README: EventLoopError for an async service client, "or a training client or
+    # handle of it"; only the service client was tried.
+    fake = FakeWeaver()
+    fake.done_at_once = False  # the save's handle is pending: its result needs a poll
+    svc = async_service(fake, heartbeat_interval=0)
+
+    async def first() -> tuple[AsyncTrainingClient, AsyncOperationHandle[Checkpoint]]:
+        trainer = await svc.create_training_client("weaver-tiny")
+        return trainer, await trainer.save_state("s", wait=False)
+
+    trainer, handle = asyncio.run(first())
+    sent = len(fake.requests)
+
+    async def second() -> None:
+        with pytest.raises(EventLoopError, match="nothing was sent"):
+            await trainer.list_checkpoints()
+        with pytest.raises(EventLoopError, match="nothing was sent"):
+            await handle.result(timeout=5)
+        await asyncio.wait_for(svc.aclose(), timeout=10)
+
+    asyncio.run(second())
+    assert len(fake.requests) == sent
 
 
 def test_aclose_on_another_loop_closes_on_the_client_s_loop_while_it_runs() -> None:
