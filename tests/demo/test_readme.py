@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import weaver_facade
 from weaver_facade.emulator import run_emulator
@@ -102,3 +105,27 @@ def test_the_readme_export_example_downloads_verified_files(tmp_path: Path) -> N
         data = (tmp_path / "adapter" / name).read_bytes()
         assert len(data) == int(size)
         assert hashlib.sha256(data).hexdigest() == sha256
+
+
+def test_the_readme_signatures_are_the_methods() -> None:
+    # The README writes out export_weights' and download_weights' parameters by hand: a
+    # parameter renamed, added or given another default left them stale, unnoticed.
+    text = README.read_text()
+    methods: dict[str, Callable[..., Any]] = {
+        "export_weights": weaver_facade.TrainingClient.export_weights,
+        "download_weights": weaver_facade.ServiceClient.download_weights,
+    }
+    for name, method in methods.items():
+        found = re.search(rf"`(?:service\.)?{name}\((.*?)\)`", text)
+        assert found, f"the README does not write out {name}'s parameters"
+        expected: list[str] = []
+        for p in list(inspect.signature(method).parameters.values())[1:]:
+            if p.kind is p.KEYWORD_ONLY and "*" not in expected:
+                expected.append("*")
+            if p.default is p.empty:
+                expected.append(p.name)
+            elif p.default is weaver_facade.SERVER_DEFAULT:  # its value, said in words
+                expected.append(f"{p.name}=...")
+            else:
+                expected.append(f"{p.name}={p.default!r}")
+        assert [w.strip() for w in found.group(1).split(",")] == expected, name
