@@ -337,7 +337,7 @@ class Transfer:
         self._requested = 0
         self._best = offset  # the furthest byte reached: only going past it is progress
         self._server_total: int | None = None
-        self._last_problem = "no attempt yet"
+        self._last_problem = "no attempt had failed"
         self._last_status: int | None = None  # of the last reply; None after a failed one
         self._url_arrived = self._wall() if url_arrived is None else url_arrived
 

@@ -975,6 +975,31 @@ def test_the_overall_deadline_bounds_a_connect_that_never_completes(
     assert took < 1.0 + 1.0, took
 
 
+def test_a_deadline_mid_transfer_does_not_say_no_attempt_was_made(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # A download whose deadline passed 19 MB into a file's first attempt said "at byte
+    # 19070976 of 38895840 (no attempt yet)".
+    late = [0.0]
+
+    def clock() -> float:
+        return time.monotonic() + late[0]
+
+    def progress(seen: DownloadProgress) -> None:
+        if seen.bytes_done > 100_000:
+            late[0] = 3600.0  # the deadline passes while a transfer streams
+
+    with pytest.raises(DownloadTimeoutError, match="deadline passed") as info:
+        run(
+            Source(storage),
+            tmp_path / "out",
+            DownloadSettings(timeout=60),
+            progress=progress,
+            clock=clock,
+        )
+    assert "no attempt yet" not in str(info.value)
+
+
 @pytest.mark.parametrize("timeout", [1e12, float("inf")])
 def test_a_deadline_beyond_what_threads_can_wait_is_no_error(
     storage: StorageServer, run: Run, tmp_path: Path, timeout: float
