@@ -440,6 +440,7 @@ class _ServiceBase(HasOptions):
         checked = check_id("model_id", model_id)
         model = yield from terminate_plan(checked)
         self._created.forget(checked)
+        self._steps.terminated(checked)
         return self._created.describe(model)
 
 
@@ -679,7 +680,8 @@ class ServiceClient(_ServiceBase):
 
     def terminate_model(self, model_id: str) -> ModelInfo:
         """Terminate a model: it stops holding training resources and refuses to train
-        (``ModelTerminatedError``); its checkpoints stay. Terminating twice is no error."""
+        (``ModelTerminatedError``, before any request from this client's training clients
+        of it); its checkpoints stay. Terminating twice is no error."""
         return self._io.run(self._terminate(model_id))
 
     def create_training_client_from_state(

@@ -48,6 +48,7 @@ from ._errors import (
     InvalidArgumentError,
     InvalidDatumError,
     MergeNotSupportedError,
+    ModelTerminatedError,
     OptimizerStateUnavailableError,
 )
 from ._io import AsyncIO, HasOptions, Submission, SyncIO
@@ -300,6 +301,7 @@ class ModelSteps:
     def __init__(self, next_seq_id: int | None, lock: Any) -> None:
         self.next_seq_id = next_seq_id
         self.lock = lock
+        self.terminated = False  # by this service client's ``terminate_model``
 
 
 class StepsByModel:
@@ -323,6 +325,11 @@ class StepsByModel:
                 f"this service client, whose next seq_id is {steps.next_seq_id}; got {given}"
             )
         return steps
+
+    def terminated(self, model_id: str) -> None:
+        """``model_id`` was terminated: its training clients refuse what needs it live."""
+        if (steps := self._models.get(model_id)) is not None:
+            steps.terminated = True
 
 
 class _TrainingBase(HasOptions, Generic[IO]):
@@ -362,6 +369,17 @@ class _TrainingBase(HasOptions, Generic[IO]):
             )
         self._steps.next_seq_id = seq_id + 1  # under the lock (``_turn``)
         return seq_id
+
+    def _check_live(self, operation: str) -> None:
+        # A server need not say `model_terminated` (the wire sheet names no error codes).
+        if self._steps.terminated:
+            raise ModelTerminatedError(
+                f"{operation}: model {self.model_id} was terminated by this client "
+                "(terminate_model); its checkpoints stay, to list, export, download, or "
+                "resume in a new model with create_training_client_from_state",
+                code="model_terminated",
+                details={"model_id": self.model_id},
+            )
 
     @property
     def model_id(self) -> str:
@@ -518,10 +536,13 @@ class TrainingClient(_TrainingBase[SyncIO]):
     with_options = HasOptions.with_options
 
     @contextlib.contextmanager
-    def _turn(self, operation: str) -> Iterator[SyncIO]:
+    def _turn(self, operation: str, *, live: bool = True) -> Iterator[SyncIO]:
         """This call's turn to be sent (after the model's earlier steps, saves, loads and
         exports), and the IO to send it with: within the call's ``timeout``
-        (``with_options``), the wait included."""
+        (``with_options``), the wait included. A ``live`` call needs the model itself,
+        not only its checkpoints: refused once this client terminated it."""
+        if live:
+            self._check_live(operation)
         timeout = self._io.options.timeout
         started = time.monotonic()
         lock: threading.Lock = self._steps.lock
@@ -754,7 +775,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        with self._turn("export_weights") as io:
+        with self._turn("export_weights", live=checkpoint is None) as io:
             handle = self._io.handle(*io.run(start))
         return handle.result() if wait else handle
 
@@ -811,8 +832,10 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     with_options = HasOptions.with_options
 
     @contextlib.asynccontextmanager
-    async def _turn(self, operation: str) -> AsyncIterator[AsyncIO]:
+    async def _turn(self, operation: str, *, live: bool = True) -> AsyncIterator[AsyncIO]:
         """See ``TrainingClient._turn``."""
+        if live:
+            self._check_live(operation)
         timeout = self._io.options.timeout
         started = time.monotonic()
         lock: asyncio.Lock = self._steps.lock
@@ -994,7 +1017,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.export_weights``."""
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        async with self._turn("export_weights") as io:
+        async with self._turn("export_weights", live=checkpoint is None) as io:
             handle = self._io.handle(*(await io.run(start)))
         return await handle.result() if wait else handle
 

@@ -99,8 +99,9 @@ def test_models_are_listed_page_by_page_oldest_first(
 
 
 def test_a_terminated_model_refuses_training_and_keeps_its_checkpoints(
-    service: ServiceClient,
+    make_service: ServiceFactory,
 ) -> None:
+    service = make_service()
     trainer = service.create_training_client(BASE_MODEL, seed=1)
     train(trainer, 1)
     saved = trainer.save_state("kept")
@@ -109,8 +110,14 @@ def test_a_terminated_model_refuses_training_and_keeps_its_checkpoints(
     assert ended.status == "terminated"
     assert service.get_model(trainer.model_id).status == "terminated"
     assert service.terminate_model(trainer.model_id).status == "terminated"  # twice is fine
-    with pytest.raises(ModelTerminatedError):
+    with pytest.raises(ModelTerminatedError) as here:  # this client knows it
         trainer.forward_backward(batch())
+    assert here.value.status_code is None
+    # Another client (another process, say) learns it from the server.
+    elsewhere = make_service().training_client(trainer.model_id)
+    with pytest.raises(ModelTerminatedError) as there:
+        elsewhere.forward_backward(batch())
+    assert there.value.status_code == 409
     assert [c.id for c in trainer.list_checkpoints()] == [saved.id]
 
 

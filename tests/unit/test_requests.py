@@ -26,6 +26,7 @@ from weaver_facade import (
     CheckpointPath,
     CheckpointType,
     InvalidArgumentError,
+    ModelTerminatedError,
     NotFoundError,
     ResponseValidationError,
     ServiceClient,
@@ -413,6 +414,52 @@ async def test_async_training_clients_of_one_model_share_its_step_counter() -> N
         await attached.optim_step()
         await made.optim_step()
     assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")[2:-1]] == [1, 2, 3]
+
+
+LIVE_CALLS = {
+    "forward_backward": lambda t: t.forward_backward([datum_from_tokens([1, 2])]),
+    "optim_step": lambda t: t.optim_step(),
+    "save_state": lambda t: t.save_state("s"),
+    "load_state": lambda t: t.load_state("weaver://m-1/checkpoints/s"),
+    "load_state_with_optimizer": lambda t: t.load_state_with_optimizer(
+        "weaver://m-1/checkpoints/s"
+    ),
+    "export_weights": lambda t: t.export_weights(),
+}
+
+
+@pytest.mark.parametrize("call", LIVE_CALLS)
+def test_a_model_this_client_terminated_is_refused_before_any_request(
+    fake: FakeWeaver, svc: ServiceClient, call: str
+) -> None:
+    # A server need not say `model_terminated` (one written from the wire sheet answers a
+    # plain 409): the client that terminated the model knows, and says it the same way.
+    trainer = svc.create_training_client("weaver-tiny")
+    kept = trainer.save_state("kept")
+    svc.terminate_model(trainer.model_id)
+    fake.requests.clear()
+    refused = rf"^\[model_terminated\] {call}: model m-1 was terminated by this client"
+    for client in (trainer, svc.training_client(trainer.model_id)):
+        with pytest.raises(ModelTerminatedError, match=refused) as info:
+            LIVE_CALLS[call](client)
+        assert info.value.status_code is None
+    assert [r.method for r in fake.requests] == ["GET"]  # the attach's, and nothing else
+    # Its checkpoints stay within reach.
+    assert trainer.list_checkpoints() == [kept]
+    with pytest.raises(NotFoundError, match="no route"):  # sent: this fake makes no exports
+        trainer.export_weights(kept)
+    assert fake.sent("POST", f"/api/v1/checkpoints/{kept.id}/export")
+
+
+async def test_an_async_model_this_client_terminated_is_refused_before_any_request() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        await svc.terminate_model(trainer.model_id)
+        fake.requests.clear()
+        with pytest.raises(ModelTerminatedError, match="terminated by this client"):
+            await trainer.save_state("s")
+    assert fake.requests == []
 
 
 @pytest.mark.parametrize("value", ["x", 0, -4])
