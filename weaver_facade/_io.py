@@ -399,11 +399,16 @@ class SyncIO(_Base[Callable[[float], None]]):
             closing=self.refusing,
         )
 
-    def submit(self, submission: Submission[T]) -> OperationHandle[T]:
-        """Send a call that starts an operation and return its handle."""
+    def start(self, submission: Submission[T]) -> tuple[OperationSnapshot, ResultParser[T]]:
+        """Send a call that starts an operation: its handle's parts (``handle`` tells
+        ``on_progress``, which a caller holding a model's turn calls after it)."""
         operation = self.send(submission.call)
         snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
-        return self.handle(snapshot, submission.parse_result)
+        return snapshot, submission.parse_result
+
+    def submit(self, submission: Submission[T]) -> OperationHandle[T]:
+        """Send a call that starts an operation and return its handle."""
+        return self.handle(*self.start(submission))
 
     def pages(self, pager: Pager[T]) -> Iterator[T]:
         """Yield a listing's items, fetching each page when the one before is used up."""
@@ -490,11 +495,15 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             closing=self.refusing,
         )
 
-    async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
-        """See ``SyncIO.submit``."""
+    async def start(self, submission: Submission[T]) -> tuple[OperationSnapshot, ResultParser[T]]:
+        """See ``SyncIO.start``."""
         operation = await self.send(submission.call)
         snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
-        return self.handle(snapshot, submission.parse_result)
+        return snapshot, submission.parse_result
+
+    async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
+        """See ``SyncIO.submit``."""
+        return self.handle(*(await self.start(submission)))
 
     async def pages(self, pager: Pager[T]) -> AsyncIterator[T]:
         """See ``SyncIO.pages``."""

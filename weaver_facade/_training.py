@@ -539,8 +539,10 @@ class TrainingClient(_TrainingBase[SyncIO]):
     def _turn(self, operation: str, *, live: bool = True) -> Iterator[SyncIO]:
         """This call's turn to be sent (after the model's earlier steps, saves, loads and
         exports), and the IO to send it with: within the call's ``timeout``
-        (``with_options``), the wait included. A ``live`` call needs the model itself,
-        not only its checkpoints: refused once this client terminated it."""
+        (``with_options``), the wait included. Held only to send: the call's handle, which
+        tells ``on_progress``, is made after it, so that a callback may call the model. A
+        ``live`` call needs the model itself, not only its checkpoints: refused once this
+        client terminated it."""
         if live:
             self._check_live(operation)
         timeout = self._io.options.timeout
@@ -579,7 +581,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """
         check_bool("wait", wait)
         with self._turn("forward_backward") as io:
-            handle = io.submit(self._forward_backward(data, loss_fn))
+            started = io.start(self._forward_backward(data, loss_fn))
+        handle = io.handle(*started)
         return handle.result() if wait else handle
 
     @overload
@@ -600,7 +603,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
         check_bool("wait", wait)
         with self._turn("optim_step") as io:
-            handle = io.submit(self._optim_step(adam_params))
+            started = io.start(self._optim_step(adam_params))
+        handle = io.handle(*started)
         return handle.result() if wait else handle
 
     @overload
@@ -682,7 +686,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """
         check_bool("wait", wait)
         with self._turn("load_state") as io:
-            handle = io.submit(load_submission(self.model_id, checkpoint, False))
+            started = io.start(load_submission(self.model_id, checkpoint, False))
+        handle = io.handle(*started)
         return handle.result() if wait else handle
 
     @overload
@@ -708,7 +713,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """
         check_bool("wait", wait)
         with self._turn("load_state_with_optimizer") as io:
-            handle = io.submit(load_submission(self.model_id, checkpoint, True))
+            started = io.start(load_submission(self.model_id, checkpoint, True))
+        handle = io.handle(*started)
         return handle.result() if wait else handle
 
     @overload
@@ -776,7 +782,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
         with self._turn("export_weights", live=checkpoint is None) as io:
-            handle = self._io.handle(*io.run(start))
+            parts = io.run(start)
+        handle = self._io.handle(*parts)  # on_progress is told once the turn is free
         return handle.result() if wait else handle
 
     def iter_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> Iterator[Checkpoint]:
@@ -867,7 +874,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.forward_backward``."""
         check_bool("wait", wait)
         async with self._turn("forward_backward") as io:
-            handle = await io.submit(self._forward_backward(data, loss_fn))
+            started = await io.start(self._forward_backward(data, loss_fn))
+        handle = io.handle(*started)
         return await handle.result() if wait else handle
 
     @overload
@@ -888,7 +896,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.optim_step``."""
         check_bool("wait", wait)
         async with self._turn("optim_step") as io:
-            handle = await io.submit(self._optim_step(adam_params))
+            started = await io.start(self._optim_step(adam_params))
+        handle = io.handle(*started)
         return await handle.result() if wait else handle
 
     @overload
@@ -951,7 +960,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.load_state``."""
         check_bool("wait", wait)
         async with self._turn("load_state") as io:
-            handle = await io.submit(load_submission(self.model_id, checkpoint, False))
+            started = await io.start(load_submission(self.model_id, checkpoint, False))
+        handle = io.handle(*started)
         return await handle.result() if wait else handle
 
     @overload
@@ -972,7 +982,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.load_state_with_optimizer``."""
         check_bool("wait", wait)
         async with self._turn("load_state_with_optimizer") as io:
-            handle = await io.submit(load_submission(self.model_id, checkpoint, True))
+            started = await io.start(load_submission(self.model_id, checkpoint, True))
+        handle = io.handle(*started)
         return await handle.result() if wait else handle
 
     @overload
@@ -1018,7 +1029,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
         async with self._turn("export_weights", live=checkpoint is None) as io:
-            handle = self._io.handle(*(await io.run(start)))
+            parts = await io.run(start)
+        handle = self._io.handle(*parts)  # see TrainingClient.export_weights
         return await handle.result() if wait else handle
 
     async def iter_checkpoints(

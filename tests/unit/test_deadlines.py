@@ -22,6 +22,7 @@ import pytest
 from tests.support.fakeserver import (
     FakeClock,
     FakeWeaver,
+    artifact_json,
     async_service,
     checkpoint_json,
     error_json,
@@ -802,3 +803,58 @@ async def test_an_async_call_waiting_for_its_turn_keeps_its_call_timeout(queued:
     assert _model_posts(fake) == [FORWARD_BACKWARD] * 2
     seq_ids = [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", FORWARD_BACKWARD)]
     assert seq_ids == [1, 2]
+
+
+# A first call whose reply makes its handle, and so tells on_progress (the POST's reply is
+# `done`), before the call returns.
+TOLD = {
+    "forward_backward": lambda t: t.forward_backward(_one_datum(), wait=False),
+    "load_state": lambda t: t.load_state("weaver://m-1/checkpoints/s", wait=False),
+    "export_weights": lambda t: t.export_weights(wait=False),
+}
+
+
+def _told_first(fake: FakeWeaver, first: str) -> None:
+    fake.done_at_once = True
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "s", "weight_and_optimizer"))
+    if first == "export_weights":  # an identical export: 200 with the artifact itself
+        fake.script("POST", "/api/v1/models/m-1/export-hf", json_reply(200, artifact_json()))
+
+
+@pytest.mark.parametrize("first", TOLD)
+def test_on_progress_may_call_the_model_it_is_told_of(first: str) -> None:
+    # on_progress was told of a call's handle while the call still held the model's turn:
+    # a callback that saved after each step (or load, or export) waited for a turn its own
+    # caller held, until the call's timeout (for ever without one).
+    fake = FakeWeaver()
+    _told_first(fake, first)
+    told: list[str] = []
+    trainers: list[Any] = []
+
+    def save_after(progress: OperationProgress) -> None:
+        told.append(progress.operation_id)
+        if len(told) == 1:  # the first call's end, not the save's own
+            trainers[0].save_state("after", wait=False)
+
+    with service(fake, on_progress=save_after) as svc:
+        trainers.append(svc.create_training_client("weaver-tiny").with_options(timeout=1))
+        TOLD[first](trainers[0])
+    assert len(told) == 2  # the first call's end, then the save's
+    assert _model_posts(fake)[-1] == "/api/v1/models/m-1/checkpoints"
+
+
+@pytest.mark.parametrize("first", TOLD)
+async def test_async_on_progress_is_told_once_the_turn_is_free(first: str) -> None:
+    fake = FakeWeaver()
+    _told_first(fake, first)
+    free: list[bool] = []
+    trainers: list[Any] = []
+
+    def note(progress: OperationProgress) -> None:
+        if progress.status is OperationStatus.DONE and not free:
+            free.append(not trainers[0]._steps.lock.locked())
+
+    async with async_service(fake, on_progress=note) as svc:
+        trainers.append(await svc.create_training_client("weaver-tiny"))
+        await TOLD[first](trainers[0])
+    assert free == [True]
