@@ -610,19 +610,17 @@ class ServiceClient(_ServiceBase):
         leaves today's Weaver's rule unknown), so a client that counted from 1 again
         could silently skip steps. It comes from ``next_seq_id`` if given, else from the server's
         ``Model.next_seq_id`` (an extension the reference server provides).
-        With neither, training calls are refused before any request. A model that a
-        training client of this service client trains already continues that client's
-        count, shared with it. To resume after a crash, prefer a new model and
+        With neither, training calls are refused before any request. The training
+        clients of one model in this service client share one count: without
+        ``next_seq_id``, an attach continues the count of one that trains the model
+        already. To resume after a crash, prefer a new model and
         ``load_state_with_optimizer``.
 
         Args:
             model_id: The model's id.
             next_seq_id: The ``seq_id`` of the next training step (the last one
-                used on this model plus 1), to override the server's.
-
-        Raises:
-            InvalidArgumentError: ``next_seq_id`` differs from the count of a training
-                client of this service client that trains the model already.
+                used on this model plus 1), to override the server's, and the count
+                of every training client of the model in this service client.
         """
         model, start, forgotten = self._io.run(self._attach(model_id, next_seq_id))
         return TrainingClient(

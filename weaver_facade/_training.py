@@ -313,17 +313,15 @@ class StepsByModel:
         self._models: dict[str, ModelSteps] = {}
 
     def join(self, model: ModelInfo, given: int | None, lock: Callable[[], Any]) -> ModelSteps:
-        """``model``'s steps: from ``given``, else from the server's ``next_seq_id``, unless
-        a training client of this service client counts them already (the server's value
-        may lag behind a step on its way)."""
+        """``model``'s steps. A ``given`` next ``seq_id`` sets the count, for every client
+        of the model: the caller's word (such as re-sending a step whose reply was lost,
+        with its own ``seq_id``). Else a count kept here goes on (the server's value may
+        lag behind a step on its way), and the server's starts one."""
         steps = self._models.setdefault(model.id, ModelSteps(None, lock()))
-        if steps.next_seq_id is None:
-            steps.next_seq_id = given or model.next_seq_id
-        elif given is not None and given != steps.next_seq_id:
-            raise InvalidArgumentError(
-                f"next_seq_id: model {model.id} is trained by another training client of "
-                f"this service client, whose next seq_id is {steps.next_seq_id}; got {given}"
-            )
+        if given is not None:
+            steps.next_seq_id = given
+        elif steps.next_seq_id is None:
+            steps.next_seq_id = model.next_seq_id
         return steps
 
     def terminated(self, model_id: str) -> None:
