@@ -8,9 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from tests.support.held_creates import (
     interrupt_then_answer,
     serve_held_creates,
 )
-from tests.support.signals import with_sigint
+from tests.support.signals import watched, with_sigint
 from weaver_facade import ModelInfo
 from weaver_facade._cli.models import print_model, print_models
 from weaver_facade.emulator import RunningEmulator
@@ -137,37 +135,16 @@ def test_create_stopped_by_sigterm_terminates_the_model_it_made(sigint: str) -> 
     with serve_held_creates(API_KEY) as served:
         env = {**os.environ, "WEAVER_BASE_URL": served.base_url, "WEAVER_API_KEY": API_KEY}
         env.pop("WEAVER_LOG", None)
-        with subprocess.Popen(
-            with_sigint(sigint, [str(script), "models", "create", "weaver-tiny"]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        ) as run:
-            lines: list[str] = []
-            noticed = threading.Event()
-
-            def read() -> None:
-                assert run.stderr is not None
-                for line in run.stderr:
-                    lines.append(line)
-                    if line.startswith(HOLD_NOTICE):
-                        noticed.set()
-
-            reader = threading.Thread(target=read, daemon=True)
-            reader.start()
-            try:
-                assert served.held.made.wait(30)
-                run.send_signal(signal.SIGTERM)
-                noticed.wait(5)  # the command took the signal while the reply is held
-                served.held.release.set()
-                run.wait(timeout=60)
-                reader.join(5)
-            finally:
-                if run.poll() is None:
-                    run.kill()  # bounded: the `with` waits for the process
-        stderr = "".join(lines)
-        assert run.returncode == 130, stderr
+        argv = with_sigint(sigint, [str(script), "models", "create", "weaver-tiny"])
+        with watched(argv, env) as run:
+            assert served.held.made.wait(30)
+            run.process.send_signal(signal.SIGTERM)
+            # The command took the signal while the reply is held.
+            run.line_starting(HOLD_NOTICE, timeout=5)
+            served.held.release.set()
+            run.process.wait(timeout=60)
+        stderr = run.stderr
+        assert run.process.returncode == 130, stderr
         [(model_id, status)] = served.statuses().items()
         assert status == "terminated"
         assert f"model {model_id} was being created" in stderr

@@ -9,9 +9,7 @@ import os
 import random
 import re
 import signal
-import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +24,7 @@ from tests.support.cli import API_KEY, OPERATION_KEYS, Cli
 from tests.support.fakeserver import FakeClock, FakeWeaver, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending
-from tests.support.signals import with_sigint
+from tests.support.signals import watched, with_sigint
 from weaver_facade import (
     OperationHandle,
     PollPolicy,
@@ -364,30 +362,13 @@ def test_sigterm_while_waiting_ends_as_a_ctrl_c(
     env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
     env.pop("WEAVER_LOG", None)
     argv = with_sigint(sigint, [str(script), "operations", "wait", operation_id])
-    with subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
-    ) as run:
-        lines: list[str] = []
-        waiting = threading.Event()
-
-        def read() -> None:
-            assert run.stderr is not None
-            for line in run.stderr:
-                lines.append(line)
-                waiting.set()  # its first progress line: the wait has begun
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            assert waiting.wait(30), "the wait never began"
-            run.send_signal(signal.SIGTERM)
-            run.wait(timeout=30)
-            reader.join(5)
-        finally:
-            if run.poll() is None:
-                run.kill()  # bounded: the `with` waits for the process
-    stderr = "".join(lines)
-    assert run.returncode == 130, stderr
+    with watched(argv, env) as run:
+        # Its first progress line: the wait has begun.
+        assert run.line_starting("", timeout=30), "the wait never began"
+        run.process.send_signal(signal.SIGTERM)
+        run.process.wait(timeout=30)
+    stderr = run.stderr
+    assert run.process.returncode == 130, stderr
     assert stderr.splitlines()[-1] == (
         f"error: interrupted; operation {operation_id} keeps running on the server "
         f"(`weaver-facade operations wait {operation_id}`)"
