@@ -14,7 +14,7 @@ import copy
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import httpx
@@ -67,6 +67,21 @@ class Submission(Generic[T]):
     call: Call[wire.Operation]
     parse_result: ResultParser[T]
     model_id: str | None = None
+
+
+#: What starts an operation: its first snapshot, its parser, and for one known by other
+#: means than an operation (a recovered save, an export's artifact) a plan that sees it
+#: again. ``handle(*parts)`` makes its handle.
+Started: TypeAlias = tuple[
+    OperationSnapshot, ResultParser[T], Callable[[], Plan[OperationSnapshot]] | None
+]
+
+
+def started(submission: Submission[T]) -> Plan[Started[T]]:
+    """Send a call that starts an operation: its handle's parts."""
+    operation: wire.Operation = yield submission.call
+    snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
+    return snapshot, submission.parse_result, None
 
 
 class Pager(Protocol[T]):
@@ -399,16 +414,9 @@ class SyncIO(_Base[Callable[[float], None]]):
             closing=self.refusing,
         )
 
-    def start(self, submission: Submission[T]) -> tuple[OperationSnapshot, ResultParser[T]]:
-        """Send a call that starts an operation: its handle's parts (``handle`` tells
-        ``on_progress``, which a caller holding a model's turn calls after it)."""
-        operation = self.send(submission.call)
-        snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
-        return snapshot, submission.parse_result
-
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
         """Send a call that starts an operation and return its handle."""
-        return self.handle(*self.start(submission))
+        return self.handle(*self.run(started(submission)))
 
     def pages(self, pager: Pager[T]) -> Iterator[T]:
         """Yield a listing's items, fetching each page when the one before is used up."""
@@ -495,15 +503,9 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             closing=self.refusing,
         )
 
-    async def start(self, submission: Submission[T]) -> tuple[OperationSnapshot, ResultParser[T]]:
-        """See ``SyncIO.start``."""
-        operation = await self.send(submission.call)
-        snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
-        return snapshot, submission.parse_result
-
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
         """See ``SyncIO.submit``."""
-        return self.handle(*(await self.start(submission)))
+        return self.handle(*(await self.run(started(submission))))
 
     async def pages(self, pager: Pager[T]) -> AsyncIterator[T]:
         """See ``SyncIO.pages``."""

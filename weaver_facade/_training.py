@@ -6,7 +6,6 @@ builds every request and result parser without I/O.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import threading
 import time
@@ -51,7 +50,7 @@ from ._errors import (
     ModelTerminatedError,
     OptimizerStateUnavailableError,
 )
-from ._io import AsyncIO, HasOptions, Submission, SyncIO
+from ._io import AsyncIO, HasOptions, Started, Submission, SyncIO, started
 from ._lazy import asyncio, wire
 from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
@@ -78,12 +77,6 @@ from ._wire import Plan, kind_schemas
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
 _R = TypeVar("_R")
-# What starts a save or an export: its first snapshot, its parser, and for one known by
-# other means than an operation (a recovered save, an export's artifact) a plan that
-# sees it again.
-_Handle: TypeAlias = tuple[
-    OperationSnapshot, ResultParser[_R], Callable[[], Plan[OperationSnapshot]] | None
-]
 
 
 class _ServerDefault(enum.Enum):
@@ -365,7 +358,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 "next_seq_id=<last seq_id + 1>), or create a new model and resume it with "
                 "load_state_with_optimizer. Checkpoint methods work without it."
             )
-        self._steps.next_seq_id = seq_id + 1  # under the lock (``_turn``)
+        self._steps.next_seq_id = seq_id + 1  # under the lock (``_started``)
         return seq_id
 
     def _check_live(self, operation: str) -> None:
@@ -400,25 +393,27 @@ class _TrainingBase(HasOptions, Generic[IO]):
             f"base_model={self._model.base_model!r})"
         )
 
-    def _forward_backward(self, data: object, loss_fn: object) -> Submission[ForwardBackwardResult]:
+    def _forward_backward(
+        self, data: object, loss_fn: object
+    ) -> Plan[Started[ForwardBackwardResult]]:
         items = _check_data(data)
         fn = check_choice("loss_fn", loss_fn, [v.value for v in wire.LossFn])
         call = calls.forward_backward(
             self.model_id, seq_id=self._next_seq_id(), data=items, loss_fn=fn
         )
-        return Submission(call, _parse_fb(len(items)), self.model_id)
+        return (yield from started(Submission(call, _parse_fb(len(items)), self.model_id)))
 
-    def _optim_step(self, adam_params: object) -> Submission[OptimStepResult]:
+    def _optim_step(self, adam_params: object) -> Plan[Started[OptimStepResult]]:
         if not isinstance(adam_params, AdamParams):
             raise InvalidArgumentError(
                 f"adam_params must be an AdamParams, got {type(adam_params).__name__}"
             )
         call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
-        return Submission(call, _parse_optim, self.model_id)
+        return (yield from started(Submission(call, _parse_optim, self.model_id)))
 
     def _save(
         self, name: object, include_optimizer: object, ttl: object
-    ) -> Plan[_Handle[Checkpoint]]:
+    ) -> Plan[Started[Checkpoint]]:
         """Start a save: a handle's parts, from the reply or, for a 409, from our own
         earlier attempt's checkpoint."""
         checked = validate_checkpoint_name(name)
@@ -440,7 +435,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
-    ) -> Plan[_Handle[Artifact]]:
+    ) -> Plan[Started[Artifact]]:
         """Start an export: a handle's parts, from the operation or, for a reply that is the
         artifact itself, from the artifact (``ResourceWatch``)."""
         merge = check_bool("merge_adapter", merge_adapter)
@@ -533,25 +528,28 @@ class TrainingClient(_TrainingBase[SyncIO]):
     # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
-    @contextlib.contextmanager
-    def _turn(self, operation: str, *, live: bool = True) -> Iterator[SyncIO]:
-        """This call's turn to be sent (after the model's earlier steps, saves, loads and
-        exports), and the IO to send it with: within the call's ``timeout``
-        (``with_options``), the wait included. Held only to send: the call's handle, which
+    def _started(
+        self, operation: str, plan: Plan[Started[_R]], *, live: bool = True
+    ) -> OperationHandle[_R]:
+        """Run ``plan``, which starts an operation, in the model's turn: after the model's
+        earlier steps, saves, loads and exports, within the call's ``timeout``
+        (``with_options``), the wait included. A plan runs only when driven, so a step
+        takes its ``seq_id`` in its turn. The turn is held only to send: the handle, which
         tells ``on_progress``, is made after it, so that a callback may call the model. A
         ``live`` call needs the model itself, not only its checkpoints: refused once this
         client terminated it."""
         if live:
             self._check_live(operation)
         timeout = self._io.options.timeout
-        started = time.monotonic()
+        since = time.monotonic()
         lock: threading.Lock = self._steps.lock
         if not lock.acquire(timeout=-1 if timeout is None else timeout):
             raise _turn_timeout(operation, timeout)
         try:
-            yield _left(self._io, timeout, started)
+            parts = _left(self._io, timeout, since).run(plan)
         finally:
             lock.release()
+        return self._io.handle(*parts)
 
     @overload
     def forward_backward(
@@ -578,9 +576,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """
         check_bool("wait", wait)
-        with self._turn("forward_backward") as io:
-            started = io.start(self._forward_backward(data, loss_fn))
-        handle = io.handle(*started)
+        handle = self._started("forward_backward", self._forward_backward(data, loss_fn))
         return handle.result() if wait else handle
 
     @overload
@@ -600,9 +596,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
     ) -> OptimStepResult | OperationHandle[OptimStepResult]:
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
         check_bool("wait", wait)
-        with self._turn("optim_step") as io:
-            started = io.start(self._optim_step(adam_params))
-        handle = io.handle(*started)
+        handle = self._started("optim_step", self._optim_step(adam_params))
         return handle.result() if wait else handle
 
     @overload
@@ -658,9 +652,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 "How a save tells its own checkpoint from a real conflict").
         """
         check_bool("wait", wait)
-        with self._turn("save_state") as io:
-            parts = io.run(self._save(name, include_optimizer, ttl_seconds))
-        handle = self._io.handle(*parts)
+        handle = self._started("save_state", self._save(name, include_optimizer, ttl_seconds))
         return handle.result() if wait else handle
 
     @overload
@@ -683,9 +675,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
         check_bool("wait", wait)
-        with self._turn("load_state") as io:
-            started = io.start(load_submission(self.model_id, checkpoint, False))
-        handle = io.handle(*started)
+        load = started(load_submission(self.model_id, checkpoint, False))
+        handle = self._started("load_state", load)
         return handle.result() if wait else handle
 
     @overload
@@ -710,9 +701,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
         check_bool("wait", wait)
-        with self._turn("load_state_with_optimizer") as io:
-            started = io.start(load_submission(self.model_id, checkpoint, True))
-        handle = io.handle(*started)
+        load = started(load_submission(self.model_id, checkpoint, True))
+        handle = self._started("load_state_with_optimizer", load)
         return handle.result() if wait else handle
 
     @overload
@@ -779,9 +769,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        with self._turn("export_weights", live=checkpoint is None) as io:
-            parts = io.run(start)
-        handle = self._io.handle(*parts)  # on_progress is told once the turn is free
+        handle = self._started("export_weights", start, live=checkpoint is None)
         return handle.result() if wait else handle
 
     def iter_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> Iterator[Checkpoint]:
@@ -836,13 +824,14 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     with_options = HasOptions.with_options
 
-    @contextlib.asynccontextmanager
-    async def _turn(self, operation: str, *, live: bool = True) -> AsyncIterator[AsyncIO]:
-        """See ``TrainingClient._turn``."""
+    async def _started(
+        self, operation: str, plan: Plan[Started[_R]], *, live: bool = True
+    ) -> AsyncOperationHandle[_R]:
+        """See ``TrainingClient._started``."""
         if live:
             self._check_live(operation)
         timeout = self._io.options.timeout
-        started = time.monotonic()
+        since = time.monotonic()
         lock: asyncio.Lock = self._steps.lock
         try:
             async with asyncio.timeout(timeout):
@@ -850,9 +839,10 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         except TimeoutError:
             raise _turn_timeout(operation, timeout) from None
         try:
-            yield _left(self._io, timeout, started)
+            parts = await _left(self._io, timeout, since).run(plan)
         finally:
             lock.release()
+        return self._io.handle(*parts)
 
     @overload
     async def forward_backward(
@@ -871,9 +861,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> ForwardBackwardResult | AsyncOperationHandle[ForwardBackwardResult]:
         """See ``TrainingClient.forward_backward``."""
         check_bool("wait", wait)
-        async with self._turn("forward_backward") as io:
-            started = await io.start(self._forward_backward(data, loss_fn))
-        handle = io.handle(*started)
+        handle = await self._started("forward_backward", self._forward_backward(data, loss_fn))
         return await handle.result() if wait else handle
 
     @overload
@@ -893,9 +881,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> OptimStepResult | AsyncOperationHandle[OptimStepResult]:
         """See ``TrainingClient.optim_step``."""
         check_bool("wait", wait)
-        async with self._turn("optim_step") as io:
-            started = await io.start(self._optim_step(adam_params))
-        handle = io.handle(*started)
+        handle = await self._started("optim_step", self._optim_step(adam_params))
         return await handle.result() if wait else handle
 
     @overload
@@ -935,9 +921,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
         check_bool("wait", wait)
-        async with self._turn("save_state") as io:
-            parts = await io.run(self._save(name, include_optimizer, ttl_seconds))
-        handle = self._io.handle(*parts)
+        save = self._save(name, include_optimizer, ttl_seconds)
+        handle = await self._started("save_state", save)
         return await handle.result() if wait else handle
 
     @overload
@@ -957,9 +942,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
         check_bool("wait", wait)
-        async with self._turn("load_state") as io:
-            started = await io.start(load_submission(self.model_id, checkpoint, False))
-        handle = io.handle(*started)
+        load = started(load_submission(self.model_id, checkpoint, False))
+        handle = await self._started("load_state", load)
         return await handle.result() if wait else handle
 
     @overload
@@ -979,9 +963,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
         check_bool("wait", wait)
-        async with self._turn("load_state_with_optimizer") as io:
-            started = await io.start(load_submission(self.model_id, checkpoint, True))
-        handle = io.handle(*started)
+        load = started(load_submission(self.model_id, checkpoint, True))
+        handle = await self._started("load_state_with_optimizer", load)
         return await handle.result() if wait else handle
 
     @overload
@@ -1026,9 +1009,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.export_weights``."""
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        async with self._turn("export_weights", live=checkpoint is None) as io:
-            parts = await io.run(start)
-        handle = self._io.handle(*parts)  # see TrainingClient.export_weights
+        handle = await self._started("export_weights", start, live=checkpoint is None)
         return await handle.result() if wait else handle
 
     async def iter_checkpoints(
