@@ -551,6 +551,14 @@ AsyncFetch: TypeAlias = Callable[
 ]
 
 
+@attrs.define
+class _Watch:
+    """One pass over a handle's changes: its poller, and the state it last reported."""
+
+    poller: Poller
+    reported: _Reported
+
+
 FetchT = TypeVar("FetchT")
 SleepT = TypeVar("SleepT")
 
@@ -667,9 +675,8 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             self._poll_error is None,
         )
 
-    def _since(self, last: _Reported) -> OperationProgress | None:
-        """The change since ``last`` was reported, if any."""
-        state = self._state()
+    def _since(self, last: _Reported, state: _Reported) -> OperationProgress | None:
+        """The change from ``last``, as reported, to ``state``, the current one, if any."""
         if state == last:
             return None
         return attrs.evolve(self.progress, recovered=not last[3] and state[3])
@@ -677,7 +684,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
     def _report(self) -> None:
         """Tell ``on_progress`` of the change since it was last told, if any."""
         last, self._reported = self._reported, self._state()
-        progress = self.progress if last is None else self._since(last)
+        progress = self.progress if last is None else self._since(last, self._reported)
         if progress is None or self.on_progress is None:
             return
         try:
@@ -721,6 +728,18 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             origin=self._first_seen,
             queued=self._queued,
         )
+
+    def _watch(self, timeout: float | None) -> _Watch:
+        return _Watch(self._start(timeout), self._state())
+
+    def _next(self, watch: _Watch) -> OperationProgress | Poll | Sleep | None:
+        """A watch's next step: the change it has not reported (another look at the
+        handle, ``refresh()``, ``result()`` or another watcher, may have seen it first,
+        the end too), else a sleep or a poll while the operation runs; ``None`` after."""
+        last, watch.reported = watch.reported, self._state()
+        if (change := self._since(last, watch.reported)) is not None:
+            return change
+        return None if self.done() else self._next_step(watch.poller)
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
         step = poller.next_step()
@@ -806,28 +825,21 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
         return self._changes(timeout, live=True)
 
     def _changes(self, timeout: float | None, *, live: bool) -> Iterator[OperationProgress]:
-        poller = self._start(timeout)
-        # What this iterator has reported: another look at the handle (``refresh()``,
-        # ``result()``, another watcher) may see a change first, the end too.
-        reported = self._state()
+        watch = self._watch(timeout)
         yield self.progress
-        while True:
-            if (change := self._since(reported)) is not None:
-                reported = self._state()
-                yield change
-            if self.done():
-                return
-            step = self._next_step(poller)
-            if isinstance(step, Sleep):
+        while (step := self._next(watch)) is not None:
+            if isinstance(step, OperationProgress):
+                yield step
+            elif isinstance(step, Sleep):
                 self._sleep(step.seconds)
             else:
                 seen = self._seen(live)
                 try:
                     snapshot = self._fetch(step.wait, step.budget, seen)
                 except APIError as exc:
-                    self._failed(poller, exc)
+                    self._failed(watch.poller, exc)
                 else:
-                    self._polled(poller, snapshot, seen)
+                    self._polled(watch.poller, snapshot, seen)
 
     def result(self, timeout: float | None = None) -> T_co:
         """Wait for the operation and return its result.
@@ -870,26 +882,21 @@ class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awai
         *,
         live: bool,
     ) -> AsyncIterator[OperationProgress]:
-        poller = self._start(timeout)
-        reported = self._state()  # see OperationHandle._changes
+        watch = self._watch(timeout)
         yield self.progress
-        while True:
-            if (change := self._since(reported)) is not None:
-                reported = self._state()
-                yield change
-            if self.done():
-                return
-            step = self._next_step(poller)
-            if isinstance(step, Sleep):
+        while (step := self._next(watch)) is not None:
+            if isinstance(step, OperationProgress):
+                yield step
+            elif isinstance(step, Sleep):
                 await self._sleep(step.seconds)
             else:
                 seen = self._seen(live)
                 try:
                     snapshot = await self._fetch(step.wait, step.budget, seen)
                 except APIError as exc:
-                    self._failed(poller, exc)
+                    self._failed(watch.poller, exc)
                 else:
-                    self._polled(poller, snapshot, seen)
+                    self._polled(watch.poller, snapshot, seen)
 
     async def result(self, timeout: float | None = None) -> T_co:  # noqa: ASYNC109
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""
