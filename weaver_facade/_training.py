@@ -72,7 +72,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import Plan, kind_schemas
+from ._wire import Call, Plan, kind_schemas
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
@@ -393,41 +393,60 @@ class _TrainingBase(HasOptions, Generic[IO]):
             f"base_model={self._model.base_model!r})"
         )
 
+    # The plans' arguments are checked when the plan is made, before the model's turn:
+    # a bad one is its own error at once, not a timeout behind the model's earlier calls.
+
     def _forward_backward(
         self, data: object, loss_fn: object
     ) -> Plan[Started[ForwardBackwardResult]]:
         items = _check_data(data)
         fn = check_choice("loss_fn", loss_fn, [v.value for v in wire.LossFn])
-        call = calls.forward_backward(
-            self.model_id, seq_id=self._next_seq_id(), data=items, loss_fn=fn
+        return self._step(
+            lambda seq_id: calls.forward_backward(
+                self.model_id, seq_id=seq_id, data=items, loss_fn=fn
+            ),
+            _parse_fb(len(items)),
         )
-        return (yield from started(Submission(call, _parse_fb(len(items)), self.model_id)))
 
     def _optim_step(self, adam_params: object) -> Plan[Started[OptimStepResult]]:
         if not isinstance(adam_params, AdamParams):
             raise InvalidArgumentError(
                 f"adam_params must be an AdamParams, got {type(adam_params).__name__}"
             )
-        call = calls.optim_step(self.model_id, seq_id=self._next_seq_id(), adam_params=adam_params)
-        return (yield from started(Submission(call, _parse_optim, self.model_id)))
+        return self._step(
+            lambda seq_id: calls.optim_step(self.model_id, seq_id=seq_id, adam_params=adam_params),
+            _parse_optim,
+        )
+
+    def _step(
+        self, call: Callable[[int], Call[wire.Operation]], parse: ResultParser[_R]
+    ) -> Plan[Started[_R]]:
+        # Run in the turn, so that steps take their seq_ids in the order they are sent.
+        submission = Submission(call(self._next_seq_id()), parse, self.model_id)
+        return (yield from started(submission))
 
     def _save(
         self, name: object, include_optimizer: object, ttl: object
     ) -> Plan[Started[Checkpoint]]:
-        """Start a save: a handle's parts, from the reply or, for a 409, from our own
-        earlier attempt's checkpoint."""
         checked = validate_checkpoint_name(name)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
         # None would be falsy: a weight-only save, which cannot resume the optimizer.
         with_optimizer = check_bool("include_optimizer", include_optimizer)
         kind = CheckpointType.WEIGHT_AND_OPTIMIZER if with_optimizer else CheckpointType.WEIGHT
+        return self._save_plan(SaveIntent(self.model_id, checked, kind, ttl_seconds))
+
+    def _save_plan(self, intent: SaveIntent) -> Plan[Started[Checkpoint]]:
+        """Start a save: a handle's parts, from the reply or, for a 409, from our own
+        earlier attempt's checkpoint."""
         call = calls.save_checkpoint(
-            self.model_id, checkpoint_type=kind, name=checked, ttl_seconds=ttl_seconds
+            self.model_id,
+            checkpoint_type=intent.type,
+            name=intent.name,
+            ttl_seconds=intent.ttl_seconds,
         )
         try:
             operation: wire.Operation = yield call
         except ConflictError as exc:
-            intent = SaveIntent(self.model_id, checked, kind, ttl_seconds)
             found = yield from _recover_save(intent, exc)
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
             return watch.snapshot(found), watch.result, watch.look
@@ -436,8 +455,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
     ) -> Plan[Started[Artifact]]:
-        """Start an export: a handle's parts, from the operation or, for a reply that is the
-        artifact itself, from the artifact (``ResourceWatch``)."""
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
         # Sent even by default, as the official SDK does: the wire sheet does not say
@@ -445,7 +462,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
         ttl_seconds = (
             _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW, _ARTIFACT_TTL)
         )
-        reply: calls.ExportReply
         model_id: str | None = self.model_id
         target = None if checkpoint is None else coerce_checkpoint_ref(checkpoint)
         if target is not None:
@@ -459,12 +475,25 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 code="merge_not_supported",
                 details={"model_id": self.model_id, "training_mode": "full_ft"},
             )
+        if target is None and replace:
+            raise InvalidArgumentError(
+                "force applies to exporting a saved checkpoint; exporting the current "
+                "weights (checkpoint=None) always saves and exports them anew"
+            )
+        return self._export_plan(target, model_id, merge, ttl_seconds, replace)
+
+    def _export_plan(
+        self,
+        target: Checkpoint | CheckpointPath | uuid.UUID | None,
+        model_id: str | None,
+        merge: bool,
+        ttl_seconds: int | None,
+        replace: bool,
+    ) -> Plan[Started[Artifact]]:
+        """Start an export: a handle's parts, from the operation or, for a reply that is the
+        artifact itself, from the artifact (``ResourceWatch``)."""
+        reply: calls.ExportReply
         if target is None:
-            if replace:
-                raise InvalidArgumentError(
-                    "force applies to exporting a saved checkpoint; exporting the current "
-                    "weights (checkpoint=None) always saves and exports them anew"
-                )
             kind = "export_model_weights"
             reply = yield calls.export_model_weights(
                 self.model_id, merge_adapter=merge, ttl_seconds=ttl_seconds
@@ -537,9 +566,11 @@ class TrainingClient(_TrainingBase[SyncIO]):
         takes its ``seq_id`` in its turn. The turn is held only to send: the handle, which
         tells ``on_progress``, is made after it, so that a callback may call the model. A
         ``live`` call needs the model itself, not only its checkpoints: refused once this
-        client terminated it."""
-        if live:
-            self._check_live(operation)
+        client terminated it; an export of a saved checkpoint is not ``live``, and takes
+        no turn: no step changes what it exports."""
+        if not live:
+            return self._io.handle(*self._io.run(plan))
+        self._check_live(operation)
         timeout = self._io.options.timeout
         since = time.monotonic()
         lock: threading.Lock = self._steps.lock
@@ -828,8 +859,9 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, operation: str, plan: Plan[Started[_R]], *, live: bool = True
     ) -> AsyncOperationHandle[_R]:
         """See ``TrainingClient._started``."""
-        if live:
-            self._check_live(operation)
+        if not live:
+            return self._io.handle(*await self._io.run(plan))
+        self._check_live(operation)
         timeout = self._io.options.timeout
         since = time.monotonic()
         lock: asyncio.Lock = self._steps.lock

@@ -12,14 +12,16 @@ import datetime
 import email.utils
 import logging
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.fakeserver import (
+    CHECKPOINT,
+    EXPORT,
     FakeClock,
     FakeWeaver,
     artifact_json,
@@ -35,6 +37,8 @@ from weaver_facade import (
     DownloadTimeoutError,
     InternalServerError,
     InvalidArgumentError,
+    InvalidCheckpointName,
+    InvalidDatumError,
     OperationHandle,
     OperationProgress,
     OperationStatus,
@@ -738,14 +742,11 @@ QUEUED = {
 }
 
 
-@pytest.mark.parametrize("queued", QUEUED)
-def test_a_call_waiting_for_its_turn_keeps_its_call_timeout(queued: str) -> None:
-    # Steps of one model are sent one at a time. One queued behind a step whose request
-    # the server held waited for the lock without its with_options(timeout=...): the
-    # held request's whole read timeout (and its retries), not the call's deadline.
+@contextmanager
+def _turn_held(fake: FakeWeaver) -> Iterator[Any]:
+    """A training client of m-1 whose turn a first step holds, its request unanswered."""
     import threading
 
-    fake = FakeWeaver()
     reached, gate = threading.Event(), threading.Event()
 
     def held(request: httpx.Request) -> httpx.Response:
@@ -760,22 +761,59 @@ def test_a_call_waiting_for_its_turn_keeps_its_call_timeout(queued: str) -> None
         first.start()
         assert reached.wait(timeout=10)
         try:
-            with pytest.raises(
-                APITimeoutError, match=rf"^{queued}: .* still being sent after 0\.01 s"
-            ):
-                QUEUED[queued](trainer.with_options(timeout=0.01))
+            yield trainer
         finally:
             gate.set()
             first.join(timeout=10)
         trainer.forward_backward(_one_datum(), wait=False)
+
+
+@pytest.mark.parametrize("queued", QUEUED)
+def test_a_call_waiting_for_its_turn_keeps_its_call_timeout(queued: str) -> None:
+    # Steps of one model are sent one at a time. One queued behind a step whose request
+    # the server held waited for the lock without its with_options(timeout=...): the
+    # held request's whole read timeout (and its retries), not the call's deadline.
+    fake = FakeWeaver()
+    late = rf"^{queued}: .* still being sent after 0\.01 s"
+    with _turn_held(fake) as trainer, pytest.raises(APITimeoutError, match=late):
+        QUEUED[queued](trainer.with_options(timeout=0.01))
     assert _model_posts(fake) == [FORWARD_BACKWARD] * 2  # the refused call sent nothing
     seq_ids = [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", FORWARD_BACKWARD)]
     assert seq_ids == [1, 2]  # the refused step sent nothing and took no seq_id
 
 
-@pytest.mark.parametrize("queued", QUEUED)
-async def test_an_async_call_waiting_for_its_turn_keeps_its_call_timeout(queued: str) -> None:
+# Bad arguments, checked before the turn: their own error at once, not a timeout behind
+# an earlier step that tells nothing of the argument.
+REFUSED_FIRST: dict[str, tuple[Callable[[Any], Any], type[Exception]]] = {
+    "forward_backward": (lambda t: t.forward_backward([]), InvalidDatumError),
+    "optim_step": (lambda t: t.optim_step("fast"), InvalidArgumentError),
+    "save_state": (lambda t: t.save_state("no spaces"), InvalidCheckpointName),
+    "save_state ttl": (lambda t: t.save_state("s", ttl_seconds=-1), InvalidArgumentError),
+    "export_weights": (lambda t: t.export_weights(merge_adapter="yes"), InvalidArgumentError),
+}
+
+
+@pytest.mark.parametrize("bad", REFUSED_FIRST)
+def test_a_bad_argument_is_refused_without_waiting_for_the_turn(bad: str) -> None:
+    call, error = REFUSED_FIRST[bad]
     fake = FakeWeaver()
+    with _turn_held(fake) as trainer, pytest.raises(error):
+        call(trainer.with_options(timeout=0.01))
+    assert _model_posts(fake) == [FORWARD_BACKWARD] * 2
+
+
+def test_exporting_a_saved_checkpoint_does_not_wait_for_the_turn() -> None:
+    # It exports what a checkpoint holds, which no step of the model changes.
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json()))
+    with _turn_held(fake) as trainer:
+        artifact = trainer.with_options(timeout=0.5).export_weights(CHECKPOINT)
+        assert artifact.checkpoint_id == CHECKPOINT
+
+
+@asynccontextmanager
+async def _async_turn_held(fake: FakeWeaver) -> AsyncIterator[Any]:
+    """``_turn_held`` for an async training client."""
     reached, gate = asyncio.Event(), asyncio.Event()
 
     async def held(request: httpx.Request) -> httpx.Response:
@@ -785,24 +823,47 @@ async def test_an_async_call_waiting_for_its_turn_keeps_its_call_timeout(queued:
 
     # httpx's MockTransport awaits a handler's coroutine on an AsyncClient.
     fake.script("POST", FORWARD_BACKWARD, held)  # type: ignore[arg-type]
-    svc = async_service(fake)
-    async with svc:
+    async with async_service(fake) as svc:
         trainer = await svc.create_training_client("weaver-tiny")
         first = asyncio.create_task(trainer.forward_backward(_one_datum(), wait=False))
         await reached.wait()
         try:
-            with pytest.raises(
-                APITimeoutError, match=rf"^{queued}: .* still being sent after 0\.01 s"
-            ):
-                async with asyncio.timeout(5):  # without the fix: waits for ever
-                    await QUEUED[queued](trainer.with_options(timeout=0.01))
+            async with asyncio.timeout(5):  # a call that waited for the turn: for ever
+                yield trainer
         finally:
             gate.set()
             await first
         await trainer.forward_backward(_one_datum(), wait=False)
+
+
+@pytest.mark.parametrize("queued", QUEUED)
+async def test_an_async_call_waiting_for_its_turn_keeps_its_call_timeout(queued: str) -> None:
+    fake = FakeWeaver()
+    late = rf"^{queued}: .* still being sent after 0\.01 s"
+    async with _async_turn_held(fake) as trainer:
+        with pytest.raises(APITimeoutError, match=late):
+            await QUEUED[queued](trainer.with_options(timeout=0.01))
     assert _model_posts(fake) == [FORWARD_BACKWARD] * 2
     seq_ids = [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST", FORWARD_BACKWARD)]
     assert seq_ids == [1, 2]
+
+
+@pytest.mark.parametrize("bad", REFUSED_FIRST)
+async def test_an_async_bad_argument_is_refused_without_waiting_for_the_turn(bad: str) -> None:
+    call, error = REFUSED_FIRST[bad]
+    fake = FakeWeaver()
+    async with _async_turn_held(fake) as trainer:
+        with pytest.raises(error):
+            await call(trainer.with_options(timeout=0.01))
+    assert _model_posts(fake) == [FORWARD_BACKWARD] * 2
+
+
+async def test_an_async_export_of_a_saved_checkpoint_does_not_wait_for_the_turn() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json()))
+    async with _async_turn_held(fake) as trainer:
+        artifact = await trainer.with_options(timeout=0.5).export_weights(CHECKPOINT)
+        assert artifact.checkpoint_id == CHECKPOINT
 
 
 # A first call whose reply makes its handle, and so tells on_progress (the POST's reply is
