@@ -308,13 +308,14 @@ class StepsByModel:
     def join(self, model: ModelInfo, given: int | None, lock: Callable[[], Any]) -> ModelSteps:
         """``model``'s steps. A ``given`` next ``seq_id`` sets the count, for every client
         of the model: the caller's word (such as re-sending a step whose reply was lost,
-        with its own ``seq_id``). Else a count kept here goes on (the server's value may
-        lag behind a step on its way), and the server's starts one."""
+        with its own ``seq_id``). Else the higher of the count kept here and the server's
+        goes on: the server's may lag behind a step on its way, and be ahead after steps
+        another process sent."""
         steps = self._models.setdefault(model.id, ModelSteps(None, lock()))
         if given is not None:
             steps.next_seq_id = given
-        elif steps.next_seq_id is None:
-            steps.next_seq_id = model.next_seq_id
+        elif model.next_seq_id is not None:
+            steps.next_seq_id = max(steps.next_seq_id or 0, model.next_seq_id)
         return steps
 
     def terminated(self, model_id: str) -> None:

@@ -404,6 +404,13 @@ def test_training_clients_of_one_model_share_its_step_counter(
     svc.training_client(made.model_id, next_seq_id=4).optim_step()
     made.optim_step()
     assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")[-2:]] == [4, 5]
+    # Ahead, the server's count wins: another process sent steps 6 to 8 meanwhile. Kept,
+    # this client's would send 6 again, which a server answers with that step's operation.
+    model["next_seq_id"] = 9
+    fake.script("GET", f"/api/v1/models/{made.model_id}", httpx.Response(200, json=model))
+    svc.training_client(made.model_id).optim_step()
+    made.optim_step()
+    assert [fake.body(r)["payload"]["seq_id"] for r in fake.sent("POST")[-2:]] == [9, 10]
 
 
 def test_next_seq_id_overrides_the_server_s_for_every_client_of_the_model(
