@@ -61,6 +61,9 @@ class Drift(enum.StrEnum):
     # Artifact shapes: a descriptor's sha256 in uppercase hex; a descriptor without `files`;
     # an export Operation whose `kind` is an artifact kind (clients take it for the artifact).
     UPPERCASE_SHA256 = "uppercase_sha256"
+    # An export's Operation answered 200, not 202 (as a server that answers every
+    # accepted POST 200 may): its body is still an Operation, told by its `kind`.
+    EXPORT_200_OPERATION = "export_200_operation"
     MISSING_FILES = "missing_files"
     OPERATION_ARTIFACT_KIND = "operation_artifact_kind"
     # A server that sends no `X-Request-ID` (the wire's response header) on any reply.
@@ -627,6 +630,10 @@ class DriftMiddleware:
         if drift is Drift.MISSING_FILES and is_descriptor:
             data.pop("files", None)
             await reply.send(send, json.dumps(data).encode())
+            return
+        is_export = method == "POST" and EXPORT.match(path) and reply.status == 202
+        if drift is Drift.EXPORT_200_OPERATION and is_export:
+            await reply.send(send, status=200)
             return
         if drift is Drift.OPERATION_ARTIFACT_KIND:
             if method == "POST" and EXPORT.match(path) and reply.status == 202:

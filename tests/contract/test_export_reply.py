@@ -1,0 +1,29 @@
+"""An export's reply is told apart by its `kind`, as the wire sheet says clients do.
+
+"Reply: 202 with an Operation ... or 200 with the artifact itself ... Clients tell the two
+apart by a top-level `kind` of `hf_model`/`hf_adapter`." A server written from the sheet
+that answered the export's Operation with 200 got, besides the spec's own finding for the
+200, a second one (`artifact_fields`: checkpoint_id `None`, status `pending`) for the
+Operation read as the artifact, and the download and storage steps were skipped.
+"""
+
+from __future__ import annotations
+
+from tests.contract.drift import Drift
+from tests.contract.support import quick, serve_emulator
+from weaver_facade.contract import run_contract_test
+
+EXPORT = "POST /api/v1/checkpoints/{checkpoint_id}/export"
+
+
+def test_an_export_operation_answered_200_is_waited_for() -> None:
+    with serve_emulator(Drift.EXPORT_200_OPERATION, extensions="none") as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert report.lifecycle is not None
+    steps = {s.name: s.status for s in report.lifecycle.steps}
+    assert steps["download every file; sizes and sha256 match the descriptor"] == "passed"
+    assert steps["storage URLs work without the key and honour Range"] == "passed"
+    lines = [f.line() for f in report.findings]
+    assert [f.check for f in report.findings] == ["response_schema_conformance"], lines
+    (finding,) = report.findings
+    assert finding.operation == EXPORT, lines
