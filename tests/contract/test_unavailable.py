@@ -53,6 +53,17 @@ def test_a_route_that_stays_unavailable_is_one_availability_finding() -> None:
     assert KEY not in finding.curl
 
 
+def test_a_wait_beyond_the_time_limit_leaves_the_request_unchecked() -> None:
+    # The kit marked such a reply on schemathesis' Response, whose __slots__ refuse a new
+    # attribute: every request that got one became a `run_error` finding ("Runtime Error:
+    # 'Response' object has no attribute 'weaver_contract_out_of_time'").
+    down = FaultRule("unavailable", 1.0, route="/api/v1/operations/{operation_id}", retry_after=9)
+    with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
+        report = run_contract_test(quick(emu.base_url, parts=("conformance",), time_limit=5.0))
+    assert report.findings == [], [f.line() for f in report.findings]
+    assert any("asked to try again after the time limit" in n for n in report.notes), report.notes
+
+
 def test_the_lifecycle_names_the_request_that_stayed_unavailable() -> None:
     # The load step's optimizer step got the 503s; it was reported under the load's POST.
     down = FaultRule(

@@ -101,10 +101,6 @@ TRAINING = (
 )
 
 
-# Set on a reply that asked for a wait beyond the part's time limit.
-OUT_OF_TIME = "weaver_contract_out_of_time"
-
-
 class PatientTransport:
     """schemathesis' transport, sending a request again while the server asks to try later
     (``retry_after``), at most ``RETRIES`` times, within the part's time limit.
@@ -115,7 +111,7 @@ class PatientTransport:
     ``seen`` gets every request and its last reply: some are sent by schemathesis' checks
     past the ``after_call`` hook (the auth checks' probes without the key, say), and a
     server may create a session for one of them, whose id then comes back in generated
-    cases.
+    cases. ``ran_out`` tells a reply that asked for a wait beyond the time limit.
     """
 
     def __init__(
@@ -127,6 +123,14 @@ class PatientTransport:
         self._lock = threading.Lock()
         self.retried = 0
         self.down: set[str] = set()
+        # Kept, not marked: schemathesis' Response has __slots__. Holding them keeps their
+        # ids from being reused.
+        self._out_of_time: dict[int, Any] = {}
+
+    def ran_out(self, response: Any) -> bool:
+        """Whether ``response`` asked for a wait beyond the part's time limit."""
+        with self._lock:
+            return self._out_of_time.get(id(response)) is response
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -146,7 +150,8 @@ class PatientTransport:
                 return response
             if time.monotonic() + wait > self._deadline:
                 # Not the server's failing: the wait it asked for is beyond the time limit.
-                setattr(response, OUT_OF_TIME, True)
+                with self._lock:
+                    self._out_of_time[id(response)] = response
                 return response
             if attempt == RETRIES:
                 with self._lock:
@@ -649,7 +654,9 @@ def run_conformance(
                 progress(f"conformance: {event.phase.name.value} phase")
             elif isinstance(event, events.ScenarioFinished):
                 collector.on_scenario_finished(context, event)  # type: ignore[arg-type]
-                _collect(spec, event.recorder, outcome, api_key, ownership.stood_in)
+                _collect(
+                    spec, event.recorder, outcome, api_key, ownership.stood_in, patient.ran_out
+                )
             elif isinstance(event, events.NonFatalError):
                 outcome.findings.append(
                     Finding(
@@ -945,9 +952,11 @@ def _collect(
     outcome: ConformanceOutcome,
     secret: str | None,
     stood_in: Callable[[Any], bool] = lambda case: False,
+    ran_out: Callable[[Any], bool] = lambda response: False,
 ) -> None:
     """``stood_in``: whether a case's path names an id the kit stood in for
-    (``Ownership.stood_in``)."""
+    (``Ownership.stood_in``); ``ran_out``: whether a reply asked for a wait beyond the time
+    limit (``PatientTransport.ran_out``)."""
     exchanges: list[tuple[str, Any]] = []
     for case_id, interaction in recorder.interactions.items():
         node = recorder.cases.get(case_id)
@@ -968,7 +977,7 @@ def _collect(
         ):
             # The server asked to try later, even after the retries: not its answer.
             label = node.value.operation.label
-            if getattr(response, OUT_OF_TIME, False):
+            if ran_out(response):
                 outcome.unchecked.append(label)
                 continue
             info = failed[0].failure_info
