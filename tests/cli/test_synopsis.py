@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -14,9 +15,25 @@ from weaver_facade.contract._cli import parser as contract_parser
 PATHS = list(command_paths(main))
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def options_of(path: tuple[str, ...]) -> list[set[str]]:
+    """The spellings of each option of the command at ``path`` (but --json and --help)."""
+    if path == ("contract-test",):  # the kit's own parser reads its options
+        actions = contract_parser("contract-test")._actions
+        return [set(a.option_strings) for a in actions if "--help" not in a.option_strings]
+    return [
+        set(p.opts)
+        for p in command_at(path).params
+        if isinstance(p, click.Option) and not p.hidden and "--json" not in p.opts
+        and "--help" not in p.opts
+    ]  # fmt: skip
+
+
 def readme_synopsis() -> dict[tuple[str, ...], str]:
     """The README's command-line block: each command's words and the rest of its line."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = README.read_text()
     block = text.split("## The command line\n\n```\n", 1)[1].split("```", 1)[0]
     found = {}
     for line in block.splitlines():
@@ -35,16 +52,23 @@ def test_the_readme_synopsis_names_each_commands_options() -> None:
     assert set(synopsis) == set(leaves)
     for path, line in synopsis.items():
         shown = set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", line))
-        options = [
-            set(p.opts)
-            for p in command_at(path).params
-            if isinstance(p, click.Option) and not p.hidden and "--json" not in p.opts
-            and "--help" not in p.opts
-        ] if path != ("contract-test",) else [  # the kit's own parser reads its options
-            set(a.option_strings) for a in contract_parser("contract-test")._actions
-        ]  # fmt: skip
+        options = options_of(path)
         unknown = shown - set().union(*options)
         assert not unknown, (path, unknown)
         if not line.rstrip().endswith("..."):  # else the rest is in the command's section
             missing = [sorted(opts) for opts in options if not opts & shown]
             assert not missing, (path, missing)
+
+
+def test_the_readme_synopsis_names_each_commands_arguments_as_its_help() -> None:
+    # `operations show OP_ID` in the README (and in `--no-wait`'s hint) was
+    # `OPERATION_ID` in `--help`: two names for one argument.
+    for path, line in readme_synopsis().items():
+        command = command_at(path)
+        if path in {("emulator",), ("contract-test",)}:  # no arguments of their own
+            continue
+        words = line.split()[1 + len(path) :]
+        shown = list(itertools.takewhile(lambda w: w[0] not in "[(-", words))
+        ctx = click.Context(command, info_name=" ".join(path))
+        usage = [p for p in command.collect_usage_pieces(ctx) if p != "[OPTIONS]"]
+        assert shown == usage, (path, shown, usage)

@@ -91,7 +91,7 @@ def _report(handle: OperationHandle[Any], service: ServiceClient, *, fail: bool)
 
 
 @operations.command("show")
-@click.argument("operation_id")
+@click.argument("operation_id", metavar="OP_ID")
 @json_option
 @handles_errors
 def show(operation_id: str) -> None:
@@ -101,7 +101,7 @@ def show(operation_id: str) -> None:
 
 
 @operations.command("wait")
-@click.argument("operation_id")
+@click.argument("operation_id", metavar="OP_ID")
 @timeout_option("Stop waiting after this long (default: 1 hour); the operation keeps running.")
 @json_option
 @handles_errors
