@@ -60,6 +60,26 @@ def test_the_readme_synopsis_names_each_commands_options() -> None:
             assert not missing, (path, missing)
 
 
+# Where the README gives the options a synopsis line leaves to `...`.
+SECTIONS: dict[tuple[str, ...], str] = {
+    ("emulator",): "## The emulator",
+    ("contract-test",): "## Contract-testing",
+}
+
+
+def test_the_options_a_synopsis_leaves_out_are_in_the_commands_section() -> None:
+    # `emulator ...` left `--fault-seed`, `--log-level` and `--no-access-log` to a
+    # section that never named them.
+    text = README.read_text()
+    for path, line in readme_synopsis().items():
+        if not line.rstrip().endswith("..."):
+            continue
+        section = text.split(SECTIONS[path], 1)[1].split("\n## ", 1)[0]
+        named = set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", line + section))
+        missing = [sorted(opts) for opts in options_of(path) if not opts & named]
+        assert not missing, (path, missing)
+
+
 def test_the_readme_synopsis_names_each_commands_arguments_as_its_help() -> None:
     # `operations show OP_ID` in the README (and in `--no-wait`'s hint) was
     # `OPERATION_ID` in `--help`: two names for one argument.
