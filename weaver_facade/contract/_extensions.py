@@ -102,13 +102,20 @@ class ExtensionProbe:
             self.found[name] = offered
             self.evidence[name] = why
 
+    def leave(self, name: str, why: str) -> None:
+        """Record why ``name`` is undetermined so far; a later ``decide`` replaces it."""
+        if name in self.known and name not in self.found:
+            self.evidence[name] = why
+
     def to_json(self) -> dict[str, Any]:
-        """The finding as in ``contract-report.json``: offered, missing, undetermined, evidence."""
+        """The finding as in ``contract-report.json``: offered, missing, undetermined, and
+        the evidence for each, also for one left undetermined without a reason of its own."""
+        untold = f"not reached: {self.note}" if self.note else "no reply told either way"
         return {
             "offered": list(self.offered),
             "missing": list(self.missing),
             "undetermined": list(self.undetermined),
-            "evidence": dict(sorted(self.evidence.items())),
+            "evidence": {n: self.evidence.get(n, untold) for n in sorted(self.known)},
         }
 
 
@@ -198,7 +205,13 @@ class _Probe:
             if held >= _HELD:  # held until it ended: the poll waited for the change
                 why = f"a poll with wait={_LONG_POLL_WAIT:g} was held {held:.1f} s, to the end"
                 self.result.decide("long-poll", True, why)
-            return  # else already done: no evidence either way
+            else:  # already done: no evidence either way
+                why = (
+                    f"a poll with wait={_LONG_POLL_WAIT:g} of a save came back "
+                    f"{op.get('status')} at once: the save ended before a poll could be held"
+                )
+                self.result.leave("long-poll", why)
+            return
         if held < _HELD:
             why = f"a poll with wait={_LONG_POLL_WAIT:g} came back {op.get('status')} at once"
             self.result.decide("long-poll", False, why)
@@ -378,6 +391,7 @@ def probe_extensions(
 ) -> ExtensionProbe:
     """Probe ``base_url`` for every extension ``spec_document`` names; never raises."""
     result = ExtensionProbe(known=extension_names(spec_document))
+    result.leave("conversion-totals", "not probed: only a running export shows its totals")
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     timeout = httpx.Timeout(30.0 + _LONG_POLL_WAIT, connect=10.0)
     try:
