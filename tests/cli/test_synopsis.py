@@ -92,3 +92,33 @@ def test_the_readme_synopsis_names_each_commands_arguments_as_its_help() -> None
         ctx = click.Context(command, info_name=" ".join(path))
         usage = [p for p in command.collect_usage_pieces(ctx) if p != "[OPTIONS]"]
         assert shown == usage, (path, shown, usage)
+
+
+def test_the_readme_synopsis_names_each_options_value_as_its_help() -> None:
+    # `--max-concurrency N`, `-o DIR`, `emulator --port N` and `contract-test
+    # --max-examples N` were `INTEGER RANGE`, `DIRECTORY` and `MAX_EXAMPLES` in `--help`.
+    differ: list[str] = []
+    kit = README.read_text().split("## Contract-testing", 1)[1].split("```\n", 2)[1]
+    lines = [*readme_synopsis().items(), (("contract-test",), kit.splitlines()[0])]
+    for path, line in lines:
+        shown = dict(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*) ([A-Z][A-Z_]*)\b", line))
+        if path == ("contract-test",):
+            actions = contract_parser("contract-test")._actions
+            helps = {
+                o: a.metavar or a.dest.upper() for a in actions for o in a.option_strings
+            }  # fmt: skip
+        else:
+            command = command_at(path)
+            ctx = click.Context(command, info_name=" ".join(path))
+            helps = {
+                o: p.make_metavar(ctx)
+                for p in command.params
+                if isinstance(p, click.Option) and not isinstance(p.type, click.Choice)
+                for o in p.opts
+            }
+        differ += [
+            f"{' '.join(path)} {option}: {value} in the README, {helps[option]} in --help"
+            for option, value in shown.items()
+            if option in helps and helps[option] != value  # a choice lists its values instead
+        ]
+    assert differ == [], "\n".join(differ)

@@ -254,6 +254,7 @@ class _Bar:
     "output",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
     help="The folder to download into (created if needed).",
 )
 @click.option(
@@ -272,6 +273,7 @@ class _Bar:
 @click.option(
     "--max-concurrency",
     type=click.IntRange(min=1, max=_MAX_CONCURRENCY),
+    metavar="N",
     default=_CONCURRENCY,
     show_default=True,
     help="Files fetched at once.",

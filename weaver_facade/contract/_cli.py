@@ -75,16 +75,19 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--base-url",
+        metavar="URL",
         help="the server root, e.g. http://127.0.0.1:8080 (default: $WEAVER_BASE_URL)",
     )
     p.add_argument(
         "--api-key",
+        metavar="KEY",
         help="sent as X-WEAVER-API-KEY (default: $WEAVER_API_KEY); never printed",
     )
     p.add_argument("--report", type=Path, metavar="DIR", help="write JSON and JUnit XML here")
     p.add_argument(
         "--max-examples",
         type=_positive_int,
+        metavar="N",
         help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES}; "
         f"--quick: {QUICK_MAX_EXAMPLES})",
     )

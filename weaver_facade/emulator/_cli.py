@@ -86,13 +86,17 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
     help="Where state lives (SQLite and checkpoint files). "
     "Default: a temporary directory removed on exit.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--host", metavar="HOST", default="127.0.0.1", show_default=True, help="Interface to listen on."
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
+    metavar="N",
     default=8080,
     show_default=True,
     help="Port to listen on; 0 picks a free one (the ready line shows it).",
@@ -100,6 +104,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 @click.option(
     "--api-key",
     "api_keys",
+    metavar="KEY",
     multiple=True,
     envvar="WEAVER_EMULATOR_API_KEYS",
     help="An accepted X-WEAVER-API-KEY; each key is a tenant. Repeatable. Without any, auth is "
