@@ -446,6 +446,10 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
                 code="artifact_not_ready",
             )
         what = f"no completed {want.value} artifact" if want else "no completed artifact"
+        failed = [a for a in of_kind if a.status is ArtifactStatus.ERROR]
+        if failed:  # why, without a listing of its own
+            why = f": {failed[-1].error}" if failed[-1].error else ""
+            what += f" (its last {failed[-1].kind.value} export failed{why})"
         raise NotFoundError(
             f"checkpoint {checkpoint} has {what}; export it first "
             "(export_weights, or `weaver-facade checkpoints export`)",

@@ -3,6 +3,7 @@ typed ``wait=`` overloads (checked by ``mypy --strict`` and at run time)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, assert_type
 
 import pytest
@@ -28,6 +29,7 @@ from weaver_facade import (
     CheckpointRef,
     ConversionProgress,
     InvalidArgumentError,
+    NotFoundError,
     OperationFailedError,
     OperationHandle,
     OperationProgress,
@@ -384,3 +386,16 @@ def test_a_bad_manifest_file_field_is_named_where_it_is(field: str, value: objec
         artifact_result("export_checkpoint", snapshot)
     assert info.value.field == f"manifest.files[0].{field}"
     assert f"field `manifest.files[0].{field}`" in str(info.value)
+
+
+def test_a_download_after_a_failed_export_says_the_export_failed(tmp_path: Path) -> None:
+    # It said only "no completed hf_adapter artifact; export it first", as though none had
+    # been tried: the user learnt why only by listing the artifacts.
+    fake = FakeWeaver()
+    failed = artifact_json("error", error="conversion ran out of disk")
+    fake.script("GET", LIST, json_reply(200, {"items": [failed]}))
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+    assert "hf_adapter export failed: conversion ran out of disk" in str(missing.value)
+    assert not (tmp_path / "out").exists()
