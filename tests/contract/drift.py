@@ -100,6 +100,9 @@ class Drift(enum.StrEnum):
     # fetches the descriptor again for fresh URLs"): each URL serves one request, the next
     # with it gets 401; the descriptor gives fresh ones, and claims a far expiry.
     URLS_SERVE_ONCE = "urls_serve_once"
+    # No drift: storage on a flaky network. The first GET of each file (and of each range)
+    # is cut mid-body, the connection reset; the same GET again is served whole.
+    STORAGE_RESETS = "storage_resets"
     # Every read of a model with the key answers 404, as if none were the run's, and a
     # method no route knows gets 501 (as UNKNOWN_METHOD_501): the read never serves a
     # positive case, and its coverage scenario ends at the TRACE, after the request
@@ -363,6 +366,7 @@ class DriftMiddleware:
         #: Storage URLs used (``Drift.URLS_SERVE_ONCE``), and how many were refused.
         self.used_urls: set[str] = set()
         self.expired = 0
+        self.resets = 0  # storage GETs cut mid-body (STORAGE_RESETS)
         self.descriptors = 0
         self.lowercased = 0  # times written in lowercase (LOWERCASE_TIMES)
         #: Whether a reply was lost (``Drift.LOST_REPEATED_SAVE``).
@@ -414,6 +418,20 @@ class DriftMiddleware:
                 await _error(401, "expired", "the storage URL expired").send(send)
                 return
             self.used_urls.add(url)
+        if self.drift is Drift.STORAGE_RESETS and path.startswith(STORAGE):
+            headers = dict(scope["headers"])
+            url = f"{path}?{scope.get('query_string', b'').decode()} {headers.get(b'range')!r}"
+            if url not in self.used_urls:
+                self.used_urls.add(url)
+                self.resets += 1
+                reply = await call(self.app, scope, await _read(receive))
+                start = {"type": "http.response.start", "status": reply.status}
+                framing = [(b"content-length", str(len(reply.body)).encode())]
+                await send({**start, "headers": framing})
+                await send(
+                    {"type": "http.response.body", "body": reply.body[:1], "more_body": True}
+                )
+                raise ConnectionResetError("the connection was reset")
         if self.drift is Drift.UNREAD_MODELS and method == "GET" and MODEL.match(path):
             sent = dict(scope["headers"]).get(b"x-weaver-api-key")
             if sent is not None and sent.decode(errors="replace") == self.key:

@@ -51,6 +51,9 @@ _KEPT = 64 * 1024 * 1024
 _FRESH_FOR = 2.0
 # The statuses of an expired storage URL ("401/403 once expired"; the wire sheet).
 _EXPIRED = (401, 403)
+# Storage is not the server under test: a GET cut by the network is sent again, as the
+# facade's downloads do, and only this many cuts in a row are reported.
+_STORAGE_TRIES = 3
 
 
 @dataclass
@@ -296,11 +299,20 @@ class ArtifactSteps:
         whatever the descriptor said of its expiry."""
         if url.expiring():
             self._renew(url)
-        response = self.storage.get(url.url, headers=headers)
+        response = self._storage_get(url.url, headers)
         if response.status_code in _EXPIRED:
             self._renew(url)
-            response = self.storage.get(url.url, headers=headers)
+            response = self._storage_get(url.url, headers)
         return response
+
+    def _storage_get(self, url: str, headers: dict[str, str] | None) -> httpx.Response:
+        for tries in range(1, _STORAGE_TRIES + 1):
+            try:
+                return self.storage.get(url, headers=headers)
+            except httpx.TransportError:
+                if tries == _STORAGE_TRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     def _fetch(self, r: StepResult, item: dict[str, Any]) -> _Fetched:
         sc = self.sc
@@ -308,35 +320,42 @@ class ArtifactSteps:
         name = url.name
         if url.expiring():
             self._renew(url)
-        digest = hashlib.sha256()
-        kept = bytearray()
-        size = 0
-        for attempt in range(2):
+        renewed, cuts = False, 0
+        while True:
+            digest = hashlib.sha256()
+            kept = bytearray()
+            size = 0
             request = self.storage.build_request("GET", url.url)
-            with self.storage.stream("GET", url.url) as response:
-                if response.status_code in _EXPIRED and attempt == 0:
-                    # Expired on the way (a long download before it, say): a fresh URL.
-                    self._renew(url)
-                    continue
-                if response.status_code != 200:
-                    detail = "without the API key" if response.status_code in _EXPIRED else ""
-                    r.findings.append(
-                        sc.finding(
-                            STORAGE,
-                            "storage_no_key",
-                            f"the storage URL of `{name}` answered {response.status_code} "
-                            f"{detail}".rstrip(),
-                            "200 with the file, without the API key",
-                            str(response.status_code),
+            try:
+                with self.storage.stream("GET", url.url) as response:
+                    if response.status_code in _EXPIRED and not renewed:
+                        # Expired on the way (a long download before it, say): a fresh URL.
+                        renewed = True
+                        self._renew(url)
+                        continue
+                    if response.status_code != 200:
+                        detail = "without the API key" if response.status_code in _EXPIRED else ""
+                        r.findings.append(
+                            sc.finding(
+                                STORAGE,
+                                "storage_no_key",
+                                f"the storage URL of `{name}` answered {response.status_code} "
+                                f"{detail}".rstrip(),
+                                "200 with the file, without the API key",
+                                str(response.status_code),
+                            )
                         )
-                    )
-                    raise _step_failed()
-                for chunk in response.iter_raw():
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if size <= _KEPT:
-                        kept += chunk
+                        raise _step_failed()
+                    for chunk in response.iter_raw():
+                        digest.update(chunk)
+                        size += len(chunk)
+                        if size <= _KEPT:
+                            kept += chunk
                 break
+            except httpx.TransportError:
+                cuts += 1
+                if cuts == _STORAGE_TRIES:
+                    raise
         want_size, want_sha = item.get("size"), item.get("sha256")
         got_sha = digest.hexdigest()
         # The descriptor's case is the watcher's to name; here only the bytes count.
