@@ -208,7 +208,9 @@ def test_a_path_built_from_a_str_subclass_is_the_same_path() -> None:
 def test_a_listed_name_no_path_can_hold_still_fails_the_list(
     fake: FakeWeaver, trainer: TrainingClient, fields: dict[str, str]
 ) -> None:
-    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "x"), **fields})
+    fake.script(
+        "GET", LIST, json_reply(200, {"items": [{**checkpoint_json("m-1", "x"), **fields}]})
+    )
     with pytest.raises(ResponseValidationError, match="list_checkpoints"):
         trainer.list_checkpoints()
 
@@ -230,7 +232,8 @@ def test_a_checkpoint_a_server_calls_error_is_failed(
         {**checkpoint_json("m-1", "b"), "status": "failed"},
     ]
     assert [c.status for c in trainer.list_checkpoints()] == ["failed", "failed"]
-    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "status": "broken"})
+    broken = {**checkpoint_json("m-1", "c"), "status": "broken"}
+    fake.script("GET", LIST, json_reply(200, {"items": [*fake.checkpoints["m-1"], broken]}))
     with pytest.raises(ResponseValidationError, match="status"):
         trainer.list_checkpoints()
 
