@@ -680,6 +680,102 @@ def unsourced_attributes(models: Any) -> list[str]:
     ]
 
 
+def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None]]:
+    """``("model", Name, keywords)`` for each generated model a module's ``tree`` builds
+    (``wire.Name(...)``), and ``("call", alias, keywords)`` for each generated
+    ``alias._get_kwargs`` it passes first to a call; ``None``: keywords given with ``**``."""
+    import ast
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        keywords = {k.arg for k in node.keywords if k.arg is not None}
+        given = None if any(k.arg is None for k in node.keywords) else keywords
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "wire"
+        ):
+            yield "model", func.attr, given
+        first = node.args[0] if node.args else None
+        if (
+            isinstance(first, ast.Attribute)
+            and first.attr == "_get_kwargs"
+            and isinstance(first.value, ast.Name)
+        ):
+            yield "call", first.value.id, given
+
+
+def unsent_fields(package: Any = None) -> list[str]:
+    """``Schema.field (a request field)`` for each field of a generated model the facade
+    builds, and ``operation?parameter`` for each keyword of a generated request it sends,
+    that the facade never gives and ``UNSENT`` of ``weaver_facade/_calls.py`` does not
+    list with its reason; and each ``UNSENT`` entry the spec does not have. Read from the
+    core's source; ``package`` is the generated package (default: the installed one)."""
+    import ast
+    import importlib
+    import inspect
+    import pkgutil
+
+    import attrs
+
+    import weaver_facade
+    from weaver_facade._calls import UNSENT
+
+    if package is None:
+        import weaver_client as package
+    models = importlib.import_module(f"{package.__name__}.models")
+    given: dict[str, set[str] | None] = {}
+    aliases: dict[str, str] = {}  # `_list_checkpoints`: `api.checkpoints.list_checkpoints`
+    for info in pkgutil.iter_modules(weaver_facade.__path__):
+        if not info.name.startswith("_") or info.ispkg:
+            continue
+        tree = ast.parse(Path(weaver_facade.__path__[0], f"{info.name}.py").read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "weaver_client.api."
+            ):
+                module = str(node.module).removeprefix("weaver_client.")
+                aliases.update((a.asname or a.name, f"{module}.{a.name}") for a in node.names)
+        for kind, name, keywords in _sent(tree):
+            key = f"{kind}:{name}"
+            known = given.setdefault(key, set())
+            given[key] = None if known is None or keywords is None else known | keywords
+    fields: dict[str, list[str]] = {}  # by schema or operationId: what the spec has
+    problems: list[str] = []
+    for key, keywords in sorted(given.items()):
+        kind, name = key.split(":", 1)
+        if kind == "model":
+            model = getattr(models, name, None)
+            if model is None or not attrs.has(model):
+                continue  # an enum, or a schema the spec lost (mypy names it)
+            spec = [f.name for f in attrs.fields(model) if f.name != "additional_properties"]
+            what, where = name, "{}.{} (a request field)"
+        else:
+            build = importlib.import_module(f"{package.__name__}.{aliases[name]}")._get_kwargs
+            params = inspect.signature(build).parameters.values()
+            # The Idempotency-Key: ``_calls._call`` gives one to every request that takes it.
+            spec = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+            spec = [n for n in spec if n not in ("body", "idempotency_key")]
+            what, where = aliases[name].rpartition(".")[2], "{}?{} (a request parameter)"
+        names = [n.rstrip("_") for n in spec]  # the generator's `type_` is `type`
+        fields.setdefault(what, []).extend(names)
+        unsent = UNSENT.get(what, {})
+        problems.extend(
+            where.format(what, n)
+            for n, raw in zip(names, spec, strict=True)
+            if keywords is not None and raw not in keywords and n not in unsent
+        )
+    problems.extend(
+        f"{what}.{name} (in UNSENT of weaver_facade/_calls.py, but not in the spec)"
+        for what, unsent in UNSENT.items()
+        for name in unsent
+        if name not in fields.get(what, ())
+    )
+    return problems
+
+
 def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
     """The spec's error codes (``spec``: its status by code) without their class in
     ``weaver_facade/_errors.py`` (nor in its ``TOLD_BY_STATUS``), and the codes it maps
@@ -714,7 +810,7 @@ def _no_schema(where: str, declared: Any) -> str:
 
 def cmd_coverage() -> int:
     try:
-        problems = uncovered_fields()
+        problems = [*uncovered_fields(), *unsent_fields()]
     except RegenerateError:  # openapi.yaml itself (read for the reply objects): main says
         raise
     except Exception as exc:  # the facade no longer imports against this client
@@ -722,11 +818,15 @@ def cmd_coverage() -> int:
         print("the facade does not import against the new client; run `mypy --strict` on it")
         return 1
     if not problems:
-        print("every spec field the facade converts is mapped or left out with a reason")
+        print(
+            "every spec field the facade converts is mapped or left out with a reason, and "
+            "every request field and parameter is sent or unsent with one"
+        )
         return 0
     print(
         "spec fields (and enum values and error codes) the facade neither maps nor leaves "
-        "out, or requires although the spec does not:"
+        "out, or requires although the spec does not, and request fields and parameters "
+        "it neither sends nor lists as unsent:"
     )
     for problem in problems:
         print(f"  - {problem}")
@@ -739,7 +839,9 @@ def cmd_coverage() -> int:
         "code needs its class in `_BY_CODE` of weaver_facade/_errors.py (exported by "
         "weaver_facade and named in the README's list of errors), or a place in its "
         "`TOLD_BY_STATUS`; a reply object needs a WireFields of its own, or a place in "
-        "`NOT_DECLARED` of scripts/_regenerate.py"
+        "`NOT_DECLARED` of scripts/_regenerate.py; a request field or parameter is sent "
+        "where the facade builds its request (weaver_facade/_calls.py), or listed in its "
+        "`UNSENT` with the reason"
     )
     return 1
 
@@ -919,7 +1021,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument(
         "--coverage",
         action="store_true",
-        help="list the spec fields the facade neither maps nor leaves out (no regeneration)",
+        help="list the spec fields the facade neither maps nor leaves out, and the request "
+        "fields it neither sends nor lists as unsent (no regeneration)",
     )
     parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ from weaver_client.schemas import SchemaName
 from tests.support.facade_values import CONVERTERS, OP
 from tests.support.spec_values import OF_TYPE, SCHEMAS, every_field, flipped, types
 from weaver_facade import APIError, Checkpoint, ResponseValidationError
+from weaver_facade._calls import UNSENT
 from weaver_facade._checkpoints import checkpoint_from_wire
 from weaver_facade._wire import _PARSE_ERRORS
 
@@ -612,3 +613,54 @@ def test_every_read_field_of_the_wrong_type_is_refused() -> None:
                 continue
             taken.append(f"{schema}.{name}: {wrong!r}")
     assert taken == [], "read without a check of its type (by its converter)"
+
+
+# -- the request side -----------------------------------------------------------------------
+
+UNSENT_TODAY = frozenset(regen.unsent_fields())
+
+
+def test_every_request_field_and_parameter_is_sent_or_unsent_with_a_reason() -> None:
+    assert regen.unsent_fields() == []
+    assert all(r.strip() for unsent in UNSENT.values() for r in unsent.values())
+
+
+def test_an_optional_request_field_or_parameter_the_spec_adds_is_named(tmp_path: Path) -> None:
+    # An optional one passes mypy: nothing told the maintainer the facade never sends it.
+    field = _absent_name(SCHEMAS["SaveCheckpointRequest"]["properties"])
+    parameter = _absent_name([])
+
+    def grow(document: dict[str, Any]) -> None:
+        schemas = document["components"]["schemas"]
+        schemas["SaveCheckpointRequest"]["properties"][field] = {"type": "string"}
+        listing = document["paths"]["/api/v1/models/{model_id}/checkpoints"]["get"]
+        listing["parameters"].append(
+            {"name": parameter, "in": "query", "required": False, "schema": {"type": "string"}}
+        )
+
+    with _trial(tmp_path, grow) as trial:
+        found = [p for p in regen.unsent_fields(trial) if p not in UNSENT_TODAY]
+    assert found == [
+        f"list_checkpoints?{parameter} (a request parameter)",
+        f"SaveCheckpointRequest.{field} (a request field)",
+    ]
+
+
+def test_an_unsent_entry_the_spec_does_not_have_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = _absent_name(SCHEMAS["CreateModelRequest"]["properties"])
+    grown = {**UNSENT, "CreateModelRequest": {**UNSENT["CreateModelRequest"], stale: "gone"}}
+    monkeypatch.setattr("weaver_facade._calls.UNSENT", grown)
+    assert [p for p in regen.unsent_fields() if p not in UNSENT_TODAY] == [
+        f"CreateModelRequest.{stale} (in UNSENT of weaver_facade/_calls.py, but not in the spec)"
+    ]
+
+
+def test_scripts_regenerate_lists_a_request_field_the_facade_does_not_send(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fewer = {**UNSENT, "Datum": {}}
+    monkeypatch.setattr("weaver_facade._calls.UNSENT", fewer)
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    assert "  - Datum.metadata (a request field)\n" in out
+    assert "listed in its `UNSENT` with the reason" in out
