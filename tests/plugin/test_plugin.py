@@ -6,6 +6,7 @@ it in a conftest that is not at the top of the run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -602,3 +603,35 @@ def test_the_async_client_runs_on_the_tests_loop_whatever_the_tests_loop_scope(
         *("-p", "timeout", "--timeout", "30"),
     )
     result.assert_outcomes(passed=2)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_blocks() -> tuple[str, str, str]:
+    """The plugin section's command line, its test and its conftest.py, as printed."""
+    section = README.read_text().split("## Testing your own code: the pytest plugin", 1)[1]
+    blocks = re.findall(r"```(?:python)?\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    assert len(blocks) == 3, "the plugin section has not its three code blocks"
+    command, test, conftest = blocks
+    return command, test, conftest
+
+
+def test_the_readme_snippets_run_as_printed(pytester: pytest.Pytester) -> None:
+    command, test, conftest = _readme_blocks()
+    line = command.splitlines()[0]
+    args = line.split("#", 1)[0].split()
+    assert args[0] == "pytest", line
+    pytester.makeconftest(conftest)
+    pytester.makepyfile(test_readme=test)
+    pytester.runpytest(*args[1:], *QUIET).assert_outcomes(passed=1)
+
+
+def test_the_readme_conftest_line_loads_the_plugin(pytester: pytest.Pytester) -> None:
+    command, test, conftest = _readme_blocks()
+    # The command's comment names the other way: that line in the top-level conftest.py.
+    found = re.search(r"# (pytest_plugins = .*)", command)
+    assert found, command
+    pytester.makeconftest(f"{found.group(1)}\n{conftest}")
+    pytester.makepyfile(test_readme=test)
+    pytester.runpytest(*QUIET).assert_outcomes(passed=1)
