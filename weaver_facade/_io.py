@@ -412,6 +412,7 @@ class SyncIO(_Base[Callable[[float], None]]):
             sleep=self._sleep,
             on_progress=self.on_progress,
             closing=self.refusing,
+            result_in_response=look is None,
         )
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
@@ -501,6 +502,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             sleep=self._sleep,
             on_progress=self.on_progress,
             closing=self.refusing,
+            result_in_response=look is None,
         )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:

@@ -583,6 +583,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         sleep: SleepT | None = None,
         on_progress: ProgressCallback | None = None,
         closing: Callable[[], bool] | None = None,
+        result_in_response: bool = True,
     ) -> None:
         self._snapshot = snapshot
         self._fetch: FetchT = fetch
@@ -597,6 +598,9 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._poll_error: str | None = None
         self._last_failure: APIError | None = None
         self._reported: _Reported | None = None
+        # One poll for a done reply without `response`; none for a resource seen in place
+        # of an operation, whose result is not its `response`.
+        self._look_owed = result_in_response
         #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress
         self._observe(snapshot)
@@ -739,7 +743,14 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         last, watch.reported = watch.reported, self._state()
         if (change := self._since(last, watch.reported)) is not None:
             return change
-        return None if self.done() else self._next_step(watch.poller)
+        return None if self.done() and not self._result_owed() else self._next_step(watch.poller)
+
+    def _result_owed(self) -> bool:
+        """Done, without the result, and not yet polled: the wire's POST reply is
+        ``{"id", "status", "response"?}``, so the operation itself is asked once more."""
+        snap = self._snapshot
+        missing = snap.status is OperationStatus.DONE and snap.response is None
+        return missing and self._result is None and self._look_owed
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
         step = poller.next_step()
@@ -782,6 +793,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
     def _polled(self, poller: Poller, snapshot: OperationSnapshot, seen: str | None) -> None:
         self._poll_error = None
         self._last_failure = None
+        self._look_owed = False
         self._observe(snapshot)
         revised = seen is not None and snapshot.revision not in (None, seen)
         poller.on_reply(

@@ -10,7 +10,14 @@ import pytest
 import yaml
 from weaver_client import limits
 
-from tests.support.fakeserver import FakeClock, FakeWeaver, async_service, json_reply, service
+from tests.support.fakeserver import (
+    FakeClock,
+    FakeWeaver,
+    async_service,
+    checkpoint_json,
+    json_reply,
+    service,
+)
 from weaver_facade import (
     Artifact,
     Checkpoint,
@@ -534,3 +541,50 @@ async def test_async_refresh() -> None:
         handle = await trainer.forward_backward([datum_from_tokens([1, 2])], wait=False)
         assert await handle.refresh() is OperationStatus.DONE
         assert (await handle.result()).loss == 1.5
+
+
+SAVE = "/api/v1/models/m-1/checkpoints"
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_done_reply_without_its_result_is_looked_at_once_more(via: str) -> None:
+    # The wire's POST reply is `{"id", "status", "response"?}`: a server may say `done`
+    # there and give the result only with the operation.
+    fake = FakeWeaver()
+    done = {"id": "op-1", "status": "done"}
+    checkpoint = checkpoint_json("m-1", "a")
+    fake.script("POST", SAVE, json_reply(202, done))
+    fake.script("GET", OP, json_reply(200, {**done, "response": checkpoint}))
+    saved = _save(fake, via)
+    assert isinstance(saved, Checkpoint)
+    assert saved.name == "a"
+    assert len(fake.sent("GET", OP)) == 1
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_done_operation_still_without_its_result_is_named_after_one_more_look(
+    via: str,
+) -> None:
+    fake = FakeWeaver()
+    done = {"id": "op-1", "status": "done"}
+    fake.script("POST", SAVE, json_reply(202, done))
+    fake.script("GET", OP, json_reply(200, done))
+    with pytest.raises(ResponseValidationError, match="has no `response` \\(its Checkpoint\\)"):
+        _save(fake, via)
+    assert len(fake.sent("GET", OP)) == 1
+
+
+def _save(fake: FakeWeaver, via: str) -> object:
+    if via == "sync":
+        with service(fake) as svc:
+            return svc.create_training_client("weaver-tiny").save_state("a")
+
+    async def main() -> object:
+        svc = async_service(fake)
+        try:
+            trainer = await svc.create_training_client("weaver-tiny")
+            return await trainer.save_state("a")
+        finally:
+            await svc.aclose()
+
+    return asyncio.run(main())
