@@ -510,7 +510,8 @@ SCHEMAS: Final[dict[str, Any]] = {
     "ArtifactFileName": {
         "type": "string",
         "maxLength": 255,
-        "pattern": "^[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?(/[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?)*$",
+        "pattern": "^[^/\\\\:\\x00-\\x1f\\x7f]*[^/\\\\:\\x00-\\x1f\\x7f. "
+        "](/[^/\\\\:\\x00-\\x1f\\x7f]*[^/\\\\:\\x00-\\x1f\\x7f. ])*$",
     },
     "Sha256": {
         "type": "string",

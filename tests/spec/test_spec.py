@@ -594,6 +594,14 @@ def test_artifact_enums_and_formats() -> None:
         ("x.", False),
         ("x ", False),
         ("", False),
+        # The wire sheet refuses only the names above (and duplicates): any other
+        # relative POSIX path is a name a server may send.
+        (".gitattributes", True),
+        ("sub dir/my file+1.json", True),
+        ("résumé.txt", True),
+        ("x./y", False),
+        ("x /y", False),
+        ("a\x01b", False),
     ],
 )
 def test_artifact_file_names(name: str, ok: bool) -> None:

@@ -23,8 +23,10 @@ class DownloadFile:
             'url_expires_at': '2026-11-29T11:02:00Z'}
 
     Attributes:
-        name (str): A relative POSIX path (`sub/x` allowed). No segment is empty, `.` or
-            `..`, starts with `.`, or ends with `.`; no `\\`, `:` or spaces.
+        name (str): A relative POSIX path (`sub/x` allowed), as the wire sheet has it: no
+            segment is empty, `.` or `..`, or ends with `.` or a space; no `\\`, `:`
+            or control character. Any other name (`.gitattributes`, `my file.json`)
+            is one a server may send.
              Example: adapter_model.safetensors.
         url (str): An absolute presigned storage URL on any host. Fetch it without
             the API key, following redirects; it honours `Range: bytes=N-`.

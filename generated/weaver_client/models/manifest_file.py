@@ -19,8 +19,10 @@ class ManifestFile:
             '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'}
 
     Attributes:
-        name (str): A relative POSIX path (`sub/x` allowed). No segment is empty, `.` or
-            `..`, starts with `.`, or ends with `.`; no `\\`, `:` or spaces.
+        name (str): A relative POSIX path (`sub/x` allowed), as the wire sheet has it: no
+            segment is empty, `.` or `..`, or ends with `.` or a space; no `\\`, `:`
+            or control character. Any other name (`.gitattributes`, `my file.json`)
+            is one a server may send.
              Example: adapter_model.safetensors.
         size (int | Unset):  Example: 65784.
         sha256 (str | Unset): Lowercase hex SHA-256. Example:
