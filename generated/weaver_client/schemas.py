@@ -348,7 +348,7 @@ SCHEMAS: Final[dict[str, Any]] = {
             "grad_clip_norm",
         ],
         "properties": {
-            "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
+            "learning_rate": {"type": "number", "minimum": 0, "maximum": 10},
             "beta1": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
             "beta2": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
             "eps": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},

@@ -87,3 +87,14 @@ async def test_a_save_gathered_with_steps_holds_the_weights_after_them(
         p for p in sent if p in ("forward-backward-passes", "optimizer-steps", "checkpoints")
     ]
     assert model_calls[:3] == ["forward-backward-passes", "optimizer-steps", "checkpoints"]
+
+
+def test_a_schedule_that_decays_to_zero_takes_its_last_step(make_service: ServiceFactory) -> None:
+    # A learning rate of 0 (the end of a linear or cosine decay) was refused with 400; the
+    # step now counts and leaves the weights as they are.
+    trainer = make_service().create_training_client(BASE_MODEL, seed=7)
+    before = trainer.forward_backward(BATCH).loss
+    trainer.optim_step(AdamParams(learning_rate=0.0))
+    assert trainer.forward_backward(BATCH).loss == before
+    trainer.optim_step(ADAM)
+    assert trainer.forward_backward(BATCH).loss != before

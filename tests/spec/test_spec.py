@@ -400,7 +400,8 @@ def test_bounds() -> None:
     adam = validator_for(schema("AdamParams"))
     good = schema("AdamParams")["example"]
     assert adam.is_valid(good)
-    assert not adam.is_valid({**good, "learning_rate": 0})
+    assert adam.is_valid({**good, "learning_rate": 0})  # a schedule that decays to zero
+    assert not adam.is_valid({**good, "learning_rate": -0.1})
     assert not adam.is_valid({**good, "beta1": 1.0})
 
 

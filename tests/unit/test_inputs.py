@@ -208,8 +208,8 @@ def test_adam_defaults_are_the_spec_example() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [
-        ({"learning_rate": 0}, "0 < learning_rate <= 10"),
-        ({"learning_rate": 11}, "0 < learning_rate <= 10"),
+        ({"learning_rate": -0.1}, "0 <= learning_rate <= 10"),
+        ({"learning_rate": 11}, "0 <= learning_rate <= 10"),
         ({"learning_rate": math.nan}, "finite"),
         ({"learning_rate": True}, "finite number"),
         ({"learning_rate": "0.1"}, "finite number"),

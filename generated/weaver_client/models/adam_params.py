@@ -17,7 +17,8 @@ class AdamParams:
             1.0}
 
     Attributes:
-        learning_rate (float):  Example: 0.0001.
+        learning_rate (float): 0, the end of a schedule that decays to zero, leaves the weights as they are. Example:
+            0.0001.
         beta1 (float):  Example: 0.9.
         beta2 (float):  Example: 0.95.
         eps (float):  Example: 1e-08.
