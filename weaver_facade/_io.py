@@ -425,8 +425,9 @@ class SyncIO(_Base[Callable[[float], None]]):
             yield from pager.read(self.send(pager.call()))
 
     def run(self, plan: Plan[R]) -> R:
-        """Carry out a plan's steps and return its result."""
-        return drive(plan, self.perform)
+        """Carry out a plan's steps and return its result; its requests (a lookup's pages,
+        a save's recovery) share the call's ``timeout`` as one deadline (``whole``)."""
+        return drive(plan, self.whole().perform)
 
     def perform(self, step: object) -> Any:
         """One step of a plan: send a ``Call``, or start a ``Submission`` and wait for its
@@ -517,7 +518,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
 
     async def run(self, plan: Plan[R]) -> R:
         """See ``SyncIO.run``."""
-        return await adrive(plan, self.perform)
+        return await adrive(plan, self.whole().perform)
 
     async def perform(self, step: object) -> Any:
         """See ``SyncIO.perform``."""

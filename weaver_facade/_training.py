@@ -815,7 +815,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """This model's newest completed checkpoint, or ``None`` if it has none."""
-        return self._io.whole().run(lookup.latest(self.model_id))
+        return self._io.run(lookup.latest(self.model_id))
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """The current state of a checkpoint.
@@ -824,7 +824,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         string), or a path (``CheckpointPath`` or ``weaver://`` string), which is looked
         up by name among its model's checkpoints.
         """
-        return self._io.whole().run(lookup.by_ref(ref, self.model_id))
+        return self._io.run(lookup.by_ref(ref, self.model_id))
 
     def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """Delete a checkpoint and its files; returns it in status ``deleted``.
@@ -1059,11 +1059,11 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
-        return await self._io.whole().run(lookup.latest(self.model_id))
+        return await self._io.run(lookup.latest(self.model_id))
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
-        return await self._io.whole().run(lookup.by_ref(ref, self.model_id))
+        return await self._io.run(lookup.by_ref(ref, self.model_id))
 
     async def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.delete_checkpoint``."""

@@ -230,10 +230,9 @@ def test_a_recovered_save_keeps_the_wait_deadline() -> None:
     assert getattr(info.value.last_error, "retry_after", None) == 20.0
 
 
-def test_a_recovered_saves_pages_share_the_wait_deadline() -> None:
-    # The audit: each page of the list a recovered save watches got the whole time left,
-    # so two pages of 2 s each overran a 3 s wait by a second.
-    fake, clock = FakeWeaver(), FakeClock()
+def _slow_pages(clock: FakeClock, mine: dict[str, Any]) -> list[Any]:
+    """The model's checkpoint list in two pages of 2 s each, ``mine`` on the second; a
+    page given less than 2 s to be read times out."""
 
     def slow(body: dict[str, Any]) -> Any:
         def reply(request: httpx.Request) -> httpx.Response:
@@ -246,17 +245,91 @@ def test_a_recovered_saves_pages_share_the_wait_deadline() -> None:
         return reply
 
     other = checkpoint_json("m-1", "other")
-    mine = {**checkpoint_json("m-1", "a"), "status": "pending"}
-    pages = [slow({"items": [other], "next_cursor": "p2"}), slow({"items": [mine]})]
+    return [slow({"items": [other], "next_cursor": "p2"}), slow({"items": [mine]})]
+
+
+def test_a_recovered_saves_pages_share_the_wait_deadline() -> None:
+    # The audit: each page of the list a recovered save watches got the whole time left,
+    # so two pages of 2 s each overran a 3 s wait by a second.
+    fake, clock = FakeWeaver(), FakeClock()
     poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
     with service(fake, poll=poll, sleep=clock.sleep) as svc:
         lost_save_reply(fake)
         handle = svc.create_training_client("weaver-tiny").save_state("a", wait=False)
-        fake.script("GET", LIST, *pages * 10)
+        fake.script("GET", LIST, *_slow_pages(clock, fake.checkpoints["m-1"][-1]) * 10)
         begin = clock.now
         with pytest.raises(OperationTimeoutError):
             handle.result(timeout=3)
     assert clock.now - begin <= 3 + DEADLINE_GRACE + 1e-9
+
+
+def test_a_save_that_recovers_its_checkpoint_keeps_its_call_timeout() -> None:
+    # with_options(timeout=3): the save's 409 and each page of the list that recovers its
+    # checkpoint got 3 s of their own, so the call took 4 s.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny").with_options(timeout=3)
+        lost_save_reply(fake)
+        fake.script("GET", LIST, *_slow_pages(clock, fake.checkpoints["m-1"][-1]) * 10)
+        begin = clock.now
+        with pytest.raises(APITimeoutError):
+            trainer.save_state("a", wait=False)
+    assert clock.now - begin <= 3 + 1e-9
+
+
+async def test_an_async_save_that_recovers_its_checkpoint_keeps_its_call_timeout() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        trainer = (await svc.create_training_client("weaver-tiny")).with_options(timeout=3)
+        lost_save_reply(fake)
+        fake.script("GET", LIST, *_slow_pages(clock, fake.checkpoints["m-1"][-1]) * 10)
+        begin = clock.now
+        with pytest.raises(APITimeoutError):
+            await trainer.save_state("a", wait=False)
+    assert clock.now - begin <= 3 + 1e-9
+
+
+def test_an_export_of_a_checkpoint_it_looks_up_keeps_its_call_timeout() -> None:
+    # Its path's checkpoint is found in the model's list, whose pages had 3 s each.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny").with_options(timeout=3)
+        mine = checkpoint_json("m-1", "a")
+        fake.script("GET", LIST, *_slow_pages(clock, mine) * 10)
+        begin = clock.now
+        with pytest.raises(APITimeoutError):
+            trainer.export_weights("weaver://m-1/checkpoints/a", wait=False)
+    assert clock.now - begin <= 3 + 1e-9
+
+
+# Calls that find a checkpoint by its path in its model's list, before acting on it or
+# (a TTL change, whose reply carries no checkpoint) after.
+LOOKED_UP: dict[str, Callable[[Any, Any], Any]] = {
+    "delete_checkpoint": lambda svc, t: t.delete_checkpoint("weaver://m-1/checkpoints/a"),
+    "set_checkpoint_ttl": lambda svc, t: t.set_checkpoint_ttl("weaver://m-1/checkpoints/a", 60),
+    "list_artifacts": lambda svc, t: svc.list_artifacts("weaver://m-1/checkpoints/a"),
+}
+
+
+@pytest.mark.parametrize("call", LOOKED_UP)
+def test_a_call_that_looks_its_checkpoint_up_keeps_its_call_timeout(call: str) -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        mine = checkpoint_json("m-1", "a")
+        fake.checkpoints["m-1"].append(mine)
+        artifacts = f"/api/v1/checkpoints/{mine['id']}/artifacts"
+        fake.script("GET", artifacts, json_reply(200, {"items": []}))
+        fake.script("PATCH", f"{LIST}/ttl", httpx.Response(204))
+        fake.script("GET", LIST, *_slow_pages(clock, mine) * 10)
+        begin = clock.now
+        with pytest.raises(APITimeoutError):
+            LOOKED_UP[call](svc.with_options(timeout=3), trainer.with_options(timeout=3))
+    assert clock.now - begin <= 3 + 1e-9
 
 
 def test_a_recovered_saves_timeout_says_how_to_look_at_it_again() -> None:
