@@ -547,7 +547,7 @@ class ServiceClient(_ServiceBase):
         if self._root is not self:
             return self._root._ensure_session(io)
         left = io.time_left()  # another call may be opening it: waited for within it too
-        if not self._lock.acquire(timeout=-1 if left is None else left):
+        if not io.acquire(self._lock, left):
             raise _session_timeout(left)
         try:
             if self._session_id is not None:

@@ -374,6 +374,13 @@ class SyncIO(_Base[Callable[[float], None]]):
         """A lock of this shell's kind."""
         return threading.Lock()
 
+    @staticmethod
+    def acquire(lock: threading.Lock, seconds: float | None) -> bool:
+        """Take ``lock`` within ``seconds`` (``None``: however long). A thread waits at most
+        ``threading.TIMEOUT_MAX``, so a longer timeout (``inf``, which ``with_options``
+        takes) waits that long, not ``OverflowError``."""
+        return lock.acquire(timeout=-1 if seconds is None else min(seconds, threading.TIMEOUT_MAX))
+
     def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
         with self._sending(call, options) as request:

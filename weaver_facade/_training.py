@@ -575,7 +575,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         timeout = self._io.options.timeout
         since = time.monotonic()
         lock: threading.Lock = self._steps.lock
-        if not lock.acquire(timeout=-1 if timeout is None else timeout):
+        if not self._io.acquire(lock, timeout):
             raise _turn_timeout(operation, timeout)
         try:
             parts = _left(self._io, timeout, since).run(plan)

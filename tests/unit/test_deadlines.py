@@ -866,6 +866,17 @@ REFUSED_FIRST: dict[str, tuple[Callable[[Any], Any], type[Exception]]] = {
 }
 
 
+@pytest.mark.parametrize("timeout", [float("inf"), 1e12])
+def test_a_timeout_longer_than_a_thread_may_wait_is_no_error(timeout: float) -> None:
+    # with_options takes it, but a lock waits at most threading.TIMEOUT_MAX: the session's
+    # and the model's turn raised OverflowError before any request.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.with_options(timeout=timeout).create_training_client("weaver-tiny")
+        trainer.forward_backward(_one_datum(), wait=False)
+    assert _model_posts(fake) == [FORWARD_BACKWARD]
+
+
 @pytest.mark.parametrize("bad", REFUSED_FIRST)
 def test_a_bad_argument_is_refused_without_waiting_for_the_turn(bad: str) -> None:
     call, error = REFUSED_FIRST[bad]
