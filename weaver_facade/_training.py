@@ -291,8 +291,8 @@ class ModelSteps:
     before them made.
     """
 
-    def __init__(self, next_seq_id: int | None, lock: Any) -> None:
-        self.next_seq_id = next_seq_id
+    def __init__(self, lock: Any) -> None:
+        self.next_seq_id: int | None = None
         self.lock = lock
         self.terminated = False  # by this service client's ``terminate_model``
 
@@ -311,7 +311,7 @@ class StepsByModel:
         with its own ``seq_id``). Else the higher of the count kept here and the server's
         goes on: the server's may lag behind a step on its way, and be ahead after steps
         another process sent."""
-        steps = self._models.setdefault(model.id, ModelSteps(None, lock()))
+        steps = self._models.setdefault(model.id, ModelSteps(lock()))
         if given is not None:
             steps.next_seq_id = given
         elif model.next_seq_id is not None:
