@@ -101,12 +101,14 @@ class Wakeup:
 
     def __init__(self) -> None:
         self._woken = threading.Condition()
-        self._closing = False
+        #: Set when the client starts closing: from then on its IO sends only the close's
+        #: own calls (``_Base.closing``).
+        self.closing = False
         self._stops: set[Callable[[], None]] = set()
         self._sleepers: set[asyncio.Future[None]] = set()
 
     def _cut_short(self) -> bool:
-        return self._closing and _CLOSER.get() is not self
+        return self.closing and _CLOSER.get() is not self
 
     def sleep(self, seconds: float) -> None:
         """``time.sleep``, ended by a close (at once, once one has begun)."""
@@ -135,7 +137,7 @@ class Wakeup:
         """Call ``stop`` when a close begins (at once if one has) until the block ends."""
         with self._woken:
             self._stops.add(stop)
-            closing = self._closing
+            closing = self.closing
         try:
             if closing:
                 stop()
@@ -150,7 +152,7 @@ class Wakeup:
         (in its thread or task) are not cut short."""
         token = _CLOSER.set(self)
         with self._woken:
-            self._closing = True
+            self.closing = True
             self._woken.notify_all()
             stops, sleepers = list(self._stops), list(self._sleepers)
         try:
@@ -199,10 +201,7 @@ class _Base(Generic[SleepT]):
         # One flag each for an IO and its with_options copies.
         self._opened = [False]
         self._closed = [False]
-        # Set when the client starts closing: from then on only the close's own calls
-        # (a copy made by ``closing``) are sent.
-        self._closing = [False]
-        self._closer = False
+        self._closer = False  # a copy made by ``closing``: the close's own
         # The event loop an async IO is bound to, from its first call (one for its copies).
         self._loop: list[object] = [None]
         # The IO its copies were made from; they keep it alive (see ``origin``).
@@ -258,7 +257,6 @@ class _Base(Generic[SleepT]):
         """Refuse every later call but those of the copy given, whose calls all end
         within ``seconds`` (``until``), and are not retried once the server cannot be
         reached: the close's own. Wakes what waits to send."""
-        self._closing[0] = True
         clone = self.until(seconds)
         # Best effort: a server that cannot be reached ends the close's attempts at once.
         clone.options = attrs.evolve(clone.options, retry_unreachable=False)
@@ -268,7 +266,7 @@ class _Base(Generic[SleepT]):
 
     def refusing(self) -> bool:
         """Whether this IO sends no more: closed, or closing and not the close itself."""
-        return self.closed or (self._closing[0] and not self._closer)
+        return self.closed or (self.wakeup.closing and not self._closer)
 
     def check_open(self) -> None:
         """Raise ``ClientClosedError`` when ``refusing``: for a call, and for a ``with``."""
