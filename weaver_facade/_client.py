@@ -440,7 +440,7 @@ class _ServiceBase(HasOptions):
         checked = check_id("model_id", model_id)
         model = yield from terminate_plan(checked)
         self._created.forget(checked)
-        self._steps.terminated(checked)
+        self._steps.terminated(checked, self._io.lock)
         return self._created.describe(model)
 
 

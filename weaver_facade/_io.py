@@ -179,6 +179,8 @@ def _settle(future: asyncio.Future[None]) -> None:
 class _Base(Generic[SleepT]):
     """What both shells share; ``SleepT`` is the type of their injectable sleep."""
 
+    lock: Callable[[], Any]  # makes a lock of the shell's kind
+
     def __init__(
         self,
         generated: GeneratedClient,

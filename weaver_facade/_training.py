@@ -318,10 +318,10 @@ class StepsByModel:
             steps.next_seq_id = max(steps.next_seq_id or 0, model.next_seq_id)
         return steps
 
-    def terminated(self, model_id: str) -> None:
-        """``model_id`` was terminated: its training clients refuse what needs it live."""
-        if (steps := self._models.get(model_id)) is not None:
-            steps.terminated = True
+    def terminated(self, model_id: str, lock: Callable[[], Any]) -> None:
+        """``model_id`` was terminated: its training clients, also those attached later,
+        refuse what needs it live."""
+        self._models.setdefault(model_id, ModelSteps(lock())).terminated = True
 
 
 class _TrainingBase(HasOptions, Generic[IO]):

@@ -473,6 +473,19 @@ def test_a_model_this_client_terminated_is_refused_before_any_request(
     assert fake.sent("POST", f"/api/v1/checkpoints/{kept.id}/export")
 
 
+def test_a_model_terminated_before_it_was_attached_is_refused_before_any_request(
+    fake: FakeWeaver, svc: ServiceClient
+) -> None:
+    # The client knew only the models it had a training client of: one terminated by id
+    # first, then attached (for its checkpoints, or by mistake), sent its steps.
+    svc.terminate_model("m-1")
+    trainer = svc.training_client("m-1", next_seq_id=7)
+    fake.requests.clear()
+    with pytest.raises(ModelTerminatedError, match="terminated by this client"):
+        trainer.forward_backward([datum_from_tokens([1, 2])])
+    assert fake.requests == []
+
+
 async def test_an_async_model_this_client_terminated_is_refused_before_any_request() -> None:
     fake = FakeWeaver()
     async with async_service(fake) as svc:
