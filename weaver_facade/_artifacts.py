@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
+import math
 import os
 import re
 import uuid
@@ -446,10 +447,10 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
                 code="artifact_not_ready",
             )
         what = f"no completed {want.value} artifact" if want else "no completed artifact"
-        failed = [a for a in of_kind if a.status is ArtifactStatus.ERROR]
-        if failed:  # why, without a listing of its own
-            why = f": {failed[-1].error}" if failed[-1].error else ""
-            what += f" (its last {failed[-1].kind.value} export failed{why})"
+        last = _newest(of_kind) if of_kind else None
+        if last is not None and last.status is ArtifactStatus.ERROR:  # why, as a listing would
+            why = f": {last.error}" if last.error else ""
+            what += f" (its last {last.kind.value} export failed{why})"
         raise NotFoundError(
             f"checkpoint {checkpoint} has {what}; export it first "
             "(export_weights, or `weaver-facade checkpoints export`)",
@@ -463,7 +464,18 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
             checkpoint=str(checkpoint),
             kinds=kinds,
         )
-    return ready[-1].id  # the newest of that kind
+    return _newest(ready).id
+
+
+def _newest(artifacts: list[Artifact]) -> Artifact:
+    """The last exported: the wire gives a listing no order, so by ``created_at`` (one
+    without it counts as the oldest), then by place."""
+
+    def age(item: tuple[int, Artifact]) -> tuple[float, int]:
+        made = item[1].created_at
+        return (-math.inf if made is None else made.timestamp(), item[0])
+
+    return max(enumerate(artifacts), key=age)[1]
 
 
 def artifact_again(artifact: Artifact) -> Plan[Artifact]:

@@ -3,6 +3,7 @@ typed ``wait=`` overloads (checked by ``mypy --strict`` and at run time)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any, assert_type
 
@@ -41,6 +42,8 @@ from weaver_facade import (
 )
 from weaver_facade._artifacts import artifact_result
 from weaver_facade._operations import DEADLINE_GRACE, OperationSnapshot
+
+OTHER = uuid.UUID("5d9e6679-7425-40de-944b-e07fc1f90ae8")  # a second artifact of the checkpoint
 
 
 def operation_json(status: str, response: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -399,3 +402,33 @@ def test_a_download_after_a_failed_export_says_the_export_failed(tmp_path: Path)
         svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
     assert "hf_adapter export failed: conversion ran out of disk" in str(missing.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_that_failed_before_the_last_one_is_not_blamed(tmp_path: Path) -> None:
+    # The wire gives a listing no order: a server listing the newest first, a deleted
+    # artifact newer than a failed one, still got "its last export failed".
+    fake = FakeWeaver()
+    failed = artifact_json("error", error="out of disk", created_at="2026-11-29T10:00:00Z")
+    deleted = {**artifact_json("deleted", created_at="2026-11-29T11:00:00Z"), "id": str(OTHER)}
+    fake.script("GET", LIST, json_reply(200, {"items": [deleted, failed]}))
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+    assert "has no completed artifact; export it first" in str(missing.value)
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+def test_the_newest_completed_artifact_is_downloaded_in_any_listing_order(
+    tmp_path: Path, newest_first: bool
+) -> None:
+    fake = FakeWeaver()
+    old = artifact_json(created_at="2026-11-29T10:00:00Z")
+    new = {**artifact_json(created_at="2026-11-29T11:00:00Z"), "id": str(OTHER)}
+    items = [new, old] if newest_first else [old, new]
+    fake.script("GET", LIST, json_reply(200, {"items": items}))
+    fake.script(
+        "GET", f"/api/v1/artifacts/{OTHER}/download", json_reply(404, error_json("stop", "x"))
+    )
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
