@@ -641,10 +641,15 @@ ERROR_FIELDS = WireFields(
 )
 
 
+NO_KEY_HINT = "; no API key was given: set WEAVER_API_KEY or pass api_key="
+
+
 def error_from_response(operation: str, response: httpx.Response) -> APIError:
     """The exception for a 4xx/5xx reply, from its Error body when it has a usable one."""
     status = response.status_code
     secret = _api_key(response)
+    # A server's 401 need not say that the key was missing rather than wrong.
+    hint = NO_KEY_HINT if status == 401 and secret is None else ""
     request_id = _request_id(response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     # As the retry transport decided: whether repeating the request (if safe) may succeed.
@@ -662,7 +667,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
         details = {} if isinstance(body.details, Unset) else body.details.additional_properties
         return api_error(
             status,
-            scrub(f"{operation}: {body.message}", secret),
+            scrub(f"{operation}: {body.message}", secret) + hint,
             code=scrub(body.error, secret),
             retryable=retryable,
             request_id=scrub(body.request_id, secret)
@@ -679,7 +684,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     )
     return api_error(
         status,
-        scrub(message, secret),
+        scrub(message, secret) + hint,
         retryable=retryable,
         request_id=request_id,
         retry_after=retry_after,

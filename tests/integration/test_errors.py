@@ -169,6 +169,22 @@ def test_a_wrong_key_is_an_authentication_error_without_the_key(
         assert API_KEY not in text
 
 
+def test_no_key_at_all_says_how_to_give_one(
+    make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first script against a server that wants a key, with none set: the 401 says
+    # what was missing, whatever the server's own words are.
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    with pytest.raises(AuthenticationError) as caught:
+        make_service(api_key=None).create_training_client(BASE_MODEL)
+    assert caught.value.message.endswith(
+        "; no API key was given: set WEAVER_API_KEY or pass api_key="
+    )
+    with pytest.raises(AuthenticationError) as wrong:
+        make_service(api_key="sk-wrong-3c1").create_training_client(BASE_MODEL)
+    assert "no API key was given" not in str(wrong.value)
+
+
 def test_a_refused_step_loses_nothing(trainer: TrainingClient) -> None:
     # weaver-tiny's vocabulary is 0..255: the server refuses and names the field.
     with pytest.raises(BadRequestError) as caught:
