@@ -402,14 +402,18 @@ class OperationTimeoutError(WeaverError, TimeoutError):
                 f"operation {operation_id} last seen {status}; gave up after {waited:.1f} s: "
                 f"the last poll failed ({last_error}); it may still be running on the server"
             )
-        checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
-        if not operation_id.startswith("weaver://"):
-            again = f"re-attach with service.operation({operation_id!r})"
-        elif artifacts:
-            again = f"look at it again with list_artifacts({checkpoint!r})"
-        else:
-            again = f"look at it again with get_checkpoint({operation_id!r})"
-        super().__init__(f"{message}: {again}")
+        super().__init__(f"{message}: {pick_up_again(operation_id)}")
+
+
+def pick_up_again(operation_id: str) -> str:
+    """How to look again at an operation whose wait ended: by its id, or, for a save or
+    an export watched through what it makes (its handle's id is then a path), by that."""
+    checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
+    if not operation_id.startswith("weaver://"):
+        return f"re-attach with service.operation({operation_id!r})"
+    if artifacts:
+        return f"look at it again with list_artifacts({checkpoint!r})"
+    return f"look at it again with get_checkpoint({operation_id!r})"
 
 
 class ClientClosedError(WeaverError, RuntimeError):

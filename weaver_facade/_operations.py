@@ -29,6 +29,7 @@ from ._errors import (
     OperationFailedError,
     OperationTimeoutError,
     ResponseValidationError,
+    pick_up_again,
 )
 from ._lazy import asyncio_sleep, wire
 from ._transport import logger
@@ -695,11 +696,16 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             self.on_progress(progress)
         except Exception as exc:
             # It ends the wait, not the operation: say which one to pick up again.
-            exc.add_note(
-                f"raised by on_progress while waiting for operation {self.id}, which "
-                f"keeps running on the server; operation({self.id!r}) picks it up again"
-            )
+            exc.add_note(self._goes_on("raised by on_progress"))
             raise
+
+    def _goes_on(self, why: str) -> str:
+        """A note for what ended the wait (``why``): the operation goes on, and how to
+        pick it up again."""
+        return (
+            f"{why} while waiting for operation {self.id}, which keeps running on the "
+            f"server: {pick_up_again(self.id)}"
+        )
 
     def _outcome(self) -> T_co:
         snap = self._snapshot
@@ -839,19 +845,23 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
     def _changes(self, timeout: float | None, *, live: bool) -> Iterator[OperationProgress]:
         watch = self._watch(timeout)
         yield self.progress
-        while (step := self._next(watch)) is not None:
-            if isinstance(step, OperationProgress):
-                yield step
-            elif isinstance(step, Sleep):
-                self._sleep(step.seconds)
-            else:
-                seen = self._seen(live)
-                try:
-                    snapshot = self._fetch(step.wait, step.budget, seen)
-                except APIError as exc:
-                    self._failed(watch.poller, exc)
+        try:
+            while (step := self._next(watch)) is not None:
+                if isinstance(step, OperationProgress):
+                    yield step
+                elif isinstance(step, Sleep):
+                    self._sleep(step.seconds)
                 else:
-                    self._polled(watch.poller, snapshot, seen)
+                    seen = self._seen(live)
+                    try:
+                        snapshot = self._fetch(step.wait, step.budget, seen)
+                    except APIError as exc:
+                        self._failed(watch.poller, exc)
+                    else:
+                        self._polled(watch.poller, snapshot, seen)
+        except KeyboardInterrupt as exc:  # Ctrl-C ends the wait, not the operation
+            exc.add_note(self._goes_on("interrupted"))
+            raise
 
     def result(self, timeout: float | None = None) -> T_co:
         """Wait for the operation and return its result.

@@ -261,9 +261,30 @@ def test_an_on_progress_that_raises_ends_the_wait_naming_the_operation() -> None
             handle.result()
         assert raised.value.__notes__ == [
             f"raised by on_progress while waiting for operation {handle.id}, which keeps "
-            f"running on the server; operation('{handle.id}') picks it up again"
+            f"running on the server: re-attach with service.operation('{handle.id}')"
         ]
         assert isinstance(svc.operation(handle.id).result(), OptimStepResult)
+
+
+def test_ctrl_c_during_a_wait_names_the_operation_that_keeps_running() -> None:
+    # Interrupted in a long save, a script's user sees which operation goes on and how
+    # to pick it up again, as a timeout's error says.
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    poll = PollPolicy(PollSettings(timeout=120), clock=FakeClock(), rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=interrupted) as svc:
+        with pytest.raises(KeyboardInterrupt) as raised:
+            svc.create_training_client("weaver-tiny").save_state("a")
+        assert raised.value.__notes__ == [
+            "interrupted while waiting for operation op-1, which keeps running on the "
+            "server: re-attach with service.operation('op-1')"
+        ]
+        fake.pending_polls = 0
+        assert isinstance(svc.operation("op-1").result(), Checkpoint)
 
 
 def test_an_operation_that_never_finishes_times_out_with_its_id() -> None:
