@@ -9,6 +9,7 @@ models of the reply, never from raw dicts.
 from __future__ import annotations
 
 import math
+import numbers
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeGuard
@@ -112,17 +113,37 @@ def _items(where: str, values: object) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _builtin(value: object) -> object:
+    """A number of another library (numpy's int64 or float32, say) as the ``int`` or
+    ``float`` it stands for, which JSON can carry; anything else as it is, to be judged."""
+    if isinstance(value, bool):
+        return value  # refused as it is
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
+def _numbers(where: str, values: object) -> tuple[Any, ...]:
+    items = _items(where, values)
+    # The common case, built-in numbers only, is told apart at C speed.
+    if set(map(type, items)) <= {int, float}:
+        return items
+    return tuple(map(_builtin, items))
+
+
 # One converter per field, so that the error names the field.
 def _tokens(values: Iterable[int]) -> tuple[int, ...]:
-    return _items("Datum: tokens", values)
+    return _numbers("Datum: tokens", values)
 
 
 def _target_tokens(values: Iterable[int]) -> tuple[int, ...]:
-    return _items("Datum: target_tokens", values)
+    return _numbers("Datum: target_tokens", values)
 
 
 def _weights(values: Iterable[float]) -> tuple[float, ...]:
-    return _items("Datum: weights", values)
+    return _numbers("Datum: weights", values)
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -159,7 +180,9 @@ class Datum:
         weights: One loss weight per input position (finite numbers).
         datum_id: An optional id echoed back in the result.
 
-    ``datum_from_tokens`` builds the usual next-token-prediction Datum.
+    ``datum_from_tokens`` builds the usual next-token-prediction Datum. Numbers of other
+    libraries (numpy's int64 or float32, say) are taken as the ints and floats they
+    stand for.
     """
 
     tokens: tuple[int, ...] = attrs.field(converter=_tokens)

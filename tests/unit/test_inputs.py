@@ -261,6 +261,26 @@ def test_bad_datums(build: Callable[[], Datum], problem: str) -> None:
         build()
 
 
+def test_numpy_numbers_are_the_ints_and_floats_they_stand_for() -> None:
+    # A tokenizer's ids often come as a numpy array (in an untyped script: the types
+    # say Sequence[int]): its int64 ids were refused as "tokens[0] = np.int64(1); ids
+    # are ints from 0 to ...", which 1 is.
+    import numpy as np
+
+    ids, weights = untyped(np.array([10, 11, 12])), untyped(np.array([0.5, 1.0], np.float32))
+    d = datum_from_tokens(ids, weights=weights)
+    assert d == datum_from_tokens([10, 11, 12], weights=[0.5, 1.0])
+    assert [type(v) for v in (*d.tokens, *d.target_tokens, *d.weights)] == [int] * 4 + [float] * 2
+    masked = Datum(
+        tokens=[1], target_tokens=untyped(np.array([-100])), weights=untyped([np.int8(0)])
+    )
+    assert masked.target_tokens == (-100,)
+    with pytest.raises(InvalidDatumError, match=r"tokens\[0\] = -1"):
+        datum_from_tokens(untyped(np.array([-1, 2])))
+    with pytest.raises(InvalidDatumError, match=r"tokens\[0\] = np.True_"):
+        Datum(tokens=untyped([np.bool_(True)]), target_tokens=[1], weights=[1])
+
+
 def test_token_ids_are_bounded_as_the_spec_says() -> None:
     # Beyond int64, the dtype targets travel as, the server alone refused the batch.
     items = SCHEMAS["EncodedTextChunk"]["properties"]["tokens"]["items"]
