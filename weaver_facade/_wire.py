@@ -641,15 +641,20 @@ ERROR_FIELDS = WireFields(
 )
 
 
-NO_KEY_HINT = "; no API key was given: set WEAVER_API_KEY or pass api_key="
-
-
 def error_from_response(operation: str, response: httpx.Response) -> APIError:
-    """The exception for a 4xx/5xx reply, from its Error body when it has a usable one."""
+    """The exception for a 4xx/5xx reply, from its Error body when it has a usable one.
+    A 401 to a request without a key has a note saying so (a server's message need not
+    tell a missing key from a wrong one), which a traceback shows and ``str()`` leaves to
+    the command line's own words."""
+    error = _error_from_response(operation, response)
+    if response.status_code == 401 and _api_key(response) is None:
+        error.add_note("no API key was given: set WEAVER_API_KEY or pass api_key=")
+    return error
+
+
+def _error_from_response(operation: str, response: httpx.Response) -> APIError:
     status = response.status_code
     secret = _api_key(response)
-    # A server's 401 need not say that the key was missing rather than wrong.
-    hint = NO_KEY_HINT if status == 401 and secret is None else ""
     request_id = _request_id(response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     # As the retry transport decided: whether repeating the request (if safe) may succeed.
@@ -667,7 +672,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
         details = {} if isinstance(body.details, Unset) else body.details.additional_properties
         return api_error(
             status,
-            scrub(f"{operation}: {body.message}", secret) + hint,
+            scrub(f"{operation}: {body.message}", secret),
             code=scrub(body.error, secret),
             retryable=retryable,
             request_id=scrub(body.request_id, secret)
@@ -684,7 +689,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     )
     return api_error(
         status,
-        scrub(message, secret) + hint,
+        scrub(message, secret),
         retryable=retryable,
         request_id=request_id,
         retry_after=retry_after,

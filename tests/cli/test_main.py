@@ -151,7 +151,7 @@ def test_no_key_at_all_says_how_to_give_one(cli: Cli) -> None:
     assert run.stderr.rstrip().endswith(
         "; no API key was given: set WEAVER_API_KEY or pass --api-key"
     )
-    assert run.stderr.count("no API key was given") == 1  # the library's hint is replaced
+    assert run.stderr.count("no API key was given") == 1  # not the library's note too
     wrong = cli("models", "list", "--api-key", "wrong-key-3c1")
     assert wrong.exit_code == 1
     assert "no API key was given" not in wrong.stderr

@@ -71,8 +71,6 @@ EXIT_INTERRUPTED = 130
 
 P = ParamSpec("P")
 R = TypeVar("R")
-# The 401 hint of the library (_wire.NO_KEY_HINT), which the CLI may not import.
-_LIBRARY_NO_KEY_HINT = "; no API key was given: set WEAVER_API_KEY or pass api_key="
 
 
 def _never_sent(error: APIConnectionError) -> bool:
@@ -402,8 +400,6 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 acted = " (the server may have acted)" if _may_have_acted(exc) else ""
                 message = f"{what} from {state.service().base_url}{acted}: {message}"
             elif isinstance(exc, AuthenticationError) and not state.api_key:
-                # The library's hint names its own arguments; this one, the command's.
-                message = message.replace(_LIBRARY_NO_KEY_HINT, "")
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             if isinstance(exc, APIError) and exc.retry_after is not None:
                 message += f"; the server asks to try again in {exc.retry_after:g} s"
