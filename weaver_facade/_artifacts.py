@@ -38,6 +38,7 @@ from ._errors import (
     DownloadTimeoutError,
     InvalidArgumentError,
     NotFoundError,
+    UnsafeArtifactPathError,
 )
 from ._lazy import wire
 from ._operations import OperationSnapshot
@@ -287,7 +288,13 @@ def download_arguments(
     if not os.fspath(dest):
         raise InvalidArgumentError("dest must be a folder's path; got '' (use '.' for here)")
     check_callable("progress", progress)
-    return Path(dest), DownloadSettings(
+    folder = Path(dest)
+    # The nearest of it and its parents that exists, which must be a folder: known before
+    # the artifact is looked up (``prepare_dest`` checks again, before anything is made).
+    there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if there is not None and not there.is_dir():
+        raise UnsafeArtifactPathError(f"{folder} is not a directory", name=str(folder))
+    return folder, DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),
         verify=check_bool("verify", verify),
         timeout=None

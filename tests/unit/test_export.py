@@ -39,6 +39,7 @@ from weaver_facade import (
     PollPolicy,
     PollSettings,
     ResponseValidationError,
+    UnsafeArtifactPathError,
 )
 from weaver_facade._artifacts import artifact_result
 from weaver_facade._operations import DEADLINE_GRACE, OperationSnapshot
@@ -432,3 +433,17 @@ def test_the_newest_completed_artifact_is_downloaded_in_any_listing_order(
     fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
     with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
         svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_a_destination_a_file_is_in_the_way_of_is_refused_before_any_request(
+    tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "file").write_bytes(b"keep")
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        fake.requests.clear()
+        with pytest.raises(UnsafeArtifactPathError, match="is not a directory"):
+            svc.download_weights(ARTIFACT, tmp_path / where)
+    assert fake.requests == []
+    assert (tmp_path / "file").read_bytes() == b"keep"
