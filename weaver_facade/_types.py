@@ -107,8 +107,10 @@ def _items(where: str, values: object) -> tuple[Any, ...]:
     (``bytes`` would silently become its byte values).
     """
     if isinstance(values, str | bytes | bytearray) or not isinstance(values, Iterable):
+        raw = isinstance(values, bytes | bytearray)
         raise InvalidDatumError(
             f"{where} must be a sequence of numbers, got {type(values).__name__}"
+            + ("; for its byte values as ids, pass list() of it" if raw else "")
         )
     return tuple(values)
 

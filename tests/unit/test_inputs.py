@@ -247,6 +247,11 @@ def test_datum_from_tokens_shifts() -> None:
         (lambda: Datum(tokens=[1], target_tokens=[1], weights=[1, 1]), "2 weights for 1"),
         (lambda: Datum(tokens=untyped([1.5]), target_tokens=[1], weights=[1]), "= 1.5"),
         (lambda: Datum(tokens=[True], target_tokens=[1], weights=[1]), "tokens\\[0\\] = True"),
+        (lambda: datum_from_tokens(b"the cat"), "got bytes; for its byte values as ids, pass list"),
+        (
+            lambda: datum_from_tokens(untyped("the cat")),
+            "tokens must be a sequence of numbers, got str$",
+        ),
         (lambda: Datum(tokens=[1], target_tokens=[1], weights=[math.nan]), "not finite"),
         (lambda: Datum(tokens=[1], target_tokens=[1], weights=untyped(["1"])), "not a number"),
         # -100 ignores a position only as an int, as every target is one.
