@@ -209,6 +209,7 @@ def _at(path: str, part: str | int) -> str:
     return f"{path}.{part}" if path else part
 
 
+# In order; every caller reads only the first.
 def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> Iterator[Problem]:
     def bad(text: str) -> Problem:
         return Problem(path, f"field `{path}`: {text}" if path else text)
@@ -296,7 +297,6 @@ def _number_problems(schema: Mapping[str, Any], value: float, bad: Any) -> Itera
     for keyword, holds, words in _BOUNDS:
         if keyword in schema and not holds(value, schema[keyword]):
             yield bad(f"{value!r} is not {words} {schema[keyword]}")
-            return
 
 
 def _object_problems(
@@ -310,7 +310,6 @@ def _object_problems(
             got = f" (got {', '.join(extra)})" if extra else ""
             text = f"required field `{required}` missing{got}"
             yield Problem(_at(path, required), f"{path}: {text}" if path else text)
-            return
     others = schema.get("additionalProperties")
     for key, item in value.items():
         if key in properties:
