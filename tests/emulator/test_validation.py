@@ -142,7 +142,7 @@ async def test_missing_and_unknown_fields(api: Api) -> None:
 async def test_adam_bounds(api: Api) -> None:
     model_id = await api.model()
     for name, value in (
-        ("learning_rate", 0),
+        ("learning_rate", -0.1),
         ("beta1", 1),
         ("eps", 0),
         ("weight_decay", 2),
