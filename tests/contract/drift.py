@@ -64,6 +64,8 @@ class Drift(enum.StrEnum):
     # An export's Operation answered 200, not 202 (as a server that answers every
     # accepted POST 200 may): its body is still an Operation, told by its `kind`.
     EXPORT_200_OPERATION = "export_200_operation"
+    # ... or 201, as a server that answers every POST that creates something 201 may.
+    EXPORT_201_OPERATION = "export_201_operation"
     MISSING_FILES = "missing_files"
     OPERATION_ARTIFACT_KIND = "operation_artifact_kind"
     # A server that sends no `X-Request-ID` (the wire's response header) on any reply.
@@ -652,6 +654,9 @@ class DriftMiddleware:
         is_export = method == "POST" and EXPORT.match(path) and reply.status == 202
         if drift is Drift.EXPORT_200_OPERATION and is_export:
             await reply.send(send, status=200)
+            return
+        if drift is Drift.EXPORT_201_OPERATION and is_export:
+            await reply.send(send, status=201)
             return
         if drift is Drift.OPERATION_ARTIFACT_KIND:
             if method == "POST" and EXPORT.match(path) and reply.status == 202:

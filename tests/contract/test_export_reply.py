@@ -27,3 +27,19 @@ def test_an_export_operation_answered_200_is_waited_for() -> None:
     assert [f.check for f in report.findings] == ["response_schema_conformance"], lines
     (finding,) = report.findings
     assert finding.operation == EXPORT, lines
+
+
+def test_an_export_operation_answered_201_is_one_finding_and_waited_for() -> None:
+    # 201 is a 2xx the sheet does not give an export: the spec's status finding names it,
+    # but the request was not "refused", and the artifact it made is still downloaded.
+    with serve_emulator(Drift.EXPORT_201_OPERATION, extensions="none") as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert report.lifecycle is not None
+    steps = {s.name: s.status for s in report.lifecycle.steps}
+    lines = [f.line() for f in report.findings]
+    assert [(f.operation, f.check) for f in report.findings] == [
+        (EXPORT, "status_code_conformance")
+    ], lines
+    assert "201" in report.findings[0].message, lines
+    assert steps["download every file; sizes and sha256 match the descriptor"] == "passed"
+    assert steps["storage URLs work without the key and honour Range"] == "passed"

@@ -159,13 +159,13 @@ class ArtifactSteps:
     def _export(self, r: StepResult, checkpoint: Checkpoint) -> dict[str, Any] | None:
         sc = self.sc
         reply = self._api("POST", f"/checkpoints/{checkpoint.id}/export", json=dict(EXPORT_BODY))
-        if reply.status_code not in (200, 202):
+        if not 200 <= reply.status_code < 300:
             self._refused(r, "export_checkpoint", reply)
         data = _json(reply)
         # Told apart as the wire sheet says clients do: an Artifact's top-level `kind` is
-        # hf_model/hf_adapter. Not by the status: an Operation answered 200 is waited for
-        # (the watcher names the status and shape the spec expects; an Operation that
-        # carries an artifact kind, the same way).
+        # hf_model/hf_adapter. Not by the status: an Operation answered 200 (or another 2xx
+        # than 202) is waited for (the watcher names the status and shape the spec expects;
+        # an Operation that carries an artifact kind, the same way).
         is_operation = reply.status_code == 202 or not is_artifact_kind(data.get("kind"))
         artifact = self._wait(r, data) if is_operation else data
         if not isinstance(artifact, dict) or not isinstance(artifact.get("id"), str):
