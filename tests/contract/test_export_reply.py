@@ -27,6 +27,11 @@ def test_an_export_operation_answered_200_is_waited_for() -> None:
     assert [f.check for f in report.findings] == ["response_schema_conformance"], lines
     (finding,) = report.findings
     assert finding.operation == EXPORT, lines
+    # Named as what it is, not as an artifact without its fields.
+    assert finding.message == (
+        "the 200 reply is an Operation, which the spec answers with 202; "
+        "200 is for the Artifact itself"
+    ), lines
 
 
 def test_an_export_operation_answered_201_is_one_finding_and_waited_for() -> None:

@@ -34,6 +34,7 @@ from .._spec_schema import (
     spec_path,
     unknown_fields,
 )
+from ._ownership import is_artifact_kind
 
 __all__ = [
     "OperationResults",
@@ -343,8 +344,39 @@ class Spec:
             return [*problems, instead]
         pointer = _pointer("paths", op.path, op.method.lower(), "responses", code)
         pointer = self._response_schema_pointer(op, code) or pointer
-        problems.extend(self.check_value(pointer, data))
+        found = self.check_value(pointer, data)
+        operation = self._operation_instead(op, code, media["schema"], data) if found else None
+        problems.extend(found if operation is None else [operation])
         return problems
+
+    def _operation_instead(
+        self, op: OperationSpec, code: str, schema: Mapping[str, Any], data: Any
+    ) -> Problem | None:
+        """A valid Operation answered with a status that documents another reply (an
+        export's 200, which is the artifact itself; its Operation is answered 202). Told
+        as the wire sheet says clients tell them: an artifact's `kind` is an artifact kind."""
+        if isinstance(data, Mapping) and is_artifact_kind(data.get("kind")):
+            return None
+        ref = SCHEMA_REF + "Operation"
+        others = [
+            other
+            for other, reply in op.responses.items()
+            if other != code
+            and other.startswith("2")
+            and self._deref(reply).get("content", {}).get("application/json", {}).get("schema")
+            == {"$ref": ref}
+        ]
+        if not others or self.check_schema("Operation", data):
+            return None
+        name = str(schema.get("$ref", "")).removeprefix(SCHEMA_REF) or "another reply"
+        statuses = " or ".join(others)
+        return Problem(
+            "response_schema_conformance",
+            f"the {code} reply is an Operation, which the spec answers with {statuses}; "
+            f"{code} is for the {name} itself",
+            expected=f"the {name}, or an Operation with {statuses}",
+            got="an Operation",
+        )
 
     def _result_instead(
         self, op: OperationSpec, schema: Mapping[str, Any], status: int, data: Any
