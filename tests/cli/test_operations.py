@@ -692,3 +692,19 @@ def test_a_checkpoint_result_the_facade_refuses_is_still_an_error(field: str, va
         run = runner.invoke(main, ["operations", "wait", "op-1"])
     assert run.exit_code == 1, run.output
     assert f"field `{field}`" in run.output, run.output
+
+
+def test_no_wait_of_an_operation_done_at_once_hints_no_wait() -> None:
+    # A server that finishes the save within its POST: the operation is shown done with
+    # its result, so the hint to "wait for it" promised a wait there is no need for.
+    def answer(method: str, path: str) -> Reply:
+        if method == "POST" and path == "/api/v1/models/m-1/checkpoints":
+            done = {"id": "op-1", "status": "done", "response": checkpoint_json("m-1", "c")}
+            return 202, done, {}
+        return 200, {"id": "m-1", "base_model": "b", "status": "active"}, {}
+
+    with cli_against(answer) as runner:
+        run = runner.invoke(main, ["checkpoints", "save", "m-1", "c", "--no-wait"])
+    assert run.exit_code == 0, run.stderr
+    assert "result: checkpoint c" in run.stdout
+    assert run.stderr.strip() == "look at it again with: weaver-facade operations wait op-1"

@@ -275,7 +275,8 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     state = current_state()
     show_operation(handle, kind, as_json=state.as_json)
     if not (state.as_json or state.quiet):
-        how = looking_again(handle.id, "wait for it")
+        # One already over (done within its POST) has nothing left to wait for.
+        how = looking_again(handle.id, "look at it again" if handle.done() else "wait for it")
         click.echo(f"{how} with: {look_again(handle.id)}", err=True)
 
 
