@@ -98,6 +98,10 @@ class Drift(enum.StrEnum):
     UNKNOWN_METHOD_405_WITHOUT_ALLOW = "unknown_method_405_without_allow"
     # The same answered by the HTTP layer in HTML (http.server's 501 page): no Error body.
     UNKNOWN_METHOD_HTML_501 = "unknown_method_html_501"
+    # No drift: a save's POST answered once the save is done, `done` without its
+    # `response` (the sheet's POST reply is `{"id", "status", "response"?}`); the
+    # operation's own GET gives the result.
+    DONE_WITHOUT_RESPONSE = "done_without_response"
     # Storage URLs that expire early (the sheet: "401/403 once expired; a client then
     # fetches the descriptor again for fresh URLs"): each URL serves one request, the next
     # with it gets 401; the descriptor gives fresh ones, and claims a far expiry.
@@ -591,6 +595,11 @@ class DriftMiddleware:
         if drift is Drift.SYNC_SAVE and is_save:
             done = await self._wait(scope, data["id"])
             await reply.send(send, json.dumps(done.get("response")).encode(), status=201)
+            return
+        if drift is Drift.DONE_WITHOUT_RESPONSE and is_save:
+            done = await self._wait(scope, data["id"])
+            done.pop("response", None)
+            await reply.send(send, json.dumps(done).encode())
             return
         if drift is Drift.NESTED_SAVE and is_save:
             request = json.loads(body)

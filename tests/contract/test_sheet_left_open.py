@@ -254,3 +254,15 @@ def test_a_taken_value_excuses_only_the_rule_it_broke_not_a_field_of_the_same_na
         }
         reply = SimpleNamespace(status_code=200, content=json.dumps(descriptor).encode())
         assert left_open("response_schema_conformance", download, reply, outcome) is None, name
+
+
+def test_a_done_reply_without_its_result_is_a_note() -> None:
+    # The facade asks the operation for the result; the sheet's official SDK does not poll
+    # a reply that is done already, so it would have none: worth a word, not a finding.
+    with serve_emulator(Drift.DONE_WITHOUT_RESPONSE) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert [f.line() for f in report.findings] == []
+    notes = "\n".join(report.notes)
+    assert (
+        "POST /api/v1/models/{model_id}/checkpoints: answered `done` without `response`" in notes
+    ), notes

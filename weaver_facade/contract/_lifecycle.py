@@ -25,6 +25,7 @@ import httpx
 from .. import (
     APIConnectionError,
     APIError,
+    ArtifactKind,
     Checkpoint,
     CheckpointPath,
     CheckpointStatus,
@@ -46,6 +47,7 @@ from ._spec import OperationResults, OperationSpec, Problem, Spec
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
 
 STEPS_TRAINED = 6
+_ARTIFACT_KINDS = {kind.value for kind in ArtifactKind}  # an export's 200 is the artifact
 STEPS_CONTINUED = 3
 STEP_CREATE = "create a session and a model"
 STEP_TRAIN = f"train {STEPS_TRAINED} steps; the loss decreases"
@@ -113,6 +115,8 @@ class Watcher:
         self.flagged: set[int] = set()
         # A missing header is the server's, not a step's: the first reply without it, by name.
         self.missing_headers: dict[str, Finding] = {}
+        # What the sheet leaves open and a client may trip on: a note each, once.
+        self.notes: list[str] = []
         self.enabled = True
 
     def see(self, response: httpx.Response) -> None:
@@ -132,6 +136,7 @@ class Watcher:
             op, response.status_code, dict(response.headers), response.content
         )
         problems.extend(self.results.check(op, response.status_code, response.content))
+        self._note_done_without_result(exchange)
         for problem in problems:
             if problem.check == HEADERS_CHECK:
                 if problem.expected not in self.missing_headers:
@@ -139,6 +144,27 @@ class Watcher:
                 continue
             self.add(exchange, problem)
             self.flagged.add(len(self.exchanges) - 1)
+
+    def _note_done_without_result(self, exchange: Exchange) -> None:
+        """An operation's POST answered ``done`` without ``response``: the sheet's reply is
+        ``{"id", "status", "response"?}``, but its official SDK does not poll a reply that
+        is done, so it would have no result (the facade asks the operation once more)."""
+        response = exchange.response
+        if exchange.request.method != "POST" or not response.is_success:
+            return
+        try:
+            data = response.json()
+        except ValueError:
+            return
+        done = isinstance(data, dict) and data.get("status") == "done" and "id" in data
+        if done and data.get("response") is None and data.get("kind") not in _ARTIFACT_KINDS:
+            note = (
+                f"{exchange.label}: answered `done` without `response`; the official SDK does "
+                "not poll a reply that is done, so it gets no result (this kit's facade asks "
+                "the operation for it)"
+            )
+            if note not in self.notes:
+                self.notes.append(note)
 
     def add(self, exchange: Exchange, problem: Problem) -> None:
         self.findings.append(self.finding(exchange, problem))
@@ -511,6 +537,7 @@ class Scenario:
                     findings=headers,
                 )
             )
+            self.outcome.notes.extend(self.watcher.notes)
             self.outcome.seconds = time.monotonic() - started
             self.outcome.findings = [f for step in self.outcome.steps for f in step.findings]
         return self.outcome
