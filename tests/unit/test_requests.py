@@ -24,13 +24,16 @@ from weaver_facade import (
     AdamParams,
     Checkpoint,
     CheckpointPath,
+    CheckpointRef,
     CheckpointType,
+    ConflictError,
     InvalidArgumentError,
     ModelTerminatedError,
     NotFoundError,
     ResponseValidationError,
     ServiceClient,
     TrainingClient,
+    UnsupportedByServerError,
     __version__,
     datum_from_tokens,
 )
@@ -316,6 +319,75 @@ def test_delete_checkpoint_by_path(fake: FakeWeaver, trainer: TrainingClient) ->
     assert request.url.path == f"/api/v1/checkpoints/{saved.id}"
     assert_common_headers(request)
     assert deleted.status.value == "deleted"
+
+
+async def test_async_delete_checkpoint_takes_each_kind_of_ref() -> None:
+    # TrainingClient.delete_checkpoint's docstring: "ref as for get_checkpoint"; returns the
+    # checkpoint in status `deleted`. The async twin had no test.
+    fake = FakeWeaver()
+    names = ["by-path", "by-id", "by-text-id", "by-checkpoint"]
+    stored = [checkpoint_json("m-1", n) for n in names]
+    fake.checkpoints["m-1"].extend(stored)
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        listed = {c.name: c for c in await trainer.list_checkpoints()}
+        refs: list[CheckpointRef] = [
+            CheckpointPath("m-1", "by-path"),
+            listed["by-id"].id,
+            str(listed["by-text-id"].id),
+            listed["by-checkpoint"],
+        ]
+        for name, ref in zip(names, refs, strict=True):
+            fake.requests.clear()
+            deleted = await trainer.delete_checkpoint(ref)
+            assert (deleted.name, deleted.status.value) == (name, "deleted")
+            request = fake.requests[-1]
+            assert (request.method, request.url.path) == (
+                "DELETE",
+                f"/api/v1/checkpoints/{listed[name].id}",
+            )
+            assert_common_headers(request)
+    assert fake.checkpoints["m-1"] == []
+
+
+async def test_async_delete_without_the_by_id_route_is_unsupported_by_the_server() -> None:
+    # As the sync docstring says: a server without `checkpoint-by-id` cannot delete; a
+    # checkpoint its list does not have is not found, not "unsupported".
+    fake = FakeWeaver()
+    kept = checkpoint_json("m-1", "kept")
+    fake.checkpoints["m-1"].append(kept)
+    no_route = json_reply(404, {"error": "not_found", "message": "no route", "retryable": False})
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        fake.script("DELETE", f"/api/v1/checkpoints/{kept['id']}", no_route)
+        with pytest.raises(UnsupportedByServerError) as refused:
+            await trainer.delete_checkpoint(kept["id"])
+        assert refused.value.extension == "checkpoint-by-id"
+        assert "weaver://m-1/checkpoints/kept was not deleted" in str(refused.value)
+        unknown = uuid.uuid4()
+        fake.script("DELETE", f"/api/v1/checkpoints/{unknown}", no_route)
+        with pytest.raises(NotFoundError) as missing:
+            await trainer.delete_checkpoint(unknown)
+        assert not isinstance(missing.value, UnsupportedByServerError)
+    assert fake.checkpoints["m-1"] == [kept]
+
+
+def test_a_delete_refused_for_another_reason_is_that_refusal(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # Only a 404 or 405 may mean a server without the route; any other refusal is the
+    # server's word on this checkpoint, raised as it is, with no listing to tell.
+    saved = trainer.save_state("busy")
+    busy = {"error": "checkpoint_in_use", "message": "being loaded", "retryable": False}
+    fake.script("DELETE", f"/api/v1/checkpoints/{saved.id}", json_reply(409, busy))
+    fake.requests.clear()
+    with pytest.raises(ConflictError) as refused:
+        trainer.delete_checkpoint(saved)
+    assert not isinstance(refused.value, UnsupportedByServerError)
+    assert (refused.value.status_code, refused.value.code) == (409, "checkpoint_in_use")
+    assert [(r.method, r.url.path) for r in fake.requests] == [
+        ("DELETE", f"/api/v1/checkpoints/{saved.id}")
+    ]
 
 
 @pytest.mark.parametrize("ttl", [None, 86400])
