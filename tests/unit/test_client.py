@@ -628,6 +628,76 @@ async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
     assert len(fake.sent("POST", HEARTBEAT)) == 2
 
 
+async def test_a_failing_async_heartbeat_is_logged_without_the_key_and_beats_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As the sync thread (test_a_failing_heartbeat_is_logged_without_the_key): a failed
+    # heartbeat is a warning, and the task lives on to send the next one.
+    fake = FakeWeaver()
+    refused = json_reply(
+        404, {"error": "not_found", "message": f"no session for {KEY}", "retryable": False}
+    )
+    fake.script("POST", HEARTBEAT, refused, refused)
+    asked: list[float] = []
+    parked = asyncio.Event()
+
+    async def wait(seconds: float) -> None:
+        asked.append(seconds)
+        if len(asked) > 2:
+            parked.set()
+            await asyncio.Event().wait()  # until close() cancels the task
+
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        async with async_service(fake, heartbeat_interval=30.0) as svc:
+            svc._wait_beat = wait
+            await svc.create_training_client("weaver-tiny")
+            await asyncio.wait_for(parked.wait(), timeout=10)
+    assert len(fake.sent("POST", HEARTBEAT)) == 2
+    failed = [r for r in caplog.records if "heartbeat of session s-1 failed" in r.getMessage()]
+    assert len(failed) == 2
+    assert KEY not in caplog.text
+
+
+def test_an_async_heartbeat_that_meets_a_closed_client_ends_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # aclose() on another loop once the client's own has stopped only marks it closed
+    # (README); that loop run again wakes the heartbeat task, which must end without a
+    # request and without a "heartbeat failed" warning each interval.
+    fake = FakeWeaver()
+    svc = async_service(fake, heartbeat_interval=7.0)
+    own = asyncio.new_event_loop()
+    go = asyncio.Event()
+    waits: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+        await (go if len(waits) == 1 else asyncio.Event()).wait()  # one beat, let go below
+
+    svc._wait_beat = wait
+    try:
+        own.run_until_complete(svc.create_training_client("weaver-tiny"))
+        heartbeat = svc._heartbeat
+        assert heartbeat is not None
+        own.run_until_complete(asyncio.sleep(0))  # the task waits for its first beat
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            asyncio.run(svc.aclose())  # on another loop: `own` is stopped
+            sent = len(fake.requests)
+
+            async def let_it_beat() -> None:
+                go.set()
+                await asyncio.wait({heartbeat}, timeout=10)
+
+            own.run_until_complete(let_it_beat())
+    finally:
+        own.close()
+    assert heartbeat.done()
+    assert heartbeat.exception() is None
+    assert waits == [7.0]
+    assert len(fake.requests) == sent
+    assert not [r for r in caplog.records if "heartbeat" in r.getMessage()]
+
+
 # -- logging ------------------------------------------------------------------------------------
 
 

@@ -448,6 +448,34 @@ def test_with_options_copies_share_connections_session_and_counters() -> None:
     assert seq_ids == [1, 2]  # one training-step counter for the copies
 
 
+async def test_aclose_of_an_async_with_options_copy_closes_nothing() -> None:
+    # ServiceClient.close: "A with_options() copy closes nothing: its original owns the
+    # connections"; AsyncServiceClient.aclose says the same ("See ServiceClient.close").
+    fake = FakeWeaver()
+    async with async_service(fake, heartbeat_interval=7.0) as svc:
+        parked = asyncio.Event()
+
+        async def wait(_seconds: float) -> None:
+            parked.set()
+            await asyncio.Event().wait()  # until the original's close cancels the task
+
+        svc._wait_beat = wait
+        quick = svc.with_options(timeout=5, max_retries=1)
+        trainer = await quick.create_training_client("weaver-tiny")
+        await asyncio.wait_for(parked.wait(), timeout=10)
+        heartbeat = svc._heartbeat
+        await quick.aclose()
+        assert heartbeat is not None
+        assert not heartbeat.done()  # the session still beats
+        assert fake.terminated == []  # the model the copy created goes on
+        await trainer.optim_step()  # the connections, the session, the model: all open
+        await svc.training_client("m-1")
+        async with quick:  # the copy itself is not closed either
+            await quick.get_model("m-1")
+    assert fake.terminated == ["m-1"]  # the original's close terminates it, once
+    assert heartbeat.done()
+
+
 @pytest.mark.parametrize(
     ("timeout", "max_retries"), [(0, None), (-1, None), ("5", None), (None, -1), (None, True)]
 )

@@ -452,6 +452,34 @@ async def test_a_cancelled_creation_is_not_sent_again_after_a_failure() -> None:
     assert naps == []
 
 
+async def test_a_creation_cancelled_during_its_retrys_backoff_is_not_sent_again() -> None:
+    # README: an async create cancelled on its way "waits for that reply (without a
+    # retry)"; cancelled while it sleeps before a retry, no reply is on its way: the sleep
+    # ends and the retry it waited for is not sent (a model nothing would terminate).
+    outer: list[asyncio.Task[Any]] = []
+    naps: list[float] = []
+
+    async def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if outer:
+            outer[0].cancel()  # the caller's timeout, while the retry waits
+        for _ in range(10):  # time passes in a sleep: the caller takes its cancel
+            await asyncio.sleep(0)
+
+    fake, late, http, svc = await _one_model_made_then_creates_held(sleep=nap)
+    late.gates[CREATE].set()  # answered at once: the cancel comes during the backoff
+    busy = error_json("unavailable", "busy", retryable=True)
+    fake.script("POST", CREATE, *[json_reply(503, busy)] * 5)
+    outer.append(asyncio.create_task(svc.create_training_client("weaver-tiny")))
+    with pytest.raises(asyncio.CancelledError):
+        await outer[0]
+    await svc.aclose()
+    await http.aclose()
+    assert len(naps) == 1
+    assert len(fake.sent("POST", CREATE)) == 2  # m-1, and the 503; no retry
+    assert fake.terminated == ["m-1"]
+
+
 async def test_a_cancelled_aclose_is_cancelled_while_it_stops_the_heartbeat() -> None:
     # The heartbeat's CancelledError was suppressed, and with it a cancel of aclose().
     fake = FakeWeaver()
