@@ -562,6 +562,12 @@ async def test_async_refresh() -> None:
         handle = await trainer.forward_backward([datum_from_tokens([1, 2])], wait=False)
         assert await handle.refresh() is OperationStatus.DONE
         assert (await handle.result()).loss == 1.5
+        # A finished handle's refresh needs no request (as the sync one's: an operation
+        # never leaves done); with one, this op's next poll would be scripted to fail.
+        fake.script("GET", OP, json_reply(500, {"error": "internal", "message": "x"}))
+        polls = len(fake.sent("GET", OP))
+        assert await handle.refresh() is OperationStatus.DONE
+        assert len(fake.sent("GET", OP)) == polls == 1
 
 
 SAVE = "/api/v1/models/m-1/checkpoints"

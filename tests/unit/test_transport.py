@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
 
 from tests.support.fakeserver import (
     KEY,
+    FakeClock,
     FakeWeaver,
     async_service,
     error_json,
@@ -22,9 +24,12 @@ from tests.support.fakeserver import (
 from weaver_facade import (
     APIConnectionError,
     APIError,
+    APITimeoutError,
     AsyncRetryTransport,
     ClientClosedError,
     InternalServerError,
+    PollPolicy,
+    PollSettings,
     RateLimitError,
     ResponseValidationError,
     RetryPolicy,
@@ -32,6 +37,7 @@ from weaver_facade import (
     RetryTransport,
     ServiceClient,
 )
+from weaver_facade._retry import BodyTimeout
 from weaver_facade._transport import ClientTransport
 
 SAVE = "/api/v1/models/m-1/checkpoints"
@@ -315,6 +321,81 @@ async def test_a_body_cut_short_is_a_failed_attempt_for_async_clients_too() -> N
     async with httpx.AsyncClient(transport=transport) as client:
         reply = await client.get("http://w.test/api/v1/models/m-1")
     assert reply.json() == {"id": "m-1"}
+
+
+class _SlowBody(_Chunks):
+    """``{"id": "m-1"}`` a piece at a time, each ``every`` seconds after the last on
+    ``clock`` (no time passes for real)."""
+
+    def __init__(self, clock: FakeClock, every: float) -> None:
+        super().__init__(b'{"id"', b': "m', b"-1", b'"}')
+        self._clock = clock
+        self._every = every
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self._clock.now += self._every
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in iter(self):
+            yield chunk
+
+
+class _StalledBody(_Chunks):
+    """A body whose wait for its second piece ends in httpx's read timeout."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"id": '
+        raise httpx.ReadTimeout("timed out")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"id": '
+        raise httpx.ReadTimeout("timed out")
+
+
+def _get_model_once(body: Callable[[FakeClock], httpx.SyncByteStream], via: str) -> FakeClock:
+    """``get_model`` within a call timeout of 5 s and no retry, its reply's body ``body``;
+    the fake clock it ran on."""
+    clock = FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock)
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/json"}, stream=body(clock))
+
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/models/m-1", reply)
+    if via == "sync":
+        with service(fake, poll=poll, sleep=clock.sleep) as svc:
+            svc.with_options(timeout=5, max_retries=0).get_model("m-1")
+        return clock
+
+    async def main() -> None:
+        async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+            await svc.with_options(timeout=5, max_retries=0).get_model("m-1")
+
+    asyncio.run(main())
+    return clock
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_body_still_arriving_at_the_calls_deadline_ends_the_call(via: str) -> None:
+    # README: every call of a with_options(timeout=...) copy "ends within `timeout`
+    # seconds"; its body is part of it: four pieces 2 s apart end past 5 s, 1 s apart not.
+    with pytest.raises(APITimeoutError, match="the reply's body was still arriving") as info:
+        _get_model_once(lambda clock: _SlowBody(clock, every=2.0), via)
+    assert isinstance(info.value.__cause__, BodyTimeout)
+    clock = _get_model_once(lambda clock: _SlowBody(clock, every=1.0), via)
+    assert clock.now == FakeClock().now + 4.0  # read whole, within its 5 s
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_read_timeout_in_the_middle_of_a_body_says_it_was_still_arriving(via: str) -> None:
+    # BodyTimeout: "a reply's body still arriving when its call's deadline (or one read
+    # timeout) ends", named so in the error and in retry and outage messages.
+    with pytest.raises(APITimeoutError, match="the reply's body was still arriving") as info:
+        _get_model_once(lambda clock: _StalledBody(), via)
+    assert isinstance(info.value.__cause__, BodyTimeout)
 
 
 def _compressed(body: object) -> httpx.Response:
