@@ -585,6 +585,27 @@ def test_forward_backward_result_missing_loss(fake: FakeWeaver, trainer: Trainin
         trainer.forward_backward([datum_from_tokens([1, 2])])
 
 
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_a_forward_backward_result_with_another_count_of_outputs_is_refused(
+    fake: FakeWeaver, trainer: TrainingClient, outputs: int
+) -> None:
+    # ForwardBackwardResult.logprobs is "per datum": a reply with one output too few or
+    # too many would pair each datum with another's logprobs.
+    output = {"logprobs": {"data": [-1.0], "dtype": "float32"}}
+    response = {"loss_fn_outputs": [output] * outputs, "metrics": {"loss:sum": 1.0}}
+    fake.script(
+        "POST",
+        "/api/v1/models/m-1/forward-backward-passes",
+        json_reply(202, {"id": "op-1", "status": "done", "response": response}),
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        trainer.forward_backward([datum_from_tokens([1, 2]), datum_from_tokens([3, 4])])
+    assert info.value.field == "loss_fn_outputs"
+    assert str(info.value).startswith(
+        f"forward_backward: ForwardBackwardResult: {outputs} loss_fn_outputs for 2 data"
+    )
+
+
 def _fb_done(output: dict[str, object]) -> httpx.Response:
     response = {"loss_fn_outputs": [output], "metrics": {"loss:sum": 1.0}}
     return json_reply(202, {"id": "op-1", "status": "done", "response": response})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import math
 import os
 import re
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,15 @@ def test_a_path_is_valid_exactly_when_both_parts_are(model_id: str, name: str) -
         assert parts_valid
 
 
+@pytest.mark.parametrize("text", [42, None, b"weaver://m-1/checkpoints/a"])
+def test_parse_names_a_path_that_is_no_string(text: object) -> None:
+    # "CheckpointPath.parse(text) validates one and names the exact problem in
+    # InvalidCheckpointPath" (its docstring): a wrong type too, not an AttributeError.
+    with pytest.raises(InvalidCheckpointPath) as info:
+        CheckpointPath.parse(untyped(text))
+    assert str(info.value) == f"a checkpoint path must be a string, got {type(text).__name__}"
+
+
 def test_path_fields_are_validated_on_construction() -> None:
     with pytest.raises(InvalidCheckpointPath, match="model id"):
         CheckpointPath("bad/id", "a")
@@ -146,6 +157,35 @@ def test_bad_checkpoint_names(name: object, problem: str) -> None:
 
     with pytest.raises(InvalidCheckpointName, match=problem):
         validate_checkpoint_name(name)
+
+
+class _Stage(enum.StrEnum):
+    WARMUP = "warmup"
+    BAD = "warm up"
+
+
+class _Shouting(str):
+    """A str subclass whose str() and format() differ from its value."""
+
+    def __str__(self) -> str:
+        return self.upper()
+
+    def __format__(self, spec: str) -> str:
+        return self.upper()
+
+
+@pytest.mark.parametrize("name", [_Stage.WARMUP, _Shouting("warmup")], ids=["strenum", "subclass"])
+def test_a_str_subclass_is_a_name_by_its_value(
+    fake: FakeWeaver, trainer: TrainingClient, name: str
+) -> None:
+    # A name is a str (CheckpointName: its characters are what the spec judges): a str
+    # subclass, such as a StrEnum member, is saved under its value, whatever its str().
+    saved = trainer.save_state(name)
+    assert fake.body(fake.sent("POST")[-1])["name"] == "warmup"
+    assert (saved.name, str(saved.path)) == ("warmup", "weaver://m-1/checkpoints/warmup")
+    with pytest.raises(InvalidCheckpointName, match=r"'warm up'>? is not valid: it contains ' '"):
+        trainer.save_state(_Stage.BAD)
+    assert len(fake.sent("POST")) == 1
 
 
 def _checkpoint(type_: CheckpointType = CheckpointType.WEIGHT) -> Checkpoint:
@@ -323,6 +363,10 @@ def test_a_long_sequence_and_a_big_batch_are_the_servers_to_judge(
 # -- nothing is sent for a refused input -----------------------------------------------------------
 
 
+def _forward_backward(data: object, trainer: TrainingClient) -> object:
+    return trainer.forward_backward(untyped(data))
+
+
 BAD_CALLS: list[tuple[str, Callable[[TrainingClient], object], type[Exception], str]] = [
     ("fb-empty", lambda t: t.forward_backward([]), InvalidDatumError, "at least 1 Datum, got 0"),
     (
@@ -330,6 +374,16 @@ BAD_CALLS: list[tuple[str, Callable[[TrainingClient], object], type[Exception], 
         lambda t: t.forward_backward(untyped(datum_from_tokens([1, 2]))),
         InvalidDatumError,
         "single Datum",
+    ),
+    # The type says Sequence[Datum]: anything else is named, not iterated or sent.
+    *(
+        (f"fb-{name}", partial(_forward_backward, data), InvalidDatumError, problem)
+        for name, data, problem in [
+            ("int", 5, "takes a sequence of Datum, got 5$"),
+            ("str", "the cat", "takes a sequence of Datum, got 'the cat'$"),
+            ("bytes", b"the cat", "takes a sequence of Datum, got b'the cat'$"),
+            ("set", {datum_from_tokens([1, 2])}, "takes a sequence of Datum, got \\{Datum"),
+        ]
     ),
     (
         "fb-dict",
