@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 
 from tests.download.storage import StorageServer
@@ -645,6 +646,34 @@ def test_a_redirect_to_a_raw_utf8_location_is_followed_as_httpx_does() -> None:
     listener.close()
     assert lines[1] == b"GET /caf%C3%A9.bin HTTP/1.1"
     assert reply.headers["x-note"] == "café"  # not UTF-8: Latin-1, as before
+
+
+def test_a_redirect_loop_ends_after_as_many_redirects_as_httpx_follows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # MAX_REDIRECTS is "as httpx" (20, its default): a storage that redirects for ever
+    # is followed 20 times, 21 requests, then refused, not followed for ever.
+    from weaver_facade._storage_http import MAX_REDIRECTS, StorageHTTP, StorageProtocolError
+
+    asked: list[bytes] = []
+
+    def redirect(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while request := conn.recv(65536):
+                asked.append(request.split(b"\r\n")[0])
+                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n")
+
+    clear_proxies(monkeypatch)  # the direct client, not httpx's behind a proxy
+    with serving(redirect) as (port, _):
+        http = StorageHTTP(user_agent="t", read_timeout=5)
+        try:
+            with pytest.raises(StorageProtocolError, match="more than 20 redirects"):
+                http.get(f"http://127.0.0.1:{port}/start", {})
+        finally:
+            http.close()
+    with httpx.Client() as default:
+        assert MAX_REDIRECTS == default.max_redirects == 20
+    assert asked == [b"GET /start HTTP/1.1"] + [b"GET /again HTTP/1.1"] * 20
 
 
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])

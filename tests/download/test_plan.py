@@ -129,6 +129,23 @@ def test_a_refresh_that_changes_any_file_is_refused() -> None:
     assert (state.descriptor, state.generation) == (first, 0)  # nothing of them taken
 
 
+@pytest.mark.parametrize("files", ["one-more", "one-less", "renamed"])
+def test_a_refresh_with_another_file_list_is_refused(files: str) -> None:
+    # Downloads.refreshed: "the files must be the same (names, sizes and sha256s)"; a
+    # refresh naming other files is another version of the artifact, not fresh URLs.
+    other = StorageFile(name="x.bin", size=3, sha256="b" * 64, url="http://s/x?sig=1")
+    first = Descriptor(artifact_id="a", kind="hf_model", files=(FILE, other))
+    state = Downloads(first, DownloadSettings())
+    listed = {
+        "one-more": (FILE, other, attrs.evolve(other, name="y.bin")),
+        "one-less": (FILE,),
+        "renamed": (FILE, attrs.evolve(other, name="y.bin")),
+    }[files]
+    with pytest.raises(ArtifactIntegrityError, match="changed while downloading: its file list"):
+        state.refreshed(attrs.evolve(first, files=listed))
+    assert (state.descriptor, state.generation, state.changed) == (first, 0, set())
+
+
 def test_a_refreshed_url_is_tried_before_it_is_refreshed_again() -> None:
     # URLs that live no longer than a refresh takes: one refresh per attempt, not a loop
     # of refreshes that never fetches.
@@ -206,6 +223,49 @@ def test_a_resumed_transfer_asks_for_the_rest() -> None:
     assert step.headers["Range"] == "bytes=40-"
     assert t.on_reply(206, httpx.Headers({"Content-Range": "bytes 40-99/100"})) == Read()
     assert t.on_reply(200, httpx.Headers({"Content-Length": "100"})) == Read(restart=True)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Content-Range": "bytes 0-99/100"}],
+    ids=["200-without-length", "206-of-the-whole-file"],
+)
+def test_a_body_that_ends_before_the_file_does_resumes_where_it_stopped(
+    headers: dict[str, str],
+) -> None:
+    # README: "dropped connections resume where they stopped". A body that simply ends
+    # (no Content-Length to tell it was cut, or a 206 shorter than its range) is such a
+    # drop: a retry after a wait, for the rest, never a publish of 40 bytes of 100.
+    t = transfer(wall=[0.0])
+    t.next_step()
+    t.on_reply(206 if headers else 200, httpx.Headers(headers))
+    t.accept(b"x" * 40)
+    t.on_end()
+    wait = t.next_step()
+    assert isinstance(wait, Wait)
+    step = t.next_step()
+    assert isinstance(step, Fetch)
+    assert step.headers["Range"] == "bytes=40-"
+
+
+def test_a_body_that_keeps_ending_without_progress_gives_up_naming_where() -> None:
+    # As any failure without progress: max_failures in a row, then a StorageError that
+    # says why and where ("run it again to resume").
+    t = transfer(wall=[0.0])
+    t.next_step()
+    t.on_reply(200, httpx.Headers())
+    t.accept(b"x" * 40)
+    t.on_end()
+    for _ in range(DownloadSettings().max_failures - 1):
+        assert isinstance(t.next_step(), Wait)
+        assert isinstance(t.next_step(), Fetch)
+        t.on_reply(206, httpx.Headers({"Content-Range": "bytes 40-99/100"}))
+        t.on_end()  # not a byte more
+    t.next_step()
+    t.next_step()
+    t.on_reply(206, httpx.Headers({"Content-Range": "bytes 40-99/100"}))
+    with pytest.raises(StorageError, match=r"\(the body ended at byte 40 of 100\); run it again"):
+        t.on_end()
 
 
 @pytest.mark.parametrize("unit", ["Bytes", "BYTES"])

@@ -3,6 +3,8 @@ typed ``wait=`` overloads (checked by ``mypy --strict`` and at run time)."""
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import uuid
 from pathlib import Path
 from typing import Any, assert_type
@@ -29,6 +31,7 @@ from weaver_facade import (
     AsyncOperationHandle,
     CheckpointRef,
     ConversionProgress,
+    ExportInProgressError,
     InvalidArgumentError,
     NotFoundError,
     OperationFailedError,
@@ -433,6 +436,72 @@ def test_the_newest_completed_artifact_is_downloaded_in_any_listing_order(
     fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
     with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
         svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+
+
+async def test_an_artifact_of_another_kind_than_asked_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    # download_weights' docstring: kind, "given with an artifact or its id, the kind it
+    # must be". The Artifact says its kind: nothing to ask the server, nothing written.
+    fake = FakeWeaver()
+    fake.script("GET", LIST, *(json_reply(200, {"items": [artifact_json()]}) for _ in range(2)))
+    with service(fake) as svc:
+        (adapter,) = svc.list_artifacts(CHECKPOINT)
+        fake.requests.clear()
+        with pytest.raises(InvalidArgumentError, match=f"artifact {ARTIFACT} is hf_adapter, not"):
+            svc.download_weights(adapter, tmp_path / "out", kind="hf_model")
+    async with async_service(fake) as async_svc:
+        (adapter,) = await async_svc.list_artifacts(CHECKPOINT)
+        fake.requests.clear()
+        with pytest.raises(InvalidArgumentError, match="is hf_adapter, not hf_model"):
+            await async_svc.download_weights(adapter, tmp_path / "out", kind="hf_model")
+    assert fake.requests == []
+    assert not (tmp_path / "out").exists()
+
+
+def _export_met_after_a_lost_reply(fake: FakeWeaver, *artifacts: dict[str, Any]) -> None:
+    """A forced export whose first attempt got a 503 (the server may have acted) and
+    whose retry meets 409 ``export_in_progress``; the checkpoint's artifacts then."""
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    running = error_json("export_in_progress", "an export of it is running")
+    date = {"Date": email.utils.format_datetime(now, usegmt=True)}
+    fake.script(
+        "POST",
+        EXPORT,
+        json_reply(503, error_json("unavailable", "overloaded", retryable=True)),
+        json_reply(409, running, date),
+    )
+    fake.script("GET", LIST, json_reply(200, {"items": list(artifacts)}))
+
+
+def test_a_retried_exports_409_without_its_own_export_is_the_conflict() -> None:
+    # _recovery: a 409 after an attempt that may have acted is taken for our own export
+    # only if the checkpoint has exactly one pending artifact made since; here the
+    # running export is older than the first attempt (another caller's): a real conflict.
+    fake = FakeWeaver()
+    an_hour_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
+    older = artifact_json("pending", created_at=an_hour_ago.isoformat())
+    _export_met_after_a_lost_reply(fake, older, {**artifact_json(), "id": str(OTHER)})
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(ExportInProgressError) as conflict:
+            trainer.export_weights(CHECKPOINT, force=True)
+    assert conflict.value.status_code == 409
+    assert len(fake.sent("POST", EXPORT)) == 2
+    assert len(fake.sent("GET", LIST)) == 1  # looked for its own, found none
+
+
+def test_a_retried_exports_409_with_its_own_export_waits_for_it() -> None:
+    # The same 409, and the one pending artifact was made since the first attempt: ours.
+    fake = FakeWeaver()
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    _export_met_after_a_lost_reply(fake, artifact_json("pending", created_at=now))
+    fake.script("GET", LIST, json_reply(200, {"items": [artifact_json(created_at=now)]}))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        artifact = trainer.export_weights(CHECKPOINT, force=True)
+    assert (artifact.id, artifact.status) == (ARTIFACT, ArtifactStatus.COMPLETED)
+    assert len(fake.sent("POST", EXPORT)) == 2
 
 
 @pytest.mark.parametrize("where", ["file", "file/sub"])
