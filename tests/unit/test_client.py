@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -606,17 +607,26 @@ def test_a_failed_heartbeat_is_not_retried_the_next_beat_is() -> None:
     assert len(fake.sent("POST", HEARTBEAT)) == 1
 
 
-async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
-    fake = FakeWeaver()
+def _parking_wait(
+    beats: int,
+) -> tuple[Callable[[float], Awaitable[None]], list[float], asyncio.Event]:
+    """A heartbeat task's wait that returns at once ``beats`` times, then parks (``parked``
+    is set) until the close cancels the task; ``asked``: the intervals it was given."""
     asked: list[float] = []
     parked = asyncio.Event()
 
     async def wait(seconds: float) -> None:
         asked.append(seconds)
-        if len(asked) > 2:
+        if len(asked) > beats:
             parked.set()
-            await asyncio.Event().wait()  # until close() cancels the task
+            await asyncio.Event().wait()
 
+    return wait, asked, parked
+
+
+async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
+    fake = FakeWeaver()
+    wait, asked, parked = _parking_wait(2)
     async with async_service(fake, heartbeat_interval=7.0) as svc:
         svc._wait_beat = wait
         await svc.create_training_client("weaver-tiny")
@@ -638,15 +648,7 @@ async def test_a_failing_async_heartbeat_is_logged_without_the_key_and_beats_aga
         404, {"error": "not_found", "message": f"no session for {KEY}", "retryable": False}
     )
     fake.script("POST", HEARTBEAT, refused, refused)
-    asked: list[float] = []
-    parked = asyncio.Event()
-
-    async def wait(seconds: float) -> None:
-        asked.append(seconds)
-        if len(asked) > 2:
-            parked.set()
-            await asyncio.Event().wait()  # until close() cancels the task
-
+    wait, _, parked = _parking_wait(2)
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         async with async_service(fake, heartbeat_interval=30.0) as svc:
             svc._wait_beat = wait

@@ -291,15 +291,18 @@ async def test_the_error_bodys_retryable_decides_for_async_clients_too() -> None
 
 
 class _CutBody(_Chunks):
-    """A body whose connection drops after its first piece."""
+    """A body whose connection drops after its first piece (``_end``)."""
+
+    def _end(self) -> httpx.TransportError:
+        return httpx.RemoteProtocolError("peer closed connection")
 
     def __iter__(self) -> Iterator[bytes]:
         yield b'{"id": '
-        raise httpx.RemoteProtocolError("peer closed connection")
+        raise self._end()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield b'{"id": '
-        raise httpx.RemoteProtocolError("peer closed connection")
+        for chunk in iter(self):
+            yield chunk
 
 
 def _cut_then_whole() -> httpx.MockTransport:
@@ -342,16 +345,11 @@ class _SlowBody(_Chunks):
             yield chunk
 
 
-class _StalledBody(_Chunks):
+class _StalledBody(_CutBody):
     """A body whose wait for its second piece ends in httpx's read timeout."""
 
-    def __iter__(self) -> Iterator[bytes]:
-        yield b'{"id": '
-        raise httpx.ReadTimeout("timed out")
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield b'{"id": '
-        raise httpx.ReadTimeout("timed out")
+    def _end(self) -> httpx.TransportError:
+        return httpx.ReadTimeout("timed out")
 
 
 def _get_model_once(body: Callable[[FakeClock], httpx.SyncByteStream], via: str) -> FakeClock:
