@@ -414,6 +414,11 @@ class Poller:
             # Known not to hold: no poll at once, a sleep to the expected end instead.
             self._delay = self._planned_delay(self.started)
 
+    def look_at_once(self) -> None:
+        """Poll first at once, not at the expected end: the operation is over, and only
+        its result is still to be fetched."""
+        self._delay = None
+
     @property
     def waited(self) -> float:
         """Seconds since the wait started."""
@@ -731,13 +736,18 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
 
     def _start(self, timeout: float | None) -> Poller:
         snap = self._snapshot
-        return self._policy.start(
+        owed = self._result_owed()
+        poller = self._policy.start(
             timeout,
-            # Without a kind, no history: all such operations would share one.
-            key=None if snap.kind is None else (snap.model_id, snap.kind),
+            # Without a kind, no history: all such operations would share one. Nor for a
+            # look at one already over, which says nothing of how long it took.
+            key=None if snap.kind is None or owed else (snap.model_id, snap.kind),
             origin=self._first_seen,
             queued=self._queued,
         )
+        if owed:
+            poller.look_at_once()
+        return poller
 
     def _watch(self, timeout: float | None) -> _Watch:
         return _Watch(self._start(timeout), self._state())

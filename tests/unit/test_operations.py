@@ -615,3 +615,59 @@ def _save(fake: FakeWeaver, via: str) -> object:
             await svc.aclose()
 
     return asyncio.run(main())
+
+
+FB = "/api/v1/models/m-1/forward-backward-passes"
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_done_reply_without_its_result_is_looked_at_at_once(via: str) -> None:
+    # Against a server known not to hold long-polls, a wait sleeps first to the expected
+    # end of its kind of operation; one already done has none left to wait for.
+    fake = FakeWeaver()
+    fake.pending_polls = 4
+    clock = FakeClock()
+    poll = PollPolicy(PollSettings(timeout=300), clock=clock)
+    done = {"id": "op-9", "status": "done", "kind": "forward_backward", "model_id": "m-1"}
+    logprobs = {"data": [-1.5, -1.5], "dtype": "float32"}
+    result = {"loss_fn_outputs": [{"logprobs": logprobs}], "metrics": {"loss:sum": 1.5}}
+    key = ("m-1", "forward_backward")
+    data = [datum_from_tokens([1, 2])]
+
+    def then_done_at_once() -> None:
+        assert poll.long_poll_supported is False
+        assert poll.durations.expected(key) is not None
+        fake.script("POST", FB, json_reply(202, done))
+        fake.script("GET", "/api/v1/operations/op-9", json_reply(200, {**done, "response": result}))
+
+    if via == "sync":
+        with service(fake, poll=poll, sleep=clock.sleep) as svc:
+            trainer = svc.create_training_client("weaver-tiny")
+            for _ in range(3):  # a loop whose steps take a while: a history
+                fake._polls.clear()
+                trainer.forward_backward(data)
+            then_done_at_once()
+            expected, slept = poll.durations.expected(key), len(clock.sleeps)
+            assert trainer.forward_backward(data).loss == 1.5
+    else:
+
+        async def main() -> None:
+            nonlocal expected, slept
+            svc = async_service(fake, poll=poll, sleep=clock.asleep)
+            try:
+                trainer = await svc.create_training_client("weaver-tiny")
+                for _ in range(3):
+                    fake._polls.clear()
+                    await trainer.forward_backward(data)
+                then_done_at_once()
+                expected, slept = poll.durations.expected(key), len(clock.sleeps)
+                assert (await trainer.forward_backward(data)).loss == 1.5
+            finally:
+                await svc.aclose()
+
+        expected, slept = None, 0
+        asyncio.run(main())
+    assert clock.sleeps[slept:] == []
+    assert len(fake.sent("GET", "/api/v1/operations/op-9")) == 1
+    # A look at an operation already over tells nothing of how long its kind takes.
+    assert poll.durations.expected(key) == expected
