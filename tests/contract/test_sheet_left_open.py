@@ -16,6 +16,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
@@ -26,6 +27,7 @@ from tests.contract.support import quick, serve_emulator
 from tests.support.fakeserver import checkpoint_json
 from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._conformance import ConformanceOutcome, _left_open
+from weaver_facade.contract._lifecycle import Watcher
 from weaver_facade.contract._spec import OperationResults, Spec, load_spec
 
 LEFT_OPEN = {"negative_data_rejection", "positive_data_acceptance"}
@@ -266,3 +268,15 @@ def test_a_done_reply_without_its_result_is_a_note() -> None:
     assert (
         "POST /api/v1/models/{model_id}/checkpoints: answered `done` without `response`" in notes
     ), notes
+
+
+def test_a_done_reply_whose_kind_is_no_string_is_a_finding_not_a_crash() -> None:
+    # A `kind` that is an array (unhashable) is the server's drift, to be named as such.
+    watcher = Watcher(load_spec(), "", None)
+    request = httpx.Request("POST", "http://weaver.test/api/v1/models/m-1/checkpoints")
+    done = {"id": "op-1", "status": "done", "kind": ["save_checkpoint"]}
+    headers = {"X-Request-ID": "req-1"}
+    watcher.see(httpx.Response(202, json=done, headers=headers, request=request))
+    assert watcher.findings
+    assert all("field `kind`" in f.line() for f in watcher.findings)
+    assert len(watcher.notes) == 1

@@ -25,7 +25,6 @@ import httpx
 from .. import (
     APIConnectionError,
     APIError,
-    ArtifactKind,
     Checkpoint,
     CheckpointPath,
     CheckpointStatus,
@@ -41,13 +40,13 @@ from .. import (
 )
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
+from ._ownership import is_artifact_kind
 from ._patience import PatientHTTPTransport, sending_transport
 from ._spec import OperationResults, OperationSpec, Problem, Spec
 
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
 
 STEPS_TRAINED = 6
-_ARTIFACT_KINDS = {kind.value for kind in ArtifactKind}  # an export's 200 is the artifact
 STEPS_CONTINUED = 3
 STEP_CREATE = "create a session and a model"
 STEP_TRAIN = f"train {STEPS_TRAINED} steps; the loss decreases"
@@ -157,7 +156,7 @@ class Watcher:
         except ValueError:
             return
         done = isinstance(data, dict) and data.get("status") == "done" and "id" in data
-        if done and data.get("response") is None and data.get("kind") not in _ARTIFACT_KINDS:
+        if done and data.get("response") is None and not is_artifact_kind(data.get("kind")):
             note = (
                 f"{exchange.label}: answered `done` without `response`; the official SDK does "
                 "not poll a reply that is done, so it gets no result (this kit's facade asks "
