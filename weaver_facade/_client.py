@@ -646,7 +646,7 @@ class ServiceClient(_ServiceBase):
         """
         check_result_type(result_type)
         snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
-        return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
+        return self._io.handle(snapshot, reattach_parser(snapshot, result_type), polled=True)
 
     # -- models ---------------------------------------------------------------------------
 
@@ -992,7 +992,7 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.operation``."""
         check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
-        return self._io.handle(snapshot, reattach_parser(snapshot, result_type))
+        return self._io.handle(snapshot, reattach_parser(snapshot, result_type), polled=True)
 
     # -- models ---------------------------------------------------------------------------
 

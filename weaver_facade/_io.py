@@ -403,9 +403,12 @@ class SyncIO(_Base[Callable[[float], None]]):
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
         look: Callable[[], Plan[OperationSnapshot]] | None = None,
+        *,
+        polled: bool = False,
     ) -> OperationHandle[T]:
         """A handle on an operation already seen once (``look``: a plan that sees it
-        again, for what is not an Operation on the wire)."""
+        again, for what is not an Operation on the wire; ``polled``: seen by its own GET,
+        a re-attach, so a result it lacks is not asked for again)."""
         fetch: Fetch = (
             (lambda _wait, budget, _seen: self._within(budget).run(look()))
             if look
@@ -419,7 +422,7 @@ class SyncIO(_Base[Callable[[float], None]]):
             sleep=self._sleep,
             on_progress=self.on_progress,
             closing=self.refusing,
-            result_in_response=look is None,
+            result_in_response=look is None and not polled,
         )
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
@@ -495,6 +498,8 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
         look: Callable[[], Plan[OperationSnapshot]] | None = None,
+        *,
+        polled: bool = False,
     ) -> AsyncOperationHandle[T]:
         """See ``SyncIO.handle``."""
         fetch: AsyncFetch = (
@@ -510,7 +515,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             sleep=self._sleep,
             on_progress=self.on_progress,
             closing=self.refusing,
-            result_in_response=look is None,
+            result_in_response=look is None and not polled,
         )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:

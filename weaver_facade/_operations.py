@@ -604,8 +604,9 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._poll_error: str | None = None
         self._last_failure: APIError | None = None
         self._reported: _Reported | None = None
-        # One poll for a done reply without `response`; none for a resource seen in place
-        # of an operation, whose result is not its `response`.
+        # One poll for a done POST reply without `response`; none for a resource seen in
+        # place of an operation, whose result is not its `response`, nor for an operation
+        # its own GET gave (a re-attach).
         self._look_owed = result_in_response
         #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress

@@ -671,3 +671,27 @@ def test_a_done_reply_without_its_result_is_looked_at_at_once(via: str) -> None:
     assert len(fake.sent("GET", "/api/v1/operations/op-9")) == 1
     # A look at an operation already over tells nothing of how long its kind takes.
     assert poll.durations.expected(key) == expected
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_reattached_done_operation_without_its_result_is_not_asked_again(via: str) -> None:
+    # Its own GET, the re-attach's, is the look a POST's done reply is owed: another
+    # would only say the same.
+    fake = FakeWeaver()
+    done = {"id": "op-1", "status": "done", "kind": "save_checkpoint"}
+    fake.script("GET", OP, json_reply(200, done), json_reply(200, done))
+
+    async def main() -> None:
+        async with async_service(fake) as svc:
+            await (await svc.operation("op-1", Checkpoint)).result()
+
+    def reattach() -> None:
+        if via == "async":
+            asyncio.run(main())
+            return
+        with service(fake) as svc:
+            svc.operation("op-1", Checkpoint).result()
+
+    with pytest.raises(ResponseValidationError, match="has no `response`"):
+        reattach()
+    assert len(fake.sent("GET", OP)) == 1
