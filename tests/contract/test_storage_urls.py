@@ -10,6 +10,10 @@ reported as a `storage_range` finding.
 from __future__ import annotations
 
 import datetime
+from typing import Any, cast
+
+import httpx
+import pytest
 
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
@@ -45,3 +49,31 @@ def test_a_lowercase_expiry_is_an_expiry() -> None:
     item = {"name": "a", "url": "http://storage.test/a", "url_expires_at": "2026-11-29t10:00:00z"}
     expected = datetime.datetime(2026, 11, 29, 10, tzinfo=datetime.UTC).timestamp()
     assert _url(item).expires == expected
+
+
+def test_a_renewal_cut_by_the_network_is_the_servers_not_retried_as_storage() -> None:
+    # The renewal asks the server under test for a fresh URL: a connection it drops is
+    # its own failure to report, not a flaky hop to storage to try again.
+    from weaver_facade.contract._artifact_steps import ArtifactSteps
+
+    gets: list[str] = []
+
+    def storage(request: httpx.Request) -> httpx.Response:
+        gets.append(str(request.url))
+        return httpx.Response(401)  # the URL expired on the way
+
+    renewals: list[str] = []
+
+    def renew(url: Any) -> None:
+        renewals.append(url.name)
+        raise httpx.ReadError("the server dropped the connection")
+
+    steps = ArtifactSteps.__new__(ArtifactSteps)
+    steps.storage = httpx.Client(transport=httpx.MockTransport(storage))
+    steps._renew = renew  # type: ignore[method-assign]
+    steps.sc = cast(Any, None)  # no finding is made on the way
+    item = {"name": "a.bin", "url": "http://storage.test/a.bin"}
+    with pytest.raises(httpx.ReadError):
+        steps._fetch(cast(Any, None), item)
+    assert renewals == ["a.bin"]
+    assert gets == ["http://storage.test/a.bin"]

@@ -326,14 +326,12 @@ class ArtifactSteps:
             kept = bytearray()
             size = 0
             request = self.storage.build_request("GET", url.url)
+            expired = False
             try:
                 with self.storage.stream("GET", url.url) as response:
-                    if response.status_code in _EXPIRED and not renewed:
-                        # Expired on the way (a long download before it, say): a fresh URL.
-                        renewed = True
-                        self._renew(url)
-                        continue
-                    if response.status_code != 200:
+                    # Expired on the way (a long download before it, say): a fresh URL.
+                    expired = response.status_code in _EXPIRED and not renewed
+                    if response.status_code != 200 and not expired:
                         detail = "without the API key" if response.status_code in _EXPIRED else ""
                         r.findings.append(
                             sc.finding(
@@ -346,16 +344,20 @@ class ArtifactSteps:
                             )
                         )
                         raise _step_failed()
-                    for chunk in response.iter_raw():
+                    for chunk in () if expired else response.iter_raw():
                         digest.update(chunk)
                         size += len(chunk)
                         if size <= _KEPT:
                             kept += chunk
-                break
-            except httpx.TransportError:
+            except httpx.TransportError:  # storage's; not the renewal's, the server's own
                 cuts += 1
                 if cuts == _STORAGE_TRIES:
                     raise
+                continue
+            if not expired:
+                break
+            renewed = True
+            self._renew(url)
         want_size, want_sha = item.get("size"), item.get("sha256")
         got_sha = digest.hexdigest()
         # The descriptor's case is the watcher's to name; here only the bytes count.
