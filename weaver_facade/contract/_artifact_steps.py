@@ -7,12 +7,13 @@ that never carries the API key (a request hook refuses to send it, also after a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from weaver_client import limits
@@ -54,6 +55,7 @@ _EXPIRED = (401, 403)
 # Storage is not the server under test: a GET cut by the network is sent again, as the
 # facade's downloads do, and only this many cuts in a row are reported.
 _STORAGE_TRIES = 3
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -306,13 +308,7 @@ class ArtifactSteps:
         return response
 
     def _storage_get(self, url: str, headers: dict[str, str] | None) -> httpx.Response:
-        for tries in range(1, _STORAGE_TRIES + 1):
-            try:
-                return self.storage.get(url, headers=headers)
-            except httpx.TransportError:
-                if tries == _STORAGE_TRIES:
-                    raise
-        raise AssertionError("unreachable")
+        return _from_storage(lambda: self.storage.get(url, headers=headers))
 
     def _fetch(self, r: StepResult, item: dict[str, Any]) -> _Fetched:
         sc = self.sc
@@ -320,46 +316,18 @@ class ArtifactSteps:
         name = url.name
         if url.expiring():
             self._renew(url)
-        renewed, cuts = False, 0
+        renewed = False
         while True:
-            digest = hashlib.sha256()
-            kept = bytearray()
-            size = 0
             request = self.storage.build_request("GET", url.url)
-            expired = False
-            try:
-                with self.storage.stream("GET", url.url) as response:
-                    # Expired on the way (a long download before it, say): a fresh URL.
-                    expired = response.status_code in _EXPIRED and not renewed
-                    if response.status_code != 200 and not expired:
-                        detail = "without the API key" if response.status_code in _EXPIRED else ""
-                        r.findings.append(
-                            sc.finding(
-                                STORAGE,
-                                "storage_no_key",
-                                f"the storage URL of `{name}` answered {response.status_code} "
-                                f"{detail}".rstrip(),
-                                "200 with the file, without the API key",
-                                str(response.status_code),
-                            )
-                        )
-                        raise _step_failed()
-                    for chunk in () if expired else response.iter_raw():
-                        digest.update(chunk)
-                        size += len(chunk)
-                        if size <= _KEPT:
-                            kept += chunk
-            except httpx.TransportError:  # storage's; not the renewal's, the server's own
-                cuts += 1
-                if cuts == _STORAGE_TRIES:
-                    raise
-                continue
-            if not expired:
+            read = _from_storage(functools.partial(self._read, r, url, may_renew=not renewed))
+            if read is not None:
                 break
+            # Expired on the way (a long download before it, say): a fresh URL, asked of
+            # the server under test, whose cut connection is its own (not retried).
             renewed = True
             self._renew(url)
+        got_sha, size, kept = read
         want_size, want_sha = item.get("size"), item.get("sha256")
-        got_sha = digest.hexdigest()
         # The descriptor's case is the watcher's to name; here only the bytes count.
         sha_ok = not isinstance(want_sha, str) or want_sha.lower() == got_sha
         sc.expect(
@@ -375,7 +343,38 @@ class ArtifactSteps:
                 _exchange(sc, request),
             ),
         )
-        return _Fetched(name, url, size, bytes(kept) if size <= _KEPT else None)
+        return _Fetched(name, url, size, kept)
+
+    def _read(
+        self, r: StepResult, url: _Url, *, may_renew: bool
+    ) -> tuple[str, int, bytes | None] | None:
+        """One GET of ``url``'s file: its sha256, its size and its bytes (up to ``_KEPT``);
+        ``None`` when ``may_renew`` and the URL answered as an expired one."""
+        with self.storage.stream("GET", url.url) as response:
+            if response.status_code in _EXPIRED and may_renew:
+                return None
+            if response.status_code != 200:
+                detail = "without the API key" if response.status_code in _EXPIRED else ""
+                r.findings.append(
+                    self.sc.finding(
+                        STORAGE,
+                        "storage_no_key",
+                        f"the storage URL of `{url.name}` answered {response.status_code} "
+                        f"{detail}".rstrip(),
+                        "200 with the file, without the API key",
+                        str(response.status_code),
+                    )
+                )
+                raise _step_failed()
+            digest = hashlib.sha256()
+            kept = bytearray()
+            size = 0
+            for chunk in response.iter_raw():
+                digest.update(chunk)
+                size += len(chunk)
+                if size <= _KEPT:
+                    kept += chunk
+        return digest.hexdigest(), size, bytes(kept) if size <= _KEPT else None
 
     def _ranges(self, r: StepResult, fetched: list[_Fetched]) -> None:
         sc = self.sc
@@ -416,6 +415,18 @@ class ArtifactSteps:
                 _exchange(sc, self.storage.build_request("GET", target.url.url, headers=end)),
             ),
         )
+
+
+def _from_storage(get: Callable[[], _T]) -> _T:
+    """``get()``, a request to storage, sent again while the network cuts it, at most
+    ``_STORAGE_TRIES`` times in all."""
+    for tries in range(1, _STORAGE_TRIES + 1):
+        try:
+            return get()
+        except httpx.TransportError:
+            if tries == _STORAGE_TRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _url(item: dict[str, Any]) -> _Url:
