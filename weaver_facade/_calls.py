@@ -72,25 +72,24 @@ else:
 # The request fields (by schema) and optional parameters (by operationId) of the spec that
 # the facade never sends, each with its reason. `scripts/regenerate --coverage` names any
 # other the facade does not send: an optional one the spec adds passes mypy unseen.
+_NO_MEANING = "optional, and the wire sheet gives it no meaning a client relies on"
+_TUNING = "the official SDK's tuning, which the wire sheet does not name"
+_ANNOTATION = "the official SDK's annotation, which a server ignores"
 UNSENT: Mapping[str, Mapping[str, str]] = {
-    "CreateSessionRequest": {
-        "name": "optional, and the wire sheet gives it no meaning a client relies on",
-        "labels": "optional, and the wire sheet gives it no meaning a client relies on",
-        "organization_id": "optional, and the wire sheet gives it no meaning a client relies on",
-        "project_id": "optional, and the wire sheet gives it no meaning a client relies on",
-    },
+    "CreateSessionRequest": dict.fromkeys(
+        ("name", "labels", "organization_id", "project_id"), _NO_MEANING
+    ),
     "CreateModelRequest": {
         "user_metadata": "optional; the user's metadata goes with the session",
-        "performance_tier": "the official SDK's tuning, which the wire sheet does not name",
-        "training_max_sequence_length": "the official SDK's tuning, which the wire sheet does "
-        "not name",
+        "performance_tier": _TUNING,
+        "training_max_sequence_length": _TUNING,
     },
     "ForwardBackwardInput": {"loss_fn_config": "cross_entropy, the one loss, takes none"},
     "ForwardBackwardPayload": {
-        "metadata": "the official SDK's annotation, which a server ignores",
+        "metadata": _ANNOTATION,
         "tensor_transport": "the official SDK's, which a server accepts and ignores",
     },
-    "Datum": {"metadata": "the official SDK's annotation, which a server ignores"},
+    "Datum": {"metadata": _ANNOTATION},
 }
 
 M = TypeVar("M", bound=WireModel)
