@@ -356,22 +356,31 @@ def report_coverage() -> int:
 # --- field coverage ------------------------------------------------------------------------
 
 
+def core_modules() -> list[str]:
+    """The names of the facade's core modules (``weaver_facade/_*.py``)."""
+    import pkgutil
+
+    import weaver_facade
+
+    return [
+        info.name
+        for info in pkgutil.iter_modules(weaver_facade.__path__)
+        if info.name.startswith("_") and not info.ispkg
+    ]
+
+
 def declarations(kind: str = "WireFields") -> list[tuple[str, Any]]:
     """Every ``WireFields`` (or ``WireValues``) declared in the facade's core modules,
     next to its converter (or its enum), with the file that declares it."""
     import importlib
-    import pkgutil
 
-    import weaver_facade
     from weaver_facade import _wire
 
     declaration = getattr(_wire, kind)
     found: list[tuple[str, Any]] = []
-    for info in pkgutil.iter_modules(weaver_facade.__path__):
-        if not info.name.startswith("_") or info.ispkg:
-            continue
-        module = importlib.import_module(f"weaver_facade.{info.name}")
-        where = f"weaver_facade/{info.name}.py"
+    for name in core_modules():
+        module = importlib.import_module(f"weaver_facade.{name}")
+        where = f"weaver_facade/{name}.py"
         for value in vars(module).values():
             values = value if isinstance(value, tuple) else (value,)
             found.extend(
@@ -716,7 +725,6 @@ def unsent_fields(package: Any = None) -> list[str]:
     import ast
     import importlib
     import inspect
-    import pkgutil
 
     import attrs
 
@@ -728,10 +736,8 @@ def unsent_fields(package: Any = None) -> list[str]:
     models = importlib.import_module(f"{package.__name__}.models")
     given: dict[str, set[str] | None] = {}
     aliases: dict[str, str] = {}  # `_list_checkpoints`: `api.checkpoints.list_checkpoints`
-    for info in pkgutil.iter_modules(weaver_facade.__path__):
-        if not info.name.startswith("_") or info.ispkg:
-            continue
-        tree = ast.parse(Path(weaver_facade.__path__[0], f"{info.name}.py").read_text("utf-8"))
+    for module_name in core_modules():
+        tree = ast.parse(Path(weaver_facade.__path__[0], f"{module_name}.py").read_text("utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                 "weaver_client.api."
