@@ -1,8 +1,8 @@
 """A small scriptable Weaver for ``httpx.MockTransport``.
 
-It answers every route the facade uses with replies shaped like the spec's (each
-checked against the spec's schema for its route and status, so that a spec change
-cannot leave the fake's own replies behind in silence), records every request, and lets
+It answers every route the facade uses with replies shaped like the spec's (each held
+to the spec by the contract kit's own reply check, so that a spec change cannot leave
+the fake's replies behind in silence), records every request, and lets
 a test put specific replies in front (``fake.script(method, path, *replies)``) to
 provoke errors, slow operations or malformed replies, which are not checked. It is no
 emulator: no training happens.
@@ -23,7 +23,7 @@ import httpx
 
 from weaver_facade import AsyncServiceClient, ServiceClient
 from weaver_facade._operations import Poller, Sleep
-from weaver_facade._spec_schema import spec_document, spec_schemas
+from weaver_facade.contract._spec import load_spec
 
 KEY = "sk-unit-test-key-5f0c2a8e"
 BASE = "http://weaver.test"
@@ -254,44 +254,16 @@ class FakeWeaver:
         return _json(200, page)
 
 
-def _routes() -> Iterator[tuple[str, re.Pattern[str], str, Any]]:
-    for template, item in spec_document()["paths"].items():
-        pattern = re.compile(re.sub(r"\{[^/]+\}", "[^/]+", template))
-        pointer = "#/paths/" + template.replace("~", "~0").replace("/", "~1")
-        for method, operation in item.items():
-            if isinstance(operation, dict) and "responses" in operation:
-                yield (
-                    method.upper(),
-                    pattern,
-                    f"{pointer}/{method}/responses",
-                    operation["responses"],
-                )
-
-
-_ROUTES = list(_routes())
+_SPEC = load_spec()
 
 
 def _as_the_spec_says(request: httpx.Request, reply: httpx.Response) -> httpx.Response:
-    """``reply``, once its body is found to be what the spec gives its route and status."""
-    method, path, status = request.method, request.url.path, str(reply.status_code)
-    route = next(((p, r) for m, t, p, r in _ROUTES if m == method and t.fullmatch(path)), None)
-    assert route is not None, f"the fake answered {method} {path}, no route of the spec"
-    pointer, responses = route
-    key = next((k for k in (status, f"{status[0]}XX", "default") if k in responses), None)
-    assert key is not None, f"the spec gives {method} {path} no {status}"
-    pointer, response = f"{pointer}/{key}", responses[key]
-    if "$ref" in response:
-        pointer, response = response["$ref"], spec_schemas().resolve(response["$ref"])
-    if "content" not in response:  # a body nobody reads (a heartbeat's)
-        return reply
-    errors = list(
-        spec_schemas()
-        .validator(f"{pointer}/content/application~1json/schema")
-        .iter_errors(reply.json())
-    )
-    assert not errors, (
-        f"the fake's {status} to {method} {path} breaks the spec: {errors[0].message}"
-    )
+    """``reply``, once the contract kit finds it to be what the spec gives its route and
+    status."""
+    op = _SPEC.match(request.method, request.url.path)
+    assert op is not None, f"the fake answered {request.method} {request.url.path}, no route"
+    problems = _SPEC.check_reply(op, reply.status_code, reply.headers, reply.read())
+    assert not problems, f"the fake's reply to {op.label} breaks the spec: {problems[0].message}"
     return reply
 
 
