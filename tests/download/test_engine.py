@@ -664,13 +664,12 @@ def test_a_redirect_loop_ends_after_as_many_redirects_as_httpx_follows(
                 conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n")
 
     clear_proxies(monkeypatch)  # the direct client, not httpx's behind a proxy
-    with serving(redirect) as (port, _):
-        http = StorageHTTP(user_agent="t", read_timeout=5)
-        try:
-            with pytest.raises(StorageProtocolError, match="more than 20 redirects"):
-                http.get(f"http://127.0.0.1:{port}/start", {})
-        finally:
-            http.close()
+    with (
+        serving(redirect) as (port, _),
+        contextlib.closing(StorageHTTP(user_agent="t", read_timeout=5)) as http,
+        pytest.raises(StorageProtocolError, match="more than 20 redirects"),
+    ):
+        http.get(f"http://127.0.0.1:{port}/start", {})
     with httpx.Client() as default:
         assert MAX_REDIRECTS == default.max_redirects == 20
     assert asked == [b"GET /start HTTP/1.1"] + [b"GET /again HTTP/1.1"] * 20
@@ -701,12 +700,11 @@ def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error(
         clear_proxies(monkeypatch)
         if proxied:  # the listener stands in for the proxy too
             monkeypatch.setenv("HTTP_PROXY", address)
-        http = StorageHTTP(user_agent="t", read_timeout=5)
-        try:
-            with pytest.raises(UnfetchableURLError, match="cannot fetch"):
-                http.get(f"{address}/start", {})
-        finally:
-            http.close()
+        with (
+            contextlib.closing(StorageHTTP(user_agent="t", read_timeout=5)) as http,
+            pytest.raises(UnfetchableURLError, match="cannot fetch"),
+        ):
+            http.get(f"{address}/start", {})
 
 
 @pytest.mark.parametrize(
