@@ -282,7 +282,7 @@ class _ServiceBase(HasOptions):
         check_callable("on_progress", on_progress)
         self._on_progress = on_progress
         self._model_seq = itertools.count(1)
-        self._session_id: str | None = None
+        self._session: _Session | None = None  # opened by the first create
         self._created = CreatedModels(terminate_on_close=terminate_models_on_close)
         self._steps = StepsByModel()  # one counter per model, whichever client trains it
         # The client that owns the session and connections; with_options() copies share it.
@@ -302,7 +302,8 @@ class _ServiceBase(HasOptions):
     @property
     def session_id(self) -> str | None:
         """The session's id, once a model has been created (sessions open lazily)."""
-        return self._root._session_id
+        session = self._root._session
+        return None if session is None else session.id
 
     def __repr__(self) -> str:
         key = "set" if self.__api_key else "none"
@@ -341,15 +342,24 @@ class _ServiceBase(HasOptions):
         read timeout (60 s by default, and without one), not retries times timeout."""
         return self._timeout.read or CLOSE_TIMEOUT
 
-    def _open_session(self) -> Plan[str]:
+    def _open_session(self) -> Plan[_Session]:
         session: wire.Session = yield calls.create_session(
             tags=self._tags, user_metadata=self._user_metadata, sdk_version=USER_AGENT
         )
         session_id = expect("create_session", "Session", "id", session.id, str)
-        self._session_id = session_id
+        if self._session is None:
+            self._session = _Session(session_id)
+        self._session.id = session_id  # a heartbeat already running beats the new one
         if self._io.closed:  # closed while the session was being opened: no heartbeat
             raise ClientClosedError("the Weaver client was closed while opening a session")
-        return session_id
+        return self._session
+
+    def _reopen(self, gone: str) -> Plan[str]:
+        """A new session in place of ``gone``, unless another create opened one already."""
+        if self._session is not None and self._session.id != gone:
+            return self._session.id
+        logger.warning("session %s is gone (404 on a create); opening a new one", gone)
+        return (yield from self._open_session()).id
 
     def _new_model(
         self,
@@ -383,14 +393,24 @@ class _ServiceBase(HasOptions):
     def _create_model(
         self, session_id: str, new: NewModel, *, keep: bool, interrupted: Callable[[], bool]
     ) -> Plan[ModelInfo]:
-        call = calls.create_model(
-            session_id,
-            model_seq_id=next(self._model_seq),
-            base_model=new.base_model,
-            training_mode=new.training_mode,
-            lora=new.lora,
-        )
-        model = new.describe((yield from model_plan(call)))
+        def create_on(session_id: str) -> Plan[ModelInfo]:
+            seq = next(self._model_seq)
+            lora = new.lora
+            mode, base = new.training_mode, new.base_model
+            call = calls.create_model(
+                session_id, model_seq_id=seq, base_model=base, training_mode=mode, lora=lora
+            )
+            return model_plan(call)
+
+        try:
+            made = yield from create_on(session_id)
+        except NotFoundError:
+            # The wire gives a session no lifetime, but a server may end one that missed
+            # its heartbeats (a laptop asleep): its creates are 404 until a new one opens.
+            if interrupted():
+                raise
+            made = yield from create_on((yield from self._root._reopen(session_id)))
+        model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets the
         # model, which would stay running unknown if kept, so the close terminates it.
         unclaimed = interrupted()
@@ -550,16 +570,16 @@ class ServiceClient(_ServiceBase):
         if not io.acquire(self._lock, left):
             raise _session_timeout(left)
         try:
-            if self._session_id is not None:
-                return self._session_id
-            session_id = io.run(self._open_session())
+            if self._session is not None:
+                return self._session.id
+            session = io.run(self._open_session())
             if self._heartbeat_interval > 0:
-                beat = (self._io.origin, self._wait_beat, self._heartbeat_interval, session_id)
+                beat = (self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = threading.Thread(
                     target=_beat, args=beat, name="weaver-heartbeat", daemon=True
                 )
                 self._heartbeat.start()
-            return session_id
+            return session.id
         finally:
             self._lock.release()
 
@@ -926,15 +946,13 @@ class AsyncServiceClient(_ServiceBase):
         except TimeoutError:
             raise _session_timeout(left) from None
         try:
-            if self._session_id is not None:
-                return self._session_id
-            session_id = await io.run(self._open_session())
+            if self._session is not None:
+                return self._session.id
+            session = await io.run(self._open_session())
             if self._heartbeat_interval > 0:
-                beat = _abeat(
-                    self._io.origin, self._wait_beat, self._heartbeat_interval, session_id
-                )
+                beat = _abeat(self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = asyncio.create_task(beat, name="weaver-heartbeat")
-            return session_id
+            return session.id
         finally:
             self._lock.release()
 
@@ -1085,6 +1103,16 @@ class AsyncServiceClient(_ServiceBase):
 _RESUME_FAILED = "create_training_client_from_state: the load into the new model did not end"
 
 
+class _Session:
+    """The session's id, which a create may replace (``_reopen``); the heartbeat holds
+    this, not the client."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, session_id: str) -> None:
+        self.id = session_id
+
+
 def _session_timeout(waited: float | None) -> APITimeoutError:
     return APITimeoutError(
         f"create_model: another call was still opening the client's session after "
@@ -1115,16 +1143,16 @@ def _beat(
     origin: weakref.ReferenceType[SyncIO],
     wait: Callable[[float], bool],
     interval: float,
-    session_id: str,
+    session: _Session,
 ) -> None:
     """The heartbeat thread: ``wait`` returns True once the client closes."""
     while not wait(interval) and (io := origin()) is not None:
         try:
-            io.send(calls.send_heartbeat(session_id), ONE_BEAT)
+            io.send(calls.send_heartbeat(session.id), ONE_BEAT)
         except Exception as exc:  # a failed heartbeat must not end the thread
             if io.refusing():  # the client is closing
                 return
-            logger.warning("heartbeat of session %s failed: %s", session_id, exc)
+            logger.warning("heartbeat of session %s failed: %s", session.id, exc)
         del io
 
 
@@ -1132,7 +1160,7 @@ async def _abeat(
     origin: weakref.ReferenceType[AsyncIO],
     wait: Callable[[float], Awaitable[None]],
     interval: float,
-    session_id: str,
+    session: _Session,
 ) -> None:
     """The async client's heartbeat task, cancelled when the client closes."""
     while True:
@@ -1140,9 +1168,9 @@ async def _abeat(
         if (io := origin()) is None:
             return
         try:
-            await io.send(calls.send_heartbeat(session_id), ONE_BEAT)
+            await io.send(calls.send_heartbeat(session.id), ONE_BEAT)
         except ClientClosedError:
             return
         except Exception as exc:  # a failed heartbeat must not end the task
-            logger.warning("heartbeat of session %s failed: %s", session_id, exc)
+            logger.warning("heartbeat of session %s failed: %s", session.id, exc)
         del io

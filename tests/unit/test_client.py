@@ -1026,3 +1026,96 @@ def test_aclose_on_another_loop_closes_on_the_client_s_loop_while_it_runs() -> N
         thread.join(timeout=10)
         own.close()
     assert fake.terminated == [model_id]
+
+
+# The wire sheet gives a session no lifetime, but a server may end one that missed its
+# heartbeats (a laptop asleep): every later create then got 404, for as long as the
+# client lived. A create whose session is gone opens a new one, once.
+def _expired_session(fake: FakeWeaver) -> None:
+    first = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
+    stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
+    fake.script(
+        "POST",
+        "/api/v1/sessions",
+        json_reply(201, {**first, **stamps}),
+        json_reply(201, {**first, **stamps, "id": "s-2"}),
+    )
+    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
+    fake.script("POST", "/api/v1/sessions/s-1/models", fake.route, json_reply(404, gone))
+
+
+def _created_on(fake: FakeWeaver) -> list[str]:
+    return [r.url.path for r in fake.sent("POST") if "heartbeat" not in r.url.path]
+
+
+def test_a_create_whose_session_expired_opens_a_new_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeWeaver()
+    _expired_session(fake)
+    waiting = queue.SimpleQueue[None]()  # one item each time the heartbeat begins a wait
+    go = threading.Semaphore(0)  # the one beat, when the test lets it go
+    waits = 0
+
+    def wait(_seconds: float) -> bool:
+        nonlocal waits
+        waits += 1
+        waiting.put(None)
+        return not go.acquire(timeout=10) if waits == 1 else svc._stop.wait()
+
+    with service(fake, heartbeat_interval=30.0) as svc:
+        svc._wait_beat = wait
+        svc.create_training_client("weaver-tiny")  # s-1, before it expired
+        waiting.get(timeout=10)
+        svc.create_training_client("weaver-tiny")
+        assert svc.session_id == "s-2"
+        assert "session s-1 is gone" in caplog.text
+        go.release()  # the one heartbeat beats the new session
+        waiting.get(timeout=10)
+        assert [r.url.path for r in fake.sent("POST") if "heartbeat" in r.url.path] == [
+            "/api/v1/sessions/s-2/heartbeat"
+        ]
+    assert _created_on(fake)[:5] == [
+        "/api/v1/sessions",
+        "/api/v1/sessions/s-1/models",
+        "/api/v1/sessions/s-1/models",
+        "/api/v1/sessions",
+        "/api/v1/sessions/s-2/models",
+    ]
+
+
+async def test_an_async_create_whose_session_expired_opens_a_new_session() -> None:
+    fake = FakeWeaver()
+    _expired_session(fake)
+    async with async_service(fake) as svc:
+        await svc.create_training_client("weaver-tiny")
+        await svc.create_training_client("weaver-tiny")
+        assert svc.session_id == "s-2"
+    assert _created_on(fake)[:5] == [
+        "/api/v1/sessions",
+        "/api/v1/sessions/s-1/models",
+        "/api/v1/sessions/s-1/models",
+        "/api/v1/sessions",
+        "/api/v1/sessions/s-2/models",
+    ]
+
+
+async def test_a_cancelled_create_whose_session_expired_opens_no_new_session() -> None:
+    # The caller gave up while the create was on its way: its 404 is not followed by a
+    # new session and a model nobody asked for any more.
+    fake = FakeWeaver()
+    _expired_session(fake)
+    held = HeldTransport(fake, "/api/v1/sessions/s-1/models")
+    http = httpx.AsyncClient(transport=held)
+    async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        held.release.set()
+        await svc.create_training_client("weaver-tiny")
+        held.release.clear()
+        creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+        await held.reached.wait()
+        creating.cancel()
+        held.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await creating
+    sessions = [p for p in _created_on(fake) if p.startswith("/api/v1/sessions")]
+    assert sessions == ["/api/v1/sessions", *["/api/v1/sessions/s-1/models"] * 2]
