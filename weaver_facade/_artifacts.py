@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
-import math
 import os
 import re
 import uuid
@@ -48,6 +47,7 @@ from ._wire import (
     WireValues,
     as_utc,
     expect,
+    newest,
     optional,
     parse_model,
     result_of,
@@ -475,14 +475,8 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
 
 
 def _newest(artifacts: list[Artifact]) -> Artifact:
-    """The last exported: the wire gives a listing no order, so by ``created_at`` (one
-    without it counts as the oldest), then by place."""
-
-    def age(item: tuple[int, Artifact]) -> tuple[float, int]:
-        made = item[1].created_at
-        return (-math.inf if made is None else made.timestamp(), item[0])
-
-    return max(enumerate(artifacts), key=age)[1]
+    """The last exported (``_wire.newest``)."""
+    return newest(artifacts, lambda artifact: artifact.created_at)
 
 
 def artifact_again(artifact: Artifact) -> Plan[Artifact]:

@@ -25,7 +25,7 @@ from ._errors import APIError, NotFoundError, ResponseValidationError, Unsupport
 from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
-from ._wire import Call, Plan, expect, optional
+from ._wire import Call, Plan, expect, newest, optional
 
 
 class CheckpointPager:
@@ -111,18 +111,13 @@ def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
 
 
 def latest(model_id: str) -> Plan[Checkpoint | None]:
-    """A model's newest completed checkpoint, by its ``created_at`` (the spec lists
-    oldest first, the wire sheet gives no order); of two made at once, the later listed."""
+    """A model's newest completed checkpoint (``_wire.newest``)."""
     pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
-    newest = None
+    done: list[Checkpoint] = []
     while not pager.done:
         page: wire.CheckpointList = yield pager.call()
-        for checkpoint in pager.read(page):
-            if checkpoint.status is CheckpointStatus.COMPLETED and (
-                newest is None or checkpoint.created_at >= newest.created_at
-            ):
-                newest = checkpoint
-    return newest
+        done += (c for c in pager.read(page) if c.status is CheckpointStatus.COMPLETED)
+    return newest(done, lambda checkpoint: checkpoint.created_at) if done else None
 
 
 def _route_missing(error: APIError) -> bool:

@@ -814,7 +814,11 @@ class TrainingClient(_TrainingBase[SyncIO]):
         return list(self._io.whole().pages(lookup.CheckpointPager(self.model_id, page_size)))
 
     def latest_checkpoint(self) -> Checkpoint | None:
-        """This model's newest completed checkpoint, or ``None`` if it has none."""
+        """This model's newest completed checkpoint, or ``None`` if it has none.
+
+        Newest by ``created_at``; of two made within one tick of the server's clock (whole
+        seconds, say), the later in the listing's order, which its other times show.
+        """
         return self._io.run(lookup.latest(self.model_id))
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
+import itertools
 import json
 import logging
+import math
 import re
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 from urllib.parse import quote, quote_plus
 
@@ -602,6 +604,17 @@ def expect(
     if isinstance(value, datetime.datetime):
         return cast(T, as_utc(value))
     return cast(T, value)
+
+
+def newest(items: Sequence[T], made: Callable[[T], datetime.datetime | None]) -> T:
+    """The newest of a listing's items (at least one), by the time ``made`` gives (none:
+    the oldest). The wire gives listings no order, and a server's clock may give two
+    items one time (whole seconds): of those, the later listed, or the first when the
+    other times show the listing newest first."""
+    times = [-math.inf if (t := made(item)) is None else t.timestamp() for item in items]
+    steps = {(b > a) - (b < a) for a, b in itertools.pairwise(times)}
+    later = -1 if -1 in steps and 1 not in steps else 1
+    return items[max(range(len(items)), key=lambda i: (times[i], later * i))]
 
 
 def as_utc(value: datetime.datetime) -> datetime.datetime:
