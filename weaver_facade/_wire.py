@@ -247,11 +247,35 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         raise error from None
     if isinstance(parsed, call.model):
         return parsed
+    return _undocumented_success(call, response)
+
+
+def _undocumented_success(call: Call[M], response: httpx.Response) -> M:
+    """A status the spec does not document for ``call``. A 2xx (200 for a create's 201)
+    did the work all the same: a body of the documented reply is taken, with a warning,
+    rather than lose what the server made."""
+    status = response.status_code
+    said = f"{call.operation}: unexpected HTTP status {status}"
+    why = "the spec documents another success status"
+    if response.is_success:
+        try:
+            data = response.json()
+            schema = _schema_name(call, data, status)
+            parsed = parse_model(call.operation, call.model, data, schema=schema)
+        except (ValueError, RecursionError):
+            why = "not in the spec, and its body is not JSON"
+        except ResponseValidationError as exc:
+            reason = exc.message.removeprefix(f"{call.operation}: ")
+            why = f"not in the spec, and its body breaks it: {reason}"
+        else:
+            read = "its body is read as the documented reply"
+            text = f"answered HTTP {status}, which the spec does not document; {read}"
+            _warn_once(call.operation, [(schema, f"HTTP {status}", text)])
+            return parsed
     raise ResponseValidationError(
-        f"{call.operation}: unexpected HTTP status {response.status_code} "
-        f"(the spec documents another success status)",
+        f"{said} ({why})",
         operation=call.operation,
-        status_code=response.status_code,
+        status_code=status,
         request_id=_request_id(response),
     )
 

@@ -1222,3 +1222,34 @@ async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close(
     await svc.aclose()
     await http.aclose()
     assert fake.terminated == (["m-1", "m-2"] if terminate else ["m-2"])
+
+
+def test_a_create_answered_200_gives_the_model_and_terminates_it_on_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The sheet says 201; a server that answers 200 has made the model all the same. It
+    # was a ResponseValidationError, and the model, unknown to the client, ran on.
+    fake = FakeWeaver()
+    fake.script("POST", CREATE, json_reply(200, model("m-7")))
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
+        assert svc.create_training_client("weaver-tiny").model.id == "m-7"
+    assert fake.terminated == ["m-7"]
+    assert "create_model: Model: answered HTTP 200, which the spec does not" in caplog.text
+
+
+def test_an_undocumented_success_status_whose_body_breaks_the_spec_names_both() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", CREATE, json_reply(200, {"model": model("m-7")}))
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as broken:
+        svc.create_training_client("weaver-tiny")
+    assert "HTTP status 200" in str(broken.value)
+    assert "`id`" in str(broken.value)
+
+
+def test_a_create_answered_with_a_status_that_is_no_success_is_not_taken() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", CREATE, json_reply(304, model("m-7")))
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as broken:
+        svc.create_training_client("weaver-tiny")
+    assert "HTTP status 304 (the spec documents another success status)" in str(broken.value)
+    assert fake.terminated == []
