@@ -394,13 +394,15 @@ class _ServiceBase(HasOptions):
         self, session_id: str, new: NewModel, *, keep: bool, interrupted: Callable[[], bool]
     ) -> Plan[ModelInfo]:
         def create_on(session_id: str) -> Plan[ModelInfo]:
-            seq = next(self._model_seq)
-            lora = new.lora
-            mode, base = new.training_mode, new.base_model
-            call = calls.create_model(
-                session_id, model_seq_id=seq, base_model=base, training_mode=mode, lora=lora
+            return model_plan(
+                calls.create_model(
+                    session_id,
+                    model_seq_id=next(self._model_seq),
+                    base_model=new.base_model,
+                    training_mode=new.training_mode,
+                    lora=new.lora,
+                )
             )
-            return model_plan(call)
 
         try:
             made = yield from create_on(session_id)
