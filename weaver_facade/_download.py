@@ -69,6 +69,17 @@ _SHA256 = re.compile(limits.SHA256_PATTERN)
 # A URL's query, which for storage holds the signature; up to a quote or the end.
 _QUERY = re.compile(r"\?[^'\"]*")
 _FORBIDDEN_CHARS = frozenset("\\:\0")
+# Bytes of an error reply read for storage's own error code: S3, GCS and Azure all
+# answer ``<Error><Code>...</Code>`` in XML. Only the code is kept: other fields (S3's
+# ``StringToSign``, say) may quote the presigned URL's credential.
+ERROR_BODY = 4096
+# Seconds waited for each read of it: storage sends it with the headers, and a reply
+# whose body does not come is acted on without it (a refresh, a retry), not held.
+ERROR_BODY_WAIT = 2.0
+_ERROR_CODE = re.compile(rb"<Code>\s*([A-Za-z][A-Za-z0-9._-]{0,63})\s*</Code>")
+# Codes of a 400 that mean the URL's credential expired: GCS answers an expired signed
+# URL so, and S3 one whose signing session (STS) ended, maybe before the URL's expiry.
+_EXPIRED_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 # How often a download waiting for another one into its folder looks again, in seconds.
 _LOCK_POLL = 0.2
@@ -127,7 +138,8 @@ class DownloadSettings:
         max_backoff: The largest cap of a wait.
         max_retry_after: The longest ``Retry-After`` waited out; a longer one fails at once.
         refresh_margin: URLs expiring within this many seconds are refreshed before use.
-        max_refreshes: Refreshes in a row, without progress, after which a 401/403 is final.
+        max_refreshes: Refreshes in a row, without progress, after which a 401/403 (or a
+            400 saying the URL's token expired) is final.
         read_timeout: Seconds without a byte before a connection counts as dropped.
     """
 
@@ -404,9 +416,12 @@ class Transfer:
         self._untried = True
         self._url_arrived = self._wall() if arrived is None else arrived
 
-    def on_reply(self, status: int, headers: Mapping[str, str]) -> Read | Discard:
+    def on_reply(
+        self, status: int, headers: Mapping[str, str], error_body: bytes = b""
+    ) -> Read | Discard:
         """Decide what to do with a reply's body from its status line and headers
-        (``headers.get`` of lowercase names)."""
+        (``headers.get`` of lowercase names); of an error reply (400 and above), the
+        start of its body (``ERROR_BODY`` bytes at most), which may name storage's code."""
         asked = self._requested
         self._last_status = status
         start, total = _content_range(headers.get("content-range"))
@@ -428,18 +443,21 @@ class Transfer:
                 return Discard()
             self._ignore_range = True
             return self._fail(f"HTTP 416 at byte {asked} of {self.file.size or total}")
-        if status in (401, 403):
-            self._last_problem = f"HTTP {status}"
+        found = _ERROR_CODE.search(error_body)
+        code = found[1].decode() if found else None
+        what = f"HTTP {status}" + (f" ({code})" if code else "")
+        if status in (401, 403) or (status == 400 and code in _EXPIRED_CODES):
+            self._last_problem = what
             self._stale = True
             logger.warning(
-                "storage GET %s: HTTP %d, the URL has expired; retrying with a fresh one",
+                "storage GET %s: %s, the URL has expired; retrying with a fresh one",
                 self.file.name,
-                status,
+                what,
             )
             return Discard()
         if storage_status_is_retryable(status):
-            return self._fail(f"HTTP {status}", parse_retry_after(headers.get("retry-after")))
-        raise self._storage_error(f"storage answered HTTP {status}")
+            return self._fail(what, parse_retry_after(headers.get("retry-after")))
+        raise self._storage_error(f"storage answered {what}")
 
     def restart(self) -> None:
         """The shell truncated the ``.part``: count from zero. Nothing of an earlier
@@ -1104,7 +1122,10 @@ class _Shell:
         try:
             if self.cancel.is_set():  # stopped after the reply came: not acted on
                 raise Cancelled
-            reaction = transfer.on_reply(reply.status, reply.headers)
+            error_body = _error_body(reply) if reply.status >= 400 else b""
+            if self.cancel.is_set():
+                raise Cancelled
+            reaction = transfer.on_reply(reply.status, reply.headers, error_body)
             if isinstance(reaction, Read):
                 if reaction.restart:  # storage ignored Range: start the file over
                     self.state.add(-transfer.offset)
@@ -1144,6 +1165,19 @@ class _Shell:
             part.write(chunk)
             filled += n
             add(n, fetched=n)
+
+
+def _error_body(reply: Reply) -> bytes:
+    """The start of an error reply's body (``ERROR_BODY`` bytes at most): what arrived
+    before a failure, which only costs storage's error code."""
+    buffer = bytearray(ERROR_BODY)
+    view = memoryview(buffer)
+    n = 0
+    with contextlib.suppress(*FAILURES):
+        reply.limit_reads(ERROR_BODY_WAIT)
+        while n < ERROR_BODY and (got := reply.readinto(view[n:])):
+            n += got
+    return bytes(buffer[:n])
 
 
 StopOn = Callable[[Callable[[], None]], contextlib.AbstractContextManager[object]]

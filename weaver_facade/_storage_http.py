@@ -88,6 +88,11 @@ class Reply(Protocol):
         0 at the end. A body cut short raises one of ``FAILURES``."""
         ...
 
+    def limit_reads(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for each further read (of an error's body, which
+        matters less than the reply's status)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -123,8 +128,9 @@ def _refuse_unfetchable_location(response: httpx.Response) -> None:
 
 
 class _DirectReply:
-    def __init__(self, connection: http.client.HTTPConnection) -> None:
+    def __init__(self, connection: http.client.HTTPConnection, read_timeout: float) -> None:
         self._connection = connection
+        self._read_timeout = read_timeout
         self._response = connection.getresponse()
         self.status = self._response.status
         self.headers: Mapping[str, str] = {
@@ -148,6 +154,11 @@ class _DirectReply:
         self._left = left - n
         return n
 
+    def limit_reads(self, seconds: float) -> None:
+        sock = self._connection.sock
+        if sock is not None:
+            sock.settimeout(min(seconds, self._read_timeout))
+
     def close(self) -> None:
         self._response.close()
         self._connection.close()
@@ -168,6 +179,9 @@ class _HttpxReply:
         buffer[:n] = self._left[:n]
         self._left = self._left[n:]
         return n
+
+    def limit_reads(self, seconds: float) -> None:
+        """Through a proxy, httpx's read timeout stands (it takes none per read)."""
 
     def close(self) -> None:
         self._response.close()
@@ -270,7 +284,7 @@ class StorageHTTP:
             # percent-encoded, as httpx sends them behind a proxy.
             target = _UNSENDABLE.sub(lambda m: quote(m[0], safe=""), target)
             connection.request("GET", target, headers=headers)
-            return _DirectReply(connection)
+            return _DirectReply(connection, self._read_timeout)
         except BaseException:
             sock.close()
             connection.close()

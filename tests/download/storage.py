@@ -8,6 +8,10 @@ drawn at random (``chaos``):
 * ``"503"``, ``"429"``: that status, with ``Retry-After: 0`` (the backoff stands);
   ``"slow503"`` after 0.2 s;
 * ``"403"``: as if the URL had expired;
+* ``"400-expired"``: 400 with the XML error ``ExpiredToken``, as GCS answers an expired
+  URL (and S3 one whose signing session ended before it);
+* ``"404-gone"``: 404 with S3's XML error ``NoSuchKey``, as for an object deleted;
+* ``"403-stall-body"``: a 403's headers, then nothing of its body until the server stops;
 * ``"drop:N"``: send the headers and N bytes of the body, then close the connection;
 * ``"stall:N"``: send the headers and N bytes, then nothing until the server stops;
 * ``"stall-head"``: read the request and answer nothing until the server stops;
@@ -147,6 +151,18 @@ class StorageServer:
             return _reply(h, int(action), b"slow down", {"Retry-After": "0"})
         if action == "403":
             return _reply(h, 403, b"<Error>AccessDenied: request has expired</Error>")
+        if action == "403-stall-body":
+            h.send_response(403)
+            h.send_header("Content-Length", "300")
+            h.end_headers()
+            h.wfile.flush()
+            self.stopping.wait()
+            h.close_connection = True
+            return None
+        if action == "400-expired":
+            return _reply(h, 400, _xml_error("ExpiredToken", "Invalid argument."))
+        if action == "404-gone":
+            return _reply(h, 404, _xml_error("NoSuchKey", "The specified key does not exist."))
         if action == "redirect":
             h.send_response(302)
             # The request's path, also when a proxy's absolute URL (http://host:port/...)
@@ -244,6 +260,13 @@ def _reply(
     h.send_header("Content-Length", str(len(body)))
     h.end_headers()
     h.wfile.write(body)
+
+
+def _xml_error(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    ).encode()
 
 
 # -- what the API says of the files stored ---------------------------------------------------

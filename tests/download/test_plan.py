@@ -320,6 +320,23 @@ def test_other_storage_statuses_are_final(status: int) -> None:
         t.on_reply(status, httpx.Headers({"Retry-After": "3"}))
 
 
+@pytest.mark.parametrize("code", ["ExpiredToken", "TokenRefreshRequired"])
+def test_a_400_saying_the_token_expired_refreshes_the_url(code: str) -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    body = f"<?xml version='1.0'?><Error><Code>{code}</Code><Message>m</Message></Error>"
+    t.on_reply(400, httpx.Headers(), body.encode())
+    assert t.next_step() == Refresh(0)
+
+
+def test_a_400_of_another_code_stays_final_and_says_it() -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    body = b"<Error><Code>InvalidArgument</Code><Message>m</Message></Error>"
+    with pytest.raises(StorageError, match=r"HTTP 400 \(InvalidArgument\)$"):
+        t.on_reply(400, httpx.Headers(), body)
+
+
 def test_a_206_from_byte_0_to_a_request_without_range_starts_the_file_again() -> None:
     # After a 206 from the wrong byte, Range is no longer sent; a storage that still
     # answers 206 from byte 0 sends the whole file, which must not be appended to the
