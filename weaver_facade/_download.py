@@ -29,6 +29,7 @@ import stat
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -176,30 +177,40 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
+def _same_file_key(name: str) -> str:
+    """``name`` as a file system that ignores case (macOS, Windows) or Unicode
+    normalization (macOS: the NFC and NFD spellings of "café" are one file) sees it."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
 def check_names(names: Sequence[str]) -> list[PurePosixPath]:
     """The descriptor's names as relative paths, or ``UnsafeArtifactPathError``.
 
     Refuses absolute names, ``..``/``.``/empty segments, ``\\``, ``:``, control
-    characters, segments ending in a dot or a space, duplicates (also by case,
-    for case-insensitive file systems), a name that is another's directory, and a
-    name that is another's ``.part``.
+    characters, segments ending in a dot or a space, duplicates (also by case and
+    Unicode normalization, for the file systems that ignore them), a name that is
+    another's directory, and a name that is another's ``.part``.
     """
-    seen: dict[str, str] = {}  # by case-folded name
+    seen: dict[str, str] = {}  # by case-folded, normalized name
     for name in names:
         problem = _name_problem(name)
         if problem is not None:
             raise UnsafeArtifactPathError(f"file name {name!r} {problem}", name=name)
-        key = name.casefold()
+        key = _same_file_key(name)
         if key in seen:
+            other = seen[key]
+            as_other = "" if other == name else f" (as {other!r})"
+            if other != name and unicodedata.normalize("NFC", other) == unicodedata.normalize(
+                "NFC", name
+            ):  # they look the same: the code points tell
+                as_other = f" (as {other!a}, {name!a} in another Unicode normalization)"
             raise UnsafeArtifactPathError(
-                f"file name {name!r} appears twice in the artifact"
-                + ("" if seen[key] == name else f" (as {seen[key]!r})"),
-                name=name,
+                f"file name {name!r} appears twice in the artifact{as_other}", name=name
             )
         seen[key] = name
     for name in seen:
         for parent in PurePosixPath(name).parents:
-            if str(parent).casefold() in seen:
+            if str(parent) in seen:  # the keys' parents are keys
                 raise UnsafeArtifactPathError(
                     f"file name {seen[name]!r} lies inside {str(parent)!r}, another file",
                     name=seen[name],

@@ -781,6 +781,9 @@ def test_unsafe_names_are_refused_before_anything_is_written(
         {"a": b"1", "A": b"2"},  # duplicates on a case-insensitive disk
         {"a": b"1", "a/b": b"2"},  # a file and a folder of the same name
         {"a": b"1", "a.part": b"2"},  # a file where another's partial download goes
+        # One name on a disk that ignores Unicode normalization (macOS): NFC and NFD.
+        {"caf\u00e9.json": b"1", "cafe\u0301.json": b"2"},
+        {"\u00c9t\u00e9": b"1", "e\u0301te\u0301/x": b"2"},  # a file and a folder, by case too
     ],
 )
 def test_clashing_names_are_refused(tmp_path: Path, extra: dict[str, bytes]) -> None:
@@ -794,6 +797,15 @@ def test_clashing_names_are_refused(tmp_path: Path, extra: dict[str, bytes]) -> 
             )
         assert storage.requests == []
     assert not (tmp_path / "out").exists()
+
+
+def test_names_differing_only_in_normalization_are_told_apart_in_the_refusal() -> None:
+    files = tuple(
+        StorageFile(name=name, size=1, sha256=None, url="http://127.0.0.1:1/x")
+        for name in ("caf\u00e9", "cafe\u0301")
+    )
+    with pytest.raises(UnsafeArtifactPathError, match=r"as 'caf\\xe9', 'cafe\\u0301' in another"):
+        Downloads(Descriptor(artifact_id="a", kind="hf_model", files=files), DownloadSettings())
 
 
 def test_exact_duplicates_are_refused() -> None:
