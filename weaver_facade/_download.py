@@ -630,6 +630,7 @@ class Downloads:
         for f in descriptor.files:
             check_sha256(f.name, f.sha256)
         self.descriptor = descriptor
+        self._files = {f.name: f for f in descriptor.files}  # of ``descriptor``, by name
         self.generation = 0
         self.settings = settings
         self._progress = progress
@@ -680,6 +681,7 @@ class Downloads:
         arrived = self.wall_clock()
         with self._lock:
             self.descriptor = descriptor
+            self._files = {f.name: f for f in descriptor.files}
             self.generation += 1
             self.urls_arrived = arrived
             self._bytes_total = self._total()
@@ -688,8 +690,7 @@ class Downloads:
         """The file ``name`` of the current descriptor, its generation, and when its
         URL came (by the wall clock)."""
         with self._lock:
-            descriptor, generation, arrived = self.descriptor, self.generation, self.urls_arrived
-        return next(f for f in descriptor.files if f.name == name), generation, arrived
+            return self._files[name], self.generation, self.urls_arrived
 
     @property
     def complete(self) -> bool:
@@ -716,7 +717,8 @@ class Downloads:
             if skipped:
                 self.bytes_done += size
                 self.skipped += 1
-            self._bytes_total = self._total()
+            if self._files[name].size != size:  # else the total counted it already
+                self._bytes_total = self._total()
             self._report()
 
     def _total(self) -> int | None:
@@ -974,10 +976,10 @@ class _Shell:
         self._refresh = refresh
         self._refresh_lock = threading.Lock()
         # Refreshes the files' threads ask ``run``'s thread for (``_refreshed``), which a
-        # Ctrl-C interrupts: else one on its way held it until the API answered. ``None``:
-        # a file's thread ended.
+        # Ctrl-C interrupts: else one on its way held it until the API answered; and the
+        # futures of the files' threads as they end.
         self._asked: set[concurrent.futures.Future[Descriptor]] = set()
-        self._events: queue.SimpleQueue[concurrent.futures.Future[Descriptor] | None]
+        self._events: queue.SimpleQueue[concurrent.futures.Future[Any]]
         self._events = queue.SimpleQueue()
         self.cancel = threading.Event()
         self._pause: Callable[[float], object] = pause or self.cancel.wait
@@ -1030,7 +1032,7 @@ class _Shell:
             names = [f.name for f in self.state.descriptor.files]
             futures = [pool.submit(self._file, name) for name in names]
             for future in futures:
-                future.add_done_callback(lambda _: self._events.put(None))
+                future.add_done_callback(self._events.put)
             waiting = self._wait(futures)
             _raise_first_error(futures)
             # The deadline passed, unless a stop (the client's close) ended the wait.
@@ -1063,13 +1065,17 @@ class _Shell:
     def _wait(self, futures: list[concurrent.futures.Future[None]]) -> bool:
         """Wait for every file, or a file's error (raised), or the deadline (``True``),
         making the refreshes the files ask for meanwhile."""
-        while not all(f.done() for f in futures):
+        # Each file's end is looked at once: looking at every file on each end took
+        # seconds of CPU (the GIL, away from the transfers) for a few thousand files.
+        running = set(futures)
+        while running:
             try:
                 asked = self._events.get(timeout=self._time_left())
             except queue.Empty:
                 return True
-            if asked is None:
-                _raise_first_error(futures)
+            if asked in running:  # a file's thread ended
+                running.discard(asked)
+                _raise_first_error([asked])
             elif asked.set_running_or_notify_cancel():  # else stopped meanwhile
                 try:
                     asked.set_result(self._refresh())
