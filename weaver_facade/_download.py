@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import unicodedata
+import zlib
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -81,6 +82,9 @@ _ERROR_CODE = re.compile(rb"<Code>\s*([A-Za-z][A-Za-z0-9._-]{0,63})\s*</Code>")
 # Codes of a 400 that mean the URL's credential expired: GCS answers an expired signed
 # URL so, and S3 one whose signing session (STS) ended, maybe before the URL's expiry.
 _EXPIRED_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
+# The content codings decoded (as httpx, and so the official SDK, does), by zlib's wbits.
+# ``identity`` is asked for, but an object stored encoded comes so from S3 and Azure.
+_DECODED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 # How often a download waiting for another one into its folder looks again, in seconds.
 _LOCK_POLL = 0.2
@@ -302,9 +306,11 @@ class Publish:
 
 @attrs.frozen
 class Read:
-    """Read the body; truncate the ``.part`` first when ``restart``."""
+    """Read the body; truncate the ``.part`` first when ``restart``; decode it from
+    ``decode`` (a content coding of ``_DECODED``) if given."""
 
     restart: bool = False
+    decode: str | None = None
 
 
 @attrs.frozen
@@ -437,11 +443,26 @@ class Transfer:
         self._last_status = status
         start, total = _content_range(headers.get("content-range"))
         self._server_total = total
+        encoding = (headers.get("content-encoding") or "identity").strip().lower()
+        if status in (200, 206) and encoding not in ("identity", *_DECODED):
+            raise self._storage_error(
+                f"storage sent the file encoded (Content-Encoding: {encoding}), "
+                "which this client cannot decode"
+            )
+        encoded = status in (200, 206) and encoding != "identity"
+        if encoded:
+            # A Range counts the encoded bytes, of which those on disk say nothing: every
+            # attempt fetches the whole file, whose lengths are the encoded ones too.
+            self._ignore_range = True
+            self._server_total = None
         if status == 200:
-            self._server_total = _int_or_none(headers.get("content-length"))
+            if not encoded:
+                self._server_total = _int_or_none(headers.get("content-length"))
             # From byte 0: a server that ignored Range makes us start again.
-            return Read(restart=self.offset > 0)
+            return Read(restart=self.offset > 0, decode=encoding if encoded else None)
         if status == 206:
+            if encoded:
+                return self._fail(f"HTTP 206 of the file encoded ({encoding})")
             if start == asked:  # a 206 to a request without Range starts a file over too
                 return Read(restart=self.offset > asked)
             self._ignore_range = True
@@ -1148,9 +1169,48 @@ class _Shell:
                     self.state.add(-transfer.offset)
                     part.restart()
                     transfer.restart()
-                self._stream(transfer, part, reply, buffer)
+                if reaction.decode is None:
+                    self._stream(transfer, part, reply, buffer)
+                else:
+                    self._stream_decoded(transfer, part, reply, buffer, reaction.decode)
         finally:
             reply.close()
+
+    def _stream_decoded(
+        self, transfer: Transfer, part: _PartFile, reply: Reply, buffer: memoryview, coding: str
+    ) -> None:
+        """``_stream`` for a body in a content coding: each read decoded, then checked,
+        written, counted and hashed."""
+        decoder = zlib.decompressobj(_DECODED[coding])
+
+        def take(chunk: bytes) -> None:
+            if not chunk:  # a read of the header, say: nothing to report
+                return
+            transfer.accept(chunk)
+            part.write(chunk)
+            transfer.digest(chunk)
+            self.state.add(len(chunk), fetched=len(chunk))
+
+        while True:
+            try:
+                n = reply.readinto(buffer[:NETWORK_READ])
+                if self.cancel.is_set():
+                    raise Cancelled
+                if not n:
+                    take(decoder.flush())
+                    if not decoder.eof:  # a body cut where its length was not given
+                        raise zlib.error(f"the {coding} stream ended early")
+                    transfer.on_end()
+                    return
+                data: bytes | memoryview = buffer[:n]
+                while data:  # a read at a time: a small body may decode to a large file
+                    take(decoder.decompress(data, NETWORK_READ))
+                    data = decoder.unconsumed_tail
+            except (*FAILURES, zlib.error) as exc:
+                if self.cancel.is_set():
+                    raise Cancelled from None
+                transfer.on_failure(exc)
+                return
 
     def _stream(
         self, transfer: Transfer, part: _PartFile, reply: Reply, buffer: memoryview

@@ -18,7 +18,10 @@ drawn at random (``chaos``):
 * ``"full"``: ignore ``Range`` and answer 200 with the whole file;
 * ``"redirect"``: 302 to the same URL on a second server (another port), which
   must never see the API key either;
-* ``"wrong-range"``: a 206 that starts at byte 0 whatever was asked.
+* ``"wrong-range"``: a 206 that starts at byte 0 whatever was asked;
+* ``"gzip"``: the object as stored with ``Content-Encoding: gzip``, which S3 and Azure
+  serve so whatever the request's ``Accept-Encoding``; a ``Range`` counts its bytes.
+  ``"gzip+ACTION"``: so, with another action (``"gzip+drop:N"``).
 
 Every request's path and headers are recorded (``requests``). A request in
 absolute form (``GET http://host/o/key``, as to a proxy) is served too, so the
@@ -28,6 +31,7 @@ serves HTTPS instead.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import random
@@ -172,6 +176,10 @@ class StorageServer:
             h.end_headers()
             return None
         data = self.files[key]
+        encoded = action is not None and action.startswith("gzip")
+        if encoded:
+            data = gzip.compress(data, mtime=0)
+            action = (action or "").partition("+")[2] or None
         start = 0
         rng = h.headers.get("Range")
         if rng and action != "full":
@@ -189,6 +197,8 @@ class StorageServer:
         body = memoryview(data)[start:]
         h.send_header("Content-Length", str(len(body)))
         h.send_header("Content-Type", "application/octet-stream")
+        if encoded:
+            h.send_header("Content-Encoding", "gzip")
         h.end_headers()
         limit = len(body)
         if action is not None and action.startswith(("drop:", "stall:")):

@@ -337,6 +337,26 @@ def test_a_400_of_another_code_stays_final_and_says_it() -> None:
         t.on_reply(400, httpx.Headers(), body)
 
 
+def test_an_encoded_body_is_decoded_and_never_resumed_with_range() -> None:
+    t = transfer(wall=[0.0], offset=40)
+    t.next_step()
+    gzipped = {"Content-Encoding": "gzip", "Content-Range": "bytes 40-69/70"}
+    t.on_reply(206, httpx.Headers(gzipped))  # the encoded bytes from 40: no use
+    step = t.next_step()
+    step = t.next_step() if isinstance(step, Wait) else step
+    assert isinstance(step, Fetch)
+    assert "Range" not in step.headers
+    reply = t.on_reply(200, httpx.Headers({"Content-Encoding": "GZIP", "Content-Length": "7"}))
+    assert reply == Read(restart=True, decode="gzip")
+
+
+def test_an_encoding_that_cannot_be_decoded_is_a_storage_error() -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    with pytest.raises(StorageError, match="Content-Encoding: br"):
+        t.on_reply(200, httpx.Headers({"Content-Encoding": "br"}))
+
+
 def test_a_206_from_byte_0_to_a_request_without_range_starts_the_file_again() -> None:
     # After a 206 from the wrong byte, Range is no longer sent; a storage that still
     # answers 206 from byte 0 sends the whole file, which must not be appended to the
