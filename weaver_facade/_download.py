@@ -366,6 +366,7 @@ class Transfer:
         self._requested = 0
         self._best = offset  # the furthest byte reached: only going past it is progress
         self._server_total: int | None = None
+        self._range_end: int | None = None  # the byte after a 206's range
         self._last_problem = "no attempt had failed"
         self._last_status: int | None = None  # of the last reply; None after a failed one
         self._url_arrived = self._wall() if url_arrived is None else url_arrived
@@ -441,8 +442,9 @@ class Transfer:
         start of its body (``ERROR_BODY`` bytes at most), which may name storage's code."""
         asked = self._requested
         self._last_status = status
-        start, total = _content_range(headers.get("content-range"))
+        start, end, total = _content_range(headers.get("content-range"))
         self._server_total = total
+        self._range_end = None
         encoding = (headers.get("content-encoding") or "identity").strip().lower()
         if status in (200, 206) and encoding not in ("identity", *_DECODED):
             raise self._storage_error(
@@ -464,6 +466,7 @@ class Transfer:
             if encoded:
                 return self._fail(f"HTTP 206 of the file encoded ({encoding})")
             if start == asked:  # a 206 to a request without Range starts a file over too
+                self._range_end = None if end is None else end + 1
                 return Read(restart=self.offset > asked)
             self._ignore_range = True
             return self._fail(f"HTTP 206 from byte {start}, not {asked}")
@@ -522,6 +525,10 @@ class Transfer:
         size = self.file.size
         if size is None or self.offset in (size, self._server_total):
             self._finish()  # complete, or storage holds another size: an integrity error
+            return
+        if self.offset == self._range_end and self.offset > self._requested:
+            # A 206 of a slice of the rest (storage may serve an open range so), all of
+            # it: no failure. Each has bytes (else a failure), so this ends.
             return
         self._fail(f"the body ended at byte {self.offset} of {size}")
 
@@ -611,13 +618,14 @@ class Transfer:
             )
 
 
-def _content_range(value: str | None) -> tuple[int | None, int | None]:
-    """Start and total of ``bytes 100-199/200`` (or ``bytes */200``; the unit in any case,
-    RFC 9110 section 14.1)."""
+def _content_range(value: str | None) -> tuple[int | None, int | None, int | None]:
+    """First byte, last byte and total of ``bytes 100-199/200`` (or ``bytes */200``; the
+    unit in any case, RFC 9110 section 14.1)."""
     if not value or value[:6].lower() != "bytes ":
-        return None, None
+        return None, None, None
     span, _, total = value[6:].partition("/")
-    return _int_or_none(span.split("-", 1)[0]), _int_or_none(total)
+    first, _, last = span.partition("-")
+    return _int_or_none(first), _int_or_none(last or None), _int_or_none(total)
 
 
 def _int_or_none(value: str | None) -> int | None:

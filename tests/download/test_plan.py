@@ -12,6 +12,7 @@ from weaver_facade._download import (
     Downloads,
     DownloadSettings,
     Fetch,
+    Publish,
     Read,
     Refresh,
     Resume,
@@ -246,6 +247,28 @@ def test_a_body_that_ends_before_the_file_does_resumes_where_it_stopped(
     step = t.next_step()
     assert isinstance(step, Fetch)
     assert step.headers["Range"] == "bytes=40-"
+
+
+def test_a_206_of_a_slice_of_the_rest_asks_for_the_next_at_once() -> None:
+    # Storage (a CDN, say) may serve an open range in slices: a 206 that ends where its
+    # Content-Range says, before the file does, is whole, no failure: no wait, no retry
+    # counted, no WARNING, the next slice asked for at once.
+    t = transfer(attrs.evolve(FILE, sha256=None), wall=[0.0], offset=10)
+    for start in (10, 40, 70):
+        step = t.next_step()
+        assert isinstance(step, Fetch)
+        assert step.headers["Range"] == f"bytes={start}-"
+        end = min(start + 29, 99)
+        t.on_reply(206, httpx.Headers({"Content-Range": f"bytes {start}-{end}/100"}))
+        t.accept(b"x" * (end + 1 - start))
+        t.on_end()
+    assert t.next_step() == Publish()
+    # One without a byte is a failure, as ever: a storage serving it for ever ends.
+    t = transfer(wall=[0.0], offset=40)
+    t.next_step()
+    t.on_reply(206, httpx.Headers({"Content-Range": "bytes 40-39/100"}))
+    t.on_end()
+    assert isinstance(t.next_step(), Wait)
 
 
 def test_a_body_that_keeps_ending_without_progress_gives_up_naming_where() -> None:
