@@ -9,9 +9,14 @@ undeclared method", "Unexpected response to invalid authentication"), one per op
 from __future__ import annotations
 
 import functools
+import json
+
+import httpx
 
 from weaver_facade.contract import run_contract_test
-from weaver_facade.contract._patience import retry_after
+from weaver_facade.contract._lifecycle import Watcher, WatchingTransport
+from weaver_facade.contract._patience import PatientHTTPTransport, retry_after
+from weaver_facade.contract._spec import load_spec
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
 
 from .drift import Drift
@@ -114,3 +119,30 @@ def test_what_asks_to_try_later() -> None:
     assert retry_after(503, {"retry-after": ["1"]}, error.replace(b"true", b"false")) is None
     assert retry_after(503, {}, b"") is None
     assert retry_after(500, {"retry-after": ["1"]}, error) is None
+
+
+def test_a_503_the_kit_gives_up_on_reaches_the_watcher_unread() -> None:
+    # The lifecycle's raw client reads each reply raw in its WatchingTransport: a 503 that
+    # PatientHTTPTransport had read (final, or its retries used up) crashed the whole run
+    # with httpx.StreamConsumed, in the cleanup's terminate, and lost the report.
+    final = {"error": "unavailable", "message": "busy", "retryable": False}
+    later = {"error": "unavailable", "message": "busy", "retryable": True}
+    for body, headers in ((final, {}), (later, {"Retry-After": "0"})):
+        watcher = Watcher(load_spec(), "", None)
+        inner = _Unavailable(body, headers)
+        client = httpx.Client(transport=WatchingTransport(watcher, PatientHTTPTransport(inner)))
+        with client:
+            reply = client.post("http://weaver.test/api/v1/models/m-1/terminate")
+        assert reply.status_code == 503
+        assert reply.json() == body
+
+
+class _Unavailable(httpx.BaseTransport):
+    """Answers 503, unread, as a network transport does (MockTransport reads its replies)."""
+
+    def __init__(self, body: dict[str, object], headers: dict[str, str]) -> None:
+        self.body, self.headers = body, headers
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        content = json.dumps(self.body).encode()
+        return httpx.Response(503, headers=self.headers, stream=httpx.ByteStream(content))

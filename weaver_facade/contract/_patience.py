@@ -91,15 +91,29 @@ class PatientHTTPTransport(httpx.BaseTransport):
             response = self._inner.handle_request(request)
             if response.status_code not in (429, 503) or self.down:
                 return response
-            body = response.read()
+            # Read raw, and hand on an unread copy: a transport's caller reads the stream
+            # (WatchingTransport raw), which a read reply no longer has.
+            try:
+                raw = b"".join(response.iter_raw())
+            finally:
+                response.close()
+            unread = httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=httpx.ByteStream(raw),
+                request=request,
+                extensions=response.extensions,
+            )
+            body = httpx.Response(
+                response.status_code, headers=response.headers, stream=httpx.ByteStream(raw)
+            ).read()
             wait = retry_after(response.status_code, response.headers, body)
             if wait is None:
-                return response
+                return unread
             if attempt == RETRIES:
                 with self._lock:
                     self.down = True
-                return response
-            response.close()
+                return unread
             attempt += 1
             time.sleep(wait)
 
