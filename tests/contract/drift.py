@@ -98,7 +98,7 @@ class Drift(enum.StrEnum):
     UNKNOWN_METHOD_405_WITHOUT_ALLOW = "unknown_method_405_without_allow"
     # The same answered by the HTTP layer in HTML (http.server's 501 page): no Error body.
     UNKNOWN_METHOD_HTML_501 = "unknown_method_html_501"
-    # No drift: a save's POST answered once the save is done, `done` without its
+    # No drift: a save's (and an export's) POST answered once it is done, `done` without its
     # `response` (the sheet's POST reply is `{"id", "status", "response"?}`); the
     # operation's own GET gives the result.
     DONE_WITHOUT_RESPONSE = "done_without_response"
@@ -596,7 +596,8 @@ class DriftMiddleware:
             done = await self._wait(scope, data["id"])
             await reply.send(send, json.dumps(done.get("response")).encode(), status=201)
             return
-        if drift is Drift.DONE_WITHOUT_RESPONSE and is_save:
+        is_export = method == "POST" and EXPORT.match(path) and reply.status == 202
+        if drift is Drift.DONE_WITHOUT_RESPONSE and (is_save or is_export):
             done = await self._wait(scope, data["id"])
             done.pop("response", None)
             await reply.send(send, json.dumps(done).encode())

@@ -268,6 +268,11 @@ def test_a_done_reply_without_its_result_is_a_note() -> None:
     assert (
         "POST /api/v1/models/{model_id}/checkpoints: answered `done` without `response`" in notes
     ), notes
+    assert "POST /api/v1/checkpoints/{checkpoint_id}/export: answered `done` without" in notes
+    # The kit asks the operation for the result too: the export, the download and the
+    # storage steps ran (the export step had failed without a finding, the run a PASS).
+    assert report.lifecycle is not None
+    assert [(s.name, s.status) for s in report.lifecycle.steps if s.status != "passed"] == []
 
 
 def test_a_done_reply_whose_kind_is_no_string_is_a_finding_not_a_crash() -> None:

@@ -254,8 +254,26 @@ class ArtifactSteps:
                 )
             )
             raise _step_failed()
+        if "response" not in current:
+            # A POST answered `done` without its result (the sheet's `response` is
+            # optional): the operation's own GET gives it, as the facade asks for it.
+            reply = self._api("GET", f"/operations/{op_id}")
+            current = _json(reply) if reply.status_code == 200 else current
         response = current.get("response")
-        return response if isinstance(response, dict) else None
+        if not isinstance(response, dict):
+            r.findings.append(
+                sc.finding(
+                    EXPORT,
+                    "operation_completes",
+                    f"the export operation `{op_id}` is `done` without its artifact "
+                    "(`response`), also when fetched",
+                    "the Artifact as `response`",
+                    "no `response`" if response is None else f"`response`: {response!r}",
+                    sc._poll_exchange(op_id),
+                )
+            )
+            raise _step_failed()
+        return response
 
     # -- download -------------------------------------------------------------------------------
 
