@@ -79,6 +79,25 @@ def test_an_integer_written_as_a_float_may_be_refused() -> None:
     assert note.endswith("the wire sheet says int")
 
 
+def test_a_session_body_without_the_sheets_fields_refused_is_a_note() -> None:
+    # The sheet gives the session body as `{"tags", "user_metadata", "sdk_version"}` and
+    # marks only `name`, `labels`, `organization_id` and `project_id` optional: a server
+    # written from it that required the three got a finding for a spec-valid body
+    # `{"organization_id": "org-1", "project_id": "proj-1"}` refused with 400.
+    refused = SimpleNamespace(status_code=400)
+    label = SimpleNamespace(label="POST /api/v1/sessions")
+    partial = SimpleNamespace(
+        operation=label, body={"organization_id": "org-1", "project_id": "proj-1"}
+    )
+    note = left_open("positive_data_acceptance", partial, refused)
+    assert note is not None
+    assert note.startswith("POST /api/v1/sessions: a body without `tags`, `user_metadata`")
+    # With all three, a refusal is the server's.
+    whole = {"tags": [], "user_metadata": {}, "sdk_version": "1", "project_id": "p"}
+    full = SimpleNamespace(operation=label, body=whole)
+    assert left_open("positive_data_acceptance", full, refused) is None
+
+
 def _negative(label: str, location: ParameterLocation, body: Any = NOT_SET) -> Any:
     data = SimpleNamespace(parameter_location=location, parameter=None, description="invalid")
     info = SimpleNamespace(mode=GenerationMode.NEGATIVE)
