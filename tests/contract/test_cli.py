@@ -201,7 +201,10 @@ def test_no_key_for_a_server_that_wants_one_fails_the_run(
     assert "no API key was given (--api-key or WEAVER_API_KEY)" in output
     report = json.loads((tmp_path / "contract-report.json").read_text(encoding="utf-8"))
     assert report["result"] == "fail"
-    assert [f["check"] for f in report["findings"]].count("missing_auth") == 1
+    # One finding, as the README says: the lifecycle, which cannot create a session without
+    # the key, added a second ("create_model: AuthenticationError ... create_session").
+    assert [f["check"] for f in report["findings"]] == ["missing_auth"]
+    assert "lifecycle: not run: the server refuses the API key" in output
 
 
 def test_no_key_for_a_server_without_auth_passes_saying_auth_went_unchecked() -> None:

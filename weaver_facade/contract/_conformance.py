@@ -406,6 +406,8 @@ class ConformanceOutcome:
     left_open: set[tuple[str, str]] = field(default_factory=set)
     #: (field, value as JSON, rule) of each value beyond an open rule that the server took.
     taken_beyond: set[TakenKey] = field(default_factory=set)
+    #: The status (401 or 403) every probe of the key got: the server refuses the key.
+    key_refused: int | None = None
 
 
 def _first_line(text: str) -> str:
@@ -613,6 +615,7 @@ def run_conformance(
     outcome = ConformanceOutcome(operations=sorted(spec.operations))
     refused = _auth_refused(base_url, api_key, outcome)
     if refused is not None:
+        outcome.key_refused = refused
         outcome.findings.append(_missing_auth(refused, api_key, "every operation"))
         outcome.notes.append(
             f"conformance stopped after {sum(outcome.statuses.values())} requests: "
