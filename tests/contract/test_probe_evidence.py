@@ -7,9 +7,13 @@ promises the evidence for each, and a server's author could not tell why.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import httpx
+import pytest
 
 from weaver_facade._spec_schema import spec_document
+from weaver_facade.contract import _extensions
 from weaver_facade.contract._extensions import ExtensionProbe, _Probe, probe_extensions
 from weaver_facade.emulator import run_emulator
 
@@ -51,3 +55,30 @@ def test_a_probe_stopped_early_names_the_stop_for_each_undetermined_extension() 
     evidence = result.to_json()["evidence"]
     assert set(evidence) == set(result.known)
     assert evidence["cursor-paging"] == f"not reached: {result.note}"
+
+
+def _timed_probe(monkeypatch: pytest.MonkeyPatch, answer: float, held: float) -> ExtensionProbe:
+    """A pending operation on a server that takes ``answer`` s per reply, plus ``held`` s
+    for a poll with ``wait``; on a fake clock (no real sleeps)."""
+    clock = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        clock[0] += answer + (held if "wait" in request.url.params else 0.0)
+        return httpx.Response(200, json={"id": "op-1", "status": "pending"})
+
+    fake = SimpleNamespace(monotonic=lambda: clock[0], sleep=lambda seconds: None)
+    monkeypatch.setattr(_extensions, "time", fake)
+    result = ExtensionProbe(known=("long-poll",))
+    with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
+        _Probe(spec_document(), h, result, deadline=1.0).long_poll("op-1")
+    return result
+
+
+def test_a_slow_server_is_not_taken_for_long_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server written from the wire sheet (no `?wait=`) that took 1.5 s per reply was
+    # reported as offering long-poll ("a poll with wait=3 was held 1.5 s"); so was one
+    # whose poll was answered 503 with `Retry-After` and retried.
+    slow = _timed_probe(monkeypatch, answer=2.0, held=0.0)
+    assert slow.missing == ("long-poll",), slow.to_json()
+    holding = _timed_probe(monkeypatch, answer=2.0, held=3.0)
+    assert holding.offered == ("long-poll",), holding.to_json()
