@@ -146,3 +146,17 @@ class _Unavailable(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         content = json.dumps(self.body).encode()
         return httpx.Response(503, headers=self.headers, stream=httpx.ByteStream(content))
+
+
+def test_a_refusal_step_or_download_that_stays_unavailable_is_availability() -> None:
+    # Against a server answering 60 % of requests 503 with Retry-After, the replies that
+    # still asked after the retries were findings of their own: "a malformed path gets 400:
+    # expected 400, got 503 unavailable" (error_case), "no key gets 401: ... got 503", and
+    # the download descriptor "a spec-valid request was refused with 503"
+    # (positive_data_acceptance); the README makes them one availability finding.
+    for route in ("/api/v1/models/{model_id}/load", "/api/v1/artifacts/{artifact_id}/download"):
+        down = FaultRule("unavailable", 1.0, route=route, retry_after=0)
+        with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
+            report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
+        lines = [f.line() for f in report.findings]
+        assert [f.check for f in report.findings] == ["availability"], lines

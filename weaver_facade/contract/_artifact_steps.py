@@ -142,7 +142,12 @@ class ArtifactSteps:
     def _refused(self, r: StepResult, operation_id: str, response: httpx.Response) -> None:
         sc = self.sc
         exchange = sc.watcher.last(operation_id)
-        if exchange is not None and exchange.op is not None:
+        from ._lifecycle import still_later
+
+        later = still_later(sc, exchange)
+        if later is not None:
+            r.findings.append(later)
+        elif exchange is not None and exchange.op is not None:
             problem = sc.spec.describe_refusal(
                 exchange.op, None, response.status_code, response.content
             )

@@ -41,7 +41,7 @@ from .. import (
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
 from ._ownership import is_artifact_kind
-from ._patience import PatientHTTPTransport, sending_transport
+from ._patience import PatientHTTPTransport, retry_after, sending_transport
 from ._spec import OperationResults, OperationSpec, Problem, Spec
 
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
@@ -483,6 +483,9 @@ class Scenario:
             return
         elif refused is None and or_failed_operation and got.startswith("2"):
             got = f"{got}, then an operation that ended `done`"
+        later = still_later(self, exchange)
+        if later is not None:
+            self.expect(result, False, later)
         expected = " or ".join(map(str, statuses))
         if or_failed_operation:
             expected += " or an operation that ends in `error`"
@@ -505,6 +508,9 @@ class Scenario:
         """The last raw request of ``operation_id`` must have been answered with ``status``."""
         exchange = self.watcher.last(operation_id)
         got = "no reply" if exchange is None else _status_and_code(exchange.response)
+        later = still_later(self, exchange)
+        if later is not None and exchange is not None and exchange.response.status_code != status:
+            self.expect(result, False, later)
         self.expect(
             result,
             exchange is not None and exchange.response.status_code == status,
@@ -947,6 +953,28 @@ def _json_body(request: httpx.Request) -> Any:
         return json.loads(request.content) if request.content else None
     except ValueError:
         return None
+
+
+def still_later(sc: Any, exchange: Exchange | None) -> Finding | None:
+    """An availability finding when ``exchange``'s reply still asked to try later (a 429
+    or 503 after the retries): not the answer a step checks, as for the facade's own
+    errors (``Scenario.from_error``), so one availability finding for the run, not one
+    each. ``sc``: the ``Scenario``."""
+    if exchange is None:
+        return None
+    reply = exchange.response
+    if retry_after(reply.status_code, reply.headers, reply.content) is None:
+        return None
+    finding: Finding = sc.finding(
+        exchange.label,
+        AVAILABILITY,
+        f"still {_status_and_code(reply)} after up to {RETRIES} retries: the server "
+        "asked to try again later, and the step could not be checked",
+        "an answer after the wait the server asked for",
+        f"{reply.status_code} with Retry-After or `retryable: true`",
+        exchange,
+    )
+    return finding
 
 
 def _status_and_code(response: httpx.Response) -> str:
