@@ -1044,6 +1044,16 @@ def _expired_session(fake: FakeWeaver) -> None:
     fake.script("POST", "/api/v1/sessions/s-1/models", fake.route, json_reply(404, gone))
 
 
+# The POSTs of two creates, the second of which found its session gone.
+_REOPENED = [
+    "/api/v1/sessions",
+    "/api/v1/sessions/s-1/models",
+    "/api/v1/sessions/s-1/models",
+    "/api/v1/sessions",
+    "/api/v1/sessions/s-2/models",
+]
+
+
 def _created_on(fake: FakeWeaver) -> list[str]:
     return [r.url.path for r in fake.sent("POST") if "heartbeat" not in r.url.path]
 
@@ -1075,13 +1085,7 @@ def test_a_create_whose_session_expired_opens_a_new_session(
         assert [r.url.path for r in fake.sent("POST") if "heartbeat" in r.url.path] == [
             "/api/v1/sessions/s-2/heartbeat"
         ]
-    assert _created_on(fake)[:5] == [
-        "/api/v1/sessions",
-        "/api/v1/sessions/s-1/models",
-        "/api/v1/sessions/s-1/models",
-        "/api/v1/sessions",
-        "/api/v1/sessions/s-2/models",
-    ]
+    assert _created_on(fake)[:5] == _REOPENED
 
 
 async def test_an_async_create_whose_session_expired_opens_a_new_session() -> None:
@@ -1091,13 +1095,7 @@ async def test_an_async_create_whose_session_expired_opens_a_new_session() -> No
         await svc.create_training_client("weaver-tiny")
         await svc.create_training_client("weaver-tiny")
         assert svc.session_id == "s-2"
-    assert _created_on(fake)[:5] == [
-        "/api/v1/sessions",
-        "/api/v1/sessions/s-1/models",
-        "/api/v1/sessions/s-1/models",
-        "/api/v1/sessions",
-        "/api/v1/sessions/s-2/models",
-    ]
+    assert _created_on(fake)[:5] == _REOPENED
 
 
 async def test_a_cancelled_create_whose_session_expired_opens_no_new_session() -> None:
