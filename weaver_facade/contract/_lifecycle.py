@@ -41,7 +41,13 @@ from .. import (
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
 from ._ownership import is_artifact_kind
-from ._patience import PatientHTTPTransport, retry_after, sending_transport
+from ._patience import (
+    PatientHTTPTransport,
+    copy_with,
+    raw_body,
+    retry_after,
+    sending_transport,
+)
 from ._spec import OperationResults, OperationSpec, Problem, Spec
 
 __all__ = ["LifecycleOutcome", "StepResult", "Watcher", "run_lifecycle"]
@@ -207,25 +213,11 @@ class WatchingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self._inner.handle_request(request)
-        try:
-            raw = b"".join(response.iter_raw())
-        finally:
-            response.close()
-        seen = httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=httpx.ByteStream(raw),
-            request=request,
-            extensions=response.extensions,
-        )
+        raw = raw_body(response)
+        seen = copy_with(response, raw, request)
         seen.read()
         self._watcher.see(seen)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=httpx.ByteStream(raw),
-            extensions=response.extensions,
-        )
+        return copy_with(response, raw)
 
     def close(self) -> None:
         self._inner.close()

@@ -91,23 +91,13 @@ class PatientHTTPTransport(httpx.BaseTransport):
             response = self._inner.handle_request(request)
             if response.status_code not in (429, 503) or self.down:
                 return response
-            # Read raw, and hand on an unread copy: a transport's caller reads the stream
-            # (WatchingTransport raw), which a read reply no longer has.
-            try:
-                raw = b"".join(response.iter_raw())
-            finally:
-                response.close()
-            unread = httpx.Response(
-                response.status_code,
-                headers=response.headers,
-                stream=httpx.ByteStream(raw),
-                request=request,
-                extensions=response.extensions,
+            # A transport's caller reads the stream (WatchingTransport raw), which a read
+            # reply no longer has: the body is read from a copy.
+            raw = raw_body(response)
+            unread = copy_with(response, raw, request)
+            wait = retry_after(
+                response.status_code, response.headers, copy_with(response, raw).read()
             )
-            body = httpx.Response(
-                response.status_code, headers=response.headers, stream=httpx.ByteStream(raw)
-            ).read()
-            wait = retry_after(response.status_code, response.headers, body)
             if wait is None:
                 return unread
             if attempt == RETRIES:
@@ -119,6 +109,27 @@ class PatientHTTPTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def raw_body(response: httpx.Response) -> bytes:
+    """The whole body of ``response`` as it came (its encoding kept), which closes it."""
+    try:
+        return b"".join(response.iter_raw())
+    finally:
+        response.close()
+
+
+def copy_with(
+    response: httpx.Response, raw: bytes, request: httpx.Request | None = None
+) -> httpx.Response:
+    """An unread copy of ``response`` with ``raw`` (``raw_body``) as its body."""
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(raw),
+        request=request,
+        extensions=response.extensions,
+    )
 
 
 def patient_client(**kwargs: Any) -> httpx.Client:
