@@ -1187,38 +1187,29 @@ class _Shell:
     def _stream_decoded(
         self, transfer: Transfer, part: _PartFile, reply: Reply, buffer: memoryview, coding: str
     ) -> None:
-        """``_stream`` for a body in a content coding: each read decoded, then checked,
-        written, counted and hashed."""
-        decoder = zlib.decompressobj(_DECODED[coding])
-
-        def take(chunk: bytes) -> None:
-            if not chunk:  # a read of the header, say: nothing to report
-                return
-            transfer.accept(chunk)
-            part.write(chunk)
-            transfer.digest(chunk)
-            self.state.add(len(chunk), fetched=len(chunk))
-
+        """``_stream`` for a body in a content coding: each piece decoded, then checked,
+        written, counted and hashed. Only reading and decoding are the transfer's failures:
+        a write's, as in ``_stream``, ends the download."""
+        pieces = _decoded(reply, buffer, coding)
         while True:
             try:
-                n = reply.readinto(buffer[:NETWORK_READ])
-                if self.cancel.is_set():
-                    raise Cancelled
-                if not n:
-                    take(decoder.flush())
-                    if not decoder.eof:  # a body cut where its length was not given
-                        raise zlib.error(f"the {coding} stream ended early")
-                    transfer.on_end()
-                    return
-                data: bytes | memoryview = buffer[:n]
-                while data:  # a read at a time: a small body may decode to a large file
-                    take(decoder.decompress(data, NETWORK_READ))
-                    data = decoder.unconsumed_tail
+                piece = next(pieces, None)
             except (*FAILURES, zlib.error) as exc:
                 if self.cancel.is_set():
                     raise Cancelled from None
                 transfer.on_failure(exc)
                 return
+            if self.cancel.is_set():
+                raise Cancelled
+            if piece is None:
+                transfer.on_end()
+                return
+            if not piece:  # a read of the header, say: nothing to report
+                continue
+            transfer.accept(piece)
+            part.write(piece)
+            transfer.digest(piece)
+            self.state.add(len(piece), fetched=len(piece))
 
     def _stream(
         self, transfer: Transfer, part: _PartFile, reply: Reply, buffer: memoryview
@@ -1250,6 +1241,20 @@ class _Shell:
             part.write(chunk)
             filled += n
             add(n, fetched=n)
+
+
+def _decoded(reply: Reply, buffer: memoryview, coding: str) -> Iterator[bytes]:
+    """A body in ``coding``, decoded a read at a time, in pieces of at most
+    ``NETWORK_READ`` bytes: a small body may decode to a large file."""
+    decoder = zlib.decompressobj(_DECODED[coding])
+    while n := reply.readinto(buffer[:NETWORK_READ]):
+        data: bytes | memoryview = buffer[:n]
+        while data:
+            yield decoder.decompress(data, NETWORK_READ)
+            data = decoder.unconsumed_tail
+    yield decoder.flush()
+    if not decoder.eof:  # a body cut where its length was not given
+        raise zlib.error(f"the {coding} stream ended early")
 
 
 def _error_body(reply: Reply) -> bytes:

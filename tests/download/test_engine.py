@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import fcntl
 import hashlib
 import logging
@@ -408,6 +409,33 @@ def test_a_file_stored_gzip_encoded_is_decoded(
     storage.script("small.bin", "gzip", "gzip")
     run(Source(storage), out)
     assert_complete(out)
+
+
+@pytest.mark.parametrize("action", ["full", "gzip"])
+def test_a_write_that_fails_ends_the_download_with_its_error(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+) -> None:
+    # A full disk is no storage failure: retrying the transfer cannot help. A decoded
+    # body took the write's OSError for a dropped connection.
+    from weaver_facade import _download
+
+    def full(self: object, chunk: bytes | memoryview) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_download._PartFile, "write", full)
+    for name in FILES:
+        storage.script(name, action)
+    sleeps: list[float] = []
+    with pytest.raises(OSError, match="No space left") as failed:
+        run(Source(storage), tmp_path / "out", sleeps=sleeps)
+    assert failed.value.errno == errno.ENOSPC
+    assert sleeps == []  # no retry
+    fetched = [r.key for r in storage.requests]
+    assert len(fetched) == len(set(fetched))
 
 
 def test_a_206_from_the_wrong_byte_is_not_appended(
