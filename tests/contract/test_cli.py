@@ -190,11 +190,12 @@ def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
     assert sorted(str(properties["extensions.missing"]).split(",")) == lacking
 
 
+@pytest.mark.parametrize("only", [(), ("--only", "lifecycle")])
 def test_no_key_for_a_server_that_wants_one_fails_the_run(
-    emulator: EmulatorProcess, tmp_path: Path
+    emulator: EmulatorProcess, tmp_path: Path, only: tuple[str, ...]
 ) -> None:
     code, output = contract_test(
-        "--base-url", emulator.base_url, "--quick", "--report", str(tmp_path)
+        "--base-url", emulator.base_url, "--quick", "--report", str(tmp_path), *only
     )
     assert code == 1, output
     assert "missing_auth" in output

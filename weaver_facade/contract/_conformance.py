@@ -492,8 +492,11 @@ _AUTH_PROBES = (
 )
 
 
-def _auth_refused(base_url: str, api_key: str | None, outcome: ConformanceOutcome) -> int | None:
-    """The status every probe got when the server refuses our key (or its absence), else None.
+def auth_refused(
+    base_url: str, api_key: str | None, counts: Counter[tuple[str, int]] | None = None
+) -> int | None:
+    """The status every probe got when the server refuses our key (or its absence), else
+    None; each probe's status is counted in ``counts``.
 
     Without it a refused key costs a thousand requests and one finding per operation.
     """
@@ -505,7 +508,8 @@ def _auth_refused(base_url: str, api_key: str | None, outcome: ConformanceOutcom
                 reply = client.get(path.format(uuid.uuid4()))
             except httpx.HTTPError:
                 return None  # unreachable now: let the run report it
-            outcome.statuses[(label, reply.status_code)] += 1
+            if counts is not None:
+                counts[(label, reply.status_code)] += 1
             statuses.add(reply.status_code)
     (status,) = statuses if len(statuses) == 1 else (None,)
     return status if status in (401, 403) else None
@@ -536,7 +540,7 @@ def _limit_ignored(case: Any, response: Any, api_key: str | None) -> Finding | N
     )
 
 
-def _missing_auth(status_code: int, api_key: str | None, operations: str) -> Finding:
+def missing_auth(status_code: int, api_key: str | None, operations: str) -> Finding:
     hint = (
         "the API key was refused"
         if api_key
@@ -613,10 +617,10 @@ def run_conformance(
     _patient(schema, patient)
 
     outcome = ConformanceOutcome(operations=sorted(spec.operations))
-    refused = _auth_refused(base_url, api_key, outcome)
+    refused = auth_refused(base_url, api_key, outcome.statuses)
     if refused is not None:
         outcome.key_refused = refused
-        outcome.findings.append(_missing_auth(refused, api_key, "every operation"))
+        outcome.findings.append(missing_auth(refused, api_key, "every operation"))
         outcome.notes.append(
             f"conformance stopped after {sum(outcome.statuses.values())} requests: "
             f"every one got {refused}"
@@ -730,7 +734,7 @@ def run_conformance(
         if not names:
             continue
         shown = names[0] if len(names) == 1 else f"{len(names)} operations ({', '.join(names)})"
-        outcome.findings.append(_missing_auth(status_code, api_key, shown))
+        outcome.findings.append(missing_auth(status_code, api_key, shown))
     return outcome
 
 

@@ -18,7 +18,7 @@ from weaver_client import limits
 from .._extensions import restrict_spec
 from .._extras import check_extra
 from .._spec_schema import spec_path
-from ._conformance import ConformanceOutcome, run_conformance
+from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
 from ._findings import API_KEY_HEADER, Finding, dedupe, fold_server_wide
 from ._lifecycle import LifecycleOutcome, run_lifecycle
@@ -315,6 +315,10 @@ def run_contract_test(
         findings += report.conformance.findings
         report.notes += report.conformance.notes
     refused = report.conformance.key_refused if report.conformance is not None else None
+    if "lifecycle" in settings.parts and report.conformance is None:
+        refused = auth_refused(base_url, settings.api_key)
+        if refused is not None:  # the one finding that conformance gives when it runs
+            findings.append(missing_auth(refused, settings.api_key, "every operation"))
     if "lifecycle" in settings.parts and refused is not None:
         # Its first request would get the same: a second finding for one cause.
         report.notes.append(
