@@ -71,6 +71,8 @@ _SHA256 = re.compile(limits.SHA256_PATTERN)
 # A URL's query, which for storage holds the signature; up to a quote or the end.
 _QUERY = re.compile(r"\?[^'\"]*")
 _FORBIDDEN_CHARS = frozenset("\\:\0")
+# Bytes in a name's segment that ext4, APFS and NTFS all hold (NAME_MAX on Linux).
+_SEGMENT_BYTES = 255
 # Bytes of an error reply read for storage's own error code: S3, GCS and Azure all
 # answer ``<Error><Code>...</Code>`` in XML. Only the code is kept: other fields (S3's
 # ``StringToSign``, say) may quote the presigned URL's credential.
@@ -171,13 +173,22 @@ def _name_problem(name: str) -> str | None:
     bad = sorted({c for c in name if c in _FORBIDDEN_CHARS or ord(c) < 0x20})
     if bad:
         return f"contains {', '.join(repr(c) for c in bad)}"
-    for segment in name.split("/"):
+    segments = name.split("/")
+    for i, segment in enumerate(segments, 1):
         if segment == "":
             return "has an empty segment"
         if segment in (".", ".."):
             return f"has a {segment!r} segment"
         if segment[-1] in ". ":
             return f"has a segment ending in {'a dot' if segment[-1] == '.' else 'a space'}"
+        size = len(segment.encode())
+        part = PART_SUFFIX if i == len(segments) else ""  # the file's: its download's name
+        if size + len(part) > _SEGMENT_BYTES:
+            with_part = f" with the {part!r} it is downloaded to" if part else ""
+            return (
+                f"has a segment of {size} bytes, more{with_part} than the "
+                f"{_SEGMENT_BYTES} a file system holds"
+            )
     return None
 
 
@@ -191,9 +202,10 @@ def check_names(names: Sequence[str]) -> list[PurePosixPath]:
     """The descriptor's names as relative paths, or ``UnsafeArtifactPathError``.
 
     Refuses absolute names, ``..``/``.``/empty segments, ``\\``, ``:``, control
-    characters, segments ending in a dot or a space, duplicates (also by case and
-    Unicode normalization, for the file systems that ignore them), a name that is
-    another's directory, and a name that is another's ``.part``.
+    characters, segments ending in a dot or a space, segments longer than a file
+    system holds (255 bytes, 250 for the file's own: its ``.part``), duplicates (also
+    by case and Unicode normalization, for the file systems that ignore them), a name
+    that is another's directory, and a name that is another's ``.part``.
     """
     seen: dict[str, str] = {}  # by case-folded, normalized name
     for name in names:

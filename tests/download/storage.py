@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 
@@ -66,7 +66,7 @@ class Recorded:
 
     @property
     def key(self) -> str:
-        return urlsplit(self.path).path.removeprefix("/o/")
+        return unquote(urlsplit(self.path).path.removeprefix("/o/"))
 
     def __repr__(self) -> str:
         return f"Recorded({self.method} {self.path} range={self.headers.get('range')})"
@@ -101,7 +101,8 @@ class StorageServer:
     def url(self, key: str, *, expires_in: float = 3600.0, port: int | None = None) -> str:
         exp = int(time.time() + expires_in)
         scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{port or self.port}/o/{key}?exp={exp}&sig={sign(key, exp)}"
+        path = f"/o/{quote(key)}"
+        return f"{scheme}://127.0.0.1:{port or self.port}{path}?exp={exp}&sig={sign(key, exp)}"
 
     @property
     def port(self) -> int:
@@ -135,7 +136,7 @@ class StorageServer:
             self.requests.append(
                 Recorded(port, h.command, h.path, {k.lower(): v for k, v in h.headers.items()})
             )
-        key = split.path.removeprefix("/o/")
+        key = unquote(split.path.removeprefix("/o/"))
         query = parse_qs(split.query)
         exp = int(query.get("exp", ["0"])[0])
         sig = query.get("sig", [""])[0]

@@ -838,6 +838,10 @@ def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error(
         "a ",
         "dir./x",
         "a\nb",
+        # Longer than a file system's 255 bytes, with the ".part" its download goes to.
+        "x" * 251,
+        "d" * 256 + "/x",
+        "\u00e9" * 126,  # 126 characters, 252 bytes
     ],
 )
 def test_unsafe_names_are_refused_before_anything_is_written(
@@ -853,6 +857,19 @@ def test_unsafe_names_are_refused_before_anything_is_written(
     assert not dest.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] or not any(tmp_path.iterdir())
     assert storage.requests == []
+
+
+def test_the_longest_names_a_file_system_holds_download(tmp_path: Path) -> None:
+    # 255 bytes for a folder; 250 for a file, whose download goes to its name + ".part".
+    files = {"d" * 255 + "/" + "x" * 250: b"1", "\u00e9" * 125: b"2"}
+    with StorageServer(files).running() as storage:
+        download_sync(
+            Source(storage).descriptor(),
+            tmp_path / "out",
+            refresh=no_refresh,
+            settings=DownloadSettings(),
+        )
+    assert_complete(tmp_path / "out", files)
 
 
 @pytest.mark.parametrize(
