@@ -56,6 +56,7 @@ from ._retry import (
     storage_status_is_retryable,
     wait_before_retry,
 )
+from ._storage_errors import error_code, url_expired
 from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
 from ._transport import logger
 
@@ -73,17 +74,11 @@ _QUERY = re.compile(r"\?[^'\"]*")
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 # Bytes in a name's segment that ext4, APFS and NTFS all hold (NAME_MAX on Linux).
 _SEGMENT_BYTES = 255
-# Bytes of an error reply read for storage's own error code: S3, GCS and Azure all
-# answer ``<Error><Code>...</Code>`` in XML. Only the code is kept: other fields (S3's
-# ``StringToSign``, say) may quote the presigned URL's credential.
+# Bytes of an error reply read for storage's own error code (``_storage_errors``).
 ERROR_BODY = 4096
 # Seconds waited for each read of it: storage sends it with the headers, and a reply
 # whose body does not come is acted on without it (a refresh, a retry), not held.
 ERROR_BODY_WAIT = 2.0
-_ERROR_CODE = re.compile(rb"<Code>\s*([A-Za-z][A-Za-z0-9._-]{0,63})\s*</Code>")
-# Codes of a 400 that mean the URL's credential expired: GCS answers an expired signed
-# URL so, and S3 one whose signing session (STS) ended, maybe before the URL's expiry.
-_EXPIRED_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
 # The content codings decoded (as httpx, and so the official SDK, does), by zlib's wbits.
 # ``identity`` is asked for, but an object stored encoded comes so from S3 and Azure.
 _DECODED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -490,10 +485,9 @@ class Transfer:
                 return Discard()
             self._ignore_range = True
             return self._fail(f"HTTP 416 at byte {asked} of {self.file.size or total}")
-        found = _ERROR_CODE.search(error_body)
-        code = found[1].decode() if found else None
+        code = error_code(error_body)
         what = f"HTTP {status}" + (f" ({code})" if code else "")
-        if status in (401, 403) or (status == 400 and code in _EXPIRED_CODES):
+        if url_expired(status, code):
             self._last_problem = what
             self._stale = True
             logger.warning(

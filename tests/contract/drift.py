@@ -106,6 +106,9 @@ class Drift(enum.StrEnum):
     # fetches the descriptor again for fresh URLs"): each URL serves one request, the next
     # with it gets 401; the descriptor gives fresh ones, and claims a far expiry.
     URLS_SERVE_ONCE = "urls_serve_once"
+    # The same, answered as GCS answers an expired signed URL: 400 with the XML code
+    # ``ExpiredToken``.
+    URLS_SERVE_ONCE_GCS = "urls_serve_once_gcs"
     # No drift: storage on a flaky network. The first GET of each file (and of each range)
     # is cut mid-body, the connection reset; the same GET again is served whole.
     STORAGE_RESETS = "storage_resets"
@@ -417,11 +420,16 @@ class DriftMiddleware:
                 self.sessions.add(reply.json()["id"])
             await reply.send(send)
             return
-        if self.drift is Drift.URLS_SERVE_ONCE and path.startswith(STORAGE):
+        serve_once = (Drift.URLS_SERVE_ONCE, Drift.URLS_SERVE_ONCE_GCS)
+        if self.drift in serve_once and path.startswith(STORAGE):
             url = f"{path}?{scope.get('query_string', b'').decode()}"
             if url in self.used_urls:
                 self.expired += 1
-                await _error(401, "expired", "the storage URL expired").send(send)
+                expired = _error(401, "expired", "the storage URL expired")
+                if self.drift is Drift.URLS_SERVE_ONCE_GCS:
+                    page = b"<?xml version='1.0'?><Error><Code>ExpiredToken</Code></Error>"
+                    expired = Reply(400, [(b"content-type", b"application/xml")], page)
+                await expired.send(send)
                 return
             self.used_urls.add(url)
         if self.drift is Drift.STORAGE_RESETS and path.startswith(STORAGE):
@@ -651,7 +659,7 @@ class DriftMiddleware:
                 item["sha256"] = item["sha256"].upper()
             await reply.send(send, json.dumps(data).encode())
             return
-        if drift is Drift.URLS_SERVE_ONCE and is_descriptor:
+        if drift in (Drift.URLS_SERVE_ONCE, Drift.URLS_SERVE_ONCE_GCS) and is_descriptor:
             self.descriptors += 1
             for item in data.get("files", []):
                 item["url"] += f"&fresh={self.descriptors}"

@@ -21,8 +21,9 @@ from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._artifact_steps import STEP_STORAGE, _url
 
 
-def test_an_expired_storage_url_is_renewed_not_reported() -> None:
-    with serve_emulator(Drift.URLS_SERVE_ONCE) as served:
+@pytest.mark.parametrize("drift", [Drift.URLS_SERVE_ONCE, Drift.URLS_SERVE_ONCE_GCS])
+def test_an_expired_storage_url_is_renewed_not_reported(drift: Drift) -> None:
+    with serve_emulator(drift) as served:
         report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
     assert served.middleware.expired, "no URL was used twice: the test shows nothing"
     assert [f.line() for f in report.findings] == []

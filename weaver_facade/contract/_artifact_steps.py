@@ -19,6 +19,7 @@ import httpx
 from weaver_client import limits
 
 from .. import Checkpoint, PollSettings
+from .._storage_errors import error_code, url_expired
 from ._findings import API_KEY_HEADER
 from ._ownership import is_artifact_kind
 from ._patience import patient_client
@@ -50,8 +51,6 @@ LONG_POLL = PollSettings().long_poll
 _KEPT = 64 * 1024 * 1024
 # A storage URL that expires within this many seconds is asked for again before it is used.
 _FRESH_FOR = 2.0
-# The statuses of an expired storage URL ("401/403 once expired"; the wire sheet).
-_EXPIRED = (401, 403)
 # Storage is not the server under test: a GET cut by the network is sent again, as the
 # facade's downloads do, and only this many cuts in a row are reported.
 _STORAGE_TRIES = 3
@@ -320,12 +319,12 @@ class ArtifactSteps:
 
     def _get(self, url: _Url, headers: dict[str, str] | None = None) -> httpx.Response:
         """GET ``url`` (the whole body read) with a URL that has not expired: renewed before
-        when it expires now, and once after a 401 or 403, which an expired URL may get
-        whatever the descriptor said of its expiry."""
+        when it expires now, and once after a reply that says it expired (``_expired``),
+        which an expired URL may get whatever the descriptor said of its expiry."""
         if url.expiring():
             self._renew(url)
         response = self._storage_get(url.url, headers)
-        if response.status_code in _EXPIRED:
+        if _expired(response):
             self._renew(url)
             response = self._storage_get(url.url, headers)
         return response
@@ -374,10 +373,11 @@ class ArtifactSteps:
         """One GET of ``url``'s file: its sha256, its size and its bytes (up to ``_KEPT``);
         ``None`` when ``may_renew`` and the URL answered as an expired one."""
         with self.storage.stream("GET", url.url) as response:
-            if response.status_code in _EXPIRED and may_renew:
+            expired = _expired(response)
+            if expired and may_renew:
                 return None
             if response.status_code != 200:
-                detail = "without the API key" if response.status_code in _EXPIRED else ""
+                detail = "without the API key" if expired else ""
                 r.findings.append(
                     self.sc.finding(
                         STORAGE,
@@ -450,6 +450,13 @@ def _from_storage(get: Callable[[], _T]) -> _T:
             if tries == _STORAGE_TRIES:
                 raise
     raise AssertionError("unreachable")
+
+
+def _expired(response: httpx.Response) -> bool:
+    """Whether storage says the URL expired: 401/403 ("once expired"; the wire sheet), or
+    the 400 by which GCS says so (``_storage_errors``), whose body is read for its code."""
+    code = error_code(response.read()) if response.status_code == 400 else None
+    return url_expired(response.status_code, code)
 
 
 def _url(item: dict[str, Any]) -> _Url:
