@@ -27,6 +27,7 @@ from ._wire import (
     WireValues,
     as_utc,
     expect,
+    optional,
     parse_model,
     reply_error,
     result_of,
@@ -280,7 +281,6 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
     checked here, and the spec's schema names any that is wrong.
     """
     name, ttl, expires = gen.name, gen.ttl_seconds, gen.expires_at
-    model_id, size, sha = gen.model_id, gen.size_bytes, gen.sha256
     if not (
         type(name) is str
         and type(gen.path) is str
@@ -289,18 +289,26 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
         and type(gen.train_attn) is bool
         and (ttl is None or type(ttl) is int)
         and (expires is None or type(expires) is datetime.datetime)
-        and (type(model_id) is str or isinstance(model_id, Unset))
-        and (type(size) is int or isinstance(size, Unset))
-        and (type(sha) is str or isinstance(sha, Unset))
     ):
         raise reply_error(
             operation, "Checkpoint", gen.to_dict(), where=where or None, fields=CHECKPOINT_FIELDS[0]
         )
     schema = "Checkpoint" + (f" {where}" if where else "")
+    model_id = None if isinstance(gen.model_id, Unset) else gen.model_id
+    size = None if isinstance(gen.size_bytes, Unset) else gen.size_bytes
+    sha = None if isinstance(gen.sha256, Unset) else gen.sha256
+    if not (
+        (model_id is None or type(model_id) is str)
+        and (size is None or type(size) is int)
+        and (sha is None or type(sha) is str)
+    ):  # extensions, which a server may send with a meaning of its own: left out
+        model_id = optional(operation, schema, "model_id", model_id, str)
+        size = optional(operation, schema, "size_bytes", size, int)
+        sha = optional(operation, schema, "sha256", sha, str)
     path = path_from_wire(operation, schema, gen.path)
     # The path names the checkpoint and its model: the fields must say the same.
     for field, value, named in (("name", name, path.name), ("model_id", model_id, path.model_id)):
-        if value != named and not isinstance(value, Unset):
+        if value != named and value is not None:
             raise ResponseValidationError(
                 f"{operation}: {schema}: field `{field}` is {value!r} but `path` names {named!r}",
                 operation=operation,
@@ -318,9 +326,9 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
         train_unembed=gen.train_unembed,
         train_mlp=gen.train_mlp,
         train_attn=gen.train_attn,
-        model_id=path.model_id if isinstance(model_id, Unset) else model_id,
-        size_bytes=None if isinstance(size, Unset) else size,
-        sha256=None if isinstance(sha, Unset) else sha,
+        model_id=model_id or path.model_id,
+        size_bytes=size,
+        sha256=sha,
     )
 
 

@@ -28,7 +28,17 @@ from ._extensions import MODEL_LISTING
 from ._lazy import wire
 from ._retry import may_have_acted
 from ._transport import logger
-from ._wire import Call, Plan, WireFields, WireModel, WireValues, expect, nested, optional
+from ._wire import (
+    Call,
+    Plan,
+    WireFields,
+    WireModel,
+    WireValues,
+    expect,
+    leave_out,
+    nested,
+    optional,
+)
 
 # The official SDK's rank; the spec requires one and gives none, only its bounds.
 DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
@@ -203,16 +213,22 @@ def model_info_from_wire(operation: str, gen: wire.Model, where: str = "") -> Mo
     def field(name: str, value: object, kind: type[T]) -> T | None:
         return optional(operation, schema, name, value, kind)
 
-    lora = _lora(operation, schema, gen.lora_config)
+    try:
+        lora = _lora(operation, schema, gen.lora_config)
+    except ResponseValidationError as exc:
+        leave_out(operation, schema, "lora_config", exc)
+        lora = None
     next_seq_id = field("next_seq_id", gen.next_seq_id, int)
     if next_seq_id is not None and next_seq_id < limits.MODEL_NEXT_SEQ_ID_MINIMUM:
         # The step counter every attached client starts from: not the caller's argument.
-        raise ResponseValidationError(
+        below = ResponseValidationError(
             f"{operation}: {schema}: field `next_seq_id`: {next_seq_id} is not >= "
             f"{limits.MODEL_NEXT_SEQ_ID_MINIMUM}",
             operation=operation,
             field="next_seq_id",
         )
+        leave_out(operation, schema, "next_seq_id", below)
+        next_seq_id = None
     return ModelInfo(
         id=expect(operation, schema, "id", gen.id, str),
         base_model=optional(operation, schema, "base_model", gen.base_model, str, nullable=False),

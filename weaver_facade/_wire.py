@@ -61,6 +61,7 @@ from ._schema import (
     Problem,
     explain,
     json_type,
+    unpromised,
     with_absent_nulls,
     with_upper_date_times,
     without_unpromised,
@@ -397,13 +398,7 @@ def _lenient(
     data, filled = with_absent_nulls(schema, data)
     kept, dropped = without_unpromised(schema, data)
     said = _absent_nulls_said(filled) + [
-        (
-            schema,
-            problem.field,
-            f"the server's `{problem.field}` is left out, since the wire does not promise "
-            f"it ({problem.message})",
-        )
-        for problem in dropped
+        _left_out_said(schema, problem.field, problem.message) for problem in dropped
     ]
     return None if not said else (_with_body(response, kept), said)
 
@@ -656,10 +651,32 @@ def optional(
     *,
     nullable: bool = True,
 ) -> T | None:
-    """``expect`` for a field the spec lets be absent or (if ``nullable``) null: ``None``."""
+    """``expect`` for a field the spec lets be absent or (if ``nullable``) null: ``None``,
+    as for an unpromised field whose value breaks the spec (``leave_out``)."""
     if (value is None and nullable) or isinstance(value, Unset):
         return None
-    return expect(operation, schema, field, value, kind)
+    try:
+        return expect(operation, schema, field, value, kind)
+    except ResponseValidationError as exc:
+        leave_out(operation, schema, field, exc)
+        return None
+
+
+def leave_out(operation: str, schema: str, field: str, refused: ResponseValidationError) -> None:
+    """Leave out a ``field`` of ``schema`` (``Checkpoint items[0]``, say) whose value a
+    converter ``refused`` when the real service does not promise it (``unpromised``),
+    said once; else raise ``refused``. The generated parser checks no plain value's type, so
+    this is the converters' counterpart of ``_lenient``."""
+    base = schema.split(" ", 1)[0]
+    if field.split(".", 1)[0] not in unpromised(base):
+        raise refused
+    problem = refused.message.removeprefix(f"{operation}: ").removeprefix(f"{schema}: ")
+    _warn_once(operation, [_left_out_said(base, field, problem)])
+
+
+def _left_out_said(schema: str, field: str, problem: str) -> _Leniency:
+    text = f"the server's `{field}` is left out, since the wire does not promise it ({problem})"
+    return (schema, field, text)
 
 
 # -- error replies ------------------------------------------------------------------------

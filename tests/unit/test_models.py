@@ -83,7 +83,7 @@ def test_a_page_longer_than_the_limit_is_a_validation_error() -> None:
 def test_a_bad_listed_model_is_named_by_its_place_in_the_listing() -> None:
     # As a bad checkpoint or base model of a listing is: among a hundred, which one.
     fake = FakeWeaver()
-    bad = {**model("m-3"), "lora_config": {"rank": "8"}}
+    bad = {**model("m-3"), "base_model": 8}
     fake.script(
         "GET",
         MODELS,
@@ -92,8 +92,8 @@ def test_a_bad_listed_model_is_named_by_its_place_in_the_listing() -> None:
     )
     with service(fake) as svc, pytest.raises(ResponseValidationError) as info:
         svc.list_models(page_size=2)
-    assert str(info.value).startswith("list_models: Model items[2]: field `lora_config.rank`")
-    assert info.value.field == "lora_config.rank"
+    assert str(info.value).startswith("list_models: Model items[2]: field `base_model`")
+    assert info.value.field == "base_model"
 
 
 NO_ROUTE = {

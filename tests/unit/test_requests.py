@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any
@@ -30,11 +31,11 @@ from weaver_facade import (
     InvalidArgumentError,
     ModelTerminatedError,
     NotFoundError,
-    ResponseValidationError,
     ServiceClient,
     TrainingClient,
     UnsupportedByServerError,
     __version__,
+    _wire,
     datum_from_tokens,
 )
 from weaver_facade._calls import create_model
@@ -570,15 +571,25 @@ async def test_an_async_model_this_client_terminated_is_refused_before_any_reque
 
 
 @pytest.mark.parametrize("value", ["x", 0, -4])
-def test_a_malformed_next_seq_id_from_the_server_is_a_validation_error(
-    fake: FakeWeaver, svc: ServiceClient, value: object
+def test_a_malformed_next_seq_id_from_the_server_is_left_out(
+    fake: FakeWeaver,
+    svc: ServiceClient,
+    value: object,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Below the spec's minimum is the server's fault too, not an argument the caller passed.
+    # An extension, which a server may send with a meaning of its own: the attach works
+    # for checkpoints, and training is refused as without it, not numbered from the value.
+    monkeypatch.setattr(_wire, "_warned", set())  # each field is warned about once
     model = {"id": "m-7", "base_model": "weaver-tiny", "next_seq_id": value}
     fake.script("GET", "/api/v1/models/m-7", httpx.Response(200, json=model))
-    with pytest.raises(ResponseValidationError, match="Model: field `next_seq_id`") as info:
-        svc.training_client("m-7")
-    assert info.value.field == "next_seq_id"
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        trainer = svc.training_client("m-7")
+    assert "`next_seq_id` is left out" in caplog.text
+    fake.requests.clear()
+    with pytest.raises(InvalidArgumentError, match="without next_seq_id"):
+        trainer.forward_backward([datum_from_tokens([1, 2, 3])])
+    assert fake.requests == []
 
 
 def test_unknown_checkpoint_id_is_not_found(trainer: TrainingClient) -> None:
