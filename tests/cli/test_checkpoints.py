@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.support.fakeserver import service as fake_service
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import ServiceClient
 from weaver_facade.emulator import RunningEmulator
+from weaver_facade.emulator._config import FaultConfig, FaultRule
 
 CHECKPOINT_KEYS = {
     "id",
@@ -218,6 +220,39 @@ def test_save_without_waiting_then_wait_for_the_operation(
     human = cli("checkpoints", "save", model_id, "later-2", "--no-wait")
     assert human.exit_code == 0
     assert "weaver-facade operations wait op-" in human.stderr
+
+
+def _refused_for_20_s(route: str) -> dict[str, object]:
+    """An emulator whose POST to ``route`` is always 503 with ``Retry-After: 20``."""
+    rule = FaultRule(kind="unavailable", rate=1.0, method="POST", route=route, retry_after=20)
+    return {"faults": FaultConfig(rules=(rule,), seed=1)}
+
+
+@pytest.mark.parametrize(
+    ("emulator_config", "command"),
+    [
+        (_refused_for_20_s("/api/v1/models/{model_id}/checkpoints"), "save"),
+        (_refused_for_20_s("/api/v1/models/{model_id}/load"), "load"),
+        (_refused_for_20_s("/api/v1/checkpoints/{checkpoint_id}/export"), "export"),
+    ],
+    ids=["save", "load", "export"],
+)
+def test_no_wait_keeps_to_the_timeout(
+    cli: Cli, model_id: str, service: ServiceClient, command: str
+) -> None:
+    # --timeout bounds the whole command, its requests included (README): with
+    # --no-wait it was dropped, and the request waited out a 20 s Retry-After.
+    if command == "save":
+        args = ["save", model_id, "later"]
+    else:
+        service.training_client(model_id).save_state("c0")
+        args = ["load", model_id, path(model_id, "c0")]
+        args = args if command == "load" else ["export", path(model_id, "c0")]
+    started = time.monotonic()
+    run = cli("checkpoints", *args, "--no-wait", "--timeout", "2", "-q")
+    assert time.monotonic() - started < 10
+    assert run.exit_code == 1
+    assert "503" in run.stderr
 
 
 # -- show -----------------------------------------------------------------------------------

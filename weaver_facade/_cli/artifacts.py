@@ -132,7 +132,7 @@ def export(
     """Export the checkpoint REF to Hugging Face layout, ready to download."""
     owner, target = parse_ref(ref, model_id)
     state = current_state()
-    service, left = state.waiting(None if no_wait else timeout)
+    service, left = state.waiting(timeout)
     models = _Models(service)  # its lookup, too, within --timeout
     trainer = models.get(owner)
     checkpoint = models.known(owner, target)  # another model's id is refused, as by show

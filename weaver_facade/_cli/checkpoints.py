@@ -250,7 +250,7 @@ def save(
     # report, a save only the spec's CheckpointName.
     CheckpointPath(model_id=model_id, name=validate_checkpoint_name(name))
     state = current_state()
-    service, left = state.waiting(None if no_wait else timeout)
+    service, left = state.waiting(timeout)
     trainer = service.training_client(model_id)
     with state.progress.active():
         handle = within(trainer, left).save_state(
@@ -299,7 +299,7 @@ def load(
     # A path may name any model; an id or a bare name is looked up through MODEL_ID.
     target = CheckpointPath.parse(ref) if "://" in ref else parse_ref(ref, model_id)[1]
     state = current_state()
-    service, left = state.waiting(None if no_wait else timeout)
+    service, left = state.waiting(timeout)
     trainer = service.training_client(model_id)
     # A path is loaded as it is; an id is looked up first (the load takes a path).
     checkpoint = (
