@@ -257,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot reach {where}: {exc}", file=sys.stderr)
         return 1
     except WeaverError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # With the facade's notes (a 401 without a key says that none was given).
+        print("; ".join(["error: " + str(exc), *getattr(exc, "__notes__", ())]), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -261,6 +261,16 @@ def test_example_reports_api_errors_in_one_line(emulator: RunningEmulator) -> No
     assert "wrong-key-123" not in done.stdout + done.stderr
 
 
+def test_example_without_a_key_says_that_none_was_given(emulator: RunningEmulator) -> None:
+    # The 401 read "missing or invalid X-WEAVER-API-KEY" alone: the facade's note that no
+    # key was given shows only in a traceback, and the example prints one line.
+    done = run_example({"WEAVER_BASE_URL": emulator.base_url})
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: [401 unauthorized]"), done.stderr
+    assert "; no API key was given: set WEAVER_API_KEY" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_example_without_a_server_is_a_usage_error() -> None:
     done = run_example({})
     assert done.returncode == 2
