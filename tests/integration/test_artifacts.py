@@ -78,12 +78,16 @@ def test_export_a_checkpoint_then_download_it(
     assert (unchecked.files_skipped, unchecked.verified) == (len(artifact.files), False)
 
 
-def test_an_identical_export_returns_the_same_artifact_and_force_replaces_it(
+def test_an_export_of_the_same_kind_returns_the_same_artifact_and_force_replaces_it(
     trainer: TrainingClient,
 ) -> None:
     checkpoint = trainer.save_state("ckpt")
     first = trainer.export_weights(checkpoint.path)
     assert trainer.export_weights(str(checkpoint.path)).id == first.id
+    # Whatever TTL it asks for: the artifact keeps its own (README).
+    again = trainer.export_weights(checkpoint, ttl_seconds=None)
+    assert (again.id, again.ttl_seconds) == (first.id, first.ttl_seconds)
+    assert first.ttl_seconds is not None
     handle = trainer.export_weights(checkpoint, wait=False)
     assert isinstance(handle, OperationHandle)
     assert handle.result().id == first.id
