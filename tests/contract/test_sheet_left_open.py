@@ -304,3 +304,38 @@ def test_a_done_reply_whose_kind_is_no_string_is_a_finding_not_a_crash() -> None
     assert watcher.findings
     assert all("field `kind`" in f.line() for f in watcher.findings)
     assert len(watcher.notes) == 1
+
+
+def _negative_parameter(
+    label: str, location: ParameterLocation, parameter: str | None, **sent: Any
+) -> Any:
+    case = _negative(label, location)
+    case.meta.phase.data.parameter = parameter
+    case.query = sent.get("query", {})
+    case.headers = sent.get("headers", {})
+    return case
+
+
+def test_a_parameter_beyond_a_rule_the_sheet_does_not_state_is_a_note() -> None:
+    # A server written from the sheet, with its extensions, got findings for
+    # `?limit=1001` on a checkpoint listing (the sheet gives `?limit=&cursor=` no bound)
+    # and for an empty `Idempotency-Key` (the sheet gives the header no pattern).
+    accepted = SimpleNamespace(status_code=200)
+    listing = "GET /api/v1/models/{model_id}/checkpoints"
+    query = ParameterLocation.QUERY
+    for sent in (1001, "1001"):  # as the URL carries it: text
+        limit = _negative_parameter(listing, query, "limit", query={"limit": sent})
+        note = left_open("negative_data_rejection", limit, accepted)
+        assert note is not None
+        assert "`limit` 1001 (must be <= 1000): the wire sheet states no such rule" in note
+    save = "POST /api/v1/models/{model_id}/checkpoints"
+    key = {"Idempotency-Key": "", "X-WEAVER-API-KEY": "secret"}
+    header = ParameterLocation.HEADER
+    for parameter in ("Idempotency-Key", None):
+        empty = _negative_parameter(save, header, parameter, headers=key)
+        note = left_open("negative_data_rejection", empty, SimpleNamespace(status_code=202))
+        assert note is not None
+        assert '`Idempotency-Key` "" (must be 1 to 255 ASCII' in note
+    # A value of another type breaks what the sheet states: still the server's.
+    word = _negative_parameter(listing, query, "limit", query={"limit": "many"})
+    assert left_open("negative_data_rejection", word, accepted) is None

@@ -37,6 +37,7 @@ from ._ownership import Ownership
 from ._patience import retry_after
 from ._spec import (
     NO_SUCH_RULE,
+    BeyondRule,
     OperationResults,
     Problem,
     Spec,
@@ -885,8 +886,51 @@ def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> s
     if location is ParameterLocation.QUERY:
         names = [parameter] if parameter else list(case.query or {})
         reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
-        return reasons[0] if reasons and None not in reasons else None
+        if reasons and None not in reasons:
+            return reasons[0]
+    if location in (ParameterLocation.QUERY, ParameterLocation.HEADER):
+        where = "query" if location is ParameterLocation.QUERY else "header"
+        return _parameters_left_open(spec, case, where, parameter, outcome)
     return None
+
+
+def _as_typed(schema: Any, value: Any) -> Any:
+    """A query parameter's value as its schema's number, when it is one written as text
+    (the URL carries `?limit=1001` as text)."""
+    kind = schema.get("type") if isinstance(schema, Mapping) else None
+    if isinstance(value, str) and kind in ("integer", "number"):
+        try:
+            return int(value) if kind == "integer" else float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _parameters_left_open(
+    spec: Spec, case: Any, where: str, parameter: str | None, outcome: ConformanceOutcome
+) -> str | None:
+    """Why the sheet leaves open what makes ``case``'s ``where`` (``query`` or ``header``)
+    parameters invalid: bounds or patterns of the spec's own only (the sheet gives
+    `?limit=&cursor=` and the `Idempotency-Key` header none); else None."""
+    sent = dict((case.query if where == "query" else case.headers) or {})
+    if parameter:
+        sent = {k: v for k, v in sent.items() if k.lower() == parameter.lower()}
+    found: list[BeyondRule] = []
+    for name, value in sent.items():
+        pointer = spec.parameter_pointer(case.operation.label, where, name)
+        if pointer is None:
+            continue
+        value = _as_typed(spec.schemas.resolve(pointer), value)
+        if spec.schemas.validator(pointer).is_valid(value):
+            continue
+        beyond = spec.beyond_own_rules(pointer, value)
+        if not beyond:
+            return None
+        found += [BeyondRule(name, b.value, b.rule) for b in beyond]
+    if not found:
+        return None
+    outcome.taken_beyond |= taken_keys(found)
+    return f"{beyond_in_words(found)}: {NO_SUCH_RULE}"
 
 
 def _integral_floats(value: Any, where: str = "") -> list[str]:

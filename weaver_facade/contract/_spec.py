@@ -225,6 +225,31 @@ class Spec:
             found.append(BeyondRule(field_path("", parts) or "body", error.instance, rule))
         return found
 
+    def parameter_pointer(self, label: str, location: str, name: str) -> str | None:
+        """The pointer to the schema of the ``location`` (``query``, ``header``) parameter
+        ``name`` of the operation ``label`` (a header's name in any case); else ``None``."""
+        method, _, path = label.partition(" ")
+        item = (self.document.get("paths") or {}).get(path) or {}
+        base = "#/" + _pointer("paths", path)
+        op = item.get(method.lower()) or {}
+        places = [
+            (f"{base}/{method.lower()}/parameters", op.get("parameters") or []),
+            (f"{base}/parameters", item.get("parameters") or []),
+        ]
+        for where, parameters in places:
+            for i, parameter in enumerate(parameters):
+                pointer = f"{where}/{i}"
+                if isinstance(parameter, Mapping) and "$ref" in parameter:
+                    pointer = str(parameter["$ref"])
+                    parameter = self.schemas.resolve(pointer)
+                if not isinstance(parameter, Mapping) or parameter.get("in") != location:
+                    continue
+                given = str(parameter.get("name", ""))
+                same = given.lower() == name.lower() if location == "header" else given == name
+                if same and "schema" in parameter:
+                    return f"{pointer}/schema"
+        return None
+
     def taken_again(
         self, pointer: str, value: Any, taken: AbstractSet[TakenKey], root: str = ""
     ) -> str | None:
