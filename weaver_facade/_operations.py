@@ -604,9 +604,9 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._poll_error: str | None = None
         self._last_failure: APIError | None = None
         self._reported: _Reported | None = None
-        # One poll for a done POST reply without `response`; none for a resource seen in
-        # place of an operation, whose result is not its `response`, nor for an operation
-        # its own GET gave (a re-attach).
+        # One poll for a done POST reply without `response` (a failed one without its
+        # error); none for a resource seen in place of an operation, whose result is not
+        # its `response`, nor for an operation its own GET gave (a re-attach).
         self._look_owed = result_in_response
         #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress
@@ -763,11 +763,15 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         return None if self.done() and not self._result_owed() else self._next_step(watch.poller)
 
     def _result_owed(self) -> bool:
-        """Done, without the result, and not yet polled: the wire's POST reply is
-        ``{"id", "status", "response"?}``, so the operation itself is asked once more."""
+        """Done without the result, or failed without a word of why, and not yet polled:
+        the wire's POST reply is ``{"id", "status", "response"?}``, so the operation
+        itself is asked once more."""
         snap = self._snapshot
         missing = snap.status is OperationStatus.DONE and snap.response is None
-        return missing and self._result is None and self._look_owed
+        unsaid = snap.status is OperationStatus.ERROR and not (
+            snap.error_code or snap.error_message or snap.error_details
+        )
+        return (unsaid or (missing and self._result is None)) and self._look_owed
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
         step = poller.next_step()

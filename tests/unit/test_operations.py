@@ -601,6 +601,23 @@ def test_a_done_operation_still_without_its_result_is_named_after_one_more_look(
     assert len(fake.sent("GET", OP)) == 1
 
 
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_an_error_reply_without_its_error_is_looked_at_once_more(via: str) -> None:
+    # The same for `error`: a server written from the wire sheet answered a load that
+    # failed at once with `{"id", "status": "error"}`, and kept the code and message for
+    # the operation's GET; the facade raised "failed [unknown]: the server gave no message".
+    fake = FakeWeaver()
+    failed = {"id": "op-1", "status": "error"}
+    fake.script("POST", SAVE, json_reply(202, failed))
+    said = {"error_code": "disk_full", "error_message": "no space left", "retryable": False}
+    fake.script("GET", OP, json_reply(200, {**failed, **said}))
+    with pytest.raises(OperationFailedError) as info:
+        _save(fake, via)
+    assert info.value.code == "disk_full"
+    assert "no space left" in str(info.value)
+    assert len(fake.sent("GET", OP)) == 1
+
+
 def _save(fake: FakeWeaver, via: str) -> object:
     if via == "sync":
         with service(fake) as svc:
