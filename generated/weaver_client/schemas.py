@@ -124,8 +124,16 @@ SCHEMAS: Final[dict[str, Any]] = {
             "training_mode": {"$ref": "#/components/schemas/TrainingMode"},
             "lora_config": {"$ref": "#/components/schemas/LoraConfig"},
             "user_metadata": {"$ref": "#/components/schemas/Metadata"},
-            "performance_tier": {"type": "string", "enum": ["normal", "fast", "flash"]},
-            "training_max_sequence_length": {"type": "integer", "minimum": 2},
+            "performance_tier": {
+                "x-weaver-ignorable": True,
+                "type": "string",
+                "enum": ["normal", "fast", "flash"],
+            },
+            "training_max_sequence_length": {
+                "x-weaver-ignorable": True,
+                "type": "integer",
+                "minimum": 2,
+            },
         },
     },
     "ModelStatus": {
@@ -256,7 +264,10 @@ SCHEMAS: Final[dict[str, Any]] = {
             "model_input": {"$ref": "#/components/schemas/ModelInput"},
             "loss_fn_inputs": {"$ref": "#/components/schemas/LossFnInputs"},
             "datum_id": {"type": "string", "maxLength": 255},
-            "metadata": {"$ref": "#/components/schemas/RequestMetadata"},
+            "metadata": {
+                "x-weaver-ignorable": True,
+                "$ref": "#/components/schemas/RequestMetadata",
+            },
         },
     },
     "LossFn": {"type": "string", "enum": ["cross_entropy"]},
@@ -284,8 +295,11 @@ SCHEMAS: Final[dict[str, Any]] = {
             "forward_backward_input": {
                 "$ref": "#/components/schemas/ForwardBackwardInput"
             },
-            "tensor_transport": {"type": "string"},
-            "metadata": {"$ref": "#/components/schemas/RequestMetadata"},
+            "tensor_transport": {"x-weaver-ignorable": True, "type": "string"},
+            "metadata": {
+                "x-weaver-ignorable": True,
+                "$ref": "#/components/schemas/RequestMetadata",
+            },
         },
     },
     "ForwardBackwardRequest": {
@@ -304,8 +318,11 @@ SCHEMAS: Final[dict[str, Any]] = {
             "model_id": {"$ref": "#/components/schemas/ResourceId"},
             "seq_id": {"type": "integer", "minimum": 1},
             "forward_input": {"$ref": "#/components/schemas/ForwardBackwardInput"},
-            "tensor_transport": {"type": "string"},
-            "metadata": {"$ref": "#/components/schemas/RequestMetadata"},
+            "tensor_transport": {"x-weaver-ignorable": True, "type": "string"},
+            "metadata": {
+                "x-weaver-ignorable": True,
+                "$ref": "#/components/schemas/RequestMetadata",
+            },
         },
     },
     "ForwardRequest": {

@@ -339,3 +339,44 @@ def test_a_parameter_beyond_a_rule_the_sheet_does_not_state_is_a_note() -> None:
     # A value of another type breaks what the sheet states: still the server's.
     word = _negative_parameter(listing, query, "limit", query={"limit": "many"})
     assert left_open("negative_data_rejection", word, accepted) is None
+
+
+def test_a_field_the_sheet_has_a_server_ignore_may_hold_anything() -> None:
+    # A server written from the sheet ignores what it does not name (`metadata`, sent by
+    # the official SDK) and what it says to accept and ignore (`tensor_transport`): it
+    # took `"metadata": [null, null]` and got a finding.
+    accepted = SimpleNamespace(status_code=202)
+    step = "POST /api/v1/models/{model_id}/forward-backward-passes"
+    datum: dict[str, Any] = {
+        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1]}]},
+        "loss_fn_inputs": {
+            "target_tokens": {"data": [1], "dtype": "int64"},
+            "weights": {"data": [1.0], "dtype": "float32"},
+        },
+    }
+    payload: dict[str, Any] = {
+        "model_id": "m-1",
+        "seq_id": 1,
+        "forward_backward_input": {"loss_fn": "cross_entropy", "data": [datum]},
+    }
+    ignored: list[dict[str, Any]] = [
+        {"metadata": [None, None]},
+        {"tensor_transport": 5},
+        {"forward_backward_input": {"loss_fn": "cross_entropy", "data": [datum | {"metadata": 5}]}},
+    ]
+    for extra in ignored:
+        body = {"payload": payload | extra}
+        assert not SPEC.schemas.component("ForwardBackwardRequest").is_valid(body)
+        note = left_open(
+            "negative_data_rejection", _negative(step, ParameterLocation.BODY, body), accepted
+        )
+        assert note is not None, extra
+    create = "POST /api/v1/sessions/{session_id}/models"
+    model = {"model_seq_id": 1, "base_model": "weaver-tiny", "performance_tier": 5}
+    note = left_open(
+        "negative_data_rejection", _negative(create, ParameterLocation.BODY, model), accepted
+    )
+    assert note is not None
+    # What the sheet names is still the server's to check.
+    wrong = _negative(step, ParameterLocation.BODY, {"payload": payload | {"seq_id": "x"}})
+    assert left_open("negative_data_rejection", wrong, accepted) is None

@@ -61,6 +61,7 @@ _RULES = {
     "pattern": (str,),
 }
 WIRE_RULES = "x-weaver-wire-rules"
+IGNORABLE = "x-weaver-ignorable"
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ NO_SUCH_RULE = "the wire sheet states no such rule"
 
 
 def _sheet_rules_only(node: Any) -> Any:
-    """``node`` (the spec, or part of it) without the rules the wire sheet does not state."""
+    """``node`` (the spec, or part of it) without the rules the wire sheet does not state,
+    and with any value for the properties it has a server ignore (``IGNORABLE``)."""
     if isinstance(node, list):
         return [_sheet_rules_only(v) for v in node]
     if not isinstance(node, Mapping):
@@ -111,6 +113,13 @@ def _sheet_rules_only(node: Any) -> Any:
     kept = set(node.get(WIRE_RULES, ()))
     return {
         k: _sheet_rules_only(v)
+        if k != "properties" or not isinstance(v, Mapping)
+        else {
+            name: {}
+            if isinstance(field, Mapping) and field.get(IGNORABLE)
+            else _sheet_rules_only(field)
+            for name, field in v.items()
+        }
         for k, v in node.items()
         # A property named like a rule has a schema, not a number or text, as its value.
         if not (k in _RULES and k not in kept and type(v) in _RULES[k])
