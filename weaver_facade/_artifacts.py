@@ -293,7 +293,8 @@ def download_arguments(
     # the artifact is looked up (``prepare_dest`` checks again, before anything is made).
     there = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if there is not None and not there.is_dir():
-        raise UnsafeArtifactPathError(f"{folder} is not a directory", name=str(folder))
+        in_way = "" if there == folder else f": {there}, a file, is in its way"
+        raise UnsafeArtifactPathError(f"{folder} is not a directory{in_way}", name=str(folder))
     return folder, DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),
         verify=check_bool("verify", verify),

@@ -220,7 +220,11 @@ def test_a_destination_that_cannot_be_made_is_one_line(
     blocker.write_text("")
     run = cli("checkpoints", "download", ref, "-o", str(blocker / "out"), "--json")
     assert run.exit_code == 1
-    assert run.stderr == f"error: {blocker / 'out'} is not a directory\n"
+    # It names the file in the way, not only the folder that cannot be made below it.
+    assert (
+        run.stderr
+        == f"error: {blocker / 'out'} is not a directory: {blocker}, a file, is in its way\n"
+    )
     assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
 
 
