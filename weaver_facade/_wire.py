@@ -385,22 +385,28 @@ _Leniency: TypeAlias = tuple[str, str, str]
 def _lenient(
     call: Call[Any], response: httpx.Response
 ) -> tuple[httpx.Response, list[_Leniency]] | None:
-    """A copy of ``response`` with null for the absent fields that the spec lets be null
-    (``_schema.with_absent_nulls``) and without the unpromised fields that break it
-    (``_schema.without_unpromised``), and what was done; ``None`` when nothing was."""
+    """A copy of ``response`` read ``_leniently``, and what was done; ``None`` when
+    nothing was."""
     try:
         data = response.json()
     except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None
-    schema = _schema_name(call, data, response.status_code)
+    kept, said = _leniently(_schema_name(call, data, response.status_code), data)
+    return None if not said else (_with_body(response, kept), said)
+
+
+def _leniently(schema: str, data: Mapping[str, Any]) -> tuple[Any, list[_Leniency]]:
+    """``data`` with null for the absent fields that ``schema`` lets be null
+    (``_schema.with_absent_nulls``) and without the unpromised fields that break it
+    (``_schema.without_unpromised``), and what was done."""
     data, filled = with_absent_nulls(schema, data)
     kept, dropped = without_unpromised(schema, data)
     said = _absent_nulls_said(filled) + [
         _left_out_said(schema, problem.field, problem.message) for problem in dropped
     ]
-    return None if not said else (_with_body(response, kept), said)
+    return kept, said
 
 
 def _absent_nulls_said(filled: tuple[AbsentNull, ...]) -> list[_Leniency]:
@@ -520,14 +526,14 @@ def parse_model(
         try:
             return model.from_dict(value)
         except _PARSE_ERRORS:
-            value, filled = with_absent_nulls(schema, value)
-            if not filled:
+            value, said = _leniently(schema, value)
+            if not said:
                 raise
             parsed = model.from_dict(value)
-            _warn_once(operation, _absent_nulls_said(filled))
+            _warn_once(operation, said)
             return parsed
     except _PARSE_ERRORS as exc:
-        raise reply_error(  # the problem once a null left out is read as null
+        raise reply_error(  # the problem once read leniently
             operation,
             schema,
             value,
