@@ -787,6 +787,11 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         return step
 
     def _failed(self, poller: Poller, error: APIError) -> None:
+        if self._snapshot.status is OperationStatus.ERROR:
+            # A look for a failure's words only: without them it is still the failure,
+            # not this poll's error (a 404), nor a timeout while it "keeps running".
+            self._look_owed = False
+            return
         why = rules.describe_failure(error)
         if not poller.on_failure(error):
             if rules.error_is_retryable(error):

@@ -618,6 +618,21 @@ def test_an_error_reply_without_its_error_is_looked_at_once_more(via: str) -> No
     assert len(fake.sent("GET", OP)) == 1
 
 
+@pytest.mark.parametrize("via", ["sync", "async"])
+@pytest.mark.parametrize("status", [404, 503])
+def test_an_error_reply_whose_look_fails_is_still_the_failure(via: str, status: int) -> None:
+    # The look is only for the error's words: a GET that fails (an operation the server
+    # keeps no longer, a 503) raised NotFoundError, or retried until an
+    # OperationTimeoutError said that the failed operation "keeps running".
+    fake = FakeWeaver()
+    fake.script("POST", SAVE, json_reply(202, {"id": "op-1", "status": "error"}))
+    for _ in range(50):
+        fake.script("GET", OP, json_reply(status, {"error": "unavailable", "message": "x"}))
+    with pytest.raises(OperationFailedError):
+        _save(fake, via)
+    assert len(fake.sent("GET", OP)) == 1
+
+
 def _save(fake: FakeWeaver, via: str) -> object:
     if via == "sync":
         with service(fake) as svc:
