@@ -206,6 +206,10 @@ def test_no_key_for_a_server_that_wants_one_fails_the_run(
     # the key, added a second ("create_model: AuthenticationError ... create_session").
     assert [f["check"] for f in report["findings"]] == ["missing_auth"]
     assert "lifecycle: not run: the server refuses the API key" in output
+    # The JUnit report fails too: with --only lifecycle, no conformance suite held it.
+    junit = ET.parse(tmp_path / "contract-junit.xml").getroot()  # noqa: S314
+    failures = [f.get("type") for f in junit.iter("failure")]
+    assert failures == ["missing_auth"]
 
 
 def test_no_key_for_a_server_without_auth_passes_saying_auth_went_unchecked() -> None:

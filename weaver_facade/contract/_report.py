@@ -191,8 +191,14 @@ def to_junit(report: ContractReport) -> ET.Element:
             name = _case_name(finding, seen, _step_of(finding, steps))
             case = ET.SubElement(suite, "testcase", {"classname": "lifecycle", "name": name})
             _failure(case, finding)
-    # Findings of neither part (none today) still count.
-    others = [f for f in report.findings if f.part not in ("conformance", "lifecycle")]
+    # Findings of no suite above still count: of neither part (none today), or of a part
+    # that did not run (`missing_auth` from the key's probe, with --only lifecycle).
+    written = {
+        p
+        for p, run in (("conformance", report.conformance), ("lifecycle", report.lifecycle))
+        if run is not None
+    }
+    others = [f for f in report.findings if f.part not in written]
     if others:
         suite = ET.SubElement(root, "testsuite", {"name": "other"})
         for finding in others:
