@@ -380,3 +380,12 @@ def test_a_field_the_sheet_has_a_server_ignore_may_hold_anything() -> None:
     # What the sheet names is still the server's to check.
     wrong = _negative(step, ParameterLocation.BODY, {"payload": payload | {"seq_id": "x"}})
     assert left_open("negative_data_rejection", wrong, accepted) is None
+
+
+def test_a_wait_beyond_the_sheets_own_bounds_is_still_a_finding() -> None:
+    # The sheet states `?wait=<seconds, 0..60>` (long-poll): a server that takes 61 or -1
+    # breaks a rule of the sheet's, unlike `limit=1001`.
+    poll = "GET /api/v1/operations/{operation_id}"
+    for sent in ("61", "-1", 61):
+        wait = _negative_parameter(poll, ParameterLocation.QUERY, "wait", query={"wait": sent})
+        assert left_open("negative_data_rejection", wait, SimpleNamespace(status_code=200)) is None
