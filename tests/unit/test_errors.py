@@ -532,6 +532,22 @@ def test_a_repeated_cursor_ends_the_listing(fake: FakeWeaver, trainer: TrainingC
         trainer.list_checkpoints()
 
 
+def test_a_cursor_of_another_type_fails_the_listing(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # Left out with a warning, it ended the listing after its first page: the newest
+    # checkpoint, on the second, went unseen and latest_checkpoint() gave an older one.
+    # A listing acts on nothing, so there is no work of the server's to keep.
+    older = {**OK_CHECKPOINT, "created_at": "2026-11-01T00:00:00Z"}
+    for _ in range(2):
+        fake.script("GET", SAVE, json_reply(200, {"items": [older], "next_cursor": 2}))
+    with pytest.raises(ResponseValidationError, match="next_cursor") as info:
+        trainer.latest_checkpoint()
+    assert info.value.field == "next_cursor"
+    with pytest.raises(ResponseValidationError, match="next_cursor"):
+        trainer.list_checkpoints()
+
+
 def cursor_cycle(fake: FakeWeaver) -> None:
     """Pages whose cursors go A, B, A, B, ...: a cycle that is no immediate repeat."""
     fake.script(
