@@ -12,7 +12,6 @@ from typing import Any, TypeAlias
 
 import attrs
 from weaver_client import limits
-from weaver_client.types import Unset
 
 from ._args import check_id
 from ._errors import (
@@ -294,17 +293,11 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
             operation, "Checkpoint", gen.to_dict(), where=where or None, fields=CHECKPOINT_FIELDS[0]
         )
     schema = "Checkpoint" + (f" {where}" if where else "")
-    model_id = None if isinstance(gen.model_id, Unset) else gen.model_id
-    size = None if isinstance(gen.size_bytes, Unset) else gen.size_bytes
-    sha = None if isinstance(gen.sha256, Unset) else gen.sha256
-    if not (
-        (model_id is None or type(model_id) is str)
-        and (size is None or type(size) is int)
-        and (sha is None or type(sha) is str)
-    ):  # extensions, which a server may send with a meaning of its own: left out
-        model_id = optional(operation, schema, "model_id", model_id, str)
-        size = optional(operation, schema, "size_bytes", size, int)
-        sha = optional(operation, schema, "sha256", sha, str)
+    # Extensions, which a server may send with a meaning of its own: one that breaks the
+    # spec is left out, null too (the spec lets none of them be null).
+    model_id = optional(operation, schema, "model_id", gen.model_id, str, nullable=False)
+    size = optional(operation, schema, "size_bytes", gen.size_bytes, int, nullable=False)
+    sha = optional(operation, schema, "sha256", gen.sha256, str, nullable=False)
     path = path_from_wire(operation, schema, gen.path)
     # The path names the checkpoint and its model: the fields must say the same.
     for field, value, named in (("name", name, path.name), ("model_id", model_id, path.model_id)):

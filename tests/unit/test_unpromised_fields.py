@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import uuid
 from typing import Any
 
 import httpx
@@ -178,3 +179,28 @@ def test_an_unpromised_field_of_a_saved_checkpoint_is_left_out(
     assert [c.name for c in listed] == ["s1"]
     assert saved.size_bytes is None
     assert "`size_bytes` is left out" in caplog.text
+
+
+def test_a_null_extension_of_a_checkpoint_is_left_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The spec lets none of the three be null: read as absent without a word, where a
+    # value of another type is left out with a WARNING (and was refused before).
+    fake = FakeWeaver()
+    listed: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "name": "a",
+        "type": "weight_and_optimizer",
+        "status": "completed",
+    }
+    listed |= {"path": "weaver://m-1/checkpoints/a", "ttl_seconds": None, "expires_at": None}
+    listed |= {"created_at": "2026-11-29T10:00:00Z", "train_unembed": True}
+    listed |= {"train_mlp": True, "train_attn": True}
+    nulls = {"model_id": None, "size_bytes": None, "sha256": None}
+    page = {"items": [listed | nulls], "next_cursor": None}
+    fake.script("GET", "/api/v1/models/m-1/checkpoints", json_reply(200, page))
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
+        (checkpoint,) = svc.training_client("m-1", next_seq_id=1).list_checkpoints()
+    assert (checkpoint.model_id, checkpoint.size_bytes, checkpoint.sha256) == ("m-1", None, None)
+    for field in nulls:
+        assert f"`{field}` is left out" in caplog.text
