@@ -204,3 +204,19 @@ def test_a_null_extension_of_a_checkpoint_is_left_out_with_a_warning(
     assert (checkpoint.model_id, checkpoint.size_bytes, checkpoint.sha256) == ("m-1", None, None)
     for field in nulls:
         assert f"`{field}` is left out" in caplog.text
+
+
+def test_a_lora_config_with_a_flag_of_another_type_is_left_out_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Only the flag was left out, and the spec's default took its place: the model's
+    # LoraSettings said train_mlp=True of a server that had sent "no".
+    fake = FakeWeaver()
+    lora = {"rank": 8, "train_mlp": "no", "train_attn": False, "train_unembed": False}
+    model = {"id": "m-7", "base_model": "weaver-tiny", "lora_config": lora}
+    fake.script("GET", "/api/v1/models/m-7", json_reply(200, model))
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
+        info = svc.get_model("m-7")
+    assert info.lora is None
+    assert info.lora_rank is None
+    assert "`lora_config` is left out" in caplog.text
