@@ -286,6 +286,36 @@ def _model(model_id: str, base_model: str, mode: str) -> dict[str, Any]:
     return {"id": model_id, "base_model": base_model, "training_mode": mode}
 
 
+class RewritingFake(FakeWeaver):
+    """The fake, each JSON reply's body passed through ``rewrite``: a server that writes
+    its replies otherwise (times, nulls, fields of its own)."""
+
+    def __init__(self, rewrite: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._rewrite = rewrite
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        reply = super().__call__(request)
+        if not reply.content:
+            return reply
+        return json_reply(reply.status_code, self._rewrite(json.loads(reply.content)))
+
+
+def each_checkpoint(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any], Any]:
+    """A ``RewritingFake`` rewrite that makes ``change`` to each checkpoint of a reply, at
+    any depth (a save's result, a listing's items)."""
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, list):
+            return [rewrite(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        kept = {k: rewrite(v) for k, v in value.items()}
+        return change(kept) if "path" in kept and "train_mlp" in kept else kept
+
+    return rewrite
+
+
 def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     """A JSON reply with an ``X-Request-ID``, as a Weaver server sends it."""
     return _json(status, body, headers)

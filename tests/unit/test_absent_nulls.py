@@ -8,15 +8,20 @@ server to the spec (``tests/contract/test_drift.py``, ``Drift.OMITTED_NULLS``).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-import httpx
 import pytest
 from weaver_client.schemas import SCHEMAS
 
-from tests.support.fakeserver import FakeWeaver, checkpoint_json, json_reply, service
+from tests.support.fakeserver import (
+    FakeWeaver,
+    RewritingFake,
+    checkpoint_json,
+    each_checkpoint,
+    json_reply,
+    service,
+)
 from weaver_facade import ResponseValidationError, _wire
 
 
@@ -38,26 +43,13 @@ def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_wire, "_warned", set())
 
 
-def _omit_nulls(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_omit_nulls(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    kept = {k: _omit_nulls(v) for k, v in value.items()}
-    if "path" in kept and "train_mlp" in kept:  # a checkpoint
-        kept = {k: v for k, v in kept.items() if not (k in NULLABLE and v is None)}
-    return kept
+def _without_nulls(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in checkpoint.items() if not (k in NULLABLE and v is None)}
 
 
-class OmitsNulls(FakeWeaver):
+def omits_nulls() -> RewritingFake:
     """The fake, leaving the nulls of its checkpoints out of every reply."""
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        reply = super().__call__(request)
-        if not reply.content:
-            return reply
-        body = _omit_nulls(json.loads(reply.content))
-        return json_reply(reply.status_code, body)
+    return RewritingFake(each_checkpoint(_without_nulls))
 
 
 def test_the_spec_has_such_fields() -> None:
@@ -68,7 +60,7 @@ def test_the_spec_has_such_fields() -> None:
 def test_a_save_and_a_listing_without_the_nulls_succeed(
     done_at_once: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake = OmitsNulls()
+    fake = omits_nulls()
     fake.done_at_once = done_at_once
     with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")
@@ -89,7 +81,7 @@ def test_a_save_and_a_listing_without_the_nulls_succeed(
 
 
 def test_a_set_ttl_reply_without_the_nulls_is_the_checkpoint() -> None:
-    fake = OmitsNulls()
+    fake = omits_nulls()
     fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "s1"), "ttl_seconds": 60})
     with service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")

@@ -20,7 +20,7 @@ import pytest
 from weaver_client import models as wire
 from weaver_client.client import Client
 
-from tests.support.fakeserver import BASE, FakeWeaver, json_reply, service
+from tests.support.fakeserver import BASE, RewritingFake, service
 from tests.support.spec_values import SCHEMAS, every_field
 from weaver_facade import _calls, _schema, _wire
 from weaver_facade._artifacts import descriptor_from_wire
@@ -44,16 +44,6 @@ def _has_date_time(schema: Any, seen: frozenset[str] = frozenset()) -> bool:
 DATED = sorted(n for n in SCHEMAS if hasattr(wire, n) and _has_date_time(SCHEMAS[n]))
 
 
-class LowercaseTimes(FakeWeaver):
-    """The fake, writing every time of every reply with a lowercase `t` and `z`."""
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        reply = super().__call__(request)
-        if not reply.content:
-            return reply
-        return json_reply(reply.status_code, lowercase(json.loads(reply.content)))
-
-
 def test_the_spec_has_such_schemas_and_they_differ() -> None:
     assert {"Checkpoint", "CheckpointList", "Artifact", "DownloadDescriptor"} <= set(DATED)
     example = every_field(SCHEMAS["Checkpoint"])
@@ -65,7 +55,7 @@ def test_the_spec_has_such_schemas_and_they_differ() -> None:
 def test_a_save_listing_lookup_and_ttl_change_read_lowercase_times(
     done_at_once: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake = LowercaseTimes()
+    fake = RewritingFake(lowercase)  # every time with a lowercase `t` and `z`
     fake.done_at_once = done_at_once
     with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")

@@ -16,7 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fakeserver import KEY, FakeWeaver, json_reply, service
+from tests.support.fakeserver import (
+    KEY,
+    FakeWeaver,
+    RewritingFake,
+    each_checkpoint,
+    json_reply,
+    service,
+)
 from weaver_facade import ResponseValidationError, _wire, datum_from_tokens
 
 MODELS = "/api/v1/sessions/s-1/models"
@@ -142,34 +149,14 @@ def test_an_operation_kind_that_is_a_list_is_left_out() -> None:
         assert svc.operation("op-1").status.value == "pending"
 
 
-class SizesInWords(FakeWeaver):
-    """The fake, its checkpoints' ``size_bytes`` (an extension) in words of its own."""
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        reply = super().__call__(request)
-        if not reply.content:
-            return reply
-        return json_reply(reply.status_code, _sizes_in_words(json.loads(reply.content)))
-
-
-def _sizes_in_words(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_sizes_in_words(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    kept = {k: _sizes_in_words(v) for k, v in value.items()}
-    if "path" in kept and "train_mlp" in kept:  # a checkpoint
-        kept["size_bytes"] = "12 MB"
-    return kept
-
-
 @pytest.mark.parametrize("done_at_once", [True, False])
 def test_an_unpromised_field_of_a_saved_checkpoint_is_left_out(
     done_at_once: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The saved Checkpoint comes in the operation's `response`, which was read without the
     # leniency of a reply's own fields: the save failed after the server had made it.
-    fake = SizesInWords()
+    # Its checkpoints' `size_bytes` (an extension) in words of its own.
+    fake = RewritingFake(each_checkpoint(lambda c: c | {"size_bytes": "12 MB"}))
     fake.done_at_once = done_at_once
     with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")
