@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable
 
 from weaver_client import limits
-from weaver_client.types import Unset
 
 from . import _calls as calls
 from ._args import check_int
@@ -26,7 +25,7 @@ from ._errors import APIError, NotFoundError, ResponseValidationError, Unsupport
 from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
-from ._wire import Call, Plan, expect, newest
+from ._wire import Call, Plan, expect, newest, optional
 
 
 class CheckpointPager:
@@ -51,12 +50,7 @@ class CheckpointPager:
         ]
         # Held to its type though unpromised: left out, it would end the listing early
         # (an older checkpoint for ``latest``), and a listing has no work to keep.
-        raw = page.next_cursor
-        cursor = (
-            None
-            if raw is None or isinstance(raw, Unset)
-            else expect(op, "CheckpointList", "next_cursor", raw, str)
-        )
+        cursor = optional(op, "CheckpointList", "next_cursor", page.next_cursor, str, lenient=False)
         if cursor is None:
             self.done = True
         elif cursor in self._seen:

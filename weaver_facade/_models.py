@@ -153,24 +153,17 @@ def _lora(operation: str, schema: str, config: object) -> LoraSettings | None:
     value = nested(operation, wire.LoraConfig, config, "lora_config")
     if value is None:
         return None
-
-    # A field that breaks the spec fails the whole config, which the caller leaves out:
-    # the spec's default in its place would say what the server did not.
-    def given(name: str, kind: type[T]) -> T | None:
-        got = getattr(value, name)
-        if got is None or isinstance(got, Unset):
-            return None
-        return expect(operation, schema, f"lora_config.{name}", got, kind)
-
-    # An absent flag takes the spec's default (LoraSettings').
+    # An absent flag takes the spec's default (LoraSettings'); a broken one fails the whole
+    # config, which the caller leaves out (``leave_out``).
     flags = {
         name: flag
         for name in ("train_unembed", "train_mlp", "train_attn")
-        if (flag := given(name, bool)) is not None
+        if (flag := optional(operation, schema, f"lora_config.{name}", getattr(value, name), bool))
+        is not None
     }
     return LoraSettings(
         rank=expect(operation, schema, "lora_config.rank", value.rank, int),
-        seed=given("seed", int),
+        seed=optional(operation, schema, "lora_config.seed", value.seed, int),
         **flags,
     )
 

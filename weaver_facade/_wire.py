@@ -656,14 +656,17 @@ def optional(
     kind: type[T] | tuple[type[Any], ...],
     *,
     nullable: bool = True,
+    lenient: bool = True,
 ) -> T | None:
     """``expect`` for a field the spec lets be absent or (if ``nullable``) null: ``None``,
-    as for an unpromised field whose value breaks the spec (``leave_out``)."""
+    as for an unpromised field whose value breaks the spec (``leave_out``) if ``lenient``."""
     if (value is None and nullable) or isinstance(value, Unset):
         return None
     try:
         return expect(operation, schema, field, value, kind)
     except ResponseValidationError as exc:
+        if not lenient:
+            raise
         leave_out(operation, schema, field, exc)
         return None
 
@@ -672,9 +675,11 @@ def leave_out(operation: str, schema: str, field: str, refused: ResponseValidati
     """Leave out a ``field`` of ``schema`` (``Checkpoint items[0]``, say) whose value a
     converter ``refused`` when the real service does not promise it (``unpromised``),
     said once; else raise ``refused``. The generated parser checks no plain value's type, so
-    this is the converters' counterpart of ``_lenient``."""
+    this is the converters' counterpart of ``_lenient``. Only a whole field is left out: a
+    part of one (``lora_config.seed``) raises, for the caller to leave out the whole, since
+    the spec's default in a part's place would say what the server did not."""
     base = schema.split(" ", 1)[0]
-    if field.split(".", 1)[0] not in unpromised(base):
+    if "." in field or field not in unpromised(base):
         raise refused
     problem = refused.message.removeprefix(f"{operation}: ").removeprefix(f"{schema}: ")
     _warn_once(operation, [_left_out_said(base, field, problem)])
