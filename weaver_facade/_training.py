@@ -202,6 +202,28 @@ def _parse_export(kind: str) -> ResultParser[Artifact]:
     return lambda snap: artifact_result(kind, snap)
 
 
+def _kept_as_asked(
+    parse: ResultParser[Artifact], ttl_seconds: int | None
+) -> ResultParser[Artifact]:
+    """``parse``, with a warning when the artifact keeps a TTL other than the one asked:
+    an export of the same kind already made comes back as it is."""
+
+    def parsed(snap: OperationSnapshot) -> Artifact:
+        artifact = parse(snap)
+        kept = artifact.ttl_seconds
+        if None not in (kept, ttl_seconds) and kept != ttl_seconds:
+            logger.warning(
+                "artifact %s keeps ttl_seconds=%s, not the %s asked: an export of its kind "
+                "was already made; export_weights(..., force=True) replaces it",
+                artifact.id,
+                kept,
+                ttl_seconds,
+            )
+        return artifact
+
+    return parsed
+
+
 def _parse_raw(snap: OperationSnapshot) -> dict[str, Any]:
     return dict(snap.response or {})
 
@@ -509,12 +531,13 @@ class _TrainingBase(HasOptions, Generic[IO]):
             except ConflictError as exc:
                 found = yield from _recover_export(checkpoint_id, merge, exc)
                 watch = ResourceWatch(kind, found, artifact_again)
-                return watch.snapshot(found), watch.result, watch.look
+                return watch.snapshot(found), _kept_as_asked(watch.result, ttl_seconds), watch.look
         if reply.operation is not None:
-            return started_snapshot(kind, reply.operation, model_id), _parse_export(kind), None
+            snap = started_snapshot(kind, reply.operation, model_id)
+            return snap, _kept_as_asked(_parse_export(kind), ttl_seconds), None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
-        return watch.snapshot(watch.latest), watch.result, watch.look
+        return watch.snapshot(watch.latest), _kept_as_asked(watch.result, ttl_seconds), watch.look
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
         ttl = _check_ttl(ttl_seconds)

@@ -96,6 +96,25 @@ def test_an_export_of_the_same_kind_returns_the_same_artifact_and_force_replaces
     assert forced.status is ArtifactStatus.COMPLETED
 
 
+def test_an_export_that_keeps_another_ttl_says_so(
+    trainer: TrainingClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = trainer.save_state("ckpt")
+    first = trainer.export_weights(checkpoint, ttl_seconds=3600)
+    assert first.ttl_seconds == 3600
+    trainer.export_weights(checkpoint, ttl_seconds=3600)
+    trainer.export_weights(checkpoint, ttl_seconds=None)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    handle = trainer.export_weights(checkpoint, ttl_seconds=7200, wait=False)
+    assert handle.result().ttl_seconds == 3600
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"artifact {first.id} keeps ttl_seconds=3600, not the 7200 asked" in warning
+    assert "force=True" in warning
+    caplog.clear()
+    assert trainer.export_weights(checkpoint, ttl_seconds=7200, force=True).ttl_seconds == 7200
+    assert not caplog.records
+
+
 def test_export_the_current_weights_in_one_step(
     service: ServiceClient, trainer: TrainingClient, tmp_path: Path
 ) -> None:
