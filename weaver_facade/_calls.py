@@ -240,8 +240,15 @@ def get_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
     return _call(_get_checkpoint._get_kwargs, wire.Checkpoint, checkpoint_id)
 
 
-def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
-    return _call(_delete_checkpoint._get_kwargs, wire.Checkpoint, checkpoint_id)
+class DeleteReply(MaybeResource["wire.Checkpoint"]):
+    """A delete's reply: ``resource`` is the deleted Checkpoint when the server sent one
+    (a server may answer 204 No Content, the delete done all the same)."""
+
+    RESOURCE = "Checkpoint"
+
+
+def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[DeleteReply]:
+    return maybe_resource(_call(_delete_checkpoint._get_kwargs, DeleteReply, checkpoint_id))
 
 
 class TtlReply(MaybeResource["wire.Checkpoint"]):

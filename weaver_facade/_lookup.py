@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import attrs
 from weaver_client import limits
 
 from . import _calls as calls
@@ -171,16 +172,16 @@ def by_ref(ref: object, model_id: str | None) -> Plan[Checkpoint]:
 
 
 def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
-    """Delete a checkpoint; without the extension's route, ``UnsupportedByServerError``."""
+    """Delete a checkpoint; without the extension's route, ``UnsupportedByServerError``.
+
+    An id is looked up first, as a path is: a reply without the checkpoint (a 204) leaves
+    only the one looked up to return, and once deleted it can no longer be looked up."""
     target = coerce_checkpoint_ref(ref)
-    if isinstance(target, CheckpointPath):
-        target = yield from find_by_path(target)
-    if isinstance(target, Checkpoint):
-        checkpoint_id, model_id = target.id, target.model_id
-    else:
-        checkpoint_id = target
+    if not isinstance(target, Checkpoint):
+        target = yield from by_ref(target, model_id)
+    checkpoint_id, model_id = target.id, target.model_id
     try:
-        reply: wire.Checkpoint = yield calls.delete_checkpoint(checkpoint_id)
+        reply: calls.DeleteReply = yield calls.delete_checkpoint(checkpoint_id)
     except APIError as exc:
         if not _route_missing(exc):
             raise
@@ -196,4 +197,5 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
             code=exc.code,
             request_id=exc.request_id,
         ) from exc
-    return checkpoint_from_wire("delete_checkpoint", reply)
+    deleted = reply.read(checkpoint_from_wire, "delete_checkpoint")
+    return deleted or attrs.evolve(target, status=CheckpointStatus.DELETED)

@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from weaver_client import models as wire
@@ -17,6 +18,7 @@ from tests.support.fakeserver import (
     FakeWeaver,
     async_service,
     checkpoint_json,
+    error_json,
     json_reply,
     service,
 )
@@ -26,6 +28,7 @@ from weaver_facade import (
     Checkpoint,
     CheckpointPath,
     CheckpointRef,
+    CheckpointStatus,
     CheckpointType,
     ConflictError,
     InvalidArgumentError,
@@ -371,6 +374,27 @@ async def test_async_delete_without_the_by_id_route_is_unsupported_by_the_server
             await trainer.delete_checkpoint(unknown)
         assert not isinstance(missing.value, UnsupportedByServerError)
     assert fake.checkpoints["m-1"] == [kept]
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "path", "id", "text id"])
+def test_a_delete_answered_204_returns_the_checkpoint_deleted(
+    fake: FakeWeaver, trainer: TrainingClient, kind: str
+) -> None:
+    # A server answered the delete with 204 No Content: the checkpoint was gone, yet the
+    # facade raised ResponseValidationError, and the retry it invited was a 404.
+    saved = trainer.save_state("c")
+    refs: dict[str, CheckpointRef] = {
+        "checkpoint": saved,
+        "path": saved.path,
+        "id": saved.id,
+        "text id": str(saved.id),
+    }
+    path = f"/api/v1/checkpoints/{saved.id}"
+    gone = error_json("not_found", "no such checkpoint")
+    fake.script("DELETE", path, httpx.Response(204), json_reply(404, gone))
+    deleted = trainer.delete_checkpoint(refs[kind])
+    assert deleted == attrs.evolve(saved, status=CheckpointStatus.DELETED)
+    assert len(fake.sent("DELETE", path)) == 1
 
 
 def test_a_delete_refused_for_another_reason_is_that_refusal(
