@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import re
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 
@@ -171,6 +172,14 @@ def may_have_acted(outcome: object) -> bool:
     return not isinstance(outcome, _NOT_SENT_ERRORS)
 
 
+# A legacy weaver-server answers a read of its store that failed with a 404 `not_found`
+# naming the I/O error; the official SDK polls again on these words (its operations.py).
+_LEGACY_READ_FAILURES = re.compile(
+    "unexpected eof|connection reset|broken pipe|bad connection|server closed the connection",
+    re.IGNORECASE,
+)
+
+
 def error_is_retryable(error: Exception) -> bool:
     """Whether a facade error of a request that is safe to repeat (a poll) is worth repeating."""
     if isinstance(error, APIConnectionError):
@@ -178,7 +187,10 @@ def error_is_retryable(error: Exception) -> bool:
     if isinstance(error, ResponseValidationError) or not isinstance(error, APIError):
         return False
     # Set by ``_wire.error_from_response`` with ``response_is_retryable``.
-    return error.retryable
+    return error.retryable or (
+        (error.status_code, error.code) == (404, "not_found")
+        and _LEGACY_READ_FAILURES.search(error.message) is not None
+    )
 
 
 def wait_before_retry(backoff: float, retry_after: float | None) -> float:

@@ -727,3 +727,48 @@ def test_a_reattached_done_operation_without_its_result_is_not_asked_again(via: 
     with pytest.raises(ResponseValidationError, match="has no `response`"):
         reattach()
     assert len(fake.sent("GET", OP)) == 1
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("message", "goes_on"),
+    [
+        ("read operation op-1: unexpected EOF", True),
+        ("read op-1: Connection reset by peer", True),
+        ("operation op-1 not found", False),
+    ],
+)
+def test_a_legacy_servers_404_for_a_failed_read_is_polled_again(
+    via: str, message: str, goes_on: bool
+) -> None:
+    # A legacy weaver-server answers a poll whose read of its store failed with a 404
+    # `not_found` naming the I/O error; the official SDK (1.19.2, operations.py) polls
+    # again on those words. The facade raised NotFoundError for an operation still
+    # running, whose step a user would then send again. A 404 without them still ends
+    # the wait at once.
+    fake = FakeWeaver()
+    fake.script("POST", SAVE, json_reply(202, pending(kind="save_checkpoint")))
+    saved = checkpoint_json("m-1", "a")
+    done = pending(kind="save_checkpoint", status="done", response=saved)
+    lost = {"error": "not_found", "message": message, "retryable": False}
+    fake.script("GET", OP, json_reply(404, lost), json_reply(200, done))
+    clock = FakeClock()
+    poll = PollPolicy(clock=clock)
+
+    async def main() -> Checkpoint:
+        async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+            return await (await svc.create_training_client("weaver-tiny")).save_state("a")
+
+    def save() -> Checkpoint:
+        if via == "async":
+            return asyncio.run(main())
+        with service(fake, poll=poll, sleep=clock.sleep) as svc:
+            return svc.create_training_client("weaver-tiny").save_state("a")
+
+    if goes_on:
+        assert save().name == "a"
+        assert len(fake.sent("GET", OP)) == 2
+    else:
+        with pytest.raises(NotFoundError):
+            save()
+        assert len(fake.sent("GET", OP)) == 1
