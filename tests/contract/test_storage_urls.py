@@ -10,6 +10,7 @@ reported as a `storage_range` finding.
 from __future__ import annotations
 
 import datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -19,6 +20,7 @@ from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._artifact_steps import STEP_STORAGE, _url
+from weaver_facade.contract._lifecycle import StepFailed, StepResult
 
 
 @pytest.mark.parametrize("drift", [Drift.URLS_SERVE_ONCE, Drift.URLS_SERVE_ONCE_GCS])
@@ -78,3 +80,36 @@ def test_a_renewal_cut_by_the_network_is_the_servers_not_retried_as_storage() ->
         steps._fetch(cast(Any, None), item)
     assert renewals == ["a.bin"]
     assert gets == ["http://storage.test/a.bin"]
+
+
+def test_a_renewed_url_still_refused_as_expired_is_named_so_not_as_a_key_problem() -> None:
+    # A URL renewed and still answered as GCS answers an expired one (400 `ExpiredToken`)
+    # was reported as "answered 400 without the API key": the key has nothing to do
+    # with it, and the renewal the kit made went unsaid.
+    from weaver_facade.contract._artifact_steps import ArtifactSteps
+    from weaver_facade.contract._findings import Finding
+
+    page = b"<?xml version='1.0'?><Error><Code>ExpiredToken</Code></Error>"
+
+    def storage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, content=page, headers={"content-type": "application/xml"})
+
+    def renew(url: Any) -> None:
+        url.url = "http://storage.test/a.bin?X-Goog-Signature=fresh-secret"
+
+    steps = ArtifactSteps.__new__(ArtifactSteps)
+    steps.storage = httpx.Client(transport=httpx.MockTransport(storage))
+    steps._renew = renew  # type: ignore[method-assign]
+    steps.sc = cast(Any, SimpleNamespace(finding=lambda *a: Finding("lifecycle", *a)))
+    step = StepResult(STEP_STORAGE, "running")
+    item = {"name": "a.bin", "url": "http://storage.test/a.bin?X-Goog-Signature=old-secret"}
+    with pytest.raises(StepFailed):
+        steps._fetch(step, item)
+    (finding,) = step.findings
+    assert finding.check == "storage_no_key"
+    assert "without the API key" not in finding.message
+    assert finding.message == (
+        "the storage URL of `a.bin` was renewed and still refused as expired: 400 ExpiredToken"
+    )
+    assert finding.got == "400 ExpiredToken"
+    assert "secret" not in finding.line()

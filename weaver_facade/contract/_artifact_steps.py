@@ -377,15 +377,25 @@ class ArtifactSteps:
             if expired and may_renew:
                 return None
             if response.status_code != 200:
-                detail = "without the API key" if expired else ""
+                status = str(response.status_code)
+                message = f"the storage URL of `{url.name}` answered {status}"
+                if expired and response.status_code == 400:
+                    # Storage's own code says expired (GCS' `ExpiredToken`): not the key's
+                    # doing, but a URL renewed (``may_renew`` was spent) and still expired.
+                    status = f"{status} {error_code(response.read())}"
+                    message = (
+                        f"the storage URL of `{url.name}` was renewed and still refused as "
+                        f"expired: {status}"
+                    )
+                elif expired:
+                    message += " without the API key"
                 r.findings.append(
                     self.sc.finding(
                         STORAGE,
                         "storage_no_key",
-                        f"the storage URL of `{url.name}` answered {response.status_code} "
-                        f"{detail}".rstrip(),
+                        message,
                         "200 with the file, without the API key",
-                        str(response.status_code),
+                        status,
                     )
                 )
                 raise _step_failed()
