@@ -389,3 +389,37 @@ def test_a_wait_beyond_the_sheets_own_bounds_is_still_a_finding() -> None:
     for sent in ("61", "-1", 61):
         wait = _negative_parameter(poll, ParameterLocation.QUERY, "wait", query={"wait": sent})
         assert left_open("negative_data_rejection", wait, SimpleNamespace(status_code=200)) is None
+
+
+def test_a_refused_parameter_value_is_validated_once() -> None:
+    # A value the spec refuses was validated against its schema twice: to find it
+    # invalid, then again to find what it broke.
+    spec = load_spec()
+    runs: list[str] = []
+    validator = spec.schemas.validator
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def is_valid(self, value: Any) -> bool:
+            runs.append("is_valid")
+            return bool(self.inner.is_valid(value))
+
+        def iter_errors(self, value: Any) -> Any:
+            runs.append("iter_errors")
+            return self.inner.iter_errors(value)
+
+    def counting(pointer: str, **kw: Any) -> Counting:
+        return Counting(validator(pointer, **kw))
+
+    spec.schemas.validator = counting  # type: ignore[method-assign]
+    listing = "GET /api/v1/models/{model_id}/checkpoints"
+    query = ParameterLocation.QUERY
+    accepted = SimpleNamespace(status_code=200)
+    for sent, left_open_note in (("1001", True), ("many", False), ("5", False)):
+        runs.clear()
+        case = _negative_parameter(listing, query, "limit", query={"limit": sent})
+        note = _left_open(spec, ConformanceOutcome(), "negative_data_rejection", case, accepted)
+        assert (note is not None) is left_open_note, sent
+        assert len(runs) == 1, (sent, runs)

@@ -921,9 +921,10 @@ def _parameters_left_open(
         if pointer is None:
             continue
         value = _as_typed(spec.schemas.resolve(pointer), value)
-        if spec.schemas.validator(pointer).is_valid(value):
+        errors = list(spec.schemas.validator(pointer).iter_errors(value))
+        if not errors:
             continue
-        beyond = spec.beyond_own_rules(pointer, value)
+        beyond = spec.beyond_own_rules(pointer, value, errors)
         if not beyond:
             return None
         found += [BeyondRule(name, b.value, b.rule) for b in beyond]

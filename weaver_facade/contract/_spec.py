@@ -222,10 +222,14 @@ class Spec:
     def _sheet_schemas(self) -> SpecSchemas:
         return SpecSchemas(_sheet_rules_only(self.document))
 
-    def beyond_own_rules(self, pointer: str, value: Any) -> list[BeyondRule]:
+    def beyond_own_rules(
+        self, pointer: str, value: Any, errors: list[Any] | None = None
+    ) -> list[BeyondRule]:
         """What puts ``value`` outside the schema at ``pointer``, when that is only bounds
-        or patterns of the spec's own, which the wire sheet does not state; else ``[]``."""
-        errors = list(self.schemas.validator(pointer).iter_errors(value))
+        or patterns of the spec's own, which the wire sheet does not state; else ``[]``.
+        ``errors``: ``value``'s errors against that schema, when the caller has them."""
+        if errors is None:
+            errors = list(self.schemas.validator(pointer).iter_errors(value))
         if not errors or next(self._sheet_schemas.validator(pointer).iter_errors(value), None):
             return []
         found = []
