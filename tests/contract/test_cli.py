@@ -390,6 +390,19 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
+def test_a_usage_error_points_to_the_help_of_the_command_run() -> None:
+    # `scripts/contract-test --quik` pointed to `python -m weaver_facade.contract --help`,
+    # a command the user had not run.
+    code, output = contract_test("--quik")
+    assert code == 2, output
+    assert output == (
+        "error: unrecognized arguments: --quik (see 'scripts/contract-test --help')\n"
+    )
+    assert kit("--quik").stderr.endswith("(see 'python -m weaver_facade.contract --help')\n")
+    code, output = contract_test("--help")
+    assert output.startswith("usage: scripts/contract-test "), output
+
+
 UNUSABLE_SPECS = {
     "not-yaml": ("garbage: [\n", "is not valid YAML: expected the node content"),
     "not-a-mapping": ("[]\n", "is not an OpenAPI document"),
