@@ -790,10 +790,21 @@ def _lsize(path: Path) -> int | None:
     return st.st_size
 
 
-def prepare_dest(dest: Path, paths: Iterable[PurePosixPath]) -> None:
-    """Create ``dest`` and the files' folders. A symlink, or anything but a folder, in the
-    way of a folder, or anything but a regular file in the way of a file or its ``.part``,
-    is refused first, before anything is made or written."""
+def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
+    """Create ``dest`` and the files' folders. A path with its ``.part`` longer than the
+    system holds, a symlink, or anything but a folder, in the way of a folder, or anything
+    but a regular file in the way of a file or its ``.part``, is refused first, before
+    anything is made or written."""
+    if sys.platform != "win32":  # PATH_MAX counts the NUL; Windows has no pathconf
+        limit = os.pathconf(next(p for p in (dest, *dest.parents) if p.exists()), "PC_PATH_MAX")
+        for rel in paths:
+            size = len(os.fsencode(dest.joinpath(*rel.parts))) + len(PART_SUFFIX)
+            if 0 < limit <= size:
+                raise UnsafeArtifactPathError(
+                    f"file name {str(rel)!r} makes a path of {size} bytes with its "
+                    f"{PART_SUFFIX!r}, more than the {limit - 1} the system holds",
+                    name=str(rel),
+                )
     with contextlib.suppress(FileExistsError, NotADirectoryError):  # refused just below
         dest.mkdir(parents=True, exist_ok=True)
     if not dest.is_dir():

@@ -872,6 +872,31 @@ def test_the_longest_names_a_file_system_holds_download(tmp_path: Path) -> None:
     assert_complete(tmp_path / "out", files)
 
 
+def test_a_path_longer_than_the_system_holds_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    # Every segment fits, but not the whole path with its ".part" (PATH_MAX, its NUL
+    # included): that gave a raw OSError (ENAMETOOLONG), once folders were made.
+    dest = tmp_path / "out"
+    room = os.pathconf(tmp_path, "PC_PATH_MAX") - 1 - len(os.fsencode(dest / ".part"))
+    folders = (room - 1) // 201  # of 200 bytes and a "/"; the file's name has 1 to 201
+    fits = "/".join(["d" * 200] * folders + ["x" * (room - 201 * folders)])
+    too_long = fits + "y"
+    with StorageServer({too_long: b"2"}).running() as storage:
+        with pytest.raises(UnsafeArtifactPathError, match="bytes") as info:
+            download_sync(
+                Source(storage).descriptor(), dest, refresh=no_refresh, settings=DownloadSettings()
+            )
+        assert info.value.name == too_long
+        assert storage.requests == []
+    assert not dest.exists()
+    with StorageServer({fits: b"1"}).running() as storage:
+        download_sync(
+            Source(storage).descriptor(), dest, refresh=no_refresh, settings=DownloadSettings()
+        )
+    assert_complete(dest, {fits: b"1"})
+
+
 @pytest.mark.parametrize(
     "extra",
     [
