@@ -341,8 +341,7 @@ class DownloadDeadline:
             if self._left() != 0.0:
                 raise
             raise DownloadTimeoutError(
-                f"the download's deadline ({self._settings.timeout:g} s) passed while "
-                f"asking the API for {what}: {exc}",
+                f"the download's deadline passed while asking the API for {what}: {exc}",
                 name=None,
             ) from exc
 

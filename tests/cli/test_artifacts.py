@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 
 from tests.support.cli import Cli
@@ -525,8 +526,32 @@ def test_download_timeout_ends_it_and_says_so(
     run = cli("checkpoints", "download", path, "-o", str(tmp_path / "o"), "--timeout", "2.5")
     assert run.exit_code == 1
     assert seen["timeout"] == 2.5
-    assert run.stderr.strip() == "error: a.bin: the download's deadline passed at byte 5 of 9"
+    assert run.stderr.strip() == (
+        "error: a.bin: the download's deadline passed at byte 5 of 9 (--timeout 2.5 s)"
+    )
     assert cli("checkpoints", "download", path, "-o", "o", "--timeout", "-1").exit_code == 2
+
+
+def test_a_download_timeout_names_the_timeout_given(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A checkpoint's path is looked up first, and the download gets what that leaves:
+    # its deadline was named as that ("the download's deadline (0.99994 s) passed").
+    ref = saved(cli, model_id)
+    send = httpx.HTTPTransport.handle_request
+
+    def no_reply(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/artifacts"):
+            return send(self, request)
+        time.sleep(1.1)  # past --timeout: the API never answers
+        raise httpx.ReadTimeout("no reply in time", request=request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", no_reply)
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "o"), "--timeout", "1")
+    assert run.exit_code == 1
+    assert "list_artifacts" in run.stderr
+    assert run.stderr.strip().endswith("(--timeout 1 s)"), run.stderr
+    assert not re.search(r"0\.9\d* s", run.stderr)
 
 
 def test_a_storage_error_shows_its_status_in_json(

@@ -26,6 +26,7 @@ from .. import (
     DownloadProgress,
     DownloadResult,
     DownloadTarget,
+    DownloadTimeoutError,
     NotFoundError,
     ServiceClient,
     WeaverError,
@@ -364,8 +365,10 @@ def download(
         # Without --model an id is taken as an artifact's: it may have been a checkpoint's.
         message = f"{exc}; for a checkpoint's id, pass --model MODEL_ID"
         raise state.failure(exc, EXIT_API_ERROR, message) from None
+    except DownloadTimeoutError as exc:  # --timeout as given, not what the lookup left
+        raise state.failure(exc, EXIT_API_ERROR, f"{exc} (--timeout {timeout:g} s)") from None
     except WeaverError:
-        raise  # DownloadTimeoutError is an OSError too, but not a local one
+        raise  # a TimeoutError among them is an OSError too, but not a local one
     except OSError as exc:  # the local side: a folder that cannot be made, a full disk
         message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
         raise state.failure(exc, EXIT_API_ERROR, message) from None
