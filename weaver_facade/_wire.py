@@ -829,6 +829,8 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     if isinstance(proxy, str) and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         # The connection that failed was the proxy's, not the server's.
         detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
+    if any(getattr(e, "reason", None) == "WRONG_VERSION_NUMBER" for e in causes(exc)):
+        detail += " (the server may speak plain HTTP: try an http:// base URL)"
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not certificate_refused(exc)
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)

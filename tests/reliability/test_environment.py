@@ -118,6 +118,17 @@ def test_an_untrusted_certificate_is_not_retried(
     assert sleeps == []
 
 
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_an_https_base_url_of_a_plain_http_server_says_so(
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # Only OpenSSL's "[SSL: WRONG_VERSION_NUMBER] wrong version number", with no hint.
+    with StorageServer({}).running() as server:  # plain HTTP
+        said = await _get_model(kind, f"https://127.0.0.1:{server.port}")
+    assert "WRONG_VERSION_NUMBER" in said
+    assert said.endswith("(the server may speak plain HTTP: try an http:// base URL)")
+
+
 def test_a_proxy_the_base_url_is_exempt_from_is_not_needed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
