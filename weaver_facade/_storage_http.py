@@ -45,6 +45,7 @@ from ._transport import HTTPCORE_LOGGERS, environment_proxy, environment_setting
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_LOOP = f"a redirect loop: more than {MAX_REDIRECTS} redirects"
 
 
 # Where httpx logs a request's URL (INFO) and httpcore a reply's headers (DEBUG).
@@ -58,12 +59,12 @@ def _quiet(record: logging.LogRecord) -> bool:
 
 
 class StorageProtocolError(http.client.HTTPException):
-    """A URL this client cannot fetch (scheme), or a redirect loop."""
+    """A URL this client cannot fetch (``UnfetchableURLError``), or a stopped download."""
 
 
 class UnfetchableURLError(StorageProtocolError):
     """A URL no retry can fetch: relative, of another scheme than HTTP(S), a bad port or
-    IPv6 literal, a host name IDNA cannot encode."""
+    IPv6 literal, a host name IDNA cannot encode, or one that redirects in a loop."""
 
 
 def _unfetchable(why: object) -> UnfetchableURLError:
@@ -243,7 +244,7 @@ class StorageHTTP:
                 url = urljoin(url, location)
             except ValueError as exc:  # a bad IPv6 literal, say
                 raise _unfetchable(exc) from None
-        raise StorageProtocolError(f"more than {MAX_REDIRECTS} redirects")
+        raise UnfetchableURLError(_LOOP)
 
     def _direct(self, url: str, headers: dict[str, str], connect: float) -> _DirectReply:
         try:
@@ -343,6 +344,8 @@ class StorageHTTP:
             return _HttpxReply(client.send(request, stream=True))
         except httpx.UnsupportedProtocol as exc:  # also of a redirect
             raise _unfetchable(exc) from None
+        except httpx.TooManyRedirects:
+            raise UnfetchableURLError(_LOOP) from None
         finally:
             _SENDING.active = False
 

@@ -791,6 +791,51 @@ def test_a_redirect_loop_ends_after_as_many_redirects_as_httpx_follows(
 
 
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+def test_a_redirect_loop_fails_the_download_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    proxied: bool,
+) -> None:
+    # It was retried as a storage failure, 8 times (189 requests, 11 s), then "giving
+    # up after 8 failed attempts ... run it again to resume": no rerun ends a loop.
+    asked: list[bytes] = []
+
+    def redirect(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while request := conn.recv(65536):
+                asked.append(request.split(b"\r\n")[0])
+                conn.sendall(
+                    b"HTTP/1.1 302 Found\r\nLocation: /again?X-Amz-Signature=SIG-9q\r\n"
+                    b"Content-Length: 0\r\n\r\n"
+                )
+
+    clear_proxies(monkeypatch)
+    with serving(redirect) as (port, _):
+        if proxied:  # the listener stands in for the proxy too
+            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        file = StorageFile(
+            name="a.bin",
+            size=1,
+            sha256=None,
+            url=f"http://127.0.0.1:{port}/a?X-Amz-Signature=SIG-9q",
+        )
+        with (
+            caplog.at_level(logging.DEBUG),
+            pytest.raises(StorageError, match="redirect loop") as failed,
+        ):
+            download_sync(
+                Descriptor(artifact_id="a-1", kind="hf_adapter", files=(file,)),
+                tmp_path / "out",
+                refresh=no_refresh,
+                settings=DownloadSettings(),
+            )
+    assert len(asked) == 21
+    assert "SIG-9q" not in str(failed.value)
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
 @pytest.mark.parametrize(
     "location",
     [b"http://[::1/x", b"http://127.0.0.1:x/", b"ftp://h/x"],
