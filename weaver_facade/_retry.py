@@ -16,7 +16,8 @@ decide with these functions, so they cannot disagree.
 * **Transport errors.** A failure to connect happened before the server could
   see the request: retryable for every request. Other failures (read
   timeouts, dropped connections) only for requests safe to repeat. A server
-  certificate that TLS refuses is never retried: no retry changes it.
+  certificate that TLS refuses, or a server that answers TLS in plain HTTP, is never
+  retried: no retry changes either.
 * **Waits** are full-jitter exponential backoff: uniform in
   ``[0, min(maximum, initial * 2**attempt))``. A longer ``Retry-After`` replaces it;
   a shorter one (0, negative, a date in the past) does not cut it short.
@@ -159,7 +160,7 @@ def storage_status_is_retryable(status: int) -> bool:
 
 def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
     """Whether a request that got no reply may be sent again."""
-    if certificate_refused(error):
+    if certificate_refused(error) or plain_http(error):
         return False
     return isinstance(error, _NOT_SENT_ERRORS) or (
         isinstance(error, _MAYBE_SENT_ERRORS) and replayable
@@ -261,6 +262,11 @@ def causes(error: BaseException) -> Iterator[BaseException]:
 def certificate_refused(error: BaseException) -> bool:
     """Whether TLS refused the server's certificate, which no retry can change."""
     return any(isinstance(e, ssl.SSLCertVerificationError) for e in causes(error))
+
+
+def plain_http(error: BaseException) -> bool:
+    """Whether TLS met a server speaking plain HTTP (OpenSSL's ``WRONG_VERSION_NUMBER``)."""
+    return any(getattr(e, "reason", None) == "WRONG_VERSION_NUMBER" for e in causes(error))
 
 
 def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:

@@ -53,6 +53,7 @@ from ._retry import (
     describe_failure,
     parse_http_date,
     parse_retry_after,
+    plain_http,
     response_is_retryable,
     server_says_retryable,
 )
@@ -829,10 +830,10 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     if isinstance(proxy, str) and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         # The connection that failed was the proxy's, not the server's.
         detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
-    if any(getattr(e, "reason", None) == "WRONG_VERSION_NUMBER" for e in causes(exc)):
+    if plain_http(exc):
         detail += " (the server may speak plain HTTP: try an http:// base URL)"
     cls = APITimeoutError if timeout else APIConnectionError
-    retryable = not certificate_refused(exc)
+    retryable = not (certificate_refused(exc) or plain_http(exc))
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
 
 

@@ -129,6 +129,20 @@ async def test_an_https_base_url_of_a_plain_http_server_says_so(
     assert said.endswith("(the server may speak plain HTTP: try an http:// base URL)")
 
 
+def test_an_https_base_url_of_a_plain_http_server_is_not_retried() -> None:
+    # No retry changes what the server speaks: it was tried five times, about 4 s.
+    sleeps: list[float] = []
+    with StorageServer({}).running() as server:  # plain HTTP
+        url = f"https://127.0.0.1:{server.port}"
+        with (
+            ServiceClient(url, "k", heartbeat_interval=0, sleep=sleeps.append) as svc,
+            pytest.raises(APIConnectionError, match="plain HTTP") as refused,
+        ):
+            svc.get_model("m-1")
+    assert refused.value.retryable is False
+    assert sleeps == []
+
+
 def test_a_proxy_the_base_url_is_exempt_from_is_not_needed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
