@@ -232,21 +232,15 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
     if _LOWER_Z.search(response.content):  # perhaps a date-time with RFC 3339's lowercase z
         response = _upper_date_times(call, response)
     try:
+        parsed = call.parse(client=client, response=response)
+    except _PARSE_ERRORS:
         try:
-            parsed = call.parse(client=client, response=response)
-        except _PARSE_ERRORS:
-            lenient = _lenient(call, response)
-            if lenient is None:
-                raise
-            response, said = lenient
-            parsed = call.parse(client=client, response=response)
-            _warn_once(call.operation, said)
-    except _PARSE_ERRORS as exc:
-        error = _diagnose(call, response, exc)
-        # The explanation quotes the reply, which may echo the request's headers.
-        error.message = scrub(error.message, _api_key(response))
-        error.args = (error.message,)
-        raise error from None
+            return _reread(call, response)
+        except ResponseValidationError as error:
+            # The explanation quotes the reply, which may echo the request's headers.
+            error.message = scrub(error.message, _api_key(response))
+            error.args = (error.message,)
+            raise error from None
     if isinstance(parsed, call.model):
         return parsed
     return _undocumented_success(call, response)
@@ -310,34 +304,29 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
         )
 
 
-def _diagnose(call: Call[Any], response: httpx.Response, exc: Exception) -> ResponseValidationError:
+def _reread(call: Call[M], response: httpx.Response) -> M:
+    """A reply the generated parser refused, read again by ``parse_model`` (leniently:
+    every documented success status parses into ``call.model``); else why it breaks the spec."""
     request_id = _request_id(response)
     try:
         data = response.json()
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
-        return ResponseValidationError(
+        raise ResponseValidationError(
             f"{call.operation}: the reply is not JSON (HTTP {response.status_code}, "
             f"content-type {response.headers.get('content-type', 'none')!r}): "
             f"{scrub(_snippet(response), _api_key(response))!r}",
             operation=call.operation,
             status_code=response.status_code,
             request_id=request_id,
-        )
+        ) from None
     status = response.status_code
-    schema = _schema_name(call, data, status)
-    try:
-        parse_model(
-            call.operation,
-            call.model,
-            data,
-            schema=schema,
-            status_code=status,
-            request_id=request_id,
-        )
-    except ResponseValidationError as described:
-        return described
-    return reply_error(
-        call.operation, schema, data, cause=exc, status_code=status, request_id=request_id
+    return parse_model(
+        call.operation,
+        call.model,
+        data,
+        schema=_schema_name(call, data, status),
+        status_code=status,
+        request_id=request_id,
     )
 
 
@@ -381,21 +370,6 @@ def with_content(response: httpx.Response, content: bytes) -> httpx.Response:
 
 # What a lenient read did to a reply: the schema, the field, and what of it, in words.
 _Leniency: TypeAlias = tuple[str, str, str]
-
-
-def _lenient(
-    call: Call[Any], response: httpx.Response
-) -> tuple[httpx.Response, list[_Leniency]] | None:
-    """A copy of ``response`` read ``_leniently``, and what was done; ``None`` when
-    nothing was."""
-    try:
-        data = response.json()
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    kept, said = _leniently(_schema_name(call, data, response.status_code), data)
-    return None if not said else (_with_body(response, kept), said)
 
 
 def _leniently(schema: str, data: Mapping[str, Any]) -> tuple[Any, list[_Leniency]]:
