@@ -763,6 +763,23 @@ def test_a_redirect_to_a_raw_utf8_location_is_followed_as_httpx_does() -> None:
     assert reply.headers["x-note"] == "café"  # not UTF-8: Latin-1, as before
 
 
+def _redirect_for_ever(asked: list[bytes], location: bytes) -> Callable[[socket.socket], None]:
+    """A storage connection that answers every request with a redirect to ``location``,
+    each request's first line kept in ``asked``."""
+
+    def redirect(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while request := conn.recv(65536):
+                asked.append(request.split(b"\r\n")[0])
+                conn.sendall(
+                    b"HTTP/1.1 302 Found\r\nLocation: "
+                    + location
+                    + b"\r\nContent-Length: 0\r\n\r\n"
+                )
+
+    return redirect
+
+
 def test_a_redirect_loop_ends_after_as_many_redirects_as_httpx_follows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -771,16 +788,9 @@ def test_a_redirect_loop_ends_after_as_many_redirects_as_httpx_follows(
     from weaver_facade._storage_http import MAX_REDIRECTS, StorageHTTP, StorageProtocolError
 
     asked: list[bytes] = []
-
-    def redirect(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while request := conn.recv(65536):
-                asked.append(request.split(b"\r\n")[0])
-                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n")
-
     clear_proxies(monkeypatch)  # the direct client, not httpx's behind a proxy
     with (
-        serving(redirect) as (port, _),
+        serving(_redirect_for_ever(asked, b"/again")) as (port, _),
         contextlib.closing(StorageHTTP(user_agent="t", read_timeout=5)) as http,
         pytest.raises(StorageProtocolError, match="more than 20 redirects"),
     ):
@@ -800,18 +810,8 @@ def test_a_redirect_loop_fails_the_download_at_once(
     # It was retried as a storage failure, 8 times (189 requests, 11 s), then "giving
     # up after 8 failed attempts ... run it again to resume": no rerun ends a loop.
     asked: list[bytes] = []
-
-    def redirect(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while request := conn.recv(65536):
-                asked.append(request.split(b"\r\n")[0])
-                conn.sendall(
-                    b"HTTP/1.1 302 Found\r\nLocation: /again?X-Amz-Signature=SIG-9q\r\n"
-                    b"Content-Length: 0\r\n\r\n"
-                )
-
     clear_proxies(monkeypatch)
-    with serving(redirect) as (port, _):
+    with serving(_redirect_for_ever(asked, b"/again?X-Amz-Signature=SIG-9q")) as (port, _):
         if proxied:  # the listener stands in for the proxy too
             monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
         file = StorageFile(

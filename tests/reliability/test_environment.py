@@ -100,18 +100,24 @@ def test_the_command_line_says_which_setting_and_exits_2(monkeypatch: pytest.Mon
     assert "SSL_CERT_FILE" in run.stderr
 
 
-def test_an_untrusted_certificate_is_not_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("tls", "said"),
+    [(True, "CERTIFICATE_VERIFY_FAILED"), (False, "plain HTTP")],
+    ids=["untrusted-certificate", "plain-http"],
+)
+def test_a_tls_failure_no_retry_changes_is_not_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tls: bool, said: str
 ) -> None:
-    # Retried four times, and said retryable: no retry makes a certificate trusted.
+    # Retried four times, and said retryable: no retry makes a certificate trusted, nor
+    # a server of plain HTTP (behind an https:// URL) speak TLS.
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     sleeps: list[float] = []
-    with StorageServer({}, tls=self_signed(tmp_path)).running() as server:
+    with StorageServer({}, tls=self_signed(tmp_path) if tls else None).running() as server:
         url = f"https://127.0.0.1:{server.port}"
         with (
             ServiceClient(url, "k", heartbeat_interval=0, sleep=sleeps.append) as svc,
-            pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED") as refused,
+            pytest.raises(APIConnectionError, match=said) as refused,
         ):
             svc.get_model("m-1")
     assert refused.value.retryable is False
@@ -127,20 +133,6 @@ async def test_an_https_base_url_of_a_plain_http_server_says_so(
         said = await _get_model(kind, f"https://127.0.0.1:{server.port}")
     assert "WRONG_VERSION_NUMBER" in said
     assert said.endswith("(the server may speak plain HTTP: try an http:// base URL)")
-
-
-def test_an_https_base_url_of_a_plain_http_server_is_not_retried() -> None:
-    # No retry changes what the server speaks: it was tried five times, about 4 s.
-    sleeps: list[float] = []
-    with StorageServer({}).running() as server:  # plain HTTP
-        url = f"https://127.0.0.1:{server.port}"
-        with (
-            ServiceClient(url, "k", heartbeat_interval=0, sleep=sleeps.append) as svc,
-            pytest.raises(APIConnectionError, match="plain HTTP") as refused,
-        ):
-            svc.get_model("m-1")
-    assert refused.value.retryable is False
-    assert sleeps == []
 
 
 def test_a_proxy_the_base_url_is_exempt_from_is_not_needed(
