@@ -370,6 +370,7 @@ class Transfer:
         self._untried = False  # a URL just refreshed, not yet fetched
         self._complete = False
         self._ignore_range = False
+        self._afresh = False  # the .part an earlier run left is not this file's: from 0
         self._requested = 0
         self._best = offset  # the furthest byte reached: only going past it is progress
         self._server_total: int | None = None
@@ -404,7 +405,7 @@ class Transfer:
         if self._stale or (self._expiring() and not self._untried):
             return Refresh(self.generation)
         self._untried = False
-        ranged = self.offset > 0 and not self._ignore_range
+        ranged = self.offset > 0 and not (self._ignore_range or self._afresh)
         self._requested = self.offset if ranged else 0
         headers = {"Accept-Encoding": "identity"}
         if ranged:
@@ -506,6 +507,7 @@ class Transfer:
         fetched afresh."""
         self.offset = 0
         self._kept = 0
+        self._afresh = False
         if self._hasher is not None:
             self._hasher = hashlib.sha256() if self.settings.verify else None
 
@@ -561,19 +563,21 @@ class Transfer:
             )
         if self._hasher is not None:
             got = self._hasher.hexdigest()
-            if got != self.file.sha256:
-                # The likely cause, and the cure: another download into this folder,
-                # stopped, leaves a .part of the same name that is not this file's.
-                kept = (
-                    f"; its first {self._kept} bytes were those of {self.file.name}"
-                    f"{PART_SUFFIX}, left by an earlier download (perhaps of another "
-                    "artifact), which is deleted: run the download again to fetch it afresh"
-                    if self._kept
-                    else ""
+            if got != self.file.sha256 and self._kept:
+                # A .part an earlier download left (of another export, say): start over.
+                logger.warning(
+                    "storage GET %s: sha256 mismatch: the first %d bytes, of the %s an "
+                    "earlier download left, are not this file's; fetching it afresh",
+                    self.file.name,
+                    self._kept,
+                    PART_SUFFIX,
                 )
+                self._afresh = True
+                return
+            if got != self.file.sha256:
                 raise ArtifactIntegrityError(
                     f"{self.file.name}: sha256 mismatch: expected {self.file.sha256}, "
-                    f"received {got}{kept}",
+                    f"received {got}",
                     name=self.file.name,
                     expected=str(self.file.sha256),
                     received=got,

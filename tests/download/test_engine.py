@@ -291,33 +291,49 @@ def test_a_part_file_resumes_with_range(storage: StorageServer, run: Run, tmp_pa
     assert state.fetched == sum(len(d) for d in FILES.values()) - 1_000_003
 
 
+@pytest.mark.parametrize(
+    "kept", [500_000, len(FILES["sub/dir/weights.bin"])], ids=["part", "whole"]
+)
 @pytest.mark.parametrize("verify", [True, False], ids=["verify", "no-verify"])
-def test_a_corrupt_prefix_is_an_integrity_error_and_never_published(
-    storage: StorageServer, run: Run, tmp_path: Path, verify: bool
+def test_a_part_of_other_bytes_is_fetched_afresh_in_the_same_call(
+    storage: StorageServer, run: Run, tmp_path: Path, verify: bool, kept: int
 ) -> None:
-    # Without verify, a .part another export left was joined to this one's bytes and
-    # published: only the hash can tell a .part is this artifact's, so it is checked.
+    # A .part an earlier run left, of another export (the same size, say: a 416): it
+    # failed the sha256 and was deleted, and only a rerun completed the download. Without
+    # verify it was even published: only the hash can tell a .part is this artifact's.
     dest = tmp_path / "out"
     data = FILES["sub/dir/weights.bin"]
     (dest / "sub/dir").mkdir(parents=True)
     wrong = bytes([data[0] ^ 1])  # a fixed byte was data[0] in one run in 256
-    (dest / "sub/dir/weights.bin.part").write_bytes(wrong + data[1:500_000])
-    with pytest.raises(ArtifactIntegrityError) as info:
-        run(Source(storage), dest, DownloadSettings(verify=verify))
-    err = info.value
-    assert err.name == "sub/dir/weights.bin"
-    assert err.expected == sha(data)
-    assert err.received == sha(wrong + data[1:])
-    assert err.expected in str(err)
-    assert err.received in str(err)
-    # It says where the bad bytes came from, and that a rerun cures it: a bare mismatch
-    # read as corrupt storage when another artifact's stopped download left the .part.
-    assert "first 500000 bytes were those of sub/dir/weights.bin.part" in str(err)
-    assert "run the download again" in str(err)
-    assert not (dest / "sub/dir/weights.bin").exists()
-    assert not (dest / "sub/dir/weights.bin.part").exists()  # a rerun starts it afresh
-    run(Source(storage), dest)
+    (dest / "sub/dir/weights.bin.part").write_bytes(wrong + data[1:kept])
+    state = run(Source(storage), dest, DownloadSettings(verify=verify))
     assert_complete(dest)
+    ranges = [r.headers.get("range") for r in storage.requests if r.key == "sub/dir/weights.bin"]
+    assert ranges == [f"bytes={kept}-", None]
+    assert (state.bytes_done, state.verified) == (sum(len(d) for d in FILES.values()), verify)
+
+
+def test_a_part_of_other_bytes_fetched_afresh_and_still_wrong_is_an_integrity_error(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    data = FILES["sub/dir/weights.bin"]
+    (dest / "sub/dir").mkdir(parents=True)
+    (dest / "sub/dir/weights.bin.part").write_bytes(data[:500_000])
+    other = {"sub/dir/weights.bin": {"sha256": sha(b"another file")}}
+    with pytest.raises(ArtifactIntegrityError) as info:
+        run(Source(storage, **other), dest)
+    err = info.value
+    assert (err.name, err.expected, err.received) == (
+        "sub/dir/weights.bin",
+        sha(b"another file"),
+        sha(data),
+    )
+    assert "earlier download" not in str(err)  # its bytes are all this call's
+    assert not (dest / "sub/dir/weights.bin").exists()
+    assert not (dest / "sub/dir/weights.bin.part").exists()
+    ranges = [r.headers.get("range") for r in storage.requests if r.key == "sub/dir/weights.bin"]
+    assert ranges == ["bytes=500000-", None]
 
 
 def test_an_artifact_changed_while_downloading_keeps_the_part_of_an_unchanged_file(
