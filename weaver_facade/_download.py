@@ -529,16 +529,21 @@ class Transfer:
             self._refreshes = 0
 
     def on_end(self) -> None:
-        """The body ended normally."""
+        """The body ended normally (or a clean close cut one whose length was not given:
+        of a file of unknown size, then only a sha256 not matching yet can tell, and the
+        rest is asked for; a coded body's own end tells, and a whole one is fetched)."""
         size = self.file.size
-        if size is None or self.offset in (size, self._server_total):
+        hasher = None if self._ignore_range else self._hasher  # else no Range could resume
+        cut = hasher is not None and hasher.hexdigest() != self.file.sha256
+        if self.offset in (size, self._server_total) or (size is None and not cut):
             self._finish()  # complete, or storage holds another size: an integrity error
             return
         if self.offset == self._range_end and self.offset > self._requested:
             # A 206 of a slice of the rest (storage may serve an open range so), all of
             # it: no failure. Each has bytes (else a failure), so this ends.
             return
-        self._fail(f"the body ended at byte {self.offset} of {size}")
+        of = "before its sha256 matched" if size is None else f"of {size}"
+        self._fail(f"the body ended at byte {self.offset} {of}")
 
     def on_failure(self, error: Exception) -> None:
         """The connection failed or dropped: resume from ``offset`` after a wait."""

@@ -13,6 +13,8 @@ drawn at random (``chaos``):
 * ``"404-gone"``: 404 with S3's XML error ``NoSuchKey``, as for an object deleted;
 * ``"403-stall-body"``: a 403's headers, then nothing of its body until the server stops;
 * ``"drop:N"``: send the headers and N bytes of the body, then close the connection;
+* ``"eof:N"``: ``"drop:N"`` without ``Content-Length``, whose close ends a body (a clean
+  cut looks like the end);
 * ``"stall:N"``: send the headers and N bytes, then nothing until the server stops;
 * ``"stall-head"``: read the request and answer nothing until the server stops;
 * ``"full"``: ignore ``Range`` and answer 200 with the whole file;
@@ -196,13 +198,15 @@ class StorageServer:
         else:
             h.send_response(200)
         body = memoryview(data)[start:]
-        h.send_header("Content-Length", str(len(body)))
+        close_delimited = action is not None and action.startswith("eof:")
+        if not close_delimited:
+            h.send_header("Content-Length", str(len(body)))
         h.send_header("Content-Type", "application/octet-stream")
         if encoded:
             h.send_header("Content-Encoding", "gzip")
         h.end_headers()
         limit = len(body)
-        if action is not None and action.startswith(("drop:", "stall:")):
+        if action is not None and action.startswith(("drop:", "stall:", "eof:")):
             limit = min(limit, int(action.split(":")[1]))
         sent = 0
         try:
@@ -216,7 +220,7 @@ class StorageServer:
         finally:
             with self.lock:
                 self.bytes_sent += sent
-        if limit < len(body):
+        if limit < len(body) or close_delimited:
             h.wfile.flush()
             if action is not None and action.startswith("stall:"):
                 self.stopping.wait()

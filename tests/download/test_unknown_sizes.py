@@ -18,7 +18,7 @@ import pytest
 
 from tests.download.storage import StorageServer
 from tests.support.fakeserver import FakeWeaver, service
-from weaver_facade import DownloadProgress, ServiceClient
+from weaver_facade import ArtifactIntegrityError, DownloadProgress, ServiceClient
 
 DATA = {"model.safetensors": bytes(range(256)) * 2000, "config.json": b'{"r": 8}'}
 TOTAL = sum(len(d) for d in DATA.values())
@@ -179,3 +179,31 @@ def test_a_part_longer_than_a_file_of_unknown_size_is_fetched_again(
     for name, data in DATA.items():
         assert (out / name).read_bytes() == data
         assert (name, f"bytes={len(data) + 22}-") in ranges  # the 416 was met
+
+
+def test_a_body_of_no_given_length_cut_by_a_clean_close_is_resumed(tmp_path: Path) -> None:
+    # Without a size nor a Content-Length, only the close ends a body, and a clean close
+    # that cut it looks the same: the file failed its sha256 (ArtifactIntegrityError,
+    # its .part deleted). A sha256 that does not match yet now means "resume it".
+    name = "model.safetensors"
+    with served(1, hashed={name}) as (svc, storage, artifact_id):
+        storage.script(name, "eof:100000", "eof:50000")
+        svc.download_weights(artifact_id, tmp_path / "out", timeout=10)
+        ranges = [r.headers.get("range") for r in storage.requests if r.key == name]
+    assert (tmp_path / "out" / name).read_bytes() == DATA[name]
+    assert ranges == [None, "bytes=100000-", "bytes=150000-"]
+
+
+def test_a_whole_body_of_no_given_length_that_fails_its_sha256_is_an_integrity_error(
+    tmp_path: Path,
+) -> None:
+    # Resumed at its end, where storage's 416 says how long the file is: not a cut.
+    name = "model.safetensors"
+    with served(1, hashed={name}) as (svc, storage, artifact_id):
+        storage.files[name] = other = bytes(reversed(DATA[name]))
+        storage.script(name, f"eof:{len(other)}")
+        with pytest.raises(ArtifactIntegrityError) as info:
+            svc.download_weights(artifact_id, tmp_path / "out", timeout=10)
+        ranges = [r.headers.get("range") for r in storage.requests if r.key == name]
+    assert info.value.received == hashlib.sha256(other).hexdigest()
+    assert ranges == [None, f"bytes={len(other)}-"]
