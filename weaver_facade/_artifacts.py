@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
+import errno
 import os
 import re
 import uuid
@@ -291,7 +292,14 @@ def download_arguments(
     folder = Path(dest)
     # The nearest of it and its parents that exists, which must be a folder: known before
     # the artifact is looked up (``prepare_dest`` checks again, before anything is made).
-    there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    try:
+        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    except OSError as exc:  # ENAMETOOLONG: over PATH_MAX, or a segment over NAME_MAX
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        raise UnsafeArtifactPathError(
+            f"{folder} is a path the system cannot hold ({exc.strerror})", name=str(folder)
+        ) from None
     if there is not None and not there.is_dir():
         in_way = "" if there == folder else f": {there}, a file, is in its way"
         raise UnsafeArtifactPathError(f"{folder} is not a directory{in_way}", name=str(folder))

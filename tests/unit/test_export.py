@@ -518,3 +518,19 @@ def test_a_destination_a_file_is_in_the_way_of_is_refused_before_any_request(
             svc.download_weights(ARTIFACT, tmp_path / where)
     assert fake.requests == []
     assert (tmp_path / "file").read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("segments", [[255] * 20, [300]], ids=["path-max", "name-max"])
+def test_a_destination_longer_than_the_system_holds_is_refused_before_any_request(
+    tmp_path: Path, segments: list[int]
+) -> None:
+    # It raised the OSError (ENAMETOOLONG) of looking for it: the typed refusal of a file
+    # path too long is the facade's for a destination too (the CLI said "cannot write").
+    dest = tmp_path.joinpath(*("d" * n for n in segments))
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        fake.requests.clear()
+        with pytest.raises(UnsafeArtifactPathError, match="a path the system cannot hold"):
+            svc.download_weights(ARTIFACT, dest)
+    assert fake.requests == []
+    assert list(tmp_path.iterdir()) == []
