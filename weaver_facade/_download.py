@@ -484,7 +484,7 @@ class Transfer:
             if asked in (self.file.size, total) or (self.file.size is None and total is None):
                 self._finish()
                 return Discard()
-            self._ignore_range = True
+            self._afresh = True  # from byte 0, and Range again after it
             return self._fail(f"HTTP 416 at byte {asked} of {self.file.size or total}")
         code = error_code(error_body)
         what = f"HTTP {status}" + (f" ({code})" if code else "")

@@ -207,3 +207,20 @@ def test_a_whole_body_of_no_given_length_that_fails_its_sha256_is_an_integrity_e
         ranges = [r.headers.get("range") for r in storage.requests if r.key == name]
     assert info.value.received == hashlib.sha256(other).hexdigest()
     assert ranges == [None, f"bytes={len(other)}-"]
+
+
+def test_a_part_longer_than_a_file_of_unknown_size_leaves_later_drops_resumable(
+    tmp_path: Path,
+) -> None:
+    # Storage's 416 to the stale .part made the file start over, and ignore Range from
+    # then on: a dropped connection after it started the whole file over again.
+    name = "model.safetensors"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f"{name}.part").write_bytes(DATA[name] + b"from an earlier export")
+    with served(1, hashed={name}) as (svc, storage, artifact_id):
+        storage.script(name, "none", "drop:100000")
+        svc.download_weights(artifact_id, out, timeout=10)
+        ranges = [r.headers.get("range") for r in storage.requests if r.key == name]
+    assert (out / name).read_bytes() == DATA[name]
+    assert ranges == [f"bytes={len(DATA[name]) + 22}-", None, "bytes=100000-"]
