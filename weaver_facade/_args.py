@@ -74,9 +74,22 @@ def check_id(what: str, value: object, error: type[ValueError] = InvalidArgument
     """A model or operation id (the spec's resource id pattern and length, which the
     spec states apart: either may change alone)."""
     most = limits.RESOURCE_ID_MAX_LENGTH
-    if isinstance(value, str) and len(value) > most:
+    if not isinstance(value, str):
+        # A TrainingClient, a ModelInfo or a handle passed whole: name the attribute
+        # that holds the id, rather than the rule of a text it cannot meet.
+        held = ("model_id", "id") if what == "model_id" else ("id",)
+        hint = next(
+            (
+                f": pass its .{a} ({v!r})"
+                for a in held
+                if isinstance(v := getattr(value, a, None), str)
+            ),
+            "",
+        )
+        raise error(f"{what} must be a str, got {type(value).__name__}{hint}")
+    if len(value) > most:
         raise error(f"{what} is {len(value)} characters long; at most {most} are allowed")
-    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
+    if not _RESOURCE_ID.fullmatch(value):
         raise error(f"{what} {value!r} is not valid: it must be {limits.RESOURCE_ID_PATTERN_WORDS}")
     return value
 

@@ -33,6 +33,7 @@ from weaver_facade import (
     InvalidCheckpointPath,
     InvalidCheckpointRef,
     InvalidDatumError,
+    ModelInfo,
     OptimizerStateUnavailableError,
     ServiceClient,
     TrainingClient,
@@ -599,6 +600,30 @@ def test_bad_ids_are_refused(fake: FakeWeaver, svc: ServiceClient) -> None:
         svc.training_client("m/1")
     with pytest.raises(InvalidArgumentError, match="operation_id"):
         svc.operation("")
+    assert fake.requests == []
+
+
+def test_an_object_given_for_an_id_is_named_with_the_attribute_to_pass(
+    fake: FakeWeaver, svc: ServiceClient
+) -> None:
+    # `service.terminate_model(trainer)` (or a ModelInfo from list_models()) said
+    # "model_id TrainingClient(...) is not valid: it must be 1 to 128 ASCII letters,
+    # ...", the rule of a text, for what is no text at all.
+    trainer = svc.training_client("m-1", next_seq_id=1)
+    fake.requests.clear()
+    with pytest.raises(
+        InvalidArgumentError,
+        match=re.escape("model_id must be a str, got TrainingClient: pass its .model_id ('m-1')"),
+    ):
+        svc.terminate_model(untyped(trainer))
+    info = ModelInfo(id="m-2")
+    with pytest.raises(
+        InvalidArgumentError,
+        match=re.escape("model_id must be a str, got ModelInfo: pass its .id ('m-2')"),
+    ):
+        svc.get_model(untyped(info))
+    with pytest.raises(InvalidArgumentError, match=r"operation_id must be a str, got int$"):
+        svc.operation(untyped(5))
     assert fake.requests == []
 
 
