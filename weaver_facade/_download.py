@@ -605,6 +605,7 @@ class Transfer:
             )
         backoff = full_jitter(self._failures - 1, s.initial_backoff, s.max_backoff, self._rng)
         wait = wait_before_retry(backoff, retry_after)
+        self._check_time(wait)  # a retry the deadline cuts off is none: neither logged
         # One WARNING per retry, as for API requests; the name, never the presigned URL.
         logger.warning(
             "storage GET %s: %s; retrying in %.1f s (retry %d)",
@@ -624,9 +625,15 @@ class Transfer:
         )
 
     def _check_time(self, wait: float) -> None:
-        if self._deadline is not None and self._clock() + wait > self._deadline:
+        now = self._clock()
+        if self._deadline is not None and now + wait > self._deadline:
+            ends = (
+                f"comes before the next attempt, in {wait:.1f} s,"
+                if now < self._deadline and wait > 0
+                else "passed"
+            )
             raise DownloadTimeoutError(
-                f"{self.file.name}: the download's deadline passed at byte {self.offset}"
+                f"{self.file.name}: the download's deadline {ends} at byte {self.offset}"
                 + ("" if self.file.size is None else f" of {self.file.size}")
                 + f" ({self._last_problem}); run it again to resume",
                 name=self.file.name,

@@ -327,6 +327,27 @@ def test_the_deadline_also_bounds_a_stream_in_progress() -> None:
         t.accept(b"x" * 10)
 
 
+def test_a_retry_the_deadline_would_cut_off_is_neither_logged_nor_called_passed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # `checkpoints download --timeout 8` against storage answering 503 logged "retrying in
+    # 3.9 s (retry 5)" at 5 s, then ended at once in "the download's deadline passed":
+    # no retry came, and 3 s of the deadline were left.
+    now = [5.0]
+    t = Transfer(FILE, 0, 0, DownloadSettings(timeout=8), deadline=8.0, clock=lambda: now[0])
+    t.next_step()
+    with (
+        caplog.at_level("WARNING", logger="weaver_facade"),
+        pytest.raises(DownloadTimeoutError) as info,
+    ):
+        t.on_reply(503, httpx.Headers({"Retry-After": "4"}))
+    assert caplog.records == []
+    assert str(info.value) == (
+        "w.bin: the download's deadline comes before the next attempt, in 4.0 s, "
+        "at byte 0 of 100 (HTTP 503); run it again to resume"
+    )
+
+
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 507])
 def test_storage_retries_timeouts_throttling_and_every_5xx(status: int) -> None:
     t = transfer(wall=[0.0])
