@@ -596,7 +596,7 @@ class Transfer:
         self._failures += 1
         if self._failures > s.max_failures:
             raise self._storage_error(
-                f"giving up after {s.max_failures} failed attempts in a row "
+                f"giving up after {self._failures} failed attempts in a row "
                 f"({problem}); run it again to resume"
             )
         if retry_after is not None and retry_after > s.max_retry_after:

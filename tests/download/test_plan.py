@@ -181,7 +181,9 @@ def test_refreshes_ahead_of_expiry_are_no_failures() -> None:
         assert t.next_step() == Refresh(attempt)
         t.on_refreshed(attrs.evolve(file, url_expires_at=wall[0] + 2.0), attempt + 1)
     assert isinstance(t.next_step(), Fetch)
-    with pytest.raises(StorageError, match="giving up after 8 failed attempts"):
+    # Nine fetches failed, the last of them after max_failures (8) retries: the message
+    # said "after 8 failed attempts".
+    with pytest.raises(StorageError, match="giving up after 9 failed attempts"):
         t.on_reply(503, httpx.Headers({"Retry-After": "5"}))
 
 
