@@ -214,7 +214,8 @@ def _kept_as_asked(
         if None not in (kept, ttl_seconds) and kept != ttl_seconds:
             logger.warning(
                 "artifact %s keeps ttl_seconds=%s, not the %s asked: an export of its kind "
-                "was already made; export_weights(..., force=True) replaces it",
+                "was already made; export_weights(..., force=True) replaces it "
+                "(`weaver-facade checkpoints export --force`)",
                 artifact.id,
                 kept,
                 ttl_seconds,
