@@ -99,6 +99,18 @@ def test_a_bad_base_url_is_a_usage_error(url: str, problem: str) -> None:
     assert len(run.stderr.splitlines()) == 1
 
 
+def test_a_mistyped_command_is_told_the_nearest_one() -> None:
+    # Every top-level command is loaded lazily, and click suggests only the commands
+    # registered: `checkpoint export` (the official SDK's spelling) got no "Did you mean",
+    # which a mistyped subcommand (`models lst`) did get.
+    run = invoke(["checkpoint", "export", "weaver://m-1/checkpoints/c"], NO_SERVER)
+    assert run.exit_code == 2
+    assert run.stderr == (
+        "error: No such command 'checkpoint'. Did you mean 'checkpoints'? (see 'main --help')\n"
+    )
+    assert "Did you mean 'models'?" in invoke(["model", "list"], NO_SERVER).stderr
+
+
 def test_unknown_option_is_a_usage_error() -> None:
     run = invoke(["checkpoints", "list", "--frobnicate"], NO_SERVER)
     assert run.exit_code == 2
