@@ -65,18 +65,21 @@ def resume_plan(
 ) -> ResumePlan:
     """The steps of resuming ``checkpoint`` into a new model; returns it and the load result.
 
-    ``checkpoint`` is a ``Checkpoint`` (used as it is), a path or a checkpoint id
-    (looked up). ``settings`` gives what a model was created with, when this client
-    created it; ``base_model``, the caller's word for a server that does not say.
+    ``checkpoint`` is a ``Checkpoint`` (used as it is when completed, else read again), a
+    path or a checkpoint id (looked up). ``settings`` gives what a model was created with,
+    when this client created it; ``base_model``, the caller's word for a server that does
+    not say.
     Bad arguments raise on the first step, before any request.
     """
     with_optimizer = check_bool("with_optimizer", with_optimizer)
     asked = None if base_model is None else check_base_model(base_model)
     target = coerce_checkpoint_ref(checkpoint)
-    if isinstance(target, Checkpoint):
+    if isinstance(target, Checkpoint) and target.status is CheckpointStatus.COMPLETED:
         found = target
     else:
-        # A bare id names no model whose list could stand in for checkpoint-by-id.
+        # A bare id names no model whose list could stand in for checkpoint-by-id. A
+        # Checkpoint not completed is read again: its status may be stale (a save's result,
+        # pending when its operation ended, that the server has completed since).
         found = yield from lookup.by_ref(target, None)
     if found.status is not CheckpointStatus.COMPLETED:
         raise CheckpointNotReadyError(

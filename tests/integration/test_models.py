@@ -26,6 +26,7 @@ from weaver_facade import (
     BaseModelInfo,
     CheckpointNotReadyError,
     CheckpointRef,
+    CheckpointStatus,
     LoraSettings,
     ModelInfo,
     ModelTerminatedError,
@@ -307,6 +308,10 @@ def test_resume_refuses_a_pending_checkpoint_before_creating_a_model(
         service.create_training_client_from_state(pending)
     assert len(raw_models(emu)) == count
     handle.result()
+    # The object still says pending; the server's checkpoint is completed now.
+    assert pending.status is CheckpointStatus.PENDING
+    resumed = service.create_training_client_from_state(pending)
+    assert resumed.resumed_from is not None
 
 
 def test_latest_checkpoint_is_the_newest_completed_one(service: ServiceClient) -> None:
