@@ -460,7 +460,14 @@ class _ServiceBase(HasOptions):
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
         checked = check_id("model_id", model_id)
-        model = yield from terminate_plan(checked)
+        try:
+            model = yield from terminate_plan(checked)
+        except NotFoundError:
+            # Terminating twice is no error: a server that forgets a terminated model
+            # answers every route of it 404, its terminate too.
+            if not self._steps.was_terminated(checked):
+                raise
+            model = ModelInfo(id=checked)
         self._created.forget(checked)
         self._steps.terminated(checked, self._io.lock)
         return self._created.describe(model)

@@ -346,6 +346,11 @@ class StepsByModel:
         refuse what needs it live."""
         self._models.setdefault(model_id, ModelSteps(lock())).terminated = True
 
+    def was_terminated(self, model_id: str) -> bool:
+        """Whether this service client terminated ``model_id``."""
+        steps = self._models.get(model_id)
+        return steps is not None and steps.terminated
+
 
 class _TrainingBase(HasOptions, Generic[IO]):
     _io: IO

@@ -988,6 +988,32 @@ def test_a_terminated_model_the_server_forgets_is_terminated_all_the_same() -> N
     assert len(fake.sent("POST", f"{MODELS}/{created}/terminate")) == 1
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_terminating_twice_a_model_the_server_forgets_is_no_error(is_async: bool) -> None:
+    # "Terminating twice is no error": a server that forgets a terminated model answers its
+    # second terminate 404, as any route of it; this client terminated it, and says so.
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-1/terminate", json_reply(200, {}), described_as(None))
+    fake.script("GET", f"{MODELS}/m-1", described_as(None))
+    if is_async:
+        async with async_service(fake) as asvc:
+            await asvc.terminate_model("m-1")
+            info = await asvc.terminate_model("m-1")
+    else:
+        with service(fake) as svc:
+            svc.terminate_model("m-1")
+            info = svc.terminate_model("m-1")
+    assert info.id == "m-1"
+    assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 2
+
+
+def test_a_model_never_terminated_that_the_server_does_not_find_is_not_found() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-1/terminate", described_as(None))
+    with service(fake) as svc, pytest.raises(NotFoundError):
+        svc.terminate_model("m-1")
+
+
 async def test_async_terminate_of_a_model_the_server_forgets() -> None:
     fake = FakeWeaver()
     fake.script("POST", f"{MODELS}/m-1/terminate", httpx.Response(204))
