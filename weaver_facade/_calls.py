@@ -303,12 +303,16 @@ class ExportReply:
         clients tell them apart: an Artifact's is hf_model/hf_adapter, values an
         Operation's kind never takes. Not by the status: "2xx" is all the wire promises
         of a POST that starts an operation (200 and 202 are the spec's). A ``kind`` of
-        neither (none, or one added to the spec) is explained by the spec's ``status``."""
+        neither is an Artifact's only with an Artifact's ``uri`` (an artifact kind added
+        to the spec): the sheet names no operation kinds, so a server may give its own
+        (``export``). Without a ``kind``, the spec's ``status`` explains the reply."""
         kind = data.get("kind") if isinstance(data, Mapping) else None
         kind = kind if isinstance(kind, str) else None  # a list is no set member
         if kind in {k.value for k in wire.ArtifactKind}:
             return "Artifact"
         if kind in {k.value for k in wire.OperationKind} or status != 200:
+            return "Operation"
+        if kind is not None and isinstance(data, Mapping) and "uri" not in data:
             return "Operation"
         return "Artifact"
 

@@ -261,13 +261,18 @@ def test_a_bad_export_reply_is_explained_by_the_schema_of_its_kind(
 
 
 @pytest.mark.parametrize("status", [200, 201, 202])
-@pytest.mark.parametrize("shape", ["artifact", "operation"])
+@pytest.mark.parametrize("shape", ["artifact", "operation", "operation-of-an-unlisted-kind"])
 def test_an_export_reply_is_told_by_its_kind_whatever_its_2xx(status: int, shape: str) -> None:
     # The wire sheet: clients tell the Artifact from the Operation by its `kind`, and a
     # POST that starts an operation promises only "2xx"; the status decided before.
+    # The sheet names no operation kinds: a server's own (`export`) is no Artifact's.
     fake = FakeWeaver()
     served = artifact_json()
-    first = served if shape == "artifact" else operation_json("pending")
+    first = {
+        "artifact": served,
+        "operation": operation_json("pending"),
+        "operation-of-an-unlisted-kind": operation_json("pending") | {"kind": "export"},
+    }[shape]
     fake.script("POST", EXPORT, json_reply(status, first))
     fake.script("GET", "/api/v1/operations/op-x", json_reply(200, operation_json("done", served)))
     with service(fake) as svc:
