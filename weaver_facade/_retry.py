@@ -131,8 +131,11 @@ def response_is_retryable(
     return status in NOT_ACTED_STATUSES or (status in MAYBE_ACTED_STATUSES and replayable)
 
 
-def server_says_retryable(response: httpx.Response) -> bool | None:
-    """The ``retryable`` of an error reply's Error body, if its body was read and carries one."""
+def server_says_retryable(
+    response: httpx.Response, request: httpx.Request | None = None
+) -> bool | None:
+    """The ``retryable`` of an error reply's Error body, if its body was read and carries one;
+    ``request``: the reply's, where the reply is not yet bound to it (a transport's)."""
     if response.status_code < 400:
         return None
     try:
@@ -142,10 +145,25 @@ def server_says_retryable(response: httpx.Response) -> bool | None:
     if not content.lstrip().startswith(b"{"):
         return None
     try:
-        flag = json.loads(content).get("retryable")
+        body = json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: nesting a server should not send
         return None
+    if _polls(response, request) and legacy_read_failure(
+        response.status_code, body.get("error"), body.get("message")
+    ):
+        return True  # says `false`, for an operation that may well be there
+    flag = body.get("retryable")
     return flag if isinstance(flag, bool) else None
+
+
+def _polls(response: httpx.Response, request: httpx.Request | None) -> bool:
+    """Whether ``response`` answers a GET of an operation: a poll, or a re-attach's look."""
+    if request is None:
+        try:
+            request = response.request
+        except RuntimeError:  # not bound to its request
+            return False
+    return request.method == "GET" and "/operations/" in request.url.path
 
 
 def storage_status_is_retryable(status: int) -> bool:
@@ -181,6 +199,15 @@ _LEGACY_READ_FAILURES = re.compile(
 )
 
 
+def legacy_read_failure(status: int | None, code: object, message: object) -> bool:
+    """Whether an error is a legacy weaver-server's 404 for a read of its store that failed."""
+    return (
+        (status, code) == (404, "not_found")
+        and isinstance(message, str)
+        and _LEGACY_READ_FAILURES.search(message) is not None
+    )
+
+
 def error_is_retryable(error: Exception) -> bool:
     """Whether a facade error of a request that is safe to repeat (a poll) is worth repeating."""
     if isinstance(error, APIConnectionError):
@@ -188,10 +215,7 @@ def error_is_retryable(error: Exception) -> bool:
     if isinstance(error, ResponseValidationError) or not isinstance(error, APIError):
         return False
     # Set by ``_wire.error_from_response`` with ``response_is_retryable``.
-    return error.retryable or (
-        (error.status_code, error.code) == (404, "not_found")
-        and _LEGACY_READ_FAILURES.search(error.message) is not None
-    )
+    return error.retryable or legacy_read_failure(error.status_code, error.code, error.message)
 
 
 def wait_before_retry(backoff: float, retry_after: float | None) -> float:

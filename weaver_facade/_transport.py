@@ -146,7 +146,7 @@ class RetryPolicy:
         replayable = self.is_replayable(request)
         retry_after: float | None = None
         if isinstance(outcome, httpx.Response):
-            says = rules.server_says_retryable(outcome)
+            says = rules.server_says_retryable(outcome, request)
             if not rules.response_is_retryable(
                 outcome.status_code, replayable=replayable, server_says=says
             ):

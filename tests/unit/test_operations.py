@@ -772,3 +772,39 @@ def test_a_legacy_servers_404_for_a_failed_read_is_polled_again(
         with pytest.raises(NotFoundError):
             save()
         assert len(fake.sent("GET", OP)) == 1
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("message", "goes_on"),
+    [("read operation op-1: unexpected EOF", True), ("operation op-1 not found", False)],
+)
+def test_a_reattach_whose_first_look_meets_a_legacy_failed_read_looks_again(
+    via: str, message: str, goes_on: bool
+) -> None:
+    # The re-attach's own GET (`operations show`/`wait` too) is a poll as well: a legacy
+    # weaver-server's 404 for a read of its store that failed ended it at once.
+    fake = FakeWeaver()
+    saved = checkpoint_json("m-1", "a")
+    done = pending(kind="save_checkpoint", status="done", response=saved)
+    lost = {"error": "not_found", "message": message, "retryable": False}
+    fake.script("GET", OP, json_reply(404, lost), json_reply(200, done))
+    clock = FakeClock()
+
+    async def main() -> Checkpoint:
+        async with async_service(fake, sleep=clock.asleep) as svc:
+            return await (await svc.operation("op-1", Checkpoint)).result()
+
+    def reattach() -> Checkpoint:
+        if via == "async":
+            return asyncio.run(main())
+        with service(fake, sleep=clock.sleep) as svc:
+            return svc.operation("op-1", Checkpoint).result()
+
+    if goes_on:
+        assert reattach().name == "a"
+        assert len(fake.sent("GET", OP)) == 2
+    else:
+        with pytest.raises(NotFoundError):
+            reattach()
+        assert len(fake.sent("GET", OP)) == 1

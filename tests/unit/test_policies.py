@@ -392,3 +392,13 @@ def test_only_an_error_reply_has_an_error_body_to_read() -> None:
 
     assert server_says_retryable(httpx.Response(200, json={"retryable": False})) is None
     assert server_says_retryable(error(503, False)) is False
+
+
+def test_a_legacy_404_for_a_failed_read_of_an_operation_is_retried_as_it_arrives() -> None:
+    # A transport's reply is not yet bound to its request; the re-attach's look (and
+    # `operations show`) got the legacy weaver-server's 404 once, and failed.
+    said = {"error": "not_found", "message": "read operation: unexpected EOF", "retryable": False}
+    lost = httpx.Response(404, json=said)
+    poll = httpx.Request("GET", "http://x/api/v1/operations/op-1")
+    assert RETRY.retry_delay(poll, lost, 0) == 0.5
+    assert RETRY.retry_delay(httpx.Request("GET", "http://x/api/v1/models/m-1"), lost, 0) is None
