@@ -22,10 +22,17 @@ from ._checkpoints import (
     checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
-from ._errors import APIError, NotFoundError, ResponseValidationError, UnsupportedByServerError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    NotFoundError,
+    ResponseValidationError,
+    UnsupportedByServerError,
+)
 from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
+from ._retry import may_have_acted
 from ._wire import Call, Plan, expect, newest, optional
 
 
@@ -182,6 +189,14 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
     checkpoint_id, model_id = target.id, target.model_id
     try:
         reply: calls.DeleteReply = yield calls.delete_checkpoint(checkpoint_id)
+    except APIConnectionError as lost:
+        # A DELETE is not sent again (a second would meet a 404): its reply lost after
+        # it may have acted, the model's list tells whether the checkpoint is gone.
+        if not may_have_acted(lost.__cause__):
+            raise
+        if (yield from find(model_id, lambda c: c.id == checkpoint_id)) is not None:
+            raise
+        return attrs.evolve(target, status=CheckpointStatus.DELETED)
     except APIError as exc:
         if not _route_missing(exc):
             raise

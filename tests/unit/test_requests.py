@@ -25,6 +25,7 @@ from tests.support.fakeserver import (
 from tests.support.spec_values import SCHEMAS, every_field, flipped
 from weaver_facade import (
     AdamParams,
+    APIConnectionError,
     Checkpoint,
     CheckpointPath,
     CheckpointRef,
@@ -638,3 +639,29 @@ def test_every_lora_setting_a_model_reports_is_sent_when_one_is_made_like_it(fli
         "s-1", model_seq_id=1, base_model="weaver-tiny", training_mode="lora", lora=settings
     )
     assert call.request["json"]["lora_config"] == reported
+
+
+@pytest.mark.parametrize("acted", [True, False], ids=["deleted", "not-deleted"])
+def test_a_delete_whose_reply_was_lost_asks_the_list_whether_it_was_done(
+    fake: FakeWeaver, trainer: TrainingClient, acted: bool
+) -> None:
+    # A DELETE is not sent again (a second would meet a 404): its reply lost after the
+    # server deleted the checkpoint raised APIConnectionError, and a retry by the user got
+    # NotFoundError; neither said that the delete was done.
+    saved = trainer.save_state("c")
+    path = f"/api/v1/checkpoints/{saved.id}"
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        if acted:
+            fake.checkpoints["m-1"].clear()
+        raise httpx.RemoteProtocolError("Server disconnected", request=request)
+
+    fake.script("DELETE", path, lost)
+    if acted:
+        assert trainer.delete_checkpoint(saved) == attrs.evolve(
+            saved, status=CheckpointStatus.DELETED
+        )
+    else:
+        with pytest.raises(APIConnectionError):
+            trainer.delete_checkpoint(saved)
+    assert len(fake.sent("DELETE", path)) == 1
