@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.scripted_http import ScriptedServer
-from weaver_facade.contract._kit import _probe
+from weaver_facade.contract._kit import ServerUnreachable, _probe
 
 
 def listing(*items: dict[str, Any]) -> ScriptedServer:
@@ -41,3 +43,15 @@ def test_a_model_said_to_be_down_is_the_last_resort() -> None:
     assert why == "the server lists no ready base model ('qa-odd' has no status)"
     with listing(down) as server:
         assert _probe(server.base_url, None)[0] == "qa-old"
+
+
+def test_an_https_base_url_of_a_plain_http_server_says_so() -> None:
+    # The kit's first request said only OpenSSL's "wrong version number", where the
+    # facade and its command line add the hint.
+    with listing(model("tiny", "available", 50)) as server:
+        https = server.base_url.replace("http://", "https://")
+        with pytest.raises(ServerUnreachable) as unreachable:
+            _probe(https, None)
+    said = str(unreachable.value)
+    assert "WRONG_VERSION_NUMBER" in said
+    assert said.endswith("(the server may speak plain HTTP: try an http:// base URL)")

@@ -122,6 +122,20 @@ class ContractReport:
 _NONE: frozenset[str] = frozenset()
 
 
+def _plain_http_hint(error: BaseException) -> str:
+    """The facade's hint (``_retry.plain_http``, which the kit may not import) for TLS that
+    met a server speaking plain HTTP: OpenSSL's ``WRONG_VERSION_NUMBER``, a cause or two
+    down."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            break
+        if getattr(seen, "reason", None) == "WRONG_VERSION_NUMBER":
+            return " (the server may speak plain HTTP: try an http:// base URL)"
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
 def _probe(
     base_url: str, api_key: str | None
 ) -> tuple[str | None, int | None, str | None, frozenset[str]]:
@@ -139,7 +153,8 @@ def _probe(
     except httpx.HTTPError as exc:
         raise ServerUnreachable(
             _hidden(
-                f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}",
+                f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
+                + _plain_http_hint(exc),
                 _url_secrets(base_url),
             )
         ) from None
