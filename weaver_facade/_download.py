@@ -42,6 +42,7 @@ if sys.platform != "win32":
     import fcntl
 
 from ._args import at_least
+from ._causes import certificate_refused
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -50,7 +51,6 @@ from ._errors import (
 )
 from ._lazy import asyncio
 from ._retry import (
-    certificate_refused,
     full_jitter,
     parse_retry_after,
     storage_status_is_retryable,

@@ -32,12 +32,12 @@ import datetime
 import email.utils
 import json
 import re
-import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 import httpx
 
+from ._causes import causes, certificate_refused, plain_http
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 NOT_ACTED_STATUSES = frozenset({408, 429, 503})
@@ -270,27 +270,6 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
         return "connection dropped"
     return type(error).__name__
-
-
-def causes(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the exceptions behind it, the first eight (a cycle of causes is
-    possible in principle)."""
-    seen: BaseException | None = error
-    for _ in range(8):
-        if seen is None:
-            return
-        yield seen
-        seen = seen.__cause__ or seen.__context__
-
-
-def certificate_refused(error: BaseException) -> bool:
-    """Whether TLS refused the server's certificate, which no retry can change."""
-    return any(isinstance(e, ssl.SSLCertVerificationError) for e in causes(error))
-
-
-def plain_http(error: BaseException) -> bool:
-    """Whether TLS met a server speaking plain HTTP (OpenSSL's ``WRONG_VERSION_NUMBER``)."""
-    return any(getattr(e, "reason", None) == "WRONG_VERSION_NUMBER" for e in causes(error))
 
 
 def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:

@@ -37,6 +37,7 @@ import httpx
 from weaver_client.client import AuthenticatedClient, Client
 from weaver_client.types import Unset
 
+from ._causes import PLAIN_HTTP_HINT, causes, certificate_refused, plain_http
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -48,12 +49,9 @@ from ._lazy import LazyModule, wire
 from ._redact import ANYWHERE, replace_key
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
-    causes,
-    certificate_refused,
     describe_failure,
     parse_http_date,
     parse_retry_after,
-    plain_http,
     response_is_retryable,
     server_says_retryable,
 )
@@ -805,7 +803,7 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
         # The connection that failed was the proxy's, not the server's.
         detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
     if plain_http(exc):
-        detail += " (the server may speak plain HTTP: try an http:// base URL)"
+        detail += PLAIN_HTTP_HINT
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not (certificate_refused(exc) or plain_http(exc))
     return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
+from .._causes import PLAIN_HTTP_HINT, plain_http
 from .._extensions import restrict_spec
 from .._extras import check_extra
 from .._spec_schema import spec_path
@@ -122,20 +123,6 @@ class ContractReport:
 _NONE: frozenset[str] = frozenset()
 
 
-def _plain_http_hint(error: BaseException) -> str:
-    """The facade's hint (``_retry.plain_http``, which the kit may not import) for TLS that
-    met a server speaking plain HTTP: OpenSSL's ``WRONG_VERSION_NUMBER``, a cause or two
-    down."""
-    seen: BaseException | None = error
-    for _ in range(8):
-        if seen is None:
-            break
-        if getattr(seen, "reason", None) == "WRONG_VERSION_NUMBER":
-            return " (the server may speak plain HTTP: try an http:// base URL)"
-        seen = seen.__cause__ or seen.__context__
-    return ""
-
-
 def _probe(
     base_url: str, api_key: str | None
 ) -> tuple[str | None, int | None, str | None, frozenset[str]]:
@@ -154,7 +141,7 @@ def _probe(
         raise ServerUnreachable(
             _hidden(
                 f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
-                + _plain_http_hint(exc),
+                + (PLAIN_HTTP_HINT if plain_http(exc) else ""),
                 _url_secrets(base_url),
             )
         ) from None
