@@ -806,7 +806,11 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
         detail += PLAIN_HTTP_HINT
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not (certificate_refused(exc) or plain_http(exc))
-    return cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
+    error = cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
+    if request is not None:  # which server: a wrong base URL is the likely cause
+        url = shown_url(request.url.copy_with(query=None, fragment=None))
+        error.add_note(f"the request: {request.method} {url}")
+    return error
 
 
 def hide_key(exc: httpx.TransportError) -> None:

@@ -169,6 +169,21 @@ async def _get_model(kind: type[ServiceClient | AsyncServiceClient], url: str) -
     return str(failed.value)
 
 
+def test_a_connection_error_names_the_request_it_ended() -> None:
+    # "list_models: ConnectError: [Errno 111] Connection refused" named no server: a
+    # notebook's user with a wrong WEAVER_BASE_URL could not tell which one was tried.
+    with (
+        ServiceClient(
+            "http://user:pw@127.0.0.1:9", "k", heartbeat_interval=0, max_retries=0
+        ) as svc,
+        pytest.raises(APIConnectionError) as failed,
+    ):
+        svc.get_model("m-7")
+    assert failed.value.__notes__ == [
+        "the request: GET http://127.0.0.1:9/api/v1/models/m-7"  # no password
+    ]
+
+
 @pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
 async def test_an_unreachable_proxy_is_named_in_the_error(
     monkeypatch: pytest.MonkeyPatch, kind: type[ServiceClient | AsyncServiceClient]
