@@ -85,7 +85,6 @@ from ._training import (
     OperationResult,
     StepsByModel,
     TrainingClient,
-    check_next_seq_id,
     check_result_type,
     reattach_parser,
 )
@@ -438,7 +437,7 @@ class _ServiceBase(HasOptions):
     ) -> Plan[tuple[ModelInfo, int | None, bool]]:
         """A model attached by id, the ``next_seq_id`` given (checked), and whether the
         server no longer finds the model (attached for its checkpoints)."""
-        start = check_next_seq_id(next_seq_id)
+        start = None if next_seq_id is None else check_int("next_seq_id", next_seq_id, 1)
         model_id = check_id("model_id", model_id)
         try:
             model = yield from self._get_model(model_id)

@@ -301,10 +301,6 @@ def check_optimizer_state(
         )
 
 
-def check_next_seq_id(next_seq_id: object) -> int | None:
-    return None if next_seq_id is None else check_int("next_seq_id", next_seq_id, 1)
-
-
 class ModelSteps:
     """A model's next ``seq_id`` (``None``: unknown) and the lock its calls take turns with.
 
@@ -369,8 +365,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         self._model = model
         self._resumed_from = resumed_from
         self._forgotten = forgotten  # the server no longer finds the model
-        given = check_next_seq_id(next_seq_id)
-        self._steps = (steps or StepsByModel()).join(model, given, io.lock)
+        self._steps = (steps or StepsByModel()).join(model, next_seq_id, io.lock)
 
     def _next_seq_id(self) -> int:
         seq_id = self._steps.next_seq_id
