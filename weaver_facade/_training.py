@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
@@ -561,15 +560,6 @@ def _turn_timeout(operation: str, timeout: float | None) -> APITimeoutError:
     )
 
 
-def _left(io: IO, timeout: float | None, started: float) -> IO:
-    """``io``, with the time a step waited for its turn taken from its call's ``timeout``."""
-    if timeout is None:
-        return io
-    return io.with_options(
-        timeout=max(0.0, timeout - (time.monotonic() - started)), max_retries=None
-    )
-
-
 class TrainingClient(_TrainingBase[SyncIO]):
     """Trains one model: forward-backward passes, optimizer steps, checkpoints.
 
@@ -596,13 +586,12 @@ class TrainingClient(_TrainingBase[SyncIO]):
         if not live:
             return self._io.handle(*self._io.run(plan))
         self._check_live(operation)
-        timeout = self._io.options.timeout
-        since = time.monotonic()
+        io = self._io.whole()  # the turn and the plan within the call's one timeout
         lock: threading.Lock = self._steps.lock
-        if not self._io.acquire(lock, timeout):
-            raise _turn_timeout(operation, timeout)
+        if not io.acquire(lock, io.time_left()):
+            raise _turn_timeout(operation, io.options.timeout)
         try:
-            parts = _left(self._io, timeout, since).run(plan)
+            parts = io.run(plan)
         finally:
             lock.release()
         return self._io.handle(*parts)
@@ -891,16 +880,15 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         if not live:
             return self._io.handle(*await self._io.run(plan))
         self._check_live(operation)
-        timeout = self._io.options.timeout
-        since = time.monotonic()
+        io = self._io.whole()  # see TrainingClient._started
         lock: asyncio.Lock = self._steps.lock
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(io.time_left()):
                 await lock.acquire()
         except TimeoutError:
-            raise _turn_timeout(operation, timeout) from None
+            raise _turn_timeout(operation, io.options.timeout) from None
         try:
-            parts = await _left(self._io, timeout, since).run(plan)
+            parts = await io.run(plan)
         finally:
             lock.release()
         return self._io.handle(*parts)
