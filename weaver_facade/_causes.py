@@ -31,3 +31,9 @@ def plain_http(error: BaseException) -> bool:
     """Whether TLS met a server speaking plain HTTP (OpenSSL's ``WRONG_VERSION_NUMBER``),
     which no retry changes either: ``PLAIN_HTTP_HINT`` says what to do."""
     return any(getattr(e, "reason", None) == "WRONG_VERSION_NUMBER" for e in causes(error))
+
+
+def no_retry_helps(error: BaseException) -> bool:
+    """Whether TLS refused the server's certificate, or met plain HTTP: no retry changes
+    either, of a request or of a poll."""
+    return certificate_refused(error) or plain_http(error)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 import attrs
 import httpx
 
-from ._causes import causes, certificate_refused, plain_http
+from ._causes import causes, no_retry_helps
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 NOT_ACTED_STATUSES = frozenset({408, 429, 503})
@@ -178,7 +178,7 @@ def storage_status_is_retryable(status: int) -> bool:
 
 def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
     """Whether a request that got no reply may be sent again."""
-    if certificate_refused(error) or plain_http(error):
+    if no_retry_helps(error):
         return False
     return isinstance(error, _NOT_SENT_ERRORS) or (
         isinstance(error, _MAYBE_SENT_ERRORS) and replayable
@@ -211,7 +211,7 @@ def legacy_read_failure(status: int | None, code: object, message: object) -> bo
 def error_is_retryable(error: Exception) -> bool:
     """Whether a facade error of a request that is safe to repeat (a poll) is worth repeating."""
     if isinstance(error, APIConnectionError):
-        return not certificate_refused(error)  # its cause, the transport's error
+        return not no_retry_helps(error)  # its cause, the transport's error
     if isinstance(error, ResponseValidationError) or not isinstance(error, APIError):
         return False
     # Set by ``_wire.error_from_response`` with ``response_is_retryable``.

@@ -37,7 +37,7 @@ import httpx
 from weaver_client.client import AuthenticatedClient, Client
 from weaver_client.types import Unset
 
-from ._causes import PLAIN_HTTP_HINT, causes, certificate_refused, plain_http
+from ._causes import PLAIN_HTTP_HINT, causes, no_retry_helps, plain_http
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -805,7 +805,7 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     if plain_http(exc):
         detail += PLAIN_HTTP_HINT
     cls = APITimeoutError if timeout else APIConnectionError
-    retryable = not (certificate_refused(exc) or plain_http(exc))
+    retryable = not no_retry_helps(exc)
     error = cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
     if request is not None:  # which server: a wrong base URL is the likely cause
         url = shown_url(request.url.copy_with(query=None, fragment=None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from weaver_facade import (
 from weaver_facade._errors import InternalServerError
 from weaver_facade._operations import GiveUp, Poll, Sleep
 from weaver_facade._retry import EXTENSION, CallOptions
+from weaver_facade._wire import connection_error
 
 
 def untyped(value: object) -> Any:
@@ -224,6 +226,37 @@ def test_a_failure_the_server_calls_final_stops_whatever_its_status() -> None:
     ],
 )
 def test_non_retryable_failures_stop(error: Exception) -> None:
+    poller = policy(FakeClock()).start(timeout=60)
+    poller.next_step()
+    assert poller.on_failure(error) is False
+
+
+def _tls_failure(tls: ssl.SSLError) -> APIConnectionError:
+    """The facade's error of a poll whose TLS handshake failed with ``tls``, as ``_io``
+    raises it (from the transport's error, itself from ``tls``)."""
+    failed = httpx.ConnectError(str(tls))
+    failed.__cause__ = tls
+    error = connection_error("get_operation", failed)
+    error.__cause__ = failed
+    return error
+
+
+def _plain_http() -> ssl.SSLError:
+    tls = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    tls.reason = "WRONG_VERSION_NUMBER"  # as OpenSSL sets it
+    return tls
+
+
+@pytest.mark.parametrize(
+    "tls",
+    [ssl.SSLCertVerificationError(1, "certificate verify failed"), _plain_http()],
+    ids=["refused certificate", "plain HTTP"],
+)
+def test_a_poll_whose_tls_no_retry_changes_is_not_retried(tls: ssl.SSLError) -> None:
+    # As for any request (``transport_error_is_retryable``): a poll that met plain HTTP
+    # behind an https:// URL was polled again until the wait's deadline.
+    error = _tls_failure(tls)
+    assert error.retryable is False
     poller = policy(FakeClock()).start(timeout=60)
     poller.next_step()
     assert poller.on_failure(error) is False
