@@ -33,7 +33,7 @@ from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
 from ._retry import may_have_acted
-from ._wire import Call, Plan, expect, newest, optional
+from ._wire import Call, Plan, newest, optional
 
 
 class CheckpointPager:
@@ -52,9 +52,8 @@ class CheckpointPager:
 
     def read(self, page: wire.CheckpointList) -> list[Checkpoint]:
         op = "list_checkpoints"
-        items = expect(op, "CheckpointList", "items", page.items, list)
         found = [
-            checkpoint_from_wire(op, item, where=f"items[{i}]") for i, item in enumerate(items)
+            checkpoint_from_wire(op, item, where=f"items[{i}]") for i, item in enumerate(page.items)
         ]
         # Held to its type though unpromised: left out, it would end the listing early
         # (an older checkpoint for ``latest``), and a listing has no work to keep.
