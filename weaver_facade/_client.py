@@ -571,9 +571,8 @@ class ServiceClient(_ServiceBase):
                 self._closing = False
 
     def _ensure_session(self, io: SyncIO) -> str:
-        """The session, opened with ``io`` (the caller's, so within its ``timeout``)."""
-        if self._root is not self:
-            return self._root._ensure_session(io)
+        """The session, opened with ``io`` (the caller's, so within its ``timeout``); called
+        on the root, whose session ``with_options()`` copies share."""
         left = io.time_left()  # another call may be opening it: waited for within it too
         if not io.acquire(self._lock, left):
             raise _session_timeout(left)
@@ -619,7 +618,7 @@ class ServiceClient(_ServiceBase):
 
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
         io = self._io.whole()  # the session and the model within one call's timeout
-        session_id = self._ensure_session(io)
+        session_id = self._root._ensure_session(io)
         # The server may make the model once the request has left: a first Ctrl-C waits
         # for its reply, so that the close knows the model and terminates it, but for no
         # retry (the user asked to stop).
@@ -945,8 +944,6 @@ class AsyncServiceClient(_ServiceBase):
 
     async def _ensure_session(self, io: AsyncIO) -> str:
         """See ``ServiceClient._ensure_session``."""
-        if self._root is not self:
-            return await self._root._ensure_session(io)
         left = io.time_left()  # see ServiceClient._ensure_session
         try:
             async with asyncio.timeout(left):
@@ -979,7 +976,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
         io = self._io.whole()  # see ServiceClient._create
-        session_id = await self._ensure_session(io)
+        session_id = await self._root._ensure_session(io)
         cancelled = False
         plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)
         # Cancelled, it waits for the reply on its way, but for no retry.
