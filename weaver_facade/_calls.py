@@ -240,27 +240,21 @@ def get_checkpoint(checkpoint_id: uuid.UUID) -> Call[wire.Checkpoint]:
     return _call(_get_checkpoint._get_kwargs, wire.Checkpoint, checkpoint_id)
 
 
-class DeleteReply(MaybeResource["wire.Checkpoint"]):
-    """A delete's reply: ``resource`` is the deleted Checkpoint when the server sent one
-    (a server may answer 204 No Content, the delete done all the same)."""
+class CheckpointReply(MaybeResource["wire.Checkpoint"]):
+    """A delete's or a TTL change's reply: ``resource`` is the deleted or changed Checkpoint
+    when the server sent one (a server may answer a delete 204 No Content, done all the same)."""
 
     RESOURCE = "Checkpoint"
 
 
-def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[DeleteReply]:
-    return maybe_resource(_call(_delete_checkpoint._get_kwargs, DeleteReply, checkpoint_id))
+def delete_checkpoint(checkpoint_id: uuid.UUID) -> Call[CheckpointReply]:
+    return maybe_resource(_call(_delete_checkpoint._get_kwargs, CheckpointReply, checkpoint_id))
 
 
-class TtlReply(MaybeResource["wire.Checkpoint"]):
-    """A TTL change's reply: ``resource`` is the changed Checkpoint when the server sent one."""
-
-    RESOURCE = "Checkpoint"
-
-
-def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[TtlReply]:
+def set_checkpoint_ttl(path: CheckpointPath, ttl_seconds: int | None) -> Call[CheckpointReply]:
     body = wire.SetCheckpointTtlRequest(path=str(path), ttl_seconds=ttl_seconds)
     return maybe_resource(
-        _call(_set_checkpoint_ttl._get_kwargs, TtlReply, path.model_id, body=body)
+        _call(_set_checkpoint_ttl._get_kwargs, CheckpointReply, path.model_id, body=body)
     )
 
 

@@ -187,7 +187,7 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
         target = yield from by_ref(target, model_id)
     checkpoint_id, model_id = target.id, target.model_id
     try:
-        reply: calls.DeleteReply = yield calls.delete_checkpoint(checkpoint_id)
+        reply: calls.CheckpointReply = yield calls.delete_checkpoint(checkpoint_id)
     except APIConnectionError as lost:
         # A DELETE is not sent again (a second would meet a 404): its reply lost after
         # it may have acted, the model's list tells whether the checkpoint is gone.

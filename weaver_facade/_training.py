@@ -545,7 +545,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         if isinstance(target, uuid.UUID):
             target = yield from lookup.by_id(target, self.model_id)
         path = target.path if isinstance(target, Checkpoint) else target
-        reply: calls.TtlReply = yield calls.set_checkpoint_ttl(path, ttl)
+        reply: calls.CheckpointReply = yield calls.set_checkpoint_ttl(path, ttl)
         done = reply.read(checkpoint_from_wire, "set_checkpoint_ttl")
         if done is not None:
             return done
