@@ -258,9 +258,8 @@ def _timestamp(value: object) -> float | None:
 def descriptor_from_wire(gen: wire.DownloadDescriptor) -> Descriptor:
     """The engine's ``Descriptor`` for a generated DownloadDescriptor."""
     op = "get_artifact_download"
-    items = expect(op, "DownloadDescriptor", "files", gen.files, list)
     files = []
-    for i, f in enumerate(items):
+    for i, f in enumerate(gen.files):
         schema = f"DownloadDescriptor files[{i}]"
         files.append(
             StorageFile(
@@ -391,10 +390,9 @@ def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:
 def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:
     checkpoint_id = yield from find_checkpoint_id(ref)
     reply: wire.ArtifactList = yield calls.list_artifacts(checkpoint_id)
-    items = expect("list_artifacts", "ArtifactList", "items", reply.items, list)
     return [
         artifact_from_wire("list_artifacts", item, where=f"items[{i}]")
-        for i, item in enumerate(items)
+        for i, item in enumerate(reply.items)
     ]
 
 

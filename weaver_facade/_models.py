@@ -295,11 +295,12 @@ class OffsetPager(Generic[P, T]):
 
     def read(self, page: P) -> list[T]:
         operation = self._operation
-        items = expect(operation, self._schema, "items", page.items, list)
         total = expect(
             operation, self._schema, "pagination.total_count", page.pagination.total_count, int
         )
-        found = [self._convert(item, f"items[{self.offset + i}]") for i, item in enumerate(items)]
+        found = [
+            self._convert(item, f"items[{self.offset + i}]") for i, item in enumerate(page.items)
+        ]
         if len(found) > self.page_size:
             raise ResponseValidationError(
                 f"{operation}: {self._schema}: {len(found)} items for limit {self.page_size}",
