@@ -15,13 +15,6 @@ poller's backoff, which keeps the lag within a fraction of the time waited.
 A wait records only what it saw, so a first poll answered ``done`` records a
 ``lo`` of 0: operations that got faster are polled sooner once the older
 brackets are out of the history.
-
-The expected end is never beyond ``GROWTH`` times the fastest operation of the
-key ever seen done. A server whose operations advance when polled, not with
-time (one pending for its first GETs, say), is otherwise seen slower the later
-it is polled: each wait polls first at the last one's end, finds the operation
-unfinished, and records a later end, without bound. Operations that really got
-slower than that are found by the poller's backoff, as the first one is.
 """
 
 from __future__ import annotations
@@ -34,8 +27,6 @@ import attrs
 
 #: How many finished operations per model and kind are remembered.
 HISTORY = 5
-#: The expected end is at most this multiple of the fastest such operation seen done.
-GROWTH = 4.0
 
 
 @attrs.frozen
@@ -52,31 +43,25 @@ class Durations:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: dict[Hashable, collections.deque[Bracket]] = {}
-        self._fastest: dict[Hashable, float] = {}  # the least ``hi`` ever, per key
 
     def record(self, key: Hashable, bracket: Bracket) -> None:
         """Remember one finished operation."""
         with self._lock:
             self._seen.setdefault(key, collections.deque(maxlen=HISTORY)).append(bracket)
-            self._fastest[key] = min(self._fastest.get(key, bracket.hi), bracket.hi)
 
     def expected(self, key: Hashable) -> Bracket | None:
         """Where the next operation of ``key`` should end, or ``None`` with no history.
 
         When the brackets disagree (the operations' durations changed), the
-        latest one alone; either way cut at ``GROWTH`` times the fastest seen.
+        latest one alone.
         """
         with self._lock:
             seen = list(self._seen.get(key, ()))
-            bound = GROWTH * self._fastest.get(key, 0.0)
         if not seen:
             return None
         lo = max(b.lo for b in seen)
         hi = min(b.hi for b in seen)
-        expected = Bracket(lo, hi) if lo < hi else seen[-1]
-        if expected.hi <= bound:
-            return expected
-        return Bracket(min(expected.lo, bound), bound)
+        return Bracket(lo, hi) if lo < hi else seen[-1]
 
 
 def next_poll(since: float, expected: Bracket, *, tolerance: float) -> float | None:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service, wait_out
 from weaver_facade import PollPolicy, PollSettings
-from weaver_facade._durations import GROWTH, Bracket, Durations, next_poll
+from weaver_facade._durations import Bracket, Durations, next_poll
 from weaver_facade._operations import Sleep
 
 OFFICIAL_INTERVALS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -171,32 +171,3 @@ def test_operations_that_got_faster_are_polled_sooner() -> None:
         took.append(wait_out(poller, clock, duration))
     # The history forgets the slow one within HISTORY operations, then halves its guess.
     assert max(took[-4:]) < 0.5, took
-
-
-def test_a_server_that_advances_by_polls_is_not_polled_later_and_later() -> None:
-    # An operation pending for its first GET and done at the second, whatever the time:
-    # each wait polled first at the last one's end, found it pending, and recorded a later
-    # end (2 s per wait after 40 steps, 22 s after 200, for ever longer).
-    clock = FakeClock()
-    policy = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
-    took: list[float] = []
-    for _ in range(60):
-        poller = policy.start(600, key=("m", "forward_backward"))
-        started, gets = clock.now, 0
-        while True:
-            step = poller.next_step()
-            if isinstance(step, Sleep):
-                clock.sleep(step.seconds)
-                continue
-            clock.now += 0.005
-            gets += 1
-            if gets == 2:
-                poller.on_reply(terminal=True)
-                break
-            poller.on_reply(terminal=False)
-        took.append(clock.now - started)
-    bound = GROWTH * took[0] + 0.3  # one poll at the bound, then the backoff's
-    assert max(took) <= bound, took
-    expected = policy.durations.expected(("m", "forward_backward"))
-    assert expected is not None
-    assert expected.hi <= GROWTH * took[0], took
