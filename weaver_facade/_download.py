@@ -534,7 +534,9 @@ class Transfer:
         rest is asked for; a coded body's own end tells, and a whole one is fetched)."""
         size = self.file.size
         hasher = None if self._ignore_range else self._hasher  # else no Range could resume
-        cut = hasher is not None and hasher.hexdigest() != self.file.sha256
+        # A 200 to a Range, as long as the body before it: storage served the file again.
+        again = self._last_status == 200 and self.offset == self._requested > 0
+        cut = hasher is not None and not again and hasher.hexdigest() != self.file.sha256
         if self.offset in (size, self._server_total) or (size is None and not cut):
             self._finish()  # complete, or storage holds another size: an integrity error
             return

@@ -18,6 +18,7 @@ drawn at random (``chaos``):
 * ``"stall:N"``: send the headers and N bytes, then nothing until the server stops;
 * ``"stall-head"``: read the request and answer nothing until the server stops;
 * ``"full"``: ignore ``Range`` and answer 200 with the whole file;
+* ``"eof-full"``: ``"full"`` without ``Content-Length``, whose close ends the body;
 * ``"redirect"``: 302 to the same URL on a second server (another port), which
   must never see the API key either;
 * ``"wrong-range"``: a 206 that starts at byte 0 whatever was asked;
@@ -185,7 +186,7 @@ class StorageServer:
             action = (action or "").partition("+")[2] or None
         start = 0
         rng = h.headers.get("Range")
-        if rng and action != "full":
+        if rng and action not in ("full", "eof-full"):
             start = int(rng.removeprefix("bytes=").split("-")[0])
             if start >= len(data):
                 return _reply(
@@ -198,7 +199,7 @@ class StorageServer:
         else:
             h.send_response(200)
         body = memoryview(data)[start:]
-        close_delimited = action is not None and action.startswith("eof:")
+        close_delimited = action is not None and action.startswith(("eof:", "eof-full"))
         if not close_delimited:
             h.send_header("Content-Length", str(len(body)))
         h.send_header("Content-Type", "application/octet-stream")

@@ -224,3 +224,20 @@ def test_a_part_longer_than_a_file_of_unknown_size_leaves_later_drops_resumable(
         ranges = [r.headers.get("range") for r in storage.requests if r.key == name]
     assert (out / name).read_bytes() == DATA[name]
     assert ranges == [f"bytes={len(DATA[name]) + 22}-", None, "bytes=100000-"]
+
+
+def test_a_whole_body_of_no_given_length_served_again_for_a_range_is_no_cut(
+    tmp_path: Path,
+) -> None:
+    # Storage that ignores Range serves the whole file again, as long as the first time:
+    # that is the file, not a cut to resume. It failed its sha256: fetched twice, not
+    # once per allowed failure, and an integrity error, not a StorageError.
+    name = "model.safetensors"
+    with served(1, hashed={name}) as (svc, storage, artifact_id):
+        storage.files[name] = other = bytes(reversed(DATA[name]))
+        storage.script(name, *["eof-full"] * 20)
+        with pytest.raises(ArtifactIntegrityError) as info:
+            svc.download_weights(artifact_id, tmp_path / "out", timeout=30)
+        ranges = [r.headers.get("range") for r in storage.requests if r.key == name]
+    assert info.value.received == hashlib.sha256(other).hexdigest()
+    assert ranges == [None, f"bytes={len(other)}-"]
