@@ -177,6 +177,19 @@ def by_ref(ref: object, model_id: str | None) -> Plan[Checkpoint]:
     return (yield from by_id(target, model_id))
 
 
+def _gone(checkpoint_id: uuid.UUID, model_id: str) -> Plan[bool]:
+    """Whether a checkpoint is gone: its ``GET`` says deleted; a 404 (or a server without
+    the route) leaves it to its model's list, which leaves out deleted and expired ones,
+    and failed ones too: their ``GET`` tells."""
+    try:
+        reply: wire.Checkpoint = yield calls.get_checkpoint(checkpoint_id)
+    except APIError as exc:
+        if not _route_missing(exc):
+            raise
+        return (yield from find(model_id, lambda c: c.id == checkpoint_id)) is None
+    return checkpoint_from_wire("get_checkpoint", reply).status is CheckpointStatus.DELETED
+
+
 def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
     """Delete a checkpoint; without the extension's route, ``UnsupportedByServerError``.
 
@@ -190,10 +203,8 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
         reply: calls.CheckpointReply = yield calls.delete_checkpoint(checkpoint_id)
     except APIConnectionError as lost:
         # A DELETE is not sent again (a second would meet a 404): its reply lost after
-        # it may have acted, the model's list tells whether the checkpoint is gone.
-        if not may_have_acted(lost.__cause__):
-            raise
-        if (yield from find(model_id, lambda c: c.id == checkpoint_id)) is not None:
+        # it may have acted, a look at the checkpoint tells whether it is gone.
+        if not may_have_acted(lost.__cause__) or not (yield from _gone(checkpoint_id, model_id)):
             raise
         return attrs.evolve(target, status=CheckpointStatus.DELETED)
     except APIError as exc:

@@ -665,3 +665,23 @@ def test_a_delete_whose_reply_was_lost_asks_the_list_whether_it_was_done(
         with pytest.raises(APIConnectionError):
             trainer.delete_checkpoint(saved)
     assert len(fake.sent("DELETE", path)) == 1
+
+
+def test_a_lost_delete_of_a_checkpoint_the_list_leaves_out_is_not_reported_done(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # The list leaves failed checkpoints out (the spec's list_checkpoints): a failed one's
+    # DELETE that lost its reply before the server acted was returned in status deleted.
+    saved = trainer.save_state("c")
+    fake.checkpoints["m-1"][0]["status"] = "failed"
+    failed = attrs.evolve(saved, status=CheckpointStatus.FAILED)
+    path = f"/api/v1/checkpoints/{saved.id}"
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected", request=request)
+
+    fake.script("DELETE", path, lost)
+    fake.script("GET", "/api/v1/models/m-1/checkpoints", httpx.Response(200, json={"items": []}))
+    with pytest.raises(APIConnectionError):
+        trainer.delete_checkpoint(failed)
+    assert len(fake.sent("DELETE", path)) == 1
