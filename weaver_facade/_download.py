@@ -42,7 +42,7 @@ if sys.platform != "win32":
     import fcntl
 
 from ._args import at_least
-from ._causes import certificate_refused
+from ._causes import certificate_refused, plain_http
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -556,6 +556,9 @@ class Transfer:
             raise self._storage_error(problem)
         if certificate_refused(error):  # nor this
             raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
+        if plain_http(error):  # nor this
+            # Not the facade's hint: the URL is the API's, not the user's to change.
+            raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")
         self._fail(problem)
 
     # -- internals -----------------------------------------------------------------------------

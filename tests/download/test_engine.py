@@ -1491,6 +1491,17 @@ def test_https_storage_is_verified(
         assert made == []
 
 
+def test_an_https_url_of_plain_http_storage_is_not_retried(run: Run, tmp_path: Path) -> None:
+    # As for API requests (README): no retry changes a server that answers TLS in plain
+    # HTTP, yet the file was tried 9 times, with their backoff, and no hint.
+    with StorageServer({"small.bin": FILES["small.bin"]}).running() as storage:
+        url = storage.url("small.bin", expires_in=3600).replace("http://", "https://", 1)
+        sleeps: list[float] = []
+        with pytest.raises(StorageError, match=r"WRONG_VERSION_NUMBER.*plain HTTP"):
+            run(Source(storage, **{"small.bin": {"url": url}}), tmp_path / "out", sleeps=sleeps)
+    assert sleeps == []
+
+
 def test_https_storage_trusts_a_certificate_of_ssl_cert_dir(
     certificate: tuple[Path, Path], run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
