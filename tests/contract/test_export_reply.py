@@ -9,10 +9,14 @@ Operation read as the artifact, and the download and storage steps were skipped.
 
 from __future__ import annotations
 
+import json
+
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade.contract import run_contract_test
+from weaver_facade.contract._spec import load_spec
 
+HEADERS = {"X-Request-ID": "req-1"}
 EXPORT = "POST /api/v1/checkpoints/{checkpoint_id}/export"
 
 
@@ -48,3 +52,22 @@ def test_an_export_operation_answered_201_is_one_finding_and_waited_for() -> Non
     assert "201" in report.findings[0].message, lines
     assert steps["download every file; sizes and sha256 match the descriptor"] == "passed"
     assert steps["storage URLs work without the key and honour Range"] == "passed"
+
+
+def test_a_200_export_operation_of_its_own_kind_is_named_as_an_operation() -> None:
+    # The sheet names no operation kinds (`kind` is the operation-details extension's), only
+    # that an Operation never says hf_model/hf_adapter. A server's own `"kind": "export"`
+    # made the 200 Operation read as an Artifact without its fields: three findings
+    # (`Artifact: required fields ... missing`, `kind`, `status`) that did not say why.
+    spec = load_spec()
+    operation = {"id": "op-1", "status": "done", "kind": "export", "response": None}
+    problems = spec.check_reply(
+        spec.by_id("export_checkpoint"), 200, HEADERS, json.dumps(operation).encode()
+    )
+    assert [(p.check, p.message) for p in problems] == [
+        (
+            "response_schema_conformance",
+            "the 200 reply is an Operation, which the spec answers with 202; "
+            "200 is for the Artifact itself",
+        )
+    ]

@@ -404,6 +404,10 @@ class Spec:
             and self._deref(reply).get("content", {}).get("application/json", {}).get("schema")
             == {"$ref": ref}
         ]
+        # The sheet names no operation kinds: a server's own (`export`) with no Artifact's
+        # `uri` is still an Operation's, as the facade reads it.
+        if isinstance(data, Mapping) and "uri" not in data:
+            data = {k: v for k, v in data.items() if k != "kind"}
         if not others or self.check_schema("Operation", data):
             return None
         name = str(schema.get("$ref", "")).removeprefix(SCHEMA_REF) or "another reply"
