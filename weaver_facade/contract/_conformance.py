@@ -16,6 +16,7 @@ for the kit and for the emulator's own schemathesis test:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -591,7 +592,9 @@ def run_conformance(
     if document is None:
         schema = schemathesis.openapi.from_path(spec_file, config=config)
     else:
-        schema = schemathesis.openapi.from_dict(dict(document), config=config)
+        # A copy of its own: schemathesis inlines `$ref`s of the document it is given in
+        # place, where ``spec`` reads them (a 201 save's schema pointer, see reply_pointer).
+        schema = schemathesis.openapi.from_dict(copy.deepcopy(dict(document)), config=config)
     build = schema.build_state_machine
     create_session = schema[CREATE_SESSION.split(" ", 1)[1]]["POST"]
     ownership = Ownership(CREATE_SESSION)
