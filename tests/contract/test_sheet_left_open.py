@@ -26,7 +26,11 @@ from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from tests.support.fakeserver import checkpoint_json
 from weaver_facade.contract import run_contract_test
-from weaver_facade.contract._conformance import ConformanceOutcome, _left_open
+from weaver_facade.contract._conformance import (
+    ConformanceOutcome,
+    _findings_for_failure,
+    _left_open,
+)
 from weaver_facade.contract._lifecycle import Watcher
 from weaver_facade.contract._spec import OperationResults, Spec, load_spec
 
@@ -120,6 +124,27 @@ def test_what_the_sheet_states_is_still_a_finding() -> None:
     refused = SimpleNamespace(status_code=400)
     plain = SimpleNamespace(operation=SimpleNamespace(label="x"), body={"ttl_seconds": 255})
     assert left_open("positive_data_acceptance", plain, refused) is None
+
+
+def test_an_invalid_request_accepted_says_what_was_invalid() -> None:
+    # The finding said only schemathesis' "Schema-violating request accepted: Invalid
+    # data should have been rejected", not which part of the request broke the spec.
+    label = "POST /api/v1/models/{model_id}/checkpoints"
+    case = _negative(label, ParameterLocation.BODY)
+    case.meta.phase.data.description = "Missing request body"
+    failure = SimpleNamespace(
+        operation=label,
+        title="Schema-violating request accepted",
+        message="Invalid data should have been rejected\nExpected: 400, 401",
+    )
+    reply = httpx.Response(201, json={})
+    [finding] = _findings_for_failure(
+        SPEC, "negative_data_rejection", failure, case, reply, "curl -X POST", None
+    )
+    assert finding.message == (
+        "Schema-violating request accepted: Invalid data should have been rejected "
+        "(Missing request body)"
+    )
 
 
 def test_bounds_the_sheet_does_not_state_are_notes() -> None:

@@ -448,16 +448,23 @@ def _problems_for(
     return None
 
 
+_REJECTED = "negative_data_rejection"
+
+
 def _findings_for_failure(
     spec: Spec, check: str, failure: Any, case: Any, response: Any, curl: str, secret: str | None
 ) -> list[Finding]:
     problems = _problems_for(spec, check, failure, case, response)
     got = str(response.status_code) if response is not None else "no reply"
     if problems is None:
+        # A negative case's description says what broke the spec ("Missing request body").
+        meta = getattr(case, "meta", None) if check == _REJECTED else None
+        invalid = None if meta is None else getattr(meta.phase.data, "description", None)
         problems = [
             Problem(
                 check,
-                f"{failure.title}: {_first_line(str(failure.message))}",
+                f"{failure.title}: {_first_line(str(failure.message))}"
+                + (f" ({invalid})" if invalid else ""),
                 expected=f"{check} to pass",
                 got=got,
             )
@@ -955,7 +962,7 @@ def _left_open(
 ) -> str | None:
     """A note for a failed check that holds the server to a rule the sheet does not state."""
     label = case.operation.label
-    if check == "negative_data_rejection":
+    if check == _REJECTED:
         reason = _negative_left_open(spec, case, outcome)
         if reason is None:
             return None
