@@ -147,6 +147,40 @@ def test_an_invalid_request_accepted_says_what_was_invalid() -> None:
     )
 
 
+def test_what_made_a_request_invalid_is_said_on_the_finding_s_one_line() -> None:
+    # A fuzzed case's description is one line per mutation ("- ...\n- ..."): the finding's
+    # message ran over several lines. A coverage case's ("Value greater than maximum")
+    # named no parameter, which schemathesis' own message gives on a later line.
+    label = "GET /api/v1/operations/{operation_id}"
+    failure = SimpleNamespace(
+        operation=label,
+        title="Schema-violating request accepted",
+        message="Invalid data should have been rejected\nExpected: 400, 401",
+    )
+    reply = httpx.Response(200, json={})
+    fuzzed = _negative_parameter(label, ParameterLocation.QUERY, None)
+    fuzzed.meta.phase.data.description = (
+        "- violates `type` at /properties/wait (was number, became object)\n"
+        "- violates `maxLength` at /properties/seen_revision"
+    )
+    covered = _negative_parameter(label, ParameterLocation.QUERY, "wait")
+    covered.meta.phase.data.description = "Value greater than maximum"
+    messages = [
+        finding.message
+        for case in (fuzzed, covered)
+        for finding in _findings_for_failure(
+            SPEC, "negative_data_rejection", failure, case, reply, "curl", None
+        )
+    ]
+    assert messages == [
+        "Schema-violating request accepted: Invalid data should have been rejected "
+        "(violates `type` at /properties/wait (was number, became object); "
+        "violates `maxLength` at /properties/seen_revision)",
+        "Schema-violating request accepted: Invalid data should have been rejected "
+        "(query parameter `wait`: Value greater than maximum)",
+    ]
+
+
 def test_bounds_the_sheet_does_not_state_are_notes() -> None:
     # The sheet bounds no TTL, project_id or sequence length; the spec does.
     with serve_emulator(Drift.UNBOUNDED, extensions="none") as served:

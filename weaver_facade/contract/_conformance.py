@@ -451,15 +451,32 @@ def _problems_for(
 _REJECTED = "negative_data_rejection"
 
 
+def _what_was_invalid(case: Any) -> str | None:
+    """What broke the spec in a negative case ("Missing request body"), on one line: a
+    fuzzed case's description has a line per mutation, and a coverage case's may not name
+    its parameter (schemathesis' own message says both on lines the finding leaves out)."""
+    meta = getattr(case, "meta", None)
+    data = None if meta is None else meta.phase.data
+    description = getattr(data, "description", None)
+    if not description:
+        return None
+    lines = (line.strip().removeprefix("- ") for line in str(description).splitlines())
+    text = "; ".join(line for line in lines if line)
+    parameter = getattr(data, "parameter", None)
+    location = getattr(data, "parameter_location", None)
+    where = getattr(location, "value", None)
+    if parameter and where and where != "body" and str(parameter) not in text:
+        text = f"{where} parameter `{parameter}`: {text}"
+    return text
+
+
 def _findings_for_failure(
     spec: Spec, check: str, failure: Any, case: Any, response: Any, curl: str, secret: str | None
 ) -> list[Finding]:
     problems = _problems_for(spec, check, failure, case, response)
     got = str(response.status_code) if response is not None else "no reply"
     if problems is None:
-        # A negative case's description says what broke the spec ("Missing request body").
-        meta = getattr(case, "meta", None) if check == _REJECTED else None
-        invalid = None if meta is None else getattr(meta.phase.data, "description", None)
+        invalid = _what_was_invalid(case) if check == _REJECTED else None
         problems = [
             Problem(
                 check,
