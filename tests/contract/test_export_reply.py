@@ -71,3 +71,22 @@ def test_a_200_export_operation_of_its_own_kind_is_named_as_an_operation() -> No
             "200 is for the Artifact itself",
         )
     ]
+
+
+def test_a_200_artifact_without_its_uri_is_no_operation() -> None:
+    # A reply with an Artifact's `checkpoint_id` but no `uri` (and a kind of its own) was
+    # named an Operation answered 200, hiding the Artifact's missing `uri` and its `kind`.
+    spec = load_spec()
+    drifted = {
+        "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "checkpoint_id": "7c9e6679-7425-40de-944b-e07fc1f90ae8",
+        "model_id": "m-1",
+        "kind": "adapter",
+        "status": "pending",
+    }
+    problems = spec.check_reply(
+        spec.by_id("export_checkpoint"), 200, HEADERS, json.dumps(drifted).encode()
+    )
+    messages = [p.message for p in problems]
+    assert not [m for m in messages if "is an Operation" in m], messages
+    assert [m for m in messages if "`uri`" in m], messages

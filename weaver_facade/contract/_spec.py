@@ -406,9 +406,9 @@ class Spec:
             and self._deref(reply).get("content", {}).get("application/json", {}).get("schema")
             == {"$ref": ref}
         ]
-        # The sheet names no operation kinds: a server's own (`export`) with no Artifact's
-        # `uri` is still an Operation's, as the facade reads it.
-        if isinstance(data, Mapping) and "uri" not in data:
+        # The sheet names no operation kinds: a server's own (`export`) with neither of an
+        # Artifact's `uri` and `checkpoint_id` is still an Operation's, as the facade reads it.
+        if isinstance(data, Mapping) and not {"uri", "checkpoint_id"} & data.keys():
             data = {k: v for k, v in data.items() if k != "kind"}
         if not others or self.check_schema("Operation", data):
             return None
