@@ -171,3 +171,28 @@ def test_operations_that_got_faster_are_polled_sooner() -> None:
         took.append(wait_out(poller, clock, duration))
     # The history forgets the slow one within HISTORY operations, then halves its guess.
     assert max(took[-4:]) < 0.5, took
+
+
+def test_a_server_that_advances_by_polls_is_polled_later_and_later() -> None:
+    # The README's known limit: an operation pending for its first GET and done at the
+    # second, whatever the time, is seen ending later at each wait (each polls first at the
+    # last one's end and finds it pending), so the waits of a loop grow step after step.
+    clock = FakeClock()
+    policy = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
+    took: list[float] = []
+    for _ in range(60):
+        poller = policy.start(600, key=("m", "forward_backward"))
+        started, gets = clock.now, 0
+        while True:
+            step = poller.next_step()
+            if isinstance(step, Sleep):
+                clock.sleep(step.seconds)
+                continue
+            clock.now += 0.005
+            gets += 1
+            poller.on_reply(terminal=gets == 2)
+            if gets == 2:
+                break
+        took.append(clock.now - started)
+    assert took[0] < took[19] < took[39] < took[59], took
+    assert took[59] > 10 * took[0], took
