@@ -33,6 +33,7 @@ import email.utils
 import json
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import httpx
@@ -148,9 +149,7 @@ def server_says_retryable(
         body = json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: nesting a server should not send
         return None
-    if _polls(response, request) and legacy_read_failure(
-        response.status_code, body.get("error"), body.get("message")
-    ):
+    if _polls(response, request) and _legacy_read_failure(response.status_code, body):
         return True  # says `false`, for an operation that may well be there
     flag = body.get("retryable")
     return flag if isinstance(flag, bool) else None
@@ -199,10 +198,12 @@ _LEGACY_READ_FAILURES = re.compile(
 )
 
 
-def legacy_read_failure(status: int | None, code: object, message: object) -> bool:
-    """Whether an error is a legacy weaver-server's 404 for a read of its store that failed."""
+def _legacy_read_failure(status: int, body: Mapping[str, Any]) -> bool:
+    """Whether an Error body is a legacy weaver-server's 404 for a read of its store that
+    failed: the transport's and (through ``APIError.retryable``) the poller's rule."""
+    message = body.get("message")
     return (
-        (status, code) == (404, "not_found")
+        (status, body.get("error")) == (404, "not_found")
         and isinstance(message, str)
         and _LEGACY_READ_FAILURES.search(message) is not None
     )
@@ -215,7 +216,7 @@ def error_is_retryable(error: Exception) -> bool:
     if isinstance(error, ResponseValidationError) or not isinstance(error, APIError):
         return False
     # Set by ``_wire.error_from_response`` with ``response_is_retryable``.
-    return error.retryable or legacy_read_failure(error.status_code, error.code, error.message)
+    return error.retryable
 
 
 def wait_before_retry(backoff: float, retry_after: float | None) -> float:
