@@ -20,6 +20,7 @@ from weaver_client.types import UNSET, Unset
 
 from ._checkpoints import CheckpointPath, CheckpointType
 from ._lazy import LazyModule, wire
+from ._result_shape import artifact_shaped
 from ._types import AdamParams, Datum
 from ._wire import Call, MaybeResource, NoBody, WireModel, ignore_body, maybe_resource
 
@@ -297,16 +298,17 @@ class ExportReply:
         clients tell them apart: an Artifact's is hf_model/hf_adapter, values an
         Operation's kind never takes. Not by the status: "2xx" is all the wire promises
         of a POST that starts an operation (200 and 202 are the spec's). A ``kind`` of
-        neither is an Artifact's only with an Artifact's ``uri`` (an artifact kind added
-        to the spec): the sheet names no operation kinds, so a server may give its own
-        (``export``). Without a ``kind``, the spec's ``status`` explains the reply."""
+        neither is an Artifact's only with a field of an Artifact's (``artifact_shaped``;
+        an artifact kind added to the spec): the sheet names no operation kinds, so a
+        server may give its own (``export``). Without a ``kind``, the spec's ``status``
+        explains the reply."""
         kind = data.get("kind") if isinstance(data, Mapping) else None
         kind = kind if isinstance(kind, str) else None  # a list is no set member
         if kind in {k.value for k in wire.ArtifactKind}:
             return "Artifact"
         if kind in {k.value for k in wire.OperationKind} or status != 200:
             return "Operation"
-        if kind is not None and isinstance(data, Mapping) and "uri" not in data:
+        if kind is not None and isinstance(data, Mapping) and not artifact_shaped(data):
             return "Operation"
         return "Artifact"
 

@@ -13,7 +13,8 @@ for a result too plain for that, by ``only_fields_of``.
 
 They share ``stand_ins`` too: which unknown fields of an object that lacks a required one
 may stand for it (the history's ``checkpoint_type`` for ``type``, a ``{"checkpoint",
-"operation"}`` wrapper), named after "missing" as what the server sent instead.
+"operation"}`` wrapper), named after "missing" as what the server sent instead; and
+``artifact_shaped``: whether an export's reply of a ``kind`` neither lists is the Artifact.
 
 A shared leaf: it imports nothing of the facade.
 """
@@ -90,3 +91,15 @@ def _may_stand_for(key: str, item: object, name: str) -> bool:
 
 def _words(name: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(name)]
+
+
+# Fields an Artifact has and an Operation has not. The wire sheet tells an export's two
+# replies apart by an artifact `kind`, and names no operation kinds: a reply whose `kind`
+# the spec lists for neither is told by these.
+_ARTIFACT_ONLY = frozenset({"uri", "checkpoint_id"})
+
+
+def artifact_shaped(value: Mapping[str, Any]) -> bool:
+    """Whether an export's reply of an unlisted ``kind`` is the Artifact (it carries a field
+    only an Artifact has), not an Operation of the server's own kind (``export``)."""
+    return not _ARTIFACT_ONLY.isdisjoint(value)

@@ -235,6 +235,13 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
         (200, artifact_json() | {"kind": "gguf"}, "Artifact", "kind"),
         (200, {k: v for k, v in artifact_json().items() if k != "kind"}, "Artifact", "kind"),
         (200, artifact_json() | {"kind": ["hf_model"]}, "Artifact", "kind"),
+        # An Artifact's `checkpoint_id`, no `uri`: an Artifact, not an Operation of its own kind.
+        (
+            200,
+            {k: v for k, v in artifact_json().items() if k != "uri"} | {"kind": "adapter"},
+            "Artifact",
+            "uri",
+        ),
     ],
     ids=[
         "artifact-without-id",
@@ -244,6 +251,7 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
         "artifact-of-an-unknown-kind",
         "artifact-without-kind",
         "artifact-with-a-list-for-kind",
+        "artifact-of-its-own-kind-without-uri",
     ],
 )
 def test_a_bad_export_reply_is_explained_by_the_schema_of_its_kind(

@@ -20,7 +20,7 @@ from typing import Any, cast
 import jsonschema.exceptions
 import yaml
 
-from .._result_shape import misplaced, result_schemas, shaped_as, stand_ins
+from .._result_shape import artifact_shaped, misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
     PATTERN_WORDS,
     SCHEMA_REF,
@@ -406,9 +406,8 @@ class Spec:
             and self._deref(reply).get("content", {}).get("application/json", {}).get("schema")
             == {"$ref": ref}
         ]
-        # The sheet names no operation kinds: a server's own (`export`) with neither of an
-        # Artifact's `uri` and `checkpoint_id` is still an Operation's, as the facade reads it.
-        if isinstance(data, Mapping) and not {"uri", "checkpoint_id"} & data.keys():
+        # A server's own operation kind (`export`): an Operation's, as the facade reads it.
+        if isinstance(data, Mapping) and not artifact_shaped(data):
             data = {k: v for k, v in data.items() if k != "kind"}
         if not others or self.check_schema("Operation", data):
             return None
