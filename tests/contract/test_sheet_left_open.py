@@ -482,3 +482,15 @@ def test_a_refused_parameter_value_is_validated_once() -> None:
         note = _left_open(spec, ConformanceOutcome(), "negative_data_rejection", case, accepted)
         assert (note is not None) is left_open_note, sent
         assert len(runs) == 1, (sent, runs)
+
+
+def test_a_note_of_an_invalid_request_is_one_line_too() -> None:
+    # The note took a fuzzed case's description as it was, one line per mutation, in a
+    # report of one line per note; the findings already joined them.
+    case = _negative("POST /api/v1/sessions", ParameterLocation.BODY)
+    case.meta.phase.data.description = "- Missing request body\n- another mutation"
+    note = left_open("negative_data_rejection", case, SimpleNamespace(status_code=201))
+    assert note is not None
+    assert note.startswith(
+        "POST /api/v1/sessions: Missing request body; another mutation was accepted (201)"
+    )

@@ -983,7 +983,7 @@ def _left_open(
         reason = _negative_left_open(spec, case, outcome)
         if reason is None:
             return None
-        info = getattr(case.meta.phase.data, "description", None) or "an invalid request"
+        info = _what_was_invalid(case) or "an invalid request"
         status = response.status_code if response is not None else "no reply"
         return f"{label}: {info} was accepted ({status}), as the spec does not allow; {reason}"
     if check == "positive_data_acceptance" and response is not None:
