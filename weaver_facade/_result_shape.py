@@ -1,22 +1,10 @@
 """An operation's result where the Operation that starts it belongs, told by its shape.
 
 The wire's history had a save that answered at once with the Checkpoint instead of an
-Operation (a synchronous 201). The spec documents every 2xx of an operation POST as an
-Operation, so the status cannot tell; the body's shape does: it carries every required
-field of the result's schema that ``Operation`` does not define, and there are at least
-two (one alone, such as an optimizer step's ``metrics``, could be a field an Operation
-grew: replies may grow). The facade (on the generated schemas) and the contract kit (on
-the spec it checks) share this one rule. ``result_schemas`` says which schema each kind's
-result has (``x-weaver-result-schemas``), for them and the emulator. The command line
-tells a done operation's result the same way when the server does not say its kind, or,
-for a result too plain for that, by ``only_fields_of``.
-
-They share ``stand_ins`` too: which unknown fields of an object that lacks a required one
-may stand for it (the history's ``checkpoint_type`` for ``type``, a ``{"checkpoint",
-"operation"}`` wrapper), named after "missing" as what the server sent instead; and
-``artifact_shaped``: whether an export's reply of a ``kind`` neither lists is the Artifact.
-
-A shared leaf: it imports nothing of the facade.
+Operation (a synchronous 201), and the spec documents every 2xx of an operation POST as
+an Operation, so only the body's shape can tell. The facade (on the generated schemas),
+the contract kit (on the spec it checks), the emulator and the command line share these
+rules. A shared leaf: it imports nothing of the facade.
 """
 
 from __future__ import annotations
@@ -44,7 +32,9 @@ def result_schemas(schemas: Mapping[str, Any]) -> dict[str, str]:
 
 def shaped_as(value: object, schema: str, instead_of: str, schemas: Mapping[str, Any]) -> bool:
     """Whether ``value`` is a ``schema`` where an ``instead_of`` belongs: it has every
-    required field of ``schema`` that ``instead_of`` does not define, at least two."""
+    required field of ``schema`` that ``instead_of`` does not define, at least two (one
+    alone, such as an optimizer step's ``metrics``, could be a field an Operation grew:
+    replies may grow)."""
     own = set((schemas.get(instead_of) or {}).get("properties") or ())
     telling = [f for f in (schemas.get(schema) or {}).get("required") or () if f not in own]
     return isinstance(value, Mapping) and len(telling) >= 2 and all(f in value for f in telling)
