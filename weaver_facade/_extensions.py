@@ -67,6 +67,8 @@ def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[
     def dropped(node: Any) -> bool:
         return isinstance(node, Mapping) and resolved(node).get(MARKER) in without
 
+    # What each remaining operation takes, so that links to removed parameters go too.
+    takes: dict[str, set[str]] = {}
     paths: dict[str, Any] = doc.get("paths", {})
     for path in list(paths):
         item = paths[path]
@@ -81,16 +83,12 @@ def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[
                 continue
             if dropped(operation):
                 del item[method]
-            elif "parameters" in operation:
+                continue
+            if "parameters" in operation:
                 operation["parameters"] = [p for p in operation["parameters"] if not dropped(p)]
-    # What each remaining operation takes, so that links to removed parameters go too.
-    takes: dict[str, set[str]] = {}
-    for item in paths.values():
-        for method in _METHODS:
-            if method in item:
-                names = takes.setdefault(str(item[method].get("operationId")), set())
-                for param in [*item.get("parameters", []), *item[method].get("parameters", [])]:
-                    names.add(str(resolved(param).get("name")))
+            names = takes.setdefault(str(operation.get("operationId")), set())
+            for param in [*item.get("parameters", []), *operation.get("parameters", [])]:
+                names.add(str(resolved(param).get("name")))
     _drop_links(doc, takes)
     return doc
 
