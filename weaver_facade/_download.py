@@ -1204,10 +1204,8 @@ class _Shell:
             transfer.on_failure(exc)
             return
         try:
-            if self.cancel.is_set():  # stopped after the reply came: not acted on
-                raise Cancelled
             error_body = _error_body(reply) if reply.status >= 400 else b""
-            if self.cancel.is_set():
+            if self.cancel.is_set():  # stopped after the reply came: not acted on
                 raise Cancelled
             reaction = transfer.on_reply(reply.status, reply.headers, error_body)
             if isinstance(reaction, Read):
