@@ -709,19 +709,17 @@ class Downloads:
     def refreshed(self, descriptor: Descriptor) -> None:
         """Take fresh URLs for every file; the files must be the same (names, sizes and
         sha256s), those in place and those still to fetch alike."""
-        by_name = {f.name: f for f in self.descriptor.files}
-        if {f.name for f in descriptor.files} != by_name.keys():
+        if {f.name for f in descriptor.files} != self._files.keys():
             raise ArtifactIntegrityError(
                 f"artifact {self.descriptor.artifact_id} changed while downloading: "
                 "its file list differs",
                 name="",
-                expected=", ".join(sorted(by_name)),
+                expected=", ".join(sorted(self._files)),
                 received=", ".join(sorted(f.name for f in descriptor.files)),
             )
+        pairs = [(self._files[new.name], new) for new in descriptor.files]
         changed = [
-            (by_name[new.name], new)
-            for new in descriptor.files
-            if (new.size, new.sha256) != (by_name[new.name].size, by_name[new.name].sha256)
+            (old, new) for old, new in pairs if (old.size, old.sha256) != (new.size, new.sha256)
         ]
         if changed:
             with self._lock:
