@@ -3,11 +3,8 @@
 A model's create is the case: once the POST has left, the server may make the
 model, and only its reply tells the client which model to terminate on close. A
 ``KeyboardInterrupt`` raised while it is awaited loses the reply, and the model
-stays running, holding training resources. So a first Ctrl-C is held until the
-request ends (bounded by the client's timeouts), and raised then; a second one
-is raised at once, as always. Where SIGINT is ignored (a script's background job)
-and SIGTERM is taken as a Ctrl-C (the command line, the contract kit), a first
-SIGTERM is held so instead; SIGINT stays ignored.
+stays running, holding training resources: so ``interrupt_held`` holds a first
+Ctrl-C until the request ends (bounded by the client's timeouts).
 """
 
 from __future__ import annotations
