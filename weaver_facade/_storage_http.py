@@ -205,7 +205,6 @@ class StorageHTTP:
                     follow_redirects=True,
                     max_redirects=MAX_REDIRECTS,
                     event_hooks={"response": [_refuse_unfetchable_location]},
-                    timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT),
                     limits=httpx.Limits(max_keepalive_connections=0),
                 )
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
