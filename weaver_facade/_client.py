@@ -133,9 +133,9 @@ def _base_url(base_url: object) -> str:
     if sep and scheme.lower() in ("http", "https"):
         url = f"{scheme.lower()}://{rest}"  # schemes are case-insensitive (RFC 3986)
     if not url.startswith(("http://", "https://")):
-        # httpx may not parse it: the password runs to the last "@", and the scheme may
-        # be missing ("user:password@host").
-        shown = re.sub(r"^((?:[^:/]*://)?[^/@:]*:).*@", r"\1***@", url)
+        # httpx may not parse it: the user info runs to the last "@" (a password may hold
+        # "/" or "@"), and the scheme may be missing ("user:password@host", "TOKEN@host").
+        shown = re.sub(r"^((?:[^:/]*://)?).*@", r"\1***@", url)
         raise InvalidArgumentError(f"base_url must start with http:// or https://, got {shown!r}")
     url = url.rstrip("/")  # after the scheme's check, which "http://" passes
     if url.endswith("/api/v1"):
@@ -295,7 +295,7 @@ class _ServiceBase(HasOptions):
 
     @property
     def base_url(self) -> str:
-        """The server root requests go to; a password in it (or a lone user name) is ``***``."""
+        """The server root requests go to; its user info (``user:password@``) is ``***@``."""
         return shown_url(self._base_url)
 
     @property

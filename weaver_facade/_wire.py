@@ -832,13 +832,11 @@ def hide_key(exc: httpx.TransportError) -> None:
 
 
 def shown_url(url: str | httpx.URL) -> str:
-    """``url`` for reprs, messages and logs: a password in it is a secret too (httpx
-    sends it as Basic auth), and so is a user name without one (``http://TOKEN@proxy``:
-    some proxies take their key there)."""
+    """``url`` for reprs, messages and logs, its user info (``user:password@``) shown as
+    ``***@``: httpx sends it as Basic auth, and either half may be the secret (a lone
+    ``http://TOKEN@proxy``, GitHub's ``TOKEN:x-oauth-basic``, GitLab's ``oauth2:TOKEN``)."""
     parsed = httpx.URL(url)
-    if parsed.password:
-        return str(parsed.copy_with(username=parsed.username, password="***"))  # noqa: S106
-    if parsed.username:
+    if parsed.userinfo:
         return str(parsed.copy_with(username="***", password=None))
     return str(url)
 

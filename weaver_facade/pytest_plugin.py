@@ -113,9 +113,13 @@ class WeaverServer:
     data_dir: Path | None = None
 
     def __repr__(self) -> str:
-        # A password in the URL is a secret too (pytest --showlocals prints this).
-        password = urllib.parse.urlsplit(self.base_url).password
-        shown = self.base_url.replace(f":{password}@", ":***@", 1) if password else self.base_url
+        # The URL's user info is a secret too (pytest --showlocals prints this): either
+        # half of it, or a lone user name, may be the credential.
+        parts = urllib.parse.urlsplit(self.base_url)
+        host = parts.netloc.rpartition("@")[2]
+        shown = (
+            parts._replace(netloc=f"***@{host}").geturl() if "@" in parts.netloc else self.base_url
+        )
         return f"WeaverServer(base_url={shown!r}, data_dir={self.data_dir!r})"
 
     @property

@@ -417,8 +417,10 @@ def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
     # Nor a password in the URL, which --showlocals printed.
-    with_password = WeaverServer(base_url="http://u:pw-9f@h:1", api_key=None)
-    assert repr(with_password) == "WeaverServer(base_url='http://u:***@h:1', data_dir=None)"
+    # Nor any user info: either half may be the secret, a lone user name too.
+    for userinfo in ("u:pw-9f", "tok-9f:x", "tok-9f"):
+        with_password = WeaverServer(base_url=f"http://{userinfo}@h:1", api_key=None)
+        assert repr(with_password) == "WeaverServer(base_url='http://***@h:1', data_dir=None)"
     assert server.env()["WEAVER_API_KEY"] == "secret-123"
     assert WeaverServer(base_url="http://h:1", api_key=None).env() == {
         "WEAVER_BASE_URL": "http://h:1"

@@ -756,16 +756,16 @@ def test_a_password_in_the_base_url_is_used_but_never_shown(
     caplog.set_level(logging.DEBUG)  # httpx's own log too, which names each request's URL
     url = "http://user:hunter2@weaver.test"
     with ServiceClient(url, KEY, heartbeat_interval=0) as svc:
-        assert svc.base_url == "http://user:***@weaver.test"
+        assert svc.base_url == "http://***@weaver.test"
         svc.create_training_client("weaver-tiny")
         shown = repr(svc) + repr(svc._io.generated)
     assert "hunter2" not in shown
-    assert "user:***@weaver.test" in shown
+    assert "***@weaver.test" in shown
     for wrong in (f"{url}/api/v1", "htp://user:hunter2@weaver.test"):  # a typo'd scheme too
         with pytest.raises(InvalidArgumentError) as refused:
             ServiceClient(wrong, KEY)
         assert "hunter2" not in str(refused.value)
-        assert "user:***@weaver.test" in str(refused.value)
+        assert "***@weaver.test" in str(refused.value)
     sent = fake.requests[0].headers["Authorization"]
     assert sent == "Basic " + base64.b64encode(b"user:hunter2").decode()
     assert "HTTP Request: POST http://weaver.test/api/v1/sessions" in caplog.text
@@ -778,6 +778,26 @@ def test_a_lone_user_name_in_the_base_url_is_never_shown() -> None:
     with ServiceClient("http://TOKEN@weaver.test", KEY, heartbeat_interval=0) as svc:
         assert svc.base_url == "http://***@weaver.test"
         assert "TOKEN" not in repr(svc) + repr(svc._io.generated)
+
+
+@pytest.mark.parametrize(
+    "userinfo",
+    ["ghp_TOKEN7f3:x-oauth-basic", "TOKEN7f3:x", "oauth2:TOKEN7f3", "TOKEN7f3"],
+    ids=["token-then-word", "token-then-x", "word-then-token", "token-alone"],
+)
+def test_no_part_of_the_base_url_s_user_info_is_ever_shown(userinfo: str) -> None:
+    # Which half of `user:password` is the secret is the server's to decide: GitHub-style
+    # `TOKEN:x-oauth-basic` puts it in the user name, which was shown beside `***`.
+    url = f"http://{userinfo}@weaver.test"
+    with ServiceClient(url, KEY, heartbeat_interval=0) as svc:
+        assert svc.base_url == "http://***@weaver.test"
+        assert "TOKEN7f3" not in repr(svc) + repr(svc._io.generated)
+    # A base URL refused before httpx reads it too (no scheme, a typo'd one, /api/v1).
+    for wrong in (f"{userinfo}@weaver.test", f"htp://{userinfo}@weaver.test", f"{url}/api/v1"):
+        with pytest.raises(InvalidArgumentError) as refused:
+            ServiceClient(wrong, KEY)
+        assert "TOKEN7f3" not in str(refused.value)
+        assert "***@weaver.test" in str(refused.value)
 
 
 def test_without_http_client_the_default_transport_carries_the_key(

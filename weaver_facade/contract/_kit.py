@@ -345,12 +345,13 @@ def run_contract_test(
 
 
 def _url_secrets(base_url: str) -> list[str]:
-    """A password in the base URL, and the Basic credentials httpx makes of it."""
+    """The base URL's user info (either half may be the secret, or a lone user name),
+    the Basic credentials httpx makes of it, and its password alone."""
     url = httpx.URL(base_url)
-    if not url.password:
+    if not url.userinfo:
         return []
     basic = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
-    return [basic, url.password]
+    return [url.userinfo.decode("ascii"), basic, *([url.password] if url.password else [])]
 
 
 def _hidden(text: str, secrets: list[str]) -> str:
@@ -360,7 +361,7 @@ def _hidden(text: str, secrets: list[str]) -> str:
 
 
 def _without_url_secrets(report: ContractReport) -> ContractReport:
-    """The report with a password of the base URL shown as ``***``: it reaches the
+    """The report with the base URL's user info shown as ``***``: it reaches the
     report's URL and every curl line, whose Basic credentials would give it away too."""
     secrets = _url_secrets(report.base_url)
     if not secrets:
