@@ -9,9 +9,9 @@ becomes a duplicate or a 409 (for one that ignores it, see below).
 
 What is retried, and how long it waits, is decided by ``_retry``, within the
 ``RetrySettings`` and the request's ``CallOptions``. A ``Retry-After`` beyond
-``max_retry_after`` or the time left (of ``max_retry_wait``, or to the call's
-deadline) is not waited out: the reply surfaces at once, with ``retry_after``
-on its error.
+``max_retry_after`` or what is left of ``max_retry_wait``, or one that reaches the
+call's deadline (no attempt could follow it), is not waited out: the reply surfaces
+at once, with ``retry_after`` on its error.
 
 Each reply's body is read within its attempt, bounded by the call's deadline
 (without one, by one read timeout after its headers): a connection dropped in
@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 import os
 import random
 import re
@@ -159,10 +160,11 @@ class RetryPolicy:
             and not rules.may_have_acted(outcome)
         ):
             return None
-        budget = s.max_retry_wait - slept
-        if remaining is not None:
-            budget = min(budget, remaining)
-        return rules.sleep_before_retry(self.backoff(attempt), retry_after, budget)
+        # A deadline leaves no time for an attempt after a sleep that reaches it; the sleep
+        # budget may be slept whole ("never more than max_retry_wait in all").
+        deadline = math.inf if remaining is None else remaining
+        delay = rules.sleep_before_retry(self.backoff(attempt), retry_after, deadline)
+        return None if delay is None or delay > s.max_retry_wait - slept else delay
 
 
 _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})

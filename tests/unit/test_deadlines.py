@@ -507,6 +507,32 @@ def test_by_default_retries_of_one_call_sleep_at_most_30_seconds() -> None:
     assert clock.sleeps == [25.0]  # a second 25 s sleep would pass the 30 s budget
 
 
+@pytest.mark.parametrize("retry_after", ["30", "10"], ids=["whole-budget", "budget-filled"])
+def test_a_retry_after_that_fills_max_retry_wait_exactly_is_waited_out(retry_after: str) -> None:
+    # The README: "never more than `max_retry_wait` (30 s) in all; a `Retry-After` beyond
+    # that is not waited out". One of 30 s, the default budget, is not beyond it, yet the
+    # reply surfaced at once; so did the third of three 10 s ones.
+    fake, clock = FakeWeaver(), FakeClock()
+    with service(fake, poll=PollPolicy(clock=clock), sleep=clock.sleep) as svc:
+        fake.script(
+            "GET", "/api/v1/models/m-1", *[unavailable(retry_after)] * (30 // int(retry_after))
+        )
+        svc.training_client("m-1")
+    assert sum(clock.sleeps) == 30.0
+    assert len(fake.sent("GET")) == 30 // int(retry_after) + 1
+
+
+def test_a_retry_after_that_reaches_the_call_s_deadline_is_not_waited_out() -> None:
+    # Unlike the sleep budget, a deadline leaves no time for an attempt after a sleep
+    # that reaches it.
+    fake, clock = FakeWeaver(), FakeClock()
+    with service(fake, poll=PollPolicy(clock=clock), sleep=clock.sleep) as svc:
+        fake.script("GET", "/api/v1/models/m-1", unavailable("10"))
+        with pytest.raises(InternalServerError):
+            svc.with_options(timeout=10).training_client("m-1")
+    assert clock.sleeps == []
+
+
 # -- one source of retry rules ------------------------------------------------------------
 
 
