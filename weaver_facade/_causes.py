@@ -27,10 +27,37 @@ def certificate_refused(error: BaseException) -> bool:
     return any(isinstance(e, ssl.SSLCertVerificationError) for e in causes(error))
 
 
+# How OpenSSL names a reply in plain HTTP ("HTTP/1.1 400 ...") to a TLS ClientHello,
+# by its reason and in its words. Up to 3.1 the record's version ("TT") is checked first;
+# from 3.2 its length ("P/", 20527 bytes) fails first and "record layer failure" is put
+# on top, which Python reports (the last error). Python names the reason only when its
+# own table of OpenSSL's reasons has it: else the words alone, as "[SSL] record layer
+# failure". ("http request" is the other side's: a TLS server read "GET ", "POST ", ...)
+_PLAIN_HTTP_REASONS = {
+    "WRONG_VERSION_NUMBER": "wrong version number",
+    "PACKET_LENGTH_TOO_LONG": "packet length too long",
+    "RECORD_LAYER_FAILURE": "record layer failure",
+}
+
+
+def _says_plain_http(error: BaseException) -> bool:
+    reason = getattr(error, "reason", None)
+    if reason in _PLAIN_HTTP_REASONS:
+        return True
+    said = str(error).lower()
+    return (
+        isinstance(error, ssl.SSLError)
+        and reason is None
+        and any(words in said for words in _PLAIN_HTTP_REASONS.values())
+    )
+
+
 def plain_http(error: BaseException) -> bool:
-    """Whether TLS met a server speaking plain HTTP (OpenSSL's ``WRONG_VERSION_NUMBER``),
-    which no retry changes either: ``PLAIN_HTTP_HINT`` says what to do."""
-    return any(getattr(e, "reason", None) == "WRONG_VERSION_NUMBER" for e in causes(error))
+    """Whether TLS met a server speaking plain HTTP (``_PLAIN_HTTP_REASONS``), which no
+    retry changes either: ``PLAIN_HTTP_HINT`` says what to do. From OpenSSL 3.2 on, a
+    TLS record broken in another way (a bad MAC) is a "record layer failure" too, which
+    cannot be told apart: such a rare failure is taken for plain HTTP."""
+    return any(_says_plain_http(e) for e in causes(error))
 
 
 def no_retry_helps(error: BaseException) -> bool:

@@ -131,7 +131,7 @@ async def test_an_https_base_url_of_a_plain_http_server_says_so(
     # Only OpenSSL's "[SSL: WRONG_VERSION_NUMBER] wrong version number", with no hint.
     with StorageServer({}).running() as server:  # plain HTTP
         said = await _get_model(kind, f"https://127.0.0.1:{server.port}")
-    assert "WRONG_VERSION_NUMBER" in said
+    assert "[SSL" in said  # OpenSSL's own words, whichever its version
     assert said.endswith("(the server may speak plain HTTP: try an http:// base URL)")
 
 

@@ -25,6 +25,7 @@ from weaver_facade import (
     RetryPolicy,
     RetrySettings,
 )
+from weaver_facade._causes import PLAIN_HTTP_HINT, plain_http
 from weaver_facade._errors import InternalServerError
 from weaver_facade._operations import GiveUp, Poll, Sleep
 from weaver_facade._retry import EXTENSION, CallOptions
@@ -260,6 +261,60 @@ def test_a_poll_whose_tls_no_retry_changes_is_not_retried(tls: ssl.SSLError) -> 
     poller = policy(FakeClock()).start(timeout=60)
     poller.next_step()
     assert poller.on_failure(error) is False
+
+
+def _tls_error(reason: str | None, text: str) -> ssl.SSLError:
+    """An ``ssl.SSLError`` as ``_ssl`` makes it: ``[SSL: REASON] text``, or ``[SSL] text``
+    when Python's table of OpenSSL's reasons lacks the code (a newer OpenSSL)."""
+    tls = ssl.SSLError(1, f"[SSL: {reason}] {text} (_ssl.c:1000)" if reason else f"[SSL] {text}")
+    tls.library = "SSL"
+    if reason is not None:
+        tls.reason = reason
+    return tls
+
+
+# How OpenSSL names a server that answers a TLS ClientHello in plain HTTP
+# ("HTTP/1.1 400 ..."): up to 3.1 the record's version is checked first; from 3.2 its
+# length ("P/" is 20527 bytes) fails first, and "record layer failure" is put on top,
+# which Python reports (the last error), its reason named or not by Python's own table.
+PLAIN_HTTP_SPELLINGS = {
+    "wrong-version-number": ("WRONG_VERSION_NUMBER", "wrong version number"),
+    "record-layer-failure": ("RECORD_LAYER_FAILURE", "record layer failure"),
+    "record-layer-failure-unnamed": (None, "record layer failure"),
+    "packet-length-too-long": ("PACKET_LENGTH_TOO_LONG", "packet length too long"),
+    "packet-length-too-long-unnamed": (None, "packet length too long"),
+}
+
+
+@pytest.mark.parametrize(
+    ("reason", "text"), list(PLAIN_HTTP_SPELLINGS.values()), ids=list(PLAIN_HTTP_SPELLINGS)
+)
+def test_every_spelling_of_plain_http_behind_https_is_told(reason: str | None, text: str) -> None:
+    # Only OpenSSL 3.1's WRONG_VERSION_NUMBER was: on 3.2 and later (Homebrew's, Fedora's)
+    # the same server was retried to the end, and its error gave no hint.
+    tls = _tls_error(reason, text)
+    assert plain_http(tls)
+    error = _tls_failure(tls)
+    assert error.retryable is False
+    assert str(error).endswith(PLAIN_HTTP_HINT)
+    request = httpx.Request("GET", "http://x/api/v1/operations/op-1")
+    assert isinstance(failed := error.__cause__, httpx.ConnectError)
+    assert RETRY.retry_delay(request, failed, 0) is None  # the transport's rule
+
+
+@pytest.mark.parametrize(
+    ("reason", "text"),
+    [
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", "sslv3 alert handshake failure"),
+        ("TLSV1_ALERT_PROTOCOL_VERSION", "tlsv1 alert protocol version"),
+        ("UNEXPECTED_EOF_WHILE_READING", "EOF occurred in violation of protocol"),
+    ],
+    ids=["handshake-failure", "protocol-version", "eof"],
+)
+def test_other_tls_failures_are_no_plain_http(reason: str, text: str) -> None:
+    tls = _tls_error(reason, text)
+    assert not plain_http(tls)
+    assert not str(_tls_failure(tls)).endswith(PLAIN_HTTP_HINT)
 
 
 def test_failures_after_the_deadline_stop() -> None:
