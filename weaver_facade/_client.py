@@ -457,15 +457,33 @@ class _ServiceBase(HasOptions):
         model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
         return self._created.describe(model)
 
+    def _forgotten(self, model_id: str) -> Plan[bool]:
+        """Whether the server no longer finds ``model_id`` but still lists a checkpoint of
+        it (``lookup.kept_of_forgotten``): a model terminated before, which it forgot, not
+        one it never had (``_attach`` tells them apart so too)."""
+        try:
+            yield from self._get_model(model_id)
+        except NotFoundError:
+            return (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None
+        return False  # it finds the model: a 404 of its terminate says something else
+
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
         checked = check_id("model_id", model_id)
         try:
             model = yield from terminate_plan(checked)
         except NotFoundError:
             # Terminating twice is no error: a server that forgets a terminated model
-            # answers every route of it 404, its terminate too.
+            # answers every route of it 404, its terminate too. This client knows the
+            # models it terminated; another (a second process, each command of the CLI)
+            # knows one by the checkpoints the server still lists of it.
             if not self._steps.was_terminated(checked):
-                raise
+                if not (yield from self._forgotten(checked)):
+                    raise
+                logger.info(
+                    "terminate_model: model %s is no longer found, but its checkpoints "
+                    "are listed: terminated already",
+                    checked,
+                )
             model = ModelInfo(id=checked)
         self._created.forget(checked)
         self._steps.terminated(checked, self._io.lock)
@@ -706,7 +724,10 @@ class ServiceClient(_ServiceBase):
     def terminate_model(self, model_id: str) -> ModelInfo:
         """Terminate a model: it stops holding training resources and refuses to train
         (``ModelTerminatedError``, before any request from this client's training clients
-        of it); its checkpoints stay. Terminating twice is no error."""
+        of it); its checkpoints stay. Terminating twice is no error, also from another
+        client or process on a server that no longer finds a terminated model, when it
+        still lists a checkpoint of it (without one, such a model is not found: the wire
+        cannot tell it from one the server never had)."""
         return self._io.run(self._terminate(model_id))
 
     def create_training_client_from_state(

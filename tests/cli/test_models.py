@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.support.cli import API_KEY, Cli, invoke, shown_whole
+from tests.support.fakeserver import FakeWeaver, checkpoint_json, error_json, json_reply
 from tests.support.held_creates import (
     HOLD_NOTICE,
     default_sigint,
@@ -251,3 +252,54 @@ def test_a_model_described_by_its_id_alone_prints_a_dash_for_its_base_model(
     out = capsys.readouterr().out
     assert re.search(r"base model\s*│\s*-\s", out)
     assert re.search(r"│ m-w\s*│ -\s*│ -\s", out)
+
+
+FORGETFUL: dict[str, str | None] = {
+    "WEAVER_BASE_URL": "http://weaver.test",
+    "WEAVER_API_KEY": API_KEY,
+}
+GONE = "/api/v1/models/m-9"
+
+
+def forgetful_server(monkeypatch: pytest.MonkeyPatch, *, checkpoint: bool) -> FakeWeaver:
+    """A server that forgets model m-9 once terminated: its terminate answers 200, then
+    404 like every route of it; its checkpoint list keeps one (``checkpoint``), or is a
+    404 as for a model the server never had."""
+    fake = FakeWeaver()
+    fake.script("POST", f"{GONE}/terminate", json_reply(200, {}))
+    for _ in range(4):
+        fake.script("POST", f"{GONE}/terminate", json_reply(404, error_json("not_found", "nope")))
+        fake.script("GET", GONE, json_reply(404, error_json("not_found", "model m-9 not found")))
+    if checkpoint:
+        fake.checkpoints["m-9"].append(checkpoint_json("m-9", "c1"))
+    else:
+        fake.script("GET", f"{GONE}/checkpoints", json_reply(404, error_json("not_found", "x")))
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    return fake
+
+
+def test_terminate_run_twice_on_a_server_that_forgets_the_model_is_no_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The second `models terminate` exited 1 with the server's 404, where the facade's
+    # `terminate_model` twice is no error: each command is a new client, which did not
+    # know it had terminated the model. The server still lists its checkpoints, which is
+    # how a model it forgot is told from one it never had.
+    forgetful_server(monkeypatch, checkpoint=True)
+    first = invoke(["models", "terminate", "m-9"], FORGETFUL)
+    assert first.exit_code == 0, first.stderr
+    second = invoke(["models", "terminate", "m-9", "--json"], FORGETFUL)
+    assert second.exit_code == 0, second.stderr
+    assert second.json()["id"] == "m-9"
+    assert second.json()["status"] is None  # the server no longer says
+
+
+def test_terminate_of_a_model_the_server_never_had_is_still_not_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = forgetful_server(monkeypatch, checkpoint=False)
+    fake.scripts[("POST", f"{GONE}/terminate")].popleft()  # never terminated: 404 at once
+    run = invoke(["models", "terminate", "m-9"], FORGETFUL)
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: "), run.stderr
+    assert "not found" in run.stderr or "nope" in run.stderr

@@ -1075,6 +1075,34 @@ def test_terminate_of_an_unknown_model_is_still_not_found() -> None:
         svc.terminate_model("m-404")
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_another_client_s_terminate_of_a_model_the_server_forgot_is_no_error(
+    is_async: bool,
+) -> None:
+    # "Terminating twice is no error" held only in the client that terminated the model:
+    # another one (a second process, each `models terminate` command) got the server's
+    # 404. The server still lists the model's checkpoints: a model it forgot, which
+    # `training_client` attaches, not one it never had.
+    fake = source(None)
+    fake.script("POST", f"{MODELS}/m-w/terminate", described_as(None))
+    if is_async:
+        async with async_service(fake) as asvc:
+            info = await asvc.terminate_model("m-w")
+    else:
+        with service(fake) as svc:
+            info = svc.terminate_model("m-w")
+    assert (info.id, info.status) == ("m-w", None)
+
+
+def test_a_terminate_refused_404_of_a_model_the_server_finds_is_still_not_found() -> None:
+    # The model is there (its GET answers): the 404 said something else, such as a
+    # server without the route, and its checkpoints tell nothing.
+    fake = source(ONLY_ID)
+    fake.script("POST", f"{MODELS}/m-w/terminate", described_as(None))
+    with service(fake) as svc, pytest.raises(NotFoundError, match="terminate_model"):
+        svc.terminate_model("m-w")
+
+
 def test_terminate_model_takes_the_model_from_a_reply_that_is_one() -> None:
     fake = FakeWeaver()
     with service(fake) as svc:
