@@ -460,7 +460,7 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
                 code="artifact_not_ready",
             )
         what = f"no completed {want.value} artifact" if want else "no completed artifact"
-        last = _newest(of_kind) if of_kind else None
+        last = _newest(artifacts, of_kind)
         if last is not None and last.status is ArtifactStatus.ERROR:  # why, as a listing would
             why = f": {last.error}" if last.error else ""
             what += f" (its last {last.kind.value} export failed{why})"
@@ -477,12 +477,16 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
             checkpoint=str(checkpoint),
             kinds=kinds,
         )
-    return _newest(ready).id
+    chosen = _newest(artifacts, ready)
+    assert chosen is not None  # one of ready, which has some
+    return chosen.id
 
 
-def _newest(artifacts: list[Artifact]) -> Artifact:
-    """The last exported (``_wire.newest``)."""
-    return newest(artifacts, lambda artifact: artifact.created_at)
+def _newest(listed: list[Artifact], among: list[Artifact]) -> Artifact | None:
+    """The last exported of ``among``, a part of the ``listed`` artifacts, whose times
+    all show the listing's order (``_wire.newest``)."""
+    ids = {id(artifact) for artifact in among}
+    return newest(listed, lambda artifact: artifact.created_at, lambda a: id(a) in ids)
 
 
 def artifact_again(artifact: Artifact) -> Plan[Artifact]:

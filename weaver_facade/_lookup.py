@@ -122,11 +122,15 @@ def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
 def latest(model_id: str) -> Plan[Checkpoint | None]:
     """A model's newest completed checkpoint (``_wire.newest``)."""
     pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
-    done: list[Checkpoint] = []
+    listed: list[Checkpoint] = []
     while not pager.done:
         page: wire.CheckpointList = yield pager.call()
-        done += (c for c in pager.read(page) if c.status is CheckpointStatus.COMPLETED)
-    return newest(done, lambda checkpoint: checkpoint.created_at) if done else None
+        listed += pager.read(page)
+    return newest(
+        listed,
+        lambda checkpoint: checkpoint.created_at,
+        lambda checkpoint: checkpoint.status is CheckpointStatus.COMPLETED,
+    )
 
 
 def _route_missing(error: APIError) -> bool:

@@ -830,7 +830,9 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """This model's newest completed checkpoint, or ``None`` if it has none.
 
         Newest by ``created_at``; of two made within one tick of the server's clock (whole
-        seconds, say), the later in the listing's order, which its other times show.
+        seconds, say), the later in the listing's order, which the times of its other
+        checkpoints show (pending ones too). A listing whose times are all one shows no
+        order and is taken in the spec's, oldest first.
         """
         return self._io.run(lookup.latest(self.model_id))
 

@@ -604,15 +604,22 @@ def expect(
     return cast(T, value)
 
 
-def newest(items: Sequence[T], made: Callable[[T], datetime.datetime | None]) -> T:
-    """The newest of a listing's items (at least one), by the time ``made`` gives (none:
-    the oldest). The wire gives listings no order, and a server's clock may give two
-    items one time (whole seconds): of those, the later listed, or the first when the
-    other times show the listing newest first."""
+def newest(
+    items: Sequence[T],
+    made: Callable[[T], datetime.datetime | None],
+    wanted: Callable[[T], bool] = lambda _: True,
+) -> T | None:
+    """The newest of a listing's ``wanted`` items (``None`` if none), by the time ``made``
+    gives (none: the oldest). The wire gives listings no order, and a server's clock may
+    give two items one time (whole seconds): of those, the later listed, or the first
+    when the times of the listing's items, wanted or not (a pending save's too), show it
+    newest first. A listing whose times show no order is taken in the spec's, oldest
+    first: of two quick saves alone in a newest-first listing, the earlier is taken."""
     times = [-math.inf if (t := made(item)) is None else t.timestamp() for item in items]
     steps = {(b > a) - (b < a) for a, b in itertools.pairwise(times)}
     later = -1 if -1 in steps and 1 not in steps else 1
-    return items[max(range(len(items)), key=lambda i: (times[i], later * i))]
+    chosen = [i for i, item in enumerate(items) if wanted(item)]
+    return items[max(chosen, key=lambda i: (times[i], later * i))] if chosen else None
 
 
 def as_utc(value: datetime.datetime) -> datetime.datetime:

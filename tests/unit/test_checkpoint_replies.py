@@ -258,6 +258,48 @@ def test_the_latest_checkpoint_is_the_newest_in_any_listing_order(newest_first: 
     assert latest.name == "c2b"
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+async def test_a_pending_checkpoint_s_time_shows_the_listing_s_order_too(
+    newest_first: bool, is_async: bool
+) -> None:
+    # Two quick saves within one second, then a third still being saved: the completed
+    # ones tie, and the order was read from them alone, which tell none, so a server
+    # listing newest first gave the earlier save. The pending one's time shows it.
+    times = {"c1": "10:02:00", "c2": "10:02:00", "c3": "10:03:00"}
+    items = [
+        {**checkpoint_json("m-1", name), "created_at": f"2026-11-29T{t}Z"}
+        for name, t in times.items()
+    ]
+    items[-1]["status"] = "pending"
+    fake = FakeWeaver()
+    fake.script("GET", LIST, json_reply(200, {"items": items[::-1] if newest_first else items}))
+    if is_async:
+        async with async_service(fake) as asvc:
+            latest = await (await asvc.training_client("m-1")).latest_checkpoint()
+    else:
+        with service(fake) as svc:
+            latest = svc.training_client("m-1").latest_checkpoint()
+    assert latest is not None
+    assert latest.name == "c2"
+
+
+def test_of_checkpoints_that_all_tie_the_last_listed_is_the_latest() -> None:
+    # Nothing in such a listing shows its order: the spec's holds (oldest first). A
+    # server that lists newest first and writes whole seconds gives the earlier of two
+    # quick saves here, and no client can tell (README).
+    items = [
+        {**checkpoint_json("m-1", name), "created_at": "2026-11-29T10:02:00Z"}
+        for name in ("c1", "c2")
+    ]
+    fake = FakeWeaver()
+    fake.script("GET", LIST, json_reply(200, {"items": items}))
+    with service(fake) as svc:
+        latest = svc.training_client("m-1").latest_checkpoint()
+    assert latest is not None
+    assert latest.name == "c2"
+
+
 def test_a_time_without_an_offset_is_taken_as_utc() -> None:
     # RFC 3339 times carry an offset; a reply without one was kept naive: shown as local
     # time labelled `Z`, and compared with no aware time (a TypeError).

@@ -547,3 +547,24 @@ def test_a_destination_longer_than_the_system_holds_is_refused_before_any_reques
             svc.download_weights(ARTIFACT, dest)
     assert fake.requests == []
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+def test_a_pending_export_s_time_shows_the_listing_s_order_too(
+    tmp_path: Path, newest_first: bool
+) -> None:
+    # The completed two tie and show no order on their own; a re-export under way does.
+    fake = FakeWeaver()
+    third = uuid.UUID("0b5c5f9e-3f0e-4d7a-9a55-1f6a3c2d9e11")
+    fourth = uuid.UUID("5d1e0c4b-8a3f-4e2d-b7c6-2f9a1e3d5c77")
+    tied = {**artifact_json(created_at="2026-11-29T11:00:00Z"), "id": str(third)}
+    new = {**artifact_json(created_at="2026-11-29T11:00:00Z"), "id": str(OTHER)}
+    again = {**artifact_json("pending", created_at="2026-11-29T12:00:00Z"), "id": str(fourth)}
+    items = [again, new, tied] if newest_first else [tied, new, again]
+    fake.script("GET", LIST, json_reply(200, {"items": items}))
+    fake.script(
+        "GET", f"/api/v1/artifacts/{OTHER}/download", json_reply(404, error_json("stop", "x"))
+    )
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
