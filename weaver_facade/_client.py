@@ -87,6 +87,7 @@ from ._training import (
     TrainingClient,
     check_result_type,
     reattach_parser,
+    reattach_settler,
 )
 from ._transport import (
     AsyncClientTransport,
@@ -691,7 +692,8 @@ class ServiceClient(_ServiceBase):
         """
         check_result_type(result_type)
         snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
-        return self._io.handle(snapshot, reattach_parser(snapshot, result_type), polled=True)
+        parse = reattach_parser(snapshot, result_type)
+        return self._io.handle(snapshot, parse, None, reattach_settler(parse), polled=True)
 
     # -- models ---------------------------------------------------------------------------
 
@@ -1036,7 +1038,8 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.operation``."""
         check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
-        return self._io.handle(snapshot, reattach_parser(snapshot, result_type), polled=True)
+        parse = reattach_parser(snapshot, result_type)
+        return self._io.handle(snapshot, parse, None, reattach_settler(parse), polled=True)
 
     # -- models ---------------------------------------------------------------------------
 

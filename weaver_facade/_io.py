@@ -37,6 +37,7 @@ from ._operations import (
     PollPolicy,
     ProgressCallback,
     ResultParser,
+    Settle,
     snapshot_from_wire,
     started_snapshot,
 )
@@ -58,6 +59,7 @@ M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 R = TypeVar("R")
 SleepT = TypeVar("SleepT")
+FetchT = TypeVar("FetchT")
 
 
 @attrs.frozen
@@ -69,19 +71,48 @@ class Submission(Generic[T]):
     model_id: str | None = None
 
 
-#: What starts an operation: its first snapshot, its parser, and for one known by other
+Look: TypeAlias = Callable[[], Plan[OperationSnapshot]]
+#: A handle's parts for an operation seen through its resource: a snapshot, a parser and
+#: the look that sees the resource again.
+Watched: TypeAlias = tuple[OperationSnapshot, ResultParser[T], Look]
+#: What a done operation's result, not yet final, is watched as instead; ``None`` when it
+#: is final (``Started``).
+Settler: TypeAlias = Callable[[OperationSnapshot], Watched[T] | None]
+#: What starts an operation: its first snapshot, its parser, for one known by other
 #: means than an operation (a recovered save, an export's artifact) a plan that sees it
-#: again. ``handle(*parts)`` makes its handle.
+#: again, and for one whose result may not be final once it is done (a save's checkpoint
+#: still ``pending``) what to watch instead (``_operations.Settle``). ``handle(*parts)``
+#: makes its handle.
 Started: TypeAlias = tuple[
-    OperationSnapshot, ResultParser[T], Callable[[], Plan[OperationSnapshot]] | None
+    OperationSnapshot,
+    ResultParser[T],
+    Look | None,
+    Settler[T] | None,
 ]
+
+
+def _settle_with(
+    settle: Settler[T] | None,
+    fetch: Callable[[Look], FetchT],
+) -> Settle[T, FetchT] | None:
+    """``settle`` for a handle: its look made the handle's ``fetch``."""
+    if settle is None:
+        return None
+
+    def settled(
+        snapshot: OperationSnapshot,
+    ) -> tuple[OperationSnapshot, ResultParser[T], FetchT] | None:
+        then = settle(snapshot)
+        return None if then is None else (then[0], then[1], fetch(then[2]))
+
+    return settled
 
 
 def started(submission: Submission[T]) -> Plan[Started[T]]:
     """Send a call that starts an operation: its handle's parts."""
     operation: wire.Operation = yield submission.call
     snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
-    return snapshot, submission.parse_result, None
+    return snapshot, submission.parse_result, None, None
 
 
 class Pager(Protocol[T]):
@@ -402,15 +433,21 @@ class SyncIO(_Base[Callable[[float], None]]):
         self,
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
-        look: Callable[[], Plan[OperationSnapshot]] | None = None,
+        look: Look | None = None,
+        settle: Settler[T] | None = None,
         *,
         polled: bool = False,
     ) -> OperationHandle[T]:
         """A handle on an operation already seen once (``look``: a plan that sees it
         again, for what is not an Operation on the wire; ``polled``: seen by its own GET,
-        a re-attach, so a result it lacks is not asked for again)."""
+        a re-attach, so a result it lacks is not asked for again; ``settle``: see
+        ``Started``)."""
+
+        def seen_again(again: Look) -> Fetch:
+            return lambda _wait, budget, _seen: self._within(budget).run(again())
+
         fetch: Fetch = (
-            (lambda _wait, budget, _seen: self._within(budget).run(look()))
+            seen_again(look)
             if look
             else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
         )
@@ -423,6 +460,8 @@ class SyncIO(_Base[Callable[[float], None]]):
             on_progress=self.on_progress,
             closing=self.refusing,
             result_in_response=look is None and not polled,
+            long_poll=look is None,
+            settle=_settle_with(settle, seen_again),
         )
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
@@ -497,13 +536,18 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         self,
         snapshot: OperationSnapshot,
         parse: ResultParser[T],
-        look: Callable[[], Plan[OperationSnapshot]] | None = None,
+        look: Look | None = None,
+        settle: Settler[T] | None = None,
         *,
         polled: bool = False,
     ) -> AsyncOperationHandle[T]:
         """See ``SyncIO.handle``."""
+
+        def seen_again(again: Look) -> AsyncFetch:
+            return lambda _wait, budget, _seen: self._within(budget).run(again())
+
         fetch: AsyncFetch = (
-            (lambda _wait, budget, _seen: self._within(budget).run(look()))
+            seen_again(look)
             if look
             else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
         )
@@ -516,6 +560,8 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             on_progress=self.on_progress,
             closing=self.refusing,
             result_in_response=look is None and not polled,
+            long_poll=look is None,
+            settle=_settle_with(settle, seen_again),
         )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:

@@ -406,6 +406,7 @@ class Poller:
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
         self._poll_started = self.started
         self._wait = 0.0
+        self._holds = True  # the fetch long-polls: not so for a resource read again
         self._quick_change = False  # the last reply was a change, answered at once
         self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
@@ -413,6 +414,11 @@ class Poller:
         if policy.long_poll_supported is False:
             # Known not to hold: no poll at once, a sleep to the expected end instead.
             self._delay = self._planned_delay(self.started)
+
+    def no_long_poll(self) -> None:
+        """The fetch reads a resource, not the operation, and holds nothing: its polls ask
+        for no wait, and their quick answers say nothing of the server's long-poll."""
+        self._holds = False
 
     def look_at_once(self) -> None:
         """Poll first at once, not at the expected end: the operation is over, and only
@@ -439,7 +445,7 @@ class Poller:
                 return GiveUp(waited=now - self.started)
             remaining = 0.0
         self._final_poll_owed = False
-        self._wait = min(remaining, self._policy.settings.long_poll)
+        self._wait = min(remaining, self._policy.settings.long_poll) if self._holds else 0.0
         self._poll_started = now
         return Poll(wait=self._wait, budget=remaining + DEADLINE_GRACE)
 
@@ -567,6 +573,12 @@ class _Watch:
 
 FetchT = TypeVar("FetchT")
 SleepT = TypeVar("SleepT")
+#: ``settle(snapshot)`` of a done operation whose result is not yet what it promises (a
+#: save's checkpoint still ``pending``): the snapshot, parser and fetch of the wait that
+#: goes on, through the result itself; ``None`` when the result is final.
+Settle: TypeAlias = Callable[
+    [OperationSnapshot], tuple[OperationSnapshot, ResultParser[T], FetchT] | None
+]
 
 
 class _HandleState(Generic[T_co, FetchT, SleepT]):
@@ -590,9 +602,14 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         on_progress: ProgressCallback | None = None,
         closing: Callable[[], bool] | None = None,
         result_in_response: bool = True,
+        long_poll: bool = True,
+        settle: Settle[T_co, FetchT] | None = None,
     ) -> None:
         self._snapshot = snapshot
         self._fetch: FetchT = fetch
+        # Whether ``fetch`` long-polls the operation (not a resource read again).
+        self._long_poll = long_poll
+        self._settle = settle
         self._sleep: SleepT = sleep or self._default_sleep
         self._parse_result = parse_result
         self._closing = closing
@@ -673,7 +690,23 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
                 field="id",
             )
         self._snapshot = _with_known(snapshot, self.kind, self.model_id)
+        self._follow()
         self._report()
+
+    def _follow(self) -> None:
+        """Once the operation is done with its result, ask ``settle`` (once) whether that
+        result is final; if not, the wait goes on through it, with its own snapshot,
+        parser and fetch, within the same deadline and polling policy."""
+        if self._settle is None or self.status is not OperationStatus.DONE:
+            return
+        if self._result_owed():
+            return  # its result is still to be fetched
+        then, self._settle = self._settle(self._snapshot), None
+        if then is None:
+            return
+        snapshot, self._parse_result, self._fetch = then
+        self._snapshot = _with_known(snapshot, self.kind, self.model_id)
+        self._long_poll = self._look_owed = False
 
     def _state(self) -> _Reported:
         """What a change is a change of."""
@@ -774,6 +807,8 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         return (unsaid or (missing and self._result is None)) and self._look_owed
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
+        if not self._long_poll:
+            poller.no_long_poll()
         step = poller.next_step()
         if isinstance(step, GiveUp):
             # The last poll may have failed, and the sleep after it overrun the deadline.
@@ -820,11 +855,15 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._poll_error = None
         self._last_failure = None
         self._look_owed = False
+        polled_the_operation = self._long_poll
         self._observe(snapshot)
         revised = seen is not None and snapshot.revision not in (None, seen)
+        # Done, and followed through its result (``_follow``): a quick answer because the
+        # operation ended, which says nothing of the server's long-poll.
+        followed = polled_the_operation and not self._long_poll
         poller.on_reply(
             terminal=self.done(),
-            changed=revised,
+            changed=revised or followed,
             succeeded=self.status is OperationStatus.DONE,
             queued=_queued(snapshot),
         )

@@ -109,20 +109,33 @@ class ResourceWatch(Generic[_Resource]):
     """A save or an export known by its resource rather than an operation (a recovered
     save or export, an identical export's 200) seen as one: there is no operation id, so
     its id is the resource's path, and its status follows the resource's as ``read`` sees
-    it again (``look``)."""
+    it again (``look``).
+
+    With ``operation_id``, the resource is the result of that operation, done while the
+    resource is not (a save's checkpoint still ``pending``): the id stays the operation's,
+    and a pending resource shows as ``running``, since its operation has begun and ended."""
 
     def __init__(
-        self, kind: str, resource: _Resource, read: Callable[[_Resource], Plan[_Resource]]
+        self,
+        kind: str,
+        resource: _Resource,
+        read: Callable[[_Resource], Plan[_Resource]],
+        *,
+        operation_id: str | None = None,
     ) -> None:
-        self.id = resource.uri if isinstance(resource, Artifact) else str(resource.path)
+        own = resource.uri if isinstance(resource, Artifact) else str(resource.path)
+        self.id = operation_id or own
         self.kind = kind
         self.latest = resource
         self._read = read
+        self._pending = OperationStatus.PENDING if operation_id is None else OperationStatus.RUNNING
 
     def snapshot(self, resource: _Resource) -> OperationSnapshot:
         """The operation's state, from the resource as last seen."""
         self.latest = resource
         status = _STATUS.get(resource.status, OperationStatus.ERROR)
+        if status is OperationStatus.PENDING:
+            status = self._pending
         if status is not OperationStatus.ERROR:
             return OperationSnapshot(id=self.id, status=status, kind=self.kind)
         if isinstance(resource, Artifact):

@@ -31,6 +31,7 @@ from ._checkpoints import (
     CheckpointLike,
     CheckpointPath,
     CheckpointRef,
+    CheckpointStatus,
     CheckpointType,
     checkpoint_from_wire,
     checkpoint_result,
@@ -48,8 +49,18 @@ from ._errors import (
     MergeNotSupportedError,
     ModelTerminatedError,
     OptimizerStateUnavailableError,
+    ResponseValidationError,
 )
-from ._io import AsyncIO, HasOptions, Started, Submission, SyncIO, started
+from ._io import (
+    AsyncIO,
+    HasOptions,
+    Settler,
+    Started,
+    Submission,
+    SyncIO,
+    Watched,
+    started,
+)
 from ._lazy import asyncio, wire
 from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
@@ -162,6 +173,27 @@ def _parse_load(
     )
 
 
+def _saved(snap: OperationSnapshot) -> Watched[Checkpoint] | None:
+    """A save done while its checkpoint is not completed (the wire's Checkpoint may still
+    say ``pending``, which a load meets as 409 ``checkpoint_not_ready``): its wait goes on
+    through the checkpoint, read again by id (``lookup.by_id``), until it is completed or
+    has failed, since ``wait=True`` promises the saved checkpoint. ``None`` for a completed
+    one, and for a result that breaks the spec, whose error ``result()`` raises."""
+    try:
+        checkpoint = _parse_save(snap)
+    except ResponseValidationError:
+        return None
+    if checkpoint.status is CheckpointStatus.COMPLETED:
+        return None
+    watch = ResourceWatch(
+        snap.kind or "save_checkpoint",
+        checkpoint,
+        lambda c: lookup.by_id(c.id, c.model_id),
+        operation_id=snap.id,
+    )
+    return watch.snapshot(checkpoint), watch.result, watch.look
+
+
 def _recover_save(intent: SaveIntent, error: ConflictError) -> Plan[Checkpoint]:
     """Our own earlier attempt's checkpoint, or ``error`` again (see ``_recovery``)."""
     since = created_since(error, CheckpointExistsError)
@@ -237,6 +269,12 @@ _PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
     LoadResult: lambda kind: _parse_load(None, None),
     Artifact: _parse_export,
 }
+
+
+def reattach_settler(parse: ResultParser[Any]) -> Settler[Any] | None:
+    """What a re-attached operation with the result parser ``parse`` waits on once done:
+    a save's checkpoint not yet completed (``_saved``), as for the save's own handle."""
+    return _saved if parse is _parse_save else None
 
 
 def check_result_type(result_type: object) -> None:
@@ -472,8 +510,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         except ConflictError as exc:
             found = yield from _recover_save(intent, exc)
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
-            return watch.snapshot(found), watch.result, watch.look
-        return started_snapshot(call.operation, operation, self.model_id), _parse_save, None
+            return watch.snapshot(found), watch.result, watch.look, None
+        snap = started_snapshot(call.operation, operation, self.model_id)
+        return snap, _parse_save, None, _saved
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
@@ -531,13 +570,15 @@ class _TrainingBase(HasOptions, Generic[IO]):
             except ConflictError as exc:
                 found = yield from _recover_export(checkpoint_id, merge, exc)
                 watch = ResourceWatch(kind, found, artifact_again)
-                return watch.snapshot(found), _kept_as_asked(watch.result, ttl_seconds), watch.look
+                parse = _kept_as_asked(watch.result, ttl_seconds)
+                return watch.snapshot(found), parse, watch.look, None
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
-            return snap, _kept_as_asked(_parse_export(kind), ttl_seconds), None
+            return snap, _kept_as_asked(_parse_export(kind), ttl_seconds), None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
-        return watch.snapshot(watch.latest), _kept_as_asked(watch.result, ttl_seconds), watch.look
+        parse = _kept_as_asked(watch.result, ttl_seconds)
+        return watch.snapshot(watch.latest), parse, watch.look, None
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
         ttl = _check_ttl(ttl_seconds)
@@ -687,7 +728,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 ``load_state_with_optimizer`` can resume; ``False`` saves ``weight`` only.
             ttl_seconds: Seconds to keep it, or ``None`` for permanent; by default the
                 field is left out and the server's default applies.
-            wait: Wait for the saved ``Checkpoint`` (default), or return a handle.
+            wait: Wait for the saved ``Checkpoint``, once ``completed`` (default), or
+                return a handle.
 
         Raises:
             InvalidCheckpointName: Before any request, for a bad name.

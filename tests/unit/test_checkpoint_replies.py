@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.fakeserver import (
+    FakeClock,
     FakeWeaver,
     async_service,
     checkpoint_json,
@@ -26,13 +27,22 @@ from tests.support.fakeserver import (
 )
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import (
+    Checkpoint,
     CheckpointPath,
+    CheckpointStatus,
     InvalidCheckpointName,
     InvalidCheckpointPath,
     NotFoundError,
+    OperationFailedError,
+    OperationStatus,
+    OperationTimeoutError,
+    PollPolicy,
+    PollSettings,
     ResponseValidationError,
+    ServiceClient,
     TrainingClient,
 )
+from weaver_facade._operations import DEADLINE_GRACE
 
 TTL = "/api/v1/models/m-1/checkpoints/ttl"
 LIST = "/api/v1/models/m-1/checkpoints"
@@ -327,3 +337,88 @@ def test_a_time_without_an_offset_is_taken_as_utc() -> None:
     assert handle.created_at == datetime.datetime(2026, 12, 2, 10, 36, 23, tzinfo=utc)
     assert handle.updated_at is not None
     assert handle.updated_at.utcoffset() == datetime.timedelta(hours=1)  # kept as given
+
+
+# -- a save done before its checkpoint is ------------------------------------------------------
+
+
+def saved_pending(fake: FakeWeaver, *statuses: str) -> str:
+    """Make the next save's operation end while its checkpoint still says ``pending`` (the
+    wire's Checkpoint has that status); the checkpoint's GETs then show ``statuses`` in
+    turn, the last one for ever. The GET's path."""
+    checkpoint = f"/api/v1/checkpoints/{checkpoint_json('m-1', 'a')['id']}"
+
+    def saved(request: httpx.Request) -> httpx.Response:
+        reply = fake.route(request)
+        fake.checkpoints["m-1"][-1]["status"] = "pending"
+        return reply
+
+    shown = list(statuses)
+
+    def look(request: httpx.Request) -> httpx.Response:
+        fake.checkpoints["m-1"][-1]["status"] = shown.pop(0) if len(shown) > 1 else shown[0]
+        return fake.route(request)
+
+    fake.script("POST", LIST, saved)
+    fake.script("GET", checkpoint, *[look] * 50)
+    return checkpoint
+
+
+def test_a_save_done_before_its_checkpoint_waits_for_the_checkpoint(
+    fake: FakeWeaver, svc: ServiceClient, trainer: TrainingClient
+) -> None:
+    # It returned the pending checkpoint, which a load right after met as 409
+    # checkpoint_not_ready: wait=True promises the saved checkpoint.
+    checkpoint = saved_pending(fake, "pending", "pending", "completed")
+    saved = trainer.save_state("a")
+    assert saved.status is CheckpointStatus.COMPLETED
+    assert len(fake.sent("GET", checkpoint)) == 3
+    # Its reads, answered at once, asked for no long-poll, and told nothing of it.
+    assert all("wait" not in r.url.params for r in fake.sent("GET", checkpoint))
+    assert svc._io.poll.long_poll_supported is None
+    handle = trainer.save_state("b", wait=False)
+    assert handle.result().status is CheckpointStatus.COMPLETED  # no pending look there
+
+
+def test_a_save_whose_checkpoint_fails_after_its_operation_is_a_failed_save(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    saved_pending(fake, "pending", "failed")
+    handle = trainer.save_state("a", wait=False)
+    with pytest.raises(OperationFailedError) as info:
+        handle.result()
+    assert info.value.code == "save_failed"
+    assert handle.id.startswith("op-")  # still the operation, for service.operation(id)
+
+
+async def test_an_async_save_done_before_its_checkpoint_waits_for_the_checkpoint() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as service:
+        trainer = await service.create_training_client("weaver-tiny", seed=7)
+        checkpoint = saved_pending(fake, "pending", "completed")
+        saved = await trainer.save_state("a")
+    assert saved.status is CheckpointStatus.COMPLETED
+    assert len(fake.sent("GET", checkpoint)) == 2
+
+
+def test_a_checkpoint_pending_for_ever_ends_at_the_wait_s_deadline() -> None:
+    # One deadline for the operation and its checkpoint, on the same polling policy; the
+    # operation keeps its id, and re-attaching to it waits for the checkpoint too.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        checkpoint = saved_pending(fake, "pending")
+        handle = trainer.save_state("a", wait=False)
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=5)
+        assert clock.now - begin <= 5 + DEADLINE_GRACE
+        assert info.value.operation_id == handle.id == "op-1"
+        # Backed off, as any wait without long-poll: not a look per millisecond.
+        assert 3 <= len(fake.sent("GET", checkpoint)) <= 30
+        again = svc.operation(handle.id, Checkpoint)
+        assert again.status is OperationStatus.RUNNING
+        fake.checkpoints["m-1"][-1]["status"] = "completed"
+        fake.scripts.clear()
+        assert again.result(timeout=5).status is CheckpointStatus.COMPLETED
