@@ -233,23 +233,36 @@ def _parse_export(kind: str) -> ResultParser[Artifact]:
     return lambda snap: artifact_result(kind, snap)
 
 
+# Why an artifact keeps another TTL than the export asked, as far as the reply tells: a 200
+# with the artifact is the spec's idempotent hit; a 202 starts an export, or is one of its
+# kind still under way (the spec answers both so); a save-and-export, or a forced export's
+# own earlier attempt, made it anew.
+_FORCE = "export_weights(..., force=True) replaces it"
+_CLI_FORCE = "(`weaver-facade checkpoints export --force`)"
+_ALREADY_MADE = f"an export of its kind was already made; {_FORCE} {_CLI_FORCE}"
+_SET_OR_UNDER_WAY = (
+    "the server set it, or answered with an export of its kind under way, which "
+    f"{_FORCE} once done {_CLI_FORCE}"
+)
+_SET = "the server set it"
+
+
 def _kept_as_asked(
-    parse: ResultParser[Artifact], ttl_seconds: int | None
+    parse: ResultParser[Artifact], ttl_seconds: int | None, why: str
 ) -> ResultParser[Artifact]:
-    """``parse``, with a warning when the artifact keeps a TTL other than the one asked:
-    an export of the same kind already made comes back as it is."""
+    """``parse``, with a warning when the artifact keeps a TTL other than the one asked,
+    saying ``why``."""
 
     def parsed(snap: OperationSnapshot) -> Artifact:
         artifact = parse(snap)
         kept = artifact.ttl_seconds
         if None not in (kept, ttl_seconds) and kept != ttl_seconds:
             logger.warning(
-                "artifact %s keeps ttl_seconds=%s, not the %s asked: an export of its kind "
-                "was already made; export_weights(..., force=True) replaces it "
-                "(`weaver-facade checkpoints export --force`)",
+                "artifact %s keeps ttl_seconds=%s, not the %s asked: %s",
                 artifact.id,
                 kept,
                 ttl_seconds,
+                why,
             )
         return artifact
 
@@ -570,14 +583,15 @@ class _TrainingBase(HasOptions, Generic[IO]):
             except ConflictError as exc:
                 found = yield from _recover_export(checkpoint_id, merge, exc)
                 watch = ResourceWatch(kind, found, artifact_again)
-                parse = _kept_as_asked(watch.result, ttl_seconds)
+                parse = _kept_as_asked(watch.result, ttl_seconds, _SET)
                 return watch.snapshot(found), parse, watch.look, None
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
-            return snap, _kept_as_asked(_parse_export(kind), ttl_seconds), None, None
+            why = _SET if target is None else _SET_OR_UNDER_WAY
+            return snap, _kept_as_asked(_parse_export(kind), ttl_seconds, why), None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
-        parse = _kept_as_asked(watch.result, ttl_seconds)
+        parse = _kept_as_asked(watch.result, ttl_seconds, _SET if target is None else _ALREADY_MADE)
         return watch.snapshot(watch.latest), parse, watch.look, None
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:

@@ -568,3 +568,62 @@ def test_a_pending_export_s_time_shows_the_listing_s_order_too(
     fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
     with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
         svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+
+
+# -- an artifact that keeps another TTL than asked -------------------------------------------
+
+HF = "/api/v1/models/m-1/export-hf"
+
+
+def kept_ttl_warning(caplog: pytest.LogCaptureFixture) -> str:
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"artifact {ARTIFACT} keeps ttl_seconds=3600, not the 7200 asked" in warning
+    return warning
+
+
+def test_a_200_hit_that_keeps_its_ttl_says_it_was_already_made(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(200, artifact_json(ttl_seconds=3600)))
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, ttl_seconds=7200)
+    warning = kept_ttl_warning(caplog)
+    assert "an export of its kind was already made" in warning
+    assert "force=True" in warning
+    assert "`weaver-facade checkpoints export --force`" in warning
+
+
+def test_a_new_export_whose_ttl_the_server_set_is_not_said_to_be_already_made(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A 202 starts an export, or is one of its kind still under way: which, the reply does
+    # not tell, and the warning said "was already made" of both.
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
+    done = operation_json("done", artifact_json(ttl_seconds=3600))
+    fake.script("GET", "/api/v1/operations/op-x", json_reply(200, done))
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, ttl_seconds=7200)
+    warning = kept_ttl_warning(caplog)
+    assert "already made" not in warning
+    assert "the server set it, or answered with an export of its kind under way" in warning
+    assert "force=True" in warning
+
+
+def test_a_save_and_export_whose_ttl_the_server_set_names_no_force(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # It saves a new checkpoint, whose export none was made before; and force=True is
+    # refused there.
+    fake = FakeWeaver()
+    started = {**operation_json("running"), "kind": "export_model_weights"}
+    fake.script("POST", HF, json_reply(202, started))
+    done = {**operation_json("done", artifact_json(ttl_seconds=3600)), "kind": started["kind"]}
+    fake.script("GET", "/api/v1/operations/op-x", json_reply(200, done))
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny").export_weights(ttl_seconds=7200)
+    warning = kept_ttl_warning(caplog)
+    assert "already made" not in warning
+    assert "force" not in warning
+    assert warning.endswith("not the 7200 asked: the server set it")
