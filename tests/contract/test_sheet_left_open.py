@@ -28,6 +28,7 @@ from tests.support.fakeserver import checkpoint_json
 from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._conformance import (
     ConformanceOutcome,
+    _collect,
     _findings_for_failure,
     _left_open,
 )
@@ -257,7 +258,8 @@ def test_a_reply_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken() -
     note = left_open("response_schema_conformance", listing, reply, outcome)
     assert note is not None
     assert "`items[0].ttl_seconds` 315360001 (must be <= 315360000)" in note
-    # A reply that breaks the spec otherwise too is the server's.
+    # A reply that breaks the spec otherwise too is not all a note: its break is a finding,
+    # beside which the value is still a note (below).
     checkpoint["status"] = "done"
     broken = SimpleNamespace(status_code=200, content=json.dumps({"items": [checkpoint]}).encode())
     assert left_open("response_schema_conformance", listing, broken, outcome) is None
@@ -277,6 +279,68 @@ def test_a_done_save_beyond_a_bound_is_a_note_only_for_a_value_the_run_had_taken
     ((label, note),) = results.notes
     assert label == "POST /api/v1/models/{model_id}/checkpoints"
     assert "the result of save_checkpoint holds `response.ttl_seconds` 315360001" in note
+
+
+def drifted_beyond_the_ttl_bound() -> dict[str, Any]:
+    """A checkpoint of a drift run: `checkpoint_type` for `type` (the history's second
+    shape), and a TTL beyond the spec's maximum that a save of the run set."""
+    checkpoint = beyond_the_ttl_bound()
+    checkpoint["checkpoint_type"] = checkpoint.pop("type")
+    return checkpoint
+
+
+TYPE_DRIFT = "Checkpoint: required field `type` missing (got `checkpoint_type`)"
+TAKEN_TTL = f"315360001 ({TTL_RULE}), a value a request of the run set and the server took"
+
+
+def test_a_taken_value_beside_a_drift_is_still_a_note_and_only_the_drift_a_finding() -> None:
+    # The kit judged a reply whole: beside a drift, the TTL the run had set was a finding
+    # of its own, and a note in a reply without one; so it turned into a note once the
+    # drift was mended, unmended.
+    label = "GET /api/v1/models/{model_id}/checkpoints"
+    case = SimpleNamespace(
+        operation=SimpleNamespace(label=label, method="GET"), headers={}, method="GET"
+    )
+    response = SimpleNamespace(
+        status_code=200,
+        headers={"Content-Type": ["application/json"], "X-Request-ID": ["req-1"]},
+        content=json.dumps({"items": [drifted_beyond_the_ttl_bound()]}).encode(),
+    )
+    failure = SimpleNamespace(operation=label, title="Response violates schema", message="...")
+    check = SimpleNamespace(
+        name="response_schema_conformance",
+        failure_info=SimpleNamespace(failure=failure, code_sample="curl ..."),
+    )
+    recorder = SimpleNamespace(
+        interactions={"c1": SimpleNamespace(response=response)},
+        cases={"c1": SimpleNamespace(value=case)},
+        checks={"c1": [check]},
+    )
+    outcome = ConformanceOutcome(taken_beyond={("ttl_seconds", str(MAX_TTL + 1), TTL_RULE)})
+    _collect(SPEC, recorder, outcome, None)
+    assert [f.message for f in outcome.findings] == [f"{TYPE_DRIFT} at `items[0]`"]
+    [note] = outcome.notes
+    assert f"{label}: the reply holds `items[0].ttl_seconds` {TAKEN_TTL}" in note
+    # A value the run did not set is the server's, beside the drift too.
+    other = ConformanceOutcome(taken_beyond={("ttl_seconds", str(MAX_TTL + 2), TTL_RULE)})
+    _collect(SPEC, recorder, other, None)
+    assert [f.message for f in other.findings] == [
+        f"{TYPE_DRIFT} at `items[0]`",
+        f"Checkpoint: field `ttl_seconds`: 315360001 violates `maximum: {MAX_TTL}` at `items[0]`",
+    ]
+    assert other.notes == []
+
+
+def test_a_done_saves_taken_value_beside_a_drift_is_still_a_note() -> None:
+    save = SPEC.operations["POST /api/v1/models/{model_id}/checkpoints"]
+    done = {"id": "op-1", "status": "done", "response": drifted_beyond_the_ttl_bound()}
+    results = OperationResults(SPEC)
+    taken = {("ttl_seconds", str(MAX_TTL + 1), TTL_RULE)}
+    (problem,) = results.check(save, 202, json.dumps(done).encode(), taken)
+    assert problem.message == f"{TYPE_DRIFT} at `response` (result of save_checkpoint)"
+    ((label, note),) = results.notes
+    assert label == save.label
+    assert f"the result of save_checkpoint holds `response.ttl_seconds` {TAKEN_TTL}" in note
 
 
 def test_a_reply_nested_past_what_json_reads_is_no_crash() -> None:

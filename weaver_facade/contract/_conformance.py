@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -420,11 +421,17 @@ def _first_line(text: str) -> str:
 
 
 def _problems_for(
-    spec: Spec, check: str, failure: Any, case: Any, response: Any
+    spec: Spec,
+    check: str,
+    failure: Any,
+    case: Any,
+    response: Any,
+    taken: AbstractSet[TakenKey] = frozenset(),
 ) -> list[Problem] | None:
     """Re-check a failing reply with the kit's checker, so both parts use the same words;
     ``None`` when it has none to add (schemathesis' words then stand), ``[]`` when the
-    reply conforms after all (a body the spec lets be absent, which schemathesis wants)."""
+    reply conforms after all (a body the spec lets be absent, which schemathesis wants, or
+    one that breaks only rules of the spec's own with values the run set: ``taken``)."""
     from schemathesis.openapi.checks import RejectedPositiveData
 
     op = spec.operations.get(failure.operation)
@@ -440,11 +447,15 @@ def _problems_for(
         "content_type_conformance",
     ):
         body = response.content or b""
-        found = spec.check_reply(op, response.status_code, headers, body)
+        found = spec.check_reply(op, response.status_code, headers, body, taken)
         wanted = "response_schema_conformance" if check == "content_type_conformance" else check
         mine = [p for p in found if p.check == wanted]
         if mine or spec.without_body(op, response.status_code, body):
             return mine
+        if taken and any(
+            p.check == wanted for p in spec.check_reply(op, response.status_code, headers, body)
+        ):
+            return []  # only values the run set: a note (``_taken_note``)
     return None
 
 
@@ -471,9 +482,18 @@ def _what_was_invalid(case: Any) -> str | None:
 
 
 def _findings_for_failure(
-    spec: Spec, check: str, failure: Any, case: Any, response: Any, curl: str, secret: str | None
+    spec: Spec,
+    check: str,
+    failure: Any,
+    case: Any,
+    response: Any,
+    curl: str,
+    secret: str | None,
+    taken: AbstractSet[TakenKey] = frozenset(),
 ) -> list[Finding]:
-    problems = _problems_for(spec, check, failure, case, response)
+    """``taken``: values the run set beyond rules of the spec's own, which a reply may show
+    (``ConformanceOutcome.taken_beyond``): notes, not findings, whatever else it breaks."""
+    problems = _problems_for(spec, check, failure, case, response, taken)
     got = str(response.status_code) if response is not None else "no reply"
     if problems is None:
         invalid = _what_was_invalid(case) if check == _REJECTED else None
@@ -1007,18 +1027,37 @@ def _left_open(
                 "integer allows a number written with a fraction of zero; the wire sheet says "
                 "int"
             )
-    if check == "response_schema_conformance" and response is not None and outcome.taken_beyond:
-        # The reply shows a value beyond an open rule that a request of the run set.
-        op = spec.operations.get(label)
-        pointer = None if op is None else spec.reply_pointer(op, response.status_code)
-        try:
-            body = json.loads(response.content or b"")
-        except (ValueError, RecursionError):
-            return None
-        words = None if pointer is None else spec.taken_again(pointer, body, outcome.taken_beyond)
-        if words:
-            return f"{label}: the reply holds {words}"
+    if check == _REPLY_SCHEMA:
+        # The reply shows only values beyond open rules that requests of the run set.
+        return _taken_note(spec, outcome, case, response, alone=True)
     return None
+
+
+_REPLY_SCHEMA = "response_schema_conformance"
+
+
+def _taken_note(
+    spec: Spec, outcome: ConformanceOutcome, case: Any, response: Any, *, alone: bool = False
+) -> str | None:
+    """A note of the values beyond open rules that requests of the run set and that the
+    reply to ``case`` shows, whatever else it breaks (that is a finding); ``alone``: only
+    when it breaks nothing else."""
+    taken = outcome.taken_beyond
+    if response is None or not taken:
+        return None
+    label = case.operation.label
+    op = spec.operations.get(label)
+    pointer = None if op is None else spec.reply_pointer(op, response.status_code)
+    if pointer is None:
+        return None
+    try:
+        body = json.loads(response.content or b"")
+    except (ValueError, RecursionError):
+        return None
+    words = spec.taken_again(pointer, body, taken)
+    if words is None or (alone and spec.check_value(pointer, body, taken=taken)):
+        return None
+    return f"{label}: the reply holds {words}"
 
 
 # The check that a resource a POST just created can be reached: schemathesis takes every
@@ -1097,9 +1136,26 @@ def _collect(
                 # link's value. Its 404 is the one the kit asked for.
                 continue
             found = _findings_for_failure(
-                spec, check.name, info.failure, node.value, response, info.code_sample, secret
+                spec,
+                check.name,
+                info.failure,
+                node.value,
+                response,
+                info.code_sample,
+                secret,
+                outcome.taken_beyond,
             )
             outcome.findings.extend(_as_method_answer(found, check.name, node.value))
+            note = (
+                _taken_note(spec, outcome, node.value, response)
+                if check.name == _REPLY_SCHEMA
+                else None
+            )
+            key = (node.value.operation.label, check.name)
+            if note is not None and key not in outcome.left_open:
+                # Beside what else the reply breaks: the same note as alone.
+                outcome.left_open.add(key)
+                outcome.notes.append(note)
     # After the checks: a result may show a value beyond a rule of the spec's own that a
     # request of this scenario set (``taken_beyond``).
     outcome.findings.extend(_result_findings(spec, exchanges, secret, outcome))

@@ -263,14 +263,46 @@ class Spec:
                     return f"{pointer}/schema"
         return None
 
+    def taken_apart(
+        self, pointer: str, value: Any, taken: AbstractSet[TakenKey]
+    ) -> tuple[list[jsonschema.exceptions.ValidationError], list[BeyondRule]]:
+        """``value``'s errors against the schema at ``pointer``, less each that only shows a
+        value beyond a rule of the spec's own that the server took (``taken``, see
+        ``taken_keys``) from a request of the run, which come second. Told error by error,
+        so that such a value is excused alike in a reply that breaks the spec otherwise."""
+        kept: list[jsonschema.exceptions.ValidationError] = []
+        excused: list[BeyondRule] = []
+        for error in self.schemas.validator(pointer).iter_errors(value):
+            found = self._taken_alone(error, taken) if taken else None
+            if found is None:
+                kept.append(error)
+            else:
+                excused += found
+        return kept, excused
+
+    @staticmethod
+    def _taken_alone(
+        error: jsonschema.exceptions.ValidationError, taken: AbstractSet[TakenKey]
+    ) -> list[BeyondRule] | None:
+        """What ``error`` shows, when that is only values beyond rules of the spec's own
+        (not in its schema's ``x-weaver-wire-rules``), each taken; else ``None``."""
+        found = []
+        for leaf in leaves([error]):
+            schema = leaf.schema if isinstance(leaf.schema, Mapping) else {}
+            if leaf.validator not in _RULES or leaf.validator in schema.get(WIRE_RULES, ()):
+                return None
+            parts, rule = describe(leaf)
+            found.append(BeyondRule(field_path("", parts) or "body", leaf.instance, rule))
+        return found if found and taken_keys(found) <= taken else None
+
     def taken_again(
         self, pointer: str, value: Any, taken: AbstractSet[TakenKey], root: str = ""
     ) -> str | None:
-        """In words, what puts ``value`` outside the schema at ``pointer`` when that is only
-        rules of the spec's own, each with a value the server took (``taken``, see
-        ``taken_keys``) from a request of the run; else ``None``."""
-        found = self.beyond_own_rules(pointer, value) if taken else []
-        if not found or not taken_keys(found) <= taken:
+        """In words, the values ``value`` holds beyond rules of the spec's own, each one the
+        server took (``taken``) from a request of the run (``taken_apart``); else ``None``.
+        What else breaks the schema at ``pointer`` is ``check_value``'s, with ``taken``."""
+        found = self.taken_apart(pointer, value, taken)[1] if taken else []
+        if not found:
             return None
         return f"{beyond_in_words(found, root)}, {_TAKEN}: {NO_SUCH_RULE}"
 
@@ -330,8 +362,11 @@ class Spec:
         status: int,
         headers: Mapping[str, str],
         body: bytes,
+        taken: AbstractSet[TakenKey] = frozenset(),
     ) -> list[Problem]:
-        """Every way a reply to ``op`` differs from what the spec documents for its status."""
+        """Every way a reply to ``op`` differs from what the spec documents for its status,
+        but values the run set beyond rules of the spec's own (``taken``, see
+        ``taken_apart``)."""
         code = self._documented(op, status)
         reply = op.responses.get(code)
         if reply is None:
@@ -382,7 +417,7 @@ class Spec:
             return [*problems, instead]
         pointer = _pointer("paths", op.path, op.method.lower(), "responses", code)
         pointer = self._response_schema_pointer(op, code) or pointer
-        found = self.check_value(pointer, data)
+        found = self.check_value(pointer, data, taken=taken)
         operation = self._operation_instead(op, code, media["schema"], data) if found else None
         problems.extend(found if operation is None else [operation])
         return problems
@@ -482,9 +517,12 @@ class Spec:
         """Problems of ``value`` against the component schema ``name``."""
         return self.check_value(f"#/components/schemas/{name}", value, at=at)
 
-    def check_value(self, pointer: str, value: Any, *, at: str = "") -> list[Problem]:
-        """Problems of ``value`` against the schema at ``pointer`` (``#/...``)."""
-        errors = self.schemas.validator(pointer).iter_errors(value)
+    def check_value(
+        self, pointer: str, value: Any, *, at: str = "", taken: AbstractSet[TakenKey] = frozenset()
+    ) -> list[Problem]:
+        """Problems of ``value`` against the schema at ``pointer`` (``#/...``), but values
+        the run set beyond rules of the spec's own (``taken``, see ``taken_apart``)."""
+        errors = self.taken_apart(pointer, value, taken)[0]
         ordered = sorted(errors, key=lambda e: list(map(str, e.path)))
         return _describe(ordered, pointer, self.schemas, at)
 
@@ -530,13 +568,11 @@ class OperationResults:
             or not isinstance(data.get("response"), dict)
         ):
             return []
-        problems = self.spec.check_schema(self.results[kind], data["response"], at="response")
-        if problems:
-            pointer = SCHEMA_REF + self.results[kind]
-            words = self.spec.taken_again(pointer, data["response"], taken, "response")
-            if words:
-                self.notes.append((op.label, f"{op.label}: the result of {kind} holds {words}"))
-                return []
+        pointer = SCHEMA_REF + self.results[kind]
+        problems = self.spec.check_value(pointer, data["response"], at="response", taken=taken)
+        words = self.spec.taken_again(pointer, data["response"], taken, "response")
+        if words:
+            self.notes.append((op.label, f"{op.label}: the result of {kind} holds {words}"))
         return [
             Problem(p.check, f"{p.message} (result of {kind})", p.expected, p.got) for p in problems
         ]
