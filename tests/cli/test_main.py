@@ -240,6 +240,32 @@ def test_a_timeout_says_whether_the_server_was_reached_and_may_have_acted(
     assert run.stderr.startswith("error: " + said.format(url=url)), run.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["checkpoints", "save", "m-1", "c"],
+        ["checkpoints", "load", "m-1", "weaver://m-1/checkpoints/c"],
+    ],
+    ids=["save", "load"],
+)
+def test_a_request_cut_by_timeout_says_how_long_the_command_ran(
+    monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    # A request that --timeout cut before any operation began said only "no reply in time",
+    # as if the server had given up, not the user's --timeout; a wait's timeout gives its time.
+    def hold(_self: object, request: httpx.Request) -> httpx.Response:
+        time.sleep(0.3)  # a reply that never came, cut by the deadline
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", hold)
+    url = "http://weaver.test"
+    env: dict[str, str | None] = {"WEAVER_BASE_URL": url, "WEAVER_API_KEY": API_KEY}
+    run = invoke([*args, "--timeout", "1", "--max-retries", "0"], env)
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: no reply in time from http://weaver.test"), run.stderr
+    assert re.search(r"\(after \d+\.\d s\)$", run.stderr.strip()), run.stderr
+
+
 def test_weaver_log_debug_shows_every_request_with_the_key_redacted(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -404,10 +404,12 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             if isinstance(exc, APIError) and exc.retry_after is not None:
                 message += f"; the server asks to try again in {exc.retry_after:g} s"
             op = state.progress.last_operation_id
+            waited = state.waited()
+            # The command's time: its --timeout may have cut the request, not the server.
+            timed_out = isinstance(exc, APITimeoutError)
+            if waited is not None and (timed_out or (isinstance(exc, APIConnectionError) and op)):
+                message += f" (after {waited:.1f} s)"
             if isinstance(exc, APIConnectionError) and op is not None:
-                waited = state.waited()
-                if waited is not None:
-                    message += f" (after {waited:.1f} s)"
                 message += f"; operation {op} keeps running on the server (`{look_again(op)}`)"
             elif isinstance(exc, APIError) and not isinstance(exc, NotFoundError) and op:
                 # A poll refused (a 500, a revoked key) ends the wait, not the operation.
