@@ -129,3 +129,33 @@ def test_the_readme_signatures_are_the_methods() -> None:
             else:
                 expected.append(f"{p.name}={p.default!r}")
         assert [w.strip() for w in found.group(1).split(",")] == expected, name
+
+
+def checkpoints_script() -> str:
+    section = README.read_text().split("### Listing, expiring and deleting checkpoints", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert found, "the README has no example of checkpoint management"
+    return found.group(1)
+
+
+def test_the_readme_checkpoint_example_lists_expires_and_deletes() -> None:
+    # The README named get_checkpoint, set_checkpoint_ttl and delete_checkpoint only in
+    # passing, on no object: a new user tried them on the ServiceClient (AttributeError).
+    with run_emulator(api_keys=("readme-key",)) as emu:
+        env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": "readme-key"}
+        done = subprocess.run(
+            [sys.executable, "-c", checkpoints_script()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "draft weight_and_optimizer 3600",
+        "final weight_and_optimizer None",
+        "draft None",
+        "deleted",
+        "final",
+    ]
