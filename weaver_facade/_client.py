@@ -821,7 +821,8 @@ class ServiceClient(_ServiceBase):
                 artifact's.
             max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the
-                download's threads (one call at a time; also for the async client).
+                download's threads (one call at a time; also for the async client). An
+                exception it raises ends the download, with a note that its files stay.
             timeout: An overall deadline in seconds, from the call: the requests that find
                 the artifact and its descriptor (and its refreshes), the transfers and their
                 retries; ``None``: none.

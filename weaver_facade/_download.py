@@ -782,14 +782,22 @@ class Downloads:
 
     def _report(self) -> None:
         if self._progress is not None:
-            self._progress(
-                DownloadProgress(
-                    bytes_done=self.bytes_done,
-                    bytes_total=self._bytes_total,
-                    files_done=self.files_done,
-                    files_total=len(self.descriptor.files),
+            try:
+                self._progress(
+                    DownloadProgress(
+                        bytes_done=self.bytes_done,
+                        bytes_total=self._bytes_total,
+                        files_done=self.files_done,
+                        files_total=len(self.descriptor.files),
+                    )
                 )
-            )
+            except Exception as exc:
+                # Its own error, not the download's: say what it stopped and what stays.
+                exc.add_note(
+                    "raised by progress: the download stopped; its finished files and "
+                    ".part files stay: run it again to resume"
+                )
+                raise
 
 
 # -- local files (the shell's blocking I/O) ---------------------------------------------------

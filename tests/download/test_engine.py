@@ -231,6 +231,23 @@ def test_progress_is_called_one_call_at_a_time(
     assert calls[-1].files_done == len(FILES)
 
 
+def test_a_progress_callback_that_raises_ends_the_download_saying_it_resumes(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # Its exception came out bare, as if the download had failed: nothing said that the
+    # callback had stopped it, nor that its files stay to resume (on_progress's note says so).
+    def progress(seen: DownloadProgress) -> None:
+        raise ValueError("display gone")
+
+    with pytest.raises(ValueError, match="display gone") as raised:
+        run(Source(storage), tmp_path / "out", progress=progress)
+    notes = " ".join(getattr(raised.value, "__notes__", []))
+    assert "raised by progress" in notes, notes
+    assert "run it again to resume" in notes
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+
+
 def test_finished_files_are_skipped_and_wrong_ones_fetched_again(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
