@@ -31,7 +31,7 @@ from ._errors import (
     ResponseValidationError,
     pick_up_again,
 )
-from ._lazy import asyncio_sleep, wire
+from ._lazy import asyncio, asyncio_sleep, wire
 from ._transport import logger
 from ._wire import WireFields, WireValues, expect, nested, optional
 
@@ -965,19 +965,23 @@ class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awai
     ) -> AsyncIterator[OperationProgress]:
         watch = self._watch(timeout)
         yield self.progress
-        while (step := self._next(watch)) is not None:
-            if isinstance(step, OperationProgress):
-                yield step
-            elif isinstance(step, Sleep):
-                await self._sleep(step.seconds)
-            else:
-                seen = self._seen(live)
-                try:
-                    snapshot = await self._fetch(step.wait, step.budget, seen)
-                except APIError as exc:
-                    self._failed(watch.poller, exc)
+        try:
+            while (step := self._next(watch)) is not None:
+                if isinstance(step, OperationProgress):
+                    yield step
+                elif isinstance(step, Sleep):
+                    await self._sleep(step.seconds)
                 else:
-                    self._polled(watch.poller, snapshot, seen)
+                    seen = self._seen(live)
+                    try:
+                        snapshot = await self._fetch(step.wait, step.budget, seen)
+                    except APIError as exc:
+                        self._failed(watch.poller, exc)
+                    else:
+                        self._polled(watch.poller, snapshot, seen)
+        except asyncio.CancelledError as exc:  # asyncio.wait_for, a TaskGroup: as a Ctrl-C
+            exc.add_note(self._goes_on("cancelled"))
+            raise
 
     async def result(self, timeout: float | None = None) -> T_co:  # noqa: ASYNC109
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""

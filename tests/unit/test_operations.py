@@ -555,6 +555,27 @@ async def test_async_timeout() -> None:
     assert info.value.waited == pytest.approx(30)
 
 
+async def test_an_async_wait_cancelled_names_the_operation_that_keeps_running() -> None:
+    # asyncio.wait_for around a save ended in a bare TimeoutError: nothing named the save's
+    # operation, which went on, as a sync wait's Ctrl-C note and a timeout's error do.
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+
+    async def forever(_: float) -> None:
+        await asyncio.Event().wait()
+
+    async with async_service(fake, sleep=forever) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        with pytest.raises(TimeoutError) as raised:
+            await asyncio.wait_for(trainer.save_state("a"), timeout=0.2)
+        cancelled = raised.value.__context__
+        assert isinstance(cancelled, asyncio.CancelledError)
+        assert cancelled.__notes__ == [
+            "cancelled while waiting for operation op-1, which keeps running on the "
+            "server: re-attach with service.operation('op-1')"
+        ]
+
+
 async def test_async_refresh() -> None:
     fake = FakeWeaver()
     async with async_service(fake) as svc:
