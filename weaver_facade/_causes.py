@@ -8,6 +8,8 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 
+import httpx
+
 PLAIN_HTTP_HINT = " (the server may speak plain HTTP: try an http:// base URL)"
 
 
@@ -54,10 +56,14 @@ def _says_plain_http(error: BaseException) -> bool:
 
 def plain_http(error: BaseException) -> bool:
     """Whether TLS met a server speaking plain HTTP (``_PLAIN_HTTP_REASONS``), which no
-    retry changes either: ``PLAIN_HTTP_HINT`` says what to do. From OpenSSL 3.2 on, a
-    TLS record broken in another way (a bad MAC) is a "record layer failure" too, which
-    cannot be told apart: such a rare failure is taken for plain HTTP."""
-    return any(_says_plain_http(e) for e in causes(error))
+    retry changes either: ``PLAIN_HTTP_HINT`` says what to do. Such a server fails the
+    handshake; from OpenSSL 3.2 on, a record broken on a connection already made (a bad
+    MAC) is a "record layer failure" too, and a read or a write that meets one is not it:
+    it is retried (a storage GET resumes)."""
+    chain = list(causes(error))
+    if any(isinstance(e, (httpx.ReadError, httpx.WriteError)) for e in chain):
+        return False
+    return any(_says_plain_http(e) for e in chain)
 
 
 def no_retry_helps(error: BaseException) -> bool:

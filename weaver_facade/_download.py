@@ -551,12 +551,14 @@ class Transfer:
         """The connection failed or dropped: resume from ``offset`` after a wait."""
         text = _QUERY.sub("?[signature hidden]", str(error))  # it may quote a presigned URL
         problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
-        self._last_status = None
+        # A reply came before (a body cut): its TLS had passed the handshake, which a
+        # plain-HTTP server fails; a record broken since (a bad MAC) is retried.
+        replied, self._last_status = self._last_status is not None, None
         if isinstance(error, UnfetchableURLError):  # no retry can change it
             raise self._storage_error(problem)
         if certificate_refused(error):  # nor this
             raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
-        if plain_http(error):  # nor this
+        if plain_http(error) and not replied:  # nor this
             # Not the facade's hint: the URL is the API's, not the user's to change.
             raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")
         self._fail(problem)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import attrs
 import httpx
 import pytest
@@ -308,6 +310,31 @@ def test_a_url_no_retry_can_fetch_is_final() -> None:
     with pytest.raises(StorageError, match="cannot fetch a ftp URL") as info:
         t.on_failure(UnfetchableURLError("cannot fetch a ftp URL"))
     assert info.value.status_code is None
+
+
+def _record_layer_failure() -> ssl.SSLError:
+    tls = ssl.SSLError(1, "[SSL: RECORD_LAYER_FAILURE] record layer failure (_ssl.c:2580)")
+    tls.reason = "RECORD_LAYER_FAILURE"  # as OpenSSL 3.2 and later set it
+    return tls
+
+
+def test_a_record_broken_mid_body_resumes_and_is_no_plain_http() -> None:
+    # From OpenSSL 3.2 a bad MAC on a connection already made is a "record layer failure",
+    # as plain HTTP's reply to the handshake is: a download cut so was given up at once,
+    # "storage speaks plain HTTP", though storage had answered 200 over TLS.
+    t = transfer(wall=[0.0])
+    t.next_step()
+    t.on_reply(200, httpx.Headers({"Content-Length": "100"}))
+    t.accept(b"x" * 40)
+    t.on_failure(_record_layer_failure())
+    assert isinstance(t.next_step(), Wait)
+
+
+def test_a_record_layer_failure_before_a_reply_is_plain_http() -> None:
+    t = transfer(wall=[0.0])
+    t.next_step()
+    with pytest.raises(StorageError, match="storage speaks plain HTTP"):
+        t.on_failure(_record_layer_failure())
 
 
 def test_other_client_errors_are_final() -> None:

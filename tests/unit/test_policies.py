@@ -317,6 +317,26 @@ def test_other_tls_failures_are_no_plain_http(reason: str, text: str) -> None:
     assert not str(_tls_failure(tls)).endswith(PLAIN_HTTP_HINT)
 
 
+@pytest.mark.parametrize("broken", [httpx.ReadError, httpx.WriteError], ids=["read", "write"])
+def test_a_record_broken_on_a_connection_made_is_retried(
+    broken: type[httpx.TransportError],
+) -> None:
+    # From OpenSSL 3.2 a bad MAC mid-body is a "record layer failure" too, as plain HTTP's
+    # handshake is: a storage GET of a large file, or any request, that met one was given up
+    # at once, and said the server speaks plain HTTP, though a plain-HTTP server fails the
+    # handshake (a ConnectError), never a read.
+    tls = _tls_error("RECORD_LAYER_FAILURE", "record layer failure")
+    failed = broken(str(tls))
+    failed.__cause__ = tls
+    assert not plain_http(failed)
+    request = httpx.Request("GET", "http://x/api/v1/operations/op-1")
+    assert RETRY.retry_delay(request, failed, 0) is not None
+    error = connection_error("get_operation", failed)
+    error.__cause__ = failed
+    assert error.retryable is not False
+    assert not str(error).endswith(PLAIN_HTTP_HINT)
+
+
 def test_failures_after_the_deadline_stop() -> None:
     clock = FakeClock()
     poller = policy(clock).start(timeout=1)
