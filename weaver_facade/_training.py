@@ -235,14 +235,13 @@ def _parse_export(kind: str) -> ResultParser[Artifact]:
 
 # Why an artifact keeps another TTL than the export asked, as far as the reply tells: a 200
 # with the artifact is the spec's idempotent hit; a 202 starts an export, or is one of its
-# kind still under way (the spec answers both so); a save-and-export, or a forced export's
-# own earlier attempt, made it anew.
-_FORCE = "export_weights(..., force=True) replaces it"
-_CLI_FORCE = "(`weaver-facade checkpoints export --force`)"
-_ALREADY_MADE = f"an export of its kind was already made; {_FORCE} {_CLI_FORCE}"
+# kind still under way (the spec answers both so); a save-and-export, or a forced export
+# (its own earlier attempt recovered too), made it anew.
+_FORCE = "export_weights(..., force=True) replaces it (`weaver-facade checkpoints export --force`)"
+_ALREADY_MADE = f"an export of its kind was already made; {_FORCE}"
 _SET_OR_UNDER_WAY = (
-    "the server set it, or answered with an export of its kind under way, which "
-    f"{_FORCE} once done {_CLI_FORCE}"
+    "the server set it, or answered with an export of its kind under way; once that is "
+    f"done, {_FORCE}"
 )
 _SET = "the server set it"
 
@@ -587,7 +586,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 return watch.snapshot(found), parse, watch.look, None
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
-            why = _SET if target is None else _SET_OR_UNDER_WAY
+            why = _SET if target is None or replace else _SET_OR_UNDER_WAY
             return snap, _kept_as_asked(_parse_export(kind), ttl_seconds, why), None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)

@@ -608,7 +608,25 @@ def test_a_new_export_whose_ttl_the_server_set_is_not_said_to_be_already_made(
     warning = kept_ttl_warning(caplog)
     assert "already made" not in warning
     assert "the server set it, or answered with an export of its kind under way" in warning
-    assert "force=True" in warning
+    assert warning.endswith(
+        "; once that is done, export_weights(..., force=True) replaces it "
+        "(`weaver-facade checkpoints export --force`)"
+    )
+
+
+def test_a_forced_export_whose_ttl_the_server_set_names_no_force(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # force=True replaces any export of its kind: its 202 is a new export, and the warning
+    # told to pass the force=True it had.
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
+    done = operation_json("done", artifact_json(ttl_seconds=3600))
+    fake.script("GET", "/api/v1/operations/op-x", json_reply(200, done))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        trainer.export_weights(CHECKPOINT, ttl_seconds=7200, force=True)
+    assert kept_ttl_warning(caplog).endswith("not the 7200 asked: the server set it")
 
 
 def test_a_save_and_export_whose_ttl_the_server_set_names_no_force(
