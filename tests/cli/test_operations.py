@@ -678,6 +678,31 @@ def test_a_load_result_of_a_bare_path_is_printed_raw(command: str) -> None:
     assert path in table.stdout
 
 
+def pending_save(method: str, path: str) -> Reply:
+    """A server whose save op-1 is done (without its kind, as on the real wire) while its
+    checkpoint stays ``pending``, by id as in its model's list."""
+    pending = {**checkpoint_json("m-1", "c"), "status": "pending"}
+    if path.startswith("/api/v1/operations/op-1"):
+        return 200, {"id": "op-1", "status": "done", "response": pending}, {}
+    if path.startswith("/api/v1/checkpoints/"):
+        return 200, pending, {}
+    return 200, {"items": [pending]}, {}
+
+
+def test_show_of_a_save_done_before_its_checkpoint_does_not_wait() -> None:
+    # ``service.operation(id, Checkpoint)``, which shows the result's type, waits such a
+    # save out through its checkpoint: show waited up to an hour, and wait --timeout did
+    # not stop.
+    with cli_against(pending_save) as runner:
+        shown = runner.invoke(main, ["operations", "show", "op-1", "--json"])
+        waited = runner.invoke(main, ["operations", "wait", "op-1", "--timeout", "0.5"])
+    assert shown.exit_code == 0, shown.output
+    snapshot = json.loads(shown.stdout)
+    assert (snapshot["status"], snapshot["result"]) == ("running", None)
+    assert waited.exit_code == 1, waited.output
+    assert "still running" in waited.output, waited.output
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("type", "training"), ("name", "d")],

@@ -8,6 +8,7 @@ the server. ``show`` looks once; ``wait`` long-polls until the status is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -54,10 +55,16 @@ _RESULT_TYPES = {
 }
 
 
-def _typed(handle: OperationHandle[Any], service: ServiceClient) -> OperationHandle[Any]:
+def _typed(
+    handle: OperationHandle[Any],
+    service: ServiceClient,
+    left: Callable[[], float | None] | None,
+) -> OperationHandle[Any]:
     """``handle`` again, with its result's type, where the server does not say the kind (an
     extension, ``operation-details``): its result is then the raw ``response``, printed
-    unlike the same result with the extension. The shape tells which result it is."""
+    unlike the same result with the extension. The shape tells which result it is.
+    A save done while its checkpoint is still pending is waited out by the typed handle,
+    for the time ``left()`` (``wait``); ``show`` (no ``left``) shows it as it is."""
     if handle.kind is not None or handle.status is not OperationStatus.DONE:
         return handle
     response, schemas = handle.result(), set(result_schemas(SCHEMAS).values())
@@ -69,8 +76,10 @@ def _typed(handle: OperationHandle[Any], service: ServiceClient) -> OperationHan
         return handle
     result_type = _RESULT_TYPES[shapes.pop()]
     typed = service.operation(handle.id, result_type)
+    if left is None and not typed.done():
+        return typed
     try:
-        typed.result()
+        typed.result(None if left is None else left())
     except ResponseValidationError as refused:
         # A shape whose parser needs what only the request says (a load's result of a
         # bare `path`, without `include_optimizer`): the operation is done all the same.
@@ -81,9 +90,15 @@ def _typed(handle: OperationHandle[Any], service: ServiceClient) -> OperationHan
     return typed
 
 
-def _report(handle: OperationHandle[Any], service: ServiceClient, *, fail: bool) -> None:
+def _report(
+    handle: OperationHandle[Any],
+    service: ServiceClient,
+    *,
+    fail: bool,
+    left: Callable[[], float | None] | None = None,
+) -> None:
     """Print the operation; with ``fail``, an operation that ended in error exits 1."""
-    handle = _typed(handle, service)
+    handle = _typed(handle, service, left)
     failure = show_operation(handle, handle.kind, as_json=current_state().as_json)
     if failure is not None and fail:
         # The operation was printed (with its error) above; no second JSON document.
@@ -122,4 +137,4 @@ def wait(operation_id: str, timeout: float | None) -> None:
                 operation_id=operation_id, status=NOT_SEEN, waited=waited, last_error=exc
             ) from exc
         state.progress.follow(handle, left())
-    _report(handle, within(state.service(), left), fail=True)
+    _report(handle, within(state.service(), left), fail=True, left=left)
