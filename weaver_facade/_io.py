@@ -330,6 +330,12 @@ class _Base(Generic[SleepT]):
             raise connection_error(call.operation, exc) from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
+        except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+            # The server may act on a request it got: say what it may have done.
+            if call.on_its_way is not None:
+                why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
+                exc.add_note(f"{why} while {call.on_its_way}")
+            raise
         except UnicodeEncodeError as exc:
             # JSON goes out as UTF-8, which has no lone surrogates. Raised while the
             # request is built, so nothing was sent.

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
 
+import attrs
 from weaver_client import limits
 from weaver_client.types import UNSET, Unset
 
@@ -479,6 +480,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 self.model_id, seq_id=seq_id, data=items, loss_fn=fn
             ),
             _parse_fb(len(items)),
+            f"run it, and its gradients then add to those of model {self.model_id}'s next "
+            "optim_step",
         )
 
     def _optim_step(self, adam_params: object) -> Plan[Started[OptimStepResult]]:
@@ -489,13 +492,25 @@ class _TrainingBase(HasOptions, Generic[IO]):
         return self._step(
             lambda seq_id: calls.optim_step(self.model_id, seq_id=seq_id, adam_params=adam_params),
             _parse_optim,
+            f"applied it to model {self.model_id}'s weights",
         )
 
     def _step(
-        self, call: Callable[[int], Call[wire.Operation]], parse: ResultParser[_R]
+        self,
+        call: Callable[[int], Call[wire.Operation]],
+        parse: ResultParser[_R],
+        done: str,
     ) -> Plan[Started[_R]]:
+        """A training step; ``done``: what the server may have done with a request cut
+        on its way."""
         # Run in the turn, so that steps take their seq_ids in the order they are sent.
-        submission = Submission(call(self._next_seq_id()), parse, self.model_id)
+        seq_id = self._next_seq_id()
+        step = call(seq_id)
+        on_its_way = (
+            f"the request of {step.operation} (seq_id {seq_id}) was on its way: the server "
+            f"may have {done}"
+        )
+        submission = Submission(attrs.evolve(step, on_its_way=on_its_way), parse, self.model_id)
         return (yield from started(submission))
 
     def _save(
@@ -516,6 +531,16 @@ class _TrainingBase(HasOptions, Generic[IO]):
             checkpoint_type=intent.type,
             name=intent.name,
             ttl_seconds=intent.ttl_seconds,
+        )
+        path = CheckpointPath(model_id=self.model_id, name=intent.name)
+        call = attrs.evolve(
+            call,
+            on_its_way=(
+                f"the request to save checkpoint {intent.name!r} was on its way: the server "
+                f"may have made it (saving {intent.name!r} again then raises "
+                f"CheckpointExistsError); look with trainer.get_checkpoint('{path}') or "
+                "list_checkpoints()"
+            ),
         )
         try:
             operation: wire.Operation = yield call

@@ -107,12 +107,15 @@ class Call(Generic[M]):
         request: ``httpx.Client.request`` keyword arguments from the generated client.
         parse: The generated module's ``_parse_response``.
         model: The generated model a success reply must parse into.
+        on_its_way: For a request that changes something, what a Ctrl-C (or a cancel)
+            that cuts it tells: ``"the request ... was on its way: the server may ..."``.
     """
 
     operation: str
     request: Mapping[str, Any]
     parse: Callable[..., object]
     model: type[M]
+    on_its_way: str | None = None
 
 
 class NoBody:

@@ -6,20 +6,25 @@ import asyncio
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+import httpx
 import pytest
 import yaml
 from weaver_client import limits
 
 from tests.support.fakeserver import (
+    BASE,
     FakeClock,
     FakeWeaver,
+    HeldTransport,
     async_service,
     checkpoint_json,
     json_reply,
     service,
 )
 from weaver_facade import (
+    AdamParams,
     Artifact,
+    AsyncServiceClient,
     Checkpoint,
     ForwardBackwardResult,
     InvalidArgumentError,
@@ -285,6 +290,65 @@ def test_ctrl_c_during_a_wait_names_the_operation_that_keeps_running() -> None:
         ]
         fake.pending_polls = 0
         assert isinstance(svc.operation("op-1").result(), Checkpoint)
+
+
+def interrupted(request: httpx.Request) -> httpx.Response:
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_a_save_is_sent_says_the_checkpoint_may_be_made() -> None:
+    # The POST may have reached the server, which then makes the checkpoint: saving the
+    # name again is a CheckpointExistsError, so the note says where to look first.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", interrupted)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.save_state("c1")
+    assert raised.value.__notes__ == [
+        "interrupted while the request to save checkpoint 'c1' was on its way: the server "
+        "may have made it (saving 'c1' again then raises CheckpointExistsError); look with "
+        "trainer.get_checkpoint('weaver://m-1/checkpoints/c1') or list_checkpoints()"
+    ]
+
+
+def test_ctrl_c_while_a_step_is_sent_says_it_may_be_applied() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/forward-backward-passes", interrupted)
+    fake.script("POST", "/api/v1/models/m-1/optimizer-steps", interrupted)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as fb:
+            trainer.forward_backward([datum_from_tokens([1, 2])])
+        with pytest.raises(KeyboardInterrupt) as step:
+            trainer.optim_step(AdamParams())
+    assert fb.value.__notes__ == [
+        "interrupted while the request of forward_backward (seq_id 1) was on its way: the "
+        "server may have run it, and its gradients then add to those of model m-1's next "
+        "optim_step"
+    ]
+    assert step.value.__notes__ == [
+        "interrupted while the request of optim_step (seq_id 2) was on its way: the server "
+        "may have applied it to model m-1's weights"
+    ]
+
+
+async def test_a_save_cancelled_on_its_way_says_the_checkpoint_may_be_made() -> None:
+    fake = FakeWeaver()
+    held = HeldTransport(fake, "/api/v1/models/m-1/checkpoints")
+    http = httpx.AsyncClient(transport=held)
+    async with AsyncServiceClient(BASE, "k", http_client=http, heartbeat_interval=0) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        saving = asyncio.create_task(trainer.save_state("c1"))
+        await held.reached.wait()
+        saving.cancel()
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await saving
+    assert raised.value.__notes__ == [
+        "cancelled while the request to save checkpoint 'c1' was on its way: the server "
+        "may have made it (saving 'c1' again then raises CheckpointExistsError); look with "
+        "trainer.get_checkpoint('weaver://m-1/checkpoints/c1') or list_checkpoints()"
+    ]
 
 
 def test_an_operation_that_never_finishes_times_out_with_its_id() -> None:
