@@ -252,6 +252,25 @@ def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUI
     )
 
 
+def model_checkpoint_ref(
+    ref: object, model_id: str | None
+) -> Checkpoint | CheckpointPath | uuid.UUID:
+    """``coerce_checkpoint_ref`` for a call of model ``model_id``, whose refusal of a bare
+    checkpoint name shows the path of that name in the model (the name stays refused)."""
+    try:
+        return coerce_checkpoint_ref(ref)
+    except InvalidCheckpointRef as exc:
+        if model_id is None or not isinstance(ref, str):
+            raise
+        try:
+            path = CheckpointPath(model_id=model_id, name=ref)
+        except ValueError:
+            raise exc from None
+        raise InvalidCheckpointRef(
+            f"{exc}; for checkpoint {ref!r} of this model: '{path}'"
+        ) from None
+
+
 def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath:
     """A ``path`` field of a reply, which must be a valid ``weaver://`` path."""
     text = expect(operation, schema, "path", value, str)

@@ -20,7 +20,7 @@ from ._checkpoints import (
     CheckpointPath,
     CheckpointStatus,
     checkpoint_from_wire,
-    coerce_checkpoint_ref,
+    model_checkpoint_ref,
 )
 from ._errors import (
     APIConnectionError,
@@ -173,7 +173,7 @@ def by_id(checkpoint_id: uuid.UUID, model_id: str | None) -> Plan[Checkpoint]:
 def by_ref(ref: object, model_id: str | None) -> Plan[Checkpoint]:
     """A ``Checkpoint`` (fetched again), id or path; ``model_id``: the list an id falls
     back to."""
-    target = coerce_checkpoint_ref(ref)
+    target = model_checkpoint_ref(ref, model_id)
     if isinstance(target, CheckpointPath):
         return (yield from find_by_path(target))
     if isinstance(target, Checkpoint):
@@ -199,7 +199,7 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
 
     An id is looked up first, as a path is: a reply without the checkpoint (a 204) leaves
     only the one looked up to return, and once deleted it can no longer be looked up."""
-    target = coerce_checkpoint_ref(ref)
+    target = model_checkpoint_ref(ref, model_id)
     if not isinstance(target, Checkpoint):
         target = yield from by_ref(target, model_id)
     checkpoint_id, model_id = target.id, target.model_id

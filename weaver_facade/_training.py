@@ -37,7 +37,7 @@ from ._checkpoints import (
     checkpoint_from_wire,
     checkpoint_result,
     coerce_checkpoint_path,
-    coerce_checkpoint_ref,
+    model_checkpoint_ref,
     validate_checkpoint_name,
 )
 from ._errors import (
@@ -562,7 +562,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW, _ARTIFACT_TTL)
         )
         model_id: str | None = self.model_id
-        target = None if checkpoint is None else coerce_checkpoint_ref(checkpoint)
+        target = None if checkpoint is None else model_checkpoint_ref(checkpoint, model_id)
         if target is not None:
             # The export is of the checkpoint's model, which a path (or a Checkpoint) names;
             # an id alone may be of any model's checkpoint.
@@ -620,7 +620,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
         ttl = _check_ttl(ttl_seconds)
-        target = coerce_checkpoint_ref(ref)
+        target = model_checkpoint_ref(ref, self.model_id)
         if isinstance(target, uuid.UUID):
             target = yield from lookup.by_id(target, self.model_id)
         path = target.path if isinstance(target, Checkpoint) else target

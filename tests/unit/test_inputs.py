@@ -485,6 +485,29 @@ def test_refused_before_any_request(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: t.get_checkpoint("c1"),
+        lambda t: t.delete_checkpoint("c1"),
+        lambda t: t.set_checkpoint_ttl("c1", 60),
+        lambda t: t.export_weights("c1"),
+    ],
+    ids=["get", "delete", "ttl", "export"],
+)
+def test_a_bare_name_is_refused_with_its_path_of_the_trainers_model(
+    fake: FakeWeaver, trainer: TrainingClient, call: Callable[[TrainingClient], object]
+) -> None:
+    # The trainer knows its model: the error shows the path a user meant, as the CLI does.
+    with pytest.raises(InvalidCheckpointRef) as info:
+        call(trainer)
+    assert str(info.value) == (
+        "'c1' is neither a 'weaver://' checkpoint path nor a checkpoint id (UUID); "
+        "for checkpoint 'c1' of this model: 'weaver://m-1/checkpoints/c1'"
+    )
+    assert fake.requests == []
+
+
 async def test_the_async_client_refuses_the_same_before_any_request(fake: FakeWeaver) -> None:
     async with async_service(fake) as svc:
         trainer = await svc.create_training_client("weaver-tiny")
