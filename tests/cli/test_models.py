@@ -25,7 +25,7 @@ from tests.support.held_creates import (
     serve_held_creates,
 )
 from tests.support.signals import watched, with_sigint
-from weaver_facade import ModelInfo
+from weaver_facade import ModelInfo, ServiceClient
 from weaver_facade._cli.models import print_model, print_models
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._base_models import BASE_MODELS
@@ -303,3 +303,26 @@ def test_terminate_of_a_model_the_server_never_had_is_still_not_found(
     assert run.exit_code == 1
     assert run.stderr.startswith("error: "), run.stderr
     assert "not found" in run.stderr or "nope" in run.stderr
+
+
+def test_a_terminated_models_save_and_load_say_its_checkpoints_stay(
+    cli: Cli, service: ServiceClient, model_id: str
+) -> None:
+    # The server's `[409 model_terminated] ... was terminated` gave no next step, where
+    # the library's own refusal says the checkpoints stay and how to go on from them.
+    saved = cli("checkpoints", "save", model_id, "kept")
+    assert saved.exit_code == 0, saved.stderr
+    assert cli("models", "terminate", model_id).exit_code == 0
+    path = f"weaver://{model_id}/checkpoints/kept"
+    for refused in (
+        cli("checkpoints", "save", model_id, "late"),
+        cli("checkpoints", "load", model_id, path),
+    ):
+        assert refused.exit_code == 1
+        assert "model_terminated" in refused.stderr
+        assert (
+            f"; its checkpoints stay: list them with `weaver-facade checkpoints list "
+            f"{model_id}`, export or download them, or load one into a new model "
+            "(`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints "
+            "load NEW_MODEL_ID REF --with-optimizer`)\n"
+        ) in refused.stderr

@@ -31,6 +31,7 @@ from .. import (
     CheckpointPath,
     InvalidCheckpointRef,
     InvalidInputError,
+    ModelTerminatedError,
     NotFoundError,
     OperationFailedError,
     OperationHandle,
@@ -252,7 +253,7 @@ def save(
     state = current_state()
     service, left = state.waiting(timeout)
     trainer = service.training_client(model_id)
-    with state.progress.active():
+    with state.progress.active(), _checkpoints_stay(model_id):
         handle = within(trainer, left).save_state(
             name,
             include_optimizer=not weights_only,
@@ -328,6 +329,7 @@ def load(
 
     with (
         state.progress.active(),
+        _checkpoints_stay(model_id),
         _refused_in_cli_words("optimizer_state_unavailable", no_optimizer_state, weight_only),
     ):
         handle = load_state(checkpoint, wait=False)
@@ -360,6 +362,22 @@ def _refused_in_cli_words(
         refused_here = isinstance(exc, APIError) and exc.status_code is None
         exit_code = EXIT_USAGE if refused_here else EXIT_API_ERROR
         raise current_state().failure(exc, exit_code, message) from None
+
+
+@contextlib.contextmanager
+def _checkpoints_stay(model_id: str) -> Iterator[None]:
+    """A model found terminated: say, as the library does, that its checkpoints stay, and
+    how to go on from them in the CLI's words."""
+    try:
+        yield
+    except ModelTerminatedError as exc:
+        message = (
+            f"{exc}; its checkpoints stay: list them with `weaver-facade checkpoints list "
+            f"{model_id}`, export or download them, or load one into a new model "
+            "(`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints "
+            "load NEW_MODEL_ID REF --with-optimizer`)"
+        )
+        raise current_state().failure(exc, EXIT_API_ERROR, message) from None
 
 
 @checkpoints.command("delete")
