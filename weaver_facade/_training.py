@@ -96,6 +96,8 @@ class _ServerDefault(enum.Enum):
     def __repr__(self) -> str:
         return "SERVER_DEFAULT"
 
+    __str__ = __repr__  # print() and f-strings too, not "_ServerDefault.SERVER_DEFAULT"
+
 
 SERVER_DEFAULT: Literal[_ServerDefault.SERVER_DEFAULT] = _ServerDefault.SERVER_DEFAULT
 """The service's default ``ttl_seconds``: left out of a save (permanent for weights);

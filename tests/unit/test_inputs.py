@@ -22,6 +22,7 @@ from weaver_client import limits
 from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json
 from weaver_facade import (
     DEFAULT_LORA_RANK,
+    SERVER_DEFAULT,
     AdamParams,
     Checkpoint,
     CheckpointPath,
@@ -483,6 +484,11 @@ def test_refused_before_any_request(
         call(trainer)
     assert isinstance(info.value, ValueError)
     assert fake.requests == []
+
+
+def test_server_default_reads_as_its_name() -> None:
+    # str() (print, an f-string, a log message) gave "_ServerDefault.SERVER_DEFAULT".
+    assert str(SERVER_DEFAULT) == repr(SERVER_DEFAULT) == f"{SERVER_DEFAULT}" == "SERVER_DEFAULT"
 
 
 @pytest.mark.parametrize(
