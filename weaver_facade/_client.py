@@ -307,9 +307,10 @@ class _ServiceBase(HasOptions):
 
     def __repr__(self) -> str:
         key = "set" if self.__api_key else "none"
+        closed = ", closed=True" if self._io.closed else ""
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>, "
-            f"session_id={self.session_id!r})"
+            f"session_id={self.session_id!r}{closed})"
         )
 
     def _generated(

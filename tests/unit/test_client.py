@@ -863,6 +863,16 @@ def test_a_with_options_copy_shows_the_session_its_original_opened() -> None:
         assert f"session_id={svc.session_id!r}" in repr(copy)
 
 
+def test_a_closed_clients_repr_says_so() -> None:
+    # Printed in a debugger after close(), it looked like a client still usable.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        assert "closed" not in repr(svc)
+    assert repr(svc) == (
+        f"ServiceClient(base_url='{BASE}', api_key=<set>, session_id=None, closed=True)"
+    )
+
+
 def test_a_session_reply_with_only_its_id_is_enough() -> None:
     # weaver-wire.md: "Clients need only `id`". A reply without `tags` and the rest was a
     # ResponseValidationError, and nothing could be done after it.
