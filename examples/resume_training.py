@@ -242,6 +242,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.steps <= 100:
         parser.error("--steps must be between 1 and 100")
+    if not os.environ.get("WEAVER_BASE_URL", "").strip():
+        # The library's own message says "pass base_url=", which this script's user cannot.
+        print(
+            "error: no Weaver server given: set WEAVER_BASE_URL "
+            "(the server root, such as http://127.0.0.1:8080)",
+            file=sys.stderr,
+        )
+        return 2
     started = time.monotonic()
     out = Out()
     service: ServiceClient | None = None
