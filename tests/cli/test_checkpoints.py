@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -592,3 +593,30 @@ def test_ttl_range_is_named_in_seconds_in_errors_and_help(cli: Cli, command: str
     words = re.search(rf"1 to {maximum} \((\d+) (year|day)s?\)", shown)
     assert words is not None, shown
     assert int(words[1]) * (365 if words[2] == "year" else 1) * 86_400 == maximum
+
+
+def test_ctrl_c_while_a_save_is_sent_says_the_checkpoint_may_be_made(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "error: interrupted" alone: the server may have made the checkpoint, and the same
+    # save again then fails, its name taken. The CLI says where to look first.
+    fake = FakeWeaver()
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", interrupted)
+    with fake_service(fake) as other:
+        trainer = other.training_client("m-1")
+        monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
+        run = cli("checkpoints", "save", "m-1", "c1", "--json")
+    assert run.exit_code == 130
+    path = "weaver://m-1/checkpoints/c1"
+    said = (
+        f"interrupted while the save request was on its way: the server may have made "
+        f"{path} (saving c1 again then fails, its name taken); look with "
+        f"`weaver-facade checkpoints show {path}`"
+    )
+    assert run.stderr.splitlines()[-1] == f"error: {said}"
+    assert run.json()["error"]["message"] == said
+    assert run.json()["error"]["type"] == "KeyboardInterrupt"

@@ -53,6 +53,7 @@ from ._output import (
 )
 from ._state import (
     EXIT_API_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     current_state,
     handles_errors,
@@ -249,17 +250,25 @@ def save(
 ) -> None:
     # Refuse a bad id or name before any request: a path takes any name a server may
     # report, a save only the spec's CheckpointName.
-    CheckpointPath(model_id=model_id, name=validate_checkpoint_name(name))
+    path = CheckpointPath(model_id=model_id, name=validate_checkpoint_name(name))
     state = current_state()
     service, left = state.waiting(timeout)
     trainer = service.training_client(model_id)
     with state.progress.active(), _checkpoints_stay(model_id):
-        handle = within(trainer, left).save_state(
-            name,
-            include_optimizer=not weights_only,
-            ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
-            wait=False,
-        )
+        try:
+            handle = within(trainer, left).save_state(
+                name,
+                include_optimizer=not weights_only,
+                ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
+                wait=False,
+            )
+        except KeyboardInterrupt as exc:  # not waiting yet: the request was on its way
+            message = (
+                f"interrupted while the save request was on its way: the server may have "
+                f"made {path} (saving {name} again then fails, its name taken); look with "
+                f"`weaver-facade checkpoints show {path}`"
+            )
+            raise state.failure(exc, EXIT_INTERRUPTED, message) from None
         if no_wait:
             _show_started(handle, "save_checkpoint")
             return
