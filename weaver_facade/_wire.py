@@ -42,6 +42,7 @@ from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ModelTerminatedError,
     ResponseValidationError,
     api_error,
 )
@@ -690,11 +691,17 @@ ERROR_FIELDS = WireFields(
 def error_from_response(operation: str, response: httpx.Response) -> APIError:
     """The exception for a 4xx/5xx reply, from its Error body when it has a usable one.
     A 401 to a request without a key has a note saying so (a server's message need not
-    tell a missing key from a wrong one), which a traceback shows and ``str()`` leaves to
-    the command line's own words."""
+    tell a missing key from a wrong one), and a ``ModelTerminatedError`` one saying that the
+    checkpoints stay, which a traceback shows and ``str()`` leaves to the command line's
+    own words."""
     error = _error_from_response(operation, response)
     if response.status_code == 401 and _api_key(response) is None:
         error.add_note("no API key was given: set WEAVER_API_KEY or pass api_key=")
+    if isinstance(error, ModelTerminatedError):  # as this client's own refusal says
+        error.add_note(
+            "a terminated model's checkpoints stay, to list, export, download, or resume in "
+            "a new model with create_training_client_from_state"
+        )
     return error
 
 

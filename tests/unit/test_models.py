@@ -1323,3 +1323,19 @@ def test_a_create_answered_with_a_status_that_is_no_success_is_not_taken() -> No
         svc.create_training_client("weaver-tiny")
     assert "HTTP status 304 (the spec documents another success status)" in str(broken.value)
     assert fake.terminated == []
+
+
+def test_a_servers_model_terminated_says_the_checkpoints_stay() -> None:
+    # This client's own refusal of a terminated model says where to go on; the server's
+    # `[409 model_terminated]` (terminated elsewhere: another process, the CLI) said nothing.
+    fake = FakeWeaver()
+    refused = json_reply(409, error_json("model_terminated", "model m-1 was terminated"))
+    fake.script("POST", f"{MODELS}/m-1/checkpoints", refused)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(ModelTerminatedError) as raised:
+            trainer.save_state("late")
+    assert raised.value.__notes__ == [
+        "a terminated model's checkpoints stay, to list, export, download, or resume in a "
+        "new model with create_training_client_from_state"
+    ]
