@@ -332,6 +332,12 @@ def load_submission(
     if include_optimizer and isinstance(checkpoint, Checkpoint):
         check_optimizer_state(checkpoint)
     call = calls.load_checkpoint(model_id, path=path, include_optimizer=include_optimizer)
+    state = "weights and optimizer state" if include_optimizer else "weights"
+    on_its_way = (
+        f"the request to load {path} into model {model_id} was on its way: the server may "
+        f"have loaded it, replacing the model's {state}"
+    )
+    call = attrs.evolve(call, on_its_way=on_its_way)
     return Submission(call, _parse_load(path, include_optimizer, model_id), model_id)
 
 

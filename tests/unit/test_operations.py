@@ -333,6 +333,19 @@ def test_ctrl_c_while_a_step_is_sent_says_it_may_be_applied() -> None:
     ]
 
 
+def test_ctrl_c_while_a_load_is_sent_says_it_may_be_loaded() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/load", interrupted)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.load_state("weaver://m-0/checkpoints/c1")
+    assert raised.value.__notes__ == [
+        "interrupted while the request to load weaver://m-0/checkpoints/c1 into model m-1 "
+        "was on its way: the server may have loaded it, replacing the model's weights"
+    ]
+
+
 async def test_a_save_cancelled_on_its_way_says_the_checkpoint_may_be_made() -> None:
     fake = FakeWeaver()
     held = HeldTransport(fake, "/api/v1/models/m-1/checkpoints")
