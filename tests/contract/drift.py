@@ -120,6 +120,9 @@ class Drift(enum.StrEnum):
     # A key refused by one operation alone (terminate: 401 with the key too), which the
     # kit's three probes of the key at the start cannot see.
     TERMINATE_REFUSES_THE_KEY = "terminate_refuses_the_key"
+    # No drift: a server that no longer finds a terminated model (the real one need not,
+    # README): its GET and a second terminate answer 404.
+    FORGETS_TERMINATED = "forgets_terminated"
     # A server that holds to the wire sheet's letter where the spec says more or other:
     # it opens a session for a request without a body, takes any `limit` of the supported
     # models, and refuses an integer written with a fraction (`255.0`: the sheet says int).
@@ -370,6 +373,7 @@ class DriftMiddleware:
         self.sessions: set[str] = set()
         self.loads: set[str] = set()
         self.keys: set[bytes] = set()
+        self.terminated: set[str] = set()  # models terminated (FORGETS_TERMINATED)
         self.exports: set[str] = set()
         self.failed_loads: dict[str, bytes] = {}
         #: Storage URLs used (``Drift.URLS_SERVE_ONCE``), and how many were refused.
@@ -451,6 +455,15 @@ class DriftMiddleware:
             if sent is not None and sent.decode(errors="replace") == self.key:
                 await _error(404, "not_found", f"no model at {path}").send(send)
                 return
+        if self.drift is Drift.FORGETS_TERMINATED and (
+            (method == "POST" and TERMINATE.match(path)) or (method == "GET" and MODEL.match(path))
+        ):
+            model = path.removesuffix("/terminate")
+            if model in self.terminated:
+                await _error(404, "not_found", f"no model at {model}").send(send)
+                return
+            if method == "POST":
+                self.terminated.add(model)
         if self.drift is Drift.TERMINATE_REFUSES_THE_KEY and TERMINATE.match(path):
             await _error(401, "unauthorized", "this key may not terminate models").send(send)
             return

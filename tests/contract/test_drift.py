@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -463,3 +464,18 @@ def test_a_run_cut_short_by_its_time_limit_says_so() -> None:
     summary = render_text(report)[-1]
     assert summary.startswith("contract: PASS (incomplete: conformance stopped at its time limit)")
     assert to_json(report)["parts"]["conformance"]["complete"] is False
+
+
+def test_the_clean_up_is_quiet_on_a_server_that_forgets_terminated_models(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The kit terminated the run's models, then closed its facade client, whose close
+    # terminated them again: a server that no longer finds a terminated model answered
+    # 404, logged as "could not terminate model m-1 on close" for each, at every run.
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        serve_emulator(Drift.FORGETS_TERMINATED) as served,
+    ):
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert report.findings == [], [f.line() for f in report.findings]
+    assert "could not terminate" not in caplog.text, caplog.text

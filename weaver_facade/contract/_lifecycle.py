@@ -854,6 +854,11 @@ class Scenario:
     def _cleanup(self) -> None:
         """Best effort: the checkpoints and models this run made. Not checked."""
         with self.watcher.paused():
+            # The facade's close first: it terminates the models it created, which a server
+            # that forgets terminated models would answer 404 (a logged warning) after ours.
+            if self.service is not None:
+                with suppress(Exception):
+                    self.service.close()
             self.artifacts.cleanup()
             for checkpoint_id in self.checkpoint_ids:
                 with suppress(httpx.HTTPError):
@@ -867,9 +872,6 @@ class Scenario:
                         f"{self.s.base_url}/api/v1/models/{model.model_id}/terminate",
                         headers=self._key_header(),
                     )
-            if self.service is not None:
-                with suppress(Exception):
-                    self.service.close()
 
 
 class _Step:
