@@ -39,7 +39,7 @@ from weaver_client.types import Unset
 
 from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
 from ._checkpoints import Checkpoint, CheckpointType
-from ._errors import APIError, ConflictError
+from ._errors import APIError, ConflictError, NotFoundError
 from ._operations import OperationSnapshot, OperationStatus
 from ._wire import Delivery, Plan
 
@@ -113,7 +113,10 @@ class ResourceWatch(Generic[_Resource]):
 
     With ``operation_id``, the resource is the result of that operation, done while the
     resource is not (a save's checkpoint still ``pending``): the id stays the operation's,
-    and a pending resource shows as ``running``, since its operation has begun and ended."""
+    and a pending resource shows as ``running``, since its operation has begun and ended.
+    A resource ``read`` no longer finds (``NotFoundError``: deleted, expired) is then the
+    operation's failure, which gave nothing to use; once only, it is looked for again,
+    since a server may not find at once what it has just made (a listing that lags)."""
 
     def __init__(
         self,
@@ -125,10 +128,13 @@ class ResourceWatch(Generic[_Resource]):
     ) -> None:
         own = resource.uri if isinstance(resource, Artifact) else str(resource.path)
         self.id = operation_id or own
+        self._own = own
         self.kind = kind
         self.latest = resource
         self._read = read
         self._pending = OperationStatus.PENDING if operation_id is None else OperationStatus.RUNNING
+        self._of_operation = operation_id is not None
+        self._missed = False  # the last read found nothing
 
     def snapshot(self, resource: _Resource) -> OperationSnapshot:
         """The operation's state, from the resource as last seen."""
@@ -139,18 +145,38 @@ class ResourceWatch(Generic[_Resource]):
         if status is not OperationStatus.ERROR:
             return OperationSnapshot(id=self.id, status=status, kind=self.kind)
         if isinstance(resource, Artifact):
-            code = "export_failed"
             message = resource.error or f"the export of artifact {resource.id} failed"
         else:
-            code = "save_failed"
             message = f"checkpoint {resource.path} is {resource.status.value}"
+        return self._failed(message)
+
+    def _failed(self, message: str) -> OperationSnapshot:
+        code = "export_failed" if isinstance(self.latest, Artifact) else "save_failed"
         return OperationSnapshot(
-            id=self.id, status=status, kind=self.kind, error_code=code, error_message=message
+            id=self.id,
+            status=OperationStatus.ERROR,
+            kind=self.kind,
+            error_code=code,
+            error_message=message,
         )
 
     def look(self) -> Plan[OperationSnapshot]:
         """See the resource again."""
-        return self.snapshot((yield from self._read(self.latest)))
+        try:
+            resource = yield from self._read(self.latest)
+        except NotFoundError as exc:
+            if not self._of_operation:
+                raise
+            if not self._missed:
+                self._missed = True
+                return self.snapshot(self.latest)
+            what = "artifact" if isinstance(self.latest, Artifact) else "checkpoint"
+            return self._failed(
+                f"{what} {self._own} is no longer found, and was never completed (deleted or "
+                f"expired?): {exc.message}"
+            )
+        self._missed = False
+        return self.snapshot(resource)
 
     def result(self, _: OperationSnapshot) -> _Resource:
         """The resource, once completed."""

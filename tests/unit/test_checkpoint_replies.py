@@ -22,6 +22,7 @@ from tests.support.fakeserver import (
     FakeWeaver,
     async_service,
     checkpoint_json,
+    error_json,
     json_reply,
     service,
 )
@@ -422,3 +423,32 @@ def test_a_checkpoint_pending_for_ever_ends_at_the_wait_s_deadline() -> None:
         fake.checkpoints["m-1"][-1]["status"] = "completed"
         fake.scripts.clear()
         assert again.result(timeout=5).status is CheckpointStatus.COMPLETED
+
+
+def test_a_save_whose_pending_checkpoint_is_gone_is_a_failed_save(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # Deleted (or expired) while pending, the save gave no checkpoint: it raised
+    # get_checkpoint's NotFoundError, which named neither the save nor its operation.
+    checkpoint = saved_pending(fake, "pending")
+    handle = trainer.save_state("a", wait=False)
+    fake.scripts.clear()
+    fake.checkpoints["m-1"].clear()
+    with pytest.raises(OperationFailedError) as info:
+        handle.result()
+    assert info.value.code == "save_failed"
+    assert info.value.operation_id == handle.id == "op-1"
+    assert "checkpoint weaver://m-1/checkpoints/a is no longer found" in str(info.value)
+    assert len(fake.sent("GET", checkpoint)) == 2  # one absence is waited out
+
+
+def test_a_pending_checkpoint_missed_once_is_looked_for_again(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # A server may not find at once what it has just made (a listing that lags).
+    checkpoint = saved_pending(fake, "completed")
+    missing = json_reply(404, error_json("not_found", "no such checkpoint"))
+    fake.scripts[("GET", checkpoint)].appendleft(missing)
+    fake.script("GET", LIST, json_reply(200, {"items": [], "next_cursor": None}))
+    assert trainer.save_state("a").status is CheckpointStatus.COMPLETED
+    assert len(fake.sent("GET", checkpoint)) == 2
