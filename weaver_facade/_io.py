@@ -76,8 +76,8 @@ Look: TypeAlias = Callable[[], Plan[OperationSnapshot]]
 #: the look that sees the resource again.
 Watched: TypeAlias = tuple[OperationSnapshot, ResultParser[T], Look]
 #: What a done operation's result, not yet final, is watched as instead; ``None`` when it
-#: is final (``Started``).
-Settler: TypeAlias = Callable[[OperationSnapshot], Watched[T] | None]
+#: is final (``Started``). Given the client's policy, which remembers what the looks learn.
+Settler: TypeAlias = Callable[[OperationSnapshot, PollPolicy], Watched[T] | None]
 #: What starts an operation: its first snapshot, its parser, for one known by other
 #: means than an operation (a recovered save, an export's artifact) a plan that sees it
 #: again, and for one whose result may not be final once it is done (a save's checkpoint
@@ -94,6 +94,7 @@ Started: TypeAlias = tuple[
 def _settle_with(
     settle: Settler[T] | None,
     fetch: Callable[[Look], FetchT],
+    poll: PollPolicy,
 ) -> Settle[T, FetchT] | None:
     """``settle`` for a handle: its look made the handle's ``fetch``."""
     if settle is None:
@@ -102,7 +103,7 @@ def _settle_with(
     def settled(
         snapshot: OperationSnapshot,
     ) -> tuple[OperationSnapshot, ResultParser[T], FetchT] | None:
-        then = settle(snapshot)
+        then = settle(snapshot, poll)
         return None if then is None else (then[0], then[1], fetch(then[2]))
 
     return settled
@@ -467,7 +468,7 @@ class SyncIO(_Base[Callable[[float], None]]):
             closing=self.refusing,
             result_in_response=look is None and not polled,
             long_poll=look is None,
-            settle=_settle_with(settle, seen_again),
+            settle=_settle_with(settle, seen_again, self.poll),
         )
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
@@ -567,7 +568,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             closing=self.refusing,
             result_in_response=look is None and not polled,
             long_poll=look is None,
-            settle=_settle_with(settle, seen_again),
+            settle=_settle_with(settle, seen_again, self.poll),
         )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:

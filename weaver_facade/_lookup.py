@@ -32,6 +32,7 @@ from ._errors import (
 from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
+from ._operations import PollPolicy
 from ._retry import may_have_acted
 from ._wire import Call, Plan, newest, optional
 
@@ -139,35 +140,50 @@ def _route_missing(error: APIError) -> bool:
     return error.status_code in (404, 405)
 
 
-def by_id(checkpoint_id: uuid.UUID, model_id: str | None) -> Plan[Checkpoint]:
-    """A checkpoint by id; without the extension's route, from ``model_id``'s list."""
-    try:
-        reply: wire.Checkpoint = yield calls.get_checkpoint(checkpoint_id)
-    except APIError as exc:
-        if not _route_missing(exc):
-            raise
-        if model_id is None:
-            raise UnsupportedByServerError(
-                f"get_checkpoint: checkpoint {checkpoint_id} was not found by id; this server "
-                f"may lack the {CHECKPOINT_BY_ID} extension, without which an id alone names "
-                "no model to look in; pass the checkpoint's weaver:// path or the Checkpoint "
-                "instead",
-                extension=CHECKPOINT_BY_ID,
-                status_code=exc.status_code,
-                code=exc.code,
-                request_id=exc.request_id,
-            ) from exc
-        found = yield from find(model_id, lambda c: c.id == checkpoint_id)
-        if found is None:
-            raise NotFoundError(
-                f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found "
-                f"none, and none is among the checkpoints of model {model_id})",
-                status_code=exc.status_code,
-                code="not_found",
-                request_id=exc.request_id,
-            ) from exc
-        return found
-    return checkpoint_from_wire("get_checkpoint", reply)
+def by_id(
+    checkpoint_id: uuid.UUID, model_id: str | None, server: PollPolicy | None = None
+) -> Plan[Checkpoint]:
+    """A checkpoint by id; without the extension's route, from ``model_id``'s list.
+
+    ``server``: the client's policy, which remembers whether the server has the route
+    (``PollPolicy.checkpoint_by_id_supported``): a 404 for a checkpoint the list has says
+    it has not, and then the list is read at once.
+    """
+    missed: APIError | None = None
+    if server is None or server.checkpoint_by_id_supported is not False or model_id is None:
+        try:
+            reply: wire.Checkpoint = yield calls.get_checkpoint(checkpoint_id)
+        except APIError as exc:
+            if not _route_missing(exc):
+                raise
+            if model_id is None:
+                raise UnsupportedByServerError(
+                    f"get_checkpoint: checkpoint {checkpoint_id} was not found by id; this "
+                    f"server may lack the {CHECKPOINT_BY_ID} extension, without which an id "
+                    "alone names no model to look in; pass the checkpoint's weaver:// path or "
+                    "the Checkpoint instead",
+                    extension=CHECKPOINT_BY_ID,
+                    status_code=exc.status_code,
+                    code=exc.code,
+                    request_id=exc.request_id,
+                ) from exc
+            missed = exc
+        else:
+            if server is not None:
+                server.checkpoint_by_id_supported = True
+            return checkpoint_from_wire("get_checkpoint", reply)
+    found = yield from find(model_id, lambda c: c.id == checkpoint_id)
+    if found is None:
+        raise NotFoundError(
+            f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found "
+            f"none, and none is among the checkpoints of model {model_id})",
+            status_code=None if missed is None else missed.status_code,
+            code="not_found",
+            request_id=None if missed is None else missed.request_id,
+        ) from missed
+    if missed is not None and server is not None:
+        server.checkpoint_by_id_supported = False
+    return found
 
 
 def by_ref(ref: object, model_id: str | None) -> Plan[Checkpoint]:

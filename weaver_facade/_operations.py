@@ -348,6 +348,10 @@ class PollPolicy:
         self.rng = rng
         #: Whether the server holds long-polls, once a wait has found out.
         self.long_poll_supported: bool | None = None
+        #: Whether the server has ``GET /checkpoints/{id}`` (the ``checkpoint-by-id``
+        #: extension), once a wait's look at a checkpoint has found out
+        #: (``_lookup.by_id``): without it, later looks read the model's list at once.
+        self.checkpoint_by_id_supported: bool | None = None
         #: How long recent operations took, per (model id, kind): see ``_durations``.
         self.durations: Durations = Durations()
 

@@ -68,6 +68,7 @@ from ._operations import (
     AsyncOperationHandle,
     OperationHandle,
     OperationSnapshot,
+    PollPolicy,
     ResultParser,
     started_snapshot,
 )
@@ -176,7 +177,7 @@ def _parse_load(
     )
 
 
-def _saved(snap: OperationSnapshot) -> Watched[Checkpoint] | None:
+def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] | None:
     """A save done while its checkpoint is not completed (the wire's Checkpoint may still
     say ``pending``, which a load meets as 409 ``checkpoint_not_ready``): its wait goes on
     through the checkpoint, read again by id (``lookup.by_id``), until it is completed or
@@ -191,7 +192,7 @@ def _saved(snap: OperationSnapshot) -> Watched[Checkpoint] | None:
     watch = ResourceWatch(
         snap.kind or "save_checkpoint",
         checkpoint,
-        lambda c: lookup.by_id(c.id, c.model_id),
+        lambda c: lookup.by_id(c.id, c.model_id, server),
         operation_id=snap.id,
     )
     return watch.snapshot(checkpoint), watch.result, watch.look

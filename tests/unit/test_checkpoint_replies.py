@@ -452,3 +452,37 @@ def test_a_pending_checkpoint_missed_once_is_looked_for_again(
     fake.script("GET", LIST, json_reply(200, {"items": [], "next_cursor": None}))
     assert trainer.save_state("a").status is CheckpointStatus.COMPLETED
     assert len(fake.sent("GET", checkpoint)) == 2
+
+
+def test_a_server_without_checkpoint_by_id_is_asked_by_id_once(
+    fake: FakeWeaver, svc: ServiceClient, trainer: TrainingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the route (the real service), each look at a pending checkpoint cost a GET
+    # by id that 404s, then the model's list: a 404 for a listed checkpoint is remembered.
+    route = fake.route
+
+    def without_by_id(request: httpx.Request) -> httpx.Response:
+        if re.fullmatch(r"/api/v1/checkpoints/[^/]+", request.url.path):
+            return json_reply(404, error_json("not_found", f"no route GET {request.url.path}"))
+        return route(request)
+
+    monkeypatch.setattr(fake, "route", without_by_id)
+    shown = iter(["pending", "pending", "completed"] * 2)
+
+    def saved(request: httpx.Request) -> httpx.Response:
+        reply = route(request)
+        fake.checkpoints["m-1"][-1]["status"] = "pending"
+        return reply
+
+    def listed(request: httpx.Request) -> httpx.Response:
+        fake.checkpoints["m-1"][-1]["status"] = next(shown)
+        return route(request)
+
+    fake.script("POST", LIST, saved, saved)
+    fake.script("GET", LIST, *[listed] * 6)
+    assert trainer.save_state("a").status is CheckpointStatus.COMPLETED
+    assert trainer.save_state("b").status is CheckpointStatus.COMPLETED
+    by_id = [r for r in fake.sent("GET") if r.url.path.startswith("/api/v1/checkpoints/")]
+    assert len(by_id) == 1
+    assert len(fake.sent("GET", LIST)) == 6
+    assert svc._io.poll.checkpoint_by_id_supported is False
