@@ -363,10 +363,13 @@ class OperationFailedError(WeaverError):
 class OperationTimeoutError(WeaverError, TimeoutError):
     """Waiting for an operation ended before it finished. The operation keeps running.
 
-    Re-attach later with ``service.operation(error.operation_id)``; for a save
-    recovered without its operation, the id is the checkpoint's ``weaver://`` path,
-    for ``get_checkpoint()``; for an export answered with its artifact (no operation),
-    the artifact's ``uri``, whose checkpoint ``list_artifacts()`` shows.
+    Re-attach later with ``service.operation(error.operation_id)``, or, for a save,
+    ``service.operation(error.operation_id, Checkpoint)``, as the message says: from a
+    server that does not say an operation's kind (the wire's), only that waits for the
+    saved checkpoint to be completed, as ``save_state`` does. For a save recovered
+    without its operation, the id is the checkpoint's ``weaver://`` path, for
+    ``get_checkpoint()``; for an export answered with its artifact (no operation), the
+    artifact's ``uri``, whose checkpoint ``list_artifacts()`` shows.
 
     Attributes:
         operation_id: The operation's id.
@@ -386,6 +389,7 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         waited: float,
         last_error: Exception | None = None,
         poll_error: str | None = None,
+        result_type: str | None = None,
     ) -> None:
         self.operation_id = operation_id
         self.status = status
@@ -402,15 +406,18 @@ class OperationTimeoutError(WeaverError, TimeoutError):
                 f"operation {operation_id} last seen {status}; gave up after {waited:.1f} s: "
                 f"the last poll failed ({last_error}); it may still be running on the server"
             )
-        super().__init__(f"{message}: {pick_up_again(operation_id)}")
+        super().__init__(f"{message}: {pick_up_again(operation_id, result_type)}")
 
 
-def pick_up_again(operation_id: str) -> str:
-    """How to look again at an operation whose wait ended: by its id, or, for a save or
-    an export watched through what it makes (its handle's id is then a path), by that."""
+def pick_up_again(operation_id: str, result_type: str | None = None) -> str:
+    """How to look again at an operation whose wait ended: by its id, with the name of
+    the ``result_type`` a re-attach needs to wait as the wait did (a save's
+    ``Checkpoint``), or, for a save or an export watched through what it makes (its
+    handle's id is then a path), by that."""
     checkpoint, artifacts, _ = operation_id.partition("/artifacts/")
     if not operation_id.startswith("weaver://"):
-        return f"re-attach with service.operation({operation_id!r})"
+        typed = f", {result_type}" if result_type else ""
+        return f"re-attach with service.operation({operation_id!r}{typed})"
     if artifacts:
         return f"look at it again with list_artifacts({checkpoint!r})"
     return f"look at it again with get_checkpoint({operation_id!r})"

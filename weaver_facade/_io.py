@@ -75,9 +75,19 @@ Look: TypeAlias = Callable[[], Plan[OperationSnapshot]]
 #: A handle's parts for an operation seen through its resource: a snapshot, a parser and
 #: the look that sees the resource again.
 Watched: TypeAlias = tuple[OperationSnapshot, ResultParser[T], Look]
-#: What a done operation's result, not yet final, is watched as instead; ``None`` when it
-#: is final (``Started``). Given the client's policy, which remembers what the looks learn.
-Settler: TypeAlias = Callable[[OperationSnapshot, PollPolicy], Watched[T] | None]
+
+
+@attrs.frozen
+class Settler(Generic[T]):
+    """What a done operation's result, not yet final, is watched as instead (``watch``;
+    ``None`` when it is final), given the client's policy, which remembers what the looks
+    learn; and the name of the result type that a re-attach (``service.operation(id,
+    result_type)``) needs to wait so too, for the hints that name it."""
+
+    watch: Callable[[OperationSnapshot, PollPolicy], Watched[T] | None]
+    result_type: str
+
+
 #: What starts an operation: its first snapshot, its parser, for one known by other
 #: means than an operation (a recovered save, an export's artifact) a plan that sees it
 #: again, and for one whose result may not be final once it is done (a save's checkpoint
@@ -103,7 +113,7 @@ def _settle_with(
     def settled(
         snapshot: OperationSnapshot,
     ) -> tuple[OperationSnapshot, ResultParser[T], FetchT] | None:
-        then = settle(snapshot, poll)
+        then = settle.watch(snapshot, poll)
         return None if then is None else (then[0], then[1], fetch(then[2]))
 
     return settled
@@ -469,6 +479,7 @@ class SyncIO(_Base[Callable[[float], None]]):
             result_in_response=look is None and not polled,
             long_poll=look is None,
             settle=_settle_with(settle, seen_again, self.poll),
+            reattach_as=None if settle is None else settle.result_type,
         )
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
@@ -569,6 +580,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
             result_in_response=look is None and not polled,
             long_poll=look is None,
             settle=_settle_with(settle, seen_again, self.poll),
+            reattach_as=None if settle is None else settle.result_type,
         )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:

@@ -608,12 +608,15 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         result_in_response: bool = True,
         long_poll: bool = True,
         settle: Settle[T_co, FetchT] | None = None,
+        reattach_as: str | None = None,
     ) -> None:
         self._snapshot = snapshot
         self._fetch: FetchT = fetch
         # Whether ``fetch`` long-polls the operation (not a resource read again).
         self._long_poll = long_poll
         self._settle = settle
+        # The result type a re-attach needs, named in the hints (see ``pick_up_again``).
+        self._reattach_as = reattach_as
         self._sleep: SleepT = sleep or self._default_sleep
         self._parse_result = parse_result
         self._closing = closing
@@ -747,7 +750,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         pick it up again."""
         return (
             f"{why} while waiting for operation {self.id}, which keeps running on the "
-            f"server: {pick_up_again(self.id)}"
+            f"server: {pick_up_again(self.id, self._reattach_as)}"
         )
 
     def _outcome(self) -> T_co:
@@ -822,6 +825,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
                 waited=step.waited,
                 last_error=self._last_failure,
                 poll_error=self._poll_error,
+                result_type=self._reattach_as,
             ) from self._last_failure
         return step
 
@@ -841,6 +845,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
                     waited=poller.waited,
                     last_error=error,
                     poll_error=why,
+                    result_type=self._reattach_as,
                 ) from error
             raise error
         self._last_failure = error

@@ -287,10 +287,14 @@ _PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
 }
 
 
+#: A save's ``Settler``: its checkpoint, once its operation is done (``_saved``).
+_SAVED = Settler(_saved, Checkpoint.__name__)
+
+
 def reattach_settler(parse: ResultParser[Any]) -> Settler[Any] | None:
     """What a re-attached operation with the result parser ``parse`` waits on once done:
     a save's checkpoint not yet completed (``_saved``), as for the save's own handle."""
-    return _saved if parse is _parse_save else None
+    return _SAVED if parse is _parse_save else None
 
 
 def check_result_type(result_type: object) -> None:
@@ -558,7 +562,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
             return watch.snapshot(found), watch.result, watch.look, None
         snap = started_snapshot(call.operation, operation, self.model_id)
-        return snap, _parse_save, None, _saved
+        return snap, _parse_save, None, _SAVED
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object

@@ -239,7 +239,7 @@ def test_polls_failing_until_the_deadline_end_as_a_timeout_naming_the_operation(
     assert error.waited == pytest.approx(30)
     assert isinstance(error.last_error, InternalServerError)
     assert error.last_error.status_code == 503
-    assert "service.operation('op-1')" in str(error)
+    assert "service.operation('op-1', Checkpoint)" in str(error)  # a save's re-attach
     assert "try later" in str(error)
 
 

@@ -486,3 +486,35 @@ def test_a_server_without_checkpoint_by_id_is_asked_by_id_once(
     assert len(by_id) == 1
     assert len(fake.sent("GET", LIST)) == 6
     assert svc._io.poll.checkpoint_by_id_supported is False
+
+
+def test_a_save_s_timeout_names_the_re_attach_that_waits_for_its_checkpoint() -> None:
+    # The hint named service.operation('op-1'), which on the wire (no kind) returns the
+    # raw result at once, pending checkpoint and all; only the typed re-attach waits.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    hint = "re-attach with service.operation('op-1', Checkpoint)"
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.pending_polls = 1000  # the operation itself still runs
+        handle = trainer.save_state("a", wait=False)
+        with pytest.raises(OperationTimeoutError) as running:
+            handle.result(timeout=1)
+        assert hint in str(running.value)
+        fake.pending_polls = 0
+        saved_pending(fake, "pending")  # done, its checkpoint still pending
+        handle = trainer.save_state("b", wait=False)
+        with pytest.raises(OperationTimeoutError) as pending:
+            handle.result(timeout=1)
+        assert hint.replace("op-1", handle.id) in str(pending.value)
+        again = svc.operation(handle.id, Checkpoint)
+        with pytest.raises(OperationTimeoutError) as reattached:
+            again.result(timeout=1)
+        assert hint.replace("op-1", handle.id) in str(reattached.value)
+        # Other operations' re-attach needs no type: it waits for their end alone.
+        fake.scripts.clear()
+        fake.pending_polls = 1000
+        step = trainer.optim_step(wait=False)
+        with pytest.raises(OperationTimeoutError) as stepping:
+            step.result(timeout=1)
+        assert f"re-attach with service.operation('{step.id}')" in str(stepping.value)

@@ -286,7 +286,7 @@ def test_ctrl_c_during_a_wait_names_the_operation_that_keeps_running() -> None:
             svc.create_training_client("weaver-tiny").save_state("a")
         assert raised.value.__notes__ == [
             "interrupted while waiting for operation op-1, which keeps running on the "
-            "server: re-attach with service.operation('op-1')"
+            "server: re-attach with service.operation('op-1', Checkpoint)"
         ]
         fake.pending_polls = 0
         assert isinstance(svc.operation("op-1").result(), Checkpoint)
@@ -377,7 +377,7 @@ def test_an_operation_that_never_finishes_times_out_with_its_id() -> None:
         assert error.operation_id == "op-1"
         assert error.status == "pending"
         assert error.waited == pytest.approx(120)
-        assert "service.operation('op-1')" in str(error)
+        assert "service.operation('op-1', Checkpoint)" in str(error)
         # The mock answers at once, so the handle backed off instead of busy-looping.
         polls = len(fake.sent("GET"))
         assert 5 < polls < 120
@@ -649,7 +649,7 @@ async def test_an_async_wait_cancelled_names_the_operation_that_keeps_running() 
         assert isinstance(cancelled, asyncio.CancelledError)
         assert cancelled.__notes__ == [
             "cancelled while waiting for operation op-1, which keeps running on the "
-            "server: re-attach with service.operation('op-1')"
+            "server: re-attach with service.operation('op-1', Checkpoint)"
         ]
 
 
