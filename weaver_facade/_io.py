@@ -79,10 +79,11 @@ Watched: TypeAlias = tuple[OperationSnapshot, ResultParser[T], Look]
 
 @attrs.frozen
 class Settler(Generic[T]):
-    """What a done operation's result, not yet final, is watched as instead (``watch``;
-    ``None`` when it is final), given the client's policy, which remembers what the looks
-    learn; and the name of the result type that a re-attach (``service.operation(id,
-    result_type)``) needs to wait so too, for the hints that name it."""
+    """What a handle's ``Settle`` is made of (``_operations._HandleState._follow``):
+    ``watch`` takes the done operation and the client's policy (which remembers what the
+    looks learn) and gives the resource to watch, seen again by a plan; ``result_type``
+    names the type a re-attach needs to wait so too (``service.operation(id,
+    result_type)``), which the hints name."""
 
     watch: Callable[[OperationSnapshot, PollPolicy], Watched[T] | None]
     result_type: str
@@ -90,9 +91,8 @@ class Settler(Generic[T]):
 
 #: What starts an operation: its first snapshot, its parser, for one known by other
 #: means than an operation (a recovered save, an export's artifact) a plan that sees it
-#: again, and for one whose result may not be final once it is done (a save's checkpoint
-#: still ``pending``) what to watch instead (``_operations.Settle``). ``handle(*parts)``
-#: makes its handle.
+#: again, and for one whose result may not be final once it is done (a save) its
+#: ``Settler``. ``handle(*parts)`` makes its handle.
 Started: TypeAlias = tuple[
     OperationSnapshot,
     ResultParser[T],
@@ -106,7 +106,10 @@ def _settle_with(
     fetch: Callable[[Look], FetchT],
     poll: PollPolicy,
 ) -> Settle[T, FetchT] | None:
-    """``settle`` for a handle: its look made the handle's ``fetch``."""
+    """``settle`` as a handle takes it (``_operations.Settle``): ``settle.watch`` asked
+    with the client's ``poll``, and the plan it gives, which sees the resource again,
+    made into the handle's fetch (sync or async) by ``fetch``. ``None`` for no
+    ``settle``."""
     if settle is None:
         return None
 
@@ -458,7 +461,7 @@ class SyncIO(_Base[Callable[[float], None]]):
         """A handle on an operation already seen once (``look``: a plan that sees it
         again, for what is not an Operation on the wire; ``polled``: seen by its own GET,
         a re-attach, so a result it lacks is not asked for again; ``settle``: see
-        ``Started``)."""
+        ``Settler``)."""
 
         def seen_again(again: Look) -> Fetch:
             return lambda _wait, budget, _seen: self._within(budget).run(again())

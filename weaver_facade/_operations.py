@@ -410,7 +410,7 @@ class Poller:
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
         self._poll_started = self.started
         self._wait = 0.0
-        self._holds = True  # the fetch long-polls: not so for a resource read again
+        self._holds = True  # the fetch long-polls (see ``no_long_poll``)
         self._quick_change = False  # the last reply was a change, answered at once
         self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
@@ -420,8 +420,9 @@ class Poller:
             self._delay = self._planned_delay(self.started)
 
     def no_long_poll(self) -> None:
-        """The fetch reads a resource, not the operation, and holds nothing: its polls ask
-        for no wait, and their quick answers say nothing of the server's long-poll."""
+        """The fetch reads a resource (a ``ResourceWatch``), not the operation, and holds
+        nothing: its polls ask for no wait, and their quick answers say nothing of the
+        server's long-poll."""
         self._holds = False
 
     def look_at_once(self) -> None:
@@ -577,9 +578,8 @@ class _Watch:
 
 FetchT = TypeVar("FetchT")
 SleepT = TypeVar("SleepT")
-#: ``settle(snapshot)`` of a done operation whose result is not yet what it promises (a
-#: save's checkpoint still ``pending``): the snapshot, parser and fetch of the wait that
-#: goes on, through the result itself; ``None`` when the result is final.
+#: ``settle(snapshot)`` of a done operation: the snapshot, parser and fetch of what its
+#: wait goes on with, or ``None`` when its result is final (``_HandleState._follow``).
 Settle: TypeAlias = Callable[
     [OperationSnapshot], tuple[OperationSnapshot, ResultParser[T], FetchT] | None
 ]
@@ -612,7 +612,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
     ) -> None:
         self._snapshot = snapshot
         self._fetch: FetchT = fetch
-        # Whether ``fetch`` long-polls the operation (not a resource read again).
+        # Whether ``fetch`` long-polls (see ``Poller.no_long_poll``).
         self._long_poll = long_poll
         self._settle = settle
         # The result type a re-attach needs, named in the hints (see ``pick_up_again``).
@@ -701,9 +701,13 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._report()
 
     def _follow(self) -> None:
-        """Once the operation is done with its result, ask ``settle`` (once) whether that
-        result is final; if not, the wait goes on through it, with its own snapshot,
-        parser and fetch, within the same deadline and polling policy."""
+        """Where a result not yet final is watched instead: an operation can be done before
+        its result is what it promises (a save whose checkpoint still says ``pending``,
+        which a load meets as 409 ``checkpoint_not_ready``). Once it is done with its
+        result in hand, ``settle`` is asked, once, what to watch; the wait then goes on
+        with that snapshot, parser and fetch (which reads a resource: a
+        ``_recovery.ResourceWatch``), under the operation's id, within the same deadline
+        and polling policy, until the resource is final or has failed."""
         if self._settle is None or self.status is not OperationStatus.DONE:
             return
         if self._result_owed():
@@ -867,8 +871,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         polled_the_operation = self._long_poll
         self._observe(snapshot)
         revised = seen is not None and snapshot.revision not in (None, seen)
-        # Done, and followed through its result (``_follow``): a quick answer because the
-        # operation ended, which says nothing of the server's long-poll.
+        # Just followed (``_follow``): answered at once because the operation ended.
         followed = polled_the_operation and not self._long_poll
         poller.on_reply(
             terminal=self.done(),

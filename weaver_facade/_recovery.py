@@ -111,12 +111,13 @@ class ResourceWatch(Generic[_Resource]):
     its id is the resource's path, and its status follows the resource's as ``read`` sees
     it again (``look``).
 
-    With ``operation_id``, the resource is the result of that operation, done while the
-    resource is not (a save's checkpoint still ``pending``): the id stays the operation's,
-    and a pending resource shows as ``running``, since its operation has begun and ended.
-    A resource ``read`` no longer finds (``NotFoundError``: deleted, expired) is then the
-    operation's failure, which gave nothing to use; once only, it is looked for again,
-    since a server may not find at once what it has just made (a listing that lags)."""
+    With ``operation_id``, the resource is that operation's result, watched once the
+    operation is done (``_operations._HandleState._follow``): the id stays the
+    operation's, and a pending resource shows as ``running``, since its operation has
+    begun and ended. A resource ``read`` no longer finds (``NotFoundError``: deleted,
+    expired) is then the operation's failure, which gave nothing to use; once only, it is
+    looked for again, since a server may not find at once what it has just made (a
+    listing that lags)."""
 
     def __init__(
         self,

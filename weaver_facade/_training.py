@@ -178,11 +178,11 @@ def _parse_load(
 
 
 def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] | None:
-    """A save done while its checkpoint is not completed (the wire's Checkpoint may still
-    say ``pending``, which a load meets as 409 ``checkpoint_not_ready``): its wait goes on
-    through the checkpoint, read again by id (``lookup.by_id``), until it is completed or
-    has failed, since ``wait=True`` promises the saved checkpoint. ``None`` for a completed
-    one, and for a result that breaks the spec, whose error ``result()`` raises."""
+    """A save's ``Settler.watch`` (``_operations._HandleState._follow``): ``wait=True``
+    promises the saved checkpoint, so one not yet completed is watched, read again by id
+    (``lookup.by_id``, to which ``server`` tells whether the server has the route).
+    ``None`` for a completed one, and for a result that breaks the spec, whose error
+    ``result()`` raises."""
     try:
         checkpoint = _parse_save(snap)
     except ResponseValidationError:
