@@ -373,7 +373,10 @@ class OperationTimeoutError(WeaverError, TimeoutError):
 
     Attributes:
         operation_id: The operation's id.
-        status: The last status seen (``pending`` or ``running``).
+        status: The last status seen (``pending`` or ``running``; ``done`` when only
+            what the operation made is not yet: ``result_pending``).
+        result_pending: The operation is done, but what it made (a save's checkpoint)
+            still says ``pending``, and is what the wait was for.
         waited: Seconds spent waiting.
         last_error: When the wait ended because polls kept failing (the server
             unreachable, 503s...), the last failure; also the ``__cause__``.
@@ -390,22 +393,26 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         last_error: Exception | None = None,
         poll_error: str | None = None,
         result_type: str | None = None,
+        result_pending: bool = False,
     ) -> None:
         self.operation_id = operation_id
         self.status = status
         self.waited = waited
         self.last_error = last_error
         self.poll_error = poll_error
+        self.result_pending = result_pending
+        # A save's checkpoint is pending after its operation is done: name what is.
+        made = f"is done, but its {result_type or 'result'}" if result_pending else None
         if last_error is None:
-            message = (
-                f"operation {operation_id} still {status} after {waited:.1f} s; it keeps "
-                "running on the server"
-            )
+            seen = f"{made} still says pending" if made else f"still {status}"
+            message = f"operation {operation_id} {seen} after {waited:.1f} s; it keeps running"
         else:
+            seen = f"{made} was last seen pending" if made else f"last seen {status}"
             message = (
-                f"operation {operation_id} last seen {status}; gave up after {waited:.1f} s: "
-                f"the last poll failed ({last_error}); it may still be running on the server"
+                f"operation {operation_id} {seen}; gave up after {waited:.1f} s: the last "
+                f"poll failed ({last_error}); it may still be running"
             )
+        message += " on the server"
         super().__init__(f"{message}: {pick_up_again(operation_id, result_type)}")
 
 

@@ -615,6 +615,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         # Whether ``fetch`` long-polls (see ``Poller.no_long_poll``).
         self._long_poll = long_poll
         self._settle = settle
+        self._following = False  # the operation is done; what it made is watched
         # The result type a re-attach needs, named in the hints (see ``pick_up_again``).
         self._reattach_as = reattach_as
         self._sleep: SleepT = sleep or self._default_sleep
@@ -718,6 +719,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         snapshot, self._parse_result, self._fetch = then
         self._snapshot = _with_known(snapshot, self.kind, self.model_id)
         self._long_poll = self._look_owed = False
+        self._following = True
 
     def _state(self) -> _Reported:
         """What a change is a change of."""
@@ -823,15 +825,21 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         step = poller.next_step()
         if isinstance(step, GiveUp):
             # The last poll may have failed, and the sleep after it overrun the deadline.
-            raise OperationTimeoutError(
-                operation_id=self.id,
-                status=self.status.value,
-                waited=step.waited,
-                last_error=self._last_failure,
-                poll_error=self._poll_error,
-                result_type=self._reattach_as,
-            ) from self._last_failure
+            raise self._timed_out(step.waited, self._last_failure, self._poll_error)
         return step
+
+    def _timed_out(
+        self, waited: float, error: APIError | None, why: str | None
+    ) -> OperationTimeoutError:
+        return OperationTimeoutError(
+            operation_id=self.id,
+            status=OperationStatus.DONE.value if self._following else self.status.value,
+            waited=waited,
+            last_error=error,
+            poll_error=why,
+            result_type=self._reattach_as,
+            result_pending=self._following,
+        )
 
     def _failed(self, poller: Poller, error: APIError) -> None:
         if self._snapshot.status is OperationStatus.ERROR:
@@ -843,14 +851,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         if not poller.on_failure(error):
             if rules.error_is_retryable(error):
                 # Retryable, but not within the deadline: a timeout, as at any deadline.
-                raise OperationTimeoutError(
-                    operation_id=self.id,
-                    status=self.status.value,
-                    waited=poller.waited,
-                    last_error=error,
-                    poll_error=why,
-                    result_type=self._reattach_as,
-                ) from error
+                raise self._timed_out(poller.waited, error, why) from error
             raise error
         self._last_failure = error
         logger.warning(

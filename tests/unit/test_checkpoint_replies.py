@@ -416,6 +416,12 @@ def test_a_checkpoint_pending_for_ever_ends_at_the_wait_s_deadline() -> None:
             handle.result(timeout=5)
         assert clock.now - begin <= 5 + DEADLINE_GRACE
         assert info.value.operation_id == handle.id == "op-1"
+        # The operation is done: only its checkpoint is not, which the progress showed too.
+        assert info.value.status == "done"
+        assert info.value.result_pending
+        assert "operation op-1 is done, but its Checkpoint still says pending after" in str(
+            info.value
+        )
         # Backed off, as any wait without long-poll: not a look per millisecond.
         assert 3 <= len(fake.sent("GET", checkpoint)) <= 30
         again = svc.operation(handle.id, Checkpoint)

@@ -370,6 +370,8 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     how = looking_again(exc.operation_id, "wait again")
     seen = exc.status != NOT_SEEN
     status = f"still {exc.status}" if seen else exc.status
+    if exc.result_pending:
+        status = "is done, but its checkpoint still says pending"
     keeps = "it keeps running on the server: " if seen else ""
     return (
         f"operation {exc.operation_id} {status} after "
