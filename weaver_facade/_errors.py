@@ -202,6 +202,14 @@ class CheckpointNotReadyError(ConflictError):
     """409 ``checkpoint_not_ready``: the checkpoint is still being saved."""
 
 
+#: The note on a ``CheckpointNotReadyError`` of a pending checkpoint: what to do next.
+NOT_READY_NOTE = (
+    "a checkpoint is pending until its save ends: wait for the save (its OperationHandle's "
+    "result(), or service.operation(OPERATION_ID, Checkpoint).result() from another "
+    "process), or look again with get_checkpoint, and try again once it is completed"
+)
+
+
 class ArtifactNotReadyError(ConflictError):
     """409 ``artifact_not_ready``: the artifact's export is still running, or failed."""
 

@@ -33,6 +33,7 @@ from ._checkpoints import (
     coerce_checkpoint_ref,
 )
 from ._errors import (
+    NOT_READY_NOTE,
     CheckpointNotReadyError,
     IncompatibleCheckpointError,
     InvalidArgumentError,
@@ -82,12 +83,15 @@ def resume_plan(
         # pending when its operation ended, that the server has completed since).
         found = yield from lookup.by_ref(target, None)
     if found.status is not CheckpointStatus.COMPLETED:
-        raise CheckpointNotReadyError(
+        refused = CheckpointNotReadyError(
             f"checkpoint {found.path} is {found.status.value}, not completed; "
             "only a completed checkpoint can be resumed",
             code="checkpoint_not_ready",
             details={"path": str(found.path), "status": found.status.value},
         )
+        if found.status is CheckpointStatus.PENDING:  # as the server's refusal says
+            refused.add_note(NOT_READY_NOTE)
+        raise refused
     if with_optimizer:
         check_optimizer_state(
             found, "create_training_client_from_state", "pass with_optimizer=False"

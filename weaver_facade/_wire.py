@@ -39,9 +39,11 @@ from weaver_client.types import Unset
 
 from ._causes import PLAIN_HTTP_HINT, causes, no_retry_helps, plain_http
 from ._errors import (
+    NOT_READY_NOTE,
     APIConnectionError,
     APIError,
     APITimeoutError,
+    CheckpointNotReadyError,
     ModelTerminatedError,
     ResponseValidationError,
     api_error,
@@ -691,9 +693,10 @@ ERROR_FIELDS = WireFields(
 def error_from_response(operation: str, response: httpx.Response) -> APIError:
     """The exception for a 4xx/5xx reply, from its Error body when it has a usable one.
     A 401 to a request without a key has a note saying so (a server's message need not
-    tell a missing key from a wrong one), and a ``ModelTerminatedError`` one saying that the
-    checkpoints stay, which a traceback shows and ``str()`` leaves to the command line's
-    own words."""
+    tell a missing key from a wrong one), a ``ModelTerminatedError`` one saying that the
+    checkpoints stay, and a ``CheckpointNotReadyError`` one saying how to wait for the
+    checkpoint, which a traceback shows and ``str()`` leaves to the command line's own
+    words."""
     error = _error_from_response(operation, response)
     if response.status_code == 401 and _api_key(response) is None:
         error.add_note("no API key was given: set WEAVER_API_KEY or pass api_key=")
@@ -702,6 +705,8 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
             "a terminated model's checkpoints stay, to list, export, download, or resume in "
             "a new model with create_training_client_from_state"
         )
+    if isinstance(error, CheckpointNotReadyError):  # a save still running, maybe elsewhere
+        error.add_note(NOT_READY_NOTE)
     return error
 
 

@@ -620,3 +620,32 @@ def test_ctrl_c_while_a_save_is_sent_says_the_checkpoint_may_be_made(
     assert run.stderr.splitlines()[-1] == f"error: {said}"
     assert run.json()["error"]["message"] == said
     assert run.json()["error"]["type"] == "KeyboardInterrupt"
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 2.0}}])
+def test_a_load_or_export_of_a_pending_checkpoint_says_how_to_wait_for_it(
+    cli: Cli, model_id: str
+) -> None:
+    # Right after `checkpoints save --no-wait` (or another client's save), a load or an
+    # export showed the server's `[409 checkpoint_not_ready] ...` alone, no next step.
+    started = cli("checkpoints", "save", model_id, "slow", "--no-wait", "--json")
+    assert started.exit_code == 0, started.stderr
+    pending = path(model_id, "slow")
+    hint = (
+        "; a checkpoint is pending until its save ends: wait for the save (`weaver-facade "
+        "operations wait OP_ID`, with the OP_ID that `checkpoints save --no-wait` printed), "
+        f"or look with `weaver-facade checkpoints show {pending}`, and try again once it is "
+        "completed"
+    )
+    for refused in (
+        cli("checkpoints", "load", model_id, pending, "--json"),
+        cli("checkpoints", "load", model_id, "slow", "--json"),  # looked up by its name
+        cli("checkpoints", "export", pending, "--json"),
+    ):
+        assert refused.exit_code == 1, refused.stderr
+        error = refused.json()["error"]
+        assert (error["type"], error["code"]) == ("CheckpointNotReadyError", "checkpoint_not_ready")
+        assert error["message"].endswith(hint), error["message"]
+    waited = cli("operations", "wait", started.json()["id"])
+    assert waited.exit_code == 0, waited.stderr
+    assert cli("checkpoints", "load", model_id, pending).exit_code == 0

@@ -304,9 +304,13 @@ def test_resume_refuses_a_pending_checkpoint_before_creating_a_model(
     handle = trainer.save_state("slow", wait=False)
     pending = trainer.get_checkpoint(f"weaver://{trainer.model_id}/checkpoints/slow")
     count = len(raw_models(emu))
-    with pytest.raises(CheckpointNotReadyError, match="not completed"):
+    with pytest.raises(CheckpointNotReadyError, match="not completed") as raised:
         service.create_training_client_from_state(pending)
     assert len(raw_models(emu)) == count
+    # The next step, as on the server's own refusal: wait for the save.
+    assert [note.split(":")[0] for note in raised.value.__notes__] == [
+        "a checkpoint is pending until its save ends"
+    ]
     handle.result()
     # The object still says pending; the server's checkpoint is completed now.
     assert pending.status is CheckpointStatus.PENDING

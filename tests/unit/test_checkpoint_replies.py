@@ -29,6 +29,7 @@ from tests.support.fakeserver import (
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import (
     Checkpoint,
+    CheckpointNotReadyError,
     CheckpointPath,
     CheckpointStatus,
     InvalidCheckpointName,
@@ -524,3 +525,19 @@ def test_a_save_s_timeout_names_the_re_attach_that_waits_for_its_checkpoint() ->
         with pytest.raises(OperationTimeoutError) as stepping:
             step.result(timeout=1)
         assert f"re-attach with service.operation('{step.id}')" in str(stepping.value)
+
+
+def test_a_servers_checkpoint_not_ready_says_how_to_wait_for_the_checkpoint(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # A load (or export) of a checkpoint another process still saves, or right after a
+    # save with wait=False, was a bare `[409 checkpoint_not_ready] ... not completed`.
+    refused = json_reply(409, error_json("checkpoint_not_ready", "checkpoint is not completed"))
+    fake.script("POST", "/api/v1/models/m-1/load", refused)
+    with pytest.raises(CheckpointNotReadyError) as raised:
+        trainer.load_state("weaver://m-0/checkpoints/slow")
+    assert raised.value.__notes__ == [
+        "a checkpoint is pending until its save ends: wait for the save (its OperationHandle's "
+        "result(), or service.operation(OPERATION_ID, Checkpoint).result() from another "
+        "process), or look again with get_checkpoint, and try again once it is completed"
+    ]

@@ -51,6 +51,7 @@ from .checkpoints import (
     _refused_in_cli_words,
     _show_started,
     _wait_options,
+    _when_completed,
     checkpoints,
     parse_ref,
 )
@@ -141,7 +142,11 @@ def export(
         f"checkpoint {ref} was trained with full_ft and has no adapter to merge; "
         "drop --merge-adapter to export its weights (hf_model)"
     )
-    with state.progress.active(), _refused_in_cli_words("merge_not_supported", no_adapter):
+    with (
+        state.progress.active(),
+        _when_completed(checkpoint),
+        _refused_in_cli_words("merge_not_supported", no_adapter),
+    ):
         handle = trainer.export_weights(
             checkpoint,
             merge_adapter=merge_adapter,

@@ -28,6 +28,7 @@ from .. import (
     SERVER_DEFAULT,
     APIError,
     Checkpoint,
+    CheckpointNotReadyError,
     CheckpointPath,
     InvalidCheckpointRef,
     InvalidInputError,
@@ -339,6 +340,7 @@ def load(
     with (
         state.progress.active(),
         _checkpoints_stay(model_id),
+        _when_completed(checkpoint),
         _refused_in_cli_words("optimizer_state_unavailable", no_optimizer_state, weight_only),
     ):
         handle = load_state(checkpoint, wait=False)
@@ -385,6 +387,23 @@ def _checkpoints_stay(model_id: str) -> Iterator[None]:
             f"{model_id}`, export or download them, or load one into a new model "
             "(`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints "
             "load NEW_MODEL_ID REF --with-optimizer`)"
+        )
+        raise current_state().failure(exc, EXIT_API_ERROR, message) from None
+
+
+@contextlib.contextmanager
+def _when_completed(checkpoint: CheckpointPath | Checkpoint) -> Iterator[None]:
+    """A checkpoint refused as not completed (still pending: a save with --no-wait, or
+    another client's): say, as the library does, how to wait for it in the CLI's words."""
+    try:
+        yield
+    except CheckpointNotReadyError as exc:
+        path = checkpoint.path if isinstance(checkpoint, Checkpoint) else checkpoint
+        message = (
+            f"{exc}; a checkpoint is pending until its save ends: wait for the save "
+            "(`weaver-facade operations wait OP_ID`, with the OP_ID that `checkpoints save "
+            f"--no-wait` printed), or look with `weaver-facade checkpoints show {path}`, "
+            "and try again once it is completed"
         )
         raise current_state().failure(exc, EXIT_API_ERROR, message) from None
 
