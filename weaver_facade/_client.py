@@ -459,27 +459,35 @@ class _ServiceBase(HasOptions):
         model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
         return self._created.describe(model)
 
-    def _forgotten(self, model_id: str) -> Plan[bool]:
+    def _forgotten(self, model_id: str) -> Plan[bool | None]:
         """Whether the server no longer finds ``model_id`` but still lists a checkpoint of
         it (``lookup.kept_of_forgotten``): a model terminated before, which it forgot, not
-        one it never had (``_attach`` tells them apart so too)."""
+        one it never had (``_attach`` tells them apart so too); ``None`` if it finds the
+        model, so that a 404 of its terminate says something else."""
         try:
             yield from self._get_model(model_id)
         except NotFoundError:
             return (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None
-        return False  # it finds the model: a 404 of its terminate says something else
+        return None
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
         checked = check_id("model_id", model_id)
         try:
             model = yield from terminate_plan(checked)
-        except NotFoundError:
+        except NotFoundError as missing:
             # Terminating twice is no error: a server that forgets a terminated model
             # answers every route of it 404, its terminate too. This client knows the
             # models it terminated; another (a second process, each command of the CLI)
             # knows one by the checkpoints the server still lists of it.
             if not self._steps.was_terminated(checked):
-                if not (yield from self._forgotten(checked)):
+                forgotten = yield from self._forgotten(checked)
+                if forgotten is False:  # nor a checkpoint: the wire tells no more
+                    missing.add_note(
+                        f"model {checked} may not exist, or may have been terminated "
+                        "already: a server may forget a terminated model, which without "
+                        "a checkpoint of it listed looks like one it never had"
+                    )
+                if not forgotten:
                     raise
                 logger.info(
                     "terminate_model: model %s is no longer found, but its checkpoints "

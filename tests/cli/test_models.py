@@ -326,3 +326,35 @@ def test_a_terminated_models_save_and_load_say_its_checkpoints_stay(
             "(`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints "
             "load NEW_MODEL_ID REF --with-optimizer`)\n"
         ) in refused.stderr
+
+
+def test_terminate_run_twice_of_a_model_without_checkpoints_says_it_may_be_terminated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The second `models terminate` of a model without checkpoints, on a server that
+    # forgets terminated models, said "not found" alone, as for a mistyped id: the wire
+    # cannot tell them apart, and the message now says so.
+    forgetful_server(monkeypatch, checkpoint=False)
+    assert invoke(["models", "terminate", "m-9"], FORGETFUL).exit_code == 0
+    second = invoke(["models", "terminate", "m-9", "--json"], FORGETFUL)
+    assert second.exit_code == 1
+    assert second.json()["error"]["type"] == "NotFoundError"
+    assert second.json()["error"]["message"].endswith(
+        "; it may not exist, or may have been terminated already: a server may forget a "
+        "terminated model, which without a checkpoint of it listed looks like one it never had"
+    )
+
+
+def test_terminate_refused_404_of_a_model_the_server_finds_says_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its GET answers: the 404 said something else, and no "terminated already" is told.
+    fake = FakeWeaver()
+    refused = json_reply(404, error_json("not_found", "no such route"))
+    fake.script("POST", f"{GONE}/terminate", refused)
+    fake.script("GET", GONE, *[json_reply(200, {"id": "m-9"})] * 2)
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    run = invoke(["models", "terminate", "m-9"], FORGETFUL)
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: [404 not_found] terminate_model: no such route (")
+    assert "terminated" not in run.stderr

@@ -1071,8 +1071,16 @@ def test_an_unknown_model_is_still_not_found_when_attached(listing: httpx.Respon
 def test_terminate_of_an_unknown_model_is_still_not_found() -> None:
     fake = FakeWeaver()
     fake.script("POST", f"{MODELS}/m-404/terminate", described_as(None))
-    with service(fake) as svc, pytest.raises(NotFoundError):
+    fake.script("GET", f"{MODELS}/m-404", described_as(None))
+    with service(fake) as svc, pytest.raises(NotFoundError) as raised:
         svc.terminate_model("m-404")
+    # A model terminated before, then forgotten, without checkpoints, looks the same: a
+    # second terminate from another client said "not found" alone (the README says why).
+    assert raised.value.__notes__ == [
+        "model m-404 may not exist, or may have been terminated already: a server may "
+        "forget a terminated model, which without a checkpoint of it listed looks like one "
+        "it never had"
+    ]
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
@@ -1099,8 +1107,9 @@ def test_a_terminate_refused_404_of_a_model_the_server_finds_is_still_not_found(
     # server without the route, and its checkpoints tell nothing.
     fake = source(ONLY_ID)
     fake.script("POST", f"{MODELS}/m-w/terminate", described_as(None))
-    with service(fake) as svc, pytest.raises(NotFoundError, match="terminate_model"):
+    with service(fake) as svc, pytest.raises(NotFoundError, match="terminate_model") as raised:
         svc.terminate_model("m-w")
+    assert not hasattr(raised.value, "__notes__")  # the model is there: no "terminated?"
 
 
 def test_terminate_model_takes_the_model_from_a_reply_that_is_one() -> None:
