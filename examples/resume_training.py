@@ -38,6 +38,7 @@ from weaver_facade import (
     APIConnectionError,
     Checkpoint,
     Datum,
+    DownloadResult,
     InvalidInputError,
     ServiceClient,
     TrainingClient,
@@ -120,18 +121,28 @@ def run(service: ServiceClient, base_model: str, steps: int, adam: AdamParams, o
     with tempfile.TemporaryDirectory(prefix="weaver-adapter-") as folder:
         result = service.download_weights(artifact, folder)
         out.heading(f"exported {artifact.uri}")
-        # A server need not give every file's size and sha256 (the wire allows either out).
-        checked = (
-            "each verified against its sha256"
-            if result.verified
-            else "checked against the sizes and sha256s the server gave"
+        out.heading(
+            f"downloaded {len(result.files)} files ({result.bytes} bytes), {checked(result)}"
         )
-        out.heading(f"downloaded {len(result.files)} files ({result.bytes} bytes), {checked}")
         for f in result.files:
             size = f.size if f.size is not None else (Path(folder) / f.name).stat().st_size
             out.line(f"{f.name} ({size} bytes)")
             out.line(f"  sha256 {f.sha256 or 'not given by the server'}")
     return matched
+
+
+def checked(result: DownloadResult) -> str:
+    """What a download checked its files against: a server need not give every file's size
+    and sha256 (the wire allows either out), and one that gives none leaves nothing to check."""
+    if result.verified:
+        return "each verified against its sha256"
+    count = len(result.files)
+    hashed = sum(f.sha256 is not None for f in result.files)
+    sized = sum(f.size is not None for f in result.files)
+    if not (hashed or sized):
+        return "not checked: the server gave no sizes or sha256s"
+    gave = f"{hashed} of {count} sha256s, {sized} of {count} sizes"
+    return f"checked against what the server gave: {gave}"
 
 
 # -- output: rich when it is installed (the `cli` extra), plain text otherwise ---------------

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +23,13 @@ import pytest
 
 from tests.support.signals import with_sigint
 from tests.support.wire_minimal import TrimmingTransport
-from weaver_facade import AdamParams, ServiceClient
+from weaver_facade import (
+    AdamParams,
+    ArtifactFile,
+    ArtifactKind,
+    DownloadResult,
+    ServiceClient,
+)
 from weaver_facade.emulator import RunningEmulator, run_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -332,10 +339,50 @@ def test_example_says_what_it_could_not_verify(
     assert transport.trimmed["artifacts"] > 0
     out = capsys.readouterr().out
     assert "each verified" not in out
-    assert re.search(r"downloaded 2 files \((\d+) bytes\), checked against the sizes", out)
+    # Nothing was given, so nothing was checked: it said "checked against the sizes and
+    # sha256s the server gave" all the same. (rich wraps the line on a narrow terminal.)
+    said = "not checked: the server gave no sizes or sha256s"
+    assert re.search(rf"downloaded 2 files \((\d+) bytes\), {said}", " ".join(out.split()))
     sizes = re.findall(
         r"^\W*(?:adapter_model\.safetensors|adapter_config\.json) \((\d+) bytes\)", out, re.M
     )
     assert len(sizes) == 2, out
     assert out.count("sha256 not given by the server") == 2, out
     assert "None" not in out
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ([("a", 1, "0" * 64), ("b", 2, "1" * 64)], "each verified against its sha256"),
+        (
+            [("a", 1, "0" * 64), ("b", 2, None)],
+            "checked against what the server gave: 1 of 2 sha256s, 2 of 2 sizes",
+        ),
+        (
+            [("a", None, None), ("b", 2, None)],
+            "checked against what the server gave: 0 of 2 sha256s, 1 of 2 sizes",
+        ),
+        (
+            [("a", None, None), ("b", None, None)],
+            "not checked: the server gave no sizes or sha256s",
+        ),
+    ],
+    ids=["all", "some-sha256s", "some-sizes", "none"],
+)
+def test_example_says_what_its_download_was_checked_against(
+    given: list[tuple[str, int | None, str | None]], said: str
+) -> None:
+    files = tuple(ArtifactFile(name=n, size=size, sha256=sha) for n, size, sha in given)
+    result = DownloadResult(
+        artifact_id=uuid.uuid4(),
+        kind=ArtifactKind.HF_ADAPTER,
+        destination=Path("out"),
+        files=files,
+        bytes=3,
+        bytes_fetched=3,
+        files_skipped=0,
+        seconds=0.1,
+        verified=all(f.sha256 is not None for f in files),
+    )
+    assert load_example().checked(result) == said
