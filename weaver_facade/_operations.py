@@ -825,7 +825,8 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         step = poller.next_step()
         if isinstance(step, GiveUp):
             # The last poll may have failed, and the sleep after it overrun the deadline.
-            raise self._timed_out(step.waited, self._last_failure, self._poll_error)
+            error = self._last_failure
+            raise self._timed_out(step.waited, error, self._poll_error) from error
         return step
 
     def _timed_out(
