@@ -41,7 +41,7 @@ from ._operations import (
     snapshot_from_wire,
     started_snapshot,
 )
-from ._retry import EXTENSION, REFUSED, CallOptions
+from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach
 from ._wire import (
     Call,
     GeneratedClient,
@@ -330,9 +330,11 @@ class _Base(Generic[SleepT]):
         left = self.time_left()
         if left is not None and (options.timeout is None or options.timeout > left):
             options = attrs.evolve(options, timeout=left)
+        reach = Reach()
         try:
             # The retry transport asks ``refusing`` again before each retry.
-            yield {**call.request, "extensions": {EXTENSION: options, REFUSED: self.refusing}}
+            extensions = {EXTENSION: options, REFUSED: self.refusing, REACH: reach}
+            yield {**call.request, "extensions": extensions}
         except ClientClosedError as exc:  # the retry transport's, which knows only the route
             raise ClientClosedError(f"{call.operation}: {exc}") from None
         except httpx.TransportError as exc:
@@ -346,7 +348,7 @@ class _Base(Generic[SleepT]):
             raise undecodable(call.operation, exc) from exc
         except (KeyboardInterrupt, asyncio.CancelledError) as exc:
             # The server may act on a request it got: say what it may have done.
-            if call.on_its_way is not None:
+            if call.on_its_way is not None and reach.maybe:
                 why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
                 exc.add_note(f"{why} while {call.on_its_way}")
             raise

@@ -53,6 +53,17 @@ EXTENSION = "weaver_facade"
 #: The key of ``httpx.Request.extensions`` that carries a ``() -> bool`` saying whether
 #: the client sending the request now refuses to send (it is closing): no retry then.
 REFUSED = "weaver_facade.refused"
+#: The key of ``httpx.Request.extensions`` that carries a request's ``Reach``.
+REACH = "weaver_facade.reach"
+
+
+@attrs.define
+class Reach:
+    """Whether a request may have reached the server so far, kept by the retry transport:
+    not while it waits to retry after attempts that all failed before sending (a refused
+    connect), where an interrupt cuts nothing the server got."""
+
+    maybe: bool = True
 
 
 @attrs.frozen(kw_only=True)

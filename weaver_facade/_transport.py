@@ -249,6 +249,12 @@ class _Attempts:
                 {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers},
             )
         self._sending = time.monotonic()
+        self._reach(True)
+
+    def _reach(self, maybe: bool) -> None:
+        reach = self._request.extensions.get(rules.REACH)
+        if isinstance(reach, rules.Reach):
+            reach.maybe = maybe
 
     def after_sleep(self, closed: bool) -> bool:
         """Whether to send again after the sleep: not once the request was ``stopped``
@@ -309,6 +315,7 @@ class _Attempts:
             self._slept += delay
             if self._maybe_acted is None and rules.may_have_acted(outcome):
                 self._maybe_acted = self._sending
+            self._reach(self._maybe_acted is not None)  # no attempt on its way now
         elif isinstance(outcome, httpx.Response) and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "reply %s %s: %d request_id=%s",

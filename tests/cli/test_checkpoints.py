@@ -649,3 +649,25 @@ def test_a_load_or_export_of_a_pending_checkpoint_says_how_to_wait_for_it(
     waited = cli("operations", "wait", started.json()["id"])
     assert waited.exit_code == 0, waited.stderr
     assert cli("checkpoints", "load", model_id, pending).exit_code == 0
+
+
+def test_ctrl_c_while_a_save_waits_to_retry_a_refused_request_says_interrupted(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every attempt was refused before sending: the server cannot have made the
+    # checkpoint, so the error does not send the user looking for it.
+    fake = FakeWeaver()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    def ctrl_c(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", refused)
+    with fake_service(fake, sleep=ctrl_c) as other:
+        trainer = other.training_client("m-1")
+        monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
+        run = cli("checkpoints", "save", "m-1", "c1", "--json")
+    assert run.exit_code == 130
+    assert run.json()["error"]["message"] == "interrupted"

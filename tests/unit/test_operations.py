@@ -312,6 +312,46 @@ def test_ctrl_c_while_a_save_is_sent_says_the_checkpoint_may_be_made() -> None:
     ]
 
 
+def refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+
+def lost(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("timed out", request=request)
+
+
+def ctrl_c(_seconds: float) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("failure", "noted"), [(refused, False), (lost, True)])
+def test_ctrl_c_while_a_save_waits_to_retry_is_noted_if_an_attempt_may_have_acted(
+    failure: Any, noted: bool
+) -> None:
+    # Refused attempts never reached the server, which cannot have made the checkpoint:
+    # no note sends the user looking for it. A lost reply may have.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", failure)
+    with service(fake, sleep=ctrl_c) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.save_state("c1")
+    assert bool(getattr(raised.value, "__notes__", None)) is noted
+
+
+async def test_a_save_cancelled_while_it_waits_to_retry_a_refused_request_has_no_note() -> None:
+    async def cancelled(_seconds: float) -> None:
+        raise asyncio.CancelledError
+
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", refused)
+    async with async_service(fake, sleep=cancelled) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await trainer.save_state("c1")
+    assert getattr(raised.value, "__notes__", None) is None
+
+
 def test_ctrl_c_while_a_step_is_sent_says_it_may_be_applied() -> None:
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/forward-backward-passes", interrupted)

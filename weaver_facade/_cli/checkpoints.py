@@ -263,7 +263,9 @@ def save(
                 ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
                 wait=False,
             )
-        except KeyboardInterrupt as exc:  # not waiting yet: the request was on its way
+        except KeyboardInterrupt as exc:  # not waiting yet
+            if not getattr(exc, "__notes__", None):  # the server cannot have got it
+                raise
             message = (
                 f"interrupted while the save request was on its way: the server may have "
                 f"made {path} (saving {name} again then fails, its name taken); look with "
