@@ -413,12 +413,14 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         made = f"is done, but its {result_type or 'result'}" if result_pending else None
         if last_error is None:
             seen = f"{made} still says pending" if made else f"still {status}"
-            message = f"operation {operation_id} {seen} after {waited:.1f} s; it keeps running"
+            keeps = "it may yet be completed" if made else "it keeps running"
+            message = f"operation {operation_id} {seen} after {waited:.1f} s; {keeps}"
         else:
             seen = f"{made} was last seen pending" if made else f"last seen {status}"
+            keeps = "it may yet be completed" if made else "it may still be running"
             message = (
                 f"operation {operation_id} {seen}; gave up after {waited:.1f} s: the last "
-                f"poll failed ({last_error}); it may still be running"
+                f"poll failed ({last_error}); {keeps}"
             )
         message += " on the server"
         super().__init__(f"{message}: {pick_up_again(operation_id, result_type)}")

@@ -701,6 +701,7 @@ def test_show_of_a_save_done_before_its_checkpoint_does_not_wait() -> None:
     assert (snapshot["status"], snapshot["result"]) == ("running", None)
     assert waited.exit_code == 1, waited.output
     assert "is done, but its checkpoint still says pending after" in waited.output, waited.output
+    assert "keeps running" not in waited.output, waited.output  # done: not running
 
 
 @pytest.mark.parametrize(

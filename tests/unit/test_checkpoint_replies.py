@@ -423,6 +423,7 @@ def test_a_checkpoint_pending_for_ever_ends_at_the_wait_s_deadline() -> None:
         assert "operation op-1 is done, but its Checkpoint still says pending after" in str(
             info.value
         )
+        assert "keeps running" not in str(info.value)  # done: not running
         # Backed off, as any wait without long-poll: not a look per millisecond.
         assert 3 <= len(fake.sent("GET", checkpoint)) <= 30
         again = svc.operation(handle.id, Checkpoint)

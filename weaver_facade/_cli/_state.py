@@ -370,9 +370,10 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     how = looking_again(exc.operation_id, "wait again")
     seen = exc.status != NOT_SEEN
     status = f"still {exc.status}" if seen else exc.status
+    keeps = "it keeps running on the server: " if seen else ""
     if exc.result_pending:
         status = "is done, but its checkpoint still says pending"
-    keeps = "it keeps running on the server: " if seen else ""
+        keeps = "it may yet be completed on the server: "
     return (
         f"operation {exc.operation_id} {status} after "
         f"{exc.waited if waited is None else waited:.1f} s{cause}; "
