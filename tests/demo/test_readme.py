@@ -18,6 +18,23 @@ from weaver_facade.emulator import run_emulator
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+def run_on_emulator(script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a README script as a user would, against an emulator, and check it succeeds."""
+    with run_emulator(api_keys=("readme-key",)) as emu:
+        env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": "readme-key"}
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def ten_line_script() -> str:
     text = README.read_text()
     section = text.split("### A ten-line script", 1)[1]
@@ -29,17 +46,7 @@ def ten_line_script() -> str:
 def test_the_readme_script_runs_and_resumes() -> None:
     script = ten_line_script()
     assert len(script.strip().splitlines()) <= 12
-    with run_emulator(api_keys=("readme-key",)) as emu:
-        env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": "readme-key"}
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
+    done = run_on_emulator(script)
     lines = done.stdout.splitlines()
     losses = [float(line.split()[1]) for line in lines[:3]]
     assert [line.split()[0] for line in lines[:3]] == ["0", "1", "2"]
@@ -87,18 +94,7 @@ def weights_script() -> str:
 def test_the_readme_export_example_downloads_verified_files(tmp_path: Path) -> None:
     import hashlib
 
-    with run_emulator(api_keys=("readme-key",)) as emu:
-        env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": "readme-key"}
-        done = subprocess.run(
-            [sys.executable, "-c", weights_script()],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
+    done = run_on_emulator(weights_script(), cwd=tmp_path)
     printed = [line.split() for line in done.stdout.splitlines()]
     assert {name for name, _, _ in printed} == {"adapter_config.json", "adapter_model.safetensors"}
     for name, size, sha256 in printed:
@@ -141,17 +137,7 @@ def checkpoints_script() -> str:
 def test_the_readme_checkpoint_example_lists_expires_and_deletes() -> None:
     # The README named get_checkpoint, set_checkpoint_ttl and delete_checkpoint only in
     # passing, on no object: a new user tried them on the ServiceClient (AttributeError).
-    with run_emulator(api_keys=("readme-key",)) as emu:
-        env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": "readme-key"}
-        done = subprocess.run(
-            [sys.executable, "-c", checkpoints_script()],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
+    done = run_on_emulator(checkpoints_script())
     assert done.stdout.splitlines() == [
         "draft weight_and_optimizer 3600",
         "final weight_and_optimizer None",

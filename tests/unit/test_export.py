@@ -594,17 +594,23 @@ def test_a_200_hit_that_keeps_its_ttl_says_it_was_already_made(
     assert "`weaver-facade checkpoints export --force`" in warning
 
 
-def test_a_new_export_whose_ttl_the_server_set_is_not_said_to_be_already_made(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # A 202 starts an export, or is one of its kind still under way: which, the reply does
-    # not tell, and the warning said "was already made" of both.
+def export_whose_server_keeps_3600(*, force: bool) -> None:
+    """An export asking for 7200 s, answered 202, whose artifact keeps 3600."""
     fake = FakeWeaver()
     fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
     done = operation_json("done", artifact_json(ttl_seconds=3600))
     fake.script("GET", "/api/v1/operations/op-x", json_reply(200, done))
     with service(fake) as svc:
-        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, ttl_seconds=7200)
+        trainer = svc.create_training_client("weaver-tiny")
+        trainer.export_weights(CHECKPOINT, ttl_seconds=7200, force=force)
+
+
+def test_a_new_export_whose_ttl_the_server_set_is_not_said_to_be_already_made(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A 202 starts an export, or is one of its kind still under way: which, the reply does
+    # not tell, and the warning said "was already made" of both.
+    export_whose_server_keeps_3600(force=False)
     warning = kept_ttl_warning(caplog)
     assert "already made" not in warning
     assert "the server set it, or answered with an export of its kind under way" in warning
@@ -619,13 +625,7 @@ def test_a_forced_export_whose_ttl_the_server_set_names_no_force(
 ) -> None:
     # force=True replaces any export of its kind: its 202 is a new export, and the warning
     # told to pass the force=True it had.
-    fake = FakeWeaver()
-    fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
-    done = operation_json("done", artifact_json(ttl_seconds=3600))
-    fake.script("GET", "/api/v1/operations/op-x", json_reply(200, done))
-    with service(fake) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        trainer.export_weights(CHECKPOINT, ttl_seconds=7200, force=True)
+    export_whose_server_keeps_3600(force=True)
     assert kept_ttl_warning(caplog).endswith("not the 7200 asked: the server set it")
 
 
