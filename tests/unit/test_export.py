@@ -434,6 +434,18 @@ def test_an_export_that_failed_before_the_last_one_is_not_blamed(tmp_path: Path)
     assert "has no completed artifact; export it first" in str(missing.value)
 
 
+def downloads_other_of(fake: FakeWeaver, items: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Check that a download of checkpoint c, whose artifacts ``items`` lists, takes
+    ``OTHER`` (whose descriptor then stops it)."""
+    fake.script("GET", LIST, json_reply(200, {"items": items}))
+    fake.script(
+        "GET", f"/api/v1/artifacts/{OTHER}/download", json_reply(404, error_json("stop", "x"))
+    )
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+
+
 @pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
 def test_the_newest_completed_artifact_is_downloaded_in_any_listing_order(
     tmp_path: Path, newest_first: bool
@@ -444,13 +456,7 @@ def test_the_newest_completed_artifact_is_downloaded_in_any_listing_order(
     tied = {**old, "created_at": "2026-11-29T11:00:00Z", "id": str(uuid.uuid4())}
     new = {**artifact_json(created_at="2026-11-29T11:00:00Z"), "id": str(OTHER)}
     items = [new, tied, old] if newest_first else [old, tied, new]
-    fake.script("GET", LIST, json_reply(200, {"items": items}))
-    fake.script(
-        "GET", f"/api/v1/artifacts/{OTHER}/download", json_reply(404, error_json("stop", "x"))
-    )
-    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
-    with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
-        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+    downloads_other_of(fake, items, tmp_path)
 
 
 async def test_an_artifact_of_another_kind_than_asked_is_refused_before_any_request(
@@ -561,13 +567,7 @@ def test_a_pending_export_s_time_shows_the_listing_s_order_too(
     new = {**artifact_json(created_at="2026-11-29T11:00:00Z"), "id": str(OTHER)}
     again = {**artifact_json("pending", created_at="2026-11-29T12:00:00Z"), "id": str(fourth)}
     items = [again, new, tied] if newest_first else [tied, new, again]
-    fake.script("GET", LIST, json_reply(200, {"items": items}))
-    fake.script(
-        "GET", f"/api/v1/artifacts/{OTHER}/download", json_reply(404, error_json("stop", "x"))
-    )
-    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
-    with service(fake) as svc, pytest.raises(NotFoundError, match=r"\[404 stop\]"):
-        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+    downloads_other_of(fake, items, tmp_path)
 
 
 # -- an artifact that keeps another TTL than asked -------------------------------------------
