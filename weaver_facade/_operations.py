@@ -410,7 +410,6 @@ class Poller:
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
         self._poll_started = self.started
         self._wait = 0.0
-        self._holds = True  # the fetch long-polls (see ``no_long_poll``)
         self._quick_change = False  # the last reply was a change, answered at once
         self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
@@ -418,12 +417,6 @@ class Poller:
         if policy.long_poll_supported is False:
             # Known not to hold: no poll at once, a sleep to the expected end instead.
             self._delay = self._planned_delay(self.started)
-
-    def no_long_poll(self) -> None:
-        """The fetch reads a resource (a ``ResourceWatch``), not the operation, and holds
-        nothing: its polls ask for no wait, and their quick answers say nothing of the
-        server's long-poll."""
-        self._holds = False
 
     def look_at_once(self) -> None:
         """Poll first at once, not at the expected end: the operation is over, and only
@@ -435,8 +428,10 @@ class Poller:
         """Seconds since the wait started."""
         return self._clock() - self.started
 
-    def next_step(self) -> Poll | Sleep | GiveUp:
-        """What to do now."""
+    def next_step(self, hold: bool = True) -> Poll | Sleep | GiveUp:
+        """What to do now. ``hold=False``: the fetch reads a resource (a
+        ``ResourceWatch``), not the operation, and holds nothing: its poll asks for no
+        wait, and its quick answer says nothing of the server's long-poll."""
         now = self._clock()
         remaining = self.deadline - now
         if self._delay is not None:
@@ -450,7 +445,7 @@ class Poller:
                 return GiveUp(waited=now - self.started)
             remaining = 0.0
         self._final_poll_owed = False
-        self._wait = min(remaining, self._policy.settings.long_poll) if self._holds else 0.0
+        self._wait = min(remaining, self._policy.settings.long_poll) if hold else 0.0
         self._poll_started = now
         return Poll(wait=self._wait, budget=remaining + DEADLINE_GRACE)
 
@@ -612,7 +607,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
     ) -> None:
         self._snapshot = snapshot
         self._fetch: FetchT = fetch
-        # Whether ``fetch`` long-polls (see ``Poller.no_long_poll``).
+        # Whether ``fetch`` long-polls (see ``Poller.next_step``).
         self._long_poll = long_poll
         self._settle = settle
         self._following = False  # the operation is done; what it made is watched
@@ -820,9 +815,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         return (unsaid or (missing and self._result is None)) and self._look_owed
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
-        if not self._long_poll:
-            poller.no_long_poll()
-        step = poller.next_step()
+        step = poller.next_step(hold=self._long_poll)
         if isinstance(step, GiveUp):
             # The last poll may have failed, and the sleep after it overrun the deadline.
             error = self._last_failure
@@ -870,11 +863,11 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._poll_error = None
         self._last_failure = None
         self._look_owed = False
-        polled_the_operation = self._long_poll
+        following = self._following
         self._observe(snapshot)
         revised = seen is not None and snapshot.revision not in (None, seen)
         # Just followed (``_follow``): answered at once because the operation ended.
-        followed = polled_the_operation and not self._long_poll
+        followed = self._following and not following
         poller.on_reply(
             terminal=self.done(),
             changed=revised or followed,
