@@ -105,6 +105,11 @@ _Resource = TypeVar("_Resource", bound=Checkpoint | Artifact)
 _STATUS = {"pending": OperationStatus.PENDING, "completed": OperationStatus.DONE}
 
 
+def _named(resource: Checkpoint | Artifact) -> str:
+    """A resource's name for its user: an artifact's ``uri``, a checkpoint's path."""
+    return resource.uri if isinstance(resource, Artifact) else str(resource.path)
+
+
 class ResourceWatch(Generic[_Resource]):
     """A save or an export known by its resource rather than an operation (a recovered
     save or export, an identical export's 200) seen as one: there is no operation id, so
@@ -127,13 +132,10 @@ class ResourceWatch(Generic[_Resource]):
         *,
         operation_id: str | None = None,
     ) -> None:
-        own = resource.uri if isinstance(resource, Artifact) else str(resource.path)
-        self.id = operation_id or own
-        self._own = own
+        self.id = operation_id or _named(resource)
         self.kind = kind
         self.latest = resource
         self._read = read
-        self._pending = OperationStatus.PENDING if operation_id is None else OperationStatus.RUNNING
         self._of_operation = operation_id is not None
         self._missed = False  # the last read found nothing
 
@@ -141,8 +143,8 @@ class ResourceWatch(Generic[_Resource]):
         """The operation's state, from the resource as last seen."""
         self.latest = resource
         status = _STATUS.get(resource.status, OperationStatus.ERROR)
-        if status is OperationStatus.PENDING:
-            status = self._pending
+        if status is OperationStatus.PENDING and self._of_operation:
+            status = OperationStatus.RUNNING
         if status is not OperationStatus.ERROR:
             return OperationSnapshot(id=self.id, status=status, kind=self.kind)
         if isinstance(resource, Artifact):
@@ -173,8 +175,8 @@ class ResourceWatch(Generic[_Resource]):
                 return self.snapshot(self.latest)
             what = "artifact" if isinstance(self.latest, Artifact) else "checkpoint"
             return self._failed(
-                f"{what} {self._own} is no longer found, and was never completed (deleted or "
-                f"expired?): {exc.message}"
+                f"{what} {_named(self.latest)} is no longer found, and was never completed "
+                f"(deleted or expired?): {exc.message}"
             )
         self._missed = False
         return self.snapshot(resource)
