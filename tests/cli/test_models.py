@@ -340,7 +340,7 @@ def test_terminate_run_twice_of_a_model_without_checkpoints_says_it_may_be_termi
     assert second.exit_code == 1
     assert second.json()["error"]["type"] == "NotFoundError"
     assert second.json()["error"]["message"].endswith(
-        "; it may not exist, or may have been terminated already: a server may forget a "
+        "; model m-9 may not exist, or may have been terminated already: a server may forget a "
         "terminated model, which without a checkpoint of it listed looks like one it never had"
     )
 

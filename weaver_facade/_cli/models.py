@@ -19,9 +19,7 @@ from .. import (
     BaseModelInfo,
     ModelInfo,
     NotFoundError,
-    ServiceClient,
     UnsupportedByServerError,
-    WeaverError,
 )
 from ._output import _iso, _when, emit_json, print_fields, print_table
 from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
@@ -178,35 +176,19 @@ def create(base_model: str, lora_rank: int | None, full: bool, seed: int | None)
 @handles_errors
 def terminate(model_id: str) -> None:
     """Terminate a model: it stops holding training resources; its checkpoints stay."""
-    service = current_state().service()
     try:
-        model = service.terminate_model(model_id)
+        model = current_state().service().terminate_model(model_id)
     except NotFoundError as exc:
-        if not _not_found(service, model_id):
-            raise  # the server finds it: its 404 said something else
-        # A server may forget a terminated model: without a checkpoint of it, which
-        # terminate_model would have seen, the wire cannot tell it from an unknown id.
-        message = (
-            f"{exc}; it may not exist, or may have been terminated already: a server may "
-            "forget a terminated model, which without a checkpoint of it listed looks like "
-            "one it never had"
-        )
+        # Its note, when the wire cannot tell a model terminated before (and forgotten)
+        # from an unknown id: the CLI's one-line error shows no notes of its own.
+        if not getattr(exc, "__notes__", None):
+            raise
+        message = f"{exc}; {'; '.join(exc.__notes__)}"
         raise current_state().failure(exc, EXIT_API_ERROR, message) from None
     if current_state().as_json:
         emit_json(model_json(model))
     else:
         print_model(model, f"terminated model {model.id}")
-
-
-def _not_found(service: ServiceClient, model_id: str) -> bool:
-    """Whether the server finds no model ``model_id`` either: a best-effort look."""
-    try:
-        service.get_model(model_id)
-    except NotFoundError:
-        return True
-    except WeaverError:
-        return False
-    return False
 
 
 def base_model_json(m: BaseModelInfo) -> dict[str, Any]:
