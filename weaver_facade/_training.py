@@ -607,8 +607,18 @@ class _TrainingBase(HasOptions, Generic[IO]):
         reply: calls.ExportReply
         if target is None:
             kind = "export_model_weights"
-            reply = yield calls.export_model_weights(
+            call = calls.export_model_weights(
                 self.model_id, merge_adapter=merge, ttl_seconds=ttl_seconds
+            )
+            reply = yield attrs.evolve(
+                call,
+                on_its_way=(
+                    f"the request to save and export model {self.model_id}'s current "
+                    "weights was on its way: the server may have saved them as a "
+                    "checkpoint (of a name it chose) and started an export of it; "
+                    "exporting again saves and exports them anew, so look first with "
+                    "trainer.list_checkpoints(), then service.list_artifacts(checkpoint)"
+                ),
             )
         else:
             kind = "export_checkpoint"

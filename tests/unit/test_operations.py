@@ -386,6 +386,40 @@ def test_ctrl_c_while_a_load_is_sent_says_it_may_be_loaded() -> None:
     ]
 
 
+SAVED_AND_EXPORTED = (
+    "the request to save and export model m-1's current weights was on its way: the "
+    "server may have saved them as a checkpoint (of a name it chose) and started an export "
+    "of it; exporting again saves and exports them anew, so look first with "
+    "trainer.list_checkpoints(), then service.list_artifacts(checkpoint)"
+)
+
+
+def test_ctrl_c_while_a_save_and_export_is_sent_says_what_may_be_made() -> None:
+    # export_weights() saves and exports in one request: cut on its way, a checkpoint and
+    # its export may be on the server, unknown to the caller, as a save's may be.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/export-hf", interrupted)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.export_weights()
+    assert raised.value.__notes__ == [f"interrupted while {SAVED_AND_EXPORTED}"]
+
+
+async def test_a_save_and_export_cancelled_on_its_way_says_what_may_be_made() -> None:
+    fake = FakeWeaver()
+    held = HeldTransport(fake, "/api/v1/models/m-1/export-hf")
+    http = httpx.AsyncClient(transport=held)
+    async with AsyncServiceClient(BASE, "k", http_client=http, heartbeat_interval=0) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        exporting = asyncio.create_task(trainer.export_weights())
+        await held.reached.wait()
+        exporting.cancel()
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await exporting
+    assert raised.value.__notes__ == [f"cancelled while {SAVED_AND_EXPORTED}"]
+
+
 async def test_a_save_cancelled_on_its_way_says_the_checkpoint_may_be_made() -> None:
     fake = FakeWeaver()
     held = HeldTransport(fake, "/api/v1/models/m-1/checkpoints")
