@@ -462,19 +462,30 @@ def test_a_pending_checkpoint_missed_once_is_looked_for_again(
     assert len(fake.sent("GET", checkpoint)) == 2
 
 
+# A server's answers to ``GET /checkpoints/{id}`` without the route, and how many of a
+# pending checkpoint's six looks (two saves, three each) still ask by id: a framework's own
+# 404 (no Error body) or a 405 says the route is unknown, and is remembered; the spec's
+# 404 `not_found` is its answer to an unknown checkpoint too (a read that lags), and is not.
+NO_BY_ID_ROUTE: dict[str, tuple[Callable[[], httpx.Response], int]] = {
+    "404-framework": (lambda: json_reply(404, {"detail": "Not Found"}), 1),
+    "404-plain-text": (lambda: httpx.Response(404, text="404 page not found"), 1),
+    "405": (lambda: json_reply(405, error_json("method_not_allowed", "GET not allowed")), 1),
+    "404-not_found": (lambda: json_reply(404, error_json("not_found", "no route")), 6),
+}
+
+
+@pytest.mark.parametrize("answer", NO_BY_ID_ROUTE, ids=list(NO_BY_ID_ROUTE))
 def test_a_server_without_checkpoint_by_id_is_asked_by_id_once(
-    fake: FakeWeaver, svc: ServiceClient, trainer: TrainingClient, monkeypatch: pytest.MonkeyPatch
+    fake: FakeWeaver, svc: ServiceClient, trainer: TrainingClient, answer: str
 ) -> None:
     # Without the route (the real service), each look at a pending checkpoint cost a GET
-    # by id that 404s, then the model's list: a 404 for a listed checkpoint is remembered.
+    # by id that 404s, then the model's list: an answer that says the route is unknown is
+    # remembered.
     route = fake.route
-
-    def without_by_id(request: httpx.Request) -> httpx.Response:
-        if re.fullmatch(r"/api/v1/checkpoints/[^/]+", request.url.path):
-            return json_reply(404, error_json("not_found", f"no route GET {request.url.path}"))
-        return route(request)
-
-    monkeypatch.setattr(fake, "route", without_by_id)
+    missing, asked = NO_BY_ID_ROUTE[answer]
+    for name in ("a", "b"):
+        by_id_path = f"/api/v1/checkpoints/{checkpoint_json('m-1', name)['id']}"
+        fake.script("GET", by_id_path, *[missing() for _ in range(3)])
     shown = iter(["pending", "pending", "completed"] * 2)
 
     def saved(request: httpx.Request) -> httpx.Response:
@@ -491,9 +502,26 @@ def test_a_server_without_checkpoint_by_id_is_asked_by_id_once(
     assert trainer.save_state("a").status is CheckpointStatus.COMPLETED
     assert trainer.save_state("b").status is CheckpointStatus.COMPLETED
     by_id = [r for r in fake.sent("GET") if r.url.path.startswith("/api/v1/checkpoints/")]
-    assert len(by_id) == 1
+    assert len(by_id) == asked
     assert len(fake.sent("GET", LIST)) == 6
-    assert svc._io.poll.checkpoint_by_id_supported is False
+    assert svc._io.poll.checkpoint_by_id_supported is (False if asked == 1 else None)
+
+
+def test_a_read_by_id_that_lags_behind_the_list_keeps_the_route() -> None:
+    # A server with GET /checkpoints/{id} whose read lags behind its list answered a
+    # checkpoint just saved 404 `not_found`, the spec's answer to an unknown checkpoint
+    # (and to an unknown route alike): the client took it for a server without the route,
+    # and its later looks read the list alone, which here said pending until the deadline.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        checkpoint = saved_pending(fake, "completed")
+        lagging = json_reply(404, error_json("not_found", "checkpoint not found"))
+        fake.scripts[("GET", checkpoint)].appendleft(lagging)
+        assert trainer.save_state("a").status is CheckpointStatus.COMPLETED
+        assert len(fake.sent("GET", checkpoint)) == 2
+        assert svc._io.poll.checkpoint_by_id_supported is True
 
 
 def test_a_save_s_timeout_names_the_re_attach_that_waits_for_its_checkpoint() -> None:
