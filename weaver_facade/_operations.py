@@ -416,6 +416,7 @@ class Poller:
         self.long_poll_supported: bool | None = policy.long_poll_supported
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
         self.retry_delay: float = 0.0
+        self._final_5xx = 0  # polls in a row refused with a 5xx the server calls final
         if policy.long_poll_supported is False:
             # Known not to hold: no poll at once, a sleep to the expected end instead.
             self._delay = self._planned_delay(self.started)
@@ -469,6 +470,7 @@ class Poller:
             queued: While pending, the server's estimate of the seconds before it starts.
         """
         now = self._clock()
+        self._final_5xx = 0
         if terminal:
             if succeeded and self._key is not None:
                 hi = max(now - self._start, 0.0)
@@ -516,6 +518,11 @@ class Poller:
         queue = min(self._queued_until - now, s.max_backoff)
         return max(s.min_interval, backoff, queue)
 
+    def repeatable(self, error: Exception) -> bool:
+        """Whether a failed poll is worth sending again, the deadline aside
+        (``_retry.poll_is_repeatable``: also a 5xx the server calls final, a few in a row)."""
+        return rules.poll_is_repeatable(error, self._final_5xx)
+
     def on_failure(self, error: Exception) -> bool:
         """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds.
 
@@ -523,7 +530,7 @@ class Poller:
         could follow it before the deadline.
         """
         remaining = self.deadline - self._clock()
-        if not rules.error_is_retryable(error) or remaining <= 0:
+        if not self.repeatable(error) or remaining <= 0:
             return False
         retry_after = error.retry_after if isinstance(error, APIError) else None
         if retry_after is not None and retry_after > remaining:
@@ -537,6 +544,8 @@ class Poller:
             self.retry_delay = self._policy.backoff(self._attempt)
         self._delay = self.retry_delay
         self._attempt += 1
+        if not rules.error_is_retryable(error):
+            self._final_5xx += 1
         return True
 
 
@@ -845,7 +854,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             return
         why = rules.describe_failure(error)
         if not poller.on_failure(error):
-            if rules.error_is_retryable(error):
+            if poller.repeatable(error):
                 # Retryable, but not within the deadline: a timeout, as at any deadline.
                 raise self._timed_out(poller.waited, error, why) from error
             raise error

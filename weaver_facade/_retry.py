@@ -5,7 +5,8 @@ error mapping (``APIError.retryable`` of a reply without an Error body) all
 decide with these functions, so they cannot disagree.
 
 * **The server's word.** An Error body's ``retryable`` decides first: false
-  is never retried; true is retried when the status says the server did not
+  is never retried (but a poll's 5xx, a few times in a row: ``poll_is_repeatable``);
+  true is retried when the status says the server did not
   act or the request is safe to repeat (a 500 to a GET, as the official SDK
   does). A 413 never is: the same body is refused again, whatever the reply says.
 * **Statuses**, for a reply without that word (a proxy's page): 408, 429 and
@@ -228,6 +229,24 @@ def error_is_retryable(error: Exception) -> bool:
         return False
     # Set by ``_wire.error_from_response`` with ``response_is_retryable``.
     return error.retryable
+
+
+#: Polls in a row answered with a 5xx that is not otherwise retried (its Error body's
+#: ``retryable: false``, or a 500 without one) after which a wait still polls again
+#: (``poll_is_repeatable``).
+FINAL_5XX_POLLS = 10
+
+
+def poll_is_repeatable(error: Exception, final_5xx_in_a_row: int) -> bool:
+    """Whether a failed poll (a GET of an operation, or of what it made) is worth sending
+    again: what ``error_is_retryable`` says, and any other 5xx after fewer than
+    ``FINAL_5XX_POLLS`` such in a row. The server failed to answer a look at work that
+    may well run on, which a look changes nothing of; the official SDK polls again after
+    any 5xx too."""
+    if error_is_retryable(error):
+        return True
+    status = error.status_code if isinstance(error, APIError) else None
+    return status is not None and status >= 500 and final_5xx_in_a_row < FINAL_5XX_POLLS
 
 
 def wait_before_retry(backoff: float, retry_after: float | None) -> float:

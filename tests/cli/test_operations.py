@@ -621,7 +621,7 @@ def test_a_loss_that_is_no_number_is_null_in_json_not_nan(
 
 @pytest.mark.parametrize(
     ("status", "code", "named"),
-    [(500, "internal", True), (401, "unauthorized", True), (404, "not_found", False)],
+    [(400, "invalid_request", True), (401, "unauthorized", True), (404, "not_found", False)],
 )
 def test_a_wait_ended_by_a_refused_poll_names_the_operation(
     status: int, code: str, named: bool
@@ -642,6 +642,26 @@ def test_a_wait_ended_by_a_refused_poll_names_the_operation(
     assert (said in run.stderr) is named, run.stderr
     if named:
         assert run.stderr.rstrip().endswith("(`weaver-facade operations wait op-1`)")
+
+
+def test_a_wait_polls_again_after_a_500_the_server_calls_final() -> None:
+    # A 500 `retryable: false` to one poll ended the wait (exit 1), the operation going on;
+    # a poll changes nothing on the server, and the official SDK polls again too.
+    polls = {"n": 0}
+
+    def answer(method: str, path: str) -> Reply:
+        polls["n"] += 1
+        if polls["n"] == 2:
+            return 500, {"error": "internal", "message": "store hiccup", "retryable": False}, {}
+        if polls["n"] == 1:
+            return pending("op-1")
+        return done_with(checkpoint_json("m-1", "c"))(method, path)
+
+    with cli_against(answer) as runner:
+        run = runner.invoke(main, ["operations", "wait", "op-1", "--timeout", "30"])
+    assert run.exit_code == 0, run.output
+    assert "polls failing: HTTP 500 (internal); retrying" in run.stderr
+    assert polls["n"] == 3
 
 
 @pytest.mark.parametrize("emulator_config", [{"extensions": "none"}])

@@ -547,7 +547,9 @@ def test_the_error_mapping_the_transport_and_the_poller_agree(status: int) -> No
     assert (RetryPolicy(rng=lambda: 0.5).retry_delay(request, reply, 0) is not None) is expected
     poller = PollPolicy(rng=lambda: 0.5).start(timeout=60)
     poller.next_step()
-    assert poller.on_failure(error) is expected
+    # A poll, a GET of an operation that may run on, also repeats any other 5xx (a few in
+    # a row: ``_retry.poll_is_repeatable``), as the official SDK does.
+    assert poller.on_failure(error) is (expected or status >= 500)
 
 
 def test_a_quick_answer_with_a_new_revision_asks_again_at_once() -> None:

@@ -438,6 +438,19 @@ async def test_a_save_cancelled_on_its_way_says_the_checkpoint_may_be_made() -> 
     ]
 
 
+def test_a_wait_polls_again_after_a_5xx_the_server_calls_final() -> None:
+    # A 500 `retryable: false` to a poll (a GET of a save still running) ended the wait
+    # with InternalServerError, the save going on unseen; the official SDK polls again.
+    fake = FakeWeaver()
+    fake.pending_polls = 1
+    final = {"error": "internal", "message": "store hiccup", "retryable": False}
+    fake.script("GET", OP, json_reply(500, final), json_reply(500, final))
+    with service(fake) as svc:
+        checkpoint = svc.create_training_client("weaver-tiny").save_state("a")
+    assert checkpoint.name == "a"
+    assert len(fake.sent("GET", OP)) == 4  # two refused, one pending, one done
+
+
 def test_an_operation_that_never_finishes_times_out_with_its_id() -> None:
     fake = FakeWeaver()
     fake.pending_polls = 10**9

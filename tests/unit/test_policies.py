@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tests.support.fakeserver import FakeClock, wait_out
 from weaver_facade import (
     APIConnectionError,
+    APIError,
     InvalidArgumentError,
     NotFoundError,
     PollPolicy,
@@ -28,7 +29,7 @@ from weaver_facade import (
 from weaver_facade._causes import PLAIN_HTTP_HINT, plain_http
 from weaver_facade._errors import InternalServerError
 from weaver_facade._operations import GiveUp, Poll, Sleep
-from weaver_facade._retry import EXTENSION, CallOptions
+from weaver_facade._retry import EXTENSION, FINAL_5XX_POLLS, CallOptions
 from weaver_facade._wire import connection_error
 
 
@@ -212,11 +213,44 @@ def test_polls_refused_with_retry_after_zero_back_off(retry_after: float | None)
     assert sleeps[-1] > sleeps[0]
 
 
-def test_a_failure_the_server_calls_final_stops_whatever_its_status() -> None:
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_5xx_the_server_calls_final_is_polled_again_a_few_times_in_a_row(status: int) -> None:
+    # A poll is a GET of an operation that may well run on: a 5xx `retryable: false` (a
+    # hiccup of the server's store) ended a wait of an hour at once, whereas the official
+    # SDK polls again after any 5xx. The wait does too, within its deadline, up to
+    # FINAL_5XX_POLLS in a row (a reply between starts the count again), so that a server
+    # that keeps refusing still ends it with its error.
+    clock = FakeClock()
+    poller = policy(clock).start(timeout=3600)
+    final = InternalServerError("down", status_code=status, retryable=False)
+
+    def poll() -> None:
+        step = poller.next_step()
+        while isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            step = poller.next_step()
+        assert isinstance(step, Poll)
+
+    for _ in range(2):
+        for _ in range(FINAL_5XX_POLLS):
+            poll()
+            assert poller.on_failure(final)
+        poll()
+        poller.on_reply(terminal=False)
+    for _ in range(FINAL_5XX_POLLS):
+        poll()
+        assert poller.on_failure(final)
+    poll()
+    assert not poller.repeatable(final)
+    assert not poller.on_failure(final)
+    assert poller.waited < 3600
+
+
+def test_a_4xx_the_server_calls_final_stops_at_once() -> None:
     # ``retryable`` is the Error body's word (or, without one, the status rule's).
     poller = policy(FakeClock()).start(timeout=60)
     poller.next_step()
-    assert not poller.on_failure(InternalServerError("down", status_code=503, retryable=False))
+    assert not poller.on_failure(APIError("no", status_code=400, retryable=False))
 
 
 @pytest.mark.parametrize(
