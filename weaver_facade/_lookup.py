@@ -141,11 +141,12 @@ def _route_missing(error: APIError) -> bool:
 
 
 def _route_unknown(error: APIError) -> bool:
-    """Whether a refusal of ``GET /checkpoints/{id}`` says that the server has no such
-    route, whatever the id: a 405, or a 404 without the spec's Error body (a framework's
-    own page). A 404 ``not_found`` does not: the spec answers so for an unknown checkpoint
-    and an unknown route alike, and a server whose read by id lags behind its list answers
-    so for a checkpoint it has just made."""
+    """Whether a refusal of ``GET /checkpoints/{id}`` says at once that the server has no
+    such route, whatever the id: a 405, or a 404 without the spec's Error body (a
+    framework's own page). A 404 ``not_found`` does not: the spec answers so for an unknown
+    checkpoint and an unknown route alike, and a server whose read by id lags behind its
+    list answers so for a checkpoint it has just made; a second one, with no reply by id
+    ever, decides."""
     return error.status_code == 405 or (error.status_code == 404 and error.code is None)
 
 
@@ -155,9 +156,9 @@ def by_id(
     """A checkpoint by id; without the extension's route, from ``model_id``'s list.
 
     ``server``: the client's policy, which remembers whether the server has the route
-    (``PollPolicy.checkpoint_by_id_supported``): a reply by id says it has; an answer that
-    says the route is unknown (``_route_unknown``), where no reply by id came first, says
-    it has not, and then the list is read at once.
+    (``PollPolicy.checkpoint_by_id_supported``): a reply by id says it has; where none
+    came, a miss of a listed checkpoint that says the route is unknown (``_route_unknown``),
+    or a second miss, says it has not, and then the list is read at once.
     """
     missed: APIError | None = None
     if server is None or server.checkpoint_by_id_supported is not False or model_id is None:
@@ -191,13 +192,10 @@ def by_id(
             code="not_found",
             request_id=None if missed is None else missed.request_id,
         ) from missed
-    if (
-        missed is not None
-        and _route_unknown(missed)
-        and server is not None
-        and server.checkpoint_by_id_supported is None
-    ):
-        server.checkpoint_by_id_supported = False
+    if missed is not None and server is not None and server.checkpoint_by_id_supported is None:
+        server.checkpoint_by_id_misses += 1
+        if _route_unknown(missed) or server.checkpoint_by_id_misses > 1:
+            server.checkpoint_by_id_supported = False
     return found
 
 

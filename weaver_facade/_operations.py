@@ -350,10 +350,10 @@ class PollPolicy:
         self.long_poll_supported: bool | None = None
         #: Whether the server has ``GET /checkpoints/{id}`` (the ``checkpoint-by-id``
         #: extension), once a wait's look at a checkpoint has found out
-        #: (``_lookup.by_id``: a reply by id, or an answer that says the route is
-        #: unknown, not a 404 ``not_found``, which a read that lags gives too): without
-        #: it, later looks read the model's list at once.
+        #: (``_lookup.by_id``, which counts its ``checkpoint_by_id_misses``): without it,
+        #: later looks read the model's list at once.
         self.checkpoint_by_id_supported: bool | None = None
+        self.checkpoint_by_id_misses = 0
         #: How long recent operations took, per (model id, kind): see ``_durations``.
         self.durations: Durations = Durations()
 

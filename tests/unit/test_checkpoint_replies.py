@@ -464,13 +464,13 @@ def test_a_pending_checkpoint_missed_once_is_looked_for_again(
 
 # A server's answers to ``GET /checkpoints/{id}`` without the route, and how many of a
 # pending checkpoint's six looks (two saves, three each) still ask by id: a framework's own
-# 404 (no Error body) or a 405 says the route is unknown, and is remembered; the spec's
-# 404 `not_found` is its answer to an unknown checkpoint too (a read that lags), and is not.
+# 404 (no Error body) or a 405 says the route is unknown at once; the spec's 404
+# `not_found` is its answer to an unknown checkpoint too (a read that lags), so it takes two.
 NO_BY_ID_ROUTE: dict[str, tuple[Callable[[], httpx.Response], int]] = {
     "404-framework": (lambda: json_reply(404, {"detail": "Not Found"}), 1),
     "404-plain-text": (lambda: httpx.Response(404, text="404 page not found"), 1),
     "405": (lambda: json_reply(405, error_json("method_not_allowed", "GET not allowed")), 1),
-    "404-not_found": (lambda: json_reply(404, error_json("not_found", "no route")), 6),
+    "404-not_found": (lambda: json_reply(404, error_json("not_found", "no route")), 2),
 }
 
 
@@ -504,7 +504,7 @@ def test_a_server_without_checkpoint_by_id_is_asked_by_id_once(
     by_id = [r for r in fake.sent("GET") if r.url.path.startswith("/api/v1/checkpoints/")]
     assert len(by_id) == asked
     assert len(fake.sent("GET", LIST)) == 6
-    assert svc._io.poll.checkpoint_by_id_supported is (False if asked == 1 else None)
+    assert svc._io.poll.checkpoint_by_id_supported is False
 
 
 def test_a_read_by_id_that_lags_behind_the_list_keeps_the_route() -> None:
