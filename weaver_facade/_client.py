@@ -446,6 +446,7 @@ class _ServiceBase(HasOptions):
         except NotFoundError as missing:
             kept = yield from lookup.kept_of_forgotten(model_id, lambda _: True)
             if kept is None:
+                missing.add_note(_maybe_terminated(model_id))
                 raise missing from None
             logger.info(
                 "model %s: the server no longer finds it (terminated?) but lists its "
@@ -482,11 +483,7 @@ class _ServiceBase(HasOptions):
             if not self._steps.was_terminated(checked):
                 forgotten = yield from self._forgotten(checked)
                 if forgotten is False:  # nor a checkpoint: the wire tells no more
-                    missing.add_note(
-                        f"model {checked} may not exist, or may have been terminated "
-                        "already: a server may forget a terminated model, which without "
-                        "a checkpoint of it listed looks like one it never had"
-                    )
+                    missing.add_note(_maybe_terminated(checked))
                 if not forgotten:
                     raise
                 logger.info(
@@ -498,6 +495,15 @@ class _ServiceBase(HasOptions):
         self._created.forget(checked)
         self._steps.terminated(checked, self._io.lock)
         return self._created.describe(model)
+
+
+def _maybe_terminated(model_id: str) -> str:
+    """The note on a 404 of a model the server does not find, nor lists a checkpoint of."""
+    return (
+        f"model {model_id} may not exist, or may have been terminated already: a server may "
+        "forget a terminated model, which without a checkpoint of it listed looks like one "
+        "it never had"
+    )
 
 
 class ServiceClient(_ServiceBase):

@@ -6,6 +6,7 @@ builds every request and result parser without I/O.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
 import uuid
@@ -49,6 +50,7 @@ from ._errors import (
     InvalidDatumError,
     MergeNotSupportedError,
     ModelTerminatedError,
+    NotFoundError,
     OptimizerStateUnavailableError,
     ResponseValidationError,
 )
@@ -433,11 +435,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
     def _next_seq_id(self) -> int:
         seq_id = self._steps.next_seq_id
         if seq_id is None and self._forgotten:
-            raise InvalidArgumentError(
-                f"model {self.model_id}: the server no longer finds it (terminated?), so "
-                "this client, attached for its checkpoints, cannot train it. They can still "
-                "be listed, exported, downloaded and deleted."
-            )
+            raise InvalidArgumentError(self._no_longer_found())
         if seq_id is None:
             raise InvalidArgumentError(
                 f"this client was attached to model {self.model_id} without next_seq_id, so "
@@ -447,6 +445,26 @@ class _TrainingBase(HasOptions, Generic[IO]):
             )
         self._steps.next_seq_id = seq_id + 1  # under the lock (``_started``)
         return seq_id
+
+    def _no_longer_found(self) -> str:
+        """What may be done with a model the server no longer found when attached."""
+        return (
+            f"model {self.model_id}: the server no longer finds it (terminated?), so "
+            "this client, attached for its checkpoints, cannot train it. They can still "
+            "be listed, exported, downloaded and deleted."
+        )
+
+    @contextlib.contextmanager
+    def _noted_if_forgotten(self) -> Iterator[None]:
+        """A 404 of a call that needs the model itself (a save, a load: a server that
+        forgets a terminated model answers so, not 409), of a model the server no longer
+        found when attached: noted as a training step of it is refused."""
+        try:
+            yield
+        except NotFoundError as exc:
+            if self._forgotten:
+                exc.add_note(self._no_longer_found())
+            raise
 
     def _check_live(self, operation: str) -> None:
         # A server need not say `model_terminated` (the wire sheet names no error codes).
@@ -693,7 +711,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         if not io.acquire(lock, io.time_left()):
             raise _turn_timeout(operation, io.options.timeout)
         try:
-            parts = io.run(plan)
+            with self._noted_if_forgotten():
+                parts = io.run(plan)
         finally:
             lock.release()
         return self._io.handle(*parts)
@@ -993,7 +1012,8 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         except TimeoutError:
             raise _turn_timeout(operation, io.options.timeout) from None
         try:
-            parts = await io.run(plan)
+            with self._noted_if_forgotten():
+                parts = await io.run(plan)
         finally:
             lock.release()
         return self._io.handle(*parts)

@@ -345,6 +345,56 @@ def test_terminate_run_twice_of_a_model_without_checkpoints_says_it_may_be_termi
     )
 
 
+FORGOTTEN = (
+    "; model m-9: the server no longer finds it (terminated?), so this client, attached for "
+    "its checkpoints, cannot train it. They can still be listed, exported, downloaded and deleted."
+)
+MAYBE_TERMINATED = (
+    "; model m-9 may not exist, or may have been terminated already: a server may forget a "
+    "terminated model, which without a checkpoint of it listed looks like one it never had"
+)
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "note"), [(True, FORGOTTEN), (False, MAYBE_TERMINATED)], ids=["kept", "none"]
+)
+def test_save_and_load_into_a_model_the_server_forgot_say_it_may_be_terminated(
+    monkeypatch: pytest.MonkeyPatch, checkpoint: bool, note: str
+) -> None:
+    # A server that forgets a terminated model answers 404 for it, not 409 model_terminated:
+    # `checkpoints save` and `load` into it said "[404 not_found] ... model m-9 not found"
+    # alone, as for a mistyped id. They now show the library's note: that the server no
+    # longer finds the model (terminated?) while its checkpoints stay; or, with none listed,
+    # that it may not exist or may have been terminated, as `models terminate` says.
+    fake = forgetful_server(monkeypatch, checkpoint=checkpoint)
+    gone = json_reply(404, error_json("not_found", "model m-9 not found"))
+    fake.script("POST", f"{GONE}/checkpoints", gone)
+    fake.script("POST", f"{GONE}/load", gone)
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "c1"))
+    for refused in (
+        invoke(["checkpoints", "save", "m-9", "late", "--json"], FORGETFUL),
+        invoke(["checkpoints", "load", "m-9", "weaver://m-1/checkpoints/c1", "--json"], FORGETFUL),
+    ):
+        assert refused.exit_code == 1, refused.stderr
+        error = refused.json()["error"]
+        assert (error["type"], error["status_code"]) == ("NotFoundError", 404)
+        assert error["message"].endswith(note), error["message"]
+        assert refused.stderr.rstrip("\n").endswith(note), refused.stderr
+
+
+def test_load_of_a_checkpoint_not_found_into_a_model_found_says_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The model is found: the load's 404 is its checkpoint's, and nothing is said of
+    # a terminated model.
+    fake = FakeWeaver()
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    run = invoke(["checkpoints", "load", "m-9", "weaver://m-9/checkpoints/nope"], FORGETFUL)
+    assert run.exit_code == 1
+    assert "checkpoint weaver://m-9/checkpoints/nope not found" in run.stderr
+    assert "terminated" not in run.stderr
+
+
 def test_terminate_refused_404_of_a_model_the_server_finds_says_no_more(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1044,6 +1044,14 @@ async def test_async_attach_of_a_model_the_server_no_longer_finds() -> None:
         assert [c.name for c in await trainer.list_checkpoints()] == ["c1"]
         with pytest.raises(InvalidArgumentError, match="no longer finds it"):
             await trainer.optim_step()
+        # Nor is it saved: the server's 404 of the model carries the same words.
+        gone = json_reply(404, error_json("not_found", "model m-w not found"))
+        fake.script("POST", f"{MODELS}/m-w/checkpoints", gone)
+        with pytest.raises(NotFoundError) as refused_save:
+            await trainer.save_state("late")
+        assert [n.split(",")[0] for n in refused_save.value.__notes__] == [
+            "model m-w: the server no longer finds it (terminated?)"
+        ]
 
 
 @pytest.mark.parametrize(

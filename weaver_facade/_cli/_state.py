@@ -62,6 +62,7 @@ __all__ = [
     "json_option",
     "look_again",
     "looking_again",
+    "noted",
     "within",
 ]
 
@@ -87,6 +88,13 @@ def _may_have_acted(error: APIConnectionError) -> bool:
     except RuntimeError:  # an httpx error made without its request
         method = None
     return method not in ("GET", "HEAD")  # unknown: assume the worst
+
+
+def noted(exc: BaseException) -> str | None:
+    """``exc``'s text and its notes (``add_note``), which the one-line error leaves out, or
+    ``None`` without any: the library's words for what a refusal may mean."""
+    notes = getattr(exc, "__notes__", None)
+    return "; ".join([str(exc), *notes]) if notes else None
 
 
 def _one_line(text: str) -> str:

@@ -61,6 +61,7 @@ from ._state import (
     json_option,
     look_again,
     looking_again,
+    noted,
     timeout_option,
     within,
 )
@@ -254,8 +255,8 @@ def save(
     path = CheckpointPath(model_id=model_id, name=validate_checkpoint_name(name))
     state = current_state()
     service, left = state.waiting(timeout)
-    trainer = service.training_client(model_id)
     with state.progress.active(), _checkpoints_stay(model_id):
+        trainer = service.training_client(model_id)
         try:
             handle = within(trainer, left).save_state(
                 name,
@@ -313,7 +314,8 @@ def load(
     target = CheckpointPath.parse(ref) if "://" in ref else parse_ref(ref, model_id)[1]
     state = current_state()
     service, left = state.waiting(timeout)
-    trainer = service.training_client(model_id)
+    with _checkpoints_stay(model_id):
+        trainer = service.training_client(model_id)
     # A path is loaded as it is; an id is looked up first (the load takes a path).
     checkpoint = (
         target
@@ -380,9 +382,15 @@ def _refused_in_cli_words(
 @contextlib.contextmanager
 def _checkpoints_stay(model_id: str) -> Iterator[None]:
     """A model found terminated: say, as the library does, that its checkpoints stay, and
-    how to go on from them in the CLI's words."""
+    how to go on from them in the CLI's words. A server that forgets a terminated model
+    answers 404 instead: the library's note then says what it may mean."""
     try:
         yield
+    except NotFoundError as exc:
+        message = noted(exc)
+        if message is None:  # not the model's, or the library can tell no more
+            raise
+        raise current_state().failure(exc, EXIT_API_ERROR, message) from None
     except ModelTerminatedError as exc:
         message = (
             f"{exc}; its checkpoints stay: list them with `weaver-facade checkpoints list "

@@ -22,7 +22,7 @@ from .. import (
     UnsupportedByServerError,
 )
 from ._output import _iso, _when, emit_json, print_fields, print_table
-from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option
+from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option, noted
 
 __all__ = ["models", "supported_models"]
 
@@ -181,9 +181,9 @@ def terminate(model_id: str) -> None:
     except NotFoundError as exc:
         # Its note, when the wire cannot tell a model terminated before (and forgotten)
         # from an unknown id: the CLI's one-line error shows no notes of its own.
-        if not getattr(exc, "__notes__", None):
+        message = noted(exc)
+        if message is None:
             raise
-        message = f"{exc}; {'; '.join(exc.__notes__)}"
         raise current_state().failure(exc, EXIT_API_ERROR, message) from None
     if current_state().as_json:
         emit_json(model_json(model))
