@@ -651,6 +651,31 @@ def test_a_load_or_export_of_a_pending_checkpoint_says_how_to_wait_for_it(
     assert cli("checkpoints", "load", model_id, pending).exit_code == 0
 
 
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 2.0}}])
+def test_a_delete_of_a_pending_checkpoint_says_how_to_wait_for_it(cli: Cli, model_id: str) -> None:
+    # The server's `[409 checkpoint_not_ready] ...` alone, where the library's error has a
+    # note on what to do next, which a load or an export of it shows in the CLI's words.
+    started = cli("checkpoints", "save", model_id, "slow", "--no-wait", "--json")
+    assert started.exit_code == 0, started.stderr
+    pending = path(model_id, "slow")
+    hint = (
+        "; a checkpoint is pending until its save ends: wait for the save (`weaver-facade "
+        "operations wait OP_ID`, with the OP_ID that `checkpoints save --no-wait` printed), "
+        f"or look with `weaver-facade checkpoints show {pending}`, and try again once it is "
+        "completed"
+    )
+    checkpoint_id = cli("checkpoints", "show", pending, "--json").json()["id"]
+    for ref in (pending, checkpoint_id):
+        refused = cli("checkpoints", "delete", ref, "--model", model_id, "--json")
+        assert refused.exit_code == 1, refused.stderr
+        [error] = refused.json()["errors"]
+        assert error["type"] == "CheckpointNotReadyError"
+        assert error["message"].endswith(hint), error["message"]
+        assert refused.stderr == f"error: {ref}: {error['message']}\n"
+    assert cli("operations", "wait", started.json()["id"]).exit_code == 0
+    assert cli("checkpoints", "delete", pending).exit_code == 0
+
+
 def test_ctrl_c_while_a_save_waits_to_retry_a_refused_request_says_interrupted(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

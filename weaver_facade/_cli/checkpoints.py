@@ -408,14 +408,19 @@ def _when_completed(checkpoint: CheckpointPath | Checkpoint) -> Iterator[None]:
     try:
         yield
     except CheckpointNotReadyError as exc:
-        path = checkpoint.path if isinstance(checkpoint, Checkpoint) else checkpoint
-        message = (
-            f"{exc}; a checkpoint is pending until its save ends: wait for the save "
-            "(`weaver-facade operations wait OP_ID`, with the OP_ID that `checkpoints save "
-            f"--no-wait` printed), or look with `weaver-facade checkpoints show {path}`, "
-            "and try again once it is completed"
-        )
+        message = _not_completed(exc, checkpoint)
         raise current_state().failure(exc, EXIT_API_ERROR, message) from None
+
+
+def _not_completed(exc: CheckpointNotReadyError, checkpoint: CheckpointPath | Checkpoint) -> str:
+    """``exc``'s text and the library's note on it in the CLI's words: how to wait."""
+    path = checkpoint.path if isinstance(checkpoint, Checkpoint) else checkpoint
+    return (
+        f"{exc}; a checkpoint is pending until its save ends: wait for the save "
+        "(`weaver-facade operations wait OP_ID`, with the OP_ID that `checkpoints save "
+        f"--no-wait` printed), or look with `weaver-facade checkpoints show {path}`, "
+        "and try again once it is completed"
+    )
 
 
 @checkpoints.command("delete")
@@ -435,14 +440,18 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
     deleted: list[Checkpoint] = []
     errors: list[dict[str, Any]] = []
     for ref, owner, target in targets:
+        checkpoint: CheckpointPath | Checkpoint | None = None
         try:
             checkpoint = models.known(owner, target)
             deleted.append(models.get(owner).delete_checkpoint(checkpoint))
         except InvalidInputError:
             raise
         except WeaverError as exc:
-            errors.append({"ref": ref, "type": type(exc).__name__, "message": str(exc)})
-            click.echo(f"error: {ref}: {exc}", err=True)
+            message = str(exc)
+            if isinstance(exc, CheckpointNotReadyError) and checkpoint is not None:
+                message = _not_completed(exc, checkpoint)  # a save still running
+            errors.append({"ref": ref, "type": type(exc).__name__, "message": message})
+            click.echo(f"error: {ref}: {message}", err=True)
     if state.as_json:
         emit_json({"deleted": [checkpoint_json(c) for c in deleted], "errors": errors})
     else:
