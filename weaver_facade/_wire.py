@@ -376,16 +376,17 @@ def with_content(response: httpx.Response, content: bytes) -> httpx.Response:
 _Leniency: TypeAlias = tuple[str, str, str]
 
 
-def _leniently(schema: str, data: Mapping[str, Any]) -> tuple[Any, list[_Leniency]]:
+def _leniently(
+    schema: str, data: Mapping[str, Any]
+) -> tuple[Any, list[_Leniency], list[_Leniency]]:
     """``data`` with null for the absent fields that ``schema`` lets be null
     (``_schema.with_absent_nulls``) and without the unpromised fields that break it
-    (``_schema.without_unpromised``), and what was done."""
+    (``_schema.without_unpromised``), and what was done: the nulls read, then the fields
+    left out."""
     data, filled = with_absent_nulls(schema, data)
     kept, dropped = without_unpromised(schema, data)
-    said = _absent_nulls_said(filled) + [
-        _left_out_said(schema, problem.field, problem.message) for problem in dropped
-    ]
-    return kept, said
+    said = [_left_out_said(schema, problem.field, problem.message) for problem in dropped]
+    return kept, _absent_nulls_said(filled), said
 
 
 def _absent_nulls_said(filled: tuple[AbsentNull, ...]) -> list[_Leniency]:
@@ -401,13 +402,13 @@ def _absent_nulls_said(filled: tuple[AbsentNull, ...]) -> list[_Leniency]:
     return said
 
 
-def _warn_once(operation: str, said: list[_Leniency]) -> None:
-    """A WARNING for each field a reply that parsed was read leniently in, once per schema
-    and field in the process."""
+def _warn_once(operation: str, said: list[_Leniency], level: int = logging.WARNING) -> None:
+    """A WARNING (or a record of ``level``) for each field a reply that parsed was read
+    leniently in, once per schema and field in the process."""
     for schema, field, text in said:
         if (schema, field) not in _warned:
             _warned.add((schema, field))
-            _logger.warning("%s: %s: %s", operation, schema, text)
+            _logger.log(level, "%s: %s: %s", operation, schema, text)
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -505,10 +506,13 @@ def parse_model(
         try:
             return model.from_dict(value)
         except _PARSE_ERRORS:
-            value, said = _leniently(schema, value)
-            if not said:
+            value, nulls, said = _leniently(schema, value)
+            if not (nulls or said):
                 raise
             parsed = model.from_dict(value)
+            # A null left out loses nothing (a server may leave nulls out): no WARNING,
+            # which a command line would print on each of its commands.
+            _warn_once(operation, nulls, logging.INFO)
             _warn_once(operation, said)
             return parsed
     except _PARSE_ERRORS as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 import time
 import uuid
@@ -12,11 +13,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.cli import OPERATION_KEYS, Cli, shown_whole, train_model
-from tests.support.fakeserver import FakeWeaver, checkpoint_json
+from tests.support.cli import API_KEY, OPERATION_KEYS, Cli, invoke, shown_whole, train_model
+from tests.support.fakeserver import FakeWeaver, RewritingFake, checkpoint_json, each_checkpoint
 from tests.support.fakeserver import service as fake_service
 from tests.support.spec_values import SCHEMAS
-from weaver_facade import ServiceClient
+from weaver_facade import ServiceClient, _wire
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
 
@@ -696,3 +697,31 @@ def test_ctrl_c_while_a_save_waits_to_retry_a_refused_request_says_interrupted(
         run = cli("checkpoints", "save", "m-1", "c1", "--json")
     assert run.exit_code == 130
     assert run.json()["error"]["message"] == "interrupted"
+
+
+def test_a_server_that_leaves_out_null_ttls_is_not_warned_about_in_every_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A server may leave a permanent checkpoint's null `ttl_seconds` and `expires_at` out:
+    # every command printed two WARNING lines on it, which its user can do nothing about,
+    # and reading them as null loses nothing. The log WEAVER_LOG=info asks for names them.
+    fake = RewritingFake(each_checkpoint(lambda c: {k: v for k, v in c.items() if v is not None}))
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "c1"))
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://weaver.test",
+        "WEAVER_API_KEY": API_KEY,
+        "WEAVER_LOG": None,
+    }
+    for args in (["checkpoints", "list", "m-1"], ["checkpoints", "save", "m-1", "c2"]):
+        monkeypatch.setattr(_wire, "_warned", set())  # each command is a process of its own
+        run = invoke(args, env)
+        assert run.exit_code == 0, run.stderr
+        assert "left out" not in run.stderr, run.stderr
+        assert "permanent" in run.stdout
+    logger = logging.getLogger("weaver_facade")
+    monkeypatch.setattr(logger, "level", logger.level)  # WEAVER_LOG sets it: undone after
+    monkeypatch.setattr(_wire, "_warned", set())
+    logged = invoke(["checkpoints", "list", "m-1"], {**env, "WEAVER_LOG": "info"})
+    for field in ("ttl_seconds", "expires_at"):
+        assert f"list_checkpoints: Checkpoint: the server left out `{field}`" in logged.stderr
