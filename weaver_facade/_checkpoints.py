@@ -271,6 +271,24 @@ def model_checkpoint_ref(
         ) from None
 
 
+def model_checkpoint_path(checkpoint: object, model_id: str) -> CheckpointPath:
+    """``coerce_checkpoint_path`` for a load into model ``model_id``, whose refusal of a
+    bare checkpoint name shows the path of that name in the model (the name stays refused,
+    since a load takes a checkpoint of any model)."""
+    try:
+        return coerce_checkpoint_path(checkpoint)
+    except InvalidCheckpointPath as exc:
+        if not isinstance(checkpoint, str) or "://" in checkpoint:
+            raise
+        try:
+            path = CheckpointPath(model_id=model_id, name=checkpoint)
+        except ValueError:
+            raise exc from None
+        raise InvalidCheckpointPath(
+            f"{exc}; for checkpoint {checkpoint!r} of this model: '{path}'"
+        ) from None
+
+
 def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath:
     """A ``path`` field of a reply, which must be a valid ``weaver://`` path."""
     text = expect(operation, schema, "path", value, str)

@@ -37,7 +37,7 @@ from ._checkpoints import (
     CheckpointType,
     checkpoint_from_wire,
     checkpoint_result,
-    coerce_checkpoint_path,
+    model_checkpoint_path,
     model_checkpoint_ref,
     validate_checkpoint_name,
 )
@@ -335,7 +335,7 @@ def load_submission(
 ) -> Submission[LoadResult]:
     """Load ``checkpoint`` into ``model_id``; an optimizer load of a ``Checkpoint`` known to
     hold no optimizer state is refused before any request."""
-    path = coerce_checkpoint_path(checkpoint)
+    path = model_checkpoint_path(checkpoint, model_id)
     if include_optimizer and isinstance(checkpoint, Checkpoint):
         check_optimizer_state(checkpoint)
     call = calls.load_checkpoint(model_id, path=path, include_optimizer=include_optimizer)

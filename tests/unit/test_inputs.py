@@ -514,6 +514,26 @@ def test_a_bare_name_is_refused_with_its_path_of_the_trainers_model(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    "call",
+    [lambda t: t.load_state("c1"), lambda t: t.load_state_with_optimizer("c1")],
+    ids=["load", "load-with-optimizer"],
+)
+def test_a_bare_name_to_load_is_refused_with_its_path_of_the_trainers_model(
+    fake: FakeWeaver, trainer: TrainingClient, call: Callable[[TrainingClient], object]
+) -> None:
+    # The loads, a bare name's likeliest place, said only "it has no scheme" after the
+    # other calls of a trainer had learnt to show the path a user meant.
+    with pytest.raises(InvalidCheckpointPath) as info:
+        call(trainer)
+    assert str(info.value) == (
+        "'c1' is not a checkpoint path: it has no scheme; expected "
+        "'weaver://{model_id}/checkpoints/{name}'; "
+        "for checkpoint 'c1' of this model: 'weaver://m-1/checkpoints/c1'"
+    )
+    assert fake.requests == []
+
+
 async def test_the_async_client_refuses_the_same_before_any_request(fake: FakeWeaver) -> None:
     async with async_service(fake) as svc:
         trainer = await svc.create_training_client("weaver-tiny")
