@@ -7,6 +7,8 @@ promises the evidence for each, and a server's author could not tell why.
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -15,6 +17,8 @@ import pytest
 from weaver_facade._spec_schema import spec_document
 from weaver_facade.contract import _extensions
 from weaver_facade.contract._extensions import ExtensionProbe, _Probe, probe_extensions
+from weaver_facade.contract._kit import ContractReport
+from weaver_facade.contract._report import render_text
 from weaver_facade.emulator import run_emulator
 
 
@@ -82,3 +86,33 @@ def test_a_slow_server_is_not_taken_for_long_poll(monkeypatch: pytest.MonkeyPatc
     assert slow.missing == ("long-poll",), slow.to_json()
     holding = _timed_probe(monkeypatch, answer=2.0, held=3.0)
     assert holding.offered == ("long-poll",), holding.to_json()
+
+
+def test_the_text_report_says_why_each_extension_is_undetermined(tmp_path: Path) -> None:
+    # The evidence was in contract-report.json only: the summary a server's author reads
+    # first said "extensions undetermined: conversion-totals, long-poll" against the
+    # reference server itself, and not why, nor that the run does not hold it to them.
+    probe = ExtensionProbe(known=("conversion-totals", "long-poll", "model-listing"))
+    probe.decide("model-listing", True, "GET /models listed the probe model")
+    probe.leave("long-poll", "a poll with wait=3 of a save came back done at once")
+    report = ContractReport(
+        base_url="http://weaver.test", spec_file=tmp_path / "openapi.yaml",
+        started_at="2026-12-04T00:00:00Z", base_model="weaver-tiny", extensions=probe,
+    )  # fmt: skip
+    text = render_text(report)
+    start = text.index("  extensions undetermined: conversion-totals, long-poll")
+    assert text[start + 1 : start + 4] == [
+        "    not held to them; the probe's evidence:",
+        "    conversion-totals: no reply told either way",
+        "    long-poll: a poll with wait=3 of a save came back done at once",
+    ]
+    assert "extensions offered: model-listing" in text[start - 1]
+    # A probe stopped early leaves most undetermined for one reason: said once for them.
+    stopped = ExtensionProbe(known=probe.known, note="POST /api/v1/sessions answered 401")
+    stopped.leave("conversion-totals", "not probed: only a running export shows its totals")
+    text = render_text(dataclasses.replace(report, extensions=stopped))
+    start = text.index("    not held to them; the probe's evidence:")
+    assert text[start + 1 :][:2] == [
+        "    conversion-totals: not probed: only a running export shows its totals",
+        "    long-poll, model-listing: not reached: POST /api/v1/sessions answered 401",
+    ]

@@ -29,6 +29,13 @@ def render_text(report: ContractReport) -> list[str]:
         ):
             if names:
                 lines.append(f"  extensions {label}: {', '.join(names)}")
+        if probe.undetermined:  # the puzzling ones: say why, not only in the JSON report
+            evidence = probe.to_json()["evidence"]
+            alike: dict[str, list[str]] = defaultdict(list)  # a probe stopped early: one why
+            for name in probe.undetermined:
+                alike[evidence[name]].append(name)
+            lines.append("    not held to them; the probe's evidence:")
+            lines.extend(f"    {', '.join(names)}: {why}" for why, names in alike.items())
     if report.conformance is not None:
         c = report.conformance
         requests = sum(c.statuses.values())
