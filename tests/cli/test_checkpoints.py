@@ -166,6 +166,12 @@ def test_save_of_an_existing_name_is_an_api_error(cli: Cli, model_id: str) -> No
     assert run.stdout == ""
     assert run.stderr.startswith("error: [409 checkpoint_exists]")
     assert len(run.stderr.splitlines()) == 1
+    # What to do: the name is taken (by an earlier save, perhaps one interrupted or run
+    # with --no-wait, whose checkpoint may still be pending), so pick another or look.
+    assert run.stderr.rstrip().endswith(
+        "; choose another NAME, or look at the one there with `weaver-facade checkpoints "
+        f"show {path(model_id, 'twice')}` (an earlier save, perhaps still pending)"
+    )
     failed = cli("checkpoints", "save", model_id, "twice", "--json")
     assert failed.exit_code == 1
     assert failed.json()["error"]["code"] == "checkpoint_exists"

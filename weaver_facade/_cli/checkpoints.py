@@ -28,6 +28,7 @@ from .. import (
     SERVER_DEFAULT,
     APIError,
     Checkpoint,
+    CheckpointExistsError,
     CheckpointNotReadyError,
     CheckpointPath,
     InvalidCheckpointRef,
@@ -255,7 +256,7 @@ def save(
     path = CheckpointPath(model_id=model_id, name=validate_checkpoint_name(name))
     state = current_state()
     service, left = state.waiting(timeout)
-    with state.progress.active(), _checkpoints_stay(model_id):
+    with state.progress.active(), _checkpoints_stay(model_id), _name_taken(path):
         trainer = service.training_client(model_id)
         try:
             handle = within(trainer, left).save_state(
@@ -397,6 +398,19 @@ def _checkpoints_stay(model_id: str) -> Iterator[None]:
             f"{model_id}`, export or download them, or load one into a new model "
             "(`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints "
             "load NEW_MODEL_ID REF --with-optimizer`)"
+        )
+        raise current_state().failure(exc, EXIT_API_ERROR, message) from None
+
+
+@contextlib.contextmanager
+def _name_taken(path: CheckpointPath) -> Iterator[None]:
+    """A save refused because its name is taken: say what to do, in the CLI's words."""
+    try:
+        yield
+    except CheckpointExistsError as exc:
+        message = (
+            f"{exc}; choose another NAME, or look at the one there with `weaver-facade "
+            f"checkpoints show {path}` (an earlier save, perhaps still pending)"
         )
         raise current_state().failure(exc, EXIT_API_ERROR, message) from None
 
