@@ -814,9 +814,24 @@ def _no_schema(where: str, declared: Any) -> str:
     )
 
 
+def _declared_where(problem: str, places: Mapping[str, str]) -> str:
+    """``problem`` with the file that declares its schema's ``WireFields`` (or
+    ``WireValues``), where the fix goes, when one does and the problem does not say."""
+    schema = problem.split(".", 1)[0].split(" ", 1)[0]
+    if schema not in places or "declared in" in problem:
+        return problem
+    return f"{problem} ({places[schema]})"
+
+
 def cmd_coverage() -> int:
     try:
-        problems = [*uncovered_fields(), *unsent_fields()]
+        places = {
+            declared.schema: f"its {kind}: {where}"
+            for kind in ("WireValues", "WireFields")
+            for where, declared in declarations(kind)
+        }
+        # A request field's place is _calls.py, which its line and the advice name.
+        problems = [*(_declared_where(p, places) for p in uncovered_fields()), *unsent_fields()]
     except RegenerateError:  # openapi.yaml itself (read for the reply objects): main says
         raise
     except Exception as exc:  # the facade no longer imports against this client

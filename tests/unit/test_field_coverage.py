@@ -670,3 +670,21 @@ def test_scripts_regenerate_lists_a_request_field_the_facade_does_not_send(
     out = capsys.readouterr().out
     assert "  - Datum.metadata (a request field)\n" in out
     assert "listed in its `UNSENT` with the reason" in out
+
+
+def test_scripts_regenerate_names_the_file_of_each_listed_fields_declaration(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A maintainer who added a field to Checkpoint read "  - Checkpoint.<field>" and a
+    # paragraph of what to do "next to its converter", with a grep to find where that is.
+    new = _absent_name(SCHEMAS["Checkpoint"]["properties"])
+    value = _absent_name(SCHEMAS["CheckpointStatus"]["enum"])
+    listed = [f"Checkpoint.{new}", f"CheckpointStatus value {value!r}", "Quota (a reply object)"]
+    monkeypatch.setattr(regen, "uncovered_fields", lambda: listed)
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    assert f"  - Checkpoint.{new} (its WireFields: weaver_facade/_checkpoints.py)\n" in out
+    assert (
+        f"  - CheckpointStatus value {value!r} (its WireValues: weaver_facade/_checkpoints.py)\n"
+    ) in out
+    assert "  - Quota (a reply object)\n" in out
