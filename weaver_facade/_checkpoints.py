@@ -21,6 +21,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._lazy import wire
+from ._operations import AsyncOperationHandle, _HandleState
 from ._wire import (
     WireFields,
     WireValues,
@@ -229,8 +230,18 @@ def coerce_checkpoint_path(checkpoint: object) -> CheckpointPath:
         return CheckpointPath.parse(checkpoint)
     raise InvalidCheckpointPath(
         "expected a Checkpoint, a CheckpointPath or a 'weaver://' path string, "
-        f"got {type(checkpoint).__name__}"
+        f"got {_got(checkpoint)}"
     )
+
+
+def _got(value: object) -> str:
+    """The type of ``value`` where a checkpoint belongs; of a handle (a save's, started with
+    ``wait=False``), what to pass instead."""
+    name = type(value).__name__
+    if isinstance(value, _HandleState):
+        wait = "await " if isinstance(value, AsyncOperationHandle) else ""
+        return f"{name}: pass the checkpoint it gives, {wait}handle.result()"
+    return name
 
 
 def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUID:
@@ -248,7 +259,7 @@ def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUI
             ) from None
     raise InvalidCheckpointRef(
         "expected a Checkpoint, a CheckpointPath, a 'weaver://' path or a checkpoint id, "
-        f"got {type(ref).__name__}"
+        f"got {_got(ref)}"
     )
 
 

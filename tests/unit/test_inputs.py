@@ -34,6 +34,7 @@ from weaver_facade import (
     InvalidCheckpointPath,
     InvalidCheckpointRef,
     InvalidDatumError,
+    InvalidInputError,
     ModelInfo,
     OptimizerStateUnavailableError,
     ServiceClient,
@@ -689,3 +690,30 @@ def test_an_id_is_held_to_the_spec_length_apart_from_the_pattern(
         svc.operation("o" * 65)
     assert fake.requests == []
     svc.training_client("m" * 64)  # the bound itself is allowed
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t, h: t.load_state(h),
+        lambda t, h: t.load_state_with_optimizer(h),
+        lambda t, h: t.export_weights(h),
+        lambda t, h: t.get_checkpoint(h),
+    ],
+    ids=["load", "load-with-optimizer", "export", "get"],
+)
+def test_a_saves_handle_given_for_its_checkpoint_says_to_take_its_result(
+    fake: FakeWeaver,
+    trainer: TrainingClient,
+    call: Callable[[TrainingClient, object], object],
+) -> None:
+    # `trainer.load_state(trainer.save_state("c1", wait=False))` said only "got
+    # OperationHandle", leaving a new user to find that the handle is not the checkpoint.
+    handle = trainer.save_state("c1", wait=False)
+    fake.requests.clear()
+    with pytest.raises(InvalidInputError) as info:
+        call(trainer, handle)
+    assert str(info.value).endswith(
+        "got OperationHandle: pass the checkpoint it gives, handle.result()"
+    )
+    assert fake.requests == []
