@@ -132,8 +132,9 @@ def _check_data(data: object) -> list[Datum]:
         raise InvalidDatumError(f"forward_backward takes at least {low} Datum, got {len(items)}")
     for i, datum in enumerate(items):
         if not isinstance(datum, Datum):
+            name = type(datum).__name__
             raise InvalidDatumError(
-                f"data[{i}] is a {type(datum).__name__}, not a Datum; "
+                f"data[{i}] is {'an' if name[:1] in 'aeiou' else 'a'} {name}, not a Datum; "
                 "build one with Datum(...) or datum_from_tokens(...)"
             )
     return items

@@ -395,6 +395,13 @@ BAD_CALLS: list[tuple[str, Callable[[TrainingClient], object], type[Exception], 
         "data\\[0\\] is a dict",
     ),
     (
+        # Token ids where a batch of Datum belongs read "data[0] is a int".
+        "fb-tokens",
+        lambda t: t.forward_backward(untyped([1, 2, 3])),
+        InvalidDatumError,
+        "^data\\[0\\] is an int, not a Datum",
+    ),
+    (
         "fb-loss",
         lambda t: t.forward_backward([datum_from_tokens([1, 2])], untyped("mse")),
         InvalidArgumentError,
