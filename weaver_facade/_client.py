@@ -577,7 +577,10 @@ class ServiceClient(_ServiceBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        before = self._created.pending()
         self.close()
+        if exc is not None:
+            self._created.note_terminated(exc, before)
 
     def close(self) -> None:
         """Stop the heartbeat, terminate the models this client created (unless kept; errors
@@ -936,7 +939,10 @@ class AsyncServiceClient(_ServiceBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        before = self._created.pending()
         await self.aclose()
+        if exc is not None:
+            self._created.note_terminated(exc, before)
 
     async def aclose(self) -> None:
         """See ``ServiceClient.close``.

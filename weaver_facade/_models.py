@@ -410,6 +410,23 @@ class CreatedModels:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
         self._ids.pop(model_id, None)
 
+    def pending(self) -> tuple[str, ...]:
+        """The models a close would terminate now."""
+        return tuple(self._ids)
+
+    def note_terminated(self, exc: BaseException, before: tuple[str, ...]) -> None:
+        """Add a note to ``exc``, which left a ``with`` block, naming the models of
+        ``before`` that the close then terminated: an earlier note may say that an
+        operation of one keeps running on the server, which the close ended."""
+        done = [model_id for model_id in before if model_id not in self._ids]
+        if done:
+            models = f"model {done[0]}" if len(done) == 1 else f"models {', '.join(done)}"
+            exc.add_note(
+                f"then the client's close, leaving its `with` block, terminated {models}, "
+                "whose operations still running end (`create_training_client(..., "
+                "keep=True)` keeps a model past the close)"
+            )
+
     def left_running(self, why: str) -> None:
         """Say which models a close that can send nothing leaves running."""
         if self._ids:

@@ -292,6 +292,44 @@ def test_ctrl_c_during_a_wait_names_the_operation_that_keeps_running() -> None:
         assert isinstance(svc.operation("op-1").result(), Checkpoint)
 
 
+def test_ctrl_c_out_of_a_with_block_says_the_close_terminated_the_model() -> None:
+    # The README's `with ServiceClient() as service:` closes the client on the way out,
+    # which terminates the model: the operation the note said "keeps running" ended in
+    # `model_terminated`, and re-attaching as told found it failed.
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    poll = PollPolicy(PollSettings(timeout=120), clock=FakeClock(), rng=lambda: 0.5)
+
+    def train() -> None:
+        with service(fake, poll=poll, sleep=interrupted) as svc:
+            svc.create_training_client("weaver-tiny").save_state("a")
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        train()
+    assert raised.value.__notes__[1:] == [
+        "then the client's close, leaving its `with` block, terminated model m-1, whose "
+        "operations still running end (`create_training_client(..., keep=True)` keeps a "
+        "model past the close)"
+    ]
+
+
+def test_an_error_out_of_a_with_block_without_a_model_terminated_has_no_such_note() -> None:
+    fake = FakeWeaver()
+
+    def train() -> None:
+        with service(fake) as svc:
+            svc.create_training_client("weaver-tiny", keep=True)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError) as raised:
+        train()
+    assert not getattr(raised.value, "__notes__", [])
+
+
 def interrupted(request: httpx.Request) -> httpx.Response:
     raise KeyboardInterrupt
 
@@ -738,6 +776,28 @@ async def test_an_async_wait_cancelled_names_the_operation_that_keeps_running() 
             "cancelled while waiting for operation op-1, which keeps running on the "
             "server: re-attach with service.operation('op-1', Checkpoint)"
         ]
+
+
+async def test_a_cancel_out_of_an_async_with_block_says_the_close_terminated_the_model() -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+
+    async def forever(_: float) -> None:
+        await asyncio.Event().wait()
+
+    async def train() -> None:
+        async with async_service(fake, sleep=forever) as svc:
+            await (await svc.create_training_client("weaver-tiny")).save_state("a")
+
+    with pytest.raises(TimeoutError) as raised:
+        await asyncio.wait_for(train(), timeout=0.2)
+    cancelled = raised.value.__context__
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert cancelled.__notes__[1:] == [
+        "then the client's close, leaving its `with` block, terminated model m-1, whose "
+        "operations still running end (`create_training_client(..., keep=True)` keeps a "
+        "model past the close)"
+    ]
 
 
 async def test_async_refresh() -> None:
