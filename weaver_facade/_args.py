@@ -1,17 +1,19 @@
-"""Checks of plain arguments (flags, counts, seconds, choices, ids, keys, types, callables),
-worded once.
+"""Checks of plain arguments (flags, counts, seconds, choices, ids, keys, types, callables,
+keywords), worded once.
 
 Each returns the value it accepted or raises ``InvalidArgumentError`` before
-any request. ``bool`` is refused where a number is expected: Python's ``True``
-is an int, but ``page_size=True`` is a mistake.
+any request (``check_keywords`` a ``TypeError``, as Python's own). ``bool`` is
+refused where a number is expected: Python's ``True`` is an int, but
+``page_size=True`` is a mistake.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from weaver_client import limits
@@ -127,6 +129,16 @@ def check_seconds(
             f"{name} must be {number} of seconds {least}{otherwise}; got {value!r}"
         )
     return float(value)
+
+
+def check_keywords(call: str, given: Iterable[str], known: Sequence[str]) -> None:
+    """Refuse a keyword argument ``call`` does not take with Python's ``TypeError``, but under
+    the name the user wrote (not a private base class's) and with the one meant, if close."""
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(known)}"
+            raise TypeError(f"{call}() got an unexpected keyword argument {name!r}; {hint}")
 
 
 def check_type(name: str, value: object, kinds: type | tuple[type, ...], what: str) -> None:

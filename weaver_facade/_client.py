@@ -31,6 +31,7 @@ from ._args import (
     check_choice,
     check_id,
     check_int,
+    check_keywords,
     check_seconds,
     check_type,
 )
@@ -235,6 +236,10 @@ class ClientOptions(TypedDict, total=False):
     heartbeat_interval: float
     on_progress: ProgressCallback | None
     terminate_models_on_close: bool
+
+
+_KEYWORDS = ("base_url", "api_key", "http_client", "sleep", *ClientOptions.__annotations__)
+"""The keyword arguments of both service clients, for a mistyped one's error."""
 
 
 class _ServiceBase(HasOptions):
@@ -538,6 +543,7 @@ class ServiceClient(_ServiceBase):
         sleep: Callable[[float], None] | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        check_keywords("ServiceClient", options, _KEYWORDS)
         check_type(
             "http_client", http_client, (httpx.Client, type(None)), "an httpx.Client, or None"
         )
@@ -895,6 +901,7 @@ class AsyncServiceClient(_ServiceBase):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        check_keywords("AsyncServiceClient", options, _KEYWORDS)
         check_type(
             "http_client",
             http_client,

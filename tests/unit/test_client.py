@@ -1147,3 +1147,20 @@ async def test_a_cancelled_create_whose_session_expired_opens_no_new_session() -
             await creating
     sessions = [p for p in _created_on(fake) if p.startswith("/api/v1/sessions")]
     assert sessions == ["/api/v1/sessions", *["/api/v1/sessions/s-1/models"] * 2]
+
+
+@pytest.mark.parametrize("cls", [ServiceClient, AsyncServiceClient])
+def test_a_mistyped_option_is_named_with_the_class_and_the_option_meant(cls: type) -> None:
+    # `ServiceClient(timout=10)` said "_ServiceBase.__init__() got an unexpected keyword
+    # argument 'timout'": a private class, and no word of the option meant.
+    with pytest.raises(TypeError) as typo:
+        cls("http://weaver.test", timout=10)
+    assert str(typo.value) == (
+        f"{cls.__name__}() got an unexpected keyword argument 'timout'; did you mean 'timeout'?"
+    )
+    with pytest.raises(TypeError) as unknown:
+        cls("http://weaver.test", verbose=True)
+    assert str(unknown.value).startswith(
+        f"{cls.__name__}() got an unexpected keyword argument 'verbose'; it takes base_url, "
+        "api_key, http_client, sleep, timeout, max_retries, "
+    )
