@@ -754,3 +754,11 @@ def test_no_wait_of_an_operation_done_at_once_hints_no_wait() -> None:
     assert run.exit_code == 0, run.stderr
     assert "result: checkpoint c" in run.stdout
     assert run.stderr.strip() == "look at it again with: weaver-facade operations wait op-1"
+
+
+def test_the_groups_help_names_exports_among_its_operations() -> None:
+    # `checkpoints export --no-wait` says to `operations wait` the export, whose group's
+    # help named only "training steps, saves, loads".
+    done = CliRunner().invoke(main, ["operations", "--help"])
+    assert done.exit_code == 0
+    assert "(training steps, saves, loads, exports)" in " ".join(done.output.split())

@@ -45,7 +45,7 @@ __all__ = ["operations"]
 
 @click.group("operations", context_settings={"help_option_names": ["-h", "--help"]})
 def operations() -> None:
-    """Look at operations (training steps, saves, loads) and wait for them."""
+    """Look at operations (training steps, saves, loads, exports) and wait for them."""
 
 
 # The types ``service.operation(id, result_type)`` parses a result into, by schema name.
