@@ -9,6 +9,9 @@ transport), through a wrapper of httpcore's network backend. An async attempt is
 bounded by ``asyncio.timeout`` instead, which works on any transport; a user's own
 sync ``http_client`` keeps httpx's per-phase timeouts.
 
+The same wrapper shuts a socket down when its connection is closed, so that the client's close
+wakes a thread blocked reading it (a held long-poll), as ``aclose()`` does a task.
+
 httpcore is imported when a transport is made, as httpx does (about 60 ms of
 ``import weaver_facade`` otherwise): the wrappers only need its method names.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import socket
 import ssl
 import time
 import typing
@@ -57,6 +62,7 @@ def _left(timeout: float | None, error: str) -> float | None:
 class _Stream:  # an httpcore.NetworkStream
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
+        self._pid = os.getpid()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return self._stream.read(max_bytes, _left(timeout, "ReadTimeout"))
@@ -65,6 +71,14 @@ class _Stream:  # an httpcore.NetworkStream
         self._stream.write(buffer, _left(timeout, "WriteTimeout"))
 
     def close(self) -> None:
+        # The client's close closes the pool's connections from its own thread: a
+        # socket's close wakes no other thread blocked reading it (a held long-poll
+        # went on to its end), its shutdown does. Not in a forked child, whose shutdown
+        # would end the parent's connection too.
+        sock = self._stream.get_extra_info("socket")
+        if isinstance(sock, socket.socket) and os.getpid() == self._pid:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._stream.close()
 
     def start_tls(

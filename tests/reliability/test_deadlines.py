@@ -573,3 +573,33 @@ async def test_a_poll_on_the_users_own_client_ends_as_it_would_then_the_wait_is_
     async with httpx.AsyncClient() as own:
         took = await _aclose_during_a_held_poll(own)
     assert took > 1.0, took  # not cut: the poll was on its way until the wait's deadline
+
+
+def test_a_poll_cut_by_close_ends_a_waiting_thread_as_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # close() from another thread left a thread whose poll the server held waiting for
+    # that poll (a long-poll's wait and the read timeout: 80 s by default), as if the
+    # client were still open; a closed socket does not wake a thread blocked on it.
+    with ScriptedServer(first_pending_then(HANG)) as server:
+        svc = client(server)
+        handle = svc.operation(OP)
+        ended: dict[str, Any] = {}
+
+        def wait() -> None:
+            try:
+                handle.result(timeout=5)
+            except Exception as exc:
+                ended["error"], ended["at"] = exc, time.monotonic()
+
+        waiting = threading.Thread(target=wait)
+        waiting.start()
+        while len(server.requests) < 2:
+            time.sleep(0.01)
+        start = time.monotonic()
+        svc.close()
+        waiting.join(10)
+    assert isinstance(ended["error"], ClientClosedError), ended["error"]
+    assert ended["at"] - start < 1.0, ended["at"] - start
+    assert len(server.requests) == 2
+    assert "retrying" not in caplog.text

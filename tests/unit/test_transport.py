@@ -7,6 +7,8 @@ import base64
 import gzip
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
@@ -534,6 +536,50 @@ def test_the_own_sync_transport_keeps_each_attempts_end_at_the_socket(
     bound_by_deadline([transport, *sending])  # twice is once
     assert {type(vars(b)["_backend"]).__name__ for b in backends} == {"SyncBackend"}
     transport.close()
+
+
+class _SocketStream:
+    """The part of an httpcore network stream that ``_socket_deadline`` closes."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, info: str) -> object:
+        return self.sock if info == "socket" else None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _peer_sees_end(forked: bool, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether the peer of a connection sees its end once the wrapper closes it while
+    another descriptor of the socket (a forked process's copy) stays open."""
+    from weaver_facade import _socket_deadline
+
+    ours, peer = socket.socketpair()
+    other_copy = ours.dup()
+    try:
+        stream = _socket_deadline._Stream(_SocketStream(ours))  # type: ignore[arg-type]
+        if forked:
+            monkeypatch.setattr(os, "getpid", lambda: -1)
+        stream.close()
+        peer.settimeout(0.5)
+        try:
+            return peer.recv(1) == b""
+        except TimeoutError:
+            return False
+    finally:
+        other_copy.close()
+        peer.close()
+
+
+def test_closing_a_connection_shuts_its_socket_down_but_not_in_a_forked_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The shutdown wakes a thread of the client's own process blocked reading the socket;
+    # in a forked child, which shares the socket, it would end the parent's connection.
+    assert _peer_sees_end(forked=False, monkeypatch=monkeypatch)
+    assert not _peer_sees_end(forked=True, monkeypatch=monkeypatch)
 
 
 class _CutByClose(httpx.BaseTransport, httpx.AsyncBaseTransport):
