@@ -1165,10 +1165,11 @@ class _Session:
     """The session's id, which a create may replace (``_reopen``); the heartbeat holds
     this, not the client."""
 
-    __slots__ = ("id",)
+    __slots__ = ("gone", "id")
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
+        self.gone: str | None = None  # the id a heartbeat found gone (404), said once
 
 
 def _session_timeout(waited: float | None) -> APITimeoutError:
@@ -1210,7 +1211,7 @@ def _beat(
         except Exception as exc:  # a failed heartbeat must not end the thread
             if io.refusing():  # the client is closing
                 return
-            logger.warning("heartbeat of session %s failed: %s", session.id, exc)
+            _beat_failed(session, exc)
         del io
 
 
@@ -1230,5 +1231,21 @@ async def _abeat(
         except ClientClosedError:
             return
         except Exception as exc:  # a failed heartbeat must not end the task
-            logger.warning("heartbeat of session %s failed: %s", session.id, exc)
+            _beat_failed(session, exc)
         del io
+
+
+def _beat_failed(session: _Session, exc: Exception) -> None:
+    """A WARNING for a failed heartbeat; for a 404 (the server ended the session), once,
+    since each beat of it fails until a create opens a new one (``_reopen``)."""
+    gone = isinstance(exc, NotFoundError)
+    if gone and session.gone == session.id:
+        return
+    if gone:
+        session.gone = session.id
+    logger.warning(
+        "heartbeat of session %s failed: %s%s",
+        session.id,
+        exc,
+        "; the server may have ended it: the next model create opens a new one" if gone else "",
+    )

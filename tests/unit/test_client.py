@@ -549,7 +549,8 @@ def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCapture
         # The thread survives the first failure and beats again.
         assert failed.wait(timeout=10)
     assert len(fake.sent("POST", HEARTBEAT)) == 2
-    assert any("heartbeat of session s-1 failed" in r.getMessage() for r in caplog.records)
+    said = [r for r in caplog.records if "heartbeat of session s-1 failed" in r.getMessage()]
+    assert len(said) == 1  # the session is gone: said once
     assert KEY not in caplog.text
 
 
@@ -656,8 +657,29 @@ async def test_a_failing_async_heartbeat_is_logged_without_the_key_and_beats_aga
             await asyncio.wait_for(parked.wait(), timeout=10)
     assert len(fake.sent("POST", HEARTBEAT)) == 2
     failed = [r for r in caplog.records if "heartbeat of session s-1 failed" in r.getMessage()]
-    assert len(failed) == 2
+    # A 404 says the session is gone: every beat of it fails until a create opens a new
+    # one, so it is said once, with what comes next.
+    assert len(failed) == 1
+    assert "the next model create opens a new one" in failed[0].getMessage()
     assert KEY not in caplog.text
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_a_heartbeat_failing_otherwise_is_logged_at_each_beat(
+    caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    fake = FakeWeaver()
+    refused = json_reply(status, {"error": "internal", "message": "down", "retryable": False})
+    fake.script("POST", HEARTBEAT, refused, refused)
+    wait, _, parked = _parking_wait(2)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        async with async_service(fake, heartbeat_interval=30.0) as svc:
+            svc._wait_beat = wait
+            await svc.create_training_client("weaver-tiny")
+            await asyncio.wait_for(parked.wait(), timeout=10)
+    failed = [r for r in caplog.records if "heartbeat of session s-1 failed" in r.getMessage()]
+    assert len(failed) == 2
+    assert "opens a new one" not in caplog.text
 
 
 def test_an_async_heartbeat_that_meets_a_closed_client_ends_quietly(
