@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
 
+import attrs
 import httpx
 from weaver_client import limits
 from weaver_client.client import AuthenticatedClient, Client
@@ -400,15 +401,14 @@ class _ServiceBase(HasOptions):
         self, session_id: str, new: NewModel, *, keep: bool, interrupted: Callable[[], bool]
     ) -> Plan[ModelInfo]:
         def create_on(session_id: str) -> Plan[ModelInfo]:
-            return model_plan(
-                calls.create_model(
-                    session_id,
-                    model_seq_id=next(self._model_seq),
-                    base_model=new.base_model,
-                    training_mode=new.training_mode,
-                    lora=new.lora,
-                )
+            create = calls.create_model(
+                session_id,
+                model_seq_id=next(self._model_seq),
+                base_model=new.base_model,
+                training_mode=new.training_mode,
+                lora=new.lora,
             )
+            return model_plan(attrs.evolve(create, on_its_way=_CREATE_ON_ITS_WAY))
 
         try:
             made = yield from create_on(session_id)
@@ -500,6 +500,13 @@ class _ServiceBase(HasOptions):
         self._created.forget(checked)
         self._steps.terminated(checked, self._io.lock)
         return self._created.describe(model)
+
+
+_CREATE_ON_ITS_WAY = (
+    "the request to create a model was on its way: the server may have made it, which "
+    "this client cannot terminate, not knowing its id; look with service.list_models() "
+    "(and end it with terminate_model())"
+)
 
 
 def _maybe_terminated(model_id: str) -> str:

@@ -336,13 +336,11 @@ class _Base(Generic[SleepT]):
             extensions = {EXTENSION: options, REFUSED: self.refusing, REACH: reach}
             yield {**call.request, "extensions": extensions}
         except ClientClosedError as exc:  # the retry transport's, which knows only the route
-            raise ClientClosedError(f"{call.operation}: {exc}") from None
+            raise self._cut(call, reach, str(exc)) from None
         except httpx.TransportError as exc:
             hide_key(exc)
             if self.refusing():  # the close closed the connections under the request
-                raise ClientClosedError(
-                    f"{call.operation}: the Weaver client was closed meanwhile"
-                ) from exc
+                raise self._cut(call, reach, "the Weaver client was closed meanwhile") from exc
             raise connection_error(call.operation, exc) from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
@@ -360,6 +358,14 @@ class _Base(Generic[SleepT]):
                 f"{call.operation}: a text argument holds {bad!r}, a lone surrogate, which is "
                 "not valid Unicode text and cannot be sent"
             ) from None
+
+    @staticmethod
+    def _cut(call: Call[Any], reach: Reach, why: str) -> ClientClosedError:
+        """The error of a request the client's close cut, noted as a Ctrl-C's is."""
+        closed = ClientClosedError(f"{call.operation}: {why}")
+        if call.on_its_way is not None and reach.maybe:
+            closed.add_note(f"closed while {call.on_its_way}")
+        return closed
 
     def _finish(self, call: Call[M], response: httpx.Response) -> M:
         """``finish``; a model the client's own close terminated under the request is

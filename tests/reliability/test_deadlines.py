@@ -603,3 +603,34 @@ def test_a_poll_cut_by_close_ends_a_waiting_thread_as_closed(
     assert ended["at"] - start < 1.0, ended["at"] - start
     assert len(server.requests) == 2
     assert "retrying" not in caplog.text
+
+
+def test_a_create_cut_by_close_says_the_model_may_have_been_made() -> None:
+    # close() from another thread cut a create the server held: the server may have made
+    # the model, which the close cannot know to terminate; the error only said closed.
+    def answer(method: str, path: str) -> Reply | str:
+        if path.endswith("/sessions"):
+            return 201, {"id": "s-1"}, {}
+        return HANG
+
+    with ScriptedServer(answer) as server:
+        svc = client(server)
+        ended: dict[str, BaseException] = {}
+
+        def create() -> None:
+            try:
+                svc.create_training_client("weaver-tiny")
+            except Exception as exc:
+                ended["error"] = exc
+
+        creating = threading.Thread(target=create)
+        creating.start()
+        while len(server.requests) < 2:
+            time.sleep(0.01)
+        svc.close()
+        creating.join(10)
+    error = ended["error"]
+    assert isinstance(error, ClientClosedError), error
+    notes = "\n".join(getattr(error, "__notes__", []))
+    assert "closed while the request to create a model was on its way" in notes
+    assert "service.list_models()" in notes
