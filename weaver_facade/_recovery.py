@@ -24,8 +24,9 @@ The rule. The 409 is taken for our own checkpoint only when all hold:
    our own checkpoint always passes. A reply without ``Date`` passes nothing.
 
 A forced export meets the same fate as ``409 export_in_progress``: its own first
-attempt's export, still running. Rules 1 and 3 apply to the one pending artifact of
-the checkpoint (``hf_model`` when merging) created since (``own_export``).
+attempt's export, still running (or done by the time the checkpoint's artifacts are
+listed). Rules 1 and 3 apply to the one pending artifact of the checkpoint
+(``hf_model`` when merging) created since, else the one completed (``own_export``).
 """
 
 from __future__ import annotations
@@ -87,16 +88,19 @@ def own_checkpoint(intent: SaveIntent, found: Checkpoint | None, since: datetime
 def own_export(
     artifacts: list[Artifact], since: datetime.datetime, merge_adapter: bool
 ) -> Artifact | None:
-    """Among a checkpoint's artifacts, the export our own earlier attempt started."""
-    mine = [
+    """Among a checkpoint's artifacts, the export our own earlier attempt started: the one
+    still running, else the one done since the 409 (the listing comes after it)."""
+    made = [
         a
         for a in artifacts
-        if a.status is ArtifactStatus.PENDING
-        and a.created_at is not None
+        if a.created_at is not None
         and a.created_at >= since - CLOCK_TOLERANCE
         and (a.kind is ArtifactKind.HF_MODEL or not merge_adapter)
     ]
-    return mine[0] if len(mine) == 1 else None
+    for status in (ArtifactStatus.PENDING, ArtifactStatus.COMPLETED):
+        if mine := [a for a in made if a.status is status]:
+            return mine[0] if len(mine) == 1 else None
+    return None
 
 
 _Resource = TypeVar("_Resource", bound=Checkpoint | Artifact)

@@ -525,6 +525,20 @@ def test_a_retried_exports_409_with_its_own_export_waits_for_it() -> None:
     assert len(fake.sent("POST", EXPORT)) == 2
 
 
+def test_a_retried_exports_409_with_its_own_export_done_by_the_listing_returns_it() -> None:
+    # The same 409, but the export ran on while the retry's reply came back: the listing
+    # read after it shows the artifact made since the first attempt already completed.
+    # It raised ExportInProgressError for an export that had worked.
+    fake = FakeWeaver()
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    _export_met_after_a_lost_reply(fake, artifact_json("completed", created_at=now))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        artifact = trainer.export_weights(CHECKPOINT, force=True)
+    assert (artifact.id, artifact.status) == (ARTIFACT, ArtifactStatus.COMPLETED)
+    assert len(fake.sent("POST", EXPORT)) == 2
+
+
 @pytest.mark.parametrize("where", ["file", "file/sub"])
 def test_a_destination_a_file_is_in_the_way_of_is_refused_before_any_request(
     tmp_path: Path, where: str

@@ -185,13 +185,20 @@ def test_a_forced_export_in_progress_after_a_lost_reply_is_recovered_by_date() -
     assert created_since(error, ExportInProgressError) is None
 
 
-def test_our_export_is_the_one_pending_artifact_made_since() -> None:
+def test_our_export_is_the_one_pending_or_completed_artifact_made_since() -> None:
     since = DATE - datetime.timedelta(seconds=2)
     ours = artifact(DATE)
     older = artifact(since - CLOCK_TOLERANCE - datetime.timedelta(seconds=1))
+    done_before = artifact(older.created_at, status=ArtifactStatus.COMPLETED)
+    assert own_export([older, done_before, ours], since, merge_adapter=False) is ours
+    assert own_export([older, done_before], since, merge_adapter=False) is None
+    # Done by the time the list is read (the export ran on after the 409): still ours.
     done = artifact(DATE, status=ArtifactStatus.COMPLETED)
-    assert own_export([older, done, ours], since, merge_adapter=False) is ours
-    assert own_export([older, done], since, merge_adapter=False) is None
+    assert own_export([older, done_before, done], since, merge_adapter=False) is done
+    assert own_export([done, ours], since, merge_adapter=False) is ours  # running first
+    assert own_export([done, done], since, merge_adapter=False) is None  # which one?
+    failed = artifact(DATE, status=ArtifactStatus.ERROR)
+    assert own_export([failed], since, merge_adapter=False) is None
     assert own_export([artifact(None)], since, merge_adapter=False) is None  # no created_at
     # Merging makes an hf_model; two candidates cannot be told apart.
     merged = artifact(DATE, kind=ArtifactKind.HF_MODEL)
