@@ -341,7 +341,10 @@ class _Base(Generic[SleepT]):
             hide_key(exc)
             if self.refusing():  # the close closed the connections under the request
                 raise self._cut(call, reach, "the Weaver client was closed meanwhile") from exc
-            raise connection_error(call.operation, exc) from exc
+            error = connection_error(call.operation, exc)
+            if call.on_its_way is not None and reach.maybe:  # as for a Ctrl-C, below
+                error.add_note(f"no reply came while {call.on_its_way}")
+            raise error from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
         except (KeyboardInterrupt, asyncio.CancelledError) as exc:

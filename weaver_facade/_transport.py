@@ -273,8 +273,10 @@ class _Attempts:
             )
 
     def last(self, outcome: httpx.Response | Exception) -> httpx.Response:
-        """The reply to hand on, with the earlier attempt noted; or its error, raised."""
+        """The reply to hand on, with the earlier attempt noted; or its error, raised,
+        with ``Reach`` saying whether any attempt may have reached the server."""
         if isinstance(outcome, Exception):
+            self._reach(self._maybe_acted is not None or rules.may_have_acted(outcome))
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(

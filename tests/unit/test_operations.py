@@ -23,6 +23,7 @@ from tests.support.fakeserver import (
 )
 from weaver_facade import (
     AdamParams,
+    APIConnectionError,
     Artifact,
     AsyncServiceClient,
     Checkpoint,
@@ -375,6 +376,34 @@ def test_ctrl_c_while_a_save_waits_to_retry_is_noted_if_an_attempt_may_have_acte
         with pytest.raises(KeyboardInterrupt) as raised:
             trainer.save_state("c1")
     assert bool(getattr(raised.value, "__notes__", None)) is noted
+
+
+@pytest.mark.parametrize(
+    ("failures", "noted"),
+    [([refused] * 5, False), ([lost] * 5, True), ([lost] + [refused] * 4, True)],
+    ids=["refused", "lost", "lost-then-refused"],
+)
+def test_a_save_whose_every_attempt_failed_says_whether_it_may_be_made(
+    failures: list[Any], noted: bool
+) -> None:
+    # A Ctrl-C on the way had this note; a save whose attempts all lost their replies (a
+    # read timeout, a dropped connection: `with_options(timeout=...)` against a slow
+    # server) ended in a bare APITimeoutError, and saving the name again was a
+    # CheckpointExistsError that did not say it was the lost save's checkpoint.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", *failures)
+    with service(fake, sleep=lambda _: None) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(APIConnectionError) as raised:
+            trainer.save_state("c1")
+    assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 5
+    note = (
+        "no reply came while the request to save checkpoint 'c1' was on its way: the "
+        "server may have made it (saving 'c1' again then raises CheckpointExistsError); "
+        "look with trainer.get_checkpoint('weaver://m-1/checkpoints/c1') or "
+        "list_checkpoints()"
+    )
+    assert (note in getattr(raised.value, "__notes__", [])) is noted
 
 
 async def test_a_save_cancelled_while_it_waits_to_retry_a_refused_request_has_no_note() -> None:
