@@ -42,6 +42,8 @@ T_co = TypeVar("T_co", covariant=True)
 #: The time a poll may take past the deadline: the last look at the deadline
 #: itself, and a long-poll the server ends exactly at it.
 DEADLINE_GRACE = 0.5
+#: How many times a failed operation is looked at for its words when the look fails.
+_WORDS_LOOKS = 3
 
 
 class OperationStatus(enum.StrEnum):
@@ -639,6 +641,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         # error); none for a resource seen in place of an operation, whose result is not
         # its `response`, nor for an operation its own GET gave (a re-attach).
         self._look_owed = result_in_response
+        self._words_looks = 0  # failed looks for a failed operation's words
         #: Called with an ``OperationProgress`` on every change (see ``watch()``).
         self.on_progress = on_progress
         self._observe(snapshot)
@@ -847,13 +850,16 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         )
 
     def _failed(self, poller: Poller, error: APIError) -> None:
+        why = rules.describe_failure(error)
         if self._snapshot.status is OperationStatus.ERROR:
             # A look for a failure's words only: without them it is still the failure,
-            # not this poll's error (a 404), nor a timeout while it "keeps running".
-            self._look_owed = False
-            return
-        why = rules.describe_failure(error)
-        if not poller.on_failure(error):
+            # not this poll's error (a 404), nor a timeout while it "keeps running". A
+            # look the server asks to repeat (a 503) is, a few times, within the deadline.
+            self._words_looks += 1
+            if self._words_looks >= _WORDS_LOOKS or not poller.on_failure(error):
+                self._look_owed = False
+                return
+        elif not poller.on_failure(error):
             if poller.repeatable(error):
                 # Retryable, but not within the deadline: a timeout, as at any deadline.
                 raise self._timed_out(poller.waited, error, why) from error
