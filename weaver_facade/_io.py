@@ -60,6 +60,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 SleepT = TypeVar("SleepT")
 FetchT = TypeVar("FetchT")
+E = TypeVar("E", bound=BaseException)
 
 
 @attrs.frozen
@@ -331,27 +332,29 @@ class _Base(Generic[SleepT]):
         if left is not None and (options.timeout is None or options.timeout > left):
             options = attrs.evolve(options, timeout=left)
         reach = Reach()
+
+        def noted(error: E, why: str) -> E:
+            # The server may act on a request it got: say what it may have done.
+            if call.on_its_way is not None and reach.maybe:
+                error.add_note(f"{why} while {call.on_its_way}")
+            return error
+
         try:
             # The retry transport asks ``refusing`` again before each retry.
             extensions = {EXTENSION: options, REFUSED: self.refusing, REACH: reach}
             yield {**call.request, "extensions": extensions}
         except ClientClosedError as exc:  # the retry transport's, which knows only the route
-            raise self._cut(call, reach, str(exc)) from None
+            raise noted(ClientClosedError(f"{call.operation}: {exc}"), "closed") from None
         except httpx.TransportError as exc:
             hide_key(exc)
             if self.refusing():  # the close closed the connections under the request
-                raise self._cut(call, reach, "the Weaver client was closed meanwhile") from exc
-            error = connection_error(call.operation, exc)
-            if call.on_its_way is not None and reach.maybe:  # as for a Ctrl-C, below
-                error.add_note(f"no reply came while {call.on_its_way}")
-            raise error from exc
+                closed = f"{call.operation}: the Weaver client was closed meanwhile"
+                raise noted(ClientClosedError(closed), "closed") from exc
+            raise noted(connection_error(call.operation, exc), "no reply came") from exc
         except httpx.DecodingError as exc:
             raise undecodable(call.operation, exc) from exc
         except (KeyboardInterrupt, asyncio.CancelledError) as exc:
-            # The server may act on a request it got: say what it may have done.
-            if call.on_its_way is not None and reach.maybe:
-                why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
-                exc.add_note(f"{why} while {call.on_its_way}")
+            noted(exc, "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled")
             raise
         except UnicodeEncodeError as exc:
             # JSON goes out as UTF-8, which has no lone surrogates. Raised while the
@@ -361,14 +364,6 @@ class _Base(Generic[SleepT]):
                 f"{call.operation}: a text argument holds {bad!r}, a lone surrogate, which is "
                 "not valid Unicode text and cannot be sent"
             ) from None
-
-    @staticmethod
-    def _cut(call: Call[Any], reach: Reach, why: str) -> ClientClosedError:
-        """The error of a request the client's close cut, noted as a Ctrl-C's is."""
-        closed = ClientClosedError(f"{call.operation}: {why}")
-        if call.on_its_way is not None and reach.maybe:
-            closed.add_note(f"closed while {call.on_its_way}")
-        return closed
 
     def _finish(self, call: Call[M], response: httpx.Response) -> M:
         """``finish``; a model the client's own close terminated under the request is
