@@ -375,11 +375,17 @@ class CreatedModels:
         self._settings: dict[str, NewModel] = {}
         # Set when a close has gone through every model it knew of.
         self.sealed = False
+        # Those a close terminated (the server said so), and those whose caller never got
+        # them (``unclaimed``), which no ``keep`` keeps: for ``note_terminated``.
+        self._terminated: set[str] = set()
+        self._unclaimed: set[str] = set()
 
     def add(self, model_id: str, new: NewModel, *, keep: bool, unclaimed: bool) -> bool:
         """Record a created model; whether a close will terminate it. An ``unclaimed``
         one (its create was interrupted, so its caller never got it) is, whatever kept it."""
         self._settings[model_id] = new
+        if unclaimed:
+            self._unclaimed.add(model_id)
         if unclaimed or (self.terminate_on_close and not keep):
             self._ids[model_id] = None
         return model_id in self._ids and not self.sealed
@@ -395,6 +401,7 @@ class CreatedModels:
                 logger.warning("%s: model %s is left running (the client is closed)", why, model_id)
                 continue
             self._ids[model_id] = None
+            self._unclaimed.add(model_id)
             logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
 
     def settings(self, model_id: str) -> NewModel | None:
@@ -417,8 +424,14 @@ class CreatedModels:
     def note_terminated(self, exc: BaseException, before: tuple[str, ...]) -> None:
         """Add a note to ``exc``, which left a ``with`` block, naming the models of
         ``before`` that the close then terminated: an earlier note may say that an
-        operation of one keeps running on the server, which the close ended."""
-        done = [model_id for model_id in before if model_id not in self._ids]
+        operation of one keeps running on the server, which the close ended. Not one whose
+        terminate failed (it may run on), nor one its caller never got (a WARNING record
+        names it, and ``keep`` would not have kept it)."""
+        done = [
+            model_id
+            for model_id in before
+            if model_id in self._terminated and model_id not in self._unclaimed
+        ]
         if done:
             models = f"model {done[0]}" if len(done) == 1 else f"models {', '.join(done)}"
             exc.add_note(
@@ -444,6 +457,7 @@ class CreatedModels:
             tried.add(model_id)
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
+                self._terminated.add(model_id)
             except WeaverError as exc:
                 logger.warning("could not terminate model %s on close: %s", model_id, exc)
                 if isinstance(exc, APITimeoutError) or (

@@ -18,6 +18,7 @@ from tests.support.fakeserver import (
     HeldTransport,
     async_service,
     checkpoint_json,
+    error_json,
     json_reply,
     service,
 )
@@ -316,6 +317,41 @@ def test_ctrl_c_out_of_a_with_block_says_the_close_terminated_the_model() -> Non
         "operations still running end (`create_training_client(..., keep=True)` keeps a "
         "model past the close)"
     ]
+
+
+def test_a_with_block_note_names_no_model_whose_terminate_failed() -> None:
+    # The close logs a refused terminate and goes on: the model may run on, so the note
+    # said it was terminated, and its operations ended, wrongly.
+    fake = FakeWeaver()
+    refused = error_json("internal", "store down")
+    fake.script("POST", "/api/v1/models/m-1/terminate", json_reply(500, refused))
+
+    def train() -> None:
+        with service(fake) as svc:
+            svc.create_training_client("weaver-tiny")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError) as raised:
+        train()
+    assert fake.terminated == []
+    assert not getattr(raised.value, "__notes__", [])
+
+
+def test_a_with_block_note_names_no_model_its_caller_never_got() -> None:
+    # A resume whose load failed: its new model is terminated on close even when kept
+    # (a WARNING record says so), so the note's `keep=True` advice was wrong for it.
+    fake = FakeWeaver()
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    fake.fail_load("m-1", "shape_mismatch", "rank 8 does not fit rank 32")
+
+    def resume() -> None:
+        with service(fake) as svc:
+            svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+
+    with pytest.raises(OperationFailedError) as raised:
+        resume()
+    assert fake.terminated == ["m-1"]
+    assert not getattr(raised.value, "__notes__", [])
 
 
 def test_an_error_out_of_a_with_block_without_a_model_terminated_has_no_such_note() -> None:
