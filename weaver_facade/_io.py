@@ -334,9 +334,11 @@ class _Base(Generic[SleepT]):
         reach = Reach()
 
         def noted(error: E, why: str) -> E:
-            # The server may act on a request it got: say what it may have done.
+            # The server may act on a request it got: say what it may have done (and,
+            # once closed, that the looks it names need another client).
             if call.on_its_way is not None and reach.maybe:
-                error.add_note(f"{why} while {call.on_its_way}")
+                then = "; this client is closed: look from a new one" if why == "closed" else ""
+                error.add_note(f"{why} while {call.on_its_way}{then}")
             return error
 
         try:
