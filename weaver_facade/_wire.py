@@ -110,8 +110,9 @@ class Call(Generic[M]):
         request: ``httpx.Client.request`` keyword arguments from the generated client.
         parse: The generated module's ``_parse_response``.
         model: The generated model a success reply must parse into.
-        on_its_way: For a request that changes something, what a Ctrl-C (or a cancel)
-            that cuts it tells: ``"the request ... was on its way: the server may ..."``.
+        on_its_way: For a request that changes something, what a Ctrl-C, a cancel or a
+            close that cuts it, or the loss of every reply, tells (``_io._sending``):
+            ``"the request ... was on its way: the server may ..."``.
     """
 
     operation: str
