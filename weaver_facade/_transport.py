@@ -303,7 +303,10 @@ class _Attempts:
             request, outcome, self.attempt, slept=self._slept, remaining=remaining
         )
         if delay is not None:
-            self._check_open(closed)
+            if self._maybe_acted is None and rules.may_have_acted(outcome):
+                self._maybe_acted = self._sending
+            self._reach(self._maybe_acted is not None)  # no attempt on its way now
+            self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(
                 "%s %s: %s; retrying in %.1f s (retry %d)",
                 request.method,
@@ -315,9 +318,6 @@ class _Attempts:
             )
             self.attempt += 1
             self._slept += delay
-            if self._maybe_acted is None and rules.may_have_acted(outcome):
-                self._maybe_acted = self._sending
-            self._reach(self._maybe_acted is not None)  # no attempt on its way now
         elif isinstance(outcome, httpx.Response) and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "reply %s %s: %d request_id=%s",

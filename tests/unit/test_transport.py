@@ -39,7 +39,7 @@ from weaver_facade import (
     RetryTransport,
     ServiceClient,
 )
-from weaver_facade._retry import BodyTimeout
+from weaver_facade._retry import REACH, BodyTimeout, Reach
 from weaver_facade._transport import ClientTransport
 
 SAVE = "/api/v1/models/m-1/checkpoints"
@@ -611,6 +611,52 @@ def test_a_request_the_close_cuts_announces_no_retry(caplog: pytest.LogCaptureFi
     with quiet, pytest.raises(ClientClosedError, match="not retried"):
         cut.above.handle_request(httpx.Request("GET", "http://weaver.test/api/v1/models"))
     assert (cut.sent, slept, caplog.records) == (1, [], [])
+
+
+class _RefusedMeanwhile(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A connect refused while the transport above was closed (from another thread)."""
+
+    def __init__(self) -> None:
+        self.above: RetryTransport | AsyncRetryTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self.above, RetryTransport)
+        self.above.close()
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self.above, AsyncRetryTransport)
+        await self.above.aclose()
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+def _create(reach: Reach) -> httpx.Request:
+    return httpx.Request(
+        "POST", "http://weaver.test/api/v1/sessions/s-1/models", extensions={REACH: reach}
+    )
+
+
+def test_a_request_the_close_stops_after_a_refused_connect_reached_nothing() -> None:
+    # The close stopped the retry of a connect that was refused: no attempt reached the
+    # server, but Reach still said one may have, so the ClientClosedError noted that the
+    # server may have made the model.
+    refused, reach = _RefusedMeanwhile(), Reach()
+    refused.above = RetryTransport(refused, sleep=lambda _s: None)
+    with pytest.raises(ClientClosedError, match="not retried"):
+        refused.above.handle_request(_create(reach))
+    assert not reach.maybe
+
+
+async def test_an_async_request_stopped_by_close_after_a_refused_connect_reached_nothing() -> None:
+    refused, reach = _RefusedMeanwhile(), Reach()
+
+    async def sleep(_seconds: float) -> None:
+        return None
+
+    refused.above = AsyncRetryTransport(refused, sleep=sleep)
+    with pytest.raises(ClientClosedError, match="not retried"):
+        await refused.above.handle_async_request(_create(reach))
+    assert not reach.maybe
 
 
 async def test_an_async_request_the_close_cuts_announces_no_retry(
