@@ -823,7 +823,7 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
     """Create ``dest`` and the files' folders. A path with its ``.part`` longer than the
     system holds, a symlink, or anything but a folder, in the way of a folder, or anything
     but a regular file in the way of a file or its ``.part``, is refused first, before
-    anything is made or written."""
+    anything is made or written; so is a ``dest`` that cannot be made."""
     if sys.platform != "win32":  # PATH_MAX counts the NUL; Windows has no pathconf
         limit = os.pathconf(next(p for p in (dest, *dest.parents) if p.exists()), "PC_PATH_MAX")
         for rel in paths:
@@ -834,8 +834,14 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
                     f"{PART_SUFFIX!r}, more than the {limit - 1} the system holds",
                     name=str(rel),
                 )
-    with contextlib.suppress(FileExistsError, NotADirectoryError):  # refused just below
+    try:
         dest.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        pass  # refused just below
+    except OSError as exc:  # no permission, a read-only or pseudo file system (/proc)
+        raise UnsafeArtifactPathError(
+            f"cannot write to {exc.filename or dest}: {exc.strerror or exc}", name=str(dest)
+        ) from exc
     if not dest.is_dir():
         raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
     folders: list[Path] = []

@@ -229,6 +229,28 @@ def test_a_destination_that_cannot_be_made_is_one_line(
     assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
 
 
+def test_a_destination_without_permission_says_it_cannot_write(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The library's refusal is typed now (UnsafeArtifactPathError, not a bare
+    # PermissionError); the command's words stay those it printed for the OSError.
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    dest = tmp_path / "locked" / "out"
+    mkdir = Path.mkdir
+
+    def refused(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self == dest:
+            raise PermissionError(13, "Permission denied", str(dest.parent))
+        mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    run = cli("checkpoints", "download", ref, "-o", str(dest), "--json")
+    assert run.exit_code == 1
+    assert run.stderr == f"error: cannot write to {dest.parent}: Permission denied\n"
+    assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
+
+
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
     run = cli("checkpoints", "download", "not-a-ref", "-o", str(tmp_path / "o"))
     assert run.exit_code == 2

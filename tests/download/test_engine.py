@@ -1026,6 +1026,36 @@ def test_a_file_where_the_destination_goes_is_a_typed_error(
     assert (tmp_path / "file").read_bytes() == b"keep"
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError(errno.EACCES, "Permission denied"),
+        FileNotFoundError(errno.ENOENT, "No such file or directory"),
+    ],
+)
+def test_a_destination_that_cannot_be_made_is_a_typed_error(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: OSError,
+) -> None:
+    # A folder with no write permission (or under /proc) raised the bare OSError of mkdir,
+    # which is no WeaverError and was not in download_weights' Raises.
+    dest = tmp_path / "out"
+
+    def refused(self: Path, *args: Any, **kwargs: Any) -> None:
+        error.filename = str(self)
+        raise error
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(UnsafeArtifactPathError) as info:
+        run(Source(storage), dest)
+    assert str(info.value) == f"cannot write to {dest}: {error.strerror}"
+    assert info.value.name == str(dest)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
