@@ -14,13 +14,13 @@ import copy
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Generic, Protocol, Self, TypeAlias, TypeVar, cast
+from typing import Any, Generic, Never, Protocol, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import httpx
 
 from . import _calls as calls
-from ._args import check_int, check_seconds
+from ._args import check_int, check_keywords, check_seconds
 from ._errors import (
     ClientClosedError,
     EventLoopError,
@@ -403,7 +403,13 @@ class HasOptions:
 
     _io: _Base[Any]
 
-    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        **unknown: Never,  # refused by name, not as HasOptions'; a type checker refuses it too
+    ) -> Self:
         """A copy of this client whose calls have these limits; it shares the connections.
 
         Made in microseconds: the connection pool, session, settings and
@@ -417,6 +423,7 @@ class HasOptions:
                 operation has its own deadline: ``result(timeout=...)``.
             max_retries: Retries of each failed request (0: none).
         """
+        check_keywords(f"{type(self).__name__}.with_options", unknown, ("timeout", "max_retries"))
         clone = copy.copy(self)
         clone._io = self._io.with_options(
             timeout=None if timeout is None else check_seconds("timeout", timeout),

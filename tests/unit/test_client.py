@@ -1171,6 +1171,31 @@ async def test_a_cancelled_create_whose_session_expired_opens_no_new_session() -
     assert sessions == ["/api/v1/sessions", *["/api/v1/sessions/s-1/models"] * 2]
 
 
+def test_a_mistyped_with_options_is_named_with_the_class_and_the_option_meant() -> None:
+    # `trainer.with_options(timout=3)` said "HasOptions.with_options() got an unexpected
+    # keyword argument 'timout'": a private class, and no word of the option meant.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        for client in (svc, trainer):
+            name = type(client).__name__
+            with pytest.raises(TypeError) as typo:
+                client.with_options(timout=3)  # type: ignore[arg-type]
+            assert str(typo.value) == (
+                f"{name}.with_options() got an unexpected keyword argument 'timout'; "
+                "did you mean 'timeout'?"
+            )
+            with pytest.raises(TypeError) as unknown:
+                client.with_options(verbose=True)  # type: ignore[arg-type]
+            assert str(unknown.value) == (
+                f"{name}.with_options() got an unexpected keyword argument 'verbose'; "
+                "it takes timeout, max_retries"
+            )
+    for cls in (AsyncServiceClient, AsyncTrainingClient):
+        with pytest.raises(TypeError, match=rf"^{cls.__name__}\.with_options\(\) got"):
+            cls.with_options(object.__new__(cls), max_retry=1)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("cls", [ServiceClient, AsyncServiceClient])
 def test_a_mistyped_option_is_named_with_the_class_and_the_option_meant(cls: type) -> None:
     # `ServiceClient(timout=10)` said "_ServiceBase.__init__() got an unexpected keyword
