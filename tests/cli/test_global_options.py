@@ -88,6 +88,26 @@ def test_commands_refuse_client_options_they_have_no_use_for(
         assert f"(up to {RETRIES} times)" in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("http://h.test/api/v1", " is the server root; drop the trailing '/api/v1' from "),
+        ("ftp://h.test", " must start with http:// or https://, got 'ftp://h.test'"),
+        ("http://h.test:99999", "'s port 99999 is not in 1..65535"),
+    ],
+)
+def test_a_bad_base_url_is_named_as_given_not_by_the_librarys_parameter(
+    given: str, words: str
+) -> None:
+    # It said "base_url is the server root; ...": the library's parameter, no CLI flag.
+    run = invoke(["--base-url", given, "models", "list"], {**NO_SERVER, "WEAVER_API_KEY": "k"})
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith(f"error: --base-url{words}"), run.stderr
+    run = invoke(["models", "list"], {**NO_SERVER, "WEAVER_API_KEY": "k", "WEAVER_BASE_URL": given})
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith(f"error: WEAVER_BASE_URL{words}"), run.stderr
+
+
 def test_a_client_key_before_emulator_is_refused_not_dropped() -> None:
     # The emulator ran with auth off: the key before its name is the client's.
     run = invoke(["--api-key", "k-1", "emulator", "--data-dir", "/dev/null/x"], NO_SERVER)

@@ -366,9 +366,12 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--base-url", "localhost:8080"], "base_url must start with http://"),
-        (["--base-url", "http://127.0.0.1:8080/api/v1"], "drop the trailing '/api/v1'"),
-        (["--base-url", "http://127.0.0.1:abc"], "base_url is not a valid URL"),
+        (["--base-url", "localhost:8080"], "--base-url must start with http://"),
+        (
+            ["--base-url", "http://127.0.0.1:8080/api/v1"],
+            "--base-url is the server root; drop the trailing '/api/v1'",
+        ),
+        (["--base-url", "http://127.0.0.1:abc"], "--base-url is not a valid URL"),
         (["--base-url", "http://127.0.0.1:8080", "--max-examples", "0"], "must be at least 1"),
         (["--base-url", "http://127.0.0.1:8080", "--spec", "missing.yaml"], "is not a file"),
         # Found before the run, not in a traceback after it (README.md is a file).

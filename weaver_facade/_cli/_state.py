@@ -209,12 +209,22 @@ class CliState:
                     "(the server root, such as http://127.0.0.1:8080)"
                 )
             self._retries = _Retries(self.max_retries)
-            self._service = ServiceClient(
-                self.base_url,
-                self.__api_key,
-                retry=self._retries,
-                heartbeat_interval=0,  # the CLI never opens a session
-            )
+            try:
+                self._service = ServiceClient(
+                    self.base_url,
+                    self.__api_key,
+                    retry=self._retries,
+                    heartbeat_interval=0,  # the CLI never opens a session
+                )
+            except InvalidArgumentError as exc:
+                # The library's words, with its parameter's name as the user gave the URL.
+                words = str(exc).removeprefix("base_url")
+                if words == str(exc):
+                    raise
+                # click fills --base-url from the environment: the same value came from there.
+                from_env = self.base_url == os.environ.get("WEAVER_BASE_URL")
+                given = "WEAVER_BASE_URL" if from_env else "--base-url"
+                raise InvalidArgumentError(given + words) from None
         return self._service
 
     def deadline_stopped(self) -> bool:

@@ -137,7 +137,11 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     try:  # the facade's own checks of a base URL; a client opens nothing until it is used
         ServiceClient(base_url, heartbeat_interval=0).close()
     except InvalidArgumentError as exc:  # it names base_url, or the environment's settings
-        print(f"error: {exc}", file=sys.stderr)
+        # The library's words, with its parameter's name as the user gave the URL.
+        words = str(exc).removeprefix("base_url")
+        if words != str(exc):
+            words = ("--base-url" if args.base_url else "WEAVER_BASE_URL") + words
+        print(f"error: {words}", file=sys.stderr)
         return EXIT_USAGE
     if args.spec is not None and not args.spec.is_file():
         print(f"error: --spec {args.spec} is not a file", file=sys.stderr)
