@@ -375,7 +375,11 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
         (["--base-url", "http://127.0.0.1:8080", "--max-examples", "0"], "must be at least 1"),
         (["--base-url", "http://127.0.0.1:8080", "--spec", "missing.yaml"], "is not a file"),
         # Found before the run, not in a traceback after it (README.md is a file).
-        (["--base-url", "http://127.0.0.1:9", "--report", "README.md"], "--report README.md: "),
+        # It said "File exists", of the folder it could not make there.
+        (
+            ["--base-url", "http://127.0.0.1:9", "--report", "README.md"],
+            "--report README.md is a file; give a folder to write the reports into",
+        ),
         # Found before the run, not after it: the report goes inside a file here.
         (
             ["--base-url", "http://127.0.0.1:9", "--report", "pyproject.toml/out"],

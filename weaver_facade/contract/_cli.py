@@ -147,6 +147,12 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
         print(f"error: --spec {args.spec} is not a file", file=sys.stderr)
         return EXIT_USAGE
     if args.report is not None:
+        if args.report.exists() and not args.report.is_dir():  # mkdir says "File exists"
+            print(
+                f"error: --report {args.report} is a file; give a folder to write the reports into",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         try:
             args.report.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
