@@ -9,7 +9,8 @@ option)::
     weaver-facade checkpoints load MODEL_ID REF [--with-optimizer]
     weaver-facade checkpoints delete REF...
     weaver-facade checkpoints set-ttl REF (--ttl SECONDS | --permanent)
-    weaver-facade checkpoints export REF [--merge-adapter] [--ttl S] [--force] [--no-wait]
+    weaver-facade checkpoints export REF [--merge-adapter] [--ttl S | --follow-checkpoint]
+        [--force] [--no-wait]
     weaver-facade checkpoints artifacts REF
     weaver-facade checkpoints download REF -o DIR [--kind K] [--no-verify] [--max-concurrency N]
     weaver-facade operations show OP_ID

@@ -90,6 +90,22 @@ def test_export_list_and_download(cli: Cli, model_id: str, tmp_path: Path) -> No
     assert ", 1 file already there" in run.stdout
 
 
+def test_export_can_follow_the_checkpoints_retention(cli: Cli, model_id: str) -> None:
+    # The library's ttl_seconds=None, which the spec allows: --ttl took only seconds.
+    run = cli("checkpoints", "save", model_id, "kept", "--ttl", "3600", "--json")
+    assert run.exit_code == 0, run.stderr
+    checkpoint = run.json()
+    ref = f"weaver://{model_id}/checkpoints/kept"
+    run = cli("checkpoints", "export", ref, "--follow-checkpoint", "--json")
+    assert run.exit_code == 0, run.stderr
+    artifact = run.json()
+    assert artifact["ttl_seconds"] is None
+    assert artifact["expires_at"] == checkpoint["expires_at"]
+    run = cli("checkpoints", "export", ref, "--follow-checkpoint", "--ttl", "600")
+    assert run.exit_code == 2
+    assert "give --ttl SECONDS or --follow-checkpoint, not both" in run.stderr
+
+
 def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) -> None:
     ref = saved(cli, model_id)
     run = cli("checkpoints", "export", ref, "--merge-adapter", "--ttl", "600", "--no-wait")

@@ -117,6 +117,12 @@ _EXPORT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
     help=f"Keep the artifact this long, {_ARTIFACT_TTL.range}. Default: {_EXPORT_TTL}"
     f"{_in_words(_EXPORT_TTL)}, sent as the official SDK does.",
 )
+@click.option(
+    "--follow-checkpoint",
+    is_flag=True,
+    help="Keep the artifact as long as the checkpoint, as its TTL stands at the export "
+    "(permanent if it has none), instead of --ttl.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing artifact of the same kind.")
 @_wait_options
 @_model_option
@@ -126,12 +132,15 @@ def export(
     ref: str,
     merge_adapter: bool,
     ttl: int | None,
+    follow_checkpoint: bool,
     force: bool,
     no_wait: bool,
     timeout: float | None,
     model_id: str | None,
 ) -> None:
     """Export the checkpoint REF to Hugging Face layout, ready to download."""
+    if ttl is not None and follow_checkpoint:
+        raise click.UsageError("give --ttl SECONDS or --follow-checkpoint, not both")
     owner, target = parse_ref(ref, model_id)
     state = current_state()
     service, left = state.waiting(timeout)
@@ -150,7 +159,7 @@ def export(
         handle = trainer.export_weights(
             checkpoint,
             merge_adapter=merge_adapter,
-            ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
+            ttl_seconds=None if follow_checkpoint else SERVER_DEFAULT if ttl is None else ttl,
             force=force,
             wait=False,
         )
