@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 import click
 from click.core import ParameterSource
 
+from ._cli import SUMMARIES
 from ._cli._state import EXIT_INTERRUPTED, EXIT_USAGE, CliError, CliState, error_payload
 from ._extras import missing_extra_message, missing_module
 from ._sigterm import terminate_as_interrupt
@@ -65,18 +66,9 @@ class _Lazy(NamedTuple):
 
 
 _LAZY_COMMANDS: dict[str, _Lazy] = {
-    "checkpoints": _Lazy(
-        "weaver_facade._cli.checkpoints",
-        "List, show, save, load, delete checkpoints; change their TTL; export and download "
-        "their weights.",
-        "cli",
-    ),
-    "operations": _Lazy(
-        "weaver_facade._cli.operations", "Show an operation, or wait for it to end.", "cli"
-    ),
-    "models": _Lazy(
-        "weaver_facade._cli.models", "List, show, create and terminate training models.", "cli"
-    ),
+    "checkpoints": _Lazy("weaver_facade._cli.checkpoints", SUMMARIES["checkpoints"], "cli"),
+    "operations": _Lazy("weaver_facade._cli.operations", SUMMARIES["operations"], "cli"),
+    "models": _Lazy("weaver_facade._cli.models", SUMMARIES["models"], "cli"),
     "supported-models": _Lazy(
         "weaver_facade._cli.models", "List the base models the server can train from.", "cli"
     ),

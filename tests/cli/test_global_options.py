@@ -263,6 +263,18 @@ def test_global_options_are_listed_in_the_top_level_help() -> None:
     assert "may also follow any command" in " ".join(run.stdout.split())
 
 
+@pytest.mark.parametrize("group", ["checkpoints", "operations", "models"])
+def test_a_group_is_described_in_the_same_words_at_the_top_and_in_its_own_help(
+    group: str,
+) -> None:
+    # The top level said "List, show, save, ..." of checkpoints, its own help "List,
+    # inspect, save, ...": two texts, which had drifted apart.
+    top = " ".join(invoke(["--help"], NO_SERVER).stdout.split())
+    own = invoke([group, "--help"], NO_SERVER).stdout.split("\n\n")[1]
+    summary = " ".join(own.split())
+    assert f"{group} {summary}" in top, (summary, top)
+
+
 def test_quiet_after_the_command_silences_the_no_wait_hint(cli: Cli, model_id: str) -> None:
     loud = cli("checkpoints", "save", model_id, "loud", "--no-wait")
     assert loud.exit_code == 0, loud.stderr

@@ -20,6 +20,15 @@ from typing import NoReturn
 
 from .._extras import require
 
+# What a command group does, in the words of both the top-level --help (which lists the
+# groups without importing them) and the group's own --help, which goes on from there.
+SUMMARIES = {
+    "checkpoints": "List, show, save, load, delete checkpoints; change their TTL; export and "
+    "download their weights.",
+    "operations": "Look at operations (training steps, saves, loads, exports) and wait for them.",
+    "models": "List, show, create and terminate training models.",
+}
+
 
 def run_cli() -> NoReturn:
     """The ``weaver-facade`` command: ``weaver_facade.cli.main`` once ``cli`` is there."""

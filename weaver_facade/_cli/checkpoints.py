@@ -43,6 +43,7 @@ from .. import (
     coerce_checkpoint_ref,
     validate_checkpoint_name,
 )
+from . import SUMMARIES
 from ._output import (
     checkpoint_json,
     counted,
@@ -183,14 +184,14 @@ def _wait_options(f: F) -> F:
     )(f)
 
 
-@click.group("checkpoints", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    "checkpoints",
+    help=f"{SUMMARIES['checkpoints']}\n\nREF is a weaver://MODEL_ID/checkpoints/NAME path, "
+    "or a checkpoint id or name together with --model MODEL_ID.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 def checkpoints() -> None:
-    """List, inspect, save, load, delete checkpoints, change their TTL; export and
-    download their weights.
-
-    REF is a weaver://MODEL_ID/checkpoints/NAME path, or a checkpoint id or
-    name together with --model MODEL_ID.
-    """
+    pass
 
 
 @checkpoints.command("list")

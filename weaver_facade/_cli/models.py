@@ -21,6 +21,7 @@ from .. import (
     NotFoundError,
     UnsupportedByServerError,
 )
+from . import SUMMARIES
 from ._output import _iso, _when, emit_json, print_fields, print_table
 from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option, noted
 
@@ -83,12 +84,14 @@ def print_models(found: Sequence[ModelInfo]) -> None:
     print_table("models", ("id", "base model", "mode", "rank", "status", "created"), rows)
 
 
-@click.group("models", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    "models",
+    help=f"{SUMMARIES['models']}\n\nA model's checkpoints: "
+    "`weaver-facade checkpoints list MODEL_ID`.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 def models() -> None:
-    """List, show, create and terminate training models.
-
-    A model's checkpoints: `weaver-facade checkpoints list MODEL_ID`.
-    """
+    pass
 
 
 @models.command("list")

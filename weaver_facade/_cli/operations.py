@@ -28,6 +28,7 @@ from .. import (
     ServiceClient,
 )
 from .._result_shape import only_fields_of, result_schemas, shaped_as
+from . import SUMMARIES
 from ._output import show_operation
 from ._state import (
     EXIT_API_ERROR,
@@ -43,9 +44,13 @@ from ._state import (
 __all__ = ["operations"]
 
 
-@click.group("operations", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    "operations",
+    help=SUMMARIES["operations"],
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 def operations() -> None:
-    """Look at operations (training steps, saves, loads, exports) and wait for them."""
+    pass
 
 
 # The types ``service.operation(id, result_type)`` parses a result into, by schema name.
