@@ -504,8 +504,8 @@ class _ServiceBase(HasOptions):
 
 _CREATE_ON_ITS_WAY = (
     "the request to create a model was on its way: the server may have made it, which "
-    "this client cannot terminate, not knowing its id; look with service.list_models() "
-    "(and end it with terminate_model())"
+    "this client cannot terminate, not knowing its id; a server with the model-listing "
+    "extension shows it in service.list_models() (end it with terminate_model())"
 )
 
 

@@ -633,6 +633,6 @@ def test_a_create_cut_by_close_says_the_model_may_have_been_made() -> None:
     assert isinstance(error, ClientClosedError), error
     notes = "\n".join(getattr(error, "__notes__", []))
     assert "closed while the request to create a model was on its way" in notes
-    assert "service.list_models()" in notes
+    assert "model-listing extension shows it in service.list_models()" in notes
     # This client is closed: the look it names needs a new one.
     assert notes.endswith("; this client is closed: look from a new one"), notes
