@@ -135,6 +135,11 @@ class Drift(enum.StrEnum):
     LOST_REPEATED_SAVE = "lost_repeated_save"
     # The same for the first save sent without an Idempotency-Key.
     LOST_SAVE = "lost_save"
+    # No drift: a network that loses replies. The first request of each kind that acts
+    # (a model's create, a save, a load, an export) to each session, model and checkpoint
+    # is acted on, then its connection closed before the reply: a transport fault,
+    # retried where that is safe.
+    DROP_FIRST = "drop_first"
     # A TTL change answered 204 and never applied.
     TTL_IGNORED = "ttl_ignored"
     # Checkpoints with their null `ttl_seconds` and `expires_at` left out (the spec
@@ -384,6 +389,9 @@ class DriftMiddleware:
         self.lowercased = 0  # times written in lowercase (LOWERCASE_TIMES)
         #: Whether a reply was lost (``Drift.LOST_REPEATED_SAVE``).
         self.lost = False
+        #: The kinds and paths of the requests whose first reply was lost
+        #: (``Drift.DROP_FIRST``).
+        self.dropped: set[tuple[str, str]] = set()
         #: Requests taken beyond the spec's bounds, the last TTL of them, and the replies
         #: that showed it (``Drift.UNBOUNDED``).
         self.taken_beyond = 0
@@ -537,6 +545,19 @@ class DriftMiddleware:
                 raise ConnectionResetError("the reply is lost")
             if key is not None:
                 self.keys.add(key)
+        acting = {"create": CREATE_MODEL, "save": SAVE, "load": LOAD, "export": EXPORT}
+        kind = next((k for k, r in acting.items() if method == "POST" and r.match(path)), None)
+        if self.drift is Drift.DROP_FIRST and kind is not None and (kind, path) not in self.dropped:
+            reply = await call(self.app, scope, body)
+            if not 200 <= reply.status < 300:
+                await reply.send(send)
+                return
+            self.dropped.add((kind, path))
+            start = {"type": "http.response.start", "status": reply.status}
+            framing = [(b"content-length", str(len(reply.body)).encode())]
+            await send({**start, "headers": framing})
+            await send({"type": "http.response.body", "body": reply.body[:1]})
+            raise ConnectionResetError("the reply is lost")
         if self.drift is Drift.BUSY:
             headers = dict(scope["headers"])
             key = b" ".join(

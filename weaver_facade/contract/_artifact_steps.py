@@ -10,16 +10,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import httpx
 from weaver_client import limits
 
 from .. import Checkpoint, PollSettings
 from .._storage_errors import error_code, url_expired
+from .._transport import IDEMPOTENCY_HEADER
+from .._wire import EARLIER_ATTEMPT
 from ._findings import API_KEY_HEADER
 from ._ownership import is_artifact_kind
 from ._patience import patient_client
@@ -55,6 +58,8 @@ _FRESH_FOR = 2.0
 # facade's downloads do, and only this many cuts in a row are reported.
 _STORAGE_TRIES = 3
 _T = TypeVar("_T")
+# An artifact's statuses on its way to completed (a listed item without one counts as it).
+_MADE = ("pending", "completed")
 
 
 @dataclass
@@ -164,7 +169,18 @@ class ArtifactSteps:
 
     def _export(self, r: StepResult, checkpoint: Checkpoint) -> dict[str, Any] | None:
         sc = self.sc
-        reply = self._api("POST", f"/checkpoints/{checkpoint.id}/export", json=dict(EXPORT_BODY))
+        # Keyed, as the facade's POSTs are: a reply lost on the way is asked for again.
+        keyed = {**sc._key_header(), IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+        reply = sc.raw.post(
+            f"{sc.s.base_url}/api/v1/checkpoints/{checkpoint.id}/export",
+            json=dict(EXPORT_BODY),
+            headers=keyed,
+        )
+        if reply.status_code == 409 and EARLIER_ATTEMPT in reply.extensions:
+            own = self._own_export(checkpoint)
+            if own is None:
+                self._repeat_refused(r, reply)
+            reply = httpx.Response(200, json=own)
         if not 200 <= reply.status_code < 300:
             self._refused(r, "export_checkpoint", reply)
         data = _json(reply)
@@ -211,6 +227,46 @@ class ArtifactSteps:
             ),
         )
         return artifact
+
+    def _repeat_refused(self, r: StepResult, reply: httpx.Response) -> NoReturn:
+        """The export sent again after its reply was lost got a 409, and no export of the
+        checkpoint completed: the spec answers a repeat of a running export 202 with its
+        Operation, and of a done one 200 with its Artifact."""
+        sc = self.sc
+        code = _json(reply).get("error")
+        got = f"409 {code}" if isinstance(code, str) else "409"
+        r.findings.append(
+            sc.finding(
+                EXPORT,
+                "repeated_export",
+                f"the export, sent again after its reply was lost (a dropped connection), "
+                f"was refused with {got}, and no export of the checkpoint completed within "
+                f"{sc.s.deadline:.0f} s: a repeat of a running export is answered 202 with "
+                "its Operation, of a done one 200 with its Artifact",
+                "202 with the running export's Operation, or 200 with its Artifact",
+                got,
+                sc.watcher.last("export_checkpoint"),
+            )
+        )
+        raise _step_failed()
+
+    def _own_export(self, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        """The export that a retried export's own lost first attempt started, which the
+        retry met as a 409 (a server without ``Idempotency-Key``), once completed: the
+        checkpoint's one artifact (the kit exports its checkpoint once), from its listing,
+        as the facade recovers it. ``None``: not one, or not completed in time."""
+        ends = time.monotonic() + self.sc.s.deadline
+        while True:
+            listing = self._api("GET", f"/checkpoints/{checkpoint.id}/artifacts")
+            items = _json(listing).get("items") if listing.status_code == 200 else None
+            made = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+            if len(made) != 1 or made[0].get("status", "completed") not in _MADE:
+                return None
+            if made[0].get("status", "completed") == "completed":
+                return made[0]
+            if time.monotonic() > ends:
+                return None
+            time.sleep(0.2)
 
     def _wait(self, r: StepResult, operation: dict[str, Any]) -> dict[str, Any] | None:
         """Poll the export operation (long-poll where the server has it) until it ends."""

@@ -47,10 +47,12 @@ from weaver_client import limits
 
 from .._extensions import MARKER, extension_names
 from .._interrupt import interrupt_held
+from .._transport import IDEMPOTENCY_HEADER
+from .._wire import EARLIER_ATTEMPT
 from ._artifact_steps import EXPORT_BODY
 from ._findings import API_KEY_HEADER
 from ._ownership import is_artifact_kind
-from ._patience import patient_client
+from ._patience import api_client
 
 __all__ = ["ExtensionProbe", "probe_extensions"]
 
@@ -147,21 +149,29 @@ class _Probe:
         self.tag = secrets.token_hex(4)
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """``url``'s reply; a reply lost on the way (the connection closed, or reset) is
-        asked for once more where that is safe: a GET, or a POST with an
-        ``Idempotency-Key`` (a server without the extension may then refuse its second
-        save, which tells the same as a repeated save)."""
-        headers = kwargs.get("headers") or {}
-        safe = method == "GET" or any(k.lower() == "idempotency-key" for k in headers)
-        try:
-            return self.http.request(method, url, **kwargs)
-        except (httpx.RemoteProtocolError, httpx.ReadError):
-            if not safe:
-                raise
-            return self.http.request(method, url, **kwargs)
+        """``url``'s reply. A reply lost on the way (the connection closed, or reset) is
+        asked for again by the client where that is safe (``api_client``): a GET, or a
+        POST with an ``Idempotency-Key``, which every POST of the probe but one save
+        carries, as the facade's do (a server without the extension may then refuse a
+        repeated save or export, which ``save`` and ``artifact_by_id`` take apart)."""
+        return self.http.request(method, url, **kwargs)
 
-    def call(self, method: str, path: str, expect: tuple[int, ...], **kwargs: Any) -> Any:
-        reply = self.send(method, f"/api/v1{path}", **kwargs)
+    @staticmethod
+    def keyed(**kwargs: Any) -> dict[str, Any]:
+        """``kwargs`` for a POST, with an ``Idempotency-Key`` of its own."""
+        return {**kwargs, "headers": {IDEMPOTENCY_HEADER: str(uuid.uuid4())}}
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        expect: tuple[int, ...],
+        reply: httpx.Response | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The JSON object ``path`` answers (``reply``: already sent), or ``_Failed``."""
+        if reply is None:
+            reply = self.send(method, f"/api/v1{path}", **kwargs)
         if reply.status_code not in expect:
             raise _Failed(f"{method} /api/v1{path} answered {reply.status_code}")
         try:
@@ -237,13 +247,28 @@ class _Probe:
         headers = {"Idempotency-Key": key} if key else {}
         body = {"type": "weight", "name": f"contract-probe-{self.tag}-{name}"}
         try:
-            op: Mapping[str, Any] = self.call(
-                "POST", f"/models/{model_id}/checkpoints", _STARTED, json=body, headers=headers
+            first = self.send(
+                "POST", f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
             )
         except (httpx.RemoteProtocolError, httpx.ReadError):
             # A save without a key is not sent twice: what it saved, if anything, is
             # found by its name.
             return self.saved(model_id, body["name"])
+        if first.status_code == 409 and EARLIER_ATTEMPT in first.extensions:
+            # A keyed save sent again after its reply was lost met its own checkpoint.
+            why = "a save sent again with its key, after its reply was lost, got 409"
+            self.result.decide("idempotency-key", False, why)
+            # Its operation's id was in the lost reply: a fresh save instead, which the
+            # probe can follow (a server may move an operation on only as it is polled).
+            return self.save(model_id, f"{name}2")
+        op: Mapping[str, Any] = self.call(
+            "POST",
+            f"/models/{model_id}/checkpoints",
+            _STARTED,
+            json=body,
+            headers=headers,
+            reply=first,
+        )
         self.fields("operation-details", "Operation", op)
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
         self.long_poll(op_id)
@@ -286,7 +311,15 @@ class _Probe:
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
         path = f"/checkpoints/{checkpoint['id']}/export"
-        reply = self.call("POST", path, (200, 202), json=dict(EXPORT_BODY))
+        sent = self.send("POST", f"/api/v1{path}", **self.keyed(json=dict(EXPORT_BODY)))
+        if sent.status_code == 409 and EARLIER_ATTEMPT in sent.extensions:
+            # Sent again after its reply was lost, it met its own export: the checkpoint's.
+            listed = self.call("GET", f"/checkpoints/{checkpoint['id']}/artifacts", (200,))
+            items = [i for i in listed.get("items") or [] if isinstance(i, Mapping)]
+            if len(items) != 1:
+                raise _Failed(f"POST /api/v1{path} answered 409 to its retry")
+            sent = httpx.Response(200, json=items[0])
+        reply = self.call("POST", path, (200, 202), reply=sent)
         artifact = reply if is_artifact_kind(reply.get("kind")) else None
         if artifact is None:
             op_id = _need(reply, "id", f"the reply to POST /api/v1{path}")
@@ -328,7 +361,9 @@ class _Probe:
             "POST",
             "/sessions",
             (200, 201),
-            json={"tags": ["contract-probe"], "user_metadata": {}, "sdk_version": "contract"},
+            **self.keyed(
+                json={"tags": ["contract-probe"], "user_metadata": {}, "sdk_version": "contract"}
+            ),
         )
         session_id = _need(session, "id", "the reply to POST /api/v1/sessions")
         model_id: str | None = None
@@ -344,6 +379,7 @@ class _Probe:
                     (200, 201),
                     # lora_config in full: the sheet has the SDK send it for lora, with
                     # no flag of it marked optional (`?`) but the seed.
+                    **self.keyed(),
                     json={
                         "model_seq_id": 1,
                         "base_model": base_model,
@@ -380,7 +416,7 @@ class _Probe:
                 "POST",
                 f"/models/{model_id}/load",
                 _STARTED,
-                json={"path": made[0]["path"], "include_optimizer": False},
+                **self.keyed(json={"path": made[0]["path"], "include_optimizer": False}),
             )
             load_id = _need(load, "id", f"the reply to POST /api/v1/models/{model_id}/load")
             loaded = self.wait(str(load_id)).get("response")
@@ -409,7 +445,7 @@ def probe_extensions(
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     timeout = httpx.Timeout(30.0 + _LONG_POLL_WAIT, connect=10.0)
     try:
-        with patient_client(base_url=base_url, headers=headers, timeout=timeout) as http:
+        with api_client(base_url=base_url, headers=headers, timeout=timeout) as http:
             _Probe(spec_document, http, result, deadline).run(base_model)
     except _Failed as exc:
         result.note = f"the extension probe stopped early: {exc}"

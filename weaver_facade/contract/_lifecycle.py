@@ -44,6 +44,7 @@ from ._ownership import is_artifact_kind
 from ._patience import (
     PatientHTTPTransport,
     copy_with,
+    lost_replies,
     raw_body,
     retry_after,
     sending_transport,
@@ -268,10 +269,10 @@ class Scenario:
         self.http = httpx.Client(
             transport=WatchingTransport(self.watcher), timeout=httpx.Timeout(30.0)
         )
-        # The kit's own requests, tried again while the server asks to try later; the
-        # watcher sees the last reply only.
+        # The kit's own requests, tried again while the server asks to try later (the
+        # watcher sees the last reply only) and after a reply lost on the way.
         self.raw = httpx.Client(
-            transport=WatchingTransport(self.watcher, PatientHTTPTransport()),
+            transport=lost_replies(WatchingTransport(self.watcher, PatientHTTPTransport())),
             timeout=httpx.Timeout(30.0),
         )
         self.outcome = LifecycleOutcome()

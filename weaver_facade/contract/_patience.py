@@ -1,5 +1,10 @@
 """Trying again when the server asks to: a 429 or 503 that says "later" is no contract break.
 
+Nor is a reply lost on the way (a dropped connection): the kit's own API requests are
+sent again by the facade's ``RetryTransport``, under the facade's ``RetryPolicy`` for
+transport faults (``api_client``, ``lost_replies``): a request safe to repeat, that is a
+GET, a PATCH, or a POST with an ``Idempotency-Key``.
+
 The conformance part sends schemathesis' requests through ``PatientTransport`` (in
 ``_conformance``); the kit's own raw clients (the probes, storage) through
 ``PatientHTTPTransport``; the lifecycle's facade client retries by itself.
@@ -15,11 +20,14 @@ from typing import Any
 
 import httpx
 
+from .._transport import RetryPolicy, RetrySettings, RetryTransport
 from ._findings import RETRIES
 
 __all__ = [
     "MAX_RETRY_WAIT",
     "PatientHTTPTransport",
+    "api_client",
+    "lost_replies",
     "patient_client",
     "retry_after",
     "sending_transport",
@@ -136,3 +144,34 @@ def patient_client(**kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` (``kwargs`` as for it) whose requests are tried again while
     the server asks to try later."""
     return httpx.Client(transport=PatientHTTPTransport(), **kwargs)
+
+
+class _TransportFaults(RetryPolicy):
+    """The facade's retry policy for transport faults alone; a reply that asks to try
+    later is ``PatientHTTPTransport``'s."""
+
+    def retry_delay(
+        self,
+        request: httpx.Request,
+        outcome: httpx.Response | Exception,
+        attempt: int,
+        *,
+        slept: float = 0.0,
+        remaining: float | None = None,
+    ) -> float | None:
+        if isinstance(outcome, httpx.Response):
+            return None
+        return super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
+
+
+def lost_replies(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+    """``inner``, whose requests are sent again after a transport fault as the facade's
+    are: a request that is safe to repeat (a GET, a PATCH, a POST with an
+    ``Idempotency-Key``) at most ``RETRIES`` times; one that is not, never."""
+    return RetryTransport(inner, policy=_TransportFaults(RetrySettings(max_retries=RETRIES)))
+
+
+def api_client(**kwargs: Any) -> httpx.Client:
+    """An ``httpx.Client`` (``kwargs`` as for it) for the kit's own API requests: tried
+    again while the server asks to try later, and after a reply lost on the way."""
+    return httpx.Client(transport=lost_replies(PatientHTTPTransport()), **kwargs)
