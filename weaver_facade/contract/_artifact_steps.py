@@ -21,11 +21,9 @@ from weaver_client import limits
 
 from .. import Checkpoint, PollSettings
 from .._storage_errors import error_code, url_expired
-from .._transport import IDEMPOTENCY_HEADER
-from .._wire import EARLIER_ATTEMPT
-from ._findings import API_KEY_HEADER
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
 from ._ownership import is_artifact_kind
-from ._patience import patient_client
+from ._patience import RESENT, patient_client
 
 if TYPE_CHECKING:
     from ._lifecycle import Scenario, StepResult
@@ -176,7 +174,7 @@ class ArtifactSteps:
             json=dict(EXPORT_BODY),
             headers=keyed,
         )
-        if reply.status_code == 409 and EARLIER_ATTEMPT in reply.extensions:
+        if reply.status_code == 409 and reply.request.extensions.get(RESENT):
             own = self._own_export(checkpoint)
             if own is None:
                 self._repeat_refused(r, reply)

@@ -48,12 +48,10 @@ from weaver_client import limits
 
 from .._extensions import MARKER, extension_names
 from .._interrupt import interrupt_held
-from .._transport import IDEMPOTENCY_HEADER
-from .._wire import EARLIER_ATTEMPT
 from ._artifact_steps import EXPORT_BODY
-from ._findings import API_KEY_HEADER
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
 from ._ownership import is_artifact_kind
-from ._patience import api_client
+from ._patience import RESENT, api_client
 
 __all__ = ["ExtensionProbe", "probe_extensions"]
 
@@ -245,7 +243,7 @@ class _Probe:
             self.result.decide("long-poll", True, why)
 
     def save(self, model_id: str, name: str, key: str | None = None) -> Mapping[str, Any]:
-        headers = {"Idempotency-Key": key} if key else {}
+        headers = {IDEMPOTENCY_HEADER: key} if key else {}
         body = {"type": "weight", "name": f"contract-probe-{self.tag}-{name}"}
         try:
             first = self.send(
@@ -255,7 +253,7 @@ class _Probe:
             # A save without a key is not sent twice: what it saved, if anything, is
             # found by its name.
             return self.saved(model_id, body["name"])
-        if first.status_code == 409 and EARLIER_ATTEMPT in first.extensions:
+        if first.status_code == 409 and first.request.extensions.get(RESENT):
             # A keyed save sent again after its reply was lost met its own checkpoint.
             why = "a save sent again with its key, after its reply was lost, got 409"
             self.result.decide("idempotency-key", False, why)
@@ -313,7 +311,7 @@ class _Probe:
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
         path = f"/checkpoints/{checkpoint['id']}/export"
         sent = self.send("POST", f"/api/v1{path}", **self.keyed(json=dict(EXPORT_BODY)))
-        if sent.status_code == 409 and EARLIER_ATTEMPT in sent.extensions:
+        if sent.status_code == 409 and sent.request.extensions.get(RESENT):
             # Sent again after its reply was lost, it met its own export: the checkpoint's.
             listed = self.call("GET", f"/checkpoints/{checkpoint['id']}/artifacts", (200,))
             items = [i for i in listed.get("items") or [] if isinstance(i, Mapping)]

@@ -15,6 +15,7 @@ from .._redact import replace_key
 __all__ = [
     "API_KEY_HEADER",
     "AVAILABILITY",
+    "IDEMPOTENCY_HEADER",
     "KEY_PLACEHOLDER",
     "RETRIES",
     "Finding",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 API_KEY_HEADER = "X-WEAVER-API-KEY"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A 429 or 503 that asks to try again later is sent again this many times, in both parts;
 # one still answered so is an availability problem (this check), not a contract finding.
 RETRIES = 3

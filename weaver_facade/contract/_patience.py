@@ -20,11 +20,12 @@ from typing import Any
 
 import httpx
 
-from .._transport import RetryPolicy, RetrySettings, RetryTransport
+from .. import RetryPolicy, RetrySettings, RetryTransport
 from ._findings import RETRIES
 
 __all__ = [
     "MAX_RETRY_WAIT",
+    "RESENT",
     "PatientHTTPTransport",
     "api_client",
     "lost_replies",
@@ -146,6 +147,11 @@ def patient_client(**kwargs: Any) -> httpx.Client:
     return httpx.Client(transport=PatientHTTPTransport(), **kwargs)
 
 
+# A request's extension, set once a transport fault has it sent again: a 409 that follows
+# may be its own first attempt's work, on a server without Idempotency-Key.
+RESENT = "weaver_facade.contract.resent"
+
+
 class _TransportFaults(RetryPolicy):
     """The facade's retry policy for transport faults alone; a reply that asks to try
     later is ``PatientHTTPTransport``'s."""
@@ -161,7 +167,10 @@ class _TransportFaults(RetryPolicy):
     ) -> float | None:
         if isinstance(outcome, httpx.Response):
             return None
-        return super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
+        delay = super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
+        if delay is not None:
+            request.extensions[RESENT] = True
+        return delay
 
 
 def lost_replies(inner: httpx.BaseTransport) -> httpx.BaseTransport:
