@@ -9,11 +9,15 @@ dropped connection, which the facade (and the official SDK) do.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
+from weaver_facade._retry import _NOT_SENT_ERRORS
 from weaver_facade.contract import run_contract_test
+from weaver_facade.contract._findings import IDEMPOTENCY_HEADER
+from weaver_facade.contract._patience import _NOT_SENT, RESENT, lost_replies
 
 
 @pytest.mark.parametrize("extensions", ["all", "none"])
@@ -34,3 +38,28 @@ def test_a_lost_reply_is_no_finding(extensions: str) -> None:
     assert [n for n in report.notes if "stopped early" in n] == []
     assert report.lifecycle is not None
     assert [s.name for s in report.lifecycle.steps if s.status != "passed"] == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "resent"),
+    [(httpx.ConnectError("refused"), False), (httpx.RemoteProtocolError("cut"), True)],
+    ids=["not-sent", "reply-lost"],
+)
+def test_a_request_is_marked_resent_only_after_an_attempt_that_may_have_acted(
+    fault: Exception, resent: bool
+) -> None:
+    # A connection refused reached nothing: the 409 after it is no earlier attempt's work,
+    # which the kit would take apart (a save's "idempotency-key missing", the export's
+    # listing) as its own, as the facade's EarlierAttempt does not.
+    faults = [fault]
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        if faults:
+            raise faults.pop()
+        return httpx.Response(409, json={"error": "conflict"})
+
+    with httpx.Client(transport=lost_replies(httpx.MockTransport(reply))) as http:
+        got = http.post("http://server/api/v1/x", headers={IDEMPOTENCY_HEADER: "k"})
+    assert got.status_code == 409
+    assert bool(got.request.extensions.get(RESENT)) is resent
+    assert _NOT_SENT == _NOT_SENT_ERRORS  # the facade's word on what reached nothing

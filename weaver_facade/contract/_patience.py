@@ -147,9 +147,12 @@ def patient_client(**kwargs: Any) -> httpx.Client:
     return httpx.Client(transport=PatientHTTPTransport(), **kwargs)
 
 
-# A request's extension, set once a transport fault has it sent again: a 409 that follows
-# may be its own first attempt's work, on a server without Idempotency-Key.
+# A request's extension, set once a transport fault after it may have reached the server
+# has it sent again: a 409 that follows may be its own first attempt's work, on a server
+# without Idempotency-Key. A connection that failed to open reached nothing (as for the
+# facade's EarlierAttempt): its retry is no repeat.
 RESENT = "weaver_facade.contract.resent"
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class _TransportFaults(RetryPolicy):
@@ -168,7 +171,7 @@ class _TransportFaults(RetryPolicy):
         if isinstance(outcome, httpx.Response):
             return None
         delay = super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
-        if delay is not None:
+        if delay is not None and not isinstance(outcome, _NOT_SENT):
             request.extensions[RESENT] = True
         return delay
 
