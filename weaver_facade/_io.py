@@ -14,7 +14,7 @@ import copy
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Generic, Never, Protocol, Self, TypeAlias, TypeVar, cast
+from typing import Any, Generic, Protocol, Self, TypeAlias, TypedDict, TypeVar, Unpack, cast
 
 import attrs
 import httpx
@@ -398,18 +398,21 @@ class _Base(Generic[SleepT]):
         return self if budget is None else self.until(budget, max_retries=0)
 
 
+class _Limits(TypedDict, total=False):
+    """The keywords of ``with_options()``: a ``TypedDict``, as the clients' ``ClientOptions``
+    is, so that a typo is refused by the class's name at run time (not a private base
+    class's) and by a type checker as an unexpected keyword, with the one meant."""
+
+    timeout: float | None
+    max_retries: int | None
+
+
 class HasOptions:
     """``with_options()`` for every client that sends through an IO (``_io``)."""
 
     _io: _Base[Any]
 
-    def with_options(
-        self,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        **unknown: Never,  # refused by name, not as HasOptions'; a type checker refuses it too
-    ) -> Self:
+    def with_options(self, **limits: Unpack[_Limits]) -> Self:
         """A copy of this client whose calls have these limits; it shares the connections.
 
         Made in microseconds: the connection pool, session, settings and
@@ -423,7 +426,10 @@ class HasOptions:
                 operation has its own deadline: ``result(timeout=...)``.
             max_retries: Retries of each failed request (0: none).
         """
-        check_keywords(f"{type(self).__name__}.with_options", unknown, ("timeout", "max_retries"))
+        check_keywords(
+            f"{type(self).__name__}.with_options", limits, tuple(_Limits.__annotations__)
+        )
+        timeout, max_retries = limits.get("timeout"), limits.get("max_retries")
         clone = copy.copy(self)
         clone._io = self._io.with_options(
             timeout=None if timeout is None else check_seconds("timeout", timeout),

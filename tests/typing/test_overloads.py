@@ -192,3 +192,19 @@ def test_mypy_names_a_misspelt_import_of_a_lazy_package() -> None:
     assert run.returncode == 1, run.stdout + run.stderr
     assert 'Module "weaver_facade.emulator" has no attribute "run_emulatr"' in run.stdout
     assert 'Module "weaver_facade.contract" has no attribute "rnu"' in run.stdout
+
+
+def test_mypy_names_a_mistyped_option_of_with_options() -> None:
+    # ``**unknown: Never`` (there for the run-time error's words) turned mypy's "Unexpected
+    # keyword argument "timout"; did you mean "timeout"?" into 'incompatible type "int";
+    # expected "Never"', and showed ``**unknown: Never`` in the method's signature.
+    source = "from weaver_facade import ServiceClient, TrainingClient\n"
+    source += "def f(s: ServiceClient, t: TrainingClient) -> None:\n"
+    source += "    s.with_options(timout=3)\n    t.with_options(max_retry=1)\n"
+    source += "    s.with_options(timeout=None, max_retries=2).with_options(timeout=1.5)\n"
+    run = _mypy("-c", source)
+    assert run.returncode == 1, run.stdout + run.stderr
+    errors = [line for line in run.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 2, run.stdout
+    assert 'Unexpected keyword argument "timout"; did you mean "timeout"?' in errors[0]
+    assert 'Unexpected keyword argument "max_retry"; did you mean "max_retries"?' in errors[1]

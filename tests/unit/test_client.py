@@ -1180,20 +1180,20 @@ def test_a_mistyped_with_options_is_named_with_the_class_and_the_option_meant() 
         for client in (svc, trainer):
             name = type(client).__name__
             with pytest.raises(TypeError) as typo:
-                client.with_options(timout=3)  # type: ignore[arg-type]
+                client.with_options(timout=3)  # type: ignore[call-arg]
             assert str(typo.value) == (
                 f"{name}.with_options() got an unexpected keyword argument 'timout'; "
                 "did you mean 'timeout'?"
             )
             with pytest.raises(TypeError) as unknown:
-                client.with_options(verbose=True)  # type: ignore[arg-type]
+                client.with_options(verbose=True)  # type: ignore[call-arg]
             assert str(unknown.value) == (
                 f"{name}.with_options() got an unexpected keyword argument 'verbose'; "
                 "it takes timeout, max_retries"
             )
     for cls in (AsyncServiceClient, AsyncTrainingClient):
         with pytest.raises(TypeError, match=rf"^{cls.__name__}\.with_options\(\) got"):
-            cls.with_options(object.__new__(cls), max_retry=1)  # type: ignore[arg-type]
+            cls.with_options(object.__new__(cls), max_retry=1)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("cls", [ServiceClient, AsyncServiceClient])
