@@ -39,6 +39,7 @@ CREATE_MODEL = re.compile(r"^/api/v1/sessions/[^/]+/models$")
 TERMINATE = re.compile(r"^/api/v1/models/[^/]+/terminate$")
 TTL = re.compile(r"^/api/v1/models/[^/]+/checkpoints/ttl$")
 CHECKPOINT = re.compile(r"^/api/v1/checkpoints/[^/]+$")
+ARTIFACT = re.compile(r"^/api/v1/artifacts/[^/]+$")
 LOWERCASE_TIME = re.compile(rb'"(\d{4}-\d\d-\d\d)T([0-9:.]+)(?:Z|\+00:00)"')
 # The codes an independent server gave the loads it accepted and then failed.
 FAILED_LOAD_CODES = {404: "checkpoint_not_found", 422: "no_optimizer_state"}
@@ -137,9 +138,9 @@ class Drift(enum.StrEnum):
     # The same for the first save sent without an Idempotency-Key.
     LOST_SAVE = "lost_save"
     # No drift: a network that loses replies. The first request of each kind that acts
-    # (a model's create, a save, a load, an export, a checkpoint's delete) to each session,
-    # model and checkpoint is acted on, then its connection closed before the reply: a
-    # transport fault, retried where that is safe.
+    # (a model's create, a save, a load, an export, a checkpoint's or an artifact's delete)
+    # to each session, model, checkpoint and artifact is acted on, then its connection
+    # closed before the reply: a transport fault, retried where that is safe.
     DROP_FIRST = "drop_first"
     # A TTL change answered 204 and never applied.
     TTL_IGNORED = "ttl_ignored"
@@ -548,7 +549,7 @@ class DriftMiddleware:
                 self.keys.add(key)
         acting = {"create": CREATE_MODEL, "save": SAVE, "load": LOAD, "export": EXPORT}
         kind = next((k for k, r in acting.items() if method == "POST" and r.match(path)), None)
-        if method == "DELETE" and CHECKPOINT.match(path):
+        if method == "DELETE" and (CHECKPOINT.match(path) or ARTIFACT.match(path)):
             kind = "delete"
         if self.drift is Drift.DROP_FIRST and kind is not None and (kind, path) not in self.dropped:
             reply = await call(self.app, scope, body)
