@@ -108,6 +108,22 @@ def test_a_bad_base_url_is_named_as_given_not_by_the_librarys_parameter(
     assert run.stderr.startswith(f"error: WEAVER_BASE_URL{words}"), run.stderr
 
 
+def test_contract_test_names_the_base_url_as_given_too() -> None:
+    # `weaver-facade contract-test` handed the kit WEAVER_BASE_URL's value as --base-url,
+    # which the kit then named: "error: --base-url is the server root", of no flag given.
+    env = {**NO_SERVER, "WEAVER_API_KEY": "k", "WEAVER_BASE_URL": "http://h.test/api/v1"}
+    run = invoke(["contract-test"], env)
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith("error: WEAVER_BASE_URL is the server root"), run.stderr
+    for argv in (
+        ["--base-url", "http://h.test/api/v1", "contract-test"],
+        ["contract-test", "--base-url", "http://h.test/api/v1"],
+    ):
+        run = invoke(argv, {**env, "WEAVER_BASE_URL": "http://127.0.0.1:9"})
+        assert run.exit_code == 2, run.stderr
+        assert run.stderr.startswith("error: --base-url is the server root"), run.stderr
+
+
 def test_a_client_key_before_emulator_is_refused_not_dropped() -> None:
     # The emulator ran with auth off: the key before its name is the client's.
     run = invoke(["--api-key", "k-1", "emulator", "--data-dir", "/dev/null/x"], NO_SERVER)

@@ -7,6 +7,8 @@ them); the global ``--base-url`` and ``--api-key`` (or ``WEAVER_BASE_URL`` and
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from ..contract._cli import main
@@ -28,6 +30,8 @@ def contract_test(args: tuple[str, ...]) -> None:
     # An in-process argument list: the key is not shown by `ps`.
     if state.api_key:
         argv = ["--api-key", state.api_key, *argv]
-    if state.base_url:
+    # click fills --base-url from WEAVER_BASE_URL, which the kit reads itself: passed on as
+    # --base-url, a refusal of its value named a flag the user never gave (as ``CliState``).
+    if state.base_url and state.base_url != os.environ.get("WEAVER_BASE_URL"):
         argv = ["--base-url", state.base_url, *argv]
     raise click.exceptions.Exit(main(argv, prog="weaver-facade contract-test"))
