@@ -100,8 +100,8 @@ _NOT_FOR: dict[str, dict[str, str]] = {
     "contract-test": {
         "as_json": "which prints its report as text; `--report DIR` writes it as JSON "
         "(DIR/contract-report.json) and JUnit XML",
-        "max_retries": "which sends a request again only when a 429 or 503 asks it to wait "
-        "(up to 3 times)",
+        "max_retries": "which sends a request again when a 429 or 503 asks it to wait, and "
+        "one of its own after a reply lost on the way where that is safe (up to 3 times)",
         "quiet": "whose progress lines on stderr are its only sign of life while it runs; "
         "redirect its stderr to hide them",
     },

@@ -86,6 +86,10 @@ def test_commands_refuse_client_options_they_have_no_use_for(
     assert len(run.stderr.splitlines()) == 1
     if option[0] == "--max-retries" and path == ("contract-test",):  # the kit's own count
         assert f"(up to {RETRIES} times)" in run.stderr
+        # It said "only when a 429 or 503 asks it to wait": the kit sends its own requests
+        # again after a lost reply too, where that is safe.
+        assert "only when" not in run.stderr
+        assert "after a reply lost on the way" in run.stderr
 
 
 @pytest.mark.parametrize(
