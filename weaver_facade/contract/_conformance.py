@@ -33,10 +33,12 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
+from .. import RetryPolicy
+from .._causes import causes
 from .._spec_schema import SCHEMA_REF
 from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact, redact_curl
 from ._ownership import Ownership
-from ._patience import retry_after
+from ._patience import resend_delay, retry_after
 from ._spec import (
     NO_SUCH_RULE,
     BeyondRule,
@@ -115,6 +117,10 @@ class PatientTransport:
     past the ``after_call`` hook (the auth checks' probes without the key, say), and a
     server may create a session for one of them, whose id then comes back in generated
     cases. ``ran_out`` tells a reply that asked for a wait beyond the time limit.
+
+    A request whose reply was lost on the way (the connection closed after it was sent) is
+    sent again as the kit's own requests are (``resend_delay``), if it is safe to repeat;
+    ``unsafe_loss`` tells the error of one that is not: a transport fault, no finding.
     """
 
     def __init__(
@@ -125,7 +131,9 @@ class PatientTransport:
         self._seen = seen
         self._lock = threading.Lock()
         self.retried = 0
+        self.resent = 0
         self.down: set[str] = set()
+        self._unsafe_losses: dict[int, BaseException] = {}
         # Kept, not marked: schemathesis' Response has __slots__. Holding them keeps their
         # ids from being reused.
         self._out_of_time: dict[int, Any] = {}
@@ -134,6 +142,11 @@ class PatientTransport:
         """Whether ``response`` asked for a wait beyond the part's time limit."""
         with self._lock:
             return self._out_of_time.get(id(response)) is response
+
+    def unsafe_loss(self, error: BaseException) -> bool:
+        """Whether ``error`` is a lost reply to a request not safe to send again."""
+        with self._lock:
+            return any(self._unsafe_losses.get(id(e)) is e for e in causes(error))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -145,9 +158,28 @@ class PatientTransport:
 
     def _send(self, case: Any, **kwargs: Any) -> Any:
         label = case.operation.label
-        attempt = 0
+        attempt = lost = 0
+        slept = 0.0
         while True:
-            response = self._inner.send(case, **kwargs)
+            try:
+                response = self._inner.send(case, **kwargs)
+            except OSError as error:  # requests' errors are OSErrors
+                if not _reply_lost(error):
+                    raise
+                request = _as_sent(self._inner.serialize_case(case, **kwargs))
+                remaining = self._deadline - time.monotonic()
+                delay = resend_delay(request, lost, slept=slept, remaining=remaining)
+                if delay is None:
+                    if not RetryPolicy.is_replayable(request):
+                        with self._lock:
+                            self._unsafe_losses[id(error)] = error
+                    raise
+                with self._lock:
+                    self.resent += 1
+                lost += 1
+                slept += delay
+                time.sleep(delay)
+                continue
             wait = retry_after(response.status_code, response.headers, response.content)
             if wait is None or label in self.down:
                 return response
@@ -164,6 +196,33 @@ class PatientTransport:
                 self.retried += 1
             attempt += 1
             time.sleep(wait)
+
+
+def _reply_lost(error: BaseException) -> bool:
+    """Whether ``error``, schemathesis' (requests'), is a connection closed after the
+    request could have reached the server: not one refused, timed out or TLS's."""
+    from requests import exceptions
+    from urllib3.exceptions import ConnectTimeoutError
+
+    if isinstance(error, exceptions.ChunkedEncodingError):
+        return True
+    unsent = (exceptions.ConnectTimeout, exceptions.SSLError, exceptions.ProxyError)
+    if not isinstance(error, exceptions.ConnectionError) or isinstance(error, unsent):
+        return False
+    return not any(
+        isinstance(getattr(e, "reason", None), ConnectTimeoutError) for e in (error, *error.args)
+    )
+
+
+def _as_sent(data: Mapping[str, Any]) -> httpx.Request:
+    """The request (its method and headers: what makes it safe to repeat) that
+    schemathesis sends for ``data`` (a serialized case)."""
+    headers = data.get("headers") or {}
+    return httpx.Request(
+        str(data["method"]),
+        "/",  # a generated path need not make a valid URL
+        headers={k: v for k, v in headers.items() if str(k).isascii() and str(v).isascii()},
+    )
 
 
 # schemathesis' share of 401/403 replies that makes a `missing_auth` warning.
@@ -401,6 +460,8 @@ class ConformanceOutcome:
     cut_short: bool = False
     #: Requests sent again because the server asked to try later.
     retried: int = 0
+    #: Requests sent again because their reply was lost on the way.
+    resent: int = 0
     #: (operation, status, curl) of each reply that still asked to try later: not checked.
     later: list[tuple[str, int, str]] = field(default_factory=list)
     #: Operations of the replies that asked for a wait beyond the time limit: not checked.
@@ -692,6 +753,7 @@ def run_conformance(
         ownership.stand_in(case)
 
     paged: set[str] = set()
+    lost: set[str] = set()
 
     def after_call(context: Any, case: Any, response: Any) -> None:
         finding = _limit_ignored(case, response, api_key)
@@ -712,6 +774,14 @@ def run_conformance(
                 _collect(
                     spec, event.recorder, outcome, api_key, ownership.stood_in, patient.ran_out
                 )
+            elif isinstance(event, events.NonFatalError) and patient.unsafe_loss(event.value):
+                if event.label not in lost:
+                    lost.add(event.label)
+                    outcome.notes.append(
+                        f"{event.label}: a reply was lost on the way (the connection closed) "
+                        "to a request not safe to send again (not a GET, a PATCH, or a POST "
+                        "with an Idempotency-Key): a transport fault, not checked"
+                    )
             elif isinstance(event, events.NonFatalError):
                 outcome.findings.append(
                     Finding(
@@ -757,6 +827,12 @@ def run_conformance(
         outcome.notes.append(
             f"the server asked {patient.retried} times to try a request again later "
             "(429 or 503); the kit waited as asked and sent it again"
+        )
+    outcome.resent = patient.resent
+    if patient.resent:
+        outcome.notes.append(
+            f"{patient.resent} replies were lost on the way (the connection closed); the "
+            "kit sent those requests again, as the facade does, being safe to repeat"
         )
     if outcome.later:
         outcome.findings.append(_unavailable(outcome.later))

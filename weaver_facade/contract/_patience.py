@@ -6,8 +6,9 @@ transport faults (``api_client``, ``lost_replies``): a request safe to repeat, t
 GET, a PATCH, or a POST with an ``Idempotency-Key``.
 
 The conformance part sends schemathesis' requests through ``PatientTransport`` (in
-``_conformance``); the kit's own raw clients (the probes, storage) through
-``PatientHTTPTransport``; the lifecycle's facade client retries by itself.
+``_conformance``), which asks the same policy after a lost reply (``resend_delay``); the
+kit's own raw clients (the probes, storage) through ``PatientHTTPTransport``; the
+lifecycle's facade client retries by itself.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "api_client",
     "lost_replies",
     "patient_client",
+    "resend_delay",
     "retry_after",
     "sending_transport",
 ]
@@ -176,11 +178,25 @@ class _TransportFaults(RetryPolicy):
         return delay
 
 
+_LOST_REPLIES = _TransportFaults(RetrySettings(max_retries=RETRIES))
+
+
 def lost_replies(inner: httpx.BaseTransport) -> httpx.BaseTransport:
     """``inner``, whose requests are sent again after a transport fault as the facade's
     are: a request that is safe to repeat (a GET, a PATCH, a POST with an
     ``Idempotency-Key``) at most ``RETRIES`` times; one that is not, never."""
-    return RetryTransport(inner, policy=_TransportFaults(RetrySettings(max_retries=RETRIES)))
+    return RetryTransport(inner, policy=_LOST_REPLIES)
+
+
+def resend_delay(
+    request: httpx.Request, attempt: int, *, slept: float, remaining: float
+) -> float | None:
+    """The seconds to wait before sending ``request`` again, its reply lost on the way
+    (the connection closed after it was sent), as ``lost_replies`` would; ``None``: not
+    again. ``attempt`` counts the resends made, ``slept`` their waits, ``remaining`` the
+    time left."""
+    lost = httpx.RemoteProtocolError("the reply was lost", request=request)
+    return _LOST_REPLIES.retry_delay(request, lost, attempt, slept=slept, remaining=remaining)
 
 
 def api_client(**kwargs: Any) -> httpx.Client:

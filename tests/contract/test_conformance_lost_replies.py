@@ -1,0 +1,29 @@
+"""A reply lost on the way, in the conformance part, is a transport fault: no finding.
+
+Against a server that acted on the first create, save, load and export and then closed
+the connection, schemathesis' request had a ``run_error`` finding ("Network Error:
+Connection broken ..."): ``PatientTransport`` sent again a 429 or 503 that asked for it,
+not a request whose reply was lost. One safe to repeat (a POST with an Idempotency-Key)
+is now sent again, as the facade and the kit's own requests do; the lost reply of one
+that is not is a note.
+"""
+
+from __future__ import annotations
+
+from tests.contract.drift import Drift
+from tests.contract.support import quick, serve_emulator
+from weaver_facade.contract import run_contract_test
+
+
+def test_a_lost_reply_is_no_conformance_finding() -> None:
+    with serve_emulator(Drift.DROP_FIRST) as served:
+        report = run_contract_test(quick(served.base_url, parts=("conformance",)))
+    assert served.middleware.dropped, "no reply was lost"
+    assert [f for f in report.findings if f.check == "run_error"] == [], report.findings
+    assert report.conformance is not None
+    # schemathesis sends an Idempotency-Key with some POSTs, none with others.
+    assert report.conformance.resent > 0
+    assert [n for n in report.notes if "sent those requests again" in n] != []
+    unsafe = [n for n in report.notes if "not safe to send again" in n]
+    assert unsafe != []
+    assert len(unsafe) == len({n.split(":")[0] for n in unsafe})  # one per operation
