@@ -10,9 +10,12 @@ that is not is a note.
 
 from __future__ import annotations
 
+import httpx
+
 from tests.contract.drift import Drift
-from tests.contract.support import quick, serve_emulator
+from tests.contract.support import KEY, quick, serve_emulator
 from weaver_facade.contract import run_contract_test
+from weaver_facade.contract._findings import API_KEY_HEADER as API_KEY
 
 
 def test_a_lost_reply_is_no_conformance_finding() -> None:
@@ -27,3 +30,15 @@ def test_a_lost_reply_is_no_conformance_finding() -> None:
     unsafe = [n for n in report.notes if "not safe to send again" in n]
     assert unsafe != []
     assert len(unsafe) == len({n.split(":")[0] for n in unsafe})  # one per operation
+
+
+def test_a_model_whose_create_lost_its_reply_is_terminated() -> None:
+    # The create's reply (its model's id) never came: the listing finds the model by its
+    # session, which the run opened.
+    with serve_emulator(Drift.DROP_FIRST) as served:
+        run_contract_test(quick(served.base_url, parts=("conformance",)))
+        listing = httpx.get(
+            f"{served.base_url}/api/v1/models", params={"limit": 1000}, headers={API_KEY: KEY}
+        ).json()
+    assert [m["id"] for m in listing["items"] if m["status"] != "terminated"] == []
+    assert [k for k, _ in served.middleware.dropped].count("create") > 0

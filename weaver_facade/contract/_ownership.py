@@ -15,6 +15,7 @@ opens a session without the key opens one for an auth check's probe, and its id 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import time
 import uuid
@@ -151,6 +152,16 @@ class Ownership:
                 return [i for i in found or [] if isinstance(i, dict) and "id" in i]
             return []
 
+        # A model whose create's reply was lost on the way (a POST not sent again) is in
+        # no reply: where the server lists models, found by this run's session.
+        limit = limits.LIST_MODELS_LIMIT_MAXIMUM
+        for offset in itertools.count(0, limit):
+            page = items(f"/api/v1/models?limit={limit}&offset={offset}")
+            for item in page:
+                if item.get("session_id") in self._made and item.get("status") != "terminated":
+                    self.models.setdefault(item["id"], None)
+            if len(page) < limit:
+                break
         for model_id in self.models:
             send("POST", f"/api/v1/models/{model_id}/terminate")
         # Saves no reply of the run showed (an export of the current weights saves one).
