@@ -862,7 +862,8 @@ class ServiceClient(_ServiceBase):
             AmbiguousArtifactKindError: A checkpoint with artifacts of both kinds, and
                 no ``kind``.
             UnsafeArtifactPathError: A file name would leave ``dest``, or ``dest`` is
-                not a folder or cannot be made (no permission); nothing is written.
+                not a folder, cannot be made or takes no files (no permission, a
+                read-only mount); nothing is written.
             ArtifactIntegrityError: A file's size or sha256 is wrong; it is not kept.
             StorageError: Storage kept failing; run it again to resume.
             DownloadTimeoutError: ``timeout`` passed, at whatever step (an API request

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -877,7 +878,15 @@ class _PartFile:
         self._fd: int | None = None
 
     def open(self, offset: int) -> None:
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            # A folder that takes no files: the user's to fix, as one that cannot be made.
+            raise UnsafeArtifactPathError(
+                f"cannot write to {self.path}: {exc.strerror or exc}", name=str(self.final)
+            ) from exc
         # Only when there is something to cut: ext4 writes a file truncated to
         # 0 back to disk when it is closed (auto_da_alloc), ~0.3 s per 500 MB.
         if os.fstat(self._fd).st_size != offset:

@@ -469,8 +469,8 @@ class DownloadError(WeaverError):
 class UnsafeArtifactPathError(DownloadError):
     """A file name of the artifact is unsafe (``..``, absolute, ``\\``, ``:``, empty or dot
     segments, trailing dots or spaces, duplicates), or a symlink or file stands in the
-    way, or the destination cannot be made (no permission). Raised before anything is
-    written."""
+    way, or the destination cannot be made or takes no files (no permission). Raised
+    before anything is written."""
 
 
 class ArtifactIntegrityError(DownloadError):

@@ -1056,6 +1056,37 @@ def test_a_destination_that_cannot_be_made_is_a_typed_error(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "error",
+    [PermissionError(errno.EACCES, "Permission denied"), OSError(errno.EROFS, "Read-only")],
+)
+def test_a_destination_that_cannot_be_written_is_a_typed_error(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: OSError,
+) -> None:
+    # A folder that exists but takes no files (no permission, a read-only mount) raised
+    # the bare OSError of the first .part's open, no WeaverError.
+    dest = tmp_path / "out"
+    dest.mkdir()
+    real_open = os.open
+
+    def refused(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT:
+            error.filename = str(path)
+            raise error
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(UnsafeArtifactPathError) as info:
+        run(Source(storage), dest)
+    assert str(info.value).startswith("cannot write to ")
+    assert str(dest) in str(info.value)
+    assert [p for p in dest.rglob("*") if not p.is_dir()] == []
+
+
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -383,7 +383,7 @@ def download(
         raise state.failure(exc, EXIT_API_ERROR, f"{exc} (--timeout {timeout:g} s)") from None
     except WeaverError:
         raise  # a TimeoutError among them is an OSError too, but not a local one
-    except OSError as exc:  # the local side: a folder that cannot be made, a full disk
+    except OSError as exc:  # the local side: a full disk, say
         message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
         raise state.failure(exc, EXIT_API_ERROR, message) from None
     if state.as_json:
