@@ -8,7 +8,7 @@ import enum
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 import attrs
 from weaver_client import limits
@@ -271,33 +271,30 @@ def model_checkpoint_ref(
     try:
         return coerce_checkpoint_ref(ref)
     except InvalidCheckpointRef as exc:
-        if model_id is None or not isinstance(ref, str):
-            raise
-        try:
-            path = CheckpointPath(model_id=model_id, name=ref)
-        except ValueError:
-            raise exc from None
-        raise InvalidCheckpointRef(
-            f"{exc}; for checkpoint {ref!r} of this model: '{path}'"
-        ) from None
+        _refuse_bare_name(exc, ref, model_id)
 
 
 def model_checkpoint_path(checkpoint: object, model_id: str) -> CheckpointPath:
-    """``coerce_checkpoint_path`` for a load into model ``model_id``, whose refusal of a
-    bare checkpoint name shows the path of that name in the model (the name stays refused,
-    since a load takes a checkpoint of any model)."""
+    """``coerce_checkpoint_path`` for a load into model ``model_id``, as
+    ``model_checkpoint_ref`` (the name stays refused: a load takes a checkpoint of any
+    model)."""
     try:
         return coerce_checkpoint_path(checkpoint)
     except InvalidCheckpointPath as exc:
-        if not isinstance(checkpoint, str) or "://" in checkpoint:
-            raise
-        try:
-            path = CheckpointPath(model_id=model_id, name=checkpoint)
-        except ValueError:
-            raise exc from None
-        raise InvalidCheckpointPath(
-            f"{exc}; for checkpoint {checkpoint!r} of this model: '{path}'"
-        ) from None
+        _refuse_bare_name(exc, checkpoint, model_id)
+
+
+def _refuse_bare_name(
+    exc: InvalidCheckpointRef | InvalidCheckpointPath, ref: object, model_id: str | None
+) -> NoReturn:
+    """Raise ``exc``; for a bare checkpoint name, with its path in model ``model_id``."""
+    if model_id is None or not isinstance(ref, str) or "://" in ref:
+        raise exc
+    try:
+        path = CheckpointPath(model_id=model_id, name=ref)
+    except ValueError:
+        raise exc from None
+    raise type(exc)(f"{exc}; for checkpoint {ref!r} of this model: '{path}'") from None
 
 
 def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath:
