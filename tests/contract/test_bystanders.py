@@ -154,3 +154,24 @@ def test_clean_up_finds_artifacts_no_reply_showed_and_retries_a_busy_server() ->
         "DELETE /api/v1/checkpoints/c-seen",
         "DELETE /api/v1/checkpoints/c-unseen",
     ]
+
+
+def test_the_clean_up_stops_listing_models_when_the_offset_is_ignored() -> None:
+    # A server that ignores `offset` answers every page with the same full one: the
+    # listing went on until the budget was spent, and the terminates got none of it.
+    limit = limits.LIST_MODELS_LIMIT_MAXIMUM
+    full = [{"id": f"m-{i}", "session_id": "s-other"} for i in range(limit)]
+    sent: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/api/v1/models":
+            return httpx.Response(200, json={"items": full})
+        return httpx.Response(200, json={"items": []})
+
+    ownership = Ownership("POST /api/v1/sessions")
+    ownership.models["m-own"] = None
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        ownership.clean_up(http, budget=3.0)
+    assert sent.count("GET /api/v1/models") == 2
+    assert "POST /api/v1/models/m-own/terminate" in sent

@@ -154,14 +154,17 @@ class Ownership:
 
         # A model whose create's reply was lost on the way (a POST not sent again) is in
         # no reply: where the server lists models, found by this run's session.
-        limit = limits.LIST_MODELS_LIMIT_MAXIMUM
+        limit, listed = limits.LIST_MODELS_LIMIT_MAXIMUM, set[str]()
         for offset in itertools.count(0, limit):
             page = items(f"/api/v1/models?limit={limit}&offset={offset}")
             for item in page:
                 if item.get("session_id") in self._made and item.get("status") != "terminated":
                     self.models.setdefault(item["id"], None)
-            if len(page) < limit:
+            # A server that ignores the offset gives the same page again: the budget is
+            # the terminates'.
+            if len(page) < limit or listed >= {str(item["id"]) for item in page}:
                 break
+            listed.update(str(item["id"]) for item in page)
         for model_id in self.models:
             send("POST", f"/api/v1/models/{model_id}/terminate")
         # Saves no reply of the run showed (an export of the current weights saves one).
