@@ -134,7 +134,7 @@ def _check_data(data: object) -> list[Datum]:
         if not isinstance(datum, Datum):
             name = type(datum).__name__
             raise InvalidDatumError(
-                f"data[{i}] is {'an' if name[:1] in 'aeiou' else 'a'} {name}, not a Datum; "
+                f"data[{i}] is {'an' if name[:1].lower() in 'aeiou' else 'a'} {name}, not a Datum; "
                 "build one with Datum(...) or datum_from_tokens(...)"
             )
     return items

@@ -402,6 +402,13 @@ BAD_CALLS: list[tuple[str, Callable[[TrainingClient], object], type[Exception], 
         "^data\\[0\\] is an int, not a Datum",
     ),
     (
+        # A class's name starts with a capital: "a Exception" was the rule's miss.
+        "fb-object",
+        lambda t: t.forward_backward(untyped([Exception("not a datum")])),
+        InvalidDatumError,
+        "^data\\[0\\] is an Exception, not a Datum",
+    ),
+    (
         "fb-loss",
         lambda t: t.forward_backward([datum_from_tokens([1, 2])], untyped("mse")),
         InvalidArgumentError,
