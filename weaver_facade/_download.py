@@ -840,9 +840,7 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
     except (FileExistsError, NotADirectoryError):
         pass  # refused just below
     except OSError as exc:  # no permission, a read-only or pseudo file system (/proc)
-        raise UnsafeArtifactPathError(
-            f"cannot write to {exc.filename or dest}: {exc.strerror or exc}", name=str(dest)
-        ) from exc
+        raise _unwritable(exc.filename or dest, exc, str(dest)) from exc
     if not dest.is_dir():
         raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
     folders: list[Path] = []
@@ -868,6 +866,11 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
 
 
+def _unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
+    """The error of a destination the system will not write in (``exc``)."""
+    return UnsafeArtifactPathError(f"cannot write to {path}: {exc.strerror or exc}", name=name)
+
+
 class _PartFile:
     """``<name>.part``: opened without following symlinks, appended to, published."""
 
@@ -884,9 +887,7 @@ class _PartFile:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
             # A folder that takes no files: the user's to fix, as one that cannot be made.
-            raise UnsafeArtifactPathError(
-                f"cannot write to {self.path}: {exc.strerror or exc}", name=str(self.final)
-            ) from exc
+            raise _unwritable(self.path, exc, str(self.final)) from exc
         # Only when there is something to cut: ext4 writes a file truncated to
         # 0 back to disk when it is closed (auto_da_alloc), ~0.3 s per 500 MB.
         if os.fstat(self._fd).st_size != offset:
