@@ -1238,19 +1238,19 @@ class _Shell:
                     part.restart()
                     transfer.restart()
                 if reaction.decode is None:
-                    self._stream(transfer, part, reply, buffer)
+                    self._stream(transfer, part, _reads(reply, buffer, transfer))
                 else:
-                    self._stream_decoded(transfer, part, reply, buffer, reaction.decode)
+                    self._stream(transfer, part, _decoded(reply, buffer, reaction.decode, transfer))
         finally:
             reply.close()
 
-    def _stream_decoded(
-        self, transfer: Transfer, part: _PartFile, reply: Reply, buffer: memoryview, coding: str
+    def _stream(
+        self, transfer: Transfer, part: _PartFile, pieces: Iterator[bytes | memoryview]
     ) -> None:
-        """``_stream`` for a body in a content coding: each piece decoded, then checked,
-        written, counted and hashed. Only reading and decoding are the transfer's failures:
-        a write's, as in ``_stream``, ends the download."""
-        pieces = _decoded(reply, buffer, coding)
+        """Each piece of a body, as it arrives: checked, written and counted (``pieces``
+        hashes it once written). Only reading and decoding are the transfer's failures:
+        a write's ends the download."""
+        add = self.state.add
         while True:
             try:
                 piece = next(pieces, None)
@@ -1264,55 +1264,44 @@ class _Shell:
             if piece is None:
                 transfer.on_end()
                 return
-            if not piece:  # a read of the header, say: nothing to report
-                continue
             transfer.accept(piece)
             part.write(piece)
-            transfer.digest(piece)
-            self.state.add(len(piece), fetched=len(piece))
+            add(len(piece), fetched=len(piece))
 
-    def _stream(
-        self, transfer: Transfer, part: _PartFile, reply: Reply, buffer: memoryview
-    ) -> None:
-        """Each read, as it arrives: checked, written and counted; hashed a batch later
-        (every written byte is hashed before the body's end or failure is reported)."""
-        add = self.state.add
-        filled = 0  # bytes of ``buffer`` written but not yet hashed
-        while True:
+
+def _reads(reply: Reply, buffer: memoryview, transfer: Transfer) -> Iterator[memoryview]:
+    """A body, a network read at a time, into ``buffer``; the reads written are hashed a
+    batch later, and all of them before the body's end or failure is reported."""
+    filled = 0  # bytes of ``buffer`` written but not yet hashed
+    try:
+        while n := reply.readinto(buffer[filled : filled + NETWORK_READ]):
+            yield buffer[filled : filled + n]
+            filled += n
             if filled + NETWORK_READ > len(buffer):
                 transfer.digest(buffer[:filled])
                 filled = 0
-            try:
-                n = reply.readinto(buffer[filled : filled + NETWORK_READ])
-            except FAILURES as exc:
-                if self.cancel.is_set():
-                    raise Cancelled from None
-                transfer.digest(buffer[:filled])
-                transfer.on_failure(exc)
-                return
-            if self.cancel.is_set():
-                raise Cancelled
-            if not n:
-                transfer.digest(buffer[:filled])
-                transfer.on_end()
-                return
-            chunk = buffer[filled : filled + n]
-            transfer.accept(chunk)
-            part.write(chunk)
-            filled += n
-            add(n, fetched=n)
+    finally:
+        transfer.digest(buffer[:filled])
 
 
-def _decoded(reply: Reply, buffer: memoryview, coding: str) -> Iterator[bytes]:
+def _decoded(reply: Reply, buffer: memoryview, coding: str, transfer: Transfer) -> Iterator[bytes]:
     """A body in ``coding``, decoded a read at a time, in pieces of at most
-    ``NETWORK_READ`` bytes: a small body may decode to a large file."""
+    ``NETWORK_READ`` bytes (a small body may decode to a large file), each hashed once
+    written."""
     decoder = zlib.decompressobj(_DECODED[coding])
-    while n := reply.readinto(buffer[:NETWORK_READ]):
-        data: bytes | memoryview = buffer[:n]
-        while data:
-            yield decoder.decompress(data, NETWORK_READ)
-            data = decoder.unconsumed_tail
-    yield decoder.flush()
+
+    def pieces() -> Iterator[bytes]:
+        while n := reply.readinto(buffer[:NETWORK_READ]):
+            data: bytes | memoryview = buffer[:n]
+            while data:
+                yield decoder.decompress(data, NETWORK_READ)
+                data = decoder.unconsumed_tail
+        yield decoder.flush()
+
+    for piece in pieces():
+        if piece:  # a read of the header, say, gives none
+            yield piece
+            transfer.digest(piece)
     if not decoder.eof:  # a body cut where its length was not given
         raise zlib.error(f"the {coding} stream ended early")
 
