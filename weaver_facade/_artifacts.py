@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import enum
 import errno
+import functools
 import os
 import re
 import uuid
@@ -200,15 +201,9 @@ ARTIFACT_FIELDS = (
 def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -> Artifact:
     """The facade ``Artifact`` for a generated one, checking what from_dict does not."""
     schema = "Artifact" + (f" {where}" if where else "")
-
-    def field(name: str, value: object, kind: type[Any]) -> Any:
-        return expect(operation, schema, name, value, kind)
-
-    def maybe(name: str, value: object, kind: type[Any]) -> Any:
-        return optional(operation, schema, name, value, kind)
-
-    def listed(name: str, value: object, kind: type[Any]) -> Any:  # absent, never null
-        return optional(operation, schema, name, value, kind, nullable=False)
+    field = functools.partial(expect, operation, schema)
+    maybe = functools.partial(optional, operation, schema)
+    listed = functools.partial(optional, operation, schema, nullable=False)  # never null
 
     files: tuple[ArtifactFile, ...] = ()
     manifest = gen.manifest
