@@ -1020,24 +1020,6 @@ class Cancelled(Exception):
     """Another transfer failed (or the user interrupted): stop this one."""
 
 
-def _unless_stopped(
-    future: concurrent.futures.Future[Descriptor],
-    pending: set[concurrent.futures.Future[Descriptor]],
-    stopped: threading.Event,
-) -> Descriptor:
-    """``future``'s result, or ``Cancelled`` once a stop cancelled it (each in ``pending``
-    while waited for)."""
-    pending.add(future)
-    try:
-        if stopped.is_set():  # stopped before it was added: the stop missed it
-            future.cancel()
-        return future.result()
-    except concurrent.futures.CancelledError:
-        raise Cancelled from None
-    finally:
-        pending.discard(future)
-
-
 def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> None:
     for future in futures:
         if future.done() and not future.cancelled():
@@ -1066,8 +1048,9 @@ class _Shell:
         self.dest = dest
         self._refresh = refresh
         self._refresh_lock = threading.Lock()
-        # Refreshes the files' threads ask ``run``'s thread for (``_refreshed``), which a
-        # Ctrl-C interrupts: else one on its way held it until the API answered; and the
+        # Refreshes on their way (those the files' threads ask ``run``'s thread for, and
+        # those ``download_async`` runs on the loop), which a stop or a Ctrl-C cancels:
+        # else one held the stop back until the API answered (its read timeout). And the
         # futures of the files' threads as they end.
         self._asked: set[concurrent.futures.Future[Descriptor]] = set()
         self._events: queue.SimpleQueue[concurrent.futures.Future[Any]]
@@ -1179,7 +1162,19 @@ class _Shell:
         asked: concurrent.futures.Future[Descriptor] = concurrent.futures.Future()
         self._asked.add(asked)  # before ``run``'s thread can begin it: its ``finally`` ends it
         self._events.put(asked)
-        return _unless_stopped(asked, self._asked, self.cancel)
+        return self.unless_stopped(asked)
+
+    def unless_stopped(self, future: concurrent.futures.Future[Descriptor]) -> Descriptor:
+        """A refresh's result, or ``Cancelled`` once a stop cancelled it."""
+        self._asked.add(future)
+        try:
+            if self.cancel.is_set():  # stopped before it was added: the stop missed it
+                future.cancel()
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise Cancelled from None
+        finally:
+            self._asked.discard(future)
 
     def _time_left(self) -> float | None:
         deadline = self.state.deadline
@@ -1192,7 +1187,7 @@ class _Shell:
         """Cancel every transfer, also one waiting for a reply or bytes; ``.part`` files stay."""
         self.cancel.set()
         for asked in list(self._asked):
-            asked.cancel()  # not yet begun; one on its way ends as ``run``'s thread does
+            asked.cancel()  # on the loop, or not yet begun; else it ends with ``run``'s thread
         self._http.abort()
 
     def _file(self, name: str) -> None:
@@ -1373,26 +1368,17 @@ async def download_async(
     """
     loop = asyncio.get_running_loop()
     state = Downloads(descriptor, settings, progress=progress, clock=clock, wall_clock=wall_clock)
-    # Refreshes on their way, run on the loop: a stop cancels them, else a thread waiting
-    # for one would hold the stop back until the API answers (its read timeout).
-    refreshing: set[concurrent.futures.Future[Descriptor]] = set()
 
     def fresh() -> Descriptor:
-        future = asyncio.run_coroutine_threadsafe(refresh(), loop)
-        return _unless_stopped(future, refreshing, shell.cancel)
-
-    def stop() -> None:
-        shell.stop()
-        for future in list(refreshing):
-            future.cancel()
+        return shell.unless_stopped(asyncio.run_coroutine_threadsafe(refresh(), loop))
 
     shell = _Shell(state, dest, refresh=fresh, pause=sleep, user_agent=user_agent)
     running = asyncio.ensure_future(asyncio.to_thread(shell.run))
-    with stop_on(stop), contextlib.suppress(Cancelled):
+    with stop_on(shell.stop), contextlib.suppress(Cancelled):
         try:
             await asyncio.shield(running)
         except asyncio.CancelledError:
-            stop()
+            shell.stop()
             # The threads end (the loop stays free for their refreshes); another cancel
             # meanwhile must not end this task while they still write into ``dest``.
             while not running.done():
