@@ -142,6 +142,10 @@ class Drift(enum.StrEnum):
     # to each session, model, checkpoint and artifact is acted on, then its connection
     # closed before the reply: a transport fault, retried where that is safe.
     DROP_FIRST = "drop_first"
+    # The first export of each checkpoint acted on and its reply lost, as by DROP_FIRST;
+    # the export sent again then refused with 409 `export_in_progress`, where the spec
+    # answers a repeat 202 with the running export's Operation (or 200 with its Artifact).
+    LOST_EXPORT_REPEAT_409 = "lost_export_repeat_409"
     # A TTL change answered 204 and never applied.
     TTL_IGNORED = "ttl_ignored"
     # Checkpoints with their null `ttl_seconds` and `expires_at` left out (the spec
@@ -551,7 +555,14 @@ class DriftMiddleware:
         kind = next((k for k, r in acting.items() if method == "POST" and r.match(path)), None)
         if method == "DELETE" and (CHECKPOINT.match(path) or ARTIFACT.match(path)):
             kind = "delete"
-        if self.drift is Drift.DROP_FIRST and kind is not None and (kind, path) not in self.dropped:
+        if self.drift is Drift.LOST_EXPORT_REPEAT_409 and kind == "export":
+            if (kind, path) in self.dropped:
+                await _error(409, "export_in_progress", "an export is running").send(send)
+                return
+            dropping = True
+        else:
+            dropping = self.drift is Drift.DROP_FIRST
+        if dropping and kind is not None and (kind, path) not in self.dropped:
             reply = await call(self.app, scope, body)
             if not 200 <= reply.status < 300:
                 await reply.send(send)

@@ -16,6 +16,7 @@ from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade._retry import _NOT_SENT_ERRORS
 from weaver_facade.contract import run_contract_test
+from weaver_facade.contract._artifact_steps import STEP_EXPORT
 from weaver_facade.contract._findings import IDEMPOTENCY_HEADER
 from weaver_facade.contract._patience import _NOT_SENT, RESENT, lost_replies
 
@@ -63,3 +64,20 @@ def test_a_request_is_marked_resent_only_after_an_attempt_that_may_have_acted(
     assert got.status_code == 409
     assert bool(got.request.extensions.get(RESENT)) is resent
     assert _NOT_SENT == _NOT_SENT_ERRORS  # the facade's word on what reached nothing
+
+
+def test_a_repeated_export_refused_with_409_is_a_finding_though_its_artifact_completes() -> None:
+    # The spec answers an export sent again 202 with the running export's Operation, or
+    # 200 with its Artifact, with an Idempotency-Key or without: a 409 `export_in_progress`
+    # to the kit's export, sent again after its reply was lost, had no finding once the
+    # artifact of its first attempt completed (only when none did).
+    with serve_emulator(Drift.LOST_EXPORT_REPEAT_409) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert [k for k, _ in served.middleware.dropped].count("export") >= 2  # probe, lifecycle
+    found = [(f.operation, f.check, f.got) for f in report.findings]
+    export = "POST /api/v1/checkpoints/{checkpoint_id}/export"
+    assert found == [(export, "repeated_export", "409 export_in_progress")]
+    assert "then completed" in report.findings[0].message
+    assert report.lifecycle is not None
+    failed = [s.name for s in report.lifecycle.steps if s.status != "passed"]
+    assert failed == [STEP_EXPORT]  # the download and storage steps still ran

@@ -14,14 +14,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from weaver_client import limits
 
 from .. import Checkpoint, PollSettings
 from .._storage_errors import error_code, url_expired
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding
 from ._ownership import is_artifact_kind
 from ._patience import RESENT, patient_client
 
@@ -176,8 +176,11 @@ class ArtifactSteps:
         )
         if reply.status_code == 409 and reply.request.extensions.get(RESENT):
             own = self._own_export(checkpoint)
+            # A finding even once its artifact completes: the spec answers a repeat 202 or
+            # 200, with an Idempotency-Key or without.
+            r.findings.append(self._repeat_refused(reply, completed=own is not None))
             if own is None:
-                self._repeat_refused(r, reply)
+                raise _step_failed()
             reply = httpx.Response(200, json=own)
         if not 200 <= reply.status_code < 300:
             self._refused(r, "export_checkpoint", reply)
@@ -226,27 +229,28 @@ class ArtifactSteps:
         )
         return artifact
 
-    def _repeat_refused(self, r: StepResult, reply: httpx.Response) -> NoReturn:
-        """The export sent again after its reply was lost got a 409, and no export of the
-        checkpoint completed: the spec answers a repeat of a running export 202 with its
-        Operation, and of a done one 200 with its Artifact."""
+    def _repeat_refused(self, reply: httpx.Response, *, completed: bool) -> Finding:
+        """The export sent again after its reply was lost got a 409: the spec answers a
+        repeat of a running export 202 with its Operation, and of a done one 200 with its
+        Artifact. ``completed``: the export of its first attempt then completed."""
         sc = self.sc
         code = _json(reply).get("error")
         got = f"409 {code}" if isinstance(code, str) else "409"
-        r.findings.append(
-            sc.finding(
-                EXPORT,
-                "repeated_export",
-                f"the export, sent again after its reply was lost (a dropped connection), "
-                f"was refused with {got}, and no export of the checkpoint completed within "
-                f"{sc.s.deadline:.0f} s: a repeat of a running export is answered 202 with "
-                "its Operation, of a done one 200 with its Artifact",
-                "202 with the running export's Operation, or 200 with its Artifact",
-                got,
-                sc.watcher.last("export_checkpoint"),
-            )
+        then = (
+            "though its artifact then completed"
+            if completed
+            else f"and no export of the checkpoint completed within {sc.s.deadline:.0f} s"
         )
-        raise _step_failed()
+        return sc.finding(
+            EXPORT,
+            "repeated_export",
+            f"the export, sent again after its reply was lost (a dropped connection), "
+            f"was refused with {got}, {then}: a repeat of a running export is answered 202 "
+            "with its Operation, of a done one 200 with its Artifact",
+            "202 with the running export's Operation, or 200 with its Artifact",
+            got,
+            sc.watcher.last("export_checkpoint"),
+        )
 
     def _own_export(self, checkpoint: Checkpoint) -> dict[str, Any] | None:
         """The export that a retried export's own lost first attempt started, which the
