@@ -254,20 +254,33 @@ _SET = "the server set it"
 
 
 def _kept_as_asked(
-    parse: ResultParser[Artifact], ttl_seconds: int | None, why: str
+    parse: ResultParser[Artifact],
+    ttl_seconds: int | None,
+    why: str,
+    followed: Checkpoint | None = None,
 ) -> ResultParser[Artifact]:
     """``parse``, with a warning when the artifact keeps a TTL other than the one asked,
-    saying ``why``."""
+    saying ``why``. ``followed``: the checkpoint whose retention ``ttl_seconds=None``
+    asked to follow, when known; an artifact follows it with no TTL, the checkpoint's, or
+    its end."""
 
     def parsed(snap: OperationSnapshot) -> Artifact:
         artifact = parse(snap)
         kept = artifact.ttl_seconds
-        if None not in (kept, ttl_seconds) and kept != ttl_seconds:
+        asked: object = ttl_seconds
+        if ttl_seconds is None and followed is not None:
+            asked = f"checkpoint's retention (its ttl_seconds={followed.ttl_seconds})"
+            ends = followed.expires_at
+            with_it = ends is not None and artifact.expires_at == ends  # its end, its TTL
+            other = kept not in (None, followed.ttl_seconds) and not with_it
+        else:
+            other = None not in (kept, ttl_seconds) and kept != ttl_seconds
+        if other:
             logger.warning(
                 "artifact %s keeps ttl_seconds=%s, not the %s asked: %s",
                 artifact.id,
                 kept,
-                ttl_seconds,
+                asked,
                 why,
             )
         return artifact
@@ -641,6 +654,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
             )
         else:
             kind = "export_checkpoint"
+            if isinstance(target, CheckpointPath):
+                # Looked up as find_checkpoint_id would: the checkpoint an export that
+                # follows it is compared with.
+                target = yield from lookup.find_by_path(target)
             checkpoint_id = yield from find_checkpoint_id(target)
             try:
                 reply = yield calls.export_checkpoint(
@@ -657,7 +674,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
             return snap, _kept_as_asked(_parse_export(kind), ttl_seconds, why), None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
-        parse = _kept_as_asked(watch.result, ttl_seconds, _SET if target is None else _ALREADY_MADE)
+        followed = target if isinstance(target, Checkpoint) else None
+        why = _SET if target is None else _ALREADY_MADE
+        parse = _kept_as_asked(watch.result, ttl_seconds, why, followed)
         return watch.snapshot(watch.latest), parse, watch.look, None
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:

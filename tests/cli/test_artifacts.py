@@ -106,6 +106,24 @@ def test_export_can_follow_the_checkpoints_retention(cli: Cli, model_id: str) ->
     assert "give --ttl SECONDS or --follow-checkpoint, not both" in run.stderr
 
 
+def test_export_following_the_checkpoint_warns_of_an_earlier_artifact(
+    cli: Cli, model_id: str
+) -> None:
+    # An export of its kind already made comes back with its own TTL: --follow-checkpoint
+    # returned it without a word, where --ttl SECONDS has the library's WARNING.
+    ref = saved(cli, model_id)
+    first = cli("checkpoints", "export", ref, "--ttl", "600", "--json")
+    assert first.exit_code == 0, first.stderr
+    run = cli("checkpoints", "export", ref, "--follow-checkpoint", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["id"] == first.json()["id"]
+    assert (
+        f"artifact {first.json()['id']} keeps ttl_seconds=600, not the checkpoint's "
+        "retention (its ttl_seconds=None) asked: an export of its kind was already made"
+    ) in run.stderr
+    assert "`weaver-facade checkpoints export --force`" in run.stderr
+
+
 def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) -> None:
     ref = saved(cli, model_id)
     run = cli("checkpoints", "export", ref, "--merge-adapter", "--ttl", "600", "--no-wait")

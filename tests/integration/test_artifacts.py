@@ -103,8 +103,13 @@ def test_an_export_that_keeps_another_ttl_says_so(
     first = trainer.export_weights(checkpoint, ttl_seconds=3600)
     assert first.ttl_seconds == 3600
     trainer.export_weights(checkpoint, ttl_seconds=3600)
-    trainer.export_weights(checkpoint, ttl_seconds=None)
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    # None follows the checkpoint's retention (permanent here), which the earlier
+    # artifact does not.
+    trainer.export_weights(checkpoint, ttl_seconds=None)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"artifact {first.id} keeps ttl_seconds=3600, not the checkpoint's retention" in warning
+    caplog.clear()
     handle = trainer.export_weights(checkpoint, ttl_seconds=7200, wait=False)
     assert handle.result().ttl_seconds == 3600
     [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

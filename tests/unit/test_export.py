@@ -643,6 +643,63 @@ def test_a_forced_export_whose_ttl_the_server_set_names_no_force(
     assert kept_ttl_warning(caplog).endswith("not the 7200 asked: the server set it")
 
 
+@pytest.mark.parametrize("given", ["path", "checkpoint"])
+@pytest.mark.parametrize(
+    ("checkpoint_ttl", "kept", "warned"),
+    [(None, 3600, True), (7200, 3600, True), (3600, 3600, False), (None, None, False)],
+    ids=["permanent", "other-ttl", "its-ttl", "none-kept"],
+)
+def test_a_200_hit_that_does_not_follow_the_checkpoint_says_so(
+    caplog: pytest.LogCaptureFixture,
+    given: str,
+    checkpoint_ttl: int | None,
+    kept: int | None,
+    warned: bool,
+) -> None:
+    # ttl_seconds=None (`checkpoints export --follow-checkpoint`) asks the artifact to
+    # follow the checkpoint's retention; an export of its kind already made came back with
+    # its own TTL, and no warning said so (one was said only of a number asked).
+    fake = FakeWeaver()
+    listed = {**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT), "ttl_seconds": checkpoint_ttl}
+    fake.checkpoints["m-1"].append(listed)
+    fake.script("POST", EXPORT, json_reply(200, artifact_json(ttl_seconds=kept)))
+    with service(fake) as svc:
+        trainer = svc.training_client("m-1")
+        path = "weaver://m-1/checkpoints/c"
+        ref = path if given == "path" else trainer.get_checkpoint(path)
+        caplog.clear()
+        assert trainer.export_weights(ref, ttl_seconds=None).ttl_seconds == kept
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if not warned:
+        assert warnings == []
+        return
+    [warning] = warnings
+    assert warning.startswith(
+        f"artifact {ARTIFACT} keeps ttl_seconds=3600, not the checkpoint's retention "
+        f"(its ttl_seconds={checkpoint_ttl}) asked: an export of its kind was already made"
+    )
+    assert "`weaver-facade checkpoints export --force`" in warning
+
+
+def test_a_200_hit_that_ends_with_the_checkpoint_follows_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A server may count the artifact's TTL from the export and end it with the checkpoint.
+    fake = FakeWeaver()
+    ends = "2026-11-29T11:01:00Z"
+    listed = {
+        **checkpoint_json("m-1", "c"),
+        "id": str(CHECKPOINT),
+        "ttl_seconds": 3600,
+        "expires_at": ends,
+    }
+    fake.checkpoints["m-1"].append(listed)
+    fake.script("POST", EXPORT, json_reply(200, artifact_json(ttl_seconds=1800, expires_at=ends)))
+    with service(fake) as svc:
+        svc.training_client("m-1").export_weights("weaver://m-1/checkpoints/c", ttl_seconds=None)
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+
+
 def test_a_save_and_export_whose_ttl_the_server_set_names_no_force(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
