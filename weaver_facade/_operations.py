@@ -548,6 +548,8 @@ class Poller:
         self._attempt += 1
         if not rules.error_is_retryable(error):
             self._final_5xx += 1
+        elif isinstance(error, APIError):
+            self._final_5xx = 0  # a reply between (a 503 asking again): no longer in a row
         return True
 
 

@@ -246,6 +246,32 @@ def test_a_5xx_the_server_calls_final_is_polled_again_a_few_times_in_a_row(statu
     assert poller.waited < 3600
 
 
+def test_a_retryable_5xx_between_final_ones_starts_their_count_again() -> None:
+    # "In a row": a 503 asking to try again is a reply between two final 500s, as a
+    # successful poll is. It left the count as it was, so that final 5xx polls apart
+    # (each pair with an overloaded 503 between) ended a long wait.
+    clock = FakeClock()
+    poller = policy(clock).start(timeout=3600)
+    final = InternalServerError("down", status_code=500, retryable=False)
+    busy = InternalServerError("busy", status_code=503, retryable=True)
+
+    def poll() -> None:
+        step = poller.next_step()
+        while isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            step = poller.next_step()
+        assert isinstance(step, Poll)
+
+    for _ in range(FINAL_5XX_POLLS):
+        poll()
+        assert poller.on_failure(final)
+        poll()
+        assert poller.on_failure(busy)
+    poll()
+    assert poller.repeatable(final)
+    assert poller.waited < 3600
+
+
 def test_a_4xx_the_server_calls_final_stops_at_once() -> None:
     # ``retryable`` is the Error body's word (or, without one, the status rule's).
     poller = policy(FakeClock()).start(timeout=60)
