@@ -29,15 +29,12 @@ from ._errors import (
 )
 from ._lazy import asyncio, wire
 from ._operations import (
-    AsyncFetch,
     AsyncOperationHandle,
-    Fetch,
     OperationHandle,
     OperationSnapshot,
     PollPolicy,
     ProgressCallback,
     ResultParser,
-    Settle,
     snapshot_from_wire,
     started_snapshot,
 )
@@ -59,8 +56,8 @@ M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 R = TypeVar("R")
 SleepT = TypeVar("SleepT")
-FetchT = TypeVar("FetchT")
 E = TypeVar("E", bound=BaseException)
+H = TypeVar("H")
 
 
 @attrs.frozen
@@ -100,27 +97,6 @@ Started: TypeAlias = tuple[
     Look | None,
     Settler[T] | None,
 ]
-
-
-def _settle_with(
-    settle: Settler[T] | None,
-    fetch: Callable[[Look], FetchT],
-    poll: PollPolicy,
-) -> Settle[T, FetchT] | None:
-    """``settle`` as a handle takes it (``_operations.Settle``): ``settle.watch`` asked
-    with the client's ``poll``, and the plan it gives, which sees the resource again,
-    made into the handle's fetch (sync or async) by ``fetch``. ``None`` for no
-    ``settle``."""
-    if settle is None:
-        return None
-
-    def settled(
-        snapshot: OperationSnapshot,
-    ) -> tuple[OperationSnapshot, ResultParser[T], FetchT] | None:
-        then = settle.watch(snapshot, poll)
-        return None if then is None else (then[0], then[1], fetch(then[2]))
-
-    return settled
 
 
 def started(submission: Submission[T]) -> Plan[Started[T]]:
@@ -226,6 +202,9 @@ class _Base(Generic[SleepT]):
     """What both shells share; ``SleepT`` is the type of their injectable sleep."""
 
     lock: Callable[[], Any]  # makes a lock of the shell's kind
+    # Each shell's own, sync or async (``_handle`` calls them).
+    run: Callable[[Plan[Any]], Any]
+    snapshot: Callable[..., Any]
 
     def __init__(
         self,
@@ -397,6 +376,42 @@ class _Base(Generic[SleepT]):
         recovered save's list of several pages)."""
         return self if budget is None else self.until(budget, max_retries=0)
 
+    def _handle(
+        self,
+        cls: Callable[..., H],
+        snapshot: OperationSnapshot,
+        parse: ResultParser[T],
+        look: Look | None,
+        settle: Settler[T] | None,
+        polled: bool,
+    ) -> H:
+        """The shell's ``handle``, a ``cls``: its fetches and its settle call the shell's own
+        ``snapshot`` and ``run``, sync or async (typed ``Any`` here)."""
+
+        def seen_again(again: Look) -> Any:
+            return lambda _wait, budget, _seen: self._within(budget).run(again())
+
+        def poll_again(wait: float | None, budget: float | None, seen: str | None) -> Any:
+            return self.snapshot(snapshot.id, wait, budget, seen)
+
+        def settled(done: OperationSnapshot) -> Any:  # ``_operations.Settle``
+            then = None if settle is None else settle.watch(done, self.poll)
+            return None if then is None else (then[0], then[1], seen_again(then[2]))
+
+        return cls(
+            snapshot,
+            fetch=seen_again(look) if look else poll_again,
+            parse_result=parse,
+            policy=self.poll,
+            sleep=self._sleep,
+            on_progress=self.on_progress,
+            closing=self.refusing,
+            result_in_response=look is None and not polled,
+            long_poll=look is None,
+            settle=None if settle is None else settled,
+            reattach_as=None if settle is None else settle.result_type,
+        )
+
 
 class _Limits(TypedDict, total=False):
     """The keywords of ``with_options()``: a ``TypedDict``, as the clients' ``ClientOptions``
@@ -483,28 +498,7 @@ class SyncIO(_Base[Callable[[float], None]]):
         again, for what is not an Operation on the wire; ``polled``: seen by its own GET,
         a re-attach, so a result it lacks is not asked for again; ``settle``: see
         ``Settler``)."""
-
-        def seen_again(again: Look) -> Fetch:
-            return lambda _wait, budget, _seen: self._within(budget).run(again())
-
-        fetch: Fetch = (
-            seen_again(look)
-            if look
-            else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
-        )
-        return OperationHandle(
-            snapshot,
-            fetch=fetch,
-            parse_result=parse,
-            policy=self.poll,
-            sleep=self._sleep,
-            on_progress=self.on_progress,
-            closing=self.refusing,
-            result_in_response=look is None and not polled,
-            long_poll=look is None,
-            settle=_settle_with(settle, seen_again, self.poll),
-            reattach_as=None if settle is None else settle.result_type,
-        )
+        return self._handle(OperationHandle[T], snapshot, parse, look, settle, polled)
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
         """Send a call that starts an operation and return its handle."""
@@ -584,28 +578,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
         polled: bool = False,
     ) -> AsyncOperationHandle[T]:
         """See ``SyncIO.handle``."""
-
-        def seen_again(again: Look) -> AsyncFetch:
-            return lambda _wait, budget, _seen: self._within(budget).run(again())
-
-        fetch: AsyncFetch = (
-            seen_again(look)
-            if look
-            else (lambda wait, budget, seen: self.snapshot(snapshot.id, wait, budget, seen))
-        )
-        return AsyncOperationHandle(
-            snapshot,
-            fetch=fetch,
-            parse_result=parse,
-            policy=self.poll,
-            sleep=self._sleep,
-            on_progress=self.on_progress,
-            closing=self.refusing,
-            result_in_response=look is None and not polled,
-            long_poll=look is None,
-            settle=_settle_with(settle, seen_again, self.poll),
-            reattach_as=None if settle is None else settle.result_type,
-        )
+        return self._handle(AsyncOperationHandle[T], snapshot, parse, look, settle, polled)
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
         """See ``SyncIO.submit``."""
