@@ -256,7 +256,6 @@ def _undocumented_success(call: Call[M], response: httpx.Response) -> M:
     did the work all the same: a body of the documented reply is taken, with a warning,
     rather than lose what the server made."""
     status = response.status_code
-    said = f"{call.operation}: unexpected HTTP status {status}"
     why = "the spec documents another success status"
     if response.is_success:
         try:
@@ -273,10 +272,15 @@ def _undocumented_success(call: Call[M], response: httpx.Response) -> M:
             text = f"answered HTTP {status}, which the spec does not document; {read}"
             _warn_once(call.operation, [(schema, f"HTTP {status}", text)])
             return parsed
-    raise ResponseValidationError(
-        f"{said} ({why})",
+    raise _refused(call, response, f"unexpected HTTP status {status} ({why})")
+
+
+def _refused(call: Call[Any], response: httpx.Response, text: str) -> ResponseValidationError:
+    """The error for ``call``'s ``response``, which ``text`` says breaks the spec."""
+    return ResponseValidationError(
+        f"{call.operation}: {text}",
         operation=call.operation,
-        status_code=status,
+        status_code=response.status_code,
         request_id=_request_id(response),
     )
 
@@ -301,37 +305,30 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
     except (ValueError, RecursionError):
         return  # the parser names a body that is not JSON
     if shaped_as(data, result, expected, spec.SCHEMAS):
-        raise ResponseValidationError(
-            f"{call.operation}: {misplaced(f'HTTP {response.status_code}', result)}",
-            operation=call.operation,
-            status_code=response.status_code,
-            request_id=_request_id(response),
-        )
+        raise _refused(call, response, misplaced(f"HTTP {response.status_code}", result))
 
 
 def _reread(call: Call[M], response: httpx.Response) -> M:
     """A reply the generated parser refused, read again by ``parse_model`` (leniently:
     every documented success status parses into ``call.model``); else why it breaks the spec."""
-    request_id = _request_id(response)
+    status = response.status_code
     try:
         data = response.json()
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
-        raise ResponseValidationError(
-            f"{call.operation}: the reply is not JSON (HTTP {response.status_code}, "
-            f"content-type {response.headers.get('content-type', 'none')!r}): "
+        raise _refused(
+            call,
+            response,
+            f"the reply is not JSON (HTTP {status}, content-type "
+            f"{response.headers.get('content-type', 'none')!r}): "
             f"{scrub(_snippet(response), _api_key(response))!r}",
-            operation=call.operation,
-            status_code=response.status_code,
-            request_id=request_id,
         ) from None
-    status = response.status_code
     return parse_model(
         call.operation,
         call.model,
         data,
         schema=_schema_name(call, data, status),
         status_code=status,
-        request_id=request_id,
+        request_id=_request_id(response),
     )
 
 
