@@ -285,7 +285,8 @@ def _parses(parse: Any, text: str) -> bool:
     return True
 
 
-_BOUNDS: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
+# The spec's bound keywords, each as the comparison ``value OP bound`` that must hold.
+BOUNDS: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
     ("minimum", operator.ge, ">="),
     ("exclusiveMinimum", operator.gt, ">"),
     ("maximum", operator.le, "<="),
@@ -294,7 +295,7 @@ _BOUNDS: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
 
 
 def _number_problems(schema: Mapping[str, Any], value: float, bad: Any) -> Iterator[Problem]:
-    for keyword, holds, words in _BOUNDS:
+    for keyword, holds, words in BOUNDS:
         if keyword in schema and not holds(value, schema[keyword]):
             yield bad(f"{value!r} is not {words} {schema[keyword]}")
 

@@ -8,8 +8,10 @@ models of the reply, never from raw dicts.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeGuard
@@ -21,6 +23,7 @@ from weaver_client.types import UNSET, Unset
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import wire
+from ._schema import BOUNDS
 from ._wire import WireFields, expect, optional, parse_model, result_of
 
 IGNORE_INDEX = -100
@@ -37,22 +40,17 @@ def _real(name: str, value: object) -> float:
     return float(value)
 
 
-# The spec's bound keywords, each as the comparison ``value OP bound`` that must hold.
-_BOUNDS: tuple[tuple[str, str, Callable[[float, float], bool]], ...] = (
-    ("EXCLUSIVE_MINIMUM", ">", lambda v, bound: v > bound),
-    ("MINIMUM", ">=", lambda v, bound: v >= bound),
-    ("MAXIMUM", "<=", lambda v, bound: v <= bound),
-    ("EXCLUSIVE_MAXIMUM", "<", lambda v, bound: v < bound),
-)
 _FLIPPED = {">": "<", ">=": "<="}
+_snake = functools.partial(re.compile("(?=[A-Z])").sub, "_")  # as `limits` names a keyword
 
 
 def _adam_rule(name: str) -> tuple[Callable[[float], bool], str]:
     """The spec's bounds of one AdamParams field: a test and its text, such as ``0 < eps <= 1``."""
     checks = [
         (holds, op, bound)
-        for keyword, op, holds in _BOUNDS
-        if (bound := getattr(limits, f"ADAM_PARAMS_{name.upper()}_{keyword}", None)) is not None
+        for keyword, holds, op in BOUNDS
+        if (bound := getattr(limits, f"ADAM_PARAMS_{name}_{_snake(keyword)}".upper(), None))
+        is not None
     ]
 
     def ok(value: float) -> bool:
