@@ -728,30 +728,24 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
             body = wire.Error.from_dict(data)
     except _PARSE_ERRORS:
         body = None
+    details: Mapping[str, Any] | None = None
     if body is not None and isinstance(body.error, str) and isinstance(body.message, str):
-        details = {} if isinstance(body.details, Unset) else body.details.additional_properties
-        return api_error(
-            status,
-            scrub(f"{operation}: {body.message}", secret),
-            code=scrub(body.error, secret),
-            retryable=retryable,
-            request_id=scrub(body.request_id, secret)
-            if isinstance(body.request_id, str)
-            else request_id,
-            details=scrub(details, secret),
-            retry_after=retry_after,
-        )
-    # No Error body: a proxy's HTML page, an empty reply, or a server off the spec.
-    reason = response.reason_phrase or "error"
-    text = scrub(_snippet(response), secret)  # before repr() escapes what it quotes
-    message = f"{operation}: HTTP {status} {reason}" + (
-        f"; the reply is not a Weaver error: {text!r}" if text else ""
-    )
+        message, code = f"{operation}: {body.message}", body.error
+        if not isinstance(body.details, Unset):
+            details = body.details.additional_properties
+        if isinstance(body.request_id, str):
+            request_id = scrub(body.request_id, secret)
+    else:  # no Error body: a proxy's HTML page, an empty reply, or a server off the spec
+        text = scrub(_snippet(response), secret)  # before repr() escapes what it quotes
+        message, code = f"{operation}: HTTP {status} {response.reason_phrase or 'error'}", None
+        message += f"; the reply is not a Weaver error: {text!r}" if text else ""
     return api_error(
         status,
         scrub(message, secret),
+        code=scrub(code, secret),
         retryable=retryable,
         request_id=request_id,
+        details=scrub(details, secret),
         retry_after=retry_after,
     )
 
