@@ -89,7 +89,7 @@ def unpromised(schema: str) -> frozenset[str]:
         for key, field in found.get("properties", {}).items()
         if (promised is not None and key not in promised)
         or _EXTENSION in field
-        or _EXTENSION in _resolve(field)
+        or _EXTENSION in _resolve(field)[0]
     )
 
 
@@ -138,9 +138,7 @@ def with_absent_nulls(schema: str, value: object) -> tuple[Any, tuple[AbsentNull
 def _fill_nulls(
     schema: Mapping[str, Any], value: Any, path: str, name: str, filled: list[AbsentNull]
 ) -> Any:
-    while "$ref" in schema:
-        name = str(schema["$ref"]).rsplit("/", 1)[-1]
-        schema = _schemas()[name]
+    schema, name = _resolve(schema, name)
     if isinstance(value, list) and "items" in schema:
         items = schema["items"]
         return [_fill_nulls(items, v, _at(path, i), name, filled) for i, v in enumerate(value)]
@@ -196,7 +194,7 @@ def _dated() -> frozenset[str]:
 
 
 def _admits_null(schema: Mapping[str, Any]) -> bool:
-    schema = _resolve(schema)
+    schema = _resolve(schema)[0]
     forms = schema.get("anyOf", schema.get("oneOf", []))
     return "null" in _types(schema) or any(_admits_null(f) for f in forms)
 
@@ -214,11 +212,9 @@ def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> It
     def bad(text: str) -> Problem:
         return Problem(path, f"field `{path}`: {text}" if path else text)
 
-    if "$ref" in schema:
-        ref = str(schema["$ref"]).rsplit("/", 1)[-1]
-        yield from _problems(_schemas()[ref], value, path, ref)
-    elif "anyOf" in schema or "oneOf" in schema:
-        forms = [_resolve(f) for f in schema.get("anyOf", schema.get("oneOf", []))]
+    schema, name = _resolve(schema, name)
+    if "anyOf" in schema or "oneOf" in schema:
+        forms = [_resolve(f)[0] for f in schema.get("anyOf", schema.get("oneOf", []))]
         fitting = [f for f in forms if _fits(f, value)]
         if not fitting:
             wanted = " or ".join(_TYPES[t][0] for f in forms for t in _types(f) if t in _TYPES)
@@ -246,10 +242,12 @@ def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> It
         yield from _array_problems(schema, value, path, name, bad)
 
 
-def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+def _resolve(schema: Mapping[str, Any], name: str = "") -> tuple[Mapping[str, Any], str]:
+    """The schema ``schema`` refers to, and its name (else ``schema`` and ``name``)."""
     while "$ref" in schema:
-        schema = _schemas()[str(schema["$ref"]).rsplit("/", 1)[-1]]
-    return schema
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        schema = _schemas()[name]
+    return schema, name
 
 
 def _types(schema: Mapping[str, Any]) -> list[str]:
