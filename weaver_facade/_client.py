@@ -88,8 +88,7 @@ from ._training import (
     StepsByModel,
     TrainingClient,
     check_result_type,
-    reattach_parser,
-    reattach_settler,
+    reattach,
 )
 from ._transport import (
     AsyncClientTransport,
@@ -723,8 +722,8 @@ class ServiceClient(_ServiceBase):
         """
         check_result_type(result_type)
         snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
-        parse = reattach_parser(snapshot, result_type)
-        return self._io.handle(snapshot, parse, None, reattach_settler(parse), polled=True)
+        parse, settle = reattach(snapshot, result_type)
+        return self._io.handle(snapshot, parse, None, settle, polled=True)
 
     # -- models ---------------------------------------------------------------------------
 
@@ -1076,8 +1075,8 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.operation``."""
         check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
-        parse = reattach_parser(snapshot, result_type)
-        return self._io.handle(snapshot, parse, None, reattach_settler(parse), polled=True)
+        parse, settle = reattach(snapshot, result_type)
+        return self._io.handle(snapshot, parse, None, settle, polled=True)
 
     # -- models ---------------------------------------------------------------------------
 

@@ -307,12 +307,6 @@ _PARSERS: dict[type[Any], Callable[[str], ResultParser[Any]]] = {
 _SAVED = Settler(_saved, Checkpoint.__name__)
 
 
-def reattach_settler(parse: ResultParser[Any]) -> Settler[Any] | None:
-    """What a re-attached operation with the result parser ``parse`` waits on once done:
-    a save's checkpoint not yet completed (``_saved``), as for the save's own handle."""
-    return _SAVED if parse is _parse_save else None
-
-
 def check_result_type(result_type: object) -> None:
     """A result type ``operation()`` can parse into, or ``None``; before any request."""
     if result_type is not None and result_type not in tuple(_PARSERS):  # may be unhashable
@@ -320,16 +314,18 @@ def check_result_type(result_type: object) -> None:
         raise InvalidArgumentError(f"result_type must be one of {names}, got {result_type!r}")
 
 
-def reattach_parser(
+def reattach(
     snapshot: OperationSnapshot, result_type: type[Any] | None
-) -> ResultParser[Any]:
-    """Pick the result parser of a re-attached operation from ``result_type`` (already
-    passed by ``check_result_type``) and its ``kind`` (without either, the raw ``response``)."""
+) -> tuple[ResultParser[Any], Settler[Any] | None]:
+    """The result parser of a re-attached operation, from ``result_type`` (already passed
+    by ``check_result_type``) and its ``kind`` (without either, the raw ``response``), and
+    what it waits on once done: a save's checkpoint not yet completed (``_saved``), as
+    for the save's own handle."""
     kinds = kind_schemas()
     kind = snapshot.kind
     if result_type is None:
         if kind is None or kind not in kinds:
-            return _parse_raw
+            return _parse_raw, None
         result_type = next(t for t in _PARSERS if t.__name__ == kinds[kind])
     schema = result_type.__name__
     if kind is not None and kinds.get(kind) != schema:
@@ -338,7 +334,8 @@ def reattach_parser(
         )
     if kind is None:
         kind = next(k for k, v in kinds.items() if v == schema)
-    return _PARSERS[result_type](kind)
+    parse = _PARSERS[result_type](kind)
+    return parse, _SAVED if parse is _parse_save else None
 
 
 # -- the shared, I/O-free half of both clients ----------------------------------------------------
