@@ -537,6 +537,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
             f"applied it to model {self.model_id}'s weights",
         )
 
+    def _load(self, checkpoint: object, include_optimizer: bool) -> Plan[Started[LoadResult]]:
+        return started(load_submission(self.model_id, checkpoint, include_optimizer))
+
     def _step(
         self,
         call: Callable[[int], Call[wire.Operation]],
@@ -710,8 +713,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
     with_options = HasOptions.with_options
 
     def _started(
-        self, operation: str, plan: Plan[Started[_R]], *, live: bool = True
-    ) -> OperationHandle[_R]:
+        self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
+    ) -> _R | OperationHandle[_R]:
         """Run ``plan``, which starts an operation, in the model's turn: after the model's
         earlier steps, saves, loads and exports, within the call's ``timeout``
         (``with_options``), the wait included. A plan runs only when driven, so a step
@@ -719,20 +722,23 @@ class TrainingClient(_TrainingBase[SyncIO]):
         tells ``on_progress``, is made after it, so that a callback may call the model. A
         ``live`` call needs the model itself, not only its checkpoints: refused once this
         client terminated it; an export of a saved checkpoint is not ``live``, and takes
-        no turn: no step changes what it exports."""
-        if not live:
-            return self._io.handle(*self._io.run(plan))
-        self._check_live(operation)
-        io = self._io.whole()  # the turn and the plan within the call's one timeout
-        lock: threading.Lock = self._steps.lock
-        if not io.acquire(lock, io.time_left()):
-            raise _turn_timeout(operation, io.options.timeout)
-        try:
-            with self._noted_if_forgotten():
-                parts = io.run(plan)
-        finally:
-            lock.release()
-        return self._io.handle(*parts)
+        no turn: no step changes what it exports. Returns the operation's result
+        (``wait``), or its handle."""
+        if live:
+            self._check_live(operation)
+            io = self._io.whole()  # the turn and the plan within the call's one timeout
+            lock: threading.Lock = self._steps.lock
+            if not io.acquire(lock, io.time_left()):
+                raise _turn_timeout(operation, io.options.timeout)
+            try:
+                with self._noted_if_forgotten():
+                    parts = io.run(plan)
+            finally:
+                lock.release()
+        else:
+            parts = self._io.run(plan)
+        handle = self._io.handle(*parts)
+        return handle.result() if wait else handle
 
     @overload
     def forward_backward(
@@ -759,8 +765,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """
         check_bool("wait", wait)
-        handle = self._started("forward_backward", self._forward_backward(data, loss_fn))
-        return handle.result() if wait else handle
+        return self._started("forward_backward", self._forward_backward(data, loss_fn), wait)
 
     @overload
     def optim_step(
@@ -779,8 +784,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
     ) -> OptimStepResult | OperationHandle[OptimStepResult]:
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
         check_bool("wait", wait)
-        handle = self._started("optim_step", self._optim_step(adam_params))
-        return handle.result() if wait else handle
+        return self._started("optim_step", self._optim_step(adam_params), wait)
 
     @overload
     def save_state(
@@ -836,8 +840,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 "How a save tells its own checkpoint from a real conflict").
         """
         check_bool("wait", wait)
-        handle = self._started("save_state", self._save(name, include_optimizer, ttl_seconds))
-        return handle.result() if wait else handle
+        save = self._save(name, include_optimizer, ttl_seconds)
+        return self._started("save_state", save, wait)
 
     @overload
     def load_state(
@@ -859,9 +863,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
         check_bool("wait", wait)
-        load = started(load_submission(self.model_id, checkpoint, False))
-        handle = self._started("load_state", load)
-        return handle.result() if wait else handle
+        return self._started("load_state", self._load(checkpoint, False), wait)
 
     @overload
     def load_state_with_optimizer(
@@ -885,9 +887,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
         check_bool("wait", wait)
-        load = started(load_submission(self.model_id, checkpoint, True))
-        handle = self._started("load_state_with_optimizer", load)
-        return handle.result() if wait else handle
+        return self._started("load_state_with_optimizer", self._load(checkpoint, True), wait)
 
     @overload
     def export_weights(
@@ -953,8 +953,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         """
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        handle = self._started("export_weights", start, live=checkpoint is None)
-        return handle.result() if wait else handle
+        return self._started("export_weights", start, wait, live=checkpoint is None)
 
     def iter_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints page by page, in the server's
@@ -1015,25 +1014,27 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     with_options = HasOptions.with_options
 
     async def _started(
-        self, operation: str, plan: Plan[Started[_R]], *, live: bool = True
-    ) -> AsyncOperationHandle[_R]:
+        self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
+    ) -> _R | AsyncOperationHandle[_R]:
         """See ``TrainingClient._started``."""
-        if not live:
-            return self._io.handle(*await self._io.run(plan))
-        self._check_live(operation)
-        io = self._io.whole()  # see TrainingClient._started
-        lock: asyncio.Lock = self._steps.lock
-        try:
-            async with asyncio.timeout(io.time_left()):
-                await lock.acquire()
-        except TimeoutError:
-            raise _turn_timeout(operation, io.options.timeout) from None
-        try:
-            with self._noted_if_forgotten():
-                parts = await io.run(plan)
-        finally:
-            lock.release()
-        return self._io.handle(*parts)
+        if live:
+            self._check_live(operation)
+            io = self._io.whole()  # see TrainingClient._started
+            lock: asyncio.Lock = self._steps.lock
+            try:
+                async with asyncio.timeout(io.time_left()):
+                    await lock.acquire()
+            except TimeoutError:
+                raise _turn_timeout(operation, io.options.timeout) from None
+            try:
+                with self._noted_if_forgotten():
+                    parts = await io.run(plan)
+            finally:
+                lock.release()
+        else:
+            parts = await self._io.run(plan)
+        handle = self._io.handle(*parts)
+        return await handle.result() if wait else handle
 
     @overload
     async def forward_backward(
@@ -1052,8 +1053,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> ForwardBackwardResult | AsyncOperationHandle[ForwardBackwardResult]:
         """See ``TrainingClient.forward_backward``."""
         check_bool("wait", wait)
-        handle = await self._started("forward_backward", self._forward_backward(data, loss_fn))
-        return await handle.result() if wait else handle
+        return await self._started("forward_backward", self._forward_backward(data, loss_fn), wait)
 
     @overload
     async def optim_step(
@@ -1072,8 +1072,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> OptimStepResult | AsyncOperationHandle[OptimStepResult]:
         """See ``TrainingClient.optim_step``."""
         check_bool("wait", wait)
-        handle = await self._started("optim_step", self._optim_step(adam_params))
-        return await handle.result() if wait else handle
+        return await self._started("optim_step", self._optim_step(adam_params), wait)
 
     @overload
     async def save_state(
@@ -1113,8 +1112,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
         check_bool("wait", wait)
         save = self._save(name, include_optimizer, ttl_seconds)
-        handle = await self._started("save_state", save)
-        return await handle.result() if wait else handle
+        return await self._started("save_state", save, wait)
 
     @overload
     async def load_state(
@@ -1133,9 +1131,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
         check_bool("wait", wait)
-        load = started(load_submission(self.model_id, checkpoint, False))
-        handle = await self._started("load_state", load)
-        return await handle.result() if wait else handle
+        return await self._started("load_state", self._load(checkpoint, False), wait)
 
     @overload
     async def load_state_with_optimizer(
@@ -1154,9 +1150,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
         check_bool("wait", wait)
-        load = started(load_submission(self.model_id, checkpoint, True))
-        handle = await self._started("load_state_with_optimizer", load)
-        return await handle.result() if wait else handle
+        return await self._started("load_state_with_optimizer", self._load(checkpoint, True), wait)
 
     @overload
     async def export_weights(
@@ -1200,8 +1194,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         """See ``TrainingClient.export_weights``."""
         check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        handle = await self._started("export_weights", start, live=checkpoint is None)
-        return await handle.result() if wait else handle
+        return await self._started("export_weights", start, wait, live=checkpoint is None)
 
     async def iter_checkpoints(
         self, *, page_size: int = CHECKPOINT_PAGE_SIZE
