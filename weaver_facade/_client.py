@@ -668,9 +668,7 @@ class ServiceClient(_ServiceBase):
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
         io = self._io.whole()  # the session and the model within one call's timeout
         session_id = self._root._ensure_session(io)
-        # The server may make the model once the request has left: a first Ctrl-C waits
-        # for its reply, so that the close knows the model and terminates it, but for no
-        # retry (the user asked to stop).
+        # A first Ctrl-C waits for the reply, but for no retry (``create_training_client``).
         with interrupt_held(_waiting_for_model) as interrupted:
             plan = self._create_model(session_id, new, keep=keep, interrupted=interrupted)
             return io.stopping_retries(interrupted).run(plan)

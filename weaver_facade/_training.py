@@ -717,13 +717,12 @@ class TrainingClient(_TrainingBase[SyncIO]):
     ) -> _R | OperationHandle[_R]:
         """Run ``plan``, which starts an operation, in the model's turn: after the model's
         earlier steps, saves, loads and exports, within the call's ``timeout``
-        (``with_options``), the wait included. A plan runs only when driven, so a step
-        takes its ``seq_id`` in its turn. The turn is held only to send: the handle, which
-        tells ``on_progress``, is made after it, so that a callback may call the model. A
-        ``live`` call needs the model itself, not only its checkpoints: refused once this
-        client terminated it; an export of a saved checkpoint is not ``live``, and takes
-        no turn: no step changes what it exports. Returns the operation's result
-        (``wait``), or its handle."""
+        (``with_options``), the wait included (``_step`` takes its ``seq_id`` in it). The
+        turn is held only to send: the handle, which tells ``on_progress``, is made after
+        it, so that a callback may call the model. A ``live`` call needs the model itself,
+        not only its checkpoints: refused once this client terminated it; an export of a
+        saved checkpoint is not ``live``, and takes no turn: no step changes what it
+        exports. Returns the operation's result (``wait``), or its handle."""
         if live:
             self._check_live(operation)
             io = self._io.whole()  # the turn and the plan within the call's one timeout
