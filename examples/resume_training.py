@@ -33,9 +33,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
+
 from weaver_facade import (
     AdamParams,
     APIConnectionError,
+    APITimeoutError,
     Checkpoint,
     Datum,
     DownloadResult,
@@ -234,6 +237,13 @@ class Out:
         return all(same)
 
 
+def said(message: str, exc: BaseException, skip: str | None = None) -> str:
+    """``message`` and the facade's notes on ``exc`` (what the server may have done, how to
+    pick an operation up again), on one line."""
+    notes = [note for note in getattr(exc, "__notes__", ()) if note != skip]
+    return "; ".join([message, *notes])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run the story, and return the exit status."""
     parser = argparse.ArgumentParser(
@@ -273,14 +283,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except APIConnectionError as exc:
         where = service.base_url if service is not None else "the server"
-        print(f"error: cannot reach {where}: {exc}", file=sys.stderr)
+        # As the command line words it: a server that took the request may have acted on it.
+        if isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)):
+            what = f"cannot reach {where}"
+        elif isinstance(exc, APITimeoutError):
+            what = f"no reply in time from {where}"
+        else:
+            what = f"lost the reply from {where}"
+        print(said(f"error: {what}: {exc}", exc), file=sys.stderr)
         return 1
     except WeaverError as exc:
         # With the facade's notes (a 401 without a key says that none was given).
-        print("; ".join(["error: " + str(exc), *getattr(exc, "__notes__", ())]), file=sys.stderr)
+        print(said(f"error: {exc}", exc), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # Its notes name the operation a wait was cut from, which keeps running.
+        notes = getattr(exc, "__notes__", [])
+        first = notes[0] if notes and notes[0].startswith("interrupted") else "interrupted"
+        print(said(first, exc, skip=first), file=sys.stderr)
         return 130
     out.heading(f"done in {time.monotonic() - started:.1f} s")
     return 0 if matched else 1

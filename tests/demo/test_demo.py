@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -386,3 +388,78 @@ def test_example_says_what_its_download_was_checked_against(
         verified=all(f.sha256 is not None for f in files),
     )
     assert load_example().checked(result) == said
+
+
+@pytest.fixture
+def dropping_server() -> Iterator[str]:
+    """A loopback server that reads each request and closes the connection unanswered:
+    reached, but every reply lost."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+
+
+def test_example_says_a_lost_reply_is_not_an_unreachable_server(dropping_server: str) -> None:
+    # It said "cannot reach URL" of a server that took every request and lost the reply,
+    # where the command line says "lost the reply from URL".
+    done = run_example({"WEAVER_BASE_URL": dropping_server, "WEAVER_API_KEY": KEY})
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: lost the reply from {dropping_server}: "), done.stderr
+    assert "cannot reach" not in done.stderr
+    assert KEY not in done.stdout + done.stderr
+
+
+def test_example_interrupted_in_a_wait_names_the_operation() -> None:
+    # Ctrl-C printed "interrupted" alone, dropping the note that names the operation it
+    # was waiting for (a load that a server keeps pending, say) and that it keeps running.
+    with run_emulator(api_keys=(KEY,), latency={"load_checkpoint": 30}) as emu:
+        env = {**demo_env(), "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": KEY}
+        proc = subprocess.Popen(
+            with_sigint("SIG_DFL", [sys.executable, str(EXAMPLE), "--steps", "1"]),
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            seen = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                seen.append(proc.stdout.readline())
+                if "checkpoints of" in seen[-1] or not seen[-1]:
+                    break
+            assert "checkpoints of" in seen[-1], seen
+            time.sleep(1)  # the resume's load is on its way, held by the latency
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130, err
+    assert re.fullmatch(
+        r"interrupted while waiting for operation \S+, which keeps running on the server: .*\n",
+        err,
+    ), err
