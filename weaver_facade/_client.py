@@ -126,6 +126,7 @@ def _base_url(base_url: object) -> str:
             f"WEAVER_BASE_URL; got {url!r}"
         )
     url = url.strip()
+    name = "base_url" if base_url is not None else "WEAVER_BASE_URL"  # as the user gave it
     if not url:
         raise InvalidArgumentError(
             "no Weaver server given: pass base_url= or set WEAVER_BASE_URL "
@@ -138,11 +139,11 @@ def _base_url(base_url: object) -> str:
         # httpx may not parse it: the user info runs to the last "@" (a password may hold
         # "/" or "@"), and the scheme may be missing ("user:password@host", "TOKEN@host").
         shown = re.sub(r"^((?:[^:/]*://)?).*@", r"\1***@", url)
-        raise InvalidArgumentError(f"base_url must start with http:// or https://, got {shown!r}")
+        raise InvalidArgumentError(f"{name} must start with http:// or https://, got {shown!r}")
     url = url.rstrip("/")  # after the scheme's check, which "http://" passes
     if url.endswith("/api/v1"):
         raise InvalidArgumentError(
-            f"base_url is the server root; drop the trailing '/api/v1' from {shown_url(url)!r}"
+            f"{name} is the server root; drop the trailing '/api/v1' from {shown_url(url)!r}"
         )
     try:
         parsed = httpx.URL(url)
@@ -150,13 +151,13 @@ def _base_url(base_url: object) -> str:
         # httpx quotes the part it could not read: of "http://user:pass/word@host",
         # "pass" as a port.
         detail = "; not shown, since it may hold a password" if "@" in url else f": {exc}"
-        raise InvalidArgumentError(f"base_url is not a valid URL{detail}") from None
+        raise InvalidArgumentError(f"{name} is not a valid URL{detail}") from None
     if not parsed.host:
-        raise InvalidArgumentError("base_url names no host, such as http://127.0.0.1:8080")
+        raise InvalidArgumentError(f"{name} names no host, such as http://127.0.0.1:8080")
     if parsed.port is not None and not 0 < parsed.port < 2**16:
-        raise InvalidArgumentError(f"base_url's port {parsed.port} is not in 1..65535")
+        raise InvalidArgumentError(f"{name}'s port {parsed.port} is not in 1..65535")
     if parsed.query or parsed.fragment:
-        raise InvalidArgumentError("base_url is the server root; it takes no query or fragment")
+        raise InvalidArgumentError(f"{name} is the server root; it takes no query or fragment")
     return url
 
 

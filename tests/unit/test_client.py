@@ -12,6 +12,7 @@ import inspect
 import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -185,6 +186,27 @@ def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) 
     monkeypatch.delenv("WEAVER_BASE_URL", raising=False)
     with pytest.raises(InvalidArgumentError, match=problem):
         ServiceClient(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("weaver.test", "WEAVER_BASE_URL must start with http:// or https://"),
+        ("http://weaver.test/api/v1", "WEAVER_BASE_URL is the server root; drop the trailing"),
+        ("http://weaver.test:abc", "WEAVER_BASE_URL is not a valid URL"),
+        ("http://", "WEAVER_BASE_URL names no host"),
+        ("http://weaver.test:70000", "WEAVER_BASE_URL's port 70000"),
+        ("http://weaver.test/?region=eu", "WEAVER_BASE_URL is the server root; it takes no"),
+    ],
+)
+def test_a_bad_base_url_from_the_environment_is_named_so(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    # It said "base_url must start with ...", a parameter that a script reading
+    # WEAVER_BASE_URL (the examples, the README's quick start) never passed.
+    monkeypatch.setenv("WEAVER_BASE_URL", url)
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(problem)}"):
+        ServiceClient()
 
 
 @pytest.mark.parametrize("scheme", ["HTTP", "Https"])
