@@ -112,6 +112,19 @@ def test_a_bad_base_url_is_named_as_given_not_by_the_librarys_parameter(
     assert run.stderr.startswith(f"error: WEAVER_BASE_URL{words}"), run.stderr
 
 
+def test_a_bad_api_key_is_named_as_given_not_by_the_librarys_parameter() -> None:
+    # It said "api_key (or WEAVER_API_KEY) must be printable ASCII": the library's
+    # parameter, no CLI flag, for a key given with --api-key.
+    env = {**NO_SERVER, "WEAVER_BASE_URL": "http://h.test"}
+    run = invoke(["--api-key", "s\u00e9cret", "models", "list"], env)
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith("error: --api-key must be printable ASCII"), run.stderr
+    run = invoke(["models", "list"], {**env, "WEAVER_API_KEY": "s\u00e9cret"})
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith("error: WEAVER_API_KEY must be printable ASCII"), run.stderr
+    assert "s\u00e9cret" not in run.stderr + run.stdout
+
+
 def test_contract_test_names_the_base_url_as_given_too() -> None:
     # `weaver-facade contract-test` handed the kit WEAVER_BASE_URL's value as --base-url,
     # which the kit then named: "error: --base-url is the server root", of no flag given.

@@ -217,14 +217,17 @@ class CliState:
                     heartbeat_interval=0,  # the CLI never opens a session
                 )
             except InvalidArgumentError as exc:
-                # The library's words, with its parameter's name as the user gave the URL.
-                words = str(exc).removeprefix("base_url")
-                if words == str(exc):
-                    raise
-                # click fills --base-url from the environment: the same value came from there.
-                from_env = self.base_url == os.environ.get("WEAVER_BASE_URL")
-                given = "WEAVER_BASE_URL" if from_env else "--base-url"
-                raise InvalidArgumentError(given + words) from None
+                # The library's words, with its parameter's name as the user gave the value;
+                # click fills each option from the environment: the same value came from there.
+                for prefix, option, variable, value in (
+                    ("base_url", "--base-url", "WEAVER_BASE_URL", self.base_url),
+                    ("api_key (or WEAVER_API_KEY)", "--api-key", "WEAVER_API_KEY", self.api_key),
+                ):
+                    words = str(exc).removeprefix(prefix)
+                    if words != str(exc):
+                        given = variable if value == os.environ.get(variable) else option
+                        raise InvalidArgumentError(given + words) from None
+                raise
         return self._service
 
     def deadline_stopped(self) -> bool:
