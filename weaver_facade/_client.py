@@ -103,7 +103,17 @@ from ._transport import (
     own_transport,
 )
 from ._version import __version__
-from ._wire import API_KEY_HEADER, Call, GeneratedClient, Plan, adrive, drive, expect, shown_url
+from ._wire import (
+    API_KEY_HEADER,
+    Call,
+    Delivery,
+    GeneratedClient,
+    Plan,
+    adrive,
+    drive,
+    expect,
+    shown_url,
+)
 
 T = TypeVar("T")
 
@@ -408,16 +418,27 @@ class _ServiceBase(HasOptions):
                 training_mode=new.training_mode,
                 lora=new.lora,
             )
-            return model_plan(attrs.evolve(create, on_its_way=_CREATE_ON_ITS_WAY))
+            create = attrs.evolve(
+                create,
+                on_its_way=_CREATE_ON_ITS_WAY,
+                after_lost_reply=lambda made: _created_after_lost_reply(made.id),
+            )
+            return model_plan(create)
 
         try:
             made = yield from create_on(session_id)
-        except NotFoundError:
+        except NotFoundError as gone:
             # The wire gives a session no lifetime, but a server may end one that missed
             # its heartbeats (a laptop asleep): its creates are 404 until a new one opens.
             if interrupted():
                 raise
             made = yield from create_on((yield from self._root._reopen(session_id)))
+            delivery = gone.delivery
+            earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
+            if earlier is not None and earlier.reply_lost:
+                # The 404 answered a retry: the attempt whose reply was lost may have made
+                # a model in the session before it went.
+                logger.warning("%s", _created_after_lost_reply(made.id))
         model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets the
         # model, which would stay running unknown if kept, so the close terminates it.
@@ -507,6 +528,17 @@ _CREATE_ON_ITS_WAY = (
     "this client cannot terminate, not knowing its id; a server with the model-listing "
     "extension shows it in service.list_models() (end it with terminate_model())"
 )
+
+
+def _created_after_lost_reply(model_id: str) -> str:
+    """The WARNING of a create answered after an attempt whose reply was lost."""
+    return (
+        f"create_model: model {model_id} was made after an earlier attempt's reply was lost: "
+        "a server that does not de-duplicate model_seq_id may have made another model "
+        "too, which this client cannot terminate, not knowing its id; a server with the "
+        "model-listing extension shows it in service.list_models() (`weaver-facade models "
+        "list`; end it with terminate_model() or `weaver-facade models terminate`)"
+    )
 
 
 def _maybe_terminated(model_id: str) -> str:

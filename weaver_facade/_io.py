@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -40,7 +41,9 @@ from ._operations import (
 )
 from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach
 from ._wire import (
+    EARLIER_ATTEMPT,
     Call,
+    EarlierAttempt,
     GeneratedClient,
     Plan,
     WireModel,
@@ -51,6 +54,8 @@ from ._wire import (
     hide_key,
     undecodable,
 )
+
+logger = logging.getLogger("weaver_facade")
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
@@ -350,13 +355,18 @@ class _Base(Generic[SleepT]):
         """``finish``; a model the client's own close terminated under the request is
         that close's doing."""
         try:
-            return finish(call, self.generated, response)
+            made = finish(call, self.generated, response)
         except ModelTerminatedError as exc:
             if not self.refusing():
                 raise
             raise ClientClosedError(
                 f"{call.operation}: its model was terminated by the client's close"
             ) from exc
+        earlier = response.extensions.get(EARLIER_ATTEMPT)
+        lost = isinstance(earlier, EarlierAttempt) and earlier.reply_lost
+        if call.after_lost_reply is not None and lost:
+            logger.warning("%s", call.after_lost_reply(made))
+        return made
 
     def _poll(
         self, operation_id: str, wait: float | None, budget: float | None, seen: str | None

@@ -202,6 +202,15 @@ def may_have_acted(outcome: object) -> bool:
     return not isinstance(outcome, _NOT_SENT_ERRORS)
 
 
+def reply_lost(outcome: object) -> bool:
+    """Whether a request that ended in ``outcome`` may have been acted on by a server whose
+    reply never came: a transport failure after it could have been sent, or a proxy's 502
+    or 504 (a 408, 429 or 503 says the server did not act)."""
+    if isinstance(outcome, httpx.Response):
+        return outcome.status_code in MAYBE_ACTED_STATUSES
+    return may_have_acted(outcome)
+
+
 # A legacy weaver-server answers a read of its store that failed with a 404 `not_found`
 # naming the I/O error; the official SDK polls again on these words (its operations.py).
 _LEGACY_READ_FAILURES = re.compile(

@@ -20,7 +20,8 @@ Error body can decide whether to retry. Replies are therefore never streamed.
 
 A reply's ``EarlierAttempt`` (``response.extensions[EARLIER_ATTEMPT]``) is how
 a save, against a server that ignores ``Idempotency-Key``, tells "my own first
-attempt made this checkpoint" from a real conflict (see ``_recovery``).
+attempt made this checkpoint" from a real conflict (see ``_recovery``), and how
+a create whose earlier reply was lost warns of a model it may have left behind.
 
 Every retry is one WARNING record of the ``weaver_facade`` logger (what failed,
 what is sent again, after how long); ``WEAVER_LOG=debug`` logs every request
@@ -216,6 +217,7 @@ class _Attempts:
         # the server may have acted on.
         self._sending = 0.0
         self._maybe_acted: float | None = None
+        self._reply_lost = False
 
     def __enter__(self) -> Self:
         self._key = _SENDING_KEY.set(self._request.headers.get(API_KEY_HEADER))
@@ -280,7 +282,7 @@ class _Attempts:
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
-                sent=self._maybe_acted, received=time.monotonic()
+                sent=self._maybe_acted, received=time.monotonic(), reply_lost=self._reply_lost
             )
         return outcome
 
@@ -305,6 +307,7 @@ class _Attempts:
         if delay is not None:
             if self._maybe_acted is None and rules.may_have_acted(outcome):
                 self._maybe_acted = self._sending
+            self._reply_lost = self._reply_lost or rules.reply_lost(outcome)
             self._reach(self._maybe_acted is not None)  # no attempt on its way now
             self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(

@@ -113,6 +113,9 @@ class Call(Generic[M]):
         on_its_way: For a request that changes something, what a Ctrl-C, a cancel or a
             close that cuts it, or the loss of every reply, tells (``_io._sending``):
             ``"the request ... was on its way: the server may ..."``.
+        after_lost_reply: For a request that a server may not de-duplicate (a create),
+            what its success after an attempt whose reply was lost (``EarlierAttempt``)
+            tells, as a WARNING (``_io``), given what the success made.
     """
 
     operation: str
@@ -120,6 +123,7 @@ class Call(Generic[M]):
     parse: Callable[..., object]
     model: type[M]
     on_its_way: str | None = None
+    after_lost_reply: Callable[[M], str] | None = None
 
 
 class NoBody:
@@ -205,10 +209,14 @@ class EarlierAttempt:
     Attributes:
         sent: ``time.monotonic()`` when the first such attempt was sent.
         received: ``time.monotonic()`` when the final reply's headers arrived.
+        reply_lost: Whether such an attempt got no reply, or a proxy's 502 or 504
+            (``_retry.reply_lost``), rather than only the server's own error replies
+            (a 503 says it did not act).
     """
 
     sent: float
     received: float
+    reply_lost: bool = False
 
 
 @attrs.frozen

@@ -27,7 +27,7 @@ from tests.support.held_creates import (
 from tests.support.signals import watched, with_sigint
 from weaver_facade import ModelInfo, ServiceClient
 from weaver_facade._cli.models import print_model, print_models
-from weaver_facade.emulator import RunningEmulator
+from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator
 from weaver_facade.emulator._base_models import BASE_MODELS
 
 MODEL_KEYS = {
@@ -108,6 +108,24 @@ def test_create_list_show_and_terminate(cli: Cli, emu: RunningEmulator) -> None:
     refused = cli("checkpoints", "save", created["id"], "late")
     assert refused.exit_code == 1
     assert "model_terminated" in refused.stderr
+
+
+# Seeded: the create's first attempt is dropped after the server made the model.
+_LOST_CREATE = FaultRule("drop", 0.5, "after", "POST", "/api/v1/sessions/{session_id}/models")
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"faults": FaultConfig(rules=(_LOST_CREATE,), seed=1)}]
+)
+def test_create_after_a_lost_reply_warns_of_a_model_left_unknown(cli: Cli) -> None:
+    run = cli("models", "create", "weaver-tiny", "--json")
+    assert run.exit_code == 0, run.stderr
+    made = run.json()["id"]
+    retry, warning = run.stderr.splitlines()
+    assert "connection dropped; retrying" in retry
+    assert f"model {made} " in warning
+    assert "reply was lost" in warning
+    assert "weaver-facade models list" in warning
 
 
 def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:

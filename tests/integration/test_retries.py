@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import time
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.integration import API_KEY, BASE_MODEL, Recorder, ServiceFactory, batch
+from tests.support.integration import (
+    API_KEY,
+    BASE_MODEL,
+    AsyncServiceFactory,
+    Recorder,
+    ServiceFactory,
+    batch,
+)
 from weaver_facade import (
     InternalServerError,
     RateLimitError,
@@ -223,3 +231,49 @@ def test_max_retries_bounds_the_attempts(
     assert unavailable.value.status_code == 503
     assert unavailable.value.code == "unavailable"
     assert len(recorder.sent("POST", "/checkpoints")) == 1 + max_retries
+
+
+CREATES = "/api/v1/sessions/{session_id}/models"
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    # Seeded: the creates' attempts draw pass, drop, pass, drop, pass.
+    [{"faults": FaultConfig(rules=(FaultRule("drop", 0.5, "after", "POST", CREATES),), seed=10)}],
+)
+def test_a_create_after_a_lost_reply_warns_of_a_model_left_unknown(
+    make_service: ServiceFactory, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The server made a model and the reply was lost: a server that does not de-duplicate
+    # model_seq_id made a second one on the retry, and the only word of it was the retry's.
+    service = make_service()
+    clean = service.create_training_client(BASE_MODEL, seed=1)
+    retried = service.create_training_client(BASE_MODEL, seed=1)
+    saved = retried.save_state("s")
+    resumed = service.create_training_client_from_state(saved)
+    assert len(recorder.sent("POST", "/models")) == 5
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "reply was lost" in r.getMessage()
+    ]
+    assert len(warned) == 2, warned
+    for made, message in zip((retried, resumed), warned, strict=True):
+        assert f"model {made.model_id} " in message, message
+        assert "model_seq_id" in message
+        assert "service.list_models()" in message
+        assert "weaver-facade models list" in message
+    assert not any(clean.model_id + " " in m for m in warned)
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [{"faults": FaultConfig(rules=(FaultRule("drop", 0.5, "after", "POST", CREATES),), seed=1)}],
+)
+async def test_an_async_create_after_a_lost_reply_warns_too(
+    make_async_service: AsyncServiceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    trainer = await make_async_service().create_training_client(BASE_MODEL, seed=1)
+    warned = [r.getMessage() for r in caplog.records if "reply was lost" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert f"model {trainer.model_id} was made after" in warned[0]

@@ -25,7 +25,9 @@ from tests.support.fakeserver import (
     KEY,
     FakeWeaver,
     HeldTransport,
+    Reply,
     async_service,
+    error_json,
     json_reply,
     service,
 )
@@ -1105,7 +1107,8 @@ def test_aclose_on_another_loop_closes_on_the_client_s_loop_while_it_runs() -> N
 # The wire sheet gives a session no lifetime, but a server may end one that missed its
 # heartbeats (a laptop asleep): every later create then got 404, for as long as the
 # client lived. A create whose session is gone opens a new one, once.
-def _expired_session(fake: FakeWeaver) -> None:
+def _expired_session(fake: FakeWeaver, first_create: Reply | None = None) -> None:
+    """s-1, whose first create is ``first_create`` (default: made) and the second a 404."""
     first = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
     stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
     fake.script(
@@ -1115,7 +1118,8 @@ def _expired_session(fake: FakeWeaver) -> None:
         json_reply(201, {**first, **stamps, "id": "s-2"}),
     )
     gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
-    fake.script("POST", "/api/v1/sessions/s-1/models", fake.route, json_reply(404, gone))
+    made = first_create or fake.route
+    fake.script("POST", "/api/v1/sessions/s-1/models", made, json_reply(404, gone))
 
 
 # The POSTs of two creates, the second of which found its session gone.
@@ -1160,6 +1164,43 @@ def test_a_create_whose_session_expired_opens_a_new_session(
             "/api/v1/sessions/s-2/heartbeat"
         ]
     assert _created_on(fake)[:5] == _REOPENED
+
+
+def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_unknown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The first attempt made a model in s-1 and its reply was lost; the retry found s-1
+    # gone, and the model made in s-2 was returned without a word of the first.
+    fake = FakeWeaver()
+
+    def made_then_lost(request: httpx.Request) -> httpx.Response:
+        fake.route(request)
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    _expired_session(fake, made_then_lost)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        assert svc.session_id == "s-2"
+    warned = [r.getMessage() for r in caplog.records if "reply was lost" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert f"model {trainer.model_id} was made after" in warned[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(429, "rate_limited"), (503, "unavailable"), (408, "timeout")]
+)
+def test_a_create_retried_after_a_refusal_warns_of_no_other_model(
+    status: int, code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 408, 429 and 503 say the server did not act: no model can have been left behind.
+    fake = FakeWeaver()
+    refused = json_reply(status, error_json(code, "try again", True), {"Retry-After": "0"})
+    fake.script("POST", "/api/v1/sessions/s-1/models", refused)
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == 2
+    assert "retrying" in caplog.text
+    assert "reply was lost" not in caplog.text
 
 
 async def test_an_async_create_whose_session_expired_opens_a_new_session() -> None:

@@ -215,18 +215,22 @@ def _final_reply(*outcomes: httpx.Response | Exception) -> httpx.Response:
 
 @pytest.mark.parametrize(
     "first",
-    [httpx.ReadError("reset"), httpx.ReadTimeout("slow"), "503"],
-    ids=["dropped", "read-timeout", "503"],
+    [httpx.ReadError("reset"), httpx.ReadTimeout("slow"), "503", "504"],
+    ids=["dropped", "read-timeout", "503", "proxy-504"],
 )
 def test_a_reply_after_an_attempt_that_may_have_acted_says_so(first: object) -> None:
     from weaver_facade._wire import EARLIER_ATTEMPT, EarlierAttempt
 
-    outcome = unavailable() if first == "503" else first
+    replies = {"503": unavailable(), "504": httpx.Response(504, text="gateway timeout")}
+    outcome = replies.get(first, first) if isinstance(first, str) else first
     assert isinstance(outcome, httpx.Response | Exception)
     reply = _final_reply(outcome, json_reply(409, error_json("checkpoint_exists", "exists")))
     earlier = reply.extensions[EARLIER_ATTEMPT]
     assert isinstance(earlier, EarlierAttempt)
     assert earlier.received >= earlier.sent
+    # A 503 says the server did not act (the save's recovery looks all the same); a lost
+    # reply is what a create warns of.
+    assert earlier.reply_lost is (first != "503")
 
 
 @pytest.mark.parametrize(
