@@ -548,8 +548,10 @@ class Poller:
         self._attempt += 1
         if not rules.error_is_retryable(error):
             self._final_5xx += 1
-        elif isinstance(error, APIError):
-            self._final_5xx = 0  # a reply between (a 503 asking again): no longer in a row
+        elif isinstance(error, APIError) and error.status_code is not None:
+            # A reply between (a 503 asking again): no longer in a row. Not a lost one (an
+            # APIConnectionError, an APIError too), which is no reply.
+            self._final_5xx = 0
         return True
 
 

@@ -272,6 +272,31 @@ def test_a_retryable_5xx_between_final_ones_starts_their_count_again() -> None:
     assert poller.waited < 3600
 
 
+def test_a_lost_reply_between_final_5xx_polls_leaves_their_count() -> None:
+    # A poll whose reply was lost (an APIConnectionError, an APIError too) is no reply
+    # between two final 5xx, unlike a 503: it started their count again, so that final
+    # 500s with dropped connections between them were polled until the deadline, if any.
+    clock = FakeClock()
+    poller = policy(clock).start(timeout=3600)
+    final = InternalServerError("down", status_code=500, retryable=False)
+
+    def poll() -> None:
+        step = poller.next_step()
+        while isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            step = poller.next_step()
+        assert isinstance(step, Poll)
+
+    for _ in range(FINAL_5XX_POLLS):
+        poll()
+        assert poller.on_failure(final)
+        poll()
+        assert poller.on_failure(APIConnectionError("reset"))
+    poll()
+    assert not poller.repeatable(final)
+    assert poller.waited < 3600
+
+
 def test_a_4xx_the_server_calls_final_stops_at_once() -> None:
     # ``retryable`` is the Error body's word (or, without one, the status rule's).
     poller = policy(FakeClock()).start(timeout=60)
