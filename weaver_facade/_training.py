@@ -637,6 +637,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         """Start an export: a handle's parts, from the operation or, for a reply that is the
         artifact itself, from the artifact (``ResourceWatch``)."""
         reply: calls.ExportReply
+        followed = None  # the checkpoint whose retention ttl_seconds=None asks to follow
         if target is None:
             kind = "export_model_weights"
             call = calls.export_model_weights(
@@ -658,6 +659,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 # Looked up as find_checkpoint_id would: the checkpoint an export that
                 # follows it is compared with.
                 target = yield from lookup.find_by_path(target)
+            followed = target if isinstance(target, Checkpoint) else None  # by id: unknown
             checkpoint_id = yield from find_checkpoint_id(target)
             try:
                 reply = yield calls.export_checkpoint(
@@ -666,15 +668,15 @@ class _TrainingBase(HasOptions, Generic[IO]):
             except ConflictError as exc:
                 found = yield from _recover_export(checkpoint_id, merge, exc)
                 watch = ResourceWatch(kind, found, artifact_again)
-                parse = _kept_as_asked(watch.result, ttl_seconds, _SET)
+                parse = _kept_as_asked(watch.result, ttl_seconds, _SET, followed)
                 return watch.snapshot(found), parse, watch.look, None
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
             why = _SET if target is None or replace else _SET_OR_UNDER_WAY
-            return snap, _kept_as_asked(_parse_export(kind), ttl_seconds, why), None, None
+            parse = _kept_as_asked(_parse_export(kind), ttl_seconds, why, followed)
+            return snap, parse, None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
-        followed = target if isinstance(target, Checkpoint) else None
         why = _SET if target is None else _ALREADY_MADE
         parse = _kept_as_asked(watch.result, ttl_seconds, why, followed)
         return watch.snapshot(watch.latest), parse, watch.look, None

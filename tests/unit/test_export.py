@@ -681,6 +681,49 @@ def test_a_200_hit_that_does_not_follow_the_checkpoint_says_so(
     assert "`weaver-facade checkpoints export --force`" in warning
 
 
+def test_a_202_whose_artifact_does_not_follow_the_checkpoint_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A 202 may be an export of its kind under way, started with another TTL: its artifact
+    # kept that TTL without a word for ttl_seconds=None, where a number asked is warned of
+    # (README: "for None, when the artifact's TTL is a number that is neither the
+    # checkpoint's nor ends with it").
+    fake = FakeWeaver()
+    listed = {**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT), "ttl_seconds": None}
+    fake.checkpoints["m-1"].append(listed)
+    fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
+    done = operation_json("done", artifact_json(ttl_seconds=3600))
+    fake.script("GET", "/api/v1/operations/op-x", json_reply(200, done))
+    with service(fake) as svc:
+        trainer = svc.training_client("m-1")
+        trainer.export_weights("weaver://m-1/checkpoints/c", ttl_seconds=None)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(
+        f"artifact {ARTIFACT} keeps ttl_seconds=3600, not the checkpoint's retention "
+        "(its ttl_seconds=None) asked: the server set it, or answered with an export of its "
+        "kind under way"
+    )
+
+
+def test_a_recovered_exports_artifact_that_does_not_follow_the_checkpoint_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The same for the export a 409 after a lost reply finds to be our own.
+    fake = FakeWeaver()
+    listed = {**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT), "ttl_seconds": None}
+    fake.checkpoints["m-1"].append(listed)
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    _export_met_after_a_lost_reply(fake, artifact_json(created_at=now, ttl_seconds=3600))
+    with service(fake) as svc:
+        trainer = svc.training_client("m-1")
+        trainer.export_weights("weaver://m-1/checkpoints/c", ttl_seconds=None, force=True)
+    [warning] = [m for r in caplog.records if "keeps ttl_seconds" in (m := r.getMessage())]
+    assert warning.startswith(
+        f"artifact {ARTIFACT} keeps ttl_seconds=3600, not the checkpoint's retention "
+        "(its ttl_seconds=None) asked: the server set it"
+    )
+
+
 def test_a_200_hit_that_ends_with_the_checkpoint_follows_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
