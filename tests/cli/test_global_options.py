@@ -141,6 +141,23 @@ def test_contract_test_names_the_base_url_as_given_too() -> None:
         assert run.stderr.startswith("error: --base-url is the server root"), run.stderr
 
 
+def test_contract_test_names_a_bad_api_key_as_given_too() -> None:
+    # The kit's own check read only WEAVER_API_KEY, naming the library's parameter; a key
+    # given with --api-key reached httpx, whose UnicodeEncodeError ended in a traceback.
+    env = {**NO_SERVER, "WEAVER_BASE_URL": "http://127.0.0.1:9"}
+    run = invoke(["contract-test"], {**env, "WEAVER_API_KEY": "s\u00e9cret"})
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith("error: WEAVER_API_KEY must be printable ASCII"), run.stderr
+    for argv in (
+        ["--api-key", "s\u00e9cret", "contract-test"],
+        ["contract-test", "--api-key", "s\u00e9cret"],
+    ):
+        run = invoke(argv, {**env, "WEAVER_API_KEY": "k"})
+        assert run.exit_code == 2, run.stderr
+        assert run.stderr.startswith("error: --api-key must be printable ASCII"), run.stderr
+        assert "s\u00e9cret" not in run.stderr + run.stdout
+
+
 def test_a_client_key_before_emulator_is_refused_not_dropped() -> None:
     # The emulator ran with auth off: the key before its name is the client's.
     run = invoke(["--api-key", "k-1", "emulator", "--data-dir", "/dev/null/x"], NO_SERVER)

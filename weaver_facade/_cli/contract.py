@@ -27,11 +27,11 @@ def contract_test(args: tuple[str, ...]) -> None:
     """Hold a live Weaver server to openapi.yaml and name every drift (--help: its options)."""
     state = current_state()
     argv = list(args)
-    # An in-process argument list: the key is not shown by `ps`.
-    if state.api_key:
+    # click fills --api-key and --base-url from WEAVER_API_KEY and WEAVER_BASE_URL, which
+    # the kit reads itself: passed on as flags, a refusal of their value named a flag the
+    # user never gave (as ``CliState``). An in-process argument list: `ps` shows no key.
+    if state.api_key and state.api_key != os.environ.get("WEAVER_API_KEY"):
         argv = ["--api-key", state.api_key, *argv]
-    # click fills --base-url from WEAVER_BASE_URL, which the kit reads itself: passed on as
-    # --base-url, a refusal of its value named a flag the user never gave (as ``CliState``).
     if state.base_url and state.base_url != os.environ.get("WEAVER_BASE_URL"):
         argv = ["--base-url", state.base_url, *argv]
     raise click.exceptions.Exit(main(argv, prog="weaver-facade contract-test"))

@@ -134,13 +134,19 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:  # the facade's own checks of a base URL; a client opens nothing until it is used
-        ServiceClient(base_url, heartbeat_interval=0).close()
-    except InvalidArgumentError as exc:  # it names base_url, or the environment's settings
-        # The library's words, with its parameter's name as the user gave the URL.
-        words = str(exc).removeprefix("base_url")
-        if words != str(exc):
-            words = ("--base-url" if args.base_url else "WEAVER_BASE_URL") + words
+    api_key = (args.api_key or os.environ.get("WEAVER_API_KEY") or "").strip() or None
+    try:  # the facade's own checks of a base URL and a key; a client opens nothing yet
+        ServiceClient(base_url, api_key or "", heartbeat_interval=0).close()
+    except InvalidArgumentError as exc:  # it names base_url or api_key, or the environment's
+        # The library's words, with its parameter's name as the user gave the value.
+        words = str(exc)
+        for prefix, option, variable, given in (
+            ("base_url", "--base-url", "WEAVER_BASE_URL", args.base_url),
+            ("api_key (or WEAVER_API_KEY)", "--api-key", "WEAVER_API_KEY", args.api_key),
+        ):
+            if words.startswith(prefix):
+                words = (option if given else variable) + words.removeprefix(prefix)
+                break
         print(f"error: {words}", file=sys.stderr)
         return EXIT_USAGE
     if args.spec is not None and not args.spec.is_file():
@@ -158,7 +164,6 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
         except OSError as exc:
             print(f"error: --report {args.report}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_USAGE
-    api_key = (args.api_key or os.environ.get("WEAVER_API_KEY") or "").strip() or None
     settings = ContractSettings(
         base_url=base_url,
         api_key=api_key,
