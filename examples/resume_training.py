@@ -284,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except APIConnectionError as exc:
         where = service.base_url if service is not None else "the server"
         # As the command line words it: a server that took the request may have acted on it.
-        if isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)):
+        never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+        if isinstance(exc.__cause__, never_sent):
             what = f"cannot reach {where}"
         elif isinstance(exc, APITimeoutError):
             what = f"no reply in time from {where}"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from weaver_facade import (
     DownloadResult,
     ServiceClient,
 )
+from weaver_facade._wire import connection_error
 from weaver_facade.emulator import RunningEmulator, run_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -463,3 +465,34 @@ def test_example_interrupted_in_a_wait_names_the_operation() -> None:
         r"interrupted while waiting for operation \S+, which keeps running on the server: .*\n",
         err,
     ), err
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (httpx.PoolTimeout("no connection free"), "cannot reach"),
+        (httpx.ConnectError("refused"), "cannot reach"),
+        (httpx.ReadTimeout("slow"), "no reply in time from"),
+    ],
+)
+def test_example_words_a_connection_failure_as_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    failure: httpx.TransportError,
+    said: str,
+) -> None:
+    # A request that waited for a free connection of the pool never left: the command
+    # line says "cannot reach URL" of it (``_never_sent``), the example "no reply in time".
+    example = load_example()
+    url = "http://127.0.0.1:9"
+
+    service = types.SimpleNamespace(base_url=url)
+
+    def run(*_: object) -> bool:
+        raise connection_error("list_models", failure) from failure
+
+    monkeypatch.setenv("WEAVER_BASE_URL", url)
+    monkeypatch.setattr(example, "ServiceClient", lambda: contextlib.nullcontext(service))
+    monkeypatch.setattr(example, "run", run)
+    assert example.main([]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {said} {url}: ")
