@@ -102,3 +102,15 @@ def test_an_api_that_lacks_only_the_listing_is_still_tested() -> None:
     )
     assert report.lifecycle is not None
     assert any(step.status == "passed" for step in report.lifecycle.steps)
+
+
+@pytest.mark.parametrize("api_key", ["s\u00e9cret", "key\nX-Other: 1"])
+def test_a_key_no_header_can_carry_is_refused_before_any_request(api_key: str) -> None:
+    """From Python as from the command line: not httpx's UnicodeEncodeError mid-run."""
+    from weaver_facade import InvalidArgumentError
+    from weaver_facade.contract import ContractSettings
+
+    # Any request would be answered: none may be sent.
+    with web_server() as url, pytest.raises(InvalidArgumentError, match="api_key") as caught:
+        run_contract_test(ContractSettings(base_url=url, api_key=api_key))
+    assert api_key not in str(caught.value)

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
+from weaver_facade import ServiceClient
+
 from .._causes import PLAIN_HTTP_HINT, plain_http
 from .._extensions import restrict_spec
 from .._extras import check_extra
@@ -253,9 +255,13 @@ def run_contract_test(
         ServerUnreachable: Nothing answers at the base URL, or no Weaver API does (the
             routes every server has answer 404).
         UnknownBaseModel: ``settings.base_model`` is none the server lists.
+        InvalidArgumentError: The base URL or the key is one the facade refuses (a key
+            that no HTTP header can carry, say), before any request.
         ModuleNotFoundError: The ``contract`` extra is not installed (before any request).
     """
     check_extra("contract", "run_contract_test")
+    # The facade's own checks of the URL and the key; a client opens nothing until it is used.
+    ServiceClient(settings.base_url, settings.api_key or "", heartbeat_interval=0).close()
     started = time.monotonic()
     base_url = settings.base_url.rstrip("/")
     spec_file = spec_path() if settings.spec_file is None else settings.spec_file
