@@ -53,6 +53,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from ._lazy import asyncio
+
 
 class WeaverError(Exception):
     """The base of every exception raised by weaver_facade.
@@ -424,6 +426,27 @@ class OperationTimeoutError(WeaverError, TimeoutError):
             )
         message += " on the server"
         super().__init__(f"{message}: {pick_up_again(operation_id, result_type)}")
+
+
+# Set on an exception by ``add_goes_on_note``.
+_GOES_ON = "_weaver_goes_on"
+
+
+def add_goes_on_note(exc: BaseException, note: str) -> None:
+    """Add ``note`` to ``exc``: it says that something goes on on the server (an operation
+    whose wait ended, a request the server may act on), which a close that terminates
+    its model ends, as ``goes_on`` tells ``CreatedModels.note_terminated``."""
+    exc.add_note(note)
+    setattr(exc, _GOES_ON, True)
+
+
+def goes_on(exc: BaseException) -> bool:
+    """Whether ``exc`` says that something goes on on the server: a note added by
+    ``add_goes_on_note``, or its kind (a wait's timeout; a Ctrl-C or a cancel, which may
+    leave an operation started without waiting)."""
+    return getattr(exc, _GOES_ON, False) is True or isinstance(
+        exc, (OperationTimeoutError, KeyboardInterrupt, asyncio.CancelledError)
+    )
 
 
 def pick_up_again(operation_id: str, result_type: str | None = None) -> str:

@@ -27,6 +27,7 @@ from ._errors import (
     EventLoopError,
     InvalidArgumentError,
     ModelTerminatedError,
+    add_goes_on_note,
 )
 from ._lazy import asyncio, wire
 from ._operations import (
@@ -322,7 +323,7 @@ class _Base(Generic[SleepT]):
             # once closed, that the looks it names need another client).
             if call.on_its_way is not None and reach.maybe:
                 then = "; this client is closed: look from a new one" if why == "closed" else ""
-                error.add_note(f"{why} while {call.on_its_way}{then}")
+                add_goes_on_note(error, f"{why} while {call.on_its_way}{then}")
             return error
 
         try:

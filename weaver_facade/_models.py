@@ -23,6 +23,7 @@ from ._errors import (
     ResponseValidationError,
     UnsupportedByServerError,
     WeaverError,
+    goes_on,
 )
 from ._extensions import MODEL_LISTING
 from ._lazy import wire
@@ -395,7 +396,8 @@ class CreatedModels:
         was interrupted): a close terminates them, whatever kept them; after the close
         has run, the log says they are left running."""
         for model_id in model_ids:
-            if model_id in self._ids:
+            if model_id in self._ids:  # terminated on close already: not kept
+                self._unclaimed.add(model_id)
                 continue
             if self.sealed:  # the close has run: none is left to terminate it
                 logger.warning("%s: model %s is left running (the client is closed)", why, model_id)
@@ -423,22 +425,30 @@ class CreatedModels:
 
     def note_terminated(self, exc: BaseException, before: tuple[str, ...]) -> None:
         """Add a note to ``exc``, which left a ``with`` block, naming the models of
-        ``before`` that the close then terminated: an earlier note may say that an
-        operation of one keeps running on the server, which the close ended. Not one whose
-        terminate failed (it may run on), nor one its caller never got (a WARNING record
-        names it, and ``keep`` would not have kept it)."""
-        done = [
-            model_id
-            for model_id in before
-            if model_id in self._terminated and model_id not in self._unclaimed
-        ]
-        if done:
-            models = f"model {done[0]}" if len(done) == 1 else f"models {', '.join(done)}"
-            exc.add_note(
-                f"then the client's close, leaving its `with` block, terminated {models}, "
-                "whose operations still running end (`create_training_client(..., "
-                "keep=True)` keeps a model past the close)"
-            )
+        ``before`` that the close then terminated, when ``exc`` says that something goes
+        on on the server (``goes_on``: an operation that keeps running, a request it may
+        act on), which the close ended; not to any other error, where it would be noise.
+        Not one whose terminate failed (it may run on). One its caller never got gets no
+        advice to keep it: ``keep`` would not have kept it."""
+        if not goes_on(exc):
+            return
+        done = [model_id for model_id in before if model_id in self._terminated]
+        if not done:
+            return
+        claimed = [model_id for model_id in done if model_id not in self._unclaimed]
+        never_got = [model_id for model_id in done if model_id in self._unclaimed]
+        if not claimed:
+            advice = "its caller never got it: `keep=True` would not have kept it"
+            if len(never_got) > 1:
+                advice = "their caller never got them: `keep=True` would not have kept them"
+        else:
+            advice = "`create_training_client(..., keep=True)` keeps a model past the close"
+            if never_got:
+                advice += f", but not {_models(never_got)}, which its caller never got"
+        exc.add_note(
+            f"then the client's close, leaving its `with` block, terminated {_models(done)}, "
+            f"whose operations still running end ({advice})"
+        )
 
     def left_running(self, why: str) -> None:
         """Say which models a close that can send nothing leaves running."""
@@ -468,6 +478,11 @@ class CreatedModels:
                     return
             self.forget(model_id)
         self.sealed = True
+
+
+def _models(model_ids: list[str]) -> str:
+    one = len(model_ids) == 1
+    return f"model {model_ids[0]}" if one else f"models {', '.join(model_ids)}"
 
 
 def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:

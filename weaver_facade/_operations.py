@@ -29,6 +29,7 @@ from ._errors import (
     OperationFailedError,
     OperationTimeoutError,
     ResponseValidationError,
+    add_goes_on_note,
     pick_up_again,
 )
 from ._lazy import asyncio, asyncio_sleep, wire
@@ -761,7 +762,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             self.on_progress(progress)
         except Exception as exc:
             # It ends the wait, not the operation: say which one to pick up again.
-            exc.add_note(self._goes_on("raised by on_progress"))
+            add_goes_on_note(exc, self._goes_on("raised by on_progress"))
             raise
 
     def _goes_on(self, why: str) -> str:
@@ -947,7 +948,7 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
                     else:
                         self._polled(watch.poller, snapshot, seen)
         except KeyboardInterrupt as exc:  # Ctrl-C ends the wait, not the operation
-            exc.add_note(self._goes_on("interrupted"))
+            add_goes_on_note(exc, self._goes_on("interrupted"))
             raise
 
     def result(self, timeout: float | None = None) -> T_co:
@@ -1008,7 +1009,7 @@ class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awai
                     else:
                         self._polled(watch.poller, snapshot, seen)
         except asyncio.CancelledError as exc:  # asyncio.wait_for, a TaskGroup: as a Ctrl-C
-            exc.add_note(self._goes_on("cancelled"))
+            add_goes_on_note(exc, self._goes_on("cancelled"))
             raise
 
     async def result(self, timeout: float | None = None) -> T_co:  # noqa: ASYNC109

@@ -442,6 +442,82 @@ def test_a_save_whose_every_attempt_failed_says_whether_it_may_be_made(
     assert (note in getattr(raised.value, "__notes__", [])) is noted
 
 
+_CLOSED_NOTE = (
+    "then the client's close, leaving its `with` block, terminated model m-1, whose "
+    "operations still running end (`create_training_client(..., keep=True)` keeps a "
+    "model past the close)"
+)
+
+
+def test_an_error_with_nothing_going_on_out_of_a_with_block_has_no_close_note() -> None:
+    # The close terminates the model, but no operation or request was said to go on:
+    # a spec drift, a storage error or a lookup's 404 had a note about operations ended.
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/models/m-9", json_reply(404, error_json("not_found", "no")))
+
+    def train() -> None:
+        with service(fake) as svc:
+            svc.create_training_client("weaver-tiny")
+            svc.get_model("m-9")
+
+    with pytest.raises(NotFoundError) as raised:
+        train()
+    assert fake.terminated == ["m-1"]
+    assert _CLOSED_NOTE not in getattr(raised.value, "__notes__", [])
+
+
+def test_an_error_that_says_an_operation_goes_on_gets_the_close_note() -> None:
+    # Any error can carry such a note: one raised by on_progress, or a lost reply's.
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+
+    def broken_display(_: OperationProgress) -> None:
+        raise RuntimeError("display broke")
+
+    def train() -> None:
+        with service(fake) as svc:
+            handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+            handle.on_progress = broken_display
+            handle.result()
+
+    with pytest.raises(RuntimeError) as raised:
+        train()
+    assert raised.value.__notes__[-1] == _CLOSED_NOTE
+
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", *[lost] * 5)
+
+    def save() -> None:
+        with service(fake) as svc:
+            svc.create_training_client("weaver-tiny").save_state("c1")
+
+    with pytest.raises(APIConnectionError) as lost_reply:
+        save()
+    assert lost_reply.value.__notes__[-1] == _CLOSED_NOTE
+
+
+def test_ctrl_c_in_a_resume_s_load_gives_no_keep_advice_for_its_model() -> None:
+    # Its caller never got the model, which a close terminates whatever `keep` says: the
+    # note advised `keep=True` for it.
+    fake = FakeWeaver()
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    fake.pending_polls = 10**9
+    poll = PollPolicy(PollSettings(timeout=120), clock=FakeClock(), rng=lambda: 0.5)
+
+    def resume() -> None:
+        with service(fake, poll=poll, sleep=ctrl_c) as svc:
+            svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        resume()
+    assert fake.terminated == ["m-1"]
+    assert raised.value.__notes__[-1] == (
+        "then the client's close, leaving its `with` block, terminated model m-1, whose "
+        "operations still running end (its caller never got it: `keep=True` would not "
+        "have kept it)"
+    )
+
+
 async def test_a_save_cancelled_while_it_waits_to_retry_a_refused_request_has_no_note() -> None:
     async def cancelled(_seconds: float) -> None:
         raise asyncio.CancelledError
