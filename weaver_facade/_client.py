@@ -486,6 +486,17 @@ class _ServiceBase(HasOptions):
         model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
         return self._created.describe(model)
 
+    def _find_model(self, model_id: object) -> Plan[ModelInfo]:
+        """``get_model``: a 404 has a note saying what it may mean, as ``_attach``'s: the
+        model was terminated (the server still lists a checkpoint of it), or may have been."""
+        checked = check_id("model_id", model_id)
+        try:
+            return (yield from self._get_model(checked))
+        except NotFoundError as missing:
+            kept = yield from lookup.kept_of_forgotten(checked, lambda _: True)
+            missing.add_note(_maybe_terminated(checked) if kept is None else _gone(checked))
+            raise
+
     def _forgotten(self, model_id: str) -> Plan[bool | None]:
         """Whether the server no longer finds ``model_id`` but still lists a checkpoint of
         it (``lookup.kept_of_forgotten``): a model terminated before, which it forgot, not
@@ -547,6 +558,14 @@ def _maybe_terminated(model_id: str) -> str:
         f"model {model_id} may not exist, or may have been terminated already: a server may "
         "forget a terminated model, which without a checkpoint of it listed looks like one "
         "it never had"
+    )
+
+
+def _gone(model_id: str) -> str:
+    """The note on a 404 of a model the server does not find but lists a checkpoint of."""
+    return (
+        f"model {model_id} is no longer found, but the server lists checkpoints of it: it "
+        "was terminated, and they stay"
     )
 
 
@@ -781,8 +800,13 @@ class ServiceClient(_ServiceBase):
             return list(self._io.whole().pages(model_pager(page_size)))
 
     def get_model(self, model_id: str) -> ModelInfo:
-        """A training model, as the server describes it now."""
-        return self._io.run(self._get_model(model_id))
+        """A training model, as the server describes it now.
+
+        A model not found (``NotFoundError``) has a note: one the server forgot once
+        terminated cannot be told from one it never had, unless it still lists a
+        checkpoint of it, which the note then says.
+        """
+        return self._io.run(self._find_model(model_id))
 
     def terminate_model(self, model_id: str) -> ModelInfo:
         """Terminate a model: it stops holding training resources and refuses to train
@@ -1128,7 +1152,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
-        return await self._io.run(self._get_model(model_id))
+        return await self._io.run(self._find_model(model_id))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""

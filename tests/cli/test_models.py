@@ -400,6 +400,37 @@ def test_save_and_load_into_a_model_the_server_forgot_say_it_may_be_terminated(
         assert refused.stderr.rstrip("\n").endswith(note), refused.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [["models", "show", "m-9"], ["checkpoints", "list", "m-9"]], ids=["show", "list"]
+)
+def test_show_and_list_of_a_model_the_server_forgot_say_it_may_be_terminated(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # `models show` and `checkpoints list` of a terminated model the server forgot, without
+    # checkpoints, said "[404 not_found] ... model m-9 not found" alone, where `models
+    # terminate` and `checkpoints save` show the library's note.
+    forgetful_server(monkeypatch, checkpoint=False)
+    refused = invoke([*command, "--json"], FORGETFUL)
+    assert refused.exit_code == 1, refused.stderr
+    error = refused.json()["error"]
+    assert (error["type"], error["status_code"]) == ("NotFoundError", 404)
+    assert error["message"].endswith(MAYBE_TERMINATED), error["message"]
+    assert refused.stderr.rstrip("\n").endswith(MAYBE_TERMINATED), refused.stderr
+
+
+def test_show_of_a_model_the_server_forgot_with_checkpoints_says_it_was_terminated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forgetful_server(monkeypatch, checkpoint=True)
+    refused = invoke(["models", "show", "m-9"], FORGETFUL)
+    assert refused.exit_code == 1
+    assert refused.stderr.rstrip("\n").endswith(
+        "; model m-9 is no longer found, but the server lists checkpoints of it: it was "
+        "terminated, and they stay"
+    ), refused.stderr
+    assert invoke(["checkpoints", "list", "m-9"], FORGETFUL).exit_code == 0
+
+
 def test_load_of_a_checkpoint_not_found_into_a_model_found_says_no_more(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1092,6 +1092,39 @@ def test_terminate_of_an_unknown_model_is_still_not_found() -> None:
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("listed", [False, True], ids=["none", "kept"])
+async def test_get_model_of_a_model_not_found_says_it_may_be_terminated(
+    is_async: bool, listed: bool
+) -> None:
+    # A server that forgets a terminated model answers its GET 404: `get_model` (and
+    # `weaver-facade models show`) said "not found" alone, where `terminate_model` says
+    # what it may mean; with a checkpoint of it listed, it was terminated.
+    fake = source(None)  # its checkpoint listed
+    if not listed:
+        fake.checkpoints.clear()
+
+    async def get() -> None:
+        if is_async:
+            async with async_service(fake) as asvc:
+                await asvc.get_model("m-w")
+        else:
+            with service(fake) as svc:
+                svc.get_model("m-w")
+
+    with pytest.raises(NotFoundError) as raised:
+        await get()
+    note = (
+        "model m-w is no longer found, but the server lists checkpoints of it: it was "
+        "terminated, and they stay"
+        if listed
+        else "model m-w may not exist, or may have been terminated already: a server may "
+        "forget a terminated model, which without a checkpoint of it listed looks like one "
+        "it never had"
+    )
+    assert raised.value.__notes__ == [note]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_another_client_s_terminate_of_a_model_the_server_forgot_is_no_error(
     is_async: bool,
 ) -> None:

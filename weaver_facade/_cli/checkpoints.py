@@ -200,7 +200,8 @@ def checkpoints() -> None:
 @handles_errors
 def list_(model_id: str) -> None:
     """List MODEL_ID's pending and completed checkpoints, in the server's order."""
-    found = current_state().service().training_client(model_id).list_checkpoints()
+    with _checkpoints_stay(model_id):  # a model not found: the library's note
+        found = current_state().service().training_client(model_id).list_checkpoints()
     if current_state().as_json:
         emit_json({"model_id": model_id, "checkpoints": [checkpoint_json(c) for c in found]})
     else:

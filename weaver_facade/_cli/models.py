@@ -8,7 +8,8 @@ A model made by ``models create`` is kept (the command line is short-lived);
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
@@ -94,6 +95,20 @@ def models() -> None:
     pass
 
 
+@contextlib.contextmanager
+def _not_found_noted() -> Iterator[None]:
+    """A model not found, with the library's note, when the wire cannot tell a model
+    terminated before (and forgotten) from an unknown id: the CLI's one-line error shows
+    no notes of its own."""
+    try:
+        yield
+    except NotFoundError as exc:
+        message = noted(exc)
+        if message is None:
+            raise
+        raise current_state().failure(exc, EXIT_API_ERROR, message) from None
+
+
 @models.command("list")
 @json_option
 @handles_errors
@@ -124,7 +139,8 @@ def list_() -> None:
 @handles_errors
 def show(model_id: str) -> None:
     """Show one model."""
-    model = current_state().service().get_model(model_id)
+    with _not_found_noted():
+        model = current_state().service().get_model(model_id)
     if current_state().as_json:
         emit_json(model_json(model))
     else:
@@ -179,15 +195,8 @@ def create(base_model: str, lora_rank: int | None, full: bool, seed: int | None)
 @handles_errors
 def terminate(model_id: str) -> None:
     """Terminate a model: it stops holding training resources; its checkpoints stay."""
-    try:
+    with _not_found_noted():
         model = current_state().service().terminate_model(model_id)
-    except NotFoundError as exc:
-        # Its note, when the wire cannot tell a model terminated before (and forgotten)
-        # from an unknown id: the CLI's one-line error shows no notes of its own.
-        message = noted(exc)
-        if message is None:
-            raise
-        raise current_state().failure(exc, EXIT_API_ERROR, message) from None
     if current_state().as_json:
         emit_json(model_json(model))
     else:
