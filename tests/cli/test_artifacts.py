@@ -124,6 +124,22 @@ def test_export_following_the_checkpoint_warns_of_an_earlier_artifact(
     assert "`weaver-facade checkpoints export --force`" in run.stderr
 
 
+def test_download_of_a_checkpoint_never_exported_names_the_command(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    # It said "export it first (export_weights, or `weaver-facade checkpoints export`)",
+    # the library's way out too, to a user of the command line.
+    ref = saved(cli, model_id)
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"), "--json")
+    assert run.exit_code == 1
+    said = (
+        f"checkpoint {ref} has no completed artifact; export it first "
+        "(`weaver-facade checkpoints export`)"
+    )
+    assert run.stderr == f"error: [not_found] {said}\n"
+    assert run.json()["error"]["type"] == "NotFoundError"
+
+
 def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) -> None:
     ref = saved(cli, model_id)
     run = cli("checkpoints", "export", ref, "--merge-adapter", "--ttl", "600", "--no-wait")
