@@ -267,6 +267,18 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused(
         assert f"{value!r} is not a number of seconds" in run.stderr, run.stderr
 
 
+@pytest.mark.parametrize("path", TIMEOUT_COMMANDS, ids=" ".join)
+def test_a_timeout_of_zero_is_a_usage_error(path: tuple[str, ...]) -> None:
+    # `checkpoints save`, `load`, `export` and `operations wait` took --timeout 0 (the
+    # help said [x>=0], nothing what it meant), sent the request and exited 1, "still
+    # pending after 0.2 s". Refused as `checkpoints download` refuses it, before any request.
+    arguments = [p for p in command_at(path).params if isinstance(p, click.Argument)]
+    run = invoke([*path, *("x" for _ in arguments), "--timeout", "0"], NO_SERVER)
+    assert run.exit_code == 2, run.stdout
+    assert "Invalid value for '--timeout': 0.0 is not in the range x>0" in run.stderr
+    assert "[x>0]" in invoke([*path, "--help"], NO_SERVER).stdout
+
+
 def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:
     run = cli(
         "checkpoints", "list", "m-none", "--base-url", emu.base_url, "--api-key", API_KEY,

@@ -125,7 +125,7 @@ def test_wait_timeout_exits_1_and_says_how_to_wait_again(cli: Cli, model_id: str
     error = run.stderr.splitlines()[-1]
     assert error.startswith(f"error: operation {operation_id} still ")
     assert f"`weaver-facade operations wait {operation_id}`" in error
-    as_json = cli("operations", "wait", operation_id, "--timeout", "0", "--json")
+    as_json = cli("operations", "wait", operation_id, "--timeout", "0.01", "--json")
     assert as_json.exit_code == 1
     assert as_json.json()["error"]["type"] == "OperationTimeoutError"
     assert as_json.json()["error"]["operation_id"] == operation_id
@@ -135,7 +135,7 @@ def test_wait_timeout_exits_1_and_says_how_to_wait_again(cli: Cli, model_id: str
 def test_a_json_error_has_the_words_of_the_error_line(cli: Cli, model_id: str) -> None:
     # The JSON document tells a command-line user what to run, as the stderr line does.
     operation_id = start_save(cli, model_id, "slow")
-    run = cli("operations", "wait", operation_id, "--timeout", "0", "--json")
+    run = cli("operations", "wait", operation_id, "--timeout", "0.01", "--json")
     assert run.exit_code == 1
     message = run.json()["error"]["message"]
     assert f"error: {message}" == run.stderr.splitlines()[-1]

@@ -339,10 +339,10 @@ def json_option(f: Callable[P, R]) -> Callable[P, R]:
 FC = TypeVar("FC", bound=Callable[..., Any])
 
 
-def timeout_option(help: str, *, above_zero: bool = False) -> Callable[[FC], FC]:
-    """Add ``--timeout SECONDS``: a number >= 0 (> 0 with ``above_zero``); infinity waits
-    for ever, NaN is refused."""
-    seconds = _Seconds(min=0, min_open=above_zero)
+def timeout_option(help: str) -> Callable[[FC], FC]:
+    """Add ``--timeout SECONDS``: a number > 0 (0, which would send the request and give
+    up at once, is a usage error); infinity waits for ever, NaN is refused."""
+    seconds = _Seconds(min=0, min_open=True)
     return click.option("--timeout", type=seconds, metavar="SECONDS", help=help)
 
 

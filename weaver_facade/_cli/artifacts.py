@@ -296,8 +296,7 @@ class _Bar:
     help="Files fetched at once.",
 )
 @timeout_option(
-    "Give up after this long, retries included (default: none); run it again to resume.",
-    above_zero=True,
+    "Give up after this long, retries included (default: none); run it again to resume."
 )
 @_model_option
 @json_option
