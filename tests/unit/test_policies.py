@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import ssl
@@ -28,7 +29,7 @@ from weaver_facade import (
 )
 from weaver_facade._causes import PLAIN_HTTP_HINT, plain_http
 from weaver_facade._errors import InternalServerError
-from weaver_facade._operations import GiveUp, Poll, Sleep
+from weaver_facade._operations import GiveUp, Poll, Poller, Sleep
 from weaver_facade._retry import EXTENSION, FINAL_5XX_POLLS, CallOptions
 from weaver_facade._wire import connection_error
 
@@ -40,6 +41,15 @@ def untyped(value: object) -> Any:
 
 def policy(clock: FakeClock, rng: float = 0.5, **settings: float) -> PollPolicy:
     return PollPolicy(PollSettings(**settings), clock=clock, rng=lambda: rng)
+
+
+def to_next_poll(poller: Poller, clock: FakeClock) -> None:
+    """Sleep (on ``clock``) through ``poller``'s waits up to its next poll."""
+    step = poller.next_step()
+    while isinstance(step, Sleep):
+        clock.sleep(step.seconds)
+        step = poller.next_step()
+    assert isinstance(step, Poll)
 
 
 # -- polling ----------------------------------------------------------------------------------
@@ -223,13 +233,7 @@ def test_a_5xx_the_server_calls_final_is_polled_again_a_few_times_in_a_row(statu
     clock = FakeClock()
     poller = policy(clock).start(timeout=3600)
     final = InternalServerError("down", status_code=status, retryable=False)
-
-    def poll() -> None:
-        step = poller.next_step()
-        while isinstance(step, Sleep):
-            clock.sleep(step.seconds)
-            step = poller.next_step()
-        assert isinstance(step, Poll)
+    poll = functools.partial(to_next_poll, poller, clock)
 
     for _ in range(2):
         for _ in range(FINAL_5XX_POLLS):
@@ -254,13 +258,7 @@ def test_a_retryable_5xx_between_final_ones_starts_their_count_again() -> None:
     poller = policy(clock).start(timeout=3600)
     final = InternalServerError("down", status_code=500, retryable=False)
     busy = InternalServerError("busy", status_code=503, retryable=True)
-
-    def poll() -> None:
-        step = poller.next_step()
-        while isinstance(step, Sleep):
-            clock.sleep(step.seconds)
-            step = poller.next_step()
-        assert isinstance(step, Poll)
+    poll = functools.partial(to_next_poll, poller, clock)
 
     for _ in range(FINAL_5XX_POLLS):
         poll()
@@ -279,13 +277,7 @@ def test_a_lost_reply_between_final_5xx_polls_leaves_their_count() -> None:
     clock = FakeClock()
     poller = policy(clock).start(timeout=3600)
     final = InternalServerError("down", status_code=500, retryable=False)
-
-    def poll() -> None:
-        step = poller.next_step()
-        while isinstance(step, Sleep):
-            clock.sleep(step.seconds)
-            step = poller.next_step()
-        assert isinstance(step, Poll)
+    poll = functools.partial(to_next_poll, poller, clock)
 
     for _ in range(FINAL_5XX_POLLS):
         poll()
