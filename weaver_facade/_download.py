@@ -879,10 +879,17 @@ class _PartFile:
         self._cancel = cancel  # read_blocks stops for it: hashing takes about 1 s per GiB
         self.path = final.with_name(final.name + PART_SUFFIX)
         self._fd: int | None = None
+        self._created = False  # by this download: none of a user's, nor an earlier run's
 
     def open(self, offset: int) -> None:
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
+            try:
+                self._fd = os.open(
+                    self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o644
+                )
+                self._created = True
+            except FileExistsError:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
@@ -931,17 +938,23 @@ class _PartFile:
     def guard(self, name: str) -> Iterator[None]:
         """Close on the way out; a ``.part`` that failed verification (an integrity error
         of its file, ``name``) is deleted, so that a rerun fetches it afresh instead of
-        resuming bad bytes."""
+        resuming bad bytes, and so is an empty one this download created (a failure or a
+        stop before its first byte), which holds nothing to resume."""
         try:
             yield
-        except ArtifactIntegrityError as exc:
-            if exc.name == name:  # not another file's, nor the file list's
+        except BaseException as exc:
+            # Not another file's integrity error, nor the file list's.
+            bad = isinstance(exc, ArtifactIntegrityError) and exc.name == name
+            if bad or self._created_empty():
                 self.close()
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path)
             raise
         finally:
             self.close()
+
+    def _created_empty(self) -> bool:
+        return self._created and self._fd is not None and os.fstat(self._fd).st_size == 0
 
 
 def _hash_file(part: _PartFile, path: Path) -> str:

@@ -672,6 +672,25 @@ def test_persistent_failures_give_up_with_the_last_status(
     assert info.value.status_code == 503  # as the message says
 
 
+def test_a_failed_download_removes_the_empty_part_files_it_created(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # A final storage error left a zero-byte .part of each file begun (of the one that
+    # failed, of those it stopped): nothing to resume, only litter in the user's folder.
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "config.json.part").write_bytes(b"")  # not this call's: it stays
+    storage.script("config.json", "stall-head")
+    storage.script("sub/dir/weights.bin", "stall:100000")  # a .part with bytes: it stays
+    # Failing late enough for weights.bin to have written its 100,000 bytes.
+    storage.script("small.bin", *["slow503"] * 5, "404-gone")
+    storage.script("empty.txt", "stall-head")
+    with pytest.raises(StorageError, match="NoSuchKey"):
+        run(Source(storage), dest)
+    parts = {str(p.relative_to(dest)): p.stat().st_size for p in dest.rglob("*.part")}
+    assert parts == {"config.json.part": 0, "sub/dir/weights.bin.part": 100_000}
+
+
 def test_the_overall_deadline_bounds_retries(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
