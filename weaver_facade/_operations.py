@@ -45,6 +45,10 @@ T_co = TypeVar("T_co", covariant=True)
 DEADLINE_GRACE = 0.5
 #: How many times a failed operation is looked at for its words when the look fails.
 _WORDS_LOOKS = 3
+#: A wait this long, in seconds, is said once, in a WARNING (``Poller.long_wait``): a
+#: wait of the default timeout (an hour) on an operation a server keeps pending was
+#: silent throughout, with no record at any level.
+LONG_WAIT = 300.0
 
 
 class OperationStatus(enum.StrEnum):
@@ -420,6 +424,7 @@ class Poller:
         #: The sleep before the next poll, after a failure ``on_failure`` retries.
         self.retry_delay: float = 0.0
         self._final_5xx = 0  # polls in a row refused with a 5xx the server calls final
+        self._long_wait_said = False
         if policy.long_poll_supported is False:
             # Known not to hold: no poll at once, a sleep to the expected end instead.
             self._delay = self._planned_delay(self.started)
@@ -433,6 +438,15 @@ class Poller:
     def waited(self) -> float:
         """Seconds since the wait started."""
         return self._clock() - self.started
+
+    def long_wait(self) -> float | None:
+        """The seconds waited, once the wait has lasted ``LONG_WAIT`` (once per wait), so
+        that it is said; else ``None``."""
+        waited = self.waited
+        if self._long_wait_said or waited < LONG_WAIT:
+            return None
+        self._long_wait_said = True
+        return waited
 
     def next_step(self, hold: bool = True) -> Poll | Sleep | GiveUp:
         """What to do now. ``hold=False``: the fetch reads a resource (a
@@ -839,6 +853,22 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             # The last poll may have failed, and the sleep after it overrun the deadline.
             error = self._last_failure
             raise self._timed_out(step.waited, error, self._poll_error) from error
+        waited = poller.long_wait()
+        if waited is not None:
+            # As a download waiting for another into its folder says so: a script that
+            # looks hung (a resume's load kept pending) tells what it waits for, and how
+            # long it may still wait. Its timeout is named in neither the library's words
+            # nor the command line's (``--timeout``): the record goes to both.
+            status = "done, its result pending" if self._following else self.status.value
+            logger.warning(
+                "waiting for operation %s (%s) for %.0f s so far; the wait ends after "
+                "%.0f s, its timeout; a Ctrl-C ends it sooner, and the operation keeps "
+                "running on the server",
+                self.id,
+                status if self.kind is None else f"{self.kind}, {status}",
+                waited,
+                poller.deadline - poller.started,
+            )
         return step
 
     def _timed_out(

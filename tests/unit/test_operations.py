@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -651,6 +653,60 @@ def test_an_operation_that_never_finishes_times_out_with_its_id() -> None:
         fake.pending_polls = 0
         handle = svc.operation(error.operation_id)
         assert isinstance(handle.result(), Checkpoint)
+
+
+def test_a_long_wait_is_said_once_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # A resume whose load a server kept pending waited out the default hour without a
+    # word: no record at any level, and the resume takes no timeout of its own.
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    fake.checkpoints["m-w"].append(checkpoint_json("m-w", "c1"))
+    clock = FakeClock()
+    poll = PollPolicy(clock=clock, rng=lambda: 0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake, poll=poll, sleep=clock.sleep) as svc,
+        pytest.raises(OperationTimeoutError),
+    ):
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+    said = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
+    assert len(said) == 1
+    # Said at the first look after five minutes (a poll backs off by up to 10 s).
+    assert re.fullmatch(
+        r"waiting for operation op-1 \(load_checkpoint, pending\) for 3(0\d|10) s so far; "
+        r"the wait ends after 3600 s, its timeout; a Ctrl-C ends it sooner, and the "
+        r"operation keeps running on the server",
+        said[0],
+    )
+    assert clock.now - 1000.0 == pytest.approx(3600)
+    # A wait shorter than that says nothing.
+    caplog.clear()
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        with pytest.raises(OperationTimeoutError):
+            handle.result(timeout=299)
+    assert not [r for r in caplog.records if "so far" in r.getMessage()]
+
+
+async def test_a_long_async_wait_is_said_once_in_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    clock = FakeClock()
+    poll = PollPolicy(clock=clock, rng=lambda: 0.5)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        handle = await trainer.optim_step(wait=False)
+        with (
+            caplog.at_level(logging.WARNING, logger="weaver_facade"),
+            pytest.raises(OperationTimeoutError),
+        ):
+            await handle.result(timeout=1000)
+    said = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
+    assert len(said) == 1
+    assert re.match(r"waiting for operation op-1 \(optim_step, pending\) for 3(0\d|10) s", said[0])
+    assert "the wait ends after 1000 s" in said[0]
 
 
 def test_result_timeout_argument_overrides_the_default() -> None:
