@@ -20,12 +20,16 @@ server, unchanged::
         python examples/resume_training.py --base-model NAME
 
 ``--base-model`` defaults to ``$WEAVER_BASE_MODEL``, else ``weaver-tiny``.
+``--timeout`` bounds each wait for an operation (an hour by default, the library's):
+a server that keeps one pending, such as the resume's load, ends the example with an
+error naming it.
 The checkpoints it saves expire after an hour.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -43,6 +47,7 @@ from weaver_facade import (
     Datum,
     DownloadResult,
     InvalidInputError,
+    PollSettings,
     ServiceClient,
     TrainingClient,
     WeaverError,
@@ -66,7 +71,8 @@ environment:
 
 exit status:
   0    the resumed losses equal the original ones
-  1    they differ, a request failed, or the server could not be reached
+  1    they differ, a request failed, the server could not be reached, or an
+       operation did not end within --timeout
   2    bad arguments, or no WEAVER_BASE_URL
   130  interrupted
 """
@@ -260,9 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--steps", type=int, default=3, help="steps before and after the save (default: 3)"
     )
     parser.add_argument("--learning-rate", type=float, default=0.05, help="default: %(default)s")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=PollSettings().timeout,
+        metavar="SECONDS",
+        help="seconds to wait for each operation, such as the resume's load (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.steps <= 100:
         parser.error("--steps must be between 1 and 100")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        parser.error("--timeout must be a number of seconds above 0")
     if not os.environ.get("WEAVER_BASE_URL", "").strip():
         # The library's own message says "pass base_url=", which this script's user cannot.
         print(
@@ -276,7 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     service: ServiceClient | None = None
     try:
         adam = AdamParams(learning_rate=args.learning_rate)
-        with ServiceClient() as service:  # WEAVER_BASE_URL and WEAVER_API_KEY
+        # WEAVER_BASE_URL and WEAVER_API_KEY; the poll settings bound every wait, the
+        # resume's load too (create_training_client_from_state takes no timeout).
+        with ServiceClient(poll=PollSettings(timeout=args.timeout)) as service:
             matched = run(service, args.base_model, args.steps, adam, out)
     except InvalidInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

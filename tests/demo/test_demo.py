@@ -492,7 +492,33 @@ def test_example_words_a_connection_failure_as_the_command_line(
         raise connection_error("list_models", failure) from failure
 
     monkeypatch.setenv("WEAVER_BASE_URL", url)
-    monkeypatch.setattr(example, "ServiceClient", lambda: contextlib.nullcontext(service))
+    monkeypatch.setattr(example, "ServiceClient", lambda **_: contextlib.nullcontext(service))
     monkeypatch.setattr(example, "run", run)
     assert example.main([]) == 1
     assert capsys.readouterr().err.startswith(f"error: {said} {url}: ")
+
+
+def test_example_timeout_bounds_a_wait_the_server_holds() -> None:
+    # A load a server kept pending held the example for the default hour, printing
+    # nothing; its only bound was the library's PollSettings, which no option set.
+    with run_emulator(api_keys=(KEY,), latency={"load_checkpoint": 30}) as emu:
+        env = {"WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": KEY}
+        started = time.monotonic()
+        done = run_example(env, "--steps", "1", "--timeout", "2")
+    assert time.monotonic() - started < 25
+    assert done.returncode == 1, done.stderr
+    assert re.match(
+        r"error: operation \S+ still (pending|running) after 2\.0 s; it keeps running on the "
+        r"server: re-attach with service\.operation\('\S+'\)",
+        done.stderr,
+    ), done.stderr
+    # The facade's note: the close terminated the new model, and with it the load.
+    assert "then the client's close, leaving its `with` block, terminated" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "x"])
+def test_example_refuses_a_timeout_that_is_no_time(seconds: str) -> None:
+    done = run_example({}, "--timeout", seconds)
+    assert done.returncode == 2
+    assert "--timeout" in done.stderr
