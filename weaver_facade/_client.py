@@ -54,7 +54,13 @@ from ._download import (
     download_async,
     download_sync,
 )
-from ._errors import APITimeoutError, ClientClosedError, InvalidArgumentError, NotFoundError
+from ._errors import (
+    APIError,
+    APITimeoutError,
+    ClientClosedError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
 from ._lazy import asyncio, wire
@@ -493,7 +499,10 @@ class _ServiceBase(HasOptions):
         try:
             return (yield from self._get_model(checked))
         except NotFoundError as missing:
-            kept = yield from lookup.kept_of_forgotten(checked, lambda _: True)
+            try:
+                kept = yield from lookup.kept_of_forgotten(checked, lambda _: True)
+            except APIError:  # the note's listing failed (a 5xx, a lost reply): the 404 stands
+                kept = None
             missing.add_note(_maybe_terminated(checked) if kept is None else _gone(checked))
             raise
 

@@ -1125,6 +1125,31 @@ async def test_get_model_of_a_model_not_found_says_it_may_be_terminated(
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_get_model_of_a_model_not_found_whose_listing_fails_is_still_not_found(
+    is_async: bool,
+) -> None:
+    # The listing that the note needs is a request of its own: its 503 replaced the
+    # model's 404, and `get_model` (`models show`) said the server was overloaded.
+    fake = source(None)
+    down = json_reply(503, error_json("unavailable", "overloaded", True))
+    fake.script("GET", f"{MODELS}/m-w/checkpoints", *[down] * 2)
+
+    async def get() -> None:
+        if is_async:
+            async with async_service(fake, max_retries=1) as asvc:
+                await asvc.get_model("m-w")
+        else:
+            with service(fake, max_retries=1) as svc:
+                svc.get_model("m-w")
+
+    with pytest.raises(NotFoundError) as raised:
+        await get()
+    assert raised.value.status_code == 404
+    assert len(fake.sent("GET", f"{MODELS}/m-w/checkpoints")) == 2
+    assert raised.value.__notes__[0].startswith("model m-w may not exist")
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_another_client_s_terminate_of_a_model_the_server_forgot_is_no_error(
     is_async: bool,
 ) -> None:
