@@ -498,6 +498,50 @@ def test_an_error_that_says_an_operation_goes_on_gets_the_close_note() -> None:
     assert lost_reply.value.__notes__[-1] == _CLOSED_NOTE
 
 
+async def test_a_task_group_s_error_that_says_an_operation_goes_on_gets_the_close_note() -> None:
+    # A failing TaskGroup (the README's way to run models side by side) raises an
+    # ExceptionGroup around the error that says so: it left the block without the note.
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+
+    def broken_display(_: OperationProgress) -> None:
+        raise RuntimeError("display broke")
+
+    async def step(asvc: AsyncServiceClient) -> None:
+        trainer = await asvc.create_training_client("weaver-tiny")
+        handle = await trainer.optim_step(wait=False)
+        handle.on_progress = broken_display
+        await handle.result()
+
+    async def train() -> None:
+        async with async_service(fake) as asvc, asyncio.TaskGroup() as group:
+            group.create_task(step(asvc))
+
+    with pytest.raises(ExceptionGroup) as raised:
+        await train()
+    assert fake.terminated == ["m-1"]
+    assert raised.value.__notes__[-1] == _CLOSED_NOTE
+
+
+async def test_a_timeout_s_cancel_that_says_a_request_goes_on_gets_the_close_note() -> None:
+    # asyncio.timeout (as asyncio.wait_for) raises a TimeoutError from the CancelledError
+    # whose note says the save may go on: it left the block without the close's note.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, "/api/v1/models/m-1/checkpoints")
+
+    async def save() -> None:
+        http = httpx.AsyncClient(transport=held)
+        async with AsyncServiceClient(BASE, "k", http_client=http, heartbeat_interval=0) as svc:
+            trainer = await svc.create_training_client("weaver-tiny")
+            async with asyncio.timeout(0.05):
+                await trainer.save_state("c1")
+
+    with pytest.raises(TimeoutError) as raised:
+        await save()
+    assert fake.terminated == ["m-1"]
+    assert raised.value.__notes__[-1] == _CLOSED_NOTE
+
+
 def test_ctrl_c_in_a_resume_s_load_gives_no_keep_advice_for_its_model() -> None:
     # Its caller never got the model, which a close terminates whatever `keep` says: the
     # note advised `keep=True` for it.
