@@ -416,7 +416,7 @@ class _ServiceBase(HasOptions):
     def _create_model(
         self, session_id: str, new: NewModel, *, keep: bool, interrupted: Callable[[], bool]
     ) -> Plan[ModelInfo]:
-        def create_on(session_id: str) -> Plan[ModelInfo]:
+        def create_on(session_id: str, *, warn: bool = True) -> Plan[ModelInfo]:
             create = calls.create_model(
                 session_id,
                 model_seq_id=next(self._model_seq),
@@ -427,7 +427,9 @@ class _ServiceBase(HasOptions):
             create = attrs.evolve(
                 create,
                 on_its_way=_CREATE_ON_ITS_WAY,
-                after_lost_reply=lambda made: _created_after_lost_reply(made.id),
+                after_lost_reply=(lambda made: _created_after_lost_reply(made.id))
+                if warn
+                else None,
             )
             return model_plan(create)
 
@@ -438,10 +440,12 @@ class _ServiceBase(HasOptions):
             # its heartbeats (a laptop asleep): its creates are 404 until a new one opens.
             if interrupted():
                 raise
-            made = yield from create_on((yield from self._root._reopen(session_id)))
             delivery = gone.delivery
             earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
-            if earlier is not None and earlier.reply_lost:
+            lost = earlier is not None and earlier.reply_lost
+            # One WARNING, also when a reply is lost in the new session too.
+            made = yield from create_on((yield from self._root._reopen(session_id)), warn=not lost)
+            if lost:
                 # The 404 answered a retry: the attempt whose reply was lost may have made
                 # a model in the session before it went.
                 logger.warning("%s", _created_after_lost_reply(made.id))

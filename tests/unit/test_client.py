@@ -1186,6 +1186,27 @@ def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_
     assert f"model {trainer.model_id} was made after" in warned[0]
 
 
+def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A reply lost in s-1 and another in s-2: one create, one model returned, and one
+    # WARNING of it, not one per session.
+    fake = FakeWeaver()
+
+    def made_then_lost(request: httpx.Request) -> httpx.Response:
+        fake.route(request)
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    _expired_session(fake, made_then_lost)
+    fake.script("POST", "/api/v1/sessions/s-2/models", made_then_lost)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        assert svc.session_id == "s-2"
+    warned = [r.getMessage() for r in caplog.records if "reply was lost" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert f"model {trainer.model_id} was made after" in warned[0]
+
+
 @pytest.mark.parametrize(
     ("status", "code"), [(429, "rate_limited"), (503, "unavailable"), (408, "timeout")]
 )
