@@ -23,6 +23,7 @@ import httpx
 from . import _calls as calls
 from ._args import check_int, check_keywords, check_seconds
 from ._errors import (
+    APIError,
     ClientClosedError,
     EventLoopError,
     InvalidArgumentError,
@@ -355,6 +356,8 @@ class _Base(Generic[SleepT]):
     def _finish(self, call: Call[M], response: httpx.Response) -> M:
         """``finish``; a model the client's own close terminated under the request is
         that close's doing."""
+        earlier = response.extensions.get(EARLIER_ATTEMPT)
+        lost = isinstance(earlier, EarlierAttempt) and earlier.reply_lost
         try:
             made = finish(call, self.generated, response)
         except ModelTerminatedError as exc:
@@ -363,8 +366,14 @@ class _Base(Generic[SleepT]):
             raise ClientClosedError(
                 f"{call.operation}: its model was terminated by the client's close"
             ) from exc
-        earlier = response.extensions.get(EARLIER_ATTEMPT)
-        lost = isinstance(earlier, EarlierAttempt) and earlier.reply_lost
+        except APIError as exc:
+            # Refused after a lost reply: what that attempt may have made, as when every
+            # attempt lost its reply (a create's model, which no WARNING names then).
+            if call.after_lost_reply is not None and call.on_its_way is not None and lost:
+                add_goes_on_note(
+                    exc, f"an earlier attempt's reply was lost while {call.on_its_way}"
+                )
+            raise
         if call.after_lost_reply is not None and lost:
             logger.warning("%s", call.after_lost_reply(made))
         return made

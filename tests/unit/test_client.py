@@ -32,6 +32,7 @@ from tests.support.fakeserver import (
     service,
 )
 from weaver_facade import (
+    APIError,
     AsyncOperationHandle,
     AsyncServiceClient,
     AsyncTrainingClient,
@@ -1184,6 +1185,36 @@ def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_
     warned = [r.getMessage() for r in caplog.records if "reply was lost" in r.getMessage()]
     assert len(warned) == 1, warned
     assert f"model {trainer.model_id} was made after" in warned[0]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [(500, "internal", False), (503, "unavailable", True)],
+    ids=["500", "503-to-the-end"],
+)
+def test_a_create_refused_after_a_lost_reply_says_a_model_may_be_made(
+    refusal: tuple[int, str, bool], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first attempt's reply was lost, the retries were refused: the error said
+    # nothing of the model the first attempt may have made, which runs on unknown.
+    status, code, retryable = refusal
+    fake = FakeWeaver()
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("reset", request=request)
+
+    refused = json_reply(status, error_json(code, "no", retryable), {"Retry-After": "0"})
+    fake.script("POST", "/api/v1/sessions/s-1/models", lost, *[refused] * 5)
+    with service(fake) as svc, pytest.raises(APIError) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert raised.value.status_code == status
+    assert raised.value.__notes__ == [
+        "an earlier attempt's reply was lost while the request to create a model was on "
+        "its way: the server may have made it, which this client cannot terminate, not "
+        "knowing its id; a server with the model-listing extension shows it in "
+        "service.list_models() (end it with terminate_model())"
+    ]
+    assert "reply was lost" not in caplog.text  # no model was returned to warn of
 
 
 def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
