@@ -19,7 +19,7 @@ import pytest
 from tests.contract.drift import Drift
 from tests.contract.support import quick as quick_run
 from tests.contract.support import serve_emulator
-from weaver_facade.contract import ServerUnreachable, run_contract_test
+from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
 
 # No more than half a minute: these runs should end at once.
 quick = functools.partial(quick_run, time_limit=30.0)
@@ -108,9 +108,19 @@ def test_an_api_that_lacks_only_the_listing_is_still_tested() -> None:
 def test_a_key_no_header_can_carry_is_refused_before_any_request(api_key: str) -> None:
     """From Python as from the command line: not httpx's UnicodeEncodeError mid-run."""
     from weaver_facade import InvalidArgumentError
-    from weaver_facade.contract import ContractSettings
 
     # Any request would be answered: none may be sent.
     with web_server() as url, pytest.raises(InvalidArgumentError, match="api_key") as caught:
         run_contract_test(ContractSettings(base_url=url, api_key=api_key))
     assert api_key not in str(caught.value)
+
+
+@pytest.mark.parametrize("api_key", ["s3cret-key\n", " s3cret-key"])
+def test_a_key_with_blanks_around_it_is_sent_without_them(api_key: str) -> None:
+    """A key read from a file ends in a line break: the facade's check passed it (it strips
+    the key), then the run sent it as given, which no header can carry: httpx refused it
+    and the run said `cannot reach` the server, quoting the key."""
+    with web_server() as url, pytest.raises(ServerUnreachable) as caught:
+        run_contract_test(ContractSettings(base_url=url, api_key=api_key))
+    assert "s3cret-key" not in str(caught.value)
+    assert "LocalProtocolError" not in str(caught.value)

@@ -262,6 +262,13 @@ def run_contract_test(
     check_extra("contract", "run_contract_test")
     # The facade's own checks of the URL and the key; a client opens nothing until it is used.
     ServiceClient(settings.base_url, settings.api_key or "", heartbeat_interval=0).close()
+    # Sent as the facade sends them, without the blanks its checks drop (a key read from a
+    # file ends in a line break, which no header can carry).
+    settings = dataclasses.replace(
+        settings,
+        base_url=settings.base_url.strip(),
+        api_key=(settings.api_key or "").strip() or None,
+    )
     started = time.monotonic()
     base_url = settings.base_url.rstrip("/")
     spec_file = spec_path() if settings.spec_file is None else settings.spec_file
