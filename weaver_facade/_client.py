@@ -480,8 +480,7 @@ class _ServiceBase(HasOptions):
         try:
             model = yield from self._get_model(model_id)
         except NotFoundError as missing:
-            kept = yield from lookup.kept_of_forgotten(model_id, lambda _: True)
-            if kept is None:
+            if not (yield from _kept(model_id)):
                 missing.add_note(_maybe_terminated(model_id))
                 raise missing from None
             logger.info(
@@ -503,11 +502,8 @@ class _ServiceBase(HasOptions):
         try:
             return (yield from self._get_model(checked))
         except NotFoundError as missing:
-            try:
-                kept = yield from lookup.kept_of_forgotten(checked, lambda _: True)
-            except APIError:  # the note's listing failed (a 5xx, a lost reply): the 404 stands
-                kept = None
-            missing.add_note(_maybe_terminated(checked) if kept is None else _gone(checked))
+            kept = yield from _kept(checked)
+            missing.add_note(_gone(checked) if kept else _maybe_terminated(checked))
             raise
 
     def _forgotten(self, model_id: str) -> Plan[bool | None]:
@@ -518,7 +514,7 @@ class _ServiceBase(HasOptions):
         try:
             yield from self._get_model(model_id)
         except NotFoundError:
-            return (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None
+            return (yield from _kept(model_id))
         return None
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
@@ -563,6 +559,16 @@ def _created_after_lost_reply(model_id: str) -> str:
         "model-listing extension shows it in service.list_models() (`weaver-facade models "
         "list`; end it with terminate_model() or `weaver-facade models terminate`)"
     )
+
+
+def _kept(model_id: str) -> Plan[bool]:
+    """Whether the server lists a checkpoint of ``model_id``, whose ``GET`` was a 404: a
+    model it forgot once terminated (``lookup.kept_of_forgotten``). A listing that fails
+    (a 5xx, a lost reply) tells nothing, and the 404 stands: ``False``."""
+    try:
+        return (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None
+    except APIError:
+        return False
 
 
 def _maybe_terminated(model_id: str) -> str:

@@ -1150,6 +1150,33 @@ async def test_get_model_of_a_model_not_found_whose_listing_fails_is_still_not_f
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("call", ["training_client", "terminate_model"])
+async def test_a_model_not_found_whose_listing_fails_is_still_not_found(
+    call: str, is_async: bool
+) -> None:
+    # As `get_model`'s: the listing that tells a forgotten model from an unknown one
+    # failed, and its 503 replaced the model's 404 (`checkpoints list M`, a terminate).
+    fake = source(None)
+    fake.script("POST", f"{MODELS}/m-w/terminate", described_as(None))
+    down = json_reply(503, error_json("unavailable", "overloaded", True))
+    fake.script("GET", f"{MODELS}/m-w/checkpoints", *[down] * 2)
+
+    async def attempt() -> None:
+        if is_async:
+            async with async_service(fake, max_retries=1) as asvc:
+                await getattr(asvc, call)("m-w")
+        else:
+            with service(fake, max_retries=1) as svc:
+                getattr(svc, call)("m-w")
+
+    with pytest.raises(NotFoundError) as raised:
+        await attempt()
+    assert raised.value.status_code == 404
+    assert len(fake.sent("GET", f"{MODELS}/m-w/checkpoints")) == 2
+    assert raised.value.__notes__[0].startswith("model m-w may not exist")
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_another_client_s_terminate_of_a_model_the_server_forgot_is_no_error(
     is_async: bool,
 ) -> None:
