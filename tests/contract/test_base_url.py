@@ -13,6 +13,7 @@ import functools
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -113,6 +114,21 @@ def test_a_key_no_header_can_carry_is_refused_before_any_request(api_key: str) -
     with web_server() as url, pytest.raises(InvalidArgumentError, match="api_key") as caught:
         run_contract_test(ContractSettings(base_url=url, api_key=api_key))
     assert api_key not in str(caught.value)
+
+
+@pytest.mark.parametrize("base_url", ["", "  ", None])
+def test_an_empty_base_url_is_named_as_the_settings_field(
+    base_url: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facade's words, "pass base_url= or set WEAVER_BASE_URL", name a step that the
+    kit's Python API does not take: it never reads WEAVER_BASE_URL."""
+    from weaver_facade import InvalidArgumentError
+
+    monkeypatch.delenv("WEAVER_BASE_URL", raising=False)
+    with pytest.raises(InvalidArgumentError) as caught:
+        run_contract_test(ContractSettings(base_url=base_url))
+    assert str(caught.value).startswith("ContractSettings.base_url is empty")
+    assert "WEAVER_BASE_URL" not in str(caught.value)
 
 
 @pytest.mark.parametrize("api_key", ["s3cret-key\n", " s3cret-key"])

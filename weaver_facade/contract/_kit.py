@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
-from weaver_facade import ServiceClient
+from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._causes import PLAIN_HTTP_HINT, plain_http
 from .._extensions import restrict_spec
@@ -255,11 +255,17 @@ def run_contract_test(
         ServerUnreachable: Nothing answers at the base URL, or no Weaver API does (the
             routes every server has answer 404).
         UnknownBaseModel: ``settings.base_model`` is none the server lists.
-        InvalidArgumentError: The base URL or the key is one the facade refuses (a key
-            that no HTTP header can carry, say), before any request.
+        InvalidArgumentError: The base URL is empty, or it or the key is one the facade
+            refuses (a key that no HTTP header can carry, say), before any request.
         ModuleNotFoundError: The ``contract`` extra is not installed (before any request).
     """
     check_extra("contract", "run_contract_test")
+    url: object = settings.base_url  # None too: the facade's words name WEAVER_BASE_URL, unread
+    if url is None or (isinstance(url, str) and not url.strip()):
+        raise InvalidArgumentError(
+            "ContractSettings.base_url is empty: give the server root, such as "
+            "http://127.0.0.1:8080"
+        )
     # The facade's own checks of the URL and the key; a client opens nothing until it is used.
     ServiceClient(settings.base_url, settings.api_key or "", heartbeat_interval=0).close()
     # Sent as the facade sends them, without the blanks its checks drop (a key read from a
