@@ -60,9 +60,10 @@ from ._errors import (
     ClientClosedError,
     InvalidArgumentError,
     NotFoundError,
+    goes_on,
 )
 from ._interrupt import interrupt_held
-from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
+from ._io import AsyncIO, HasOptions, SyncIO, Wakeup, note_lost_reply
 from ._lazy import asyncio, wire
 from ._models import (
     DEFAULT_LORA_RANK,
@@ -444,7 +445,16 @@ class _ServiceBase(HasOptions):
             earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
             lost = earlier is not None and earlier.reply_lost
             # One WARNING, also when a reply is lost in the new session too.
-            made = yield from create_on((yield from self._root._reopen(session_id)), warn=not lost)
+            try:
+                made = yield from create_on(
+                    (yield from self._root._reopen(session_id)), warn=not lost
+                )
+            except APIError as refused:
+                # No model to warn of, but the attempt whose reply was lost may have made
+                # one (the new session's create, not warning, says nothing of its own).
+                if lost and not goes_on(refused):
+                    note_lost_reply(refused, _CREATE_ON_ITS_WAY)
+                raise
             if lost:
                 # The 404 answered a retry: the attempt whose reply was lost may have made
                 # a model in the session before it went.

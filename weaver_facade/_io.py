@@ -205,6 +205,12 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def note_lost_reply(refusal: APIError, on_its_way: str) -> None:
+    """Say on ``refusal``, which answered a request after an attempt whose reply was lost,
+    what that attempt may have done (``on_its_way``)."""
+    add_goes_on_note(refusal, f"an earlier attempt's reply was lost while {on_its_way}")
+
+
 class _Base(Generic[SleepT]):
     """What both shells share; ``SleepT`` is the type of their injectable sleep."""
 
@@ -370,9 +376,7 @@ class _Base(Generic[SleepT]):
             # Refused after a lost reply: what that attempt may have made, as when every
             # attempt lost its reply (a create's model, which no WARNING names then).
             if call.after_lost_reply is not None and call.on_its_way is not None and lost:
-                add_goes_on_note(
-                    exc, f"an earlier attempt's reply was lost while {call.on_its_way}"
-                )
+                note_lost_reply(exc, call.on_its_way)
             raise
         if call.after_lost_reply is not None and lost:
             logger.warning("%s", call.after_lost_reply(made))

@@ -1187,6 +1187,34 @@ def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_
     assert f"model {trainer.model_id} was made after" in warned[0]
 
 
+@pytest.mark.parametrize("lost_again", [False, True], ids=["refused", "lost-then-refused"])
+def test_a_create_whose_lost_reply_met_an_expired_session_then_a_refusal_says_so(
+    lost_again: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first attempt's reply was lost in s-1, whose retry found it gone; the create
+    # in s-2 was refused (after a reply lost there too, which left its own note to the
+    # 404's path, that warns only of a model returned): the error named no model.
+    fake = FakeWeaver()
+
+    def made_then_lost(request: httpx.Request) -> httpx.Response:
+        fake.route(request)
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    _expired_session(fake, made_then_lost)
+    refused = json_reply(500, error_json("internal", "no"))
+    fake.script("POST", "/api/v1/sessions/s-2/models", *[made_then_lost] * lost_again, refused)
+    with service(fake) as svc, pytest.raises(APIError) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert raised.value.status_code == 500
+    assert raised.value.__notes__ == [
+        "an earlier attempt's reply was lost while the request to create a model was on "
+        "its way: the server may have made it, which this client cannot terminate, not "
+        "knowing its id; a server with the model-listing extension shows it in "
+        "service.list_models() (end it with terminate_model())"
+    ]
+    assert "reply was lost" not in caplog.text  # no model was returned to warn of
+
+
 @pytest.mark.parametrize(
     "refusal",
     [(500, "internal", False), (503, "unavailable", True)],
