@@ -440,21 +440,26 @@ def add_goes_on_note(exc: BaseException, note: str) -> None:
     setattr(exc, _GOES_ON, True)
 
 
-def goes_on(exc: BaseException, _seen: frozenset[int] = frozenset()) -> bool:
+def goes_on(exc: BaseException) -> bool:
     """Whether ``exc`` says that something goes on on the server: a note added by
     ``add_goes_on_note``, or its kind (a wait's timeout; a Ctrl-C or a cancel, which may
     leave an operation started without waiting); or an exception it groups (a failing
-    ``TaskGroup``'s) or was raised from (``asyncio.timeout``'s ``TimeoutError``) does."""
-    if id(exc) in _seen:
-        return False
-    if getattr(exc, _GOES_ON, False) is True or isinstance(
-        exc, (OperationTimeoutError, KeyboardInterrupt, asyncio.CancelledError)
-    ):
-        return True
-    seen = _seen | {id(exc)}
-    inner = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
-    inner += [exc.__cause__] if exc.__cause__ is not None else []
-    return any(goes_on(e, seen) for e in inner)
+    ``TaskGroup``'s) or was raised from (``asyncio.timeout``'s ``TimeoutError``) does.
+    Each is looked at once, without recursion: a chain of causes may be long, or a loop."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        each = todo.pop()
+        if id(each) in seen:
+            continue
+        seen.add(id(each))
+        if getattr(each, _GOES_ON, False) is True or isinstance(
+            each, (OperationTimeoutError, KeyboardInterrupt, asyncio.CancelledError)
+        ):
+            return True
+        todo += each.exceptions if isinstance(each, BaseExceptionGroup) else ()
+        todo += [each.__cause__] if each.__cause__ is not None else []
+    return False
 
 
 def pick_up_again(operation_id: str, result_type: str | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -540,6 +541,20 @@ async def test_a_timeout_s_cancel_that_says_a_request_goes_on_gets_the_close_not
         await save()
     assert fake.terminated == ["m-1"]
     assert raised.value.__notes__[-1] == _CLOSED_NOTE
+
+
+def test_an_error_with_a_long_chain_of_causes_leaves_a_with_block_as_it_is() -> None:
+    # The close looked through each cause by recursion: a chain longer than the
+    # interpreter's recursion limit raised RecursionError from the block's exit in place
+    # of the error (a group shared by many paths took as many walks).
+    error = ValueError(0)
+    for i in range(1, sys.getrecursionlimit() + 10):
+        wrapped = ValueError(i)
+        wrapped.__cause__ = error
+        error = wrapped
+    with pytest.raises(ValueError, match=r"^1") as raised, service(FakeWeaver()):
+        raise error
+    assert raised.value is error
 
 
 def test_ctrl_c_in_a_resume_s_load_gives_no_keep_advice_for_its_model() -> None:
