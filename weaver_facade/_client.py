@@ -520,11 +520,14 @@ class _ServiceBase(HasOptions):
         """Whether the server no longer finds ``model_id`` but still lists a checkpoint of
         it (``lookup.kept_of_forgotten``): a model terminated before, which it forgot, not
         one it never had (``_attach`` tells them apart so too); ``None`` if it finds the
-        model, so that a 404 of its terminate says something else."""
+        model, so that a 404 of its terminate says something else, or cannot tell (its
+        ``GET`` failed: a 5xx, a lost reply), which leaves the 404 as it is."""
         try:
             yield from self._get_model(model_id)
         except NotFoundError:
             return (yield from _kept(model_id))
+        except APIError:  # it tells nothing of the model
+            return None
         return None
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:

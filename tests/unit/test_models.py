@@ -1177,6 +1177,31 @@ async def test_a_model_not_found_whose_listing_fails_is_still_not_found(
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_terminate_s_404_whose_look_at_the_model_fails_is_still_not_found(
+    is_async: bool,
+) -> None:
+    # The GET that tells whether the terminate's 404 was of the model is a request of
+    # its own: its 503 replaced the 404, and `models terminate` said "overloaded".
+    fake = FakeWeaver()
+    fake.script("POST", f"{MODELS}/m-w/terminate", described_as(None))
+    down = json_reply(503, error_json("unavailable", "overloaded", True))
+    fake.script("GET", f"{MODELS}/m-w", *[down] * 2)
+
+    async def terminate() -> None:
+        if is_async:
+            async with async_service(fake, max_retries=1) as asvc:
+                await asvc.terminate_model("m-w")
+        else:
+            with service(fake, max_retries=1) as svc:
+                svc.terminate_model("m-w")
+
+    with pytest.raises(NotFoundError, match="terminate_model") as raised:
+        await terminate()
+    assert len(fake.sent("GET", f"{MODELS}/m-w")) == 2
+    assert not hasattr(raised.value, "__notes__")  # nothing is known of the model
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_another_client_s_terminate_of_a_model_the_server_forgot_is_no_error(
     is_async: bool,
 ) -> None:
