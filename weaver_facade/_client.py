@@ -490,8 +490,9 @@ class _ServiceBase(HasOptions):
         try:
             model = yield from self._get_model(model_id)
         except NotFoundError as missing:
-            if not (yield from _kept(model_id)):
-                missing.add_note(_maybe_terminated(model_id))
+            kept = yield from _kept(model_id)
+            if kept is not True:
+                missing.add_note(_maybe_terminated(model_id, kept))
                 raise missing from None
             logger.info(
                 "model %s: the server no longer finds it (terminated?) but lists its "
@@ -513,15 +514,16 @@ class _ServiceBase(HasOptions):
             return (yield from self._get_model(checked))
         except NotFoundError as missing:
             kept = yield from _kept(checked)
-            missing.add_note(_gone(checked) if kept else _maybe_terminated(checked))
+            missing.add_note(_gone(checked) if kept is True else _maybe_terminated(checked, kept))
             raise
 
-    def _forgotten(self, model_id: str) -> Plan[bool | None]:
+    def _forgotten(self, model_id: str) -> Plan[bool | APIError | None]:
         """Whether the server no longer finds ``model_id`` but still lists a checkpoint of
         it (``lookup.kept_of_forgotten``): a model terminated before, which it forgot, not
         one it never had (``_attach`` tells them apart so too); ``None`` if it finds the
         model, so that a 404 of its terminate says something else, or cannot tell (its
-        ``GET`` failed: a 5xx, a lost reply), which leaves the 404 as it is."""
+        ``GET`` failed: a 5xx, a lost reply), which leaves the 404 as it is; the error of
+        a listing that failed (``_kept``)."""
         try:
             yield from self._get_model(model_id)
         except NotFoundError:
@@ -541,9 +543,9 @@ class _ServiceBase(HasOptions):
             # knows one by the checkpoints the server still lists of it.
             if not self._steps.was_terminated(checked):
                 forgotten = yield from self._forgotten(checked)
-                if forgotten is False:  # nor a checkpoint: the wire tells no more
-                    missing.add_note(_maybe_terminated(checked))
-                if not forgotten:
+                if forgotten is not True and forgotten is not None:  # nor a checkpoint listed
+                    missing.add_note(_maybe_terminated(checked, forgotten))
+                if forgotten is not True:
                     raise
                 logger.info(
                     "terminate_model: model %s is no longer found, but its checkpoints "
@@ -574,22 +576,24 @@ def _created_after_lost_reply(model_id: str) -> str:
     )
 
 
-def _kept(model_id: str) -> Plan[bool]:
+def _kept(model_id: str) -> Plan[bool | APIError]:
     """Whether the server lists a checkpoint of ``model_id``, whose ``GET`` was a 404: a
     model it forgot once terminated (``lookup.kept_of_forgotten``). A listing that fails
-    (a 5xx, a lost reply) tells nothing, and the 404 stands: ``False``."""
+    (a 5xx, a lost reply) tells nothing, and the 404 stands: its error, for the note."""
     try:
         return (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None
-    except APIError:
-        return False
+    except APIError as failed:
+        return failed
 
 
-def _maybe_terminated(model_id: str) -> str:
-    """The note on a 404 of a model the server does not find, nor lists a checkpoint of."""
+def _maybe_terminated(model_id: str, kept: bool | APIError = False) -> str:
+    """The note on a 404 of a model the server does not find, nor lists a checkpoint of
+    (or whose listing failed: ``kept``, which a 503 does not make a model gone)."""
+    failed = f"; its checkpoints, which would tell, could not be listed: {kept}"
     return (
         f"model {model_id} may not exist, or may have been terminated already: a server may "
         "forget a terminated model, which without a checkpoint of it listed looks like one "
-        "it never had"
+        f"it never had{failed if isinstance(kept, APIError) else ''}"
     )
 
 
