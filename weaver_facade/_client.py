@@ -449,9 +449,10 @@ class _ServiceBase(HasOptions):
                 made = yield from create_on(
                     (yield from self._root._reopen(session_id)), warn=not lost
                 )
-            except APIError as refused:
+            except (APIError, ClientClosedError) as refused:
                 # No model to warn of, but the attempt whose reply was lost may have made
-                # one (the new session's create, not warning, says nothing of its own).
+                # one (the new session's create, not warning, says nothing of its own; nor
+                # its open, closed while it waited to retry).
                 if lost and not goes_on(refused):
                     note_lost_reply(refused, _CREATE_ON_ITS_WAY)
                 raise

@@ -205,9 +205,9 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def note_lost_reply(refusal: APIError, on_its_way: str) -> None:
-    """Say on ``refusal``, which answered a request after an attempt whose reply was lost,
-    what that attempt may have done (``on_its_way``)."""
+def note_lost_reply(refusal: Exception, on_its_way: str) -> None:
+    """Say on ``refusal`` (or a close), which ended a request after an attempt whose reply
+    was lost, what that attempt may have done (``on_its_way``)."""
     add_goes_on_note(refusal, f"an earlier attempt's reply was lost while {on_its_way}")
 
 

@@ -1215,6 +1215,49 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_refusal_says_so
     assert "reply was lost" not in caplog.text  # no model was returned to warn of
 
 
+def test_a_create_whose_lost_reply_met_an_expired_session_then_a_close_says_so() -> None:
+    # As a refusal: the client closed while the new session's open waited to retry a
+    # 503 (a ClientClosedError, no APIError), and the model the lost attempt in s-1 may
+    # have made was named nowhere, where a close in one session names it.
+    fake = FakeWeaver()
+
+    def made_then_lost(request: httpx.Request) -> httpx.Response:
+        fake.route(request)
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    first = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
+    stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
+    down = json_reply(503, UNAVAILABLE)
+    fake.script("POST", "/api/v1/sessions", json_reply(201, {**first, **stamps}), down)
+    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
+    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, json_reply(404, gone))
+    holder: list[ServiceClient] = []
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the second: before the new session's retry
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            holder[0].close()
+
+    svc = ServiceClient(
+        BASE,
+        KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
+        heartbeat_interval=0,
+        sleep=sleep,
+    )
+    holder.append(svc)
+    with pytest.raises(ClientClosedError) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert str(raised.value).startswith("create_session: POST /api/v1/sessions: not retried")
+    assert raised.value.__notes__ == [
+        "an earlier attempt's reply was lost while the request to create a model was on "
+        "its way: the server may have made it, which this client cannot terminate, not "
+        "knowing its id; a server with the model-listing extension shows it in "
+        "service.list_models() (end it with terminate_model())"
+    ]
+
+
 @pytest.mark.parametrize(
     "refusal",
     [(500, "internal", False), (503, "unavailable", True)],
