@@ -441,9 +441,11 @@ class Poller:
 
     def long_wait(self) -> float | None:
         """The seconds waited, once the wait has lasted ``LONG_WAIT`` (once per wait), so
-        that it is said; else ``None``."""
-        waited = self.waited
-        if self._long_wait_said or waited < LONG_WAIT:
+        that it is said; else ``None``, also at the deadline: its last look, whose timeout
+        says the rest."""
+        now = self._clock()
+        waited = now - self.started
+        if self._long_wait_said or waited < LONG_WAIT or now >= self.deadline:
             return None
         self._long_wait_said = True
         return waited

@@ -747,6 +747,26 @@ def test_a_long_wait_is_said_once_in_a_warning(caplog: pytest.LogCaptureFixture)
     assert not [r for r in caplog.records if "so far" in r.getMessage()]
 
 
+@pytest.mark.parametrize("timeout", [300, 301])
+def test_a_wait_at_its_deadline_says_no_long_wait(
+    caplog: pytest.LogCaptureFixture, timeout: float
+) -> None:
+    # A wait of 300 s said "for 300 s so far; the wait ends after 300 s" at its last
+    # look, next to the timeout's own error: nothing left to wait for, nothing to say.
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    clock = FakeClock()
+    poll = PollPolicy(clock=clock, rng=lambda: 0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake, poll=poll, sleep=clock.sleep) as svc,
+    ):
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        with pytest.raises(OperationTimeoutError):
+            handle.result(timeout=timeout)
+    assert not [r for r in caplog.records if "so far" in r.getMessage()]
+
+
 async def test_a_long_async_wait_is_said_once_in_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
