@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
@@ -862,14 +863,16 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             # long it may still wait. Its timeout is named in neither the library's words
             # nor the command line's (``--timeout``): the record goes to both.
             status = "done, its result pending" if self._following else self.status.value
+            timeout = poller.deadline - poller.started
             logger.warning(
-                "waiting for operation %s (%s) for %.0f s so far; the wait ends after "
-                "%.0f s, its timeout; a Ctrl-C ends it sooner, and the operation keeps "
-                "running on the server",
+                "waiting for operation %s (%s) for %.0f s so far; %s, and the operation "
+                "keeps running on the server",
                 self.id,
                 status if self.kind is None else f"{self.kind}, {status}",
                 waited,
-                poller.deadline - poller.started,
+                f"the wait ends after {timeout:.0f} s, its timeout; a Ctrl-C ends it sooner"
+                if math.isfinite(timeout)  # timeout=inf: not "after inf s"
+                else "the wait has no timeout; a Ctrl-C ends it",
             )
         return step
 

@@ -767,6 +767,37 @@ def test_a_wait_at_its_deadline_says_no_long_wait(
     assert not [r for r in caplog.records if "so far" in r.getMessage()]
 
 
+def test_a_long_wait_without_a_timeout_says_it_has_none(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # timeout=inf, which result() and PollSettings take, was said as "ends after inf s".
+    fake = FakeWeaver()
+    fake.pending_polls = 10**9
+    clock = FakeClock()
+    poll = PollPolicy(clock=clock, rng=lambda: 0.5)
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now > 1000.0 + 400:
+            raise KeyboardInterrupt  # the user's way out of a wait without a timeout
+
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake, poll=poll, sleep=sleep) as svc,
+    ):
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        with pytest.raises(KeyboardInterrupt):
+            handle.result(timeout=float("inf"))
+    said = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
+    assert len(said) == 1
+    assert re.fullmatch(
+        r"waiting for operation op-1 \(optim_step, pending\) for 3(0\d|10) s so far; "
+        r"the wait has no timeout; a Ctrl-C ends it, and the operation keeps running "
+        r"on the server",
+        said[0],
+    )
+
+
 async def test_a_long_async_wait_is_said_once_in_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
