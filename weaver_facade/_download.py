@@ -879,7 +879,9 @@ class _PartFile:
         self._cancel = cancel  # read_blocks stops for it: hashing takes about 1 s per GiB
         self.path = final.with_name(final.name + PART_SUFFIX)
         self._fd: int | None = None
-        self._created = False  # by this download: none of a user's, nor an earlier run's
+        # Created or cut to nothing by this download: empty, it holds none of a user's
+        # bytes, nor an earlier run's.
+        self._ours = False
 
     def open(self, offset: int) -> None:
         try:
@@ -887,7 +889,7 @@ class _PartFile:
                 self._fd = os.open(
                     self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o644
                 )
-                self._created = True
+                self._ours = True
             except FileExistsError:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
         except OSError as exc:
@@ -899,12 +901,14 @@ class _PartFile:
         # 0 back to disk when it is closed (auto_da_alloc), ~0.3 s per 500 MB.
         if os.fstat(self._fd).st_size != offset:
             os.ftruncate(self._fd, offset)
+            self._ours = self._ours or offset == 0
         os.lseek(self._fd, offset, os.SEEK_SET)
 
     def restart(self) -> None:
         assert self._fd is not None
         os.ftruncate(self._fd, 0)
         os.lseek(self._fd, 0, os.SEEK_SET)
+        self._ours = True
 
     def write(self, chunk: bytes | memoryview) -> None:
         # An unbuffered descriptor: what arrived is in the OS's hands at once.
@@ -938,14 +942,14 @@ class _PartFile:
     def guard(self, name: str) -> Iterator[None]:
         """Close on the way out; a ``.part`` that failed verification (an integrity error
         of its file, ``name``) is deleted, so that a rerun fetches it afresh instead of
-        resuming bad bytes, and so is an empty one this download created (a failure or a
-        stop before its first byte), which holds nothing to resume."""
+        resuming bad bytes, and so is an empty one this download created or emptied (a
+        failure or a stop before its first byte), which holds nothing to resume."""
         try:
             yield
         except BaseException as exc:
             # Not another file's integrity error, nor the file list's.
             bad = isinstance(exc, ArtifactIntegrityError) and exc.name == name
-            if bad or self._created_empty():
+            if bad or self._ours_empty():
                 self.close()
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path)
@@ -953,8 +957,8 @@ class _PartFile:
         finally:
             self.close()
 
-    def _created_empty(self) -> bool:
-        return self._created and self._fd is not None and os.fstat(self._fd).st_size == 0
+    def _ours_empty(self) -> bool:
+        return self._ours and self._fd is not None and os.fstat(self._fd).st_size == 0
 
 
 def _hash_file(part: _PartFile, path: Path) -> str:

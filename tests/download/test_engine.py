@@ -691,6 +691,20 @@ def test_a_failed_download_removes_the_empty_part_files_it_created(
     assert parts == {"config.json.part": 0, "sub/dir/weights.bin.part": 100_000}
 
 
+def test_a_failed_download_removes_a_part_it_emptied_too(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # A .part longer than its file is fetched afresh: this call cut it to nothing, so an
+    # empty one left by its failure holds none of an earlier run's bytes either.
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "small.bin.part").write_bytes(b"x" * (len(FILES["small.bin"]) + 10))
+    storage.script("small.bin", "404-gone")
+    with pytest.raises(StorageError, match="NoSuchKey"):
+        run(Source(storage), dest)
+    assert not (dest / "small.bin.part").exists()
+
+
 def test_the_overall_deadline_bounds_retries(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
