@@ -1123,6 +1123,25 @@ def _expired_session(fake: FakeWeaver, first_create: Reply | None = None) -> Non
     fake.script("POST", "/api/v1/sessions/s-1/models", made, json_reply(404, gone))
 
 
+def _made_then_lost(fake: FakeWeaver) -> Reply:
+    """A create the server makes and whose reply is then lost."""
+
+    def made_then_lost(request: httpx.Request) -> httpx.Response:
+        fake.route(request)
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    return made_then_lost
+
+
+# The note of a create refused or cut after an earlier attempt's reply was lost.
+_LOST_CREATE_NOTE = (
+    "an earlier attempt's reply was lost while the request to create a model was on "
+    "its way: the server may have made it, which this client cannot terminate, not "
+    "knowing its id; a server with the model-listing extension shows it in "
+    "service.list_models() (end it with terminate_model())"
+)
+
+
 # The POSTs of two creates, the second of which found its session gone.
 _REOPENED = [
     "/api/v1/sessions",
@@ -1173,10 +1192,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_
     # The first attempt made a model in s-1 and its reply was lost; the retry found s-1
     # gone, and the model made in s-2 was returned without a word of the first.
     fake = FakeWeaver()
-
-    def made_then_lost(request: httpx.Request) -> httpx.Response:
-        fake.route(request)
-        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+    made_then_lost = _made_then_lost(fake)
 
     _expired_session(fake, made_then_lost)
     with service(fake) as svc:
@@ -1195,10 +1211,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_refusal_says_so
     # in s-2 was refused (after a reply lost there too, which left its own note to the
     # 404's path, that warns only of a model returned): the error named no model.
     fake = FakeWeaver()
-
-    def made_then_lost(request: httpx.Request) -> httpx.Response:
-        fake.route(request)
-        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+    made_then_lost = _made_then_lost(fake)
 
     _expired_session(fake, made_then_lost)
     refused = json_reply(500, error_json("internal", "no"))
@@ -1206,12 +1219,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_refusal_says_so
     with service(fake) as svc, pytest.raises(APIError) as raised:
         svc.create_training_client("weaver-tiny")
     assert raised.value.status_code == 500
-    assert raised.value.__notes__ == [
-        "an earlier attempt's reply was lost while the request to create a model was on "
-        "its way: the server may have made it, which this client cannot terminate, not "
-        "knowing its id; a server with the model-listing extension shows it in "
-        "service.list_models() (end it with terminate_model())"
-    ]
+    assert raised.value.__notes__ == [_LOST_CREATE_NOTE]
     assert "reply was lost" not in caplog.text  # no model was returned to warn of
 
 
@@ -1220,10 +1228,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_close_says_so()
     # 503 (a ClientClosedError, no APIError), and the model the lost attempt in s-1 may
     # have made was named nowhere, where a close in one session names it.
     fake = FakeWeaver()
-
-    def made_then_lost(request: httpx.Request) -> httpx.Response:
-        fake.route(request)
-        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+    made_then_lost = _made_then_lost(fake)
 
     first = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
     stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
@@ -1250,12 +1255,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_close_says_so()
     with pytest.raises(ClientClosedError) as raised:
         svc.create_training_client("weaver-tiny")
     assert str(raised.value).startswith("create_session: POST /api/v1/sessions: not retried")
-    assert raised.value.__notes__ == [
-        "an earlier attempt's reply was lost while the request to create a model was on "
-        "its way: the server may have made it, which this client cannot terminate, not "
-        "knowing its id; a server with the model-listing extension shows it in "
-        "service.list_models() (end it with terminate_model())"
-    ]
+    assert raised.value.__notes__ == [_LOST_CREATE_NOTE]
 
 
 @pytest.mark.parametrize(
@@ -1279,12 +1279,7 @@ def test_a_create_refused_after_a_lost_reply_says_a_model_may_be_made(
     with service(fake) as svc, pytest.raises(APIError) as raised:
         svc.create_training_client("weaver-tiny")
     assert raised.value.status_code == status
-    assert raised.value.__notes__ == [
-        "an earlier attempt's reply was lost while the request to create a model was on "
-        "its way: the server may have made it, which this client cannot terminate, not "
-        "knowing its id; a server with the model-listing extension shows it in "
-        "service.list_models() (end it with terminate_model())"
-    ]
+    assert raised.value.__notes__ == [_LOST_CREATE_NOTE]
     assert "reply was lost" not in caplog.text  # no model was returned to warn of
 
 
@@ -1294,10 +1289,7 @@ def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
     # A reply lost in s-1 and another in s-2: one create, one model returned, and one
     # WARNING of it, not one per session.
     fake = FakeWeaver()
-
-    def made_then_lost(request: httpx.Request) -> httpx.Response:
-        fake.route(request)
-        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+    made_then_lost = _made_then_lost(fake)
 
     _expired_session(fake, made_then_lost)
     fake.script("POST", "/api/v1/sessions/s-2/models", made_then_lost)
