@@ -1,6 +1,7 @@
-"""An exception's chain of causes, and the TLS failures in it that no retry changes.
+"""An exception's chain of causes, the TLS failures in it that no retry changes, and the
+transport failures before a request could leave.
 
-A shared leaf: the facade's retries and messages, and the contract kit's, read them.
+A shared leaf: the facade's retries and messages, the CLI's and the contract kit's read them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from collections.abc import Iterator
 import httpx
 
 PLAIN_HTTP_HINT = " (the server may speak plain HTTP: try an http:// base URL)"
+
+# Failures before a request could reach the server: no connection was made for it.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:

@@ -39,14 +39,12 @@ from typing import Any
 import attrs
 import httpx
 
-from ._causes import causes, no_retry_helps
+from ._causes import NOT_SENT, causes, no_retry_helps
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 NOT_ACTED_STATUSES = frozenset({408, 429, 503})
 MAYBE_ACTED_STATUSES = frozenset({502, 504})
 
-# Failures before the request could reach the server.
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_SENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 #: The key of ``httpx.Request.extensions`` that carries a request's ``CallOptions``.
@@ -191,15 +189,13 @@ def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
     """Whether a request that got no reply may be sent again."""
     if no_retry_helps(error):
         return False
-    return isinstance(error, _NOT_SENT_ERRORS) or (
-        isinstance(error, _MAYBE_SENT_ERRORS) and replayable
-    )
+    return isinstance(error, NOT_SENT) or (isinstance(error, _MAYBE_SENT_ERRORS) and replayable)
 
 
 def may_have_acted(outcome: object) -> bool:
     """Whether the server may have acted on a request that ended in ``outcome`` (a reply,
     or any transport failure after the request could have reached it)."""
-    return not isinstance(outcome, _NOT_SENT_ERRORS)
+    return not isinstance(outcome, NOT_SENT)
 
 
 def reply_lost(outcome: object) -> bool:

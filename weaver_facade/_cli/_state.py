@@ -48,6 +48,7 @@ from .. import (
     TrainingClient,
     WeaverError,
 )
+from .._causes import NOT_SENT
 from ._progress import Progress, show_retries
 
 __all__ = [
@@ -76,8 +77,7 @@ R = TypeVar("R")
 
 def _never_sent(error: APIConnectionError) -> bool:
     """Whether the request failed before it could reach the server (no connection)."""
-    never = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-    return isinstance(error.__cause__, never)
+    return isinstance(error.__cause__, NOT_SENT)
 
 
 def _may_have_acted(error: APIConnectionError) -> bool:

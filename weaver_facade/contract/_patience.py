@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from .. import RetryPolicy, RetrySettings, RetryTransport
+from .._causes import NOT_SENT
 from ._findings import RETRIES
 
 __all__ = [
@@ -154,7 +155,6 @@ def patient_client(**kwargs: Any) -> httpx.Client:
 # without Idempotency-Key. A connection that failed to open reached nothing (as for the
 # facade's EarlierAttempt): its retry is no repeat.
 RESENT = "weaver_facade.contract.resent"
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class _TransportFaults(RetryPolicy):
@@ -173,7 +173,7 @@ class _TransportFaults(RetryPolicy):
         if isinstance(outcome, httpx.Response):
             return None
         delay = super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
-        if delay is not None and not isinstance(outcome, _NOT_SENT):
+        if delay is not None and not isinstance(outcome, NOT_SENT):
             request.extensions[RESENT] = True
         return delay
 
