@@ -396,14 +396,13 @@ class CreatedModels:
         was interrupted): a close terminates them, whatever kept them; after the close
         has run, the log says they are left running."""
         for model_id in model_ids:
+            self._unclaimed.add(model_id)
             if model_id in self._ids:  # terminated on close already: not kept
-                self._unclaimed.add(model_id)
                 continue
             if self.sealed:  # the close has run: none is left to terminate it
                 logger.warning("%s: model %s is left running (the client is closed)", why, model_id)
                 continue
             self._ids[model_id] = None
-            self._unclaimed.add(model_id)
             logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
 
     def settings(self, model_id: str) -> NewModel | None:
