@@ -1193,7 +1193,6 @@ def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_
     # gone, and the model made in s-2 was returned without a word of the first.
     fake = FakeWeaver()
     made_then_lost = _made_then_lost(fake)
-
     _expired_session(fake, made_then_lost)
     with service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")
@@ -1212,7 +1211,6 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_refusal_says_so
     # 404's path, that warns only of a model returned): the error named no model.
     fake = FakeWeaver()
     made_then_lost = _made_then_lost(fake)
-
     _expired_session(fake, made_then_lost)
     refused = json_reply(500, error_json("internal", "no"))
     fake.script("POST", "/api/v1/sessions/s-2/models", *[made_then_lost] * lost_again, refused)
@@ -1229,7 +1227,6 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_close_says_so()
     # have made was named nowhere, where a close in one session names it.
     fake = FakeWeaver()
     made_then_lost = _made_then_lost(fake)
-
     first = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
     stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
     down = json_reply(503, UNAVAILABLE)
@@ -1290,7 +1287,6 @@ def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
     # WARNING of it, not one per session.
     fake = FakeWeaver()
     made_then_lost = _made_then_lost(fake)
-
     _expired_session(fake, made_then_lost)
     fake.script("POST", "/api/v1/sessions/s-2/models", made_then_lost)
     with service(fake) as svc:
