@@ -46,9 +46,7 @@ T_co = TypeVar("T_co", covariant=True)
 DEADLINE_GRACE = 0.5
 #: How many times a failed operation is looked at for its words when the look fails.
 _WORDS_LOOKS = 3
-#: A wait this long, in seconds, is said once, in a WARNING (``Poller.long_wait``): a
-#: wait of the default timeout (an hour) on an operation a server keeps pending was
-#: silent throughout, with no record at any level.
+#: A wait this long, in seconds, is said once, in a WARNING (``Poller.long_wait``).
 LONG_WAIT = 300.0
 
 
@@ -753,7 +751,6 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self._following = True
 
     def _state(self) -> _Reported:
-        """What a change is a change of."""
         info = self.pending_info
         return (
             self.status,
