@@ -226,15 +226,10 @@ class _Attempts:
     def __exit__(self, *exc_info: object) -> None:
         _SENDING_KEY.reset(self._key)
 
-    def left(self) -> float | None:
-        """Seconds this attempt may take: by the call's deadline, if it has one, else by
-        its own timeouts (``attempt_bound``)."""
-        if self._deadline is None:
-            return rules.attempt_bound(self._base_timeouts)
-        return rules.attempt_time(self._deadline - self._clock())
-
-    def before_send(self) -> None:
-        """Cap this attempt's timeouts by the time left; log the request at DEBUG."""
+    def before_send(self) -> float | None:
+        """Cap this attempt's timeouts by the time left; log the request at DEBUG. The
+        seconds the attempt may take: by the call's deadline, if it has one, else by its
+        own timeouts (``attempt_bound``)."""
         if self._deadline is not None and self._base_timeouts:
             remaining = self._deadline - self._clock()
             self._request.extensions = {
@@ -252,6 +247,9 @@ class _Attempts:
             )
         self._sending = time.monotonic()
         self._reach(True)
+        if self._deadline is None:
+            return rules.attempt_bound(self._base_timeouts)
+        return rules.attempt_time(self._deadline - self._clock())
 
     def _reach(self, maybe: bool) -> None:
         reach = self._request.extensions.get(rules.REACH)
@@ -403,9 +401,8 @@ class RetryTransport(httpx.BaseTransport):
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
         with _Attempts(self.policy, request, self._clock) as attempts:
             while True:
-                attempts.before_send()
+                left = attempts.before_send()
                 outcome: httpx.Response | Exception
-                left = attempts.left()
                 try:
                     with ends(None if left is None else time.monotonic() + left):
                         outcome = _read(attempts.bound(self._transport.handle_request(request)))
@@ -446,9 +443,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         """See ``RetryTransport.handle_request``."""
         with _Attempts(self.policy, request, self._clock) as attempts:
             while True:
-                attempts.before_send()
+                bounded = asyncio.timeout(attempts.before_send())  # whatever the transport
                 outcome: httpx.Response | Exception
-                bounded = asyncio.timeout(attempts.left())  # whatever the transport
                 reply = None
                 try:
                     async with bounded:
