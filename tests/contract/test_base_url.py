@@ -140,3 +140,35 @@ def test_a_key_with_blanks_around_it_is_sent_without_them(api_key: str) -> None:
         run_contract_test(ContractSettings(base_url=url, api_key=api_key))
     assert "s3cret-key" not in str(caught.value)
     assert "LocalProtocolError" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        (ContractSettings(base_url="127.0.0.1:8080"), "ContractSettings.base_url"),
+        (
+            ContractSettings(base_url="http://127.0.0.1:1", api_key="k\u00e9y"),
+            "ContractSettings.api_key",
+        ),
+    ],
+    ids=["base_url", "api_key"],
+)
+def test_the_facades_refusal_names_the_settings_field(
+    settings: ContractSettings, field: str
+) -> None:
+    """The facade's words named its own parameters, "api_key (or WEAVER_API_KEY)": from
+    Python the kit reads neither that variable nor such a parameter."""
+    from weaver_facade import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError) as caught:
+        run_contract_test(settings)
+    assert str(caught.value).startswith(f"{field} must "), str(caught.value)
+    assert "WEAVER_" not in str(caught.value)
+
+
+def test_a_base_model_note_from_python_names_the_settings_field() -> None:
+    with serve_emulator(Drift.NO_SUPPORTED_MODELS) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    notes = " ".join(report.notes)
+    assert "training uses 'weaver-tiny' (set ContractSettings.base_model)" in notes, notes
+    assert "--base-model" not in notes

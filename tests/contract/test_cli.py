@@ -317,7 +317,7 @@ def test_an_interrupt_that_left_an_exec_still_exits_130(tmp_path: Path) -> None:
         "from weaver_facade.contract import _cli\n"
         "def run(*_args):\n"
         "    exec('raise KeyboardInterrupt')\n"
-        "_cli.run_contract_test = run\n"
+        "_cli.run_named = run\n"
         "sys.exit(_cli.main(['--base-url', 'http://127.0.0.1:9']))\n",
         encoding="utf-8",
     )

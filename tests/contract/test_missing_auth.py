@@ -11,6 +11,8 @@ that finding for five operations while it accepted the key on all of them.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade.contract import run_contract_test
@@ -33,3 +35,14 @@ def test_a_key_one_operation_refuses_is_still_named() -> None:
     found = [f for f in report.findings if f.check == "missing_auth"]
     assert [f.operation for f in found] == ["POST /api/v1/models/{model_id}/terminate"], found
     assert "almost every request got 401: the API key was refused" in found[0].message
+
+
+@pytest.mark.parametrize("parts", [("conformance",), ("lifecycle",)])
+def test_no_key_from_python_names_the_settings_field(parts: tuple[str, ...]) -> None:
+    # From Python the kit reads only ContractSettings: "no API key was given (--api-key or
+    # WEAVER_API_KEY)" named a flag and a variable that run_contract_test never reads.
+    with serve_emulator() as served:
+        report = run_contract_test(quick(served.base_url, api_key=None, parts=parts))
+    said = [f.message for f in report.findings] + report.notes
+    assert any("no API key was given (ContractSettings.api_key)" in s for s in said), said
+    assert not [s for s in said if "WEAVER_API_KEY" in s or "--api-key" in s], said

@@ -18,6 +18,7 @@ from typing import NoReturn
 from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._sigterm import terminate_as_interrupt
+from ._findings import SettingNames
 from ._kit import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EXAMPLES,
@@ -30,7 +31,7 @@ from ._kit import (
     ContractSettings,
     ServerUnreachable,
     UnknownBaseModel,
-    run_contract_test,
+    run_named,
 )
 from ._spec import UnusableSpec
 
@@ -42,6 +43,14 @@ EXIT_USAGE = 2
 # No finding, but not everything was checked: not a pass a CI job should take for a full one.
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130  # as a shell reports SIGINT
+# What the kit's words call the settings here (from Python, ContractSettings' fields).
+_OPTIONS = SettingNames(
+    base_url="--base-url or WEAVER_BASE_URL",
+    api_key="--api-key or WEAVER_API_KEY",
+    base_model="--base-model",
+    time_limit="--time-limit",
+    max_examples="--max-examples",
+)
 
 
 def _positive_int(text: str) -> int:
@@ -182,7 +191,7 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
 
     try:
         with terminate_as_interrupt():  # a cancelled CI job, too, is no verdict
-            report = run_contract_test(settings, progress)
+            report = run_named(settings, progress, _OPTIONS)
     except (UnusableSpec, ServerUnreachable, UnknownBaseModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

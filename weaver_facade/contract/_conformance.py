@@ -36,7 +36,16 @@ from weaver_client import limits
 from .. import RetryPolicy
 from .._causes import causes
 from .._spec_schema import SCHEMA_REF
-from ._findings import AVAILABILITY, RETRIES, Finding, curl_for_request, redact, redact_curl
+from ._findings import (
+    AVAILABILITY,
+    PYTHON_NAMES,
+    RETRIES,
+    Finding,
+    SettingNames,
+    curl_for_request,
+    redact,
+    redact_curl,
+)
 from ._ownership import Ownership
 from ._patience import resend_delay, retry_after
 from ._spec import (
@@ -647,12 +656,10 @@ def _limit_ignored(case: Any, response: Any, api_key: str | None) -> Finding | N
     )
 
 
-def missing_auth(status_code: int, api_key: str | None, operations: str) -> Finding:
-    hint = (
-        "the API key was refused"
-        if api_key
-        else "no API key was given (--api-key or WEAVER_API_KEY)"
-    )
+def missing_auth(
+    status_code: int, api_key: str | None, operations: str, named: SettingNames = PYTHON_NAMES
+) -> Finding:
+    hint = "the API key was refused" if api_key else f"no API key was given ({named.api_key})"
     return Finding(
         part="conformance",
         operation=operations,
@@ -677,11 +684,13 @@ def run_conformance(
     checkpoint_path: Callable[[Any], str | None],
     progress: Callable[[str], None] = lambda _: None,
     document: Mapping[str, Any] | None = None,
+    named: SettingNames = PYTHON_NAMES,
 ) -> ConformanceOutcome:
     """Run every phase over every operation against ``base_url``; stop at ``time_limit``.
 
     ``document``, when given, is the spec to test (``spec_file`` restricted to the
-    extensions the server offers); ``spec`` must describe the same document.
+    extensions the server offers); ``spec`` must describe the same document. ``named``:
+    what its words call the settings.
     """
     import schemathesis
     from schemathesis.cli.commands.run.warnings import WarningCollector
@@ -729,7 +738,7 @@ def run_conformance(
     refused = auth_refused(base_url, api_key, outcome.statuses)
     if refused is not None:
         outcome.key_refused = refused
-        outcome.findings.append(missing_auth(refused, api_key, "every operation"))
+        outcome.findings.append(missing_auth(refused, api_key, "every operation", named))
         outcome.notes.append(
             f"conformance stopped after {sum(outcome.statuses.values())} requests: "
             f"every one got {refused}"
@@ -845,7 +854,7 @@ def run_conformance(
         outcome.cut_short = True
         outcome.notes.append(
             f"conformance stopped at its time limit ({time_limit:.0f} s); "
-            "raise --time-limit or lower --max-examples"
+            f"raise {named.time_limit} or lower {named.max_examples}"
         )
     # One finding for a refused key, not one per operation. An operation with a finding is
     # left out: schemathesis stopped testing it at that failure, so what it kept of it is
@@ -858,7 +867,7 @@ def run_conformance(
         if not names:
             continue
         shown = names[0] if len(names) == 1 else f"{len(names)} operations ({', '.join(names)})"
-        outcome.findings.append(missing_auth(status_code, api_key, shown))
+        outcome.findings.append(missing_auth(status_code, api_key, shown, named))
     return outcome
 
 

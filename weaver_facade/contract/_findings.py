@@ -17,8 +17,10 @@ __all__ = [
     "AVAILABILITY",
     "IDEMPOTENCY_HEADER",
     "KEY_PLACEHOLDER",
+    "PYTHON_NAMES",
     "RETRIES",
     "Finding",
+    "SettingNames",
     "curl_for_request",
     "dedupe",
     "fold_server_wide",
@@ -48,6 +50,27 @@ _SKIPPED_HEADERS = frozenset(
         "traceparent",
         "idempotency-key",
     }
+)
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """What the kit's words call each setting: as its user gives it, a ``ContractSettings``
+    field from Python, an option (or a variable) on the command line."""
+
+    base_url: str
+    api_key: str
+    base_model: str
+    time_limit: str
+    max_examples: str
+
+
+PYTHON_NAMES = SettingNames(
+    base_url="ContractSettings.base_url",
+    api_key="ContractSettings.api_key",
+    base_model="ContractSettings.base_model",
+    time_limit="ContractSettings.time_limit",
+    max_examples="ContractSettings.max_examples",
 )
 _CURL_KEY_HEADER = re.compile(
     r"""-H\s+(?:'(?i:x-weaver-api-key):[^']*'|"(?i:x-weaver-api-key):[^"]*")"""

@@ -23,7 +23,14 @@ from .._extras import check_extra
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
-from ._findings import API_KEY_HEADER, Finding, dedupe, fold_server_wide
+from ._findings import (
+    API_KEY_HEADER,
+    PYTHON_NAMES,
+    Finding,
+    SettingNames,
+    dedupe,
+    fold_server_wide,
+)
 from ._lifecycle import LifecycleOutcome, run_lifecycle
 from ._patience import patient_client
 from ._spec import Spec, load_spec
@@ -259,15 +266,32 @@ def run_contract_test(
             refuses (a key that no HTTP header can carry, say), before any request.
         ModuleNotFoundError: The ``contract`` extra is not installed (before any request).
     """
+    return run_named(settings, progress, PYTHON_NAMES)
+
+
+def run_named(
+    settings: ContractSettings, progress: Callable[[str], None], named: SettingNames
+) -> ContractReport:
+    """``run_contract_test``, whose words call the settings ``named`` (the command line's
+    options, where the user gave them so)."""
     check_extra("contract", "run_contract_test")
     url: object = settings.base_url  # None too: the facade's words name WEAVER_BASE_URL, unread
     if url is None or (isinstance(url, str) and not url.strip()):
         raise InvalidArgumentError(
-            "ContractSettings.base_url is empty: give the server root, such as "
-            "http://127.0.0.1:8080"
+            f"{named.base_url} is empty: give the server root, such as http://127.0.0.1:8080"
         )
     # The facade's own checks of the URL and the key; a client opens nothing until it is used.
-    ServiceClient(settings.base_url, settings.api_key or "", heartbeat_interval=0).close()
+    try:
+        ServiceClient(settings.base_url, settings.api_key or "", heartbeat_interval=0).close()
+    except InvalidArgumentError as exc:  # it names its own parameters, and their variables
+        words = str(exc)
+        for prefix, name in (
+            ("base_url", named.base_url),
+            ("api_key (or WEAVER_API_KEY)", named.api_key),
+        ):
+            if words.startswith(prefix):
+                raise InvalidArgumentError(name + words.removeprefix(prefix)) from None
+        raise
     # Sent as the facade sends them, without the blanks its checks drop (a key read from a
     # file ends in a line break, which no header can carry).
     settings = dataclasses.replace(
@@ -293,7 +317,7 @@ def run_contract_test(
     )
     if settings.base_model is None and why is not None:
         uses = listed or FALLBACK_BASE_MODEL
-        report.notes.append(f"{why}; training uses {uses!r} (set --base-model)")
+        report.notes.append(f"{why}; training uses {uses!r} (set {named.base_model})")
     vocab_size = vocab or FALLBACK_VOCAB
     findings: list[Finding] = []
     progress("extensions: probing which extensions the server offers")
@@ -314,7 +338,7 @@ def run_contract_test(
         if not settings.api_key:
             _without_auth(document)
             report.notes.append(
-                "no API key was given (--api-key or WEAVER_API_KEY), so conformance does not "
+                f"no API key was given ({named.api_key}), so conformance does not "
                 "check that requests without one, or with a wrong one, are refused"
             )
         tested = Spec(document)
@@ -332,6 +356,7 @@ def run_contract_test(
             vocab_size=vocab_size,
             checkpoint_path=_listed_checkpoint(base_url, settings.api_key),
             progress=progress,
+            named=named,
         )
         findings += report.conformance.findings
         report.notes += report.conformance.notes
@@ -339,7 +364,7 @@ def run_contract_test(
     if "lifecycle" in settings.parts and report.conformance is None:
         refused = auth_refused(base_url, settings.api_key)
         if refused is not None:  # the one finding that conformance gives when it runs
-            findings.append(missing_auth(refused, settings.api_key, "every operation"))
+            findings.append(missing_auth(refused, settings.api_key, "every operation", named))
     if "lifecycle" in settings.parts and refused is not None:
         # Its first request would get the same: a second finding for one cause.
         report.notes.append(
