@@ -861,15 +861,20 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             # nor the command line's (``--timeout``): the record goes to both.
             status = "done, its result pending" if self._following else self.status.value
             timeout = poller.deadline - poller.started
+            # A save or an export known by what it makes (``_recovery.ResourceWatch``), whose
+            # id is then that resource's path, has no operation to name.
+            what = "operation"
+            if self.id.startswith("weaver://"):
+                what = "export" if "/artifacts/" in self.id else "save"
             logger.warning(
-                "waiting for operation %s (%s) for %.0f s so far; %s, and the operation "
-                "keeps running on the server",
-                self.id,
+                "waiting for %s (%s) for %.0f s so far; %s, and the %s keeps running on the server",
+                f"operation {self.id}" if what == "operation" else f"the {what} of {self.id}",
                 status if self.kind is None else f"{self.kind}, {status}",
                 waited,
                 f"the wait ends after {timeout:.0f} s, its timeout; a Ctrl-C ends it sooner"
                 if math.isfinite(timeout)  # timeout=inf: not "after inf s"
                 else "the wait has no timeout; a Ctrl-C ends it",
+                what,
             )
         return step
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import logging
+import re
 import uuid
 from pathlib import Path
 from typing import Any, assert_type
@@ -759,3 +761,29 @@ def test_a_save_and_export_whose_ttl_the_server_set_names_no_force(
     assert "already made" not in warning
     assert "force" not in warning
     assert warning.endswith("not the 7200 asked: the server set it")
+
+
+def test_a_long_wait_for_a_running_hit_names_the_export(caplog: pytest.LogCaptureFixture) -> None:
+    # A running hit is watched through its checkpoint's artifacts: there is no operation,
+    # and the long wait's WARNING said "waiting for operation weaver://...".
+    clock = FakeClock()
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    fake.script("GET", LIST, *[json_reply(200, {"items": [artifact_json("pending")]})] * 200)
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake, poll=poll, sleep=clock.sleep) as svc,
+    ):
+        handle = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, wait=False)
+        with pytest.raises(OperationTimeoutError):
+            handle.result(timeout=400)
+    said = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
+    assert len(said) == 1, said
+    assert re.fullmatch(
+        rf"waiting for the export of {re.escape(URI)} \(export_checkpoint, pending\) for "
+        r"3(0\d|10) s so far; the wait ends after 400 s, its timeout; a Ctrl-C ends it "
+        r"sooner, and the export keeps running on the server",
+        said[0],
+    )

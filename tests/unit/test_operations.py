@@ -36,6 +36,7 @@ from weaver_facade import (
     LoadResult,
     NotFoundError,
     OperationFailedError,
+    OperationHandle,
     OperationProgress,
     OperationResult,
     OperationStatus,
@@ -47,6 +48,7 @@ from weaver_facade import (
     ResponseValidationError,
     datum_from_tokens,
 )
+from weaver_facade._operations import OperationSnapshot
 
 OP = "/api/v1/operations/op-1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -745,6 +747,36 @@ def test_a_long_wait_is_said_once_in_a_warning(caplog: pytest.LogCaptureFixture)
         with pytest.raises(OperationTimeoutError):
             handle.result(timeout=299)
     assert not [r for r in caplog.records if "so far" in r.getMessage()]
+
+
+def test_a_long_wait_for_a_recovered_save_names_the_save(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A save recovered without its operation is watched through its checkpoint, whose
+    # path is the handle's id: "waiting for operation weaver://..." named none.
+    path = "weaver://m-1/checkpoints/c1"
+    pending_save = OperationSnapshot(
+        id=path, status=OperationStatus.PENDING, kind="save_checkpoint"
+    )
+    clock = FakeClock()
+    handle: OperationHandle[object] = OperationHandle(
+        pending_save,
+        fetch=lambda *_: pending_save,
+        parse_result=lambda s: s,
+        policy=PollPolicy(clock=clock, rng=lambda: 0.5),
+        sleep=clock.sleep,
+        result_in_response=False,
+        long_poll=False,
+    )
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(OperationTimeoutError),
+    ):
+        handle.result(timeout=400)
+    said = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"waiting for the save of {path} (save_checkpoint, pending) ")
+    assert said[0].endswith(", and the save keeps running on the server"), said[0]
 
 
 @pytest.mark.parametrize("timeout", [300, 301])
