@@ -417,7 +417,14 @@ class _ServiceBase(HasOptions):
     def _create_model(
         self, session_id: str, new: NewModel, *, keep: bool, interrupted: Callable[[], bool]
     ) -> Plan[ModelInfo]:
-        def create_on(session_id: str, *, warn: bool = True) -> Plan[ModelInfo]:
+        def create_on(session_id: str, ended: int = 0) -> Plan[ModelInfo]:
+            """A create in ``session_id``, after ``ended`` attempts whose reply was lost
+            in a session that then ended."""
+
+            def warn(made: wire.Model, lost: int) -> None:
+                if lost or ended:
+                    logger.warning("%s", _created_after_lost_reply(made.id, lost + ended, ended))
+
             create = calls.create_model(
                 session_id,
                 model_seq_id=next(self._model_seq),
@@ -425,13 +432,7 @@ class _ServiceBase(HasOptions):
                 training_mode=new.training_mode,
                 lora=new.lora,
             )
-            create = attrs.evolve(
-                create,
-                on_its_way=_CREATE_ON_ITS_WAY,
-                after_lost_reply=(lambda made: _created_after_lost_reply(made.id))
-                if warn
-                else None,
-            )
+            create = attrs.evolve(create, on_its_way=_CREATE_ON_ITS_WAY, after_lost_reply=warn)
             return model_plan(create)
 
         try:
@@ -443,23 +444,19 @@ class _ServiceBase(HasOptions):
                 raise
             delivery = gone.delivery
             earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
-            lost = earlier is not None and earlier.reply_lost
-            # One WARNING, also when a reply is lost in the new session too.
+            # The 404 answered a retry: each attempt whose reply was lost may have made a
+            # model in the session before it went. One WARNING of them all, also when a
+            # reply is lost in the new session too.
+            lost = 0 if earlier is None else earlier.replies_lost
             try:
-                made = yield from create_on(
-                    (yield from self._root._reopen(session_id)), warn=not lost
-                )
+                made = yield from create_on((yield from self._root._reopen(session_id)), lost)
             except (APIError, ClientClosedError) as refused:
                 # No model to warn of, but the attempt whose reply was lost may have made
-                # one (the new session's create, not warning, says nothing of its own; nor
-                # its open, closed while it waited to retry).
+                # one (unless the new session's create, after a lost reply of its own,
+                # said so; nor its open, closed while it waited to retry).
                 if lost and not goes_on(refused):
                     note_lost_reply(refused, _CREATE_ON_ITS_WAY)
                 raise
-            if lost:
-                # The 404 answered a retry: the attempt whose reply was lost may have made
-                # a model in the session before it went.
-                logger.warning("%s", _created_after_lost_reply(made.id))
         model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets the
         # model, which would stay running unknown if kept, so the close terminates it.
@@ -566,14 +563,20 @@ _CREATE_ON_ITS_WAY = (
 )
 
 
-def _created_after_lost_reply(model_id: str) -> str:
-    """The WARNING of a create answered after an attempt whose reply was lost."""
+def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
+    """The WARNING of a create answered after ``lost`` attempts whose reply was lost,
+    ``ended`` of them in a session that then ended (whose model a server that
+    de-duplicates model_seq_id keeps too: the new session's create has a seq id of its own)."""
+    one = lost == 1
+    earlier = "an earlier attempt's reply was" if one else f"{lost} earlier attempts' replies were"
+    who = "the server" if ended else "a server that does not de-duplicate model_seq_id"
+    it = "it" if one else "them"
     return (
-        f"create_model: model {model_id} was made after an earlier attempt's reply was lost: "
-        "a server that does not de-duplicate model_seq_id may have made another model "
-        "too, which this client cannot terminate, not knowing its id; a server with the "
-        "model-listing extension shows it in service.list_models() (`weaver-facade models "
-        "list`; end it with terminate_model() or `weaver-facade models terminate`)"
+        f"create_model: model {model_id} was made after {earlier} lost: {who} may have made "
+        f"{'another model' if one else f'up to {lost} other models'} too, which this client "
+        f"cannot terminate, not knowing {'its id' if one else 'their ids'}; a server with the "
+        f"model-listing extension shows {it} in service.list_models() (`weaver-facade models "
+        f"list`; end {it} with terminate_model() or `weaver-facade models terminate`)"
     )
 
 

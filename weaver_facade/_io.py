@@ -363,7 +363,7 @@ class _Base(Generic[SleepT]):
         """``finish``; a model the client's own close terminated under the request is
         that close's doing."""
         earlier = response.extensions.get(EARLIER_ATTEMPT)
-        lost = isinstance(earlier, EarlierAttempt) and earlier.reply_lost
+        lost = earlier.replies_lost if isinstance(earlier, EarlierAttempt) else 0
         try:
             made = finish(call, self.generated, response)
         except ModelTerminatedError as exc:
@@ -378,8 +378,8 @@ class _Base(Generic[SleepT]):
             if call.after_lost_reply is not None and call.on_its_way is not None and lost:
                 note_lost_reply(exc, call.on_its_way)
             raise
-        if call.after_lost_reply is not None and lost:
-            logger.warning("%s", call.after_lost_reply(made))
+        if call.after_lost_reply is not None:
+            call.after_lost_reply(made, lost)
         return made
 
     def _poll(

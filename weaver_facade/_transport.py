@@ -217,7 +217,7 @@ class _Attempts:
         # the server may have acted on.
         self._sending = 0.0
         self._maybe_acted: float | None = None
-        self._reply_lost = False
+        self._replies_lost = 0
 
     def __enter__(self) -> Self:
         self._key = _SENDING_KEY.set(self._request.headers.get(API_KEY_HEADER))
@@ -280,7 +280,7 @@ class _Attempts:
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
-                sent=self._maybe_acted, received=time.monotonic(), reply_lost=self._reply_lost
+                sent=self._maybe_acted, received=time.monotonic(), replies_lost=self._replies_lost
             )
         return outcome
 
@@ -305,7 +305,7 @@ class _Attempts:
         if delay is not None:
             if self._maybe_acted is None and rules.may_have_acted(outcome):
                 self._maybe_acted = self._sending
-            self._reply_lost = self._reply_lost or rules.reply_lost(outcome)
+            self._replies_lost += rules.reply_lost(outcome)
             self._reach(self._maybe_acted is not None)  # no attempt on its way now
             self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(

@@ -114,8 +114,9 @@ class Call(Generic[M]):
             close that cuts it, or the loss of every reply, tells (``_io._sending``):
             ``"the request ... was on its way: the server may ..."``.
         after_lost_reply: For a request that a server may not de-duplicate (a create),
-            what its success after an attempt whose reply was lost (``EarlierAttempt``)
-            tells, as a WARNING (``_io``), given what the success made.
+            told of its success (``_io``): what it made, and how many of its attempts lost
+            their reply (``EarlierAttempt.replies_lost``; 0 too, as the caller may know of
+            others), for a WARNING of what those attempts may have made.
     """
 
     operation: str
@@ -123,7 +124,7 @@ class Call(Generic[M]):
     parse: Callable[..., object]
     model: type[M]
     on_its_way: str | None = None
-    after_lost_reply: Callable[[M], str] | None = None
+    after_lost_reply: Callable[[M, int], None] | None = None
 
 
 class NoBody:
@@ -209,14 +210,19 @@ class EarlierAttempt:
     Attributes:
         sent: ``time.monotonic()`` when the first such attempt was sent.
         received: ``time.monotonic()`` when the final reply's headers arrived.
-        reply_lost: Whether such an attempt got no reply, or a proxy's 502 or 504
-            (``_retry.reply_lost``), rather than only the server's own error replies
-            (a 503 says it did not act).
+        replies_lost: How many such attempts got no reply, or a proxy's 502 or 504
+            (``_retry.reply_lost``), rather than the server's own error replies (a 503
+            says it did not act); each may have acted.
     """
 
     sent: float
     received: float
-    reply_lost: bool = False
+    replies_lost: int = 0
+
+    @property
+    def reply_lost(self) -> bool:
+        """Whether any such attempt lost its reply."""
+        return self.replies_lost > 0
 
 
 @attrs.frozen

@@ -1292,9 +1292,34 @@ def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
     with service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")
         assert svc.session_id == "s-2"
-    warned = [r.getMessage() for r in caplog.records if "reply was lost" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records if "was made after" in r.getMessage()]
     assert len(warned) == 1, warned
     assert f"model {trainer.model_id} was made after" in warned[0]
+    # Each lost reply may have made a model: the one in s-1, which a server that
+    # de-duplicates model_seq_id also keeps (s-2's create has a seq id of its own), and
+    # the one in s-2. It said "another model", "not knowing its id".
+    assert "after 2 earlier attempts' replies were lost: the server may have" in warned[0]
+    assert "made up to 2 other models too" in warned[0]
+    assert "not knowing their ids" in warned[0]
+
+
+def test_a_create_after_two_lost_replies_warns_of_two_models_left_unknown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Two attempts lost their reply: a server that does not de-duplicate model_seq_id may
+    # have made a model for each, and the WARNING said "another model".
+    fake = FakeWeaver()
+    made_then_lost = _made_then_lost(fake)
+    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, made_then_lost)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+    warned = [r.getMessage() for r in caplog.records if "was made after" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith(
+        f"create_model: model {trainer.model_id} was made after 2 earlier attempts' replies "
+        "were lost: a server that does not de-duplicate model_seq_id may have made up to 2 "
+        "other models too, which this client cannot terminate, not knowing their ids"
+    ), warned[0]
 
 
 @pytest.mark.parametrize(
