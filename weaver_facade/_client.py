@@ -423,7 +423,11 @@ class _ServiceBase(HasOptions):
 
             def warn(made: wire.Model, lost: int) -> None:
                 if lost or ended:
-                    logger.warning("%s", _created_after_lost_reply(made.id, lost + ended, ended))
+                    lost += ended
+                    # The command line shows its own words (``_cli._progress``).
+                    cli = _created_after_lost_reply(made.id, lost, ended, _CLI_MODELS)
+                    said = _created_after_lost_reply(made.id, lost, ended)
+                    logger.warning("%s", said, extra={"cli_message": cli})
 
             create = calls.create_model(
                 session_id,
@@ -563,10 +567,18 @@ _CREATE_ON_ITS_WAY = (
 )
 
 
-def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
+# Where a model is listed and how it is ended: by the library, and on the command line.
+_MODELS = ("service.list_models()", "terminate_model()")
+_CLI_MODELS = ("`weaver-facade models list`", "`weaver-facade models terminate`")
+
+
+def _created_after_lost_reply(
+    model_id: str, lost: int, ended: int = 0, calls: tuple[str, str] = _MODELS
+) -> str:
     """The WARNING of a create answered after ``lost`` attempts whose reply was lost,
     ``ended`` of them in a session that then ended (whose model a server that
-    de-duplicates model_seq_id keeps too: the new session's create has a seq id of its own)."""
+    de-duplicates model_seq_id keeps too: the new session's create has a seq id of its
+    own); ``calls`` list and end a model."""
     one = lost == 1
     earlier = "an earlier attempt's reply was" if one else f"{lost} earlier attempts' replies were"
     who = "the server" if ended else "a server that does not de-duplicate model_seq_id"
@@ -575,8 +587,7 @@ def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
         f"create_model: model {model_id} was made after {earlier} lost: {who} may have made "
         f"{'another model' if one else f'up to {lost} other models'} too, which this client "
         f"cannot terminate, not knowing {'its id' if one else 'their ids'}; a server with the "
-        f"model-listing extension shows {it} in service.list_models() (`weaver-facade models "
-        f"list`; end {it} with terminate_model() or `weaver-facade models terminate`)"
+        f"model-listing extension shows {it} in {calls[0]} (end {it} with {calls[1]})"
     )
 
 

@@ -1320,6 +1320,14 @@ def test_a_create_after_two_lost_replies_warns_of_two_models_left_unknown(
         "were lost: a server that does not de-duplicate model_seq_id may have made up to 2 "
         "other models too, which this client cannot terminate, not knowing their ids"
     ), warned[0]
+    # The library's calls; the command line shows its own words (``cli_message``).
+    assert warned[0].endswith(
+        "shows them in service.list_models() (end them with terminate_model())"
+    ), warned[0]
+    [record] = [r for r in caplog.records if "was made after" in r.getMessage()]
+    assert getattr(record, "cli_message", "").endswith(
+        "shows them in `weaver-facade models list` (end them with `weaver-facade models terminate`)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,9 @@ def can_redraw(console: Console) -> bool:
 
 
 class _StderrLines(logging.Handler):
-    """Log records as plain stderr lines (through click, so tests and rich see them)."""
+    """Log records as plain stderr lines (through click, so tests and rich see them); a
+    record that names library calls carries the command line's words as ``cli_message``
+    (``logger.warning(..., extra={"cli_message": ...})``), shown instead."""
 
     _weaver_env_handler = True  # WEAVER_LOG then only sets the level; no second handler
 
@@ -91,7 +93,8 @@ class _StderrLines(logging.Handler):
         if record.name.startswith("weaver_facade.emulator"):
             return  # `weaver-facade emulator` configures logging of its own: no second copy
         try:
-            click.echo(self.format(record), err=True)
+            words = getattr(record, "cli_message", None)
+            click.echo(words if isinstance(words, str) else self.format(record), err=True)
         except Exception:  # pragma: no cover - logging must never break the command
             self.handleError(record)
 
