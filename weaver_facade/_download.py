@@ -821,10 +821,11 @@ def _lsize(path: Path) -> int | None:
 
 
 def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
-    """Create ``dest`` and the files' folders. A path with its ``.part`` longer than the
-    system holds, a symlink, or anything but a folder, in the way of a folder, or anything
-    but a regular file in the way of a file or its ``.part``, is refused first, before
-    anything is made or written; so is a ``dest`` that cannot be made."""
+    """Create ``dest`` (the files' folders are made in the download's turn: ``_Shell``).
+    A path with its ``.part`` longer than the system holds, a symlink, or anything but a
+    folder, in the way of a folder, or anything but a regular file in the way of a file or
+    its ``.part``, is refused first, before anything is made or written; so is a ``dest``
+    that cannot be made."""
     if sys.platform != "win32":  # PATH_MAX counts the NUL; Windows has no pathconf
         limit = os.pathconf(next(p for p in (dest, *dest.parents) if p.exists()), "PC_PATH_MAX")
         for rel in paths:
@@ -843,7 +844,6 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
         raise _unwritable(exc.filename or dest, exc, str(dest)) from exc
     if not dest.is_dir():
         raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
-    folders: list[Path] = []
     for rel in paths:
         here = dest
         for part in rel.parts[:-1]:
@@ -851,7 +851,6 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
             try:
                 st = os.lstat(here)
             except FileNotFoundError:
-                folders.append(dest.joinpath(*rel.parts[:-1]))
                 break  # nothing below a missing folder exists
             if not stat.S_ISDIR(st.st_mode):
                 what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
@@ -862,8 +861,6 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
             final = dest.joinpath(*rel.parts)
             _lsize(final)
             _lsize(final.with_name(final.name + PART_SUFFIX))
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
 
 
 def _unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
@@ -1081,10 +1078,32 @@ class _Shell:
         silent: the transfers check it between reads, but a read may wait for the whole
         read timeout."""
         try:
-            with self._alone_in_dest():
+            with self._alone_in_dest(), self._own_folders():
                 self._run()
         finally:
             self._http.close()
+
+    @contextlib.contextmanager
+    def _own_folders(self) -> Iterator[None]:
+        """Make the files' folders, in turn: a download that waited finds them as the other
+        left them. Those made here and still empty when the download ends short are removed,
+        as an empty ``.part`` of its own is (``_PartFile._ours``); never one that was there
+        before, nor one that holds anything (a ``.part`` to resume, a file of the user's)."""
+        made: list[Path] = []  # parents first
+        try:
+            for parent in dict.fromkeys(path.parent for path in self.state.paths):
+                here = self.dest
+                for part in parent.parts:
+                    here /= part
+                    with contextlib.suppress(FileExistsError):
+                        here.mkdir()
+                        made.append(here)
+            yield
+        finally:
+            if not self.state.complete:
+                for folder in reversed(made):
+                    with contextlib.suppress(OSError):  # not empty
+                        folder.rmdir()
 
     @contextlib.contextmanager
     def _alone_in_dest(self) -> Iterator[None]:

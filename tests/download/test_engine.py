@@ -705,6 +705,55 @@ def test_a_failed_download_removes_a_part_it_emptied_too(
     assert not (dest / "small.bin.part").exists()
 
 
+def test_a_failed_download_removes_the_empty_folders_it_made(run: Run, tmp_path: Path) -> None:
+    # The folders made for the files stayed behind, empty, in the user's folder. Those
+    # there before, or holding anything (a .part to resume, a file of the user's), stay.
+    files = {
+        "keep/x.bin": os.urandom(200_000),  # a .part with bytes: its folder stays
+        "gone/deeper/y.bin": b"y" * 10,
+        "was/z.bin": b"z" * 10,  # "was" is the user's
+        "user/w.bin": b"w" * 10,  # the user puts a file into "user" meanwhile
+        "fail.bin": b"f" * 10,
+    }
+    dest = tmp_path / "out"
+    (dest / "was").mkdir(parents=True)
+
+    def progress(seen: DownloadProgress) -> None:
+        (dest / "user" / "notes.txt").touch()
+
+    with StorageServer(files).running() as storage:
+        storage.script("keep/x.bin", "stall:100000")
+        for name in ("gone/deeper/y.bin", "was/z.bin", "user/w.bin"):
+            storage.script(name, "stall-head")
+        # Failing late enough for x.bin to have written its 100,000 bytes.
+        storage.script("fail.bin", *["slow503"] * 5, "404-gone")
+        with pytest.raises(StorageError, match="NoSuchKey"):
+            run(Source(storage), dest, DownloadSettings(max_concurrency=5), progress=progress)
+    left = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
+    assert left == ["keep", "keep/x.bin.part", "user", "user/notes.txt", "was"]
+
+
+def test_a_download_waiting_for_another_makes_its_folders_once_its_turn_comes(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The folders are made in turn: a download that fails removes the empty folders it
+    # made, also those that one waiting for it found there before its turn.
+    dest = tmp_path / "out"
+    done: list[Downloads] = []
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
+        (dest / "sub/dir").mkdir(parents=True)  # the other download's
+        second = threading.Thread(target=lambda: done.append(run(Source(storage), dest)))
+        second.start()
+        for _ in range(500):  # until it says it waits (at most 5 s)
+            if "waiting for another download" in caplog.text:
+                break
+            time.sleep(0.01)
+        shutil.rmtree(dest / "sub")  # the other failed: it removes them
+    second.join(timeout=30)
+    assert_complete(dest)
+    assert done[0].files_done == len(FILES)
+
+
 def test_the_overall_deadline_bounds_retries(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
@@ -1117,7 +1166,7 @@ def test_a_destination_that_cannot_be_written_is_a_typed_error(
         run(Source(storage), dest)
     assert str(info.value).startswith("cannot write to ")
     assert str(dest) in str(info.value)
-    assert [p for p in dest.rglob("*") if not p.is_dir()] == []
+    assert list(dest.rglob("*")) == []  # nor the folders made for the files
 
 
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
