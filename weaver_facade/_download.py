@@ -863,6 +863,10 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
             _lsize(final.with_name(final.name + PART_SUFFIX))
 
 
+# The errors of a folder the system will not write in: no permission, a read-only mount.
+_REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 def _unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
     """The error of a destination the system will not write in (``exc``)."""
     return UnsafeArtifactPathError(f"cannot write to {path}: {exc.strerror or exc}", name=name)
@@ -890,7 +894,7 @@ class _PartFile:
             except FileExistsError:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
         except OSError as exc:
-            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            if exc.errno not in _REFUSED:
                 raise
             # A folder that takes no files: the user's to fix, as one that cannot be made.
             raise _unwritable(self.path, exc, str(self.final)) from exc
@@ -1095,9 +1099,15 @@ class _Shell:
                 here = self.dest
                 for part in parent.parts:
                     here /= part
-                    with contextlib.suppress(FileExistsError):
+                    try:
                         here.mkdir()
-                        made.append(here)
+                    except FileExistsError:
+                        continue
+                    except OSError as exc:  # a folder that takes none, as ``_PartFile.open``
+                        if exc.errno not in _REFUSED:
+                            raise
+                        raise _unwritable(here, exc, str(here)) from exc
+                    made.append(here)
             yield
         finally:
             if not self.state.complete:

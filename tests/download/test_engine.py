@@ -1169,6 +1169,27 @@ def test_a_destination_that_cannot_be_written_is_a_typed_error(
     assert list(dest.rglob("*")) == []  # nor the folders made for the files
 
 
+def test_a_destination_that_takes_no_folders_is_a_typed_error(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder that exists but takes no folder (no permission, a read-only mount) raised
+    # the bare OSError of the mkdir of the first file's folder (sub/ of sub/dir/...).
+    dest = tmp_path / "out"
+    dest.mkdir()
+    real_mkdir = Path.mkdir
+
+    def refused(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self.parent == dest:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(UnsafeArtifactPathError) as info:
+        run(Source(storage), dest)
+    assert str(info.value) == f"cannot write to {dest / 'sub'}: Permission denied"
+    assert storage.requests == []
+
+
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
