@@ -306,7 +306,7 @@ def download_arguments(
     )
 
 
-IO = TypeVar("IO", bound="_Base[Any]")
+IO = TypeVar("IO", bound="_Base[Any, Any]")
 
 
 class DownloadDeadline:

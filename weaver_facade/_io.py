@@ -65,6 +65,10 @@ R = TypeVar("R")
 SleepT = TypeVar("SleepT")
 E = TypeVar("E", bound=BaseException)
 H = TypeVar("H")
+#: What a shell's ``snapshot`` gives: an ``OperationSnapshot`` (sync), or an awaitable one.
+SnapshotT = TypeVar("SnapshotT")
+#: A handle's ``fetch`` (``_operations.Fetch``), of either shell.
+_Fetch: TypeAlias = Callable[[float | None, float | None, str | None], SnapshotT]
 
 
 @attrs.frozen
@@ -211,13 +215,14 @@ def note_lost_reply(refusal: Exception, on_its_way: str) -> None:
     add_goes_on_note(refusal, f"an earlier attempt's reply was lost while {on_its_way}")
 
 
-class _Base(Generic[SleepT]):
-    """What both shells share; ``SleepT`` is the type of their injectable sleep."""
+class _Base(Generic[SleepT, SnapshotT]):
+    """What both shells share; ``SleepT`` is the type of their injectable sleep,
+    ``SnapshotT`` that of what their ``snapshot`` (and ``run`` of a look) gives."""
 
     lock: Callable[[], Any]  # makes a lock of the shell's kind
     # Each shell's own, sync or async (``_handle`` calls them).
-    run: Callable[[Plan[Any]], Any]
-    snapshot: Callable[..., Any]
+    run: Callable[[Plan[OperationSnapshot]], SnapshotT]
+    snapshot: Callable[[str, float | None, float | None, str | None], SnapshotT]
 
     def __init__(
         self,
@@ -410,15 +415,17 @@ class _Base(Generic[SleepT]):
         polled: bool,
     ) -> H:
         """The shell's ``handle``, a ``cls``: its fetches and its settle call the shell's own
-        ``snapshot`` and ``run``, sync or async (typed ``Any`` here)."""
+        ``snapshot`` and ``run``, sync or async."""
 
-        def seen_again(again: Look) -> Any:
+        def seen_again(again: Look) -> _Fetch[SnapshotT]:
             return lambda _wait, budget, _seen: self._within(budget).run(again())
 
-        def poll_again(wait: float | None, budget: float | None, seen: str | None) -> Any:
+        def poll_again(wait: float | None, budget: float | None, seen: str | None) -> SnapshotT:
             return self.snapshot(snapshot.id, wait, budget, seen)
 
-        def settled(done: OperationSnapshot) -> Any:  # ``_operations.Settle``
+        def settled(  # ``_operations.Settle``
+            done: OperationSnapshot,
+        ) -> tuple[OperationSnapshot, ResultParser[T], _Fetch[SnapshotT]] | None:
             then = None if settle is None else settle.watch(done, self.poll)
             return None if then is None else (then[0], then[1], seen_again(then[2]))
 
@@ -449,7 +456,7 @@ class _Limits(TypedDict, total=False):
 class HasOptions:
     """``with_options()`` for every client that sends through an IO (``_io``)."""
 
-    _io: _Base[Any]
+    _io: _Base[Any, Any]
 
     def with_options(self, **limits: Unpack[_Limits]) -> Self:
         """A copy of this client whose calls have these limits; it shares the connections.
@@ -477,7 +484,7 @@ class HasOptions:
         return clone
 
 
-class SyncIO(_Base[Callable[[float], None]]):
+class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
     """Sends calls with ``httpx.Client`` and waits with ``OperationHandle``."""
 
     @staticmethod
@@ -551,7 +558,7 @@ class SyncIO(_Base[Callable[[float], None]]):
         self._closed[0] = True
 
 
-class AsyncIO(_Base[Callable[[float], Awaitable[None]]]):
+class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnapshot]]):
     """Sends calls with ``httpx.AsyncClient`` and waits with ``AsyncOperationHandle``."""
 
     @staticmethod
