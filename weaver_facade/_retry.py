@@ -60,7 +60,8 @@ REACH = "weaver_facade.reach"
 class Reach:
     """Whether a request may have reached the server so far, kept by the retry transport:
     not while it waits to retry after attempts that all failed before sending (a refused
-    connect), where an interrupt cuts nothing the server got."""
+    connect), nor while the first attempt that may reach it connects, where an interrupt
+    cuts nothing the server got."""
 
     maybe: bool = True
 

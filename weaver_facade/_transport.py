@@ -203,11 +203,20 @@ class _Attempts:
     _key: contextvars.Token[str | None]
 
     def __init__(
-        self, policy: RetryPolicy, request: httpx.Request, clock: Callable[[], float]
+        self,
+        policy: RetryPolicy,
+        request: httpx.Request,
+        clock: Callable[[], float],
+        *,
+        asynchronous: bool = False,
     ) -> None:
         self._policy = policy
         self._request = request
         self._clock = clock
+        request.extensions = {
+            **request.extensions,
+            "trace": self._atrace if asynchronous else self._trace,
+        }
         timeout = rules.CallOptions.of(request).timeout
         self._deadline = None if timeout is None else clock() + timeout
         self._base_timeouts = dict(request.extensions.get("timeout") or {})
@@ -255,6 +264,19 @@ class _Attempts:
         reach = self._request.extensions.get(rules.REACH)
         if isinstance(reach, rules.Reach):
             reach.maybe = maybe
+
+    def _trace(self, event: str, info: object) -> None:
+        """httpcore's hook: an attempt still connecting has sent nothing, so a Ctrl-C or a
+        cancel then cuts nothing the server got, unless an earlier attempt may have acted;
+        once its headers go out, the server may act on it. (A transport that does not
+        call the hook leaves every attempt one that may have reached the server.)"""
+        if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
+            self._reach(self._maybe_acted is not None)
+        elif event.endswith(".send_request_headers.started"):
+            self._reach(True)
+
+    async def _atrace(self, event: str, info: object) -> None:
+        self._trace(event, info)
 
     def after_sleep(self, closed: bool) -> bool:
         """Whether to send again after the sleep: not once the request was ``stopped``
@@ -441,7 +463,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """See ``RetryTransport.handle_request``."""
-        with _Attempts(self.policy, request, self._clock) as attempts:
+        with _Attempts(self.policy, request, self._clock, asynchronous=True) as attempts:
             while True:
                 bounded = asyncio.timeout(attempts.before_send())  # whatever the transport
                 outcome: httpx.Response | Exception

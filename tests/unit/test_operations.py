@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+import httpcore
 import httpx
 import pytest
 import yaml
@@ -16,6 +17,7 @@ from weaver_client import limits
 
 from tests.support.fakeserver import (
     BASE,
+    KEY,
     FakeClock,
     FakeWeaver,
     HeldTransport,
@@ -46,6 +48,7 @@ from weaver_facade import (
     PollPolicy,
     PollSettings,
     ResponseValidationError,
+    ServiceClient,
     datum_from_tokens,
 )
 from weaver_facade._operations import OperationSnapshot
@@ -417,6 +420,104 @@ def test_ctrl_c_while_a_save_waits_to_retry_is_noted_if_an_attempt_may_have_acte
         with pytest.raises(KeyboardInterrupt) as raised:
             trainer.save_state("c1")
     assert bool(getattr(raised.value, "__notes__", None)) is noted
+
+
+SAVE = "/api/v1/models/m-1/checkpoints"
+
+
+class Connecting(httpcore.NetworkBackend):
+    """A connect that a Ctrl-C ends before it is done (a server whose packets are dropped
+    would hold it to its timeout)."""
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        raise KeyboardInterrupt
+
+
+class AsyncConnecting(httpcore.AsyncNetworkBackend):
+    """A connect that never ends: ``reached`` once it has begun."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        self.reached.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class SaveConnecting(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """``fake``, but the save goes through httpx's own transport, still connecting."""
+
+    def __init__(self, fake: FakeWeaver) -> None:
+        self.fake = fake
+        self.backend = AsyncConnecting()
+        self.sync = httpx.HTTPTransport()
+        self.sync._pool = httpcore.ConnectionPool(network_backend=Connecting())
+        self.async_ = httpx.AsyncHTTPTransport()
+        self.async_._pool = httpcore.AsyncConnectionPool(network_backend=self.backend)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == SAVE:
+            return self.sync.handle_request(request)
+        return self.fake(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == SAVE:
+            return await self.async_.handle_async_request(request)
+        await request.aread()
+        return self.fake(request)
+
+
+def test_ctrl_c_while_a_save_connects_says_nothing_of_a_checkpoint() -> None:
+    # A request still connecting has sent nothing: the note that the server may have made
+    # the checkpoint sent the user looking for one that cannot exist.
+    transport = SaveConnecting(FakeWeaver())
+    http = httpx.Client(transport=transport)
+    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.save_state("c1")
+    assert getattr(raised.value, "__notes__", None) is None
+
+
+async def test_a_save_cancelled_while_it_connects_says_nothing_of_a_checkpoint() -> None:
+    transport = SaveConnecting(FakeWeaver())
+    http = httpx.AsyncClient(transport=transport)
+    async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        saving = asyncio.create_task(trainer.save_state("c1"))
+        await transport.backend.reached.wait()
+        saving.cancel()
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await saving
+    assert getattr(raised.value, "__notes__", None) is None
+
+
+def sent_then_interrupted(request: httpx.Request) -> httpx.Response:
+    # httpcore's hook, as the request's connection is made and its headers go out.
+    for event in ("connect_tcp.started", "connect_tcp.complete"):
+        request.extensions["trace"](f"connection.{event}", {})
+    request.extensions["trace"]("http11.send_request_headers.started", {})
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("lost_first", [False, True])
+def test_ctrl_c_once_a_save_has_left_or_after_a_lost_reply_is_noted(lost_first: bool) -> None:
+    # Once its headers go out, the server may act on it; and a connect after an attempt
+    # whose reply was lost cuts nothing that attempt did.
+    def connecting(request: httpx.Request) -> httpx.Response:
+        request.extensions["trace"]("connection.connect_tcp.started", {})
+        raise KeyboardInterrupt
+
+    fake = FakeWeaver()
+    fake.script("POST", SAVE, *([lost, connecting] if lost_first else [sent_then_interrupted]))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.save_state("c1")
+    assert raised.value.__notes__[0].startswith(
+        "interrupted while the request to save checkpoint 'c1' was on its way"
+    )
 
 
 @pytest.mark.parametrize(
