@@ -401,11 +401,13 @@ def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descrip
         wanted = ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
     artifact_id = yield from resolve_download(target, wanted)
     descriptor = yield from download_descriptor(artifact_id)
-    if wanted is not None and descriptor.kind != wanted.value:
-        raise InvalidArgumentError(
-            f"artifact {descriptor.artifact_id} is {descriptor.kind}, not {wanted.value}"
-        )
+    _check_kind(descriptor.artifact_id, descriptor.kind, wanted)
     return artifact_id, descriptor
+
+
+def _check_kind(artifact_id: object, kind: str, wanted: ArtifactKind | None) -> None:
+    if wanted is not None and kind != wanted.value:
+        raise InvalidArgumentError(f"artifact {artifact_id} is {kind}, not {wanted.value}")
 
 
 def download_descriptor(artifact_id: uuid.UUID) -> Plan[Descriptor]:
@@ -416,10 +418,7 @@ def download_descriptor(artifact_id: uuid.UUID) -> Plan[Descriptor]:
 def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUID]:
     """The id of the artifact to download."""
     if isinstance(target, Artifact):
-        if kind is not None and target.kind is not kind:
-            raise InvalidArgumentError(
-                f"artifact {target.id} is {target.kind.value}, not {kind.value}"
-            )
+        _check_kind(target.id, target.kind.value, kind)
         return target.id
     if isinstance(target, uuid.UUID):
         return target
