@@ -414,12 +414,8 @@ def load_result(
     include_optimizer: bool | None,
     model_id: str | None,
 ) -> LoadResult:
-    """Parse a done load operation's ``response``, filling gaps from the request.
-
-    ``path``/``include_optimizer`` are what we asked for; the real service may
-    leave them out of its reply. After re-attaching we do not know them, and a
-    reply without them is reported as a ResponseValidationError.
-    """
+    """Parse a done load operation's ``response``; ``path`` and ``include_optimizer``, what
+    the request asked for (``None`` after re-attaching), fill its gaps (``RESULT_FIELDS``)."""
     schema = "LoadResult"
     gen = parse_model(operation, wire.LoadResult, data or {})
     found_path = (
