@@ -47,12 +47,11 @@ MAYBE_ACTED_STATUSES = frozenset({502, 504})
 
 _MAYBE_SENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
-#: The key of ``httpx.Request.extensions`` that carries a request's ``CallOptions``.
+# Keys of ``httpx.Request.extensions``: a request's ``CallOptions``; a ``() -> bool``
+# saying whether the client sending it now refuses to send (it is closing: no retry
+# then); the request's ``Reach``.
 EXTENSION = "weaver_facade"
-#: The key of ``httpx.Request.extensions`` that carries a ``() -> bool`` saying whether
-#: the client sending the request now refuses to send (it is closing): no retry then.
 REFUSED = "weaver_facade.refused"
-#: The key of ``httpx.Request.extensions`` that carries a request's ``Reach``.
 REACH = "weaver_facade.reach"
 
 
