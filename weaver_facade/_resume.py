@@ -64,14 +64,9 @@ def resume_plan(
     settings: Callable[[str], NewModel | None],
     base_model: object,
 ) -> ResumePlan:
-    """The steps of resuming ``checkpoint`` into a new model; returns it and the load result.
-
-    ``checkpoint`` is a ``Checkpoint`` (used as it is when completed, else read again), a
-    path or a checkpoint id (looked up). ``settings`` gives what a model was created with,
-    when this client created it; ``base_model``, the caller's word for a server that does
-    not say.
-    Bad arguments raise on the first step, before any request.
-    """
+    """The steps of resuming ``checkpoint`` (a ``Checkpoint``, a path or a checkpoint id)
+    into a new model, as the module's docstring says; returns it and the load result.
+    Bad arguments raise on the first step, before any request."""
     with_optimizer = check_bool("with_optimizer", with_optimizer)
     asked = None if base_model is None else check_base_model(base_model)
     target = coerce_checkpoint_ref(checkpoint)
