@@ -145,8 +145,7 @@ def _route_unknown(error: APIError) -> bool:
     such route, whatever the id: a 405, or a 404 without the spec's Error body (a
     framework's own page). A 404 ``not_found`` does not: the spec answers so for an unknown
     checkpoint and an unknown route alike, and a server whose read by id lags behind its
-    list answers so for a checkpoint it has just made; a second one, with no reply by id
-    ever, decides."""
+    list answers so for a checkpoint it has just made (``by_id`` counts the misses)."""
     return error.status_code == 405 or (error.status_code == 404 and error.code is None)
 
 
