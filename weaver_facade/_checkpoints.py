@@ -7,8 +7,8 @@ import datetime
 import enum
 import re
 import uuid
-from collections.abc import Mapping
-from typing import Any, NoReturn, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -219,6 +219,8 @@ CheckpointLike: TypeAlias = Checkpoint | CheckpointPath | str
 CheckpointRef: TypeAlias = Checkpoint | CheckpointPath | uuid.UUID | str
 """What get/delete/TTL accept: a checkpoint, a path, or a checkpoint id."""
 
+_Target = TypeVar("_Target")
+
 
 def coerce_checkpoint_path(checkpoint: object) -> CheckpointPath:
     """Turn a ``Checkpoint``, ``CheckpointPath`` or ``weaver://`` string into a path."""
@@ -266,35 +268,28 @@ def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUI
 def model_checkpoint_ref(
     ref: object, model_id: str | None
 ) -> Checkpoint | CheckpointPath | uuid.UUID:
-    """``coerce_checkpoint_ref`` for a call of model ``model_id``, whose refusal of a bare
-    checkpoint name shows the path of that name in the model (the name stays refused)."""
-    try:
-        return coerce_checkpoint_ref(ref)
-    except InvalidCheckpointRef as exc:
-        _refuse_bare_name(exc, ref, model_id)
+    """``coerce_checkpoint_ref`` for a call of model ``model_id`` (``_in_model``)."""
+    return _in_model(coerce_checkpoint_ref, ref, model_id)
 
 
 def model_checkpoint_path(checkpoint: object, model_id: str) -> CheckpointPath:
-    """``coerce_checkpoint_path`` for a load into model ``model_id``, as
-    ``model_checkpoint_ref`` (the name stays refused: a load takes a checkpoint of any
-    model)."""
-    try:
-        return coerce_checkpoint_path(checkpoint)
-    except InvalidCheckpointPath as exc:
-        _refuse_bare_name(exc, checkpoint, model_id)
+    """``coerce_checkpoint_path`` for a load into model ``model_id`` (``_in_model``)."""
+    return _in_model(coerce_checkpoint_path, checkpoint, model_id)
 
 
-def _refuse_bare_name(
-    exc: InvalidCheckpointRef | InvalidCheckpointPath, ref: object, model_id: str | None
-) -> NoReturn:
-    """Raise ``exc``; for a bare checkpoint name, with its path in model ``model_id``."""
-    if model_id is None or not isinstance(ref, str) or "://" in ref:
-        raise exc
+def _in_model(coerce: Callable[[object], _Target], ref: object, model_id: str | None) -> _Target:
+    """``coerce(ref)``, whose refusal of a bare checkpoint name shows the path of that name in
+    model ``model_id``; the name stays refused (a load takes a checkpoint of any model)."""
     try:
-        path = CheckpointPath(model_id=model_id, name=ref)
-    except ValueError:
-        raise exc from None
-    raise type(exc)(f"{exc}; for checkpoint {ref!r} of this model: '{path}'") from None
+        return coerce(ref)
+    except (InvalidCheckpointRef, InvalidCheckpointPath) as exc:
+        if model_id is None or not isinstance(ref, str) or "://" in ref:
+            raise
+        try:
+            path = CheckpointPath(model_id=model_id, name=ref)
+        except ValueError:
+            raise exc from None
+        raise type(exc)(f"{exc}; for checkpoint {ref!r} of this model: '{path}'") from None
 
 
 def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath:
