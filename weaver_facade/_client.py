@@ -366,14 +366,17 @@ class _ServiceBase(HasOptions):
         read timeout (60 s by default, and without one), not retries times timeout."""
         return self._timeout.read or CLOSE_TIMEOUT
 
-    def _open_session(self) -> Plan[_Session]:
+    def _open_session(self, gone: str | None = None) -> Plan[_Session]:
         session: wire.Session = yield calls.create_session(
             tags=self._tags, user_metadata=self._user_metadata, sdk_version=USER_AGENT
         )
         session_id = expect("create_session", "Session", "id", session.id, str)
         if self._session is None:
             self._session = _Session(session_id)
-        self._session.id = session_id  # a heartbeat already running beats the new one
+        elif self._session.id == gone:
+            self._session.id = session_id  # a heartbeat already running beats the new one
+        # Else another create that met ``gone`` opened one first, while this one was on its
+        # way: models go to that one, which the heartbeat beats; this one stays empty.
         if self._io.closed:  # closed while the session was being opened: no heartbeat
             raise ClientClosedError("the Weaver client was closed while opening a session")
         return self._session
@@ -383,7 +386,7 @@ class _ServiceBase(HasOptions):
         if self._session is not None and self._session.id != gone:
             return self._session.id
         logger.warning("session %s is gone (404 on a create); opening a new one", gone)
-        return (yield from self._open_session()).id
+        return (yield from self._open_session(gone)).id
 
     def _new_model(
         self,

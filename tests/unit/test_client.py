@@ -1418,3 +1418,35 @@ def test_a_mistyped_option_is_named_with_the_class_and_the_option_meant(cls: typ
         f"{cls.__name__}() got an unexpected keyword argument 'verbose'; it takes base_url, "
         "api_key, http_client, sleep, timeout, max_retries, "
     )
+
+
+def test_creates_that_meet_one_gone_session_at_once_share_the_new_one() -> None:
+    # Two threads whose creates met s-1 gone each opened a session of their own, and
+    # each made its model there: the heartbeat beat one of them, and the other model's
+    # session, never beaten, was one the server would end too.
+    fake = FakeWeaver()
+    stamps = {"tags": [], "user_metadata": {}, "sdk_version": "x"}
+    stamps |= {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
+    both_opening = threading.Barrier(2)
+
+    def opened(session_id: str) -> Callable[[httpx.Request], httpx.Response]:
+        def reply(request: httpx.Request) -> httpx.Response:
+            both_opening.wait(timeout=10)  # each create's open is on its way
+            return json_reply(201, {**stamps, "id": session_id})
+
+        return reply
+
+    fake.script("POST", "/api/v1/sessions", json_reply(201, {**stamps, "id": "s-1"}))
+    fake.script("POST", "/api/v1/sessions", opened("s-2"), opened("s-3"))
+    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[json_reply(404, gone)] * 2)
+    with service(fake) as svc:
+        svc._ensure_session(svc._io)  # s-1, which then expires
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            made = [pool.submit(svc.create_training_client, "weaver-tiny") for _ in range(2)]
+            for future in made:
+                future.result(timeout=10)
+        used = {r.url.path for r in fake.sent("POST") if r.url.path.endswith("/models")}
+        assert used - {"/api/v1/sessions/s-1/models"} == {
+            f"/api/v1/sessions/{svc.session_id}/models"
+        }
