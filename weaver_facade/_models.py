@@ -467,6 +467,10 @@ class CreatedModels:
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
                 self._terminated.add(model_id)
+            except NotFoundError:
+                # This client made it: a server that forgets terminated models no longer
+                # finds one terminated elsewhere (`weaver-facade models terminate`).
+                logger.info("model %s was no longer found on close: terminated already?", model_id)
             except WeaverError as exc:
                 logger.warning("could not terminate model %s on close: %s", model_id, exc)
                 if isinstance(exc, APITimeoutError) or (

@@ -1476,3 +1476,18 @@ def test_a_servers_model_terminated_says_the_checkpoints_stay() -> None:
         "a terminated model's checkpoints stay, to list, export, download, or resume in a "
         "new model with create_training_client_from_state"
     ]
+
+
+def test_a_close_that_finds_a_model_terminated_elsewhere_does_not_warn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Another client (`weaver-facade models terminate`) terminated m-1, and the server
+    # forgot it: the close said it "could not terminate" a model that no longer runs.
+    fake = FakeWeaver()
+    gone = json_reply(404, error_json("not_found", "model m-1 not found"))
+    fake.script("POST", f"{MODELS}/m-1/terminate", gone)
+    caplog.set_level(logging.INFO, logger="weaver_facade")
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "model m-1 was no longer found on close" in caplog.text
