@@ -161,12 +161,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse ``--weaver-extensions`` with ``--weaver-base-url``: it would be ignored."""
-    if config.getoption("--weaver-base-url") and config.getoption("--weaver-extensions"):
+    """Refuse ``--weaver-extensions`` with ``--weaver-base-url``: it would be ignored. And
+    a ``--weaver-base-url`` the client would refuse, once, rather than in every test."""
+    base_url = config.getoption("--weaver-base-url")
+    if base_url and config.getoption("--weaver-extensions"):
         raise pytest.UsageError(
             "--weaver-extensions chooses the local emulator's extensions; the server of "
             "--weaver-base-url offers its own"
         )
+    if base_url:
+        from weaver_facade import InvalidArgumentError, ServiceClient
+
+        try:  # a client opens nothing until it is used
+            ServiceClient(str(base_url), "key", heartbeat_interval=0).close()
+        except InvalidArgumentError as exc:  # its words never show a password
+            words = str(exc).removeprefix("base_url")
+            if words == str(exc):  # a blank URL: "no Weaver server given: ..."
+                words = " is blank: give the server root, such as http://127.0.0.1:8080"
+            raise pytest.UsageError("--weaver-base-url" + words) from None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

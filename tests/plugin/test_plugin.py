@@ -398,6 +398,16 @@ def test_weaver_extensions_with_weaver_base_url_is_a_usage_error(
     result.stderr.fnmatch_lines(["*--weaver-extensions chooses the local emulator's extensions*"])
 
 
+def test_a_bad_weaver_base_url_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    # It failed every test that used the server, each with a traceback naming the
+    # library's `base_url`, whose frame's arguments showed the URL's password.
+    pytester.makepyfile("def test_x(weaver_client): pass\ndef test_y(weaver_server): pass")
+    result = run(pytester, "--weaver-base-url", "http://u:pw-9f@127.0.0.1:9/api/v1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--weaver-base-url is the server root; drop the trailing*"])
+    assert "pw-9f" not in result.stdout.str() + result.stderr.str()
+
+
 def test_weaver_api_key_option(
     pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
