@@ -14,7 +14,7 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from weaver_client import limits
 
@@ -29,17 +29,23 @@ def check_api_key(key: object) -> str:
     any other when the first request is built, quoting the key in their message; this
     one never shows it."""
     if not isinstance(key, str):
-        raise InvalidArgumentError(
+        _refuse_api_key(
             "api_key must be a str, or None for WEAVER_API_KEY; got a value of type "
             f"{type(key).__name__} (not shown)"
         )
     key = key.strip()
     if _PRINTABLE_ASCII.fullmatch(key) is None:
-        raise InvalidArgumentError(
+        _refuse_api_key(
             "api_key (or WEAVER_API_KEY) must be printable ASCII characters, as an HTTP "
             "header carries them; the key is not shown"
         )
     return key
+
+
+def _refuse_api_key(message: str) -> NoReturn:
+    """Raised from a frame without the key: pytest shows the arguments of the frame that
+    raised (``key = '...'``), in a user's test of a client given a bad key."""
+    raise InvalidArgumentError(message)
 
 
 def check_bool(name: str, value: object) -> bool:

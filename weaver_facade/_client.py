@@ -16,7 +16,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Literal, NoReturn, Self, TypedDict, TypeVar, Unpack, overload
 
 import attrs
 import httpx
@@ -138,14 +138,14 @@ ONE_BEAT = CallOptions(max_retries=0)
 def _base_url(base_url: object) -> str:
     url = base_url if base_url is not None else os.environ.get("WEAVER_BASE_URL", "")
     if not isinstance(url, str):
-        raise InvalidArgumentError(
+        _refuse_base_url(
             f"base_url must be a str, such as 'http://127.0.0.1:8080', or None for "
             f"WEAVER_BASE_URL; got {url!r}"
         )
     url = url.strip()
     name = "base_url" if base_url is not None else "WEAVER_BASE_URL"  # as the user gave it
     if not url:
-        raise InvalidArgumentError(
+        _refuse_base_url(
             "no Weaver server given: pass base_url= or set WEAVER_BASE_URL "
             "(the server root, such as http://127.0.0.1:8080)"
         )
@@ -156,10 +156,10 @@ def _base_url(base_url: object) -> str:
         # httpx may not parse it: the user info runs to the last "@" (a password may hold
         # "/" or "@"), and the scheme may be missing ("user:password@host", "TOKEN@host").
         shown = re.sub(r"^((?:[^:/]*://)?).*@", r"\1***@", url)
-        raise InvalidArgumentError(f"{name} must start with http:// or https://, got {shown!r}")
+        _refuse_base_url(f"{name} must start with http:// or https://, got {shown!r}")
     url = url.rstrip("/")  # after the scheme's check, which "http://" passes
     if url.endswith("/api/v1"):
-        raise InvalidArgumentError(
+        _refuse_base_url(
             f"{name} is the server root; drop the trailing '/api/v1' from {shown_url(url)!r}"
         )
     try:
@@ -168,14 +168,20 @@ def _base_url(base_url: object) -> str:
         # httpx quotes the part it could not read: of "http://user:pass/word@host",
         # "pass" as a port.
         detail = "; not shown, since it may hold a password" if "@" in url else f": {exc}"
-        raise InvalidArgumentError(f"{name} is not a valid URL{detail}") from None
+        _refuse_base_url(f"{name} is not a valid URL{detail}")
     if not parsed.host:
-        raise InvalidArgumentError(f"{name} names no host, such as http://127.0.0.1:8080")
+        _refuse_base_url(f"{name} names no host, such as http://127.0.0.1:8080")
     if parsed.port is not None and not 0 < parsed.port < 2**16:
-        raise InvalidArgumentError(f"{name}'s port {parsed.port} is not in 1..65535")
+        _refuse_base_url(f"{name}'s port {parsed.port} is not in 1..65535")
     if parsed.query or parsed.fragment:
-        raise InvalidArgumentError(f"{name} is the server root; it takes no query or fragment")
+        _refuse_base_url(f"{name} is the server root; it takes no query or fragment")
     return url
+
+
+def _refuse_base_url(message: str) -> NoReturn:
+    """Raised from a frame without the URL, which may hold a password: pytest shows the
+    arguments of the frame that raised (``base_url = '...'``)."""
+    raise InvalidArgumentError(message) from None
 
 
 def _timeout(timeout: object) -> httpx.Timeout:

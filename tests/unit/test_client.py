@@ -1450,3 +1450,23 @@ def test_creates_that_meet_one_gone_session_at_once_share_the_new_one() -> None:
         assert used - {"/api/v1/sessions/s-1/models"} == {
             f"/api/v1/sessions/{svc.session_id}/models"
         }
+
+
+@pytest.mark.parametrize("key", ["sécret-9f", "sec\nret-9f", b"secret-9f"])
+def test_a_refused_key_is_not_in_the_frame_that_raises(key: object) -> None:
+    # pytest shows the arguments of the frame that raised: `key = 'sécret-9f'` printed
+    # above "the key is not shown", in a user's test of a client given a bad key.
+    with pytest.raises(InvalidArgumentError, match="not shown") as raised:
+        ServiceClient(BASE, key)  # type: ignore[arg-type]
+    assert "9f" not in repr(raised.traceback[-1].frame.f_locals)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://u:pw-9f@h:1/api/v1", "u:pw-9f@h:1", "http://u:pw-9f@h:99999", "http://u:pw-9f@"]
+)
+def test_a_refused_base_url_is_not_in_the_frame_that_raises(url: str) -> None:
+    # As a key: `base_url = 'http://u:pw-9f@h:1/api/v1'` above a message that hides it.
+    with pytest.raises(InvalidArgumentError) as raised:
+        ServiceClient(url, KEY)
+    assert "9f" not in str(raised.value)
+    assert "9f" not in repr(raised.traceback[-1].frame.f_locals)
