@@ -60,6 +60,7 @@ from ._errors import (
     ClientClosedError,
     InvalidArgumentError,
     NotFoundError,
+    OperationTimeoutError,
     goes_on,
 )
 from ._interrupt import interrupt_held
@@ -915,9 +916,10 @@ class ServiceClient(_ServiceBase):
         made: list[str] = []
         try:
             model, loaded = drive(plan, lambda step: self._resume_step(step, keep, made))
-        except BaseException:
+        except BaseException as exc:
             # Created, but never the caller's: left running unknown if kept.
             self._created.unclaimed(made, _RESUME_FAILED)
+            _note_resume_timeout(exc, made)
             raise
         return TrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
@@ -1232,8 +1234,9 @@ class AsyncServiceClient(_ServiceBase):
         made: list[str] = []
         try:
             model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep, made))
-        except BaseException:
+        except BaseException as exc:
             self._created.unclaimed(made, _RESUME_FAILED)  # see ServiceClient's
+            _note_resume_timeout(exc, made)
             raise
         return AsyncTrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
@@ -1282,6 +1285,16 @@ class AsyncServiceClient(_ServiceBase):
 
 
 _RESUME_FAILED = "create_training_client_from_state: the load into the new model did not end"
+
+
+def _note_resume_timeout(exc: BaseException, made: list[str]) -> None:
+    """A resume's load that timed out "keeps running on the server", its error says, but
+    into a model its caller never got, which the close terminates: say so."""
+    if made and isinstance(exc, OperationTimeoutError):
+        exc.add_note(
+            f"it is the load into model {made[-1]}, made for this call, which the client's "
+            "close terminates (its caller never got it), ending the load"
+        )
 
 
 class _Session:

@@ -16,6 +16,7 @@ import yaml
 from tests.support.fakeserver import (
     BASE,
     KEY,
+    FakeClock,
     FakeWeaver,
     HeldTransport,
     async_service,
@@ -35,14 +36,16 @@ from weaver_facade import (
     OperationFailedError,
     OperationHandle,
     OperationStatus,
+    OperationTimeoutError,
     OptimizerStateUnavailableError,
     PermissionDeniedError,
+    PollSettings,
     ResponseValidationError,
     ServiceClient,
     UnsupportedByServerError,
     _wire,
 )
-from weaver_facade._operations import OperationSnapshot
+from weaver_facade._operations import OperationSnapshot, PollPolicy
 
 MODELS = "/api/v1/models"
 CREATE = "/api/v1/sessions/s-1/models"
@@ -1491,3 +1494,21 @@ def test_a_close_that_finds_a_model_terminated_elsewhere_does_not_warn(
         svc.create_training_client("weaver-tiny")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert "model m-1 was no longer found on close" in caplog.text
+
+
+def test_a_resume_whose_load_times_out_says_its_model_ends_on_close() -> None:
+    # Its OperationTimeoutError said only that the operation keeps running and how to
+    # re-attach: not that it is the load into a model the caller never got, which the
+    # close terminates, ending the load.
+    fake, clock = source(WIRE_ONLY), FakeClock()
+    fake.pending_polls = 10**6
+    poll = PollPolicy(PollSettings(timeout=5), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        with pytest.raises(OperationTimeoutError) as timed_out:
+            svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+        assert fake.terminated == []  # not before the close
+    assert fake.terminated == ["m-1"]
+    assert timed_out.value.__notes__[0] == (
+        "it is the load into model m-1, made for this call, which the client's close "
+        "terminates (its caller never got it), ending the load"
+    )
