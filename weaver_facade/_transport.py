@@ -39,7 +39,7 @@ import random
 import re
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Generic, Self, TypeVar, cast
 
 import attrs
@@ -194,6 +194,11 @@ for _name in HTTPCORE_LOGGERS:
     logging.getLogger(_name).addFilter(_scrub_record)  # filters are a set: added once
 
 
+def _tunnel(info: Mapping[str, object]) -> bool:
+    """Whether httpcore's trace ``info`` is of a proxy's CONNECT (of an ``https`` request)."""
+    return getattr(info.get("request"), "method", None) == b"CONNECT"
+
+
 class _Attempts:
     """One call's retry loop state, shared by both transports: deadline, counters, logging.
 
@@ -265,17 +270,18 @@ class _Attempts:
         if isinstance(reach, rules.Reach):
             reach.maybe = maybe
 
-    def _trace(self, event: str, info: object) -> None:
+    def _trace(self, event: str, info: Mapping[str, object]) -> None:
         """httpcore's hook: an attempt still connecting has sent nothing, so a Ctrl-C or a
         cancel then cuts nothing the server got, unless an earlier attempt may have acted;
-        once its headers go out, the server may act on it. (A transport that does not
-        call the hook leaves every attempt one that may have reached the server.)"""
+        once its headers go out, the server may act on it: not a proxy's CONNECT's, which
+        is still making the connection. (A transport that does not call the hook leaves
+        every attempt one that may have reached the server.)"""
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
             self._reach(self._maybe_acted is not None)
-        elif event.endswith(".send_request_headers.started"):
+        elif event.endswith(".send_request_headers.started") and not _tunnel(info):
             self._reach(True)
 
-    async def _atrace(self, event: str, info: object) -> None:
+    async def _atrace(self, event: str, info: Mapping[str, object]) -> None:
         self._trace(event, info)
 
     def after_sleep(self, closed: bool) -> bool:

@@ -493,6 +493,51 @@ async def test_a_save_cancelled_while_it_connects_says_nothing_of_a_checkpoint()
     assert getattr(raised.value, "__notes__", None) is None
 
 
+class ProxyHolding(httpcore.NetworkBackend):
+    """A proxy that takes the CONNECT of an ``https`` request and holds its answer (the
+    origin's packets are dropped) until a Ctrl-C."""
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return Holding()
+
+
+class Holding(httpcore.NetworkStream):
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        pass
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        raise KeyboardInterrupt
+
+    def close(self) -> None:
+        pass
+
+
+class SaveThroughProxy(SaveConnecting):
+    """``SaveConnecting``, but the save is an ``https`` request sent through a proxy."""
+
+    def __init__(self, fake: FakeWeaver) -> None:
+        super().__init__(fake)
+        self.sync._pool = httpcore.HTTPProxy(
+            "http://proxy.test:3128", network_backend=ProxyHolding()
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == SAVE:
+            request.url = request.url.copy_with(scheme="https")
+        return super().handle_request(request)
+
+
+def test_ctrl_c_while_a_proxy_makes_the_tunnel_says_nothing_of_a_checkpoint() -> None:
+    # Through a proxy (HTTPS_PROXY) an https request's first headers to go out are the
+    # proxy's CONNECT: nothing reaches the server until the tunnel is made.
+    http = httpx.Client(transport=SaveThroughProxy(FakeWeaver()))
+    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.save_state("c1")
+    assert getattr(raised.value, "__notes__", None) is None
+
+
 def sent_then_interrupted(request: httpx.Request) -> httpx.Response:
     # httpcore's hook, as the request's connection is made and its headers go out.
     for event in ("connect_tcp.started", "connect_tcp.complete"):
