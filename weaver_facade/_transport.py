@@ -232,6 +232,8 @@ class _Attempts:
         self._sending = 0.0
         self._maybe_acted: float | None = None
         self._replies_lost = 0
+        # Whether the attempt being sent has sent its headers (httpcore's trace).
+        self._sent = False
 
     def __enter__(self) -> Self:
         self._key = _SENDING_KEY.set(self._request.headers.get(API_KEY_HEADER))
@@ -260,6 +262,7 @@ class _Attempts:
                 {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers},
             )
         self._sending = time.monotonic()
+        self._sent = False
         self._reach(True)
         if self._deadline is None:
             return rules.attempt_bound(self._base_timeouts)
@@ -273,12 +276,14 @@ class _Attempts:
     def _trace(self, event: str, info: Mapping[str, object]) -> None:
         """httpcore's hook: an attempt still connecting has sent nothing, so a Ctrl-C or a
         cancel then cuts nothing the server got, unless an earlier attempt may have acted;
-        once its headers go out, the server may act on it: not a proxy's CONNECT's, which
-        is still making the connection. (A transport that does not call the hook leaves
-        every attempt one that may have reached the server.)"""
+        once its headers go out, the server may act on it, also while a transport of the
+        user's sends it again, connecting anew: not a proxy's CONNECT's, which is still
+        making the connection. (A transport that does not call the hook leaves every
+        attempt one that may have reached the server.)"""
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
-            self._reach(self._maybe_acted is not None)
+            self._reach(self._sent or self._maybe_acted is not None)
         elif event.endswith(".send_request_headers.started") and not _tunnel(info):
+            self._sent = True
             self._reach(True)
 
     async def _atrace(self, event: str, info: Mapping[str, object]) -> None:

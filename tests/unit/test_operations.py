@@ -538,6 +538,55 @@ def test_ctrl_c_while_a_proxy_makes_the_tunnel_says_nothing_of_a_checkpoint() ->
     assert getattr(raised.value, "__notes__", None) is None
 
 
+class DroppedThenConnecting(httpcore.NetworkBackend):
+    """The first connection takes the request and closes without a reply; the connect of
+    the next one is cut by a Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.connects = 0
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        self.connects += 1
+        if self.connects > 1:
+            raise KeyboardInterrupt
+        return Dropping()
+
+
+class Dropping(Holding):
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return b""
+
+
+class SaveResent(SaveConnecting):
+    """``SaveConnecting``, but the save goes through a transport of the user's that sends a
+    request again, on a new connection, when its reply is lost."""
+
+    def __init__(self, fake: FakeWeaver) -> None:
+        super().__init__(fake)
+        self.sync._pool = httpcore.ConnectionPool(network_backend=DroppedThenConnecting())
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != SAVE:
+            return super().handle_request(request)
+        try:
+            return super().handle_request(request)
+        except httpx.RemoteProtocolError:
+            return super().handle_request(request)
+
+
+def test_ctrl_c_while_a_transport_sends_again_is_noted() -> None:
+    # The server got the first send: a connect after it, within the same attempt of ours
+    # (a transport of the user's that sends again), cuts nothing that send did.
+    http = httpx.Client(transport=SaveResent(FakeWeaver()))
+    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.save_state("c1")
+    assert raised.value.__notes__[0].startswith(
+        "interrupted while the request to save checkpoint 'c1' was on its way"
+    )
+
+
 def sent_then_interrupted(request: httpx.Request) -> httpx.Response:
     # httpcore's hook, as the request's connection is made and its headers go out.
     for event in ("connect_tcp.started", "connect_tcp.complete"):
