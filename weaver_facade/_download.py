@@ -848,19 +848,25 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
         here = dest
         for part in rel.parts[:-1]:
             here = here / part
-            try:
-                st = os.lstat(here)
-            except FileNotFoundError:
+            if not _folder_there(here, rel):
                 break  # nothing below a missing folder exists
-            if not stat.S_ISDIR(st.st_mode):
-                what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
-                raise UnsafeArtifactPathError(
-                    f"{here} is in the way of {rel}: it is {what}", name=str(rel)
-                )
         else:
             final = dest.joinpath(*rel.parts)
             _lsize(final)
             _lsize(final.with_name(final.name + PART_SUFFIX))
+
+
+def _folder_there(here: Path, rel: PurePosixPath) -> bool:
+    """Whether the folder ``here`` of the file ``rel`` exists; anything else there (a
+    symlink, a file) is refused."""
+    try:
+        st = os.lstat(here)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
+        raise UnsafeArtifactPathError(f"{here} is in the way of {rel}: it is {what}", name=str(rel))
+    return True
 
 
 # The errors of a folder the system will not write in: no permission, a read-only mount.
@@ -1094,14 +1100,18 @@ class _Shell:
         as an empty ``.part`` of its own is (``_PartFile._ours``); never one that was there
         before, nor one that holds anything (a ``.part`` to resume, a file of the user's)."""
         made: list[Path] = []  # parents first
+        firsts: dict[PurePosixPath, PurePosixPath] = {}  # a folder's first file
+        for path in self.state.paths:
+            firsts.setdefault(path.parent, path)
         try:
-            for parent in dict.fromkeys(path.parent for path in self.state.paths):
+            for parent, rel in firsts.items():
                 here = self.dest
                 for part in parent.parts:
                     here /= part
                     try:
                         here.mkdir()
                     except FileExistsError:
+                        _folder_there(here, rel)  # again: it may have changed while this waited
                         continue
                     except OSError as exc:  # a folder that takes none, as ``_PartFile.open``
                         if exc.errno not in _REFUSED:

@@ -754,6 +754,36 @@ def test_a_download_waiting_for_another_makes_its_folders_once_its_turn_comes(
     assert done[0].files_done == len(FILES)
 
 
+def test_a_symlink_put_in_the_way_while_a_download_waits_is_refused(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The folders are checked before the download waits for its turn: a symlink put where
+    # one goes meanwhile (by whoever holds the lock) was followed, out of dest.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "out"
+    raised: list[BaseException] = []
+
+    def download() -> None:
+        try:
+            run(Source(storage), dest)
+        except BaseException as exc:
+            raised.append(exc)
+
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
+        second = threading.Thread(target=download)
+        second.start()
+        for _ in range(500):  # until it says it waits (at most 5 s)
+            if "waiting for another download" in caplog.text:
+                break
+            time.sleep(0.01)
+        (dest / "sub").symlink_to(outside)
+    second.join(timeout=30)
+    assert isinstance(raised[0], UnsafeArtifactPathError)
+    assert str(raised[0]) == f"{dest / 'sub'} is in the way of sub/dir/weights.bin: it is a symlink"
+    assert list(outside.iterdir()) == []
+
+
 def test_the_overall_deadline_bounds_retries(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
