@@ -150,8 +150,14 @@ def test_a_key_with_blanks_around_it_is_sent_without_them(api_key: str) -> None:
             ContractSettings(base_url="http://127.0.0.1:1", api_key="k\u00e9y"),
             "ContractSettings.api_key",
         ),
+        # Not a str: the facade's words offered None for a variable the kit never reads.
+        (ContractSettings(base_url=8080), "ContractSettings.base_url"),  # type: ignore[arg-type]
+        (
+            ContractSettings(base_url="http://127.0.0.1:1", api_key=12345),  # type: ignore[arg-type]
+            "ContractSettings.api_key",
+        ),
     ],
-    ids=["base_url", "api_key"],
+    ids=["base_url", "api_key", "base_url-not-str", "api_key-not-str"],
 )
 def test_the_facades_refusal_names_the_settings_field(
     settings: ContractSettings, field: str

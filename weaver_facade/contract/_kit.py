@@ -262,8 +262,8 @@ def run_contract_test(
         ServerUnreachable: Nothing answers at the base URL, or no Weaver API does (the
             routes every server has answer 404).
         UnknownBaseModel: ``settings.base_model`` is none the server lists.
-        InvalidArgumentError: The base URL is empty, or it or the key is one the facade
-            refuses (a key that no HTTP header can carry, say), before any request.
+        InvalidArgumentError: The base URL is empty, or it or the key is not a str, or one
+            the facade refuses (a key that no HTTP header can carry, say), before any request.
         ModuleNotFoundError: The ``contract`` extra is not installed (before any request).
     """
     return run_named(settings, progress, PYTHON_NAMES)
@@ -280,6 +280,12 @@ def run_named(
         raise InvalidArgumentError(
             f"{named.base_url} is empty: give the server root, such as http://127.0.0.1:8080"
         )
+    # Not a str: the facade's words offer None for its variable, which the kit never reads.
+    for name, value in ((named.base_url, url), (named.api_key, settings.api_key)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgumentError(
+                f"{name} must be a str; got a value of type {type(value).__name__} (not shown)"
+            )
     # The facade's own checks of the URL and the key; a client opens nothing until it is used.
     try:
         ServiceClient(settings.base_url, settings.api_key or "", heartbeat_interval=0).close()
