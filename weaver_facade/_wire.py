@@ -219,11 +219,6 @@ class EarlierAttempt:
     received: float
     replies_lost: int = 0
 
-    @property
-    def reply_lost(self) -> bool:
-        """Whether any such attempt lost its reply."""
-        return self.replies_lost > 0
-
 
 @attrs.frozen
 class Delivery:

@@ -230,7 +230,21 @@ def test_a_reply_after_an_attempt_that_may_have_acted_says_so(first: object) -> 
     assert earlier.received >= earlier.sent
     # A 503 says the server did not act (the save's recovery looks all the same); a lost
     # reply is what a create warns of.
-    assert earlier.reply_lost is (first != "503")
+    assert earlier.replies_lost == (0 if first == "503" else 1)
+
+
+def test_a_reply_after_two_lost_replies_counts_them() -> None:
+    # Each attempt whose reply was lost may have made a model: a create warns of each.
+    from weaver_facade._wire import EARLIER_ATTEMPT, EarlierAttempt
+
+    failed: list[httpx.Response | Exception] = [
+        httpx.ReadError("reset"),
+        unavailable(),
+        httpx.Response(502, text="bad gateway"),
+    ]
+    earlier = _final_reply(*failed, json_reply(200, {})).extensions[EARLIER_ATTEMPT]
+    assert isinstance(earlier, EarlierAttempt)
+    assert earlier.replies_lost == 2
 
 
 @pytest.mark.parametrize(
