@@ -570,16 +570,15 @@ class _ServiceBase(HasOptions):
         return self._created.describe(model)
 
 
-_CREATE_ON_ITS_WAY = (
-    "the request to create a model was on its way: the server may have made it, which "
-    "this client cannot terminate, not knowing its id; a server with the model-listing "
-    "extension shows it in service.list_models() (end it with terminate_model())"
-)
-
-
 # Where a model is listed and how it is ended: by the library, and on the command line.
 _MODELS = ("service.list_models()", "terminate_model()")
 _CLI_MODELS = ("`weaver-facade models list`", "`weaver-facade models terminate`")
+
+_CREATE_ON_ITS_WAY = (
+    "the request to create a model was on its way: the server may have made it, which "
+    "this client cannot terminate, not knowing its id; a server with the model-listing "
+    f"extension shows it in {_MODELS[0]} (end it with {_MODELS[1]})"
+)
 
 
 def _created_after_lost_reply(
