@@ -367,7 +367,7 @@ class OperationFailedError(WeaverError):
         self.details: Mapping[str, Any] = dict(details or {})
         self.retryable = retryable
         said = message or "the server gave no message"
-        super().__init__(f"operation {operation_id} failed [{code or 'unknown'}]: {said}")
+        super().__init__(f"{name_watched(operation_id)} failed [{code or 'unknown'}]: {said}")
 
 
 class OperationTimeoutError(WeaverError, TimeoutError):
@@ -416,12 +416,12 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         if last_error is None:
             seen = f"{made} still says pending" if made else f"still {status}"
             keeps = "it may yet be completed" if made else "it keeps running"
-            message = f"operation {operation_id} {seen} after {waited:.1f} s; {keeps}"
+            message = f"{name_watched(operation_id)} {seen} after {waited:.1f} s; {keeps}"
         else:
             seen = f"{made} was last seen pending" if made else f"last seen {status}"
             keeps = "it may yet be completed" if made else "it may still be running"
             message = (
-                f"operation {operation_id} {seen}; gave up after {waited:.1f} s: the last "
+                f"{name_watched(operation_id)} {seen}; gave up after {waited:.1f} s: the last "
                 f"poll failed ({last_error}); {keeps}"
             )
         message += " on the server"
@@ -460,6 +460,21 @@ def goes_on(exc: BaseException) -> bool:
         todo += each.exceptions if isinstance(each, BaseExceptionGroup) else ()
         todo += [each.__cause__] if each.__cause__ is not None else []
     return False
+
+
+def watched(operation_id: str) -> str:
+    """What a wait is for: ``operation``, or, for a save or an export watched through
+    what it makes (its handle's id is then that resource's path, with no operation),
+    ``save`` or ``export``."""
+    if not operation_id.startswith("weaver://"):
+        return "operation"
+    return "export" if "/artifacts/" in operation_id else "save"
+
+
+def name_watched(operation_id: str) -> str:
+    """``operation ID``, or ``the save of PATH``, ``the export of URI`` (``watched``)."""
+    what = watched(operation_id)
+    return f"operation {operation_id}" if what == "operation" else f"the {what} of {operation_id}"
 
 
 def pick_up_again(operation_id: str, result_type: str | None = None) -> str:

@@ -31,7 +31,9 @@ from ._errors import (
     OperationTimeoutError,
     ResponseValidationError,
     add_goes_on_note,
+    name_watched,
     pick_up_again,
+    watched,
 )
 from ._lazy import asyncio, asyncio_sleep, wire
 from ._transport import logger
@@ -783,7 +785,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         """A note for what ended the wait (``why``): the operation goes on, and how to
         pick it up again."""
         return (
-            f"{why} while waiting for operation {self.id}, which keeps running on the "
+            f"{why} while waiting for {name_watched(self.id)}, which keeps running on the "
             f"server: {pick_up_again(self.id, self._reattach_as)}"
         )
 
@@ -802,7 +804,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             # The client's close terminated the model under it: the close is what ended it.
             if snap.error_code == "model_terminated" and self._closing and self._closing():
                 raise ClientClosedError(
-                    f"operation {snap.id}: its model was terminated by the client's close"
+                    f"{name_watched(snap.id)}: its model was terminated by the client's close"
                 ) from failed
             raise failed
         if self._result is None:
@@ -861,20 +863,15 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             # nor the command line's (``--timeout``): the record goes to both.
             status = "done, its result pending" if self._following else self.status.value
             timeout = poller.deadline - poller.started
-            # A save or an export known by what it makes (``_recovery.ResourceWatch``), whose
-            # id is then that resource's path, has no operation to name.
-            what = "operation"
-            if self.id.startswith("weaver://"):
-                what = "export" if "/artifacts/" in self.id else "save"
             logger.warning(
                 "waiting for %s (%s) for %.0f s so far; %s, and the %s keeps running on the server",
-                f"operation {self.id}" if what == "operation" else f"the {what} of {self.id}",
+                name_watched(self.id),
                 status if self.kind is None else f"{self.kind}, {status}",
                 waited,
                 f"the wait ends after {timeout:.0f} s, its timeout; a Ctrl-C ends it sooner"
                 if math.isfinite(timeout)  # timeout=inf: not "after inf s"
                 else "the wait has no timeout; a Ctrl-C ends it",
-                what,
+                watched(self.id),
             )
         return step
 
@@ -908,7 +905,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             raise error
         self._last_failure = error
         logger.warning(
-            "poll of operation %s: %s; retrying in %.1f s", self.id, why, poller.retry_delay
+            "poll of %s: %s; retrying in %.1f s", name_watched(self.id), why, poller.retry_delay
         )
         self._poll_error = why
         self._report()

@@ -391,7 +391,9 @@ def test_a_recovered_save_that_times_out_names_a_command_that_takes_its_path() -
         result = runner.invoke(main, ["checkpoints", "save", "m-1", "a", "--timeout", "1"])
     assert result.exit_code == 1, result.output
     last = result.stderr.splitlines()[-1]
-    assert last.startswith("error: operation weaver://m-1/checkpoints/a still pending")
+    # Named as the long wait's WARNING names it: it said "operation weaver://...".
+    assert last.startswith("error: the save of weaver://m-1/checkpoints/a still pending")
+    assert "operation weaver://m-1/checkpoints/a: pending" not in result.stderr
     assert last.endswith("`weaver-facade checkpoints show weaver://m-1/checkpoints/a`")
 
 

@@ -777,8 +777,10 @@ def test_a_long_wait_for_a_running_hit_names_the_export(caplog: pytest.LogCaptur
         service(fake, poll=poll, sleep=clock.sleep) as svc,
     ):
         handle = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, wait=False)
-        with pytest.raises(OperationTimeoutError):
+        with pytest.raises(OperationTimeoutError) as raised:
             handle.result(timeout=400)
+    # The wait's end names it as its WARNING does: it said "operation weaver://...".
+    assert str(raised.value).startswith(f"the export of {URI} still pending after 400.0 s")
     said = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
     assert len(said) == 1, said
     assert re.fullmatch(
@@ -787,3 +789,18 @@ def test_a_long_wait_for_a_running_hit_names_the_export(caplog: pytest.LogCaptur
         r"sooner, and the export keeps running on the server",
         said[0],
     )
+
+
+def test_a_failed_hit_names_the_export() -> None:
+    # Watched through its checkpoint's artifacts, with no operation: its failure said
+    # "operation weaver://... failed", as the long wait's WARNING once did.
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    fake.script("POST", EXPORT, json_reply(200, artifact_json("pending")))
+    failed = artifact_json("error", error="out of disk")
+    fake.script("GET", LIST, json_reply(200, {"items": [failed]}))
+    with service(fake) as svc:
+        handle = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, wait=False)
+        with pytest.raises(OperationFailedError) as raised:
+            handle.result()
+    assert str(raised.value) == f"the export of {URI} failed [export_failed]: out of disk"

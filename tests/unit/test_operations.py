@@ -965,13 +965,54 @@ def test_a_long_wait_for_a_recovered_save_names_the_save(
     )
     with (
         caplog.at_level(logging.WARNING, logger="weaver_facade"),
-        pytest.raises(OperationTimeoutError),
+        pytest.raises(OperationTimeoutError) as raised,
     ):
         handle.result(timeout=400)
+    assert str(raised.value).startswith(f"the save of {path} still pending after 400.0 s")
     said = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
     assert len(said) == 1, said
     assert said[0].startswith(f"waiting for the save of {path} (save_checkpoint, pending) ")
     assert said[0].endswith(", and the save keeps running on the server"), said[0]
+
+
+def test_a_recovered_save_s_poll_failure_and_ctrl_c_name_the_save(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its id is the checkpoint's path, with no operation: "poll of operation weaver://..."
+    # and "interrupted while waiting for operation weaver://..." named none.
+    path = "weaver://m-1/checkpoints/c1"
+    pending_save = OperationSnapshot(
+        id=path, status=OperationStatus.PENDING, kind="save_checkpoint"
+    )
+    looks = iter([APIConnectionError("list_checkpoints: connection reset")])
+
+    def fetch(*_: object) -> OperationSnapshot:
+        for failure in looks:
+            raise failure
+        return pending_save
+
+    def interrupted(_: float) -> None:
+        if "poll of" in caplog.text:
+            raise KeyboardInterrupt
+
+    handle: OperationHandle[object] = OperationHandle(
+        pending_save,
+        fetch=fetch,
+        parse_result=lambda s: s,
+        policy=PollPolicy(clock=FakeClock(), rng=lambda: 0.5),
+        sleep=interrupted,
+        result_in_response=False,
+        long_poll=False,
+    )
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(KeyboardInterrupt) as raised,
+    ):
+        handle.result(timeout=400)
+    assert f"poll of the save of {path}: " in caplog.text
+    assert raised.value.__notes__[0].startswith(
+        f"interrupted while waiting for the save of {path}, which keeps running"
+    ), raised.value.__notes__
 
 
 @pytest.mark.parametrize("timeout", [300, 301])

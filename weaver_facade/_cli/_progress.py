@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo
+from .._errors import name_watched
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -54,7 +55,7 @@ def _pending(info: PendingInfo) -> str:
 
 def describe(progress: OperationProgress) -> str:
     """One line: the operation, its status and, while pending, why; or an outage."""
-    head = f"operation {progress.operation_id}: "
+    head = f"{name_watched(progress.operation_id)}: "
     if progress.poll_error is not None:
         return f"{head}polls failing: {progress.poll_error}; retrying"
     text = head + ("polls answered again; " if progress.recovered else "") + progress.status.value

@@ -49,6 +49,7 @@ from .. import (
     WeaverError,
 )
 from .._causes import NOT_SENT
+from .._errors import name_watched
 from ._progress import Progress, show_retries
 
 __all__ = [
@@ -396,7 +397,7 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
         status = "is done, but its checkpoint still says pending"
         keeps = "it may yet be completed on the server: "
     return (
-        f"operation {exc.operation_id} {status} after "
+        f"{name_watched(exc.operation_id)} {status} after "
         f"{exc.waited if waited is None else waited:.1f} s{cause}; "
         f"{keeps}{how} with `{look_again(exc.operation_id)}`"
     )
@@ -434,13 +435,13 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             if waited is not None and (timed_out or (isinstance(exc, APIConnectionError) and op)):
                 message += f" (after {waited:.1f} s)"
             if isinstance(exc, APIConnectionError) and op is not None:
-                message += f"; operation {op} keeps running on the server (`{look_again(op)}`)"
+                message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
             elif isinstance(exc, APIError) and not isinstance(exc, NotFoundError) and op:
                 # A poll refused (a 500, a revoked key) ends the wait, not the operation.
                 status = state.progress.last_status
                 if status is not None and not status.is_terminal:
                     message += (
-                        f"; operation {op} was last seen {status.value} and may still be "
+                        f"; {name_watched(op)} was last seen {status.value} and may still be "
                         f"running (`{look_again(op)}`)"
                     )
             failure = state.failure(exc, EXIT_API_ERROR, message)
@@ -451,7 +452,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             op = state.progress.last_operation_id
             message = "interrupted"
             if op is not None:
-                message += f"; operation {op} keeps running on the server (`{look_again(op)}`)"
+                message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
             payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
             if payload is not None:
                 payload["operation_id"] = op
