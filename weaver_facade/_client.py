@@ -465,9 +465,9 @@ class _ServiceBase(HasOptions):
             try:
                 made = yield from create_on((yield from self._root._reopen(session_id)), lost)
             except (APIError, ClientClosedError) as refused:
-                # No model to warn of, but the attempt whose reply was lost may have made
-                # one (unless the new session's create, after a lost reply of its own,
-                # said so; nor its open, closed while it waited to retry).
+                # No model to warn of, but an attempt whose reply was lost may have made
+                # one: said here, unless the new session's create, after a lost reply of
+                # its own, said so (its open, closed while it waited to retry, says nothing).
                 if lost and not goes_on(refused):
                     note_lost_reply(refused, _CREATE_ON_ITS_WAY)
                 raise
