@@ -59,8 +59,8 @@ REACH = "weaver_facade.reach"
 class Reach:
     """Whether a request may have reached the server so far, kept by the retry transport:
     not while it waits to retry after attempts that all failed before sending (a refused
-    connect), nor while the first attempt that may reach it connects, where an interrupt
-    cuts nothing the server got."""
+    connect) or were refused unacted (a 408, 429 or 503), nor while the first attempt that
+    may reach it connects, where an interrupt cuts nothing the server got."""
 
     maybe: bool = True
 
@@ -196,6 +196,14 @@ def may_have_acted(outcome: object) -> bool:
     """Whether the server may have acted on a request that ended in ``outcome`` (a reply,
     or any transport failure after the request could have reached it)."""
     return not isinstance(outcome, NOT_SENT)
+
+
+def reached(outcome: object) -> bool:
+    """Whether the server may have acted on an attempt that ended in ``outcome``, for
+    ``Reach``: as ``may_have_acted``, but not a 408, 429 or 503, which say it did not."""
+    if isinstance(outcome, httpx.Response):
+        return outcome.status_code not in NOT_ACTED_STATUSES
+    return may_have_acted(outcome)
 
 
 def reply_lost(outcome: object) -> bool:

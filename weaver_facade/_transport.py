@@ -234,6 +234,9 @@ class _Attempts:
         self._replies_lost = 0
         # Whether the attempt being sent has sent its headers (httpcore's trace).
         self._sent = False
+        # Behind ``Reach``: whether an earlier attempt may have acted (not a 408, 429 or
+        # 503, which ``_maybe_acted`` counts all the same, for a 409's recovery).
+        self._reached = False
 
     def __enter__(self) -> Self:
         self._key = _SENDING_KEY.set(self._request.headers.get(API_KEY_HEADER))
@@ -281,7 +284,7 @@ class _Attempts:
         making the connection. (A transport that does not call the hook leaves every
         attempt one that may have reached the server.)"""
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
-            self._reach(self._sent or self._maybe_acted is not None)
+            self._reach(self._sent or self._reached)
         elif event.endswith(".send_request_headers.started") and not _tunnel(info):
             self._sent = True
             self._reach(True)
@@ -309,7 +312,7 @@ class _Attempts:
         """The reply to hand on, with the earlier attempt noted; or its error, raised,
         with ``Reach`` saying whether any attempt may have reached the server."""
         if isinstance(outcome, Exception):
-            self._reach(self._maybe_acted is not None or rules.may_have_acted(outcome))
+            self._reach(self._reached or rules.may_have_acted(outcome))
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
@@ -339,7 +342,8 @@ class _Attempts:
             if self._maybe_acted is None and rules.may_have_acted(outcome):
                 self._maybe_acted = self._sending
             self._replies_lost += rules.reply_lost(outcome)
-            self._reach(self._maybe_acted is not None)  # no attempt on its way now
+            self._reached = self._reached or rules.reached(outcome)
+            self._reach(self._reached)  # no attempt on its way now
             self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(
                 "%s %s: %s; retrying in %.1f s (retry %d)",

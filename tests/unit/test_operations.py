@@ -407,12 +407,28 @@ def ctrl_c(_seconds: float) -> None:
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize(("failure", "noted"), [(refused, False), (lost, True)])
+def answered(status: int) -> Any:
+    return json_reply(status, error_json("busy", "try again", retryable=True))
+
+
+@pytest.mark.parametrize(
+    ("failure", "noted"),
+    [
+        (refused, False),
+        (lost, True),
+        (answered(503), False),
+        (answered(429), False),
+        (answered(408), False),
+        (answered(500), True),
+    ],
+    ids=["refused", "lost", "503", "429", "408", "500"],
+)
 def test_ctrl_c_while_a_save_waits_to_retry_is_noted_if_an_attempt_may_have_acted(
     failure: Any, noted: bool
 ) -> None:
     # Refused attempts never reached the server, which cannot have made the checkpoint:
-    # no note sends the user looking for it. A lost reply may have.
+    # no note sends the user looking for it. A lost reply may have, and so may a 500;
+    # a 503, 429 or 408 says the server did not act: it had the note all the same.
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", failure)
     with service(fake, sleep=ctrl_c) as svc:
@@ -614,6 +630,21 @@ def test_ctrl_c_once_a_save_has_left_or_after_a_lost_reply_is_noted(lost_first: 
     )
 
 
+def test_ctrl_c_while_a_save_connects_again_after_a_503_says_nothing_of_a_checkpoint() -> None:
+    # The 503 says the server did not act, and the retry has sent nothing yet.
+    def connecting(request: httpx.Request) -> httpx.Response:
+        request.extensions["trace"]("connection.connect_tcp.started", {})
+        raise KeyboardInterrupt
+
+    fake = FakeWeaver()
+    fake.script("POST", SAVE, answered(503), connecting)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(KeyboardInterrupt) as raised:
+            trainer.save_state("c1")
+    assert getattr(raised.value, "__notes__", None) is None
+
+
 @pytest.mark.parametrize(
     ("failures", "noted"),
     [([refused] * 5, False), ([lost] * 5, True), ([lost] + [refused] * 4, True)],
@@ -776,12 +807,15 @@ def test_ctrl_c_in_a_resume_s_load_gives_no_keep_advice_for_its_model() -> None:
     )
 
 
-async def test_a_save_cancelled_while_it_waits_to_retry_a_refused_request_has_no_note() -> None:
+@pytest.mark.parametrize("failure", [refused, answered(503)], ids=["refused", "503"])
+async def test_a_save_cancelled_while_it_waits_to_retry_a_refused_request_has_no_note(
+    failure: Any,
+) -> None:
     async def cancelled(_seconds: float) -> None:
         raise asyncio.CancelledError
 
     fake = FakeWeaver()
-    fake.script("POST", "/api/v1/models/m-1/checkpoints", refused)
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", failure)
     async with async_service(fake, sleep=cancelled) as svc:
         trainer = await svc.create_training_client("weaver-tiny")
         with pytest.raises(asyncio.CancelledError) as raised:
