@@ -185,7 +185,19 @@ def test_a_data_dir_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Pa
     assert len(result.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("fault", ["kind=nope,rate=1", "kind=nope", "rate=0.5", "kind=,rate=0.5"])
+@pytest.mark.parametrize("fault", ["rate=2", "rate=0.5", "when=after"])
+def test_a_fault_without_a_kind_says_it_is_required(fault: str) -> None:
+    # It said "kind must be one of ..., not ''": a value that was never given.
+    result = CliRunner().invoke(main, ["emulator", "--fault", fault])
+    assert result.exit_code == 2
+    expected = (
+        f"error: fault '{fault}': 'kind' (unavailable, rate_limited, drop or ignore_range) "
+        "is required"
+    )
+    assert result.stderr.startswith(expected), result.stderr
+
+
+@pytest.mark.parametrize("fault", ["kind=nope,rate=1", "kind=nope", "kind=,rate=0.5"])
 def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
     expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop, ignore_range"
     result = CliRunner().invoke(main, ["emulator", "--fault", fault])

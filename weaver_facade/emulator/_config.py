@@ -118,7 +118,10 @@ class FaultRule:
                 f"fault {text!r}: unknown key(s) {', '.join(sorted(unknown))}; "
                 f"the keys are {', '.join(_RULE_KEYS)}"
             )
-        kind = values.get("kind", "")
+        if "kind" not in values:
+            kinds = f"{', '.join(FAULT_KINDS[:-1])} or {FAULT_KINDS[-1]}"
+            raise ValueError(f"fault {text!r}: 'kind' ({kinds}) is required")
+        kind = values["kind"]
         if kind not in FAULT_KINDS:
             raise ValueError(
                 f"fault {text!r}: kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}"
