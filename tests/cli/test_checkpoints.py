@@ -207,6 +207,11 @@ def test_save_refuses_a_bad_ttl_and_a_bad_model_id(cli: Cli) -> None:
     bad_model = cli("checkpoints", "save", "bad model!", "ok", env=UNREACHABLE)
     assert bad_model.exit_code == 2
     assert "model id 'bad model!' is not valid" in bad_model.stderr
+    # The command's own argument, as its usage line names it: not the library's model_id.
+    for command in (["list", "bad model!"], ["load", "bad model!", "weaver://m-1/checkpoints/c"]):
+        run = cli("checkpoints", *command, env=UNREACHABLE)
+        assert run.exit_code == 2
+        assert run.stderr.startswith("error: MODEL_ID 'bad model!' is not valid"), run.stderr
 
 
 @both_servers

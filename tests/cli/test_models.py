@@ -181,9 +181,13 @@ def test_usage_and_api_errors(cli: Cli) -> None:
     assert "--full" in both.stderr
     rank = cli("models", "create", "weaver-tiny", "--lora-rank", "0", env=UNREACHABLE)
     assert rank.exit_code == 2
-    bad_id = cli("models", "show", "bad id!", env=UNREACHABLE)
-    assert bad_id.exit_code == 2
-    assert "model_id 'bad id!' is not valid" in bad_id.stderr
+    # The command's own argument, as its usage line names it: not the library's model_id.
+    for command in ("show", "terminate"):
+        bad_id = cli("models", command, "bad id!", env=UNREACHABLE)
+        assert bad_id.exit_code == 2
+        assert bad_id.stderr.startswith("error: MODEL_ID 'bad id!' is not valid"), bad_id.stderr
+    long_id = cli("models", "show", "m" * 200, env=UNREACHABLE)
+    assert long_id.stderr.startswith("error: MODEL_ID is 200 characters long"), long_id.stderr
     unknown = cli("models", "create", "no-such-model", "--json")
     assert unknown.exit_code == 1
     assert unknown.json()["error"]["code"] == "unknown_base_model"

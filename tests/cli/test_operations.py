@@ -321,9 +321,14 @@ def test_unknown_and_invalid_operation_ids(cli: Cli) -> None:
     unknown = cli("operations", "show", "op-doesnotexist")
     assert unknown.exit_code == 1
     assert unknown.stderr.startswith("error: [404 not_found]")
-    invalid = cli("operations", "wait", "not an id", env={"WEAVER_BASE_URL": "http://127.0.0.1:9"})
+    unreachable = {"WEAVER_BASE_URL": "http://127.0.0.1:9"}
+    invalid = cli("operations", "wait", "not an id", env=unreachable)
     assert invalid.exit_code == 2
-    assert "operation_id 'not an id' is not valid" in invalid.stderr
+    # The command's own argument, as its usage line names it: not the library's operation_id.
+    assert invalid.stderr.startswith("error: OP_ID 'not an id' is not valid"), invalid.stderr
+    empty = cli("operations", "show", "", "--json", env=unreachable)
+    assert empty.exit_code == 2
+    assert empty.json()["error"]["message"].startswith("OP_ID '' is not valid")
 
 
 @pytest.mark.parametrize("as_json", [False, True])

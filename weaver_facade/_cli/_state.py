@@ -91,6 +91,19 @@ def _may_have_acted(error: APIConnectionError) -> bool:
     return method not in ("GET", "HEAD")  # unknown: assume the worst
 
 
+def _as_argued(exc: InvalidInputError) -> str:
+    """``exc``'s words, with the library's name of a parameter they begin with (``model_id``)
+    as the usage line names the command's argument that gave it (``MODEL_ID``)."""
+    message = str(exc)
+    context = click.get_current_context(silent=True)
+    for param in context.command.params if context is not None else ():
+        if isinstance(param, click.Argument) and param.name:
+            words = message.removeprefix(f"{param.name} ")
+            if words != message:
+                return f"{param.human_readable_name} {words}"
+    return message
+
+
 def noted(exc: BaseException) -> str | None:
     """``exc``'s text and its notes (``add_note``), which the one-line error leaves out, or
     ``None`` without any: the library's words for what a refusal may mean."""
@@ -412,7 +425,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
         try:
             return f(*args, **kwargs)
         except InvalidInputError as exc:
-            raise state.failure(exc, EXIT_USAGE) from None
+            raise state.failure(exc, EXIT_USAGE, _as_argued(exc)) from None
         except OperationTimeoutError as exc:
             message = _timeout_message(exc, state)
             raise state.failure(exc, EXIT_API_ERROR, message) from None
