@@ -54,6 +54,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ._lazy import asyncio
+from ._watched import name_watched
 
 
 class WeaverError(Exception):
@@ -460,21 +461,6 @@ def goes_on(exc: BaseException) -> bool:
         todo += each.exceptions if isinstance(each, BaseExceptionGroup) else ()
         todo += [each.__cause__] if each.__cause__ is not None else []
     return False
-
-
-def watched(operation_id: str) -> str:
-    """What a wait is for: ``operation``, or, for a save or an export watched through
-    what it makes (its handle's id is then that resource's path, with no operation),
-    ``save`` or ``export``."""
-    if not operation_id.startswith("weaver://"):
-        return "operation"
-    return "export" if "/artifacts/" in operation_id else "save"
-
-
-def name_watched(operation_id: str) -> str:
-    """``operation ID``, or ``the save of PATH``, ``the export of URI`` (``watched``)."""
-    what = watched(operation_id)
-    return f"operation {operation_id}" if what == "operation" else f"the {what} of {operation_id}"
 
 
 def pick_up_again(operation_id: str, result_type: str | None = None) -> str:

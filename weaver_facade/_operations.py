@@ -31,12 +31,11 @@ from ._errors import (
     OperationTimeoutError,
     ResponseValidationError,
     add_goes_on_note,
-    name_watched,
     pick_up_again,
-    watched,
 )
 from ._lazy import asyncio, asyncio_sleep, wire
 from ._transport import logger
+from ._watched import name_watched, watched
 from ._wire import WireFields, WireValues, expect, nested, optional
 
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo
-from .._errors import name_watched
+from .._watched import name_watched
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -49,7 +49,7 @@ from .. import (
     WeaverError,
 )
 from .._causes import NOT_SENT
-from .._errors import name_watched
+from .._watched import name_watched
 from ._progress import Progress, show_retries
 
 __all__ = [
