@@ -55,7 +55,7 @@ def generate(spec: Path, out_parent: Path) -> Path:
     document = load_document(spec)
     # Before the generator, whose report of either is a page of its internals (and a bad
     # pattern would otherwise surface only as a `re.error` on importing the facade).
-    broken = [*dangling_refs(document), *bad_patterns(document)]
+    broken = [*dangling_refs(document), *bad_patterns(document), *split_defaults(document)]
     if broken:
         raise RegenerateError("\n".join(f"{spec.name}: {line}" for line in broken))
     out = out_parent / "weaver_client"
@@ -195,6 +195,26 @@ def bad_patterns(node: Any, where: tuple[str, ...] = ()) -> Iterator[str]:
                 yield f"pattern {value!r} has no rule in words, `{WORDS}` (at {'.'.join(where)})"
         else:
             yield from bad_patterns(value, (*where, str(key)))
+
+
+def split_defaults(document: Mapping[str, Any]) -> Iterator[str]:
+    """Each property's ``example`` or ``default`` that its schema's example, the defaults of a
+    schema marked ``x-weaver-example-is-default``, contradicts: a new default written in one
+    place only would leave the other, the one read, as it was."""
+    for name, schema in ((document.get("components") or {}).get("schemas") or {}).items():
+        example = schema.get("example") if isinstance(schema, Mapping) else None
+        if not schema.get(EXAMPLE_DEFAULTS) or not isinstance(example, Mapping):
+            continue
+        for prop, spec in (schema.get("properties") or {}).items():
+            if not isinstance(spec, Mapping) or "$ref" in spec or prop not in example:
+                continue  # a reference's example is its schema's, not a default
+            for keyword in ("example", "default"):
+                if keyword in spec and spec[keyword] != example[prop]:
+                    yield (
+                        f"the {keyword} of property `{prop}` is {spec[keyword]!r}, but the "
+                        f"schema's example, which `{EXAMPLE_DEFAULTS}` makes the defaults, "
+                        f"says {example[prop]!r}: make them agree (at components.schemas.{name})"
+                    )
 
 
 def constant_name(*parts: str) -> str:

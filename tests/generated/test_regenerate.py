@@ -145,6 +145,37 @@ def test_a_pattern_without_its_words_is_named(tmp_path: Path) -> None:
     assert len(list(regen.bad_patterns({"components": {"schemas": {"A": blank}}}))) == 1
 
 
+def test_a_default_changed_in_one_example_only_is_named(tmp_path: Path) -> None:
+    # The defaults are read from the schema's example: a new default written in the
+    # property's own example alone left the facade's default as it was, and said nothing.
+    text = regen.SPEC.read_text(encoding="utf-8")
+    good = "maximum: 10\n          example: 0.0001\n"
+    assert text.count(good) == 1  # AdamParams.learning_rate's
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text.replace(good, good.replace("0.0001", "0.0002")), "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    assert str(refused.value) == (
+        "openapi.yaml: the example of property `learning_rate` is 0.0002, but the "
+        "schema's example, which `x-weaver-example-is-default` makes the defaults, "
+        "says 0.0001: make them agree (at components.schemas.AdamParams)"
+    )
+    assert not (tmp_path / "out" / "weaver_client").exists()
+    # A property's `default` is held to it too; a `$ref`'s example is its schema's.
+    schema = {
+        "x-weaver-example-is-default": True,
+        "properties": {"force": {"default": True}, "ttl": {"$ref": "#/x"}},
+        "example": {"force": False, "ttl": 5},
+    }
+    found = list(regen.split_defaults({"components": {"schemas": {"E": schema}}}))
+    assert found == [
+        "the default of property `force` is True, but the schema's example, which "
+        "`x-weaver-example-is-default` makes the defaults, says False: make them agree "
+        "(at components.schemas.E)"
+    ]
+
+
 def test_coverage_is_listed_and_never_silently_replaces_check(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
