@@ -9,6 +9,7 @@ twins' docstrings point to the sync ones, so only those are read.
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,11 @@ def test_the_cli_states_the_export_default() -> None:
     assert _EXPORT_TTL in (option.help or "")
 
 
+def test_the_readme_states_the_export_default() -> None:
+    seconds = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
+    assert f"by default {seconds // _DAY} days ({seconds}, sent" in README
+
+
 @pytest.mark.parametrize(
     ("seconds", "words"),
     [(315_360_000, " (10 years)"), (31_536_000, " (1 year)"), (2_592_000, " (30 days)"),
@@ -87,6 +93,10 @@ def test_the_cli_states_the_ttl_range_of_the_spec() -> None:
 def test_the_readme_states_the_ttl_range_of_the_spec() -> None:
     maximum = limits.TTL_SECONDS_MAXIMUM
     assert f"from {limits.TTL_SECONDS_MINIMUM} to {maximum}{_in_words(maximum)}" in README
+    # Every range of seconds it states, `set_checkpoint_ttl`'s too, which stayed at the
+    # old maximum when only the one above was held to the spec.
+    stated = set(re.findall(r"\b(\d+) to (\d{4,})\b", README))
+    assert stated == {(str(limits.TTL_SECONDS_MINIMUM), str(maximum))}
 
 
 def test_the_readme_and_the_cli_state_the_name_rules_of_the_spec() -> None:
