@@ -61,6 +61,36 @@ def test_ids_reached_from_the_runs_own_session_are_kept_and_others_stood_in_for(
         assert negative.path_parameters == {"checkpoint_id": value}
 
 
+def test_a_checkpoint_path_in_a_body_names_only_the_runs_own_models() -> None:
+    # Only ids in a request's path were stood in for: the spec's example path of a TTL
+    # change or a load, `weaver://m-1/checkpoints/after-3-steps` (the README's name too),
+    # reached the owner's checkpoint on a server whose models are `m-1`, `m-2`, ..., and
+    # the TTL change made a permanent checkpoint of the user's expire.
+    ownership = Ownership("POST /api/v1/sessions")
+    ownership.record(case("POST /api/v1/sessions"), reply(201, {"id": "s-own"}))
+    made = case("POST /api/v1/sessions/{session_id}/models", session_id="s-own")
+    ownership.record(made, reply(201, {"id": "m-own"}))
+
+    def patch(path: object) -> SimpleNamespace:
+        sent = case("PATCH /api/v1/models/{model_id}/checkpoints/ttl", model_id="m-own")
+        sent.body = {"path": path, "ttl_seconds": 1}
+        ownership.stand_in(sent)
+        return sent
+
+    foreign = patch("weaver://m-1/checkpoints/after-3-steps")
+    path = foreign.body["path"]
+    assert re.fullmatch(limits.CHECKPOINT_PATH_PATTERN, path)
+    assert path.startswith("weaver://absent-")
+    assert path.endswith("/checkpoints/after-3-steps")
+    assert patch("weaver://m-1/checkpoints/after-3-steps").body["path"] == path, "one stand-in"
+    assert patch(path).body["path"] == path, "a stand-in stays"
+    own = "weaver://m-own/checkpoints/after-3-steps"
+    assert patch(own).body["path"] == own
+    # Paths the schema refuses name nothing: negative cases keep them.
+    for value in ("weaver://m-1/checkpoints/", "m-1/after-3-steps", 7):
+        assert patch(value).body["path"] == value
+
+
 def test_a_model_the_run_created_is_terminated_whatever_fields_its_reply_has() -> None:
     # The spec's Model requires only `id`: a model told by its `base_model` was never
     # terminated on a server that leaves it out (or once the spec renamed it), and held

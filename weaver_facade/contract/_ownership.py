@@ -30,6 +30,8 @@ __all__ = ["ID_PARAMETERS", "Ownership", "is_artifact_kind"]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
+_CHECKPOINT_PATH = re.compile(limits.CHECKPOINT_PATH_PATTERN)
+_SCHEME = "weaver://"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # The spec's id path parameters, each with the form its schema gives it.
 ID_PARAMETERS = {
@@ -59,8 +61,13 @@ class Ownership:
         self._salt = uuid.uuid4()
 
     def stand_in(self, case: Any) -> None:
-        """Replace, in place, each id in ``case``'s path that this run did not make, and
-        give each valid ``Idempotency-Key`` a value of this run and this body."""
+        """Replace, in place, each id in ``case``'s path that this run did not make, and the
+        model of each valid checkpoint path in its body (a load's, a TTL change's) that
+        this run did not make, and give each valid ``Idempotency-Key`` a value of this run
+        and this body."""
+        body = getattr(case, "body", None)
+        if isinstance(body, dict | list):
+            self._stand_in_paths(body)
         headers = getattr(case, "headers", None) or {}
         for name, value in list(headers.items()):
             # Generated keys repeat (the spec's example most of all): a server with the
@@ -85,6 +92,23 @@ class Ownership:
             stand_in = str(derived) if form is _UUID else f"absent-{derived.hex}"
             self._stand_ins.add(stand_in)
             parameters[name] = stand_in
+
+    def _stand_in_paths(self, body: dict[Any, Any] | list[Any]) -> None:
+        """Each valid ``weaver://`` checkpoint path in ``body`` (at any depth) that names a
+        model this run did not make names a stand-in model instead, in place."""
+        places = body.items() if isinstance(body, dict) else enumerate(body)
+        for key, value in list(places):
+            if isinstance(value, dict | list):
+                self._stand_in_paths(value)
+                continue
+            if not isinstance(value, str) or not _CHECKPOINT_PATH.fullmatch(value):
+                continue
+            model_id, _, rest = value.removeprefix(_SCHEME).partition("/")
+            if model_id in self._made or model_id in self._stand_ins:
+                continue
+            stand_in = f"absent-{uuid.uuid5(self._salt, f'model_id:{model_id}').hex}"
+            self._stand_ins.add(stand_in)
+            body[key] = f"{_SCHEME}{stand_in}/{rest}"
 
     def stood_in(self, case: Any) -> bool:
         """Whether ``case``'s path names a stand-in (and so nothing, by design)."""
