@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +32,7 @@ from weaver_facade.contract._conformance import (
     _collect,
     _findings_for_failure,
     _left_open,
+    _result_findings,
 )
 from weaver_facade.contract._lifecycle import Watcher
 from weaver_facade.contract._spec import OperationResults, Spec, load_spec
@@ -558,3 +560,25 @@ def test_a_note_of_an_invalid_request_is_one_line_too() -> None:
     assert note.startswith(
         "POST /api/v1/sessions: Missing request body; another mutation was accepted (201)"
     )
+
+
+def test_a_done_saves_finding_reproduces_with_the_body_the_run_sent() -> None:
+    # The curl of a result's finding was made from the request's method, URL and headers
+    # only: the save it gave had no body, which the server refused with 400 instead of
+    # showing the drift (`content-type: application/json` and nothing after it).
+    label = "POST /api/v1/models/{model_id}/checkpoints"
+    checkpoint = checkpoint_json("m-1", "c1")
+    checkpoint["checkpoint_type"] = checkpoint.pop("type")
+    done = {"id": "op-1", "status": "done", "response": checkpoint}
+    body = b'{"type": "weight", "name": "it\'s"}'
+    request = SimpleNamespace(
+        method="POST",
+        uri="http://127.0.0.1:1/api/v1/models/m-1/checkpoints",
+        body=body,
+        headers={"Content-Type": ["application/json"], "Content-Length": [str(len(body))]},
+    )
+    response = SimpleNamespace(status_code=202, content=json.dumps(done).encode())
+    interaction = SimpleNamespace(request=request, response=response)
+    (finding,) = _result_findings(SPEC, [(label, interaction)], None, ConformanceOutcome())
+    assert finding.message == f"{TYPE_DRIFT} at `response` (result of save_checkpoint)"
+    assert shlex.split(finding.curl)[-2:] == ["--data-raw", body.decode()]

@@ -910,6 +910,7 @@ def _result_findings(
                 request.method,
                 request.uri,
                 headers={k: v[0] for k, v in request.headers.items() if v},
+                content=request.body,  # the request as sent: a save without it is refused
             ),
             secret,
         )
