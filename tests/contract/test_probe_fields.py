@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fakeserver import checkpoint_json
 from weaver_facade._spec_schema import spec_document
-from weaver_facade.contract._extensions import ExtensionProbe, _Probe
+from weaver_facade.contract._extensions import ExtensionProbe, _Failed, _Probe
 
 
 def decide(document: dict[str, Any], body: dict[str, Any]) -> ExtensionProbe:
@@ -38,3 +39,20 @@ def test_an_extension_the_spec_no_longer_marks_is_an_error_not_missing() -> None
         prop.pop("x-weaver-extension", None)
     with pytest.raises(ValueError, match="marks no field of Checkpoint"):
         decide(document, {"sha256": "ab"})
+
+
+def test_a_save_answered_with_its_checkpoint_offers_no_operation_fields() -> None:
+    # A synchronous save (the history's first shape) answers with the Checkpoint, whose
+    # `created_at` and `model_id` are also Operation fields of `operation-details`: the
+    # report said the server offered it, and conformance held its Operations to it.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json=checkpoint_json("m-1", "contract-probe"))
+
+    result = ExtensionProbe(known=("operation-details", "checkpoint-details"))
+    transport = httpx.MockTransport(handler)
+    with (
+        httpx.Client(base_url="http://weaver.test", transport=transport) as h,
+        pytest.raises(_Failed, match="a Checkpoint where an Operation belongs"),
+    ):
+        _Probe(spec_document(), h, result, deadline=1.0).save("m-1", "a")
+    assert result.found == {}

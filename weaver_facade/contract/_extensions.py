@@ -48,6 +48,7 @@ from weaver_client import limits
 
 from .._extensions import MARKER, extension_names
 from .._interrupt import interrupt_held
+from .._result_shape import misplaced, shaped_as
 from ._artifact_steps import EXPORT_BODY
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
 from ._ownership import is_artifact_kind
@@ -268,6 +269,9 @@ class _Probe:
             headers=headers,
             reply=first,
         )
+        if shaped_as(op, "Checkpoint", "Operation", self.document["components"]["schemas"]):
+            # A synchronous save: its `created_at` and `model_id` are no Operation's fields.
+            raise _Failed(misplaced(str(first.status_code), "Checkpoint"))
         self.fields("operation-details", "Operation", op)
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
         self.long_poll(op_id)
