@@ -116,3 +116,19 @@ def test_the_text_report_says_why_each_extension_is_undetermined(tmp_path: Path)
         "    conversion-totals: not probed: only a running export shows its totals",
         "    long-poll, model-listing: not reached: POST /api/v1/sessions answered 401",
     ]
+
+
+def test_a_probe_operation_left_pending_is_not_said_to_have_ended() -> None:
+    # A server whose loads stay pending for ever: the evidence said "probe operation ...
+    # ended pending", of an operation that never ended.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "op-1", "status": "pending"})
+
+    result = ExtensionProbe(known=("load-details",))
+    transport = httpx.MockTransport(handler)
+    with (
+        httpx.Client(base_url="http://weaver.test", transport=transport) as h,
+        pytest.raises(_extensions._Failed) as failed,
+    ):
+        _Probe(spec_document(), h, result, deadline=0.3).wait("op-1")
+    assert str(failed.value) == "probe operation op-1 is still pending after 0.3 s"

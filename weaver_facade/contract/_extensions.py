@@ -200,8 +200,13 @@ class _Probe:
         while True:
             op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": 5})
             if op.get("status") in limits.OPERATION_STATUS_TERMINAL or time.monotonic() > ends:
-                if op.get("status") != "done":
-                    raise _Failed(f"probe operation {op_id} ended {op.get('status')}")
+                status = op.get("status")
+                if status not in limits.OPERATION_STATUS_TERMINAL:  # the deadline passed
+                    raise _Failed(
+                        f"probe operation {op_id} is still {status} after {self.deadline:g} s"
+                    )
+                if status != "done":
+                    raise _Failed(f"probe operation {op_id} ended {status}")
                 result: Mapping[str, Any] = op
                 return result
             time.sleep(0.1)
