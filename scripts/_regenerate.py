@@ -568,6 +568,13 @@ def uncovered_fields(models: Any = None, schemas: Mapping[str, Any] | None = Non
             for value in values.mapped
             if value not in spec_values
         )
+        # A value renamed or dropped: its member stays, and code that decides on it too.
+        problems.extend(
+            f"{values.schema} value {member.value!r} ({values.facade.__name__}.{member.name}, "
+            "but not in the spec)"
+            for member in values.facade
+            if member.value not in spec_values and member.value not in values.mapped.values()
+        )
     return problems
 
 
@@ -874,7 +881,9 @@ def cmd_coverage() -> int:
     print(
         "map each field in the facade type, or add it to `left_out` of its WireFields, next "
         "to its converter; give each value a member of the facade's enum, or a `mapped` one "
-        "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them); a field the "
+        "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them), and a member "
+        "whose value the spec no longer has its new value (the code that uses it follows); "
+        "a field the "
         "spec lets be absent or null needs a default in the facade type (which its converter "
         "gives an absent field), or its reason in `required` of its WireFields; an error "
         "code needs its class in `_BY_CODE` of weaver_facade/_errors.py (exported by "

@@ -227,6 +227,18 @@ def test_a_value_in_the_spec_that_the_facade_lacks_is_named() -> None:
     ]
 
 
+def test_a_value_the_spec_renames_or_drops_names_the_facade_member_left() -> None:
+    # `done` renamed `succeeded`: the new value was listed, the facade was given a member
+    # for it, and DONE stayed, on which the poller decides success; every finished
+    # operation then ended as a failure, and no list named DONE.
+    models = declared_models()
+    kept = [SimpleNamespace(value=m.value) for m in wire.OperationStatus if m.value != "done"]
+    models.OperationStatus = kept  # type: ignore[attr-defined]
+    assert uncovered_fields(models) == [
+        "OperationStatus value 'done' (OperationStatus.DONE, but not in the spec)"
+    ]
+
+
 # Spec enums the facade keeps as plain strings, with the values it knows declared.
 PLAIN_FIELDS = [
     ("Model", "training_mode", "TrainingMode"),
