@@ -56,3 +56,26 @@ def test_a_save_answered_with_its_checkpoint_offers_no_operation_fields() -> Non
     ):
         _Probe(spec_document(), h, result, deadline=1.0).save("m-1", "a")
     assert result.found == {}
+
+
+def test_a_probe_save_done_before_its_checkpoint_waits_for_the_checkpoint() -> None:
+    # A server whose checkpoint stays `pending` a moment after its save's operation is
+    # done: the probe loaded it at once, met 409 `checkpoint_not_ready`, and stopped, and
+    # `load-details`, `load-result-model-id` and `artifact-by-id` stayed undetermined.
+    listed: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        checkpoint = checkpoint_json("m-1", f"contract-probe-{probe.tag}-a")
+        if request.method == "GET" and request.url.path.endswith("/checkpoints"):
+            listed.append(request.url.path)
+            status = "pending" if len(listed) < 2 else "completed"
+            return httpx.Response(200, json={"items": [{**checkpoint, "status": status}]})
+        pending = {**checkpoint, "status": "pending"}
+        return httpx.Response(200, json={"id": "op-1", "status": "done", "response": pending})
+
+    result = ExtensionProbe(known=("checkpoint-details", "operation-details", "long-poll"))
+    with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
+        probe = _Probe(spec_document(), h, result, deadline=5.0)
+        saved = probe.save("m-1", "a")
+    assert saved["status"] == "completed"
+    assert len(listed) == 2

@@ -297,11 +297,16 @@ class _Probe:
         for name in ("id", "path"):  # what the later steps use
             _need(checkpoint, name, f"the checkpoint of save operation {op_id}")
         self.fields("checkpoint-details", "Checkpoint", checkpoint)
+        if checkpoint.get("status") == "pending":
+            # Its operation is done, the checkpoint not yet (the wire's Checkpoint has a
+            # `pending`): a load or an export of it would be refused with 409 for now.
+            return self.saved(model_id, body["name"], lost=False)
         return checkpoint
 
-    def saved(self, model_id: str, name: str) -> Mapping[str, Any]:
+    def saved(self, model_id: str, name: str, *, lost: bool = True) -> Mapping[str, Any]:
         """The checkpoint ``name`` of ``model_id`` once completed, from the model's
-        checkpoints: a save whose reply was lost."""
+        checkpoints: a save whose reply was lost, or (not ``lost``) whose checkpoint was
+        still pending when its operation was done."""
         ends = time.monotonic() + self.deadline
         while time.monotonic() < ends:
             page = self.call("GET", f"/models/{model_id}/checkpoints", (200,))
@@ -315,7 +320,9 @@ class _Probe:
                     found: Mapping[str, Any] = item
                     return found
             time.sleep(0.2)
-        raise _Failed(f"a probe save whose reply was lost saved no `{name}`")
+        if lost:
+            raise _Failed(f"a probe save whose reply was lost saved no `{name}`")
+        raise _Failed(f"probe checkpoint `{name}` is still pending after {self.deadline:g} s")
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
         path = f"/checkpoints/{checkpoint['id']}/export"
