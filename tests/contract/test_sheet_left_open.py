@@ -466,6 +466,24 @@ def test_a_parameter_beyond_a_rule_the_sheet_does_not_state_is_a_note() -> None:
     assert left_open("negative_data_rejection", word, accepted) is None
 
 
+def test_an_id_in_a_path_beyond_a_rule_the_sheet_does_not_state_is_a_note() -> None:
+    # A server that reads a TTL change's checkpoint from its body's `path` took a 129-digit
+    # `model_id` in the URL: a finding ("path parameter `model_id`: String larger than
+    # maxLength"), of ResourceId's bounds, which are the spec's own; the sheet's ids have
+    # none. Query and header parameters were already held to the sheet's rules so.
+    accepted = SimpleNamespace(status_code=200)
+    ttl = "PATCH /api/v1/models/{model_id}/checkpoints/ttl"
+    long_id = _negative_parameter(ttl, ParameterLocation.PATH, "model_id")
+    long_id.path_parameters = {"model_id": "0" * 129}
+    note = left_open("negative_data_rejection", long_id, accepted)
+    assert note is not None
+    assert "(must be at most 128 characters long): the wire sheet states no such rule" in note
+    # A parameter the route does not have is no note.
+    unknown = _negative_parameter(ttl, ParameterLocation.PATH, "session_id")
+    unknown.path_parameters = {"session_id": "0" * 129}
+    assert left_open("negative_data_rejection", unknown, accepted) is None
+
+
 def test_a_field_the_sheet_has_a_server_ignore_may_hold_anything() -> None:
     # A server written from the sheet ignores what it does not name (`metadata`, sent by
     # the official SDK) and what it says to accept and ignore (`tensor_transport`): it

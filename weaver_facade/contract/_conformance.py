@@ -1021,9 +1021,13 @@ def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> s
         reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
         if reasons and None not in reasons:
             return reasons[0]
-    if location in (ParameterLocation.QUERY, ParameterLocation.HEADER):
-        where = "query" if location is ParameterLocation.QUERY else "header"
-        return _parameters_left_open(spec, case, where, parameter, outcome)
+    places = {
+        ParameterLocation.QUERY: "query",
+        ParameterLocation.HEADER: "header",
+        ParameterLocation.PATH: "path",
+    }
+    if location in places:
+        return _parameters_left_open(spec, case, places[location], parameter, outcome)
     return None
 
 
@@ -1042,10 +1046,11 @@ def _as_typed(schema: Any, value: Any) -> Any:
 def _parameters_left_open(
     spec: Spec, case: Any, where: str, parameter: str | None, outcome: ConformanceOutcome
 ) -> str | None:
-    """Why the sheet leaves open what makes ``case``'s ``where`` (``query`` or ``header``)
-    parameters invalid: bounds or patterns of the spec's own only (the sheet gives
-    `?limit=&cursor=` and the `Idempotency-Key` header none); else None."""
-    sent = dict((case.query if where == "query" else case.headers) or {})
+    """Why the sheet leaves open what makes ``case``'s ``where`` (``query``, ``header`` or
+    ``path``) parameters invalid: bounds or patterns of the spec's own only (the sheet gives
+    `?limit=&cursor=`, the `Idempotency-Key` header and ids none); else None."""
+    attribute = {"query": "query", "header": "headers", "path": "path_parameters"}[where]
+    sent = dict(getattr(case, attribute, None) or {})
     if parameter:
         sent = {k: v for k, v in sent.items() if k.lower() == parameter.lower()}
     found: list[BeyondRule] = []
