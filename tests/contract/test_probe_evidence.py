@@ -132,3 +132,22 @@ def test_a_probe_operation_left_pending_is_not_said_to_have_ended() -> None:
     ):
         _Probe(spec_document(), h, result, deadline=0.3).wait("op-1")
     assert str(failed.value) == "probe operation op-1 is still pending after 0.3 s"
+
+
+def test_a_probe_operation_in_a_status_the_spec_lacks_stops_the_probe_at_once() -> None:
+    # A server that says `completed` for `done` (the real SDK then polls for ever): the
+    # probe polled it to its deadline, a minute, and said it was "still completed".
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "op-1", "status": "completed"})
+
+    result = ExtensionProbe(known=("load-details",))
+    transport = httpx.MockTransport(handler)
+    with (
+        httpx.Client(base_url="http://weaver.test", transport=transport) as h,
+        pytest.raises(_extensions._Failed) as failed,
+    ):
+        _Probe(spec_document(), h, result, deadline=30.0).wait("op-1")
+    assert str(failed.value) == (
+        "probe operation op-1 has status `completed`, which is none of the spec's "
+        "(`pending`, `running`, `done`, `error`)"
+    )

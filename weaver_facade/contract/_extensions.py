@@ -197,8 +197,14 @@ class _Probe:
 
     def wait(self, op_id: str) -> Mapping[str, Any]:
         ends = time.monotonic() + self.deadline
+        statuses = self.document["components"]["schemas"]["OperationStatus"]["enum"]
         while True:
             op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": 5})
+            if op.get("status") not in statuses:  # `completed` for `done`: it never ends
+                raise _Failed(
+                    f"probe operation {op_id} has status `{op.get('status')}`, which is none "
+                    f"of the spec's ({', '.join(f'`{s}`' for s in statuses)})"
+                )
             if op.get("status") in limits.OPERATION_STATUS_TERMINAL or time.monotonic() > ends:
                 status = op.get("status")
                 if status not in limits.OPERATION_STATUS_TERMINAL:  # the deadline passed
