@@ -79,3 +79,22 @@ def test_a_probe_save_done_before_its_checkpoint_waits_for_the_checkpoint() -> N
         saved = probe.save("m-1", "a")
     assert saved["status"] == "completed"
     assert len(listed) == 2
+
+
+def test_operation_fields_shown_only_when_polled_are_offered() -> None:
+    # A server that says an operation's `kind` on `GET /operations/{id}` but not in the
+    # POST's reply was reported without `operation-details`, then held to its enum anyway
+    # (the lifecycle checks every reply): `kind` `export` was a finding beside "missing".
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(202, json={"id": "op-1", "status": "pending"})
+        checkpoint = checkpoint_json("m-1", f"contract-probe-{probe.tag}-a")
+        done = {"id": "op-1", "status": "done", "kind": "save_checkpoint"}
+        return httpx.Response(200, json={**done, "response": checkpoint})
+
+    result = ExtensionProbe(known=("operation-details", "checkpoint-details", "long-poll"))
+    with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
+        probe = _Probe(spec_document(), h, result, deadline=5.0)
+        probe.save("m-1", "a")
+    assert result.found["operation-details"] is True
+    assert result.evidence["operation-details"] == "Operation replies carry kind"

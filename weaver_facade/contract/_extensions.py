@@ -297,6 +297,9 @@ class _Probe:
             elif again.status_code == 409:
                 self.result.decide("idempotency-key", False, "a repeated save with one key got 409")
         done = self.wait(op_id)
+        if not self.result.found.get("operation-details"):
+            # A server may show them only when the operation is polled.
+            self.fields("operation-details", "Operation", done)
         checkpoint = done.get("response")
         if not isinstance(checkpoint, Mapping):
             raise _Failed("a probe save has no checkpoint in its response")
