@@ -1341,12 +1341,13 @@ def _beat(
 ) -> None:
     """The heartbeat thread: ``wait`` returns True once the client closes."""
     while not wait(interval) and (io := origin()) is not None:
+        beaten = session.id  # a create may replace it while the beat is on its way
         try:
-            io.send(calls.send_heartbeat(session.id), ONE_BEAT)
+            io.send(calls.send_heartbeat(beaten), ONE_BEAT)
         except Exception as exc:  # a failed heartbeat must not end the thread
             if io.refusing():  # the client is closing
                 return
-            _beat_failed(session, exc)
+            _beat_failed(session, beaten, exc)
         del io
 
 
@@ -1361,26 +1362,29 @@ async def _abeat(
         await wait(interval)
         if (io := origin()) is None:
             return
+        beaten = session.id  # see _beat
         try:
-            await io.send(calls.send_heartbeat(session.id), ONE_BEAT)
+            await io.send(calls.send_heartbeat(beaten), ONE_BEAT)
         except ClientClosedError:
             return
         except Exception as exc:  # a failed heartbeat must not end the task
-            _beat_failed(session, exc)
+            _beat_failed(session, beaten, exc)
         del io
 
 
-def _beat_failed(session: _Session, exc: Exception) -> None:
-    """A WARNING for a failed heartbeat; for a 404 (the server ended the session), once,
-    since each beat of it fails until a create opens a new one (``_reopen``)."""
+def _beat_failed(session: _Session, beaten: str, exc: Exception) -> None:
+    """A WARNING for a failed heartbeat of ``beaten``; for a 404 (the server ended the
+    session), once, since each beat of it fails until a create opens a new one
+    (``_reopen``); none once a create has replaced ``beaten``, while the beat was on its
+    way: its failure is not the new session's."""
     gone = isinstance(exc, NotFoundError)
-    if gone and session.gone == session.id:
+    if session.id != beaten or (gone and session.gone == beaten):
         return
     if gone:
-        session.gone = session.id
+        session.gone = beaten
     logger.warning(
         "heartbeat of session %s failed: %s%s",
-        session.id,
+        beaten,
         exc,
         "; the server may have ended it: the next model create opens a new one" if gone else "",
     )

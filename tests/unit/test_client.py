@@ -1470,3 +1470,65 @@ def test_a_refused_base_url_is_not_in_the_frame_that_raises(url: str) -> None:
         ServiceClient(url, KEY)
     assert "9f" not in str(raised.value)
     assert "9f" not in repr(raised.traceback[-1].frame.f_locals)
+
+
+def _gone(session_id: str) -> httpx.Response:
+    body = {"error": "not_found", "message": f"session {session_id} not found"}
+    return json_reply(404, {**body, "retryable": False})
+
+
+def test_a_beat_of_a_session_replaced_meanwhile_is_not_said_of_the_new_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A create replaced s-1 (gone) by s-2 while a beat of s-1 was on its way: its 404
+    # was said of s-2 ("heartbeat of session s-2 failed: ... session s-1 not found"), and
+    # s-2 taken as said, so that s-2's own end went unsaid.
+    fake = FakeWeaver()
+    second = threading.Event()
+
+    def replaced(request: httpx.Request) -> httpx.Response:
+        svc._root._session.id = "s-2"  # type: ignore[union-attr]  # as _reopen does
+        return _gone("s-1")
+
+    def ended(request: httpx.Request) -> httpx.Response:
+        second.set()
+        return _gone("s-2")
+
+    fake.script("POST", HEARTBEAT, replaced)
+    fake.script("POST", "/api/v1/sessions/s-2/heartbeat", ended)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
+        svc._heartbeat_interval = 30.0
+        _beats_then_waits_for_close(svc, 2)
+        svc.create_training_client("weaver-tiny")
+        assert second.wait(timeout=10)
+        thread = svc._heartbeat
+    assert thread is not None
+    thread.join(timeout=10)
+    said = [r.getMessage() for r in caplog.records if "heartbeat" in r.getMessage()]
+    assert [m.split(" (request id")[0] for m in said] == [
+        "heartbeat of session s-2 failed: [404 not_found] send_heartbeat: session s-2 not found"
+    ]
+
+
+async def test_an_async_beat_of_a_session_replaced_meanwhile_is_not_said_of_the_new_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As the thread's (test_a_beat_of_a_session_replaced_meanwhile_...).
+    fake = FakeWeaver()
+
+    def replaced(request: httpx.Request) -> httpx.Response:
+        svc._root._session.id = "s-2"  # type: ignore[union-attr]  # as _reopen does
+        return _gone("s-1")
+
+    fake.script("POST", HEARTBEAT, replaced)
+    fake.script("POST", "/api/v1/sessions/s-2/heartbeat", _gone("s-2"))
+    wait, _, parked = _parking_wait(2)
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        async with async_service(fake, heartbeat_interval=30.0) as svc:
+            svc._wait_beat = wait
+            await svc.create_training_client("weaver-tiny")
+            await asyncio.wait_for(parked.wait(), timeout=10)
+    said = [r.getMessage() for r in caplog.records if "heartbeat" in r.getMessage()]
+    assert [m.split(" (request id")[0] for m in said] == [
+        "heartbeat of session s-2 failed: [404 not_found] send_heartbeat: session s-2 not found"
+    ]
