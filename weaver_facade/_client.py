@@ -336,6 +336,8 @@ class _ServiceBase(HasOptions):
         return None if session is None else session.id
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_io"):  # refused while being made: a traceback's locals show it
+            return f"{type(self).__name__}(<not set up>)"
         key = "set" if self.__api_key else "none"
         closed = ", closed=True" if self._io.closed else ""
         return (

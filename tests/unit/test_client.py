@@ -15,7 +15,9 @@ import queue
 import re
 import threading
 import time
+import traceback
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -1532,3 +1534,20 @@ async def test_an_async_beat_of_a_session_replaced_meanwhile_is_not_said_of_the_
     assert [m.split(" (request id")[0] for m in said] == [
         "heartbeat of session s-2 failed: [404 not_found] send_heartbeat: session s-2 not found"
     ]
+
+
+@pytest.mark.parametrize("cls", [ServiceClient, AsyncServiceClient])
+@pytest.mark.parametrize(
+    "args",
+    [("http://u:pw-9f@h:1/api/v1", KEY), (BASE, "sécret-9f"), (BASE, KEY, {"timeout": -1})],
+)
+def test_a_client_refused_halfway_shows_in_a_traceback_with_locals(
+    cls: type[ServiceClient | AsyncServiceClient], args: tuple[Any, ...]
+) -> None:
+    # `python -m unittest --locals` (traceback's capture_locals) takes the repr of the
+    # frames' `self`, the half-made client, whose repr raised AttributeError: the runner
+    # itself crashed instead of reporting the refusal.
+    with pytest.raises(InvalidArgumentError) as raised:
+        cls(*args[:2], **(args[2] if len(args) > 2 else {}))
+    shown = traceback.TracebackException.from_exception(raised.value, capture_locals=True)
+    assert f"{cls.__name__}(<not set up>)" in "".join(shown.format())
