@@ -43,8 +43,9 @@ def check_api_key(key: object) -> str:
 
 
 def _refuse_api_key(message: str) -> NoReturn:
-    """Raised from a frame without the key: pytest shows the arguments of the frame that
-    raised (``key = '...'``), in a user's test of a client given a bad key."""
+    """Raised from a frame without the key: pytest's default traceback shows the arguments
+    of the frame that raised (``key = '...'``), in a user's test of a client given a bad
+    key (``--tb=long`` and ``-l`` show every frame's, the callers' with the key too)."""
     raise InvalidArgumentError(message)
 
 

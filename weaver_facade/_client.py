@@ -180,8 +180,9 @@ def _base_url(base_url: object) -> str:
 
 
 def _refuse_base_url(message: str) -> NoReturn:
-    """Raised from a frame without the URL, which may hold a password: pytest shows the
-    arguments of the frame that raised (``base_url = '...'``)."""
+    """Raised from a frame without the URL, which may hold a password: pytest's default
+    traceback shows the arguments of the frame that raised (``base_url = '...'``); see
+    ``_refuse_api_key``."""
     raise InvalidArgumentError(message) from None
 
 
