@@ -467,18 +467,22 @@ class CreatedModels:
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
                 self._terminated.add(model_id)
-            except NotFoundError:
-                # This client made it: a server that forgets terminated models no longer
-                # finds one terminated elsewhere (`weaver-facade models terminate`).
-                logger.info("model %s was no longer found on close: terminated already?", model_id)
             except WeaverError as exc:
-                logger.warning("could not terminate model %s on close: %s", model_id, exc)
-                if isinstance(exc, APITimeoutError) or (
-                    isinstance(exc, APIConnectionError) and not may_have_acted(exc.__cause__)
-                ):
-                    # Say which are left running: the user may terminate them later.
-                    logger.warning("models left running: %s", ", ".join(self._ids))
-                    return
+                if isinstance(exc, NotFoundError) and exc.code is not None:
+                    # This client made it: a server that forgets terminated models no
+                    # longer finds one terminated elsewhere (`weaver-facade models
+                    # terminate`). A 404 page, no Weaver error, says nothing of the model.
+                    logger.info(
+                        "model %s was no longer found on close: terminated already?", model_id
+                    )
+                else:
+                    logger.warning("could not terminate model %s on close: %s", model_id, exc)
+                    if isinstance(exc, APITimeoutError) or (
+                        isinstance(exc, APIConnectionError) and not may_have_acted(exc.__cause__)
+                    ):
+                        # Say which are left running: the user may terminate them later.
+                        logger.warning("models left running: %s", ", ".join(self._ids))
+                        return
             self.forget(model_id)
         self.sealed = True
 

@@ -1512,3 +1512,19 @@ def test_a_resume_whose_load_times_out_says_its_model_ends_on_close() -> None:
         "it is the load into model m-1, made for this call, which the client's close "
         "terminates (its caller never got it), ending the load"
     )
+
+
+def test_a_close_whose_terminate_meets_a_404_page_warns_as_before(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A 404 without a Weaver error body (a proxy's page: no route of the terminate
+    # there) says nothing of the model, which may run on: it was taken for a model
+    # terminated elsewhere, an INFO record, instead of the WARNING of one not terminated.
+    fake = FakeWeaver()
+    page = httpx.Response(404, text="404 page not found", headers={"content-type": "text/plain"})
+    fake.script("POST", f"{MODELS}/m-1/terminate", page)
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [m.split(":")[0] for m in warned] == ["could not terminate model m-1 on close"]
+    assert "no longer found" not in caplog.text
