@@ -376,7 +376,8 @@ class _ServiceBase(HasOptions):
         read timeout (60 s by default, and without one), not retries times timeout."""
         return self._timeout.read or CLOSE_TIMEOUT
 
-    def _open_session(self, gone: str | None = None) -> Plan[_Session]:
+    def _open_session(self, gone: str | None = None) -> Plan[tuple[_Session, bool]]:
+        """The session, and whether it is the one this call opened."""
         session: wire.Session = yield calls.create_session(
             tags=self._tags, user_metadata=self._user_metadata, sdk_version=USER_AGENT
         )
@@ -389,14 +390,16 @@ class _ServiceBase(HasOptions):
         # way: models go to that one, which the heartbeat beats; this one stays empty.
         if self._io.closed:  # closed while the session was being opened: no heartbeat
             raise ClientClosedError("the Weaver client was closed while opening a session")
-        return self._session
+        return self._session, self._session.id == session_id
 
-    def _reopen(self, gone: str) -> Plan[str]:
-        """A new session in place of ``gone``, unless another create opened one already."""
+    def _reopen(self, gone: str) -> Plan[tuple[str, bool]]:
+        """A new session in place of ``gone``, unless another create opened one already;
+        and whether this call opened it."""
         if self._session is not None and self._session.id != gone:
-            return self._session.id
+            return self._session.id, False
         logger.warning("session %s is gone (404 on a create); opening a new one", gone)
-        return (yield from self._open_session(gone)).id
+        session, opened = yield from self._open_session(gone)
+        return session.id, opened
 
     def _new_model(
         self,
@@ -459,14 +462,21 @@ class _ServiceBase(HasOptions):
             # its heartbeats (a laptop asleep): its creates are 404 until a new one opens.
             if interrupted():
                 raise
-            delivery = gone.delivery
-            earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
             # The 404 answered a retry: each attempt whose reply was lost may have made a
             # model in the session before it went. One WARNING of them all, also when a
             # reply is lost in the new session too.
-            lost = 0 if earlier is None else earlier.replies_lost
+            lost = _replies_lost(gone)
             try:
-                made = yield from create_on((yield from self._root._reopen(session_id)), lost)
+                reopened, opened = yield from self._root._reopen(session_id)
+                try:
+                    made = yield from create_on(reopened, lost)
+                except NotFoundError as again:
+                    # Another create opened it, and the server ended it too: a new one, as
+                    # this create had before it took the other's (``_open_session``).
+                    if opened or interrupted():
+                        raise
+                    lost += _replies_lost(again)
+                    made = yield from create_on((yield from self._root._reopen(reopened))[0], lost)
             except (APIError, ClientClosedError) as refused:
                 # No model to warn of, but an attempt whose reply was lost may have made
                 # one: said here, unless the new session's create, after a lost reply of
@@ -743,7 +753,7 @@ class ServiceClient(_ServiceBase):
         try:
             if self._session is not None:
                 return self._session.id
-            session = io.run(self._open_session())
+            session, _ = io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 beat = (self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = threading.Thread(
@@ -1132,7 +1142,7 @@ class AsyncServiceClient(_ServiceBase):
         try:
             if self._session is not None:
                 return self._session.id
-            session = await io.run(self._open_session())
+            session, _ = await io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 beat = _abeat(self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = asyncio.create_task(beat, name="weaver-heartbeat")
@@ -1297,6 +1307,13 @@ def _note_resume_timeout(exc: BaseException, made: list[str]) -> None:
             f"it is the load into model {made[-1]}, made for this call, which the client's "
             "close terminates (its caller never got it), ending the load"
         )
+
+
+def _replies_lost(gone: NotFoundError) -> int:
+    """How many attempts before the one ``gone`` answered got no reply."""
+    delivery = gone.delivery
+    earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
+    return 0 if earlier is None else earlier.replies_lost
 
 
 class _Session:

@@ -1551,3 +1551,37 @@ def test_a_client_refused_halfway_shows_in_a_traceback_with_locals(
         cls(*args[:2], **(args[2] if len(args) > 2 else {}))
     shown = traceback.TracebackException.from_exception(raised.value, capture_locals=True)
     assert f"{cls.__name__}(<not set up>)" in "".join(shown.format())
+
+
+def test_a_create_whose_shared_new_session_ends_too_opens_one_again() -> None:
+    # Two creates met s-1 gone, and one took the new session the other had opened;
+    # the server ended that one too: its create failed with its 404, where it had its
+    # own new session before it took the other's. It opens one again (s-4), as it did.
+    fake = FakeWeaver()
+    stamps = {"tags": [], "user_metadata": {}, "sdk_version": "x"}
+    stamps |= {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
+    both_opening = threading.Barrier(2)
+
+    def opened(session_id: str) -> Callable[[httpx.Request], httpx.Response]:
+        def reply(request: httpx.Request) -> httpx.Response:
+            both_opening.wait(timeout=10)  # each create's open is on its way
+            return json_reply(201, {**stamps, "id": session_id})
+
+        return reply
+
+    fake.script("POST", "/api/v1/sessions", json_reply(201, {**stamps, "id": "s-1"}))
+    fake.script("POST", "/api/v1/sessions", opened("s-2"), opened("s-3"))
+    fake.script("POST", "/api/v1/sessions", json_reply(201, {**stamps, "id": "s-4"}))
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone("s-1")] * 2)
+    for ended in ("s-2", "s-3"):  # the one opened first, which both take
+        fake.script("POST", f"/api/v1/sessions/{ended}/models", *[_gone(ended)] * 2)
+    with service(fake) as svc:
+        svc._ensure_session(svc._io)  # s-1, which then expires
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            made = [pool.submit(svc.create_training_client, "weaver-tiny") for _ in range(2)]
+            outcomes = [future.exception(timeout=10) for future in made]
+        # The one that opened s-2 met its end in its own new session: as before, an error.
+        assert sorted(type(e).__name__ for e in outcomes) == ["NoneType", "NotFoundError"]
+        assert svc.session_id == "s-4"
+        used = [r.url.path for r in fake.sent("POST") if r.url.path.endswith("/models")]
+        assert used.count("/api/v1/sessions/s-4/models") == 1
