@@ -176,8 +176,10 @@ def pytest_configure(config: pytest.Config) -> None:
             ServiceClient(str(base_url), "key", heartbeat_interval=0).close()
         except InvalidArgumentError as exc:  # its words never show a password
             words = str(exc).removeprefix("base_url")
-            if words == str(exc):  # a blank URL: "no Weaver server given: ..."
+            if str(exc).startswith("no Weaver server given"):  # a blank URL
                 words = " is blank: give the server root, such as http://127.0.0.1:8080"
+            elif words == str(exc):  # not the URL's fault (the environment's proxy, say)
+                raise pytest.UsageError(str(exc)) from None
             raise pytest.UsageError("--weaver-base-url" + words) from None
 
 

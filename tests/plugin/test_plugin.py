@@ -408,6 +408,19 @@ def test_a_bad_weaver_base_url_is_one_usage_error(pytester: pytest.Pytester) -> 
     assert "pw-9f" not in result.stdout.str() + result.stderr.str()
 
 
+def test_a_client_the_environment_refuses_is_not_a_blank_weaver_base_url(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any refusal but the URL's was said as "--weaver-base-url is blank", of a good URL,
+    # such as the one of the environment's proxy settings.
+    pytester.makepyfile("def test_x(weaver_client): pass")
+    monkeypatch.setenv("HTTP_PROXY", "http://[::1")
+    result = run(pytester, "--weaver-base-url", "http://127.0.0.1:9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the environment's TLS or proxy settings cannot be used*"])
+    assert "blank" not in result.stderr.str()
+
+
 def test_weaver_api_key_option(
     pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
