@@ -647,8 +647,14 @@ def test_ctrl_c_while_a_save_connects_again_after_a_503_says_nothing_of_a_checkp
 
 @pytest.mark.parametrize(
     ("failures", "noted"),
-    [([refused] * 5, False), ([lost] * 5, True), ([lost] + [refused] * 4, True)],
-    ids=["refused", "lost", "lost-then-refused"],
+    [
+        ([refused] * 5, False),
+        ([lost] * 5, True),
+        ([lost] + [refused] * 4, True),
+        ([answered(503)] + [refused] * 4, False),
+        ([answered(500)] + [refused] * 4, True),
+    ],
+    ids=["refused", "lost", "lost-then-refused", "503-then-refused", "500-then-refused"],
 )
 def test_a_save_whose_every_attempt_failed_says_whether_it_may_be_made(
     failures: list[Any], noted: bool
@@ -656,7 +662,8 @@ def test_a_save_whose_every_attempt_failed_says_whether_it_may_be_made(
     # A Ctrl-C on the way had this note; a save whose attempts all lost their replies (a
     # read timeout, a dropped connection: `with_options(timeout=...)` against a slow
     # server) ended in a bare APITimeoutError, and saving the name again was a
-    # CheckpointExistsError that did not say it was the lost save's checkpoint.
+    # CheckpointExistsError that did not say it was the lost save's checkpoint. After a
+    # 503 (the server did not act), refused retries had the note all the same.
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", *failures)
     with service(fake, sleep=lambda _: None) as svc:
