@@ -15,6 +15,9 @@ PLAIN_HTTP_HINT = " (the server may speak plain HTTP: try an http:// base URL)"
 
 # Failures before a request could reach the server: no connection was made for it.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Those, and a proxy's refusal to open a tunnel to the server (its reply to our CONNECT),
+# which is never retried: nothing reached the server either.
+NEVER_REACHED = (*NOT_SENT, httpx.ProxyError)
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:

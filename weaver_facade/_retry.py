@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 import httpx
 
-from ._causes import NOT_SENT, causes, no_retry_helps
+from ._causes import NEVER_REACHED, NOT_SENT, causes, no_retry_helps
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 
 NOT_ACTED_STATUSES = frozenset({408, 429, 503})
@@ -195,7 +195,7 @@ def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
 def may_have_acted(outcome: object) -> bool:
     """Whether the server may have acted on a request that ended in ``outcome`` (a reply,
     or any transport failure after the request could have reached it)."""
-    return not isinstance(outcome, NOT_SENT)
+    return not isinstance(outcome, NEVER_REACHED)
 
 
 def reached(outcome: object) -> bool:

@@ -205,6 +205,20 @@ def test_a_reply_lost_mid_body_is_not_called_unreachable() -> None:
     assert error.startswith(f"error: lost the reply from {emu.base_url}: "), run.stderr
 
 
+def test_a_proxy_that_refused_its_tunnel_is_no_lost_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    # It said "lost the reply from URL (the server may have acted)": nothing reached it.
+    def refused(_self: object, request: httpx.Request) -> httpx.Response:
+        raise httpx.ProxyError("403 Forbidden", request=request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", refused)
+    url = "https://weaver.test"
+    run = invoke(
+        ["models", "create", "weaver-tiny"], {"WEAVER_BASE_URL": url, "WEAVER_API_KEY": API_KEY}
+    )
+    assert run.exit_code == 1
+    assert run.stderr.startswith(f"error: cannot reach {url}: "), run.stderr
+
+
 @pytest.mark.parametrize(
     ("failure", "args", "said"),
     [

@@ -680,6 +680,21 @@ def test_a_save_whose_every_attempt_failed_says_whether_it_may_be_made(
     assert (note in getattr(raised.value, "__notes__", [])) is noted
 
 
+def test_a_save_whose_proxy_refused_its_tunnel_says_nothing_of_a_checkpoint() -> None:
+    # A proxy's refusal of the CONNECT (HTTPS_PROXY) comes before anything reaches the
+    # server, as a Ctrl-C during it does: it had the note that the server may have made it.
+    def tunnel_refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ProxyError("403 Forbidden", request=request)
+
+    fake = FakeWeaver()
+    fake.script("POST", SAVE, tunnel_refused)
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(APIConnectionError) as raised:
+            trainer.save_state("c1")
+    assert not any("may have made it" in note for note in raised.value.__notes__)
+
+
 _CLOSED_NOTE = (
     "then the client's close, leaving its `with` block, terminated model m-1, whose "
     "operations still running end (`create_training_client(..., keep=True)` keeps a "

@@ -48,7 +48,7 @@ from .. import (
     TrainingClient,
     WeaverError,
 )
-from .._causes import NOT_SENT
+from .._causes import NEVER_REACHED
 from .._watched import name_watched
 from ._progress import Progress, show_retries
 
@@ -77,8 +77,9 @@ R = TypeVar("R")
 
 
 def _never_sent(error: APIConnectionError) -> bool:
-    """Whether the request failed before it could reach the server (no connection)."""
-    return isinstance(error.__cause__, NOT_SENT)
+    """Whether the request failed before it could reach the server (no connection, or
+    a proxy that refused the tunnel)."""
+    return isinstance(error.__cause__, NEVER_REACHED)
 
 
 def _may_have_acted(error: APIConnectionError) -> bool:
