@@ -232,7 +232,9 @@ class _Attempts:
         self._sending = 0.0
         self._maybe_acted: float | None = None
         self._replies_lost = 0
-        # Whether the attempt being sent has sent its headers (httpcore's trace).
+        # Whether httpcore's trace spoke of the attempt being sent, and if so whether it
+        # has sent its headers.
+        self._traced = False
         self._sent = False
         # Behind ``Reach``: whether an earlier attempt may have acted (not a 408, 429 or
         # 503, which ``_maybe_acted`` counts all the same, for a 409's recovery).
@@ -265,7 +267,7 @@ class _Attempts:
                 {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers},
             )
         self._sending = time.monotonic()
-        self._sent = False
+        self._traced = self._sent = False
         self._reach(True)
         if self._deadline is None:
             return rules.attempt_bound(self._base_timeouts)
@@ -283,6 +285,7 @@ class _Attempts:
         user's sends it again, connecting anew: not a proxy's CONNECT's, which is still
         making the connection. (A transport that does not call the hook leaves every
         attempt one that may have reached the server.)"""
+        self._traced = True
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
             self._reach(self._sent or self._reached)
         elif event.endswith(".send_request_headers.started") and not _tunnel(info):
@@ -291,6 +294,13 @@ class _Attempts:
 
     async def _atrace(self, event: str, info: Mapping[str, object]) -> None:
         self._trace(event, info)
+
+    def _reached_by(self, outcome: httpx.Response | Exception) -> bool:
+        """``rules.reached``; but a failure before the attempt's headers went out, as the
+        trace tells (a proxy's CONNECT that timed out), reached nothing."""
+        if isinstance(outcome, Exception) and self._traced and not self._sent:
+            return False
+        return rules.reached(outcome)
 
     def after_sleep(self, closed: bool) -> bool:
         """Whether to send again after the sleep: not once the request was ``stopped``
@@ -312,7 +322,7 @@ class _Attempts:
         """The reply to hand on, with the earlier attempt noted; or its error, raised,
         with ``Reach`` saying whether any attempt may have reached the server."""
         if isinstance(outcome, Exception):
-            self._reach(self._reached or rules.may_have_acted(outcome))
+            self._reach(self._reached or self._reached_by(outcome))
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
@@ -342,7 +352,7 @@ class _Attempts:
             if self._maybe_acted is None and rules.may_have_acted(outcome):
                 self._maybe_acted = self._sending
             self._replies_lost += rules.reply_lost(outcome)
-            self._reached = self._reached or rules.reached(outcome)
+            self._reached = self._reached or self._reached_by(outcome)
             self._reach(self._reached)  # no attempt on its way now
             self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(

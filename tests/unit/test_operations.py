@@ -554,6 +554,35 @@ def test_ctrl_c_while_a_proxy_makes_the_tunnel_says_nothing_of_a_checkpoint() ->
     assert getattr(raised.value, "__notes__", None) is None
 
 
+class ProxyTimingOut(httpcore.NetworkBackend):
+    """A proxy that takes the CONNECT of an ``https`` request and gives no answer within
+    the read timeout."""
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return TimingOut()
+
+
+class TimingOut(Holding):
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        raise httpcore.ReadTimeout("timed out")
+
+
+def test_a_save_whose_proxy_never_made_the_tunnel_says_nothing_of_a_checkpoint() -> None:
+    # The CONNECT's read timed out: nothing reached the server, as when a Ctrl-C cuts the
+    # CONNECT; the error had the note that the server may have made the checkpoint.
+    transport = SaveThroughProxy(FakeWeaver())
+    transport.sync._pool = httpcore.HTTPProxy(
+        "http://proxy.test:3128", network_backend=ProxyTimingOut()
+    )
+    http = httpx.Client(transport=transport)
+    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=1) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(APIConnectionError) as raised:
+            trainer.save_state("c1")
+    assert isinstance(raised.value.__cause__, httpx.ReadTimeout)
+    assert not any("may have made it" in note for note in raised.value.__notes__)
+
+
 class DroppedThenConnecting(httpcore.NetworkBackend):
     """The first connection takes the request and closes without a reply; the connect of
     the next one is cut by a Ctrl-C."""
