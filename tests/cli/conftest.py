@@ -8,6 +8,7 @@ satisfy: no traceback, and the key never printed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,3 +57,14 @@ def service(emu: RunningEmulator) -> Iterator[ServiceClient]:
 def model_id(service: ServiceClient) -> str:
     """A model trained two steps."""
     return train_model(service)
+
+
+@pytest.fixture
+def weaver_log_undone() -> Iterator[None]:
+    """WEAVER_LOG sets the level of the package's logger: set it back after the test with
+    ``setLevel``, which also empties the loggers' cache of enabled levels (restoring the
+    attribute alone left DEBUG records on for the tests that follow in the process)."""
+    logger = logging.getLogger("weaver_facade")
+    level = logger.level
+    yield
+    logger.setLevel(level)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import logging
 import re
 import time
 import uuid
@@ -710,6 +709,7 @@ def test_ctrl_c_while_a_save_waits_to_retry_a_refused_request_says_interrupted(
     assert run.json()["error"]["message"] == "interrupted"
 
 
+@pytest.mark.usefixtures("weaver_log_undone")
 def test_a_server_that_leaves_out_null_ttls_is_not_warned_about_in_every_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -730,8 +730,6 @@ def test_a_server_that_leaves_out_null_ttls_is_not_warned_about_in_every_command
         assert run.exit_code == 0, run.stderr
         assert "left out" not in run.stderr, run.stderr
         assert "permanent" in run.stdout
-    logger = logging.getLogger("weaver_facade")
-    monkeypatch.setattr(logger, "level", logger.level)  # WEAVER_LOG sets it: undone after
     monkeypatch.setattr(_wire, "_warned", set())
     logged = invoke(["checkpoints", "list", "m-1"], {**env, "WEAVER_LOG": "info"})
     for field in ("ttl_seconds", "expires_at"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import logging
 import os
 import re
 import subprocess
@@ -280,12 +279,8 @@ def test_a_request_cut_by_timeout_says_how_long_the_command_ran(
     assert re.search(r"\(after \d+\.\d s\)$", run.stderr.strip()), run.stderr
 
 
-def test_weaver_log_debug_shows_every_request_with_the_key_redacted(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # WEAVER_LOG sets the level of the package's logger: undo it after the test.
-    logger = logging.getLogger("weaver_facade")
-    monkeypatch.setattr(logger, "level", logger.level)
+@pytest.mark.usefixtures("weaver_log_undone")
+def test_weaver_log_debug_shows_every_request_with_the_key_redacted(cli: Cli) -> None:
     run = cli("models", "list", env={"WEAVER_LOG": "debug"})
     assert run.exit_code == 0, run.stderr
     assert re.search(r"request GET \S+/api/v1/models\b", run.stderr), run.stderr
@@ -293,12 +288,11 @@ def test_weaver_log_debug_shows_every_request_with_the_key_redacted(
     assert re.search(r"reply GET /api/v1/models: 200", run.stderr)
 
 
+@pytest.mark.usefixtures("weaver_log_undone")
 def test_quiet_silences_the_commands_lines_not_the_log_weaver_log_asks_for(
-    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, model_id: str
 ) -> None:
     # -q silenced the log too: a user who set WEAVER_LOG=debug got nothing.
-    logger = logging.getLogger("weaver_facade")
-    monkeypatch.setattr(logger, "level", logger.level)
     run = cli("checkpoints", "save", model_id, "c1", "-q", env={"WEAVER_LOG": "debug"})
     assert run.exit_code == 0, run.stderr
     assert re.search(r"^request POST \S+/checkpoints\b", run.stderr, re.MULTILINE), run.stderr
