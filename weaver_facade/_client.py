@@ -61,10 +61,11 @@ from ._errors import (
     InvalidArgumentError,
     NotFoundError,
     OperationTimeoutError,
+    add_goes_on_note,
     goes_on,
 )
 from ._interrupt import interrupt_held
-from ._io import AsyncIO, HasOptions, SyncIO, Wakeup, note_lost_reply
+from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
 from ._lazy import asyncio, wire
 from ._models import (
     DEFAULT_LORA_RANK,
@@ -452,7 +453,12 @@ class _ServiceBase(HasOptions):
                 training_mode=new.training_mode,
                 lora=new.lora,
             )
-            create = attrs.evolve(create, on_its_way=_CREATE_ON_ITS_WAY, after_lost_reply=warn)
+            create = attrs.evolve(
+                create,
+                on_its_way=_CREATE_ON_ITS_WAY,
+                after_lost_reply=warn,
+                lost_replies=lambda lost: _lost_create(lost + ended),
+            )
             return model_plan(create)
 
         try:
@@ -480,9 +486,10 @@ class _ServiceBase(HasOptions):
             except (APIError, ClientClosedError) as refused:
                 # No model to warn of, but an attempt whose reply was lost may have made
                 # one: said here, unless the new session's create, after a lost reply of
-                # its own, said so (its open, closed while it waited to retry, says nothing).
+                # its own, said so, counting these (its open, closed while it waited to
+                # retry, says nothing).
                 if lost and not goes_on(refused):
-                    note_lost_reply(refused, _CREATE_ON_ITS_WAY)
+                    add_goes_on_note(refused, _lost_create(lost))
                 raise
         model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets the
@@ -592,6 +599,19 @@ _CREATE_ON_ITS_WAY = (
     "this client cannot terminate, not knowing its id; a server with the model-listing "
     f"extension shows it in {_MODELS[0]} (end it with {_MODELS[1]})"
 )
+
+
+def _lost_create(lost: int) -> str:
+    """The note of a create refused (or closed) after ``lost`` attempts whose reply was
+    lost, each of which may have made a model: in ``_created_after_lost_reply``'s words."""
+    if lost == 1:
+        return f"an earlier attempt's reply was lost while {_CREATE_ON_ITS_WAY}"
+    return (
+        f"{lost} earlier attempts' replies were lost while the request to create a model was "
+        f"on its way: the server may have made up to {lost} models, which this client cannot "
+        "terminate, not knowing their ids; a server with the model-listing extension shows "
+        f"them in {_MODELS[0]} (end them with {_MODELS[1]})"
+    )
 
 
 def _created_after_lost_reply(

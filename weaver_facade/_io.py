@@ -209,12 +209,6 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def note_lost_reply(refusal: Exception, on_its_way: str) -> None:
-    """Say on ``refusal`` (or a close), which ended a request after an attempt whose reply
-    was lost, what that attempt may have done (``on_its_way``)."""
-    add_goes_on_note(refusal, f"an earlier attempt's reply was lost while {on_its_way}")
-
-
 class _Base(Generic[SleepT, SnapshotT]):
     """What both shells share; ``SleepT`` is the type of their injectable sleep,
     ``SnapshotT`` that of what their ``snapshot`` (and ``run`` of a look) gives."""
@@ -380,8 +374,8 @@ class _Base(Generic[SleepT, SnapshotT]):
         except APIError as exc:
             # Refused after a lost reply: what that attempt may have made, as when every
             # attempt lost its reply (a create's model, which no WARNING names then).
-            if call.after_lost_reply is not None and call.on_its_way is not None and lost:
-                note_lost_reply(exc, call.on_its_way)
+            if call.lost_replies is not None and lost:
+                add_goes_on_note(exc, call.lost_replies(lost))
             raise
         if call.after_lost_reply is not None:
             call.after_lost_reply(made, lost)

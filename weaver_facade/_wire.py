@@ -117,6 +117,8 @@ class Call(Generic[M]):
             told of its success (``_io``): what it made, and how many of its attempts lost
             their reply (``EarlierAttempt.replies_lost``; 0 too, as the caller may know of
             others), for a WARNING of what those attempts may have made.
+        lost_replies: For such a request, the note of a refusal after ``n`` attempts whose
+            reply was lost (``_io``): what they may have made.
     """
 
     operation: str
@@ -125,6 +127,7 @@ class Call(Generic[M]):
     model: type[M]
     on_its_way: str | None = None
     after_lost_reply: Callable[[M, int], None] | None = None
+    lost_replies: Callable[[int], str] | None = None
 
 
 class NoBody:

@@ -1142,6 +1142,13 @@ _LOST_CREATE_NOTE = (
     "knowing its id; a server with the model-listing extension shows it in "
     "service.list_models() (end it with terminate_model())"
 )
+# The same after two attempts whose reply was lost, in the success WARNING's words.
+_TWO_LOST_CREATES_NOTE = (
+    "2 earlier attempts' replies were lost while the request to create a model was on "
+    "its way: the server may have made up to 2 models, which this client cannot "
+    "terminate, not knowing their ids; a server with the model-listing extension shows "
+    "them in service.list_models() (end them with terminate_model())"
+)
 
 
 # The POSTs of two creates, the second of which found its session gone.
@@ -1219,7 +1226,8 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_refusal_says_so
     with service(fake) as svc, pytest.raises(APIError) as raised:
         svc.create_training_client("weaver-tiny")
     assert raised.value.status_code == 500
-    assert raised.value.__notes__ == [_LOST_CREATE_NOTE]
+    # A reply lost in each session: each may have made a model (it said "it").
+    assert raised.value.__notes__ == [_TWO_LOST_CREATES_NOTE if lost_again else _LOST_CREATE_NOTE]
     assert "reply was lost" not in caplog.text  # no model was returned to warn of
 
 
@@ -1279,6 +1287,23 @@ def test_a_create_refused_after_a_lost_reply_says_a_model_may_be_made(
         svc.create_training_client("weaver-tiny")
     assert raised.value.status_code == status
     assert raised.value.__notes__ == [_LOST_CREATE_NOTE]
+    assert "reply was lost" not in caplog.text  # no model was returned to warn of
+
+
+def test_a_create_refused_after_two_lost_replies_counts_the_models_it_may_have_made(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Two attempts lost their reply, the third was refused: a server that does not
+    # de-duplicate model_seq_id may have made a model for each, and the note said "an
+    # earlier attempt's reply was lost ... the server may have made it".
+    fake = FakeWeaver()
+    made_then_lost = _made_then_lost(fake)
+    refused = json_reply(500, error_json("internal", "no"))
+    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, made_then_lost, refused)
+    with service(fake) as svc, pytest.raises(APIError) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert raised.value.status_code == 500
+    assert raised.value.__notes__ == [_TWO_LOST_CREATES_NOTE]
     assert "reply was lost" not in caplog.text  # no model was returned to warn of
 
 
