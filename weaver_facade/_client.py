@@ -110,6 +110,7 @@ from ._transport import (
     logger,
     own_async_transport,
     own_transport,
+    warn_naming_calls,
 )
 from ._version import __version__
 from ._wire import (
@@ -444,7 +445,7 @@ class _ServiceBase(HasOptions):
                     # The command line shows its own words (``_cli._progress``).
                     cli = _created_after_lost_reply(made.id, lost, ended, _CLI_MODELS)
                     said = _created_after_lost_reply(made.id, lost, ended)
-                    logger.warning("%s", said, extra={"cli_message": cli})
+                    warn_naming_calls(said, cli)
 
             create = calls.create_model(
                 session_id,

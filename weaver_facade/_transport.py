@@ -667,6 +667,12 @@ def _detached(response: httpx.Response) -> httpx.Response:
     )
 
 
+def warn_naming_calls(said: str, cli: str) -> None:
+    """Log the WARNING ``said``, which names library calls, with the command line's words
+    for them as ``cli_message``, which its stderr handler shows instead (``_cli._progress``)."""
+    logger.warning("%s", said, extra={"cli_message": cli})
+
+
 def configure_logging(env: str | None = None) -> None:
     """Apply ``WEAVER_LOG`` (``debug``, ``info``, ``warning`` or ``error``).
 

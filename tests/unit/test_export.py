@@ -592,8 +592,16 @@ HF = "/api/v1/models/m-1/export-hf"
 
 
 def kept_ttl_warning(caplog: pytest.LogCaptureFixture) -> str:
-    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    warning = record.getMessage()
     assert f"artifact {ARTIFACT} keeps ttl_seconds=3600, not the 7200 asked" in warning
+    # The library's way out; the command line shows its own words (``cli_message``),
+    # which are the same but for it. Both were in every one.
+    assert "weaver-facade" not in warning
+    cli = getattr(record, "cli_message", None)
+    assert cli == warning.replace(
+        "export_weights(..., force=True)", "`weaver-facade checkpoints export --force`"
+    )
     return warning
 
 
@@ -606,8 +614,7 @@ def test_a_200_hit_that_keeps_its_ttl_says_it_was_already_made(
         svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, ttl_seconds=7200)
     warning = kept_ttl_warning(caplog)
     assert "an export of its kind was already made" in warning
-    assert "force=True" in warning
-    assert "`weaver-facade checkpoints export --force`" in warning
+    assert warning.endswith("; export_weights(..., force=True) replaces it")
 
 
 def export_whose_server_keeps_3600(*, force: bool) -> None:
@@ -630,10 +637,7 @@ def test_a_new_export_whose_ttl_the_server_set_is_not_said_to_be_already_made(
     warning = kept_ttl_warning(caplog)
     assert "already made" not in warning
     assert "the server set it, or answered with an export of its kind under way" in warning
-    assert warning.endswith(
-        "; once that is done, export_weights(..., force=True) replaces it "
-        "(`weaver-facade checkpoints export --force`)"
-    )
+    assert warning.endswith("; once that is done, export_weights(..., force=True) replaces it")
 
 
 def test_a_forced_export_whose_ttl_the_server_set_names_no_force(
@@ -680,7 +684,7 @@ def test_a_200_hit_that_does_not_follow_the_checkpoint_says_so(
         f"artifact {ARTIFACT} keeps ttl_seconds=3600, not the checkpoint's retention "
         f"(its ttl_seconds={checkpoint_ttl}) asked: an export of its kind was already made"
     )
-    assert "`weaver-facade checkpoints export --force`" in warning
+    assert warning.endswith("; export_weights(..., force=True) replaces it")
 
 
 def test_a_202_whose_artifact_does_not_follow_the_checkpoint_says_so(
