@@ -445,7 +445,7 @@ class _ServiceBase(HasOptions):
                     # The command line shows its own words (``_cli._progress``).
                     cli = _created_after_lost_reply(made.id, lost, ended, _CLI_MODELS)
                     said = _created_after_lost_reply(made.id, lost, ended)
-                    warn_naming_calls(said, cli)
+                    warn_naming_calls(said, cli, left_running=True)
 
             create = calls.create_model(
                 session_id,

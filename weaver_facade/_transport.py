@@ -667,10 +667,12 @@ def _detached(response: httpx.Response) -> httpx.Response:
     )
 
 
-def warn_naming_calls(said: str, cli: str) -> None:
+def warn_naming_calls(said: str, cli: str, *, left_running: bool = False) -> None:
     """Log the WARNING ``said``, which names library calls, with the command line's words
-    for them as ``cli_message``, which its stderr handler shows instead (``_cli._progress``)."""
-    logger.warning("%s", said, extra={"cli_message": cli})
+    for them as ``cli_message``, which its stderr handler shows instead (``_cli._progress``);
+    ``left_running``: it says something may be left running on the server, which the
+    command line shows even with ``-q``."""
+    logger.warning("%s", said, extra={"cli_message": cli, "left_running": left_running})
 
 
 def configure_logging(env: str | None = None) -> None:

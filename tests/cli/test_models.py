@@ -133,6 +133,21 @@ def test_create_after_a_lost_reply_warns_of_a_model_left_unknown(cli: Cli) -> No
     assert "list_models()" not in warning
 
 
+@pytest.mark.parametrize(
+    "emulator_config", [{"faults": FaultConfig(rules=(_LOST_CREATE,), seed=1)}]
+)
+def test_quiet_create_after_a_lost_reply_still_warns_of_a_model_left_unknown(cli: Cli) -> None:
+    # `-q --json` in a CI job printed the model made and nothing of the other one the lost
+    # attempt may have left running: -q hid the WARNING, as it hides progress and retries.
+    run = cli("-q", "--json", "models", "create", "weaver-tiny")
+    assert run.exit_code == 0, run.stderr
+    made = run.json()["id"]
+    assert set(run.json()) == MODEL_KEYS  # the document is the model made, as without -q
+    [warning] = run.stderr.splitlines()  # the retry is still silenced
+    assert warning.startswith(f"create_model: model {made} was made after"), warning
+    assert warning.endswith("(end it with `weaver-facade models terminate`)"), warning
+
+
 def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:
     # `models create` keeps its model, but a Ctrl-C while it was made lost its id: the
     # model stayed running, named nowhere. Held until the reply, it is named, then

@@ -86,7 +86,8 @@ def can_redraw(console: Console) -> bool:
 class _StderrLines(logging.Handler):
     """Log records as plain stderr lines (through click, so tests and rich see them); a
     record that names library calls carries the command line's words as ``cli_message``
-    (``logger.warning(..., extra={"cli_message": ...})``), shown instead."""
+    (``logger.warning(..., extra={"cli_message": ...})``), shown instead; one that says
+    something may be left running on the server is marked ``left_running``."""
 
     _weaver_env_handler = True  # WEAVER_LOG then only sets the level; no second handler
 
@@ -102,8 +103,10 @@ class _StderrLines(logging.Handler):
 
 def show_retries(*, quiet: bool) -> Callable[[], None]:
     """Print each retry of the facade (its WARNING records) on stderr, or with ``quiet``
-    only the log ``WEAVER_LOG`` asks for; returns the undo. Installed even when quiet, so
-    that Python's last-resort handler does not print them instead."""
+    only the log ``WEAVER_LOG`` asks for and a WARNING that something may be left running
+    on the server (``left_running``: a model a create's lost reply may have made, which a
+    CI job's log must keep); returns the undo. Installed even when quiet, so that Python's
+    last-resort handler does not print them instead."""
     logger = logging.getLogger("weaver_facade")
     # WEAVER_LOG sets the logger's level (the facade reads it); below WARNING, this
     # handler must let those records through too. It is a log the user asked for, which
@@ -113,7 +116,8 @@ def show_retries(*, quiet: bool) -> Callable[[], None]:
         level = asked if quiet else min(logging.WARNING, asked)
     else:
         level = logging.ERROR if quiet else logging.WARNING
-    handler = _StderrLines(level)
+    handler = _StderrLines(min(level, logging.WARNING))
+    handler.addFilter(lambda r: r.levelno >= level or getattr(r, "left_running", False) is True)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     return lambda: logger.removeHandler(handler)
