@@ -63,6 +63,7 @@ from ._errors import (
     OperationTimeoutError,
     add_goes_on_note,
     goes_on,
+    note_cli_words,
 )
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
@@ -460,7 +461,11 @@ class _ServiceBase(HasOptions):
                 after_lost_reply=warn,
                 lost_replies=lambda lost: _lost_create(lost + ended),
             )
-            return model_plan(create)
+            try:
+                return (yield from model_plan(create))
+            except BaseException as failed:
+                _in_cli_words(failed)
+                raise
 
         try:
             made = yield from create_on(session_id)
@@ -491,6 +496,7 @@ class _ServiceBase(HasOptions):
                 # retry, says nothing).
                 if lost and not goes_on(refused):
                     add_goes_on_note(refused, _lost_create(lost))
+                    _in_cli_words(refused)
                 raise
         model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets the
@@ -600,6 +606,15 @@ _CREATE_ON_ITS_WAY = (
     "this client cannot terminate, not knowing its id; a server with the model-listing "
     f"extension shows it in {_MODELS[0]} (end it with {_MODELS[1]})"
 )
+
+
+def _in_cli_words(exc: BaseException) -> None:
+    """Give the notes of a create's ``exc`` that name the library's calls (``_MODELS``) the
+    command line's words (``note_cli_words``), as its WARNING's ``cli_message`` has them."""
+    for note in getattr(exc, "__notes__", []):
+        if _MODELS[0] in note:
+            cli = note.replace(_MODELS[0], _CLI_MODELS[0]).replace(_MODELS[1], _CLI_MODELS[1])
+            note_cli_words(exc, note, cli)
 
 
 def _lost_create(lost: int) -> str:

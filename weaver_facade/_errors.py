@@ -463,6 +463,20 @@ def goes_on(exc: BaseException) -> bool:
     return False
 
 
+# Set on an exception by ``note_cli_words``; the command line reads it by this name.
+_CLI_NOTES = "cli_notes"
+
+
+def note_cli_words(exc: BaseException, note: str, cli: str) -> None:
+    """Give ``exc``'s ``note``, which names library calls, the command line's words ``cli``,
+    which it shows instead (``exc.cli_notes``, by note, as a log record's ``cli_message``)."""
+    words = getattr(exc, _CLI_NOTES, None)
+    if not isinstance(words, dict):
+        words = {}
+        setattr(exc, _CLI_NOTES, words)
+    words[note] = cli
+
+
 def pick_up_again(operation_id: str, result_type: str | None = None) -> str:
     """How to look again at an operation whose wait ended: by its id, with the name of
     the ``result_type`` a re-attach needs to wait as the wait did (a save's

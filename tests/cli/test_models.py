@@ -148,6 +148,64 @@ def test_quiet_create_after_a_lost_reply_still_warns_of_a_model_left_unknown(cli
     assert warning.endswith("(end it with `weaver-facade models terminate`)"), warning
 
 
+_EVERY_CREATE_LOST = FaultRule("drop", 1.0, "after", "POST", "/api/v1/sessions/{session_id}/models")
+
+
+@pytest.mark.parametrize("emulator_config", [{"faults": FaultConfig(rules=(_EVERY_CREATE_LOST,))}])
+def test_create_whose_replies_were_all_lost_says_a_model_may_be_made(
+    cli: Cli, emu: RunningEmulator
+) -> None:
+    # It said "(the server may have acted)" alone, dropping the library's note that a
+    # model may have been made and where to look for it.
+    run = cli("--max-retries", "0", "models", "create", "weaver-tiny", "--json")
+    assert run.exit_code == 1
+    said = (
+        "no reply came while the request to create a model was on its way: the server may "
+        "have made it, which this client cannot terminate, not knowing its id; a server "
+        "with the model-listing extension shows it in `weaver-facade models list` (end it "
+        "with `weaver-facade models terminate`)"
+    )
+    [error] = run.stderr.splitlines()
+    assert error.startswith(f"error: lost the reply from {emu.base_url} (the server may have "), (
+        error
+    )
+    assert error.endswith(f"; {said}"), error
+    assert run.json()["error"]["message"] == error.removeprefix("error: ")
+    assert [m["id"] for m in raw(emu, "/models")["items"]]  # it was made
+
+
+def test_create_refused_after_lost_replies_says_how_many_models_may_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Refused (a 500) after two attempts whose replies were lost: the library's note,
+    # which the one-line error dropped, in the command line's words.
+    fake = FakeWeaver()
+    creates = [0]
+
+    def handle(_self: object, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/models"):
+            creates[0] += 1
+            if creates[0] <= 2:
+                fake(request)
+                raise httpx.RemoteProtocolError("peer closed connection", request=request)
+            return json_reply(500, error_json("internal", "no"))
+        return fake(request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://weaver.test",
+        "WEAVER_API_KEY": API_KEY,
+    }
+    run = invoke(["models", "create", "weaver-tiny"], env)
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith("error: [500 internal] create_model: no (request id "), error
+    assert "); 2 earlier attempts' replies were lost while the request to create a " in error
+    assert error.endswith(
+        "shows them in `weaver-facade models list` (end them with `weaver-facade models terminate`)"
+    ), error
+
+
 def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:
     # `models create` keeps its model, but a Ctrl-C while it was made lost its id: the
     # model stayed running, named nowhere. Held until the reply, it is named, then

@@ -105,11 +105,20 @@ def _as_argued(exc: InvalidInputError) -> str:
     return message
 
 
+def _cli_words(exc: BaseException) -> dict[str, str]:
+    """The command line's words of ``exc``'s notes that name library calls, by note (the
+    library's ``cli_notes``, as a log record's ``cli_message``)."""
+    words = getattr(exc, "cli_notes", None)
+    return words if isinstance(words, dict) else {}
+
+
 def noted(exc: BaseException) -> str | None:
     """``exc``'s text and its notes (``add_note``), which the one-line error leaves out, or
-    ``None`` without any: the library's words for what a refusal may mean."""
+    ``None`` without any: the library's words for what a refusal may mean (the command
+    line's, for a note that names library calls)."""
     notes = getattr(exc, "__notes__", None)
-    return "; ".join([str(exc), *notes]) if notes else None
+    words = _cli_words(exc)
+    return "; ".join([str(exc), *(words.get(n, n) for n in notes)]) if notes else None
 
 
 def _one_line(text: str) -> str:
@@ -431,7 +440,9 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             message = _timeout_message(exc, state)
             raise state.failure(exc, EXIT_API_ERROR, message) from None
         except (APIError, OperationFailedError, WeaverError) as exc:
-            message = str(exc)
+            # With the notes the library gave the command line's words for (a create's, of a
+            # model it may have made); the others may name library calls.
+            message = "; ".join([str(exc), *_cli_words(exc).values()])
             if isinstance(exc, APIConnectionError) and _never_sent(exc):
                 message = f"cannot reach {state.service().base_url}: {message}"
             elif isinstance(exc, APIConnectionError):  # it was reached; its reply is lost
