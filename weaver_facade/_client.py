@@ -459,7 +459,7 @@ class _ServiceBase(HasOptions):
                 create,
                 on_its_way=_CREATE_ON_ITS_WAY,
                 after_lost_reply=warn,
-                lost_replies=lambda lost: _lost_create(lost + ended),
+                lost_replies=lambda lost, every: _lost_create(lost + ended, every),
             )
             try:
                 return (yield from model_plan(create))
@@ -617,16 +617,23 @@ def _in_cli_words(exc: BaseException) -> None:
             note_cli_words(exc, note, cli)
 
 
-def _lost_create(lost: int) -> str:
+def _lost_create(lost: int, every: bool = False) -> str:
     """The note of a create refused (or closed) after ``lost`` attempts whose reply was
-    lost, each of which may have made a model: in ``_created_after_lost_reply``'s words."""
-    if lost == 1:
-        return f"an earlier attempt's reply was lost while {_CREATE_ON_ITS_WAY}"
+    lost, or that ``every`` attempt lost (``lost`` in all), each of which may have made a
+    model: in ``_created_after_lost_reply``'s words."""
+    if lost <= 1:
+        how = "no reply came" if every else "an earlier attempt's reply was lost"
+        return f"{how} while {_CREATE_ON_ITS_WAY}"
+    lost_them = (
+        f"no reply came to {lost} attempts"
+        if every
+        else f"{lost} earlier attempts' replies were lost"
+    )
     return (
-        f"{lost} earlier attempts' replies were lost while the request to create a model was "
-        f"on its way: the server may have made up to {lost} models, which this client cannot "
-        "terminate, not knowing their ids; a server with the model-listing extension shows "
-        f"them in {_MODELS[0]} (end them with {_MODELS[1]})"
+        f"{lost_them} while the request to create a model was on its way: the server may have "
+        f"made up to {lost} models, which this client cannot terminate, not knowing their ids; "
+        "a server with the model-listing extension shows them in "
+        f"{_MODELS[0]} (end them with {_MODELS[1]})"
     )
 
 

@@ -60,9 +60,11 @@ class Reach:
     """Whether a request may have reached the server so far, kept by the retry transport:
     not while it waits to retry after attempts that all failed before sending (a refused
     connect) or were refused unacted (a 408, 429 or 503), nor while the first attempt that
-    may reach it connects, where an interrupt cuts nothing the server got."""
+    may reach it connects, where an interrupt cuts nothing the server got. Once the request
+    failed: how many of its attempts got no reply (``reply_lost``), the last one's too."""
 
     maybe: bool = True
+    replies_lost: int = 0
 
 
 @attrs.frozen(kw_only=True)

@@ -323,6 +323,9 @@ class _Attempts:
         with ``Reach`` saying whether any attempt may have reached the server."""
         if isinstance(outcome, Exception):
             self._reach(self._reached or self._reached_by(outcome))
+            reach = self._request.extensions.get(rules.REACH)
+            if isinstance(reach, rules.Reach):
+                reach.replies_lost = self._replies_lost + rules.reply_lost(outcome)
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(

@@ -118,7 +118,8 @@ class Call(Generic[M]):
             their reply (``EarlierAttempt.replies_lost``; 0 too, as the caller may know of
             others), for a WARNING of what those attempts may have made.
         lost_replies: For such a request, the note of a refusal after ``n`` attempts whose
-            reply was lost (``_io``): what they may have made.
+            reply was lost, or (``True``) of a failure whose ``n`` attempts all lost it
+            (``_io``): what they may have made.
     """
 
     operation: str
@@ -127,7 +128,7 @@ class Call(Generic[M]):
     model: type[M]
     on_its_way: str | None = None
     after_lost_reply: Callable[[M, int], None] | None = None
-    lost_replies: Callable[[int], str] | None = None
+    lost_replies: Callable[[int, bool], str] | None = None
 
 
 class NoBody:

@@ -1307,6 +1307,30 @@ def test_a_create_refused_after_two_lost_replies_counts_the_models_it_may_have_m
     assert "reply was lost" not in caplog.text  # no model was returned to warn of
 
 
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_a_create_whose_replies_were_all_lost_counts_the_models_it_may_have_made(
+    attempts: int,
+) -> None:
+    # Every attempt's reply was lost: each may have made a model, and the note said "no
+    # reply came ... the server may have made it" of three as of one.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_made_then_lost(fake)] * attempts)
+    with service(fake, max_retries=attempts - 1) as svc, pytest.raises(APIError) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert raised.value.status_code is None  # an APIConnectionError
+    if attempts == 1:  # as it was (after the note naming the request)
+        assert raised.value.__notes__[1:] == [
+            _LOST_CREATE_NOTE.replace("an earlier attempt's reply was lost", "no reply came")
+        ]
+        return
+    assert raised.value.__notes__[1:] == [
+        "no reply came to 3 attempts while the request to create a model was on its way: "
+        "the server may have made up to 3 models, which this client cannot terminate, not "
+        "knowing their ids; a server with the model-listing extension shows them in "
+        "service.list_models() (end them with terminate_model())"
+    ]
+
+
 def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
