@@ -203,11 +203,12 @@ def split_defaults(document: Mapping[str, Any]) -> Iterator[str]:
     place only would leave the other, the one read, as it was."""
     for name, schema in ((document.get("components") or {}).get("schemas") or {}).items():
         example = schema.get("example") if isinstance(schema, Mapping) else None
-        if not schema.get(EXAMPLE_DEFAULTS) or not isinstance(example, Mapping):
+        if not isinstance(example, Mapping) or not schema.get(EXAMPLE_DEFAULTS):
             continue
         for prop, spec in (schema.get("properties") or {}).items():
-            if not isinstance(spec, Mapping) or "$ref" in spec or prop not in example:
-                continue  # a reference's example is its schema's, not a default
+            # Beside a `$ref` too: its own keywords (3.1), not the example of the schema named.
+            if not isinstance(spec, Mapping) or prop not in example:
+                continue
             for keyword in ("example", "default"):
                 if keyword in spec and spec[keyword] != example[prop]:
                     yield (

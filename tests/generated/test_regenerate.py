@@ -162,18 +162,29 @@ def test_a_default_changed_in_one_example_only_is_named(tmp_path: Path) -> None:
         "says 0.0001: make them agree (at components.schemas.AdamParams)"
     )
     assert not (tmp_path / "out" / "weaver_client").exists()
-    # A property's `default` is held to it too; a `$ref`'s example is its schema's.
+    # A property's `default` is held to it too, one beside a `$ref` as well (OpenAPI 3.1
+    # allows it: `ExportRequest.ttl_seconds` given `default: 86400` regenerated cleanly);
+    # the example of the schema a `$ref` names is that schema's.
     schema = {
         "x-weaver-example-is-default": True,
-        "properties": {"force": {"default": True}, "ttl": {"$ref": "#/x"}},
-        "example": {"force": False, "ttl": 5},
+        "properties": {
+            "force": {"default": True},
+            "ttl": {"$ref": "#/x"},
+            "keep": {"$ref": "#/x", "default": 86400},
+        },
+        "example": {"force": False, "ttl": 5, "keep": 604800},
     }
     found = list(regen.split_defaults({"components": {"schemas": {"E": schema}}}))
     assert found == [
         "the default of property `force` is True, but the schema's example, which "
         "`x-weaver-example-is-default` makes the defaults, says False: make them agree "
-        "(at components.schemas.E)"
+        "(at components.schemas.E)",
+        "the default of property `keep` is 86400, but the schema's example, which "
+        "`x-weaver-example-is-default` makes the defaults, says 604800: make them agree "
+        "(at components.schemas.E)",
     ]
+    # A boolean schema (3.1) has no example: nothing to hold, and no AttributeError.
+    assert list(regen.split_defaults({"components": {"schemas": {"B": True}}})) == []
 
 
 def test_coverage_is_listed_and_never_silently_replaces_check(
