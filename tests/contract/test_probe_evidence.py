@@ -151,3 +151,21 @@ def test_a_probe_operation_in_a_status_the_spec_lacks_stops_the_probe_at_once() 
         "probe operation op-1 has status `completed`, which is none of the spec's "
         "(`pending`, `running`, `done`, `error`)"
     )
+
+
+def test_a_status_the_spec_lacks_decides_no_long_poll() -> None:
+    # The poll for `long-poll` came first: `completed` at once read as a poll not held, and
+    # the report said the server lacked long-poll before the probe stopped at that status.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(202, json={"id": "op-1", "status": "pending"})
+        return httpx.Response(200, json={"id": "op-1", "status": "completed"})
+
+    result = ExtensionProbe(known=("long-poll",))
+    transport = httpx.MockTransport(handler)
+    with (
+        httpx.Client(base_url="http://weaver.test", transport=transport) as h,
+        pytest.raises(_extensions._Failed, match="has status `completed`, which is none"),
+    ):
+        _Probe(spec_document(), h, result, deadline=30.0).save("m-1", "a")
+    assert result.found == {}

@@ -195,16 +195,25 @@ class _Probe:
                 else f"{schema} replies have none of {', '.join(names)}",
             )
 
+    def off_spec(self, op_id: str, op: Mapping[str, Any]) -> str | None:
+        """What is wrong with ``op``'s status, when it is none of the spec's."""
+        statuses = self.document["components"]["schemas"]["OperationStatus"]["enum"]
+        if op.get("status") in statuses:
+            return None
+        return (
+            f"probe operation {op_id} has status `{op.get('status')}`, which is none "
+            f"of the spec's ({', '.join(f'`{s}`' for s in statuses)})"
+        )
+
     def wait(self, op_id: str) -> Mapping[str, Any]:
         ends = time.monotonic() + self.deadline
-        statuses = self.document["components"]["schemas"]["OperationStatus"]["enum"]
         while True:
-            op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": 5})
-            if op.get("status") not in statuses:  # `completed` for `done`: it never ends
-                raise _Failed(
-                    f"probe operation {op_id} has status `{op.get('status')}`, which is none "
-                    f"of the spec's ({', '.join(f'`{s}`' for s in statuses)})"
-                )
+            op: Mapping[str, Any] = self.call(
+                "GET", f"/operations/{op_id}", (200,), params={"wait": 5}
+            )
+            wrong = self.off_spec(op_id, op)
+            if wrong:  # `completed` for `done`: it never ends
+                raise _Failed(wrong)
             if op.get("status") in limits.OPERATION_STATUS_TERMINAL or time.monotonic() > ends:
                 status = op.get("status")
                 if status not in limits.OPERATION_STATUS_TERMINAL:  # the deadline passed
@@ -213,8 +222,7 @@ class _Probe:
                     )
                 if status != "done":
                     raise _Failed(f"probe operation {op_id} ended {status}")
-                result: Mapping[str, Any] = op
-                return result
+                return op
             time.sleep(0.1)
 
     def long_poll(self, op_id: str) -> None:
@@ -226,10 +234,15 @@ class _Probe:
         op = self.call("GET", f"/operations/{op_id}", (200,))
         at_once = time.monotonic() - started
         held = 0.0
+        # A status the spec lacks (`completed` for `done`) tells nothing: `wait` stops at it.
+        if self.off_spec(op_id, op):
+            return
         if op.get("status") not in limits.OPERATION_STATUS_TERMINAL:
             started = time.monotonic()
             op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": _LONG_POLL_WAIT})
             held = time.monotonic() - started - at_once
+            if self.off_spec(op_id, op):
+                return
         if op.get("status") in limits.OPERATION_STATUS_TERMINAL:
             if held >= _HELD:  # held until it ended: the poll waited for the change
                 why = (
