@@ -98,3 +98,21 @@ def test_operation_fields_shown_only_when_polled_are_offered() -> None:
         probe.save("m-1", "a")
     assert result.found["operation-details"] is True
     assert result.evidence["operation-details"] == "Operation replies carry kind"
+
+
+def test_a_probe_checkpoint_that_fails_after_its_save_is_named_so_at_once() -> None:
+    # Waited for while `pending`, a checkpoint that then `failed` was polled to the deadline
+    # (a minute of every run) and said to be "still pending".
+    def handler(request: httpx.Request) -> httpx.Response:
+        checkpoint = checkpoint_json("m-1", f"contract-probe-{probe.tag}-a")
+        if request.method == "GET" and request.url.path.endswith("/checkpoints"):
+            return httpx.Response(200, json={"items": [{**checkpoint, "status": "failed"}]})
+        pending = {**checkpoint, "status": "pending"}
+        return httpx.Response(200, json={"id": "op-1", "status": "done", "response": pending})
+
+    result = ExtensionProbe(known=("checkpoint-details",))
+    with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
+        probe = _Probe(spec_document(), h, result, deadline=1.0)
+        with pytest.raises(_Failed) as failed:
+            probe.save("m-1", "a")
+    assert str(failed.value) == f"probe checkpoint `contract-probe-{probe.tag}-a` ended failed"

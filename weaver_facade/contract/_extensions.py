@@ -334,8 +334,12 @@ class _Probe:
             page = self.call("GET", f"/models/{model_id}/checkpoints", (200,))
             items = page.get("items")
             for item in items if isinstance(items, list) else []:
-                done = isinstance(item, Mapping) and item.get("status", "completed") == "completed"
-                if done and item.get("name") == name:
+                if not isinstance(item, Mapping) or item.get("name") != name:
+                    continue
+                status = item.get("status", "completed")
+                if status not in ("pending", "completed"):  # `failed`: it never completes
+                    raise _Failed(f"probe checkpoint `{name}` ended {status}")
+                if status == "completed":
                     for field_name in ("id", "path"):  # what the later steps use
                         _need(item, field_name, f"the listed checkpoint `{name}`")
                     self.fields("checkpoint-details", "Checkpoint", item)
