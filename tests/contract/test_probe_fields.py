@@ -116,3 +116,26 @@ def test_a_probe_checkpoint_that_fails_after_its_save_is_named_so_at_once() -> N
         with pytest.raises(_Failed) as failed:
             probe.save("m-1", "a")
     assert str(failed.value) == f"probe checkpoint `contract-probe-{probe.tag}-a` ended failed"
+
+
+def test_operation_fields_seen_when_polled_stay_offered_after_a_later_save() -> None:
+    # The second save's POST reply, without them, decided `operation-details` missing
+    # again; its operation then failed, so no poll of it set it back, and the report said
+    # missing of fields the first save's poll had shown.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            op_id = "op-b" if request.content.endswith(b'-b"}') else "op-a"
+            return httpx.Response(202, json={"id": op_id, "status": "pending"})
+        if request.url.path.endswith("/op-b"):
+            return httpx.Response(200, json={"id": "op-b", "status": "error"})
+        checkpoint = checkpoint_json("m-1", f"contract-probe-{probe.tag}-a")
+        done = {"id": "op-a", "status": "done", "kind": "save_checkpoint"}
+        return httpx.Response(200, json={**done, "response": checkpoint})
+
+    result = ExtensionProbe(known=("operation-details", "long-poll"))
+    with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
+        probe = _Probe(spec_document(), h, result, deadline=5.0)
+        probe.save("m-1", "a")
+        with pytest.raises(_Failed, match="ended error"):
+            probe.save("m-1", "b")
+    assert result.found["operation-details"] is True

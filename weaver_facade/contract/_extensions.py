@@ -296,7 +296,8 @@ class _Probe:
         if shaped_as(op, "Checkpoint", "Operation", self.document["components"]["schemas"]):
             # A synchronous save: its `created_at` and `model_id` are no Operation's fields.
             raise _Failed(misplaced(str(first.status_code), "Checkpoint"))
-        self.fields("operation-details", "Operation", op)
+        if not self.result.found.get("operation-details"):  # seen once (polled) is offered
+            self.fields("operation-details", "Operation", op)
         op_id = str(_need(op, "id", f"the reply to POST /api/v1/models/{model_id}/checkpoints"))
         self.long_poll(op_id)
         if key is not None:
