@@ -1475,22 +1475,8 @@ def test_creates_that_meet_one_gone_session_at_once_share_the_new_one() -> None:
     # Two threads whose creates met s-1 gone each opened a session of their own, and
     # each made its model there: the heartbeat beat one of them, and the other model's
     # session, never beaten, was one the server would end too.
-    fake = FakeWeaver()
-    stamps = {"tags": [], "user_metadata": {}, "sdk_version": "x"}
-    stamps |= {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
-    both_opening = threading.Barrier(2)
-
-    def opened(session_id: str) -> Callable[[httpx.Request], httpx.Response]:
-        def reply(request: httpx.Request) -> httpx.Response:
-            both_opening.wait(timeout=10)  # each create's open is on its way
-            return json_reply(201, {**stamps, "id": session_id})
-
-        return reply
-
-    fake.script("POST", "/api/v1/sessions", json_reply(201, {**stamps, "id": "s-1"}))
-    fake.script("POST", "/api/v1/sessions", opened("s-2"), opened("s-3"))
-    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
-    fake.script("POST", "/api/v1/sessions/s-1/models", *[json_reply(404, gone)] * 2)
+    fake = _two_opens_at_once()
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone("s-1")] * 2)
     with service(fake) as svc:
         svc._ensure_session(svc._io)  # s-1, which then expires
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -1521,6 +1507,30 @@ def test_a_refused_base_url_is_not_in_the_frame_that_raises(url: str) -> None:
         ServiceClient(url, KEY)
     assert "9f" not in str(raised.value)
     assert "9f" not in repr(raised.traceback[-1].frame.f_locals)
+
+
+def _session_reply(session_id: str) -> httpx.Response:
+    stamps = {"tags": [], "user_metadata": {}, "sdk_version": "x"}
+    stamps |= {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
+    return json_reply(201, {**stamps, "id": session_id})
+
+
+def _two_opens_at_once() -> FakeWeaver:
+    """A server whose first session is s-1, and which answers the next two opens (s-2,
+    s-3) only once both are on their way."""
+    fake = FakeWeaver()
+    both_opening = threading.Barrier(2)
+
+    def opened(session_id: str) -> Callable[[httpx.Request], httpx.Response]:
+        def reply(request: httpx.Request) -> httpx.Response:
+            both_opening.wait(timeout=10)
+            return _session_reply(session_id)
+
+        return reply
+
+    fake.script("POST", "/api/v1/sessions", _session_reply("s-1"))
+    fake.script("POST", "/api/v1/sessions", opened("s-2"), opened("s-3"))
+    return fake
 
 
 def _gone(session_id: str) -> httpx.Response:
@@ -1606,21 +1616,8 @@ def test_a_create_whose_shared_new_session_ends_too_opens_one_again() -> None:
     # Two creates met s-1 gone, and one took the new session the other had opened;
     # the server ended that one too: its create failed with its 404, where it had its
     # own new session before it took the other's. It opens one again (s-4), as it did.
-    fake = FakeWeaver()
-    stamps = {"tags": [], "user_metadata": {}, "sdk_version": "x"}
-    stamps |= {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
-    both_opening = threading.Barrier(2)
-
-    def opened(session_id: str) -> Callable[[httpx.Request], httpx.Response]:
-        def reply(request: httpx.Request) -> httpx.Response:
-            both_opening.wait(timeout=10)  # each create's open is on its way
-            return json_reply(201, {**stamps, "id": session_id})
-
-        return reply
-
-    fake.script("POST", "/api/v1/sessions", json_reply(201, {**stamps, "id": "s-1"}))
-    fake.script("POST", "/api/v1/sessions", opened("s-2"), opened("s-3"))
-    fake.script("POST", "/api/v1/sessions", json_reply(201, {**stamps, "id": "s-4"}))
+    fake = _two_opens_at_once()
+    fake.script("POST", "/api/v1/sessions", _session_reply("s-4"))
     fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone("s-1")] * 2)
     for ended in ("s-2", "s-3"):  # the one opened first, which both take
         fake.script("POST", f"/api/v1/sessions/{ended}/models", *[_gone(ended)] * 2)
