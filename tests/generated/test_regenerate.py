@@ -71,55 +71,50 @@ def test_a_schema_the_generator_cannot_handle_fails_the_run(
         regen.generate(spec, tmp_path / "out")
 
 
-def test_a_misspelt_reference_is_named_in_one_line(tmp_path: Path) -> None:
+def _refused(tmp_path: Path, good: str, bad: str) -> Exception:
+    """Why the spec is refused with its one ``good`` text made ``bad``; nothing generated."""
     text = regen.SPEC.read_text(encoding="utf-8")
-    good = "        lora_config:\n          $ref: '#/components/schemas/LoraConfig'"
     assert text.count(good) == 1
     spec = tmp_path / "openapi.yaml"
-    spec.write_text(text.replace(good, good.replace("Config'", "Confg'")), "utf-8")
+    spec.write_text(text.replace(good, bad), "utf-8")
     (tmp_path / "out").mkdir()
     with pytest.raises(regen.RegenerateError) as refused:
         regen.generate(spec, tmp_path / "out")
-    assert str(refused.value) == (
+    assert not (tmp_path / "out" / "weaver_client").exists()
+    error: Exception = refused.value
+    return error
+
+
+def test_a_misspelt_reference_is_named_in_one_line(tmp_path: Path) -> None:
+    good = "        lora_config:\n          $ref: '#/components/schemas/LoraConfig'"
+    refused = _refused(tmp_path, good, good.replace("Config'", "Confg'"))
+    assert str(refused) == (
         "openapi.yaml: $ref '#/components/schemas/LoraConfg' names nothing "
         "(at components.schemas.CreateModelRequest.properties.lora_config)"
     )
-    assert not (tmp_path / "out" / "weaver_client").exists()
 
 
 def test_a_yaml_mistake_is_named_in_one_line(tmp_path: Path) -> None:
     # A missing `]` was a page of PyYAML's traceback out of scripts/regenerate.
-    text = regen.SPEC.read_text(encoding="utf-8")
     good = "x-weaver-terminal: [done, error]"
-    assert text.count(good) == 1
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(text.replace(good, good.rstrip("]")), "utf-8")
-    (tmp_path / "out").mkdir()
-    with pytest.raises(regen.RegenerateError) as refused:
-        regen.generate(spec, tmp_path / "out")
+    refused = _refused(tmp_path, good, good.rstrip("]"))
+    text = regen.SPEC.read_text(encoding="utf-8")
     line = text[: text.index(good)].count("\n") + 2  # the parser notices on the next line
-    assert str(refused.value).startswith(f"openapi.yaml is not valid YAML: line {line}, ")
-    assert "\n" not in str(refused.value)
+    assert str(refused).startswith(f"openapi.yaml is not valid YAML: line {line}, ")
+    assert "\n" not in str(refused)
 
 
 def test_a_pattern_that_is_no_regular_expression_is_named(tmp_path: Path) -> None:
     # A `pattern` Python cannot compile was written into limits.py; the coverage then
     # said only "unterminated character set at position 14" and sent one to mypy,
     # which passed.
-    text = regen.SPEC.read_text(encoding="utf-8")
-    good = "pattern: '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$'"
-    assert text.count(good) == 1  # CheckpointName's
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(text.replace(good, good.replace("._-]", "._-")), "utf-8")
-    (tmp_path / "out").mkdir()
-    with pytest.raises(regen.RegenerateError) as refused:
-        regen.generate(spec, tmp_path / "out")
-    assert str(refused.value) == (
+    good = "pattern: '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$'"  # CheckpointName's
+    refused = _refused(tmp_path, good, good.replace("._-]", "._-"))
+    assert str(refused) == (
         "openapi.yaml: pattern '^[A-Za-z0-9_-][A-Za-z0-9._-{0,127}$' is not a regular "
         "expression: unterminated character set at position 14 "
         "(at components.schemas.CheckpointName)"
     )
-    assert not (tmp_path / "out" / "weaver_client").exists()
     # A field named `pattern` is no keyword.
     field = {"type": "object", "properties": {"pattern": {"type": "string"}}}
     assert list(regen.bad_patterns({"components": {"schemas": {"Glob": field}}})) == []
@@ -128,19 +123,13 @@ def test_a_pattern_that_is_no_regular_expression_is_named(tmp_path: Path) -> Non
 def test_a_pattern_without_its_words_is_named(tmp_path: Path) -> None:
     # The facade's refusals stated each pattern's rule in words of their own, which stayed
     # when the pattern changed: every pattern has its words in the spec, or no client.
-    text = regen.SPEC.read_text(encoding="utf-8")
+    # Checkpoint.sha256's:
     good = "pattern: '^[0-9a-f]{64}$'\n          x-weaver-pattern-words: 64 lowercase hex digits\n"
-    assert text.count(good) == 1  # Checkpoint.sha256's
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(text.replace(good, good.split("\n")[0] + "\n"), "utf-8")
-    (tmp_path / "out").mkdir()
-    with pytest.raises(regen.RegenerateError) as refused:
-        regen.generate(spec, tmp_path / "out")
-    assert str(refused.value) == (
+    refused = _refused(tmp_path, good, good.split("\n")[0] + "\n")
+    assert str(refused) == (
         "openapi.yaml: pattern '^[0-9a-f]{64}$' has no rule in words, "
         "`x-weaver-pattern-words` (at components.schemas.Checkpoint.properties.sha256)"
     )
-    assert not (tmp_path / "out" / "weaver_client").exists()
     blank = {"type": "string", "pattern": "^a$", "x-weaver-pattern-words": " "}
     assert len(list(regen.bad_patterns({"components": {"schemas": {"A": blank}}}))) == 1
 
@@ -148,20 +137,13 @@ def test_a_pattern_without_its_words_is_named(tmp_path: Path) -> None:
 def test_a_default_changed_in_one_example_only_is_named(tmp_path: Path) -> None:
     # The defaults are read from the schema's example: a new default written in the
     # property's own example alone left the facade's default as it was, and said nothing.
-    text = regen.SPEC.read_text(encoding="utf-8")
-    good = "maximum: 10\n          example: 0.0001\n"
-    assert text.count(good) == 1  # AdamParams.learning_rate's
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(text.replace(good, good.replace("0.0001", "0.0002")), "utf-8")
-    (tmp_path / "out").mkdir()
-    with pytest.raises(regen.RegenerateError) as refused:
-        regen.generate(spec, tmp_path / "out")
-    assert str(refused.value) == (
+    good = "maximum: 10\n          example: 0.0001\n"  # AdamParams.learning_rate's
+    refused = _refused(tmp_path, good, good.replace("0.0001", "0.0002"))
+    assert str(refused) == (
         "openapi.yaml: the example of property `learning_rate` is 0.0002, but the "
         "schema's example, which `x-weaver-example-is-default` makes the defaults, "
         "says 0.0001: make them agree (at components.schemas.AdamParams)"
     )
-    assert not (tmp_path / "out" / "weaver_client").exists()
     # A property's `default` is held to it too, one beside a `$ref` as well (OpenAPI 3.1
     # allows it: `ExportRequest.ttl_seconds` given `default: 86400` regenerated cleanly);
     # the example of the schema a `$ref` names is that schema's.
