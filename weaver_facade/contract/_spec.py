@@ -239,7 +239,7 @@ class Spec:
         return found
 
     def parameter_pointer(self, label: str, location: str, name: str) -> str | None:
-        """The pointer to the schema of the ``location`` (``query``, ``header``) parameter
+        """The pointer to the schema of the ``location`` (``path``, ``query``, ``header``) parameter
         ``name`` of the operation ``label`` (a header's name in any case); else ``None``."""
         method, _, path = label.partition(" ")
         item = (self.document.get("paths") or {}).get(path) or {}
