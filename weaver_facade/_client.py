@@ -839,7 +839,11 @@ class ServiceClient(_ServiceBase):
         # A first Ctrl-C waits for the reply, but for no retry (``create_training_client``).
         with interrupt_held(_waiting_for_model) as interrupted:
             plan = self._create_model(session_id, new, keep=keep, interrupted=interrupted)
-            return io.stopping_retries(interrupted).run(plan)
+            try:
+                return io.stopping_retries(interrupted).run(plan)
+            except KeyboardInterrupt as exc:  # raised past the plan, which sees no such error
+                _in_cli_words(exc)  # a Ctrl-C while a retry waited: a model may be made
+                raise
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.

@@ -27,6 +27,7 @@ from tests.support.held_creates import (
 from tests.support.signals import watched, with_sigint
 from weaver_facade import ModelInfo, ServiceClient
 from weaver_facade._cli.models import print_model, print_models
+from weaver_facade._io import Wakeup
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator
 from weaver_facade.emulator._base_models import BASE_MODELS
 
@@ -204,6 +205,45 @@ def test_create_refused_after_lost_replies_says_how_many_models_may_be_made(
     assert error.endswith(
         "shows them in `weaver-facade models list` (end them with `weaver-facade models terminate`)"
     ), error
+
+
+def test_ctrl_c_while_a_create_waits_to_retry_a_lost_reply_says_a_model_may_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Ctrl-C while the retry of a create whose reply was lost waited (no request on its
+    # way, so raised at once) said "interrupted" alone: the model the lost attempt may
+    # have made, which nothing terminates, was named nowhere.
+    fake = FakeWeaver()
+    creates = [0]
+
+    def handle(_self: object, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/models"):
+            creates[0] += 1
+            fake(request)
+            raise httpx.RemoteProtocolError("peer closed connection", request=request)
+        return fake(request)
+
+    def ctrl_c(_self: object, _seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
+    monkeypatch.setattr(Wakeup, "sleep", ctrl_c)
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://weaver.test",
+        "WEAVER_API_KEY": API_KEY,
+    }
+    run = invoke(["models", "create", "weaver-tiny", "--json"], env)
+    assert run.exit_code == 130
+    assert creates == [1]
+    message = run.json()["error"]["message"]
+    assert message.startswith(
+        "interrupted while the request to create a model was on its way: the server may have "
+        "made it, "
+    ), message
+    assert message.endswith(
+        "shows it in `weaver-facade models list` (end it with `weaver-facade models terminate`)"
+    ), message
+    assert run.stderr.splitlines()[-1] == f"error: {message}"
 
 
 def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:

@@ -475,7 +475,9 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             raise failure from None
         except KeyboardInterrupt as exc:
             op = state.progress.last_operation_id
-            message = "interrupted"
+            # A create's note in the command line's words ("interrupted while the request
+            # to create a model was on its way: ..."), naming the model it may have made.
+            message = "; ".join(_cli_words(exc).values()) or "interrupted"
             if op is not None:
                 message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
             payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
