@@ -459,7 +459,7 @@ class _ServiceBase(HasOptions):
                 create,
                 on_its_way=_CREATE_ON_ITS_WAY,
                 after_lost_reply=warn,
-                lost_replies=lambda lost, every: _lost_create(lost + ended, every),
+                lost_replies=lambda lost, why: _lost_create(lost + ended, why),
             )
             try:
                 return (yield from model_plan(create))
@@ -617,18 +617,19 @@ def _in_cli_words(exc: BaseException) -> None:
             note_cli_words(exc, note, cli)
 
 
-def _lost_create(lost: int, every: bool = False) -> str:
-    """The note of a create refused (or closed) after ``lost`` attempts whose reply was
-    lost, or that ``every`` attempt lost (``lost`` in all), each of which may have made a
-    model: in ``_created_after_lost_reply``'s words."""
+def _lost_create(lost: int, why: str | None = None) -> str:
+    """The note of a create refused after ``lost`` attempts whose reply was lost, or that
+    ended ``why`` (``"no reply came"``, ``"interrupted"``, ...: ``lost`` in all), each of
+    which may have made a model: in ``_created_after_lost_reply``'s words."""
     if lost <= 1:
-        how = "no reply came" if every else "an earlier attempt's reply was lost"
+        how = "an earlier attempt's reply was lost" if why is None else why
         return f"{how} while {_CREATE_ON_ITS_WAY}"
-    lost_them = (
-        f"no reply came to {lost} attempts"
-        if every
-        else f"{lost} earlier attempts' replies were lost"
-    )
+    if why is None:
+        lost_them = f"{lost} earlier attempts' replies were lost"
+    elif why == "no reply came":
+        lost_them = f"no reply came to {lost} attempts"
+    else:
+        lost_them = f"{why} after {lost} attempts' replies were lost"
     return (
         f"{lost_them} while the request to create a model was on its way: the server may have "
         f"made up to {lost} models, which this client cannot terminate, not knowing their ids; "

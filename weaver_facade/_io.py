@@ -329,10 +329,10 @@ class _Base(Generic[SleepT, SnapshotT]):
             # once closed, that the looks it names need another client).
             if call.on_its_way is not None and reach.maybe:
                 then = "; this client is closed: look from a new one" if why == "closed" else ""
-                note = f"{why} while {call.on_its_way}{then}"
-                if why == "no reply came" and call.lost_replies is not None:
-                    note = call.lost_replies(reach.replies_lost, True)  # counted
-                add_goes_on_note(error, note)
+                note = f"{why} while {call.on_its_way}"
+                if call.lost_replies is not None:
+                    note = call.lost_replies(reach.replies_lost, why)  # counted
+                add_goes_on_note(error, note + then)
             return error
 
         try:
@@ -378,7 +378,7 @@ class _Base(Generic[SleepT, SnapshotT]):
             # Refused after a lost reply: what that attempt may have made, as when every
             # attempt lost its reply (a create's model, which no WARNING names then).
             if call.lost_replies is not None and lost:
-                add_goes_on_note(exc, call.lost_replies(lost, False))
+                add_goes_on_note(exc, call.lost_replies(lost, None))
             raise
         if call.after_lost_reply is not None:
             call.after_lost_reply(made, lost)

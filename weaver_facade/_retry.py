@@ -60,8 +60,9 @@ class Reach:
     """Whether a request may have reached the server so far, kept by the retry transport:
     not while it waits to retry after attempts that all failed before sending (a refused
     connect) or were refused unacted (a 408, 429 or 503), nor while the first attempt that
-    may reach it connects, where an interrupt cuts nothing the server got. Once the request
-    failed: how many of its attempts got no reply (``reply_lost``), the last one's too."""
+    may reach it connects, where an interrupt cuts nothing the server got. How many of its
+    attempts got no reply (``reply_lost``): so far, while it waits to retry; once it
+    failed, the last one's too."""
 
     maybe: bool = True
     replies_lost: int = 0

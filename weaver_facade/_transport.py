@@ -278,6 +278,11 @@ class _Attempts:
         if isinstance(reach, rules.Reach):
             reach.maybe = maybe
 
+    def _lost(self, replies: int) -> None:
+        reach = self._request.extensions.get(rules.REACH)
+        if isinstance(reach, rules.Reach):
+            reach.replies_lost = replies
+
     def _trace(self, event: str, info: Mapping[str, object]) -> None:
         """httpcore's hook: an attempt still connecting has sent nothing, so a Ctrl-C or a
         cancel then cuts nothing the server got, unless an earlier attempt may have acted;
@@ -323,9 +328,7 @@ class _Attempts:
         with ``Reach`` saying whether any attempt may have reached the server."""
         if isinstance(outcome, Exception):
             self._reach(self._reached or self._reached_by(outcome))
-            reach = self._request.extensions.get(rules.REACH)
-            if isinstance(reach, rules.Reach):
-                reach.replies_lost = self._replies_lost + rules.reply_lost(outcome)
+            self._lost(self._replies_lost + rules.reply_lost(outcome))
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
@@ -357,6 +360,7 @@ class _Attempts:
             self._replies_lost += rules.reply_lost(outcome)
             self._reached = self._reached or self._reached_by(outcome)
             self._reach(self._reached)  # no attempt on its way now
+            self._lost(self._replies_lost)  # for a Ctrl-C, a cancel or a close in the wait
             self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(
                 "%s %s: %s; retrying in %.1f s (retry %d)",

@@ -118,8 +118,9 @@ class Call(Generic[M]):
             their reply (``EarlierAttempt.replies_lost``; 0 too, as the caller may know of
             others), for a WARNING of what those attempts may have made.
         lost_replies: For such a request, the note of a refusal after ``n`` attempts whose
-            reply was lost, or (``True``) of a failure whose ``n`` attempts all lost it
-            (``_io``): what they may have made.
+            reply was lost (``None``), or of one that ended so (``"no reply came"``,
+            ``"interrupted"``, ``"cancelled"``, ``"closed"``) after ``n`` lost replies, its
+            last one's too (``_io``): what they may have made.
     """
 
     operation: str
@@ -128,7 +129,7 @@ class Call(Generic[M]):
     model: type[M]
     on_its_way: str | None = None
     after_lost_reply: Callable[[M, int], None] | None = None
-    lost_replies: Callable[[int, bool], str] | None = None
+    lost_replies: Callable[[int, str | None], str] | None = None
 
 
 class NoBody:

@@ -1331,6 +1331,28 @@ def test_a_create_whose_replies_were_all_lost_counts_the_models_it_may_have_made
     ]
 
 
+def test_a_create_interrupted_after_two_lost_replies_counts_the_models_it_may_have_made() -> None:
+    # A Ctrl-C while the retry after two lost replies waited: each may have made a model,
+    # and the note said "interrupted while ... the server may have made it" of two as of one.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_made_then_lost(fake)] * 2)
+    sleeps = [0]
+
+    def sleep(_seconds: float) -> None:
+        sleeps[0] += 1
+        if sleeps[0] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as raised, service(fake, sleep=sleep) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert raised.value.__notes__ == [
+        "interrupted after 2 attempts' replies were lost while the request to create a model "
+        "was on its way: the server may have made up to 2 models, which this client cannot "
+        "terminate, not knowing their ids; a server with the model-listing extension shows "
+        "them in service.list_models() (end them with terminate_model())"
+    ]
+
+
 def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
