@@ -175,6 +175,38 @@ def test_create_whose_replies_were_all_lost_says_a_model_may_be_made(
     assert [m["id"] for m in raw(emu, "/models")["items"]]  # it was made
 
 
+def test_create_whose_last_attempt_found_no_server_after_a_lost_reply_is_not_unreached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A reply lost, then the server gone (a refused connection): "cannot reach URL",
+    # which says nothing was sent, stood before the note that a model may have been made.
+    fake = FakeWeaver()
+    creates = [0]
+
+    def handle(_self: object, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/models"):
+            creates[0] += 1
+            if creates[0] == 1:
+                fake(request)
+                raise httpx.RemoteProtocolError("peer closed connection", request=request)
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return fake(request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://weaver.test",
+        "WEAVER_API_KEY": API_KEY,
+    }
+    run = invoke(["--max-retries", "1", "models", "create", "weaver-tiny"], env)
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith(
+        "error: lost the reply from http://weaver.test (the server may have acted): "
+        "create_model: ConnectError: "
+    ), error
+    assert "; no reply came while the request to create a model was on its way: " in error
+
+
 def test_create_refused_after_lost_replies_says_how_many_models_may_be_made(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

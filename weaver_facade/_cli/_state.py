@@ -443,7 +443,9 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             # With the notes the library gave the command line's words for (a create's, of a
             # model it may have made); the others may name library calls.
             message = "; ".join([str(exc), *_cli_words(exc).values()])
-            if isinstance(exc, APIConnectionError) and _never_sent(exc):
+            # Not "cannot reach" after an earlier attempt that may have made a model (its
+            # note says so), whatever the last attempt met.
+            if isinstance(exc, APIConnectionError) and _never_sent(exc) and not _cli_words(exc):
                 message = f"cannot reach {state.service().base_url}: {message}"
             elif isinstance(exc, APIConnectionError):  # it was reached; its reply is lost
                 what = "no reply in time" if isinstance(exc, APITimeoutError) else "lost the reply"
