@@ -443,10 +443,9 @@ class _ServiceBase(HasOptions):
             def warn(made: wire.Model, lost: int) -> None:
                 if lost or ended:
                     lost += ended
-                    # The command line shows its own words (``_cli._progress``).
-                    cli = _created_after_lost_reply(made.id, lost, ended, _CLI_MODELS)
                     said = _created_after_lost_reply(made.id, lost, ended)
-                    warn_naming_calls(said, cli, left_running=True)
+                    # The command line shows its own words (``_cli._progress``).
+                    warn_naming_calls(said, _cli_words(said), left_running=True)
 
             create = calls.create_model(
                 session_id,
@@ -608,13 +607,18 @@ _CREATE_ON_ITS_WAY = (
 )
 
 
+def _cli_words(text: str) -> str:
+    """``text``, which names the library's calls that list and end a model, in the command
+    line's words."""
+    return text.replace(_MODELS[0], _CLI_MODELS[0]).replace(_MODELS[1], _CLI_MODELS[1])
+
+
 def _in_cli_words(exc: BaseException) -> None:
     """Give the notes of a create's ``exc`` that name the library's calls (``_MODELS``) the
     command line's words (``note_cli_words``), as its WARNING's ``cli_message`` has them."""
     for note in getattr(exc, "__notes__", []):
         if _MODELS[0] in note:
-            cli = note.replace(_MODELS[0], _CLI_MODELS[0]).replace(_MODELS[1], _CLI_MODELS[1])
-            note_cli_words(exc, note, cli)
+            note_cli_words(exc, note, _cli_words(note))
 
 
 def _lost_create(lost: int, why: str | None = None) -> str:
@@ -638,13 +642,11 @@ def _lost_create(lost: int, why: str | None = None) -> str:
     )
 
 
-def _created_after_lost_reply(
-    model_id: str, lost: int, ended: int = 0, calls: tuple[str, str] = _MODELS
-) -> str:
+def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
     """The WARNING of a create answered after ``lost`` attempts whose reply was lost,
     ``ended`` of them in a session that then ended (whose model a server that
     de-duplicates model_seq_id keeps too: the new session's create has a seq id of its
-    own); ``calls`` list and end a model."""
+    own)."""
     one = lost == 1
     earlier = "an earlier attempt's reply was" if one else f"{lost} earlier attempts' replies were"
     who = "the server" if ended else "a server that does not de-duplicate model_seq_id"
@@ -653,7 +655,7 @@ def _created_after_lost_reply(
         f"create_model: model {model_id} was made after {earlier} lost: {who} may have made "
         f"{'another model' if one else f'up to {lost} other models'} too, which this client "
         f"cannot terminate, not knowing {'its id' if one else 'their ids'}; a server with the "
-        f"model-listing extension shows {it} in {calls[0]} (end {it} with {calls[1]})"
+        f"model-listing extension shows {it} in {_MODELS[0]} (end {it} with {_MODELS[1]})"
     )
 
 
