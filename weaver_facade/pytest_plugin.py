@@ -162,7 +162,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse ``--weaver-extensions`` with ``--weaver-base-url``: it would be ignored. And
-    a ``--weaver-base-url`` the client would refuse, once, rather than in every test."""
+    a ``--weaver-base-url`` (or its key) the client would refuse, once, rather than in every
+    test."""
     base_url = config.getoption("--weaver-base-url")
     if base_url and config.getoption("--weaver-extensions"):
         raise pytest.UsageError(
@@ -172,9 +173,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if base_url:
         from weaver_facade import InvalidArgumentError, ServiceClient
 
+        option = config.getoption("--weaver-api-key")
+        key = option or os.environ.get("WEAVER_API_KEY") or ""
         try:  # a client opens nothing until it is used
-            ServiceClient(str(base_url), "key", heartbeat_interval=0).close()
-        except InvalidArgumentError as exc:  # its words never show a password
+            ServiceClient(str(base_url), key, heartbeat_interval=0).close()
+        except InvalidArgumentError as exc:  # its words never show a password, nor the key
+            named = "--weaver-api-key" if option else "WEAVER_API_KEY"
+            if str(exc).startswith(prefix := "api_key (or WEAVER_API_KEY)"):
+                raise pytest.UsageError(named + str(exc).removeprefix(prefix)) from None
             words = str(exc).removeprefix("base_url")
             if str(exc).startswith("no Weaver server given"):  # a blank URL
                 words = " is blank: give the server root, such as http://127.0.0.1:8080"

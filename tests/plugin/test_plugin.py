@@ -421,6 +421,26 @@ def test_a_client_the_environment_refuses_is_not_a_blank_weaver_base_url(
     assert "blank" not in result.stderr.str()
 
 
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_a_key_no_header_can_carry_is_one_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    # Every test that used the server failed on its own, each naming the library's
+    # `api_key`; the key itself is never shown.
+    pytester.makepyfile("def test_x(weaver_client): pass\ndef test_y(weaver_client): pass")
+    args = ["--weaver-base-url", "http://127.0.0.1:9"]
+    if given == "option":
+        monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+        args += ["--weaver-api-key", "s\u00e9cret-9f"]
+    else:
+        monkeypatch.setenv("WEAVER_API_KEY", "s\u00e9cret-9f")
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    named = "--weaver-api-key" if given == "option" else "WEAVER_API_KEY"
+    result.stderr.fnmatch_lines([f"*{named} must be printable ASCII characters*"])
+    assert "9f" not in result.stdout.str() + result.stderr.str()
+
+
 def test_weaver_api_key_option(
     pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
