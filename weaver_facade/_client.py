@@ -462,7 +462,7 @@ class _ServiceBase(HasOptions):
             )
             try:
                 return (yield from model_plan(create))
-            except BaseException as failed:
+            except Exception as failed:  # a Ctrl-C never comes into a plan: see ``_create``
                 _in_cli_words(failed)
                 raise
 
