@@ -3,17 +3,28 @@
 Importing anything of ``weaver_facade`` runs the package's ``__init__`` first,
 a few tenths of a second (httpx, the generated client) in which none of the
 command's code runs yet to catch a Ctrl-C: a traceback, and death by SIGINT.
-This module imports nothing, so that an interrupt while the command loads ends
-as one does once it runs: ``error: interrupted`` and exit 130.
+This module imports nothing of it, so that an interrupt while the command loads
+ends as one does once it runs: ``error: interrupted`` and exit 130. So does a
+SIGTERM (a cancelled CI job), which the command takes as a Ctrl-C once it runs.
 """
 
+import signal
 import sys
+import threading
+from types import FrameType
 
 __all__ = ["run"]
 
 
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run() -> None:
     """``weaver_facade._cli.run_cli``, imported here."""
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         from weaver_facade._cli import run_cli
 

@@ -358,6 +358,21 @@ def test_ctrl_c_while_the_command_loads_exits_130_in_one_line(
     assert done.stdout == ""
 
 
+def test_sigterm_while_the_command_loads_exits_130_in_one_line(tmp_path: Path) -> None:
+    # A cancelled CI job's SIGTERM in the first tenths of a second, before the command's
+    # own handler (``terminate_as_interrupt``) was set: death by SIGTERM, without a word.
+    (tmp_path / "httpx").mkdir()
+    (tmp_path / "httpx" / "__init__.py").write_text(
+        "import signal\nsignal.raise_signal(signal.SIGTERM)\n", encoding="utf-8"
+    )
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "WEAVER_BASE_URL": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [str(script), "models", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (130, "error: interrupted\n", "")
+
+
 def test_ctrl_c_while_a_command_loads_gives_json_with_json(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
