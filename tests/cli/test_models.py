@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.cli import API_KEY, Cli, invoke, shown_whole
+from tests.support.cli import API_KEY, Cli, Run, invoke, shown_whole
 from tests.support.fakeserver import FakeWeaver, checkpoint_json, error_json, json_reply
 from tests.support.held_creates import (
     HOLD_NOTICE,
@@ -175,21 +175,27 @@ def test_create_whose_replies_were_all_lost_says_a_model_may_be_made(
     assert [m["id"] for m in raw(emu, "/models")["items"]]  # it was made
 
 
-def test_create_whose_last_attempt_found_no_server_after_a_lost_reply_is_not_unreached(
+def _create_after_lost_replies(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A reply lost, then the server gone (a refused connection): "cannot reach URL",
-    # which says nothing was sent, stood before the note that a model may have been made.
+    lost: int,
+    then: httpx.Response | httpx.TransportError,
+    *options: str,
+) -> Run:
+    """``models create`` whose first ``lost`` attempts the server takes and whose replies
+    are lost, and whose next ones meet ``then``."""
     fake = FakeWeaver()
     creates = [0]
 
     def handle(_self: object, request: httpx.Request) -> httpx.Response:
         if request.method == "POST" and request.url.path.endswith("/models"):
             creates[0] += 1
-            if creates[0] == 1:
+            if creates[0] <= lost:
                 fake(request)
                 raise httpx.RemoteProtocolError("peer closed connection", request=request)
-            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+            if isinstance(then, Exception):
+                then.request = request
+                raise then
+            return then
         return fake(request)
 
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
@@ -197,7 +203,16 @@ def test_create_whose_last_attempt_found_no_server_after_a_lost_reply_is_not_unr
         "WEAVER_BASE_URL": "http://weaver.test",
         "WEAVER_API_KEY": API_KEY,
     }
-    run = invoke(["--max-retries", "1", "models", "create", "weaver-tiny"], env)
+    return invoke([*options, "models", "create", "weaver-tiny"], env)
+
+
+def test_create_whose_last_attempt_found_no_server_after_a_lost_reply_is_not_unreached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A reply lost, then the server gone (a refused connection): "cannot reach URL",
+    # which says nothing was sent, stood before the note that a model may have been made.
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    run = _create_after_lost_replies(monkeypatch, 1, refused, "--max-retries", "1")
     assert run.exit_code == 1
     error = run.stderr.splitlines()[-1]
     assert error.startswith(
@@ -212,24 +227,7 @@ def test_create_refused_after_lost_replies_says_how_many_models_may_be_made(
 ) -> None:
     # Refused (a 500) after two attempts whose replies were lost: the library's note,
     # which the one-line error dropped, in the command line's words.
-    fake = FakeWeaver()
-    creates = [0]
-
-    def handle(_self: object, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/models"):
-            creates[0] += 1
-            if creates[0] <= 2:
-                fake(request)
-                raise httpx.RemoteProtocolError("peer closed connection", request=request)
-            return json_reply(500, error_json("internal", "no"))
-        return fake(request)
-
-    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
-    env: dict[str, str | None] = {
-        "WEAVER_BASE_URL": "http://weaver.test",
-        "WEAVER_API_KEY": API_KEY,
-    }
-    run = invoke(["models", "create", "weaver-tiny"], env)
+    run = _create_after_lost_replies(monkeypatch, 2, json_reply(500, error_json("internal", "no")))
     assert run.exit_code == 1
     error = run.stderr.splitlines()[-1]
     assert error.startswith("error: [500 internal] create_model: no (request id "), error
