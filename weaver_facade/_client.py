@@ -108,6 +108,7 @@ from ._transport import (
     RetrySettings,
     RetryTransport,
     configure_logging,
+    in_cli_words,
     logger,
     own_async_transport,
     own_transport,
@@ -444,8 +445,7 @@ class _ServiceBase(HasOptions):
                 if lost or ended:
                     lost += ended
                     said = _created_after_lost_reply(made.id, lost, ended)
-                    # The command line shows its own words (``_cli._progress``).
-                    warn_naming_calls(said, _cli_words(said), left_running=True)
+                    warn_naming_calls(said, left_running=True)
 
             create = calls.create_model(
                 session_id,
@@ -596,9 +596,8 @@ class _ServiceBase(HasOptions):
         return self._created.describe(model)
 
 
-# Where a model is listed and how it is ended: by the library, and on the command line.
+# Where a model is listed and how it is ended.
 _MODELS = ("service.list_models()", "terminate_model()")
-_CLI_MODELS = ("`weaver-facade models list`", "`weaver-facade models terminate`")
 
 _CREATE_ON_ITS_WAY = (
     "the request to create a model was on its way: the server may have made it, which "
@@ -607,18 +606,12 @@ _CREATE_ON_ITS_WAY = (
 )
 
 
-def _cli_words(text: str) -> str:
-    """``text``, which names the library's calls that list and end a model, in the command
-    line's words."""
-    return text.replace(_MODELS[0], _CLI_MODELS[0]).replace(_MODELS[1], _CLI_MODELS[1])
-
-
 def _in_cli_words(exc: BaseException) -> None:
-    """Give the notes of a create's ``exc`` that name the library's calls (``_MODELS``) the
-    command line's words (``note_cli_words``), as its WARNING's ``cli_message`` has them."""
+    """Give the notes of a create's ``exc`` that name library calls the command line's words
+    (``note_cli_words``), as its WARNING's ``cli_message`` has them."""
     for note in getattr(exc, "__notes__", []):
-        if _MODELS[0] in note:
-            note_cli_words(exc, note, _cli_words(note))
+        if (cli := in_cli_words(note)) != note:
+            note_cli_words(exc, note, cli)
 
 
 def _lost_create(lost: int, why: str | None = None) -> str:

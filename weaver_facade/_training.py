@@ -243,34 +243,24 @@ def _parse_export(kind: str) -> ResultParser[Artifact]:
 # Why an artifact keeps another TTL than the export asked, as far as the reply tells: a 200
 # with the artifact is the spec's idempotent hit; a 202 starts an export, or is one of its
 # kind still under way (the spec answers both so); a save-and-export, or a forced export
-# (its own earlier attempt recovered too), made it anew. Each says so with the way out
-# it is given: the library's call, or the command line's (``_FORCE``).
-_FORCE = ("export_weights(..., force=True)", "`weaver-facade checkpoints export --force`")
-
-
-def _already_made(force: str) -> str:
-    return f"an export of its kind was already made; {force} replaces it"
-
-
-def _set_or_under_way(force: str) -> str:
-    return (
-        "the server set it, or answered with an export of its kind under way; once that is "
-        f"done, {force} replaces it"
-    )
-
-
-def _set(force: str) -> str:
-    return "the server set it"
+# (its own earlier attempt recovered too), made it anew.
+_FORCE = "export_weights(..., force=True) replaces it"
+_ALREADY_MADE = f"an export of its kind was already made; {_FORCE}"
+_SET_OR_UNDER_WAY = (
+    "the server set it, or answered with an export of its kind under way; once that is "
+    f"done, {_FORCE}"
+)
+_SET = "the server set it"
 
 
 def _kept_as_asked(
     parse: ResultParser[Artifact],
     ttl_seconds: int | None,
-    why: Callable[[str], str],
+    why: str,
     followed: Checkpoint | None = None,
 ) -> ResultParser[Artifact]:
     """``parse``, with a warning when the artifact keeps a TTL other than the one asked,
-    saying ``why`` (in the library's words, and the command line's: ``warn_naming_calls``).
+    saying ``why`` (``warn_naming_calls``: the command line says it in its words).
     ``followed``: the checkpoint whose retention ``ttl_seconds=None`` asked to follow, when
     known; an artifact follows it with no TTL, the checkpoint's, or its end."""
 
@@ -287,7 +277,7 @@ def _kept_as_asked(
             other = None not in (kept, ttl_seconds) and kept != ttl_seconds
         if other:
             said = f"artifact {artifact.id} keeps ttl_seconds={kept}, not the {asked} asked: "
-            warn_naming_calls(said + why(_FORCE[0]), said + why(_FORCE[1]))
+            warn_naming_calls(said + why)
         return artifact
 
     return parsed
@@ -673,16 +663,16 @@ class _TrainingBase(HasOptions, Generic[IO]):
             except ConflictError as exc:
                 found = yield from _recover_export(checkpoint_id, merge, exc)
                 watch = ResourceWatch(kind, found, artifact_again)
-                parse = _kept_as_asked(watch.result, ttl_seconds, _set, followed)
+                parse = _kept_as_asked(watch.result, ttl_seconds, _SET, followed)
                 return watch.snapshot(found), parse, watch.look, None
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
-            why = _set if target is None or replace else _set_or_under_way
+            why = _SET if target is None or replace else _SET_OR_UNDER_WAY
             parse = _kept_as_asked(_parse_export(kind), ttl_seconds, why, followed)
             return snap, parse, None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
-        why = _set if target is None else _already_made
+        why = _SET if target is None else _ALREADY_MADE
         parse = _kept_as_asked(watch.result, ttl_seconds, why, followed)
         return watch.snapshot(watch.latest), parse, watch.look, None
 

@@ -674,11 +674,27 @@ def _detached(response: httpx.Response) -> httpx.Response:
     )
 
 
-def warn_naming_calls(said: str, cli: str, *, left_running: bool = False) -> None:
+# The library's calls that a WARNING or a note names, in the command line's words.
+_CLI_WORDS = {
+    "service.list_models()": "`weaver-facade models list`",
+    "terminate_model()": "`weaver-facade models terminate`",
+    "export_weights(..., force=True)": "`weaver-facade checkpoints export --force`",
+}
+
+
+def in_cli_words(text: str) -> str:
+    """``text`` with the library's calls it names in the command line's words."""
+    for call, command in _CLI_WORDS.items():
+        text = text.replace(call, command)
+    return text
+
+
+def warn_naming_calls(said: str, *, left_running: bool = False) -> None:
     """Log the WARNING ``said``, which names library calls, with the command line's words
     for them as ``cli_message``, which its stderr handler shows instead (``_cli._progress``);
     ``left_running``: it says something may be left running on the server, which the
     command line shows even with ``-q``."""
+    cli = in_cli_words(said)
     logger.warning("%s", said, extra={"cli_message": cli, "left_running": left_running})
 
 
