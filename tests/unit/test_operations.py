@@ -6,8 +6,9 @@ import asyncio
 import logging
 import re
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin
 
 import httpcore
 import httpx
@@ -53,6 +54,7 @@ from weaver_facade import (
 )
 from weaver_facade._operations import OperationSnapshot
 
+E = TypeVar("E", bound=BaseException)
 OP = "/api/v1/operations/op-1"
 ROOT = Path(__file__).resolve().parents[2]
 # The typed results a re-attached operation can give (``OperationResult`` less the raw dict).
@@ -61,6 +63,17 @@ OPERATION_RESULT_TYPES = [t for t in get_args(OperationResult) if get_origin(t) 
 
 def pending(**extra: Any) -> dict[str, Any]:
     return {"id": "op-1", "status": "pending", **extra}
+
+
+def _failed_save(
+    client: AbstractContextManager[ServiceClient], error: type[E]
+) -> pytest.ExceptionInfo[E]:
+    """What ``save_state("c1")`` of a new model of ``client`` raised (``error``)."""
+    with client as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(error) as raised:
+            trainer.save_state("c1")
+    return raised
 
 
 def test_wait_false_returns_a_handle_that_polls_only_when_asked() -> None:
@@ -431,10 +444,7 @@ def test_ctrl_c_while_a_save_waits_to_retry_is_noted_if_an_attempt_may_have_acte
     # a 503, 429 or 408 says the server did not act: it had the note all the same.
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", failure)
-    with service(fake, sleep=ctrl_c) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(KeyboardInterrupt) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(service(fake, sleep=ctrl_c), KeyboardInterrupt)
     assert bool(getattr(raised.value, "__notes__", None)) is noted
 
 
@@ -489,10 +499,9 @@ def test_ctrl_c_while_a_save_connects_says_nothing_of_a_checkpoint() -> None:
     # the checkpoint sent the user looking for one that cannot exist.
     transport = SaveConnecting(FakeWeaver())
     http = httpx.Client(transport=transport)
-    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(KeyboardInterrupt) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0), KeyboardInterrupt
+    )
     assert getattr(raised.value, "__notes__", None) is None
 
 
@@ -547,10 +556,9 @@ def test_ctrl_c_while_a_proxy_makes_the_tunnel_says_nothing_of_a_checkpoint() ->
     # Through a proxy (HTTPS_PROXY) an https request's first headers to go out are the
     # proxy's CONNECT: nothing reaches the server until the tunnel is made.
     http = httpx.Client(transport=SaveThroughProxy(FakeWeaver()))
-    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(KeyboardInterrupt) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0), KeyboardInterrupt
+    )
     assert getattr(raised.value, "__notes__", None) is None
 
 
@@ -575,10 +583,10 @@ def test_a_save_whose_proxy_never_made_the_tunnel_says_nothing_of_a_checkpoint()
         "http://proxy.test:3128", network_backend=ProxyTimingOut()
     )
     http = httpx.Client(transport=transport)
-    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=1) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(APIConnectionError) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, max_retries=1),
+        APIConnectionError,
+    )
     assert isinstance(raised.value.__cause__, httpx.ReadTimeout)
     assert not any("may have made it" in note for note in raised.value.__notes__)
 
@@ -623,10 +631,9 @@ def test_ctrl_c_while_a_transport_sends_again_is_noted() -> None:
     # The server got the first send: a connect after it, within the same attempt of ours
     # (a transport of the user's that sends again), cuts nothing that send did.
     http = httpx.Client(transport=SaveResent(FakeWeaver()))
-    with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(KeyboardInterrupt) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0), KeyboardInterrupt
+    )
     assert raised.value.__notes__[0].startswith(
         "interrupted while the request to save checkpoint 'c1' was on its way"
     )
@@ -650,10 +657,7 @@ def test_ctrl_c_once_a_save_has_left_or_after_a_lost_reply_is_noted(lost_first: 
 
     fake = FakeWeaver()
     fake.script("POST", SAVE, *([lost, connecting] if lost_first else [sent_then_interrupted]))
-    with service(fake) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(KeyboardInterrupt) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(service(fake), KeyboardInterrupt)
     assert raised.value.__notes__[0].startswith(
         "interrupted while the request to save checkpoint 'c1' was on its way"
     )
@@ -667,10 +671,7 @@ def test_ctrl_c_while_a_save_connects_again_after_a_503_says_nothing_of_a_checkp
 
     fake = FakeWeaver()
     fake.script("POST", SAVE, answered(503), connecting)
-    with service(fake) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(KeyboardInterrupt) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(service(fake), KeyboardInterrupt)
     assert getattr(raised.value, "__notes__", None) is None
 
 
@@ -717,10 +718,7 @@ def test_a_save_whose_proxy_refused_its_tunnel_says_nothing_of_a_checkpoint() ->
 
     fake = FakeWeaver()
     fake.script("POST", SAVE, tunnel_refused)
-    with service(fake) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        with pytest.raises(APIConnectionError) as raised:
-            trainer.save_state("c1")
+    raised = _failed_save(service(fake), APIConnectionError)
     assert not any("may have made it" in note for note in raised.value.__notes__)
 
 
