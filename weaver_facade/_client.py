@@ -135,8 +135,8 @@ DEFAULT_MAX_RETRIES = RetrySettings().max_retries
 _DOWNLOAD = DownloadSettings()
 HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
-# A heartbeat is one attempt (the official SDK retries it like any POST): the next beat
-# is its retry, and one abandoned by close() ends with that attempt.
+# A heartbeat is one attempt: the next beat is its retry, and one abandoned by close()
+# ends with that attempt.
 ONE_BEAT = CallOptions(max_retries=0)
 
 

@@ -80,7 +80,7 @@ ERROR_BODY = 4096
 # Seconds waited for each read of it: storage sends it with the headers, and a reply
 # whose body does not come is acted on without it (a refresh, a retry), not held.
 ERROR_BODY_WAIT = 2.0
-# The content codings decoded (as httpx, and so the official SDK, does), by zlib's wbits.
+# The content codings decoded (as httpx does), by zlib's wbits.
 # ``identity`` is asked for, but an object stored encoded comes so from S3 and Azure.
 _DECODED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)

@@ -41,7 +41,7 @@ from ._wire import (
     optional,
 )
 
-# The official SDK's rank; the spec requires one and gives none, only its bounds.
+# The spec requires a rank and gives none, only its bounds.
 DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
 """The rank of a LoRA model created without ``lora_rank`` (32, the official SDK's)."""
 # Where a caller gives no page size: the spec's default for the model listings; the

@@ -6,9 +6,9 @@ decide with these functions, so they cannot disagree.
 
 * **The server's word.** An Error body's ``retryable`` decides first: false
   is never retried (but a poll's 5xx, a few times in a row: ``poll_is_repeatable``);
-  true is retried when the status says the server did not
-  act or the request is safe to repeat (a 500 to a GET, as the official SDK
-  does). A 413 never is: the same body is refused again, whatever the reply says.
+  true is retried when the status says the server did not act or the request is
+  safe to repeat (a 500 to a GET). A 413 never is: the same body is refused again,
+  whatever the reply says.
 * **Statuses**, for a reply without that word (a proxy's page): 408, 429 and
   503 say the server did not act: retryable for every request. 502 and 504
   come from a proxy that may have passed the request on: retryable only for
@@ -257,8 +257,7 @@ def poll_is_repeatable(error: Exception, final_5xx_in_a_row: int) -> bool:
     """Whether a failed poll (a GET of an operation, or of what it made) is worth sending
     again: what ``error_is_retryable`` says, and any other 5xx after fewer than
     ``FINAL_5XX_POLLS`` such in a row. The server failed to answer a look at work that
-    may well run on, which a look changes nothing of; the official SDK polls again after
-    any 5xx too."""
+    may well run on, which a look changes nothing of."""
     if error_is_retryable(error):
         return True
     status = error.status_code if isinstance(error, APIError) else None

@@ -104,7 +104,7 @@ class _ServerDefault(enum.Enum):
 
 SERVER_DEFAULT: Literal[_ServerDefault.SERVER_DEFAULT] = _ServerDefault.SERVER_DEFAULT
 """The service's default ``ttl_seconds``: left out of a save (permanent for weights);
-sent as 7 days in an export, as the official SDK does."""
+sent as 7 days in an export."""
 
 TtlSeconds: TypeAlias = int | Literal[_ServerDefault.SERVER_DEFAULT] | None
 """The type of ``ttl_seconds``: seconds, ``None`` (kept until deleted) or
@@ -596,8 +596,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
     ) -> Plan[Started[Artifact]]:
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
-        # Sent even by default, as the official SDK does: the wire sheet does not say
-        # the real service accepts a body without it.
+        # Sent even by default: the wire sheet does not say the real service accepts a
+        # body without it.
         ttl_seconds = (
             _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW, _ARTIFACT_TTL)
         )
@@ -932,7 +932,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             merge_adapter: For LoRA, merge the adapter into the base weights
                 (``hf_model``) instead of exporting the adapter (``hf_adapter``).
             ttl_seconds: Seconds to keep the artifact; ``None`` follows the checkpoint;
-                by default the service's default (7 days), sent as the official SDK does.
+                by default the service's default (7 days), sent in the request.
             force: Replace an existing artifact of the same kind (not with ``None``).
             wait: Wait until the artifact is ``completed`` (default; the export's
                 ``conversion_progress`` goes to the client's ``on_progress``), or return
