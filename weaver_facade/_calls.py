@@ -2,8 +2,7 @@
 
 Each function returns a ``Call``: the generated module's request arguments
 and its reply parser. Every request that takes an ``Idempotency-Key`` (every
-POST) gets a fresh one per logical call (a uuid4), which the retry transport
-re-sends unchanged on every retry.
+POST) gets a fresh one per logical call (a uuid4).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 ``RetryPolicy`` decides, without I/O, whether and when to send a request
 again; ``RetryTransport``/``AsyncRetryTransport`` only send, sleep and log.
 They re-send the very same ``httpx.Request``, so its ``Idempotency-Key``
-header (one per logical call, set by the facade on every POST) is the same on
-every attempt: a server that honours it recognises a retried save, which never
-becomes a duplicate or a 409 (for one that ignores it, see below).
+(``_calls``) is the same on every attempt: a server that honours it recognises a
+retried save, which never becomes a duplicate or a 409 (for one that ignores it,
+see below).
 
 What is retried, and how long it waits, is decided by ``_retry``, within the
 ``RetrySettings`` and the request's ``CallOptions``. A ``Retry-After`` beyond
