@@ -326,8 +326,7 @@ def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> d
 
 def attempt_bound(timeouts: Mapping[str, float | None]) -> float | None:
     """How long an attempt may take without a deadline: its phases' timeouts added up,
-    or ``None`` when one has none. httpx's bound each wait for bytes, which headers sent
-    a byte at a time never trip."""
+    or ``None`` when one has none (httpx's bound each wait for bytes: ``_socket_deadline``)."""
     total = 0.0
     for phase in ("pool", "connect", "write", "read"):
         timeout = timeouts.get(phase)

@@ -389,9 +389,8 @@ def _still_arriving(request: httpx.Request) -> rules.BodyTimeout:
 
 
 class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A reply's body that must have arrived by ``ends``: httpx's read timeout bounds
-    each wait for bytes, so a body sent a byte at a time would hold a call past its
-    deadline (or, without one, for ever)."""
+    """A reply's body that must have arrived by ``ends``: a body sent a byte at a time
+    would hold a call past its deadline, or without one for ever (``_socket_deadline``)."""
 
     def __init__(
         self, stream: object, ends: float, clock: Callable[[], float], request: httpx.Request
