@@ -543,11 +543,7 @@ class Poller:
         return rules.poll_is_repeatable(error, self._final_5xx)
 
     def on_failure(self, error: Exception) -> bool:
-        """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds.
-
-        A ``Retry-After`` longer than the time left stops at once: no poll
-        could follow it before the deadline.
-        """
+        """Report a failed poll; ``True`` means try again after ``retry_delay`` seconds."""
         remaining = self.deadline - self._clock()
         if not self.repeatable(error) or remaining <= 0:
             return False

@@ -19,9 +19,8 @@ decide with these functions, so they cannot disagree.
   timeouts, dropped connections) only for requests safe to repeat. A server
   certificate that TLS refuses, or a server that answers TLS in plain HTTP, is never
   retried: no retry changes either.
-* **Waits** are full-jitter exponential backoff: uniform in
-  ``[0, min(maximum, initial * 2**attempt))``. A longer ``Retry-After`` replaces it;
-  a shorter one (0, negative, a date in the past) does not cut it short.
+* **Waits** are full-jitter exponential backoff (``full_jitter``); a longer
+  ``Retry-After`` replaces the wait, a shorter one does not cut it short (``wait_before_retry``).
 * **Deadlines.** A wait that would end past the deadline is not started: a
   ``Retry-After`` longer than the time left ends the call (or the operation
   wait) at once, with that reply's error.

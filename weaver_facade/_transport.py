@@ -9,9 +9,8 @@ see below).
 
 What is retried, and how long it waits, is decided by ``_retry``, within the
 ``RetrySettings`` and the request's ``CallOptions``. A ``Retry-After`` beyond
-``max_retry_after`` or what is left of ``max_retry_wait``, or one that reaches the
-call's deadline (no attempt could follow it), is not waited out: the reply surfaces
-at once, with ``retry_after`` on its error.
+``max_retry_after``, what is left of ``max_retry_wait`` or the call's deadline is not
+waited out: the reply surfaces at once, with ``retry_after`` on its error.
 
 Each reply's body is read within its attempt, bounded by the call's deadline
 (without one, by one read timeout after its headers): a connection dropped in
