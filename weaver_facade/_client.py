@@ -498,8 +498,7 @@ class _ServiceBase(HasOptions):
                     _in_cli_words(refused)
                 raise
         model = new.describe(made)
-        # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets the
-        # model, which would stay running unknown if kept, so the close terminates it.
+        # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets it.
         unclaimed = interrupted()
         terminated = self._created.add(model.id, new, keep=keep, unclaimed=unclaimed)
         if self._io.refusing():  # its reply came while the client was closing
@@ -972,7 +971,6 @@ class ServiceClient(_ServiceBase):
         try:
             model, loaded = drive(plan, lambda step: self._resume_step(step, keep, made))
         except BaseException as exc:
-            # Created, but never the caller's: left running unknown if kept.
             self._created.unclaimed(made, _RESUME_FAILED)
             _note_resume_timeout(exc, made)
             raise
@@ -1290,7 +1288,7 @@ class AsyncServiceClient(_ServiceBase):
         try:
             model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep, made))
         except BaseException as exc:
-            self._created.unclaimed(made, _RESUME_FAILED)  # see ServiceClient's
+            self._created.unclaimed(made, _RESUME_FAILED)
             _note_resume_timeout(exc, made)
             raise
         return AsyncTrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)

@@ -364,9 +364,9 @@ class CreatedModels:
     """The models a service client created: the settings each was created with, and
     those it will terminate when it closes.
 
-    Kept models (``keep=True``, or ``terminate_models_on_close=False``), unless their
-    create was interrupted, and models attached by id are never terminated; models
-    attached by id have no settings.
+    Kept models (``keep=True``, or ``terminate_models_on_close=False``) and models attached
+    by id are never terminated, but for one whose caller never got it (``unclaimed``), which
+    would run on unknown; models attached by id have no settings.
     """
 
     def __init__(self, *, terminate_on_close: bool) -> None:
