@@ -297,7 +297,6 @@ class _Base(Generic[SleepT, SnapshotT]):
         within ``seconds`` (``until``), and are not retried once the server cannot be
         reached: the close's own. Wakes what waits to send."""
         clone = self.until(seconds)
-        # Best effort: a server that cannot be reached ends the close's attempts at once.
         clone.options = attrs.evolve(clone.options, retry_unreachable=False)
         clone._closer = True
         with self.wakeup.closer():
@@ -443,8 +442,7 @@ class _Base(Generic[SleepT, SnapshotT]):
 
 class _Limits(TypedDict, total=False):
     """The keywords of ``with_options()``: a ``TypedDict``, as the clients' ``ClientOptions``
-    is, so that a typo is refused by the class's name at run time (not a private base
-    class's) and by a type checker as an unexpected keyword, with the one meant."""
+    is, so that a type checker refuses a typo too (at run time: ``check_keywords``)."""
 
     timeout: float | None
     max_retries: int | None
@@ -538,8 +536,7 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
             yield from pager.read(self.send(pager.call()))
 
     def run(self, plan: Plan[R]) -> R:
-        """Carry out a plan's steps and return its result; its requests (a lookup's pages,
-        a save's recovery) share the call's ``timeout`` as one deadline (``whole``)."""
+        """Carry out a plan's steps and return its result, within one deadline (``whole``)."""
         return drive(plan, self.whole().perform)
 
     def perform(self, step: object) -> Any:
