@@ -10,9 +10,8 @@ and ``Downloads`` (the descriptor, shared URL refreshes, progress). One shell,
 
 Each file is streamed into ``<name>.part``, hashed while streaming, and renamed
 into place only once its size and sha256 match. A later run resumes a ``.part``
-with ``Range: bytes=N-`` after hashing its prefix once, and skips finished files.
-Only a sha256 can tell that a ``.part`` is this artifact's, so a file without one
-starts over.
+with ``Range: bytes=N-`` after hashing its prefix once, and skips finished files
+(``plan_local``, which says why a file without a sha256 starts over).
 """
 
 from __future__ import annotations
