@@ -297,10 +297,8 @@ class ExportReply:
         clients tell them apart: an Artifact's is hf_model/hf_adapter, values an
         Operation's kind never takes. Not by the status: "2xx" is all the wire promises
         of a POST that starts an operation (200 and 202 are the spec's). A ``kind`` of
-        neither is an Artifact's only with a field of an Artifact's (``artifact_shaped``;
-        an artifact kind added to the spec): the sheet names no operation kinds, so a
-        server may give its own (``export``). Without a ``kind``, the spec's ``status``
-        explains the reply."""
+        neither (an artifact kind added to the spec, or a server's own operation kind) is
+        told by ``artifact_shaped``; without a ``kind``, the spec's ``status`` explains it."""
         kind = data.get("kind") if isinstance(data, Mapping) else None
         kind = kind if isinstance(kind, str) else None  # a list is no set member
         if kind in {k.value for k in wire.ArtifactKind}:
