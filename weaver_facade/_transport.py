@@ -528,7 +528,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 class _ThroughClient(Generic[C]):
     """Sends through a user's httpx client, so that its transport, proxies, auth and
     hooks carry the facade's requests while the facade's own client still sets the
-    API-key header (``set_httpx_client`` would drop it). Its ``follow_redirects`` is
+    API-key header (see ``_ServiceBase._generated``). Its ``follow_redirects`` is
     not: httpx drops ``Authorization`` on a redirect to another host, but not the API
     key's header, which would go to any host (the facade's own client follows none).
 
