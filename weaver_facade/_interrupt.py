@@ -69,8 +69,7 @@ def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
 
 
 def _interrupt_signal() -> signal.Signals | None:
-    """The signal ``interrupt_held`` holds here: SIGINT at Python's default handler, else
-    SIGTERM taken as a Ctrl-C where SIGINT is ignored; None on another thread."""
+    """The signal ``interrupt_held`` holds here (see there), if any."""
     if threading.current_thread() is not threading.main_thread():
         return None
     ctrl_c = signal.getsignal(signal.SIGINT)

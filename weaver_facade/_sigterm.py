@@ -17,10 +17,8 @@ __all__ = ["taken_as_interrupt", "terminate_as_interrupt"]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # Handed to the Ctrl-C handler, so that a model's create on its way holds it too,
-    # until its reply names the model to terminate; raised here where SIGINT is ignored
-    # (a background job's): there a create on its way holds SIGTERM itself, in place of
-    # this handler (``taken_as_interrupt``).
+    # Handed to the Ctrl-C handler, so that a model's create on its way holds it too
+    # (``_interrupt``); raised here where SIGINT is ignored (a background job's).
     ctrl_c = signal.getsignal(signal.SIGINT)
     if callable(ctrl_c) and ctrl_c is not _interrupt:
         ctrl_c(signal.SIGINT, frame)
