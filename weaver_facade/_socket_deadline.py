@@ -71,10 +71,8 @@ class _Stream:  # an httpcore.NetworkStream
         self._stream.write(buffer, _left(timeout, "WriteTimeout"))
 
     def close(self) -> None:
-        # The client's close closes the pool's connections from its own thread: a
-        # socket's close wakes no other thread blocked reading it (a held long-poll
-        # went on to its end), its shutdown does. Not in a forked child, whose shutdown
-        # would end the parent's connection too.
+        # Its shutdown, not its close, wakes a thread blocked reading it (the module's
+        # docstring); not in a forked child, whose shutdown would end the parent's too.
         sock = self._stream.get_extra_info("socket")
         if isinstance(sock, socket.socket) and os.getpid() == self._pid:
             with contextlib.suppress(OSError):
