@@ -75,8 +75,7 @@ class ModelInfo:
         id: The server's id of the model.
         base_model: The base model it was created from, when the server says (the real
             service need not; a model this client created always has it).
-        training_mode: ``"lora"`` or ``"full_ft"``, when the server says (the real
-            service need not; a model this client created always has it).
+        training_mode: ``"lora"`` or ``"full_ft"``, when known, as ``base_model`` is.
         tokenizer_path: The tokenizer, when the server says.
         lora_rank: The LoRA rank (LoRA models only).
         next_seq_id: The seq_id the server expects next, when it says (an extension).
