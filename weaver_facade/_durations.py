@@ -45,7 +45,6 @@ class Durations:
         self._seen: dict[Hashable, collections.deque[Bracket]] = {}
 
     def record(self, key: Hashable, bracket: Bracket) -> None:
-        """Remember one finished operation."""
         with self._lock:
             self._seen.setdefault(key, collections.deque(maxlen=HISTORY)).append(bracket)
 

@@ -484,7 +484,6 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
 
     @staticmethod
     def lock() -> threading.Lock:
-        """A lock of this shell's kind."""
         return threading.Lock()
 
     @staticmethod

@@ -492,7 +492,6 @@ def _models(model_ids: list[str]) -> str:
 
 
 def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:
-    """Send a call that answers with a Model."""
     return model_info_from_wire(call.operation, (yield call))
 
 

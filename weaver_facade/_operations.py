@@ -436,7 +436,6 @@ class Poller:
 
     @property
     def waited(self) -> float:
-        """Seconds since the wait started."""
         return self._clock() - self.started
 
     def long_wait(self) -> float | None:

@@ -264,7 +264,6 @@ def poll_is_repeatable(error: Exception, final_5xx_in_a_row: int) -> bool:
 
 
 def wait_before_retry(backoff: float, retry_after: float | None) -> float:
-    """The wait before a retry: ``backoff``, or a longer ``retry_after``."""
     # A shorter Retry-After (0, negative, a date in the past) says nothing about when to
     # come back: taken as given, every retry would follow its failure at once.
     return backoff if retry_after is None else max(backoff, retry_after)
