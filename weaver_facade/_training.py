@@ -686,7 +686,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
         done = reply.read(checkpoint_from_wire, "set_checkpoint_ttl")
         if done is not None:
             return done
-        # The wire promises no body: read the changed checkpoint back from its model's list.
         return (yield from lookup.find_by_path(path))
 
 
