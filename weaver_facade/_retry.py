@@ -73,8 +73,7 @@ class CallOptions:
 
     Attributes:
         timeout: The call's deadline in seconds from its first attempt, retries
-            included: every attempt's connect/read/write/pool timeout and every
-            retry sleep are capped by the time left. ``None``: no deadline.
+            included, as ``with_options`` says; ``None``: no deadline.
         max_retries: Overrides the transport's ``max_retries`` (``None``: keep it).
         retry_unreachable: Retry a request that could not reach the server (a failed
             connect). The close's terminates do not: they are best effort, and a server
