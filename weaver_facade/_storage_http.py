@@ -10,10 +10,9 @@ about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
   every redirect (up to ``MAX_REDIRECTS``, to any host) carries the same.
 * **TLS** is verified with httpx's default context (the same CA bundle and
   ``SSL_CERT_FILE``/``SSL_CERT_DIR`` rules), built on first HTTPS use.
-* **Proxies.** When the environment names one (``HTTP_PROXY``, ``HTTPS_PROXY``,
-  ``ALL_PROXY``, or the system settings), every GET goes through an httpx
-  client with ``trust_env``, so the proxy rules (``NO_PROXY`` included) stay
-  httpx's; its replies are read through the same ``readinto``.
+* **Proxies.** When the environment names one (``environment_proxy``), every GET
+  goes through an httpx client with ``trust_env``, so the proxy rules (``NO_PROXY``
+  included) stay httpx's; its replies are read through the same ``readinto``.
 * **Timeouts**: ``CONNECT_TIMEOUT`` to connect (TLS included), or the time left
   before the caller's deadline if shorter, ``read_timeout`` between two reads.
 * **Stopping.** ``abort`` shuts down the sockets of the GETs in flight, which
