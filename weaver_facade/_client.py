@@ -574,8 +574,7 @@ class _ServiceBase(HasOptions):
         try:
             model = yield from terminate_plan(checked)
         except NotFoundError as missing:
-            # Terminating twice is no error: a server that forgets a terminated model
-            # answers every route of it 404, its terminate too. This client knows the
+            # Terminating twice is no error (``terminate_model``): this client knows the
             # models it terminated; another (a second process, each command of the CLI)
             # knows one by the checkpoints the server still lists of it.
             if not self._steps.was_terminated(checked):
