@@ -544,8 +544,7 @@ class _ServiceBase(HasOptions):
         return self._created.describe(model)
 
     def _find_model(self, model_id: object) -> Plan[ModelInfo]:
-        """``get_model``: a 404 has a note saying what it may mean, as ``_attach``'s: the
-        model was terminated (the server still lists a checkpoint of it), or may have been."""
+        """``get_model``, whose docstring says the note its 404 gets, as ``_attach``'s."""
         checked = check_id("model_id", model_id)
         try:
             return (yield from self._get_model(checked))
