@@ -554,12 +554,9 @@ class _ServiceBase(HasOptions):
             raise
 
     def _forgotten(self, model_id: str) -> Plan[bool | APIError | None]:
-        """Whether the server no longer finds ``model_id`` but still lists a checkpoint of
-        it (``lookup.kept_of_forgotten``): a model terminated before, which it forgot, not
-        one it never had (``_attach`` tells them apart so too); ``None`` if it finds the
-        model, so that a 404 of its terminate says something else, or cannot tell (its
-        ``GET`` failed: a 5xx, a lost reply), which leaves the 404 as it is; the error of
-        a listing that failed (``_kept``)."""
+        """``_kept`` of ``model_id``, once its ``GET`` is a 404; ``None`` if the server finds
+        the model, so that a 404 of its terminate says something else, or cannot tell (its
+        ``GET`` failed: a 5xx, a lost reply), which leaves the 404 as it is."""
         try:
             yield from self._get_model(model_id)
         except NotFoundError:
