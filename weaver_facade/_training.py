@@ -75,7 +75,7 @@ from ._operations import (
     started_snapshot,
 )
 from ._recovery import ResourceWatch, SaveIntent, created_since, own_checkpoint, own_export
-from ._transport import logger, warn_naming_calls
+from ._transport import logger, note_naming_calls, warn_naming_calls
 from ._types import (
     AdamParams,
     Datum,
@@ -207,7 +207,14 @@ def _recover_save(intent: SaveIntent, error: ConflictError) -> Plan[Checkpoint]:
     if since is None:
         raise error
     found = yield from lookup.find(intent.model_id, lambda c: c.name == intent.name)
-    if found is None or not own_checkpoint(intent, found, since):
+    if found is None:  # a listing that lags: it may still be ours
+        note_naming_calls(
+            error,
+            "an earlier attempt of this save lost its reply and may have made it, but the "
+            "model's checkpoint list does not show it yet: look again with list_checkpoints()",
+        )
+        raise error
+    if not own_checkpoint(intent, found, since):
         raise error
     logger.info(
         "save_checkpoint: the retried save met checkpoint %s, which its own earlier "

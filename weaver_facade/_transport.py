@@ -46,7 +46,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import at_least
-from ._errors import ClientClosedError, InvalidArgumentError
+from ._errors import ClientClosedError, InvalidArgumentError, note_cli_words
 from ._interrupt import between_requests
 from ._lazy import asyncio, asyncio_sleep
 from ._socket_deadline import bound_by_deadline, ends
@@ -677,6 +677,7 @@ _CLI_WORDS = {
     "service.list_models()": "`weaver-facade models list`",
     "terminate_model()": "`weaver-facade models terminate`",
     "export_weights(..., force=True)": "`weaver-facade checkpoints export --force`",
+    "list_checkpoints()": "`weaver-facade checkpoints list MODEL_ID`",
 }
 
 
@@ -685,6 +686,14 @@ def in_cli_words(text: str) -> str:
     for call, command in _CLI_WORDS.items():
         text = text.replace(call, command)
     return text
+
+
+def note_naming_calls(exc: BaseException, note: str) -> None:
+    """Add ``note``, which names library calls, to ``exc``, with the command line's words
+    for them (``note_cli_words``)."""
+    exc.add_note(note)
+    if (cli := in_cli_words(note)) != note:
+        note_cli_words(exc, note, cli)
 
 
 def warn_naming_calls(said: str, *, left_running: bool = False) -> None:

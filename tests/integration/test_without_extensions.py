@@ -45,6 +45,8 @@ class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._async = httpx.AsyncHTTPTransport()
         self.rules: dict[tuple[str, str], int] = {}
         self.dropped: list[str] = []
+        # Checkpoint listings to answer empty, as a server whose listings lag may.
+        self.lagging_listings = 0
         # Error codes to give under another name, as another server may.
         self.codes: dict[str, str] = {}
 
@@ -58,6 +60,14 @@ class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 self.dropped.append(request.url.path)
                 return True
         return False
+
+    def _lagging(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if not (self.lagging_listings and request.url.path.endswith("/checkpoints")):
+            return response
+        if request.method != "GET":
+            return response
+        self.lagging_listings -= 1
+        return httpx.Response(200, json={"items": []})
 
     def _recoded(self, response: httpx.Response) -> httpx.Response:
         body = response.json() if response.is_error else {}
@@ -73,7 +83,7 @@ class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
         response.close()
         if self._hit(request):
             raise httpx.ReadError("connection reset after the server acted", request=request)
-        return self._recoded(response)
+        return self._recoded(self._lagging(request, response))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._async.handle_async_request(request)
@@ -81,7 +91,7 @@ class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
         await response.aclose()
         if self._hit(request):
             raise httpx.ReadError("connection reset after the server acted", request=request)
-        return self._recoded(response)
+        return self._recoded(self._lagging(request, response))
 
 
 Clock = Callable[[], float]
@@ -139,6 +149,28 @@ def test_a_save_whose_reply_was_lost_returns_its_own_checkpoint_once(
     assert saved.status is CheckpointStatus.COMPLETED
     assert rows(emu, "SELECT id, name FROM checkpoints") == [(str(saved.id), "lost-reply")]
     assert trainer.list_checkpoints() == [saved]
+
+
+def test_a_lost_reply_whose_checkpoint_the_list_does_not_show_yet_says_it_may_be_ours(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
+) -> None:
+    transport, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    transport.drop("POST", "/checkpoints")
+    transport.lagging_listings = 1
+    with pytest.raises(CheckpointExistsError) as exists:
+        trainer.save_state("lagging")
+    assert transport.dropped
+    assert transport.lagging_listings == 0
+    # The server did make it: the 409 was this save's own first attempt.
+    assert [name for (name,) in rows(emu, "SELECT name FROM checkpoints")] == ["lagging"]
+    (note,) = exists.value.__notes__
+    assert "may have made it" in note
+    assert "list_checkpoints()" in note
+    # A save that lost no reply meets a real conflict, with no such note.
+    with pytest.raises(CheckpointExistsError) as real:
+        trainer.save_state("lagging")
+    assert not getattr(real.value, "__notes__", None)
 
 
 @pytest.mark.parametrize(
