@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import email.utils
 import re
 import time
 import uuid
@@ -12,8 +13,15 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.cli import API_KEY, OPERATION_KEYS, Cli, invoke, shown_whole, train_model
-from tests.support.fakeserver import FakeWeaver, RewritingFake, checkpoint_json, each_checkpoint
+from tests.support.cli import API_KEY, OPERATION_KEYS, Cli, Run, invoke, shown_whole, train_model
+from tests.support.fakeserver import (
+    FakeWeaver,
+    RewritingFake,
+    checkpoint_json,
+    each_checkpoint,
+    error_json,
+    json_reply,
+)
 from tests.support.fakeserver import service as fake_service
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import ServiceClient, _wire
@@ -176,6 +184,53 @@ def test_save_of_an_existing_name_is_an_api_error(cli: Cli, model_id: str) -> No
     assert failed.json()["error"]["code"] == "checkpoint_exists"
     assert failed.json()["error"]["status_code"] == 409
     assert failed.json()["error"]["exit_code"] == 1
+
+
+def _save_on(fake: FakeWeaver, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Run:
+    with fake_service(fake) as other:
+        trainer = other.training_client("m-1")
+        monkeypatch.setattr(ServiceClient, "training_client", lambda *_: trainer)
+        return cli("checkpoints", "save", "m-1", "c1")
+
+
+def test_a_save_refused_by_a_409_of_another_code_says_what_to_do_too(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The wire sheet names no code for a taken name: "conflict" is as likely as the spec's.
+    fake = FakeWeaver()
+    taken = json_reply(409, error_json("conflict", "checkpoint 'c1' already exists"))
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", taken)
+    run = _save_on(fake, cli, monkeypatch)
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: [409 conflict]")
+    assert run.stderr.rstrip().endswith(
+        "; choose another NAME, or look at the one there with `weaver-facade checkpoints "
+        "show weaver://m-1/checkpoints/c1` (an earlier save, perhaps still pending)"
+    )
+
+
+def test_a_save_whose_lost_reply_the_list_does_not_show_yet_says_so_in_cli_words(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeWeaver()
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("reset after the server acted", request=request)
+
+    date = {"Date": email.utils.formatdate(usegmt=True)}
+    taken = json_reply(409, error_json("conflict", "checkpoint 'c1' already exists"), date)
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", lost, taken)
+    fake.script("GET", "/api/v1/models/m-1/checkpoints", json_reply(200, {"items": []}))
+    run = _save_on(fake, cli, monkeypatch)
+    assert run.exit_code == 1
+    assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 2
+    (line,) = run.stderr.splitlines()[-1:]
+    assert line.startswith("error: [409 conflict]")
+    assert (
+        "; an earlier attempt of this save lost its reply and may have made it, but the "
+        "model's checkpoint list does not show it yet: look again with `weaver-facade "
+        "checkpoints list MODEL_ID`; choose another NAME"
+    ) in line
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from .. import (
     CheckpointExistsError,
     CheckpointNotReadyError,
     CheckpointPath,
+    ConflictError,
     InvalidCheckpointRef,
     InvalidInputError,
     ModelTerminatedError,
@@ -409,10 +410,13 @@ def _name_taken(path: CheckpointPath) -> Iterator[None]:
     """A save refused because its name is taken: say what to do, in the CLI's words."""
     try:
         yield
-    except CheckpointExistsError as exc:
+    except ConflictError as exc:
+        # The wire sheet names no code for it: a 409 of a code the spec does not name too.
+        if not isinstance(exc, CheckpointExistsError) and type(exc) is not ConflictError:
+            raise
         message = (
-            f"{exc}; choose another NAME, or look at the one there with `weaver-facade "
-            f"checkpoints show {path}` (an earlier save, perhaps still pending)"
+            f"{noted(exc) or exc}; choose another NAME, or look at the one there with "
+            f"`weaver-facade checkpoints show {path}` (an earlier save, perhaps still pending)"
         )
         raise current_state().failure(exc, EXIT_API_ERROR, message) from None
 
