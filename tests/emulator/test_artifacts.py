@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -189,6 +192,33 @@ async def test_an_identical_export_answers_200_and_force_replaces_it(api: Api) -
     assert (await fetch(api.client, old_descriptor["files"][0]["url"])).status_code == 404
     listed = await api.ok("GET", f"/checkpoints/{ckpt['id']}/artifacts")
     assert [a["id"] for a in listed["items"]] == [merged["id"], forced["id"]]
+
+
+async def test_a_forced_export_removes_the_old_files_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Freeing a GB's blocks takes most of a second, in which no other request is answered.
+    ckpt = await trained_checkpoint(api)
+    first = await exported(api, ckpt["id"])
+    removed = threading.Event()
+    on_loop: list[bool] = []
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path: Path, **kwargs: Any) -> None:
+        if Path(path).name.split(".")[0] == first["id"]:
+            try:
+                asyncio.get_running_loop()
+                on_loop.append(True)
+            except RuntimeError:
+                on_loop.append(False)
+        real_rmtree(path, **kwargs)
+        if Path(path).name.split(".")[0] == first["id"]:
+            removed.set()
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    await exported(api, ckpt["id"], force=True)
+    assert removed.wait(10), "the replaced export's files are removed"
+    assert on_loop == [False], "removed on the event loop"
 
 
 async def test_a_running_export_is_joined_and_cannot_be_forced(
