@@ -454,6 +454,10 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
                 code="artifact_not_ready",
             )
         what = f"no completed {want.value} artifact" if want else "no completed artifact"
+        # The other kind, there already: a full_ft checkpoint's export never makes this one.
+        there = sorted({a.kind.value for a in artifacts if a.status is ArtifactStatus.COMPLETED})
+        if there:
+            what += f", only an {' and an '.join(there)} one"
         last = _newest(artifacts, of_kind)
         if last is not None and last.status is ArtifactStatus.ERROR:  # why, as a listing would
             why = f": {last.error}" if last.error else ""

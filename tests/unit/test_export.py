@@ -423,6 +423,24 @@ def test_a_download_after_a_failed_export_says_the_export_failed(tmp_path: Path)
     assert not (tmp_path / "out").exists()
 
 
+def test_a_download_of_a_kind_not_exported_names_the_kind_there(tmp_path: Path) -> None:
+    # Of a full_ft checkpoint's hf_adapter, it said only "export it first", which makes
+    # another hf_model: the user learnt that one was there only by listing the artifacts.
+    fake = FakeWeaver()
+    model = {
+        **artifact_json(),
+        "kind": "hf_model",
+        "uri": "weaver://m-1/checkpoints/c/artifacts/hf_model",
+    }
+    fake.script("GET", LIST, json_reply(200, {"items": [model]}))
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out", kind="hf_adapter")
+    said = "has no completed hf_adapter artifact, only an hf_model one; export it first"
+    assert said in str(missing.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_export_that_failed_before_the_last_one_is_not_blamed(tmp_path: Path) -> None:
     # The wire gives a listing no order: a server listing the newest first, a deleted
     # artifact newer than a failed one, still got "its last export failed".
