@@ -961,7 +961,9 @@ class ServiceClient(_ServiceBase):
                 is created).
         """
         check_bool("keep", keep)
-        plan = resume_plan(checkpoint, with_optimizer, self._created.settings, base_model)
+        plan = resume_plan(
+            checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
+        )
         made: list[str] = []
         try:
             model, loaded = drive(plan, lambda step: self._resume_step(step, keep, made))
@@ -1278,7 +1280,9 @@ class AsyncServiceClient(_ServiceBase):
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
         check_bool("keep", keep)
-        plan = resume_plan(checkpoint, with_optimizer, self._created.settings, base_model)
+        plan = resume_plan(
+            checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
+        )
         made: list[str] = []
         try:
             model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep, made))

@@ -166,6 +166,8 @@ def by_id(
         except APIError as exc:
             if not _route_missing(exc):
                 raise
+            if model_id is None and server is not None and server.checkpoint_by_id_supported:
+                raise  # the server has read an id before: this one names no checkpoint
             if model_id is None:
                 raise UnsupportedByServerError(
                     f"get_checkpoint: checkpoint {checkpoint_id} was not found by id; this "
@@ -198,15 +200,15 @@ def by_id(
     return found
 
 
-def by_ref(ref: object, model_id: str | None) -> Plan[Checkpoint]:
+def by_ref(ref: object, model_id: str | None, server: PollPolicy | None = None) -> Plan[Checkpoint]:
     """A ``Checkpoint`` (fetched again), id or path; ``model_id``: the list an id falls
-    back to."""
+    back to; ``server``: as for ``by_id``."""
     target = model_checkpoint_ref(ref, model_id)
     if isinstance(target, CheckpointPath):
         return (yield from find_by_path(target))
     if isinstance(target, Checkpoint):
-        return (yield from by_id(target.id, target.model_id))
-    return (yield from by_id(target, model_id))
+        return (yield from by_id(target.id, target.model_id, server))
+    return (yield from by_id(target, model_id, server))
 
 
 def _gone(checkpoint_id: uuid.UUID, model_id: str) -> Plan[bool]:

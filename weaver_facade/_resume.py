@@ -49,6 +49,7 @@ from ._models import (
     check_base_model,
     model_plan,
 )
+from ._operations import PollPolicy
 from ._training import check_optimizer_state, load_submission
 from ._transport import logger
 from ._types import LoadResult
@@ -63,10 +64,12 @@ def resume_plan(
     with_optimizer: object,
     settings: Callable[[str], NewModel | None],
     base_model: object,
+    server: PollPolicy | None = None,
 ) -> ResumePlan:
     """The steps of resuming ``checkpoint`` (a ``Checkpoint``, a path or a checkpoint id)
     into a new model, as the module's docstring says; returns it and the load result.
-    Bad arguments raise on the first step, before any request."""
+    Bad arguments raise on the first step, before any request. ``server``: the client's
+    policy, which tells whether the server reads checkpoints by id (``lookup.by_id``)."""
     with_optimizer = check_bool("with_optimizer", with_optimizer)
     asked = None if base_model is None else check_base_model(base_model)
     target = coerce_checkpoint_ref(checkpoint)
@@ -76,7 +79,7 @@ def resume_plan(
         # A bare id names no model whose list could stand in for checkpoint-by-id. A
         # Checkpoint not completed is read again: its status may be stale (a save's result,
         # pending when its operation ended, that the server has completed since).
-        found = yield from lookup.by_ref(target, None)
+        found = yield from lookup.by_ref(target, None, server)
     if found.status is not CheckpointStatus.COMPLETED:
         refused = CheckpointNotReadyError(
             f"checkpoint {found.path} is {found.status.value}, not completed; "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import time
+import uuid
 
 import httpx
 import pytest
@@ -30,11 +31,13 @@ from weaver_facade import (
     LoraSettings,
     ModelInfo,
     ModelTerminatedError,
+    NotFoundError,
     OptimizerStateUnavailableError,
     RetryPolicy,
     RetrySettings,
     ServiceClient,
     TrainingClient,
+    UnsupportedByServerError,
 )
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator._base_models import BASE_MODELS
@@ -234,6 +237,22 @@ def test_resume_in_one_call_continues_bit_for_bit(
     assert train(resumed, 3) == reference
     loads = recorder.sent("POST", "/load")
     assert loads[-1].url.path == f"/api/v1/models/{resumed.model_id}/load"
+
+
+def test_resume_of_an_unknown_id_is_not_found_once_the_server_read_one(
+    make_service: ServiceFactory, emu: RunningEmulator
+) -> None:
+    # An unknown id was an UnsupportedByServerError saying the server "may lack" the
+    # checkpoint-by-id extension, even after that server had answered a resume by id.
+    service = make_service()
+    saved = service.create_training_client(BASE_MODEL).save_state("known")
+    service.create_training_client_from_state(saved.id)  # the server reads ids
+    before = raw_models(emu)
+    with pytest.raises(NotFoundError) as missing:
+        service.create_training_client_from_state(uuid.uuid4())
+    assert not isinstance(missing.value, UnsupportedByServerError)
+    assert missing.value.status_code == 404
+    assert raw_models(emu) == before
 
 
 def test_a_resumed_model_is_kept_on_request(
