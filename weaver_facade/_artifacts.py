@@ -43,6 +43,7 @@ from ._errors import (
 )
 from ._lazy import wire
 from ._operations import OperationSnapshot
+from ._transport import give_cli_words
 from ._wire import (
     Plan,
     WireFields,
@@ -462,11 +463,12 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
         if last is not None and last.status is ArtifactStatus.ERROR:  # why, as a listing would
             why = f": {last.error}" if last.error else ""
             what += f" (its last {last.kind.value} export failed{why})"
-        raise NotFoundError(
-            f"checkpoint {checkpoint} has {what}; export it first "
-            "(export_weights, or `weaver-facade checkpoints export`)",
+        never = NotFoundError(
+            f"checkpoint {checkpoint} has {what}; export it first with export_weights()",
             code="not_found",
         )
+        give_cli_words(never)
+        raise never
     kinds = tuple(sorted({a.kind.value for a in ready}))
     if len(kinds) > 1:
         raise AmbiguousArtifactKindError(

@@ -63,7 +63,6 @@ from ._errors import (
     OperationTimeoutError,
     add_goes_on_note,
     goes_on,
-    note_cli_words,
 )
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
@@ -108,7 +107,7 @@ from ._transport import (
     RetrySettings,
     RetryTransport,
     configure_logging,
-    in_cli_words,
+    give_cli_words,
     logger,
     own_async_transport,
     own_transport,
@@ -463,7 +462,7 @@ class _ServiceBase(HasOptions):
             try:
                 return (yield from model_plan(create))
             except Exception as failed:  # a Ctrl-C never comes into a plan: see ``_create``
-                _in_cli_words(failed)
+                give_cli_words(failed)
                 raise
 
         try:
@@ -495,7 +494,7 @@ class _ServiceBase(HasOptions):
                 # retry, says nothing).
                 if lost and not goes_on(refused):
                     add_goes_on_note(refused, _lost_create(lost))
-                    _in_cli_words(refused)
+                    give_cli_words(refused)
                 raise
         model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets it.
@@ -598,14 +597,6 @@ _CREATE_ON_ITS_WAY = (
     "this client cannot terminate, not knowing its id; a server with the model-listing "
     f"extension shows it in {_MODELS[0]} (end it with {_MODELS[1]})"
 )
-
-
-def _in_cli_words(exc: BaseException) -> None:
-    """Give the notes of a create's ``exc`` that name library calls the command line's words
-    (``note_cli_words``), as its WARNING's ``cli_message`` has them."""
-    for note in getattr(exc, "__notes__", []):
-        if (cli := in_cli_words(note)) != note:
-            note_cli_words(exc, note, cli)
 
 
 def _lost_create(lost: int, why: str | None = None) -> str:
@@ -832,7 +823,7 @@ class ServiceClient(_ServiceBase):
             try:
                 return io.stopping_retries(interrupted).run(plan)
             except KeyboardInterrupt as exc:  # raised past the plan, which sees no such error
-                _in_cli_words(exc)  # a Ctrl-C while a retry waited: a model may be made
+                give_cli_words(exc)  # a Ctrl-C while a retry waited: a model may be made
                 raise
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:

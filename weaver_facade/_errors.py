@@ -468,8 +468,9 @@ _CLI_NOTES = "cli_notes"
 
 
 def note_cli_words(exc: BaseException, note: str, cli: str) -> None:
-    """Give ``exc``'s ``note``, which names library calls, the command line's words ``cli``,
-    which it shows instead (``exc.cli_notes``, by note, as a log record's ``cli_message``)."""
+    """Give ``exc``'s ``note`` (or its text), which names library calls, the command line's
+    words ``cli``, which it shows instead (``exc.cli_notes``, by note, as a log record's
+    ``cli_message``)."""
     words = getattr(exc, _CLI_NOTES, None)
     if not isinstance(words, dict):
         words = {}

@@ -678,6 +678,7 @@ _CLI_WORDS = {
     "terminate_model()": "`weaver-facade models terminate`",
     "export_weights(..., force=True)": "`weaver-facade checkpoints export --force`",
     "list_checkpoints()": "`weaver-facade checkpoints list MODEL_ID`",
+    "export_weights()": "`weaver-facade checkpoints export`",
 }
 
 
@@ -688,12 +689,19 @@ def in_cli_words(text: str) -> str:
     return text
 
 
+def give_cli_words(exc: BaseException) -> None:
+    """Give ``exc``'s text and notes that name library calls the command line's words
+    (``note_cli_words``), as a WARNING's ``cli_message`` has them."""
+    for said in (str(exc), *getattr(exc, "__notes__", [])):
+        if (cli := in_cli_words(said)) != said:
+            note_cli_words(exc, said, cli)
+
+
 def note_naming_calls(exc: BaseException, note: str) -> None:
     """Add ``note``, which names library calls, to ``exc``, with the command line's words
     for them (``note_cli_words``)."""
     exc.add_note(note)
-    if (cli := in_cli_words(note)) != note:
-        note_cli_words(exc, note, cli)
+    give_cli_words(exc)
 
 
 def warn_naming_calls(said: str, *, left_running: bool = False) -> None:

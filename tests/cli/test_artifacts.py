@@ -130,16 +130,18 @@ def test_download_of_a_checkpoint_never_exported_names_the_command(
     cli: Cli, model_id: str, tmp_path: Path
 ) -> None:
     # It said "export it first (export_weights, or `weaver-facade checkpoints export`)",
-    # the library's way out too, to a user of the command line.
+    # the library's way out too, to a user of the command line. The library names its
+    # call, which the command line words as its own command, as it does in every note.
     ref = saved(cli, model_id)
     run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"), "--json")
     assert run.exit_code == 1
     said = (
-        f"checkpoint {ref} has no completed artifact; export it first "
-        "(`weaver-facade checkpoints export`)"
+        f"checkpoint {ref} has no completed artifact; export it first with "
+        "`weaver-facade checkpoints export`"
     )
     assert run.stderr == f"error: [not_found] {said}\n"
-    assert run.json()["error"]["type"] == "NotFoundError"
+    error = run.json()["error"]
+    assert (error["type"], error["message"]) == ("NotFoundError", f"[not_found] {said}")
 
 
 def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) -> None:

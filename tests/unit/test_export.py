@@ -441,6 +441,21 @@ def test_a_download_of_a_kind_not_exported_names_the_kind_there(tmp_path: Path) 
     assert not (tmp_path / "out").exists()
 
 
+def test_a_download_of_a_checkpoint_never_exported_names_the_library_call(tmp_path: Path) -> None:
+    # It said "export it first (export_weights, or `weaver-facade checkpoints export`)": the
+    # command line's way out too, which the command line then cut off its text.
+    fake = FakeWeaver()
+    fake.script("GET", LIST, json_reply(200, {"items": []}))
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights("weaver://m-1/checkpoints/c", tmp_path / "out")
+    assert str(missing.value).endswith(
+        "checkpoint weaver://m-1/checkpoints/c has no completed artifact; export it first "
+        "with export_weights()"
+    ), str(missing.value)
+    assert "weaver-facade" not in str(missing.value)
+
+
 def test_an_export_that_failed_before_the_last_one_is_not_blamed(tmp_path: Path) -> None:
     # The wire gives a listing no order: a server listing the newest first, a deleted
     # artifact newer than a failed one, still got "its last export failed".

@@ -106,19 +106,29 @@ def _as_argued(exc: InvalidInputError) -> str:
 
 
 def _cli_words(exc: BaseException) -> dict[str, str]:
-    """The command line's words of ``exc``'s notes that name library calls, by note (the
-    library's ``cli_notes``, as a log record's ``cli_message``)."""
+    """The command line's words of ``exc``'s text and notes that name library calls, by
+    text (the library's ``cli_notes``, as a log record's ``cli_message``)."""
     words = getattr(exc, "cli_notes", None)
     return words if isinstance(words, dict) else {}
+
+
+def _said(exc: BaseException) -> str:
+    """``exc``'s text, in the command line's words when it names library calls."""
+    return _cli_words(exc).get(str(exc), str(exc))
+
+
+def _cli_notes(exc: BaseException) -> list[str]:
+    """``exc``'s notes that name library calls, in the command line's words."""
+    return [cli for note, cli in _cli_words(exc).items() if note != str(exc)]
 
 
 def noted(exc: BaseException) -> str | None:
     """``exc``'s text and its notes (``add_note``), which the one-line error leaves out, or
     ``None`` without any: the library's words for what a refusal may mean (the command
-    line's, for a note that names library calls)."""
+    line's, for a text or a note that names library calls)."""
     notes = getattr(exc, "__notes__", None)
     words = _cli_words(exc)
-    return "; ".join([str(exc), *(words.get(n, n) for n in notes)]) if notes else None
+    return "; ".join([_said(exc), *(words.get(n, n) for n in notes)]) if notes else None
 
 
 def _one_line(text: str) -> str:
@@ -442,10 +452,10 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
         except (APIError, OperationFailedError, WeaverError) as exc:
             # With the notes the library gave the command line's words for (a create's, of a
             # model it may have made); the others may name library calls.
-            message = "; ".join([str(exc), *_cli_words(exc).values()])
+            message = "; ".join([_said(exc), *_cli_notes(exc)])
             # Not "cannot reach" after an earlier attempt that may have made a model (its
             # note says so), whatever the last attempt met.
-            if isinstance(exc, APIConnectionError) and _never_sent(exc) and not _cli_words(exc):
+            if isinstance(exc, APIConnectionError) and _never_sent(exc) and not _cli_notes(exc):
                 message = f"cannot reach {state.service().base_url}: {message}"
             elif isinstance(exc, APIConnectionError):  # it was reached; its reply is lost
                 what = "no reply in time" if isinstance(exc, APITimeoutError) else "lost the reply"
@@ -479,7 +489,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             op = state.progress.last_operation_id
             # A create's note in the command line's words ("interrupted while the request
             # to create a model was on its way: ..."), naming the model it may have made.
-            message = "; ".join(_cli_words(exc).values()) or "interrupted"
+            message = "; ".join(_cli_notes(exc)) or "interrupted"
             if op is not None:
                 message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
             payload = state.error_payload(exc, EXIT_INTERRUPTED, message)

@@ -67,8 +67,6 @@ __all__ = ["artifact_json", "download_json"]
 # bad value by the option, not by the library's parameter.
 _MAX_CONCURRENCY = 64
 _KINDS = tuple(sorted(kind.value for kind in ArtifactKind))  # the spec's, as the library's
-# How the library's error for a checkpoint never exported ends: its way out and the CLI's.
-_EXPORT_FIRST = "(export_weights, or `weaver-facade checkpoints export`)"
 _CONCURRENCY: int = (
     inspect.signature(ServiceClient.download_weights).parameters["max_concurrency"].default
 )
@@ -375,13 +373,8 @@ def download(
         # Found once the artifacts are listed, but a usage error: the command lacks --kind.
         raise state.failure(exc, EXIT_USAGE, message) from None
     except NotFoundError as exc:
-        if not isinstance(target, uuid.UUID):
-            # A checkpoint never exported: the command's way out, not the library's too.
-            said = str(exc)
-            if not said.endswith(_EXPORT_FIRST):
-                raise
-            message = said.removesuffix(_EXPORT_FIRST) + "(`weaver-facade checkpoints export`)"
-            raise state.failure(exc, EXIT_API_ERROR, message) from None
+        if not isinstance(target, uuid.UUID):  # a checkpoint: the library says it all
+            raise
         # Without --model an id is taken as an artifact's: it may have been a checkpoint's.
         message = f"{exc}; for a checkpoint's id, pass --model MODEL_ID"
         raise state.failure(exc, EXIT_API_ERROR, message) from None
