@@ -434,8 +434,18 @@ class _ServiceBase(HasOptions):
         return NewModel(base_model=base_model, training_mode=mode, lora=lora)
 
     def _create_model(
-        self, session_id: str, new: NewModel, *, keep: bool, interrupted: Callable[[], bool]
+        self,
+        session_id: str,
+        new: NewModel,
+        *,
+        keep: bool,
+        interrupted: Callable[[], bool],
+        lost_in_ended: _LostInEnded | None = None,
     ) -> Plan[ModelInfo]:
+        """A model's create; ``lost_in_ended`` counts its attempts whose reply was lost in a
+        session that then ended, for a Ctrl-C, which never comes into the plan (``_create``)."""
+        counted = _LostInEnded() if lost_in_ended is None else lost_in_ended
+
         def create_on(session_id: str, ended: int = 0) -> Plan[ModelInfo]:
             """A create in ``session_id``, after ``ended`` attempts whose reply was lost
             in a session that then ended."""
@@ -475,7 +485,7 @@ class _ServiceBase(HasOptions):
             # The 404 answered a retry: each attempt whose reply was lost may have made a
             # model in the session before it went. One WARNING of them all, also when a
             # reply is lost in the new session too.
-            lost = _replies_lost(gone)
+            lost = counted.replies = _replies_lost(gone)
             try:
                 reopened, opened = yield from self._root._reopen(session_id)
                 try:
@@ -485,7 +495,7 @@ class _ServiceBase(HasOptions):
                     # this create had before it took the other's (``_open_session``).
                     if opened or interrupted():
                         raise
-                    lost += _replies_lost(again)
+                    lost = counted.replies = lost + _replies_lost(again)
                     made = yield from create_on((yield from self._root._reopen(reopened))[0], lost)
             except (APIError, ClientClosedError) as refused:
                 # No model to warn of, but an attempt whose reply was lost may have made
@@ -818,11 +828,18 @@ class ServiceClient(_ServiceBase):
         io = self._io.whole()  # the session and the model within one call's timeout
         session_id = self._root._ensure_session(io)
         # A first Ctrl-C waits for the reply, but for no retry (``create_training_client``).
+        lost = _LostInEnded()
         with interrupt_held(_waiting_for_model) as interrupted:
-            plan = self._create_model(session_id, new, keep=keep, interrupted=interrupted)
+            plan = self._create_model(
+                session_id, new, keep=keep, interrupted=interrupted, lost_in_ended=lost
+            )
             try:
                 return io.stopping_retries(interrupted).run(plan)
             except KeyboardInterrupt as exc:  # raised past the plan, which sees no such error
+                # Unnoted, it cut no create whose reply was lost (a new session's open, say):
+                # the attempts lost in the session that ended may each have made a model.
+                if lost.replies and not getattr(exc, "__notes__", None):
+                    add_goes_on_note(exc, _lost_create(lost.replies, "interrupted"))
                 give_cli_words(exc)  # a Ctrl-C while a retry waited: a model may be made
                 raise
 
@@ -1345,6 +1362,13 @@ def _replies_lost(gone: NotFoundError) -> int:
     delivery = gone.delivery
     earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
     return 0 if earlier is None else earlier.replies_lost
+
+
+@attrs.define
+class _LostInEnded:
+    """How many attempts of a create lost their reply in a session that then ended."""
+
+    replies: int = 0
 
 
 class _Session:

@@ -1265,6 +1265,41 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_close_says_so()
     assert raised.value.__notes__ == [_LOST_CREATE_NOTE]
 
 
+@pytest.mark.parametrize("moment", ["waiting-to-retry", "on-its-way"])
+def test_a_create_whose_lost_reply_met_an_expired_session_then_a_ctrl_c_says_so(
+    moment: str,
+) -> None:
+    # A Ctrl-C while the new session was opened (its retry waited after a 503, or its
+    # request was on its way: a second Ctrl-C) raised KeyboardInterrupt without the note
+    # that the attempt whose reply was lost in s-1 may have made a model, which a Ctrl-C
+    # while that attempt's retry waited has.
+    fake = FakeWeaver()
+    made_then_lost = _made_then_lost(fake)
+    first = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
+    stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
+
+    def ctrl_c(_request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    reopen = json_reply(503, UNAVAILABLE) if moment == "waiting-to-retry" else ctrl_c
+    fake.script("POST", "/api/v1/sessions", json_reply(201, {**first, **stamps}), reopen)
+    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
+    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, json_reply(404, gone))
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the second: before the new session's retry
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as raised, service(fake, sleep=sleep) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert fake.sent("POST")[-1].url.path == "/api/v1/sessions"
+    assert raised.value.__notes__ == [
+        _LOST_CREATE_NOTE.replace("an earlier attempt's reply was lost", "interrupted")
+    ]
+
+
 @pytest.mark.parametrize(
     "refusal",
     [(500, "internal", False), (503, "unavailable", True)],
