@@ -469,11 +469,7 @@ class _ServiceBase(HasOptions):
                 after_lost_reply=warn,
                 lost_replies=lambda lost, why: _lost_create(lost + ended, why),
             )
-            try:
-                return (yield from model_plan(create))
-            except Exception as failed:  # a Ctrl-C never comes into a plan: see ``_create``
-                give_cli_words(failed)
-                raise
+            return (yield from model_plan(create))
 
         try:
             made = yield from create_on(session_id)

@@ -42,6 +42,7 @@ from ._operations import (
     started_snapshot,
 )
 from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach
+from ._transport import give_cli_words
 from ._wire import (
     EARLIER_ATTEMPT,
     Call,
@@ -332,6 +333,7 @@ class _Base(Generic[SleepT, SnapshotT]):
                 if call.lost_replies is not None:
                     note = call.lost_replies(reach.replies_lost, why)  # counted
                 add_goes_on_note(error, note + then)
+                give_cli_words(error)
             return error
 
         try:
@@ -378,6 +380,7 @@ class _Base(Generic[SleepT, SnapshotT]):
             # attempt lost its reply (a create's model, which no WARNING names then).
             if call.lost_replies is not None and lost:
                 add_goes_on_note(exc, call.lost_replies(lost, None))
+                give_cli_words(exc)
             raise
         if call.after_lost_reply is not None:
             call.after_lost_reply(made, lost)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import math
 import os
@@ -672,21 +673,34 @@ def _detached(response: httpx.Response) -> httpx.Response:
     )
 
 
-# The library's calls that a WARNING or a note names, in the command line's words.
+# The library's calls (and errors) that a WARNING or a note names, in the command line's
+# words; "{}" stands for a checkpoint's path, which the command names too.
 _CLI_WORDS = {
     "service.list_models()": "`weaver-facade models list`",
     "terminate_model()": "`weaver-facade models terminate`",
     "export_weights(..., force=True)": "`weaver-facade checkpoints export --force`",
     "list_checkpoints()": "`weaver-facade checkpoints list MODEL_ID`",
     "export_weights()": "`weaver-facade checkpoints export`",
+    "trainer.get_checkpoint('{}')": "`weaver-facade checkpoints show {}`",
+    "raises CheckpointExistsError": "fails, its name taken",
 }
 
 
 def in_cli_words(text: str) -> str:
     """``text`` with the library's calls it names in the command line's words."""
     for call, command in _CLI_WORDS.items():
-        text = text.replace(call, command)
+        before, path, after = call.partition("{}")
+        if not path:
+            text = text.replace(call, command)
+            continue
+        named = re.compile(f"{re.escape(before)}(weaver://[^']*){re.escape(after)}")
+        text = named.sub(functools.partial(_named, command), text)
     return text
+
+
+def _named(command: str, call: re.Match[str]) -> str:
+    """``command`` with the path that ``call`` names."""
+    return command.format(call[1])
 
 
 def give_cli_words(exc: BaseException) -> None:

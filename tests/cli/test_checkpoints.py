@@ -679,13 +679,40 @@ def test_ctrl_c_while_a_save_is_sent_says_the_checkpoint_may_be_made(
     assert run.exit_code == 130
     path = "weaver://m-1/checkpoints/c1"
     said = (
-        f"interrupted while the save request was on its way: the server may have made "
-        f"{path} (saving c1 again then fails, its name taken); look with "
-        f"`weaver-facade checkpoints show {path}`"
+        "interrupted while the request to save checkpoint 'c1' was on its way: the server "
+        "may have made it (saving 'c1' again then fails, its name taken); look with "
+        f"`weaver-facade checkpoints show {path}` or `weaver-facade checkpoints list MODEL_ID`"
     )
     assert run.stderr.splitlines()[-1] == f"error: {said}"
     assert run.json()["error"]["message"] == said
     assert run.json()["error"]["type"] == "KeyboardInterrupt"
+
+
+_EVERY_SAVE_LOST = FaultRule("drop", 1.0, "after", "POST", "/api/v1/models/{model_id}/checkpoints")
+
+
+@pytest.mark.parametrize("emulator_config", [{"faults": FaultConfig(rules=(_EVERY_SAVE_LOST,))}])
+def test_a_save_whose_replies_were_all_lost_says_where_its_checkpoint_may_be(
+    cli: Cli, emu: RunningEmulator, model_id: str
+) -> None:
+    # It said "(the server may have acted)" alone: the server made the checkpoint, and the
+    # same save again fails, its name taken, with nothing said of where to look first.
+    run = cli("--max-retries", "0", "checkpoints", "save", model_id, "c1", "--json")
+    assert run.exit_code == 1
+    made = path(model_id, "c1")
+    said = (
+        "no reply came while the request to save checkpoint 'c1' was on its way: the server "
+        "may have made it (saving 'c1' again then fails, its name taken); look with "
+        f"`weaver-facade checkpoints show {made}` or `weaver-facade checkpoints list MODEL_ID`"
+    )
+    [error] = run.stderr.splitlines()
+    assert error.startswith(f"error: lost the reply from {emu.base_url} (the server may have "), (
+        error
+    )
+    assert error.endswith(f"; {said}"), error
+    assert run.json()["error"]["message"] == error.removeprefix("error: ")
+    listed = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    assert [c["path"] for c in listed] == [made]  # it was made
 
 
 @pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 2.0}}])
@@ -762,6 +789,47 @@ def test_ctrl_c_while_a_save_waits_to_retry_a_refused_request_says_interrupted(
         run = cli("checkpoints", "save", "m-1", "c1", "--json")
     assert run.exit_code == 130
     assert run.json()["error"]["message"] == "interrupted"
+
+
+def test_a_save_whose_last_attempt_found_no_server_after_a_lost_reply_is_not_unreached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first attempt's reply was lost (the server saved it), the retry's connection was
+    # refused: "cannot reach URL", which says nothing was sent, and no word of the
+    # checkpoint the first attempt may have made, which the library's note names.
+    fake = FakeWeaver()
+    saves = [0]
+
+    def handle(_self: object, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/checkpoints"):
+            saves[0] += 1
+            if saves[0] == 1:
+                fake(request)
+                raise httpx.RemoteProtocolError("peer closed connection", request=request)
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return fake(request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://weaver.test",
+        "WEAVER_API_KEY": API_KEY,
+    }
+    run = invoke(["--max-retries", "1", "checkpoints", "save", "m-1", "c1", "--json"], env)
+    assert run.exit_code == 1
+    assert saves == [2]
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith(
+        "error: lost the reply from http://weaver.test (the server may have acted): "
+        "save_checkpoint: ConnectError: "
+    ), error
+    assert error.endswith(
+        "; no reply came while the request to save checkpoint 'c1' was on its way: the server "
+        "may have made it (saving 'c1' again then fails, its name taken); look with "
+        "`weaver-facade checkpoints show weaver://m-1/checkpoints/c1` or "
+        "`weaver-facade checkpoints list MODEL_ID`"
+    ), error
+    assert run.json()["error"]["message"] == error.removeprefix("error: ")
+    assert [c["name"] for c in fake.checkpoints["m-1"]] == ["c1"]  # it was made
 
 
 @pytest.mark.usefixtures("weaver_log_undone")

@@ -57,7 +57,6 @@ from ._output import (
 )
 from ._state import (
     EXIT_API_ERROR,
-    EXIT_INTERRUPTED,
     EXIT_USAGE,
     current_state,
     handles_errors,
@@ -261,22 +260,13 @@ def save(
     service, left = state.waiting(timeout)
     with state.progress.active(), _checkpoints_stay(model_id), _name_taken(path):
         trainer = service.training_client(model_id)
-        try:
-            handle = within(trainer, left).save_state(
-                name,
-                include_optimizer=not weights_only,
-                ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
-                wait=False,
-            )
-        except KeyboardInterrupt as exc:  # not waiting yet
-            if not getattr(exc, "__notes__", None):  # the server cannot have got it
-                raise
-            message = (
-                f"interrupted while the save request was on its way: the server may have "
-                f"made {path} (saving {name} again then fails, its name taken); look with "
-                f"`weaver-facade checkpoints show {path}`"
-            )
-            raise state.failure(exc, EXIT_INTERRUPTED, message) from None
+        # A Ctrl-C on its way says, in the library's note, where its checkpoint may be.
+        handle = within(trainer, left).save_state(
+            name,
+            include_optimizer=not weights_only,
+            ttl_seconds=SERVER_DEFAULT if ttl is None else ttl,
+            wait=False,
+        )
         if no_wait:
             _show_started(handle, "save_checkpoint")
             return
