@@ -690,17 +690,17 @@ def in_cli_words(text: str) -> str:
     """``text`` with the library's calls it names in the command line's words."""
     for call, command in _CLI_WORDS.items():
         before, path, after = call.partition("{}")
-        if not path:
-            text = text.replace(call, command)
-            continue
-        named = re.compile(f"{re.escape(before)}(weaver://[^']*){re.escape(after)}")
-        text = named.sub(functools.partial(_named, command), text)
+        # A whole call: the list_checkpoints() of trainer.list_checkpoints() is no command.
+        named = rf"(?<![\w.]){re.escape(before)}"
+        if path:
+            named += f"(weaver://[^']*){re.escape(after)}"
+        text = re.sub(named, functools.partial(_named, command), text)
     return text
 
 
 def _named(command: str, call: re.Match[str]) -> str:
-    """``command`` with the path that ``call`` names."""
-    return command.format(call[1])
+    """``command`` with the path that ``call`` names, if any."""
+    return command.format(*call.groups())
 
 
 def give_cli_words(exc: BaseException) -> None:

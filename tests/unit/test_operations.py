@@ -924,6 +924,10 @@ def test_ctrl_c_while_a_save_and_export_is_sent_says_what_may_be_made() -> None:
         with pytest.raises(KeyboardInterrupt) as raised:
             trainer.export_weights()
     assert raised.value.__notes__ == [f"interrupted while {SAVED_AND_EXPORTED}"]
+    # Its trainer.list_checkpoints() is no command: it was worded "trainer.`weaver-facade
+    # checkpoints list MODEL_ID`" for the command line.
+    for cli in getattr(raised.value, "cli_notes", {}).values():
+        assert ".`weaver-facade" not in cli, cli
 
 
 async def test_a_save_and_export_cancelled_on_its_way_says_what_may_be_made() -> None:
