@@ -15,6 +15,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 MARKER = "x-weaver-extension"
+# The schema of an extension's field where the extension is off: the wire sheet's rules
+# on a server's own field of that name.
+WITHOUT = "x-weaver-without-extension"
 CHECKPOINT_BY_ID = "checkpoint-by-id"
 MODEL_LISTING = "model-listing"
 
@@ -46,11 +49,14 @@ def extension_names(document: Mapping[str, Any]) -> tuple[str, ...]:
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAMETER_REF = "#/components/parameters/"
+_SCHEMA_REF = "#/components/schemas/"
 
 
 def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[str, Any]:
-    """A copy of the spec without the routes, operations and parameters of ``without``
-    (and without the links to operations it removed)."""
+    """A copy of the spec without the routes, operations, parameters and fields of
+    ``without`` (and without the links to operations it removed). A server that lacks an
+    extension may send a field of the same name with a meaning of its own, which is then
+    held only to the rules the wire sheet has for it (``WITHOUT``), if any."""
     doc: dict[str, Any] = copy.deepcopy(dict(document))
     if not without:
         return doc
@@ -90,7 +96,48 @@ def restrict_spec(document: Mapping[str, Any], without: frozenset[str]) -> dict[
             for param in [*item.get("parameters", []), *operation.get("parameters", [])]:
                 names.add(str(resolved(param).get("name")))
     _drop_links(doc, takes)
+    for name in [n for n, v in shared.items() if v.get(MARKER) in without]:
+        del shared[name]  # taken out of every route above
+    _drop_fields(doc.get("components", {}), without)
     return doc
+
+
+def restrict_fields(document: Mapping[str, Any], without: frozenset[str]) -> dict[str, Any]:
+    """A copy of the spec without the fields of ``without``, its routes and parameters
+    kept (for a client that calls a route whatever the server offers, and reads a 404)."""
+    doc: dict[str, Any] = copy.deepcopy(dict(document))
+    _drop_fields(doc.get("components", {}), without)
+    return doc
+
+
+def _drop_fields(components: dict[str, Any], without: frozenset[str]) -> None:
+    """Drop the schema fields of ``without`` (marked on the field, or on the schema it
+    refers to; one with a ``WITHOUT`` schema takes that one instead), then the schemas
+    marked whole, which only such fields refer to."""
+    schemas: dict[str, Any] = components.get("schemas", {})
+    for schema in schemas.values():
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        if not isinstance(props, dict):
+            continue
+        off = [name for name, prop in props.items() if _field_marker(prop, schemas) in without]
+        for name in off:
+            otherwise = props.pop(name).get(WITHOUT)
+            if otherwise is not None:
+                props[name] = otherwise
+        if off and "required" in schema:
+            schema["required"] = [f for f in schema["required"] if f not in off or f in props]
+    for name in [n for n, v in schemas.items() if v.get(MARKER) in without]:
+        del schemas[name]
+
+
+def _field_marker(prop: Any, schemas: Mapping[str, Any]) -> object:
+    """The extension of a schema field: its own marker, or that of the schema it refers to."""
+    if not isinstance(prop, Mapping):
+        return None
+    ref = prop.get("$ref")
+    if MARKER not in prop and isinstance(ref, str) and ref.startswith(_SCHEMA_REF):
+        return schemas.get(ref[len(_SCHEMA_REF) :], {}).get(MARKER)
+    return prop.get(MARKER)
 
 
 def _link_broken(link: Mapping[str, Any], takes: Mapping[str, set[str]]) -> bool:

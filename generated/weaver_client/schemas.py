@@ -750,7 +750,12 @@ SCHEMAS: Final[dict[str, Any]] = {
                     {"type": "null"},
                 ]
             },
-            "kind": {"$ref": "#/components/schemas/OperationKind"},
+            "kind": {
+                "$ref": "#/components/schemas/OperationKind",
+                "x-weaver-without-extension": {
+                    "not": {"enum": ["hf_model", "hf_adapter"]}
+                },
+            },
             "metadata": {
                 "anyOf": [
                     {"$ref": "#/components/schemas/OperationMetadata"},

@@ -12,13 +12,35 @@ from tests.support.fakeserver import checkpoint_json
 from weaver_facade._spec_schema import spec_document
 from weaver_facade.contract._extensions import ExtensionProbe, _Failed, _Probe
 
+SHA = "ab" * 32
 
-def decide(document: dict[str, Any], body: dict[str, Any]) -> ExtensionProbe:
-    result = ExtensionProbe(known=("checkpoint-details",))
+
+def decide(
+    document: dict[str, Any],
+    body: dict[str, Any],
+    name: str = "checkpoint-details",
+    schema: str = "Checkpoint",
+) -> ExtensionProbe:
+    result = ExtensionProbe(known=(name,))
     with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))) as http:
         probe = _Probe(document, http, result, deadline=1.0)
-        probe.fields("checkpoint-details", "Checkpoint", body)
+        probe.fields(name, schema, body)
     return result
+
+
+def test_a_field_of_the_same_name_with_values_of_its_own_offers_nothing() -> None:
+    # A server whose Operations say `kind: save` (the wire leaves an Operation's kinds
+    # open) was held to OperationKind, and failed every save, load and export on it.
+    op = {"id": "op-1", "status": "done", "model_id": "m-1", "kind": "save"}
+    found = decide(spec_document(), op, "operation-details", "Operation")
+    assert found.found == {"operation-details": False}
+    assert found.evidence["operation-details"] == (
+        'Operation replies carry `kind` ("save") of values the spec\'s operation-details has not'
+    )
+    offered = decide(
+        spec_document(), {**op, "kind": "save_checkpoint"}, "operation-details", "Operation"
+    )
+    assert offered.found == {"operation-details": True}
 
 
 def test_a_field_renamed_in_the_spec_is_the_one_probed() -> None:
@@ -27,8 +49,8 @@ def test_a_field_renamed_in_the_spec_is_the_one_probed() -> None:
     props["checksum"] = props.pop("sha256")
     props["model_id"].pop("x-weaver-extension")
     props["size_bytes"].pop("x-weaver-extension")
-    assert decide(document, {"sha256": "ab"}).found == {"checkpoint-details": False}
-    offered = decide(document, {"checksum": "ab"})
+    assert decide(document, {"sha256": SHA}).found == {"checkpoint-details": False}
+    offered = decide(document, {"checksum": SHA})
     assert offered.found == {"checkpoint-details": True}
     assert offered.evidence["checkpoint-details"] == "Checkpoint replies carry checksum"
 
@@ -38,7 +60,7 @@ def test_an_extension_the_spec_no_longer_marks_is_an_error_not_missing() -> None
     for prop in document["components"]["schemas"]["Checkpoint"]["properties"].values():
         prop.pop("x-weaver-extension", None)
     with pytest.raises(ValueError, match="marks no field of Checkpoint"):
-        decide(document, {"sha256": "ab"})
+        decide(document, {"sha256": SHA})
 
 
 def test_a_save_answered_with_its_checkpoint_offers_no_operation_fields() -> None:

@@ -9,7 +9,13 @@ from typing import Any
 import yaml
 from openapi_spec_validator import validate
 
-from weaver_facade._extensions import extension_markers, extension_names, restrict_spec
+from weaver_facade._extensions import (
+    extension_markers,
+    extension_names,
+    restrict_fields,
+    restrict_spec,
+)
+from weaver_facade.contract._spec import Spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
@@ -28,7 +34,7 @@ def _operation_ids(doc: dict[str, Any]) -> set[str]:
 def test_without_any_extension_nothing_of_theirs_is_left_and_the_spec_is_valid() -> None:
     restricted = restrict_spec(SPEC, ALL)
     validate(restricted)
-    # No route, operation or parameter of an extension (schema fields stay: they are optional).
+    # No route, operation or parameter of an extension.
     for where, _ in extension_markers(restricted["paths"]):
         raise AssertionError(f"an extension is left at {where}")
     text = json.dumps(restricted["paths"])
@@ -49,3 +55,18 @@ def test_without_any_extension_nothing_of_theirs_is_left_and_the_spec_is_valid()
 def test_with_every_extension_the_spec_is_unchanged() -> None:
     assert restrict_spec(SPEC, frozenset()) == SPEC
     assert restrict_spec(SPEC, frozenset({"model-status"}))["paths"] == SPEC["paths"]
+
+
+def test_a_field_of_a_missing_extension_is_held_only_to_the_sheets_rules() -> None:
+    # A server without `operation-details` may send a `kind` of its own; the wire sheet
+    # forbids only an artifact's kinds there.
+    op = {"id": "op-1", "status": "done", "kind": "save", "created_at": "yesterday"}
+    assert Spec(SPEC).check_schema("Operation", op)
+    for restricted in (restrict_spec(SPEC, ALL), restrict_fields(SPEC, ALL)):
+        spec = Spec(restricted)
+        assert spec.check_schema("Operation", op) == []
+        (problem,) = spec.check_schema("Operation", {**op, "kind": "hf_model"})
+        assert "`kind`" in problem.message
+        validate(restricted)
+    # The routes stay for a client that calls them whatever the server offers.
+    assert restrict_fields(SPEC, ALL)["paths"] == SPEC["paths"]

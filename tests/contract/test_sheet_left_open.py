@@ -600,3 +600,17 @@ def test_a_done_saves_finding_reproduces_with_the_body_the_run_sent() -> None:
     (finding,) = _result_findings(SPEC, [(label, interaction)], None, ConformanceOutcome())
     assert finding.message == f"{TYPE_DRIFT} at `response` (result of save_checkpoint)"
     assert shlex.split(finding.curl)[-2:] == ["--data-raw", body.decode()]
+
+
+def test_an_operation_kind_of_the_servers_own_is_no_finding() -> None:
+    # The wire sheet lists no kinds of an Operation, and forbids only the artifact's: a
+    # server that says `save` failed six lifecycle steps on `kind` being none of
+    # OperationKind's, the extension's schema of a field it does not offer.
+    with serve_emulator(Drift.OWN_OPERATION_KINDS) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert [f.line() for f in report.findings] == []
+    assert report.lifecycle is not None
+    assert {s.status for s in report.lifecycle.steps} == {"passed"}
+    assert report.extensions is not None
+    assert "operation-details" in report.extensions.missing
+    assert '`kind` ("save")' in report.extensions.evidence["operation-details"]

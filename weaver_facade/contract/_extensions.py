@@ -36,6 +36,7 @@ How each is decided:
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import time
 import uuid
@@ -49,6 +50,7 @@ from weaver_client import limits
 from .._extensions import MARKER, extension_names
 from .._interrupt import interrupt_held
 from .._result_shape import misplaced, shaped_as
+from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
 from ._ownership import is_artifact_kind
@@ -147,6 +149,7 @@ class _Probe:
         self.result = result
         self.deadline = deadline
         self.tag = secrets.token_hex(4)
+        self.schemas = SpecSchemas(document)
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """``url``'s reply. A reply lost on the way (the connection closed, or reset) is
@@ -183,17 +186,27 @@ class _Probe:
         return body
 
     def fields(self, name: str, schema: str, body: object) -> None:
-        """Decide ``name`` by whether ``body`` (a ``schema`` reply) has any of its fields."""
+        """Decide ``name`` by whether ``body`` (a ``schema`` reply) has any of its fields,
+        each as the spec has it: a field of the same name with a value the spec's schema
+        refuses is the server's own (``kind: save``), so the extension is missing."""
         names = marked_fields(self.document, schema, name)
-        if isinstance(body, Mapping):
-            present = [f for f in names if f in body]
-            self.result.decide(
-                name,
-                bool(present),
-                f"{schema} replies carry {', '.join(present)}"
-                if present
-                else f"{schema} replies have none of {', '.join(names)}",
-            )
+        if not isinstance(body, Mapping):
+            return
+        own = [f for f in names if f in body and not self.fits(schema, f, body[f])]
+        present = [f for f in names if f in body and f not in own]
+        if own:
+            shown = ", ".join(f"`{f}` ({json.dumps(body[f])[:40]})" for f in own)
+            why = f"{schema} replies carry {shown} of values the spec's {name} has not"
+        elif present:
+            why = f"{schema} replies carry {', '.join(present)}"
+        else:
+            why = f"{schema} replies have none of {', '.join(names)}"
+        self.result.decide(name, bool(present) and not own, why)
+
+    def fits(self, schema: str, name: str, value: object) -> bool:
+        """Whether ``value`` is valid for the field ``name`` of ``schema``."""
+        pointer = f"{SCHEMA_REF}{schema}/properties/{name}"
+        return bool(self.schemas.validator(pointer).is_valid(value))
 
     def off_spec(self, op_id: str, op: Mapping[str, Any]) -> str | None:
         """What is wrong with ``op``'s status, when it is none of the spec's."""

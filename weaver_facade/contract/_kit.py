@@ -18,7 +18,7 @@ from weaver_client import limits
 from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._causes import PLAIN_HTTP_HINT, plain_http
-from .._extensions import restrict_spec
+from .._extensions import restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
@@ -337,9 +337,10 @@ def run_named(
     report.extensions = probe
     if probe.note:
         report.notes.append(probe.note)
+    # Held only to the extensions seen offered: without one, its parameters are ignored,
+    # and a field of the same name is the server's own.
+    unseen = frozenset(probe.missing + probe.undetermined)
     if "conformance" in settings.parts:
-        # Held only to the extensions seen offered: without one, its parameters are ignored.
-        unseen = frozenset(probe.missing + probe.undetermined)
         document = restrict_spec(spec.document, unseen)
         if not settings.api_key:
             _without_auth(document)
@@ -378,7 +379,8 @@ def run_named(
         )
     elif "lifecycle" in settings.parts:
         report.lifecycle = run_lifecycle(
-            spec,
+            # Every route kept: the facade calls one the server may lack, and reads its 404.
+            Spec(restrict_fields(spec.document, unseen)),
             base_url=base_url,
             api_key=settings.api_key,
             base_model=report.base_model,

@@ -104,21 +104,7 @@ class Extensions:
         self.spec = spec_bytes() if self._all else self._restricted_spec(doc)
 
     def _restricted_spec(self, doc: Mapping[str, Any]) -> bytes:
-        off_names = frozenset(self.known) - self.offered
-        restricted = restrict_spec(doc, off_names)
-        components = restricted["components"]
-        # Marked whole (a shared parameter, a field's enum): nothing refers to them any more.
-        for kind in ("schemas", "parameters"):
-            for name in [n for n, v in components[kind].items() if v.get(MARKER) in off_names]:
-                del components[kind][name]
-        for name, off in self._off.items():
-            if name not in components["schemas"]:
-                continue
-            schema = components["schemas"][name]
-            for field in off:
-                del schema["properties"][field]
-            if "required" in schema:
-                schema["required"] = [f for f in schema["required"] if f not in off]
+        restricted = restrict_spec(doc, frozenset(self.known) - self.offered)
         return yaml.safe_dump(restricted, sort_keys=False, allow_unicode=True).encode()
 
     def offers(self, name: str) -> bool:
