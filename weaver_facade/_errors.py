@@ -12,7 +12,7 @@ Our exception hierarchy::
     │       └── AmbiguousArtifactKindError ......... a checkpoint with both kinds, no kind=
     ├── APIError ................................... status_code, code, message, retryable,
     │   │                                            request_id, details, retry_after
-    │   ├── BadRequestError ........................ 400
+    │   ├── BadRequestError ........................ 400 (or 422 invalid_request)
     │   ├── AuthenticationError .................... 401
     │   ├── PermissionDeniedError .................. 403
     │   ├── NotFoundError .......................... 404
@@ -174,7 +174,8 @@ class APIError(WeaverError):
 
 
 class BadRequestError(APIError):
-    """400 ``invalid_request``: the server names the offending field in the message."""
+    """400 ``invalid_request`` (or 422, as some servers answer it): the server names the
+    offending field in the message."""
 
 
 class AuthenticationError(APIError):
@@ -618,6 +619,8 @@ def api_error(
     # is still a server error.
     if by_code is not None and issubclass(by_code, cls):
         cls = by_code
+    elif status_code == 422 and code == "invalid_request":
+        cls = BadRequestError  # the wire states no status for it: 422 is a server's choice
     return cls(
         message,
         status_code=status_code,

@@ -81,6 +81,9 @@ class Drift(enum.StrEnum):
     # No drift: a server without `operation-details` whose Operations carry a `kind` in
     # words of its own (`save`, `load`, `export`...), which the wire leaves open.
     OWN_OPERATION_KINDS = "own_operation_kinds"
+    # No drift: a request that fails the server's checks refused with 422 `invalid_request`,
+    # as FastAPI refuses one (the wire states no status for it), not 400.
+    INVALID_AS_422 = "invalid_as_422"
     # A server that sends no `X-Request-ID` (the wire's response header) on any reply.
     NO_REQUEST_ID = "no_request_id"
     # A done operation's result at the Operation's top level, with no `response`.
@@ -735,6 +738,9 @@ class DriftMiddleware:
             return
         if drift is Drift.EXPORT_201_OPERATION and is_export:
             await reply.send(send, status=201)
+            return
+        if drift is Drift.INVALID_AS_422 and reply.status == 400:
+            await reply.send(send, status=422)
             return
         is_operation = isinstance(data, dict) and isinstance(data.get("kind"), str)
         if drift is Drift.OWN_OPERATION_KINDS and is_operation and "status" in data:

@@ -614,3 +614,19 @@ def test_an_operation_kind_of_the_servers_own_is_no_finding() -> None:
     assert report.extensions is not None
     assert "operation-details" in report.extensions.missing
     assert '`kind` ("save")' in report.extensions.evidence["operation-details"]
+
+
+def test_a_request_refused_as_invalid_with_422_is_no_finding() -> None:
+    # The wire states no status for a refused request (its one 422 is
+    # `idempotency_mismatch`): a server that answers 422 `invalid_request`, as FastAPI
+    # does, failed the malformed path's step, and its 422 to a listing with a cursor it
+    # never issued was "not a documented status".
+    with serve_emulator(Drift.INVALID_AS_422) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert [f.line() for f in report.findings] == []
+    body = b'{"error": "invalid_request", "message": "invalid cursor", "retryable": false}'
+    for label in (
+        "GET /api/v1/models/{model_id}/checkpoints",
+        "GET /api/v1/operations/{operation_id}",
+    ):
+        assert SPEC.check_reply(SPEC.operations[label], 422, {"X-Request-ID": "r-1"}, body) == []

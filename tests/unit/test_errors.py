@@ -258,6 +258,23 @@ def test_conflict_reply_maps_to_subclass_with_every_field(
     assert "req-77" in str(error)
 
 
+@pytest.mark.parametrize("status", [400, 422])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_request_refused_as_invalid_is_a_bad_request_at_either_status(
+    fake: FakeWeaver, trainer: TrainingClient, method: str, status: int
+) -> None:
+    # The wire states no status for a refused request: a server that answers 422, as
+    # FastAPI does, raised UnprocessableEntityError where another's 400 raised
+    # BadRequestError, and a GET's 422, which the spec did not document, no Error at all.
+    body = {"error": "invalid_request", "message": "body.name: bad", "retryable": False}
+    fake.script(method, SAVE, json_reply(status, body))
+    request = (lambda: trainer.save_state("a")) if method == "POST" else trainer.list_checkpoints
+    with pytest.raises(BadRequestError) as info:
+        request()
+    assert (info.value.status_code, info.value.code) == (status, "invalid_request")
+    assert "body.name: bad" in info.value.message
+
+
 def test_duplicate_save_in_the_fake_is_a_conflict(trainer: TrainingClient) -> None:
     trainer.save_state("a")
     with pytest.raises(CheckpointExistsError):
