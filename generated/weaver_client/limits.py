@@ -28,8 +28,7 @@ STORED_CHECKPOINT_NAME_PATTERN_WORDS: Final = (
 )
 CHECKPOINT_PATH_PATTERN: Final = "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$"
 CHECKPOINT_PATH_PATTERN_WORDS: Final = "weaver://{model_id}/checkpoints/{name}"
-CURSOR_PATTERN: Final = "^[A-Za-z0-9_-]{1,256}$"
-CURSOR_PATTERN_WORDS: Final = "1 to 256 ASCII letters, digits, '_' or '-'"
+CURSOR_MIN_LENGTH: Final = 1
 TTL_SECONDS_MINIMUM: Final = 1
 TTL_SECONDS_MAXIMUM: Final = 315360000
 METADATA_MAX_PROPERTIES: Final = 64

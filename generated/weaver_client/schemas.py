@@ -22,7 +22,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "pattern": "^weaver://[A-Za-z0-9][A-Za-z0-9._-]{0,127}/checkpoints/(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]+$",
         "x-weaver-wire-rules": ["pattern"],
     },
-    "Cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"},
+    "Cursor": {"type": "string", "minLength": 1},
     "TtlSeconds": {"type": ["integer", "null"], "minimum": 1, "maximum": 315360000},
     "Metadata": {
         "type": "object",

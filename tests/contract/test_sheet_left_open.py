@@ -630,3 +630,24 @@ def test_a_request_refused_as_invalid_with_422_is_no_finding() -> None:
         "GET /api/v1/operations/{operation_id}",
     ):
         assert SPEC.check_reply(SPEC.operations[label], 422, {"X-Request-ID": "r-1"}, body) == []
+
+
+def test_a_cursor_the_server_never_issued_may_be_refused() -> None:
+    # The kit sent the spec's example cursor, which only the emulator's own format
+    # decodes: a server that refused it got "a spec-valid request was refused".
+    label = SimpleNamespace(label="GET /api/v1/models/{model_id}/checkpoints")
+    case = SimpleNamespace(operation=label, body=None, query={"limit": 5, "cursor": "b2Zm"})
+    note = left_open("positive_data_acceptance", case, SimpleNamespace(status_code=422))
+    assert note is not None
+    assert "the cursor `b2Zm`, which this server never issued, refused (422)" in note
+    # Without a cursor, a refusal is the server's.
+    plain = SimpleNamespace(operation=label, body=None, query={"limit": 5})
+    assert left_open("positive_data_acceptance", plain, SimpleNamespace(status_code=422)) is None
+
+
+def test_a_cursor_of_the_servers_own_form_is_no_finding() -> None:
+    # Padded base64, as many servers page: the spec's own pattern for a cursor made its
+    # every listing with a `next_cursor` a finding, though the facade sends it back as given.
+    page = {"items": [checkpoint_json("m-1", "c0")], "next_cursor": "MQ=="}
+    op = SPEC.operations["GET /api/v1/models/{model_id}/checkpoints"]
+    assert SPEC.check_reply(op, 200, {"X-Request-ID": "r-1"}, json.dumps(page).encode()) == []

@@ -283,6 +283,22 @@ def test_list_checkpoints_follows_cursors_with_limit(
         assert_common_headers(r)
 
 
+def test_a_padded_base64_cursor_is_sent_back_as_given(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # Base64 with its `=` padding is a common cursor, beyond the spec's Cursor pattern.
+    first, second = checkpoint_json("m-1", "c0"), checkpoint_json("m-1", "c1")
+    fake.script(
+        "GET",
+        "/api/v1/models/m-1/checkpoints",
+        json_reply(200, {"items": [first], "next_cursor": "MQ=="}),
+        json_reply(200, {"items": [second]}),
+    )
+    assert [c.name for c in trainer.list_checkpoints(page_size=1)] == ["c0", "c1"]
+    pages = fake.sent("GET", "/api/v1/models/m-1/checkpoints")
+    assert [r.url.params.get("cursor") for r in pages] == [None, "MQ=="]
+
+
 def test_iter_checkpoints_is_lazy(fake: FakeWeaver, trainer: TrainingClient) -> None:
     fake.checkpoints["m-1"] = [checkpoint_json("m-1", f"c{i}") for i in range(5)]
     it = trainer.iter_checkpoints(page_size=2)

@@ -1109,6 +1109,14 @@ def _left_open(
                 "spec makes them optional; the wire sheet gives the body as "
                 "`{tags, user_metadata, sdk_version}` and marks only the others optional"
             )
+        # A cursor is the server's own: one it never issued (the spec's example) may be
+        # refused, as the facade sends back only those it was given.
+        cursor = (getattr(case, "query", None) or {}).get("cursor")
+        if label == LIST_CHECKPOINTS and cursor is not None and response.status_code < 500:
+            return (
+                f"{label}: the cursor `{cursor}`, which this server never issued, refused "
+                f"({response.status_code}): a server takes back only the cursors it gave"
+            )
         # JSON Schema's `integer` takes 255.0; the sheet says int, which a server may hold
         # to the letter.
         places = _integral_floats(case.body)

@@ -31,7 +31,6 @@ from ._validation import (
     parse_json,
     query_int,
     query_number,
-    query_pattern,
 )
 
 __all__ = ["EmulatorApp", "create_app"]
@@ -399,7 +398,7 @@ async def list_checkpoints(request: Request, emu: Emulator, tenant: str) -> Repl
         minimum=limits.LIST_CHECKPOINTS_LIMIT_MINIMUM,
         maximum=limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM,
     )
-    cursor = query_pattern(params, "cursor", "Cursor")
+    cursor = params.get("cursor")  # of any form: only one this emulator issued is taken
     return emu.list_checkpoints(tenant, model_id, limit, cursor)
 
 

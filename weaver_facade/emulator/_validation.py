@@ -37,7 +37,6 @@ __all__ = [
     "parse_json",
     "query_int",
     "query_number",
-    "query_pattern",
 ]
 
 
@@ -320,13 +319,3 @@ def query_number(
     if not math.isfinite(value) or not minimum <= value <= maximum:
         raise invalid(f"query.{name}", problem)
     return value
-
-
-def query_pattern(params: Mapping[str, str], name: str, schema_name: str) -> str | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    pattern = _schema_pattern(schema_name)
-    if pattern.fullmatch(raw) is None:
-        raise invalid(f"query.{name}", pattern.rule)
-    return raw

@@ -109,7 +109,9 @@ def sync_detailed(
         model_id (str): A server-assigned id of a session, model or operation. It never contains
             `/`. Example: m-1.
         limit (int | Unset):
-        cursor (str | Unset): An opaque paging cursor. Example: b2Zmc2V0OjEwMA.
+        cursor (str | Unset): An opaque paging cursor, the server's own: a client sends back the
+            one it was given, as given. Its form is the server's (base64 with its `=` padding is
+            common), so this spec sets none. Example: b2Zmc2V0OjEwMA.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -149,7 +151,9 @@ def sync(
         model_id (str): A server-assigned id of a session, model or operation. It never contains
             `/`. Example: m-1.
         limit (int | Unset):
-        cursor (str | Unset): An opaque paging cursor. Example: b2Zmc2V0OjEwMA.
+        cursor (str | Unset): An opaque paging cursor, the server's own: a client sends back the
+            one it was given, as given. Its form is the server's (base64 with its `=` padding is
+            common), so this spec sets none. Example: b2Zmc2V0OjEwMA.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -184,7 +188,9 @@ async def asyncio_detailed(
         model_id (str): A server-assigned id of a session, model or operation. It never contains
             `/`. Example: m-1.
         limit (int | Unset):
-        cursor (str | Unset): An opaque paging cursor. Example: b2Zmc2V0OjEwMA.
+        cursor (str | Unset): An opaque paging cursor, the server's own: a client sends back the
+            one it was given, as given. Its form is the server's (base64 with its `=` padding is
+            common), so this spec sets none. Example: b2Zmc2V0OjEwMA.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -222,7 +228,9 @@ async def asyncio(
         model_id (str): A server-assigned id of a session, model or operation. It never contains
             `/`. Example: m-1.
         limit (int | Unset):
-        cursor (str | Unset): An opaque paging cursor. Example: b2Zmc2V0OjEwMA.
+        cursor (str | Unset): An opaque paging cursor, the server's own: a client sends back the
+            one it was given, as given. Its form is the server's (base64 with its `=` padding is
+            common), so this spec sets none. Example: b2Zmc2V0OjEwMA.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
