@@ -120,9 +120,15 @@ def test_what_the_sheet_states_is_still_a_finding() -> None:
     # A session's `tags` are `[str]` by the sheet: a number there is still refused.
     bad_tags = _negative("POST /api/v1/sessions", ParameterLocation.BODY, {"tags": 5})
     assert left_open("negative_data_rejection", bad_tags, accepted) is None
-    # The body a session may do without.
-    no_body = _negative("POST /api/v1/sessions", ParameterLocation.BODY)
-    assert left_open("negative_data_rejection", no_body, accepted) is not None
+    # The bodies a session and an export may do without (the sheet marks none required):
+    # an export-hf without one taken was a finding, a session's a note.
+    for label in (
+        "POST /api/v1/sessions",
+        "POST /api/v1/checkpoints/{checkpoint_id}/export",
+        "POST /api/v1/models/{model_id}/export-hf",
+    ):
+        no_body = _negative(label, ParameterLocation.BODY)
+        assert left_open("negative_data_rejection", no_body, accepted) is not None, label
     # A refusal of a request with no integer written as a float is still the server's.
     refused = SimpleNamespace(status_code=400)
     plain = SimpleNamespace(operation=SimpleNamespace(label="x"), body={"ttl_seconds": 255})

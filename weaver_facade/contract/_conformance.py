@@ -978,6 +978,12 @@ SHEET_LEAVES_OPEN: Mapping[tuple[str, str], str] = {
     # A request without a body (the SDK always sends one).
     ("POST /api/v1/sessions", "body"): "the wire sheet gives the body the SDK sends "
     "(`{tags, user_metadata, sdk_version}`), not that a request without one is refused",
+    # The same of an export's body, whose every field a server can default.
+    ("POST /api/v1/checkpoints/{checkpoint_id}/export", "body"): "the wire sheet gives "
+    "the body the SDK sends (`{format, merge_adapter, ttl_seconds, force}`), not that a "
+    "request without one is refused",
+    ("POST /api/v1/models/{model_id}/export-hf", "body"): "the wire sheet gives the body "
+    "the SDK sends (the export's, without `force`), not that a request without one is refused",
     ("GET /api/v1/supported-models", "query limit"): _OPEN_LIMITS,
     ("GET /api/v1/supported-models", "query offset"): _OPEN_LIMITS,
 }
