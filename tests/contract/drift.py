@@ -26,6 +26,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAVE = re.compile(r"^/api/v1/models/[^/]+/checkpoints$")
+LIST_CHECKPOINTS = SAVE
 LOAD = re.compile(r"^/api/v1/models/[^/]+/load$")
 EXPORT = re.compile(r"^/api/v1/checkpoints/[^/]+/export$")
 DOWNLOAD = re.compile(r"^/api/v1/artifacts/[^/]+/download$")
@@ -81,6 +82,10 @@ class Drift(enum.StrEnum):
     # No drift: a server without `operation-details` whose Operations carry a `kind` in
     # words of its own (`save`, `load`, `export`...), which the wire leaves open.
     OWN_OPERATION_KINDS = "own_operation_kinds"
+    # No drift: a checkpoint left out of the first two listings that would show it, as a
+    # server whose listing lags its saves may (the sheet does not say a list shows a save
+    # at once).
+    LISTING_LAG = "listing_lag"
     # No drift: a request that fails the server's checks refused with 422 `invalid_request`,
     # as FastAPI refuses one (the wire states no status for it), not 400.
     INVALID_AS_422 = "invalid_as_422"
@@ -400,6 +405,8 @@ class DriftMiddleware:
         self.keys: set[bytes] = set()
         self.terminated: set[str] = set()  # models terminated (FORGETS_TERMINATED)
         self.exports: set[str] = set()
+        # Per checkpoint id: how many listings would have shown it (LISTING_LAG).
+        self.listed: dict[str, int] = {}
         self.failed_loads: dict[str, bytes] = {}
         #: Storage URLs used (``Drift.URLS_SERVE_ONCE``), and how many were refused.
         self.used_urls: set[str] = set()
@@ -738,6 +745,13 @@ class DriftMiddleware:
             return
         if drift is Drift.EXPORT_201_OPERATION and is_export:
             await reply.send(send, status=201)
+            return
+        listing = method == "GET" and LIST_CHECKPOINTS.match(path) and reply.status == 200
+        if drift is Drift.LISTING_LAG and listing and isinstance(data, dict):
+            for item in data.get("items", []):
+                self.listed[item["id"]] = self.listed.get(item["id"], 0) + 1
+            data["items"] = [i for i in data.get("items", []) if self.listed[i["id"]] > 2]
+            await reply.send(send, json.dumps(data).encode())
             return
         if drift is Drift.INVALID_AS_422 and reply.status == 400:
             await reply.send(send, status=422)
