@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -17,6 +18,17 @@ CURSOR = re.compile(r"[A-Za-z0-9_-]{1,256}")
 def checkpoint_files(data_dir: Path, checkpoint_id: str) -> list[Path]:
     """The files the emulator keeps for one checkpoint (named by its server-made id)."""
     return sorted(p for p in data_dir.rglob("*") if p.is_file() and checkpoint_id in str(p))
+
+
+async def removed(data_dir: Path, checkpoint_id: str) -> list[Path]:
+    """One checkpoint's files once removed: renamed aside at once (its name free), then
+    deleted off the event loop, within 5 s."""
+    assert [p for p in checkpoint_files(data_dir, checkpoint_id) if ".removed-" not in p.name] == []
+    for _ in range(500):
+        if not (left := checkpoint_files(data_dir, checkpoint_id)):
+            break
+        await asyncio.sleep(0.01)
+    return left
 
 
 def digest(files: list[Path]) -> str:
@@ -155,7 +167,7 @@ async def test_delete_removes_files_and_hides_the_checkpoint(api: Api, data_dir:
     deleted = await api.ok("DELETE", f"/checkpoints/{gone['id']}")
     assert deleted["status"] == "deleted"
     assert deleted["id"] == gone["id"]
-    assert checkpoint_files(data_dir, gone["id"]) == []
+    assert await removed(data_dir, gone["id"]) == []
     assert checkpoint_files(data_dir, keep["id"])
     assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["keep"]
     assert_error(await api.request("GET", f"/checkpoints/{gone['id']}"), 404, "not_found")
