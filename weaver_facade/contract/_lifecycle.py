@@ -66,8 +66,11 @@ STEP_TTL = "a TTL change takes effect, and so does permanent again"
 # An hour: long enough for the rest of the run, short enough to be a real expiry.
 TTL_PROBE = 3600
 STEP_DUPLICATE = "a duplicate name gets 409"
-# The first pause before a checkpoint listing is asked again for a save it lacks.
+# The first pause before a checkpoint listing is asked again for a save it lacks, and how
+# many times it is asked again (doubling the pause: 6.2 s in all), so that a list that
+# never shows the save costs seconds, not the step's deadline.
 _RELIST_PAUSE = 0.2
+_RELISTS = 5
 STEP_MALFORMED = "a malformed path gets 400 (or 422) invalid_request"
 STEP_UNKNOWN = "a load of an unknown checkpoint is refused"
 STEP_WEIGHT_ONLY = "an optimizer load of a weight-only checkpoint is refused"
@@ -683,7 +686,11 @@ class Scenario:
         deadline passes (a server may list a save late); and how many listings it took."""
         listed, listings, pause = trainer.list_checkpoints(), 1, _RELIST_PAUSE
         ends = time.monotonic() + self.s.deadline
-        while all(c.name != name for c in listed) and time.monotonic() + pause < ends:
+        while (
+            all(c.name != name for c in listed)
+            and listings <= _RELISTS
+            and time.monotonic() + pause < ends
+        ):
             time.sleep(pause)
             listed, listings, pause = trainer.list_checkpoints(), listings + 1, pause * 2
         return listed, listings
