@@ -119,7 +119,7 @@ def _drop_fields(components: dict[str, Any], without: frozenset[str]) -> None:
         props = schema.get("properties") if isinstance(schema, dict) else None
         if not isinstance(props, dict):
             continue
-        off = [name for name, prop in props.items() if _field_marker(prop, schemas) in without]
+        off = [name for name, prop in props.items() if field_marker(prop, schemas) in without]
         for name in off:
             otherwise = props.pop(name).get(WITHOUT)
             if otherwise is not None:
@@ -130,7 +130,7 @@ def _drop_fields(components: dict[str, Any], without: frozenset[str]) -> None:
         del schemas[name]
 
 
-def _field_marker(prop: Any, schemas: Mapping[str, Any]) -> object:
+def field_marker(prop: Any, schemas: Mapping[str, Any]) -> object:
     """The extension of a schema field: its own marker, or that of the schema it refers to."""
     if not isinstance(prop, Mapping):
         return None

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .._extensions import MARKER, extension_names, restrict_spec
+from .._extensions import MARKER, extension_names, field_marker, restrict_spec
 from .._result_shape import result_schemas
 from .._spec_schema import spec_bytes, spec_document
 
@@ -118,10 +118,7 @@ class Extensions:
         return marker is None or marker in self.offered
 
     def _prop_offered(self, prop: Mapping[str, Any]) -> bool:
-        marker = prop.get(MARKER)
-        ref = _ref_name(prop)
-        if marker is None and ref is not None:
-            marker = self._schemas.get(ref, {}).get(MARKER)
+        marker = field_marker(prop, self._schemas)
         return marker is None or marker in self.offered
 
     def strip(self, method: str, path: str, status: int, body: Any) -> Any:
