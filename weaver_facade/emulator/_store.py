@@ -321,7 +321,9 @@ class Store:
             os.rename(path, aside)
         except FileNotFoundError:
             return
-        self._remover.submit(_remove, aside)
+        # Closed: a request outlived shutdown; the next start's stray sweep removes it.
+        with contextlib.suppress(RuntimeError):
+            self._remover.submit(_remove, aside)
 
     def remove_stray_artifacts(self, keep: set[str]) -> None:
         """Remove staging directories and files no completed artifact owns (after a crash)."""
