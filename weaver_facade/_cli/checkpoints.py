@@ -17,6 +17,7 @@ Invalid paths, names, ids and TTLs are refused before any request (exit 2).
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -93,6 +94,9 @@ class _Seconds(click.IntRange):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
+            # ASCII digits only: int() also takes "6_0" and other scripts' digits.
+            if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+                raise click.BadParameter(value)
             return super().convert(value, param, ctx)
         except click.BadParameter:
             self.fail(f"{value!r} is not a whole number of seconds from {self.range}", param, ctx)

@@ -24,7 +24,8 @@ class Error:
 
     Attributes:
         error (str): A stable machine-readable code, such as `not_found`. `x-weaver-codes` gives the status of each code
-            of the table in the API's description; a server may send other codes. Example: not_found.
+            of the table in the API's description (`invalid_request` may come with 422 too, as the description says); a
+            server may send other codes. Example: not_found.
         message (str): A human-readable explanation that names the offending field or resource. Example: model m-1 not
             found.
         retryable (bool): Whether repeating the same request may succeed. Example: False.
