@@ -299,8 +299,7 @@ class ExportReply:
         of a POST that starts an operation (200 and 202 are the spec's). A ``kind`` of
         neither (an artifact kind added to the spec, or a server's own operation kind) is
         told by ``artifact_shaped``; without a ``kind``, the spec's ``status`` explains it."""
-        kind = data.get("kind") if isinstance(data, Mapping) else None
-        kind = kind if isinstance(kind, str) else None  # a list is no set member
+        kind = _kind(data)
         if kind in {k.value for k in wire.ArtifactKind}:
             return "Artifact"
         if kind in {k.value for k in wire.OperationKind} or status != 200:
@@ -309,11 +308,30 @@ class ExportReply:
             return "Operation"
         return "Artifact"
 
+    @staticmethod
+    def drift(data: object) -> str | None:
+        """Why a reply the generated parser refused is no Artifact though its ``kind`` says
+        so: it has no field only an Artifact has. Else ``None``: its schema explains it."""
+        kind = _kind(data)
+        artifact_kind = kind in {k.value for k in wire.ArtifactKind}
+        if not artifact_kind or not isinstance(data, Mapping) or artifact_shaped(data):
+            return None
+        return (
+            f"the reply's kind {kind!r} is an Artifact's, but it has neither `uri` nor "
+            "`checkpoint_id`: an Operation given an artifact's kind, which an Operation's "
+            "kind never is (clients tell the two replies apart by it)"
+        )
+
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> ExportReply:
         if cls.schema_of(src_dict) == "Artifact":
             return cls(artifact=wire.Artifact.from_dict(src_dict))
         return cls(operation=wire.Operation.from_dict(src_dict))
+
+
+def _kind(data: object) -> str | None:
+    kind = data.get("kind") if isinstance(data, Mapping) else None
+    return kind if isinstance(kind, str) else None  # a list is no set member
 
 
 def _export(

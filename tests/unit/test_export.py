@@ -270,6 +270,22 @@ def test_a_bad_export_reply_is_explained_by_the_schema_of_its_kind(
     assert "Error" not in str(info.value)  # no KeyError or ValueError text
 
 
+@pytest.mark.parametrize("status", [200, 202])
+def test_an_operation_given_an_artifact_kind_is_named_as_such(status: int) -> None:
+    # The wire: an Operation's kind is never hf_model or hf_adapter. A server that sends
+    # one anyway broke that rule; the reply is not an Artifact missing two fields.
+    fake = FakeWeaver()
+    fake.script(
+        "POST", EXPORT, json_reply(status, operation_json("pending") | {"kind": "hf_model"})
+    )
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as info:
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    message = str(info.value)
+    assert message.startswith("export_checkpoint: the reply's kind 'hf_model' is an Artifact's")
+    assert "an Operation given an artifact's kind" in message
+    assert "required" not in message
+
+
 @pytest.mark.parametrize("status", [200, 201, 202])
 @pytest.mark.parametrize("shape", ["artifact", "operation", "operation-of-an-unlisted-kind"])
 def test_an_export_reply_is_told_by_its_kind_whatever_its_2xx(status: int, shape: str) -> None:
