@@ -28,6 +28,7 @@ from ._args import check_bool, check_callable, check_choice, check_int, check_se
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
+    checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
 from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
@@ -40,10 +41,11 @@ from ._errors import (
     InvalidArgumentError,
     NotFoundError,
     UnsafeArtifactPathError,
+    WeaverError,
 )
 from ._lazy import wire
 from ._operations import OperationSnapshot
-from ._transport import give_cli_words
+from ._transport import give_cli_words, note_naming_calls
 from ._wire import (
     Plan,
     WireFields,
@@ -401,9 +403,30 @@ def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descrip
         allowed = [k.value for k in ArtifactKind]
         wanted = ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
     artifact_id = yield from resolve_download(target, wanted)
-    descriptor = yield from download_descriptor(artifact_id)
+    try:
+        descriptor = yield from download_descriptor(artifact_id)
+    except NotFoundError as missing:
+        if isinstance(target, uuid.UUID) or (isinstance(target, str) and "://" not in target):
+            yield from _note_checkpoint_id(missing, artifact_id)
+        raise
     _check_kind(descriptor.artifact_id, descriptor.kind, wanted)
     return artifact_id, descriptor
+
+
+def _note_checkpoint_id(missing: NotFoundError, artifact_id: uuid.UUID) -> Plan[None]:
+    """Tell a 404 for an artifact id that is a checkpoint's id (a slip their look alike
+    invites) how to download that checkpoint's export; whatever stops the look, the 404
+    stands as it is."""
+    try:
+        found = checkpoint_from_wire("get_checkpoint", (yield calls.get_checkpoint(artifact_id)))
+    except WeaverError:
+        return
+    note_naming_calls(
+        missing,
+        f"{artifact_id} is the id of checkpoint {found.path}, not of an artifact: to "
+        f"download its export, pass the checkpoint or its path: "
+        f"download_weights('{found.path}', dest)",
+    )
 
 
 def _check_kind(artifact_id: object, kind: str, wanted: ArtifactKind | None) -> None:

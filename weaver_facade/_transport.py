@@ -682,6 +682,7 @@ _CLI_WORDS = {
     "list_checkpoints()": "`weaver-facade checkpoints list MODEL_ID`",
     "export_weights()": "`weaver-facade checkpoints export`",
     "trainer.get_checkpoint('{}')": "`weaver-facade checkpoints show {}`",
+    "download_weights('{}', dest)": "`weaver-facade checkpoints download {} -o DIR`",
     "raises CheckpointExistsError": "fails, its name taken",
 }
 

@@ -7,6 +7,7 @@ import inspect
 import re
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -655,6 +656,15 @@ def test_an_unknown_bare_id_says_a_checkpoint_id_needs_its_model(
     run = cli("checkpoints", "download", checkpoint["id"], "-o", str(tmp_path / "o"))
     assert run.exit_code == 1
     assert f"artifact {checkpoint['id']} not found" in run.stderr
+    assert run.stderr.strip().endswith(
+        f"{checkpoint['id']} is the id of checkpoint {checkpoint['path']}, not of an artifact: "
+        "to download its export, pass the checkpoint or its path: "
+        f"`weaver-facade checkpoints download {checkpoint['path']} -o DIR`"
+    )
+    # An id that names no checkpoint of this key either keeps the guess.
+    unknown = str(uuid.uuid4())
+    run = cli("checkpoints", "download", unknown, "-o", str(tmp_path / "o"))
+    assert run.exit_code == 1
     assert run.stderr.strip().endswith("for a checkpoint's id, pass --model MODEL_ID")
 
 

@@ -472,6 +472,39 @@ def test_a_download_of_a_checkpoint_never_exported_names_the_library_call(tmp_pa
     assert "weaver-facade" not in str(missing.value)
 
 
+@pytest.mark.parametrize("given", ["uuid", "str"])
+def test_a_download_by_a_checkpoint_s_id_says_to_pass_the_checkpoint(
+    tmp_path: Path, given: str
+) -> None:
+    # An id alone is taken as an artifact's; a checkpoint's id, which looks alike, met a
+    # bare 404 for an artifact that never was.
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    missing_reply = json_reply(404, error_json("not_found", f"artifact {CHECKPOINT} not found"))
+    fake.script("GET", f"/api/v1/artifacts/{CHECKPOINT}/download", missing_reply)
+    target = CHECKPOINT if given == "uuid" else str(CHECKPOINT)
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights(target, tmp_path / "out")
+    assert f"get_artifact_download: artifact {CHECKPOINT} not found" in str(missing.value)
+    assert missing.value.__notes__ == [
+        f"{CHECKPOINT} is the id of checkpoint weaver://m-1/checkpoints/c, not of an "
+        "artifact: to download its export, pass the checkpoint or its path: "
+        "download_weights('weaver://m-1/checkpoints/c', dest)"
+    ]
+    (cli,) = getattr(missing.value, "cli_notes", {}).values()
+    assert cli.endswith("`weaver-facade checkpoints download weaver://m-1/checkpoints/c -o DIR`")
+
+
+def test_a_download_by_an_unknown_id_is_the_server_s_404_alone(tmp_path: Path) -> None:
+    fake = FakeWeaver()  # the id names no checkpoint either
+    missing_reply = json_reply(404, error_json("not_found", f"artifact {OTHER} not found"))
+    fake.script("GET", f"/api/v1/artifacts/{OTHER}/download", missing_reply)
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights(OTHER, tmp_path / "out")
+    assert getattr(missing.value, "__notes__", []) == []
+    assert len(fake.sent("GET", f"/api/v1/checkpoints/{OTHER}")) == 1
+
+
 def test_an_export_that_failed_before_the_last_one_is_not_blamed(tmp_path: Path) -> None:
     # The wire gives a listing no order: a server listing the newest first, a deleted
     # artifact newer than a failed one, still got "its last export failed".

@@ -117,7 +117,7 @@ def _said(exc: BaseException) -> str:
     return _cli_words(exc).get(str(exc), str(exc))
 
 
-def _cli_notes(exc: BaseException) -> list[str]:
+def cli_notes(exc: BaseException) -> list[str]:
     """``exc``'s notes that name library calls, in the command line's words."""
     return [cli for note, cli in _cli_words(exc).items() if note != str(exc)]
 
@@ -452,10 +452,10 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
         except (APIError, OperationFailedError, WeaverError) as exc:
             # With the notes the library gave the command line's words for (a create's, of a
             # model it may have made); the others may name library calls.
-            message = "; ".join([_said(exc), *_cli_notes(exc)])
+            message = "; ".join([_said(exc), *cli_notes(exc)])
             # Not "cannot reach" after an earlier attempt that may have made a model (its
             # note says so), whatever the last attempt met.
-            if isinstance(exc, APIConnectionError) and _never_sent(exc) and not _cli_notes(exc):
+            if isinstance(exc, APIConnectionError) and _never_sent(exc) and not cli_notes(exc):
                 message = f"cannot reach {state.service().base_url}: {message}"
             elif isinstance(exc, APIConnectionError):  # it was reached; its reply is lost
                 what = "no reply in time" if isinstance(exc, APITimeoutError) else "lost the reply"
@@ -489,7 +489,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             op = state.progress.last_operation_id
             # A create's note in the command line's words ("interrupted while the request
             # to create a model was on its way: ..."), naming the model it may have made.
-            message = "; ".join(_cli_notes(exc)) or "interrupted"
+            message = "; ".join(cli_notes(exc)) or "interrupted"
             if op is not None:
                 message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
             payload = state.error_payload(exc, EXIT_INTERRUPTED, message)

@@ -38,6 +38,7 @@ from ._state import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     as_timeout,
+    cli_notes,
     current_state,
     handles_errors,
     json_option,
@@ -375,8 +376,10 @@ def download(
     except NotFoundError as exc:
         if not isinstance(target, uuid.UUID):  # a checkpoint: the library says it all
             raise
-        # Without --model an id is taken as an artifact's: it may have been a checkpoint's.
-        message = f"{exc}; for a checkpoint's id, pass --model MODEL_ID"
+        # Without --model an id is taken as an artifact's: it may have been a checkpoint's
+        # (the library's note says so when the server has one of that id).
+        told = cli_notes(exc) or ["for a checkpoint's id, pass --model MODEL_ID"]
+        message = "; ".join([str(exc), *told])
         raise state.failure(exc, EXIT_API_ERROR, message) from None
     except DownloadTimeoutError as exc:  # --timeout as given, not what the lookup left
         raise state.failure(exc, EXIT_API_ERROR, f"{exc} (--timeout {timeout:g} s)") from None
