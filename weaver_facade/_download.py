@@ -920,8 +920,11 @@ class _PartFile:
         # An unbuffered descriptor: what arrived is in the OS's hands at once.
         assert self._fd is not None
         view = memoryview(chunk)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:  # a full disk's names no file: this one
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
 
     def read_blocks(self, path: Path) -> Iterable[bytes]:
         fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
