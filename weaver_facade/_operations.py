@@ -783,6 +783,15 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             f"server: {pick_up_again(self.id, self._reattach_as)}"
         )
 
+    def _closed_meanwhile(self) -> str:
+        """A note for a wait the client's close ended: the close may have terminated the
+        operation's model (a model the client made is, unless kept), or not."""
+        return (
+            f"the client was closed while waiting for {name_watched(self.id)}; unless the "
+            "close terminated its model, it keeps running on the server: "
+            f"{pick_up_again(self.id, self._reattach_as)} from a new client"
+        )
+
     def _outcome(self) -> T_co:
         snap = self._snapshot
         # Any end but `done` is a failure: a terminal status the spec may add is no success.
@@ -978,6 +987,9 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
         except KeyboardInterrupt as exc:  # Ctrl-C ends the wait, not the operation
             add_goes_on_note(exc, self._goes_on("interrupted"))
             raise
+        except ClientClosedError as exc:
+            exc.add_note(self._closed_meanwhile())
+            raise
 
     def result(self, timeout: float | None = None) -> T_co:
         """Wait for the operation and return its result.
@@ -1038,6 +1050,9 @@ class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awai
                         self._polled(watch.poller, snapshot, seen)
         except asyncio.CancelledError as exc:  # asyncio.wait_for, a TaskGroup: as a Ctrl-C
             add_goes_on_note(exc, self._goes_on("cancelled"))
+            raise
+        except ClientClosedError as exc:
+            exc.add_note(self._closed_meanwhile())
             raise
 
     async def result(self, timeout: float | None = None) -> T_co:  # noqa: ASYNC109

@@ -398,6 +398,55 @@ def test_a_retry_waiting_when_the_client_closes_is_not_sent() -> None:
     assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
 
 
+SAVE_OP = {"id": "op-s", "status": "pending", "kind": "save_checkpoint", "model_id": "m-1"}
+
+
+def test_a_save_s_wait_ended_by_the_close_names_its_operation() -> None:
+    # It said only "get_operation: the Weaver client is closed": which save, and whether
+    # it went on, the user could not tell.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(202, SAVE_OP))
+    fake.script("GET", "/api/v1/operations/op-s", json_reply(200, SAVE_OP))
+    holder: list[ServiceClient] = []
+    svc = ServiceClient(
+        BASE,
+        KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
+        heartbeat_interval=0,
+        terminate_models_on_close=False,
+        sleep=lambda _s: holder[0].close(),  # closed while the wait sleeps
+    )
+    holder.append(svc)
+    trainer = svc.create_training_client("weaver-tiny")
+    with pytest.raises(ClientClosedError) as closed:
+        trainer.save_state("cut")
+    assert closed.value.__notes__ == [
+        "the client was closed while waiting for operation op-s; unless the close terminated "
+        "its model, it keeps running on the server: re-attach with "
+        "service.operation('op-s', Checkpoint) from a new client"
+    ]
+
+
+async def test_an_async_save_s_wait_ended_by_the_close_names_its_operation() -> None:
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(202, SAVE_OP))
+    fake.script("GET", "/api/v1/operations/op-s", json_reply(200, SAVE_OP))
+    holder: list[AsyncServiceClient] = []
+
+    async def close_meanwhile(_seconds: float) -> None:
+        await holder[0].aclose()
+
+    svc = async_service(fake, terminate_models_on_close=False, sleep=close_meanwhile)
+    holder.append(svc)
+    trainer = await svc.create_training_client("weaver-tiny")
+    with pytest.raises(ClientClosedError) as closed:
+        await trainer.save_state("cut")
+    assert (
+        "re-attach with service.operation('op-s', Checkpoint) from a new client"
+        in (closed.value.__notes__[-1])
+    )
+
+
 async def test_an_async_retry_waiting_when_the_client_closes_is_not_sent() -> None:
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(503, UNAVAILABLE))
