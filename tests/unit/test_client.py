@@ -376,11 +376,8 @@ async def test_entering_a_closed_async_client_refuses_at_once() -> None:
 UNAVAILABLE = {"error": "unavailable", "message": "busy", "retryable": True}
 
 
-def test_a_retry_waiting_when_the_client_closes_is_not_sent() -> None:
-    # A save met a 503 and waited to retry; the client was closed meanwhile. The retry
-    # used to be sent (the save was made) and the call then failed saying "closed".
-    fake = FakeWeaver()
-    fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(503, UNAVAILABLE))
+def closed_while_sleeping(fake: FakeWeaver) -> ServiceClient:
+    """A client of ``fake`` that its first sleep (a retry's, a wait's) closes."""
     holder: list[ServiceClient] = []
     svc = ServiceClient(
         BASE,
@@ -388,10 +385,30 @@ def test_a_retry_waiting_when_the_client_closes_is_not_sent() -> None:
         http_client=httpx.Client(transport=httpx.MockTransport(fake)),
         heartbeat_interval=0,
         terminate_models_on_close=False,
-        sleep=lambda _s: holder[0].close(),  # closed while the retry waits
+        sleep=lambda _s: holder[0].close(),
     )
     holder.append(svc)
-    trainer = svc.create_training_client("weaver-tiny")
+    return svc
+
+
+def async_closed_while_sleeping(fake: FakeWeaver) -> AsyncServiceClient:
+    """``closed_while_sleeping``'s async twin."""
+    holder: list[AsyncServiceClient] = []
+
+    async def close_meanwhile(_seconds: float) -> None:
+        await holder[0].aclose()
+
+    svc = async_service(fake, terminate_models_on_close=False, sleep=close_meanwhile)
+    holder.append(svc)
+    return svc
+
+
+def test_a_retry_waiting_when_the_client_closes_is_not_sent() -> None:
+    # A save met a 503 and waited to retry; the client was closed meanwhile. The retry
+    # used to be sent (the save was made) and the call then failed saying "closed".
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(503, UNAVAILABLE))
+    trainer = closed_while_sleeping(fake).create_training_client("weaver-tiny")
     closed = r"^save_checkpoint: POST /api/v1/models/m-1/checkpoints: not retried, the Weaver"
     with pytest.raises(ClientClosedError, match=closed):
         trainer.save_state("after-close")
@@ -407,17 +424,7 @@ def test_a_save_s_wait_ended_by_the_close_names_its_operation() -> None:
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(202, SAVE_OP))
     fake.script("GET", "/api/v1/operations/op-s", json_reply(200, SAVE_OP))
-    holder: list[ServiceClient] = []
-    svc = ServiceClient(
-        BASE,
-        KEY,
-        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
-        heartbeat_interval=0,
-        terminate_models_on_close=False,
-        sleep=lambda _s: holder[0].close(),  # closed while the wait sleeps
-    )
-    holder.append(svc)
-    trainer = svc.create_training_client("weaver-tiny")
+    trainer = closed_while_sleeping(fake).create_training_client("weaver-tiny")
     with pytest.raises(ClientClosedError) as closed:
         trainer.save_state("cut")
     assert closed.value.__notes__ == [
@@ -431,14 +438,7 @@ async def test_an_async_save_s_wait_ended_by_the_close_names_its_operation() -> 
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(202, SAVE_OP))
     fake.script("GET", "/api/v1/operations/op-s", json_reply(200, SAVE_OP))
-    holder: list[AsyncServiceClient] = []
-
-    async def close_meanwhile(_seconds: float) -> None:
-        await holder[0].aclose()
-
-    svc = async_service(fake, terminate_models_on_close=False, sleep=close_meanwhile)
-    holder.append(svc)
-    trainer = await svc.create_training_client("weaver-tiny")
+    trainer = await async_closed_while_sleeping(fake).create_training_client("weaver-tiny")
     with pytest.raises(ClientClosedError) as closed:
         await trainer.save_state("cut")
     assert (
@@ -450,14 +450,7 @@ async def test_an_async_save_s_wait_ended_by_the_close_names_its_operation() -> 
 async def test_an_async_retry_waiting_when_the_client_closes_is_not_sent() -> None:
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(503, UNAVAILABLE))
-    holder: list[AsyncServiceClient] = []
-
-    async def close_meanwhile(_seconds: float) -> None:
-        await holder[0].aclose()
-
-    svc = async_service(fake, terminate_models_on_close=False, sleep=close_meanwhile)
-    holder.append(svc)
-    trainer = await svc.create_training_client("weaver-tiny")
+    trainer = await async_closed_while_sleeping(fake).create_training_client("weaver-tiny")
     with pytest.raises(ClientClosedError, match=r"^save_checkpoint: POST .* not retried"):
         await trainer.save_state("after-close")
     assert len(fake.sent("POST", "/api/v1/models/m-1/checkpoints")) == 1
