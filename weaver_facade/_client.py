@@ -440,11 +440,11 @@ class _ServiceBase(HasOptions):
         *,
         keep: bool,
         interrupted: Callable[[], bool],
-        lost_in_ended: _LostInEnded | None = None,
+        lost_replies: _LostReplies | None = None,
     ) -> Plan[ModelInfo]:
-        """A model's create; ``lost_in_ended`` counts its attempts whose reply was lost in a
-        session that then ended, for a Ctrl-C, which never comes into the plan (``_create``)."""
-        counted = _LostInEnded() if lost_in_ended is None else lost_in_ended
+        """A model's create; ``lost_replies`` counts its attempts whose reply was lost, that
+        no model returned names, for a Ctrl-C, which never comes into the plan (``_create``)."""
+        counted = _LostReplies() if lost_replies is None else lost_replies
 
         def create_on(session_id: str, ended: int = 0) -> Plan[ModelInfo]:
             """A create in ``session_id``, after ``ended`` attempts whose reply was lost
@@ -455,6 +455,10 @@ class _ServiceBase(HasOptions):
                     lost += ended
                     said = _created_after_lost_reply(made.id, lost, ended)
                     warn_naming_calls(said, left_running=True)
+
+            def lost_create(lost: int, why: str | None) -> str:
+                counted.replies = lost + ended  # for a Ctrl-C held, then raised over this error
+                return _lost_create(lost + ended, why)
 
             create = calls.create_model(
                 session_id,
@@ -467,7 +471,7 @@ class _ServiceBase(HasOptions):
                 create,
                 on_its_way=_CREATE_ON_ITS_WAY,
                 after_lost_reply=warn,
-                lost_replies=lambda lost, why: _lost_create(lost + ended, why),
+                lost_replies=lost_create,
             )
             return (yield from model_plan(create))
 
@@ -502,6 +506,7 @@ class _ServiceBase(HasOptions):
                     add_goes_on_note(refused, _lost_create(lost))
                     give_cli_words(refused)
                 raise
+        counted.replies = 0  # the model's WARNING names them (``warn``)
         model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets it.
         unclaimed = interrupted()
@@ -824,20 +829,21 @@ class ServiceClient(_ServiceBase):
         io = self._io.whole()  # the session and the model within one call's timeout
         session_id = self._root._ensure_session(io)
         # A first Ctrl-C waits for the reply, but for no retry (``create_training_client``).
-        lost = _LostInEnded()
-        with interrupt_held(_waiting_for_model) as interrupted:
-            plan = self._create_model(
-                session_id, new, keep=keep, interrupted=interrupted, lost_in_ended=lost
-            )
-            try:
+        lost = _LostReplies()
+        try:
+            with interrupt_held(_waiting_for_model) as interrupted:
+                plan = self._create_model(
+                    session_id, new, keep=keep, interrupted=interrupted, lost_replies=lost
+                )
                 return io.stopping_retries(interrupted).run(plan)
-            except KeyboardInterrupt as exc:  # raised past the plan, which sees no such error
-                # Unnoted, it cut no create whose reply was lost (a new session's open, say):
-                # the attempts lost in the session that ended may each have made a model.
-                if lost.replies and not getattr(exc, "__notes__", None):
-                    add_goes_on_note(exc, _lost_create(lost.replies, "interrupted"))
-                give_cli_words(exc)  # a Ctrl-C while a retry waited: a model may be made
-                raise
+        except KeyboardInterrupt as exc:  # raised past the plan, which sees no such error
+            # Unnoted, it cut no create whose reply was lost (a new session's open, say), or
+            # was held, then raised over the create's refusal: the attempts whose reply was
+            # lost may each have made a model.
+            if lost.replies and not getattr(exc, "__notes__", None):
+                add_goes_on_note(exc, _lost_create(lost.replies, "interrupted"))
+            give_cli_words(exc)  # a Ctrl-C while a retry waited: a model may be made
+            raise
 
     def training_client(self, model_id: str, *, next_seq_id: int | None = None) -> TrainingClient:
         """Attach to an existing model by id.
@@ -1361,8 +1367,8 @@ def _replies_lost(gone: NotFoundError) -> int:
 
 
 @attrs.define
-class _LostInEnded:
-    """How many attempts of a create lost their reply in a session that then ended."""
+class _LostReplies:
+    """How many attempts of a create lost their reply, in its session or one that ended."""
 
     replies: int = 0
 

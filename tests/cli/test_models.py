@@ -180,9 +180,11 @@ def _create_after_lost_replies(
     lost: int,
     then: httpx.Response | httpx.TransportError,
     *options: str,
+    ctrl_c: bool = False,
 ) -> Run:
     """``models create`` whose first ``lost`` attempts the server takes and whose replies
-    are lost, and whose next ones meet ``then``."""
+    are lost, and whose next ones meet ``then``; with ``ctrl_c``, after a Ctrl-C that
+    came while the next one was on its way."""
     fake = FakeWeaver()
     creates = [0]
 
@@ -192,6 +194,8 @@ def _create_after_lost_replies(
             if creates[0] <= lost:
                 fake(request)
                 raise httpx.RemoteProtocolError("peer closed connection", request=request)
+            if ctrl_c:
+                signal.raise_signal(signal.SIGINT)
             if isinstance(then, Exception):
                 then.request = request
                 raise then
@@ -203,7 +207,8 @@ def _create_after_lost_replies(
         "WEAVER_BASE_URL": "http://weaver.test",
         "WEAVER_API_KEY": API_KEY,
     }
-    return invoke([*options, "models", "create", "weaver-tiny"], env)
+    with default_sigint():
+        return invoke([*options, "models", "create", "weaver-tiny"], env)
 
 
 def test_create_whose_last_attempt_found_no_server_after_a_lost_reply_is_not_unreached(
@@ -235,6 +240,25 @@ def test_create_refused_after_lost_replies_says_how_many_models_may_be_made(
     assert error.endswith(
         "shows them in `weaver-facade models list` (end them with `weaver-facade models terminate`)"
     ), error
+
+
+def test_ctrl_c_held_while_a_create_is_refused_after_a_lost_reply_says_a_model_may_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Ctrl-C while the retry after a lost reply was on its way, held until its 500:
+    # "error: interrupted" alone, where the refusal had said a model may have been made.
+    refused = json_reply(500, error_json("internal", "no"))
+    run = _create_after_lost_replies(monkeypatch, 1, refused, "--json", ctrl_c=True)
+    assert run.exit_code == 130, run.stderr
+    message = run.json()["error"]["message"]
+    assert message.startswith(
+        "interrupted while the request to create a model was on its way: the server may have "
+        "made it, "
+    ), message
+    assert message.endswith(
+        "shows it in `weaver-facade models list` (end it with `weaver-facade models terminate`)"
+    ), message
+    assert run.stderr.splitlines()[-1] == f"error: {message}"
 
 
 def test_ctrl_c_while_a_create_waits_to_retry_a_lost_reply_says_a_model_may_be_made(

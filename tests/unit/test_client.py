@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import re
+import signal
 import threading
 import time
 import traceback
@@ -33,6 +34,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.held_creates import HOLD_NOTICE, default_sigint
 from weaver_facade import (
     APIError,
     AsyncOperationHandle,
@@ -1340,6 +1342,66 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_ctrl_c_says_so(
     assert raised.value.__notes__ == [
         _LOST_CREATE_NOTE.replace("an earlier attempt's reply was lost", "interrupted")
     ]
+
+
+def _held_ctrl_c_then(reply: httpx.Response) -> Reply:
+    """A Ctrl-C while the request is on its way, which the create holds, then ``reply``."""
+
+    def held(_request: httpx.Request) -> httpx.Response:
+        signal.raise_signal(signal.SIGINT)
+        return reply
+
+    return held
+
+
+_INTERRUPTED_CREATE_NOTE = _LOST_CREATE_NOTE.replace(
+    "an earlier attempt's reply was lost", "interrupted"
+)
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["one-session", "expired-session"])
+def test_a_create_refused_after_a_lost_reply_under_a_held_ctrl_c_says_a_model_may_be_made(
+    expired: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The retry after a lost reply was on its way when a Ctrl-C came, held until its
+    # refusal: the KeyboardInterrupt raised then said nothing of the model the lost
+    # attempt may have made (the refusal it was raised over, its __context__, did).
+    fake = FakeWeaver()
+    made_then_lost = _made_then_lost(fake)
+    refused = _held_ctrl_c_then(json_reply(500, error_json("internal", "no")))
+    if expired:  # the reply lost in s-1, which the retry found gone; refused in s-2
+        _expired_session(fake, made_then_lost)
+        fake.script("POST", "/api/v1/sessions/s-2/models", refused)
+    else:
+        fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, refused)
+    with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert HOLD_NOTICE in caplog.text
+    assert isinstance(raised.value.__context__, APIError)
+    assert raised.value.__context__.status_code == 500
+    assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]
+
+
+def test_a_create_whose_reply_is_lost_under_a_held_ctrl_c_says_a_model_may_be_made(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Held while the create was on its way, whose reply was then lost (no retry follows a
+    # Ctrl-C): the KeyboardInterrupt had no note, the APIConnectionError under it had.
+    fake = FakeWeaver()
+
+    def held_then_lost(request: httpx.Request) -> httpx.Response:
+        signal.raise_signal(signal.SIGINT)
+        fake.route(request)
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    fake.script("POST", "/api/v1/sessions/s-1/models", held_then_lost)
+    with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert HOLD_NOTICE in caplog.text
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == 1
+    assert isinstance(raised.value.__context__, APIError)
+    assert raised.value.__context__.status_code is None  # an APIConnectionError
+    assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]
 
 
 @pytest.mark.parametrize(
