@@ -475,6 +475,14 @@ class _ServiceBase(HasOptions):
             )
             return (yield from model_plan(create))
 
+        def reopen(gone: str, refused: NotFoundError) -> Plan[tuple[str, bool]]:
+            """``_reopen``, after ``refused``, the 404 of the create in ``gone``, which
+            stands if a Ctrl-C (or a cancel) came meanwhile: no create is sent after it."""
+            reopened = yield from self._root._reopen(gone)
+            if interrupted():
+                raise refused
+            return reopened
+
         try:
             made = yield from create_on(session_id)
         except NotFoundError as gone:
@@ -487,7 +495,7 @@ class _ServiceBase(HasOptions):
             # reply is lost in the new session too.
             lost = counted.replies = _replies_lost(gone)
             try:
-                reopened, opened = yield from self._root._reopen(session_id)
+                reopened, opened = yield from reopen(session_id, gone)
                 try:
                     made = yield from create_on(reopened, lost)
                 except NotFoundError as again:
@@ -496,7 +504,7 @@ class _ServiceBase(HasOptions):
                     if opened or interrupted():
                         raise
                     lost = counted.replies = lost + _replies_lost(again)
-                    made = yield from create_on((yield from self._root._reopen(reopened))[0], lost)
+                    made = yield from create_on((yield from reopen(reopened, again))[0], lost)
             except (APIError, ClientClosedError) as refused:
                 # No model to warn of, but an attempt whose reply was lost may have made
                 # one: said here, unless the new session's create, after a lost reply of

@@ -1359,6 +1359,53 @@ _INTERRUPTED_CREATE_NOTE = _LOST_CREATE_NOTE.replace(
 )
 
 
+def test_a_create_whose_lost_reply_met_an_expired_session_then_a_held_ctrl_c_sends_no_create(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A Ctrl-C held while the new session was opened: the create was sent in it all the
+    # same, and the model the server made there was one more its caller never got.
+    fake = FakeWeaver()
+    first = {"id": "s-1", "tags": [], "user_metadata": {}, "sdk_version": "x"}
+    stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
+    opened = json_reply(201, {**first, **stamps, "id": "s-2"})
+    fake.script(
+        "POST",
+        "/api/v1/sessions",
+        json_reply(201, {**first, **stamps}),
+        _held_ctrl_c_then(opened),
+    )
+    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
+    fake.script("POST", "/api/v1/sessions/s-1/models", _made_then_lost(fake), json_reply(404, gone))
+    with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert HOLD_NOTICE in caplog.text  # held, not raised at once
+    assert _created_on(fake) == _REOPENED[:-1]
+    assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]
+
+
+async def test_a_create_cancelled_while_its_new_session_opens_sends_no_create() -> None:
+    # Cancelled while the session replacing the ended one was opened: the create went on
+    # in the background and was sent in it, making a model its caller never got.
+    fake = FakeWeaver()
+    _expired_session(fake)
+    held = HeldTransport(fake, "/api/v1/sessions")
+    held.release.set()
+    svc = AsyncServiceClient(
+        BASE, KEY, http_client=httpx.AsyncClient(transport=held), heartbeat_interval=0
+    )
+    await svc.create_training_client("weaver-tiny")  # in s-1
+    held.release.clear()
+    create = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await held.reached.wait()  # s-1 is gone; the open of s-2 is held
+    create.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await create
+    held.release.set()
+    await svc.aclose()  # waits for the create still on its way
+    assert [r.url.path for r in fake.sent("POST", "/api/v1/sessions")] == [_REOPENED[0]] * 2
+    assert fake.sent("POST", "/api/v1/sessions/s-2/models") == []
+
+
 @pytest.mark.parametrize("expired", [False, True], ids=["one-session", "expired-session"])
 def test_a_create_refused_after_a_lost_reply_under_a_held_ctrl_c_says_a_model_may_be_made(
     expired: bool, caplog: pytest.LogCaptureFixture
