@@ -52,7 +52,14 @@ import click
 from click.core import ParameterSource
 
 from ._cli import SUMMARIES
-from ._cli._state import EXIT_INTERRUPTED, EXIT_USAGE, CliError, CliState, error_payload
+from ._cli._state import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    CliState,
+    WholeNumber,
+    error_payload,
+)
 from ._extras import missing_extra_message, missing_module
 from ._sigterm import terminate_as_interrupt
 
@@ -316,7 +323,7 @@ class _LazyGroup(click.Group):
 )
 @click.option(
     "--max-retries",
-    type=click.IntRange(0, 20),
+    type=WholeNumber(0, 20),
     default=4,
     show_default=True,
     help="Retries of a failed HTTP request (connection errors, 429, 503).",

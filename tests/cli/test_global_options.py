@@ -267,6 +267,47 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused(
         assert f"{value!r} is not a number of seconds" in run.stderr, run.stderr
 
 
+# Each number option, but the emulator's (it imports nothing of the facade, its own).
+NUMBER_OPTIONS = {
+    (path, param.opts[0]): param
+    for path in [(), *PATHS]
+    if path != ("emulator",)
+    for param in command_at(path).params
+    if isinstance(param.type, click.types.IntParamType | click.types.FloatParamType)
+}
+
+
+def test_the_walk_finds_the_number_options() -> None:
+    assert {"--max-retries", "--timeout", "--ttl", "--lora-rank", "--seed"} <= {
+        option for _, option in NUMBER_OPTIONS
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "option"),
+    NUMBER_OPTIONS,
+    ids=lambda o: o if isinstance(o, str) else " ".join(o) or "weaver-facade",
+)
+def test_a_number_option_takes_ascii_digits_only(path: tuple[str, ...], option: str) -> None:
+    # Python's int() and float() take "0_1" and other scripts' digits ("\u0661" is 1): --ttl
+    # refused them, --max-retries, --timeout and the others took them.
+    param = NUMBER_OPTIONS[path, option]
+    number = int if isinstance(param.type, click.types.IntParamType) else float
+    valid = next(str(n) for n in range(100) if _takes(param, str(n)))
+    for written in (f"0_{valid}", valid.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))):
+        assert number(written) == number(valid)  # what Python reads as the valid number
+        with pytest.raises(click.BadParameter):
+            param.type.convert(written, param, None)
+
+
+def _takes(param: click.Parameter, value: str) -> bool:
+    try:
+        param.type.convert(value, param, None)
+    except click.BadParameter:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("path", TIMEOUT_COMMANDS, ids=" ".join)
 def test_a_timeout_of_zero_is_a_usage_error(path: tuple[str, ...]) -> None:
     # `checkpoints save`, `load`, `export` and `operations wait` took --timeout 0 (the

@@ -380,9 +380,26 @@ def timeout_option(help: str) -> Callable[[FC], FC]:
     return click.option("--timeout", type=seconds, metavar="SECONDS", help=help)
 
 
+def _in_ascii(value: object) -> bool:
+    """Whether ``value``, a number as given, is one the command line takes: Python's
+    ``int()`` and ``float()`` also read ``6_0`` and other scripts' digits (``٦٠``) as 60."""
+    return not isinstance(value, str) or (value.isascii() and "_" not in value)
+
+
+class WholeNumber(click.IntRange):
+    """``click.IntRange``, in ASCII digits only (``_in_ascii``)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not _in_ascii(value):
+            self.fail(f"{value!r} is not a whole number in digits 0-9", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class _Seconds(click.FloatRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
+            if not _in_ascii(value):
+                raise ValueError(value)
             float(value)
         except (TypeError, ValueError):  # click's own words: "is not a valid float range"
             self.fail(f"{value!r} is not a number of seconds", param, ctx)

@@ -37,6 +37,7 @@ from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    WholeNumber,
     as_timeout,
     cli_notes,
     current_state,
@@ -288,7 +289,7 @@ class _Bar:
 )
 @click.option(
     "--max-concurrency",
-    type=click.IntRange(min=1, max=_MAX_CONCURRENCY),
+    type=WholeNumber(min=1, max=_MAX_CONCURRENCY),
     metavar="N",
     default=_CONCURRENCY,
     show_default=True,

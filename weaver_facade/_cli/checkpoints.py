@@ -17,7 +17,6 @@ Invalid paths, names, ids and TTLs are refused before any request (exit 2).
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -59,6 +58,7 @@ from ._output import (
 from ._state import (
     EXIT_API_ERROR,
     EXIT_USAGE,
+    WholeNumber,
     current_state,
     handles_errors,
     json_option,
@@ -84,7 +84,7 @@ def _in_words(seconds: int) -> str:
     return ""
 
 
-class _Seconds(click.IntRange):
+class _Seconds(WholeNumber):
     """A TTL within the spec's bounds, checked by click before anything is sent, named in
     seconds (``range``)."""
 
@@ -94,9 +94,6 @@ class _Seconds(click.IntRange):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
-            # ASCII digits only: int() also takes "6_0" and other scripts' digits.
-            if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
-                raise click.BadParameter(value)
             return super().convert(value, param, ctx)
         except click.BadParameter:
             self.fail(f"{value!r} is not a whole number of seconds from {self.range}", param, ctx)

@@ -24,7 +24,14 @@ from .. import (
 )
 from . import SUMMARIES
 from ._output import _iso, _when, emit_json, print_fields, print_table
-from ._state import EXIT_API_ERROR, current_state, handles_errors, json_option, noted
+from ._state import (
+    EXIT_API_ERROR,
+    WholeNumber,
+    current_state,
+    handles_errors,
+    json_option,
+    noted,
+)
 
 __all__ = ["models", "supported_models"]
 
@@ -151,7 +158,7 @@ def show(model_id: str) -> None:
 @click.argument("base_model")
 @click.option(
     "--lora-rank",
-    type=click.IntRange(_RANK_MIN, _RANK_MAX),
+    type=WholeNumber(_RANK_MIN, _RANK_MAX),
     metavar="N",
     help=f"Train a LoRA adapter of rank N ({_RANK_MIN} to {_RANK_MAX}). "
     f"Default: LoRA, rank {DEFAULT_LORA_RANK}.",
@@ -159,7 +166,7 @@ def show(model_id: str) -> None:
 @click.option("--full", is_flag=True, help="Fine-tune all weights instead of a LoRA adapter.")
 @click.option(
     "--seed",
-    type=click.IntRange(limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM),
+    type=WholeNumber(limits.LORA_CONFIG_SEED_MINIMUM, limits.LORA_CONFIG_SEED_MAXIMUM),
     metavar="N",
     help="The LoRA initialisation seed (LoRA only).",
 )
