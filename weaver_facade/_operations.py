@@ -784,11 +784,12 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         )
 
     def _closed_meanwhile(self) -> str:
-        """A note for a wait the client's close ended: the close may have terminated the
-        operation's model (a model the client made is, unless kept), or not."""
+        """A note for a wait the client's close ended, or refused (closed before it began):
+        the close may have terminated the operation's model (a model the client made is,
+        unless kept), or not."""
         return (
-            f"the client was closed while waiting for {name_watched(self.id)}; unless the "
-            "close terminated its model, it keeps running on the server: "
+            f"the client is closed, which ends any wait for {name_watched(self.id)}; unless "
+            "the close terminated its model, it keeps running on the server: "
             f"{pick_up_again(self.id, self._reattach_as)} from a new client"
         )
 

@@ -421,8 +421,8 @@ SAVE_OP = {"id": "op-s", "status": "pending", "kind": "save_checkpoint", "model_
 
 
 def test_a_save_s_wait_ended_by_the_close_names_its_operation() -> None:
-    # It said only "get_operation: the Weaver client is closed": which save, and whether
-    # it went on, the user could not tell.
+    # It said only "the Weaver client is closed": which save, and whether it went on,
+    # the user could not tell.
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/models/m-1/checkpoints", json_reply(202, SAVE_OP))
     fake.script("GET", "/api/v1/operations/op-s", json_reply(200, SAVE_OP))
@@ -430,10 +430,26 @@ def test_a_save_s_wait_ended_by_the_close_names_its_operation() -> None:
     with pytest.raises(ClientClosedError) as closed:
         trainer.save_state("cut")
     assert closed.value.__notes__ == [
-        "the client was closed while waiting for operation op-s; unless the close terminated "
-        "its model, it keeps running on the server: re-attach with "
+        "the client is closed, which ends any wait for operation op-s; unless the close "
+        "terminated its model, it keeps running on the server: re-attach with "
         "service.operation('op-s', Checkpoint) from a new client"
     ]
+
+
+def test_a_wait_begun_after_the_close_is_not_said_to_have_been_cut() -> None:
+    # Its note said "closed while waiting", of a wait that began after the close.
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/operations/op-s", json_reply(200, SAVE_OP))
+    with service(fake, terminate_models_on_close=False) as svc:
+        handle = svc.operation("op-s", Checkpoint)
+    polls = len(fake.sent("GET", "/api/v1/operations/op-s"))
+    with pytest.raises(ClientClosedError) as closed:
+        handle.result()
+    assert len(fake.sent("GET", "/api/v1/operations/op-s")) == polls  # no wait began
+    (note,) = closed.value.__notes__
+    assert "while waiting" not in note
+    assert "operation op-s" in note
+    assert note.endswith("re-attach with service.operation('op-s', Checkpoint) from a new client")
 
 
 async def test_an_async_save_s_wait_ended_by_the_close_names_its_operation() -> None:
