@@ -311,11 +311,18 @@ class ExportReply:
     @staticmethod
     def drift(data: object) -> str | None:
         """Why a reply the generated parser refused is no Artifact though its ``kind`` says
-        so: it has no field only an Artifact has. Else ``None``: its schema explains it."""
+        so: it has no field only an Artifact has, nor a status only an Artifact has. Else
+        ``None``: its schema explains it."""
         kind = _kind(data)
         artifact_kind = kind in {k.value for k in wire.ArtifactKind}
         if not artifact_kind or not isinstance(data, Mapping) or artifact_shaped(data):
             return None
+        status = data.get("status")
+        artifact_only = {s.value for s in wire.ArtifactStatus} - {
+            s.value for s in wire.OperationStatus
+        }
+        if isinstance(status, str) and status in artifact_only:
+            return None  # completed or deleted: an Artifact missing its fields
         return (
             f"the reply's kind {kind!r} is an Artifact's, but it has neither `uri` nor "
             "`checkpoint_id`: an Operation given an artifact's kind, which an Operation's "

@@ -244,6 +244,13 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
             "Artifact",
             "uri",
         ),
+        # Its status an Artifact's alone: an Artifact missing both fields, not an Operation.
+        (
+            200,
+            {k: v for k, v in artifact_json().items() if k not in {"uri", "checkpoint_id"}},
+            "Artifact",
+            "checkpoint_id",
+        ),
     ],
     ids=[
         "artifact-without-id",
@@ -254,6 +261,7 @@ def test_the_wait_for_a_running_hit_follows_the_client_poll_settings() -> None:
         "artifact-without-kind",
         "artifact-with-a-list-for-kind",
         "artifact-of-its-own-kind-without-uri",
+        "completed-artifact-without-uri-or-checkpoint-id",
     ],
 )
 def test_a_bad_export_reply_is_explained_by_the_schema_of_its_kind(
