@@ -418,7 +418,8 @@ def _note_checkpoint_id(missing: NotFoundError, artifact_id: uuid.UUID) -> Plan[
     invites) how to download that checkpoint's export; whatever stops the look, the 404
     stands as it is."""
     try:
-        found = checkpoint_from_wire("get_checkpoint", (yield calls.get_checkpoint(artifact_id)))
+        look = attrs.evolve(calls.get_checkpoint(artifact_id), retried=False)
+        found = checkpoint_from_wire("get_checkpoint", (yield look))
     except WeaverError:
         return
     note_naming_calls(

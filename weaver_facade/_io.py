@@ -319,6 +319,8 @@ class _Base(Generic[SleepT, SnapshotT]):
         self.check_open()
         self._opened[0] = True
         options = options or self.options
+        if not call.retried:
+            options = attrs.evolve(options, max_retries=0)
         left = self.time_left()
         if left is not None and (options.timeout is None or options.timeout > left):
             options = attrs.evolve(options, timeout=left)

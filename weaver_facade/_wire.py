@@ -121,6 +121,8 @@ class Call(Generic[M]):
             reply was lost (``None``), or of one that ended so (``"no reply came"``,
             ``"interrupted"``, ``"cancelled"``, ``"closed"``) after ``n`` lost replies, its
             last one's too (``_io``): what they may have made.
+        retried: ``False`` for a look that only adds a hint to an error in hand: one
+            attempt, whatever the client's retries, so that the error is not held up.
     """
 
     operation: str
@@ -130,6 +132,7 @@ class Call(Generic[M]):
     on_its_way: str | None = None
     after_lost_reply: Callable[[M, int], None] | None = None
     lost_replies: Callable[[int, str | None], str] | None = None
+    retried: bool = True
 
 
 class NoBody:

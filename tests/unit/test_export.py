@@ -513,6 +513,22 @@ def test_a_download_by_an_unknown_id_is_the_server_s_404_alone(tmp_path: Path) -
     assert len(fake.sent("GET", f"/api/v1/checkpoints/{OTHER}")) == 1
 
 
+def test_the_look_for_a_checkpoint_s_id_is_never_retried(tmp_path: Path) -> None:
+    # It only adds a hint to the 404 in hand: on a busy server, retries held that 404 up
+    # for seconds, with WARNINGs of a request the user never made.
+    fake = FakeWeaver()
+    missing_reply = json_reply(404, error_json("not_found", f"artifact {OTHER} not found"))
+    fake.script("GET", f"/api/v1/artifacts/{OTHER}/download", missing_reply)
+    busy = json_reply(503, error_json("unavailable", "busy", retryable=True))
+    fake.script("GET", f"/api/v1/checkpoints/{OTHER}", busy, busy)
+    sleeps: list[float] = []
+    with service(fake, sleep=sleeps.append) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights(OTHER, tmp_path / "out")
+    assert getattr(missing.value, "__notes__", []) == []
+    assert len(fake.sent("GET", f"/api/v1/checkpoints/{OTHER}")) == 1
+    assert sleeps == []
+
+
 def test_an_export_that_failed_before_the_last_one_is_not_blamed(tmp_path: Path) -> None:
     # The wire gives a listing no order: a server listing the newest first, a deleted
     # artifact newer than a failed one, still got "its last export failed".
