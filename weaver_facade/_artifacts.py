@@ -425,7 +425,7 @@ def _note_checkpoint_id(missing: NotFoundError, artifact_id: uuid.UUID) -> Plan[
     note_naming_calls(
         missing,
         f"{artifact_id} is the id of checkpoint {found.path}, not of an artifact: to "
-        f"download its export, pass the checkpoint or its path: "
+        f"download its export, pass its path instead: "
         f"download_weights('{found.path}', dest)",
     )
 

@@ -658,7 +658,7 @@ def test_an_unknown_bare_id_says_a_checkpoint_id_needs_its_model(
     assert f"artifact {checkpoint['id']} not found" in run.stderr
     assert run.stderr.strip().endswith(
         f"{checkpoint['id']} is the id of checkpoint {checkpoint['path']}, not of an artifact: "
-        "to download its export, pass the checkpoint or its path: "
+        "to download its export, pass its path instead: "
         f"`weaver-facade checkpoints download {checkpoint['path']} -o DIR`"
     )
     # An id that names no checkpoint of this key either keeps the guess.

@@ -496,7 +496,7 @@ def test_a_download_by_a_checkpoint_s_id_says_to_pass_the_checkpoint(
     assert f"get_artifact_download: artifact {CHECKPOINT} not found" in str(missing.value)
     assert missing.value.__notes__ == [
         f"{CHECKPOINT} is the id of checkpoint weaver://m-1/checkpoints/c, not of an "
-        "artifact: to download its export, pass the checkpoint or its path: "
+        "artifact: to download its export, pass its path instead: "
         "download_weights('weaver://m-1/checkpoints/c', dest)"
     ]
     (cli,) = getattr(missing.value, "cli_notes", {}).values()
