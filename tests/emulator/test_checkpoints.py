@@ -339,6 +339,8 @@ def test_a_removal_after_the_store_closed_is_left_to_the_next_start(tmp_path: Pa
     store.close()
     store.remove_checkpoint_file(name)  # a request that outlived shutdown: no error
     assert not store.checkpoint_file(name).exists()  # its name is free at once
+    (aside,) = store.checkpoint_dir.iterdir()  # renamed aside, left to the next start
+    assert aside.name.startswith(f"{name}.removed-")
     again = Store(tmp_path)
     again.remove_stray_files(keep=set())
     assert list(again.checkpoint_dir.iterdir()) == []
