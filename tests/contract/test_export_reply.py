@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 
 from tests.contract.drift import Drift
-from tests.contract.support import quick, serve_emulator
+from tests.contract.support import KEY, quick, serve_emulator
+from weaver_facade._spec_schema import spec_document
 from weaver_facade.contract import run_contract_test
+from weaver_facade.contract._extensions import probe_extensions
 from weaver_facade.contract._spec import load_spec
 
 HEADERS = {"X-Request-ID": "req-1"}
@@ -90,3 +92,16 @@ def test_a_200_artifact_without_its_uri_is_no_operation() -> None:
     messages = [p.message for p in problems]
     assert not [m for m in messages if "is an Operation" in m], messages
     assert [m for m in messages if "`uri`" in m], messages
+
+
+def test_the_probe_waits_for_an_export_operation_given_an_artifact_kind() -> None:
+    # The 202 Operation with `kind: hf_adapter` (a drift the lifecycle names) was taken for
+    # the artifact: the probe asked for `GET /artifacts/{the operation's id}`, met a 404 and
+    # said `artifact-by-id` missing, "of an existing artifact", of a server that offers it.
+    with serve_emulator(Drift.OPERATION_ARTIFACT_KIND) as served:
+        result = probe_extensions(
+            spec_document(), base_url=served.base_url, api_key=KEY, base_model="weaver-tiny",
+            deadline=30.0,
+        )  # fmt: skip
+    assert result.to_json()["evidence"]["artifact-by-id"] == "GET /artifacts/{id} found it"
+    assert "artifact-by-id" in result.offered

@@ -22,7 +22,7 @@ from weaver_client import limits
 from .. import Checkpoint, PollSettings
 from .._storage_errors import error_code, url_expired
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding
-from ._ownership import is_artifact_kind
+from ._ownership import is_export_operation
 from ._patience import RESENT, patient_client
 
 if TYPE_CHECKING:
@@ -185,11 +185,10 @@ class ArtifactSteps:
         if not 200 <= reply.status_code < 300:
             self._refused(r, "export_checkpoint", reply)
         data = _json(reply)
-        # Told apart as the wire sheet says clients do: an Artifact's top-level `kind` is
-        # hf_model/hf_adapter. Not by the status: an Operation answered 200 (or another 2xx
-        # than 202) is waited for (the watcher names the status and shape the spec expects;
-        # an Operation that carries an artifact kind, the same way).
-        is_operation = reply.status_code == 202 or not is_artifact_kind(data.get("kind"))
+        # An Operation answered 200 (or another 2xx than 202) is waited for too (the watcher
+        # names the status and shape the spec expects; an Operation that carries an artifact
+        # kind, the same way).
+        is_operation = is_export_operation(reply.status_code, data)
         artifact = self._wait(r, data) if is_operation else data
         if not isinstance(artifact, dict) or not isinstance(artifact.get("id"), str):
             raise _step_failed()

@@ -53,7 +53,7 @@ from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
-from ._ownership import is_artifact_kind
+from ._ownership import is_export_operation
 from ._patience import RESENT, api_client
 
 __all__ = ["ExtensionProbe", "probe_extensions"]
@@ -375,7 +375,7 @@ class _Probe:
                 raise _Failed(f"POST /api/v1{path} answered 409 to its retry")
             sent = httpx.Response(200, json=items[0])
         reply = self.call("POST", path, (200, 202), reply=sent)
-        artifact = reply if is_artifact_kind(reply.get("kind")) else None
+        artifact = None if is_export_operation(sent.status_code, reply) else reply
         if artifact is None:
             op_id = _need(reply, "id", f"the reply to POST /api/v1{path}")
             artifact = self.wait(str(op_id)).get("response")

@@ -19,14 +19,14 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
 from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
-__all__ = ["ID_PARAMETERS", "Ownership", "is_artifact_kind"]
+__all__ = ["ID_PARAMETERS", "Ownership", "is_artifact_kind", "is_export_operation"]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
@@ -210,6 +210,13 @@ def is_artifact_kind(kind: object) -> bool:
     """Whether ``kind`` is one of the spec's artifact kinds, which an Operation's never is
     (the spec's rule); a server's array or object (unhashable) is none, not a TypeError."""
     return isinstance(kind, str) and kind in _ARTIFACT_KINDS
+
+
+def is_export_operation(status: int, data: Mapping[str, Any]) -> bool:
+    """Whether an export's 2xx reply is an Operation to wait for rather than the Artifact:
+    told by its ``kind``, as the wire sheet says clients do, but a 202 is one whatever its
+    ``kind`` says (an Operation given an artifact's kind, a drift named elsewhere)."""
+    return status == 202 or not is_artifact_kind(data.get("kind"))
 
 
 def _objects(value: Any) -> Iterator[dict[str, Any]]:
