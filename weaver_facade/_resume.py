@@ -29,6 +29,7 @@ from . import _lookup as lookup
 from ._args import check_bool
 from ._checkpoints import (
     Checkpoint,
+    CheckpointPath,
     CheckpointStatus,
     coerce_checkpoint_ref,
 )
@@ -79,7 +80,12 @@ def resume_plan(
         # A bare id names no model whose list could stand in for checkpoint-by-id. A
         # Checkpoint not completed is read again: its status may be stale (a save's result,
         # pending when its operation ended, that the server has completed since).
-        found = yield from lookup.by_ref(target, None, server)
+        try:
+            found = yield from lookup.by_ref(target, None, server)
+        except NotFoundError as missing:
+            if isinstance(target, CheckpointPath) and missing.status_code == 404:
+                missing.add_note(_unlisted(target, with_optimizer))  # its listing refused
+            raise
     if found.status is not CheckpointStatus.COMPLETED:
         refused = CheckpointNotReadyError(
             f"checkpoint {found.path} is {found.status.value}, not completed; "
@@ -106,6 +112,7 @@ def resume_plan(
                 found.model_id, lambda c: c.name == found.name
             )
             if kept is None:
+                missing.add_note(_unlisted(found.path, with_optimizer))
                 raise missing from None
         logger.info(
             "the server no longer finds model %s (terminated?): resuming its checkpoint %s "
@@ -150,10 +157,25 @@ def _guess_hint(source_id: str, guessed: str, doubt: str, with_optimizer: bool) 
     """What a failed load of a resume into guessed settings adds to its error."""
     return (
         f"; the server did not describe model {source_id}'s settings, "
-        f"so the new model guessed {guessed}{doubt}; to resume it, create a model with "
-        f"its settings (create_training_client) and call "
-        f"{'load_state_with_optimizer' if with_optimizer else 'load_state'} on it"
+        f"so the new model guessed {guessed}{doubt}; to resume it, {_by_hand(with_optimizer)}"
     )
+
+
+def _unlisted(path: CheckpointPath, with_optimizer: bool) -> str:
+    """The note on a resume's 404 of the checkpoint's model, whose listing does not show
+    the checkpoint either: one gone, or one of a model the server forgot once terminated."""
+    return (
+        f"the server no longer finds model {path.model_id} and lists no checkpoint "
+        f"{path.name!r} of it; if the checkpoint is still there (a server that forgets a "
+        f"terminated model may still load it by its path), to resume {path}, "
+        f"{_by_hand(with_optimizer)}"
+    )
+
+
+def _by_hand(with_optimizer: bool) -> str:
+    """The resume that needs nothing of the source model: a load into one made to match."""
+    load = "load_state_with_optimizer" if with_optimizer else "load_state"
+    return f"create a model with its settings (create_training_client) and call {load} on it"
 
 
 def _like(source: ModelInfo, created: NewModel | None, asked: str | None) -> tuple[NewModel, str]:

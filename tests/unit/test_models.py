@@ -725,6 +725,32 @@ def test_resume_of_a_checkpoint_object_whose_model_and_checkpoint_are_gone_makes
     assert fake.sent("POST") == []
 
 
+@pytest.mark.parametrize("given", ["checkpoint", "path"])
+def test_resume_of_a_model_forgotten_with_its_listing_says_how_to_resume_by_hand(
+    given: str,
+) -> None:
+    # A server that forgets a terminated model may refuse its checkpoint listing too (404)
+    # and still load its checkpoints by path: the resume, which cannot tell that from a
+    # checkpoint gone, raised a bare 404 of `get_model` or `list_checkpoints`.
+    fake = source(ONLY_ID)
+    with service(fake, terminate_models_on_close=False) as svc:
+        [checkpoint] = svc.training_client("m-w").list_checkpoints()
+        fake.script("GET", f"{MODELS}/m-w", described_as(None))
+        fake.script("GET", f"{MODELS}/m-w/checkpoints", described_as(None))
+        with pytest.raises(NotFoundError) as missing:
+            svc.create_training_client_from_state(
+                checkpoint if given == "checkpoint" else str(checkpoint.path)
+            )
+    assert missing.value.status_code == 404
+    assert missing.value.__notes__ == [
+        "the server no longer finds model m-w and lists no checkpoint 'c1' of it; if the "
+        "checkpoint is still there (a server that forgets a terminated model may still load "
+        "it by its path), to resume weaver://m-w/checkpoints/c1, create a model with its "
+        "settings (create_training_client) and call load_state_with_optimizer on it"
+    ]
+    assert fake.sent("POST") == []
+
+
 def test_resume_of_a_checkpoint_object_of_a_forgotten_model_that_keeps_it() -> None:
     fake = source(ONLY_ID, done_at_once=True)
     with service(fake, terminate_models_on_close=False) as svc:
