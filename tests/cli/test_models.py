@@ -576,8 +576,21 @@ def test_save_and_load_into_a_model_the_server_forgot_say_it_may_be_terminated(
         assert refused.stderr.rstrip("\n").endswith(note), refused.stderr
 
 
+AN_ID = "7f0c8d3e-2b4a-4c59-9e61-0a1b2c3d4e5f"
+
+
 @pytest.mark.parametrize(
-    "command", [["models", "show", "m-9"], ["checkpoints", "list", "m-9"]], ids=["show", "list"]
+    "command",
+    [
+        ["models", "show", "m-9"],
+        ["checkpoints", "list", "m-9"],
+        # Commands that reach a checkpoint through its model said the 404 alone too.
+        ["checkpoints", "export", "weaver://m-9/checkpoints/c1"],
+        ["checkpoints", "show", AN_ID, "--model", "m-9"],
+        ["checkpoints", "artifacts", AN_ID, "--model", "m-9"],
+        ["checkpoints", "download", AN_ID, "--model", "m-9", "-o", "out"],
+    ],
+    ids=["show", "list", "export", "checkpoint-show", "artifacts", "download"],
 )
 def test_show_and_list_of_a_model_the_server_forgot_say_it_may_be_terminated(
     monkeypatch: pytest.MonkeyPatch, command: list[str]

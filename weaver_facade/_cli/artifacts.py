@@ -47,6 +47,7 @@ from ._state import (
 )
 from .checkpoints import (
     _ARTIFACT_TTL,
+    _checkpoints_stay,
     _in_words,
     _model_option,
     _Models,
@@ -147,8 +148,9 @@ def export(
     state = current_state()
     service, left = state.waiting(timeout)
     models = _Models(service)  # its lookup, too, within --timeout
-    trainer = models.get(owner)
-    checkpoint = models.known(owner, target)  # another model's id is refused, as by show
+    with _checkpoints_stay(owner):
+        trainer = models.get(owner)
+        checkpoint = models.known(owner, target)  # another model's id is refused, as by show
     no_adapter = (
         f"checkpoint {ref} was trained with full_ft and has no adapter to merge; "
         "drop --merge-adapter to export its weights (hf_model)"
@@ -184,7 +186,9 @@ def export(
 @handles_errors
 def artifacts(ref: str, model_id: str | None) -> None:
     """List the artifacts exported from the checkpoint REF."""
-    found = current_state().service().list_artifacts(_Models().known(*parse_ref(ref, model_id)))
+    owner, target = parse_ref(ref, model_id)
+    with _checkpoints_stay(owner):
+        found = current_state().service().list_artifacts(_Models().known(owner, target))
     if current_state().as_json:
         emit_json({"checkpoint": ref, "artifacts": [artifact_json(a) for a in found]})
         return
@@ -336,7 +340,8 @@ def download(
         service, left = current_state().waiting(timeout)  # an id's lookup within it too
         models = _Models(service)
         if isinstance(found, uuid.UUID):
-            models.get(owner)  # a model not found is refused as such, with no hint below
+            with _checkpoints_stay(owner):  # refused as such, with no hint below
+                models.get(owner)
         try:
             target = models.known(owner, found)
         except NotFoundError as exc:

@@ -217,7 +217,8 @@ def list_(model_id: str) -> None:
 def show(ref: str, model_id: str | None) -> None:
     """Show one checkpoint."""
     owner, target = parse_ref(ref, model_id)
-    checkpoint = _Models().checkpoint(owner, target)
+    with _checkpoints_stay(owner):
+        checkpoint = _Models().checkpoint(owner, target)
     if current_state().as_json:
         emit_json(checkpoint_json(checkpoint))
     else:
