@@ -42,6 +42,7 @@ from ._errors import (
     NotFoundError,
     UnsafeArtifactPathError,
     WeaverError,
+    note_cli_words,
 )
 from ._lazy import wire
 from ._operations import OperationSnapshot
@@ -381,8 +382,31 @@ def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:
         return target.id
     if isinstance(target, uuid.UUID):
         return target
-    found = yield from lookup.find_by_path(target)
+    try:
+        found = yield from lookup.find_by_path(target)
+    except NotFoundError as missing:
+        if missing.status_code == 404:  # its model's listing refused, not a name it lacks
+            _note_forgotten(missing, target)
+        raise
     return found.id
+
+
+def _note_forgotten(missing: NotFoundError, path: CheckpointPath) -> None:
+    """Tell a 404 of the listing of ``path``'s model what to pass instead: a server that
+    forgets a terminated model may refuse that listing and still find the checkpoint by
+    id (a resume's 404 of it has a note of its own, ``_resume``)."""
+    maybe = (
+        f"model {path.model_id} may not exist, or may have been terminated: a server may "
+        "forget a terminated model and refuse to list its checkpoints"
+    )
+    note = (
+        f"{maybe}, which it still finds by id; pass the Checkpoint instead of its path "
+        f"{path} (to list_artifacts, its id will do too; to download_weights, the "
+        "artifact's id)"
+    )
+    missing.add_note(note)
+    cli = f"{maybe}; download an artifact of {path} by its id instead: "
+    note_cli_words(missing, note, cli + "`weaver-facade checkpoints download ARTIFACT_ID -o DIR`")
 
 
 def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:

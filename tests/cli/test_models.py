@@ -607,6 +607,30 @@ def test_show_and_list_of_a_model_the_server_forgot_say_it_may_be_terminated(
     assert refused.stderr.rstrip("\n").endswith(MAYBE_TERMINATED), refused.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["checkpoints", "download", "weaver://m-9/checkpoints/c1", "-o", "out"],
+        ["checkpoints", "artifacts", "weaver://m-9/checkpoints/c1"],
+    ],
+    ids=["download", "artifacts"],
+)
+def test_a_path_of_a_model_forgotten_with_its_listing_says_to_download_by_artifact_id(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # A path is looked up in its model's listing, which a server that forgot the model
+    # refuses: the command said "[404 not_found] list_checkpoints: ..." alone.
+    forgetful_server(monkeypatch, checkpoint=False)
+    refused = invoke(command, FORGETFUL)
+    assert refused.exit_code == 1, refused.stderr
+    assert refused.stderr.rstrip("\n").endswith(
+        "; model m-9 may not exist, or may have been terminated: a server may forget a "
+        "terminated model and refuse to list its checkpoints; download an artifact of "
+        "weaver://m-9/checkpoints/c1 by its id instead: "
+        "`weaver-facade checkpoints download ARTIFACT_ID -o DIR`"
+    ), refused.stderr
+
+
 def test_show_of_a_model_the_server_forgot_with_checkpoints_says_it_was_terminated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -8,6 +8,7 @@ import email.utils
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, assert_type
 
@@ -501,6 +502,54 @@ def test_a_download_by_a_checkpoint_s_id_says_to_pass_the_checkpoint(
     ]
     (cli,) = getattr(missing.value, "cli_notes", {}).values()
     assert cli.endswith("`weaver-facade checkpoints download weaver://m-1/checkpoints/c -o DIR`")
+
+
+@pytest.mark.parametrize("call", ["download", "list_artifacts"])
+def test_a_path_of_a_model_forgotten_with_its_listing_says_what_to_pass(
+    tmp_path: Path, call: str
+) -> None:
+    # A server that forgets a terminated model may refuse its checkpoint listing too (404)
+    # and still find its checkpoints by id: a path, looked up in that listing, met a bare
+    # "[404 not_found] list_checkpoints: model m-1 not found".
+    fake = FakeWeaver()
+    fake.checkpoints["m-1"].append({**checkpoint_json("m-1", "c"), "id": str(CHECKPOINT)})
+    gone = json_reply(404, error_json("not_found", "model m-1 not found"))
+    path = "weaver://m-1/checkpoints/c"
+    with service(fake) as svc:
+        [checkpoint] = svc.training_client("m-1").list_checkpoints()  # before it was forgotten
+        fake.script("GET", "/api/v1/models/m-1/checkpoints", gone)
+        attempts: dict[str, Callable[[], object]] = {
+            "download": lambda: svc.download_weights(path, tmp_path / "out"),
+            "list_artifacts": lambda: svc.list_artifacts(path),
+        }
+        with pytest.raises(NotFoundError) as missing:
+            attempts[call]()
+        assert "list_checkpoints: model m-1 not found" in str(missing.value)
+        assert missing.value.__notes__ == [
+            "model m-1 may not exist, or may have been terminated: a server may forget a "
+            "terminated model and refuse to list its checkpoints, which it still finds by "
+            "id; pass the Checkpoint instead of its path weaver://m-1/checkpoints/c (to "
+            "list_artifacts, its id will do too; to download_weights, the artifact's id)"
+        ]
+        (cli,) = getattr(missing.value, "cli_notes", {}).values()
+        assert cli == (
+            "model m-1 may not exist, or may have been terminated: a server may forget a "
+            "terminated model and refuse to list its checkpoints; download an artifact of "
+            "weaver://m-1/checkpoints/c by its id instead: "
+            "`weaver-facade checkpoints download ARTIFACT_ID -o DIR`"
+        )
+        # The ways out the note names reach the artifacts with no listing of the model.
+        listed = len(fake.sent("GET", "/api/v1/models/m-1/checkpoints"))
+        fake.script("GET", LIST, *[json_reply(200, {"items": [artifact_json()]})] * 3)
+        assert [a.id for a in svc.list_artifacts(checkpoint)] == [ARTIFACT]
+        assert [a.id for a in svc.list_artifacts(checkpoint.id)] == [ARTIFACT]
+        stop = json_reply(404, error_json("stop", "x"))
+        fake.script("GET", f"/api/v1/artifacts/{ARTIFACT}/download", stop, stop)
+        for target in (checkpoint, ARTIFACT):
+            with pytest.raises(NotFoundError, match=r"\[404 stop\]"):
+                svc.download_weights(target, tmp_path / "out")
+        assert len(fake.sent("GET", "/api/v1/models/m-1/checkpoints")) == listed
+        assert len(fake.sent("GET", f"/api/v1/artifacts/{ARTIFACT}/download")) == 2
 
 
 def test_a_download_by_an_unknown_id_is_the_server_s_404_alone(tmp_path: Path) -> None:
