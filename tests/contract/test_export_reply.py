@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.contract.drift import Drift
 from tests.contract.support import KEY, quick, serve_emulator
+from weaver_facade._extensions import restrict_spec
 from weaver_facade._spec_schema import spec_document
 from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._extensions import probe_extensions
-from weaver_facade.contract._spec import load_spec
+from weaver_facade.contract._spec import Spec, load_spec
 
 HEADERS = {"X-Request-ID": "req-1"}
 EXPORT = "POST /api/v1/checkpoints/{checkpoint_id}/export"
@@ -105,3 +108,28 @@ def test_the_probe_waits_for_an_export_operation_given_an_artifact_kind() -> Non
         )  # fmt: skip
     assert result.to_json()["evidence"]["artifact-by-id"] == "GET /artifacts/{id} found it"
     assert "artifact-by-id" in result.offered
+
+
+# The wire sheet's rule that an Operation of an artifact's kind breaks, which its finding states.
+NEVER_AN_ARTIFACT_KIND = (
+    "; an Operation must never carry an artifact's kind (`hf_model`, `hf_adapter`): clients "
+    "tell an export's two replies, a 202 Operation and a 200 Artifact, apart by `kind`"
+)
+
+
+@pytest.mark.parametrize("offered", [True, False], ids=["operation-details", "without-it"])
+def test_an_operation_given_an_artifact_kind_is_told_the_wire_s_rule(offered: bool) -> None:
+    # It said only that `hf_adapter` is not in OperationKind's enum (without the extension,
+    # that it "violates `not: {...}`"): true, but not the rule a server developer acts on.
+    document = spec_document()
+    if not offered:
+        document = restrict_spec(document, frozenset({"operation-details"}))
+    spec = Spec(document)
+    operation = json.dumps({"id": "op-1", "status": "pending", "kind": "hf_adapter"}).encode()
+    for operation_id, status in (("export_checkpoint", 202), ("get_operation", 200)):
+        problems = spec.check_reply(spec.by_id(operation_id), status, HEADERS, operation)
+        assert [p.message.endswith(NEVER_AN_ARTIFACT_KIND) for p in problems] == [True], problems
+    # An Operation's own kind is not an artifact's: nothing is said of that rule.
+    own = json.dumps({"id": "op-1", "status": "pending", "kind": "export"}).encode()
+    said = spec.check_reply(spec.by_id("get_operation"), 200, HEADERS, own)
+    assert all("artifact's kind" not in p.message for p in said), said

@@ -26,7 +26,13 @@ import httpx
 from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
-__all__ = ["ID_PARAMETERS", "Ownership", "is_artifact_kind", "is_export_operation"]
+__all__ = [
+    "ARTIFACT_KINDS",
+    "ID_PARAMETERS",
+    "Ownership",
+    "is_artifact_kind",
+    "is_export_operation",
+]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
@@ -43,7 +49,7 @@ ID_PARAMETERS = {
 }
 _ID_FIELDS = frozenset({"id", *ID_PARAMETERS})
 # An Artifact is told by its `kind`, which an Operation never takes (the spec's rule).
-_ARTIFACT_KINDS = frozenset(SCHEMAS["ArtifactKind"]["enum"])
+ARTIFACT_KINDS: tuple[str, ...] = tuple(SCHEMAS["ArtifactKind"]["enum"])
 
 
 class Ownership:
@@ -209,7 +215,7 @@ class Ownership:
 def is_artifact_kind(kind: object) -> bool:
     """Whether ``kind`` is one of the spec's artifact kinds, which an Operation's never is
     (the spec's rule); a server's array or object (unhashable) is none, not a TypeError."""
-    return isinstance(kind, str) and kind in _ARTIFACT_KINDS
+    return isinstance(kind, str) and kind in ARTIFACT_KINDS
 
 
 def is_export_operation(status: int, data: Mapping[str, Any]) -> bool:

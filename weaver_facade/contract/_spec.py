@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,7 +34,7 @@ from .._spec_schema import (
     spec_path,
     unknown_fields,
 )
-from ._ownership import is_artifact_kind
+from ._ownership import ARTIFACT_KINDS, is_artifact_kind
 
 __all__ = [
     "OperationResults",
@@ -683,15 +683,33 @@ def _fold_items(problems: list[Problem]) -> list[Problem]:
 def _problem(
     located: Located, error: jsonschema.exceptions.ValidationError, path: list[Any]
 ) -> Problem:
+    found = _schema_problem(located, error, path)
+    if (
+        path[-1:] == ["kind"]
+        and _holder(located) == "Operation"
+        and is_artifact_kind(error.instance)
+    ):
+        # The schema says which values break it (OperationKind's enum, or without
+        # operation-details the spec's `x-weaver-without-extension`), not the rule and why.
+        rule = (
+            f"; an Operation must never carry an artifact's kind ({_ticks(ARTIFACT_KINDS)}): "
+            "clients tell an export's two replies, a 202 Operation and a 200 Artifact, "
+            "apart by `kind`"
+        )
+        return replace(found, message=found.message + rule)
+    return found
+
+
+def _schema_problem(
+    located: Located, error: jsonschema.exceptions.ValidationError, path: list[Any]
+) -> Problem:
     names = located.names
     value = error.instance
     where = _where(path)
     field_name = str(path[-1]) if path and isinstance(path[-1], str) else None
     owner = names[-1] if names else "the reply"
-    # The object that holds the field: for an enum schema reached through a $ref (CheckpointType
-    # under Checkpoint.type), the holder is the schema before it.
     own = located.own
-    holder = names[-2] if own is not None and len(names) >= 2 else owner
+    holder = _holder(located)
     parent = _where(path[:-1]) if field_name else where
     shown = parent if field_name else where
     at = f" at `{shown}`" if shown else ""
@@ -742,6 +760,15 @@ def _problem(
         expected=f"{error.validator} {_short(error.validator_value)}",
         got=_short(value),
     )
+
+
+def _holder(located: Located) -> str:
+    """The object that holds the failing field: for an enum schema reached through a $ref
+    (CheckpointType under Checkpoint.type), the schema before it."""
+    names = located.names
+    if located.own is not None and len(names) >= 2:
+        return names[-2]
+    return names[-1] if names else "the reply"
 
 
 def _json_type(value: Any) -> str:
