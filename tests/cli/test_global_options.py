@@ -267,7 +267,8 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused(
         assert f"{value!r} is not a number of seconds" in run.stderr, run.stderr
 
 
-# Each number option, but the emulator's (it imports nothing of the facade, its own).
+# Each number option, but the emulator's: it imports nothing of the facade, and its own types
+# are held to the same rule in tests/emulator/test_server_cli.py.
 NUMBER_OPTIONS = {
     (path, param.opts[0]): param
     for path in [(), *PATHS]

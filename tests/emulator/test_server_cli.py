@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -158,6 +159,31 @@ def test_the_command_refuses_bad_options(tmp_path: Path, monkeypatch: pytest.Mon
         result = runner.invoke(main, args)
         assert result.exit_code == 2, (args, result.output)
         assert list(tmp_path.iterdir()) == [], args
+
+
+# The emulator's number options, found by walking its command.
+NUMBER_OPTIONS = {
+    param.opts[0]: param
+    for param in emulator_cli.emulator.params
+    if isinstance(param.type, click.types.IntParamType | click.types.FloatParamType)
+}
+
+
+def test_the_walk_finds_the_number_options() -> None:
+    assert {"--port", "--fault-seed", "--url-ttl"} <= set(NUMBER_OPTIONS)
+
+
+@pytest.mark.parametrize("option", NUMBER_OPTIONS)
+def test_a_number_option_takes_ascii_digits_only(option: str) -> None:
+    # Python's int() and float() read "8_0" and other scripts' digits ("\u0668\u0660" is 80):
+    # `--port \u0668\u0666\u0665\u0660` served on 8650, which `weaver-facade`'s options refuse.
+    param = NUMBER_OPTIONS[option]
+    number = int if isinstance(param.type, click.types.IntParamType) else float
+    said = "a whole number in digits 0-9" if number is int else "a number of seconds"
+    for written in ("8_0", "\u0668\u0660"):
+        assert number(written) == 80  # what Python reads
+        with pytest.raises(click.BadParameter, match=re.escape(f"{written!r} is not {said}")):
+            param.type.convert(written, param, None)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

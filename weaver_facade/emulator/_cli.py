@@ -67,6 +67,31 @@ class _Command(click.Command):
             return super().invoke(ctx)
 
 
+class _InDigits(click.ParamType[Any, Any]):
+    """A number in ASCII digits only: Python's ``int()`` and ``float()`` also read
+    ``8_650`` and other scripts' digits (``\u0668\u0666\u0665\u0660``) as 8650. The rule and
+    words of ``weaver-facade``'s options (``_cli._state``), which this module may not import."""
+
+    refusal = "a number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not (value.isascii() and "_" not in value):
+            self.fail(f"{value!r} is not {self.refusal}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _Integer(_InDigits, click.types.IntParamType):
+    refusal = "a whole number in digits 0-9"
+
+
+class _WholeNumber(_Integer, click.IntRange):
+    pass
+
+
+class _Seconds(_InDigits, click.FloatRange):
+    refusal = "a number of seconds"
+
+
 @contextlib.contextmanager
 def _one_line(*, alone: bool) -> Iterator[None]:
     try:
@@ -95,7 +120,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 )
 @click.option(
     "--port",
-    type=click.IntRange(0, 65535),
+    type=_WholeNumber(0, 65535),
     metavar="N",
     default=8080,
     show_default=True,
@@ -137,7 +162,11 @@ def _one_line(*, alone: bool) -> Iterator[None]:
     "Repeatable; the first rule that fires wins.",
 )
 @click.option(
-    "--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault draws."
+    "--fault-seed",
+    type=_Integer(),
+    default=0,
+    show_default=True,
+    help="Seed of the fault draws.",
 )
 @click.option(
     "--no-long-poll",
@@ -146,7 +175,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 )
 @click.option(
     "--url-ttl",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_Seconds(min=0, min_open=True),
     default=3600.0,
     show_default=True,
     help="Seconds a signed storage URL of a download descriptor stays valid.",
