@@ -242,14 +242,9 @@ def test_create_refused_after_lost_replies_says_how_many_models_may_be_made(
     ), error
 
 
-def test_ctrl_c_held_while_a_create_is_refused_after_a_lost_reply_says_a_model_may_be_made(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A Ctrl-C while the retry after a lost reply was on its way, held until its 500:
-    # "error: interrupted" alone, where the refusal had said a model may have been made.
-    refused = json_reply(500, error_json("internal", "no"))
-    run = _create_after_lost_replies(monkeypatch, 1, refused, "--json", ctrl_c=True)
-    assert run.exit_code == 130, run.stderr
+def assert_interrupted_says_a_model_may_be_made(run: Run) -> None:
+    """``run``'s error, in its JSON and its last line, says that the create interrupted on
+    its way may have made a model, and how to find it."""
     message = run.json()["error"]["message"]
     assert message.startswith(
         "interrupted while the request to create a model was on its way: the server may have "
@@ -259,6 +254,17 @@ def test_ctrl_c_held_while_a_create_is_refused_after_a_lost_reply_says_a_model_m
         "shows it in `weaver-facade models list` (end it with `weaver-facade models terminate`)"
     ), message
     assert run.stderr.splitlines()[-1] == f"error: {message}"
+
+
+def test_ctrl_c_held_while_a_create_is_refused_after_a_lost_reply_says_a_model_may_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Ctrl-C while the retry after a lost reply was on its way, held until its 500:
+    # "error: interrupted" alone, where the refusal had said a model may have been made.
+    refused = json_reply(500, error_json("internal", "no"))
+    run = _create_after_lost_replies(monkeypatch, 1, refused, "--json", ctrl_c=True)
+    assert run.exit_code == 130, run.stderr
+    assert_interrupted_says_a_model_may_be_made(run)
 
 
 def test_ctrl_c_while_a_create_waits_to_retry_a_lost_reply_says_a_model_may_be_made(
@@ -289,15 +295,7 @@ def test_ctrl_c_while_a_create_waits_to_retry_a_lost_reply_says_a_model_may_be_m
     run = invoke(["models", "create", "weaver-tiny", "--json"], env)
     assert run.exit_code == 130
     assert creates == [1]
-    message = run.json()["error"]["message"]
-    assert message.startswith(
-        "interrupted while the request to create a model was on its way: the server may have "
-        "made it, "
-    ), message
-    assert message.endswith(
-        "shows it in `weaver-facade models list` (end it with `weaver-facade models terminate`)"
-    ), message
-    assert run.stderr.splitlines()[-1] == f"error: {message}"
+    assert_interrupted_says_a_model_may_be_made(run)
 
 
 def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:
