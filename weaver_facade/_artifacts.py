@@ -382,13 +382,18 @@ def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:
         return target.id
     if isinstance(target, uuid.UUID):
         return target
+    return (yield from find_checkpoint(target)).id
+
+
+def find_checkpoint(path: CheckpointPath) -> Plan[Checkpoint]:
+    """``lookup.find_by_path``, whose 404 of the model's listing says what to pass instead
+    (``_note_forgotten``)."""
     try:
-        found = yield from lookup.find_by_path(target)
+        return (yield from lookup.find_by_path(path))
     except NotFoundError as missing:
         if missing.status_code == 404:  # its model's listing refused, not a name it lacks
-            _note_forgotten(missing, target)
+            _note_forgotten(missing, path)
         raise
-    return found.id
 
 
 def _note_forgotten(missing: NotFoundError, path: CheckpointPath) -> None:
@@ -401,8 +406,8 @@ def _note_forgotten(missing: NotFoundError, path: CheckpointPath) -> None:
     )
     note = (
         f"{maybe}, which it still finds by id; pass the Checkpoint instead of its path "
-        f"{path} (to list_artifacts, its id will do too; to download_weights, the "
-        "artifact's id)"
+        f"{path}, or its id (but to download_weights, which takes an id as an artifact's, "
+        "the artifact's id)"
     )
     missing.add_note(note)
     cli = f"{maybe}; download an artifact of {path} by its id instead: "

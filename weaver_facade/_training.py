@@ -25,6 +25,7 @@ from ._artifacts import (
     artifact_again,
     artifact_from_wire,
     artifact_result,
+    find_checkpoint,
     find_checkpoint_id,
     list_artifacts_plan,
 )
@@ -660,7 +661,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             if isinstance(target, CheckpointPath):
                 # Looked up as find_checkpoint_id would: the checkpoint an export that
                 # follows it is compared with.
-                target = yield from lookup.find_by_path(target)
+                target = yield from find_checkpoint(target)
             followed = target if isinstance(target, Checkpoint) else None  # by id: unknown
             checkpoint_id = yield from find_checkpoint_id(target)
             try:

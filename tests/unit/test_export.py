@@ -504,7 +504,7 @@ def test_a_download_by_a_checkpoint_s_id_says_to_pass_the_checkpoint(
     assert cli.endswith("`weaver-facade checkpoints download weaver://m-1/checkpoints/c -o DIR`")
 
 
-@pytest.mark.parametrize("call", ["download", "list_artifacts"])
+@pytest.mark.parametrize("call", ["download", "list_artifacts", "export"])
 def test_a_path_of_a_model_forgotten_with_its_listing_says_what_to_pass(
     tmp_path: Path, call: str
 ) -> None:
@@ -521,6 +521,7 @@ def test_a_path_of_a_model_forgotten_with_its_listing_says_what_to_pass(
         attempts: dict[str, Callable[[], object]] = {
             "download": lambda: svc.download_weights(path, tmp_path / "out"),
             "list_artifacts": lambda: svc.list_artifacts(path),
+            "export": lambda: svc.training_client("m-1").export_weights(path),
         }
         with pytest.raises(NotFoundError) as missing:
             attempts[call]()
@@ -528,8 +529,8 @@ def test_a_path_of_a_model_forgotten_with_its_listing_says_what_to_pass(
         assert missing.value.__notes__ == [
             "model m-1 may not exist, or may have been terminated: a server may forget a "
             "terminated model and refuse to list its checkpoints, which it still finds by "
-            "id; pass the Checkpoint instead of its path weaver://m-1/checkpoints/c (to "
-            "list_artifacts, its id will do too; to download_weights, the artifact's id)"
+            "id; pass the Checkpoint instead of its path weaver://m-1/checkpoints/c, or its "
+            "id (but to download_weights, which takes an id as an artifact's, the artifact's id)"
         ]
         (cli,) = getattr(missing.value, "cli_notes", {}).values()
         assert cli == (
