@@ -431,12 +431,13 @@ def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descrip
     if kind is not None:
         allowed = [k.value for k in ArtifactKind]
         wanted = ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
-    artifact_id = yield from resolve_download(target, wanted)
+    given = _given_id(target)
+    artifact_id = given if given is not None else (yield from resolve_download(target, wanted))
     try:
         descriptor = yield from download_descriptor(artifact_id)
     except NotFoundError as missing:
-        if isinstance(target, uuid.UUID) or (isinstance(target, str) and "://" not in target):
-            yield from _note_checkpoint_id(missing, artifact_id)
+        if given is not None:
+            yield from _note_checkpoint_id(missing, given)
         raise
     _check_kind(descriptor.artifact_id, descriptor.kind, wanted)
     return artifact_id, descriptor
@@ -469,28 +470,33 @@ def download_descriptor(artifact_id: uuid.UUID) -> Plan[Descriptor]:
     return descriptor_from_wire((yield calls.get_artifact_download(artifact_id)))
 
 
+def _given_id(target: object) -> uuid.UUID | None:
+    """The artifact id ``target`` is (a UUID, or its text), if it is one."""
+    if isinstance(target, uuid.UUID):
+        return target
+    if not isinstance(target, str) or "://" in target:
+        return None
+    try:
+        return uuid.UUID(target)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{target!r} is neither an artifact id (UUID) nor a 'weaver://' path"
+        ) from None
+
+
 def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUID]:
-    """The id of the artifact to download."""
+    """The id of the artifact to download, of a ``target`` not given by its id."""
     if isinstance(target, Artifact):
         _check_kind(target.id, target.kind.value, kind)
         return target.id
-    if isinstance(target, uuid.UUID):
-        return target
     checkpoint, path_kind = target, None
-    if isinstance(target, str):
-        if "://" not in target:
-            try:
-                return uuid.UUID(target)
-            except ValueError:
-                raise InvalidArgumentError(
-                    f"{target!r} is neither an artifact id (UUID) nor a 'weaver://' path"
-                ) from None
-        if match := _ARTIFACT_PATH.fullmatch(target):  # a checkpoint path and a kind
-            checkpoint = match["checkpoint"]
-            if match["kind"] not in {k.value for k in ArtifactKind}:  # named as in the path
-                ends = " or ".join(f"/artifacts/{k.value}" for k in ArtifactKind)
-                raise InvalidArgumentError(f"{target!r}: an artifact's path ends in {ends}")
-            path_kind = ArtifactKind(match["kind"])
+    # A checkpoint path and a kind.
+    if isinstance(target, str) and (match := _ARTIFACT_PATH.fullmatch(target)):
+        checkpoint = match["checkpoint"]
+        if match["kind"] not in {k.value for k in ArtifactKind}:  # named as in the path
+            ends = " or ".join(f"/artifacts/{k.value}" for k in ArtifactKind)
+            raise InvalidArgumentError(f"{target!r}: an artifact's path ends in {ends}")
+        path_kind = ArtifactKind(match["kind"])
     if path_kind is not None and kind is not None and path_kind is not kind:
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind
