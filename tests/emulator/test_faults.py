@@ -10,6 +10,7 @@ import yaml
 
 from tests.support.emulator import API, KEY_A, Api, AppFactory, assert_error
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
+from weaver_facade.emulator._config import parse_latency
 
 SAVE_ROUTE = "/api/v1/models/{model_id}/checkpoints"
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -127,6 +128,21 @@ def test_parse_command_line_rules() -> None:
     ):
         with pytest.raises(ValueError, match="fault"):
             FaultRule.parse(bad)
+
+
+@pytest.mark.parametrize("written", ["rate=\u0661", "rate=1,retry_after=1_0"])
+def test_a_rule_takes_ascii_digits_only(written: str) -> None:
+    # float("\u0661") is 1.0 and int("1_0") is 10, as Python reads them; the emulator's
+    # number options refuse both.
+    with pytest.raises(ValueError, match="in ASCII digits"):
+        FaultRule.parse(f"kind=unavailable,{written}")
+
+
+@pytest.mark.parametrize("seconds", ["\u0661", "1_0"])
+def test_a_latency_takes_ascii_digits_only(seconds: str) -> None:
+    assert parse_latency(["save_checkpoint=1.5"]) == {"save_checkpoint": 1.5}
+    with pytest.raises(ValueError, match="in ASCII digits"):
+        parse_latency([f"save_checkpoint={seconds}"])
 
 
 @pytest.mark.parametrize(

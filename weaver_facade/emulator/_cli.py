@@ -15,7 +15,14 @@ from typing import IO, Any
 
 import click
 
-from ._config import EmulatorConfig, FaultConfig, FaultRule, parse_latency, parse_size
+from ._config import (
+    EmulatorConfig,
+    FaultConfig,
+    FaultRule,
+    in_ascii,
+    parse_latency,
+    parse_size,
+)
 from ._server import serve_forever
 from ._store import DataDirInUse
 
@@ -68,15 +75,17 @@ class _Command(click.Command):
 
 
 class _InDigits(click.ParamType[Any, Any]):
-    """A number in ASCII digits only: Python's ``int()`` and ``float()`` also read
-    ``8_650`` and other scripts' digits (``\u0668\u0666\u0665\u0660``) as 8650. The rule and
-    words of ``weaver-facade``'s options (``_cli._state``), which this module may not import."""
+    """A number in ASCII digits only (``in_ascii``), refused in the words of
+    ``weaver-facade``'s options."""
 
     refusal = "a number"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not (value.isascii() and "_" not in value):
-            self.fail(f"{value!r} is not {self.refusal}", param, ctx)
+        if isinstance(value, str):
+            try:
+                in_ascii(value)
+            except ValueError:
+                self.fail(f"{value!r} is not {self.refusal}", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -132,11 +132,11 @@ class FaultRule:
         if when not in FAULT_WHENS:
             raise ValueError(f"fault 'when' must be one of {', '.join(FAULT_WHENS)}, not {when!r}")
         try:
-            rate = float(values["rate"])
-            retry_after = int(values.get("retry_after", "1"))
+            rate = float(in_ascii(values["rate"]))
+            retry_after = int(in_ascii(values.get("retry_after", "1")))
         except ValueError:
             raise ValueError(
-                f"fault {text!r}: rate must be a number and retry_after an integer"
+                f"fault {text!r}: rate must be a number and retry_after an integer, in ASCII digits"
             ) from None
         return cls(
             kind=kind,  # type: ignore[arg-type]  # checked against FAULT_KINDS above
@@ -176,6 +176,16 @@ class FaultRule:
 
 
 _RULE_EXAMPLE = '{"kind": "unavailable", "rate": 0.2}'
+
+
+def in_ascii(text: str) -> str:
+    """``text``, if a number in it would be in ASCII digits: Python's ``int()`` and
+    ``float()`` also read ``8_650`` and other scripts' digits (``\u0668\u0666\u0665\u0660``)
+    as 8650. The rule of ``weaver-facade``'s options (``_cli._state``), which the emulator
+    may not import."""
+    if not (text.isascii() and "_" not in text):
+        raise ValueError(f"{text!r} is not in ASCII digits")
+    return text
 
 
 def _check_number(value: object, what: str) -> None:
@@ -331,9 +341,11 @@ def parse_latency(items: Iterable[str]) -> dict[str, float]:
         if not sep:
             raise ValueError(f"latency {item!r}: expected kind=seconds")
         try:
-            latency[kind.strip()] = float(value)
+            latency[kind.strip()] = float(in_ascii(value))
         except ValueError:
-            raise ValueError(f"latency {item!r}: seconds must be a number") from None
+            raise ValueError(
+                f"latency {item!r}: seconds must be a number in ASCII digits"
+            ) from None
     return latency
 
 
