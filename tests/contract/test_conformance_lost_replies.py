@@ -10,18 +10,40 @@ that is not is a note.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import httpx
+import pytest
 
 from tests.contract.drift import Drift
 from tests.contract.support import KEY, quick, serve_emulator
-from weaver_facade.contract import run_contract_test
+from weaver_facade.contract import ContractReport, run_contract_test
 from weaver_facade.contract._findings import API_KEY_HEADER as API_KEY
 
 
-def test_a_lost_reply_is_no_conformance_finding() -> None:
+@dataclass(frozen=True)
+class Run:
+    report: ContractReport
+    dropped: list[tuple[str, str]]
+    models: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    """One quick conformance run against a server that loses the first reply of each
+    kind, and the models it lists after the run."""
     with serve_emulator(Drift.DROP_FIRST) as served:
         report = run_contract_test(quick(served.base_url, parts=("conformance",)))
-    assert served.middleware.dropped, "no reply was lost"
+        listing = httpx.get(
+            f"{served.base_url}/api/v1/models", params={"limit": 1000}, headers={API_KEY: KEY}
+        ).json()
+    return Run(report, sorted(served.middleware.dropped), listing["items"])
+
+
+def test_a_lost_reply_is_no_conformance_finding(run: Run) -> None:
+    report = run.report
+    assert run.dropped, "no reply was lost"
     assert [f for f in report.findings if f.check == "run_error"] == [], report.findings
     assert report.conformance is not None
     # schemathesis sends an Idempotency-Key with some POSTs, none with others.
@@ -32,13 +54,8 @@ def test_a_lost_reply_is_no_conformance_finding() -> None:
     assert len(unsafe) == len({n.split(":")[0] for n in unsafe})  # one per operation
 
 
-def test_a_model_whose_create_lost_its_reply_is_terminated() -> None:
+def test_a_model_whose_create_lost_its_reply_is_terminated(run: Run) -> None:
     # The create's reply (its model's id) never came: the listing finds the model by its
     # session, which the run opened.
-    with serve_emulator(Drift.DROP_FIRST) as served:
-        run_contract_test(quick(served.base_url, parts=("conformance",)))
-        listing = httpx.get(
-            f"{served.base_url}/api/v1/models", params={"limit": 1000}, headers={API_KEY: KEY}
-        ).json()
-    assert [m["id"] for m in listing["items"] if m["status"] != "terminated"] == []
-    assert [k for k, _ in served.middleware.dropped].count("create") > 0
+    assert [m["id"] for m in run.models if m["status"] != "terminated"] == []
+    assert [k for k, _ in run.dropped].count("create") > 0
