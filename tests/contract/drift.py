@@ -146,7 +146,8 @@ class Drift(enum.StrEnum):
     FORGETS_TERMINATED = "forgets_terminated"
     # A server that holds to the wire sheet's letter where the spec says more or other:
     # it opens a session for a request without a body, takes any `limit` of the supported
-    # models, and refuses an integer written with a fraction (`255.0`: the sheet says int).
+    # models, refuses an integer written with a fraction (`255.0`: the sheet says int), and
+    # takes a save's `"name": null` as no name (the sheet's `"name"?: str`).
     SHEET_TO_THE_LETTER = "sheet_to_the_letter"
     # A terminate and a TTL change, whose reply the sheet does not give, answered 204 with no
     # body, as the spec allows.
@@ -424,6 +425,7 @@ class DriftMiddleware:
         self.taken_beyond = 0
         self.ttl_taken: int | None = None
         self.ttl_shown = 0
+        self.null_names = 0  # saves whose null `name` was taken as none (SHEET_TO_THE_LETTER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -530,6 +532,14 @@ class DriftMiddleware:
                 body = b"{}"
                 typed = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
                 scope = {**scope, "headers": [*typed, (b"content-type", b"application/json")]}
+            sent = _json_object(body) if method == "POST" and SAVE.match(path) else None
+            if sent is not None and "name" in sent and sent["name"] is None:
+                self.null_names += 1
+                del sent["name"]
+                body = json.dumps(sent).encode()
+                length = (b"content-length", str(len(body)).encode())
+                kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+                scope = {**scope, "headers": [*kept, length]}
             if path == LISTINGS[0]:
                 query = parse_qsl(scope.get("query_string", b"").decode())
                 capped = [(k, min(v, "1000", key=_number) if k == "limit" else v) for k, v in query]

@@ -58,6 +58,8 @@ def test_what_the_sheet_leaves_open_is_a_note() -> None:
     notes = "\n".join(report.notes)
     assert "POST /api/v1/sessions: Missing request body was accepted (201)" in notes, notes
     assert "GET /api/v1/supported-models: limit: " in notes, notes
+    assert served.middleware.null_names > 0
+    assert "`name` null (optional, but must not be null)" in notes, notes
 
 
 def test_bodiless_replies_the_spec_allows_are_no_finding() -> None:
@@ -379,6 +381,43 @@ def test_a_pattern_the_sheet_does_not_state_is_a_note_and_one_it_states_a_findin
     body = {"path": "checkpoints/c1", "include_optimizer": False}
     other_form = _negative(load, ParameterLocation.BODY, body)
     assert left_open("negative_data_rejection", other_form, accepted) is None
+
+
+def test_a_null_for_an_optional_field_taken_is_a_note_and_for_a_required_one_a_finding() -> None:
+    # The sheet gives a save's body as `{"type", "name"?: str, ...}`: a server written from
+    # it (`name: str | None = None`) took `"name": null` as no name and got a finding.
+    accepted = SimpleNamespace(status_code=202)
+    save = "POST /api/v1/models/{model_id}/checkpoints"
+    outcome = ConformanceOutcome()
+    body = {"type": "weight", "name": None}
+    assert not SPEC.schemas.component("SaveCheckpointRequest").is_valid(body)
+    note = left_open(
+        "negative_data_rejection", _negative(save, ParameterLocation.BODY, body), accepted, outcome
+    )
+    assert note is not None
+    assert note.endswith(
+        "`name` null (optional, but must not be null): the wire sheet states no such rule"
+    ), note
+    # Without the required `type`, or with a null for it, it is still the server's.
+    for wrong in ({"name": "x"}, {"type": None}, {"type": None, "name": None}):
+        case = _negative(save, ParameterLocation.BODY, wrong)
+        assert left_open("negative_data_rejection", case, accepted) is None, wrong
+    # So is a null of a required field nested in an optional one (a LoRA config's rank).
+    create = "POST /api/v1/sessions/{session_id}/models"
+    lora = {"rank": None, "train_unembed": True, "train_mlp": True, "train_attn": True}
+    model = {"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": lora}
+    case = _negative(create, ParameterLocation.BODY, model)
+    assert left_open("negative_data_rejection", case, accepted) is None
+    # A reply or a result that shows the null breaks its schema: still a finding.
+    checkpoint = {**checkpoint_json("m-1", "c1"), "name": None}
+    listing = SimpleNamespace(operation=SimpleNamespace(label=save.replace("POST", "GET")))
+    listed = json.dumps({"items": [checkpoint]}).encode()
+    reply = SimpleNamespace(status_code=200, content=listed)
+    assert left_open("response_schema_conformance", listing, reply, outcome) is None
+    done = json.dumps({"id": "op-1", "status": "done", "response": checkpoint}).encode()
+    results = OperationResults(SPEC)
+    (problem,) = results.check(SPEC.operations[save], 202, done, outcome.taken_beyond)
+    assert "field `name`" in problem.message, problem
 
 
 def test_a_taken_value_excuses_only_the_rule_it_broke_not_a_field_of_the_same_name() -> None:

@@ -99,27 +99,35 @@ def beyond_in_words(found: Sequence[BeyondRule], root: str = "") -> str:
     return "; ".join(f"`{where(b)}` {shown(b.value)} ({b.rule})" for b in found[:3])
 
 
+_OPTIONAL_NULL = "optional, but must not be null"
 _TAKEN = "a value a request of the run set and the server took (see above)"
 NO_SUCH_RULE = "the wire sheet states no such rule"
 
 
 def _sheet_rules_only(node: Any) -> Any:
     """``node`` (the spec, or part of it) without the rules the wire sheet does not state,
-    and with any value for the properties it has a server ignore (``IGNORABLE``)."""
+    with any value for the properties it has a server ignore (``IGNORABLE``), and with a
+    null for each optional one (not ``required``): the sheet does not say a null for an
+    optional field is refused, and a server that takes one as the field left out breaks
+    no client."""
     if isinstance(node, list):
         return [_sheet_rules_only(v) for v in node]
     if not isinstance(node, Mapping):
         return node
     kept = set(node.get(WIRE_RULES, ()))
+    listed = node.get("required")
+    required = set(listed) if isinstance(listed, list) else set()
+
+    def sheet_field(name: str, field: Any) -> Any:
+        if isinstance(field, Mapping) and field.get(IGNORABLE):
+            return {}
+        own = _sheet_rules_only(field)
+        return own if name in required else {"anyOf": [{"type": "null"}, own]}
+
     return {
         k: _sheet_rules_only(v)
         if k != "properties" or not isinstance(v, Mapping)
-        else {
-            name: {}
-            if isinstance(field, Mapping) and field.get(IGNORABLE)
-            else _sheet_rules_only(field)
-            for name, field in v.items()
-        }
+        else {name: sheet_field(name, field) for name, field in v.items()}
         for k, v in node.items()
         # A property named like a rule has a schema, not a number or text, as its value.
         if not (k in _RULES and k not in kept and type(v) in _RULES[k])
@@ -226,7 +234,9 @@ class Spec:
         self, pointer: str, value: Any, errors: list[Any] | None = None
     ) -> list[BeyondRule]:
         """What puts ``value`` outside the schema at ``pointer``, when that is only bounds
-        or patterns of the spec's own, which the wire sheet does not state; else ``[]``.
+        or patterns of the spec's own, or nulls for optional fields, which the wire sheet
+        does not state (``_sheet_rules_only``); else ``[]``. Only for requests: a reply is
+        held to the spec.
         ``errors``: ``value``'s errors against that schema, when the caller has them."""
         if errors is None:
             errors = list(self.schemas.validator(pointer).iter_errors(value))
@@ -235,6 +245,8 @@ class Spec:
         found = []
         for error in leaves(errors):
             parts, rule = describe(error)
+            if error.validator == "type" and error.instance is None:
+                rule = _OPTIONAL_NULL  # a null the sheet's view takes is an optional field's
             found.append(BeyondRule(field_path("", parts) or "body", error.instance, rule))
         return found
 
