@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from weaver_client.api.models import terminate_model as _terminate_model
     from weaver_client.api.operations import get_operation as _get_operation
     from weaver_client.api.sessions import create_session as _create_session
+    from weaver_client.api.sessions import get_session as _get_session
     from weaver_client.api.sessions import send_heartbeat as _send_heartbeat
     from weaver_client.api.training import forward_backward as _forward_backward
     from weaver_client.api.training import optim_step as _optim_step
@@ -65,6 +66,7 @@ else:
     _terminate_model = LazyModule("weaver_client.api.models.terminate_model")
     _get_operation = LazyModule("weaver_client.api.operations.get_operation")
     _create_session = LazyModule("weaver_client.api.sessions.create_session")
+    _get_session = LazyModule("weaver_client.api.sessions.get_session")
     _send_heartbeat = LazyModule("weaver_client.api.sessions.send_heartbeat")
     _forward_backward = LazyModule("weaver_client.api.training.forward_backward")
     _optim_step = LazyModule("weaver_client.api.training.optim_step")
@@ -127,6 +129,11 @@ def create_session(
         tags=list(tags), user_metadata=metadata, sdk_version=sdk_version
     )
     return _call(_create_session._get_kwargs, wire.Session, body=body)
+
+
+def get_session(session_id: str) -> Call[NoBody]:
+    """Whether the session is there: any 2xx (its body is not needed)."""
+    return ignore_body(_call(_get_session._get_kwargs, NoBody, session_id))
 
 
 def send_heartbeat(session_id: str) -> Call[NoBody]:

@@ -395,11 +395,18 @@ class _ServiceBase(HasOptions):
             raise ClientClosedError("the Weaver client was closed while opening a session")
         return self._session, self._session.id == session_id
 
-    def _reopen(self, gone: str) -> Plan[tuple[str, bool]]:
+    def _reopen(self, gone: str) -> Plan[tuple[str, bool] | None]:
         """A new session in place of ``gone``, unless another create opened one already;
-        and whether this call opened it."""
+        and whether this call opened it. ``None`` if ``gone`` still answers: the create's
+        404 was its own (a server may answer an unknown base model so)."""
         if self._session is not None and self._session.id != gone:
             return self._session.id, False
+        try:
+            yield calls.get_session(gone)
+        except APIError:  # a 404, or a failure that tells nothing: taken as gone
+            pass
+        else:
+            return None
         logger.warning("session %s is gone (404 on a create); opening a new one", gone)
         session, opened = yield from self._open_session(gone)
         return session.id, opened
@@ -477,9 +484,10 @@ class _ServiceBase(HasOptions):
 
         def reopen(gone: str, refused: NotFoundError) -> Plan[tuple[str, bool]]:
             """``_reopen``, after ``refused``, the 404 of the create in ``gone``, which
-            stands if a Ctrl-C (or a cancel) came meanwhile: no create is sent after it."""
+            stands if ``gone`` still answers, or if a Ctrl-C (or a cancel) came meanwhile:
+            no create is sent after it."""
             reopened = yield from self._root._reopen(gone)
-            if interrupted():
+            if reopened is None or interrupted():
                 raise refused
             return reopened
 

@@ -95,6 +95,7 @@ class FakeWeaver:
         self._polls: dict[str, int] = defaultdict(int)
         self.checkpoints: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.terminated: list[str] = []
+        self.ended: set[str] = set()  # sessions the server ended: their GET is a 404
         self._ops = 0
 
     # -- scripting -------------------------------------------------------------------
@@ -135,6 +136,10 @@ class FakeWeaver:
         m, p = request.method, request.url.path
         if (m, p) == ("POST", "/api/v1/sessions"):
             return _json(201, _session())
+        if m == "GET" and (match := re.fullmatch(r"/api/v1/sessions/([^/]+)", p)):
+            if match[1] in self.ended:
+                return _json(404, error_json("not_found", f"session {match[1]} not found"))
+            return _json(200, {**_session(), "id": match[1]})
         if m == "POST" and (match := re.fullmatch(r"/api/v1/sessions/([^/]+)/heartbeat", p)):
             return _json(200, {"session_id": match[1], "last_heartbeat_at": CREATED})
         if m == "POST" and re.fullmatch(r"/api/v1/sessions/[^/]+/models", p):

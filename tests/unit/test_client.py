@@ -45,6 +45,7 @@ from weaver_facade import (
     ClientOptions,
     EventLoopError,
     InvalidArgumentError,
+    NotFoundError,
     ResponseValidationError,
     ServiceClient,
     datum_from_tokens,
@@ -1180,9 +1181,8 @@ def _expired_session(fake: FakeWeaver, first_create: Reply | None = None) -> Non
         json_reply(201, {**first, **stamps}),
         json_reply(201, {**first, **stamps, "id": "s-2"}),
     )
-    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
     made = first_create or fake.route
-    fake.script("POST", "/api/v1/sessions/s-1/models", made, json_reply(404, gone))
+    fake.script("POST", "/api/v1/sessions/s-1/models", made, _gone(fake, "s-1"))
 
 
 def _made_then_lost(fake: FakeWeaver) -> Reply:
@@ -1255,6 +1255,27 @@ def test_a_create_whose_session_expired_opens_a_new_session(
     assert _created_on(fake)[:5] == _REOPENED
 
 
+def test_a_create_whose_404_is_its_own_keeps_the_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A server may answer an unknown base model with 404 (`unsupported_model`): the
+    # create took it for its session's end, opened a new one, moved the heartbeat to it,
+    # and left the session of the models it had made without beats.
+    fake = FakeWeaver()
+    unknown = error_json("unsupported_model", "base model weaver-tnyi not found")
+    fake.script("POST", "/api/v1/sessions/s-1/models", fake.route, json_reply(404, unknown))
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+        with pytest.raises(NotFoundError) as raised:
+            svc.create_training_client("weaver-tnyi")
+        assert svc.session_id == "s-1"
+    assert raised.value.code == "unsupported_model"
+    assert not getattr(raised.value, "__notes__", None)
+    assert "is gone" not in caplog.text
+    assert [r.url.path for r in fake.sent("POST", "/api/v1/sessions")] == ["/api/v1/sessions"]
+    assert [r.url.path for r in fake.sent("GET")] == ["/api/v1/sessions/s-1"]
+
+
 def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_unknown(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -1301,8 +1322,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_close_says_so()
     stamps = {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
     down = json_reply(503, UNAVAILABLE)
     fake.script("POST", "/api/v1/sessions", json_reply(201, {**first, **stamps}), down)
-    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
-    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, json_reply(404, gone))
+    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, _gone(fake, "s-1"))
     holder: list[ServiceClient] = []
     sleeps: list[float] = []
 
@@ -1343,8 +1363,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_ctrl_c_says_so(
 
     reopen = json_reply(503, UNAVAILABLE) if moment == "waiting-to-retry" else ctrl_c
     fake.script("POST", "/api/v1/sessions", json_reply(201, {**first, **stamps}), reopen)
-    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
-    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, json_reply(404, gone))
+    fake.script("POST", "/api/v1/sessions/s-1/models", made_then_lost, _gone(fake, "s-1"))
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:  # the second: before the new session's retry
@@ -1390,8 +1409,7 @@ def test_a_create_whose_lost_reply_met_an_expired_session_then_a_held_ctrl_c_sen
         json_reply(201, {**first, **stamps}),
         _held_ctrl_c_then(opened),
     )
-    gone = {"error": "not_found", "message": "session s-1 not found", "retryable": False}
-    fake.script("POST", "/api/v1/sessions/s-1/models", _made_then_lost(fake), json_reply(404, gone))
+    fake.script("POST", "/api/v1/sessions/s-1/models", _made_then_lost(fake), _gone(fake, "s-1"))
     with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
         svc.create_training_client("weaver-tiny")
     assert HOLD_NOTICE in caplog.text  # held, not raised at once
@@ -1700,7 +1718,7 @@ def test_creates_that_meet_one_gone_session_at_once_share_the_new_one() -> None:
     # each made its model there: the heartbeat beat one of them, and the other model's
     # session, never beaten, was one the server would end too.
     fake = _two_opens_at_once()
-    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone("s-1")] * 2)
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone(fake, "s-1")] * 2)
     with service(fake) as svc:
         svc._ensure_session(svc._io)  # s-1, which then expires
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -1757,7 +1775,9 @@ def _two_opens_at_once() -> FakeWeaver:
     return fake
 
 
-def _gone(session_id: str) -> httpx.Response:
+def _gone(fake: FakeWeaver, session_id: str) -> httpx.Response:
+    """The 404 of a session the server ended, whose ``GET`` is then a 404 too."""
+    fake.ended.add(session_id)
     body = {"error": "not_found", "message": f"session {session_id} not found"}
     return json_reply(404, {**body, "retryable": False})
 
@@ -1773,11 +1793,11 @@ def test_a_beat_of_a_session_replaced_meanwhile_is_not_said_of_the_new_one(
 
     def replaced(request: httpx.Request) -> httpx.Response:
         svc._root._session.id = "s-2"  # type: ignore[union-attr]  # as _reopen does
-        return _gone("s-1")
+        return _gone(fake, "s-1")
 
     def ended(request: httpx.Request) -> httpx.Response:
         second.set()
-        return _gone("s-2")
+        return _gone(fake, "s-2")
 
     fake.script("POST", HEARTBEAT, replaced)
     fake.script("POST", "/api/v1/sessions/s-2/heartbeat", ended)
@@ -1803,10 +1823,10 @@ async def test_an_async_beat_of_a_session_replaced_meanwhile_is_not_said_of_the_
 
     def replaced(request: httpx.Request) -> httpx.Response:
         svc._root._session.id = "s-2"  # type: ignore[union-attr]  # as _reopen does
-        return _gone("s-1")
+        return _gone(fake, "s-1")
 
     fake.script("POST", HEARTBEAT, replaced)
-    fake.script("POST", "/api/v1/sessions/s-2/heartbeat", _gone("s-2"))
+    fake.script("POST", "/api/v1/sessions/s-2/heartbeat", _gone(fake, "s-2"))
     wait, _, parked = _parking_wait(2)
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         async with async_service(fake, heartbeat_interval=30.0) as svc:
@@ -1842,9 +1862,9 @@ def test_a_create_whose_shared_new_session_ends_too_opens_one_again() -> None:
     # own new session before it took the other's. It opens one again (s-4), as it did.
     fake = _two_opens_at_once()
     fake.script("POST", "/api/v1/sessions", _session_reply("s-4"))
-    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone("s-1")] * 2)
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone(fake, "s-1")] * 2)
     for ended in ("s-2", "s-3"):  # the one opened first, which both take
-        fake.script("POST", f"/api/v1/sessions/{ended}/models", *[_gone(ended)] * 2)
+        fake.script("POST", f"/api/v1/sessions/{ended}/models", *[_gone(fake, ended)] * 2)
     with service(fake) as svc:
         svc._ensure_session(svc._io)  # s-1, which then expires
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
