@@ -202,6 +202,18 @@ def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] |
     return watch.snapshot(checkpoint), watch.result, watch.look
 
 
+def _name_taken(error: ConflictError) -> ConflictError:
+    """A save's 409 of a code the spec does not name (the wire sheet names none for a
+    taken name) as the ``CheckpointExistsError`` it is; other codes, and a 409 without
+    an Error body (a proxy's, say), stay as they are."""
+    if type(error) is not ConflictError or error.code is None:
+        return error
+    taken = CheckpointExistsError(error.message)
+    taken.__dict__.update(error.__dict__)  # its fields, delivery and notes
+    taken.__suppress_context__ = True  # it stands for ``error``, not beside it
+    return taken
+
+
 def _recover_save(intent: SaveIntent, error: ConflictError) -> Plan[Checkpoint]:
     """Our own earlier attempt's checkpoint, or ``error`` again (see ``_recovery``)."""
     since = created_since(error, CheckpointExistsError)
@@ -593,7 +605,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         try:
             operation: wire.Operation = yield call
         except ConflictError as exc:
-            found = yield from _recover_save(intent, exc)
+            found = yield from _recover_save(intent, _name_taken(exc))
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
             return watch.snapshot(found), watch.result, watch.look, None
         snap = started_snapshot(call.operation, operation, self.model_id)

@@ -26,7 +26,6 @@ from weaver_facade import (
     CheckpointExistsError,
     CheckpointRef,
     CheckpointStatus,
-    ConflictError,
     ExportInProgressError,
     InvalidArgumentError,
     NotFoundError,
@@ -199,10 +198,12 @@ def test_a_lost_reply_is_recovered_whatever_the_409s_code(
     assert replaced.id != first.id
     live = rows(emu, "SELECT id FROM artifacts WHERE status = 'completed'")
     assert live == [(str(replaced.id),)]
-    # Without a lost reply, the same 409 is still a real conflict.
-    with pytest.raises(ConflictError) as conflict:
+    # Without a lost reply, the same 409 is still a real conflict: the name is taken,
+    # whatever the code says.
+    with pytest.raises(CheckpointExistsError) as conflict:
         trainer.save_state("lost-reply")
     assert conflict.value.code == code
+    assert not getattr(conflict.value, "__notes__", None)
 
 
 @pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 0.6}}])
