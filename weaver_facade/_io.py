@@ -55,6 +55,7 @@ from ._wire import (
     drive,
     finish,
     hide_key,
+    kind_schemas,
     undecodable,
 )
 
@@ -441,7 +442,10 @@ class _Base(Generic[SleepT, SnapshotT]):
             result_in_response=look is None and not polled,
             long_poll=look is None,
             settle=None if settle is None else settled,
-            reattach_as=None if settle is None else settle.result_type,
+            # What a re-attach passes to wait as this wait does: the request's kind tells.
+            reattach_as=kind_schemas().get(snapshot.kind or "")
+            if settle is None
+            else settle.result_type,
         )
 
 

@@ -509,7 +509,7 @@ def test_example_timeout_bounds_a_wait_the_server_holds() -> None:
     assert done.returncode == 1, done.stderr
     assert re.match(
         r"error: operation \S+ still (pending|running) after 2\.0 s; it keeps running on the "
-        r"server: re-attach with service\.operation\('\S+'\)",
+        r"server: re-attach with service\.operation\('\S+', LoadResult\)",
         done.stderr,
     ), done.stderr
     # The facade's note: the close terminated the new model, and with it the load.

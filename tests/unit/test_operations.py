@@ -289,7 +289,8 @@ def test_an_on_progress_that_raises_ends_the_wait_naming_the_operation() -> None
             handle.result()
         assert raised.value.__notes__ == [
             f"raised by on_progress while waiting for operation {handle.id}, which keeps "
-            f"running on the server: re-attach with service.operation('{handle.id}')"
+            f"running on the server: re-attach with service.operation('{handle.id}', "
+            "OptimStepResult)"
         ]
         assert isinstance(svc.operation(handle.id).result(), OptimStepResult)
 
