@@ -909,7 +909,8 @@ class ServiceClient(_ServiceBase):
         check_result_type(result_type)
         snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
         parse, settle = reattach(snapshot, result_type)
-        return self._io.handle(snapshot, parse, None, settle, polled=True)
+        typed = None if result_type is None else result_type.__name__
+        return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------
 
@@ -1269,7 +1270,8 @@ class AsyncServiceClient(_ServiceBase):
         check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
         parse, settle = reattach(snapshot, result_type)
-        return self._io.handle(snapshot, parse, None, settle, polled=True)
+        typed = None if result_type is None else result_type.__name__
+        return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------
 

@@ -415,6 +415,7 @@ class _Base(Generic[SleepT, SnapshotT]):
         look: Look | None,
         settle: Settler[T] | None,
         polled: bool,
+        reattach_as: str | None,
     ) -> H:
         """The shell's ``handle``, a ``cls``: its fetches and its settle call the shell's own
         ``snapshot`` and ``run``, sync or async."""
@@ -442,10 +443,11 @@ class _Base(Generic[SleepT, SnapshotT]):
             result_in_response=look is None and not polled,
             long_poll=look is None,
             settle=None if settle is None else settled,
-            # What a re-attach passes to wait as this wait does: the request's kind tells.
-            reattach_as=kind_schemas().get(snapshot.kind or "")
-            if settle is None
-            else settle.result_type,
+            # What a re-attach passes to wait as this wait does: the type a re-attach was
+            # given, else the kind (the request's, for a server that says none) tells.
+            reattach_as=settle.result_type
+            if settle is not None
+            else reattach_as or kind_schemas().get(snapshot.kind or ""),
         )
 
 
@@ -527,12 +529,13 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         settle: Settler[T] | None = None,
         *,
         polled: bool = False,
+        reattach_as: str | None = None,
     ) -> OperationHandle[T]:
         """A handle on an operation already seen once (``look``: a plan that sees it
         again, for what is not an Operation on the wire; ``polled``: seen by its own GET,
         a re-attach, so a result it lacks is not asked for again; ``settle``: see
-        ``Settler``)."""
-        return self._handle(OperationHandle[T], snapshot, parse, look, settle, polled)
+        ``Settler``; ``reattach_as``: the result type a re-attach was given)."""
+        return self._handle(OperationHandle[T], snapshot, parse, look, settle, polled, reattach_as)
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
         """Send a call that starts an operation and return its handle."""
@@ -609,9 +612,12 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         settle: Settler[T] | None = None,
         *,
         polled: bool = False,
+        reattach_as: str | None = None,
     ) -> AsyncOperationHandle[T]:
         """See ``SyncIO.handle``."""
-        return self._handle(AsyncOperationHandle[T], snapshot, parse, look, settle, polled)
+        return self._handle(
+            AsyncOperationHandle[T], snapshot, parse, look, settle, polled, reattach_as
+        )
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
         """See ``SyncIO.submit``."""

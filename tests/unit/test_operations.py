@@ -1283,6 +1283,25 @@ def test_reattach_to_a_forward_pass_gives_its_forward_backward_result() -> None:
             svc.operation("op-1", OptimStepResult)
 
 
+@pytest.mark.parametrize("result_type", [OptimStepResult, LoadResult, Artifact])
+def test_a_typed_re_attach_of_an_operation_without_kind_names_its_type_again(
+    result_type: type[Any],
+) -> None:
+    # The wire's Operation has no kind: a re-attach's timeout named service.operation(id)
+    # alone, which gives the raw response, though the re-attach was given the type.
+    running = {"id": "op-1", "status": "running"}
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.script("GET", OP, *(json_reply(200, running) for _ in range(100)))
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with (
+        service(fake, poll=poll, sleep=clock.sleep) as svc,
+        pytest.raises(OperationTimeoutError) as info,
+    ):
+        svc.operation("op-1", result_type).result(timeout=1)
+    hint = f"re-attach with service.operation('op-1', {result_type.__name__})"
+    assert hint in str(info.value)
+
+
 def test_every_result_schema_of_the_spec_has_a_parser() -> None:
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     by_kind = spec["components"]["schemas"]["OperationResult"]["x-weaver-result-schemas"]
