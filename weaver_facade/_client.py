@@ -398,13 +398,17 @@ class _ServiceBase(HasOptions):
     def _reopen(self, gone: str) -> Plan[tuple[str, bool] | None]:
         """A new session in place of ``gone``, unless another create opened one already;
         and whether this call opened it. ``None`` if ``gone`` still answers: the create's
-        404 was its own (a server may answer an unknown base model so)."""
+        404 was its own (a server may answer an unknown base model so); or if asking for
+        it failed (a 5xx, no reply), which says nothing of its end: the next create asks
+        again."""
         if self._session is not None and self._session.id != gone:
             return self._session.id, False
         try:
             yield calls.get_session(gone)
-        except APIError:  # a 404, or a failure that tells nothing: taken as gone
-            pass
+        except APIError as failed:
+            # A 405 is a server without the route: only its creates' 404s tell an end.
+            if not isinstance(failed, NotFoundError) and failed.status_code != 405:
+                return None
         else:
             return None
         logger.warning("session %s is gone (404 on a create); opening a new one", gone)

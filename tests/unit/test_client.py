@@ -1276,6 +1276,35 @@ def test_a_create_whose_404_is_its_own_keeps_the_session(
     assert [r.url.path for r in fake.sent("GET")] == ["/api/v1/sessions/s-1"]
 
 
+def test_a_create_whose_session_cannot_be_asked_for_keeps_the_session() -> None:
+    # A GET of the session that fails (a 503 through every retry) says nothing of its end:
+    # taken for it, the create's own 404 opened a new session and moved the heartbeat.
+    fake = FakeWeaver()
+    unknown = error_json("unsupported_model", "base model weaver-tnyi not found")
+    fake.script("POST", "/api/v1/sessions/s-1/models", fake.route, json_reply(404, unknown))
+    fake.script("GET", "/api/v1/sessions/s-1", *[json_reply(503, UNAVAILABLE)] * 10)
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+        with pytest.raises(NotFoundError) as raised:
+            svc.create_training_client("weaver-tnyi")
+        assert svc.session_id == "s-1"
+    assert raised.value.code == "unsupported_model"
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 1
+
+
+def test_a_create_on_a_server_without_the_session_s_get_takes_its_404_as_the_end() -> None:
+    # Its GET /sessions/{id} is a 405: only the create's 404 can tell the session's end.
+    fake = FakeWeaver()
+    _expired_session(fake)
+    refused = {"error": "method_not_allowed", "message": "GET not allowed", "retryable": False}
+    fake.script("GET", "/api/v1/sessions/s-1", json_reply(405, refused))
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+        svc.create_training_client("weaver-tiny")
+        assert svc.session_id == "s-2"
+    assert _created_on(fake)[:5] == _REOPENED
+
+
 def test_a_create_whose_lost_reply_met_an_expired_session_warns_of_a_model_left_unknown(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
