@@ -209,6 +209,20 @@ def test_a_save_refused_by_a_409_of_another_code_says_what_to_do_too(
     )
 
 
+def test_a_save_refused_by_a_409_without_an_error_body_is_no_taken_name(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy's 409 page says nothing of the name: the library keeps it a ConflictError,
+    # and the command told it as a taken name all the same.
+    fake = FakeWeaver()
+    page = httpx.Response(409, text="<html>conflict</html>", headers={"Content-Type": "text/html"})
+    fake.script("POST", "/api/v1/models/m-1/checkpoints", page)
+    run = _save_on(fake, cli, monkeypatch)
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: [409]"), run.stderr
+    assert "choose another NAME" not in run.stderr
+
+
 def test_a_save_whose_lost_reply_the_list_does_not_show_yet_says_so_in_cli_words(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

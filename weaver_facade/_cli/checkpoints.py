@@ -31,7 +31,6 @@ from .. import (
     CheckpointExistsError,
     CheckpointNotReadyError,
     CheckpointPath,
-    ConflictError,
     InvalidCheckpointRef,
     InvalidInputError,
     ModelTerminatedError,
@@ -402,10 +401,7 @@ def _name_taken(path: CheckpointPath) -> Iterator[None]:
     """A save refused because its name is taken: say what to do, in the CLI's words."""
     try:
         yield
-    except ConflictError as exc:
-        # The wire sheet names no code for it: a 409 of a code the spec does not name too.
-        if not isinstance(exc, CheckpointExistsError) and type(exc) is not ConflictError:
-            raise
+    except CheckpointExistsError as exc:  # also a 409 of a code the spec does not name
         message = (
             f"{noted(exc) or exc}; choose another NAME, or look at the one there with "
             f"`weaver-facade checkpoints show {path}` (an earlier save, perhaps still pending)"
