@@ -179,10 +179,10 @@ _RULE_EXAMPLE = '{"kind": "unavailable", "rate": 0.2}'
 
 
 def in_ascii(text: str) -> str:
-    """``text``, if a number in it would be in ASCII digits: Python's ``int()`` and
-    ``float()`` also read ``8_650`` and other scripts' digits (``\u0668\u0666\u0665\u0660``)
-    as 8650. The rule of ``weaver-facade``'s options (``_cli._state``), which the emulator
-    may not import."""
+    """``text``, refused (``ValueError``) unless it is ASCII without ``_``: Python's
+    ``int()`` and ``float()`` also read ``8_650`` and other scripts' digits
+    (``\u0668\u0666\u0665\u0660``) as 8650. The rule of ``weaver-facade``'s options
+    (``_cli._state``), which the emulator may not import."""
     if not (text.isascii() and "_" not in text):
         raise ValueError(f"{text!r} is not in ASCII digits")
     return text
