@@ -912,8 +912,7 @@ class ServiceClient(_ServiceBase):
         """
         check_result_type(result_type)
         snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
-        parse, settle = reattach(snapshot, result_type)
-        typed = None if result_type is None else result_type.__name__
+        parse, settle, typed = reattach(snapshot, result_type)
         return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------
@@ -1273,8 +1272,7 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.operation``."""
         check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
-        parse, settle = reattach(snapshot, result_type)
-        typed = None if result_type is None else result_type.__name__
+        parse, settle, typed = reattach(snapshot, result_type)
         return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------

@@ -331,16 +331,16 @@ def check_result_type(result_type: object) -> None:
 
 def reattach(
     snapshot: OperationSnapshot, result_type: type[Any] | None
-) -> tuple[ResultParser[Any], Settler[Any] | None]:
+) -> tuple[ResultParser[Any], Settler[Any] | None, str | None]:
     """The result parser of a re-attached operation, from ``result_type`` (already passed
-    by ``check_result_type``) and its ``kind`` (without either, the raw ``response``), and
+    by ``check_result_type``) and its ``kind`` (without either, the raw ``response``);
     what it waits on once done: a save's checkpoint not yet completed (``_saved``), as
-    for the save's own handle."""
+    for the save's own handle; and the name of the type it parses into, for its hints."""
     kinds = kind_schemas()
     kind = snapshot.kind
     if result_type is None:
         if kind is None or kind not in kinds:
-            return _parse_raw, None
+            return _parse_raw, None, None
         result_type = next(t for t in _PARSERS if t.__name__ == kinds[kind])
     schema = result_type.__name__
     if kind is not None and kinds.get(kind) != schema:
@@ -350,7 +350,7 @@ def reattach(
     if kind is None:
         kind = next(k for k, v in kinds.items() if v == schema)
     parse = _PARSERS[result_type](kind)
-    return parse, _SAVED if parse is _parse_save else None
+    return parse, _SAVED if parse is _parse_save else None, schema
 
 
 # -- the shared, I/O-free half of both clients ----------------------------------------------------
