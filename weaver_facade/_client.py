@@ -114,6 +114,7 @@ from ._transport import (
     warn_naming_calls,
 )
 from ._version import __version__
+from ._watched import seconds
 from ._wire import (
     API_KEY_HEADER,
     Call,
@@ -1407,7 +1408,7 @@ class _Session:
 def _session_timeout(waited: float | None) -> APITimeoutError:
     return APITimeoutError(
         f"create_model: another call was still opening the client's session after "
-        f"{waited or 0:.1f} s, what the call's timeout left; nothing was sent"
+        f"{seconds(waited or 0)} s, what the call's timeout left; nothing was sent"
     )
 
 

@@ -54,7 +54,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ._lazy import asyncio
-from ._watched import name_watched
+from ._watched import name_watched, seconds
 
 
 class WeaverError(Exception):
@@ -418,12 +418,12 @@ class OperationTimeoutError(WeaverError, TimeoutError):
         if last_error is None:
             seen = f"{made} still says pending" if made else f"still {status}"
             keeps = "it may yet be completed" if made else "it keeps running"
-            message = f"{name_watched(operation_id)} {seen} after {waited:.1f} s; {keeps}"
+            message = f"{name_watched(operation_id)} {seen} after {seconds(waited)} s; {keeps}"
         else:
             seen = f"{made} was last seen pending" if made else f"last seen {status}"
             keeps = "it may yet be completed" if made else "it may still be running"
             message = (
-                f"{name_watched(operation_id)} {seen}; gave up after {waited:.1f} s: the last "
+                f"{name_watched(operation_id)} {seen}; gave up after {seconds(waited)} s: the last "
                 f"poll failed ({last_error}); {keeps}"
             )
         message += " on the server"

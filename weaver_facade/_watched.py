@@ -1,4 +1,5 @@
-"""Shared leaf of the facade and the CLI: what a wait is for, named in their words.
+"""Shared leaf of the facade and the CLI: what a wait is for, and how long it took, in
+their words.
 
 A save or an export recovered without its operation is watched through what it makes;
 its handle's id is then that resource's ``weaver://`` path, not an operation's id.
@@ -19,3 +20,9 @@ def name_watched(operation_id: str) -> str:
     """``operation ID``, or ``the save of PATH``, ``the export of URI`` (``watched``)."""
     what = watched(operation_id)
     return f"operation {operation_id}" if what == "operation" else f"the {what} of {operation_id}"
+
+
+def seconds(waited: float) -> str:
+    """``12.3``: a time waited, in tenths, but never ``0.0`` for a wait of a few
+    milliseconds (a short timeout's): ``0.01``."""
+    return f"{waited:.1f}" if waited >= 0.05 or waited <= 0 else f"{waited:.1g}"

@@ -11,6 +11,7 @@ import asyncio
 import datetime
 import email.utils
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -93,6 +94,20 @@ def test_503_with_retry_after_30_ends_a_5_second_wait_at_once() -> None:
     assert isinstance(error.last_error, Exception)
     assert getattr(error.last_error, "retry_after", None) == 30.0
     assert "503" in str(error) or "overloaded" in str(error)
+
+
+def test_a_wait_of_milliseconds_says_how_long_it_waited() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 10**9
+    with started(fake, clock) as handle:
+        begin = clock.now
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=0.02)
+    waited = clock.now - begin
+    assert 0.005 < waited <= 0.02 + DEADLINE_GRACE
+    said = re.search(r"after ([0-9.]+) s", str(info.value))
+    assert said, str(info.value)
+    assert float(said.group(1)) == pytest.approx(waited, rel=0.5)  # not "0.0"
 
 
 def test_a_short_retry_after_is_waited_out_inside_the_deadline() -> None:

@@ -49,7 +49,7 @@ from .. import (
     WeaverError,
 )
 from .._causes import NEVER_REACHED
-from .._watched import name_watched
+from .._watched import name_watched, seconds
 from ._progress import Progress, show_retries
 
 __all__ = [
@@ -448,7 +448,7 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
         keeps = "it may yet be completed on the server: "
     return (
         f"{name_watched(exc.operation_id)} {status} after "
-        f"{exc.waited if waited is None else waited:.1f} s{cause}; "
+        f"{seconds(exc.waited if waited is None else waited)} s{cause}; "
         f"{keeps}{how} with `{look_again(exc.operation_id)}`"
     )
 
@@ -487,7 +487,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             # The command's time: its --timeout may have cut the request, not the server.
             timed_out = isinstance(exc, APITimeoutError)
             if waited is not None and (timed_out or (isinstance(exc, APIConnectionError) and op)):
-                message += f" (after {waited:.1f} s)"
+                message += f" (after {seconds(waited)} s)"
             if isinstance(exc, APIConnectionError) and op is not None:
                 message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
             elif isinstance(exc, APIError) and not isinstance(exc, NotFoundError) and op:
