@@ -447,17 +447,33 @@ def _note_checkpoint_id(missing: NotFoundError, artifact_id: uuid.UUID) -> Plan[
     """Tell a 404 for an artifact id that is a checkpoint's id (a slip their look alike
     invites) how to download that checkpoint's export; whatever stops the look, the 404
     stands as it is."""
+    path = yield from _checkpoint_path(artifact_id)
+    if path is not None:
+        note_naming_calls(
+            missing,
+            f"{artifact_id} is the id of checkpoint {path}, not of an artifact: to "
+            f"download its export, pass its path instead: download_weights('{path}', dest)",
+        )
+
+
+def _checkpoint_path(checkpoint_id: uuid.UUID) -> Plan[str | None]:
+    """The path of the checkpoint ``checkpoint_id`` names, if it is one. Without the
+    checkpoint route (the real service has none), its artifacts' paths tell it; a
+    checkpoint without an artifact is then not told from no checkpoint at all."""
     try:
-        look = attrs.evolve(calls.get_checkpoint(artifact_id), retried=False)
-        found = checkpoint_from_wire("get_checkpoint", (yield look))
+        look = attrs.evolve(calls.get_checkpoint(checkpoint_id), retried=False)
+        return str(checkpoint_from_wire("get_checkpoint", (yield look)).path)
     except WeaverError:
-        return
-    note_naming_calls(
-        missing,
-        f"{artifact_id} is the id of checkpoint {found.path}, not of an artifact: to "
-        f"download its export, pass its path instead: "
-        f"download_weights('{found.path}', dest)",
-    )
+        pass
+    try:
+        listing = attrs.evolve(calls.list_artifacts(checkpoint_id), retried=False)
+        reply: wire.ArtifactList = yield listing
+        items = [artifact_from_wire("list_artifacts", item) for item in reply.items]
+    except WeaverError:
+        return None
+    ours = [a.uri for a in items if a.checkpoint_id == checkpoint_id]
+    paths = {m["checkpoint"] for uri in ours if (m := _ARTIFACT_PATH.fullmatch(uri))}
+    return paths.pop() if len(paths) == 1 else None
 
 
 def _check_kind(artifact_id: object, kind: str, wanted: ArtifactKind | None) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, assert_type
 
+import httpx
 import pytest
 
 from tests.support.fakeserver import (
@@ -502,6 +503,31 @@ def test_a_download_by_a_checkpoint_s_id_says_to_pass_the_checkpoint(
     ]
     (cli,) = getattr(missing.value, "cli_notes", {}).values()
     assert cli.endswith("`weaver-facade checkpoints download weaver://m-1/checkpoints/c -o DIR`")
+
+
+@pytest.mark.parametrize("route", [404, 405])
+@pytest.mark.parametrize("exported", [True, False])
+def test_a_checkpoint_s_id_is_told_by_its_artifacts_without_the_checkpoint_route(
+    tmp_path: Path, route: int, exported: bool
+) -> None:
+    # The real service has no GET /checkpoints/{id}: a checkpoint's id given to
+    # download_weights met a bare 404 there, though its artifacts' listing knows it.
+    fake = FakeWeaver()
+    fake.script("GET", f"/api/v1/checkpoints/{CHECKPOINT}", httpx.Response(route))
+    fake.script("GET", LIST, json_reply(200, {"items": [artifact_json()] if exported else []}))
+    missing_reply = json_reply(404, error_json("not_found", f"artifact {CHECKPOINT} not found"))
+    fake.script("GET", f"/api/v1/artifacts/{CHECKPOINT}/download", missing_reply)
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights(CHECKPOINT, tmp_path / "out")
+    assert f"get_artifact_download: artifact {CHECKPOINT} not found" in str(missing.value)
+    # An empty listing does not tell a checkpoint without exports from no checkpoint.
+    told = [
+        f"{CHECKPOINT} is the id of checkpoint weaver://m-1/checkpoints/c, not of an "
+        "artifact: to download its export, pass its path instead: "
+        "download_weights('weaver://m-1/checkpoints/c', dest)"
+    ]
+    assert getattr(missing.value, "__notes__", []) == (told if exported else [])
+    assert len(fake.sent("GET", LIST)) == 1  # not retried
 
 
 @pytest.mark.parametrize("call", ["download", "list_artifacts", "export"])
