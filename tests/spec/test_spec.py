@@ -17,6 +17,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from weaver_facade._extensions import extension_markers
+from weaver_facade._spec_schema import read_document
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
@@ -607,3 +608,8 @@ def test_artifact_enums_and_formats() -> None:
 )
 def test_artifact_file_names(name: str, ok: bool) -> None:
     assert validator_for(schema("ArtifactFileName")).is_valid(name) is ok
+
+
+def test_the_facade_reads_the_spec_as_pyyaml_s_own_parser_does() -> None:
+    # The facade reads it with libyaml's loader, for speed: the pure-Python one must agree.
+    assert read_document(ROOT / "openapi.yaml") == SPEC
