@@ -463,6 +463,8 @@ def _checkpoint_path(checkpoint_id: uuid.UUID) -> Plan[str | None]:
     try:
         look = attrs.evolve(calls.get_checkpoint(checkpoint_id), retried=False)
         return str(checkpoint_from_wire("get_checkpoint", (yield look)).path)
+    except (APIConnectionError, DownloadTimeoutError):
+        return None  # no reply came: the listing could wait as long again
     except WeaverError:
         pass
     try:

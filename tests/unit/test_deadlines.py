@@ -40,6 +40,7 @@ from weaver_facade import (
     InvalidArgumentError,
     InvalidCheckpointName,
     InvalidDatumError,
+    NotFoundError,
     OperationHandle,
     OperationProgress,
     OperationStatus,
@@ -1074,3 +1075,19 @@ async def test_async_on_progress_is_told_once_the_turn_is_free(first: str) -> No
         trainers.append(await svc.create_training_client("weaver-tiny"))
         await TOLD[first](trainers[0])
     assert free == [True]
+
+
+def test_a_download_s_hint_for_a_checkpoint_s_id_stops_at_the_deadline(tmp_path: Any) -> None:
+    # A checkpoint's id given as an artifact's is told by a look at the checkpoint, then
+    # at its artifacts: once the look used up timeout=3, the listing was sent all the same.
+    fake, clock, reads = FakeWeaver(), FakeClock(), list[float]()
+    poll = PollPolicy(PollSettings(), clock=clock)
+    missing = json_reply(404, error_json("not_found", f"artifact {CHECKPOINT} not found"))
+    fake.script("GET", f"/api/v1/artifacts/{CHECKPOINT}/download", missing)
+    fake.script("GET", f"/api/v1/checkpoints/{CHECKPOINT}", never_answered(clock, reads))
+    listing = f"/api/v1/checkpoints/{CHECKPOINT}/artifacts"
+    fake.script("GET", listing, json_reply(200, {"items": [artifact_json()]}))
+    with service(fake, poll=poll, sleep=clock.sleep) as svc, pytest.raises(NotFoundError):
+        svc.download_weights(CHECKPOINT, tmp_path, timeout=3)
+    assert reads == [3]
+    assert fake.sent("GET", listing) == []

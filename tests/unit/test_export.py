@@ -527,7 +527,32 @@ def test_a_checkpoint_s_id_is_told_by_its_artifacts_without_the_checkpoint_route
         "download_weights('weaver://m-1/checkpoints/c', dest)"
     ]
     assert getattr(missing.value, "__notes__", []) == (told if exported else [])
-    assert len(fake.sent("GET", LIST)) == 1  # not retried
+
+
+def _no_reply(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("no reply", request=request)
+
+
+@pytest.mark.parametrize("failing", ["checkpoint", "listing"])
+def test_a_failed_look_for_a_checkpoint_s_id_leaves_the_404_bare(
+    tmp_path: Path, failing: str
+) -> None:
+    # A look that got no reply was followed by the listing, which could wait as long
+    # again; a 503 of the listing is not retried.
+    fake = FakeWeaver()
+    look = f"/api/v1/checkpoints/{CHECKPOINT}"
+    fake.script("GET", look, _no_reply if failing == "checkpoint" else httpx.Response(404))
+    listed = json_reply(200, {"items": [artifact_json()]})
+    fake.script(
+        "GET", LIST, json_reply(503, error_json("unavailable", "busy", retryable=True)), listed
+    )
+    missing_reply = json_reply(404, error_json("not_found", f"artifact {CHECKPOINT} not found"))
+    fake.script("GET", f"/api/v1/artifacts/{CHECKPOINT}/download", missing_reply)
+    with service(fake) as svc, pytest.raises(NotFoundError) as missing:
+        svc.download_weights(CHECKPOINT, tmp_path / "out")
+    assert getattr(missing.value, "__notes__", []) == []
+    assert len(fake.sent("GET", look)) == 1
+    assert len(fake.sent("GET", LIST)) == (failing == "listing")
 
 
 @pytest.mark.parametrize("call", ["download", "list_artifacts", "export"])
