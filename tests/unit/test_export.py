@@ -514,7 +514,14 @@ def test_a_checkpoint_s_id_is_told_by_its_artifacts_without_the_checkpoint_route
     # download_weights met a bare 404 there, though its artifacts' listing knows it.
     fake = FakeWeaver()
     fake.script("GET", f"/api/v1/checkpoints/{CHECKPOINT}", httpx.Response(route))
-    fake.script("GET", LIST, json_reply(200, {"items": [artifact_json()] if exported else []}))
+    # An artifact of another checkpoint, which a listing should not hold, tells nothing.
+    other = artifact_json(
+        id=str(uuid.uuid4()),
+        checkpoint_id=str(uuid.uuid4()),
+        uri="weaver://m-1/checkpoints/d/artifacts/hf_adapter",
+    )
+    items = [other, artifact_json()] if exported else [other]
+    fake.script("GET", LIST, json_reply(200, {"items": items}))
     missing_reply = json_reply(404, error_json("not_found", f"artifact {CHECKPOINT} not found"))
     fake.script("GET", f"/api/v1/artifacts/{CHECKPOINT}/download", missing_reply)
     with service(fake) as svc, pytest.raises(NotFoundError) as missing:
