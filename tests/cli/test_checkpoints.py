@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from tests.support.cli import API_KEY, OPERATION_KEYS, Cli, Run, invoke, shown_whole, train_model
 from tests.support.fakeserver import (
@@ -23,6 +22,7 @@ from tests.support.fakeserver import (
     json_reply,
 )
 from tests.support.fakeserver import service as fake_service
+from tests.support.openapi import openapi
 from tests.support.spec_values import SCHEMAS
 from weaver_facade import ServiceClient, _wire
 from weaver_facade.emulator import RunningEmulator
@@ -655,7 +655,7 @@ def test_set_ttl_needs_exactly_one_choice(cli: Cli, options: list[str]) -> None:
 
 def spec_ttl_maximum() -> int:
     """The spec's bound on ``ttl_seconds``, read from openapi.yaml itself."""
-    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    spec = openapi()
     return int(spec["components"]["schemas"]["TtlSeconds"]["maximum"])
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.support.cli import API_KEY, Cli, Run, invoke, shown_whole
 from tests.support.fakeserver import FakeWeaver, checkpoint_json, error_json, json_reply
@@ -24,6 +23,7 @@ from tests.support.held_creates import (
     interrupt_then_answer,
     serve_held_creates,
 )
+from tests.support.openapi import openapi
 from tests.support.signals import watched, with_sigint
 from weaver_facade import ModelInfo, ServiceClient
 from weaver_facade._cli.models import print_model, print_models
@@ -413,7 +413,7 @@ def test_help_lists_the_model_commands(cli: Cli) -> None:
 def test_rank_bounds_come_from_the_spec_and_the_default_is_what_help_says(
     cli: Cli, emu: RunningEmulator
 ) -> None:
-    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    spec = openapi()
     rank = spec["components"]["schemas"]["LoraConfig"]["properties"]["rank"]
     above = cli("models", "create", "weaver-tiny", "--lora-rank", str(rank["maximum"] + 1))
     assert above.exit_code == 2

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-import yaml
 from weaver_client import limits
 
+from tests.support.openapi import openapi
 from weaver_facade.contract._ownership import ID_PARAMETERS, Ownership
 
 
@@ -122,7 +121,7 @@ def test_a_reply_whose_kind_is_no_string_is_read_to_its_end() -> None:
 
 def test_every_id_in_a_path_of_the_spec_is_stood_in_for() -> None:
     # A new route with an id the rule does not know would reach the owner's resources.
-    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    spec = openapi()
     names = set(re.findall(r"\{(\w+)\}", " ".join(spec["paths"])))
     assert names == set(ID_PARAMETERS)
 

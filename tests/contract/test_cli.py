@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.contract.support import kit_process
 from tests.support.emulator import EmulatorProcess, spawn_emulator
+from tests.support.openapi import openapi
 from weaver_facade import ServiceClient
 from weaver_facade._extensions import extension_markers
 from weaver_facade.contract._artifact_steps import ARTIFACT_STEPS
@@ -33,19 +33,14 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "kit-cli-secret-7c1d2e"
 SPEC_OPERATIONS = sum(
     method in ("get", "post", "put", "patch", "delete")
-    for item in yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))[
-        "paths"
-    ].values()
+    for item in openapi()["paths"].values()
     for method in item
 )
 LIFECYCLE_STEPS = 17
 
 
 # The spec's extension names, read from its markers (not from the kit).
-EXTENSIONS = {
-    str(value)
-    for _, value in extension_markers(yaml.safe_load((ROOT / "openapi.yaml").read_text()))
-}
+EXTENSIONS = {str(value) for _, value in extension_markers(openapi())}
 
 
 def contract_test(*args: str, key: str | None = None, timeout: float = 240) -> tuple[int, str]:
@@ -175,9 +170,7 @@ def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
     # Its routes are not held to the spec; every other operation is.
     core_operations = {
         f"{method.upper()} {path}"
-        for path, item in yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))[
-            "paths"
-        ].items()
+        for path, item in openapi()["paths"].items()
         for method, op in item.items()
         if method in ("get", "post", "put", "patch", "delete") and "x-weaver-extension" not in op
     }

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from openapi_spec_validator import validate
 
+from tests.support.openapi import openapi
 from weaver_facade._extensions import (
     extension_markers,
     extension_names,
@@ -18,7 +18,7 @@ from weaver_facade._extensions import (
 from weaver_facade.contract._spec import Spec
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+SPEC: dict[str, Any] = openapi()
 ALL = frozenset(extension_names(SPEC))
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.support.emulator import API, KEY_A, Api, AppFactory, assert_error, batch
+from tests.support.openapi import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+SPEC: dict[str, Any] = openapi()
 PLACEHOLDERS = {
     "session_id": "s-0",
     "model_id": "m-0",

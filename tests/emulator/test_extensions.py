@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +14,11 @@ from click.testing import CliRunner
 from openapi_spec_validator import validate
 
 from tests.support.emulator import KEY_A, Api, AppFactory, Json, batch
+from tests.support.openapi import openapi
 from weaver_facade._extensions import WITHOUT, extension_markers
 from weaver_facade.cli import main
 
-SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+SPEC = openapi()
 NAMES = sorted({str(v) for _, v in extension_markers(SPEC)})
 
 

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from weaver_client import limits
+
+from tests.support.openapi import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
 # Read straight from the YAML, not through the facade, so that the two sources stay apart.
-SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+SPEC: dict[str, Any] = openapi()
 KEYWORDS = {
     "pattern": "PATTERN",
     "minLength": "MIN_LENGTH",

@@ -16,7 +16,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import yaml
 from weaver_client import AuthenticatedClient, Client
 from weaver_client.api.artifacts import (
     delete_artifact,
@@ -74,8 +73,10 @@ from weaver_client.models import (
 )
 from weaver_client.types import Response
 
+from tests.support.openapi import openapi
+
 ROOT = Path(__file__).resolve().parents[2]
-SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+SPEC: dict[str, Any] = openapi()
 EXAMPLES = {name: s["example"] for name, s in SPEC["components"]["schemas"].items()}
 KEY = "sk-test-0123456789"
 IDEM = "3f6c1d0e-7b44-4b7e-9a57-2c1f5e0b9d11"

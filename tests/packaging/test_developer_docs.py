@@ -11,8 +11,7 @@ import importlib
 import re
 from pathlib import Path
 
-import yaml
-
+from tests.support.openapi import openapi
 from weaver_facade._extensions import extension_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,5 +78,5 @@ def test_each_dotted_name_resolves() -> None:
 def test_the_readme_says_what_each_extension_changes() -> None:
     # Three extensions had no line, although DEVELOPERS.md asks one of each.
     section = README.split("## Against a server without the extensions", 1)[1].split("\n## ", 1)[0]
-    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    spec = openapi()
     assert set(extension_names(spec)) <= set(re.findall(r"\*\*`([a-z-]+)`\*\*", section))

@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from tests.support.openapi import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
 def test_each_operation_of_the_spec_is_a_schemathesis_test_of_its_own() -> None:
-    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    spec = openapi()
     operations = sum(len(METHODS & set(item)) for item in spec["paths"].values())
     files = ["tests/emulator/test_schemathesis.py", "tests/reliability/test_schemathesis_slow.py"]
     collect = ["-p", "no:cacheprovider", "--collect-only", "-q", "-m", ""]

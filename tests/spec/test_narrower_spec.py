@@ -22,7 +22,8 @@ from types import ModuleType
 from typing import Any
 
 import weaver_client
-import yaml
+
+from tests.support.openapi import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +91,7 @@ def _run(tmp_path: Path, document: dict[str, Any], script: str) -> str:
 
 
 def _spec() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    document: dict[str, Any] = openapi()
     return document
 
 

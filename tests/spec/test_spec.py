@@ -16,11 +16,12 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from tests.support.openapi import openapi
 from weaver_facade._extensions import extension_markers
 from weaver_facade._spec_schema import read_document
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+SPEC: dict[str, Any] = openapi()
 METHODS = ("get", "post", "put", "patch", "delete")
 API = "/api/v1"
 
@@ -611,5 +612,7 @@ def test_artifact_file_names(name: str, ok: bool) -> None:
 
 
 def test_the_facade_reads_the_spec_as_pyyaml_s_own_parser_does() -> None:
-    # The facade reads it with libyaml's loader, for speed: the pure-Python one must agree.
-    assert read_document(ROOT / "openapi.yaml") == SPEC
+    # The facade and the tests read it with libyaml's loader, for speed: the pure-Python
+    # one must agree.
+    pure = yaml.safe_load((ROOT / "openapi.yaml").read_bytes())
+    assert read_document(ROOT / "openapi.yaml") == pure == SPEC

@@ -24,6 +24,7 @@ from weaver_client.schemas import SCHEMAS as SPEC_SCHEMAS
 from weaver_client.schemas import SchemaName
 
 from tests.support.facade_values import CONVERTERS, OP
+from tests.support.openapi import openapi
 from tests.support.spec_values import OF_TYPE, SCHEMAS, every_field, flipped, types
 from weaver_facade import APIError, Checkpoint, ResponseValidationError
 from weaver_facade._calls import UNSENT
@@ -91,7 +92,7 @@ def test_every_spec_field_is_mapped_or_left_out() -> None:
 def test_every_reply_object_is_declared_or_carried_whole() -> None:
     # The Error body, the pages and the Operation's metadata had no declaration, so a
     # field added to them was dropped in silence.
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    document = openapi()
     declared = {f.schema for f in WIRE_FIELDS}
     assert regen.reply_objects(document) - declared == set(regen.NOT_DECLARED)
     assert [p for p in regen.undeclared_replies(document) if p not in TODAY] == []
@@ -293,7 +294,7 @@ def test_an_error_code_the_spec_adds_renames_or_moves_is_named() -> None:
 def _trial(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Iterator[ModuleType]:
     """The package regenerated from the spec as ``edit`` changes it, in a temporary
     directory, imported as ``weaver_client_trial``."""
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    document = openapi()
     edit(document)
     spec = tmp_path / "openapi.yaml"
     spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -560,7 +561,7 @@ def test_every_enum_value_converts_through_its_declaration() -> None:
 def test_a_renamed_default_is_a_mypy_error(tmp_path: Path) -> None:
     # `ADAM_PARAMS_DEFAULTS["grad_clip_norm"]` was read from a plain dict: after a rename
     # in the spec, mypy passed and `import weaver_facade` raised a KeyError.
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    document = openapi()
     example = document["components"]["schemas"]["AdamParams"]["example"]
     example["max_grad_norm"] = example.pop("grad_clip_norm")
     (tmp_path / "trial_limits.py").write_text(regen.limits_module(document), encoding="utf-8")

@@ -14,12 +14,12 @@ from typing import Any
 
 import attrs
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from weaver_client import limits
 
 from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json
+from tests.support.openapi import openapi
 from weaver_facade import (
     DEFAULT_LORA_RANK,
     SERVER_DEFAULT,
@@ -44,9 +44,7 @@ from weaver_facade import (
 from weaver_facade._checkpoints import coerce_checkpoint_path, coerce_checkpoint_ref
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))["components"][
-    "schemas"
-]
+SCHEMAS = openapi()["components"]["schemas"]
 
 NAME_MAX: int = SCHEMAS["CheckpointName"]["maxLength"]
 # The rules in words, as the spec states them next to the patterns.
@@ -241,7 +239,7 @@ def test_ref_coercion() -> None:
 
 def test_adam_defaults_are_the_spec_example() -> None:
     # openapi.yaml's AdamParams example holds the service's defaults, read here as YAML.
-    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    spec = openapi()
     example = spec["components"]["schemas"]["AdamParams"]["example"]
     assert len(example) == 6
     assert attrs.asdict(AdamParams()) == example

@@ -6,12 +6,10 @@ import asyncio
 import inspect
 import logging
 import threading
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-import yaml
 
 from tests.support.fakeserver import (
     BASE,
@@ -25,6 +23,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.openapi import openapi
 from weaver_facade import (
     DEFAULT_LORA_RANK,
     AsyncServiceClient,
@@ -49,7 +48,7 @@ from weaver_facade._operations import OperationSnapshot, PollPolicy
 
 MODELS = "/api/v1/models"
 CREATE = "/api/v1/sessions/s-1/models"
-SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+SPEC = openapi()
 
 
 def model(model_id: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from typing import Any, TypeVar, get_args, get_origin
 import httpcore
 import httpx
 import pytest
-import yaml
 from weaver_client import limits
 
 from tests.support.fakeserver import (
@@ -28,6 +27,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.openapi import openapi
 from weaver_facade import (
     AdamParams,
     APIConnectionError,
@@ -1303,16 +1303,14 @@ def test_a_typed_re_attach_of_an_operation_without_kind_names_its_type_again(
 
 
 def test_every_result_schema_of_the_spec_has_a_parser() -> None:
-    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    spec = openapi()
     by_kind = spec["components"]["schemas"]["OperationResult"]["x-weaver-result-schemas"]
     assert set(by_kind) == set(spec["components"]["schemas"]["OperationKind"]["enum"])
     assert set(by_kind.values()) == {t.__name__ for t in OPERATION_RESULT_TYPES}
 
 
 def test_the_terminal_statuses_are_those_the_spec_marks() -> None:
-    status = yaml.safe_load((ROOT / "openapi.yaml").read_text())["components"]["schemas"][
-        "OperationStatus"
-    ]
+    status = openapi()["components"]["schemas"]["OperationStatus"]
     terminal = {s.value for s in OperationStatus if s.is_terminal}
     assert terminal == set(status["x-weaver-terminal"])
     assert "done" in terminal

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from weaver_client.schemas import SCHEMAS
 
+from tests.support.openapi import openapi
 from weaver_facade._result_shape import only_fields_of, result_schemas, shaped_as
 
 # The spec file itself, next to the generated copy of its schemas.
-SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+SPEC = openapi()
 EXAMPLES = {name: s.get("example") for name, s in SPEC["components"]["schemas"].items()}
 OPERATION = EXAMPLES["Operation"]
 
