@@ -23,6 +23,6 @@ def name_watched(operation_id: str) -> str:
 
 
 def seconds(waited: float) -> str:
-    """``12.3``: a time waited, in tenths, but never ``0.0`` for a wait of a few
-    milliseconds (a short timeout's): ``0.01``."""
-    return f"{waited:.1f}" if waited >= 0.05 or waited <= 0 else f"{waited:.1g}"
+    """``12.3``: a time waited, in tenths, but in milliseconds below 0.05 s (a short
+    timeout's), where tenths would say ``0.0``: ``0.012``."""
+    return f"{waited:.1f}" if waited >= 0.05 or waited <= 0 else f"{waited:.3f}"
