@@ -404,18 +404,21 @@ def test_a_usage_error_points_to_the_help_of_the_command_run() -> None:
     assert output.startswith("usage: scripts/contract-test "), output
 
 
+# (the spec's text, how the error starts, how it ends: the YAML parser's own words between)
 UNUSABLE_SPECS = {
-    "not-yaml": ("garbage: [\n", "is not valid YAML: expected the node content"),
-    "not-a-mapping": ("[]\n", "is not an OpenAPI document"),
-    "openapi-2": ('swagger: "2.0"\npaths: {}\n', "is not an OpenAPI 3 document"),
-    "no-paths": ('openapi: "3.1.0"\n', "has no paths"),
-    "no-schemas": ('openapi: "3.1.0"\npaths: {/x: {}}\n', "has no components.schemas"),
+    "not-yaml": ("garbage: [\n", "is not valid YAML: ", " at line 2, column 1"),
+    "not-a-mapping": ("[]\n", "is not an OpenAPI document", ""),
+    "openapi-2": ('swagger: "2.0"\npaths: {}\n', "is not an OpenAPI 3 document", ""),
+    "no-paths": ('openapi: "3.1.0"\n', "has no paths", ""),
+    "no-schemas": ('openapi: "3.1.0"\npaths: {/x: {}}\n', "has no components.schemas", ""),
 }
 
 
-@pytest.mark.parametrize(("text", "message"), UNUSABLE_SPECS.values(), ids=list(UNUSABLE_SPECS))
+@pytest.mark.parametrize(
+    ("text", "message", "end"), UNUSABLE_SPECS.values(), ids=list(UNUSABLE_SPECS)
+)
 def test_an_unusable_spec_is_a_usage_error_not_a_traceback(
-    tmp_path: Path, text: str, message: str
+    tmp_path: Path, text: str, message: str, end: str
 ) -> None:
     # It was a traceback and exit 1, which says "findings" to a CI job.
     spec = tmp_path / "spec.yaml"
@@ -423,6 +426,7 @@ def test_an_unusable_spec_is_a_usage_error_not_a_traceback(
     done = kit("--base-url", "http://127.0.0.1:9", "--spec", str(spec))
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith(f"error: {spec} {message}"), done.stderr
+    assert done.stderr.rstrip("\n").endswith(end), done.stderr
     assert "Traceback" not in done.stderr
 
 
