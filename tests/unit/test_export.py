@@ -506,9 +506,9 @@ def test_a_download_by_a_checkpoint_s_id_says_to_pass_the_checkpoint(
 
 
 @pytest.mark.parametrize("route", [404, 405])
-@pytest.mark.parametrize("exported", [True, False])
+@pytest.mark.parametrize("listed", ["exported", "unexported", "disagreeing"])
 def test_a_checkpoint_s_id_is_told_by_its_artifacts_without_the_checkpoint_route(
-    tmp_path: Path, route: int, exported: bool
+    tmp_path: Path, route: int, listed: str
 ) -> None:
     # The real service has no GET /checkpoints/{id}: a checkpoint's id given to
     # download_weights met a bare 404 there, though its artifacts' listing knows it.
@@ -520,7 +520,15 @@ def test_a_checkpoint_s_id_is_told_by_its_artifacts_without_the_checkpoint_route
         checkpoint_id=str(uuid.uuid4()),
         uri="weaver://m-1/checkpoints/d/artifacts/hf_adapter",
     )
-    items = [other, artifact_json()] if exported else [other]
+    # Two of its artifacts whose paths name two checkpoints tell nothing either.
+    elsewhere = artifact_json(
+        id=str(uuid.uuid4()), kind="hf_model", uri="weaver://m-1/checkpoints/e/artifacts/hf_model"
+    )
+    items = {
+        "exported": [other, artifact_json()],
+        "unexported": [other],
+        "disagreeing": [other, artifact_json(), elsewhere],
+    }[listed]
     fake.script("GET", LIST, json_reply(200, {"items": items}))
     missing_reply = json_reply(404, error_json("not_found", f"artifact {CHECKPOINT} not found"))
     fake.script("GET", f"/api/v1/artifacts/{CHECKPOINT}/download", missing_reply)
@@ -533,7 +541,7 @@ def test_a_checkpoint_s_id_is_told_by_its_artifacts_without_the_checkpoint_route
         "artifact: to download its export, pass its path instead: "
         "download_weights('weaver://m-1/checkpoints/c', dest)"
     ]
-    assert getattr(missing.value, "__notes__", []) == (told if exported else [])
+    assert getattr(missing.value, "__notes__", []) == (told if listed == "exported" else [])
 
 
 def _no_reply(request: httpx.Request) -> httpx.Response:
