@@ -416,7 +416,14 @@ def _note_forgotten(missing: NotFoundError, path: CheckpointPath) -> None:
 
 def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:
     checkpoint_id = yield from find_checkpoint_id(ref)
-    reply: wire.ArtifactList = yield calls.list_artifacts(checkpoint_id)
+    return (yield from _artifacts_of(checkpoint_id))
+
+
+def _artifacts_of(checkpoint_id: uuid.UUID, *, retried: bool = True) -> Plan[list[Artifact]]:
+    """The checkpoint's artifacts; ``retried=False`` for a look that only adds a hint."""
+    reply: wire.ArtifactList = yield attrs.evolve(
+        calls.list_artifacts(checkpoint_id), retried=retried
+    )
     return [
         artifact_from_wire("list_artifacts", item, where=f"items[{i}]")
         for i, item in enumerate(reply.items)
@@ -468,9 +475,7 @@ def _checkpoint_path(checkpoint_id: uuid.UUID) -> Plan[str | None]:
     except WeaverError:
         pass
     try:
-        listing = attrs.evolve(calls.list_artifacts(checkpoint_id), retried=False)
-        reply: wire.ArtifactList = yield listing
-        items = [artifact_from_wire("list_artifacts", item) for item in reply.items]
+        items = yield from _artifacts_of(checkpoint_id, retried=False)
     except WeaverError:
         return None
     ours = [a.uri for a in items if a.checkpoint_id == checkpoint_id]
