@@ -18,6 +18,7 @@ import attrs
 import httpx
 
 from tests.support.emulator import serve_in_thread
+from tests.support.logs import Said
 from weaver_facade.emulator import EmulatorConfig, create_app
 
 CREATE = re.compile(r"/api/v1/sessions/[^/]+/models")
@@ -110,31 +111,19 @@ def ctrl_c() -> None:
 HOLD_NOTICE = "interrupted: waiting for the reply to create_model"
 
 
-class _Notices(logging.Handler):
-    """Sets ``seen`` once the facade says it holds a Ctrl-C back (``HOLD_NOTICE``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith(HOLD_NOTICE):
-            self.seen.set()
-
-
 def interrupt_then_answer(held: HeldCreates, signum: int = signal.SIGINT) -> threading.Thread:
     """A thread that sends Ctrl-C (or ``signum``) to the main thread once the model is made,
     then lets its reply go once the main thread holds the signal back, as the facade's
     WARNING says (without one, after 5 s: a create that did not hold it fails its test)."""
     logger = logging.getLogger("weaver_facade")
-    notices = _Notices()
+    notices = Said(HOLD_NOTICE)
     logger.addHandler(notices)
 
     def run() -> None:
         try:
             assert held.made.wait(5)
             signal.pthread_kill(threading.main_thread().ident or 0, signum)
-            notices.seen.wait(5)
+            notices.said.wait(5)
             held.release.set()
         finally:
             logger.removeHandler(notices)

@@ -35,6 +35,7 @@ from tests.support.fakeserver import (
     service,
 )
 from tests.support.held_creates import HOLD_NOTICE, default_sigint
+from tests.support.logs import logged
 from weaver_facade import (
     APIError,
     AsyncOperationHandle,
@@ -1799,19 +1800,6 @@ def _gone(fake: FakeWeaver, session_id: str) -> httpx.Response:
     return json_reply(404, {**body, "retryable": False})
 
 
-class _Said(logging.Handler):
-    """Sets ``said`` once a record's message starts with ``prefix``."""
-
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self.prefix = prefix
-        self.said = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith(self.prefix):
-            self.said.set()
-
-
 def test_a_beat_of_a_session_replaced_meanwhile_is_not_said_of_the_new_one(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -1828,17 +1816,16 @@ def test_a_beat_of_a_session_replaced_meanwhile_is_not_said_of_the_new_one(
     fake.script("POST", "/api/v1/sessions/s-2/heartbeat", _gone(fake, "s-2"))
     # The second beat's WARNING, not its request, ends the wait: a close before the
     # WARNING silences it, as it silences every beat that fails while the client closes.
-    second = _Said("heartbeat of session s-2")
-    logging.getLogger("weaver_facade").addHandler(second)
-    try:
-        with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
-            svc._heartbeat_interval = 30.0
-            _beats_then_waits_for_close(svc, 2)
-            svc.create_training_client("weaver-tiny")
-            assert second.said.wait(timeout=10)
-            thread = svc._heartbeat
-    finally:
-        logging.getLogger("weaver_facade").removeHandler(second)
+    with (
+        logged("heartbeat of session s-2") as second,
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake) as svc,
+    ):
+        svc._heartbeat_interval = 30.0
+        _beats_then_waits_for_close(svc, 2)
+        svc.create_training_client("weaver-tiny")
+        assert second.wait(timeout=10)
+        thread = svc._heartbeat
     assert thread is not None
     thread.join(timeout=10)
     said = [r.getMessage() for r in caplog.records if "heartbeat" in r.getMessage()]
