@@ -160,10 +160,10 @@ EXPECTED: list[tuple[Drift, tuple[str, ...], str, str]] = [
 # settings make too few of them to be sure to (one accepted save in about 70 tries, lost
 # when other test modules were imported into the same process).
 NEED_WORKFLOWS = {Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES, Drift.SYNC_SAVE, Drift.NESTED_SAVE}
-# Those full runs take 40 to 100 s each: conformance's naming of these (which also shows
-# that the workflows reach a save) is checked under --slow; the lifecycle names each of
-# them in the default suite.
-SLOW_CONFORMANCE = NEED_WORKFLOWS
+# Those full runs take 40 to 100 s each, and a quick one 20 to 35 s: conformance's naming
+# of these (for the first four, also that the workflows reach a save) is checked under
+# --slow; the lifecycle names each of them in the default suite.
+SLOW_CONFORMANCE = NEED_WORKFLOWS | {Drift.LOAD_BY_ID}
 
 
 def default_parts(drift: Drift, parts: tuple[str, ...]) -> tuple[str, ...]:
@@ -247,7 +247,7 @@ def test_each_drift_is_named_precisely(
     [(d, o, m) for d, _, o, m in EXPECTED if d in SLOW_CONFORMANCE],
     ids=[d.value for d, *_ in EXPECTED if d in SLOW_CONFORMANCE],
 )
-def test_conformance_names_what_it_sees_only_after_a_save(
+def test_conformance_names_what_the_lifecycle_names_in_the_default_suite(
     drift: Drift, operation: str, message: str
 ) -> None:
     report = run_against(drift, ("conformance",), whole=True)

@@ -32,9 +32,10 @@ def faults(*rules: FaultRule) -> FaultConfig:
 
 
 def test_transient_503s_are_retried_not_findings() -> None:
+    # Ten seconds of the run send hundreds of requests, so dozens of 503s.
     flaky = FaultRule("unavailable", 0.05, retry_after=0)
     with run_emulator(api_keys=(KEY,), faults=faults(flaky)) as emu:
-        report = run_contract_test(quick(emu.base_url, parts=("conformance",)))
+        report = run_contract_test(quick(emu.base_url, parts=("conformance",), time_limit=10.0))
     # Four 503s in a row for one request are unlikely, but not impossible: then one
     # availability finding, never a contract finding.
     assert [f.check for f in report.findings if f.check != "availability"] == [], [
@@ -46,8 +47,9 @@ def test_transient_503s_are_retried_not_findings() -> None:
 
 def test_a_route_that_stays_unavailable_is_one_availability_finding() -> None:
     down = FaultRule("unavailable", 1.0, route="/api/v1/operations/{operation_id}", retry_after=0)
+    # The extension probe and the examples phase, in the run's first seconds, poll it.
     with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
-        report = run_contract_test(quick(emu.base_url, parts=("conformance",)))
+        report = run_contract_test(quick(emu.base_url, parts=("conformance",), time_limit=10.0))
     lines = [f.line() for f in report.findings]
     assert [f.check for f in report.findings] == ["availability"], lines
     (finding,) = report.findings
