@@ -166,6 +166,11 @@ NEED_WORKFLOWS = {Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES, Drift.SYNC_SAVE,
 SLOW_CONFORMANCE = NEED_WORKFLOWS | {Drift.LOAD_BY_ID}
 
 
+# Seen in the examples phase, in the part's first seconds; the rest of a quick run (20 to
+# 35 s) adds nothing to it.
+SEEN_AT_ONCE = {Drift.IGNORED_LIMIT}
+
+
 def default_parts(drift: Drift, parts: tuple[str, ...]) -> tuple[str, ...]:
     """The parts the default suite runs against ``drift``."""
     return tuple(p for p in parts if drift not in SLOW_CONFORMANCE or p != "conformance")
@@ -198,6 +203,8 @@ def run_against(drift: Drift, parts: tuple[str, ...], *, whole: bool = False) ->
                 max_examples=DEFAULT_MAX_EXAMPLES,
                 stateful_steps=DEFAULT_STATEFUL_STEPS,
             )
+        if drift in SEEN_AT_ONCE:
+            settings = replace(settings, time_limit=10.0)
         if whole:
             settings = replace(settings, time_limit=DEFAULT_TIME_LIMIT)
         return run_contract_test(settings)
