@@ -1414,7 +1414,7 @@ def _session_timeout(waited: float | None) -> APITimeoutError:
 
 def _waiting_for_model() -> None:
     logger.warning(
-        "interrupted: waiting for the reply to create_model, so that the model it makes "
+        "interrupted: waiting for create_model to end, so that the model it makes "
         "is terminated on close (interrupt again to stop at once; the model may then be "
         "left running)"
     )

@@ -108,7 +108,7 @@ def ctrl_c() -> None:
     signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
-HOLD_NOTICE = "interrupted: waiting for the reply to create_model"
+HOLD_NOTICE = "interrupted: waiting for create_model to end"
 
 
 def interrupt_then_answer(held: HeldCreates, signum: int = signal.SIGINT) -> threading.Thread:
