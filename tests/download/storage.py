@@ -46,12 +46,14 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
+
+from tests.support.scripted_http import QuietServer
 
 SECRET = b"storage-test-secret"
 
@@ -89,7 +91,7 @@ class StorageServer:
         self.lock = threading.Lock()
         self.bytes_sent = 0
         self.chunk = 64 * 1024
-        self._servers: list[ThreadingHTTPServer] = []
+        self._servers: list[QuietServer] = []
         self._threads: list[threading.Thread] = []
 
     # -- configuration -------------------------------------------------------------------
@@ -245,7 +247,7 @@ class StorageServer:
                 def log_message(self, format: str, *args: Any) -> None:
                     pass
 
-            server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            server = QuietServer(("127.0.0.1", 0), Handler)
             server.daemon_threads = True
             if self.tls is not None:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -40,7 +40,7 @@ def unavailable(retry_after: str) -> Reply:
     return 503, body, {"Retry-After": retry_after}
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
     """A client that went away (a deadline kept) is no error to print: the traceback
     would land in whatever test captures stderr next in this process."""
 
@@ -116,7 +116,7 @@ class ScriptedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self._server = QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
