@@ -166,8 +166,8 @@ NEED_WORKFLOWS = {Drift.CHECKPOINT_TYPE, Drift.OLD_TYPE_VALUES, Drift.SYNC_SAVE,
 SLOW_CONFORMANCE = NEED_WORKFLOWS | {Drift.LOAD_BY_ID}
 
 
-# Seen in the examples phase, in the part's first seconds; the rest of a quick run (20 to
-# 35 s) adds nothing to it.
+# Named in the part's first seconds (a 6 s limit was enough); the rest of a quick run (20
+# to 35 s) adds nothing to it.
 SEEN_AT_ONCE = {Drift.IGNORED_LIMIT}
 
 
