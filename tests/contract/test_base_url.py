@@ -52,7 +52,10 @@ class _StaticFiles(BaseHTTPRequestHandler):
 def web_server(handler: type[BaseHTTPRequestHandler] = _NotFound) -> Iterator[str]:
     """Another web server: by default 404 in HTML for every path."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # The shutdown waits for the serving loop to look: every 0.5 s by default.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
