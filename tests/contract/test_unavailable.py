@@ -47,7 +47,7 @@ def test_transient_503s_are_retried_not_findings() -> None:
 
 def test_a_route_that_stays_unavailable_is_one_availability_finding() -> None:
     down = FaultRule("unavailable", 1.0, route="/api/v1/operations/{operation_id}", retry_after=0)
-    # The extension probe and the examples phase, in the run's first seconds, poll it.
+    # The extension probe polls it first, in the run's first seconds.
     with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
         report = run_contract_test(quick(emu.base_url, parts=("conformance",), time_limit=10.0))
     lines = [f.line() for f in report.findings]
