@@ -12,17 +12,14 @@ import base64
 import json
 import logging
 import re
-import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from starlette.types import Receive, Scope, Send
 
 from tests.contract.drift import Drift
 from tests.contract.support import KEY, quick, serve_emulator
-from tests.support.emulator import serve_in_thread
 from weaver_facade.contract import ContractReport, Finding, run_contract_test
 from weaver_facade.contract._kit import (
     DEFAULT_MAX_EXAMPLES,
@@ -31,10 +28,8 @@ from weaver_facade.contract._kit import (
 )
 from weaver_facade.contract._report import render_text, to_json, write_reports
 from weaver_facade.emulator import (
-    EmulatorConfig,
     FaultConfig,
     FaultRule,
-    create_app,
     run_emulator,
 )
 
@@ -425,39 +420,6 @@ def test_the_right_refusal_in_a_broken_error_body_is_no_second_finding() -> None
     messages = [f.message for f in report.findings]
     assert any("required field `retryable` missing" in m for m in messages), messages
     assert not [m for m in messages if re.search(r"expected (\d+ \w+), got \1$", m)], messages
-
-
-def test_a_long_poll_held_until_the_operation_ended_is_evidence(tmp_path: Path) -> None:
-    # A poll held 2 s and answered `done` was taken for no evidence: "undetermined".
-    # The one run of the kit against the emulator whose saves last long enough for the
-    # probe to see a poll held: the only one whose conformance part holds it to long-poll
-    # (the other runs leave `wait` and `seen_revision` out of the spec).
-    app = create_app(
-        EmulatorConfig(data_dir=tmp_path, api_keys=(KEY,), latency={"save_checkpoint": 2.2})
-    )
-    polls: list[dict[str, list[str]]] = []
-
-    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/v1/operations/"):
-            polls.append(urllib.parse.parse_qs(scope["query_string"].decode()))
-        await app(scope, receive, send)
-
-    with serve_in_thread(recording, app, name="contract-emulator") as base_url:
-        report = run_contract_test(quick(base_url, parts=("conformance",)))
-    assert report.passed, [f.line() for f in report.findings]
-    assert report.extensions is not None
-    assert "long-poll" in report.extensions.offered, report.extensions
-
-    def beyond(value: str) -> bool:
-        try:
-            return not 0 <= float(value) <= 60
-        except ValueError:
-            return True
-
-    # The conformance cases of the extension ran: `wait` beyond the sheet's 0..60, and
-    # `seen_revision`.
-    assert any(beyond(w) for poll in polls for w in poll.get("wait", ())), polls
-    assert any("seen_revision" in poll for poll in polls), polls
 
 
 def test_a_presigned_url_is_in_no_report(tmp_path: Path) -> None:
