@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 import signal
 import tempfile
@@ -18,7 +17,7 @@ import attrs
 import httpx
 
 from tests.support.emulator import serve_in_thread
-from tests.support.logs import Said
+from tests.support.logs import logged
 from weaver_facade.emulator import EmulatorConfig, create_app
 
 CREATE = re.compile(r"/api/v1/sessions/[^/]+/models")
@@ -115,18 +114,13 @@ def interrupt_then_answer(held: HeldCreates, signum: int = signal.SIGINT) -> thr
     """A thread that sends Ctrl-C (or ``signum``) to the main thread once the model is made,
     then lets its reply go once the main thread holds the signal back, as the facade's
     WARNING says (without one, after 5 s: a create that did not hold it fails its test)."""
-    logger = logging.getLogger("weaver_facade")
-    notices = Said(HOLD_NOTICE)
-    logger.addHandler(notices)
 
     def run() -> None:
-        try:
+        with logged(HOLD_NOTICE) as held_back:
             assert held.made.wait(5)
             signal.pthread_kill(threading.main_thread().ident or 0, signum)
-            notices.said.wait(5)
+            held_back.wait(5)
             held.release.set()
-        finally:
-            logger.removeHandler(notices)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
