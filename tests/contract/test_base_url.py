@@ -12,7 +12,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ import pytest
 from tests.contract.drift import Drift
 from tests.contract.support import quick as quick_run
 from tests.contract.support import serve_emulator
+from tests.support.scripted_http import QuietServer
 from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
 
 # No more than half a minute: these runs should end at once.
@@ -51,11 +52,8 @@ class _StaticFiles(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def web_server(handler: type[BaseHTTPRequestHandler] = _NotFound) -> Iterator[str]:
     """Another web server: by default 404 in HTML for every path."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    # The shutdown waits for the serving loop to look: every 0.5 s by default.
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

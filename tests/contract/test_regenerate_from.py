@@ -13,6 +13,7 @@ import yaml
 
 from tests.contract.drift import Drift
 from tests.contract.support import KEY, serve_emulator
+from tests.support.scripted_http import QuietServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi.yaml"
@@ -150,12 +151,12 @@ def test_the_key_never_follows_a_redirect_to_another_host() -> None:
         pass
 
     _Recording.keys.clear()
-    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    elsewhere = QuietServer(("127.0.0.1", 0), Elsewhere)
 
     class Origin(_Recording):
         redirect_to = f"http://127.0.0.1:{elsewhere.server_port}"
 
-    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+    origin = QuietServer(("127.0.0.1", 0), Origin)
     for server in (elsewhere, origin):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

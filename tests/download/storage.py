@@ -253,9 +253,7 @@ class StorageServer:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 context.load_cert_chain(*self.tls)
                 server.socket = context.wrap_socket(server.socket, server_side=True)
-            thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-            )
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
