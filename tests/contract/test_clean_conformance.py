@@ -26,6 +26,9 @@ from weaver_facade.emulator import EmulatorConfig, create_app
 
 SAVE = "/api/v1/models/{model_id}/checkpoints"
 
+# The kit's run takes about 30 s: `--slow` runs them.
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Run:

@@ -7,11 +7,16 @@ A server answering TRACE with 501 and an Error body got `unsupported_method` and
 
 from __future__ import annotations
 
+import pytest
+
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
 from weaver_facade.contract import run_contract_test
 
 METHOD_CHECKS = {"unsupported_method", "not_a_server_error"}
+
+# Each run of the kit against a server of its own takes 15 to 40 s: `--slow` runs them.
+pytestmark = pytest.mark.slow
 
 
 def test_501_with_an_error_body_for_an_unknown_method_is_no_finding() -> None:
