@@ -1,4 +1,4 @@
-"""``scripts/test`` starts no more pytest workers than a CPU quota gives cores."""
+"""``scripts/test``'s pytest and mypy workers follow the cores a CPU quota leaves it."""
 
 from __future__ import annotations
 
@@ -37,13 +37,29 @@ def test_the_quota_is_read_from_cgroup_v2_or_v1(
     assert load_script("_workers").quota_cores(cgroup(tmp_path, files)) == cores
 
 
-def test_the_workers_are_the_smallest_of_cores_quota_and_four(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("usable", "files", "cores", "pytest_workers"),
+    [
+        (8, {}, 8, 4),
+        (8, {"cpu.max": "200000 100000\n"}, 2, 3),
+        (8, {"cpu.max": "100000 100000\n"}, 1, 1),
+        (3, {}, 3, 4),
+        (2, {}, 2, 3),
+        (1, {"cpu.max": "400000 100000\n"}, 1, 1),
+    ],
+)
+def test_pytest_gets_a_worker_more_than_the_cores_it_may_use_up_to_four(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    usable: int,
+    files: dict[str, str],
+    cores: int,
+    pytest_workers: int,
+) -> None:
     workers = load_script("_workers")
-    usable = len(os.sched_getaffinity(0))
-    one = cgroup(tmp_path / "one", {"cpu.max": "100000 100000\n"})
-    none = cgroup(tmp_path / "none", {})
-    assert workers.workers(one) == 1
-    assert workers.workers(none) == min(usable, 4)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(usable)))
+    assert workers.cores(cgroup(tmp_path, files)) == cores
+    assert workers.workers(cgroup(tmp_path, files)) == pytest_workers
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
