@@ -38,28 +38,30 @@ def test_the_quota_is_read_from_cgroup_v2_or_v1(
 
 
 @pytest.mark.parametrize(
-    ("usable", "files", "cores", "pytest_workers"),
+    ("usable", "files", "cores", "pytest_workers", "mypy_workers"),
     [
-        (8, {}, 8, 4),
-        (8, {"cpu.max": "200000 100000\n"}, 2, 3),
-        (8, {"cpu.max": "100000 100000\n"}, 1, 1),
-        (3, {}, 3, 4),
-        (2, {}, 2, 3),
-        (1, {"cpu.max": "400000 100000\n"}, 1, 1),
+        (8, {}, 8, 4, 4),
+        (8, {"cpu.max": "200000 100000\n"}, 2, 3, 2),
+        (8, {"cpu.max": "100000 100000\n"}, 1, 1, 0),
+        (3, {}, 3, 4, 3),
+        (2, {}, 2, 3, 2),
+        (1, {"cpu.max": "400000 100000\n"}, 1, 1, 0),
     ],
 )
-def test_pytest_gets_a_worker_more_than_the_cores_it_may_use_up_to_four(
+def test_pytest_gets_a_worker_more_than_the_cores_and_mypy_one_per_core_up_to_four(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     usable: int,
     files: dict[str, str],
     cores: int,
     pytest_workers: int,
+    mypy_workers: int,
 ) -> None:
     workers = load_script("_workers")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(usable)))
     assert workers.cores(cgroup(tmp_path, files)) == cores
     assert workers.workers(cgroup(tmp_path, files)) == pytest_workers
+    assert workers.mypy_workers(cgroup(tmp_path, files)) == mypy_workers
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
