@@ -12,7 +12,7 @@ instead of naming the drift.
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -30,22 +30,23 @@ SAVE = "/api/v1/models/{model_id}/checkpoints"
 pytestmark = pytest.mark.slow
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
-    report: ContractReport | None = None
+    report: ContractReport
     #: Each poll's query parameters.
-    polls: list[dict[str, list[str]]] = field(default_factory=list)
+    polls: list[dict[str, list[str]]]
     #: Each document the kit gave schemathesis, as it was after the run.
-    tested: list[dict[str, Any]] = field(default_factory=list)
+    tested: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    done = Run()
+    polls: list[dict[str, list[str]]] = []
+    tested: list[dict[str, Any]] = []
 
     def keep(document: Any, without: frozenset[str]) -> dict[str, Any]:
-        done.tested.append(restrict_spec(document, without))
-        return done.tested[-1]
+        tested.append(restrict_spec(document, without))
+        return tested[-1]
 
     app = create_app(
         EmulatorConfig(
@@ -57,7 +58,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     async def recording(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/api/v1/operations/"):
-            done.polls.append(urllib.parse.parse_qs(scope["query_string"].decode()))
+            polls.append(urllib.parse.parse_qs(scope["query_string"].decode()))
         await app(scope, receive, send)
 
     with (
@@ -65,8 +66,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         serve_in_thread(recording, app, name="contract-emulator") as base_url,
     ):
         monkeypatch.setattr(_kit, "restrict_spec", keep)
-        done.report = run_contract_test(quick(base_url, parts=("conformance",)))
-    return done
+        report = run_contract_test(quick(base_url, parts=("conformance",)))
+    return Run(report, polls, tested)
 
 
 def test_a_long_poll_held_until_the_operation_ended_is_evidence(run: Run) -> None:
@@ -75,7 +76,6 @@ def test_a_long_poll_held_until_the_operation_ended_is_evidence(run: Run) -> Non
     # probe to see a poll held: the only one whose conformance part holds it to long-poll
     # (the other runs leave `wait` and `seen_revision` out of the spec).
     report = run.report
-    assert report is not None
     assert report.passed, [f.line() for f in report.findings]
     assert report.extensions is not None
     assert "long-poll" in report.extensions.offered, report.extensions
