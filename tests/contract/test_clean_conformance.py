@@ -26,7 +26,7 @@ from weaver_facade.emulator import EmulatorConfig, create_app
 
 SAVE = "/api/v1/models/{model_id}/checkpoints"
 
-# The kit's run takes about 30 s: `--slow` runs them.
+# Both tests read one run of the kit, about 30 s: under `--slow`.
 pytestmark = pytest.mark.slow
 
 

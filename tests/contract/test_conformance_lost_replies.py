@@ -21,7 +21,7 @@ from tests.contract.support import KEY, quick, serve_emulator
 from weaver_facade.contract import ContractReport, run_contract_test
 from weaver_facade.contract._findings import API_KEY_HEADER as API_KEY
 
-# Each run of the kit against a server of its own takes 15 to 40 s: `--slow` runs them.
+# Both tests read one run of the kit against a server of its own, about 40 s: under `--slow`.
 pytestmark = pytest.mark.slow
 
 

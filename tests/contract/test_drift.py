@@ -341,7 +341,7 @@ def test_reports_carry_each_finding(reports: dict[Drift, ContractReport], tmp_pa
     assert "(reproductions read the API key from $WEAVER_API_KEY)" in text
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_a_missing_response_header_is_one_finding_and_hides_no_lifecycle_check() -> None:
     # The wire facts: every reply carries `X-Request-ID`. A server without it failed every
     # lifecycle step on that alone (16 findings), hiding whether the lifecycle works, and

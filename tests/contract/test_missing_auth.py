@@ -20,7 +20,7 @@ from weaver_facade.contract import run_contract_test
 READ_MODEL = "GET /api/v1/models/{model_id}"
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_the_runs_own_requests_without_the_key_are_no_refused_key() -> None:
     with serve_emulator(Drift.UNREAD_MODELS) as served:
         report = run_contract_test(quick(served.base_url, parts=("conformance",)))
@@ -30,7 +30,7 @@ def test_the_runs_own_requests_without_the_key_are_no_refused_key() -> None:
     assert [f.line() for f in report.findings if f.check == "missing_auth"] == []
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_a_key_one_operation_refuses_is_still_named() -> None:
     with serve_emulator(Drift.TERMINATE_REFUSES_THE_KEY) as served:
         report = run_contract_test(quick(served.base_url, parts=("conformance",)))

@@ -21,7 +21,7 @@ from weaver_facade.contract._conformance import CREATE_MODEL, ConformanceOutcome
 from weaver_facade.contract._spec import load_spec
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_sessions_the_run_opened_are_never_stood_in_for(monkeypatch: pytest.MonkeyPatch) -> None:
     stood_in: list[str] = []
     stand_in = _ownership.Ownership.stand_in

@@ -50,7 +50,7 @@ def left_open(
     return _left_open(SPEC, outcome or ConformanceOutcome(), check, case, response)
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_what_the_sheet_leaves_open_is_a_note() -> None:
     # Without the extensions, as the real service: with `idempotency-key`, the request
     # without a body carries a generated key already used, and gets 422 for that.
@@ -64,7 +64,7 @@ def test_what_the_sheet_leaves_open_is_a_note() -> None:
     assert "`name` null (optional, but must not be null)" in notes, notes
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_bodiless_replies_the_spec_allows_are_no_finding() -> None:
     # A terminate and a TTL change answered 204 with no body got schemathesis' content-type
     # and JSON findings; the lifecycle changes a real checkpoint's TTL, which no link of the
@@ -195,7 +195,7 @@ def test_what_made_a_request_invalid_is_said_on_the_finding_s_one_line() -> None
     ]
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_bounds_the_sheet_does_not_state_are_notes() -> None:
     # The sheet bounds no TTL, project_id or sequence length; the spec does.
     with serve_emulator(Drift.UNBOUNDED, extensions="none") as served:

@@ -32,7 +32,7 @@ def faults(*rules: FaultRule) -> FaultConfig:
     return FaultConfig(rules=rules, seed=7)
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_transient_503s_are_retried_not_findings() -> None:
     # Ten seconds of the run send hundreds of requests, so dozens of 503s.
     flaky = FaultRule("unavailable", 0.05, retry_after=0)
@@ -47,7 +47,7 @@ def test_transient_503s_are_retried_not_findings() -> None:
     assert any(n.startswith("the server asked ") for n in report.notes), report.notes
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_a_route_that_stays_unavailable_is_one_availability_finding() -> None:
     down = FaultRule("unavailable", 1.0, route="/api/v1/operations/{operation_id}", retry_after=0)
     # The extension probe polls it first, in the run's first seconds.
@@ -101,7 +101,7 @@ def test_a_right_refusal_after_a_retry_is_right() -> None:
     assert report.findings == [], [f.line() for f in report.findings]
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_a_busy_server_holds_up_no_probe_and_no_storage_check() -> None:
     # Every request's first attempt answered 503, try later. The extension probe stopped
     # early ("GET /api/v1/operations/... answered 503"), leaving extensions undetermined,
@@ -157,7 +157,7 @@ class _Unavailable(httpx.BaseTransport):
         return httpx.Response(503, headers=self.headers, stream=httpx.ByteStream(content))
 
 
-@pytest.mark.slow  # the kit's run against a server of its own: 15 to 40 s
+@pytest.mark.slow  # runs the kit against a server of its own
 def test_a_refusal_step_or_download_that_stays_unavailable_is_availability() -> None:
     # Against a server answering 60 % of requests 503 with Retry-After, the replies that
     # still asked after the retries were findings of their own: "a malformed path gets 400:

@@ -15,7 +15,7 @@ from weaver_facade.contract import run_contract_test
 
 METHOD_CHECKS = {"unsupported_method", "not_a_server_error"}
 
-# Each run of the kit against a server of its own takes 15 to 40 s: `--slow` runs them.
+# Each test runs the kit against a server of its own, for 15 to 20 s: under `--slow`.
 pytestmark = pytest.mark.slow
 
 
