@@ -150,7 +150,7 @@ def load_document(spec: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:  # one line that says where, not the parser's traceback
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RegenerateError(f"{spec.name} is not valid YAML: {where}{problem}") from None
     if not isinstance(document, dict):
         raise RegenerateError(f"{spec} is not an OpenAPI document")

@@ -104,6 +104,22 @@ def test_a_yaml_mistake_is_named_in_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(refused)
 
 
+def test_a_spec_that_is_not_utf_8_is_named_in_one_line(tmp_path: Path) -> None:
+    # A Latin-1 `é`, as an editor may save one: read as text, it was a UnicodeDecodeError
+    # and its traceback.
+    text = regen.SPEC.read_bytes()
+    spec = tmp_path / "openapi.yaml"
+    spec.write_bytes(text.replace(b"\ninfo:", b"\n# caf\xe9\ninfo:", 1))
+    assert spec.read_bytes() != text
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    said = str(refused.value)
+    assert said.startswith("openapi.yaml is not valid YAML: "), said
+    assert "UTF-8" in said
+    assert "\n" not in said
+
+
 def test_a_pattern_that_is_no_regular_expression_is_named(tmp_path: Path) -> None:
     # A `pattern` Python cannot compile was written into limits.py; the coverage then
     # said only "unterminated character set at position 14" and sent one to mypy,
