@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from ._sigterm import taken_as_interrupt
+from ._sigterm import default_ctrl_c, raise_interrupt, taken_as_interrupt
 
 # Whether this thread waits with no request on its way (``between_requests``).
 _idle = threading.local()
@@ -55,7 +55,7 @@ def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
     def hold(signum: int, frame: FrameType | None) -> None:
         if came.is_set() or getattr(_idle, "now", False):
             came.clear()  # raised now, not again when the block ends
-            signal.default_int_handler(signum, frame)
+            raise_interrupt()
         came.set()
         on_hold()
 
@@ -65,16 +65,15 @@ def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
     finally:
         signal.signal(signum, previous)
         if came.is_set():
-            raise KeyboardInterrupt
+            raise_interrupt()
 
 
 def _interrupt_signal() -> signal.Signals | None:
     """The signal ``interrupt_held`` holds here (see there), if any."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    ctrl_c = signal.getsignal(signal.SIGINT)
-    if ctrl_c is signal.default_int_handler:
+    if default_ctrl_c():
         return signal.SIGINT
-    if ctrl_c is signal.SIG_IGN and taken_as_interrupt():
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and taken_as_interrupt():
         return signal.SIGTERM
     return None

@@ -1,8 +1,11 @@
-"""SIGTERM ended as a Ctrl-C is: for the command line and the contract kit.
+"""SIGTERM ended as a Ctrl-C is, and every interrupt noted: for the command line and the kit.
 
 A cancelled CI job (GitLab, Jenkins, ``docker stop``, Kubernetes) and ``timeout`` send
 SIGTERM, whose default ends the process at once: no clean-up, and the models it made keep
-training resources on the server. A shared leaf: it imports nothing of the facade.
+training resources on the server. A signal's ``KeyboardInterrupt`` that comes while a
+weakref callback or a ``__del__`` runs (an import's module lock, say) is printed and
+dropped by Python: so each one is noted first, and a caller that must not go on as if
+none came asks ``interrupted``. A shared leaf: it imports nothing of the facade.
 """
 
 from __future__ import annotations
@@ -12,8 +15,27 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import NoReturn
 
-__all__ = ["taken_as_interrupt", "terminate_as_interrupt"]
+__all__ = [
+    "default_ctrl_c",
+    "interrupted",
+    "raise_interrupt",
+    "taken_as_interrupt",
+    "terminate_as_interrupt",
+]
+
+_came = threading.Event()
+
+
+def raise_interrupt() -> NoReturn:
+    """Raise ``KeyboardInterrupt`` for a signal, noted for ``interrupted``."""
+    _came.set()
+    raise KeyboardInterrupt
+
+
+def _ctrl_c(signum: int, frame: FrameType | None) -> None:
+    raise_interrupt()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -21,24 +43,45 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     # (``_interrupt``); raised here where SIGINT is ignored (a background job's).
     ctrl_c = signal.getsignal(signal.SIGINT)
     if callable(ctrl_c) and ctrl_c is not _interrupt:
+        _came.set()
         ctrl_c(signal.SIGINT, frame)
         return
-    raise KeyboardInterrupt
+    raise_interrupt()
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM handled as Ctrl-C (SIGINT) within the block: its models terminated, exit 130."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers belong to the main thread
+    """SIGTERM handled as Ctrl-C (SIGINT) within the block: its models terminated, exit 130.
+
+    A block within another leaves the outer's handlers, and what ``interrupted`` says, be.
+    """
+    if threading.current_thread() is not threading.main_thread() or taken_as_interrupt():
+        yield  # handlers are the main thread's; within another block, the outer's
         return
+    _came.clear()
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _ctrl_c)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if signal.getsignal(signal.SIGINT) is _ctrl_c:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        _came.clear()
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C or SIGTERM came within ``terminate_as_interrupt``'s block (so far),
+    also one whose ``KeyboardInterrupt`` Python dropped; outside one, ``False``."""
+    return _came.is_set() and taken_as_interrupt()
 
 
 def taken_as_interrupt() -> bool:
     """Whether SIGTERM is now handled as a Ctrl-C (within ``terminate_as_interrupt``)."""
     return signal.getsignal(signal.SIGTERM) is _interrupt
+
+
+def default_ctrl_c() -> bool:
+    """Whether SIGINT raises ``KeyboardInterrupt`` as Python's default handler does."""
+    return signal.getsignal(signal.SIGINT) in (signal.default_int_handler, _ctrl_c)

@@ -1,17 +1,20 @@
 """``interrupt_held``: which SIGINTs it holds, and what it leaves alone (the holding of a
-model's create over real HTTP is in tests/integration/test_interrupt.py)."""
+model's create over real HTTP is in tests/integration/test_interrupt.py); ``interrupted``."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 import pytest
 
 from weaver_facade._interrupt import between_requests, interrupt_held
-from weaver_facade._sigterm import terminate_as_interrupt
+from weaver_facade._sigterm import interrupted, terminate_as_interrupt
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +131,52 @@ def test_where_sigint_is_ignored_a_plain_sigterm_is_left_alone() -> None:
     with interrupt_held(lambda: pytest.fail("held")) as came:
         assert signal.getsignal(signal.SIGTERM) is before
         assert not came()
+
+
+def _in_a_weakref_callback(sig: signal.Signals) -> None:
+    """``sig`` raised while a weakref callback runs (an import's module lock, say)."""
+
+    class Lock:
+        pass
+
+    lock = Lock()
+    ref = weakref.ref(lock, lambda _: signal.raise_signal(sig))
+    del lock
+    assert ref() is None
+
+
+@pytest.mark.parametrize(
+    ("sig", "sigint"),
+    [
+        (signal.SIGINT, signal.default_int_handler),
+        (signal.SIGTERM, signal.default_int_handler),
+        (signal.SIGTERM, signal.SIG_IGN),
+    ],
+    ids=["ctrl-c", "sigterm", "sigterm-to-a-background-job"],
+)
+def test_an_interrupt_python_drops_is_still_noted(
+    monkeypatch: pytest.MonkeyPatch, sig: signal.Signals, sigint: Any
+) -> None:
+    # Its KeyboardInterrupt, raised in a weakref callback, is printed and dropped: the kit
+    # then ran on to "contract: PASS".
+    dropped: list[type[BaseException] | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda raised: dropped.append(raised.exc_type))
+    signal.signal(signal.SIGINT, sigint)
+    with terminate_as_interrupt():
+        assert not interrupted()
+        _in_a_weakref_callback(sig)  # nothing raised here
+        assert dropped == [KeyboardInterrupt]
+        assert interrupted()
+    assert not interrupted()
+    assert signal.getsignal(signal.SIGINT) is sigint
+
+
+def test_a_held_ctrl_c_outside_the_block_is_not_taken_for_one_within() -> None:
+    # A script that caught a held Ctrl-C, then ran the kit in the same process.
+    with pytest.raises(KeyboardInterrupt), interrupt_held(lambda: None):
+        signal.raise_signal(signal.SIGINT)
+    with terminate_as_interrupt():
+        assert not interrupted()
+        with interrupt_held(lambda: None), pytest.raises(KeyboardInterrupt), between_requests():
+            signal.raise_signal(signal.SIGINT)  # raised at once: no request on its way
+        assert interrupted()

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
-from .._sigterm import terminate_as_interrupt
+from .._sigterm import interrupted, terminate_as_interrupt
 from ._findings import SettingNames
 from ._kit import (
     DEFAULT_DEADLINE,
@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     try:
         with terminate_as_interrupt():  # a cancelled CI job, too, is no verdict
             report = run_named(settings, progress, _OPTIONS)
+            if interrupted():  # one whose KeyboardInterrupt Python dropped
+                raise KeyboardInterrupt
     except (UnusableSpec, ServerUnreachable, UnknownBaseModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

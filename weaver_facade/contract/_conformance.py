@@ -35,6 +35,7 @@ from weaver_client import limits
 
 from .. import RetryPolicy
 from .._causes import causes
+from .._sigterm import interrupted
 from .._spec_schema import SCHEMA_REF
 from ._findings import (
     AVAILABILITY,
@@ -776,6 +777,8 @@ def run_conformance(
     schema.hooks.register_hook_with_name(after_call, "after_call")
     try:
         for event in stream:
+            if interrupted():  # also one whose KeyboardInterrupt Python dropped
+                stream.stop()
             if isinstance(event, events.PhaseStarted):
                 progress(f"conformance: {event.phase.name.value} phase")
             elif isinstance(event, events.ScenarioFinished):
@@ -826,9 +829,9 @@ def run_conformance(
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
             ownership.clean_up(client)
-    if outcome.stop_reason == "interrupted" and not timed_out.is_set():
-        # schemathesis took the user's Ctrl-C (or a CI's cancel) and stopped early: the
-        # run is not a pass, whatever it saw.
+    if interrupted() or (outcome.stop_reason == "interrupted" and not timed_out.is_set()):
+        # The user's Ctrl-C (or a CI's cancel) stopped the run early, taken by schemathesis
+        # or noted above: the run is not a pass, whatever it saw.
         raise KeyboardInterrupt
     outcome.seconds = time.monotonic() - started
     outcome.retried = patient.retried
