@@ -43,7 +43,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     # (``_interrupt``); raised here where SIGINT is ignored (a background job's).
     ctrl_c = signal.getsignal(signal.SIGINT)
     if callable(ctrl_c) and ctrl_c is not _interrupt:
-        _came.set()
         ctrl_c(signal.SIGINT, frame)
         return
     raise_interrupt()

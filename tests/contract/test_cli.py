@@ -396,7 +396,8 @@ def test_an_interrupt_python_dropped_still_ends_the_run_as_interrupted(
     assert seconds < 40, seconds  # the run stopped; it did not run out its 60 s
     with ServiceClient(emulator.base_url, KEY, heartbeat_interval=0) as service:
         made = [m for m in service.list_models() if m.id not in before]
-    assert {m.status for m in made} <= {"terminated"}, made
+    assert made  # the run got as far as making models
+    assert {m.status for m in made} == {"terminated"}, made
 
 
 def test_no_server_is_a_usage_error_not_a_finding() -> None:
