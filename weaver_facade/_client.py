@@ -604,7 +604,16 @@ class _ServiceBase(HasOptions):
             # Terminating twice is no error (``terminate_model``): this client knows the
             # models it terminated; another (a second process, each command of the CLI)
             # knows one by the checkpoints the server still lists of it.
-            if not self._steps.was_terminated(checked):
+            if self._created.settings(checked) is not None and _after_lost_reply(missing):
+                # Its earlier attempt, whose reply was lost, terminated the model this
+                # client made, which a server that forgets terminated models then finds
+                # no more.
+                logger.info(
+                    "terminate_model: model %s is no longer found after an attempt whose "
+                    "reply was lost: terminated by it",
+                    checked,
+                )
+            elif not self._steps.was_terminated(checked):
                 forgotten = yield from self._forgotten(checked)
                 if forgotten is not True and forgotten is not None:  # nor a checkpoint listed
                     missing.add_note(_maybe_terminated(checked, forgotten))
@@ -677,6 +686,13 @@ def _kept(model_id: str) -> Plan[bool | APIError]:
         return (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None
     except APIError as failed:
         return failed
+
+
+def _after_lost_reply(error: APIError) -> bool:
+    """Whether ``error`` answered a retry of a request that an attempt whose reply was
+    lost may have carried out."""
+    delivery = error.delivery
+    return isinstance(delivery, Delivery) and delivery.earlier_attempt is not None
 
 
 def _maybe_terminated(model_id: str, kept: bool | APIError = False) -> str:

@@ -1035,6 +1035,37 @@ async def test_terminating_twice_a_model_the_server_forgets_is_no_error(is_async
     assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 2
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_terminate_whose_reply_was_lost_is_done_when_its_retry_is_not_found(
+    is_async: bool,
+) -> None:
+    # A server that forgets terminated models answers the retry of a terminate whose
+    # reply was lost with 404: terminate_model raised NotFoundError for a model its own
+    # first attempt had terminated, and the model's training clients still sent steps.
+    fake = FakeWeaver()
+
+    def terminated_then_lost(request: httpx.Request) -> httpx.Response:
+        fake.route(request)
+        raise httpx.RemoteProtocolError("Server disconnected", request=request)
+
+    fake.script("POST", f"{MODELS}/m-1/terminate", terminated_then_lost, described_as(None))
+    if is_async:
+        async with async_service(fake) as asvc:
+            atrainer = await asvc.create_training_client("weaver-tiny")
+            info = await asvc.terminate_model(atrainer.model_id)
+            with pytest.raises(ModelTerminatedError):
+                await atrainer.optim_step()
+    else:
+        with service(fake) as svc:
+            trainer = svc.create_training_client("weaver-tiny")
+            info = svc.terminate_model(trainer.model_id)
+            with pytest.raises(ModelTerminatedError):
+                trainer.optim_step()
+    assert (info.id, info.base_model) == ("m-1", "weaver-tiny")
+    assert fake.terminated == ["m-1"]
+    assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 2  # none more on close
+
+
 def test_a_model_never_terminated_that_the_server_does_not_find_is_not_found() -> None:
     fake = FakeWeaver()
     fake.script("POST", f"{MODELS}/m-1/terminate", described_as(None))
