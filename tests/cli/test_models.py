@@ -587,8 +587,9 @@ AN_ID = "7f0c8d3e-2b4a-4c59-9e61-0a1b2c3d4e5f"
         ["checkpoints", "show", AN_ID, "--model", "m-9"],
         ["checkpoints", "artifacts", AN_ID, "--model", "m-9"],
         ["checkpoints", "download", AN_ID, "--model", "m-9", "-o", "out"],
+        ["checkpoints", "set-ttl", "weaver://m-9/checkpoints/c1", "--ttl", "60"],
     ],
-    ids=["show", "list", "export", "checkpoint-show", "artifacts", "download"],
+    ids=["show", "list", "export", "checkpoint-show", "artifacts", "download", "set-ttl"],
 )
 def test_show_and_list_of_a_model_the_server_forgot_say_it_may_be_terminated(
     monkeypatch: pytest.MonkeyPatch, command: list[str]
@@ -601,6 +602,20 @@ def test_show_and_list_of_a_model_the_server_forgot_say_it_may_be_terminated(
     assert refused.exit_code == 1, refused.stderr
     error = refused.json()["error"]
     assert (error["type"], error["status_code"]) == ("NotFoundError", 404)
+    assert error["message"].endswith(MAYBE_TERMINATED), error["message"]
+    assert refused.stderr.rstrip("\n").endswith(MAYBE_TERMINATED), refused.stderr
+
+
+def test_delete_of_a_checkpoint_of_a_model_the_server_forgot_says_it_may_be_terminated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `checkpoints delete` gives each REF's error on a line of its own, which said the
+    # 404 alone where `checkpoints show` of the same REF shows the library's note.
+    forgetful_server(monkeypatch, checkpoint=False)
+    refused = invoke(["checkpoints", "delete", "weaver://m-9/checkpoints/c1", "--json"], FORGETFUL)
+    assert refused.exit_code == 1, refused.stderr
+    [error] = refused.json()["errors"]
+    assert error["type"] == "NotFoundError"
     assert error["message"].endswith(MAYBE_TERMINATED), error["message"]
     assert refused.stderr.rstrip("\n").endswith(MAYBE_TERMINATED), refused.stderr
 

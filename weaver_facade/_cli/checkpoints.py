@@ -455,7 +455,7 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
         except InvalidInputError:
             raise
         except WeaverError as exc:
-            message = str(exc)
+            message = noted(exc) or str(exc)  # a model not found: the library's note
             if isinstance(exc, CheckpointNotReadyError) and checkpoint is not None:
                 message = _not_completed(exc, checkpoint)  # a save still running
             errors.append({"ref": ref, "type": type(exc).__name__, "message": message})
@@ -487,9 +487,10 @@ def set_ttl(ref: str, ttl: int | None, permanent: bool, model_id: str | None) ->
         raise click.UsageError("give exactly one of --ttl SECONDS and --permanent")
     owner, target = parse_ref(ref, model_id)
     models = _Models()
-    updated = models.get(owner).set_checkpoint_ttl(
-        models.known(owner, target), None if permanent else ttl
-    )
+    with _checkpoints_stay(owner):  # a model not found: the library's note
+        updated = models.get(owner).set_checkpoint_ttl(
+            models.known(owner, target), None if permanent else ttl
+        )
     if current_state().as_json:
         emit_json(checkpoint_json(updated))
     else:
