@@ -1056,7 +1056,8 @@ class ServiceClient(_ServiceBase):
         Args:
             target: An ``Artifact``, an artifact id, a checkpoint (``Checkpoint`` or
                 ``weaver://`` path), or ``weaver://.../artifacts/{kind}``.
-            dest: The folder to write into (created if needed).
+            dest: The folder to write into (created if needed, and removed again if the
+                download ends short with nothing in it).
             kind: ``hf_adapter`` or ``hf_model``, when a checkpoint has both; given with
                 an artifact or its id, the kind it must be.
             verify: Check each file's sha256 (its size is always checked). A resumed

@@ -20,7 +20,6 @@ import concurrent.futures
 import contextlib
 import errno
 import hashlib
-import itertools
 import os
 import queue
 import random
@@ -819,8 +818,9 @@ def _lsize(path: Path) -> int | None:
     return st.st_size
 
 
-def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
-    """Create ``dest`` (the files' folders are made in the download's turn: ``_Shell``).
+def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> list[Path]:
+    """Create ``dest`` and return the folders made for it, parents first (the files'
+    folders are made in the download's turn: ``_Shell``).
     A path with its ``.part`` longer than the system holds, a symlink, or anything but a
     folder, in the way of a folder, or anything but a regular file in the way of a file or
     its ``.part``, is refused first, before anything is made or written; so is a ``dest``
@@ -835,6 +835,7 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
                     f"{PART_SUFFIX!r}, more than the {limit - 1} the system holds",
                     name=str(rel),
                 )
+    made = [p for p in (*reversed(dest.parents), dest) if not os.path.lexists(p)]
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -853,6 +854,15 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> None:
             final = dest.joinpath(*rel.parts)
             _lsize(final)
             _lsize(final.with_name(final.name + PART_SUFFIX))
+    return made
+
+
+def _same_folder(fd: int, path: Path) -> bool:
+    """Whether the folder open as ``fd`` is still the one at ``path``."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 def _folder_there(here: Path, rel: PurePosixPath) -> bool:
@@ -1069,7 +1079,8 @@ class _Shell:
         pause: Callable[[float], None] | None,
         user_agent: str,
     ) -> None:
-        prepare_dest(dest, state.paths)
+        #: The folders made for ``dest`` (``prepare_dest``), removed as the files' are.
+        self._made = prepare_dest(dest, state.paths)
         self.state = state
         self.dest = dest
         self._refresh = refresh
@@ -1098,10 +1109,11 @@ class _Shell:
     @contextlib.contextmanager
     def _own_folders(self) -> Iterator[None]:
         """Make the files' folders, in turn: a download that waited finds them as the other
-        left them. Those made here and still empty when the download ends short are removed,
-        as an empty ``.part`` of its own is (``_PartFile._ours``); never one that was there
-        before, nor one that holds anything (a ``.part`` to resume, a file of the user's)."""
-        made: list[Path] = []  # parents first
+        left them. Those made here, and ``dest``'s, still empty when the download ends short
+        are removed (within the folder's lock: ``_alone_in_dest``), as an empty ``.part`` of
+        its own is (``_PartFile._ours``); never one that was there before, nor one that
+        holds anything (a ``.part`` to resume, a file of the user's)."""
+        made = list(self._made)  # parents first
         firsts: dict[PurePosixPath, PurePosixPath] = {}  # a folder's first file
         for path in self.state.paths:
             firsts.setdefault(path.parent, path)
@@ -1135,26 +1147,40 @@ class _Shell:
         if sys.platform == "win32":  # no flock: unguarded
             yield
             return
-        fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            for attempt in itertools.count():
-                with contextlib.suppress(BlockingIOError):
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        waited = False
+        while True:
+            fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                while True:
+                    with contextlib.suppress(BlockingIOError):
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    if not waited:
+                        logger.warning("waiting for another download into %s to end", self.dest)
+                        waited = True
+                    self._wait_for_lock()
+                if _same_folder(fd, self.dest):
                     break
-                if not attempt:
-                    logger.warning("waiting for another download into %s to end", self.dest)
-                left = self._time_left()
-                if left == 0.0:
-                    raise DownloadTimeoutError(
-                        f"{self.dest}: the download's deadline passed while another "
-                        "download into it ran",
-                        name=str(self.dest),
-                    )
-                if self.cancel.wait(_LOCK_POLL if left is None else min(_LOCK_POLL, left)):
-                    raise Cancelled
+            except BaseException:
+                os.close(fd)
+                raise
+            # The download it waited for made the folder, ended short and removed it, empty.
+            os.close(fd)
+            self._made = prepare_dest(self.dest, self.state.paths)
+        try:
             yield
         finally:
             os.close(fd)  # and with it the lock
+
+    def _wait_for_lock(self) -> None:
+        left = self._time_left()
+        if left == 0.0:
+            raise DownloadTimeoutError(
+                f"{self.dest}: the download's deadline passed while another download into it ran",
+                name=str(self.dest),
+            )
+        if self.cancel.wait(_LOCK_POLL if left is None else min(_LOCK_POLL, left)):
+            raise Cancelled
 
     def _run(self) -> None:
         pool = concurrent.futures.ThreadPoolExecutor(

@@ -737,6 +737,44 @@ def test_a_failed_download_removes_the_empty_folders_it_made(run: Run, tmp_path:
     assert left == ["keep", "keep/x.bin.part", "user", "user/notes.txt", "was"]
 
 
+@pytest.mark.parametrize("there", [False, True], ids=["made", "there-before"])
+def test_a_failed_download_removes_the_destination_it_made(
+    storage: StorageServer, run: Run, tmp_path: Path, there: bool
+) -> None:
+    # The folder given as dest, and its parents made for it, stayed behind empty after a
+    # download that wrote nothing; one that was there before stays, even empty.
+    dest = tmp_path / "new" / "out"
+    if there:
+        dest.mkdir(parents=True)
+    for name in FILES:
+        storage.script(name, "404-gone")
+    with pytest.raises(StorageError, match="NoSuchKey"):
+        run(Source(storage), dest)
+    assert dest.is_dir() is there
+    assert (tmp_path / "new").exists() is there
+    assert not there or not any(dest.iterdir())
+
+
+def test_a_download_waiting_for_another_makes_the_folder_again_that_one_removed(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The one it waited for made dest, ended short and removed it: its turn found the
+    # folder it had opened gone, and no file could be written there.
+    dest = tmp_path / "out"
+    done: list[Downloads] = []
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
+        second = threading.Thread(target=lambda: done.append(run(Source(storage), dest)))
+        second.start()
+        for _ in range(500):  # until it says it waits (at most 5 s)
+            if "waiting for another download" in caplog.text:
+                break
+            time.sleep(0.01)
+        dest.rmdir()  # the other failed: it removes the folder it made
+    second.join(timeout=30)
+    assert_complete(dest)
+    assert done[0].files_done == len(FILES)
+
+
 def test_a_download_waiting_for_another_makes_its_folders_once_its_turn_comes(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
