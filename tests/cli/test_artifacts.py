@@ -284,6 +284,22 @@ def test_a_destination_that_cannot_be_made_is_one_line(
     assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
 
 
+def test_an_empty_destination_is_refused_not_taken_for_here(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `-o "$OUT"` with OUT unset downloaded into the current folder, replacing the user's
+    # files of the artifact's names (config.json, ...) with a warning only.
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.json").write_text("the user's")
+    run = cli("checkpoints", "download", ref, "-o", "")
+    assert run.exit_code == 2, run.stderr
+    assert "an empty path is no folder; give . for this one" in run.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+    assert (tmp_path / "config.json").read_text() == "the user's"
+
+
 def test_a_destination_without_permission_says_it_cannot_write(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

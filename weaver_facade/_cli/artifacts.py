@@ -267,6 +267,14 @@ class _Bar:
             )
 
 
+def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    # An unset variable (`-o "$OUT"`) is no folder; taken as here, its files replaced the
+    # user's of the same names (config.json, ...).
+    if not value:
+        raise click.BadParameter("an empty path is no folder; give . for this one")
+    return Path(value)
+
+
 @checkpoints.command("download")
 @click.argument("ref")
 @click.option(
@@ -274,7 +282,8 @@ class _Bar:
     "--output",
     "output",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
+    callback=_folder,
     metavar="DIR",
     help="The folder to download into (created if needed).",
 )
