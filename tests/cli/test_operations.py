@@ -331,6 +331,29 @@ def test_unknown_and_invalid_operation_ids(cli: Cli) -> None:
     assert empty.json()["error"]["message"].startswith("OP_ID '' is not valid")
 
 
+@pytest.mark.parametrize("end", ["unreachable", "ctrl-c"])
+def test_a_wait_that_never_saw_its_operation_does_not_say_it_runs(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, end: str
+) -> None:
+    # Its first look got no answer: the id may be mistyped, or name an operation long over,
+    # which "keeps running on the server" said it was not.
+    env = {}
+    if end == "unreachable":
+        env["WEAVER_BASE_URL"] = "http://127.0.0.1:9"
+    else:
+
+        def interrupted(self: ServiceClient, operation_id: str) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(ServiceClient, "operation", interrupted)
+    run = cli("--max-retries", "0", "operations", "wait", "op-x", env=env)
+    assert run.exit_code == (1 if end == "unreachable" else 130), run.stderr
+    assert run.stderr.splitlines()[-1].endswith(
+        "; operation op-x was not seen; if the server has it, it keeps running there "
+        "(`weaver-facade operations wait op-x`)"
+    ), run.stderr
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_ctrl_c_while_waiting_names_the_operation(
     cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch, as_json: bool

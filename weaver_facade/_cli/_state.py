@@ -453,6 +453,15 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
     )
 
 
+def _keeps_running(operation_id: str, state: CliState) -> str:
+    """The note on the operation a command waited for, which its end leaves running; one
+    never seen (`operations wait`'s first look failed) may not exist."""
+    keeps = "keeps running on the server"
+    if state.progress.last_status is None:
+        keeps = "was not seen; if the server has it, it keeps running there"
+    return f"; {name_watched(operation_id)} {keeps} (`{look_again(operation_id)}`)"
+
+
 def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
     """Turn the facade's exceptions into one-line errors and exit statuses."""
 
@@ -489,7 +498,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             if waited is not None and (timed_out or (isinstance(exc, APIConnectionError) and op)):
                 message += f" (after {seconds(waited)} s)"
             if isinstance(exc, APIConnectionError) and op is not None:
-                message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
+                message += _keeps_running(op, state)
             elif isinstance(exc, APIError) and not isinstance(exc, NotFoundError) and op:
                 # A poll refused (a 500, a revoked key) ends the wait, not the operation.
                 status = state.progress.last_status
@@ -508,7 +517,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             # to create a model was on its way: ..."), naming the model it may have made.
             message = "; ".join(cli_notes(exc)) or "interrupted"
             if op is not None:
-                message += f"; {name_watched(op)} keeps running on the server (`{look_again(op)}`)"
+                message += _keeps_running(op, state)
             payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
             if payload is not None:
                 payload["operation_id"] = op
