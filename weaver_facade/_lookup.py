@@ -244,13 +244,20 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
     except APIError as exc:
         if not _route_missing(exc):
             raise
-        found = yield from find(model_id, lambda c: c.id == checkpoint_id)
-        if found is None:
+        # A route unknown whatever the id (``_route_unknown``); else the list must show it.
+        if not _route_unknown(exc) and not (
+            yield from find(model_id, lambda c: c.id == checkpoint_id)
+        ):
+            exc.add_note(
+                f"model {model_id} does not list it either: it was deleted or has expired; "
+                f"or this server lacks the {CHECKPOINT_BY_ID} extension, without which it "
+                "cannot delete checkpoints, and its list does not show this one yet"
+            )
             raise
         raise UnsupportedByServerError(
             f"delete_checkpoint: this server cannot delete checkpoints: it lacks the "
             f"{CHECKPOINT_BY_ID} extension (DELETE /api/v1/checkpoints/{{id}} is not a route "
-            f"there); checkpoint {found.path} was not deleted",
+            f"there); checkpoint {target.path} was not deleted",
             extension=CHECKPOINT_BY_ID,
             status_code=exc.status_code,
             code=exc.code,

@@ -393,6 +393,49 @@ async def test_async_delete_without_the_by_id_route_is_unsupported_by_the_server
     assert fake.checkpoints["m-1"] == [kept]
 
 
+def test_a_delete_not_found_of_a_checkpoint_the_list_leaves_out_says_what_it_may_mean(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # A 404 `not_found` answers an unknown route and an unknown checkpoint alike: with a
+    # list that does not show the checkpoint (yet), it was raised bare.
+    saved = trainer.save_state("c")
+    fake.checkpoints["m-1"].clear()  # a list that lags behind the save
+    no_route = json_reply(404, {"error": "not_found", "message": "no route", "retryable": False})
+    fake.script("DELETE", f"/api/v1/checkpoints/{saved.id}", no_route)
+    with pytest.raises(NotFoundError) as missing:
+        trainer.delete_checkpoint(saved)
+    assert not isinstance(missing.value, UnsupportedByServerError)
+    assert missing.value.__notes__ == [
+        "model m-1 does not list it either: it was deleted or has expired; or this "
+        "server lacks the checkpoint-by-id extension, without which it cannot delete "
+        "checkpoints, and its list does not show this one yet"
+    ]
+
+
+@pytest.mark.parametrize(
+    "no_route",
+    [httpx.Response(405), httpx.Response(404, text="Not Found")],
+    ids=["405", "404-without-error-body"],
+)
+def test_a_delete_whose_route_is_unknown_is_unsupported_whatever_the_list_says(
+    fake: FakeWeaver, trainer: TrainingClient, no_route: httpx.Response
+) -> None:
+    # A 405, or a 404 that is a framework's page, says the route is missing for any id: a
+    # checkpoint the list did not show (yet) got that bare 404, not the server's lack.
+    saved = trainer.save_state("c")
+    fake.checkpoints["m-1"].clear()  # a list that lags behind the save
+    fake.script("DELETE", f"/api/v1/checkpoints/{saved.id}", no_route)
+    fake.requests.clear()
+    with pytest.raises(UnsupportedByServerError) as refused:
+        trainer.delete_checkpoint(saved)
+    assert refused.value.extension == "checkpoint-by-id"
+    assert refused.value.status_code == no_route.status_code
+    assert f"{saved.path} was not deleted" in str(refused.value)
+    assert [(r.method, r.url.path) for r in fake.requests] == [
+        ("DELETE", f"/api/v1/checkpoints/{saved.id}")
+    ]
+
+
 @pytest.mark.parametrize("kind", ["checkpoint", "path", "id", "text id"])
 def test_a_delete_answered_204_returns_the_checkpoint_deleted(
     fake: FakeWeaver, trainer: TrainingClient, kind: str
