@@ -6,11 +6,12 @@ import contextlib
 import copy
 import importlib
 import importlib.util
+import inspect
 import json
 import sys
 import typing
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any, cast
@@ -23,6 +24,7 @@ from weaver_client import models as wire
 from weaver_client.schemas import SCHEMAS as SPEC_SCHEMAS
 from weaver_client.schemas import SchemaName
 
+import weaver_facade
 from tests.support.facade_values import CONVERTERS, OP
 from tests.support.openapi import openapi
 from tests.support.spec_values import OF_TYPE, SCHEMAS, every_field, flipped, types
@@ -267,6 +269,59 @@ def test_a_plain_string_enum_passes_each_value_through() -> None:
             converted = getattr(CONVERTERS[schema](value), field)
             assert type(converted) is str, (schema, member)
             assert converted == member.value
+
+
+def _literals(hint: object) -> Iterator[object]:
+    if typing.get_origin(hint) is typing.Literal:
+        yield hint
+    for arg in typing.get_args(hint):
+        yield from _literals(arg)
+
+
+def literal_gaps(enums: Mapping[str, Collection[str]]) -> list[str]:
+    """Each parameter of a public class's method typed as a ``Literal`` of some values of a
+    spec enum but not all: ``check_choice`` takes a value the spec adds, mypy refuses it."""
+    gaps: set[str] = set()
+    for public in vars(weaver_facade).values():
+        if not inspect.isclass(public) or public.__module__.split(".")[0] != "weaver_facade":
+            continue
+        for name, method in inspect.getmembers(public, inspect.isfunction):
+            for parameter, hint in typing.get_type_hints(method).items():
+                for literal in _literals(hint):
+                    said = {v for v in typing.get_args(literal) if isinstance(v, str)}
+                    gaps.update(
+                        f"{public.__name__}.{name}({parameter}=): {enum} is {sorted(values)}"
+                        for enum, values in enums.items()
+                        if said & set(values) and said != set(values)
+                    )
+    return sorted(gaps)
+
+
+SPEC_ENUMS = {name: schema["enum"] for name, schema in SCHEMAS.items() if "enum" in schema}
+
+
+def test_every_literal_of_a_spec_enum_has_all_its_values() -> None:
+    # A loss function or training mode the spec added was sent when given, and listed
+    # nowhere; only the Literal of the parameter, which no list reads, kept it out.
+    assert literal_gaps(SPEC_ENUMS) == [], "its Literal (weaver_facade) lacks or has more"
+
+
+@pytest.mark.parametrize(
+    ("enum_name", "places"),
+    [
+        ("LossFn", {"AsyncTrainingClient.forward_backward", "TrainingClient.forward_backward"}),
+        (
+            "TrainingMode",
+            {"AsyncServiceClient.create_training_client", "ServiceClient.create_training_client"},
+        ),
+        ("ArtifactKind", {"AsyncServiceClient.download_weights", "ServiceClient.download_weights"}),
+    ],
+)
+def test_a_value_the_spec_adds_to_an_enum_a_literal_names_is_named(
+    enum_name: str, places: set[str]
+) -> None:
+    values = [*SPEC_ENUMS[enum_name], _absent_name(SPEC_ENUMS[enum_name])]
+    assert {gap.split("(")[0] for gap in literal_gaps({enum_name: values})} == places
 
 
 def test_every_error_code_of_the_spec_has_its_class_or_is_told_by_its_status() -> None:
