@@ -762,15 +762,8 @@ def test_a_download_waiting_for_another_makes_the_folder_again_that_one_removed(
     # folder it had opened gone, and no file could be written there.
     dest = tmp_path / "out"
     done: list[Downloads] = []
-    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
-        second = threading.Thread(target=lambda: done.append(run(Source(storage), dest)))
-        second.start()
-        for _ in range(500):  # until it says it waits (at most 5 s)
-            if "waiting for another download" in caplog.text:
-                break
-            time.sleep(0.01)
+    with waiting_behind(dest, lambda: done.append(run(Source(storage), dest)), caplog):
         dest.rmdir()  # the other failed: it removes the folder it made
-    second.join(timeout=30)
     assert_complete(dest)
     assert done[0].files_done == len(FILES)
 
@@ -782,16 +775,9 @@ def test_a_download_waiting_for_another_makes_its_folders_once_its_turn_comes(
     # made, also those that one waiting for it found there before its turn.
     dest = tmp_path / "out"
     done: list[Downloads] = []
-    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
-        (dest / "sub/dir").mkdir(parents=True)  # the other download's
-        second = threading.Thread(target=lambda: done.append(run(Source(storage), dest)))
-        second.start()
-        for _ in range(500):  # until it says it waits (at most 5 s)
-            if "waiting for another download" in caplog.text:
-                break
-            time.sleep(0.01)
+    (dest / "sub/dir").mkdir(parents=True)  # the other download's
+    with waiting_behind(dest, lambda: done.append(run(Source(storage), dest)), caplog):
         shutil.rmtree(dest / "sub")  # the other failed: it removes them
-    second.join(timeout=30)
     assert_complete(dest)
     assert done[0].files_done == len(FILES)
 
@@ -812,15 +798,8 @@ def test_a_symlink_put_in_the_way_while_a_download_waits_is_refused(
         except BaseException as exc:
             raised.append(exc)
 
-    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
-        second = threading.Thread(target=download)
-        second.start()
-        for _ in range(500):  # until it says it waits (at most 5 s)
-            if "waiting for another download" in caplog.text:
-                break
-            time.sleep(0.01)
+    with waiting_behind(dest, download, caplog):
         (dest / "sub").symlink_to(outside)
-    second.join(timeout=30)
     assert isinstance(raised[0], UnsafeArtifactPathError)
     assert str(raised[0]) == f"{dest / 'sub'} is in the way of sub/dir/weights.bin: it is a symlink"
     assert list(outside.iterdir()) == []
@@ -1530,6 +1509,24 @@ def folder_locked(dest: Path) -> Iterator[None]:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def waiting_behind(
+    dest: Path, download: Callable[[], object], caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """Run ``download`` in a thread while ``dest``'s lock is held (``folder_locked``): the
+    block runs once it says it waits for its turn (or after 5 s); the thread is joined
+    after the lock is let go."""
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
+        second = threading.Thread(target=download)
+        second.start()
+        for _ in range(500):  # until it says it waits (at most 5 s)
+            if "waiting for another download" in caplog.text:
+                break
+            time.sleep(0.01)
+        yield
+    second.join(timeout=30)
+
+
 def test_a_download_waits_for_another_into_the_same_folder(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -1537,17 +1534,10 @@ def test_a_download_waits_for_another_into_the_same_folder(
     # FileNotFoundError when the other renamed the .part away.
     dest = tmp_path / "out"
     done: list[Downloads] = []
-    with caplog.at_level(logging.WARNING, logger="weaver_facade"), folder_locked(dest):
-        second = threading.Thread(target=lambda: done.append(run(Source(storage), dest)))
-        second.start()
-        for _ in range(500):  # until it says it waits (at most 5 s)
-            if "waiting for another download" in caplog.text:
-                break
-            time.sleep(0.01)
+    with waiting_behind(dest, lambda: done.append(run(Source(storage), dest)), caplog):
         assert f"waiting for another download into {dest} to end" in caplog.text
         assert storage.requests == []
         assert list(dest.rglob("*.part")) == []
-    second.join(timeout=30)
     assert_complete(dest)
     assert done[0].files_done == len(FILES)
 
