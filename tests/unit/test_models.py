@@ -456,7 +456,7 @@ async def test_a_cancelled_creation_is_not_sent_again_after_a_failure() -> None:
 
 
 async def test_a_creation_cancelled_during_its_retrys_backoff_is_not_sent_again() -> None:
-    # README: an async create cancelled on its way "waits for that reply (without a
+    # README: an async create cancelled on its way "still waits for that reply (without a
     # retry)"; cancelled while it sleeps before a retry, no reply is on its way: the sleep
     # ends and the retry it waited for is not sent (a model nothing would terminate).
     outer: list[asyncio.Task[Any]] = []
