@@ -20,7 +20,7 @@ def model(name: str, status: str, vocab: int) -> dict[str, Any]:
 
 def test_the_smallest_ready_model_is_taken_before_any_other() -> None:
     with listing(model("tiny", "degraded", 50), model("small", "healthy", 100)) as server:
-        name, vocab, why, names = _probe(server.base_url, None)
+        name, vocab, why, names, _ = _probe(server.base_url, None)
     assert (name, vocab, why) == ("small", 100, None)
     assert names == {"tiny", "small"}
 
@@ -29,7 +29,7 @@ def test_with_no_model_ready_one_the_server_lists_is_taken_and_noted() -> None:
     # It trained "weaver-tiny", which the server does not serve, and then reported the
     # server's refusal of it as a finding.
     with listing(model("qa-medium", "degraded", 500), model("qa-small", "deprecated", 100)) as s:
-        name, vocab, why, _ = _probe(s.base_url, None)
+        name, vocab, why, *_ = _probe(s.base_url, None)
     assert (name, vocab) == ("qa-small", 100)
     assert why == "the server lists no ready base model ('qa-small' is 'deprecated')"
 
@@ -38,7 +38,7 @@ def test_a_model_said_to_be_down_is_the_last_resort() -> None:
     # Among models none of which is ready, the alphabet chose one listed as unavailable.
     down, odd = model("qa-old", "unavailable", 50), {"name": "qa-odd", "config": {}}
     with listing(down, odd) as server:
-        name, _, why, _ = _probe(server.base_url, None)
+        name, _, why, *_ = _probe(server.base_url, None)
     assert name == "qa-odd"
     assert why == "the server lists no ready base model ('qa-odd' has no status)"
     with listing(down) as server:

@@ -91,6 +91,24 @@ def test_the_lifecycle_names_the_request_that_stayed_unavailable() -> None:
     assert finding.message.startswith("still 503 unavailable after up to 3 retries"), lines
 
 
+def test_a_listing_of_base_models_that_stays_unavailable_is_an_availability_finding() -> None:
+    # The kit's first request, for the base model to train: its 503s after the retries were
+    # a note ("answered 503; training uses ..."), and the run passed.
+    down = FaultRule("unavailable", 1.0, route="/api/v1/supported-models", retry_after=0)
+    with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
+        report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
+    lines = [f.line() for f in report.findings]
+    assert [(f.part, f.operation, f.check) for f in report.findings] == [
+        ("lifecycle", "GET /api/v1/supported-models", "availability")
+    ], lines
+    (finding,) = report.findings
+    assert finding.message.startswith("still 503 after 3 retries: the server asked"), lines
+    assert finding.curl is not None
+    assert "/api/v1/supported-models" in finding.curl
+    assert KEY not in finding.curl
+    assert not report.passed
+
+
 def test_a_right_refusal_after_a_retry_is_right() -> None:
     # The duplicate save's first attempt got 503, its retry the right 409; the facade took
     # that 409 for its own first attempt's checkpoint, and the step read "saving `NAME`

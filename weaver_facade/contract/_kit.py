@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from weaver_client import limits
@@ -25,14 +25,17 @@ from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_co
 from ._extensions import ExtensionProbe, probe_extensions
 from ._findings import (
     API_KEY_HEADER,
+    AVAILABILITY,
     PYTHON_NAMES,
+    RETRIES,
     Finding,
     SettingNames,
+    curl_for_request,
     dedupe,
     fold_server_wide,
 )
 from ._lifecycle import LifecycleOutcome, run_lifecycle
-from ._patience import patient_client
+from ._patience import patient_client, retry_after
 from ._spec import Spec, load_spec
 
 __all__ = [
@@ -132,9 +135,16 @@ class ContractReport:
 _NONE: frozenset[str] = frozenset()
 
 
-def _probe(
-    base_url: str, api_key: str | None
-) -> tuple[str | None, int | None, str | None, frozenset[str]]:
+class _Listing(NamedTuple):
+    name: str | None
+    vocab: int | None
+    why: str | None
+    names: frozenset[str]
+    #: An availability finding: the listing still asked to try later after its retries.
+    later: Finding | None = None
+
+
+def _probe(base_url: str, api_key: str | None) -> _Listing:
     """Reach the server; the smallest ready base model it lists (name, vocab), else the
     smallest it lists, or why none; and the names of all it lists. The wire names two
     statuses of a ready model ("available", "healthy") and leaves the others open."""
@@ -157,13 +167,26 @@ def _probe(
     if reply.status_code == 404:
         _not_the_api(base_url, headers)
     if reply.status_code != 200:
-        return None, None, f"GET /api/v1/supported-models answered {reply.status_code}", _NONE
+        answered = f"GET {_LISTING} answered {reply.status_code}"
+        if retry_after(reply.status_code, reply.headers, reply.content) is None:
+            return _Listing(None, None, answered, _NONE)
+        later = Finding(
+            part="",  # the run's first part's (``run_named``)
+            operation=f"GET {_LISTING}",
+            check=AVAILABILITY,
+            message=f"still {reply.status_code} after {RETRIES} retries: the server asked to "
+            "try again later, and the base models it trains could not be read",
+            expected="an answer after the wait the server asked for",
+            got=f"{reply.status_code} with Retry-After or `retryable: true`",
+            curl=curl_for_request(reply.request, api_key),
+        )
+        return _Listing(None, None, answered, _NONE, later)
     try:
         items: Any = reply.json().get("items")
     except (ValueError, AttributeError):
         items = None
     if not isinstance(items, list):
-        return None, None, "GET /api/v1/supported-models did not list models", _NONE
+        return _Listing(None, None, f"GET {_LISTING} did not list models", _NONE)
     names: set[str] = set()
     best: tuple[int, float, str, int | None, str] | None = None
     for item in items:
@@ -179,11 +202,11 @@ def _probe(
         if best is None or rank < best[:4]:
             best = (*rank, status)
     if best is None:
-        return None, None, "the server lists no base model", frozenset(names)
+        return _Listing(None, None, "the server lists no base model", frozenset(names))
     readiness, _, name, size, status = best
     said = f"is {status!r}" if status else "has no status"
     why = f"the server lists no ready base model ({name!r} {said})" if readiness else None
-    return name, size, why, frozenset(names)
+    return _Listing(name, size, why, frozenset(names))
 
 
 # The routes every Weaver server has, neither of which the spec lets answer 404.
@@ -309,7 +332,7 @@ def run_named(
     base_url = settings.base_url.rstrip("/")
     spec_file = spec_path() if settings.spec_file is None else settings.spec_file
     spec = load_spec(spec_file)
-    listed, vocab, why, names = _probe(base_url, settings.api_key)
+    listed, vocab, why, names, later = _probe(base_url, settings.api_key)
     if settings.base_model is not None and names and settings.base_model not in names:
         raise UnknownBaseModel(
             f"base model {settings.base_model!r} is not one the server lists "
@@ -326,6 +349,8 @@ def run_named(
         report.notes.append(f"{why}; training uses {uses!r} (set {named.base_model})")
     vocab_size = vocab or FALLBACK_VOCAB
     findings: list[Finding] = []
+    if later is not None:
+        findings.append(dataclasses.replace(later, part=settings.parts[0]))
     progress("extensions: probing which extensions the server offers")
     probe = probe_extensions(
         spec.document,
