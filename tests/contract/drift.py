@@ -69,6 +69,8 @@ class Drift(enum.StrEnum):
     NESTED_SAVE = "nested_save"
     # Then: the load operation never left `pending`.
     STUCK_LOAD = "stuck_load"
+    # 3. again, as the requests see it: every save refused (422), whatever its `type`.
+    REFUSED_SAVES = "refused_saves"
     # Artifact shapes: a descriptor's sha256 in uppercase hex; a descriptor without `files`;
     # an export Operation whose `kind` is an artifact kind (clients take it for the artifact).
     UPPERCASE_SHA256 = "uppercase_sha256"
@@ -487,6 +489,11 @@ class DriftMiddleware:
                     {"type": "http.response.body", "body": reply.body[:1], "more_body": True}
                 )
                 raise ConnectionResetError("the connection was reset")
+        if self.drift is Drift.REFUSED_SAVES and method == "POST" and SAVE.match(path):
+            await _error(
+                422, "invalid_request", "type: not training or training_with_optimizer"
+            ).send(send)
+            return
         if self.drift is Drift.UNREAD_MODELS and method == "GET" and MODEL.match(path):
             sent = dict(scope["headers"]).get(b"x-weaver-api-key")
             if sent is not None and sent.decode(errors="replace") == self.key:

@@ -280,6 +280,22 @@ def test_a_stuck_load_names_its_operation_and_last_status(
     assert steps["a load of an unknown checkpoint is refused"] == "passed"
 
 
+def test_a_refused_save_is_one_finding_not_one_per_step_that_needs_it() -> None:
+    # A server that refused the save with 422 got "the list does not show the saved
+    # checkpoint" and "saving it again: expected 409, got 422" besides the save's own.
+    with serve_emulator(Drift.REFUSED_SAVES) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    lines = [f.line() for f in report.findings]
+    assert {f.operation for f in report.findings} == {SAVE}, lines
+    assert report.lifecycle is not None
+    steps = {s.name: (s.status, s.detail) for s in report.lifecycle.steps}
+    nothing = ("skipped", "the save was refused (422), so there is no checkpoint")
+    assert steps["save the state; the checkpoint has its type and path"][0] == "failed"
+    assert steps["the list shows the checkpoint with its type and path"] == nothing
+    assert steps["a duplicate name gets 409"] == nothing
+    assert steps["a load of an unknown checkpoint is refused"][0] == "passed"
+
+
 def test_absent_nulls_fail_the_server_but_not_the_scenario(
     reports: dict[Drift, ContractReport],
 ) -> None:

@@ -610,7 +610,12 @@ class Scenario:
                 continuation.append(trainer.forward_backward(data).loss)
                 trainer.optim_step()
 
-        listed = self._listed(trainer, path, CheckpointType.WEIGHT_AND_OPTIMIZER)
+        refused = self._save_refused(saved)
+        if refused is not None:  # nothing was saved: the steps that need it say so, once
+            self.skip(STEP_LIST, refused)
+            listed = False
+        else:
+            listed = self._listed(trainer, path, CheckpointType.WEIGHT_AND_OPTIMIZER)
         if not listed and saved is None:
             for rest in _LOAD_STEPS:
                 self.skip(rest, f"the checkpoint {path} was neither saved nor listed")
@@ -624,7 +629,7 @@ class Scenario:
         else:
             self.skip(STEP_TTL, f"the checkpoint {path} was neither saved nor listed")
         self.artifacts.run(saved)
-        self._errors(trainer, name, path)
+        self._errors(trainer, name, path, refused)
 
     def _save(
         self, trainer: TrainingClient, name: str, *, include_optimizer: bool, result: StepResult
@@ -697,9 +702,7 @@ class Scenario:
 
     def _listed(self, trainer: TrainingClient, path: CheckpointPath, kind: CheckpointType) -> bool:
         """The list shows the checkpoint; True if the server listed it (even malformed)."""
-        with self.step(
-            "the list shows the checkpoint with its type and path", "list_checkpoints"
-        ) as r:
+        with self.step(STEP_LIST, "list_checkpoints") as r:
             try:
                 listed, listings = self._list_until(trainer, path.name)
             finally:
@@ -808,17 +811,33 @@ class Scenario:
                     ),
                 )
 
-    def _errors(self, trainer: TrainingClient, name: str, path: CheckpointPath) -> None:
+    def _save_refused(self, saved: Checkpoint | None) -> str | None:
+        """Why nothing was saved, when the server refused the save (a 4xx, the save step's
+        finding); ``None`` when it may have saved (a reply the facade could not read)."""
+        if saved is not None:
+            return None
+        exchange = self.watcher.last("save_checkpoint")
+        status = exchange.response.status_code if exchange is not None else None
+        if status is None or not 400 <= status < 500:
+            return None
+        return f"the save was refused ({status}), so there is no checkpoint"
+
+    def _errors(
+        self, trainer: TrainingClient, name: str, path: CheckpointPath, refused: str | None
+    ) -> None:
         s = self.s
-        with self.step(STEP_DUPLICATE, "save_checkpoint") as r:
-            self.expect_refusal(
-                r,
-                "save_checkpoint",
-                lambda: trainer.save_state(name, include_optimizer=True),
-                (409,),
-                "checkpoint_exists",
-                f"saving `{name}` again",
-            )
+        if refused is not None:
+            self.skip(STEP_DUPLICATE, refused)
+        else:
+            with self.step(STEP_DUPLICATE, "save_checkpoint") as r:
+                self.expect_refusal(
+                    r,
+                    "save_checkpoint",
+                    lambda: trainer.save_state(name, include_optimizer=True),
+                    (409,),
+                    "checkpoint_exists",
+                    f"saving `{name}` again",
+                )
         with self.step(STEP_MALFORMED, "load_checkpoint") as r:
             # The facade refuses a malformed path before sending it; the kit sends it raw.
             bad = f"s3://{trainer.model_id}/checkpoints/{name}"
