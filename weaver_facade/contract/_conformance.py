@@ -491,6 +491,17 @@ def _first_line(text: str) -> str:
     return text.strip()
 
 
+def _head_and_listed(text: str) -> tuple[str, str]:
+    """``text``'s first line, and the lines it announces when it ends with ':', one a line:
+    the requests sent last before a server stopped responding, as curl commands, which
+    schemathesis lists below that line (else the finding ended at "went away:")."""
+    head = _first_line(text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2 or not head.endswith(":"):
+        return head, ""
+    return f"{head.removesuffix(':')} (the reproduction sends them again)", "\n".join(lines[1:])
+
+
 def _problems_for(
     spec: Spec,
     check: str,
@@ -795,19 +806,17 @@ def run_conformance(
                         "with an Idempotency-Key): a transport fault, not checked"
                     )
             elif isinstance(event, events.NonFatalError):
+                head, listed = _head_and_listed(event.info.message)
+                sample = event.info.code_sample or listed
                 outcome.findings.append(
                     Finding(
                         part="conformance",
                         operation=event.label,
                         check="run_error",
-                        message=redact(
-                            f"{event.info.title}: {_first_line(event.info.message)}", api_key
-                        ),
+                        message=redact(f"{event.info.title}: {head}", api_key),
                         expected="every request answered",
-                        got=redact(_first_line(event.info.message), api_key),
-                        curl=redact_curl(event.info.code_sample, api_key)
-                        if event.info.code_sample
-                        else None,
+                        got=redact(head, api_key),
+                        curl=redact_curl(sample, api_key) if sample else None,
                     )
                 )
             elif isinstance(event, events.FatalError):
