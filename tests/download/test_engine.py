@@ -761,11 +761,8 @@ def test_a_download_waiting_for_another_makes_the_folder_again_that_one_removed(
     # The one it waited for made dest, ended short and removed it: its turn found the
     # folder it had opened gone, and no file could be written there.
     dest = tmp_path / "out"
-    done: list[Downloads] = []
-    with waiting_behind(dest, lambda: done.append(run(Source(storage), dest)), caplog):
+    with completing_behind(dest, storage, run, caplog):
         dest.rmdir()  # the other failed: it removes the folder it made
-    assert_complete(dest)
-    assert done[0].files_done == len(FILES)
 
 
 def test_a_download_waiting_for_another_makes_its_folders_once_its_turn_comes(
@@ -774,12 +771,9 @@ def test_a_download_waiting_for_another_makes_its_folders_once_its_turn_comes(
     # The folders are made in turn: a download that fails removes the empty folders it
     # made, also those that one waiting for it found there before its turn.
     dest = tmp_path / "out"
-    done: list[Downloads] = []
     (dest / "sub/dir").mkdir(parents=True)  # the other download's
-    with waiting_behind(dest, lambda: done.append(run(Source(storage), dest)), caplog):
+    with completing_behind(dest, storage, run, caplog):
         shutil.rmtree(dest / "sub")  # the other failed: it removes them
-    assert_complete(dest)
-    assert done[0].files_done == len(FILES)
 
 
 def test_a_symlink_put_in_the_way_while_a_download_waits_is_refused(
@@ -1527,19 +1521,29 @@ def waiting_behind(
     second.join(timeout=30)
 
 
+@contextlib.contextmanager
+def completing_behind(
+    dest: Path, storage: StorageServer, run: Run, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """``waiting_behind`` with a download of ``storage``'s artifact, which must complete
+    once its turn comes."""
+    done: list[Downloads] = []
+    with waiting_behind(dest, lambda: done.append(run(Source(storage), dest)), caplog):
+        yield
+    assert_complete(dest)
+    assert done[0].files_done == len(FILES)
+
+
 def test_a_download_waits_for_another_into_the_same_folder(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Two at once wrote the same .part files: a "verified" file full of zeros, or a
     # FileNotFoundError when the other renamed the .part away.
     dest = tmp_path / "out"
-    done: list[Downloads] = []
-    with waiting_behind(dest, lambda: done.append(run(Source(storage), dest)), caplog):
+    with completing_behind(dest, storage, run, caplog):
         assert f"waiting for another download into {dest} to end" in caplog.text
         assert storage.requests == []
         assert list(dest.rglob("*.part")) == []
-    assert_complete(dest)
-    assert done[0].files_done == len(FILES)
 
 
 def test_two_downloads_into_one_folder_both_succeed(
