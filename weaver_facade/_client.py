@@ -119,6 +119,7 @@ from ._wire import (
     API_KEY_HEADER,
     Call,
     Delivery,
+    EarlierAttempt,
     GeneratedClient,
     Plan,
     adrive,
@@ -604,13 +605,13 @@ class _ServiceBase(HasOptions):
             # Terminating twice is no error (``terminate_model``): this client knows the
             # models it terminated; another (a second process, each command of the CLI)
             # knows one by the checkpoints the server still lists of it.
-            if self._created.settings(checked) is not None and _after_lost_reply(missing):
-                # Its earlier attempt, whose reply was lost, terminated the model this
-                # client made, which a server that forgets terminated models then finds
-                # no more.
+            if self._created.settings(checked) is not None and _earlier(missing) is not None:
+                # An earlier attempt that may have acted (its reply lost, say) terminated
+                # the model this client made, which a server that forgets terminated
+                # models then finds no more.
                 logger.info(
-                    "terminate_model: model %s is no longer found after an attempt whose "
-                    "reply was lost: terminated by it",
+                    "terminate_model: model %s is no longer found after an earlier attempt "
+                    "that may have acted: terminated by it",
                     checked,
                 )
             elif not self._steps.was_terminated(checked):
@@ -688,11 +689,11 @@ def _kept(model_id: str) -> Plan[bool | APIError]:
         return failed
 
 
-def _after_lost_reply(error: APIError) -> bool:
-    """Whether ``error`` answered a retry of a request that an attempt whose reply was
-    lost may have carried out."""
+def _earlier(error: APIError) -> EarlierAttempt | None:
+    """The earlier attempts, which the server may have acted on, of the request whose
+    retry ``error`` answered."""
     delivery = error.delivery
-    return isinstance(delivery, Delivery) and delivery.earlier_attempt is not None
+    return delivery.earlier_attempt if isinstance(delivery, Delivery) else None
 
 
 def _maybe_terminated(model_id: str, kept: bool | APIError = False) -> str:
@@ -1399,8 +1400,7 @@ def _note_resume_timeout(exc: BaseException, made: list[str]) -> None:
 
 def _replies_lost(gone: NotFoundError) -> int:
     """How many attempts before the one ``gone`` answered got no reply."""
-    delivery = gone.delivery
-    earlier = delivery.earlier_attempt if isinstance(delivery, Delivery) else None
+    earlier = _earlier(gone)
     return 0 if earlier is None else earlier.replies_lost
 
 
