@@ -1147,40 +1147,41 @@ class _Shell:
         if sys.platform == "win32":  # no flock: unguarded
             yield
             return
-        waited = False
-        while True:
-            fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            try:
-                while True:
-                    with contextlib.suppress(BlockingIOError):
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    if not waited:
-                        logger.warning("waiting for another download into %s to end", self.dest)
-                        waited = True
-                    self._wait_for_lock()
-                if _same_folder(fd, self.dest):
-                    break
-            except BaseException:
-                os.close(fd)
-                raise
+        fd = self._locked()
+        while not _same_folder(fd, self.dest):
             # The download it waited for made the folder, ended short and removed it, empty.
             os.close(fd)
             self._made = prepare_dest(self.dest, self.state.paths)
+            fd = self._locked()
         try:
             yield
         finally:
             os.close(fd)  # and with it the lock
 
-    def _wait_for_lock(self) -> None:
-        left = self._time_left()
-        if left == 0.0:
-            raise DownloadTimeoutError(
-                f"{self.dest}: the download's deadline passed while another download into it ran",
-                name=str(self.dest),
-            )
-        if self.cancel.wait(_LOCK_POLL if left is None else min(_LOCK_POLL, left)):
-            raise Cancelled
+    def _locked(self) -> int:
+        """``dest`` opened, with its lock: at once, or once the download holding it ends."""
+        fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        waited = False
+        try:
+            while True:
+                with contextlib.suppress(BlockingIOError):
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                if not waited:
+                    logger.warning("waiting for another download into %s to end", self.dest)
+                    waited = True
+                left = self._time_left()
+                if left == 0.0:
+                    raise DownloadTimeoutError(
+                        f"{self.dest}: the download's deadline passed while another "
+                        "download into it ran",
+                        name=str(self.dest),
+                    )
+                if self.cancel.wait(_LOCK_POLL if left is None else min(_LOCK_POLL, left)):
+                    raise Cancelled
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _run(self) -> None:
         pool = concurrent.futures.ThreadPoolExecutor(
