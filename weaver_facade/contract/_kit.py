@@ -140,8 +140,8 @@ class _Listing(NamedTuple):
     vocab: int | None
     why: str | None
     names: frozenset[str]
-    #: An availability finding: the listing still asked to try later after its retries.
-    later: Finding | None = None
+    #: The listing's reply when it still asked to try later after its retries.
+    later: httpx.Response | None = None
 
 
 def _probe(base_url: str, api_key: str | None) -> _Listing:
@@ -168,19 +168,8 @@ def _probe(base_url: str, api_key: str | None) -> _Listing:
         _not_the_api(base_url, headers)
     if reply.status_code != 200:
         answered = f"GET {_LISTING} answered {reply.status_code}"
-        if retry_after(reply.status_code, reply.headers, reply.content) is None:
-            return _Listing(None, None, answered, _NONE)
-        later = Finding(
-            part="",  # the run's first part's (``run_named``)
-            operation=f"GET {_LISTING}",
-            check=AVAILABILITY,
-            message=f"still {reply.status_code} after {RETRIES} retries: the server asked to "
-            "try again later, and the base models it trains could not be read",
-            expected="an answer after the wait the server asked for",
-            got=f"{reply.status_code} with Retry-After or `retryable: true`",
-            curl=curl_for_request(reply.request, api_key),
-        )
-        return _Listing(None, None, answered, _NONE, later)
+        later = retry_after(reply.status_code, reply.headers, reply.content) is not None
+        return _Listing(None, None, answered, _NONE, reply if later else None)
     try:
         items: Any = reply.json().get("items")
     except (ValueError, AttributeError):
@@ -207,6 +196,20 @@ def _probe(base_url: str, api_key: str | None) -> _Listing:
     said = f"is {status!r}" if status else "has no status"
     why = f"the server lists no ready base model ({name!r} {said})" if readiness else None
     return _Listing(name, size, why, frozenset(names))
+
+
+def _listing_unavailable(reply: httpx.Response, part: str, api_key: str | None) -> Finding:
+    """The availability finding of a base-model listing that still asked to try later."""
+    return Finding(
+        part=part,
+        operation=f"GET {_LISTING}",
+        check=AVAILABILITY,
+        message=f"still {reply.status_code} after {RETRIES} retries: the server asked to "
+        "try again later, and the base models it trains could not be read",
+        expected="an answer after the wait the server asked for",
+        got=f"{reply.status_code} with Retry-After or `retryable: true`",
+        curl=curl_for_request(reply.request, api_key),
+    )
 
 
 # The routes every Weaver server has, neither of which the spec lets answer 404.
@@ -349,8 +352,8 @@ def run_named(
         report.notes.append(f"{why}; training uses {uses!r} (set {named.base_model})")
     vocab_size = vocab or FALLBACK_VOCAB
     findings: list[Finding] = []
-    if later is not None:
-        findings.append(dataclasses.replace(later, part=settings.parts[0]))
+    if later is not None:  # in the first part that runs
+        findings.append(_listing_unavailable(later, settings.parts[0], settings.api_key))
     progress("extensions: probing which extensions the server offers")
     probe = probe_extensions(
         spec.document,
