@@ -495,11 +495,10 @@ def _head_and_listed(text: str) -> tuple[str, str]:
     """``text``'s first line, and the lines it announces when it ends with ':', one a line:
     the requests sent last before a server stopped responding, as curl commands, which
     schemathesis lists below that line (else the finding ended at "went away:")."""
-    head = _first_line(text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) < 2 or not head.endswith(":"):
-        return head, ""
-    return f"{head.removesuffix(':')} (the reproduction sends them again)", "\n".join(lines[1:])
+    if len(lines) < 2 or not lines[0].endswith(":"):
+        return _first_line(text), ""
+    return f"{lines[0].removesuffix(':')} (the reproduction sends them again)", "\n".join(lines[1:])
 
 
 def _problems_for(
