@@ -245,8 +245,8 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
         if not _route_missing(exc):
             raise
         # A route unknown whatever the id (``_route_unknown``); else the list must show it.
-        if not _route_unknown(exc) and not (
-            yield from find(model_id, lambda c: c.id == checkpoint_id)
+        if not _route_unknown(exc) and (
+            (yield from find(model_id, lambda c: c.id == checkpoint_id)) is None
         ):
             exc.add_note(
                 f"model {model_id} does not list it either: it was deleted or has expired; "
