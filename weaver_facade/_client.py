@@ -66,7 +66,7 @@ from ._errors import (
 )
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
-from ._lazy import asyncio, wire
+from ._lazy import asyncio, loaded_off_loop, wire
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -1247,6 +1247,7 @@ class AsyncServiceClient(_ServiceBase):
         keep: bool = False,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client``."""
+        await loaded_off_loop()
         new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
         return AsyncTrainingClient(self._io, await self._create(new, keep=keep), steps=self._steps)
 
@@ -1274,6 +1275,7 @@ class AsyncServiceClient(_ServiceBase):
         self, model_id: str, *, next_seq_id: int | None = None
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.training_client``."""
+        await loaded_off_loop()
         model, start, forgotten = await self._io.run(self._attach(model_id, next_seq_id))
         return AsyncTrainingClient(
             self._io, model, next_seq_id=start, forgotten=forgotten, steps=self._steps
@@ -1289,6 +1291,7 @@ class AsyncServiceClient(_ServiceBase):
         self, operation_id: str, result_type: type[Any] | None = None
     ) -> AsyncOperationHandle[Any]:
         """See ``ServiceClient.operation``."""
+        await loaded_off_loop()
         check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
@@ -1298,25 +1301,30 @@ class AsyncServiceClient(_ServiceBase):
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
+        await loaded_off_loop()
         return [model async for model in self._io.whole().pages(base_model_pager())]
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
+        await loaded_off_loop()
         with model_listing():
             async for model in self._io.pages(model_pager(page_size)):
                 yield model
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""
+        await loaded_off_loop()
         with model_listing():
             return [model async for model in self._io.whole().pages(model_pager(page_size))]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
+        await loaded_off_loop()
         return await self._io.run(self._find_model(model_id))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""
+        await loaded_off_loop()
         return await self._io.run(self._terminate(model_id))
 
     async def create_training_client_from_state(
@@ -1328,6 +1336,7 @@ class AsyncServiceClient(_ServiceBase):
         base_model: str | None = None,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
+        await loaded_off_loop()
         check_bool("keep", keep)
         plan = resume_plan(
             checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
@@ -1350,6 +1359,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """See ``ServiceClient.list_artifacts``."""
+        await loaded_off_loop()
         return await self._io.run(list_artifacts_plan(checkpoint))
 
     async def download_weights(
@@ -1364,6 +1374,7 @@ class AsyncServiceClient(_ServiceBase):
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
+        await loaded_off_loop()
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)

@@ -4,7 +4,8 @@
 the facade's import time) and asyncio is only needed by the async clients.
 Neither is needed before the first request: a script that imports the facade
 and then fails on a bad argument, or a tool that only reads ``--help``,
-never pays for them. ``benchmarks/b4_import.py`` measures the effect.
+never pays for them. ``benchmarks/b4_import.py`` measures the effect. An async
+client's first request imports them in a worker thread (``loaded_off_loop``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._extras import check_extra
+
+# The modules of the kept ``LazyModule``s, which ``load_deferred`` imports.
+_deferred: list[str] = []
+_loaded = False
 
 
 class LazyModule(types.ModuleType):
@@ -32,6 +37,8 @@ class LazyModule(types.ModuleType):
     def __init__(self, name: str, *, keep: bool = True) -> None:
         super().__init__(name)
         self._keep = keep
+        if keep:
+            _deferred.append(name)
 
     def __getattr__(self, attr: str) -> Any:
         value = getattr(importlib.import_module(self.__name__), attr)
@@ -72,6 +79,36 @@ def lazy_attributes(package: str, where: Mapping[str, str], extra: str) -> Calla
         return value
 
     return __getattr__
+
+
+def load_deferred() -> None:
+    """Import the modules of every kept ``LazyModule``, and those that httpcore's async
+    connection pool imports at its first connection: anyio's sockets, locks and asyncio
+    backend, each imported by anyio on first use."""
+    global _loaded
+    for name in tuple(_deferred):
+        importlib.import_module(name)
+    try:
+        import anyio
+    except ImportError:  # a dependency of httpx's; without it there is no backend to load
+        pass
+    else:
+        _ = anyio.connect_tcp, anyio.Lock
+        importlib.import_module("anyio._backends._asyncio")  # as anyio names it
+    _loaded = True
+
+
+async def loaded_off_loop() -> None:
+    """``load_deferred`` in a worker thread, once: an import on the event loop's thread
+    holds every other task of the program (a server's handlers, a heartbeat) for its
+    whole length, tenths of a second for the generated models.
+
+    A caller cancelled meanwhile leaves the import to finish in its thread; the import
+    system's module locks make another thread's import of the same module (a sync
+    client's first request, the next call's ``load_deferred``) wait for it there.
+    """
+    if not _loaded:
+        await asyncio.to_thread(load_deferred)
 
 
 async def asyncio_sleep(seconds: float) -> None:
