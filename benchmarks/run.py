@@ -15,6 +15,7 @@ from benchmarks import (
     b4_import,
     b5_listing,
     b6_download,
+    b7_first_call,
 )
 from benchmarks.common import ROOT, Section, render
 
@@ -25,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "B4": b4_import.run,
     "B5": b5_listing.run,
     "B6": b6_download.run,
+    "B7": b7_first_call.run,
 }
 
 
