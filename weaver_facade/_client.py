@@ -9,6 +9,7 @@ re-attach to operations by id.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -530,10 +531,12 @@ class _ServiceBase(HasOptions):
                 raise
         counted.replies = 0  # the model's WARNING names them (``warn``)
         model = new.describe(made)
-        # Interrupted (Ctrl-C, a cancel) before its reply came: its caller never gets it.
-        unclaimed = interrupted()
+        # Interrupted (Ctrl-C, a cancel) before its reply came, or answered once the client
+        # began closing (which waits for it): its caller never gets it.
+        closing = self._io.refusing()
+        unclaimed = closing or interrupted()
         terminated = self._created.add(model.id, new, keep=keep, unclaimed=unclaimed)
-        if self._io.refusing():  # its reply came while the client was closing
+        if closing:
             if not terminated:
                 logger.warning("models left running: %s", model.id)
             fate = "terminated by the close" if terminated else "left running"
@@ -773,6 +776,9 @@ class ServiceClient(_ServiceBase):
         # Reentrant: a close from a signal handler, while this thread closes, returns.
         self._close_lock = threading.RLock()
         self._closing = False
+        # The creates on their way, each set once it has ended, with its thread: a close
+        # waits for them, so that it terminates the models their replies name.
+        self._creating: dict[threading.Event, int] = {}
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         # Waits between heartbeats; True once closed. Tests replace it to run without time.
@@ -796,8 +802,12 @@ class ServiceClient(_ServiceBase):
         """Stop the heartbeat, terminate the models this client created (unless kept; errors
         are logged and ignored) and close connections. Checkpoints stay.
 
+        A create on its way in another thread is waited for: it raises
+        ``ClientClosedError``, and its model, which its caller never got, is terminated.
+
         Bounded whatever the server does: a heartbeat still being sent is abandoned, and
-        the terminates, retries included, end within the client's read timeout.
+        the wait for creates and the terminates, retries included, end within the
+        client's read timeout.
 
         A ``with_options()`` copy closes nothing: its original owns the connections.
         """
@@ -812,6 +822,11 @@ class ServiceClient(_ServiceBase):
             try:
                 if not self._io.closed:
                     with self._io.closing(self._close_within()) as closer:
+                        for ended, thread in list(self._creating.items()):
+                            # Not one of this thread's (a close from a signal handler): it
+                            # cannot end before the close does.
+                            if thread != threading.get_ident():
+                                ended.wait(closer.time_left())
                         closer.run(self._created.terminate())
                 self._io.close()
             finally:
@@ -863,13 +878,25 @@ class ServiceClient(_ServiceBase):
         new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
         return TrainingClient(self._io, self._create(new, keep=keep), steps=self._steps)
 
+    @contextlib.contextmanager
+    def _on_its_way(self) -> Iterator[None]:
+        """Around a create's request, which a close waits for (called on the root): one
+        that begins after the close has, is refused."""
+        ended = threading.Event()
+        self._creating[ended] = threading.get_ident()
+        try:
+            yield
+        finally:
+            del self._creating[ended]
+            ended.set()
+
     def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
         io = self._io.whole()  # the session and the model within one call's timeout
         session_id = self._root._ensure_session(io)
         # A first Ctrl-C waits for the reply, but for no retry (``create_training_client``).
         lost = _LostReplies()
         try:
-            with interrupt_held(_waiting_for_model) as interrupted:
+            with self._root._on_its_way(), interrupt_held(_waiting_for_model) as interrupted:
                 plan = self._create_model(
                     session_id, new, keep=keep, interrupted=interrupted, lost_replies=lost
                 )
@@ -1155,9 +1182,9 @@ class AsyncServiceClient(_ServiceBase):
         self._lock = asyncio.Lock()
         self._close_lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
-        # Creates whose caller was cancelled while the server may be making the model:
-        # aclose() waits for their replies, so that it terminates the models they make.
-        self._unclaimed: set[asyncio.Future[ModelInfo]] = set()
+        # The creates on their way, also those whose caller was cancelled: aclose() waits
+        # for their replies, so that it terminates the models they make.
+        self._creating: set[asyncio.Future[ModelInfo]] = set()
         # Waits between heartbeats (cancelled on close). Tests replace it to run without time.
         self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -1202,13 +1229,10 @@ class AsyncServiceClient(_ServiceBase):
                 self._heartbeat = None
             if not self._io.closed:
                 try:
-                    within = self._close_within()
-                    if self._unclaimed:
-                        # One deadline for all of closing: these replies, then the terminates.
-                        started = self._io.poll.clock()
-                        await asyncio.wait(set(self._unclaimed), timeout=within)
-                        within = max(0.0, within - (self._io.poll.clock() - started))
-                    with self._io.closing(within) as closer:
+                    with self._io.closing(self._close_within()) as closer:
+                        if self._creating:
+                            # One deadline for all of closing: these replies, then the terminates.
+                            await asyncio.wait(set(self._creating), timeout=closer.time_left())
                         await closer.run(self._created.terminate())
                 except asyncio.CancelledError:
                     # Those it did not reach wait for another close, which may never come
@@ -1258,6 +1282,9 @@ class AsyncServiceClient(_ServiceBase):
         plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)
         # Cancelled, it waits for the reply on its way, but for no retry.
         creating = asyncio.ensure_future(io.stopping_retries(lambda: cancelled).run(plan))
+        on_its_way = self._root._creating
+        on_its_way.add(creating)
+        creating.add_done_callback(on_its_way.discard)
         try:
             return await asyncio.shield(creating)
         except asyncio.CancelledError:
@@ -1265,10 +1292,6 @@ class AsyncServiceClient(_ServiceBase):
             # the model is among those close() terminates instead of left running unknown.
             cancelled = True
             creating.add_done_callback(_ignore_outcome)
-            if not creating.done():
-                unclaimed = self._root._unclaimed
-                unclaimed.add(creating)
-                creating.add_done_callback(unclaimed.discard)
             raise
 
     async def training_client(

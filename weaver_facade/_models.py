@@ -382,7 +382,8 @@ class CreatedModels:
 
     def add(self, model_id: str, new: NewModel, *, keep: bool, unclaimed: bool) -> bool:
         """Record a created model; whether a close will terminate it. An ``unclaimed``
-        one (its create was interrupted, so its caller never got it) is, whatever kept it."""
+        one (its create was interrupted, or answered once the client began closing, so its
+        caller never got it) is, whatever kept it."""
         self._settings[model_id] = new
         if unclaimed:
             self._unclaimed.add(model_id)

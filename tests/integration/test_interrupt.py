@@ -1,8 +1,10 @@
-"""Ctrl-C while a model's create is on its way, over real HTTP: the emulator makes the
-model and holds its reply, and SIGINT reaches the main thread, as a terminal's would."""
+"""Ctrl-C, or the client's close, while a model's create is on its way, over real HTTP:
+the emulator makes the model and holds its reply, and SIGINT reaches the main thread, as a
+terminal's would."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import signal
 import threading
@@ -19,7 +21,14 @@ from tests.support.held_creates import (
     serve_held_creates,
 )
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
-from weaver_facade import InternalServerError, RetryPolicy, RetrySettings, ServiceClient
+from weaver_facade import (
+    AsyncServiceClient,
+    ClientClosedError,
+    InternalServerError,
+    RetryPolicy,
+    RetrySettings,
+    ServiceClient,
+)
 from weaver_facade._sigterm import terminate_as_interrupt
 
 
@@ -156,3 +165,68 @@ def test_a_sigterm_to_the_contract_kit_during_a_create_is_held_as_a_ctrl_c(
     assert len(made) == 1
     service.close()
     assert [served.statuses()[m] for m in made] == ["terminated"]
+
+
+# A close that does not wait for the create on its way ends well within this.
+CLOSE_AT_ONCE = 0.5
+
+
+def _terminated_by_the_close(served: Served, error: BaseException | None) -> None:
+    """The server says that the one model it made is terminated, and the create raised,
+    saying so: its caller never got the model, so it is terminated even when kept."""
+    assert list(served.statuses().values()) == ["terminated"]
+    assert isinstance(error, ClientClosedError), error
+    assert "terminated by the close" in str(error)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_close_waits_for_a_create_on_its_way_in_another_thread(
+    served: Served, keep: bool
+) -> None:
+    # close() terminated the models it knew of when it began, then closed the connection
+    # the create's reply was on its way over: the model the server made ran on, unknown.
+    held = served.held
+    service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    ended: list[BaseException | None] = []
+
+    def create() -> None:
+        try:
+            service.create_training_client(BASE_MODEL, keep=keep)
+            ended.append(None)
+        except Exception as exc:
+            ended.append(exc)
+
+    creating = threading.Thread(target=create)
+    creating.start()
+    assert held.made.wait(5)
+    closing = threading.Thread(target=service.close)
+    closing.start()
+    closing.join(CLOSE_AT_ONCE)
+    waited = closing.is_alive()
+    held.release.set()
+    closing.join(10)
+    creating.join(10)
+    _terminated_by_the_close(served, ended[0])
+    assert waited  # the close waited for the create's reply
+    with pytest.raises(ClientClosedError):
+        service.create_training_client(BASE_MODEL)
+    assert held.attempts == 1  # a create after the close sends nothing
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_an_aclose_waits_for_a_create_on_its_way_in_another_task(
+    served: Served, keep: bool
+) -> None:
+    held = served.held
+    service = AsyncServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    creating = asyncio.create_task(service.create_training_client(BASE_MODEL, keep=keep))
+    assert await asyncio.to_thread(held.made.wait, 5)
+    closing = asyncio.create_task(service.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=CLOSE_AT_ONCE)
+    held.release.set()
+    await asyncio.wait({closing, creating}, timeout=10)
+    _terminated_by_the_close(served, creating.exception())
+    assert not done  # the close waited for the create's reply
+    with pytest.raises(ClientClosedError):
+        await service.create_training_client(BASE_MODEL)
+    assert held.attempts == 1  # a create after the close sends nothing

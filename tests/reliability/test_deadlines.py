@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import json
 import re
 import threading
@@ -612,13 +613,14 @@ def test_a_poll_cut_by_close_ends_a_waiting_thread_as_closed(
 def test_a_create_cut_by_close_says_the_model_may_have_been_made() -> None:
     # close() from another thread cut a create the server held: the server may have made
     # the model, which the close cannot know to terminate; the error only said closed.
+    # The close waits for the create's reply within its one deadline, then cuts it.
     def answer(method: str, path: str) -> Reply | str:
         if path.endswith("/sessions"):
             return 201, {"id": "s-1"}, {}
         return HANG
 
     with ScriptedServer(answer) as server:
-        svc = client(server)
+        svc = ServiceClient(server.base_url, "k", timeout=2, heartbeat_interval=0)
         ended: dict[str, BaseException] = {}
 
         def create() -> None:
@@ -631,8 +633,11 @@ def test_a_create_cut_by_close_says_the_model_may_have_been_made() -> None:
         creating.start()
         while len(server.requests) < 2:
             time.sleep(0.01)
+        start = time.monotonic()
         svc.close()
+        took = elapsed_since(start)
         creating.join(10)
+    assert took < 2 + SLACK, took
     error = ended["error"]
     assert isinstance(error, ClientClosedError), error
     notes = "\n".join(getattr(error, "__notes__", []))
@@ -640,3 +645,47 @@ def test_a_create_cut_by_close_says_the_model_may_have_been_made() -> None:
     assert "model-listing extension shows it in service.list_models()" in notes
     # This client is closed: the look it names needs a new one.
     assert notes.endswith("; this client is closed: look from a new one"), notes
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_close_waits_for_a_create_on_its_way_within_its_one_deadline(
+    is_async: bool,
+) -> None:
+    # The close waits for a create on its way, so that it terminates the model its reply
+    # names; one that it cannot wake (asleep before a retry, in a sleep of the caller's
+    # own) it waits for within the client's read timeout, no more.
+    def busy(method: str, path: str) -> Reply | str:
+        if path == "/api/v1/sessions":
+            return hung_after_models(method, path)
+        return unavailable("1")
+
+    asleep, woken = threading.Event(), threading.Event()  # the create's sleep outlasts the close
+
+    def sleep(_seconds: float) -> None:
+        asleep.set()
+        woken.wait(10)
+
+    async def async_sleep(seconds: float) -> None:
+        await asyncio.to_thread(sleep, seconds)
+
+    with ScriptedServer(busy) as server:
+        options: dict[str, Any] = {"timeout": 2, "heartbeat_interval": 0}
+        if is_async:
+            asvc = AsyncServiceClient(server.base_url, "k", sleep=async_sleep, **options)
+            creating: Any = asyncio.create_task(asvc.create_training_client("weaver-tiny"))
+            close: Any = asvc.aclose
+        else:
+            svc = ServiceClient(server.base_url, "k", sleep=sleep, **options)
+            creating = asyncio.create_task(
+                asyncio.to_thread(svc.create_training_client, "weaver-tiny")
+            )
+            close = functools.partial(asyncio.to_thread, svc.close)
+        assert await asyncio.to_thread(asleep.wait, 10)  # before the retry of the create
+        start = time.monotonic()
+        await asyncio.wait_for(close(), 10)
+        took = elapsed_since(start)
+        woken.set()
+        with pytest.raises(ClientClosedError, match="not retried"):
+            await asyncio.wait_for(creating, 10)
+    assert 2 - 0.1 < took < 2 + SLACK, took
+    assert len(server.requests) == 2  # the session and one create: no retry after the close

@@ -319,7 +319,8 @@ async def test_a_retry_waiting_when_a_close_begins_is_not_sent() -> None:
 
     async def close_meanwhile(_seconds: float) -> None:
         closing.append(asyncio.create_task(svc.aclose()))
-        await held.reached.wait()  # the close has begun, and waits for its terminate
+        for _ in range(5):
+            await asyncio.sleep(0)  # the close has begun, and waits for this create
 
     held, http, svc = _terminate_held(fake, sleep=close_meanwhile)
     await svc.create_training_client("weaver-tiny")
@@ -353,43 +354,39 @@ class _Late(httpx.AsyncBaseTransport):
         return reply
 
 
-@pytest.mark.parametrize("during", [True, False], ids=["during-close", "after-close"])
+@pytest.mark.parametrize("keep", [False, True])
 async def test_a_model_whose_creation_ends_while_closing_is_not_lost(
-    during: bool, caplog: pytest.LogCaptureFixture
+    keep: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Its reply came after close() had begun: the create returned normally and the model
-    # stayed active, unknown to the close.
+    # Its reply came after aclose() had begun: the create returned normally and the model
+    # stayed active, unknown to the close; or came once the close had ended its
+    # terminates, and the model was left running.
     fake = FakeWeaver()
     create, terminate = "/api/v1/sessions/s-1/models", f"{MODELS}/m-1/terminate"
     late = _Late(fake, create, terminate)
     late.gates[create].set()  # the first create goes through
+    late.gates[terminate].set()
     http = httpx.AsyncClient(transport=late)
     svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
     await svc.create_training_client("weaver-tiny")
     late.gates[create].clear()
     fake.script("POST", create, json_reply(201, model("m-2")))
-    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=keep))
     await late.reached[create].wait()  # the server made m-2; its reply is held
-    if not during:
-        late.gates[terminate].set()
     closing = asyncio.create_task(svc.aclose())
-    if during:
-        await late.reached[terminate].wait()
-    else:
-        await closing
+    for _ in range(100):  # the close is under way, waiting for the reply
+        await asyncio.sleep(0)
+    assert not closing.done()
+    assert fake.terminated == []
     late.gates[create].set()
     with pytest.raises(ClientClosedError, match="while model m-2 was being created") as info:
         await creating
-    late.gates[terminate].set()
     await closing
     await http.aclose()
-    if during:
-        assert "terminated by the close" in str(info.value)
-        assert fake.terminated == ["m-1", "m-2"]
-    else:
-        assert "left running" in str(info.value)
-        assert fake.terminated == ["m-1"]
-        assert "models left running: m-2" in caplog.text
+    # Its caller never got it: terminated even when kept.
+    assert "terminated by the close" in str(info.value)
+    assert fake.terminated == ["m-1", "m-2"]
+    assert "left running" not in caplog.text
 
 
 async def _one_model_made_then_creates_held(
