@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.contract.drift import Drift, DriftMiddleware
 from tests.support.emulator import serve_in_thread
@@ -18,6 +19,9 @@ from tests.support.signals import with_sigint
 from weaver_facade.contract import ContractSettings
 from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
 from weaver_facade.emulator import EmulatorConfig, create_app
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 KEY = "contract-kit-secret-key-5b9e"
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +58,13 @@ def quick(base_url: str, **overrides: object) -> ContractSettings:
 class Served:
     base_url: str
     middleware: DriftMiddleware
+    app: Starlette
+
+    def checkpoints(self) -> dict[str, str]:
+        """Each checkpoint the emulator ever stored, by name, with its status: its own
+        store's record, read past every route (and past the kit)."""
+        rows = self.app.state.emulator.store.all("SELECT name, status FROM checkpoints")
+        return {str(row["name"]): str(row["status"]) for row in rows}
 
 
 @contextlib.contextmanager
@@ -72,4 +83,4 @@ def serve_emulator(
         key = next(iter(api_keys), None)
         middleware = DriftMiddleware(app, drift, served_spec=served_spec, key=key)
         with serve_in_thread(middleware, app, name="contract-emulator") as base_url:
-            yield Served(base_url, middleware)
+            yield Served(base_url, middleware, app)

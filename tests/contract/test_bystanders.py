@@ -13,7 +13,7 @@ import httpx
 from weaver_client import limits
 
 from tests.support.openapi import openapi
-from weaver_facade.contract._ownership import ID_PARAMETERS, Ownership
+from weaver_facade.contract._ownership import ID_PARAMETERS, Ownership, Sweep
 
 
 def case(label: str, **path: object) -> SimpleNamespace:
@@ -204,3 +204,85 @@ def test_the_clean_up_stops_listing_models_when_the_offset_is_ignored() -> None:
         ownership.clean_up(http, budget=3.0)
     assert sent.count("GET /api/v1/models") == 2
     assert "POST /api/v1/models/m-own/terminate" in sent
+
+
+class Checkpoints:
+    """A server's checkpoints of one model, ``m-own``, by id: name and status. Its
+    listing is 404 once the model is terminated (``forgets``), as a server that no longer
+    finds a terminated model may answer."""
+
+    def __init__(self, items: dict[str, tuple[str, str]], *, forgets: bool = False) -> None:
+        self.items = items
+        self.forgets = forgets
+        self.terminated = False
+        self.sent: list[str] = []
+        self.refused: set[str] = set()  # names whose DELETE gets 405
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        line = f"{request.method} {request.url.path}"
+        self.sent.append(line)
+        if line == "POST /api/v1/models/m-own/terminate":
+            self.terminated = True
+        elif line == "GET /api/v1/models/m-own/checkpoints":
+            if self.terminated and self.forgets:
+                return httpx.Response(404, json={"error": "not_found"})
+            return httpx.Response(200, json={"items": self.listing()})
+        elif request.method == "DELETE" and request.url.path.startswith("/api/v1/checkpoints/"):
+            checkpoint_id = request.url.path.rpartition("/")[2]
+            name, status = self.items[checkpoint_id]
+            if name in self.refused:
+                return httpx.Response(405, headers={"Allow": "GET"})
+            if status == "pending":
+                return httpx.Response(409, json={"error": "checkpoint_not_ready"})
+            self.items[checkpoint_id] = (name, "deleted")
+        return httpx.Response(200, json={"items": []})
+
+    def listing(self) -> list[dict[str, str]]:
+        return [
+            {"id": i, "name": name, "status": status}
+            for i, (name, status) in self.items.items()
+            if status != "deleted"
+        ]
+
+    def left(self) -> set[str]:
+        return {name for name, status in self.items.values() if status != "deleted"}
+
+
+def test_the_clean_up_finds_checkpoints_before_their_model_is_terminated() -> None:
+    # A save no reply showed was looked for in its model's listing only after the model's
+    # terminate, which a server that no longer finds a terminated model answers 404: the
+    # checkpoint stayed.
+    server = Checkpoints({"c-unseen": ("after-3-steps", "completed")}, forgets=True)
+    ownership = Ownership("POST /api/v1/sessions")
+    ownership.models["m-own"] = None
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        assert ownership.clean_up(http) is None
+    assert server.left() == set()
+    assert "POST /api/v1/models/m-own/terminate" in server.sent
+
+
+def test_a_sweep_deletes_only_its_own_waits_for_a_running_save_and_names_what_is_left() -> None:
+    server = Checkpoints(
+        {
+            "c-1": ("kit-a", "pending"),
+            "c-2": ("kit-b", "completed"),
+            "c-3": ("user-c", "completed"),
+        }
+    )
+    server.refused.add("kit-b")
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        server.items["c-1"] = ("kit-a", "completed")  # the save ends meanwhile
+
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        sweep = Sweep(http, 10.0, sleep=sleep)
+        note = sweep.checkpoints(["m-own"], lambda item: str(item["name"]).startswith("kit-"))
+    assert server.left() == {"kit-b", "user-c"}
+    assert "DELETE /api/v1/checkpoints/c-3" not in server.sent, "not the run's"
+    assert server.sent.count("DELETE /api/v1/checkpoints/c-2") == 1, "refused for good"
+    assert slept == [0.25]
+    assert note == (
+        "the clean-up left 1 checkpoint(s) of this run on the server: `kit-b` (DELETE: 405)"
+    )

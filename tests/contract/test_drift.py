@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -175,19 +175,31 @@ def in_part(finding: Finding, part: str) -> bool:
     return finding.part == part or part in finding.also_in
 
 
+@dataclass(frozen=True)
+class DriftRun:
+    report: ContractReport
+    #: Each checkpoint the server stored during the run, by name, with its status after it.
+    checkpoints: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def reports() -> dict[Drift, ContractReport]:
+def runs() -> dict[Drift, DriftRun]:
     """One quick run per drift, of the parts that must name it.
 
     A clean emulator's run (0 findings) is ``test_cli``'s, against a real process.
     """
-    done: dict[Drift, ContractReport] = {}
+    done: dict[Drift, DriftRun] = {}
     for drift, parts, _, _ in EXPECTED:
         done[drift] = run_against(drift, default_parts(drift, parts))
     return done
 
 
-def run_against(drift: Drift, parts: tuple[str, ...], *, whole: bool = False) -> ContractReport:
+@pytest.fixture(scope="module")
+def reports(runs: dict[Drift, DriftRun]) -> dict[Drift, ContractReport]:
+    return {drift: run.report for drift, run in runs.items()}
+
+
+def run_against(drift: Drift, parts: tuple[str, ...], *, whole: bool = False) -> DriftRun:
     """The kit's quick run of ``parts`` against ``drift``; ``whole``: with the kit's full
     time limit, for a run that must finish (the sync save is seen long before)."""
     with serve_emulator(drift) as served:
@@ -202,7 +214,8 @@ def run_against(drift: Drift, parts: tuple[str, ...], *, whole: bool = False) ->
             settings = replace(settings, time_limit=10.0)
         if whole:
             settings = replace(settings, time_limit=DEFAULT_TIME_LIMIT)
-        return run_contract_test(settings)
+        report = run_contract_test(settings)
+        return DriftRun(report, served.checkpoints())
 
 
 def assert_named(
@@ -252,10 +265,23 @@ def test_each_drift_is_named_precisely(
 def test_conformance_names_what_the_lifecycle_names_in_the_default_suite(
     drift: Drift, operation: str, message: str
 ) -> None:
-    report = run_against(drift, ("conformance",), whole=True)
+    report = run_against(drift, ("conformance",), whole=True).report
     # A run cut short may end before the workflows list a checkpoint.
     assert report.complete, "conformance stopped at its time limit"
     assert_named(report, "conformance", drift, operation, message)
+
+
+@pytest.mark.parametrize("drift", [d for d, *_ in EXPECTED], ids=[d.value for d, *_ in EXPECTED])
+def test_the_run_deletes_every_checkpoint_it_made(
+    runs: dict[Drift, DriftRun], drift: Drift
+) -> None:
+    # A save answered in another shape (a Checkpoint, a nested reply) never gave the kit
+    # its checkpoint's id, and the probe's and the lifecycle's checkpoints stayed on the
+    # server: on a real one, more at every run.
+    stored = runs[drift].checkpoints
+    assert stored, "the run saved nothing"
+    left = {name: status for name, status in stored.items() if status != "deleted"}
+    assert left == {}, runs[drift].report.notes
 
 
 def test_a_stuck_load_names_its_operation_and_last_status(

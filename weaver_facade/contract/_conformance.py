@@ -836,7 +836,9 @@ def run_conformance(
         timer.cancel()
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
-            ownership.clean_up(client)
+            left = ownership.clean_up(client)
+        if left is not None:
+            outcome.notes.append(redact(left, api_key))
     if interrupted() or (outcome.stop_reason == "interrupted" and not timed_out.is_set()):
         # The user's Ctrl-C (or a CI's cancel) stopped the run early, taken by schemathesis
         # or noted above: the run is not a pass, whatever it saw.

@@ -3,7 +3,7 @@
 The probe works only on what it creates: a session, a model, two small
 ``weight`` checkpoints saved from the untrained model, one weights-only
 load of one of them into the same model, and one export of it; it terminates the model at the end
-(and deletes its checkpoints when the server can). Each extension is then
+(and deletes its checkpoints, where the server can). Each extension is then
 ``offered``, ``missing`` (the server behaves as one without it), or
 ``undetermined`` (the evidence was not conclusive, or the probe could not get
 that far). The conformance part holds the server only to the extensions that
@@ -53,7 +53,7 @@ from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
-from ._ownership import is_export_operation
+from ._ownership import Sweep, is_export_operation
 from ._patience import RESENT, api_client
 
 __all__ = ["ExtensionProbe", "probe_extensions"]
@@ -88,6 +88,8 @@ class ExtensionProbe:
     found: dict[str, bool] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
     note: str | None = None
+    #: The clean-up's note on the probe checkpoints it could not delete.
+    left: str | None = None
 
     @property
     def offered(self) -> tuple[str, ...]:
@@ -149,6 +151,8 @@ class _Probe:
         self.result = result
         self.deadline = deadline
         self.tag = secrets.token_hex(4)
+        #: The start of every probe checkpoint's name, this run's alone.
+        self.named = f"contract-probe-{self.tag}-"
         self.schemas = SpecSchemas(document)
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -282,7 +286,7 @@ class _Probe:
 
     def save(self, model_id: str, name: str, key: str | None = None) -> Mapping[str, Any]:
         headers = {IDEMPOTENCY_HEADER: key} if key else {}
-        body = {"type": "weight", "name": f"contract-probe-{self.tag}-{name}"}
+        body = {"type": "weight", "name": f"{self.named}{name}"}
         try:
             first = self.send(
                 "POST", f"/api/v1/models/{model_id}/checkpoints", json=body, headers=headers
@@ -480,15 +484,19 @@ class _Probe:
             self.fields("load-result-model-id", "LoadResult", loaded)
             self.artifact_by_id(made[0])
         finally:
-            # Best effort: a clean-up whose reply is lost (a DELETE is not sent again, as
-            # the facade sends none again) does not stop a probe that got its evidence.
-            with contextlib.suppress(httpx.HTTPError):
-                if self.result.found.get("checkpoint-by-id"):
-                    for checkpoint in made:
-                        self.http.delete(f"/api/v1/checkpoints/{checkpoint['id']}")
+            # Best effort. Every probe checkpoint, by its name (a save answered in another
+            # shape than the spec's gave the probe no id), looked up before the model goes:
+            # a server may no longer find a terminated model.
             if model_id is not None:
+                sweep = Sweep(self.http, self.deadline)
+                found = sweep.find([model_id], self.ours)
                 with contextlib.suppress(httpx.HTTPError):
                     self.http.post(f"/api/v1/models/{model_id}/terminate")
+                self.result.left = sweep.checkpoints([model_id], self.ours, found)
+
+    def ours(self, checkpoint: Mapping[str, Any]) -> bool:
+        """Whether the probe gave ``checkpoint`` (a listed one) its name."""
+        return str(checkpoint.get("name")).startswith(self.named)
 
 
 def probe_extensions(

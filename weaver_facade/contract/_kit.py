@@ -363,8 +363,7 @@ def run_named(
         deadline=settings.deadline,
     )
     report.extensions = probe
-    if probe.note:
-        report.notes.append(probe.note)
+    report.notes += [note for note in (probe.note, probe.left) if note]
     # Held only to the extensions seen offered: without one, its parameters are ignored,
     # and a field of the same name is the server's own.
     unseen = frozenset(probe.missing + probe.undetermined)

@@ -6,7 +6,7 @@ happens; each step then checks what the facade returned. Steps that need what an
 could not make are skipped, with the reason.
 
 The steps create their own session, models and checkpoints (named after the run), and clean
-up what they can at the end.
+up what they can at the end: every checkpoint of theirs by its name, as its model lists it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +40,7 @@ from .. import (
 )
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
-from ._ownership import is_artifact_kind
+from ._ownership import Sweep, is_artifact_kind
 from ._patience import (
     PatientHTTPTransport,
     copy_with,
@@ -284,6 +284,8 @@ class Scenario:
         self.service: ServiceClient | None = None
         self.models: list[TrainingClient] = []
         self.checkpoint_ids: list[uuid.UUID] = []
+        #: The names of the checkpoints the run saved (or may have), for the clean-up.
+        self.names: set[str] = set()
         self.artifacts = ArtifactSteps(self)
         self._wire_seen = 0
 
@@ -634,6 +636,7 @@ class Scenario:
     def _save(
         self, trainer: TrainingClient, name: str, *, include_optimizer: bool, result: StepResult
     ) -> Checkpoint | None:
+        self.names.add(name)
         try:
             checkpoint = trainer.save_state(name, include_optimizer=include_optimizer)
         except WeaverError as exc:
@@ -913,24 +916,35 @@ class Scenario:
     def _cleanup(self) -> None:
         """Best effort: the checkpoints and models this run made. Not checked."""
         with self.watcher.paused():
+            sweep = Sweep(
+                self.http, self.s.deadline, root=self.s.base_url, headers=self._key_header()
+            )
+            models = [model.model_id for model in self.models]
+            # Every checkpoint the run may have saved, by the name it gave it (a save
+            # answered in another shape than the spec's gave the facade no id), looked up
+            # before the models go: a server may no longer find a terminated model.
+            found = sweep.find(models, self._named)
             # The facade's close first: it terminates the models it created, which a server
             # that forgets terminated models would answer 404 (a logged warning) after ours.
             if self.service is not None:
                 with suppress(Exception):
                     self.service.close()
-            self.artifacts.cleanup()
-            for checkpoint_id in self.checkpoint_ids:
-                with suppress(httpx.HTTPError):
-                    self.raw.delete(
-                        f"{self.s.base_url}/api/v1/checkpoints/{checkpoint_id}",
-                        headers=self._key_header(),
-                    )
             for model in self.models:
                 with suppress(httpx.HTTPError):
                     self.raw.post(
                         f"{self.s.base_url}/api/v1/models/{model.model_id}/terminate",
                         headers=self._key_header(),
                     )
+            self.artifacts.cleanup()
+            for checkpoint_id in self.checkpoint_ids:
+                sweep.delete(str(checkpoint_id))
+            left = sweep.checkpoints(models, self._named, found)
+            if left is not None:
+                self.outcome.notes.append(left)
+
+    def _named(self, checkpoint: Mapping[str, Any]) -> bool:
+        """Whether the run gave ``checkpoint`` (a listed one) its name."""
+        return checkpoint.get("name") in self.names
 
 
 class _Step:

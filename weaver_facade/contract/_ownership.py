@@ -19,8 +19,8 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import httpx
 from weaver_client import limits
@@ -30,6 +30,7 @@ __all__ = [
     "ARTIFACT_KINDS",
     "ID_PARAMETERS",
     "Ownership",
+    "Sweep",
     "is_artifact_kind",
     "is_export_operation",
 ]
@@ -50,6 +51,8 @@ ID_PARAMETERS = {
 _ID_FIELDS = frozenset({"id", *ID_PARAMETERS})
 # An Artifact is told by its `kind`, which an Operation never takes (the spec's rule).
 ARTIFACT_KINDS: tuple[str, ...] = tuple(SCHEMAS["ArtifactKind"]["enum"])
+# The checkpoints a clean-up's note names; it counts the rest.
+_NAMED = 5
 
 
 class Ownership:
@@ -153,40 +156,17 @@ class Ownership:
                 elif str(item.get("path", "")).startswith("weaver://"):  # a Checkpoint
                     self.checkpoints.setdefault(item["id"], None)
 
-    def clean_up(self, http: httpx.Client, budget: float = 60.0) -> None:
+    def clean_up(self, http: httpx.Client, budget: float = 60.0) -> str | None:
         """Terminate this run's models, delete its artifacts and checkpoints (where the
         server can): on a real server a model left running holds its accelerators. Best
-        effort, and within ``budget`` seconds: models first. A 429 or 503 (or a lost
-        reply) is tried again, as ``Retry-After`` says, within the budget."""
-        ends = time.monotonic() + budget
-
-        def send(method: str, path: str) -> Any:
-            for attempt in range(4):
-                if time.monotonic() > ends:
-                    return None
-                wait = 0.25 * 2**attempt
-                with contextlib.suppress(httpx.HTTPError, ValueError):
-                    reply = http.request(method, path)
-                    if reply.status_code not in (429, 503):
-                        return reply
-                    wait = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
-                if time.monotonic() + wait > ends:
-                    return None
-                time.sleep(wait)
-            return None
-
-        def items(path: str) -> list[dict[str, Any]]:
-            reply = send("GET", path)
-            with contextlib.suppress(ValueError, AttributeError):
-                found = reply.json().get("items") if reply is not None else None
-                return [i for i in found or [] if isinstance(i, dict) and "id" in i]
-            return []
-
+        effort, and within ``budget`` seconds: models first. A note naming the checkpoints
+        left, or ``None``."""
+        sweep = Sweep(http, budget)
         # A model whose create's reply was lost on the way (a POST not sent again) is in
         # no reply: where the server lists models, found by this run's session.
         limit, listed = limits.LIST_MODELS_LIMIT_MAXIMUM, set[str]()
         for offset in itertools.count(0, limit):
-            page = items(f"/api/v1/models?limit={limit}&offset={offset}")
+            page = sweep.items("/api/v1/models", limit=limit, offset=offset)
             for item in page:
                 if item.get("session_id") in self._made and item.get("status") != "terminated":
                     self.models.setdefault(item["id"], None)
@@ -195,21 +175,173 @@ class Ownership:
             if len(page) < limit or listed >= {str(item["id"]) for item in page}:
                 break
             listed.update(str(item["id"]) for item in page)
+
+        # Saves no reply of the run showed (an export of the current weights saves one),
+        # as the models list them: before the terminates too, since a server may no longer
+        # find a terminated model. Every checkpoint of this run's models is this run's.
+        found = sweep.find(self.models, _everything)
         for model_id in self.models:
-            send("POST", f"/api/v1/models/{model_id}/terminate")
-        # Saves no reply of the run showed (an export of the current weights saves one).
-        for model_id in self.models:
-            for item in items(f"/api/v1/models/{model_id}/checkpoints"):
-                self.checkpoints.setdefault(item["id"], None)
+            sweep.send("POST", f"/api/v1/models/{model_id}/terminate")
+        found.update(sweep.find(self.models, _everything))
         # Artifacts outlive their checkpoint: those no reply showed (an export answered
         # with a pending operation) are found before it goes.
-        for checkpoint_id in self.checkpoints:
-            for item in items(f"/api/v1/checkpoints/{checkpoint_id}/artifacts"):
+        for checkpoint_id in {**self.checkpoints, **found}:
+            for item in sweep.items(f"/api/v1/checkpoints/{checkpoint_id}/artifacts"):
                 self.artifacts.setdefault(item["id"], None)
         for artifact_id in self.artifacts:
-            send("DELETE", f"/api/v1/artifacts/{artifact_id}")
+            sweep.send("DELETE", f"/api/v1/artifacts/{artifact_id}")
         for checkpoint_id in self.checkpoints:
-            send("DELETE", f"/api/v1/checkpoints/{checkpoint_id}")
+            sweep.delete(checkpoint_id)
+        return sweep.checkpoints(self.models, _everything, found)
+
+
+def _everything(_: Mapping[str, Any]) -> bool:
+    return True
+
+
+Ours = Callable[[Mapping[str, Any]], bool]
+
+
+class Found(NamedTuple):
+    """A checkpoint a model's list showed."""
+
+    model_id: str
+    name: str
+
+
+class Sweep:
+    """The requests of a clean-up: best effort, all within ``budget`` seconds, each sent
+    again after a 429 or 503 (as ``Retry-After`` says) or a lost reply. ``root`` comes
+    before each path, and ``headers`` go with each request."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        budget: float,
+        *,
+        root: str = "",
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = http
+        self._ends = time.monotonic() + budget
+        self._root = root
+        self._headers = dict(headers or {})
+        self._sleep = sleep
+        self._deleted: set[str] = set()  # the checkpoints deleted, by id
+        #: The ids each model's list showed last (not deleted); ``None``: it could not be read.
+        self._lists: dict[str, set[str] | None] = {}
+
+    def send(self, method: str, path: str, **params: str | int) -> httpx.Response | None:
+        """The reply, or ``None``: none within the budget."""
+        for attempt in range(4):
+            if time.monotonic() > self._ends:
+                return None
+            wait = 0.25 * 2**attempt
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                reply = self._http.request(
+                    method, self._root + path, params=params or None, headers=self._headers
+                )
+                if reply.status_code not in (429, 503):
+                    return reply
+                wait = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
+            if time.monotonic() + wait > self._ends:
+                return None
+            self._sleep(wait)
+        return None
+
+    def items(self, path: str, **params: str | int) -> list[dict[str, Any]]:
+        """The listing's items (with an ``id``), every page its ``next_cursor`` leads to."""
+        return self._items(path, **params) or []
+
+    def _items(self, path: str, **params: str | int) -> list[dict[str, Any]] | None:
+        """As ``items``; ``None`` when the first page could not be read."""
+        found: list[dict[str, Any]] | None = None
+        cursors: set[str] = set()
+        while True:
+            reply = self.send("GET", path, **params)
+            if reply is None or reply.status_code != 200:
+                return found
+            try:
+                page = reply.json()
+                items, cursor = page.get("items"), page.get("next_cursor")
+            except (ValueError, AttributeError):
+                return found
+            found = (found or []) + [i for i in items or [] if isinstance(i, dict) and "id" in i]
+            if not isinstance(cursor, str) or cursor in cursors:
+                return found
+            cursors.add(cursor)
+            params = {**params, "cursor": cursor}
+
+    def delete(self, checkpoint_id: str) -> int | None:
+        """Delete the checkpoint; the reply's status (``None``: no reply)."""
+        reply = self.send("DELETE", f"/api/v1/checkpoints/{checkpoint_id}")
+        if reply is not None and 200 <= reply.status_code < 300:
+            self._deleted.add(checkpoint_id)
+        return None if reply is None else reply.status_code
+
+    def find(self, model_ids: Iterable[str], ours: Ours) -> dict[str, Found]:
+        """The checkpoints of ``model_ids`` that ``ours`` takes, by id, as the models'
+        lists show them now, but for those deleted (in a list's words, or by this sweep:
+        a list may lag)."""
+        found: dict[str, Found] = {}
+        for model_id in model_ids:
+            items = self._items(f"/api/v1/models/{model_id}/checkpoints")
+            shown = [i for i in items or [] if i.get("status") != "deleted"]
+            self._lists[model_id] = None if items is None else {str(i["id"]) for i in shown}
+            for item in shown:
+                if ours(item) and str(item["id"]) not in self._deleted:
+                    found[str(item["id"])] = Found(model_id, str(item.get("name")))
+        return found
+
+    def checkpoints(
+        self, model_ids: Iterable[str], ours: Ours, found: Mapping[str, Found] | None = None
+    ) -> str | None:
+        """Delete each checkpoint of ``model_ids`` that ``ours`` takes, as the models'
+        lists show them, and those ``found`` before (in a list that may be gone, a
+        terminated model's): a save whose reply the run could not read (in another shape
+        than the spec's) made one whose id only a list gives. One still being saved (a
+        delete answered 409, as the spec has it) is tried again until the budget ends. A
+        note naming the ones left, or ``None``."""
+        models, known, pause = list(model_ids), dict(found or {}), 0.25
+        refused: dict[str, str] = {}  # why each checkpoint left is, by id
+        given_up: set[str] = set()  # refused for good: not asked again
+        while True:
+            known.update(self.find(models, ours))
+            waiting = False
+            for checkpoint_id in known:
+                if checkpoint_id in self._deleted or checkpoint_id in given_up:
+                    continue
+                status = self.delete(checkpoint_id)
+                if checkpoint_id in self._deleted:
+                    refused.pop(checkpoint_id, None)
+                    continue
+                refused[checkpoint_id] = "no reply" if status is None else f"DELETE: {status}"
+                if status == 409:
+                    waiting = True
+                else:
+                    given_up.add(checkpoint_id)
+            if not waiting or time.monotonic() + pause > self._ends:
+                break
+            self._sleep(pause)
+            pause = min(2 * pause, 2.0)
+        if refused:  # a delete whose reply was lost may have been done: listed no more
+            self.find(models, ours)
+        shown = [
+            f"`{known[i].name}` ({why})" for i, why in refused.items() if self._left(known[i], i)
+        ]
+        if not shown:
+            return None
+        more = f" and {len(shown) - _NAMED} more" if len(shown) > _NAMED else ""
+        return (
+            f"the clean-up left {len(shown)} checkpoint(s) of this run on the server: "
+            f"{', '.join(shown[:_NAMED])}{more}"
+        )
+
+    def _left(self, found: Found, checkpoint_id: str) -> bool:
+        """Whether the checkpoint is still there, as far as its model's list tells."""
+        listed = self._lists.get(found.model_id)
+        return listed is None or checkpoint_id in listed
 
 
 def is_artifact_kind(kind: object) -> bool:
