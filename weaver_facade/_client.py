@@ -1115,9 +1115,11 @@ class ServiceClient(_ServiceBase):
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)
 
-        def send(call: Call[Any]) -> Any:
-            with deadline.api_request(call.operation):
-                return io.send(call)
+        def send(step: object) -> Any:
+            if not isinstance(step, Call):  # a pause between looks
+                return io.perform(step)
+            with deadline.api_request(step.operation):
+                return io.send(step)
 
         artifact_id, descriptor = drive(download_plan(target, kind), send)
         state = download_sync(
@@ -1402,9 +1404,11 @@ class AsyncServiceClient(_ServiceBase):
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)
 
-        async def send(call: Call[Any]) -> Any:
-            with deadline.api_request(call.operation):
-                return await io.send(call)
+        async def send(step: object) -> Any:
+            if not isinstance(step, Call):  # a pause between looks
+                return await io.perform(step)
+            with deadline.api_request(step.operation):
+                return await io.send(step)
 
         artifact_id, descriptor = await adrive(download_plan(target, kind), send)
         state = await download_async(

@@ -48,6 +48,7 @@ from ._wire import (
     Call,
     EarlierAttempt,
     GeneratedClient,
+    Pause,
     Plan,
     WireModel,
     adrive,
@@ -286,6 +287,13 @@ class _Base(Generic[SleepT, SnapshotT]):
     def time_left(self) -> float | None:
         """Seconds before the deadline ``until`` set, or ``None`` without one."""
         return None if self._deadline is None else max(0.0, self._deadline - self.poll.clock())
+
+    def pause(self, step: Pause) -> float | None:
+        """The seconds to sleep for ``step``: the poll backoff, never under
+        ``min_interval``; ``None`` when the deadline would come before a look after it."""
+        seconds = max(self.poll.settings.min_interval, self.poll.backoff(step.attempt))
+        left = self.time_left()
+        return None if left is not None and left <= seconds else seconds
 
     def whole(self) -> Self:
         """For a call made of several requests (a listing, a lookup): a copy whose requests
@@ -551,10 +559,14 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         return drive(plan, self.whole().perform)
 
     def perform(self, step: object) -> Any:
-        """One step of a plan: send a ``Call``, or start a ``Submission`` and wait for its
-        result."""
+        """One step of a plan: send a ``Call``, start a ``Submission`` and wait for its
+        result, or sleep a ``Pause`` (``pause``)."""
         if isinstance(step, Submission):
             return self.submit(step).result()
+        if isinstance(step, Pause):
+            if (seconds := self.pause(step)) is not None:
+                self._sleep(seconds)
+            return seconds is not None
         return self.send(cast(Call[Any], step))
 
     def close(self) -> None:
@@ -637,6 +649,10 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         """See ``SyncIO.perform``."""
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
+        if isinstance(step, Pause):
+            if (seconds := self.pause(step)) is not None:
+                await self._sleep(seconds)
+            return seconds is not None
         return await self.send(cast(Call[Any], step))
 
     def abandon(self) -> None:

@@ -34,7 +34,7 @@ from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
 from ._operations import PollPolicy
 from ._retry import may_have_acted
-from ._wire import Call, Plan, newest, optional
+from ._wire import Call, Pause, Plan, newest, optional
 
 
 class CheckpointPager:
@@ -108,13 +108,38 @@ def kept_of_forgotten(
         return None
 
 
+# How many times more a checkpoint its model's list lacks is looked for, each after a
+# pause (``Pause``): a server may not list at once what it has just made. The poll
+# backoff's first pauses (at most 0.25, 0.5 and 1 s by default) keep a missing
+# checkpoint's error prompt.
+LOOKS_AGAIN = 3
+
+
+def find_listed(
+    model_id: str, wanted: Callable[[Checkpoint], bool]
+) -> Plan[tuple[Checkpoint | None, str]]:
+    """``find``, looked for ``LOOKS_AGAIN`` times more within the call's deadline; with
+    ``None``, how many times the list was read and why, for the error's message."""
+    looks = 0
+    while True:
+        found = yield from find(model_id, wanted)
+        looks += 1
+        if found is not None:
+            return found, ""
+        if looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
+            break
+    times = f"{looks} time{'s' if looks > 1 else ''}"
+    return None, f"listed {times}: a server may list a checkpoint it has just saved only later"
+
+
 def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
-    """A path's checkpoint, looked up by name among its model's checkpoints."""
-    found = yield from find(path.model_id, lambda c: c.name == path.name)
+    """A path's checkpoint, looked up by name among its model's checkpoints
+    (``find_listed``)."""
+    found, listed = yield from find_listed(path.model_id, lambda c: c.name == path.name)
     if found is None:
         raise NotFoundError(
             f"no checkpoint named {path.name!r} among the checkpoints of model "
-            f"{path.model_id} ({path})",
+            f"{path.model_id} ({path}), {listed}",
             code="not_found",
         )
     return found
@@ -184,11 +209,11 @@ def by_id(
             if server is not None:
                 server.checkpoint_by_id_supported = True
             return checkpoint_from_wire("get_checkpoint", reply)
-    found = yield from find(model_id, lambda c: c.id == checkpoint_id)
+    found, listed = yield from find_listed(model_id, lambda c: c.id == checkpoint_id)
     if found is None:
         raise NotFoundError(
             f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found "
-            f"none, and none is among the checkpoints of model {model_id})",
+            f"none, and none is among the checkpoints of model {model_id}, {listed})",
             status_code=None if missed is None else missed.status_code,
             code="not_found",
             request_id=None if missed is None else missed.request_id,

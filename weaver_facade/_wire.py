@@ -906,8 +906,17 @@ R = TypeVar("R")
 
 
 Plan: TypeAlias = Generator[Any, Any, T]
-"""An I/O-free plan: yields steps (a ``Call``, a ``Submission``...), receives their outcomes,
-returns its result. Each client's ``run`` carries the steps out."""
+"""An I/O-free plan: yields steps (a ``Call``, a ``Submission``, a ``Pause``...), receives
+their outcomes, returns its result. Each client's ``run`` carries the steps out."""
+
+
+@attrs.frozen
+class Pause:
+    """A plan's step: sleep the client's poll backoff after ``attempt`` looks
+    (``PollPolicy.backoff``). Its outcome is ``False``, and nothing is slept, when the
+    call's deadline leaves no time for the pause and a look after it."""
+
+    attempt: int
 
 
 def drive(plan: Generator[S, Any, R], perform: Callable[[S], Any]) -> R:

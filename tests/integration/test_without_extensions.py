@@ -172,6 +172,28 @@ def test_a_lost_reply_whose_checkpoint_the_list_does_not_show_yet_says_it_may_be
     assert not getattr(real.value, "__notes__", None)
 
 
+def test_a_path_just_saved_is_found_though_the_list_lags(
+    emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient], tmp_path: Path
+) -> None:
+    # Each lookup of the path read the list once, which did not show the checkpoint yet:
+    # NotFoundError, for a checkpoint the call before had saved.
+    transport, service = lossy
+    trainer = service.create_training_client(BASE_MODEL, seed=1)
+    saved = trainer.save_state("lagging")
+    path = str(saved.path)
+    transport.lagging_listings = 1
+    assert trainer.get_checkpoint(path) == saved
+    transport.lagging_listings = 1
+    artifact = trainer.export_weights(path)
+    transport.lagging_listings = 1
+    downloaded = service.download_weights(path, tmp_path / "weights")
+    assert transport.lagging_listings == 0
+    # The server's own records: the export and the download are of the saved checkpoint.
+    exported = rows(emu, "SELECT id, checkpoint_id FROM artifacts")
+    assert exported == [(str(artifact.id), str(saved.id))]
+    assert downloaded.artifact_id == artifact.id
+
+
 @pytest.mark.parametrize(
     ("code", "export_code"),
     [("checkpoint_exists", "export_in_progress"), ("already_exists", "conflict")],

@@ -1,0 +1,169 @@
+"""A checkpoint's path against a server whose checkpoint list lags behind its saves.
+
+The wire has no lookup by path: a path is found in its model's list, which a server may
+not update at once ("a server may not find at once what it has just made"). A path the
+list lacks is looked for again, a few times, after the client's poll backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.fakeserver import (
+    FakeClock,
+    FakeWeaver,
+    artifact_json,
+    async_service,
+    json_reply,
+    service,
+)
+from weaver_facade import (
+    Checkpoint,
+    NotFoundError,
+    PollPolicy,
+    PollSettings,
+    ServiceClient,
+    TrainingClient,
+)
+
+LIST = "/api/v1/models/m-1/checkpoints"
+SETTINGS = PollSettings()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def svc(fake: FakeWeaver, clock: FakeClock) -> Iterator[ServiceClient]:
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as client:
+        yield client
+
+
+@pytest.fixture
+def trainer(svc: ServiceClient) -> TrainingClient:
+    return svc.create_training_client("weaver-tiny")
+
+
+def lag(fake: FakeWeaver, listings: int) -> None:
+    """The model's next ``listings`` listings leave out every checkpoint, as a list that
+    lags behind the saves does."""
+    fake.script("GET", LIST, *[json_reply(200, {"items": []}) for _ in range(listings)])
+
+
+def _get(svc: ServiceClient, trainer: TrainingClient, saved: Checkpoint) -> str:
+    return str(trainer.get_checkpoint(str(saved.path)).id)
+
+
+def _export(svc: ServiceClient, trainer: TrainingClient, saved: Checkpoint) -> str:
+    return str(trainer.export_weights(saved.path).checkpoint_id)
+
+
+def _artifacts(svc: ServiceClient, trainer: TrainingClient, saved: Checkpoint) -> str:
+    (artifact,) = svc.list_artifacts(str(saved.path))
+    return str(artifact.checkpoint_id)
+
+
+USES: dict[str, Callable[[ServiceClient, TrainingClient, Checkpoint], str]] = {
+    "get_checkpoint": _get,
+    "export_weights": _export,
+    "list_artifacts": _artifacts,
+}
+
+
+@pytest.mark.parametrize("use", USES.values(), ids=list(USES))
+def test_a_path_just_saved_is_found_in_a_list_that_lags(
+    fake: FakeWeaver,
+    clock: FakeClock,
+    svc: ServiceClient,
+    trainer: TrainingClient,
+    use: Callable[[ServiceClient, TrainingClient, Checkpoint], str],
+) -> None:
+    # It raised NotFoundError: the list was read once, before it showed the checkpoint.
+    saved = trainer.save_state("c")
+    (record,) = fake.checkpoints["m-1"]
+    artifact = artifact_json(checkpoint_id=record["id"])
+    fake.script("POST", f"/api/v1/checkpoints/{record['id']}/export", json_reply(200, artifact))
+    fake.script(
+        "GET",
+        f"/api/v1/checkpoints/{record['id']}/artifacts",
+        json_reply(200, {"items": [artifact]}),
+    )
+    lag(fake, 2)
+    assert use(svc, trainer, saved) == record["id"]
+    assert len(fake.sent("GET", LIST)) == 3
+    assert len(clock.sleeps) == 2
+
+
+def test_a_missing_path_is_not_found_after_a_few_short_looks(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    trainer.save_state("c")
+    with pytest.raises(NotFoundError) as missing:
+        trainer.get_checkpoint("weaver://m-1/checkpoints/never")
+    listings = len(fake.sent("GET", LIST))
+    assert listings == 4  # the README's "looked for 3 times more"
+    assert f"listed {listings} times" in str(missing.value)
+    assert "may list a checkpoint it has just saved only later" in str(missing.value)
+    # Each pause is the poll backoff of its look, at least min_interval.
+    assert len(clock.sleeps) == listings - 1
+    for attempt, slept in enumerate(clock.sleeps):
+        cap = SETTINGS.initial_backoff * 2**attempt
+        assert SETTINGS.min_interval <= slept <= cap
+
+
+def test_the_looks_end_at_the_call_s_deadline_as_not_found(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    # A pause the deadline leaves no time for, and a look after it, is not taken: the
+    # path is not found, rather than the call timing out.
+    timeout = SETTINGS.initial_backoff
+    with pytest.raises(NotFoundError, match="listed 2 times"):
+        trainer.with_options(timeout=timeout).get_checkpoint("weaver://m-1/checkpoints/never")
+    assert len(fake.sent("GET", LIST)) == 2
+    assert sum(clock.sleeps) < timeout
+
+
+def test_a_listing_that_refuses_the_model_is_not_looked_at_again(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    # A 404 of the listing says its model is not there: waiting changes nothing.
+    refused: dict[str, Any] = {"error": "not_found", "message": "no model", "retryable": False}
+    fake.script("GET", LIST, json_reply(404, refused))
+    with pytest.raises(NotFoundError, match="no model"):
+        trainer.get_checkpoint("weaver://m-1/checkpoints/c")
+    assert len(fake.sent("GET", LIST)) == 1
+    assert clock.sleeps == []
+
+
+async def test_async_a_path_just_saved_is_found_in_a_list_that_lags() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        saved = await trainer.save_state("c")
+        lag(fake, 2)
+        found = await trainer.get_checkpoint(saved.path)
+    assert str(found.id) == fake.checkpoints["m-1"][0]["id"]
+    assert len(fake.sent("GET", LIST)) == 3
+    assert len(clock.sleeps) == 2
+
+
+def test_an_id_just_saved_is_found_in_a_list_that_lags(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    # Without GET /checkpoints/{id} (the real service), an id is looked up in the list too.
+    saved = trainer.save_state("c")
+    by_id = f"/api/v1/checkpoints/{saved.id}"
+    refused = {"error": "method_not_allowed", "message": "no route", "retryable": False}
+    fake.script("GET", by_id, json_reply(405, refused))
+    lag(fake, 2)
+    assert str(trainer.get_checkpoint(saved.id).id) == fake.checkpoints["m-1"][0]["id"]
+    assert len(fake.sent("GET", by_id)) == 1
+    assert len(fake.sent("GET", LIST)) == 3
+    assert len(clock.sleeps) == 2
