@@ -388,12 +388,15 @@ def test_weaver_base_url_runs_the_same_tests_against_another_server(
     assert any(external.data_dir.joinpath("checkpoints").iterdir())
 
 
+@pytest.mark.parametrize("extensions", ["none", ""])
 def test_weaver_extensions_with_weaver_base_url_is_a_usage_error(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, extensions: str
 ) -> None:
-    # It chooses the local emulator's extensions; another server's were silently kept.
+    # It chooses the local emulator's extensions; another server's were silently kept (an
+    # empty one, the emulator's "none", until lately).
     pytester.makepyfile("def test_x(weaver_server): pass")
-    result = run(pytester, "--weaver-base-url", "http://127.0.0.1:9", "--weaver-extensions", "none")
+    args = ("--weaver-base-url", "http://127.0.0.1:9", "--weaver-extensions", extensions)
+    result = run(pytester, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--weaver-extensions chooses the local emulator's extensions*"])
 
@@ -406,6 +409,16 @@ def test_a_bad_weaver_base_url_is_one_usage_error(pytester: pytest.Pytester) -> 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--weaver-base-url is the server root; drop the trailing*"])
     assert "pw-9f" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("given", ["", " "])
+def test_a_blank_weaver_base_url_is_a_usage_error(pytester: pytest.Pytester, given: str) -> None:
+    # An empty one (`--weaver-base-url "$URL"` with URL unset) ran the tests against the
+    # local emulator, passing, as if no server had been asked for.
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    result = run(pytester, "--weaver-base-url", given)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--weaver-base-url is blank: give the server root*"])
 
 
 def test_a_client_the_environment_refuses_is_not_a_blank_weaver_base_url(
