@@ -6,6 +6,7 @@ it in a conftest that is not at the top of the run.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -693,3 +694,32 @@ def test_the_readme_conftest_line_loads_the_plugin(pytester: pytest.Pytester) ->
     pytester.makeconftest(f"{found.group(1)}\n{conftest}")
     pytester.makepyfile(test_readme=test)
     pytester.runpytest(*QUIET).assert_outcomes(passed=1)
+
+
+def test_the_emulator_leaves_uvicorns_access_log_alone(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The emulator's server turned its access log off by emptying the process-wide
+    # `uvicorn.access` logger and stopping its propagation: a handler of the user's there
+    # was dropped, and pytest, which gives its capture handler to each logger that does not
+    # propagate, then captured a line per request, a storage URL's signature too.
+    access = logging.getLogger("uvicorn.access")
+    users = logging.NullHandler()
+    monkeypatch.setattr(access, "handlers", [users])
+    monkeypatch.setattr(access, "propagate", True)
+    pytester.makepyfile(
+        """
+        def test_download(weaver_client, tmp_path):
+            trainer = weaver_client.create_training_client("weaver-tiny")
+            artifact = trainer.export_weights(trainer.save_state("one"))
+            weaver_client.download_weights(artifact, tmp_path)
+            assert not "failed, to show the captured log"
+        """
+    )
+    result = run(pytester, "-o", "log_level=INFO")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Captured log*"])
+    assert "uvicorn.access" not in result.stdout.str()
+    assert "signature=" not in result.stdout.str()
+    assert access.handlers == [users]
+    assert access.propagate

@@ -106,6 +106,21 @@ class _HideSignatures(logging.Filter):
 
 
 _ACCESS_FILTER = _HideSignatures()
+_SERVER_THREAD = "weaver-emulator-server"
+
+
+class _QuietInThread(logging.Filter):
+    """An emulator served in a thread logs no access lines. uvicorn's own switch for that
+    (``access_log=False``) empties the process-wide ``uvicorn.access`` logger and stops
+    its propagation: the host program's handlers there were lost, and one added later
+    (pytest's, which joins every logger that does not propagate) got a line per request,
+    storage signatures too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != _SERVER_THREAD
+
+
+_IN_THREAD_FILTER = _QuietInThread()
 
 
 def _release_long_polls(app: object) -> None:
@@ -175,7 +190,8 @@ def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
     def on_ready(_: _Server) -> None:
         settled.set()
 
-    server = _Server(_uvicorn_config(app, host, port, access_log=False), on_ready)
+    logging.getLogger("uvicorn.access").addFilter(_IN_THREAD_FILTER)  # once: filters are a set
+    server = _Server(_uvicorn_config(app, host, port, access_log=True), on_ready)
 
     def run() -> None:
         try:
@@ -185,7 +201,7 @@ def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
         finally:
             settled.set()
 
-    thread = threading.Thread(target=run, name="weaver-emulator-server", daemon=True)
+    thread = threading.Thread(target=run, name=_SERVER_THREAD, daemon=True)
     thread.start()
     settled.wait(_STARTUP_TIMEOUT_SECONDS)
     if not server.started:
