@@ -394,7 +394,9 @@ def weaver_async_client(request: pytest.FixtureRequest) -> AsyncServiceClient:
     or the default of fixtures (``asyncio_default_fixture_loop_scope``).
     """
     if not _HAVE_PYTEST_ASYNCIO:
-        pytest.fail("weaver_async_client needs pytest-asyncio (pip install pytest-asyncio)")
+        pytest.fail(
+            "weaver_async_client needs pytest-asyncio (pip install pytest-asyncio)", pytrace=False
+        )
     client: AsyncServiceClient = request.getfixturevalue(
         f"_weaver_async_client_on_{_test_loop_scope(request)}_loop"
     )

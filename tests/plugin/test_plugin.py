@@ -549,6 +549,8 @@ def test_without_pytest_asyncio_the_async_fixture_says_so(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess("-p", "no_pytest_asyncio", *PLUGIN, *QUIET)
     result.assert_outcomes(errors=1)
     assert "weaver_async_client needs pytest-asyncio" in result.stdout.str()
+    # One line, as the plugin's other refusals: not the plugin's own source around it.
+    assert "_HAVE_PYTEST_ASYNCIO" not in result.stdout.str()
 
 
 def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
