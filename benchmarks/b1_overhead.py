@@ -29,7 +29,7 @@ from weaver_client.api.checkpoints import list_checkpoints
 from weaver_client.client import AuthenticatedClient
 from weaver_client.models import Error
 
-from benchmarks.common import KEY, Result, Section, median, percentile
+from benchmarks.common import KEY, Result, Section, median, percentile, table
 from weaver_facade import ServiceClient
 
 BASE = "http://bench.test"
@@ -228,13 +228,18 @@ def run(quick: bool) -> Section:
         f"takes {trip * 1e6:.0f} µs (p50), the facade's own work per item "
         f"{own * 1e6:.1f} µs."
     )
-    section.notes.append("| variant | p50 per call | p90 per call | per item (p50) |")
-    section.notes.append("| --- | --- | --- | --- |")
-    for name, times in per_call.items():
-        section.notes.append(
-            f"| {name} | {p50[name] * 1e6:.0f} µs | {percentile(times, 90) * 1e6:.0f} µs "
-            f"| {p50[name] / ITEMS * 1e6:.1f} µs |"
-        )
+    section.notes += table(
+        ["variant", "p50 per call", "p90 per call", "per item (p50)"],
+        (
+            [
+                name,
+                f"{p50[name] * 1e6:.0f} µs",
+                f"{percentile(times, 90) * 1e6:.0f} µs",
+                f"{p50[name] / ITEMS * 1e6:.1f} µs",
+            ]
+            for name, times in per_call.items()
+        ),
+    )
     if ratio > TARGET:
         again, close_again = variants()
         try:

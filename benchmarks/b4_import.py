@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchmarks.common import ROOT, Result, Section, median, ms, percentile
+from benchmarks.common import ROOT, Result, Section, median, ms, percentile, table
 
 TARGET = 1.5
 STATEMENTS = {
@@ -63,10 +63,11 @@ def run(quick: bool) -> Section:
         )
     )
     section.notes.append(f"{runs} fresh interpreters per statement, interleaved.")
-    section.notes.append("| statement | p50 | p90 | min |")
-    section.notes.append("| --- | --- | --- | --- |")
-    for name, values in times.items():
-        section.notes.append(
-            f"| `{name}` | {ms(p50[name])} | {ms(percentile(values, 90))} | {ms(min(values))} |"
-        )
+    section.notes += table(
+        ["statement", "p50", "p90", "min"],
+        (
+            [f"`{name}`", ms(p50[name]), ms(percentile(values, 90)), ms(min(values))]
+            for name, values in times.items()
+        ),
+    )
     return section

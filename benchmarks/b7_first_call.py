@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import KEY, ROOT, Result, Section, emulator, median, ms
+from benchmarks.common import KEY, ROOT, Result, Section, emulator, median, ms, table
 from weaver_facade import AsyncServiceClient
 
 TARGET = 0.05
@@ -91,14 +91,19 @@ def run(quick: bool) -> Section:
             )
         )
     section.notes.append(f"{runs} fresh interpreters per call, interleaved.")
-    section.notes.append("| first call | call p50 | loop held p50 | max | constructor p50 |")
-    section.notes.append("| --- | --- | --- | --- | --- |")
-    for method, found in samples.items():
-        section.notes.append(
-            f"| `{method}` | {ms(median([s['call'] for s in found]))} "
-            f"| {ms(median([s['held'] for s in found]))} | {ms(max(s['held'] for s in found))} "
-            f"| {ms(median([s['constructor'] for s in found]))} |"
-        )
+    section.notes += table(
+        ["first call", "call p50", "loop held p50", "max", "constructor p50"],
+        (
+            [
+                f"`{method}`",
+                ms(median([s["call"] for s in found])),
+                ms(median([s["held"] for s in found])),
+                ms(max(s["held"] for s in found)),
+                ms(median([s["constructor"] for s in found])),
+            ]
+            for method, found in samples.items()
+        ),
+    )
     return section
 
 

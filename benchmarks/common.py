@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -48,6 +48,12 @@ class Section:
     title: str
     results: list[Result] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A markdown table's lines."""
+    lines = [f"| {' | '.join(header)} |", "|" + " --- |" * len(header)]
+    return lines + [f"| {' | '.join(row)} |" for row in rows]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -108,12 +114,15 @@ def render(sections: list[Section], *, command: str, seconds: float) -> str:
         "",
         "## Summary",
         "",
-        "| benchmark | metric | measured | target | verdict |",
-        "| --- | --- | --- | --- | --- |",
+        *table(
+            ["benchmark", "metric", "measured", "target", "verdict"],
+            (
+                [r.bench, r.metric, r.value, r.target, r.verdict]
+                for s in sections
+                for r in s.results
+            ),
+        ),
     ]
-    for section in sections:
-        for r in section.results:
-            lines.append(f"| {r.bench} | {r.metric} | {r.value} | {r.target} | {r.verdict} |")
     for section in sections:
         lines += ["", f"## {section.title}", ""]
         lines += [
