@@ -8,8 +8,8 @@ about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
 
 * **No API key.** A request carries only the headers its caller gives, and
   every redirect (up to ``MAX_REDIRECTS``, to any host) carries the same.
-* **TLS** is verified with httpx's default context (the same CA bundle and
-  ``SSL_CERT_FILE``/``SSL_CERT_DIR`` rules), built on first HTTPS use.
+* **TLS** is verified with the API's context (``tls_context``: httpx's default, the
+  same CA bundle and ``SSL_CERT_FILE``/``SSL_CERT_DIR`` rules), taken on first HTTPS use.
 * **Proxies.** When the environment names one (``environment_proxy``), every GET
   goes through an httpx client with ``trust_env``, so the proxy rules (``NO_PROXY``
   included) stay httpx's; its replies are read through the same ``readinto``.
@@ -39,7 +39,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from ._transport import HTTPCORE_LOGGERS, environment_proxy, environment_settings
+from ._transport import HTTPCORE_LOGGERS, environment_proxy, environment_settings, tls_context
 
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0
@@ -201,6 +201,7 @@ class StorageHTTP:
                 logging.getLogger(name).addFilter(_quiet)  # filters are a set: added once
             with environment_settings():  # a proxy it cannot use fails here, not per GET
                 self._httpx = httpx.Client(
+                    verify=tls_context(),
                     follow_redirects=True,
                     max_redirects=MAX_REDIRECTS,
                     event_hooks={"response": [_refuse_unfetchable_location]},
@@ -314,7 +315,7 @@ class StorageHTTP:
         # Loading the CA bundle takes ~0.1 s, which a plain-HTTP download never needs.
         with self._lock:
             if self._tls is None:
-                self._tls = httpx.create_ssl_context()
+                self._tls = tls_context()
             return self._tls
 
     def _via_httpx(

@@ -37,6 +37,7 @@ import math
 import os
 import random
 import re
+import ssl
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -616,16 +617,44 @@ def environment_settings() -> Iterator[None]:
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
 
 
+def tls_context() -> ssl.SSLContext:
+    """httpx's default context for the trust the environment names (``SSL_CERT_FILE``,
+    else ``SSL_CERT_DIR``, else certifi's bundle), shared: loading a bundle takes about
+    0.1 s, which every client paid, blocking an event loop. A bundle changed since
+    (another file, mtime or size) is read anew; one that cannot be read fails each time."""
+    if path := os.environ.get("SSL_CERT_FILE"):
+        kind = "file"
+    elif path := os.environ.get("SSL_CERT_DIR"):
+        kind = "dir"
+    else:
+        import certifi  # as httpx does: only when needed
+
+        kind, path = "certifi", certifi.where()
+    try:
+        found = os.stat(path)
+        identity: tuple[int, int, int] | None = (found.st_ino, found.st_mtime_ns, found.st_size)
+    except OSError:
+        identity = None
+    # ssl.create_default_context also reads SSLKEYLOGFILE.
+    return _tls_context((kind, path, identity, os.environ.get("SSLKEYLOGFILE")))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(trust: tuple[object, ...]) -> ssl.SSLContext:
+    """Keyed by ``trust``: what httpx reads from the environment to build it."""
+    return httpx.create_ssl_context()
+
+
 def own_transport(url: str | None = None) -> httpx.BaseTransport:
     """What sends when the user gives no client: httpx's transport, or a client of its
     own when the environment names a proxy for ``url`` (given a transport, httpx
     ignores them)."""
     with environment_settings():
         if proxy := environment_proxy(url):
-            client = httpx.Client()
+            client = httpx.Client(verify=tls_context())
             bound_by_deadline([client._transport, *filter(None, client._mounts.values())])
             return ClientTransport(client, owned=True, proxy=proxy)
-        transport = httpx.HTTPTransport()
+        transport = httpx.HTTPTransport(verify=tls_context())
         bound_by_deadline([transport])
         return transport
 
@@ -634,8 +663,9 @@ def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
     """See ``own_transport``."""
     with environment_settings():
         if proxy := environment_proxy(url):
-            return AsyncClientTransport(httpx.AsyncClient(), owned=True, proxy=proxy)
-        return httpx.AsyncHTTPTransport()
+            client = httpx.AsyncClient(verify=tls_context())
+            return AsyncClientTransport(client, owned=True, proxy=proxy)
+        return httpx.AsyncHTTPTransport(verify=tls_context())
 
 
 def _read(response: httpx.Response) -> httpx.Response:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import httpx
 import pytest
 
@@ -16,6 +20,7 @@ from weaver_facade import (
     APIConnectionError,
     AsyncServiceClient,
     InvalidArgumentError,
+    NotFoundError,
     ServiceClient,
 )
 
@@ -98,6 +103,61 @@ def test_the_command_line_says_which_setting_and_exits_2(monkeypatch: pytest.Mon
     assert run.exit_code == 2
     assert run.stderr.startswith("error: the environment's TLS or proxy settings cannot be used")
     assert "SSL_CERT_FILE" in run.stderr
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+async def test_clients_load_the_ca_bundle_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxied: bool
+) -> None:
+    # Each construction loaded it anew, some 0.1 s (a blocked event loop, for the
+    # async client), even for an http:// base URL; through a proxy, once per transport.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    if proxied:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")  # never reached here
+    bundle = tmp_path / "ca.pem"
+    shutil.copyfile(certifi.where(), bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    loaded: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loaded.append(args[0] if args else kwargs.get("cafile"))
+        load(context, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    for _ in range(2):
+        ServiceClient("http://127.0.0.1:9", "k", heartbeat_interval=0).close()
+        await AsyncServiceClient("http://127.0.0.1:9", "k", heartbeat_interval=0).aclose()
+    assert loaded == [str(bundle)]
+
+
+def test_a_replaced_ssl_cert_file_is_read_by_the_next_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its CA bundle shared between clients, a bundle updated meanwhile still counts.
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    (tmp_path / "server").mkdir()
+    (tmp_path / "other").mkdir()
+    server_cert, other = self_signed(tmp_path / "server"), self_signed(tmp_path / "other")
+    bundle = tmp_path / "ca.pem"
+    shutil.copyfile(other[0], bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    with StorageServer({}, tls=server_cert).running() as server:
+        url = f"https://127.0.0.1:{server.port}"
+        with (
+            ServiceClient(url, "k", heartbeat_interval=0, max_retries=0) as svc,
+            pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            svc.get_model("m-1")
+        shutil.copyfile(server_cert[0], tmp_path / "new.pem")
+        os.replace(tmp_path / "new.pem", bundle)  # as a package update replaces it
+        with (
+            ServiceClient(url, "k", heartbeat_interval=0, max_retries=0) as svc,
+            pytest.raises(NotFoundError),  # the server's own reply: TLS was trusted
+        ):
+            svc.get_model("m-1")
 
 
 @pytest.mark.parametrize(
