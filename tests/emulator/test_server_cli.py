@@ -336,6 +336,18 @@ def test_a_port_in_use_is_one_line_that_says_what_to_do(taken_port: int, python_
     assert done.stdout == ""
 
 
+def test_run_emulator_on_a_port_in_use_says_so(taken_port: int) -> None:
+    # It raised "failed to start on 127.0.0.1:PORT: SystemExit(3)"; only uvicorn's log said why.
+    with (
+        pytest.raises(
+            RuntimeError, match=f"127.0.0.1:{taken_port}: port {taken_port} is in use"
+        ) as raised,
+        run_emulator(port=taken_port),
+    ):
+        pass
+    assert "SystemExit" not in str(raised.value)
+
+
 def test_a_port_taken_after_the_check_exits_1_not_3(
     taken_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import logging
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from ._config import (
     parse_latency,
     parse_size,
 )
-from ._server import serve_forever
+from ._server import check_can_listen, serve_forever
 from ._store import DataDirInUse
 
 __all__ = ["emulator"]
@@ -306,17 +305,9 @@ def emulator(
 
 
 def _check_can_listen(host: str, port: int) -> None:
-    """Bind ``host``:``port`` as uvicorn will (every address of the host, SO_REUSEADDR), so
-    that a port in use is one usage line, not uvicorn's logged error and its exit status 3."""
+    """A port in use is one usage line, not uvicorn's logged error and its exit status 3."""
     try:
-        for family, kind, proto, _, address in socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        ):
-            with socket.socket(family, kind, proto) as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind(address)
+        check_can_listen(host, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise _CannotStart(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import shutil
 import socket
@@ -19,7 +20,7 @@ from starlette.applications import Starlette
 from ._config import EmulatorConfig
 from ._storage import STORAGE_PREFIX
 
-__all__ = ["RunningEmulator", "run_emulator", "serve_forever"]
+__all__ = ["RunningEmulator", "check_can_listen", "run_emulator", "serve_forever"]
 
 log = logging.getLogger("weaver_facade.emulator")
 
@@ -182,8 +183,26 @@ def run_emulator(
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """Bind ``host``:``port`` as uvicorn will (every address of the host, SO_REUSEADDR):
+    uvicorn only logs why it cannot, and exits. Raises the bind's ``OSError``."""
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    ):
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+
+
 @contextlib.contextmanager
 def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
+    try:
+        check_can_listen(host, port)
+    except OSError as exc:
+        why = f"port {port} is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or exc
+        raise RuntimeError(f"the emulator cannot listen on {host}:{port}: {why}") from exc
     settled = threading.Event()
     failure: list[BaseException] = []
 
