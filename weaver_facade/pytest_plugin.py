@@ -161,15 +161,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse ``--weaver-extensions`` with ``--weaver-base-url``: it would be ignored. And
-    a ``--weaver-base-url`` (or its key) the client would refuse, once, rather than in every
-    test."""
+    """Refuse ``--weaver-extensions`` with ``--weaver-base-url``, and ``--weaver-api-key``
+    without it: either would be ignored. And a ``--weaver-base-url`` (or its key) the client
+    would refuse, once, rather than in every test."""
     # Given empty too (`--weaver-base-url "$URL"` with URL unset): refused, not the emulator.
     base_url = config.getoption("--weaver-base-url")
     if base_url is not None and config.getoption("--weaver-extensions") is not None:
         raise pytest.UsageError(
             "--weaver-extensions chooses the local emulator's extensions; the server of "
             "--weaver-base-url offers its own"
+        )
+    if base_url is None and config.getoption("--weaver-api-key") is not None:
+        raise pytest.UsageError(
+            "--weaver-api-key is the key of --weaver-base-url's server; without that, the "
+            "tests run against a local emulator, which has its own"
         )
     if base_url is not None:
         from weaver_facade import InvalidArgumentError, ServiceClient

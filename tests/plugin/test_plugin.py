@@ -402,6 +402,19 @@ def test_weaver_extensions_with_weaver_base_url_is_a_usage_error(
     result.stderr.fnmatch_lines(["*--weaver-extensions chooses the local emulator's extensions*"])
 
 
+@pytest.mark.parametrize("key", ["k-5e1", ""])
+def test_weaver_api_key_without_weaver_base_url_is_a_usage_error(
+    pytester: pytest.Pytester, key: str
+) -> None:
+    # The tests ran against the local emulator with its own key, as if the server the key
+    # is for had been tested (its URL unset, say).
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    result = run(pytester, "--weaver-api-key", key)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--weaver-api-key is the key of --weaver-base-url's server*"])
+    assert "k-5e1" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_bad_weaver_base_url_is_one_usage_error(pytester: pytest.Pytester) -> None:
     # It failed every test that used the server, each with a traceback naming the
     # library's `base_url`, whose frame's arguments showed the URL's password.
