@@ -13,7 +13,7 @@ import httpx
 from weaver_client import limits
 
 from tests.support.openapi import openapi
-from weaver_facade.contract._ownership import ID_PARAMETERS, Ownership, Sweep
+from weaver_facade.contract._ownership import ID_PARAMETERS, Left, Ownership, Sweep, left_note
 
 
 def case(label: str, **path: object) -> SimpleNamespace:
@@ -256,7 +256,7 @@ def test_the_clean_up_finds_checkpoints_before_their_model_is_terminated() -> No
     ownership = Ownership("POST /api/v1/sessions")
     ownership.models["m-own"] = None
     with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
-        assert ownership.clean_up(http) is None
+        assert ownership.clean_up(http) == []
     assert server.left() == set()
     assert "POST /api/v1/models/m-own/terminate" in server.sent
 
@@ -278,11 +278,27 @@ def test_a_sweep_deletes_only_its_own_waits_for_a_running_save_and_names_what_is
 
     with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
         sweep = Sweep(http, 10.0, sleep=sleep)
-        note = sweep.checkpoints(["m-own"], lambda item: str(item["name"]).startswith("kit-"))
+        left = sweep.checkpoints(["m-own"], lambda item: str(item["name"]).startswith("kit-"))
     assert server.left() == {"kit-b", "user-c"}
     assert "DELETE /api/v1/checkpoints/c-3" not in server.sent, "not the run's"
     assert server.sent.count("DELETE /api/v1/checkpoints/c-2") == 1, "refused for good"
     assert slept == [0.25]
-    assert note == (
-        "the clean-up left 1 checkpoint(s) of this run on the server: `kit-b` (DELETE: 405)"
+    assert left == [Left("kit-b", "DELETE: 405")]
+
+
+def test_the_checkpoints_the_parts_left_are_one_note() -> None:
+    left = {
+        "probe": [Left("p-a", "DELETE: 403")],
+        "conformance": [Left(f"c-{n}", "no reply") for n in range(5)],
+        "lifecycle": [],
+    }
+    assert left_note(left, deletable=True) == (
+        "the clean-up left 6 checkpoint(s) of this run on the server: `p-a` (probe, DELETE: "
+        "403), `c-0` (conformance, no reply), `c-1` (conformance, no reply), `c-2` "
+        "(conformance, no reply), `c-3` (conformance, no reply) and 1 more"
     )
+    assert left_note({"lifecycle": [Left("l-a", "DELETE: 404")]}, deletable=False) == (
+        "the server offers no way to delete checkpoints (the `checkpoint-by-id` extension "
+        "is missing): this run left 1 checkpoint(s) on it: `l-a` (lifecycle)"
+    )
+    assert left_note({"probe": [], "lifecycle": []}, deletable=False) is None

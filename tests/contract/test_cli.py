@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -162,6 +163,8 @@ class Run:
     code: int
     output: str
     reports: Path
+    #: The checkpoints still on the server after the run, as its store holds them.
+    left: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -169,16 +172,21 @@ def today_without_a_key(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The quick run, without a key, of an emulator that speaks today's wire (no
     extensions) and checks no key: two tests read it, each for one of the two."""
     reports = tmp_path_factory.mktemp("reports")
+    data = tmp_path_factory.mktemp("data")
     # Saves that take a second: a save already done when the probe polls it says nothing
     # of long-poll, which a busy machine made undetermined rather than missing.
-    process = spawn_emulator("--extensions", "none", "--latency", "save_checkpoint=1")
+    process = spawn_emulator(
+        "--extensions", "none", "--latency", "save_checkpoint=1", "--data-dir", str(data)
+    )
     try:
         code, output = contract_test(
             "--base-url", process.base_url, "--quick", "--report", str(reports)
         )
     finally:
         process.stop()
-    return Run(code, output, reports)
+    with sqlite3.connect(data / "weaver.db") as store:
+        (left,) = store.execute("SELECT count(*) FROM checkpoints WHERE status != 'deleted'")
+    return Run(code, output, reports, left[0])
 
 
 def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
@@ -208,6 +216,23 @@ def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
     }
     assert properties["extensions.offered"] == ""
     assert sorted(str(properties["extensions.missing"]).split(",")) == lacking
+
+
+def test_a_server_without_the_delete_is_one_note_saying_how_many_checkpoints_stay(
+    today_without_a_key: Run,
+) -> None:
+    # Each part's clean-up had a note of its own, each checkpoint with "(DELETE: 404)":
+    # up to three on every run against today's wire.
+    report = json.loads((today_without_a_key.reports / "contract-report.json").read_text())
+    notes = [note for note in report["notes"] if "checkpoint(s)" in note]
+    assert today_without_a_key.left > 0
+    assert len(notes) == 1, notes
+    assert notes[0].startswith(
+        "the server offers no way to delete checkpoints (the `checkpoint-by-id` extension is "
+        f"missing): this run left {today_without_a_key.left} checkpoint(s) on it: `"
+    )
+    assert "404" not in notes[0]
+    assert today_without_a_key.output.count("checkpoint(s)") == 1
 
 
 @pytest.mark.parametrize("only", [(), ("--only", "lifecycle")])

@@ -47,7 +47,7 @@ from ._findings import (
     redact,
     redact_curl,
 )
-from ._ownership import Ownership
+from ._ownership import Left, Ownership
 from ._patience import resend_delay, retry_after
 from ._spec import (
     NO_SUCH_RULE,
@@ -468,6 +468,8 @@ class ConformanceOutcome:
     stop_reason: str = ""
     #: Stopped at its time limit: its later phases may not have run.
     cut_short: bool = False
+    #: The checkpoints its clean-up could not delete.
+    left: list[Left] = field(default_factory=list)
     #: Requests sent again because the server asked to try later.
     retried: int = 0
     #: Requests sent again because their reply was lost on the way.
@@ -836,9 +838,7 @@ def run_conformance(
         timer.cancel()
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
-            left = ownership.clean_up(client)
-        if left is not None:
-            outcome.notes.append(redact(left, api_key))
+            outcome.left = ownership.clean_up(client)
     if interrupted() or (outcome.stop_reason == "interrupted" and not timed_out.is_set()):
         # The user's Ctrl-C (or a CI's cancel) stopped the run early, taken by schemathesis
         # or noted above: the run is not a pass, whatever it saw.

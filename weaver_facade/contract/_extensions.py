@@ -53,7 +53,7 @@ from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
-from ._ownership import Sweep, is_export_operation
+from ._ownership import Left, Sweep, is_export_operation
 from ._patience import RESENT, api_client
 
 __all__ = ["ExtensionProbe", "probe_extensions"]
@@ -88,8 +88,8 @@ class ExtensionProbe:
     found: dict[str, bool] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
     note: str | None = None
-    #: The clean-up's note on the probe checkpoints it could not delete.
-    left: str | None = None
+    #: The probe checkpoints its clean-up could not delete.
+    left: list[Left] = field(default_factory=list)
 
     @property
     def offered(self) -> tuple[str, ...]:

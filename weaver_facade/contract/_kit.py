@@ -33,8 +33,10 @@ from ._findings import (
     curl_for_request,
     dedupe,
     fold_server_wide,
+    redact,
 )
 from ._lifecycle import LifecycleOutcome, run_lifecycle
+from ._ownership import left_note
 from ._patience import patient_client, retry_after
 from ._spec import Spec, load_spec
 
@@ -363,7 +365,7 @@ def run_named(
         deadline=settings.deadline,
     )
     report.extensions = probe
-    report.notes += [note for note in (probe.note, probe.left) if note]
+    report.notes += [probe.note] if probe.note else []
     # Held only to the extensions seen offered: without one, its parameters are ignored,
     # and a field of the same name is the server's own.
     unseen = frozenset(probe.missing + probe.undetermined)
@@ -418,6 +420,20 @@ def run_named(
         )
         findings += report.lifecycle.findings
         report.notes += report.lifecycle.notes
+    left = {
+        name: part.left
+        for name, part in (
+            ("probe", probe),
+            ("conformance", report.conformance),
+            ("lifecycle", report.lifecycle),
+        )
+        if part is not None
+    }
+    # One note for the run: each part's clean-up would repeat it, on every run against a
+    # server without the delete.
+    note = left_note(left, deletable="checkpoint-by-id" not in probe.missing)
+    if note is not None:  # a name conformance generated may hold the key
+        report.notes.append(redact(note, settings.api_key))
     report.findings = fold_server_wide(dedupe(findings))
     report.seconds = time.monotonic() - started
     return _without_url_secrets(report)

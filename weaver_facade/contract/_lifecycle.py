@@ -40,7 +40,7 @@ from .. import (
 )
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
-from ._ownership import Sweep, is_artifact_kind
+from ._ownership import Left, Sweep, is_artifact_kind
 from ._patience import (
     PatientHTTPTransport,
     copy_with,
@@ -97,6 +97,8 @@ class LifecycleOutcome:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: The checkpoints its clean-up could not delete.
+    left: list[Left] = field(default_factory=list)
 
 
 @dataclass
@@ -938,9 +940,7 @@ class Scenario:
             self.artifacts.cleanup()
             for checkpoint_id in self.checkpoint_ids:
                 sweep.delete(str(checkpoint_id))
-            left = sweep.checkpoints(models, self._named, found)
-            if left is not None:
-                self.outcome.notes.append(left)
+            self.outcome.left = sweep.checkpoints(models, self._named, found)
 
     def _named(self, checkpoint: Mapping[str, Any]) -> bool:
         """Whether the run gave ``checkpoint`` (a listed one) its name."""

@@ -29,10 +29,12 @@ from weaver_client.schemas import SCHEMAS
 __all__ = [
     "ARTIFACT_KINDS",
     "ID_PARAMETERS",
+    "Left",
     "Ownership",
     "Sweep",
     "is_artifact_kind",
     "is_export_operation",
+    "left_note",
 ]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
@@ -156,11 +158,10 @@ class Ownership:
                 elif str(item.get("path", "")).startswith("weaver://"):  # a Checkpoint
                     self.checkpoints.setdefault(item["id"], None)
 
-    def clean_up(self, http: httpx.Client, budget: float = 60.0) -> str | None:
+    def clean_up(self, http: httpx.Client, budget: float = 60.0) -> list[Left]:
         """Terminate this run's models, delete its artifacts and checkpoints (where the
         server can): on a real server a model left running holds its accelerators. Best
-        effort, and within ``budget`` seconds: models first. A note naming the checkpoints
-        left, or ``None``."""
+        effort, and within ``budget`` seconds: models first. The checkpoints left."""
         sweep = Sweep(http, budget)
         # A model whose create's reply was lost on the way (a POST not sent again) is in
         # no reply: where the server lists models, found by this run's session.
@@ -207,6 +208,34 @@ class Found(NamedTuple):
 
     model_id: str
     name: str
+
+
+class Left(NamedTuple):
+    """A checkpoint of the run the server keeps: its name, and why (the delete's answer)."""
+
+    name: str
+    why: str
+
+
+def left_note(left: Mapping[str, Iterable[Left]], *, deletable: bool) -> str | None:
+    """The run's one note on the checkpoints its clean-ups left, ``left`` by the part
+    that made them, or ``None``. ``deletable``: whether the server may offer the delete
+    (else every refusal is its 404, and saying so once tells more than each)."""
+    shown = [(part, item) for part, items in left.items() for item in items]
+    if not shown:
+        return None
+    named = ", ".join(
+        f"`{item.name}` ({part}{f', {item.why}' if deletable else ''})"
+        for part, item in shown[:_NAMED]
+    )
+    more = f" and {len(shown) - _NAMED} more" if len(shown) > _NAMED else ""
+    if not deletable:
+        return (
+            "the server offers no way to delete checkpoints (the `checkpoint-by-id` "
+            f"extension is missing): this run left {len(shown)} checkpoint(s) on it: "
+            f"{named}{more}"
+        )
+    return f"the clean-up left {len(shown)} checkpoint(s) of this run on the server: {named}{more}"
 
 
 class Sweep:
@@ -296,13 +325,13 @@ class Sweep:
 
     def checkpoints(
         self, model_ids: Iterable[str], ours: Ours, found: Mapping[str, Found] | None = None
-    ) -> str | None:
+    ) -> list[Left]:
         """Delete each checkpoint of ``model_ids`` that ``ours`` takes, as the models'
         lists show them, and those ``found`` before (in a list that may be gone, a
         terminated model's): a save whose reply the run could not read (in another shape
         than the spec's) made one whose id only a list gives. One still being saved (a
-        delete answered 409, as the spec has it) is tried again until the budget ends. A
-        note naming the ones left, or ``None``."""
+        delete answered 409, as the spec has it) is tried again until the budget ends. The
+        ones left, for ``left_note``."""
         models, known, pause = list(model_ids), dict(found or {}), 0.25
         refused: dict[str, str] = {}  # why each checkpoint left is, by id
         given_up: set[str] = set()  # refused for good: not asked again
@@ -327,16 +356,7 @@ class Sweep:
             pause = min(2 * pause, 2.0)
         if refused:  # a delete whose reply was lost may have been done: listed no more
             self.find(models, ours)
-        shown = [
-            f"`{known[i].name}` ({why})" for i, why in refused.items() if self._left(known[i], i)
-        ]
-        if not shown:
-            return None
-        more = f" and {len(shown) - _NAMED} more" if len(shown) > _NAMED else ""
-        return (
-            f"the clean-up left {len(shown)} checkpoint(s) of this run on the server: "
-            f"{', '.join(shown[:_NAMED])}{more}"
-        )
+        return [Left(known[i].name, why) for i, why in refused.items() if self._left(known[i], i)]
 
     def _left(self, found: Found, checkpoint_id: str) -> bool:
         """Whether the checkpoint is still there, as far as its model's list tells."""
