@@ -5,13 +5,15 @@ the facade's import time) and asyncio is only needed by the async clients.
 Neither is needed before the first request: a script that imports the facade
 and then fails on a bad argument, or a tool that only reads ``--help``,
 never pays for them. ``benchmarks/b4_import.py`` measures the effect. An async
-client's first request imports them in a worker thread (``loaded_off_loop``).
+client's first request imports them in a thread of its own (``loaded_off_loop``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+import threading
 import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -99,16 +101,39 @@ def load_deferred() -> None:
 
 
 async def loaded_off_loop() -> None:
-    """``load_deferred`` in a worker thread, once: an import on the event loop's thread
+    """``load_deferred`` in a thread of its own, once: an import on the event loop's thread
     holds every other task of the program (a server's handlers, a heartbeat) for its
-    whole length, tenths of a second for the generated models.
+    whole length, tenths of a second for the generated models. Not in the loop's default
+    executor, which the program's own blocking jobs may all hold, or may have shut down.
 
     A caller cancelled meanwhile leaves the import to finish in its thread; the import
     system's module locks make another thread's import of the same module (a sync
     client's first request, the next call's ``load_deferred``) wait for it there.
     """
-    if not _loaded:
-        await asyncio.to_thread(load_deferred)
+    if _loaded:
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():  # its caller was cancelled
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def load() -> None:
+        error: BaseException | None = None
+        try:
+            load_deferred()
+        except BaseException as exc:  # its caller's to see
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=load, name="weaver-imports").start()
+    await done
 
 
 async def asyncio_sleep(seconds: float) -> None:

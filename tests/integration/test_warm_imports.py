@@ -125,15 +125,14 @@ def _public_async_methods() -> set[str]:
 def _first_call_imports_on_loop(
     emu: RunningEmulator, method: str, args: Sequence[object], *, cancel_first: bool = False
 ) -> list[str]:
-    """What the first call imports on the loop's thread, but the loop's default executor
-    (under a millisecond), which starts the worker thread that imports the rest."""
+    """What the first call imports on the loop's thread."""
     argv = json.dumps([emu.base_url, emu.api_key, method, list(args), cancel_first])
     done = subprocess.run(
         [sys.executable, "-c", FIRST_CALL, argv], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     names: list[str] = json.loads(done.stdout)
-    return [name for name in names if name != "concurrent.futures.thread"]
+    return names
 
 
 @pytest.fixture

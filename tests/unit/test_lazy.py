@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -84,3 +86,56 @@ def test_the_contract_test_without_its_extra_names_it_before_any_request() -> No
         "run_contract_test needs the 'contract' extra: "
         "pip install 'weaver-facade[contract]' (cannot import schemathesis)\n"
     ), done.stderr
+
+
+def _loads_off_loop(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """``load_deferred`` replaced by one that notes its thread's ident, and not yet run."""
+    threads: list[int] = []
+
+    def load() -> None:
+        threads.append(threading.get_ident())
+        monkeypatch.setattr(_lazy, "_loaded", True)
+
+    monkeypatch.setattr(_lazy, "_loaded", False)
+    monkeypatch.setattr(_lazy, "load_deferred", load)
+    return threads
+
+
+async def test_a_first_call_loads_while_the_default_executor_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A program's own blocking jobs may hold every worker of the loop's default executor
+    # (a queue's consumer, say): the facade's first call must not wait for them.
+    threads = _loads_off_loop(monkeypatch)
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as busy:
+        loop.set_default_executor(busy)
+        gate = threading.Event()
+        job = loop.run_in_executor(None, gate.wait)
+        try:
+            await asyncio.wait_for(_lazy.loaded_off_loop(), 30)  # only a failure waits
+        finally:
+            gate.set()
+            await job
+    assert len(threads) == 1
+    assert threads[0] != threading.get_ident()
+
+
+async def test_a_first_call_loads_once_the_default_executor_is_shut_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads = _loads_off_loop(monkeypatch)
+    await asyncio.get_running_loop().shutdown_default_executor()
+    await _lazy.loaded_off_loop()
+    assert len(threads) == 1
+    assert threads[0] != threading.get_ident()
+
+
+async def test_a_failed_load_is_raised_to_its_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    def load() -> None:
+        raise ImportError("no module named 'weaver_client'")
+
+    monkeypatch.setattr(_lazy, "_loaded", False)
+    monkeypatch.setattr(_lazy, "load_deferred", load)
+    with pytest.raises(ImportError, match="weaver_client"):
+        await _lazy.loaded_off_loop()
