@@ -201,8 +201,12 @@ def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
     try:
         check_can_listen(host, port)
     except OSError as exc:
-        why = f"port {port} is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or exc
-        raise RuntimeError(f"the emulator cannot listen on {host}:{port}: {why}") from exc
+        # Other refusals are uvicorn's to judge: it binds fewer addresses (not a ``::1``
+        # that ``localhost`` names on a host without IPv6).
+        if exc.errno == errno.EADDRINUSE:
+            raise RuntimeError(
+                f"the emulator cannot listen on {host}:{port}: port {port} is in use"
+            ) from exc
     settled = threading.Event()
     failure: list[BaseException] = []
 
