@@ -22,7 +22,7 @@ from ._config import (
     parse_latency,
     parse_size,
 )
-from ._server import check_can_listen, serve_forever
+from ._server import listen_refusal, serve_forever
 from ._store import DataDirInUse
 
 __all__ = ["emulator"]
@@ -306,15 +306,15 @@ def emulator(
 
 def _check_can_listen(host: str, port: int) -> None:
     """A port in use is one usage line, not uvicorn's logged error and its exit status 3."""
-    try:
-        check_can_listen(host, port)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise _CannotStart(
-                f"port {port} on {host} is in use: choose another with --port, "
-                "or --port 0 for a free one"
-            ) from None
-        raise _CannotStart(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    refused = listen_refusal(host, port)
+    if refused is None:
+        return
+    if refused.errno == errno.EADDRINUSE:
+        raise _CannotStart(
+            f"port {port} on {host} is in use: choose another with --port, "
+            "or --port 0 for a free one"
+        )
+    raise _CannotStart(f"cannot listen on {host}:{port}: {refused.strerror or refused}")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from ._config import EmulatorConfig
 from ._storage import STORAGE_PREFIX
 
-__all__ = ["RunningEmulator", "check_can_listen", "run_emulator", "serve_forever"]
+__all__ = ["RunningEmulator", "listen_refusal", "run_emulator", "serve_forever"]
 
 log = logging.getLogger("weaver_facade.emulator")
 
@@ -183,30 +183,32 @@ def run_emulator(
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def check_can_listen(host: str, port: int) -> None:
-    """Bind ``host``:``port`` as uvicorn will (every address of the host, SO_REUSEADDR):
-    uvicorn only logs why it cannot, and exits. Raises the bind's ``OSError``."""
-    for family, kind, proto, _, address in socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    ):
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
+def listen_refusal(host: str, port: int) -> OSError | None:
+    """Why ``host``:``port`` cannot be listened on, or ``None``: binds it as uvicorn will
+    (every address of the host, SO_REUSEADDR), since uvicorn only logs why, and exits."""
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+    except OSError as exc:
+        return exc
+    return None
 
 
 @contextlib.contextmanager
 def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
-    try:
-        check_can_listen(host, port)
-    except OSError as exc:
-        # Other refusals are uvicorn's to judge: it binds fewer addresses (not a ``::1``
-        # that ``localhost`` names on a host without IPv6).
-        if exc.errno == errno.EADDRINUSE:
-            raise RuntimeError(
-                f"the emulator cannot listen on {host}:{port}: port {port} is in use"
-            ) from exc
+    # Other refusals are uvicorn's to judge: it binds fewer addresses (not a ``::1`` that
+    # ``localhost`` names on a host without IPv6).
+    refused = listen_refusal(host, port)
+    if refused is not None and refused.errno == errno.EADDRINUSE:
+        raise RuntimeError(
+            f"the emulator cannot listen on {host}:{port}: port {port} is in use"
+        ) from refused
     settled = threading.Event()
     failure: list[BaseException] = []
 
