@@ -30,7 +30,6 @@ import http.client
 import logging
 import re
 import socket
-import ssl
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
@@ -194,7 +193,6 @@ class StorageHTTP:
         self._headers = {"User-Agent": user_agent}
         self._read_timeout = read_timeout
         self._lock = threading.Lock()
-        self._tls: ssl.SSLContext | None = None
         self._httpx: httpx.Client | None = None
         if environment_proxy() is not None:
             for name in _HTTPX_LOGGERS:
@@ -264,13 +262,13 @@ class StorageHTTP:
         sock = self._open(parts.hostname, port, connect)
         connection = (
             # Given a context, it does not load the CA bundle again (the socket is ours).
-            http.client.HTTPSConnection(parts.hostname, port, context=self._context())
+            http.client.HTTPSConnection(parts.hostname, port, context=tls_context())
             if https
             else http.client.HTTPConnection(parts.hostname, port)
         )
         try:
             if https:  # a new socket object: the one tracked is detached from its descriptor
-                sock = self._context().wrap_socket(
+                sock = tls_context().wrap_socket(
                     sock, server_hostname=parts.hostname, do_handshake_on_connect=False
                 )
                 if self._track(sock):
@@ -310,13 +308,6 @@ class StorageHTTP:
                 sock.close()
                 failure = exc
         raise failure or OSError(f"{host} has no address")
-
-    def _context(self) -> ssl.SSLContext:
-        # Loading the CA bundle takes ~0.1 s, which a plain-HTTP download never needs.
-        with self._lock:
-            if self._tls is None:
-                self._tls = tls_context()
-            return self._tls
 
     def _via_httpx(
         self, client: httpx.Client, url: str, headers: dict[str, str], connect: float
