@@ -286,6 +286,22 @@ def test_a_sweep_deletes_only_its_own_waits_for_a_running_save_and_names_what_is
     assert left == [Left("kit-b", "DELETE: 405")]
 
 
+def test_a_sweep_waits_for_a_save_that_never_ends_within_its_budget_then_names_it() -> None:
+    # The README: a checkpoint still being saved is waited for within the budget.
+    server = Checkpoints({"c-1": ("kit-a", "pending")})
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        sweep = Sweep(http, 10.0, sleep=sleep, clock=lambda: now[0])
+        left = sweep.checkpoints(["m-own"], lambda item: True)
+    assert 8.0 <= now[0] <= 10.0  # it waited the budget out, and no further
+    assert server.sent.count("DELETE /api/v1/checkpoints/c-1") > 4
+    assert left == [Left("kit-a", "DELETE: 409")]
+
+
 def test_the_checkpoints_the_parts_left_are_one_note() -> None:
     left = {
         "probe": [Left("p-a", "DELETE: 403")],

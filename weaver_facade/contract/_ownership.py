@@ -251,9 +251,11 @@ class Sweep:
         root: str = "",
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
-        self._ends = time.monotonic() + budget
+        self._clock = clock
+        self._ends = clock() + budget
         self._root = root
         self._headers = dict(headers or {})
         self._sleep = sleep
@@ -264,7 +266,7 @@ class Sweep:
     def send(self, method: str, path: str, **params: str | int) -> httpx.Response | None:
         """The reply, or ``None``: none within the budget."""
         for attempt in range(4):
-            if time.monotonic() > self._ends:
+            if self._clock() > self._ends:
                 return None
             wait = 0.25 * 2**attempt
             with contextlib.suppress(httpx.HTTPError, ValueError):
@@ -274,7 +276,7 @@ class Sweep:
                 if reply.status_code not in (429, 503):
                     return reply
                 wait = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
-            if time.monotonic() + wait > self._ends:
+            if self._clock() + wait > self._ends:
                 return None
             self._sleep(wait)
         return None
@@ -350,7 +352,7 @@ class Sweep:
                     waiting = True
                 else:
                     given_up.add(checkpoint_id)
-            if not waiting or time.monotonic() + pause > self._ends:
+            if not waiting or self._clock() + pause > self._ends:
                 break
             self._sleep(pause)
             pause = min(2 * pause, 2.0)
