@@ -145,13 +145,20 @@ def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
     return found
 
 
-def latest(model_id: str) -> Plan[Checkpoint | None]:
-    """A model's newest completed checkpoint (``_wire.newest``)."""
-    pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
-    listed: list[Checkpoint] = []
-    while not pager.done:
-        page: wire.CheckpointList = yield pager.call()
-        listed += pager.read(page)
+def latest(model_id: str, saved: frozenset[str] = frozenset()) -> Plan[Checkpoint | None]:
+    """A model's newest completed checkpoint (``_wire.newest``). A listing that lacks one
+    of ``saved`` (ids of checkpoints just saved) is read again, as ``find_listed`` does."""
+    looks = 0
+    while True:
+        pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
+        listed: list[Checkpoint] = []
+        while not pager.done:
+            page: wire.CheckpointList = yield pager.call()
+            listed += pager.read(page)
+        looks += 1
+        shown = {str(checkpoint.id) for checkpoint in listed}
+        if saved <= shown or looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
+            break
     return newest(
         listed,
         lambda checkpoint: checkpoint.created_at,

@@ -405,6 +405,34 @@ class ModelSteps:
         self.next_seq_id: int | None = None
         self.lock = lock
         self.terminated = False  # by this service client's ``terminate_model``
+        # The ids of this client's saves of the model that ``latest_checkpoint`` has not
+        # yet looked for: a server's list may show a save only later.
+        self._unlisted: frozenset[str] = frozenset()
+        self._unlisted_lock = threading.Lock()
+
+    def saved(self, parse: ResultParser[Checkpoint]) -> ResultParser[Checkpoint]:
+        """``parse``, noting each checkpoint it gives (``note_saved``)."""
+
+        def noted(snap: OperationSnapshot) -> Checkpoint:
+            checkpoint = parse(snap)
+            self.note_saved(checkpoint)
+            return checkpoint
+
+        return noted
+
+    def note_saved(self, checkpoint: Checkpoint) -> None:
+        """``checkpoint`` was saved by this client."""
+        with self._unlisted_lock:
+            self._unlisted |= {str(checkpoint.id)}
+
+    def unlisted(self) -> frozenset[str]:
+        """This client's saves that no ``latest_checkpoint`` has looked for yet."""
+        return self._unlisted
+
+    def looked_for(self, ids: frozenset[str]) -> None:
+        """``ids`` were looked for (or deleted): a later listing is taken as it is."""
+        with self._unlisted_lock:
+            self._unlisted -= ids
 
 
 class StepsByModel:
@@ -606,10 +634,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
             operation: wire.Operation = yield call
         except ConflictError as exc:
             found = yield from _recover_save(intent, _name_taken(exc))
+            self._steps.note_saved(found)
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
             return watch.snapshot(found), watch.result, watch.look, None
         snap = started_snapshot(call.operation, operation, self.model_id)
-        return snap, _parse_save, None, _SAVED
+        return snap, self._steps.saved(_parse_save), None, _SAVED
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
@@ -986,8 +1015,15 @@ class TrainingClient(_TrainingBase[SyncIO]):
         seconds, say), the later in the listing's order, which the times of its other
         checkpoints show (pending ones too). A listing whose times are all one shows no
         order and is taken in the spec's, oldest first.
+
+        A listing that lacks a checkpoint this client has saved since its last call may lag
+        behind the save: it is read again, up to 3 times more within the call's
+        ``timeout``, each after a pause of the poll backoff, as for a path.
         """
-        return self._io.run(lookup.latest(self.model_id))
+        saved = self._steps.unlisted()
+        latest = self._io.run(lookup.latest(self.model_id, saved))
+        self._steps.looked_for(saved)
+        return latest
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """The current state of a checkpoint.
@@ -1007,7 +1043,9 @@ class TrainingClient(_TrainingBase[SyncIO]):
             UnsupportedByServerError: The server lacks the ``checkpoint-by-id``
                 extension, without which the wire has no way to delete a checkpoint.
         """
-        return self._io.run(lookup.delete(ref, self.model_id))
+        deleted = self._io.run(lookup.delete(ref, self.model_id))
+        self._steps.looked_for(frozenset({str(deleted.id)}))
+        return deleted
 
     def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """Keep a checkpoint ``ttl_seconds`` from now, or for ever with ``None``.
@@ -1225,7 +1263,10 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
-        return await self._io.run(lookup.latest(self.model_id))
+        saved = self._steps.unlisted()
+        latest = await self._io.run(lookup.latest(self.model_id, saved))
+        self._steps.looked_for(saved)
+        return latest
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
@@ -1233,7 +1274,9 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     async def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.delete_checkpoint``."""
-        return await self._io.run(lookup.delete(ref, self.model_id))
+        deleted = await self._io.run(lookup.delete(ref, self.model_id))
+        self._steps.looked_for(frozenset({str(deleted.id)}))
+        return deleted
 
     async def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """See ``TrainingClient.set_checkpoint_ttl``."""

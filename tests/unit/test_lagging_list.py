@@ -167,3 +167,73 @@ def test_an_id_just_saved_is_found_in_a_list_that_lags(
     assert len(fake.sent("GET", by_id)) == 1
     assert len(fake.sent("GET", LIST)) == 3
     assert len(clock.sleeps) == 2
+
+
+def test_the_latest_checkpoint_just_saved_is_found_in_a_list_that_lags(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    # It was the save before: the list, read once, did not show the newest one yet.
+    trainer.save_state("a")
+    trainer.save_state("b")
+    first, second = fake.checkpoints["m-1"]
+    fake.script("GET", LIST, *[json_reply(200, {"items": [first]}) for _ in range(2)])
+    latest = trainer.latest_checkpoint()
+    assert latest is not None
+    assert str(latest.id) == second["id"]
+    assert len(fake.sent("GET", LIST)) == 3
+    assert len(clock.sleeps) == 2
+    # Looked for once: a later call takes the listing as it is.
+    fake.script("GET", LIST, json_reply(200, {"items": [first]}))
+    latest = trainer.latest_checkpoint()
+    assert latest is not None
+    assert str(latest.id) == first["id"]
+    assert len(fake.sent("GET", LIST)) == 4
+    assert len(clock.sleeps) == 2
+
+
+def test_a_save_gone_from_the_list_is_looked_for_a_few_times_once(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    # Deleted by another process, or expired: the list is right, and after a few looks
+    # its newest is the answer; the next call does not look again.
+    trainer.save_state("a")
+    trainer.save_state("b")
+    first = fake.checkpoints["m-1"][0]
+    fake.script("GET", LIST, *[json_reply(200, {"items": [first]}) for _ in range(5)])
+    for _ in range(2):
+        latest = trainer.latest_checkpoint()
+        assert latest is not None
+        assert str(latest.id) == first["id"]
+    assert len(fake.sent("GET", LIST)) == 5
+    assert len(clock.sleeps) == 3
+
+
+def test_a_save_this_client_deleted_is_not_looked_for(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    trainer.save_state("a")
+    saved = trainer.save_state("b")
+    trainer.delete_checkpoint(saved)
+    (first,) = fake.checkpoints["m-1"]
+    listings = len(fake.sent("GET", LIST))
+    latest = trainer.latest_checkpoint()
+    assert latest is not None
+    assert str(latest.id) == first["id"]
+    assert len(fake.sent("GET", LIST)) == listings + 1
+    assert clock.sleeps == []
+
+
+async def test_async_the_latest_checkpoint_just_saved_is_found_in_a_list_that_lags() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        await trainer.save_state("a")
+        await trainer.save_state("b")
+        first, second = fake.checkpoints["m-1"]
+        fake.script("GET", LIST, *[json_reply(200, {"items": [first]}) for _ in range(2)])
+        latest = await trainer.latest_checkpoint()
+    assert latest is not None
+    assert str(latest.id) == second["id"]
+    assert len(fake.sent("GET", LIST)) == 3
+    assert len(clock.sleeps) == 2
