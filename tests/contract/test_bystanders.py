@@ -5,15 +5,23 @@ A whole default run beside a user's work, left as it was, is ``test_cli``'s."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import selectors
+import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import cast
 
 import httpx
 from weaver_client import limits
 
 from tests.support.openapi import openapi
 from weaver_facade.contract._ownership import ID_PARAMETERS, Left, Ownership, Sweep, left_note
+from weaver_facade.contract._patience import PatientHTTPTransport, api_client
 
 
 def case(label: str, **path: object) -> SimpleNamespace:
@@ -300,6 +308,81 @@ def test_a_sweep_waits_for_a_save_that_never_ends_within_its_budget_then_names_i
     assert 8.0 <= now[0] <= 10.0  # it waited the budget out, and no further
     assert server.sent.count("DELETE /api/v1/checkpoints/c-1") > 4
     assert left == [Left("kit-a", "DELETE: 409")]
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """The root URL of a server that accepts connections and reads them, but never
+    answers."""
+    stop = threading.Event()
+    held: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+
+        def serve() -> None:
+            with selectors.DefaultSelector() as selector:
+                selector.register(listener, selectors.EVENT_READ)
+                while not stop.is_set():
+                    for key, _ in selector.select(timeout=0.1):
+                        if key.fileobj is listener:
+                            conn, _ = listener.accept()
+                            conn.setblocking(False)
+                            held.append(conn)
+                            selector.register(conn, selectors.EVENT_READ)
+                        else:
+                            conn = cast(socket.socket, key.fileobj)
+                            if not conn.recv(65536):  # closed by the client
+                                selector.unregister(conn)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        finally:
+            stop.set()
+            thread.join()
+            for conn in held:
+                conn.close()
+
+
+def test_a_sweep_ends_near_its_budget_when_the_server_never_answers() -> None:
+    # Each request waited for as long as the client's own timeout, whatever the budget
+    # had left: one request to a server that stopped answering overran it by that much.
+    budget, own_timeout = 1.0, 20.0
+    with silent_server() as root, httpx.Client(timeout=own_timeout) as http:
+        started = time.monotonic()
+        sweep = Sweep(http, budget, root=root)
+        assert sweep.send("POST", "/api/v1/models/m-own/terminate") is None
+        assert sweep.delete("c-1") is None
+        took = time.monotonic() - started
+    assert 0.9 * budget <= took < budget + 2.0
+
+
+def test_a_sweep_through_the_kits_patient_client_ends_near_its_budget_too() -> None:
+    # The probe's client sends a GET again after a lost reply and waits out a 503's
+    # Retry-After (up to 10 s, 3 times), beneath the sweep, which does both itself within
+    # its budget: a GET to a server that never answers cost four timeouts.
+    budget = 1.0
+    with silent_server() as root, api_client(timeout=httpx.Timeout(20.0)) as http:
+        started = time.monotonic()
+        assert Sweep(http, budget, root=root).items("/api/v1/models") == []
+        took = time.monotonic() - started
+    assert 0.9 * budget <= took < budget + 2.0
+
+    attempts: list[str] = []
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.url.path)
+        # Unread, as a sending transport's reply is.
+        return httpx.Response(503, headers={"Retry-After": "2"}, stream=httpx.ByteStream(b""))
+
+    patient = httpx.Client(transport=PatientHTTPTransport(httpx.MockTransport(busy)))
+    with patient as http:
+        started = time.monotonic()
+        assert Sweep(http, budget, root="http://kit.test").send("GET", "/api/v1/models") is None
+        took = time.monotonic() - started
+    assert took < budget + 2.0
+    assert attempts == ["/api/v1/models"], "the sweep's budget has no room for a 2 s wait"
 
 
 def test_the_checkpoints_the_parts_left_are_one_note() -> None:

@@ -26,6 +26,8 @@ import httpx
 from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
+from ._patience import RETRIES_OWN
+
 __all__ = [
     "ARTIFACT_KINDS",
     "ID_PARAMETERS",
@@ -55,6 +57,9 @@ _ID_FIELDS = frozenset({"id", *ID_PARAMETERS})
 ARTIFACT_KINDS: tuple[str, ...] = tuple(SCHEMAS["ArtifactKind"]["enum"])
 # The checkpoints a clean-up's note names; it counts the rest.
 _NAMED = 5
+# The shortest timeout a clean-up request gets, however little of its budget is left:
+# one sent with next to none would fail for want of time alone.
+_FLOOR = 1.0
 
 
 class Ownership:
@@ -239,9 +244,12 @@ def left_note(left: Mapping[str, Iterable[Left]], *, deletable: bool) -> str | N
 
 
 class Sweep:
-    """The requests of a clean-up: best effort, all within ``budget`` seconds, each sent
-    again after a 429 or 503 (as ``Retry-After`` says) or a lost reply. ``root`` comes
-    before each path, and ``headers`` go with each request."""
+    """The requests of a clean-up: best effort, all within ``budget`` seconds (each
+    request's timeouts cut to the time left, but at least ``_FLOOR``: a server that stops
+    answering costs at most that much more), each sent again by the sweep itself (never
+    by the kit's patient transports, ``RETRIES_OWN``) after a 429 or 503 (as
+    ``Retry-After`` says) or a lost reply. ``root`` comes before each path, and
+    ``headers`` go with each request."""
 
     def __init__(
         self,
@@ -271,7 +279,12 @@ class Sweep:
             wait = 0.25 * 2**attempt
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 reply = self._http.request(
-                    method, self._root + path, params=params or None, headers=self._headers
+                    method,
+                    self._root + path,
+                    params=params or None,
+                    headers=self._headers,
+                    timeout=self._timeout(),
+                    extensions={RETRIES_OWN: True},
                 )
                 if reply.status_code not in (429, 503):
                     return reply
@@ -280,6 +293,17 @@ class Sweep:
                 return None
             self._sleep(wait)
         return None
+
+    def _timeout(self) -> httpx.Timeout:
+        """The client's own timeouts, each cut to the budget left (at least ``_FLOOR``)."""
+        left = max(self._ends - self._clock(), _FLOOR)
+        own = self._http.timeout
+        return httpx.Timeout(
+            connect=_capped(own.connect, left),
+            read=_capped(own.read, left),
+            write=_capped(own.write, left),
+            pool=_capped(own.pool, left),
+        )
 
     def items(self, path: str, **params: str | int) -> list[dict[str, Any]]:
         """The listing's items (with an ``id``), every page its ``next_cursor`` leads to."""
@@ -364,6 +388,10 @@ class Sweep:
         """Whether the checkpoint is still there, as far as its model's list tells."""
         listed = self._lists.get(found.model_id)
         return listed is None or checkpoint_id in listed
+
+
+def _capped(seconds: float | None, left: float) -> float:
+    return left if seconds is None else min(seconds, left)
 
 
 def is_artifact_kind(kind: object) -> bool:

@@ -28,6 +28,7 @@ from ._findings import RETRIES
 __all__ = [
     "MAX_RETRY_WAIT",
     "RESENT",
+    "RETRIES_OWN",
     "PatientHTTPTransport",
     "api_client",
     "lost_replies",
@@ -55,6 +56,12 @@ class _ThroughClient(httpx.BaseTransport):
 def sending_transport() -> httpx.BaseTransport:
     """What sends the kit's own requests, as the facade's do."""
     return _ThroughClient()
+
+
+# A request's extension: its sender tries it again by itself, within a budget of its own
+# (a clean-up's ``Sweep``), so neither a reply that asks to try later nor a lost reply is
+# retried beneath it, where the waits and attempts would overrun that budget.
+RETRIES_OWN = "weaver_facade.contract.retries_own"
 
 
 # The longest wait the kit takes for one retry, whatever the server asks.
@@ -101,7 +108,11 @@ class PatientHTTPTransport(httpx.BaseTransport):
         attempt = 0
         while True:
             response = self._inner.handle_request(request)
-            if response.status_code not in (429, 503) or self.down:
+            if (
+                response.status_code not in (429, 503)
+                or self.down
+                or request.extensions.get(RETRIES_OWN)
+            ):
                 return response
             # A transport's caller reads the stream (WatchingTransport raw), which a read
             # reply no longer has: the body is read from a copy.
@@ -170,7 +181,7 @@ class _TransportFaults(RetryPolicy):
         slept: float = 0.0,
         remaining: float | None = None,
     ) -> float | None:
-        if isinstance(outcome, httpx.Response):
+        if isinstance(outcome, httpx.Response) or request.extensions.get(RETRIES_OWN):
             return None
         delay = super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
         if delay is not None and not isinstance(outcome, NOT_SENT):
