@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+import socket
 import sys
 import time
 import uuid
@@ -15,7 +16,7 @@ import attrs
 import httpx
 import pytest
 
-from tests.support.cli import Cli
+from tests.support.cli import API_KEY, Cli, invoke
 from tests.support.fakeserver import (
     CHECKPOINT,
     EXPORT,
@@ -267,21 +268,39 @@ def test_waiting_for_an_export_shows_its_progress_and_names_it_on_ctrl_c(
     assert "keeps running on the server (`weaver-facade operations wait op-" in run.stderr
 
 
-def test_a_destination_that_cannot_be_made_is_one_line(
-    cli: Cli, model_id: str, tmp_path: Path
+def test_a_destination_that_is_or_is_under_a_file_is_a_usage_error_before_any_request(
+    tmp_path: Path,
 ) -> None:
-    ref = saved(cli, model_id)
-    assert cli("checkpoints", "export", ref).exit_code == 0
+    # `-o A_FILE` was a usage error (2), but `-o A_FILE/out` exited 1, as if the server had
+    # refused something, and only after the checkpoint was looked up (by id, with --model).
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    run = cli("checkpoints", "download", ref, "-o", str(blocker / "out"), "--json")
-    assert run.exit_code == 1
-    # It names the file in the way, not only the folder that cannot be made below it.
-    assert (
-        run.stderr
-        == f"error: {blocker / 'out'} is not a directory: {blocker}, a file, is in its way\n"
-    )
-    assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
+    refs = [["weaver://m-1/checkpoints/c"], [str(uuid.uuid4()), "--model", "m-1"]]
+    # Listening but never accepting: a connection the command opened would wait in its
+    # backlog.
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        env: dict[str, str | None] = {
+            "WEAVER_BASE_URL": f"http://127.0.0.1:{server.getsockname()[1]}",
+            "WEAVER_API_KEY": API_KEY,
+            "WEAVER_LOG": None,
+        }
+        for ref in refs:
+            args = ["checkpoints", "download", *ref, "--timeout", "2", "--json", "-o"]
+            run = invoke([*args, str(blocker)], env)
+            assert run.exit_code == 2, run.stderr
+            assert f"'{blocker}' is a file" in run.stderr
+            run = invoke([*args, str(blocker / "out")], env)
+            assert run.exit_code == 2, run.stderr
+            # It names the file in the way, not only the folder that cannot be made below it.
+            assert run.stderr.startswith(
+                f"error: Invalid value for '-o' / '--output': '{blocker / 'out'}' cannot be "
+                f"made: '{blocker}' is a file"
+            ), run.stderr
+            assert run.json()["error"]["exit_code"] == 2
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nothing connected
+    assert blocker.read_text() == ""
 
 
 def test_an_empty_destination_is_refused_not_taken_for_here(

@@ -272,7 +272,19 @@ def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     # user's of the same names (config.json, ...).
     if not value:
         raise click.BadParameter("an empty path is no folder; give . for this one")
-    return Path(value)
+    folder = Path(value)
+    # A file in the way (`-o A_FILE/out`) is a usage error, as `-o A_FILE` is (click's
+    # check, which a file below it passes), and told before the checkpoint is looked up.
+    try:
+        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    except OSError:  # a path the system cannot hold: the library says so
+        return folder
+    if there is not None and not there.is_dir():
+        what = "a file" if there.is_file() else "not a folder"
+        if there == folder:
+            raise click.BadParameter(f"'{folder}' is {what}")
+        raise click.BadParameter(f"'{folder}' cannot be made: '{there}' is {what}")
+    return folder
 
 
 @checkpoints.command("download")
