@@ -1207,9 +1207,10 @@ class AsyncServiceClient(_ServiceBase):
     async def aclose(self) -> None:
         """See ``ServiceClient.close``.
 
-        On another event loop than the client's, the close runs on the client's loop
-        while that loop runs; once it has stopped nothing can be sent, so the client is
-        only marked closed, and the log says which models are left running.
+        On another event loop than the client's, the close runs on the client's loop:
+        there while it runs, else in a thread of its own while this one waits; once that
+        loop is closed nothing can be sent, so the client is only marked closed, and the
+        log says which models are left running.
         """
         if self._root is not self:
             return
@@ -1217,6 +1218,10 @@ class AsyncServiceClient(_ServiceBase):
         if bound is not None:
             if bound.is_running():
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.aclose(), bound))
+            elif not bound.is_closed():
+                # Stopped (a fixture's loop between its uses, `run_until_complete`): its
+                # connections and heartbeat still work there, and this thread runs a loop.
+                await asyncio.to_thread(bound.run_until_complete, self.aclose())
             else:
                 self._heartbeat = None  # a task of that loop, which never runs again
                 self._io.abandon()

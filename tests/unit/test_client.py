@@ -771,42 +771,36 @@ async def test_a_heartbeat_failing_otherwise_is_logged_at_each_beat(
     assert "opens a new one" not in caplog.text
 
 
-def test_an_async_heartbeat_that_meets_a_closed_client_ends_quietly(
+def test_aclose_on_another_loop_while_its_own_is_stopped_ends_the_heartbeat_there(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # aclose() on another loop once the client's own has stopped only marks it closed
-    # (README); that loop run again wakes the heartbeat task, which must end without a
-    # request and without a "heartbeat failed" warning each interval.
+    # aclose() on another loop while the client's own is stopped runs the close on that
+    # loop (README): the heartbeat task waiting there is cancelled, and that loop run
+    # again sends nothing and warns of no heartbeat.
     fake = FakeWeaver()
     svc = async_service(fake, heartbeat_interval=7.0)
     own = asyncio.new_event_loop()
-    go = asyncio.Event()
     waits: list[float] = []
 
     async def wait(seconds: float) -> None:
         waits.append(seconds)
-        await (go if len(waits) == 1 else asyncio.Event()).wait()  # one beat, let go below
+        await asyncio.Event().wait()  # until the close cancels it
 
     svc._wait_beat = wait
     try:
-        own.run_until_complete(svc.create_training_client("weaver-tiny"))
+        model_id = own.run_until_complete(svc.create_training_client("weaver-tiny")).model_id
         heartbeat = svc._heartbeat
         assert heartbeat is not None
         own.run_until_complete(asyncio.sleep(0))  # the task waits for its first beat
         with caplog.at_level(logging.WARNING, logger="weaver_facade"):
-            asyncio.run(svc.aclose())  # on another loop: `own` is stopped
+            asyncio.run(asyncio.wait_for(svc.aclose(), timeout=10))  # `own` is stopped
             sent = len(fake.requests)
-
-            async def let_it_beat() -> None:
-                go.set()
-                await asyncio.wait({heartbeat}, timeout=10)
-
-            own.run_until_complete(let_it_beat())
+            own.run_until_complete(asyncio.sleep(0))
     finally:
         own.close()
-    assert heartbeat.done()
-    assert heartbeat.exception() is None
+    assert heartbeat.cancelled()
     assert waits == [7.0]
+    assert fake.terminated == [model_id]
     assert len(fake.requests) == sent
     assert not [r for r in caplog.records if "heartbeat" in r.getMessage()]
 

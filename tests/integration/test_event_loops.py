@@ -1,0 +1,61 @@
+"""An AsyncServiceClient closed on another event loop than the one its calls ran on.
+
+Whether its models were terminated is read from the emulator's own model list, over
+plain HTTP, not from the facade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+
+import httpx
+import pytest
+from weaver_client import limits
+
+from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
+from weaver_facade import AsyncServiceClient, ClientClosedError
+from weaver_facade.emulator import RunningEmulator
+
+
+def statuses(emu: RunningEmulator) -> dict[object, object]:
+    reply = httpx.get(
+        f"{emu.base_url}/api/v1/models",
+        params={"limit": limits.LIST_MODELS_LIMIT_MAXIMUM},
+        headers={"X-WEAVER-API-KEY": API_KEY},
+    )
+    reply.raise_for_status()
+    return {m["id"]: m["status"] for m in reply.json()["items"]}
+
+
+def client(emu: RunningEmulator) -> AsyncServiceClient:
+    # Its own connections, which only its close can close.
+    return AsyncServiceClient(emu.base_url, emu.api_key, retry=FAST_RETRY)
+
+
+async def create(service: AsyncServiceClient, *, keep: bool = False) -> str:
+    return (await service.create_training_client(BASE_MODEL, keep=keep)).model_id
+
+
+def test_aclose_on_another_loop_while_its_own_is_stopped_terminates_the_models(
+    emu: RunningEmulator,
+) -> None:
+    # A fixture's loop between its uses, or `loop.run_until_complete()`: the client's loop
+    # is stopped, not closed. The close once only marked the client closed, the models
+    # left running, its connections to the collector ("unclosed transport").
+    service = client(emu)
+    own = asyncio.new_event_loop()
+    try:
+        made = [own.run_until_complete(create(service)) for _ in range(2)]
+        kept = own.run_until_complete(create(service, keep=True))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            asyncio.run(service.aclose())
+            gc.collect()
+    finally:
+        own.close()
+    assert statuses(emu) == {made[0]: "terminated", made[1]: "terminated", kept: "active"}
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    with pytest.raises(ClientClosedError):
+        asyncio.run(service.supported_models())
