@@ -59,6 +59,7 @@ from ._errors import (
     APIError,
     APITimeoutError,
     ClientClosedError,
+    EventLoopError,
     InvalidArgumentError,
     NotFoundError,
     OperationTimeoutError,
@@ -1208,9 +1209,9 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.close``.
 
         On another event loop than the client's, the close runs on the client's loop:
-        there while it runs, else in a thread of its own while this one waits; once that
-        loop is closed nothing can be sent, so the client is only marked closed, and the
-        log says which models are left running.
+        there while it runs, else in a thread of its own while this one waits. Once that
+        loop is closed, nothing can be sent: the client is only marked closed, and
+        ``EventLoopError`` names the models left running, if any.
         """
         if self._root is not self:
             return
@@ -1224,8 +1225,13 @@ class AsyncServiceClient(_ServiceBase):
                 await asyncio.to_thread(bound.run_until_complete, self.aclose())
             else:
                 self._heartbeat = None  # a task of that loop, which never runs again
+                if self._io.closed:
+                    return
                 self._io.abandon()
-                self._created.left_running("closed on another event loop than its own")
+                # Raised, not logged: returning as if closed hid models that cost until
+                # someone terminates them, which this call no longer can.
+                if left := self._created.pending():
+                    raise EventLoopError(_left_on_a_closed_loop(left))
             return
         async with self._close_lock:  # see ServiceClient.close
             if self._heartbeat is not None:
@@ -1469,6 +1475,19 @@ def _session_timeout(waited: float | None) -> APITimeoutError:
     return APITimeoutError(
         f"create_model: another call was still opening the client's session after "
         f"{seconds(waited or 0)} s, what the call's timeout left; nothing was sent"
+    )
+
+
+def _left_on_a_closed_loop(model_ids: tuple[str, ...]) -> str:
+    one = len(model_ids) == 1
+    left = f"model {model_ids[0]} is" if one else f"models {', '.join(model_ids)} are"
+    it = "it" if one else "them"
+    return (
+        "aclose(): the event loop this async Weaver client was used on is closed, and its "
+        f"connections with it: nothing was sent, so {left} left running. Terminate {it} "
+        "from a client made on this loop (`await service.terminate_model(model_id)`), and "
+        "close a client before its loop ends (`async with`, or `await client.aclose()` in "
+        "the same asyncio.run())"
     )
 
 

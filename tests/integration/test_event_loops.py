@@ -15,7 +15,7 @@ import pytest
 from weaver_client import limits
 
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
-from weaver_facade import AsyncServiceClient, ClientClosedError
+from weaver_facade import AsyncServiceClient, ClientClosedError, EventLoopError
 from weaver_facade.emulator import RunningEmulator
 
 
@@ -57,5 +57,43 @@ def test_aclose_on_another_loop_while_its_own_is_stopped_terminates_the_models(
         own.close()
     assert statuses(emu) == {made[0]: "terminated", made[1]: "terminated", kept: "active"}
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    with pytest.raises(ClientClosedError):
+        asyncio.run(service.supported_models())
+
+
+def test_aclose_once_its_loop_is_closed_says_which_models_are_left_running(
+    emu: RunningEmulator,
+) -> None:
+    # `asyncio.run(train(client))`, then `asyncio.run(client.aclose())`: that loop closed
+    # with the connections, so nothing can be sent through them. The close once returned
+    # as if done, the models left running and named only in the log.
+    service = client(emu)
+    made = asyncio.run(create(service))
+    with pytest.raises(EventLoopError) as raised:
+        asyncio.run(service.aclose())
+    assert statuses(emu) == {made: "active"}
+    message = str(raised.value)
+    assert f"model {made} is left running" in message
+    assert "terminate_model" in message
+    asyncio.run(service.aclose())  # said once: closing again is no error
+    with pytest.raises(ClientClosedError):
+        asyncio.run(service.supported_models())
+
+    # What the error advises: a client of this loop terminates it.
+    async def terminate() -> None:
+        async with client(emu) as other:
+            await other.terminate_model(made)
+
+    asyncio.run(terminate())
+    assert statuses(emu) == {made: "terminated"}
+
+
+def test_aclose_once_its_loop_is_closed_is_quiet_when_no_model_is_left(
+    emu: RunningEmulator,
+) -> None:
+    service = client(emu)
+    kept = asyncio.run(create(service, keep=True))
+    asyncio.run(service.aclose())
+    assert statuses(emu) == {kept: "active"}
     with pytest.raises(ClientClosedError):
         asyncio.run(service.supported_models())

@@ -1083,12 +1083,10 @@ def test_a_close_wakes_no_sleeper_of_a_closed_loop() -> None:
 # -- event loops ---------------------------------------------------------------------------------
 
 
-def test_an_async_client_used_on_another_event_loop_sends_nothing_there(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_an_async_client_used_on_another_event_loop_sends_nothing_there() -> None:
     # Its connections and heartbeat belong to its first loop: on another, a call is refused
-    # before anything is sent, and aclose() ends at once, naming the models left running
-    # (that loop has stopped, so nothing can be sent to terminate them).
+    # before anything is sent, and aclose() ends at once, raising to name the models left
+    # running (that loop is closed, so nothing can be sent to terminate them).
     fake = FakeWeaver()
     svc = async_service(fake, heartbeat_interval=7.0)
 
@@ -1106,14 +1104,14 @@ def test_an_async_client_used_on_another_event_loop_sends_nothing_there(
     async def second() -> None:
         with pytest.raises(EventLoopError, match=r"another event loop, .*; nothing was sent"):
             await svc.training_client(model_id)
-        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        with pytest.raises(EventLoopError, match=f"so model {model_id} is left running"):
             await asyncio.wait_for(svc.aclose(), timeout=10)
         with pytest.raises(ClientClosedError):
             await svc.supported_models()
 
     asyncio.run(second())
     assert len(fake.requests) == sent
-    assert f"models left running: {model_id}" in caplog.text
+    assert fake.terminated == []
 
 
 def test_a_training_client_or_handle_used_on_another_event_loop_sends_nothing() -> None:
@@ -1135,7 +1133,8 @@ def test_a_training_client_or_handle_used_on_another_event_loop_sends_nothing() 
             await trainer.list_checkpoints()
         with pytest.raises(EventLoopError, match="nothing was sent"):
             await handle.result(timeout=5)
-        await asyncio.wait_for(svc.aclose(), timeout=10)
+        with pytest.raises(EventLoopError, match="nothing was sent"):
+            await asyncio.wait_for(svc.aclose(), timeout=10)
 
     asyncio.run(second())
     assert len(fake.requests) == sent
