@@ -97,3 +97,19 @@ def test_aclose_once_its_loop_is_closed_is_quiet_when_no_model_is_left(
     assert statuses(emu) == {kept: "active"}
     with pytest.raises(ClientClosedError):
         asyncio.run(service.supported_models())
+
+
+def test_async_with_in_two_asyncio_runs(emu: RunningEmulator) -> None:
+    # The first block's close terminates its model on its own loop; the second block is
+    # refused at once, the client being closed.
+    service = client(emu)
+
+    async def block() -> str:
+        async with service:
+            return await create(service)
+
+    made = asyncio.run(block())
+    assert statuses(emu) == {made: "terminated"}
+    with pytest.raises(ClientClosedError):
+        asyncio.run(block())
+    assert statuses(emu) == {made: "terminated"}
