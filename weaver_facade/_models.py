@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -379,31 +380,39 @@ class CreatedModels:
         # them (``unclaimed``), which no ``keep`` keeps: for ``note_terminated``.
         self._terminated: set[str] = set()
         self._unclaimed: set[str] = set()
+        # Held by each look at or change of ``_ids`` and ``sealed``: a create in another
+        # thread adds its model while a close walks them. Reentrant: a close from a
+        # signal handler may run while this thread holds it.
+        self._lock = threading.RLock()
 
     def add(self, model_id: str, new: NewModel, *, keep: bool, unclaimed: bool) -> bool:
         """Record a created model; whether a close will terminate it. An ``unclaimed``
         one (its create was interrupted, or answered once the client began closing, so its
         caller never got it) is, whatever kept it."""
-        self._settings[model_id] = new
-        if unclaimed:
-            self._unclaimed.add(model_id)
-        if unclaimed or (self.terminate_on_close and not keep):
-            self._ids[model_id] = None
-        return model_id in self._ids and not self.sealed
+        with self._lock:
+            self._settings[model_id] = new
+            if unclaimed:
+                self._unclaimed.add(model_id)
+            if unclaimed or (self.terminate_on_close and not keep):
+                self._ids[model_id] = None
+            return model_id in self._ids and not self.sealed
 
     def unclaimed(self, model_ids: list[str], why: str) -> None:
         """Models created for a caller that never got them (a resume whose load failed or
         was interrupted): a close terminates them, whatever kept them; after the close
         has run, the log says they are left running."""
         for model_id in model_ids:
-            self._unclaimed.add(model_id)
-            if model_id in self._ids:  # terminated on close already: not kept
-                continue
-            if self.sealed:  # the close has run: none is left to terminate it
+            with self._lock:
+                self._unclaimed.add(model_id)
+                if model_id in self._ids:  # terminated on close already: not kept
+                    continue
+                sealed = self.sealed  # the close has run: none is left to terminate it
+                if not sealed:
+                    self._ids[model_id] = None
+            if sealed:
                 logger.warning("%s: model %s is left running (the client is closed)", why, model_id)
-                continue
-            self._ids[model_id] = None
-            logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
+            else:
+                logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
 
     def settings(self, model_id: str) -> NewModel | None:
         """What ``model_id`` was created with, if this client created it."""
@@ -416,11 +425,13 @@ class CreatedModels:
 
     def forget(self, model_id: str) -> None:
         """Leave ``model_id`` alone at close (kept, or already terminated)."""
-        self._ids.pop(model_id, None)
+        with self._lock:
+            self._ids.pop(model_id, None)
 
     def pending(self) -> tuple[str, ...]:
         """The models a close would terminate now."""
-        return tuple(self._ids)
+        with self._lock:
+            return tuple(self._ids)
 
     def note_terminated(self, exc: BaseException, before: tuple[str, ...]) -> None:
         """Add a note to ``exc``, which left a ``with`` block, naming the models of
@@ -451,8 +462,8 @@ class CreatedModels:
 
     def left_running(self, why: str) -> None:
         """Say which models a close that can send nothing leaves running."""
-        if self._ids:
-            logger.warning("%s: models left running: %s", why, ", ".join(self._ids))
+        if left := self.pending():
+            logger.warning("%s: models left running: %s", why, ", ".join(left))
 
     def terminate(self) -> Plan[None]:
         """The close's plan: terminate them in creation order, best effort, forgetting
@@ -462,7 +473,7 @@ class CreatedModels:
         cut short (cancelled) leaves the models it did not reach for the next close."""
         tried: set[str] = set()
         # Models created while the close runs (their reply came late) are taken too.
-        while (model_id := next((m for m in self._ids if m not in tried), None)) is not None:
+        while (model_id := self._untried(tried)) is not None:
             tried.add(model_id)
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
@@ -481,10 +492,19 @@ class CreatedModels:
                         isinstance(exc, APIConnectionError) and not may_have_acted(exc.__cause__)
                     ):
                         # Say which are left running: the user may terminate them later.
-                        logger.warning("models left running: %s", ", ".join(self._ids))
+                        logger.warning("models left running: %s", ", ".join(self.pending()))
                         return
             self.forget(model_id)
-        self.sealed = True
+
+    def _untried(self, tried: set[str]) -> str | None:
+        """The first model the close has not tried, else ``None``, the close then sealed
+        within the same hold of the lock: a model added after it is told it is not
+        terminated (``add``), never lost between the two."""
+        with self._lock:
+            model_id = next((m for m in self._ids if m not in tried), None)
+            if model_id is None:
+                self.sealed = True
+            return model_id
 
 
 def _models(model_ids: list[str]) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -44,6 +45,7 @@ from weaver_facade import (
     UnsupportedByServerError,
     _wire,
 )
+from weaver_facade._models import CreatedModels, NewModel
 from weaver_facade._operations import OperationSnapshot, PollPolicy
 
 MODELS = "/api/v1/models"
@@ -1410,6 +1412,85 @@ def test_two_closes_at_once_terminate_each_model_once() -> None:
     assert not second.is_alive()
     assert fake.terminated == ["m-1"]
     assert len(fake.sent("POST", f"{MODELS}/m-1/terminate")) == 1
+
+
+class _Walked(dict[str, None]):
+    """The models a close walks, calling ``hook`` once, in the first walk that gets there:
+    as it begins (its iterator made, before its first model) or past its last model."""
+
+    def __init__(self, models: dict[str, None], hook: Callable[[], None], at_end: bool) -> None:
+        super().__init__(models)
+        self._hook: Callable[[], None] | None = hook
+        self._at_end = at_end
+
+    def __iter__(self) -> Iterator[str]:
+        models = super().__iter__()
+        if not self._at_end:
+            self._call_hook()
+        yield from models
+        self._call_hook()
+
+    def _call_hook(self) -> None:
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook()
+
+
+class _Announced:
+    """A reentrant lock that sets ``waited`` when a thread finds it held by another."""
+
+    def __init__(self, waited: threading.Event) -> None:
+        self._lock = threading.RLock()
+        self._waited = waited
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self._waited.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+@pytest.mark.parametrize("at_end", [False, True], ids=["as-it-begins", "past-the-last"])
+def test_a_model_added_while_the_close_walks_its_models_is_not_lost(
+    monkeypatch: pytest.MonkeyPatch, at_end: bool
+) -> None:
+    # A create in another thread, answered while the close walked the models it had made,
+    # added its model during the walk: "RuntimeError: dictionary changed size during
+    # iteration" out of the close, or, once the walk had found none left, a create told
+    # "terminated by the close" of a model the close never terminated.
+    created = CreatedModels(terminate_on_close=True)
+    new = NewModel(base_model="weaver-tiny", training_mode="lora", lora=None)
+    created.add("m-1", new, keep=False, unclaimed=False)
+    # The create's thread goes on once its model is added, or once it waits for the close.
+    went_on = threading.Event()
+    monkeypatch.setattr(created, "_lock", _Announced(went_on))
+    told: list[bool] = []
+
+    def late_create() -> None:
+        told.append(created.add("m-2", new, keep=False, unclaimed=True))
+        went_on.set()
+
+    creating = threading.Thread(target=late_create)
+
+    def answered_meanwhile() -> None:
+        creating.start()
+        went_on.wait(10)
+
+    created._ids = _Walked(created._ids, answered_meanwhile, at_end)
+    sent: list[str] = []
+
+    def perform(call: _wire.Call[Any]) -> None:
+        sent.append(call.request["url"])
+
+    _wire.drive(created.terminate(), perform)
+    creating.join(10)
+    assert went_on.is_set()
+    assert sent[0] == f"{MODELS}/m-1/terminate"
+    # Terminated by the close, or told it was not (its create says it is left running).
+    assert told == [f"{MODELS}/m-2/terminate" in sent]
+    assert len(sent) == len(set(sent))
 
 
 def test_a_step_whose_model_the_close_terminated_ends_as_closed() -> None:
