@@ -5,21 +5,16 @@ A whole default run beside a user's work, left as it was, is ``test_cli``'s."""
 
 from __future__ import annotations
 
-import contextlib
 import re
-import selectors
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import cast
 
 import httpx
 from weaver_client import limits
 
 from tests.support.openapi import openapi
+from tests.support.scripted_http import HANG, ScriptedServer
 from weaver_facade.contract._ownership import ID_PARAMETERS, Left, Ownership, Sweep, left_note
 from weaver_facade.contract._patience import PatientHTTPTransport, api_client
 
@@ -310,48 +305,17 @@ def test_a_sweep_waits_for_a_save_that_never_ends_within_its_budget_then_names_i
     assert left == [Left("kit-a", "DELETE: 409")]
 
 
-@contextlib.contextmanager
-def silent_server() -> Iterator[str]:
-    """The root URL of a server that accepts connections and reads them, but never
-    answers."""
-    stop = threading.Event()
-    held: list[socket.socket] = []
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        listener.setblocking(False)
-
-        def serve() -> None:
-            with selectors.DefaultSelector() as selector:
-                selector.register(listener, selectors.EVENT_READ)
-                while not stop.is_set():
-                    for key, _ in selector.select(timeout=0.1):
-                        if key.fileobj is listener:
-                            conn, _ = listener.accept()
-                            conn.setblocking(False)
-                            held.append(conn)
-                            selector.register(conn, selectors.EVENT_READ)
-                        else:
-                            conn = cast(socket.socket, key.fileobj)
-                            if not conn.recv(65536):  # closed by the client
-                                selector.unregister(conn)
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-        finally:
-            stop.set()
-            thread.join()
-            for conn in held:
-                conn.close()
+def hang(method: str, path: str) -> str:
+    return HANG  # accepted, read, never answered
 
 
 def test_a_sweep_ends_near_its_budget_when_the_server_never_answers() -> None:
     # Each request waited for as long as the client's own timeout, whatever the budget
     # had left: one request to a server that stopped answering overran it by that much.
     budget, own_timeout = 1.0, 20.0
-    with silent_server() as root, httpx.Client(timeout=own_timeout) as http:
+    with ScriptedServer(hang) as server, httpx.Client(timeout=own_timeout) as http:
         started = time.monotonic()
-        sweep = Sweep(http, budget, root=root)
+        sweep = Sweep(http, budget, root=server.base_url)
         assert sweep.send("POST", "/api/v1/models/m-own/terminate") is None
         assert sweep.delete("c-1") is None
         took = time.monotonic() - started
@@ -363,9 +327,9 @@ def test_a_sweep_through_the_kits_patient_client_ends_near_its_budget_too() -> N
     # Retry-After (up to 10 s, 3 times), beneath the sweep, which does both itself within
     # its budget: a GET to a server that never answers cost four timeouts.
     budget = 1.0
-    with silent_server() as root, api_client(timeout=httpx.Timeout(20.0)) as http:
+    with ScriptedServer(hang) as server, api_client(timeout=httpx.Timeout(20.0)) as http:
         started = time.monotonic()
-        assert Sweep(http, budget, root=root).items("/api/v1/models") == []
+        assert Sweep(http, budget, root=server.base_url).items("/api/v1/models") == []
         took = time.monotonic() - started
     assert 0.9 * budget <= took < budget + 2.0
 

@@ -79,6 +79,8 @@ class ScriptedServer:
                 self.rfile.read(length)
                 self._serve()
 
+            do_DELETE = do_POST
+
             def _serve(self) -> None:
                 server.requests.append((self.command, self.path))
                 reply = answer(self.command, self.path)
