@@ -169,6 +169,17 @@ def test_an_id_just_saved_is_found_in_a_list_that_lags(
     assert len(clock.sleeps) == 2
 
 
+def listing(fake: FakeWeaver, *records: dict[str, Any], times: int) -> None:
+    """The model's next ``times`` listings show ``records`` alone."""
+    fake.script("GET", LIST, *[json_reply(200, {"items": list(records)})] * times)
+
+
+def latest_id(trainer: TrainingClient) -> str:
+    latest = trainer.latest_checkpoint()
+    assert latest is not None
+    return str(latest.id)
+
+
 def test_the_latest_checkpoint_just_saved_is_found_in_a_list_that_lags(
     fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
 ) -> None:
@@ -176,19 +187,13 @@ def test_the_latest_checkpoint_just_saved_is_found_in_a_list_that_lags(
     trainer.save_state("a")
     trainer.save_state("b")
     first, second = fake.checkpoints["m-1"]
-    fake.script("GET", LIST, *[json_reply(200, {"items": [first]}) for _ in range(2)])
-    latest = trainer.latest_checkpoint()
-    assert latest is not None
-    assert str(latest.id) == second["id"]
-    assert len(fake.sent("GET", LIST)) == 3
-    assert len(clock.sleeps) == 2
+    listing(fake, first, times=2)
+    assert latest_id(trainer) == second["id"]
+    assert (len(fake.sent("GET", LIST)), len(clock.sleeps)) == (3, 2)
     # Looked for once: a later call takes the listing as it is.
-    fake.script("GET", LIST, json_reply(200, {"items": [first]}))
-    latest = trainer.latest_checkpoint()
-    assert latest is not None
-    assert str(latest.id) == first["id"]
-    assert len(fake.sent("GET", LIST)) == 4
-    assert len(clock.sleeps) == 2
+    listing(fake, first, times=1)
+    assert latest_id(trainer) == first["id"]
+    assert (len(fake.sent("GET", LIST)), len(clock.sleeps)) == (4, 2)
 
 
 def test_a_save_gone_from_the_list_is_looked_for_a_few_times_once(
@@ -199,28 +204,20 @@ def test_a_save_gone_from_the_list_is_looked_for_a_few_times_once(
     trainer.save_state("a")
     trainer.save_state("b")
     first = fake.checkpoints["m-1"][0]
-    fake.script("GET", LIST, *[json_reply(200, {"items": [first]}) for _ in range(5)])
-    for _ in range(2):
-        latest = trainer.latest_checkpoint()
-        assert latest is not None
-        assert str(latest.id) == first["id"]
-    assert len(fake.sent("GET", LIST)) == 5
-    assert len(clock.sleeps) == 3
+    listing(fake, first, times=5)
+    assert [latest_id(trainer), latest_id(trainer)] == [first["id"]] * 2
+    assert (len(fake.sent("GET", LIST)), len(clock.sleeps)) == (5, 3)
 
 
 def test_a_save_this_client_deleted_is_not_looked_for(
     fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
 ) -> None:
     trainer.save_state("a")
-    saved = trainer.save_state("b")
-    trainer.delete_checkpoint(saved)
+    trainer.delete_checkpoint(trainer.save_state("b"))
     (first,) = fake.checkpoints["m-1"]
     listings = len(fake.sent("GET", LIST))
-    latest = trainer.latest_checkpoint()
-    assert latest is not None
-    assert str(latest.id) == first["id"]
-    assert len(fake.sent("GET", LIST)) == listings + 1
-    assert clock.sleeps == []
+    assert latest_id(trainer) == first["id"]
+    assert (len(fake.sent("GET", LIST)), clock.sleeps) == (listings + 1, [])
 
 
 async def test_async_the_latest_checkpoint_just_saved_is_found_in_a_list_that_lags() -> None:
@@ -231,7 +228,7 @@ async def test_async_the_latest_checkpoint_just_saved_is_found_in_a_list_that_la
         await trainer.save_state("a")
         await trainer.save_state("b")
         first, second = fake.checkpoints["m-1"]
-        fake.script("GET", LIST, *[json_reply(200, {"items": [first]}) for _ in range(2)])
+        listing(fake, first, times=2)
         latest = await trainer.latest_checkpoint()
     assert latest is not None
     assert str(latest.id) == second["id"]
