@@ -410,20 +410,20 @@ class ModelSteps:
         self._unlisted: frozenset[str] = frozenset()
         self._unlisted_lock = threading.Lock()
 
-    def saved(self, parse: ResultParser[Checkpoint]) -> ResultParser[Checkpoint]:
-        """``parse``, noting each checkpoint it gives (``note_saved``)."""
+    def saved(self, parse: ResultParser[_R], saved: Callable[[_R], uuid.UUID]) -> ResultParser[_R]:
+        """``parse``, noting the checkpoint each of its results says was saved."""
 
-        def noted(snap: OperationSnapshot) -> Checkpoint:
-            checkpoint = parse(snap)
-            self.note_saved(checkpoint)
-            return checkpoint
+        def noted(snap: OperationSnapshot) -> _R:
+            result = parse(snap)
+            self.note_saved(saved(result))
+            return result
 
         return noted
 
-    def note_saved(self, checkpoint: Checkpoint) -> None:
-        """``checkpoint`` was saved by this client."""
+    def note_saved(self, checkpoint_id: uuid.UUID) -> None:
+        """The checkpoint was saved by this client."""
         with self._unlisted_lock:
-            self._unlisted |= {str(checkpoint.id)}
+            self._unlisted |= {str(checkpoint_id)}
 
     def unlisted(self) -> frozenset[str]:
         """This client's saves that no ``latest_checkpoint`` has looked for yet."""
@@ -634,11 +634,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
             operation: wire.Operation = yield call
         except ConflictError as exc:
             found = yield from _recover_save(intent, _name_taken(exc))
-            self._steps.note_saved(found)
+            self._steps.note_saved(found.id)
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
             return watch.snapshot(found), watch.result, watch.look, None
         snap = started_snapshot(call.operation, operation, self.model_id)
-        return snap, self._steps.saved(_parse_save), None, _SAVED
+        return snap, self._steps.saved(_parse_save, lambda c: c.id), None, _SAVED
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
@@ -718,6 +718,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
             snap = started_snapshot(kind, reply.operation, model_id)
             why = _SET if target is None or replace else _SET_OR_UNDER_WAY
             parse = _kept_as_asked(_parse_export(kind), ttl_seconds, why, followed)
+            if target is None:  # the current weights, saved as a checkpoint first
+                parse = self._steps.saved(parse, lambda a: a.checkpoint_id)
             return snap, parse, None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)

@@ -194,6 +194,14 @@ def test_a_path_just_saved_is_found_though_the_list_lags(
     exported = rows(emu, "SELECT id, checkpoint_id FROM artifacts")
     assert exported == [(str(artifact.id), str(saved.id))]
     assert downloaded.artifact_id == artifact.id
+    # An export of the current weights saves them as a checkpoint first.
+    trainer.export_weights()
+    transport.lagging_listings = 1
+    latest = trainer.latest_checkpoint()
+    newest = "SELECT id FROM checkpoints WHERE model_id = ? ORDER BY seq DESC LIMIT 1"
+    assert latest is not None
+    assert [(str(latest.id),)] == rows(emu, newest, trainer.model_id)
+    assert latest.id != saved.id
 
 
 @pytest.mark.parametrize(
