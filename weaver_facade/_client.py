@@ -68,7 +68,7 @@ from ._errors import (
 )
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
-from ._lazy import asyncio, loaded_off_loop, wire
+from ._lazy import asyncio, in_own_thread, loaded_off_loop, wire
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -1222,7 +1222,7 @@ class AsyncServiceClient(_ServiceBase):
             elif not bound.is_closed():
                 # Stopped (a fixture's loop between its uses, `run_until_complete`): its
                 # connections and heartbeat still work there, and this thread runs a loop.
-                await asyncio.to_thread(bound.run_until_complete, self.aclose())
+                await in_own_thread(lambda: bound.run_until_complete(self.aclose()), "weaver-close")
             else:
                 self._heartbeat = None  # a task of that loop, which never runs again
                 if self._io.closed:

@@ -16,13 +16,14 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._extras import check_extra
 
 # The modules of the kept ``LazyModule``s, which ``load_deferred`` imports.
 _deferred: list[str] = []
 _loaded = False
+_T = TypeVar("_T")
 
 
 class LazyModule(types.ModuleType):
@@ -101,39 +102,45 @@ def load_deferred() -> None:
 
 
 async def loaded_off_loop() -> None:
-    """``load_deferred`` in a thread of its own, once: an import on the event loop's thread
-    holds every other task of the program (a server's handlers, a heartbeat) for its
-    whole length, tenths of a second for the generated models. Not in the loop's default
-    executor, which the program's own blocking jobs may all hold, or may have shut down.
+    """``load_deferred`` in a thread of its own (``in_own_thread``), once: an import on
+    the event loop's thread holds every other task of the program (a server's handlers, a
+    heartbeat) for its whole length, tenths of a second for the generated models.
 
     A caller cancelled meanwhile leaves the import to finish in its thread; the import
     system's module locks make another thread's import of the same module (a sync
     client's first request, the next call's ``load_deferred``) wait for it there.
     """
-    if _loaded:
-        return
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
+    if not _loaded:
+        await in_own_thread(load_deferred, "weaver-imports")
 
-    def settle(error: BaseException | None) -> None:
+
+async def in_own_thread(work: Callable[[], _T], name: str) -> _T:
+    """``work()``'s result, run in a new thread named ``name``: not in the loop's default
+    executor, which the program's own blocking jobs may all hold, or may have shut down. A
+    caller cancelled meanwhile leaves ``work`` to finish in its thread."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: BaseException | None) -> None:
         if done.done():  # its caller was cancelled
             return
         if error is None:
-            done.set_result(None)
+            done.set_result(cast(_T, result))
         else:
             done.set_exception(error)
 
-    def load() -> None:
+    def run() -> None:
+        result: _T | None = None
         error: BaseException | None = None
         try:
-            load_deferred()
+            result = work()
         except BaseException as exc:  # its caller's to see
             error = exc
         with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
-            loop.call_soon_threadsafe(settle, error)
+            loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=load, name="weaver-imports").start()
-    await done
+    threading.Thread(target=run, name=name).start()
+    return await done
 
 
 async def asyncio_sleep(seconds: float) -> None:

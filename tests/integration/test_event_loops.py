@@ -7,7 +7,9 @@ plain HTTP, not from the facade.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
+import threading
 import warnings
 
 import httpx
@@ -59,6 +61,33 @@ def test_aclose_on_another_loop_while_its_own_is_stopped_terminates_the_models(
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
     with pytest.raises(ClientClosedError):
         asyncio.run(service.supported_models())
+
+
+def test_aclose_on_another_loop_is_not_held_by_that_loop_s_busy_executor(
+    emu: RunningEmulator,
+) -> None:
+    # The close on the stopped loop ran in the caller's default executor, which the
+    # program's own blocking jobs may all hold: it waited for them.
+    service = client(emu)
+    own = asyncio.new_event_loop()
+    release = threading.Event()
+
+    async def close_beside_a_blocking_job() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        job = loop.run_in_executor(None, release.wait, 30)
+        try:
+            await asyncio.wait_for(service.aclose(), timeout=10)
+        finally:
+            release.set()
+            await job
+
+    try:
+        made = own.run_until_complete(create(service))
+        asyncio.run(close_beside_a_blocking_job())
+    finally:
+        own.close()
+    assert statuses(emu) == {made: "terminated"}
 
 
 def test_aclose_once_its_loop_is_closed_says_which_models_are_left_running(
