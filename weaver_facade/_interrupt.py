@@ -22,15 +22,24 @@ _idle = threading.local()
 
 
 @contextmanager
-def between_requests() -> Iterator[None]:
+def between_requests(idle: bool = True) -> Iterator[None]:
     """A wait with no request on its way (a retry's backoff): a first SIGINT that
-    ``interrupt_held`` would hold is raised at once there, since no reply can be lost."""
+    ``interrupt_held`` would hold is raised at once there, since no reply can be lost.
+    With ``idle`` false, a request's attempt, which says while it is still ``connecting``."""
     before = getattr(_idle, "now", False)
-    _idle.now = True
+    _idle.now = idle
     try:
         yield
     finally:
         _idle.now = before
+
+
+def connecting(now: bool) -> None:
+    """Whether the attempt (``between_requests(idle=False)``) is making its connection
+    (TCP, TLS), as httpcore's trace tells: nothing of it has left, so a first SIGINT is
+    raised at once then too. A connect to a host that drops packets held it for the
+    whole connect timeout."""
+    _idle.now = now
 
 
 @contextmanager

@@ -49,7 +49,7 @@ import httpx
 from . import _retry as rules
 from ._args import at_least
 from ._errors import ClientClosedError, InvalidArgumentError, note_cli_words
-from ._interrupt import between_requests
+from ._interrupt import between_requests, connecting
 from ._lazy import asyncio, asyncio_sleep
 from ._socket_deadline import bound_by_deadline, ends
 from ._wire import (
@@ -219,6 +219,7 @@ class _Attempts:
         self._policy = policy
         self._request = request
         self._clock = clock
+        self._sync = not asynchronous  # one request at a time on its thread (``connecting``)
         request.extensions = {
             **request.extensions,
             "trace": self._atrace if asynchronous else self._trace,
@@ -294,9 +295,13 @@ class _Attempts:
         self._traced = True
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
             self._reach(self._sent or self._reached)
+            if self._sync and not (self._sent or self._reached):  # else a reply may tell
+                connecting(True)
         elif event.endswith(".send_request_headers.started") and not _tunnel(info):
             self._sent = True
             self._reach(True)
+            if self._sync:
+                connecting(False)
 
     async def _atrace(self, event: str, info: Mapping[str, object]) -> None:
         self._trace(event, info)
@@ -458,7 +463,10 @@ class RetryTransport(httpx.BaseTransport):
                 left = attempts.before_send()
                 outcome: httpx.Response | Exception
                 try:
-                    with ends(None if left is None else time.monotonic() + left):
+                    with (
+                        ends(None if left is None else time.monotonic() + left),
+                        between_requests(idle=False),
+                    ):
                         outcome = _read(attempts.bound(self._transport.handle_request(request)))
                 except httpx.TransportError as exc:
                     outcome = exc

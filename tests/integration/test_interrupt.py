@@ -10,7 +10,10 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpcore
+import httpx
 import pytest
 
 from tests.support.held_creates import (
@@ -116,6 +119,51 @@ def test_a_ctrl_c_while_a_failed_create_waits_to_retry_stops_it_at_once(
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         service.close()
+
+
+def test_a_ctrl_c_while_the_create_connects_stops_it_at_once(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing of the create has left while its connection is made: the Ctrl-C was held
+    # until the connect ended (up to its timeout, on a host that drops packets), and then
+    # the create was sent and its model made anyway.
+    connects = 0
+    connecting, never = threading.Event(), threading.Event()
+    connect_tcp = httpcore.SyncBackend.connect_tcp
+
+    def slow_connect(backend: httpcore.SyncBackend, *args: Any, **kwargs: Any) -> Any:
+        nonlocal connects
+        connects += 1
+        if connects > 1:  # the create's own, after the session's
+            connecting.set()
+            never.wait(5)
+        return connect_tcp(backend, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", slow_connect)
+    served.held.release.set()  # a create that reaches the server is answered at once
+    no_keepalive = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+    service = ServiceClient(served.base_url, API_KEY, http_client=no_keepalive)
+
+    def interrupt() -> None:
+        assert connecting.wait(5)
+        time.sleep(0.2)
+        ctrl_c()
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    try:
+        thread.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            service.create_training_client(BASE_MODEL)
+        took = time.monotonic() - started
+        thread.join()
+        assert took < 2.5  # at once, not after the connect's 5 s
+        assert served.held.attempts == 0
+        assert served.statuses() == {}  # no model made
+    finally:
+        never.set()
+        service.close()
+        no_keepalive.close()
 
 
 def test_a_second_ctrl_c_stops_the_create_at_once(served: Served) -> None:
