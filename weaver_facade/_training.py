@@ -410,12 +410,14 @@ class ModelSteps:
         self._unlisted: frozenset[str] = frozenset()
         self._unlisted_lock = threading.Lock()
 
-    def saved(self, parse: ResultParser[_R], saved: Callable[[_R], uuid.UUID]) -> ResultParser[_R]:
+    def noting_saves(
+        self, parse: ResultParser[_R], checkpoint_id: Callable[[_R], uuid.UUID]
+    ) -> ResultParser[_R]:
         """``parse``, noting the checkpoint each of its results says was saved."""
 
         def noted(snap: OperationSnapshot) -> _R:
             result = parse(snap)
-            self.note_saved(saved(result))
+            self.note_saved(checkpoint_id(result))
             return result
 
         return noted
@@ -425,12 +427,16 @@ class ModelSteps:
         with self._unlisted_lock:
             self._unlisted |= {str(checkpoint_id)}
 
-    def unlisted(self) -> frozenset[str]:
-        """This client's saves that no ``latest_checkpoint`` has looked for yet."""
-        return self._unlisted
+    def latest(self, model_id: str) -> Plan[Checkpoint | None]:
+        """``lookup.latest``, which looks for this client's saves no call has looked for
+        yet; from now on a listing is taken as it is."""
+        saved = self._unlisted
+        latest = yield from lookup.latest(model_id, saved)
+        self.forget_saves(saved)
+        return latest
 
-    def looked_for(self, ids: frozenset[str]) -> None:
-        """``ids`` were looked for (or deleted): a later listing is taken as it is."""
+    def forget_saves(self, ids: frozenset[str]) -> None:
+        """``ids`` were looked for, or deleted."""
         with self._unlisted_lock:
             self._unlisted -= ids
 
@@ -638,7 +644,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
             return watch.snapshot(found), watch.result, watch.look, None
         snap = started_snapshot(call.operation, operation, self.model_id)
-        return snap, self._steps.saved(_parse_save, lambda c: c.id), None, _SAVED
+        return snap, self._steps.noting_saves(_parse_save, lambda c: c.id), None, _SAVED
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
@@ -719,13 +725,18 @@ class _TrainingBase(HasOptions, Generic[IO]):
             why = _SET if target is None or replace else _SET_OR_UNDER_WAY
             parse = _kept_as_asked(_parse_export(kind), ttl_seconds, why, followed)
             if target is None:  # the current weights, saved as a checkpoint first
-                parse = self._steps.saved(parse, lambda a: a.checkpoint_id)
+                parse = self._steps.noting_saves(parse, lambda a: a.checkpoint_id)
             return snap, parse, None, None
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
         why = _SET if target is None else _ALREADY_MADE
         parse = _kept_as_asked(watch.result, ttl_seconds, why, followed)
         return watch.snapshot(watch.latest), parse, watch.look, None
+
+    def _delete(self, ref: CheckpointRef) -> Plan[Checkpoint]:
+        deleted = yield from lookup.delete(ref, self.model_id)
+        self._steps.forget_saves(frozenset({str(deleted.id)}))  # not looked for once gone
+        return deleted
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
         ttl = _check_ttl(ttl_seconds)
@@ -1022,10 +1033,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         behind the save: it is read again, up to 3 times more within the call's
         ``timeout``, each after a pause of the poll backoff, as for a path.
         """
-        saved = self._steps.unlisted()
-        latest = self._io.run(lookup.latest(self.model_id, saved))
-        self._steps.looked_for(saved)
-        return latest
+        return self._io.run(self._steps.latest(self.model_id))
 
     def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """The current state of a checkpoint.
@@ -1045,9 +1053,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             UnsupportedByServerError: The server lacks the ``checkpoint-by-id``
                 extension, without which the wire has no way to delete a checkpoint.
         """
-        deleted = self._io.run(lookup.delete(ref, self.model_id))
-        self._steps.looked_for(frozenset({str(deleted.id)}))
-        return deleted
+        return self._io.run(self._delete(ref))
 
     def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """Keep a checkpoint ``ttl_seconds`` from now, or for ever with ``None``.
@@ -1265,10 +1271,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """See ``TrainingClient.latest_checkpoint``."""
-        saved = self._steps.unlisted()
-        latest = await self._io.run(lookup.latest(self.model_id, saved))
-        self._steps.looked_for(saved)
-        return latest
+        return await self._io.run(self._steps.latest(self.model_id))
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
@@ -1276,9 +1279,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     async def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.delete_checkpoint``."""
-        deleted = await self._io.run(lookup.delete(ref, self.model_id))
-        self._steps.looked_for(frozenset({str(deleted.id)}))
-        return deleted
+        return await self._io.run(self._delete(ref))
 
     async def set_checkpoint_ttl(self, ref: CheckpointRef, ttl_seconds: int | None) -> Checkpoint:
         """See ``TrainingClient.set_checkpoint_ttl``."""
