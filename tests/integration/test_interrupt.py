@@ -91,6 +91,27 @@ def test_a_ctrl_c_during_a_failing_create_sends_it_no_more(served: Served) -> No
         service.close()
 
 
+def interrupted_create(
+    service: ServiceClient, after: threading.Event
+) -> tuple[float, pytest.ExceptionInfo[KeyboardInterrupt]]:
+    """A create, with a Ctrl-C 0.2 s after ``after`` is set: how long it took, and how
+    it was interrupted."""
+
+    def interrupt() -> None:
+        assert after.wait(5)
+        time.sleep(0.2)
+        ctrl_c()
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        service.create_training_client(BASE_MODEL)
+    took = time.monotonic() - started
+    thread.join()
+    return took, caught
+
+
 def test_a_ctrl_c_while_a_failed_create_waits_to_retry_stops_it_at_once(
     served: Served,
 ) -> None:
@@ -99,20 +120,8 @@ def test_a_ctrl_c_while_a_failed_create_waits_to_retry_stops_it_at_once(
     held.release.set()  # answered at once: the Ctrl-C comes during the 5 s backoff
     retry = RetryPolicy(RetrySettings(initial_backoff=10, max_backoff=10), rng=lambda: 0.5)
     service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=retry)
-
-    def interrupt() -> None:
-        assert held.made.wait(5)
-        time.sleep(0.2)
-        ctrl_c()
-
-    thread = threading.Thread(target=interrupt, daemon=True)
     try:
-        thread.start()
-        started = time.monotonic()
-        with pytest.raises(KeyboardInterrupt) as caught:
-            service.create_training_client(BASE_MODEL)
-        took = time.monotonic() - started
-        thread.join()
+        took, caught = interrupted_create(service, after=held.made)
         assert held.attempts == 1
         assert took < 2.5  # at once: no reply to wait for, nor the rest of the backoff
         assert caught.value.__context__ is None  # raised once
@@ -143,20 +152,8 @@ def test_a_ctrl_c_while_the_create_connects_stops_it_at_once(
     served.held.release.set()  # a create that reaches the server is answered at once
     no_keepalive = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
     service = ServiceClient(served.base_url, API_KEY, http_client=no_keepalive)
-
-    def interrupt() -> None:
-        assert connecting.wait(5)
-        time.sleep(0.2)
-        ctrl_c()
-
-    thread = threading.Thread(target=interrupt, daemon=True)
     try:
-        thread.start()
-        started = time.monotonic()
-        with pytest.raises(KeyboardInterrupt):
-            service.create_training_client(BASE_MODEL)
-        took = time.monotonic() - started
-        thread.join()
+        took, _ = interrupted_create(service, after=connecting)
         assert took < 2.5  # at once, not after the connect's 5 s
         assert served.held.attempts == 0
         assert served.statuses() == {}  # no model made
