@@ -1164,24 +1164,9 @@ class AsyncServiceClient(_ServiceBase):
         )
         check_callable("sleep", sleep, awaited=True)
         super().__init__(base_url, api_key, **options)
-        inner = (
-            AsyncClientTransport(http_client)
-            if http_client is not None
-            else own_async_transport(self._base_url)
-        )
-        wakeup = Wakeup()
-        sleep = sleep or wakeup.asleep
-        transport = AsyncRetryTransport(
-            inner, policy=self._retry, sleep=sleep, clock=self._poll.clock
-        )
-        self._io = AsyncIO(
-            self._generated(transport),
-            poll=self._poll,
-            timeout=self._timeout,
-            sleep=sleep,
-            on_progress=self._on_progress,
-            wakeup=wakeup,
-        )
+        self._own_connections = http_client is None
+        self._sleep = sleep
+        self._io = self._new_io(http_client)
         self._lock = asyncio.Lock()
         self._close_lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -1190,6 +1175,26 @@ class AsyncServiceClient(_ServiceBase):
         self._creating: set[asyncio.Future[ModelInfo]] = set()
         # Waits between heartbeats (cancelled on close). Tests replace it to run without time.
         self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def _new_io(self, http_client: httpx.AsyncClient | None) -> AsyncIO:
+        inner = (
+            AsyncClientTransport(http_client)
+            if http_client is not None
+            else own_async_transport(self._base_url)
+        )
+        wakeup = Wakeup()
+        sleep = self._sleep or wakeup.asleep
+        transport = AsyncRetryTransport(
+            inner, policy=self._retry, sleep=sleep, clock=self._poll.clock
+        )
+        return AsyncIO(
+            self._generated(transport),
+            poll=self._poll,
+            timeout=self._timeout,
+            sleep=sleep,
+            on_progress=self._on_progress,
+            wakeup=wakeup,
+        )
 
     async def __aenter__(self) -> Self:
         return self._entered()
@@ -1210,7 +1215,8 @@ class AsyncServiceClient(_ServiceBase):
 
         On another event loop than the client's, the close runs on the client's loop:
         there while it runs, else in a thread of its own while this one waits. Once that
-        loop is closed, nothing can be sent: the client is only marked closed, and
+        loop is closed, its connections are gone with it: the models are terminated
+        through new ones, on this loop; a client given ``http_client`` has none, and
         ``EventLoopError`` names the models left running, if any.
         """
         if self._root is not self:
@@ -1228,8 +1234,17 @@ class AsyncServiceClient(_ServiceBase):
                 if self._io.closed:
                     return
                 self._io.abandon()
+                if self._own_connections and self._created.pending():
+                    # Its connections died with that loop: the terminates go through new
+                    # ones, on this loop (a user's client belongs to the closed one).
+                    io = self._new_io(None)
+                    try:
+                        with io.closing(self._close_within()) as closer:
+                            await closer.run(self._created.terminate())
+                    finally:
+                        await io.aclose()
                 # Raised, not logged: returning as if closed hid models that cost until
-                # someone terminates them, which this call no longer can.
+                # someone terminates them, which this call cannot.
                 if left := self._created.pending():
                     raise EventLoopError(_left_on_a_closed_loop(left))
             return

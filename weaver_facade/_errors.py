@@ -503,8 +503,8 @@ class EventLoopError(WeaverError, RuntimeError):
     """An ``AsyncServiceClient`` (or a training client or handle of it) was used on another
     event loop than the one it was first used on: nothing was sent. Its connections and
     heartbeat belong to that loop, so make one client per ``asyncio.run()``. Also raised by
-    ``aclose()`` once that loop is closed, naming the models it created that it can no
-    longer terminate."""
+    ``aclose()`` of a client given ``http_client`` once that loop is closed, naming the
+    models it created that it can no longer terminate."""
 
 
 class DownloadError(WeaverError):

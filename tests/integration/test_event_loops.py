@@ -11,6 +11,7 @@ import concurrent.futures
 import gc
 import threading
 import warnings
+from collections.abc import Awaitable
 
 import httpx
 import pytest
@@ -90,13 +91,32 @@ def test_aclose_on_another_loop_is_not_held_by_that_loop_s_busy_executor(
     assert statuses(emu) == {made: "terminated"}
 
 
-def test_aclose_once_its_loop_is_closed_says_which_models_are_left_running(
+def test_aclose_once_its_loop_is_closed_terminates_the_models_through_new_connections(
     emu: RunningEmulator,
 ) -> None:
     # `asyncio.run(train(client))`, then `asyncio.run(client.aclose())`: that loop closed
     # with the connections, so nothing can be sent through them. The close once returned
     # as if done, the models left running and named only in the log.
     service = client(emu)
+    made, kept = asyncio.run(both(create(service), create(service, keep=True)))
+    asyncio.run(service.aclose())
+    assert statuses(emu) == {made: "terminated", kept: "active"}
+    asyncio.run(service.aclose())  # closing again is no error
+    with pytest.raises(ClientClosedError):
+        asyncio.run(service.supported_models())
+
+
+async def both(first: Awaitable[str], second: Awaitable[str]) -> tuple[str, str]:
+    return await first, await second
+
+
+def test_aclose_once_its_loop_is_closed_says_which_models_a_user_s_client_left_running(
+    emu: RunningEmulator,
+) -> None:
+    # A client given `http_client=` has only the connections of that client, which
+    # belongs to the closed loop: nothing can be sent.
+    http = httpx.AsyncClient()
+    service = AsyncServiceClient(emu.base_url, emu.api_key, retry=FAST_RETRY, http_client=http)
     made = asyncio.run(create(service))
     with pytest.raises(EventLoopError) as raised:
         asyncio.run(service.aclose())
