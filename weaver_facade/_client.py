@@ -1246,7 +1246,7 @@ class AsyncServiceClient(_ServiceBase):
                 # Raised, not logged: returning as if closed hid models that cost until
                 # someone terminates them, which this call cannot.
                 if left := self._created.pending():
-                    raise EventLoopError(_left_on_a_closed_loop(left))
+                    raise EventLoopError(_left_on_a_closed_loop(left, self._own_connections))
             return
         async with self._close_lock:  # see ServiceClient.close
             if self._heartbeat is not None:
@@ -1493,13 +1493,15 @@ def _session_timeout(waited: float | None) -> APITimeoutError:
     )
 
 
-def _left_on_a_closed_loop(model_ids: tuple[str, ...]) -> str:
+def _left_on_a_closed_loop(model_ids: tuple[str, ...], tried: bool) -> str:
+    """``tried``: through new connections (whose failures the log names), else none."""
     one = len(model_ids) == 1
     left = f"model {model_ids[0]} is" if one else f"models {', '.join(model_ids)} are"
     it = "it" if one else "them"
+    sent = "the terminates through new ones failed" if tried else "nothing was sent"
     return (
         "aclose(): the event loop this async Weaver client was used on is closed, and its "
-        f"connections with it: nothing was sent, so {left} left running. Terminate {it} "
+        f"connections with it: {sent}, so {left} left running. Terminate {it} "
         "from a client made on this loop (`await service.terminate_model(model_id)`), and "
         "close a client before its loop ends (`async with`, or `await client.aclose()` in "
         "the same asyncio.run())"

@@ -19,7 +19,7 @@ from weaver_client import limits
 
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
 from weaver_facade import AsyncServiceClient, ClientClosedError, EventLoopError
-from weaver_facade.emulator import RunningEmulator
+from weaver_facade.emulator import RunningEmulator, run_emulator
 
 
 def statuses(emu: RunningEmulator) -> dict[object, object]:
@@ -104,6 +104,17 @@ def test_aclose_once_its_loop_is_closed_terminates_the_models_through_new_connec
     asyncio.run(service.aclose())  # closing again is no error
     with pytest.raises(ClientClosedError):
         asyncio.run(service.supported_models())
+
+
+def test_aclose_once_its_loop_is_closed_says_when_the_new_connections_fail_too() -> None:
+    # The server is gone by the close: the error says the terminates were tried.
+    with run_emulator(api_keys=(API_KEY,)) as emu:
+        service = client(emu)
+        made = asyncio.run(create(service))
+    with pytest.raises(EventLoopError) as raised:
+        asyncio.run(service.aclose())
+    message = str(raised.value)
+    assert f"the terminates through new ones failed, so model {made} is left running" in message
 
 
 async def both(first: Awaitable[str], second: Awaitable[str]) -> tuple[str, str]:
