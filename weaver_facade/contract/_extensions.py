@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 from weaver_client import limits
 
-from .._extensions import MARKER, extension_names
+from .._extensions import CHECKPOINT_BY_ID, MARKER, extension_names
 from .._interrupt import interrupt_held
 from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
@@ -468,10 +468,10 @@ class _Probe:
                 self.result.decide("cursor-paging", False, "limit=1 gave every item, no cursor")
             by_id = self.send("GET", f"/api/v1/checkpoints/{made[0]['id']}")
             if by_id.status_code == 200 and by_id.json().get("id") == made[0]["id"]:
-                self.result.decide("checkpoint-by-id", True, "GET /checkpoints/{id} found it")
+                self.result.decide(CHECKPOINT_BY_ID, True, "GET /checkpoints/{id} found it")
             elif by_id.status_code in (404, 405):
                 why = f"GET /checkpoints/{{id}} of an existing checkpoint: {by_id.status_code}"
-                self.result.decide("checkpoint-by-id", False, why)
+                self.result.decide(CHECKPOINT_BY_ID, False, why)
             load = self.call(
                 "POST",
                 f"/models/{model_id}/load",

@@ -18,7 +18,7 @@ from weaver_client import limits
 from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._causes import PLAIN_HTTP_HINT, plain_http
-from .._extensions import restrict_fields, restrict_spec
+from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
@@ -431,7 +431,7 @@ def run_named(
     }
     # One note for the run: each part's clean-up would repeat it, on every run against a
     # server without the delete.
-    note = left_note(left, deletable="checkpoint-by-id" not in probe.missing)
+    note = left_note(left, deletable=CHECKPOINT_BY_ID not in probe.missing)
     if note is not None:  # a name conformance generated may hold the key
         report.notes.append(redact(note, settings.api_key))
     report.findings = fold_server_wide(dedupe(findings))
