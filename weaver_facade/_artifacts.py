@@ -31,6 +31,7 @@ from ._checkpoints import (
     checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
+from ._dest import in_the_way
 from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import (
     AmbiguousArtifactKindError,
@@ -291,14 +292,14 @@ def download_arguments(
     # The nearest of it and its parents that exists, which must be a folder: known before
     # the artifact is looked up (``prepare_dest`` checks again, before anything is made).
     try:
-        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        there = in_the_way(folder)
     except OSError as exc:  # ENAMETOOLONG: over PATH_MAX, or a segment over NAME_MAX
         if exc.errno != errno.ENAMETOOLONG:
             raise
         raise UnsafeArtifactPathError(
             f"{folder} is a path the system cannot hold ({exc.strerror})", name=str(folder)
         ) from None
-    if there is not None and not there.is_dir():
+    if there is not None:
         in_way = "" if there == folder else f": {there}, a file, is in its way"
         raise UnsafeArtifactPathError(f"{folder} is not a directory{in_way}", name=str(folder))
     return folder, DownloadSettings(

@@ -31,6 +31,7 @@ from .. import (
     ServiceClient,
     WeaverError,
 )
+from .._dest import in_the_way
 from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
 from ._progress import can_redraw, stderr_is_a_tty
 from ._state import (
@@ -276,10 +277,10 @@ def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     # A file in the way (`-o A_FILE/out`) is a usage error, as `-o A_FILE` is (click's
     # check, which a file below it passes), and told before the checkpoint is looked up.
     try:
-        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        there = in_the_way(folder)
     except OSError:  # a path the system cannot hold: the library says so
         return folder
-    if there is not None and not there.is_dir():
+    if there is not None:
         what = "a file" if there.is_file() else "not a folder"
         if there == folder:
             raise click.BadParameter(f"'{folder}' is {what}")
