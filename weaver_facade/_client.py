@@ -534,9 +534,10 @@ class _ServiceBase(HasOptions):
         model = new.describe(made)
         # Interrupted (Ctrl-C, a cancel) before its reply came, or answered once the client
         # began closing (which waits for it): its caller never gets it.
-        closing = self._io.refusing()
-        unclaimed = closing or interrupted()
-        terminated = self._created.add(model.id, new, keep=keep, unclaimed=unclaimed)
+        stopped = interrupted()
+        closing, terminated = self._created.add(
+            model.id, new, keep=keep, unclaimed=stopped, closing=self._io.refusing
+        )
         if closing:
             if not terminated:
                 logger.warning("models left running: %s", model.id)
@@ -545,7 +546,7 @@ class _ServiceBase(HasOptions):
                 f"create_model: the Weaver client was closed while model {model.id} was "
                 f"being created; it is {fate}"
             )
-        if unclaimed:
+        if stopped:
             logger.warning(
                 "create_model: interrupted while model %s was being created; the client's "
                 "close terminates it",

@@ -385,17 +385,29 @@ class CreatedModels:
         # signal handler may run while this thread holds it.
         self._lock = threading.RLock()
 
-    def add(self, model_id: str, new: NewModel, *, keep: bool, unclaimed: bool) -> bool:
-        """Record a created model; whether a close will terminate it. An ``unclaimed``
-        one (its create was interrupted, or answered once the client began closing, so its
-        caller never got it) is, whatever kept it."""
+    def add(
+        self,
+        model_id: str,
+        new: NewModel,
+        *,
+        keep: bool,
+        unclaimed: bool,
+        closing: Callable[[], bool] = lambda: False,
+    ) -> tuple[bool, bool]:
+        """Record a created model; whether the client was ``closing``, and whether a close
+        will terminate it. An ``unclaimed`` one (its create was interrupted, or answered
+        once the client began closing, so its caller never got it) is, whatever kept it.
+        ``closing`` is asked under the lock the close's walk takes: a close that began
+        after it finds the model, one that began before is told of, even once it ended."""
         with self._lock:
+            closed = closing()
+            unclaimed = unclaimed or closed
             self._settings[model_id] = new
             if unclaimed:
                 self._unclaimed.add(model_id)
             if unclaimed or (self.terminate_on_close and not keep):
                 self._ids[model_id] = None
-            return model_id in self._ids and not self.sealed
+            return closed, model_id in self._ids and not self.sealed
 
     def unclaimed(self, model_ids: list[str], why: str) -> None:
         """Models created for a caller that never got them (a resume whose load failed or

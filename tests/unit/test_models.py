@@ -1469,7 +1469,7 @@ def test_a_model_added_while_the_close_walks_its_models_is_not_lost(
     told: list[bool] = []
 
     def late_create() -> None:
-        told.append(created.add("m-2", new, keep=False, unclaimed=True))
+        told.append(created.add("m-2", new, keep=False, unclaimed=True)[1])
         went_on.set()
 
     creating = threading.Thread(target=late_create)
@@ -1662,3 +1662,33 @@ def test_a_close_whose_terminate_meets_a_404_page_warns_as_before(
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert [m.split(":")[0] for m in warned] == ["could not terminate model m-1 on close"]
     assert "no longer found" not in caplog.text
+
+
+def test_a_create_answered_as_a_whole_close_ran_is_told_its_model_is_left_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The create asked whether the client was closing, then its thread stalled while a close
+    # began, waited the whole of its deadline for it, terminated the models it had and
+    # ended: the model added after it was returned as if no close had run, left running
+    # with no word of it.
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, timeout=0.3)
+    add = svc._created.add
+
+    def closed_first(*args: Any, **kwargs: Any) -> tuple[bool, bool]:
+        closing = threading.Thread(target=svc.close)
+        closing.start()
+        closing.join(10)
+        assert not closing.is_alive()
+        return add(*args, **kwargs)
+
+    svc._created.add = closed_first  # type: ignore[method-assign]
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(ClientClosedError, match=r"model m-1 was being created; it is left running"),
+    ):
+        svc.create_training_client("weaver-tiny")
+    assert fake.terminated == []  # nothing terminated it: the warning says so
+    assert "models left running: m-1" in caplog.text
+    http.close()
