@@ -95,7 +95,7 @@ _STARTED_WITH = pytest.StashKey[object]()
 # conftest.py.
 _OVERRIDDEN = pytest.StashKey[dict[str, str]]()
 # The fixtures that start the session's emulator.
-_USERS = frozenset({"weaver_server", "weaver_async_client"})
+_USERS = frozenset({"weaver_server", "weaver_client", "weaver_async_client"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,14 +205,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info is None or not _USERS.intersection(info.names_closure):
-            continue  # the async client asks for the server only when it runs
-        chain = item.session._fixturemanager.getfixturedefs("weaver_emulator_options", item)
-        where = chain[-1].baseid if chain else ""
-        if not _within(root, where):
-            # A folder's conftest.py, or a module or class of tests.
-            in_tests = where.endswith(".py") or "::" in where
-            overridden[item.nodeid] = where if in_tests else f"{where}/conftest.py"
+            continue  # the clients ask for the server only when they run
+        where = _overridden_at(item, root)
+        if where is not None:
+            overridden[item.nodeid] = where
     config.stash[_OVERRIDDEN] = overridden
+
+
+def _overridden_at(item: pytest.Item, root: str) -> str | None:
+    """Where the ``weaver_emulator_options`` this test sees are overridden below the root
+    conftest.py (a folder's conftest.py, or a module or class of tests), or ``None``."""
+    chain = item.session._fixturemanager.getfixturedefs("weaver_emulator_options", item)
+    where = chain[-1].baseid if chain else ""
+    if _within(root, where):
+        return None
+    in_tests = where.endswith(".py") or "::" in where
+    return where if in_tests else f"{where}/conftest.py"
 
 
 def _tests_root(config: pytest.Config) -> str:
@@ -233,7 +241,10 @@ def _tests_root(config: pytest.Config) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Fail an overriding test before its fixtures are set up: else it could be the one
     that starts the session's emulator, with its own options."""
-    where = item.config.stash.get(_OVERRIDDEN, {}).get(item.nodeid)
+    _refuse_overridden(item, item.config.stash.get(_OVERRIDDEN, {}).get(item.nodeid))
+
+
+def _refuse_overridden(item: pytest.Item, where: str | None) -> None:
     if where is not None and not item.config.getoption("--weaver-base-url"):
         pytest.fail(
             f"weaver_emulator_options is overridden for this test (in {where}), but the "
@@ -317,11 +328,23 @@ def _weaver_emulator_options_agree(request: pytest.FixtureRequest) -> None:
         )
 
 
+def _server_for(request: pytest.FixtureRequest) -> WeaverServer:
+    """``weaver_server``, for a client asked for by a test that may have been asked for
+    with ``request.getfixturevalue``, which collection does not see: judged here, before
+    the server starts, else it would start with this test's options."""
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    _refuse_overridden(item, _overridden_at(item, _tests_root(request.config)))
+    server: WeaverServer = request.getfixturevalue("weaver_server")
+    return server
+
+
 @pytest.fixture
-def weaver_client(weaver_server: WeaverServer) -> Iterator[ServiceClient]:
+def weaver_client(request: pytest.FixtureRequest) -> Iterator[ServiceClient]:
     """A ``ServiceClient`` connected to ``weaver_server``; closed after the test."""
     from weaver_facade import ServiceClient
 
+    weaver_server = _server_for(request)
     with ServiceClient(weaver_server.base_url, weaver_server.api_key) as client:
         yield client
 
@@ -402,6 +425,7 @@ def weaver_async_client(request: pytest.FixtureRequest) -> AsyncServiceClient:
         pytest.fail(
             "weaver_async_client needs pytest-asyncio (pip install pytest-asyncio)", pytrace=False
         )
+    _server_for(request)
     client: AsyncServiceClient = request.getfixturevalue(
         f"_weaver_async_client_on_{_test_loop_scope(request)}_loop"
     )

@@ -262,6 +262,40 @@ def test_a_folders_override_fails_alike_whichever_tests_are_selected(
     }
 
 
+@pytest.mark.parametrize("order", [("a", "b"), ("b", "a")], ids=["a-first", "b-first"])
+@pytest.mark.parametrize(
+    "ask",
+    [
+        "request.getfixturevalue('weaver_client')",
+        "request.getfixturevalue('weaver_async_client')",
+    ],
+    ids=["client", "async-client"],
+)
+def test_a_client_asked_for_by_name_is_judged_by_where_its_test_lies(
+    pytester: pytest.Pytester, order: tuple[str, str], ask: str
+) -> None:
+    # A client asked for with request.getfixturevalue (a fixture that picks the sync or the
+    # async one, say) was not seen when the tests were collected: b's test passed against an
+    # emulator without its latency when a ran first, and a failed, blamed, when b did.
+    pytester.mkpydir("a").joinpath("test_a.py").write_text(
+        "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
+    )
+    b = pytester.mkpydir("b")
+    b.joinpath("conftest.py").write_text(OVERRIDE % 0.2)
+    b.joinpath("test_b.py").write_text(f"def test_b(request):\n    assert {ask}\n")
+    assert outcomes(pytester, *order) == {
+        "a/test_a.py::test_a": "PASSED",
+        "b/test_b.py::test_b": "FAILED",
+    }
+    result = pytester.runpytest(
+        *PLUGIN,
+        *("-p", "no:cacheprovider", "-o", "asyncio_mode=strict"),
+        *("-o", "asyncio_default_fixture_loop_scope=function", "b"),
+    )
+    result.assert_outcomes(failed=1)
+    assert "overridden for this test (in b/conftest.py)" in result.stdout.str()
+
+
 def test_the_root_conftest_may_be_that_of_testpaths(pytester: pytest.Pytester) -> None:
     tests = pytester.mkdir("tests")
     tests.joinpath("conftest.py").write_text(OVERRIDE % 0.1)
