@@ -31,7 +31,8 @@ Fixtures:
     used and closed on the loop the test runs on, whatever its loop scope.
 ``weaver_emulator_options`` (session scope)
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
-    plain data. Override it in the root ``conftest.py`` (the rootdir's, or that
+    plain data (all but ``data_dir`` and ``api_keys``, which the plugin sets:
+    ``weaver_server`` gives them). Override it in the root ``conftest.py`` (the rootdir's, or that
     of the folder holding every ``testpaths`` entry) to add latency or faults
     (the emulator starts once per session, or per xdist worker: a test that
     sees other options, from a folder's conftest.py, fails saying so,
@@ -87,8 +88,11 @@ __all__ = [
 ]
 
 
-# Options the plugin sets itself, never taken from weaver_emulator_options.
-_SET_BY_THE_PLUGIN = ("data_dir", "api_keys")
+# Options the plugin sets itself, never taken from weaver_emulator_options: what each is.
+_SET_BY_THE_PLUGIN = {
+    "data_dir": "a pytest temporary directory (weaver_server.data_dir)",
+    "api_keys": "a fresh key each session (weaver_server.api_key)",
+}
 # The weaver_emulator_options the session's emulator was started with.
 _STARTED_WITH = pytest.StashKey[object]()
 # Test id -> where the weaver_emulator_options it sees are overridden below the root
@@ -358,8 +362,17 @@ def _options_problem(options: object, data_dir: Path, key: str) -> str | None:
     fields = dataclasses.fields(EmulatorConfig)
     allowed = [f.name for f in fields if f.name not in _SET_BY_THE_PLUGIN]
     unknown = sorted(str(name) for name in options if name not in allowed)
-    if unknown:
+    # Fields of EmulatorConfig, but not the user's to give: "unknown" would send them
+    # looking for a misspelling.
+    own = [name for name in unknown if name in _SET_BY_THE_PLUGIN]
+    if unknown != own:
+        unknown = [name for name in unknown if name not in own]
         return f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(allowed)}"
+    if own:
+        return (
+            f"{own[0]} is the plugin's own: {_SET_BY_THE_PLUGIN[own[0]]}; for another, start "
+            f"an emulator with weaver_facade.emulator.run_emulator({own[0]}=...)"
+        )
     try:
         EmulatorConfig(data_dir=data_dir, api_keys=(key,), **options)
     except (ValueError, TypeError) as exc:

@@ -649,7 +649,15 @@ def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
         ('{"latency": {"optim_step": "slow"}}', "latency for optim_step must be a number"),
         ('{"latency": [0.5]}', "latency must be a mapping of operation kind to seconds"),
         ('{"fault": []}', "unknown option(s) fault; the options are latency, faults"),
-        ('{"api_keys": ["mine"]}', "unknown option(s) api_keys"),
+        (
+            '{"api_keys": ["mine"]}',
+            "api_keys is the plugin's own: a fresh key each session (weaver_server.api_key)",
+        ),
+        (
+            '{"data_dir": "/tmp/mine"}',
+            "data_dir is the plugin's own: a pytest temporary directory (weaver_server.data_dir)",
+        ),
+        ('{"data_dir": "/tmp/mine", "fault": []}', "unknown option(s) fault;"),
     ],
 )
 def test_a_wrong_emulator_option_is_one_clear_failure(
