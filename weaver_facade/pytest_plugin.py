@@ -27,8 +27,9 @@ Fixtures:
     A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
 ``weaver_async_client`` (function scope)
     An ``AsyncServiceClient`` connected to ``weaver_server``, closed after
-    the test; for ``async def`` tests (needs pytest-asyncio). It is made,
-    used and closed on the loop the test runs on, whatever its loop scope.
+    the test; for ``async def`` tests (needs pytest-asyncio 0.24 or newer).
+    It is made, used and closed on the loop the test runs on, whatever its
+    loop scope.
 ``weaver_emulator_options`` (session scope)
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
     plain data (all but ``data_dir`` and ``api_keys``, which the plugin sets:
@@ -66,6 +67,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import inspect
 import itertools
 import os
 import secrets
@@ -398,12 +400,25 @@ def _on_loop(scope: str) -> Callable[..., Any]:
     )
 
 
-try:
-    import pytest_asyncio  # noqa: F401  # only whether it is installed
-except ImportError:
-    _HAVE_PYTEST_ASYNCIO = False
-else:
-    _HAVE_PYTEST_ASYNCIO = True
+def _without_async_client() -> str | None:
+    """Why the pytest-asyncio at hand (if any) cannot run ``weaver_async_client``."""
+    try:
+        import pytest_asyncio
+    except ImportError:
+        return "weaver_async_client needs pytest-asyncio (pip install pytest-asyncio)"
+    # loop_scope= came in 0.24; before, fixture() passed it on to pytest.fixture, whose
+    # TypeError failed the loading of this plugin, and with it every test, sync ones too.
+    if "loop_scope" not in inspect.signature(pytest_asyncio.fixture).parameters:
+        version = getattr(pytest_asyncio, "__version__", "?")
+        return (
+            "weaver_async_client needs pytest-asyncio 0.24 or newer, for its loop scopes "
+            f"(this is {version}): pip install -U pytest-asyncio"
+        )
+    return None
+
+
+_WITHOUT_ASYNC_CLIENT = _without_async_client()
+if _WITHOUT_ASYNC_CLIENT is None:
     # One per loop scope: the client must be made, used and closed on the test's loop. Its
     # connections and heartbeat belong to the loop they were made on, so a client closed
     # on another loop hung for ever (a test on a session loop) or failed.
@@ -434,10 +449,8 @@ def weaver_async_client(request: pytest.FixtureRequest) -> AsyncServiceClient:
     test (``@pytest.mark.asyncio(loop_scope=...)``, ``asyncio_default_test_loop_scope``)
     or the default of fixtures (``asyncio_default_fixture_loop_scope``).
     """
-    if not _HAVE_PYTEST_ASYNCIO:
-        pytest.fail(
-            "weaver_async_client needs pytest-asyncio (pip install pytest-asyncio)", pytrace=False
-        )
+    if _WITHOUT_ASYNC_CLIENT is not None:
+        pytest.fail(_WITHOUT_ASYNC_CLIENT, pytrace=False)
     _server_for(request)
     client: AsyncServiceClient = request.getfixturevalue(
         f"_weaver_async_client_on_{_test_loop_scope(request)}_loop"

@@ -597,7 +597,46 @@ def test_without_pytest_asyncio_the_async_fixture_says_so(pytester: pytest.Pytes
     result.assert_outcomes(errors=1)
     assert "weaver_async_client needs pytest-asyncio" in result.stdout.str()
     # One line, as the plugin's other refusals: not the plugin's own source around it.
-    assert "_HAVE_PYTEST_ASYNCIO" not in result.stdout.str()
+    assert "_WITHOUT_ASYNC_CLIENT" not in result.stdout.str()
+
+
+def test_a_pytest_asyncio_before_loop_scopes_fails_only_the_async_fixture(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-asyncio 0.23 (a common pin), as a plugin loaded before ours: its fixture() passes
+    # its keywords on to pytest.fixture, which has no loop_scope. Loading the plugin failed
+    # with a TypeError, and pytest ran no test at all, sync ones too.
+    pytester.makepyfile(
+        old_pytest_asyncio="""
+        import sys
+        import types
+
+        import pytest
+
+        def fixture(fixture_function=None, **kwargs):
+            if fixture_function is not None:
+                return pytest.fixture(fixture_function, **kwargs)
+            return lambda function: pytest.fixture(function, **kwargs)
+
+        old = types.ModuleType("pytest_asyncio")
+        old.__version__ = "0.23.8"
+        old.fixture = fixture
+        sys.modules["pytest_asyncio"] = old
+        """,
+        test_x="""
+        def test_sync(weaver_client):
+            assert weaver_client.supported_models()
+
+        def test_async(weaver_async_client):
+            pass
+        """,
+    )
+    result = pytester.runpytest_subprocess("-p", "old_pytest_asyncio", *PLUGIN, *QUIET)
+    result.assert_outcomes(passed=1, errors=1)
+    assert (
+        "weaver_async_client needs pytest-asyncio 0.24 or newer, for its loop scopes "
+        "(this is 0.23.8): pip install -U pytest-asyncio"
+    ) in result.stdout.str()
 
 
 def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
