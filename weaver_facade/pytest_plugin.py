@@ -221,7 +221,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _overridden_at(item: pytest.Item, root: str) -> str | None:
     """Where the ``weaver_emulator_options`` this test sees are overridden below the root
     conftest.py (a folder's conftest.py, or a module or class of tests), or ``None``."""
-    chain = item.session._fixturemanager.getfixturedefs("weaver_emulator_options", item)
+    manager = item.session._fixturemanager
+    # pytest before 8.1 takes the node's id: given the node, every run was an INTERNALERROR.
+    by_node = "node" in inspect.signature(manager.getfixturedefs).parameters
+    node: Any = item if by_node else item.nodeid
+    chain = manager.getfixturedefs("weaver_emulator_options", node)
     where = chain[-1].baseid if chain else ""
     if _within(root, where):
         return None

@@ -296,6 +296,43 @@ def test_a_client_asked_for_by_name_is_judged_by_where_its_test_lies(
     assert "overridden for this test (in b/conftest.py)" in result.stdout.str()
 
 
+class _Pytest80Fixtures:
+    """``FixtureManager.getfixturedefs`` as pytest 8.0 and older have it: by node id."""
+
+    def __init__(self) -> None:
+        self.asked: list[object] = []
+
+    def getfixturedefs(self, argname: str, nodeid: str) -> list[object]:
+        self.asked.append(nodeid)
+        nodeid.find("::")  # what pytest 8.0 does first: an AttributeError for a node
+        return []
+
+
+class _Pytest81Fixtures(_Pytest80Fixtures):
+    """The same, as pytest 8.1 and newer have it: by node."""
+
+    def getfixturedefs(self, argname: str, node: object) -> list[object]:
+        self.asked.append(node)
+        return []
+
+
+@pytest.mark.parametrize("fixtures", [_Pytest80Fixtures, _Pytest81Fixtures])
+def test_the_override_is_looked_up_as_the_running_pytest_takes_it(
+    fixtures: type[_Pytest80Fixtures],
+) -> None:
+    # Given the node, pytest 8.0 (and 7) failed every run with an INTERNALERROR.
+    from types import SimpleNamespace
+
+    from weaver_facade.pytest_plugin import _overridden_at
+
+    manager = fixtures()
+    item = SimpleNamespace(nodeid="a/test_a.py::test_a", session=SimpleNamespace())
+    item.session._fixturemanager = manager
+    assert _overridden_at(item, "") is None  # type: ignore[arg-type]
+    expected = item.nodeid if fixtures is _Pytest80Fixtures else item
+    assert manager.asked == [expected]
+
+
 def test_the_root_conftest_may_be_that_of_testpaths(pytester: pytest.Pytester) -> None:
     tests = pytester.mkdir("tests")
     tests.joinpath("conftest.py").write_text(OVERRIDE % 0.1)
