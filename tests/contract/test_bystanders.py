@@ -14,9 +14,12 @@ import httpx
 from weaver_client import limits
 
 from tests.support.openapi import openapi
-from tests.support.scripted_http import HANG, ScriptedServer
+from tests.support.scripted_http import HANG, Reply, ScriptedServer
+from weaver_facade.contract._extensions import probe_extensions
+from weaver_facade.contract._lifecycle import run_lifecycle
 from weaver_facade.contract._ownership import ID_PARAMETERS, Left, Ownership, Sweep, left_note
 from weaver_facade.contract._patience import PatientHTTPTransport, api_client
+from weaver_facade.contract._spec import load_spec
 
 
 def case(label: str, **path: object) -> SimpleNamespace:
@@ -365,3 +368,72 @@ def test_the_checkpoints_the_parts_left_are_one_note() -> None:
         "is missing): this run left 1 checkpoint(s) on it: `l-a` (lifecycle)"
     )
     assert left_note({"probe": [], "lifecycle": []}, deletable=False) is None
+
+
+class _CreatesThenHolds:
+    """Opens a session and creates models; answers every other GET with an empty
+    listing and every other POST with 404; holds each terminate and delete unanswered.
+    ``first_held``: when the first request was held."""
+
+    def __init__(self) -> None:
+        self.first_held: float | None = None
+        self.models = 0
+
+    def __call__(self, method: str, path: str) -> Reply | str:
+        path = path.partition("?")[0]
+        if method == "POST" and path == "/api/v1/sessions":
+            return 201, {"id": "s-1", "created_at": "2026-11-29T10:01:00Z"}, {}
+        if method == "POST" and path == "/api/v1/sessions/s-1/models":
+            self.models += 1
+            return 201, {"id": f"m-{self.models}", "base_model": "weaver-tiny"}, {}
+        if method == "GET":
+            return 200, {"items": []}, {}
+        if method == "POST" and not path.endswith("/terminate"):
+            return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
+        if self.first_held is None:
+            self.first_held = time.monotonic()
+        return HANG
+
+
+def test_the_lifecycle_clean_up_ends_near_its_budget_when_terminates_go_unanswered() -> None:
+    # The lifecycle's clean-up had the facade's close terminate its models, within the
+    # close's own bound (the client's 60 s read timeout), then terminated each model
+    # again with a client of its own (30 s each): a server that stopped answering its
+    # terminates held the run minutes past the clean-up's budget (`--deadline`).
+    budget = 1.0
+    server_answers = _CreatesThenHolds()
+    with ScriptedServer(server_answers) as server:
+        outcome = run_lifecycle(
+            load_spec(),
+            base_url=server.base_url,
+            api_key="sk-budget-test-key-0d1e",
+            base_model="weaver-tiny",
+            vocab_size=256,
+            deadline=budget,
+            run_id="budget01",
+        )
+        ended = time.monotonic()
+    assert server_answers.models >= 1, "the lifecycle made a model to terminate"
+    assert server_answers.first_held is not None, "its clean-up sent a terminate"
+    assert outcome.steps, "the scenario ran"
+    assert ended - server_answers.first_held < budget + 2.5
+
+
+def test_the_probes_clean_up_ends_near_its_budget_when_its_terminate_goes_unanswered() -> None:
+    # The probe terminated its model with its client's whole timeout (33 s), past the
+    # clean-up's budget (`--deadline`).
+    budget = 1.0
+    server_answers = _CreatesThenHolds()
+    with ScriptedServer(server_answers) as server:
+        probe = probe_extensions(
+            load_spec().document,
+            base_url=server.base_url,
+            api_key="sk-budget-test-key-0d1e",
+            base_model="weaver-tiny",
+            deadline=budget,
+        )
+        ended = time.monotonic()
+    assert server_answers.models == 1, "the probe made a model to terminate"
+    assert server_answers.first_held is not None, "its clean-up sent the terminate"
+    assert probe.note, "the probe stopped early, at the save the server refused"
+    assert ended - server_answers.first_held < budget + 2.5

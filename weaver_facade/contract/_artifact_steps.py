@@ -22,7 +22,7 @@ from weaver_client import limits
 from .. import Checkpoint, PollSettings
 from .._storage_errors import error_code, url_expired
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding
-from ._ownership import is_export_operation
+from ._ownership import Sweep, is_export_operation
 from ._patience import RESENT, patient_client
 
 if TYPE_CHECKING:
@@ -122,16 +122,11 @@ class ArtifactSteps:
         with sc.step(STEP_STORAGE, "get_artifact_download") as r:
             self._ranges(r, fetched)
 
-    def cleanup(self) -> None:
-        """Best effort (the artifact-by-id extension); not checked."""
+    def cleanup(self, sweep: Sweep) -> None:
+        """Best effort (the artifact-by-id extension), within ``sweep``'s budget; not
+        checked."""
         for artifact_id in self.artifact_ids:
-            try:
-                self.sc.raw.delete(
-                    f"{self.sc.s.base_url}/api/v1/artifacts/{artifact_id}",
-                    headers=self.sc._key_header(),
-                )
-            except httpx.HTTPError:
-                continue
+            sweep.send("DELETE", f"/api/v1/artifacts/{artifact_id}")
         self.storage.close()
 
     # -- export ---------------------------------------------------------------------------------

@@ -490,8 +490,7 @@ class _Probe:
             if model_id is not None:
                 sweep = Sweep(self.http, self.deadline)
                 found = sweep.find([model_id], self.ours)
-                with contextlib.suppress(httpx.HTTPError):
-                    self.http.post(f"/api/v1/models/{model_id}/terminate")
+                sweep.send("POST", f"/api/v1/models/{model_id}/terminate")
                 self.result.left = sweep.checkpoints([model_id], self.ours, found)
 
     def ours(self, checkpoint: Mapping[str, Any]) -> bool:

@@ -40,7 +40,7 @@ from .. import (
 )
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
-from ._ownership import Left, Sweep, is_artifact_kind
+from ._ownership import Left, Sweep, SweepBound, is_artifact_kind
 from ._patience import (
     PatientHTTPTransport,
     copy_with,
@@ -272,10 +272,10 @@ class Scenario:
         self.progress = progress
         base_path = httpx.URL(settings.base_url).path
         self.watcher = Watcher(spec, base_path, settings.api_key)
-        # The facade's client: the facade retries by itself.
-        self.http = httpx.Client(
-            transport=WatchingTransport(self.watcher), timeout=httpx.Timeout(30.0)
-        )
+        # The facade's client: the facade retries by itself. Held to the clean-up's
+        # budget during it, for the facade's close.
+        self.bound = SweepBound(WatchingTransport(self.watcher))
+        self.http = httpx.Client(transport=self.bound, timeout=httpx.Timeout(30.0))
         # The kit's own requests, tried again while the server asks to try later (the
         # watcher sees the last reply only) and after a reply lost on the way.
         self.raw = httpx.Client(
@@ -921,6 +921,7 @@ class Scenario:
             sweep = Sweep(
                 self.http, self.s.deadline, root=self.s.base_url, headers=self._key_header()
             )
+            self.bound.sweep = sweep
             models = [model.model_id for model in self.models]
             # Every checkpoint the run may have saved, by the name it gave it (a save
             # answered in another shape than the spec's gave the facade no id), looked up
@@ -932,12 +933,8 @@ class Scenario:
                 with suppress(Exception):
                     self.service.close()
             for model in self.models:
-                with suppress(httpx.HTTPError):
-                    self.raw.post(
-                        f"{self.s.base_url}/api/v1/models/{model.model_id}/terminate",
-                        headers=self._key_header(),
-                    )
-            self.artifacts.cleanup()
+                sweep.send("POST", f"/api/v1/models/{model.model_id}/terminate")
+            self.artifacts.cleanup(sweep)
             for checkpoint_id in self.checkpoint_ids:
                 sweep.delete(str(checkpoint_id))
             self.outcome.left = sweep.checkpoints(models, self._named, found)

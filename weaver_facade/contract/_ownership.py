@@ -34,6 +34,7 @@ __all__ = [
     "Left",
     "Ownership",
     "Sweep",
+    "SweepBound",
     "is_artifact_kind",
     "is_export_operation",
     "left_note",
@@ -283,7 +284,7 @@ class Sweep:
                     self._root + path,
                     params=params or None,
                     headers=self._headers,
-                    timeout=self._timeout(),
+                    timeout=self._timeout(self._http.timeout),
                     extensions={RETRIES_OWN: True},
                 )
                 if reply.status_code not in (429, 503):
@@ -294,10 +295,19 @@ class Sweep:
             self._sleep(wait)
         return None
 
-    def _timeout(self) -> httpx.Timeout:
-        """The client's own timeouts, each cut to the budget left (at least ``_FLOOR``)."""
+    def bound(self, request: httpx.Request) -> httpx.Request:
+        """``request``, sent by another client than the sweep's (``SweepBound``), held to
+        the budget as the sweep's own are: its timeouts cut to the time left; none sent
+        once the budget is spent (a ``ConnectTimeout``: nothing reached the server)."""
+        if self._clock() > self._ends:
+            raise httpx.ConnectTimeout("the clean-up's time is up", request=request)
+        own = httpx.Timeout(None, **request.extensions.get("timeout", {}))
+        request.extensions = {**request.extensions, "timeout": self._timeout(own).as_dict()}
+        return request
+
+    def _timeout(self, own: httpx.Timeout) -> httpx.Timeout:
+        """``own`` timeouts, each cut to the budget left (at least ``_FLOOR``)."""
         left = max(self._ends - self._clock(), _FLOOR)
-        own = self._http.timeout
         return httpx.Timeout(
             connect=_capped(own.connect, left),
             read=_capped(own.read, left),
@@ -388,6 +398,23 @@ class Sweep:
         """Whether the checkpoint is still there, as far as its model's list tells."""
         listed = self._lists.get(found.model_id)
         return listed is None or checkpoint_id in listed
+
+
+class SweepBound(httpx.BaseTransport):
+    """``inner``, whose requests keep to the budget of ``sweep`` while one is set: a
+    clean-up's requests that a client of its own sends, not the sweep (the lifecycle's
+    facade client, whose close terminates the models it created)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+        self.sweep: Sweep | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        sweep = self.sweep
+        return self._inner.handle_request(request if sweep is None else sweep.bound(request))
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _capped(seconds: float | None, left: float) -> float:
