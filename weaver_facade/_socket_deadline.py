@@ -5,9 +5,10 @@ headers a byte a second never trips a read timeout, and a connect that stalls
 before a read that stalls gets a whole read timeout after it. So each connect,
 TLS handshake, read and write of a sync transport the facade makes is capped by
 the end of the attempt being sent in its thread (``ends``, set by the retry
-transport), through a wrapper of httpcore's network backend. An async attempt is
-bounded by ``asyncio.timeout`` instead, which works on any transport; a user's own
-sync ``http_client`` keeps httpx's per-phase timeouts.
+transport), through a wrapper of httpcore's network backend; the contract kit's
+sending transports keep it too, and its clean-up sets one for each of its requests. An
+async attempt is bounded by ``asyncio.timeout`` instead, which works on any transport; a
+user's own sync ``http_client`` keeps httpx's per-phase timeouts.
 
 The same wrapper shuts a socket down when its connection is closed, so that the client's close
 wakes a thread blocked reading it (a held long-poll), as ``aclose()`` does a task.
@@ -38,7 +39,11 @@ _ENDS: contextvars.ContextVar[float | None] = contextvars.ContextVar("weaver_end
 
 @contextlib.contextmanager
 def ends(at: float | None) -> Iterator[None]:
-    """Cap the socket work of this thread's requests by ``at`` (``None``: no cap)."""
+    """Cap the socket work of this thread's requests by ``at`` (``None``: no cap), or
+    by the cap already set, when earlier: a transport beneath another keeps its end."""
+    outer = _ENDS.get()
+    if outer is not None and (at is None or outer < at):
+        at = outer
     token = _ENDS.set(at)
     try:
         yield
@@ -120,6 +125,12 @@ class _Backend:  # an httpcore.NetworkBackend
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
+
+
+def bound_client(client: httpx.Client) -> httpx.Client:
+    """``client``, each of its transports (its proxies' too) made to keep ``ends``."""
+    bound_by_deadline([client._transport, *filter(None, client._mounts.values())])
+    return client
 
 
 def bound_by_deadline(transports: Iterable[httpx.BaseTransport]) -> None:

@@ -51,7 +51,7 @@ from ._args import at_least
 from ._errors import ClientClosedError, InvalidArgumentError, note_cli_words
 from ._interrupt import between_requests, connecting
 from ._lazy import asyncio, asyncio_sleep
-from ._socket_deadline import bound_by_deadline, ends
+from ._socket_deadline import bound_by_deadline, bound_client, ends
 from ._wire import (
     API_KEY_HEADER,
     EARLIER_ATTEMPT,
@@ -659,8 +659,7 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
     ignores them)."""
     with environment_settings():
         if proxy := environment_proxy(url):
-            client = httpx.Client(verify=tls_context())
-            bound_by_deadline([client._transport, *filter(None, client._mounts.values())])
+            client = bound_client(httpx.Client(verify=tls_context()))
             return ClientTransport(client, owned=True, proxy=proxy)
         transport = httpx.HTTPTransport(verify=tls_context())
         bound_by_deadline([transport])

@@ -11,14 +11,15 @@ import uuid
 from types import SimpleNamespace
 
 import httpx
+import pytest
 from weaver_client import limits
 
 from tests.support.openapi import openapi
-from tests.support.scripted_http import HANG, Reply, ScriptedServer
+from tests.support.scripted_http import HANG, TRICKLE, TRICKLE_HEADERS, Reply, ScriptedServer
 from weaver_facade.contract._extensions import probe_extensions
 from weaver_facade.contract._lifecycle import run_lifecycle
 from weaver_facade.contract._ownership import ID_PARAMETERS, Left, Ownership, Sweep, left_note
-from weaver_facade.contract._patience import PatientHTTPTransport, api_client
+from weaver_facade.contract._patience import PatientHTTPTransport, api_client, sending_transport
 from weaver_facade.contract._spec import load_spec
 
 
@@ -325,6 +326,23 @@ def test_a_sweep_ends_near_its_budget_when_the_server_never_answers() -> None:
     assert 0.9 * budget <= took < budget + 2.0
 
 
+@pytest.mark.parametrize("reply", [TRICKLE, TRICKLE_HEADERS])
+def test_a_sweep_ends_near_its_budget_when_the_server_trickles_its_reply(reply: str) -> None:
+    # httpx's timeouts bound each wait for bytes, not a request: a reply sent a byte at a
+    # time (its body, or its status line and headers) held a request of the sweep past
+    # its budget for as long as the server kept sending, 18 s or more here. The client
+    # is conformance's clean-up's.
+    budget = 1.0
+    with (
+        ScriptedServer(lambda method, path: reply) as server,
+        httpx.Client(transport=sending_transport(), timeout=20.0) as http,
+    ):
+        started = time.monotonic()
+        assert Sweep(http, budget, root=server.base_url).send("GET", "/api/v1/models") is None
+        took = time.monotonic() - started
+    assert 0.9 * budget <= took < budget + 2.0
+
+
 def test_a_sweep_through_the_kits_patient_client_ends_near_its_budget_too() -> None:
     # The probe's client sends a GET again after a lost reply and waits out a 503's
     # Retry-After (up to 10 s, 3 times), beneath the sweep, which does both itself within
@@ -372,10 +390,11 @@ def test_the_checkpoints_the_parts_left_are_one_note() -> None:
 
 class _CreatesThenHolds:
     """Opens a session and creates models; answers every other GET with an empty
-    listing and every other POST with 404; holds each terminate and delete unanswered.
-    ``first_held``: when the first request was held."""
+    listing and every other POST with 404; holds each terminate and delete, as ``held``
+    says (``HANG``: unanswered). ``first_held``: when the first request was held."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: str = HANG) -> None:
+        self.held = held
         self.first_held: float | None = None
         self.models = 0
 
@@ -392,16 +411,20 @@ class _CreatesThenHolds:
             return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
         if self.first_held is None:
             self.first_held = time.monotonic()
-        return HANG
+        return self.held
 
 
-def test_the_lifecycle_clean_up_ends_near_its_budget_when_terminates_go_unanswered() -> None:
+@pytest.mark.parametrize("held", [HANG, TRICKLE])
+def test_the_lifecycle_clean_up_ends_near_its_budget_when_terminates_go_unanswered(
+    held: str,
+) -> None:
     # The lifecycle's clean-up had the facade's close terminate its models, within the
     # close's own bound (the client's 60 s read timeout), then terminated each model
     # again with a client of its own (30 s each): a server that stopped answering its
-    # terminates held the run minutes past the clean-up's budget (`--deadline`).
+    # terminates held the run minutes past the clean-up's budget (`--deadline`). A reply
+    # sent a byte at a time held it as long as the server kept sending.
     budget = 1.0
-    server_answers = _CreatesThenHolds()
+    server_answers = _CreatesThenHolds(held)
     with ScriptedServer(server_answers) as server:
         outcome = run_lifecycle(
             load_spec(),
@@ -419,11 +442,14 @@ def test_the_lifecycle_clean_up_ends_near_its_budget_when_terminates_go_unanswer
     assert ended - server_answers.first_held < budget + 2.5
 
 
-def test_the_probes_clean_up_ends_near_its_budget_when_its_terminate_goes_unanswered() -> None:
+@pytest.mark.parametrize("held", [HANG, TRICKLE_HEADERS])
+def test_the_probes_clean_up_ends_near_its_budget_when_its_terminate_goes_unanswered(
+    held: str,
+) -> None:
     # The probe terminated its model with its client's whole timeout (33 s), past the
     # clean-up's budget (`--deadline`).
     budget = 1.0
-    server_answers = _CreatesThenHolds()
+    server_answers = _CreatesThenHolds(held)
     with ScriptedServer(server_answers) as server:
         probe = probe_extensions(
             load_spec().document,

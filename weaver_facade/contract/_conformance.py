@@ -48,7 +48,7 @@ from ._findings import (
     redact_curl,
 )
 from ._ownership import Left, Ownership
-from ._patience import resend_delay, retry_after
+from ._patience import resend_delay, retry_after, sending_transport
 from ._spec import (
     NO_SUCH_RULE,
     BeyondRule,
@@ -837,7 +837,9 @@ def run_conformance(
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
         timer.cancel()
         headers = {API_KEY_HEADER: api_key} if api_key else {}
-        with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
+        with httpx.Client(
+            transport=sending_transport(), base_url=base_url, headers=headers, timeout=15.0
+        ) as client:
             outcome.left = ownership.clean_up(client)
     if interrupted() or (outcome.stop_reason == "interrupted" and not timed_out.is_set()):
         # The user's Ctrl-C (or a CI's cancel) stopped the run early, taken by schemathesis

@@ -26,7 +26,8 @@ import httpx
 from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
-from ._patience import RETRIES_OWN
+from .._socket_deadline import ends
+from ._patience import RETRIES_OWN, copy_with, raw_body
 
 __all__ = [
     "ARTIFACT_KINDS",
@@ -278,7 +279,7 @@ class Sweep:
             if self._clock() > self._ends:
                 return None
             wait = 0.25 * 2**attempt
-            with contextlib.suppress(httpx.HTTPError, ValueError):
+            with contextlib.suppress(httpx.HTTPError, ValueError), self.ends():
                 reply = self._http.request(
                     method,
                     self._root + path,
@@ -295,6 +296,15 @@ class Sweep:
             self._sleep(wait)
         return None
 
+    def _time_left(self) -> float:
+        """The time a request sent now may take: the budget left, at least ``_FLOOR``."""
+        return max(self._ends - self._clock(), _FLOOR)
+
+    def ends(self) -> contextlib.AbstractContextManager[None]:
+        """The end of a request sent in it, at its socket (``_socket_deadline``): httpx's
+        timeouts bound each wait for bytes, and a reply sent a byte at a time none."""
+        return ends(time.monotonic() + self._time_left())
+
     def bound(self, request: httpx.Request) -> httpx.Request:
         """``request``, sent by another client than the sweep's (``SweepBound``), held to
         the budget as the sweep's own are: its timeouts cut to the time left; none sent
@@ -307,7 +317,7 @@ class Sweep:
 
     def _timeout(self, own: httpx.Timeout) -> httpx.Timeout:
         """``own`` timeouts, each cut to the budget left (at least ``_FLOOR``)."""
-        left = max(self._ends - self._clock(), _FLOOR)
+        left = self._time_left()
         return httpx.Timeout(
             connect=_capped(own.connect, left),
             read=_capped(own.read, left),
@@ -411,7 +421,11 @@ class SweepBound(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         sweep = self.sweep
-        return self._inner.handle_request(request if sweep is None else sweep.bound(request))
+        if sweep is None:
+            return self._inner.handle_request(request)
+        with sweep.ends():  # the body too
+            response = self._inner.handle_request(sweep.bound(request))
+            return copy_with(response, raw_body(response), request)
 
     def close(self) -> None:
         self._inner.close()

@@ -23,6 +23,7 @@ import httpx
 
 from .. import RetryPolicy, RetrySettings, RetryTransport
 from .._causes import NOT_SENT
+from .._socket_deadline import bound_client
 from ._findings import RETRIES
 
 __all__ = [
@@ -41,10 +42,12 @@ __all__ = [
 
 class _ThroughClient(httpx.BaseTransport):
     """Sends with an httpx client of its own, which goes through the proxy the
-    environment names: a client handed a transport ignores them, for that transport."""
+    environment names: a client handed a transport ignores them, for that transport.
+    Its socket work keeps the end a caller sets (``_socket_deadline.ends``): httpx's
+    timeouts bound each wait for bytes, not a reply sent a byte at a time."""
 
     def __init__(self) -> None:
-        self._client = httpx.Client()
+        self._client = bound_client(httpx.Client())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._client.send(request, stream=True)
