@@ -15,7 +15,14 @@ import pytest
 from weaver_client import limits
 
 from tests.support.openapi import openapi
-from tests.support.scripted_http import HANG, TRICKLE, TRICKLE_HEADERS, Reply, ScriptedServer
+from tests.support.scripted_http import (
+    HANG,
+    TRICKLE,
+    TRICKLE_HEADERS,
+    Reply,
+    ScriptedServer,
+    unavailable,
+)
 from weaver_facade.contract._extensions import probe_extensions
 from weaver_facade.contract._lifecycle import run_lifecycle
 from weaver_facade.contract._ownership import ID_PARAMETERS, Left, Ownership, Sweep, left_note
@@ -393,7 +400,7 @@ class _CreatesThenHolds:
     listing and every other POST with 404; holds each terminate and delete, as ``held``
     says (``HANG``: unanswered). ``first_held``: when the first request was held."""
 
-    def __init__(self, held: str = HANG) -> None:
+    def __init__(self, held: Reply | str = HANG) -> None:
         self.held = held
         self.first_held: float | None = None
         self.models = 0
@@ -439,6 +446,26 @@ def test_the_lifecycle_clean_up_ends_near_its_budget_when_terminates_go_unanswer
     assert server_answers.models >= 1, "the lifecycle made a model to terminate"
     assert server_answers.first_held is not None, "its clean-up sent a terminate"
     assert outcome.steps, "the scenario ran"
+    assert ended - server_answers.first_held < budget + 2.5
+
+
+def test_the_lifecycle_clean_up_waits_no_later_try_past_its_budget() -> None:
+    # The facade client's close waited out a terminate's 503 `Retry-After` whatever the
+    # clean-up's budget had left (10 s here), and only then found the budget spent.
+    budget = 1.0
+    server_answers = _CreatesThenHolds(unavailable("10"))
+    with ScriptedServer(server_answers) as server:
+        run_lifecycle(
+            load_spec(),
+            base_url=server.base_url,
+            api_key="sk-budget-test-key-0d1e",
+            base_model="weaver-tiny",
+            vocab_size=256,
+            deadline=budget,
+            run_id="budget02",
+        )
+        ended = time.monotonic()
+    assert server_answers.first_held is not None, "its clean-up sent a terminate"
     assert ended - server_answers.first_held < budget + 2.5
 
 

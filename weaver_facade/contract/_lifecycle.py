@@ -272,8 +272,8 @@ class Scenario:
         self.progress = progress
         base_path = httpx.URL(settings.base_url).path
         self.watcher = Watcher(spec, base_path, settings.api_key)
-        # The facade's client: the facade retries by itself. Held to the clean-up's
-        # budget during it, for the facade's close.
+        # The facade's client: the facade retries by itself. Its requests and waits are
+        # held to the clean-up's budget during it, for the facade's close.
         self.bound = SweepBound(WatchingTransport(self.watcher))
         self.http = httpx.Client(transport=self.bound, timeout=httpx.Timeout(30.0))
         # The kit's own requests, tried again while the server asks to try later (the
@@ -568,6 +568,7 @@ class Scenario:
             s.base_url,
             s.api_key or "",
             http_client=self.http,
+            sleep=self.bound.sleep,
             poll=PollSettings(timeout=s.deadline, long_poll=min(LONG_POLL, s.deadline)),
             heartbeat_interval=0,
             max_retries=RETRIES,

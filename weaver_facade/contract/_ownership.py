@@ -305,6 +305,12 @@ class Sweep:
         timeouts bound each wait for bytes, and a reply sent a byte at a time none."""
         return ends(time.monotonic() + self._time_left())
 
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, but not past the budget: another client's wait before a
+        try (``SweepBound.sleep``), which the budget then refuses, as ``send`` takes
+        none that would end past it."""
+        self._sleep(min(seconds, max(self._ends - self._clock(), 0.0)))
+
     def bound(self, request: httpx.Request) -> httpx.Request:
         """``request``, sent by another client than the sweep's (``SweepBound``), held to
         the budget as the sweep's own are: its timeouts cut to the time left; none sent
@@ -426,6 +432,15 @@ class SweepBound(httpx.BaseTransport):
         with sweep.ends():  # the body too
             response = self._inner.handle_request(sweep.bound(request))
             return copy_with(response, raw_body(response), request)
+
+    def sleep(self, seconds: float) -> None:
+        """The waits of the client it sends for (``ServiceClient(sleep=...)``): its
+        retries' (a 503's ``Retry-After``) end with the clean-up's budget too."""
+        sweep = self.sweep
+        if sweep is None:
+            time.sleep(seconds)
+        else:
+            sweep.wait(seconds)
 
     def close(self) -> None:
         self._inner.close()
