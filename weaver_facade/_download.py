@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import unicodedata
+import urllib.parse
 import zlib
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -70,6 +71,23 @@ NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
 # A URL's query, which for storage holds the signature; up to a quote or the end.
 _QUERY = re.compile(r"\?[^'\"]*")
+
+
+def _origin(url: str) -> str | None:
+    """Where a presigned URL is fetched from (scheme, host, port), without its user info,
+    path or query, which may carry its signature; ``None`` if it names no host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + ("" if port is None else f":{port}")
+
+
 _FORBIDDEN_CHARS = frozenset("\\:\0")
 # Bytes in a name's segment that ext4, APFS and NTFS all hold (NAME_MAX on Linux).
 _SEGMENT_BYTES = 255
@@ -550,6 +568,8 @@ class Transfer:
         """The connection failed or dropped: resume from ``offset`` after a wait."""
         text = _QUERY.sub("?[signature hidden]", str(error))  # it may quote a presigned URL
         problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
+        if origin := _origin(self.file.url):  # the API answered: say which host did not
+            problem = f"{problem}, from storage at {origin}"
         # A reply came before (a body cut): its TLS had passed the handshake, which a
         # plain-HTTP server fails; a record broken since (a bad MAC) is retried.
         replied, self._last_status = self._last_status is not None, None

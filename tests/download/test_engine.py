@@ -550,6 +550,30 @@ def test_an_error_quoting_a_presigned_url_is_logged_without_its_query(
     assert "?[signature hidden]" in retries[0]
 
 
+def test_a_storage_host_that_cannot_be_reached_is_named(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A presigned URL on a host this client cannot reach (a server handing out an internal
+    # name, such as minio:9000) failed with "Connection refused" alone: the API answered,
+    # so nothing said which host to look at. Its origin is named; its query never is.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/bucket/small.bin?X-Signature=SIG-secret"
+    source = Source(storage, **{"small.bin": {"url": url}})
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(StorageError) as info,
+    ):
+        run(source, tmp_path / "out", DownloadSettings(max_failures=2))
+    retries = [r.getMessage() for r in caplog.records if "small.bin" in r.getMessage()]
+    assert retries, caplog.text
+    for text in (*retries, str(info.value)):
+        assert f"from storage at http://127.0.0.1:{port}" in text, text
+        assert "SIG-secret" not in text, text
+        assert "/bucket" not in text, text
+
+
 def test_expired_urls_are_refreshed_after_403(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
