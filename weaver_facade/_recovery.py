@@ -126,7 +126,10 @@ class ResourceWatch(Generic[_Resource]):
     begun and ended. A resource ``read`` no longer finds (``NotFoundError``: deleted,
     expired) is then the operation's failure, which gave nothing to use; once only, it is
     looked for again, since a server may not find at once what it has just made (a
-    listing that lags)."""
+    listing that lags). One no read has found yet is not "no longer" found: without
+    ``GET /checkpoints/{id}`` (the real service) it is read through a listing that may
+    show a save only later, so it is looked for until the wait's deadline, as a pending
+    one is."""
 
     def __init__(
         self,
@@ -142,6 +145,7 @@ class ResourceWatch(Generic[_Resource]):
         self._read = read
         self._of_operation = operation_id is not None
         self._missed = False  # the last read found nothing
+        self._found = False  # a read has found it
 
     def snapshot(self, resource: _Resource) -> OperationSnapshot:
         """The operation's state, from the resource as last seen."""
@@ -174,7 +178,7 @@ class ResourceWatch(Generic[_Resource]):
         except NotFoundError as exc:
             if not self._of_operation:
                 raise
-            if not self._missed:
+            if not self._found or not self._missed:
                 self._missed = True
                 return self.snapshot(self.latest)
             what = "artifact" if isinstance(self.latest, Artifact) else "checkpoint"
@@ -183,6 +187,7 @@ class ResourceWatch(Generic[_Resource]):
                 f"(deleted or expired?): {exc.message}"
             )
         self._missed = False
+        self._found = True
         return self.snapshot(resource)
 
     def result(self, _: OperationSnapshot) -> _Resource:

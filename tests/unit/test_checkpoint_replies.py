@@ -441,13 +441,57 @@ def test_a_save_whose_pending_checkpoint_is_gone_is_a_failed_save(
     checkpoint = saved_pending(fake, "pending")
     handle = trainer.save_state("a", wait=False)
     fake.scripts.clear()
-    fake.checkpoints["m-1"].clear()
+
+    def seen_then_deleted(request: httpx.Request) -> httpx.Response:
+        reply = fake.route(request)
+        fake.checkpoints["m-1"].clear()
+        return reply
+
+    fake.script("GET", checkpoint, seen_then_deleted)
     with pytest.raises(OperationFailedError) as info:
         handle.result()
     assert info.value.code == "save_failed"
     assert info.value.operation_id == handle.id == "op-1"
     assert "checkpoint weaver://m-1/checkpoints/a is no longer found" in str(info.value)
-    assert len(fake.sent("GET", checkpoint)) == 2  # one absence is waited out
+    assert len(fake.sent("GET", checkpoint)) == 3  # seen pending; one absence waited out
+
+
+def test_a_done_save_whose_checkpoint_the_list_shows_only_later_is_waited_for() -> None:
+    # The real service has no GET /checkpoints/{id}: a checkpoint its save's operation
+    # answered pending is read through the model's list, which may show a save only later.
+    # Two looks that missed it (a few seconds, less with the poll's jitter) made the save a
+    # `save_failed`, though the server's operation was done: a checkpoint not listed yet is
+    # no more gone than a pending one, and is waited for within the same deadline.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    route = fake.route
+    hidden = 12  # listings that leave it out: three looks' worth, and more
+    listings: list[httpx.Request] = []
+
+    def saved(request: httpx.Request) -> httpx.Response:
+        reply = route(request)
+        fake.checkpoints["m-1"][-1]["status"] = "pending"
+        return reply
+
+    def listed(request: httpx.Request) -> httpx.Response:
+        listings.append(request)
+        if len(listings) <= hidden:
+            return json_reply(200, {"items": [], "next_cursor": None})
+        fake.checkpoints["m-1"][-1]["status"] = "completed"
+        return route(request)
+
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        by_id = f"/api/v1/checkpoints/{checkpoint_json('m-1', 'a')['id']}"
+        no_route = [json_reply(404, {"detail": "Not Found"}) for _ in range(40)]
+        fake.script("GET", by_id, *no_route)  # the real service has no such route
+        fake.script("POST", LIST, saved)
+        fake.script("GET", LIST, *[listed] * 40)
+        begin = clock.now
+        checkpoint = trainer.save_state("a")
+        assert clock.now - begin < 60  # backed off, not the hour's deadline
+    assert checkpoint.status is CheckpointStatus.COMPLETED
+    assert len(listings) == hidden + 1
 
 
 def test_a_pending_checkpoint_missed_once_is_looked_for_again(
