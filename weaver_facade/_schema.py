@@ -93,6 +93,22 @@ def unpromised(schema: str) -> frozenset[str]:
     )
 
 
+_WITHOUT = "x-weaver-without-extension"
+
+
+def own_meaning(schema: str, field: str, value: object) -> bool:
+    """Whether ``value`` of ``schema``'s extension field ``field`` is one the spec lets a
+    server without the extension send with a meaning of its own (the field's
+    ``x-weaver-without-extension``: the wire sheet's rules on it)."""
+    prop = _schemas().get(schema, {}).get("properties", {}).get(field, {})
+    rule = prop.get(_WITHOUT)
+    if not isinstance(rule, Mapping):
+        return False
+    if "not" in rule:  # its only form today: `not: {enum: [...]}`
+        return next(_problems(rule["not"], value, "", field), None) is not None
+    return next(_problems(rule, value, "", field), None) is None
+
+
 def without_unpromised(
     schema: str, value: Mapping[str, Any]
 ) -> tuple[dict[str, Any], tuple[Problem, ...]]:

@@ -63,6 +63,7 @@ from ._schema import (
     Problem,
     explain,
     json_type,
+    own_meaning,
     unpromised,
     with_absent_nulls,
     with_upper_date_times,
@@ -402,8 +403,12 @@ def _leniently(
     left out."""
     data, filled = with_absent_nulls(schema, data)
     kept, dropped = without_unpromised(schema, data)
-    said = [_left_out_said(schema, problem.field, problem.message) for problem in dropped]
-    return kept, _absent_nulls_said(filled), said
+    # A value the spec lets a server without the extension send (an Operation's `kind` in
+    # words of its own) is no more to warn about than a null left out.
+    own = [p for p in dropped if own_meaning(schema, p.field, data.get(p.field))]
+    said = [_left_out_said(schema, p.field, p.message) for p in dropped if p not in own]
+    quiet = _absent_nulls_said(filled) + [_left_out_said(schema, p.field, p.message) for p in own]
+    return kept, quiet, said
 
 
 def _absent_nulls_said(filled: tuple[AbsentNull, ...]) -> list[_Leniency]:
@@ -527,8 +532,9 @@ def parse_model(
             if not (nulls or said):
                 raise
             parsed = model.from_dict(value)
-            # A null left out loses nothing (a server may leave nulls out): no WARNING,
-            # which a command line would print on each of its commands.
+            # A null left out loses nothing (a server may leave nulls out), nor does a
+            # field the spec lets a server fill in words of its own: no WARNING, which a
+            # command line would print on each of its commands.
             _warn_once(operation, nulls, logging.INFO)
             _warn_once(operation, said)
             return parsed

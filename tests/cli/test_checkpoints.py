@@ -848,6 +848,36 @@ def test_a_save_whose_last_attempt_found_no_server_after_a_lost_reply_is_not_unr
 
 
 @pytest.mark.usefixtures("weaver_log_undone")
+def test_an_operation_kind_of_the_servers_own_is_not_warned_about_in_every_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A server without `operation-details` may give an Operation a `kind` in words of its
+    # own (the spec's `x-weaver-without-extension`: anything but an artifact's kind): every
+    # `operations show` and `wait` printed a WARNING that it "is not a valid
+    # OperationKind", which its user can do nothing about. The log WEAVER_LOG=info asks
+    # for names it.
+    fake = FakeWeaver()
+    saved = checkpoint_json("m-1", "c1")
+    done = {"id": "op-7", "status": "done", "kind": "save", "response": saved}
+    fake.script("GET", "/api/v1/operations/op-7", *[json_reply(200, done)] * 10)
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://weaver.test",
+        "WEAVER_API_KEY": API_KEY,
+        "WEAVER_LOG": None,
+    }
+    for args in (["operations", "show", "op-7"], ["operations", "wait", "op-7"]):
+        monkeypatch.setattr(_wire, "_warned", set())  # each command is a process of its own
+        run = invoke(args, env)
+        assert run.exit_code == 0, run.stderr
+        assert "left out" not in run.stderr, run.stderr
+        assert "c1" in run.stdout
+    monkeypatch.setattr(_wire, "_warned", set())
+    logged = invoke(["operations", "show", "op-7"], {**env, "WEAVER_LOG": "info"})
+    assert "get_operation: Operation: the server's `kind` is left out" in logged.stderr
+
+
+@pytest.mark.usefixtures("weaver_log_undone")
 def test_a_server_that_leaves_out_null_ttls_is_not_warned_about_in_every_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
