@@ -316,6 +316,21 @@ def test_a_sweep_waits_for_a_save_that_never_ends_within_its_budget_then_names_i
     assert left == [Left("kit-a", "DELETE: 409")]
 
 
+def test_a_sweep_skips_an_id_no_url_can_hold_and_goes_on() -> None:
+    # A server's reply named a model by an id with a control character: httpx refuses to
+    # build its URL (`InvalidURL`, no `HTTPError`), which ended conformance's whole run
+    # in its clean-up, leaving the other models running.
+    server = Checkpoints({"c-1": ("kit-a", "completed")})
+    slept: list[float] = []
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        sweep = Sweep(http, 10.0, sleep=slept.append)
+        assert sweep.send("POST", "/api/v1/models/m-\x06/terminate") is None
+        left = sweep.checkpoints(["m-\x06", "m-own"], lambda item: True)
+    assert server.sent == ["GET /api/v1/models/m-own/checkpoints", "DELETE /api/v1/checkpoints/c-1"]
+    assert left == []
+    assert slept == [], "no try again: the same URL would be refused again"
+
+
 def hang(method: str, path: str) -> str:
     return HANG  # accepted, read, never answered
 

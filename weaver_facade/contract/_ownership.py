@@ -279,18 +279,23 @@ class Sweep:
             if self._clock() > self._ends:
                 return None
             wait = 0.25 * 2**attempt
-            with contextlib.suppress(httpx.HTTPError, ValueError), self.ends():
-                reply = self._http.request(
-                    method,
-                    self._root + path,
-                    params=params or None,
-                    headers=self._headers,
-                    timeout=self._timeout(self._http.timeout),
-                    extensions={RETRIES_OWN: True},
-                )
+            try:
+                with self.ends():
+                    reply = self._http.request(
+                        method,
+                        self._root + path,
+                        params=params or None,
+                        headers=self._headers,
+                        timeout=self._timeout(self._http.timeout),
+                        extensions={RETRIES_OWN: True},
+                    )
                 if reply.status_code not in (429, 503):
                     return reply
                 wait = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
+            except httpx.InvalidURL:
+                return None  # an id of a server's reply that no URL can hold: nothing to ask
+            except (httpx.HTTPError, ValueError):
+                pass
             if self._clock() + wait > self._ends:
                 return None
             self._sleep(wait)
