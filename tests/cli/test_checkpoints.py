@@ -7,6 +7,7 @@ import email.utils
 import re
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -860,21 +861,9 @@ def test_an_operation_kind_of_the_servers_own_is_not_warned_about_in_every_comma
     saved = checkpoint_json("m-1", "c1")
     done = {"id": "op-7", "status": "done", "kind": "save", "response": saved}
     fake.script("GET", "/api/v1/operations/op-7", *[json_reply(200, done)] * 10)
-    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
-    env: dict[str, str | None] = {
-        "WEAVER_BASE_URL": "http://weaver.test",
-        "WEAVER_API_KEY": API_KEY,
-        "WEAVER_LOG": None,
-    }
-    for args in (["operations", "show", "op-7"], ["operations", "wait", "op-7"]):
-        monkeypatch.setattr(_wire, "_warned", set())  # each command is a process of its own
-        run = invoke(args, env)
-        assert run.exit_code == 0, run.stderr
-        assert "left out" not in run.stderr, run.stderr
-        assert "c1" in run.stdout
-    monkeypatch.setattr(_wire, "_warned", set())
-    logged = invoke(["operations", "show", "op-7"], {**env, "WEAVER_LOG": "info"})
-    assert "get_operation: Operation: the server's `kind` is left out" in logged.stderr
+    commands = [["operations", "show", "op-7"], ["operations", "wait", "op-7"]]
+    logged = quiet_in_each_command(monkeypatch, fake, commands, shown="c1")
+    assert "get_operation: Operation: the server's `kind` is left out" in logged
 
 
 @pytest.mark.usefixtures("weaver_log_undone")
@@ -886,19 +875,32 @@ def test_a_server_that_leaves_out_null_ttls_is_not_warned_about_in_every_command
     # and reading them as null loses nothing. The log WEAVER_LOG=info asks for names them.
     fake = RewritingFake(each_checkpoint(lambda c: {k: v for k, v in c.items() if v is not None}))
     fake.checkpoints["m-1"].append(checkpoint_json("m-1", "c1"))
+    commands = [["checkpoints", "list", "m-1"], ["checkpoints", "save", "m-1", "c2"]]
+    logged = quiet_in_each_command(monkeypatch, fake, commands, shown="permanent")
+    for field in ("ttl_seconds", "expires_at"):
+        assert f"list_checkpoints: Checkpoint: the server left out `{field}`" in logged
+
+
+def quiet_in_each_command(
+    monkeypatch: pytest.MonkeyPatch,
+    fake: Callable[[httpx.Request], httpx.Response],
+    commands: list[list[str]],
+    *,
+    shown: str,
+) -> str:
+    """Run each of ``commands`` on ``fake``: no WARNING of a field left out, ``shown`` on
+    stdout; then the stderr of the first again, under the log WEAVER_LOG=info asks for."""
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
     env: dict[str, str | None] = {
         "WEAVER_BASE_URL": "http://weaver.test",
         "WEAVER_API_KEY": API_KEY,
         "WEAVER_LOG": None,
     }
-    for args in (["checkpoints", "list", "m-1"], ["checkpoints", "save", "m-1", "c2"]):
+    for args in commands:
         monkeypatch.setattr(_wire, "_warned", set())  # each command is a process of its own
         run = invoke(args, env)
         assert run.exit_code == 0, run.stderr
         assert "left out" not in run.stderr, run.stderr
-        assert "permanent" in run.stdout
+        assert shown in run.stdout
     monkeypatch.setattr(_wire, "_warned", set())
-    logged = invoke(["checkpoints", "list", "m-1"], {**env, "WEAVER_LOG": "info"})
-    for field in ("ttl_seconds", "expires_at"):
-        assert f"list_checkpoints: Checkpoint: the server left out `{field}`" in logged.stderr
+    return invoke(commands[0], {**env, "WEAVER_LOG": "info"}).stderr
