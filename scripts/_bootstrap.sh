@@ -12,11 +12,14 @@ PYTHON_BOOT="${PYTHON:-python3}"
 _extras="${BOOTSTRAP_EXTRAS:-dev}"
 
 if [ ! -x "$VENV/bin/python" ]; then
-    if ! command -v "$PYTHON_BOOT" > /dev/null; then
+    # Found is not runnable (a pyenv shim of a version not installed): only an answer
+    # tells an old Python from one that cannot start.
+    _new_enough="$("$PYTHON_BOOT" -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2> /dev/null)" || true
+    if [ -z "$_new_enough" ]; then
         echo "error: cannot run $PYTHON_BOOT; set PYTHON to a Python 3.11 or newer" >&2
         exit 2
     fi
-    if ! "$PYTHON_BOOT" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    if [ "$_new_enough" != 1 ]; then
         echo "error: weaver-facade needs Python >= 3.11, and $PYTHON_BOOT is older;" \
             "set PYTHON=/path/to/python3.11 (or newer)" >&2
         exit 2
