@@ -104,8 +104,6 @@ def own_meaning(schema: str, field: str, value: object) -> bool:
     rule = prop.get(_WITHOUT)
     if not isinstance(rule, Mapping):
         return False
-    if "not" in rule:  # its only form today: `not: {enum: [...]}`
-        return next(_problems(rule["not"], value, "", field), None) is not None
     return next(_problems(rule, value, "", field), None) is None
 
 
@@ -243,6 +241,8 @@ def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> It
     elif not _fits(schema, value):
         wanted = " or ".join(_TYPES[t][0] if t in _TYPES else t for t in _types(schema))
         yield bad(f"expected {wanted}, got {json_type(value)}")
+    elif "not" in schema and next(_problems(schema["not"], value, path, name), None) is None:
+        yield bad(f"{value!r} is a value {name or 'it'} may not take")
     elif "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(sorted(str(v) for v in schema["enum"]))
         yield bad(f"{value!r} is not a valid {name} (expected one of: {choices})")

@@ -24,6 +24,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.openapi import openapi
 from weaver_facade import ResponseValidationError, _wire, datum_from_tokens
 
 MODELS = "/api/v1/sessions/s-1/models"
@@ -139,6 +140,22 @@ def test_the_key_in_an_unpromised_field_is_not_logged(caplog: pytest.LogCaptureF
         assert svc.operation("op-1").status.value == "pending"
     assert "`kind` is left out" in caplog.text
     assert KEY not in caplog.text
+
+
+@pytest.mark.parametrize("artifacts_kind", [True, False], ids=["an-artifact-s", "its-own"])
+def test_an_operation_kind_the_spec_lets_a_server_send_is_said_at_info_only(
+    artifacts_kind: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The spec's rule for a server without the extension: any `kind` but an artifact's.
+    rule = openapi()["components"]["schemas"]["Operation"]["properties"]["kind"]
+    kind = rule["x-weaver-without-extension"]["not"]["enum"][0] if artifacts_kind else "save"
+    monkeypatch.setattr(_wire, "_warned", set())
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(200, _op("pending", kind=kind)))
+    with caplog.at_level(logging.INFO, logger="weaver_facade"), service(fake) as svc:
+        assert svc.operation("op-1").status.value == "pending"
+    said = [r.levelno for r in caplog.records if "`kind` is left out" in r.getMessage()]
+    assert said == [logging.WARNING if artifacts_kind else logging.INFO]
 
 
 def test_an_operation_kind_that_is_a_list_is_left_out() -> None:
