@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -231,6 +232,34 @@ async def test_a_whole_file_goes_out_with_sendfile_and_the_connection_stays_usab
             assert again.content == whole
             assert sendfile_total(item["size"]) == item["size"]
             assert "x-request-id" in again.headers
+
+
+class _LoopWithoutSendfile(asyncio.SelectorEventLoop):
+    """An event loop without ``loop.sendfile``, as uvloop's (which uvicorn picks
+    whenever it is installed): the base class's raises NotImplementedError."""
+
+    sendfile = asyncio.AbstractEventLoop.sendfile
+
+
+def test_files_are_served_on_an_event_loop_without_sendfile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With uvloop installed, every storage reply ended after its headers: the body's
+    # sendfile raised NotImplementedError, and downloads gave up on IncompleteRead.
+    monkeypatch.setattr(
+        "uvicorn.loops.auto.auto_loop_factory",
+        lambda use_subprocess=False: _LoopWithoutSendfile,
+    )
+    with run_emulator(api_keys=(KEY_A,)) as emu:
+
+        async def download() -> None:
+            async with httpx.AsyncClient(base_url=emu.base_url, timeout=30) as client:
+                descriptor, item = await _merged_file(Api(client, KEY_A))
+                stored = emu.data_dir / "artifacts" / descriptor["artifact_id"] / item["name"]
+                reply = await fetch(client, item["url"])
+                assert (reply.status_code, reply.content) == (200, stored.read_bytes())
+
+        asyncio.run(download())
 
 
 class _GoneCycle:

@@ -110,7 +110,8 @@ class PathSend:
     which lacks it: starlette's FileResponse then sends a whole file with
     ``sendfile``, without reading it into Python (a GiB costs the emulator about a
     tenth of the CPU). It needs uvicorn's own ``send``: below a fault that wraps
-    ``send`` (a reply cut mid-body), files stream as before.
+    ``send`` (a reply cut mid-body), files stream as before, and so they do on an event
+    loop without ``loop.sendfile`` (uvloop's, which uvicorn picks when it is installed).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -124,6 +125,7 @@ class PathSend:
             or not scope["path"].startswith(STORAGE_PREFIX)
             or not isinstance(conn, h11.Connection)
             or transport is None
+            or type(asyncio.get_running_loop()).sendfile is asyncio.AbstractEventLoop.sendfile
         ):
             await self.app(scope, receive, send)
             return
