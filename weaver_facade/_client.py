@@ -65,6 +65,7 @@ from ._errors import (
     OperationTimeoutError,
     add_goes_on_note,
     goes_on,
+    running_loop,
 )
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
@@ -646,6 +647,13 @@ _CREATE_ON_ITS_WAY = (
 )
 
 
+async def _on_asyncio() -> None:
+    """Where each async call of the service client begins: without an asyncio loop (under
+    trio) it says so, before asyncio's own calls fail with a bare ``RuntimeError``."""
+    running_loop()
+    await loaded_off_loop()
+
+
 def _lost_create(lost: int, why: str | None = None) -> str:
     """The note of a create refused after ``lost`` attempts whose reply was lost, or that
     ended ``why`` (``"no reply came"``, ``"interrupted"``, ...: ``lost`` in all), each of
@@ -1222,6 +1230,12 @@ class AsyncServiceClient(_ServiceBase):
         """
         if self._root is not self:
             return
+        if not self._io.bound:
+            try:
+                running_loop()
+            except EventLoopError:  # never used (its call said why): nothing to close
+                self._io.abandon()
+                return
         bound = self._io.other_loop()
         if bound is not None:
             if bound.is_running():
@@ -1300,7 +1314,7 @@ class AsyncServiceClient(_ServiceBase):
         keep: bool = False,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
         return AsyncTrainingClient(self._io, await self._create(new, keep=keep), steps=self._steps)
 
@@ -1327,7 +1341,7 @@ class AsyncServiceClient(_ServiceBase):
         self, model_id: str, *, next_seq_id: int | None = None
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.training_client``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         model, start, forgotten = await self._io.run(self._attach(model_id, next_seq_id))
         return AsyncTrainingClient(
             self._io, model, next_seq_id=start, forgotten=forgotten, steps=self._steps
@@ -1343,7 +1357,7 @@ class AsyncServiceClient(_ServiceBase):
         self, operation_id: str, result_type: type[Any] | None = None
     ) -> AsyncOperationHandle[Any]:
         """See ``ServiceClient.operation``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         check_result_type(result_type)
         snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
@@ -1353,30 +1367,30 @@ class AsyncServiceClient(_ServiceBase):
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         return [model async for model in self._io.whole().pages(base_model_pager())]
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         with model_listing():
             async for model in self._io.pages(model_pager(page_size)):
                 yield model
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         with model_listing():
             return [model async for model in self._io.whole().pages(model_pager(page_size))]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         return await self._io.run(self._find_model(model_id))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         return await self._io.run(self._terminate(model_id))
 
     async def create_training_client_from_state(
@@ -1388,7 +1402,7 @@ class AsyncServiceClient(_ServiceBase):
         base_model: str | None = None,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         check_bool("keep", keep)
         plan = resume_plan(
             checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
@@ -1411,7 +1425,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """See ``ServiceClient.list_artifacts``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         return await self._io.run(list_artifacts_plan(checkpoint))
 
     async def download_weights(
@@ -1426,7 +1440,7 @@ class AsyncServiceClient(_ServiceBase):
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
-        await loaded_off_loop()
+        await _on_asyncio()
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
         io = deadline.bound(self._io)

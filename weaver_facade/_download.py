@@ -48,6 +48,7 @@ from ._errors import (
     DownloadTimeoutError,
     StorageError,
     UnsafeArtifactPathError,
+    running_loop,
 )
 from ._lazy import asyncio
 from ._retry import (
@@ -1471,7 +1472,7 @@ async def download_async(
     Threads, not tasks: one event-loop thread would hash, read and write every
     byte itself, about twice as slow as threads on two cores (B6).
     """
-    loop = asyncio.get_running_loop()
+    loop = running_loop()
     state = Downloads(descriptor, settings, progress=progress, clock=clock, wall_clock=wall_clock)
 
     def fresh() -> Descriptor:

@@ -40,7 +40,7 @@ Our exception hierarchy::
     ├── OperationFailedError ....................... a polled operation ended in `error`
     ├── OperationTimeoutError (also TimeoutError) .. the wait ended; the operation goes on
     ├── ClientClosedError (also RuntimeError) ...... the client was closed: nothing more is sent
-    ├── EventLoopError (also RuntimeError) ......... an async client used on another event loop
+    ├── EventLoopError (also RuntimeError) ......... an async client off its asyncio loop
     └── DownloadError .............................. an artifact's files could not be downloaded
         ├── UnsafeArtifactPathError ................ a name would write outside the destination
         ├── ArtifactIntegrityError ................. a file's size or sha256 differs
@@ -500,11 +500,24 @@ class ClientClosedError(WeaverError, RuntimeError):
 
 
 class EventLoopError(WeaverError, RuntimeError):
-    """An ``AsyncServiceClient`` (or a training client or handle of it) was used on another
-    event loop than the one it was first used on: nothing was sent. Its connections and
+    """An ``AsyncServiceClient`` (or a training client or handle of it) was used where no
+    asyncio event loop runs (under trio), or on another event loop than the one it was
+    first used on: nothing was sent. Its connections and
     heartbeat belong to that loop, so make one client per ``asyncio.run()``. Also raised by
     ``aclose()`` of a client given ``http_client`` once that loop is closed, naming the
     models it created that it can no longer terminate."""
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running asyncio event loop; ``EventLoopError`` where none runs (under trio)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise EventLoopError(
+            "weaver_facade's async clients run on asyncio, and no asyncio event loop is "
+            "running here; under trio, call a ServiceClient from a worker thread "
+            "(trio.to_thread.run_sync)"
+        ) from None
 
 
 class DownloadError(WeaverError):

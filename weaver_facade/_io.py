@@ -29,6 +29,7 @@ from ._errors import (
     InvalidArgumentError,
     ModelTerminatedError,
     add_goes_on_note,
+    running_loop,
 )
 from ._lazy import asyncio, wire
 from ._operations import (
@@ -153,7 +154,7 @@ class Wakeup:
 
     async def asleep(self, seconds: float) -> None:
         """``asyncio.sleep``, ended by a close (at once, once one has begun)."""
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         woken = loop.create_future()
         timer = loop.call_later(seconds, _settle, woken)
         with self._woken:
@@ -583,10 +584,15 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         """A lock of this shell's kind (first come, first served)."""
         return asyncio.Lock()
 
+    @property
+    def bound(self) -> bool:
+        """Whether a call has bound this IO to its event loop."""
+        return self._loop[0] is not None
+
     def other_loop(self) -> asyncio.AbstractEventLoop | None:
         """The loop this IO is bound to, when that is not the running one (else ``None``);
         the first call binds it."""
-        running = asyncio.get_running_loop()
+        running = running_loop()
         bound = self._loop[0]
         if bound is None:
             self._loop[0] = running

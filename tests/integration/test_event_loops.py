@@ -11,7 +11,9 @@ import concurrent.futures
 import gc
 import threading
 import warnings
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
+from contextlib import suppress
+from typing import Any
 
 import httpx
 import pytest
@@ -177,3 +179,33 @@ def test_async_with_in_two_asyncio_runs(emu: RunningEmulator) -> None:
     with pytest.raises(ClientClosedError):
         asyncio.run(block())
     assert statuses(emu) == {made: "terminated"}
+
+
+def drive(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Runs ``coroutine`` as an async library other than asyncio does (trio's runner):
+    by sending into it, with no asyncio event loop running in this thread."""
+    with suppress(StopIteration):
+        while True:
+            coroutine.send(None)
+
+
+@pytest.mark.parametrize("first_call", ["create_training_client", "supported_models"])
+def test_an_async_client_outside_asyncio_says_it_runs_on_asyncio(first_call: str) -> None:
+    # Under trio, the first call failed with asyncio's bare "no running event loop", and
+    # the `async with` block's close with it again.
+    async def script() -> None:
+        async with AsyncServiceClient("http://127.0.0.1:9", API_KEY) as service:
+            if first_call == "create_training_client":
+                await service.create_training_client(BASE_MODEL)
+            else:
+                await service.supported_models()
+
+    with pytest.raises(EventLoopError, match=r"run on asyncio.*trio\.to_thread") as caught:
+        drive(script())
+    # Raised by the call, and not again by the close while it handled the call's.
+    chain: list[BaseException] = []
+    error: BaseException | None = caught.value
+    while error is not None:
+        chain.append(error)
+        error = error.__context__
+    assert [type(e) for e in chain if isinstance(e, EventLoopError)] == [EventLoopError]
