@@ -537,10 +537,12 @@ def test_an_error_quoting_a_presigned_url_is_logged_without_its_query(
     # included (a space is sent percent-encoded, as httpx sends it).
     url = storage.url("small.bin", expires_in=3600) + "&sig=SIG-secret\x7f1"
     source = Source(storage, **{"small.bin": {"url": url}})
-    settings = DownloadSettings(timeout=0.5)
+    # A count of attempts, not a deadline, ends it: a busy machine can spend a short
+    # deadline before the first retry is logged.
+    settings = DownloadSettings(max_failures=2)
     with (
         caplog.at_level(logging.WARNING, logger="weaver_facade"),
-        pytest.raises(DownloadTimeoutError) as info,
+        pytest.raises(StorageError) as info,
     ):
         run(source, tmp_path / "out", settings)
     retries = [r.getMessage() for r in caplog.records if "small.bin" in r.getMessage()]
