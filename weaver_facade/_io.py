@@ -15,7 +15,18 @@ import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Generic, Protocol, Self, TypeAlias, TypedDict, TypeVar, Unpack, cast
+from typing import (
+    Any,
+    Generic,
+    NoReturn,
+    Protocol,
+    Self,
+    TypeAlias,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    cast,
+)
 
 import attrs
 import httpx
@@ -497,6 +508,19 @@ class HasOptions:
             max_retries=None if max_retries is None else check_int("max_retries", max_retries, 0),
         )
         return clone
+
+    def __copy__(self) -> Self:
+        clone = object.__new__(type(self))  # not through ``__reduce__``, which refuses
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __reduce__(self) -> NoReturn:
+        # Else pickle named a lock or an SSLContext, which said nothing of what to do.
+        raise TypeError(
+            f"{type(self).__name__} cannot be pickled: its connections, session and "
+            "heartbeat belong to this process; make a ServiceClient in the other process "
+            "(training_client(model_id) reaches a model from there)"
+        )
 
 
 class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):

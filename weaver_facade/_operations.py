@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -666,6 +666,14 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
     def id(self) -> str:
         """The operation's id; ``service.operation(id)`` re-attaches to it."""
         return self._snapshot.id
+
+    def __reduce__(self) -> NoReturn:
+        # Else pickle named a closure of the client's IO, which said nothing of what to send.
+        raise TypeError(
+            f"{type(self).__name__} cannot be pickled: it polls through its client's "
+            f"connections; send its id and, in the other process, "
+            f"{pick_up_again(self.id, self._reattach_as)}"
+        )
 
     @property
     def status(self) -> OperationStatus:
