@@ -10,10 +10,12 @@ path, a TTL change, and a terminate whose errors it ignores.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 
 import httpx
 
-from tests.support.emulator import KEY_A, AppFactory, Json
+from tests.support.emulator import KEY_A, AppFactory, Json, assert_error
 
 API = "/api/v1"
 # What the official SDK sends on every request: its User-Agent and a W3C traceparent.
@@ -206,3 +208,94 @@ async def test_the_official_sdks_forward_and_optional_fields_on_todays_wire(
             replies.append((await _poll(client, op))["response"])
         assert replies[0] == replies[1]
         assert replies[0]["metrics"]["loss:sum"] > 0
+
+
+def _http_binary_body(request: Json, pack: bytes) -> tuple[bytes, str]:
+    """A request as the official SDK's `http-binary` tensor transport sends it
+    (`tensor_transport.MultipartLayout`): a JSON manifest, then the tensor pack."""
+    boundary = "weaver-0123456789abcdef0123456789abcdef"
+    manifest = json.dumps(
+        {
+            "version": 1,
+            "request": request,
+            "tensor_pack": {
+                "size_bytes": len(pack),
+                "sha256": hashlib.sha256(pack).hexdigest(),
+                "codec": "zstd",
+                "decoded_size_bytes": len(pack),
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="manifest"\r\n'
+        "Content-Type: application/json\r\n\r\n".encode()
+        + manifest
+        + f"\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="tensor_pack"; filename="pack.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + pack
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+async def test_the_official_sdks_http_binary_transport_is_refused_by_name(
+    make_app: AppFactory,
+) -> None:
+    # WEAVER_TENSOR_TRANSPORT=http-binary makes the SDK send its training passes as
+    # multipart; the emulator reads JSON only, and says so rather than "not valid JSON".
+    app = make_app(extensions="none")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers=HEADERS
+    ) as client:
+        session = await _json(client, "POST", "/sessions", 201, json={"tags": ["weaver-sdk"]})
+        model = await _json(
+            client,
+            "POST",
+            f"/sessions/{session['id']}/models",
+            201,
+            json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 8}},
+        )
+        model_id = model["id"]
+        packed = {
+            "model_input": {"chunks": [{"type": "encoded_text", "tokens": {"$tensor": 0}}]},
+            "loss_fn_inputs": {"target_tokens": {"$tensor": 1}, "weights": {"$tensor": 2}},
+        }
+        for route, key in (
+            ("forward-backward-passes", "forward_backward_input"),
+            ("forward-passes", "forward_input"),
+        ):
+            request = {
+                "payload": {
+                    "model_id": model_id,
+                    "seq_id": 1,
+                    "tensor_transport": "http-binary",
+                    key: {"loss_fn": "cross_entropy", "data": [packed]},
+                    "tensor_compression": "zstd",
+                }
+            }
+            content, content_type = _http_binary_body(request, b"\x28\xb5\x2f\xfd" + bytes(64))
+            refused = await client.post(
+                f"{API}/models/{model_id}/{route}",
+                content=content,
+                headers={"Content-Type": content_type},
+            )
+            error = assert_error(
+                refused, 400, "invalid_request", "multipart/form-data", "http-binary", "default"
+            )
+            assert error["retryable"] is False
+            assert error["details"] == {"field": "body"}
+        # Nothing was taken: the same seq_id, sent as JSON, is the model's first pass.
+        fb = {
+            "payload": {
+                "model_id": model_id,
+                "seq_id": 1,
+                "forward_backward_input": {"loss_fn": "cross_entropy", "data": [DATUM]},
+                "tensor_transport": "default",
+            }
+        }
+        route = f"/models/{model_id}/forward-backward-passes"
+        op = await _json(client, "POST", route, 202, json=fb)
+        assert (await _poll(client, op))["status"] == "done"

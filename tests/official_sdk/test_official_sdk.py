@@ -7,7 +7,8 @@ what one client did against what the other, or the server's files, shows:
 checkpoints saved by either resume in the other to the same losses, bit for bit,
 and both download the same artifact bytes. The SDK's ``forward()`` scores as a
 forward-backward pass and leaves no gradient; its optional ``performance_tier``
-and request ``metadata`` are accepted. The SDK also runs its own CLI.
+and request ``metadata`` are accepted; its ``http-binary`` tensor transport, not
+served, is refused by name. The SDK also runs its own CLI.
 """
 
 from __future__ import annotations
@@ -253,3 +254,42 @@ def test_the_sdk_cli_exports_and_downloads(
     )
     assert downloaded.returncode == 0, downloaded.stderr
     assert digests(tmp_path) == sdk["downloaded"]
+
+
+HTTP_BINARY = """
+import json
+from weaver import ServiceClient, WeaverAPIError
+from weaver.types import Datum, LoraConfig, ModelInput, TensorData
+
+with ServiceClient() as service:
+    trainer = service.create_model(base_model="weaver-tiny", lora_config=LoraConfig(rank=8))
+    row = Datum(
+        model_input=ModelInput.from_ints([1, 2, 3]),
+        loss_fn_inputs={
+            "target_tokens": TensorData(data=[2, 3, 4], dtype="int64"),
+            "weights": TensorData(data=[1.0, 1.0, 1.0], dtype="float32"),
+        },
+    )
+    try:
+        trainer.forward_backward([row], "cross_entropy")
+    except WeaverAPIError as exc:
+        print(json.dumps({"status": exc.status_code, "code": exc.code, "message": exc.message}))
+"""
+
+
+def test_the_sdks_http_binary_transport_is_refused_by_name(
+    sdk_python: Path, env: dict[str, str]
+) -> None:
+    # The SDK's multipart transport is not served; its refusal says what was sent.
+    done = subprocess.run(
+        [str(sdk_python), "-c", HTTP_BINARY],
+        env={**env, "WEAVER_TENSOR_TRANSPORT": "http-binary"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    error = json.loads(done.stdout)
+    assert (error["status"], error["code"]) == (400, "invalid_request")
+    assert "multipart/form-data" in error["message"]
+    assert "http-binary" in error["message"]

@@ -200,8 +200,24 @@ def _parse_and_check(raw: bytes, schema: str) -> Any:
     return body
 
 
+def _refuse_multipart(request: Request) -> None:
+    """The official SDK's ``http-binary`` tensor transport posts training passes as
+    multipart (a JSON manifest and a binary tensor pack), which is not on the wire this
+    server speaks: say so, rather than that the body is not JSON."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type.startswith("multipart/"):
+        raise invalid(
+            "body",
+            f"is {media_type}, which this server does not take: it reads JSON only. The "
+            "official SDK sends multipart with its http-binary tensor transport; its default "
+            "one sends JSON (leave WEAVER_TENSOR_TRANSPORT unset, or pass "
+            "tensor_transport='default')",
+        )
+
+
 async def _body(request: Request, schema: str) -> Any:
     raw = await request.body()
+    _refuse_multipart(request)
     if len(raw) > INLINE_CHECK_BYTES:
         return await run_in_threadpool(_parse_and_check, raw, schema)
     body = parse_json(raw, required=True)
