@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from weaver_client.api.checkpoints import list_checkpoints
+import weaver_client.api.checkpoints.list_checkpoints as list_checkpoints
 from weaver_client.client import AuthenticatedClient
 from weaver_client.models import Error
 

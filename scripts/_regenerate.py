@@ -771,11 +771,13 @@ def unsent_fields(package: Any = None) -> list[str]:
     for module_name in core_modules():
         tree = ast.parse(Path(weaver_facade.__path__[0], f"{module_name}.py").read_text("utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                "weaver_client.api."
-            ):
-                module = str(node.module).removeprefix("weaver_client.")
-                aliases.update((a.asname or a.name, f"{module}.{a.name}") for a in node.names)
+            # `import weaver_client.api.checkpoints.list_checkpoints as _list_checkpoints`
+            if isinstance(node, ast.Import):
+                aliases.update(
+                    (a.asname, a.name.removeprefix("weaver_client."))
+                    for a in node.names
+                    if a.asname and a.name.startswith("weaver_client.api.")
+                )
         for kind, name, keywords in _sent(tree):
             key = f"{kind}:{name}"
             known = given.setdefault(key, set())

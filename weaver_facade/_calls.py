@@ -25,27 +25,27 @@ from ._wire import Call, MaybeResource, NoBody, WireModel, ignore_body, maybe_re
 
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:
-    from weaver_client.api.artifacts import export_checkpoint as _export_checkpoint
-    from weaver_client.api.artifacts import export_model_weights as _export_model_weights
-    from weaver_client.api.artifacts import get_artifact_download as _get_artifact_download
-    from weaver_client.api.artifacts import list_artifacts as _list_artifacts
-    from weaver_client.api.checkpoints import delete_checkpoint as _delete_checkpoint
-    from weaver_client.api.checkpoints import get_checkpoint as _get_checkpoint
-    from weaver_client.api.checkpoints import list_checkpoints as _list_checkpoints
-    from weaver_client.api.checkpoints import load_checkpoint as _load_checkpoint
-    from weaver_client.api.checkpoints import save_checkpoint as _save_checkpoint
-    from weaver_client.api.checkpoints import set_checkpoint_ttl as _set_checkpoint_ttl
-    from weaver_client.api.models import create_model as _create_model
-    from weaver_client.api.models import get_model as _get_model
-    from weaver_client.api.models import list_models as _list_models
-    from weaver_client.api.models import list_supported_models as _list_supported_models
-    from weaver_client.api.models import terminate_model as _terminate_model
-    from weaver_client.api.operations import get_operation as _get_operation
-    from weaver_client.api.sessions import create_session as _create_session
-    from weaver_client.api.sessions import get_session as _get_session
-    from weaver_client.api.sessions import send_heartbeat as _send_heartbeat
-    from weaver_client.api.training import forward_backward as _forward_backward
-    from weaver_client.api.training import optim_step as _optim_step
+    import weaver_client.api.artifacts.export_checkpoint as _export_checkpoint
+    import weaver_client.api.artifacts.export_model_weights as _export_model_weights
+    import weaver_client.api.artifacts.get_artifact_download as _get_artifact_download
+    import weaver_client.api.artifacts.list_artifacts as _list_artifacts
+    import weaver_client.api.checkpoints.delete_checkpoint as _delete_checkpoint
+    import weaver_client.api.checkpoints.get_checkpoint as _get_checkpoint
+    import weaver_client.api.checkpoints.list_checkpoints as _list_checkpoints
+    import weaver_client.api.checkpoints.load_checkpoint as _load_checkpoint
+    import weaver_client.api.checkpoints.save_checkpoint as _save_checkpoint
+    import weaver_client.api.checkpoints.set_checkpoint_ttl as _set_checkpoint_ttl
+    import weaver_client.api.models.create_model as _create_model
+    import weaver_client.api.models.get_model as _get_model
+    import weaver_client.api.models.list_models as _list_models
+    import weaver_client.api.models.list_supported_models as _list_supported_models
+    import weaver_client.api.models.terminate_model as _terminate_model
+    import weaver_client.api.operations.get_operation as _get_operation
+    import weaver_client.api.sessions.create_session as _create_session
+    import weaver_client.api.sessions.get_session as _get_session
+    import weaver_client.api.sessions.send_heartbeat as _send_heartbeat
+    import weaver_client.api.training.forward_backward as _forward_backward
+    import weaver_client.api.training.optim_step as _optim_step
 
     from ._models import LoraSettings
 else:

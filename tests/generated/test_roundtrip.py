@@ -16,33 +16,31 @@ from uuid import UUID
 
 import httpx
 import pytest
+import weaver_client.api.artifacts.delete_artifact as delete_artifact
+import weaver_client.api.artifacts.export_checkpoint as export_checkpoint
+import weaver_client.api.artifacts.export_model_weights as export_model_weights
+import weaver_client.api.artifacts.get_artifact as get_artifact
+import weaver_client.api.artifacts.get_artifact_download as get_artifact_download
+import weaver_client.api.artifacts.list_artifacts as list_artifacts
+import weaver_client.api.checkpoints.delete_checkpoint as delete_checkpoint
+import weaver_client.api.checkpoints.get_checkpoint as get_checkpoint
+import weaver_client.api.checkpoints.list_checkpoints as list_checkpoints
+import weaver_client.api.checkpoints.load_checkpoint as load_checkpoint
+import weaver_client.api.checkpoints.save_checkpoint as save_checkpoint
+import weaver_client.api.checkpoints.set_checkpoint_ttl as set_checkpoint_ttl
+import weaver_client.api.models.create_model as create_model
+import weaver_client.api.models.get_model as get_model
+import weaver_client.api.models.list_models as list_models
+import weaver_client.api.models.list_supported_models as list_supported_models
+import weaver_client.api.models.terminate_model as terminate_model
+import weaver_client.api.operations.get_operation as get_operation
+import weaver_client.api.sessions.create_session as create_session
+import weaver_client.api.sessions.get_session as get_session
+import weaver_client.api.sessions.send_heartbeat as send_heartbeat
+import weaver_client.api.training.forward as forward
+import weaver_client.api.training.forward_backward as forward_backward
+import weaver_client.api.training.optim_step as optim_step
 from weaver_client import AuthenticatedClient, Client
-from weaver_client.api.artifacts import (
-    delete_artifact,
-    export_checkpoint,
-    export_model_weights,
-    get_artifact,
-    get_artifact_download,
-    list_artifacts,
-)
-from weaver_client.api.checkpoints import (
-    delete_checkpoint,
-    get_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    save_checkpoint,
-    set_checkpoint_ttl,
-)
-from weaver_client.api.models import (
-    create_model,
-    get_model,
-    list_models,
-    list_supported_models,
-    terminate_model,
-)
-from weaver_client.api.operations import get_operation
-from weaver_client.api.sessions import create_session, get_session, send_heartbeat
-from weaver_client.api.training import forward, forward_backward, optim_step
 from weaver_client.models import (
     Artifact,
     ArtifactKind,
