@@ -1038,8 +1038,8 @@ def cmd_from(url: str, api_key: str | None, output: Path | None) -> int:
             file=sys.stderr,
         )
         return 2
+    local = load_document(SPEC)  # a mistake in it is one line, before the server is asked
     source, live = fetch_spec(url, api_key)
-    local = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     if output is not None:
         output.write_text(yaml.safe_dump(live, sort_keys=False), encoding="utf-8")
         print(f"wrote the live spec to {output}")

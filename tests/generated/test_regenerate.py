@@ -104,6 +104,31 @@ def test_a_yaml_mistake_is_named_in_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(refused)
 
 
+def test_from_with_a_yaml_mistake_in_openapi_yaml_names_it_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--from` read the local spec with a plain `yaml.safe_load`: a page of PyYAML's
+    # traceback, after the server had been asked.
+    good = "x-weaver-terminal: [done, error]"
+    text = regen.SPEC.read_text(encoding="utf-8")
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text.replace(good, good.rstrip("]")), encoding="utf-8")
+    monkeypatch.setattr(regen, "SPEC", spec)
+    asked: list[str] = []
+
+    def fetch(url: str, api_key: str | None) -> tuple[str, dict[str, object]]:
+        asked.append(url)
+        return url, {"openapi": "3.1.0"}
+
+    monkeypatch.setattr(regen, "fetch_spec", fetch)
+    assert regen.main(["--from", "http://127.0.0.1:9/openapi.yaml"]) == 2
+    err = capsys.readouterr().err
+    line = text[: text.index(good)].count("\n") + 2
+    assert err.startswith(f"error: openapi.yaml is not valid YAML: line {line}, "), err
+    assert err.count("\n") == 1, err
+    assert asked == []
+
+
 def test_a_spec_that_is_not_utf_8_is_named_in_one_line(tmp_path: Path) -> None:
     # A Latin-1 `é`, as an editor may save one: read as text, it was a UnicodeDecodeError
     # and its traceback.
