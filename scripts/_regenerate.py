@@ -864,6 +864,9 @@ def cmd_coverage() -> int:
             for kind in ("WireValues", "WireFields")
             for where, declared in declarations(kind)
         }
+        # An attribute no field maps to is named by its facade type (`ModelInfo`, of `Model`).
+        for where, declared in declarations():
+            places.setdefault(declared.facade.__name__, f"its WireFields: {where}")
         # A request field's place is _calls.py, which its line and the advice name.
         problems = [*(_declared_where(p, places) for p in uncovered_fields()), *unsent_fields()]
     except RegenerateError:  # openapi.yaml itself (read for the reply objects): main says

@@ -203,6 +203,23 @@ def test_an_attribute_whose_spec_field_was_removed_is_named() -> None:
     )
 
 
+def test_scripts_regenerate_names_the_file_of_an_attribute_left_behind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ModelInfo is declared for the schema Model: the file was looked up by the facade
+    # type's name, which names no schema, so the line came without it.
+    kept = [f for f in attrs.fields(wire.Model) if f.name != "tokenizer_path"]
+    shrunk = attrs.make_class("Model", {f.name: attrs.field(default=f.default) for f in kept})
+    models = declared_models()
+    models.Model = shrunk  # type: ignore[attr-defined]
+    listed = uncovered_fields(models)
+    assert listed == ["ModelInfo.tokenizer_path (no spec field maps to it, nor is it `derived`)"]
+    monkeypatch.setattr(regen, "uncovered_fields", lambda: listed)
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    assert f"  - {listed[0]} (its WireFields: weaver_facade/_models.py)\n" in out
+
+
 def test_every_enum_the_facade_converts_declares_its_values() -> None:
     declared = {v.schema for v in regen.wire_fields("WireValues")}
     assert declared == {
