@@ -226,18 +226,22 @@ def constant_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(words)).strip("_").upper()
 
 
-def _limits_of(prefix: tuple[str, ...], schema: Any) -> Iterator[tuple[str, object]]:
+def _limits_of(
+    prefix: tuple[str, ...], schema: Any, owners: set[str] | None = None
+) -> Iterator[tuple[str, object]]:
     if not isinstance(schema, Mapping) or "$ref" in schema:
         return  # a reference's limits are the named schema's
+    if owners is not None:
+        owners.add(constant_name(*prefix))
     for keyword in LIMIT_KEYWORDS:
         if keyword in schema:
             yield constant_name(*prefix, keyword), schema[keyword]
     if WORDS in schema:
         yield constant_name(*prefix, "pattern_words"), schema[WORDS]
     for name, prop in (schema.get("properties") or {}).items():
-        yield from _limits_of((*prefix, name), prop)
-    yield from _limits_of((*prefix, "items"), schema.get("items"))
-    yield from _limits_of((*prefix, "values"), schema.get("additionalProperties"))
+        yield from _limits_of((*prefix, name), prop, owners)
+    yield from _limits_of((*prefix, "items"), schema.get("items"), owners)
+    yield from _limits_of((*prefix, "values"), schema.get("additionalProperties"), owners)
     if schema.get(EXAMPLE_DEFAULTS) and isinstance(schema.get("example"), Mapping):
         yield constant_name(*prefix, "defaults"), dict(schema["example"])
     if TERMINAL in schema:
@@ -246,19 +250,21 @@ def _limits_of(prefix: tuple[str, ...], schema: Any) -> Iterator[tuple[str, obje
         yield constant_name(*prefix, "codes"), dict(schema[CODES])
 
 
-def spec_limits(document: Mapping[str, Any]) -> dict[str, object]:
-    """Every limit of the spec by constant name; a name made twice is an error."""
+def spec_limits(document: Mapping[str, Any], owners: set[str] | None = None) -> dict[str, object]:
+    """Every limit of the spec by constant name; a name made twice is an error. ``owners``
+    collects the name of each schema, field or parameter they were looked for in."""
     components = document.get("components") or {}
     found: list[tuple[str, object]] = []
     for name, schema in (components.get("schemas") or {}).items():
-        found.extend(_limits_of((name,), schema))
+        found.extend(_limits_of((name,), schema, owners))
     for kind in ("parameters", "headers"):
         for name, item in (components.get(kind) or {}).items():
-            found.extend(_limits_of((name,), item.get("schema")))
+            found.extend(_limits_of((name,), item.get("schema"), owners))
     for op in _operations(document).values():
         for param in op.get("parameters") or []:
             if "name" in param:
-                found.extend(_limits_of((op["operationId"], param["name"]), param.get("schema")))
+                where = (op["operationId"], param["name"])
+                found.extend(_limits_of(where, param.get("schema"), owners))
     limits: dict[str, object] = {}
     for key, value in found:
         if key in limits:
@@ -990,6 +996,24 @@ def _schemas(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return dict((doc.get("components") or {}).get("schemas") or {})
 
 
+def _parameters(doc: Mapping[str, Any], key: str) -> set[str]:
+    """``query parameter `wait` `` for each parameter of the operation ``key`` (``GET
+    /path``), its path's own too, a reference to a named one followed."""
+    method, path = key.split(" ", 1)
+    item = (doc.get("paths") or {}).get(path) or {}
+    named = (doc.get("components") or {}).get("parameters") or {}
+    found = set()
+    for param in [
+        *(item.get("parameters") or []),
+        *((item.get(method.lower()) or {}).get("parameters") or []),
+    ]:
+        if isinstance(param, Mapping) and isinstance(param.get("$ref"), str):
+            param = named.get(param["$ref"].rsplit("/", 1)[-1])
+        if isinstance(param, Mapping) and "name" in param:
+            found.add(f"{param.get('in', 'unplaced')} parameter `{param['name']}`")
+    return found
+
+
 def _walk_summary(local: Mapping[str, Any], live: Mapping[str, Any]) -> Iterator[str]:
     lops, rops = _operations(local), _operations(live)
     for key in sorted(set(lops) - set(rops)):
@@ -1003,6 +1027,11 @@ def _walk_summary(local: Mapping[str, Any], live: Mapping[str, Any]) -> Iterator
             yield f"{key}: response {code} no longer documented by the server"
         for code in sorted(rcodes - lcodes):
             yield f"{key}: server documents a new response {code}"
+        lparams, rparams = _parameters(local, key), _parameters(live, key)
+        for param in sorted(lparams - rparams):
+            yield f"{key}: {param} missing on the server"
+        for param in sorted(rparams - lparams):
+            yield f"{key}: server adds {param}"
     lsch, rsch = _schemas(local), _schemas(live)
     for name in sorted(set(lsch) - set(rsch)):
         yield f"schema missing on the server: {name}"
@@ -1023,6 +1052,56 @@ def _walk_summary(local: Mapping[str, Any], live: Mapping[str, Any]) -> Iterator
             yield f"{name}: server now requires field `{prop}`"
         if lsch[name].get("enum") != rsch[name].get("enum"):
             yield f"{name}: enum {lsch[name].get('enum')} -> {rsch[name].get('enum')}"
+        lfields, rfields = lsch[name].get("properties") or {}, rsch[name].get("properties") or {}
+        for prop in sorted(set(lfields) & set(rfields)):
+            if _definition(lfields[prop]) != _definition(rfields[prop]):
+                yield f"{name}: field `{prop}` differs on the server"
+    yield from _limit_changes(local, live)
+
+
+# What a field's definition says besides its words and its limits (which have lines of
+# their own): its type, format, nullability, reference, enum, extension.
+_NOT_DEFINITION = {"description", "example", "examples", *LIMIT_KEYWORDS, WORDS, CODES, TERMINAL}
+
+
+def _definition(schema: Any) -> Any:
+    if not isinstance(schema, Mapping):
+        return schema
+    return {k: v for k, v in schema.items() if k not in _NOT_DEFINITION}
+
+
+def _limit_changes(local: Mapping[str, Any], live: Mapping[str, Any]) -> Iterator[str]:
+    """Each limit of ``weaver_client.limits`` the live spec gives another value: the facade,
+    the command line and the emulator follow them."""
+    had: set[str] = set()
+    has: set[str] = set()
+    try:
+        before, after = spec_limits(local, had), spec_limits(live, has)
+    except (RegenerateError, LookupError, TypeError, AttributeError) as exc:
+        yield f"the limits could not be compared: {type(exc).__name__}: {exc}"
+        return
+    absent = object()
+
+    def on_both_sides(key: str) -> bool:
+        """Whether the schema, field or parameter of a limit only one side has is on both:
+        one that is gone (or new) takes its limits along, and has a line of its own."""
+        owner = max((o for o in had | has if key.startswith(f"{o}_")), key=len, default="")
+        return owner in had and owner in has
+
+    def shown(value: object) -> str:
+        return "none" if value is absent else repr(value)
+
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key, absent), after.get(key, absent)
+        if old == new or ((old is absent or new is absent) and not on_both_sides(key)):
+            continue
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            for item in sorted(set(old) | set(new), key=str):
+                was, now = old.get(item, absent), new.get(item, absent)
+                if was != now:
+                    yield f"limit {key}[{item!r}]: {shown(was)} -> {shown(now)}"
+            continue
+        yield f"limit {key}: {shown(old)} -> {shown(new)}"
 
 
 def _canonical(doc: Mapping[str, Any]) -> list[str]:

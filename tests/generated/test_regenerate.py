@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,46 @@ def test_from_with_a_yaml_mistake_in_openapi_yaml_names_it_in_one_line(
     assert err.startswith(f"error: openapi.yaml is not valid YAML: line {line}, "), err
     assert err.count("\n") == 1, err
     assert asked == []
+
+
+def test_from_summarises_changed_bounds_and_field_definitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The summary named added and removed fields only: a server's tighter name length, a
+    # shorter TTL or a field of another type were in the diff alone, which stops after
+    # MAX_DIFF_LINES, although the facade, the CLI and the emulator follow each bound.
+    local = regen.load_document(regen.SPEC)
+    live = copy.deepcopy(local)
+    schemas = live["components"]["schemas"]
+    schemas["CheckpointName"]["maxLength"] = 64
+    del schemas["TtlSeconds"]["maximum"]
+    schemas["Error"]["properties"]["error"]["x-weaver-codes"]["quota_exceeded"] = 403
+    size = schemas["Checkpoint"]["properties"]["size_bytes"]
+    size["type"], size["description"] = "string", "Now a decimal string."
+    del size["minimum"]
+    # A field gone takes its limits along: its own line says so.
+    del schemas["Model"]["properties"]["next_seq_id"]
+    get_operation = live["paths"]["/api/v1/operations/{operation_id}"]["get"]
+    get_operation["parameters"] = [
+        p for p in get_operation["parameters"] if p.get("name") != "wait"
+    ]
+    save = live["paths"]["/api/v1/models/{model_id}/checkpoints"]["post"]
+    save["parameters"] = [*save.get("parameters", []), {"name": "dry_run", "in": "query"}]
+    monkeypatch.setattr(regen, "fetch_spec", lambda url, key: (url, live))
+    monkeypatch.setattr(regen, "MAX_DIFF_LINES", 0)
+    assert regen.main(["--from", "http://127.0.0.1:9/openapi.yaml"]) == 1
+    out = capsys.readouterr().out
+    summary = out.split("summary:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert summary == [
+        "  - GET /api/v1/operations/{operation_id}: query parameter `wait` missing on the server",
+        "  - POST /api/v1/models/{model_id}/checkpoints: server adds query parameter `dry_run`",
+        "  - Checkpoint: field `size_bytes` differs on the server",
+        "  - Model: field `next_seq_id` missing on the server",
+        "  - limit CHECKPOINT_NAME_MAX_LENGTH: 128 -> 64",
+        "  - limit CHECKPOINT_SIZE_BYTES_MINIMUM: 0 -> none",
+        "  - limit ERROR_ERROR_CODES['quota_exceeded']: none -> 403",
+        "  - limit TTL_SECONDS_MAXIMUM: 315360000 -> none",
+    ]
 
 
 def test_a_spec_that_is_not_utf_8_is_named_in_one_line(tmp_path: Path) -> None:
