@@ -125,6 +125,8 @@ TERMINAL = "x-weaver-terminal"
 CODES = "x-weaver-codes"
 # A pattern's rule in words, which every pattern needs: the facade says it in a refusal.
 WORDS = "x-weaver-pattern-words"
+# The schema of a done operation's result, per kind (OperationResult).
+RESULT_SCHEMAS = "x-weaver-result-schemas"
 LIMITS_DOC = '''"""The limits of openapi.yaml: made by scripts/regenerate, never edited by hand.
 
 One constant per limiting keyword (pattern, lengths, bounds, item and entry
@@ -645,6 +647,9 @@ def reply_objects(document: Mapping[str, Any]) -> set[str]:
                 walk(schemas[ref.split("/")[-1]])
             elif ref.startswith("#/components/responses/"):
                 walk(document["components"]["responses"][ref.split("/")[-1]])
+            # A done operation's result is named here, not referenced: its objects too.
+            for name in (node.get(RESULT_SCHEMAS) or {}).values():
+                walk({"$ref": f"#/components/schemas/{name}"})
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -332,6 +332,13 @@ RESULT_FIELDS = (
         mapped={"datum_id": "datum_ids"},
         required={"datum_id": "one entry per output, None for an output without one"},
     ),
+    WireFields(
+        "TensorData",
+        ForwardBackwardResult,
+        # An output's logprobs are its numbers, row by row: the wire gives them no shape.
+        mapped={"data": "logprobs"},
+        left_out={"dtype": "JSON numbers, read as floats whatever the dtype"},
+    ),
     WireFields("OptimStepResult", OptimStepResult),
     WireFields(
         "LoadResult",

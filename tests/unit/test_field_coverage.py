@@ -87,6 +87,23 @@ def test_every_converter_declares_its_fields() -> None:
     }
 
 
+def test_an_object_only_an_operations_result_carries_is_a_reply_object() -> None:
+    # Results are named in `x-weaver-result-schemas`, not by `$ref`: the objects inside
+    # them (TensorData of a forward-backward pass's logprobs) were no reply objects, so a
+    # field added to one (a `shape`, say) was dropped in silence.
+    document = openapi()
+    assert {"ForwardBackwardResult", "LossFnOutput", "TensorData"} <= regen.reply_objects(document)
+    grown = copy.deepcopy(document)
+    schemas = grown["components"]["schemas"]
+    new = _absent_name(schemas)
+    schemas[new] = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    kind = _absent_name(schemas["OperationResult"]["x-weaver-result-schemas"])
+    schemas["OperationResult"]["x-weaver-result-schemas"][kind] = new
+    assert [p for p in regen.undeclared_replies(grown) if p not in TODAY] == [
+        f"{new} (a reply object no WireFields declares)"
+    ]
+
+
 def test_every_spec_field_is_mapped_or_left_out() -> None:
     assert regen.uncovered_fields() == []
 
