@@ -868,6 +868,42 @@ def _declared_where(problem: str, places: Mapping[str, str]) -> str:
     return f"{problem} ({places[schema]})"
 
 
+# What to do for each kind of line of the coverage, said only for the kinds it lists.
+ADVICE = {
+    "field": "map each field in the facade type, or add it to `left_out` of its WireFields, "
+    "next to its converter; an attribute or a declaration whose field the spec no longer has "
+    "follows it (removed, renamed, or its source given in `derived`)",
+    "required": "a field the spec lets be absent or null needs a default in the facade type "
+    "(which its converter gives an absent field), or its reason in `required` of its "
+    "WireFields",
+    "value": "give each value a member of the facade's enum, or a `mapped` one in its "
+    "WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them), and a member whose value "
+    "the spec no longer has its new value (the code that uses it follows)",
+    "code": "an error code needs its class in `_BY_CODE` of weaver_facade/_errors.py "
+    "(exported by weaver_facade and named in the README's list of errors), or a place in "
+    "its `TOLD_BY_STATUS`",
+    "reply": "a reply object needs a WireFields of its own, or a place in `NOT_DECLARED` of "
+    "scripts/_regenerate.py",
+    "request": "a request field or parameter is sent where the facade builds its request "
+    "(weaver_facade/_calls.py), or listed in its `UNSENT` with the reason",
+}
+
+
+def _kind(problem: str) -> str:
+    """Which ``ADVICE`` a line of the coverage needs."""
+    if problem.startswith("error code "):
+        return "code"
+    if re.search(r"\(a request (field|parameter)\)|\(in UNSENT of ", problem):
+        return "request"
+    if re.match(r"\w+ value ", problem):
+        return "value"
+    if "(a reply object" in problem or "NOT_DECLARED" in problem:
+        return "reply"
+    if re.search(r": (optional|nullable) in the spec, |\(in `required`", problem):
+        return "required"
+    return "field"
+
+
 def cmd_coverage() -> int:
     try:
         places = {
@@ -899,21 +935,11 @@ def cmd_coverage() -> int:
     )
     for problem in problems:
         print(f"  - {problem}")
-    print(
-        "map each field in the facade type, or add it to `left_out` of its WireFields, next "
-        "to its converter; give each value a member of the facade's enum, or a `mapped` one "
-        "in its WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them), and a member "
-        "whose value the spec no longer has its new value (the code that uses it follows); "
-        "a field the "
-        "spec lets be absent or null needs a default in the facade type (which its converter "
-        "gives an absent field), or its reason in `required` of its WireFields; an error "
-        "code needs its class in `_BY_CODE` of weaver_facade/_errors.py (exported by "
-        "weaver_facade and named in the README's list of errors), or a place in its "
-        "`TOLD_BY_STATUS`; a reply object needs a WireFields of its own, or a place in "
-        "`NOT_DECLARED` of scripts/_regenerate.py; a request field or parameter is sent "
-        "where the facade builds its request (weaver_facade/_calls.py), or listed in its "
-        "`UNSENT` with the reason"
-    )
+    print("what to do:")
+    kinds = {_kind(problem) for problem in problems}
+    for kind, advice in ADVICE.items():
+        if kind in kinds:
+            print(f"  * {advice}")
     return 1
 
 

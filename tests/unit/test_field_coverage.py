@@ -774,6 +774,33 @@ def test_scripts_regenerate_lists_a_request_field_the_facade_does_not_send(
     assert "listed in its `UNSENT` with the reason" in out
 
 
+@pytest.mark.parametrize(
+    ("listed", "said", "unsaid"),
+    [
+        ("error code 'quota_exceeded' (403)", "`_BY_CODE`", ["`left_out`", "`UNSENT`"]),
+        ("Datum.shape (a request field)", "`UNSENT`", ["`left_out`", "`_BY_CODE`"]),
+        ("Checkpoint.note", "`left_out`", ["`UNSENT`", "`_BY_CODE`", "WireValues"]),
+        ("CheckpointType value 'merged'", "WireValues", ["`left_out`", "`UNSENT`"]),
+    ],
+)
+def test_scripts_regenerate_says_what_to_do_for_what_it_lists(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    listed: str,
+    said: str,
+    unsaid: list[str],
+) -> None:
+    # After one new error code came a paragraph of what to do for fields, enum values,
+    # required fields, reply objects and request fields as well, the code's words amid.
+    monkeypatch.setattr(regen, "uncovered_fields", lambda: [listed])
+    monkeypatch.setattr(regen, "unsent_fields", list)
+    assert regen.cmd_coverage() == 1
+    advice = capsys.readouterr().out.split(f"  - {listed}", 1)[1]
+    assert said in advice
+    for other in unsaid:
+        assert other not in advice
+
+
 def test_scripts_regenerate_names_the_file_of_each_listed_fields_declaration(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
