@@ -98,3 +98,24 @@ def test_words_that_say_letters_say_which_the_pattern_takes() -> None:
         assert re.fullmatch(pattern, "a"), pattern
         if not re.fullmatch(pattern, "é"):
             assert "ASCII letters" in words, (pattern, words)
+
+
+def test_the_lengths_the_words_say_are_the_pattern_s_and_the_schema_s() -> None:
+    # The words reach the CLI's help, refusals and docs: a maxLength changed without
+    # them left "1 to 128" there while the facade refused a 65th character.
+    said = []
+    for node in _schemas_in(SPEC):
+        pattern, words = node.get("pattern"), node.get("x-weaver-pattern-words")
+        counted = re.match(r"(\d+)(?: to (\d+))? ", words) if isinstance(words, str) else None
+        if not isinstance(pattern, str) or counted is None:
+            continue
+        low, high = int(counted[1]), int(counted[2] or counted[1])
+        # "a" is a letter and a hex digit: every counted rule takes it.
+        assert re.fullmatch(pattern, "a" * low), words
+        assert re.fullmatch(pattern, "a" * high), words
+        assert not re.fullmatch(pattern, "a" * (high + 1)), words
+        assert low == 0 or not re.fullmatch(pattern, "a" * (low - 1)), words
+        assert node.get("maxLength", high) == high, words
+        assert node.get("minLength", low) == low, words
+        said.append(words)
+    assert len(said) >= 4
