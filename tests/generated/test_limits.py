@@ -10,6 +10,7 @@ from typing import Any
 from weaver_client import limits
 
 from tests.support.openapi import openapi
+from weaver_facade import OperationStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 # Read straight from the YAML, not through the facade, so that the two sources stay apart.
@@ -119,3 +120,8 @@ def test_the_lengths_the_words_say_are_the_pattern_s_and_the_schema_s() -> None:
         assert node.get("minLength", low) == low, words
         said.append(words)
     assert len(said) >= 4
+
+
+def test_the_status_docstring_names_the_statuses_the_spec_marks_terminal() -> None:
+    named = set(re.findall(r"``([A-Z]+)``", OperationStatus.__doc__ or ""))
+    assert named == {status.name for status in OperationStatus if status.is_terminal}
