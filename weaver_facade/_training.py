@@ -54,6 +54,7 @@ from ._errors import (
     NotFoundError,
     OptimizerStateUnavailableError,
     ResponseValidationError,
+    SeqIdConflictError,
 )
 from ._io import (
     AsyncIO,
@@ -605,7 +606,19 @@ class _TrainingBase(HasOptions, Generic[IO]):
             f"may have {done}"
         )
         submission = Submission(attrs.evolve(step, on_its_way=on_its_way), parse, self.model_id)
-        return (yield from started(submission))
+        try:
+            return (yield from started(submission))
+        except SeqIdConflictError as exc:
+            # The caller never chose a seq_id: say whose count is behind, and how to go on.
+            exc.add_note(
+                f"this client numbers model {self.model_id}'s steps itself, and another "
+                f"client training the model (another process or ServiceClient), or a "
+                f"next_seq_id= given too low, took seq_id {seq_id} first: this step was not "
+                "done. Train a model from one client; to go on from the server's count, "
+                f"attach again with service.training_client({self.model_id!r}) (or pass "
+                "next_seq_id= where the server does not say its own)"
+            )
+            raise
 
     def _save(
         self, name: object, include_optimizer: object, ttl: object

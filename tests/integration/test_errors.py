@@ -30,6 +30,7 @@ from weaver_facade import (
     NotFoundError,
     OptimizerStateUnavailableError,
     PayloadTooLargeError,
+    SeqIdConflictError,
     ServiceClient,
     TrainingClient,
     UnknownBaseModelError,
@@ -195,6 +196,26 @@ def test_a_refused_step_loses_nothing(trainer: TrainingClient) -> None:
     # The model trains on as if nothing happened.
     assert trainer.forward_backward(batch()).loss > 0
     assert trainer.optim_step().metrics["optim:step"] == 2
+
+
+def test_a_step_whose_seq_id_another_client_took_says_how_to_go_on(
+    make_service: ServiceFactory,
+) -> None:
+    # Two clients train one model, each counting its steps: the one behind meets a seq_id
+    # it never chose, and its error says why and how to go on from the server's count.
+    service = make_service()
+    trainer = service.create_training_client(BASE_MODEL)
+    trainer.forward_backward(batch())  # seq_id 1
+    other = make_service().training_client(trainer.model_id)
+    other.forward_backward([datum_from_tokens([4, 5, 6])])  # seq_id 2, another body
+    with pytest.raises(SeqIdConflictError) as caught:
+        trainer.forward_backward(batch())  # seq_id 2 again
+    (note,) = caught.value.__notes__
+    assert "another client" in note
+    assert f"service.training_client({trainer.model_id!r})" in note
+    # Doing what the note says goes on: the count follows the server's again.
+    assert service.training_client(trainer.model_id).forward_backward(batch()).loss > 0
+    assert trainer.optim_step().metrics["optim:step"] == 1
 
 
 def test_a_sequence_or_batch_beyond_the_server_s_capacity_is_its_400(
