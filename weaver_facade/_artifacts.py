@@ -28,6 +28,7 @@ from ._args import check_bool, check_callable, check_choice, check_int, check_se
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
+    _got,
     checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
@@ -40,6 +41,7 @@ from ._errors import (
     ClientClosedError,
     DownloadTimeoutError,
     InvalidArgumentError,
+    InvalidCheckpointRef,
     NotFoundError,
     UnsafeArtifactPathError,
     WeaverError,
@@ -435,6 +437,14 @@ def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descrip
     """The id of the artifact to download and its descriptor. An artifact given by id
     whose kind is not ``kind`` (only the descriptor tells) is refused before anything is
     written."""
+    if not isinstance(target, DownloadTarget):
+        # Not the checkpoint lookup's words: an id here is an artifact's, and a handle (an
+        # export's or a save's) gives what this call takes.
+        raise InvalidCheckpointRef(
+            "download_weights takes an Artifact, an artifact id (UUID), a Checkpoint, a "
+            "CheckpointPath or a 'weaver://' path of a checkpoint or of its artifact, got "
+            + _got(target, "what it gives")
+        )
     wanted = None
     if kind is not None:
         allowed = [k.value for k in ArtifactKind]

@@ -236,13 +236,13 @@ def coerce_checkpoint_path(checkpoint: object) -> CheckpointPath:
     )
 
 
-def _got(value: object) -> str:
+def _got(value: object, gives: str = "the checkpoint it gives") -> str:
     """The type of ``value`` where a checkpoint belongs; of a handle (a save's, started with
-    ``wait=False``), what to pass instead."""
+    ``wait=False``), what to pass instead: ``gives``."""
     name = type(value).__name__
     if isinstance(value, _HandleState):
         wait = "await " if isinstance(value, AsyncOperationHandle) else ""
-        return f"{name}: pass the checkpoint it gives, {wait}handle.result()"
+        return f"{name}: pass {gives}, {wait}handle.result()"
     return name
 
 

@@ -18,7 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from weaver_client import limits
 
-from tests.support.fakeserver import FakeWeaver, async_service, checkpoint_json
+from tests.support.fakeserver import (
+    CHECKPOINT,
+    EXPORT,
+    FakeWeaver,
+    async_service,
+    checkpoint_json,
+    json_reply,
+)
 from tests.support.openapi import openapi
 from weaver_facade import (
     DEFAULT_LORA_RANK,
@@ -729,3 +736,31 @@ def test_a_saves_handle_given_for_its_checkpoint_says_to_take_its_result(
         "got OperationHandle: pass the checkpoint it gives, handle.result()"
     )
     assert fake.requests == []
+
+
+def test_download_weights_of_a_wrong_target_names_what_it_takes(
+    fake: FakeWeaver, svc: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    # `download_weights(trainer.export_weights(c, wait=False), dest)` said "expected a
+    # Checkpoint, ... or a checkpoint id, got OperationHandle: pass the checkpoint it gives":
+    # an export's handle gives an Artifact, which the call takes, and an id there is an
+    # artifact's, not a checkpoint's.
+    fake.script("POST", EXPORT, json_reply(202, {"id": "op-x", "status": "pending"}))
+    handles = {
+        "export": trainer.export_weights(CHECKPOINT, wait=False),
+        "save": trainer.save_state("c1", wait=False),
+    }
+    fake.requests.clear()
+    takes = (
+        "download_weights takes an Artifact, an artifact id (UUID), a Checkpoint, a "
+        "CheckpointPath or a 'weaver://' path of a checkpoint or of its artifact, got "
+    )
+    for handle in handles.values():
+        with pytest.raises(InvalidInputError) as info:
+            svc.download_weights(untyped(handle), tmp_path / "out")
+        assert str(info.value) == takes + "OperationHandle: pass what it gives, handle.result()"
+    with pytest.raises(InvalidInputError) as info:
+        svc.download_weights(untyped(None), tmp_path / "out")
+    assert str(info.value) == takes + "NoneType"
+    assert fake.requests == []
+    assert not (tmp_path / "out").exists()
