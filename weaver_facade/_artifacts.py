@@ -433,6 +433,10 @@ def _artifacts_of(checkpoint_id: uuid.UUID, *, retried: bool = True) -> Plan[lis
     ]
 
 
+# The operations whose result ``download_weights`` takes: a checkpoint, or an artifact.
+_GIVE_DOWNLOADS = frozenset({"save_checkpoint", "export_checkpoint", "export_model_weights"})
+
+
 def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descriptor]]:
     """The id of the artifact to download and its descriptor. An artifact given by id
     whose kind is not ``kind`` (only the descriptor tells) is refused before anything is
@@ -443,7 +447,7 @@ def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descrip
         raise InvalidCheckpointRef(
             "download_weights takes an Artifact, an artifact id (UUID), a Checkpoint, a "
             "CheckpointPath or a 'weaver://' path of a checkpoint or of its artifact, got "
-            + _got(target, "what it gives")
+            + _got(target, "what it gives", _GIVE_DOWNLOADS)
         )
     wanted = None
     if kind is not None:

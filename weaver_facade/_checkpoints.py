@@ -236,11 +236,22 @@ def coerce_checkpoint_path(checkpoint: object) -> CheckpointPath:
     )
 
 
-def _got(value: object, gives: str = "the checkpoint it gives") -> str:
+_SAVES = frozenset({"save_checkpoint"})
+
+
+def _got(
+    value: object, gives: str = "the checkpoint it gives", kinds: frozenset[str] = _SAVES
+) -> str:
     """The type of ``value`` where a checkpoint belongs; of a handle (a save's, started with
-    ``wait=False``), what to pass instead: ``gives``."""
+    ``wait=False``), what to pass instead: ``gives``. A handle of a kind not in ``kinds``
+    (an export's, a step's) gives nothing the call takes: sending its result on would only
+    be refused in turn."""
     name = type(value).__name__
     if isinstance(value, _HandleState):
+        if value.kind is not None and value.kind not in kinds:
+            return (
+                f"{name} of an operation of kind {value.kind}, whose result this call does not take"
+            )
         wait = "await " if isinstance(value, AsyncOperationHandle) else ""
         return f"{name}: pass {gives}, {wait}handle.result()"
     return name

@@ -738,6 +738,32 @@ def test_a_saves_handle_given_for_its_checkpoint_says_to_take_its_result(
     assert fake.requests == []
 
 
+def test_a_handle_that_gives_no_checkpoint_is_not_said_to(
+    fake: FakeWeaver, svc: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    # An export's or a step's handle given for a checkpoint was told "pass the checkpoint it
+    # gives, handle.result()": its result is an Artifact or a step's, which the call refuses
+    # in turn.
+    fake.script("POST", EXPORT, json_reply(202, {"id": "op-x", "status": "pending"}))
+    export = trainer.export_weights(CHECKPOINT, wait=False)
+    step = trainer.forward_backward([datum_from_tokens([1, 2])], wait=False)
+    fake.requests.clear()
+    for handle, kind in ((export, "export_checkpoint"), (step, "forward_backward")):
+        with pytest.raises(InvalidInputError) as info:
+            trainer.load_state(untyped(handle))
+        assert str(info.value).endswith(
+            f"got OperationHandle of an operation of kind {kind}, whose result this call "
+            "does not take"
+        )
+    with pytest.raises(InvalidInputError) as info:
+        svc.download_weights(untyped(step), tmp_path / "out")
+    assert str(info.value).endswith(
+        "got OperationHandle of an operation of kind forward_backward, whose result this "
+        "call does not take"
+    )
+    assert fake.requests == []
+
+
 def test_download_weights_of_a_wrong_target_names_what_it_takes(
     fake: FakeWeaver, svc: ServiceClient, trainer: TrainingClient, tmp_path: Path
 ) -> None:
