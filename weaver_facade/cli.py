@@ -369,3 +369,9 @@ def main(
         # the close is registered, so that it holds during the close too.
         ctx.with_resource(terminate_as_interrupt())
     ctx.call_on_close(state.close)
+
+
+if __name__ == "__main__":  # `python -m weaver_facade.cli`, where the console script is not on PATH
+    from _weaver_facade_cli import run
+
+    run()

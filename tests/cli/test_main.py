@@ -78,6 +78,23 @@ def test_importing_the_cli_pulls_neither_numpy_nor_the_emulator() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_python_m_weaver_facade_cli_runs_the_command() -> None:
+    # Tried as `python -m weaver_facade.emulator` is, where the console script is not on
+    # PATH: the module ran nothing and exited 0, a silent success for a CI step.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEAVER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.cli", "checkpoints", "list", "m-1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == invoke(["checkpoints", "list", "m-1"], NO_SERVER).stderr
+    assert done.stderr.startswith("error: no Weaver server given")
+
+
 def test_no_server_is_a_usage_error() -> None:
     run = invoke(["checkpoints", "list", "m-1"], NO_SERVER)
     assert run.exit_code == 2
