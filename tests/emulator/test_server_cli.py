@@ -143,6 +143,24 @@ def test_the_command_without_keys_warns_that_auth_is_off(tmp_path: Path) -> None
     assert "auth" in "".join(emu.stderr).lower()
 
 
+def test_keys_joined_by_commas_are_warned_about_without_showing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `alice,bob` was one key, silently: a client sending `alice` got 401 with no hint.
+    monkeypatch.setenv("WEAVER_EMULATOR_API_KEYS", "alice-5c1e,bob-5c1e")
+    emu = spawn_emulator("--data-dir", str(tmp_path / "d"))
+    try:
+        headers = {"X-WEAVER-API-KEY": "alice-5c1e"}
+        assert (
+            httpx.post(f"{emu.base_url}{API}/sessions", json={}, headers=headers).status_code == 401
+        )
+    finally:
+        emu.stop()
+    stderr = "".join(emu.stderr)
+    assert "separates keys with spaces" in stderr, stderr
+    assert "5c1e" not in emu.output()
+
+
 def test_the_command_refuses_bad_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Nothing is left behind: the temporary data dir of a refused command is removed too.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

@@ -248,6 +248,11 @@ def emulator(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if any("," in key for key in api_keys):  # the keys themselves are never shown
+        logging.getLogger("weaver_facade.emulator").warning(
+            "an API key contains ',': WEAVER_EMULATOR_API_KEYS separates keys with spaces, "
+            "so `a,b` is one key"
+        )
     if data_dir is not None:
         try:  # here, so that a path it cannot use is one line, not the store's traceback
             data_dir.mkdir(parents=True, exist_ok=True)
