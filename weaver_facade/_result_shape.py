@@ -2,9 +2,13 @@
 
 The wire's history had a save that answered at once with the Checkpoint instead of an
 Operation (a synchronous 201), and the spec documents every 2xx of an operation POST as
-an Operation, so only the body's shape can tell. The facade (on the generated schemas),
-the contract kit (on the spec it checks), the emulator and the command line share these
-rules. A shared leaf: it imports nothing of the facade.
+an Operation, so only the body's shape can tell (``shaped_as``; a done operation's result
+too plain for that, by its fields alone: ``only_fields_of``). Beside it: which schema each
+kind's result has (``result_schemas``), the unknown fields that may stand for a missing one
+(``stand_ins``), and whether an export's reply of an unlisted ``kind`` is the Artifact
+(``artifact_shaped``). The facade (on the generated schemas), the contract kit (on the spec
+it checks), the emulator and the command line share these rules. A shared leaf: it
+imports nothing of the facade.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The retry rules, in one I/O-free place: what is retried, how long to wait, and deadlines.
 
-The retry transport (HTTP requests), the poller (operation waits) and the
-error mapping (``APIError.retryable`` of a reply without an Error body) all
-decide with these functions, so they cannot disagree.
+The retry transport (HTTP requests), the poller (operation waits), a download's
+``Transfer`` (storage GETs) and the error mapping (``APIError.retryable`` of a reply
+without an Error body) all decide with these functions, so they cannot disagree.
 
 * **The server's word.** An Error body's ``retryable`` decides first: false
   is never retried (but a poll's 5xx, a few times in a row: ``poll_is_repeatable``);
