@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from tests.support.emulator import KEY_A, AppFactory, Json, assert_error
 
@@ -62,152 +64,156 @@ async def _poll(client: httpx.AsyncClient, op: Json) -> Json:
 
 
 async def test_the_official_sdk_trains_saves_and_loads_on_todays_wire(
-    make_app: AppFactory,
+    client: httpx.AsyncClient,
 ) -> None:
+    session = await _json(
+        client,
+        "POST",
+        "/sessions",
+        201,
+        json={"tags": [], "user_metadata": {}, "sdk_version": "1.19.2"},
+    )
+    beat = await client.post(f"{API}/sessions/{session['id']}/heartbeat")  # empty body
+    assert beat.status_code == 200, beat.text
+    supported = await _json(
+        client, "GET", "/supported-models", 200, params={"limit": 100, "offset": 0}
+    )
+    assert "weaver-tiny" in {m["name"] for m in supported["items"]}
+    model = await _json(
+        client,
+        "POST",
+        f"/sessions/{session['id']}/models",
+        201,
+        json={
+            "model_seq_id": 1,
+            "base_model": "weaver-tiny",
+            "training_mode": "lora",
+            "lora_config": {
+                "rank": 8,
+                "train_unembed": True,
+                "train_mlp": True,
+                "train_attn": True,
+            },
+        },
+    )
+    model_id = model["id"]
+    assert model["tokenizer_path"]
+
+    fb = _sdk_step(model_id, 1)
+    first = await _json(client, "POST", f"/models/{model_id}/forward-backward-passes", 202, json=fb)
+    # A read timeout makes the official SDK send the same body and seq_id again.
+    again = await client.post(f"{API}/models/{model_id}/forward-backward-passes", json=fb)
+    assert again.status_code in (200, 202)
+    assert again.json()["id"] == first["id"]
+    result = (await _poll(client, first))["response"]
+    assert len(result["loss_fn_outputs"]) == 1
+    assert "loss:sum" in result["metrics"]
+    optim = {"payload": {"model_id": model_id, "seq_id": 2, "adam_params": ADAM}}
+    step = await _json(client, "POST", f"/models/{model_id}/optimizer-steps", 202, json=optim)
+    assert (await _poll(client, step))["status"] == "done"
+
+    # Before every save the official SDK lists; its default type is `weight`.
+    assert (await _json(client, "GET", f"/models/{model_id}/checkpoints", 200)) == {"items": []}
+    save = await _json(
+        client, "POST", f"/models/{model_id}/checkpoints", 202, json={"type": "weight"}
+    )
+    saved = (await _poll(client, save))["response"]
+    assert saved["type"] == "weight"
+    assert saved["path"] == f"weaver://{model_id}/checkpoints/{saved['name']}"
+    full = await _json(
+        client,
+        "POST",
+        f"/models/{model_id}/checkpoints",
+        202,
+        json={"type": "weight_and_optimizer", "name": "full", "ttl_seconds": None},
+    )
+    full_path = (await _poll(client, full))["response"]["path"]
+    ttl = await _json(
+        client,
+        "PATCH",
+        f"/models/{model_id}/checkpoints/ttl",
+        200,
+        json={"path": saved["path"], "ttl_seconds": 3600},
+    )
+    assert ttl["ttl_seconds"] == 3600
+
+    for path, include_optimizer in ((saved["path"], False), (full_path, True)):
+        load = await _json(
+            client,
+            "POST",
+            f"/models/{model_id}/load",
+            202,
+            json={"path": path, "include_optimizer": include_optimizer},
+        )
+        assert (await _poll(client, load))["status"] == "done"
+
+    # On close: terminate, errors ignored; a second one must not be a server error.
+    for _ in range(2):
+        done = await client.post(f"{API}/models/{model_id}/terminate")
+        assert done.status_code < 500, done.text
+
+
+def _sdk_step(model_id: str, seq_id: int) -> Json:
+    """A forward_backward request as the SDK's default (JSON) transport sends it."""
+    return {
+        "payload": {
+            "model_id": model_id,
+            "seq_id": seq_id,
+            "forward_backward_input": {"loss_fn": "cross_entropy", "data": [DATUM]},
+            "tensor_transport": "default",
+        }
+    }
+
+
+@pytest.fixture
+async def client(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """The emulator without extensions, as today's Weaver, and the SDK's headers."""
     app = make_app(extensions="none")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers=HEADERS
     ) as client:
-        session = await _json(
-            client,
-            "POST",
-            "/sessions",
-            201,
-            json={"tags": [], "user_metadata": {}, "sdk_version": "1.19.2"},
-        )
-        beat = await client.post(f"{API}/sessions/{session['id']}/heartbeat")  # empty body
-        assert beat.status_code == 200, beat.text
-        supported = await _json(
-            client, "GET", "/supported-models", 200, params={"limit": 100, "offset": 0}
-        )
-        assert "weaver-tiny" in {m["name"] for m in supported["items"]}
-        model = await _json(
-            client,
-            "POST",
-            f"/sessions/{session['id']}/models",
-            201,
-            json={
-                "model_seq_id": 1,
-                "base_model": "weaver-tiny",
-                "training_mode": "lora",
-                "lora_config": {
-                    "rank": 8,
-                    "train_unembed": True,
-                    "train_mlp": True,
-                    "train_attn": True,
-                },
-            },
-        )
-        model_id = model["id"]
-        assert model["tokenizer_path"]
+        yield client
 
-        fb = {
-            "payload": {
-                "model_id": model_id,
-                "seq_id": 1,
-                "forward_backward_input": {"loss_fn": "cross_entropy", "data": [DATUM]},
-                "tensor_transport": "default",
-            }
-        }
-        first = await _json(
-            client, "POST", f"/models/{model_id}/forward-backward-passes", 202, json=fb
-        )
-        # A read timeout makes the official SDK send the same body and seq_id again.
-        again = await client.post(f"{API}/models/{model_id}/forward-backward-passes", json=fb)
-        assert again.status_code in (200, 202)
-        assert again.json()["id"] == first["id"]
-        result = (await _poll(client, first))["response"]
-        assert len(result["loss_fn_outputs"]) == 1
-        assert "loss:sum" in result["metrics"]
-        optim = {"payload": {"model_id": model_id, "seq_id": 2, "adam_params": ADAM}}
-        step = await _json(client, "POST", f"/models/{model_id}/optimizer-steps", 202, json=optim)
-        assert (await _poll(client, step))["status"] == "done"
 
-        # Before every save the official SDK lists; its default type is `weight`.
-        assert (await _json(client, "GET", f"/models/{model_id}/checkpoints", 200)) == {"items": []}
-        save = await _json(
-            client, "POST", f"/models/{model_id}/checkpoints", 202, json={"type": "weight"}
-        )
-        saved = (await _poll(client, save))["response"]
-        assert saved["type"] == "weight"
-        assert saved["path"] == f"weaver://{model_id}/checkpoints/{saved['name']}"
-        full = await _json(
-            client,
-            "POST",
-            f"/models/{model_id}/checkpoints",
-            202,
-            json={"type": "weight_and_optimizer", "name": "full", "ttl_seconds": None},
-        )
-        full_path = (await _poll(client, full))["response"]["path"]
-        ttl = await _json(
-            client,
-            "PATCH",
-            f"/models/{model_id}/checkpoints/ttl",
-            200,
-            json={"path": saved["path"], "ttl_seconds": 3600},
-        )
-        assert ttl["ttl_seconds"] == 3600
-
-        for path, include_optimizer in ((saved["path"], False), (full_path, True)):
-            load = await _json(
-                client,
-                "POST",
-                f"/models/{model_id}/load",
-                202,
-                json={"path": path, "include_optimizer": include_optimizer},
-            )
-            assert (await _poll(client, load))["status"] == "done"
-
-        # On close: terminate, errors ignored; a second one must not be a server error.
-        for _ in range(2):
-            done = await client.post(f"{API}/models/{model_id}/terminate")
-            assert done.status_code < 500, done.text
+async def _sdk_model(client: httpx.AsyncClient, **fields: object) -> str:
+    """A new session's first model, created as the SDK creates it, with ``fields``."""
+    session = await _json(client, "POST", "/sessions", 201, json={"tags": ["weaver-sdk"]})
+    body = {"model_seq_id": 1, "base_model": "weaver-tiny", **fields}
+    model = await _json(client, "POST", f"/sessions/{session['id']}/models", 201, json=body)
+    return str(model["id"])
 
 
 async def test_the_official_sdks_forward_and_optional_fields_on_todays_wire(
-    make_app: AppFactory,
+    client: httpx.AsyncClient,
 ) -> None:
-    app = make_app(extensions="none")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers=HEADERS
-    ) as client:
-        session = await _json(client, "POST", "/sessions", 201, json={"tags": ["weaver-sdk"]})
-        # create_model(performance_tier=..., training_max_sequence_length=...)
-        model = await _json(
-            client,
-            "POST",
-            f"/sessions/{session['id']}/models",
-            201,
-            json={
-                "model_seq_id": 1,
-                "base_model": "weaver-tiny",
-                "lora_config": {"rank": 32, "train_unembed": True},
-                "performance_tier": "fast",
-                "training_max_sequence_length": 8192,
-            },
-        )
-        model_id = model["id"]
-        sent = {**DATUM, "metadata": {"source": "eval", "index": 0}}
-        replies = []
-        # forward(), then forward_backward(..., metadata=...), as _payloads.py builds them.
-        for seq_id, route, key in (
-            (1, "forward-passes", "forward_input"),
-            (2, "forward-backward-passes", "forward_backward_input"),
-        ):
-            body = {
-                "payload": {
-                    "model_id": model_id,
-                    "seq_id": seq_id,
-                    "tensor_transport": "default",
-                    key: {"loss_fn": "cross_entropy", "data": [sent]},
-                    "metadata": {"step": 1},
-                }
+    # create_model(performance_tier=..., training_max_sequence_length=...)
+    model_id = await _sdk_model(
+        client,
+        lora_config={"rank": 32, "train_unembed": True},
+        performance_tier="fast",
+        training_max_sequence_length=8192,
+    )
+    sent = {**DATUM, "metadata": {"source": "eval", "index": 0}}
+    replies = []
+    # forward(), then forward_backward(..., metadata=...), as _payloads.py builds them.
+    for seq_id, route, key in (
+        (1, "forward-passes", "forward_input"),
+        (2, "forward-backward-passes", "forward_backward_input"),
+    ):
+        body = {
+            "payload": {
+                "model_id": model_id,
+                "seq_id": seq_id,
+                "tensor_transport": "default",
+                key: {"loss_fn": "cross_entropy", "data": [sent]},
+                "metadata": {"step": 1},
             }
-            op = await _json(client, "POST", f"/models/{model_id}/{route}", 202, json=body)
-            assert "kind" not in op  # operation-details is an extension, off here
-            replies.append((await _poll(client, op))["response"])
-        assert replies[0] == replies[1]
-        assert replies[0]["metrics"]["loss:sum"] > 0
+        }
+        op = await _json(client, "POST", f"/models/{model_id}/{route}", 202, json=body)
+        assert "kind" not in op  # operation-details is an extension, off here
+        replies.append((await _poll(client, op))["response"])
+    assert replies[0] == replies[1]
+    assert replies[0]["metrics"]["loss:sum"] > 0
 
 
 def _http_binary_body(request: Json, pack: bytes) -> tuple[bytes, str]:
@@ -242,60 +248,41 @@ def _http_binary_body(request: Json, pack: bytes) -> tuple[bytes, str]:
 
 
 async def test_the_official_sdks_http_binary_transport_is_refused_by_name(
-    make_app: AppFactory,
+    client: httpx.AsyncClient,
 ) -> None:
     # WEAVER_TENSOR_TRANSPORT=http-binary makes the SDK send its training passes as
     # multipart; the emulator reads JSON only, and says so rather than "not valid JSON".
-    app = make_app(extensions="none")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers=HEADERS
-    ) as client:
-        session = await _json(client, "POST", "/sessions", 201, json={"tags": ["weaver-sdk"]})
-        model = await _json(
-            client,
-            "POST",
-            f"/sessions/{session['id']}/models",
-            201,
-            json={"model_seq_id": 1, "base_model": "weaver-tiny", "lora_config": {"rank": 8}},
-        )
-        model_id = model["id"]
-        packed = {
-            "model_input": {"chunks": [{"type": "encoded_text", "tokens": {"$tensor": 0}}]},
-            "loss_fn_inputs": {"target_tokens": {"$tensor": 1}, "weights": {"$tensor": 2}},
-        }
-        for route, key in (
-            ("forward-backward-passes", "forward_backward_input"),
-            ("forward-passes", "forward_input"),
-        ):
-            request = {
-                "payload": {
-                    "model_id": model_id,
-                    "seq_id": 1,
-                    "tensor_transport": "http-binary",
-                    key: {"loss_fn": "cross_entropy", "data": [packed]},
-                    "tensor_compression": "zstd",
-                }
-            }
-            content, content_type = _http_binary_body(request, b"\x28\xb5\x2f\xfd" + bytes(64))
-            refused = await client.post(
-                f"{API}/models/{model_id}/{route}",
-                content=content,
-                headers={"Content-Type": content_type},
-            )
-            error = assert_error(
-                refused, 400, "invalid_request", "multipart/form-data", "http-binary", "default"
-            )
-            assert error["retryable"] is False
-            assert error["details"] == {"field": "body"}
-        # Nothing was taken: the same seq_id, sent as JSON, is the model's first pass.
-        fb = {
+    model_id = await _sdk_model(client, lora_config={"rank": 8})
+    packed = {
+        "model_input": {"chunks": [{"type": "encoded_text", "tokens": {"$tensor": 0}}]},
+        "loss_fn_inputs": {"target_tokens": {"$tensor": 1}, "weights": {"$tensor": 2}},
+    }
+    for route, key in (
+        ("forward-backward-passes", "forward_backward_input"),
+        ("forward-passes", "forward_input"),
+    ):
+        request = {
             "payload": {
                 "model_id": model_id,
                 "seq_id": 1,
-                "forward_backward_input": {"loss_fn": "cross_entropy", "data": [DATUM]},
-                "tensor_transport": "default",
+                "tensor_transport": "http-binary",
+                key: {"loss_fn": "cross_entropy", "data": [packed]},
+                "tensor_compression": "zstd",
             }
         }
-        route = f"/models/{model_id}/forward-backward-passes"
-        op = await _json(client, "POST", route, 202, json=fb)
-        assert (await _poll(client, op))["status"] == "done"
+        content, content_type = _http_binary_body(request, b"\x28\xb5\x2f\xfd" + bytes(64))
+        refused = await client.post(
+            f"{API}/models/{model_id}/{route}",
+            content=content,
+            headers={"Content-Type": content_type},
+        )
+        error = assert_error(
+            refused, 400, "invalid_request", "multipart/form-data", "http-binary", "default"
+        )
+        assert error["retryable"] is False
+        assert error["details"] == {"field": "body"}
+    # Nothing was taken: the same seq_id, sent as JSON, is the model's first pass.
+    fb = _sdk_step(model_id, 1)
+    route = f"/models/{model_id}/forward-backward-passes"
+    op = await _json(client, "POST", route, 202, json=fb)
+    assert (await _poll(client, op))["status"] == "done"
