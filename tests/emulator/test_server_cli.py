@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.emulator import API, KEY_A, Api, batch, spawn_emulator
+from weaver_facade import ServiceClient
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator import _cli as emulator_cli
@@ -422,3 +423,34 @@ def test_a_held_long_poll_is_answered_when_the_command_stops(sig: signal.Signals
     assert replies[0].json()["id"] == op
     assert replies[0].json()["status"] in ("pending", "running")
     assert "Exception in ASGI application" not in emu.output()
+
+
+def test_a_download_on_its_way_ends_without_a_traceback_when_the_command_stops() -> None:
+    # Held long-polls were answered before stopping, but a storage download was not:
+    # uvicorn waited out its graceful timeout, then cancelled the request's `sendfile`,
+    # which left "Exception in ASGI application" and a traceback in the log.
+    emu = spawn_emulator("--no-access-log")
+    try:
+        with ServiceClient(emu.base_url, api_key=None) as service:
+            trainer = service.create_training_client("weaver-large-vocab", lora_rank=32)
+            artifact = trainer.export_weights(trainer.save_state("big"))
+        descriptor = httpx.get(f"{emu.base_url}{API}/artifacts/{artifact.id}/download").json()
+        big = max(descriptor["files"], key=lambda f: f["size"])
+        # Larger than the loopback socket's buffers: the server is still sending it.
+        assert big["size"] > 16 * 1024 * 1024
+        url = httpx.URL(big["url"])
+        with socket.create_connection((url.host, url.port or 80), timeout=10) as reader:
+            target = url.raw_path.decode()
+            reader.sendall(f"GET {target} HTTP/1.1\r\nHost: {url.host}\r\n\r\n".encode())
+            received = b""
+            while b"\r\n\r\n" not in received or received.endswith(b"\r\n\r\n"):
+                chunk = reader.recv(65536)
+                assert chunk, received
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200"), received[:200]
+            # The body has begun, and the reader stops reading it.
+            assert emu.stop(signal.SIGTERM) == 128 + signal.SIGTERM, emu.output()
+    finally:
+        emu.stop(signal.SIGKILL)
+    assert "Exception in ASGI application" not in emu.output()
+    assert "graceful shutdown exceeded" not in emu.output()

@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 from tests.emulator.artifact_support import exported, fetch, trained_checkpoint
 from tests.support.emulator import KEY_A, Api, AppFactory, FakeClock, Json
 from weaver_facade.emulator import FaultConfig, FaultRule, run_emulator
-from weaver_facade.emulator._storage import PathSend
+from weaver_facade.emulator._storage import PathSend, Transfers
 
 STORAGE_ROUTE = "/storage/artifacts/{artifact_id}/{name}"
 
@@ -299,7 +299,7 @@ async def test_a_client_gone_before_the_file_is_sent_is_no_error(tmp_path: Path)
 
     cycle = _GoneCycle()
     scope = {"type": "http", "path": "/storage/artifacts/a/weights.bin", "extensions": {}}
-    await PathSend(app)(scope, receive, cycle.send)
+    await PathSend(app, Transfers())(scope, receive, cycle.send)
     assert cycle.sent == ["http.response.start"]
 
 

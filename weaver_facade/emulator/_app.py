@@ -21,7 +21,7 @@ from ._config import EmulatorConfig
 from ._errors import ApiError, invalid
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, RawJson, Reply, canonical, fingerprint
-from ._storage import PathSend, serve_storage
+from ._storage import PathSend, Transfers, serve_storage
 from ._validation import (
     body_is_valid,
     check_body,
@@ -166,6 +166,7 @@ class EmulatorApp(Starlette):
 
     emulator: Emulator
     faults: FaultMiddleware | None = None
+    transfers: Transfers
 
     def build_middleware_stack(self) -> ASGIApp:
         """Starlette's stack inside encoded slashes, the body limit, request ids, then
@@ -176,7 +177,8 @@ class EmulatorApp(Starlette):
                     EncodedSlashMiddleware(super().build_middleware_stack()),
                     self.emulator.config.max_body_size,
                 )
-            )
+            ),
+            self.transfers,
         )
         if self.faults is not None:
             self.faults.app = stack
@@ -585,6 +587,7 @@ def create_app(config: EmulatorConfig) -> EmulatorApp:
     app.router.redirect_slashes = False
     app.state.emulator = emulator
     app.emulator = emulator
+    app.transfers = Transfers()
     app.faults = FaultMiddleware(app, config.faults) if config.faults is not None else None
     app.user_middleware = [_auth_middleware(emulator.tenants)]
     return app

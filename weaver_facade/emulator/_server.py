@@ -50,7 +50,8 @@ class RunningEmulator:
 
 class _Server(uvicorn.Server):
     """A uvicorn server that reports when it listens (or failed to start), and answers
-    the app's held long-polls when it stops, whatever stops it (a signal too)."""
+    the app's held long-polls and ends its storage downloads when it stops, whatever
+    stops it (a signal too)."""
 
     def __init__(self, config: uvicorn.Config, on_ready: Callable[[_Server], None]) -> None:
         super().__init__(config)
@@ -65,6 +66,7 @@ class _Server(uvicorn.Server):
         # Else uvicorn waits out its graceful timeout for them, then cancels them: a
         # plain-text 500, which a client does not retry, and a traceback in the log.
         _release_long_polls(self.config.app)
+        _end_transfers(self.config.app)
         await super().shutdown(sockets=sockets)
 
     def bound_port(self) -> int:
@@ -131,6 +133,13 @@ def _release_long_polls(app: object) -> None:
     notify_all = getattr(waiters, "notify_all", None)
     if callable(notify_all):
         notify_all()
+
+
+def _end_transfers(app: object) -> None:
+    """End the storage files on their way: a client resumes them as a dropped connection."""
+    stop = getattr(getattr(app, "transfers", None), "stop", None)
+    if callable(stop):
+        stop()
 
 
 def _close_emulator(app: Starlette) -> None:

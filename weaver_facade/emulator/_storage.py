@@ -36,6 +36,7 @@ __all__ = [
     "STORAGE_PREFIX",
     "STORAGE_ROUTE",
     "PathSend",
+    "Transfers",
     "UrlSigner",
     "load_secret",
     "serve_storage",
@@ -105,6 +106,24 @@ class _Length:
         return self._size
 
 
+class Transfers:
+    """The storage files being sent, which a stopping server ends at once (as a dropped
+    connection, which a download resumes), rather than after its graceful timeout,
+    whose cancel of the request logged a traceback."""
+
+    def __init__(self) -> None:
+        self._sending: set[asyncio.Future[int]] = set()
+
+    def add(self, sending: asyncio.Future[int]) -> None:
+        self._sending.add(sending)
+        sending.add_done_callback(self._sending.discard)
+
+    def stop(self) -> None:
+        """End every transfer on its way (on the event loop's thread)."""
+        for sending in list(self._sending):
+            sending.cancel()
+
+
 class PathSend:
     """The ASGI ``http.response.pathsend`` extension over uvicorn's h11 protocol,
     which lacks it: starlette's FileResponse then sends a whole file with
@@ -114,8 +133,9 @@ class PathSend:
     loop without ``loop.sendfile`` (uvloop's, which uvicorn picks when it is installed).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, transfers: Transfers) -> None:
         self.app = app
+        self.transfers = transfers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         cycle: Any = getattr(send, "__self__", None)
@@ -140,9 +160,17 @@ class PathSend:
             with open(message["path"], "rb") as file:  # noqa: ASYNC230
                 size = os.fstat(file.fileno()).st_size
                 conn.send_with_data_passthrough(h11.Data(data=_Length(size)))  # type: ignore[arg-type]
+                sending = asyncio.ensure_future(
+                    asyncio.get_running_loop().sendfile(transport, file, 0, size)
+                )
+                self.transfers.add(sending)
                 try:
-                    await asyncio.get_running_loop().sendfile(transport, file, 0, size)
-                except OSError:  # the client went away
+                    await sending
+                except (OSError, asyncio.CancelledError):
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # this request itself is cancelled
+                    # The client went away, or the server stops (`Transfers.stop`).
                     transport.close()
                     # uvicorn learns it in connection_lost, a loop turn later; returning
                     # before that, it logs "ASGI callable returned without completing".
