@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.emulator import Api, Json, assert_error, batch, spawn_emulator
+from tests.support.emulator import API, Api, Json, assert_error, batch, spawn_emulator
+from weaver_facade import ServiceClient, datum_from_tokens
 
 KEY = "restart-tenant-key-0a9f"
 
@@ -142,3 +143,40 @@ async def test_sigkill_mid_stream_of_saves_then_restart(tmp_path: Path) -> None:
         code = second.stop()
     assert code in (0, -signal.SIGTERM)
     assert KEY not in first.output() + second.output()
+
+
+def test_an_interrupted_operation_says_what_to_do_after_the_restart(tmp_path: Path) -> None:
+    # Every operation a restart cut off said "the model's in-memory training state was
+    # lost", an export of a saved checkpoint too, which needs no model state: export it
+    # again. Nor did a training step's say how to go on, as the model's 409 does.
+    args = (
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--api-key",
+        KEY,
+        "--latency",
+        "export_checkpoint=60",
+        "--latency",
+        "forward_backward=60",
+    )
+    first = spawn_emulator(*args)
+    try:
+        with ServiceClient(first.base_url, KEY) as service:
+            trainer = service.create_training_client("weaver-tiny", keep=True)
+            checkpoint = trainer.save_state("kept")
+            export = trainer.export_weights(checkpoint, wait=False)
+            step = trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
+    finally:
+        first.stop(signal.SIGKILL)
+    second = spawn_emulator(*args)
+    try:
+        with httpx.Client(base_url=second.base_url + API, headers={"X-WEAVER-API-KEY": KEY}) as c:
+            exported = c.get(f"/operations/{export.id}").json()
+            stepped = c.get(f"/operations/{step.id}").json()
+    finally:
+        second.stop()
+    assert (exported["status"], exported["error_code"]) == ("error", "interrupted")
+    assert "training state" not in exported["error_message"]
+    assert "export the checkpoint again" in exported["error_message"]
+    assert (stepped["status"], stepped["error_code"]) == ("error", "interrupted")
+    assert "create a new model and load a checkpoint into it" in stepped["error_message"]

@@ -54,7 +54,13 @@ _DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
 _INPUT_KEYS = {"forward_backward": "forward_backward_input", "forward": "forward_input"}
 _INTERRUPTED = (
     "the operation was interrupted by a restart of the server before it finished; "
-    "the model's in-memory training state was lost"
+    "the model's in-memory training state was lost: create a new model and load a "
+    "checkpoint into it"
+)
+# An export of a saved checkpoint needs no model state: the checkpoint is as it was.
+_EXPORT_INTERRUPTED = (
+    "the export was interrupted by a restart of the server before it finished; "
+    "the checkpoint is kept: export the checkpoint again"
 )
 
 
@@ -153,14 +159,15 @@ class Emulator:
     def _recover(self) -> None:
         """Make a restart honest: nothing that lived only in memory survives."""
         now = self.now()
-        details = json.dumps({"diagnostic_message": _INTERRUPTED, "stage": "restart"})
         with self.store.transaction():
-            self.store.execute(
-                "UPDATE operations SET status='error', error_code='interrupted', "
-                "error_message=?, error_details=?, retryable=0, updated_at=? "
-                "WHERE status IN ('pending', 'running')",
-                (_INTERRUPTED, details, now),
-            )
+            for message, export in ((_EXPORT_INTERRUPTED, True), (_INTERRUPTED, False)):
+                details = json.dumps({"diagnostic_message": message, "stage": "restart"})
+                self.store.execute(
+                    "UPDATE operations SET status='error', error_code='interrupted', "
+                    "error_message=?, error_details=?, retryable=0, updated_at=? "
+                    "WHERE status IN ('pending', 'running') AND (kind = 'export_checkpoint') = ?",
+                    (message, details, now, export),
+                )
             self.store.execute("UPDATE checkpoints SET status='failed' WHERE status='pending'")
             self.store.execute("UPDATE models SET status='state_lost' WHERE status='active'")
         self._sweep_expired()
