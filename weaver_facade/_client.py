@@ -831,13 +831,19 @@ class ServiceClient(_ServiceBase):
             self._closing = True
             try:
                 if not self._io.closed:
-                    with self._io.closing(self._close_within()) as closer:
-                        for ended, thread in list(self._creating.items()):
-                            # Not one of this thread's (a close from a signal handler): it
-                            # cannot end before the close does.
-                            if thread != threading.get_ident():
-                                ended.wait(closer.time_left())
-                        closer.run(self._created.terminate())
+                    try:
+                        with self._io.closing(self._close_within()) as closer:
+                            for ended, thread in list(self._creating.items()):
+                                # Not one of this thread's (a close from a signal handler):
+                                # it cannot end before the close does.
+                                if thread != threading.get_ident():
+                                    ended.wait(closer.time_left())
+                            closer.run(self._created.terminate())
+                    except KeyboardInterrupt:
+                        # A Ctrl-C during the terminates: name the models left, as a
+                        # cancelled aclose() does.
+                        self._created.left_running("the close was interrupted")
+                        raise
                 self._io.close()
             finally:
                 self._closing = False

@@ -262,6 +262,32 @@ async def test_a_cancelled_close_names_the_models_it_leaves_running(
     assert "the close was cancelled (close again): models left running: m-1, m-2" in caplog.text
 
 
+def test_a_close_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A Ctrl-C while the close of a `with` block terminated its models (a second one,
+    # the first having begun the close, which waits up to the read timeout on a server
+    # that does not answer) left them running with nothing said, where a cancelled
+    # aclose() names them.
+    fake = FakeWeaver()
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"{MODELS}/m-1/terminate":
+            raise KeyboardInterrupt
+        return fake(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(interrupted))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    svc.create_training_client("weaver-tiny")
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
+    svc.create_training_client("weaver-tiny")
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(KeyboardInterrupt):
+        svc.close()
+    http.close()
+    assert fake.terminated == []
+    assert "the close was interrupted: models left running: m-1, m-2" in caplog.text
+
+
 async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_too(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
