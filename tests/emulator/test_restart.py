@@ -7,9 +7,11 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.emulator import API, Api, Json, assert_error, batch, spawn_emulator
 from weaver_facade import ServiceClient, datum_from_tokens
+from weaver_facade.emulator import run_emulator
 
 KEY = "restart-tenant-key-0a9f"
 
@@ -145,7 +147,10 @@ async def test_sigkill_mid_stream_of_saves_then_restart(tmp_path: Path) -> None:
     assert KEY not in first.output() + second.output()
 
 
-def test_an_interrupted_operation_says_what_to_do_after_the_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_an_interrupted_operation_says_what_to_do_after_the_restart(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     # Every operation a restart cut off said "the model's in-memory training state was
     # lost", an export of a saved checkpoint too, which needs no model state: export it
     # again. Nor did a training step's say how to go on, as the model's 409 does.
@@ -167,7 +172,7 @@ def test_an_interrupted_operation_says_what_to_do_after_the_restart(tmp_path: Pa
             export = trainer.export_weights(checkpoint, wait=False)
             step = trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
     finally:
-        first.stop(signal.SIGKILL)
+        first.stop(sig)
     second = spawn_emulator(*args)
     try:
         with httpx.Client(base_url=second.base_url + API, headers={"X-WEAVER-API-KEY": KEY}) as c:
@@ -175,6 +180,30 @@ def test_an_interrupted_operation_says_what_to_do_after_the_restart(tmp_path: Pa
             stepped = c.get(f"/operations/{step.id}").json()
     finally:
         second.stop()
+    assert_says_what_to_do(exported, stepped)
+
+
+def test_an_operation_a_stop_interrupts_says_what_to_do(tmp_path: Path) -> None:
+    # A stop that lets the emulator close fails the operations under way itself, which
+    # said only "the server is shutting down".
+    latency = {"export_checkpoint": 60, "forward_backward": 60}
+    with (
+        run_emulator(tmp_path, api_keys=(KEY,), latency=latency) as first,
+        ServiceClient(first.base_url, KEY) as service,
+    ):
+        trainer = service.create_training_client("weaver-tiny", keep=True)
+        export = trainer.export_weights(trainer.save_state("kept"), wait=False)
+        step = trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
+    with (
+        run_emulator(tmp_path, api_keys=(KEY,)) as second,
+        httpx.Client(base_url=second.base_url + API, headers={"X-WEAVER-API-KEY": KEY}) as c,
+    ):
+        exported = c.get(f"/operations/{export.id}").json()
+        stepped = c.get(f"/operations/{step.id}").json()
+    assert_says_what_to_do(exported, stepped)
+
+
+def assert_says_what_to_do(exported: Json, stepped: Json) -> None:
     assert (exported["status"], exported["error_code"]) == ("error", "interrupted")
     assert "training state" not in exported["error_message"]
     assert "export the checkpoint again" in exported["error_message"]

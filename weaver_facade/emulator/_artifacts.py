@@ -36,6 +36,7 @@ __all__ = ["DEFAULT_ARTIFACT_TTL", "EXPORT_KINDS", "Artifacts"]
 DEFAULT_ARTIFACT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
 EXPORT_KINDS = ("export_checkpoint", "export_model_weights")
 _INTERRUPTED = "the export was interrupted by a restart of the server before it finished"
+_SHUTDOWN = "the server is shutting down; the checkpoint is kept: export the checkpoint again"
 _LIVE = "('pending', 'completed', 'error')"
 
 
@@ -159,7 +160,7 @@ class Artifacts:
 
         def pause(seconds: float) -> None:
             if self.emu._interrupt.wait(seconds):
-                raise OperationFailure("interrupted", "the server is shutting down", "export")
+                raise OperationFailure("interrupted", _SHUTDOWN, "export")
 
         staging = self.store.artifact_staging(artifact_id)
         written = plan.write(

@@ -57,6 +57,10 @@ _INTERRUPTED = (
     "the model's in-memory training state was lost: create a new model and load a "
     "checkpoint into it"
 )
+_SHUTDOWN = (
+    "the server is shutting down; the model's in-memory training state is lost with it: "
+    "create a new model and load a checkpoint into it"
+)
 # An export of a saved checkpoint needs no model state: the checkpoint is as it was.
 _EXPORT_INTERRUPTED = (
     "the export was interrupted by a restart of the server before it finished; "
@@ -588,7 +592,7 @@ class Emulator:
             try:
                 latency = 0.0 if kind in EXPORT_KINDS else self.config.latency_of(kind)
                 if latency > 0 and self._interrupt.wait(latency):
-                    raise OperationFailure("interrupted", "the server is shutting down", "schedule")
+                    raise OperationFailure("interrupted", _SHUTDOWN, "schedule")
                 outcome = work()
             except OperationFailure as failure:
                 self._fail(op_id, generation, failure, on_failure)
