@@ -804,6 +804,8 @@ class ServiceClient(_ServiceBase):
         tb: TracebackType | None,
     ) -> None:
         before = self._created.pending()
+        if isinstance(exc, KeyboardInterrupt):
+            self._created.closing_after("interrupted", self._close_within())
         self.close()
         if exc is not None:
             self._created.note_terminated(exc, before)
@@ -1221,6 +1223,9 @@ class AsyncServiceClient(_ServiceBase):
         tb: TracebackType | None,
     ) -> None:
         before = self._created.pending()
+        if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
+            self._created.closing_after(why, self._close_within())
         await self.aclose()
         if exc is not None:
             self._created.note_terminated(exc, before)

@@ -472,6 +472,19 @@ class CreatedModels:
             f"whose operations still running end ({advice})"
         )
 
+    def closing_after(self, why: str, within: float) -> None:
+        """Say which models the close of a block that ``why`` left (a Ctrl-C, a cancel)
+        terminates: it may wait up to ``within`` for the server, with nothing else said,
+        and a user who presses Ctrl-C again meanwhile leaves them running."""
+        if left := self.pending():
+            logger.warning(
+                "%s: terminating the models this client created (%s) first, within %g s; "
+                "press Ctrl-C again to leave them running",
+                why,
+                ", ".join(left),
+                within,
+            )
+
     def left_running(self, why: str) -> None:
         """Say which models a close that can send nothing leaves running."""
         if left := self.pending():

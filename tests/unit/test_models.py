@@ -288,6 +288,53 @@ def test_a_close_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
     assert "the close was interrupted: models left running: m-1, m-2" in caplog.text
 
 
+def test_a_block_left_by_ctrl_c_says_that_its_close_terminates_the_models(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The close waits for the terminates, up to the read timeout on a server that does not
+    # answer, with nothing said: the user pressed Ctrl-C again and left the models running.
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+
+    def block() -> None:
+        with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, timeout=7) as svc:
+            svc.create_training_client("weaver-tiny")
+            raise KeyboardInterrupt
+
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(KeyboardInterrupt):
+        block()
+    http.close()
+    assert fake.terminated == ["m-1"]
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert said == [
+        "interrupted: terminating the models this client created (m-1) first, within 7 s; "
+        "press Ctrl-C again to leave them running"
+    ]
+
+
+async def test_a_block_left_by_a_cancel_says_so_too(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeWeaver()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+
+    created = asyncio.Event()
+
+    async def block() -> None:
+        async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+            await svc.create_training_client("weaver-tiny")
+            created.set()
+            await asyncio.Event().wait()  # until cancelled (asyncio.run's Ctrl-C, say)
+
+    task = asyncio.create_task(block())
+    await created.wait()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+    assert "cancelled: terminating the models this client created (m-1) first" in caplog.text
+
+
 async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_too(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
