@@ -7,6 +7,7 @@ import math
 import re
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -587,3 +588,19 @@ def test_a_legacy_404_for_a_failed_read_of_an_operation_is_retried_as_it_arrives
     poll = httpx.Request("GET", "http://x/api/v1/operations/op-1")
     assert RETRY.retry_delay(poll, lost, 0) == 0.5
     assert RETRY.retry_delay(httpx.Request("GET", "http://x/api/v1/models/m-1"), lost, 0) is None
+
+
+def test_the_readme_states_the_default_retries_as_they_are() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    said = re.search(
+        r"By default a request is sent again up to (\d+) times, after sleeps that cap at "
+        r"([\d.]+(?:, [\d.]+)*) and ([\d.]+) s \(([\d.]+) s in all",
+        readme,
+    )
+    assert said is not None
+    caps = [float(c) for c in said[2].split(", ")] + [float(said[3])]
+    policy = RetryPolicy(rng=lambda: 1 - 1e-12)  # the top of each full-jitter range
+    retries = RetrySettings().max_retries
+    assert int(said[1]) == retries == len(caps)
+    assert [policy.backoff(attempt) for attempt in range(retries)] == pytest.approx(caps)
+    assert float(said[4]) == pytest.approx(sum(caps))
