@@ -31,12 +31,16 @@ if TYPE_CHECKING:
     from ._service import Emulator, Outcome, Reply
     from ._trainer import Trainer
 
-__all__ = ["DEFAULT_ARTIFACT_TTL", "EXPORT_KINDS", "Artifacts"]
+__all__ = ["DEFAULT_ARTIFACT_TTL", "EXPORT_INTERRUPTED", "EXPORT_KINDS", "Artifacts"]
 
 DEFAULT_ARTIFACT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
 EXPORT_KINDS = ("export_checkpoint", "export_model_weights")
 _INTERRUPTED = "the export was interrupted by a restart of the server before it finished"
-_SHUTDOWN = "the server is shutting down; the checkpoint is kept: export the checkpoint again"
+# An export of a saved checkpoint needs no model state: the checkpoint is as it was.
+_AGAIN = "the checkpoint is kept: export the checkpoint again"
+_SHUTDOWN = f"the server is shutting down; {_AGAIN}"
+#: An export operation's error after a restart.
+EXPORT_INTERRUPTED = f"{_INTERRUPTED}; {_AGAIN}"
 _LIVE = "('pending', 'completed', 'error')"
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import safetensors.numpy
 from weaver_client import limits
 
-from ._artifacts import EXPORT_KINDS, Artifacts
+from ._artifacts import EXPORT_INTERRUPTED, EXPORT_KINDS, Artifacts
 from ._auth import Tenants
 from ._base_models import BASE_MODELS
 from ._config import EmulatorConfig
@@ -60,11 +60,6 @@ _INTERRUPTED = (
 _SHUTDOWN = (
     "the server is shutting down; the model's in-memory training state is lost with it: "
     "create a new model and load a checkpoint into it"
-)
-# An export of a saved checkpoint needs no model state: the checkpoint is as it was.
-_EXPORT_INTERRUPTED = (
-    "the export was interrupted by a restart of the server before it finished; "
-    "the checkpoint is kept: export the checkpoint again"
 )
 
 
@@ -164,7 +159,7 @@ class Emulator:
         """Make a restart honest: nothing that lived only in memory survives."""
         now = self.now()
         with self.store.transaction():
-            for message, export in ((_EXPORT_INTERRUPTED, True), (_INTERRUPTED, False)):
+            for message, export in ((EXPORT_INTERRUPTED, True), (_INTERRUPTED, False)):
                 details = json.dumps({"diagnostic_message": message, "stage": "restart"})
                 self.store.execute(
                     "UPDATE operations SET status='error', error_code='interrupted', "
