@@ -52,14 +52,14 @@ _CURSOR = re.compile(r"after:(?P<seq>[0-9]{1,18})")
 _DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
 # Where a training pass's batch is, per kind.
 _INPUT_KEYS = {"forward_backward": "forward_backward_input", "forward": "forward_input"}
+# What to do once a model's training state went with the server's process.
+_RELOAD = "create a new model and load a checkpoint into it"
 _INTERRUPTED = (
     "the operation was interrupted by a restart of the server before it finished; "
-    "the model's in-memory training state was lost: create a new model and load a "
-    "checkpoint into it"
+    f"the model's in-memory training state was lost: {_RELOAD}"
 )
 _SHUTDOWN = (
-    "the server is shutting down; the model's in-memory training state is lost with it: "
-    "create a new model and load a checkpoint into it"
+    f"the server is shutting down; the model's in-memory training state is lost with it: {_RELOAD}"
 )
 
 
@@ -369,8 +369,7 @@ class Emulator:
         if model["status"] == "state_lost":
             raise conflict(
                 "model_state_lost",
-                f"model {model['id']} lost its training state (the server restarted); "
-                "create a new model and load a checkpoint into it",
+                f"model {model['id']} lost its training state (the server restarted); {_RELOAD}",
             )
 
     def get_model(self, tenant: str, model_id: str) -> Reply:
