@@ -405,9 +405,11 @@ def _leniently(
     kept, dropped = without_unpromised(schema, data)
     # A value the spec lets a server without the extension send (an Operation's `kind` in
     # words of its own) is no more to warn about than a null left out.
-    own = [p for p in dropped if own_meaning(schema, p.field, data.get(p.field))]
-    said = [_left_out_said(schema, p.field, p.message) for p in dropped if p not in own]
-    quiet = _absent_nulls_said(filled) + [_left_out_said(schema, p.field, p.message) for p in own]
+    quiet = _absent_nulls_said(filled)
+    said: list[_Leniency] = []
+    for p in dropped:
+        own = own_meaning(schema, p.field, data.get(p.field))
+        (quiet if own else said).append(_left_out_said(schema, p.field, p.message))
     return kept, quiet, said
 
 
