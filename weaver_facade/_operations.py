@@ -94,13 +94,14 @@ class PendingInfo:
         message: A human-readable explanation (empty when the server gives none).
         wait_seconds: The server's estimate of the remaining wait, if any.
         resources: The resources it waits for (``nodes``, ``gpus_per_node``...), if any;
-            other properties the server adds are kept when they are numbers.
+            other properties the server adds are kept when they are numbers. A whole
+            number is an ``int`` (a count), any other a ``float``.
     """
 
     code: str
     message: str = ""
     wait_seconds: float | None = None
-    resources: Mapping[str, float] | None = None
+    resources: Mapping[str, int | float] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -173,7 +174,7 @@ def _pending_info(operation: str, info: object) -> PendingInfo | None:
         # those that are numbers are kept beside the spec's own, the others left out.
         extra = value.resources.additional_properties
         resources = {
-            k: float(expect(operation, schema, f"resources.{k}", v, (int, float)))
+            k: _number(expect(operation, schema, f"resources.{k}", v, (int, float)))
             for k, v in value.resources.to_dict().items()
             if k not in extra or (isinstance(v, int | float) and not isinstance(v, bool))
         }
@@ -184,6 +185,11 @@ def _pending_info(operation: str, info: object) -> PendingInfo | None:
         wait_seconds=None if wait is None else float(wait),
         resources=resources,
     )
+
+
+def _number(value: float) -> float:
+    """A whole number as an ``int``: most resources are counts (``nodes: 1``, not ``1.0``)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 OPERATION_FIELDS = (

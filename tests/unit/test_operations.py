@@ -138,6 +138,31 @@ def test_pending_resources_may_hold_properties_of_the_servers_own() -> None:
     )
 
 
+def test_pending_resource_counts_are_integers() -> None:
+    # Every number was made a float, so a count printed as one: `resources={'nodes': 1.0,
+    # 'gpus_per_node': 8.0}` in the handle's pending_info, and `"nodes": 1.0` in the
+    # command line's JSON. Whole numbers stay whole; a fraction stays a fraction.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        sent = {"nodes": 1, "gpus_per_node": 8, "trainer_memory_gib_per_node": 62.5, "racks": 2}
+        waiting = {"code": "waiting_for_resources", "resources": sent}
+        fake.script(
+            "POST",
+            "/api/v1/models/m-1/checkpoints",
+            json_reply(202, pending(pending_info=waiting)),
+        )
+        handle = trainer.save_state("a", wait=False)
+    assert handle.pending_info is not None
+    resources = handle.pending_info.resources
+    assert resources is not None
+    assert {k: (type(v), v) for k, v in resources.items()} == {
+        k: (type(v), v) for k, v in sent.items()
+    }
+    assert "'nodes': 1," in repr(handle.pending_info)
+    assert "'gpus_per_node': 8," in repr(handle.pending_info)
+
+
 def test_a_spec_resource_that_is_not_a_number_is_still_refused() -> None:
     fake = FakeWeaver()
     with service(fake) as svc:
