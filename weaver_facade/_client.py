@@ -64,6 +64,7 @@ from ._errors import (
     NotFoundError,
     OperationTimeoutError,
     add_goes_on_note,
+    carry_notes,
     goes_on,
     running_loop,
 )
@@ -806,7 +807,12 @@ class ServiceClient(_ServiceBase):
         before = self._created.pending()
         if isinstance(exc, KeyboardInterrupt):
             self._created.closing_after("interrupted", self._close_within())
-        self.close()
+        try:
+            self.close()
+        except KeyboardInterrupt as again:
+            if isinstance(exc, KeyboardInterrupt):
+                carry_notes(exc, again)
+            raise
         if exc is not None:
             self._created.note_terminated(exc, before)
 

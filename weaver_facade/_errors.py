@@ -479,6 +479,22 @@ def note_cli_words(exc: BaseException, note: str, cli: str) -> None:
     words[note] = cli
 
 
+def carry_notes(first: BaseException, again: BaseException) -> None:
+    """Give ``again``, raised while ``first`` was being handled (a second Ctrl-C during
+    the close that a first one's ``with`` block began), ``first``'s notes, with their
+    command line's words and mark (``goes_on``): a traceback shows them only above
+    ``again``'s, as the exception it happened during, and the command line not at all."""
+    have = getattr(again, "__notes__", [])
+    for note in getattr(first, "__notes__", []):
+        if note not in have:
+            again.add_note(note)
+    words = getattr(first, _CLI_NOTES, None)
+    for note, cli in words.items() if isinstance(words, dict) else ():
+        note_cli_words(again, note, cli)
+    if getattr(first, _GOES_ON, False) is True:
+        setattr(again, _GOES_ON, True)
+
+
 def pick_up_again(operation_id: str, result_type: str | None = None) -> str:
     """How to look again at an operation whose wait ended: by its id, with the name of
     the ``result_type`` a re-attach needs to wait as the wait did (a save's

@@ -288,6 +288,38 @@ def test_a_close_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
     assert "the close was interrupted: models left running: m-1, m-2" in caplog.text
 
 
+def test_a_second_ctrl_c_during_the_close_keeps_what_the_first_said() -> None:
+    # The first Ctrl-C ended a wait, with a note naming the operation that keeps running
+    # and how to re-attach; a second one during the block's close raised a bare
+    # KeyboardInterrupt, and the traceback showed that note only above "During handling of
+    # the above exception, another exception occurred".
+    fake = FakeWeaver()
+    fake.pending_polls = 100
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        if request.url.path in ("/api/v1/operations/op-1", f"{MODELS}/m-1/terminate"):
+            raise KeyboardInterrupt
+        return fake(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(interrupted))
+
+    def block() -> None:
+        with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+            trainer = svc.create_training_client("weaver-tiny")
+            trainer.save_state("a")
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        block()
+    http.close()
+    first = caught.value.__context__
+    assert isinstance(first, KeyboardInterrupt)
+    assert first is not caught.value
+    said = first.__notes__
+    assert any("service.operation('op-1', Checkpoint)" in note for note in said)
+    assert all(note in getattr(caught.value, "__notes__", []) for note in said)
+    assert fake.terminated == []
+
+
 def test_a_block_left_by_ctrl_c_says_that_its_close_terminates_the_models(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
