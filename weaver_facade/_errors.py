@@ -227,7 +227,26 @@ class ModelTerminatedError(ConflictError):
 
 
 class ModelStateLostError(ConflictError):
-    """409 ``model_state_lost``: the server lost the model's training state (e.g. a restart)."""
+    """409 ``model_state_lost``: the server lost the model's training state (e.g. a restart).
+
+    The model trains no more; its checkpoints stay. Unless the server's message says so, a
+    note says how to go on: a new model with the last checkpoint loaded into it.
+    """
+
+
+#: What to do once a model's training state is lost: the facade's own words, since a
+#: server's message need not say (``says_how_to_resume`` tells whether it does).
+RESUME_ADVICE = (
+    "create a new model and load the last checkpoint into it: "
+    "service.create_training_client_from_state(trainer.latest_checkpoint())"
+)
+
+
+def says_how_to_resume(*said: object) -> bool:
+    """Whether a server's words (its message, a diagnostic) already say to go on from a
+    checkpoint in a new model, as ``RESUME_ADVICE`` does."""
+    text = " ".join(s for s in said if isinstance(s, str)).lower()
+    return "new model" in text and "checkpoint" in text
 
 
 class SeqIdConflictError(ConflictError):
@@ -344,6 +363,10 @@ class UnsupportedByServerError(APIError):
 
 class OperationFailedError(WeaverError):
     """A polled operation ended with status ``error``.
+
+    One the server cut off (``interrupted``), or whose model lost its training state
+    (``model_state_lost``), has a note saying how to go on, unless the server's words say
+    it already.
 
     Attributes:
         operation_id: The operation's id.

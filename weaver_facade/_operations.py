@@ -25,6 +25,7 @@ from . import _retry as rules
 from ._args import at_least, check_seconds
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
+    RESUME_ADVICE,
     APIError,
     ClientClosedError,
     OperationFailedError,
@@ -32,6 +33,7 @@ from ._errors import (
     ResponseValidationError,
     add_goes_on_note,
     pick_up_again,
+    says_how_to_resume,
 )
 from ._lazy import asyncio, asyncio_sleep, wire
 from ._transport import logger
@@ -270,6 +272,38 @@ def _conversion(operation: str, metadata: object) -> ConversionProgress | None:
         bytes_done=expect(operation, schema, "bytes_done", value.bytes_done, int),
         shards_total=total("shards_total", value.shards_total),
         bytes_total=total("bytes_total", value.bytes_total),
+    )
+
+
+# An export of a saved checkpoint needs no model's training state: it is only started again.
+_EXPORT_AGAIN = "the checkpoint is kept: export it again, trainer.export_weights(checkpoint)"
+
+
+def _advice(snap: OperationSnapshot, kind: str | None) -> str | None:
+    """The facade's own advice for a failed operation of ``kind`` that a restart cut off
+    (``interrupted``), or whose model lost its training state, when the server's words
+    (its message, its details' diagnostic) do not give it already."""
+    code = snap.error_code
+    if code not in ("interrupted", "model_state_lost"):
+        return None
+    said = (snap.error_message, (snap.error_details or {}).get("diagnostic_message"))
+    if kind == _OperationKind.EXPORT_CHECKPOINT and code == "interrupted":
+        text = " ".join(s for s in said if isinstance(s, str)).lower()
+        if "export" in text and "again" in text:
+            return None
+        return f"the server cut the export off before it finished (a restart, say); {_EXPORT_AGAIN}"
+    if says_how_to_resume(*said):
+        return None
+    if code == "model_state_lost":
+        return f"the model's training state is lost, and its checkpoints stay: {RESUME_ADVICE}"
+    advice = (
+        "the server cut the operation off before it finished (a restart, say), and the "
+        "model's training state may be lost with it: once the model refuses to train "
+        f"(ModelStateLostError), {RESUME_ADVICE}"
+    )
+    # Without its kind, it may have been an export of a saved checkpoint too.
+    return (
+        advice if kind is not None else f"{advice}; for an export of a checkpoint, {_EXPORT_AGAIN}"
     )
 
 
@@ -819,6 +853,9 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
                 details=snap.error_details,
                 retryable=snap.retryable,
             )
+            advice = _advice(snap, snap.kind or self.kind)
+            if advice is not None:
+                failed.add_note(advice)
             # The client's close terminated the model under it: the close is what ended it.
             if snap.error_code == "model_terminated" and self._closing and self._closing():
                 raise ClientClosedError(

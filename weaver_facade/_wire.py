@@ -40,13 +40,16 @@ from weaver_client.types import Unset
 from ._causes import PLAIN_HTTP_HINT, causes, no_retry_helps, plain_http
 from ._errors import (
     NOT_READY_NOTE,
+    RESUME_ADVICE,
     APIConnectionError,
     APIError,
     APITimeoutError,
     CheckpointNotReadyError,
+    ModelStateLostError,
     ModelTerminatedError,
     ResponseValidationError,
     api_error,
+    says_how_to_resume,
 )
 from ._lazy import LazyModule, wire
 from ._redact import ANYWHERE, replace_key
@@ -723,7 +726,8 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     """The exception for a 4xx/5xx reply, from its Error body when it has a usable one.
     A 401 to a request without a key has a note saying so (a server's message need not
     tell a missing key from a wrong one), a ``ModelTerminatedError`` one saying that the
-    checkpoints stay, and a ``CheckpointNotReadyError`` one saying how to wait for the
+    checkpoints stay, a ``ModelStateLostError`` one saying how to go on from them (unless
+    the server's message says so), and a ``CheckpointNotReadyError`` one saying how to wait for the
     checkpoint, which a traceback shows and ``str()`` leaves to the command line's own
     words."""
     error = _error_from_response(operation, response)
@@ -736,6 +740,8 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
         )
     if isinstance(error, CheckpointNotReadyError):  # a save still running, maybe elsewhere
         error.add_note(NOT_READY_NOTE)
+    if isinstance(error, ModelStateLostError) and not says_how_to_resume(error.message):
+        error.add_note(f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}")
     return error
 
 

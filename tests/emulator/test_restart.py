@@ -10,7 +10,13 @@ import httpx
 import pytest
 
 from tests.support.emulator import API, Api, Json, assert_error, batch, spawn_emulator
-from weaver_facade import ServiceClient, datum_from_tokens
+from weaver_facade import (
+    Artifact,
+    ModelStateLostError,
+    OperationFailedError,
+    ServiceClient,
+    datum_from_tokens,
+)
 from weaver_facade.emulator import run_emulator
 
 KEY = "restart-tenant-key-0a9f"
@@ -201,6 +207,35 @@ def test_an_operation_a_stop_interrupts_says_what_to_do(tmp_path: Path) -> None:
         exported = c.get(f"/operations/{export.id}").json()
         stepped = c.get(f"/operations/{step.id}").json()
     assert_says_what_to_do(exported, stepped)
+
+
+def test_the_facade_adds_no_advice_the_emulator_gives_already(tmp_path: Path) -> None:
+    # The facade advises a new model and a checkpoint loaded into it where the server's
+    # message does not say so (the real service's need not): the emulator's does, and the
+    # errors say it once.
+    latency = {"export_checkpoint": 60, "forward_backward": 60}
+    with (
+        run_emulator(tmp_path, api_keys=(KEY,), latency=latency) as first,
+        ServiceClient(first.base_url, KEY) as service,
+    ):
+        trainer = service.create_training_client("weaver-tiny", keep=True)
+        export = trainer.export_weights(trainer.save_state("kept"), wait=False)
+        step = trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
+    with (
+        run_emulator(tmp_path, api_keys=(KEY,)) as second,
+        ServiceClient(second.base_url, KEY) as s,
+    ):
+        with pytest.raises(OperationFailedError) as stepped:
+            s.operation(step.id).result()
+        with pytest.raises(OperationFailedError) as exported:
+            s.operation(export.id, Artifact).result()
+        with pytest.raises(ModelStateLostError) as lost:
+            s.training_client(trainer.model_id).optim_step()
+    for caught in (stepped, exported, lost):
+        assert getattr(caught.value, "__notes__", []) == []
+    assert "create a new model and load a checkpoint into it" in str(stepped.value)
+    assert "export the checkpoint again" in str(exported.value)
+    assert "create a new model and load a checkpoint into it" in str(lost.value)
 
 
 def assert_says_what_to_do(exported: Json, stepped: Json) -> None:

@@ -30,6 +30,7 @@ from weaver_facade import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    Artifact,
     AuthenticationError,
     BadRequestError,
     CheckpointExistsError,
@@ -711,6 +712,121 @@ def test_failed_operation(fake: FakeWeaver, trainer: TrainingClient) -> None:
     )
     assert error.details == {"stage": "save"}
     assert error.retryable is True
+
+
+# The real service's words for an operation a restart cut off, or a model whose training
+# state it lost, need not say what to do (weaver-wire.md names neither code).
+RESUME = "service.create_training_client_from_state(trainer.latest_checkpoint())"
+
+
+def failed(code: str, message: str, **more: Any) -> httpx.Response:
+    return json_reply(
+        200, {"id": "op-1", "status": "error", "error_code": code, "error_message": message, **more}
+    )
+
+
+@pytest.mark.parametrize("code", ["interrupted", "model_state_lost"])
+@pytest.mark.parametrize("step", ["forward_backward", "optim_step", "save_state"])
+def test_an_operation_that_lost_the_model_s_state_says_how_to_go_on(
+    fake: FakeWeaver, trainer: TrainingClient, step: str, code: str
+) -> None:
+    # OperationFailedError said only the server's "operation interrupted": a user did not
+    # know that the model may train no more, nor that a checkpoint loaded into a new model
+    # goes on.
+    fake.script("GET", "/api/v1/operations/op-1", failed(code, "operation interrupted"))
+    calls: dict[str, Callable[[], object]] = {
+        "forward_backward": lambda: trainer.forward_backward([datum_from_tokens([1, 2])]),
+        "optim_step": trainer.optim_step,
+        "save_state": lambda: trainer.save_state("a"),
+    }
+    with pytest.raises(OperationFailedError) as info:
+        calls[step]()
+    assert info.value.code == code
+    (note,) = info.value.__notes__
+    assert "create a new model and load the last checkpoint into it" in note
+    assert RESUME in note
+
+
+def test_an_interrupted_export_of_a_checkpoint_says_to_export_it_again(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # An export of a saved checkpoint needs no training state: no new model to make.
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        failed("interrupted", "operation interrupted", kind="export_checkpoint"),
+    )
+    with service(fake) as svc, pytest.raises(OperationFailedError) as info:
+        svc.operation("op-1", Artifact).result()
+    (note,) = info.value.__notes__
+    assert "the checkpoint is kept: export it again" in note
+    assert "new model" not in note
+
+
+def test_an_interrupted_operation_of_unknown_kind_gives_both_advices(fake: FakeWeaver) -> None:
+    # Re-attached from a server that does not say an operation's kind (the real wire's):
+    # a model's operation or an export of a saved checkpoint, which needs no model state.
+    fake.script("GET", "/api/v1/operations/op-1", failed("interrupted", "operation interrupted"))
+    with service(fake) as svc, pytest.raises(OperationFailedError) as info:
+        svc.operation("op-1").result()
+    (note,) = info.value.__notes__
+    assert RESUME in note
+    assert "export it again" in note
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "the server restarted; create a new model and load a checkpoint into it",
+        "interrupted by a restart",
+    ],
+)
+def test_the_advice_is_not_given_twice(
+    fake: FakeWeaver, trainer: TrainingClient, said: str
+) -> None:
+    # The server's message (or its diagnostic) may say it already: the emulator's does.
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        failed(
+            "interrupted",
+            said,
+            error_details={
+                "diagnostic_message": "create a new model and load a checkpoint into it"
+            },
+        ),
+    )
+    with pytest.raises(OperationFailedError) as info:
+        trainer.optim_step()
+    assert getattr(info.value, "__notes__", []) == []
+
+
+def test_another_failure_gets_no_such_advice(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    fake.script("GET", "/api/v1/operations/op-1", failed("non_finite", "the loss is NaN"))
+    with pytest.raises(OperationFailedError) as info:
+        trainer.optim_step()
+    assert getattr(info.value, "__notes__", []) == []
+
+
+@pytest.mark.parametrize(
+    ("said", "advised"),
+    [
+        ("model m-1 lost its training state", True),
+        ("model m-1 lost its state; create a new model and load a checkpoint into it", False),
+    ],
+)
+def test_a_model_whose_state_was_lost_says_how_to_go_on(
+    fake: FakeWeaver, trainer: TrainingClient, said: str, advised: bool
+) -> None:
+    fake.script(
+        "POST",
+        "/api/v1/models/m-1/optimizer-steps",
+        json_reply(409, error_json("model_state_lost", said)),
+    )
+    with pytest.raises(ModelStateLostError) as info:
+        trainer.optim_step()
+    notes = getattr(info.value, "__notes__", [])
+    assert [RESUME in note for note in notes] == ([True] if advised else [])
 
 
 def test_failed_operation_with_the_legacy_error_field(
