@@ -129,7 +129,8 @@ class ResourceWatch(Generic[_Resource]):
     listing that lags). One no read has found yet is not "no longer" found: without
     ``GET /checkpoints/{id}`` (the real service) it is read through a listing that may
     show a save only later, so it is looked for until the wait's deadline, as a pending
-    one is."""
+    one is; unless ``said_gone`` tells that a miss is the server's word that it has none
+    (a server known to have that route answering 404), which counts as one once found."""
 
     def __init__(
         self,
@@ -138,11 +139,13 @@ class ResourceWatch(Generic[_Resource]):
         read: Callable[[_Resource], Plan[_Resource]],
         *,
         operation_id: str | None = None,
+        said_gone: Callable[[NotFoundError], bool] = lambda _: False,
     ) -> None:
         self.id = operation_id or _named(resource)
         self.kind = kind
         self.latest = resource
         self._read = read
+        self._said_gone = said_gone
         self._of_operation = operation_id is not None
         self._missed = False  # the last read found nothing
         self._found = False  # a read has found it
@@ -178,7 +181,7 @@ class ResourceWatch(Generic[_Resource]):
         except NotFoundError as exc:
             if not self._of_operation:
                 raise
-            if not self._found or not self._missed:
+            if not (self._found or self._said_gone(exc)) or not self._missed:
                 self._missed = True
                 return self.snapshot(self.latest)
             what = "artifact" if isinstance(self.latest, Artifact) else "checkpoint"

@@ -185,7 +185,8 @@ def _parse_load(
 def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] | None:
     """A save's ``Settler.watch`` (``_operations._HandleState._follow``): ``wait=True``
     promises the saved checkpoint, so one not yet completed is watched, read again by id
-    (``lookup.by_id``, to which ``server`` tells whether the server has the route).
+    (``lookup.by_id``, to which ``server`` tells whether the server has the route: where
+    it has, its 404 says the checkpoint is gone, also one no read has found yet).
     ``None`` for a completed one, and for a result that breaks the spec, whose error
     ``result()`` raises."""
     try:
@@ -199,6 +200,10 @@ def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] |
         checkpoint,
         lambda c: lookup.by_id(c.id, c.model_id, server),
         operation_id=snap.id,
+        # A 404 by id from a server known to read ids (its list may lag, not its word).
+        said_gone=lambda missing: (
+            server.checkpoint_by_id_supported is True and missing.status_code == 404
+        ),
     )
     return watch.snapshot(checkpoint), watch.result, watch.look
 

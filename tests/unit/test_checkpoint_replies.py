@@ -494,6 +494,67 @@ def test_a_done_save_whose_checkpoint_the_list_shows_only_later_is_waited_for() 
     assert len(listings) == hidden + 1
 
 
+def saved_then_deleted(fake: FakeWeaver) -> None:
+    """The next save's operation ends with its checkpoint ``pending``, which another client
+    deletes before any read of it: every later read finds none."""
+
+    def saved(request: httpx.Request) -> httpx.Response:
+        reply = fake.route(request)
+        record = fake.checkpoints["m-1"].pop()
+        return json_reply(
+            reply.status_code, {**reply.json(), "response": {**record, "status": "pending"}}
+        )
+
+    fake.done_at_once = True
+    fake.script("POST", LIST, saved)
+
+
+def test_a_done_save_whose_checkpoint_was_deleted_unseen_ends_at_once() -> None:
+    # Deleted (by another client) before any read showed it, after its save's operation
+    # was done: the save waited out the whole deadline (an hour by default) for a
+    # checkpoint that the server had said, by id, it no longer had, since one not yet
+    # found may be one that a list does not show yet.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        saved_pending(fake, "pending", "completed")
+        trainer.save_state("a")  # read by id: the server has the route
+        assert svc._io.poll.checkpoint_by_id_supported is True
+        fake.scripts.clear()
+        saved_then_deleted(fake)
+        begin = clock.now
+        with pytest.raises(OperationFailedError) as info:
+            trainer.save_state("b")
+        assert clock.now - begin < 60
+    assert info.value.code == "save_failed"
+    assert "checkpoint weaver://m-1/checkpoints/b" in str(info.value)
+    assert "is no longer found, and was never completed (deleted or expired?)" in str(info.value)
+
+
+def test_a_done_save_whose_listed_checkpoint_says_deleted_ends_at_once() -> None:
+    # The core wire has no GET /checkpoints/{id}; its Checkpoint has the status `deleted`,
+    # which a listing that shows the checkpoint says: the server's word that it is gone.
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        by_id = f"/api/v1/checkpoints/{checkpoint_json('m-1', 'a')['id']}"
+        fake.script("GET", by_id, *[json_reply(404, {"detail": "Not Found"}) for _ in range(9)])
+        saved_then_deleted(fake)
+        deleted = {**checkpoint_json("m-1", "a"), "status": "deleted"}
+        lagging = [json_reply(200, {"items": []}) for _ in range(2)]
+        fake.script(
+            "GET", LIST, *lagging, *[json_reply(200, {"items": [deleted]}) for _ in range(9)]
+        )
+        begin = clock.now
+        with pytest.raises(OperationFailedError) as info:
+            trainer.save_state("a")
+        assert clock.now - begin < 60
+    assert info.value.code == "save_failed"
+    assert "checkpoint weaver://m-1/checkpoints/a is deleted" in str(info.value)
+
+
 def test_a_pending_checkpoint_missed_once_is_looked_for_again(
     fake: FakeWeaver, trainer: TrainingClient
 ) -> None:
