@@ -236,9 +236,13 @@ class ModelStateLostError(ConflictError):
 
 #: What to do once a model's training state is lost: the facade's own words, since a
 #: server's message need not say (``says_how_to_resume`` tells whether it does).
-RESUME_ADVICE = (
-    "create a new model and load the last checkpoint into it: "
-    "service.create_training_client_from_state(trainer.latest_checkpoint())"
+RESUME_CALL = "service.create_training_client_from_state(trainer.latest_checkpoint())"
+RESUME_ADVICE = f"create a new model and load the last checkpoint into it: {RESUME_CALL}"
+#: ``RESUME_CALL`` in the command line's words.
+RESUME_COMMANDS = (
+    "`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints load "
+    "NEW_MODEL_ID PATH --with-optimizer` with the newest PATH of `weaver-facade checkpoints "
+    "list MODEL_ID`"
 )
 
 

@@ -36,7 +36,7 @@ from ._errors import (
     says_how_to_resume,
 )
 from ._lazy import asyncio, asyncio_sleep, wire
-from ._transport import logger
+from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
 from ._wire import WireFields, WireValues, expect, nested, optional
 
@@ -855,7 +855,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
             )
             advice = _advice(snap, snap.kind or self.kind)
             if advice is not None:
-                failed.add_note(advice)
+                note_naming_calls(failed, advice)
             # The client's close terminated the model under it: the close is what ended it.
             if snap.error_code == "model_terminated" and self._closing and self._closing():
                 raise ClientClosedError(

@@ -48,7 +48,13 @@ import httpx
 
 from . import _retry as rules
 from ._args import at_least
-from ._errors import ClientClosedError, InvalidArgumentError, note_cli_words
+from ._errors import (
+    RESUME_CALL,
+    RESUME_COMMANDS,
+    ClientClosedError,
+    InvalidArgumentError,
+    note_cli_words,
+)
 from ._interrupt import between_requests, connecting
 from ._lazy import asyncio, asyncio_sleep
 from ._socket_deadline import bound_by_deadline, bound_client, ends
@@ -721,6 +727,9 @@ _CLI_WORDS = {
     "trainer.get_checkpoint('{}')": "`weaver-facade checkpoints show {}`",
     "download_weights('{}', dest)": "`weaver-facade checkpoints download {} -o DIR`",
     "raises CheckpointExistsError": "fails, its name taken",
+    RESUME_CALL: RESUME_COMMANDS,
+    "(ModelStateLostError)": "(`model_state_lost`)",
+    "trainer.export_weights(checkpoint)": "`weaver-facade checkpoints export PATH`",
 }
 
 

@@ -41,6 +41,8 @@ from ._causes import PLAIN_HTTP_HINT, causes, no_retry_helps, plain_http
 from ._errors import (
     NOT_READY_NOTE,
     RESUME_ADVICE,
+    RESUME_CALL,
+    RESUME_COMMANDS,
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -49,6 +51,7 @@ from ._errors import (
     ModelTerminatedError,
     ResponseValidationError,
     api_error,
+    note_cli_words,
     says_how_to_resume,
 )
 from ._lazy import LazyModule, wire
@@ -741,7 +744,9 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     if isinstance(error, CheckpointNotReadyError):  # a save still running, maybe elsewhere
         error.add_note(NOT_READY_NOTE)
     if isinstance(error, ModelStateLostError) and not says_how_to_resume(error.message):
-        error.add_note(f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}")
+        note = f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}"
+        error.add_note(note)
+        note_cli_words(error, note, note.replace(RESUME_CALL, RESUME_COMMANDS))
     return error
 
 

@@ -672,6 +672,52 @@ def test_a_wait_ended_by_a_refused_poll_names_the_operation(
         assert run.stderr.rstrip().endswith("(`weaver-facade operations wait op-1`)")
 
 
+@pytest.mark.parametrize(
+    ("kind", "advice"),
+    [
+        ("forward_backward", "`weaver-facade models create BASE_MODEL`, then "),
+        ("export_checkpoint", "export it again, `weaver-facade checkpoints export PATH`"),
+    ],
+)
+def test_an_interrupted_operation_says_what_to_do_in_the_command_line_s_words(
+    kind: str, advice: str
+) -> None:
+    # The real service's message need not say what to do: the library's note, in the
+    # command line's words (commands, not calls).
+    def answer(method: str, path: str) -> Reply:
+        failed = {"id": "op-1", "status": "error", "kind": kind, "error_code": "interrupted"}
+        return 200, {**failed, "error_message": "operation interrupted"}, {}
+
+    with cli_against(answer) as runner:
+        run = runner.invoke(main, ["operations", "wait", "op-1", "--timeout", "30"])
+    assert run.exit_code == 1, run.output
+    said = run.stderr.splitlines()[-1]
+    assert said.startswith("error: operation op-1 failed [interrupted]: operation interrupted; ")
+    assert advice in said
+    assert "create_training_client_from_state" not in said
+    assert "ModelStateLostError" not in said
+
+
+def test_a_model_whose_state_was_lost_says_what_to_do_in_the_command_line_s_words() -> None:
+    def answer(method: str, path: str) -> Reply:
+        if (method, path) == ("POST", "/api/v1/models/m-1/checkpoints"):
+            lost = {"error": "model_state_lost", "message": "model m-1 lost its state"}
+            return 409, {**lost, "retryable": False}, {}
+        if path == "/api/v1/models/m-1/checkpoints":
+            return 200, {"items": []}, {}
+        return 200, {"id": "m-1", "base_model": "weaver-tiny", "next_seq_id": 1}, {}
+
+    with cli_against(answer) as runner:
+        run = runner.invoke(main, ["checkpoints", "save", "m-1", "a"])
+    assert run.exit_code == 1, run.output
+    said = run.stderr.splitlines()[-1]
+    assert said.startswith(
+        "error: [409 model_state_lost] save_checkpoint: model m-1 lost its state;"
+    )
+    assert "`weaver-facade models create BASE_MODEL`, then " in said
+    assert "create_training_client_from_state" not in said
+
+
 def test_a_wait_polls_again_after_a_500_the_server_calls_final() -> None:
     # A 500 `retryable: false` to one poll ended the wait (exit 1), the operation going on;
     # a poll changes nothing on the server, and the official SDK polls again too.

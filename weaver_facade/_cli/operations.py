@@ -34,6 +34,7 @@ from ._state import (
     EXIT_API_ERROR,
     NOT_SEEN,
     CliError,
+    cli_notes,
     current_state,
     handles_errors,
     json_option,
@@ -106,8 +107,10 @@ def _report(
     handle = _typed(handle, service, left)
     failure = show_operation(handle, handle.kind, as_json=current_state().as_json)
     if failure is not None and fail:
-        # The operation was printed (with its error) above; no second JSON document.
-        raise CliError(str(failure), exit_code=EXIT_API_ERROR)
+        # The operation was printed (with its error) above; no second JSON document. Its
+        # notes in the command line's words say what to do (after a restart, say).
+        message = "; ".join([str(failure), *cli_notes(failure)])
+        raise CliError(message, exit_code=EXIT_API_ERROR)
 
 
 @operations.command("show")
