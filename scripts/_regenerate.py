@@ -827,6 +827,65 @@ def unsent_fields(package: Any = None) -> list[str]:
     return problems
 
 
+# Routes of the spec the facade never calls, and why (a new route is listed until it is
+# called or named here).
+NOT_CALLED = {
+    "forward": "the facade offers no forward-only pass (the README's table of the official "
+    "SDK's features); the emulator serves it for that SDK",
+    "get_artifact": "an artifact is reached through its checkpoint's list and its download "
+    "descriptor, both core (the route is the `artifact-by-id` extension)",
+    "delete_artifact": "the facade deletes no artifact (the route is the `artifact-by-id` "
+    "extension)",
+}
+
+
+def called_routes() -> set[str]:
+    """The operationIds of the generated route modules whose ``_get_kwargs`` the facade's
+    core passes to a call, read from its source (so without importing the facade)."""
+    import ast
+
+    called: set[str] = set()
+    for path in sorted((ROOT / "weaver_facade").glob("_*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text("utf-8"))
+        aliases = {
+            alias.asname: alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+            if alias.asname and alias.name.startswith("weaver_client.api.")
+        }
+        called.update(
+            aliases[name].rpartition(".")[2]
+            for kind, name, _ in _sent(tree)
+            if kind == "call" and name in aliases
+        )
+    return called
+
+
+def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
+    """``METHOD /path (operationId: ...)`` for each route of the spec that the facade
+    never calls and ``NOT_CALLED`` does not give a reason for, and each ``NOT_CALLED``
+    entry the spec does not have."""
+    document = load_document(SPEC) if document is None else document
+    called = called_routes()
+    problems = []
+    in_spec = set()
+    for key, op in _operations(document).items():
+        operation_id = str(op.get("operationId") or "")
+        in_spec.add(operation_id)
+        if operation_id not in called and operation_id not in NOT_CALLED:
+            named = f"{operation_id}: " if operation_id else ""
+            problems.append(f"{key} ({named}a route the facade does not call)")
+    problems.extend(
+        f"{name} (in NOT_CALLED of scripts/_regenerate.py, but the spec has no such route)"
+        for name in NOT_CALLED
+        if name not in in_spec
+    )
+    return problems
+
+
 def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
     """The spec's error codes (``spec``: its status by code) without their class in
     ``weaver_facade/_errors.py`` (nor in its ``TOLD_BY_STATUS``), and the codes it maps
@@ -886,6 +945,10 @@ ADVICE = {
     "scripts/_regenerate.py",
     "request": "a request field or parameter is sent where the facade builds its request "
     "(weaver_facade/_calls.py), or listed in its `UNSENT` with the reason",
+    "route": "a route is called where the facade builds its requests "
+    "(weaver_facade/_calls.py, and a method that needs it), or given its reason in "
+    "`NOT_CALLED` of scripts/_regenerate.py; the wire sheet's route list in tests/spec and "
+    "the cases of tests/generated/test_roundtrip.py name it too",
 }
 
 
@@ -893,6 +956,8 @@ def _kind(problem: str) -> str:
     """Which ``ADVICE`` a line of the coverage needs."""
     if problem.startswith("error code "):
         return "code"
+    if re.search(r"a route the facade does not call\)|\(in NOT_CALLED of ", problem):
+        return "route"
     if re.search(r"\(a request (field|parameter)\)|\(in UNSENT of ", problem):
         return "request"
     if re.match(r"\w+ value ", problem):
@@ -915,7 +980,11 @@ def cmd_coverage() -> int:
         for where, declared in declarations():
             places.setdefault(declared.facade.__name__, f"its WireFields: {where}")
         # A request field's place is _calls.py, which its line and the advice name.
-        problems = [*(_declared_where(p, places) for p in uncovered_fields()), *unsent_fields()]
+        problems = [
+            *(_declared_where(p, places) for p in uncovered_fields()),
+            *unsent_fields(),
+            *uncalled_routes(),
+        ]
     except RegenerateError:  # openapi.yaml itself (read for the reply objects): main says
         raise
     except Exception as exc:  # the facade no longer imports against this client
@@ -924,14 +993,16 @@ def cmd_coverage() -> int:
         return 1
     if not problems:
         print(
-            "every spec field the facade converts is mapped or left out with a reason, and "
-            "every request field and parameter is sent or unsent with one"
+            "every spec field the facade converts is mapped or left out with a reason, "
+            "every request field and parameter is sent or unsent with one, and every route "
+            "is called or not called with one"
         )
         return 0
     print(
         "spec fields (and enum values and error codes) the facade neither maps nor leaves "
-        "out, or requires although the spec does not, and request fields and parameters "
-        "it neither sends nor lists as unsent:"
+        "out, or requires although the spec does not, request fields and parameters it "
+        "neither sends nor lists as unsent, and routes it neither calls nor lists as not "
+        "called:"
     )
     for problem in problems:
         print(f"  - {problem}")

@@ -817,3 +817,62 @@ def test_scripts_regenerate_names_the_file_of_each_listed_fields_declaration(
         f"  - CheckpointStatus value {value!r} (its WireValues: weaver_facade/_checkpoints.py)\n"
     ) in out
     assert "  - Quota (a reply object)\n" in out
+
+
+# -- the routes ------------------------------------------------------------------------------
+
+
+def _spec_with_route(tmp_path: Path) -> tuple[Path, str]:
+    """openapi.yaml with a GET route of an operationId no spec has, its reply a Session
+    (an object the coverage already knows), written to ``tmp_path``, and that operationId,
+    also the route's path under /api/v1."""
+    document = openapi()
+    taken = {
+        str(op.get("operationId"))
+        for item in document["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict)
+    }
+    new = _absent_name(taken)
+    reply = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Session"}}}}
+    document["paths"][f"/api/v1/{new}"] = {
+        "get": {
+            "tags": ["sessions"],
+            "operationId": new,
+            "summary": "A route the facade has yet to call",
+            "responses": {"200": {"description": "The session.", **reply}},
+        }
+    }
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return spec, new
+
+
+def test_every_route_is_called_or_not_called_with_a_reason() -> None:
+    assert regen.uncalled_routes() == []
+    assert all(reason.strip() for reason in regen.NOT_CALLED.values())
+
+
+def test_scripts_regenerate_lists_a_route_the_facade_does_not_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A route added to the spec left the coverage clean and its exit status 0: only the
+    # tests that hold the spec to the wire's route list, run later, said anything.
+    spec, new = _spec_with_route(tmp_path)
+    monkeypatch.setattr(regen, "SPEC", spec)
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    assert f"  - GET /api/v1/{new} ({new}: a route the facade does not call)\n" in out
+    advice = out.split("what to do:", 1)[1]
+    assert "`NOT_CALLED` of scripts/_regenerate.py" in advice
+    assert "`left_out`" not in advice
+
+
+def test_a_not_called_entry_the_spec_does_not_have_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stale = _absent_name(regen.NOT_CALLED)
+    monkeypatch.setattr(regen, "NOT_CALLED", {**regen.NOT_CALLED, stale: "gone"})
+    assert regen.uncalled_routes() == [
+        f"{stale} (in NOT_CALLED of scripts/_regenerate.py, but the spec has no such route)"
+    ]
