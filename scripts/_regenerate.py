@@ -886,6 +886,36 @@ def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
     return problems
 
 
+def kinds_without_results(document: Mapping[str, Any] | None = None) -> list[str]:
+    """Each value of ``OperationKind`` for which ``x-weaver-result-schemas`` of
+    ``OperationResult`` names no schema: a done operation of that kind has a result no one
+    can read (the facade, the kit and the emulator all take it from there). Also each kind
+    it names that ``OperationKind`` lacks, and each schema it names that the spec lacks."""
+    document = load_document(SPEC) if document is None else document
+    schemas = _schemas(document)
+    kinds = (schemas.get("OperationKind") or {}).get("enum") or []
+    results = (schemas.get("OperationResult") or {}).get(RESULT_SCHEMAS) or {}
+    problems = [
+        f"OperationKind value {kind!r} (no result schema: `{RESULT_SCHEMAS}` of "
+        "OperationResult names none for it)"
+        for kind in kinds
+        if kind not in results
+    ]
+    problems.extend(
+        f"OperationResult kind {kind!r} (its result schema `{name}` in `{RESULT_SCHEMAS}` is "
+        "no schema of components/schemas)"
+        for kind, name in results.items()
+        if name not in schemas
+    )
+    problems.extend(
+        f"OperationResult kind {kind!r} (in `{RESULT_SCHEMAS}`, but OperationKind has no "
+        "such value)"
+        for kind in results
+        if kind not in kinds
+    )
+    return problems
+
+
 def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
     """The spec's error codes (``spec``: its status by code) without their class in
     ``weaver_facade/_errors.py`` (nor in its ``TOLD_BY_STATUS``), and the codes it maps
@@ -945,6 +975,10 @@ ADVICE = {
     "scripts/_regenerate.py",
     "request": "a request field or parameter is sent where the facade builds its request "
     "(weaver_facade/_calls.py), or listed in its `UNSENT` with the reason",
+    "result": "give each operation kind its result schema (one of components/schemas) in "
+    "`x-weaver-result-schemas` of OperationResult in openapi.yaml, and make each kind named "
+    "there a value of OperationKind; the facade, the contract kit and the emulator read a "
+    "done operation's result by it",
     "route": "a route is called where the facade builds its requests "
     "(weaver_facade/_calls.py, and a method that needs it), or given its reason in "
     "`NOT_CALLED` of scripts/_regenerate.py; the wire sheet's route list in tests/spec and "
@@ -958,6 +992,8 @@ def _kind(problem: str) -> str:
         return "code"
     if re.search(r"a route the facade does not call\)|\(in NOT_CALLED of ", problem):
         return "route"
+    if RESULT_SCHEMAS in problem:
+        return "result"
     if re.search(r"\(a request (field|parameter)\)|\(in UNSENT of ", problem):
         return "request"
     if re.match(r"\w+ value ", problem):
@@ -984,6 +1020,7 @@ def cmd_coverage() -> int:
             *(_declared_where(p, places) for p in uncovered_fields()),
             *unsent_fields(),
             *uncalled_routes(),
+            *kinds_without_results(),
         ]
     except RegenerateError:  # openapi.yaml itself (read for the reply objects): main says
         raise

@@ -876,3 +876,48 @@ def test_a_not_called_entry_the_spec_does_not_have_is_named(
     assert regen.uncalled_routes() == [
         f"{stale} (in NOT_CALLED of scripts/_regenerate.py, but the spec has no such route)"
     ]
+
+
+# -- the operation kinds' results ------------------------------------------------------------
+
+
+def test_every_operation_kind_has_its_result_schema() -> None:
+    assert regen.kinds_without_results(openapi()) == []
+
+
+def test_scripts_regenerate_lists_an_operation_kind_without_a_result_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A kind added to OperationKind was listed as a value the facade has no member for, and
+    # not as one whose done operation has no result schema: the tests said so, later.
+    document = openapi()
+    kinds = document["components"]["schemas"]["OperationKind"]["enum"]
+    new = _absent_name(kinds)
+    kinds.append(new)
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    monkeypatch.setattr(regen, "SPEC", spec)
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    assert (
+        f"  - OperationKind value {new!r} (no result schema: `x-weaver-result-schemas` of "
+        "OperationResult names none for it)\n"
+    ) in out
+    advice = out.split("what to do:", 1)[1]
+    assert "openapi.yaml" in advice
+    assert "`left_out`" not in advice
+
+
+def test_a_result_schema_of_no_kind_or_of_no_schema_is_named() -> None:
+    document = openapi()
+    results = document["components"]["schemas"]["OperationResult"]["x-weaver-result-schemas"]
+    stale = _absent_name(results)
+    missing = _absent_name(document["components"]["schemas"])
+    results[stale] = "Checkpoint"
+    results["optim_step"] = missing
+    assert regen.kinds_without_results(document) == [
+        f"OperationResult kind 'optim_step' (its result schema `{missing}` in "
+        "`x-weaver-result-schemas` is no schema of components/schemas)",
+        f"OperationResult kind {stale!r} (in `x-weaver-result-schemas`, but OperationKind "
+        "has no such value)",
+    ]
