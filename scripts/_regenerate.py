@@ -804,7 +804,14 @@ def unsent_fields(package: Any = None) -> list[str]:
             spec = [f.name for f in attrs.fields(model) if f.name != "additional_properties"]
             what, where = name, "{}.{} (a request field)"
         else:
-            build = importlib.import_module(f"{package.__name__}.{aliases[name]}")._get_kwargs
+            full = f"{package.__name__}.{aliases[name]}"
+            try:
+                route = importlib.import_module(full)
+            except ModuleNotFoundError as exc:
+                if exc.name is None or not f"{full}.".startswith(f"{exc.name}."):
+                    raise
+                continue  # a route the spec dropped (its tag too), which `uncalled_routes` names
+            build = route._get_kwargs
             params = inspect.signature(build).parameters.values()
             # The Idempotency-Key: ``_calls._call`` gives one to every request that takes it.
             spec = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
@@ -839,35 +846,35 @@ NOT_CALLED = {
 }
 
 
-def called_routes() -> set[str]:
+def called_routes() -> dict[str, str]:
     """The operationIds of the generated route modules whose ``_get_kwargs`` the facade's
-    core passes to a call, read from its source (so without importing the facade)."""
+    core passes to a call, each with where it imports the module (``FILE:LINE``), read from
+    its source: so also where the facade no longer imports."""
     import ast
 
-    called: set[str] = set()
+    called: dict[str, str] = {}
     for path in sorted((ROOT / "weaver_facade").glob("_*.py")):
         if path.name == "__init__.py":
             continue
         tree = ast.parse(path.read_text("utf-8"))
         aliases = {
-            alias.asname: alias.name
+            alias.asname: (alias.name, f"weaver_facade/{path.name}:{node.lineno}")
             for node in ast.walk(tree)
             if isinstance(node, ast.Import)
             for alias in node.names
             if alias.asname and alias.name.startswith("weaver_client.api.")
         }
-        called.update(
-            aliases[name].rpartition(".")[2]
-            for kind, name, _ in _sent(tree)
-            if kind == "call" and name in aliases
-        )
+        for kind, name, _ in _sent(tree):
+            if kind == "call" and name in aliases:
+                module, where = aliases[name]
+                called.setdefault(module.rpartition(".")[2], where)
     return called
 
 
 def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
     """``METHOD /path (operationId: ...)`` for each route of the spec that the facade
-    never calls and ``NOT_CALLED`` does not give a reason for, and each ``NOT_CALLED``
-    entry the spec does not have."""
+    never calls and ``NOT_CALLED`` does not give a reason for, each route the facade calls
+    that the spec does not have, and each ``NOT_CALLED`` entry the spec does not have."""
     document = load_document(SPEC) if document is None else document
     called = called_routes()
     problems = []
@@ -878,6 +885,12 @@ def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
         if operation_id not in called and operation_id not in NOT_CALLED:
             named = f"{operation_id}: " if operation_id else ""
             problems.append(f"{key} ({named}a route the facade does not call)")
+    # Its generated module is gone with it: the facade's call fails (mypy names it).
+    problems.extend(
+        f"{name} (a route the facade calls, imported at {where}, but the spec no longer has it)"
+        for name, where in called.items()
+        if name not in in_spec
+    )
     problems.extend(
         f"{name} (in NOT_CALLED of scripts/_regenerate.py, but the spec has no such route)"
         for name in NOT_CALLED
@@ -983,6 +996,9 @@ ADVICE = {
     "(weaver_facade/_calls.py, and a method that needs it), or given its reason in "
     "`NOT_CALLED` of scripts/_regenerate.py; the wire sheet's route list in tests/spec and "
     "the cases of tests/generated/test_roundtrip.py name it too",
+    "dropped": "a route the facade calls that the spec dropped: remove its call from "
+    "weaver_facade/_calls.py and what uses it (`mypy --strict` names each place), or put "
+    "the route back in openapi.yaml",
 }
 
 
@@ -990,6 +1006,8 @@ def _kind(problem: str) -> str:
     """Which ``ADVICE`` a line of the coverage needs."""
     if problem.startswith("error code "):
         return "code"
+    if "(a route the facade calls, " in problem:
+        return "dropped"
     if re.search(r"a route the facade does not call\)|\(in NOT_CALLED of ", problem):
         return "route"
     if RESULT_SCHEMAS in problem:
@@ -1005,36 +1023,74 @@ def _kind(problem: str) -> str:
     return "field"
 
 
-def cmd_coverage() -> int:
-    try:
-        places = {
-            declared.schema: f"its {kind}: {where}"
-            for kind in ("WireValues", "WireFields")
-            for where, declared in declarations(kind)
-        }
-        # An attribute no field maps to is named by its facade type (`ModelInfo`, of `Model`).
-        for where, declared in declarations():
-            places.setdefault(declared.facade.__name__, f"its WireFields: {where}")
-        # A request field's place is _calls.py, which its line and the advice name.
-        problems = [
-            *(_declared_where(p, places) for p in uncovered_fields()),
-            *unsent_fields(),
-            *uncalled_routes(),
-            *kinds_without_results(),
+def _facade_problems() -> list[str]:
+    """The lines of the coverage that need the facade imported: its declarations, its error
+    classes, what it sends."""
+    places = {
+        declared.schema: f"its {kind}: {where}"
+        for kind in ("WireValues", "WireFields")
+        for where, declared in declarations(kind)
+    }
+    # An attribute no field maps to is named by its facade type (`ModelInfo`, of `Model`).
+    for where, declared in declarations():
+        places.setdefault(declared.facade.__name__, f"its WireFields: {where}")
+    # A request field's place is _calls.py, which its line and the advice name.
+    return [*(_declared_where(p, places) for p in uncovered_fields()), *unsent_fields()]
+
+
+def _facade_file(filename: str) -> str | None:
+    """``weaver_facade/NAME.py`` for a file of the facade, else None."""
+    parts = Path(filename).parts
+    if "weaver_facade" not in parts:
+        return None
+    return "/".join(parts[len(parts) - 1 - parts[::-1].index("weaver_facade") :])
+
+
+def _unreadable(exc: BaseException) -> list[str]:
+    """Why the facade's lines could not be read. One that no longer imports against the new
+    client names the line of the facade that asks for what the client no longer has (its
+    exception names the module and the name)."""
+    import traceback
+
+    error = f"{type(exc).__name__}: {exc}"
+    frames = [
+        frame for frame in traceback.extract_tb(exc.__traceback__) if _facade_file(frame.filename)
+    ]
+    # Raised by a facade module's own top level: as it was imported.
+    if isinstance(exc, ImportError | AttributeError) and frames and frames[-1].name == "<module>":
+        where = f"{_facade_file(frames[-1].filename)}:{frames[-1].lineno}"
+        return [
+            f"the facade does not import against the new client: {where}: {error}",
+            "so its spec fields, enum values, error codes and request fields could not be "
+            "checked: make it import (`mypy --strict weaver_facade` names every place that "
+            "must follow), then run `scripts/regenerate --coverage`",
         ]
+    return [
+        f"the field coverage could not be read: {error}",
+        "the facade does not import against the new client; run `mypy --strict` on it",
+    ]
+
+
+def cmd_coverage() -> int:
+    unreadable: list[str] = []
+    try:
+        problems = _facade_problems()
     except RegenerateError:  # openapi.yaml itself (read for the reply objects): main says
         raise
     except Exception as exc:  # the facade no longer imports against this client
-        print(f"the field coverage could not be read: {type(exc).__name__}: {exc}")
-        print("the facade does not import against the new client; run `mypy --strict` on it")
-        return 1
+        problems, unreadable = [], _unreadable(exc)
+    # These read only the spec and the facade's source: listed however the facade imports.
+    problems += [*uncalled_routes(), *kinds_without_results()]
+    for line in unreadable:
+        print(line)
     if not problems:
-        print(
-            "every spec field the facade converts is mapped or left out with a reason, "
-            "every request field and parameter is sent or unsent with one, and every route "
-            "is called or not called with one"
-        )
-        return 0
+        if not unreadable:
+            print(
+                "every spec field the facade converts is mapped or left out with a reason, "
+                "every request field and parameter is sent or unsent with one, and every "
+                "route is called or not called with one"
+            )
+        return 1 if unreadable else 0
     print(
         "spec fields (and enum values and error codes) the facade neither maps nor leaves "
         "out, or requires although the spec does not, request fields and parameters it "

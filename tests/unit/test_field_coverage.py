@@ -921,3 +921,67 @@ def test_a_result_schema_of_no_kind_or_of_no_schema_is_named() -> None:
         f"OperationResult kind {stale!r} (in `x-weaver-result-schemas`, but OperationKind "
         "has no such value)",
     ]
+
+
+# -- a facade that no longer follows the new client ------------------------------------------
+
+
+def _line_of(path: Path, text: str) -> int:
+    """The number of the first line of ``path`` that holds ``text``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
+def _without_list_artifacts(document: dict[str, Any]) -> None:
+    del document["paths"]["/api/v1/checkpoints/{checkpoint_id}/artifacts"]
+
+
+def test_a_route_the_facade_calls_that_the_spec_dropped_is_named() -> None:
+    document = openapi()
+    _without_list_artifacts(document)
+    calls = ROOT / "weaver_facade" / "_calls.py"
+    line = _line_of(calls, "import weaver_client.api.artifacts.list_artifacts as ")
+    assert regen.uncalled_routes(document) == [
+        f"list_artifacts (a route the facade calls, imported at weaver_facade/_calls.py:{line}, "
+        "but the spec no longer has it)"
+    ]
+
+
+def test_scripts_regenerate_says_what_to_do_for_a_route_the_spec_dropped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = openapi()
+    _without_list_artifacts(document)
+    monkeypatch.setattr(regen, "load_document", lambda _: document)
+    monkeypatch.setattr(regen, "_facade_problems", list)
+    assert regen.cmd_coverage() == 1
+    advice = capsys.readouterr().out.split("what to do:", 1)[1]
+    assert "remove its call from weaver_facade/_calls.py" in advice
+    assert "`NOT_CALLED`" not in advice
+
+
+def test_the_request_side_is_read_without_a_route_the_spec_dropped(tmp_path: Path) -> None:
+    # The route's module is gone from the new client: reading which keywords its request
+    # takes stopped the whole list at that ModuleNotFoundError.
+    with _trial(tmp_path, _without_list_artifacts) as trial:
+        assert [p for p in regen.unsent_fields(trial) if p not in UNSENT_TODAY] == []
+
+
+def test_a_facade_that_does_not_import_names_where_and_the_rest_is_still_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A bound the spec dropped: the facade reads it as it imports. The list stopped at the
+    # AttributeError, without the file that reads it, and without a route added too.
+    spec, new = _spec_with_route(tmp_path)
+    monkeypatch.setattr(regen, "SPEC", spec)
+    monkeypatch.delattr(limits, "LORA_CONFIG_RANK_MAXIMUM")
+    monkeypatch.delitem(sys.modules, "weaver_facade._models")  # imported again, and fails
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    line = _line_of(ROOT / "weaver_facade" / "_models.py", "limits.LORA_CONFIG_RANK_MAXIMUM")
+    assert (
+        f"the facade does not import against the new client: weaver_facade/_models.py:{line}: "
+        "AttributeError: module 'weaver_client.limits' has no attribute "
+        "'LORA_CONFIG_RANK_MAXIMUM'\n"
+    ) in out
+    assert f"  - GET /api/v1/{new} ({new}: a route the facade does not call)\n" in out
