@@ -369,14 +369,68 @@ def cmd_regenerate() -> int:
             if not diff_trees(fresh, TARGET):
                 print("generated/weaver_client is already up to date")
                 return report_coverage()
+            changed = limit_changes(TARGET / "limits.py", fresh / "limits.py")
             old = Path(tmp) / "old"
             TARGET.rename(old)
+        else:
+            changed = []
         fresh.rename(TARGET)
     print("regenerated generated/weaver_client from openapi.yaml")
+    if changed:
+        print(
+            "limits the spec changed, which the facade, the command line, the emulator and "
+            "the contract kit take from weaver_client.limits (a doc that states one is held "
+            "to it by tests/unit/test_limits_in_docs.py; one gone is a mypy error where it "
+            "is read):"
+        )
+        for line in changed:
+            print(f"  - {line}")
     status = report_coverage()
     # All of scripts/test's mypy targets: the benchmarks and scripts call the facade too.
     print("next: run `scripts/test`: its `mypy --strict` shows every place that must follow")
     return status
+
+
+def _constants(limits: Path) -> dict[str, object]:
+    """The constants of a ``limits.py`` that scripts/regenerate wrote, by name (all literals)."""
+    import ast
+
+    if not limits.is_file():
+        return {}
+    return {
+        node.target.id: ast.literal_eval(node.value)
+        for node in ast.parse(limits.read_text("utf-8")).body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.value is not None
+    }
+
+
+def limit_changes(before: Path, after: Path) -> list[str]:
+    """``NAME: old -> new`` for each constant of ``before`` (a ``limits.py``) that ``after``
+    gives another value or lacks (``none``), a mapping's entries one by one. A new one is
+    not listed: nothing reads it yet. The error codes are not either: the coverage lists
+    each code the facade must follow."""
+    old, new = _constants(before), _constants(after)
+    absent = object()
+
+    def shown(value: object) -> str:
+        return "none" if value is absent else repr(value)
+
+    lines: list[str] = []
+    for name, was in old.items():
+        now = new.get(name, absent)
+        if was == now or name.endswith("_CODES"):
+            continue
+        if isinstance(was, dict) and isinstance(now, dict):
+            lines.extend(
+                f"{name}[{key!r}]: {shown(was.get(key, absent))} -> {shown(now.get(key, absent))}"
+                for key in sorted(set(was) | set(now), key=str)
+                if was.get(key, absent) != now.get(key, absent)
+            )
+        else:
+            lines.append(f"{name}: {shown(was)} -> {shown(now)}")
+    return sorted(lines)
 
 
 def report_coverage() -> int:

@@ -262,3 +262,39 @@ def test_coverage_is_listed_and_never_silently_replaces_check(
     with pytest.raises(SystemExit):
         regen.main(["--help"])
     assert "--coverage" in capsys.readouterr().out
+
+
+def test_regenerating_lists_the_limits_the_spec_changed_or_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A bound changed or dropped in the spec came out of scripts/regenerate without a word:
+    # the maintainer had to read the diff of limits.py to know what the facade now follows.
+    text = regen.SPEC.read_text(encoding="utf-8")
+    rank = "        rank:\n          type: integer\n          minimum: 1\n          maximum: 256\n"
+    wait = "            minimum: 0\n            maximum: 60\n            x-weaver-wire-rules"
+    assert text.count(rank) == 1
+    assert text.count(wait) == 1
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(
+        text.replace(
+            rank, rank.replace("          minimum: 1\n", "").replace("256", "512")
+        ).replace(wait, wait.replace("60", "90")),
+        encoding="utf-8",
+    )
+    target = tmp_path / "generated" / "weaver_client"
+    target.parent.mkdir()
+    fresh = regen.generate(regen.SPEC, target.parent)
+    assert fresh == target
+    monkeypatch.setattr(regen, "SPEC", spec)
+    monkeypatch.setattr(regen, "TARGET", target)
+    monkeypatch.setattr(regen, "report_coverage", lambda: 0)  # it reads the installed client
+
+    assert regen.cmd_regenerate() == 0
+    out = capsys.readouterr().out
+    listed = [line for line in out.splitlines() if line.startswith("  - ")]
+    assert listed == [
+        "  - GET_OPERATION_WAIT_MAXIMUM: 60 -> 90",
+        "  - LORA_CONFIG_RANK_MAXIMUM: 256 -> 512",
+        "  - LORA_CONFIG_RANK_MINIMUM: 1 -> none",
+    ]
+    assert "tests/unit/test_limits_in_docs.py" in out
