@@ -1024,6 +1024,19 @@ def _declared_where(problem: str, places: Mapping[str, str]) -> str:
     return f"{problem} ({places[schema]})"
 
 
+# What each kind of line of the coverage is, in its heading, only for the kinds it lists.
+HEADINGS = {
+    "field": "spec fields it neither maps nor leaves out, and what it declares or keeps "
+    "that the spec no longer has",
+    "required": "fields it requires although the spec lets them be absent or null",
+    "value": "enum values it has no member for, and members the spec no longer has",
+    "code": "error codes it has no class for, or maps to another status",
+    "reply": "reply objects it neither declares nor carries whole",
+    "request": "request fields and parameters it neither sends nor lists as unsent",
+    "route": "routes it neither calls nor lists as not called",
+    "dropped": "routes it calls that the spec no longer has",
+    "result": "operation kinds without a result schema in the spec",
+}
 # What to do for each kind of line of the coverage, said only for the kinds it lists.
 ADVICE = {
     "field": "map each field in the facade type, or add it to `left_out` of its WireFields, "
@@ -1042,10 +1055,6 @@ ADVICE = {
     "scripts/_regenerate.py",
     "request": "a request field or parameter is sent where the facade builds its request "
     "(weaver_facade/_calls.py), or listed in its `UNSENT` with the reason",
-    "result": "give each operation kind its result schema (one of components/schemas) in "
-    "`x-weaver-result-schemas` of OperationResult in openapi.yaml, and make each kind named "
-    "there a value of OperationKind; the facade, the contract kit and the emulator read a "
-    "done operation's result by it",
     "route": "a route is called where the facade builds its requests "
     "(weaver_facade/_calls.py, and a method that needs it), or given its reason in "
     "`NOT_CALLED` of scripts/_regenerate.py; the wire sheet's route list in tests/spec and "
@@ -1053,6 +1062,10 @@ ADVICE = {
     "dropped": "a route the facade calls that the spec dropped: remove its call from "
     "weaver_facade/_calls.py and what uses it (`mypy --strict` names each place), or put "
     "the route back in openapi.yaml",
+    "result": "give each operation kind its result schema (one of components/schemas) in "
+    "`x-weaver-result-schemas` of OperationResult in openapi.yaml, and make each kind named "
+    "there a value of OperationKind; the facade, the contract kit and the emulator read a "
+    "done operation's result by it",
 }
 
 
@@ -1145,16 +1158,12 @@ def cmd_coverage() -> int:
                 "route is called or not called with one"
             )
         return 1 if unreadable else 0
-    print(
-        "spec fields (and enum values and error codes) the facade neither maps nor leaves "
-        "out, or requires although the spec does not, request fields and parameters it "
-        "neither sends nor lists as unsent, and routes it neither calls nor lists as not "
-        "called:"
-    )
+    kinds = {_kind(problem) for problem in problems}
+    held = "; ".join(what for kind, what in HEADINGS.items() if kind in kinds)
+    print(f"the facade does not follow openapi.yaml here ({held}):")
     for problem in problems:
         print(f"  - {problem}")
     print("what to do:")
-    kinds = {_kind(problem) for problem in problems}
     for kind, advice in ADVICE.items():
         if kind in kinds:
             print(f"  * {advice}")

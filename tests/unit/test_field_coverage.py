@@ -985,3 +985,20 @@ def test_a_facade_that_does_not_import_names_where_and_the_rest_is_still_listed(
         "'LORA_CONFIG_RANK_MAXIMUM'\n"
     ) in out
     assert f"  - GET /api/v1/{new} ({new}: a route the facade does not call)\n" in out
+
+
+def test_scripts_regenerate_heads_its_list_with_what_it_holds(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A list of one route came under a heading of spec fields, enum values, error codes and
+    # request fields, which were not even checked when the facade did not import.
+    monkeypatch.setattr(regen, "_facade_problems", list)
+    monkeypatch.setattr(regen, "kinds_without_results", list)
+    route = "DELETE /api/v1/sessions/{session_id} (close_session: a route the facade does not call)"
+    monkeypatch.setattr(regen, "uncalled_routes", lambda: [route])
+    assert regen.cmd_coverage() == 1
+    heading = capsys.readouterr().out.split(f"  - {route}", 1)[0]
+    assert "routes it neither calls nor lists as not called" in heading
+    for unlisted in ("spec fields", "enum values", "error codes", "request fields"):
+        assert unlisted not in heading
+    assert set(regen.HEADINGS) == set(regen.ADVICE)
