@@ -48,6 +48,11 @@ import importlib
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+if __name__ == "__main__":  # `python -m weaver_facade.cli`: name a missing extra, not click
+    from ._extras import require
+
+    require("cli", "the weaver-facade command")
+
 import click
 from click.core import ParameterSource
 

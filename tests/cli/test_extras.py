@@ -69,6 +69,17 @@ def test_the_console_script_without_the_cli_extra(blocker: Path, blocked: str) -
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("module", ["weaver_facade", "weaver_facade.cli"])
+@pytest.mark.parametrize("blocked", ["click", "rich"])
+def test_python_m_without_the_cli_extra(blocker: Path, module: str, blocked: str) -> None:
+    # `python -m weaver_facade.cli` imported click before any check: a traceback ending in
+    # "No module named 'click'", where `python -m weaver_facade` said it in one line.
+    done = run(blocker, blocked, sys.executable, "-m", module, "checkpoints", "list", "m-1")
+    assert done.returncode == 2
+    assert done.stderr == one_line("cli", "the weaver-facade command")
+    assert done.stdout == ""
+
+
 @pytest.mark.parametrize("blocked", ["starlette", "numpy", "click"])
 def test_python_m_emulator_without_the_emulator_extra(blocker: Path, blocked: str) -> None:
     done = run(blocker, blocked, sys.executable, "-m", "weaver_facade.emulator", "--port", "0")
