@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import re
 import socket
 import sys
@@ -289,7 +290,11 @@ def test_a_destination_that_is_or_is_under_a_file_is_a_usage_error_before_any_re
             args = ["checkpoints", "download", *ref, "--timeout", "2", "--json", "-o"]
             run = invoke([*args, str(blocker)], env)
             assert run.exit_code == 2, run.stderr
-            assert f"'{blocker}' is a file" in run.stderr
+            # In the command's words, as below: click's own were "Directory 'X' is a file."
+            assert run.stderr == (
+                f"error: Invalid value for '-o' / '--output': '{blocker}' is a file "
+                "(see 'main checkpoints download --help')\n"
+            )
             run = invoke([*args, str(blocker / "out")], env)
             assert run.exit_code == 2, run.stderr
             # It names the file in the way, not only the folder that cannot be made below it.
@@ -339,6 +344,34 @@ def test_a_destination_without_permission_says_it_cannot_write(
     assert run.exit_code == 1
     assert run.stderr == f"error: cannot write to {dest.parent}: Permission denied\n"
     assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
+
+
+def test_a_destination_it_cannot_read_says_it_cannot_write_as_one_it_cannot_write(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # click's own check refused it as a usage error (2), in its words ("Directory 'X' is
+    # not readable."), where a folder without write permission is the download's error (1).
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    dest = tmp_path / "unreadable"
+    dest.mkdir()
+    # What the system answers a user without read permission on it (root reads anything).
+    access, open_ = os.access, os.open
+
+    def no_read(path: Any, mode: int, *args: Any, **kwargs: Any) -> bool:
+        return False if Path(path) == dest and mode & os.R_OK else access(path, mode)
+
+    def refused(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == dest and flags & os.O_ACCMODE != os.O_WRONLY:
+            raise PermissionError(13, "Permission denied", str(path))
+        return open_(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", no_read)
+    monkeypatch.setattr(os, "open", refused)
+    run = cli("checkpoints", "download", ref, "-o", str(dest))
+    assert run.exit_code == 1, run.stderr
+    assert run.stderr.splitlines()[-1] == f"error: cannot write to {dest}: Permission denied"
+    assert list(dest.iterdir()) == []
 
 
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:

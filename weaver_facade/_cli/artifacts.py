@@ -268,6 +268,19 @@ class _Bar:
             )
 
 
+class _Folder(click.Path):
+    """``-o``'s type: a folder to the shell's completion, checked by ``_folder`` alone.
+    click's checks said ``Directory 'X' is a file.`` in their own words, and refused a
+    folder the user cannot read as a usage error (2), where one the user cannot write
+    into is the download's error (1): ``cannot write to X``."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value
+
+
 def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     # An unset variable (`-o "$OUT"`) is no folder; taken as here, its files replaced the
     # user's of the same names (config.json, ...).
@@ -295,7 +308,7 @@ def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     "--output",
     "output",
     required=True,
-    type=click.Path(file_okay=False),
+    type=_Folder(),
     callback=_folder,
     metavar="DIR",
     help="The folder to download into (created if needed).",
