@@ -472,6 +472,32 @@ def test_a_table_that_barely_fits_breaks_no_word(
     assert shown_whole("completed", out), out
 
 
+@pytest.mark.parametrize("columns", range(80, 91))
+def test_a_table_narrower_than_its_rows_breaks_no_word(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: int
+) -> None:
+    # `checkpoints list` on an 80-column terminal: every column's longest word fitted, so
+    # the table was drawn, but rich narrowed the two widest columns alike and broke
+    # `weight_and_optimizer` (`weight_and_opti` / `mizer`), where the time had a space.
+    from weaver_facade._cli._output import print_table
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    row = (
+        "c1",
+        "weight_and_optimizer",
+        "completed",
+        "102.8 KiB",
+        "2026-12-06 06:22:32Z",
+        "permanent",
+    )
+    print_table("checkpoints", ("name", "type", "status", "size", "created", "ttl"), [row])
+    out = capsys.readouterr().out
+    for word in " ".join(row).split():
+        assert shown_whole(word, out), out
+    assert "│ c1 " in out, out  # drawn as a table, not as lines
+    assert max(len(line) for line in out.splitlines()) <= columns, out
+
+
 def spinner(progress: Progress) -> Any:
     """The rich Status on screen, or None (a function, so mypy does not narrow it)."""
     return progress._status

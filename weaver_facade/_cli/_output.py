@@ -305,13 +305,37 @@ def _show(title: str, table: Table, blocks: Sequence[Sequence[tuple[str, str]]])
     between rows), which only the terminal wraps: ids and paths stay whole, to copy."""
     console = _console()
     unbounded = console.options.update_width(2**31)
-    if Measurement.get(console, unbounded, table).minimum <= console.width:
+    measured = Measurement.get(console, unbounded, table)
+    if measured.minimum <= console.width:
+        if measured.maximum > console.width:
+            _fit(console, table, measured.minimum)
         console.print(table)
         return
     lines = [title]
     for i, block in enumerate(blocks):
         lines += [""] * (i > 0) + [f"  {name}: {value}" for name, value in block]
     console.print(Text("\n".join(lines)), soft_wrap=True)
+
+
+def _fit(console: Console, table: Table, minimum: int) -> None:
+    """Fix the widths of ``table``'s columns to fill ``console`` with none narrower than its
+    longest word. Left to rich, a table too wide for one line per row narrows its widest
+    columns alike, and broke a word one of them could have kept (``weight_and_opti`` /
+    ``mizer``, beside a time that has a space to wrap at)."""
+    unbounded = console.options.update_width(2**31)
+    lows: list[int] = []
+    highs: list[int] = []
+    for column in table.columns:
+        sizes = [
+            Measurement.get(console, unbounded, cell) for cell in (column.header, *column.cells)
+        ]
+        lows.append(max(column.min_width or 0, *(size.minimum for size in sizes)))
+        highs.append(max(lows[-1], *(size.maximum for size in sizes)))
+    # The room the columns' contents share: the rest is borders and padding.
+    spare = console.width - minimum
+    wants = [high - low for low, high in zip(lows, highs, strict=True)]
+    for column, low, want in zip(table.columns, lows, wants, strict=True):
+        column.width = low + min(want, spare * want // max(sum(wants), 1))
 
 
 def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
