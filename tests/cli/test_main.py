@@ -106,6 +106,18 @@ def test_no_server_is_a_usage_error() -> None:
     )
 
 
+@pytest.mark.parametrize("variable", [None, "http://127.0.0.1:9"], ids=["unset", "set"])
+def test_an_empty_base_url_option_is_said_in_the_commands_words(variable: str | None) -> None:
+    # `--base-url "$URL"` with URL unset: the library's words, "pass base_url= or set
+    # WEAVER_BASE_URL", though the user had passed --base-url (and perhaps set the variable).
+    run = invoke(["--base-url", "", "models", "list"], {**NO_SERVER, "WEAVER_BASE_URL": variable})
+    assert run.exit_code == 2
+    assert run.stderr == (
+        "error: --base-url is empty: give the server root, such as http://127.0.0.1:8080, "
+        "or leave the option out to use WEAVER_BASE_URL\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [("ftp://host", "must start with http://"), ("http://127.0.0.1:abc", "not a valid URL")],

@@ -237,7 +237,14 @@ class CliState:
     def service(self) -> ServiceClient:
         """The connection to the server, made on first use (``--help`` needs none)."""
         if self._service is None:
-            if not (self.base_url or os.environ.get("WEAVER_BASE_URL", "")).strip():
+            from_env = os.environ.get("WEAVER_BASE_URL")
+            typed = self.base_url is not None and self.base_url != from_env  # --base-url
+            if typed and not str(self.base_url).strip():  # `--base-url "$UNSET"`
+                raise InvalidArgumentError(
+                    "--base-url is empty: give the server root, such as "
+                    "http://127.0.0.1:8080, or leave the option out to use WEAVER_BASE_URL"
+                )
+            if not (self.base_url or from_env or "").strip():
                 raise InvalidArgumentError(
                     "no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL "
                     "(the server root, such as http://127.0.0.1:8080)"
