@@ -376,6 +376,27 @@ def test_a_port_taken_after_the_check_exits_1_not_3(
     assert result.exit_code == 1, result.output
 
 
+@pytest.mark.parametrize(
+    ("in_the_way", "said"),
+    [
+        ("emulator.lock", "{data}/emulator.lock: Is a directory"),
+        ("weaver.db", "its database {data}/weaver.db: unable to open database file"),
+    ],
+)
+def test_a_data_dir_it_cannot_use_is_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_the_way: str, said: str
+) -> None:
+    # A data dir the user cannot write into (root's, say) ended in the store's traceback,
+    # exit 1: PermissionError on its lock file. A folder in a file's place fails the same
+    # way for root too. Given relative, as the store names its files absolute.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / in_the_way).mkdir(parents=True)
+    result = CliRunner().invoke(main, ["emulator", "--data-dir", "data", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    named = said.format(data=tmp_path / "data" if in_the_way == "emulator.lock" else "data")
+    assert result.stderr == f"error: cannot use data dir data: {named}\n"
+
+
 def test_a_data_dir_serves_one_emulator_at_a_time(tmp_path: Path) -> None:
     # A second one took the first's active models for leftovers of a crash (state_lost),
     # failed its pending saves and deleted the files they were writing.

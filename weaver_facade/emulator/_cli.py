@@ -6,6 +6,7 @@ import contextlib
 import errno
 import logging
 import signal
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -300,6 +301,14 @@ def emulator(
             serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
         except DataDirInUse as exc:
             raise _CannotStart(str(exc)) from None
+        except (OSError, sqlite3.Error) as exc:
+            # Opening the store: a data dir the user cannot write into (or a folder where
+            # one of its files goes) ended in a traceback. Nothing else of the data dir's
+            # fails before the server runs, and once it runs its errors are replies.
+            why = _unusable(exc, config.data_dir)
+            if why is None:
+                raise
+            raise _CannotStart(f"cannot use data dir {config.data_dir}: {why}") from None
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it
             raise SystemExit(130) from None
         except SystemExit as exc:
@@ -307,6 +316,16 @@ def emulator(
             if exc.code == _UVICORN_STARTUP_FAILURE:
                 raise SystemExit(1) from None
             raise
+
+
+def _unusable(exc: OSError | sqlite3.Error, data_dir: Path) -> str | None:
+    """Why the store could not open in ``data_dir``, or ``None`` for an error of another
+    file (then not the data dir's)."""
+    if isinstance(exc, sqlite3.Error):
+        return f"its database {data_dir / 'weaver.db'}: {exc}"
+    if exc.filename is None or not Path(exc.filename).resolve().is_relative_to(data_dir.resolve()):
+        return None
+    return f"{exc.filename}: {exc.strerror or exc}"
 
 
 def _check_can_listen(host: str, port: int) -> None:
