@@ -1,4 +1,5 @@
-"""Shared leaf of the facade and the CLI: what stands in the way of a download's folder."""
+"""Shared leaf of the facade, the CLI and the emulator: what stands in the way of a folder
+(a download's, the emulator's data dir)."""
 
 from __future__ import annotations
 

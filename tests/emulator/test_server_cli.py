@@ -376,6 +376,18 @@ def test_a_port_taken_after_the_check_exits_1_not_3(
     assert result.exit_code == 1, result.output
 
 
+def test_a_data_dir_that_is_a_file_is_said_in_the_commands_words(tmp_path: Path) -> None:
+    # click's own check said "Invalid value for '--data-dir': Directory 'F' is a file.",
+    # unlike the command's line for a data dir below a file.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for data in (blocker, blocker / "data"):
+        result = CliRunner().invoke(main, ["emulator", "--data-dir", str(data), "--port", "0"])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: --data-dir {data}: '{blocker}' is a file\n"
+    assert blocker.read_text() == ""
+
+
 @pytest.mark.parametrize(
     ("in_the_way", "said"),
     [

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import click
 
+from .._dest import in_the_way
 from ._config import (
     EmulatorConfig,
     FaultConfig,
@@ -42,6 +43,17 @@ class _CannotStart(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Folder(click.Path):
+    """``--data-dir``'s type: a folder to the shell's completion, checked by the command,
+    in its words (click's own said ``Directory 'X' is a file.``)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return Path(value)
 
 
 class _Command(click.Command):
@@ -119,7 +131,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 )
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_Folder(),
     metavar="DIR",
     help="Where state lives (SQLite and checkpoint files). "
     "Default: a temporary directory removed on exit.",
@@ -255,6 +267,13 @@ def emulator(
             "so `a,b` is one key"
         )
     if data_dir is not None:
+        try:
+            there = in_the_way(data_dir)
+        except OSError:  # a path the system cannot hold: the mkdir says so
+            there = None
+        if there is not None:
+            what = "a file" if there.is_file() else "not a folder"
+            raise _CannotStart(f"--data-dir {data_dir}: '{there}' is {what}")
         try:  # here, so that a path it cannot use is one line, not the store's traceback
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
