@@ -1181,7 +1181,12 @@ class _Shell:
 
     def _locked(self) -> int:
         """``dest`` opened, with its lock: at once, or once the download holding it ends."""
-        fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:  # a folder the user may write into but not read (d-wx)
+            if exc.errno not in _REFUSED:
+                raise
+            raise _unwritable(self.dest, exc, str(self.dest)) from exc
         waited = False
         try:
             while True:

@@ -1261,6 +1261,29 @@ def test_a_destination_that_takes_no_folders_is_a_typed_error(
     assert storage.requests == []
 
 
+def test_a_destination_that_cannot_be_read_is_a_typed_error(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder the user may write into but not read (d-wx) raised the bare PermissionError
+    # of the open that takes its lock, no WeaverError.
+    dest = tmp_path / "out"
+    dest.mkdir()
+    real_open = os.open
+
+    def refused(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == dest:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(UnsafeArtifactPathError) as info:
+        run(Source(storage), dest)
+    assert str(info.value) == f"cannot write to {dest}: Permission denied"
+    assert info.value.name == str(dest)
+    assert storage.requests == []
+    assert list(dest.iterdir()) == []
+
+
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
