@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -687,3 +688,49 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
         _, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert err == b""
+
+
+def _closing_stdout() -> None:
+    os.close(1)  # as `>&-` starts the command
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--json", "--max-retries", "0", "operations", "show", "op-1"]]
+)
+def test_a_closed_stdout_is_output_that_cannot_be_written(args: list[str]) -> None:
+    # `>&-` printed nothing and exited 0: a script took it for success.
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": API_KEY}
+    done = subprocess.run(
+        [str(script), *args], stderr=subprocess.PIPE, text=True, env=env, timeout=60,
+        check=False, preexec_fn=_closing_stdout,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot write the output: standard output is closed\n"
+
+
+def test_an_emulator_started_with_its_stdout_closed_serves() -> None:
+    # It died of an AttributeError traceback at start: nothing reads a daemon's ready line.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(sys.executable).with_name("weaver-facade")
+    with subprocess.Popen(
+        [str(script), "emulator", "--port", str(port)],
+        stderr=subprocess.PIPE, text=True, preexec_fn=_closing_stdout,
+    ) as process:  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, process.communicate()[1]
+                try:
+                    reply = httpx.get(f"http://127.0.0.1:{port}/api/v1/supported-models", timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+            assert reply.status_code == 200
+        finally:
+            process.terminate()
+            _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import sys
 from typing import NoReturn
@@ -35,6 +36,8 @@ def run_cli() -> NoReturn:
     require("cli", "the weaver-facade command")
     from ..cli import main
 
+    if sys.stdout is None:  # started with it closed (`>&-`): Python gives no stream at all
+        sys.stdout = _ClosedOutput()
     try:
         main()
     except OSError as exc:
@@ -49,7 +52,23 @@ def run_cli() -> NoReturn:
 
 
 # What writing to stdout fails with; a file the command writes names itself (filename).
-_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG})
+_OUTPUT_ERRORS = frozenset(
+    {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF}
+)
+
+
+class _ClosedOutput(io.TextIOBase):
+    """A closed stdout's stand-in: writing fails as an output error, so that the command
+    exits 1 rather than printing nothing into ``None`` and succeeding."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
 
 
 def _to_devnull(stream: object) -> None:

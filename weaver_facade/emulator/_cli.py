@@ -308,9 +308,11 @@ def emulator(
             raise click.UsageError(str(exc)) from exc
 
         def ready(url: str) -> None:
-            click.echo(f"weaver emulator data dir: {config.data_dir}")
-            click.echo(READY_MESSAGE.format(url=url))
-            sys.stdout.flush()
+            # A server whose stdout is closed or gone (a daemon's) serves all the same.
+            with contextlib.suppress(OSError, AttributeError):
+                click.echo(f"weaver emulator data dir: {config.data_dir}")
+                click.echo(READY_MESSAGE.format(url=url))
+                sys.stdout.flush()
 
         if temp_dir is not None:
             # uvicorn re-raises the signal that stopped it; SIGTERM's default action would
