@@ -56,7 +56,8 @@ Fixtures:
     ``{"extensions": "none"}`` gives an emulator without the spec's extensions,
     like today's Weaver; ``pytest --weaver-extensions LIST`` (``all``, ``none``
     or names) does the same for a whole run, unless the fixture sets
-    ``extensions`` itself.
+    ``extensions`` itself; a name the spec does not know is a usage error
+    before any test runs.
 
 The plugin is not installed as an entry point, so it never loads into test
 suites that did not ask for it. Importing it does not import the emulator
@@ -168,15 +169,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse ``--weaver-extensions`` with ``--weaver-base-url``, and ``--weaver-api-key``
-    without it: either would be ignored. And a ``--weaver-base-url`` (or its key) the client
-    would refuse, once, rather than in every test."""
+    without it: either would be ignored. And a ``--weaver-extensions`` the emulator would
+    refuse, or a ``--weaver-base-url`` (or its key) the client would, once, rather than in
+    every test."""
     # Given empty too (`--weaver-base-url "$URL"` with URL unset): refused, not the emulator.
     base_url = config.getoption("--weaver-base-url")
-    if base_url is not None and config.getoption("--weaver-extensions") is not None:
+    extensions = config.getoption("--weaver-extensions")
+    if base_url is not None and extensions is not None:
         raise pytest.UsageError(
             "--weaver-extensions chooses the local emulator's extensions; the server of "
             "--weaver-base-url offers its own"
         )
+    if extensions is not None:
+        try:  # without the extra, weaver_server says what to install when a test needs it
+            from weaver_facade.emulator import EmulatorConfig
+        except ImportError:
+            pass
+        else:
+            try:
+                EmulatorConfig(data_dir=Path(), extensions=extensions)
+            except ValueError as exc:
+                raise pytest.UsageError(f"--weaver-extensions: {exc}") from None
     if base_url is None and config.getoption("--weaver-api-key") is not None:
         raise pytest.UsageError(
             "--weaver-api-key is the key of --weaver-base-url's server; without that, the "
@@ -304,11 +317,8 @@ def weaver_server(
     key = f"weaver-test-{secrets.token_hex(8)}"
     data_dir = tmp_path_factory.mktemp("weaver-emulator")
     options = weaver_emulator_options
-    extensions = request.config.getoption("--weaver-extensions")
+    extensions = request.config.getoption("--weaver-extensions")  # checked by pytest_configure
     if extensions is not None and isinstance(options, Mapping) and "extensions" not in options:
-        problem = _options_problem({"extensions": extensions}, data_dir, key)
-        if problem is not None:
-            pytest.fail(f"--weaver-extensions: {problem}", pytrace=False)
         options = {"extensions": extensions, **options}
     problem = _options_problem(options, data_dir, key)
     if problem is not None:

@@ -366,15 +366,25 @@ def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytes
     run(pytester).assert_outcomes(failed=1)
 
 
-def test_a_wrong_weaver_extensions_value_is_named_as_the_option(
-    pytester: pytest.Pytester,
+@pytest.mark.parametrize("own", [False, True], ids=["default-options", "fixture-sets-them"])
+def test_a_wrong_weaver_extensions_value_is_one_usage_error(
+    pytester: pytest.Pytester, own: bool
 ) -> None:
-    pytester.makepyfile("def test_x(weaver_client): pass")
-    result = run(pytester, "--weaver-extensions", "bogus")
-    result.assert_outcomes(errors=1)
-    output = result.stdout.str()
-    assert "--weaver-extensions: unknown extension 'bogus'" in output
-    assert "weaver_emulator_options" not in output  # the user did not write that
+    # It failed each test that used the server, each with the same line, after the tests
+    # that did not had run; and not at all when the fixture set its own extensions.
+    if own:
+        pytester.makeconftest(
+            "import pytest\n\n"
+            "@pytest.fixture(scope='session')\n"
+            "def weaver_emulator_options():\n"
+            "    return {'extensions': 'none'}\n"
+        )
+    pytester.makepyfile("def test_x(weaver_client): pass\ndef test_y(weaver_server): pass")
+    result = run(pytester, "--weaver-extensions", "bogus,long-poll")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --weaver-extensions: unknown extension 'bogus': use *"])
+    assert "weaver_emulator_options" not in result.stderr.str()  # the user did not write that
+    assert result.stdout.str().count("unknown extension") == 0  # no test ran to say it again
 
 
 def test_without_opting_in_there_are_no_fixtures(pytester: pytest.Pytester) -> None:
