@@ -401,8 +401,11 @@ def _on_loop(scope: str) -> Callable[..., Any]:
     import pytest_asyncio
 
     # A function of its own per scope: pytest-asyncio marks the function with its loop.
+    # The function loop comes first, so that it closes after the client: a fixture of the
+    # test may use the client there first (its default loop), and the connections made on
+    # a closed loop could no longer be closed.
     async def client_on_loop(
-        weaver_server: WeaverServer,
+        weaver_server: WeaverServer, _weaver_function_loop: None
     ) -> AsyncIterator[AsyncServiceClient]:
         from weaver_facade import AsyncServiceClient
 
@@ -412,6 +415,19 @@ def _on_loop(scope: str) -> Callable[..., Any]:
     return pytest_asyncio.fixture(  # type: ignore[no-any-return,call-overload]
         client_on_loop, loop_scope=scope, name=f"_weaver_async_client_on_{scope}_loop"
     )
+
+
+def _function_loop() -> Callable[..., Any]:
+    """A pytest-asyncio fixture that only sets up the test's function loop."""
+    import pytest_asyncio
+
+    async def function_loop() -> None:
+        return None
+
+    fixture: Callable[..., Any] = pytest_asyncio.fixture(
+        function_loop, loop_scope="function", name="_weaver_function_loop"
+    )
+    return fixture
 
 
 def _without_async_client() -> str | None:
@@ -436,6 +452,7 @@ if _WITHOUT_ASYNC_CLIENT is None:
     # One per loop scope: the client must be made, used and closed on the test's loop. Its
     # connections and heartbeat belong to the loop they were made on, so a client closed
     # on another loop hung for ever (a test on a session loop) or failed.
+    _weaver_function_loop = _function_loop()
     _weaver_async_client_on_function_loop = _on_loop("function")
     _weaver_async_client_on_class_loop = _on_loop("class")
     _weaver_async_client_on_module_loop = _on_loop("module")

@@ -807,6 +807,47 @@ def test_the_async_client_runs_on_the_tests_loop_whatever_the_tests_loop_scope(
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("test_loop", ["module", "session"])
+def test_a_fixture_on_the_function_loop_may_use_the_client_of_a_wider_loops_test(
+    pytester: pytest.Pytester, test_loop: str
+) -> None:
+    # The client, made for the test's wider loop but first used on the fixture's function
+    # loop, was closed after that loop: the models were terminated through new connections,
+    # and the first ones, left on the closed loop, were one "unclosed transport" warning.
+    pytester.makepyfile(
+        f"""
+        import gc
+
+        import pytest
+        import pytest_asyncio
+
+        made = []
+
+        @pytest_asyncio.fixture
+        async def model_id(weaver_async_client):
+            trainer = await weaver_async_client.create_training_client("weaver-tiny")
+            made.append(trainer.model_id)
+            return trainer.model_id
+
+        @pytest.mark.asyncio(loop_scope="{test_loop}")
+        async def test_uses_the_fixture(model_id):
+            assert model_id
+
+        def test_the_model_was_terminated(weaver_client):
+            gc.collect()  # a transport left open says so when it is collected
+            assert weaver_client.get_model(made[0]).status == "terminated"
+        """
+    )
+    result = pytester.runpytest(
+        *PLUGIN,
+        *("-p", "no:cacheprovider", "-o", "asyncio_mode=strict"),
+        *("-o", "asyncio_default_fixture_loop_scope=function", "-W", "error::ResourceWarning"),
+        *("-p", "timeout", "--timeout", "30"),
+    )
+    result.assert_outcomes(passed=2)
+    assert "unclosed" not in result.stdout.str()
+
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
