@@ -267,6 +267,56 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     _refuse_overridden(item, item.config.stash.get(_OVERRIDDEN, {}).get(item.nodeid))
 
 
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
+def pytest_runtest_setup_then_refuse(item: pytest.Item) -> Iterator[None]:
+    """See ``pytest_runtest_call``: for a fixture of the test that asked."""
+    yield
+    _refuse_server_asked_by_name(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """Fail a test that starts the session's emulator by asking for ``weaver_server`` with
+    ``request.getfixturevalue`` (which collection does not see) where the options are
+    overridden, before it starts with them: raised here, before pytest runs the fixture,
+    the failure is not kept as the fixture's for every later test."""
+    ours = getattr(fixturedef.func, "__module__", None) == __name__
+    if fixturedef.argname == "weaver_server" and ours:
+        item = getattr(request, "_pyfuncitem", None)
+        if isinstance(item, pytest.Item):
+            try:
+                _refuse_overridden(item, _overridden_at(item, _tests_root(item.config)))
+            except pytest.fail.Exception as exc:
+                # Kept under a key no later request has, as pytest keeps a fixture of
+                # another parameter: the next test that asks sets the server up anew
+                # (pytest's own bookkeeping of this setup needs a result kept).
+                fixturedef.cached_result = (None, object(), (exc, exc.__traceback__))
+                raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail a test that got the session's emulator, started already, by asking for
+    ``weaver_server`` with ``request.getfixturevalue`` where the options are overridden:
+    pytest gives a fixture it has made without a hook, so this is known only afterwards."""
+    try:
+        yield
+    except (Exception, pytest.fail.Exception):  # a failure it may owe to that emulator
+        _refuse_server_asked_by_name(item)
+        raise
+    _refuse_server_asked_by_name(item)
+
+
+def _refuse_server_asked_by_name(item: pytest.Item) -> None:
+    request = getattr(item, "_request", None)  # the test's, which knows what it got by name
+    if request is None or _USERS.intersection(getattr(item, "fixturenames", ())):
+        return  # asked for as an argument: judged when collected
+    if "weaver_server" in request.fixturenames:
+        _refuse_overridden(item, _overridden_at(item, _tests_root(item.config)))
+
+
 def _refuse_overridden(item: pytest.Item, where: str | None) -> None:
     if where is not None and not item.config.getoption("--weaver-base-url"):
         pytest.fail(

@@ -268,15 +268,17 @@ def test_a_folders_override_fails_alike_whichever_tests_are_selected(
     [
         "request.getfixturevalue('weaver_client')",
         "request.getfixturevalue('weaver_async_client')",
+        "request.getfixturevalue('weaver_server').base_url",
     ],
-    ids=["client", "async-client"],
+    ids=["client", "async-client", "server"],
 )
-def test_a_client_asked_for_by_name_is_judged_by_where_its_test_lies(
+def test_the_server_or_a_client_asked_for_by_name_is_judged_by_where_its_test_lies(
     pytester: pytest.Pytester, order: tuple[str, str], ask: str
 ) -> None:
     # A client asked for with request.getfixturevalue (a fixture that picks the sync or the
     # async one, say) was not seen when the tests were collected: b's test passed against an
-    # emulator without its latency when a ran first, and a failed, blamed, when b did.
+    # emulator without its latency when a ran first, and a failed, blamed, when b did. So
+    # did the server asked for so, later.
     pytester.mkpydir("a").joinpath("test_a.py").write_text(
         "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
     )
@@ -294,6 +296,28 @@ def test_a_client_asked_for_by_name_is_judged_by_where_its_test_lies(
     )
     result.assert_outcomes(failed=1)
     assert "overridden for this test (in b/conftest.py)" in result.stdout.str()
+
+
+@pytest.mark.parametrize("order", [("a", "b"), ("b", "a")], ids=["a-first", "b-first"])
+def test_the_server_asked_for_by_name_in_a_fixture_is_judged_by_where_its_test_lies(
+    pytester: pytest.Pytester, order: tuple[str, str]
+) -> None:
+    # A fixture of b's that asked for the server by name set b's test up against an emulator
+    # without b's latency when a ran first, and started it with b's when b did (a failed).
+    pytester.mkpydir("a").joinpath("test_a.py").write_text(
+        "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
+    )
+    b = pytester.mkpydir("b")
+    b.joinpath("conftest.py").write_text(
+        OVERRIDE % 0.2
+        + "\n\n@pytest.fixture\ndef url(request):\n"
+        + "    return request.getfixturevalue('weaver_server').base_url\n"
+    )
+    b.joinpath("test_b.py").write_text("def test_b(url):\n    assert url\n")
+    assert outcomes(pytester, *order) == {
+        "a/test_a.py::test_a": "PASSED",
+        "b/test_b.py::test_b": "ERROR",
+    }
 
 
 class _Pytest80Fixtures:
