@@ -510,6 +510,16 @@ if _WITHOUT_ASYNC_CLIENT is None:
     _weaver_async_client_on_session_loop = _on_loop("session")
 
 
+def _loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _test_loop_scope(request: pytest.FixtureRequest) -> str:
     """The scope of the event loop pytest-asyncio runs this test on."""
     marker = request.node.get_closest_marker("asyncio")
@@ -532,6 +542,15 @@ def weaver_async_client(request: pytest.FixtureRequest) -> AsyncServiceClient:
     """
     if _WITHOUT_ASYNC_CLIENT is not None:
         pytest.fail(_WITHOUT_ASYNC_CLIENT, pytrace=False)
+    if _loop_running():
+        # pytest-asyncio runs the client's fixture on a loop of its own, which it cannot
+        # from within another: it failed with words of asyncio's, and left a coroutine.
+        pytest.fail(
+            "weaver_async_client cannot be set up on a running event loop (by "
+            "request.getfixturevalue in an async test or fixture): ask for it as an "
+            "argument of the test or of a fixture",
+            pytrace=False,
+        )
     _server_for(request)
     client: AsyncServiceClient = request.getfixturevalue(
         f"_weaver_async_client_on_{_test_loop_scope(request)}_loop"

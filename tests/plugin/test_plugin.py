@@ -658,6 +658,47 @@ def test_the_async_client_runs_on_the_tests_loop_whatever_the_default(
     result.assert_outcomes(passed=2)
 
 
+def test_the_async_client_asked_for_by_name_on_a_running_loop_says_how_to_ask(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-asyncio cannot set an async fixture up from a running loop: the test failed
+    # with "Runner.run() cannot be called from a running event loop", and a later test
+    # was warned of a coroutine never awaited.
+    pytester.makepyfile(
+        """
+        import gc
+
+        import pytest
+        import pytest_asyncio
+
+        @pytest.mark.asyncio
+        async def test_by_name(request):
+            request.getfixturevalue("weaver_async_client")
+
+        @pytest_asyncio.fixture
+        async def models(request):
+            return await request.getfixturevalue("weaver_async_client").supported_models()
+
+        @pytest.mark.asyncio
+        async def test_fixture_by_name(models):
+            pass
+
+        def test_later():
+            gc.collect()
+        """
+    )
+    result = pytester.runpytest(
+        *PLUGIN,
+        *("-p", "no:cacheprovider", "-o", "asyncio_mode=strict", "-rA"),
+        *("-o", "asyncio_default_fixture_loop_scope=function", "-W", "error::RuntimeWarning"),
+    )
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    output = result.stdout.str()
+    assert output.count("weaver_async_client cannot be set up on a running event loop") == 2
+    assert "Runner.run()" not in output
+    assert "never awaited" not in output
+
+
 def test_without_pytest_asyncio_the_async_fixture_says_so(pytester: pytest.Pytester) -> None:
     # A plugin loaded before ours makes pytest_asyncio unimportable, as if not installed.
     pytester.makepyfile(
