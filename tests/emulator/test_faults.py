@@ -164,6 +164,37 @@ def test_a_route_that_no_request_can_have_is_refused(route: str) -> None:
         FaultRule(kind="drop", rate=1.0, route=route)
 
 
+@pytest.mark.parametrize(
+    ("route", "meant"),
+    [
+        (
+            "/api/v1/models/{model_id}/forward-backward",
+            "/api/v1/models/{model_id}/forward-backward-passes",
+        ),
+        ("/api/v1/supported_models", "/api/v1/supported-models"),
+        ("/models/{model_id}/checkpoints", "/api/v1/models/{model_id}/checkpoints"),
+        # A path a request had, with its ids: the template it fills.
+        ("/api/v1/operations/op-1", "/api/v1/operations/{operation_id}"),
+        ("/storage/artifacts/a-1/model.safetensors", "/storage/artifacts/{artifact_id}/{name}"),
+    ],
+)
+def test_a_refused_route_names_the_one_meant(route: str, meant: str) -> None:
+    # The refusal named no route: the spec has dozens, spelt alike.
+    assert meant in [
+        *yaml.safe_load(SPEC.read_text())["paths"],
+        "/storage/artifacts/{artifact_id}/{name}",
+    ]
+    with pytest.raises(ValueError, match="fault route must be") as refused:
+        FaultRule(kind="drop", rate=1.0, route=route)
+    assert str(refused.value).endswith(f"not {route!r} (did you mean {meant!r}?)")
+
+
+def test_a_refused_route_like_none_names_none() -> None:
+    with pytest.raises(ValueError, match="fault route must be") as refused:
+        FaultRule(kind="drop", rate=1.0, route="/nope")
+    assert str(refused.value).endswith("not '/nope'")
+
+
 def test_every_route_of_the_spec_and_storage_can_be_disturbed() -> None:
     paths = yaml.safe_load(SPEC.read_text())["paths"]
     assert len(paths) > 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import time
@@ -39,6 +40,22 @@ STORAGE_ROUTE = "/storage/artifacts/{artifact_id}/{name}"
 
 def _fault_routes() -> set[str]:
     return {*spec_document()["paths"], STORAGE_ROUTE}
+
+
+def _route_meant(route: str) -> str | None:
+    """The path template a refused route was meant as: the one a path with ids fills,
+    else the nearest in spelling, if any is near."""
+    routes = sorted(_fault_routes())
+    parts = route.split("/")
+    for template in routes:
+        slots = template.split("/")
+        if len(slots) == len(parts) and all(
+            slot == part or (slot.startswith("{") and part != "")
+            for slot, part in zip(slots, parts, strict=True)
+        ):
+            return template
+    close = difflib.get_close_matches(route, routes, n=1)
+    return close[0] if close else None
 
 
 @dataclass(frozen=True)
@@ -88,9 +105,11 @@ class FaultRule:
             object.__setattr__(self, "method", upper)
         if self.route is not None and self.route not in _fault_routes():
             # A typo would match nothing, and a test of the faults would pass without any.
+            meant = _route_meant(self.route)
             raise ValueError(
                 "fault route must be a path template of openapi.yaml (/api/v1/...) or "
                 f"{STORAGE_ROUTE}, not {self.route!r}"
+                + (f" (did you mean {meant!r}?)" if meant else "")
             )
 
     def matches(self, method: str, route: str) -> bool:
