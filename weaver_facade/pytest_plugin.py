@@ -49,7 +49,7 @@ Fixtures:
     A fault rule has ``kind`` (``unavailable``, ``rate_limited``, ``drop``,
     ``ignore_range``),
     ``rate`` (0 to 1) and optionally ``when``, ``method``, ``route`` and
-    ``retry_after`` (see ``weaver_facade.emulator.FaultRule``); ``faults`` may
+    ``retry_after`` (whole seconds; see ``weaver_facade.emulator.FaultRule``); ``faults`` may
     also be ``{"rules": [...], "seed": N}``. A wrong option fails the tests
     that use the server, with one line naming it.
 
