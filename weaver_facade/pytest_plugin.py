@@ -120,14 +120,7 @@ class WeaverServer:
     data_dir: Path | None = None
 
     def __repr__(self) -> str:
-        # The URL's user info is a secret too (pytest --showlocals prints this): either
-        # half of it, or a lone user name, may be the credential.
-        parts = urllib.parse.urlsplit(self.base_url)
-        host = parts.netloc.rpartition("@")[2]
-        shown = (
-            parts._replace(netloc=f"***@{host}").geturl() if "@" in parts.netloc else self.base_url
-        )
-        return f"WeaverServer(base_url={shown!r}, data_dir={self.data_dir!r})"
+        return f"WeaverServer(base_url={_shown_url(self.base_url)!r}, data_dir={self.data_dir!r})"
 
     @property
     def is_emulator(self) -> bool:
@@ -135,11 +128,43 @@ class WeaverServer:
         return self.data_dir is not None
 
     def env(self) -> dict[str, str]:
-        """``WEAVER_BASE_URL`` and ``WEAVER_API_KEY`` for a subprocess (add ``os.environ``)."""
-        env = {"WEAVER_BASE_URL": self.base_url}
+        """``WEAVER_BASE_URL`` and ``WEAVER_API_KEY`` for a subprocess (add ``os.environ``).
+
+        The values are strings whose repr leaves the key (and the URL's user info) out,
+        also in a dict they are merged into, as pytest shows them (``--showlocals``, an
+        assertion's message); the subprocess gets them whole.
+        """
+        url = self.base_url
+        env = {"WEAVER_BASE_URL": _HiddenUrl(url) if _shown_url(url) != url else url}
         if self.api_key is not None:
-            env["WEAVER_API_KEY"] = self.api_key
+            env["WEAVER_API_KEY"] = _HiddenKey(self.api_key)
         return env
+
+
+def _shown_url(url: str) -> str:
+    """``url`` without its user info: either half of it, or a lone user name, may be the
+    credential."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"***@{host}").geturl() if "@" in parts.netloc else url
+
+
+class _HiddenKey(str):
+    """The API key, left out of its repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class _HiddenUrl(str):
+    """A URL, its user info left out of its repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(_shown_url(str(self)))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

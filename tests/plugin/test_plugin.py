@@ -588,6 +588,43 @@ def test_weaver_api_key_option(
     run(pytester, *args).assert_outcomes(passed=1)
 
 
+def test_env_hides_the_key_and_user_info_where_pytest_shows_them(
+    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # weaver_server's repr hid them, but env() was a plain dict of plain strings: a failing
+    # test printed the real server's key (and the URL's password) with --showlocals and in
+    # its assertion's diff, also from the environment it had merged for a subprocess.
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    url = external.base_url.replace("http://", "http://u:pw-77@")
+    pytester.makepyfile(
+        f"""
+        import os
+        import subprocess
+        import sys
+
+        def test_a_subprocess_gets_them(weaver_server):
+            env = {{**os.environ, **weaver_server.env()}}
+            code = "import os; print(os.environ['WEAVER_API_KEY'], os.environ['WEAVER_BASE_URL'])"
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            )
+            assert out.stdout.split() == ["external-key-7", {url!r}]
+
+        def test_fails_showing_them(weaver_server):
+            env = weaver_server.env()
+            merged = {{**os.environ, **env}}
+            assert env == {{"WEAVER_BASE_URL": "elsewhere"}}
+        """
+    )
+    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7", "-l", "-vv")
+    result = run(pytester, *args)
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert "'WEAVER_API_KEY': '***'" in output
+    assert "external-key-7" not in output
+    assert "pw-77" not in output
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
