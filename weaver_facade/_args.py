@@ -14,7 +14,7 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 from weaver_client import limits
 
@@ -29,23 +29,21 @@ def check_api_key(key: object) -> str:
     any other when the first request is built, quoting the key in their message; this
     one never shows it."""
     if not isinstance(key, str):
-        _refuse_api_key(
+        message = (
             "api_key must be a str, or None for WEAVER_API_KEY; got a value of type "
             f"{type(key).__name__} (not shown)"
         )
-    key = key.strip()
-    if _PRINTABLE_ASCII.fullmatch(key) is None:
-        _refuse_api_key(
+    elif _PRINTABLE_ASCII.fullmatch(key := key.strip()) is None:
+        message = (
             "api_key (or WEAVER_API_KEY) must be printable ASCII characters, as an HTTP "
             "header carries them; the key is not shown"
         )
-    return key
-
-
-def _refuse_api_key(message: str) -> NoReturn:
-    """Raised from a frame without the key: pytest's default traceback shows the arguments
-    of the frame that raised (``key = '...'``), in a user's test of a client given a bad
-    key (``--tb=long`` and ``-l`` show every frame's, the callers' with the key too)."""
+    else:
+        return key
+    # Raised from a frame without the key: pytest's default traceback shows the arguments
+    # of the frame that raised (``key = '...'``), and ``-l`` every frame's locals, in
+    # which a key from WEAVER_API_KEY is then nowhere (a key given is in the callers').
+    del key
     raise InvalidArgumentError(message)
 
 

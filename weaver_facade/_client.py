@@ -188,10 +188,19 @@ def _base_url(base_url: object) -> str:
     return url
 
 
+def _api_key(api_key: object) -> str | None:
+    """The key to send: ``api_key``, else ``WEAVER_API_KEY``; read in a frame of its own,
+    since a traceback's locals (``pytest --showlocals``) show those of ``__init__``."""
+    return (
+        check_api_key(api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", ""))
+        or None
+    )
+
+
 def _refuse_base_url(message: str) -> NoReturn:
     """Raised from a frame without the URL, which may hold a password: pytest's default
-    traceback shows the arguments of the frame that raised (``base_url = '...'``); see
-    ``_refuse_api_key``."""
+    traceback shows the arguments of the frame that raised (``base_url = '...'``), as
+    ``check_api_key`` does for a key."""
     raise InvalidArgumentError(message) from None
 
 
@@ -297,8 +306,7 @@ class _ServiceBase(HasOptions):
     ) -> None:
         configure_logging()
         self._base_url = _base_url(base_url)
-        key = api_key if api_key is not None else os.environ.get("WEAVER_API_KEY", "")
-        self.__api_key = check_api_key(key) or None
+        self.__api_key = _api_key(api_key)
         self._timeout = _timeout(timeout)
         check_type("retry", retry, (RetryPolicy, type(None)), "a RetryPolicy, or None")
         self._retry = retry or RetryPolicy(

@@ -1887,3 +1887,31 @@ def test_a_create_whose_shared_new_session_ends_too_opens_one_again() -> None:
         assert svc.session_id == "s-4"
         used = [r.url.path for r in fake.sent("POST") if r.url.path.endswith("/models")]
         assert used.count("/api/v1/sessions/s-4/models") == 1
+
+
+@pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
+@pytest.mark.parametrize(
+    ("key", "refused"),
+    [
+        ("sk-env-key-9f", {"timeout": -1}),
+        ("sk-env-key-9f", {"max_retries": -1}),
+        ("sk-env-key-9f", {"heartbeat_interval": -1}),
+        ("sk-env-key-9f", {"tags": 1}),
+        ("sk-env\n-key-9f", {}),  # the key itself refused
+        ("sk-env-key-9fé", {}),
+    ],
+)
+def test_a_key_from_the_environment_is_in_no_frame_of_a_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+    client: type[ServiceClient],
+    key: str,
+    refused: dict[str, Any],
+) -> None:
+    # pytest --showlocals (and rich's tracebacks) print every frame's locals: a refused
+    # timeout showed `key = '...'`, the key the user's own frames never held.
+    monkeypatch.setenv("WEAVER_API_KEY", key)
+    with pytest.raises(InvalidArgumentError) as raised:
+        client(BASE, **refused)
+    shown = [repr(entry.frame.f_locals) for entry in raised.traceback[1:]]  # not the test's
+    assert len(shown) > 1  # the frames of the client's own code are there
+    assert [frame for frame in shown if "9f" in frame] == []
