@@ -42,12 +42,13 @@ if sys.platform != "win32":
     import fcntl
 
 from ._args import at_least
-from ._causes import certificate_refused, plain_http
+from ._causes import causes, certificate_refused, plain_http
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
     StorageError,
     UnsafeArtifactPathError,
+    WeaverError,
     running_loop,
 )
 from ._lazy import asyncio
@@ -72,6 +73,7 @@ NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
 # A URL's query, which for storage holds the signature; up to a quote or the end.
 _QUERY = re.compile(r"\?[^'\"]*")
+_HIDDEN = "?[signature hidden]"
 
 
 def _origin(url: str) -> str | None:
@@ -567,7 +569,7 @@ class Transfer:
 
     def on_failure(self, error: Exception) -> None:
         """The connection failed or dropped: resume from ``offset`` after a wait."""
-        text = _QUERY.sub("?[signature hidden]", str(error))  # it may quote a presigned URL
+        text = _QUERY.sub(_HIDDEN, str(error))  # it may quote a presigned URL
         problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
         if origin := _origin(self.file.url):  # the API answered: say which host did not
             problem = f"{problem}, from storage at {origin}"
@@ -1082,7 +1084,23 @@ def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> No
         if future.done() and not future.cancelled():
             error = future.exception()
             if error is not None and not isinstance(error, Cancelled):
-                raise error
+                raise _shown(error)
+
+
+def _shown(error: BaseException) -> BaseException:
+    """A file's error as the caller's traceback shows it. The frames behind one of ours
+    fetched (a presigned URL in their arguments, which pytest shows, and locals, which
+    ``-l`` and rich show) and read storage's error reply (which may echo it): none is kept,
+    and the exceptions behind it lose a URL's query from their words (http.client's
+    ``InvalidURL`` quotes it). Any other (a progress callback's) stays whole."""
+    if isinstance(error, WeaverError):
+        for each in causes(error):
+            each.__traceback__ = None
+            if each is not error:
+                each.args = tuple(
+                    _QUERY.sub(_HIDDEN, arg) if isinstance(arg, str) else arg for arg in each.args
+                )
+    return error
 
 
 # -- the shell: one thread per file, blocking I/O ---------------------------------------------

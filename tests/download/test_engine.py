@@ -21,6 +21,7 @@ import ssl
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -550,6 +551,37 @@ def test_an_error_quoting_a_presigned_url_is_logged_without_its_query(
     for text in (*retries, str(info.value)):
         assert "SIG-secret" not in text
     assert "?[signature hidden]" in retries[0]
+
+
+def _unreachable(storage: StorageServer) -> Source:
+    """``storage``'s files, ``small.bin``'s URL on a port nothing listens on (made here, so
+    that no frame of the test holds it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/bucket/small.bin?X-Signature=SIG-secret"
+    return Source(storage, **{"small.bin": {"url": url}})
+
+
+def _control_character(storage: StorageServer) -> Source:
+    url = storage.url("small.bin", expires_in=3600) + "&sig=SIG-secret\x7f1"
+    return Source(storage, **{"small.bin": {"url": url}})
+
+
+@pytest.mark.parametrize("source", [_unreachable, _control_character])
+def test_a_storage_error_shows_no_presigned_url_in_its_traceback(
+    storage: StorageServer, run: Run, tmp_path: Path, source: Callable[[StorageServer], Source]
+) -> None:
+    # The frames of the GETs hold the URL (`url = '...?X-Signature=...'`): pytest showed
+    # their arguments under each exception of the chain, -l and rich their locals.
+    with pytest.raises(StorageError) as info:
+        run(source(storage), tmp_path / "out", DownloadSettings(max_failures=2))
+    shown = [
+        str(info.getrepr(funcargs=True, showlocals=True, chain=True)),
+        *traceback.TracebackException.from_exception(info.value, capture_locals=True).format(),
+    ]
+    assert "small.bin" in shown[0]  # the error is there
+    assert [text for text in shown if "SIG-secret" in text] == []
 
 
 def test_a_storage_host_that_cannot_be_reached_is_named(
