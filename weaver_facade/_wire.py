@@ -822,16 +822,41 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     return response if scrubbed == data else _with_body(response, scrubbed)
 
 
-def _scrub_text(value: Any, secret: str, field: str = "") -> Any:
+def _scrub_text(value: Any, secret: str) -> Any:
     """``scrub`` but for the strings of the fields that name something (see ``_without_key``)."""
-    if isinstance(value, str):
+
+    def text(found: str, field: str) -> str:
         named = field in ("id", "name", "path", "uri", "base_model") or field.endswith("_id")
-        return value if named else scrub(value, secret)
-    if isinstance(value, Mapping):
-        return {k: _scrub_text(v, secret, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub_text(v, secret, field) for v in value]
-    return value
+        return found if named else scrub(found, secret)
+
+    return _rebuilt(value, text, lambda key: key)
+
+
+def _rebuilt(value: Any, text: Callable[[str, str], str], key: Callable[[Any], Any]) -> Any:
+    """``value`` (JSON-like) with each string ``s`` replaced by ``text(s, field)``, ``field``
+    the mapping key it is under, and each mapping key ``k`` by ``key(k)``. A loop, not a
+    recursion: a reply may nest deeper than the stack goes (JSON parses it in C), and each
+    frame of a recursion held the key, which a traceback's locals show."""
+
+    def fresh(item: Any, field: str) -> Any:
+        if isinstance(item, str):
+            return text(item, field)
+        if isinstance(item, Mapping | list):
+            made: dict[Any, Any] | list[Any] = {} if isinstance(item, Mapping) else []
+            todo.append((item, made, field))
+            return made
+        return item
+
+    todo: list[tuple[Mapping[Any, Any] | list[Any], dict[Any, Any] | list[Any], str]] = []
+    result = fresh(value, "")
+    while todo:
+        source, made, field = todo.pop()
+        if isinstance(made, dict):
+            for k, v in cast("Mapping[Any, Any]", source).items():
+                made[key(k)] = fresh(v, str(k))
+        else:
+            made.extend(fresh(v, field) for v in source)
+    return result
 
 
 def _request_id(response: httpx.Response) -> str | None:
@@ -904,18 +929,16 @@ def _forms(secret: str) -> list[str]:
 
 
 def scrub(value: T, secret: str | None) -> T:
-    """Replace the API key in a string or JSON-like structure."""
+    """Replace the API key in a string or JSON-like structure (its mapping keys too)."""
     if not secret:
         return value
-    if isinstance(value, str):
+
+    def text(found: str, field: str = "") -> str:
         for form in _forms(secret):
-            value = replace_key(value, form, REDACTED)  # type: ignore[assignment]
-        return value
-    if isinstance(value, Mapping):
-        return {scrub(k, secret): scrub(v, secret) for k, v in value.items()}  # type: ignore[return-value]
-    if isinstance(value, list):
-        return [scrub(v, secret) for v in value]  # type: ignore[return-value]
-    return value
+            found = replace_key(found, form, REDACTED)
+        return found
+
+    return cast(T, _rebuilt(value, text, lambda key: text(key) if isinstance(key, str) else key))
 
 
 # -- running plans --------------------------------------------------------------------

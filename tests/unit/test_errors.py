@@ -7,6 +7,7 @@ import copy
 import json
 import pickle
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1125,3 +1126,26 @@ def test_a_reply_rid_of_the_key_keeps_its_request_id() -> None:
         _wire.finish(call, Client(base_url=BASE), reply)
     assert info.value.request_id == "req-7"
     assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize("key", [KEY, "secret"], ids=["key", "short-key"])
+def test_a_reply_nested_deeper_than_the_stack_is_scrubbed_all_the_same(key: str) -> None:
+    # Scrubbed by recursion, an error's details a few hundred levels deep (JSON parses
+    # them, in C) ended the call with a RecursionError, each of its thousand frames
+    # holding the key (`secret = '...'`, which -l and rich print).
+    depth = sys.getrecursionlimit() * 3 // 5  # within json's limit, beyond two frames a level
+    deep: Any = f"unknown key {key}"
+    scrubbed: Any = "unknown key [redacted]"
+    for _ in range(depth):
+        deep, scrubbed = [deep], [scrubbed]
+    body = error_json("invalid_argument", f"bad {key}") | {"details": {"deep": deep}}
+    fake = FakeWeaver()
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(400, body))
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    with (
+        ServiceClient(BASE, key, http_client=http, max_retries=0) as svc,
+        pytest.raises(BadRequestError) as info,
+    ):
+        svc.operation("op-1")
+    assert info.value.message == "get_operation: bad [redacted]"
+    assert info.value.details == {"deep": scrubbed}
