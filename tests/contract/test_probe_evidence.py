@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.scripted_http import ScriptedServer
 from weaver_facade._spec_schema import spec_document
 from weaver_facade.contract import _extensions
 from weaver_facade.contract._extensions import ExtensionProbe, _Probe, probe_extensions
+from weaver_facade.contract._findings import KEY_PLACEHOLDER
 from weaver_facade.contract._kit import ContractReport
 from weaver_facade.contract._report import render_text
 from weaver_facade.emulator import run_emulator
@@ -169,3 +172,27 @@ def test_a_status_the_spec_lacks_decides_no_long_poll() -> None:
     ):
         _Probe(spec_document(), h, result, deadline=30.0).save("m-1", "a")
     assert result.found == {}
+
+
+def test_a_probe_stopped_by_a_reply_that_echoes_the_key_shows_it_nowhere() -> None:
+    # An operation status that echoes the key stopped the probe, and the note (printed,
+    # and in contract-report.json with the evidence of every extension it left
+    # undetermined) quoted the status whole: the key with it.
+    key = "sk-probe-key-0123456789"
+
+    def answer(method: str, path: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if method == "POST":
+            return 201, {"id": "op-1", "status": "pending"}, {}
+        if path.startswith("/api/v1/operations/"):
+            return 200, {"id": "op-1", "status": f"zz-{key}"}, {}
+        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
+
+    with ScriptedServer(answer) as server:
+        result = probe_extensions(
+            spec_document(), base_url=server.base_url, api_key=key, base_model="weaver-tiny",
+            deadline=5.0,
+        )  # fmt: skip
+    assert result.note is not None
+    assert f"has status `zz-{KEY_PLACEHOLDER}`" in result.note
+    shown = [result.note, *result.to_json()["evidence"].values()]
+    assert [text for text in shown if key in text] == []

@@ -52,7 +52,7 @@ from .._interrupt import interrupt_held
 from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, redact
 from ._ownership import Left, Sweep, is_export_operation
 from ._patience import RESENT, api_client
 
@@ -518,4 +518,7 @@ def probe_extensions(
         result.note = f"the extension probe stopped early: {exc}"
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.note = f"the extension probe stopped early ({type(exc).__name__}: {exc})"
+    # Both quote the server's replies, which may echo the key (a status, a field's value).
+    result.note = None if result.note is None else redact(result.note, api_key)
+    result.evidence = {name: redact(why, api_key) for name, why in result.evidence.items()}
     return result
