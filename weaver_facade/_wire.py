@@ -441,10 +441,16 @@ def _warn_once(operation: str, said: list[_Leniency], level: int = logging.WARNI
             _logger.log(level, "%s: %s: %s", operation, schema, text)
 
 
+# A URL's query in a reply's text, its ``/`` maybe escaped as JSON may (``\/``): a
+# download descriptor's presigned URLs carry their signature there, a credential.
+_URL_QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:(?://|\\/\\/)[^\s\"'<>?]*)\?[^\s\"'<>]*")
+
+
 def _snippet(response: httpx.Response) -> str:
     # Scrubbed before it is cut or its blanks are folded, either of which would leave a
     # part of the key (or a key with two blanks in a row) that no longer matches it.
     text = scrub(response.content.decode("utf-8", errors="replace"), _api_key(response))
+    text = _URL_QUERY.sub(r"\1?[signature hidden]", text)
     text = " ".join(text.split())
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 

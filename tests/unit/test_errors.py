@@ -1149,3 +1149,31 @@ def test_a_reply_nested_deeper_than_the_stack_is_scrubbed_all_the_same(key: str)
         svc.operation("op-1")
     assert info.value.message == "get_operation: bad [redacted]"
     assert info.value.details == {"deep": scrubbed}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bucket.test/a/model.safetensors?X-Amz-Signature=SIG-secret-1&X-Amz-Expires=9",
+        "https:\\/\\/bucket.test\\/a\\/model.safetensors?sig=SIG-secret-1",  # JSON's \/ escape
+    ],
+    ids=["plain", "escaped"],
+)
+def test_a_descriptor_cut_short_is_quoted_without_its_signatures(tmp_path: Path, url: str) -> None:
+    # A reply that is not JSON is quoted in its error: a download descriptor cut short (a
+    # proxy's timeout) showed each file's presigned URL, a credential, whole.
+    artifact = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
+    # The URL first: the error quotes the reply's first 200 characters.
+    cut = f'{{"files":[{{"url":"{url}","name":"model.safetensors","size":3'
+    fake = FakeWeaver()
+    fake.script(
+        "GET",
+        f"/api/v1/artifacts/{artifact}/download",
+        httpx.Response(200, content=cut.encode(), headers={"Content-Type": "application/json"}),
+    )
+    with service(fake, max_retries=0) as svc, pytest.raises(ResponseValidationError) as info:
+        svc.download_weights(uuid.UUID(artifact), tmp_path / "out")
+    assert "the reply is not JSON" in str(info.value)
+    assert "bucket.test" in str(info.value)  # the reply is quoted, up to the query
+    assert "SIG-secret" not in str(info.value)
+    assert "?[signature hidden]" in str(info.value)
