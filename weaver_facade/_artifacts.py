@@ -25,6 +25,7 @@ from weaver_client.types import Unset
 from . import _calls as calls
 from . import _lookup as lookup
 from ._args import check_bool, check_callable, check_choice, check_int, check_seconds
+from ._causes import causes
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -43,6 +44,7 @@ from ._errors import (
     InvalidArgumentError,
     InvalidCheckpointRef,
     NotFoundError,
+    ResponseValidationError,
     UnsafeArtifactPathError,
     WeaverError,
     note_cli_words,
@@ -505,7 +507,15 @@ def _check_kind(artifact_id: object, kind: str, wanted: ArtifactKind | None) -> 
 
 def download_descriptor(artifact_id: uuid.UUID) -> Plan[Descriptor]:
     """The artifact's files and their storage URLs (fresh on each call)."""
-    return descriptor_from_wire((yield calls.get_artifact_download(artifact_id)))
+    try:
+        return descriptor_from_wire((yield calls.get_artifact_download(artifact_id)))
+    except ResponseValidationError as exc:
+        # The frames that read the reply hold its presigned URLs (the parsed JSON, the
+        # generated model, a field's value): pytest shows the arguments of the frame that
+        # raised, -l and rich every frame's locals. The message says what broke the spec.
+        for each in causes(exc):
+            each.__traceback__ = None
+        raise
 
 
 def _given_id(target: object) -> uuid.UUID | None:

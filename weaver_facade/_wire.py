@@ -977,11 +977,13 @@ def drive(plan: Generator[S, Any, R], perform: Callable[[S], Any]) -> R:
         step = next(plan)
         while True:
             try:
-                outcome = perform(step)
+                outcome = [perform(step)]
             except Exception as exc:
                 step = plan.throw(exc)
             else:
-                step = plan.send(outcome)
+                # Handed on, not kept in a local: a traceback through here (-l, rich) showed
+                # the reply the plan failed on, a download descriptor's presigned URLs too.
+                step = plan.send(outcome.pop())
     except StopIteration as stop:
         return cast(R, stop.value)
 
@@ -992,10 +994,10 @@ async def adrive(plan: Generator[S, Any, R], perform: Callable[[S], Awaitable[An
         step = next(plan)
         while True:
             try:
-                outcome = await perform(step)
+                outcome = [await perform(step)]
             except Exception as exc:
                 step = plan.throw(exc)
             else:
-                step = plan.send(outcome)
+                step = plan.send(outcome.pop())  # as ``drive``
     except StopIteration as stop:
         return cast(R, stop.value)

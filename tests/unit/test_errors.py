@@ -8,6 +8,7 @@ import json
 import pickle
 import re
 import sys
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1177,3 +1178,36 @@ def test_a_descriptor_cut_short_is_quoted_without_its_signatures(tmp_path: Path,
     assert "bucket.test" in str(info.value)  # the reply is quoted, up to the query
     assert "SIG-secret" not in str(info.value)
     assert "?[signature hidden]" in str(info.value)
+
+
+_ARTIFACT = "6f1c5d2e-6a55-4d43-9a6e-3f0e8f1f1a01"
+
+
+def _descriptor_breaking_the_spec(fake: FakeWeaver, broken: str) -> None:
+    """A descriptor whose file breaks the spec (made here: no frame of the test holds it)."""
+    url = "https://bucket.test/a/model.safetensors?X-Amz-Signature=SIG-secret-1"
+    file: dict[str, Any] = {"name": "model.safetensors", "size": 3, "sha256": "0" * 64}
+    file |= {"url": [url]} if broken == "url" else {"url": url}
+    if broken == "name":
+        del file["name"]
+    reply = {"artifact_id": _ARTIFACT, "kind": "hf_adapter", "files": [file]}
+    fake.script("GET", f"/api/v1/artifacts/{_ARTIFACT}/download", json_reply(200, reply))
+
+
+@pytest.mark.parametrize("broken", ["name", "url"])
+def test_a_descriptor_breaking_the_spec_shows_no_presigned_url_in_its_traceback(
+    tmp_path: Path, broken: str
+) -> None:
+    # The frames that read the reply hold it (the parsed JSON, the generated model, the
+    # field's value): pytest showed the arguments of the frame that raised (`data = {...
+    # 'url': 'https://...?X-Amz-Signature=...'}`), -l and rich every frame's locals.
+    fake = FakeWeaver()
+    _descriptor_breaking_the_spec(fake, broken)
+    with service(fake, max_retries=0) as svc, pytest.raises(ResponseValidationError) as info:
+        svc.download_weights(uuid.UUID(_ARTIFACT), tmp_path / "out")
+    shown = [
+        str(info.getrepr(funcargs=True, showlocals=True, chain=True)),
+        *traceback.TracebackException.from_exception(info.value, capture_locals=True).format(),
+    ]
+    assert f"field `{broken}`" in shown[0]  # the error is there
+    assert [text for text in shown if "SIG-secret" in text] == []
