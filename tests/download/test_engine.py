@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import attrs
 import httpx
@@ -1872,6 +1873,55 @@ def test_no_presigned_url_in_any_log_record(
     assert not leaked
     retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
     assert [m for m in retried if "small.bin" in m] == []  # the redirect was followed
+
+
+def _echoing_its_query(queries: list[str]) -> Callable[[socket.socket], None]:
+    """A storage host that echoes the request's query in a status line no client takes
+    (each query kept in ``queries``)."""
+
+    def echo(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            line = conn.recv(65536).split(b" ")
+            if len(line) < 2:  # a transfer stopped before it asked
+                return
+            target = line[1].decode()
+            queries.append(target.partition("?")[2])
+            conn.sendall(f"HTTP/1.1 2x0 {queries[-1]}\r\n\r\n".encode())
+
+    return echo
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxied"])
+def test_a_signature_echoed_without_its_question_mark_is_hidden(
+    run: Run,
+    tmp_path: Path,
+    storage: StorageServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    proxied: bool,
+) -> None:
+    # http.client and h11 quote a malformed status line whole: the query it echoed was
+    # logged with each retry, and in the error, where no `?` marked it as a URL's.
+    clear_proxies(monkeypatch)
+    queries: list[str] = []
+    with serving(_echoing_its_query(queries)) as (port, _):
+        url = f"http://127.0.0.1:{port}/o/small.bin?X-Amz-Expires=9&X-Amz-Signature=SIG-secret-0123456789"
+        if proxied:  # the listener stands in for the proxy too
+            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        source = Source(storage, **{"small.bin": {"url": url}})
+        with (
+            caplog.at_level(logging.WARNING, logger="weaver_facade"),
+            pytest.raises(StorageError) as info,
+        ):
+            run(source, tmp_path / "out", DownloadSettings(max_failures=2))
+    retries = [r.getMessage() for r in caplog.records if "storage GET" in r.getMessage()]
+    assert retries, caplog.text
+    assert "2x0" in retries[0]  # the status line is quoted
+    chain = "".join(traceback.format_exception(info.value))
+    # Through the proxy, every file's GET fails so: the first to give up ends them all.
+    signatures = {v for q in queries for _, v in parse_qsl(q) if len(v) >= 16}
+    assert signatures
+    assert [s for s in signatures if s in "".join((*retries, chain))] == []
 
 
 @contextlib.contextmanager
