@@ -19,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import errno
-import functools
 import hashlib
 import os
 import queue
@@ -59,7 +58,7 @@ from ._retry import (
     storage_status_is_retryable,
     wait_before_retry,
 )
-from ._storage_errors import error_code, url_expired
+from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
 from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
 from ._transport import logger
 
@@ -74,11 +73,7 @@ NETWORK_READ = 64 * 1024
 _SHA256 = re.compile(limits.SHA256_PATTERN)
 # A URL's query, which for storage holds the signature; up to a quote or the end.
 _QUERY = re.compile(r"\?[^'\"]*")
-_SIGNATURE_HIDDEN = "[signature hidden]"
-_HIDDEN = f"?{_SIGNATURE_HIDDEN}"
-# A query's values this long are taken for its credentials (a signature, a token); a
-# shorter one (an expiry) is left in the words it may stand in.
-_SIGNATURE_LENGTH = 16
+_HIDDEN = f"?{SIGNATURE_HIDDEN}"
 
 
 def _origin(url: str) -> str | None:
@@ -574,7 +569,7 @@ class Transfer:
 
     def on_failure(self, error: Exception) -> None:
         """The connection failed or dropped: resume from ``offset`` after a wait."""
-        _hide_signature(error, self.file.url)
+        hide_signature(error, self.file.url)
         text = _QUERY.sub(_HIDDEN, str(error))  # it may quote a presigned URL
         problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
         if origin := _origin(self.file.url):  # the API answered: say which host did not
@@ -1091,24 +1086,6 @@ def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> No
             error = future.exception()
             if error is not None and not isinstance(error, Cancelled):
                 raise _shown(error)
-
-
-def _hide_signature(error: BaseException, url: str) -> None:
-    """Take ``url``'s query, and each long value in it, out of the words of ``error`` and
-    the exceptions behind it, in place: storage may echo them where no ``?`` marks them as
-    a URL's (http.client and h11 quote a malformed status line whole)."""
-    query = url.partition("?")[2].partition("#")[0]  # a URL urlsplit refuses too
-    values = (part.partition("=")[2] for part in query.split("&"))
-    words = [query, *(value for value in values if len(value) >= _SIGNATURE_LENGTH)]
-    if not query:
-        return
-    for each in causes(error):
-        each.args = tuple(
-            functools.reduce(lambda text, word: text.replace(word, _SIGNATURE_HIDDEN), words, arg)
-            if isinstance(arg, str)
-            else arg
-            for arg in each.args
-        )
 
 
 def _shown(error: BaseException) -> BaseException:

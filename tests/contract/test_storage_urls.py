@@ -9,18 +9,26 @@ reported as a `storage_range` finding.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import json
+import socket
+import tempfile
+import threading
 from types import SimpleNamespace
 from typing import Any, cast
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from tests.contract.drift import Drift
-from tests.contract.support import quick, serve_emulator
+from tests.contract.support import KEY, quick, serve_emulator
 from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._artifact_steps import STEP_STORAGE, _url
 from weaver_facade.contract._lifecycle import StepFailed, StepResult
+from weaver_facade.contract._report import render_text, to_json
+from weaver_facade.emulator import run_emulator
 
 
 @pytest.mark.parametrize("drift", [Drift.URLS_SERVE_ONCE, Drift.URLS_SERVE_ONCE_GCS])
@@ -113,3 +121,37 @@ def test_a_renewed_url_still_refused_as_expired_is_named_so_not_as_a_key_problem
     )
     assert finding.got == "400 ExpiredToken"
     assert "secret" not in finding.line()
+
+
+def test_a_storage_reply_echoing_its_query_is_reported_without_the_signature() -> None:
+    # h11 quotes a malformed status line whole: a storage host that echoed the query there
+    # had each URL's signature written into the finding, the text report and the JSON.
+    queries: list[str] = []
+
+    def echo(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            line = conn.recv(65536).split(b" ")
+            if len(line) < 2:  # a client gone before it asked
+                return
+            target = line[1].decode()
+            queries.append(target.partition("?")[2])
+            conn.sendall(f"HTTP/1.1 2x0 {queries[-1]}\r\n\r\n".encode())
+
+    def serve(listener: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                echo(listener.accept()[0])
+
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        tempfile.TemporaryDirectory() as data_dir,
+    ):
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+        storage = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with run_emulator(data_dir, api_keys=(KEY,), storage_url=storage) as emu:
+            report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
+    signatures = {v for q in queries for v in parse_qs(q).get("signature", [])}
+    assert signatures, "storage was never asked"
+    shown = "\n".join(render_text(report)) + json.dumps(to_json(report))
+    assert "illegal status line" in shown  # the reply is reported
+    assert [s for s in signatures if s in shown] == []

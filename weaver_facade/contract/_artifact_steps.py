@@ -20,7 +20,7 @@ import httpx
 from weaver_client import limits
 
 from .. import Checkpoint, PollSettings
-from .._storage_errors import error_code, url_expired
+from .._storage_errors import error_code, hide_signature, url_expired
 from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding
 from ._ownership import Sweep, is_export_operation
 from ._patience import RESENT, patient_client
@@ -382,7 +382,7 @@ class ArtifactSteps:
         return response
 
     def _storage_get(self, url: str, headers: dict[str, str] | None) -> httpx.Response:
-        return _from_storage(lambda: self.storage.get(url, headers=headers))
+        return _from_storage(lambda: self.storage.get(url, headers=headers), url)
 
     def _fetch(self, r: StepResult, item: dict[str, Any]) -> _Fetched:
         sc = self.sc
@@ -393,7 +393,9 @@ class ArtifactSteps:
         renewed = False
         while True:
             request = self.storage.build_request("GET", url.url)
-            read = _from_storage(functools.partial(self._read, r, url, may_renew=not renewed))
+            read = _from_storage(
+                functools.partial(self._read, r, url, may_renew=not renewed), url.url
+            )
             if read is not None:
                 break
             # Expired on the way (a long download before it, say): a fresh URL, asked of
@@ -502,14 +504,16 @@ class ArtifactSteps:
         )
 
 
-def _from_storage(get: Callable[[], _T]) -> _T:
-    """``get()``, a request to storage, sent again while the network cuts it, at most
-    ``_STORAGE_TRIES`` times in all."""
+def _from_storage(get: Callable[[], _T], url: str) -> _T:
+    """``get()``, a request to storage for ``url``, sent again while the network cuts it,
+    at most ``_STORAGE_TRIES`` times in all; the last failure without its signature (the
+    report quotes it, and storage may echo the query in a reply h11 quotes whole)."""
     for tries in range(1, _STORAGE_TRIES + 1):
         try:
             return get()
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             if tries == _STORAGE_TRIES:
+                hide_signature(exc, url)
                 raise
     raise AssertionError("unreachable")
 
