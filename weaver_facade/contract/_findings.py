@@ -15,6 +15,7 @@ from .._redact import replace_key
 __all__ = [
     "API_KEY_HEADER",
     "AVAILABILITY",
+    "DATE_TIME_EXPECTED",
     "IDEMPOTENCY_HEADER",
     "KEY_PLACEHOLDER",
     "PYTHON_NAMES",
@@ -34,6 +35,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # one still answered so is an availability problem (this check), not a contract finding.
 RETRIES = 3
 AVAILABILITY = "availability"
+# What a reply's `format: date-time` field must be: one serializer writes every time, so
+# the defect is the server's, however many replies show it (``fold_server_wide``).
+DATE_TIME_EXPECTED = "an RFC 3339 date-time with its time zone, such as 2026-01-01T00:00:00Z"
 # Reproductions read the key from the environment, so reports can be shared as they are.
 KEY_PLACEHOLDER = "$WEAVER_API_KEY"
 _KEY_ARG = f'"{API_KEY_HEADER}: {KEY_PLACEHOLDER}"'
@@ -137,14 +141,16 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
 
 def _server_wide(finding: Finding) -> tuple[str, str] | None:
     """The key of a defect the server has everywhere, or ``None``: a required header it
-    leaves out, the shape of its error bodies, its answer to an undeclared method, and
-    being unavailable."""
+    leaves out, the shape of its error bodies, its times, its answer to an undeclared
+    method, and being unavailable."""
     if finding.check == AVAILABILITY:
         return ("availability", "")
     if finding.check == "response_headers_conformance":
         return ("header", finding.expected)
     if finding.check == "response_schema_conformance" and finding.message.startswith("Error:"):
         return ("error body", finding.message)
+    if finding.check == "response_schema_conformance" and finding.expected == DATE_TIME_EXPECTED:
+        return ("date-time", "")
     if finding.check == "unsupported_method":  # 405 without `Allow`, say, on every route
         # Whatever each reply was (a 405 without `Allow`, an HTML 501), one answer.
         return ("unsupported method", "")

@@ -34,6 +34,7 @@ from .._spec_schema import (
     spec_path,
     unknown_fields,
 )
+from ._findings import DATE_TIME_EXPECTED
 from ._ownership import ARTIFACT_KINDS, is_artifact_kind
 
 __all__ = [
@@ -284,7 +285,9 @@ class Spec:
         so that such a value is excused alike in a reply that breaks the spec otherwise."""
         kept: list[jsonschema.exceptions.ValidationError] = []
         excused: list[BeyondRule] = []
-        for error in self.schemas.validator(pointer).iter_errors(value):
+        # Formats too: a time without its zone is no RFC 3339 date-time, though the
+        # facade's `datetime.fromisoformat` reads one (as a naive time).
+        for error in self.schemas.validator(pointer, formats=True).iter_errors(value):
             found = self._taken_alone(error, taken) if taken else None
             if found is None:
                 kept.append(error)
@@ -745,6 +748,14 @@ def _schema_problem(
             f"{subject}: {_short(value)} does not match {whose} "
             f"`{error.validator_value}`{gloss}{at}",
             expected=f"a match of {error.validator_value}",
+            got=_short(value),
+        )
+    if error.validator == "format" and error.validator_value == "date-time":
+        return Problem(
+            "response_schema_conformance",
+            f"{subject}: {_short(value)} is no RFC 3339 date-time: it needs its time zone "
+            f"(`Z` or an offset such as `+00:00`){at}",
+            expected=DATE_TIME_EXPECTED,
             got=_short(value),
         )
     if error.validator == "type":
