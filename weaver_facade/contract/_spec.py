@@ -413,6 +413,17 @@ class Spec:
             return problems
         if self.without_body(op, status, body):
             return problems  # the real service promises no body here
+        ctype = lowered.get("content-type")
+        if ctype is not None and ctype.split(";")[0].strip().lower() != "application/json":
+            problems.append(
+                Problem(
+                    "content_type_conformance",
+                    f"the {status} reply's Content-Type is `{ctype}`, where the spec documents "
+                    "`application/json`",
+                    expected="Content-Type application/json",
+                    got=ctype,
+                )
+            )
         try:
             data = json.loads(body)
         except ValueError:
