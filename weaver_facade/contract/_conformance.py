@@ -521,6 +521,8 @@ def _problems_for(
     if op is None or response is None:
         return None
     headers = {k: v[0] for k, v in response.headers.items() if v}
+    if check == "not_a_server_error":  # schemathesis' own has a title and no message
+        return [_server_error(response.status_code, headers, response.content or b"")]
     if isinstance(failure, RejectedPositiveData):
         return [spec.describe_refusal(op, case.body, response.status_code, response.content)]
     if check in (
@@ -545,6 +547,27 @@ def _problems_for(
         ):
             return []  # only values the run set: a note (``_taken_note``)
     return None
+
+
+def _server_error(status: int, headers: Mapping[str, str], body: bytes) -> Problem:
+    """A 5xx reply in words: the Error body's code and message, else what the body was."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        said = f"`{data['error']}`: {str(data.get('message', ''))[:200]}"
+    elif not body.strip():
+        said = "no body"
+    else:
+        ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "untyped")
+        said = f"a {ctype} body"
+    return Problem(
+        "not_a_server_error",
+        f"the server failed with {status} ({said})",
+        expected="a reply below 500 (503 only to ask to try later)",
+        got=str(status),
+    )
 
 
 _REJECTED = "negative_data_rejection"
