@@ -178,6 +178,24 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+def _where_json_breaks(body: bytes, error: ValueError) -> str:
+    """Where ``body`` stops being JSON, with what comes on either side: a stray byte
+    after a long body is far from its start."""
+    if isinstance(error, json.JSONDecodeError):
+        before, after = error.doc[: error.pos], error.doc[error.pos :]
+        what = "extra data after the JSON value" if error.msg == "Extra data" else error.msg
+        where = f"{what[:1].lower()}{what[1:]} at character {error.pos}"
+    elif isinstance(error, UnicodeDecodeError):
+        raw_before, raw_after = body[: error.start], body[error.start :]
+        before = raw_before.decode("utf-8", "replace")
+        after = raw_after.decode("utf-8", "replace")
+        where = f"not UTF-8 at byte {error.start}"
+    else:
+        return f"{error}: {body[:_SHOWN]!r}"
+    shown_after = repr(after[:20]) if after else "the end"
+    return f"{where}: {before[-20:]!r} then {shown_after}"
+
+
 def _pointer(*segments: str) -> str:
     return "/".join(s.replace("~", "~0").replace("/", "~1") for s in segments)
 
@@ -413,6 +431,21 @@ class Spec:
             return problems
         if self.without_body(op, status, body):
             return problems  # the real service promises no body here
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            sent_as = lowered.get("content-type", "none")
+            problems.append(
+                Problem(
+                    "response_schema_conformance",
+                    f"the {status} reply is not JSON ({_where_json_breaks(body, exc)}; "
+                    f"content-type {sent_as!r})",
+                    expected="a JSON body",
+                    got=f"content-type {sent_as}",
+                )
+            )
+            return problems
+        # A JSON body under another type; one that is no JSON at all is named above, once.
         ctype = lowered.get("content-type")
         if ctype is not None and ctype.split(";")[0].strip().lower() != "application/json":
             problems.append(
@@ -424,20 +457,6 @@ class Spec:
                     got=ctype,
                 )
             )
-        try:
-            data = json.loads(body)
-        except ValueError:
-            ctype = lowered.get("content-type", "none")
-            snippet = body[:_SHOWN].decode("utf-8", "replace")
-            problems.append(
-                Problem(
-                    "response_schema_conformance",
-                    f"the {status} reply is not JSON (content-type {ctype!r}): {snippet!r}",
-                    expected="a JSON body",
-                    got=f"content-type {ctype}",
-                )
-            )
-            return problems
         instead = self._result_instead(op, media["schema"], status, data)
         if instead is not None:
             return [*problems, instead]
