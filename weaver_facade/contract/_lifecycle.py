@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -971,11 +971,7 @@ class _Step:
         elif isinstance(exc, WeaverError):
             scenario.from_error(exc, self.operation_id, result)
         elif isinstance(exc, httpx.HTTPError):
-            result.findings.append(
-                scenario.finding(
-                    self.operation_id, "server_answers", f"no reply: {exc!r}", "a reply", "none"
-                )
-            )
+            result.findings.append(self._no_reply(exc))
         elif isinstance(exc, Exception):
             # A reply so odd that the kit itself tripped over it: still a finding, not a crash.
             result.findings.append(
@@ -994,6 +990,26 @@ class _Step:
             result.detail = result.findings[0].message
         scenario.outcome.steps.append(result)
         return exc is None or isinstance(exc, Exception)
+
+    def _no_reply(self, exc: httpx.HTTPError) -> Finding:
+        """The request that got no reply, by the spec's route, and how long the step
+        waited: retries of a held request can take minutes."""
+        scenario = self.scenario
+        waited = f"the step gave up after {time.monotonic() - self.started:.0f} s, retries included"
+        try:
+            request: httpx.Request | None = exc.request
+        except RuntimeError:  # raised before a request was built
+            request = None
+        if request is None:
+            message = f"no reply ({type(exc).__name__}); {waited}"
+            return scenario.finding(self.operation_id, "server_answers", message, "a reply", "none")
+        path = request.url.path
+        base = scenario.watcher.base_path
+        op = scenario.spec.match(request.method, path[len(base) :] if base else path)
+        message = f"no reply to {request.method} {path} ({type(exc).__name__}); {waited}"
+        operation = op.label if op is not None else self.operation_id
+        found = scenario.finding(operation, "server_answers", message, "a reply", "none")
+        return replace(found, curl=curl_for_request(request, scenario.s.api_key))
 
 
 _LOAD_STEPS = (STEP_LOAD, STEP_RESUME)
