@@ -196,6 +196,34 @@ def _where_json_breaks(body: bytes, error: ValueError) -> str:
     return f"{where}: {before[-20:]!r} then {shown_after}"
 
 
+def _header_value_problem(
+    status: int, name: str, header: Mapping[str, Any], value: str
+) -> Problem | None:
+    """``value`` of the documented header ``name`` against its schema, when that is an
+    integer's (`Retry-After`: seconds; an HTTP-date is not): a client waits by it."""
+    schema = header.get("schema") or {}
+    if schema.get("type") != "integer":
+        return None
+    low, high = schema.get("minimum"), schema.get("maximum")
+    text = value.strip()
+    if re.fullmatch(r"-?[0-9]+", text):
+        seconds = int(text)
+        if (low is None or seconds >= low) and (high is None or seconds <= high):
+            return None
+    rule = "an integer"
+    if low is not None and high is not None:
+        rule += f" from {low} to {high}"
+    elif low is not None or high is not None:
+        rule += f" >= {low}" if low is not None else f" <= {high}"
+    gloss = f" ({str(header['description']).strip()})" if header.get("description") else ""
+    return Problem(
+        "response_headers_conformance",
+        f"the {status} reply's `{name}` is {value!r}, where the spec has {rule}{gloss}",
+        expected=f"header {name}: {rule}",
+        got=repr(value),
+    )
+
+
 def _pointer(*segments: str) -> str:
     return "/".join(s.replace("~", "~0").replace("/", "~1") for s in segments)
 
@@ -425,6 +453,9 @@ class Spec:
                         got="no such header",
                     )
                 )
+            elif name.lower() in lowered:
+                wrong = _header_value_problem(status, name, header, lowered[name.lower()])
+                problems.extend([wrong] if wrong is not None else [])
         content = reply.get("content") or {}
         media = content.get("application/json")
         if media is None or "schema" not in media:
