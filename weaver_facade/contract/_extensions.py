@@ -35,7 +35,6 @@ How each is decided:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import time
@@ -154,6 +153,8 @@ class _Probe:
         #: The start of every probe checkpoint's name, this run's alone.
         self.named = f"contract-probe-{self.tag}-"
         self.schemas = SpecSchemas(document)
+        #: The probe's artifacts found by id, which its clean-up deletes.
+        self.artifacts: list[str] = []
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """``url``'s reply. A reply lost on the way (the connection closed, or reset) is
@@ -388,8 +389,7 @@ class _Probe:
         found = self.send("GET", f"/api/v1/artifacts/{artifact['id']}")
         if found.status_code == 200 and found.json().get("id") == artifact["id"]:
             self.result.decide("artifact-by-id", True, "GET /artifacts/{id} found it")
-            with contextlib.suppress(httpx.HTTPError):  # best effort, as the clean-up below
-                self.http.delete(f"/api/v1/artifacts/{artifact['id']}")
+            self.artifacts.append(str(artifact["id"]))
         elif found.status_code in (404, 405):
             why = f"GET /artifacts/{{id}} of an existing artifact: {found.status_code}"
             self.result.decide("artifact-by-id", False, why)
@@ -492,6 +492,9 @@ class _Probe:
                 found = sweep.find([model_id], self.ours)
                 sweep.send("POST", f"/api/v1/models/{model_id}/terminate")
                 self.result.left = sweep.checkpoints([model_id], self.ours, found)
+                # Last: an artifact costs no GPU, and a held delete has only what is left.
+                for artifact_id in self.artifacts:
+                    sweep.send("DELETE", f"/api/v1/artifacts/{artifact_id}")
 
     def ours(self, checkpoint: Mapping[str, Any]) -> bool:
         """Whether the probe gave ``checkpoint`` (a listed one) its name."""
