@@ -933,8 +933,11 @@ class Scenario:
             if self.service is not None:
                 with suppress(Exception):
                     self.service.close()
+            base_path = httpx.URL(self.s.base_url).path.rstrip("/")
             for model in self.models:
-                sweep.send("POST", f"/api/v1/models/{model.model_id}/terminate")
+                path = f"/api/v1/models/{model.model_id}/terminate"
+                if base_path + path not in self.bound.done:  # else the close's did it
+                    sweep.send("POST", path)
             self.artifacts.cleanup(sweep)
             for checkpoint_id in self.checkpoint_ids:
                 sweep.delete(str(checkpoint_id))

@@ -429,6 +429,9 @@ class SweepBound(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self._inner = inner
         self.sweep: Sweep | None = None
+        #: The paths of the POSTs answered 2xx during a sweep (the close's terminates),
+        #: which the sweep need not send again.
+        self.done: set[str] = set()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         sweep = self.sweep
@@ -436,7 +439,10 @@ class SweepBound(httpx.BaseTransport):
             return self._inner.handle_request(request)
         with sweep.ends():  # the body too
             response = self._inner.handle_request(sweep.bound(request))
-            return copy_with(response, raw_body(response), request)
+            reply = copy_with(response, raw_body(response), request)
+        if request.method == "POST" and reply.is_success:
+            self.done.add(request.url.path)
+        return reply
 
     def sleep(self, seconds: float) -> None:
         """The waits of the client it sends for (``ServiceClient(sleep=...)``): its
