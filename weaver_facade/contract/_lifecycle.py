@@ -19,8 +19,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from weaver_client import limits
 
 from .. import (
     APIConnectionError,
@@ -131,6 +133,8 @@ class Watcher:
         # What the sheet leaves open and a client may trip on: a note each, once.
         self.notes: list[str] = []
         self.enabled = True
+        #: Each operation seen in a terminal status, with that status.
+        self.finished: dict[str, str] = {}
 
     def see(self, response: httpx.Response) -> None:
         """Check one reply (already read)."""
@@ -149,6 +153,7 @@ class Watcher:
             op, response.status_code, dict(response.headers), response.content
         )
         problems.extend(self.results.check(op, response.status_code, response.content))
+        problems.extend(self._still_finished(exchange))
         self._note_done_without_result(exchange)
         for problem in problems:
             if problem.check == HEADERS_CHECK:
@@ -157,6 +162,42 @@ class Watcher:
                 continue
             self.add(exchange, problem)
             self.flagged.add(len(self.exchanges) - 1)
+
+    def _still_finished(self, exchange: Exchange) -> list[Problem]:
+        """An operation seen `done` or `error` must stay so: a client stops polling at a
+        terminal status, and one that reads the operation again must see the same."""
+        op = exchange.op
+        starts = op is not None and op.operation_id in self.results.results
+        if op is None or not exchange.response.is_success:
+            return []
+        if op.operation_id != "get_operation" and not starts:
+            return []
+        try:
+            data = exchange.response.json()
+        except ValueError:
+            return []
+        if not isinstance(data, dict) or is_artifact_kind(data.get("kind")):
+            return []
+        op_id, status = data.get("id"), data.get("status")
+        if not isinstance(op_id, str) or not isinstance(status, str):
+            return []
+        before = self.finished.get(op_id)
+        if before is None:
+            if status in limits.OPERATION_STATUS_TERMINAL:
+                self.finished[op_id] = status
+            return []
+        if status == before:
+            return []
+        terminal = ", ".join(f"`{s}`" for s in sorted(limits.OPERATION_STATUS_TERMINAL))
+        return [
+            Problem(
+                "operation_terminal",
+                f"operation `{op_id}` is `{status}` after `{before}`: {terminal} are terminal, "
+                "and an operation that reached one never changes (clients stop polling there)",
+                expected=f"`{before}` for good",
+                got=f"`{status}`",
+            )
+        ]
 
     def _note_done_without_result(self, exchange: Exchange) -> None:
         """An operation's POST answered ``done`` without ``response``: the sheet's reply is
@@ -607,6 +648,7 @@ class Scenario:
             saved = self._save(trainer, name, include_optimizer=True, result=r)
             if saved is not None:
                 self._check_checkpoint(r, saved, path, CheckpointType.WEIGHT_AND_OPTIMIZER, "save")
+                self._read_again("save_checkpoint")
 
         # What the model does next from the saved state: the loads must reproduce it.
         continuation: list[float] = []
@@ -635,6 +677,20 @@ class Scenario:
             self.skip(STEP_TTL, f"the checkpoint {path} was neither saved nor listed")
         self.artifacts.run(saved)
         self._errors(trainer, name, path, refused)
+
+    def _read_again(self, operation_id: str) -> None:
+        """Read the last finished operation that ``operation_id`` started once more: the
+        facade stops at `done`, so only a second read shows one that does not stay so
+        (the watcher's ``_still_finished``)."""
+        started = self.watcher.last(operation_id)
+        try:
+            data = started.response.json() if started is not None else None
+        except ValueError:
+            return
+        op_id = data.get("id") if isinstance(data, dict) else None
+        if isinstance(op_id, str) and op_id in self.watcher.finished:
+            url = f"{self.s.base_url}/api/v1/operations/{quote(op_id, safe='')}"
+            self.raw.get(url, headers=self._key_header())
 
     def _save(
         self, trainer: TrainingClient, name: str, *, include_optimizer: bool, result: StepResult
