@@ -386,8 +386,10 @@ def test_a_sweep_through_the_kits_patient_client_ends_near_its_budget_too() -> N
     patient = httpx.Client(transport=PatientHTTPTransport(httpx.MockTransport(busy)))
     with patient as http:
         started = time.monotonic()
-        assert Sweep(http, budget, root="http://kit.test").send("GET", "/api/v1/models") is None
+        reply = Sweep(http, budget, root="http://kit.test").send("GET", "/api/v1/models")
         took = time.monotonic() - started
+    assert reply is not None, "the server answered: its 503 is the reply"
+    assert reply.status_code == 503
     assert took < budget + 2.0
     assert attempts == ["/api/v1/models"], "the sweep's budget has no room for a 2 s wait"
 

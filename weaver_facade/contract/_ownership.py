@@ -274,10 +274,12 @@ class Sweep:
         self._lists: dict[str, set[str] | None] = {}
 
     def send(self, method: str, path: str, **params: str | int) -> httpx.Response | None:
-        """The reply, or ``None``: none within the budget."""
+        """The reply, or ``None``: none within the budget. A 429 or 503 whose wait ends past
+        the budget is the reply: the server answered."""
+        later: httpx.Response | None = None
         for attempt in range(4):
             if self._clock() > self._ends:
-                return None
+                return later
             wait = 0.25 * 2**attempt
             try:
                 with self.ends():
@@ -291,15 +293,16 @@ class Sweep:
                     )
                 if reply.status_code not in (429, 503):
                     return reply
+                later = reply
                 wait = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
             except httpx.InvalidURL:
                 return None  # an id of a server's reply that no URL can hold: nothing to ask
             except (httpx.HTTPError, ValueError):
                 pass
             if self._clock() + wait > self._ends:
-                return None
+                return later
             self._sleep(wait)
-        return None
+        return later
 
     def _time_left(self) -> float:
         """The time a request sent now may take: the budget left, at least ``_FLOOR``."""
