@@ -62,6 +62,9 @@ _NAMED = 5
 # The shortest timeout a clean-up request gets, however little of its budget is left:
 # one sent with next to none would fail for want of time alone.
 _FLOOR = 1.0
+# The most of a clean-up's budget one request may take, its retries included: a server
+# that holds the first request (a listing) leaves time for the terminates after it.
+_SHARE = 0.25
 
 
 class Ownership:
@@ -247,8 +250,9 @@ def left_note(left: Mapping[str, Iterable[Left]], *, deletable: bool) -> str | N
 
 class Sweep:
     """The requests of a clean-up: best effort, all within ``budget`` seconds (each
-    request's timeouts cut to the time left, but at least ``_FLOOR``: a server that stops
-    answering costs at most that much more), each sent again by the sweep itself (never
+    request's timeouts, its retries' too, cut to a share of it or the time left, if less,
+    but at least ``_FLOOR``: a server that stops answering costs at most that much more,
+    and one held request leaves time for the others), each sent again by the sweep itself (never
     by the kit's patient transports, ``RETRIES_OWN``) after a 429 or 503 (as
     ``Retry-After`` says) or a lost reply. ``root`` comes before each path, and
     ``headers`` go with each request."""
@@ -266,6 +270,7 @@ class Sweep:
         self._http = http
         self._clock = clock
         self._ends = clock() + budget
+        self._share = max(budget * _SHARE, _FLOOR)
         self._root = root
         self._headers = dict(headers or {})
         self._sleep = sleep
@@ -277,18 +282,19 @@ class Sweep:
         """The reply, or ``None``: none within the budget. A 429 or 503 whose wait ends past
         the budget is the reply: the server answered."""
         later: httpx.Response | None = None
+        until = self._until()
         for attempt in range(4):
-            if self._clock() > self._ends:
+            if self._clock() > until:
                 return later
             wait = 0.25 * 2**attempt
             try:
-                with self.ends():
+                with self.ends(until):
                     reply = self._http.request(
                         method,
                         self._root + path,
                         params=params or None,
                         headers=self._headers,
-                        timeout=self._timeout(self._http.timeout),
+                        timeout=self._timeout(self._http.timeout, until),
                         extensions={RETRIES_OWN: True},
                     )
                 if reply.status_code not in (429, 503):
@@ -299,19 +305,25 @@ class Sweep:
                 return None  # an id of a server's reply that no URL can hold: nothing to ask
             except (httpx.HTTPError, ValueError):
                 pass
-            if self._clock() + wait > self._ends:
+            if self._clock() + wait > until:
                 return later
             self._sleep(wait)
         return later
 
-    def _time_left(self) -> float:
-        """The time a request sent now may take: the budget left, at least ``_FLOOR``."""
-        return max(self._ends - self._clock(), _FLOOR)
+    def _until(self) -> float:
+        """When a request sent now (with its retries) must end: its share of the budget,
+        or the budget's end if sooner."""
+        return min(self._ends, self._clock() + self._share)
 
-    def ends(self) -> contextlib.AbstractContextManager[None]:
+    def _time_left(self, until: float | None = None) -> float:
+        """The time a request sent now may take: until ``until`` (by default its share),
+        at least ``_FLOOR``."""
+        return max((self._until() if until is None else until) - self._clock(), _FLOOR)
+
+    def ends(self, until: float | None = None) -> contextlib.AbstractContextManager[None]:
         """The end of a request sent in it, at its socket (``_socket_deadline``): httpx's
         timeouts bound each wait for bytes, and a reply sent a byte at a time none."""
-        return ends(time.monotonic() + self._time_left())
+        return ends(time.monotonic() + self._time_left(until))
 
     def wait(self, seconds: float) -> None:
         """Sleep ``seconds``, but not past the budget: another client's wait before a
@@ -329,9 +341,9 @@ class Sweep:
         request.extensions = {**request.extensions, "timeout": self._timeout(own).as_dict()}
         return request
 
-    def _timeout(self, own: httpx.Timeout) -> httpx.Timeout:
-        """``own`` timeouts, each cut to the budget left (at least ``_FLOOR``)."""
-        left = self._time_left()
+    def _timeout(self, own: httpx.Timeout, until: float | None = None) -> httpx.Timeout:
+        """``own`` timeouts, each cut to the time left (``_time_left``)."""
+        left = self._time_left(until)
         return httpx.Timeout(
             connect=_capped(own.connect, left),
             read=_capped(own.read, left),
