@@ -513,7 +513,8 @@ class Scenario:
                 return
             got = f"{got}, then an operation that ended in `error` [{refused.code}]"
         elif isinstance(refused, APIError) and refused.status_code in statuses:
-            if code and refused.code != code:
+            # No code at all: an Error body that breaks the spec, the watcher's finding.
+            if code and refused.code is not None and refused.code != code:
                 self.outcome.notes.append(
                     f"{what}: {refused.status_code} {refused.code}, where {code} is usual"
                 )
