@@ -192,20 +192,13 @@ def test_an_interrupted_operation_says_what_to_do_after_the_restart(
 def test_an_operation_a_stop_interrupts_says_what_to_do(tmp_path: Path) -> None:
     # A stop that lets the emulator close fails the operations under way itself, which
     # said only "the server is shutting down".
-    latency = {"export_checkpoint": 60, "forward_backward": 60}
-    with (
-        run_emulator(tmp_path, api_keys=(KEY,), latency=latency) as first,
-        ServiceClient(first.base_url, KEY) as service,
-    ):
-        trainer = service.create_training_client("weaver-tiny", keep=True)
-        export = trainer.export_weights(trainer.save_state("kept"), wait=False)
-        step = trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
+    _, export_id, step_id = _stopped_under_an_export_and_a_step(tmp_path)
     with (
         run_emulator(tmp_path, api_keys=(KEY,)) as second,
         httpx.Client(base_url=second.base_url + API, headers={"X-WEAVER-API-KEY": KEY}) as c,
     ):
-        exported = c.get(f"/operations/{export.id}").json()
-        stepped = c.get(f"/operations/{step.id}").json()
+        exported = c.get(f"/operations/{export_id}").json()
+        stepped = c.get(f"/operations/{step_id}").json()
     assert_says_what_to_do(exported, stepped)
 
 
@@ -213,6 +206,27 @@ def test_the_facade_adds_no_advice_the_emulator_gives_already(tmp_path: Path) ->
     # The facade advises a new model and a checkpoint loaded into it where the server's
     # message does not say so (the real service's need not): the emulator's does, and the
     # errors say it once.
+    model_id, export_id, step_id = _stopped_under_an_export_and_a_step(tmp_path)
+    with (
+        run_emulator(tmp_path, api_keys=(KEY,)) as second,
+        ServiceClient(second.base_url, KEY) as s,
+    ):
+        with pytest.raises(OperationFailedError) as stepped:
+            s.operation(step_id).result()
+        with pytest.raises(OperationFailedError) as exported:
+            s.operation(export_id, Artifact).result()
+        with pytest.raises(ModelStateLostError) as lost:
+            s.training_client(model_id).optim_step()
+    for caught in (stepped, exported, lost):
+        assert getattr(caught.value, "__notes__", []) == []
+    assert "create a new model and load a checkpoint into it" in str(stepped.value)
+    assert "export the checkpoint again" in str(exported.value)
+    assert "create a new model and load a checkpoint into it" in str(lost.value)
+
+
+def _stopped_under_an_export_and_a_step(tmp_path: Path) -> tuple[str, str, str]:
+    """An emulator stopped (and let close) with an export and a step of a model under way:
+    the model's id, the export's and the step's operation ids."""
     latency = {"export_checkpoint": 60, "forward_backward": 60}
     with (
         run_emulator(tmp_path, api_keys=(KEY,), latency=latency) as first,
@@ -221,21 +235,7 @@ def test_the_facade_adds_no_advice_the_emulator_gives_already(tmp_path: Path) ->
         trainer = service.create_training_client("weaver-tiny", keep=True)
         export = trainer.export_weights(trainer.save_state("kept"), wait=False)
         step = trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
-    with (
-        run_emulator(tmp_path, api_keys=(KEY,)) as second,
-        ServiceClient(second.base_url, KEY) as s,
-    ):
-        with pytest.raises(OperationFailedError) as stepped:
-            s.operation(step.id).result()
-        with pytest.raises(OperationFailedError) as exported:
-            s.operation(export.id, Artifact).result()
-        with pytest.raises(ModelStateLostError) as lost:
-            s.training_client(trainer.model_id).optim_step()
-    for caught in (stepped, exported, lost):
-        assert getattr(caught.value, "__notes__", []) == []
-    assert "create a new model and load a checkpoint into it" in str(stepped.value)
-    assert "export the checkpoint again" in str(exported.value)
-    assert "create a new model and load a checkpoint into it" in str(lost.value)
+    return trainer.model_id, export.id, step.id
 
 
 def assert_says_what_to_do(exported: Json, stepped: Json) -> None:
