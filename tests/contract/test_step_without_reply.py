@@ -27,7 +27,7 @@ def test_a_step_without_a_reply_names_the_request_and_the_wait() -> None:
     assert finding.operation == "GET /api/v1/models/{model_id}"
     assert finding.check == "server_answers"
     assert finding.message.startswith(
-        "no reply to GET /api/v1/models/m-1 (ReadTimeout); the step gave up after "
+        "no reply to GET /api/v1/models/m-1 (ReadTimeout: timed out); the step gave up after "
     )
     assert finding.message.endswith(" s, retries included")
     key = '"X-WEAVER-API-KEY: $WEAVER_API_KEY"'

@@ -40,6 +40,7 @@ from .. import (
     WeaverError,
     datum_from_tokens,
 )
+from .._storage_errors import hide_signature
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
 from ._ownership import Left, Sweep, SweepBound, is_artifact_kind
@@ -1066,9 +1067,13 @@ class _Step:
         path = request.url.path
         base = scenario.watcher.base_path
         op = scenario.spec.match(request.method, path[len(base) :] if base else path)
-        message = f"no reply to {request.method} {path} ({type(exc).__name__}); {waited}"
-        operation = op.label if op is not None else self.operation_id
-        found = scenario.finding(operation, "server_answers", message, "a reply", "none")
+        # The failure's words say what came instead; storage may echo its URL's signature.
+        hide_signature(exc, str(request.url))
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        message = f"no reply to {request.method} {path} ({what}); {waited}"
+        if op is None:  # a storage URL, whose query is a credential: no command to repeat it
+            return scenario.finding(self.operation_id, "server_answers", message, "a reply", "none")
+        found = scenario.finding(op.label, "server_answers", message, "a reply", "none")
         return replace(found, curl=curl_for_request(request, scenario.s.api_key))
 
 
