@@ -205,6 +205,26 @@ def test_a_number_option_takes_ascii_digits_only(option: str) -> None:
             param.type.convert(written, param, None)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--port", "70000", "a whole number from 0 to 65535"),
+        ("--port", "-1", "a whole number from 0 to 65535"),
+        ("--url-ttl", "0", "a number of seconds greater than 0"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_in_the_cli_words(
+    option: str, value: str, said: str
+) -> None:
+    # click's words were left: `70000 is not in the range 0<=x<=65535.`, `0.0 is not in
+    # the range x>0.`, where `weaver-facade`'s options say what they take.
+    result = CliRunner().invoke(main, ["emulator", option, value])
+    assert result.exit_code == 2, result.output
+    expected = f"error: Invalid value for '{option}': {value!r} is not {said}"
+    assert result.stderr.startswith(expected), result.stderr
+    assert "range" not in result.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_temporary_data_dir_is_removed_when_stopped(sig: signal.Signals) -> None:
     # uvicorn re-raises the signal that stopped it; SIGTERM's default action ended the

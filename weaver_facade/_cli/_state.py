@@ -393,26 +393,43 @@ def _in_ascii(value: object) -> bool:
     return not isinstance(value, str) or (value.isascii() and "_" not in value)
 
 
+def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    """A range in words (``from 1 to 64``, ``greater than 0``), after a space; click's own
+    were ``is not in the range 1<=x<=64.``."""
+    if low is not None and high is not None and not (low_open or high_open):
+        return f" from {low} to {high}"
+    words = []
+    if low is not None:
+        words.append(f"{'greater than' if low_open else 'at least'} {low}")
+    if high is not None:
+        words.append(f"{'less than' if high_open else 'at most'} {high}")
+    return f" {' and '.join(words)}" if words else ""
+
+
 class WholeNumber(click.IntRange):
-    """``click.IntRange``, in ASCII digits only (``_in_ascii``)."""
+    """``click.IntRange``, in ASCII digits only (``_in_ascii``), refused in words."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not _in_ascii(value):
             self.fail(f"{value!r} is not a whole number in digits 0-9", param, ctx)
-        return super().convert(value, param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            span = _bounds(self.min, self.max, self.min_open, self.max_open)
+            self.fail(f"{value!r} is not a whole number{span}", param, ctx)
 
 
 class _Seconds(click.FloatRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        span = _bounds(self.min, self.max, self.min_open, self.max_open)
         try:
             if not _in_ascii(value):
                 raise ValueError(value)
-            float(value)
-        except (TypeError, ValueError):  # click's own words: "is not a valid float range"
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        seconds = super().convert(value, param, ctx)
+            seconds = super().convert(value, param, ctx)
+        except (TypeError, ValueError, click.BadParameter):  # click's: "not a valid float range"
+            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
         if seconds != seconds:  # NaN passes every range check; the wait then ended at once
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
         return seconds
 
 

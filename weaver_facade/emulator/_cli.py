@@ -88,7 +88,7 @@ class _Command(click.Command):
 
 class _InDigits(click.ParamType[Any, Any]):
     """A number in ASCII digits only (``in_ascii``), refused in the words of
-    ``weaver-facade``'s options."""
+    ``weaver-facade``'s options: what it takes (``taken``), and within what bounds."""
 
     refusal = "a number"
 
@@ -98,7 +98,14 @@ class _InDigits(click.ParamType[Any, Any]):
                 in_ascii(value)
             except ValueError:
                 self.fail(f"{value!r} is not {self.refusal}", param, ctx)
-        return super().convert(value, param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            # click's own words: "70000 is not in the range 0<=x<=65535."
+            self.fail(f"{value!r} is not {self.taken()}", param, ctx)
+
+    def taken(self) -> str:
+        return self.refusal
 
 
 class _Integer(_InDigits, click.types.IntParamType):
@@ -106,11 +113,15 @@ class _Integer(_InDigits, click.types.IntParamType):
 
 
 class _WholeNumber(_Integer, click.IntRange):
-    pass
+    def taken(self) -> str:
+        return f"a whole number from {self.min} to {self.max}"
 
 
 class _Seconds(_InDigits, click.FloatRange):
     refusal = "a number of seconds"
+
+    def taken(self) -> str:  # a lower bound only, as --url-ttl's
+        return f"{self.refusal} {'greater than' if self.min_open else 'at least'} {self.min}"
 
 
 @contextlib.contextmanager
