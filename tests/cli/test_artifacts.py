@@ -444,6 +444,50 @@ def test_an_artifact_path_of_another_model_than_model_is_refused(cli: Cli, tmp_p
     assert not out.exists()
 
 
+def _suggested(stderr: str) -> list[list[str]]:
+    """The commands an error line suggests, each as its words after `weaver-facade`."""
+    found = re.findall(r"`weaver-facade ([^`]+)`", stderr)
+    return [command.split() for command in found]
+
+
+@pytest.mark.parametrize("command", ["artifacts", "show"])
+def test_an_artifacts_path_or_id_given_for_a_checkpoint_says_what_takes_it(
+    cli: Cli, model_id: str, tmp_path: Path, command: str
+) -> None:
+    # Said only "is not a checkpoint path" (an id: "is a checkpoint id; add --model"),
+    # without the checkpoint the path names, nor that `checkpoints download` takes both.
+    ref = saved(cli, model_id)
+    artifact = cli("checkpoints", "export", ref, "--json").json()
+    for given, model in ((artifact["uri"], []), (artifact["id"], []), (artifact["id"], [model_id])):
+        run = cli("checkpoints", command, given, *(["--model", *model] if model else []))
+        assert run.exit_code == (1 if model else 2), run.stderr
+        suggested = _suggested(run.stderr)
+        download = ["checkpoints", "download", given, "-o", "DIR"]
+        assert download in suggested, run.stderr
+        out = tmp_path / f"o{len(model)}"
+        done = cli(*[str(out) if word == "DIR" else word for word in download])
+        assert done.exit_code == 0, done.stderr
+        assert sorted(p.name for p in out.iterdir()) == sorted(f["name"] for f in artifact["files"])
+        if given == artifact["uri"]:  # and the checkpoint's path, which the command takes
+            assert f" {ref} " in run.stderr or f" {ref}," in run.stderr, run.stderr
+            assert cli("checkpoints", command, ref).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["show"], ["artifacts"], ["delete"], ["set-ttl", "--permanent"], ["export"], ["load", "m-1"]],
+    ids=lambda c: c[0],
+)
+def test_an_artifacts_path_is_refused_naming_its_checkpoint(command: list[str]) -> None:
+    # Refused before any request, in every command that takes a checkpoint's REF.
+    uri = "weaver://m-1/checkpoints/c1/artifacts/hf_model"
+    name, *rest = command
+    run = invoke(["checkpoints", name, *rest, uri], {"WEAVER_BASE_URL": None})
+    assert run.exit_code == 2, run.stderr
+    assert "weaver://m-1/checkpoints/c1," in run.stderr, run.stderr
+    assert ["checkpoints", "download", uri, "-o", "DIR"] in _suggested(run.stderr)
+
+
 def test_ctrl_c_before_any_file_claims_none_stays(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

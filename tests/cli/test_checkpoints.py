@@ -414,9 +414,15 @@ def test_every_command_refuses_an_id_of_another_model_as_show_does(
         ["set-ttl", "--permanent"],
     ):
         expected = shown
-        if command[0] == "download" and refused[1] in shown[1]:  # no checkpoint of that id
-            hint = "; for an artifact's id, leave out --model"
-            expected = (shown[0], shown[1].replace("\n", f"{hint}\n"), shown[2])
+        if refused[1] in shown[1]:  # no checkpoint of that id: an artifact's, perhaps
+            told = f"; an artifact's id is for `weaver-facade checkpoints download {saved['id']}"
+            assert told in shown[1], shown
+            hint = {
+                "download": "; for an artifact's id, leave out --model",
+                "artifacts": shown[1][shown[1].index(told) : -1],
+            }.get(command[0], "")
+            alone = shown[1][: shown[1].index(told)] + "\n"
+            expected = (shown[0], alone.replace("\n", f"{hint}\n"), shown[2])
         assert said(*command) == expected, command
     assert not out.exists()
     artifacts = cli("checkpoints", "artifacts", path(model_id, "mine"), "--json").json()

@@ -48,6 +48,7 @@ from ._state import (
 )
 from .checkpoints import (
     _ARTIFACT_TTL,
+    _artifact_id_told,
     _checkpoints_stay,
     _in_words,
     _model_option,
@@ -188,8 +189,13 @@ def export(
 def artifacts(ref: str, model_id: str | None) -> None:
     """List the artifacts exported from the checkpoint REF."""
     owner, target = parse_ref(ref, model_id)
+    models = _Models()
     with _checkpoints_stay(owner):
-        found = current_state().service().list_artifacts(_Models().known(owner, target))
+        if isinstance(target, uuid.UUID):  # a model not found is no hint of an artifact's id
+            models.get(owner)
+        with _artifact_id_told(target):
+            checkpoint = models.known(owner, target)
+        found = current_state().service().list_artifacts(checkpoint)
     if current_state().as_json:
         emit_json({"checkpoint": ref, "artifacts": [artifact_json(a) for a in found]})
         return

@@ -17,6 +17,7 @@ Invalid paths, names, ids and TTLs are refused before any request (exit 2).
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -102,8 +103,27 @@ _TTL = _Seconds(limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
 _ARTIFACT_TTL = _Seconds(limits.ARTIFACT_TTL_SECONDS_MINIMUM, limits.ARTIFACT_TTL_SECONDS_MAXIMUM)
 
 
+# An artifact's path, which only `checkpoints download` takes (the library's rule too).
+_ARTIFACT_PATH = re.compile(r"(?P<checkpoint>weaver://[^/]+/checkpoints/[^/]+)/artifacts/[^/]+")
+
+
+def _download(ref: str) -> str:
+    return f"`weaver-facade checkpoints download {ref} -o DIR`"
+
+
+def _no_artifact_path(text: str) -> None:
+    """Refuse an artifact's path given for a checkpoint, naming the checkpoint and the
+    command that takes it (the library's words said only "not a checkpoint path")."""
+    if match := _ARTIFACT_PATH.fullmatch(text):
+        raise InvalidCheckpointRef(
+            f"{text} is an artifact's path: give its checkpoint's, {match['checkpoint']}, "
+            f"or download the artifact with {_download(text)}"
+        )
+
+
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
     """The model a REF belongs to, and the path or id to look up (no request)."""
+    _no_artifact_path(text)
     try:
         target = coerce_checkpoint_ref(text)
     except InvalidCheckpointRef:
@@ -122,7 +142,7 @@ def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
     if model_id is None:
         raise InvalidCheckpointRef(
             f"{text} is a checkpoint id; add --model MODEL_ID (the model it belongs to), "
-            "or pass its weaver:// path"
+            f"or pass its weaver:// path; an artifact's id is for {_download(text)}"
         )
     assert isinstance(target, uuid.UUID)  # a string is a path or an id, never a Checkpoint
     return model_id, target
@@ -216,8 +236,11 @@ def list_(model_id: str) -> None:
 def show(ref: str, model_id: str | None) -> None:
     """Show one checkpoint."""
     owner, target = parse_ref(ref, model_id)
+    models = _Models()
     with _checkpoints_stay(owner):
-        checkpoint = _Models().checkpoint(owner, target)
+        models.get(owner)  # a model not found is no hint of an artifact's id
+        with _artifact_id_told(target):
+            checkpoint = models.checkpoint(owner, target)
     if current_state().as_json:
         emit_json(checkpoint_json(checkpoint))
     else:
@@ -306,6 +329,7 @@ def load(
 ) -> None:
     """Load the checkpoint REF into MODEL_ID (REF may belong to another model)."""
     # A path may name any model; an id or a bare name is looked up through MODEL_ID.
+    _no_artifact_path(ref)
     target = CheckpointPath.parse(ref) if "://" in ref else parse_ref(ref, model_id)[1]
     state = current_state()
     service, left = state.waiting(timeout)
@@ -393,6 +417,19 @@ def _checkpoints_stay(model_id: str) -> Iterator[None]:
             "(`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints "
             "load NEW_MODEL_ID REF --with-optimizer`)"
         )
+        raise current_state().failure(exc, EXIT_API_ERROR, message) from None
+
+
+@contextlib.contextmanager
+def _artifact_id_told(target: Target) -> Iterator[None]:
+    """An id that names no checkpoint of the model (--model): it may be an artifact's, which
+    `checkpoints download` takes. Another model's checkpoint is refused without a status."""
+    try:
+        yield
+    except NotFoundError as exc:
+        if not isinstance(target, uuid.UUID) or exc.status_code is None:
+            raise
+        message = f"{noted(exc) or exc}; an artifact's id is for {_download(str(target))}"
         raise current_state().failure(exc, EXIT_API_ERROR, message) from None
 
 
