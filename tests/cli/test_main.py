@@ -485,6 +485,30 @@ def test_a_table_that_barely_fits_breaks_no_word(
     assert shown_whole("completed", out), out
 
 
+@pytest.mark.parametrize("columns", [None, "200", "80", "30"])
+def test_piped_tables_end_no_line_in_spaces(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: str | None
+) -> None:
+    # rich padded a table's title to the table's width: `supported base models` was
+    # followed by a hundred spaces, which a diff or `grep 'models$'` of the output meets.
+    from weaver_facade._cli._output import print_fields, print_table
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    print_fields("checkpoint c1", [("path", "weaver://m-1/checkpoints/c1"), ("size", "1 B")])
+    title = "checkpoints of m-1: weaver://m-1/checkpoints/NAME"  # wider than 30 columns
+    print_table(title, ("id", "base model"), [("m-1", "weaver-tiny"), ("m-22", "b")])
+    print_table(f"no {title}", ("id",), [])
+    out = capsys.readouterr().out
+    assert "checkpoint c1" in out
+    assert "weaver://m-1/checkpoints/c1" in out
+    assert "\n│ m-1 " in out  # drawn as a table
+    for line in out.splitlines():
+        assert line == line.rstrip(), repr(line)
+
+
 @pytest.mark.parametrize("columns", range(80, 91))
 def test_a_table_narrower_than_its_rows_breaks_no_word(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: int

@@ -309,6 +309,10 @@ def _show(title: str, table: Table, blocks: Sequence[Sequence[tuple[str, str]]])
     if measured.minimum <= console.width:
         if measured.maximum > console.width:
             _fit(console, table, measured.minimum)
+        # Above the table, not as its title, and on one line that only the terminal wraps:
+        # rich pads a title to the table's width, and ends each line it wraps with its
+        # space, which piped output carried.
+        console.print(Text(title, style="table.title"), soft_wrap=True)
         console.print(table)
         return
     lines = [title]
@@ -340,7 +344,7 @@ def _fit(console: Console, table: Table, minimum: int) -> None:
 
 def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
     """A two-column table of ``(field, value)``."""
-    table = Table(title=Text(title), title_justify="left", show_header=False)
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for name, value in rows:
@@ -352,9 +356,9 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]
     """Rows under their columns (``(none)`` without any); the first column, which names
     each row (an id, a name), is never wrapped."""
     if not rows:
-        _console().print(Text(f"{title}\n(none)"))
+        _console().print(Text(f"{title}\n(none)"), soft_wrap=True)
         return
-    table = Table(title=Text(title), title_justify="left")
+    table = Table()
     names = [columns[0], *(row[0] for row in rows)]
     table.add_column(columns[0], no_wrap=True, min_width=max(map(cell_len, names)))
     for column in columns[1:]:
