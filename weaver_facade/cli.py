@@ -66,6 +66,7 @@ from ._cli._state import (
     error_payload,
 )
 from ._extras import missing_extra_message, missing_module
+from ._help import HelpFormatter
 from ._sigterm import terminate_as_interrupt
 
 __all__ = ["main"]
@@ -206,7 +207,10 @@ def _one_line(exc: click.UsageError, given: list[str] | None = None) -> CliError
 class _Context(click.Context):
     """A usage error raised while parsing a command's words names the command, so that its
     line points to the command's ``--help``: click's parser raises an option's missing value
-    (``--model`` last) without it, and the pointer was left out."""
+    (``--model`` last) without it, and the pointer was left out. Help breaks no word at its
+    hyphens."""
+
+    formatter_class = HelpFormatter
 
     @contextlib.contextmanager
     def scope(self, cleanup: bool = True) -> Iterator[click.Context]:

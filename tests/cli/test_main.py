@@ -18,12 +18,22 @@ from typing import Any
 import click
 import httpx
 import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
-from tests.support.cli import API_KEY, Cli, command_at, invoke, shown_whole, train_model
+from tests.support.cli import (
+    API_KEY,
+    Cli,
+    command_at,
+    command_paths,
+    invoke,
+    shown_whole,
+    train_model,
+)
 from tests.support.fakeserver import FakeWeaver
 from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
 from weaver_facade._cli._progress import Progress, describe
+from weaver_facade.cli import main
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 
 EMULATOR = [sys.executable, "-m", "weaver_facade.emulator", "--port", "0"]
@@ -65,6 +75,29 @@ def test_the_emulator_fault_help_cuts_no_word(columns: int) -> None:
     assert block.split() == fault.help.replace("\b", "").split(), block
     if columns == 80:
         assert max(len(line) for line in run.stdout.splitlines()) <= columns, run.stdout
+
+
+# contract-test's help is argparse's, laid out for the terminal whatever click is told.
+HELP_PATHS = [(), *(path for path in command_paths(main) if path != ("contract-test",))]
+
+
+def _help(path: tuple[str, ...], columns: int) -> str:
+    # click's runner lays help out at 80 columns whatever COLUMNS says; a terminal of
+    # `columns` gives it `columns - 2` (click's margin).
+    run = CliRunner(env=NO_SERVER).invoke(main, [*path, "--help"], terminal_width=columns - 2)
+    assert run.exit_code == 0, run.output
+    return run.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+@pytest.mark.parametrize("path", HELP_PATHS, ids=lambda p: " ".join(p) or "weaver-facade")
+def test_help_breaks_no_word_at_its_hyphen(path: tuple[str, ...], columns: int) -> None:
+    # click wrapped at hyphens too: `weaver-facade supported-` / `models` in `models create
+    # --help` at 80 columns, `cursor-` / `paging` in `emulator --help` at 60, which a reader
+    # copies whole.
+    shown = _help(path, columns)
+    broken = [line for line in shown.splitlines() if re.search(r"\w-$", line)]
+    assert not broken, broken
 
 
 def test_importing_the_cli_pulls_neither_numpy_nor_the_emulator() -> None:

@@ -225,6 +225,14 @@ def test_a_number_out_of_range_is_refused_in_the_cli_words(
     assert "range" not in result.stderr
 
 
+def test_help_run_alone_breaks_no_word_at_its_hyphen() -> None:
+    # `python -m weaver_facade.emulator --help` at 60 columns: `cursor-` / `paging`,
+    # `checkpoint-by-` / `id`, as `weaver-facade emulator --help` said them.
+    shown = CliRunner().invoke(emulator_cli.emulator, ["--help"], terminal_width=58).stdout
+    assert "cursor-paging" in shown
+    assert not [line for line in shown.splitlines() if re.search(r"\w-$", line)], shown
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_temporary_data_dir_is_removed_when_stopped(sig: signal.Signals) -> None:
     # uvicorn re-raises the signal that stopped it; SIGTERM's default action ended the

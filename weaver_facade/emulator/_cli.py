@@ -16,6 +16,7 @@ from typing import IO, Any
 import click
 
 from .._dest import in_the_way
+from .._help import HelpFormatter
 from ._config import (
     EmulatorConfig,
     FaultConfig,
@@ -56,10 +57,16 @@ class _Folder(click.Path):
         return Path(value)
 
 
+class _Context(click.Context):
+    formatter_class = HelpFormatter  # no word broken at its hyphen, as in `weaver-facade`'s
+
+
 class _Command(click.Command):
     """Usage errors in one line when run alone (``python -m weaver_facade.emulator``), as
     ``weaver-facade`` prints them (its group does it for ``weaver-facade emulator``), not
     click's three: the usage, a pointer to ``--help`` and the error."""
+
+    context_class = _Context
 
     def make_context(
         self,

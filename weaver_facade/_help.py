@@ -1,0 +1,39 @@
+"""Help text wrapped at spaces only: shared leaf of the command line and the emulator.
+
+click wraps with ``textwrap``, which also breaks a word after a hyphen: ``weaver-facade
+supported-`` / ``models``, ``cursor-`` / ``paging``, commands and names that a reader copies
+whole. click passes no ``break_on_hyphens``; while it wraps, each hyphen is a character that
+``textwrap`` does not break at, and it is a hyphen again once written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+
+__all__ = ["HelpFormatter"]
+
+_HYPHEN = "\ue000"  # of the private use area: in no help text, and one column, as "-"
+
+
+def _held(text: str) -> str:
+    return text.replace("-", _HYPHEN)
+
+
+class HelpFormatter(click.HelpFormatter):
+    """click's formatter, which breaks no word at its hyphens."""
+
+    def write(self, string: str) -> None:
+        super().write(string.replace(_HYPHEN, "-"))
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(_held(prog), _held(args), prefix)
+
+    def write_text(self, text: str) -> None:
+        super().write_text(_held(text))
+
+    def write_dl(
+        self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+    ) -> None:
+        super().write_dl([(_held(a), _held(b)) for a, b in rows], col_max, col_spacing)
