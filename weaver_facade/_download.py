@@ -1414,13 +1414,26 @@ def _decoded(reply: Reply, buffer: memoryview, coding: str, transfer: Transfer) 
     ``NETWORK_READ`` bytes (a small body may decode to a large file), each hashed once
     written."""
     decoder = zlib.decompressobj(_DECODED[coding])
+    # ``deflate`` is zlib's format, but some servers send the bare deflate stream under
+    # that name, which httpx decodes too: its first two bytes tell which.
+    head = b"" if coding == "deflate" else None
 
     def pieces() -> Iterator[bytes]:
+        nonlocal decoder, head
         while n := reply.readinto(buffer[:NETWORK_READ]):
             data: bytes | memoryview = buffer[:n]
+            if head is not None:
+                head += data
+                if len(head) < 2:
+                    continue
+                if not _zlib_header(head):
+                    decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                data, head = head, None
             while data:
                 yield decoder.decompress(data, NETWORK_READ)
                 data = decoder.unconsumed_tail
+        if head:  # a body of one byte: let zlib tell what is wrong with it
+            yield decoder.decompress(head)
         yield decoder.flush()
 
     for piece in pieces():
@@ -1429,6 +1442,11 @@ def _decoded(reply: Reply, buffer: memoryview, coding: str, transfer: Transfer) 
             transfer.digest(piece)
     if not decoder.eof:  # a body cut where its length was not given
         raise zlib.error(f"the {coding} stream ended early")
+
+
+def _zlib_header(head: bytes) -> bool:
+    """Whether a stream begins with zlib's header (RFC 1950): deflate, and a check."""
+    return head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
 
 
 def _error_body(reply: Reply) -> bytes:

@@ -24,7 +24,9 @@ drawn at random (``chaos``):
 * ``"wrong-range"``: a 206 that starts at byte 0 whatever was asked;
 * ``"gzip"``: the object as stored with ``Content-Encoding: gzip``, which S3 and Azure
   serve so whatever the request's ``Accept-Encoding``; a ``Range`` counts its bytes.
-  ``"gzip+ACTION"``: so, with another action (``"gzip+drop:N"``).
+  ``"gzip+ACTION"``: so, with another action (``"gzip+drop:N"``). ``"deflate"``: so with
+  ``Content-Encoding: deflate`` (zlib's format, as RFC 9110 has it); ``"raw-deflate"``:
+  under that name, the bare deflate stream that some servers send instead.
 
 Every request's path and headers are recorded (``requests``). A request in
 absolute form (``GET http://host/o/key``, as to a proxy) is served too, so the
@@ -43,8 +45,9 @@ import ssl
 import threading
 import time
 import uuid
+import zlib
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -56,6 +59,13 @@ import httpx
 from tests.support.scripted_http import QuietServer
 
 SECRET = b"storage-test-secret"
+
+# The bodies of an object stored encoded, by the action that serves it so.
+_ENCODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": lambda data: gzip.compress(data, mtime=0),
+    "deflate": zlib.compress,
+    "raw-deflate": lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS),
+}
 
 
 def sign(key: str, exp: int) -> str:
@@ -182,10 +192,11 @@ class StorageServer:
             h.end_headers()
             return None
         data = self.files[key]
-        encoded = action is not None and action.startswith("gzip")
+        coding, _, rest = (action or "").partition("+")
+        encoded = coding in _ENCODERS
         if encoded:
-            data = gzip.compress(data, mtime=0)
-            action = (action or "").partition("+")[2] or None
+            data = _ENCODERS[coding](data)
+            action = rest or None
         start = 0
         rng = h.headers.get("Range")
         if rng and action not in ("full", "eof-full"):
@@ -206,7 +217,7 @@ class StorageServer:
             h.send_header("Content-Length", str(len(body)))
         h.send_header("Content-Type", "application/octet-stream")
         if encoded:
-            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Encoding", coding.removeprefix("raw-"))
         h.end_headers()
         limit = len(body)
         if action is not None and action.startswith(("drop:", "stall:", "eof:")):

@@ -446,6 +446,23 @@ def test_a_file_stored_gzip_encoded_is_decoded(
     assert_complete(out)
 
 
+@pytest.mark.parametrize("coding", ["deflate", "raw-deflate"])
+def test_a_file_stored_deflate_encoded_is_decoded(
+    storage: StorageServer, run: Run, tmp_path: Path, coding: str
+) -> None:
+    # Content-Encoding: deflate is zlib's format, but some servers send the bare deflate
+    # stream under that name; httpx (the official SDK) decodes both, and so must this.
+    for name in FILES.keys() - {"sub/dir/weights.bin"}:
+        storage.script(name, coding)
+    storage.script("sub/dir/weights.bin", f"{coding}+drop:100000", coding)
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    # Each file came encoded, at its first attempt (the cut one at its second): a body
+    # that could not be decoded would have been fetched again, plainly.
+    fetched = sorted(storage.keys_fetched())
+    assert fetched == sorted([*FILES, "sub/dir/weights.bin"])
+
+
 @pytest.mark.parametrize("action", ["full", "gzip"])
 def test_a_write_that_fails_ends_the_download_with_its_error(
     storage: StorageServer,
