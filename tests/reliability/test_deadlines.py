@@ -87,6 +87,46 @@ def test_503_with_retry_after_30_ends_a_5_second_wait() -> None:
         assert elapsed_since(start) < 3 + SLACK
 
 
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_retry_after_longer_than_the_time_left_ends_the_wait_at_once(status: int) -> None:
+    # The README: "a `Retry-After` longer than the time left ends the wait at once".
+    code = {503: "unavailable", 429: "rate_limited"}[status]
+    body = {"error": code, "message": "m", "retryable": True}
+    refusal: Reply = (status, body, {"Retry-After": "30"})
+    with ScriptedServer(first_pending_then(refusal)) as server, client(server) as svc:
+        handle = svc.operation(OP)
+        start = time.monotonic()
+        with pytest.raises(OperationTimeoutError) as info:
+            handle.result(timeout=5)
+        assert elapsed_since(start) < 1.0  # not the 5 s the wait had left
+    assert getattr(info.value.last_error, "status_code", None) == status
+
+
+def test_a_long_poll_that_holds_ends_at_the_deadline() -> None:
+    # A server with long-poll holds each poll for the `?wait=` it is asked: the waits
+    # asked, and so the wait, keep within the deadline.
+    stop, asked = threading.Event(), []
+
+    def held(method: str, path: str) -> Reply:
+        if "wait=" in path:
+            asked.append(float(re.findall(r"[?&]wait=([0-9.]+)", path)[0]))
+            stop.wait(asked[-1])
+        return pending(OP)
+
+    try:
+        with ScriptedServer(held) as server, client(server) as svc:
+            handle = svc.operation(OP)
+            start = time.monotonic()
+            with pytest.raises(OperationTimeoutError):
+                handle.result(timeout=1)
+            took = elapsed_since(start)
+    finally:
+        stop.set()
+    assert 1 - 0.1 < took < 1 + SLACK
+    assert asked, "no long-poll was asked for"
+    assert max(asked) <= 1.0  # none asked beyond the time left
+
+
 def test_accepted_and_never_answered() -> None:
     with ScriptedServer(first_pending_then(HANG)) as server, client(server) as svc:
         handle = svc.operation(OP)
