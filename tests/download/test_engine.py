@@ -233,6 +233,50 @@ def test_progress_is_called_one_call_at_a_time(
     assert calls[-1].files_done == len(FILES)
 
 
+async def test_an_async_download_leaves_its_event_loop_free(
+    storage: StorageServer, tmp_path: Path
+) -> None:
+    # The README: each file streams in its own thread, also for the async client, whose
+    # event loop stays free. A progress call that lingers (in the download's threads)
+    # must hold up no task of the loop, nor must the transfers.
+    gaps: list[float] = []
+    ticking, done = asyncio.Event(), asyncio.Event()
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while not done.is_set():
+            ticking.set()
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    lingered: list[float] = []
+
+    def progress(seen: DownloadProgress) -> None:
+        if not lingered:
+            lingered.append(time.monotonic())
+            time.sleep(0.5)
+
+    ticker = asyncio.create_task(tick())
+    await ticking.wait()
+    source = Source(storage)
+    try:
+        await download_async(
+            source.descriptor(),
+            tmp_path / "out",
+            refresh=source.arefresh,
+            settings=DownloadSettings(),
+            progress=progress,
+        )
+    finally:
+        done.set()
+        await ticker
+    assert_complete(tmp_path / "out")
+    assert lingered
+    assert max(gaps) < 0.25, max(gaps)  # not the 0.5 s a progress call lingered
+
+
 def test_a_progress_callback_that_raises_ends_the_download_saying_it_resumes(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
