@@ -7,7 +7,7 @@ drawn at random (``chaos``):
 
 * ``"503"``, ``"429"``: that status, with ``Retry-After: 0`` (the backoff stands);
   ``"slow503"`` after 0.2 s;
-* ``"403"``: as if the URL had expired;
+* ``"403"``, ``"401"``: as if the URL had expired;
 * ``"400-expired"``: 400 with the XML error ``ExpiredToken``, as GCS answers an expired
   URL (and S3 one whose signing session ended before it);
 * ``"404-gone"``: 404 with S3's XML error ``NoSuchKey``, as for an object deleted;
@@ -169,8 +169,8 @@ class StorageServer:
             action = "503"
         if action in ("503", "429"):
             return _reply(h, int(action), b"slow down", {"Retry-After": "0"})
-        if action == "403":
-            return _reply(h, 403, b"<Error>AccessDenied: request has expired</Error>")
+        if action in ("403", "401"):
+            return _reply(h, int(action), b"<Error>AccessDenied: request has expired</Error>")
         if action == "403-stall-body":
             h.send_response(403)
             h.send_header("Content-Length", "300")

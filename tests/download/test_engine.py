@@ -670,19 +670,25 @@ def test_a_storage_host_that_cannot_be_reached_is_named(
         assert "/bucket" not in text, text
 
 
-def test_expired_urls_are_refreshed_after_403(
-    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("status", ["403", "401"])
+def test_expired_urls_are_refreshed_after_401_or_403(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    status: str,
 ) -> None:
+    # The README: URLs are refreshed "after a 401/403".
     source = Source(storage)
-    storage.script("small.bin", "403")
-    storage.script("config.json", "403")
+    storage.script("small.bin", status)
+    storage.script("config.json", status)
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         run(source, tmp_path / "out")
     assert_complete(tmp_path / "out")
     assert 1 <= source.refreshes <= 2
     # Each is a retry of a storage GET, and one WARNING, as the README says of every retry.
     retried = sorted(
-        r.getMessage().split(":")[0] for r in caplog.records if "HTTP 403" in r.getMessage()
+        r.getMessage().split(":")[0] for r in caplog.records if f"HTTP {status}" in r.getMessage()
     )
     assert retried == ["storage GET config.json", "storage GET small.bin"]
 
