@@ -1634,6 +1634,42 @@ def test_a_create_after_two_lost_replies_warns_of_two_models_left_unknown(
     )
 
 
+def _made_then(fake: FakeWeaver, lost: str) -> Reply:
+    """A create the server makes, whose reply is then lost as ``lost`` says."""
+
+    def made_then(request: httpx.Request) -> httpx.Response:
+        fake.route(request)
+        if lost == "timeout":
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(int(lost), text="<html>bad gateway</html>")  # a proxy's page
+
+    return made_then
+
+
+@pytest.mark.parametrize("lost", ["timeout", "502", "504"])
+def test_a_create_answered_after_a_timeout_or_a_proxy_s_5xx_warns_of_another_model(
+    lost: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The README: "a create answered after a lost reply (a dropped connection, a timeout,
+    # a proxy's 502 or 504; not a 429 or 503) logs a WARNING".
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", _made_then(fake, lost))
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == 2
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "was made after" in r.getMessage()
+    ]
+    assert len(warned) == 1, caplog.text
+    assert warned[0].startswith(
+        f"create_model: model {trainer.model_id} was made after an earlier attempt's reply "
+        "was lost: a server that does not de-duplicate model_seq_id may have made another "
+        "model too"
+    ), warned[0]
+
+
 @pytest.mark.parametrize(
     ("status", "code"), [(429, "rate_limited"), (503, "unavailable"), (408, "timeout")]
 )
