@@ -29,6 +29,7 @@ from weaver_facade import (
     ExportInProgressError,
     InvalidArgumentError,
     NotFoundError,
+    PollSettings,
     ServiceClient,
     TrainingClient,
     UnsupportedByServerError,
@@ -404,6 +405,32 @@ def test_get_by_id_falls_back_to_the_models_list_and_delete_is_unsupported(
     with pytest.raises(NotFoundError) as missing:
         trainer.delete_checkpoint(unknown)
     assert not isinstance(missing.value, UnsupportedByServerError)
+
+
+def test_by_id_only_the_clients_own_model_is_searched_and_a_checkpoint_names_its_own(
+    emu: RunningEmulator,
+) -> None:
+    # The README: by id, get_checkpoint and set_checkpoint_ttl look in "the client's own
+    # model for a bare id, the checkpoint's model for a `Checkpoint`; an id of another
+    # model is then "not found"". (Short pauses between the looks at a list that lacks it.)
+    quick = PollSettings(initial_backoff=0.01, max_backoff=0.01)
+    with ServiceClient(emu.base_url, API_KEY, poll=quick) as service:
+        _by_id_in_own_model(emu, service)
+
+
+def _by_id_in_own_model(emu: RunningEmulator, service: ServiceClient) -> None:
+    owner = service.create_training_client(BASE_MODEL, seed=1)
+    other = service.create_training_client(BASE_MODEL, seed=2)
+    saved = owner.save_state("owned", ttl_seconds=600)
+    assert other.get_checkpoint(saved) == saved
+    assert other.set_checkpoint_ttl(saved, 60).ttl_seconds == 60
+    assert rows(emu, "SELECT ttl_seconds FROM checkpoints") == [(60,)]
+    for ref in (saved.id, str(saved.id)):
+        with pytest.raises(NotFoundError, match=f"checkpoints of model {other.model_id}"):
+            other.get_checkpoint(ref)
+        with pytest.raises(NotFoundError, match=f"checkpoints of model {other.model_id}"):
+            other.set_checkpoint_ttl(ref, None)
+    assert rows(emu, "SELECT ttl_seconds FROM checkpoints") == [(60,)]  # left as it was
 
 
 def test_resuming_a_bare_id_names_the_missing_extension(
