@@ -515,3 +515,36 @@ def test_a_download_on_its_way_ends_without_a_traceback_when_the_command_stops()
         emu.stop(signal.SIGKILL)
     assert "Exception in ASGI application" not in emu.output()
     assert "graceful shutdown exceeded" not in emu.output()
+
+
+# A request of each kind, and the access log line of each (uvicorn's words).
+_LOGGED_REQUESTS = (
+    ("GET", "/openapi.yaml", '"GET /openapi.yaml HTTP/1.1" 200'),
+    ("POST", f"{API}/sessions", f'"POST {API}/sessions HTTP/1.1" 201'),
+    ("GET", f"{API}/no-such-route", f'"GET {API}/no-such-route HTTP/1.1" 404'),
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param((), id="default"),
+        pytest.param(("--no-access-log",), id="off", marks=pytest.mark.slow),
+        pytest.param(("--log-level", "warning"), id="warning", marks=pytest.mark.slow),
+    ],
+)
+def test_the_log_has_one_line_per_request_at_info_unless_turned_off(args: tuple[str, ...]) -> None:
+    # The README: "It logs at `--log-level` (`info` by default), one line per request unless
+    # `--no-access-log`."
+    emu = spawn_emulator(*args)
+    try:
+        with httpx.Client(base_url=emu.base_url, timeout=10) as client:
+            for method, path, _ in _LOGGED_REQUESTS:
+                client.request(method, path, json={} if method == "POST" else None)
+    finally:
+        emu.stop()
+    lines = emu.output().splitlines()
+    logged = [sum(said in line for line in lines) for _, _, said in _LOGGED_REQUESTS]
+    assert logged == ([1, 1, 1] if args == () else [0, 0, 0]), lines
+    # INFO records but at --log-level warning (uvicorn's start, say).
+    assert any(" INFO " in line for line in lines) is (args != ("--log-level", "warning")), lines
