@@ -17,6 +17,7 @@ drawn at random (``chaos``):
   cut looks like the end);
 * ``"stall:N"``: send the headers and N bytes, then nothing until the server stops;
 * ``"stall-head"``: read the request and answer nothing until the server stops;
+* ``"pause"``: answer as without an action, after 0.15 s;
 * ``"full"``: ignore ``Range`` and answer 200 with the whole file;
 * ``"eof-full"``: ``"full"`` without ``Content-Length``, whose close ends the body;
 * ``"redirect"``: 302 to the same URL on a second server (another port), which
@@ -28,7 +29,8 @@ drawn at random (``chaos``):
   ``Content-Encoding: deflate`` (zlib's format, as RFC 9110 has it); ``"raw-deflate"``:
   under that name, the bare deflate stream that some servers send instead.
 
-Every request's path and headers are recorded (``requests``). A request in
+Every request's path and headers are recorded (``requests``), and the most answered at
+once (``most_at_once``). A request in
 absolute form (``GET http://host/o/key``, as to a proxy) is served too, so the
 second server can stand in for a proxy. ``tls`` (a certificate and key file)
 serves HTTPS instead.
@@ -100,6 +102,8 @@ class StorageServer:
         self.rng = random.Random(0)
         self.lock = threading.Lock()
         self.bytes_sent = 0
+        self.at_once = 0
+        self.most_at_once = 0
         self.chunk = 64 * 1024
         self._servers: list[QuietServer] = []
         self._threads: list[threading.Thread] = []
@@ -167,6 +171,9 @@ class StorageServer:
         if action == "slow503":
             time.sleep(0.2)
             action = "503"
+        if action == "pause":
+            time.sleep(0.15)
+            action = None
         if action in ("503", "429"):
             return _reply(h, int(action), b"slow down", {"Retry-After": "0"})
         if action in ("403", "401"):
@@ -253,7 +260,14 @@ class StorageServer:
                 disable_nagle_algorithm = True
 
                 def do_GET(self) -> None:
-                    outer.handle(self, self.server.server_port)  # type: ignore[attr-defined]
+                    with outer.lock:
+                        outer.at_once += 1
+                        outer.most_at_once = max(outer.most_at_once, outer.at_once)
+                    try:
+                        outer.handle(self, self.server.server_port)  # type: ignore[attr-defined]
+                    finally:
+                        with outer.lock:
+                            outer.at_once -= 1
 
                 def log_message(self, format: str, *args: Any) -> None:
                     pass

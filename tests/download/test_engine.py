@@ -277,6 +277,22 @@ async def test_an_async_download_leaves_its_event_loop_free(
     assert max(gaps) < 0.25, max(gaps)  # not the 0.5 s a progress call lingered
 
 
+@pytest.mark.parametrize("most", [None, 2], ids=["default", "two"])
+def test_at_most_max_concurrency_files_are_fetched_at_once(
+    run: Run, tmp_path: Path, most: int | None
+) -> None:
+    # The README: `download_weights(..., max_concurrency=4, ...)`. Five files whose every
+    # GET takes 0.15 s: as many are on their way at once as that allows, and no more.
+    files = {f"shard-{i}.bin": os.urandom(1000 + i) for i in range(5)}
+    with StorageServer(files).running() as storage:
+        for name in files:
+            storage.script(name, "pause")
+        settings = DownloadSettings() if most is None else DownloadSettings(max_concurrency=most)
+        run(Source(storage), tmp_path / "out", settings)
+    assert_complete(tmp_path / "out", files)
+    assert storage.most_at_once == (4 if most is None else most)
+
+
 def test_a_progress_callback_that_raises_ends_the_download_saying_it_resumes(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
