@@ -219,6 +219,12 @@ async def test_supported_models_lists_small_and_large_vocabularies(api: Api) -> 
         assert item["config"]["max_lora_rank"] >= 1
     # The emulator's capacity that README states: 4096 tokens per sequence, each model.
     assert {item["config"]["max_sequence_length"] for item in listing["items"]} == {4096}
+    # The README: three base models, weaver-large of the same vocabulary and hidden size
+    # 896, whose full weights (an embedding and a projection, float32) are 1.09 GB.
+    assert set(by_name) == {"weaver-tiny", "weaver-large-vocab", "weaver-large"}
+    big = by_name["weaver-large"]["config"]
+    assert (big["vocab_size"], big["hidden_size"]) == (151936, 896)
+    assert round(2 * big["vocab_size"] * big["hidden_size"] * 4 / 1e9, 2) == 1.09
 
     first = await api.ok("GET", "/supported-models", params={"limit": 1})
     second = await api.ok("GET", "/supported-models", params={"limit": 1, "offset": 1})
