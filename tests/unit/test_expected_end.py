@@ -196,3 +196,47 @@ def test_a_server_that_advances_by_polls_is_polled_later_and_later() -> None:
         took.append(clock.now - started)
     assert took[0] < took[19] < took[39] < took[59], took
     assert took[59] > 10 * took[0], took
+
+
+class DoneAtSecondGet(FakeWeaver):
+    """Operations that advance when polled rather than with time: pending at their first
+    GET, done at their second, whatever the time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets: dict[str, int] = {}
+
+    def _start(self, kind: str, model_id: str, result: dict[str, Any]) -> httpx.Response:
+        return json_reply(
+            202, {**super()._start(kind, model_id, result).json(), "status": "pending"}
+        )
+
+    def _get_operation(self, op_id: str) -> httpx.Response:
+        op = self.operations[op_id]
+        self.gets[op_id] = self.gets.get(op_id, 0) + 1
+        body: dict[str, Any] = {"id": op_id, "kind": op["kind"], "model_id": op["model_id"]}
+        if self.gets[op_id] >= 2:
+            body.update(status="done", response=op["result"])
+        else:
+            body["status"] = "pending"
+        return json_reply(200, body)
+
+
+def test_on_a_server_whose_operations_advance_when_polled_the_waits_grow() -> None:
+    # The README's one limit without long-poll: "each done at its second GET, the 60th
+    # waits over ten times as long as the first". Should the polls learn otherwise, the
+    # README is to say so.
+    random.seed(7)
+    clock = FakeClock()
+    fake = DoneAtSecondGet()
+    poll = PollPolicy(PollSettings(), clock=clock, rng=random.random)
+    waits: list[float] = []
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        for _ in range(60):
+            handle = trainer.optim_step(wait=False)
+            begin = clock.now
+            handle.result(timeout=3600)
+            waits.append(clock.now - begin)
+    assert set(fake.gets.values()) == {2}  # each seen at its second GET
+    assert waits[-1] > 10 * waits[0], waits
