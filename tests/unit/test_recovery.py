@@ -123,6 +123,13 @@ def test_a_checkpoint_older_than_the_attempt_is_a_real_conflict() -> None:
     assert not own_checkpoint(INTENT, checkpoint(older), since)
 
 
+def test_the_clock_tolerance_is_the_readme_s_one_and_a_half_seconds() -> None:
+    # The README: `created_at` is at least the bound "less 1.5 s of tolerance".
+    since = DATE - datetime.timedelta(seconds=2)
+    assert own_checkpoint(INTENT, checkpoint(since - datetime.timedelta(seconds=1.49)), since)
+    assert not own_checkpoint(INTENT, checkpoint(since - datetime.timedelta(seconds=1.51)), since)
+
+
 def test_another_type_or_ttl_is_a_real_conflict() -> None:
     since = DATE - datetime.timedelta(seconds=2)
     assert not own_checkpoint(INTENT, checkpoint(DATE, type_=CheckpointType.WEIGHT), since)
