@@ -1091,3 +1091,18 @@ def test_a_download_s_hint_for_a_checkpoint_s_id_stops_at_the_deadline(tmp_path:
         svc.download_weights(CHECKPOINT, tmp_path, timeout=3)
     assert reads == [3]
     assert fake.sent("GET", listing) == []
+
+
+def test_a_wait_polls_again_after_up_to_ten_final_5xx_in_a_row() -> None:
+    # The README: a wait's polls retry a 5xx the server calls final "up to 10 in a row
+    # within the wait's deadline (any other reply between ... starts the count again)",
+    # then the wait ends with its error.
+    fake, clock = FakeWeaver(), FakeClock()
+    final = json_reply(500, error_json("internal", "store hiccup", retryable=False))
+    with started(fake, clock) as handle:
+        fake.script("GET", OP, *[final] * 9, unavailable("0"), *[final] * 11)
+        with pytest.raises(InternalServerError, match="store hiccup"):
+            handle.result(timeout=3600)
+    # Nine, a 503 between, then the first and ten more: the eleventh in a row ends it.
+    assert len(fake.sent("GET", OP)) == 9 + 1 + 11
+    assert clock.now < 3600
