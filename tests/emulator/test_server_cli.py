@@ -24,6 +24,7 @@ from weaver_facade import ServiceClient
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator import _cli as emulator_cli
+from weaver_facade.emulator._config import parse_size
 from weaver_facade.emulator._store import DataDirInUse
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -548,3 +549,32 @@ def test_the_log_has_one_line_per_request_at_info_unless_turned_off(args: tuple[
     assert logged == ([1, 1, 1] if args == () else [0, 0, 0]), lines
     # INFO records but at --log-level warning (uvicorn's start, say).
     assert any(" INFO " in line for line in lines) is (args != ("--log-level", "warning")), lines
+
+
+def test_the_command_s_defaults_are_the_readme_s() -> None:
+    # The README: it binds to 127.0.0.1 by default, draws faults from `--fault-seed N`
+    # (0 by default), signs URLs for `--url-ttl` seconds (default 3600), shards above
+    # `--shard-size` (default `5GB`), takes bodies of at most 64 MiB, offers `all` the
+    # extensions and logs at `info`; auth is off without keys.
+    params = emulator_cli.emulator.make_context("emulator", []).params
+    assert params["host"] == "127.0.0.1"
+    assert params["fault_seed"] == 0
+    assert params["url_ttl"] == 3600
+    assert parse_size(params["shard_size"]) == 5 * 10**9
+    assert parse_size(params["max_body_size"]) == 64 * 2**20
+    assert (params["extensions"], params["log_level"], params["api_keys"]) == ("all", "info", ())
+
+
+def test_run_emulator_s_defaults_are_the_readme_s() -> None:
+    # The README: `run_emulator()` takes a free loopback port, a temporary data dir and
+    # the key "test-key", which the server then asks for.
+    with run_emulator() as emu:
+        assert emu.api_key == "test-key"
+        assert httpx.URL(emu.base_url).host == "127.0.0.1"
+        assert Path(emu.data_dir).is_dir()
+        sessions = f"{emu.base_url}{API}/sessions"
+        refused = httpx.post(sessions, headers={"X-WEAVER-API-KEY": "another-key"}, json={})
+        assert refused.status_code == 401
+        made = httpx.post(sessions, headers={"X-WEAVER-API-KEY": "test-key"}, json={})
+        assert made.status_code == 201
+    assert not Path(emu.data_dir).exists()
