@@ -450,6 +450,29 @@ def test_resuming_a_bare_id_names_the_missing_extension(
     assert resumed.resumed_from.path == saved.path
 
 
+def test_attached_without_next_seq_id_the_checkpoint_methods_work(emu: RunningEmulator) -> None:
+    # The README: `training_client(model_id)` "needs `next_seq_id=` to train (checkpoint
+    # methods work without it)".
+    with ServiceClient(emu.base_url, API_KEY) as service:
+        trainer = service.create_training_client(BASE_MODEL, seed=1)
+        trainer.forward_backward(batch())
+        first = trainer.save_state("first")
+        with ServiceClient(emu.base_url, API_KEY) as elsewhere:
+            attached = elsewhere.training_client(trainer.model_id)
+            assert attached.model.next_seq_id is None
+            saved = attached.save_state("second")
+            assert {c.name for c in attached.list_checkpoints()} == {"first", "second"}
+            assert attached.get_checkpoint(first.path) == first
+            assert attached.set_checkpoint_ttl(saved.path, 600).ttl_seconds == 600
+            assert attached.load_state(first.path).path == first.path
+            with pytest.raises(InvalidArgumentError, match="next_seq_id"):
+                attached.forward_backward(batch())
+    assert rows(emu, "SELECT name, ttl_seconds FROM checkpoints ORDER BY name") == [
+        ("first", None),
+        ("second", 600),
+    ]
+
+
 def test_attaching_needs_next_seq_id_and_reattaching_gives_the_raw_result(
     emu: RunningEmulator, lossy: tuple[DropAfterActing, ServiceClient]
 ) -> None:
