@@ -28,7 +28,9 @@ from weaver_facade import (
     CheckpointStatus,
     ExportInProgressError,
     InvalidArgumentError,
+    LoadResult,
     NotFoundError,
+    OperationProgress,
     PollSettings,
     ServiceClient,
     TrainingClient,
@@ -448,6 +450,33 @@ def test_resuming_a_bare_id_names_the_missing_extension(
     resumed = service.create_training_client_from_state(saved.path)
     assert resumed.resumed_from is not None
     assert resumed.resumed_from.path == saved.path
+
+
+def test_without_the_detail_extensions_their_fields_are_none(emu: RunningEmulator) -> None:
+    # The README, of `checkpoint-details`, `load-details`, `load-result-model-id` and
+    # `conversion-totals`: `Checkpoint.size_bytes` and `.sha256`, `LoadResult.checkpoint_id`
+    # and `.optimizer_step` are None, `Checkpoint.model_id` comes from its path,
+    # `LoadResult.model_id` from the request (None for a load re-attached), and an
+    # export's progress has no totals.
+    heard: list[OperationProgress] = []
+    with ServiceClient(emu.base_url, API_KEY, on_progress=heard.append) as service:
+        trainer = service.create_training_client(BASE_MODEL, seed=1)
+        trainer.forward_backward(batch())
+        trainer.optim_step()
+        saved = trainer.save_state("details")
+        assert (saved.size_bytes, saved.sha256) == (None, None)
+        assert saved.model_id == trainer.model_id
+        handle = trainer.load_state_with_optimizer(saved, wait=False)
+        loaded = handle.result(timeout=30)
+        assert (loaded.checkpoint_id, loaded.optimizer_step) == (None, None)
+        assert loaded.model_id == trainer.model_id
+        with ServiceClient(emu.base_url, API_KEY) as elsewhere:
+            again = elsewhere.operation(handle.id, LoadResult).result(timeout=30)
+        assert (again.path, again.model_id) == (loaded.path, None)
+        trainer.export_weights(saved)
+    conversions = [p.conversion for p in heard if p.conversion is not None]
+    assert conversions, "no conversion progress was heard"
+    assert {(c.shards_total, c.bytes_total) for c in conversions} == {(None, None)}
 
 
 def test_attached_without_next_seq_id_the_checkpoint_methods_work(emu: RunningEmulator) -> None:
