@@ -897,6 +897,37 @@ def test_a_failed_download_removes_the_destination_it_made(
     assert not there or not any(dest.iterdir())
 
 
+@pytest.mark.parametrize("there", [False, True], ids=["made", "there-before"])
+async def test_a_stopped_download_removes_what_it_made_that_holds_no_byte(
+    storage: StorageServer, tmp_path: Path, there: bool
+) -> None:
+    # The README: an empty `.part` "when it fails or stops is removed ..., and so is a
+    # folder the call made, `dest` or one for the files, that is then empty; any other
+    # is left as it is". Stopped (cancelled) while storage has sent nothing.
+    dest = tmp_path / "new" / "out"
+    if there:
+        dest.mkdir(parents=True)
+    for name in FILES:
+        storage.script(name, "stall-head")
+    source = Source(storage)
+    task = asyncio.create_task(
+        download_async(
+            source.descriptor(), dest, refresh=source.arefresh, settings=DownloadSettings()
+        )
+    )
+    held = {name for name in FILES if FILES[name]}  # empty.txt needs no GET
+    for _ in range(500):
+        if set(storage.keys_fetched()) >= held:
+            break
+        await asyncio.sleep(0.01)
+    assert set(storage.keys_fetched()) >= held
+    assert (dest / "sub" / "dir" / "weights.bin.part").exists()
+    await seconds_to_cancel(task)
+    assert dest.is_dir() is there
+    assert (tmp_path / "new").exists() is there
+    assert not there or not any(dest.iterdir())
+
+
 def test_a_download_waiting_for_another_makes_the_folder_again_that_one_removed(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
