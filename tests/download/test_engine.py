@@ -1901,6 +1901,35 @@ def test_a_proxy_from_the_environment_is_used(
     assert ranges == [None, "bytes=1000-"]
 
 
+@pytest.mark.parametrize(
+    ("variables", "proxied"),
+    [
+        ({"ALL_PROXY": "PROXY"}, True),
+        ({"HTTP_PROXY": "PROXY", "NO_PROXY": "127.0.0.1"}, False),
+        ({"ALL_PROXY": "PROXY", "no_proxy": "localhost,127.0.0.1"}, False),
+    ],
+    ids=["all-proxy", "no-proxy", "all-but-no-proxy"],
+)
+def test_downloads_follow_all_proxy_and_no_proxy(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    proxied: bool,
+) -> None:
+    # The README: "API calls and downloads alike go through the proxy that `HTTPS_PROXY`,
+    # `HTTP_PROXY` or `ALL_PROXY` names (but for the hosts in `NO_PROXY`)".
+    clear_proxies(monkeypatch)
+    for name, value in variables.items():
+        proxy = f"http://127.0.0.1:{storage.other_port}"
+        monkeypatch.setenv(name, proxy if value == "PROXY" else value)
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+    ports = {r.port for r in storage.requests}
+    assert ports == ({storage.other_port} if proxied else {storage.port})
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return self_signed(tmp_path_factory.mktemp("tls"))
