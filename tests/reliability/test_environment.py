@@ -57,6 +57,19 @@ async def test_async_api_calls_go_through_the_proxy_too(proxy: ScriptedServer) -
     assert proxy.requests == [("GET", f"{UNRESOLVABLE}/api/v1/models/m-7")]
 
 
+@pytest.mark.parametrize("name", ["ALL_PROXY", "all_proxy"])
+def test_api_calls_go_through_the_proxy_all_proxy_names(
+    proxy: ScriptedServer, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # The README: API calls go through the proxy that `HTTPS_PROXY`, `HTTP_PROXY` or
+    # `ALL_PROXY` names.
+    monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.setenv(name, proxy.base_url)
+    with ServiceClient(UNRESOLVABLE, "k", heartbeat_interval=0, max_retries=0) as svc:
+        assert svc.get_model("m-7").id == "m-7"
+    assert proxy.requests == [("GET", f"{UNRESOLVABLE}/api/v1/models/m-7")]
+
+
 def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "weaver.invalid")
     with (
