@@ -70,6 +70,24 @@ def test_api_calls_go_through_the_proxy_all_proxy_names(
     assert proxy.requests == [("GET", f"{UNRESOLVABLE}/api/v1/models/m-7")]
 
 
+def test_loopback_is_no_exception_to_the_proxy(
+    proxy: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README: "Loopback addresses are no exception, as for httpx and curl: behind a
+    # proxy, ... the local emulator need `NO_PROXY=127.0.0.1,localhost`."
+    with ScriptedServer(as_proxy) as server:
+        path = "/api/v1/models/m-7"
+        with ServiceClient(server.base_url, "k", heartbeat_interval=0, max_retries=0) as svc:
+            svc.get_model("m-7")
+        assert proxy.requests == [("GET", f"{server.base_url}{path}")]
+        assert server.requests == []
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        with ServiceClient(server.base_url, "k", heartbeat_interval=0, max_retries=0) as svc:
+            svc.get_model("m-7")
+        assert server.requests == [("GET", path)]
+        assert len(proxy.requests) == 1
+
+
 def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "weaver.invalid")
     with (
