@@ -142,6 +142,37 @@ def test_accepted_and_never_answered() -> None:
         assert 2 - 0.1 < elapsed_since(start) < 2 + SLACK
 
 
+def test_a_watch_keeps_its_deadline_on_a_server_that_never_answers() -> None:
+    # The README's one deadline per wait holds for `watch(timeout=...)` too.
+    with ScriptedServer(first_pending_then(HANG)) as server, client(server) as svc:
+        handle = svc.operation(OP)
+        seen: list[str] = []
+
+        def watch() -> None:
+            seen.extend(change.status.value for change in handle.watch(timeout=1))
+
+        start = time.monotonic()
+        with pytest.raises(OperationTimeoutError):
+            watch()
+        assert 1 - 0.1 < elapsed_since(start) < 1 + SLACK
+    assert seen == ["pending"]
+
+
+async def test_an_async_watch_keeps_its_deadline_on_a_server_that_never_answers() -> None:
+    with ScriptedServer(first_pending_then(HANG)) as server:
+        async with AsyncServiceClient(server.base_url, "k", heartbeat_interval=0) as svc:
+            handle = await svc.operation(OP)
+
+            async def watch() -> None:
+                async for _ in handle.watch(timeout=1):
+                    pass
+
+            start = time.monotonic()
+            with pytest.raises(OperationTimeoutError):
+                await watch()
+            assert 1 - 0.1 < elapsed_since(start) < 1 + SLACK
+
+
 def test_a_create_under_a_timeout_ends_on_a_server_that_never_answers() -> None:
     # The session it opens first went out with the client's own limits (60 s to read,
     # 4 retries): minutes, not the 2 s asked for.
