@@ -8,6 +8,7 @@ long-poll extension.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from typing import Any
 
@@ -247,6 +248,29 @@ def test_a_queued_operations_running_is_seen_before_its_end(
     # The client told the server what it had seen, and the server answered on the change.
     polls = recorder.sent("GET", f"/operations/{second.id}")
     assert any("seen_revision" in r.url.params for r in polls)
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"forward_backward": 0.3}}])
+def test_with_long_poll_running_arrives_within_milliseconds(make_service: ServiceFactory) -> None:
+    # The README: with the long-poll extension "`pending` -> `running` arrives within
+    # milliseconds". The second pass runs once the first ends, which another long-poll
+    # (the first's result, in a thread) sees as soon: the watcher's `running` follows it.
+    trainer = make_service().create_training_client(BASE_MODEL, seed=1)
+    first = trainer.forward_backward(batch(), wait=False)
+    second = trainer.forward_backward(batch(), wait=False)
+    first_done: list[float] = []
+
+    def wait_for_first() -> None:
+        first.result(timeout=30)
+        first_done.append(time.monotonic())
+
+    waiter = threading.Thread(target=wait_for_first)
+    waiter.start()
+    seen = _watched(second)
+    waiter.join()
+    running = [t for s, t in seen if s is OperationStatus.RUNNING]
+    assert running, seen
+    assert abs(running[0] - first_done[0]) < 0.25, seen  # generous: milliseconds when idle
 
 
 @pytest.mark.parametrize("emulator_config", [{"latency": {"forward_backward": QUEUED}}])
