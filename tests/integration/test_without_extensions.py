@@ -479,6 +479,31 @@ def test_without_the_detail_extensions_their_fields_are_none(emu: RunningEmulato
     assert {(c.shards_total, c.bytes_total) for c in conversions} == {(None, None)}
 
 
+def test_without_cursor_paging_a_listing_is_one_reply_and_works_unchanged(
+    emu: RunningEmulator,
+) -> None:
+    # The README, of `cursor-paging`: "a list comes in one reply with every checkpoint;
+    # `iter_checkpoints` and `list_checkpoints` work unchanged".
+    listings: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> None:
+        if request.url.path.endswith("/checkpoints") and request.method == "GET":
+            listings.append(request)
+
+    http = httpx.Client(event_hooks={"request": [record]})
+    with ServiceClient(emu.base_url, API_KEY, http_client=http) as service:
+        trainer = service.create_training_client(BASE_MODEL, seed=1)
+        saved = [trainer.save_state(f"c{i}", wait=False) for i in range(5)]
+        names = {handle.result(timeout=30).name for handle in saved}
+        listings.clear()
+        assert {c.name for c in trainer.list_checkpoints()} == names
+        assert len(listings) == 1
+        listings.clear()
+        assert {c.name for c in trainer.iter_checkpoints(page_size=2)} == names
+        assert len(listings) == 1  # the server sends every item, and no next_cursor
+    http.close()
+
+
 def test_attached_without_next_seq_id_the_checkpoint_methods_work(emu: RunningEmulator) -> None:
     # The README: `training_client(model_id)` "needs `next_seq_id=` to train (checkpoint
     # methods work without it)".
