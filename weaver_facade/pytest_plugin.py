@@ -34,7 +34,8 @@ Fixtures:
     Extra ``EmulatorConfig`` fields for the emulator, ``{}`` by default, as
     plain data (all but ``data_dir`` and ``api_keys``, which the plugin sets:
     ``weaver_server`` gives them). Override it in the root ``conftest.py`` (the rootdir's, or that
-    of the folder holding every ``testpaths`` entry) to add latency or faults
+    of the folder holding every ``testpaths`` entry; for a folder outside
+    ``testpaths``, run on its own, that at its top) to add latency or faults
     (the emulator starts once per session, or per xdist worker: a test that
     sees other options, from a folder's conftest.py, fails saying so,
     whichever tests are selected)::
@@ -265,7 +266,7 @@ def _overridden_at(item: pytest.Item, root: str) -> str | None:
     node: Any = item if by_node else item.nodeid
     chain = manager.getfixturedefs("weaver_emulator_options", node)
     where = chain[-1].baseid if chain else ""
-    if _within(root, where):
+    if _within(_root_of(item.nodeid, root), where):
         return None
     in_tests = where.endswith(".py") or "::" in where
     return where if in_tests else f"{where}/conftest.py"
@@ -283,6 +284,25 @@ def _tests_root(config: pytest.Config) -> str:
         folders.append(folder.relative_to(config.rootpath))
     common = Path(os.path.commonpath(folders)).as_posix() if folders else "."
     return "" if common == "." else common
+
+
+def _root_of(nodeid: str, tests_root: str) -> str:
+    """The node id of the folder whose conftest.py gives this test its options: the tests
+    root, or, for a test outside it (outside ``testpaths``, run only when named), the
+    topmost folder holding it and no ``testpaths`` entry, whose conftest.py every run of
+    the test loads and the runs of ``testpaths`` do not."""
+    if _within(nodeid, tests_root):
+        return tests_root
+    folder = Path(nodeid.partition("::")[0]).parent.parts
+    shared = itertools.takewhile(
+        lambda pair: pair[0] == pair[1], zip(folder, Path(tests_root).parts, strict=False)
+    )
+    common = len(list(shared))
+    return "/".join(folder[: common + 1])
+
+
+def _conftest_of(root: str) -> str:
+    return f"{root}/conftest.py" if root else "the rootdir's conftest.py"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -344,11 +364,14 @@ def _refuse_server_asked_by_name(item: pytest.Item) -> None:
 
 def _refuse_overridden(item: pytest.Item, where: str | None) -> None:
     if where is not None and not item.config.getoption("--weaver-base-url"):
+        tests_root = _tests_root(item.config)
+        root = _root_of(item.nodeid, tests_root)
+        outside = f" (outside testpaths: its tests run alone, as pytest {root})"
         pytest.fail(
             f"weaver_emulator_options is overridden for this test (in {where}), but the "
-            "session's emulator starts once, with the options of the root conftest.py "
-            "(the rootdir's, or that of the folder holding every testpaths entry): "
-            "override the fixture there, or start another with "
+            "session's emulator starts once, with the options of the root conftest.py: "
+            f"override the fixture in {_conftest_of(root)}"
+            f"{outside if root != tests_root else ''}, or start another with "
             "weaver_facade.emulator.run_emulator()",
             pytrace=False,
         )
@@ -410,15 +433,25 @@ def _weaver_emulator_options_agree(request: pytest.FixtureRequest) -> None:
     folder's conftest.py would apply to whichever tests ran first, or to none."""
     if not _USERS.intersection(request.fixturenames):
         return
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    root = _tests_root(request.config)
+    # Set up after a fixture of a higher scope that got the server by name: an override
+    # below the root conftest.py is what to name.
+    _refuse_overridden(item, _overridden_at(item, root))
     request.getfixturevalue("weaver_server")
     if _STARTED_WITH not in request.config.stash:  # --weaver-base-url: no emulator
         return
     if request.getfixturevalue("weaver_emulator_options") != request.config.stash[_STARTED_WITH]:
+        # Past the check above, only tests of another root conftest.py (a folder outside
+        # testpaths, run beside them) see other options: each is right on its own.
+        root = _root_of(item.nodeid, root)
         pytest.fail(
             "weaver_emulator_options differ here from those the session's emulator was "
-            "started with (it starts once, for the first test that uses it): override the "
-            "fixture in the root conftest.py, or start another with "
-            "weaver_facade.emulator.run_emulator()",
+            "started with (it starts once, for the first test that uses it, and this run "
+            "holds tests of more than one root conftest.py): run the tests under "
+            f"{_conftest_of(root)} in a run of its own (pytest {root or '.'}), or start "
+            "another with weaver_facade.emulator.run_emulator()",
             pytrace=False,
         )
 

@@ -369,6 +369,78 @@ def test_the_root_conftest_may_be_that_of_testpaths(pytester: pytest.Pytester) -
     assert outcomes(pytester, "tests") == {"tests/test_x.py::test_x": "ERROR"}
 
 
+NO_EXTENSIONS = (
+    "import pytest\n\n"
+    "@pytest.fixture(scope='session')\n"
+    "def weaver_emulator_options():\n"
+    "    return {'extensions': 'none'}\n"
+)
+# Passes only against an emulator without the spec's extensions: checkpoint-by-id is one.
+WITHOUT_EXTENSIONS = (
+    "import httpx\n\n"
+    "def test_i(weaver_server):\n"
+    "    reply = httpx.get(\n"
+    "        f'{weaver_server.base_url}/api/v1/checkpoints/00000000-0000-0000-0000-000000000000',\n"
+    "        headers={'X-WEAVER-API-KEY': weaver_server.api_key},\n"
+    "    )\n"
+    "    assert reply.json()['message'].startswith('no route')\n"
+)
+
+
+def test_a_folder_outside_testpaths_gives_its_tests_options_in_its_own_conftest(
+    pytester: pytest.Pytester,
+) -> None:
+    # integration/conftest.py was refused, also in a run of integration alone, and the
+    # message sent its override to tests/conftest.py, which that run never loads: its
+    # tests would then have run against an emulator without their options.
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    pytester.mkdir("tests").joinpath("test_x.py").write_text(
+        "def test_x(weaver_client):\n    assert weaver_client.supported_models()\n"
+    )
+    integration = pytester.mkdir("integration")
+    integration.joinpath("conftest.py").write_text(NO_EXTENSIONS)
+    integration.joinpath("test_i.py").write_text(WITHOUT_EXTENSIONS)
+    assert outcomes(pytester) == {"tests/test_x.py::test_x": "PASSED"}
+    assert outcomes(pytester, "integration") == {"integration/test_i.py::test_i": "PASSED"}
+    assert outcomes(pytester, "integration/test_i.py") == {
+        "integration/test_i.py::test_i": "PASSED"
+    }
+    # Beside the tests of testpaths, whichever starts the emulator, the other is told to
+    # run on its own.
+    for order in (("tests", "integration"), ("integration", "tests")):
+        result = run(pytester, *order)
+        result.assert_outcomes(passed=1, errors=1)
+        result.stdout.fnmatch_lines(["*weaver_emulator_options differ here*in a run of its own*"])
+    # A folder below it that overrides them again is refused, pointed to the conftest.py
+    # that every run of its tests loads.
+    deeper = pytester.mkdir("integration/deeper")
+    deeper.joinpath("conftest.py").write_text(OVERRIDE % 0.1)
+    deeper.joinpath("test_d.py").write_text("def test_d(weaver_server):\n    pass\n")
+    result = run(pytester, "integration/deeper")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*overridden for this test (in integration/deeper/conftest.py)*"
+            "override the fixture in integration/conftest.py*"
+        ]
+    )
+
+
+def test_the_refusal_names_the_root_conftest_of_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    sub = pytester.mkdir("tests").joinpath("sub")
+    sub.mkdir()
+    sub.joinpath("conftest.py").write_text(OVERRIDE % 0.1)
+    sub.joinpath("test_s.py").write_text("def test_s(weaver_server):\n    pass\n")
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*override the fixture in tests/conftest.py*"])
+    pytester.makeini("[pytest]\n")
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*override the fixture in the rootdir's conftest.py*"])
+
+
 def test_weaver_extensions_gives_an_emulator_without_them(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
