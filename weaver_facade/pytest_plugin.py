@@ -74,7 +74,7 @@ import itertools
 import os
 import secrets
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +104,9 @@ _STARTED_WITH = pytest.StashKey[object]()
 _OVERRIDDEN = pytest.StashKey[dict[str, str]]()
 # The fixtures that start the session's emulator.
 _USERS = frozenset({"weaver_server", "weaver_client", "weaver_async_client"})
+# The fixtures of a scope above the function's that got weaver_server by name while they
+# were set up.
+_ASKED_BY = pytest.StashKey[set[object]]()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,6 +344,20 @@ def pytest_fixture_setup(
                 raise
 
 
+@pytest.hookimpl(wrapper=True, specname="pytest_fixture_setup")
+def pytest_fixture_setup_note_asking(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """Note a fixture that gets ``weaver_server`` by name: one of a module's scope, say, is
+    set up for its first test alone, and the later tests that use it must be judged too."""
+    # A fixture of function scope is set up anew for each test, which then asks itself.
+    had = fixturedef.scope == "function" or "weaver_server" in request.fixturenames
+    result = yield
+    if not had and "weaver_server" in request.fixturenames:
+        request.config.stash.setdefault(_ASKED_BY, set()).add(fixturedef)
+    return result
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Fail a test that got the session's emulator, started already, by asking for
@@ -358,7 +375,9 @@ def _refuse_server_asked_by_name(item: pytest.Item) -> None:
     request = getattr(item, "_request", None)  # the test's, which knows what it got by name
     if request is None or _USERS.intersection(getattr(item, "fixturenames", ())):
         return  # asked for as an argument: judged when collected
-    if "weaver_server" in request.fixturenames:
+    asked_by = item.config.stash.get(_ASKED_BY, set())
+    used = getattr(request, "_fixture_defs", {}).values()  # those set up for this test
+    if "weaver_server" in request.fixturenames or any(d in asked_by for d in used):
         _refuse_overridden(item, _overridden_at(item, _tests_root(item.config)))
 
 

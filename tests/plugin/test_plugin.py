@@ -320,6 +320,33 @@ def test_the_server_asked_for_by_name_in_a_fixture_is_judged_by_where_its_test_l
     }
 
 
+@pytest.mark.parametrize("order", [("a", "b"), ("b", "a")], ids=["a-first", "b-first"])
+def test_each_test_of_a_module_fixture_that_asked_for_the_server_by_name_is_judged(
+    pytester: pytest.Pytester, order: tuple[str, str]
+) -> None:
+    # Only the test that set the module's fixture up asked for the server: when a had
+    # started the emulator, b's other tests ran against it, without b's options, unjudged.
+    pytester.mkpydir("a").joinpath("test_a.py").write_text(
+        "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
+    )
+    b = pytester.mkpydir("b")
+    b.joinpath("conftest.py").write_text(
+        OVERRIDE % 0.2
+        + "\n\n@pytest.fixture(scope='module')\ndef url(request):\n"
+        + "    return request.getfixturevalue('weaver_server').base_url\n"
+    )
+    b.joinpath("test_b.py").write_text(
+        "def test_b1(url):\n    assert url\n\n"
+        "def test_b2(url):\n    assert url\n\n"
+        "def test_b3():\n    pass\n"
+    )
+    got = outcomes(pytester, *order)
+    assert got["a/test_a.py::test_a"] == "PASSED"
+    assert got["b/test_b.py::test_b3"] == "PASSED"  # it does not use the server
+    assert got["b/test_b.py::test_b1"] == "ERROR"
+    assert got["b/test_b.py::test_b2"] == "ERROR"
+
+
 class _Pytest80Fixtures:
     """``FixtureManager.getfixturedefs`` as pytest 8.0 and older have it: by node id."""
 
