@@ -43,6 +43,7 @@ from ._findings import (
     RETRIES,
     Finding,
     SettingNames,
+    counted,
     curl_for_request,
     redact,
     redact_curl,
@@ -690,9 +691,10 @@ def _limit_ignored(case: Any, response: Any, api_key: str | None) -> Finding | N
         part="conformance",
         operation=case.operation.label,
         check="paging",
-        message=f"{len(items)} items for limit={limit}: the server ignores `limit`",
-        expected=f"at most {limit} items",
-        got=f"{len(items)} items",
+        message=f"{counted(len(items), 'item', 'items')} for limit={limit}: the server "
+        "ignores `limit`",
+        expected=f"at most {counted(limit, 'item', 'items')}",
+        got=counted(len(items), "item", "items"),
         curl=redact_curl(case.as_curl_command(), api_key),
     )
 
@@ -875,24 +877,10 @@ def run_conformance(
         raise KeyboardInterrupt
     outcome.seconds = time.monotonic() - started
     outcome.retried = patient.retried
-    if patient.retried:
-        outcome.notes.append(
-            f"the server asked {patient.retried} times to try a request again later "
-            "(429 or 503); the kit waited as asked and sent it again"
-        )
     outcome.resent = patient.resent
-    if patient.resent:
-        outcome.notes.append(
-            f"{patient.resent} replies were lost on the way (the connection closed); the "
-            "kit sent those requests again, as the facade does, being safe to repeat"
-        )
+    outcome.notes.extend(_retry_notes(patient.retried, patient.resent, len(outcome.unchecked)))
     if outcome.later:
         outcome.findings.append(_unavailable(outcome.later))
-    if outcome.unchecked:
-        outcome.notes.append(
-            f"{len(outcome.unchecked)} replies asked to try again after the time limit: "
-            "those requests were not checked"
-        )
     if timed_out.is_set():
         outcome.cut_short = True
         outcome.notes.append(
@@ -914,6 +902,32 @@ def run_conformance(
     return outcome
 
 
+def _retry_notes(retried: int, resent: int, unchecked: int) -> list[str]:
+    """The notes on requests sent again (``retried``: the server asked to try later;
+    ``resent``: their replies lost) and on replies that asked for a wait beyond the time
+    limit (``unchecked``)."""
+    notes = []
+    if retried:
+        times = "once" if retried == 1 else f"{retried} times"
+        notes.append(
+            f"the server asked {times} to try a request again later "
+            "(429 or 503); the kit waited as asked and sent it again"
+        )
+    if resent:
+        were, those = ("was", "that request") if resent == 1 else ("were", "those requests")
+        notes.append(
+            f"{counted(resent, 'reply', 'replies')} {were} lost on the way (the connection "
+            f"closed); the kit sent {those} again, as the facade does, being safe to repeat"
+        )
+    if unchecked:
+        those = "that request was" if unchecked == 1 else "those requests were"
+        notes.append(
+            f"{counted(unchecked, 'reply', 'replies')} asked to try again after the time "
+            f"limit: {those} not checked"
+        )
+    return notes
+
+
 def _unavailable(later: list[tuple[str, int, str]]) -> Finding:
     """One finding for every reply that still asked to try later: an availability problem,
     not one contract finding per operation (``not_a_server_error``, ``ignored_auth``, ...)."""
@@ -924,8 +938,9 @@ def _unavailable(later: list[tuple[str, int, str]]) -> Finding:
         part="conformance",
         operation=shown,
         check=AVAILABILITY,
-        message=f"{len(later)} replies still asked to try again later after {RETRIES} "
-        "retries each: those requests were not checked",
+        message=f"{counted(len(later), 'reply', 'replies')} still asked to try again later "
+        f"after {RETRIES} retries{'' if len(later) == 1 else ' each'}: "
+        f"{'that request was' if len(later) == 1 else 'those requests were'} not checked",
         expected="an answer after the wait the server asked for",
         got=f"{statuses} with Retry-After or `retryable: true`",
         curl=later[0][2],

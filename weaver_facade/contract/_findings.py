@@ -22,6 +22,7 @@ __all__ = [
     "RETRIES",
     "Finding",
     "SettingNames",
+    "counted",
     "curl_for_request",
     "dedupe",
     "fold_server_wide",
@@ -55,6 +56,11 @@ _SKIPPED_HEADERS = frozenset(
         "idempotency-key",
     }
 )
+
+
+def counted(count: int, one: str, many: str) -> str:
+    """``count`` and the noun that agrees with it: "1 reply", "2 replies"."""
+    return f"{count} {one if count == 1 else many}"
 
 
 @dataclass(frozen=True)
@@ -185,13 +191,16 @@ def fold_server_wide(findings: Iterable[Finding]) -> list[Finding]:
         others = list(dict.fromkeys(f.operation for f in group if f.operation != finding.operation))
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         parts = {p for f in group for p in (f.part, *f.also_in)} - {finding.part}
-        more = "more replies lack it too" if key and key[0] == "header" else "more replies too"
+        more = counted(len(group) - 1, "more reply", "more replies")
+        if key and key[0] == "header":
+            more += " lacks it too" if len(group) == 2 else " lack it too"
+        else:
+            more += " too"
         folded.append(
             Finding(
                 **{
                     **asdict(finding),
-                    "message": f"{finding.message}; {len(group) - 1} {more}"
-                    + (f" ({shown})" if others else ""),
+                    "message": f"{finding.message}; {more}" + (f" ({shown})" if others else ""),
                     "also_in": tuple(sorted(parts)),
                 }
             )
