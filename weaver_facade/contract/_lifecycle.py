@@ -42,7 +42,15 @@ from .. import (
 )
 from .._storage_errors import hide_signature
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
-from ._findings import API_KEY_HEADER, AVAILABILITY, RETRIES, Finding, curl_for_request, redact
+from ._findings import (
+    API_KEY_HEADER,
+    AVAILABILITY,
+    RETRIES,
+    Finding,
+    counted,
+    curl_for_request,
+    redact,
+)
 from ._ownership import Left, Sweep, SweepBound, is_artifact_kind
 from ._patience import (
     PatientHTTPTransport,
@@ -419,8 +427,7 @@ class Scenario:
                 self.finding(
                     last.label if last is not None else label,
                     AVAILABILITY,
-                    f"still {error.status_code} {error.code} after up to {RETRIES} retries: "
-                    "the server asked to try again later, and the step could not be checked",
+                    _not_answered(error, _retries_seen(self.watcher.exchanges)),
                     "an answer after the wait the server asked for",
                     f"{error.status_code} with Retry-After or `retryable: true`",
                     last,
@@ -1121,6 +1128,45 @@ def still_later(sc: Any, exchange: Exchange | None) -> Finding | None:
         exchange,
     )
     return finding
+
+
+def _retries_seen(exchanges: list[Exchange]) -> int:
+    """How many times the facade sent the last request of ``exchanges`` again while the
+    server asked to try later: it sends the very same request, and the watcher sees each
+    attempt."""
+    if not exchanges:
+        return 0
+    last = exchanges[-1].request
+    asked = 0
+    for exchange in reversed(exchanges):
+        reply = exchange.response
+        if exchange.request is not last:
+            break
+        if retry_after(reply.status_code, reply.headers, reply.content) is None:
+            break
+        asked += 1
+    return max(asked - 1, 0)
+
+
+def _not_answered(error: APIError, retries: int) -> str:
+    """What became of a facade call the server kept asking to try later, ``retries`` times
+    sent again: the facade does not wait out a ``Retry-After`` longer than it waits for one
+    call (nor one beyond the call's deadline), and then makes fewer retries, or none."""
+    said = f"{error.status_code} {error.code}"
+    rest = "and the step could not be checked"
+    wait = error.retry_after
+    if retries < RETRIES and wait is not None:
+        asked = f"the server asked to try again in {wait:g} s, longer than the facade waits"
+        if retries == 0:
+            return f"{said}, not retried: {asked} for one call, {rest}"
+        return (
+            f"still {said} after {counted(retries, 'retry', 'retries')}: then {asked} for "
+            f"one call, {rest}"
+        )
+    return (
+        f"still {said} after {counted(retries, 'retry', 'retries')}: the server asked to "
+        f"try again later, {rest}"
+    )
 
 
 def _status_and_code(response: httpx.Response) -> str:
