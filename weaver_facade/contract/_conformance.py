@@ -1242,6 +1242,33 @@ def _as_method_answer(found: list[Finding], check: str, case: Any) -> list[Findi
     ]
 
 
+# What a reply is held to besides its status's class: its status, headers and body.
+_REPLY_CHECKS = frozenset(
+    {
+        "status_code_conformance",
+        "response_headers_conformance",
+        "content_type_conformance",
+        _REPLY_SCHEMA,
+    }
+)
+
+
+def _one_per_server_error(found: list[Finding]) -> list[Finding]:
+    """``found``, the findings of one reply, with those of its status, headers and body
+    folded into its server error, if it is one: a crash's reply is no answer of the
+    server's, and its other breaks (an undocumented 500, a header its error handler leaves
+    out) are one thing to fix, not three findings with one reproduction."""
+    crash = next((f for f in found if f.check == "not_a_server_error"), None)
+    if crash is None:
+        return found
+    also = [f for f in found if f.check in _REPLY_CHECKS]
+    if not also:
+        return found
+    said = "; ".join(f.message for f in also)
+    merged = replace(crash, message=f"{crash.message}; the same reply also: {said}")
+    return [merged if f is crash else f for f in found if f.check not in _REPLY_CHECKS]
+
+
 def _collect(
     spec: Spec,
     recorder: Any,
@@ -1280,6 +1307,7 @@ def _collect(
             curl = redact_curl(info.code_sample, secret) if info is not None else ""
             outcome.later.append((label, response.status_code, curl))
             continue
+        found_here: list[Finding] = []
         for check in checks:
             info = check.failure_info
             if info is None or _unrecognised_method(spec, check.name, node.value, response):
@@ -1308,7 +1336,7 @@ def _collect(
                 secret,
                 outcome.taken_beyond,
             )
-            outcome.findings.extend(_as_method_answer(found, check.name, node.value))
+            found_here.extend(_as_method_answer(found, check.name, node.value))
             note = (
                 _taken_note(spec, outcome, node.value, response)
                 if check.name == _REPLY_SCHEMA
@@ -1319,6 +1347,7 @@ def _collect(
                 # Beside what else the reply breaks: the same note as alone.
                 outcome.left_open.add(key)
                 outcome.notes.append(note)
+        outcome.findings.extend(_one_per_server_error(found_here))
     # After the checks: a result may show a value beyond a rule of the spec's own that a
     # request of this scenario set (``taken_beyond``).
     outcome.findings.extend(_result_findings(spec, exchanges, secret, outcome))
