@@ -37,10 +37,10 @@ def test_the_retry_notes_for_many() -> None:
 
 
 def test_the_availability_finding_counts_its_replies() -> None:
-    one = _unavailable([(LISTING, 503, "curl one")])
+    one = _unavailable([(LISTING, 503, "curl one", 3)])
     assert one.message.startswith("1 reply still asked to try again later"), one.message
     assert "that request was not checked" in one.message, one.message
-    two = _unavailable([(LISTING, 503, "curl one"), (LISTING, 429, "curl two")])
+    two = _unavailable([(LISTING, 503, "curl one", 3), (LISTING, 429, "curl two", 3)])
     assert two.message.startswith("2 replies still asked to try again later"), two.message
     assert "those requests were not checked" in two.message, two.message
 

@@ -148,6 +148,14 @@ class PatientTransport:
         # Kept, not marked: schemathesis' Response has __slots__. Holding them keeps their
         # ids from being reused.
         self._out_of_time: dict[int, Any] = {}
+        self._retries: dict[int, tuple[Any, int]] = {}
+
+    def retries_of(self, response: Any) -> int:
+        """How many times the request of ``response``, which asked to try later, was sent
+        again: none once its operation had used its retries (``down``)."""
+        with self._lock:
+            kept, retries = self._retries.get(id(response), (None, 0))
+            return retries if kept is response else 0
 
     def ran_out(self, response: Any) -> bool:
         """Whether ``response`` asked for a wait beyond the part's time limit."""
@@ -192,7 +200,11 @@ class PatientTransport:
                 time.sleep(delay)
                 continue
             wait = retry_after(response.status_code, response.headers, response.content)
-            if wait is None or label in self.down:
+            if wait is None:
+                return response
+            with self._lock:
+                self._retries[id(response)] = (response, attempt)
+            if label in self.down:
                 return response
             if time.monotonic() + wait > self._deadline:
                 # Not the server's failing: the wait it asked for is beyond the time limit.
@@ -475,8 +487,9 @@ class ConformanceOutcome:
     retried: int = 0
     #: Requests sent again because their reply was lost on the way.
     resent: int = 0
-    #: (operation, status, curl) of each reply that still asked to try later: not checked.
-    later: list[tuple[str, int, str]] = field(default_factory=list)
+    #: (operation, status, curl, retries made) of each reply that still asked to try
+    #: later: not checked.
+    later: list[tuple[str, int, str, int]] = field(default_factory=list)
     #: Operations of the replies that asked for a wait beyond the time limit: not checked.
     unchecked: list[str] = field(default_factory=list)
     #: (operation, check) of the failures the wire sheet leaves open: notes, not findings.
@@ -826,7 +839,13 @@ def run_conformance(
             elif isinstance(event, events.ScenarioFinished):
                 collector.on_scenario_finished(context, event)  # type: ignore[arg-type]
                 _collect(
-                    spec, event.recorder, outcome, api_key, ownership.stood_in, patient.ran_out
+                    spec,
+                    event.recorder,
+                    outcome,
+                    api_key,
+                    ownership.stood_in,
+                    patient.ran_out,
+                    patient.retries_of,
                 )
             elif isinstance(event, events.NonFatalError) and patient.unsafe_loss(event.value):
                 if event.label not in lost:
@@ -891,7 +910,7 @@ def run_conformance(
     # left out: schemathesis stopped testing it at that failure, so what it kept of it is
     # mostly the unauthenticated cases' 401s (a missing header made five such "refusals").
     failed = {f.operation for f in outcome.findings}
-    failed |= {label for label, _, _ in outcome.later} | set(outcome.unchecked)
+    failed |= {label for label, *_ in outcome.later} | set(outcome.unchecked)
     # And so is one whose requests with the key were not refused (see _KeyedReplies).
     for status_code, labels in sorted(collector.data.missing_auth.items()):
         names = sorted(n for n in labels - failed if keyed.refused(n, status_code))
@@ -928,19 +947,32 @@ def _retry_notes(retried: int, resent: int, unchecked: int) -> list[str]:
     return notes
 
 
-def _unavailable(later: list[tuple[str, int, str]]) -> Finding:
+def _unavailable(later: list[tuple[str, int, str, int]]) -> Finding:
     """One finding for every reply that still asked to try later: an availability problem,
-    not one contract finding per operation (``not_a_server_error``, ``ignored_auth``, ...)."""
-    labels = sorted({label for label, _, _ in later})
+    not one contract finding per operation (``not_a_server_error``, ``ignored_auth``, ...).
+    Each says how often its request was sent again: an operation that used its retries is
+    not retried again."""
+    labels = sorted({label for label, *_ in later})
     shown = labels[0] if len(labels) == 1 else f"{len(labels)} operations ({', '.join(labels)})"
-    statuses = ", ".join(str(s) for s in sorted({status for _, status, _ in later}))
+    statuses = ", ".join(str(s) for s in sorted({status for _, status, _, _ in later}))
+    by_retries = Counter(retries for *_, retries in later)
+    if len(by_retries) == 1:
+        (retries,) = by_retries
+        each = "" if len(later) == 1 else " each"
+        how = f"after {counted(retries, 'retry', 'retries')}{each}" if retries else "not retried"
+    else:
+        how = ", ".join(
+            f"{n} after {counted(r, 'retry', 'retries')}" if r else f"{n} not retried"
+            for r, n in sorted(by_retries.items(), reverse=True)
+        )
+    if by_retries[0]:
+        how += " (an operation that used its retries is not retried again)"
     return Finding(
         part="conformance",
         operation=shown,
         check=AVAILABILITY,
-        message=f"{counted(len(later), 'reply', 'replies')} still asked to try again later "
-        f"after {RETRIES} retries{'' if len(later) == 1 else ' each'}: "
-        f"{'that request was' if len(later) == 1 else 'those requests were'} not checked",
+        message=f"{counted(len(later), 'reply', 'replies')} still asked to try again later, "
+        f"{how}: {'that request was' if len(later) == 1 else 'those requests were'} not checked",
         expected="an answer after the wait the server asked for",
         got=f"{statuses} with Retry-After or `retryable: true`",
         curl=later[0][2],
@@ -1276,10 +1308,12 @@ def _collect(
     secret: str | None,
     stood_in: Callable[[Any], bool] = lambda case: False,
     ran_out: Callable[[Any], bool] = lambda response: False,
+    retries_of: Callable[[Any], int] = lambda response: RETRIES,
 ) -> None:
     """``stood_in``: whether a case's path names an id the kit stood in for
     (``Ownership.stood_in``); ``ran_out``: whether a reply asked for a wait beyond the time
-    limit (``PatientTransport.ran_out``)."""
+    limit (``PatientTransport.ran_out``); ``retries_of``: how often a request that still
+    asked to try later was sent again (``PatientTransport.retries_of``)."""
     exchanges: list[tuple[str, Any]] = []
     for case_id, interaction in recorder.interactions.items():
         node = recorder.cases.get(case_id)
@@ -1305,7 +1339,7 @@ def _collect(
                 continue
             info = failed[0].failure_info
             curl = redact_curl(info.code_sample, secret) if info is not None else ""
-            outcome.later.append((label, response.status_code, curl))
+            outcome.later.append((label, response.status_code, curl, retries_of(response)))
             continue
         found_here: list[Finding] = []
         for check in checks:
