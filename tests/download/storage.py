@@ -29,11 +29,10 @@ drawn at random (``chaos``):
   ``Content-Encoding: deflate`` (zlib's format, as RFC 9110 has it); ``"raw-deflate"``:
   under that name, the bare deflate stream that some servers send instead.
 
-Every request's path and headers are recorded (``requests``), and the most answered at
-once (``most_at_once``). A request in
-absolute form (``GET http://host/o/key``, as to a proxy) is served too, so the
-second server can stand in for a proxy. ``tls`` (a certificate and key file)
-serves HTTPS instead.
+Every request's path and headers are recorded (``requests``), and the most requests in
+their ``"pause"`` at once (``most_at_once``). A request in absolute form
+(``GET http://host/o/key``, as to a proxy) is served too, so the second server can
+stand in for a proxy. ``tls`` (a certificate and key file) serves HTTPS instead.
 """
 
 from __future__ import annotations
@@ -172,7 +171,14 @@ class StorageServer:
             time.sleep(0.2)
             action = "503"
         if action == "pause":
+            # Counted during the pause alone: a count that ended once the reply was written
+            # also counted the client's next request, sent as soon as it had read the body.
+            with self.lock:
+                self.at_once += 1
+                self.most_at_once = max(self.most_at_once, self.at_once)
             time.sleep(0.15)
+            with self.lock:
+                self.at_once -= 1
             action = None
         if action in ("503", "429"):
             return _reply(h, int(action), b"slow down", {"Retry-After": "0"})
@@ -260,14 +266,7 @@ class StorageServer:
                 disable_nagle_algorithm = True
 
                 def do_GET(self) -> None:
-                    with outer.lock:
-                        outer.at_once += 1
-                        outer.most_at_once = max(outer.most_at_once, outer.at_once)
-                    try:
-                        outer.handle(self, self.server.server_port)  # type: ignore[attr-defined]
-                    finally:
-                        with outer.lock:
-                            outer.at_once -= 1
+                    outer.handle(self, self.server.server_port)  # type: ignore[attr-defined]
 
                 def log_message(self, format: str, *args: Any) -> None:
                     pass
