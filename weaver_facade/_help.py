@@ -1,4 +1,5 @@
-"""Help text wrapped at spaces only: shared leaf of the command line and the emulator.
+"""Shared leaf of the command line and the emulator: help text wrapped at spaces only, and
+a number's range in words for an option's refusal.
 
 click wraps with ``textwrap``, which also breaks a word after a hyphen: ``weaver-facade
 supported-`` / ``models``, ``cursor-`` / ``paging``, commands and names that a reader copies
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 
 import click
 
-__all__ = ["HelpFormatter"]
+__all__ = ["HelpFormatter", "range_words"]
 
 _HYPHEN = "\ue000"  # of the private use area: in no help text, and one column, as "-"
 
@@ -37,3 +38,17 @@ class HelpFormatter(click.HelpFormatter):
         self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
     ) -> None:
         super().write_dl([(_held(a), _held(b)) for a, b in rows], col_max, col_spacing)
+
+
+def range_words(kind: click.IntRange | click.FloatRange) -> str:
+    """``kind``'s range in words (``from 1 to 64``, ``greater than 0``), after a space;
+    click's own were ``is not in the range 1<=x<=64.``."""
+    low, high = kind.min, kind.max
+    if low is not None and high is not None and not (kind.min_open or kind.max_open):
+        return f" from {low} to {high}"
+    words = []
+    if low is not None:
+        words.append(f"{'greater than' if kind.min_open else 'at least'} {low}")
+    if high is not None:
+        words.append(f"{'less than' if kind.max_open else 'at most'} {high}")
+    return f" {' and '.join(words)}" if words else ""

@@ -49,6 +49,7 @@ from .. import (
     WeaverError,
 )
 from .._causes import NEVER_REACHED
+from .._help import range_words
 from .._watched import name_watched, seconds
 from ._progress import Progress, show_retries
 
@@ -393,19 +394,6 @@ def _in_ascii(value: object) -> bool:
     return not isinstance(value, str) or (value.isascii() and "_" not in value)
 
 
-def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
-    """A range in words (``from 1 to 64``, ``greater than 0``), after a space; click's own
-    were ``is not in the range 1<=x<=64.``."""
-    if low is not None and high is not None and not (low_open or high_open):
-        return f" from {low} to {high}"
-    words = []
-    if low is not None:
-        words.append(f"{'greater than' if low_open else 'at least'} {low}")
-    if high is not None:
-        words.append(f"{'less than' if high_open else 'at most'} {high}")
-    return f" {' and '.join(words)}" if words else ""
-
-
 class WholeNumber(click.IntRange):
     """``click.IntRange``, in ASCII digits only (``_in_ascii``), refused in words."""
 
@@ -415,13 +403,12 @@ class WholeNumber(click.IntRange):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            span = _bounds(self.min, self.max, self.min_open, self.max_open)
-            self.fail(f"{value!r} is not a whole number{span}", param, ctx)
+            self.fail(f"{value!r} is not a whole number{range_words(self)}", param, ctx)
 
 
 class _Seconds(click.FloatRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        span = _bounds(self.min, self.max, self.min_open, self.max_open)
+        span = range_words(self)
         try:
             if not _in_ascii(value):
                 raise ValueError(value)

@@ -16,7 +16,7 @@ from typing import IO, Any
 import click
 
 from .._dest import in_the_way
-from .._help import HelpFormatter
+from .._help import HelpFormatter, range_words
 from ._config import (
     EmulatorConfig,
     FaultConfig,
@@ -108,7 +108,6 @@ class _InDigits(click.ParamType[Any, Any]):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            # click's own words: "70000 is not in the range 0<=x<=65535."
             self.fail(f"{value!r} is not {self.taken()}", param, ctx)
 
     def taken(self) -> str:
@@ -121,14 +120,14 @@ class _Integer(_InDigits, click.types.IntParamType):
 
 class _WholeNumber(_Integer, click.IntRange):
     def taken(self) -> str:
-        return f"a whole number from {self.min} to {self.max}"
+        return f"a whole number{range_words(self)}"
 
 
 class _Seconds(_InDigits, click.FloatRange):
     refusal = "a number of seconds"
 
-    def taken(self) -> str:  # a lower bound only, as --url-ttl's
-        return f"{self.refusal} {'greater than' if self.min_open else 'at least'} {self.min}"
+    def taken(self) -> str:
+        return f"{self.refusal}{range_words(self)}"
 
 
 @contextlib.contextmanager
