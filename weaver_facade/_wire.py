@@ -75,6 +75,7 @@ from ._schema import (
     with_upper_date_times,
     without_unpromised,
 )
+from ._storage_errors import SIGNATURE_HIDDEN
 
 if TYPE_CHECKING:
     from weaver_client import schemas as spec
@@ -450,7 +451,7 @@ def _snippet(response: httpx.Response) -> str:
     # Scrubbed before it is cut or its blanks are folded, either of which would leave a
     # part of the key (or a key with two blanks in a row) that no longer matches it.
     text = scrub(response.content.decode("utf-8", errors="replace"), _api_key(response))
-    text = _URL_QUERY.sub(r"\1?[signature hidden]", text)
+    text = _URL_QUERY.sub(rf"\1?{SIGNATURE_HIDDEN}", text)
     text = " ".join(text.split())
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 
