@@ -7,7 +7,6 @@ A shared leaf: it imports nothing of the facade (the downloads and the contract 
 
 from __future__ import annotations
 
-import functools
 import re
 
 from ._causes import causes
@@ -41,14 +40,15 @@ def hide_signature(error: BaseException, url: str) -> None:
     the exceptions behind it, in place: storage may echo them where no ``?`` marks them as
     a URL's (http.client and h11 quote a malformed status line whole)."""
     query = url.partition("?")[2].partition("#")[0]  # a URL urlsplit refuses too
-    values = (part.partition("=")[2] for part in query.split("&"))
-    words = [query, *(value for value in values if len(value) >= _SIGNATURE_LENGTH)]
     if not query:
         return
+    values = (part.partition("=")[2] for part in query.split("&"))
+    words = [query, *(value for value in values if len(value) >= _SIGNATURE_LENGTH)]
     for each in causes(error):
-        each.args = tuple(
-            functools.reduce(lambda text, word: text.replace(word, SIGNATURE_HIDDEN), words, arg)
-            if isinstance(arg, str)
-            else arg
-            for arg in each.args
-        )
+        each.args = tuple(_hidden(arg, words) if isinstance(arg, str) else arg for arg in each.args)
+
+
+def _hidden(text: str, words: list[str]) -> str:
+    for word in words:
+        text = text.replace(word, SIGNATURE_HIDDEN)
+    return text
