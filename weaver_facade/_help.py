@@ -1,5 +1,6 @@
-"""Shared leaf of the command line and the emulator: help text wrapped at spaces only, and
-a number's range in words for an option's refusal.
+"""Shared leaf of the command line and the emulator, of their options: help text wrapped at
+spaces only, a number's range in words for a refusal, and a folder's type left to the
+command to check.
 
 click wraps with ``textwrap``, which also breaks a word after a hyphen: ``weaver-facade
 supported-`` / ``models``, ``cursor-`` / ``paging``, commands and names that a reader copies
@@ -10,10 +11,11 @@ whole. click passes no ``break_on_hyphens``; while it wraps, each hyphen is a ch
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import click
 
-__all__ = ["HelpFormatter", "range_words"]
+__all__ = ["Folder", "HelpFormatter", "range_words"]
 
 _HYPHEN = "\ue000"  # of the private use area: in no help text, and one column, as "-"
 
@@ -52,3 +54,14 @@ def range_words(kind: click.IntRange | click.FloatRange) -> str:
     if high is not None:
         words.append(f"{'less than' if kind.max_open else 'at most'} {high}")
     return f" {' and '.join(words)}" if words else ""
+
+
+class Folder(click.Path):
+    """A folder option's type: a folder to the shell's completion, checked by the command in
+    its own words (click's said ``Directory 'X' is a file.``)."""
+
+    def __init__(self, path_type: type[Any] | None = None) -> None:
+        super().__init__(file_okay=False, path_type=path_type)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return self.coerce_path_result(value)

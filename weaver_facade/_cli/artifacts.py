@@ -32,6 +32,7 @@ from .. import (
     WeaverError,
 )
 from .._dest import in_the_way
+from .._help import Folder
 from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
 from ._progress import can_redraw, stderr_is_a_tty
 from ._state import (
@@ -274,19 +275,6 @@ class _Bar:
             )
 
 
-class _Folder(click.Path):
-    """``-o``'s type: a folder to the shell's completion, checked by ``_folder`` alone.
-    click's checks said ``Directory 'X' is a file.`` in their own words, and refused a
-    folder the user cannot read as a usage error (2), where one the user cannot write
-    into is the download's error (1): ``cannot write to X``."""
-
-    def __init__(self) -> None:
-        super().__init__(file_okay=False)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        return value
-
-
 def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     # An unset variable (`-o "$OUT"`) is no folder; taken as here, its files replaced the
     # user's of the same names (config.json, ...).
@@ -314,7 +302,9 @@ def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     "--output",
     "output",
     required=True,
-    type=_Folder(),
+    # Checked by `_folder` alone: click's checks refused a folder the user cannot read as a
+    # usage error (2), where one the user cannot write into is the download's (1).
+    type=Folder(),
     callback=_folder,
     metavar="DIR",
     help="The folder to download into (created if needed).",

@@ -16,7 +16,7 @@ from typing import IO, Any
 import click
 
 from .._dest import in_the_way
-from .._help import HelpFormatter, range_words
+from .._help import Folder, HelpFormatter, range_words
 from ._config import (
     EmulatorConfig,
     FaultConfig,
@@ -44,17 +44,6 @@ class _CannotStart(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
-
-
-class _Folder(click.Path):
-    """``--data-dir``'s type: a folder to the shell's completion, checked by the command,
-    in its words (click's own said ``Directory 'X' is a file.``)."""
-
-    def __init__(self) -> None:
-        super().__init__(file_okay=False, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        return Path(value)
 
 
 class _Context(click.Context):
@@ -148,7 +137,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 )
 @click.option(
     "--data-dir",
-    type=_Folder(),
+    type=Folder(Path),
     metavar="DIR",
     help="Where state lives (SQLite and checkpoint files). "
     "Default: a temporary directory removed on exit.",
