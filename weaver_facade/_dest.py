@@ -12,3 +12,8 @@ def in_the_way(folder: Path) -> Path | None:
     cannot hold raises its ``OSError`` (``ENAMETOOLONG``)."""
     there = next((p for p in (folder, *folder.parents) if p.exists()), None)
     return there if there is not None and not there.is_dir() else None
+
+
+def what_is_there(there: Path) -> str:
+    """What ``in_the_way`` found, in the words of a command's refusal."""
+    return "a file" if there.is_file() else "not a folder"

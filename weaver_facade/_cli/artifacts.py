@@ -31,7 +31,7 @@ from .. import (
     ServiceClient,
     WeaverError,
 )
-from .._dest import in_the_way
+from .._dest import in_the_way, what_is_there
 from .._help import Folder
 from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
 from ._progress import can_redraw, stderr_is_a_tty
@@ -288,7 +288,7 @@ def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     except OSError:  # a path the system cannot hold: the library says so
         return folder
     if there is not None:
-        what = "a file" if there.is_file() else "not a folder"
+        what = what_is_there(there)
         if there == folder:
             raise click.BadParameter(f"'{folder}' is {what}")
         raise click.BadParameter(f"'{folder}' cannot be made: '{there}' is {what}")

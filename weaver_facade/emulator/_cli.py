@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import click
 
-from .._dest import in_the_way
+from .._dest import in_the_way, what_is_there
 from .._help import Folder, HelpFormatter, range_words
 from ._config import (
     EmulatorConfig,
@@ -278,7 +278,7 @@ def emulator(
         except OSError:  # a path the system cannot hold: the mkdir says so
             there = None
         if there is not None:
-            what = "a file" if there.is_file() else "not a folder"
+            what = what_is_there(there)
             raise _CannotStart(f"--data-dir {data_dir}: '{there}' is {what}")
         try:  # here, so that a path it cannot use is one line, not the store's traceback
             data_dir.mkdir(parents=True, exist_ok=True)
