@@ -50,7 +50,7 @@ Our exception hierarchy::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from ._lazy import asyncio
@@ -249,8 +249,14 @@ RESUME_COMMANDS = (
 def says_how_to_resume(*said: object) -> bool:
     """Whether a server's words (its message, a diagnostic) already say to go on from a
     checkpoint in a new model, as ``RESUME_ADVICE`` does."""
+    return server_says(said, "new model", "checkpoint")
+
+
+def server_says(said: Iterable[object], *words: str) -> bool:
+    """Whether a server's words (its message, a diagnostic; ``None`` where it gave none)
+    hold each of ``words``, in any case."""
     text = " ".join(s for s in said if isinstance(s, str)).lower()
-    return "new model" in text and "checkpoint" in text
+    return all(word in text for word in words)
 
 
 class SeqIdConflictError(ConflictError):

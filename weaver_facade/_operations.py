@@ -34,6 +34,7 @@ from ._errors import (
     add_goes_on_note,
     pick_up_again,
     says_how_to_resume,
+    server_says,
 )
 from ._lazy import asyncio, asyncio_sleep, wire
 from ._transport import logger, note_naming_calls
@@ -288,8 +289,7 @@ def _advice(snap: OperationSnapshot, kind: str | None) -> str | None:
         return None
     said = (snap.error_message, (snap.error_details or {}).get("diagnostic_message"))
     if kind == _OperationKind.EXPORT_CHECKPOINT and code == "interrupted":
-        text = " ".join(s for s in said if isinstance(s, str)).lower()
-        if "export" in text and "again" in text:
+        if server_says(said, "export", "again"):
             return None
         return f"the server cut the export off before it finished (a restart, say); {_EXPORT_AGAIN}"
     if says_how_to_resume(*said):

@@ -765,6 +765,21 @@ def test_an_interrupted_export_of_a_checkpoint_says_to_export_it_again(
     assert "new model" not in note
 
 
+def test_an_interrupted_export_the_server_says_to_start_again_has_no_note(
+    fake: FakeWeaver,
+) -> None:
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        failed(
+            "interrupted", "a restart cut the Export off: start it AGAIN", kind="export_checkpoint"
+        ),
+    )
+    with service(fake) as svc, pytest.raises(OperationFailedError) as info:
+        svc.operation("op-1", Artifact).result()
+    assert not getattr(info.value, "__notes__", [])
+
+
 def test_an_interrupted_operation_of_unknown_kind_gives_both_advices(fake: FakeWeaver) -> None:
     # Re-attached from a server that does not say an operation's kind (the real wire's):
     # a model's operation or an export of a saved checkpoint, which needs no model state.
