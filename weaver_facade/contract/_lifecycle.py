@@ -176,10 +176,9 @@ class Watcher:
         """An operation seen `done` or `error` must stay so: a client stops polling at a
         terminal status, and one that reads the operation again must see the same."""
         op = exchange.op
-        starts = op is not None and op.operation_id in self.results.results
         if op is None or not exchange.response.is_success:
             return []
-        if op.operation_id != "get_operation" and not starts:
+        if op.operation_id != "get_operation" and op.operation_id not in self.results.results:
             return []
         try:
             data = exchange.response.json()
