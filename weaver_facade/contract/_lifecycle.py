@@ -1077,9 +1077,10 @@ class _Step:
         hide_signature(exc, str(request.url))
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         message = f"no reply to {request.method} {path} ({what}); {waited}"
+        label = self.operation_id if op is None else op.label
+        found = scenario.finding(label, "server_answers", message, "a reply", "none")
         if op is None:  # a storage URL, whose query is a credential: no command to repeat it
-            return scenario.finding(self.operation_id, "server_answers", message, "a reply", "none")
-        found = scenario.finding(op.label, "server_answers", message, "a reply", "none")
+            return found
         return replace(found, curl=curl_for_request(request, scenario.s.api_key))
 
 
