@@ -939,12 +939,15 @@ def _retry_notes(retried: int, resent: int, unchecked: int) -> list[str]:
             f"closed); the kit sent {those} again, as the facade does, being safe to repeat"
         )
     if unchecked:
-        those = "that request was" if unchecked == 1 else "those requests were"
         notes.append(
             f"{counted(unchecked, 'reply', 'replies')} asked to try again after the time "
-            f"limit: {those} not checked"
+            f"limit: {_not_checked(unchecked)}"
         )
     return notes
+
+
+def _not_checked(requests: int) -> str:
+    return f"{'that request was' if requests == 1 else 'those requests were'} not checked"
 
 
 def _unavailable(later: list[tuple[str, int, str, int]]) -> Finding:
@@ -972,7 +975,7 @@ def _unavailable(later: list[tuple[str, int, str, int]]) -> Finding:
         operation=shown,
         check=AVAILABILITY,
         message=f"{counted(len(later), 'reply', 'replies')} still asked to try again later, "
-        f"{how}: {'that request was' if len(later) == 1 else 'those requests were'} not checked",
+        f"{how}: {_not_checked(len(later))}",
         expected="an answer after the wait the server asked for",
         got=f"{statuses} with Retry-After or `retryable: true`",
         curl=later[0][2],
