@@ -454,17 +454,17 @@ def _weaver_emulator_options_agree(request: pytest.FixtureRequest) -> None:
         return
     item = request.node
     assert isinstance(item, pytest.Item)
-    root = _tests_root(request.config)
+    tests_root = _tests_root(request.config)
     # Set up after a fixture of a higher scope that got the server by name: an override
     # below the root conftest.py is what to name.
-    _refuse_overridden(item, _overridden_at(item, root))
+    _refuse_overridden(item, _overridden_at(item, tests_root))
     request.getfixturevalue("weaver_server")
     if _STARTED_WITH not in request.config.stash:  # --weaver-base-url: no emulator
         return
     if request.getfixturevalue("weaver_emulator_options") != request.config.stash[_STARTED_WITH]:
         # Past the check above, only tests of another root conftest.py (a folder outside
         # testpaths, run beside them) see other options: each is right on its own.
-        root = _root_of(item.nodeid, root)
+        root = _root_of(item.nodeid, tests_root)
         pytest.fail(
             "weaver_emulator_options differ here from those the session's emulator was "
             "started with (it starts once, for the first test that uses it, and this run "
