@@ -429,6 +429,16 @@ def test_every_command_refuses_an_id_of_another_model_as_show_does(
     assert artifacts["artifacts"] == []  # nothing was exported
 
 
+@pytest.mark.parametrize("command", ["show", "artifacts"])
+def test_an_id_under_a_missing_model_is_no_hint_of_an_artifact(cli: Cli, command: str) -> None:
+    # The model is not found before any checkpoint is looked for: no checkpoint of it is
+    # missing, so the id is no more an artifact's than a checkpoint's.
+    run = cli("checkpoints", command, str(uuid.uuid4()), "--model", "m-missing")
+    assert run.exit_code == 1, run.stderr
+    assert "m-missing" in run.stderr
+    assert "artifact" not in run.stderr
+
+
 @pytest.mark.parametrize(
     "ref",
     [

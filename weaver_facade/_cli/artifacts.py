@@ -192,9 +192,7 @@ def artifacts(ref: str, model_id: str | None) -> None:
     owner, target = parse_ref(ref, model_id)
     models = _Models()
     with _checkpoints_stay(owner):
-        if isinstance(target, uuid.UUID):  # a model not found is no hint of an artifact's id
-            models.get(owner)
-        with _artifact_id_told(target):
+        with _artifact_id_told(models, owner, target):
             checkpoint = models.known(owner, target)
         found = current_state().service().list_artifacts(checkpoint)
     if current_state().as_json:

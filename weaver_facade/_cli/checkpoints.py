@@ -237,10 +237,8 @@ def show(ref: str, model_id: str | None) -> None:
     """Show one checkpoint."""
     owner, target = parse_ref(ref, model_id)
     models = _Models()
-    with _checkpoints_stay(owner):
-        models.get(owner)  # a model not found is no hint of an artifact's id
-        with _artifact_id_told(target):
-            checkpoint = models.checkpoint(owner, target)
+    with _checkpoints_stay(owner), _artifact_id_told(models, owner, target):
+        checkpoint = models.checkpoint(owner, target)
     if current_state().as_json:
         emit_json(checkpoint_json(checkpoint))
     else:
@@ -421,9 +419,12 @@ def _checkpoints_stay(model_id: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _artifact_id_told(target: Target) -> Iterator[None]:
+def _artifact_id_told(models: _Models, model_id: str, target: Target) -> Iterator[None]:
     """An id that names no checkpoint of the model (--model): it may be an artifact's, which
-    `checkpoints download` takes. Another model's checkpoint is refused without a status."""
+    `checkpoints download` takes. The model is got first, since one not found is no hint of
+    that. Another model's checkpoint is refused without a status."""
+    if isinstance(target, uuid.UUID):
+        models.get(model_id)
     try:
         yield
     except NotFoundError as exc:
