@@ -79,36 +79,35 @@ def test_a_wait_beyond_the_time_limit_leaves_the_request_unchecked() -> None:
     assert any("asked to try again after the time limit" in n for n in report.notes), report.notes
 
 
-def test_the_lifecycle_names_the_request_that_stayed_unavailable() -> None:
+@pytest.mark.parametrize(
+    ("retry_after", "said"),
+    [
+        (0, "still 503 unavailable after 3 retries:"),
+        (
+            120,
+            "503 unavailable, not retried: the server asked to try again in 120 s, longer "
+            "than the facade waits for one call",
+        ),
+    ],
+    ids=["retried", "too-long-to-wait"],
+)
+def test_the_lifecycle_names_the_request_that_stayed_unavailable(
+    retry_after: int, said: str
+) -> None:
     # The load step's optimizer step got the 503s; it was reported under the load's POST.
-    down = FaultRule(
-        "unavailable", 1.0, route="/api/v1/models/{model_id}/optimizer-steps", retry_after=0
-    )
-    with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
-        report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
-    lines = [f.line() for f in report.findings]
-    assert [f.check for f in report.findings] == ["availability"], lines
-    (finding,) = report.findings
-    assert finding.operation == "POST /api/v1/models/{model_id}/optimizer-steps", lines
-    assert finding.message.startswith("still 503 unavailable after 3 retries:"), lines
-
-
-def test_the_lifecycle_says_a_wait_too_long_to_take_was_not_retried() -> None:
-    # A 503 asking for two minutes, more than the facade waits for one call, is not retried;
+    # One asking for two minutes, more than the facade waits for one call, is not retried:
     # the finding read "still 503 unavailable after up to 3 retries" all the same.
     down = FaultRule(
-        "unavailable", 1.0, route="/api/v1/models/{model_id}/optimizer-steps", retry_after=120
-    )
+        "unavailable", 1.0, route="/api/v1/models/{model_id}/optimizer-steps",
+        retry_after=retry_after,
+    )  # fmt: skip
     with run_emulator(api_keys=(KEY,), faults=faults(down)) as emu:
         report = run_contract_test(quick(emu.base_url, parts=("lifecycle",)))
     lines = [f.line() for f in report.findings]
     assert [f.check for f in report.findings] == ["availability"], lines
     (finding,) = report.findings
     assert finding.operation == "POST /api/v1/models/{model_id}/optimizer-steps", lines
-    assert finding.message.startswith(
-        "503 unavailable, not retried: the server asked to try again in 120 s, longer than "
-        "the facade waits for one call"
-    ), lines
+    assert finding.message.startswith(said), lines
 
 
 def test_a_listing_of_base_models_that_stays_unavailable_is_an_availability_finding() -> None:
