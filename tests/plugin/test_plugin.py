@@ -298,41 +298,22 @@ def test_the_server_or_a_client_asked_for_by_name_is_judged_by_where_its_test_li
     assert "overridden for this test (in b/conftest.py)" in result.stdout.str()
 
 
+@pytest.mark.parametrize("scope", ["function", "module"])
 @pytest.mark.parametrize("order", [("a", "b"), ("b", "a")], ids=["a-first", "b-first"])
-def test_the_server_asked_for_by_name_in_a_fixture_is_judged_by_where_its_test_lies(
-    pytester: pytest.Pytester, order: tuple[str, str]
+def test_each_test_of_a_fixture_that_asked_for_the_server_by_name_is_judged(
+    pytester: pytest.Pytester, order: tuple[str, str], scope: str
 ) -> None:
-    # A fixture of b's that asked for the server by name set b's test up against an emulator
-    # without b's latency when a ran first, and started it with b's when b did (a failed).
+    # A fixture of b's that asked for the server by name set b's tests up against an
+    # emulator without b's latency when a ran first, and started it with b's when b did (a
+    # failed). Of a module's fixture, only the test that set it up asked: b's other tests
+    # ran against it, without b's options, unjudged.
     pytester.mkpydir("a").joinpath("test_a.py").write_text(
         "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
     )
     b = pytester.mkpydir("b")
     b.joinpath("conftest.py").write_text(
         OVERRIDE % 0.2
-        + "\n\n@pytest.fixture\ndef url(request):\n"
-        + "    return request.getfixturevalue('weaver_server').base_url\n"
-    )
-    b.joinpath("test_b.py").write_text("def test_b(url):\n    assert url\n")
-    assert outcomes(pytester, *order) == {
-        "a/test_a.py::test_a": "PASSED",
-        "b/test_b.py::test_b": "ERROR",
-    }
-
-
-@pytest.mark.parametrize("order", [("a", "b"), ("b", "a")], ids=["a-first", "b-first"])
-def test_each_test_of_a_module_fixture_that_asked_for_the_server_by_name_is_judged(
-    pytester: pytest.Pytester, order: tuple[str, str]
-) -> None:
-    # Only the test that set the module's fixture up asked for the server: when a had
-    # started the emulator, b's other tests ran against it, without b's options, unjudged.
-    pytester.mkpydir("a").joinpath("test_a.py").write_text(
-        "def test_a(weaver_client):\n    assert weaver_client.supported_models()\n"
-    )
-    b = pytester.mkpydir("b")
-    b.joinpath("conftest.py").write_text(
-        OVERRIDE % 0.2
-        + "\n\n@pytest.fixture(scope='module')\ndef url(request):\n"
+        + f"\n\n@pytest.fixture(scope={scope!r})\ndef url(request):\n"
         + "    return request.getfixturevalue('weaver_server').base_url\n"
     )
     b.joinpath("test_b.py").write_text(
@@ -340,11 +321,12 @@ def test_each_test_of_a_module_fixture_that_asked_for_the_server_by_name_is_judg
         "def test_b2(url):\n    assert url\n\n"
         "def test_b3():\n    pass\n"
     )
-    got = outcomes(pytester, *order)
-    assert got["a/test_a.py::test_a"] == "PASSED"
-    assert got["b/test_b.py::test_b3"] == "PASSED"  # it does not use the server
-    assert got["b/test_b.py::test_b1"] == "ERROR"
-    assert got["b/test_b.py::test_b2"] == "ERROR"
+    assert outcomes(pytester, *order) == {
+        "a/test_a.py::test_a": "PASSED",
+        "b/test_b.py::test_b1": "ERROR",
+        "b/test_b.py::test_b2": "ERROR",
+        "b/test_b.py::test_b3": "PASSED",  # it does not use the server
+    }
 
 
 class _Pytest80Fixtures:
