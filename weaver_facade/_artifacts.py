@@ -33,7 +33,7 @@ from ._checkpoints import (
     checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
-from ._dest import in_the_way
+from ._dest import in_the_way, what_is_there
 from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
 from ._errors import (
     AmbiguousArtifactKindError,
@@ -304,7 +304,7 @@ def download_arguments(
             f"{folder} is a path the system cannot hold ({exc.strerror})", name=str(folder)
         ) from None
     if there is not None:
-        in_way = "" if there == folder else f": {there}, a file, is in its way"
+        in_way = "" if there == folder else f": {there}, {what_is_there(there)}, is in its way"
         raise UnsafeArtifactPathError(f"{folder} is not a directory{in_way}", name=str(folder))
     return folder, DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),

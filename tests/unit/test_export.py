@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import logging
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -775,6 +776,23 @@ def test_a_destination_a_file_is_in_the_way_of_is_refused_before_any_request(
             svc.download_weights(ARTIFACT, tmp_path / where)
     assert fake.requests == []
     assert (tmp_path / "file").read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize(("thing", "said"), [("file", "a file"), ("fifo", "not a folder")])
+def test_what_is_in_the_way_of_a_destination_is_named_as_it_is(
+    tmp_path: Path, thing: str, said: str
+) -> None:
+    # A named pipe (or /dev/null) in the way was "a file" too.
+    there = tmp_path / "there"
+    if thing == "file":
+        there.write_bytes(b"keep")
+    else:
+        os.mkfifo(there)
+    with service(FakeWeaver()) as svc, pytest.raises(UnsafeArtifactPathError) as refused:
+        svc.download_weights(ARTIFACT, there / "sub")
+    assert (
+        str(refused.value) == f"{there / 'sub'} is not a directory: {there}, {said}, is in its way"
+    )
 
 
 @pytest.mark.parametrize("segments", [[255] * 20, [300]], ids=["path-max", "name-max"])
