@@ -238,6 +238,8 @@ class ModelStateLostError(ConflictError):
 #: server's message need not say (``says_how_to_resume`` tells whether it does).
 RESUME_CALL = "service.create_training_client_from_state(trainer.latest_checkpoint())"
 RESUME_ADVICE = f"create a new model and load the last checkpoint into it: {RESUME_CALL}"
+#: The note of a model whose training state is lost (a 409, or a failed operation).
+STATE_LOST_NOTE = f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}"
 #: ``RESUME_CALL`` in the command line's words.
 RESUME_COMMANDS = (
     "`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints load "

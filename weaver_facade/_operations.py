@@ -26,6 +26,7 @@ from ._args import at_least, check_seconds
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     RESUME_ADVICE,
+    STATE_LOST_NOTE,
     APIError,
     ClientClosedError,
     OperationFailedError,
@@ -295,7 +296,7 @@ def _advice(snap: OperationSnapshot, kind: str | None) -> str | None:
     if says_how_to_resume(*said):
         return None
     if code == "model_state_lost":
-        return f"the model's training state is lost, and its checkpoints stay: {RESUME_ADVICE}"
+        return STATE_LOST_NOTE
     advice = (
         "the server cut the operation off before it finished (a restart, say), and the "
         "model's training state may be lost with it: once the model refuses to train "

@@ -40,9 +40,9 @@ from weaver_client.types import Unset
 from ._causes import PLAIN_HTTP_HINT, causes, no_retry_helps, plain_http
 from ._errors import (
     NOT_READY_NOTE,
-    RESUME_ADVICE,
     RESUME_CALL,
     RESUME_COMMANDS,
+    STATE_LOST_NOTE,
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -751,9 +751,10 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     if isinstance(error, CheckpointNotReadyError):  # a save still running, maybe elsewhere
         error.add_note(NOT_READY_NOTE)
     if isinstance(error, ModelStateLostError) and not says_how_to_resume(error.message):
-        note = f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}"
-        error.add_note(note)
-        note_cli_words(error, note, note.replace(RESUME_CALL, RESUME_COMMANDS))
+        error.add_note(STATE_LOST_NOTE)
+        note_cli_words(
+            error, STATE_LOST_NOTE, STATE_LOST_NOTE.replace(RESUME_CALL, RESUME_COMMANDS)
+        )
     return error
 
 
