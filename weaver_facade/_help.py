@@ -1,6 +1,6 @@
 """Shared leaf of the command line and the emulator, of their options: help text wrapped at
-spaces only, a number's range in words for a refusal, and a folder's type left to the
-command to check.
+spaces only, numbers in ASCII digits refused in words (``WholeNumber``, ``Seconds``), and
+a folder's type left to the command to check.
 
 click wraps with ``textwrap``, which also breaks a word after a hyphen: ``weaver-facade
 supported-`` / ``models``, ``cursor-`` / ``paging``, commands and names that a reader copies
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-__all__ = ["Folder", "HelpFormatter", "range_words"]
+__all__ = ["Folder", "HelpFormatter", "Seconds", "WholeNumber", "range_words"]
 
 _HYPHEN = "\ue000"  # of the private use area: in no help text, and one column, as "-"
 
@@ -54,6 +54,41 @@ def range_words(kind: click.IntRange | click.FloatRange) -> str:
     if high is not None:
         words.append(f"{'less than' if kind.max_open else 'at most'} {high}")
     return f" {' and '.join(words)}" if words else ""
+
+
+def _in_digits(value: object) -> bool:
+    """Whether ``value``, a number as given, is one the options take: Python's ``int()``
+    and ``float()`` also read ``6_0`` and other scripts' digits (``\u0666\u0660``) as 60."""
+    return not isinstance(value, str) or (value.isascii() and "_" not in value)
+
+
+class WholeNumber(click.IntRange):
+    """``click.IntRange``, in ASCII digits only (``_in_digits``), refused in words."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not _in_digits(value):
+            self.fail(f"{value!r} is not a whole number in digits 0-9", param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a whole number{range_words(self)}", param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """``click.FloatRange`` of seconds, in ASCII digits only, refused in words; NaN, which
+    passes every range check, is refused too."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        span = range_words(self)
+        try:
+            if not _in_digits(value):
+                raise ValueError(value)
+            seconds = super().convert(value, param, ctx)
+        except (TypeError, ValueError, click.BadParameter):  # click's: "not a valid float range"
+            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
+        if seconds != seconds:  # a wait of NaN seconds ended at once
+            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
+        return seconds
 
 
 class Folder(click.Path):

@@ -62,11 +62,10 @@ from ._cli._state import (
     EXIT_USAGE,
     CliError,
     CliState,
-    WholeNumber,
     error_payload,
 )
 from ._extras import missing_extra_message, missing_module
-from ._help import HelpFormatter
+from ._help import HelpFormatter, WholeNumber
 from ._sigterm import terminate_as_interrupt
 
 __all__ = ["main"]

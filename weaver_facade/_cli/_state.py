@@ -49,7 +49,7 @@ from .. import (
     WeaverError,
 )
 from .._causes import NEVER_REACHED
-from .._help import range_words
+from .._help import Seconds
 from .._watched import name_watched, seconds
 from ._progress import Progress, show_retries
 
@@ -384,40 +384,8 @@ FC = TypeVar("FC", bound=Callable[..., Any])
 def timeout_option(help: str) -> Callable[[FC], FC]:
     """Add ``--timeout SECONDS``: a number > 0 (0, which would send the request and give
     up at once, is a usage error); infinity waits for ever, NaN is refused."""
-    seconds = _Seconds(min=0, min_open=True)
+    seconds = Seconds(min=0, min_open=True)
     return click.option("--timeout", type=seconds, metavar="SECONDS", help=help)
-
-
-def _in_ascii(value: object) -> bool:
-    """Whether ``value``, a number as given, is one the command line takes: Python's
-    ``int()`` and ``float()`` also read ``6_0`` and other scripts' digits (``٦٠``) as 60."""
-    return not isinstance(value, str) or (value.isascii() and "_" not in value)
-
-
-class WholeNumber(click.IntRange):
-    """``click.IntRange``, in ASCII digits only (``_in_ascii``), refused in words."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not _in_ascii(value):
-            self.fail(f"{value!r} is not a whole number in digits 0-9", param, ctx)
-        try:
-            return super().convert(value, param, ctx)
-        except click.BadParameter:
-            self.fail(f"{value!r} is not a whole number{range_words(self)}", param, ctx)
-
-
-class _Seconds(click.FloatRange):
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        span = range_words(self)
-        try:
-            if not _in_ascii(value):
-                raise ValueError(value)
-            seconds = super().convert(value, param, ctx)
-        except (TypeError, ValueError, click.BadParameter):  # click's: "not a valid float range"
-            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
-        if seconds != seconds:  # NaN passes every range check; the wait then ended at once
-            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
-        return seconds
 
 
 def look_again(operation_id: str) -> str:

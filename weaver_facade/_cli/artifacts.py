@@ -32,14 +32,13 @@ from .. import (
     WeaverError,
 )
 from .._dest import in_the_way, what_is_there
-from .._help import Folder
+from .._help import Folder, WholeNumber
 from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
 from ._progress import can_redraw, stderr_is_a_tty
 from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
-    WholeNumber,
     as_timeout,
     cli_notes,
     current_state,

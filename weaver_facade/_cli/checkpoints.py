@@ -44,6 +44,7 @@ from .. import (
     coerce_checkpoint_ref,
     validate_checkpoint_name,
 )
+from .._help import WholeNumber
 from . import SUMMARIES
 from ._output import (
     checkpoint_json,
@@ -58,7 +59,6 @@ from ._output import (
 from ._state import (
     EXIT_API_ERROR,
     EXIT_USAGE,
-    WholeNumber,
     current_state,
     handles_errors,
     json_option,

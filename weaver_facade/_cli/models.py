@@ -22,11 +22,11 @@ from .. import (
     NotFoundError,
     UnsupportedByServerError,
 )
+from .._help import WholeNumber
 from . import SUMMARIES
 from ._output import _iso, _when, emit_json, print_fields, print_table
 from ._state import (
     EXIT_API_ERROR,
-    WholeNumber,
     current_state,
     handles_errors,
     json_option,

@@ -16,12 +16,11 @@ from typing import IO, Any
 import click
 
 from .._dest import in_the_way, what_is_there
-from .._help import Folder, HelpFormatter, range_words
+from .._help import Folder, HelpFormatter, Seconds, WholeNumber
 from ._config import (
     EmulatorConfig,
     FaultConfig,
     FaultRule,
-    in_ascii,
     parse_latency,
     parse_size,
 )
@@ -82,43 +81,6 @@ class _Command(click.Command):
             return super().invoke(ctx)
 
 
-class _InDigits(click.ParamType[Any, Any]):
-    """A number in ASCII digits only (``in_ascii``), refused in the words of
-    ``weaver-facade``'s options: what it takes (``taken``), and within what bounds."""
-
-    refusal = "a number"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str):
-            try:
-                in_ascii(value)
-            except ValueError:
-                self.fail(f"{value!r} is not {self.refusal}", param, ctx)
-        try:
-            return super().convert(value, param, ctx)
-        except click.BadParameter:
-            self.fail(f"{value!r} is not {self.taken()}", param, ctx)
-
-    def taken(self) -> str:
-        return self.refusal
-
-
-class _Integer(_InDigits, click.types.IntParamType):
-    refusal = "a whole number in digits 0-9"
-
-
-class _WholeNumber(_Integer, click.IntRange):
-    def taken(self) -> str:
-        return f"a whole number{range_words(self)}"
-
-
-class _Seconds(_InDigits, click.FloatRange):
-    refusal = "a number of seconds"
-
-    def taken(self) -> str:
-        return f"{self.refusal}{range_words(self)}"
-
-
 @contextlib.contextmanager
 def _one_line(*, alone: bool) -> Iterator[None]:
     try:
@@ -147,7 +109,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 )
 @click.option(
     "--port",
-    type=_WholeNumber(0, 65535),
+    type=WholeNumber(0, 65535),
     metavar="N",
     default=8080,
     show_default=True,
@@ -190,7 +152,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 )
 @click.option(
     "--fault-seed",
-    type=_Integer(),
+    type=WholeNumber(),
     default=0,
     show_default=True,
     help="Seed of the fault draws.",
@@ -202,7 +164,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 )
 @click.option(
     "--url-ttl",
-    type=_Seconds(min=0, min_open=True),
+    type=Seconds(min=0, min_open=True),
     default=3600.0,
     show_default=True,
     help="Seconds a signed storage URL of a download descriptor stays valid.",
