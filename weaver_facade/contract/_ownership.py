@@ -277,6 +277,8 @@ class Sweep:
         self._deleted: set[str] = set()  # the checkpoints deleted, by id
         #: The ids each model's list showed last (not deleted); ``None``: it could not be read.
         self._lists: dict[str, set[str] | None] = {}
+        #: Of those, the ones it showed still being saved (``pending``).
+        self._saving: dict[str, set[str]] = {}
 
     def send(self, method: str, path: str, **params: str | int) -> httpx.Response | None:
         """The reply, or ``None``: none within the budget. A 429 or 503 whose wait ends past
@@ -390,6 +392,7 @@ class Sweep:
             items = self._items(f"/api/v1/models/{model_id}/checkpoints")
             shown = [i for i in items or [] if i.get("status") != "deleted"]
             self._lists[model_id] = None if items is None else {str(i["id"]) for i in shown}
+            self._saving[model_id] = {str(i["id"]) for i in shown if i.get("status") == "pending"}
             for item in shown:
                 if ours(item) and str(item["id"]) not in self._deleted:
                     found[str(item["id"])] = Found(model_id, str(item.get("name")))
@@ -426,8 +429,16 @@ class Sweep:
                 break
             self._sleep(pause)
             pause = min(2 * pause, 2.0)
-        if refused:  # a delete whose reply was lost may have been done: listed no more
+        # A delete whose reply was lost may have been done, and a save still being saved
+        # may yet fail (its model terminated under it): either is listed no more. Looked
+        # for again while one left is still being saved, within the budget.
+        while refused:
             self.find(models, ours)
+            saving = any(i in self._saving.get(known[i].model_id, ()) for i in refused)
+            if not saving or self._clock() + pause > self._ends:
+                break
+            self._sleep(pause)
+            pause = min(2 * pause, 2.0)
         return [Left(known[i].name, why) for i, why in refused.items() if self._left(known[i], i)]
 
     def _left(self, found: Found, checkpoint_id: str) -> bool:
