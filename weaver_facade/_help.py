@@ -1,6 +1,6 @@
 """Shared leaf of the command line and the emulator, of their options: help text wrapped at
-spaces only, numbers in ASCII digits refused in words (``WholeNumber``, ``Seconds``), and
-a folder's type left to the command to check.
+spaces only, numbers in ASCII digits refused, and their range shown in ``--help``, in words
+(``WholeNumber``, ``Seconds``), and a folder's type left to the command to check.
 
 click wraps with ``textwrap``, which also breaks a word after a hyphen: ``weaver-facade
 supported-`` / ``models``, ``cursor-`` / ``paging``, commands and names that a reader copies
@@ -63,7 +63,11 @@ def _in_digits(value: object) -> bool:
 
 
 class WholeNumber(click.IntRange):
-    """``click.IntRange``, in ASCII digits only (``_in_digits``), refused in words."""
+    """``click.IntRange``, in ASCII digits only (``_in_digits``), refused and shown in
+    ``--help`` in words."""
+
+    def _describe_range(self) -> str:  # click's `[1<=x<=64]`, and `[x<=None]` unbounded
+        return range_words(self).strip()
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not _in_digits(value):
@@ -75,8 +79,11 @@ class WholeNumber(click.IntRange):
 
 
 class Seconds(click.FloatRange):
-    """``click.FloatRange`` of seconds, in ASCII digits only, refused in words; NaN, which
-    passes every range check, is refused too."""
+    """``click.FloatRange`` of seconds, in ASCII digits only, refused and shown in ``--help``
+    in words; NaN, which passes every range check, is refused too."""
+
+    def _describe_range(self) -> str:  # click's `[x>0]`
+        return range_words(self).strip()
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         span = range_words(self)

@@ -4,6 +4,7 @@ work before or after any subcommand, at any level, for every command the CLI has
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 import pytest
 
 from tests.support.cli import API_KEY, Cli, command_at, command_paths, invoke
+from weaver_facade._help import range_words
 from weaver_facade.cli import main
 from weaver_facade.contract._findings import RETRIES
 from weaver_facade.emulator import RunningEmulator
@@ -335,6 +337,83 @@ def test_a_number_out_of_range_is_refused_in_the_cli_words(
         assert "range" not in run.stderr, run.stderr
 
 
+# Every option of a number range type that a help shows (the global options repeated after a
+# command's name are hidden there), the emulator's too.
+RANGE_OPTIONS = {
+    (path, param.opts[0]): param
+    for path in [(), *PATHS]
+    for param in command_at(path).params
+    if isinstance(param, click.Option)
+    and not param.hidden
+    and isinstance(param.type, click.IntRange | click.FloatRange)
+}
+# click's notation: `[1<=x<=64]`, `[x>0]`, and `[x<=None]` for a range without bounds.
+NOTATION = re.compile(r"[<>]=|\bx[<>]|[<>]x\b")
+
+
+def test_the_walk_finds_the_bounded_options() -> None:
+    assert {
+        ((), "--max-retries"),
+        (("checkpoints", "download"), "--max-concurrency"),
+        (("checkpoints", "set-ttl"), "--ttl"),
+        (("operations", "wait"), "--timeout"),
+        (("emulator",), "--port"),
+        (("emulator",), "--fault-seed"),  # no bound at all
+    } <= set(RANGE_OPTIONS)
+
+
+@pytest.mark.parametrize("path", [(), *PATHS], ids=lambda p: " ".join(p) or "weaver-facade")
+def test_help_shows_no_range_in_clicks_notation(path: tuple[str, ...]) -> None:
+    # `[default: 4; 1<=x<=64]`, `[x>0]` and `[x<=None]`, where a refusal says `from 1 to
+    # 64`, `greater than 0`, and an option without bounds has none to state.
+    run = invoke([*path, "--help"], NO_SERVER)
+    assert run.exit_code == 0, run.stderr
+    assert not NOTATION.search(run.stdout), run.stdout
+
+
+def _outside(kind: click.IntRange | click.FloatRange) -> float | None:
+    if kind.min is not None:
+        return kind.min if kind.min_open else kind.min - 1
+    if kind.max is not None:
+        return kind.max if kind.max_open else kind.max + 1
+    return None
+
+
+@pytest.mark.parametrize(
+    ("path", "option"),
+    RANGE_OPTIONS,
+    ids=lambda o: o if isinstance(o, str) else " ".join(o) or "weaver-facade",
+)
+def test_help_states_an_options_bounds_as_its_refusal_does(
+    path: tuple[str, ...], option: str
+) -> None:
+    # Each range in the words of the refusal of a value outside it: `[default: 4; from 1 to
+    # 64]` beside `'0' is not a whole number from 1 to 64`; the default still shown.
+    param = RANGE_OPTIONS[path, option]
+    kind = param.type
+    assert isinstance(kind, click.IntRange | click.FloatRange)
+    command = command_at(path)
+    record = param.get_help_record(click.Context(command, info_name=command.name))
+    assert record is not None
+    shown = " ".join(invoke([*path, "--help"], NO_SERVER).stdout.split())
+    assert " ".join(record[1].split()) in shown  # the record is what --help prints
+    extra = re.fullmatch(r".*\[(?P<extra>[^\[\]]*)\]", record[1], re.DOTALL)
+    parts = extra["extra"].split("; ") if extra else []
+    if param.show_default and param.default is not None:
+        assert f"default: {param.default}" in parts, record
+    bounds = [part for part in parts if not part.startswith(("default: ", "required"))]
+    words = range_words(kind).strip()
+    if not words:  # unbounded: nothing to state
+        assert bounds == [], record
+        return
+    assert len(bounds) == 1, record
+    assert words in bounds[0], record
+    value = _outside(kind)
+    with pytest.raises(click.BadParameter) as refused:
+        param.type.convert(str(value), param, None)
+    assert refused.value.message.endswith(f" {bounds[0]}"), (refused.value.message, record)
+
+
 def _takes(param: click.Parameter, value: str) -> bool:
     try:
         param.type.convert(value, param, None)
@@ -353,7 +432,7 @@ def test_a_timeout_of_zero_is_a_usage_error(path: tuple[str, ...]) -> None:
     assert run.exit_code == 2, run.stdout
     said = "Invalid value for '--timeout': '0' is not a number of seconds greater than 0"
     assert said in run.stderr, run.stderr
-    assert "[x>0]" in invoke([*path, "--help"], NO_SERVER).stdout
+    assert "[greater than 0]" in invoke([*path, "--help"], NO_SERVER).stdout
 
 
 def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:

@@ -92,6 +92,9 @@ class _Seconds(WholeNumber):
         super().__init__(low, high)
         self.range = f"{low} to {high}{_in_words(high)}"
 
+    def _describe_range(self) -> str:  # in --help, as the refusal says it
+        return f"from {self.range}"
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
             return super().convert(value, param, ctx)
