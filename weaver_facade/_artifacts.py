@@ -13,7 +13,6 @@ import enum
 import errno
 import functools
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
     _got,
+    artifact_path_parts,
     checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
@@ -66,10 +66,6 @@ from ._wire import (
 
 if TYPE_CHECKING:
     from ._io import _Base
-
-_ARTIFACT_PATH = re.compile(
-    r"(?P<checkpoint>weaver://[^/]+/checkpoints/[^/]+)/artifacts/(?P<kind>[^/]+)"
-)
 
 
 class ArtifactKind(enum.StrEnum):
@@ -496,7 +492,7 @@ def _checkpoint_path(checkpoint_id: uuid.UUID) -> Plan[str | None]:
     except WeaverError:
         return None
     ours = [a.uri for a in items if a.checkpoint_id == checkpoint_id]
-    paths = {m["checkpoint"] for uri in ours if (m := _ARTIFACT_PATH.fullmatch(uri))}
+    paths = {parts[0] for uri in ours if (parts := artifact_path_parts(uri))}
     return paths.pop() if len(paths) == 1 else None
 
 
@@ -539,12 +535,12 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
         return target.id
     checkpoint, path_kind = target, None
     # A checkpoint path and a kind.
-    if isinstance(target, str) and (match := _ARTIFACT_PATH.fullmatch(target)):
-        checkpoint = match["checkpoint"]
-        if match["kind"] not in {k.value for k in ArtifactKind}:  # named as in the path
+    if parts := artifact_path_parts(target):
+        checkpoint, named = parts
+        if named not in {k.value for k in ArtifactKind}:  # named as in the path
             ends = " or ".join(f"/artifacts/{k.value}" for k in ArtifactKind)
             raise InvalidArgumentError(f"{target!r}: an artifact's path ends in {ends}")
-        path_kind = ArtifactKind(match["kind"])
+        path_kind = ArtifactKind(named)
     if path_kind is not None and kind is not None and path_kind is not kind:
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind

@@ -22,6 +22,7 @@ from ._errors import (
 )
 from ._lazy import wire
 from ._operations import AsyncOperationHandle, _HandleState
+from ._transport import give_cli_words
 from ._wire import (
     WireFields,
     WireValues,
@@ -38,6 +39,10 @@ _NAME = re.compile(limits.CHECKPOINT_NAME_PATTERN)
 _STORED_NAME = re.compile(limits.STORED_CHECKPOINT_NAME_PATTERN)
 _PATH = re.compile(limits.CHECKPOINT_PATH_PATTERN)
 _SEGMENT = "checkpoints"
+# An artifact's path (``Artifact.uri``): its checkpoint's path, and its kind as written.
+_ARTIFACT_PATH = re.compile(
+    rf"(?P<checkpoint>{re.escape(SCHEME)}[^/]+/{_SEGMENT}/[^/]+)/artifacts/(?P<kind>[^/]+)"
+)
 
 
 class CheckpointType(enum.StrEnum):
@@ -129,7 +134,23 @@ class CheckpointPath:
 
     @classmethod
     def parse(cls, text: str) -> CheckpointPath:
-        """Parse and validate a ``weaver://`` path."""
+        """Parse and validate a ``weaver://`` path; an artifact's path
+        (``.../artifacts/KIND``) is refused naming its checkpoint's and ``download_weights``."""
+        try:
+            return cls._parse(text)
+        except InvalidCheckpointPath:
+            if (artifact := artifact_path_parts(text)) is None:
+                raise
+        refused = InvalidCheckpointPath(
+            f"{text} is an artifact's path: give its checkpoint's, {artifact[0]}, or download "
+            f"the artifact with download_weights('{text}', dest)"
+        )
+        give_cli_words(refused)  # the command line names its command
+        raise refused
+
+    @classmethod
+    def _parse(cls, text: str) -> CheckpointPath:
+        """``parse`` without its advice, for a path a reply gives."""
         if type(text) is str and _PATH.fullmatch(text):
             model_id, _, name = text[len(SCHEME) :].split("/")
             return cls(model_id=model_id, name=name)  # which checks both parts again, cheaply
@@ -157,6 +178,14 @@ class CheckpointPath:
 
     def __str__(self) -> str:
         return f"{SCHEME}{self.model_id}/{_SEGMENT}/{self.name}"
+
+
+def artifact_path_parts(text: object) -> tuple[str, str] | None:
+    """The checkpoint path and the kind (as written, any) of ``text``, if it is an
+    artifact's path (``weaver://{model_id}/checkpoints/{name}/artifacts/{kind}``)."""
+    if isinstance(text, str) and (match := _ARTIFACT_PATH.fullmatch(text)):
+        return match["checkpoint"], match["kind"]
+    return None
 
 
 @attrs.frozen(slots=False)  # see CheckpointPath
@@ -307,7 +336,7 @@ def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath
     """A ``path`` field of a reply, which must be a valid ``weaver://`` path."""
     text = expect(operation, schema, "path", value, str)
     try:
-        return CheckpointPath.parse(text)
+        return CheckpointPath._parse(text)
     except ValueError as exc:
         raise ResponseValidationError(
             f"{operation}: {schema}: field `path`: {exc}", operation=operation, field="path"

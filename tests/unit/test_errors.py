@@ -450,6 +450,13 @@ def _done(response: object) -> httpx.Response:
             "path",
         ),
         (
+            # A reply's path is wrong, not the caller's: no advice on what to pass instead.
+            _done({**OK_CHECKPOINT, "path": "weaver://m-1/checkpoints/a/artifacts/hf_model"}),
+            "save_checkpoint: Checkpoint: field `path`: "
+            "'weaver://m-1/checkpoints/a/artifacts/hf_model' is not a checkpoint path: expected",
+            "path",
+        ),
+        (
             # History: a nested {checkpoint, operation} instead of a flat Operation.
             json_reply(
                 202,

@@ -94,9 +94,10 @@ def _may_have_acted(error: APIConnectionError) -> bool:
 
 
 def _as_argued(exc: InvalidInputError) -> str:
-    """``exc``'s words, with the library's name of a parameter they begin with (``model_id``)
-    as the usage line names the command's argument that gave it (``MODEL_ID``)."""
-    message = str(exc)
+    """``exc``'s words (the command line's, where they name library calls), with the
+    library's name of a parameter they begin with (``model_id``) as the usage line names the
+    command's argument that gave it (``MODEL_ID``)."""
+    message = _said(exc)
     context = click.get_current_context(silent=True)
     for param in context.command.params if context is not None else ():
         if isinstance(param, click.Argument) and param.name:

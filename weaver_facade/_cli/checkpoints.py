@@ -17,7 +17,6 @@ Invalid paths, names, ids and TTLs are refused before any request (exit 2).
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -106,27 +105,13 @@ _TTL = _Seconds(limits.TTL_SECONDS_MINIMUM, limits.TTL_SECONDS_MAXIMUM)
 _ARTIFACT_TTL = _Seconds(limits.ARTIFACT_TTL_SECONDS_MINIMUM, limits.ARTIFACT_TTL_SECONDS_MAXIMUM)
 
 
-# An artifact's path, which only `checkpoints download` takes (the library's rule too).
-_ARTIFACT_PATH = re.compile(r"(?P<checkpoint>weaver://[^/]+/checkpoints/[^/]+)/artifacts/[^/]+")
-
-
 def _download(ref: str) -> str:
     return f"`weaver-facade checkpoints download {ref} -o DIR`"
 
 
-def _no_artifact_path(text: str) -> None:
-    """Refuse an artifact's path given for a checkpoint, naming the checkpoint and the
-    command that takes it (the library's words said only "not a checkpoint path")."""
-    if match := _ARTIFACT_PATH.fullmatch(text):
-        raise InvalidCheckpointRef(
-            f"{text} is an artifact's path: give its checkpoint's, {match['checkpoint']}, "
-            f"or download the artifact with {_download(text)}"
-        )
-
-
 def parse_ref(text: str, model_id: str | None) -> tuple[str, Target]:
-    """The model a REF belongs to, and the path or id to look up (no request)."""
-    _no_artifact_path(text)
+    """The model a REF belongs to, and the path or id to look up (no request); an
+    artifact's path is refused by the library, naming `checkpoints download`."""
     try:
         target = coerce_checkpoint_ref(text)
     except InvalidCheckpointRef:
@@ -330,7 +315,6 @@ def load(
 ) -> None:
     """Load the checkpoint REF into MODEL_ID (REF may belong to another model)."""
     # A path may name any model; an id or a bare name is looked up through MODEL_ID.
-    _no_artifact_path(ref)
     target = CheckpointPath.parse(ref) if "://" in ref else parse_ref(ref, model_id)[1]
     state = current_state()
     service, left = state.waiting(timeout)
