@@ -24,7 +24,6 @@ from weaver_client.types import Unset
 from . import _calls as calls
 from . import _lookup as lookup
 from ._args import check_bool, check_callable, check_choice, check_int, check_seconds
-from ._causes import causes
 from ._checkpoints import (
     Checkpoint,
     CheckpointPath,
@@ -34,7 +33,7 @@ from ._checkpoints import (
     coerce_checkpoint_ref,
 )
 from ._dest import in_the_way, what_is_there
-from ._download import Descriptor, Downloads, DownloadSettings, StorageFile
+from ._download import Descriptor, Downloads, DownloadSettings, StorageFile, shown
 from ._errors import (
     AmbiguousArtifactKindError,
     APIConnectionError,
@@ -506,11 +505,7 @@ def download_descriptor(artifact_id: uuid.UUID) -> Plan[Descriptor]:
     try:
         return descriptor_from_wire((yield calls.get_artifact_download(artifact_id)))
     except ResponseValidationError as exc:
-        # The frames that read the reply hold its presigned URLs (the parsed JSON, the
-        # generated model, a field's value): pytest shows the arguments of the frame that
-        # raised, -l and rich every frame's locals. The message says what broke the spec.
-        for each in causes(exc):
-            each.__traceback__ = None
+        shown(exc)  # its frames hold the reply's URLs; the message says what broke the spec
         raise
 
 

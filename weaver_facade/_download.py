@@ -1085,13 +1085,14 @@ def _raise_first_error(futures: Iterable[concurrent.futures.Future[None]]) -> No
         if future.done() and not future.cancelled():
             error = future.exception()
             if error is not None and not isinstance(error, Cancelled):
-                raise _shown(error)
+                raise shown(error)
 
 
-def _shown(error: BaseException) -> BaseException:
-    """A file's error as the caller's traceback shows it. The frames behind one of ours
-    fetched (a presigned URL in their arguments, which pytest shows, and locals, which
-    ``-l`` and rich show) and read storage's error reply (which may echo it): none is kept,
+def shown(error: BaseException) -> BaseException:
+    """A download's error as the caller's traceback shows it. The frames behind one of ours
+    read a download descriptor (its URLs in the parsed JSON, the generated model), fetched
+    a presigned URL or read storage's error reply (which may echo it): they hold it in their
+    arguments, which pytest shows, and locals, which ``-l`` and rich show. None is kept,
     and the exceptions behind it lose a URL's query from their words (http.client's
     ``InvalidURL`` quotes it). Any other (a progress callback's) stays whole."""
     if isinstance(error, WeaverError):
