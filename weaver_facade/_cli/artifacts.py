@@ -119,7 +119,7 @@ _EXPORT_TTL: int = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
     "--ttl",
     type=_ARTIFACT_TTL,
     metavar="SECONDS",
-    help=f"Keep the artifact this long, {_ARTIFACT_TTL.range}. Default: {_EXPORT_TTL}"
+    help=f"Keep the artifact this long. Default: {_EXPORT_TTL}"
     f"{_in_words(_EXPORT_TTL)}, sent as the official SDK does.",
 )
 @click.option(

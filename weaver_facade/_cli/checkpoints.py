@@ -250,7 +250,7 @@ def show(ref: str, model_id: str | None) -> None:
     "--ttl",
     type=_TTL,
     metavar="SECONDS",
-    help=f"Delete it this many seconds from now, {_TTL.range}. Default: the server's (permanent).",
+    help="Delete it this many seconds from now. Default: the server's (permanent).",
 )
 @_wait_options
 @json_option
@@ -500,7 +500,7 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
     "--ttl",
     type=_TTL,
     metavar="SECONDS",
-    help=f"Expire this many seconds from now, {_TTL.range}.",
+    help="Expire this many seconds from now.",
 )
 @click.option("--permanent", is_flag=True, help="Never expire.")
 @_model_option

@@ -160,8 +160,7 @@ def show(model_id: str) -> None:
     "--lora-rank",
     type=WholeNumber(_RANK_MIN, _RANK_MAX),
     metavar="N",
-    help=f"Train a LoRA adapter of rank N ({_RANK_MIN} to {_RANK_MAX}). "
-    f"Default: LoRA, rank {DEFAULT_LORA_RANK}.",
+    help=f"Train a LoRA adapter of rank N. Default: LoRA, rank {DEFAULT_LORA_RANK}.",
 )
 @click.option("--full", is_flag=True, help="Fine-tune all weights instead of a LoRA adapter.")
 @click.option(
