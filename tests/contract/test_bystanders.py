@@ -401,13 +401,21 @@ def test_the_checkpoints_the_parts_left_are_one_note() -> None:
         "lifecycle": [],
     }
     assert left_note(left, deletable=True) == (
-        "the clean-up left 6 checkpoint(s) of this run on the server: `p-a` (probe, DELETE: "
+        "the clean-up left 6 checkpoints of this run on the server: `p-a` (probe, DELETE: "
         "403), `c-0` (conformance, no reply), `c-1` (conformance, no reply), `c-2` "
         "(conformance, no reply), `c-3` (conformance, no reply) and 1 more"
     )
     assert left_note({"lifecycle": [Left("l-a", "DELETE: 404")]}, deletable=False) == (
         "the server offers no way to delete checkpoints (the `checkpoint-by-id` extension "
-        "is missing): this run left 1 checkpoint(s) on it: `l-a` (lifecycle)"
+        "is missing): this run left 1 checkpoint on it: `l-a` (lifecycle)"
+    )
+    assert left_note({"probe": [Left("p-a", "DELETE: 403")]}, deletable=True) == (
+        "the clean-up left 1 checkpoint of this run on the server: `p-a` (probe, DELETE: 403)"
+    )
+    two = [Left("l-a", "DELETE: 404"), Left("l-b", "DELETE: 404")]
+    assert left_note({"lifecycle": two}, deletable=False) == (
+        "the server offers no way to delete checkpoints (the `checkpoint-by-id` extension "
+        "is missing): this run left 2 checkpoints on it: `l-a` (lifecycle), `l-b` (lifecycle)"
     )
     assert left_note({"probe": [], "lifecycle": []}, deletable=False) is None
 

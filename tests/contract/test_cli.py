@@ -125,7 +125,7 @@ def test_the_default_run_passes_a_clean_emulator_in_under_three_minutes(
         assert {m.status for m in theirs} == {"terminated"}
         assert [c for m in theirs for c in client.training_client(m.id).list_checkpoints()] == []
     assert code == 0, output
-    assert "contract: PASS, 0 finding(s)" in output
+    assert "contract: PASS, 0 findings in " in output
     assert seconds < 180, f"the default run took {seconds:.0f} s"
     assert KEY not in output
 
@@ -199,7 +199,7 @@ def test_a_server_without_extensions_has_no_findings_and_the_report_says_so(
     code, output = today_without_a_key.code, today_without_a_key.output
     reports = today_without_a_key.reports
     assert code == 0, output
-    assert "contract: PASS, 0 finding(s)" in output
+    assert "contract: PASS, 0 findings in " in output
     # Every extension but conversion-totals, which the probe does not look for, is seen missing.
     lacking = sorted(EXTENSIONS - {"conversion-totals"})
     assert f"extensions missing: {', '.join(lacking)}" in output
@@ -228,15 +228,17 @@ def test_a_server_without_the_delete_is_one_note_saying_how_many_checkpoints_sta
     # Each part's clean-up had a note of its own, each checkpoint with "(DELETE: 404)":
     # up to three on every run against today's wire.
     report = json.loads((today_without_a_key.reports / "contract-report.json").read_text())
-    notes = [note for note in report["notes"] if "checkpoint(s)" in note]
-    assert today_without_a_key.left > 0
+    left = today_without_a_key.left
+    noun = "checkpoint" if left == 1 else "checkpoints"
+    notes = [note for note in report["notes"] if "this run left " in note]
+    assert left > 0
     assert len(notes) == 1, notes
     assert notes[0].startswith(
         "the server offers no way to delete checkpoints (the `checkpoint-by-id` extension is "
-        f"missing): this run left {today_without_a_key.left} checkpoint(s) on it: `"
+        f"missing): this run left {left} {noun} on it: `"
     )
     assert "404" not in notes[0]
-    assert today_without_a_key.output.count("checkpoint(s)") == 1
+    assert today_without_a_key.output.count("this run left ") == 1
 
 
 @pytest.mark.parametrize("only", [(), ("--only", "lifecycle")])
@@ -269,7 +271,7 @@ def test_no_key_for_a_server_without_auth_passes_saying_auth_went_unchecked(
     # from one that ignores its keys.
     code, output = today_without_a_key.code, today_without_a_key.output
     assert code == 0, output
-    assert "contract: PASS, 0 finding(s)" in output
+    assert "contract: PASS, 0 findings in " in output
     assert "so conformance does not check that requests without one" in output
 
 

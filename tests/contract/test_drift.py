@@ -379,7 +379,8 @@ def test_reports_carry_each_finding(reports: dict[Drift, ContractReport], tmp_pa
     assert {f.message for f in report.findings} <= messages
     assert all("curl " in (failure.text or "") for failure in failures)
     text = render_text(report)
-    assert text[-1].startswith(f"contract: FAIL, {len(report.findings)} finding(s)")
+    count = len(report.findings)
+    assert text[-1].startswith(f"contract: FAIL, {count} finding{'' if count == 1 else 's'} in ")
     assert "(reproductions read the API key from $WEAVER_API_KEY)" in text
 
 

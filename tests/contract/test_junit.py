@@ -82,7 +82,7 @@ def test_failures_are_the_findings_of_the_text() -> None:
     done = report(findings, steps)
     count = len(done.findings)
     assert count == 5  # the sync save of both parts once; the header once
-    assert render_text(done)[-1].startswith(f"contract: FAIL, {count} finding(s)")
+    assert render_text(done)[-1].startswith("contract: FAIL, 5 findings in ")
 
     root = to_junit(done)
     assert root.get("failures") == str(count)
@@ -95,6 +95,25 @@ def test_failures_are_the_findings_of_the_text() -> None:
     # The operation without a finding passed; the passed step too.
     passed = {str(c.get("name")) for c in root.iter("testcase") if len(c) == 0}
     assert passed == {GET_MODEL, "create a session and a model"}
+
+
+def test_the_text_counts_findings_in_words_that_agree() -> None:
+    # The text read "1 finding(s):" and "contract: FAIL, 1 finding(s) in ...".
+    one = render_text(report([finding("conformance", LIST, "not_a_server_error", "500")]))
+    assert "1 finding:" in one
+    assert one[-1].startswith("contract: FAIL, 1 finding in ")
+    two = render_text(
+        report(
+            [
+                finding("conformance", LIST, "not_a_server_error", "500"),
+                finding("conformance", SAVE, "response_schema_conformance", "sync save"),
+            ]
+        )
+    )
+    assert "2 findings:" in two
+    assert two[-1].startswith("contract: FAIL, 2 findings in ")
+    assert render_text(report([]))[-1].startswith("contract: PASS, 0 findings in ")
+    assert not [line for line in [*one, *two] if "(s)" in line]
 
 
 def test_a_run_cut_short_is_marked_in_junit_and_json() -> None:

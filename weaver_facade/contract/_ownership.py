@@ -27,6 +27,7 @@ from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
 from .._socket_deadline import ends
+from ._findings import counted
 from ._patience import RETRIES_OWN, copy_with, raw_body
 
 __all__ = [
@@ -239,13 +240,14 @@ def left_note(left: Mapping[str, Iterable[Left]], *, deletable: bool) -> str | N
         for part, item in shown[:_NAMED]
     )
     more = f" and {len(shown) - _NAMED} more" if len(shown) > _NAMED else ""
+    checkpoints = counted(len(shown), "checkpoint", "checkpoints")
     if not deletable:
         return (
             "the server offers no way to delete checkpoints (the `checkpoint-by-id` "
-            f"extension is missing): this run left {len(shown)} checkpoint(s) on it: "
+            f"extension is missing): this run left {checkpoints} on it: "
             f"{named}{more}"
         )
-    return f"the clean-up left {len(shown)} checkpoint(s) of this run on the server: {named}{more}"
+    return f"the clean-up left {checkpoints} of this run on the server: {named}{more}"
 
 
 class Sweep:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ._findings import KEY_PLACEHOLDER, Finding
+from ._findings import KEY_PLACEHOLDER, Finding, counted
 from ._kit import ContractReport
 
 __all__ = ["JSON_NAME", "JUNIT_NAME", "render_text", "to_json", "write_reports"]
@@ -56,17 +56,16 @@ def render_text(report: ContractReport) -> list[str]:
                 lines.append(f"    {step.status}: {step.name}{detail}")
     for note in report.notes:
         lines.append(f"  note: {note}")
+    findings = counted(len(report.findings), "finding", "findings")
     if report.findings:
-        lines.append(f"{len(report.findings)} finding(s):")
+        lines.append(f"{findings}:")
         lines.extend(finding.line() for finding in report.findings)
         if any(f.curl for f in report.findings):
             lines.append(f"(reproductions read the API key from {KEY_PLACEHOLDER})")
     verdict = "FAIL" if report.findings else "PASS"
     if report.conformance is not None and report.conformance.cut_short:
         verdict += " (incomplete: conformance stopped at its time limit)"
-    lines.append(
-        f"contract: {verdict}, {len(report.findings)} finding(s) in {report.seconds:.1f} s"
-    )
+    lines.append(f"contract: {verdict}, {findings} in {report.seconds:.1f} s")
     return lines
 
 
