@@ -2,15 +2,23 @@
 
 A run whose server asked once to try later read "the server asked 1 times to try a
 request again later", and one reply that kept asking "1 replies still asked to try again
-later ...".
+later ...", and a storage reply of one byte "with 1 bytes".
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any, cast
 
+import httpx
+import pytest
+
+from weaver_facade.contract._artifact_steps import STEP_STORAGE, _Fetched, _url
 from weaver_facade.contract._conformance import _limit_ignored, _retry_notes, _unavailable
 from weaver_facade.contract._findings import Finding, fold_server_wide
+from weaver_facade.contract._lifecycle import StepFailed, StepResult
 
 LISTING = "GET /api/v1/supported-models"
 
@@ -87,3 +95,76 @@ def test_a_page_beyond_a_limit_of_one() -> None:
     assert finding is not None
     assert finding.message == "1 item for limit=0: the server ignores `limit`"
     assert finding.got == "1 item"
+
+
+def _storage_steps(serve: Callable[[httpx.Request], httpx.Response]) -> Any:
+    """The kit's artifact steps, with ``serve`` as the storage and findings as the
+    lifecycle records them."""
+    from weaver_facade.contract._artifact_steps import ArtifactSteps
+
+    def expect(result: StepResult, ok: bool, finding: Finding) -> None:
+        if not ok:
+            result.findings.append(finding)
+            raise StepFailed
+
+    steps = ArtifactSteps.__new__(ArtifactSteps)
+    steps.storage = httpx.Client(transport=httpx.MockTransport(serve))
+    steps.sc = cast(
+        Any,
+        SimpleNamespace(finding=lambda *a: Finding("lifecycle", *a[:5]), expect=expect),
+    )
+    return steps
+
+
+def test_a_range_reply_of_one_byte() -> None:
+    # "`Range: bytes=1-` got 206 with 1 bytes, not 206 with the last 1".
+    def storage(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Range"] == "bytes=1-"
+        return httpx.Response(206, content=b"x")
+
+    steps = _storage_steps(storage)
+    url = _url({"name": "a.bin", "url": "http://storage.test/a.bin"})
+    step = StepResult(STEP_STORAGE, "running")
+    with pytest.raises(StepFailed):
+        steps._ranges(step, [_Fetched("a.bin", url, 2, b"ab")])
+    (finding,) = step.findings
+    assert finding.message == (
+        "`a.bin`: `Range: bytes=1-` got 206 with 1 byte, not 206 with the last 1 byte"
+    )
+    assert finding.got == "206, 1 byte"
+
+
+def test_a_range_reply_of_many_bytes() -> None:
+    def storage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"abcd")  # the Range ignored
+
+    steps = _storage_steps(storage)
+    url = _url({"name": "a.bin", "url": "http://storage.test/a.bin"})
+    step = StepResult(STEP_STORAGE, "running")
+    with pytest.raises(StepFailed):
+        steps._ranges(step, [_Fetched("a.bin", url, 4, b"abcd")])
+    (finding,) = step.findings
+    assert finding.message == (
+        "`a.bin`: `Range: bytes=2-` got 200 with 4 bytes, not 206 with the last 2 bytes"
+    )
+    assert finding.got == "200, 4 bytes"
+
+
+@pytest.mark.parametrize(("body", "size", "words"), [(b"a", 1, "1 byte"), (b"ab", 2, "2 bytes")])
+def test_a_download_of_the_wrong_file_counts_its_bytes(body: bytes, size: int, words: str) -> None:
+    # "the storage served 1 bytes with sha256 ...; the descriptor says 1 bytes, ...".
+    # Unread, as a network transport's reply is (the kit reads a download raw).
+    steps = _storage_steps(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
+    step = StepResult(STEP_STORAGE, "running")
+    wrong = "0" * 64
+    item = {"name": "a.bin", "url": "http://storage.test/a.bin", "size": size, "sha256": wrong}
+    with pytest.raises(StepFailed):
+        steps._fetch(step, item)
+    (finding,) = step.findings
+    served = hashlib.sha256(body).hexdigest()
+    assert finding.message == (
+        f"`a.bin`: the storage served {words} with sha256 {served}; "
+        f"the descriptor says {words}, sha256 {wrong}"
+    )
+    assert finding.expected == f"{words}, sha256 {wrong}"
+    assert finding.got == f"{words}, sha256 {served}"

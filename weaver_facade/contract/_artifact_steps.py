@@ -21,7 +21,7 @@ from weaver_client import limits
 
 from .. import Checkpoint, PollSettings
 from .._storage_errors import error_code, hide_signature, url_expired
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding, counted
 from ._ownership import Sweep, is_export_operation
 from ._patience import RESENT, patient_client
 
@@ -412,10 +412,10 @@ class ArtifactSteps:
             sc.finding(
                 STORAGE,
                 "download_integrity",
-                f"`{name}`: the storage served {size} bytes with sha256 {got_sha}; "
-                f"the descriptor says {want_size} bytes, sha256 {want_sha}",
-                f"{want_size} bytes, sha256 {want_sha}",
-                f"{size} bytes, sha256 {got_sha}",
+                f"`{name}`: the storage served {_bytes(size)} with sha256 {got_sha}; "
+                f"the descriptor says {_bytes(want_size)}, sha256 {want_sha}",
+                f"{_bytes(want_size)}, sha256 {want_sha}",
+                f"{_bytes(size)}, sha256 {got_sha}",
                 _exchange(sc, request),
             ),
         )
@@ -481,9 +481,10 @@ class ArtifactSteps:
                 STORAGE,
                 "storage_range",
                 f"`{target.name}`: `Range: bytes={offset}-` got {ranged.status_code} with "
-                f"{len(ranged.content)} bytes, not 206 with the last {target.size - offset}",
+                f"{_bytes(len(ranged.content))}, not 206 with the last "
+                f"{_bytes(target.size - offset)}",
                 f"206 with bytes {offset}-{target.size - 1}",
-                f"{ranged.status_code}, {len(ranged.content)} bytes",
+                f"{ranged.status_code}, {_bytes(len(ranged.content))}",
                 _exchange(sc, self.storage.build_request("GET", target.url.url, headers=headers)),
             ),
         )
@@ -535,6 +536,11 @@ def _url(item: dict[str, Any]) -> _Url:
         except ValueError:
             expires = None  # the watcher names a malformed one
     return _Url(str(item.get("name")), str(item.get("url")), expires)
+
+
+def _bytes(size: object) -> str:
+    """A size in words: "1 byte", "2 bytes"; a descriptor's size that is no number as given."""
+    return counted(size, "byte", "bytes") if isinstance(size, int) else f"{size} bytes"
 
 
 def _json(response: httpx.Response) -> Any:
