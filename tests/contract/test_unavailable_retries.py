@@ -2,7 +2,8 @@
 was sent again.
 
 Once an operation has used its retries, conformance sends its later requests once only;
-the finding said "after 3 retries each" of those too.
+the finding said "after 3 retries each" of those too. The lifecycle's said "after up to 3
+retries" of every request, whether it was retried 3 times, once or not at all.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
+
 from weaver_facade.contract._conformance import (
     ConformanceOutcome,
     PatientTransport,
     _collect,
     _unavailable,
 )
+from weaver_facade.contract._findings import Finding
+from weaver_facade.contract._lifecycle import Watcher, WatchingTransport, still_later
+from weaver_facade.contract._patience import PatientHTTPTransport
 from weaver_facade.contract._spec import load_spec
 
 LABEL = "GET /api/v1/checkpoints/{checkpoint_id}/artifacts"
@@ -78,3 +84,68 @@ def test_replies_all_retried_alike() -> None:
     assert one.message.startswith("1 reply still asked to try again later, after 3 retries: ")
     two = _unavailable([(LABEL, 503, "curl", 3), (LABEL, 429, "curl", 3)])
     assert two.message.startswith("2 replies still asked to try again later, after 3 retries each")
+
+
+BUSY = {"error": "unavailable", "message": "busy", "retryable": True}
+SAVE = "http://weaver.test/api/v1/models/m-1/checkpoints"
+
+
+class _Unavailable(httpx.BaseTransport):
+    """Answers 503 with `Retry-After: 0`, unread, as a network transport does."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        content = json.dumps(BUSY).encode()
+        return httpx.Response(503, headers={"Retry-After": "0"}, stream=httpx.ByteStream(content))
+
+
+def _scenario(watcher: Watcher) -> Any:
+    """What ``still_later`` uses of the lifecycle's ``Scenario``."""
+    return SimpleNamespace(watcher=watcher, finding=lambda *a: Finding("lifecycle", *a[:5]))
+
+
+def test_the_kits_own_request_says_how_often_it_was_sent_again() -> None:
+    # The lifecycle's raw client retries beneath its watcher, which sees the last reply
+    # only; once a request has used its retries, the client retries none again.
+    watcher = Watcher(load_spec(), "", None)
+    inner = _Unavailable()
+    raw = httpx.Client(transport=WatchingTransport(watcher, PatientHTTPTransport(inner)))
+    with raw:
+        raw.post("http://weaver.test/api/v1/models/m-1/load")
+        assert inner.sent == 4
+        first = still_later(_scenario(watcher), watcher.exchanges[-1])
+        raw.get("http://weaver.test/api/v1/models/m-1")
+        assert inner.sent == 5
+        second = still_later(_scenario(watcher), watcher.exchanges[-1])
+    assert len(watcher.exchanges) == 2
+    assert first is not None
+    assert first.message == (
+        "still 503 unavailable after 3 retries: the server asked to try again later, and "
+        "the step could not be checked"
+    )
+    assert second is not None
+    assert second.message == (
+        "503 unavailable, not retried (an earlier request used its retries): the server "
+        "asked to try again later, and the step could not be checked"
+    )
+
+
+def test_a_facade_call_says_how_often_the_watcher_saw_it_sent_again() -> None:
+    # The facade retries above the watcher, which sees each attempt: the very same request.
+    watcher = Watcher(load_spec(), "", None)
+    save = httpx.Request("POST", SAVE, json={"path": "x"})
+    for _ in range(2):
+        watcher.see(httpx.Response(503, headers={"Retry-After": "0"}, json=BUSY, request=save))
+    asked = watcher.exchanges[-1]
+    # A later request of another call does not hide those of the save.
+    poll = httpx.Request("GET", "http://weaver.test/api/v1/operations/op-1")
+    watcher.see(httpx.Response(503, headers={"Retry-After": "0"}, json=BUSY, request=poll))
+    once = still_later(_scenario(watcher), asked)
+    assert once is not None
+    assert once.message.startswith("still 503 unavailable after 1 retry: the server asked")
+    never = still_later(_scenario(watcher), watcher.exchanges[-1])
+    assert never is not None
+    assert never.message.startswith("503 unavailable, not retried: the server asked")

@@ -53,6 +53,7 @@ from ._findings import (
 )
 from ._ownership import Left, Sweep, SweepBound, is_artifact_kind
 from ._patience import (
+    RETRIED,
     PatientHTTPTransport,
     copy_with,
     lost_replies,
@@ -1118,11 +1119,21 @@ def still_later(sc: Any, exchange: Exchange | None) -> Finding | None:
     reply = exchange.response
     if retry_after(reply.status_code, reply.headers, reply.content) is None:
         return None
+    said = _status_and_code(reply)
+    retried = reply.extensions.get(RETRIED)
+    why = " (an earlier request used its retries)"  # the kit's own, retried beneath the watcher
+    if retried is None:  # a facade call's, whose every attempt the watcher saw
+        seen: list[Exchange] = sc.watcher.exchanges
+        upto = next((i + 1 for i, e in enumerate(seen) if e is exchange), 0)
+        retried, why = _retries_seen(seen[:upto] if upto else [exchange]), ""
+    if retried:
+        how = f"still {said} after {counted(retried, 'retry', 'retries')}"
+    else:
+        how = f"{said}, not retried{why}"
     finding: Finding = sc.finding(
         exchange.label,
         AVAILABILITY,
-        f"still {_status_and_code(reply)} after up to {RETRIES} retries: the server "
-        "asked to try again later, and the step could not be checked",
+        f"{how}: the server asked to try again later, and the step could not be checked",
         "an answer after the wait the server asked for",
         f"{reply.status_code} with Retry-After or `retryable: true`",
         exchange,

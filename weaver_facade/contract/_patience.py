@@ -29,6 +29,7 @@ from ._findings import RETRIES
 __all__ = [
     "MAX_RETRY_WAIT",
     "RESENT",
+    "RETRIED",
     "RETRIES_OWN",
     "PatientHTTPTransport",
     "api_client",
@@ -97,10 +98,16 @@ def retry_after(status: int, headers: Mapping[str, Any], body: bytes | None) -> 
     return min(seconds, MAX_RETRY_WAIT)
 
 
+# A reply's extension: how many times ``PatientHTTPTransport`` sent its request again
+# before it, which a watcher above that transport, seeing the last reply only, cannot tell.
+RETRIED = "weaver_facade.contract.retried"
+
+
 class PatientHTTPTransport(httpx.BaseTransport):
     """An httpx transport that sends a request again, at most ``RETRIES`` times, while the
-    server asks to try later. Once a request has used up its retries, none is retried
-    again: a server that stays unavailable costs its retries once, not per request."""
+    server asks to try later (each reply says how often: ``RETRIED``). Once a request has
+    used up its retries, none is retried again: a server that stays unavailable costs its
+    retries once, not per request."""
 
     def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
         self._inner = inner or sending_transport()
@@ -111,6 +118,7 @@ class PatientHTTPTransport(httpx.BaseTransport):
         attempt = 0
         while True:
             response = self._inner.handle_request(request)
+            response.extensions[RETRIED] = attempt  # a copy's too: ``copy_with`` shares them
             if (
                 response.status_code not in (429, 503)
                 or self.down
