@@ -332,6 +332,7 @@ class _LazyGroup(click.Group):
 @click.option(
     "--max-retries",
     type=WholeNumber(0, 20),
+    metavar="N",
     default=4,
     show_default=True,
     help="Retries of a failed HTTP request (connection errors, 429, 503).",

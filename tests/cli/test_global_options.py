@@ -371,6 +371,15 @@ def test_help_shows_no_range_in_clicks_notation(path: tuple[str, ...]) -> None:
     assert not NOTATION.search(run.stdout), run.stdout
 
 
+@pytest.mark.parametrize("path", [(), *PATHS], ids=lambda p: " ".join(p) or "weaver-facade")
+def test_help_names_what_a_number_option_takes(path: tuple[str, ...]) -> None:
+    # `--max-retries INTEGER RANGE` and `--url-ttl FLOAT RANGE`, where the others say `N`
+    # and `SECONDS`: click's name of the type, not of what the option takes.
+    run = invoke([*path, "--help"], NO_SERVER)
+    assert run.exit_code == 0, run.stderr
+    assert not re.search(r"\b(INTEGER|FLOAT)\b", run.stdout), run.stdout
+
+
 def _outside(kind: click.IntRange | click.FloatRange) -> float | None:
     if kind.min is not None:
         return kind.min if kind.min_open else kind.min - 1

@@ -153,6 +153,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 @click.option(
     "--fault-seed",
     type=WholeNumber(),
+    metavar="N",
     default=0,
     show_default=True,
     help="Seed of the fault draws.",
@@ -165,6 +166,7 @@ def _one_line(*, alone: bool) -> Iterator[None]:
 @click.option(
     "--url-ttl",
     type=Seconds(min=0, min_open=True),
+    metavar="SECONDS",
     default=3600.0,
     show_default=True,
     help="Seconds a signed storage URL of a download descriptor stays valid.",
