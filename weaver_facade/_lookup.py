@@ -33,6 +33,7 @@ from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
 from ._operations import PollPolicy
+from ._plural import counted
 from ._retry import may_have_acted
 from ._wire import Call, Pause, Plan, newest, optional
 
@@ -128,8 +129,8 @@ def find_listed(
             return found, ""
         if looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
             break
-    times = f"{looks} time{'s' if looks > 1 else ''}"
-    return None, f"listed {times}: a server may list a checkpoint it has just saved only later"
+    later = "a server may list a checkpoint it has just saved only later"
+    return None, f"listed {counted(looks, 'time')}: {later}"
 
 
 def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:

@@ -40,7 +40,6 @@ from ._progress import pending_reason
 __all__ = [
     "artifact_json",
     "checkpoint_json",
-    "counted",
     "emit_json",
     "load_json",
     "operation_json",
@@ -274,11 +273,6 @@ def _when(value: datetime.datetime | None) -> str:
     if value is None:
         return "-"
     return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 file``, ``2 files``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _size(n: int | None) -> str:

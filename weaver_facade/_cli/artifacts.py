@@ -33,7 +33,8 @@ from .. import (
 )
 from .._dest import in_the_way, what_is_there
 from .._help import Folder, WholeNumber
-from ._output import _size, artifact_json, counted, emit_json, print_artifact, print_fields
+from .._plural import counted
+from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
 from ._progress import can_redraw, stderr_is_a_tty
 from ._state import (
     EXIT_API_ERROR,

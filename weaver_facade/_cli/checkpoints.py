@@ -44,10 +44,10 @@ from .. import (
     validate_checkpoint_name,
 )
 from .._help import WholeNumber
+from .._plural import counted
 from . import SUMMARIES
 from ._output import (
     checkpoint_json,
-    counted,
     emit_json,
     load_json,
     print_checkpoint,

@@ -20,8 +20,9 @@ import httpx
 from weaver_client import limits
 
 from .. import Checkpoint, PollSettings
+from .._plural import counted
 from .._storage_errors import error_code, hide_signature, url_expired
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding, counted
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding
 from ._ownership import Sweep, is_export_operation
 from ._patience import RESENT, patient_client
 
@@ -540,7 +541,7 @@ def _url(item: dict[str, Any]) -> _Url:
 
 def _bytes(size: object) -> str:
     """A size in words: "1 byte", "2 bytes"; a descriptor's size that is no number as given."""
-    return counted(size, "byte", "bytes") if isinstance(size, int) else f"{size} bytes"
+    return counted(size, "byte") if isinstance(size, int) else f"{size} bytes"
 
 
 def _json(response: httpx.Response) -> Any:

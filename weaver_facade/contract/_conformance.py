@@ -35,6 +35,7 @@ from weaver_client import limits
 
 from .. import RetryPolicy
 from .._causes import causes
+from .._plural import counted
 from .._sigterm import interrupted
 from .._spec_schema import SCHEMA_REF
 from ._findings import (
@@ -43,7 +44,6 @@ from ._findings import (
     RETRIES,
     Finding,
     SettingNames,
-    counted,
     curl_for_request,
     redact,
     redact_curl,
@@ -704,10 +704,9 @@ def _limit_ignored(case: Any, response: Any, api_key: str | None) -> Finding | N
         part="conformance",
         operation=case.operation.label,
         check="paging",
-        message=f"{counted(len(items), 'item', 'items')} for limit={limit}: the server "
-        "ignores `limit`",
-        expected=f"at most {counted(limit, 'item', 'items')}",
-        got=counted(len(items), "item", "items"),
+        message=f"{counted(len(items), 'item')} for limit={limit}: the server ignores `limit`",
+        expected=f"at most {counted(limit, 'item')}",
+        got=counted(len(items), "item"),
         curl=redact_curl(case.as_curl_command(), api_key),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from .._plural import counted
 from .._redact import replace_key
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "RETRIES",
     "Finding",
     "SettingNames",
-    "counted",
     "curl_for_request",
     "dedupe",
     "fold_server_wide",
@@ -56,11 +56,6 @@ _SKIPPED_HEADERS = frozenset(
         "idempotency-key",
     }
 )
-
-
-def counted(count: int, one: str, many: str) -> str:
-    """``count`` and the noun that agrees with it: "1 reply", "2 replies"."""
-    return f"{count} {one if count == 1 else many}"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from .. import (
     WeaverError,
     datum_from_tokens,
 )
+from .._plural import counted
 from .._storage_errors import hide_signature
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import (
@@ -47,7 +48,6 @@ from ._findings import (
     AVAILABILITY,
     RETRIES,
     Finding,
-    counted,
     curl_for_request,
     redact,
 )

@@ -26,8 +26,8 @@ import httpx
 from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
+from .._plural import counted
 from .._socket_deadline import ends
-from ._findings import counted
 from ._patience import RETRIES_OWN, copy_with, raw_body
 
 __all__ = [
@@ -240,7 +240,7 @@ def left_note(left: Mapping[str, Iterable[Left]], *, deletable: bool) -> str | N
         for part, item in shown[:_NAMED]
     )
     more = f" and {len(shown) - _NAMED} more" if len(shown) > _NAMED else ""
-    checkpoints = counted(len(shown), "checkpoint", "checkpoints")
+    checkpoints = counted(len(shown), "checkpoint")
     if not deletable:
         return (
             "the server offers no way to delete checkpoints (the `checkpoint-by-id` "

@@ -8,7 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ._findings import KEY_PLACEHOLDER, Finding, counted
+from .._plural import counted
+from ._findings import KEY_PLACEHOLDER, Finding
 from ._kit import ContractReport
 
 __all__ = ["JSON_NAME", "JUNIT_NAME", "render_text", "to_json", "write_reports"]
@@ -56,7 +57,7 @@ def render_text(report: ContractReport) -> list[str]:
                 lines.append(f"    {step.status}: {step.name}{detail}")
     for note in report.notes:
         lines.append(f"  note: {note}")
-    findings = counted(len(report.findings), "finding", "findings")
+    findings = counted(len(report.findings), "finding")
     if report.findings:
         lines.append(f"{findings}:")
         lines.extend(finding.line() for finding in report.findings)

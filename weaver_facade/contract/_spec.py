@@ -20,6 +20,7 @@ from typing import Any, cast
 import jsonschema.exceptions
 import yaml
 
+from .._plural import counted, plural
 from .._result_shape import artifact_shaped, misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
     PATTERN_WORDS,
@@ -719,12 +720,12 @@ def _describe(
         # Only the unknown fields that may stand for them: replies may grow.
         extra = sorted(stand_ins(fields, instance, props))
         got = f" (got {_ticks(extra)})" if extra else ""
-        plural = "fields" if len(fields) > 1 else "field"
         suffix = f" at `{where}`" if where else ""
         absent_first.append(
             Problem(
                 "response_schema_conformance",
-                f"{name}: required {plural} {_ticks(fields)} missing{got}{suffix}",
+                f"{name}: required {plural(len(fields), 'field')} {_ticks(fields)} missing"
+                f"{got}{suffix}",
                 expected=f"{name} with {_ticks(fields)}",
                 got=f"{_ticks(extra)} instead" if extra else "no such field",
             )
@@ -745,10 +746,9 @@ def _fold_items(problems: list[Problem]) -> list[Problem]:
     for same in groups.values():
         first = same[0]
         if len(same) > 1:
-            more = len(same) - 1
             first = Problem(
                 first.check,
-                f"{first.message} (and {more} more {'item' if more == 1 else 'items'})",
+                f"{first.message} (and {counted(len(same) - 1, 'more item')})",
                 first.expected,
                 first.got,
             )
@@ -832,7 +832,7 @@ def _schema_problem(
     if extra:
         return Problem(
             "response_schema_conformance",
-            f"{owner}: unexpected {'fields' if len(extra) > 1 else 'field'} {_ticks(extra)}"
+            f"{owner}: unexpected {plural(len(extra), 'field')} {_ticks(extra)}"
             + (f" at `{where}`" if where else ""),
             expected=f"only the fields of {owner}",
             got=_ticks(extra),

@@ -25,6 +25,7 @@ from typing import Any
 import safetensors.numpy
 from weaver_client import limits
 
+from .._plural import counted
 from ._artifacts import EXPORT_INTERRUPTED, EXPORT_KINDS, Artifacts
 from ._auth import Tenants
 from ._base_models import BASE_MODELS
@@ -429,10 +430,10 @@ class Emulator:
             # `queued`, not a scheduling wait, which the official SDK logs at once as a
             # warning: overlapping a script's own steps would warn on every one.
             if ahead:
-                noun = "operation" if ahead == 1 else "operations"
+                behind = counted(ahead, "operation")
                 out["pending_info"] = {
                     "code": "queued",
-                    "message": f"queued behind {ahead} {noun} of model {row['model_id']}",
+                    "message": f"queued behind {behind} of model {row['model_id']}",
                     "wait_seconds": round(seconds, 3),
                 }
         if row["status"] in ("pending", "running") and row["kind"] in EXPORT_KINDS:
