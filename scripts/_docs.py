@@ -28,6 +28,8 @@ from typing import Any
 import pdoc.doc
 import pdoc.render
 
+from weaver_facade._plural import counted
+
 PACKAGE = "weaver_facade"
 # The public modules: the facade, and what its extras add.
 MODULES = (
@@ -189,7 +191,7 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(f"docs: {problem}", file=sys.stderr)
     if problems:
-        print(f"docs: FAILED, {len(problems)} problem(s)", file=sys.stderr)
+        print(f"docs: FAILED, {counted(len(problems), 'problem')}", file=sys.stderr)
         return 1
     print(f"docs: {len(MODULES)} modules documented" + ("" if args.check else f" in {output}"))
     return 0

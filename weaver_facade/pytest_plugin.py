@@ -498,6 +498,7 @@ def weaver_client(request: pytest.FixtureRequest) -> Iterator[ServiceClient]:
 
 def _options_problem(options: object, data_dir: Path, key: str) -> str | None:
     """What is wrong with ``weaver_emulator_options``, in one line, or ``None``."""
+    from weaver_facade._plural import plural
     from weaver_facade.emulator import EmulatorConfig
 
     if not isinstance(options, Mapping):
@@ -510,7 +511,8 @@ def _options_problem(options: object, data_dir: Path, key: str) -> str | None:
     own = [name for name in unknown if name in _SET_BY_THE_PLUGIN]
     if unknown != own:
         unknown = [name for name in unknown if name not in own]
-        return f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(allowed)}"
+        noun = plural(len(unknown), "option")
+        return f"unknown {noun} {', '.join(unknown)}; the options are {', '.join(allowed)}"
     if own:
         return (
             f"{own[0]} is the plugin's own: {_SET_BY_THE_PLUGIN[own[0]]}; for another, start "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -128,6 +129,32 @@ def test_parse_command_line_rules() -> None:
     ):
         with pytest.raises(ValueError, match="fault"):
             FaultRule.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("make", "unknown"),
+    [
+        (lambda: FaultRule.parse("kind=drop,rate=0.1,wen=after"), "unknown key wen;"),
+        (
+            lambda: FaultRule.parse("kind=drop,rate=0.1,wen=after,rout=/x"),
+            "unknown keys rout, wen;",
+        ),
+        (lambda: FaultRule.from_data({"kind": "drop", "rate": 0.1, "wen": 1}), "unknown key wen;"),
+        (
+            lambda: FaultRule.from_data({"kind": "drop", "rate": 0.1, "wen": 1, "rout": 2}),
+            "unknown keys rout, wen;",
+        ),
+        (lambda: FaultConfig.from_data({"rule": []}), "faults: unknown key rule;"),
+        (lambda: FaultConfig.from_data({"rule": [], "sed": 1}), "faults: unknown keys rule, sed;"),
+    ],
+)
+def test_unknown_keys_are_named_in_a_noun_that_agrees(
+    make: Callable[[], object], unknown: str
+) -> None:
+    # It said "unknown key(s)" for one key and for many.
+    with pytest.raises(ValueError, match="unknown") as refused:
+        make()
+    assert unknown in str(refused.value)
 
 
 @pytest.mark.parametrize("written", ["rate=\u0661", "rate=1,retry_after=1_0"])

@@ -84,6 +84,21 @@ def test_broken_links_are_problems(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("problems", "failed"), [(["one"], "FAILED, 1 problem\n"), (["a", "b"], "FAILED, 2 problems\n")]
+)
+def test_the_failure_counts_its_problems_in_a_noun_that_agrees(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    problems: list[str],
+    failed: str,
+) -> None:
+    # It said "1 problem(s)".
+    monkeypatch.setattr(docs, "build", lambda output: problems)
+    assert docs.main(["--check"]) == 1
+    assert capsys.readouterr().err.endswith(f"docs: {failed}")
+
+
 def test_the_documented_modules_are_the_public_ones() -> None:
     # Every public module of the package is in the reference (a new one must be added).
     package = ROOT / "weaver_facade"

@@ -26,7 +26,7 @@ from schemathesis.cli.commands.run.warnings import WarningCollector
 from schemathesis.engine import events
 
 from weaver_facade.emulator import RunningEmulator, create_app, run_emulator
-from weaver_facade.pytest_plugin import WeaverServer
+from weaver_facade.pytest_plugin import WeaverServer, _options_problem
 
 pytest_plugins = ["pytester"]
 assert callable(create_app)
@@ -909,6 +909,22 @@ def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.parametrize(
+    ("options", "unknown"),
+    [
+        ({"fault": []}, "unknown option fault; "),
+        ({"fault": [], "latenc": {}}, "unknown options fault, latenc; "),
+    ],
+)
+def test_unknown_emulator_options_are_named_in_a_noun_that_agrees(
+    tmp_path: Path, options: dict[str, object], unknown: str
+) -> None:
+    # It said "unknown option(s)" for one option and for many.
+    problem = _options_problem(options, tmp_path, "key")
+    assert problem is not None
+    assert problem.startswith(unknown)
+
+
+@pytest.mark.parametrize(
     ("options", "complaint"),
     [
         (
@@ -917,11 +933,11 @@ def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
         ),
         ('{"faults": [{"kind": "drop"}]}', "'kind' and 'rate' are required"),
         ('{"faults": [{"kind": "drop", "rate": "often"}]}', "fault rate must be a number"),
-        ('{"faults": {"kind": "drop", "rate": 0.1}}', "faults: unknown key(s) kind, rate"),
+        ('{"faults": {"kind": "drop", "rate": 0.1}}', "faults: unknown keys kind, rate"),
         ('{"faults": "kind=drop"}', "faults must be a list of rules"),
         ('{"latency": {"optim_step": "slow"}}', "latency for optim_step must be a number"),
         ('{"latency": [0.5]}', "latency must be a mapping of operation kind to seconds"),
-        ('{"fault": []}', "unknown option(s) fault; the options are latency, faults"),
+        ('{"fault": []}', "unknown option fault; the options are latency, faults"),
         (
             '{"api_keys": ["mine"]}',
             "api_keys is the plugin's own: a fresh key each session (weaver_server.api_key)",
@@ -930,7 +946,7 @@ def test_faults_given_as_plain_data(pytester: pytest.Pytester) -> None:
             '{"data_dir": "/tmp/mine"}',
             "data_dir is the plugin's own: a pytest temporary directory (weaver_server.data_dir)",
         ),
-        ('{"data_dir": "/tmp/mine", "fault": []}', "unknown option(s) fault;"),
+        ('{"data_dir": "/tmp/mine", "fault": []}', "unknown option fault;"),
     ],
 )
 def test_a_wrong_emulator_option_is_one_clear_failure(

@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 
 from weaver_client import limits
 
+from .._plural import plural
 from .._spec_schema import spec_document
 
 OperationKind = Literal[
@@ -134,7 +135,7 @@ class FaultRule:
         unknown = set(values) - set(_RULE_KEYS)
         if unknown:
             raise ValueError(
-                f"fault {text!r}: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"fault {text!r}: {_unknown_keys(sorted(unknown))}; "
                 f"the keys are {', '.join(_RULE_KEYS)}"
             )
         if "kind" not in values:
@@ -178,7 +179,7 @@ class FaultRule:
         unknown = sorted(str(k) for k in data if k not in _RULE_KEYS)
         if unknown:
             raise ValueError(
-                f"fault rule {dict(data)!r}: unknown key(s) {', '.join(unknown)}; "
+                f"fault rule {dict(data)!r}: {_unknown_keys(unknown)}; "
                 f"the keys are {', '.join(_RULE_KEYS)}"
             )
         if "kind" not in data or "rate" not in data:
@@ -195,6 +196,10 @@ class FaultRule:
 
 
 _RULE_EXAMPLE = '{"kind": "unavailable", "rate": 0.2}'
+
+
+def _unknown_keys(unknown: list[str]) -> str:
+    return f"unknown {plural(len(unknown), 'key')} {', '.join(unknown)}"
 
 
 def in_ascii(text: str) -> str:
@@ -237,7 +242,7 @@ class FaultConfig:
             unknown = sorted(str(k) for k in data if k not in ("rules", "seed"))
             if unknown:
                 raise ValueError(
-                    f"faults: unknown key(s) {', '.join(unknown)}; give a list of rules, "
+                    f"faults: {_unknown_keys(unknown)}; give a list of rules, "
                     'or {"rules": [...], "seed": N}'
                 )
             seed = data.get("seed", 0)
