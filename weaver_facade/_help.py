@@ -1,6 +1,7 @@
 """Shared leaf of the command line and the emulator, of their options: help text wrapped at
 spaces only, numbers in ASCII digits refused, and their range shown in ``--help``, in words
-(``WholeNumber``, ``Seconds``), and a folder's type left to the command to check.
+(``WholeNumber``, ``Seconds``), and a folder's type left to the command to check; and their
+context (``Context``), whose usage errors name their command.
 
 click wraps with ``textwrap``, which also breaks a word after a hyphen: ``weaver-facade
 supported-`` / ``models``, ``cursor-`` / ``paging``, commands and names that a reader copies
@@ -10,12 +11,13 @@ whole. click passes no ``break_on_hyphens``; while it wraps, each hyphen is a ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
 
-__all__ = ["Folder", "HelpFormatter", "Seconds", "WholeNumber", "range_words"]
+__all__ = ["Context", "Folder", "HelpFormatter", "Seconds", "WholeNumber", "range_words"]
 
 _HYPHEN = "\ue000"  # of the private use area: in no help text, and one column, as "-"
 
@@ -40,6 +42,25 @@ class HelpFormatter(click.HelpFormatter):
         self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
     ) -> None:
         super().write_dl([(_held(a), _held(b)) for a, b in rows], col_max, col_spacing)
+
+
+class Context(click.Context):
+    """click's context, whose help breaks no word at its hyphens, and whose usage error
+    raised while parsing names the command, so that its line can point to the command's
+    ``--help``: click's parser raises an option's missing value (``--model`` last)
+    without it, and the pointer was left out."""
+
+    formatter_class = HelpFormatter
+
+    @contextlib.contextmanager
+    def scope(self, cleanup: bool = True) -> Iterator[click.Context]:
+        try:
+            with super().scope(cleanup) as ctx:
+                yield ctx
+        except click.UsageError as exc:
+            if exc.ctx is None:
+                exc.ctx = self
+            raise
 
 
 def range_words(kind: click.IntRange | click.FloatRange) -> str:

@@ -43,9 +43,7 @@ global options.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 if __name__ == "__main__":  # `python -m weaver_facade.cli`: name a missing extra, not click
@@ -65,7 +63,7 @@ from ._cli._state import (
     error_payload,
 )
 from ._extras import missing_extra_message, missing_module
-from ._help import HelpFormatter, WholeNumber
+from ._help import Context, WholeNumber
 from ._sigterm import terminate_as_interrupt
 
 __all__ = ["main"]
@@ -150,7 +148,7 @@ def _accept_global_options(command: click.Command, top: click.Command) -> None:
     if getattr(command, _ACCEPTS_GLOBALS, False):
         return
     setattr(command, _ACCEPTS_GLOBALS, True)
-    command.context_class = _Context
+    command.context_class = Context
     taken = {opt for p in command.params for opt in p.opts + p.secondary_opts}
     for option in top.params:
         if option.name not in _GLOBAL_OPTIONS or not isinstance(option, click.Option):
@@ -203,29 +201,10 @@ def _one_line(exc: click.UsageError, given: list[str] | None = None) -> CliError
     return CliError(message, exit_code=EXIT_USAGE, payload=payload)
 
 
-class _Context(click.Context):
-    """A usage error raised while parsing a command's words names the command, so that its
-    line points to the command's ``--help``: click's parser raises an option's missing value
-    (``--model`` last) without it, and the pointer was left out. Help breaks no word at its
-    hyphens."""
-
-    formatter_class = HelpFormatter
-
-    @contextlib.contextmanager
-    def scope(self, cleanup: bool = True) -> Iterator[click.Context]:
-        try:
-            with super().scope(cleanup) as ctx:
-                yield ctx
-        except click.UsageError as exc:
-            if exc.ctx is None:
-                exc.ctx = self
-            raise
-
-
 class _LazyGroup(click.Group):
     # Usage errors are one line too, like every other error (click prints three).
 
-    context_class = _Context
+    context_class = Context
 
     def make_context(
         self,

@@ -16,7 +16,7 @@ from typing import IO, Any
 import click
 
 from .._dest import in_the_way, what_is_there
-from .._help import Folder, HelpFormatter, Seconds, WholeNumber
+from .._help import Context, Folder, Seconds, WholeNumber
 from ._config import (
     EmulatorConfig,
     FaultConfig,
@@ -45,16 +45,12 @@ class _CannotStart(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
-class _Context(click.Context):
-    formatter_class = HelpFormatter  # no word broken at its hyphen, as in `weaver-facade`'s
-
-
 class _Command(click.Command):
     """Usage errors in one line when run alone (``python -m weaver_facade.emulator``), as
     ``weaver-facade`` prints them (its group does it for ``weaver-facade emulator``), not
     click's three: the usage, a pointer to ``--help`` and the error."""
 
-    context_class = _Context
+    context_class = Context
 
     def make_context(
         self,
@@ -65,16 +61,6 @@ class _Command(click.Command):
     ) -> click.Context:
         with _one_line(alone=parent is None):
             return super().make_context(info_name, args, parent, **extra)
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            # click's parser raises a missing option value without its command, which
-            # left out the pointer to --help (here, and in `weaver-facade emulator`).
-            if exc.ctx is None:
-                exc.ctx = ctx
-            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         with _one_line(alone=ctx.parent is None):
