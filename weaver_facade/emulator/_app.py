@@ -243,6 +243,10 @@ def _path_id(request: Request, name: str) -> str:
     return check_resource_id(f"path.{name}", request.path_params[name])
 
 
+def _uuid_param(request: Request, name: str) -> str:
+    return check_checkpoint_id(f"path.{name}", request.path_params[name])
+
+
 def endpoint(handler: Handler, path: str) -> Callable[[Request], Awaitable[Response]]:
     """``handler`` as a Starlette endpoint of the spec's ``path``."""
 
@@ -351,16 +355,24 @@ async def terminate_model(request: Request, emu: Emulator, tenant: str) -> Reply
     )
 
 
-def _operation_post(schema: str, action: Callable[[Emulator, str, str, Any], Reply]) -> Handler:
+def _operation_post(
+    schema: str,
+    action: Callable[[Emulator, str, str, Any], Reply],
+    name: str = "model_id",
+    read_id: Callable[[Request, str], str] = _path_id,
+) -> Handler:
+    """A POST that starts an operation on the resource its path's ``name`` names (an id
+    that ``read_id`` checks)."""
+
     async def handler(request: Request, emu: Emulator, tenant: str) -> Reply:
-        model_id = _path_id(request, "model_id")
+        resource_id = read_id(request, name)
         key = _idempotency_key(request)
         body = await _body(request, schema)
         return emu.idempotent(
             tenant,
             key,
             _fingerprint(request, body),
-            lambda: action(emu, tenant, model_id, body),
+            lambda: action(emu, tenant, resource_id, body),
             returns_operation=True,
         )
 
@@ -427,43 +439,25 @@ async def set_checkpoint_ttl(request: Request, emu: Emulator, tenant: str) -> Re
 
 
 async def get_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
-    checkpoint_id = check_checkpoint_id("path.checkpoint_id", request.path_params["checkpoint_id"])
-    return emu.get_checkpoint(tenant, checkpoint_id)
+    return emu.get_checkpoint(tenant, _uuid_param(request, "checkpoint_id"))
 
 
 async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
-    checkpoint_id = check_checkpoint_id("path.checkpoint_id", request.path_params["checkpoint_id"])
-    return emu.delete_checkpoint(tenant, checkpoint_id)
+    return emu.delete_checkpoint(tenant, _uuid_param(request, "checkpoint_id"))
 
 
-def _uuid_param(request: Request, name: str) -> str:
-    return check_checkpoint_id(f"path.{name}", request.path_params[name])
-
-
-async def export_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
-    checkpoint_id = _uuid_param(request, "checkpoint_id")
-    key = _idempotency_key(request)
-    body = await _body(request, "ExportRequest")
-    return emu.idempotent(
-        tenant,
-        key,
-        _fingerprint(request, body),
-        lambda: emu.artifacts.export_checkpoint(tenant, checkpoint_id, body),
-        returns_operation=True,
-    )
-
-
-async def export_model_weights(request: Request, emu: Emulator, tenant: str) -> Reply:
-    model_id = _path_id(request, "model_id")
-    key = _idempotency_key(request)
-    body = await _body(request, "ExportModelRequest")
-    return emu.idempotent(
-        tenant,
-        key,
-        _fingerprint(request, body),
-        lambda: emu.artifacts.export_model_weights(tenant, model_id, body),
-        returns_operation=True,
-    )
+export_checkpoint = _operation_post(
+    "ExportRequest",
+    lambda emu, tenant, checkpoint_id, body: emu.artifacts.export_checkpoint(
+        tenant, checkpoint_id, body
+    ),
+    "checkpoint_id",
+    _uuid_param,
+)
+export_model_weights = _operation_post(
+    "ExportModelRequest",
+    lambda emu, tenant, model_id, body: emu.artifacts.export_model_weights(tenant, model_id, body),
+)
 
 
 async def list_artifacts(request: Request, emu: Emulator, tenant: str) -> Reply:
