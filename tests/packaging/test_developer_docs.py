@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import tomllib
 from pathlib import Path
 
 from tests.support.openapi import openapi
@@ -18,11 +19,20 @@ ROOT = Path(__file__).resolve().parents[2]
 DEVELOPERS = (ROOT / "DEVELOPERS.md").read_text(encoding="utf-8")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LEAVES = next(
+    contract["source_modules"]
+    for contract in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "importlinter"
+    ]["contracts"]
+    if contract["name"] == "the shared leaves import nothing of the facade"
+)
+NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+NUMBERS += " fifteen sixteen seventeen eighteen nineteen twenty"
 
 
 def core_table() -> dict[tuple[str, ...], str]:
     """The modules of each row of the core table, with the row's concern."""
-    table = DEVELOPERS.split("### The core, one concern per module", 1)[1].split("\n## ", 1)[0]
+    table = DEVELOPERS.split("### The core, one concern per module", 1)[1].split("\n#", 1)[0]
     rows: dict[tuple[str, ...], str] = {}
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -37,17 +47,66 @@ def test_the_core_table_names_every_core_module_once() -> None:
     assert sorted(named) == sorted(core)
 
 
+def test_the_shared_leaves_are_those_of_the_import_contract() -> None:
+    # The leaves' contract gained `_help` while the Conventions still said "fifteen" and
+    # left it out of their list.
+    leaves = sorted(m.removeprefix("weaver_facade.") for m in LEAVES)
+    tabled = sorted(
+        module
+        for modules, concern in core_table().items()
+        if concern.startswith(("shared leaf", "shared leaves"))
+        for module in modules
+    )
+    assert tabled == leaves
+    said = re.search(r"The (\w+) shared leaves of the table above \(([^)]*)\)", DEVELOPERS)
+    assert said is not None
+    assert sorted(re.findall(r"`(_\w+)`", said.group(2))) == leaves
+    assert NUMBERS.split().index(said.group(1).lower()) == len(leaves)
+
+
+def package_table(package: str) -> dict[tuple[str, ...], str]:
+    """The modules of each row of the table of ``weaver_facade/PACKAGE/``, with its concern."""
+    table = DEVELOPERS.split(f"(`weaver_facade/{package}/`)", 1)[1].split("\n#", 1)[0]
+    rows: dict[tuple[str, ...], str] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`"):
+            rows[tuple(re.findall(r"`(\w+)\.py`", cells[0]))] = cells[1]
+    return rows
+
+
+def test_the_emulator_and_kit_tables_name_each_of_their_modules_once() -> None:
+    # Their modules were named nowhere, but for those a convention happened to need.
+    for package in ("emulator", "contract"):
+        modules = {p.stem for p in (ROOT / "weaver_facade" / package).glob("*.py")}
+        named = [module for modules in package_table(package) for module in modules]
+        assert sorted(named) == sorted(modules), package
+
+
+def test_the_command_lines_row_names_each_of_its_modules() -> None:
+    row = next(
+        line for line in DEVELOPERS.splitlines() if line.startswith("| `weaver_facade/cli.py`")
+    )
+    concern = row.split("|")[2]
+    modules = {p.stem for p in (ROOT / "weaver_facade" / "_cli").glob("*.py")} - {"__init__"}
+    assert modules - set(re.findall(r"`(\w+)`", concern)) == set()
+
+
 def test_each_name_in_a_row_is_in_its_modules() -> None:
     # A name of the wire (a field, a header) may stand in a row too.
     wire = (ROOT / "openapi.yaml").read_text(encoding="utf-8")
+    tables = [("", core_table())]
+    tables += [(package, package_table(package)) for package in ("emulator", "contract")]
     misplaced = []
-    for modules, concern in core_table().items():
-        source = wire + "".join(
-            (ROOT / "weaver_facade" / f"{m}.py").read_text(encoding="utf-8") for m in modules
-        )
-        for name in re.findall(r"`([^`]+)`", concern):
-            if IDENTIFIER.fullmatch(name) and not re.search(rf"\b{name}\b", source):
-                misplaced.append(f"{', '.join(modules)}: `{name}`")
+    for package, table in tables:
+        for modules, concern in table.items():
+            source = wire + "".join(
+                (ROOT / "weaver_facade" / package / f"{m}.py").read_text(encoding="utf-8")
+                for m in modules
+            )
+            for name in re.findall(r"`([^`]+)`", concern):
+                if IDENTIFIER.fullmatch(name) and not re.search(rf"\b{name}\b", source):
+                    misplaced.append(f"{package}: {', '.join(modules)}: `{name}`")
     assert misplaced == []
 
 
