@@ -10,6 +10,7 @@ re-attach to operations by id.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -140,6 +141,9 @@ DEFAULT_MAX_RETRIES = RetrySettings().max_retries
 _DOWNLOAD = DownloadSettings()
 HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
+# How often a close handed to its client's loop in another thread looks whether that loop
+# stopped before the close began there.
+_LOOP_WATCH = 0.05
 # A heartbeat is one attempt: the next beat is its retry, and one abandoned by close()
 # ends with that attempt.
 ONE_BEAT = CallOptions(max_retries=0)
@@ -1264,11 +1268,13 @@ class AsyncServiceClient(_ServiceBase):
         bound = self._io.other_loop()
         if bound is not None:
             if bound.is_running():
-                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.aclose(), bound))
+                if not await self._aclose_there(bound):
+                    await self.aclose()  # it stopped before the close began there
             elif not bound.is_closed():
                 # Stopped (a fixture's loop between its uses, `run_until_complete`): its
                 # connections and heartbeat still work there, and this thread runs a loop.
-                await in_own_thread(lambda: bound.run_until_complete(self.aclose()), "weaver-close")
+                if not await self._aclose_stopped(bound):
+                    await self.aclose()  # it started (or closed) meanwhile
             else:
                 self._heartbeat = None  # a task of that loop, which never runs again
                 if self._io.closed:
@@ -1309,6 +1315,75 @@ class AsyncServiceClient(_ServiceBase):
                     self._created.left_running("the close was cancelled (close again)")
                     raise
             await self._io.aclose()
+
+    async def _aclose_there(self, bound: asyncio.AbstractEventLoop) -> bool:
+        """The close, on the client's loop running in another thread; ``False`` when it
+        did not end there: that loop stopped before the close began (it is then taken
+        back: a close left queued on a loop that never runs again was waited for ever),
+        closed during it, or cancelled it. Stopped during it, the loop is run here until
+        the close ends, as a stopped loop's close is."""
+        import concurrent.futures  # asyncio's own import: loaded already
+
+        begun = threading.Lock()  # taken by the close as it begins, or by its taking back
+        ended: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+        async def close() -> None:
+            if not begun.acquire(blocking=False):
+                return  # taken back
+            try:
+                await self.aclose()
+            except asyncio.CancelledError:  # by that loop's owner: close again
+                ended.set_result(False)
+            except BaseException as exc:  # the caller's to see
+                ended.set_exception(exc)
+            else:
+                ended.set_result(True)
+
+        there: list[asyncio.Task[None]] = []  # the loop holds its tasks weakly
+        bound.call_soon_threadsafe(lambda: there.append(bound.create_task(close())))
+        waited = asyncio.wrap_future(ended)
+        try:
+            while not waited.done():
+                # No event tells that a loop stopped: look again now and then.
+                await asyncio.wait({waited}, timeout=_LOOP_WATCH)
+                if waited.done() or bound.is_running():
+                    continue
+                taken_back = begun.acquire(blocking=False)
+                if taken_back or bound.is_closed():  # never to end there
+                    # Never to run: no "never awaited" warning. An eager task (3.12+)
+                    # that ran already, and found the close taken back, has no coroutine.
+                    if taken_back and there and bound.is_closed():
+                        coro = there[0].get_coro()
+                        if coro is not None:
+                            coro.close()
+                    return False
+                await in_own_thread(
+                    functools.partial(_run_stopped, bound, there[0]), "weaver-close"
+                )
+        except asyncio.CancelledError:
+            # Cancelled as a close on its own loop is: the models it did not reach wait.
+            if not begun.acquire(blocking=False):
+                with contextlib.suppress(RuntimeError):  # that loop is closed
+                    bound.call_soon_threadsafe(there[0].cancel)
+            raise
+        return await waited
+
+    async def _aclose_stopped(self, bound: asyncio.AbstractEventLoop) -> bool:
+        """The close, run on the client's stopped loop in a thread of its own while this
+        loop waits; ``False`` when that loop started (or closed) before it could."""
+        begun = False
+
+        async def close() -> None:
+            nonlocal begun
+            begun = True
+            await self.aclose()
+
+        closing = close()
+        if await in_own_thread(lambda: _run_stopped(bound, closing), "weaver-close"):
+            return True
+        if not begun:
+            closing.close()  # no "never awaited" warning
+        return False
 
     async def _ensure_session(self, io: AsyncIO) -> str:
         """See ``ServiceClient._ensure_session``."""
@@ -1554,6 +1629,18 @@ def _waiting_for_model() -> None:
         "is terminated on close (interrupt again to stop at once; the model may then be "
         "left running)"
     )
+
+
+def _run_stopped(loop: asyncio.AbstractEventLoop, work: Awaitable[None]) -> bool:
+    """Run a stopped ``loop`` until ``work`` ends; ``False`` when the loop refused, having
+    started meanwhile (its owner's) or closed."""
+    try:
+        loop.run_until_complete(work)
+    except RuntimeError:
+        if loop.is_running() or loop.is_closed():
+            return False
+        raise
+    return True
 
 
 def _ignore_outcome(task: asyncio.Future[Any]) -> None:

@@ -209,3 +209,137 @@ def test_an_async_client_outside_asyncio_says_it_runs_on_asyncio(first_call: str
         chain.append(error)
         error = error.__context__
     assert [type(e) for e in chain if isinstance(e, EventLoopError)] == [EventLoopError]
+
+
+@pytest.mark.parametrize("then", ["stops", "closes"])
+def test_aclose_handed_to_its_running_loop_is_taken_back_when_that_loop_ends_first(
+    emu: RunningEmulator, then: str
+) -> None:
+    # The client's loop runs in another thread, whose last work ends as the close is
+    # handed to it: the close, queued on a loop that never ran it, was waited for ever.
+    service = client(emu)
+    own = asyncio.new_event_loop()
+    made = own.run_until_complete(create(service))
+    busy, release = threading.Event(), threading.Event()
+
+    async def last_work() -> None:
+        busy.set()
+        release.wait(30)  # holds the loop: the close handed to it waits in its queue
+
+    def owner() -> None:
+        own.run_until_complete(last_work())
+        if then == "closes":
+            own.close()
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    busy.wait(30)
+
+    async def close() -> None:
+        closing = asyncio.ensure_future(service.aclose())
+        await asyncio.sleep(0)  # its first step sees the loop running and hands it over
+        release.set()
+        thread.join(30)  # blocking this loop: the close looks only once that loop ended
+        await asyncio.wait_for(closing, timeout=20)
+
+    try:
+        asyncio.run(close())
+    finally:
+        release.set()
+        thread.join(30)
+        own.close()
+    assert statuses(emu) == {made: "terminated"}
+    with pytest.raises(ClientClosedError):
+        asyncio.run(service.supported_models())
+
+
+class StaleLook(asyncio.SelectorEventLoop):
+    """A loop whose next look says stopped though it runs: it started just after."""
+
+    stale = False
+
+    def is_running(self) -> bool:
+        if self.stale:
+            self.stale = False
+            return False
+        return super().is_running()
+
+
+def test_aclose_on_a_stopped_loop_that_starts_at_that_moment_closes_there(
+    emu: RunningEmulator,
+) -> None:
+    # The close saw the client's loop stopped, but its owner started it before the close
+    # could run it: the caller got run_until_complete's bare RuntimeError ("This event
+    # loop is already running") and a warning of a coroutine never awaited.
+    service = client(emu)
+    own = StaleLook()
+    made = own.run_until_complete(create(service))
+    running = threading.Event()
+    end = own.create_future()
+
+    async def work() -> None:
+        running.set()
+        await end
+
+    thread = threading.Thread(target=own.run_until_complete, args=(work(),))
+    thread.start()
+    try:
+        running.wait(30)
+        own.stale = True
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            asyncio.run(asyncio.wait_for(service.aclose(), timeout=20))
+        assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []
+    finally:
+        own.call_soon_threadsafe(end.set_result, None)
+        thread.join(30)
+        own.close()
+    assert statuses(emu) == {made: "terminated"}
+
+
+def test_aclose_handed_to_its_running_loop_ends_when_that_loop_stops_during_it(
+    emu: RunningEmulator,
+) -> None:
+    # The loop's owner ends its work while the close waits there for a terminate's reply:
+    # the close, suspended on a loop that never runs again, was waited for ever.
+    own = asyncio.new_event_loop()
+    gate: asyncio.Event = own.run_until_complete(make_event())
+    terminating: asyncio.Event = own.run_until_complete(make_event())
+
+    async def hold_terminates(request: httpx.Request) -> None:
+        if request.url.path.endswith("/terminate"):
+            terminating.set()
+            await gate.wait()
+
+    http = httpx.AsyncClient(event_hooks={"request": [hold_terminates]})
+    service = AsyncServiceClient(emu.base_url, emu.api_key, retry=FAST_RETRY, http_client=http)
+    made = own.run_until_complete(create(service))
+    running = threading.Event()
+
+    async def work() -> None:  # ends once the close is on its way there
+        running.set()
+        await terminating.wait()
+
+    thread = threading.Thread(target=own.run_until_complete, args=(work(),))
+    thread.start()
+    running.wait(30)
+
+    async def close() -> None:
+        closing = asyncio.ensure_future(service.aclose())
+        await asyncio.sleep(0)  # its first step sees that loop running and hands it over
+        thread.join(30)  # blocking this loop: the close begins there, then that loop stops
+        own.call_soon_threadsafe(gate.set)  # for when that loop runs again
+        await asyncio.wait_for(closing, timeout=20)
+
+    try:
+        asyncio.run(close())
+    finally:
+        own.call_soon_threadsafe(terminating.set)
+        thread.join(30)
+        own.run_until_complete(http.aclose())
+        own.close()
+    assert statuses(emu) == {made: "terminated"}
+
+
+async def make_event() -> asyncio.Event:
+    return asyncio.Event()  # of the running loop
