@@ -35,7 +35,8 @@ Fixtures:
     plain data (all but ``data_dir`` and ``api_keys``, which the plugin sets:
     ``weaver_server`` gives them). Override it in the root ``conftest.py`` (the rootdir's, or that
     of the folder holding every ``testpaths`` entry; for a folder outside
-    ``testpaths``, run on its own, that at its top) to add latency or faults
+    ``testpaths``, run on its own, that at its top; for a module above them, run as
+    ``pytest test_top.py``, that of its folder) to add latency or faults
     (the emulator starts once per session, or per xdist worker: a test that
     sees other options, from a folder's conftest.py, fails saying so,
     whichever tests are selected)::
@@ -293,7 +294,9 @@ def _root_of(nodeid: str, tests_root: str) -> str:
     """The node id of the folder whose conftest.py gives this test its options: the tests
     root, or, for a test outside it (outside ``testpaths``, run only when named), the
     topmost folder holding it and no ``testpaths`` entry, whose conftest.py every run of
-    the test loads and the runs of ``testpaths`` do not."""
+    the test loads and the runs of ``testpaths`` do not; for a module in a folder above the
+    tests root (the rootdir, say), that folder, the deepest of the conftest.py files pytest
+    gives the module, which the tests of ``testpaths`` see too."""
     if _within(nodeid, tests_root):
         return tests_root
     folder = Path(nodeid.partition("::")[0]).parent.parts
@@ -306,6 +309,17 @@ def _root_of(nodeid: str, tests_root: str) -> str:
 
 def _conftest_of(root: str) -> str:
     return f"{root}/conftest.py" if root else "the rootdir's conftest.py"
+
+
+def _run_alone(nodeid: str, tests_root: str) -> tuple[str, str]:
+    """The tests that share this test's root conftest.py, and what to run to run them
+    alone: its root's folder, or, for a module in a folder above the tests root (the
+    rootdir, say), whose run would collect the tests of ``testpaths`` too, the module."""
+    root = _root_of(nodeid, tests_root)
+    if root != tests_root and _within(tests_root, root):
+        module = nodeid.partition("::")[0]
+        return module, module
+    return f"the tests under {_conftest_of(root)}", root or "."
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -385,7 +399,8 @@ def _refuse_overridden(item: pytest.Item, where: str | None) -> None:
     if where is not None and not item.config.getoption("--weaver-base-url"):
         tests_root = _tests_root(item.config)
         root = _root_of(item.nodeid, tests_root)
-        outside = f" (outside testpaths: its tests run alone, as pytest {root})"
+        selection = _run_alone(item.nodeid, tests_root)[1]
+        outside = f" (outside testpaths: its tests run alone, as pytest {selection})"
         pytest.fail(
             f"weaver_emulator_options is overridden for this test (in {where}), but the "
             "session's emulator starts once, with the options of the root conftest.py: "
@@ -464,13 +479,13 @@ def _weaver_emulator_options_agree(request: pytest.FixtureRequest) -> None:
     if request.getfixturevalue("weaver_emulator_options") != request.config.stash[_STARTED_WITH]:
         # Past the check above, only tests of another root conftest.py (a folder outside
         # testpaths, run beside them) see other options: each is right on its own.
-        root = _root_of(item.nodeid, tests_root)
+        tests, selection = _run_alone(item.nodeid, tests_root)
         pytest.fail(
             "weaver_emulator_options differ here from those the session's emulator was "
             "started with (it starts once, for the first test that uses it, and this run "
-            "holds tests of more than one root conftest.py): run the tests under "
-            f"{_conftest_of(root)} in a run of its own (pytest {root or '.'}), or start "
-            "another with weaver_facade.emulator.run_emulator()",
+            f"holds tests of more than one root conftest.py): run {tests} in a run of its "
+            f"own (pytest {selection}), or start another with "
+            "weaver_facade.emulator.run_emulator()",
             pytrace=False,
         )
 

@@ -435,6 +435,40 @@ def test_a_folder_outside_testpaths_gives_its_tests_options_in_its_own_conftest(
     )
 
 
+@pytest.mark.parametrize("top", ["", "src/"], ids=["rootdir", "above-testpaths"])
+def test_a_module_in_a_folder_above_testpaths_is_told_to_run_alone_as_itself(
+    pytester: pytest.Pytester, top: str
+) -> None:
+    # A module beside the folder of testpaths gets its options from the conftest.py files
+    # above it, as pytest applies them; its run of its own was given as its folder's
+    # (pytest ., pytest src), which collects the tests of testpaths too and so failed
+    # again, and a module's own override was told to run "as pytest ".
+    pytester.makeini(f"[pytest]\ntestpaths = {top}tests\n")
+    tests = pytester.path.joinpath(f"{top}tests")
+    tests.mkdir(parents=True)
+    tests.joinpath("conftest.py").write_text(OVERRIDE % 0.1)
+    tests.joinpath("test_x.py").write_text("def test_x(weaver_server):\n    pass\n")
+    pytester.path.joinpath(f"{top}conftest.py").write_text(NO_EXTENSIONS)
+    pytester.path.joinpath(f"{top}test_top.py").write_text(WITHOUT_EXTENSIONS)
+    module = f"{top}test_top.py"
+    assert outcomes(pytester, module) == {f"{module}::test_i": "PASSED"}
+    result = run(pytester, f"{top}tests", module)
+    result.assert_outcomes(passed=1, errors=1)
+    advice = re.search(r"in a run of its own \(pytest ([^)]*)\)", result.stdout.str())
+    assert advice is not None
+    assert outcomes(pytester, *advice[1].split()) == {f"{module}::test_i": "PASSED"}
+    # An override in the module itself is refused, pointed to a run that holds it alone.
+    pytester.path.joinpath(f"{top}test_own.py").write_text(
+        OVERRIDE % 0.1 + "\n\ndef test_o(weaver_server):\n    pass\n"
+    )
+    result = run(pytester, f"{top}test_own.py")
+    result.assert_outcomes(errors=1)
+    conftest = "src/conftest.py" if top else "the rootdir's conftest.py"
+    result.stdout.fnmatch_lines(
+        [f"*override the fixture in {conftest} (*as pytest {top}test_own.py)*"]
+    )
+
+
 def test_the_refusal_names_the_root_conftest_of_the_test(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ntestpaths = tests\n")
     sub = pytester.mkdir("tests").joinpath("sub")
