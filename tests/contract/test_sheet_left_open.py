@@ -648,6 +648,7 @@ def test_a_done_saves_finding_reproduces_with_the_body_the_run_sent() -> None:
     interaction = SimpleNamespace(request=request, response=response)
     (finding,) = _result_findings(SPEC, [(label, interaction)], None, ConformanceOutcome())
     assert finding.message == f"{TYPE_DRIFT} at `response` (result of save_checkpoint)"
+    assert finding.curl is not None
     assert shlex.split(finding.curl)[-2:] == ["--data-raw", body.decode()]
 
 
