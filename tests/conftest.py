@@ -3,8 +3,33 @@
 from __future__ import annotations
 
 import collections
+import os
 
 import pytest
+
+# What the programs the tests run (the CLI, rich, mypy) read of the runner's terminal, set
+# as every run of the suite has it: tests read their output as plain text, 80 columns
+# wide. A CI job's FORCE_COLOR (or rich's TTY_COMPATIBLE) put colour codes in it, and its
+# COLUMNS, which xdist's workers take from the terminal running them, wrapped its lines.
+TERMINAL = {
+    "COLUMNS": "80",
+    "FORCE_COLOR": None,
+    "MYPY_FORCE_COLOR": None,
+    "TTY_COMPATIBLE": None,
+    "TTY_INTERACTIVE": None,
+}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.has_plugin("terminalreporter"):
+        writer = config.get_terminal_writer()
+        writer.fullwidth = writer.fullwidth  # pytest's own report keeps the runner's width
+    for name, value in TERMINAL.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
