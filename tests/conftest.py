@@ -20,6 +20,19 @@ TERMINAL = {
 }
 
 
+def runners_own(name: str) -> bool:
+    """Whether the runner's variable ``name`` is kept from the tests, which set what they
+    need of it themselves: the package's own (a CI job's ``WEAVER_LOG=debug`` put request
+    lines among the output tests read, its ``WEAVER_EMULATOR_API_KEYS`` locked the tests'
+    emulators, its ``WEAVER_BASE_URL`` stood in for an option a test left out)."""
+    return name.startswith("WEAVER_")
+
+
+# Before any other conftest or test module imports the package.
+for _name in [name for name in os.environ if runners_own(name)]:
+    del os.environ[_name]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.has_plugin("terminalreporter"):
