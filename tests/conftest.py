@@ -24,8 +24,11 @@ def runners_own(name: str) -> bool:
     """Whether the runner's variable ``name`` is kept from the tests, which set what they
     need of it themselves: the package's own (a CI job's ``WEAVER_LOG=debug`` put request
     lines among the output tests read, its ``WEAVER_EMULATOR_API_KEYS`` locked the tests'
-    emulators, its ``WEAVER_BASE_URL`` stood in for an option a test left out)."""
-    return name.startswith("WEAVER_")
+    emulators, its ``WEAVER_BASE_URL`` stood in for an option a test left out), and its
+    proxy settings, which the facade and the kit follow to the tests' loopback servers
+    too (a test's own ``HTTP_PROXY`` lost to a job's ``http_proxy``, and any proxy hands
+    storage's GETs to httpx, off the path a download test was written for)."""
+    return name.startswith("WEAVER_") or name.lower().endswith("_proxy")
 
 
 # Before any other conftest or test module imports the package.
