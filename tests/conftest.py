@@ -22,13 +22,19 @@ TERMINAL = {
 
 def runners_own(name: str) -> bool:
     """Whether the runner's variable ``name`` is kept from the tests, which set what they
-    need of it themselves: the package's own (a CI job's ``WEAVER_LOG=debug`` put request
-    lines among the output tests read, its ``WEAVER_EMULATOR_API_KEYS`` locked the tests'
-    emulators, its ``WEAVER_BASE_URL`` stood in for an option a test left out), and its
-    proxy settings, which the facade and the kit follow to the tests' loopback servers
-    too (a test's own ``HTTP_PROXY`` lost to a job's ``http_proxy``, and any proxy hands
-    storage's GETs to httpx, off the path a download test was written for)."""
-    return name.startswith("WEAVER_") or name.lower().endswith("_proxy")
+    need of it themselves:
+
+    - the package's own (``WEAVER_*``): a CI job's ``WEAVER_LOG=debug`` put request lines
+      among the output tests read, its ``WEAVER_EMULATOR_API_KEYS`` locked the tests'
+      emulators, its ``WEAVER_BASE_URL`` stood in for an option a test left out;
+    - proxy settings, which the facade and the kit follow to the tests' loopback servers
+      too: a test's own ``HTTP_PROXY`` lost to a job's ``http_proxy``, and any proxy hands
+      storage's GETs to httpx, off the path a download test was written for;
+    - ``PYTEST_ADDOPTS``, which a pytest that a test starts took too (a job's ``-v`` undid
+      the ``-q`` of a test's ``--collect-only``); the run itself has read it by now, and
+      xdist's workers take their options from the run, not from it.
+    """
+    return name.startswith("WEAVER_") or name.lower().endswith("_proxy") or name == "PYTEST_ADDOPTS"
 
 
 # Before any other conftest or test module imports the package.
