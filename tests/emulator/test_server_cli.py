@@ -239,13 +239,16 @@ def test_the_temporary_data_dir_is_removed_when_stopped(sig: signal.Signals) -> 
     # uvicorn re-raises the signal that stopped it; SIGTERM's default action ended the
     # process before the command could remove its temporary directory.
     emu = spawn_emulator()
-    shown = re.search(r"weaver emulator data dir: (\S+)", "".join(emu.stdout))
-    assert shown is not None, emu.output()
-    data_dir = Path(shown.group(1))
-    assert data_dir.is_dir()
-    # 128 + the signal, as the README's exit statuses say (130: interrupted); SIGINT
-    # exited 1 after click's "Aborted!".
-    assert emu.stop(sig) == 128 + sig, emu.output()
+    try:
+        shown = re.search(r"weaver emulator data dir: (\S+)", "".join(emu.stdout))
+        assert shown is not None, emu.output()
+        data_dir = Path(shown.group(1))
+        assert data_dir.is_dir()
+        # 128 + the signal, as the README's exit statuses say (130: interrupted); SIGINT
+        # exited 1 after click's "Aborted!".
+        assert emu.stop(sig) == 128 + sig, emu.output()
+    finally:
+        emu.stop(signal.SIGKILL)
     assert "Aborted" not in emu.output()
     assert not data_dir.exists(), emu.output()
 
@@ -466,20 +469,23 @@ def test_a_held_long_poll_is_answered_when_the_command_stops(sig: signal.Signals
     # uvicorn waited out its graceful timeout, then cancelled the request, which got a
     # plain-text 500 (which a client does not retry) and left a traceback in the log.
     emu = spawn_emulator("--latency", "save_checkpoint=60", "--no-access-log")
-    with httpx.Client(base_url=emu.base_url + API, timeout=30) as client:
-        session = client.post("/sessions", json={"tags": [], "user_metadata": {}}).json()["id"]
-        model = client.post(
-            f"/sessions/{session}/models", json={"model_seq_id": 1, "base_model": "weaver-tiny"}
-        ).json()["id"]
-        op = client.post(f"/models/{model}/checkpoints", json={"type": "weight"}).json()["id"]
-        replies: list[httpx.Response] = []
-        poll = threading.Thread(
-            target=lambda: replies.append(client.get(f"/operations/{op}", params={"wait": 30}))
-        )
-        poll.start()
-        time.sleep(0.5)  # held: the save takes a minute
-        assert emu.stop(sig) == 128 + sig, emu.output()
-        poll.join(timeout=30)
+    try:
+        with httpx.Client(base_url=emu.base_url + API, timeout=30) as client:
+            session = client.post("/sessions", json={"tags": [], "user_metadata": {}}).json()["id"]
+            model = client.post(
+                f"/sessions/{session}/models", json={"model_seq_id": 1, "base_model": "weaver-tiny"}
+            ).json()["id"]
+            op = client.post(f"/models/{model}/checkpoints", json={"type": "weight"}).json()["id"]
+            replies: list[httpx.Response] = []
+            poll = threading.Thread(
+                target=lambda: replies.append(client.get(f"/operations/{op}", params={"wait": 30}))
+            )
+            poll.start()
+            time.sleep(0.5)  # held: the save takes a minute
+            assert emu.stop(sig) == 128 + sig, emu.output()
+            poll.join(timeout=30)
+    finally:
+        emu.stop(signal.SIGKILL)
     assert replies, emu.output()
     assert replies[0].status_code == 200, (replies[0].text, emu.output())
     assert replies[0].json()["id"] == op
