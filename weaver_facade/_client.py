@@ -1269,7 +1269,7 @@ class AsyncServiceClient(_ServiceBase):
         if bound is not None:
             if bound.is_running():
                 if not await self._aclose_there(bound):
-                    await self.aclose()  # it stopped before the close began there
+                    await self.aclose()  # it stopped (or closed) before the close began there
             elif not bound.is_closed():
                 # Stopped (a fixture's loop between its uses, `run_until_complete`): its
                 # connections and heartbeat still work there, and this thread runs a loop.
@@ -1318,10 +1318,10 @@ class AsyncServiceClient(_ServiceBase):
 
     async def _aclose_there(self, bound: asyncio.AbstractEventLoop) -> bool:
         """The close, on the client's loop running in another thread; ``False`` when it
-        did not end there: that loop stopped before the close began (it is then taken
-        back: a close left queued on a loop that never runs again was waited for ever),
-        closed during it, or cancelled it. Stopped during it, the loop is run here until
-        the close ends, as a stopped loop's close is."""
+        did not end there: that loop closed before it could be handed over, stopped before
+        the close began (it is then taken back: a close left queued on a loop that never
+        runs again was waited for ever), closed during it, or cancelled it. Stopped during
+        it, the loop is run here until the close ends, as a stopped loop's close is."""
         import concurrent.futures  # asyncio's own import: loaded already
 
         begun = threading.Lock()  # taken by the close as it begins, or by its taking back
@@ -1340,7 +1340,10 @@ class AsyncServiceClient(_ServiceBase):
                 ended.set_result(True)
 
         there: list[asyncio.Task[None]] = []  # the loop holds its tasks weakly
-        bound.call_soon_threadsafe(lambda: there.append(bound.create_task(close())))
+        try:
+            bound.call_soon_threadsafe(lambda: there.append(bound.create_task(close())))
+        except RuntimeError:  # closed since it was seen running
+            return False
         waited = asyncio.wrap_future(ended)
         try:
             while not waited.done():

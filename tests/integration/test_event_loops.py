@@ -297,6 +297,32 @@ def test_aclose_on_a_stopped_loop_that_starts_at_that_moment_closes_there(
     assert statuses(emu) == {made: "terminated"}
 
 
+class ClosedLook(asyncio.SelectorEventLoop):
+    """A loop whose next look says running though it is closed: it closed just after."""
+
+    stale = False
+
+    def is_running(self) -> bool:
+        if self.stale:
+            self.stale = False
+            return True
+        return super().is_running()
+
+
+def test_aclose_handed_to_a_loop_that_closes_at_that_moment_closes_here(
+    emu: RunningEmulator,
+) -> None:
+    # The close saw the client's loop running, but its owner closed it before the close
+    # was handed over: the caller got asyncio's bare "RuntimeError: Event loop is closed".
+    service = client(emu)
+    own = ClosedLook()
+    made = own.run_until_complete(create(service))
+    own.close()
+    own.stale = True
+    asyncio.run(asyncio.wait_for(service.aclose(), timeout=20))
+    assert statuses(emu) == {made: "terminated"}
+
+
 def test_aclose_handed_to_its_running_loop_ends_when_that_loop_stops_during_it(
     emu: RunningEmulator,
 ) -> None:
