@@ -142,7 +142,7 @@ _DOWNLOAD = DownloadSettings()
 HEARTBEAT_INTERVAL = 30.0
 CLOSE_TIMEOUT = 60.0
 # How often a close handed to its client's loop in another thread looks whether that loop
-# stopped before the close began there.
+# stopped (before the close began there, or during it): no event tells.
 _LOOP_WATCH = 0.05
 # A heartbeat is one attempt: the next beat is its retry, and one abandoned by close()
 # ends with that attempt.
@@ -1332,7 +1332,7 @@ class AsyncServiceClient(_ServiceBase):
                 return  # taken back
             try:
                 await self.aclose()
-            except asyncio.CancelledError:  # by that loop's owner: close again
+            except asyncio.CancelledError:  # by that loop's owner (close again), or by ours
                 ended.set_result(False)
             except BaseException as exc:  # the caller's to see
                 ended.set_exception(exc)
@@ -1347,7 +1347,6 @@ class AsyncServiceClient(_ServiceBase):
         waited = asyncio.wrap_future(ended)
         try:
             while not waited.done():
-                # No event tells that a loop stopped: look again now and then.
                 await asyncio.wait({waited}, timeout=_LOOP_WATCH)
                 if waited.done() or bound.is_running():
                     continue
