@@ -1365,8 +1365,9 @@ class AsyncServiceClient(_ServiceBase):
         except asyncio.CancelledError:
             # Cancelled as a close on its own loop is: the models it did not reach wait.
             if not begun.acquire(blocking=False):
+                # Read there: an eager task (3.12+) begins before it is appended.
                 with contextlib.suppress(RuntimeError):  # that loop is closed
-                    bound.call_soon_threadsafe(there[0].cancel)
+                    bound.call_soon_threadsafe(lambda: there[0].cancel())
             raise
         return await waited
 
