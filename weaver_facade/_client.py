@@ -1208,6 +1208,9 @@ class AsyncServiceClient(_ServiceBase):
         # The creates on their way, also those whose caller was cancelled: aclose() waits
         # for their replies, so that it terminates the models they make.
         self._creating: set[asyncio.Future[ModelInfo]] = set()
+        # True while a close handed over from another loop runs on this one: cancelled by
+        # this loop's owner, it is made again from there, which says what it leaves running.
+        self._closed_again = False
         # Waits between heartbeats (cancelled on close). Tests replace it to run without time.
         self._wait_beat: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -1312,7 +1315,8 @@ class AsyncServiceClient(_ServiceBase):
                     # Those it did not reach wait for another close, which may never come
                     # (an ``async with`` under a timeout): say which they are, also when
                     # the cancel came while the close waited for a create's reply.
-                    self._created.left_running("the close was cancelled (close again)")
+                    if not self._closed_again:
+                        self._created.left_running("the close was cancelled (close again)")
                     raise
             await self._io.aclose()
 
@@ -1330,6 +1334,7 @@ class AsyncServiceClient(_ServiceBase):
         async def close() -> None:
             if not begun.acquire(blocking=False):
                 return  # taken back
+            self._closed_again = True
             try:
                 await self.aclose()
             except asyncio.CancelledError:  # by that loop's owner (close again), or by ours
@@ -1338,6 +1343,8 @@ class AsyncServiceClient(_ServiceBase):
                 ended.set_exception(exc)
             else:
                 ended.set_result(True)
+            finally:
+                self._closed_again = False
 
         there: list[asyncio.Task[None]] = []  # the loop holds its tasks weakly
         try:
@@ -1365,9 +1372,13 @@ class AsyncServiceClient(_ServiceBase):
         except asyncio.CancelledError:
             # Cancelled as a close on its own loop is: the models it did not reach wait.
             if not begun.acquire(blocking=False):
-                # Read there: an eager task (3.12+) begins before it is appended.
+                # Run there: an eager task (3.12+) begins before it is appended.
+                def cancel() -> None:
+                    self._closed_again = False  # nothing closes again: say what is left
+                    there[0].cancel()
+
                 with contextlib.suppress(RuntimeError):  # that loop is closed
-                    bound.call_soon_threadsafe(lambda: there[0].cancel())
+                    bound.call_soon_threadsafe(cancel)
             raise
         return await waited
 

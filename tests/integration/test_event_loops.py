@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import logging
 import threading
 import warnings
 from collections.abc import Awaitable, Coroutine
@@ -369,3 +370,104 @@ def test_aclose_handed_to_its_running_loop_ends_when_that_loop_stops_during_it(
 
 async def make_event() -> asyncio.Event:
     return asyncio.Event()  # of the running loop
+
+
+async def other_tasks() -> None:
+    """Waits for the running loop's other tasks to end (the close handed to it)."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+def test_aclose_handed_to_its_running_loop_and_cancelled_there_closes_again_quietly(
+    emu: RunningEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The loop's owner cancels its pending tasks as it ends (asyncio.run, a fixture's
+    # teardown), the handed-over close among them, which then warned of the models
+    # "left running (close again)": the close is made again here, and terminated them.
+    own = asyncio.new_event_loop()
+    gate: asyncio.Event = own.run_until_complete(make_event())
+    terminating: asyncio.Event = own.run_until_complete(make_event())
+
+    async def hold_terminates(request: httpx.Request) -> None:
+        if request.url.path.endswith("/terminate"):
+            terminating.set()
+            await gate.wait()
+
+    http = httpx.AsyncClient(event_hooks={"request": [hold_terminates]})
+    service = AsyncServiceClient(emu.base_url, emu.api_key, retry=FAST_RETRY, http_client=http)
+    made = own.run_until_complete(create(service))
+    running = threading.Event()
+
+    async def work() -> None:  # ends as asyncio.run does, cancelling what is left
+        running.set()
+        await terminating.wait()
+        gate.set()  # for the close made again
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left)
+
+    thread = threading.Thread(target=own.run_until_complete, args=(work(),))
+    thread.start()
+    try:
+        running.wait(30)
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            asyncio.run(asyncio.wait_for(service.aclose(), timeout=20))
+    finally:
+        own.call_soon_threadsafe(terminating.set)
+        thread.join(30)
+        own.run_until_complete(http.aclose())
+        own.close()
+    assert statuses(emu) == {made: "terminated"}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_aclose_handed_to_its_running_loop_and_cancelled_by_its_caller_says_what_is_left(
+    emu: RunningEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No close comes again: the models the cancelled close did not reach are named.
+    own = asyncio.new_event_loop()
+    gate: asyncio.Event = own.run_until_complete(make_event())
+    terminating = threading.Event()
+
+    async def hold_terminates(request: httpx.Request) -> None:
+        if request.url.path.endswith("/terminate"):
+            terminating.set()
+            await gate.wait()
+
+    http = httpx.AsyncClient(event_hooks={"request": [hold_terminates]})
+    service = AsyncServiceClient(emu.base_url, emu.api_key, retry=FAST_RETRY, http_client=http)
+    made = own.run_until_complete(create(service))
+    running = threading.Event()
+
+    async def work() -> None:  # ends once the close there has
+        running.set()
+        await asyncio.to_thread(terminating.wait, 30)
+        await other_tasks()
+
+    async def close() -> None:
+        closing = asyncio.ensure_future(service.aclose())
+        await asyncio.to_thread(terminating.wait, 30)
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+
+    thread = threading.Thread(target=own.run_until_complete, args=(work(),))
+    thread.start()
+    try:
+        running.wait(30)
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            asyncio.run(close())
+            thread.join(30)
+        assert statuses(emu) == {made: "active"}
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+            f"the close was cancelled (close again): models left running: {made}"
+        ]
+        gate.set()
+        own.run_until_complete(service.aclose())  # as the warning advises
+    finally:
+        terminating.set()
+        thread.join(30)
+        own.run_until_complete(http.aclose())
+        own.close()
+    assert statuses(emu) == {made: "terminated"}
