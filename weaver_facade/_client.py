@@ -1355,7 +1355,9 @@ class AsyncServiceClient(_ServiceBase):
         try:
             while not waited.done():
                 await asyncio.wait({waited}, timeout=_LOOP_WATCH)
-                if waited.done() or bound.is_running():
+                # The loop first: a close that ended there did so before that loop stopped,
+                # though this one may not have been told yet.
+                if bound.is_running() or ended.done():
                     continue
                 taken_back = begun.acquire(blocking=False)
                 if taken_back or bound.is_closed():  # never to end there

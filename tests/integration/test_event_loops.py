@@ -471,3 +471,69 @@ def test_aclose_handed_to_its_running_loop_and_cancelled_by_its_caller_says_what
         own.run_until_complete(http.aclose())
         own.close()
     assert statuses(emu) == {made: "terminated"}
+
+
+class LateLook(asyncio.SelectorEventLoop):
+    """A loop whose look from ``watcher``'s thread, once ``armed``, is answered only once
+    ``closed``: what ran on it ended meanwhile, and its owner closed it."""
+
+    armed: asyncio.Event | None = None  # set as the look begins
+
+    def __init__(self) -> None:
+        self.watcher = threading.get_ident()
+        self.closed = threading.Event()
+        super().__init__()
+
+    def is_running(self) -> bool:
+        armed = self.armed
+        if armed is None or threading.get_ident() != self.watcher:
+            return super().is_running()
+        self.armed = None
+        self.call_soon_threadsafe(armed.set)
+        self.closed.wait(30)
+        return super().is_running()
+
+
+def test_aclose_handed_to_a_loop_that_closes_as_it_ends_raises_what_it_raised_there(
+    emu: RunningEmulator,
+) -> None:
+    # The close there failed, and its loop closed before this one saw the failure: the
+    # close was taken for one never run there, made again here, and its error dropped.
+    own = LateLook()
+    gate: asyncio.Event = own.run_until_complete(make_event())
+
+    async def fail_terminates(request: httpx.Request) -> None:
+        if request.url.path.endswith("/terminate"):
+            own.armed = gate  # the close has begun there: the next look lets it go on
+            await gate.wait()
+            raise RuntimeError("refused by the request hook")
+
+    http = httpx.AsyncClient(event_hooks={"request": [fail_terminates]})
+    service = AsyncServiceClient(emu.base_url, emu.api_key, retry=FAST_RETRY, http_client=http)
+    made = own.run_until_complete(create(service))
+    running = threading.Event()
+
+    async def work() -> None:  # ends once the close there has
+        running.set()
+        await gate.wait()
+        await other_tasks()
+
+    def owner() -> None:
+        own.run_until_complete(work())
+        own.run_until_complete(http.aclose())
+        own.close()
+        own.closed.set()
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    try:
+        running.wait(30)
+        with pytest.raises(RuntimeError) as raised:  # an EventLoopError is one too
+            asyncio.run(asyncio.wait_for(service.aclose(), timeout=20))
+        gc.collect()  # a dropped error's "never retrieved", here rather than in pytest's code
+    finally:
+        own.closed.set()
+        thread.join(30)
+        own.close()
+    assert repr(raised.value) == "RuntimeError('refused by the request hook')"
+    assert statuses(emu) == {made: "active"}
