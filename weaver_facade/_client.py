@@ -1395,11 +1395,15 @@ class AsyncServiceClient(_ServiceBase):
             await self.aclose()
 
         closing = close()
-        if await in_own_thread(lambda: _run_stopped(bound, closing), "weaver-close"):
-            return True
-        if not begun:
-            closing.close()  # no "never awaited" warning
-        return False
+
+        def run() -> bool:
+            if _run_stopped(bound, closing):
+                return True
+            if not begun:
+                closing.close()  # no "never awaited" warning (here: the caller may be gone)
+            return False
+
+        return await in_own_thread(run, "weaver-close")
 
     async def _ensure_session(self, io: AsyncIO) -> str:
         """See ``ServiceClient._ensure_session``."""

@@ -12,9 +12,9 @@ import gc
 import logging
 import threading
 import warnings
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Generator
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -23,6 +23,8 @@ from weaver_client import limits
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
 from weaver_facade import AsyncServiceClient, ClientClosedError, EventLoopError
 from weaver_facade.emulator import RunningEmulator, run_emulator
+
+T = TypeVar("T")
 
 
 def statuses(emu: RunningEmulator) -> dict[object, object]:
@@ -537,3 +539,69 @@ def test_aclose_handed_to_a_loop_that_closes_as_it_ends_raises_what_it_raised_th
         own.close()
     assert repr(raised.value) == "RuntimeError('refused by the request hook')"
     assert statuses(emu) == {made: "active"}
+
+
+class LateRun(asyncio.SelectorEventLoop):
+    """A loop whose next run, once ``armed``, waits for ``go`` first (in ``runner``'s
+    thread): its owner starts it meanwhile."""
+
+    armed = False
+
+    def __init__(self) -> None:
+        self.reached, self.go = threading.Event(), threading.Event()
+        self.runner: threading.Thread | None = None
+        super().__init__()
+
+    def run_until_complete(self, future: Generator[Any, None, T] | Awaitable[T]) -> T:
+        if self.armed:
+            self.armed = False
+            self.runner = threading.current_thread()
+            self.reached.set()
+            self.go.wait(30)
+        return super().run_until_complete(future)
+
+
+def test_aclose_on_a_stopped_loop_cancelled_before_that_loop_starts_leaves_no_coroutine(
+    emu: RunningEmulator,
+) -> None:
+    # The close, handed to a thread that runs the client's stopped loop, was cancelled,
+    # and the loop's owner started it before that thread could: the close's coroutine,
+    # never run, warned "coroutine ... was never awaited".
+    service = client(emu)
+    own = LateRun()
+    made = own.run_until_complete(create(service))
+    own.armed = True
+    running = threading.Event()
+    end = own.create_future()
+
+    async def work() -> None:
+        running.set()
+        await end
+
+    async def cancelled_close() -> None:
+        closing = asyncio.ensure_future(service.aclose())
+        await asyncio.to_thread(own.reached.wait, 30)  # the close's thread is on its way
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+
+    owner = threading.Thread(target=own.run_until_complete, args=(work(),))
+    gc.collect()  # earlier tests' garbage (of this worker), which would warn below
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            asyncio.run(cancelled_close())
+            owner.start()
+            running.wait(30)
+        finally:
+            own.go.set()
+            if own.runner is not None:
+                own.runner.join(30)
+            gc.collect()
+            own.call_soon_threadsafe(end.set_result, None)
+            owner.join(30)
+    assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []
+    assert statuses(emu) == {made: "active"}  # no close ran: a close now does
+    own.run_until_complete(service.aclose())
+    own.close()
+    assert statuses(emu) == {made: "terminated"}
