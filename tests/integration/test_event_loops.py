@@ -605,3 +605,82 @@ def test_aclose_on_a_stopped_loop_cancelled_before_that_loop_starts_leaves_no_co
     own.run_until_complete(service.aclose())
     own.close()
     assert statuses(emu) == {made: "terminated"}
+
+
+def test_aclose_handed_to_its_running_loop_and_cancelled_as_its_task_is_made_ends_there(
+    emu: RunningEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aclose() is cancelled while the client's loop makes the task of the close handed to
+    # it. Under an eager task factory (Python 3.12+) the close has begun inside
+    # create_task, before its task is recorded: the cancel, which read the record in the
+    # caller's thread, raised IndexError, and the close went on. Without one (3.11) it has
+    # not begun: it is taken back, and never runs.
+    caplog.set_level(logging.WARNING, logger="weaver_facade")
+    own = asyncio.new_event_loop()
+    gate: asyncio.Event = own.run_until_complete(make_event())
+
+    async def hold_terminates(request: httpx.Request) -> None:
+        if request.url.path.endswith("/terminate"):
+            await gate.wait()
+
+    http = httpx.AsyncClient(event_hooks={"request": [hold_terminates]})
+    service = AsyncServiceClient(
+        emu.base_url, emu.api_key, retry=FAST_RETRY, http_client=http, heartbeat_interval=0
+    )
+    made = own.run_until_complete(create(service))
+    making, made_it = threading.Event(), threading.Event()
+    eager = getattr(asyncio, "eager_task_factory", None)
+
+    def hold_the_first(
+        loop: asyncio.AbstractEventLoop,
+        coro: Generator[Any, None, T] | Coroutine[Any, Any, T],
+        /,
+        **kwargs: Any,
+    ) -> asyncio.Future[T]:
+        task: asyncio.Future[T] = (
+            asyncio.Task(coro, loop=loop, **kwargs)
+            if eager is None
+            else eager(loop, coro, **kwargs)
+        )
+        if not making.is_set():
+            making.set()
+            made_it.wait(30)
+        return task
+
+    running = threading.Event()
+    end = own.create_future()
+
+    async def work() -> None:
+        asyncio.get_running_loop().set_task_factory(hold_the_first)
+        running.set()
+        await end
+        await other_tasks()
+
+    async def cancelled_close() -> str:
+        closing = asyncio.ensure_future(service.aclose())
+        try:
+            await asyncio.to_thread(making.wait, 30)
+            closing.cancel()
+            await asyncio.wait({closing}, timeout=20)
+        finally:
+            made_it.set()
+        return "cancelled" if closing.cancelled() else repr(closing.exception())
+
+    owner = threading.Thread(target=own.run_until_complete, args=(work(),))
+    owner.start()
+    try:
+        running.wait(30)
+        assert asyncio.run(cancelled_close()) == "cancelled"
+    finally:
+        made_it.set()
+        own.call_soon_threadsafe(end.set_result, None)
+        owner.join(30)
+    assert statuses(emu) == {made: "active"}  # nothing was sent
+    began = [f"the close was cancelled (close again): models left running: {made}"]
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said == (began if eager else [])
+    gate.set()
+    own.run_until_complete(service.aclose())
+    own.run_until_complete(http.aclose())
+    own.close()
+    assert statuses(emu) == {made: "terminated"}
