@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -439,6 +441,44 @@ def test_a_data_dir_it_cannot_use_is_one_line_not_a_traceback(
     assert result.exit_code == 2, result.output
     named = said.format(data=tmp_path / "data" if in_the_way == "emulator.lock" else "data")
     assert result.stderr == f"error: cannot use data dir data: {named}\n"
+
+
+@pytest.mark.parametrize(
+    "in_the_way",
+    [
+        "weaver.db",  # the store's database: its connection fails
+        "tokenizers",  # a file where the emulator writes its tokenizer, after the store opened
+    ],
+)
+def test_a_start_refused_by_its_data_dir_leaves_nothing_open(
+    tmp_path: Path, in_the_way: str
+) -> None:
+    # The lock file stayed open until collected: the data dir stayed held by a start that
+    # failed (while its traceback lived, as in a test's report), and Python warned of an
+    # unclosed file later, which `-W error::ResourceWarning` turned into a failure.
+    from weaver_facade.emulator import EmulatorConfig, create_app
+
+    data = tmp_path / "data"
+    blocker = data / in_the_way
+    if in_the_way == "weaver.db":
+        blocker.mkdir(parents=True)
+    else:
+        data.mkdir()
+        blocker.write_text("")
+    workers_before = {t for t in threading.enumerate() if t.name.startswith("weaver-worker-")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(Exception) as refused:  # noqa: PT011  # whichever the OS raises
+            create_app(EmulatorConfig(data_dir=data))
+        assert not isinstance(refused.value, DataDirInUse)
+        # While the failure is still at hand, the dir is free for another start.
+        (blocker.rmdir if blocker.is_dir() else blocker.unlink)()
+        create_app(EmulatorConfig(data_dir=data)).emulator.close()
+        workers_after = {t for t in threading.enumerate() if t.name.startswith("weaver-worker-")}
+        del refused
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert workers_after <= workers_before
 
 
 def test_a_data_dir_serves_one_emulator_at_a_time(tmp_path: Path) -> None:

@@ -137,19 +137,31 @@ class Emulator:
         self.config = config
         self.tenants = Tenants(config.api_keys)
         self.extensions = Extensions(config.extensions)
-        self.store = Store(config.data_dir)
         self.waiters = Waiters()
-        self.scheduler = Scheduler(config.workers, config.latency_of, config.clock)
         self._trainers: dict[str, Trainer] = {}
         # Taken after the store's lock, never before it.
         self._trainers_lock = threading.Lock()
         self._generation = 0
         self._interrupt = threading.Event()
         self._closed = False
-        self.signer = UrlSigner(load_secret(self.store.data_dir), config.url_ttl, config.clock)
-        self.artifacts = Artifacts(self)
-        self.tokenizer_path = str(write_byte_tokenizer(self.store.data_dir / "tokenizers" / "byte"))
-        self._recover()
+        self.store = Store(config.data_dir)
+        try:
+            self.scheduler = Scheduler(config.workers, config.latency_of, config.clock)
+        except BaseException:
+            self.store.close()
+            raise
+        # A start that fails from here on (a data dir it cannot write into) closes what it
+        # opened: the store's claim on the data dir, and the worker threads.
+        try:
+            self.signer = UrlSigner(load_secret(self.store.data_dir), config.url_ttl, config.clock)
+            self.artifacts = Artifacts(self)
+            self.tokenizer_path = str(
+                write_byte_tokenizer(self.store.data_dir / "tokenizers" / "byte")
+            )
+            self._recover()
+        except BaseException:
+            self.close()
+            raise
 
     def now(self) -> float:
         return self.config.clock()

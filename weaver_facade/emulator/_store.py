@@ -165,6 +165,9 @@ def _claim(data_dir: Path) -> Any:
     except BlockingIOError:
         claim.close()
         raise DataDirInUse(f"data dir {data_dir} is in use by another emulator") from None
+    except BaseException:  # a file system without locks, say
+        claim.close()
+        raise
     return claim
 
 
@@ -178,6 +181,21 @@ class Store:
         self.data_dir = data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._claim = _claim(self.data_dir)
+        try:
+            self._open()
+        except BaseException:
+            # A data dir it cannot use (a folder where its database goes) left the claim
+            # open until collected: the dir stayed held, and a ResourceWarning came later.
+            if self._claim is not None:
+                self._claim.close()
+            raise
+        self._depth = 0
+        # Removes discarded files (``_discard``) off the request's thread, the event loop's.
+        self._remover = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="emulator-remover"
+        )
+
+    def _open(self) -> None:
         self.checkpoint_dir = self.data_dir / "checkpoints"
         self.checkpoint_dir.mkdir(exist_ok=True)
         self.artifact_dir = self.data_dir / "artifacts"
@@ -186,17 +204,16 @@ class Store:
         self._conn = sqlite3.connect(
             self.data_dir / "weaver.db", check_same_thread=False, isolation_level=None
         )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # A committed transaction survives a process kill in WAL mode with NORMAL.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        _unpin_model_seq_ids(self._conn)
-        self._conn.executescript(_SCHEMA)
-        self._depth = 0
-        # Removes discarded files (``_discard``) off the request's thread, the event loop's.
-        self._remover = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="emulator-remover"
-        )
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # A committed transaction survives a process kill in WAL mode with NORMAL.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            _unpin_model_seq_ids(self._conn)
+            self._conn.executescript(_SCHEMA)
+        except BaseException:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         self._remover.shutdown(wait=True)  # before the claim goes: they are the data dir's
