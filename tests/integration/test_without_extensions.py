@@ -52,6 +52,12 @@ class DropAfterActing(httpx.BaseTransport, httpx.AsyncBaseTransport):
         # Error codes to give under another name, as another server may.
         self.codes: dict[str, str] = {}
 
+    def close(self) -> None:
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        await self._async.aclose()
+
     def drop(self, method: str, suffix: str, count: int = 1) -> None:
         self.rules[(method, suffix)] = count
 

@@ -344,11 +344,12 @@ def spawn_emulator(*args: str, timeout: float = 30) -> EmulatorProcess:
     ready: queue.Queue[str] = queue.Queue()
 
     def pump(stream: IO[str], sink: list[str], watch: bool) -> None:
-        for line in stream:
-            sink.append(line)
-            match = READY.search(line) if watch else None
-            if match:
-                ready.put(match.group(1))
+        with stream:  # closed at the end of the output, which nothing else reads
+            for line in stream:
+                sink.append(line)
+                match = READY.search(line) if watch else None
+                if match:
+                    ready.put(match.group(1))
 
     assert process.stdout is not None
     assert process.stderr is not None
