@@ -257,14 +257,15 @@ def test_aclose_handed_to_its_running_loop_is_taken_back_when_that_loop_ends_fir
 
 
 class StaleLook(asyncio.SelectorEventLoop):
-    """A loop whose next look says stopped though it runs: it started just after."""
+    """A loop whose next look at whether it runs gives ``stale``, which was true a moment
+    before: stopped though it runs (it started just after), or running though it is closed."""
 
-    stale = False
+    stale: bool | None = None
 
     def is_running(self) -> bool:
-        if self.stale:
-            self.stale = False
-            return False
+        if self.stale is not None:
+            said, self.stale = self.stale, None
+            return said
         return super().is_running()
 
 
@@ -288,7 +289,7 @@ def test_aclose_on_a_stopped_loop_that_starts_at_that_moment_closes_there(
     thread.start()
     try:
         running.wait(30)
-        own.stale = True
+        own.stale = False
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             asyncio.run(asyncio.wait_for(service.aclose(), timeout=20))
@@ -300,25 +301,13 @@ def test_aclose_on_a_stopped_loop_that_starts_at_that_moment_closes_there(
     assert statuses(emu) == {made: "terminated"}
 
 
-class ClosedLook(asyncio.SelectorEventLoop):
-    """A loop whose next look says running though it is closed: it closed just after."""
-
-    stale = False
-
-    def is_running(self) -> bool:
-        if self.stale:
-            self.stale = False
-            return True
-        return super().is_running()
-
-
 def test_aclose_handed_to_a_loop_that_closes_at_that_moment_closes_here(
     emu: RunningEmulator,
 ) -> None:
     # The close saw the client's loop running, but its owner closed it before the close
     # was handed over: the caller got asyncio's bare "RuntimeError: Event loop is closed".
     service = client(emu)
-    own = ClosedLook()
+    own = StaleLook()
     made = own.run_until_complete(create(service))
     own.close()
     own.stale = True
