@@ -107,15 +107,14 @@ class Seconds(click.FloatRange):
         return range_words(self).strip()
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        span = range_words(self)
         try:
             if not _in_digits(value):
                 raise ValueError(value)
             seconds = super().convert(value, param, ctx)
+            if seconds != seconds:  # a wait of NaN seconds ended at once
+                raise ValueError(value)
         except (TypeError, ValueError, click.BadParameter):  # click's: "not a valid float range"
-            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
-        if seconds != seconds:  # a wait of NaN seconds ended at once
-            self.fail(f"{value!r} is not a number of seconds{span}", param, ctx)
+            self.fail(f"{value!r} is not a number of seconds{range_words(self)}", param, ctx)
         return seconds
 
 
