@@ -902,13 +902,21 @@ def _folder_there(here: Path, rel: PurePosixPath) -> bool:
     return True
 
 
-# The errors of a folder the system will not write in: no permission, a read-only mount.
-_REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
-
-
 def _unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
     """The error of a destination the system will not write in (``exc``)."""
     return UnsafeArtifactPathError(f"cannot write to {path}: {exc.strerror or exc}", name=name)
+
+
+@contextlib.contextmanager
+def _writable(path: Path, name: Path) -> Iterator[None]:
+    """A folder that takes no files (no permission, a read-only mount) is the user's to
+    fix, as one that cannot be made (``prepare_dest``)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise _unwritable(path, exc, str(name)) from exc
 
 
 class _PartFile:
@@ -924,7 +932,7 @@ class _PartFile:
         self._ours = False
 
     def open(self, offset: int) -> None:
-        try:
+        with _writable(self.path, self.final):
             try:
                 self._fd = os.open(
                     self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o644
@@ -932,11 +940,6 @@ class _PartFile:
                 self._ours = True
             except FileExistsError:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
-        except OSError as exc:
-            if exc.errno not in _REFUSED:
-                raise
-            # A folder that takes no files: the user's to fix, as one that cannot be made.
-            raise _unwritable(self.path, exc, str(self.final)) from exc
         # Only when there is something to cut: ext4 writes a file truncated to
         # 0 back to disk when it is closed (auto_da_alloc), ~0.3 s per 500 MB.
         if os.fstat(self._fd).st_size != offset:
@@ -1164,14 +1167,11 @@ class _Shell:
                 for part in parent.parts:
                     here /= part
                     try:
-                        here.mkdir()
+                        with _writable(here, here):
+                            here.mkdir()
                     except FileExistsError:
                         _folder_there(here, rel)  # again: it may have changed while this waited
                         continue
-                    except OSError as exc:  # a folder that takes none, as ``_PartFile.open``
-                        if exc.errno not in _REFUSED:
-                            raise
-                        raise _unwritable(here, exc, str(here)) from exc
                     made.append(here)
             yield
         finally:
@@ -1201,12 +1201,8 @@ class _Shell:
 
     def _locked(self) -> int:
         """``dest`` opened, with its lock: at once, or once the download holding it ends."""
-        try:
+        with _writable(self.dest, self.dest):  # also one the user may write into, not read (d-wx)
             fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError as exc:  # a folder the user may write into but not read (d-wx)
-            if exc.errno not in _REFUSED:
-                raise
-            raise _unwritable(self.dest, exc, str(self.dest)) from exc
         waited = False
         try:
             while True:
