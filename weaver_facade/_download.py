@@ -1026,10 +1026,25 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
         assert final_size is not None  # plan_local skips only a file in place
         state.placed(name, final_size, skipped=True)
         return None
-    if final_size is not None:
-        # Skip here: the sha256 differs; else only a size given can tell.
-        differs = isinstance(action, Skip) or file.size not in (None, final_size)
-        _log_replacing(part.final, file, differs=differs)
+    # Why a file in place is fetched again: it is not the artifact's (a Skip here: its
+    # sha256 differs; else only a size given can tell), or nothing could tell (no size
+    # or sha256 given, which every run of such a download meets: no warning).
+    if final_size is not None and (isinstance(action, Skip) or file.size not in (None, final_size)):
+        logger.warning(
+            "%s: replacing the file there, which is not this artifact's "
+            "(its size or sha256 differs)",
+            part.final,
+        )
+    elif final_size is not None:
+        missing = " or ".join(
+            what for what, v in (("size", file.size), ("sha256", file.sha256)) if v is None
+        )
+        logger.info(
+            "%s: fetching it again, replacing the file there: the server gives no %s "
+            "to recognise it by",
+            part.final,
+            missing,
+        )
     elif part_size and file.sha256 is None:
         # A rerun after an interruption resumes, as the README says, but not this .part.
         logger.info(
@@ -1055,28 +1070,6 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
             transfer.digest(block)
     state.add(offset)
     return transfer
-
-
-def _log_replacing(path: Path, file: StorageFile, *, differs: bool) -> None:
-    """Say why the file at ``path`` is fetched again: it ``differs`` from the artifact's
-    (size, or sha256 when the sizes match), or nothing could tell (no size or sha256 was
-    given, which every run of such a download meets: no warning)."""
-    if differs:
-        logger.warning(
-            "%s: replacing the file there, which is not this artifact's "
-            "(its size or sha256 differs)",
-            path,
-        )
-        return
-    missing = " or ".join(
-        what for what, v in (("size", file.size), ("sha256", file.sha256)) if v is None
-    )
-    logger.info(
-        "%s: fetching it again, replacing the file there: the server gives no %s "
-        "to recognise it by",
-        path,
-        missing,
-    )
 
 
 class Cancelled(Exception):
