@@ -32,7 +32,7 @@ import re
 import socket
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -67,6 +67,15 @@ class UnfetchableURLError(StorageProtocolError):
 
 def _unfetchable(why: object) -> UnfetchableURLError:
     return UnfetchableURLError(f"cannot fetch this URL: {why}")
+
+
+@contextlib.contextmanager
+def _unfetchable_on(*errors: type[Exception]) -> Iterator[None]:
+    """``errors`` of a URL that no retry can fetch, as ``UnfetchableURLError``."""
+    try:
+        yield
+    except errors as exc:
+        raise _unfetchable(exc) from None
 
 
 #: What a failed connection, a dropped one or a malformed reply raises: the
@@ -120,10 +129,8 @@ def _refuse_unfetchable_location(response: httpx.Response) -> None:
     httpx would raise ``RemoteProtocolError``, which is retried."""
     location = response.headers.get("location")
     if response.is_redirect and location is not None:
-        try:
+        with _unfetchable_on(httpx.InvalidURL):
             httpx.URL(location)
-        except httpx.InvalidURL as exc:
-            raise _unfetchable(exc) from None
 
 
 class _DirectReply:
@@ -237,24 +244,18 @@ class StorageHTTP:
             if reply.status not in _REDIRECTS or location is None:
                 return reply
             reply.close()
-            try:
+            with _unfetchable_on(ValueError):  # a bad IPv6 literal, say
                 url = urljoin(url, location)
-            except ValueError as exc:  # a bad IPv6 literal, say
-                raise _unfetchable(exc) from None
         raise UnfetchableURLError(_LOOP)
 
     def _direct(self, url: str, headers: dict[str, str], connect: float) -> _DirectReply:
-        try:
+        with _unfetchable_on(ValueError):  # a bad IPv6 literal, say
             parts = urlsplit(url)
-        except ValueError as exc:  # a bad IPv6 literal, say
-            raise _unfetchable(exc) from None
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise UnfetchableURLError(f"cannot fetch a {parts.scheme or 'relative'} URL")
         https = parts.scheme == "https"
-        try:
+        with _unfetchable_on(ValueError):  # out of range, or not a number
             port = parts.port
-        except ValueError as exc:  # out of range, or not a number
-            raise _unfetchable(exc) from None
         if port == 0:  # no server listens there; not the scheme's default either
             raise _unfetchable("port 0")
         port = port or (443 if https else 80)
@@ -291,10 +292,8 @@ class StorageHTTP:
     def _open(self, host: str, port: int, timeout: float) -> socket.socket:
         """A socket connected to ``host``, tracked (for ``abort``) before it connects."""
         failure: OSError | None = None
-        try:
+        with _unfetchable_on(UnicodeError):  # a host IDNA cannot encode (an empty label, say)
             addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except UnicodeError as exc:  # a host IDNA cannot encode (an empty label, say)
-            raise _unfetchable(exc) from None
         for family, kind, proto, _, address in addresses:
             sock = socket.socket(family, kind, proto)
             if self._track(sock):
@@ -313,10 +312,8 @@ class StorageHTTP:
         self, client: httpx.Client, url: str, headers: dict[str, str], connect: float
     ) -> _HttpxReply:
         timeout = httpx.Timeout(self._read_timeout, connect=connect)
-        try:
+        with _unfetchable_on(httpx.InvalidURL):
             request = client.build_request("GET", url, headers=headers, timeout=timeout)
-        except httpx.InvalidURL as exc:
-            raise _unfetchable(exc) from None
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
             # httpcore's hook as each connection is made, and as TLS wraps it (which
