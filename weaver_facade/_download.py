@@ -308,8 +308,6 @@ def plan_local(
 
 @attrs.frozen
 class Fetch:
-    """Send ``GET url`` with these headers."""
-
     url: str = attrs.field(repr=False)
     headers: dict[str, str]
 
@@ -1105,7 +1103,9 @@ def shown(error: BaseException) -> BaseException:
 
 
 class _Shell:
-    """Hashing, reading and writing release the GIL, so files stream on several cores."""
+    """Threads, not tasks, also for ``download_async``: hashing, reading and writing
+    release the GIL, so files stream on several cores, where one event-loop thread would
+    do every byte itself, about twice as slow on two cores (B6)."""
 
     def __init__(
         self,
@@ -1499,11 +1499,7 @@ async def download_async(
 ) -> Downloads:
     """``download_sync`` for asyncio: the same threads, run from a worker thread,
     with ``refresh`` run on the event loop. Cancelling the awaiting task stops
-    every transfer before it ends.
-
-    Threads, not tasks: one event-loop thread would hash, read and write every
-    byte itself, about twice as slow as threads on two cores (B6).
-    """
+    every transfer before it ends."""
     loop = running_loop()
     state = Downloads(descriptor, settings, progress=progress, clock=clock, wall_clock=wall_clock)
 

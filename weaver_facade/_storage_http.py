@@ -52,7 +52,6 @@ _SENDING = threading.local()
 
 
 def _quiet(record: logging.LogRecord) -> bool:
-    """Drops the records of a thread while it sends a storage GET through httpx."""
     return not getattr(_SENDING, "active", False)
 
 
@@ -230,8 +229,7 @@ class StorageHTTP:
             return self._aborted
 
     def get(self, url: str, headers: Mapping[str, str], time_left: float | None = None) -> Reply:
-        """Send ``GET url`` with ``headers``, following redirects; the body is unread.
-        Each connect ends within ``time_left`` seconds, if given."""
+        """Send ``GET url`` with ``headers``, following redirects; the body is unread."""
         headers = {**self._headers, **headers}
         connect = (
             CONNECT_TIMEOUT if time_left is None else max(min(CONNECT_TIMEOUT, time_left), 0.01)
