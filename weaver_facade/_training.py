@@ -521,16 +521,20 @@ class _TrainingBase(HasOptions, Generic[IO]):
         )
 
     @contextlib.contextmanager
-    def _noted_if_forgotten(self) -> Iterator[None]:
-        """A 404 of a call that needs the model itself (a save, a load: a server that
-        forgets a terminated model answers so, not 409), of a model the server no longer
-        found when attached: noted as a training step of it is refused."""
+    def _turn(self, live: bool) -> Iterator[None]:
+        """The model's turn, taken by a ``live`` call (``_started``), released when it ends;
+        a 404 of a call that needs the model itself (a save, a load: a server that forgets a
+        terminated model answers so, not 409), of a model the server no longer found when
+        attached, is noted as a training step of it is refused."""
         try:
             yield
         except NotFoundError as exc:
-            if self._forgotten:
+            if live and self._forgotten:
                 exc.add_note(self._no_longer_found())
             raise
+        finally:
+            if live:
+                self._steps.lock.release()
 
     def _check_live(self, operation: str) -> None:
         # A server need not say `model_terminated` (the wire sheet names no error codes).
@@ -799,19 +803,13 @@ class TrainingClient(_TrainingBase[SyncIO]):
         not only its checkpoints: refused once this client terminated it; an export of a
         saved checkpoint is not ``live``, and takes no turn: no step changes what it
         exports. Returns the operation's result (``wait``), or its handle."""
+        io = self._io.whole()  # the turn and the plan within the call's one timeout
         if live:
             self._check_live(operation)
-            io = self._io.whole()  # the turn and the plan within the call's one timeout
-            lock: threading.Lock = self._steps.lock
-            if not io.acquire(lock, io.time_left()):
+            if not io.acquire(self._steps.lock, io.time_left()):
                 raise _turn_timeout(operation, io.options.timeout)
-            try:
-                with self._noted_if_forgotten():
-                    parts = io.run(plan)
-            finally:
-                lock.release()
-        else:
-            parts = self._io.run(plan)
+        with self._turn(live):
+            parts = io.run(plan)
         handle = self._io.handle(*parts)
         return handle.result() if wait else handle
 
@@ -1096,22 +1094,16 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
     ) -> _R | AsyncOperationHandle[_R]:
         """See ``TrainingClient._started``."""
+        io = self._io.whole()
         if live:
             self._check_live(operation)
-            io = self._io.whole()  # see TrainingClient._started
-            lock: asyncio.Lock = self._steps.lock
             try:
                 async with asyncio.timeout(io.time_left()):
-                    await lock.acquire()
+                    await self._steps.lock.acquire()
             except TimeoutError:
                 raise _turn_timeout(operation, io.options.timeout) from None
-            try:
-                with self._noted_if_forgotten():
-                    parts = await io.run(plan)
-            finally:
-                lock.release()
-        else:
-            parts = await self._io.run(plan)
+        with self._turn(live):
+            parts = await io.run(plan)
         handle = self._io.handle(*parts)
         return await handle.result() if wait else handle
 
