@@ -9,6 +9,7 @@ and retries"; without long-poll, ``_durations`` says when to poll.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import enum
 import math
@@ -817,30 +818,32 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         progress = self.progress if last is None else self._since(last, self._reported)
         if progress is None or self.on_progress is None:
             return
-        try:
+        # It ends the wait, not the operation: say which one to pick up again.
+        with self._ending(Exception, "raised by on_progress"):
             self.on_progress(progress)
-        except Exception as exc:
-            # It ends the wait, not the operation: say which one to pick up again.
-            add_goes_on_note(exc, self._goes_on("raised by on_progress"))
+
+    @contextlib.contextmanager
+    def _ending(self, cut: type[BaseException], why: str) -> Iterator[None]:
+        """Notes for what ends a wait: a ``cut`` (``why``) leaves the operation running,
+        and says how to pick it up again; the client's close ends the wait, or refuses it
+        (closed before it began), and may have terminated the operation's model (a model
+        the client made is, unless kept), or not."""
+        try:
+            yield
+        except cut as exc:
+            add_goes_on_note(
+                exc,
+                f"{why} while waiting for {name_watched(self.id)}, which keeps running on the "
+                f"server: {pick_up_again(self.id, self._reattach_as)}",
+            )
             raise
-
-    def _goes_on(self, why: str) -> str:
-        """A note for what ended the wait (``why``): the operation goes on, and how to
-        pick it up again."""
-        return (
-            f"{why} while waiting for {name_watched(self.id)}, which keeps running on the "
-            f"server: {pick_up_again(self.id, self._reattach_as)}"
-        )
-
-    def _closed_meanwhile(self) -> str:
-        """A note for a wait the client's close ended, or refused (closed before it began):
-        the close may have terminated the operation's model (a model the client made is,
-        unless kept), or not."""
-        return (
-            f"the client is closed, which ends any wait for {name_watched(self.id)}; unless "
-            "the close terminated its model, it keeps running on the server: "
-            f"{pick_up_again(self.id, self._reattach_as)} from a new client"
-        )
+        except ClientClosedError as exc:
+            exc.add_note(
+                f"the client is closed, which ends any wait for {name_watched(self.id)}; "
+                "unless the close terminated its model, it keeps running on the server: "
+                f"{pick_up_again(self.id, self._reattach_as)} from a new client"
+            )
+            raise
 
     def _outcome(self) -> T_co:
         snap = self._snapshot
@@ -1023,7 +1026,7 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
     def _changes(self, timeout: float | None, *, live: bool) -> Iterator[OperationProgress]:
         watch = self._watch(timeout)
         yield self.progress
-        try:
+        with self._ending(KeyboardInterrupt, "interrupted"):
             while (step := self._next(watch)) is not None:
                 if isinstance(step, OperationProgress):
                     yield step
@@ -1037,12 +1040,6 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
                         self._failed(watch.poller, exc)
                     else:
                         self._polled(watch.poller, snapshot, seen)
-        except KeyboardInterrupt as exc:  # Ctrl-C ends the wait, not the operation
-            add_goes_on_note(exc, self._goes_on("interrupted"))
-            raise
-        except ClientClosedError as exc:
-            exc.add_note(self._closed_meanwhile())
-            raise
 
     def result(self, timeout: float | None = None) -> T_co:
         """Wait for the operation and return its result.
@@ -1087,7 +1084,8 @@ class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awai
     ) -> AsyncIterator[OperationProgress]:
         watch = self._watch(timeout)
         yield self.progress
-        try:
+        # A cancel (asyncio.wait_for, a TaskGroup) as a Ctrl-C.
+        with self._ending(asyncio.CancelledError, "cancelled"):
             while (step := self._next(watch)) is not None:
                 if isinstance(step, OperationProgress):
                     yield step
@@ -1101,12 +1099,6 @@ class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awai
                         self._failed(watch.poller, exc)
                     else:
                         self._polled(watch.poller, snapshot, seen)
-        except asyncio.CancelledError as exc:  # asyncio.wait_for, a TaskGroup: as a Ctrl-C
-            add_goes_on_note(exc, self._goes_on("cancelled"))
-            raise
-        except ClientClosedError as exc:
-            exc.add_note(self._closed_meanwhile())
-            raise
 
     async def result(self, timeout: float | None = None) -> T_co:  # noqa: ASYNC109
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""
