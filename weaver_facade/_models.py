@@ -185,7 +185,7 @@ class _ModelStatus(enum.StrEnum):
 MODEL_VALUES = (WireValues("TrainingMode", _TrainingMode), WireValues("ModelStatus", _ModelStatus))
 
 _PAGES = "read to know when the listing ends"
-_EACH = "each is converted"
+_LISTING = {"items": "each is converted", "pagination": _PAGES}
 MODEL_FIELDS = (
     WireFields(
         "Model",
@@ -200,10 +200,8 @@ MODEL_FIELDS = (
     WireFields("SupportedModel", BaseModelInfo),
     WireFields("LoraConfig", LoraSettings),
     # Each name a literal, which mypy checks against the spec's schemas (a renamed one).
-    WireFields("ModelList", ModelInfo, left_out={"items": _EACH, "pagination": _PAGES}),
-    WireFields(
-        "SupportedModelList", BaseModelInfo, left_out={"items": _EACH, "pagination": _PAGES}
-    ),
+    WireFields("ModelList", ModelInfo, left_out=_LISTING),
+    WireFields("SupportedModelList", BaseModelInfo, left_out=_LISTING),
     WireFields("Pagination", ModelInfo, left_out={"total_count": _PAGES}),
 )
 
