@@ -126,9 +126,8 @@ class ConversionProgress:
 class OperationProgress:
     """One change of a waited-for operation, from ``watch()`` and ``on_progress``.
 
-    A change is a new status, new pending info, new conversion progress, polls starting to fail (an
-    outage: ``poll_error`` set) or succeeding again (``poll_error`` back to
-    ``None``, ``recovered`` true).
+    A change is a new status, new pending info, new conversion progress, polls starting to
+    fail (an outage) or succeeding again.
 
     Attributes:
         operation_id: The operation's id.

@@ -185,10 +185,9 @@ def _parse_load(
 def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] | None:
     """A save's ``Settler.watch`` (``_operations._HandleState._follow``): ``wait=True``
     promises the saved checkpoint, so one not yet completed is watched, read again by id
-    (``lookup.by_id``, to which ``server`` tells whether the server has the route: where
-    it has, its 404 says the checkpoint is gone, also one no read has found yet).
-    ``None`` for a completed one, and for a result that breaks the spec, whose error
-    ``result()`` raises."""
+    (``lookup.by_id``; ``server`` tells whether the server has that route). ``None`` for
+    a completed one, and for a result that breaks the spec, whose error ``result()``
+    raises."""
     try:
         checkpoint = _parse_save(snap)
     except ResponseValidationError:
@@ -200,7 +199,8 @@ def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] |
         checkpoint,
         lambda c: lookup.by_id(c.id, c.model_id, server),
         operation_id=snap.id,
-        # A 404 by id from a server known to read ids (its list may lag, not its word).
+        # A 404 by id from a server known to read ids, also for a checkpoint no read has
+        # found yet (its list may lag, not its word).
         said_gone=lambda missing: (
             server.checkpoint_by_id_supported is True and missing.status_code == 404
         ),
@@ -607,7 +607,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
     ) -> Plan[Started[_R]]:
         """A training step; ``done``: what the server may have done with a request cut
         on its way."""
-        # Run in the turn, so that steps take their seq_ids in the order they are sent.
         seq_id = self._next_seq_id()
         step = call(seq_id)
         on_its_way = (
