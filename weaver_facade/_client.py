@@ -94,7 +94,7 @@ from ._operations import (
     PollSettings,
     ProgressCallback,
 )
-from ._resume import ResumeStep, resume_plan
+from ._resume import ResumePlan, ResumeStep, resume_plan
 from ._retry import CallOptions
 from ._training import (
     AsyncTrainingClient,
@@ -396,6 +396,32 @@ class _ServiceBase(HasOptions):
         """The one deadline of the terminates on close, retries included: the client's
         read timeout (60 s by default, and without one), not retries times timeout."""
         return self._timeout.read or CLOSE_TIMEOUT
+
+    @contextlib.contextmanager
+    def _resuming(
+        self, checkpoint: object, with_optimizer: object, keep: object, base_model: object
+    ) -> Iterator[tuple[ResumePlan, list[str]]]:
+        """``create_training_client_from_state``'s plan, and the ids of the models it made,
+        which a failure leaves unclaimed (its caller never got them)."""
+        check_bool("keep", keep)
+        plan = resume_plan(
+            checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
+        )
+        made: list[str] = []
+        try:
+            yield plan, made
+        except BaseException as exc:
+            self._created.unclaimed(
+                made, "create_training_client_from_state: the load into the new model did not end"
+            )
+            # A load that timed out "keeps running on the server", its error says, but into
+            # a model its caller never got, which the close terminates: say so.
+            if made and isinstance(exc, OperationTimeoutError):
+                exc.add_note(
+                    f"it is the load into model {made[-1]}, made for this call, which the "
+                    "client's close terminates (its caller never got it), ending the load"
+                )
+            raise
 
     def _open_session(self, gone: str | None = None) -> Plan[tuple[_Session, bool]]:
         """The session, and whether it is the one this call opened."""
@@ -1071,17 +1097,8 @@ class ServiceClient(_ServiceBase):
             CheckpointNotReadyError: The checkpoint is not completed (before any model
                 is created).
         """
-        check_bool("keep", keep)
-        plan = resume_plan(
-            checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
-        )
-        made: list[str] = []
-        try:
+        with self._resuming(checkpoint, with_optimizer, keep, base_model) as (plan, made):
             model, loaded = drive(plan, lambda step: self._resume_step(step, keep, made))
-        except BaseException as exc:
-            self._created.unclaimed(made, _RESUME_FAILED)
-            _note_resume_timeout(exc, made)
-            raise
         return TrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
     def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
@@ -1523,17 +1540,8 @@ class AsyncServiceClient(_ServiceBase):
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
         await _on_asyncio()
-        check_bool("keep", keep)
-        plan = resume_plan(
-            checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
-        )
-        made: list[str] = []
-        try:
+        with self._resuming(checkpoint, with_optimizer, keep, base_model) as (plan, made):
             model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep, made))
-        except BaseException as exc:
-            self._created.unclaimed(made, _RESUME_FAILED)
-            _note_resume_timeout(exc, made)
-            raise
         return AsyncTrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
     async def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
@@ -1582,19 +1590,6 @@ class AsyncServiceClient(_ServiceBase):
             stop_on=io.wakeup.stopping,
         )
         return download_result(state, folder)
-
-
-_RESUME_FAILED = "create_training_client_from_state: the load into the new model did not end"
-
-
-def _note_resume_timeout(exc: BaseException, made: list[str]) -> None:
-    """A resume's load that timed out "keeps running on the server", its error says, but
-    into a model its caller never got, which the close terminates: say so."""
-    if made and isinstance(exc, OperationTimeoutError):
-        exc.add_note(
-            f"it is the load into model {made[-1]}, made for this call, which the client's "
-            "close terminates (its caller never got it), ending the load"
-        )
 
 
 def _replies_lost(gone: NotFoundError) -> int:
