@@ -1287,14 +1287,12 @@ class AsyncServiceClient(_ServiceBase):
                 return
         bound = self._io.other_loop()
         if bound is not None:
-            if bound.is_running():
-                if not await self._aclose_there(bound):
-                    await self.aclose()  # it stopped (or closed) before the close began there
-            elif not bound.is_closed():
-                # Stopped (a fixture's loop between its uses, `run_until_complete`): its
-                # connections and heartbeat still work there, and this thread runs a loop.
-                if not await self._aclose_stopped(bound):
-                    await self.aclose()  # it started (or closed) meanwhile
+            if not bound.is_closed():
+                # Running, or stopped (a fixture's loop between its uses, `run_until_complete`):
+                # its connections and heartbeat still work there, and this thread runs a loop.
+                hand_over = self._aclose_there if bound.is_running() else self._aclose_stopped
+                if not await hand_over(bound):
+                    await self.aclose()  # it stopped, started or closed meanwhile
             else:
                 self._heartbeat = None  # a task of that loop, which never runs again
                 if self._io.closed:
