@@ -524,7 +524,7 @@ class _ServiceBase(HasOptions):
             )
             create = attrs.evolve(
                 create,
-                on_its_way=_CREATE_ON_ITS_WAY,
+                on_its_way=_made_unseen(1),
                 after_lost_reply=warn,
                 lost_replies=lost_create,
             )
@@ -676,14 +676,22 @@ class _ServiceBase(HasOptions):
         return self._created.describe(model)
 
 
-# Where a model is listed and how it is ended.
-_MODELS = ("service.list_models()", "terminate_model()")
+def _unknown_made(one: bool) -> str:
+    """The end of each note on a model (or models) a create may have made unseen."""
+    it, ids = ("it", "its id") if one else ("them", "their ids")
+    return (
+        f"which this client cannot terminate, not knowing {ids}; a server with the "
+        f"model-listing extension shows {it} in service.list_models() (end {it} with "
+        "terminate_model())"
+    )
 
-_CREATE_ON_ITS_WAY = (
-    "the request to create a model was on its way: the server may have made it, which "
-    "this client cannot terminate, not knowing its id; a server with the model-listing "
-    f"extension shows it in {_MODELS[0]} (end it with {_MODELS[1]})"
-)
+
+def _made_unseen(lost: int) -> str:
+    made = "it" if lost <= 1 else f"up to {lost} models"
+    return (
+        "the request to create a model was on its way: the server may have made "
+        f"{made}, {_unknown_made(lost <= 1)}"
+    )
 
 
 async def _on_asyncio() -> None:
@@ -699,19 +707,13 @@ def _lost_create(lost: int, why: str | None = None) -> str:
     which may have made a model: in ``_created_after_lost_reply``'s words."""
     if lost <= 1:
         how = "an earlier attempt's reply was lost" if why is None else why
-        return f"{how} while {_CREATE_ON_ITS_WAY}"
-    if why is None:
-        lost_them = f"{lost} earlier attempts' replies were lost"
+    elif why is None:
+        how = f"{lost} earlier attempts' replies were lost"
     elif why == "no reply came":
-        lost_them = f"no reply came to {lost} attempts"
+        how = f"no reply came to {lost} attempts"
     else:
-        lost_them = f"{why} after {lost} attempts' replies were lost"
-    return (
-        f"{lost_them} while the request to create a model was on its way: the server may have "
-        f"made up to {lost} models, which this client cannot terminate, not knowing their ids; "
-        "a server with the model-listing extension shows them in "
-        f"{_MODELS[0]} (end them with {_MODELS[1]})"
-    )
+        how = f"{why} after {lost} attempts' replies were lost"
+    return f"{how} while {_made_unseen(lost)}"
 
 
 def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
@@ -722,12 +724,9 @@ def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
     one = lost == 1
     earlier = "an earlier attempt's reply was" if one else f"{lost} earlier attempts' replies were"
     who = "the server" if ended else "a server that does not de-duplicate model_seq_id"
-    it = "it" if one else "them"
     return (
         f"create_model: model {model_id} was made after {earlier} lost: {who} may have made "
-        f"{'another model' if one else f'up to {lost} other models'} too, which this client "
-        f"cannot terminate, not knowing {'its id' if one else 'their ids'}; a server with the "
-        f"model-listing extension shows {it} in {_MODELS[0]} (end {it} with {_MODELS[1]})"
+        f"{'another model' if one else f'up to {lost} other models'} too, {_unknown_made(one)}"
     )
 
 
