@@ -4,24 +4,18 @@ There, a save whose first attempt the server acted on but whose reply was
 lost is sent again by the retry transport and meets ``409 checkpoint_exists``
 (or a 409 of a code the spec does not name: the wire sheet names none for it):
 the checkpoint of our own first attempt. This module tells that apart from a
-real conflict, which still raises ``CheckpointExistsError``; what the user sees,
-and what the rule cannot tell apart, is the README's "How a save tells its own
-checkpoint from a real conflict".
-
-The rule. The 409 is taken for our own checkpoint only when all hold:
+real conflict, which still raises ``CheckpointExistsError``, by the rule of the
+README's "How a save tells its own checkpoint from a real conflict" (where
+also why our own checkpoint always passes, and what the rule cannot tell apart).
+The 409 is taken for our own checkpoint only when all hold:
 
 1. an earlier attempt of this very request may have been acted on (the retry
-   transport says so: ``EarlierAttempt``); a 409 on the first attempt, or
-   after failures that never reached the server, is always a real conflict;
-2. the model's checkpoint of that name (looked up through the core wire, the
-   model's checkpoint list) has the requested ``type``, and the requested
-   ``ttl_seconds`` when one was given;
-3. it was created after that earlier attempt was sent, compared in server
-   time: its ``created_at`` is at least the 409 reply's ``Date`` minus the
-   time measured locally since that attempt was sent, less
-   ``CLOCK_TOLERANCE``. ``Date`` has whole seconds and is never ahead of the
-   server's clock, so this bound is never after the true moment of sending:
-   our own checkpoint always passes. A reply without ``Date`` passes nothing.
+   transport says so: ``EarlierAttempt``);
+2. the model's checkpoint of that name (from the model's checkpoint list) has
+   the requested ``type``, and the requested ``ttl_seconds`` when one was given;
+3. its ``created_at`` is at least the 409 reply's ``Date`` minus the time
+   measured locally since that attempt was sent, less ``CLOCK_TOLERANCE``.
+   A reply without ``Date`` passes nothing.
 
 A forced export meets the same fate as ``409 export_in_progress``: its own first
 attempt's export, still running (or done by the time the checkpoint's artifacts are
