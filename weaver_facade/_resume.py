@@ -10,13 +10,9 @@ one without optimizer state is refused for ``with_optimizer=True`` before any
 model exists; then the source model's settings are read, a matching model is
 created and the checkpoint is loaded into it.
 
-The source model's settings come from the server's description, or, for what
-the real service leaves out, from what this client created it with
-(``settings``, the common script: train, save and resume in one process), or
-from the caller (``base_model``). Only when none knows are
-``create_training_client``'s defaults guessed, and a load that then finds them
-incompatible (a 422, or a load operation that fails) says so; an unknown base
-model is never guessed.
+The source model's settings come from the server, else from what this client
+created it with (``settings``), else (the base model) from ``base_model``, else
+are guessed, never the base model: the README says what a user sees of each.
 """
 
 from __future__ import annotations
