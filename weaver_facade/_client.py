@@ -370,9 +370,7 @@ class _ServiceBase(HasOptions):
     def _generated(
         self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport
     ) -> GeneratedClient:
-        # The key header is set by AuthenticatedClient when it builds its httpx
-        # client, so we hand it our transport rather than an httpx client
-        # (set_httpx_client would drop the header).
+        # Our transport, not an httpx client: set_httpx_client drops the key (DEVELOPERS.md).
         url = httpx.URL(self._base_url)
         httpx_args: dict[str, Any] = {"transport": transport}
         if url.username or url.password:
@@ -1421,7 +1419,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def _ensure_session(self, io: AsyncIO) -> str:
         """See ``ServiceClient._ensure_session``."""
-        left = io.time_left()  # see ServiceClient._ensure_session
+        left = io.time_left()
         try:
             async with asyncio.timeout(left):
                 await self._lock.acquire()
