@@ -602,9 +602,7 @@ class _ServiceBase(HasOptions):
         try:
             model = yield from self._get_model(model_id)
         except NotFoundError as missing:
-            kept = yield from _kept(model_id)
-            if kept is not True:
-                missing.add_note(_maybe_terminated(model_id, kept))
+            if not (yield from _kept(model_id, missing)):
                 raise missing from None
             logger.info(
                 "model %s: the server no longer finds it (terminated?) but lists its "
@@ -624,21 +622,25 @@ class _ServiceBase(HasOptions):
         try:
             return (yield from self._get_model(checked))
         except NotFoundError as missing:
-            kept = yield from _kept(checked)
-            missing.add_note(_gone(checked) if kept is True else _maybe_terminated(checked, kept))
+            if (yield from _kept(checked, missing)):
+                missing.add_note(
+                    f"model {checked} is no longer found, but the server lists checkpoints of "
+                    "it: it was terminated, and they stay"
+                )
             raise
 
-    def _forgotten(self, model_id: str) -> Plan[bool | APIError | None]:
-        """``_kept`` of ``model_id``, once its ``GET`` is a 404; ``None`` if the server finds
-        the model, so that a 404 of its terminate says something else, or cannot tell (its
-        ``GET`` failed: a 5xx, a lost reply), which leaves the 404 as it is."""
+    def _forgotten(self, model_id: str, missing: NotFoundError) -> Plan[bool]:
+        """``_kept`` of ``model_id``, whose terminate was the 404 ``missing``, once its
+        ``GET`` is a 404 too; ``False`` if the server finds the model (the 404 says
+        something else) or cannot tell (its ``GET`` failed: a 5xx, a lost reply): the 404
+        stands as it is."""
         try:
             yield from self._get_model(model_id)
         except NotFoundError:
-            return (yield from _kept(model_id))
+            return (yield from _kept(model_id, missing))
         except APIError:  # it tells nothing of the model
-            return None
-        return None
+            return False
+        return False
 
     def _terminate(self, model_id: object) -> Plan[ModelInfo]:
         checked = check_id("model_id", model_id)
@@ -658,10 +660,7 @@ class _ServiceBase(HasOptions):
                     checked,
                 )
             elif not self._steps.was_terminated(checked):
-                forgotten = yield from self._forgotten(checked)
-                if forgotten is not True and forgotten is not None:  # nor a checkpoint listed
-                    missing.add_note(_maybe_terminated(checked, forgotten))
-                if forgotten is not True:
+                if not (yield from self._forgotten(checked, missing)):
                     raise
                 logger.info(
                     "terminate_model: model %s is no longer found, but its checkpoints "
@@ -728,14 +727,23 @@ def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
     )
 
 
-def _kept(model_id: str) -> Plan[bool | APIError]:
-    """Whether the server lists a checkpoint of ``model_id``, whose ``GET`` was a 404: a
-    model it forgot once terminated (``lookup.kept_of_forgotten``). A listing that fails
-    (a 5xx, a lost reply) tells nothing, and the 404 stands: its error, for the note."""
+def _kept(model_id: str, missing: NotFoundError) -> Plan[bool]:
+    """Whether the server lists a checkpoint of ``model_id``, whose ``GET`` was the 404
+    ``missing``: a model it forgot once terminated (``lookup.kept_of_forgotten``). If not,
+    ``missing`` gets a note that the model may never have been; a listing that fails (a
+    5xx, a lost reply) tells nothing either way, and the note names its error."""
+    failed = ""
     try:
-        return (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None
-    except APIError as failed:
-        return failed
+        if (yield from lookup.kept_of_forgotten(model_id, lambda _: True)) is not None:
+            return True
+    except APIError as exc:
+        failed = f"; its checkpoints, which would tell, could not be listed: {exc}"
+    missing.add_note(
+        f"model {model_id} may not exist, or may have been terminated already: a server may "
+        "forget a terminated model, which without a checkpoint of it listed looks like one "
+        f"it never had{failed}"
+    )
+    return False
 
 
 def _earlier(error: APIError) -> EarlierAttempt | None:
@@ -743,25 +751,6 @@ def _earlier(error: APIError) -> EarlierAttempt | None:
     retry ``error`` answered."""
     delivery = error.delivery
     return delivery.earlier_attempt if isinstance(delivery, Delivery) else None
-
-
-def _maybe_terminated(model_id: str, kept: bool | APIError = False) -> str:
-    """The note on a 404 of a model the server does not find, nor lists a checkpoint of
-    (or whose listing failed: ``kept``, which a 503 does not make a model gone)."""
-    failed = f"; its checkpoints, which would tell, could not be listed: {kept}"
-    return (
-        f"model {model_id} may not exist, or may have been terminated already: a server may "
-        "forget a terminated model, which without a checkpoint of it listed looks like one "
-        f"it never had{failed if isinstance(kept, APIError) else ''}"
-    )
-
-
-def _gone(model_id: str) -> str:
-    """The note on a 404 of a model the server does not find but lists a checkpoint of."""
-    return (
-        f"model {model_id} is no longer found, but the server lists checkpoints of it: it "
-        "was terminated, and they stay"
-    )
 
 
 class ServiceClient(_ServiceBase):
