@@ -7,6 +7,7 @@ the wire offers nothing better, and turn a missing route into the right error.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 
@@ -121,10 +122,8 @@ def find_listed(
 ) -> Plan[tuple[Checkpoint | None, str]]:
     """``find``, looked for ``LOOKS_AGAIN`` times more within the call's deadline; with
     ``None``, how many times the list was read and why, for the error's message."""
-    looks = 0
-    while True:
+    for looks in itertools.count(1):
         found = yield from find(model_id, wanted)
-        looks += 1
         if found is not None:
             return found, ""
         if looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
@@ -149,14 +148,12 @@ def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
 def latest(model_id: str, saved: frozenset[str] = frozenset()) -> Plan[Checkpoint | None]:
     """A model's newest completed checkpoint (``_wire.newest``). A listing that lacks one
     of ``saved`` (ids of checkpoints just saved) is read again, as ``find_listed`` does."""
-    looks = 0
-    while True:
+    for looks in itertools.count(1):
         pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
         listed: list[Checkpoint] = []
         while not pager.done:
             page: wire.CheckpointList = yield pager.call()
             listed += pager.read(page)
-        looks += 1
         shown = {str(checkpoint.id) for checkpoint in listed}
         if saved <= shown or looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
             break
