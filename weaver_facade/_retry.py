@@ -268,16 +268,6 @@ def wait_before_retry(backoff: float, retry_after: float | None) -> float:
     return backoff if retry_after is None else max(backoff, retry_after)
 
 
-def sleep_before_retry(backoff: float, retry_after: float | None, remaining: float) -> float | None:
-    """How long to sleep before the next attempt (``wait_before_retry``), or ``None`` to
-    stop now: a sleep that would reach the deadline, ``remaining`` seconds away, since no
-    attempt could follow it."""
-    delay = wait_before_retry(backoff, retry_after)
-    if delay >= remaining:
-        return None
-    return delay
-
-
 class BodyTimeout(httpx.ReadTimeout):
     """A reply's body still arriving when its call's deadline (or one read timeout) ends."""
 

@@ -33,7 +33,6 @@ import contextlib
 import contextvars
 import functools
 import logging
-import math
 import os
 import random
 import re
@@ -170,9 +169,10 @@ class RetryPolicy:
             return None
         # A deadline leaves no time for an attempt after a sleep that reaches it; the sleep
         # budget may be slept whole ("never more than max_retry_wait in all").
-        deadline = math.inf if remaining is None else remaining
-        delay = rules.sleep_before_retry(self.backoff(attempt), retry_after, deadline)
-        return None if delay is None or delay > s.max_retry_wait - slept else delay
+        delay = rules.wait_before_retry(self.backoff(attempt), retry_after)
+        if delay > s.max_retry_wait - slept or (remaining is not None and delay >= remaining):
+            return None
+        return delay
 
 
 _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})
