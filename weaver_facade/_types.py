@@ -88,14 +88,7 @@ class AdamParams:
 
     def to_wire(self) -> wire.AdamParams:
         """The generated request model."""
-        return wire.AdamParams(
-            learning_rate=self.learning_rate,
-            beta1=self.beta1,
-            beta2=self.beta2,
-            eps=self.eps,
-            weight_decay=self.weight_decay,
-            grad_clip_norm=self.grad_clip_norm,
-        )
+        return wire.AdamParams(**attrs.asdict(self))
 
 
 def _items(where: str, values: object) -> tuple[Any, ...]:
