@@ -1000,7 +1000,7 @@ def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
     for code, cls in ours.items():
         if code not in spec:
             problems.append(f"error code {code!r} (in weaver_facade/_errors.py, not in the spec)")
-        elif cls is not None and not issubclass(cls, type(_errors.api_error(spec[code], ""))):
+        elif cls is not None and not issubclass(cls, _errors.error_class(spec[code], None)):
             problems.append(
                 f"error code {code!r}: the spec's status is {spec[code]}, not {cls.__name__}'s"
             )

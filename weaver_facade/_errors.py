@@ -668,31 +668,14 @@ _BY_STATUS: Mapping[int, type[APIError]] = {
 }
 
 
-def api_error(
-    status_code: int,
-    message: str,
-    *,
-    code: str | None = None,
-    retryable: bool = False,
-    request_id: str | None = None,
-    details: Mapping[str, Any] | None = None,
-    retry_after: float | None = None,
-) -> APIError:
-    """The exception for an HTTP error reply: its class follows the status, refined by the code."""
+def error_class(status_code: int, code: str | None) -> type[APIError]:
+    """The exception class of an HTTP error reply: its status's, refined by the code."""
     cls = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
     by_code = _BY_CODE.get(code or "")
     # A code only refines its own status: a 500 that says `checkpoint_exists`
     # is still a server error.
     if by_code is not None and issubclass(by_code, cls):
-        cls = by_code
-    elif status_code == 422 and code == "invalid_request":
-        cls = BadRequestError  # the wire states no status for it: 422 is a server's choice
-    return cls(
-        message,
-        status_code=status_code,
-        code=code,
-        retryable=retryable,
-        request_id=request_id,
-        details=details,
-        retry_after=retry_after,
-    )
+        return by_code
+    if status_code == 422 and code == "invalid_request":
+        return BadRequestError  # the wire states no status for it: 422 is a server's choice
+    return cls

@@ -50,7 +50,7 @@ from ._errors import (
     ModelStateLostError,
     ModelTerminatedError,
     ResponseValidationError,
-    api_error,
+    error_class,
     note_cli_words,
     says_how_to_resume,
 )
@@ -785,10 +785,11 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
         text = scrub(_snippet(response), secret)  # before repr() escapes what it quotes
         message, code = f"{operation}: HTTP {status} {response.reason_phrase or 'error'}", None
         message += f"; the reply is not a Weaver error: {text!r}" if text else ""
-    return api_error(
-        status,
+    code = scrub(code, secret)
+    return error_class(status, code)(
         scrub(message, secret),
-        code=scrub(code, secret),
+        status_code=status,
+        code=code,
         retryable=retryable,
         request_id=request_id,
         details=scrub(details, secret),
