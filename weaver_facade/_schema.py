@@ -31,6 +31,8 @@ _TYPES: Mapping[str, tuple[str, Any]] = {
     "array": ("an array", list),
     "null": ("null", type(None)),
 }
+#: A JSON type with its article, in the words of both validators (``_spec_schema``).
+ARTICLES = {name: article for name, (article, _) in _TYPES.items()}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -155,7 +157,7 @@ def _fill_nulls(
     schema, name = _resolve(schema, name)
     if isinstance(value, list) and "items" in schema:
         items = schema["items"]
-        return [_fill_nulls(items, v, _at(path, i), name, filled) for i, v in enumerate(value)]
+        return [_fill_nulls(items, v, field_at(path, i), name, filled) for i, v in enumerate(value)]
     if not isinstance(value, Mapping) or not _fits(schema, value):
         return value  # nor does it look into the forms of an anyOf
     properties: Mapping[str, Any] = schema.get("properties", {})
@@ -163,11 +165,13 @@ def _fill_nulls(
     kept: dict[str, Any] = {}
     for key, item in value.items():
         inner = properties.get(key, others if isinstance(others, Mapping) else None)
-        kept[key] = item if inner is None else _fill_nulls(inner, item, _at(path, key), key, filled)
+        kept[key] = (
+            item if inner is None else _fill_nulls(inner, item, field_at(path, key), key, filled)
+        )
     for key in schema.get("required", []):
         if key not in kept and key in properties and _admits_null(properties[key]):
             kept[key] = None
-            filled.append(AbsentNull(name, key, _at(path, key)))
+            filled.append(AbsentNull(name, key, field_at(path, key)))
     return kept
 
 
@@ -213,7 +217,8 @@ def _admits_null(schema: Mapping[str, Any]) -> bool:
     return "null" in _types(schema) or any(_admits_null(f) for f in forms)
 
 
-def _at(path: str, part: str | int) -> str:
+def field_at(path: str, part: str | int) -> str:
+    """``path``'s ``part`` (a key or an index), for people: ``a[0]``, ``a.b``, ``a["x:y"]``."""
     if isinstance(part, int):
         return f"{path}[{part}]"
     if not _IDENT.fullmatch(part):
@@ -231,7 +236,7 @@ def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> It
         forms = [_resolve(f)[0] for f in schema.get("anyOf", schema.get("oneOf", []))]
         fitting = [f for f in forms if _fits(f, value)]
         if not fitting:
-            wanted = " or ".join(_TYPES[t][0] for f in forms for t in _types(f) if t in _TYPES)
+            wanted = " or ".join(ARTICLES[t] for f in forms for t in _types(f) if t in ARTICLES)
             yield bad(f"expected {wanted or 'another form'}, got {json_type(value)}")
         else:
             found = [next(_problems(f, value, path, name), None) for f in fitting]
@@ -239,7 +244,7 @@ def _problems(schema: Mapping[str, Any], value: Any, path: str, name: str) -> It
             if first is not None and all(found):
                 yield first if len(fitting) == 1 else bad("does not match any allowed form")
     elif not _fits(schema, value):
-        wanted = " or ".join(_TYPES[t][0] if t in _TYPES else t for t in _types(schema))
+        wanted = " or ".join(ARTICLES.get(t, t) for t in _types(schema))
         yield bad(f"expected {wanted}, got {json_type(value)}")
     elif "not" in schema and next(_problems(schema["not"], value, path, name), None) is None:
         yield bad(f"{value!r} is a value {name or 'it'} may not take")
@@ -324,13 +329,13 @@ def _object_problems(
             extra = [f"`{k}`" for k in stand_ins([required], value, properties)]
             got = f" (got {', '.join(extra)})" if extra else ""
             text = f"required field `{required}` missing{got}"
-            yield Problem(_at(path, required), f"{path}: {text}" if path else text)
+            yield Problem(field_at(path, required), f"{path}: {text}" if path else text)
     others = schema.get("additionalProperties")
     for key, item in value.items():
         if key in properties:
-            yield from _problems(properties[key], item, _at(path, key), key)
+            yield from _problems(properties[key], item, field_at(path, key), key)
         elif isinstance(others, Mapping):
-            yield from _problems(others, item, _at(path, key), key)
+            yield from _problems(others, item, field_at(path, key), key)
 
 
 def _array_problems(
@@ -342,4 +347,4 @@ def _array_problems(
         yield bad(f"has {len(value)} items; at most {schema['maxItems']} are allowed")
     elif "items" in schema:
         for i, item in enumerate(value):
-            yield from _problems(schema["items"], item, _at(path, i), name)
+            yield from _problems(schema["items"], item, field_at(path, i), name)

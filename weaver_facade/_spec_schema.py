@@ -7,8 +7,8 @@ whole document. ``pattern`` must match the whole string (``re.fullmatch``): JSON
 are annotations unless a validator is asked to check them.
 
 Needs jsonschema and PyYAML (the ``emulator`` extra, which ``contract`` includes); the facade
-never imports this module. Its dependency-free ``_schema.explain`` must name the same field as
-this validator, which ``tests/unit/test_schema_agreement.py`` checks.
+never imports this module, whose field paths and type words are those of the facade's own,
+dependency-free ``_schema``.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ._schema import ARTICLES, BOUNDS, field_at
+
 SCHEMA_REF = "#/components/schemas/"
 PATTERN_WORDS = "x-weaver-pattern-words"
 _URI = "urn:weaver:openapi"
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # -- the spec file --------------------------------------------------------------------------
 
@@ -252,31 +253,11 @@ def field_parts(error: jsonschema.exceptions.ValidationError) -> list[str | int]
 
 def field_path(root: str, parts: Iterable[str | int]) -> str:
     """``body.items[0]["optim:step"]``: a path for people, from ``root`` (which may be empty)."""
-    out = root
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENT.fullmatch(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out
+    return functools.reduce(field_at, parts, root)
 
 
-_ARTICLES = {
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "boolean": "a boolean",
-    "object": "an object",
-    "array": "an array",
-    "null": "null",
-}
 _TEMPLATES = {
-    "minimum": "must be >= {}",
-    "maximum": "must be <= {}",
-    "exclusiveMinimum": "must be > {}",
-    "exclusiveMaximum": "must be < {}",
+    **{keyword: f"must be {words} {{}}" for keyword, _, words in BOUNDS},
     "minLength": "must be at least {} characters long",
     "maxLength": "must be at most {} characters long",
     "minItems": "must have at least {} items",
@@ -313,7 +294,7 @@ def describe(error: jsonschema.exceptions.ValidationError) -> tuple[list[str | i
         return path, "must be an integer" + (f" >= {minimum}" if minimum is not None else "")
     if kind == "type":
         types = [value] if isinstance(value, str) else list(value)
-        return path, "must be " + " or ".join(_ARTICLES.get(t, t) for t in types)
+        return path, "must be " + " or ".join(ARTICLES.get(t, t) for t in types)
     if kind == "enum" and isinstance(value, list):
         return path, "must be one of " + ", ".join(json.dumps(v) for v in value)
     if kind == "const":
