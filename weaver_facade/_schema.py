@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from ._extensions import MARKER, WITHOUT
 from ._result_shape import stand_ins
 
 _TYPES: Mapping[str, tuple[str, Any]] = {
@@ -76,26 +77,19 @@ def explain(schema: str, value: object) -> Problem | None:
     return None if found is None else next(_problems(found, value, "", schema), None)
 
 
-_PROMISED = "x-weaver-promised"
-_EXTENSION = "x-weaver-extension"
-
-
 def unpromised(schema: str) -> frozenset[str]:
     """The fields of ``schema`` the real service does not promise: those outside its
     ``x-weaver-promised`` list (when it has one), and those of an extension (marked on
     the field or on the schema it names)."""
     found = _schemas().get(schema, {})
-    promised = found.get(_PROMISED)
+    promised = found.get("x-weaver-promised")
     return frozenset(
         key
         for key, field in found.get("properties", {}).items()
         if (promised is not None and key not in promised)
-        or _EXTENSION in field
-        or _EXTENSION in _resolve(field)[0]
+        or MARKER in field
+        or MARKER in _resolve(field)[0]
     )
-
-
-_WITHOUT = "x-weaver-without-extension"
 
 
 def own_meaning(schema: str, field: str, value: object) -> bool:
@@ -103,7 +97,7 @@ def own_meaning(schema: str, field: str, value: object) -> bool:
     server without the extension send with a meaning of its own (the field's
     ``x-weaver-without-extension``: the wire sheet's rules on it)."""
     prop = _schemas().get(schema, {}).get("properties", {}).get(field, {})
-    rule = prop.get(_WITHOUT)
+    rule = prop.get(WITHOUT)
     if not isinstance(rule, Mapping):
         return False
     return next(_problems(rule, value, "", field), None) is None
