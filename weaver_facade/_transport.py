@@ -247,6 +247,8 @@ class _Attempts:
         # Behind ``Reach``: whether an earlier attempt may have acted (not a 408, 429 or
         # 503, which ``_maybe_acted`` counts all the same, for a 409's recovery).
         self._reached = False
+        found = request.extensions.get(rules.REACH)
+        self._reach = found if isinstance(found, rules.Reach) else rules.Reach()  # unread
 
     def __enter__(self) -> Self:
         self._key = _SENDING_KEY.set(self._request.headers.get(API_KEY_HEADER))
@@ -276,20 +278,10 @@ class _Attempts:
             )
         self._sending = time.monotonic()
         self._traced = self._sent = False
-        self._reach(True)
+        self._reach.maybe = True
         if self._deadline is None:
             return rules.attempt_bound(self._base_timeouts)
         return rules.attempt_time(self._deadline - self._clock())
-
-    def _reach(self, maybe: bool) -> None:
-        reach = self._request.extensions.get(rules.REACH)
-        if isinstance(reach, rules.Reach):
-            reach.maybe = maybe
-
-    def _lost(self, replies: int) -> None:
-        reach = self._request.extensions.get(rules.REACH)
-        if isinstance(reach, rules.Reach):
-            reach.replies_lost = replies
 
     def _trace(self, event: str, info: Mapping[str, object]) -> None:
         """httpcore's hook: an attempt still connecting has sent nothing, so a Ctrl-C or a
@@ -300,12 +292,12 @@ class _Attempts:
         attempt one that may have reached the server.)"""
         self._traced = True
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
-            self._reach(self._sent or self._reached)
+            self._reach.maybe = self._sent or self._reached
             if self._sync and not (self._sent or self._reached):  # else a reply may tell
                 connecting(True)
         elif event.endswith(".send_request_headers.started") and not _tunnel(info):
             self._sent = True
-            self._reach(True)
+            self._reach.maybe = True
             if self._sync:
                 connecting(False)
 
@@ -339,8 +331,8 @@ class _Attempts:
         """The reply to hand on, with the earlier attempt noted; or its error, raised,
         with ``Reach`` saying whether any attempt may have reached the server."""
         if isinstance(outcome, Exception):
-            self._reach(self._reached or self._reached_by(outcome))
-            self._lost(self._replies_lost + rules.reply_lost(outcome))
+            self._reach.maybe = self._reached or self._reached_by(outcome)
+            self._reach.replies_lost = self._replies_lost + rules.reply_lost(outcome)
             raise outcome
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
@@ -371,8 +363,9 @@ class _Attempts:
                 self._maybe_acted = self._sending
             self._replies_lost += rules.reply_lost(outcome)
             self._reached = self._reached or self._reached_by(outcome)
-            self._reach(self._reached)  # no attempt on its way now
-            self._lost(self._replies_lost)  # for a Ctrl-C, a cancel or a close in the wait
+            self._reach.maybe = self._reached  # no attempt on its way now
+            # For a Ctrl-C, a cancel or a close in the wait.
+            self._reach.replies_lost = self._replies_lost
             self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(
                 "%s %s: %s; retrying in %.1f s (retry %d)",
