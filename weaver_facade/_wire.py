@@ -167,7 +167,7 @@ Maybe = TypeVar("Maybe", bound="MaybeResource[Any]")
 
 
 @attrs.frozen
-class MaybeResource(Generic[M]):
+class MaybeResource(NoBody, Generic[M]):
     """The reply of a call for which the real service promises no body: any 2xx is done.
 
     ``resource`` is the body when it is a valid ``RESOURCE`` (named by subclasses), else
@@ -178,11 +178,6 @@ class MaybeResource(Generic[M]):
     RESOURCE: ClassVar[str]  # the spec's schema, a generated model's name
 
     resource: M | None = None
-
-    @classmethod
-    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        # Never called (``maybe_resource`` reads the reply); a ``Call``'s model needs one.
-        return cls()
 
     def read(self, convert: Callable[[str, M], T], operation: str) -> T | None:
         """The resource as ``convert`` reads it, else ``None``: one the generated parser took
