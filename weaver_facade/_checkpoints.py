@@ -18,7 +18,6 @@ from ._errors import (
     InvalidCheckpointName,
     InvalidCheckpointPath,
     InvalidCheckpointRef,
-    ResponseValidationError,
 )
 from ._lazy import wire
 from ._operations import AsyncOperationHandle, _HandleState
@@ -28,6 +27,7 @@ from ._wire import (
     WireValues,
     as_utc,
     expect,
+    field_error,
     optional,
     parse_model,
     reply_error,
@@ -338,9 +338,7 @@ def path_from_wire(operation: str, schema: str, value: object) -> CheckpointPath
     try:
         return CheckpointPath._parse(text)
     except ValueError as exc:
-        raise ResponseValidationError(
-            f"{operation}: {schema}: field `path`: {exc}", operation=operation, field="path"
-        ) from None
+        raise field_error(operation, schema, "path", f"field `path`: {exc}") from None
 
 
 CHECKPOINT_VALUES = (
@@ -382,11 +380,8 @@ def checkpoint_from_wire(operation: str, gen: wire.Checkpoint, *, where: str = "
     # The path names the checkpoint and its model: the fields must say the same.
     for field, value, named in (("name", name, path.name), ("model_id", model_id, path.model_id)):
         if value != named and value is not None:
-            raise ResponseValidationError(
-                f"{operation}: {schema}: field `{field}` is {value!r} but `path` names {named!r}",
-                operation=operation,
-                field=field,
-            )
+            said = f"field `{field}` is {value!r} but `path` names {named!r}"
+            raise field_error(operation, schema, field, said)
     return Checkpoint(
         id=gen.id,
         name=name,

@@ -24,7 +24,7 @@ from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import wire
 from ._schema import BOUNDS
-from ._wire import WireFields, expect, optional, parse_model, result_of
+from ._wire import WireFields, expect, field_error, optional, parse_model, result_of
 
 IGNORE_INDEX = -100
 # The wire bounds only the least; the most tokens per sequence is the server's to decide
@@ -371,18 +371,11 @@ def forward_backward_result(
     gen = parse_model(operation, wire.ForwardBackwardResult, result_of(operation, schema, data))
     outputs = expect(operation, schema, "loss_fn_outputs", gen.loss_fn_outputs, list)
     if n_data is not None and len(outputs) != n_data:
-        raise ResponseValidationError(
-            f"{operation}: {schema}: {len(outputs)} loss_fn_outputs for {n_data} data",
-            operation=operation,
-            field="loss_fn_outputs",
-        )
+        said = f"{len(outputs)} loss_fn_outputs for {n_data} data"
+        raise field_error(operation, schema, "loss_fn_outputs", said)
     metrics = _metrics(operation, schema, gen.metrics)
     if "loss:sum" not in metrics:
-        raise ResponseValidationError(
-            f"{operation}: {schema}: metrics has no `loss:sum`",
-            operation=operation,
-            field="metrics",
-        )
+        raise field_error(operation, schema, "metrics", "metrics has no `loss:sum`")
     logprobs, datum_ids = [], []
     for i, out in enumerate(outputs):
         field = f"loss_fn_outputs[{i}].logprobs.data"
@@ -443,9 +436,5 @@ def load_result(
 
 
 def _unknown_request(operation: str, field: str) -> ResponseValidationError:
-    return ResponseValidationError(
-        f"{operation}: LoadResult: field `{field}` missing, and the request is not known "
-        "(re-attached operation)",
-        operation=operation,
-        field=field,
-    )
+    said = f"field `{field}` missing, and the request is not known (re-attached operation)"
+    return field_error(operation, "LoadResult", field, said)

@@ -623,6 +623,13 @@ def reply_error(
     )
 
 
+def field_error(operation: str, schema: str, field: str, text: str) -> ResponseValidationError:
+    """The error for ``field`` of a reply of ``schema``, which ``text`` says breaks the spec."""
+    return ResponseValidationError(
+        f"{operation}: {schema}: {text}", operation=operation, field=field
+    )
+
+
 def expect(
     operation: str,
     schema: str,
@@ -637,11 +644,7 @@ def expect(
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         name = " or ".join(k.__name__ for k in kinds)
         shown = "missing" if isinstance(value, Unset) else f"got {json_type(value)}"
-        raise ResponseValidationError(
-            f"{operation}: {schema}: field `{field}`: expected {name}, {shown}",
-            operation=operation,
-            field=field,
-        )
+        raise field_error(operation, schema, field, f"field `{field}`: expected {name}, {shown}")
     if isinstance(value, datetime.datetime):
         return cast(T, as_utc(value))
     return cast(T, value)
