@@ -168,12 +168,16 @@ def server_says_retryable(
 
 def _polls(response: httpx.Response, request: httpx.Request | None) -> bool:
     """Whether ``response`` answers a GET of an operation: a poll, or a re-attach's look."""
-    if request is None:
-        try:
-            request = response.request
-        except RuntimeError:  # not bound to its request
-            return False
-    return request.method == "GET" and "/operations/" in request.url.path
+    request = request or request_of(response)
+    return request is not None and request.method == "GET" and "/operations/" in request.url.path
+
+
+def request_of(outcome: httpx.Response | httpx.RequestError) -> httpx.Request | None:
+    """The request of a reply or a failure, if it is bound to one."""
+    try:
+        return outcome.request
+    except RuntimeError:  # built without its request
+        return None
 
 
 def storage_status_is_retryable(status: int) -> bool:

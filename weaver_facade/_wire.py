@@ -61,6 +61,7 @@ from ._retry import (
     describe_failure,
     parse_http_date,
     parse_retry_after,
+    request_of,
     response_is_retryable,
     server_says_retryable,
 )
@@ -795,16 +796,9 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
     )
 
 
-def _request_of(outcome: httpx.Response | httpx.RequestError) -> httpx.Request | None:
-    try:
-        return outcome.request
-    except RuntimeError:  # built without its request
-        return None
-
-
 def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
     """The key the request carried, to scrub from what its reply or error says."""
-    request = _request_of(outcome)
+    request = request_of(outcome)
     return None if request is None else request.headers.get(API_KEY_HEADER)
 
 
@@ -885,7 +879,7 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
-    request = _request_of(exc)
+    request = request_of(exc)
     proxy = None if request is None else request.extensions.get(PROXIED)
     if isinstance(proxy, str) and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         # The connection that failed was the proxy's, not the server's.
