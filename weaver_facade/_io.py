@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
-import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -72,8 +71,6 @@ from ._wire import (
     kind_schemas,
     undecodable,
 )
-
-logger = logging.getLogger("weaver_facade")
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
