@@ -454,22 +454,16 @@ def _snippet(response: httpx.Response) -> str:
 
 @attrs.frozen
 class WireFields:
-    """Which fields of a spec schema a facade type carries; declared next to its converter.
+    """Which fields of a spec schema a facade type carries; declared next to its converter,
+    and held to DEVELOPERS.md's coverage ("No spec field is dropped in silence").
 
-    Every field of the generated model must be an attribute of ``facade`` (under its
-    own name, or the one in ``mapped``) or be in ``left_out`` with the reason, so that a
-    field added to the spec is never dropped in silence (``scripts/regenerate --coverage``).
-    ``facade`` is an attrs class, or a class whose keyword arguments are its attributes.
-
-    A field the spec lets be absent (or null) maps to an attribute with a default, the
-    value the facade makes of it; one without a default (or, for a null, whose type does
-    not admit ``None``) is in ``required`` with the reason: how the converter fills it in,
-    or why it refuses a reply without it. Otherwise a field made optional in the spec is
-    listed too, rather than refused in replies the spec allows.
-
-    The other way round, every attribute of ``facade`` comes from a field of a schema
-    declared for it, or is in ``derived`` with its source, so that a field removed from
-    the spec does not leave an attribute that is always empty.
+    Every field of the generated model is an attribute of ``facade`` (an attrs class, or a
+    class whose keyword arguments are its attributes), under its own name or the one in
+    ``mapped``, or is in ``left_out`` with the reason. A field the spec lets be absent (or
+    null) maps to an attribute with a default, the value the facade makes of it; one
+    without (or, for a null, whose type does not admit ``None``) is in ``required``, with
+    how the converter fills it in or why it refuses a reply without it. Every attribute
+    comes from a field of a schema declared for it, or is in ``derived`` with its source.
     """
 
     schema: spec.SchemaName
