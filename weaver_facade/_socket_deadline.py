@@ -1,14 +1,11 @@
-"""A call's deadline at the socket, for the transports the facade makes itself.
+"""A call's deadline at the socket, for the sync transports the facade makes itself (why, and
+how the rest are bounded: DEVELOPERS.md, "Deadlines travel with the request").
 
-httpx's timeouts are per phase and per wait for bytes: a server that sends its
-headers a byte a second never trips a read timeout, and a connect that stalls
-before a read that stalls gets a whole read timeout after it. So each connect,
-TLS handshake, read and write of a sync transport the facade makes is capped by
-the end of the attempt being sent in its thread (``ends``, set by the retry
-transport), through a wrapper of httpcore's network backend; the contract kit's
-sending transports keep it too, and its clean-up sets one for each of its requests. An
-async attempt is bounded by ``asyncio.timeout`` instead, which works on any transport; a
-user's own sync ``http_client`` keeps httpx's per-phase timeouts.
+Each connect, TLS handshake, read and write is capped by the end of the attempt being sent in
+its thread (``ends``, set by the retry transport), through a wrapper of httpcore's network
+backend: httpx's timeouts would give a read that stalls after a connect that stalled a whole
+read timeout of its own. The contract kit's sending transports keep it too, and its clean-up
+sets one for each of its requests.
 
 The same wrapper shuts a socket down when its connection is closed, so that the client's close
 wakes a thread blocked reading it (a held long-poll), as ``aclose()`` does a task.
