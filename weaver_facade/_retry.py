@@ -3,22 +3,13 @@
 The retry transport (HTTP requests), the poller (operation waits), a download's
 ``Transfer`` (storage GETs) and the error mapping (``APIError.retryable`` of a reply
 without an Error body) all decide with these functions, so they cannot disagree.
+What is retried is the README's "What is retried" (an Error body's ``retryable`` first,
+then the status, or the transport's failure); beside it:
 
-* **The server's word.** An Error body's ``retryable`` decides first: false
-  is never retried (but a poll's 5xx, a few times in a row: ``poll_is_repeatable``);
-  true is retried when the status says the server did not act or the request is
-  safe to repeat (a 500 to a GET). A 413 never is: the same body is refused again,
-  whatever the reply says.
-* **Statuses**, for a reply without that word (a proxy's page): 408, 429 and
-  503 say the server did not act: retryable for every request. 502 and 504
-  come from a proxy that may have passed the request on: retryable only for
-  requests that are safe to repeat. A storage GET (a download) is also
+* A 413 is never retried: the same body is refused again, whatever the reply says.
+* A 502 or 504 without an Error body comes from a proxy that may have passed the request
+  on: it is retried only for a request safe to repeat. A storage GET (a download) is also
   retried after any other 5xx.
-* **Transport errors.** A failure to connect happened before the server could
-  see the request: retryable for every request. Other failures (read
-  timeouts, dropped connections) only for requests safe to repeat. A server
-  certificate that TLS refuses, or a server that answers TLS in plain HTTP, is never
-  retried: no retry changes either.
 * **Waits** are full-jitter exponential backoff (``full_jitter``); a longer
   ``Retry-After`` replaces the wait, a shorter one does not cut it short (``wait_before_retry``).
 * **Deadlines.** A wait that would end past the deadline is not started: a
