@@ -178,8 +178,8 @@ def with_upper_date_times(schema: str, value: object) -> Any:
 
 def _upper(schema: Mapping[str, Any], value: Any) -> Any:
     if "$ref" in schema:
-        name = str(schema["$ref"]).rsplit("/", 1)[-1]
-        return _upper(_schemas()[name], value) if name in _dated() else value
+        found, name = _resolve(schema)
+        return _upper(found, value) if name in _dated() else value
     if isinstance(value, str) and schema.get("format") == "date-time":
         upper = value.upper()  # unless it is no date-time at all: an error quotes it
         return (
