@@ -696,7 +696,7 @@ def leave_out(operation: str, schema: str, field: str, refused: ResponseValidati
     """Leave out a ``field`` of ``schema`` (``Checkpoint items[0]``, say) whose value a
     converter ``refused`` when the real service does not promise it (``unpromised``),
     said once; else raise ``refused``. The generated parser checks no plain value's type, so
-    this is the converters' counterpart of ``_lenient``. Only a whole field is left out: a
+    this is the converters' counterpart of ``_leniently``. Only a whole field is left out: a
     part of one (``lora_config.seed``) raises, for the caller to leave out the whole, since
     the spec's default in a part's place would say what the server did not."""
     base = schema.split(" ", 1)[0]
