@@ -45,11 +45,14 @@ from ._errors import (
 from ._lazy import asyncio, wire
 from ._operations import (
     AsyncOperationHandle,
+    Fetch,
     OperationHandle,
     OperationSnapshot,
     PollPolicy,
     ProgressCallback,
     ResultParser,
+    SleepT,
+    SnapshotT,
     snapshot_from_wire,
     started_snapshot,
 )
@@ -75,13 +78,8 @@ from ._wire import (
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 R = TypeVar("R")
-SleepT = TypeVar("SleepT")
 E = TypeVar("E", bound=BaseException)
 H = TypeVar("H")
-#: What a shell's ``snapshot`` gives: an ``OperationSnapshot`` (sync), or an awaitable one.
-SnapshotT = TypeVar("SnapshotT")
-#: A handle's ``fetch`` (``_operations.Fetch``), of either shell.
-_Fetch: TypeAlias = Callable[[float | None, float | None, str | None], SnapshotT]
 
 
 @attrs.frozen
@@ -438,7 +436,7 @@ class _Base(Generic[SleepT, SnapshotT]):
         """The shell's ``handle``, a ``cls``: its fetches and its settle call the shell's own
         ``snapshot`` and ``run``, sync or async."""
 
-        def seen_again(again: Look) -> _Fetch[SnapshotT]:
+        def seen_again(again: Look) -> Fetch[SnapshotT]:
             return lambda _wait, budget, _seen: self._within(budget).run(again())
 
         def poll_again(wait: float | None, budget: float | None, seen: str | None) -> SnapshotT:
@@ -446,7 +444,7 @@ class _Base(Generic[SleepT, SnapshotT]):
 
         def settled(  # ``_operations.Settle``
             done: OperationSnapshot,
-        ) -> tuple[OperationSnapshot, ResultParser[T], _Fetch[SnapshotT]] | None:
+        ) -> tuple[OperationSnapshot, ResultParser[T], Fetch[SnapshotT]] | None:
             then = None if settle is None else settle.watch(done, self.poll)
             return None if then is None else (then[0], then[1], seen_again(then[2]))
 

@@ -624,13 +624,12 @@ ProgressCallback: TypeAlias = Callable[[OperationProgress], None]
 #: conversion progress, and whether polls succeed.
 _Reported: TypeAlias = tuple[OperationStatus, PendingInfo | None, ConversionProgress | None, bool]
 ResultParser: TypeAlias = Callable[[OperationSnapshot], T]
+#: What a handle's fetch gives: an ``OperationSnapshot`` (sync), or an awaitable one.
+SnapshotT = TypeVar("SnapshotT")
 #: ``fetch(wait, budget, seen_revision)``: get a fresh snapshot, long-polling
 #: up to ``wait`` seconds (``None``: at once) or until its revision differs from
 #: ``seen_revision``, the whole request within ``budget`` seconds.
-Fetch: TypeAlias = Callable[[float | None, float | None, str | None], OperationSnapshot]
-AsyncFetch: TypeAlias = Callable[
-    [float | None, float | None, str | None], Awaitable[OperationSnapshot]
-]
+Fetch: TypeAlias = Callable[[float | None, float | None, str | None], SnapshotT]
 
 
 @attrs.define
@@ -641,20 +640,19 @@ class _Watch:
     reported: _Reported
 
 
-FetchT = TypeVar("FetchT")
 SleepT = TypeVar("SleepT")
 #: ``settle(snapshot)`` of a done operation: the snapshot, parser and fetch of what its
 #: wait goes on with, or ``None`` when its result is final (``_HandleState._follow``).
 Settle: TypeAlias = Callable[
-    [OperationSnapshot], tuple[OperationSnapshot, ResultParser[T], FetchT] | None
+    [OperationSnapshot], tuple[OperationSnapshot, ResultParser[T], Fetch[SnapshotT]] | None
 ]
 
 
-class _HandleState(Generic[T_co, FetchT, SleepT]):
+class _HandleState(Generic[T_co, SnapshotT, SleepT]):
     """What both handles share: the last snapshot, the changes seen, the outcome.
 
     Each step of a wait is decided here (``_next_step``, ``_failed``,
-    ``_polled``); the two handles only fetch (``FetchT``) and sleep (``SleepT``, by
+    ``_polled``); the two handles only fetch (``Fetch``) and sleep (``SleepT``, by
     default their ``_default_sleep``).
     """
 
@@ -664,7 +662,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         self,
         snapshot: OperationSnapshot,
         *,
-        fetch: FetchT,
+        fetch: Fetch[SnapshotT],
         parse_result: ResultParser[T_co],
         policy: PollPolicy | None = None,
         sleep: SleepT | None = None,
@@ -672,11 +670,11 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         closing: Callable[[], bool] | None = None,
         result_in_response: bool = True,
         long_poll: bool = True,
-        settle: Settle[T_co, FetchT] | None = None,
+        settle: Settle[T_co, SnapshotT] | None = None,
         reattach_as: str | None = None,
     ) -> None:
         self._snapshot = snapshot
-        self._fetch: FetchT = fetch
+        self._fetch: Fetch[SnapshotT] = fetch
         # Whether ``fetch`` long-polls (see ``Poller.next_step``).
         self._long_poll = long_poll
         self._settle = settle
@@ -993,7 +991,7 @@ class _HandleState(Generic[T_co, FetchT, SleepT]):
         return f"<{type(self).__name__} {self.id} {self.status.value}>"
 
 
-class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
+class OperationHandle(_HandleState[T_co, OperationSnapshot, Callable[[float], None]]):
     """A running operation and, when it ends, its result (google api-core style).
 
     Made by the facade. ``result()`` waits for the end, ``watch()`` reports
@@ -1058,7 +1056,9 @@ class OperationHandle(_HandleState[T_co, Fetch, Callable[[float], None]]):
         return self._outcome()
 
 
-class AsyncOperationHandle(_HandleState[T_co, AsyncFetch, Callable[[float], Awaitable[None]]]):
+class AsyncOperationHandle(
+    _HandleState[T_co, Awaitable[OperationSnapshot], Callable[[float], Awaitable[None]]]
+):
     """The async twin of ``OperationHandle``; ``await handle`` is ``await handle.result()``."""
 
     _default_sleep = staticmethod(asyncio_sleep)
