@@ -27,7 +27,6 @@ from ._errors import (
     APIConnectionError,
     APIError,
     NotFoundError,
-    ResponseValidationError,
     UnsupportedByServerError,
 )
 from ._extensions import CHECKPOINT_BY_ID
@@ -36,7 +35,7 @@ from ._models import CHECKPOINT_PAGE_SIZE
 from ._operations import PollPolicy
 from ._plural import counted
 from ._retry import may_have_acted
-from ._wire import Call, Pause, Plan, newest, optional
+from ._wire import Call, Pause, Plan, field_error, newest, optional
 
 
 class CheckpointPager:
@@ -65,11 +64,8 @@ class CheckpointPager:
             self.done = True
         elif cursor in self._seen:
             # A server whose cursors go round (A, B, A) would make us list for ever.
-            raise ResponseValidationError(
-                f"{op}: CheckpointList: field `next_cursor` repeats a cursor already sent",
-                operation=op,
-                field="next_cursor",
-            )
+            said = "field `next_cursor` repeats a cursor already sent"
+            raise field_error(op, "CheckpointList", "next_cursor", said)
         else:
             self._seen.add(cursor)
             self.cursor = cursor

@@ -37,6 +37,7 @@ from ._wire import (
     WireModel,
     WireValues,
     expect,
+    field_error,
     leave_out,
     nested,
     optional,
@@ -221,12 +222,8 @@ def model_info_from_wire(operation: str, gen: wire.Model, where: str = "") -> Mo
     next_seq_id = field("next_seq_id", gen.next_seq_id, int)
     if next_seq_id is not None and next_seq_id < limits.MODEL_NEXT_SEQ_ID_MINIMUM:
         # The step counter every attached client starts from: not the caller's argument.
-        below = ResponseValidationError(
-            f"{operation}: {schema}: field `next_seq_id`: {next_seq_id} is not >= "
-            f"{limits.MODEL_NEXT_SEQ_ID_MINIMUM}",
-            operation=operation,
-            field="next_seq_id",
-        )
+        said = f"field `next_seq_id`: {next_seq_id} is not >= {limits.MODEL_NEXT_SEQ_ID_MINIMUM}"
+        below = field_error(operation, schema, "next_seq_id", said)
         leave_out(operation, schema, "next_seq_id", below)
         next_seq_id = None
     return ModelInfo(
@@ -301,11 +298,8 @@ class OffsetPager(Generic[P, T]):
             self._convert(item, f"items[{self.offset + i}]") for i, item in enumerate(page.items)
         ]
         if len(found) > self.page_size:
-            raise ResponseValidationError(
-                f"{operation}: {self._schema}: {len(found)} items for limit {self.page_size}",
-                operation=operation,
-                field="items",
-            )
+            said = f"{len(found)} items for limit {self.page_size}"
+            raise field_error(operation, self._schema, "items", said)
         self.offset += len(found)
         self.done = not found or self.offset >= total
         return found

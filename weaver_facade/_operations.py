@@ -32,7 +32,6 @@ from ._errors import (
     ClientClosedError,
     OperationFailedError,
     OperationTimeoutError,
-    ResponseValidationError,
     add_goes_on_note,
     pick_up_again,
     says_how_to_resume,
@@ -41,7 +40,7 @@ from ._errors import (
 from ._lazy import asyncio, asyncio_sleep, wire
 from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
-from ._wire import WireFields, WireValues, expect, nested, optional
+from ._wire import WireFields, WireValues, expect, field_error, nested, optional
 
 T = TypeVar("T")
 # A handle only gives its result out: a handle of a ``Checkpoint`` is one of an ``object``.
@@ -763,12 +762,8 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
 
     def _observe(self, snapshot: OperationSnapshot) -> None:
         if snapshot.id != self._snapshot.id:
-            raise ResponseValidationError(
-                f"get_operation: Operation: field `id` is {snapshot.id!r}, "
-                f"expected {self._snapshot.id!r}",
-                operation="get_operation",
-                field="id",
-            )
+            said = f"field `id` is {snapshot.id!r}, expected {self._snapshot.id!r}"
+            raise field_error("get_operation", "Operation", "id", said)
         self._snapshot = _with_known(snapshot, self.kind, self.model_id)
         self._follow()
         self._report()
