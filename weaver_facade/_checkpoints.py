@@ -305,19 +305,7 @@ def coerce_checkpoint_ref(ref: object) -> Checkpoint | CheckpointPath | uuid.UUI
     )
 
 
-def model_checkpoint_ref(
-    ref: object, model_id: str | None
-) -> Checkpoint | CheckpointPath | uuid.UUID:
-    """``coerce_checkpoint_ref`` for a call of model ``model_id`` (``_in_model``)."""
-    return _in_model(coerce_checkpoint_ref, ref, model_id)
-
-
-def model_checkpoint_path(checkpoint: object, model_id: str) -> CheckpointPath:
-    """``coerce_checkpoint_path`` for a load into model ``model_id`` (``_in_model``)."""
-    return _in_model(coerce_checkpoint_path, checkpoint, model_id)
-
-
-def _in_model(coerce: Callable[[object], _Target], ref: object, model_id: str | None) -> _Target:
+def in_model(coerce: Callable[[object], _Target], ref: object, model_id: str | None) -> _Target:
     """``coerce(ref)``, whose refusal of a bare checkpoint name shows the path of that name in
     model ``model_id``; the name stays refused (a load takes a checkpoint of any model)."""
     try:

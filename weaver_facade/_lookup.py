@@ -21,7 +21,8 @@ from ._checkpoints import (
     CheckpointPath,
     CheckpointStatus,
     checkpoint_from_wire,
-    model_checkpoint_ref,
+    coerce_checkpoint_ref,
+    in_model,
 )
 from ._errors import (
     APIConnectionError,
@@ -229,7 +230,7 @@ def by_id(
 def by_ref(ref: object, model_id: str | None, server: PollPolicy | None = None) -> Plan[Checkpoint]:
     """A ``Checkpoint`` (fetched again), id or path; ``model_id``: the list an id falls
     back to; ``server``: as for ``by_id``."""
-    target = model_checkpoint_ref(ref, model_id)
+    target = in_model(coerce_checkpoint_ref, ref, model_id)
     if isinstance(target, CheckpointPath):
         return (yield from find_by_path(target))
     if isinstance(target, Checkpoint):
@@ -255,7 +256,7 @@ def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
 
     An id is looked up first, as a path is: a reply without the checkpoint (a 204) leaves
     only the one looked up to return, and once deleted it can no longer be looked up."""
-    target = model_checkpoint_ref(ref, model_id)
+    target = in_model(coerce_checkpoint_ref, ref, model_id)
     if not isinstance(target, Checkpoint):
         target = yield from by_ref(target, model_id)
     checkpoint_id, model_id = target.id, target.model_id

@@ -38,8 +38,9 @@ from ._checkpoints import (
     CheckpointType,
     checkpoint_from_wire,
     checkpoint_result,
-    model_checkpoint_path,
-    model_checkpoint_ref,
+    coerce_checkpoint_path,
+    coerce_checkpoint_ref,
+    in_model,
     validate_checkpoint_name,
 )
 from ._errors import (
@@ -367,7 +368,7 @@ def load_submission(
 ) -> Submission[LoadResult]:
     """Load ``checkpoint`` into ``model_id``; an optimizer load of a ``Checkpoint`` known to
     hold no optimizer state is refused before any request."""
-    path = model_checkpoint_path(checkpoint, model_id)
+    path = in_model(coerce_checkpoint_path, checkpoint, model_id)
     if include_optimizer and isinstance(checkpoint, Checkpoint):
         check_optimizer_state(checkpoint)
     call = calls.load_checkpoint(model_id, path=path, include_optimizer=include_optimizer)
@@ -678,8 +679,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
             _EXPORT_TTL if ttl is SERVER_DEFAULT else _check_ttl(ttl, _FOLLOW, _ARTIFACT_TTL)
         )
         model_id: str | None = self.model_id
-        target = None if checkpoint is None else model_checkpoint_ref(checkpoint, model_id)
-        if target is not None:
+        target = None
+        if checkpoint is not None:
+            target = in_model(coerce_checkpoint_ref, checkpoint, model_id)
             # The export is of the checkpoint's model, which a path (or a Checkpoint) names;
             # an id alone may be of any model's checkpoint.
             model_id = None if isinstance(target, uuid.UUID) else target.model_id
@@ -761,7 +763,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
         ttl = _check_ttl(ttl_seconds)
-        target = model_checkpoint_ref(ref, self.model_id)
+        target = in_model(coerce_checkpoint_ref, ref, self.model_id)
         if isinstance(target, uuid.UUID):
             target = yield from lookup.by_id(target, self.model_id)
         path = target.path if isinstance(target, Checkpoint) else target
