@@ -828,17 +828,14 @@ class ServiceClient(_ServiceBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        before = self._created.pending()
-        if isinstance(exc, KeyboardInterrupt):
-            self._created.closing_after("interrupted", self._close_within())
-        try:
-            self.close()
-        except KeyboardInterrupt as again:
-            if isinstance(exc, KeyboardInterrupt):
-                carry_notes(exc, again)
-            raise
-        if exc is not None:
-            self._created.note_terminated(exc, before)
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else None
+        with self._created.closing_block(exc, why, self._close_within()):
+            try:
+                self.close()
+            except KeyboardInterrupt as again:
+                if isinstance(exc, KeyboardInterrupt):
+                    carry_notes(exc, again)
+                raise
 
     def close(self) -> None:
         """Stop the heartbeat, terminate the models this client created (unless kept; errors
@@ -1246,13 +1243,11 @@ class AsyncServiceClient(_ServiceBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        before = self._created.pending()
-        if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
-            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
-            self._created.closing_after(why, self._close_within())
-        await self.aclose()
-        if exc is not None:
-            self._created.note_terminated(exc, before)
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else None
+        if isinstance(exc, asyncio.CancelledError):
+            why = "cancelled"
+        with self._created.closing_block(exc, why, self._close_within()):
+            await self.aclose()
 
     async def aclose(self) -> None:
         """See ``ServiceClient.close``.

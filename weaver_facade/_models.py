@@ -369,7 +369,7 @@ class CreatedModels:
         # Set when a close has gone through every model it knew of.
         self.sealed = False
         # Those a close terminated (the server said so), and those whose caller never got
-        # them (``unclaimed``), which no ``keep`` keeps: for ``note_terminated``.
+        # them (``unclaimed``), which no ``keep`` keeps: for ``closing_block``.
         self._terminated: set[str] = set()
         self._unclaimed: set[str] = set()
         # Held by each look at or change of ``_ids`` and ``sealed``: a create in another
@@ -437,14 +437,30 @@ class CreatedModels:
         with self._lock:
             return tuple(self._ids)
 
-    def note_terminated(self, exc: BaseException, before: tuple[str, ...]) -> None:
-        """Add a note to ``exc``, which left a ``with`` block, naming the models of
-        ``before`` that the close then terminated, when ``exc`` says that something goes
-        on on the server (``goes_on``: an operation that keeps running, a request it may
-        act on), which the close ended; not to any other error, where it would be noise.
-        Not one whose terminate failed (it may run on). One its caller never got gets no
-        advice to keep it: ``keep`` would not have kept it."""
-        if not goes_on(exc):
+    @contextlib.contextmanager
+    def closing_block(
+        self, exc: BaseException | None, why: str | None, within: float
+    ) -> Iterator[None]:
+        """Around the close of a ``with`` block that ``exc`` left (``None``: none). Left
+        ``why`` (a Ctrl-C, a cancel), it first says which models the close terminates: it
+        may wait up to ``within`` for the server, with nothing else said, and a user who
+        presses Ctrl-C again meanwhile leaves them running. Then ``exc`` gets a note naming
+        those the close terminated, when it says that something goes on on the server
+        (``goes_on``: an operation that keeps running, a request it may act on), which the
+        close ended; not any other error, where it would be noise. Not one whose terminate
+        failed (it may run on). One its caller never got gets no advice to keep it:
+        ``keep`` would not have kept it."""
+        before = self.pending()
+        if why is not None and before:
+            logger.warning(
+                "%s: terminating the models this client created (%s) first, within %g s; "
+                "press Ctrl-C again to leave them running",
+                why,
+                ", ".join(before),
+                within,
+            )
+        yield
+        if exc is None or not goes_on(exc):
             return
         done = [model_id for model_id in before if model_id in self._terminated]
         if not done:
@@ -463,19 +479,6 @@ class CreatedModels:
             f"then the client's close, leaving its `with` block, terminated {_models(done)}, "
             f"whose operations still running end ({advice})"
         )
-
-    def closing_after(self, why: str, within: float) -> None:
-        """Say which models the close of a block that ``why`` left (a Ctrl-C, a cancel)
-        terminates: it may wait up to ``within`` for the server, with nothing else said,
-        and a user who presses Ctrl-C again meanwhile leaves them running."""
-        if left := self.pending():
-            logger.warning(
-                "%s: terminating the models this client created (%s) first, within %g s; "
-                "press Ctrl-C again to leave them running",
-                why,
-                ", ".join(left),
-                within,
-            )
 
     def left_running(self, why: str) -> None:
         """Say which models a close that can send nothing leaves running."""
