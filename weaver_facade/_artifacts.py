@@ -14,9 +14,9 @@ import errno
 import functools
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import attrs
 from weaver_client.types import Unset
@@ -52,6 +52,7 @@ from ._lazy import wire
 from ._operations import OperationSnapshot
 from ._transport import give_cli_words, note_naming_calls
 from ._wire import (
+    Call,
     Plan,
     WireFields,
     WireValues,
@@ -65,6 +66,8 @@ from ._wire import (
 
 if TYPE_CHECKING:
     from ._io import _Base
+
+IO = TypeVar("IO", bound="_Base[Any, Any]")
 
 
 class ArtifactKind(enum.StrEnum):
@@ -310,44 +313,40 @@ def download_arguments(
     )
 
 
-IO = TypeVar("IO", bound="_Base[Any, Any]")
-
-
-class DownloadDeadline:
+class DownloadDeadline(Generic[IO]):
     """A download's one deadline, counted from the call: its API requests (the lookup,
-    the descriptor and each refresh) and its transfers get the time left."""
+    the descriptor and each refresh), sent through ``io``, and its transfers get the
+    time left."""
 
-    def __init__(self, settings: DownloadSettings, clock: Callable[[], float]) -> None:
+    def __init__(self, settings: DownloadSettings, io: IO) -> None:
         self._settings = settings
-        self._clock = clock
-        self._at = None if settings.timeout is None else clock() + settings.timeout
+        self._clock = io.poll.clock  # the transport's
+        self._at = None if settings.timeout is None else self._clock() + settings.timeout
+        # ``io``, or a copy whose calls all end by the deadline (``until``); measured after
+        # ``_left``, that copy's end is never before the deadline, so a request it cuts off
+        # is always the download's timeout (``api_request``).
+        left = self._left()
+        self.io = io if left is None else io.until(left)
 
     def _left(self) -> float | None:
         return None if self._at is None else max(0.0, self._at - self._clock())
-
-    def bound(self, io: IO) -> IO:
-        """``io``, or a copy whose calls all end by the deadline (``until``); measured
-        after ``_left``, that copy's end is never before the deadline, so a request it
-        cuts off is always the download's timeout (``api_request``)."""
-        left = self._left()
-        return io if left is None else io.until(left)
 
     def settings(self) -> DownloadSettings:
         """The download's settings, with the time left as the transfers' timeout."""
         return attrs.evolve(self._settings, timeout=self._left())
 
     @contextlib.contextmanager
-    def api_request(self, what: str) -> Iterator[None]:
-        """An API request of the download (``what`` it asks for): one cut off by the
+    def api_request(self, step: object) -> Iterator[None]:
+        """A step of the download's plans: an API request (a ``Call``) cut off by the
         deadline raises ``DownloadTimeoutError``, the download's timeout, whatever step
-        it was at; a failure with time left stays what it is."""
+        it was at; a failure with time left, or of a pause between looks, stays what it is."""
         try:
             yield
         except APIConnectionError as exc:  # APITimeoutError among them
-            if self._left() != 0.0:
+            if self._left() != 0.0 or not isinstance(step, Call):
                 raise
             raise DownloadTimeoutError(
-                f"the download's deadline passed while asking the API for {what}: {exc}",
+                f"the download's deadline passed while asking the API for {step.operation}: {exc}",
                 name=None,
             ) from exc
 

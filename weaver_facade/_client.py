@@ -122,7 +122,6 @@ from ._version import __version__
 from ._watched import seconds
 from ._wire import (
     API_KEY_HEADER,
-    Call,
     Delivery,
     EarlierAttempt,
     GeneratedClient,
@@ -1148,14 +1147,11 @@ class ServiceClient(_ServiceBase):
                 too); run it again to resume.
         """
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
-        deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
-        io = deadline.bound(self._io)
+        deadline = DownloadDeadline(settings, self._io)
 
         def send(step: object) -> Any:
-            if not isinstance(step, Call):  # a pause between looks
-                return io.perform(step)
-            with deadline.api_request(step.operation):
-                return io.send(step)
+            with deadline.api_request(step):
+                return deadline.io.perform(step)
 
         artifact_id, descriptor = drive(download_plan(target, kind), send)
         state = download_sync(
@@ -1165,7 +1161,7 @@ class ServiceClient(_ServiceBase):
             settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,
-            stop_on=io.wakeup.stopping,
+            stop_on=deadline.io.wakeup.stopping,
         )
         return download_result(state, folder)
 
@@ -1549,14 +1545,11 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.download_weights``."""
         await _on_asyncio()
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
-        deadline = DownloadDeadline(settings, self._io.poll.clock)  # the transport's
-        io = deadline.bound(self._io)
+        deadline = DownloadDeadline(settings, self._io)
 
         async def send(step: object) -> Any:
-            if not isinstance(step, Call):  # a pause between looks
-                return await io.perform(step)
-            with deadline.api_request(step.operation):
-                return await io.send(step)
+            with deadline.api_request(step):
+                return await deadline.io.perform(step)
 
         artifact_id, descriptor = await adrive(download_plan(target, kind), send)
         state = await download_async(
@@ -1566,7 +1559,7 @@ class AsyncServiceClient(_ServiceBase):
             settings=deadline.settings(),
             progress=progress,
             user_agent=USER_AGENT,
-            stop_on=io.wakeup.stopping,
+            stop_on=deadline.io.wakeup.stopping,
         )
         return download_result(state, folder)
 
