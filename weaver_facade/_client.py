@@ -52,6 +52,7 @@ from ._artifacts import (
 from ._checkpoints import CheckpointRef
 from ._download import (
     DownloadProgress,
+    Downloads,
     DownloadSettings,
     download_async,
     download_sync,
@@ -1155,11 +1156,9 @@ class ServiceClient(_ServiceBase):
 
         artifact_id, descriptor = drive(download_plan(target, kind), send)
         state = download_sync(
-            descriptor,
+            Downloads(descriptor, deadline.settings(), progress=progress),
             folder,
             refresh=lambda: drive(download_descriptor(artifact_id), send),
-            settings=deadline.settings(),
-            progress=progress,
             user_agent=USER_AGENT,
             stop_on=deadline.io.wakeup.stopping,
         )
@@ -1553,11 +1552,9 @@ class AsyncServiceClient(_ServiceBase):
 
         artifact_id, descriptor = await adrive(download_plan(target, kind), send)
         state = await download_async(
-            descriptor,
+            Downloads(descriptor, deadline.settings(), progress=progress),
             folder,
             refresh=lambda: adrive(download_descriptor(artifact_id), send),
-            settings=deadline.settings(),
-            progress=progress,
             user_agent=USER_AGENT,
             stop_on=deadline.io.wakeup.stopping,
         )

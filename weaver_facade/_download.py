@@ -1456,28 +1456,23 @@ StopOn = Callable[[Callable[[], None]], contextlib.AbstractContextManager[object
 
 
 def download_sync(
-    descriptor: Descriptor,
+    state: Downloads,
     dest: Path,
     *,
     refresh: Callable[[], Descriptor],
-    settings: DownloadSettings,
-    progress: Callable[[DownloadProgress], None] | None = None,
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    wall_clock: Callable[[], float] = time.time,
     stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
-    """Download every file of ``descriptor`` into ``dest`` with threads.
+    """Download every file of ``state``'s descriptor into ``dest`` with threads.
 
     ``refresh`` fetches the descriptor again (fresh URLs), on this thread: a Ctrl-C
     ends one on its way, as it ends the transfers. The first fatal error
     stops the other transfers and is raised; ``.part`` files stay for a resume.
-    ``progress`` is called from the download's threads, one call at a time.
+    ``state``'s progress is called from the download's threads, one call at a time.
     ``stop_on`` registers the download's ``stop`` while it runs (with the client's
     close); stopped so, it returns with ``complete`` false.
     """
-    state = Downloads(descriptor, settings, progress=progress, clock=clock, wall_clock=wall_clock)
     shell = _Shell(state, dest, refresh=refresh, pause=sleep, user_agent=user_agent)
     with stop_on(shell.stop), contextlib.suppress(Cancelled):
         shell.run()
@@ -1485,23 +1480,18 @@ def download_sync(
 
 
 async def download_async(
-    descriptor: Descriptor,
+    state: Downloads,
     dest: Path,
     *,
     refresh: Callable[[], Coroutine[Any, Any, Descriptor]],
-    settings: DownloadSettings,
-    progress: Callable[[DownloadProgress], None] | None = None,
     user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    wall_clock: Callable[[], float] = time.time,
     stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
     """``download_sync`` for asyncio: the same threads, run from a worker thread,
     with ``refresh`` run on the event loop. Cancelling the awaiting task stops
     every transfer before it ends."""
     loop = running_loop()
-    state = Downloads(descriptor, settings, progress=progress, clock=clock, wall_clock=wall_clock)
 
     def fresh() -> Descriptor:
         return shell.unless_stopped(asyncio.run_coroutine_threadsafe(refresh(), loop))

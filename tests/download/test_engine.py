@@ -115,33 +115,17 @@ def run(request: pytest.FixtureRequest) -> Run:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> Downloads:
-        settings = settings or DownloadSettings()
         naps = sleeps if sleeps is not None else []
-        descriptor = source.descriptor()
-        if request.param == "sync":
-            return download_sync(
-                descriptor,
-                dest,
-                refresh=source.refresh,
-                settings=settings,
-                progress=progress,
-                sleep=naps.append,
-                clock=clock,
-                wall_clock=wall_clock,
-            )
-
-        return asyncio.run(
-            download_async(
-                descriptor,
-                dest,
-                refresh=source.arefresh,
-                settings=settings,
-                progress=progress,
-                sleep=naps.append,
-                clock=clock,
-                wall_clock=wall_clock,
-            )
+        state = Downloads(
+            source.descriptor(),
+            settings or DownloadSettings(),
+            progress=progress,
+            clock=clock,
+            wall_clock=wall_clock,
         )
+        if request.param == "sync":
+            return download_sync(state, dest, refresh=source.refresh, sleep=naps.append)
+        return asyncio.run(download_async(state, dest, refresh=source.arefresh, sleep=naps.append))
 
     return go
 
@@ -201,7 +185,9 @@ def test_each_file_costs_the_download_a_constant_share_of_its_work(
         descriptor = Source(storage).descriptor()
         descriptor = attrs.evolve(descriptor, files=Files(descriptor.files))
         state = download_sync(
-            descriptor, tmp_path / "out", refresh=no_refresh, settings=DownloadSettings()
+            Downloads(descriptor, DownloadSettings()),
+            tmp_path / "out",
+            refresh=no_refresh,
         )
     assert state.complete
     assert_complete(tmp_path / "out", files)
@@ -263,11 +249,9 @@ async def test_an_async_download_leaves_its_event_loop_free(
     source = Source(storage)
     try:
         await download_async(
-            source.descriptor(),
+            Downloads(source.descriptor(), DownloadSettings(), progress=progress),
             tmp_path / "out",
             refresh=source.arefresh,
-            settings=DownloadSettings(),
-            progress=progress,
         )
     finally:
         done.set()
@@ -912,7 +896,9 @@ async def test_a_stopped_download_removes_what_it_made_that_holds_no_byte(
     source = Source(storage)
     task = asyncio.create_task(
         download_async(
-            source.descriptor(), dest, refresh=source.arefresh, settings=DownloadSettings()
+            Downloads(source.descriptor(), DownloadSettings()),
+            dest,
+            refresh=source.arefresh,
         )
     )
     held = {name for name in FILES if FILES[name]}  # empty.txt needs no GET
@@ -1158,10 +1144,12 @@ def test_a_redirect_loop_fails_the_download_at_once(
             pytest.raises(StorageError, match="redirect loop") as failed,
         ):
             download_sync(
-                Descriptor(artifact_id="a-1", kind="hf_adapter", files=(file,)),
+                Downloads(
+                    Descriptor(artifact_id="a-1", kind="hf_adapter", files=(file,)),
+                    DownloadSettings(),
+                ),
                 tmp_path / "out",
                 refresh=no_refresh,
-                settings=DownloadSettings(),
             )
     assert len(asked) == 21
     assert "SIG-9q" not in str(failed.value)
@@ -1229,7 +1217,9 @@ def test_unsafe_names_are_refused_before_anything_is_written(
     dest = tmp_path / "out"
     with pytest.raises(UnsafeArtifactPathError) as info:
         download_sync(
-            Source(storage).descriptor(), dest, refresh=no_refresh, settings=DownloadSettings()
+            Downloads(Source(storage).descriptor(), DownloadSettings()),
+            dest,
+            refresh=no_refresh,
         )
     assert info.value.name == name
     assert not dest.exists()
@@ -1242,10 +1232,9 @@ def test_the_longest_names_a_file_system_holds_download(tmp_path: Path) -> None:
     files = {"d" * 255 + "/" + "x" * 250: b"1", "\u00e9" * 125: b"2"}
     with StorageServer(files).running() as storage:
         download_sync(
-            Source(storage).descriptor(),
+            Downloads(Source(storage).descriptor(), DownloadSettings()),
             tmp_path / "out",
             refresh=no_refresh,
-            settings=DownloadSettings(),
         )
     assert_complete(tmp_path / "out", files)
 
@@ -1263,14 +1252,18 @@ def test_a_path_longer_than_the_system_holds_is_refused_before_anything_is_writt
     with StorageServer({too_long: b"2"}).running() as storage:
         with pytest.raises(UnsafeArtifactPathError, match="bytes") as info:
             download_sync(
-                Source(storage).descriptor(), dest, refresh=no_refresh, settings=DownloadSettings()
+                Downloads(Source(storage).descriptor(), DownloadSettings()),
+                dest,
+                refresh=no_refresh,
             )
         assert info.value.name == too_long
         assert storage.requests == []
     assert not dest.exists()
     with StorageServer({fits: b"1"}).running() as storage:
         download_sync(
-            Source(storage).descriptor(), dest, refresh=no_refresh, settings=DownloadSettings()
+            Downloads(Source(storage).descriptor(), DownloadSettings()),
+            dest,
+            refresh=no_refresh,
         )
     assert_complete(dest, {fits: b"1"})
 
@@ -1290,10 +1283,9 @@ def test_clashing_names_are_refused(tmp_path: Path, extra: dict[str, bytes]) -> 
     with StorageServer(extra).running() as storage:
         with pytest.raises(UnsafeArtifactPathError):
             download_sync(
-                Source(storage).descriptor(),
+                Downloads(Source(storage).descriptor(), DownloadSettings()),
                 tmp_path / "out",
                 refresh=no_refresh,
-                settings=DownloadSettings(),
             )
         assert storage.requests == []
     assert not (tmp_path / "out").exists()
@@ -1476,7 +1468,9 @@ def test_bad_sha256_in_the_descriptor_is_refused(storage: StorageServer, tmp_pat
     source = Source(storage, **{"small.bin": {"sha256": "ABC"}})
     with pytest.raises(ArtifactIntegrityError, match="64 lowercase hex"):
         download_sync(
-            source.descriptor(), tmp_path / "o", refresh=source.refresh, settings=DownloadSettings()
+            Downloads(source.descriptor(), DownloadSettings()),
+            tmp_path / "o",
+            refresh=source.refresh,
         )
 
 
@@ -1793,7 +1787,9 @@ async def stalled_download(source: Source, dest: Path, part: Path) -> asyncio.Ta
     before its file's stall (at most 5 s)."""
     task = asyncio.create_task(
         download_async(
-            source.descriptor(), dest, refresh=source.arefresh, settings=DownloadSettings()
+            Downloads(source.descriptor(), DownloadSettings()),
+            dest,
+            refresh=source.arefresh,
         )
     )
     for _ in range(500):
@@ -1822,7 +1818,9 @@ def test_cancelling_an_async_download_stops_it_and_keeps_the_parts(
     assert part.stat().st_size == 100_000  # kept for a resume
     assert not (tmp_path / "out/sub/dir/weights.bin").exists()
     run_again = download_sync(
-        source.descriptor(), tmp_path / "out", refresh=no_refresh, settings=DownloadSettings()
+        Downloads(source.descriptor(), DownloadSettings()),
+        tmp_path / "out",
+        refresh=no_refresh,
     )
     assert_complete(tmp_path / "out")
     assert run_again.fetched < sum(len(d) for d in FILES.values())
@@ -1845,10 +1843,9 @@ def test_cancelling_an_async_download_waiting_for_a_refresh_stops_at_once(
     async def main() -> float:
         task = asyncio.create_task(
             download_async(
-                source.descriptor(),
+                Downloads(source.descriptor(), DownloadSettings()),
                 tmp_path / "out",
                 refresh=slow_refresh,
-                settings=DownloadSettings(),
             )
         )
         await asyncio.wait_for(asked.wait(), 5)
@@ -1878,7 +1875,7 @@ def test_cancelling_while_a_large_part_is_hashed_stops_at_once(tmp_path: Path) -
 
     async def main() -> float:
         task = asyncio.create_task(
-            download_async(descriptor, out, refresh=refresh, settings=DownloadSettings())
+            download_async(Downloads(descriptor, DownloadSettings()), out, refresh=refresh)
         )
         await asyncio.sleep(whole_hash / 4)  # into the hash
         return await seconds_to_cancel(task)
