@@ -472,7 +472,7 @@ _GOES_ON = "_weaver_goes_on"
 def add_goes_on_note(exc: BaseException, note: str) -> None:
     """Add ``note`` to ``exc``: it says that something goes on on the server (an operation
     whose wait ended, a request the server may act on), which a close that terminates
-    its model ends, as ``goes_on`` tells ``CreatedModels.note_terminated``."""
+    its model ends, as ``goes_on`` tells ``CreatedModels.closing_block``."""
     exc.add_note(note)
     setattr(exc, _GOES_ON, True)
 
