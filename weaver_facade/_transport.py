@@ -33,6 +33,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import math
 import os
 import random
 import re
@@ -167,12 +168,12 @@ class RetryPolicy:
             and not rules.may_have_acted(outcome)
         ):
             return None
-        # A deadline leaves no time for an attempt after a sleep that reaches it; the sleep
-        # budget may be slept whole ("never more than max_retry_wait in all").
+        # A deadline leaves no time for an attempt after a sleep that reaches it (none, after
+        # a sleep without end); the sleep budget may be slept whole ("never more than
+        # max_retry_wait in all").
+        deadline = math.inf if remaining is None else remaining
         delay = rules.wait_before_retry(self.backoff(attempt), retry_after)
-        if delay > s.max_retry_wait - slept or (remaining is not None and delay >= remaining):
-            return None
-        return delay
+        return None if delay >= deadline or delay > s.max_retry_wait - slept else delay
 
 
 _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})

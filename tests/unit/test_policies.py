@@ -539,6 +539,16 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
     assert RETRY.retry_delay(get, reply(429, "soon"), 0) == 0.5  # unparsable: backoff
 
 
+@pytest.mark.parametrize("retry_after", ["inf", "1e999"])
+def test_a_retry_after_without_end_is_not_waited_for_even_without_caps(retry_after: str) -> None:
+    # No cap on Retry-After or on the sleeps, and no deadline: a sleep without end
+    # would leave no attempt to follow it, so the error stands at once.
+    uncapped = RetryPolicy(RetrySettings(max_retry_after=math.inf, max_retry_wait=math.inf))
+    get = request("GET")
+    assert uncapped.retry_delay(get, reply(503, retry_after), 0) is None
+    assert uncapped.retry_delay(get, reply(503, "1e6"), 0) == 1e6  # a long one still is
+
+
 @pytest.mark.parametrize("retry_after", ["0", "-5", "0.001", "Thu, 01 Jan 1970 00:00:00 GMT"])
 def test_a_retry_after_shorter_than_the_backoff_does_not_cut_it_short(retry_after: str) -> None:
     # ``Retry-After: 0`` (or a negative number or a past date, which parse as 0) made
