@@ -173,7 +173,8 @@ class MaybeResource(NoBody, Generic[M]):
 
     ``resource`` is the body when it is a valid ``RESOURCE`` (named by subclasses), else
     ``None``: whatever else a server sends, the work is done and the caller reads the
-    resource back if it needs it.
+    resource back if it needs it. A ``NoBody`` only for the ``from_dict`` a ``Call``'s model
+    needs, never called: ``maybe_resource`` reads the reply.
     """
 
     RESOURCE: ClassVar[str]  # the spec's schema, a generated model's name
