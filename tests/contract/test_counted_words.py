@@ -7,6 +7,7 @@ later ...", and a storage reply of one byte "with 1 bytes".
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -168,3 +169,38 @@ def test_a_download_of_the_wrong_file_counts_its_bytes(body: bytes, size: int, w
     )
     assert finding.expected == f"{words}, sha256 {wrong}"
     assert finding.got == f"{words}, sha256 {served}"
+
+
+@pytest.mark.parametrize(("size", "shown"), [(True, "true"), (None, "null"), ("12", '"12"')])
+def test_a_descriptor_size_that_is_no_number_is_shown_as_it_is(size: object, shown: str) -> None:
+    # A size `true` read "the descriptor says True byte": a bool is an int in Python.
+    body = b"a"
+    steps = _storage_steps(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
+    step = StepResult(STEP_STORAGE, "running")
+    wrong = "0" * 64
+    item = {"name": "a.bin", "url": "http://storage.test/a.bin", "size": size, "sha256": wrong}
+    with pytest.raises(StepFailed):
+        steps._fetch(step, item)
+    (finding,) = step.findings
+    served = hashlib.sha256(body).hexdigest()
+    assert finding.message == (
+        f"`a.bin`: the storage served 1 byte with sha256 {served}; "
+        f"the descriptor says size {shown}, sha256 {wrong}"
+    )
+    assert finding.expected == f"size {shown}, sha256 {wrong}"
+
+
+def _serve(body: bytes, request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, stream=httpx.ByteStream(body))  # unread, as the wire's
+
+
+def test_a_descriptor_size_true_is_not_a_size_of_one_byte() -> None:
+    # `true == 1` in Python: a one-byte file matched a descriptor whose size is `true`, and
+    # a two-byte one did not. Neither is checked against it, as a size "12" is not.
+    for body in (b"a", b"ab"):
+        steps = _storage_steps(functools.partial(_serve, body))
+        step = StepResult(STEP_STORAGE, "running")
+        sha = hashlib.sha256(body).hexdigest()
+        item = {"name": "a.bin", "url": "http://storage.test/a.bin", "size": True, "sha256": sha}
+        assert steps._fetch(step, item).size == len(body)
+        assert step.findings == []

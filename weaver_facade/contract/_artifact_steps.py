@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import httpx
 from weaver_client import limits
@@ -409,7 +410,7 @@ class ArtifactSteps:
         sha_ok = not isinstance(want_sha, str) or want_sha.lower() == got_sha
         sc.expect(
             r,
-            (not isinstance(want_size, int) or want_size == size) and sha_ok,
+            (not _is_count(want_size) or want_size == size) and sha_ok,
             sc.finding(
                 STORAGE,
                 "download_integrity",
@@ -539,9 +540,19 @@ def _url(item: dict[str, Any]) -> _Url:
     return _Url(str(item.get("name")), str(item.get("url")), expires)
 
 
+def _is_count(size: object) -> TypeGuard[int]:
+    # A bool is an int in Python: a descriptor's size `true` is no count of 1 byte.
+    return isinstance(size, int) and not isinstance(size, bool)
+
+
 def _bytes(size: object) -> str:
-    """A size in words: "1 byte", "2 bytes"; a descriptor's size that is no number as given."""
-    return counted(size, "byte") if isinstance(size, int) else f"{size} bytes"
+    """A size in words: "1 byte", "2 bytes"; a descriptor's size that is no number as its
+    JSON reads (``size true``)."""
+    if _is_count(size):
+        return counted(size, "byte")
+    if isinstance(size, float):
+        return f"{size} bytes"
+    return f"size {json.dumps(size, default=str)}"
 
 
 def _json(response: httpx.Response) -> Any:
