@@ -470,7 +470,7 @@ def _note_checkpoint_id(missing: NotFoundError, artifact_id: uuid.UUID) -> Plan[
         note_naming_calls(
             missing,
             f"{artifact_id} is the id of checkpoint {path}, not of an artifact: to "
-            f"download its export, pass its path instead: download_weights('{path}', dest)",
+            f"download its export, pass its path instead: download_weights({path!r}, dest)",
         )
 
 

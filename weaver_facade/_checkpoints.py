@@ -143,7 +143,7 @@ class CheckpointPath:
                 raise
         refused = InvalidCheckpointPath(
             f"{text} is an artifact's path: give its checkpoint's, {artifact[0]}, or download "
-            f"the artifact with download_weights('{text}', dest)"
+            f"the artifact with download_weights({text!r}, dest)"
         )
         give_cli_words(refused)  # the command line names its command
         raise refused

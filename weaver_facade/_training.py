@@ -655,7 +655,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             on_its_way=(
                 f"the request to save checkpoint {intent.name!r} was on its way: the server "
                 f"may have made it (saving {intent.name!r} again then raises "
-                f"CheckpointExistsError); look with trainer.get_checkpoint('{path}') or "
+                f"CheckpointExistsError); look with trainer.get_checkpoint({str(path)!r}) or "
                 "list_checkpoints()"
             ),
         )

@@ -29,6 +29,7 @@ and reply with the API key redacted (``configure_logging``).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import contextvars
 import functools
@@ -37,6 +38,7 @@ import math
 import os
 import random
 import re
+import shlex
 import ssl
 import time
 import urllib.request
@@ -711,20 +713,25 @@ def _detached(response: httpx.Response) -> httpx.Response:
 
 
 # The library's calls (and errors) that a WARNING or a note names, in the command line's
-# words; "{}" stands for a checkpoint's path, which the command names too.
+# words; "{}" stands for a checkpoint's path, which the call writes as Python does (repr)
+# and the command as a shell takes it (shlex.quote): a name may hold a quote or a space.
 _CLI_WORDS = {
     "service.list_models()": "`weaver-facade models list`",
     "terminate_model()": "`weaver-facade models terminate`",
     "export_weights(..., force=True)": "`weaver-facade checkpoints export --force`",
     "list_checkpoints()": "`weaver-facade checkpoints list MODEL_ID`",
     "export_weights()": "`weaver-facade checkpoints export`",
-    "trainer.get_checkpoint('{}')": "`weaver-facade checkpoints show {}`",
-    "download_weights('{}', dest)": "`weaver-facade checkpoints download {} -o DIR`",
+    "trainer.get_checkpoint({})": "`weaver-facade checkpoints show {}`",
+    "download_weights({}, dest)": "`weaver-facade checkpoints download {} -o DIR`",
     "raises CheckpointExistsError": "fails, its name taken",
     RESUME_CALL: RESUME_COMMANDS,
     "(ModelStateLostError)": "(`model_state_lost`)",
     "trainer.export_weights(checkpoint)": "`weaver-facade checkpoints export PATH`",
 }
+
+
+# A path as repr writes it: in quotes of one kind, the other kind and escapes inside.
+_PATH_LITERAL = r"'weaver://(?:[^'\\\n]|\\.)*'|" r'"weaver://(?:[^"\\\n]|\\.)*"'
 
 
 def in_cli_words(text: str) -> str:
@@ -734,14 +741,14 @@ def in_cli_words(text: str) -> str:
         # A whole call: the list_checkpoints() of trainer.list_checkpoints() is no command.
         named = rf"(?<![\w.]){re.escape(before)}"
         if path:
-            named += f"(weaver://[^']*){re.escape(after)}"
+            named += rf"({_PATH_LITERAL}){re.escape(after)}"
         text = re.sub(named, functools.partial(_named, command), text)
     return text
 
 
 def _named(command: str, call: re.Match[str]) -> str:
-    """``command`` with the path that ``call`` names, if any."""
-    return command.format(*call.groups())
+    """``command`` with the path that ``call`` names, if any, quoted for a shell."""
+    return command.format(*(shlex.quote(ast.literal_eval(path)) for path in call.groups()))
 
 
 def give_cli_words(exc: BaseException) -> None:

@@ -4,6 +4,8 @@ names its call), before any request."""
 
 from __future__ import annotations
 
+import ast
+import shlex
 from collections.abc import Callable
 
 import pytest
@@ -20,8 +22,9 @@ from weaver_facade import (
 )
 
 EXPECTED = "'weaver://{model_id}/checkpoints/{name}'"
-# Where a refusal names the download, the library's call and the command line's command.
-DOWNLOAD = ("download_weights('{}', dest)", "`weaver-facade checkpoints download {} -o DIR`")
+# Where a refusal names the download, the library's call (the path as Python writes it) and
+# the command line's command (the path as a shell takes it).
+DOWNLOAD = ("download_weights({}, dest)", "`weaver-facade checkpoints download {} -o DIR`")
 
 
 def _artifact(path: str) -> tuple[str, str]:
@@ -34,6 +37,9 @@ CASES = [
     _artifact("weaver://m-1/checkpoints/c1/artifacts/hf_model"),
     _artifact("weaver://m-2/checkpoints/step-3/artifacts/hf_adapter"),
     _artifact("weaver://m-1/checkpoints/c1/artifacts/weights"),  # as given, of any kind
+    _artifact("weaver://m-1/checkpoints/it's/artifacts/hf_model"),
+    _artifact('weaver://m-1/checkpoints/say "hi"/artifacts/hf_model'),
+    _artifact("weaver://m-1/checkpoints/a'b\"c d/artifacts/hf_model"),
     (
         "weaver://m-1/checkpoints/c1/artifacts/",
         f"'weaver://m-1/checkpoints/c1/artifacts/' is not a checkpoint path: expected {EXPECTED}",
@@ -77,8 +83,8 @@ def _refused(call: Callable[[], object]) -> WeaverError:
 def test_the_library_and_the_command_line_refuse_a_bad_path_alike(
     path: str, said: str, command: list[str], call: Call
 ) -> None:
-    library = said.replace("{download}", DOWNLOAD[0].format(path))
-    cli = said.replace("{download}", DOWNLOAD[1].format(path))
+    library = said.replace("{download}", DOWNLOAD[0].format(repr(path)))
+    cli = said.replace("{download}", DOWNLOAD[1].format(shlex.quote(path)))
     fake = FakeWeaver()
     with fake_service(fake) as service:
         trainer = service.create_training_client("weaver-tiny")
@@ -103,3 +109,23 @@ def test_the_library_and_the_command_line_refuse_a_bad_path_alike(
     assert run.exit_code == 2, run.stderr
     error = run.json()["error"]
     assert (error["type"], error["message"]) == (kinds.pop(), cli)
+
+
+@pytest.mark.parametrize(
+    "name", ["it's", 'say "hi"', "a'b\"c d", "c1"], ids=["quote", "double", "both", "plain"]
+)
+def test_a_refusal_names_a_download_that_takes_the_path_as_given(name: str) -> None:
+    # A path with a ' was left in the library's words on the command line (its pattern
+    # stopped at the quote), and the library's call broke as Python: each reads back as
+    # the path given, by Python and by a shell.
+    path = f"weaver://m-1/checkpoints/{name}/artifacts/hf_model"
+    library = str(_refused(lambda: CheckpointPath.parse(path)))
+    call = library.partition("or download the artifact with ")[2]
+    parsed = ast.parse(call, mode="eval").body
+    assert isinstance(parsed, ast.Call)
+    assert ast.literal_eval(parsed.args[0]) == path
+    run = invoke(["checkpoints", "show", path], {"WEAVER_BASE_URL": "http://127.0.0.1:9"})
+    assert run.exit_code == 2, run.stderr
+    assert "download_weights" not in run.stderr
+    command = run.stderr.partition("or download the artifact with `")[2].rpartition("`")[0]
+    assert shlex.split(command) == ["weaver-facade", "checkpoints", "download", path, "-o", "DIR"]
