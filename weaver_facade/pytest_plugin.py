@@ -400,7 +400,13 @@ def _refuse_overridden(item: pytest.Item, where: str | None) -> None:
         tests_root = _tests_root(item.config)
         root = _root_of(item.nodeid, tests_root)
         selection = _run_alone(item.nodeid, tests_root)[1]
-        outside = f" (outside testpaths: its tests run alone, as pytest {selection})"
+        outside = f"outside testpaths: its tests run alone, as pytest {selection}"
+        if _within(tests_root, root):  # a module above testpaths: its conftest.py is theirs
+            outside += (
+                "; the tests of testpaths see that override too, unless "
+                f"{_conftest_of(tests_root)} sets theirs"
+            )
+        outside = f" ({outside})"
         pytest.fail(
             f"weaver_emulator_options is overridden for this test (in {where}), but the "
             "session's emulator starts once, with the options of the root conftest.py: "

@@ -464,8 +464,12 @@ def test_a_module_in_a_folder_above_testpaths_is_told_to_run_alone_as_itself(
     result = run(pytester, f"{top}test_own.py")
     result.assert_outcomes(errors=1)
     conftest = "src/conftest.py" if top else "the rootdir's conftest.py"
+    # The tests of testpaths see that override too: said, as they would run with it.
     result.stdout.fnmatch_lines(
-        [f"*override the fixture in {conftest} (*as pytest {top}test_own.py)*"]
+        [
+            f"*override the fixture in {conftest} (*as pytest {top}test_own.py; the tests "
+            f"of testpaths see that override too, unless {top}tests/conftest.py sets theirs)*"
+        ]
     )
 
 
