@@ -151,43 +151,45 @@ def test_a_range_reply_of_many_bytes() -> None:
     assert finding.got == "200, 4 bytes"
 
 
-@pytest.mark.parametrize(("body", "size", "words"), [(b"a", 1, "1 byte"), (b"ab", 2, "2 bytes")])
-def test_a_download_of_the_wrong_file_counts_its_bytes(body: bytes, size: int, words: str) -> None:
+WRONG = "0" * 64
+
+
+def _wrong_file_finding(body: bytes, size: object) -> Finding:
+    """The finding of a download of ``body`` whose descriptor gives ``size`` and a sha256
+    that is not its; served unread, as a network transport's reply is (the kit reads a
+    download raw)."""
+    steps = _storage_steps(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
+    step = StepResult(STEP_STORAGE, "running")
+    item = {"name": "a.bin", "url": "http://storage.test/a.bin", "size": size, "sha256": WRONG}
+    with pytest.raises(StepFailed):
+        steps._fetch(step, item)
+    (finding,) = step.findings
+    return finding
+
+
+@pytest.mark.parametrize(
+    ("body", "size", "served", "described"),
+    [
+        (b"a", 1, "1 byte", "1 byte"),
+        (b"ab", 2, "2 bytes", "2 bytes"),
+        # A size `true` read "the descriptor says True byte": a bool is an int in Python.
+        (b"a", True, "1 byte", "size true"),
+        (b"a", None, "1 byte", "size null"),
+        (b"a", "12", "1 byte", 'size "12"'),
+    ],
+)
+def test_a_download_of_the_wrong_file_counts_its_bytes(
+    body: bytes, size: object, served: str, described: str
+) -> None:
     # "the storage served 1 bytes with sha256 ...; the descriptor says 1 bytes, ...".
-    # Unread, as a network transport's reply is (the kit reads a download raw).
-    steps = _storage_steps(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
-    step = StepResult(STEP_STORAGE, "running")
-    wrong = "0" * 64
-    item = {"name": "a.bin", "url": "http://storage.test/a.bin", "size": size, "sha256": wrong}
-    with pytest.raises(StepFailed):
-        steps._fetch(step, item)
-    (finding,) = step.findings
-    served = hashlib.sha256(body).hexdigest()
+    finding = _wrong_file_finding(body, size)
+    digest = hashlib.sha256(body).hexdigest()
     assert finding.message == (
-        f"`a.bin`: the storage served {words} with sha256 {served}; "
-        f"the descriptor says {words}, sha256 {wrong}"
+        f"`a.bin`: the storage served {served} with sha256 {digest}; "
+        f"the descriptor says {described}, sha256 {WRONG}"
     )
-    assert finding.expected == f"{words}, sha256 {wrong}"
-    assert finding.got == f"{words}, sha256 {served}"
-
-
-@pytest.mark.parametrize(("size", "shown"), [(True, "true"), (None, "null"), ("12", '"12"')])
-def test_a_descriptor_size_that_is_no_number_is_shown_as_it_is(size: object, shown: str) -> None:
-    # A size `true` read "the descriptor says True byte": a bool is an int in Python.
-    body = b"a"
-    steps = _storage_steps(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
-    step = StepResult(STEP_STORAGE, "running")
-    wrong = "0" * 64
-    item = {"name": "a.bin", "url": "http://storage.test/a.bin", "size": size, "sha256": wrong}
-    with pytest.raises(StepFailed):
-        steps._fetch(step, item)
-    (finding,) = step.findings
-    served = hashlib.sha256(body).hexdigest()
-    assert finding.message == (
-        f"`a.bin`: the storage served 1 byte with sha256 {served}; "
-        f"the descriptor says size {shown}, sha256 {wrong}"
-    )
-    assert finding.expected == f"size {shown}, sha256 {wrong}"
+    assert finding.expected == f"{described}, sha256 {WRONG}"
+    assert finding.got == f"{served}, sha256 {digest}"
 
 
 def _serve(body: bytes, request: httpx.Request) -> httpx.Response:
