@@ -151,14 +151,17 @@ def test_a_range_reply_of_many_bytes() -> None:
     assert finding.got == "200, 4 bytes"
 
 
+def _serve(body: bytes, request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, stream=httpx.ByteStream(body))  # unread, as the wire's
+
+
 WRONG = "0" * 64
 
 
 def _wrong_file_finding(body: bytes, size: object) -> Finding:
     """The finding of a download of ``body`` whose descriptor gives ``size`` and a sha256
-    that is not its; served unread, as a network transport's reply is (the kit reads a
-    download raw)."""
-    steps = _storage_steps(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
+    that is not its (the kit reads a download raw)."""
+    steps = _storage_steps(functools.partial(_serve, body))
     step = StepResult(STEP_STORAGE, "running")
     item = {"name": "a.bin", "url": "http://storage.test/a.bin", "size": size, "sha256": WRONG}
     with pytest.raises(StepFailed):
@@ -190,10 +193,6 @@ def test_a_download_of_the_wrong_file_counts_its_bytes(
     )
     assert finding.expected == f"{described}, sha256 {WRONG}"
     assert finding.got == f"{served}, sha256 {digest}"
-
-
-def _serve(body: bytes, request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, stream=httpx.ByteStream(body))  # unread, as the wire's
 
 
 def test_a_descriptor_size_true_is_not_a_size_of_one_byte() -> None:
