@@ -302,6 +302,14 @@ def test_a_number_option_takes_ascii_digits_only(path: tuple[str, ...], option: 
             param.type.convert(written, param, None)
 
 
+def _outside(kind: click.IntRange | click.FloatRange) -> float | None:
+    if kind.min is not None:
+        return kind.min if kind.min_open else kind.min - 1
+    if kind.max is not None:
+        return kind.max if kind.max_open else kind.max + 1
+    return None
+
+
 # What each option takes, in the words of its help and of the README (the spec's bounds).
 SAID = {
     "--max-retries": "a whole number from 0 to 20",
@@ -325,8 +333,7 @@ def test_a_number_out_of_range_is_refused_in_the_cli_words(
     # 1<=x<=64.` and `'x' is not a valid integer range.`, where --ttl said what it takes.
     param = NUMBER_OPTIONS[path, option]
     assert isinstance(param.type, click.IntRange | click.FloatRange)
-    low, high = param.type.min, param.type.max
-    outside = [str(low - 1 if low is not None else high + 1), "x"]  # type: ignore[operator]
+    outside = [str(_outside(param.type)), "x"]
     arguments = [p for p in command_at(path).params if isinstance(p, click.Argument)]
     for value in outside:
         run = invoke([*path, *("x" for _ in arguments), option, value], NO_SERVER)
@@ -377,14 +384,6 @@ def test_help_names_what_a_number_option_takes(path: tuple[str, ...]) -> None:
     run = invoke([*path, "--help"], NO_SERVER)
     assert run.exit_code == 0, run.stderr
     assert not re.search(r"\b(INTEGER|FLOAT)\b", run.stdout), run.stdout
-
-
-def _outside(kind: click.IntRange | click.FloatRange) -> float | None:
-    if kind.min is not None:
-        return kind.min if kind.min_open else kind.min - 1
-    if kind.max is not None:
-        return kind.max if kind.max_open else kind.max + 1
-    return None
 
 
 @pytest.mark.parametrize(
