@@ -88,7 +88,7 @@ class AdamParams:
 
     def to_wire(self) -> wire.AdamParams:
         """The generated request model."""
-        return wire.AdamParams(**attrs.asdict(self))
+        return wire.AdamParams(**{name: getattr(self, name) for name in _ADAM_RULES})
 
 
 def _items(where: str, values: object) -> tuple[Any, ...]:

@@ -253,6 +253,19 @@ def test_adam_defaults_are_the_spec_example() -> None:
     assert AdamParams().to_wire().to_dict() == example
 
 
+def test_a_subclass_with_fields_of_its_own_sends_the_specs_six() -> None:
+    # A script may subclass AdamParams to carry its own notes (a schedule's name);
+    # only the spec's fields go on the wire, which refuses unknown ones.
+    @attrs.frozen(kw_only=True)
+    class Scheduled(AdamParams):
+        schedule: str = "cosine"
+
+    spec = openapi()["components"]["schemas"]["AdamParams"]
+    sent = Scheduled(learning_rate=0.5).to_wire().to_dict()
+    assert sent.keys() == spec["properties"].keys()
+    assert sent["learning_rate"] == 0.5
+
+
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [
