@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import httpx
 
 PLAIN_HTTP_HINT = " (the server may speak plain HTTP: try an http:// base URL)"
+# An https:// proxy URL (HTTPS_PROXY=https://...) of a proxy that, as most, speaks plain HTTP.
+PROXY_PLAIN_HTTP_HINT = " (the proxy may speak plain HTTP: try an http:// proxy URL)"
 
 # Failures before a request could reach the server: no connection was made for it.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

@@ -65,6 +65,7 @@ from ._wire import (
     EARLIER_ATTEMPT,
     PROXIED,
     REDACTED,
+    TUNNELLED,
     EarlierAttempt,
     scrub,
     shown_url,
@@ -281,6 +282,7 @@ class _Attempts:
             )
         self._sending = time.monotonic()
         self._traced = self._sent = False
+        self._request.extensions.pop(TUNNELLED, None)
         self._reach.maybe = True
         if self._deadline is None:
             return rules.attempt_bound(self._base_timeouts)
@@ -303,6 +305,8 @@ class _Attempts:
             self._reach.maybe = True
             if self._sync:
                 connecting(False)
+        elif event == "proxy.start_tls.started":
+            self._request.extensions[TUNNELLED] = True
 
     async def _atrace(self, event: str, info: Mapping[str, object]) -> None:
         self._trace(event, info)

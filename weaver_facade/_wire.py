@@ -37,7 +37,14 @@ import httpx
 from weaver_client.client import AuthenticatedClient, Client
 from weaver_client.types import Unset
 
-from ._causes import PLAIN_HTTP_HINT, causes, no_retry_helps, plain_http
+from ._causes import (
+    PLAIN_HTTP_HINT,
+    PROXY_PLAIN_HTTP_HINT,
+    causes,
+    certificate_refused,
+    no_retry_helps,
+    plain_http,
+)
 from ._errors import (
     NOT_READY_NOTE,
     RESUME_CALL,
@@ -213,6 +220,9 @@ EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
 # A request's extension: the environment's proxy that the facade's own client sent it
 # through, for the error of a connection that failed (a user's client is not described).
 PROXIED = "weaver_facade.proxy"
+# Set on such a request once the proxy opened its tunnel (httpcore's ``proxy.start_tls``):
+# a TLS failure after it is with the server, at the tunnel's end, not with the proxy.
+TUNNELLED = "weaver_facade.tunnelled"
 
 
 @attrs.frozen
@@ -876,11 +886,19 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
     request = request_of(exc)
     proxy = None if request is None else request.extensions.get(PROXIED)
+    at_proxy = False
     if isinstance(proxy, str) and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        # The connection that failed was the proxy's, not the server's.
-        detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
+        if request is not None and request.extensions.get(TUNNELLED):
+            # The proxy did its part; a TLS-inspecting one shows its own certificate.
+            see = "; see SSL_CERT_FILE" if certificate_refused(exc) else ""
+            detail += (
+                f" (through the tunnel of the proxy {shown_url(proxy)} the environment names{see})"
+            )
+        else:  # the connection that failed was the proxy's, not the server's
+            at_proxy = True
+            detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
     if plain_http(exc):
-        detail += PLAIN_HTTP_HINT
+        detail += PROXY_PLAIN_HTTP_HINT if at_proxy else PLAIN_HTTP_HINT
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not no_retry_helps(exc)
     error = cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)

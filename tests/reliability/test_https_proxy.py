@@ -330,6 +330,11 @@ async def test_the_server_s_certificate_is_verified_through_the_tunnel(
     refused, sleeps = await _failure(kind, server)
     said = str(refused)
     assert "CERTIFICATE_VERIFY_FAILED" in said
+    # The proxy did its part: the way out is the trusted CAs, not the proxy settings,
+    # though the proxy is named (a TLS-inspecting one stands in for the server).
+    assert said.endswith(
+        f"(through the tunnel of the proxy {proxy.url} the environment names; see SSL_CERT_FILE)"
+    )
     assert refused.retryable is False
     assert sleeps == []
     assert proxy.targets == [server.split("://", 1)[1]]  # once: not retried
@@ -396,4 +401,29 @@ def test_the_command_line_names_a_certificate_it_does_not_trust(
     run = invoke(["--base-url", server, "models", "show", "m-1"], {"WEAVER_API_KEY": API_KEY})
     assert run.exit_code == 1
     assert "CERTIFICATE_VERIFY_FAILED" in run.stderr
+    assert "see SSL_CERT_FILE" in run.stderr
+    assert "*_PROXY" not in run.stderr
     assert proxy.targets == [server.split("://", 1)[1]]
+
+
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_an_https_proxy_url_of_a_plain_proxy_blames_the_proxy_url(
+    server: str,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # HTTPS_PROXY=https://... for a proxy that speaks plain HTTP, as most do: the error
+    # said to "try an http:// base URL", which would send the API key in the clear.
+    https_proxy = proxy.url.replace("http://", "https://")
+    monkeypatch.setenv("HTTPS_PROXY", https_proxy)
+    refused, sleeps = await _failure(kind, server)
+    said = str(refused)
+    assert "try an http:// base URL" not in said
+    assert said.endswith(
+        f"(through the proxy {https_proxy} the environment names; see *_PROXY)"
+        " (the proxy may speak plain HTTP: try an http:// proxy URL)"
+    )
+    assert (refused.retryable, sleeps) == (False, [])
+    assert proxy.refused == ["TLS"]
+    assert proxy.targets == []
