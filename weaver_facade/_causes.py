@@ -6,6 +6,7 @@ A shared leaf: the facade's retries and messages, the CLI's and the contract kit
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Iterator
 
@@ -31,6 +32,16 @@ def causes(error: BaseException) -> Iterator[BaseException]:
             return
         yield seen
         seen = seen.__cause__ or seen.__context__
+
+
+def proxy_refusal(error: BaseException) -> int | None:
+    """The status of a proxy's refusal to open a tunnel (its reply to our CONNECT, which
+    httpcore raises as ``ProxyError("403 Forbidden")``), if ``error`` is one."""
+    for e in causes(error):
+        if isinstance(e, httpx.ProxyError):
+            found = re.match(r"(\d{3}) ", str(e))
+            return int(found[1]) if found else None
+    return None
 
 
 def certificate_refused(error: BaseException) -> bool:

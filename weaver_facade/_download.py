@@ -42,7 +42,7 @@ if sys.platform != "win32":
     import fcntl
 
 from ._args import at_least
-from ._causes import causes, certificate_refused, plain_http
+from ._causes import causes, certificate_refused, plain_http, proxy_refusal
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -60,7 +60,8 @@ from ._retry import (
 )
 from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
 from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
-from ._transport import logger
+from ._transport import environment_proxy, logger
+from ._wire import shown_url
 
 PART_SUFFIX = ".part"
 # Bytes hashed at a time: of an existing prefix or finished file, and of written
@@ -579,6 +580,14 @@ class Transfer:
             raise self._storage_error(problem)
         if certificate_refused(error):  # nor this
             raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
+        status = proxy_refusal(error)
+        if status is not None and not storage_status_is_retryable(status):  # nor this (a 403)
+            proxy = environment_proxy(self.file.url)
+            by = f" {shown_url(proxy)}" if proxy else ""
+            raise self._storage_error(
+                f"{problem} (the proxy{by} the environment names refused the tunnel; "
+                "see *_PROXY and NO_PROXY)"
+            )
         if plain_http(error) and not replied:  # nor this
             # Not the facade's hint: the URL is the API's, not the user's to change.
             raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")

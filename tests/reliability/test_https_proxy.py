@@ -22,6 +22,7 @@ from weaver_facade import (
     AsyncServiceClient,
     Datum,
     ServiceClient,
+    StorageError,
     datum_from_tokens,
 )
 
@@ -71,14 +72,19 @@ def make_server_cert(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
 
 class ConnectProxy:
     """A CONNECT-only proxy on a free loopback port: each tunnel in threads of its own;
-    ``targets`` are the CONNECT targets in the order asked, ``refused`` any other
-    request line (a proxy that only tunnels, as many corporate ones do for HTTPS)."""
+    ``targets`` are the CONNECT targets it opened, in the order asked, ``refused`` the
+    request lines it refused: any but a CONNECT (a proxy that only tunnels, as many
+    corporate ones do for HTTPS), and those to ``refuse_host`` (one it does not allow)."""
 
     def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.targets: list[str] = []
         self.refused: list[str] = []
+        # CONNECTs to this host get ``refusal`` (a status line's rest), ``refusals`` times.
+        self.refuse_host: str | None = None
+        self.refusal = "403 Forbidden"
+        self.refusals = 0
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, name="connect-proxy", daemon=True)
@@ -139,9 +145,18 @@ class ConnectProxy:
             client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             client.close()
             return
-        with self._lock:
-            self.targets.append(target)
         host, port = target.rsplit(":", 1)
+        with self._lock:
+            refuse = host == self.refuse_host and self.refusals > 0
+            if refuse:
+                self.refusals -= 1
+                self.refused.append(line)
+            else:
+                self.targets.append(target)
+        if refuse:
+            client.sendall(f"HTTP/1.1 {self.refusal}\r\nContent-Length: 0\r\n\r\n".encode())
+            client.close()
+            return
         try:
             upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
         except OSError:
@@ -427,3 +442,49 @@ async def test_an_https_proxy_url_of_a_plain_proxy_blames_the_proxy_url(
     assert (refused.retryable, sleeps) == (False, [])
     assert proxy.refused == ["TLS"]
     assert proxy.targets == []
+
+
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_proxy_that_refuses_the_storage_host_ends_the_download_at_once(
+    server: str,
+    proxy: ConnectProxy,
+    tmp_path: Path,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # A corporate proxy's allow-list without the storage host: its 403 to the CONNECT was
+    # retried as a dropped connection, 9 attempts per file (some 11 s, a WARNING each),
+    # then "run it again to resume", which never helps; the API takes it as final.
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+    proxy.refuse_host, proxy.refusals = "localhost", 1000
+    if kind is ServiceClient:
+        with (
+            ServiceClient(server, API_KEY, heartbeat_interval=0) as svc,
+            pytest.raises(StorageError) as refused,
+        ):
+            svc.download_weights(artifact, tmp_path / "out", max_concurrency=1, timeout=60)
+    else:
+        async with AsyncServiceClient(server, API_KEY, heartbeat_interval=0) as asvc:
+            with pytest.raises(StorageError) as refused:
+                await asvc.download_weights(
+                    artifact, tmp_path / "out", max_concurrency=1, timeout=60
+                )
+    said = str(refused.value)
+    assert said.endswith(
+        f"ProxyError: 403 Forbidden, from storage at https://{_storage(server)} (the proxy "
+        f"{proxy.url} the environment names refused the tunnel; see *_PROXY and NO_PROXY)"
+    )
+    assert len(proxy.refused) == 1  # not retried
+    assert "sig=" not in said
+
+
+def test_a_proxy_s_5xx_to_the_storage_connect_is_still_retried(
+    server: str, proxy: ConnectProxy, tmp_path: Path
+) -> None:
+    # A gateway's failure to reach storage may pass, as a refused connection may.
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+        proxy.refuse_host, proxy.refusal, proxy.refusals = "localhost", "502 Bad Gateway", 2
+        result = svc.download_weights(artifact, tmp_path / "out", max_concurrency=1)
+    assert result.verified
+    assert len(proxy.refused) == 2
