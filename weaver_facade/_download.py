@@ -56,6 +56,7 @@ from ._retry import (
     full_jitter,
     parse_retry_after,
     storage_status_is_retryable,
+    tunnel_refusal_is_retryable,
     wait_before_retry,
 )
 from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
@@ -581,7 +582,7 @@ class Transfer:
         if certificate_refused(error):  # nor this
             raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
         status = proxy_refusal(error)
-        if status is not None and not storage_status_is_retryable(status):  # nor this (a 403)
+        if status is not None and not tunnel_refusal_is_retryable(status):  # nor this (a 403)
             proxy = environment_proxy(self.file.url)
             by = f" {shown_url(proxy)}" if proxy else ""
             raise self._storage_error(

@@ -44,6 +44,7 @@ from ._causes import (
     certificate_refused,
     no_retry_helps,
     plain_http,
+    proxy_refusal,
 )
 from ._errors import (
     NOT_READY_NOTE,
@@ -71,6 +72,7 @@ from ._retry import (
     request_of,
     response_is_retryable,
     server_says_retryable,
+    tunnel_refusal_is_retryable,
 )
 from ._schema import (
     AbsentNull,
@@ -899,8 +901,21 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
             detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
     if plain_http(exc):
         detail += PROXY_PLAIN_HTTP_HINT if at_proxy else PLAIN_HTTP_HINT
+    status = proxy_refusal(exc)
+    refused = status is not None and not tunnel_refusal_is_retryable(status)
+    if isinstance(proxy, str) and status is not None:
+        if refused:  # its rules or its credentials: no retry changes them
+            detail += (
+                f" (the proxy {shown_url(proxy)} the environment names refused the tunnel; "
+                "see *_PROXY and NO_PROXY)"
+            )
+        else:
+            detail += (
+                f" (the proxy {shown_url(proxy)} the environment names could not open "
+                "the tunnel to the server)"
+            )
     cls = APITimeoutError if timeout else APIConnectionError
-    retryable = not no_retry_helps(exc)
+    retryable = not (no_retry_helps(exc) or refused)
     error = cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
     if request is not None:  # which server: a wrong base URL is the likely cause
         url = shown_url(request.url.copy_with(query=None, fragment=None))

@@ -488,3 +488,38 @@ def test_a_proxy_s_5xx_to_the_storage_connect_is_still_retried(
         result = svc.download_weights(artifact, tmp_path / "out", max_concurrency=1)
     assert result.verified
     assert len(proxy.refused) == 2
+
+
+@pytest.mark.parametrize(
+    ("refusal", "retryable"),
+    [
+        ("403 Forbidden", False),
+        ("407 Proxy Authentication Required", False),
+        ("502 Bad Gateway", True),
+    ],
+)
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_proxy_that_refuses_the_api_s_tunnel_is_named(
+    server: str,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: type[ServiceClient | AsyncServiceClient],
+    refusal: str,
+    retryable: bool,
+) -> None:
+    # "ProxyError: 403 Forbidden" named no proxy, and said retryable, which no retry of
+    # a refusal by the proxy's rules or of its credentials changes.
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("://", "://alice:PW-9z@"))
+    proxy.refuse_host, proxy.refusal, proxy.refusals = "127.0.0.1", refusal, 1000
+    failed, sleeps = await _failure(kind, server)
+    said = str(failed)
+    shown = proxy.url.replace("://", "://***@")
+    why = (
+        "refused the tunnel; see *_PROXY and NO_PROXY"
+        if not retryable
+        else ("could not open the tunnel to the server")
+    )
+    assert said.endswith(f"ProxyError: {refusal} (the proxy {shown} the environment names {why})")
+    assert failed.retryable is retryable
+    assert (len(proxy.refused), sleeps) == (1, [])  # never retried, as before
+    assert "PW-9z" not in said
