@@ -198,7 +198,8 @@ class Out:
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         if self._console is None:
-            widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+            # One iterable, so that a table without rows (a listing that lags) has widths too.
+            widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
             print(title)
             for row in (columns, *rows):
                 print("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))

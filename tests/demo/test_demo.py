@@ -239,6 +239,47 @@ def test_example_prints_plain_tables_without_rich(emulator: RunningEmulator) -> 
     assert KEY not in done.stdout + done.stderr
 
 
+class _ListingLags(httpx.BaseTransport):
+    """Answers every listing of a model's checkpoints with none yet, as a server whose
+    listings lag behind its saves may; everything else goes to the emulator."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.lagged = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and re.fullmatch(
+            r"/api/v1/models/[^/]+/checkpoints", request.url.path
+        ):
+            self.lagged += 1
+            return httpx.Response(200, json={"items": []})
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_example_without_rich_prints_an_empty_listing(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without rich, a listing that did not show the saves yet ended the example with
+    # "TypeError: 'int' object is not iterable" from its plain table.
+    monkeypatch.setitem(sys.modules, "rich", None)
+    monkeypatch.setitem(sys.modules, "rich.console", None)
+    example = load_example()
+    transport = _ListingLags()
+    with (
+        httpx.Client(transport=transport) as http,
+        ServiceClient(emulator.base_url, KEY, http_client=http) as service,
+    ):
+        assert example.run(service, "weaver-tiny", 1, AdamParams(), example.Out())
+    assert transport.lagged > 0
+    lines = capsys.readouterr().out.splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith("checkpoints of "))
+    assert lines[title + 1].split() == ["name", "type", "status", "resumable", "size", "ttl"]
+    assert lines[title + 2].startswith("resumed "), lines
+
+
 def test_example_exits_1_when_the_resumed_losses_differ(
     emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
