@@ -260,7 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--base-model",
-        default=os.environ.get("WEAVER_BASE_MODEL", "weaver-tiny"),
+        # An empty variable is unset, as WEAVER_BASE_URL and WEAVER_API_KEY are.
+        default=os.environ.get("WEAVER_BASE_MODEL", "").strip() or "weaver-tiny",
         help="default: $WEAVER_BASE_MODEL, else weaver-tiny",
     )
     parser.add_argument(

@@ -333,6 +333,16 @@ def test_example_without_a_server_is_a_usage_error() -> None:
     )
 
 
+def test_example_takes_an_empty_base_model_variable_as_unset(emulator: RunningEmulator) -> None:
+    # As for WEAVER_BASE_URL and WEAVER_API_KEY: an empty variable (a CI variable that
+    # expands to nothing) was taken as the base model, and the example exited 2 with
+    # "base_model must be a name of 1 to 256 characters, got ''".
+    env = {"WEAVER_BASE_URL": emulator.base_url, "WEAVER_API_KEY": KEY, "WEAVER_BASE_MODEL": " "}
+    done = run_example(env, "--steps", "1")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^model m-\S+ \(weaver-tiny\) on ", done.stdout, re.M), done.stdout
+
+
 def test_example_help_names_the_environment_and_the_exit_statuses() -> None:
     done = run_example({}, "--help")
     assert done.returncode == 0
