@@ -542,6 +542,39 @@ def test_piped_tables_end_no_line_in_spaces(
         assert line == line.rstrip(), repr(line)
 
 
+@pytest.mark.parametrize("columns", ["0", "00"])
+def test_a_columns_of_zero_prints_the_table_as_if_unset(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: str
+) -> None:
+    # A shell exports COLUMNS=0 for a terminal of no size (a CI pseudo-terminal, a
+    # `docker exec -t` before its resize): rich took it for a width of nothing, and
+    # `checkpoints show` printed nothing at all, exit status 0.
+    from weaver_facade._cli._output import print_fields, print_table
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    print_fields("checkpoint c1", [("path", "weaver://m-1/checkpoints/c1"), ("size", "1 B")])
+    print_table("models", ("id", "base model"), [("m-1", "weaver-tiny")])
+    unset = capsys.readouterr().out
+    monkeypatch.setenv("COLUMNS", columns)
+    print_fields("checkpoint c1", [("path", "weaver://m-1/checkpoints/c1"), ("size", "1 B")])
+    print_table("models", ("id", "base model"), [("m-1", "weaver-tiny")])
+    assert capsys.readouterr().out == unset
+    assert "weaver://m-1/checkpoints/c1" in unset
+
+
+@pytest.mark.parametrize("stderr", [False, True])
+def test_a_lines_of_zero_leaves_the_consoles_their_height(
+    monkeypatch: pytest.MonkeyPatch, stderr: bool
+) -> None:
+    # LINES=0 (a terminal of no size) was a height of nothing: the spinner showed `...`.
+    from weaver_facade._cli._progress import new_console
+
+    monkeypatch.delenv("LINES", raising=False)
+    unset = new_console(stderr=stderr).size
+    monkeypatch.setenv("LINES", "0")
+    assert new_console(stderr=stderr).size == unset
+
+
 @pytest.mark.parametrize("columns", range(80, 91))
 def test_a_table_narrower_than_its_rows_breaks_no_word(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: int

@@ -12,7 +12,6 @@ import functools
 import io
 import json
 import math
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,7 +34,7 @@ from .. import (
     PendingInfo,
 )
 from .._result_shape import result_schemas
-from ._progress import pending_reason
+from ._progress import columns_given, new_console, pending_reason
 
 __all__ = [
     "artifact_json",
@@ -262,8 +261,8 @@ def _console() -> Console:
         # or Latin-1 locale, PYTHONIOENCODING=ascii) is escaped as stderr does, not a
         # UnicodeEncodeError traceback halfway through the table.
         stdout.reconfigure(errors="backslashreplace")
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+    console = new_console(highlight=False)
+    if not console.is_terminal and not columns_given():
         # Piped output has no width to fit; rich's 80 columns would wrap rows for grep.
         console.width = 160
     return console

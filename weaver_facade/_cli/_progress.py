@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Progress",
     "can_redraw",
+    "columns_given",
     "describe",
+    "new_console",
     "pending_reason",
     "show_retries",
     "stderr_is_a_tty",
@@ -75,6 +77,31 @@ def stderr_is_a_tty() -> bool:
     """Whether stderr is a terminal; ``False`` when it was closed (``2>&-``: no stream)."""
     stream = sys.stderr
     return stream is not None and stream.isatty()
+
+
+def columns_given() -> bool:
+    """Whether ``COLUMNS`` gives a width: digits, as rich reads them, but not 0."""
+    columns = os.environ.get("COLUMNS", "")
+    return columns.isdigit() and int(columns) > 0
+
+
+def new_console(*, stderr: bool = False, highlight: bool = True) -> Console:
+    """A rich console of stdout (or stderr). A ``COLUMNS`` or ``LINES`` of 0, which a shell
+    exports for a terminal of no size (a CI pseudo-terminal), counts as unset: rich took it
+    for a width of nothing and printed nothing at all, a table lost with exit status 0 (and
+    for a height of nothing, a spinner that showed only `...`)."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=highlight)
+    if console.width < 1 or console.height < 1:
+        try:
+            size = os.get_terminal_size(console.file.fileno())
+        except (AttributeError, ValueError, OSError):
+            size = os.terminal_size((0, 0))
+        # rich's own sizes without a terminal's
+        console.width = console.width if console.width > 0 else size.columns or 80
+        console.height = console.height if console.height > 0 else size.lines or 25
+    return console
 
 
 def can_redraw(console: Console) -> bool:
@@ -169,9 +196,7 @@ class Progress:
         if self._console is None:
             if not stderr_is_a_tty():
                 return None
-            from rich.console import Console
-
-            self._console = Console(stderr=True)
+            self._console = new_console(stderr=True)
         return self._console if can_redraw(self._console) else None
 
     @contextlib.contextmanager

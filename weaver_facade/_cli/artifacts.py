@@ -35,7 +35,7 @@ from .._dest import in_the_way, what_is_there
 from .._help import Folder, WholeNumber
 from .._plural import counted
 from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
-from ._progress import can_redraw, stderr_is_a_tty
+from ._progress import can_redraw, new_console, stderr_is_a_tty
 from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
@@ -225,9 +225,7 @@ class _Bar:
     def shown(self) -> Iterator[None]:
         console = self._console
         if console is None and not self._quiet and stderr_is_a_tty():
-            from rich.console import Console
-
-            console = Console(stderr=True)
+            console = new_console(stderr=True)
         if console is not None and not self._quiet and can_redraw(console):
             from rich.progress import (
                 BarColumn,
