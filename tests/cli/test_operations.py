@@ -672,6 +672,34 @@ def test_a_wait_ended_by_a_refused_poll_names_the_operation(
         assert run.stderr.rstrip().endswith("(`weaver-facade operations wait op-1`)")
 
 
+def test_a_server_s_control_characters_reach_the_terminal_escaped() -> None:
+    # A server's words are text to show: their escape sequences rewrote the terminal
+    # (ESC[2K erased the error line they were in, ESC]0;... set the window's title).
+    reason, message = "behind \x1b]0;title\x07 others", "disk full \x1b[2K \x9b1A\x00"
+    polls = {"n": 0}
+
+    def answer(method: str, path: str) -> Reply:
+        polls["n"] += 1
+        if polls["n"] % 2:
+            info = {"code": "queued", "message": reason}
+            return 200, {"id": "op-1", "status": "pending", "pending_info": info}, {}
+        failed = {"id": "op-1", "status": "error", "error_code": "internal"}
+        return 200, {**failed, "error_message": message}, {}
+
+    with cli_against(answer) as runner:
+        run = runner.invoke(main, ["operations", "wait", "op-1"])
+        as_json = runner.invoke(main, ["operations", "wait", "op-1", "--json"])
+    assert run.exit_code == as_json.exit_code == 1, run.output
+    for shown in (run.stdout, run.stderr, as_json.stderr):
+        assert not set(shown) & {"\x1b", "\x07", "\x9b", "\x00"}, repr(shown)
+    assert "operation op-1: pending (queued: behind \\x1b]0;title\\x07 others)" in run.stderr
+    assert "[internal] disk full \\x1b[2K \\x9b1A\\x00" in run.stdout  # the table
+    said = "error: operation op-1 failed [internal]: disk full \\x1b[2K \\x9b1A\\x00"
+    assert run.stderr.splitlines()[-1] == said
+    # --json keeps them, escaped as JSON does
+    assert json.loads(as_json.stdout)["error"]["message"] == message
+
+
 @pytest.mark.parametrize(
     ("kind", "advice"),
     [

@@ -34,7 +34,7 @@ from .. import (
     PendingInfo,
 )
 from .._result_shape import result_schemas
-from ._progress import columns_given, new_console, pending_reason
+from ._progress import columns_given, new_console, pending_reason, printable
 
 __all__ = [
     "artifact_json",
@@ -337,6 +337,7 @@ def _fit(console: Console, table: Table, minimum: int) -> None:
 
 def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
     """A two-column table of ``(field, value)``."""
+    title, rows = printable(title), [(name, printable(value)) for name, value in rows]
     table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -348,6 +349,7 @@ def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Rows under their columns (``(none)`` without any); the first column, which names
     each row (an id, a name), is never wrapped."""
+    title, rows = printable(title), [[printable(cell) for cell in row] for row in rows]
     if not rows:
         _console().print(Text(f"{title}\n(none)"), soft_wrap=True)
         return

@@ -38,9 +38,22 @@ __all__ = [
     "describe",
     "new_console",
     "pending_reason",
+    "printable",
     "show_retries",
     "stderr_is_a_tty",
 ]
+
+
+# Every control character but tab and newline (C0, DEL, C1), as its escape (`\x1b`).
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (9, 10)}
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters escaped, for the terminal: a server's words
+    (an error message, a pending reason) carrying an escape sequence rewrote what the
+    terminal showed (`ESC[2K` erased the error line it was in, `ESC]0;...` set the window's
+    title); ``--json`` keeps them, escaped as JSON does."""
+    return text.translate(_CONTROLS)
 
 
 def pending_reason(info: PendingInfo) -> str:
@@ -123,7 +136,8 @@ class _StderrLines(logging.Handler):
             return  # `weaver-facade emulator` configures logging of its own: no second copy
         try:
             words = getattr(record, "cli_message", None)
-            click.echo(words if isinstance(words, str) else self.format(record), err=True)
+            line = words if isinstance(words, str) else self.format(record)
+            click.echo(printable(line), err=True)
         except Exception:  # pragma: no cover - logging must never break the command
             self.handleError(record)
 
@@ -222,7 +236,7 @@ class Progress:
         self.last_status = progress.status
         if self.quiet:
             return
-        text = describe(progress)
+        text = printable(describe(progress))
         console = self._terminal()
         if console is None:
             click.echo(text, err=True)

@@ -51,7 +51,7 @@ from .. import (
 from .._causes import NEVER_REACHED
 from .._help import Seconds
 from .._watched import name_watched, seconds
-from ._progress import Progress, show_retries
+from ._progress import Progress, printable, show_retries
 
 __all__ = [
     "EXIT_API_ERROR",
@@ -151,7 +151,7 @@ class CliError(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         if self.payload is not None:
             click.echo(json.dumps({"error": self.payload}, indent=2))
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {printable(self.format_message())}", err=True)
 
 
 class _Retries(RetryPolicy):

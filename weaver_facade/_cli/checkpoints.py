@@ -55,6 +55,7 @@ from ._output import (
     print_load,
     show_operation,
 )
+from ._progress import printable
 from ._state import (
     EXIT_API_ERROR,
     EXIT_USAGE,
@@ -484,7 +485,7 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
             if isinstance(exc, CheckpointNotReadyError) and checkpoint is not None:
                 message = _not_completed(exc, checkpoint)  # a save still running
             errors.append({"ref": ref, "type": type(exc).__name__, "message": message})
-            click.echo(f"error: {ref}: {message}", err=True)
+            click.echo(f"error: {ref}: {printable(message)}", err=True)
     if state.as_json:
         emit_json({"deleted": [checkpoint_json(c) for c in deleted], "errors": errors})
     else:
