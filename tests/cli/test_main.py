@@ -768,6 +768,27 @@ def test_output_that_cannot_be_written_is_one_line_not_a_traceback(args: list[st
     assert done.stderr == "error: cannot write the output: No space left on device\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [(["--json"], '"path": "weaver://{}/checkpoints/kept"'), (["--no-wait"], "save_checkpoint")],
+)
+def test_a_stderr_that_cannot_be_written_loses_no_result(
+    emu: RunningEmulator, model_id: str, args: list[str], shown: str
+) -> None:
+    # `2>/dev/full` (a log on a full disk): the first progress line (or --no-wait's hint)
+    # ended the command with exit status 1 and nothing on stdout, the checkpoint saved.
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
+    env.pop("WEAVER_LOG", None)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(script), "checkpoints", "save", model_id, "kept", *args],
+            stdout=subprocess.PIPE, stderr=full, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0
+    assert shown.format(model_id) in done.stdout
+
+
 def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     script = Path(sys.executable).with_name("weaver-facade")
     with subprocess.Popen(

@@ -41,6 +41,7 @@ __all__ = [
     "printable",
     "show_retries",
     "stderr_is_a_tty",
+    "to_stderr",
 ]
 
 
@@ -54,6 +55,18 @@ def printable(text: str) -> str:
     terminal showed (`ESC[2K` erased the error line it was in, `ESC]0;...` set the window's
     title); ``--json`` keeps them, escaped as JSON does."""
     return text.translate(_CONTROLS)
+
+
+def to_stderr(text: str) -> None:
+    """``text`` as a line on stderr, for progress and hints: a stderr that cannot take it (a
+    log on a full disk, a reader gone) is given up, not the command, whose first progress
+    line ended it with exit status 1 and nothing on stdout, its save done."""
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        # For good, to the null device: else the flush at exit fails again (exit status 120).
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
 def pending_reason(info: PendingInfo) -> str:
@@ -239,7 +252,7 @@ class Progress:
         text = printable(describe(progress))
         console = self._terminal()
         if console is None:
-            click.echo(text, err=True)
+            to_stderr(text)
         elif progress.status.is_terminal:
             self.stop()
         else:

@@ -35,7 +35,7 @@ from .._dest import in_the_way, what_is_there
 from .._help import Folder, WholeNumber
 from .._plural import counted
 from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
-from ._progress import can_redraw, new_console, stderr_is_a_tty
+from ._progress import can_redraw, new_console, stderr_is_a_tty, to_stderr
 from ._state import (
     EXIT_API_ERROR,
     EXIT_INTERRUPTED,
@@ -264,10 +264,9 @@ class _Bar:
             )
         elif not self._quiet and p.files_done != self._files:
             self._files = p.files_done
-            click.echo(
+            to_stderr(
                 f"{p.files_done}/{p.files_total} files, "
-                f"{_size(p.bytes_done)} of {_size(p.bytes_total)}",
-                err=True,
+                f"{_size(p.bytes_done)} of {_size(p.bytes_total)}"
             )
 
 

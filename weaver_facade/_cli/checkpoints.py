@@ -55,7 +55,7 @@ from ._output import (
     print_load,
     show_operation,
 )
-from ._progress import printable
+from ._progress import printable, to_stderr
 from ._state import (
     EXIT_API_ERROR,
     EXIT_USAGE,
@@ -296,7 +296,7 @@ def _show_started(handle: OperationHandle[Any], kind: str) -> None:
     if not (state.as_json or state.quiet):
         # One already over (done within its POST) has nothing left to wait for.
         how = looking_again(handle.id, "look at it again" if handle.done() else "wait for it")
-        click.echo(f"{how} with: {look_again(handle.id)}", err=True)
+        to_stderr(f"{how} with: {look_again(handle.id)}")
 
 
 @checkpoints.command("load")
