@@ -606,6 +606,22 @@ def test_delete_goes_on_after_a_failure_and_exits_1(cli: Cli, model_id: str) -> 
     assert f"error: {path(model_id, 'missing')}:" in run.stderr
 
 
+def test_a_checkpoint_named_twice_is_deleted_once_without_an_error(cli: Cli, model_id: str) -> None:
+    # By its name, path and id on one command line (`delete $(cat names)`): the second
+    # was "no checkpoint named 'twice' ..., listed 4 times: a server may list a checkpoint
+    # it has just saved only later", exit status 1, though this command had deleted it.
+    saved = save(cli, model_id, "twice")
+    save(cli, model_id, "kept")
+    refs = ["twice", path(model_id, "twice"), str(saved["id"]), "twice"]
+    run = cli("checkpoints", "delete", *refs, "--model", model_id, "--json")
+    assert run.exit_code == 0, run.stderr
+    report = run.json()
+    assert [c["id"] for c in report["deleted"]] == [saved["id"]]
+    assert report["errors"] == []
+    left = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    assert [c["name"] for c in left] == ["kept"]
+
+
 def test_delete_checks_every_ref_before_deleting_any(cli: Cli, model_id: str) -> None:
     save(cli, model_id, "kept")
     run = cli("checkpoints", "delete", path(model_id, "kept"), "weaver://bad")

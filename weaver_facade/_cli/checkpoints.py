@@ -473,11 +473,17 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
     models = _Models()
     deleted: list[Checkpoint] = []
     errors: list[dict[str, Any]] = []
+    # A checkpoint named again (by its name, path or id) is deleted once: looked up again,
+    # it was "not found", and the exit status 1.
+    gone: set[tuple[str, Target]] = set()
     for ref, owner, target in targets:
+        if (owner, target) in gone:
+            continue
         checkpoint: CheckpointPath | Checkpoint | None = None
         try:
             checkpoint = models.known(owner, target)
             deleted.append(models.get(owner).delete_checkpoint(checkpoint))
+            gone |= {(owner, deleted[-1].path), (owner, deleted[-1].id)}
         except InvalidInputError:
             raise
         except WeaverError as exc:
