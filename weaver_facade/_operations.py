@@ -40,7 +40,7 @@ from ._errors import (
 from ._lazy import asyncio, asyncio_sleep, wire
 from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
-from ._wire import WireFields, WireValues, expect, field_error, nested, optional
+from ._wire import WireFields, WireValues, as_float, expect, field_error, nested, optional
 
 T = TypeVar("T")
 # A handle only gives its result out: a handle of a ``Checkpoint`` is one of an ``object``.
@@ -185,7 +185,7 @@ def _pending_info(operation: str, info: object) -> PendingInfo | None:
     return PendingInfo(
         code=expect(operation, schema, "code", value.code, str),
         message=optional(operation, schema, "message", value.message, str, nullable=False) or "",
-        wait_seconds=None if wait is None else float(wait),
+        wait_seconds=None if wait is None else as_float(wait),
         resources=resources,
     )
 

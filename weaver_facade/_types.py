@@ -24,7 +24,15 @@ from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import wire
 from ._schema import BOUNDS
-from ._wire import WireFields, expect, field_error, optional, parse_model, result_of
+from ._wire import (
+    WireFields,
+    as_float,
+    expect,
+    field_error,
+    optional,
+    parse_model,
+    result_of,
+)
 
 IGNORE_INDEX = -100
 # The wire bounds only the least; the most tokens per sequence is the server's to decide
@@ -348,7 +356,7 @@ RESULT_FIELDS = (
 def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in metrics.additional_properties.items():
-        out[key] = float(expect(operation, schema, f"metrics.{key}", value, (int, float)))
+        out[key] = as_float(expect(operation, schema, f"metrics.{key}", value, (int, float)))
     return out
 
 
@@ -359,7 +367,7 @@ def _flat_numbers(operation: str, schema: str, field: str, values: list[Any]) ->
         row = v if isinstance(v, list) else [v]
         where = f"{field}[{j}]" + ("[{}]" if isinstance(v, list) else "")
         for k, x in enumerate(row):
-            out.append(float(expect(operation, schema, where.format(k), x, (int, float))))
+            out.append(as_float(expect(operation, schema, where.format(k), x, (int, float))))
     return out
 
 

@@ -658,6 +658,16 @@ def expect(
     return cast(T, value)
 
 
+def as_float(value: float) -> float:
+    """A JSON number as a ``float``: an integer beyond a float's range (JSON sets none) as
+    the infinity of its sign, as the same number written with an exponent (``1e400``) is
+    read, where ``float()`` raised ``OverflowError``."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def newest(
     items: Sequence[T],
     made: Callable[[T], datetime.datetime | None],

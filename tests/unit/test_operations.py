@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import re
 import sys
 from contextlib import AbstractContextManager
@@ -56,6 +58,7 @@ from weaver_facade._operations import OperationSnapshot
 
 E = TypeVar("E", bound=BaseException)
 OP = "/api/v1/operations/op-1"
+_JSON = {"Content-Type": "application/json", "X-Request-ID": "req-1"}
 ROOT = Path(__file__).resolve().parents[2]
 # The typed results a re-attached operation can give (``OperationResult`` less the raw dict).
 OPERATION_RESULT_TYPES = [t for t in get_args(OperationResult) if get_origin(t) is not dict]
@@ -1285,6 +1288,45 @@ def test_reattach_to_an_export_gives_the_artifact() -> None:
             InvalidArgumentError, match="kind export_checkpoint; its result is not Checkpoint"
         ):
             svc.operation("op-1", Checkpoint)
+
+
+def _beyond_a_float(huge: object) -> dict[str, Any]:
+    """A done forward-backward and a pending reply whose numbers are ``huge``'s."""
+    result = {
+        "loss_fn_outputs": [{"logprobs": {"data": [huge, -1.5], "dtype": "float32"}}],
+        "metrics": {"loss:sum": 2.5, "grad_norm": huge},
+    }
+    return {"id": "op-1", "status": "done", "kind": "forward_backward", "response": result}
+
+
+def test_a_number_beyond_a_floats_range_reads_as_one_written_with_an_exponent() -> None:
+    # JSON has no bound on a number: an integer beyond a float's range (a metric, a
+    # logprob, a pending operation's wait) raised Python's OverflowError, not a typed
+    # error, after the step was done; `1e400`, the same number, reads as infinity.
+    exponent = json.dumps(_beyond_a_float("HUGE")).replace('"HUGE"', "1e400")
+    pending_op = json.dumps(pending(pending_info={"code": "queued", "wait_seconds": "HUGE"}))
+    read: list[tuple[object, object]] = []
+    for huge in (10**400, None):
+        fake = FakeWeaver()
+        if huge is None:
+            done_reply = httpx.Response(200, content=exponent.encode(), headers=_JSON)
+            waiting = pending_op.replace('"HUGE"', "1e400")
+            pending_reply = httpx.Response(200, content=waiting.encode(), headers=_JSON)
+        else:
+            done_reply = json_reply(200, _beyond_a_float(huge))
+            waiting_info = {"code": "queued", "wait_seconds": huge}
+            pending_reply = json_reply(200, pending(pending_info=waiting_info))
+        fake.script("GET", OP, pending_reply, done_reply)
+        with service(fake) as svc:
+            handle = svc.operation("op-1", ForwardBackwardResult)
+            assert handle.pending_info is not None
+            read.append((handle.pending_info.wait_seconds, handle.result()))
+    assert read[0] == read[1]
+    wait, result = read[0]
+    assert wait == math.inf
+    assert isinstance(result, ForwardBackwardResult)
+    assert result.logprobs == ((math.inf, -1.5),)
+    assert result.metrics["grad_norm"] == math.inf
 
 
 def test_reattach_to_a_forward_pass_gives_its_forward_backward_result() -> None:
