@@ -560,10 +560,11 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
         if last is not None and last.status is ArtifactStatus.ERROR:  # why, as a listing would
             why = f": {last.error}" if last.error else ""
             what += f" (its last {last.kind.value} export failed{why})"
-        never = NotFoundError(
-            f"checkpoint {checkpoint} has {what}; export it first with export_weights()",
-            code="not_found",
-        )
+        how = "export it first with export_weights()"
+        if want is ArtifactKind.HF_MODEL and ArtifactKind.HF_ADAPTER.value in there:
+            # A LoRA checkpoint: a plain export gives its hf_adapter back.
+            how = "export it with export_weights(..., merge_adapter=True)"
+        never = NotFoundError(f"checkpoint {checkpoint} has {what}; {how}", code="not_found")
         give_cli_words(never)
         raise never
     kinds = tuple(sorted({a.kind.value for a in ready}))

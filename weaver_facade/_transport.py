@@ -723,6 +723,7 @@ _CLI_WORDS = {
     "service.list_models()": "`weaver-facade models list`",
     "terminate_model()": "`weaver-facade models terminate`",
     "export_weights(..., force=True)": "`weaver-facade checkpoints export --force`",
+    "export_weights(..., merge_adapter=True)": "`weaver-facade checkpoints export --merge-adapter`",
     "list_checkpoints()": "`weaver-facade checkpoints list MODEL_ID`",
     "export_weights()": "`weaver-facade checkpoints export`",
     "trainer.get_checkpoint({})": "`weaver-facade checkpoints show {}`",

@@ -147,6 +147,24 @@ def test_download_of_a_checkpoint_never_exported_names_the_command(
     assert (error["type"], error["message"]) == ("NotFoundError", f"[not_found] {said}")
 
 
+def test_download_of_a_lora_checkpoints_hf_model_names_the_merge(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    # It said "export it first with `weaver-facade checkpoints export`", which exports the
+    # adapter again; a LoRA checkpoint's hf_model is its adapter merged.
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref, "--json").exit_code == 0  # the adapter
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"), "--kind", "hf_model")
+    assert run.exit_code == 1
+    assert run.stderr == (
+        f"error: [not_found] checkpoint {ref} has no completed hf_model artifact, only an "
+        "hf_adapter one; export it with `weaver-facade checkpoints export --merge-adapter`\n"
+    )
+    assert cli("checkpoints", "export", ref, "--merge-adapter", "--json").exit_code == 0
+    run = cli("checkpoints", "download", ref, "-o", str(tmp_path / "x"), "--kind", "hf_model")
+    assert run.exit_code == 0, run.stderr
+
+
 def test_export_no_wait_merge_and_kind(cli: Cli, model_id: str, tmp_path: Path) -> None:
     ref = saved(cli, model_id)
     run = cli("checkpoints", "export", ref, "--merge-adapter", "--ttl", "600", "--no-wait")

@@ -134,6 +134,24 @@ def test_export_the_current_weights_in_one_step(
         trainer.export_weights(None, force=True)
 
 
+def test_a_download_of_a_lora_checkpoints_hf_model_says_to_merge(
+    service: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    # Of a LoRA checkpoint exported as its adapter, a download of kind hf_model said
+    # "export it first with export_weights()", which gives the same hf_adapter back (an
+    # export of that kind already made): its hf_model is the adapter merged.
+    checkpoint = trainer.save_state("ckpt")
+    trainer.export_weights(checkpoint)
+    with pytest.raises(NotFoundError) as missing:
+        service.download_weights(checkpoint, tmp_path / "m", kind="hf_model")
+    said = str(missing.value)
+    assert said.endswith("; export it with export_weights(..., merge_adapter=True)"), said
+    # The way out it names gives the download its kind.
+    merged = trainer.export_weights(checkpoint, merge_adapter=True)
+    result = service.download_weights(checkpoint, tmp_path / "m", kind="hf_model")
+    assert result.artifact_id == merged.id
+
+
 def test_download_by_path_with_and_without_kind(
     service: ServiceClient, trainer: TrainingClient, tmp_path: Path
 ) -> None:
