@@ -132,6 +132,18 @@ def _refuse_unfetchable_location(response: httpx.Response) -> None:
             httpx.URL(location)
 
 
+class IncompleteRead(http.client.IncompleteRead):
+    """http.client's, counting the body's bytes that came before it ended: its own count
+    is of the last read alone (0 of a body cut after some)."""
+
+    def __init__(self, got: int, expected: int) -> None:
+        super().__init__(b"", expected)
+        self.got = got
+
+    def __repr__(self) -> str:
+        return f"IncompleteRead({self.got} bytes read, {self.expected} more expected)"
+
+
 class _DirectReply:
     def __init__(self, connection: http.client.HTTPConnection, read_timeout: float) -> None:
         self._connection = connection
@@ -143,6 +155,7 @@ class _DirectReply:
         }
         # Bytes of the body still to come, when its length is known (no chunks).
         self._left = None if self._response.chunked else self._response.length
+        self._got = 0
 
     def readinto(self, buffer: memoryview) -> int:
         left = self._left
@@ -155,8 +168,9 @@ class _DirectReply:
         fp = self._response.fp
         n = 0 if fp is None else fp.readinto1(buffer[:left])
         if not n:
-            raise http.client.IncompleteRead(b"", left)
+            raise IncompleteRead(self._got, left)
         self._left = left - n
+        self._got += n
         return n
 
     def limit_reads(self, seconds: float) -> None:

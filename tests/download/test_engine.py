@@ -593,6 +593,21 @@ def test_5xx_and_429_are_retried_honouring_retry_after(
     ]
 
 
+def test_a_dropped_body_is_logged_with_the_bytes_that_came(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It said "IncompleteRead(0 bytes read, ...)" of a body cut after 40 bytes, which the
+    # retry then resumed from: the count was of the last read alone.
+    storage.script("small.bin", "drop:40")
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        run(Source(storage), tmp_path / "out", sleeps=[])
+    assert_complete(tmp_path / "out")
+    left = len(FILES["small.bin"]) - 40
+    [message] = [r.getMessage() for r in caplog.records]
+    said = f"storage GET small.bin: IncompleteRead: IncompleteRead(40 bytes read, {left} more"
+    assert message.startswith(f"{said} expected), from storage at "), message
+
+
 def test_an_error_quoting_a_presigned_url_is_logged_without_its_query(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
