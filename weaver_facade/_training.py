@@ -22,6 +22,7 @@ from . import _lookup as lookup
 from ._args import check_bool, check_choice, check_int
 from ._artifacts import (
     Artifact,
+    ArtifactStatus,
     artifact_again,
     artifact_from_wire,
     artifact_result,
@@ -267,6 +268,27 @@ def _parse_export(kind: str) -> ResultParser[Artifact]:
     return lambda snap: artifact_result(kind, snap)
 
 
+def _exporting(
+    kind: str, wrap: Callable[[ResultParser[Artifact]], ResultParser[Artifact]] = lambda p: p
+) -> Settler[Artifact]:
+    """An export's ``Settler``: ``wait=True`` promises the completed artifact, so one its
+    done operation gives still ``pending`` is watched through its checkpoint's list
+    (``artifact_again``), and one that failed is the operation's failure, as for a 200
+    with the artifact. ``wrap`` is the parser's, around the artifact watched."""
+
+    def watch(snap: OperationSnapshot, _server: PollPolicy) -> Watched[Artifact] | None:
+        try:
+            artifact = artifact_result(kind, snap)
+        except ResponseValidationError:
+            return None  # its error is result()'s
+        if artifact.status is ArtifactStatus.COMPLETED:
+            return None
+        watched = ResourceWatch(snap.kind or kind, artifact, artifact_again, operation_id=snap.id)
+        return watched.snapshot(artifact), wrap(watched.result), watched.look
+
+    return Settler(watch, Artifact.__name__)
+
+
 # Why an artifact keeps another TTL than the export asked, as far as the reply tells: a 200
 # with the artifact is the spec's idempotent hit; a 202 starts an export, or is one of its
 # kind still under way (the spec answers both so); a save-and-export, or a forced export
@@ -357,7 +379,9 @@ def reattach(
     if kind is None:
         kind = next(k for k, v in kinds.items() if v == schema)
     parse = _PARSERS[result_type](kind)
-    return parse, _SAVED if parse is _parse_save else None, schema
+    if parse is _parse_save:
+        return parse, _SAVED, schema
+    return parse, _exporting(kind) if result_type is Artifact else None, schema
 
 
 # -- the shared, I/O-free half of both clients ----------------------------------------------------
@@ -747,10 +771,14 @@ class _TrainingBase(HasOptions, Generic[IO]):
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
             why = _SET if target is None or replace else _SET_OR_UNDER_WAY
-            parse = _kept_as_asked(_parse_export(kind), ttl_seconds, why, followed)
-            if target is None:  # the current weights, saved as a checkpoint first
-                parse = self._steps.noting_saves(parse, lambda a: a.checkpoint_id)
-            return snap, parse, None, None
+
+            def wrap(parse: ResultParser[Artifact]) -> ResultParser[Artifact]:
+                parse = _kept_as_asked(parse, ttl_seconds, why, followed)
+                if target is None:  # the current weights, saved as a checkpoint first
+                    parse = self._steps.noting_saves(parse, lambda a: a.checkpoint_id)
+                return parse
+
+            return snap, wrap(_parse_export(kind)), None, _exporting(kind, wrap)
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
         why = _SET if target is None else _ALREADY_MADE

@@ -3,6 +3,7 @@ typed ``wait=`` overloads (checked by ``mypy --strict`` and at run time)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email.utils
 import logging
@@ -173,6 +174,59 @@ def test_a_failed_artifact_is_an_operation_failure() -> None:
     )
     with service(fake) as svc, pytest.raises(OperationFailedError, match="disk full"):
         svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+
+
+def test_a_done_export_whose_artifact_failed_is_an_operation_failure() -> None:
+    # The done operation's artifact said `error`: export_weights returned it as its
+    # result, a failed export as though it had worked, where a 200 with it raises.
+    fake = FakeWeaver()
+    failed = artifact_json("error", error="conversion crashed")
+    fake.script("POST", EXPORT, json_reply(202, operation_json("done", failed)))
+    with service(fake) as svc, pytest.raises(OperationFailedError, match="conversion crashed"):
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_done_export_whose_artifact_is_pending_is_waited_for(via: str) -> None:
+    # The done operation's artifact still said `pending`: export_weights returned it, not
+    # the completed artifact it promises, which a download then refused as not ready.
+    fake = FakeWeaver()
+    pending_artifact = artifact_json("pending")
+    fake.script("POST", EXPORT, json_reply(202, operation_json("done", pending_artifact)))
+    fake.script(
+        "GET",
+        LIST,
+        json_reply(200, {"items": [artifact_json("pending")]}),
+        json_reply(200, {"items": [artifact_json("completed")]}),
+    )
+    if via == "sync":
+        with service(fake) as svc:
+            artifact = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    else:
+
+        async def exported() -> Artifact:
+            svc = async_service(fake)
+            try:
+                trainer = await svc.create_training_client("weaver-tiny")
+                return await trainer.export_weights(CHECKPOINT)
+            finally:
+                await svc.aclose()
+
+        artifact = asyncio.run(exported())
+    assert artifact.status is ArtifactStatus.COMPLETED
+    assert len(fake.sent("GET", LIST)) == 2
+
+
+def test_a_reattached_export_whose_artifact_is_pending_is_waited_for() -> None:
+    # service.operation(id, Artifact) waits as the export's own handle does.
+    fake = FakeWeaver()
+    done = json_reply(200, operation_json("done", artifact_json("pending")))
+    fake.script("GET", "/api/v1/operations/op-x", done)
+    fake.script("GET", LIST, json_reply(200, {"items": [artifact_json("completed")]}))
+    with service(fake) as svc:
+        artifact = svc.operation("op-x", Artifact).result()
+    assert artifact.status is ArtifactStatus.COMPLETED
+    assert len(fake.sent("GET", LIST)) == 1
 
 
 def test_an_existing_failed_export_fails_the_wait_and_the_handle() -> None:
