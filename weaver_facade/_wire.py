@@ -291,6 +291,12 @@ def _undocumented_success(call: Call[M], response: httpx.Response) -> M:
     rather than lose what the server made."""
     status = response.status_code
     why = "the spec documents another success status"
+    if response.has_redirect_location:  # an http:// base URL of an https:// service, say
+        why = (
+            f"a redirect to {_led_to(response)}, which the client does not follow, so "
+            "that the API key goes to the base URL alone; if the service moved there, make "
+            "its root the base URL"
+        )
     if response.is_success:
         try:
             data = response.json()
@@ -307,6 +313,16 @@ def _undocumented_success(call: Call[M], response: httpx.Response) -> M:
             _warn_once(call.operation, [(schema, f"HTTP {status}", text)])
             return parsed
     raise _refused(call, response, f"unexpected HTTP status {status} ({why})")
+
+
+def _led_to(response: httpx.Response) -> str:
+    """Where a redirect leads, resolved against the request's URL, as it may be shown."""
+    location = response.headers["location"]
+    try:
+        led_to = shown_url(response.request.url.join(location))
+    except (RuntimeError, httpx.InvalidURL):  # no request, or a Location httpx cannot read
+        led_to = repr(location)
+    return scrub(led_to, _api_key(response))
 
 
 def _refused(call: Call[Any], response: httpx.Response, text: str) -> ResponseValidationError:

@@ -1704,6 +1704,29 @@ def test_a_create_answered_with_a_status_that_is_no_success_is_not_taken() -> No
     assert fake.terminated == []
 
 
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("https://weaver.example.com/api/v1/supported-models", None),
+        ("/v2/supported-models", f"{BASE}/v2/supported-models"),
+        # A Location that echoes the request's key does not show it.
+        (f"https://sso.example/login?k={KEY}", "https://sso.example/login?k=[redacted]"),
+    ],
+)
+def test_a_redirect_names_where_it_leads(location: str, shown: str | None) -> None:
+    # A base URL the server redirects (http:// to https://, a moved service) said only
+    # "unexpected HTTP status 308 (the spec documents another success status)": not
+    # where it led, nor that the client does not follow it.
+    fake = FakeWeaver()
+    moved = httpx.Response(308, headers={"Location": location, "X-Request-ID": "req-1"})
+    fake.script("GET", "/api/v1/supported-models", moved)
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as moved_away:
+        svc.supported_models()
+    said = str(moved_away.value)
+    assert f"HTTP status 308 (a redirect to {shown or location}, which " in said, said
+    assert KEY not in said
+
+
 def test_a_servers_model_terminated_says_the_checkpoints_stay() -> None:
     # This client's own refusal of a terminated model says where to go on; the server's
     # `[409 model_terminated]` (terminated elsewhere: another process, the CLI) said nothing.
