@@ -38,6 +38,9 @@ from ._plural import counted
 from ._retry import may_have_acted
 from ._wire import Call, Pause, Plan, field_error, newest, optional
 
+# Empty pages in a row, each with a cursor, that end a listing as one that never ends.
+_EMPTY_PAGES = 10
+
 
 class CheckpointPager:
     """Pages of ``list_checkpoints``: which call next, and the checkpoints of each reply."""
@@ -48,6 +51,8 @@ class CheckpointPager:
         self.page_size = check_int("page_size", page_size, low, high)
         self.cursor: str | None = None
         self._seen: set[str] = set()
+        self._last: set[uuid.UUID] = set()  # the previous page's checkpoints
+        self._empty = 0  # empty pages in a row
         self.done = False
 
     def call(self) -> Call[wire.CheckpointList]:
@@ -61,11 +66,27 @@ class CheckpointPager:
         # Held to its type though unpromised: left out, it would end the listing early
         # (an older checkpoint for ``latest``), and a listing has no work to keep.
         cursor = optional(op, "CheckpointList", "next_cursor", page.next_cursor, str, lenient=False)
+        ids = {checkpoint.id for checkpoint in found}
+        again = bool(ids) and ids <= self._last
+        self._last, self._empty = ids, 0 if ids else self._empty + 1
         if cursor is None:
             self.done = True
         elif cursor in self._seen:
             # A server whose cursors go round (A, B, A) would make us list for ever.
             said = "field `next_cursor` repeats a cursor already sent"
+            raise field_error(op, "CheckpointList", "next_cursor", said)
+        elif again or self._empty >= _EMPTY_PAGES:
+            # So would one that ignores the cursor sent, or gives a new one on every empty
+            # page past the end. An empty page alone ends nothing: a server may give one.
+            listed = (
+                "the previous page's checkpoints again"
+                if again
+                else f"nothing ({counted(self._empty, 'empty page')} in a row)"
+            )
+            said = (
+                f"field `next_cursor` asks for another page, but the page at cursor "
+                f"{self.cursor!r} listed {listed}: the listing would never end"
+            )
             raise field_error(op, "CheckpointList", "next_cursor", said)
         else:
             self._seen.add(cursor)

@@ -575,12 +575,16 @@ def test_a_cursor_of_another_type_fails_the_listing(
 
 
 def cursor_cycle(fake: FakeWeaver) -> None:
-    """Pages whose cursors go A, B, A, B, ...: a cycle that is no immediate repeat."""
+    """Pages whose cursors go A, B, A, B, ...: a cycle that is no immediate repeat (each
+    page with a checkpoint of its own, so that only the cursors tell)."""
     fake.script(
         "GET",
         SAVE,
         *[
-            json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": "AB"[i % 2]})
+            json_reply(
+                200,
+                {"items": [{**OK_CHECKPOINT, "id": str(uuid.uuid4())}], "next_cursor": "AB"[i % 2]},
+            )
             for i in range(50)
         ],
     )
@@ -604,6 +608,72 @@ async def test_an_async_cursor_cycle_ends_the_listing(fake: FakeWeaver) -> None:
         trainer = await svc.training_client("m-1", next_seq_id=1)
         with pytest.raises(ResponseValidationError, match="next_cursor"):
             await trainer.list_checkpoints()
+    assert len(fake.sent("GET", SAVE)) == 3
+
+
+def fresh_cursors(fake: FakeWeaver, items: list[dict[str, Any]]) -> None:
+    """Pages that each give a cursor never given before and list ``items`` again: a
+    server that ignores the cursor sent, or one that gives a cursor on every empty page."""
+    pages = [json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": "c0"})]
+    pages += [json_reply(200, {"items": items, "next_cursor": f"c{i}"}) for i in range(1, 50)]
+    fake.script("GET", SAVE, *pages)
+
+
+@pytest.mark.parametrize(
+    ("items", "sent", "said"),
+    [
+        ([OK_CHECKPOINT], 2, "at cursor 'c0' listed the previous page's checkpoints again"),
+        ([], 11, "at cursor 'c9' listed nothing (10 empty pages in a row)"),
+    ],
+    ids=["repeated", "empty"],
+)
+def test_pages_that_list_nothing_new_end_the_listing(
+    fake: FakeWeaver, trainer: TrainingClient, items: list[dict[str, Any]], sent: int, said: str
+) -> None:
+    # Each cursor being new, the cycle check never fired: the listing went on for ever.
+    fresh_cursors(fake, items)
+    with pytest.raises(ResponseValidationError, match="next_cursor") as info:
+        trainer.list_checkpoints()
+    assert info.value.field == "next_cursor"
+    assert f"{said}: the listing would never end" in str(info.value)
+    assert len(fake.sent("GET", SAVE)) == sent
+    fresh_cursors(fake, items)
+    with pytest.raises(ResponseValidationError, match="next_cursor"):
+        trainer.latest_checkpoint()
+
+
+def test_empty_pages_before_more_checkpoints_are_read_through(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # A server may give fewer items than the limit, even none, before the listing's end.
+    later = {
+        **OK_CHECKPOINT,
+        "id": str(uuid.uuid4()),
+        "name": "b",
+        "path": "weaver://m-1/checkpoints/b",
+    }
+    pages = [json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": "c0"})]
+    pages += [json_reply(200, {"items": [], "next_cursor": f"c{i}"}) for i in range(1, 10)]
+    pages += [json_reply(200, {"items": [later], "next_cursor": None})]
+    fake.script("GET", SAVE, *pages)
+    assert [c.name for c in trainer.list_checkpoints()] == ["a", "b"]
+    assert len(fake.sent("GET", SAVE)) == 11
+
+
+def test_a_page_with_one_new_checkpoint_goes_on(fake: FakeWeaver, trainer: TrainingClient) -> None:
+    newer = {
+        **OK_CHECKPOINT,
+        "id": str(uuid.uuid4()),
+        "name": "b",
+        "path": "weaver://m-1/checkpoints/b",
+    }
+    pages = [
+        json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": "c0"}),
+        json_reply(200, {"items": [OK_CHECKPOINT, newer], "next_cursor": "c1"}),
+        json_reply(200, {"items": [], "next_cursor": None}),
+    ]
+    fake.script("GET", SAVE, *pages)
+    assert {c.name for c in trainer.list_checkpoints()} == {"a", "b"}
     assert len(fake.sent("GET", SAVE)) == 3
 
 
