@@ -88,6 +88,8 @@ class Drift(enum.StrEnum):
     # server whose listing lags its saves may (the sheet does not say a list shows a save
     # at once).
     LISTING_LAG = "listing_lag"
+    # Checkpoint listings that ignore the cursor sent and give a new one on every page.
+    ENDLESS_CURSORS = "endless_cursors"
     # No drift: a request that fails the server's checks refused with 422 `invalid_request`,
     # as FastAPI refuses one (the wire states no status for it), not 400.
     INVALID_AS_422 = "invalid_as_422"
@@ -428,6 +430,7 @@ class DriftMiddleware:
         self.ttl_taken: int | None = None
         self.ttl_shown = 0
         self.null_names = 0  # saves whose null `name` was taken as none (SHEET_TO_THE_LETTER)
+        self.pages = 0  # checkpoint listings answered (ENDLESS_CURSORS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -489,6 +492,18 @@ class DriftMiddleware:
                     {"type": "http.response.body", "body": reply.body[:1], "more_body": True}
                 )
                 raise ConnectionResetError("the connection was reset")
+        if self.drift is Drift.ENDLESS_CURSORS and method == "GET" and LIST_CHECKPOINTS.match(path):
+            query = parse_qsl(scope.get("query_string", b"").decode())
+            without = urlencode([(k, v) for k, v in query if k != "cursor"]).encode()
+            reply = await call(self.app, {**scope, "query_string": without}, b"")
+            data = _json_object(reply.body)
+            if reply.status == 200 and data is not None:
+                self.pages += 1
+                data["next_cursor"] = f"page-{self.pages}"
+                await reply.send(send, json.dumps(data).encode())
+            else:
+                await reply.send(send)
+            return
         if self.drift is Drift.REFUSED_SAVES and method == "POST" and SAVE.match(path):
             await _error(
                 422, "invalid_request", "type: not training or training_with_optimizer"

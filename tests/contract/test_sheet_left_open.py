@@ -711,3 +711,16 @@ def test_a_listing_that_lags_the_save_is_a_note() -> None:
         report = run_contract_test(quick(served.base_url, parts=("lifecycle",), deadline=10.0))
     assert [f.line() for f in report.findings] == []
     assert any("was listed only by listing 3 after its save" in n for n in report.notes)
+
+
+@pytest.mark.timeout(120)
+def test_a_listing_that_never_ends_is_a_finding_not_a_hang() -> None:
+    # Cursors that the server ignores, a new one on every page: the lifecycle's listing,
+    # then the clean-up's, paged for ever.
+    with serve_emulator(Drift.ENDLESS_CURSORS) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+        pages = served.middleware.pages
+    lines = [f.line() for f in report.findings]
+    assert [f.check for f in report.findings] == ["response_schema_conformance"], lines
+    assert "field `next_cursor` asks for another page" in report.findings[0].message
+    assert pages < 20

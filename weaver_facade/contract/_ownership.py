@@ -372,8 +372,13 @@ class Sweep:
                 items, cursor = page.get("items"), page.get("next_cursor")
             except (ValueError, AttributeError):
                 return found
-            found = (found or []) + [i for i in items or [] if isinstance(i, dict) and "id" in i]
-            if not isinstance(cursor, str) or cursor in cursors:
+            listed = {str(i["id"]) for i in found or []}
+            new = [i for i in items or [] if isinstance(i, dict) and "id" in i]
+            new = [i for i in new if str(i["id"]) not in listed]
+            found = (found or []) + new
+            # A cursor seen before, or a page with nothing new (a server that ignores the
+            # cursor sent, or never says the list has ended), would page for ever.
+            if not isinstance(cursor, str) or cursor in cursors or not new:
                 return found
             cursors.add(cursor)
             params = {**params, "cursor": cursor}
