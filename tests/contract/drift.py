@@ -88,6 +88,8 @@ class Drift(enum.StrEnum):
     # server whose listing lags its saves may (the sheet does not say a list shows a save
     # at once).
     LISTING_LAG = "listing_lag"
+    # Each checkpoint listed twice.
+    LISTED_TWICE = "listed_twice"
     # Checkpoint listings that ignore the cursor sent and give a new one on every page.
     ENDLESS_CURSORS = "endless_cursors"
     # No drift: a request that fails the server's checks refused with 422 `invalid_request`,
@@ -779,6 +781,10 @@ class DriftMiddleware:
             await reply.send(send, status=201)
             return
         listing = method == "GET" and LIST_CHECKPOINTS.match(path) and reply.status == 200
+        if drift is Drift.LISTED_TWICE and listing and isinstance(data, dict):
+            data["items"] = [i for i in data.get("items", []) for _ in range(2)]
+            await reply.send(send, json.dumps(data).encode())
+            return
         if drift is Drift.LISTING_LAG and listing and isinstance(data, dict):
             for item in data.get("items", []):
                 self.listed[item["id"]] = self.listed.get(item["id"], 0) + 1

@@ -713,6 +713,19 @@ def test_a_listing_that_lags_the_save_is_a_note() -> None:
     assert any("was listed only by listing 3 after its save" in n for n in report.notes)
 
 
+def test_a_checkpoint_listed_twice_is_named_as_such() -> None:
+    # It got "the list does not show the saved checkpoint `X` (listed: X, X)".
+    with serve_emulator(Drift.LISTED_TWICE) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    listed = [f for f in report.findings if f.check == "checkpoint_listed"]
+    assert len(listed) == 1, [f.line() for f in report.findings]
+    name = re.search(r"`(contract-[0-9a-f]+)`", listed[0].message)
+    assert name is not None, listed[0].message
+    assert listed[0].message == (
+        f"the list shows the saved checkpoint `{name[1]}` 2 times (listed: {name[1]}, {name[1]})"
+    )
+
+
 @pytest.mark.timeout(120)
 def test_a_listing_that_never_ends_is_a_finding_not_a_hang() -> None:
     # Cursors that the server ignores, a new one on every page: the lifecycle's listing,

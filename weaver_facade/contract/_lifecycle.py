@@ -791,8 +791,12 @@ class Scenario:
                 self.finding(
                     "GET /api/v1/models/{model_id}/checkpoints",
                     "checkpoint_listed",
-                    f"the list does not show the saved checkpoint `{path.name}` "
-                    f"(listed: {', '.join(c.name for c in listed) or 'nothing'})",
+                    (
+                        f"the list shows the saved checkpoint `{path.name}` {len(found)} times"
+                        if found
+                        else f"the list does not show the saved checkpoint `{path.name}`"
+                    )
+                    + f" (listed: {', '.join(c.name for c in listed) or 'nothing'})",
                     f"`{path.name}` listed once",
                     f"{len(found)} times",
                     exchange,
