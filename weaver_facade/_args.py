@@ -60,13 +60,19 @@ def check_callable(name: str, value: object, *, awaited: bool = False) -> None:
         return
     if not callable(value):
         raise InvalidArgumentError(f"{name} must be a function, or None; got {value!r}")
-    if inspect.iscoroutinefunction(value) != awaited:
+    if _is_async(value) != awaited:
         wanted = (
             "an async function: it is awaited"
             if awaited
             else "a plain function, not an async one: it is called, never awaited"
         )
         raise InvalidArgumentError(f"{name} must be {wanted}; got {value!r}")
+
+
+def _is_async(value: Callable[..., object]) -> bool:
+    # An object whose ``__call__`` is ``async def`` is one too; ``iscoroutinefunction``
+    # tells only of functions (and partials of them).
+    return inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(type(value).__call__)
 
 
 def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise: str = "") -> str:

@@ -257,6 +257,16 @@ async def _async_callback(_progress: object) -> None:
     return None
 
 
+class _AsyncCall:
+    """A callable object whose ``__call__`` is async: a coroutine function all the same."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, arg: Any) -> None:
+        self.calls.append(arg)
+
+
 # The audit: timeout=-1 and heartbeat_interval=-1 were accepted; wrong types raised
 # TypeError or AttributeError (api_key=<non-str>: AttributeError) from deep inside.
 BAD_OPTIONS = [
@@ -283,6 +293,7 @@ BAD_OPTIONS = [
     ("user_metadata", {"a": 1}),
     ("on_progress", "print"),
     ("on_progress", _async_callback),  # called, never awaited: it never ran
+    ("on_progress", _AsyncCall()),  # so is an object whose __call__ is async
     ("terminate_models_on_close", "no"),
     ("http_client", object()),
     ("sleep", 5),
@@ -314,6 +325,20 @@ def test_each_client_takes_a_sleep_of_its_own_kind() -> None:
         AsyncServiceClient(BASE, KEY, sleep=time.sleep)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match=r"^sleep must be a plain function"):
         ServiceClient(BASE, KEY, sleep=_async_sleep)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"^sleep must be a plain function"):
+        ServiceClient(BASE, KEY, sleep=_AsyncCall())  # type: ignore[arg-type]
+
+
+async def test_an_async_client_awaits_a_sleep_object_whose_call_is_async() -> None:
+    # A fake sleep as a class with `async def __call__` (what the signature's
+    # Callable[[float], Awaitable[None]] allows) was refused as "not an async function".
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+    sleep = _AsyncCall()
+    async with async_service(fake, sleep=sleep) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        await trainer.optim_step()
+    assert sleep.calls, "the sleep object was never awaited between polls"
 
 
 @pytest.mark.parametrize("key", [b"sk-bytes-key-7e1", ["sk-list-key-7e1"], 12345678901])
