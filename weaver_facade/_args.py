@@ -14,11 +14,13 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from weaver_client import limits
 
 from ._errors import InvalidArgumentError
+
+T = TypeVar("T")
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
@@ -67,6 +69,20 @@ def check_callable(name: str, value: object, *, awaited: bool = False) -> None:
             else "a plain function, not an async one: it is called, never awaited"
         )
         raise InvalidArgumentError(f"{name} must be {wanted}; got {value!r}")
+
+
+def call_plain(name: str, function: Callable[[T], object], arg: T) -> None:
+    """Call ``function``, a plain one as ``check_callable`` wants: one that returns a
+    coroutine (a lambda around an async function, or one set where no check ran) is
+    refused, its coroutine closed, since nothing here would ever await it. A task or
+    future it returns is work it scheduled itself (``asyncio.create_task(show(p))``)."""
+    returned = function(arg)
+    if inspect.iscoroutine(returned):
+        returned.close()  # else a "never awaited" warning too
+        raise InvalidArgumentError(
+            f"{name} must be a plain function, not an async one: it is called, never "
+            f"awaited; it returned {returned!r}"
+        )
 
 
 def _is_async(value: Callable[..., object]) -> bool:

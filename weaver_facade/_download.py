@@ -41,7 +41,7 @@ from weaver_client import limits
 if sys.platform != "win32":
     import fcntl
 
-from ._args import at_least
+from ._args import at_least, call_plain
 from ._causes import causes, certificate_refused, plain_http, proxy_refusal
 from ._errors import (
     ArtifactIntegrityError,
@@ -816,13 +816,15 @@ class Downloads:
     def _report(self) -> None:
         if self._progress is not None:
             try:
-                self._progress(
+                call_plain(
+                    "progress",
+                    self._progress,
                     DownloadProgress(
                         bytes_done=self.bytes_done,
                         bytes_total=self._bytes_total,
                         files_done=self.files_done,
                         files_total=len(self.descriptor.files),
-                    )
+                    ),
                 )
             except Exception as exc:
                 # Its own error, not the download's: say what it stopped and what stays.

@@ -23,7 +23,7 @@ from weaver_client import limits
 from weaver_client.types import Unset
 
 from . import _retry as rules
-from ._args import at_least, check_seconds
+from ._args import at_least, call_plain, check_seconds
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     RESUME_ADVICE,
@@ -812,7 +812,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
             return
         # It ends the wait, not the operation: say which one to pick up again.
         with self._ending(Exception, "raised by on_progress"):
-            self.on_progress(progress)
+            call_plain("on_progress", self.on_progress, progress)
 
     @contextlib.contextmanager
     def _ending(self, cut: type[BaseException], why: str) -> Iterator[None]:

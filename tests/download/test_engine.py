@@ -11,6 +11,7 @@ import concurrent.futures
 import contextlib
 import errno
 import fcntl
+import gc
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ import subprocess
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from tests.support.tls import self_signed
 from weaver_facade import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
+    InvalidArgumentError,
     StorageError,
     UnsafeArtifactPathError,
 )
@@ -290,6 +293,30 @@ def test_a_progress_callback_that_raises_ends_the_download_saying_it_resumes(
     notes = " ".join(getattr(raised.value, "__notes__", []))
     assert "raised by progress" in notes, notes
     assert "run it again to resume" in notes
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+
+
+async def _async_display(_seen: DownloadProgress) -> None:
+    raise AssertionError("an async progress is never awaited")
+
+
+def test_a_progress_callback_that_returns_a_coroutine_is_refused(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # progress=lambda p: display(p), display async: each report made a coroutine nothing
+    # awaited (a RuntimeWarning each time), the display never ran, and the download
+    # went on as if it had.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InvalidArgumentError, match=r"^progress must be a plain") as raised:
+            run(Source(storage), tmp_path / "out", progress=lambda p: _async_display(p))
+        notes = " ".join(getattr(raised.value, "__notes__", []))
+        del raised
+        gc.collect()
+    assert "raised by progress" in notes, notes
+    unawaited = [w for w in caught if "never awaited" in str(w.message)]
+    assert not unawaited, unawaited
     run(Source(storage), tmp_path / "out")
     assert_complete(tmp_path / "out")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import math
 import re
 import sys
+import warnings
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
@@ -321,6 +323,65 @@ def test_an_on_progress_that_raises_ends_the_wait_naming_the_operation() -> None
             "OptimStepResult)"
         ]
         assert isinstance(svc.operation(handle.id).result(), OptimStepResult)
+
+
+async def _shown(_progress: OperationProgress) -> None:
+    raise AssertionError("an async on_progress is never awaited")
+
+
+@pytest.mark.parametrize("how", ["handle attribute", "lambda"])
+async def test_an_on_progress_that_returns_a_coroutine_is_refused_not_left_unawaited(
+    how: str,
+) -> None:
+    # handle.on_progress = an async function (the attribute is not checked as the
+    # constructor's option is), or a lambda around one: each change made a coroutine that
+    # nothing awaited, a RuntimeWarning each time, and the display never ran.
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+    around = (lambda p: _shown(p)) if how == "lambda" else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with async_service(fake, on_progress=around) as svc:
+            trainer = await svc.create_training_client("weaver-tiny")
+
+            async def step() -> object:
+                if how == "lambda":
+                    return await trainer.optim_step()
+                handle = await trainer.optim_step(wait=False)
+                handle.on_progress = _shown  # type: ignore[assignment]
+                return await handle.result()
+
+            with pytest.raises(InvalidArgumentError, match=r"^on_progress must be a plain") as got:
+                await step()
+            notes = " ".join(got.value.__notes__)
+        del got
+        gc.collect()
+    assert "raised by on_progress while waiting for operation op-" in notes, notes
+    unawaited = [w for w in caught if "never awaited" in str(w.message)]
+    assert not unawaited, unawaited
+
+
+async def test_an_on_progress_that_schedules_a_task_is_called_as_any_other() -> None:
+    # A task is work the callback scheduled itself, to be awaited by the loop, not by us.
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+    shown: list[OperationProgress] = []
+
+    async def show(progress: OperationProgress) -> None:
+        shown.append(progress)
+
+    tasks: list[asyncio.Task[None]] = []
+
+    def schedule(progress: OperationProgress) -> asyncio.Task[None]:
+        tasks.append(asyncio.get_running_loop().create_task(show(progress)))
+        return tasks[-1]
+
+    async with async_service(fake, on_progress=schedule) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        await trainer.optim_step()
+        await asyncio.gather(*tasks)
+    assert tasks
+    assert len(shown) == len(tasks)
 
 
 def test_ctrl_c_during_a_wait_names_the_operation_that_keeps_running() -> None:
