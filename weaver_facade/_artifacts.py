@@ -346,7 +346,7 @@ class DownloadDeadline(Generic[IO]):
             if self._left() != 0.0 or not isinstance(step, Call):
                 raise
             raise DownloadTimeoutError(
-                f"the download's deadline passed while asking the API for {step.operation}: {exc}",
+                f"the download's deadline passed while asking the API: {exc}",  # names the call
                 name=None,
             ) from exc
 

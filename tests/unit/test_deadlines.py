@@ -777,9 +777,13 @@ async def test_an_async_download_timeout_bounds_its_descriptor_request(tmp_path:
     poll = PollPolicy(PollSettings(), clock=clock)
     fake.script("GET", DESCRIPTOR, *[never_answered(clock, reads)] * 100)
     async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
-        with pytest.raises(DownloadTimeoutError):
+        with pytest.raises(DownloadTimeoutError) as ended:
             await svc.download_weights(ARTIFACT, tmp_path, timeout=3)
     assert max(reads) <= 3
+    # The request is named once (its error begins with it), not twice.
+    said = str(ended.value)
+    assert said.startswith("the download's deadline passed while asking the API: ")
+    assert said.count("get_artifact_download") == 1, said
 
 
 def test_close_terminates_within_one_read_timeout_by_default() -> None:
