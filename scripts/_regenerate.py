@@ -56,6 +56,8 @@ def generate(spec: Path, out_parent: Path) -> Path:
     # Before the generator, whose report of either is a page of its internals (and a bad
     # pattern would otherwise surface only as a `re.error` on importing the facade).
     broken = [*dangling_refs(document), *bad_patterns(document), *split_defaults(document)]
+    if not broken:  # a reference that names nothing, or a bad pattern, stops the validator
+        broken = list(broken_defaults(document))
     if broken:
         raise RegenerateError("\n".join(f"{spec.name}: {line}" for line in broken))
     out = out_parent / "weaver_client"
@@ -221,6 +223,58 @@ def split_defaults(document: Mapping[str, Any]) -> Iterator[str]:
                         f"schema's example, which `{EXAMPLE_DEFAULTS}` makes the defaults, "
                         f"says {example[prop]!r}: make them agree (at components.schemas.{name})"
                     )
+
+
+def broken_defaults(document: Mapping[str, Any]) -> Iterator[str]:
+    """Each ``default``, and each example of a schema marked ``x-weaver-example-is-default``,
+    that its own schema refuses: `weaver_client.limits` carries it as it is, and the facade,
+    the command line and the emulator use it when the caller gives nothing, so a call without
+    a page size would be refused for a page size its caller never gave, or the facade would
+    not import (its ``AdamParams()`` raises)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    def refusal(value: object, where: tuple[str, ...]) -> str | None:
+        # The whole document is the root, so that its `#/components/...` references resolve.
+        pointer = "/".join(part.replace("~", "~0").replace("/", "~1") for part in where)
+        error = best_match(
+            Draft202012Validator({**document, "$ref": f"#/{pointer}"}).iter_errors(value)
+        )
+        if error is None:
+            return None
+        field = ".".join(str(part) for part in error.absolute_path)
+        return f"{field}: {error.message}" if field else error.message
+
+    def walk(node: Any, where: tuple[str, ...]) -> Iterator[str]:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                yield from walk(item, (*where, str(index)))
+            return
+        if not isinstance(node, Mapping):
+            return
+        # A property or a response named `default` is none.
+        named = where[-1:] in (("properties",), ("responses",))
+        if "default" in node and not named and (why := refusal(node["default"], where)):
+            yield (
+                f"the default {node['default']!r} breaks its own schema: {why} "
+                f"(at {'.'.join(where)})"
+            )
+        if (
+            node.get(EXAMPLE_DEFAULTS)
+            and "example" in node
+            and (why := refusal(node["example"], where))
+        ):
+            yield (
+                f"the example of {where[-1]}, which `{EXAMPLE_DEFAULTS}` makes the "
+                f"defaults, breaks its own schema: {why} (at {'.'.join(where)})"
+            )
+        for key, value in node.items():
+            # Values, not schemas: an example's or an extension's keys may be `default`.
+            values = ("example", "examples", "enum", "const", *(() if named else ("default",)))
+            if key not in values and not str(key).startswith("x-"):
+                yield from walk(value, (*where, str(key)))
+
+    yield from walk(document, ())
 
 
 def constant_name(*parts: str) -> str:

@@ -251,6 +251,61 @@ def test_a_default_changed_in_one_example_only_is_named(tmp_path: Path) -> None:
     assert list(regen.split_defaults({"components": {"schemas": {"B": True}}})) == []
 
 
+def test_a_default_its_own_schema_refuses_is_named_in_one_line(tmp_path: Path) -> None:
+    # A page size's maximum lowered below its default regenerated cleanly: `list_models()`
+    # with no page size was then refused, in words about a page size of 100 its caller
+    # never gave ("page_size must be an int from 1 to 50; got 100").
+    text = regen.SPEC.read_text(encoding="utf-8")
+    at = text.index("maximum: 1000", text.index("operationId: list_models"))
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text[:at] + "maximum: 50" + text[at + len("maximum: 1000") :], "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    assert not (tmp_path / "out" / "weaver_client").exists()
+    assert str(refused.value) == (
+        "openapi.yaml: the default 100 breaks its own schema: 100 is greater than the "
+        "maximum of 50 (at paths./api/v1/models.get.parameters.0.schema)"
+    )
+
+
+def test_defaults_in_an_example_its_schema_refuses_are_named_in_one_line(
+    tmp_path: Path,
+) -> None:
+    # AdamParams' learning rate, 20 in both its examples, beyond its maximum of 10:
+    # regenerated cleanly, and then the facade did not import (its `AdamParams()` raised),
+    # which the coverage sent to `mypy --strict` to find, where nothing was wrong.
+    text = regen.SPEC.read_text(encoding="utf-8")
+    prop = "maximum: 10\n          example: 0.0001\n"
+    example = "      example:\n        learning_rate: 0.0001\n"
+    assert text.count(prop) == 1
+    assert text.count(example) == 1
+    spec = tmp_path / "openapi.yaml"
+    bad = text.replace(prop, prop.replace("0.0001", "20"))
+    bad = bad.replace(example, example.replace("0.0001", "20"))
+    spec.write_text(bad, "utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(regen.RegenerateError) as refused:
+        regen.generate(spec, tmp_path / "out")
+    assert not (tmp_path / "out" / "weaver_client").exists()
+    assert str(refused.value) == (
+        "openapi.yaml: the example of AdamParams, which `x-weaver-example-is-default` "
+        "makes the defaults, breaks its own schema: learning_rate: 20 is greater than the "
+        "maximum of 10 (at components.schemas.AdamParams)"
+    )
+    # The spec as it is has none, and a response named `default` is no default value.
+    assert list(regen.broken_defaults(regen.load_document(regen.SPEC))) == []
+    document = {"paths": {"/x": {"get": {"responses": {"default": {"description": "x"}}}}}}
+    assert list(regen.broken_defaults(document)) == []
+    # A property named `default` is a schema like any other.
+    field = {"type": "integer", "maximum": 1, "default": 2}
+    named = {"components": {"schemas": {"A": {"properties": {"default": field}}}}}
+    assert list(regen.broken_defaults(named)) == [
+        "the default 2 breaks its own schema: 2 is greater than the maximum of 1 "
+        "(at components.schemas.A.properties.default)"
+    ]
+
+
 def test_coverage_is_listed_and_never_silently_replaces_check(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
