@@ -1174,17 +1174,25 @@ def _unreadable(exc: BaseException) -> list[str]:
     import traceback
 
     error = f"{type(exc).__name__}: {exc}"
-    frames = [
-        frame for frame in traceback.extract_tb(exc.__traceback__) if _facade_file(frame.filename)
+    # Raised as a facade module was imported: its line at its own top level, whatever raised
+    # beneath it (a KeyError of a default the spec dropped, `AdamParams()` out of its bounds).
+    imported = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if _facade_file(frame.filename) and frame.name == "<module>"
     ]
-    # Raised by a facade module's own top level: as it was imported.
-    if isinstance(exc, ImportError | AttributeError) and frames and frames[-1].name == "<module>":
-        where = f"{_facade_file(frames[-1].filename)}:{frames[-1].lineno}"
+    if imported:
+        where = f"{_facade_file(imported[-1].filename)}:{imported[-1].lineno}"
+        # mypy names each use of a name or key the client lost, and nothing else.
+        how = (
+            "`mypy --strict weaver_facade` names every place that must follow"
+            if isinstance(exc, ImportError | AttributeError | LookupError)
+            else "the line above raises as its module is imported"
+        )
         return [
             f"the facade does not import against the new client: {where}: {error}",
             "so its spec fields, enum values, error codes and request fields could not be "
-            "checked: make it import (`mypy --strict weaver_facade` names every place that "
-            "must follow), then run `scripts/regenerate --coverage`",
+            f"checked: make it import ({how}), then run `scripts/regenerate --coverage`",
         ]
     return [
         f"the field coverage could not be read: {error}",

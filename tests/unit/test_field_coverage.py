@@ -987,6 +987,45 @@ def test_a_facade_that_does_not_import_names_where_and_the_rest_is_still_listed(
     assert f"  - GET /api/v1/{new} ({new}: a route the facade does not call)\n" in out
 
 
+def test_a_facade_that_fails_on_import_otherwise_names_where_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A default the spec dropped, read by key as the facade imports: a KeyError, told as
+    # "the field coverage could not be read: KeyError: 'ttl_seconds'", with no file.
+    defaults = {k: v for k, v in limits.EXPORT_REQUEST_DEFAULTS.items() if k != "ttl_seconds"}
+    monkeypatch.setattr(limits, "EXPORT_REQUEST_DEFAULTS", defaults)
+    monkeypatch.delitem(sys.modules, "weaver_facade._training")  # imported again, and fails
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    training = ROOT / "weaver_facade" / "_training.py"
+    line = _line_of(training, 'limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]')
+    assert (
+        f"the facade does not import against the new client: weaver_facade/_training.py:{line}: "
+        "KeyError: 'ttl_seconds'\n"
+    ) in out
+    assert "`mypy --strict weaver_facade` names every place" in out
+
+
+def test_a_facade_whose_import_raises_deeper_names_its_line_without_sending_to_mypy(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A bound the facade's own defaults break: `AdamParams()` raises in `_types.py` as
+    # `_training.py` imports. It was told as "the field coverage could not be read: ...;
+    # run `mypy --strict` on it", which found nothing.
+    monkeypatch.setattr(limits, "ADAM_PARAMS_LEARNING_RATE_MAXIMUM", 1e-05)
+    monkeypatch.delitem(sys.modules, "weaver_facade._types")
+    monkeypatch.delitem(sys.modules, "weaver_facade._training")
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    line = _line_of(ROOT / "weaver_facade" / "_training.py", "= AdamParams()")
+    assert (
+        f"the facade does not import against the new client: weaver_facade/_training.py:{line}: "
+        "InvalidArgumentError: AdamParams: 0 <= learning_rate <= 1e-05 is required, "
+        "got 0.0001\n"
+    ) in out
+    assert "mypy" not in out
+
+
 def test_scripts_regenerate_heads_its_list_with_what_it_holds(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
