@@ -43,14 +43,22 @@ from ._wire import (
     optional,
 )
 
+
+def _within(value: int, low: int, high: int) -> int:
+    """``value``, or the nearer bound of the spec's that it lies beyond (either side)."""
+    return min(max(value, low), high)
+
+
 # The spec requires a rank and gives none, only its bounds.
-DEFAULT_LORA_RANK = min(32, limits.LORA_CONFIG_RANK_MAXIMUM)
+DEFAULT_LORA_RANK = _within(32, limits.LORA_CONFIG_RANK_MINIMUM, limits.LORA_CONFIG_RANK_MAXIMUM)
 """The rank of a LoRA model created without ``lora_rank`` (32, the official SDK's)."""
 # Where a caller gives no page size: the spec's default for the model listings; the
 # checkpoint listing has none (without a limit it comes whole), and takes the same
-# within its own bound.
+# within its own bounds.
 DEFAULT_PAGE_SIZE = limits.LIST_MODELS_LIMIT_DEFAULT
-CHECKPOINT_PAGE_SIZE = min(DEFAULT_PAGE_SIZE, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM)
+CHECKPOINT_PAGE_SIZE = _within(
+    DEFAULT_PAGE_SIZE, limits.LIST_CHECKPOINTS_LIMIT_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MAXIMUM
+)
 T = TypeVar("T")
 
 

@@ -2,11 +2,12 @@
 
 The facade's defaults that are not spec values (the official SDK's LoRA rank, the
 long-poll ``wait``, the checkpoint page size) are kept within the spec's bounds. Here
-the bounds drop below each of them; a subprocess then runs the checkpoint workflow,
-with every default, on a client whose ``limits`` module is generated from that spec,
-against an emulator that enforces it. Bounds that only the facade checks before
-sending (a name's length apart from its pattern, an artifact's TTL apart from a
-checkpoint's) shrink alone, and the facade must refuse what they no longer allow.
+the bounds drop below each of them (or rise above the rank and the page size); a
+subprocess then runs the checkpoint workflow, with every default, on a client whose
+``limits`` module is generated from that spec, against an emulator that enforces it.
+Bounds that only the facade checks before sending (a name's length apart from its
+pattern, an artifact's TTL apart from a checkpoint's) shrink alone, and the facade must
+refuse what they no longer allow.
 """
 
 from __future__ import annotations
@@ -103,6 +104,48 @@ def test_defaults_follow_a_spec_with_narrower_bounds(tmp_path: Path) -> None:
     _narrow(document, "list_checkpoints", "limit", 50)
     _narrow(document, "get_operation", "wait", 10)
     assert _run(tmp_path, document, WORKFLOW).split() == ["rank", "16"]
+
+
+RAISED = """
+import contextlib, io
+import weaver_client
+from weaver_client import limits
+from weaver_facade import ServiceClient
+from weaver_facade.cli import main
+from weaver_facade.emulator import run_emulator
+
+assert weaver_client.__file__.startswith({client!r}), weaver_client.__file__
+assert (limits.LORA_CONFIG_RANK_MINIMUM, limits.LIST_CHECKPOINTS_LIMIT_MINIMUM) == (64, 200)
+with run_emulator(api_keys=("k",)) as emu:
+    with ServiceClient(emu.base_url, "k", heartbeat_interval=0) as service:
+        trainer = service.create_training_client("weaver-tiny")
+        saved = trainer.save_state("raised")
+        assert [c.name for c in trainer.list_checkpoints()] == ["raised"]
+        print("rank:", service.get_model(trainer.model_id).lora.rank)
+help = io.StringIO()
+with contextlib.redirect_stdout(help), contextlib.suppress(SystemExit):
+    main(["models", "create", "--help"])
+print("help:", " ".join(help.getvalue().split()))
+"""
+
+
+def test_defaults_follow_a_spec_with_higher_minimums(tmp_path: Path) -> None:
+    # A LoRA rank's minimum raised to 64 left the facade's default at 32: a model created
+    # with no rank was refused for a rank its caller never gave, and `models create
+    # --help` said "Default: LoRA, rank 32. [from 64 to 256]".
+    document = _spec()
+    rank = document["components"]["schemas"]["LoraConfig"]["properties"]["rank"]
+    assert rank["minimum"] < 64 <= rank["maximum"]
+    rank["minimum"] = 64
+    for item in document["paths"].values():
+        op = item.get("get") or {}
+        if op.get("operationId") == "list_checkpoints":
+            (limit,) = [p for p in op["parameters"] if p.get("name") == "limit"]
+            assert limit["schema"]["minimum"] < 200 <= limit["schema"]["maximum"]
+            limit["schema"]["minimum"] = 200
+    said = dict(line.split(": ", 1) for line in _run(tmp_path, document, RAISED).splitlines())
+    assert said["rank"] == "64"
+    assert "Default: LoRA, rank 64. [from 64 to 256]" in said["help"]
 
 
 ALONE = """
