@@ -8,6 +8,7 @@ twins' docstrings point to the sync ones, so only those are read.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ import click
 import pytest
 from weaver_client import limits
 
+from tests.support.openapi import openapi
 from weaver_facade import (
     CheckpointPath,
     Datum,
@@ -61,6 +63,30 @@ def test_the_export_default_is_whole_days() -> None:
 @pytest.mark.parametrize(("owner", "words"), CLAIMS, ids=[o.__qualname__ for o, _ in CLAIMS])
 def test_a_docstring_states_the_spec_limit(owner: object, words: str) -> None:
     assert words in " ".join((inspect.getdoc(owner) or "").split())
+
+
+def test_server_default_states_the_export_default() -> None:
+    # A module attribute's docstring, which the API docs show, is no `__doc__`: it stayed
+    # at "7 days" when the spec's default changed, as `export_weights`' did not.
+    tree = ast.parse(Path(inspect.getfile(TrainingClient)).read_text(encoding="utf-8"))
+    after = {
+        node.target.id: tree.body[index + 1]
+        for index, node in enumerate(tree.body)
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }["SERVER_DEFAULT"]
+    assert isinstance(after, ast.Expr)
+    assert isinstance(after.value, ast.Constant)
+    days = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"] // _DAY
+    assert f"sent as {days} days in an export" in " ".join(str(after.value.value).split())
+
+
+@pytest.mark.parametrize("schema", ["ExportRequest", "ExportModelRequest"])
+def test_the_spec_states_the_export_default_it_holds(schema: str) -> None:
+    # The words of each export body's `ttl_seconds` in openapi.yaml (and so in the
+    # generated client's docstrings) stayed at 604800 when its example's default changed.
+    seconds = limits.EXPORT_REQUEST_DEFAULTS["ttl_seconds"]
+    words = openapi()["components"]["schemas"][schema]["properties"]["ttl_seconds"]
+    assert words["description"].startswith(f"Omitted means {seconds} ({seconds // _DAY} days);")
 
 
 def test_the_cli_states_the_export_default() -> None:
