@@ -55,7 +55,12 @@ def generate(spec: Path, out_parent: Path) -> Path:
     document = load_document(spec)
     # Before the generator, whose report of either is a page of its internals (and a bad
     # pattern would otherwise surface only as a `re.error` on importing the facade).
-    broken = [*dangling_refs(document), *bad_patterns(document), *split_defaults(document)]
+    broken = [
+        *dangling_refs(document),
+        *bad_patterns(document),
+        *split_defaults(document),
+        *shared_operation_ids(document),
+    ]
     if not broken:  # a reference that names nothing, or a bad pattern, stops the validator
         broken = list(broken_defaults(document))
     if broken:
@@ -223,6 +228,21 @@ def split_defaults(document: Mapping[str, Any]) -> Iterator[str]:
                         f"schema's example, which `{EXAMPLE_DEFAULTS}` makes the defaults, "
                         f"says {example[prop]!r}: make them agree (at components.schemas.{name})"
                     )
+
+
+def shared_operation_ids(document: Mapping[str, Any]) -> Iterator[str]:
+    """Each ``operationId`` that more than one route has: the generator writes one module
+    for all of them and drops the others without a word."""
+    routes: dict[str, list[str]] = {}
+    for key, op in _operations(document).items():
+        if isinstance(op, Mapping) and isinstance(op.get("operationId"), str):
+            routes.setdefault(op["operationId"], []).append(key)
+    for operation_id, keys in routes.items():
+        if len(keys) > 1:
+            yield (
+                f"operationId `{operation_id}` names {len(keys)} routes, "
+                f"{', '.join(keys[:-1])} and {keys[-1]}: the generator keeps one alone"
+            )
 
 
 def broken_defaults(document: Mapping[str, Any]) -> Iterator[str]:

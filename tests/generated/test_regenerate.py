@@ -306,6 +306,16 @@ def test_defaults_in_an_example_its_schema_refuses_are_named_in_one_line(
     ]
 
 
+def test_an_operation_id_given_twice_is_named_in_one_line(tmp_path: Path) -> None:
+    # The generator wrote one module for both routes and dropped the other in silence;
+    # the coverage then said the facade calls a route "the spec no longer has".
+    refused = _refused(tmp_path, "operationId: list_models", "operationId: get_model")
+    assert str(refused) == (
+        "openapi.yaml: operationId `get_model` names 2 routes, GET /api/v1/models and "
+        "GET /api/v1/models/{model_id}: the generator keeps one alone"
+    )
+
+
 def test_coverage_is_listed_and_never_silently_replaces_check(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
