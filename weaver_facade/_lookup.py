@@ -38,8 +38,10 @@ from ._plural import counted
 from ._retry import may_have_acted
 from ._wire import Call, Pause, Plan, field_error, newest, optional
 
-# Empty pages in a row, each with a cursor, that end a listing as one that never ends.
-_EMPTY_PAGES = 10
+# Empty pages in a row, each with a cursor, that end a listing as one that never ends. A
+# legal listing may have long runs (a server that filters each page after reading it gives
+# one per page of expired checkpoints, which come first): 100,000 at the default page size.
+_EMPTY_PAGES = 1000
 
 
 class CheckpointPager:

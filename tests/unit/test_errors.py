@@ -615,7 +615,7 @@ def fresh_cursors(fake: FakeWeaver, items: list[dict[str, Any]]) -> None:
     """Pages that each give a cursor never given before and list ``items`` again: a
     server that ignores the cursor sent, or one that gives a cursor on every empty page."""
     pages = [json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": "c0"})]
-    pages += [json_reply(200, {"items": items, "next_cursor": f"c{i}"}) for i in range(1, 50)]
+    pages += [json_reply(200, {"items": items, "next_cursor": f"c{i}"}) for i in range(1, 1100)]
     fake.script("GET", SAVE, *pages)
 
 
@@ -623,7 +623,7 @@ def fresh_cursors(fake: FakeWeaver, items: list[dict[str, Any]]) -> None:
     ("items", "sent", "said"),
     [
         ([OK_CHECKPOINT], 2, "at cursor 'c0' listed the previous page's checkpoints again"),
-        ([], 11, "at cursor 'c9' listed nothing (10 empty pages in a row)"),
+        ([], 1001, "at cursor 'c999' listed nothing (1000 empty pages in a row)"),
     ],
     ids=["repeated", "empty"],
 )
@@ -658,6 +658,19 @@ def test_empty_pages_before_more_checkpoints_are_read_through(
     fake.script("GET", SAVE, *pages)
     assert [c.name for c in trainer.list_checkpoints()] == ["a", "b"]
     assert len(fake.sent("GET", SAVE)) == 11
+
+
+def test_a_long_run_of_empty_pages_before_a_checkpoint_is_read_through(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # A server that filters a page after reading it (expired checkpoints are not listed,
+    # and the oldest come first) gives an empty page for each page of hidden ones: 50 in
+    # a row for 5000 expired saves. The spec bounds no such run.
+    pages = [json_reply(200, {"items": [], "next_cursor": f"c{i}"}) for i in range(50)]
+    pages += [json_reply(200, {"items": [OK_CHECKPOINT], "next_cursor": None})]
+    fake.script("GET", SAVE, *pages)
+    assert [c.name for c in trainer.list_checkpoints()] == ["a"]
+    assert len(fake.sent("GET", SAVE)) == 51
 
 
 def test_a_page_with_one_new_checkpoint_goes_on(fake: FakeWeaver, trainer: TrainingClient) -> None:
