@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -787,6 +788,29 @@ def test_a_stderr_that_cannot_be_written_loses_no_result(
         )  # fmt: skip
     assert done.returncode == 0
     assert shown.format(model_id) in done.stdout
+
+
+def test_a_stderr_that_cannot_be_written_stops_no_delete(
+    emu: RunningEmulator, cli: Cli, model_id: str
+) -> None:
+    # The error line of a REF that fails (an id not found) ended the command there: the
+    # REFs after it were not deleted, and --json's report of both was lost.
+    cli("checkpoints", "save", model_id, "kept", "--json")
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
+    env.pop("WEAVER_LOG", None)
+    missing = str(uuid.uuid4())
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(script), "checkpoints", "delete", missing, "kept", "--model", model_id, "--json"],
+            stdout=subprocess.PIPE, stderr=full, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    report = json.loads(done.stdout)
+    assert [c["name"] for c in report["deleted"]] == ["kept"]
+    assert [e["ref"] for e in report["errors"]] == [missing]
+    left = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    assert left == []
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:

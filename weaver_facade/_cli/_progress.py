@@ -58,9 +58,10 @@ def printable(text: str) -> str:
 
 
 def to_stderr(text: str) -> None:
-    """``text`` as a line on stderr, for progress and hints: a stderr that cannot take it (a
-    log on a full disk, a reader gone) is given up, not the command, whose first progress
-    line ended it with exit status 1 and nothing on stdout, its save done."""
+    """``text`` as a line on stderr, for progress, hints and the error of one REF among
+    others (``checkpoints delete``): a stderr that cannot take it (a log on a full disk, a
+    reader gone) is given up, not the command, whose first progress line ended it with
+    exit status 1 and nothing on stdout, its save done."""
     try:
         click.echo(text, err=True)
     except OSError:
