@@ -672,6 +672,20 @@ def test_a_wait_ended_by_a_refused_poll_names_the_operation(
         assert run.stderr.rstrip().endswith("(`weaver-facade operations wait op-1`)")
 
 
+def test_a_deleted_checkpoint_s_control_characters_reach_the_terminal_escaped() -> None:
+    # A stored name may hold a C1 control (the spec's pattern leaves out C0 and DEL
+    # alone): `deleted PATH (ID)` wrote it as it came, CSI (\x9b) included.
+    saved = checkpoint_json("m-1", "odd\x9b2J")
+
+    def answer(method: str, path: str) -> Reply:
+        return 200, {**saved, "status": "deleted" if method == "DELETE" else "completed"}, {}
+
+    with cli_against(answer) as runner:
+        run = runner.invoke(main, ["checkpoints", "delete", saved["id"], "--model", "m-1"])
+    assert run.exit_code == 0, run.output
+    assert run.stdout == f"deleted weaver://m-1/checkpoints/odd\\x9b2J ({saved['id']})\n"
+
+
 def test_a_server_s_control_characters_reach_the_terminal_escaped() -> None:
     # A server's words are text to show: their escape sequences rewrote the terminal
     # (ESC[2K erased the error line they were in, ESC]0;... set the window's title).

@@ -496,7 +496,7 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
         emit_json({"deleted": [checkpoint_json(c) for c in deleted], "errors": errors})
     else:
         for c in deleted:
-            click.echo(f"deleted {c.path} ({c.id})")
+            click.echo(printable(f"deleted {c.path} ({c.id})"))
     if errors:
         raise click.exceptions.Exit(EXIT_API_ERROR)
 
