@@ -935,10 +935,15 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
                 f" (the proxy {shown_url(proxy)} the environment names refused the tunnel; "
                 "see *_PROXY and NO_PROXY)"
             )
-        else:
+        elif status >= 500:  # a gateway that could not reach the server
             detail += (
                 f" (the proxy {shown_url(proxy)} the environment names could not open "
                 "the tunnel to the server)"
+            )
+        else:  # a 408 or 429: the proxy's own load, which says nothing of the server
+            detail += (
+                f" (the proxy {shown_url(proxy)} the environment names put off opening "
+                "the tunnel; try again later)"
             )
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not (no_retry_helps(exc) or refused)

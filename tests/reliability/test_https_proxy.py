@@ -491,11 +491,13 @@ def test_a_proxy_s_5xx_to_the_storage_connect_is_still_retried(
 
 
 @pytest.mark.parametrize(
-    ("refusal", "retryable"),
+    ("refusal", "why"),
     [
-        ("403 Forbidden", False),
-        ("407 Proxy Authentication Required", False),
-        ("502 Bad Gateway", True),
+        ("403 Forbidden", "refused the tunnel; see *_PROXY and NO_PROXY"),
+        ("407 Proxy Authentication Required", "refused the tunnel; see *_PROXY and NO_PROXY"),
+        ("502 Bad Gateway", "could not open the tunnel to the server"),
+        # The proxy's own load, not the server's: it reached nothing, nor failed to.
+        ("429 Too Many Requests", "put off opening the tunnel; try again later"),
     ],
 )
 @pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
@@ -505,7 +507,7 @@ async def test_a_proxy_that_refuses_the_api_s_tunnel_is_named(
     monkeypatch: pytest.MonkeyPatch,
     kind: type[ServiceClient | AsyncServiceClient],
     refusal: str,
-    retryable: bool,
+    why: str,
 ) -> None:
     # "ProxyError: 403 Forbidden" named no proxy, and said retryable, which no retry of
     # a refusal by the proxy's rules or of its credentials changes.
@@ -514,12 +516,7 @@ async def test_a_proxy_that_refuses_the_api_s_tunnel_is_named(
     failed, sleeps = await _failure(kind, server)
     said = str(failed)
     shown = proxy.url.replace("://", "://***@")
-    why = (
-        "refused the tunnel; see *_PROXY and NO_PROXY"
-        if not retryable
-        else ("could not open the tunnel to the server")
-    )
     assert said.endswith(f"ProxyError: {refusal} (the proxy {shown} the environment names {why})")
-    assert failed.retryable is retryable
+    assert failed.retryable is not why.startswith("refused")
     assert (len(proxy.refused), sleeps) == (1, [])  # never retried, as before
     assert "PW-9z" not in said
