@@ -257,9 +257,14 @@ def broken_defaults(document: Mapping[str, Any]) -> Iterator[str]:
     def refusal(value: object, where: tuple[str, ...]) -> str | None:
         # The whole document is the root, so that its `#/components/...` references resolve.
         pointer = "/".join(part.replace("~", "~0").replace("/", "~1") for part in where)
-        error = best_match(
-            Draft202012Validator({**document, "$ref": f"#/{pointer}"}).iter_errors(value)
-        )
+        try:
+            error = best_match(
+                Draft202012Validator({**document, "$ref": f"#/{pointer}"}).iter_errors(value)
+            )
+        except Exception:
+            # A schema the validator cannot read (a misspelt `type`, a reference to another
+            # file): the generator names its fault in one line, where this raised a page.
+            return None
         if error is None:
             return None
         field = ".".join(str(part) for part in error.absolute_path)
