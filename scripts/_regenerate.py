@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -245,22 +245,54 @@ def shared_operation_ids(document: Mapping[str, Any]) -> Iterator[str]:
             )
 
 
+def _generator_validator() -> Any:
+    """JSON Schema 2020-12, with the OpenAPI 3.0 words the generator also takes in a 3.1
+    document: ``nullable: true`` (a null passes the whole schema, as the generator adds a
+    null type) and a boolean ``exclusiveMinimum``/``exclusiveMaximum`` (``true`` excludes
+    ``minimum``/``maximum`` itself, ``false`` adds nothing)."""
+    from jsonschema import Draft202012Validator, validators
+
+    Keyword = Callable[[Any, Any, Any, Any], Iterator[Any]]
+
+    def exclusive(check: Keyword, bound: str) -> Keyword:
+        def keyword(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
+            if not isinstance(value, bool):
+                yield from check(validator, value, instance, schema)
+            elif value and bound in schema:
+                yield from check(validator, schema[bound], instance, schema)
+
+        return keyword
+
+    def nullable(check: Keyword) -> Keyword:
+        def keyword(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
+            if instance is not None or schema.get("nullable") is not True:
+                yield from check(validator, value, instance, schema)
+
+        return keyword
+
+    keywords: dict[str, Keyword] = dict(Draft202012Validator.VALIDATORS)
+    for name, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        keywords[name] = exclusive(keywords[name], bound)
+    return validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {name: nullable(check) for name, check in keywords.items()}
+    )
+
+
 def broken_defaults(document: Mapping[str, Any]) -> Iterator[str]:
     """Each ``default``, and each example of a schema marked ``x-weaver-example-is-default``,
     that its own schema refuses: `weaver_client.limits` carries it as it is, and the facade,
     the command line and the emulator use it when the caller gives nothing, so a call without
     a page size would be refused for a page size its caller never gave, or the facade would
     not import (its ``AdamParams()`` raises)."""
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
+
+    validator = _generator_validator()
 
     def refusal(value: object, where: tuple[str, ...]) -> str | None:
         # The whole document is the root, so that its `#/components/...` references resolve.
         pointer = "/".join(part.replace("~", "~0").replace("/", "~1") for part in where)
         try:
-            error = best_match(
-                Draft202012Validator({**document, "$ref": f"#/{pointer}"}).iter_errors(value)
-            )
+            error = best_match(validator({**document, "$ref": f"#/{pointer}"}).iter_errors(value))
         except Exception:
             # A schema the validator cannot read (a misspelt `type`, a reference to another
             # file): the generator names its fault in one line, where this raised a page.

@@ -326,6 +326,48 @@ def test_a_schema_the_default_check_cannot_read_is_left_to_the_generator(
     assert list(regen.broken_defaults(_component(schema))) == []
 
 
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "integer", "nullable": True, "default": None},
+        {"allOf": [{"type": "string", "enum": ["a"]}], "nullable": True, "default": None},
+        {"type": "number", "minimum": 0, "exclusiveMinimum": True, "default": 0.5},
+        {"type": "number", "maximum": 1, "exclusiveMaximum": False, "default": 1},
+    ],
+)
+def test_openapi_3_0_words_the_generator_takes_break_no_default(
+    schema: dict[str, object],
+) -> None:
+    # openapi-python-client reads `nullable: true` as a null type, and a boolean
+    # `exclusiveMinimum` as excluding `minimum`, in a 3.1 document too; the check read
+    # them as JSON Schema 2020-12 and refused such a spec, which the generator takes.
+    assert list(regen.broken_defaults(_component(schema))) == []
+
+
+@pytest.mark.parametrize(
+    ("schema", "why"),
+    [
+        (
+            {"type": "integer", "nullable": True, "maximum": 1, "default": 2},
+            "than the maximum of 1",
+        ),
+        (
+            {"type": "number", "minimum": 0, "exclusiveMinimum": True, "default": 0},
+            "equal to the minimum of 0",
+        ),
+        (
+            {"type": "number", "maximum": 1, "exclusiveMaximum": True, "default": 1},
+            "equal to the maximum of 1",
+        ),
+    ],
+)
+def test_openapi_3_0_words_still_hold_a_default_to_its_bounds(
+    schema: dict[str, object], why: str
+) -> None:
+    (refused,) = regen.broken_defaults(_component(schema))
+    assert why in refused, refused
+
+
 def test_an_operation_id_given_twice_is_named_in_one_line(tmp_path: Path) -> None:
     # The generator wrote one module for both routes and dropped the other in silence;
     # the coverage then said the facade calls a route "the spec no longer has".
