@@ -245,6 +245,36 @@ def shared_operation_ids(document: Mapping[str, Any]) -> Iterator[str]:
             )
 
 
+# Keys of OpenAPI and JSON Schema objects whose value is a value, not a schema: its keys
+# may be `default`; and those whose value maps names to objects (a property, a response,
+# a discriminator's value), any of which may be named `default`, `pattern` or `type`.
+_VALUES = frozenset({"default", "example", "examples", "enum", "const", "security"})
+_NAMES = frozenset(
+    {
+        "properties",
+        "patternProperties",
+        "dependentSchemas",
+        "$defs",
+        "definitions",
+        "paths",
+        "webhooks",
+        "schemas",
+        "responses",
+        "parameters",
+        "requestBodies",
+        "headers",
+        "securitySchemes",
+        "links",
+        "callbacks",
+        "pathItems",
+        "content",
+        "encoding",
+        "mapping",
+        "variables",
+    }
+)
+
+
 def _generator_validator() -> Any:
     """JSON Schema 2020-12, with the OpenAPI 3.0 words the generator also takes in a 3.1
     document: ``nullable: true`` (a null passes the whole schema, as the generator adds a
@@ -302,22 +332,22 @@ def broken_defaults(document: Mapping[str, Any]) -> Iterator[str]:
         field = ".".join(str(part) for part in error.absolute_path)
         return f"{field}: {error.message}" if field else error.message
 
-    def walk(node: Any, where: tuple[str, ...]) -> Iterator[str]:
+    def walk(node: Any, where: tuple[str, ...], names: bool = False) -> Iterator[str]:
+        """``names``: ``node`` maps names to objects (``_NAMES``), none of them a default."""
         if isinstance(node, list):
             for index, item in enumerate(node):
                 yield from walk(item, (*where, str(index)))
             return
         if not isinstance(node, Mapping):
             return
-        # A property or a response named `default` is none.
-        named = where[-1:] in (("properties",), ("responses",))
-        if "default" in node and not named and (why := refusal(node["default"], where)):
+        if not names and "default" in node and (why := refusal(node["default"], where)):
             yield (
                 f"the default {node['default']!r} breaks its own schema: {why} "
                 f"(at {'.'.join(where)})"
             )
         if (
-            node.get(EXAMPLE_DEFAULTS)
+            not names
+            and node.get(EXAMPLE_DEFAULTS)
             and "example" in node
             and (why := refusal(node["example"], where))
         ):
@@ -326,10 +356,12 @@ def broken_defaults(document: Mapping[str, Any]) -> Iterator[str]:
                 f"defaults, breaks its own schema: {why} (at {'.'.join(where)})"
             )
         for key, value in node.items():
-            # Values, not schemas: an example's or an extension's keys may be `default`.
-            values = ("example", "examples", "enum", "const", *(() if named else ("default",)))
-            if key not in values and not str(key).startswith("x-"):
+            if str(key).startswith("x-"):  # an extension's keys may be `default`
+                continue
+            if names:  # a property named `default` or `enum` is a schema like any other
                 yield from walk(value, (*where, str(key)))
+            elif key not in _VALUES:
+                yield from walk(value, (*where, str(key)), key in _NAMES)
 
     yield from walk(document, ())
 

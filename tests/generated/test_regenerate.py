@@ -310,6 +310,31 @@ def _component(schema: dict[str, object]) -> dict[str, object]:
     return {"openapi": "3.1.0", "components": {"schemas": {"S": schema}}}
 
 
+def test_a_map_of_names_holds_no_default_but_its_entries_are_checked() -> None:
+    # A discriminator's value `default` next to one named as a keyword (`pattern`) was read
+    # as a schema: its target was refused as "does not match '#/components/schemas/B'".
+    mapping = {"default": "#/components/schemas/A", "pattern": "#/components/schemas/B"}
+    document = {
+        "components": {
+            "schemas": {
+                "A": {"type": "object"},
+                "B": {"type": "object"},
+                "K": {"oneOf": [], "discriminator": {"propertyName": "k", "mapping": mapping}},
+            }
+        }
+    }
+    assert list(regen.broken_defaults(document)) == []
+    # An entry named as a keyword or `default` is a schema like any other, and was skipped.
+    bad = {"type": "integer", "maximum": 1, "default": 2}
+    for name, schemas in [
+        ("default", {"default": bad}),
+        ("A.properties.example", {"A": {"properties": {"example": bad}}}),
+        ("A.properties.enum", {"A": {"properties": {"enum": bad}}}),
+    ]:
+        (refused,) = regen.broken_defaults({"components": {"schemas": schemas}})
+        assert refused.endswith(f"(at components.schemas.{name})"), refused
+
+
 @pytest.mark.parametrize(
     "schema",
     [
