@@ -87,8 +87,15 @@ def call_plain(name: str, function: Callable[[T], object], arg: T) -> None:
 
 def _is_async(value: Callable[..., object]) -> bool:
     # An object whose ``__call__`` is ``async def`` is one too; ``iscoroutinefunction``
-    # tells only of functions (and partials of them).
-    return inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(type(value).__call__)
+    # tells only of functions (and partials of them). A metaclass may hide ``__call__``
+    # from a lookup (the call itself takes the type's slot): such an object is a plain one.
+    if inspect.iscoroutinefunction(value):
+        return True
+    try:
+        call = type(value).__call__
+    except AttributeError:
+        return False
+    return inspect.iscoroutinefunction(call)
 
 
 def check_choice(name: str, value: object, allowed: Sequence[str], *, otherwise: str = "") -> str:

@@ -329,6 +329,33 @@ def test_each_client_takes_a_sleep_of_its_own_kind() -> None:
         ServiceClient(BASE, KEY, sleep=_AsyncCall())  # type: ignore[arg-type]
 
 
+class _Hiding(type):
+    """A metaclass whose attribute lookup hides ``__call__``, as some proxies' do: its
+    instances are callable all the same (the call takes the type's slot, not a lookup)."""
+
+    def __getattribute__(cls, name: str) -> Any:
+        if name == "__call__":
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+
+class _PlainCallHidden(metaclass=_Hiding):
+    def __init__(self) -> None:
+        self.calls: list[object] = []
+
+    def __call__(self, arg: object) -> None:
+        self.calls.append(arg)
+
+
+def test_a_callable_whose_type_hides_its_call_is_taken_as_a_plain_one() -> None:
+    # Looking up `type(value).__call__` raised that AttributeError out of the constructor.
+    display = _PlainCallHidden()
+    with ServiceClient(BASE, KEY, on_progress=display, sleep=_PlainCallHidden()):
+        pass
+    with pytest.raises(InvalidArgumentError, match=r"^sleep must be an async function"):
+        AsyncServiceClient(BASE, KEY, sleep=_PlainCallHidden())  # type: ignore[arg-type]
+
+
 async def test_an_async_client_awaits_a_sleep_object_whose_call_is_async() -> None:
     # A fake sleep as a class with `async def __call__` (what the signature's
     # Callable[[float], Awaitable[None]] allows) was refused as "not an async function".
