@@ -9,11 +9,12 @@ refused where a number is expected: Python's ``True`` is an int, but
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import inspect
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from weaver_client import limits
@@ -73,12 +74,14 @@ def check_callable(name: str, value: object, *, awaited: bool = False) -> None:
 
 def call_plain(name: str, function: Callable[[T], object], arg: T) -> None:
     """Call ``function``, a plain one as ``check_callable`` wants: one that returns a
-    coroutine (a lambda around an async function, or one set where no check ran) is
-    refused, its coroutine closed, since nothing here would ever await it. A task or
-    future it returns is work it scheduled itself (``asyncio.create_task(show(p))``)."""
+    coroutine or another awaitable (a lambda around an async function, an HTTP library's
+    ``session.post(...)``, or one set where no check ran) is refused, a coroutine closed,
+    since nothing here would ever await it. A task or future it returns is work it
+    scheduled itself (``asyncio.create_task(show(p))``)."""
     returned = function(arg)
-    if inspect.iscoroutine(returned):
-        returned.close()  # else a "never awaited" warning too
+    if inspect.isawaitable(returned) and not asyncio.isfuture(returned):
+        if isinstance(returned, Coroutine):
+            returned.close()  # else a "never awaited" warning too
         raise InvalidArgumentError(
             f"{name} must be a plain function, not an async one: it is called, never "
             f"awaited; it returned {returned!r}"

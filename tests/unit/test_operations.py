@@ -10,6 +10,7 @@ import math
 import re
 import sys
 import warnings
+from collections.abc import Coroutine, Generator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
@@ -357,6 +358,47 @@ async def test_an_on_progress_that_returns_a_coroutine_is_refused_not_left_unawa
         del got
         gc.collect()
     assert "raised by on_progress while waiting for operation op-" in notes, notes
+    unawaited = [w for w in caught if "never awaited" in str(w.message)]
+    assert not unawaited, unawaited
+
+
+class _Request(Coroutine[Any, Any, None]):
+    """What aiohttp's ``session.post(...)`` returns: an awaitable that is neither a
+    coroutine object nor a future (a ``Coroutine`` by its type), whose request runs only
+    once it is awaited."""
+
+    def __init__(self, progress: OperationProgress) -> None:
+        self._coroutine = _shown(progress)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._coroutine.__await__()
+
+    def send(self, value: Any) -> Any:
+        return self._coroutine.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._coroutine.throw(*args)
+
+    def close(self) -> None:
+        self._coroutine.close()
+
+
+async def test_an_on_progress_that_returns_an_awaitable_is_refused_too() -> None:
+    # on_progress=lambda p: session.post(url, json=...): the request was made, dropped and
+    # never sent, its coroutine "never awaited", as with a coroutine returned.
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+
+    def post(progress: OperationProgress) -> _Request:
+        return _Request(progress)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with async_service(fake, on_progress=post) as svc:
+            trainer = await svc.create_training_client("weaver-tiny")
+            with pytest.raises(InvalidArgumentError, match=r"^on_progress must be a plain"):
+                await trainer.optim_step()
+        gc.collect()
     unawaited = [w for w in caught if "never awaited" in str(w.message)]
     assert not unawaited, unawaited
 
