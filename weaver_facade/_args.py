@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import functools
 import inspect
 import math
 import re
@@ -89,11 +90,14 @@ def call_plain(name: str, function: Callable[[T], object], arg: T) -> None:
 
 
 def _is_async(value: Callable[..., object]) -> bool:
-    # An object whose ``__call__`` is ``async def`` is one too; ``iscoroutinefunction``
-    # tells only of functions (and partials of them). A metaclass may hide ``__call__``
-    # from a lookup (the call itself takes the type's slot): such an object is a plain one.
+    # An object whose ``__call__`` is ``async def`` is one too, alone or in a partial;
+    # ``iscoroutinefunction`` tells only of functions (and partials of them). A metaclass
+    # may hide ``__call__`` from a lookup (the call itself takes the type's slot): such an
+    # object is a plain one.
     if inspect.iscoroutinefunction(value):
         return True
+    while isinstance(value, functools.partial):
+        value = value.func
     try:
         call = type(value).__call__
     except AttributeError:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import concurrent.futures
 import contextvars
+import functools
 import gc
 import gzip
 import inspect
@@ -366,6 +367,20 @@ async def test_an_async_client_awaits_a_sleep_object_whose_call_is_async() -> No
         trainer = await svc.create_training_client("weaver-tiny")
         await trainer.optim_step()
     assert sleep.calls, "the sleep object was never awaited between polls"
+
+
+async def test_a_partial_of_an_object_whose_call_is_async_is_an_async_sleep() -> None:
+    # functools.partial(FakeSleep()) was refused as "not an async function", where a
+    # partial of an async def function was taken: the object's __call__ was not read.
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+    sleep = _AsyncCall()
+    async with async_service(fake, sleep=functools.partial(sleep)) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        await trainer.optim_step()
+    assert sleep.calls, "the sleep object was never awaited between polls"
+    with pytest.raises(InvalidArgumentError, match=r"^on_progress must be a plain function"):
+        ServiceClient(BASE, KEY, on_progress=functools.partial(_AsyncCall()))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("key", [b"sk-bytes-key-7e1", ["sk-list-key-7e1"], 12345678901])
