@@ -65,6 +65,7 @@ from ._errors import (
     InvalidArgumentError,
     NotFoundError,
     OperationTimeoutError,
+    ResponseValidationError,
     add_goes_on_note,
     carry_notes,
     goes_on,
@@ -83,6 +84,7 @@ from ._models import (
     NewModel,
     base_model_pager,
     check_base_model,
+    model_info_from_wire,
     model_listing,
     model_pager,
     model_plan,
@@ -123,6 +125,7 @@ from ._version import __version__
 from ._watched import seconds
 from ._wire import (
     API_KEY_HEADER,
+    Call,
     Delivery,
     EarlierAttempt,
     GeneratedClient,
@@ -526,7 +529,7 @@ class _ServiceBase(HasOptions):
                 after_lost_reply=warn,
                 lost_replies=lost_create,
             )
-            return (yield from model_plan(create))
+            return (yield from self._made(create, new, keep=keep))
 
         def reopen(gone: str, refused: NotFoundError) -> Plan[tuple[str, bool]]:
             """``_reopen``, after ``refused``, the 404 of the create in ``gone``, which
@@ -591,6 +594,38 @@ class _ServiceBase(HasOptions):
                 model.id,
             )
         return model
+
+    def _made(self, create: Call[wire.Model], new: NewModel, *, keep: bool) -> Plan[ModelInfo]:
+        """The model ``create`` made. A success reply that breaks the spec (a field the
+        real service promises) stands as the error, but the server made a model all the
+        same: one the reply names is terminated on close, even if kept (its caller never
+        gets it), else the error says that it runs on, unknown."""
+        unknown = f"the server made a model all the same, {_unknown_made(True)}"
+        try:
+            made: wire.Model = yield create
+        except ResponseValidationError as broken:
+            if broken.status_code is not None and 200 <= broken.status_code < 300:
+                add_goes_on_note(broken, unknown)
+                give_cli_words(broken)
+            raise
+        try:
+            return model_info_from_wire(create.operation, made)
+        except ResponseValidationError as broken:
+            model_id: object = made.id  # the generated parser passes any JSON type on
+            if not isinstance(model_id, str):
+                add_goes_on_note(broken, unknown)
+                give_cli_words(broken)
+                raise
+            _, terminated = self._created.add(
+                model_id, new, keep=keep, unclaimed=True, closing=self._io.refusing
+            )
+            fate = (
+                "which the client's close terminates (its caller never got it)"
+                if terminated
+                else "left running: the client was closed meanwhile"
+            )
+            add_goes_on_note(broken, f"the server made model {model_id} all the same, {fate}")
+            raise
 
     def _attach(
         self, model_id: object, next_seq_id: object

@@ -1820,3 +1820,59 @@ def test_a_create_answered_as_a_whole_close_ran_is_told_its_model_is_left_runnin
     assert fake.terminated == []  # nothing terminated it: the warning says so
     assert "models left running: m-1" in caplog.text
     http.close()
+
+
+# -- a create answered 2xx with a reply that breaks the spec ---------------------------------
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    "broken",
+    [{"base_model": 5}, {"base_model": None}, {"tokenizer_path": ["weaver://tok/b"]}],
+    ids=["base_model-number", "base_model-null", "tokenizer_path-list"],
+)
+async def test_a_model_made_under_a_reply_that_breaks_a_promised_field_is_terminated(
+    broken: dict[str, Any], is_async: bool
+) -> None:
+    # The server made the model and its reply names it, but breaks a field the real
+    # service promises: the error stands, and the model, which its caller never got, is
+    # terminated on close (even when kept) instead of left running unknown.
+    fake = FakeWeaver()
+    fake.script("POST", CREATE, json_reply(201, {**WIRE_ONLY, **broken}))
+
+    async def create_kept() -> None:
+        if is_async:
+            async with async_service(fake) as asvc:
+                await asvc.create_training_client("weaver-tiny", keep=True)
+        else:
+            with service(fake) as svc:
+                svc.create_training_client("weaver-tiny", keep=True)
+
+    with pytest.raises(ResponseValidationError) as refused:
+        await create_kept()
+    assert fake.terminated == [WIRE_ONLY["id"]]
+    notes = "\n".join(refused.value.__notes__)
+    assert f"the server made model {WIRE_ONLY['id']}" in notes
+    assert f"terminated {_models_named([WIRE_ONLY['id']])}" in notes  # by the close
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [json_reply(201, {"base_model": "weaver-tiny"}), json_reply(201, {"id": 7})],
+    ids=["no-id", "id-number"],
+)
+def test_a_model_made_under_a_reply_that_does_not_name_it_is_said_to_run_on(
+    reply: httpx.Response,
+) -> None:
+    fake = FakeWeaver()
+    fake.script("POST", CREATE, reply)
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as refused:
+        svc.create_training_client("weaver-tiny")
+    assert fake.terminated == []
+    notes = "\n".join(refused.value.__notes__)
+    assert "the server made a model all the same" in notes
+    assert "service.list_models()" in notes
+
+
+def _models_named(model_ids: list[str]) -> str:
+    return f"model {model_ids[0]}" if len(model_ids) == 1 else f"models {', '.join(model_ids)}"
