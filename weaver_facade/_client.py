@@ -1680,6 +1680,7 @@ def _beat(
     session: _Session,
 ) -> None:
     """The heartbeat thread: ``wait`` returns True once the client closes."""
+    interval = min(interval, threading.TIMEOUT_MAX)  # Event.wait refuses a longer one
     while not wait(interval) and (io := origin()) is not None:
         beaten = session.id  # a create may replace it while the beat is on its way
         try:

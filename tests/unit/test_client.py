@@ -683,6 +683,24 @@ def test_heartbeat_thread_beats_while_open_and_stops_on_close() -> None:
         assert "Idempotency-Key" in request.headers
 
 
+def test_a_heartbeat_interval_beyond_the_longest_wait_waits_for_the_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Event.wait refuses a timeout over threading.TIMEOUT_MAX (an OverflowError), which
+    # ended the heartbeat thread at its first wait, with a traceback.
+    died: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    fake = FakeWeaver()
+    with service(fake, heartbeat_interval=threading.TIMEOUT_MAX * 2) as svc:
+        svc.create_training_client("weaver-tiny")
+        thread = svc._heartbeat
+        assert thread is not None
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert died == []
+    assert fake.sent("POST", HEARTBEAT) == []  # closed before its first beat was due
+
+
 def test_a_failing_heartbeat_is_logged_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeWeaver()
     failed = threading.Event()
