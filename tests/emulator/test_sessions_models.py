@@ -301,3 +301,35 @@ async def test_terminate_does_not_wait_for_another_model_being_built(
     assert (await api.wait(op))["status"] == "done"  # it had started
     # A model terminated while its trainer was built keeps none (its memory is freed).
     assert building not in app.state.emulator._trainers
+
+
+async def test_terminate_cuts_the_work_of_its_models_operations_short(
+    make_app: AppFactory,
+) -> None:
+    # An operation's artificial work (``latency``) went on after its model was terminated,
+    # the running one's and then each queued one's: their waits took every latency in turn,
+    # for a model that trains no more.
+    app = make_app(latency={"forward_backward": 600})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator", timeout=30
+    ) as http:
+        api = Api(http, KEY_A)
+        model_id = await api.model()
+        ops = [
+            await api.ok(
+                "POST",
+                f"/models/{model_id}/forward-backward-passes",
+                202,
+                json=api.fb_body(model_id, batch()),
+            )
+            for _ in range(2)
+        ]
+        running = await api.ok("GET", f"/operations/{ops[0]['id']}")
+        if running["status"] == "pending":  # until a worker takes it
+            seen = {"wait": 10, "seen_revision": running["revision"]}
+            running = await api.ok("GET", f"/operations/{ops[0]['id']}", params=seen)
+        assert running["status"] == "running"
+        await api.ok("POST", f"/models/{model_id}/terminate")
+        for op in ops:
+            ended = await api.wait(op, budget=3)  # long-polls of 10 s, far from 600
+            assert (ended["status"], ended["error_code"]) == ("error", "model_terminated")

@@ -143,6 +143,10 @@ class Emulator:
         self._trainers_lock = threading.Lock()
         self._generation = 0
         self._interrupt = threading.Event()
+        # Wakes the artificial work (``latency``) of operations: a shutdown, a reset, or
+        # the terminate of their model (in ``_ended``), whose work then fails at once.
+        self._cut = threading.Condition()
+        self._ended: set[str] = set()
         self._closed = False
         self.store = Store(config.data_dir)
         try:
@@ -195,9 +199,11 @@ class Emulator:
         """Forget everything: records, files, queues, trainers (for test isolation)."""
         with self.store.lock:
             self._generation += 1
-        self._interrupt.set()
+        self._cut_work()
         self.scheduler.clear()
-        self._interrupt.clear()
+        with self._cut:
+            self._interrupt.clear()
+            self._ended.clear()
         with self._trainers_lock:
             self._trainers.clear()
         self.store.wipe()
@@ -207,7 +213,7 @@ class Emulator:
         if self._closed:
             return
         self._closed = True
-        self._interrupt.set()
+        self._cut_work()
         self.scheduler.close()
         self.waiters.notify_all()
         self.store.close()
@@ -395,6 +401,9 @@ class Emulator:
             row = self._model_row(tenant, model_id)
         with self._trainers_lock:
             self._trainers.pop(model_id, None)
+        with self._cut:
+            self._ended.add(model_id)
+            self._cut.notify_all()
         return 200, self._model_reply(row)
 
     def list_models(self, tenant: str, limit: int, offset: int) -> Reply:
@@ -562,7 +571,7 @@ class Emulator:
                 raise OperationFailure(code, f"model {model_id} is {model['status']}", "schedule")
             return work(self._trainer(model))
 
-        self._submit_job(op, body, on_failure, queue=model_id)
+        self._submit_job(op, body, on_failure, queue=model_id, live=model_id)
 
     def _submit_job(
         self,
@@ -571,11 +580,13 @@ class Emulator:
         on_failure: Callable[[str], None] | None = None,
         *,
         queue: str,
+        live: str | None = None,
     ) -> None:
         """Run ``work`` on a worker in ``queue``; record its outcome on the operation.
 
         ``on_failure`` gets the failure's message, in the failing transaction.
-        An export spreads its latency over its files, to show its progress.
+        An export spreads its latency over its files, to show its progress. The latency
+        of work that needs model ``live`` ends when that model is terminated.
         """
         generation = self._generation
         op_id, kind = op["id"], op["kind"]
@@ -598,7 +609,7 @@ class Emulator:
             self.waiters.notify_changes(op["model_id"])
             try:
                 latency = 0.0 if kind in EXPORT_KINDS else self.config.latency_of(kind)
-                if latency > 0 and self._interrupt.wait(latency):
+                if latency > 0 and self._worked(latency, live):
                     raise OperationFailure("interrupted", _SHUTDOWN, "schedule")
                 outcome = work()
             except OperationFailure as failure:
@@ -617,6 +628,21 @@ class Emulator:
                 self._complete(op_id, generation, outcome)
 
         self.scheduler.submit(queue, Job(op_id, kind, run))
+
+    def _worked(self, seconds: float, live: str | None) -> bool:
+        """Wait out ``seconds`` of artificial work, or until model ``live`` is terminated;
+        ``True`` if a shutdown or a reset cut it."""
+        with self._cut:
+            self._cut.wait_for(
+                lambda: self._interrupt.is_set() or live in self._ended,
+                min(seconds, threading.TIMEOUT_MAX),
+            )
+        return self._interrupt.is_set()
+
+    def _cut_work(self) -> None:
+        with self._cut:
+            self._interrupt.set()
+            self._cut.notify_all()
 
     def _complete(self, op_id: str, generation: int, outcome: Outcome) -> None:
         # Serialized in pieces (``canonical``) before the store's lock, which the event loop
