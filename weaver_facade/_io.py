@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -251,6 +252,7 @@ class _Base(Generic[SleepT, SnapshotT]):
         # One flag each for an IO and its with_options copies.
         self._opened = [False]
         self._closed = [False]
+        self._pid = os.getpid()  # the process whose connections these are
         self._closer = False  # a copy made by ``closing``: the close's own
         # The event loop an async IO is bound to, from its first call (one for its copies).
         self._loop: list[object] = [None]
@@ -259,7 +261,12 @@ class _Base(Generic[SleepT, SnapshotT]):
 
     @property
     def closed(self) -> bool:
-        return self._closed[0]
+        # Also in a process forked from this one's: its connections are shared with the
+        # maker, so a reply could reach either process; its models are not the child's.
+        return self._closed[0] or self.forked()
+
+    def forked(self) -> bool:
+        return os.getpid() != self._pid
 
     @property
     def origin(self) -> weakref.ReferenceType[Self]:
@@ -326,6 +333,13 @@ class _Base(Generic[SleepT, SnapshotT]):
 
     def check_open(self) -> None:
         """Raise ``ClientClosedError`` when ``refusing``: for a call, and for a ``with``."""
+        if self.forked():
+            raise ClientClosedError(
+                f"the Weaver client was made in process {self._pid}, which this one was "
+                "forked from, and its connections belong there (a reply could reach either "
+                "process): it sends nothing here; make a ServiceClient in this process "
+                "(training_client(model_id) reaches a model from there)"
+            )
         if self.refusing():
             raise ClientClosedError("the Weaver client is closed")
 

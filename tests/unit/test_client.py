@@ -12,6 +12,7 @@ import gzip
 import inspect
 import json
 import logging
+import multiprocessing
 import queue
 import re
 import signal
@@ -2036,3 +2037,44 @@ def test_a_key_from_the_environment_is_in_no_frame_of_a_refusal(
     shown = [repr(entry.frame.f_locals) for entry in raised.traceback[1:]]  # not the test's
     assert len(shown) > 1  # the frames of the client's own code are there
     assert [frame for frame in shown if "9f" in frame] == []
+
+
+# -- a process forked from the one that made the client ----------------------------------
+
+
+def _in_a_forked_child(
+    fake: FakeWeaver, svc: ServiceClient, model_id: str
+) -> tuple[str, list[str]]:
+    """What ``svc.get_model`` said in a forked child, and the models its close terminated
+    there (the child's copy of ``fake``'s record)."""
+    ctx = multiprocessing.get_context("fork")
+    reader, writer = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            said = f"sent: {svc.get_model(model_id).id}"
+        except ClientClosedError as exc:
+            said = str(exc)
+        svc.close()
+        writer.send((said, list(fake.terminated)))
+
+    process = ctx.Process(target=child)
+    process.start()
+    got: tuple[str, list[str]] = reader.recv()
+    process.join(timeout=30)
+    return got
+
+
+def test_a_client_used_in_a_forked_process_sends_nothing_there() -> None:
+    # A pool worker forked with a client (a global, say) shared its connections with the
+    # parent: each process could read the other's replies (another model's description, a
+    # step's operation). Nothing is sent from the child, and its close terminates nothing.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        model_id = svc.create_training_client("weaver-tiny").model_id
+        said, terminated = _in_a_forked_child(fake, svc, model_id)
+        assert svc.get_model(model_id).id == model_id  # the parent's client works on
+    assert "was made in process" in said
+    assert "make a ServiceClient in this process" in said
+    assert terminated == []  # the child's close left the parent's model alone
+    assert fake.terminated == [model_id]  # the parent's close terminated it
