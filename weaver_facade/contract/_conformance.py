@@ -37,7 +37,9 @@ from .. import RetryPolicy
 from .._causes import causes
 from .._plural import counted
 from .._sigterm import interrupted
+from .._socket_deadline import bound_client, ends
 from .._spec_schema import SCHEMA_REF
+from ._ends import Ends, bound_session
 from ._findings import (
     AVAILABILITY,
     PYTHON_NAMES,
@@ -110,6 +112,13 @@ GET_OPERATION = "GET /api/v1/operations/{operation_id}"
 # then over before its links onwards (a save's checkpoint) are followed, however slow the
 # server, and a server that ignores `wait` answers at once as before.
 LINK_WAIT = 10
+# The longest a request of the part may take, its whole reply read: requests' timeouts bound
+# each wait for bytes, and a reply sent a byte at a time none. A long-poll (``LINK_WAIT``)
+# ends well within it.
+REQUEST_LIMIT = 30.0
+# Why a request was cut that was not the server's doing: no finding, a note.
+TIME_LIMIT = "the part's time limit came"
+STOPPED = "the run was stopped"
 TRAINING = (
     "POST /api/v1/models/{model_id}/forward-backward-passes",
     "POST /api/v1/models/{model_id}/forward-passes",
@@ -132,6 +141,10 @@ class PatientTransport:
     A request whose reply was lost on the way (the connection closed after it was sent) is
     sent again as the kit's own requests are (``resend_delay``), if it is safe to repeat;
     ``unsafe_loss`` tells the error of one that is not: a transport fault, no finding.
+
+    Each request, whole reply included, ends within ``REQUEST_LIMIT`` (a timeout, in those
+    words), and by the part's deadline or at ``ends.stop`` (``_ends``), each then a timeout
+    that ``cut_off`` tells: the part's end, no finding.
     """
 
     def __init__(
@@ -149,6 +162,15 @@ class PatientTransport:
         # ids from being reused.
         self._out_of_time: dict[int, Any] = {}
         self._retries: dict[int, tuple[Any, int]] = {}
+        self.ends = Ends()
+        self._cut_off: dict[int, BaseException] = {}
+        #: The operations of the requests ``cut_off`` tells.
+        self.cut: set[str] = set()
+
+    def cut_off(self, error: BaseException) -> bool:
+        """Whether ``error`` is a request cut at the part's time limit or stop."""
+        with self._lock:
+            return any(self._cut_off.get(id(e)) is e for e in causes(error))
 
     def retries_of(self, response: Any) -> int:
         """How many times the request of ``response``, which asked to try later, was sent
@@ -170,10 +192,41 @@ class PatientTransport:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def send(self, case: Any, **kwargs: Any) -> Any:
-        response = self._send(case, **kwargs)
+    def send(self, case: Any, *, session: Any = None, **kwargs: Any) -> Any:
+        own = session is None  # schemathesis would send with a session of its own
+        if own:
+            from schemathesis.transport.requests import SameHostRedirectsSession
+
+            session = SameHostRedirectsSession()
+        try:
+            response = self._send(case, session=bound_session(session), **kwargs)
+        finally:
+            if own:
+                session.close()
         self._seen(case, response)
         return response
+
+    def _bounded(self, case: Any, **kwargs: Any) -> Any:
+        """schemathesis' send of ``case``, ended within ``REQUEST_LIMIT`` and the part."""
+        ends = time.monotonic() + REQUEST_LIMIT
+        why = f"no whole reply within {REQUEST_LIMIT:g} s"
+        if ends >= self._deadline:
+            ends, why = self._deadline, TIME_LIMIT
+        with self.ends.sending(ends, why) as sending:
+            try:
+                return self._inner.send(case, **kwargs)
+            except OSError as error:  # requests' errors are OSErrors
+                if sending.cut is None:
+                    raise
+                from requests.exceptions import Timeout
+
+                # Not a ReadTimeout, whose message schemathesis parses for urllib3's words.
+                timeout = Timeout(f"{sending.cut} (the reply was still coming)")
+                if sending.cut != why or why == TIME_LIMIT:
+                    with self._lock:
+                        self._cut_off[id(timeout)] = timeout
+                        self.cut.add(case.operation.label)
+                raise timeout from error
 
     def _send(self, case: Any, **kwargs: Any) -> Any:
         label = case.operation.label
@@ -181,7 +234,7 @@ class PatientTransport:
         slept = 0.0
         while True:
             try:
-                response = self._inner.send(case, **kwargs)
+                response = self._bounded(case, **kwargs)
             except OSError as error:  # requests' errors are OSErrors
                 if not _reply_lost(error):
                     raise
@@ -664,16 +717,23 @@ _AUTH_PROBES = (
 
 
 def auth_refused(
-    base_url: str, api_key: str | None, counts: Counter[tuple[str, int]] | None = None
+    base_url: str,
+    api_key: str | None,
+    counts: Counter[tuple[str, int]] | None = None,
+    *,
+    until: float | None = None,
 ) -> int | None:
     """The status every probe got when the server refuses our key (or its absence), else
-    None; each probe's status is counted in ``counts``.
+    None; each probe's status is counted in ``counts``. The probes, replies read, end
+    within 15 s, or by ``until`` (``time.monotonic``), if sooner.
 
     Without it a refused key costs a thousand requests and one finding per operation.
     """
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     statuses = set()
-    with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
+    ends_at = time.monotonic() + 15.0
+    client = bound_client(httpx.Client(base_url=base_url, headers=headers, timeout=15.0))
+    with client, ends(ends_at if until is None else min(ends_at, until)):
         for label, path in _AUTH_PROBES:
             try:
                 reply = client.get(path.format(uuid.uuid4()))
@@ -786,11 +846,12 @@ def run_conformance(
         ownership.record(case, response)
         keyed.record(case, response)
 
-    patient = PatientTransport(schema.transport, time.monotonic() + time_limit, seen)
+    deadline = time.monotonic() + time_limit
+    patient = PatientTransport(schema.transport, deadline, seen)
     _patient(schema, patient)
 
     outcome = ConformanceOutcome(operations=sorted(spec.operations))
-    refused = auth_refused(base_url, api_key, outcome.statuses)
+    refused = auth_refused(base_url, api_key, outcome.statuses, until=deadline)
     if refused is not None:
         outcome.key_refused = refused
         outcome.findings.append(missing_auth(refused, api_key, "every operation", named))
@@ -807,11 +868,20 @@ def run_conformance(
 
     def stop() -> None:
         timed_out.set()
+        patient.ends.stop(TIME_LIMIT)
         stream.stop()
 
-    timer = threading.Timer(time_limit, stop)
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), stop)
     timer.daemon = True
     timer.start()
+
+    def on_stop() -> None:
+        # Any stop (a Ctrl-C the engine took) waits for the requests on their way.
+        stream.stop_event.wait()
+        patient.ends.stop(STOPPED)
+
+    stopping = threading.Thread(target=on_stop, name="weaver-contract-stop", daemon=True)
+    stopping.start()
 
     def before_call(context: Any, case: Any, kwargs: Any) -> None:
         ownership.stand_in(case)
@@ -854,6 +924,8 @@ def run_conformance(
                         "to a request not safe to send again (not a GET, a PATCH, or a POST "
                         "with an Idempotency-Key): a transport fault, not checked"
                     )
+            elif isinstance(event, events.NonFatalError) and patient.cut_off(event.value):
+                pass  # noted below: the engine may have dropped it
             elif isinstance(event, events.NonFatalError):
                 head, listed = _head_and_listed(event.info.message)
                 sample = event.info.code_sample or listed
@@ -884,6 +956,9 @@ def run_conformance(
     finally:
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
         timer.cancel()
+        stream.stop()
+        stopping.join()
+        patient.ends.close()
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         with httpx.Client(
             transport=sending_transport(), base_url=base_url, headers=headers, timeout=15.0
@@ -897,6 +972,10 @@ def run_conformance(
     outcome.retried = patient.retried
     outcome.resent = patient.resent
     outcome.notes.extend(_retry_notes(patient.retried, patient.resent, len(outcome.unchecked)))
+    outcome.notes.extend(
+        f"{label}: a reply was still coming when the part stopped: not checked"
+        for label in sorted(patient.cut)
+    )
     if outcome.later:
         outcome.findings.append(_unavailable(outcome.later))
     if timed_out.is_set():
