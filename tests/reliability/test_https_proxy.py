@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
@@ -16,6 +15,7 @@ from typing import Self
 import pytest
 
 from tests.support.cli import API_KEY, invoke
+from tests.support.emulator import serve_in_thread
 from weaver_facade import (
     APIConnectionError,
     Artifact,
@@ -194,8 +194,6 @@ def https_emulator(data_dir: Path, cert: tuple[Path, Path]) -> Iterator[str]:
     """The emulator's app, served by uvicorn with TLS on a free port; its base URL, on
     127.0.0.1. Its storage URLs name ``localhost`` instead, so that a proxy tells the
     storage GETs from the API calls."""
-    import uvicorn
-
     from weaver_facade.emulator import EmulatorConfig, create_app
 
     listener = socket.create_server(("127.0.0.1", 0))
@@ -205,33 +203,15 @@ def https_emulator(data_dir: Path, cert: tuple[Path, Path]) -> Iterator[str]:
             data_dir=data_dir, api_keys=(API_KEY,), storage_url=f"https://localhost:{port}"
         )
     )
-    config = uvicorn.Config(
+    with serve_in_thread(
         app,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=1,
+        app,
+        name="https-emulator",
+        listener=listener,
         ssl_certfile=str(cert[0]),
         ssl_keyfile=str(cert[1]),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [listener]}, name="https-emulator", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the emulator died before listening"
-        assert time.monotonic() < deadline, "the emulator did not start within 30 s"
-        time.sleep(0.01)
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        app.state.emulator.waiters.notify_all()
-        server.should_exit = True
-        thread.join(timeout=15)
-        app.state.emulator.close()
-        listener.close()
+    ) as url:
+        yield url
 
 
 def _storage(server: str) -> str:

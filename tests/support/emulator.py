@@ -7,6 +7,7 @@ import hashlib
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -42,10 +43,18 @@ Json = dict[str, Any]
 
 
 @contextlib.contextmanager
-def serve_in_thread(asgi: Any, app: Starlette, *, name: str) -> Iterator[str]:
-    """``asgi`` (the emulator ``app``, or a wrapper of it) on a free loopback port, in a
-    thread; yields its base URL. On the way out, held long-polls are released (they must
-    not hold up shutdown), the server stops and the emulator closes."""
+def serve_in_thread(
+    asgi: Any,
+    app: Starlette,
+    *,
+    name: str,
+    listener: socket.socket | None = None,
+    **options: Any,
+) -> Iterator[str]:
+    """``asgi`` (the emulator ``app``, or a wrapper of it) on a free loopback port (or on
+    ``listener``'s), in a thread; yields its base URL, ``https`` given ``ssl_certfile`` among
+    uvicorn's ``options``. On the way out, held long-polls are released (they must not hold
+    up shutdown), the server stops and the emulator closes."""
     import uvicorn
 
     config = uvicorn.Config(
@@ -56,9 +65,13 @@ def serve_in_thread(asgi: Any, app: Starlette, *, name: str) -> Iterator[str]:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=1,
+        **options,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    sockets = None if listener is None else [listener]
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": sockets}, name=name, daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
@@ -66,13 +79,16 @@ def serve_in_thread(asgi: Any, app: Starlette, *, name: str) -> Iterator[str]:
         assert time.monotonic() < deadline, "the emulator did not start within 30 s"
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
+    scheme = "https" if "ssl_certfile" in options else "http"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         app.state.emulator.waiters.notify_all()
         server.should_exit = True
         thread.join(timeout=15)
         app.state.emulator.close()
+        if listener is not None:
+            listener.close()
 
 
 class FakeClock:
