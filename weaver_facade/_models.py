@@ -516,11 +516,20 @@ class CreatedModels:
                     )
                 else:
                     logger.warning("could not terminate model %s on close: %s", model_id, exc)
+                    acted = may_have_acted(exc.__cause__)
                     if isinstance(exc, APITimeoutError) or (
-                        isinstance(exc, APIConnectionError) and not may_have_acted(exc.__cause__)
+                        isinstance(exc, APIConnectionError) and not acted
                     ):
                         # Say which are left running: the user may terminate them later.
-                        logger.warning("models left running: %s", ", ".join(self.pending()))
+                        left = self.pending()
+                        if acted:  # the server may have done it, and no reply came
+                            left = tuple(m for m in left if m != model_id)
+                            logger.warning(
+                                "model %s may be left running: its terminate got no reply in time",
+                                model_id,
+                            )
+                        if left:
+                            logger.warning("models left running: %s", ", ".join(left))
                         return
             self.forget(model_id)
 
