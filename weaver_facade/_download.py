@@ -590,6 +590,12 @@ class Transfer:
                 "see *_PROXY and NO_PROXY)"
             )
         if plain_http(error) and not replied:  # nor this
+            proxy = environment_proxy(self.file.url)
+            if proxy is not None and proxy.startswith("https://"):  # most proxies are plain
+                raise self._storage_error(
+                    f"{problem} (the proxy {shown_url(proxy)} the environment names may speak "
+                    "plain HTTP: try an http:// proxy URL)"
+                )
             # Not the facade's hint: the URL is the API's, not the user's to change.
             raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")
         self._fail(problem)

@@ -458,6 +458,31 @@ async def test_a_proxy_that_refuses_the_storage_host_ends_the_download_at_once(
     assert "sig=" not in said
 
 
+def test_an_https_proxy_url_of_a_plain_proxy_for_storage_blames_the_proxy_url(
+    server: str, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The API exempt (an intranet host), storage through HTTPS_PROXY=https://... of a
+    # proxy that speaks plain HTTP: "storage speaks plain HTTP at this https:// URL" sent
+    # the user to storage, whose URL is not theirs to change, not to the proxy URL.
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+    https_proxy = proxy.url.replace("http://", "https://")
+    monkeypatch.setenv("HTTPS_PROXY", https_proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with (
+        ServiceClient(server, API_KEY, heartbeat_interval=0) as svc,
+        pytest.raises(StorageError) as refused,
+    ):
+        svc.download_weights(artifact, tmp_path / "out", max_concurrency=1, timeout=60)
+    said = str(refused.value)
+    assert said.endswith(
+        f"(the proxy {https_proxy} the environment names may speak plain HTTP: try an "
+        "http:// proxy URL)"
+    ), said
+    assert "storage speaks plain HTTP" not in said
+    assert proxy.refused == ["TLS"]  # once: no retry changes it
+
+
 def test_a_proxy_s_5xx_to_the_storage_connect_is_still_retried(
     server: str, proxy: ConnectProxy, tmp_path: Path
 ) -> None:
