@@ -220,9 +220,11 @@ def test_wrong_key_is_an_api_error_and_never_printed(cli: Cli, model_id: str) ->
         assert wrong not in run.stdout + run.stderr
 
 
-def test_no_key_at_all_says_how_to_give_one(cli: Cli) -> None:
-    # A first run against a server that wants a key, with none set.
-    run = cli("models", "list", env={"WEAVER_API_KEY": None})
+@pytest.mark.parametrize("unset", [None, " "], ids=["unset", "blank"])
+def test_no_key_at_all_says_how_to_give_one(cli: Cli, unset: str | None) -> None:
+    # A first run against a server that wants a key, with none set (or a blank one, which
+    # the client sends as none).
+    run = cli("models", "list", env={"WEAVER_API_KEY": unset})
     assert run.exit_code == 1
     assert run.stderr.startswith("error: [401 unauthorized]")
     assert run.stderr.rstrip().endswith(

@@ -467,7 +467,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 what = "no reply in time" if isinstance(exc, APITimeoutError) else "lost the reply"
                 acted = " (the server may have acted)" if _may_have_acted(exc) else ""
                 message = f"{what} from {state.service().base_url}{acted}: {message}"
-            elif isinstance(exc, AuthenticationError) and not state.api_key:
+            elif isinstance(exc, AuthenticationError) and not (state.api_key or "").strip():
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             if isinstance(exc, APIError) and exc.retry_after is not None:
                 message += f"; the server asks to try again in {exc.retry_after:g} s"
