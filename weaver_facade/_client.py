@@ -588,10 +588,9 @@ class _ServiceBase(HasOptions):
                 f"being created; it is {fate}"
             )
         if stopped:
-            logger.warning(
-                "create_model: interrupted while model %s was being created; the client's "
-                "close terminates it",
-                model.id,
+            warn_naming_calls(
+                f"create_model: interrupted while model {model.id} was being created; the "
+                "client's close terminates it"
             )
         return model
 
@@ -1643,7 +1642,7 @@ def _left_on_a_closed_loop(model_ids: tuple[str, ...], tried: bool) -> str:
 
 
 def _waiting_for_model() -> None:
-    logger.warning(
+    warn_naming_calls(
         "interrupted: waiting for create_model to end, so that the model it makes "
         "is terminated on close (interrupt again to stop at once; the model may then be "
         "left running)"

@@ -732,6 +732,12 @@ _CLI_WORDS = {
     RESUME_CALL: RESUME_COMMANDS,
     "(ModelStateLostError)": "(`model_state_lost`)",
     "trainer.export_weights(checkpoint)": "`weaver-facade checkpoints export PATH`",
+    # A create interrupted (Ctrl-C): the command ends with the close that terminates it.
+    "create_model to end, so that the model it makes is terminated on close": (
+        "the model's create to end, so that the model it makes is terminated as the command ends"
+    ),
+    "create_model: interrupted while model": "interrupted while model",
+    "the client's close terminates it": "the command terminates it as it ends",
 }
 
 

@@ -18,7 +18,7 @@ import pytest
 from tests.support.cli import API_KEY, Cli, Run, invoke, shown_whole
 from tests.support.fakeserver import FakeWeaver, checkpoint_json, error_json, json_reply
 from tests.support.held_creates import (
-    HOLD_NOTICE,
+    CLI_HOLD_NOTICE,
     default_sigint,
     interrupt_then_answer,
     serve_held_creates,
@@ -312,6 +312,11 @@ def test_create_interrupted_by_ctrl_c_terminates_the_model_it_made() -> None:
         assert status == "terminated"
         assert f"model {model_id} was being created" in run.stderr
         assert run.stderr.splitlines()[-1] == "error: interrupted"
+    # In the command's words, not the library's (create_model, the client's close).
+    assert run.stderr.startswith(CLI_HOLD_NOTICE), run.stderr
+    said = f"interrupted while model {model_id} was being created; the command terminates it"
+    assert said in run.stderr
+    assert "create_model" not in run.stderr
 
 
 @pytest.mark.parametrize("sigint", ["SIG_DFL", "SIG_IGN"], ids=["foreground", "background"])
@@ -329,7 +334,7 @@ def test_create_stopped_by_sigterm_terminates_the_model_it_made(sigint: str) -> 
             assert served.held.made.wait(30)
             run.process.send_signal(signal.SIGTERM)
             # The command took the signal while the reply is held.
-            run.line_starting(HOLD_NOTICE, timeout=5)
+            assert run.line_starting(CLI_HOLD_NOTICE, timeout=5), "the signal was not held"
             served.held.release.set()
             run.process.wait(timeout=60)
         stderr = run.stderr

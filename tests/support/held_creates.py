@@ -108,6 +108,8 @@ def ctrl_c() -> None:
 
 
 HOLD_NOTICE = "interrupted: waiting for create_model to end"
+# The same WARNING, as the command line shows it.
+CLI_HOLD_NOTICE = "interrupted: waiting for the model's create to end"
 
 
 def interrupt_then_answer(held: HeldCreates, signum: int = signal.SIGINT) -> threading.Thread:
