@@ -9,7 +9,6 @@ refused where a number is expected: Python's ``True`` is an int, but
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import functools
 import inspect
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 from weaver_client import limits
 
 from ._errors import InvalidArgumentError
+from ._lazy import asyncio
 
 T = TypeVar("T")
 
