@@ -62,7 +62,7 @@ from ._retry import (
 from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
 from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
 from ._transport import environment_proxy, logger
-from ._wire import shown_url
+from ._wire import named_proxy, refused_tunnel
 
 PART_SUFFIX = ".part"
 # Bytes hashed at a time: of an existing prefix or finished file, and of written
@@ -583,18 +583,13 @@ class Transfer:
             raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
         status = proxy_refusal(error)
         if status is not None and not tunnel_refusal_is_retryable(status):  # nor this (a 403)
-            proxy = environment_proxy(self.file.url)
-            by = f" {shown_url(proxy)}" if proxy else ""
-            raise self._storage_error(
-                f"{problem} (the proxy{by} the environment names refused the tunnel; "
-                "see *_PROXY and NO_PROXY)"
-            )
+            raise self._storage_error(problem + refused_tunnel(environment_proxy(self.file.url)))
         if plain_http(error) and not replied:  # nor this
             proxy = environment_proxy(self.file.url)
             if proxy is not None and proxy.startswith("https://"):  # most proxies are plain
                 raise self._storage_error(
-                    f"{problem} (the proxy {shown_url(proxy)} the environment names may speak "
-                    "plain HTTP: try an http:// proxy URL)"
+                    f"{problem} ({named_proxy(proxy)} may speak plain HTTP: try an http:// "
+                    "proxy URL)"
                 )
             # Not the facade's hint: the URL is the API's, not the user's to change.
             raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")

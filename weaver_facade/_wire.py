@@ -907,6 +907,16 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
     )
 
 
+def named_proxy(proxy: str | None) -> str:
+    """The environment's proxy as an error names it, its user info hidden."""
+    return f"the proxy {shown_url(proxy) + ' ' if proxy else ''}the environment names"
+
+
+def refused_tunnel(proxy: str | None) -> str:
+    """What a proxy's refusal to open a tunnel (a 4xx to the CONNECT) adds to an error."""
+    return f" ({named_proxy(proxy)} refused the tunnel; see *_PROXY and NO_PROXY)"
+
+
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``)."""
     # A timeout in our words: the transports word it differently, or not at all.
@@ -915,36 +925,26 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     request = request_of(exc)
     proxy = None if request is None else request.extensions.get(PROXIED)
     at_proxy = False
-    if isinstance(proxy, str) and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+    named = named_proxy(proxy) if isinstance(proxy, str) else ""
+    if named and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         if request is not None and request.extensions.get(TUNNELLED):
             # The proxy did its part; a TLS-inspecting one shows its own certificate.
             see = "; see SSL_CERT_FILE" if certificate_refused(exc) else ""
-            detail += (
-                f" (through the tunnel of the proxy {shown_url(proxy)} the environment names{see})"
-            )
+            detail += f" (through the tunnel of {named}{see})"
         else:  # the connection that failed was the proxy's, not the server's
             at_proxy = True
-            detail += f" (through the proxy {shown_url(proxy)} the environment names; see *_PROXY)"
+            detail += f" (through {named}; see *_PROXY)"
     if plain_http(exc):
         detail += PROXY_PLAIN_HTTP_HINT if at_proxy else PLAIN_HTTP_HINT
     status = proxy_refusal(exc)
     refused = status is not None and not tunnel_refusal_is_retryable(status)
-    if isinstance(proxy, str) and status is not None:
+    if named and status is not None:
         if refused:  # its rules or its credentials: no retry changes them
-            detail += (
-                f" (the proxy {shown_url(proxy)} the environment names refused the tunnel; "
-                "see *_PROXY and NO_PROXY)"
-            )
+            detail += refused_tunnel(proxy)
         elif status >= 500:  # a gateway that could not reach the server
-            detail += (
-                f" (the proxy {shown_url(proxy)} the environment names could not open "
-                "the tunnel to the server)"
-            )
+            detail += f" ({named} could not open the tunnel to the server)"
         else:  # a 408 or 429: the proxy's own load, which says nothing of the server
-            detail += (
-                f" (the proxy {shown_url(proxy)} the environment names put off opening "
-                "the tunnel; try again later)"
-            )
+            detail += f" ({named} put off opening the tunnel; try again later)"
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not (no_retry_helps(exc) or refused)
     error = cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)
