@@ -599,31 +599,27 @@ class _ServiceBase(HasOptions):
         real service promises) stands as the error, but the server made a model all the
         same: one the reply names is terminated on close, even if kept (its caller never
         gets it), else the error says that it runs on, unknown."""
-        unknown = f"the server made a model all the same, {_unknown_made(True)}"
+        made: wire.Model | None = None
         try:
-            made: wire.Model = yield create
-        except ResponseValidationError as broken:
-            if broken.status_code is not None and 200 <= broken.status_code < 300:
-                add_goes_on_note(broken, unknown)
-                give_cli_words(broken)
-            raise
-        try:
+            made = yield create
             return model_info_from_wire(create.operation, made)
         except ResponseValidationError as broken:
-            model_id: object = made.id  # the generated parser passes any JSON type on
-            if not isinstance(model_id, str):
-                add_goes_on_note(broken, unknown)
+            model_id: object = None if made is None else made.id  # the parser passes any type
+            if isinstance(model_id, str):
+                _, terminated = self._created.add(
+                    model_id, new, keep=keep, unclaimed=True, closing=self._io.refusing
+                )
+                fate = (
+                    "which the client's close terminates (its caller never got it)"
+                    if terminated
+                    else "left running: the client was closed meanwhile"
+                )
+                add_goes_on_note(broken, f"the server made model {model_id} all the same, {fate}")
+            elif made is not None or 200 <= (broken.status_code or 0) < 300:
+                add_goes_on_note(
+                    broken, f"the server made a model all the same, {_unknown_made(True)}"
+                )
                 give_cli_words(broken)
-                raise
-            _, terminated = self._created.add(
-                model_id, new, keep=keep, unclaimed=True, closing=self._io.refusing
-            )
-            fate = (
-                "which the client's close terminates (its caller never got it)"
-                if terminated
-                else "left running: the client was closed meanwhile"
-            )
-            add_goes_on_note(broken, f"the server made model {model_id} all the same, {fate}")
             raise
 
     def _attach(
