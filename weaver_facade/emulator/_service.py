@@ -142,10 +142,11 @@ class Emulator:
         # Taken after the store's lock, never before it.
         self._trainers_lock = threading.Lock()
         self._generation = 0
-        self._interrupt = threading.Event()
-        # Wakes the artificial work (``latency``) of operations: a shutdown, a reset, or
-        # the terminate of their model (in ``_ended``), whose work then fails at once.
+        # Wakes the artificial work (``latency``) of operations: a shutdown or a reset
+        # (``_interrupted``), or the terminate of their model (in ``_ended``), whose work
+        # then fails at once. Both are read and written under ``_cut``.
         self._cut = threading.Condition()
+        self._interrupted = False
         self._ended: set[str] = set()
         self._closed = False
         self.store = Store(config.data_dir)
@@ -202,7 +203,7 @@ class Emulator:
         self._cut_work()
         self.scheduler.clear()
         with self._cut:
-            self._interrupt.clear()
+            self._interrupted = False
             self._ended.clear()
         with self._trainers_lock:
             self._trainers.clear()
@@ -634,14 +635,14 @@ class Emulator:
         ``True`` if a shutdown or a reset cut it."""
         with self._cut:
             self._cut.wait_for(
-                lambda: self._interrupt.is_set() or live in self._ended,
+                lambda: self._interrupted or live in self._ended,
                 min(seconds, threading.TIMEOUT_MAX),
             )
-        return self._interrupt.is_set()
+            return self._interrupted
 
     def _cut_work(self) -> None:
         with self._cut:
-            self._interrupt.set()
+            self._interrupted = True
             self._cut.notify_all()
 
     def _complete(self, op_id: str, generation: int, outcome: Outcome) -> None:
