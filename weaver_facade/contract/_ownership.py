@@ -362,6 +362,7 @@ class Sweep:
     def _items(self, path: str, **params: str | int) -> list[dict[str, Any]] | None:
         """As ``items``; ``None`` when the first page could not be read."""
         found: list[dict[str, Any]] | None = None
+        listed: set[str] = set()  # the ids in ``found``
         cursors: set[str] = set()
         while True:
             reply = self.send("GET", path, **params)
@@ -372,9 +373,9 @@ class Sweep:
                 items, cursor = page.get("items"), page.get("next_cursor")
             except (ValueError, AttributeError):
                 return found
-            listed = {str(i["id"]) for i in found or []}
             new = [i for i in items or [] if isinstance(i, dict) and "id" in i]
             new = [i for i in new if str(i["id"]) not in listed]
+            listed.update(str(i["id"]) for i in new)
             found = (found or []) + new
             # A cursor seen before, or a page with nothing new (a server that ignores the
             # cursor sent, or never says the list has ended), would page for ever.
