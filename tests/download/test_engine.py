@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from tests.download.storage import StorageServer
+from tests.support.connect_proxy import ConnectProxy
 from tests.support.tls import self_signed
 from weaver_facade import (
     ArtifactIntegrityError,
@@ -2131,32 +2132,6 @@ def serving(
             conn.close()
 
 
-@contextlib.contextmanager
-def tunnel_proxy() -> Iterator[str]:
-    """A proxy on 127.0.0.1 that serves ``CONNECT host:port`` only (an HTTPS URL's
-    tunnel): its URL."""
-
-    def pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-            sink.shutdown(socket.SHUT_WR)
-
-    def tunnel(client: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head and (more := client.recv(4096)):
-            head += more
-        host, _, port = head.split()[1].decode().rpartition(":")
-        upstream = socket.create_connection((host, int(port)))
-        held.append(upstream)
-        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
-        pipe(client, upstream)
-
-    with serving(tunnel) as (port, held):
-        yield f"http://127.0.0.1:{port}"
-
-
 @pytest.mark.parametrize("stall", ["stall-head", "stall:1000"])
 def test_the_overall_deadline_bounds_a_stalled_https_connection_behind_a_proxy(
     certificate: tuple[Path, Path],
@@ -2171,10 +2146,10 @@ def test_the_overall_deadline_bounds_a_stalled_https_connection_behind_a_proxy(
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     with (
         StorageServer({"small.bin": FILES["small.bin"]}, tls=certificate).running() as storage,
-        tunnel_proxy() as proxy,
+        ConnectProxy() as proxy,
     ):
         clear_proxies(monkeypatch)
-        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         storage.script("small.bin", stall)
         started = time.monotonic()
         with pytest.raises(DownloadTimeoutError, match="deadline"):

@@ -4,18 +4,16 @@ the emulator served with TLS, and a tunnelling proxy that records what it was as
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
 
 import pytest
 
 from tests.support.cli import API_KEY, invoke
+from tests.support.connect_proxy import ConnectProxy
 from tests.support.emulator import serve_in_thread
+from tests.support.tls import make_ca, make_server_cert
 from weaver_facade import (
     APIConnectionError,
     Artifact,
@@ -29,164 +27,6 @@ from weaver_facade import (
 pytest.importorskip("uvicorn")
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-
-
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
-    """A CA's ``(cert, key)``, with the extensions a strict verifier asks of a CA."""
-    folder.mkdir(parents=True, exist_ok=True)
-    cert, key = folder / f"{name}-ca.pem", folder / f"{name}-ca.key"
-    _openssl(
-        *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-        *("-subj", f"/CN={name} test CA", "-keyout", str(key), "-out", str(cert)),
-        *("-addext", "basicConstraints=critical,CA:TRUE"),
-        *("-addext", "keyUsage=critical,keyCertSign,cRLSign"),
-    )
-    return cert, key
-
-
-def make_server_cert(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
-    """A server ``(cert, key)`` for 127.0.0.1 and localhost, signed by ``ca``."""
-    cert, key, csr = folder / "server.pem", folder / "server.key", folder / "server.csr"
-    extensions = folder / "server.ext"
-    extensions.write_text(
-        "basicConstraints=CA:FALSE\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\n"
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        "authorityKeyIdentifier=keyid\n"
-    )
-    _openssl(
-        *("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"),
-        *("-keyout", str(key), "-out", str(csr)),
-    )
-    _openssl(
-        *("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1])),
-        *("-CAcreateserial", "-days", "1", "-out", str(cert), "-extfile", str(extensions)),
-    )
-    return cert, key
-
-
-class ConnectProxy:
-    """A CONNECT-only proxy on a free loopback port: each tunnel in threads of its own;
-    ``targets`` are the CONNECT targets it opened, in the order asked, ``refused`` the
-    request lines it refused: any but a CONNECT (a proxy that only tunnels, as many
-    corporate ones do for HTTPS), and those to ``refuse_host`` (one it does not allow)."""
-
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self.targets: list[str] = []
-        self.refused: list[str] = []
-        # CONNECTs to this host get ``refusal`` (a status line's rest), ``refusals`` times.
-        self.refuse_host: str | None = None
-        self.refusal = "403 Forbidden"
-        self.refusals = 0
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, name="connect-proxy", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):  # wakes the accept (a close alone does not)
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._thread.join(timeout=10)
-
-    def _keep(self, sock: socket.socket) -> None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
-            self._sockets.append(sock)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:  # closed
-                return
-            self._keep(client)
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        with contextlib.suppress(OSError):  # a client gone, or the proxy closing
-            self._handle(client)
-
-    def _handle(self, client: socket.socket) -> None:
-        head = client.recv(4096)
-        if head.startswith(b"\x16"):  # a TLS ClientHello: a plain proxy says 400, as Squid
-            with self._lock:
-                self.refused.append("TLS")
-            client.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            client.close()
-            return
-        while b"\r\n\r\n" not in head:
-            chunk = client.recv(4096)
-            if not chunk:
-                client.close()
-                return
-            head += chunk
-        line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        method, target, _ = line.split(" ", 2)
-        if method != "CONNECT":
-            with self._lock:
-                self.refused.append(line)
-            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
-            client.close()
-            return
-        host, port = target.rsplit(":", 1)
-        with self._lock:
-            refuse = host == self.refuse_host and self.refusals > 0
-            if refuse:
-                self.refusals -= 1
-                self.refused.append(line)
-            else:
-                self.targets.append(target)
-        if refuse:
-            client.sendall(f"HTTP/1.1 {self.refusal}\r\nContent-Length: 0\r\n\r\n".encode())
-            client.close()
-            return
-        try:
-            upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
-        except OSError:
-            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-            client.close()
-            return
-        upstream.settimeout(None)
-        self._keep(upstream)
-        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        early = head.split(b"\r\n\r\n", 1)[1]
-        if early:
-            upstream.sendall(early)
-        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-        _pipe(client, upstream)
-
-    def tunnels_to(self, target: str) -> int:
-        """How many tunnels were asked to ``target``, a URL or ``host:port``."""
-        with self._lock:
-            return self.targets.count(target.split("://", 1)[-1])
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
 
 
 @contextlib.contextmanager
@@ -221,8 +61,6 @@ def _storage(server: str) -> str:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
     folder = tmp_path_factory.mktemp("pki")
     ca = make_ca(folder, "corp")
     cert, key = make_server_cert(folder, ca)
