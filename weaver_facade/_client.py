@@ -128,6 +128,7 @@ from ._wire import (
     Call,
     Delivery,
     EarlierAttempt,
+    Exclusive,
     GeneratedClient,
     Plan,
     adrive,
@@ -296,6 +297,8 @@ _KEYWORDS = ("base_url", "api_key", "http_client", "sleep", *ClientOptions.__ann
 class _ServiceBase(HasOptions):
     """The I/O-free half of both service clients: settings, counters, plans."""
 
+    _lock: Any  # the shell's kind: held while the session opens or is renewed
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -424,28 +427,27 @@ class _ServiceBase(HasOptions):
                 )
             raise
 
-    def _open_session(self, gone: str | None = None) -> Plan[tuple[_Session, bool]]:
-        """The session, and whether it is the one this call opened."""
+    def _open_session(self) -> Plan[_Session]:
+        """The session, new; run holding ``_lock``, as every change of it is."""
         session: wire.Session = yield calls.create_session(
             tags=self._tags, user_metadata=self._user_metadata, sdk_version=USER_AGENT
         )
         session_id = expect("create_session", "Session", "id", session.id, str)
         if self._session is None:
             self._session = _Session(session_id)
-        elif self._session.id == gone:
-            self._session.id = session_id  # a heartbeat already running beats the new one
-        # Else another create that met ``gone`` opened one first, while this one was on its
-        # way: models go to that one, which the heartbeat beats; this one stays empty.
+        else:  # in place of an ended one (``_reopen``): a heartbeat already running beats it
+            self._session.id = session_id
         if self._io.closed:  # closed while the session was being opened: no heartbeat
             raise ClientClosedError("the Weaver client was closed while opening a session")
-        return self._session, self._session.id == session_id
+        return self._session
 
     def _reopen(self, gone: str) -> Plan[tuple[str, bool] | None]:
         """A new session in place of ``gone``, unless another create opened one already;
         and whether this call opened it. ``None`` if ``gone`` still answers: the create's
         404 was its own (a server may answer an unknown base model so); or if asking for
         it failed (a 5xx, no reply), which says nothing of its end: the next create asks
-        again."""
+        again. Run holding ``_lock`` (``Exclusive``), so that the creates that met the end
+        at once wait for one new session, as for the first, instead of each opening one."""
         if self._session is not None and self._session.id != gone:
             return self._session.id, False
         try:
@@ -457,8 +459,7 @@ class _ServiceBase(HasOptions):
         else:
             return None
         logger.warning("session %s is gone (404 on a create); opening a new one", gone)
-        session, opened = yield from self._open_session(gone)
-        return session.id, opened
+        return (yield from self._open_session()).id, True
 
     def _new_model(
         self,
@@ -535,7 +536,9 @@ class _ServiceBase(HasOptions):
             """``_reopen``, after ``refused``, the 404 of the create in ``gone``, which
             stands if ``gone`` still answers, or if a Ctrl-C (or a cancel) came meanwhile:
             no create is sent after it."""
-            reopened = yield from self._root._reopen(gone)
+            root = self._root
+            reopened: tuple[str, bool] | None
+            reopened = yield Exclusive(root._lock, root._reopen(gone), _renewal_timeout)
             if reopened is None or interrupted():
                 raise refused
             return reopened
@@ -557,7 +560,7 @@ class _ServiceBase(HasOptions):
                     made = yield from create_on(reopened, lost)
                 except NotFoundError as again:
                     # Another create opened it, and the server ended it too: a new one, as
-                    # this create had before it took the other's (``_open_session``).
+                    # this create would have opened had it come first.
                     if opened or interrupted():
                         raise
                     lost = counted.replies = lost + _replies_lost(again)
@@ -916,7 +919,7 @@ class ServiceClient(_ServiceBase):
         try:
             if self._session is not None:
                 return self._session.id
-            session, _ = io.run(self._open_session())
+            session = io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 beat = (self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = threading.Thread(
@@ -1437,7 +1440,7 @@ class AsyncServiceClient(_ServiceBase):
         try:
             if self._session is not None:
                 return self._session.id
-            session, _ = await io.run(self._open_session())
+            session = await io.run(self._open_session())
             if self._heartbeat_interval > 0:
                 beat = _abeat(self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = asyncio.create_task(beat, name="weaver-heartbeat")
@@ -1615,11 +1618,16 @@ class _Session:
         self.gone: str | None = None  # the id a heartbeat found gone (404), said once
 
 
-def _session_timeout(waited: float | None) -> APITimeoutError:
+def _session_timeout(waited: float | None, after: str = "nothing was sent") -> APITimeoutError:
     return APITimeoutError(
         f"create_model: another call was still opening the client's session after "
-        f"{seconds(waited or 0)} s, what the call's timeout left; nothing was sent"
+        f"{seconds(waited or 0)} s, what the call's timeout left; {after}"
     )
+
+
+def _renewal_timeout(waited: float | None) -> APITimeoutError:
+    """Of a create whose session ended, while another opened the new one."""
+    return _session_timeout(waited, "the create was not sent again")
 
 
 def _left_on_a_closed_loop(model_ids: tuple[str, ...], tried: bool) -> str:

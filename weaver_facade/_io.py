@@ -63,6 +63,7 @@ from ._wire import (
     EARLIER_ATTEMPT,
     Call,
     EarlierAttempt,
+    Exclusive,
     GeneratedClient,
     Pause,
     Plan,
@@ -595,9 +596,16 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
 
     def perform(self, step: object) -> Any:
         """One step of a plan: send a ``Call``, start a ``Submission`` and wait for its
-        result, or sleep a ``Pause`` (``pause``)."""
+        result, sleep a ``Pause`` (``pause``), or run an ``Exclusive`` plan."""
         if isinstance(step, Submission):
             return self.submit(step).result()
+        if isinstance(step, Exclusive):
+            if not self.acquire(step.lock, left := self.time_left()):
+                raise step.late(left)
+            try:
+                return drive(step.plan, self.perform)
+            finally:
+                step.lock.release()
         if isinstance(step, Pause):
             if (seconds := self.pause(step)) is not None:
                 self._sleep(seconds)
@@ -689,6 +697,16 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         """See ``SyncIO.perform``."""
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
+        if isinstance(step, Exclusive):
+            try:
+                async with asyncio.timeout(left := self.time_left()):
+                    await step.lock.acquire()
+            except TimeoutError:
+                raise step.late(left) from None
+            try:
+                return await adrive(step.plan, self.perform)
+            finally:
+                step.lock.release()
         if isinstance(step, Pause):
             if (seconds := self.pause(step)) is not None:
                 await self._sleep(seconds)

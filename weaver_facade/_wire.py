@@ -1021,6 +1021,17 @@ class Pause:
     attempt: int
 
 
+@attrs.frozen
+class Exclusive(Generic[T]):
+    """A plan's step: run ``plan`` holding ``lock`` (the shell's kind), one caller at a
+    time; its outcome is the plan's result. A lock not taken within the call's deadline
+    raises ``late(the seconds waited)``."""
+
+    lock: Any
+    plan: Plan[T]
+    late: Callable[[float | None], Exception]
+
+
 def drive(plan: Generator[S, Any, R], perform: Callable[[S], Any]) -> R:
     """Run a plan: give each step it yields to ``perform`` and send the outcome back.
 

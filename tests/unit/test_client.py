@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import gc
@@ -19,7 +20,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ from tests.support.held_creates import HOLD_NOTICE, default_sigint
 from tests.support.logs import logged
 from weaver_facade import (
     APIError,
+    APITimeoutError,
     AsyncOperationHandle,
     AsyncServiceClient,
     AsyncTrainingClient,
@@ -1846,24 +1848,6 @@ def test_a_mistyped_option_is_named_with_the_class_and_the_option_meant(cls: typ
     )
 
 
-def test_creates_that_meet_one_gone_session_at_once_share_the_new_one() -> None:
-    # Two threads whose creates met s-1 gone each opened a session of their own, and
-    # each made its model there: the heartbeat beat one of them, and the other model's
-    # session, never beaten, was one the server would end too.
-    fake = _two_opens_at_once()
-    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone(fake, "s-1")] * 2)
-    with service(fake) as svc:
-        svc._ensure_session(svc._io)  # s-1, which then expires
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            made = [pool.submit(svc.create_training_client, "weaver-tiny") for _ in range(2)]
-            for future in made:
-                future.result(timeout=10)
-        used = {r.url.path for r in fake.sent("POST") if r.url.path.endswith("/models")}
-        assert used - {"/api/v1/sessions/s-1/models"} == {
-            f"/api/v1/sessions/{svc.session_id}/models"
-        }
-
-
 @pytest.mark.parametrize("key", ["sécret-9f", "sec\nret-9f", b"secret-9f"])
 def test_a_refused_key_is_not_in_the_frame_that_raises(key: object) -> None:
     # pytest shows the arguments of the frame that raised: `key = 'sécret-9f'` printed
@@ -1888,24 +1872,6 @@ def _session_reply(session_id: str) -> httpx.Response:
     stamps = {"tags": [], "user_metadata": {}, "sdk_version": "x"}
     stamps |= {"created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"}
     return json_reply(201, {**stamps, "id": session_id})
-
-
-def _two_opens_at_once() -> FakeWeaver:
-    """A server whose first session is s-1, and which answers the next two opens (s-2,
-    s-3) only once both are on their way."""
-    fake = FakeWeaver()
-    both_opening = threading.Barrier(2)
-
-    def opened(session_id: str) -> Callable[[httpx.Request], httpx.Response]:
-        def reply(request: httpx.Request) -> httpx.Response:
-            both_opening.wait(timeout=10)
-            return _session_reply(session_id)
-
-        return reply
-
-    fake.script("POST", "/api/v1/sessions", _session_reply("s-1"))
-    fake.script("POST", "/api/v1/sessions", opened("s-2"), opened("s-3"))
-    return fake
 
 
 def _gone(fake: FakeWeaver, session_id: str) -> httpx.Response:
@@ -1990,25 +1956,160 @@ def test_a_client_refused_halfway_shows_in_a_traceback_with_locals(
     assert f"{cls.__name__}(<not set up>)" in "".join(shown.format())
 
 
-def test_a_create_whose_shared_new_session_ends_too_opens_one_again() -> None:
-    # Two creates met s-1 gone, and one took the new session the other had opened;
-    # the server ended that one too: its create failed with its 404, where it had its
-    # own new session before it took the other's. It opens one again (s-4), as it did.
-    fake = _two_opens_at_once()
-    fake.script("POST", "/api/v1/sessions", _session_reply("s-4"))
-    fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone(fake, "s-1")] * 2)
-    for ended in ("s-2", "s-3"):  # the one opened first, which both take
-        fake.script("POST", f"/api/v1/sessions/{ended}/models", *[_gone(fake, ended)] * 2)
-    with service(fake) as svc:
+class _RenewalAfterTwoCreates(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """``fake``, where s-1 ends and two creates meet its end in turn: the first one's 404
+    once the second is on its way (both past the client's session, then), the second's
+    once the first one's open of s-2 is, which is held, as every later open, until
+    ``release``. ``waiting`` is set once the second waits for that open (``_Observed``)
+    or opens one of its own."""
+
+    def __init__(self, fake: FakeWeaver) -> None:
+        self.fake = fake
+        opens = [_session_reply(f"s-{number}") for number in (1, 2, 3)]
+        fake.script("POST", "/api/v1/sessions", *opens)
+        fake.script("POST", "/api/v1/sessions/s-1/models", *[_gone(fake, "s-1")] * 2)
+        self.first_in, self.second_in = threading.Event(), threading.Event()
+        self.opening, self.release, self.waiting = (threading.Event() for _ in range(3))
+
+    def _until(self, request: httpx.Request) -> threading.Event | None:
+        if request.url.path == "/api/v1/sessions/s-1/models":
+            if not self.first_in.is_set():
+                self.first_in.set()
+                return self.second_in
+            self.second_in.set()
+            return self.opening
+        if request.url.path == "/api/v1/sessions" and self.first_in.is_set():
+            if self.opening.is_set():
+                self.waiting.set()
+            self.opening.set()
+            return self.release
+        return None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        if (until := self._until(request)) is not None:
+            until.wait(timeout=10)
+        return self.fake(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        if (until := self._until(request)) is not None:
+            await asyncio.to_thread(until.wait, 10)
+        return self.fake(request)
+
+
+class _Observed:
+    """A client's lock that sets ``waiting`` when a call has to wait for it."""
+
+    def __init__(self, waiting: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._waiting = waiting
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        self._waiting.set()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+@contextlib.contextmanager
+def _two_creates_meet_the_end(
+    fake: FakeWeaver,
+) -> Iterator[tuple[ServiceClient, list[BaseException | None]]]:
+    """A client whose session s-1 two creates meet the end of at once (see
+    ``_RenewalAfterTwoCreates``), and what each of them raised (``None``: made)."""
+    renewal = _RenewalAfterTwoCreates(fake)
+    with (
+        httpx.Client(transport=renewal) as http,
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc,
+    ):
         svc._ensure_session(svc._io)  # s-1, which then expires
+        svc._lock = _Observed(renewal.waiting)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            made = [pool.submit(svc.create_training_client, "weaver-tiny") for _ in range(2)]
-            outcomes = [future.exception(timeout=10) for future in made]
-        # The one that opened s-2 met its end in its own new session: as before, an error.
-        assert sorted(type(e).__name__ for e in outcomes) == ["NoneType", "NotFoundError"]
-        assert svc.session_id == "s-4"
-        used = [r.url.path for r in fake.sent("POST") if r.url.path.endswith("/models")]
-        assert used.count("/api/v1/sessions/s-4/models") == 1
+            made = [pool.submit(svc.create_training_client, "weaver-tiny")]
+            assert renewal.first_in.wait(timeout=10)
+            made.append(pool.submit(svc.create_training_client, "weaver-tiny"))
+            assert renewal.waiting.wait(timeout=10)
+            renewal.release.set()
+            yield svc, [future.exception(timeout=10) for future in made]
+
+
+def test_creates_that_meet_one_gone_session_at_once_share_the_new_one() -> None:
+    # Two threads whose creates met s-1 gone each opened a session of their own: the
+    # second waits for the first one's instead, as for the client's first session.
+    fake = FakeWeaver()
+    with _two_creates_meet_the_end(fake) as (svc, raised):
+        assert raised == [None, None]
+        assert svc.session_id == "s-2"
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 2
+    assert len(fake.sent("POST", "/api/v1/sessions/s-2/models")) == 2
+
+
+def test_a_create_whose_shared_new_session_ends_too_opens_one_again() -> None:
+    # Two creates met s-1 gone, and one took the new session the other opened; the
+    # server ended that one too: the create that took it opens one again (s-3), and the
+    # one that opened s-2, which met its end in its own new session, fails.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-2/models", *[_gone(fake, "s-2")] * 2)
+    with _two_creates_meet_the_end(fake) as (svc, raised):
+        assert [type(e).__name__ for e in raised] == ["NotFoundError", "NoneType"]
+        assert svc.session_id == "s-3"
+    assert len(fake.sent("POST", "/api/v1/sessions/s-3/models")) == 1
+
+
+# A create's timeout while another opened the session that replaces its own.
+_RENEWAL_TIMEOUT = (
+    r"create_model: another call was still opening the client's session after [\d.]+ s, "
+    r"what the call's timeout left; the create was not sent again$"
+)
+
+
+def test_a_create_waiting_for_another_s_new_session_stops_at_its_timeout() -> None:
+    # Its session gone, a create waits for the new one another create opens, within its
+    # own timeout, as it does for the client's first session.
+    fake = FakeWeaver()
+    renewal = _RenewalAfterTwoCreates(fake)
+    with (
+        httpx.Client(transport=renewal) as http,
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc,
+    ):
+        svc._ensure_session(svc._io)  # s-1, which then expires
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            first = pool.submit(svc.create_training_client, "weaver-tiny")
+            assert renewal.first_in.wait(timeout=10)
+            try:
+                with pytest.raises(APITimeoutError, match=_RENEWAL_TIMEOUT):
+                    svc.with_options(timeout=1).create_training_client("weaver-tiny")
+            finally:
+                renewal.release.set()
+            first.result(timeout=10)
+        assert svc.session_id == "s-2"
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 2
+    assert len(fake.sent("POST", "/api/v1/sessions/s-2/models")) == 1
+
+
+async def test_an_async_create_waiting_for_another_s_new_session_stops_at_its_timeout() -> None:
+    fake = FakeWeaver()
+    renewal = _RenewalAfterTwoCreates(fake)
+    async with (
+        httpx.AsyncClient(transport=renewal) as http,
+        AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc,
+    ):
+        await svc._ensure_session(svc._io)  # s-1, which then expires
+        first = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+        assert await asyncio.to_thread(renewal.first_in.wait, 10)
+        try:
+            with pytest.raises(APITimeoutError, match=_RENEWAL_TIMEOUT):
+                await svc.with_options(timeout=1).create_training_client("weaver-tiny")
+        finally:
+            renewal.release.set()
+        await asyncio.wait_for(first, 10)
+        assert svc.session_id == "s-2"
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 2
+    assert len(fake.sent("POST", "/api/v1/sessions/s-2/models")) == 1
 
 
 @pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
