@@ -412,11 +412,12 @@ class CreatedModels:
     def unclaimed(self, model_ids: list[str], why: str) -> None:
         """Models created for a caller that never got them (a resume whose load failed or
         was interrupted): a close terminates them, whatever kept them; after the close
-        has run, the log says they are left running."""
+        has run, the log says that those it did not terminate are left running."""
         for model_id in model_ids:
             with self._lock:
                 self._unclaimed.add(model_id)
-                if model_id in self._ids:  # terminated on close already: not kept
+                # Not kept: the close terminates it, or (in another thread) already did.
+                if model_id in self._ids or model_id in self._terminated:
                     continue
                 sealed = self.sealed  # the close has run: none is left to terminate it
                 if not sealed:

@@ -1057,6 +1057,41 @@ async def test_a_kept_resume_cut_by_a_finished_close_says_it_is_left_running(
     assert "model m-1 is left running (the client is closed)" in caplog.text
 
 
+def test_a_resume_whose_model_a_close_in_another_thread_terminated_is_not_left_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A close in another thread terminated the new model while its load was on its way;
+    # the resume's failure then logged that the model "is left running", which it was not.
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
+    reached, release = threading.Event(), threading.Event()
+
+    def held(request: httpx.Request) -> httpx.Response:
+        reached.set()
+        release.wait(10)
+        return fake.route(request)  # the load accepted, its wait then cut by the close
+
+    fake.script("POST", f"{MODELS}/m-1/load", held)
+    failed: list[BaseException] = []
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), service(fake) as svc:
+
+        def resume() -> None:
+            try:
+                svc.create_training_client_from_state("weaver://m-w/checkpoints/c1")
+            except BaseException as exc:
+                failed.append(exc)
+
+        resuming = threading.Thread(target=resume)
+        resuming.start()
+        assert reached.wait(10)
+        svc.close()
+        release.set()
+        resuming.join(10)
+    assert not resuming.is_alive()
+    assert [type(exc) for exc in failed] == [ClientClosedError]
+    assert fake.terminated == ["m-1"]
+    assert "left running" not in caplog.text
+
+
 # -- terminate: any 2xx, its body optional ----------------------------------------------------
 
 NO_MODEL_REPLIES = {
