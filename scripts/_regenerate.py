@@ -61,8 +61,10 @@ def generate(spec: Path, out_parent: Path) -> Path:
         *split_defaults(document),
         *shared_operation_ids(document),
     ]
-    if not broken:  # a reference that names nothing, or a bad pattern, stops the validator
+    if not broken:  # a reference that names nothing, or a bad pattern, stops the validators
         broken = list(broken_defaults(document))
+    if not broken:  # the rest of what `openapi-spec-validator` in scripts/test would refuse
+        broken = list(invalid_openapi(document, spec.resolve().as_uri()))
     if broken:
         raise RegenerateError("\n".join(f"{spec.name}: {line}" for line in broken))
     out = out_parent / "weaver_client"
@@ -243,6 +245,86 @@ def shared_operation_ids(document: Mapping[str, Any]) -> Iterator[str]:
                 f"operationId `{operation_id}` names {len(keys)} routes, "
                 f"{', '.join(keys[:-1])} and {keys[-1]}: the generator keeps one alone"
             )
+
+
+# The faults of openapi-spec-validator listed before the rest are left out.
+MAX_FAULTS = 10
+
+
+def invalid_openapi(document: Mapping[str, Any], base_uri: str = "") -> Iterator[str]:
+    """Each fault openapi-spec-validator finds in the document (the check scripts/test runs on
+    the spec), with its rule and where it stands: the generator takes some (a bound written
+    as a string reaches ``limits.py`` as one, a `mypy` error far from its cause) and names
+    others in a page of its internals."""
+    from openapi_spec_validator.shortcuts import get_validator_cls
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    version = document.get("openapi")
+    try:
+        base = get_validator_cls(document)
+    except Exception:
+        if version is None:
+            yield "the document names no OpenAPI version (`openapi: 3.1.0`, say)"
+        else:
+            yield f"`openapi: {version}` is no OpenAPI version openapi-spec-validator knows"
+        return
+
+    class Located(OpenAPIValidationError):
+        """A fault whose path starts at the document's root."""
+
+    # Its schema checks say where a fault stands within the schema alone: each error is given
+    # the schema's own place (a default's, for the check of a default) by the innermost call.
+    def located(keyword: Any, *suffix: str) -> Any:
+        class Locating(keyword):  # type: ignore[misc]
+            def __call__(self, schema: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+                for error in super().__call__(schema, *args, **kwargs):
+                    if not isinstance(error, Located):
+                        error = Located.create_from(error)
+                        error.path.extendleft(reversed((*schema.parts, *suffix)))
+                    yield error
+
+        return Locating
+
+    keywords = dict(base.keyword_validators)
+    keywords["schema"] = located(keywords["schema"])
+    keywords["default"] = located(keywords["default"], "default")
+    validator = type("LocatingValidator", (base,), {"keyword_validators": keywords})
+    faults = []
+    try:
+        for error in validator(document, base_uri=base_uri).iter_errors():
+            faults.append(_fault(error, version))
+    except Exception as exc:  # a reference it cannot follow, say: one line, not its page
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        faults.append(f"openapi-spec-validator could not read it: {type(exc).__name__}: {reason}")
+    yield from faults[:MAX_FAULTS]
+    if len(faults) > MAX_FAULTS:
+        yield f"... and {len(faults) - MAX_FAULTS} more (`openapi-spec-validator` lists them)"
+
+
+def _fault(error: Any, version: object) -> str:
+    """One fault of openapi-spec-validator in one line: what, by which rule, where."""
+
+    def said(error: Any) -> str:
+        # jsonschema-rs (which the validator prefers) adds the schema and the instance.
+        line = (error.message.strip().splitlines() or [""])[0]
+        return line if len(line) <= 200 else f"{line[:200]}..."
+
+    what = said(error)
+    # `anyOf`, `oneOf`: why each alternative refused it (`type: integr`).
+    alternatives = list(dict.fromkeys(said(each) for each in error.context or ()))
+    if alternatives:
+        what = f"{what} ({'; '.join(alternatives)})"
+    # jsonschema-rs's errors name the keyword only at the end of their schema path.
+    keyword = error.validator if isinstance(error.validator, str) else None
+    if keyword is None and error.schema_path:
+        keyword = error.schema_path[-1]
+    rule = ""
+    if isinstance(keyword, str):
+        value = error.validator_value
+        shown = f": {value}" if isinstance(value, str | int | float) else ""
+        rule = f" (rule `{keyword}{shown}`)"
+    where = ".".join(str(part) for part in error.absolute_path)
+    return f"not valid OpenAPI {version}{rule}: {what}" + (f" (at {where})" if where else "")
 
 
 # Keys of OpenAPI and JSON Schema objects whose value is a value, not a schema: its keys

@@ -95,6 +95,112 @@ def test_a_misspelt_reference_is_named_in_one_line(tmp_path: Path) -> None:
     )
 
 
+# LoraConfig's
+RANK = "        rank:\n          type: integer\n          minimum: 1\n          maximum: 256\n"
+
+
+def _refused_by_spec_validator(spec: Path) -> bool:
+    """Whether `openapi-spec-validator`, as scripts/test runs it, refuses ``spec``."""
+    from openapi_spec_validator.__main__ import main
+
+    with pytest.raises(SystemExit) as ended:
+        main([str(spec)])
+    return ended.value.code != 0
+
+
+def test_a_bound_written_as_a_string_is_refused_before_generating(tmp_path: Path) -> None:
+    # `minimum: '1'` generated cleanly: limits.py got the string '1', and the maintainer
+    # learnt of it from mypy, in the facade, far from the spec.
+    refused = _refused(tmp_path, RANK, RANK.replace("minimum: 1", "minimum: '1'"))
+    assert str(refused) == (
+        "openapi.yaml: not valid OpenAPI 3.1.0 (rule `type: number`): '1' is not of type "
+        "'number' (at components.schemas.LoraConfig.properties.rank.minimum)"
+    )
+    assert _refused_by_spec_validator(tmp_path / "openapi.yaml")
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "said"),
+    [
+        (  # the generator's report of it was a page of pydantic's
+            RANK,
+            RANK.replace("type: integer", "type: integr"),
+            "(rule `anyOf`): 'integr' is not valid under any of the given schemas ('integr' "
+            "is not one of ['array', 'boolean', 'integer', 'null', 'number', 'object', "
+            "'string']; 'integr' is not of type 'array') "
+            "(at components.schemas.LoraConfig.properties.rank.type)",
+        ),
+        (  # OpenAPI 3.0's way, in a 3.1 document
+            RANK,
+            RANK + "          required: true\n",
+            "(rule `type: array`): True is not of type 'array' "
+            "(at components.schemas.LoraConfig.properties.rank.required)",
+        ),
+        (  # the generator took it, and dropped it
+            "      operationId: list_supported_models\n",
+            "      operationId: list_supported_models\n      sumary: typo\n",
+            "(rule `unevaluatedProperties`): Unevaluated properties are not allowed ('sumary' "
+            "was unexpected) (at paths./api/v1/supported-models.get)",
+        ),
+    ],
+    ids=["misspelt type", "required as a flag", "unknown key"],
+)
+def test_what_the_spec_validator_refuses_is_named_with_its_rule_and_place(
+    tmp_path: Path, good: str, bad: str, said: str
+) -> None:
+    refused = _refused(tmp_path, good, bad)
+    assert str(refused) == f"openapi.yaml: not valid OpenAPI 3.1.0 {said}"
+    assert _refused_by_spec_validator(tmp_path / "openapi.yaml")
+
+
+def test_the_faults_listed_are_the_first_ten() -> None:
+    schemas = {f"S{n:02}": {"type": "integer", "minimum": str(n)} for n in range(12)}
+    document = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}
+    faults = list(regen.invalid_openapi({**document, "components": {"schemas": schemas}}))
+    assert faults[-1] == "... and 2 more (`openapi-spec-validator` lists them)"
+    assert [fault.rpartition(" (at ")[2] for fault in faults[:-1]] == [
+        f"components.schemas.S{n:02}.minimum)" for n in range(10)
+    ]
+
+
+def test_a_spec_the_validator_cannot_read_is_named_in_one_line() -> None:
+    document: dict[str, object] = {"info": {"title": "t", "version": "1"}, "paths": {}}
+    assert list(regen.invalid_openapi(document)) == [
+        "the document names no OpenAPI version (`openapi: 3.1.0`, say)"
+    ]
+    assert list(regen.invalid_openapi({**document, "openapi": "2.5"})) == [
+        "`openapi: 2.5` is no OpenAPI version openapi-spec-validator knows"
+    ]
+    # Another file, which the validator looks for beside the spec: its exception was a page.
+    elsewhere = {"schemas": {"A": {"$ref": "other.yaml#/components/schemas/S"}}}
+    uri = (ROOT / "openapi.yaml").as_uri()
+    document = {**document, "openapi": "3.1.0", "components": elsewhere}
+    assert list(regen.invalid_openapi(document, uri)) == [
+        "openapi-spec-validator could not read it: Unresolvable: other.yaml#/components/schemas/S"
+    ]
+
+
+def test_a_spec_the_validator_refuses_leaves_generated_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "generated" / "weaver_client"
+    target.parent.mkdir()
+    regen.generate(regen.SPEC, target.parent)
+    before = regen.tree_files(target)
+    spec = tmp_path / "openapi.yaml"
+    text = regen.SPEC.read_text(encoding="utf-8")
+    spec.write_text(text.replace(RANK, RANK.replace("maximum: 256", "maximum: '256'")), "utf-8")
+    monkeypatch.setattr(regen, "SPEC", spec)
+    monkeypatch.setattr(regen, "TARGET", target)
+
+    assert regen.main([]) == 2
+    assert regen.tree_files(target) == before
+    assert capsys.readouterr().err == (
+        "error: openapi.yaml: not valid OpenAPI 3.1.0 (rule `type: number`): '256' is not of "
+        "type 'number' (at components.schemas.LoraConfig.properties.rank.maximum)\n"
+    )
+
+
 def test_a_yaml_mistake_is_named_in_one_line(tmp_path: Path) -> None:
     # A missing `]` was a page of PyYAML's traceback out of scripts/regenerate.
     good = "x-weaver-terminal: [done, error]"
