@@ -232,19 +232,69 @@ def split_defaults(document: Mapping[str, Any]) -> Iterator[str]:
                     )
 
 
-def shared_operation_ids(document: Mapping[str, Any]) -> Iterator[str]:
-    """Each ``operationId`` that more than one route has: the generator writes one module
-    for all of them and drops the others without a word."""
-    routes: dict[str, list[str]] = {}
+def route_modules(document: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each route (``GET /path``) with its ``operationId`` and the module the generator writes
+    for it (``api/TAG/NAME.py``), named by the generator's own rule: an id it makes snake
+    case (``listModels``, ``list-models``: ``list_models``), or one it makes of the route."""
+    from openapi_python_client.config import ConfigFile
+    from openapi_python_client.parser.openapi import generate_operation_id
+    from openapi_python_client.schema.untrusted_string import UntrustedString
+    from openapi_python_client.strings import PythonIdentifier
+
+    config = ConfigFile.load_from_path(CONFIG)
+    prefix = config.field_prefix
+    modules: dict[str, tuple[str, str]] = {}
     for key, op in _operations(document).items():
-        if isinstance(op, Mapping) and isinstance(op.get("operationId"), str):
-            routes.setdefault(op["operationId"], []).append(key)
-    for operation_id, keys in routes.items():
-        if len(keys) > 1:
-            yield (
-                f"operationId `{operation_id}` names {len(keys)} routes, "
-                f"{', '.join(keys[:-1])} and {keys[-1]}: the generator keeps one alone"
+        method, _, path = key.partition(" ")
+        operation_id = op.get("operationId")
+        if isinstance(operation_id, str):
+            name = PythonIdentifier(operation_id, prefix=prefix)
+        else:
+            name = generate_operation_id(
+                path=UntrustedString(path), method=method.lower(), prefix=prefix
             )
+        # As the generator writes it: the name made an identifier again, in the folder of its
+        # first tag (the config leaves `generate_all_tags` off).
+        module = PythonIdentifier(name, prefix)
+        tags = [str(tag) for tag in op.get("tags") or ["default"]]
+        tag = PythonIdentifier(tags[0], prefix="tag")
+        modules[key] = (str(operation_id or ""), f"api/{tag}/{module}.py")
+    return modules
+
+
+def shared_operation_ids(document: Mapping[str, Any]) -> Iterator[str]:
+    """Each module name that more than one route's ``operationId`` makes (``getModel`` and
+    ``get_model`` make ``get_model``): the generator writes one module for all of them and
+    drops the others without a word, or, under another tag, writes a module of the same name
+    that the coverage of the routes the facade calls cannot tell apart."""
+    by_name: dict[str, list[str]] = {}
+    modules = route_modules(document)
+    for key, (_, module) in modules.items():
+        by_name.setdefault(module.rpartition("/")[2], []).append(key)
+    for keys in by_name.values():
+        if len(keys) < 2:
+            continue
+        ids = [modules[key][0] for key in keys]
+        paths = sorted({modules[key][1] for key in keys})
+        if len(set(ids)) == 1:
+            routes = f"operationId `{ids[0]}` names {len(keys)} routes, {_and(keys)}"
+        else:
+            named = [f"`{modules[k][0]}` ({k})" if modules[k][0] else f"none ({k})" for k in keys]
+            routes = f"operationIds {_and(named)}"
+        if len(paths) > 1:
+            yield (
+                f"{routes}, whose modules, {_and(paths)}, share a name the coverage of the "
+                "routes the facade calls cannot tell apart"
+            )
+        elif len(set(ids)) == 1:
+            yield f"{routes}: the generator keeps one alone"
+        else:
+            yield f"{routes} make one route module, {paths[0]}: the generator keeps one alone"
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
 
 
 # The faults of openapi-spec-validator listed before the rest are left out.
