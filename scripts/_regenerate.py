@@ -1163,8 +1163,8 @@ def unsent_fields(package: Any = None) -> list[str]:
     return problems
 
 
-# Routes of the spec the facade never calls, and why (a new route is listed until it is
-# called or named here).
+# Routes of the spec the facade never calls, by their module's name (`route_modules`), and
+# why (a new route is listed until it is called or named here).
 NOT_CALLED = {
     "forward": "the facade offers no forward-only pass (the README's table of the official "
     "SDK's features); the emulator serves it for that SDK",
@@ -1203,15 +1203,16 @@ def called_routes() -> dict[str, str]:
 def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
     """``METHOD /path (operationId: ...)`` for each route of the spec that the facade
     never calls and ``NOT_CALLED`` does not give a reason for, each route the facade calls
-    that the spec does not have, and each ``NOT_CALLED`` entry the spec does not have."""
+    that the spec does not have, and each ``NOT_CALLED`` entry the spec does not have. A
+    route is known by its module's name (``listModels``: ``list_models``), as it is called."""
     document = load_document(SPEC) if document is None else document
     called = called_routes()
     problems = []
     in_spec = set()
-    for key, op in _operations(document).items():
-        operation_id = str(op.get("operationId") or "")
-        in_spec.add(operation_id)
-        if operation_id not in called and operation_id not in NOT_CALLED:
+    for key, (operation_id, module) in route_modules(document).items():
+        name = module.rpartition("/")[2].removesuffix(".py")
+        in_spec.add(name)
+        if name not in called and name not in NOT_CALLED:
             named = f"{operation_id}: " if operation_id else ""
             problems.append(f"{key} ({named}a route the facade does not call)")
     # Its generated module is gone with it: the facade's call fails (mypy names it).

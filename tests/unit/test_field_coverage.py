@@ -878,6 +878,22 @@ def test_a_not_called_entry_the_spec_does_not_have_is_named(
     ]
 
 
+def test_a_route_is_known_by_the_module_the_generator_makes_of_its_operation_id() -> None:
+    # `listModels` is the facade's list_models module, whose route the coverage said the
+    # facade does not call, and that the spec no longer has.
+    document = openapi()
+    forward = document["paths"]["/api/v1/models/{model_id}/forward-passes"]["post"]
+    document["paths"]["/api/v1/models"]["get"]["operationId"] = "listModels"
+    forward["operationId"] = "Forward"
+    assert regen.uncalled_routes(document) == []
+    forward["operationId"] = "forwardPass"
+    assert regen.uncalled_routes(document) == [
+        "POST /api/v1/models/{model_id}/forward-passes (forwardPass: a route the facade does "
+        "not call)",
+        "forward (in NOT_CALLED of scripts/_regenerate.py, but the spec has no such route)",
+    ]
+
+
 # -- the operation kinds' results ------------------------------------------------------------
 
 
