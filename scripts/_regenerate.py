@@ -537,10 +537,14 @@ def spec_limits(document: Mapping[str, Any], owners: set[str] | None = None) -> 
     for kind in ("parameters", "headers"):
         for name, item in (components.get(kind) or {}).items():
             found.extend(_limits_of((name,), item.get("schema"), owners))
-    for op in _operations(document).values():
+    # An operation's own, by the name of its module: a valid name whatever its operationId,
+    # or with none (`GET_API_V1_MODELS_LIMIT_MAXIMUM`, `FIELD_2LIST_...`).
+    modules = route_modules(document)
+    for key, op in _operations(document).items():
+        module = modules[key][1].rpartition("/")[2].removesuffix(".py")
         for param in op.get("parameters") or []:
             if "name" in param:
-                where = (op["operationId"], param["name"])
+                where = (module, param["name"])
                 found.extend(_limits_of(where, param.get("schema"), owners))
     limits: dict[str, object] = {}
     for key, value in found:

@@ -574,6 +574,29 @@ def test_the_module_of_each_route_is_the_one_the_generator_writes(tmp_path: Path
     assert modules["GET /api/v1/checkpoints/{checkpoint_id}"][1].endswith("/import_.py")
 
 
+@pytest.mark.parametrize(
+    ("written", "name"),
+    [("", "GET_API_V1_MODELS"), ("'2list'", "FIELD_2LIST"), ("listModels", "LIST_MODELS")],
+    ids=["none", "a leading digit", "camelCase"],
+)
+def test_the_limits_of_a_route_are_named_after_its_module(
+    tmp_path: Path, written: str, name: str
+) -> None:
+    # A route without an operationId stopped regeneration with a KeyError's traceback, and
+    # one that starts with a digit with ruff's refusal of limits.py (`2LIST_LIMIT_MAXIMUM`).
+    text = regen.SPEC.read_text(encoding="utf-8")
+    good = "\n      operationId: list_models\n"
+    assert text.count(good) == 1
+    spec = tmp_path / "openapi.yaml"
+    operation_id = f"\n      operationId: {written}\n" if written else "\n"
+    spec.write_text(text.replace(good, operation_id), "utf-8")
+    package = regen.generate(spec, tmp_path)
+    (module,) = (package / "api" / "models").glob(f"{name.lower()}.py")
+    limits = regen._constants(package / "limits.py")
+    assert limits[f"{module.stem.upper()}_LIMIT_MAXIMUM"] == 1000
+    assert limits[f"{name}_LIMIT_DEFAULT"] == 100
+
+
 def test_coverage_is_listed_and_never_silently_replaces_check(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
