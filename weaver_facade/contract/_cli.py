@@ -120,8 +120,8 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         type=_positive_float,
         default=DEFAULT_DEADLINE,
         metavar="SECONDS",
-        help="how long the lifecycle waits for one operation, such as a load "
-        f"(default {DEFAULT_DEADLINE:.0f})",
+        help="how long the lifecycle waits for one operation, such as a load, and for "
+        f"one request, its retries included (default {DEFAULT_DEADLINE:.0f})",
     )
     p.add_argument("--base-model", help="the base model to train (default: the smallest listed)")
     p.add_argument(
