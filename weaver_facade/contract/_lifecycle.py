@@ -52,7 +52,7 @@ from ._findings import (
     curl_for_request,
     redact,
 )
-from ._ownership import Left, Sweep, SweepBound, is_artifact_kind
+from ._ownership import Left, Sweep, SweepBound, is_artifact_kind, time_up_worded
 from ._patience import (
     RETRIED,
     PatientHTTPTransport,
@@ -1031,7 +1031,7 @@ class Scenario:
             # The facade's close first: it terminates the models it created, which a server
             # that forgets terminated models would answer 404 (a logged warning) after ours.
             if self.owner is not None:
-                with suppress(Exception):
+                with suppress(Exception), time_up_worded(self.s.deadline):
                     self.owner.close()
             base_path = httpx.URL(self.s.base_url).path.rstrip("/")
             for model in self.models:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import re
 import time
 import uuid
@@ -26,6 +27,7 @@ import httpx
 from weaver_client import limits
 from weaver_client.schemas import SCHEMAS
 
+from .._causes import causes
 from .._plural import counted
 from .._socket_deadline import ends
 from ._patience import RETRIES_OWN, copy_with, raw_body
@@ -40,6 +42,7 @@ __all__ = [
     "is_artifact_kind",
     "is_export_operation",
     "left_note",
+    "time_up_worded",
 ]
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
@@ -340,7 +343,7 @@ class Sweep:
         the budget as the sweep's own are: its timeouts cut to the time left; none sent
         once the budget is spent (a ``ConnectTimeout``: nothing reached the server)."""
         if self._clock() > self._ends:
-            raise httpx.ConnectTimeout("the clean-up's time is up", request=request)
+            raise _TimeUp("the clean-up's time is up", request=request)
         own = httpx.Timeout(None, **request.extensions.get("timeout", {}))
         request.extensions = {**request.extensions, "timeout": self._timeout(own).as_dict()}
         return request
@@ -453,6 +456,40 @@ class Sweep:
         """Whether the checkpoint is still there, as far as its model's list tells."""
         listed = self._lists.get(found.model_id)
         return listed is None or checkpoint_id in listed
+
+
+class _TimeUp(httpx.ConnectTimeout):
+    """A request the clean-up's budget kept from being sent (``Sweep.bound``)."""
+
+
+@contextlib.contextmanager
+def time_up_worded(budget: float) -> Iterator[None]:
+    """The facade's warning for a model its close could not terminate, in the block, says
+    so when the clean-up's time kept the terminate from being sent: the facade names the
+    transport's failure (``ConnectTimeout: connect timed out``), though nothing was sent.
+    Its next warning names the models left running."""
+
+    def reword(record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and isinstance(args[1], BaseException)
+            and any(isinstance(e, _TimeUp) for e in causes(args[1]))
+        ):
+            record.msg = (
+                "could not terminate model %s on close: the clean-up's time (%s) ran out "
+                "before its terminate was sent"
+            )
+            record.args = (args[0], f"{budget:g} s")
+        return True
+
+    logger = logging.getLogger("weaver_facade")  # the facade's, by name: no core import
+    logger.addFilter(reword)
+    try:
+        yield
+    finally:
+        logger.removeFilter(reword)
 
 
 class SweepBound(httpx.BaseTransport):
