@@ -1,5 +1,6 @@
 """An exception's chain of causes, the TLS failures in it that no retry changes, and the
-transport failures before a request could leave.
+transport failures before a request could leave; the proxy the environment names, and how
+a failure names it.
 
 A shared leaf: the facade's retries and messages, the CLI's and the contract kit's read them.
 """
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import re
 import ssl
+import urllib.request
 from collections.abc import Iterator
 
 import httpx
+
+from ._redact import shown_url
 
 PLAIN_HTTP_HINT = " (the server may speak plain HTTP: try an http:// base URL)"
 # An https:// proxy URL (HTTPS_PROXY=https://...) of a proxy that, as most, speaks plain HTTP.
@@ -90,3 +94,30 @@ def no_retry_helps(error: BaseException) -> bool:
     """Whether TLS refused the server's certificate, or met plain HTTP: no retry changes
     either, of a request or of a poll."""
     return certificate_refused(error) or plain_http(error)
+
+
+def environment_proxy(url: str | None = None) -> str | None:
+    """The proxy the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
+    or the system's settings), as httpx reads it: for ``url``, one that ``NO_PROXY``
+    does not exempt it from; else any."""
+    proxies = urllib.request.getproxies()
+    if url is None:
+        found = next(filter(None, (proxies.get(s) for s in ("http", "https", "all"))), None)
+    else:
+        parsed = httpx.URL(url)
+        if urllib.request.proxy_bypass(parsed.host):
+            return None
+        found = proxies.get(parsed.scheme) or proxies.get("all")
+    if not found:
+        return None
+    return found if "://" in found else f"http://{found}"
+
+
+def named_proxy(proxy: str | None) -> str:
+    """The environment's proxy as an error names it, its user info hidden."""
+    return f"the proxy {shown_url(proxy) + ' ' if proxy else ''}the environment names"
+
+
+def refused_tunnel(proxy: str | None) -> str:
+    """What a proxy's refusal to open a tunnel (a 4xx to the CONNECT) adds to an error."""
+    return f" ({named_proxy(proxy)} refused the tunnel; see *_PROXY and NO_PROXY)"

@@ -97,6 +97,7 @@ from ._operations import (
     PollSettings,
     ProgressCallback,
 )
+from ._redact import shown_url
 from ._resume import ResumePlan, ResumeStep, resume_plan
 from ._retry import CallOptions
 from ._training import (
@@ -134,7 +135,6 @@ from ._wire import (
     adrive,
     drive,
     expect,
-    shown_url,
 )
 
 T = TypeVar("T")

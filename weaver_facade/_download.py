@@ -42,7 +42,15 @@ if sys.platform != "win32":
     import fcntl
 
 from ._args import at_least, call_plain
-from ._causes import causes, certificate_refused, plain_http, proxy_refusal
+from ._causes import (
+    causes,
+    certificate_refused,
+    environment_proxy,
+    named_proxy,
+    plain_http,
+    proxy_refusal,
+    refused_tunnel,
+)
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -61,8 +69,7 @@ from ._retry import (
 )
 from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
 from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
-from ._transport import environment_proxy, logger
-from ._wire import named_proxy, refused_tunnel
+from ._transport import logger
 
 PART_SUFFIX = ".part"
 # Bytes hashed at a time: of an existing prefix or finished file, and of written

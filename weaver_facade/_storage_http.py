@@ -38,7 +38,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from ._transport import HTTPCORE_LOGGERS, environment_proxy, environment_settings, tls_context
+from ._causes import environment_proxy
+from ._transport import HTTPCORE_LOGGERS, environment_settings, tls_context
 
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0

@@ -41,7 +41,6 @@ import re
 import shlex
 import ssl
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Generic, Self, TypeVar, cast
 
@@ -50,6 +49,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import at_least
+from ._causes import environment_proxy
 from ._errors import (
     RESUME_CALL,
     RESUME_COMMANDS,
@@ -59,6 +59,7 @@ from ._errors import (
 )
 from ._interrupt import between_requests, connecting
 from ._lazy import asyncio, asyncio_sleep
+from ._redact import shown_url
 from ._socket_deadline import bound_by_deadline, bound_client, ends
 from ._wire import (
     API_KEY_HEADER,
@@ -68,7 +69,6 @@ from ._wire import (
     TUNNELLED,
     EarlierAttempt,
     scrub,
-    shown_url,
     with_content,
 )
 
@@ -588,23 +588,6 @@ class AsyncClientTransport(_ThroughClient[httpx.AsyncClient], httpx.AsyncBaseTra
     async def aclose(self) -> None:
         if self._owned:
             await self._client.aclose()
-
-
-def environment_proxy(url: str | None = None) -> str | None:
-    """The proxy the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
-    or the system's settings), as httpx reads it: for ``url``, one that ``NO_PROXY``
-    does not exempt it from; else any."""
-    proxies = urllib.request.getproxies()
-    if url is None:
-        found = next(filter(None, (proxies.get(s) for s in ("http", "https", "all"))), None)
-    else:
-        parsed = httpx.URL(url)
-        if urllib.request.proxy_bypass(parsed.host):
-            return None
-        found = proxies.get(parsed.scheme) or proxies.get("all")
-    if not found:
-        return None
-    return found if "://" in found else f"http://{found}"
 
 
 @contextlib.contextmanager

@@ -42,9 +42,11 @@ from ._causes import (
     PROXY_PLAIN_HTTP_HINT,
     causes,
     certificate_refused,
+    named_proxy,
     no_retry_helps,
     plain_http,
     proxy_refusal,
+    refused_tunnel,
 )
 from ._errors import (
     NOT_READY_NOTE,
@@ -63,7 +65,7 @@ from ._errors import (
     says_how_to_resume,
 )
 from ._lazy import LazyModule, wire
-from ._redact import ANYWHERE, replace_key
+from ._redact import ANYWHERE, replace_key, shown_url
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
     describe_failure,
@@ -907,16 +909,6 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
     )
 
 
-def named_proxy(proxy: str | None) -> str:
-    """The environment's proxy as an error names it, its user info hidden."""
-    return f"the proxy {shown_url(proxy) + ' ' if proxy else ''}the environment names"
-
-
-def refused_tunnel(proxy: str | None) -> str:
-    """What a proxy's refusal to open a tunnel (a 4xx to the CONNECT) adds to an error."""
-    return f" ({named_proxy(proxy)} refused the tunnel; see *_PROXY and NO_PROXY)"
-
-
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``)."""
     # A timeout in our words: the transports word it differently, or not at all.
@@ -970,16 +962,6 @@ def hide_key(exc: httpx.TransportError) -> None:
     if quoted:  # the frames that read the reply hold it in their locals (pytest -l, rich)
         for error in chain:
             error.__traceback__ = None
-
-
-def shown_url(url: str | httpx.URL) -> str:
-    """``url`` for reprs, messages and logs, its user info (``user:password@``) shown as
-    ``***@``: httpx sends it as Basic auth, and either half may be the secret (a lone
-    ``http://TOKEN@proxy``, GitHub's ``TOKEN:x-oauth-basic``, GitLab's ``oauth2:TOKEN``)."""
-    parsed = httpx.URL(url)
-    if parsed.userinfo:
-        return str(parsed.copy_with(username="***", password=None))
-    return str(url)
 
 
 @functools.lru_cache(maxsize=8)

@@ -17,7 +17,15 @@ from weaver_client import limits
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
-from .._causes import PLAIN_HTTP_HINT, plain_http
+from .._causes import (
+    PLAIN_HTTP_HINT,
+    PROXY_PLAIN_HTTP_HINT,
+    environment_proxy,
+    named_proxy,
+    plain_http,
+    proxy_refusal,
+    refused_tunnel,
+)
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._spec_schema import spec_path
@@ -151,18 +159,25 @@ def _probe(base_url: str, api_key: str | None) -> _Listing:
     smallest it lists, or why none; and the names of all it lists. The wire names two
     statuses of a ready model ("available", "healthy") and leaves the others open."""
     headers = {API_KEY_HEADER: api_key} if api_key else {}
+    tunnelled: list[str] = []  # httpcore's trace: the proxy opened its tunnel
+
+    def trace(event: str, info: Any) -> None:
+        if event == "proxy.start_tls.started":
+            tunnelled.append(event)
+
     try:
         with patient_client(timeout=httpx.Timeout(15.0)) as http:
             reply = http.get(
                 f"{base_url}{_LISTING}",
                 params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
                 headers=headers,
+                extensions={"trace": trace},
             )
     except httpx.HTTPError as exc:
         raise ServerUnreachable(
             _hidden(
                 f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
-                + (PLAIN_HTTP_HINT if plain_http(exc) else ""),
+                + _whose(exc, environment_proxy(base_url), tunnelled=bool(tunnelled)),
                 _url_secrets(base_url),
             )
         ) from None
@@ -437,6 +452,28 @@ def run_named(
     report.findings = fold_server_wide(dedupe(findings))
     report.seconds = time.monotonic() - started
     return _without_url_secrets(report)
+
+
+def _whose(exc: httpx.HTTPError, proxy: str | None, *, tunnelled: bool) -> str:
+    """What a failure to reach the server owes to ``proxy``, the one the environment names,
+    in the facade's words: a TLS handshake that met plain HTTP was the proxy's, unless it
+    had opened its tunnel (an ``https://`` proxy URL of a proxy that speaks plain HTTP:
+    an ``http://`` base URL would only send the key in the clear)."""
+    hint = plain_http(exc)
+    if proxy is None:
+        return PLAIN_HTTP_HINT if hint else ""
+    status = proxy_refusal(exc)
+    if status is not None and status >= 500:
+        return f" ({named_proxy(proxy)} could not open the tunnel to the server)"
+    if status is not None and status not in (408, 429):
+        return refused_tunnel(proxy)
+    if tunnelled:
+        return f" (through the tunnel of {named_proxy(proxy)})" + (PLAIN_HTTP_HINT if hint else "")
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return f" (through {named_proxy(proxy)}; see *_PROXY)" + (
+            PROXY_PLAIN_HTTP_HINT if hint else ""
+        )
+    return ""
 
 
 def _url_secrets(base_url: str) -> list[str]:

@@ -1,0 +1,80 @@
+"""The kit's "cannot reach" names the environment's proxy where the failure is the proxy's.
+
+Behind `HTTPS_PROXY=https://...` to a proxy that speaks plain HTTP (as most do), the TLS
+handshake with the proxy failed, and the kit said `(the server may speak plain HTTP: try
+an http:// base URL)`: it blamed the server, and its advice would send the key in the
+clear; with an http:// base URL it gave the same advice. The facade says the proxy's words.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.connect_proxy import ConnectProxy
+from tests.support.scripted_http import Reply, ScriptedServer
+from weaver_facade.contract._kit import ServerUnreachable, _probe
+
+BASE_HINT = "try an http:// base URL"
+PROXY_HINT = "(the proxy may speak plain HTTP: try an http:// proxy URL)"
+
+
+@pytest.fixture
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for scheme in ("HTTP", "HTTPS", "ALL", "NO"):
+        monkeypatch.delenv(f"{scheme}_PROXY", raising=False)
+        monkeypatch.delenv(f"{scheme.lower()}_proxy", raising=False)
+    return monkeypatch
+
+
+def _unreachable(base_url: str) -> str:
+    with pytest.raises(ServerUnreachable) as caught:
+        _probe(base_url, "sk-proxy-words-key-7c1f")
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("base_url", ["https://weaver.invalid", "http://weaver.invalid"])
+def test_an_https_proxy_url_of_a_plain_proxy_is_named_not_the_server(
+    no_proxy_settings: pytest.MonkeyPatch, base_url: str
+) -> None:
+    with ConnectProxy() as proxy:
+        port = proxy.url.rsplit(":", 1)[1]
+        proxy_url = f"https://proxy-user:proxy-pass@127.0.0.1:{port}"
+        for scheme in ("HTTP", "HTTPS"):
+            no_proxy_settings.setenv(f"{scheme}_PROXY", proxy_url)
+        said = _unreachable(base_url)
+    assert proxy.refused == ["TLS"], proxy.refused  # the handshake was the proxy's
+    assert BASE_HINT not in said, said
+    assert said.endswith(
+        f"(through the proxy https://***@127.0.0.1:{port} the environment names; see "
+        f"*_PROXY) {PROXY_HINT}"
+    ), said
+    assert "proxy-pass" not in said
+    assert "proxy-user" not in said
+
+
+def test_a_plain_server_through_a_proxys_tunnel_is_still_the_servers(
+    no_proxy_settings: pytest.MonkeyPatch,
+) -> None:
+    def plain(method: str, path: str) -> Reply:
+        return 200, {"items": []}, {}
+
+    with ScriptedServer(plain) as server, ConnectProxy() as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        said = _unreachable(server.base_url.replace("http://", "https://"))
+    assert proxy.targets == [server.base_url.removeprefix("http://")], proxy.targets
+    assert said.endswith(
+        f"(through the tunnel of the proxy {proxy.url} the environment names) (the server "
+        f"may speak plain HTTP: {BASE_HINT})"
+    ), said
+
+
+def test_a_tunnel_the_proxy_refuses_is_named_so(no_proxy_settings: pytest.MonkeyPatch) -> None:
+    with ConnectProxy() as proxy:
+        proxy.refuse_host = "weaver.invalid"
+        proxy.refusals = 10
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        said = _unreachable("https://weaver.invalid")
+    assert said.endswith(
+        f"(the proxy {proxy.url} the environment names refused the tunnel; see *_PROXY "
+        "and NO_PROXY)"
+    ), said
