@@ -269,8 +269,9 @@ class ClientOptions(TypedDict, total=False):
         heartbeat_interval: Seconds between session heartbeats (0 disables them);
             default 30. A failed heartbeat is logged, not retried: the next one is.
         on_progress: Called with every status change of every operation of
-            this client (for progress displays). An exception it raises ends that
-            wait, with a note naming the operation, which runs on.
+            this client (for progress displays), the first as the call that starts
+            it gets the reply. An exception it raises ends that call or wait, with a
+            note naming the operation, which runs on.
         terminate_models_on_close: Terminate the models this client created when it
             closes (default), so that they stop holding training resources; their
             checkpoints stay. ``False`` keeps them all;

@@ -810,12 +810,16 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         progress = self.progress if last is None else self._since(last, self._reported)
         if progress is None or self.on_progress is None:
             return
-        # It ends the wait, not the operation: say which one to pick up again.
-        with self._ending(Exception, "raised by on_progress"):
+        # It ends the wait, not the operation: say which one to pick up again. The first
+        # status is told as the handle is made, before any wait (``wait=False`` too).
+        when = "at the first status of" if last is None else "while waiting for"
+        with self._ending(Exception, "raised by on_progress", when):
             call_plain("on_progress", self.on_progress, progress)
 
     @contextlib.contextmanager
-    def _ending(self, cut: type[BaseException], why: str) -> Iterator[None]:
+    def _ending(
+        self, cut: type[BaseException], why: str, when: str = "while waiting for"
+    ) -> Iterator[None]:
         """Notes for what ends a wait: a ``cut`` (``why``) leaves the operation running,
         and says how to pick it up again; the client's close ends the wait, or refuses it
         (closed before it began), and may have terminated the operation's model (a model
@@ -825,7 +829,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         except cut as exc:
             add_goes_on_note(
                 exc,
-                f"{why} while waiting for {name_watched(self.id)}, which keeps running on the "
+                f"{why} {when} {name_watched(self.id)}, which keeps running on the "
                 f"server: {pick_up_again(self.id, self._reattach_as)}",
             )
             raise

@@ -326,6 +326,26 @@ def test_an_on_progress_that_raises_ends_the_wait_naming_the_operation() -> None
         assert isinstance(svc.operation(handle.id).result(), OptimStepResult)
 
 
+def test_an_on_progress_that_raises_at_a_posts_reply_says_nothing_was_waited_for() -> None:
+    # wait=False: on_progress is told of the POST's reply before the call returns, and
+    # no wait has begun, so the note does not say "while waiting".
+    def broken_display(_: OperationProgress) -> None:
+        raise RuntimeError("display broke")
+
+    fake = FakeWeaver()
+    fake.pending_polls = 2
+    with service(fake, on_progress=broken_display) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        with pytest.raises(RuntimeError, match="display broke") as raised:
+            trainer.optim_step(wait=False)
+        [op_id] = fake.operations
+        assert raised.value.__notes__ == [
+            f"raised by on_progress at the first status of operation {op_id}, which keeps "
+            f"running on the server: re-attach with service.operation('{op_id}', "
+            "OptimStepResult)"
+        ]
+
+
 async def _shown(_progress: OperationProgress) -> None:
     raise AssertionError("an async on_progress is never awaited")
 
@@ -357,7 +377,9 @@ async def test_an_on_progress_that_returns_a_coroutine_is_refused_not_left_unawa
             notes = " ".join(got.value.__notes__)
         del got
         gc.collect()
-    assert "raised by on_progress while waiting for operation op-" in notes, notes
+    # The client's on_progress is told the POST's reply first; the handle's, a poll's.
+    when = "at the first status of" if how == "lambda" else "while waiting for"
+    assert f"raised by on_progress {when} operation op-" in notes, notes
     unawaited = [w for w in caught if "never awaited" in str(w.message)]
     assert not unawaited, unawaited
 
