@@ -132,6 +132,19 @@ def test_wait_timeout_exits_1_and_says_how_to_wait_again(cli: Cli, model_id: str
     assert cli("operations", "show", operation_id, "--json").json()["status"] == "running"
 
 
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 5.0}}])
+def test_a_timeout_shorter_than_one_look_names_the_timeout_given(cli: Cli, model_id: str) -> None:
+    # No wait is shorter than its one look: the time the command took is not the
+    # --timeout given, which the error names beside it.
+    operation_id = start_save(cli, model_id, "slow")
+    run = cli("operations", "wait", operation_id, "--timeout", "1e-300")
+    assert run.exit_code == 1
+    error = run.stderr.splitlines()[-1]
+    took = re.search(r" still running after (\S+) s \(--timeout 1e-300 s\); ", error)
+    assert took is not None, error
+    assert float(took[1]) > 0, error
+
+
 def test_a_json_error_has_the_words_of_the_error_line(cli: Cli, model_id: str) -> None:
     # The JSON document tells a command-line user what to run, as the stderr line does.
     operation_id = start_save(cli, model_id, "slow")

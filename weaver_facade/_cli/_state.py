@@ -208,6 +208,7 @@ class CliState:
         self._retries: _Retries | None = None
         #: When the command began to wait (``waiting()``): a timeout names the time since.
         self._waiting_since: float | None = None
+        self._timeout: float | None = None  # its --timeout
         self._unshow_retries = show_retries(quiet=quiet)
 
     def __repr__(self) -> str:
@@ -282,7 +283,7 @@ class CliState:
         """The service for a command that waits up to ``timeout`` seconds in all, and the
         time left: every request it sends, retries included, ends by then too."""
         service = self.service()
-        self._waiting_since = time.monotonic()
+        self._waiting_since, self._timeout = time.monotonic(), timeout
         if timeout is None:
             return service, lambda: None
         end = self._waiting_since + timeout
@@ -291,6 +292,11 @@ class CliState:
             return max(0.0, end - time.monotonic())
 
         return within(service, left), left
+
+    @property
+    def timeout(self) -> float | None:
+        """The ``timeout`` given to ``waiting()``."""
+        return self._timeout
 
     def waited(self) -> float | None:
         """Seconds since ``waiting()`` was called, ``None`` before."""
@@ -412,13 +418,17 @@ NOT_SEEN = "not seen"
 
 
 def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
-    cause = ""
-    if exc.last_error is not None:
-        cause = f" (the last poll failed: {exc.poll_error or exc.last_error})"
     # The command's time, its requests included (--timeout bounds them all), not the watch's.
+    since = state.waited()
+    waited = seconds(exc.waited if since is None else since)
+    said = []
+    if state.timeout is not None and since is not None and since > 2 * state.timeout:
+        said.append(f"--timeout {state.timeout:g} s")  # shorter than one look takes
+    if exc.last_error is not None:
+        said.append(f"the last poll failed: {exc.poll_error or exc.last_error}")
+    cause = f" ({'; '.join(said)})" if said else ""
     if isinstance(exc.last_error, APIError) and exc.last_error.retry_after is not None:
         cause += f"; the server asks to try again in {exc.last_error.retry_after:g} s"
-    waited = state.waited()
     how = looking_again(exc.operation_id, "wait again")
     seen = exc.status != NOT_SEEN
     status = f"still {exc.status}" if seen else exc.status
@@ -427,8 +437,7 @@ def _timeout_message(exc: OperationTimeoutError, state: CliState) -> str:
         status = "is done, but its checkpoint still says pending"
         keeps = "it may yet be completed on the server: "
     return (
-        f"{name_watched(exc.operation_id)} {status} after "
-        f"{seconds(exc.waited if waited is None else waited)} s{cause}; "
+        f"{name_watched(exc.operation_id)} {status} after {waited} s{cause}; "
         f"{keeps}{how} with `{look_again(exc.operation_id)}`"
     )
 
