@@ -88,7 +88,9 @@ class RetrySettings:
         max_retries: Retries after the first attempt (0 disables retrying).
         initial_backoff: The cap of the first wait, in seconds; it doubles per retry.
         max_backoff: The largest cap of a wait, in seconds.
-        max_retry_after: The longest ``Retry-After`` we wait out, in seconds.
+        max_retry_after: The longest ``Retry-After`` we wait out, in seconds, if what
+            is left of ``max_retry_wait`` allows it: by default, a ``Retry-After`` over
+            30 s is not waited out (its error is raised at once, with ``retry_after``).
         max_retry_wait: The most one call may sleep between its attempts, in all.
     """
 

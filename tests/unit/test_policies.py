@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import re
 import ssl
@@ -537,6 +538,17 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
     assert RETRY.retry_delay(get, reply(503, "0"), 0) == 0.5  # shorter: the backoff
     assert RETRY.retry_delay(get, reply(429, "61"), 0) is None  # longer than max_retry_after
     assert RETRY.retry_delay(get, reply(429, "soon"), 0) == 0.5  # unparsable: backoff
+
+
+def test_the_longest_retry_after_waited_out_by_default_is_the_one_documented() -> None:
+    # RetrySettings said only "max_retry_after: the longest Retry-After we wait out"
+    # (60 s by default), but max_retry_wait (30 s in all) refused any over 30 s.
+    doc = " ".join((inspect.getdoc(RetrySettings) or "").split())
+    said = re.search(r"by default, a ``Retry-After`` over (\d+) s is not waited out", doc)
+    assert said is not None, doc
+    longest, get = float(said[1]), request("GET")
+    assert RetryPolicy().retry_delay(get, reply(503, f"{longest:g}"), 0) == longest
+    assert RetryPolicy().retry_delay(get, reply(503, f"{longest + 1:g}"), 0) is None
 
 
 @pytest.mark.parametrize("retry_after", ["inf", "1e999"])
