@@ -295,6 +295,22 @@ _KEYWORDS = ("base_url", "api_key", "http_client", "sleep", *ClientOptions.__ann
 """The keyword arguments of both service clients, for a mistyped one's error."""
 
 
+def _operation_id(value: object) -> str:
+    """``value`` as an operation id; the ``weaver://`` id of a handle that watched a save
+    or an export without an operation is refused saying where to look instead."""
+    if isinstance(value, str) and value.startswith("weaver://"):
+        checkpoint, artifacts, _ = value.partition("/artifacts/")
+        look = f"service.list_artifacts({checkpoint!r})" if artifacts else None
+        refused = InvalidArgumentError(
+            f"operation_id {value!r} names {'an artifact' if artifacts else 'a checkpoint'}, "
+            "not an operation (a save or an export answered without one is known by what it "
+            f"makes): look at it again with {look or f'trainer.get_checkpoint({value!r})'}"
+        )
+        give_cli_words(refused)
+        raise refused
+    return check_id("operation_id", value)
+
+
 class _ServiceBase(HasOptions):
     """The I/O-free half of both service clients: settings, counters, plans."""
 
@@ -1035,7 +1051,7 @@ class ServiceClient(_ServiceBase):
         fetch (``service.with_options(timeout=10).operation(id).result(timeout=60)``).
         """
         check_result_type(result_type)
-        snapshot = self._io.snapshot(check_id("operation_id", operation_id), None)
+        snapshot = self._io.snapshot(_operation_id(operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
         return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
 
@@ -1504,7 +1520,7 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.operation``."""
         await _on_asyncio()
         check_result_type(result_type)
-        snapshot = await self._io.snapshot(check_id("operation_id", operation_id), None)
+        snapshot = await self._io.snapshot(_operation_id(operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
         return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
 

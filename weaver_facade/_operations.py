@@ -702,7 +702,11 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
 
     @property
     def id(self) -> str:
-        """The operation's id; ``service.operation(id)`` re-attaches to it."""
+        """The operation's id; ``service.operation(id)`` re-attaches to it. For a save or
+        an export answered without an operation, watched through what it makes, the
+        checkpoint's ``weaver://`` path (``get_checkpoint`` shows it) or, for an export
+        answered with its artifact, the artifact's ``uri`` (``list_artifacts`` of its
+        checkpoint shows it)."""
         return self._snapshot.id
 
     def __reduce__(self) -> NoReturn:

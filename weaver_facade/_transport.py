@@ -713,6 +713,7 @@ _CLI_WORDS = {
     "export_weights()": "`weaver-facade checkpoints export`",
     "trainer.get_checkpoint({})": "`weaver-facade checkpoints show {}`",
     "download_weights({}, dest)": "`weaver-facade checkpoints download {} -o DIR`",
+    "service.list_artifacts({})": "`weaver-facade checkpoints artifacts {}`",
     "raises CheckpointExistsError": "fails, its name taken",
     RESUME_CALL: RESUME_COMMANDS,
     "(ModelStateLostError)": "(`model_state_lost`)",

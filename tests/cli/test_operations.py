@@ -33,6 +33,7 @@ from weaver_facade import (
     ServiceClient,
     datum_from_tokens,
 )
+from weaver_facade._cli._state import look_again
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
@@ -143,6 +144,19 @@ def test_a_timeout_shorter_than_one_look_names_the_timeout_given(cli: Cli, model
     took = re.search(r" still running after (\S+) s \(--timeout 1e-300 s\); ", error)
     assert took is not None, error
     assert float(took[1]) > 0, error
+
+
+@pytest.mark.parametrize(
+    "ref", ["weaver://m-1/checkpoints/c", "weaver://m-1/checkpoints/c/artifacts/hf_adapter"]
+)
+def test_the_path_a_timeout_names_is_refused_as_an_op_id_naming_its_command(
+    cli: Cli, ref: str
+) -> None:
+    # A save or an export answered without an operation is known by its path, which
+    # `operations wait` took for a malformed id.
+    run = cli("operations", "wait", ref)
+    assert run.exit_code == 2
+    assert run.stderr.strip().endswith(f"look at it again with `{look_again(ref)}`"), run.stderr
 
 
 def test_a_json_error_has_the_words_of_the_error_line(cli: Cli, model_id: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import inspect
 import logging
 import os
 import re
@@ -454,6 +455,21 @@ def test_a_running_hit_is_a_running_handle_whose_hint_works() -> None:
         fake.script("GET", LIST, json_reply(200, {"items": [artifact_json("pending")]}))
         [shown] = svc.list_artifacts("weaver://m-1/checkpoints/c")
     assert shown.uri == info.value.operation_id
+
+
+def test_re_attaching_to_a_running_hits_id_names_the_call_that_shows_it() -> None:
+    # OperationHandle.id said that service.operation(id) re-attaches to it; with an
+    # artifact's uri for id, that call said only that the id breaks the id pattern.
+    clock = FakeClock()
+    fake, poll = pending_hit(clock)
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        handle = svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT, wait=False)
+        with pytest.raises(InvalidArgumentError) as refused:
+            svc.operation(handle.id)
+    checkpoint = URI.partition("/artifacts/")[0]
+    assert str(refused.value).endswith(f"list_artifacts({checkpoint!r})"), refused.value
+    said = " ".join((inspect.getdoc(OperationHandle.id) or "").split())
+    assert "an export answered with its artifact, the artifact's ``uri``" in said, said
 
 
 async def test_an_async_running_hit_keeps_the_wait_deadline() -> None:
