@@ -1046,8 +1046,10 @@ class OperationHandle(_HandleState[T_co, OperationSnapshot, Callable[[float], No
 
         Args:
             timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
-                The wait ends within this plus half a second (for a last
-                poll), whatever the server does.
+                The wait ends within this plus one second (a last poll at the
+                deadline may take half of it), whatever the server does; with a
+                sync ``http_client`` of your own, httpx's timeouts are per wait
+                for bytes, so a reply trickled a byte at a time can outlast it.
 
         Raises:
             OperationFailedError: The operation ended in ``error``.

@@ -24,6 +24,7 @@ from weaver_facade import (
     Datum,
     InvalidCheckpointName,
     InvalidCheckpointPath,
+    OperationHandle,
     ServiceClient,
     TrainingClient,
     validate_checkpoint_name,
@@ -131,3 +132,14 @@ def test_the_readme_and_the_cli_state_the_name_rules_of_the_spec() -> None:
     assert f"A save's name is {_NAME}" in README
     assert f"a server reports may be {limits.STORED_CHECKPOINT_NAME_PATTERN_WORDS}" in README
     assert f"NAME is {_NAME}" in " ".join((save.help or "").split())
+
+
+def test_result_states_the_deadline_the_readme_promises() -> None:
+    # result() promised "this plus half a second": its last poll's grace alone; a wait
+    # that a hung server holds to its end overran it by the time to give up (the README,
+    # and the deadline tests, say one second).
+    said = re.search(r"ends within T plus (\w+) seconds?, whatever the server does", README)
+    assert said is not None
+    doc = " ".join((inspect.getdoc(OperationHandle.result) or "").split())
+    assert f"The wait ends within this plus {said[1]} second" in doc, doc
+    assert "http_client" in doc  # the README's exception to "whatever the server does"
