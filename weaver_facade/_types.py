@@ -43,6 +43,7 @@ MAX_TOKEN_ID = limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MAXIMUM  # targets travel 
 
 
 def _real(name: str, value: object) -> float:
+    value = _builtin(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
     return float(value)
@@ -78,7 +79,8 @@ class AdamParams:
     """AdamW settings for ``optim_step``; the defaults are the Weaver service's.
 
     Validated on construction with the bounds of openapi.yaml's ``AdamParams``
-    (``grad_clip_norm=0`` disables clipping). All six are always sent.
+    (``grad_clip_norm=0`` disables clipping). All six are always sent. Numbers of other
+    libraries (numpy's float32, say) are taken as the floats they stand for.
     """
 
     learning_rate: float = limits.ADAM_PARAMS_DEFAULTS["learning_rate"]
@@ -93,6 +95,7 @@ class AdamParams:
             value = _real(name, getattr(self, name))
             if not ok(value):
                 raise InvalidArgumentError(f"AdamParams: {rule} is required, got {value!r}")
+            object.__setattr__(self, name, value)  # numpy's float32 is no JSON number
 
     def to_wire(self) -> wire.AdamParams:
         """The generated request model."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import math
 import os
 import re
@@ -345,6 +346,22 @@ def test_numpy_numbers_are_the_ints_and_floats_they_stand_for() -> None:
         datum_from_tokens(untyped(np.array([-1, 2])))
     with pytest.raises(InvalidDatumError, match=r"tokens\[0\] = np.True_"):
         Datum(tokens=untyped([np.bool_(True)]), target_tokens=[1], weights=[1])
+
+
+def test_adam_params_take_numpy_numbers_as_the_floats_they_stand_for() -> None:
+    # A schedule computed with numpy (np.float32(0.01)) was refused as "learning_rate
+    # must be a finite number", which it is; and what is taken must reach the wire as
+    # JSON numbers, which numpy's float32 is not.
+    import numpy as np
+
+    schedule = AdamParams(learning_rate=untyped(np.float32(0.5)), beta1=untyped(np.float16(0)))
+    assert schedule == AdamParams(learning_rate=0.5, beta1=0.0)
+    sent = json.loads(json.dumps(schedule.to_wire().to_dict()))
+    assert sent == {**AdamParams().to_wire().to_dict(), "learning_rate": 0.5, "beta1": 0.0}
+    with pytest.raises(InvalidArgumentError, match=r"0 <= learning_rate <= 10"):
+        AdamParams(learning_rate=untyped(np.float32(11)))
+    with pytest.raises(InvalidArgumentError, match="finite number"):
+        AdamParams(learning_rate=untyped(np.bool_(True)))
 
 
 def test_token_ids_are_bounded_as_the_spec_says() -> None:
