@@ -125,8 +125,9 @@ class ConversionProgress:
 class OperationProgress:
     """One change of a waited-for operation, from ``watch()`` and ``on_progress``.
 
-    A change is a new status, new pending info, new conversion progress, polls starting to
-    fail (an outage) or succeeding again.
+    A change is a new status, new pending info (a new ``wait_seconds`` estimate alone is
+    not a change: a server may count it down at every read), new conversion progress,
+    polls starting to fail (an outage) or succeeding again.
 
     Attributes:
         operation_id: The operation's id.

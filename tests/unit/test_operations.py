@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import json
 import logging
 import math
@@ -256,6 +257,10 @@ def test_a_countdown_of_the_estimate_alone_is_not_a_change() -> None:
     ]
     assert seen[1].pending_info is not None
     assert seen[1].pending_info.wait_seconds == 3.0  # the estimate as first seen
+    # What the README says of it, OperationProgress says too (it said "new pending info").
+    rule = "a new ``wait_seconds`` estimate alone is not a change"
+    assert rule.replace("``", "`") in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert rule in " ".join((inspect.getdoc(OperationProgress) or "").split())
 
 
 def test_a_watcher_ends_on_the_end_another_look_saw_first() -> None:
