@@ -318,7 +318,9 @@ class PollSettings:
     Attributes:
         timeout: The default deadline of ``result()``, in seconds.
         long_poll: The ``wait`` sent with each poll, in seconds (the spec bounds it).
-        initial_backoff: The first backoff cap when long-poll is not supported.
+        initial_backoff: The first backoff cap when long-poll is not supported, and
+            after a failed poll; also the first pause between the looks for a path
+            a checkpoint listing lacks (it may lag behind a save), doubling.
         max_backoff: The largest backoff cap.
         immediate: A non-terminal reply faster than ``min(immediate, wait / 2)``
             means the server did not hold the long-poll.

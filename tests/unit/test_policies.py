@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.fakeserver import FakeClock, wait_out
+from tests.support.fakeserver import FakeClock, FakeWeaver, wait_out
+from tests.support.fakeserver import service as fake_service
 from weaver_facade import (
     APIConnectionError,
     APIError,
@@ -549,6 +550,22 @@ def test_the_longest_retry_after_waited_out_by_default_is_the_one_documented() -
     longest, get = float(said[1]), request("GET")
     assert RetryPolicy().retry_delay(get, reply(503, f"{longest:g}"), 0) == longest
     assert RetryPolicy().retry_delay(get, reply(503, f"{longest + 1:g}"), 0) is None
+
+
+def test_initial_backoff_also_paces_the_looks_for_a_path_a_listing_lacks() -> None:
+    # PollSettings said initial_backoff paces polls "when long-poll is not supported";
+    # it is also the first pause of the looks for a path a listing lacks (the README:
+    # "pauses of the client's poll backoff (PollSettings.initial_backoff, doubling").
+    clock, first = FakeClock(), 0.8
+    poll = PollPolicy(PollSettings(initial_backoff=first), clock=clock, rng=lambda: 0.999)
+    fake = FakeWeaver()
+    with fake_service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.training_client("m-1", next_seq_id=1)
+        with pytest.raises(NotFoundError):
+            trainer.get_checkpoint("weaver://m-1/checkpoints/missing")
+    assert clock.sleeps == pytest.approx([first * 0.999 * 2**i for i in range(3)])
+    said = " ".join((inspect.getdoc(PollSettings) or "").split())
+    assert "also the first pause between the looks for a path" in said, said
 
 
 @pytest.mark.parametrize("retry_after", ["inf", "1e999"])
