@@ -13,6 +13,7 @@ import difflib
 import functools
 import inspect
 import math
+import numbers
 import re
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
@@ -137,11 +138,24 @@ def check_id(what: str, value: object, error: type[ValueError] = InvalidArgument
     return value
 
 
+def plain_number(value: object) -> object:
+    """A number of another library (numpy's int64 or float32, say) as the ``int`` or
+    ``float`` it stands for, which JSON can carry; anything else as it is, to be judged."""
+    if isinstance(value, bool):
+        return value  # refused as it is
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
 def check_int(
     name: str, value: object, low: int, high: int | None = None, *, otherwise: str = ""
 ) -> int:
     """An int from ``low`` to ``high`` (``None``: no upper bound); ``otherwise`` completes
     the message with what else the argument takes, such as ``", or None"``."""
+    given, value = value, plain_number(value)
     if (
         isinstance(value, bool)
         or not isinstance(value, int)
@@ -149,7 +163,7 @@ def check_int(
         or (high is not None and value > high)
     ):
         bounds = f">= {low}" if high is None else f"from {low} to {high}"
-        raise InvalidArgumentError(f"{name} must be an int {bounds}{otherwise}; got {value!r}")
+        raise InvalidArgumentError(f"{name} must be an int {bounds}{otherwise}; got {given!r}")
     return value
 
 
@@ -158,6 +172,7 @@ def check_seconds(
 ) -> float:
     """A number of seconds > 0 (>= 0 with ``zero``; not infinite with ``finite``, for
     what a socket or a thread waits: they refuse infinity)."""
+    given, value = value, plain_number(value)
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -167,7 +182,7 @@ def check_seconds(
         number = "a finite number" if finite else "a number"
         least = ">= 0" if zero else "> 0"
         raise InvalidArgumentError(
-            f"{name} must be {number} of seconds {least}{otherwise}; got {value!r}"
+            f"{name} must be {number} of seconds {least}{otherwise}; got {given!r}"
         )
     return float(value)
 

@@ -446,7 +446,7 @@ class Poller:
         origin: float | None = None,
         queued: float = 0.0,
     ) -> None:
-        check_seconds("timeout", timeout, zero=True, otherwise=", or None")
+        timeout = check_seconds("timeout", timeout, zero=True, otherwise=", or None")
         self._policy = policy
         self._clock = policy.clock
         self.started: float = self._clock()

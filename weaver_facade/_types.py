@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +19,7 @@ import attrs
 from weaver_client import limits
 from weaver_client.types import UNSET, Unset
 
+from ._args import plain_number
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import wire
@@ -43,7 +43,7 @@ MAX_TOKEN_ID = limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MAXIMUM  # targets travel 
 
 
 def _real(name: str, value: object) -> float:
-    value = _builtin(value)
+    value = plain_number(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
     return float(value)
@@ -117,24 +117,12 @@ def _items(where: str, values: object) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _builtin(value: object) -> object:
-    """A number of another library (numpy's int64 or float32, say) as the ``int`` or
-    ``float`` it stands for, which JSON can carry; anything else as it is, to be judged."""
-    if isinstance(value, bool):
-        return value  # refused as it is
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return value
-
-
 def _numbers(where: str, values: object) -> tuple[Any, ...]:
     items = _items(where, values)
     # The common case, built-in numbers only, is told apart at C speed.
     if set(map(type, items)) <= {int, float}:
         return items
-    return tuple(map(_builtin, items))
+    return tuple(map(plain_number, items))
 
 
 # One converter per field, so that the error names the field.

@@ -364,6 +364,25 @@ def test_adam_params_take_numpy_numbers_as_the_floats_they_stand_for() -> None:
         AdamParams(learning_rate=untyped(np.bool_(True)))
 
 
+async def test_counts_and_seconds_take_numpy_numbers_as_what_they_stand_for() -> None:
+    # ttl_seconds=np.int64(3600) was refused as "must be an int from 1 to ...; got
+    # np.int64(3600)", and a timeout of np.float32(5) as "must be a number of seconds".
+    import numpy as np
+
+    fake = FakeWeaver()
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny", lora_rank=untyped(np.int8(8)))
+        await trainer.with_options(timeout=untyped(np.float32(5))).save_state(
+            "c", ttl_seconds=untyped(np.int64(3600))
+        )
+        with pytest.raises(InvalidArgumentError, match=r"got np.int64\(0\)$"):
+            await trainer.save_state("d", ttl_seconds=untyped(np.int64(0)))
+    [create] = fake.sent("POST", "/api/v1/sessions/s-1/models")
+    assert fake.body(create)["lora_config"]["rank"] == 8
+    [save] = fake.sent("POST", "/api/v1/models/m-1/checkpoints")
+    assert fake.body(save)["ttl_seconds"] == 3600
+
+
 def test_token_ids_are_bounded_as_the_spec_says() -> None:
     # Beyond int64, the dtype targets travel as, the server alone refused the batch.
     items = SCHEMAS["EncodedTextChunk"]["properties"]["tokens"]["items"]
