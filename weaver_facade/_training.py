@@ -863,7 +863,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
         Args:
             data: At least 1 ``Datum`` (see ``datum_from_tokens``); the server decides
                 the most, and refuses a larger batch or a longer sequence than it takes
-                with ``BadRequestError``.
+                with ``BadRequestError``, and a request body larger than it takes with
+                ``PayloadTooLargeError`` (never retried).
             loss_fn: The loss; only ``"cross_entropy"``.
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """

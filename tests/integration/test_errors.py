@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 
 import pytest
@@ -256,6 +257,9 @@ def test_a_body_beyond_the_server_s_limit_is_payload_too_large_sent_once(
     # Never retried (it would fail the same way), and it cost the model nothing.
     assert len(recorder.sent("POST", "/forward-backward-passes")) == posts + 1
     assert trainer.forward_backward(batch()).loss > 0
+    # forward_backward's docstring named BadRequestError alone for what is too large.
+    said = " ".join((inspect.getdoc(TrainingClient.forward_backward) or "").split())
+    assert f"a request body larger than it takes with ``{type(error).__name__}``" in said
 
 
 def test_the_large_vocabulary_model(make_service: ServiceFactory) -> None:
