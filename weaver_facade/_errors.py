@@ -79,7 +79,11 @@ def _rebuilt(cls: type[WeaverError], args: tuple[Any, ...]) -> WeaverError:
 
 
 class InvalidInputError(WeaverError, ValueError):
-    """An argument was refused before any request was sent; nothing happened server-side."""
+    """An argument was refused before any request that could change anything was sent:
+    nothing happened server-side. Most are refused before any request at all; a few only
+    once reads found what an argument names (``AmbiguousArtifactKindError``, a resume's
+    base model that the server does not describe, a download's ``kind`` that is not the
+    artifact's)."""
 
 
 class InvalidCheckpointPath(InvalidInputError):

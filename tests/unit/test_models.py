@@ -31,6 +31,7 @@ from weaver_facade import (
     ClientClosedError,
     IncompatibleCheckpointError,
     InvalidArgumentError,
+    InvalidInputError,
     ModelTerminatedError,
     NotFoundError,
     OperationFailedError,
@@ -783,6 +784,11 @@ def test_resume_from_a_model_without_its_base_model_asks_for_it_before_any_model
     assert "does not describe model m-w's base model" in str(refused.value)
     assert "base_model=" in str(refused.value)
     assert fake.sent("POST") == []
+    # Refused after reads (the model, its checkpoints): InvalidInputError said "before any
+    # request was sent"; what it does promise is that only reads were.
+    assert {r.method for r in fake.sent()} == {"GET"}
+    said = " ".join((inspect.getdoc(InvalidInputError) or "").split())
+    assert "before any request that could change anything was sent" in said, said
 
 
 @UNDESCRIBED
