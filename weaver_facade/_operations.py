@@ -429,7 +429,8 @@ class PollPolicy:
         return Poller(self, timeout, key=key, origin=origin, queued=queued)
 
     def backoff(self, attempt: int) -> float:
-        """The wait after poll ``attempt``: ``_retry.full_jitter`` of the settings' backoff."""
+        """The wait after poll ``attempt`` (0 after the first): full jitter, uniform in
+        [0, min(``max_backoff``, ``initial_backoff`` * 2**attempt)) of the settings."""
         s = self.settings
         return rules.full_jitter(attempt, s.initial_backoff, s.max_backoff, self.rng)
 

@@ -552,6 +552,17 @@ def test_the_longest_retry_after_waited_out_by_default_is_the_one_documented() -
     assert RetryPolicy().retry_delay(get, reply(503, f"{longest + 1:g}"), 0) is None
 
 
+@pytest.mark.parametrize("attempt", [0, 2, 9])
+def test_poll_backoff_is_the_range_its_docstring_states(attempt: int) -> None:
+    # It named a private function (``_retry.full_jitter``) a user cannot read.
+    settings = PollSettings(initial_backoff=0.3, max_backoff=2.0)
+    doc = " ".join((inspect.getdoc(PollPolicy.backoff) or "").split())
+    assert "uniform in [0, min(``max_backoff``, ``initial_backoff`` * 2**attempt))" in doc
+    top = min(settings.max_backoff, settings.initial_backoff * 2**attempt)
+    assert PollPolicy(settings, rng=lambda: 0.0).backoff(attempt) == 0.0
+    assert PollPolicy(settings, rng=lambda: 0.999).backoff(attempt) == pytest.approx(0.999 * top)
+
+
 def test_initial_backoff_also_paces_the_looks_for_a_path_a_listing_lacks() -> None:
     # PollSettings said initial_backoff paces polls "when long-poll is not supported";
     # it is also the first pause of the looks for a path a listing lacks (the README:
