@@ -1291,8 +1291,18 @@ class AsyncServiceClient(_ServiceBase):
         why = "interrupted" if isinstance(exc, KeyboardInterrupt) else None
         if isinstance(exc, asyncio.CancelledError):
             why = "cancelled"
-        with self._created.closing_block(exc, why, self._close_within()):
-            await self.aclose()
+        creating = _unanswered(self._root._creating)  # the close waits for their replies
+        try:
+            with self._created.closing_block(exc, why, self._close_within(), creating):
+                await self.aclose()
+        except KeyboardInterrupt as again:
+            # Under asyncio.run(), a second Ctrl-C raises wherever the program's task is: also
+            # before the close could say this (as the WARNING above is written, say).
+            if not getattr(again, _LEFT_SAID, False):
+                self._created.left_running(
+                    "the close was interrupted", _unanswered(self._root._creating)
+                )
+            raise
 
     async def aclose(self) -> None:
         """See ``ServiceClient.close``.
@@ -1339,26 +1349,34 @@ class AsyncServiceClient(_ServiceBase):
                     raise EventLoopError(_left_on_a_closed_loop(left, self._own_connections))
             return
         async with self._close_lock:  # see ServiceClient.close
-            if self._heartbeat is not None:
-                self._heartbeat.cancel()
-                # Wait for it to end without taking its CancelledError for ours: a cancel
-                # of this aclose() must still reach the caller.
-                await asyncio.wait({self._heartbeat})
-                self._heartbeat = None
-            if not self._io.closed:
-                try:
+            creates: set[asyncio.Future[ModelInfo]] = set()
+            try:
+                if self._heartbeat is not None:
+                    self._heartbeat.cancel()
+                    # Wait for it to end without taking its CancelledError for ours: a cancel
+                    # of this aclose() must still reach the caller.
+                    await asyncio.wait({self._heartbeat})
+                    self._heartbeat = None
+                if not self._io.closed:
                     with self._io.closing(self._close_within()) as closer:
-                        if self._creating:
+                        if creates := set(self._creating):
                             # One deadline for all of closing: these replies, then the terminates.
-                            await asyncio.wait(set(self._creating), timeout=closer.time_left())
+                            await asyncio.wait(creates, timeout=closer.time_left())
                         await closer.run(self._created.terminate())
-                except asyncio.CancelledError:
-                    # Those it did not reach wait for another close, which may never come
-                    # (an ``async with`` under a timeout): say which they are, also when
-                    # the cancel came while the close waited for a create's reply.
-                    if not self._closed_again:
-                        self._created.left_running("the close was cancelled (close again)")
-                    raise
+            except (asyncio.CancelledError, KeyboardInterrupt) as stopped:
+                # Those it did not reach wait for another close, which may never come (an
+                # ``async with`` under a timeout; under asyncio.run(), a second Ctrl-C, which
+                # cancels the close, or raises in it): say which they are, also when it came
+                # while the close waited for a create's reply.
+                if not self._closed_again:
+                    self._created.left_running(
+                        "the close was interrupted"
+                        if isinstance(stopped, KeyboardInterrupt)
+                        else "the close was cancelled (close again)",
+                        _unanswered(creates | self._creating),
+                    )
+                    setattr(stopped, _LEFT_SAID, True)
+                raise
             await self._io.aclose()
 
     async def _aclose_there(self, bound: asyncio.AbstractEventLoop) -> bool:
@@ -1680,6 +1698,16 @@ def _run_stopped(loop: asyncio.AbstractEventLoop, work: Awaitable[None]) -> bool
             return False
         raise
     return True
+
+
+# Set on the exception that ended an aclose(), once it said which models it left running.
+_LEFT_SAID = "_weaver_left_said"
+
+
+def _unanswered(creates: set[asyncio.Future[ModelInfo]]) -> int:
+    """How many of ``creates`` have no reply yet, or never will (cancelled as the loop
+    ends): their models, if made, are named by no one."""
+    return sum(not create.done() or create.cancelled() for create in creates)
 
 
 def _ignore_outcome(task: asyncio.Future[Any]) -> None:

@@ -448,10 +448,11 @@ class CreatedModels:
 
     @contextlib.contextmanager
     def closing_block(
-        self, exc: BaseException | None, why: str | None, within: float
+        self, exc: BaseException | None, why: str | None, within: float, creating: int = 0
     ) -> Iterator[None]:
         """Around the close of a ``with`` block that ``exc`` left (``None``: none). Left
-        ``why`` (a Ctrl-C, a cancel), it first says which models the close terminates: it
+        ``why`` (a Ctrl-C, a cancel), it first says which models the close terminates,
+        those of the ``creating`` creates on their way too (it waits for their replies): it
         may wait up to ``within`` for the server, with nothing else said, and a user who
         presses Ctrl-C again meanwhile leaves them running. Then ``exc`` gets a note naming
         those the close terminated, when it says that something goes on on the server
@@ -460,13 +461,15 @@ class CreatedModels:
         failed (it may run on). One its caller never got gets no advice to keep it:
         ``keep`` would not have kept it."""
         before = self.pending()
-        if why is not None and before:
+        if why is not None and (before or creating):
+            them = [f"the models this client created ({', '.join(before)})"] if before else []
+            them += [_on_their_way(creating)] if creating else []
             logger.warning(
-                "%s: terminating the models this client created (%s) first, within %g s; "
-                "press Ctrl-C again to leave them running",
+                "%s: terminating %s first, within %g s; press Ctrl-C again to leave %s running",
                 why,
-                ", ".join(before),
+                " and ".join(them),
                 within,
+                "it" if not before and creating == 1 else "them",
             )
         yield
         if exc is None or not goes_on(exc):
@@ -489,9 +492,11 @@ class CreatedModels:
             f"whose operations still running end ({advice})"
         )
 
-    def left_running(self, why: str) -> None:
-        """Say which models a close that can send nothing leaves running."""
-        if left := self.pending():
+    def left_running(self, why: str, creating: int = 0) -> None:
+        """Say which models a close that can send nothing leaves running, those of the
+        ``creating`` creates on their way too."""
+        left = [*self.pending(), *([_on_their_way(creating)] if creating else [])]
+        if left:
             logger.warning("%s: models left running: %s", why, ", ".join(left))
 
     def terminate(self) -> Plan[None]:
@@ -567,3 +572,10 @@ def terminate_plan(model_id: str) -> Plan[ModelInfo]:
     except NotFoundError:
         logger.info("terminate_model: model %s is terminated and no longer found", model_id)
         return ModelInfo(id=model_id)
+
+
+def _on_their_way(creating: int) -> str:
+    """The models of ``creating`` creates on their way, which only their replies name."""
+    if creating == 1:
+        return "the model of a create on its way"
+    return f"the models of {creating} creates on their way"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from tests.support.held_creates import (
     serve_held_creates,
 )
 from tests.support.integration import API_KEY, BASE_MODEL, FAST_RETRY
+from tests.support.signals import watched, with_sigint
 from weaver_facade import (
     AsyncServiceClient,
     ClientClosedError,
@@ -190,6 +193,45 @@ def test_a_second_ctrl_c_stops_the_create_at_once(served: Served) -> None:
     finally:
         held.release.set()
         service.close()
+
+
+# A program as the README shows one: an `async with` block under asyncio.run(), whose
+# Ctrl-C asyncio takes: the first cancels the program's task, the second raises
+# KeyboardInterrupt, and asyncio.run() cancels what still runs (the block's close).
+ASYNC_PROGRAM = f"""
+import asyncio, logging, sys
+from weaver_facade import AsyncServiceClient
+logging.basicConfig(format="%(message)s")
+
+async def main():
+    async with AsyncServiceClient(sys.argv[1], sys.argv[2], heartbeat_interval=0) as service:
+        await service.create_training_client({BASE_MODEL!r})
+
+asyncio.run(main())
+"""
+
+
+def test_a_second_ctrl_c_under_asyncio_run_leaves_the_created_model_running_named(
+    served: Served,
+) -> None:
+    # The first Ctrl-C came while the create's reply was on its way: the block's close
+    # waited for that reply, to terminate its model, with nothing said, so the user
+    # pressed Ctrl-C again, which left the model running, again with nothing said.
+    argv = with_sigint("SIG_DFL", [sys.executable, "-c", ASYNC_PROGRAM, served.base_url, API_KEY])
+    env = {key: value for key, value in os.environ.items() if key != "WEAVER_LOG"}
+    with watched(argv, env) as run:
+        assert served.held.made.wait(30)
+        run.process.send_signal(signal.SIGINT)
+        waits = "cancelled: terminating the model of a create on its way first, within 60 s; "
+        assert run.line_starting(waits, timeout=10), run.lines
+        run.process.send_signal(signal.SIGINT)
+        run.process.wait(timeout=10)
+    assert run.process.returncode == -signal.SIGINT, run.stderr
+    # Cancelled in its wait, or interrupted where the signal found it (as the WARNING was
+    # written, say): either way it says what it leaves.
+    assert "models left running: the model of a create on its way" in run.stderr, run.stderr
+    served.held.release.set()
+    assert list(served.statuses().values()) == ["active"]  # as said: left running
 
 
 def test_a_sigterm_to_the_contract_kit_during_a_create_is_held_as_a_ctrl_c(

@@ -24,6 +24,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.logs import logged
 from tests.support.openapi import openapi
 from weaver_facade import (
     DEFAULT_LORA_RANK,
@@ -397,6 +398,139 @@ async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_to
     await http.aclose()
     assert fake.terminated == []
     assert "the close was cancelled (close again): models left running: m-1" in caplog.text
+
+
+async def test_a_block_left_by_a_cancel_during_a_create_says_its_close_waits_for_that_model(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # asyncio.run()'s first Ctrl-C during a create: the block's close waited for the
+    # create's reply (up to the read timeout) with nothing said, so the user, pressing
+    # Ctrl-C again, left that model running unknowingly.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, "/api/v1/sessions/s-1/models")
+    http = httpx.AsyncClient(transport=held)
+
+    async def block() -> None:
+        async with AsyncServiceClient(
+            BASE, KEY, http_client=http, heartbeat_interval=0, timeout=7
+        ) as svc:
+            await svc.create_training_client("weaver-tiny")
+
+    task = asyncio.create_task(block())
+    await held.reached.wait()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), logged("cancelled: ") as said:
+        task.cancel()
+        await asyncio.to_thread(said.wait, 5)
+        held.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        "cancelled: terminating the model of a create on its way first, within 7 s; "
+        "press Ctrl-C again to leave it running"
+    ]
+
+
+async def test_a_close_cancelled_while_it_waits_for_a_create_names_that_model(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # With no other model, the close cancelled while it waited for the create's reply
+    # said nothing, though that model is left running unless a close waits again.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, "/api/v1/sessions/s-1/models")
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await held.reached.wait()
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+    closing = asyncio.create_task(svc.aclose())
+    for _ in range(5):
+        await asyncio.sleep(0)  # the close waits for the create's reply
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+    held.release.set()
+    await svc.aclose()  # closing again terminates it
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        "the close was cancelled (close again): models left running: "
+        "the model of a create on its way"
+    ]
+
+
+def test_an_aclose_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Under asyncio.run(), a second Ctrl-C raises KeyboardInterrupt wherever the program's
+    # task is, here in the close's terminate: the models were left running with nothing
+    # said, where a cancelled close names them.
+    fake = FakeWeaver()
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"{MODELS}/m-1/terminate":
+            raise KeyboardInterrupt
+        return fake(request)
+
+    async def main() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(interrupted))
+        svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+        await svc.create_training_client("weaver-tiny")
+        await svc.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(KeyboardInterrupt):
+        asyncio.run(main())
+    assert fake.terminated == []
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["the close was interrupted: models left running: m-1"]
+
+
+class _CtrlCAs(logging.Handler):
+    """Raises KeyboardInterrupt as a record starting with ``prefix`` is written, where
+    a signal's handler may raise it."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(self.prefix):
+            raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_as_a_block_says_it_closes_names_the_models_it_leaves_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The user presses Ctrl-C again as the WARNING is written, before the close began.
+    fake = FakeWeaver()
+
+    async def main() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+        async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+            await svc.create_training_client("weaver-tiny")
+            raise asyncio.CancelledError  # as asyncio.run()'s first Ctrl-C cancels
+
+    handler = _CtrlCAs("cancelled: ")
+    logger = logging.getLogger("weaver_facade")
+    logger.addHandler(handler)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="weaver_facade"),
+            pytest.raises(KeyboardInterrupt),
+        ):
+            asyncio.run(main())
+    finally:
+        logger.removeHandler(handler)
+    assert fake.terminated == []
+    # The WARNING the Ctrl-C came in never reached the root logger's handlers.
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["the close was interrupted: models left running: m-1"]
 
 
 async def test_nothing_but_the_close_is_sent_once_a_close_has_begun() -> None:
