@@ -1302,6 +1302,8 @@ class AsyncServiceClient(_ServiceBase):
                 self._created.left_running(
                     "the close was interrupted", _unanswered(self._root._creating)
                 )
+            if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):  # see __exit__
+                carry_notes(exc, again)
             raise
 
     async def aclose(self) -> None:

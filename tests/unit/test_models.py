@@ -491,6 +491,45 @@ def test_an_aclose_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
     assert warned == ["the close was interrupted: models left running: m-1"]
 
 
+def test_a_ctrl_c_in_the_close_of_a_cancelled_block_keeps_what_the_cancel_said() -> None:
+    # asyncio.run()'s first Ctrl-C cancelled a save's wait, whose CancelledError named the
+    # operation that keeps running and how to re-attach; a second one, raised in the
+    # block's close, was a bare KeyboardInterrupt, as close()'s once was.
+    fake = FakeWeaver()
+    fake.pending_polls = 100
+
+    async def main() -> None:
+        polled = asyncio.Event()
+
+        def interrupted(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/api/v1/operations/op-1":
+                polled.set()
+            if request.url.path == f"{MODELS}/m-1/terminate":
+                raise KeyboardInterrupt
+            return fake(request)
+
+        http = httpx.AsyncClient(transport=httpx.MockTransport(interrupted))
+
+        async def block() -> None:
+            async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+                trainer = await svc.create_training_client("weaver-tiny")
+                await trainer.save_state("a")
+
+        task = asyncio.create_task(block())
+        await polled.wait()
+        task.cancel()
+        await task
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        asyncio.run(main())
+    first = caught.value.__context__
+    assert isinstance(first, asyncio.CancelledError)
+    said = first.__notes__
+    assert any("service.operation('op-1', Checkpoint)" in note for note in said)
+    assert all(note in getattr(caught.value, "__notes__", []) for note in said)
+    assert fake.terminated == []
+
+
 class _CtrlCAs(logging.Handler):
     """Raises KeyboardInterrupt as a record starting with ``prefix`` is written, where
     a signal's handler may raise it."""
