@@ -43,6 +43,7 @@ from ._errors import (
     add_goes_on_note,
     running_loop,
 )
+from ._interrupt import between_requests
 from ._lazy import asyncio, wire
 from ._operations import (
     AsyncOperationHandle,
@@ -600,7 +601,9 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         if isinstance(step, Submission):
             return self.submit(step).result()
         if isinstance(step, Exclusive):
-            if not self.acquire(step.lock, left := self.time_left()):
+            with between_requests():  # nothing on its way: a held Ctrl-C ends the wait
+                taken = self.acquire(step.lock, left := self.time_left())
+            if not taken:
                 raise step.late(left)
             try:
                 return drive(step.plan, self.perform)

@@ -37,7 +37,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
-from tests.support.held_creates import HOLD_NOTICE, default_sigint
+from tests.support.held_creates import HOLD_NOTICE, ctrl_c, default_sigint
 from tests.support.logs import logged
 from weaver_facade import (
     APIError,
@@ -2015,6 +2015,20 @@ class _Observed:
         self._lock.release()
 
 
+class _ObservedInSlices(_Observed):
+    """``_Observed``, waiting in slices: a signal that comes just before a wait begins,
+    which wakes no wait, has its handler run at the slice's end, not the wait's."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not blocking or timeout == 0:
+            return super().acquire(blocking=False)
+        end = None if timeout < 0 else time.monotonic() + timeout
+        while not super().acquire(timeout=0.05 if end is None else min(0.05, timeout)):
+            if end is not None and (timeout := end - time.monotonic()) <= 0:
+                return False
+        return True
+
+
 @contextlib.contextmanager
 def _two_creates_meet_the_end(
     fake: FakeWeaver,
@@ -2089,6 +2103,45 @@ def test_a_create_waiting_for_another_s_new_session_stops_at_its_timeout() -> No
         assert svc.session_id == "s-2"
     assert len(fake.sent("POST", "/api/v1/sessions")) == 2
     assert len(fake.sent("POST", "/api/v1/sessions/s-2/models")) == 1
+
+
+def test_a_ctrl_c_while_a_create_waits_for_another_s_new_session_is_raised_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # No create of its own is on its way while it waits for the lock: a first Ctrl-C was
+    # held, with the notice of a create to wait for, until the other's open ended.
+    fake = FakeWeaver()
+    renewal = _RenewalAfterTwoCreates(fake)
+    unheld = threading.Timer(5, renewal.release.set)  # the open, if the Ctrl-C is held
+    with (
+        default_sigint(),
+        httpx.Client(transport=renewal) as http,
+        ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc,
+    ):
+        svc._ensure_session(svc._io)  # s-1, which then expires
+        svc._lock = _ObservedInSlices(renewal.waiting)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(svc.create_training_client, "weaver-tiny")
+            assert renewal.first_in.wait(timeout=10)
+
+            def interrupt_the_wait() -> None:
+                assert renewal.waiting.wait(timeout=10)
+                ctrl_c()
+
+            interrupt = pool.submit(interrupt_the_wait)
+            unheld.start()
+            try:
+                with pytest.raises(KeyboardInterrupt):
+                    svc.create_training_client("weaver-tiny")
+                assert not renewal.release.is_set(), "raised once the other's open ended"
+            finally:
+                unheld.cancel()
+                renewal.release.set()
+            interrupt.result(timeout=10)
+            first.result(timeout=10)
+        assert svc.session_id == "s-2"
+    assert HOLD_NOTICE not in caplog.text
+    assert len(fake.sent("POST", "/api/v1/sessions")) == 2
 
 
 async def test_an_async_create_waiting_for_another_s_new_session_stops_at_its_timeout() -> None:
