@@ -215,10 +215,14 @@ def _refuse_base_url(message: str) -> NoReturn:
 def _timeout(timeout: object) -> httpx.Timeout:
     """Seconds, or an ``httpx.Timeout`` whose every part is seconds or ``None``."""
     if isinstance(timeout, httpx.Timeout):
-        for part, seconds in timeout.as_dict().items():
-            if seconds is not None:
-                check_seconds(f"timeout's {part}", seconds, finite=True, otherwise=", or None")
-        return timeout
+        # Rebuilt of the checked seconds: a socket refuses numpy's float32 as a timeout.
+        parts = {
+            part: None
+            if seconds is None
+            else check_seconds(f"timeout's {part}", seconds, finite=True, otherwise=", or None")
+            for part, seconds in timeout.as_dict().items()
+        }
+        return httpx.Timeout(**parts)
     either = ", or an httpx.Timeout (httpx.Timeout(None) for none)"
     return httpx.Timeout(check_seconds("timeout", timeout, finite=True, otherwise=either))
 

@@ -77,6 +77,24 @@ def test_supported_models_are_the_servers_base_models(service: ServiceClient) ->
         assert by_name[name].config["vocab_size"] == spec.vocab_size
 
 
+@pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
+async def test_an_httpx_timeout_of_numpy_seconds_is_taken_as_the_seconds(
+    emu: RunningEmulator, client: type[ServiceClient | AsyncServiceClient]
+) -> None:
+    # Accepted as seconds, but kept as given: each request then failed at its socket
+    # with "TypeError: 'numpy.float32' object cannot be interpreted as an integer".
+    import numpy as np
+
+    timeout = httpx.Timeout(np.float32(5), connect=np.int64(5))  # type: ignore[arg-type]
+    if client is ServiceClient:
+        with ServiceClient(emu.base_url, api_key=emu.api_key, timeout=timeout) as svc:
+            found = svc.supported_models()
+    else:
+        async with AsyncServiceClient(emu.base_url, api_key=emu.api_key, timeout=timeout) as asvc:
+            found = await asvc.supported_models()
+    assert {m.name for m in found} == set(BASE_MODELS)
+
+
 def test_models_are_listed_page_by_page_oldest_first(
     make_service: ServiceFactory, emu: RunningEmulator, recorder: Recorder
 ) -> None:
