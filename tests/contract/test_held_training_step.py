@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.contract.support import KEY, quick
 from tests.support.emulator import serve_in_thread
 from tests.support.scripted_http import HANG, Reply, ScriptedServer
-from weaver_facade import APIError
+from weaver_facade import APIError, RetryPolicy
 from weaver_facade.contract import ContractReport, run_contract_test
 from weaver_facade.contract._lifecycle import (
     STEP_CONTINUE,
@@ -160,5 +162,19 @@ def test_retries_the_deadline_cut_short_are_put_down_to_the_deadline() -> None:
     later = APIError("busy", status_code=503, code="unavailable", retryable=True, retry_after=120)
     assert _not_answered(later, 0, 3.0) == (
         "503 unavailable, not retried: the server asked to try again in 120 s, longer than "
+        "the facade waits for one call, and the step could not be checked"
+    )
+
+
+def test_a_retry_after_beyond_the_facades_waits_is_not_put_down_to_the_deadline() -> None:
+    # 45 s is within the default deadline (60 s) but beyond the 30 s the facade sleeps
+    # for one call in all, which refused it: "the call's deadline (60 s) came first".
+    busy = APIError("busy", status_code=503, code="unavailable", retryable=True, retry_after=45)
+    request = httpx.Request("GET", "http://weaver.test/api/v1/models/m-1")
+    reply = httpx.Response(503, headers={"Retry-After": "45"}, request=request)
+    assert RetryPolicy().retry_delay(request, reply, 0, remaining=60.0) is None
+    assert RetryPolicy().retry_delay(request, reply, 0, remaining=1000.0) is None
+    assert _not_answered(busy, 0, 60.0) == (
+        "503 unavailable, not retried: the server asked to try again in 45 s, longer than "
         "the facade waits for one call, and the step could not be checked"
     )

@@ -35,6 +35,7 @@ from .. import (
     OperationTimeoutError,
     PollSettings,
     ResponseValidationError,
+    RetrySettings,
     ServiceClient,
     TrainingClient,
     WeaverError,
@@ -1211,9 +1212,11 @@ def _not_answered(error: APIError, retries: int, deadline: float) -> str:
     rest = "and the step could not be checked"
     wait = error.retry_after
     if retries < RETRIES and wait is not None:
+        # The lifecycle's client has the default settings: 30 s of sleep in all per call.
+        waits = RetrySettings()
         asked = f"the server asked to try again in {wait:g} s, " + (
             f"and the call's deadline ({deadline:g} s) came first"
-            if wait < deadline
+            if wait < deadline and wait <= min(waits.max_retry_wait, waits.max_retry_after)
             else "longer than the facade waits for one call"
         )
         if retries == 0:
