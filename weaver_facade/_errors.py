@@ -3,7 +3,7 @@
 Our exception hierarchy::
 
     WeaverError
-    ├── InvalidInputError (also ValueError) ........ refused before any request was sent
+    ├── InvalidInputError (also ValueError) ........ refused before any change was sent
     │   ├── InvalidCheckpointPath
     │   ├── InvalidCheckpointName
     │   ├── InvalidCheckpointRef
