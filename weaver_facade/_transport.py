@@ -185,7 +185,8 @@ _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-aut
 
 # The key of the request this thread or task is sending. httpcore logs each reply's
 # headers at DEBUG ("receive_response_headers.complete"), where a server may echo the key
-# (an ``X-Request-ID`` built from the request's headers, a ``Location``).
+# (an ``X-Request-ID`` built from the request's headers, a ``Location``), and a user's
+# httpx client each reply's reason phrase at INFO.
 _SENDING_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "weaver_facade_sending_key", default=None
 )
@@ -203,7 +204,7 @@ def _scrub_record(record: logging.LogRecord) -> bool:
     return True
 
 
-for _name in HTTPCORE_LOGGERS:
+for _name in (*HTTPCORE_LOGGERS, "httpx"):
     logging.getLogger(_name).addFilter(_scrub_record)  # filters are a set: added once
 
 
@@ -343,6 +344,15 @@ class _Attempts:
             self._reach.maybe = self._reached or self._reached_by(outcome)
             self._reach.replies_lost = self._replies_lost + rules.reply_lost(outcome)
             raise outcome
+        # The reason phrase, which a server may build from the request's headers: errors
+        # quote it, and the facade's own httpx client logs it once this call's key is no
+        # longer ``_SENDING_KEY``.
+        reason = outcome.extensions.get("reason_phrase")
+        if isinstance(reason, bytes):
+            key = self._request.headers.get(API_KEY_HEADER)
+            outcome.extensions["reason_phrase"] = scrub(reason.decode("latin-1"), key).encode(
+                "latin-1"
+            )
         if self._maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
                 sent=self._maybe_acted, received=time.monotonic(), replies_lost=self._replies_lost

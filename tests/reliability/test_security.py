@@ -583,3 +583,44 @@ def test_a_malformed_reply_that_quotes_the_key_is_scrubbed(reply: str) -> None:
     assert "illegal" in str(info.value)
     assert "[redacted]" in str(info.value)
     assert leaks(exception_texts(info.value), (KEY_A,)) == []
+
+
+@pytest.mark.parametrize("own_client", [True, False], ids=["own-client", "user-client"])
+def test_httpx_records_of_a_reason_phrase_that_echoes_the_key_never_show_it(
+    caplog: pytest.LogCaptureFixture, own_client: bool
+) -> None:
+    # httpx logs each reply at INFO ('HTTP Request: GET ... "HTTP/1.1 503 REASON"'): the
+    # facade's own client for the last attempt, a user's client for every one.
+    caplog.set_level(logging.DEBUG)
+    reply = "HTTP/1.1 503 Busy {key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = sock.accept()
+                    with conn:
+                        conn.recv(65536)
+                        conn.sendall(reply.format(key=KEY_A).encode())
+
+        threading.Thread(target=answer, daemon=True).start()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with (
+            httpx.Client() as http,
+            ServiceClient(
+                url,
+                KEY_A,
+                retry=FAST,
+                heartbeat_interval=0,
+                http_client=None if own_client else http,
+            ) as service,
+            pytest.raises(WeaverError) as info,
+        ):
+            service.supported_models()
+    logged = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(logged) == (1 if own_client else 8), logged
+    assert all("503 Busy [redacted]" in message for message in logged), logged
+    assert leaks(caplog.text, (KEY_A,)) == []
+    assert leaks(exception_texts(info.value), (KEY_A,)) == []
