@@ -11,19 +11,35 @@ A shared leaf: it imports nothing of the facade.
 
 from __future__ import annotations
 
+import functools
 import re
+from urllib.parse import quote, quote_plus
 
 import httpx
 
 ANYWHERE = 8
 
 
+@functools.lru_cache(maxsize=8)
+def forms(key: str) -> tuple[str, ...]:
+    """The key as a text may carry it: as is, quoted in a URL or a query string, and with
+    its backslashes (and double quotes) escaped, as a repr (httpcore's records of a reply's
+    headers) or a JSON string writes them."""
+    escaped = key.replace("\\", "\\\\")
+    found = [key, quote(key, safe=""), quote_plus(key), escaped, escaped.replace('"', '\\"')]
+    return tuple(dict.fromkeys(found))
+
+
 def replace_key(text: str, key: str, placeholder: str) -> str:
-    """``text`` with ``key`` replaced by ``placeholder``, by the rule above."""
-    if len(key) >= ANYWHERE:
-        return text.replace(key, placeholder)
-    alone = rf"(?<![A-Za-z0-9_.-]){re.escape(key)}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
-    return re.sub(alone, lambda _: placeholder, text)
+    """``text`` with ``key``, in each of its ``forms``, replaced by ``placeholder``, by
+    the rule above."""
+    for form in forms(key):
+        if len(key) >= ANYWHERE:
+            text = text.replace(form, placeholder)
+        else:
+            alone = rf"(?<![A-Za-z0-9_.-]){re.escape(form)}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
+            text = re.sub(alone, lambda _: placeholder, text)
+    return text
 
 
 def shown_url(url: str | httpx.URL) -> str:

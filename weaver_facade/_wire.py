@@ -30,7 +30,6 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
-from urllib.parse import quote, quote_plus
 
 import attrs
 import httpx
@@ -65,7 +64,7 @@ from ._errors import (
     says_how_to_resume,
 )
 from ._lazy import LazyModule, wire
-from ._redact import ANYWHERE, replace_key, shown_url
+from ._redact import ANYWHERE, forms, replace_key, shown_url
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
     describe_failure,
@@ -845,7 +844,7 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     # JSON may escape any character of a string (``\"``, ``\/``, ``\u0073``): a body with
     # an escape can hold the key without holding its bytes, and is parsed to be sure.
     if not secret or (
-        b"\\" not in content and not any(form.encode() in content for form in _forms(secret))
+        b"\\" not in content and not any(form.encode() in content for form in forms(secret))
     ):
         return response
     try:
@@ -964,21 +963,13 @@ def hide_key(exc: httpx.TransportError) -> None:
             error.__traceback__ = None
 
 
-@functools.lru_cache(maxsize=8)
-def _forms(secret: str) -> list[str]:
-    """The key as text may carry it: as is, and quoted in a URL or a query string."""
-    return list(dict.fromkeys([secret, quote(secret, safe=""), quote_plus(secret)]))
-
-
 def scrub(value: T, secret: str | None) -> T:
     """Replace the API key in a string or JSON-like structure (its mapping keys too)."""
     if not secret:
         return value
 
     def text(found: str, field: str = "") -> str:
-        for form in _forms(secret):
-            found = replace_key(found, form, REDACTED)
-        return found
+        return replace_key(found, secret, REDACTED)
 
     return cast(T, _rebuilt(value, text, lambda key: text(key) if isinstance(key, str) else key))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote, quote_plus
+
 from weaver_facade.contract._findings import KEY_PLACEHOLDER, redact, redact_curl
 
 
@@ -32,3 +35,17 @@ def test_an_ignored_auth_reproduction_sends_a_wrong_key() -> None:
     assert '-H "X-WEAVER-API-KEY: $WEAVER_API_KEY-not-valid"' in wrong
     right = redact_curl(sample, "sk-real-0123456789")
     assert '-H "X-WEAVER-API-KEY: $WEAVER_API_KEY"' in right
+
+
+def test_a_key_is_hidden_as_a_url_or_an_escaped_string_carries_it() -> None:
+    # A key of characters a URL quotes, or a repr or JSON escapes, in the words a report
+    # quotes: a request's URL, a reply's body.
+    key = 'sk-a/b+c d\\e"f-0123456789'
+    shown = [
+        f"GET /api/v1/models?cursor={quote(key, safe='')}",
+        f"GET /api/v1/models?cursor={quote_plus(key)}",
+        repr(key.encode()),
+        json.dumps({"message": f"bad key {key}"}),
+    ]
+    for text in shown:
+        assert KEY_PLACEHOLDER in redact(text, key), text

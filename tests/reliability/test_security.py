@@ -54,6 +54,7 @@ from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_
 KEY_A = "sk-tenant-a-4d9b0e17c2a85f36"
 KEY_B = "sk-tenant-b-7e21f0c9ab3d4e58"
 WRONG_KEY = "sk-not-a-tenant-0b8a6d2f91c3"
+BACKSLASH_KEY = "sk-back\\slash-4d9b0e17c2a85f36"
 FAST = RetryPolicy(RetrySettings(max_retries=6, initial_backoff=0.002, max_backoff=0.01))
 BATCH = [datum_from_tokens([3, 1, 4, 1, 5, 9, 2, 6])]
 
@@ -624,3 +625,25 @@ def test_httpx_records_of_a_reason_phrase_that_echoes_the_key_never_show_it(
     assert all("503 Busy [redacted]" in message for message in logged), logged
     assert leaks(caplog.text, (KEY_A,)) == []
     assert leaks(exception_texts(info.value), (KEY_A,)) == []
+
+
+def test_httpcore_debug_records_never_show_a_key_with_a_backslash_escaped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # httpcore's record shows the reply's headers as bytes reprs, which double a backslash:
+    # b'req-sk-back\\\\slash-...' is the key all the same.
+    body = {"error": "unavailable", "message": "overloaded", "retryable": False}
+    caplog.set_level(logging.DEBUG)
+    with (
+        ScriptedServer(lambda _m, _p: (503, body, {"X-Request-ID": f"req-{BACKSLASH_KEY}"})) as s,
+        ServiceClient(s.base_url, BACKSLASH_KEY, max_retries=0) as svc,
+        pytest.raises(WeaverError) as info,
+    ):
+        svc.supported_models()
+    # Before any local holds the key: the frames' locals are shown too (this one's).
+    shown = exception_texts(info.value)
+    secrets = (BACKSLASH_KEY, BACKSLASH_KEY.replace("\\", "\\\\"))
+    headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
+    assert any("req-[redacted]" in message for message in headers), headers
+    assert leaks(caplog.text, secrets) == []
+    assert leaks(shown, secrets) == []
