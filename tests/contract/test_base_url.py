@@ -95,6 +95,19 @@ def test_the_user_info_of_a_wrong_base_url_is_not_shown(userinfo: str) -> None:
     assert "http://***@127.0.0.1" in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "userinfo", ["user:pw-77e1c0", "tok-77e1c0:x", "tok-77e1c0"], ids=["password", "x", "alone"]
+)
+def test_the_settings_repr_shows_no_user_info_of_the_base_url(userinfo: str) -> None:
+    # A traceback's locals (pytest -l, rich) and a script's print show the settings' repr.
+    settings = ContractSettings(base_url=f"http://{userinfo}@127.0.0.1:9", api_key="sk-77e1c0")
+    assert "77e1c0" not in repr(settings)
+    assert "base_url='http://***@127.0.0.1:9'" in repr(settings)
+    assert "max_examples=" in repr(settings)
+    unreadable = ContractSettings(base_url=f"http://{userinfo}@[::1")
+    assert "77e1c0" not in repr(unreadable)
+
+
 def test_an_api_that_lacks_only_the_listing_is_still_tested() -> None:
     # One route of the API missing is the server's finding, not a wrong URL.
     with serve_emulator(Drift.NO_SUPPORTED_MODELS) as served:

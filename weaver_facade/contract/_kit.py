@@ -28,6 +28,7 @@ from .._causes import (
 )
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
+from .._redact import shown_url
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
@@ -115,6 +116,19 @@ class ContractSettings:
     base_model: str | None = None
     parts: tuple[str, ...] = PARTS
     spec_file: Path | None = None
+
+    def __repr__(self) -> str:
+        # The base URL's user info may be credentials, which a traceback's locals and a
+        # print show: hidden as the facade hides it.
+        url: object = self.base_url
+        try:
+            url = shown_url(url) if isinstance(url, str) else url
+        except httpx.InvalidURL:
+            url = "<a base URL httpx cannot read>"
+        rest = (
+            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)[1:] if f.repr
+        )
+        return f"ContractSettings(base_url={url!r}, {', '.join(rest)})"
 
 
 @dataclass
