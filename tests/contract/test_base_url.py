@@ -95,6 +95,15 @@ def test_the_user_info_of_a_wrong_base_url_is_not_shown(userinfo: str) -> None:
     assert "http://***@127.0.0.1" in str(raised.value)
 
 
+def test_a_short_password_of_the_base_url_leaves_the_words_around_it_whole() -> None:
+    # Each `p` was hidden wherever it stood: "htt***://***@127.0.0.1:...", "ste***s".
+    with web_server() as url, pytest.raises(ServerUnreachable) as raised:
+        run_contract_test(quick(url.replace("http://", "http://u:p@") + "/x"))
+    message = str(raised.value)
+    assert "http://***@127.0.0.1" in message, message
+    assert "u:p@" not in message
+
+
 @pytest.mark.parametrize(
     "userinfo", ["user:pw-77e1c0", "tok-77e1c0:x", "tok-77e1c0"], ids=["password", "x", "alone"]
 )

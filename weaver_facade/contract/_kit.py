@@ -28,7 +28,7 @@ from .._causes import (
 )
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
-from .._redact import shown_url
+from .._redact import replace_key, shown_url
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
@@ -501,8 +501,8 @@ def _url_secrets(base_url: str) -> list[str]:
 
 
 def _hidden(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
+    for secret in secrets:  # by the key's rule: a short one only where it stands alone
+        text = replace_key(text, secret, "***")
     return text
 
 
