@@ -11,6 +11,8 @@ A shared leaf: it imports nothing of the facade.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import re
 from urllib.parse import quote, quote_plus
@@ -40,6 +42,24 @@ def replace_key(text: str, key: str, placeholder: str) -> str:
             alone = rf"(?<![A-Za-z0-9_.-]){re.escape(form)}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
             text = re.sub(alone, lambda _: placeholder, text)
     return text
+
+
+def credentials(authorization: str | None) -> list[str]:
+    """The secrets of an ``Authorization`` header's value, which a server may echo: its
+    token, and for Basic (a URL's user info, as httpx sends it) ``user:password`` and the
+    password, or a lone user name."""
+    token = (authorization or "").partition(" ")[2].strip()
+    if not token:
+        return []
+    found = [token]
+    if authorization and authorization.lower().startswith("basic "):
+        try:
+            pair = base64.b64decode(token, validate=True).decode("latin-1")
+        except (binascii.Error, ValueError):
+            return found
+        user, _, password = pair.partition(":")
+        found += [pair, *filter(None, [password or user])]
+    return found
 
 
 def shown_url(url: str | httpx.URL) -> str:

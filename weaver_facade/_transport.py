@@ -69,6 +69,7 @@ from ._wire import (
     TUNNELLED,
     EarlierAttempt,
     scrub,
+    secrets_of,
     with_content,
 )
 
@@ -183,12 +184,12 @@ class RetryPolicy:
 
 _SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})
 
-# The key of the request this thread or task is sending. httpcore logs each reply's
-# headers at DEBUG ("receive_response_headers.complete"), where a server may echo the key
-# (an ``X-Request-ID`` built from the request's headers, a ``Location``), and a user's
-# httpx client each reply's reason phrase at INFO.
-_SENDING_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "weaver_facade_sending_key", default=None
+# The key and credentials (``secrets_of``) of the request this thread or task is sending.
+# httpcore logs each reply's headers at DEBUG ("receive_response_headers.complete"), where
+# a server may echo the key (an ``X-Request-ID`` built from the request's headers, a
+# ``Location``), and a user's httpx client each reply's reason phrase at INFO.
+_SENDING_KEY: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "weaver_facade_sending_key", default=()
 )
 HTTPCORE_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
 
@@ -219,7 +220,7 @@ class _Attempts:
     Entered for the whole call, so that httpcore's records of it are scrubbed of its key.
     """
 
-    _key: contextvars.Token[str | None]
+    _key: contextvars.Token[tuple[str, ...]]
 
     def __init__(
         self,
@@ -258,7 +259,7 @@ class _Attempts:
         self._reach = found if isinstance(found, rules.Reach) else rules.Reach()  # unread
 
     def __enter__(self) -> Self:
-        self._key = _SENDING_KEY.set(self._request.headers.get(API_KEY_HEADER))
+        self._key = _SENDING_KEY.set(secrets_of(self._request))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -349,8 +350,8 @@ class _Attempts:
         # longer ``_SENDING_KEY``.
         reason = outcome.extensions.get("reason_phrase")
         if isinstance(reason, bytes):
-            key = self._request.headers.get(API_KEY_HEADER)
-            outcome.extensions["reason_phrase"] = scrub(reason.decode("latin-1"), key).encode(
+            secrets = secrets_of(self._request)
+            outcome.extensions["reason_phrase"] = scrub(reason.decode("latin-1"), secrets).encode(
                 "latin-1"
             )
         if self._maybe_acted is not None:
@@ -391,7 +392,7 @@ class _Attempts:
                 request.method,
                 request.url.path,
                 # A transport error's own words are in it, which may quote the key.
-                scrub(rules.describe_failure(outcome), request.headers.get(API_KEY_HEADER)),
+                scrub(rules.describe_failure(outcome), secrets_of(request)),
                 delay,
                 self.attempt + 1,
             )
@@ -403,7 +404,7 @@ class _Attempts:
                 request.method,
                 request.url.path,
                 outcome.status_code,
-                scrub(outcome.headers.get("X-Request-ID"), request.headers.get(API_KEY_HEADER)),
+                scrub(outcome.headers.get("X-Request-ID"), secrets_of(request)),
             )
         return delay
 

@@ -64,7 +64,7 @@ from ._errors import (
     says_how_to_resume,
 )
 from ._lazy import LazyModule, wire
-from ._redact import ANYWHERE, forms, replace_key, shown_url
+from ._redact import ANYWHERE, credentials, forms, replace_key, shown_url
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
     describe_failure,
@@ -278,7 +278,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
             return _reread(call, response)
         except ResponseValidationError as error:
             # The explanation quotes the reply, which may echo the request's headers.
-            error.message = scrub(error.message, _api_key(response))
+            error.message = scrub(error.message, _secrets(response))
             error.args = (error.message,)
             raise error from None
     if isinstance(parsed, call.model):
@@ -323,7 +323,7 @@ def _led_to(response: httpx.Response) -> str:
         led_to = shown_url(response.request.url.join(location))
     except (RuntimeError, httpx.InvalidURL):  # no request, or a Location httpx cannot read
         led_to = repr(location)
-    return scrub(led_to, _api_key(response))
+    return scrub(led_to, _secrets(response))
 
 
 def _refused(call: Call[Any], response: httpx.Response, text: str) -> ResponseValidationError:
@@ -371,7 +371,7 @@ def _reread(call: Call[M], response: httpx.Response) -> M:
             response,
             f"the reply is not JSON (HTTP {status}, content-type "
             f"{response.headers.get('content-type', 'none')!r}): "
-            f"{scrub(_snippet(response), _api_key(response))!r}",
+            f"{scrub(_snippet(response), _secrets(response))!r}",
         ) from None
     drift = getattr(call.model, "drift", None)  # a reply of two schemas (ExportReply)
     if callable(drift) and (why := drift(data)) is not None:
@@ -476,7 +476,7 @@ _URL_QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:(?://|\\/\\/)[^\s\"'<>?]*)\?[
 def _snippet(response: httpx.Response) -> str:
     # Scrubbed before it is cut or its blanks are folded, either of which would leave a
     # part of the key (or a key with two blanks in a row) that no longer matches it.
-    text = scrub(response.content.decode("utf-8", errors="replace"), _api_key(response))
+    text = scrub(response.content.decode("utf-8", errors="replace"), _secrets(response))
     text = _URL_QUERY.sub(rf"\1?{SIGNATURE_HIDDEN}", text)
     text = " ".join(text.split())
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
@@ -793,7 +793,7 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
 
 def _error_from_response(operation: str, response: httpx.Response) -> APIError:
     status = response.status_code
-    secret = _api_key(response)
+    secret = _secrets(response)
     request_id = _request_id(response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     # As the retry transport decided: whether repeating the request (if safe) may succeed.
@@ -836,15 +836,30 @@ def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
     return None if request is None else request.headers.get(API_KEY_HEADER)
 
 
+def secrets_of(request: httpx.Request | None) -> tuple[str, ...]:
+    """What ``request`` carried that its reply or error may echo: the API key, and the
+    credentials of its ``Authorization`` (a base URL's user info, sent as Basic)."""
+    if request is None:
+        return ()
+    key = request.headers.get(API_KEY_HEADER)
+    return (*([key] if key else []), *credentials(request.headers.get("Authorization")))
+
+
+def _secrets(outcome: httpx.Response | httpx.RequestError) -> tuple[str, ...]:
+    return secrets_of(request_of(outcome))
+
+
 def _without_key(response: httpx.Response) -> httpx.Response:
     """``response``, or a copy whose JSON body no longer holds the request's API key (an
-    operation's error message may echo it); bodies that do not contain it stay as they are."""
-    secret = _api_key(response)
+    operation's error message may echo it), nor its other credentials (``secrets_of``);
+    bodies that do not contain them stay as they are."""
+    secrets = _secrets(response)
     content = response.content
     # JSON may escape any character of a string (``\"``, ``\/``, ``\u0073``): a body with
     # an escape can hold the key without holding its bytes, and is parsed to be sure.
-    if not secret or (
-        b"\\" not in content and not any(form.encode() in content for form in forms(secret))
+    if not secrets or (
+        b"\\" not in content
+        and not any(form.encode() in content for secret in secrets for form in forms(secret))
     ):
         return response
     try:
@@ -853,16 +868,18 @@ def _without_key(response: httpx.Response) -> httpx.Response:
         return response  # not JSON: the parser's error quotes it scrubbed
     # A short (toy) key may be a word of the data itself, such as a checkpoint named
     # `secret`: ids, names and paths keep it (rewritten, they would name nothing).
-    scrubbed = scrub(data, secret) if len(secret) >= ANYWHERE else _scrub_text(data, secret)
+    short = [secret for secret in secrets if len(secret) < ANYWHERE]
+    scrubbed = scrub(data, [secret for secret in secrets if len(secret) >= ANYWHERE])
+    scrubbed = _scrub_text(scrubbed, short) if short else scrubbed
     return response if scrubbed == data else _with_body(response, scrubbed)
 
 
-def _scrub_text(value: Any, secret: str) -> Any:
+def _scrub_text(value: Any, secrets: Sequence[str]) -> Any:
     """``scrub`` but for the strings of the fields that name something (see ``_without_key``)."""
 
     def text(found: str, field: str) -> str:
         named = field in ("id", "name", "path", "uri", "base_model") or field.endswith("_id")
-        return found if named else scrub(found, secret)
+        return found if named else scrub(found, secrets)
 
     return _rebuilt(value, text, lambda key: key)
 
@@ -897,7 +914,7 @@ def _rebuilt(value: Any, text: Callable[[str, str], str], key: Callable[[Any], A
 def _request_id(response: httpx.Response) -> str | None:
     """The reply's ``X-Request-ID``, which a server may build from the request's headers."""
     found: str | None = response.headers.get("X-Request-ID")
-    return scrub(found, _api_key(response))
+    return scrub(found, _secrets(response))
 
 
 def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationError:
@@ -949,7 +966,7 @@ def hide_key(exc: httpx.TransportError) -> None:
     """Scrub the request's key from ``exc`` and the exceptions behind it (shown in a
     traceback): h11 quotes a malformed reply's line, which a server may have built from
     the request's headers ("illegal header line: bytearray(b'... KEY')")."""
-    secret = _api_key(exc)
+    secret = _secrets(exc)
     if not secret:
         return
     chain = list(causes(exc))
@@ -963,13 +980,17 @@ def hide_key(exc: httpx.TransportError) -> None:
             error.__traceback__ = None
 
 
-def scrub(value: T, secret: str | None) -> T:
-    """Replace the API key in a string or JSON-like structure (its mapping keys too)."""
-    if not secret:
+def scrub(value: T, secret: str | Sequence[str] | None) -> T:
+    """Replace the API key (or each of ``secret``'s, ``secrets_of``) in a string or
+    JSON-like structure (its mapping keys too)."""
+    secrets = [secret] if isinstance(secret, str) else [s for s in secret or () if s]
+    if not any(secrets):
         return value
 
     def text(found: str, field: str = "") -> str:
-        return replace_key(found, secret, REDACTED)
+        for each in secrets:
+            found = replace_key(found, each, REDACTED)
+        return found
 
     return cast(T, _rebuilt(value, text, lambda key: text(key) if isinstance(key, str) else key))
 

@@ -11,6 +11,7 @@ and failed operations.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.client
@@ -23,13 +24,14 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from functools import partial
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.scripted_http import ScriptedServer
+from tests.support.scripted_http import QuietServer, ScriptedServer
 from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
@@ -647,3 +649,56 @@ def test_httpcore_debug_records_never_show_a_key_with_a_backslash_escaped(
     assert any("req-[redacted]" in message for message in headers), headers
     assert leaks(caplog.text, secrets) == []
     assert leaks(shown, secrets) == []
+
+
+BASIC_USER, BASIC_PASSWORD = "weaver-user", "pw-9c41e7b20d5f"
+
+
+class _EchoingCredentials(BaseHTTPRequestHandler):
+    """Answers 401, echoing the request's ``Authorization`` and the credentials in it."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        header = self.headers.get("Authorization", "")
+        pair = base64.b64decode(header.partition(" ")[2]).decode()
+        message = f"bad credentials {header} ({pair})"
+        body = json.dumps({"error": "unauthorized", "message": message, "retryable": False})
+        self.send_response(401, f"No {pair}")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Request-ID", f"req-{pair}")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_reply_that_echoes_the_base_urls_credentials_never_shows_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The base URL's user info goes as Basic credentials, which a server may echo as it
+    # may echo the key: in its message, its reason phrase, its X-Request-ID.
+    caplog.set_level(logging.DEBUG)
+    server = QuietServer(("127.0.0.1", 0), _EchoingCredentials)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        with (
+            ServiceClient(
+                f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{port}",  # in no local
+                KEY_A,
+                max_retries=0,
+                heartbeat_interval=0,
+            ) as service,
+            pytest.raises(AuthenticationError) as info,
+        ):
+            service.supported_models()
+    finally:
+        server.shutdown()
+        server.server_close()
+    shown = exception_texts(info.value)
+    basic = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+    assert "bad credentials" in str(info.value)
+    assert leaks(shown + caplog.text, (BASIC_PASSWORD, basic)) == []
