@@ -277,9 +277,11 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         try:
             return _reread(call, response)
         except ResponseValidationError as error:
-            # The explanation quotes the reply, which may echo the request's headers.
+            # The explanation quotes the reply, which may echo the request's headers; the
+            # parsers' errors behind it hold it whole (a JSON error's ``doc``, its frames).
             error.message = scrub(error.message, _secrets(response))
             error.args = (error.message,)
+            error.__context__ = None
             raise error from None
     if isinstance(parsed, call.model):
         return parsed

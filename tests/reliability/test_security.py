@@ -702,3 +702,37 @@ def test_a_reply_that_echoes_the_base_urls_credentials_never_shows_them(
     basic = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
     assert "bad credentials" in str(info.value)
     assert leaks(shown + caplog.text, (BASIC_PASSWORD, basic)) == []
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_a_reply_not_json_that_echoes_the_key_leaves_it_in_no_exception_behind(
+    status: int,
+) -> None:
+    # The error quoted the reply scrubbed, but the JSON parser's error it was raised from
+    # (not shown, yet held: __context__, which error reporters may walk) kept the reply
+    # whole in its ``doc`` and its frames' locals.
+    body = f'{{"items": [], "echo": "{KEY_A}", oops'
+    reply = f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+    reply += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+
+        def answer(sent: bytes) -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = sock.accept()
+                    with conn:
+                        conn.recv(65536)
+                        conn.sendall(sent)
+
+        threading.Thread(target=answer, args=(reply.encode(),), daemon=True).start()
+        del body, reply  # the frames' locals are shown too: none of this one's holds it
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with (
+            ServiceClient(url, KEY_A, max_retries=0, heartbeat_interval=0) as service,
+            pytest.raises(WeaverError) as info,
+        ):
+            service.supported_models()
+    assert "not JSON" in str(info.value)
+    assert leaks(exception_texts(info.value), (KEY_A,)) == []
