@@ -13,6 +13,7 @@ import click
 import pytest
 
 from tests.support.cli import API_KEY, Cli, command_at, command_paths, invoke
+from weaver_facade._cli._state import CliState
 from weaver_facade.cli import main
 from weaver_facade.contract._findings import RETRIES
 from weaver_facade.emulator import RunningEmulator
@@ -534,3 +535,10 @@ def test_the_console_script_takes_them_after_the_command_too() -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot reach http://127.0.0.1:9"), done.stderr
     assert '"type": "APIConnectionError"' in done.stdout
+
+
+def test_the_states_repr_hides_the_base_urls_user_info() -> None:
+    # A traceback's locals (rich, pytest -l) show each command's state.
+    state = CliState(base_url="http://user:pw-5e0c71@127.0.0.1:9", api_key="sk-5e0c71")
+    assert "5e0c71" not in repr(state)
+    assert "base_url='http://***@127.0.0.1:9'" in repr(state)

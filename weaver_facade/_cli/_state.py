@@ -50,6 +50,7 @@ from .. import (
 )
 from .._causes import NEVER_REACHED
 from .._help import Seconds
+from .._redact import shown_url
 from .._watched import name_watched, seconds
 from ._progress import Progress, printable, show_retries
 
@@ -212,7 +213,12 @@ class CliState:
         self._unshow_retries = show_retries(quiet=quiet)
 
     def __repr__(self) -> str:
-        return f"CliState(base_url={self.base_url!r}, as_json={self.as_json!r})"
+        # A traceback's locals (rich, pytest -l) show it: the base URL's user info hidden.
+        try:
+            url = None if self.base_url is None else shown_url(self.base_url)
+        except httpx.InvalidURL:
+            url = "<a base URL httpx cannot read>"
+        return f"CliState(base_url={url!r}, as_json={self.as_json!r})"
 
     @property
     def api_key(self) -> str | None:
