@@ -18,12 +18,14 @@ import re
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
+import attrs
 from weaver_client import limits
 
 from ._errors import InvalidArgumentError
 from ._lazy import asyncio
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 _RESOURCE_ID = re.compile(limits.RESOURCE_ID_PATTERN)
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
@@ -203,11 +205,18 @@ def check_type(name: str, value: object, kinds: type | tuple[type, ...], what: s
         raise InvalidArgumentError(f"{name} must be {what}; got {value!r}")
 
 
-def at_least(
-    least: float, *, above: bool = False, most: float | None = None, integer: bool = False
-) -> Callable[[object, Any, object], None]:
-    """An attrs validator for a settings object's number: ``>= least`` (``> least`` with
-    ``above``), ``<= most``, an int with ``integer``; the error names class and field."""
+def bounded(
+    default: N,
+    least: float,
+    *,
+    above: bool = False,
+    most: float | None = None,
+    integer: bool = False,
+) -> N:
+    """An attrs field for a settings object's number: ``>= least`` (``> least`` with
+    ``above``), ``<= most``, an int with ``integer``; the error names class and field.
+    A number of another library is taken as the one it stands for, as ``check_int`` and
+    ``check_seconds`` take it, and kept so (a plain repr and equality)."""
 
     def validate(instance: object, attribute: Any, value: object) -> None:
         if (
@@ -224,4 +233,6 @@ def at_least(
                 f"{'an int' if integer else 'a number'} {bound}; got {value!r}"
             )
 
-    return validate
+    # Typed as the default, not as the converter's argument: __init__ keeps int or float.
+    field: N = attrs.field(default=default, converter=plain_number, validator=validate)
+    return field

@@ -41,7 +41,7 @@ from weaver_client import limits
 if sys.platform != "win32":
     import fcntl
 
-from ._args import at_least, call_plain
+from ._args import bounded, call_plain
 from ._causes import (
     causes,
     certificate_refused,
@@ -174,10 +174,10 @@ class DownloadSettings:
         read_timeout: Seconds without a byte before a connection counts as dropped.
     """
 
-    max_concurrency: int = attrs.field(default=4, validator=at_least(1, integer=True))
+    max_concurrency: int = bounded(4, 1, integer=True)
     verify: bool = True
     timeout: float | None = None
-    max_failures: int = attrs.field(default=8, validator=at_least(1, integer=True))
+    max_failures: int = bounded(8, 1, integer=True)
     initial_backoff: float = 0.25
     max_backoff: float = 8.0
     max_retry_after: float = 120.0

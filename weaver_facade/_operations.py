@@ -23,7 +23,7 @@ from weaver_client import limits
 from weaver_client.types import Unset
 
 from . import _retry as rules
-from ._args import at_least, call_plain, check_seconds
+from ._args import bounded, call_plain, check_seconds
 from ._durations import Bracket, Durations, next_poll
 from ._errors import (
     RESUME_ADVICE,
@@ -340,19 +340,18 @@ class PollSettings:
             before, it polls in the middle of what is known, to learn more.
     """
 
-    timeout: float = attrs.field(default=3600.0, validator=at_least(0, above=True))
-    long_poll: float = attrs.field(
-        default=min(20.0, limits.GET_OPERATION_WAIT_MAXIMUM),
-        validator=at_least(
-            limits.GET_OPERATION_WAIT_MINIMUM, most=limits.GET_OPERATION_WAIT_MAXIMUM
-        ),
+    timeout: float = bounded(3600.0, 0, above=True)
+    long_poll: float = bounded(
+        min(20.0, limits.GET_OPERATION_WAIT_MAXIMUM),
+        limits.GET_OPERATION_WAIT_MINIMUM,
+        most=limits.GET_OPERATION_WAIT_MAXIMUM,
     )
-    initial_backoff: float = attrs.field(default=0.25, validator=at_least(0, above=True))
-    max_backoff: float = attrs.field(default=10.0, validator=at_least(0, above=True))
-    immediate: float = attrs.field(default=1.0, validator=at_least(0))
-    min_interval: float = attrs.field(default=0.05, validator=at_least(0))
-    backoff_ratio: float = attrs.field(default=0.2, validator=at_least(0, above=True))
-    expected_end_tolerance: float = attrs.field(default=0.05, validator=at_least(0))
+    initial_backoff: float = bounded(0.25, 0, above=True)
+    max_backoff: float = bounded(10.0, 0, above=True)
+    immediate: float = bounded(1.0, 0)
+    min_interval: float = bounded(0.05, 0)
+    backoff_ratio: float = bounded(0.2, 0, above=True)
+    expected_end_tolerance: float = bounded(0.05, 0)
 
 
 @attrs.frozen

@@ -48,7 +48,7 @@ import attrs
 import httpx
 
 from . import _retry as rules
-from ._args import at_least
+from ._args import bounded
 from ._causes import environment_proxy
 from ._errors import (
     RESUME_CALL,
@@ -95,11 +95,11 @@ class RetrySettings:
         max_retry_wait: The most one call may sleep between its attempts, in all.
     """
 
-    max_retries: int = attrs.field(default=4, validator=at_least(0, integer=True))
-    initial_backoff: float = attrs.field(default=0.5, validator=at_least(0, above=True))
-    max_backoff: float = attrs.field(default=8.0, validator=at_least(0, above=True))
-    max_retry_after: float = attrs.field(default=60.0, validator=at_least(0))
-    max_retry_wait: float = attrs.field(default=30.0, validator=at_least(0))
+    max_retries: int = bounded(4, 0, integer=True)
+    initial_backoff: float = bounded(0.5, 0, above=True)
+    max_backoff: float = bounded(8.0, 0, above=True)
+    max_retry_after: float = bounded(60.0, 0)
+    max_retry_wait: float = bounded(30.0, 0)
 
 
 class RetryPolicy:

@@ -8,6 +8,7 @@ import math
 import re
 import ssl
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -444,6 +445,35 @@ def test_settings_are_validated_with_the_facades_error(
 ) -> None:
     with pytest.raises(InvalidArgumentError, match=f"^{re.escape(problem)}"):
         build()
+
+
+def test_settings_take_numbers_of_other_libraries_as_the_plain_numbers_they_stand_for() -> None:
+    # PollSettings(timeout=np.float32(0.5)) was refused as "must be a number > 0", and
+    # RetrySettings(max_retries=np.int64(3)) as "must be an int >= 0", which counts and
+    # seconds given to a call take; an np.float64, a float, was kept as it came.
+    import numpy as np
+
+    poll = PollSettings(
+        timeout=untyped(np.float32(0.5)),
+        long_poll=untyped(np.int64(3)),
+        max_backoff=untyped(Fraction(5, 2)),
+        min_interval=untyped(np.float64(0.125)),
+    )
+    assert poll == PollSettings(timeout=0.5, long_poll=3, max_backoff=2.5, min_interval=0.125)
+    assert repr(poll) == repr(
+        PollSettings(timeout=0.5, long_poll=3, max_backoff=2.5, min_interval=0.125)
+    )
+    assert type(poll.min_interval) is float
+    retry = RetrySettings(
+        max_retries=untyped(np.int64(3)), max_retry_wait=untyped(np.float32(0.25))
+    )
+    assert repr(retry) == repr(RetrySettings(max_retries=3, max_retry_wait=0.25))
+    with pytest.raises(InvalidArgumentError, match=r"max_retries must be an int >= 0; got -1$"):
+        RetrySettings(max_retries=untyped(np.int8(-1)))
+    with pytest.raises(InvalidArgumentError, match="max_retries must be an int >= 0"):
+        RetrySettings(max_retries=untyped(np.float64(3.0)))
+    with pytest.raises(InvalidArgumentError, match="timeout must be a number > 0"):
+        PollSettings(timeout=untyped(np.bool_(True)))
 
 
 # -- retries ---------------------------------------------------------------------------------
