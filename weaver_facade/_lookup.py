@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 import attrs
 from weaver_client import limits
@@ -138,24 +138,29 @@ LOOKS_AGAIN = 3
 
 
 def find_listed(
-    model_id: str, wanted: Callable[[Checkpoint], bool]
+    model_id: str, wanted: Callable[[Checkpoint], bool], deleted: bool = False
 ) -> Plan[tuple[Checkpoint | None, str]]:
-    """``find``, looked for ``LOOKS_AGAIN`` times more within the call's deadline; with
-    ``None``, how many times the list was read and why, for the error's message."""
+    """``find``, looked for ``LOOKS_AGAIN`` times more within the call's deadline, unless
+    this client ``deleted`` it (a save of its name since would be listed, or lag: not
+    deleted); with ``None``, how many times the list was read and why, for the error."""
     for looks in itertools.count(1):
         found = yield from find(model_id, wanted)
         if found is not None:
             return found, ""
-        if looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
+        if deleted or looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
             break
-    later = "a server may list a checkpoint it has just saved only later"
-    return None, f"listed {counted(looks, 'time')}: {later}"
+    why = (
+        "this client deleted it"
+        if deleted
+        else "a server may list a checkpoint it has just saved only later"
+    )
+    return None, f"listed {counted(looks, 'time')}: {why}"
 
 
-def find_by_path(path: CheckpointPath) -> Plan[Checkpoint]:
+def find_by_path(path: CheckpointPath, deleted: bool = False) -> Plan[Checkpoint]:
     """A path's checkpoint, looked up by name among its model's checkpoints
     (``find_listed``)."""
-    found, listed = yield from find_listed(path.model_id, lambda c: c.name == path.name)
+    found, listed = yield from find_listed(path.model_id, lambda c: c.name == path.name, deleted)
     if found is None:
         raise NotFoundError(
             f"no checkpoint named {path.name!r} among the checkpoints of model "
@@ -200,7 +205,10 @@ def _route_unknown(error: APIError) -> bool:
 
 
 def by_id(
-    checkpoint_id: uuid.UUID, model_id: str | None, server: PollPolicy | None = None
+    checkpoint_id: uuid.UUID,
+    model_id: str | None,
+    server: PollPolicy | None = None,
+    deleted: bool = False,
 ) -> Plan[Checkpoint]:
     """A checkpoint by id; without the extension's route, from ``model_id``'s list.
 
@@ -234,7 +242,7 @@ def by_id(
             if server is not None:
                 server.checkpoint_by_id_supported = True
             return checkpoint_from_wire("get_checkpoint", reply)
-    found, listed = yield from find_listed(model_id, lambda c: c.id == checkpoint_id)
+    found, listed = yield from find_listed(model_id, lambda c: c.id == checkpoint_id, deleted)
     if found is None:
         raise NotFoundError(
             f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found "
@@ -250,15 +258,21 @@ def by_id(
     return found
 
 
-def by_ref(ref: object, model_id: str | None, server: PollPolicy | None = None) -> Plan[Checkpoint]:
+def by_ref(
+    ref: object,
+    model_id: str | None,
+    server: PollPolicy | None = None,
+    deleted_here: Container[object] = (),
+) -> Plan[Checkpoint]:
     """A ``Checkpoint`` (fetched again), id or path; ``model_id``: the list an id falls
-    back to; ``server``: as for ``by_id``."""
+    back to; ``server``: as for ``by_id``; ``deleted_here``: the ids and paths of checkpoints
+    this client deleted (``find_listed``)."""
     target = in_model(coerce_checkpoint_ref, ref, model_id)
     if isinstance(target, CheckpointPath):
-        return (yield from find_by_path(target))
+        return (yield from find_by_path(target, target in deleted_here))
     if isinstance(target, Checkpoint):
-        return (yield from by_id(target.id, target.model_id, server))
-    return (yield from by_id(target, model_id, server))
+        return (yield from by_id(target.id, target.model_id, server, target.id in deleted_here))
+    return (yield from by_id(target, model_id, server, target in deleted_here))
 
 
 def _gone(checkpoint_id: uuid.UUID, model_id: str) -> Plan[bool]:
@@ -274,14 +288,14 @@ def _gone(checkpoint_id: uuid.UUID, model_id: str) -> Plan[bool]:
     return checkpoint_from_wire("get_checkpoint", reply).status is CheckpointStatus.DELETED
 
 
-def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
+def delete(ref: object, model_id: str, deleted_here: Container[object] = ()) -> Plan[Checkpoint]:
     """Delete a checkpoint; without the extension's route, ``UnsupportedByServerError``.
 
     An id is looked up first, as a path is: a reply without the checkpoint (a 204) leaves
     only the one looked up to return, and once deleted it can no longer be looked up."""
     target = in_model(coerce_checkpoint_ref, ref, model_id)
     if not isinstance(target, Checkpoint):
-        target = yield from by_ref(target, model_id)
+        target = yield from by_ref(target, model_id, deleted_here=deleted_here)
     checkpoint_id, model_id = target.id, target.model_id
     try:
         reply: calls.CheckpointReply = yield calls.delete_checkpoint(checkpoint_id)

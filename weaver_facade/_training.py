@@ -441,6 +441,9 @@ class ModelSteps:
         # yet looked for: a server's list may show a save only later.
         self._unlisted: frozenset[str] = frozenset()
         self._unlisted_lock = threading.Lock()
+        # The ids and paths of checkpoints this client deleted: not looked for again in a
+        # list that may lag (``lookup.find_listed``), until a save takes the name again.
+        self.deleted: set[object] = set()
 
     def noting_saves(
         self, parse: ResultParser[_R], checkpoint_id: Callable[[_R], uuid.UUID]
@@ -674,6 +677,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             ttl_seconds=intent.ttl_seconds,
         )
         path = CheckpointPath(model_id=self.model_id, name=intent.name)
+        self._steps.deleted.discard(path)
         call = attrs.evolve(
             call,
             on_its_way=(
@@ -786,8 +790,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         return watch.snapshot(watch.latest), parse, watch.look, None
 
     def _delete(self, ref: CheckpointRef) -> Plan[Checkpoint]:
-        deleted = yield from lookup.delete(ref, self.model_id)
+        deleted = yield from lookup.delete(ref, self.model_id, self._steps.deleted)
         self._steps.forget_saves(frozenset({str(deleted.id)}))  # not looked for once gone
+        self._steps.deleted.update((deleted.id, deleted.path))
         return deleted
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:
@@ -1089,7 +1094,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         string), or a path (``CheckpointPath`` or ``weaver://`` string), which is looked
         up by name among its model's checkpoints.
         """
-        return self._io.run(lookup.by_ref(ref, self.model_id))
+        return self._io.run(lookup.by_ref(ref, self.model_id, deleted_here=self._steps.deleted))
 
     def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """Delete a checkpoint and its files; returns it in status ``deleted``.
@@ -1316,7 +1321,9 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     async def get_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.get_checkpoint``."""
-        return await self._io.run(lookup.by_ref(ref, self.model_id))
+        return await self._io.run(
+            lookup.by_ref(ref, self.model_id, deleted_here=self._steps.deleted)
+        )
 
     async def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """See ``TrainingClient.delete_checkpoint``."""

@@ -50,6 +50,10 @@ def trainer(svc: ServiceClient) -> TrainingClient:
     return svc.create_training_client("weaver-tiny")
 
 
+def untyped(value: object) -> Any:
+    return value
+
+
 def lag(fake: FakeWeaver, listings: int) -> None:
     """The model's next ``listings`` listings leave out every checkpoint, as a list that
     lags behind the saves does."""
@@ -218,6 +222,52 @@ def test_a_save_this_client_deleted_is_not_looked_for(
     listings = len(fake.sent("GET", LIST))
     assert latest_id(trainer) == first["id"]
     assert (len(fake.sent("GET", LIST)), clock.sleeps) == (listings + 1, [])
+
+
+DELETED_REFS: dict[str, Callable[[Checkpoint], object]] = {
+    "path": lambda c: str(c.path),
+    "CheckpointPath": lambda c: c.path,
+    "id": lambda c: c.id,
+    "Checkpoint": lambda c: c,
+}
+
+
+@pytest.mark.parametrize("by_id_route", [True, False], ids=["by-id-route", "no-by-id-route"])
+@pytest.mark.parametrize("ref", DELETED_REFS.values(), ids=list(DELETED_REFS))
+def test_a_checkpoint_this_client_deleted_is_said_deleted_without_looking_again(
+    fake: FakeWeaver,
+    clock: FakeClock,
+    trainer: TrainingClient,
+    ref: Callable[[Checkpoint], object],
+    by_id_route: bool,
+) -> None:
+    # It was looked for 3 times more, after pauses, and the error blamed a list that may
+    # lag behind a save: this client knows that it deleted it.
+    deleted = trainer.delete_checkpoint(trainer.save_state("c"))
+    by_id = f"/api/v1/checkpoints/{deleted.id}"
+    if not by_id_route:
+        refused = {"error": "method_not_allowed", "message": "no route", "retryable": False}
+        fake.script("GET", by_id, json_reply(405, refused))
+    listings = len(fake.sent("GET", LIST))
+    with pytest.raises(NotFoundError) as missing:
+        trainer.get_checkpoint(untyped(ref(deleted)))
+    assert "this client deleted it" in str(missing.value)
+    assert "may list" not in str(missing.value)
+    assert len(fake.sent("GET", LIST)) == listings + 1
+    with pytest.raises(NotFoundError):
+        trainer.delete_checkpoint(untyped(ref(deleted)))
+    assert len(fake.sent("GET", LIST)) == listings + 2
+    assert clock.sleeps == []
+
+
+def test_a_name_saved_again_after_its_delete_is_looked_for_in_a_list_that_lags(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    trainer.delete_checkpoint(trainer.save_state("c"))
+    again = trainer.save_state("c")
+    lag(fake, 2)
+    assert trainer.get_checkpoint(str(again.path)).id == again.id
+    assert len(clock.sleeps) == 2
 
 
 async def test_async_the_latest_checkpoint_just_saved_is_found_in_a_list_that_lags() -> None:
