@@ -33,7 +33,14 @@ from ._checkpoints import (
     coerce_checkpoint_ref,
 )
 from ._dest import in_the_way, what_is_there
-from ._download import Descriptor, Downloads, DownloadSettings, StorageFile, shown
+from ._download import (
+    Descriptor,
+    Downloads,
+    DownloadSettings,
+    StorageFile,
+    sha256_problem,
+    shown,
+)
 from ._errors import (
     AmbiguousArtifactKindError,
     APIConnectionError,
@@ -58,6 +65,7 @@ from ._wire import (
     WireValues,
     as_utc,
     expect,
+    field_error,
     newest,
     optional,
     parse_model,
@@ -220,7 +228,9 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
             ArtifactFile(
                 name=field(f"manifest.files[{i}].name", f.name, str),
                 size=listed(f"manifest.files[{i}].size", f.size, int),
-                sha256=listed(f"manifest.files[{i}].sha256", f.sha256, str),
+                sha256=_sha256(
+                    operation, schema, i, listed(f"manifest.files[{i}].sha256", f.sha256, str)
+                ),
             )
             for i, f in enumerate(items)
         )
@@ -238,6 +248,14 @@ def artifact_from_wire(operation: str, gen: wire.Artifact, *, where: str = "") -
         expires_at=maybe("expires_at", gen.expires_at, datetime.datetime),
         created_at=maybe("created_at", gen.created_at, datetime.datetime),
     )
+
+
+def _sha256(operation: str, schema: str, i: int, value: str | None) -> str | None:
+    """A manifest file's sha256, held to the spec's pattern as a descriptor's is."""
+    if (problem := sha256_problem(value)) is not None:
+        field = f"manifest.files[{i}].sha256"
+        raise field_error(operation, schema, field, f"field `{field}`: {problem}")
+    return value
 
 
 def artifact_result(operation: str, snapshot: OperationSnapshot) -> Artifact:

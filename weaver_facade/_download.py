@@ -263,10 +263,17 @@ def check_names(names: Sequence[str]) -> list[PurePosixPath]:
     return [PurePosixPath(name) for name in seen.values()]
 
 
-def check_sha256(name: str, value: str | None) -> None:
+def sha256_problem(value: str | None) -> str | None:
+    """Why ``value`` is no sha256 as the spec writes one (a wire rule), or ``None``."""
     if value is not None and not _SHA256.fullmatch(value):
+        return f"{value!r} is not {limits.SHA256_PATTERN_WORDS}"
+    return None
+
+
+def check_sha256(name: str, value: str | None) -> None:
+    if (problem := sha256_problem(value)) is not None:
         raise ArtifactIntegrityError(
-            f"{name}: the descriptor's sha256 {value!r} is not {limits.SHA256_PATTERN_WORDS}",
+            f"{name}: the descriptor's sha256 {problem}",
             name=name,
             expected=value,
             received=None,

@@ -495,7 +495,11 @@ def test_a_done_export_without_response_is_named_as_its_twins_are() -> None:
         artifact_result("export_checkpoint", done)
 
 
-@pytest.mark.parametrize(("field", "value"), [("size", "3"), ("sha256", 7)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    # A sha256 that is no lowercase hex SHA-256 (the spec's wire rule) was taken as given.
+    [("size", "3"), ("sha256", 7), ("sha256", "9F86D081" * 8), ("sha256", "9f86d081" * 7)],
+)
 def test_a_bad_manifest_file_field_is_named_where_it_is(field: str, value: object) -> None:
     manifest = {"format_version": 1, "files": [{"name": "a.bin", field: value}]}
     snapshot = OperationSnapshot(
@@ -505,6 +509,18 @@ def test_a_bad_manifest_file_field_is_named_where_it_is(field: str, value: objec
         artifact_result("export_checkpoint", snapshot)
     assert info.value.field == f"manifest.files[0].{field}"
     assert f"field `manifest.files[0].{field}`" in str(info.value)
+
+
+def test_a_listing_s_manifest_sha256_is_held_to_the_spec_s_pattern() -> None:
+    # Taken as given, shown by `checkpoints artifacts`, while a download descriptor's
+    # sha256 of the same form is refused.
+    fake = FakeWeaver()
+    manifest = {"format_version": 1, "files": [{"name": "a.bin", "size": 3, "sha256": "ABC"}]}
+    fake.script("GET", LIST, json_reply(200, {"items": [artifact_json(manifest=manifest)]}))
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as info:
+        svc.list_artifacts(CHECKPOINT)
+    assert info.value.field == "manifest.files[0].sha256"
+    assert "'ABC' is not 64 lowercase hex digits" in str(info.value)
 
 
 def test_a_download_after_a_failed_export_says_the_export_failed(tmp_path: Path) -> None:
