@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -36,6 +38,9 @@ from weaver_facade import (
     ServiceClient,
 )
 from weaver_facade._sigterm import terminate_as_interrupt
+from weaver_facade.emulator import run_emulator
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture
@@ -317,3 +322,53 @@ async def test_an_aclose_waits_for_a_create_on_its_way_in_another_task(
     with pytest.raises(ClientClosedError):
         await service.create_training_client(BASE_MODEL)
     assert held.attempts == 1  # a create after the close sends nothing
+
+
+# Two threads of a pool wait for a forward-backward that runs for ten minutes; the main
+# thread, in the README's `with` statement, waits for them when Ctrl-C comes.
+POOL_SCRIPT = """
+import sys, threading
+from concurrent.futures import ThreadPoolExecutor
+from weaver_facade import ServiceClient, datum_from_tokens
+
+started, models = threading.Barrier(3), []
+
+def train(svc):
+    trainer = svc.create_training_client("weaver-tiny")
+    handle = trainer.forward_backward([datum_from_tokens(list(range(8)))], wait=False)
+    models.append(trainer.model_id)
+    started.wait()
+    handle.result()
+
+{statement}
+    futures = [pool.submit(train, svc) for _ in range(2)]
+    started.wait()
+    print("ready", *models, file=sys.stderr, flush=True)
+    for future in futures:
+        future.result()
+"""
+
+
+def test_a_ctrl_c_in_the_readme_s_pool_and_client_order_ends_at_once() -> None:
+    # `with ServiceClient() as svc, ThreadPoolExecutor() as pool:` left the pool first,
+    # which waited for its threads' waits (up to their deadline, an hour), the models
+    # running; the README names the order whose client's close ends them first.
+    (statement,) = re.findall(r"`(with [^`]*ThreadPoolExecutor[^`]*:)`", README.read_text())
+    script = POOL_SCRIPT.format(statement=statement)
+    with run_emulator(api_keys=(API_KEY,), latency={"forward_backward": 600}) as emu:
+        env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
+        with watched(with_sigint("SIG_DFL", [sys.executable, "-c", script]), env) as run:
+            assert run.line_starting("ready", 60), run.stderr
+            sent = time.monotonic()
+            run.process.send_signal(signal.SIGINT)
+            code = run.process.wait(30)  # else TimeoutExpired, and the process is killed
+            seconds = time.monotonic() - sent
+        models = run.stderr.partition("ready ")[2].split("\n", 1)[0].split()
+        headers = {"X-WEAVER-API-KEY": API_KEY}
+        statuses = [
+            httpx.get(f"{emu.base_url}/api/v1/models/{m}", headers=headers).json()["status"]
+            for m in models
+        ]
+    assert code == -signal.SIGINT, run.stderr
+    assert seconds < 10
+    assert statuses == ["terminated", "terminated"]
