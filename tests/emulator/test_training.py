@@ -4,6 +4,7 @@ weight decay and clipping, checked against an independent numpy reference where 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,57 @@ class _CommitFailsOnce:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.conn, name)
+
+
+class _FullUntilFreed(_CommitFailsOnce):
+    """The store's connection on a disk that the first completed operation fills: from its
+    completion on, every COMMIT fails as on a full disk while checkpoint files are there.
+    The files discarded meanwhile are removed (``release``) once a second COMMIT failed."""
+
+    def __init__(self, conn: sqlite3.Connection, checkpoints: Path) -> None:
+        super().__init__(conn)
+        self.checkpoints = checkpoints
+        self.armed = False
+        self.fired = False
+        self.refused = 0
+        self.release = threading.Event()
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if not self.fired and "SET status='done'" in sql:
+            self.fired = True
+        self.armed = self.fired and any(self.checkpoints.iterdir())
+        if sql == "COMMIT" and self.armed:
+            self.refused += 1
+            if self.refused == 2:
+                self.release.set()
+        return super().execute(sql, *args)
+
+
+async def test_a_save_that_fills_the_disk_ends_in_error(
+    app: Starlette, api: Api, data_dir: Path
+) -> None:
+    """A save whose file filled the disk, so that its completion could not commit, stayed
+    `running` for ever, its checkpoint `pending`, and the client waited out its timeout:
+    the failure is recorded once the failed save's file has made room for it."""
+    emulator = app.state.emulator
+    model_id = await api.model()
+    await api.step(model_id, batch())
+    store = emulator.store
+    failing = _FullUntilFreed(store._conn, data_dir / "checkpoints")
+    store._remover.submit(failing.release.wait, 30)  # holds the removals back until then
+    store._conn = failing
+    try:
+        final = await api.wait(await api.submit_save(model_id, name="disk-full"), budget=2)
+    finally:
+        store._conn = failing.conn
+        failing.release.set()
+    assert failing.refused >= 2, "the completion and a failure were refused"
+    assert final["status"] == "error", final
+    assert final["error_code"] == "internal"
+    assert not any((data_dir / "checkpoints").iterdir())
+    assert (await api.checkpoints(model_id))["items"] == []
+    saved = await api.save(model_id, name="disk-full")  # the name is free, the queue moves
+    assert saved["status"] == "completed"
 
 
 async def test_a_step_whose_commit_failed_never_trains(app: Starlette, api: Api) -> None:

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import secrets
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -612,7 +613,9 @@ class Emulator:
                 latency = 0.0 if kind in EXPORT_KINDS else self.config.latency_of(kind)
                 if latency > 0 and self._worked(latency, live):
                     raise OperationFailure("interrupted", _SHUTDOWN, "schedule")
-                outcome = work()
+                # Its completion inside the try: one that cannot commit (a full disk) fails
+                # the operation, which else stayed `running` for ever.
+                self._complete(op_id, generation, work())
             except OperationFailure as failure:
                 self._fail(op_id, generation, failure, on_failure)
             except NonFiniteError as exc:
@@ -625,8 +628,6 @@ class Emulator:
                     "internal", f"internal error: {type(exc).__name__}", kind
                 )
                 self._fail(op_id, generation, internal, on_failure)
-            else:
-                self._complete(op_id, generation, outcome)
 
         self.scheduler.submit(queue, Job(op_id, kind, run))
 
@@ -661,6 +662,20 @@ class Emulator:
         self.waiters.notify(op_id)
 
     def _fail(
+        self,
+        op_id: str,
+        generation: int,
+        failure: OperationFailure,
+        on_failure: Callable[[str], None] | None,
+    ) -> None:
+        try:
+            self._record_failure(op_id, generation, failure, on_failure)
+        except sqlite3.OperationalError:
+            # A full disk: the files ``on_failure`` discarded (a failed save's) make room.
+            self.store.removed()
+            self._record_failure(op_id, generation, failure, on_failure)
+
+    def _record_failure(
         self,
         op_id: str,
         generation: int,

@@ -342,6 +342,11 @@ class Store:
         with contextlib.suppress(RuntimeError):
             self._remover.submit(_remove, aside)
 
+    def removed(self) -> None:
+        """Wait until the files discarded so far are gone (on a worker, never the loop)."""
+        with contextlib.suppress(RuntimeError):
+            self._remover.submit(lambda: None).result()
+
     def remove_stray_artifacts(self, keep: set[str]) -> None:
         """Remove staging directories and files no completed artifact owns (after a crash)."""
         for path in self.artifact_dir.iterdir():
