@@ -822,7 +822,8 @@ class ServiceClient(_ServiceBase):
             sleep that ``close()`` cuts short.
         **options: See ``ClientOptions``.
 
-    Use as a context manager, or call ``close()``.
+    Use as a context manager, or call ``close()``: one never closed terminates nothing,
+    and a WARNING record and a ``ResourceWarning`` name the models it leaves running.
     """
 
     # Named here, not only inherited, so that the API reference lists it.
@@ -860,6 +861,11 @@ class ServiceClient(_ServiceBase):
             sleep=sleep,
             on_progress=self._on_progress,
             wakeup=wakeup,
+        )
+        # Said once nothing can use the session, or at exit: a client never closed
+        # terminates nothing, and its models would run on unseen.
+        self._io.if_never_closed(
+            functools.partial(self._created.never_closed, "a ServiceClient", "`with`, or `close()`")
         )
         self._lock = threading.Lock()
         # Reentrant: a close from a signal handler, while this thread closes, returns.
@@ -1251,6 +1257,13 @@ class AsyncServiceClient(_ServiceBase):
         self._own_connections = http_client is None
         self._sleep = sleep
         self._io = self._new_io(http_client)
+        self._io.if_never_closed(  # see ServiceClient
+            functools.partial(
+                self._created.never_closed,
+                "an AsyncServiceClient",
+                "`async with`, or `await aclose()`",
+            )
+        )
         self._lock = asyncio.Lock()
         self._close_lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None

@@ -275,6 +275,17 @@ class _Base(Generic[SleepT, SnapshotT]):
         """A weak reference that lives as long as this IO or any copy of it can send."""
         return weakref.ref(cast(Self, self._origin))
 
+    def if_never_closed(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once nothing can send through this IO (see ``origin``), or at
+        exit, unless it was closed by then or this is a forked child (its maker's IO)."""
+        closed, pid = self._closed, self._pid  # not the IO: its finalizer must not hold it
+
+        def unclosed() -> None:
+            if not closed[0] and os.getpid() == pid:
+                callback()
+
+        weakref.finalize(self._origin, unclosed)
+
     def with_options(self, *, timeout: float | None, max_retries: int | None) -> Self:
         """A copy that sends every call with these ``CallOptions``, on the same connections.
 

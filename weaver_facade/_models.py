@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import enum
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -498,6 +499,20 @@ class CreatedModels:
         left = [*self.pending(), *([_on_their_way(creating)] if creating else [])]
         if left:
             logger.warning("%s: models left running: %s", why, ", ".join(left))
+
+    def never_closed(self, client: str, close: str) -> None:
+        """For ``if_never_closed``: a ``client`` never closed terminates nothing (nothing is
+        sent), so name the models it leaves running, in a WARNING record and a
+        ``ResourceWarning``, whose source (this, made with the client) shows where it was
+        made, under tracemalloc."""
+        if left := self.pending():
+            message = (
+                f"{client} never closed leaves {_models(list(left))} running on the server: "
+                f"close the client ({close}) to terminate the models it created "
+                "(`keep=True` keeps one)"
+            )
+            logger.warning("%s", message)
+            warnings.warn(message, ResourceWarning, stacklevel=1, source=self)
 
     def terminate(self) -> Plan[None]:
         """The close's plan: terminate them in creation order, best effort, forgetting

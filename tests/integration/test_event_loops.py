@@ -540,6 +540,9 @@ def test_aclose_handed_to_a_loop_that_closes_as_it_ends_raises_what_it_raised_th
         own.close()
     assert repr(raised.value) == "RuntimeError('refused by the request hook')"
     assert statuses(emu) == {made: "active"}
+    # Closed for good now, naming it (so not said again when the client is collected).
+    with pytest.raises(EventLoopError, match=made):
+        asyncio.run(service.aclose())
 
 
 class LateRun(asyncio.SelectorEventLoop):

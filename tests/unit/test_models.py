@@ -260,8 +260,10 @@ async def test_a_cancelled_close_names_the_models_it_leaves_running(
         with pytest.raises(asyncio.CancelledError):
             await closing
     held.release.set()
-    await http.aclose()
     assert "the close was cancelled (close again): models left running: m-1, m-2" in caplog.text
+    await svc.aclose()  # as it says: nothing is left running (nor said when it is collected)
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
 
 
 def test_a_close_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
@@ -273,8 +275,11 @@ def test_a_close_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
     # aclose() names them.
     fake = FakeWeaver()
 
+    raised: list[None] = []
+
     def interrupted(request: httpx.Request) -> httpx.Response:
-        if request.url.path == f"{MODELS}/m-1/terminate":
+        if request.url.path == f"{MODELS}/m-1/terminate" and not raised:
+            raised.append(None)  # the first close's only
             raise KeyboardInterrupt
         return fake(request)
 
@@ -285,9 +290,11 @@ def test_a_close_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
     svc.create_training_client("weaver-tiny")
     with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(KeyboardInterrupt):
         svc.close()
-    http.close()
     assert fake.terminated == []
     assert "the close was interrupted: models left running: m-1, m-2" in caplog.text
+    svc.close()  # as it says: nothing is left running (nor said when it is collected)
+    http.close()
+    assert fake.terminated == ["m-1", "m-2"]
 
 
 def test_a_second_ctrl_c_during_the_close_keeps_what_the_first_said() -> None:
@@ -298,21 +305,25 @@ def test_a_second_ctrl_c_during_the_close_keeps_what_the_first_said() -> None:
     fake = FakeWeaver()
     fake.pending_polls = 100
 
+    raised: list[str] = []
+
     def interrupted(request: httpx.Request) -> httpx.Response:
-        if request.url.path in ("/api/v1/operations/op-1", f"{MODELS}/m-1/terminate"):
+        path = request.url.path
+        if path in ("/api/v1/operations/op-1", f"{MODELS}/m-1/terminate") and path not in raised:
+            raised.append(path)  # once each
             raise KeyboardInterrupt
         return fake(request)
 
     http = httpx.Client(transport=httpx.MockTransport(interrupted))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
 
     def block() -> None:
-        with ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        with svc:
             trainer = svc.create_training_client("weaver-tiny")
             trainer.save_state("a")
 
     with pytest.raises(KeyboardInterrupt) as caught:
         block()
-    http.close()
     first = caught.value.__context__
     assert isinstance(first, KeyboardInterrupt)
     assert first is not caught.value
@@ -320,6 +331,9 @@ def test_a_second_ctrl_c_during_the_close_keeps_what_the_first_said() -> None:
     assert any("service.operation('op-1', Checkpoint)" in note for note in said)
     assert all(note in getattr(caught.value, "__notes__", []) for note in said)
     assert fake.terminated == []
+    svc.close()  # nothing left running (nor said when it is collected)
+    http.close()
+    assert fake.terminated == ["m-1"]
 
 
 def test_a_block_left_by_ctrl_c_says_that_its_close_terminates_the_models(
@@ -395,9 +409,11 @@ async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_to
         with pytest.raises(asyncio.CancelledError):
             await closing
     held.release.set()
-    await http.aclose()
     assert fake.terminated == []
     assert "the close was cancelled (close again): models left running: m-1" in caplog.text
+    await svc.aclose()  # as it says: nothing is left running (nor said when it is collected)
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
 
 
 async def test_a_block_left_by_a_cancel_during_a_create_says_its_close_waits_for_that_model(

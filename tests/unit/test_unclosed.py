@@ -1,0 +1,244 @@
+"""A client never closed: it terminates nothing, and says which models it leaves running."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import subprocess
+import sys
+import textwrap
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply
+from weaver_facade import ServiceClient
+
+# A script that forgot `with` (or `close()`) left its models running on the server, holding
+# training resources, and nothing said so: Python warns of an unclosed file, aiohttp of an
+# unclosed session.
+
+
+def numbered() -> FakeWeaver:
+    """A fake whose creates make models m-1, m-2 and m-3 (the fake's own are all m-1)."""
+    fake = FakeWeaver()
+    made = [
+        {"id": f"m-{n}", "base_model": "weaver-tiny", "training_mode": "lora"} for n in (1, 2, 3)
+    ]
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[json_reply(201, m) for m in made])
+    return fake
+
+
+def unheld(**options: Any) -> tuple[ServiceClient, list[str]]:
+    """A client on a fake that nothing of the test holds (its requests hold the client's
+    IO), and the fake's record of the models terminated."""
+    fake = numbered()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    options.setdefault("heartbeat_interval", 0)
+    return ServiceClient(BASE, KEY, http_client=http, **options), fake.terminated
+
+
+class Messages(logging.Filter):
+    """Keeps the messages of the records, and drops the records: pytest's handlers keep
+    them, and a record of a failure (a close's) holds its traceback, and so the client."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            self.messages.append(record.getMessage())
+        return False
+
+
+@pytest.fixture
+def said() -> Iterator[Callable[[], list[tuple[str, str]]]]:
+    """What ``collected()`` said: the WARNING records of ``weaver_facade`` and the
+    ResourceWarnings, as ("log", message) and ("warning", message)."""
+    gc.collect()  # earlier tests' garbage, which is not this test's to judge
+    logger = logging.getLogger("weaver_facade")
+    kept = Messages()
+    logger.addFilter(kept)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+
+            def collected() -> list[tuple[str, str]]:
+                gc.collect()
+                told = [str(w.message) for w in caught if w.category is ResourceWarning]
+                return [("log", m) for m in kept.messages] + [("warning", m) for m in told]
+
+            yield collected
+    finally:
+        logger.removeFilter(kept)
+
+
+def test_a_client_collected_unclosed_names_the_models_it_leaves_running(
+    said: Callable[[], list[tuple[str, str]]],
+) -> None:
+    svc, terminated = unheld()
+    left = svc.create_training_client("weaver-tiny").model_id
+    svc.create_training_client("weaver-tiny", keep=True)
+    gone = svc.create_training_client("weaver-tiny").model_id
+    svc.terminate_model(gone)
+    del svc
+    message = (
+        f"a ServiceClient never closed leaves model {left} running on the server: close "
+        "the client (`with`, or `close()`) to terminate the models it created (`keep=True` "
+        "keeps one)"
+    )
+    assert said() == [("log", message), ("warning", message)]
+    assert terminated == [gone]  # nothing sent: it terminates nothing
+    assert said() == [("log", message), ("warning", message)]  # said once
+
+
+def test_a_client_is_not_said_unclosed_while_a_training_client_of_it_may_train(
+    said: Callable[[], list[tuple[str, str]]],
+) -> None:
+    svc, _ = unheld()
+    trainer = svc.create_training_client("weaver-tiny")
+    trainer_too = svc.create_training_client("weaver-tiny")
+    del svc
+    assert said() == []
+    trainer.optim_step()  # its session still beats: the models are in use
+    del trainer, trainer_too
+    assert [kind for kind, text in said() if "leaves models m-1, m-2 running" in text] == [
+        "log",
+        "warning",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "keep", "close"),
+    [
+        ({}, False, True),  # closed
+        ({}, True, False),  # kept
+        ({"terminate_models_on_close": False}, False, False),
+        ({}, None, False),  # no model created
+    ],
+    ids=["closed", "kept", "terminate_models_on_close=False", "none-created"],
+)
+def test_nothing_is_said_of_a_client_that_leaves_nothing_running_by_mistake(
+    said: Callable[[], list[tuple[str, str]]],
+    options: dict[str, Any],
+    keep: bool | None,
+    close: bool,
+) -> None:
+    svc, terminated = unheld(**options)
+    if keep is not None:
+        svc.create_training_client("weaver-tiny", keep=keep)
+    if close:
+        svc.close()
+    del svc
+    assert said() == []
+    assert terminated == (["m-1"] if close else [])
+
+
+def test_a_closed_client_whose_close_left_models_running_is_not_said_unclosed(
+    said: Callable[[], list[tuple[str, str]]],
+) -> None:
+    fake = numbered()
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    fake.script("POST", "/api/v1/models/m-1/terminate", unreachable)
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    del fake, http
+    svc.create_training_client("weaver-tiny")
+    svc.close()
+    del svc
+    told = said()
+    assert ("log", "models left running: m-1") in told  # the close says so itself
+    assert [text for _, text in told if "never closed" in text] == []
+
+
+async def test_an_async_client_collected_unclosed_names_the_models_it_leaves_running(
+    said: Callable[[], list[tuple[str, str]]],
+) -> None:
+    svc = async_service(numbered())
+    left = (await svc.create_training_client("weaver-tiny")).model_id
+    await svc.create_training_client("weaver-tiny", keep=True)
+    closed = async_service(FakeWeaver())
+    await closed.create_training_client("weaver-tiny")
+    await closed.aclose()
+    del svc, closed
+    message = (
+        f"an AsyncServiceClient never closed leaves model {left} running on the server: "
+        "close the client (`async with`, or `await aclose()`) to terminate the models it "
+        "created (`keep=True` keeps one)"
+    )
+    assert said() == [("log", message), ("warning", message)]
+
+
+# At exit: a client still held (a global) is never collected before the interpreter ends.
+
+_SCRIPT = """
+import logging, os, sys
+import httpx
+from tests.support.fakeserver import BASE, KEY, FakeWeaver
+from weaver_facade import ServiceClient
+
+logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+svc = ServiceClient(BASE, KEY, http_client=httpx.Client(transport=httpx.MockTransport(
+    FakeWeaver())), heartbeat_interval=float(sys.argv[1]))
+model = svc.create_training_client("weaver-tiny").model_id
+print("made", model, flush=True)
+"""
+
+
+def run(end: str, heartbeat: float = 0) -> subprocess.CompletedProcess[str]:
+    script = _SCRIPT + textwrap.dedent(end)
+    return subprocess.run(
+        [sys.executable, "-W", "always::ResourceWarning", "-c", script, str(heartbeat)],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_a_client_unclosed_at_exit_names_the_models_it_leaves_running() -> None:
+    done = run("", heartbeat=30)  # its thread still waits to beat
+    assert done.stdout == "made m-1\n"
+    message = (
+        "a ServiceClient never closed leaves model m-1 running on the server: close the "
+        "client (`with`, or `close()`) to terminate the models it created (`keep=True` "
+        "keeps one)"
+    )
+    assert done.stderr.startswith(f"WARNING weaver_facade: {message}\n"), done.stderr
+    assert f"ResourceWarning: {message}\n" in done.stderr, done.stderr
+    assert done.stderr.count("never closed") == 2, done.stderr
+    assert KEY not in done.stderr
+
+
+def test_a_client_closed_before_exit_says_nothing_then() -> None:
+    done = run("svc.close()")
+    assert (done.stdout, done.stderr) == ("made m-1\n", "")
+
+
+def test_a_forked_child_says_nothing_of_its_maker_s_client() -> None:
+    # Its models are the maker's, whose close terminates them: the child, collecting its
+    # copy or ending with it held, leaves nothing running.
+    done = run(
+        """
+        import gc
+        for collect in (True, False):
+            child = os.fork()
+            if child == 0:
+                if collect:
+                    del svc
+                    gc.collect()
+                sys.exit(0)
+            os.waitpid(child, 0)
+        svc.close()
+        """
+    )
+    assert (done.stdout, done.stderr) == ("made m-1\n", "")
