@@ -30,6 +30,7 @@ from weaver_facade import (
     DEFAULT_LORA_RANK,
     AsyncServiceClient,
     ClientClosedError,
+    EventLoopError,
     IncompatibleCheckpointError,
     InvalidArgumentError,
     InvalidInputError,
@@ -494,17 +495,20 @@ def test_an_aclose_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
             raise KeyboardInterrupt
         return fake(request)
 
+    made: list[AsyncServiceClient] = []
+
     async def main() -> None:
         http = httpx.AsyncClient(transport=httpx.MockTransport(interrupted))
-        svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
-        await svc.create_training_client("weaver-tiny")
-        await svc.aclose()
+        made.append(AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0))
+        await made[0].create_training_client("weaver-tiny")
+        await made[0].aclose()
 
     with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(KeyboardInterrupt):
         asyncio.run(main())
     assert fake.terminated == []
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warned == ["the close was interrupted: models left running: m-1"]
+    _closed_for_good(made[0], "m-1")
 
 
 def test_a_ctrl_c_in_the_close_of_a_cancelled_block_keeps_what_the_cancel_said() -> None:
@@ -513,6 +517,7 @@ def test_a_ctrl_c_in_the_close_of_a_cancelled_block_keeps_what_the_cancel_said()
     # block's close, was a bare KeyboardInterrupt, as close()'s once was.
     fake = FakeWeaver()
     fake.pending_polls = 100
+    made: list[AsyncServiceClient] = []
 
     async def main() -> None:
         polled = asyncio.Event()
@@ -528,6 +533,7 @@ def test_a_ctrl_c_in_the_close_of_a_cancelled_block_keeps_what_the_cancel_said()
 
         async def block() -> None:
             async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+                made.append(svc)
                 trainer = await svc.create_training_client("weaver-tiny")
                 await trainer.save_state("a")
 
@@ -544,6 +550,16 @@ def test_a_ctrl_c_in_the_close_of_a_cancelled_block_keeps_what_the_cancel_said()
     assert any("service.operation('op-1', Checkpoint)" in note for note in said)
     assert all(note in getattr(caught.value, "__notes__", []) for note in said)
     assert fake.terminated == []
+    _closed_for_good(made[0], "m-1")
+
+
+def _closed_for_good(svc: AsyncServiceClient, left: str) -> None:
+    """Close again, as the log advises, ``svc`` whose close a Ctrl-C ended under an
+    ``asyncio.run()`` now over: on its closed loop, with connections of the test's own,
+    it names the model it leaves running, and is then closed (not said again once it is
+    collected, during another test)."""
+    with pytest.raises(EventLoopError, match=left):
+        asyncio.run(svc.aclose())
 
 
 class _CtrlCAs(logging.Handler):
@@ -565,9 +581,12 @@ def test_a_ctrl_c_as_a_block_says_it_closes_names_the_models_it_leaves_running(
     # The user presses Ctrl-C again as the WARNING is written, before the close began.
     fake = FakeWeaver()
 
+    made: list[AsyncServiceClient] = []
+
     async def main() -> None:
         http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
         async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+            made.append(svc)
             await svc.create_training_client("weaver-tiny")
             raise asyncio.CancelledError  # as asyncio.run()'s first Ctrl-C cancels
 
@@ -586,6 +605,7 @@ def test_a_ctrl_c_as_a_block_says_it_closes_names_the_models_it_leaves_running(
     # The WARNING the Ctrl-C came in never reached the root logger's handlers.
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warned == ["the close was interrupted: models left running: m-1"]
+    _closed_for_good(made[0], "m-1")
 
 
 async def test_nothing_but_the_close_is_sent_once_a_close_has_begun() -> None:
