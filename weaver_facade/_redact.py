@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import re
 from urllib.parse import quote, quote_plus
@@ -29,6 +30,10 @@ def forms(key: str) -> tuple[str, ...]:
     headers) or a JSON string writes them."""
     escaped = key.replace("\\", "\\\\")
     found = [key, quote(key, safe=""), quote_plus(key), escaped, escaped.replace('"', '\\"')]
+    if not key.isascii():  # a bytes repr writes its other characters as \x escapes
+        for codec in ("utf-8", "latin-1"):
+            with contextlib.suppress(UnicodeEncodeError):
+                found.append(str(key.encode(codec))[2:-1])
     return tuple(dict.fromkeys(found))
 
 
@@ -46,19 +51,23 @@ def replace_key(text: str, key: str, placeholder: str) -> str:
 
 def credentials(authorization: str | None) -> list[str]:
     """The secrets of an ``Authorization`` header's value, which a server may echo: its
-    token, and for Basic (a URL's user info, as httpx sends it) ``user:password`` and the
-    password, or a lone user name."""
+    token, and for Basic (a URL's user info, as httpx sends it: UTF-8) ``user:password``
+    and each half, either of which may be the secret (``shown_url``)."""
     token = (authorization or "").partition(" ")[2].strip()
     if not token:
         return []
     found = [token]
     if authorization and authorization.lower().startswith("basic "):
         try:
-            pair = base64.b64decode(token, validate=True).decode("latin-1")
+            sent = base64.b64decode(token, validate=True)
         except (binascii.Error, ValueError):
             return found
+        try:
+            pair = sent.decode("utf-8")
+        except UnicodeDecodeError:  # another client's Basic, in Latin-1
+            pair = sent.decode("latin-1")
         user, _, password = pair.partition(":")
-        found += [pair, *filter(None, [password or user])]
+        found += [pair, *filter(None, [user, password])]
     return found
 
 

@@ -27,6 +27,7 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -662,7 +663,8 @@ class _EchoingCredentials(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         header = self.headers.get("Authorization", "")
         pair = base64.b64decode(header.partition(" ")[2]).decode()
-        message = f"bad credentials {header} ({pair})"
+        user, _, password = pair.partition(":")
+        message = f"bad credentials {header} ({pair}): user {user}, password {password}"
         body = json.dumps({"error": "unauthorized", "message": message, "retryable": False})
         self.send_response(401, f"No {pair}")
         self.send_header("Content-Type", "application/json")
@@ -675,8 +677,19 @@ class _EchoingCredentials(BaseHTTPRequestHandler):
         pass
 
 
+# user, password, and the half that is the secret; read inline, so as to be in no local.
+BASIC_CREDENTIALS = {
+    "password": (BASIC_USER, BASIC_PASSWORD, BASIC_PASSWORD),
+    # The token as the user (GitHub's TOKEN:x-oauth-basic) was echoed whole.
+    "token-as-user": ("tok-9c41e7b20d5f", "x-oauth-basic", "tok-9c41e7b20d5f"),
+    # httpx sends the user info as UTF-8, which was read back as Latin-1.
+    "non-ascii": (BASIC_USER, "pässwörd-9c41e7", "pässwörd-9c41e7"),
+}
+
+
+@pytest.mark.parametrize("case", list(BASIC_CREDENTIALS))
 def test_a_reply_that_echoes_the_base_urls_credentials_never_shows_them(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, case: str
 ) -> None:
     # The base URL's user info goes as Basic credentials, which a server may echo as it
     # may echo the key: in its message, its reason phrase, its X-Request-ID.
@@ -687,7 +700,7 @@ def test_a_reply_that_echoes_the_base_urls_credentials_never_shows_them(
     try:
         with (
             ServiceClient(
-                f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{port}",  # in no local
+                "http://{}:{}@127.0.0.1:{}".format(*map(quote, BASIC_CREDENTIALS[case][:2]), port),
                 KEY_A,
                 max_retries=0,
                 heartbeat_interval=0,
@@ -699,9 +712,11 @@ def test_a_reply_that_echoes_the_base_urls_credentials_never_shows_them(
         server.shutdown()
         server.server_close()
     shown = exception_texts(info.value)
-    basic = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+    user, password, secret = BASIC_CREDENTIALS[case]
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
     assert "bad credentials" in str(info.value)
-    assert leaks(shown + caplog.text, (BASIC_PASSWORD, basic)) == []
+    in_bytes = str(secret.encode("latin-1"))[2:-1]  # httpcore's record of the headers
+    assert leaks(shown + caplog.text, (secret, basic, in_bytes)) == []
 
 
 @pytest.mark.parametrize("status", [200, 201])
