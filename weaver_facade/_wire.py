@@ -869,10 +869,15 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     except (ValueError, RecursionError):
         return response  # not JSON: the parser's error quotes it scrubbed
     # A short (toy) key may be a word of the data itself, such as a checkpoint named
-    # `secret`: ids, names and paths keep it (rewritten, they would name nothing).
-    short = [secret for secret in secrets if len(secret) < ANYWHERE]
-    scrubbed = scrub(data, [secret for secret in secrets if len(secret) >= ANYWHERE])
-    scrubbed = _scrub_text(scrubbed, short) if short else scrubbed
+    # `secret`, and so may the base URL's user name or password, which a server may name
+    # things after (its account): ids, names and paths keep them (rewritten, they would
+    # name nothing).
+    request = request_of(response)
+    user_info = credentials(request.headers.get("Authorization"))[1:] if request else []
+    anywhere = [s for s in secrets if len(s) >= ANYWHERE and s not in user_info]
+    named = [secret for secret in secrets if secret not in anywhere]
+    scrubbed = scrub(data, anywhere)
+    scrubbed = _scrub_text(scrubbed, named) if named else scrubbed
     return response if scrubbed == data else _with_body(response, scrubbed)
 
 

@@ -719,6 +719,24 @@ def test_a_reply_that_echoes_the_base_urls_credentials_never_shows_them(
     assert leaks(shown + caplog.text, (secret, basic, in_bytes)) == []
 
 
+@pytest.mark.parametrize("password", ["", ":pw-0d5f9c41e7b2"], ids=["alone", "with-password"])
+def test_a_reply_naming_things_after_the_base_urls_user_keeps_their_names(password: str) -> None:
+    # A server may name its resources after the account of the base URL's user info: the
+    # user name was taken out of the ids (as a key is), so the model got `[redacted]-m1`,
+    # a model no one has.
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "acme-team-prod-m1"})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    with ServiceClient(
+        f"http://acme-team-prod{password}@weaver.test",
+        KEY_A,
+        http_client=http,
+        heartbeat_interval=0,
+    ) as service:
+        assert service.get_model("acme-team-prod-m1").id == "acme-team-prod-m1"
+
+
 @pytest.mark.parametrize("status", [200, 201])
 def test_a_reply_not_json_that_echoes_the_key_leaves_it_in_no_exception_behind(
     status: int,
