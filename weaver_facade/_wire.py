@@ -28,7 +28,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 
 import attrs
@@ -868,6 +868,11 @@ def _without_key(response: httpx.Response) -> httpx.Response:
         data = response.json()
     except (ValueError, RecursionError):
         return response  # not JSON: the parser's error quotes it scrubbed
+    # Parsed for an escape, it mostly holds none of them either: kept so, not rebuilt
+    # string by string (milliseconds for a page of 100, each reply).
+    strings = "\0".join(_strings(data))
+    if not any(form in strings for secret in secrets for form in forms(secret)):
+        return response
     # A short (toy) key may be a word of the data itself, such as a checkpoint named
     # `secret`, and so may the base URL's user name or password, which a server may name
     # things after (its account): ids, names and paths keep them (rewritten, they would
@@ -889,6 +894,19 @@ def _scrub_text(value: Any, secrets: Sequence[str]) -> Any:
         return found if named else scrub(found, secrets)
 
     return _rebuilt(value, text, lambda key: key)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string of ``value`` (JSON-like), mapping keys too; a loop, as ``_rebuilt``."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            todo += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            todo += item
 
 
 def _rebuilt(value: Any, text: Callable[[str, str], str], key: Callable[[Any], Any]) -> Any:

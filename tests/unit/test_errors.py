@@ -1315,3 +1315,33 @@ def test_a_descriptor_breaking_the_spec_shows_no_presigned_url_in_its_traceback(
     ]
     assert f"field `{broken}`" in shown[0]  # the error is there
     assert [text for text in shown if "SIG-secret" in text] == []
+
+
+def test_a_reply_with_escapes_but_no_key_is_not_rewritten_string_by_string(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A JSON escape anywhere (`\/`, `\u00e9`: an ensure_ascii server) made every reply be
+    # rebuilt string by string, each string tried for each form of each secret: a
+    # 100-checkpoint page took milliseconds, twenty times its parse, with no key in it.
+    from weaver_facade import _redact, _wire
+
+    tried: list[str] = []
+    real = _redact.replace_key
+
+    def counted(text: str, key: str, placeholder: str) -> str:
+        tried.append(text)
+        return real(text, key, placeholder)
+
+    monkeypatch.setattr(_wire, "replace_key", counted)
+    page = [checkpoint_json("m-1", f"caf\u00e9-{i}") for i in range(100)]
+    body = json.dumps({"checkpoints": page, "total": 100}, ensure_ascii=True).encode()
+    assert b"\\u00e9" in body
+    headers = {"X-WEAVER-API-KEY": KEY, "Authorization": "Basic dXNlcjpwYXNzd29yZC0xMjM="}
+    request = httpx.Request("GET", f"{BASE}/api/v1/models/m-1/checkpoints", headers=headers)
+    reply = httpx.Response(200, content=body, request=request)
+    assert _wire._without_key(reply) is reply
+    assert tried == []
+    echoed = json.dumps({"checkpoints": [], "note": f"caf\u00e9 {KEY}"}).encode()
+    scrubbed = _wire._without_key(httpx.Response(200, content=echoed, request=request))
+    assert KEY not in scrubbed.text
+    assert tried
