@@ -1,14 +1,24 @@
-"""Clients and operation handles sent to another process (pickled) refuse with advice."""
+"""Clients and operation handles sent to another process (pickled) refuse with advice;
+errors raised in a worker process reach the parent whole."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import pickle
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
 from tests.support.integration import BASE_MODEL, batch
-from weaver_facade import AsyncServiceClient, ServiceClient, TrainingClient
+from weaver_facade import (
+    AsyncServiceClient,
+    Checkpoint,
+    NotFoundError,
+    OperationTimeoutError,
+    ServiceClient,
+    TrainingClient,
+)
 from weaver_facade.emulator import RunningEmulator
 
 
@@ -72,3 +82,50 @@ def test_what_the_calls_return_pickles_whole(
         service.get_model(trainer.model_id),
     ):
         assert pickle.loads(pickle.dumps(value)) == value  # noqa: S301 (our own bytes)
+
+
+def _get_model_in_worker(base_url: str, api_key: str, model_id: str) -> None:
+    with ServiceClient(base_url=base_url, api_key=api_key, max_retries=0) as service:
+        service.get_model(model_id)
+
+
+def _wait_in_worker(base_url: str, api_key: str, model_id: str) -> None:
+    with ServiceClient(base_url=base_url, api_key=api_key) as service:
+        service.training_client(model_id).save_state("slow", wait=False).result(timeout=0.05)
+
+
+@pytest.mark.parametrize("start", ["spawn", "fork"])
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 1.0}}])
+def test_an_error_raised_in_a_worker_process_reaches_the_parent_whole(
+    emu: RunningEmulator, service: ServiceClient, start: str
+) -> None:
+    # A process pool pickles what its worker raised; one that could not be unpickled
+    # broke the pool (BrokenProcessPool) instead of reaching the caller.
+    assert emu.api_key is not None
+    with pytest.raises(NotFoundError) as here:  # the same call, in this process
+        service.get_model("m-missing")
+    trainer = service.create_training_client(BASE_MODEL)
+    context = multiprocessing.get_context(start)
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        missing = pool.submit(_get_model_in_worker, emu.base_url, emu.api_key, "m-missing")
+        slow = pool.submit(_wait_in_worker, emu.base_url, emu.api_key, trainer.model_id)
+        with pytest.raises(NotFoundError) as there:
+            missing.result(timeout=60)
+        with pytest.raises(OperationTimeoutError) as waited:
+            slow.result(timeout=60)
+    theirs, ours = there.value, here.value
+    assert (theirs.status_code, theirs.code, theirs.message, theirs.retryable) == (
+        ours.status_code,
+        ours.code,
+        ours.message,
+        ours.retryable,
+    )
+    assert theirs.request_id
+    assert theirs.request_id != ours.request_id
+    assert str(theirs) == str(ours).replace(str(ours.request_id), theirs.request_id)
+    assert theirs.__notes__ == ours.__notes__
+    timeout = waited.value
+    assert timeout.operation_id in str(timeout)
+    assert timeout.status in ("pending", "running")
+    saved = service.operation(timeout.operation_id, Checkpoint).result(timeout=30)
+    assert saved.name == "slow"
