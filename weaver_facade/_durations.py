@@ -20,8 +20,10 @@ brackets are out of the history.
 from __future__ import annotations
 
 import collections
+import copy
 import threading
 from collections.abc import Hashable
+from typing import Any
 
 import attrs
 
@@ -43,6 +45,12 @@ class Durations:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: dict[Hashable, collections.deque[Bracket]] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A lock cannot be pickled (a ``PollPolicy`` sent to a worker process): a copy
+        # gets its own, and the history so far.
+        with self._lock:
+            return (Durations, (), {"_seen": copy.deepcopy(self._seen)})
 
     def record(self, key: Hashable, bracket: Bracket) -> None:
         with self._lock:

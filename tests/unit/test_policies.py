@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import math
+import pickle
 import re
 import ssl
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from weaver_facade import (
     RetrySettings,
 )
 from weaver_facade._causes import PLAIN_HTTP_HINT, plain_http
+from weaver_facade._durations import Bracket
 from weaver_facade._errors import InternalServerError
 from weaver_facade._operations import GiveUp, Poll, Poller, Sleep
 from weaver_facade._retry import EXTENSION, FINAL_5XX_POLLS, CallOptions
@@ -130,6 +133,28 @@ def test_without_long_poll_sleeps_grow_with_the_time_waited() -> None:
     assert delays == pytest.approx(expected, rel=1e-6)
     assert delays[0] == pytest.approx(0.05)  # min_interval while little time has passed
     assert delays[-1] > 4 * delays[0]
+
+
+@pytest.mark.parametrize(
+    "copied",
+    [lambda p: pickle.loads(pickle.dumps(p)), copy.deepcopy],  # noqa: S301 (our own bytes)
+    ids=["pickle", "deepcopy"],
+)
+def test_a_poll_policy_sent_to_another_process_keeps_what_it_learned(
+    copied: Callable[[PollPolicy], PollPolicy],
+) -> None:
+    # ``ClientOptions(poll=PollPolicy(...))`` sent to a worker process failed with
+    # "cannot pickle '_thread.lock' object", which said nothing of the policy.
+    key = ("m-1", "optim_step")
+    policy = PollPolicy(PollSettings(timeout=7, initial_backoff=0.5))
+    policy.durations.record(key, Bracket(0.8, 1.2))
+    twin = copied(policy)
+    assert twin.settings == PollSettings(timeout=7, initial_backoff=0.5)
+    assert twin.durations.expected(key) == Bracket(0.8, 1.2)
+    twin.durations.record(key, Bracket(0.9, 1.0))  # its own history from now on
+    assert twin.durations.expected(key) == Bracket(0.9, 1.0)
+    assert policy.durations.expected(key) == Bracket(0.8, 1.2)
+    assert 0 <= twin.backoff(3) < 4
 
 
 @settings(deadline=None)
