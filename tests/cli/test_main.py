@@ -32,7 +32,7 @@ from tests.support.cli import (
     train_model,
 )
 from tests.support.fakeserver import FakeWeaver
-from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient
+from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient, _transport
 from weaver_facade._cli._progress import Progress, describe
 from weaver_facade.cli import main
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
@@ -371,8 +371,9 @@ def test_quiet_silences_the_commands_lines_not_the_log_weaver_log_asks_for(
 
 @pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["plain", "quiet"])
 def test_a_weaver_log_that_is_no_level_is_reported_whatever_q_says(
-    cli: Cli, quiet: list[str]
+    cli: Cli, quiet: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_transport, "_bad_levels_reported", set())  # each command: a process
     # Under -q it was reported nowhere: the user asked for a log and got neither it nor why.
     run = cli("supported-models", "--json", *quiet, env={"WEAVER_LOG": "verbose"})
     assert run.exit_code == 0, run.stderr

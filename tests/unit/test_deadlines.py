@@ -50,6 +50,7 @@ from weaver_facade import (
     RetryPolicy,
     RetrySettings,
     ServiceClient,
+    _transport,
 )
 from weaver_facade._operations import DEADLINE_GRACE, GiveUp, Sleep
 from weaver_facade._retry import describe_failure, response_is_retryable
@@ -680,7 +681,10 @@ def test_every_retry_is_a_warning_record(caplog: pytest.LogCaptureFixture) -> No
     ]
 
 
-def test_an_unknown_weaver_log_value_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unknown_weaver_log_value_is_reported(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_transport, "_bad_levels_reported", set())
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         configure_logging("verbose")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
@@ -690,6 +694,25 @@ def test_an_unknown_weaver_log_value_is_reported(caplog: pytest.LogCaptureFixtur
         )
     ]
     assert logging.getLogger("weaver_facade").level == logging.NOTSET
+
+
+def test_an_unknown_weaver_log_value_is_reported_once_per_process(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each client reported it again: a script opening a client per job repeated the line.
+    monkeypatch.setattr(_transport, "_bad_levels_reported", set())
+    monkeypatch.setenv("WEAVER_LOG", "verbose")
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        for _ in range(3):
+            with service(FakeWeaver()):
+                pass
+        monkeypatch.setenv("WEAVER_LOG", "loud")
+        with service(FakeWeaver()):
+            pass
+    assert [r.getMessage().split(" is ")[0] for r in caplog.records] == [
+        "WEAVER_LOG='verbose'",
+        "WEAVER_LOG='loud'",
+    ]
 
 
 async def test_the_async_handle_keeps_the_same_deadline_and_reports_outages() -> None:
