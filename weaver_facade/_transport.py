@@ -791,8 +791,9 @@ def configure_logging(env: str | None = None) -> None:
     """Apply ``WEAVER_LOG`` (``debug``, ``info``, ``warning`` or ``error``).
 
     It sets the level of the ``weaver_facade`` logger and adds a stderr
-    handler. Unset, retries still reach stderr: they are WARNING records,
-    which Python prints when no handler is configured. Any other value is
+    handler, for the records no handler of the root logger shows. Unset,
+    retries still reach stderr: they are WARNING records, which Python
+    prints when no handler is configured. Any other value is
     reported, once in a process, as an ERROR record (a log asked for and not
     given: the command line's ``-q`` does not hide it), not ignored.
     """
@@ -811,4 +812,11 @@ def configure_logging(env: str | None = None) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         handler._weaver_env_handler = True  # type: ignore[attr-defined]
+        handler.addFilter(_not_shown_by_root)
         logger.addHandler(handler)
+
+
+def _not_shown_by_root(record: logging.LogRecord) -> bool:
+    """Whether no handler of the root logger (``logging.basicConfig``) shows ``record``:
+    the stderr handler of ``WEAVER_LOG`` then shows it, not a second copy."""
+    return not (logger.propagate and any(record.levelno >= h.level for h in logging.root.handlers))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import io
 import logging
 import re
 import socket
@@ -713,6 +714,25 @@ def test_an_unknown_weaver_log_value_is_reported_once_per_process(
         "WEAVER_LOG='verbose'",
         "WEAVER_LOG='loud'",
     ]
+
+
+def test_weaver_log_shows_each_record_once_beside_a_logging_configuration(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WEAVER_LOG=debug in a script that called logging.basicConfig() printed each line twice.
+    logger = logging.getLogger("weaver_facade")
+    configured = io.StringIO()
+    monkeypatch.setattr(logging.root, "handlers", [logging.StreamHandler(configured)])
+    monkeypatch.setattr(logger, "handlers", [])
+    try:
+        configure_logging("debug")
+        logger.debug("first")
+        monkeypatch.setattr(logging.root, "handlers", [])  # no configuration: stderr shows it
+        logger.debug("second")
+    finally:
+        logger.setLevel(logging.NOTSET)
+    shown = configured.getvalue() + capsys.readouterr().err
+    assert [line.split()[-1] for line in shown.splitlines()] == ["first", "second"]
 
 
 async def test_the_async_handle_keeps_the_same_deadline_and_reports_outages() -> None:
