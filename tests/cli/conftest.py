@@ -68,3 +68,14 @@ def weaver_log_undone() -> Iterator[None]:
     level = logger.level
     yield
     logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _logger_handlers_kept() -> Iterator[None]:
+    """Each test leaves the package logger's handlers as it found them: a command's
+    stderr handler left behind (a ``CliState`` never closed) printed the retries of the
+    commands of later tests, in the process, which failed instead."""
+    logger = logging.getLogger("weaver_facade")
+    before = list(logger.handlers)
+    yield
+    assert logger.handlers == before, "a handler added to the weaver_facade logger stayed"
