@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.cli import API_KEY, OPERATION_KEYS, Cli
-from tests.support.fakeserver import FakeClock, FakeWeaver, checkpoint_json
+from tests.support.fakeserver import FakeClock, FakeWeaver, artifact_json, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending
 from tests.support.signals import watched, with_sigint
@@ -739,6 +739,27 @@ def test_a_server_s_control_characters_reach_the_terminal_escaped() -> None:
     assert run.stderr.splitlines()[-1] == said
     # --json keeps them, escaped as JSON does
     assert json.loads(as_json.stdout)["error"]["message"] == message
+
+
+@pytest.mark.parametrize(
+    ("response", "named"),
+    [
+        # An export's artifact: its manifest's file names head the table's rows.
+        (artifact_json(manifest={"format_version": 1, "files": [{"name": "x\x1b]0;t\x07"}]}), "x"),
+        # An optimizer step's metrics, named by the server.
+        ({"metrics": {"lr\x1b[2K\x9b1A": 0.5}}, "lr"),
+    ],
+)
+def test_a_server_s_control_characters_in_a_table_s_names_reach_the_terminal_escaped(
+    response: dict[str, Any], named: str
+) -> None:
+    # The values of a table were escaped, but not the names of its rows, which a server
+    # gives too: a manifest's file names, a result's metric names.
+    with cli_against(done_with(response)) as runner:
+        run = runner.invoke(main, ["operations", "show", "op-1"])
+    assert run.exit_code == 0, run.output
+    assert not set(run.stdout) & {"\x1b", "\x07", "\x9b"}, repr(run.stdout)
+    assert f"{named}\\x1b" in run.stdout, run.stdout
 
 
 @pytest.mark.parametrize(

@@ -337,7 +337,7 @@ def _fit(console: Console, table: Table, minimum: int) -> None:
 
 def print_fields(title: str, rows: Sequence[tuple[str, str]]) -> None:
     """A two-column table of ``(field, value)``."""
-    title, rows = printable(title), [(name, printable(value)) for name, value in rows]
+    title, rows = printable(title), [(printable(n), printable(v)) for n, v in rows]
     table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
