@@ -229,7 +229,7 @@ def check_names(names: Sequence[str]) -> list[PurePosixPath]:
     characters, segments ending in a dot or a space, segments longer than a file
     system holds (255 bytes, 250 for the file's own: its ``.part``), duplicates (also
     by case and Unicode normalization, for the file systems that ignore them), a name
-    that is another's directory, and a name that is another's ``.part``.
+    that is another's directory, and a name that is, or lies inside, another's ``.part``.
     """
     seen: dict[str, str] = {}  # by case-folded, normalized name
     for name in names:
@@ -255,11 +255,14 @@ def check_names(names: Sequence[str]) -> list[PurePosixPath]:
                     f"file name {seen[name]!r} lies inside {str(parent)!r}, another file",
                     name=seen[name],
                 )
-        if name.endswith(PART_SUFFIX) and name[: -len(PART_SUFFIX)] in seen:
-            raise UnsafeArtifactPathError(
-                f"file name {seen[name]!r} is where another file's partial download goes",
-                name=seen[name],
-            )
+        # The name itself, or a folder of it (made before the other file's turn).
+        for there in (name, *map(str, PurePosixPath(name).parents)):
+            if there.endswith(PART_SUFFIX) and there[: -len(PART_SUFFIX)] in seen:
+                where = "is" if there == name else f"lies inside {there!r},"
+                raise UnsafeArtifactPathError(
+                    f"file name {seen[name]!r} {where} where another file's partial download goes",
+                    name=seen[name],
+                )
     return [PurePosixPath(name) for name in seen.values()]
 
 

@@ -1317,6 +1317,9 @@ def test_a_path_longer_than_the_system_holds_is_refused_before_anything_is_writt
         {"a": b"1", "A": b"2"},  # duplicates on a case-insensitive disk
         {"a": b"1", "a/b": b"2"},  # a file and a folder of the same name
         {"a": b"1", "a.part": b"2"},  # a file where another's partial download goes
+        # A folder there: made, and the file in it fetched, before the other's turn failed.
+        {"a.part/x": b"2", "a": b"1"},
+        {"A": b"1", "a.PART/x": b"2"},  # the same, by case
         # One name on a disk that ignores Unicode normalization (macOS): NFC and NFD.
         {"caf\u00e9.json": b"1", "cafe\u0301.json": b"2"},
         {"\u00c9t\u00e9": b"1", "e\u0301te\u0301/x": b"2"},  # a file and a folder, by case too
@@ -1325,8 +1328,8 @@ def test_a_path_longer_than_the_system_holds_is_refused_before_anything_is_writt
 def test_clashing_names_are_refused(tmp_path: Path, extra: dict[str, bytes]) -> None:
     with StorageServer(extra).running() as storage:
         with pytest.raises(UnsafeArtifactPathError):
-            download_sync(
-                Downloads(Source(storage).descriptor(), DownloadSettings()),
+            download_sync(  # one file at a time, in order: the first is fetched, unless refused
+                Downloads(Source(storage).descriptor(), DownloadSettings(max_concurrency=1)),
                 tmp_path / "out",
                 refresh=no_refresh,
             )
