@@ -8,12 +8,16 @@ a thousand requests.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -22,6 +26,9 @@ from tests.contract.support import quick as quick_run
 from tests.contract.support import serve_emulator
 from tests.support.scripted_http import QuietServer
 from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
+from weaver_facade.contract._findings import Finding
+from weaver_facade.contract._kit import ContractReport, _without_url_secrets
+from weaver_facade.contract._report import render_text, to_json, write_reports
 
 # No more than half a minute: these runs should end at once.
 quick = functools.partial(quick_run, time_limit=30.0)
@@ -102,6 +109,30 @@ def test_a_short_password_of_the_base_url_leaves_the_words_around_it_whole() -> 
     message = str(raised.value)
     assert "http://***@127.0.0.1" in message, message
     assert "u:p@" not in message
+
+
+class _EchoesTheUserName(BaseHTTPRequestHandler):
+    """A reply h11 cannot read, which quotes the user name of the Basic credentials."""
+
+    def do_GET(self) -> None:
+        basic = self.headers.get("Authorization", "").partition(" ")[2]
+        user = base64.b64decode(basic).partition(b":")[0]
+        self.wfile.write(b"WHO " + user + b"\r\n\r\n")
+
+    log_message = _NotFound.log_message
+
+
+@pytest.mark.parametrize("user", ["tok-77e1c0", "t\u00f6k-77e1c0"], ids=["ascii", "utf-8"])
+def test_a_user_name_the_server_echoes_alone_is_not_shown(user: str) -> None:
+    # GitHub's `TOKEN:x-oauth-basic`: the user name is the secret. Only the whole
+    # `user:password` (and the password) were hidden, so a server quoting the user name
+    # alone showed the token in the error (stderr).
+    with web_server(_EchoesTheUserName) as url, pytest.raises(ServerUnreachable) as raised:
+        run_contract_test(quick(url.replace("http://", f"http://{user}:x-oauth-basic@")))
+    message = str(raised.value)
+    assert "illegal status line" in message, message  # the reply is quoted
+    assert "77e1c0" not in message, message
+    assert "http://***@127.0.0.1" in message, message
 
 
 @pytest.mark.parametrize(
@@ -201,3 +232,27 @@ def test_a_base_model_note_from_python_names_the_settings_field() -> None:
     notes = " ".join(report.notes)
     assert "training uses 'weaver-tiny' (set ContractSettings.base_model)" in notes, notes
     assert "--base-model" not in notes
+
+
+@pytest.mark.parametrize("user", ["tok-77e1c0", "t\u00f6k-77e1c0"], ids=["ascii", "utf-8"])
+def test_a_user_name_a_finding_quotes_alone_is_in_no_report(tmp_path: Path, user: str) -> None:
+    # A finding quoting the server's reply, which named the user name alone, showed the
+    # token in every report.
+    url = f"http://{quote(user)}:x-oauth-basic@127.0.0.1:9"
+    echoed = f"unknown user {user!r}; b'{user}' as bytes: {user.encode()!r}"
+    quoted = Finding("lifecycle", "GET /api/v1/sessions", "status", echoed, "200", echoed)
+    report = ContractReport(url, Path("spec.yaml"), "2026-12-06T17:00:00Z", "weaver-tiny")
+    report.findings, report.notes = [quoted], [f"the server said: {echoed}"]
+    hidden = _without_url_secrets(report)
+    written = [p.read_text(encoding="utf-8") for p in write_reports(hidden, tmp_path)]
+    for text in ["\n".join(render_text(hidden)), json.dumps(to_json(hidden)), *written]:
+        assert "77e1c0" not in text, text
+    assert hidden.notes == ["the server said: unknown user '***'; b'***' as bytes: b'***'"]
+
+
+def test_a_short_user_name_is_hidden_only_where_it_stands_alone() -> None:
+    report = ContractReport("http://x:tok-77e1c0@127.0.0.1:9", Path("s"), "", "weaver-tiny")
+    report.notes = ["x-oauth-basic: user x, 4 x 16 tokens, export.x"]
+    assert _without_url_secrets(report).notes == [
+        "x-oauth-basic: user ***, 4 *** 16 tokens, export.x"
+    ]

@@ -28,7 +28,7 @@ from .._causes import (
 )
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
-from .._redact import replace_key, shown_url
+from .._redact import credentials, replace_key, shown_url
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
@@ -491,13 +491,13 @@ def _whose(exc: httpx.HTTPError, proxy: str | None, *, tunnelled: bool) -> str:
 
 
 def _url_secrets(base_url: str) -> list[str]:
-    """The base URL's user info (either half may be the secret, or a lone user name),
-    the Basic credentials httpx makes of it, and its password alone."""
+    """The base URL's user info as written, and the secrets of the Basic credentials httpx
+    makes of it, by the facade's rule (``credentials``): either half may be the secret."""
     url = httpx.URL(base_url)
     if not url.userinfo:
         return []
     basic = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
-    return [url.userinfo.decode("ascii"), basic, *([url.password] if url.password else [])]
+    return [url.userinfo.decode("ascii"), *credentials(f"Basic {basic}")]
 
 
 def _hidden(text: str, secrets: list[str]) -> str:
