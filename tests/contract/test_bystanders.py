@@ -370,7 +370,10 @@ def test_a_sweep_through_the_kits_patient_client_ends_near_its_budget_too() -> N
     # Retry-After (up to 10 s, 3 times), beneath the sweep, which does both itself within
     # its budget: a GET to a server that never answers cost four timeouts.
     budget = 1.0
-    with ScriptedServer(hang) as server, api_client(timeout=httpx.Timeout(20.0)) as http:
+    with (
+        ScriptedServer(hang) as server,
+        api_client(timeout=httpx.Timeout(20.0), within=60.0) as http,
+    ):
         started = time.monotonic()
         assert Sweep(http, budget, root=server.base_url).items("/api/v1/models") == []
         took = time.monotonic() - started

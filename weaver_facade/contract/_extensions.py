@@ -60,6 +60,8 @@ __all__ = ["ExtensionProbe", "probe_extensions"]
 # The statuses that start an operation: the wire promises "2xx", the spec documents these.
 _STARTED = (200, 201, 202)
 _LONG_POLL_WAIT = 3.0
+# The `wait` of the polls that wait an operation out: the longest the probe asks to be held.
+_POLL_WAIT = 5.0
 # A poll answered faster than this with a non-terminal status was not held.
 _HELD = 1.5
 
@@ -227,7 +229,7 @@ class _Probe:
         ends = time.monotonic() + self.deadline
         while True:
             op: Mapping[str, Any] = self.call(
-                "GET", f"/operations/{op_id}", (200,), params={"wait": 5}
+                "GET", f"/operations/{op_id}", (200,), params={"wait": _POLL_WAIT}
             )
             wrong = self.off_spec(op_id, op)
             if wrong:  # `completed` for `done`: it never ends
@@ -514,8 +516,12 @@ def probe_extensions(
     result.leave("conversion-totals", "not probed: only a running export shows its totals")
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     timeout = httpx.Timeout(30.0 + _LONG_POLL_WAIT, connect=10.0)
+    # Each request within the deadline, retries included, as the lifecycle's: a server that
+    # never answers held the probe 4 attempts of the read timeout. A second more, and room
+    # for the longest poll: a server that holds one to the end is doing as asked.
+    within = max(deadline, _POLL_WAIT) + 1.0
     try:
-        with api_client(base_url=base_url, headers=headers, timeout=timeout) as http:
+        with api_client(base_url=base_url, headers=headers, timeout=timeout, within=within) as http:
             _Probe(spec_document, http, result, deadline).run(base_model)
     except _Failed as exc:
         result.note = f"the extension probe stopped early: {exc}"

@@ -42,7 +42,6 @@ from .. import (
     datum_from_tokens,
 )
 from .._plural import counted
-from .._socket_deadline import ends
 from .._storage_errors import hide_signature
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import (
@@ -57,6 +56,7 @@ from ._ownership import Left, Sweep, SweepBound, is_artifact_kind, time_up_worde
 from ._patience import (
     RETRIED,
     PatientHTTPTransport,
+    Within,
     copy_with,
     lost_replies,
     raw_body,
@@ -260,25 +260,6 @@ class Watcher:
             self.enabled = True
 
 
-class _Within(httpx.BaseTransport):
-    """``inner``, each request of which, its retries and its reply's body included, ends
-    within ``seconds`` at its socket (``_socket_deadline``): httpx's timeouts bound one
-    attempt's each wait for bytes."""
-
-    def __init__(self, inner: httpx.BaseTransport, seconds: float) -> None:
-        self._inner = inner
-        self._seconds = seconds
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        with ends(time.monotonic() + self._seconds):
-            response = self._inner.handle_request(request)
-            response.read()
-        return response
-
-    def close(self) -> None:
-        self._inner.close()
-
-
 class WatchingTransport(httpx.BaseTransport):
     """Hands every reply to the watcher before the facade sees it.
 
@@ -352,7 +333,7 @@ class Scenario:
         # the deadline, as the facade's calls (a second more: a long-poll may ask for it all).
         watched = lost_replies(WatchingTransport(self.watcher, PatientHTTPTransport()))
         self.raw = httpx.Client(
-            transport=_Within(watched, settings.deadline + 1.0),
+            transport=Within(watched, settings.deadline + 1.0),
             timeout=httpx.Timeout(30.0),
         )
         self.outcome = LifecycleOutcome()

@@ -23,7 +23,7 @@ import httpx
 
 from .. import RetryPolicy, RetrySettings, RetryTransport
 from .._causes import NOT_SENT
-from .._socket_deadline import bound_client
+from .._socket_deadline import bound_client, ends
 from ._findings import RETRIES
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "RETRIED",
     "RETRIES_OWN",
     "PatientHTTPTransport",
+    "Within",
     "api_client",
     "lost_replies",
     "patient_client",
@@ -221,7 +222,27 @@ def resend_delay(
     return _LOST_REPLIES.retry_delay(request, lost, attempt, slept=slept, remaining=remaining)
 
 
-def api_client(**kwargs: Any) -> httpx.Client:
+class Within(httpx.BaseTransport):
+    """``inner``, each request of which, its retries and its reply's body included, ends
+    within ``seconds`` at its socket (``_socket_deadline``): httpx's timeouts bound one
+    attempt's each wait for bytes."""
+
+    def __init__(self, inner: httpx.BaseTransport, seconds: float) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with ends(time.monotonic() + self._seconds):
+            response = self._inner.handle_request(request)
+            response.read()
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def api_client(*, within: float, **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` (``kwargs`` as for it) for the kit's own API requests: tried
-    again while the server asks to try later, and after a reply lost on the way."""
-    return httpx.Client(transport=lost_replies(PatientHTTPTransport()), **kwargs)
+    again while the server asks to try later, and after a reply lost on the way, each
+    request ending ``within`` seconds, retries included."""
+    return httpx.Client(transport=Within(lost_replies(PatientHTTPTransport()), within), **kwargs)

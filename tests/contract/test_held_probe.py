@@ -1,0 +1,48 @@
+"""The extension probe keeps to `--deadline` for each request.
+
+It kept its own timeouts (33 s per attempt), and sent a request the server accepted and
+never answered again, several times: a run against one held there for minutes while the
+lifecycle's requests each end within the deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.contract.support import KEY
+from tests.support.scripted_http import HANG, ScriptedServer
+from weaver_facade.contract._extensions import ExtensionProbe, probe_extensions
+from weaver_facade.contract._spec import load_spec
+
+
+def test_a_probe_request_without_a_reply_ends_near_the_deadline() -> None:
+    probes: list[ExtensionProbe] = []
+    with ScriptedServer(lambda method, path: HANG) as server:
+        started = time.monotonic()
+        run = threading.Thread(
+            target=lambda: probes.append(
+                probe_extensions(
+                    load_spec().document,
+                    base_url=server.base_url,
+                    api_key=KEY,
+                    base_model="weaver-tiny",
+                    deadline=1.0,
+                )
+            ),
+            daemon=True,
+        )
+        run.start()
+        run.join(timeout=40)
+        took = time.monotonic() - started
+        assert not run.is_alive(), f"the probe still waits after {took:.0f} s"
+        sent = list(server.requests)
+    [probe] = probes
+    assert probe.note is not None
+    assert probe.note.startswith("the extension probe stopped early ("), probe.note
+    assert "Timeout: " in probe.note, probe.note
+    assert sent, "the probe sent nothing"
+    assert set(sent) == {("POST", "/api/v1/sessions")}, sent
+    # Room for the probe's longest poll (5 s) and a second, then retries that the deadline
+    # cuts at once, after their backoff.
+    assert took < 5.0 + 1.0 + 8.0, took
