@@ -26,6 +26,7 @@ from tests.contract.support import quick as quick_run
 from tests.contract.support import serve_emulator
 from tests.support.scripted_http import QuietServer
 from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
+from weaver_facade.contract._extensions import ExtensionProbe
 from weaver_facade.contract._findings import Finding
 from weaver_facade.contract._kit import ContractReport, _without_url_secrets
 from weaver_facade.contract._report import render_text, to_json, write_reports
@@ -243,6 +244,9 @@ def test_a_user_name_a_finding_quotes_alone_is_in_no_report(tmp_path: Path, user
     quoted = Finding("lifecycle", "GET /api/v1/sessions", "status", echoed, "200", echoed)
     report = ContractReport(url, Path("spec.yaml"), "2026-12-06T17:00:00Z", "weaver-tiny")
     report.findings, report.notes = [quoted], [f"the server said: {echoed}"]
+    # The probe's evidence quotes replies too (a status, a field's value).
+    report.extensions = ExtensionProbe(known=("long-poll", "model-listing"))
+    report.extensions.decide("long-poll", False, f"a poll came back {echoed} at once")
     hidden = _without_url_secrets(report)
     written = [p.read_text(encoding="utf-8") for p in write_reports(hidden, tmp_path)]
     for text in ["\n".join(render_text(hidden)), json.dumps(to_json(hidden)), *written]:

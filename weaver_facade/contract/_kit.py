@@ -532,8 +532,10 @@ def _without_url_secrets(report: ContractReport) -> ContractReport:
     for part in (report.conformance, report.lifecycle):
         if part is not None:
             part.findings = [hide(f) for f in part.findings]
-    if report.extensions is not None and report.extensions.note is not None:
-        report.extensions.note = _hidden(report.extensions.note, secrets)
+    if report.extensions is not None:  # its evidence quotes the server's replies too
+        probe = report.extensions
+        probe.note = None if probe.note is None else _hidden(probe.note, secrets)
+        probe.evidence = {name: _hidden(why, secrets) for name, why in probe.evidence.items()}
     return report
 
 
