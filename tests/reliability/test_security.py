@@ -555,6 +555,26 @@ async def test_httpcore_debug_records_of_reply_headers_never_show_the_key_async(
     assert leaks(caplog.text, (KEY_A,)) == []
 
 
+@contextlib.contextmanager
+def _answering(reply: str) -> Iterator[str]:
+    """The base URL of a server that answers every request with the raw ``reply``, which
+    h11 may find malformed (no HTTP server library sends such a reply)."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = sock.accept()
+                    with conn:
+                        conn.recv(65536)
+                        conn.sendall(reply.encode())
+
+        threading.Thread(target=answer, daemon=True).start()
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @pytest.mark.parametrize(
     "reply",
     [
@@ -566,25 +586,12 @@ async def test_httpcore_debug_records_of_reply_headers_never_show_the_key_async(
 def test_a_malformed_reply_that_quotes_the_key_is_scrubbed(reply: str) -> None:
     # h11 quotes a malformed line ("illegal header line: bytearray(b'... KEY')"), and the
     # APIConnectionError quoted h11, with h11's exception behind it in the traceback.
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-
-        def answer() -> None:
-            with contextlib.suppress(OSError):
-                while True:
-                    conn, _ = sock.accept()
-                    with conn:
-                        conn.recv(65536)
-                        conn.sendall(reply.format(key=KEY_A).encode())
-
-        threading.Thread(target=answer, daemon=True).start()
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        with (
-            ServiceClient(url, KEY_A, max_retries=0, heartbeat_interval=0) as service,
-            pytest.raises(APIConnectionError) as info,
-        ):
-            service.supported_models()
+    with (
+        _answering(reply.format(key=KEY_A)) as url,
+        ServiceClient(url, KEY_A, max_retries=0, heartbeat_interval=0) as service,
+        pytest.raises(APIConnectionError) as info,
+    ):
+        service.supported_models()
     assert "illegal" in str(info.value)
     assert "[redacted]" in str(info.value)
     assert leaks(exception_texts(info.value), (KEY_A,)) == []
@@ -598,32 +605,19 @@ def test_httpx_records_of_a_reason_phrase_that_echoes_the_key_never_show_it(
     # facade's own client for the last attempt, a user's client for every one.
     caplog.set_level(logging.DEBUG)
     reply = "HTTP/1.1 503 Busy {key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-
-        def answer() -> None:
-            with contextlib.suppress(OSError):
-                while True:
-                    conn, _ = sock.accept()
-                    with conn:
-                        conn.recv(65536)
-                        conn.sendall(reply.format(key=KEY_A).encode())
-
-        threading.Thread(target=answer, daemon=True).start()
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        with (
-            httpx.Client() as http,
-            ServiceClient(
-                url,
-                KEY_A,
-                retry=FAST,
-                heartbeat_interval=0,
-                http_client=None if own_client else http,
-            ) as service,
-            pytest.raises(WeaverError) as info,
-        ):
-            service.supported_models()
+    with (
+        _answering(reply.format(key=KEY_A)) as url,
+        httpx.Client() as http,
+        ServiceClient(
+            url,
+            KEY_A,
+            retry=FAST,
+            heartbeat_interval=0,
+            http_client=None if own_client else http,
+        ) as service,
+        pytest.raises(WeaverError) as info,
+    ):
+        service.supported_models()
     logged = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert len(logged) == (1 if own_client else 8), logged
     assert all("503 Busy [redacted]" in message for message in logged), logged
