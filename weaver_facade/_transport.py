@@ -791,7 +791,7 @@ def configure_logging(env: str | None = None) -> None:
     """Apply ``WEAVER_LOG`` (``debug``, ``info``, ``warning`` or ``error``).
 
     It sets the level of the ``weaver_facade`` logger and adds a stderr
-    handler, for the records no handler of the root logger shows. Unset,
+    handler, for the records no handler of the root logger prints on stderr. Unset,
     retries still reach stderr: they are WARNING records, which Python
     prints when no handler is configured. Any other value is
     reported, once in a process, as an ERROR record (a log asked for and not
@@ -817,6 +817,17 @@ def configure_logging(env: str | None = None) -> None:
 
 
 def _not_shown_by_root(record: logging.LogRecord) -> bool:
-    """Whether no handler of the root logger (``logging.basicConfig``) shows ``record``:
-    the stderr handler of ``WEAVER_LOG`` then shows it, not a second copy."""
-    return not (logger.propagate and any(record.levelno >= h.level for h in logging.root.handlers))
+    """Whether no handler of the root logger (``logging.basicConfig``) prints ``record`` on
+    the stream of ``WEAVER_LOG``'s handler: that one then shows it, not a second copy. One
+    that writes elsewhere (a file, pytest's capture), or drops it, leaves it to this one."""
+    if not logger.propagate:
+        return True
+    ours = [getattr(h, "stream", None) for h in logger.handlers if _is_env_handler(h)]
+    return not any(
+        getattr(h, "stream", None) in ours and record.levelno >= h.level and h.filter(record)
+        for h in logging.root.handlers
+    )
+
+
+def _is_env_handler(handler: logging.Handler) -> bool:
+    return getattr(handler, "_weaver_env_handler", False) is True

@@ -12,6 +12,7 @@ import datetime
 import email.utils
 import io
 import logging
+import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -721,8 +722,8 @@ def test_weaver_log_shows_each_record_once_beside_a_logging_configuration(
 ) -> None:
     # WEAVER_LOG=debug in a script that called logging.basicConfig() printed each line twice.
     logger = logging.getLogger("weaver_facade")
-    configured = io.StringIO()
-    monkeypatch.setattr(logging.root, "handlers", [logging.StreamHandler(configured)])
+    # basicConfig's handler: on stderr (capsys's, here), as WEAVER_LOG's.
+    monkeypatch.setattr(logging.root, "handlers", [logging.StreamHandler()])
     monkeypatch.setattr(logger, "handlers", [])
     try:
         configure_logging("debug")
@@ -731,8 +732,48 @@ def test_weaver_log_shows_each_record_once_beside_a_logging_configuration(
         logger.debug("second")
     finally:
         logger.setLevel(logging.NOTSET)
-    shown = configured.getvalue() + capsys.readouterr().err
+    shown = capsys.readouterr().err
     assert [line.split()[-1] for line in shown.splitlines()] == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        lambda: logging.FileHandler(os.devnull, delay=True),  # basicConfig(filename=...)
+        logging.NullHandler,
+        lambda: logging.StreamHandler(io.StringIO()),  # pytest's capture, say
+        lambda: _filtered(logging.StreamHandler(), logging.Filter("myapp")),
+        lambda: _leveled(logging.StreamHandler(), logging.ERROR),
+    ],
+    ids=["file", "null", "other-stream", "filtered-out", "higher-level"],
+)
+def test_weaver_log_still_shows_on_stderr_what_the_root_does_not_print_there(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    root: Callable[[], logging.Handler],
+) -> None:
+    # A root handler that writes to a file, or elsewhere than stderr, or drops the record,
+    # printed nothing there: WEAVER_LOG's own handler was all a user could see.
+    logger = logging.getLogger("weaver_facade")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logging.root, "handlers", [])
+    try:
+        configure_logging("debug")
+        monkeypatch.setattr(logging.root, "handlers", [root()])
+        logger.debug("shown")
+    finally:
+        logger.setLevel(logging.NOTSET)
+    assert [line.split()[-1] for line in capsys.readouterr().err.splitlines()] == ["shown"]
+
+
+def _filtered(handler: logging.Handler, kept: logging.Filter) -> logging.Handler:
+    handler.addFilter(kept)
+    return handler
+
+
+def _leveled(handler: logging.Handler, level: int) -> logging.Handler:
+    handler.setLevel(level)
+    return handler
 
 
 async def test_the_async_handle_keeps_the_same_deadline_and_reports_outages() -> None:
