@@ -94,6 +94,9 @@ def _wait_in_worker(base_url: str, api_key: str, model_id: str) -> None:
         service.training_client(model_id).save_state("slow", wait=False).result(timeout=0.05)
 
 
+# Python 3.12 warns of any fork of a process with threads (the emulator's); the worker
+# makes a client of its own and shares no lock with them.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.parametrize("start", ["spawn", "fork"])
 @pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": 1.0}}])
 def test_an_error_raised_in_a_worker_process_reaches_the_parent_whole(
