@@ -940,10 +940,8 @@ class ServiceClient(_ServiceBase):
     def _ensure_session(self, io: SyncIO) -> str:
         """The session, opened with ``io`` (the caller's, so within its ``timeout``); called
         on the root, whose session ``with_options()`` copies share."""
-        left = io.time_left()  # another call may be opening it: waited for within it too
-        if not io.acquire(self._lock, left):
-            raise _session_timeout(left)
-        try:
+        # Another call may be opening it: waited for within this call's timeout too.
+        with io.holding(self._lock, _session_timeout):
             if self._session is not None:
                 return self._session.id
             session = io.run(self._open_session())
@@ -954,8 +952,6 @@ class ServiceClient(_ServiceBase):
                 )
                 self._heartbeat.start()
             return session.id
-        finally:
-            self._lock.release()
 
     def create_training_client(
         self,
@@ -1485,13 +1481,7 @@ class AsyncServiceClient(_ServiceBase):
 
     async def _ensure_session(self, io: AsyncIO) -> str:
         """See ``ServiceClient._ensure_session``."""
-        left = io.time_left()
-        try:
-            async with asyncio.timeout(left):
-                await self._lock.acquire()
-        except TimeoutError:
-            raise _session_timeout(left) from None
-        try:
+        async with io.holding(self._lock, _session_timeout):
             if self._session is not None:
                 return self._session.id
             session = await io.run(self._open_session())
@@ -1499,8 +1489,6 @@ class AsyncServiceClient(_ServiceBase):
                 beat = _abeat(self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = asyncio.create_task(beat, name="weaver-heartbeat")
             return session.id
-        finally:
-            self._lock.release()
 
     async def create_training_client(
         self,

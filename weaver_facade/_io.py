@@ -560,6 +560,22 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         takes) waits that long, not ``OverflowError``."""
         return lock.acquire(timeout=-1 if seconds is None else min(seconds, threading.TIMEOUT_MAX))
 
+    @contextlib.contextmanager
+    def holding(
+        self, lock: threading.Lock, late: Callable[[float | None], Exception]
+    ) -> Iterator[None]:
+        """Hold ``lock``, taken within this call's time left, else raise ``late(the
+        seconds waited)``. No request is on its way while it waits: a held Ctrl-C ends it."""
+        left = self.time_left()
+        with between_requests():
+            taken = self.acquire(lock, left)
+        if not taken:
+            raise late(left)
+        try:
+            yield
+        finally:
+            lock.release()
+
     def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
         with self._sending(call, options) as request:
@@ -612,14 +628,8 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         if isinstance(step, Submission):
             return self.submit(step).result()
         if isinstance(step, Exclusive):
-            with between_requests():  # nothing on its way: a held Ctrl-C ends the wait
-                taken = self.acquire(step.lock, left := self.time_left())
-            if not taken:
-                raise step.late(left)
-            try:
+            with self.holding(step.lock, step.late):
                 return drive(step.plan, self.perform)
-            finally:
-                step.lock.release()
         if isinstance(step, Pause):
             if (seconds := self.pause(step)) is not None:
                 self._sleep(seconds)
@@ -654,6 +664,22 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
             self._loop[0] = running
             return None
         return None if bound is running else cast(asyncio.AbstractEventLoop, bound)
+
+    @contextlib.asynccontextmanager
+    async def holding(
+        self, lock: asyncio.Lock, late: Callable[[float | None], Exception]
+    ) -> AsyncIterator[None]:
+        """See ``SyncIO.holding``."""
+        left = self.time_left()
+        try:
+            async with asyncio.timeout(left):
+                await lock.acquire()
+        except TimeoutError:
+            raise late(left) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """See ``SyncIO.send``."""
@@ -712,15 +738,8 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
         if isinstance(step, Exclusive):
-            try:
-                async with asyncio.timeout(left := self.time_left()):
-                    await step.lock.acquire()
-            except TimeoutError:
-                raise step.late(left) from None
-            try:
+            async with self.holding(step.lock, step.late):
                 return await adrive(step.plan, self.perform)
-            finally:
-                step.lock.release()
         if isinstance(step, Pause):
             if (seconds := self.pause(step)) is not None:
                 await self._sleep(seconds)

@@ -808,7 +808,7 @@ def configure_logging(env: str | None = None) -> None:
         logger.error("WEAVER_LOG=%r is not a log level; use one of %s", raw, ", ".join(_LOG_LEVELS))
         return
     logger.setLevel(getattr(logging, level_name.upper()))
-    if not any(getattr(h, "_weaver_env_handler", False) for h in logger.handlers):
+    if not any(map(_is_env_handler, logger.handlers)):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         handler._weaver_env_handler = True  # type: ignore[attr-defined]
