@@ -121,3 +121,33 @@ def named_proxy(proxy: str | None) -> str:
 def refused_tunnel(proxy: str | None) -> str:
     """What a proxy's refusal to open a tunnel (a 4xx to the CONNECT) adds to an error."""
     return f" ({named_proxy(proxy)} refused the tunnel; see *_PROXY and NO_PROXY)"
+
+
+def proxy_words(exc: BaseException, proxy: str | None, *, tunnelled: bool, refused: bool) -> str:
+    """What a failure to reach the server (``exc``) owes to ``proxy``, the one the request
+    went through (``None``: none), to add to its words: whose connection failed (the
+    proxy's, or the server's through its tunnel: ``tunnelled``), whom a handshake that met
+    plain HTTP speaks of (an ``http://`` base URL would send the key in the clear when it
+    was the proxy's), and the proxy's answer to the CONNECT: ``refused`` (its rules or its
+    credentials, which no retry changes), a gateway's 5xx, or its own load."""
+    named = named_proxy(proxy) if proxy else ""
+    words, at_proxy = "", False
+    if named and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        if tunnelled:
+            # The proxy did its part; a TLS-inspecting one shows its own certificate.
+            see = "; see SSL_CERT_FILE" if certificate_refused(exc) else ""
+            words += f" (through the tunnel of {named}{see})"
+        else:  # the connection that failed was the proxy's, not the server's
+            at_proxy = True
+            words += f" (through {named}; see *_PROXY)"
+    if plain_http(exc):
+        words += PROXY_PLAIN_HTTP_HINT if at_proxy else PLAIN_HTTP_HINT
+    status = proxy_refusal(exc)
+    if named and status is not None:
+        if refused:
+            words += refused_tunnel(proxy)
+        elif status >= 500:  # a gateway that could not reach the server
+            words += f" ({named} could not open the tunnel to the server)"
+        else:  # a 408 or 429: the proxy's own load, which says nothing of the server
+            words += f" ({named} put off opening the tunnel; try again later)"
+    return words

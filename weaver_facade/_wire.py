@@ -36,17 +36,7 @@ import httpx
 from weaver_client.client import AuthenticatedClient, Client
 from weaver_client.types import Unset
 
-from ._causes import (
-    PLAIN_HTTP_HINT,
-    PROXY_PLAIN_HTTP_HINT,
-    causes,
-    certificate_refused,
-    named_proxy,
-    no_retry_helps,
-    plain_http,
-    proxy_refusal,
-    refused_tunnel,
-)
+from ._causes import causes, no_retry_helps, proxy_refusal, proxy_words
 from ._errors import (
     NOT_READY_NOTE,
     RESUME_CALL,
@@ -957,27 +947,14 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
     request = request_of(exc)
     proxy = None if request is None else request.extensions.get(PROXIED)
-    at_proxy = False
-    named = named_proxy(proxy) if isinstance(proxy, str) else ""
-    if named and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        if request is not None and request.extensions.get(TUNNELLED):
-            # The proxy did its part; a TLS-inspecting one shows its own certificate.
-            see = "; see SSL_CERT_FILE" if certificate_refused(exc) else ""
-            detail += f" (through the tunnel of {named}{see})"
-        else:  # the connection that failed was the proxy's, not the server's
-            at_proxy = True
-            detail += f" (through {named}; see *_PROXY)"
-    if plain_http(exc):
-        detail += PROXY_PLAIN_HTTP_HINT if at_proxy else PLAIN_HTTP_HINT
     status = proxy_refusal(exc)
     refused = status is not None and not tunnel_refusal_is_retryable(status)
-    if named and status is not None:
-        if refused:  # its rules or its credentials: no retry changes them
-            detail += refused_tunnel(proxy)
-        elif status >= 500:  # a gateway that could not reach the server
-            detail += f" ({named} could not open the tunnel to the server)"
-        else:  # a 408 or 429: the proxy's own load, which says nothing of the server
-            detail += f" ({named} put off opening the tunnel; try again later)"
+    detail += proxy_words(
+        exc,
+        proxy if isinstance(proxy, str) else None,
+        tunnelled=request is not None and bool(request.extensions.get(TUNNELLED)),
+        refused=refused,
+    )
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not (no_retry_helps(exc) or refused)
     error = cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)

@@ -17,15 +17,7 @@ from weaver_client import limits
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
-from .._causes import (
-    PLAIN_HTTP_HINT,
-    PROXY_PLAIN_HTTP_HINT,
-    environment_proxy,
-    named_proxy,
-    plain_http,
-    proxy_refusal,
-    refused_tunnel,
-)
+from .._causes import environment_proxy, proxy_refusal, proxy_words
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._redact import credentials, replace_key, shown_url
@@ -191,7 +183,12 @@ def _probe(base_url: str, api_key: str | None) -> _Listing:
         raise ServerUnreachable(
             _hidden(
                 f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
-                + _whose(exc, environment_proxy(base_url), tunnelled=bool(tunnelled)),
+                + proxy_words(
+                    exc,
+                    environment_proxy(base_url),
+                    tunnelled=bool(tunnelled),
+                    refused=_tunnel_refused(proxy_refusal(exc)),
+                ),
                 _url_secrets(base_url),
             )
         ) from None
@@ -468,26 +465,10 @@ def run_named(
     return _without_url_secrets(report)
 
 
-def _whose(exc: httpx.HTTPError, proxy: str | None, *, tunnelled: bool) -> str:
-    """What a failure to reach the server owes to ``proxy``, the one the environment names,
-    in the facade's words: a TLS handshake that met plain HTTP was the proxy's, unless it
-    had opened its tunnel (an ``https://`` proxy URL of a proxy that speaks plain HTTP:
-    an ``http://`` base URL would only send the key in the clear)."""
-    hint = plain_http(exc)
-    if proxy is None:
-        return PLAIN_HTTP_HINT if hint else ""
-    status = proxy_refusal(exc)
-    if status is not None and status >= 500:
-        return f" ({named_proxy(proxy)} could not open the tunnel to the server)"
-    if status is not None and status not in (408, 429):
-        return refused_tunnel(proxy)
-    if tunnelled:
-        return f" (through the tunnel of {named_proxy(proxy)})" + (PLAIN_HTTP_HINT if hint else "")
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return f" (through {named_proxy(proxy)}; see *_PROXY)" + (
-            PROXY_PLAIN_HTTP_HINT if hint else ""
-        )
-    return ""
+def _tunnel_refused(status: int | None) -> bool:
+    """A proxy's answer to the probe's CONNECT that no retry changes: a 4xx of its rules
+    or its credentials, not its own load (408, 429) nor a gateway's 5xx."""
+    return status is not None and status < 500 and status not in (408, 429)
 
 
 def _url_secrets(base_url: str) -> list[str]:
