@@ -72,12 +72,21 @@ def test_a_schema_the_generator_cannot_handle_fails_the_run(
         regen.generate(spec, tmp_path / "out")
 
 
+def _spec_with(tmp_path: Path, changes: dict[str, str]) -> Path:
+    """``tmp_path/openapi.yaml``: the spec with each text of ``changes``, found once in it,
+    made its value, in order."""
+    text = regen.SPEC.read_text(encoding="utf-8")
+    for good, bad in changes.items():
+        assert text.count(good) == 1, good
+        text = text.replace(good, bad)
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(text, "utf-8")
+    return spec
+
+
 def _refused(tmp_path: Path, good: str, bad: str) -> Exception:
     """Why the spec is refused with its one ``good`` text made ``bad``; nothing generated."""
-    text = regen.SPEC.read_text(encoding="utf-8")
-    assert text.count(good) == 1
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(text.replace(good, bad), "utf-8")
+    spec = _spec_with(tmp_path, {good: bad})
     (tmp_path / "out").mkdir()
     with pytest.raises(regen.RegenerateError) as refused:
         regen.generate(spec, tmp_path / "out")
@@ -383,15 +392,11 @@ def test_defaults_in_an_example_its_schema_refuses_are_named_in_one_line(
     # AdamParams' learning rate, 20 in both its examples, beyond its maximum of 10:
     # regenerated cleanly, and then the facade did not import (its `AdamParams()` raised),
     # which the coverage sent to `mypy --strict` to find, where nothing was wrong.
-    text = regen.SPEC.read_text(encoding="utf-8")
     prop = "maximum: 10\n          example: 0.0001\n"
     example = "      example:\n        learning_rate: 0.0001\n"
-    assert text.count(prop) == 1
-    assert text.count(example) == 1
-    spec = tmp_path / "openapi.yaml"
-    bad = text.replace(prop, prop.replace("0.0001", "20"))
-    bad = bad.replace(example, example.replace("0.0001", "20"))
-    spec.write_text(bad, "utf-8")
+    spec = _spec_with(
+        tmp_path, {prop: prop.replace("0.0001", "20"), example: example.replace("0.0001", "20")}
+    )
     (tmp_path / "out").mkdir()
     with pytest.raises(regen.RegenerateError) as refused:
         regen.generate(spec, tmp_path / "out")
@@ -549,18 +554,19 @@ def test_a_route_without_an_operation_id_is_named_by_the_module_made_for_it() ->
 
 def test_the_module_of_each_route_is_the_one_the_generator_writes(tmp_path: Path) -> None:
     # Ids the generator rewrites: camelCase, hyphens, capitals, a Python keyword.
-    text = regen.SPEC.read_text(encoding="utf-8")
     renamed = {
         "list_models": "listModels",
         "get_model": "get-model",
         "list_checkpoints": "List-Checkpoints",
         "get_checkpoint": "import",
     }
-    for old, new in renamed.items():  # a route's, not a link's
-        assert text.count(f"\n      operationId: {old}\n") == 1
-        text = text.replace(f"\n      operationId: {old}\n", f"\n      operationId: '{new}'\n")
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(text, "utf-8")
+    spec = _spec_with(  # a route's, not a link's
+        tmp_path,
+        {
+            f"\n      operationId: {old}\n": f"\n      operationId: '{new}'\n"
+            for old, new in renamed.items()
+        },
+    )
     (tmp_path / "out").mkdir()
     package = regen.generate(spec, tmp_path / "out")
     written = {
@@ -584,12 +590,8 @@ def test_the_limits_of_a_route_are_named_after_its_module(
 ) -> None:
     # A route without an operationId stopped regeneration with a KeyError's traceback, and
     # one that starts with a digit with ruff's refusal of limits.py (`2LIST_LIMIT_MAXIMUM`).
-    text = regen.SPEC.read_text(encoding="utf-8")
-    good = "\n      operationId: list_models\n"
-    assert text.count(good) == 1
-    spec = tmp_path / "openapi.yaml"
     operation_id = f"\n      operationId: {written}\n" if written else "\n"
-    spec.write_text(text.replace(good, operation_id), "utf-8")
+    spec = _spec_with(tmp_path, {"\n      operationId: list_models\n": operation_id})
     package = regen.generate(spec, tmp_path)
     (module,) = (package / "api" / "models").glob(f"{name.lower()}.py")
     limits = regen._constants(package / "limits.py")
@@ -615,17 +617,14 @@ def test_regenerating_lists_the_limits_the_spec_changed_or_dropped(
 ) -> None:
     # A bound changed or dropped in the spec came out of scripts/regenerate without a word:
     # the maintainer had to read the diff of limits.py to know what the facade now follows.
-    text = regen.SPEC.read_text(encoding="utf-8")
     rank = "        rank:\n          type: integer\n          minimum: 1\n          maximum: 256\n"
     wait = "            minimum: 0\n            maximum: 60\n            x-weaver-wire-rules"
-    assert text.count(rank) == 1
-    assert text.count(wait) == 1
-    spec = tmp_path / "openapi.yaml"
-    spec.write_text(
-        text.replace(
-            rank, rank.replace("          minimum: 1\n", "").replace("256", "512")
-        ).replace(wait, wait.replace("60", "90")),
-        encoding="utf-8",
+    spec = _spec_with(
+        tmp_path,
+        {
+            rank: rank.replace("          minimum: 1\n", "").replace("256", "512"),
+            wait: wait.replace("60", "90"),
+        },
     )
     target = tmp_path / "generated" / "weaver_client"
     target.parent.mkdir()
