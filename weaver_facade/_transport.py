@@ -62,13 +62,15 @@ from ._lazy import asyncio, asyncio_sleep
 from ._redact import shown_url
 from ._socket_deadline import bound_by_deadline, bound_client, ends
 from ._wire import (
-    API_KEY_HEADER,
     EARLIER_ATTEMPT,
     PROXIED,
     REDACTED,
+    SECRET_HEADER_NAMES,
+    SENT_SECRETS,
     TUNNELLED,
     EarlierAttempt,
     scrub,
+    secret_headers,
     secrets_of,
     with_content,
 )
@@ -182,21 +184,23 @@ class RetryPolicy:
         return None if delay >= deadline or delay > s.max_retry_wait - slept else delay
 
 
-_SECRET_HEADERS = frozenset({API_KEY_HEADER.lower(), "authorization", "proxy-authorization"})
+_SECRET_HEADERS = SECRET_HEADER_NAMES | {"proxy-authorization"}
 
-# The key and credentials (``secrets_of``) of the request this thread or task is sending.
-# httpcore logs each reply's headers at DEBUG ("receive_response_headers.complete"), where
-# a server may echo the key (an ``X-Request-ID`` built from the request's headers, a
-# ``Location``), and a user's httpx client each reply's reason phrase at INFO.
-_SENDING_KEY: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "weaver_facade_sending_key", default=()
+# The request this thread or task is sending, whose key and credentials (``secrets_of``,
+# read as each record comes: what httpcore sends for it is added as it goes) are taken
+# out of the records of it. httpcore logs each reply's headers at DEBUG
+# ("receive_response_headers.complete"), where a server may echo the key (an
+# ``X-Request-ID`` built from the request's headers, a ``Location``), and a user's httpx
+# client each reply's reason phrase at INFO.
+_SENDING: contextvars.ContextVar[httpx.Request | None] = contextvars.ContextVar(
+    "weaver_facade_sending", default=None
 )
 HTTPCORE_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
 
 
 def _scrub_record(record: logging.LogRecord) -> bool:
     """Take the key of the request being sent out of an httpcore record."""
-    key = _SENDING_KEY.get()
+    key = secrets_of(_SENDING.get())
     if key:
         message = record.getMessage()
         scrubbed = scrub(message, key)
@@ -220,7 +224,7 @@ class _Attempts:
     Entered for the whole call, so that httpcore's records of it are scrubbed of its key.
     """
 
-    _key: contextvars.Token[tuple[str, ...]]
+    _key: contextvars.Token[httpx.Request | None]
 
     def __init__(
         self,
@@ -259,11 +263,11 @@ class _Attempts:
         self._reach = found if isinstance(found, rules.Reach) else rules.Reach()  # unread
 
     def __enter__(self) -> Self:
-        self._key = _SENDING_KEY.set(secrets_of(self._request))
+        self._key = _SENDING.set(self._request)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        _SENDING_KEY.reset(self._key)
+        _SENDING.reset(self._key)
 
     def before_send(self) -> float | None:
         """Cap this attempt's timeouts by the time left; log the request at DEBUG. The
@@ -300,6 +304,8 @@ class _Attempts:
         making the connection. (A transport that does not call the hook leaves every
         attempt one that may have reached the server.)"""
         self._traced = True
+        if event.endswith(".send_request_headers.started"):
+            self._note_secrets(info)
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
             self._reach.maybe = self._sent or self._reached
             if self._sync and not (self._sent or self._reached):  # else a reply may tell
@@ -311,6 +317,16 @@ class _Attempts:
                 connecting(False)
         elif event == "proxy.start_tls.started":
             self._request.extensions[TUNNELLED] = True
+
+    def _note_secrets(self, info: Mapping[str, object]) -> None:
+        """The secret headers of what httpcore sends, which the request may not hold
+        (``SENT_SECRETS``), so that the records of its reply, logged after this hook,
+        and its reply and errors are scrubbed of them."""
+        sent = secret_headers(getattr(info.get("request"), "headers", None) or ())
+        known = self._request.extensions.get(SENT_SECRETS) or ()
+        new = tuple(header for header in sent if header not in known)
+        if new:
+            self._request.extensions[SENT_SECRETS] = (*known, *new)
 
     async def _atrace(self, event: str, info: Mapping[str, object]) -> None:
         self._trace(event, info)
@@ -346,8 +362,8 @@ class _Attempts:
             self._reach.replies_lost = self._replies_lost + rules.reply_lost(outcome)
             raise outcome
         # The reason phrase, which a server may build from the request's headers: errors
-        # quote it, and the facade's own httpx client logs it once this call's key is no
-        # longer ``_SENDING_KEY``.
+        # quote it, and the facade's own httpx client logs it once this call's request is
+        # no longer ``_SENDING``.
         reason = outcome.extensions.get("reason_phrase")
         if isinstance(reason, bytes):
             secrets = secrets_of(self._request)

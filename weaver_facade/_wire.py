@@ -28,7 +28,15 @@ import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 
 import attrs
@@ -216,6 +224,11 @@ PROXIED = "weaver_facade.proxy"
 # Set on such a request once the proxy opened its tunnel (httpcore's ``proxy.start_tls``):
 # a TLS failure after it is with the server, at the tunnel's end, not with the proxy.
 TUNNELLED = "weaver_facade.tunnelled"
+# Set on a request by the retry transport as httpcore sends it (its trace): the secret
+# headers (``secret_headers``) that went out for it but that it may not hold, which a
+# reply or a failure may echo all the same: the auth of a user's client, or a copy of
+# the request that a transport of the user's sent.
+SENT_SECRETS = "weaver_facade.sent_secrets"
 
 
 @attrs.frozen
@@ -828,13 +841,64 @@ def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
     return None if request is None else request.headers.get(API_KEY_HEADER)
 
 
+# The headers whose values are secrets: an API key's, and those whose credentials
+# ``credentials`` takes apart.
+_KEY_HEADERS = frozenset({API_KEY_HEADER.lower(), "api-key", "x-api-key"})
+_AUTHORIZATIONS = frozenset({"authorization"})
+SECRET_HEADER_NAMES = _KEY_HEADERS | _AUTHORIZATIONS
+
+
+def secret_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+    """Those of ``headers`` (httpcore's, as sent) whose values are secrets, for
+    ``SENT_SECRETS``."""
+    found = []
+    for name, value in headers:
+        lowered = name.decode("latin-1").lower()
+        if lowered in SECRET_HEADER_NAMES:
+            try:
+                found.append((lowered, value.decode("utf-8")))
+            except UnicodeDecodeError:
+                found.append((lowered, value.decode("latin-1")))
+    return tuple(found)
+
+
+def _secret_values(request: httpx.Request) -> Iterator[tuple[str, str]]:
+    """The secret headers of ``request``, and those sent for it (``SENT_SECRETS``)."""
+    for name, value in request.headers.multi_items():
+        if name.lower() in SECRET_HEADER_NAMES:
+            yield name.lower(), value
+    sent = request.extensions.get(SENT_SECRETS)
+    yield from sent if isinstance(sent, tuple) else ()
+
+
+def _authorization_secrets(value: str) -> list[str]:
+    # A value with no scheme (``Authorization: TOKEN``) is the token itself.
+    return credentials(value) or ([value.strip()] if value.strip() else [])
+
+
 def secrets_of(request: httpx.Request | None) -> tuple[str, ...]:
     """What ``request`` carried that its reply or error may echo: the API key, and the
-    credentials of its ``Authorization`` (a base URL's user info, sent as Basic)."""
+    credentials of its ``Authorization`` (a base URL's user info, sent as Basic); and so
+    of the headers sent for it that it does not hold (``SENT_SECRETS``)."""
     if request is None:
         return ()
-    key = request.headers.get(API_KEY_HEADER)
-    return (*([key] if key else []), *credentials(request.headers.get("Authorization")))
+    found: list[str] = []
+    for name, value in _secret_values(request):
+        found += _authorization_secrets(value) if name in _AUTHORIZATIONS else [value]
+    return tuple(dict.fromkeys(filter(None, found)))
+
+
+def _user_info(request: httpx.Request | None) -> list[str]:
+    """The halves of the Basic credentials ``request`` carried (``secrets_of``), which a
+    server may name things after."""
+    if request is None:
+        return []
+    return [
+        half
+        for name, value in _secret_values(request)
+        if name in _AUTHORIZATIONS
+        for half in credentials(value)[1:]
+    ]
 
 
 def _secrets(outcome: httpx.Response | httpx.RequestError) -> tuple[str, ...]:
@@ -867,8 +931,7 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     # `secret`, and so may the base URL's user name or password, which a server may name
     # things after (its account): ids, names and paths keep them (rewritten, they would
     # name nothing).
-    request = request_of(response)
-    user_info = credentials(request.headers.get("Authorization"))[1:] if request else []
+    user_info = _user_info(request_of(response))
     anywhere = [s for s in secrets if len(s) >= ANYWHERE and s not in user_info]
     named = [secret for secret in secrets if secret not in anywhere]
     scrubbed = scrub(data, anywhere)

@@ -21,7 +21,7 @@ import re
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from functools import partial
 from http.server import BaseHTTPRequestHandler
@@ -764,3 +764,139 @@ def test_a_reply_not_json_that_echoes_the_key_leaves_it_in_no_exception_behind(
             service.supported_models()
     assert "not JSON" in str(info.value)
     assert leaks(exception_texts(info.value), (KEY_A,)) == []
+
+
+TOKEN = "bearer-tok-5f3a9c1e7d2b"
+
+
+class _EchoingAuthorization(BaseHTTPRequestHandler):
+    """Answers 401, echoing the request's ``Authorization`` (or ``X-Api-Key``) in its
+    reason phrase, its ``X-Request-ID`` and its message."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        header = self.headers.get("Authorization") or self.headers.get("X-Api-Key", "")
+        body = json.dumps({"error": "unauthorized", "message": f"bad {header}", "retryable": False})
+        self.send_response(401, f"No {header}")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Request-ID", f"req-{header}")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+# The header a user's client adds, and its value.
+BEARER = ("Authorization", f"Bearer {TOKEN}")
+
+
+class _BearerAuth(httpx.Auth):
+    def __init__(self, header: tuple[str, str] = BEARER) -> None:
+        self._header = header
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[self._header[0]] = self._header[1]
+        yield request
+
+
+class _BearerTransport(httpx.BaseTransport):
+    """Sends a copy of each request with the token added: the request the facade gave
+    the client never holds it."""
+
+    def __init__(self, header: tuple[str, str]) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._header = header
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {**request.headers, self._header[0]: self._header[1]}
+        copy = httpx.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=request.content,
+            extensions=request.extensions,
+        )
+        return self._inner.handle_request(copy)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.mark.parametrize(
+    "header",
+    # The value's template, filled in inline: a local holding the token would be shown
+    # with the traceback's.
+    [("Authorization", "Bearer {}"), ("Authorization", "{}"), ("X-Api-Key", "{}")],
+    ids=["bearer", "no-scheme", "api-key"],
+)
+@pytest.mark.parametrize("adds", ["auth", "transport"])
+def test_a_token_a_users_client_adds_never_shows_when_echoed(
+    caplog: pytest.LogCaptureFixture, adds: str, header: tuple[str, str]
+) -> None:
+    # The key is the facade's; a token that the user's client adds as it sends (its auth,
+    # a transport of its own) was in no list of secrets: httpcore's DEBUG record of the
+    # reply's headers and the client's INFO record of its reason phrase showed it, and,
+    # added to a copy of the request, so did the error.
+    caplog.set_level(logging.DEBUG)
+    server = QuietServer(("127.0.0.1", 0), _EchoingAuthorization)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    http = (
+        httpx.Client(auth=_BearerAuth((header[0], header[1].format(TOKEN))))
+        if adds == "auth"
+        else httpx.Client(transport=_BearerTransport((header[0], header[1].format(TOKEN))))
+    )
+    try:
+        with (
+            http,
+            ServiceClient(
+                f"http://127.0.0.1:{server.server_address[1]}",
+                KEY_A,
+                http_client=http,
+                max_retries=0,
+                heartbeat_interval=0,
+            ) as service,
+            pytest.raises(AuthenticationError) as info,
+        ):
+            service.supported_models()
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The server saw the token: what it echoed is what must not show, the rest is.
+    echoed = header[1].format("[redacted]")
+    assert f"bad {echoed}" in str(info.value)
+    headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
+    assert any(f"req-{echoed}" in m for m in headers), headers
+    replies = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any(f'401 No {echoed}"' in m for m in replies), replies
+    assert leaks(caplog.text + exception_texts(info.value), (TOKEN,)) == []
+
+
+async def test_a_token_a_users_async_client_adds_never_shows_when_echoed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = QuietServer(("127.0.0.1", 0), _EchoingAuthorization)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        async with (
+            httpx.AsyncClient(auth=_BearerAuth()) as http,
+            AsyncServiceClient(
+                f"http://127.0.0.1:{server.server_address[1]}",
+                KEY_A,
+                http_client=http,
+                max_retries=0,
+                heartbeat_interval=0,
+            ) as service,
+        ):
+            with pytest.raises(AuthenticationError) as info:
+                await service.supported_models()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "bad Bearer [redacted]" in str(info.value)
+    headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
+    assert any(b"req-Bearer [redacted]" in m.encode() for m in headers), headers
+    assert leaks(caplog.text + exception_texts(info.value), (TOKEN,)) == []
