@@ -184,8 +184,6 @@ class RetryPolicy:
         return None if delay >= deadline or delay > s.max_retry_wait - slept else delay
 
 
-_SECRET_HEADERS = SECRET_HEADER_NAMES | {"proxy-authorization"}
-
 # The request this thread or task is sending, whose key and credentials (``secrets_of``,
 # read as each record comes: what httpcore sends for it is added as it goes) are taken
 # out of the records of it. httpcore logs each reply's headers at DEBUG
@@ -286,7 +284,7 @@ class _Attempts:
                 self._request.method,
                 shown_url(self._request.url),
                 self.attempt + 1,
-                {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers},
+                {k: (REDACTED if k.lower() in SECRET_HEADER_NAMES else v) for k, v in headers},
             )
         self._sending = time.monotonic()
         self._traced = self._sent = False

@@ -842,9 +842,10 @@ def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
 
 
 # The headers whose values are secrets: an API key's, and those whose credentials
-# ``credentials`` takes apart.
+# ``credentials`` takes apart (a proxy URL's user info goes as Proxy-Authorization, on a
+# CONNECT or a plain http request, and a proxy may echo it as a server may).
 _KEY_HEADERS = frozenset({API_KEY_HEADER.lower(), "api-key", "x-api-key"})
-_AUTHORIZATIONS = frozenset({"authorization"})
+_AUTHORIZATIONS = frozenset({"authorization", "proxy-authorization"})
 SECRET_HEADER_NAMES = _KEY_HEADERS | _AUTHORIZATIONS
 
 
@@ -878,8 +879,9 @@ def _authorization_secrets(value: str) -> list[str]:
 
 def secrets_of(request: httpx.Request | None) -> tuple[str, ...]:
     """What ``request`` carried that its reply or error may echo: the API key, and the
-    credentials of its ``Authorization`` (a base URL's user info, sent as Basic); and so
-    of the headers sent for it that it does not hold (``SENT_SECRETS``)."""
+    credentials of its ``Authorization`` (a base URL's user info, sent as Basic) and
+    ``Proxy-Authorization``; and so of the headers sent for it that it does not hold
+    (``SENT_SECRETS``)."""
     if request is None:
         return ()
     found: list[str] = []

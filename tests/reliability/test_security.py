@@ -900,3 +900,71 @@ async def test_a_token_a_users_async_client_adds_never_shows_when_echoed(
     headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
     assert any(b"req-Bearer [redacted]" in m.encode() for m in headers), headers
     assert leaks(caplog.text + exception_texts(info.value), (TOKEN,)) == []
+
+
+PROXY_USER, PROXY_PASSWORD = "proxy-user", "proxy-pw-8e1c4b7a2f9d"
+
+
+@contextlib.contextmanager
+def _refusing_proxy() -> Iterator[str]:
+    """The URL (with user info) of a proxy that refuses every request with a 407 that
+    echoes its ``Proxy-Authorization`` and the credentials in it: in its reason phrase,
+    a header and its body."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = sock.accept()
+                    with conn:
+                        head = conn.recv(65536).decode("latin-1")
+                        header = re.search(r"(?im)^proxy-authorization: *(.*?)\r$", head)
+                        sent = header[1] if header else ""
+                        pair = base64.b64decode(sent.partition(" ")[2]).decode()
+                        echo = f"{sent} ({pair})"
+                        body = f"denied: {echo}"
+                        head = f"HTTP/1.1 407 No {echo}\r\nX-Echo: {echo}\r\n"
+                        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                        conn.sendall((head + body).encode())
+
+        threading.Thread(target=answer, daemon=True).start()
+        port = sock.getsockname()[1]
+        yield f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+@pytest.mark.parametrize("given", ["environment", "user-client"])
+def test_a_proxy_that_echoes_its_credentials_never_has_them_shown(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, scheme: str, given: str
+) -> None:
+    # The proxy URL's user info goes as Proxy-Authorization: on the CONNECT of an https
+    # request, whose refusal httpcore raises as ProxyError("407 REASON"), and on a plain
+    # http request, whose 407 is the reply. Either echoed them into the error and the logs.
+    caplog.set_level(logging.DEBUG)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with _refusing_proxy() as proxy:
+        if given == "environment":
+            monkeypatch.setenv("HTTPS_PROXY", proxy)
+            monkeypatch.setenv("HTTP_PROXY", proxy)
+        with (
+            httpx.Client(proxy=proxy if given == "user-client" else None) as http,
+            ServiceClient(
+                f"{scheme}://weaver.test",
+                KEY_A,
+                http_client=http if given == "user-client" else None,
+                max_retries=0,
+                heartbeat_interval=0,
+            ) as service,
+            pytest.raises(WeaverError) as info,
+        ):
+            service.supported_models()
+        del proxy  # the frames' locals are shown too: none of this one's holds it
+    shown = exception_texts(info.value)
+    basic = base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
+    assert "407 No Basic [redacted]" in str(info.value)
+    headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
+    assert any("b'Basic [redacted] ([redacted])'" in m for m in headers), headers
+    assert leaks(caplog.text + shown, (PROXY_PASSWORD, basic)) == []
