@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from tests.support.scripted_http import ScriptedServer
+from weaver_facade.contract import ContractSettings, UnknownBaseModel, run_contract_test
 from weaver_facade.contract._kit import ServerUnreachable, _probe
+
+KEY = "sk-contract-key-3e8b1f0c9d27"
 
 
 def listing(*items: dict[str, Any]) -> ScriptedServer:
@@ -55,3 +58,25 @@ def test_an_https_base_url_of_a_plain_http_server_says_so() -> None:
     said = str(unreachable.value)
     assert "[SSL" in said  # OpenSSL's own words, whichever its version
     assert said.endswith("(the server may speak plain HTTP: try an http:// base URL)")
+
+
+@pytest.mark.parametrize("userinfo", ["", "ci-user:pw-6d0e4a9b1c37@"], ids=["key", "user-info"])
+def test_a_base_model_unknown_to_a_server_listing_the_secrets_never_shows_them(
+    userinfo: str,
+) -> None:
+    # The refusal quoted every name the server lists: a hostile one that lists the key
+    # (or the base URL's password) as a model name had it printed by the command line.
+    secrets = (KEY, "pw-6d0e4a9b1c37")
+    listed = [model(name, "healthy", 100) for name in ("qa-small", *secrets)]
+    with listing(*listed) as server:
+        base_url = server.base_url.replace("http://", f"http://{userinfo}")
+        settings = ContractSettings(base_url=base_url, api_key=KEY, base_model="qa-large")
+        with pytest.raises(UnknownBaseModel) as unknown:
+            run_contract_test(settings)
+    said = str(unknown.value)
+    assert said.startswith("base model 'qa-large' is not one the server lists (")
+    assert "qa-small" in said
+    hidden = secrets if userinfo else secrets[:1]  # without user info, a name like others
+    assert [secret for secret in secrets if secret in said] == [
+        s for s in secrets if s not in hidden
+    ]

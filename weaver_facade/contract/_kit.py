@@ -365,9 +365,12 @@ def run_named(
     spec = load_spec(spec_file)
     listed, vocab, why, names, later = _probe(base_url, settings.api_key)
     if settings.base_model is not None and names and settings.base_model not in names:
+        # The names are the server's: a hostile one may list the key, or the base URL's
+        # credentials, as a model's.
+        said = redact(f"({', '.join(sorted(names))})", settings.api_key)
         raise UnknownBaseModel(
             f"base model {settings.base_model!r} is not one the server lists "
-            f"({', '.join(sorted(names))})"
+            + _hidden(said, _url_secrets(base_url))
         )
     report = ContractReport(
         base_url=base_url,
