@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from tests.support.scripted_http import ScriptedServer
 from weaver_facade.contract import ContractSettings, UnknownBaseModel, run_contract_test
 from weaver_facade.contract._kit import ServerUnreachable, _probe
+from weaver_facade.contract._report import render_text, to_json, to_junit
 
 KEY = "sk-contract-key-3e8b1f0c9d27"
 
@@ -80,3 +83,30 @@ def test_a_base_model_unknown_to_a_server_listing_the_secrets_never_shows_them(
     assert [secret for secret in secrets if secret in said] == [
         s for s in secrets if s not in hidden
     ]
+
+
+@pytest.mark.parametrize("userinfo", ["", "ci-user:pw-6d0e4a9b1c37@"], ids=["key", "user-info"])
+def test_a_base_model_named_after_the_secrets_never_shows_them_in_the_report(
+    userinfo: str,
+) -> None:
+    # With no base model given, the kit trains one the server lists: a hostile server
+    # that lists only the key (or the base URL's password), not ready, had it in the
+    # report's base model and in its note of that choice.
+    secret = "pw-6d0e4a9b1c37" if userinfo else KEY
+
+    def answer(method: str, path: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if path.startswith("/api/v1/supported-models"):
+            return 200, {"items": [model(secret, "degraded", 100)]}, {}
+        return 400, {"error": "invalid_request", "message": "no", "retryable": False}, {}
+
+    with ScriptedServer(answer) as server:
+        base_url = server.base_url.replace("http://", f"http://{userinfo}")
+        settings = ContractSettings(base_url=base_url, api_key=KEY, parts=("lifecycle",))
+        report = run_contract_test(settings)
+    shown = [
+        *render_text(report),
+        json.dumps(to_json(report)),
+        ElementTree.tostring(to_junit(report), encoding="unicode"),
+    ]
+    assert any("the server lists no ready base model" in line for line in shown)
+    assert [line for line in shown if secret in line] == []

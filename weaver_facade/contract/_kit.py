@@ -465,6 +465,10 @@ def run_named(
         report.notes.append(redact(note, settings.api_key))
     report.findings = fold_server_wide(dedupe(findings))
     report.seconds = time.monotonic() - started
+    # The base model may be a name the server lists, which a hostile one may make the
+    # key: the report shows it, and the note of its choice quotes it.
+    report.base_model = redact(report.base_model, settings.api_key)
+    report.notes = [redact(note, settings.api_key) for note in report.notes]
     return _without_url_secrets(report)
 
 
@@ -508,6 +512,7 @@ def _without_url_secrets(report: ContractReport) -> ContractReport:
         )
 
     report.base_url = _hidden(report.base_url, secrets)
+    report.base_model = _hidden(report.base_model, secrets)
     report.findings = [hide(f) for f in report.findings]
     report.notes = [_hidden(n, secrets) for n in report.notes]
     for step in report.lifecycle.steps if report.lifecycle is not None else ():
