@@ -14,7 +14,7 @@ import errno
 import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
@@ -392,21 +392,23 @@ def download_result(state: Downloads, dest: Path) -> DownloadResult:
 # -- plans: which requests, decided without I/O ---------------------------------------------------
 
 
-def find_checkpoint_id(ref: object) -> Plan[uuid.UUID]:
-    """The id of a checkpoint given as a ``Checkpoint``, an id or a path (looked up by name)."""
+def find_checkpoint_id(ref: object, deleted_here: Container[object] = ()) -> Plan[uuid.UUID]:
+    """The id of a checkpoint given as a ``Checkpoint``, an id or a path (looked up by name,
+    as ``find_checkpoint``)."""
     target = coerce_checkpoint_ref(ref)
     if isinstance(target, Checkpoint):
         return target.id
     if isinstance(target, uuid.UUID):
         return target
-    return (yield from find_checkpoint(target)).id
+    return (yield from find_checkpoint(target, deleted_here)).id
 
 
-def find_checkpoint(path: CheckpointPath) -> Plan[Checkpoint]:
+def find_checkpoint(path: CheckpointPath, deleted_here: Container[object] = ()) -> Plan[Checkpoint]:
     """``lookup.find_by_path``, whose 404 of the model's listing says what to pass instead
-    (``_note_forgotten``)."""
+    (``_note_forgotten``); ``deleted_here``: the ids and paths of checkpoints this client
+    deleted (``lookup.find_listed``)."""
     try:
-        return (yield from lookup.find_by_path(path))
+        return (yield from lookup.find_by_path(path, path in deleted_here))
     except NotFoundError as missing:
         if missing.status_code == 404:  # its model's listing refused, not a name it lacks
             _note_forgotten(missing, path)
@@ -431,8 +433,8 @@ def _note_forgotten(missing: NotFoundError, path: CheckpointPath) -> None:
     note_cli_words(missing, note, cli + "`weaver-facade checkpoints download ARTIFACT_ID -o DIR`")
 
 
-def list_artifacts_plan(ref: object) -> Plan[list[Artifact]]:
-    checkpoint_id = yield from find_checkpoint_id(ref)
+def list_artifacts_plan(ref: object, deleted_here: Container[object] = ()) -> Plan[list[Artifact]]:
+    checkpoint_id = yield from find_checkpoint_id(ref, deleted_here)
     return (yield from _artifacts_of(checkpoint_id))
 
 
@@ -451,10 +453,12 @@ def _artifacts_of(checkpoint_id: uuid.UUID, *, retried: bool = True) -> Plan[lis
 _GIVE_DOWNLOADS = frozenset({"save_checkpoint", "export_checkpoint", "export_model_weights"})
 
 
-def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descriptor]]:
+def download_plan(
+    target: object, kind: object, deleted_here: Container[object] = ()
+) -> Plan[tuple[uuid.UUID, Descriptor]]:
     """The id of the artifact to download and its descriptor. An artifact given by id
     whose kind is not ``kind`` (only the descriptor tells) is refused before anything is
-    written."""
+    written. ``deleted_here``: as for ``find_checkpoint``."""
     if not isinstance(target, DownloadTarget):
         # Not the checkpoint lookup's words: an id here is an artifact's, and a handle (an
         # export's or a save's) gives what this call takes.
@@ -468,7 +472,9 @@ def download_plan(target: object, kind: object) -> Plan[tuple[uuid.UUID, Descrip
         allowed = [k.value for k in ArtifactKind]
         wanted = ArtifactKind(check_choice("kind", kind, allowed, otherwise=", or None"))
     given = _given_id(target)
-    artifact_id = given if given is not None else (yield from resolve_download(target, wanted))
+    artifact_id = (
+        given if given is not None else (yield from resolve_download(target, wanted, deleted_here))
+    )
     try:
         descriptor = yield from download_descriptor(artifact_id)
     except NotFoundError as missing:
@@ -540,8 +546,11 @@ def _given_id(target: object) -> uuid.UUID | None:
         ) from None
 
 
-def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUID]:
-    """The id of the artifact to download, of a ``target`` not given by its id."""
+def resolve_download(
+    target: object, kind: ArtifactKind | None, deleted_here: Container[object] = ()
+) -> Plan[uuid.UUID]:
+    """The id of the artifact to download, of a ``target`` not given by its id
+    (``deleted_here``: as for ``find_checkpoint``)."""
     if isinstance(target, Artifact):
         _check_kind(target.id, target.kind.value, kind)
         return target.id
@@ -556,7 +565,7 @@ def resolve_download(target: object, kind: ArtifactKind | None) -> Plan[uuid.UUI
     if path_kind is not None and kind is not None and path_kind is not kind:
         raise InvalidArgumentError(f"{target!r} names {path_kind.value}, but kind={kind.value!r}")
     want = path_kind or kind
-    artifacts = yield from list_artifacts_plan(checkpoint)
+    artifacts = yield from list_artifacts_plan(checkpoint, deleted_here)
     if isinstance(checkpoint, Checkpoint):  # named by its path, not its repr
         checkpoint = str(checkpoint.path)
     of_kind = [a for a in artifacts if want is None or a.kind is want]

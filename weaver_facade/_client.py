@@ -430,7 +430,12 @@ class _ServiceBase(HasOptions):
         which a failure leaves unclaimed (its caller never got them)."""
         check_bool("keep", keep)
         plan = resume_plan(
-            checkpoint, with_optimizer, self._created.settings, base_model, self._io.poll
+            checkpoint,
+            with_optimizer,
+            self._created.settings,
+            base_model,
+            self._io.poll,
+            self._steps.deleted,
         )
         made: list[str] = []
         try:
@@ -1152,7 +1157,7 @@ class ServiceClient(_ServiceBase):
 
         ``checkpoint`` is a ``Checkpoint``, its id, or its ``weaver://`` path.
         """
-        return self._io.run(list_artifacts_plan(checkpoint))
+        return self._io.run(list_artifacts_plan(checkpoint, self._steps.deleted))
 
     def download_weights(
         self,
@@ -1210,7 +1215,7 @@ class ServiceClient(_ServiceBase):
             with deadline.api_request(step):
                 return deadline.io.perform(step)
 
-        artifact_id, descriptor = drive(download_plan(target, kind), send)
+        artifact_id, descriptor = drive(download_plan(target, kind, self._steps.deleted), send)
         state = download_sync(
             Downloads(descriptor, deadline.settings(), progress=progress),
             folder,
@@ -1603,7 +1608,7 @@ class AsyncServiceClient(_ServiceBase):
     async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """See ``ServiceClient.list_artifacts``."""
         await _on_asyncio()
-        return await self._io.run(list_artifacts_plan(checkpoint))
+        return await self._io.run(list_artifacts_plan(checkpoint, self._steps.deleted))
 
     async def download_weights(
         self,
@@ -1625,7 +1630,9 @@ class AsyncServiceClient(_ServiceBase):
             with deadline.api_request(step):
                 return await deadline.io.perform(step)
 
-        artifact_id, descriptor = await adrive(download_plan(target, kind), send)
+        artifact_id, descriptor = await adrive(
+            download_plan(target, kind, self._steps.deleted), send
+        )
         state = await download_async(
             Downloads(descriptor, deadline.settings(), progress=progress),
             folder,

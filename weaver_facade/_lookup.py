@@ -226,6 +226,15 @@ def by_id(
                 raise
             if model_id is None and server is not None and server.checkpoint_by_id_supported:
                 raise  # the server has read an id before: this one names no checkpoint
+            if model_id is None and deleted and not _route_unknown(exc):
+                # Its DELETE by id worked, so the server has the route: the id is gone.
+                raise NotFoundError(
+                    f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found "
+                    "none: this client deleted it)",
+                    status_code=exc.status_code,
+                    code="not_found",
+                    request_id=exc.request_id,
+                ) from exc
             if model_id is None:
                 raise UnsupportedByServerError(
                     f"get_checkpoint: checkpoint {checkpoint_id} was not found by id; this "

@@ -17,7 +17,7 @@ are guessed, never the base model: the README says what a user sees of each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Container, Generator
 from typing import Any, TypeAlias
 
 from . import _calls as calls
@@ -62,11 +62,13 @@ def resume_plan(
     settings: Callable[[str], NewModel | None],
     base_model: object,
     server: PollPolicy | None = None,
+    deleted_here: Container[object] = (),
 ) -> ResumePlan:
     """The steps of resuming ``checkpoint`` (a ``Checkpoint``, a path or a checkpoint id)
     into a new model, as the module's docstring says; returns it and the load result.
     Bad arguments raise on the first step, before any request. ``server``: the client's
-    policy, which tells whether the server reads checkpoints by id (``lookup.by_id``)."""
+    policy, which tells whether the server reads checkpoints by id (``lookup.by_id``);
+    ``deleted_here``: the ids and paths of checkpoints this client deleted."""
     with_optimizer = check_bool("with_optimizer", with_optimizer)
     asked = None if base_model is None else check_base_model(base_model)
     target = coerce_checkpoint_ref(checkpoint)
@@ -77,7 +79,7 @@ def resume_plan(
         # Checkpoint not completed is read again: its status may be stale (a save's result,
         # pending when its operation ended, that the server has completed since).
         try:
-            found = yield from lookup.by_ref(target, None, server)
+            found = yield from lookup.by_ref(target, None, server, deleted_here)
         except NotFoundError as missing:
             if isinstance(target, CheckpointPath) and missing.status_code == 404:
                 missing.add_note(_unlisted(target, with_optimizer))  # its listing refused

@@ -433,7 +433,7 @@ class ModelSteps:
     changes it).
     """
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, lock: Any, deleted: set[object]) -> None:
         self.next_seq_id: int | None = None
         self.lock = lock
         self.terminated = False  # by this service client's ``terminate_model``
@@ -441,9 +441,9 @@ class ModelSteps:
         # yet looked for: a server's list may show a save only later.
         self._unlisted: frozenset[str] = frozenset()
         self._unlisted_lock = threading.Lock()
-        # The ids and paths of checkpoints this client deleted: not looked for again in a
-        # list that may lag (``lookup.find_listed``), until a save takes the name again.
-        self.deleted: set[object] = set()
+        # The ids and paths of checkpoints this service client deleted (of any model:
+        # ``StepsByModel.deleted``).
+        self.deleted = deleted
 
     def noting_saves(
         self, parse: ResultParser[_R], checkpoint_id: Callable[[_R], uuid.UUID]
@@ -483,6 +483,11 @@ class StepsByModel:
 
     def __init__(self) -> None:
         self._models: dict[str, ModelSteps] = {}
+        # The ids and paths of checkpoints this client deleted: not looked for again in a
+        # list that may lag (``lookup.find_listed``), until a save takes the name again;
+        # one record for every model, since a path names its model and an id is unique, and
+        # the service client's own lookups (``list_artifacts``, a resume) read it too.
+        self.deleted: set[object] = set()
 
     def join(self, model: ModelInfo, given: int | None, lock: Callable[[], Any]) -> ModelSteps:
         """``model``'s steps. A ``given`` next ``seq_id`` sets the count, for every client
@@ -490,7 +495,7 @@ class StepsByModel:
         with its own ``seq_id``). Else the higher of the count kept here and the server's
         goes on: the server's may lag behind a step on its way, and be ahead after steps
         another process sent."""
-        steps = self._models.setdefault(model.id, ModelSteps(lock()))
+        steps = self._models.setdefault(model.id, ModelSteps(lock(), self.deleted))
         if given is not None:
             steps.next_seq_id = given
         elif model.next_seq_id is not None:
@@ -500,7 +505,7 @@ class StepsByModel:
     def terminated(self, model_id: str, lock: Callable[[], Any]) -> None:
         """``model_id`` was terminated: its training clients, also those attached later,
         refuse what needs it live."""
-        self._models.setdefault(model_id, ModelSteps(lock())).terminated = True
+        self._models.setdefault(model_id, ModelSteps(lock(), self.deleted)).terminated = True
 
     def was_terminated(self, model_id: str) -> bool:
         """Whether this service client terminated ``model_id``."""
@@ -626,7 +631,26 @@ class _TrainingBase(HasOptions, Generic[IO]):
         )
 
     def _load(self, checkpoint: object, include_optimizer: bool) -> Plan[Started[LoadResult]]:
-        return started(load_submission(self.model_id, checkpoint, include_optimizer))
+        submission = load_submission(self.model_id, checkpoint, include_optimizer)
+        path = in_model(coerce_checkpoint_path, checkpoint, self.model_id)
+        return self._load_plan(submission, path)
+
+    def _load_plan(
+        self, submission: Submission[LoadResult], path: CheckpointPath
+    ) -> Plan[Started[LoadResult]]:
+        with self._noting_deleted(path):
+            return (yield from started(submission))
+
+    @contextlib.contextmanager
+    def _noting_deleted(self, path: CheckpointPath) -> Iterator[None]:
+        """A 404 of a request that sends ``path``, which says so of one this client
+        deleted (sent all the same: another process may have saved the name since)."""
+        try:
+            yield
+        except NotFoundError as exc:
+            if path in self._steps.deleted:
+                exc.add_note(f"this client deleted checkpoint {path}")
+            raise
 
     def _step(
         self,
@@ -760,7 +784,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             if isinstance(target, CheckpointPath):
                 # Looked up as find_checkpoint_id would: the checkpoint an export that
                 # follows it is compared with.
-                target = yield from find_checkpoint(target)
+                target = yield from find_checkpoint(target, self._steps.deleted)
             followed = target if isinstance(target, Checkpoint) else None  # by id: unknown
             checkpoint_id = yield from find_checkpoint_id(target)
             try:
@@ -799,9 +823,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
         ttl = _check_ttl(ttl_seconds)
         target = in_model(coerce_checkpoint_ref, ref, self.model_id)
         if isinstance(target, uuid.UUID):
-            target = yield from lookup.by_id(target, self.model_id)
+            deleted = target in self._steps.deleted
+            target = yield from lookup.by_id(target, self.model_id, deleted=deleted)
         path = target.path if isinstance(target, Checkpoint) else target
-        reply: calls.CheckpointReply = yield calls.set_checkpoint_ttl(path, ttl)
+        with self._noting_deleted(path):
+            reply: calls.CheckpointReply = yield calls.set_checkpoint_ttl(path, ttl)
         done = reply.read(checkpoint_from_wire, "set_checkpoint_ttl")
         if done is not None:
             return done

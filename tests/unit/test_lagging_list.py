@@ -7,7 +7,7 @@ list lacks is looked for again, a few times, after the client's poll backoff.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from tests.support.fakeserver import (
     FakeWeaver,
     artifact_json,
     async_service,
+    checkpoint_json,
     json_reply,
     service,
 )
@@ -257,6 +258,130 @@ def test_a_checkpoint_this_client_deleted_is_said_deleted_without_looking_again(
     with pytest.raises(NotFoundError):
         trainer.delete_checkpoint(untyped(ref(deleted)))
     assert len(fake.sent("GET", LIST)) == listings + 2
+    assert clock.sleeps == []
+
+
+def _download(svc: ServiceClient, trainer: TrainingClient, ref: object) -> object:
+    return svc.download_weights(untyped(ref), "/nonexistent/never-written")
+
+
+def _resume(svc: ServiceClient, trainer: TrainingClient, ref: object) -> object:
+    return svc.create_training_client_from_state(untyped(ref))
+
+
+# Each call that finds a checkpoint by its path in its model's list, with the refs it takes.
+FINDING: dict[str, tuple[Callable[[ServiceClient, TrainingClient, object], object], str]] = {
+    "export_weights-path": (lambda svc, t, ref: t.export_weights(untyped(ref)), "path"),
+    "export_weights-CheckpointPath": (
+        lambda svc, t, ref: t.export_weights(untyped(ref)),
+        "CheckpointPath",
+    ),
+    "list_artifacts-path": (lambda svc, t, ref: svc.list_artifacts(untyped(ref)), "path"),
+    "download_weights-path": (_download, "path"),
+    "resume-path": (_resume, "path"),
+    "resume-CheckpointPath": (_resume, "CheckpointPath"),
+    "resume-Checkpoint": (_resume, "Checkpoint"),  # its status `deleted`: read again
+    "set_checkpoint_ttl-id": (lambda svc, t, ref: t.set_checkpoint_ttl(untyped(ref), 60), "id"),
+}
+
+
+@pytest.mark.parametrize("use", FINDING.values(), ids=list(FINDING))
+def test_every_call_that_finds_a_checkpoint_this_client_deleted_says_so_at_once(
+    fake: FakeWeaver,
+    clock: FakeClock,
+    svc: ServiceClient,
+    trainer: TrainingClient,
+    use: tuple[Callable[[ServiceClient, TrainingClient, object], object], str],
+) -> None:
+    # Only get_checkpoint said so: these looked for it 3 times more, after pauses, and
+    # blamed a list that may lag behind a save.
+    call, ref = use
+    deleted = trainer.delete_checkpoint(trainer.save_state("c"))
+    listings, models = len(fake.sent("GET", LIST)), len(fake.sent("POST", "/api/v1/models"))
+    with pytest.raises(NotFoundError) as missing:
+        call(svc, trainer, DELETED_REFS[ref](deleted))
+    assert "this client deleted it" in str(missing.value)
+    assert "may list" not in str(missing.value)
+    assert len(fake.sent("GET", LIST)) == listings + 1
+    assert clock.sleeps == []
+    assert len(fake.sent("POST", "/api/v1/models")) == models  # no model made to resume it
+
+
+def test_a_resume_of_an_id_this_client_deleted_is_not_found_not_unsupported(
+    fake: FakeWeaver, clock: FakeClock, svc: ServiceClient, trainer: TrainingClient
+) -> None:
+    # A server whose DELETE by id worked has the checkpoint-by-id routes: its 404 of the
+    # id says the checkpoint is gone, not that an id alone names no model to look in.
+    deleted = trainer.delete_checkpoint(trainer.save_state("c"))
+    with pytest.raises(NotFoundError) as missing:
+        svc.create_training_client_from_state(deleted.id)
+    assert type(missing.value) is NotFoundError
+    assert "this client deleted it" in str(missing.value)
+    assert missing.value.status_code == 404
+    assert clock.sleeps == []
+
+
+# The calls that send a checkpoint's path itself, and the request that carries it.
+SENDING: dict[str, tuple[Callable[[TrainingClient, object], object], str]] = {
+    "load_state": (lambda t, ref: t.load_state(untyped(ref)), "POST /api/v1/models/m-1/load"),
+    "load_state_with_optimizer": (
+        lambda t, ref: t.load_state_with_optimizer(untyped(ref)),
+        "POST /api/v1/models/m-1/load",
+    ),
+    "set_checkpoint_ttl": (
+        lambda t, ref: t.set_checkpoint_ttl(untyped(ref), 60),
+        "PATCH /api/v1/models/m-1/checkpoints/ttl",
+    ),
+}
+
+
+@pytest.mark.parametrize("ref", ["path", "CheckpointPath", "Checkpoint"])  # none takes an id
+@pytest.mark.parametrize("use", SENDING.values(), ids=list(SENDING))
+def test_a_path_this_client_deleted_is_said_deleted_in_the_server_s_404(
+    fake: FakeWeaver,
+    clock: FakeClock,
+    trainer: TrainingClient,
+    use: tuple[Callable[[TrainingClient, object], object], str],
+    ref: str,
+) -> None:
+    # Sent at once, and the server's 404 came at once; but it did not say that this
+    # client had deleted the checkpoint, as a lookup of it does.
+    call, request = use
+    deleted = trainer.delete_checkpoint(trainer.save_state("c"))
+    listings = len(fake.sent("GET", LIST))
+    with pytest.raises(NotFoundError) as missing:
+        call(trainer, DELETED_REFS[ref](deleted))
+    assert missing.value.status_code == 404  # the server's own refusal
+    assert missing.value.__notes__ == [f"this client deleted checkpoint {deleted.path}"]
+    assert len(fake.sent(*request.split())) == 1
+    assert (len(fake.sent("GET", LIST)), clock.sleeps) == (listings, [])
+
+
+def test_a_load_of_a_path_another_process_saved_since_is_sent_all_the_same(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    deleted = trainer.delete_checkpoint(trainer.save_state("c"))
+    fake.checkpoints["m-1"].append(checkpoint_json("m-1", "c"))  # saved by another process
+    assert trainer.load_state(str(deleted.path)).path == deleted.path
+
+
+async def test_async_the_service_s_calls_say_a_path_this_client_deleted_at_once() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    async with async_service(fake, poll=poll, sleep=clock.asleep) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        path = str((await trainer.delete_checkpoint(await trainer.save_state("c"))).path)
+        listings = len(fake.sent("GET", LIST))
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: trainer.export_weights(path),
+            lambda: svc.list_artifacts(path),
+            lambda: svc.download_weights(path, "/nonexistent/never-written"),
+            lambda: svc.create_training_client_from_state(path),
+        ]
+        for call in calls:
+            with pytest.raises(NotFoundError, match="this client deleted it"):
+                await call()
+    assert len(fake.sent("GET", LIST)) == listings + len(calls)
     assert clock.sleeps == []
 
 
