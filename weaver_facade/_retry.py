@@ -139,6 +139,17 @@ def server_says_retryable(
 ) -> bool | None:
     """The ``retryable`` of an error reply's Error body, if its body was read and carries one;
     ``request``: the reply's, where the reply is not yet bound to it (a transport's)."""
+    body = _error_body(response)
+    if body is None:
+        return None
+    if _polls(response, request) and _legacy_read_failure(response.status_code, body):
+        return True  # says `false`, for an operation that may well be there
+    flag = body.get("retryable")
+    return flag if isinstance(flag, bool) else None
+
+
+def _error_body(response: httpx.Response) -> Mapping[str, Any] | None:
+    """An error reply's JSON object, if its body was read and is one."""
     if response.status_code < 400:
         return None
     try:
@@ -151,10 +162,17 @@ def server_says_retryable(
         body = json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: nesting a server should not send
         return None
-    if _polls(response, request) and _legacy_read_failure(response.status_code, body):
-        return True  # says `false`, for an operation that may well be there
-    flag = body.get("retryable")
-    return flag if isinstance(flag, bool) else None
+    return body if isinstance(body, dict) else None
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The code of an error reply's Error body, as its ``APIError`` has it (``code``: an
+    ``error`` given with a ``message``)."""
+    body = _error_body(response)
+    if body is None or not isinstance(body.get("message"), str):
+        return None
+    code = body.get("error")
+    return code if isinstance(code, str) else None
 
 
 def _polls(response: httpx.Response, request: httpx.Request | None) -> bool:
@@ -276,8 +294,9 @@ class BodyTimeout(httpx.ReadTimeout):
 
 def describe_failure(error: BaseException | httpx.Response) -> str:
     """A short, key-free description of why a request failed, for outage and retry messages."""
-    if isinstance(error, httpx.Response):
-        return f"HTTP {error.status_code}"
+    if isinstance(error, httpx.Response):  # a request's retry: worded as a poll's error
+        code = _error_code(error)
+        return f"HTTP {error.status_code}" + (f" ({code})" if code else "")
     if isinstance(error, APIConnectionError):
         cause = error.__cause__
         if isinstance(cause, httpx.TransportError):

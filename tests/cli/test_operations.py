@@ -502,7 +502,9 @@ def test_every_retry_is_a_line_and_quiet_silences_it(cli: Cli, emu: RunningEmula
     assert run.exit_code == 1
     retries = [line for line in run.stderr.splitlines() if "retrying in" in line]
     assert retries, run.stderr
-    assert retries[0].startswith(f"GET /api/v1/operations/{operation_id}: HTTP 503; retrying in")
+    assert retries[0].startswith(
+        f"GET /api/v1/operations/{operation_id}: HTTP 503 (unavailable); retrying in"
+    )
     quiet = cli("-q", "operations", "wait", operation_id, "--timeout", "1.5")
     assert quiet.exit_code == 1
     assert quiet.stderr.splitlines() == [quiet.stderr.splitlines()[-1]]

@@ -920,7 +920,9 @@ def test_debug_logging_redacts_the_key(
                 logger.removeHandler(handler)
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("request POST http://weaver.test/api/v1/sessions") for m in messages)
-    assert any(m.startswith("POST /api/v1/sessions: HTTP 503; retrying in") for m in messages)
+    assert any(
+        m.startswith("POST /api/v1/sessions: HTTP 503 (unavailable); retrying in") for m in messages
+    )
     assert any("'x-weaver-api-key': '[redacted]'" in m for m in messages)
     assert KEY not in caplog.text
     for record in caplog.records:

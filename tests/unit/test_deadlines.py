@@ -677,8 +677,9 @@ def test_every_retry_is_a_warning_record(caplog: pytest.LogCaptureFixture) -> No
         fake.script("GET", OP, unavailable("1"))
         handle.result(timeout=60)  # a retry of the poller
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    # One wording for both: the status and the Error body's code.
     assert warnings == [
-        "GET /api/v1/models/m-1: HTTP 503; retrying in 1.0 s (retry 1)",
+        "GET /api/v1/models/m-1: HTTP 503 (unavailable); retrying in 1.0 s (retry 1)",
         "poll of operation op-1: HTTP 503 (unavailable); retrying in 1.0 s",
     ]
 
