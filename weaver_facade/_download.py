@@ -384,10 +384,15 @@ class Transfer:
         wall_clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         url_arrived: float | None = None,
+        artifact_id: str | None = None,
     ) -> None:
         """``url_arrived``: when the descriptor holding ``file.url`` came (by
-        ``wall_clock``); ``None``: now."""
+        ``wall_clock``); ``None``: now. ``artifact_id``: the artifact the file is of,
+        which its log records name (downloads of several may run at once)."""
         self.file = file
+        self._logged_as = (
+            file.name if artifact_id is None else f"{file.name} of artifact {artifact_id}"
+        )
         self.generation = generation
         self.settings = settings
         self.offset = offset
@@ -530,7 +535,7 @@ class Transfer:
             self._stale = True
             logger.warning(
                 "storage GET %s: %s, the URL has expired; retrying with a fresh one",
-                self.file.name,
+                self._logged_as,
                 what,
             )
             return Discard()
@@ -629,7 +634,7 @@ class Transfer:
                 logger.warning(
                     "storage GET %s: sha256 mismatch: the first %d bytes, of the %s an "
                     "earlier download left, are not this file's; fetching it afresh",
-                    self.file.name,
+                    self._logged_as,
                     self._kept,
                     PART_SUFFIX,
                 )
@@ -665,7 +670,7 @@ class Transfer:
         # One WARNING per retry, as for API requests; the name, never the presigned URL.
         logger.warning(
             "storage GET %s: %s; retrying in %.1f s (retry %d)",
-            self.file.name,
+            self._logged_as,
             problem,
             wait,
             self._failures,
@@ -1091,6 +1096,7 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
         clock=state.clock,
         wall_clock=state.wall_clock,
         url_arrived=url_arrived,
+        artifact_id=state.descriptor.artifact_id,
     )
     part.open(offset)
     if transfer.wants_prefix:

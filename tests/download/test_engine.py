@@ -79,6 +79,7 @@ class Source:
         self.overrides = overrides
         self.refreshes = 0
         self.expires_in = 3600.0
+        self.artifact_id = "a-1"
 
     def descriptor(self) -> Descriptor:
         files = []
@@ -92,7 +93,7 @@ class Source:
             }
             fields.update(self.overrides.get(name, {}))
             files.append(StorageFile(**fields))
-        return Descriptor(artifact_id="a-1", kind="hf_adapter", files=tuple(files))
+        return Descriptor(artifact_id=self.artifact_id, kind="hf_adapter", files=tuple(files))
 
     def refresh(self) -> Descriptor:
         self.refreshes += 1
@@ -615,10 +616,32 @@ def test_5xx_and_429_are_retried_honouring_retry_after(
     # Each retry is one WARNING, as the README says of every retry; none names the URL.
     messages = [r.getMessage() for r in caplog.records]
     assert [re.sub(r"in \d+\.\d s", "in N s", m) for m in messages] == [
-        "storage GET small.bin: HTTP 503; retrying in N s (retry 1)",
-        "storage GET small.bin: HTTP 429; retrying in N s (retry 2)",
-        "storage GET small.bin: HTTP 503; retrying in N s (retry 3)",
+        "storage GET small.bin of artifact a-1: HTTP 503; retrying in N s (retry 1)",
+        "storage GET small.bin of artifact a-1: HTTP 429; retrying in N s (retry 2)",
+        "storage GET small.bin of artifact a-1: HTTP 503; retrying in N s (retry 3)",
     ]
+
+
+def test_a_storage_retry_names_the_artifact_of_its_file(
+    storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two artifacts with a file of the same name: each retry said only
+    # "storage GET small.bin: HTTP 503", whichever download it was of.
+    retried = {}
+    for artifact_id in (
+        "3f1c0f6e-0000-4000-8000-000000000001",
+        "9a2b7d40-0000-4000-8000-000000000002",
+    ):
+        source = Source(storage)
+        source.artifact_id = artifact_id
+        storage.script("small.bin", "503")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            run(source, tmp_path / artifact_id, sleeps=[])
+        assert_complete(tmp_path / artifact_id)
+        [retried[artifact_id]] = [r.getMessage() for r in caplog.records]
+    for artifact_id, message in retried.items():
+        assert message.startswith(f"storage GET small.bin of artifact {artifact_id}: HTTP 503;")
 
 
 def test_a_dropped_body_is_logged_with_the_bytes_that_came(
@@ -632,7 +655,10 @@ def test_a_dropped_body_is_logged_with_the_bytes_that_came(
     assert_complete(tmp_path / "out")
     left = len(FILES["small.bin"]) - 40
     [message] = [r.getMessage() for r in caplog.records]
-    said = f"storage GET small.bin: IncompleteRead: IncompleteRead(40 bytes read, {left} more"
+    said = (
+        "storage GET small.bin of artifact a-1: IncompleteRead: "
+        f"IncompleteRead(40 bytes read, {left} more"
+    )
     assert message.startswith(f"{said} expected), from storage at "), message
 
 
@@ -733,7 +759,10 @@ def test_expired_urls_are_refreshed_after_401_or_403(
     retried = sorted(
         r.getMessage().split(":")[0] for r in caplog.records if f"HTTP {status}" in r.getMessage()
     )
-    assert retried == ["storage GET config.json", "storage GET small.bin"]
+    assert retried == [
+        "storage GET config.json of artifact a-1",
+        "storage GET small.bin of artifact a-1",
+    ]
 
 
 def test_a_queued_files_url_is_refreshed_before_use_once_it_expired(
