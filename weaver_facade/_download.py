@@ -100,7 +100,16 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{host}" + ("" if port is None else f":{port}")
 
 
-_FORBIDDEN_CHARS = frozenset("\\:\0")
+# And every C0 control character: the spec's pattern refuses these, DEL among them.
+_FORBIDDEN_CHARS = frozenset("\\:\0\x7f")
+# What the spec allows but Windows cannot hold: these characters, and a device's name
+# as a segment's, with or without an extension (``aux.txt`` is the device AUX).
+_WINDOWS_FORBIDDEN_CHARS = frozenset('<>"|?*')
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"}
+)
+_WINDOWS = sys.platform == "win32"
 # Bytes in a name's segment that ext4, APFS and NTFS all hold (NAME_MAX on Linux).
 _SEGMENT_BYTES = 255
 # Bytes of an error reply read for storage's own error code (``_storage_errors``).
@@ -189,7 +198,7 @@ class DownloadSettings:
 # -- names ---------------------------------------------------------------------------------
 
 
-def _name_problem(name: str) -> str | None:
+def _name_problem(name: str, windows: bool) -> str | None:
     if not name:
         return "is empty"
     if name.startswith("/"):
@@ -197,6 +206,8 @@ def _name_problem(name: str) -> str | None:
     bad = sorted({c for c in name if c in _FORBIDDEN_CHARS or ord(c) < 0x20})
     if bad:
         return f"contains {', '.join(repr(c) for c in bad)}"
+    if windows and (bad := sorted(set(name) & _WINDOWS_FORBIDDEN_CHARS)):
+        return f"contains {', '.join(repr(c) for c in bad)}, which Windows refuses in a name"
     segments = name.split("/")
     for i, segment in enumerate(segments, 1):
         if segment == "":
@@ -205,6 +216,8 @@ def _name_problem(name: str) -> str | None:
             return f"has a {segment!r} segment"
         if segment[-1] in ". ":
             return f"has a segment ending in {'a dot' if segment[-1] == '.' else 'a space'}"
+        if windows and segment.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+            return "is a device's name on Windows"
         size = len(segment.encode())
         part = PART_SUFFIX if i == len(segments) else ""  # the file's: its download's name
         if size + len(part) > _SEGMENT_BYTES:
@@ -222,18 +235,19 @@ def _same_file_key(name: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
-def check_names(names: Sequence[str]) -> list[PurePosixPath]:
+def check_names(names: Sequence[str], *, windows: bool = _WINDOWS) -> list[PurePosixPath]:
     """The descriptor's names as relative paths, or ``UnsafeArtifactPathError``.
 
-    Refuses absolute names, ``..``/``.``/empty segments, ``\\``, ``:``, control
-    characters, segments ending in a dot or a space, segments longer than a file
+    Refuses absolute names, ``..``/``.``/empty segments, ``\\``, ``:``, C0 control
+    characters and DEL, segments ending in a dot or a space, on Windows (``windows``)
+    ``<>"|?*`` and devices' names (``CON``, ``aux.txt``), segments longer than a file
     system holds (255 bytes, 250 for the file's own: its ``.part``), duplicates (also
     by case and Unicode normalization, for the file systems that ignore them), a name
     that is another's directory, and a name that is, or lies inside, another's ``.part``.
     """
     seen: dict[str, str] = {}  # by case-folded, normalized name
     for name in names:
-        problem = _name_problem(name)
+        problem = _name_problem(name, windows)
         if problem is not None:
             raise UnsafeArtifactPathError(f"file name {name!r} {problem}", name=name)
         key = _same_file_key(name)

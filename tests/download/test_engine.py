@@ -49,9 +49,11 @@ from weaver_facade._download import (
     Downloads,
     DownloadSettings,
     StorageFile,
+    check_names,
     download_async,
     download_sync,
 )
+from weaver_facade._spec_schema import spec_document
 
 FILES = {
     "config.json": b'{"r": 8}',
@@ -1276,6 +1278,7 @@ def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error(
         "a ",
         "dir./x",
         "a\nb",
+        "a\x7fb",  # DEL: a control character, which the spec's pattern refuses too
         # Longer than a file system's 255 bytes, with the ".part" its download goes to.
         "x" * 251,
         "d" * 256 + "/x",
@@ -1297,6 +1300,58 @@ def test_unsafe_names_are_refused_before_anything_is_written(
     assert not dest.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] or not any(tmp_path.iterdir())
     assert storage.requests == []
+
+
+def test_a_character_in_a_name_is_refused_as_the_spec_refuses_it() -> None:
+    # DEL (0x7f), which the spec's pattern refuses, was taken; C1 characters, which the
+    # spec allows, are names a server may send.
+    pattern = spec_document()["components"]["schemas"]["ArtifactFileName"]["pattern"]
+    differ = []
+    for code in [*range(0x100), 0x2028, 0xFEFF, 0x1F600]:
+        name = f"a{chr(code)}b"
+        try:
+            check_names([name], windows=False)
+            refused = False
+        except UnsafeArtifactPathError:
+            refused = True
+        if refused is bool(re.fullmatch(pattern, name)):
+            differ.append(name)
+    assert differ == []
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("CON", "is a device's name on Windows"),
+        ("sub/aux.txt", "is a device's name on Windows"),
+        ("nul.tar.gz", "is a device's name on Windows"),
+        ("com1", "is a device's name on Windows"),
+        ("LPT9.bin", "is a device's name on Windows"),
+        ("CONIN$", "is a device's name on Windows"),
+        ("a<b", "contains '<', which Windows refuses in a name"),
+        ("x/a?b*c", "contains '*', '?', which Windows refuses in a name"),
+        ('q"|>', "contains '\"', '>', '|', which Windows refuses in a name"),
+    ],
+)
+def test_names_windows_cannot_hold_are_refused_there_alone(name: str, problem: str) -> None:
+    # The spec allows them: on Windows, CON is the console and "a<b" no name, so that a
+    # download wrote to the console or failed with a raw OSError, files in place already.
+    with pytest.raises(UnsafeArtifactPathError) as info:
+        check_names(["ok.json", name], windows=True)
+    assert str(info.value) == f"file name {name!r} {problem}"
+    assert info.value.name == name
+    assert [str(p) for p in check_names(["ok.json", name], windows=False)] == ["ok.json", name]
+
+
+def test_names_the_spec_allows_download_on_posix(tmp_path: Path) -> None:
+    files = {"CON": b"1", "sub/aux.txt": b"2", 'a<b>?*|"': b"3", "c1\x85\x9b.txt": b"4"}
+    with StorageServer(files).running() as storage:
+        download_sync(
+            Downloads(Source(storage).descriptor(), DownloadSettings()),
+            tmp_path / "out",
+            refresh=no_refresh,
+        )
+    assert_complete(tmp_path / "out", files)
 
 
 def test_the_longest_names_a_file_system_holds_download(tmp_path: Path) -> None:
