@@ -978,21 +978,43 @@ class _PartFile:
         # bytes, nor an earlier run's.
         self._ours = False
 
-    def open(self, offset: int) -> None:
+    def open(self, offset: int) -> int:
+        """Open it at ``offset``; return the offset it is open at: 0 for one replaced."""
         with _writable(self.path, self.final):
             try:
-                self._fd = os.open(
-                    self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o644
-                )
-                self._ours = True
+                self._fd = self._created()
             except FileExistsError:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _OPEN_FLAGS, 0o644)
+                # A hard link to a file elsewhere (a `cp -al` snapshot, one planted):
+                # writing would change that file, whose bytes need not be this one's.
+                if os.fstat(self._fd).st_nlink > 1:
+                    logger.warning(
+                        "%s: replacing it, a hard link to a file elsewhere, which writing "
+                        "would change; fetching the file from its first byte",
+                        self.path,
+                    )
+                    self.close()
+                    os.unlink(self.path)
+                    try:
+                        self._fd = self._created()
+                    except FileExistsError:  # made again meanwhile: not by this download
+                        raise UnsafeArtifactPathError(
+                            f"{self.path} is in the way: another file took its place",
+                            name=str(self.path),
+                        ) from None
+                    offset = 0
         # Only when there is something to cut: ext4 writes a file truncated to
         # 0 back to disk when it is closed (auto_da_alloc), ~0.3 s per 500 MB.
         if os.fstat(self._fd).st_size != offset:
             os.ftruncate(self._fd, offset)
             self._ours = self._ours or offset == 0
         os.lseek(self._fd, offset, os.SEEK_SET)
+        return offset
+
+    def _created(self) -> int:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o644)
+        self._ours = True
+        return fd
 
     def restart(self) -> None:
         assert self._fd is not None
@@ -1100,7 +1122,7 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
             part.final,
             part.path.name,
         )
-    offset = action.offset if isinstance(action, Resume) else 0
+    offset = part.open(action.offset if isinstance(action, Resume) else 0)
     transfer = Transfer(
         file,
         generation,
@@ -1112,7 +1134,6 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
         url_arrived=url_arrived,
         artifact_id=state.descriptor.artifact_id,
     )
-    part.open(offset)
     if transfer.wants_prefix:
         for block in part.read_blocks(part.path):
             transfer.digest(block)

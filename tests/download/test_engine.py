@@ -385,6 +385,40 @@ def test_a_part_file_resumes_with_range(storage: StorageServer, run: Run, tmp_pa
     assert state.fetched == sum(len(d) for d in FILES.values()) - 1_000_003
 
 
+@pytest.mark.parametrize("linked", ["prefix", "other", "empty"])
+def test_a_hard_linked_part_file_is_replaced_not_written_through(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    linked: str,
+) -> None:
+    # A .part that is a hard link to a file elsewhere (a snapshot made with `cp -al`,
+    # or one planted in a shared folder) was resumed, cut and written through: the
+    # other file took the download's bytes.
+    dest = tmp_path / "out"
+    data = FILES["sub/dir/weights.bin"]
+    (dest / "sub/dir").mkdir(parents=True)
+    kept = {"prefix": data[:1_000_003], "other": b"not this file's bytes", "empty": b""}[linked]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(kept)
+    os.link(elsewhere, dest / "sub/dir/weights.bin.part")
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        state = run(Source(storage), dest)
+    assert_complete(dest)
+    assert elsewhere.read_bytes() == kept
+    assert os.stat(elsewhere).st_nlink == 1
+    # Fetched whole: the bytes of a file also elsewhere are not taken for this one's.
+    ranges = [r.headers.get("range") for r in storage.requests if r.key == "sub/dir/weights.bin"]
+    assert ranges == [None]
+    assert state.fetched == sum(len(d) for d in FILES.values())
+    part = dest / "sub/dir/weights.bin.part"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{part}: replacing it, a hard link to a file elsewhere, which writing would change; "
+        "fetching the file from its first byte"
+    ]
+
+
 @pytest.mark.parametrize(
     "kept", [500_000, len(FILES["sub/dir/weights.bin"])], ids=["part", "whole"]
 )
