@@ -831,16 +831,36 @@ def configure_logging(env: str | None = None) -> None:
 
 
 def _not_shown_by_root(record: logging.LogRecord) -> bool:
-    """Whether no handler of the root logger (``logging.basicConfig``) prints ``record`` on
-    the stream of ``WEAVER_LOG``'s handler: that one then shows it, not a second copy. One
-    that writes elsewhere (a file, pytest's capture), or drops it, leaves it to this one."""
+    """Whether no handler of the root logger (``logging.basicConfig``) prints ``record`` where
+    ``WEAVER_LOG``'s handler does: on its stream, or another of the same file (stdout, where
+    it is the terminal stderr is, or ``2>&1``): that one then shows it, not a second copy.
+    One that writes elsewhere (another file, pytest's capture), or drops it, leaves it to
+    this one."""
     if not logger.propagate:
         return True
     ours = [getattr(h, "stream", None) for h in logger.handlers if _is_env_handler(h)]
     return not any(
-        getattr(h, "stream", None) in ours and record.levelno >= h.level and h.filter(record)
+        any(_same_file(getattr(h, "stream", None), stream) for stream in ours)
+        and record.levelno >= h.level
+        and h.filter(record)
         for h in logging.root.handlers
     )
+
+
+def _same_file(one: object, other: object) -> bool:
+    """Whether two streams write to the same file (a terminal, a pipe, a file)."""
+    if one is other:
+        return one is not None
+    mine, theirs = _file_of(one), _file_of(other)
+    return mine is not None and theirs is not None and os.path.samestat(mine, theirs)
+
+
+def _file_of(stream: object) -> os.stat_result | None:
+    fileno = getattr(stream, "fileno", None)
+    try:
+        return os.fstat(fileno()) if callable(fileno) else None
+    except (OSError, ValueError, TypeError):  # no file (a StringIO, pytest's), or closed
+        return None
 
 
 def _is_env_handler(handler: logging.Handler) -> bool:

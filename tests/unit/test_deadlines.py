@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import functools
 import io
 import logging
 import os
+import pty
 import re
+import select
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -765,6 +770,63 @@ def test_weaver_log_still_shows_on_stderr_what_the_root_does_not_print_there(
     finally:
         logger.setLevel(logging.NOTSET)
     assert [line.split()[-1] for line in capsys.readouterr().err.splitlines()] == ["shown"]
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr", "expected"),
+    [
+        # basicConfig(stream=sys.stdout) in a terminal, which stdout and stderr both are:
+        # each line appeared twice there.
+        ("terminal", "terminal", {"terminal": 1}),
+        ("terminal", "other terminal", {"terminal": 1, "other terminal": 1}),
+        # stdout redirected to a file: stderr, the terminal, still shows it.
+        ("file", "terminal", {"file": 1, "terminal": 1}),
+        ("file", "file", {"file": 1}),  # `> log 2>&1`
+    ],
+)
+def test_weaver_log_shows_each_record_once_where_the_root_prints_to_stdout(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stdout: str,
+    stderr: str,
+    expected: dict[str, int],
+) -> None:
+    logger = logging.getLogger("weaver_facade")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logging.root, "handlers", [])
+    with ExitStack() as stack:
+        places: dict[str, tuple[int, Callable[[], str]]] = {}  # an fd to open it by, its text
+        for place in {stdout, stderr}:
+            if place == "file":
+                path = tmp_path / "log"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+                places[place] = (fd, path.read_text)
+            else:
+                master, fd = pty.openpty()
+                places[place] = (fd, functools.partial(_terminal_text, master))
+                stack.callback(os.close, master)
+            stack.callback(os.close, fd)
+
+        def stream(place: str) -> io.TextIOWrapper:  # an open file of its own, as each is
+            return stack.enter_context(open(os.dup(places[place][0]), "w"))
+
+        monkeypatch.setattr(sys, "stderr", stream(stderr))
+        try:
+            configure_logging("debug")
+            logging.root.addHandler(logging.StreamHandler(stream(stdout)))
+            logger.debug("shown")
+        finally:
+            logger.setLevel(logging.NOTSET)
+        seen = {place: text().count("shown") for place, (_, text) in places.items()}
+    assert seen == expected
+
+
+def _terminal_text(master: int) -> str:
+    """What was written to a terminal so far, read from its master side."""
+    text = b""
+    while select.select([master], [], [], 0.2)[0]:
+        text += os.read(master, 4096)
+    return text.decode()
 
 
 def _filtered(handler: logging.Handler, kept: logging.Filter) -> logging.Handler:
