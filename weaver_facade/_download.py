@@ -41,7 +41,7 @@ from weaver_client import limits
 if sys.platform != "win32":
     import fcntl
 
-from ._args import bounded, call_plain
+from ._args import bounded, call_plain, plain_number
 from ._causes import (
     causes,
     certificate_refused,
@@ -185,14 +185,15 @@ class DownloadSettings:
 
     max_concurrency: int = bounded(4, 1, integer=True)
     verify: bool = True
-    timeout: float | None = None
+    # A number of another library (numpy's) as the plain one, as ``bounded`` takes it.
+    timeout: float | None = attrs.field(default=None, converter=plain_number)
     max_failures: int = bounded(8, 1, integer=True)
-    initial_backoff: float = 0.25
-    max_backoff: float = 8.0
-    max_retry_after: float = 120.0
-    refresh_margin: float = 30.0
-    max_refreshes: int = 3
-    read_timeout: float = 60.0
+    initial_backoff: float = attrs.field(default=0.25, converter=plain_number)
+    max_backoff: float = attrs.field(default=8.0, converter=plain_number)
+    max_retry_after: float = attrs.field(default=120.0, converter=plain_number)
+    refresh_margin: float = attrs.field(default=30.0, converter=plain_number)
+    max_refreshes: int = attrs.field(default=3, converter=plain_number)
+    read_timeout: float = attrs.field(default=60.0, converter=plain_number)
 
 
 # -- names ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from hypothesis import given, settings
@@ -499,6 +500,35 @@ def test_settings_take_numbers_of_other_libraries_as_the_plain_numbers_they_stan
         RetrySettings(max_retries=untyped(np.float64(3.0)))
     with pytest.raises(InvalidArgumentError, match="timeout must be a number > 0"):
         PollSettings(timeout=untyped(np.bool_(True)))
+
+
+def test_download_settings_take_numbers_of_other_libraries_as_plain_numbers() -> None:
+    # Its seconds kept an np.float32 as it came (its counts were converted already).
+    import numpy as np
+
+    from weaver_facade._download import DownloadSettings
+
+    given = DownloadSettings(
+        timeout=untyped(np.float32(0.5)),
+        initial_backoff=untyped(np.float64(0.125)),
+        max_backoff=untyped(Fraction(5, 2)),
+        max_retry_after=untyped(np.int64(30)),
+        refresh_margin=untyped(np.float32(1.5)),
+        max_refreshes=untyped(np.int8(2)),
+        read_timeout=untyped(np.float32(5)),
+    )
+    plain = DownloadSettings(
+        timeout=0.5,
+        initial_backoff=0.125,
+        max_backoff=2.5,
+        max_retry_after=30,
+        refresh_margin=1.5,
+        max_refreshes=2,
+        read_timeout=5.0,
+    )
+    assert repr(given) == repr(plain)
+    assert [type(v) for v in attrs.astuple(given)] == [type(v) for v in attrs.astuple(plain)]
+    assert DownloadSettings(timeout=None).timeout is None
 
 
 # -- retries ---------------------------------------------------------------------------------
