@@ -1313,7 +1313,9 @@ class AsyncServiceClient(_ServiceBase):
         try:
             with self._created.closing_block(exc, why, self._close_within(), creating):
                 await self.aclose()
-        except KeyboardInterrupt as again:
+        except (KeyboardInterrupt, asyncio.CancelledError) as again:
+            if (ctrl_c := _ctrl_c(again)) is None:
+                raise
             # Under asyncio.run(), a second Ctrl-C raises wherever the program's task is: also
             # before the close could say this (as the WARNING above is written, say).
             if not getattr(again, _LEFT_SAID, False):
@@ -1321,7 +1323,7 @@ class AsyncServiceClient(_ServiceBase):
                     "the close was interrupted", _unanswered(self._root._creating)
                 )
             if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):  # see __exit__
-                carry_notes(exc, again)
+                carry_notes(exc, ctrl_c)
             raise
 
     async def aclose(self) -> None:
@@ -1386,12 +1388,12 @@ class AsyncServiceClient(_ServiceBase):
             except (asyncio.CancelledError, KeyboardInterrupt) as stopped:
                 # Those it did not reach wait for another close, which may never come (an
                 # ``async with`` under a timeout; under asyncio.run(), a second Ctrl-C, which
-                # cancels the close, or raises in it): say which they are, also when it came
-                # while the close waited for a create's reply.
+                # raises in the close, or cancels it as the program ends): say which they
+                # are, also when it came while the close waited for a create's reply.
                 if not self._closed_again:
                     self._created.left_running(
                         "the close was interrupted"
-                        if isinstance(stopped, KeyboardInterrupt)
+                        if _ctrl_c(stopped) is not None
                         else "the close was cancelled (close again)",
                         _unanswered(creates | self._creating),
                     )
@@ -1716,6 +1718,17 @@ def _run_stopped(loop: asyncio.AbstractEventLoop, work: Awaitable[None]) -> bool
 
 # Set on the exception that ended an aclose(), once it said which models it left running.
 _LEFT_SAID = "_weaver_left_said"
+
+
+def _ctrl_c(stopped: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C that ``stopped`` is or comes with: under asyncio.run(), a second one while
+    the loop waits is raised outside the program's task, which asyncio.run() then cancels as
+    the program ends, while that KeyboardInterrupt, the one the user sees, is the cancel's
+    context. ``None`` for any other cancel, after which the caller may close again."""
+    each: BaseException | None = stopped
+    while isinstance(each, asyncio.CancelledError):
+        each = each.__context__
+    return each if isinstance(each, KeyboardInterrupt) else None
 
 
 def _unanswered(creates: set[asyncio.Future[ModelInfo]]) -> int:

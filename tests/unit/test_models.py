@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import selectors
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -24,6 +27,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.held_creates import ctrl_c, default_sigint
 from tests.support.logs import logged
 from tests.support.openapi import openapi
 from weaver_facade import (
@@ -551,6 +555,80 @@ def test_a_ctrl_c_in_the_close_of_a_cancelled_block_keeps_what_the_cancel_said()
     assert all(note in getattr(caught.value, "__notes__", []) for note in said)
     assert fake.terminated == []
     _closed_for_good(made[0], "m-1")
+
+
+def test_a_second_ctrl_c_while_the_close_waits_keeps_what_the_cancel_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Under asyncio.run(), a second Ctrl-C while the loop waited (here for the close's
+    # terminate) raised KeyboardInterrupt outside the program's task, which asyncio.run()
+    # then cancelled: the close advised "(close again)" as the program ended, and the
+    # traceback's KeyboardInterrupt had none of the first cancel's notes.
+    fake = FakeWeaver()
+    fake.pending_polls = 100
+    polled = threading.Event()
+    terminating = threading.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/operations/op-1":
+            polled.set()
+        if request.url.path == f"{MODELS}/m-1/terminate":
+            terminating.set()
+            await asyncio.Event().wait()  # until asyncio.run() cancels what still runs
+        return fake(request)
+
+    made: list[AsyncServiceClient] = []
+    first: list[asyncio.CancelledError] = []
+
+    async def main() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(held))
+        async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+            made.append(svc)
+            trainer = await svc.create_training_client("weaver-tiny")
+            try:
+                await trainer.save_state("a")
+            except asyncio.CancelledError as cancel:
+                first.append(cancel)  # as it leaves the block
+                raise
+
+    def press_ctrl_c_twice() -> None:
+        if polled.wait(10):
+            ctrl_c()  # asyncio.run() cancels the program's task
+        if terminating.wait(10) and _waiting_in_select(threading.main_thread(), 10):
+            ctrl_c()  # raised by asyncio.run()'s handler where the loop waits
+
+    presser = threading.Thread(target=press_ctrl_c_twice, daemon=True)
+    presser.start()
+    with (
+        default_sigint(),
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(KeyboardInterrupt) as caught,
+    ):
+        asyncio.run(main())
+    presser.join(10)
+    assert fake.terminated == []
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        "cancelled: terminating the models this client created (m-1) first, within 60 s; "
+        "press Ctrl-C again to leave them running",
+        "the close was interrupted: models left running: m-1",
+    ]
+    said = first[0].__notes__
+    assert any("service.operation('op-1', Checkpoint)" in note for note in said)
+    assert all(note in getattr(caught.value, "__notes__", []) for note in said)
+    _closed_for_good(made[0], "m-1")
+
+
+def _waiting_in_select(thread: threading.Thread, timeout: float) -> bool:
+    """Whether ``thread``'s event loop came to wait in its selector within ``timeout``
+    seconds: a signal then reaches no task's code. No event tells it, so it is looked at."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread.ident or 0)
+        if frame is not None and frame.f_code.co_filename == selectors.__file__:
+            return True
+        time.sleep(0.001)
+    return False
 
 
 def _closed_for_good(svc: AsyncServiceClient, left: str) -> None:
