@@ -88,6 +88,7 @@ from ._models import (
     model_listing,
     model_pager,
     model_plan,
+    models_left,
     terminate_plan,
 )
 from ._operations import (
@@ -610,7 +611,7 @@ class _ServiceBase(HasOptions):
         )
         if closing:
             if not terminated:
-                logger.warning("models left running: %s", model.id)
+                warn_naming_calls(models_left(model.id, 1), left_running=True)
             fate = "terminated by the close" if terminated else "left running"
             raise ClientClosedError(
                 f"create_model: the Weaver client was closed while model {model.id} was "

@@ -30,7 +30,7 @@ from ._errors import (
 from ._extensions import MODEL_LISTING
 from ._lazy import wire
 from ._retry import may_have_acted
-from ._transport import logger
+from ._transport import logger, warn_naming_calls
 from ._wire import (
     Call,
     Plan,
@@ -424,7 +424,11 @@ class CreatedModels:
                 if not sealed:
                     self._ids[model_id] = None
             if sealed:
-                logger.warning("%s: model %s is left running (the client is closed)", why, model_id)
+                warn_naming_calls(
+                    f"{why}: model {model_id} is left running (the client is closed; "
+                    f"{_how_to_end(1)})",
+                    left_running=True,
+                )
             else:
                 logger.warning("%s: model %s is terminated on close, even if kept", why, model_id)
 
@@ -496,9 +500,12 @@ class CreatedModels:
     def left_running(self, why: str, creating: int = 0) -> None:
         """Say which models a close that can send nothing leaves running, those of the
         ``creating`` creates on their way too."""
-        left = [*self.pending(), *([_on_their_way(creating)] if creating else [])]
+        known = self.pending()
+        left = [*known, *([_on_their_way(creating)] if creating else [])]
         if left:
-            logger.warning("%s: models left running: %s", why, ", ".join(left))
+            warn_naming_calls(
+                f"{why}: {models_left(', '.join(left), len(known), creating)}", left_running=True
+            )
 
     def never_closed(self, client: str, close: str) -> None:
         """For ``if_never_closed``: a ``client`` never closed terminates nothing (nothing is
@@ -550,7 +557,9 @@ class CreatedModels:
                                 model_id,
                             )
                         if left:
-                            logger.warning("models left running: %s", ", ".join(left))
+                            warn_naming_calls(
+                                models_left(", ".join(left), len(left)), left_running=True
+                            )
                         return
             self.forget(model_id)
 
@@ -587,6 +596,24 @@ def terminate_plan(model_id: str) -> Plan[ModelInfo]:
     except NotFoundError:
         logger.info("terminate_model: model %s is terminated and no longer found", model_id)
         return ModelInfo(id=model_id)
+
+
+def models_left(named: str, known: int, unknown: int = 0) -> str:
+    """The WARNING's words for the models ``named`` left running, ``known`` by id and those
+    of ``unknown`` creates whose reply never came, and how to end them (the command line
+    shows its own commands)."""
+    how = _how_to_end(known + unknown)
+    if unknown:
+        ids = "the id" if unknown == 1 else "the ids"
+        how = (
+            f"a server with the model-listing extension shows {ids} this client never got "
+            f"in service.list_models(); {how}"
+        )
+    return f"models left running: {named} ({how})"
+
+
+def _how_to_end(count: int) -> str:
+    return f"end {'it' if count == 1 else 'them'} with terminate_model()"
 
 
 def _on_their_way(creating: int) -> str:

@@ -464,7 +464,8 @@ def test_aclose_handed_to_its_running_loop_and_cancelled_by_its_caller_says_what
             thread.join(30)
         assert statuses(emu) == {made: "active"}
         assert facade_warnings(caplog) == [
-            f"the close was cancelled (close again): models left running: {made}"
+            f"the close was cancelled (close again): models left running: {made} "
+            "(end it with terminate_model())"
         ]
         gate.set()
         own.run_until_complete(service.aclose())  # as the warning advises
@@ -672,7 +673,10 @@ def test_aclose_handed_to_its_running_loop_and_cancelled_as_its_task_is_made_end
         own.call_soon_threadsafe(end.set_result, None)
         owner.join(30)
     assert statuses(emu) == {made: "active"}  # nothing was sent
-    began = [f"the close was cancelled (close again): models left running: {made}"]
+    began = [
+        f"the close was cancelled (close again): models left running: {made} "
+        "(end it with terminate_model())"
+    ]
     said = facade_warnings(caplog)
     assert said == (began if eager else [])
     gate.set()

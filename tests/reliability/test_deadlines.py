@@ -494,7 +494,7 @@ def assert_left_running(log: str, made: list[str]) -> None:
     """The close's log of a server that took the first of two terminates, never answering."""
     first, second = made
     assert f"model {first} may be left running: its terminate got no reply in time" in log
-    assert f"models left running: {second}\n" in log, log
+    assert f"models left running: {second} (end it with terminate_model())\n" in log, log
 
 
 def test_close_against_a_hung_server_ends_within_the_clients_timeout(

@@ -265,7 +265,10 @@ async def test_a_cancelled_close_names_the_models_it_leaves_running(
         with pytest.raises(asyncio.CancelledError):
             await closing
     held.release.set()
-    assert "the close was cancelled (close again): models left running: m-1, m-2" in caplog.text
+    assert (
+        "the close was cancelled (close again): models left running: m-1, m-2 "
+        "(end them with terminate_model())"
+    ) in caplog.text
     await svc.aclose()  # as it says: nothing is left running (nor said when it is collected)
     await http.aclose()
     assert fake.terminated == ["m-1", "m-2"]
@@ -296,7 +299,9 @@ def test_a_close_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
     with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(KeyboardInterrupt):
         svc.close()
     assert fake.terminated == []
-    assert "the close was interrupted: models left running: m-1, m-2" in caplog.text
+    assert (
+        "the close was interrupted: models left running: m-1, m-2 (end them with terminate_model())"
+    ) in caplog.text
     svc.close()  # as it says: nothing is left running (nor said when it is collected)
     http.close()
     assert fake.terminated == ["m-1", "m-2"]
@@ -415,7 +420,12 @@ async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_to
             await closing
     held.release.set()
     assert fake.terminated == []
-    assert "the close was cancelled (close again): models left running: m-1" in caplog.text
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        "the close was cancelled (close again): models left running: m-1, the model of a "
+        "create on its way (a server with the model-listing extension shows the id this "
+        "client never got in service.list_models(); end them with terminate_model())"
+    ]
     await svc.aclose()  # as it says: nothing is left running (nor said when it is collected)
     await http.aclose()
     assert fake.terminated == ["m-1", "m-2"]
@@ -482,7 +492,8 @@ async def test_a_close_cancelled_while_it_waits_for_a_create_names_that_model(
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warned == [
         "the close was cancelled (close again): models left running: "
-        "the model of a create on its way"
+        "the model of a create on its way (a server with the model-listing extension shows "
+        "the id this client never got in service.list_models(); end it with terminate_model())"
     ]
 
 
@@ -511,7 +522,9 @@ def test_an_aclose_interrupted_by_ctrl_c_names_the_models_it_leaves_running(
         asyncio.run(main())
     assert fake.terminated == []
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned == ["the close was interrupted: models left running: m-1"]
+    assert warned == [
+        "the close was interrupted: models left running: m-1 (end it with terminate_model())"
+    ]
     _closed_for_good(made[0], "m-1")
 
 
@@ -611,7 +624,7 @@ def test_a_second_ctrl_c_while_the_close_waits_keeps_what_the_cancel_said(
     assert warned == [
         "cancelled: terminating the models this client created (m-1) first, within 60 s; "
         "press Ctrl-C again to leave them running",
-        "the close was interrupted: models left running: m-1",
+        "the close was interrupted: models left running: m-1 (end it with terminate_model())",
     ]
     said = first[0].__notes__
     assert any("service.operation('op-1', Checkpoint)" in note for note in said)
@@ -682,7 +695,9 @@ def test_a_ctrl_c_as_a_block_says_it_closes_names_the_models_it_leaves_running(
     assert fake.terminated == []
     # The WARNING the Ctrl-C came in never reached the root logger's handlers.
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned == ["the close was interrupted: models left running: m-1"]
+    assert warned == [
+        "the close was interrupted: models left running: m-1 (end it with terminate_model())"
+    ]
     _closed_for_good(made[0], "m-1")
 
 
@@ -1347,7 +1362,9 @@ async def test_a_kept_resume_cut_by_a_finished_close_says_it_is_left_running(
     await http.aclose()
     assert fake.terminated == []
     assert "terminated on close" not in caplog.text
-    assert "model m-1 is left running (the client is closed)" in caplog.text
+    assert (
+        "model m-1 is left running (the client is closed; end it with terminate_model())"
+    ) in caplog.text
 
 
 def test_a_resume_whose_model_a_close_in_another_thread_terminated_is_not_left_running(
@@ -1780,7 +1797,12 @@ def test_a_close_that_cannot_reach_the_server_names_the_models_left_running(
     close_two_models(httpx.ConnectError("[Errno 111] Connection refused"), caplog)
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0].startswith("could not terminate model m-1 on close: ")
-    assert messages[1] == "models left running: m-1, m-2"
+    assert messages[1] == "models left running: m-1, m-2 (end them with terminate_model())"
+    # The command line shows its own words, even with -q.
+    assert caplog.records[1].cli_message == (  # type: ignore[attr-defined]
+        "models left running: m-1, m-2 (end them with `weaver-facade models terminate`)"
+    )
+    assert caplog.records[1].left_running is True  # type: ignore[attr-defined]
 
 
 def test_a_close_that_loses_a_reply_goes_on_to_the_next_model(
@@ -2146,7 +2168,7 @@ def test_a_create_answered_as_a_whole_close_ran_is_told_its_model_is_left_runnin
     ):
         svc.create_training_client("weaver-tiny")
     assert fake.terminated == []  # nothing terminated it: the warning says so
-    assert "models left running: m-1" in caplog.text
+    assert "models left running: m-1 (end it with terminate_model())" in caplog.text
     http.close()
 
 

@@ -155,7 +155,7 @@ def test_a_closed_client_whose_close_left_models_running_is_not_said_unclosed(
     svc.close()
     del svc
     told = said()
-    assert ("log", "models left running: m-1") in told  # the close says so itself
+    assert ("log", "models left running: m-1 (end it with terminate_model())") in told
     assert [text for _, text in told if "never closed" in text] == []
 
 
