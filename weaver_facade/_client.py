@@ -937,7 +937,7 @@ class ServiceClient(_ServiceBase):
                     except KeyboardInterrupt:
                         # A Ctrl-C during the terminates: name the models left, as a
                         # cancelled aclose() does.
-                        self._created.left_running("the close was interrupted")
+                        self._created.left_running(interrupted=True)
                         raise
                 self._io.close()
             finally:
@@ -1321,7 +1321,7 @@ class AsyncServiceClient(_ServiceBase):
             # before the close could say this (as the WARNING above is written, say).
             if not getattr(again, _LEFT_SAID, False):
                 self._created.left_running(
-                    "the close was interrupted", _unanswered(self._root._creating)
+                    interrupted=True, creating=_unanswered(self._root._creating)
                 )
             if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):  # see __exit__
                 carry_notes(exc, ctrl_c)
@@ -1393,10 +1393,8 @@ class AsyncServiceClient(_ServiceBase):
                 # are, also when it came while the close waited for a create's reply.
                 if not self._closed_again:
                     self._created.left_running(
-                        "the close was interrupted"
-                        if _ctrl_c(stopped) is not None
-                        else "the close was cancelled (close again)",
-                        _unanswered(creates | self._creating),
+                        interrupted=_ctrl_c(stopped) is not None,
+                        creating=_unanswered(creates | self._creating),
                     )
                     setattr(stopped, _LEFT_SAID, True)
                 raise

@@ -381,6 +381,8 @@ class CreatedModels:
         # them (``unclaimed``), which no ``keep`` keeps: for ``closing_block``.
         self._terminated: set[str] = set()
         self._unclaimed: set[str] = set()
+        # How the last close that left models running was cut short, if one was.
+        self._cut_short: str | None = None
         # Held by each look at or change of ``_ids`` and ``sealed``: a create in another
         # thread adds its model while a close walks them. Reentrant: a close from a
         # signal handler may run while this thread holds it.
@@ -497,9 +499,11 @@ class CreatedModels:
             f"whose operations still running end ({advice})"
         )
 
-    def left_running(self, why: str, creating: int = 0) -> None:
-        """Say which models a close that can send nothing leaves running, those of the
-        ``creating`` creates on their way too."""
+    def left_running(self, interrupted: bool, creating: int = 0) -> None:
+        """Say which models a close cut short (by a Ctrl-C, else a cancel) leaves running,
+        those of the ``creating`` creates on their way too."""
+        self._cut_short = "interrupted" if interrupted else "cancelled"
+        why = f"the close was {'interrupted' if interrupted else 'cancelled (close again)'}"
         known = self.pending()
         left = [*known, *([_on_their_way(creating)] if creating else [])]
         if left:
@@ -511,15 +515,23 @@ class CreatedModels:
         """For ``if_never_closed``: a ``client`` never closed terminates nothing (nothing is
         sent), so name the models it leaves running, in a WARNING record and a
         ``ResourceWarning``, whose source (this, made with the client) shows where it was
-        made, under tracemalloc."""
-        if left := self.pending():
+        made, under tracemalloc. One whose close was cut short was closed all the same: it
+        is told how to end them."""
+        if not (left := self.pending()):
+            return
+        if self._cut_short is None:
             message = (
                 f"{client} never closed leaves {_models(list(left))} running on the server: "
                 f"close the client ({close}) to terminate the models it created "
                 "(`keep=True` keeps one)"
             )
-            logger.warning("%s", message)
-            warnings.warn(message, ResourceWarning, stacklevel=1, source=self)
+        else:
+            message = (
+                f"{client} whose close was {self._cut_short} leaves {_models(list(left))} "
+                f"running on the server ({_how_to_end(len(left))})"
+            )
+        warn_naming_calls(message, left_running=True)
+        warnings.warn(message, ResourceWarning, stacklevel=1, source=self)
 
     def terminate(self) -> Plan[None]:
         """The close's plan: terminate them in creation order, best effort, forgetting

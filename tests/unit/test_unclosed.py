@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import subprocess
@@ -15,8 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fakeserver import BASE, KEY, FakeWeaver, async_service, json_reply
-from weaver_facade import ServiceClient
+from tests.support.fakeserver import (
+    BASE,
+    KEY,
+    FakeWeaver,
+    HeldTransport,
+    async_service,
+    json_reply,
+)
+from weaver_facade import AsyncServiceClient, ServiceClient
 
 # A script that forgot `with` (or `close()`) left its models running on the server, holding
 # training resources, and nothing said so: Python warns of an unclosed file, aiohttp of an
@@ -157,6 +165,76 @@ def test_a_closed_client_whose_close_left_models_running_is_not_said_unclosed(
     told = said()
     assert ("log", "models left running: m-1 (end it with terminate_model())") in told
     assert [text for _, text in told if "never closed" in text] == []
+
+
+def _terminate_interrupted(fake: FakeWeaver) -> httpx.MockTransport:
+    """``fake``, but for its terminates, which raise KeyboardInterrupt (a Ctrl-C)."""
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/terminate"):
+            raise KeyboardInterrupt
+        return fake(request)
+
+    return httpx.MockTransport(interrupted)
+
+
+def test_a_client_whose_close_a_ctrl_c_cut_short_is_not_said_never_closed(
+    said: Callable[[], list[tuple[str, str]]],
+) -> None:
+    # A Ctrl-C during the close's terminates (the second of a `with` block's): once
+    # collected, or at exit, the client was said "never closed", and told to close.
+    fake = numbered()
+    http = httpx.Client(transport=_terminate_interrupted(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    terminated = fake.terminated
+    del fake, http  # its requests hold the client's IO
+    svc.create_training_client("weaver-tiny")
+    with pytest.raises(KeyboardInterrupt):
+        svc.close()
+    del svc
+    left = "models left running: m-1 (end it with terminate_model())"
+    message = (
+        "a ServiceClient whose close was interrupted leaves model m-1 running on the "
+        "server (end it with terminate_model())"
+    )
+    assert said() == [
+        ("log", f"the close was interrupted: {left}"),
+        ("log", message),
+        ("warning", message),
+    ]
+    assert terminated == []
+
+
+def test_an_async_client_whose_close_was_cancelled_is_not_said_never_closed(
+    said: Callable[[], list[tuple[str, str]]],
+) -> None:
+    fake = numbered()
+
+    async def main(fake: FakeWeaver) -> None:  # all of it gone with its loop
+        held = HeldTransport(fake, "/api/v1/models/m-1/terminate")
+        http = httpx.AsyncClient(transport=held)
+        svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+        await svc.create_training_client("weaver-tiny")
+        closing = asyncio.create_task(svc.aclose())
+        await held.reached.wait()
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+
+    asyncio.run(main(fake))
+    terminated = fake.terminated
+    del fake  # its requests hold the client's IO
+    left = "models left running: m-1 (end it with terminate_model())"
+    message = (
+        "an AsyncServiceClient whose close was cancelled leaves model m-1 running on the "
+        "server (end it with terminate_model())"
+    )
+    assert said() == [
+        ("log", f"the close was cancelled (close again): {left}"),
+        ("log", message),
+        ("warning", message),
+    ]
+    assert terminated == []
 
 
 async def test_an_async_client_collected_unclosed_names_the_models_it_leaves_running(
