@@ -80,6 +80,18 @@ def running_hit() -> FakeWeaver:
     return fake
 
 
+def test_an_export_met_by_a_redirect_names_where_it_leads() -> None:
+    # The export's own reply parser, which tells an Artifact from an Operation, sees every
+    # status below 400: a redirect must still read as one, as on every other route.
+    fake = FakeWeaver()
+    moved = httpx.Response(307, headers={"Location": "https://moved.example/export"})
+    fake.script("POST", EXPORT, moved)
+    with service(fake) as svc, pytest.raises(ResponseValidationError) as moved_away:
+        svc.create_training_client("weaver-tiny").export_weights(CHECKPOINT)
+    said = str(moved_away.value)
+    assert "HTTP status 307 (a redirect to https://moved.example/export, which " in said, said
+
+
 def test_a_202_is_waited_for_and_typed() -> None:
     fake = FakeWeaver()
     fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
@@ -552,6 +564,22 @@ def test_a_download_of_a_kind_not_exported_names_the_kind_there(tmp_path: Path) 
     said = "has no completed hf_adapter artifact, only an hf_model one; export it first"
     assert said in str(missing.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_download_of_an_artifact_path_of_an_unknown_kind_is_refused_unsent(
+    tmp_path: Path,
+) -> None:
+    # A typo in the path's last segment: refused by the path's own words, before any request
+    # (a listing would only say that the checkpoint has no such artifact).
+    fake = FakeWeaver()
+    with service(fake) as svc, pytest.raises(InvalidArgumentError) as refused:
+        svc.download_weights("weaver://m-1/checkpoints/c/artifacts/hf_adapters", tmp_path / "o")
+    assert str(refused.value) == (
+        "'weaver://m-1/checkpoints/c/artifacts/hf_adapters': an artifact's path ends in "
+        "/artifacts/hf_model or /artifacts/hf_adapter"
+    )
+    assert fake.sent() == []
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_download_of_a_checkpoint_never_exported_names_the_library_call(tmp_path: Path) -> None:
