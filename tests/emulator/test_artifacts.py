@@ -24,6 +24,7 @@ from tests.emulator.artifact_support import (
     tensors,
     trained_checkpoint,
 )
+from tests.emulator.full_disk import FullDisk, used
 from tests.support.emulator import (
     KEY_A,
     KEY_B,
@@ -402,3 +403,25 @@ async def test_operations_never_carry_an_artifact_kind(api: Api, mode: str) -> N
     final = await api.wait(op)
     assert op["kind"] == final["kind"] == "export_checkpoint"
     assert final["response"]["kind"] in ("hf_model", "hf_adapter")
+
+
+async def test_an_artifact_delete_makes_room_on_a_full_disk(
+    app: Starlette, api: Api, data_dir: Path
+) -> None:
+    """On a full disk an artifact's delete was answered 500, its record refused: the
+    largest files could not be deleted through the API to free space."""
+    ckpt = await trained_checkpoint(api)
+    artifact = await exported(api, ckpt["id"])
+    store = app.state.emulator.store
+    full = FullDisk(store._conn, data_dir, room=used(data_dir) - 1)
+    store._conn = full
+    try:
+        deleted = await api.request("DELETE", f"/artifacts/{artifact['id']}")
+        assert deleted.status_code == 200, deleted.text
+    finally:
+        store._conn = full.conn
+    assert full.refused == 1, "the delete's first record"
+    assert deleted.json()["status"] == "deleted"
+    assert not (data_dir / "artifacts" / artifact["id"]).exists()
+    assert_error(await api.request("GET", f"/artifacts/{artifact['id']}"), 404, "not_found")
+    assert (await api.ok("GET", f"/checkpoints/{ckpt['id']}"))["status"] == "completed"

@@ -9,7 +9,9 @@ import uuid
 from pathlib import Path
 
 import httpx
+from starlette.applications import Starlette
 
+from tests.emulator.full_disk import FullDisk, used
 from tests.support.emulator import KEY_A, Api, AppFactory, FakeClock, assert_error, batch
 from weaver_facade.emulator._store import Store
 
@@ -185,6 +187,34 @@ async def test_delete_removes_files_and_hides_the_checkpoint(api: Api, data_dir:
     # The name is free again.
     assert (await api.save(model_id, "weight", name="gone"))["status"] == "completed"
     assert_error(await api.request("GET", f"/checkpoints/{uuid.uuid4()}"), 404, "not_found")
+
+
+async def test_a_delete_makes_room_on_a_full_disk(app: Starlette, api: Api, data_dir: Path) -> None:
+    """On a full disk every write was answered 500, a delete too, whose record could not
+    commit: no checkpoint could be deleted through the API to free space. The file that
+    the delete removes anyway makes room for its record."""
+    model_id = await api.model()
+    keep = await api.save(model_id, "weight", name="keep")
+    gone = await api.save(model_id, "weight_and_optimizer", name="gone")
+    store = app.state.emulator.store
+    full = FullDisk(store._conn, data_dir, room=used(data_dir) - 1)
+    store._conn = full
+    try:
+        ttl = {"path": keep["path"], "ttl_seconds": 3600}
+        refused = await api.request("PATCH", f"/models/{model_id}/checkpoints/ttl", json=ttl)
+        assert_error(refused, 500, "internal")  # the disk is full indeed
+        deleted = await api.request("DELETE", f"/checkpoints/{gone['id']}")
+        assert deleted.status_code == 200, deleted.text
+    finally:
+        store._conn = full.conn
+    assert full.refused == 2, "the TTL's record and the delete's first"
+    assert deleted.json()["status"] == "deleted"
+    assert deleted.json()["id"] == gone["id"]
+    assert await removed(data_dir, gone["id"]) == []
+    assert checkpoint_files(data_dir, keep["id"])
+    assert_error(await api.request("GET", f"/checkpoints/{gone['id']}"), 404, "not_found")
+    assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["keep"]
+    assert (await api.ok("GET", f"/checkpoints/{keep['id']}"))["ttl_seconds"] is None
 
 
 async def test_ttl_expiry_hides_the_checkpoint_and_removes_its_files(

@@ -443,7 +443,10 @@ async def get_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
 
 
 async def delete_checkpoint(request: Request, emu: Emulator, tenant: str) -> Reply:
-    return emu.delete_checkpoint(tenant, _uuid_param(request, "checkpoint_id"))
+    # In a thread: on a full disk a delete waits for its files' removal (``Store.delete``).
+    return await run_in_threadpool(
+        emu.delete_checkpoint, tenant, _uuid_param(request, "checkpoint_id")
+    )
 
 
 export_checkpoint = _operation_post(
@@ -469,7 +472,9 @@ async def get_artifact(request: Request, emu: Emulator, tenant: str) -> Reply:
 
 
 async def delete_artifact(request: Request, emu: Emulator, tenant: str) -> Reply:
-    return emu.artifacts.delete_artifact(tenant, _uuid_param(request, "artifact_id"))
+    return await run_in_threadpool(  # as a checkpoint's delete
+        emu.artifacts.delete_artifact, tenant, _uuid_param(request, "artifact_id")
+    )
 
 
 async def get_artifact_download(request: Request, emu: Emulator, tenant: str) -> Reply:

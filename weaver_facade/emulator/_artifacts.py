@@ -340,7 +340,9 @@ class Artifacts:
         return 200, render_artifact(self._row(tenant, artifact_id))
 
     def delete_artifact(self, tenant: str, artifact_id: str) -> Reply:
-        with self.store.transaction():
+        """Off the event loop: on a full disk it waits for its files' removal."""
+
+        def mark() -> Row:
             row = self._row(tenant, artifact_id)
             if row["status"] == "pending":
                 raise conflict(
@@ -351,7 +353,9 @@ class Artifacts:
                 "UPDATE artifacts SET status='deleted', updated_at=? WHERE id=?",
                 (self.emu.now(), artifact_id),
             )
-        self.store.remove_artifact_files(artifact_id)
+            return row
+
+        row = self.store.delete(mark, lambda _: self.store.remove_artifact_files(artifact_id))
         return 200, render_artifact(row, status="deleted")
 
     def download(self, tenant: str, artifact_id: str, storage_base: str) -> Reply:

@@ -1095,7 +1095,9 @@ class Emulator:
         return 200, render_checkpoint(self._checkpoint_row(tenant, checkpoint_id))
 
     def delete_checkpoint(self, tenant: str, checkpoint_id: str) -> Reply:
-        with self.store.transaction():
+        """Off the event loop: on a full disk it waits for its file's removal."""
+
+        def mark() -> Row:
             row = self._checkpoint_row(tenant, checkpoint_id)
             if row["status"] == "pending":
                 raise conflict(
@@ -1103,7 +1105,11 @@ class Emulator:
                     f"checkpoint {checkpoint_id} is still being saved; delete it once completed",
                 )
             self.store.execute("UPDATE checkpoints SET status='deleted' WHERE id=?", (row["id"],))
-        self.store.remove_checkpoint_file(row["file_name"])
+            return row
+
+        row = self.store.delete(
+            mark, lambda row: self.store.remove_checkpoint_file(row["file_name"])
+        )
         return 200, render_checkpoint(row, status="deleted")
 
 

@@ -16,11 +16,11 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DataDirInUse", "Row", "Store", "write_atomically"]
+__all__ = ["DataDirInUse", "Row", "Store", "disk_full", "write_atomically"]
 
 Row = dict[str, Any]
 
@@ -252,6 +252,25 @@ class Store:
             finally:
                 self._depth = 0
 
+    def delete(self, mark: Callable[[], Row], remove: Callable[[Row], None]) -> Row:
+        """A resource's delete: ``mark()`` records it (in a transaction) and returns its
+        row, then ``remove(row)`` discards its files. On a full disk, which refused the
+        record, the files go first, waited for (so never on the event loop): they make
+        room for it, else no delete could free space."""
+        marked: list[Row] = []
+        try:
+            with self.transaction():
+                marked.append(mark())
+        except sqlite3.OperationalError as exc:
+            if not marked or not disk_full(exc):
+                raise
+            remove(marked.pop())
+            self.removed()
+            with self.transaction():
+                marked.append(mark())
+        remove(marked[0])
+        return marked[0]
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self.lock:
             return self._conn.execute(sql, params).rowcount
@@ -355,6 +374,11 @@ class Store:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
+
+
+def disk_full(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed for want of disk space (``ENOSPC`` is ``SQLITE_FULL``)."""
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 def _remove(path: Path) -> None:
