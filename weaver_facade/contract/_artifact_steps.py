@@ -30,7 +30,7 @@ from ._patience import RESENT, patient_client
 if TYPE_CHECKING:
     from ._lifecycle import Scenario, StepResult
 
-__all__ = ["ARTIFACT_STEPS", "EXPORT_BODY", "ArtifactSteps"]
+__all__ = ["ARTIFACT_STEPS", "EXPORT_BODY", "STORAGE_TIMEOUT", "STORAGE_TRIES", "ArtifactSteps"]
 
 # The kit's exports (this step, the extension probe's): the sheet's whole body, as the real
 # SDK sends it, since it marks none of it optional.
@@ -56,7 +56,10 @@ _KEPT = 64 * 1024 * 1024
 _FRESH_FOR = 2.0
 # Storage is not the server under test: a GET cut by the network is sent again, as the
 # facade's downloads do, and only this many cuts in a row are reported.
-_STORAGE_TRIES = 3
+STORAGE_TRIES = 3
+# Each wait for storage's bytes (connect, send, read): not `--deadline`, which bounds API
+# requests, since a large file's download may rightly take longer than any of them.
+STORAGE_TIMEOUT = 60.0
 _T = TypeVar("_T")
 # An artifact's statuses on its way to completed (a listed item without one counts as it).
 _MADE = ("pending", "completed")
@@ -97,7 +100,7 @@ class ArtifactSteps:
         self.artifact_ids: list[str] = []
         self._artifact_id = ""
         self.storage = patient_client(
-            timeout=httpx.Timeout(60.0),
+            timeout=httpx.Timeout(STORAGE_TIMEOUT),
             follow_redirects=True,
             event_hooks={"request": [_never_the_key]},
         )
@@ -509,13 +512,13 @@ class ArtifactSteps:
 
 def _from_storage(get: Callable[[], _T], url: str) -> _T:
     """``get()``, a request to storage for ``url``, sent again while the network cuts it,
-    at most ``_STORAGE_TRIES`` times in all; the last failure without its signature (the
+    at most ``STORAGE_TRIES`` times in all; the last failure without its signature (the
     report quotes it, and storage may echo the query in a reply h11 quotes whole)."""
-    for tries in range(1, _STORAGE_TRIES + 1):
+    for tries in range(1, STORAGE_TRIES + 1):
         try:
             return get()
         except httpx.TransportError as exc:
-            if tries == _STORAGE_TRIES:
+            if tries == STORAGE_TRIES:
                 hide_signature(exc, url)
                 raise
     raise AssertionError("unreachable")

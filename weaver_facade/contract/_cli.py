@@ -18,6 +18,8 @@ from typing import NoReturn
 from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._sigterm import interrupted, terminate_as_interrupt
+from ._artifact_steps import STORAGE_TIMEOUT, STORAGE_TRIES
+from ._conformance import REQUEST_LIMIT
 from ._findings import SettingNames
 from ._kit import (
     DEFAULT_DEADLINE,
@@ -120,8 +122,13 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         type=_positive_float,
         default=DEFAULT_DEADLINE,
         metavar="SECONDS",
-        help="how long the lifecycle waits for one operation, such as a load, and for "
-        f"one request, its retries included (default {DEFAULT_DEADLINE:.0f})",
+        help="how long the extension probe and the lifecycle wait for one operation (such "
+        "as a load), for one API request, its retries included, and for their clean-ups "
+        f"(default {DEFAULT_DEADLINE:.0f}); not conformance's requests ({REQUEST_LIMIT:.0f} s "
+        "each, within --time-limit), nor storage downloads, which keep their own timeouts: "
+        f"{STORAGE_TIMEOUT:.0f} s for each wait for bytes, {STORAGE_TRIES} tries (about "
+        f"{STORAGE_TIMEOUT * STORAGE_TRIES / 60:.0f} minutes against storage that never "
+        "answers; a large file is not cut while its bytes come)",
     )
     p.add_argument("--base-model", help="the base model to train (default: the smallest listed)")
     p.add_argument(

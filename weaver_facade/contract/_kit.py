@@ -93,7 +93,9 @@ class ContractSettings:
         max_examples: Examples per operation and phase (and stateful scenarios).
         stateful_steps: Most steps of one stateful scenario.
         time_limit: Seconds part 1 may run.
-        deadline: Seconds the lifecycle waits for any one operation.
+        deadline: Seconds the extension probe and the lifecycle wait for any one
+            operation, API request (its retries included) or clean-up; not conformance's
+            requests, nor storage downloads (their own timeouts).
         base_model: The base model to train; by default the smallest the server lists.
         parts: Which parts to run (``conformance``, ``lifecycle``).
         spec_file: The spec to hold the server to; by default the checked-in openapi.yaml.
