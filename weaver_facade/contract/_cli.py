@@ -52,6 +52,7 @@ _OPTIONS = SettingNames(
     base_model="--base-model",
     time_limit="--time-limit",
     max_examples="--max-examples",
+    deadline="--deadline",
 )
 
 
@@ -123,7 +124,8 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         default=DEFAULT_DEADLINE,
         metavar="SECONDS",
         help="how long the extension probe and the lifecycle wait for one operation (such "
-        "as a load), for one API request, its retries included, and for their clean-ups "
+        "as a load), for one API request, its retries included, and for tidying up after "
+        "them, and the run for the reply to its first request "
         f"(default {DEFAULT_DEADLINE:.0f}); not conformance's requests ({REQUEST_LIMIT:.0f} s "
         "each, within --time-limit), nor storage downloads, which keep their own timeouts: "
         f"{STORAGE_TIMEOUT:.0f} s for each wait for bytes, {STORAGE_TRIES} tries (about "

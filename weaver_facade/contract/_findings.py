@@ -68,6 +68,7 @@ class SettingNames:
     base_model: str
     time_limit: str
     max_examples: str
+    deadline: str
 
 
 PYTHON_NAMES = SettingNames(
@@ -76,6 +77,7 @@ PYTHON_NAMES = SettingNames(
     base_model="ContractSettings.base_model",
     time_limit="ContractSettings.time_limit",
     max_examples="ContractSettings.max_examples",
+    deadline="ContractSettings.deadline",
 )
 _CURL_KEY_HEADER = re.compile(
     r"""-H\s+(?:'(?i:x-weaver-api-key):[^']*'|"(?i:x-weaver-api-key):[^"]*")"""

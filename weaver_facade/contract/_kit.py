@@ -94,8 +94,9 @@ class ContractSettings:
         stateful_steps: Most steps of one stateful scenario.
         time_limit: Seconds part 1 may run.
         deadline: Seconds the extension probe and the lifecycle wait for any one
-            operation, API request (its retries included) or clean-up; not conformance's
-            requests, nor storage downloads (their own timeouts).
+            operation, API request (its retries included) or clean-up, and the run for
+            the reply to its first request; not conformance's requests, nor storage
+            downloads (their own timeouts).
         base_model: The base model to train; by default the smallest the server lists.
         parts: Which parts to run (``conformance``, ``lifecycle``).
         spec_file: The spec to hold the server to; by default the checked-in openapi.yaml.
@@ -162,10 +163,19 @@ class _Listing(NamedTuple):
     later: httpx.Response | None = None
 
 
-def _probe(base_url: str, api_key: str | None) -> _Listing:
+def _probe(
+    base_url: str,
+    api_key: str | None,
+    *,
+    deadline: float = DEFAULT_DEADLINE,
+    named: SettingNames = PYTHON_NAMES,
+) -> _Listing:
     """Reach the server; the smallest ready base model it lists (name, vocab), else the
     smallest it lists, or why none; and the names of all it lists. The wire names two
-    statuses of a ready model ("available", "healthy") and leaves the others open."""
+    statuses of a ready model ("available", "healthy") and leaves the others open.
+
+    Its reply is waited for as long as ``deadline`` gives one request: a slow server is
+    no missing one."""
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     tunnelled: list[str] = []  # httpcore's trace: the proxy opened its tunnel
 
@@ -174,7 +184,7 @@ def _probe(base_url: str, api_key: str | None) -> _Listing:
             tunnelled.append(event)
 
     try:
-        with patient_client(timeout=httpx.Timeout(15.0)) as http:
+        with patient_client(timeout=httpx.Timeout(deadline, connect=min(deadline, 15.0))) as http:
             reply = http.get(
                 f"{base_url}{_LISTING}",
                 params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
@@ -182,9 +192,16 @@ def _probe(base_url: str, api_key: str | None) -> _Listing:
                 extensions={"trace": trace},
             )
     except httpx.HTTPError as exc:
+        # A read that timed out was sent on a connection the server took: reached.
+        what = (
+            f"no reply from {base_url} within {deadline:g} s to GET {_LISTING} (the time "
+            f"{named.deadline} gives one request)"
+            if isinstance(exc, httpx.ReadTimeout)
+            else f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
+        )
         raise ServerUnreachable(
             _hidden(
-                f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
+                what
                 + proxy_words(
                     exc,
                     environment_proxy(base_url),
@@ -365,7 +382,9 @@ def run_named(
     base_url = settings.base_url.rstrip("/")
     spec_file = spec_path() if settings.spec_file is None else settings.spec_file
     spec = load_spec(spec_file)
-    listed, vocab, why, names, later = _probe(base_url, settings.api_key)
+    listed, vocab, why, names, later = _probe(
+        base_url, settings.api_key, deadline=settings.deadline, named=named
+    )
     if settings.base_model is not None and names and settings.base_model not in names:
         # The names are the server's: a hostile one may list the key, or the base URL's
         # credentials, as a model's.
