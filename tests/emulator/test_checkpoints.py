@@ -202,7 +202,8 @@ async def test_a_delete_makes_room_on_a_full_disk(app: Starlette, api: Api, data
     try:
         ttl = {"path": keep["path"], "ttl_seconds": 3600}
         refused = await api.request("PATCH", f"/models/{model_id}/checkpoints/ttl", json=ttl)
-        assert_error(refused, 500, "internal")  # the disk is full indeed
+        # The disk is full indeed, and the refusal says so (it said "internal error").
+        assert_error(refused, 500, "internal", "the server's disk is full")
         deleted = await api.request("DELETE", f"/checkpoints/{gone['id']}")
         assert deleted.status_code == 200, deleted.text
     finally:

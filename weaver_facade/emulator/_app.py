@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -22,6 +23,7 @@ from ._errors import ApiError, invalid
 from ._faults import API_PREFIX, FaultMiddleware, new_request_id
 from ._service import Emulator, RawJson, Reply, canonical, fingerprint
 from ._storage import PathSend, Transfers, serve_storage
+from ._store import disk_full
 from ._validation import (
     body_is_valid,
     check_body,
@@ -257,9 +259,14 @@ def endpoint(handler: Handler, path: str) -> Callable[[Request], Awaitable[Respo
             status, body = await handler(request, emulator, tenant)
         except ApiError as exc:
             return _error_response(exc, request.scope)
-        except Exception:
+        except Exception as exc:
             log.exception("unexpected error in %s %s", request.method, request.url.path)
-            internal = ApiError(500, "internal", "internal error", retryable=True)
+            message = "internal error"
+            if isinstance(exc, sqlite3.Error) and disk_full(exc):  # which a client can relieve
+                message += (
+                    ": the server's disk is full; deleting checkpoints or artifacts frees space"
+                )
+            internal = ApiError(500, "internal", message, retryable=True)
             return _error_response(internal, request.scope)
         reply = emulator.extensions.strip(request.method, path, status, body)
         if isinstance(reply, dict) and isinstance(reply.get("response"), RawJson):
