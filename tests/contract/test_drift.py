@@ -293,7 +293,7 @@ def test_a_stuck_load_names_its_operation_and_last_status(
     for finding in stuck:
         operation_id = re.search(r"`(op-[0-9a-f]+)`", finding.message)
         assert operation_id is not None
-        assert finding.expected == "`done` within 3 s"
+        assert finding.expected == "`done` within 3 s (ContractSettings.deadline)"
         assert finding.got == "`pending`"
         # The reproduction is a plain GET of that operation, to see where it stands.
         assert finding.curl is not None

@@ -238,7 +238,7 @@ class ArtifactSteps:
         then = (
             "though its artifact then completed"
             if completed
-            else f"and no export of the checkpoint completed within {sc.s.deadline:.0f} s"
+            else f"and no export of the checkpoint completed within {sc.s.deadline:g} s"
         )
         return sc.finding(
             EXPORT,
@@ -288,7 +288,7 @@ class ArtifactSteps:
                         "operation_completes",
                         f"the export operation `{op_id}` is still `{status}` after "
                         f"{time.monotonic() - started:.1f} s (last status seen: `{status}`)",
-                        f"`done` within {sc.s.deadline:.0f} s",
+                        sc.s.within(),
                         f"`{status}`",
                         sc._poll_exchange(op_id),
                     )

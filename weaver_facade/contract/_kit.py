@@ -467,6 +467,7 @@ def run_named(
             deadline=settings.deadline,
             run_id=uuid.uuid4().hex[:8],
             progress=progress,
+            deadline_name=named.deadline,
         )
         findings += report.lifecycle.findings
         report.notes += report.lifecycle.notes

@@ -47,6 +47,7 @@ from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
 from ._findings import (
     API_KEY_HEADER,
     AVAILABILITY,
+    PYTHON_NAMES,
     RETRIES,
     Finding,
     curl_for_request,
@@ -309,6 +310,12 @@ class Settings:
     vocab_size: int
     deadline: float
     run_id: str
+    #: What the user calls the deadline (``--deadline`` on the command line).
+    deadline_name: str = PYTHON_NAMES.deadline
+
+    def within(self) -> str:
+        """The deadline of an operation's wait, as the user gave it and named."""
+        return f"`done` within {self.deadline:g} s ({self.deadline_name})"
 
 
 def batch(vocab_size: int) -> list[Any]:
@@ -407,7 +414,7 @@ class Scenario:
                     f"the {_KIND_WORD.get(operation_id, operation_id)} operation "
                     f"`{error.operation_id}` is still `{error.status}` after "
                     f"{error.waited:.1f} s (last status seen: `{error.status}`)",
-                    f"`done` within {self.s.deadline:.0f} s",
+                    self.s.within(),
                     f"`{error.status}`",
                     self._poll_exchange(error.operation_id),
                 )
@@ -1242,7 +1249,8 @@ def run_lifecycle(
     deadline: float,
     run_id: str,
     progress: Callable[[str], None] = lambda _: None,
+    deadline_name: str = PYTHON_NAMES.deadline,
 ) -> LifecycleOutcome:
     """Run the scenario against ``base_url``; every problem becomes a finding."""
-    settings = Settings(base_url, api_key, base_model, vocab_size, deadline, run_id)
+    settings = Settings(base_url, api_key, base_model, vocab_size, deadline, run_id, deadline_name)
     return Scenario(spec, settings, progress).run()
