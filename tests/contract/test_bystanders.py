@@ -213,11 +213,28 @@ def test_the_clean_up_stops_listing_models_when_the_offset_is_ignored() -> None:
         return httpx.Response(200, json={"items": []})
 
     ownership = Ownership("POST /api/v1/sessions")
+    ownership._made.add("s-own")  # the run's session, whose models the listing would show
     ownership.models["m-own"] = None
     with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
         ownership.clean_up(http, budget=3.0)
     assert sent.count("GET /api/v1/models") == 2
     assert "POST /api/v1/models/m-own/terminate" in sent
+
+
+def test_the_clean_up_of_a_run_that_made_nothing_sends_nothing() -> None:
+    # It read the model listing to find models of this run's sessions when the run had
+    # none: against a server that answered nothing, a quarter of its budget (15 s) spent
+    # after conformance's time limit, for a listing none of whose models could be ours.
+    sent: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        return httpx.Response(200, json={"items": [{"id": "m-1", "session_id": "s-1"}]})
+
+    ownership = Ownership("POST /api/v1/sessions")
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        assert ownership.clean_up(http) == []
+    assert sent == []
 
 
 class Checkpoints:

@@ -178,9 +178,10 @@ class Ownership:
         effort, and within ``budget`` seconds: models first. The checkpoints left."""
         sweep = Sweep(http, budget)
         # A model whose create's reply was lost on the way (a POST not sent again) is in
-        # no reply: where the server lists models, found by this run's session.
+        # no reply: where the server lists models, found by this run's session (none when
+        # the run made nothing, whose listing would only spend the budget).
         limit, listed = limits.LIST_MODELS_LIMIT_MAXIMUM, set[str]()
-        for offset in itertools.count(0, limit):
+        for offset in itertools.count(0, limit) if self._made else ():
             page = sweep.items("/api/v1/models", limit=limit, offset=offset)
             for item in page:
                 if item.get("session_id") in self._made and item.get("status") != "terminated":
