@@ -51,7 +51,7 @@ from .._interrupt import interrupt_held
 from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, redact
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, PYTHON_NAMES, redact
 from ._ownership import Left, Sweep, is_export_operation
 from ._patience import RESENT, api_client
 
@@ -510,8 +510,10 @@ def probe_extensions(
     api_key: str | None,
     base_model: str,
     deadline: float,
+    deadline_name: str = PYTHON_NAMES.deadline,
 ) -> ExtensionProbe:
-    """Probe ``base_url`` for every extension ``spec_document`` names; never raises."""
+    """Probe ``base_url`` for every extension ``spec_document`` names; never raises.
+    ``deadline_name``: what the user calls the deadline."""
     result = ExtensionProbe(known=extension_names(spec_document))
     result.leave("conversion-totals", "not probed: only a running export shows its totals")
     headers = {API_KEY_HEADER: api_key} if api_key else {}
@@ -525,6 +527,18 @@ def probe_extensions(
             _Probe(spec_document, http, result, deadline).run(base_model)
     except _Failed as exc:
         result.note = f"the extension probe stopped early: {exc}"
+    except httpx.TimeoutException as exc:
+        # The request's own time ran out: the attempts it cut at once say "the attempt's
+        # time is up", a ConnectTimeout, of a server that took every connection.
+        try:
+            request = f"{exc.request.method} {exc.request.url.path}"
+        except RuntimeError:  # raised before a request was built
+            request = "a request"
+        result.note = (
+            f"the extension probe stopped early: no reply to {request} within {within:g} s, "
+            f"retries included (its time for one request: {deadline_name} and a second, at "
+            f"least {_POLL_WAIT + 1:g} s)"
+        )
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.note = f"the extension probe stopped early ({type(exc).__name__}: {exc})"
     # Both quote the server's replies, which may echo the key (a status, a field's value).

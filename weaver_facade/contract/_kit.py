@@ -413,6 +413,7 @@ def run_named(
         api_key=settings.api_key,
         base_model=report.base_model,
         deadline=settings.deadline,
+        deadline_name=named.deadline,
     )
     report.extensions = probe
     report.notes += [probe.note] if probe.note else []
