@@ -48,6 +48,11 @@ def ends(at: float | None) -> Iterator[None]:
         _ENDS.reset(token)
 
 
+def current_end() -> float | None:
+    """The end ``ends`` set for this thread's socket work (``None``: none)."""
+    return _ENDS.get()
+
+
 def _left(timeout: float | None, error: str) -> float | None:
     """``timeout`` capped by the time left; httpcore's ``error`` once none is."""
     at = _ENDS.get()

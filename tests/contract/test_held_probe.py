@@ -7,8 +7,11 @@ lifecycle's requests each end within the deadline.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+import pytest
 
 from tests.contract.support import KEY
 from tests.support.scripted_http import HANG, ScriptedServer
@@ -51,3 +54,30 @@ def test_a_probe_request_without_a_reply_ends_near_the_deadline() -> None:
     # Room for the probe's longest poll (5 s) and a second, then retries that the deadline
     # cuts at once, after their backoff.
     assert took < 5.0 + 1.0 + 8.0, took
+
+
+def test_no_retry_is_made_once_a_probe_request_s_time_is_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Each retry after the request's time ran out failed at once, logged as "connect
+    # timed out; retrying in N s" of a server that took every connection, and slept its
+    # backoff (3 s in all) past that time.
+    with (
+        ScriptedServer(lambda method, path: HANG) as server,
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+    ):
+        started = time.monotonic()
+        probe = probe_extensions(
+            load_spec().document,
+            base_url=server.base_url,
+            api_key=KEY,
+            base_model="weaver-tiny",
+            deadline=1.0,
+        )
+        took = time.monotonic() - started
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert retries == [], retries
+    assert probe.note is not None
+    assert "no reply to POST /api/v1/sessions within 6 s" in probe.note, probe.note
+    # The request's 6 s (its polls' 5 s and a second), and no backoff after it.
+    assert took < 6.0 + 1.5, took

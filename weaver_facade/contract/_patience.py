@@ -23,7 +23,7 @@ import httpx
 
 from .. import RetryPolicy, RetrySettings, RetryTransport
 from .._causes import NOT_SENT
-from .._socket_deadline import bound_client, ends
+from .._socket_deadline import bound_client, current_end, ends
 from ._findings import RETRIES
 
 __all__ = [
@@ -195,6 +195,10 @@ class _TransportFaults(RetryPolicy):
     ) -> float | None:
         if isinstance(outcome, httpx.Response) or request.extensions.get(RETRIES_OWN):
             return None
+        at = current_end()
+        if at is not None:  # the request's own end (``Within``): an attempt after it fails
+            left = at - time.monotonic()  # at once, in words of a connect that timed out
+            remaining = left if remaining is None else min(remaining, left)
         delay = super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
         if delay is not None and not isinstance(outcome, NOT_SENT):
             request.extensions[RESENT] = True
