@@ -551,3 +551,14 @@ def test_the_help_names_every_exit_status() -> None:
     assert statuses >= {0, 1, 2, 3, 130}
     for status in statuses:
         assert re.search(rf"(?<![\d.]){status} [a-z]", words), status
+
+
+@pytest.mark.parametrize("option", ["--deadline", "--time-limit"])
+@pytest.mark.parametrize("value", ["inf", "infinity", "1e400"])
+def test_an_endless_time_is_a_usage_error(option: str, value: str) -> None:
+    # `--deadline inf` was taken, and the run's first request failed with a traceback
+    # (OverflowError: timestamp out of range for platform time_t).
+    done = kit("--base-url", "http://127.0.0.1:9", option, value)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: argument {option}: must be a finite number"), done.stderr
+    assert "Traceback" not in done.stderr

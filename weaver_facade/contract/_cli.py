@@ -10,6 +10,7 @@ findings but an incomplete run (conformance stopped at its time limit; 0 with
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -65,6 +66,8 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
+    if not math.isfinite(value):  # no socket timeout or timer takes it
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, got {text}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
