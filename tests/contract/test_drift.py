@@ -506,3 +506,22 @@ def test_the_clean_up_is_quiet_on_a_server_that_forgets_terminated_models(
         report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
     assert report.findings == [], [f.line() for f in report.findings]
     assert "could not terminate" not in caplog.text, caplog.text
+
+
+@pytest.mark.parametrize("drift", [Drift.SYNC_SAVE, Drift.NESTED_SAVE], ids=str)
+def test_a_save_read_only_from_the_list_is_still_exported(
+    reports: dict[Drift, ContractReport], drift: Drift
+) -> None:
+    # The save's reply broke the spec, but the list showed the checkpoint and the loads
+    # used it; the export steps were skipped as "no checkpoint was saved", so a server
+    # with only that drift had its export and storage never checked.
+    report = reports[drift]
+    assert report.lifecycle is not None
+    steps = {s.name: (s.status, s.detail) for s in report.lifecycle.steps}
+    assert steps["the list shows the checkpoint with its type and path"][0] == "passed"
+    for name in (
+        "export the saved checkpoint; the artifact completes and is listed",
+        "download every file; sizes and sha256 match the descriptor",
+        "storage URLs work without the key and honour Range",
+    ):
+        assert steps[name] == ("passed", ""), name

@@ -105,11 +105,13 @@ class ArtifactSteps:
             event_hooks={"request": [_never_the_key]},
         )
 
-    def run(self, checkpoint: Checkpoint | None) -> None:
+    def run(self, checkpoint: Checkpoint | None, missing: str) -> None:
+        """Export ``checkpoint`` and fetch its files; without one, each step is skipped
+        for the reason ``missing``."""
         sc = self.sc
         if checkpoint is None:
             for name in ARTIFACT_STEPS:
-                sc.skip(name, "no checkpoint was saved, so none can be exported")
+                sc.skip(name, missing)
             return
         artifact: dict[str, Any] | None = None
         with sc.step(STEP_EXPORT, "export_checkpoint") as r:

@@ -687,11 +687,12 @@ class Scenario:
                     trainer.optim_step()
 
         refused = self._save_refused(saved)
+        shown: Checkpoint | None = None  # the checkpoint as the list shows it
         if refused is not None:  # nothing was saved: the steps that need it say so, once
             self.skip(STEP_LIST, refused)
             listed = False
         else:
-            listed = self._listed(trainer, path, CheckpointType.WEIGHT_AND_OPTIMIZER)
+            listed, shown = self._listed(trainer, path, CheckpointType.WEIGHT_AND_OPTIMIZER)
         if not listed and saved is None:
             for rest in _LOAD_STEPS:
                 self.skip(rest, f"the checkpoint {path} was neither saved nor listed")
@@ -704,7 +705,13 @@ class Scenario:
             self._ttl(trainer, path)
         else:
             self.skip(STEP_TTL, f"the checkpoint {path} was neither saved nor listed")
-        self.artifacts.run(saved)
+        # A save whose reply broke the spec still made the checkpoint the list shows.
+        self.artifacts.run(
+            saved or shown,
+            refused
+            or f"neither the save nor the list gave the checkpoint {path} in the "
+            "spec's shape, so it cannot be exported",
+        )
         self._errors(trainer, name, path, refused)
 
     def _read_again(self, operation_id: str) -> None:
@@ -791,14 +798,19 @@ class Scenario:
             listed, listings, pause = trainer.list_checkpoints(), listings + 1, pause * 2
         return listed, listings
 
-    def _listed(self, trainer: TrainingClient, path: CheckpointPath, kind: CheckpointType) -> bool:
-        """The list shows the checkpoint; True if the server listed it (even malformed)."""
+    def _listed(
+        self, trainer: TrainingClient, path: CheckpointPath, kind: CheckpointType
+    ) -> tuple[bool, Checkpoint | None]:
+        """The list shows the checkpoint; True if the server listed it (even malformed),
+        and the checkpoint when the list shows it once in the spec's shape."""
+        shown: Checkpoint | None = None
         with self.step(STEP_LIST, "list_checkpoints") as r:
             try:
                 listed, listings = self._list_until(trainer, path.name)
             finally:
                 raw = _raw_listing(self.watcher.last("list_checkpoints"))
             found = [c for c in listed if c.name == path.name]
+            shown = found[0] if len(found) == 1 else None
             if found and listings > 1:
                 self.watcher.notes.append(
                     f"the saved checkpoint `{path.name}` was listed only by listing {listings} "
@@ -823,7 +835,7 @@ class Scenario:
                 ),
             )
             self._check_checkpoint(r, found[0], path, kind, "list")
-        return path.name in raw
+        return path.name in raw, shown
 
     def _loads(self, data: list[Any], path: CheckpointPath, continuation: list[float]) -> None:
         assert self.service is not None
