@@ -48,3 +48,30 @@ def test_a_save_still_pending_when_the_budget_ends_is_counted_as_left() -> None:
         left = sweep.checkpoints(["m-own"], lambda item: True)
     assert left == [Left("kit-b", "DELETE: 404")]
     assert now[0] <= 5.0
+
+
+def test_a_delete_the_budget_left_unsent_keeps_the_servers_last_answer() -> None:
+    # A save that stayed pending was refused 409 at every delete, until the budget ran out
+    # before the last delete left; the note then said the checkpoint was left for
+    # "no reply", though the server had answered every request with 409.
+    now = [0.0]
+    deletes = 0
+
+    def server(request: httpx.Request) -> httpx.Response:
+        nonlocal deletes
+        if request.method == "GET":
+            now[0] += 1.0  # a slow list: the budget runs out between a list and its delete
+            pending = {"id": "c-2", "name": "kit-b", "status": "pending"}
+            return httpx.Response(200, json={"items": [pending]})
+        deletes += 1
+        busy = {"error": "checkpoint_not_ready", "message": "saving", "retryable": False}
+        return httpx.Response(409, json=busy)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(server)) as http:
+        sweep = Sweep(http, 5.0, sleep=sleep, clock=lambda: now[0])
+        left = sweep.checkpoints(["m-own"], lambda item: True)
+    assert deletes >= 2
+    assert left == [Left("kit-b", "DELETE: 409")]

@@ -432,6 +432,11 @@ class Sweep:
                 if checkpoint_id in self._deleted:
                     refused.pop(checkpoint_id, None)
                     continue
+                if status is None and checkpoint_id in refused:
+                    # Unsent once the budget ran out, or lost: the server's last answer
+                    # (a 409: still being saved) tells more than "no reply".
+                    given_up.add(checkpoint_id)
+                    continue
                 refused[checkpoint_id] = "no reply" if status is None else f"DELETE: {status}"
                 if status == 409:
                     waiting = True
