@@ -525,3 +525,14 @@ def test_a_save_read_only_from_the_list_is_still_exported(
         "storage URLs work without the key and honour Range",
     ):
         assert steps[name] == ("passed", ""), name
+
+
+def test_a_download_with_nothing_to_verify_says_so() -> None:
+    # The step "sizes and sha256 match the descriptor" passed in silence against a
+    # descriptor that gave neither, so a report read as if every file had been verified.
+    with serve_emulator(Drift.UNVERIFIABLE_FILES) as served:
+        report = run_contract_test(quick(served.base_url, parts=("lifecycle",)))
+    assert [f.line() for f in report.findings] == []
+    unverified = [n for n in report.notes if "neither `size` nor `sha256`" in n]
+    assert len(unverified) == 1, report.notes
+    assert "`adapter_model.safetensors`" in unverified[0]
