@@ -196,3 +196,29 @@ def test_a_probe_stopped_by_a_reply_that_echoes_the_key_shows_it_nowhere() -> No
     assert f"has status `zz-{KEY_PLACEHOLDER}`" in result.note
     shown = [result.note, *result.to_json()["evidence"].values()]
     assert [text for text in shown if key in text] == []
+
+
+def test_a_save_that_ends_during_a_short_hold_is_not_said_to_be_done_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A server with long-poll whose save ended 1.4 s into the poll's hold: the evidence
+    # said the poll "came back done at once", of a poll held until the save ended.
+    clock = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "wait" in request.url.params:
+            clock[0] += 1.4
+            return httpx.Response(200, json={"id": "op-1", "status": "done"})
+        clock[0] += 0.01
+        return httpx.Response(200, json={"id": "op-1", "status": "pending"})
+
+    fake = SimpleNamespace(monotonic=lambda: clock[0], sleep=lambda seconds: None)
+    monkeypatch.setattr(_extensions, "time", fake)
+    result = ExtensionProbe(known=("long-poll",))
+    with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
+        _Probe(spec_document(), h, result, deadline=1.0).long_poll("op-1")
+    assert result.undetermined == ("long-poll",)
+    assert result.to_json()["evidence"] == {
+        "long-poll": "a poll with wait=3 of a save came back done after 1.4 s, "
+        "too short a hold (under 1.5 s) to tell from a slow reply"
+    }

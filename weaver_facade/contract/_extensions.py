@@ -253,11 +253,12 @@ class _Probe:
         started = time.monotonic()
         op = self.call("GET", f"/operations/{op_id}", (200,))
         at_once = time.monotonic() - started
-        held = 0.0
+        held, waited = 0.0, False
         # A status the spec lacks (`completed` for `done`) tells nothing: `wait` stops at it.
         if self.off_spec(op_id, op):
             return
         if op.get("status") not in limits.OPERATION_STATUS_TERMINAL:
+            waited = True
             started = time.monotonic()
             op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": _LONG_POLL_WAIT})
             held = time.monotonic() - started - at_once
@@ -270,6 +271,13 @@ class _Probe:
                     "one without, to the end"
                 )
                 self.result.decide("long-poll", True, why)
+            elif waited:  # ended within a hold too short to tell from a slow reply
+                why = (
+                    f"a poll with wait={_LONG_POLL_WAIT:g} of a save came back "
+                    f"{op.get('status')} after {held:.1f} s, too short a hold (under "
+                    f"{_HELD:g} s) to tell from a slow reply"
+                )
+                self.result.leave("long-poll", why)
             else:  # already done: no evidence either way
                 why = (
                     f"a poll with wait={_LONG_POLL_WAIT:g} of a save came back "
