@@ -1065,9 +1065,9 @@ def unsourced_attributes(models: Any) -> list[str]:
     ]
 
 
-def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None]]:
-    """``("model", Name, keywords)`` for each generated model a module's ``tree`` builds
-    (``wire.Name(...)``), and ``("call", alias, keywords)`` for each generated
+def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int]]:
+    """``("model", Name, keywords, line)`` for each generated model a module's ``tree``
+    builds (``wire.Name(...)``), and ``("call", alias, keywords, line)`` for each generated
     ``alias._get_kwargs`` it passes first to a call; ``None``: keywords given with ``**``."""
     import ast
 
@@ -1082,14 +1082,14 @@ def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None]]:
             and isinstance(func.value, ast.Name)
             and func.value.id == "wire"
         ):
-            yield "model", func.attr, given
+            yield "model", func.attr, given, node.lineno
         first = node.args[0] if node.args else None
         if (
             isinstance(first, ast.Attribute)
             and first.attr == "_get_kwargs"
             and isinstance(first.value, ast.Name)
         ):
-            yield "call", first.value.id, given
+            yield "call", first.value.id, given, node.lineno
 
 
 def unsent_fields(package: Any = None) -> list[str]:
@@ -1111,6 +1111,7 @@ def unsent_fields(package: Any = None) -> list[str]:
         import weaver_client as package
     models = importlib.import_module(f"{package.__name__}.models")
     given: dict[str, set[str] | None] = {}
+    unpacked: dict[str, str] = {}  # where a model or call is given keywords with `**`
     aliases: dict[str, str] = {}  # `_list_checkpoints`: `api.checkpoints.list_checkpoints`
     for module_name in core_modules():
         tree = ast.parse(Path(weaver_facade.__path__[0], f"{module_name}.py").read_text("utf-8"))
@@ -1122,10 +1123,12 @@ def unsent_fields(package: Any = None) -> list[str]:
                     for a in node.names
                     if a.asname and a.name.startswith("weaver_client.api.")
                 )
-        for kind, name, keywords in _sent(tree):
+        for kind, name, keywords, line in _sent(tree):
             key = f"{kind}:{name}"
             known = given.setdefault(key, set())
             given[key] = None if known is None or keywords is None else known | keywords
+            if keywords is None:
+                unpacked.setdefault(key, f"weaver_facade/{module_name}.py:{line}")
     fields: dict[str, list[str]] = {}  # by schema or operationId: what the spec has
     problems: list[str] = []
     for key, keywords in sorted(given.items()):
@@ -1152,11 +1155,17 @@ def unsent_fields(package: Any = None) -> list[str]:
             what, where = aliases[name].rpartition(".")[2], "{}?{} (a request parameter)"
         names = [n.rstrip("_") for n in spec]  # the generator's `type_` is `type`
         fields.setdefault(what, []).extend(names)
+        if keywords is None:  # not taken as sending every field: one the spec adds is not
+            problems.append(
+                f"{what} (built with `**` in {unpacked[key]}, whose fields the coverage "
+                "cannot read: name each field it sends)"
+            )
+            continue
         unsent = UNSENT.get(what, {})
         problems.extend(
             where.format(what, n)
             for n, raw in zip(names, spec, strict=True)
-            if keywords is not None and raw not in keywords and n not in unsent
+            if raw not in keywords and n not in unsent
         )
     problems.extend(
         f"{what}.{name} (in UNSENT of weaver_facade/_calls.py, but not in the spec)"
@@ -1197,7 +1206,7 @@ def called_routes() -> dict[str, str]:
             for alias in node.names
             if alias.asname and alias.name.startswith("weaver_client.api.")
         }
-        for kind, name, _ in _sent(tree):
+        for kind, name, _, _ in _sent(tree):
             if kind == "call" and name in aliases:
                 module, where = aliases[name]
                 called.setdefault(module.rpartition(".")[2], where)
@@ -1359,7 +1368,7 @@ def _kind(problem: str) -> str:
         return "route"
     if RESULT_SCHEMAS in problem:
         return "result"
-    if re.search(r"\(a request (field|parameter)\)|\(in UNSENT of ", problem):
+    if re.search(r"\(a request (field|parameter)\)|\(in UNSENT of |\(built with `\*\*` ", problem):
         return "request"
     if re.match(r"\w+ value ", problem):
         return "value"

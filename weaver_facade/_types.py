@@ -98,8 +98,16 @@ class AdamParams:
             object.__setattr__(self, name, value)  # numpy's float32 is no JSON number
 
     def to_wire(self) -> wire.AdamParams:
-        """The generated request model."""
-        return wire.AdamParams(**{name: getattr(self, name) for name in _ADAM_RULES})
+        """The generated request model. Each field by name: the coverage of what the facade
+        sends reads them, to list a field the spec adds."""
+        return wire.AdamParams(
+            learning_rate=self.learning_rate,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
+            grad_clip_norm=self.grad_clip_norm,
+        )
 
 
 def _items(where: str, values: object) -> tuple[Any, ...]:

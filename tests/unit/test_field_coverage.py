@@ -754,6 +754,34 @@ def test_an_optional_request_field_or_parameter_the_spec_adds_is_named(tmp_path:
     ]
 
 
+def test_an_optional_field_the_spec_adds_to_adam_params_is_named(tmp_path: Path) -> None:
+    # AdamParams was built with `**` over its rules: the coverage could not read what it
+    # sent, and said nothing of a field the spec added, which was never sent.
+    field = _absent_name(SCHEMAS["AdamParams"]["properties"])
+
+    def grow(document: dict[str, Any]) -> None:
+        document["components"]["schemas"]["AdamParams"]["properties"][field] = {"type": "boolean"}
+
+    with _trial(tmp_path, grow) as trial:
+        found = [p for p in regen.unsent_fields(trial) if p not in UNSENT_TODAY]
+    assert found == [f"AdamParams.{field} (a request field)"]
+
+
+def test_a_request_model_built_with_unpacked_keywords_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Its fields cannot be read from the source: it is named, not taken as sending them all.
+    (tmp_path / "_built.py").write_text("wire.Datum(**given)\n", encoding="utf-8")
+    monkeypatch.setattr(weaver_facade, "__path__", [str(tmp_path)])
+    monkeypatch.setattr(regen, "core_modules", lambda: ["_built"])
+    (listed,) = [p for p in regen.unsent_fields() if p.startswith("Datum")]
+    assert listed == (
+        "Datum (built with `**` in weaver_facade/_built.py:1, whose fields the coverage "
+        "cannot read: name each field it sends)"
+    )
+    assert regen._kind(listed) == "request"  # its heading and advice are the request side's
+
+
 def test_an_unsent_entry_the_spec_does_not_have_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     stale = _absent_name(SCHEMAS["CreateModelRequest"]["properties"])
     grown = {**UNSENT, "CreateModelRequest": {**UNSENT["CreateModelRequest"], stale: "gone"}}
