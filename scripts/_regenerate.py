@@ -1096,8 +1096,9 @@ def unsent_fields(package: Any = None) -> list[str]:
     """``Schema.field (a request field)`` for each field of a generated model the facade
     builds, and ``operation?parameter`` for each keyword of a generated request it sends,
     that the facade never gives and ``UNSENT`` of ``weaver_facade/_calls.py`` does not
-    list with its reason; and each ``UNSENT`` entry the spec does not have. Read from the
-    core's source; ``package`` is the generated package (default: the installed one)."""
+    list with its reason; and each ``UNSENT`` entry the spec does not have, or requires.
+    Read from the core's source; ``package`` is the generated package (default: the
+    installed one)."""
     import ast
     import importlib
     import inspect
@@ -1130,6 +1131,7 @@ def unsent_fields(package: Any = None) -> list[str]:
             if keywords is None:
                 unpacked.setdefault(key, f"weaver_facade/{module_name}.py:{line}")
     fields: dict[str, list[str]] = {}  # by schema or operationId: what the spec has
+    required: dict[str, set[str]] = {}  # of those, what it requires
     problems: list[str] = []
     for key, keywords in sorted(given.items()):
         kind, name = key.split(":", 1)
@@ -1138,6 +1140,7 @@ def unsent_fields(package: Any = None) -> list[str]:
             if model is None or not attrs.has(model):
                 continue  # an enum, or a schema the spec lost (mypy names it)
             spec = [f.name for f in attrs.fields(model) if f.name != "additional_properties"]
+            needed = {f.name for f in attrs.fields(model) if f.default is attrs.NOTHING}
             what, where = name, "{}.{} (a request field)"
         else:
             full = f"{package.__name__}.{aliases[name]}"
@@ -1152,9 +1155,11 @@ def unsent_fields(package: Any = None) -> list[str]:
             # The Idempotency-Key: ``_calls._call`` gives one to every request that takes it.
             spec = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
             spec = [n for n in spec if n not in ("body", "idempotency_key")]
+            needed = {p.name for p in params if p.default is p.empty}
             what, where = aliases[name].rpartition(".")[2], "{}?{} (a request parameter)"
         names = [n.rstrip("_") for n in spec]  # the generator's `type_` is `type`
         fields.setdefault(what, []).extend(names)
+        required.setdefault(what, set()).update(n.rstrip("_") for n in spec if n in needed)
         if keywords is None:  # not taken as sending every field: one the spec adds is not
             problems.append(
                 f"{what} (built with `**` in {unpacked[key]}, whose fields the coverage "
@@ -1172,6 +1177,14 @@ def unsent_fields(package: Any = None) -> list[str]:
         for what, unsent in UNSENT.items()
         for name in unsent
         if name not in fields.get(what, ())
+    )
+    # Its reason is for a field the facade may leave out: the server refuses a request
+    # without a required one.
+    problems.extend(
+        f"{what}.{name} (in UNSENT of weaver_facade/_calls.py, but the spec requires it)"
+        for what, unsent in UNSENT.items()
+        for name in unsent
+        if name in required.get(what, ())
     )
     return problems
 

@@ -791,6 +791,23 @@ def test_an_unsent_entry_the_spec_does_not_have_is_named(monkeypatch: pytest.Mon
     ]
 
 
+def test_an_unsent_field_or_parameter_the_spec_makes_required_is_named(tmp_path: Path) -> None:
+    # Its reason (the service gives it no meaning) went on passing the coverage, while the
+    # server refused every request without it.
+    field, reason = next(iter(UNSENT["CreateSessionRequest"].items()))
+    assert reason
+
+    def require(document: dict[str, Any]) -> None:
+        document["components"]["schemas"]["CreateSessionRequest"]["required"] = [field]
+
+    with _trial(tmp_path, require) as trial:
+        found = [p for p in regen.unsent_fields(trial) if p not in UNSENT_TODAY]
+    assert found == [
+        f"CreateSessionRequest.{field} (in UNSENT of weaver_facade/_calls.py, but the spec "
+        "requires it)"
+    ]
+
+
 def test_scripts_regenerate_lists_a_request_field_the_facade_does_not_send(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
