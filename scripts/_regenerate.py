@@ -169,7 +169,8 @@ def load_document(spec: Path) -> dict[str, Any]:
 
 
 def dangling_refs(node: Any, where: tuple[str, ...] = (), root: Any = None) -> Iterator[str]:
-    """Each local ``$ref`` of the document that names nothing in it, with where it stands."""
+    """Each ``$ref`` of the document that names nothing in it, with where it stands: one
+    that is not local (``#/...``) too, since the spec is one file (as the wheel ships it)."""
     root = node if root is None else root
     if isinstance(node, list):
         for index, item in enumerate(node):
@@ -185,6 +186,11 @@ def dangling_refs(node: Any, where: tuple[str, ...] = (), root: Any = None) -> I
             target = target.get(part) if isinstance(target, Mapping) else None
         if target is None:
             yield f"$ref {ref!r} names nothing (at {'.'.join(where)})"
+    elif isinstance(ref, str):
+        yield (
+            f"$ref {ref!r} names nothing: the spec is one file, whose references start with "
+            f"`#/` (at {'.'.join(where)})"
+        )
     for key, value in node.items():
         yield from dangling_refs(value, (*where, str(key)), root)
 

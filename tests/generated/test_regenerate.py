@@ -104,6 +104,17 @@ def test_a_misspelt_reference_is_named_in_one_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("ref", ["LoraConfig", "#components/schemas/LoraConfig", "lora.yaml"])
+def test_a_reference_outside_the_file_is_named_in_one_line(tmp_path: Path, ref: str) -> None:
+    # openapi-spec-validator said `Unresolvable: LoraConfig`, and not where it stood.
+    good = "        lora_config:\n          $ref: '#/components/schemas/LoraConfig'"
+    refused = _refused(tmp_path, good, good.replace("#/components/schemas/LoraConfig", ref))
+    assert str(refused) == (
+        f"openapi.yaml: $ref {ref!r} names nothing: the spec is one file, whose references "
+        "start with `#/` (at components.schemas.CreateModelRequest.properties.lora_config)"
+    )
+
+
 # LoraConfig's
 RANK = "        rank:\n          type: integer\n          minimum: 1\n          maximum: 256\n"
 
