@@ -672,7 +672,10 @@ def cmd_regenerate() -> int:
             print(f"  - {line}")
     status = report_coverage()
     # All of scripts/test's mypy targets: the benchmarks and scripts call the facade too.
-    print("next: run `scripts/test`: its `mypy --strict` shows every place that must follow")
+    print(
+        "next: run `scripts/test`: its `mypy --strict` shows each place that must follow a "
+        "name or signature, and tests/unit/test_field_coverage.py each field whose type changed"
+    )
     return status
 
 
@@ -1355,7 +1358,9 @@ ADVICE = {
     "WireFields",
     "value": "give each value a member of the facade's enum, or a `mapped` one in its "
     "WireValues (`grep -rn 'Wire[FV]' weaver_facade` lists them), and a member whose value "
-    "the spec no longer has its new value (the code that uses it follows)",
+    "the spec no longer has its new value (the code that uses it follows); a `mapped` value "
+    "is read in replies only: a member the facade sends (a save's CheckpointType) is sent "
+    "as its own value, which must be the spec's",
     "code": "an error code needs its class in `_BY_CODE` of weaver_facade/_errors.py "
     "(exported by weaver_facade and named in the README's list of errors), or a place in "
     "its `TOLD_BY_STATUS`",
@@ -1365,7 +1370,8 @@ ADVICE = {
     "(weaver_facade/_calls.py), or listed in its `UNSENT` with the reason",
     "route": "a route is called where the facade builds its requests "
     "(weaver_facade/_calls.py, and a method that needs it), or given its reason in "
-    "`NOT_CALLED` of scripts/_regenerate.py; the wire sheet's route list in tests/spec and "
+    "`NOT_CALLED` of scripts/_regenerate.py; the emulator serves it (`ROUTES` in "
+    "weaver_facade/emulator/_app.py), and the wire sheet's route list in tests/spec and "
     "the cases of tests/generated/test_roundtrip.py name it too",
     "dropped": "a route the facade calls that the spec dropped: remove its call from "
     "weaver_facade/_calls.py and what uses it (`mypy --strict` names each place), or put "
