@@ -1264,6 +1264,50 @@ def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
     return problems
 
 
+# Routes the facade calls whose success replies are of more than one schema, and how it
+# tells them apart (the rest it reads as the one schema of their 2xx replies).
+READ_BY_SHAPE = {
+    "export_checkpoint": "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
+    "export_model_weights": "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
+}
+
+
+def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
+    """``METHOD /path (operationId: its success replies are ...)`` for each route the facade
+    calls whose 2xx replies are not all of one schema (or all without a body), unless
+    ``READ_BY_SHAPE`` says how it tells them apart: the facade reads each of a route's
+    success replies as one schema, and the generated parser, which a new one goes to,
+    passes mypy (``_calls.Call.model``)."""
+    document = load_document(SPEC) if document is None else document
+    called = called_routes()
+    responses = document.get("components", {}).get("responses", {})
+    problems = []
+    for key, (operation_id, module) in route_modules(document).items():
+        name = module.rpartition("/")[2].removesuffix(".py")
+        if name not in called or name in READ_BY_SHAPE:
+            continue
+        method, _, path = key.partition(" ")
+        replies = {}
+        for status, reply in document["paths"][path][method.lower()]["responses"].items():
+            if not str(status).startswith("2"):
+                continue
+            ref = reply.get("$ref", "") if isinstance(reply, Mapping) else ""
+            reply = responses.get(ref.rpartition("/")[2], reply) if ref else reply
+            schema = (reply.get("content") or {}).get("application/json", {}).get("schema")
+            if schema is None:
+                replies[str(status)] = "no body"
+            else:
+                ref = schema.get("$ref", "")
+                replies[str(status)] = ref.rpartition("/")[2] if ref else "an object in place"
+        if len(set(replies.values())) > 1:
+            said = _and([f"{status} {schema}" for status, schema in sorted(replies.items())])
+            named = f"{operation_id}: " if operation_id else ""
+            problems.append(
+                f"{key} ({named}its success replies are {said}, which the facade reads as one)"
+            )
+    return problems
+
+
 def kinds_without_results(document: Mapping[str, Any] | None = None) -> list[str]:
     """Each value of ``OperationKind`` for which ``x-weaver-result-schemas`` of
     ``OperationResult`` names no schema: a done operation of that kind has a result no one
@@ -1346,6 +1390,7 @@ HEADINGS = {
     "request": "request fields and parameters it neither sends nor lists as unsent",
     "route": "routes it neither calls nor lists as not called",
     "dropped": "routes it calls that the spec no longer has",
+    "replies": "routes it calls whose success replies differ, which it reads as one",
     "result": "operation kinds without a result schema in the spec",
 }
 # What to do for each kind of line of the coverage, said only for the kinds it lists.
@@ -1376,6 +1421,9 @@ ADVICE = {
     "dropped": "a route the facade calls that the spec dropped: remove its call from "
     "weaver_facade/_calls.py and what uses it (`mypy --strict` names each place), or put "
     "the route back in openapi.yaml",
+    "replies": "a route whose success replies are of more than one schema needs a reply "
+    "type in weaver_facade/_calls.py that tells them apart (as `ExportReply` does), and its "
+    "reason in `READ_BY_SHAPE` of scripts/_regenerate.py; or the spec gives them one schema",
     "result": "give each operation kind its result schema (one of components/schemas) in "
     "`x-weaver-result-schemas` of OperationResult in openapi.yaml, and make each kind named "
     "there a value of OperationKind; the facade, the contract kit and the emulator read a "
@@ -1389,6 +1437,8 @@ def _kind(problem: str) -> str:
         return "code"
     if "(a route the facade calls, " in problem:
         return "dropped"
+    if "which the facade reads as one)" in problem:
+        return "replies"
     if re.search(r"a route the facade does not call\)|\(in NOT_CALLED of ", problem):
         return "route"
     if RESULT_SCHEMAS in problem:
@@ -1469,7 +1519,7 @@ def cmd_coverage() -> int:
     except Exception as exc:  # the facade no longer imports against this client
         problems, unreadable = [], _unreadable(exc)
     # These read only the spec and the facade's source: listed however the facade imports.
-    problems += [*uncalled_routes(), *kinds_without_results()]
+    problems += [*uncalled_routes(), *mixed_replies(), *kinds_without_results()]
     for line in unreadable:
         print(line)
     if not problems:
