@@ -1397,7 +1397,9 @@ HEADINGS = {
 ADVICE = {
     "field": "map each field in the facade type, or add it to `left_out` of its WireFields, "
     "next to its converter; an attribute or a declaration whose field the spec no longer has "
-    "follows it (removed, renamed, or its source given in `derived`)",
+    "follows it (removed, renamed, or its source given in `derived`); a field mapped reaches "
+    "the command line's `--json` too (its renderer in weaver_facade/_cli/, which "
+    "tests/cli/test_json_fields.py holds to every attribute)",
     "required": "a field the spec lets be absent or null needs a default in the facade type "
     "(which its converter gives an absent field), or its reason in `required` of its "
     "WireFields",

@@ -825,6 +825,9 @@ def test_scripts_regenerate_lists_a_request_field_the_facade_does_not_send(
         ("error code 'quota_exceeded' (403)", "`_BY_CODE`", ["`left_out`", "`UNSENT`"]),
         ("Datum.shape (a request field)", "`UNSENT`", ["`left_out`", "`_BY_CODE`"]),
         ("Checkpoint.note", "`left_out`", ["`UNSENT`", "`_BY_CODE`", "WireValues"]),
+        # A field mapped as the advice said still failed scripts/test: the command line's
+        # `--json` renders each attribute by hand.
+        ("Checkpoint.note", "tests/cli/test_json_fields.py", ["`UNSENT`"]),
         ("CheckpointType value 'merged'", "WireValues", ["`left_out`", "`UNSENT`"]),
     ],
 )
