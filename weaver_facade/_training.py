@@ -433,7 +433,7 @@ class ModelSteps:
     changes it).
     """
 
-    def __init__(self, lock: Any, deleted: set[object]) -> None:
+    def __init__(self, lock: Any, deleted: DeletedHere) -> None:
         self.next_seq_id: int | None = None
         self.lock = lock
         self.terminated = False  # by this service client's ``terminate_model``
@@ -476,6 +476,50 @@ class ModelSteps:
             self._unlisted -= ids
 
 
+class DeletedHere:
+    """The ids and paths of the checkpoints a service client deleted, of any model: not
+    looked for again in a list that may lag (``lookup.find_listed``), until a save of the
+    name. A delete's path is one only if no save of its name was on its way while the
+    delete was: the server may have made the name anew, whichever reply came last."""
+
+    def __init__(self) -> None:
+        self._gone: set[object] = set()
+        self._begun: dict[CheckpointPath, int] = {}  # saves of each path, ever begun
+        self._on_their_way: dict[CheckpointPath, int] = {}
+        self._lock = threading.Lock()  # for this bookkeeping only, never a request
+
+    def __contains__(self, ref: object) -> bool:
+        return ref in self._gone
+
+    @contextlib.contextmanager
+    def saving(self, path: CheckpointPath) -> Iterator[None]:
+        """A save of ``path`` on its way: its request, until answered."""
+        with self._lock:
+            self._gone.discard(path)
+            self._begun[path] = self._begun.get(path, 0) + 1
+            self._on_their_way[path] = self._on_their_way.get(path, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._on_their_way[path] -= 1
+
+    def deleting(self, path: CheckpointPath) -> Callable[[Checkpoint], None]:
+        """Called as the delete of ``path``'s checkpoint is sent; what it returns records
+        the checkpoint deleted."""
+        with self._lock:
+            begun = self._begun.get(path, 0)
+            quiet = not self._on_their_way.get(path)
+
+        def record(deleted: Checkpoint) -> None:
+            with self._lock:
+                self._gone.add(deleted.id)
+                if quiet and self._begun.get(path, 0) == begun:
+                    self._gone.add(deleted.path)
+
+        return record
+
+
 class StepsByModel:
     """The ``ModelSteps`` of each model a service client trains, shared by all its training
     clients of the model: two that counted apart would send one ``seq_id`` twice, and a
@@ -483,11 +527,9 @@ class StepsByModel:
 
     def __init__(self) -> None:
         self._models: dict[str, ModelSteps] = {}
-        # The ids and paths of checkpoints this client deleted: not looked for again in a
-        # list that may lag (``lookup.find_listed``), until a save takes the name again;
-        # one record for every model, since a path names its model and an id is unique, and
-        # the service client's own lookups (``list_artifacts``, a resume) read it too.
-        self.deleted: set[object] = set()
+        # One record for every model, since a path names its model and an id is unique,
+        # and the service client's own lookups (``list_artifacts``, a resume) read it too.
+        self.deleted = DeletedHere()
 
     def join(self, model: ModelInfo, given: int | None, lock: Callable[[], Any]) -> ModelSteps:
         """``model``'s steps. A ``given`` next ``seq_id`` sets the count, for every client
@@ -701,7 +743,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
             ttl_seconds=intent.ttl_seconds,
         )
         path = CheckpointPath(model_id=self.model_id, name=intent.name)
-        self._steps.deleted.discard(path)
         call = attrs.evolve(
             call,
             on_its_way=(
@@ -712,7 +753,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
             ),
         )
         try:
-            operation: wire.Operation = yield call
+            with self._steps.deleted.saving(path):
+                operation: wire.Operation = yield call
         except ConflictError as exc:
             found = yield from _recover_save(intent, _name_taken(exc))
             self._steps.note_saved(found.id)
@@ -814,9 +856,15 @@ class _TrainingBase(HasOptions, Generic[IO]):
         return watch.snapshot(watch.latest), parse, watch.look, None
 
     def _delete(self, ref: CheckpointRef) -> Plan[Checkpoint]:
-        deleted = yield from lookup.delete(ref, self.model_id, self._steps.deleted)
+        target = in_model(coerce_checkpoint_ref, ref, self.model_id)
+        if not isinstance(target, Checkpoint):
+            target = yield from lookup.by_ref(
+                target, self.model_id, deleted_here=self._steps.deleted
+            )
+        record = self._steps.deleted.deleting(target.path)
+        deleted = yield from lookup.delete(target, self.model_id)
         self._steps.forget_saves(frozenset({str(deleted.id)}))  # not looked for once gone
-        self._steps.deleted.update((deleted.id, deleted.path))
+        record(deleted)
         return deleted
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:

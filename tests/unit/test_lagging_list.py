@@ -7,12 +7,16 @@ list lacks is looked for again, a few times, after the client's poll backoff.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.fakeserver import (
+    BASE,
+    KEY,
     FakeClock,
     FakeWeaver,
     artifact_json,
@@ -22,6 +26,8 @@ from tests.support.fakeserver import (
     service,
 )
 from weaver_facade import (
+    AsyncServiceClient,
+    AsyncTrainingClient,
     Checkpoint,
     NotFoundError,
     PollPolicy,
@@ -409,3 +415,235 @@ async def test_async_the_latest_checkpoint_just_saved_is_found_in_a_list_that_la
     assert str(latest.id) == second["id"]
     assert len(fake.sent("GET", LIST)) == 3
     assert len(clock.sleeps) == 2
+
+
+class Gate:
+    """One request's way through ``GatedTransport``: ``arrived`` once it is there, sent on
+    to the server once ``go`` is set, ``acted`` once the server has answered it, and that
+    reply returned once ``reply`` is set."""
+
+    def __init__(self, *, go: bool = True) -> None:
+        self.arrived = asyncio.Event()
+        self.go = asyncio.Event()
+        self.acted = asyncio.Event()
+        self.reply = asyncio.Event()
+        if go:
+            self.go.set()
+
+
+class GatedTransport(httpx.AsyncBaseTransport):
+    """``fake`` behind an async transport that takes the next request to each gated
+    ``(method, path)`` through its ``Gate``."""
+
+    def __init__(self, fake: FakeWeaver) -> None:
+        self._fake = fake
+        self.gates: dict[tuple[str, str], Gate] = {}
+
+    def gate(self, method: str, path: str, *, go: bool = True) -> Gate:
+        gate = self.gates[(method, path)] = Gate(go=go)
+        return gate
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        gate = self.gates.pop((request.method, request.url.path), None)
+        if gate is None:
+            return self._fake(request)
+        gate.arrived.set()
+        await gate.go.wait()
+        reply = self._fake(request)
+        gate.acted.set()
+        await gate.reply.wait()
+        return reply
+
+
+SAVE = "/api/v1/models/m-1/checkpoints"
+
+
+async def _save_answered_first(
+    transport: GatedTransport, trainer: AsyncTrainingClient, deleting: asyncio.Task[Checkpoint]
+) -> Checkpoint:
+    # The server deleted it and made it anew; the save's reply came, then the delete's.
+    deleted = transport.gates[("DELETE", DELETE)]
+    await deleted.acted.wait()
+    again = await trainer.save_state("c")
+    deleted.reply.set()
+    await deleting
+    return again
+
+
+async def _save_answered_last(
+    transport: GatedTransport, trainer: AsyncTrainingClient, deleting: asyncio.Task[Checkpoint]
+) -> Checkpoint:
+    # The server deleted it and made it anew; the delete's reply came, then the save's.
+    deleted, saved = transport.gates[("DELETE", DELETE)], transport.gate("POST", SAVE)
+    await deleted.acted.wait()
+    saving = asyncio.create_task(trainer.save_state("c"))
+    await saved.acted.wait()
+    deleted.reply.set()
+    await deleting
+    saved.reply.set()
+    return await saving
+
+
+async def _save_sent_first(
+    transport: GatedTransport, trainer: AsyncTrainingClient, deleting: asyncio.Task[Checkpoint]
+) -> Checkpoint:
+    # The save was sent before the delete, but reached the server after it.
+    deleted, saved = transport.gates[("DELETE", DELETE)], transport.gate("POST", SAVE, go=False)
+    deleted.go.clear()
+    saving = asyncio.create_task(trainer.save_state("c"))
+    await saved.arrived.wait()
+    deleted.go.set()
+    await deleted.acted.wait()
+    saved.go.set()
+    saved.reply.set()
+    again = await saving
+    deleted.reply.set()
+    await deleting
+    return again
+
+
+async def _save_sent_first_answered_last(
+    transport: GatedTransport, trainer: AsyncTrainingClient, deleting: asyncio.Task[Checkpoint]
+) -> Checkpoint:
+    # The save was sent before the delete, and reached the server after the delete's
+    # reply came.
+    deleted, saved = transport.gates[("DELETE", DELETE)], transport.gate("POST", SAVE, go=False)
+    deleted.go.clear()
+    saving = asyncio.create_task(trainer.save_state("c"))
+    await saved.arrived.wait()
+    deleted.go.set()
+    deleted.reply.set()
+    await deleting
+    saved.go.set()
+    saved.reply.set()
+    return await saving
+
+
+# The delete of checkpoint c (an id of the fake's, by its name) and a save of c again.
+DELETE = f"/api/v1/checkpoints/{checkpoint_json('m-1', 'c')['id']}"
+RACES = {
+    "save-answered-first": _save_answered_first,
+    "save-answered-last": _save_answered_last,
+    "save-sent-first": _save_sent_first,
+    "save-sent-first-answered-last": _save_sent_first_answered_last,
+}
+
+
+@pytest.mark.parametrize("race", RACES.values(), ids=list(RACES))
+async def test_a_save_of_the_name_while_its_delete_is_on_its_way_is_looked_for_again(
+    race: Callable[
+        [GatedTransport, AsyncTrainingClient, asyncio.Task[Checkpoint]], Awaitable[Checkpoint]
+    ],
+) -> None:
+    # The delete's reply, come after the save began, recorded the path as deleted: a
+    # lookup of the checkpoint the save made, in a list that lags, said "this client
+    # deleted it" after one listing.
+    fake, clock = FakeWeaver(), FakeClock()
+    transport = GatedTransport(fake)
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    http = httpx.AsyncClient(transport=transport)
+    async with AsyncServiceClient(
+        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
+    ) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        old = await trainer.save_state("c")
+        transport.gate("DELETE", DELETE)
+        deleting = asyncio.create_task(trainer.delete_checkpoint(old))
+        again = await race(transport, trainer, deleting)
+        assert [c["name"] for c in fake.checkpoints["m-1"]] == ["c"]  # made after the delete
+        lag(fake, 2)
+        found = await trainer.get_checkpoint(again.path)
+    await http.aclose()
+    assert found.path == again.path
+    assert len(clock.sleeps) == 2
+
+
+async def test_a_save_of_another_name_while_a_delete_is_on_its_way_leaves_it_deleted() -> None:
+    fake, clock = FakeWeaver(), FakeClock()
+    transport = GatedTransport(fake)
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    http = httpx.AsyncClient(transport=transport)
+    async with AsyncServiceClient(
+        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
+    ) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        old = await trainer.save_state("c")
+        deleted = transport.gate("DELETE", DELETE)
+        deleting = asyncio.create_task(trainer.delete_checkpoint(old))
+        await deleted.acted.wait()
+        await trainer.save_state("d")
+        deleted.reply.set()
+        await deleting
+        with pytest.raises(NotFoundError, match="this client deleted it"):
+            await trainer.get_checkpoint(old.path)
+    await http.aclose()
+    assert clock.sleeps == []
+
+
+def test_a_list_behind_a_delete_that_still_shows_it_leaves_it_deleted(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    # The checkpoint found is the one deleted (its id): no sign that the name is back.
+    saved = trainer.save_state("c")
+    record = dict(fake.checkpoints["m-1"][0])
+    trainer.delete_checkpoint(saved)
+    listing(fake, record, times=1)
+    assert trainer.get_checkpoint(saved.path).id == saved.id
+    with pytest.raises(NotFoundError, match="this client deleted it"):
+        trainer.get_checkpoint(saved.path)
+    assert clock.sleeps == []
+
+
+async def test_a_lookup_that_finds_the_checkpoint_being_deleted_leaves_it_deleted() -> None:
+    # Found while its delete is on its way, in a list behind that delete: no sign that
+    # the name is back, which would leave the delete unrecorded.
+    fake, clock = FakeWeaver(), FakeClock()
+    transport = GatedTransport(fake)
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    http = httpx.AsyncClient(transport=transport)
+    async with AsyncServiceClient(
+        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
+    ) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        old = await trainer.save_state("c")
+        record = dict(fake.checkpoints["m-1"][0])
+        deleted = transport.gate("DELETE", DELETE)
+        deleting = asyncio.create_task(trainer.delete_checkpoint(old))
+        await deleted.acted.wait()
+        listing(fake, record, times=1)
+        assert (await trainer.get_checkpoint(old.path)).id == old.id
+        deleted.reply.set()
+        await deleting
+        with pytest.raises(NotFoundError, match="this client deleted it"):
+            await trainer.get_checkpoint(old.path)
+    await http.aclose()
+    assert clock.sleeps == []
+
+
+async def test_a_delete_begun_while_a_save_of_the_name_is_on_its_way_is_not_said_deleted() -> None:
+    # Until the save is answered, the server may make the name after the delete: a lookup
+    # meanwhile does not say "this client deleted it".
+    fake, clock = FakeWeaver(), FakeClock()
+    transport = GatedTransport(fake)
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    http = httpx.AsyncClient(transport=transport)
+    async with AsyncServiceClient(
+        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
+    ) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        old = await trainer.save_state("c")
+        saved = transport.gate("POST", SAVE, go=False)
+        saving = asyncio.create_task(trainer.save_state("c"))
+        await saved.arrived.wait()
+        transport.gate("DELETE", DELETE).reply.set()
+        await trainer.delete_checkpoint(old)
+        with pytest.raises(NotFoundError) as missing:
+            await trainer.get_checkpoint(old.path)
+        saved.go.set()
+        saved.reply.set()
+        again = await saving
+    await http.aclose()
+    assert "this client deleted it" not in str(missing.value)
+    assert len(clock.sleeps) == 3  # looked for as any path the list lacks
+    assert again.path == old.path
