@@ -858,9 +858,11 @@ def _same_file(one: object, other: object) -> bool:
 def _file_of(stream: object) -> os.stat_result | None:
     fileno = getattr(stream, "fileno", None)
     try:
-        return os.fstat(fileno()) if callable(fileno) else None
+        found = os.fstat(fileno()) if callable(fileno) else None
     except (OSError, ValueError, TypeError):  # no file (a StringIO, pytest's), or closed
         return None
+    # Windows gives a pipe or a console no file id (0): any two would compare the same.
+    return found if found is not None and found.st_ino else None
 
 
 def _is_env_handler(handler: logging.Handler) -> bool:

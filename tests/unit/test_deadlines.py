@@ -18,6 +18,7 @@ import pty
 import re
 import select
 import socket
+import stat
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
@@ -819,6 +820,46 @@ def test_weaver_log_shows_each_record_once_where_the_root_prints_to_stdout(
             logger.setLevel(logging.NOTSET)
         seen = {place: text().count("shown") for place, (_, text) in places.items()}
     assert seen == expected
+
+
+def test_weaver_log_does_not_take_two_streams_without_file_ids_for_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Windows' fstat gives a pipe or a console no file id (st_dev and st_ino are 0), so
+    # stdout piped elsewhere and stderr, the console, looked the same file: the stderr
+    # handler stood aside and the records reached the pipe alone.
+    real_fstat = os.fstat
+
+    def windows_fstat(fd: int) -> os.stat_result:
+        found = real_fstat(fd)
+        if stat.S_ISREG(found.st_mode):
+            return found
+        return os.stat_result((found.st_mode, 0, 0, *found[3:10]))
+
+    logger = logging.getLogger("weaver_facade")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logging.root, "handlers", [])
+    with ExitStack() as stack:
+        pipes = {}
+        for place in ("stdout", "stderr"):
+            read, write = os.pipe()
+            stack.callback(os.close, read)
+            pipes[place] = (read, stack.enter_context(open(write, "w")))
+        monkeypatch.setattr(os, "fstat", windows_fstat)
+        monkeypatch.setattr(sys, "stderr", pipes["stderr"][1])
+        try:
+            configure_logging("debug")
+            logging.root.addHandler(logging.StreamHandler(pipes["stdout"][1]))
+            logger.debug("shown")
+        finally:
+            logger.setLevel(logging.NOTSET)
+        monkeypatch.undo()
+        for _, stream in pipes.values():
+            stream.close()  # an end to read to
+        seen = {
+            place: os.read(read, 4096).decode().count("shown") for place, (read, _) in pipes.items()
+        }
+    assert seen == {"stdout": 1, "stderr": 1}
 
 
 def _terminal_text(master: int) -> str:
