@@ -31,6 +31,7 @@ import httpx
 
 from ._causes import NEVER_REACHED, NOT_SENT, causes, no_retry_helps
 from ._errors import APIConnectionError, APIError, ResponseValidationError
+from ._lazy import wire
 
 NOT_ACTED_STATUSES = frozenset({408, 429, 503})
 MAYBE_ACTED_STATUSES = frozenset({502, 504})
@@ -166,13 +167,19 @@ def _error_body(response: httpx.Response) -> Mapping[str, Any] | None:
 
 
 def _error_code(response: httpx.Response) -> str | None:
-    """The code of an error reply's Error body, as its ``APIError`` has it (``code``: an
-    ``error`` given with a ``message``)."""
+    """The code of an error reply's Error body, as its ``APIError`` has it: read by the
+    generated parser (a body without ``retryable`` is none), an ``error`` given with a
+    ``message``."""
     body = _error_body(response)
-    if body is None or not isinstance(body.get("message"), str):
+    if body is None:
         return None
-    code = body.get("error")
-    return code if isinstance(code, str) else None
+    try:
+        error = wire.Error.from_dict(body)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError):
+        return None
+    code: object = error.error  # the parser checks no plain value's type
+    message: object = error.message
+    return code if isinstance(code, str) and isinstance(message, str) else None
 
 
 def _polls(response: httpx.Response, request: httpx.Request | None) -> bool:

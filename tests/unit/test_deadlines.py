@@ -690,6 +690,40 @@ def test_every_retry_is_a_warning_record(caplog: pytest.LogCaptureFixture) -> No
     ]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "unavailable", "message": "overloaded"},  # no `retryable`
+        {"error": "unavailable", "message": "overloaded", "retryable": True, "details": "x"},
+    ],
+    ids=["no-retryable", "details-not-an-object"],
+)
+def test_a_retry_and_a_poll_word_a_body_no_error_reads_alike(
+    caplog: pytest.LogCaptureFixture, body: dict[str, Any]
+) -> None:
+    # The spec's Error body requires `retryable`; a reply without it is no Error for the
+    # poll's APIError (no code): the retry named a code all the same.
+    fake, clock = FakeWeaver(), FakeClock()
+    fake.pending_polls = 1
+    poll = PollPolicy(PollSettings(), clock=clock, rng=lambda: 0.5)
+    reply = json_reply(503, body, {"Retry-After": "1"})
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake, poll=poll, sleep=clock.sleep) as svc,
+    ):
+        fake.script("GET", "/api/v1/models/m-1", reply)
+        handle = svc.training_client("m-1").save_state("a", wait=False)
+        fake.script("GET", OP, json_reply(503, body, {"Retry-After": "1"}))
+        handle.result(timeout=60)
+    said = [
+        r.getMessage().split(": ", 1)[1].split(";")[0]
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    ]
+    assert len(said) == 2, said
+    assert said[0] == said[1]
+
+
 def test_an_unknown_weaver_log_value_is_reported(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
