@@ -723,6 +723,49 @@ def test_every_read_field_of_the_wrong_type_is_refused_or_left_out() -> None:
     assert taken == [], "read without a check of its type (by its converter)"
 
 
+def _json_type(value: object) -> str:
+    kinds = [(bool, "boolean"), (int, "integer"), (float, "number"), (str, "string")]
+    kinds += [(list, "array"), (dict, "object")]
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
+def _other_types_refused(schemas: Mapping[str, Any]) -> list[str]:
+    """Each field a converter reads that it refuses (or leaves out, if unpromised) when it
+    comes as another JSON type the spec allows than its example's: a fraction where an
+    `integer` became a `number`, say, whose example is still a valid number."""
+    refused = []
+    for schema, convert in CONVERTERS.items():
+        left_out = {n for f in WIRE_FIELDS if f.schema == schema for n in f.left_out}
+        value = every_field(schemas[schema])
+        for name, prop in schemas[schema].get("properties", {}).items():
+            if schema in LENIENT or f"{schema}.{name}" in LENIENT or name in left_out:
+                continue
+            given = _json_type(value.get(name))
+            others = types(prop) - {"null", given, *(["integer"] if given == "number" else [])}
+            for other in (OF_TYPE[t] for t in sorted(others)):
+                try:
+                    got = convert({**value, name: other})
+                except (ResponseValidationError, *_PARSE_ERRORS):
+                    refused.append(f"{schema}.{name}: {other!r}")
+                    continue
+                without = {k: v for k, v in value.items() if k != name}
+                if name in unpromised(schema) and got == convert(without):
+                    refused.append(f"{schema}.{name}: {other!r} (left out)")
+    return refused
+
+
+def test_every_read_field_takes_each_json_type_the_spec_allows() -> None:
+    # The spec's example fills each field with one type: a field whose type the spec widened
+    # (`integer` to `number`) passed the tests above and mypy, and a server's 1.5 was refused.
+    assert _other_types_refused(SCHEMAS) == []
+
+
+def test_a_field_the_spec_widens_to_a_number_is_named() -> None:
+    widened = copy.deepcopy(dict(SCHEMAS))
+    widened["Checkpoint"]["properties"]["size_bytes"]["type"] = "number"
+    assert _other_types_refused(widened) == ["Checkpoint.size_bytes: 1.5 (left out)"]
+
+
 # -- the request side -----------------------------------------------------------------------
 
 UNSENT_TODAY = frozenset(regen.unsent_fields())
