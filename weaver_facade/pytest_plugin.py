@@ -172,6 +172,19 @@ class _HiddenUrl(str):
         return repr(_shown_url(str(self)))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """Compare the key or a URL with user info by their reprs alone: pytest's diff of two
+    strings, and its ``not in`` context, show the text itself, the secret."""
+    hidden = (_HiddenKey, _HiddenUrl)
+    if not isinstance(left, hidden) and not isinstance(right, hidden):
+        return None
+    return [
+        f"{left!r} {op} {right!r}",
+        "(the API key and the URL's user info are hidden: no diff of their text)",
+    ]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Add ``--weaver-base-url``, ``--weaver-api-key`` and ``--weaver-extensions``."""
     group = parser.getgroup("weaver", "weaver-facade fixtures")

@@ -744,6 +744,42 @@ def test_env_hides_the_key_and_user_info_where_pytest_shows_them(
     assert "pw-77" not in output
 
 
+def test_a_failed_comparison_of_the_key_or_url_alone_shows_neither(
+    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Their reprs said '***', but pytest's diff of two strings, and its "is contained here"
+    # for `not in`, show the text itself: the real server's key, the URL's password.
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    url = external.base_url.replace("http://", "http://u:pw-77@")
+    pytester.makepyfile(
+        """
+        def test_key_equals(weaver_server):
+            assert weaver_server.env()["WEAVER_API_KEY"] == "other"
+
+        def test_key_compared_from_the_right(weaver_server):
+            assert "other" == weaver_server.env()["WEAVER_API_KEY"]
+
+        def test_key_not_in(weaver_server):
+            assert "key" not in weaver_server.env()["WEAVER_API_KEY"]
+
+        def test_url_equals(weaver_server):
+            assert weaver_server.env()["WEAVER_BASE_URL"] == "http://elsewhere"
+        """
+    )
+    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7")
+    for verbosity in ("-q", "-vv"):
+        result = run(pytester, *args, verbosity)
+        result.assert_outcomes(failed=4)
+        output = result.stdout.str()
+        assert "external-key-7" not in output
+        assert "pw-77" not in output
+        # What was compared is still said, hidden as the reprs hide it.
+        assert "'***' == 'other'" in output
+        assert "'other' == '***'" in output
+        assert "'key' not in '***'" in output
+        assert "'http://***@127.0.0.1:" in output
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
