@@ -115,14 +115,23 @@ class WeaverServer:
     """The server the fixtures talk to.
 
     Attributes:
-        base_url: The server root, such as ``http://127.0.0.1:41237``.
-        api_key: The key to send, or ``None`` (left out of the repr).
+        base_url: The server root, such as ``http://127.0.0.1:41237`` (its user info,
+            if any, shown as ``***`` by its repr).
+        api_key: The key to send, or ``None`` (its repr is ``'***'``, and the server's
+            leaves it out).
         data_dir: The emulator's state directory; ``None`` for an external server.
     """
 
     base_url: str
     api_key: str | None = dataclasses.field(repr=False)
     data_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        # Hidden also where a test passes them on: a local shown by --showlocals, a diff.
+        if _shown_url(self.base_url) != self.base_url:
+            object.__setattr__(self, "base_url", _HiddenUrl(self.base_url))
+        if self.api_key is not None:
+            object.__setattr__(self, "api_key", _HiddenKey(self.api_key))
 
     def __repr__(self) -> str:
         return f"WeaverServer(base_url={_shown_url(self.base_url)!r}, data_dir={self.data_dir!r})"
@@ -139,10 +148,9 @@ class WeaverServer:
         also in a dict they are merged into, as pytest shows them (``--showlocals``, an
         assertion's message); the subprocess gets them whole.
         """
-        url = self.base_url
-        env = {"WEAVER_BASE_URL": _HiddenUrl(url) if _shown_url(url) != url else url}
+        env = {"WEAVER_BASE_URL": self.base_url}
         if self.api_key is not None:
-            env["WEAVER_API_KEY"] = _HiddenKey(self.api_key)
+            env["WEAVER_API_KEY"] = self.api_key
         return env
 
 

@@ -780,6 +780,41 @@ def test_a_failed_comparison_of_the_key_or_url_alone_shows_neither(
         assert "'http://***@127.0.0.1:" in output
 
 
+def test_the_key_and_url_attributes_are_hidden_where_pytest_shows_them(
+    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # env() hid them, but weaver_server.api_key and .base_url were plain strings: a test
+    # that passes them on (a local for a client of its own) printed them with --showlocals,
+    # and in the diff of a failed comparison.
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    url = external.base_url.replace("http://", "http://u:pw-77@")
+    pytester.makepyfile(
+        f"""
+        import weaver_facade
+
+        def test_passes_them_on(weaver_server):
+            key, url = weaver_server.api_key, weaver_server.base_url
+            assert (key, url) == ("external-key-7", {url!r})
+            with weaver_facade.ServiceClient(url, key) as client:
+                client.create_training_client("weaver-tiny")
+
+        def test_fails_with_them_in_locals(weaver_server):
+            key, url = weaver_server.api_key, weaver_server.base_url
+            assert key == "other"
+
+        def test_fails_comparing_the_url(weaver_server):
+            assert weaver_server.base_url == "http://elsewhere"
+        """
+    )
+    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7", "-l", "-vv")
+    result = run(pytester, *args)
+    result.assert_outcomes(passed=1, failed=2)
+    output = result.stdout.str()
+    assert "key        = '***'" in output
+    assert "external-key-7" not in output
+    assert "pw-77" not in output
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
