@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -561,4 +562,18 @@ def test_an_endless_time_is_a_usage_error(option: str, value: str) -> None:
     done = kit("--base-url", "http://127.0.0.1:9", option, value)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith(f"error: argument {option}: must be a finite number"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("option", ["--deadline", "--time-limit"])
+def test_a_time_no_socket_or_timer_takes_is_a_usage_error(option: str) -> None:
+    # A finite `--deadline 1e10` was taken too: against a server that takes the connection
+    # and never answers, the first request's timeout failed with a traceback
+    # (OverflowError: timestamp out of range for platform time_t).
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # taken by the kernel, unanswered
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        others = ["--deadline", "1"] if option == "--time-limit" else []
+        done = kit("--base-url", url, *others, option, "1e10")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: argument {option}: must be at most "), done.stderr
     assert "Traceback" not in done.stderr

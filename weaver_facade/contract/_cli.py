@@ -64,12 +64,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+# The longest time in seconds an option takes: a socket's timeout or a timer refuses one
+# of some 9.2e9 s (a platform's time_t, in nanoseconds), and the run adds to it.
+_MOST_SECONDS = 365 * 24 * 3600
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # no socket timeout or timer takes it
         raise argparse.ArgumentTypeError(f"must be a finite number of seconds, got {text}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if value > _MOST_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {_MOST_SECONDS} seconds (a year), got {text}"
+        )
     return value
 
 
