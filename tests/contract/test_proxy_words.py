@@ -8,6 +8,8 @@ clear; with an http:// base URL it gave the same advice. The facade says the pro
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from tests.support.connect_proxy import ConnectProxy
@@ -77,4 +79,25 @@ def test_a_tunnel_the_proxy_refuses_is_named_so(no_proxy_settings: pytest.Monkey
     assert said.endswith(
         f"(the proxy {proxy.url} the environment names refused the tunnel; see *_PROXY "
         "and NO_PROXY)"
+    ), said
+
+
+@pytest.mark.parametrize("base_url", ["http://weaver.invalid", "https://weaver.invalid"])
+def test_no_reply_from_a_proxy_is_the_proxy_s_not_the_server_s(
+    no_proxy_settings: pytest.MonkeyPatch, base_url: str
+) -> None:
+    # A proxy that took the request (or the CONNECT) and held it, as one does while it
+    # cannot reach the server, read "no reply from URL": the words of a server that took
+    # the connection, which no one had reached.
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # taken by the kernel, unanswered
+        proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        for scheme in ("HTTP", "HTTPS"):
+            no_proxy_settings.setenv(f"{scheme}_PROXY", proxy)
+        with pytest.raises(ServerUnreachable) as caught:
+            _probe(base_url, "sk-proxy-words-key-7c1f", deadline=1.0)
+    said = str(caught.value)
+    assert said.startswith(f"no reply from {base_url} within 1 s"), said
+    assert said.endswith(
+        f"(through the proxy {proxy} the environment names, which took the request: it "
+        "may not reach the server; see *_PROXY and NO_PROXY)"
     ), said

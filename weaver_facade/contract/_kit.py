@@ -17,7 +17,7 @@ from weaver_client import limits
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
-from .._causes import environment_proxy, proxy_refusal, proxy_words
+from .._causes import environment_proxy, named_proxy, proxy_refusal, proxy_words
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._redact import credentials, replace_key, shown_url
@@ -192,19 +192,27 @@ def _probe(
                 extensions={"trace": trace},
             )
     except httpx.HTTPError as exc:
-        # A read that timed out was sent on a connection the server took: reached.
-        what = (
-            f"no reply from {base_url} within {deadline:g} s to GET {_LISTING} (the time "
-            f"{named.deadline} gives one request)"
-            if isinstance(exc, httpx.ReadTimeout)
-            else f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
-        )
+        proxy = environment_proxy(base_url)
+        if isinstance(exc, httpx.ReadTimeout):
+            # A read that timed out was sent on a connection taken: the server's, or, short
+            # of a tunnel, a proxy's, which holds the request while it cannot reach it.
+            what = (
+                f"no reply from {base_url} within {deadline:g} s to GET {_LISTING} (the "
+                f"time {named.deadline} gives one request)"
+            )
+            if proxy and not tunnelled:
+                what += (
+                    f" (through {named_proxy(proxy)}, which took the request: it may not "
+                    "reach the server; see *_PROXY and NO_PROXY)"
+                )
+        else:
+            what = f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no reply'}"
         raise ServerUnreachable(
             _hidden(
                 what
                 + proxy_words(
                     exc,
-                    environment_proxy(base_url),
+                    proxy,
                     tunnelled=bool(tunnelled),
                     refused=_tunnel_refused(proxy_refusal(exc)),
                 ),
