@@ -19,6 +19,7 @@ from tests.support.cli import API_KEY, Cli, Run, invoke, shown_whole
 from tests.support.fakeserver import FakeWeaver, checkpoint_json, error_json, json_reply
 from tests.support.held_creates import (
     CLI_HOLD_NOTICE,
+    ctrl_c,
     default_sigint,
     interrupt_then_answer,
     serve_held_creates,
@@ -688,3 +689,33 @@ def test_terminate_refused_404_of_a_model_the_server_finds_says_no_more(
     assert run.exit_code == 1
     assert run.stderr.startswith("error: [404 not_found] terminate_model: no such route (")
     assert "terminated" not in run.stderr
+
+
+def test_a_model_the_command_could_not_terminate_is_named_with_its_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A create interrupted by Ctrl-C made a model that the command terminates as it ends;
+    # when the server could not be reached by then, the WARNING naming the model left
+    # running said "end it with terminate_model()", the library's words.
+    fake = FakeWeaver()
+
+    def handle(_self: object, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/models"):
+            ctrl_c()  # held until this reply, which names the model
+        if request.url.path.endswith("/terminate"):
+            raise httpx.ConnectError("connection refused", request=request)
+        return fake(request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://weaver.test",
+        "WEAVER_API_KEY": API_KEY,
+    }
+    with default_sigint():
+        run = invoke(["models", "create", "weaver-tiny"], {**env, "WEAVER_LOG": None})
+    assert run.exit_code == 130, run.stderr
+    [model_id] = re.findall(r"interrupted while model (\S+) was being created", run.stderr)
+    assert fake.terminated == []
+    said = f"models left running: {model_id} (end it with `weaver-facade models terminate`)"
+    assert said in run.stderr, run.stderr
+    assert "terminate_model()" not in run.stderr, run.stderr

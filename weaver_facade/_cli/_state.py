@@ -312,10 +312,14 @@ class CliState:
     def close(self) -> None:
         """Stop any spinner and close the connection."""
         self.progress.stop()
-        self._unshow_retries()
-        if self._service is not None:
-            self._service.close()
-            self._service = None
+        try:
+            if self._service is not None:
+                self._service.close()
+                self._service = None
+        finally:
+            # After the close, whose WARNINGs (a model it could not terminate) need the
+            # command's words, and under -q the models it leaves running.
+            self._unshow_retries()
 
     def error_payload(
         self, exc: BaseException, exit_code: int, message: str | None = None
