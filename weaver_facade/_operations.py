@@ -10,8 +10,10 @@ and retries"; without long-poll, ``_durations`` says when to poll.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime
 import enum
+import functools
 import math
 import random
 import time
@@ -37,7 +39,7 @@ from ._errors import (
     says_how_to_resume,
     server_says,
 )
-from ._lazy import asyncio, asyncio_sleep, wire
+from ._lazy import asyncio, asyncio_sleep, in_own_thread, wire
 from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
 from ._wire import WireFields, WireValues, as_float, expect, field_error, nested, optional
@@ -1111,6 +1113,12 @@ class AsyncOperationHandle(
         """Wait for the operation and return its result (see ``OperationHandle.result``)."""
         async for _ in self._changes(timeout, live=False):
             pass
+        if self._result is None and self._snapshot.status is OperationStatus.DONE:
+            # A step's result holds a number per token: parsed on the event loop, that of
+            # a large batch held every other task for up to a second. In the caller's
+            # context, for the log records a parse may make.
+            outcome = functools.partial(contextvars.copy_context().run, self._outcome)
+            await in_own_thread(outcome, "weaver-result")
         return self._outcome()
 
     def __await__(self) -> Generator[Any, None, T_co]:

@@ -4,6 +4,7 @@ typed ``wait=`` overloads (checked by ``mypy --strict`` and at run time)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime
 import email.utils
 import inspect
@@ -980,6 +981,35 @@ def export_whose_server_keeps_3600(*, force: bool) -> None:
     with service(fake) as svc:
         trainer = svc.create_training_client("weaver-tiny")
         trainer.export_weights(CHECKPOINT, ttl_seconds=7200, force=force)
+
+
+async def test_an_async_export_s_ttl_warning_is_logged_in_its_caller_s_context(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An async result is parsed in a thread of its own; a record its parse logs must still
+    # carry the caller's context, which a program's log filters read (a request id, say).
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+    seen: list[str] = []
+
+    def note(record: logging.LogRecord) -> bool:
+        seen.append(request_id.get())
+        return True
+
+    fake = FakeWeaver()
+    fake.script("POST", EXPORT, json_reply(202, operation_json("running")))
+    done = operation_json("done", artifact_json(ttl_seconds=3600))
+    fake.script("GET", "/api/v1/operations/op-x", json_reply(200, done))
+    logger = logging.getLogger("weaver_facade")
+    logger.addFilter(note)
+    try:
+        async with async_service(fake) as svc:
+            trainer = await svc.create_training_client("weaver-tiny")
+            request_id.set("req-7")
+            await trainer.export_weights(CHECKPOINT, ttl_seconds=7200)
+    finally:
+        logger.removeFilter(note)
+    kept_ttl_warning(caplog)
+    assert seen == ["req-7"]
 
 
 def test_a_new_export_whose_ttl_the_server_set_is_not_said_to_be_already_made(
