@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import errno
+import functools
 import hashlib
 import os
 import queue
@@ -59,7 +61,7 @@ from ._errors import (
     WeaverError,
     running_loop,
 )
-from ._lazy import asyncio
+from ._lazy import asyncio, in_own_thread
 from ._retry import (
     full_jitter,
     parse_retry_after,
@@ -1569,7 +1571,10 @@ async def download_async(
         return shell.unless_stopped(asyncio.run_coroutine_threadsafe(refresh(), loop))
 
     shell = _Shell(state, dest, refresh=fresh, pause=sleep, user_agent=user_agent)
-    running = asyncio.ensure_future(asyncio.to_thread(shell.run))
+    # Not asyncio.to_thread: the program's own blocking jobs may hold every worker of the
+    # loop's default executor, and the download would wait for them, past its deadline.
+    run = functools.partial(contextvars.copy_context().run, shell.run)
+    running = asyncio.ensure_future(in_own_thread(run, "weaver-fetch"))
     with stop_on(shell.stop), contextlib.suppress(Cancelled):
         try:
             await asyncio.shield(running)

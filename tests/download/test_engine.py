@@ -268,6 +268,31 @@ async def test_an_async_download_leaves_its_event_loop_free(
     assert max(gaps) < 0.25, max(gaps)  # not the 0.5 s a progress call lingered
 
 
+async def test_an_async_download_waits_for_no_job_of_the_loop_s_default_executor(
+    storage: StorageServer, tmp_path: Path
+) -> None:
+    # A program's own blocking jobs (asyncio.to_thread) may hold every worker of the
+    # loop's default executor: a download run there waited for them all, past its own
+    # deadline, then said that the deadline passed "while waiting for storage".
+    release = threading.Event()
+    loop = asyncio.get_running_loop()
+    workers = min(32, (os.cpu_count() or 1) + 4)  # the default executor's size
+    jobs = [loop.run_in_executor(None, release.wait, 10.0) for _ in range(workers)]
+    source = Source(storage)
+    try:
+        await download_async(
+            Downloads(source.descriptor(), DownloadSettings()),
+            tmp_path / "out",
+            refresh=source.arefresh,
+        )
+        held = [job for job in jobs if not job.done()]
+    finally:
+        release.set()
+        await asyncio.gather(*jobs)
+    assert_complete(tmp_path / "out")
+    assert len(held) == workers  # done while every job still held its worker
+
+
 @pytest.mark.parametrize("most", [None, 2], ids=["default", "two"])
 def test_at_most_max_concurrency_files_are_fetched_at_once(
     run: Run, tmp_path: Path, most: int | None
