@@ -155,7 +155,12 @@ def test_an_empty_base_url_option_is_said_in_the_commands_words(variable: str | 
 
 @pytest.mark.parametrize(
     ("url", "problem"),
-    [("ftp://host", "must start with http://"), ("http://127.0.0.1:abc", "not a valid URL")],
+    [
+        ("ftp://host", "must start with http://"),
+        ("http://127.0.0.1:abc", "not a valid URL"),
+        ("http://weaver..test", "--base-url's host 'weaver..test' is not a valid host name"),
+        ("http://xn--zz.test", "--base-url's host 'xn--zz.test' is not a valid host name"),
+    ],
 )
 def test_a_bad_base_url_is_a_usage_error(url: str, problem: str) -> None:
     run = invoke(["--base-url", url, "checkpoints", "list", "m-1"], NO_SERVER)

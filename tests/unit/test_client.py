@@ -193,6 +193,10 @@ def test_a_compressed_reply_read_by_a_user_hook_is_decoded_once() -> None:
         # Stripped of its slashes first, it was said not to start with http://.
         ("http://", "names no host"),
         ("https:///", "names no host"),
+        # A host name lookup cannot encode these: a traceback at the first request.
+        ("http://weaver..test", "host 'weaver..test' is not a valid host name"),
+        (f"http://{'a' * 64}.test", "is not a valid host name"),
+        ("http://xn--zz.test", "host 'xn--zz.test' is not a valid host name"),
     ],
 )
 def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) -> None:
