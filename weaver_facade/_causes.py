@@ -113,6 +113,21 @@ def environment_proxy(url: str | None = None) -> str | None:
     return found if "://" in found else f"http://{found}"
 
 
+def bad_host(url: httpx.URL) -> str | None:
+    """Why a name lookup cannot take ``url``'s host, in words (it raised a UnicodeError
+    traceback at the first request); ``None`` if it can."""
+    host = url.raw_host.decode("ascii")
+    try:
+        host.encode("idna")  # as the name lookup encodes it
+        _ = url.host  # httpx decodes an xn-- label only when asked
+    except UnicodeError:
+        return (
+            f"host {host!r} is not a valid host name: each part between dots must have "
+            f"1 to 63 characters, and one starting with xn-- must be valid punycode"
+        )
+    return None
+
+
 def named_proxy(proxy: str | None) -> str:
     """The environment's proxy as an error names it, its user info hidden."""
     return f"the proxy {shown_url(proxy) + ' ' if proxy else ''}the environment names"

@@ -49,6 +49,7 @@ from ._artifacts import (
     download_result,
     list_artifacts_plan,
 )
+from ._causes import bad_host
 from ._checkpoints import CheckpointRef
 from ._download import (
     DownloadProgress,
@@ -188,18 +189,9 @@ def _base_url(base_url: object) -> str:
         # "pass" as a port.
         detail = "; not shown, since it may hold a password" if "@" in url else f": {exc}"
         _refuse_base_url(f"{name} is not a valid URL{detail}")
-    host = parsed.raw_host.decode("ascii")
-    try:
-        # A UnicodeError traceback at the first request: the name lookup encodes the host
-        # anew, and httpx decodes an xn-- label only when asked.
-        host.encode("idna")
-        _ = parsed.host
-    except UnicodeError:
-        _refuse_base_url(
-            f"{name}'s host {host!r} is not a valid host name: each part between dots must "
-            f"have 1 to 63 characters, and one starting with xn-- must be valid punycode"
-        )
-    if not host:
+    if problem := bad_host(parsed):
+        _refuse_base_url(f"{name}'s {problem}")
+    if not parsed.raw_host:
         _refuse_base_url(f"{name} names no host, such as http://127.0.0.1:8080")
     if parsed.port is not None and not 0 < parsed.port < 2**16:
         _refuse_base_url(f"{name}'s port {parsed.port} is not in 1..65535")

@@ -49,7 +49,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import bounded
-from ._causes import environment_proxy
+from ._causes import bad_host, environment_proxy
 from ._errors import (
     RESUME_CALL,
     RESUME_COMMANDS,
@@ -669,12 +669,20 @@ def _tls_context(trust: tuple[object, ...]) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def _check_proxy_host(proxy: str) -> None:
+    """A ValueError, which ``environment_settings`` words, for a proxy whose host no name
+    lookup can encode."""
+    if problem := bad_host(httpx.URL(proxy)):
+        raise ValueError(f"the proxy's {problem}")
+
+
 def own_transport(url: str | None = None) -> httpx.BaseTransport:
     """What sends when the user gives no client: httpx's transport, or a client of its
     own when the environment names a proxy for ``url`` (given a transport, httpx
     ignores them)."""
     with environment_settings():
         if proxy := environment_proxy(url):
+            _check_proxy_host(proxy)
             client = bound_client(httpx.Client(verify=tls_context()))
             return ClientTransport(client, owned=True, proxy=proxy)
         transport = httpx.HTTPTransport(verify=tls_context())
@@ -686,6 +694,7 @@ def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
     """See ``own_transport``."""
     with environment_settings():
         if proxy := environment_proxy(url):
+            _check_proxy_host(proxy)
             client = httpx.AsyncClient(verify=tls_context())
             return AsyncClientTransport(client, owned=True, proxy=proxy)
         return httpx.AsyncHTTPTransport(verify=tls_context())

@@ -106,8 +106,18 @@ def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyP
         # A lone user name may be the proxy's key, as shown_url hides it.
         ("HTTP_PROXY", "ftp://TOKEN-9q@127.0.0.1:1", "ftp://***@127.0.0.1:1"),
         ("HTTP_PROXY", "ftp://u:TOKEN-9q@127.0.0.1:1", "ftp://***@127.0.0.1:1"),
+        # No name lookup can encode these hosts: a UnicodeError traceback at the first request.
+        ("HTTP_PROXY", "http://proxy..test:3128", "the proxy's host 'proxy..test' is not a valid"),
+        ("HTTP_PROXY", "http://u:TOKEN-9q@xn--zz.test:1", "the proxy's host 'xn--zz.test' is not"),
     ],
-    ids=["missing-ca-file", "proxy-scheme", "proxy-user-name", "proxy-password"],
+    ids=[
+        "missing-ca-file",
+        "proxy-scheme",
+        "proxy-user-name",
+        "proxy-password",
+        "proxy-empty-label",
+        "proxy-bad-punycode",
+    ],
 )
 @pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
 def test_an_unusable_setting_is_a_typed_error_before_any_request(
