@@ -354,6 +354,35 @@ def test_show_by_path_by_id_and_by_name(cli: Cli, model_id: str, offered: frozen
     assert (digest is not None) == ("checkpoint-details" in offered)
 
 
+@both_servers
+def test_a_name_that_reads_as_an_id_is_found_by_name(cli: Cli, model_id: str) -> None:
+    # A run's UUID is a valid NAME, which save takes; given with --model it was read as an
+    # id alone, and its checkpoint was "not found" by every command but its path.
+    name = str(uuid.uuid4())
+    saved = save(cli, model_id, name)
+    assert saved["id"] != name
+    shown = cli("checkpoints", "show", name, "--model", model_id, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json() == saved
+    loaded = cli("checkpoints", "load", model_id, name, "--json")
+    assert loaded.exit_code == 0, loaded.stderr
+    assert loaded.json()["path"] == saved["path"]
+    kept = cli("checkpoints", "set-ttl", name, "--model", model_id, "--ttl", "60", "--json")
+    assert kept.exit_code == 0, kept.stderr
+    assert (kept.json()["path"], kept.json()["ttl_seconds"]) == (saved["path"], 60)
+    missing = cli("checkpoints", "show", str(uuid.uuid4()), "--model", model_id)
+    assert missing.exit_code == 1
+    assert "no checkpoint with id" in missing.stderr
+
+
+def test_a_name_that_reads_as_an_id_named_twice_is_deleted_once(cli: Cli, model_id: str) -> None:
+    name = str(uuid.uuid4())
+    saved = save(cli, model_id, name)
+    run = cli("checkpoints", "delete", name, name, "--model", model_id, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert [c["path"] for c in run.json()["deleted"]] == [saved["path"]]
+
+
 def test_show_needs_the_model_of_an_id_or_name(cli: Cli, model_id: str) -> None:
     saved = save(cli, model_id, "shown")
     by_id = cli("checkpoints", "show", str(saved["id"]), env=UNREACHABLE)

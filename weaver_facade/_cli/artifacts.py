@@ -153,7 +153,7 @@ def export(
     models = _Models(service)  # its lookup, too, within --timeout
     with _checkpoints_stay(owner):
         trainer = models.get(owner)
-        checkpoint = models.known(owner, target)  # another model's id is refused, as by show
+        checkpoint = models.known(owner, target, ref)  # another model's id is refused, as by show
     no_adapter = (
         f"checkpoint {ref} was trained with full_ft and has no adapter to merge; "
         "drop --merge-adapter to export its weights (hf_model)"
@@ -193,7 +193,7 @@ def artifacts(ref: str, model_id: str | None) -> None:
     models = _Models()
     with _checkpoints_stay(owner):
         with _artifact_id_told(models, owner, target):
-            checkpoint = models.known(owner, target)
+            checkpoint = models.known(owner, target, ref)
         found = current_state().service().list_artifacts(checkpoint)
     if current_state().as_json:
         emit_json({"checkpoint": ref, "artifacts": [artifact_json(a) for a in found]})
@@ -369,7 +369,7 @@ def download(
             with _checkpoints_stay(owner):  # refused as such, with no hint below
                 models.get(owner)
         try:
-            target = models.known(owner, found)
+            target = models.known(owner, found, ref)
         except NotFoundError as exc:
             # Another model's checkpoint is refused without a status; a 404 found none, and
             # with --model the id was taken as a checkpoint's: it may have been an artifact's.

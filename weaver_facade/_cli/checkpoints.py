@@ -151,14 +151,38 @@ class _Models:
             self._clients[model_id] = service.training_client(model_id)
         return self._clients[model_id]
 
-    def checkpoint(self, model_id: str, target: Target) -> Checkpoint:
-        """Look a checkpoint up; an id must belong to ``model_id``."""
-        return _owned(self.get(model_id).get_checkpoint(target), target, model_id)
+    def checkpoint(self, model_id: str, target: Target, ref: str | None = None) -> Checkpoint:
+        """Look a checkpoint up; an id must belong to ``model_id`` (``ref``: see
+        ``look_up``)."""
+        return look_up(self.get(model_id), model_id, target, ref)
 
-    def known(self, model_id: str, target: Target) -> CheckpointPath | Checkpoint:
+    def known(
+        self, model_id: str, target: Target, ref: str | None = None
+    ) -> CheckpointPath | Checkpoint:
         """A path as it is; an id looked up as ``checkpoint`` does, so that a checkpoint of
         another model than ``model_id`` is refused the same way by every command."""
-        return target if isinstance(target, CheckpointPath) else self.checkpoint(model_id, target)
+        if isinstance(target, CheckpointPath):
+            return target
+        return self.checkpoint(model_id, target, ref)
+
+
+def look_up(trainer: TrainingClient, model_id: str, target: Target, ref: str | None) -> Checkpoint:
+    """The checkpoint ``target`` names, of ``model_id`` if an id. ``ref``, the text an id was
+    read from, is also a name a save takes (a run's UUID): when no checkpoint has that id,
+    the one of that name is looked for, and the id's "not found" stands if none."""
+    try:
+        return _owned(trainer.get_checkpoint(target), target, model_id)
+    except NotFoundError as exc:
+        if not isinstance(target, uuid.UUID) or ref is None or exc.status_code is None:
+            raise
+        try:
+            named = CheckpointPath(model_id=model_id, name=ref)
+        except InvalidCheckpointRef:  # "{...}" or "urn:uuid:..." is no name
+            raise exc from None
+        try:
+            return trainer.get_checkpoint(named)
+        except NotFoundError:
+            raise exc from None
 
 
 def _owned(found: Checkpoint, target: Target, model_id: str) -> Checkpoint:
@@ -227,7 +251,7 @@ def show(ref: str, model_id: str | None) -> None:
     owner, target = parse_ref(ref, model_id)
     models = _Models()
     with _checkpoints_stay(owner), _artifact_id_told(models, owner, target):
-        checkpoint = models.checkpoint(owner, target)
+        checkpoint = models.checkpoint(owner, target, ref)
     if current_state().as_json:
         emit_json(checkpoint_json(checkpoint))
     else:
@@ -325,7 +349,7 @@ def load(
     checkpoint = (
         target
         if isinstance(target, CheckpointPath)
-        else _owned(within(trainer, left).get_checkpoint(target), target, model_id)
+        else look_up(within(trainer, left), model_id, target, ref)
     )
     bounded = within(trainer, left)
     load_state = bounded.load_state_with_optimizer if with_optimizer else bounded.load_state
@@ -481,9 +505,10 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
             continue
         checkpoint: CheckpointPath | Checkpoint | None = None
         try:
-            checkpoint = models.known(owner, target)
+            checkpoint = models.known(owner, target, ref)
             deleted.append(models.get(owner).delete_checkpoint(checkpoint))
-            gone |= {(owner, deleted[-1].path), (owner, deleted[-1].id)}
+            # The target too: a name that reads as an id is not that checkpoint's id.
+            gone |= {(owner, target), (owner, deleted[-1].path), (owner, deleted[-1].id)}
         except InvalidInputError:
             raise
         except WeaverError as exc:
@@ -521,7 +546,7 @@ def set_ttl(ref: str, ttl: int | None, permanent: bool, model_id: str | None) ->
     models = _Models()
     with _checkpoints_stay(owner):  # a model not found: the library's note
         updated = models.get(owner).set_checkpoint_ttl(
-            models.known(owner, target), None if permanent else ttl
+            models.known(owner, target, ref), None if permanent else ttl
         )
     if current_state().as_json:
         emit_json(checkpoint_json(updated))
