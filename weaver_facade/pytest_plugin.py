@@ -22,7 +22,9 @@ Fixtures:
     look after a failure); this needs ``weaver-facade[emulator]``.
     With ``--weaver-base-url URL`` it is that server instead, with the key
     of ``--weaver-api-key`` or ``WEAVER_API_KEY``: the same tests then run
-    against a real Weaver.
+    against a real Weaver. It is sent one request, without retries, when the
+    fixture is set up; without a reply, each test that uses it fails at once,
+    in one line.
 ``weaver_client`` (function scope)
     A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
 ``weaver_async_client`` (function scope)
@@ -79,6 +81,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mappin
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 if TYPE_CHECKING:
@@ -458,7 +461,9 @@ def weaver_server(
     base_url = request.config.getoption("--weaver-base-url")
     if base_url:
         key = request.config.getoption("--weaver-api-key") or os.environ.get("WEAVER_API_KEY")
-        yield WeaverServer(base_url=str(base_url).rstrip("/"), api_key=key or None)
+        server = WeaverServer(base_url=str(base_url).rstrip("/"), api_key=key or None)
+        _refuse_unreachable(server)
+        yield server
         return
     try:  # the app too: it is what needs numpy, which a project may lack on its own
         from weaver_facade.emulator import create_app, run_emulator  # noqa: F401
@@ -485,6 +490,37 @@ def weaver_server(
     request.config.stash[_STARTED_WITH] = weaver_emulator_options
     with run_emulator(data_dir, api_keys=(key,), **options) as emulator:
         yield WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
+
+
+def _refuse_unreachable(server: WeaverServer) -> None:
+    """Fail when ``--weaver-base-url`` gives no reply to one request without retries, in
+    one line: each test that used it retried for seconds, then failed with the package's
+    traceback. Failed here, in the session's fixture, every later test fails at once."""
+    from weaver_facade import APIConnectionError, ServiceClient, WeaverError
+
+    __tracebackhide__ = True
+    try:
+        # Any reply (a refusal too) is a server's; a connection has the client's default
+        # 5 s, a reply 10 s, so that a host that drops packets costs the run that once.
+        with ServiceClient(
+            server.base_url,
+            server.api_key,
+            heartbeat_interval=0,
+            max_retries=0,
+            timeout=httpx.Timeout(10.0, connect=5.0),
+        ) as client:
+            client.supported_models()
+    except APIConnectionError as exc:  # its words hold neither the key nor a password
+        why = str(exc).partition(": ")[2]  # without the call's name, which is ours
+    except WeaverError:
+        return
+    else:
+        return
+    # Failed outside the except block: no chained traceback.
+    pytest.fail(
+        f"weaver_server: no reply from --weaver-base-url {_shown_url(server.base_url)}: {why}",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -611,6 +613,61 @@ def test_weaver_base_url_runs_the_same_tests_against_another_server(
     run(pytester, "--weaver-base-url", external.base_url + "/").assert_outcomes(passed=1)
     # And the checkpoint is on that server.
     assert any(external.data_dir.joinpath("checkpoints").iterdir())
+
+
+def test_an_unreachable_weaver_base_url_fails_each_test_at_once_in_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    # Each test that used a client retried for about 5 s, then failed with some 250 lines
+    # of the package's traceback; a test given weaver_server alone passed.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"http://u:pw-31@127.0.0.1:{closed.getsockname()[1]}"
+        pytester.makepyfile(
+            """
+            def test_a(weaver_client):
+                weaver_client.supported_models()
+
+            def test_b(weaver_server):
+                pass
+
+            def test_c(weaver_client):
+                weaver_client.supported_models()
+
+            def test_plain():
+                pass
+            """
+        )
+        started = time.monotonic()
+        result = run(pytester, "--weaver-base-url", url, "--weaver-api-key", "sk-key-31")
+        took = time.monotonic() - started
+    result.assert_outcomes(passed=1, errors=3)
+    output = result.stdout.str()
+    shown = url.replace("u:pw-31@", "***@")
+    # pytest's ERROR section of each holds that one line alone.
+    reason = f"weaver_server: no reply from --weaver-base-url {shown}: ConnectError: "
+    sections = re.findall(r"_ ERROR at setup of test_\w+ _+\n(.*?)\n(?=_|=)", output, re.S)
+    assert len(sections) == 3, output
+    assert all(s.startswith(reason) and "\n" not in s for s in sections), sections
+    assert "pw-31" not in output
+    assert "sk-key-31" not in output
+    assert "Traceback" not in output
+    assert "retrying" not in output
+    assert took < 4.0, took  # a refused connection: no retries, in any test
+
+
+def test_the_server_of_weaver_base_url_is_not_contacted_by_tests_without_the_fixtures(
+    pytester: pytest.Pytester,
+) -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        listening.setblocking(False)
+        pytester.makepyfile("def test_plain():\n    pass\n")
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        run(pytester, "--weaver-base-url", url).assert_outcomes(passed=1)
+        with pytest.raises(BlockingIOError):  # no connection waits to be accepted
+            listening.accept()
 
 
 @pytest.mark.parametrize("extensions", ["none", ""])
