@@ -8,13 +8,16 @@ lifecycle's requests each end within the deadline.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
+import httpx
 import pytest
 
 from tests.contract.support import KEY
-from tests.support.scripted_http import HANG, ScriptedServer
+from tests.support.scripted_http import HANG, Reply, ScriptedServer
+from weaver_facade.contract import _extensions, _patience
 from weaver_facade.contract._extensions import ExtensionProbe, probe_extensions
 from weaver_facade.contract._spec import load_spec
 
@@ -44,11 +47,14 @@ def test_a_probe_request_without_a_reply_ends_near_the_deadline() -> None:
     assert probe.note is not None
     # Not the last attempt's words: the retries that the deadline cut at once said
     # "ConnectTimeout: the attempt's time is up" of a server that took every connection.
-    assert probe.note == (
-        "the extension probe stopped early: no reply to POST /api/v1/sessions within 6 s, "
-        "retries included (its time for one request: ContractSettings.deadline and a "
-        "second, at least 6 s)"
-    ), probe.note
+    waited = re.fullmatch(
+        r"the extension probe stopped early: no reply to POST /api/v1/sessions; it gave up "
+        r"after (\d+) s, retries included \(a request's time is at most 6 s: "
+        r"ContractSettings\.deadline and a second, at least 6 s\)",
+        probe.note,
+    )
+    assert waited is not None, probe.note
+    assert 6 <= int(waited[1]) <= took, probe.note  # held to the end of the request's time
     assert sent, "the probe sent nothing"
     assert set(sent) == {("POST", "/api/v1/sessions")}, sent
     # Room for the probe's longest poll (5 s) and a second, then retries that the deadline
@@ -78,6 +84,52 @@ def test_no_retry_is_made_once_a_probe_request_s_time_is_up(
     retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
     assert retries == [], retries
     assert probe.note is not None
-    assert "no reply to POST /api/v1/sessions within 6 s" in probe.note, probe.note
+    assert "no reply to POST /api/v1/sessions; it gave up after " in probe.note, probe.note
     # The request's 6 s (its polls' 5 s and a second), and no backoff after it.
     assert took < 6.0 + 1.5, took
+
+
+def test_a_save_not_sent_again_says_how_long_the_probe_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A save without a key is not sent again after its read timeout (33 s), yet the note
+    # said "no reply ... within 61 s": the request's bound, not the time it took.
+    real = _patience.api_client
+    monkeypatch.setattr(  # a read timeout of 1 s in place of the probe's 33 s
+        _extensions, "api_client", lambda **kw: real(**{**kw, "timeout": httpx.Timeout(1.0)})
+    )
+    saves: list[str] = []
+    done = {"id": "op-1", "status": "done", "response": {"id": "c-1", "path": "weaver://m-1/a"}}
+
+    def answer(method: str, path: str) -> Reply | str:
+        if (method, path) == ("POST", "/api/v1/sessions"):
+            return 201, {"id": "s-1"}, {}
+        if (method, path) == ("POST", "/api/v1/sessions/s-1/models"):
+            return 201, {"id": "m-1"}, {}
+        if (method, path) == ("POST", "/api/v1/models/m-1/checkpoints"):
+            saves.append(path)  # the keyed save, its repeat, then the save without a key
+            return HANG if len(saves) == 3 else (202, {"id": "op-1", "status": "pending"}, {})
+        if path.startswith("/api/v1/operations/op-1"):
+            return 200, done, {}
+        if path.startswith("/api/v1/models/m-1/checkpoints"):
+            return 200, {"items": []}, {}
+        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
+
+    with ScriptedServer(answer) as server:
+        probe = probe_extensions(
+            load_spec().document,
+            base_url=server.base_url,
+            api_key=KEY,
+            base_model="weaver-tiny",
+            deadline=20.0,
+        )
+    assert len(saves) == 3, saves
+    assert probe.note is not None
+    # Given up after its read timeout alone (1 s), well within the request's 21 s.
+    words = r"no reply to POST /api/v1/models/m-1/checkpoints; it gave up after (\d+) s, "
+    waited = re.search(words, probe.note)
+    assert waited is not None, probe.note
+    assert 1 <= int(waited[1]) <= 5, probe.note
+    assert probe.note.endswith(
+        "(a request's time is at most 21 s: ContractSettings.deadline and a second, at least 6 s)"
+    ), probe.note

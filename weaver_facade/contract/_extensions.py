@@ -157,6 +157,8 @@ class _Probe:
         self.schemas = SpecSchemas(document)
         #: The probe's artifacts found by id, which its clean-up deletes.
         self.artifacts: list[str] = []
+        #: How long the request that timed out was waited for, retries included.
+        self.gave_up_after = 0.0
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """``url``'s reply. A reply lost on the way (the connection closed, or reset) is
@@ -164,7 +166,14 @@ class _Probe:
         POST with an ``Idempotency-Key``, which every POST of the probe but one save
         carries, as the facade's do (a server without the extension may then refuse a
         repeated save or export, which ``save`` and ``artifact_by_id`` take apart)."""
-        return self.http.request(method, url, **kwargs)
+        started = time.monotonic()
+        try:
+            return self.http.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            # Measured: a request not sent again ends at its read timeout, well within
+            # its bound; and the clean-up runs before the note is written.
+            self.gave_up_after = time.monotonic() - started
+            raise
 
     @staticmethod
     def keyed(**kwargs: Any) -> dict[str, Any]:
@@ -530,9 +539,11 @@ def probe_extensions(
     # never answers held the probe 4 attempts of the read timeout. A second more, and room
     # for the longest poll: a server that holds one to the end is doing as asked.
     within = max(deadline, _POLL_WAIT) + 1.0
+    probe: _Probe | None = None
     try:
         with api_client(base_url=base_url, headers=headers, timeout=timeout, within=within) as http:
-            _Probe(spec_document, http, result, deadline).run(base_model)
+            probe = _Probe(spec_document, http, result, deadline)
+            probe.run(base_model)
     except _Failed as exc:
         result.note = f"the extension probe stopped early: {exc}"
     except httpx.TimeoutException as exc:
@@ -542,10 +553,11 @@ def probe_extensions(
             request = f"{exc.request.method} {exc.request.url.path}"
         except RuntimeError:  # raised before a request was built
             request = "a request"
+        waited = 0.0 if probe is None else probe.gave_up_after
         result.note = (
-            f"the extension probe stopped early: no reply to {request} within {within:g} s, "
-            f"retries included (its time for one request: {deadline_name} and a second, at "
-            f"least {_POLL_WAIT + 1:g} s)"
+            f"the extension probe stopped early: no reply to {request}; it gave up after "
+            f"{waited:.0f} s, retries included (a request's time is at most {within:g} s: "
+            f"{deadline_name} and a second, at least {_POLL_WAIT + 1:g} s)"
         )
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.note = f"the extension probe stopped early ({type(exc).__name__}: {exc})"
