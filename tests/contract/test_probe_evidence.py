@@ -219,6 +219,32 @@ def test_a_save_that_ends_during_a_short_hold_is_not_said_to_be_done_at_once(
         _Probe(spec_document(), h, result, deadline=1.0).long_poll("op-1")
     assert result.undetermined == ("long-poll",)
     assert result.to_json()["evidence"] == {
-        "long-poll": "a poll with wait=3 of a save came back done after 1.4 s, "
-        "too short a hold (under 1.5 s) to tell from a slow reply"
+        "long-poll": "a poll with wait=3 of a save came back done after 1.4 s (one without "
+        "wait: 0.0 s), too short a hold (under 1.5 s longer) to tell from a slow reply"
+    }
+
+
+def test_a_held_poll_faster_than_the_unheld_one_is_not_said_to_take_negative_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The poll without `wait` took 0.5 s, the held one 0.2 s: the evidence said the save
+    # "came back done after -0.3 s", the difference of the two.
+    clock = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "wait" in request.url.params:
+            clock[0] += 0.2
+            return httpx.Response(200, json={"id": "op-1", "status": "done"})
+        clock[0] += 0.5
+        return httpx.Response(200, json={"id": "op-1", "status": "pending"})
+
+    fake = SimpleNamespace(monotonic=lambda: clock[0], sleep=lambda seconds: None)
+    monkeypatch.setattr(_extensions, "time", fake)
+    result = ExtensionProbe(known=("long-poll",))
+    with httpx.Client(base_url="http://weaver.test", transport=httpx.MockTransport(handler)) as h:
+        _Probe(spec_document(), h, result, deadline=1.0).long_poll("op-1")
+    assert result.undetermined == ("long-poll",)
+    assert result.to_json()["evidence"] == {
+        "long-poll": "a poll with wait=3 of a save came back done after 0.2 s (one without "
+        "wait: 0.5 s), too short a hold (under 1.5 s longer) to tell from a slow reply"
     }

@@ -262,7 +262,7 @@ class _Probe:
         started = time.monotonic()
         op = self.call("GET", f"/operations/{op_id}", (200,))
         at_once = time.monotonic() - started
-        held, waited = 0.0, False
+        held, took, waited = 0.0, 0.0, False
         # A status the spec lacks (`completed` for `done`) tells nothing: `wait` stops at it.
         if self.off_spec(op_id, op):
             return
@@ -270,7 +270,8 @@ class _Probe:
             waited = True
             started = time.monotonic()
             op = self.call("GET", f"/operations/{op_id}", (200,), params={"wait": _LONG_POLL_WAIT})
-            held = time.monotonic() - started - at_once
+            took = time.monotonic() - started
+            held = took - at_once  # may be negative: replies' times vary
             if self.off_spec(op_id, op):
                 return
         if op.get("status") in limits.OPERATION_STATUS_TERMINAL:
@@ -283,8 +284,8 @@ class _Probe:
             elif waited:  # ended within a hold too short to tell from a slow reply
                 why = (
                     f"a poll with wait={_LONG_POLL_WAIT:g} of a save came back "
-                    f"{op.get('status')} after {held:.1f} s, too short a hold (under "
-                    f"{_HELD:g} s) to tell from a slow reply"
+                    f"{op.get('status')} after {took:.1f} s (one without wait: {at_once:.1f} s), "
+                    f"too short a hold (under {_HELD:g} s longer) to tell from a slow reply"
                 )
                 self.result.leave("long-poll", why)
             else:  # already done: no evidence either way
