@@ -16,6 +16,7 @@ import enum
 import functools
 import math
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
@@ -693,6 +694,8 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         self._first_seen = policy.clock()
         self._queued = _queued(snapshot)
         self._result: tuple[T_co] | None = None
+        # One parse of the result, however many await it: an async one runs in a thread.
+        self._parsing = threading.Lock()
         self._poll_error: str | None = None
         self._last_failure: APIError | None = None
         self._reported: _Reported | None = None
@@ -872,7 +875,9 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
                 ) from failed
             raise failed
         if self._result is None:
-            self._result = (self._parse_result(snap),)
+            with self._parsing:
+                if self._result is None:
+                    self._result = (self._parse_result(snap),)
         return self._result[0]
 
     def _start(self, timeout: float | None) -> Poller:

@@ -10,9 +10,10 @@ import logging
 import math
 import re
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from weaver_client import limits
 
+import weaver_facade._operations
 from tests.support.fakeserver import (
     BASE,
     KEY,
@@ -59,6 +61,7 @@ from weaver_facade import (
     ServiceClient,
     datum_from_tokens,
 )
+from weaver_facade._lazy import in_own_thread
 from weaver_facade._operations import OperationSnapshot
 from weaver_facade._types import forward_backward_result
 
@@ -320,6 +323,43 @@ async def test_an_async_result_of_many_numbers_leaves_its_event_loop_free() -> N
     assert len(parsed.logprobs) == 64
     assert parsed.logprobs[63] == (-1.5,) * 4096
     assert max(gaps) < alone / 2, (max(gaps), alone)
+
+
+async def test_two_tasks_awaiting_one_async_handle_share_one_parse_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A large result is parsed in a thread per await: two tasks awaiting one handle must
+    # still parse it once (the checks of every number) and get the same result. The first
+    # parse is held until the second await has started its thread, so both are under way.
+    second_began = threading.Event()
+    began: list[str] = []
+
+    async def counted(work: Callable[[], Any], name: str) -> Any:
+        began.append(name)
+        if len(began) == 2:
+            second_began.set()
+        return await in_own_thread(work, name)
+
+    monkeypatch.setattr(weaver_facade._operations, "in_own_thread", counted)
+    rows = [{"logprobs": {"data": [-1.5] * 4096, "dtype": "float32"}}] * 64
+    result = {"loss_fn_outputs": rows, "metrics": {"loss:sum": 1.5}}
+    fake = FakeWeaver()
+    done = {"id": "op-1", "status": "done", "response": result}
+    fake.script("GET", OP, httpx.Response(200, headers=_JSON, content=json.dumps(done).encode()))
+    async with async_service(fake) as svc:
+        handle = await svc.operation("op-1", ForwardBackwardResult)
+        parse, parsed = handle._parse_result, []
+
+        def held(snapshot: Any) -> Any:
+            parsed.append(snapshot)
+            assert second_began.wait(10)
+            return parse(snapshot)
+
+        handle._parse_result = held
+        first, second = await asyncio.gather(handle.result(), handle.result())
+    assert len(began) == 2
+    assert len(parsed) == 1
+    assert first is second
 
 
 async def test_async_watchers_beside_a_result_each_see_the_end() -> None:
