@@ -375,6 +375,22 @@ def test_a_name_that_reads_as_an_id_is_found_by_name(cli: Cli, model_id: str) ->
     assert "no checkpoint with id" in missing.stderr
 
 
+@pytest.mark.usefixtures("weaver_log_undone")
+def test_an_id_found_nowhere_reads_the_list_once_more_for_its_name(cli: Cli, model_id: str) -> None:
+    # The id's lookup already read the list, again and again over the time a new checkpoint
+    # may take to be listed: its name is then looked for in one more read, not a new round
+    # of reads and waits (each a walk of every page of a model's checkpoints).
+    def list_reads(ref: str) -> int:
+        run = cli("checkpoints", "show", ref, "--model", model_id, env={"WEAVER_LOG": "debug"})
+        assert run.exit_code == 1, run.stderr
+        listing = rf"^request GET \S+/api/v1/models/{model_id}/checkpoints\?"
+        return len(re.findall(listing, run.stderr, re.MULTILINE))
+
+    by_name = list_reads("no-such-name")
+    assert by_name > 1
+    assert list_reads(str(uuid.uuid4())) == by_name + 1
+
+
 def test_a_name_that_reads_as_an_id_named_twice_is_deleted_once(cli: Cli, model_id: str) -> None:
     name = str(uuid.uuid4())
     saved = save(cli, model_id, name)

@@ -169,20 +169,22 @@ class _Models:
 def look_up(trainer: TrainingClient, model_id: str, target: Target, ref: str | None) -> Checkpoint:
     """The checkpoint ``target`` names, of ``model_id`` if an id. ``ref``, the text an id was
     read from, is also a name a save takes (a run's UUID): when no checkpoint has that id,
-    the one of that name is looked for, and the id's "not found" stands if none."""
+    the one of that name is looked for, and the id's "not found" stands if none. The id's
+    lookup read the list already, again over the time a new checkpoint may take to be
+    listed: the name is looked for in one more read, not in a new round of reads and waits."""
     try:
         return _owned(trainer.get_checkpoint(target), target, model_id)
     except NotFoundError as exc:
         if not isinstance(target, uuid.UUID) or ref is None or exc.status_code is None:
             raise
         try:
-            named = CheckpointPath(model_id=model_id, name=ref)
+            CheckpointPath(model_id=model_id, name=ref)
         except InvalidCheckpointRef:  # "{...}" or "urn:uuid:..." is no name
             raise exc from None
-        try:
-            return trainer.get_checkpoint(named)
-        except NotFoundError:
+        named = next((c for c in trainer.iter_checkpoints() if c.name == ref), None)
+        if named is None:
             raise exc from None
+        return named
 
 
 def _owned(found: Checkpoint, target: Target, model_id: str) -> Checkpoint:
