@@ -190,10 +190,35 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
     hidden = (_HiddenKey, _HiddenUrl)
     if not isinstance(left, hidden) and not isinstance(right, hidden):
         return None
+    # The other side may hold the secret too: `assert key not in logged`, failing.
+    secrets = [
+        str(side) if isinstance(side, _HiddenKey) else _user_info(side)
+        for side in (left, right)
+        if isinstance(side, hidden)
+    ]
     return [
-        f"{left!r} {op} {right!r}",
+        f"{_masked(left, secrets)} {op} {_masked(right, secrets)}",
         "(the API key and the URL's user info are hidden: no diff of their text)",
     ]
+
+
+def _user_info(url: str) -> str:
+    """``url``'s user info, ``""`` if none."""
+    return urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
+
+
+def _masked(side: object, secrets: list[str]) -> str:
+    """``side``'s repr, each of ``secrets`` in it shown as ``***``."""
+    if isinstance(side, (_HiddenKey, _HiddenUrl)):
+        return repr(side)
+    if isinstance(side, str):
+        for secret in filter(None, secrets):
+            side = side.replace(secret, "***")
+        return repr(side)
+    shown = repr(side)
+    for secret in filter(None, secrets):
+        shown = shown.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+    return shown
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -872,6 +872,35 @@ def test_the_key_and_url_attributes_are_hidden_where_pytest_shows_them(
     assert "pw-77" not in output
 
 
+def test_a_failed_comparison_hides_the_key_or_url_in_the_other_side_too(
+    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `assert key not in text` is how a test checks that the key is not logged: when it
+    # fails, the text holds the key, and the explanation showed that side whole.
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    url = external.base_url.replace("http://", "http://u:pw-77@")
+    pytester.makepyfile(
+        """
+        def test_key_not_in_a_log(weaver_server):
+            logged = "sent key=" + str(weaver_server.api_key) + " to the server"
+            assert weaver_server.api_key not in logged
+
+        def test_url_equals_another(weaver_server):
+            told = str(weaver_server.base_url) + "/api"
+            assert told == weaver_server.base_url
+        """
+    )
+    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7")
+    for verbosity in ("-q", "-vv"):
+        result = run(pytester, *args, verbosity)
+        result.assert_outcomes(failed=2)
+        output = result.stdout.str()
+        assert "external-key-7" not in output
+        assert "pw-77" not in output
+        assert "'***' not in 'sent key=*** to the server'" in output
+        assert "/api' == 'http://***@127.0.0.1:" in output
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
