@@ -362,6 +362,35 @@ async def test_two_tasks_awaiting_one_async_handle_share_one_parse_of_it(
     assert first is second
 
 
+@pytest.mark.parametrize(("sequences", "off_loop"), [(1, False), (64, True)])
+async def test_an_async_result_is_parsed_in_a_thread_only_when_large(
+    sequences: int, off_loop: bool
+) -> None:
+    # A thread costs more than the parse of a small result (an optimizer step's, a short
+    # sequence's): only a large one leaves the loop. Threads named as the parse's are
+    # counted as they start.
+    tokens = 4096 if off_loop else 8
+    rows = [{"logprobs": {"data": [-1.5] * tokens, "dtype": "float32"}}] * sequences
+    result = {"loss_fn_outputs": rows, "metrics": {"loss:sum": 1.5}}
+    fake = FakeWeaver()
+    done = {"id": "op-1", "status": "done", "response": result}
+    fake.script("GET", OP, httpx.Response(200, headers=_JSON, content=json.dumps(done).encode()))
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threading.Thread, "start", counted)
+        async with async_service(fake) as svc:
+            handle = await svc.operation("op-1", ForwardBackwardResult)
+            parsed = await handle.result()
+    assert len(parsed.logprobs) == sequences
+    assert started.count("weaver-result") == (1 if off_loop else 0)
+
+
 async def test_async_watchers_beside_a_result_each_see_the_end() -> None:
     fake = FakeWeaver()
     fake.pending_polls = 3
