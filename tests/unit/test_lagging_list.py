@@ -8,8 +8,9 @@ list lacks is looked for again, a few times, after the client's poll backoff.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -456,6 +457,31 @@ class GatedTransport(httpx.AsyncBaseTransport):
         return reply
 
 
+class Gated(NamedTuple):
+    """An async client's model with a checkpoint ``c`` (``old``), through a ``GatedTransport``."""
+
+    fake: FakeWeaver
+    clock: FakeClock
+    transport: GatedTransport
+    trainer: AsyncTrainingClient
+    old: Checkpoint
+
+
+@contextlib.asynccontextmanager
+async def gated() -> AsyncIterator[Gated]:
+    fake, clock = FakeWeaver(), FakeClock()
+    transport = GatedTransport(fake)
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    async with (
+        httpx.AsyncClient(transport=transport) as http,
+        AsyncServiceClient(
+            BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
+        ) as svc,
+    ):
+        trainer = await svc.create_training_client("weaver-tiny")
+        yield Gated(fake, clock, transport, trainer, await trainer.save_state("c"))
+
+
 SAVE = "/api/v1/models/m-1/checkpoints"
 
 
@@ -539,36 +565,19 @@ async def test_a_save_of_the_name_while_its_delete_is_on_its_way_is_looked_for_a
     # The delete's reply, come after the save began, recorded the path as deleted: a
     # lookup of the checkpoint the save made, in a list that lags, said "this client
     # deleted it" after one listing.
-    fake, clock = FakeWeaver(), FakeClock()
-    transport = GatedTransport(fake)
-    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
-    http = httpx.AsyncClient(transport=transport)
-    async with AsyncServiceClient(
-        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
-    ) as svc:
-        trainer = await svc.create_training_client("weaver-tiny")
-        old = await trainer.save_state("c")
+    async with gated() as (fake, clock, transport, trainer, old):
         transport.gate("DELETE", DELETE)
         deleting = asyncio.create_task(trainer.delete_checkpoint(old))
         again = await race(transport, trainer, deleting)
         assert [c["name"] for c in fake.checkpoints["m-1"]] == ["c"]  # made after the delete
         lag(fake, 2)
         found = await trainer.get_checkpoint(again.path)
-    await http.aclose()
     assert found.path == again.path
     assert len(clock.sleeps) == 2
 
 
 async def test_a_save_of_another_name_while_a_delete_is_on_its_way_leaves_it_deleted() -> None:
-    fake, clock = FakeWeaver(), FakeClock()
-    transport = GatedTransport(fake)
-    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
-    http = httpx.AsyncClient(transport=transport)
-    async with AsyncServiceClient(
-        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
-    ) as svc:
-        trainer = await svc.create_training_client("weaver-tiny")
-        old = await trainer.save_state("c")
+    async with gated() as (_, clock, transport, trainer, old):
         deleted = transport.gate("DELETE", DELETE)
         deleting = asyncio.create_task(trainer.delete_checkpoint(old))
         await deleted.acted.wait()
@@ -577,7 +586,6 @@ async def test_a_save_of_another_name_while_a_delete_is_on_its_way_leaves_it_del
         await deleting
         with pytest.raises(NotFoundError, match="this client deleted it"):
             await trainer.get_checkpoint(old.path)
-    await http.aclose()
     assert clock.sleeps == []
 
 
@@ -595,44 +603,10 @@ def test_a_list_behind_a_delete_that_still_shows_it_leaves_it_deleted(
     assert clock.sleeps == []
 
 
-async def test_a_lookup_that_finds_the_checkpoint_being_deleted_leaves_it_deleted() -> None:
-    # Found while its delete is on its way, in a list behind that delete: no sign that
-    # the name is back, which would leave the delete unrecorded.
-    fake, clock = FakeWeaver(), FakeClock()
-    transport = GatedTransport(fake)
-    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
-    http = httpx.AsyncClient(transport=transport)
-    async with AsyncServiceClient(
-        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
-    ) as svc:
-        trainer = await svc.create_training_client("weaver-tiny")
-        old = await trainer.save_state("c")
-        record = dict(fake.checkpoints["m-1"][0])
-        deleted = transport.gate("DELETE", DELETE)
-        deleting = asyncio.create_task(trainer.delete_checkpoint(old))
-        await deleted.acted.wait()
-        listing(fake, record, times=1)
-        assert (await trainer.get_checkpoint(old.path)).id == old.id
-        deleted.reply.set()
-        await deleting
-        with pytest.raises(NotFoundError, match="this client deleted it"):
-            await trainer.get_checkpoint(old.path)
-    await http.aclose()
-    assert clock.sleeps == []
-
-
 async def test_a_delete_begun_while_a_save_of_the_name_is_on_its_way_is_not_said_deleted() -> None:
     # Until the save is answered, the server may make the name after the delete: a lookup
     # meanwhile does not say "this client deleted it".
-    fake, clock = FakeWeaver(), FakeClock()
-    transport = GatedTransport(fake)
-    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
-    http = httpx.AsyncClient(transport=transport)
-    async with AsyncServiceClient(
-        BASE, KEY, http_client=http, poll=poll, sleep=clock.asleep, heartbeat_interval=0
-    ) as svc:
-        trainer = await svc.create_training_client("weaver-tiny")
-        old = await trainer.save_state("c")
+    async with gated() as (_, clock, transport, trainer, old):
         saved = transport.gate("POST", SAVE, go=False)
         saving = asyncio.create_task(trainer.save_state("c"))
         await saved.arrived.wait()
@@ -643,7 +617,6 @@ async def test_a_delete_begun_while_a_save_of_the_name_is_on_its_way_is_not_said
         saved.go.set()
         saved.reply.set()
         again = await saving
-    await http.aclose()
     assert "this client deleted it" not in str(missing.value)
     assert len(clock.sleeps) == 3  # looked for as any path the list lacks
     assert again.path == old.path
