@@ -764,14 +764,30 @@ def test_weaver_api_key_option(
     run(pytester, *args).assert_outcomes(passed=1)
 
 
+@pytest.fixture
+def secret_url(external: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The external server's URL with user info; no key in the environment."""
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    return external.base_url.replace("http://", "http://u:pw-77@")
+
+
+def run_hiding(pytester: pytest.Pytester, url: str, *flags: str) -> pytest.RunResult:
+    """The tests run against ``url`` with the key as an option: neither it nor the URL's
+    password shows anywhere in what pytest prints."""
+    result = run(pytester, "--weaver-base-url", url, "--weaver-api-key", "external-key-7", *flags)
+    output = result.stdout.str()
+    assert "external-key-7" not in output
+    assert "pw-77" not in output
+    return result
+
+
 def test_env_hides_the_key_and_user_info_where_pytest_shows_them(
-    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, secret_url: str
 ) -> None:
     # weaver_server's repr hid them, but env() was a plain dict of plain strings: a failing
     # test printed the real server's key (and the URL's password) with --showlocals and in
     # its assertion's diff, also from the environment it had merged for a subprocess.
-    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
-    url = external.base_url.replace("http://", "http://u:pw-77@")
+    url = secret_url
     pytester.makepyfile(
         f"""
         import os
@@ -792,22 +808,18 @@ def test_env_hides_the_key_and_user_info_where_pytest_shows_them(
             assert env == {{"WEAVER_BASE_URL": "elsewhere"}}
         """
     )
-    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7", "-l", "-vv")
-    result = run(pytester, *args)
+    result = run_hiding(pytester, url, "-l", "-vv")
     result.assert_outcomes(passed=1, failed=1)
     output = result.stdout.str()
     assert "'WEAVER_API_KEY': '***'" in output
-    assert "external-key-7" not in output
-    assert "pw-77" not in output
 
 
 def test_a_failed_comparison_of_the_key_or_url_alone_shows_neither(
-    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, secret_url: str
 ) -> None:
     # Their reprs said '***', but pytest's diff of two strings, and its "is contained here"
     # for `not in`, show the text itself: the real server's key, the URL's password.
-    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
-    url = external.base_url.replace("http://", "http://u:pw-77@")
+    url = secret_url
     pytester.makepyfile(
         """
         def test_key_equals(weaver_server):
@@ -823,13 +835,10 @@ def test_a_failed_comparison_of_the_key_or_url_alone_shows_neither(
             assert weaver_server.env()["WEAVER_BASE_URL"] == "http://elsewhere"
         """
     )
-    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7")
     for verbosity in ("-q", "-vv"):
-        result = run(pytester, *args, verbosity)
+        result = run_hiding(pytester, url, verbosity)
         result.assert_outcomes(failed=4)
         output = result.stdout.str()
-        assert "external-key-7" not in output
-        assert "pw-77" not in output
         # What was compared is still said, hidden as the reprs hide it.
         assert "'***' == 'other'" in output
         assert "'other' == '***'" in output
@@ -838,13 +847,12 @@ def test_a_failed_comparison_of_the_key_or_url_alone_shows_neither(
 
 
 def test_the_key_and_url_attributes_are_hidden_where_pytest_shows_them(
-    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, secret_url: str
 ) -> None:
     # env() hid them, but weaver_server.api_key and .base_url were plain strings: a test
     # that passes them on (a local for a client of its own) printed them with --showlocals,
     # and in the diff of a failed comparison.
-    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
-    url = external.base_url.replace("http://", "http://u:pw-77@")
+    url = secret_url
     pytester.makepyfile(
         f"""
         import weaver_facade
@@ -863,22 +871,18 @@ def test_the_key_and_url_attributes_are_hidden_where_pytest_shows_them(
             assert weaver_server.base_url == "http://elsewhere"
         """
     )
-    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7", "-l", "-vv")
-    result = run(pytester, *args)
+    result = run_hiding(pytester, url, "-l", "-vv")
     result.assert_outcomes(passed=1, failed=2)
     output = result.stdout.str()
     assert "key        = '***'" in output
-    assert "external-key-7" not in output
-    assert "pw-77" not in output
 
 
 def test_a_failed_comparison_hides_the_key_or_url_in_the_other_side_too(
-    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, secret_url: str
 ) -> None:
     # `assert key not in text` is how a test checks that the key is not logged: when it
     # fails, the text holds the key, and the explanation showed that side whole.
-    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
-    url = external.base_url.replace("http://", "http://u:pw-77@")
+    url = secret_url
     pytester.makepyfile(
         """
         def test_key_not_in_a_log(weaver_server):
@@ -890,13 +894,10 @@ def test_a_failed_comparison_hides_the_key_or_url_in_the_other_side_too(
             assert told == weaver_server.base_url
         """
     )
-    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7")
     for verbosity in ("-q", "-vv"):
-        result = run(pytester, *args, verbosity)
+        result = run_hiding(pytester, url, verbosity)
         result.assert_outcomes(failed=2)
         output = result.stdout.str()
-        assert "external-key-7" not in output
-        assert "pw-77" not in output
         assert "'***' not in 'sent key=*** to the server'" in output
         assert "/api' == 'http://***@127.0.0.1:" in output
 
