@@ -1385,6 +1385,17 @@ class _Shell:
         self._http.abort()
 
     def _file(self, name: str) -> None:
+        try:
+            self._one_file(name)
+        except BaseException:
+            # Any file's error ends the download: set at once, no file waiting for a
+            # worker starts before the caller's thread sees it.
+            self.cancel.set()
+            raise
+
+    def _one_file(self, name: str) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
         state = self.state
         part = _PartFile(self.dest / name, self.cancel)
         buffer = memoryview(bytearray(HASH_BLOCK))

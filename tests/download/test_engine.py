@@ -42,6 +42,7 @@ from weaver_facade import (
     InvalidArgumentError,
     StorageError,
     UnsafeArtifactPathError,
+    _download,
 )
 from weaver_facade._download import (
     Descriptor,
@@ -914,6 +915,29 @@ def test_a_final_storage_error_names_storages_error_code(
     with pytest.raises(StorageError, match=r"HTTP 404 \(NoSuchKey\)$") as info:
         run(Source(storage), tmp_path / "out")
     assert info.value.status_code == 404
+
+
+def test_a_final_storage_error_starts_no_other_file(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With one file at a time, the worker took the next file as soon as the first failed,
+    # before the download ended on that failure: it fetched it, through a proxy that had
+    # refused storage a second CONNECT. The download's end is made slow here to show it.
+    wait = _download._Shell._wait
+
+    def slow_to_end(shell: Any, futures: Any) -> bool:
+        try:
+            return wait(shell, futures)
+        except StorageError:
+            time.sleep(0.3)
+            raise
+
+    monkeypatch.setattr(_download._Shell, "_wait", slow_to_end)
+    storage.script("config.json", "404-gone")
+    with pytest.raises(StorageError, match="NoSuchKey"):
+        run(Source(storage), tmp_path / "out", DownloadSettings(max_concurrency=1))
+    assert storage.keys_fetched() == ["config.json"]
+    assert not (tmp_path / "out" / "sub").exists()
 
 
 def test_a_url_refused_even_when_fresh_is_a_storage_error(
