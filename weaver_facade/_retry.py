@@ -166,20 +166,30 @@ def _error_body(response: httpx.Response) -> Mapping[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _error_code(response: httpx.Response) -> str | None:
-    """The code of an error reply's Error body, as its ``APIError`` has it: read by the
-    generated parser (a body without ``retryable`` is none), an ``error`` given with a
-    ``message``."""
-    body = _error_body(response)
-    if body is None:
+# What the generated ``from_dict`` (and ``json``) raise on a reply off the spec: a
+# missing key, a wrong type, a bad value, nesting past the recursion limit.
+PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
+
+
+def error_body(data: object) -> wire.Error | None:
+    """A reply's JSON as its ``APIError`` reads it: an Error body the generated parser takes
+    (one without ``retryable`` is none) with an ``error`` and a ``message``, whose plain
+    values' types the parser does not check."""
+    if not isinstance(data, Mapping):
         return None
     try:
-        error = wire.Error.from_dict(body)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError):
+        body = wire.Error.from_dict(data)
+    except PARSE_ERRORS:
         return None
-    code: object = error.error  # the parser checks no plain value's type
-    message: object = error.message
-    return code if isinstance(code, str) and isinstance(message, str) else None
+    code: object = body.error
+    message: object = body.message
+    return body if isinstance(code, str) and isinstance(message, str) else None
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The code of an error reply's Error body, as its ``APIError`` has it."""
+    body = error_body(_error_body(response))
+    return None if body is None else body.error
 
 
 def _polls(response: httpx.Response, request: httpx.Request | None) -> bool:

@@ -65,7 +65,9 @@ from ._lazy import LazyModule, wire
 from ._redact import ANYWHERE, credentials, forms, replace_key, shown_url
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
+    PARSE_ERRORS,
     describe_failure,
+    error_body,
     parse_http_date,
     parse_retry_after,
     request_of,
@@ -93,9 +95,6 @@ else:
 
 API_KEY_HEADER = "X-WEAVER-API-KEY"
 REDACTED = "[redacted]"
-# What the generated ``from_dict`` (and ``json``) raise on a reply off the spec: a
-# missing key, a wrong type, a bad value, nesting past the recursion limit.
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
 
 _logger = logging.getLogger("weaver_facade")
 _warned: set[tuple[str, str]] = set()
@@ -276,7 +275,7 @@ def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> 
         response = _upper_date_times(call, response)
     try:
         parsed = call.parse(client=client, response=response)
-    except _PARSE_ERRORS:
+    except PARSE_ERRORS:
         try:
             return _reread(call, response)
         except ResponseValidationError as error:
@@ -567,7 +566,7 @@ def parse_model(
     try:
         try:
             return model.from_dict(value)
-        except _PARSE_ERRORS:
+        except PARSE_ERRORS:
             value, nulls, said = _leniently(schema, value)
             if not (nulls or said):
                 raise
@@ -578,7 +577,7 @@ def parse_model(
             _warn_once(operation, nulls, logging.INFO)
             _warn_once(operation, said)
             return parsed
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise reply_error(  # the problem once read leniently
             operation,
             schema,
@@ -805,15 +804,12 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
     retryable = response_is_retryable(
         status, replayable=True, server_says=server_says_retryable(response)
     )
-    body: wire.Error | None = None
     try:
-        data = response.json()
-        if isinstance(data, Mapping):
-            body = wire.Error.from_dict(data)
-    except _PARSE_ERRORS:
+        body = error_body(response.json())
+    except PARSE_ERRORS:
         body = None
     details: Mapping[str, Any] | None = None
-    if body is not None and isinstance(body.error, str) and isinstance(body.message, str):
+    if body is not None:
         message, code = f"{operation}: {body.message}", body.error
         if not isinstance(body.details, Unset):
             details = body.details.additional_properties

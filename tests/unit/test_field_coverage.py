@@ -31,8 +31,8 @@ from tests.support.spec_values import OF_TYPE, SCHEMAS, every_field, flipped, ty
 from weaver_facade import APIError, Checkpoint, ResponseValidationError
 from weaver_facade._calls import UNSENT
 from weaver_facade._checkpoints import checkpoint_from_wire
+from weaver_facade._retry import PARSE_ERRORS
 from weaver_facade._schema import unpromised
-from weaver_facade._wire import _PARSE_ERRORS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -714,7 +714,7 @@ def test_every_read_field_of_the_wrong_type_is_refused_or_left_out() -> None:
             wrong = next(v for t, v in OF_TYPE.items() if t not in allowed | {"null"})
             try:
                 got = convert({**value, name: wrong})
-            except (ResponseValidationError, *_PARSE_ERRORS):  # from_dict's: parse_model's
+            except (ResponseValidationError, *PARSE_ERRORS):  # from_dict's: parse_model's
                 continue
             without = {k: v for k, v in value.items() if k != name}
             if name in unpromised(schema) and got == convert(without):
@@ -745,7 +745,7 @@ def _other_types_refused(schemas: Mapping[str, Any]) -> list[str]:
             for other in (OF_TYPE[t] for t in sorted(others)):
                 try:
                     got = convert({**value, name: other})
-                except (ResponseValidationError, *_PARSE_ERRORS):
+                except (ResponseValidationError, *PARSE_ERRORS):
                     refused.append(f"{schema}.{name}: {other!r}")
                     continue
                 without = {k: v for k, v in value.items() if k != name}
