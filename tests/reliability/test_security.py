@@ -556,9 +556,10 @@ async def test_httpcore_debug_records_of_reply_headers_never_show_the_key_async(
 
 
 @contextlib.contextmanager
-def _answering(reply: str) -> Iterator[str]:
-    """The base URL of a server that answers every request with the raw ``reply``, which
-    h11 may find malformed (no HTTP server library sends such a reply)."""
+def _answering(reply: str | Callable[[str], str]) -> Iterator[str]:
+    """The base URL of a server that answers every request with the raw ``reply`` (or
+    what it makes of the request's head), which h11 may find malformed (no HTTP server
+    library sends such a reply)."""
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
@@ -568,8 +569,8 @@ def _answering(reply: str) -> Iterator[str]:
                 while True:
                     conn, _ = sock.accept()
                     with conn:
-                        conn.recv(65536)
-                        conn.sendall(reply.encode())
+                        head = conn.recv(65536).decode("latin-1")
+                        conn.sendall((reply if isinstance(reply, str) else reply(head)).encode())
 
         threading.Thread(target=answer, daemon=True).start()
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -905,33 +906,23 @@ async def test_a_token_a_users_async_client_adds_never_shows_when_echoed(
 PROXY_USER, PROXY_PASSWORD = "proxy-user", "proxy-pw-8e1c4b7a2f9d"
 
 
+def _echoing_refusal(head: str) -> str:
+    """A 407 that echoes the request's ``Proxy-Authorization`` and the credentials in it:
+    in its reason phrase, a header and its body."""
+    header = re.search(r"(?im)^proxy-authorization: *(.*?)\r$", head)
+    sent = header[1] if header else ""
+    pair = base64.b64decode(sent.partition(" ")[2]).decode()
+    echo = f"{sent} ({pair})"
+    body = f"denied: {echo}"
+    reply = f"HTTP/1.1 407 No {echo}\r\nX-Echo: {echo}\r\n"
+    return reply + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+
+
 @contextlib.contextmanager
 def _refusing_proxy() -> Iterator[str]:
-    """The URL (with user info) of a proxy that refuses every request with a 407 that
-    echoes its ``Proxy-Authorization`` and the credentials in it: in its reason phrase,
-    a header and its body."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-
-        def answer() -> None:
-            with contextlib.suppress(OSError):
-                while True:
-                    conn, _ = sock.accept()
-                    with conn:
-                        head = conn.recv(65536).decode("latin-1")
-                        header = re.search(r"(?im)^proxy-authorization: *(.*?)\r$", head)
-                        sent = header[1] if header else ""
-                        pair = base64.b64decode(sent.partition(" ")[2]).decode()
-                        echo = f"{sent} ({pair})"
-                        body = f"denied: {echo}"
-                        head = f"HTTP/1.1 407 No {echo}\r\nX-Echo: {echo}\r\n"
-                        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                        conn.sendall((head + body).encode())
-
-        threading.Thread(target=answer, daemon=True).start()
-        port = sock.getsockname()[1]
-        yield f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}"
+    """The URL (with user info) of a proxy that refuses every request (``_echoing_refusal``)."""
+    with _answering(_echoing_refusal) as url:
+        yield url.replace("http://", f"http://{PROXY_USER}:{PROXY_PASSWORD}@")
 
 
 @pytest.mark.parametrize("scheme", ["https", "http"])
