@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import functools
 import os
 import threading
 import weakref
@@ -44,7 +45,7 @@ from ._errors import (
     running_loop,
 )
 from ._interrupt import between_requests
-from ._lazy import asyncio, wire
+from ._lazy import asyncio, in_own_thread, wire
 from ._operations import (
     AsyncOperationHandle,
     Fetch,
@@ -62,6 +63,7 @@ from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach
 from ._transport import give_cli_words
 from ._wire import (
     EARLIER_ATTEMPT,
+    Build,
     Call,
     EarlierAttempt,
     Exclusive,
@@ -624,7 +626,9 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
 
     def perform(self, step: object) -> Any:
         """One step of a plan: send a ``Call``, start a ``Submission`` and wait for its
-        result, sleep a ``Pause`` (``pause``), or run an ``Exclusive`` plan."""
+        result, sleep a ``Pause`` (``pause``), run an ``Exclusive`` plan, or ``Build``."""
+        if isinstance(step, Build):
+            return step.make()
         if isinstance(step, Submission):
             return self.submit(step).result()
         if isinstance(step, Exclusive):
@@ -735,6 +739,10 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
 
     async def perform(self, step: object) -> Any:
         """See ``SyncIO.perform``."""
+        if isinstance(step, Build):
+            # In the caller's context, for the log records the build may make.
+            make = functools.partial(contextvars.copy_context().run, step.make)
+            return await in_own_thread(make, "weaver-request")
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
         if isinstance(step, Exclusive):

@@ -43,7 +43,16 @@ from ._errors import (
 from ._lazy import asyncio, asyncio_sleep, in_own_thread, wire
 from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
-from ._wire import WireFields, WireValues, as_float, expect, field_error, nested, optional
+from ._wire import (
+    WireFields,
+    WireValues,
+    as_float,
+    expect,
+    field_error,
+    large,
+    nested,
+    optional,
+)
 
 T = TypeVar("T")
 # A handle only gives its result out: a handle of a ``Checkpoint`` is one of an ``object``.
@@ -1071,30 +1080,6 @@ class OperationHandle(_HandleState[T_co, OperationSnapshot, Callable[[float], No
         return self._outcome()
 
 
-# A result holding more values than this is parsed in a thread of its own: a thread costs
-# about 0.15 ms, the parse of so many numbers on the event loop about 1 ms.
-_VALUES_ON_LOOP = 1024
-
-
-def _large(response: object) -> bool:
-    """Whether a JSON ``response`` (dicts and lists, as parsed) holds more than
-    ``_VALUES_ON_LOOP`` values, counted by the length of each list and object, at the cost
-    of at most that many looks (the spec's lists hold values of one type)."""
-    left, parts = _VALUES_ON_LOOP, [response]
-    while parts:
-        part = parts.pop()
-        values = list(part.values()) if type(part) is dict else part
-        if type(values) is not list:
-            continue
-        left -= len(values)
-        if left < 0:
-            return True
-        if type(part) is dict or (values and type(values[0]) in (dict, list)):
-            # A list of plain values (a row of numbers) is counted without a look at each.
-            parts += [value for value in values if type(value) in (dict, list)]
-    return False
-
-
 class AsyncOperationHandle(
     _HandleState[T_co, Awaitable[OperationSnapshot], Callable[[float], Awaitable[None]]]
 ):
@@ -1143,7 +1128,7 @@ class AsyncOperationHandle(
         async for _ in self._changes(timeout, live=False):
             pass
         snap = self._snapshot
-        if self._result is None and snap.status is OperationStatus.DONE and _large(snap.response):
+        if self._result is None and snap.status is OperationStatus.DONE and large(snap.response):
             # A step's result holds a number per token: parsed on the event loop, that of
             # a large batch held every other task for up to a second. In the caller's
             # context, for the log records a parse may make.

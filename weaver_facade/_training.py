@@ -90,7 +90,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import Call, Plan, kind_schemas
+from ._wire import VALUES_ON_LOOP, Build, Call, Plan, kind_schemas, with_json_encoded
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
@@ -659,6 +659,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
             _parse_fb(len(items)),
             f"run it, and its gradients then add to those of model {self.model_id}'s next "
             "optim_step",
+            large=sum(len(d.tokens) + len(d.target_tokens) + len(d.weights) for d in items)
+            > VALUES_ON_LOOP,
         )
 
     def _optim_step(self, adam_params: object) -> Plan[Started[OptimStepResult]]:
@@ -699,11 +701,17 @@ class _TrainingBase(HasOptions, Generic[IO]):
         call: Callable[[int], Call[wire.Operation]],
         parse: ResultParser[_R],
         done: str,
+        *,
+        large: bool = False,
     ) -> Plan[Started[_R]]:
         """A training step; ``done``: what the server may have done with a request cut
-        on its way."""
+        on its way. A ``large`` one's request is built (``Build``) in the model's turn,
+        as any other's, so that the steps still go out in the order of their calls."""
         seq_id = self._next_seq_id()
-        step = call(seq_id)
+        if large:
+            step = yield Build(lambda: with_json_encoded(call(seq_id)))
+        else:
+            step = call(seq_id)
         on_its_way = (
             f"the request of {step.operation} (seq_id {seq_id}) was on its way: the server "
             f"may have {done}"

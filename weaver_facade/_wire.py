@@ -1079,6 +1079,72 @@ class Pause:
 
 
 @attrs.frozen
+class Build(Generic[T]):
+    """A plan's step: ``make()``, which builds a request too large to build on an event
+    loop (``large``); the async shell runs it in a thread of its own. Its outcome is
+    ``make()``'s."""
+
+    make: Callable[[], T]
+
+
+# A reply or request holding more values than this is parsed or built in a thread of its
+# own: a thread costs about 0.15 ms, the parse of so many numbers on the event loop 1 ms.
+VALUES_ON_LOOP = 1024
+
+
+def large(value: object) -> bool:
+    """Whether a JSON ``value`` (dicts and lists, as parsed) holds more than
+    ``VALUES_ON_LOOP`` values, counted by the length of each list and object, at the cost
+    of at most that many looks (the spec's lists hold values of one type)."""
+    left, parts = VALUES_ON_LOOP, [value]
+    while parts:
+        part = parts.pop()
+        values = list(part.values()) if type(part) is dict else part
+        if type(values) is not list:
+            continue
+        left -= len(values)
+        if left < 0:
+            return True
+        if type(part) is dict or (values and type(values[0]) in (dict, list)):
+            # A list of plain values (a row of numbers) is counted without a look at each.
+            parts += [value for value in values if type(value) in (dict, list)]
+    return False
+
+
+def with_json_encoded(call: Call[M]) -> Call[M]:
+    """``call``, its ``json`` body encoded as httpx encodes it, byte for byte, so that
+    httpx does not encode it on the event loop, and in pieces of ``VALUES_ON_LOOP``
+    values or so: json's C encoder holds the GIL for a whole dump (0.15 s for a large
+    step), which a thread of its own would not spare the event loop."""
+    request = dict(call.request)
+    body = "".join(_json_pieces(request.pop("json"))).encode()
+    headers = {**request.pop("headers", {}), "Content-Type": "application/json"}
+    return attrs.evolve(call, request={**request, "content": body, "headers": headers})
+
+
+def _json_pieces(value: object) -> Iterator[str]:
+    if type(value) is dict and large(value):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield f"{',' if i else ''}{_dumps(key)}:"
+            yield from _json_pieces(item)
+        yield "}"
+    elif type(value) is list and value and type(value[0]) in (dict, list) and large(value):
+        yield "["
+        for i, item in enumerate(value):
+            yield "," if i else ""
+            yield from _json_pieces(item)
+        yield "]"
+    else:
+        yield _dumps(value)
+
+
+def _dumps(value: object) -> str:
+    # httpx's own settings (``httpx._content.encode_json``).
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+@attrs.frozen
 class Exclusive(Generic[T]):
     """A plan's step: run ``plan`` holding ``lock`` (the shell's kind), one caller at a
     time; its outcome is the plan's result. A lock not taken within the call's deadline

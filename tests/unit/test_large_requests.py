@@ -1,0 +1,113 @@
+"""A training step's large request: built and encoded off an async client's event loop,
+sent byte for byte as httpx encodes it, and in call order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from tests.support.fakeserver import BASE, FakeWeaver, async_service, service
+from weaver_facade import Datum, datum_from_tokens
+from weaver_facade import _calls as calls
+
+STEPS = "/api/v1/models/m-1/forward-backward-passes"
+
+
+def batch(token: int, sequences: int = 64, length: int = 4096) -> list[Datum]:
+    return [datum_from_tokens([token] * length) for _ in range(sequences)]
+
+
+def as_httpx_encodes(data: list[Datum], seq_id: int) -> httpx.Request:
+    """The request of the step, its body encoded by httpx from the generated ``json``."""
+    call = calls.forward_backward("m-1", seq_id=seq_id, data=data, loss_fn="cross_entropy")
+    return httpx.Request("POST", BASE + STEPS, json=call.request["json"])
+
+
+class Arrivals(FakeWeaver):
+    """Notes when each step's request reached the server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done_at_once = True
+        self.arrived: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == STEPS:
+            self.arrived.append(time.monotonic())
+        return super().__call__(request)
+
+
+async def test_an_async_step_of_many_tokens_is_built_off_its_event_loop() -> None:
+    # A forward-backward of 64 sequences of 4096 tokens: its request (the generated
+    # models, their dicts, the JSON) was built on the event loop, which held every other
+    # task for its whole length, about 0.2 s. A task ticking on the loop must see no gap,
+    # until the request reaches the server, near that build's own time measured alone.
+    data = batch(7)
+    times = []
+    for _ in range(2):
+        started = time.monotonic()
+        as_httpx_encodes(data, 1)
+        times.append(time.monotonic() - started)
+    alone = min(times)
+    fake = Arrivals()
+    ticks: list[tuple[float, float]] = []
+    ticking, finished = asyncio.Event(), asyncio.Event()
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while not finished.is_set():
+            ticking.set()
+            await asyncio.sleep(0.002)
+            now = time.monotonic()
+            ticks.append((last, now))
+            last = now
+
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        ticker = asyncio.create_task(tick())
+        await ticking.wait()
+        try:
+            await trainer.forward_backward(data)
+        finally:
+            finished.set()
+            await ticker
+    [arrived] = fake.arrived
+    gaps = [min(end, arrived) - start for start, end in ticks if start < arrived]
+    assert gaps
+    assert max(gaps) < alone / 2, (max(gaps), alone)
+
+
+def test_a_large_step_s_body_is_what_httpx_encodes_of_it() -> None:
+    # Encoded by the facade, not by httpx: the bytes and the media type must not change.
+    data = [datum_from_tokens([i % 256 for i in range(700)], [0.5] * 699) for _ in range(3)]
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny").forward_backward(data)
+    [sent] = fake.sent("POST", STEPS)
+    expected = as_httpx_encodes(data, 1)
+    assert sent.content == expected.content
+    assert sent.headers["content-type"] == expected.headers["content-type"]
+    assert sent.headers["content-length"] == expected.headers["content-length"]
+
+
+async def test_concurrent_async_steps_large_and_small_go_out_in_call_order() -> None:
+    # A large step's request is built in a thread, in the model's turn: a step called
+    # after it, large or small (built at once), must still go out after it, numbered so.
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    batches = [batch(1, 8), batch(2, 8), batch(3, 1, 4), batch(4, 8), batch(5, 1, 4)]
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        await asyncio.gather(*(trainer.forward_backward(b) for b in batches))
+    bodies: list[Any] = [fake.body(r) for r in fake.sent("POST", STEPS)]
+    payloads = [b["payload"] for b in bodies]
+    firsts = [
+        p["forward_backward_input"]["data"][0]["model_input"]["chunks"][0]["tokens"][0]
+        for p in payloads
+    ]
+    assert firsts == [1, 2, 3, 4, 5]
+    assert [p["seq_id"] for p in payloads] == [1, 2, 3, 4, 5]
