@@ -135,6 +135,7 @@ class WeaverServer:
             object.__setattr__(self, "base_url", _HiddenUrl(self.base_url))
         if self.api_key is not None:
             object.__setattr__(self, "api_key", _HiddenKey(self.api_key))
+        _written_whole_by_yaml()
 
     def __repr__(self) -> str:
         return f"WeaverServer(base_url={_shown_url(self.base_url)!r}, data_dir={self.data_dir!r})"
@@ -181,6 +182,23 @@ class _HiddenUrl(str):
 
     def __repr__(self) -> str:
         return repr(_shown_url(str(self)))
+
+
+def _written_whole_by_yaml() -> None:
+    """Have PyYAML write the key and the URL as the strings they are, as ``str()`` and
+    ``json.dumps`` do, for a config file a test writes: ``safe_dump`` refused them, and
+    ``dump`` wrote a ``!!python/object`` tag that ``safe_load`` refuses."""
+    try:
+        from yaml.representer import Representer, SafeRepresenter
+    except ImportError:
+        return
+
+    def plain(dumper: SafeRepresenter, data: str) -> Any:
+        return dumper.represent_str(str(data))  # libyaml's emitter takes a str alone
+
+    for representer in (SafeRepresenter, Representer):  # each has a table of its own
+        for hidden in (_HiddenKey, _HiddenUrl):
+            representer.add_representer(hidden, plain)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -916,6 +916,27 @@ def test_weaver_server_repr_hides_the_key() -> None:
     }
 
 
+def test_the_key_and_url_are_written_whole_by_yaml() -> None:
+    # A test writing a config file for a subprocess needs them whole, as str() and
+    # json.dumps give them: yaml.safe_dump raised "cannot represent an object", and
+    # yaml.dump wrote a !!python/object tag that safe_load refuses.
+    import yaml
+
+    server = WeaverServer(base_url="http://u:pw-9f@h:1", api_key="secret-123", data_dir=None)
+    config = {"key": server.api_key, "url": server.base_url, "env": server.env()}
+    whole = {
+        "key": "secret-123",
+        "url": "http://u:pw-9f@h:1",
+        "env": {"WEAVER_BASE_URL": "http://u:pw-9f@h:1", "WEAVER_API_KEY": "secret-123"},
+    }
+    assert yaml.safe_load(yaml.safe_dump(config)) == whole
+    assert yaml.safe_load(yaml.dump(config)) == whole
+    libyaml = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    assert yaml.safe_load(yaml.dump(config, Dumper=libyaml)) == whole
+    assert "secret-123" not in repr(config)
+    assert "pw-9f" not in repr(config)
+
+
 # -- the async client and plain-data emulator options ------------------------------------
 
 
