@@ -15,7 +15,8 @@ Fixtures:
 
 ``weaver_server`` (session scope)
     A ``WeaverServer``: ``base_url``, ``api_key``, ``data_dir`` and ``env()``
-    (the ``WEAVER_*`` variables, for subprocesses). By default it is a local
+    (the ``WEAVER_*`` variables, for subprocesses); the key and the URL's user info
+    show as ``***`` in what pytest reports of a test. By default it is a local
     emulator started once per test session (it starts in milliseconds; tests
     stay independent by creating their own models), with its state in one of
     pytest's temporary directories (kept as pytest keeps ``tmp_path``, for a
@@ -70,6 +71,7 @@ suites that did not ask for it. Importing it does not import the emulator
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import inspect
@@ -111,6 +113,8 @@ _USERS = frozenset({"weaver_server", "weaver_client", "weaver_async_client"})
 # The fixtures of a scope above the function's that got weaver_server by name while they
 # were set up.
 _ASKED_BY = pytest.StashKey[set[object]]()
+# The key and the URL's user info of the session's weaver_server, taken out of reports.
+_SECRETS = pytest.StashKey[list[str]]()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,6 +241,49 @@ def _masked(side: object, secrets: list[str]) -> str:
     for secret in filter(None, secrets):
         shown = shown.replace(secret, "***").replace(repr(secret)[1:-1], "***")
     return shown
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, Any]:
+    """Take the key and the URL's user info out of what pytest shows of a test: the
+    comparison hook above hides them in an assertion's comparison alone, not in the lines
+    it is given (the "where" of ``caplog.text``), the captured log and output, nor locals."""
+    report = yield
+    secrets = item.config.stash.get(_SECRETS, [])
+    if secrets:
+        report.longrepr = _scrubbed(report.longrepr, secrets, set())
+        report.sections = _scrubbed(report.sections, secrets, set())
+        if any(secret in str(report.longrepr) for secret in secrets):  # a shape not walked
+            report.longrepr = _scrubbed(str(report.longrepr), secrets, set())
+    return report
+
+
+def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:
+    """``value`` with each of ``secrets`` in its strings as ``***``: pytest's reprs of a
+    failure (dataclasses of lists, tuples and strings) changed in place."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+        return value
+    if type(value) is tuple:
+        return tuple(_scrubbed(v, secrets, seen) for v in value)
+    if id(value) in seen:  # changed in place already
+        return value
+    seen.add(id(value))
+    if isinstance(value, list):
+        value[:] = [_scrubbed(v, secrets, seen) for v in value]
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            # A frozen one is left whole: str() of the report is checked afterwards.
+            with contextlib.suppress(AttributeError):
+                setattr(value, field.name, _scrubbed(getattr(value, field.name), secrets, seen))
+    return value
+
+
+def _secrets_of(server: WeaverServer) -> list[str]:
+    # Shorter ones would match ordinary words of a report (a lone user name "u").
+    found = [str(server.api_key or ""), _user_info(server.base_url)]
+    return [secret for secret in found if len(secret) >= 4]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -505,6 +552,7 @@ def weaver_server(
     if base_url:
         key = request.config.getoption("--weaver-api-key") or os.environ.get("WEAVER_API_KEY")
         server = WeaverServer(base_url=str(base_url).rstrip("/"), api_key=key or None)
+        request.config.stash[_SECRETS] = _secrets_of(server)
         _refuse_unreachable(server)
         yield server
         return
@@ -532,7 +580,9 @@ def weaver_server(
         pytest.fail(f"weaver_emulator_options: {problem}", pytrace=False)
     request.config.stash[_STARTED_WITH] = weaver_emulator_options
     with run_emulator(data_dir, api_keys=(key,), **options) as emulator:
-        yield WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
+        server = WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
+        request.config.stash[_SECRETS] = _secrets_of(server)
+        yield server
 
 
 def _refuse_unreachable(server: WeaverServer) -> None:

@@ -902,6 +902,38 @@ def test_a_failed_comparison_hides_the_key_or_url_in_the_other_side_too(
         assert "/api' == 'http://***@127.0.0.1:" in output
 
 
+def test_a_failure_hides_the_key_and_user_info_wherever_pytest_shows_them(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # A test that checks the key is not logged fails when it is: the comparison was hidden,
+    # but pytest's "where" line (the text of `caplog.text`), the captured log and output
+    # sections, --showlocals and the summary line showed it, and so the URL's password.
+    pytester.makepyfile(
+        """
+        import logging
+
+        def test_key_not_logged(weaver_server, caplog):
+            logging.getLogger("app").warning("sent key=%s", weaver_server.api_key)
+            assert weaver_server.api_key not in caplog.text
+
+        def test_url_logged(weaver_server, caplog):
+            logging.getLogger("app").warning("to %s", weaver_server.base_url)
+            print("printed", str(weaver_server.api_key))
+            logged = caplog.text
+            assert "nothing" in caplog.text
+        """
+    )
+    for flags in (("-q",), ("-vv", "-l", "-rA"), ("--tb=native",), ("--tb=line",)):
+        result = run_hiding(pytester, secret_url, *flags)
+        result.assert_outcomes(failed=2)
+    output = run_hiding(pytester, secret_url, "-q").stdout.str()
+    # What pytest shows is still there, the secrets as ***.
+    assert "where 'WARNING  app:test_a_failure_hides_the_key" in output
+    assert "sent key=***" in output
+    assert "to http://***@127.0.0.1:" in output
+    assert "printed ***" in output
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
