@@ -24,8 +24,8 @@ Fixtures:
     With ``--weaver-base-url URL`` it is that server instead, with the key
     of ``--weaver-api-key`` or ``WEAVER_API_KEY``: the same tests then run
     against a real Weaver. It is sent one request, without retries, when the
-    fixture is set up; without a reply, each test that uses it fails at once,
-    in one line.
+    fixture is set up; without a reply (within 10 s, or the seconds of
+    ``--weaver-setup-timeout``), each test that uses it fails at once, in one line.
 ``weaver_client`` (function scope)
     A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
 ``weaver_async_client`` (function scope)
@@ -76,6 +76,7 @@ import dataclasses
 import glob
 import inspect
 import itertools
+import math
 import os
 import secrets
 import urllib.parse
@@ -110,6 +111,10 @@ _STARTED_WITH = pytest.StashKey[object]()
 _OVERRIDDEN = pytest.StashKey[dict[str, str]]()
 # The fixtures that start the session's emulator.
 _USERS = frozenset({"weaver_server", "weaver_client", "weaver_async_client"})
+# How long weaver_server waits for the reply of --weaver-base-url's server to its first
+# request, unless --weaver-setup-timeout says; the connection has the client's default 5 s.
+_SETUP_SECONDS = 10.0
+_CONNECT_SECONDS = 5.0
 # The fixtures of a scope above the function's that got weaver_server by name while they
 # were set up.
 _ASKED_BY = pytest.StashKey[set[object]]()
@@ -303,6 +308,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="The key for --weaver-base-url (default: $WEAVER_API_KEY).",
     )
     group.addoption(
+        "--weaver-setup-timeout",
+        metavar="SECONDS",
+        default=None,
+        help="How long weaver_server waits for the reply of --weaver-base-url's server to "
+        f"its first request (default: {_SETUP_SECONDS:g}).",
+    )
+    group.addoption(
         "--weaver-extensions",
         metavar="LIST",
         default=None,
@@ -334,6 +346,17 @@ def pytest_configure(config: pytest.Config) -> None:
                 EmulatorConfig(data_dir=Path(), extensions=extensions)
             except ValueError as exc:
                 raise pytest.UsageError(f"--weaver-extensions: {exc}") from None
+    setup_timeout = config.getoption("--weaver-setup-timeout")
+    if setup_timeout is not None:
+        if base_url is None:
+            raise pytest.UsageError(
+                "--weaver-setup-timeout bounds the first request to --weaver-base-url's "
+                "server; without that, the tests run against a local emulator"
+            )
+        if _seconds(setup_timeout) is None:
+            raise pytest.UsageError(
+                f"--weaver-setup-timeout must be a number of seconds above 0, not {setup_timeout!r}"
+            )
     if base_url is None and config.getoption("--weaver-api-key") is not None:
         raise pytest.UsageError(
             "--weaver-api-key is the key of --weaver-base-url's server; without that, the "
@@ -356,6 +379,15 @@ def pytest_configure(config: pytest.Config) -> None:
             elif words == str(exc):  # not the URL's fault (the environment's proxy, say)
                 raise pytest.UsageError(str(exc)) from None
             raise pytest.UsageError("--weaver-base-url" + words) from None
+
+
+def _seconds(given: str) -> float | None:
+    """``given`` as a number of seconds above 0, or ``None``."""
+    try:
+        seconds = float(given)
+    except ValueError:
+        return None
+    return seconds if 0 < seconds < math.inf else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -553,7 +585,8 @@ def weaver_server(
         key = request.config.getoption("--weaver-api-key") or os.environ.get("WEAVER_API_KEY")
         server = WeaverServer(base_url=str(base_url).rstrip("/"), api_key=key or None)
         request.config.stash[_SECRETS] = _secrets_of(server)
-        _refuse_unreachable(server)
+        given = request.config.getoption("--weaver-setup-timeout")  # checked by pytest_configure
+        _refuse_unreachable(server, _seconds(given) if given is not None else None)
         yield server
         return
     try:  # the app too: it is what needs numpy, which a project may lack on its own
@@ -585,35 +618,50 @@ def weaver_server(
         yield server
 
 
-def _refuse_unreachable(server: WeaverServer) -> None:
+def _refuse_unreachable(server: WeaverServer, reply_seconds: float | None) -> None:
     """Fail when ``--weaver-base-url`` gives no reply to one request without retries, in
     one line: each test that used it retried for seconds, then failed with the package's
     traceback. Failed here, in the session's fixture, every later test fails at once."""
     from weaver_facade import APIConnectionError, ServiceClient, WeaverError
 
     __tracebackhide__ = True
+    reply_seconds = reply_seconds or _SETUP_SECONDS
+    shown = _shown_url(server.base_url)
     try:
-        # Any reply (a refusal too) is a server's; a connection has the client's default
-        # 5 s, a reply 10 s, so that a host that drops packets costs the run that once.
+        # Any reply (a refusal too) is a server's; bounded, so that a host that drops
+        # packets, or a server that hangs, costs the run that once.
         with ServiceClient(
             server.base_url,
             server.api_key,
             heartbeat_interval=0,
             max_retries=0,
-            timeout=httpx.Timeout(10.0, connect=5.0),
+            timeout=httpx.Timeout(reply_seconds, connect=_CONNECT_SECONDS),
         ) as client:
             client.supported_models()
     except APIConnectionError as exc:  # its words hold neither the key nor a password
-        why = str(exc).partition(": ")[2]  # without the call's name, which is ours
+        timeout = exc.__cause__
+        slower = "(a slower server needs a longer --weaver-setup-timeout)"
+        # The facade's subclass of ReadTimeout: the headers came, the body was too slow.
+        if isinstance(timeout, httpx.ReadTimeout) and type(timeout) is not httpx.ReadTimeout:
+            words = (
+                f"the reply of --weaver-base-url {shown} to its first request was still "
+                f"arriving after {reply_seconds:g} s {slower}"
+            )
+        elif isinstance(timeout, httpx.ReadTimeout):  # reached, but slower than the bound
+            words = (
+                f"no reply within {reply_seconds:g} s from --weaver-base-url {shown} to its "
+                f"first request {slower}"
+            )
+        elif isinstance(timeout, httpx.ConnectTimeout):
+            words = f"no connection within {_CONNECT_SECONDS:g} s to --weaver-base-url {shown}"
+        else:  # without the call's name, which is ours
+            words = f"no reply from --weaver-base-url {shown}: {str(exc).partition(': ')[2]}"
     except WeaverError:
         return
     else:
         return
     # Failed outside the except block: no chained traceback.
-    pytest.fail(
-        f"weaver_server: no reply from --weaver-base-url {_shown_url(server.base_url)}: {why}",
-        pytrace=False,
-    )
+    pytest.fail(f"weaver_server: {words}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

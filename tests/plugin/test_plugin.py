@@ -656,6 +656,50 @@ def test_an_unreachable_weaver_base_url_fails_each_test_at_once_in_one_line(
     assert took < 4.0, took  # a refused connection: no retries, in any test
 
 
+def test_a_slow_weaver_base_url_is_said_to_give_no_reply_within_the_setup_timeout(
+    pytester: pytest.Pytester,
+) -> None:
+    # A server that took over 10 s to answer failed every test with "no reply from ...:
+    # ReadTimeout: no reply in time", as if unreachable, and no option let it take longer.
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()  # accepted by the kernel, never answered
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        pytester.makepyfile("def test_a(weaver_server):\n    pass\n")
+        started = time.monotonic()
+        result = run(pytester, "--weaver-base-url", url, "--weaver-setup-timeout", "0.5")
+        took = time.monotonic() - started
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"weaver_server: no reply within 0.5 s from --weaver-base-url {url} to its first "
+            "request (a slower server needs a longer --weaver-setup-timeout)"
+        ]
+    )
+    assert 0.5 <= took < 8.0, took
+
+
+@pytest.mark.parametrize("given", ["0", "-1", "nan", "inf", "soon"])
+def test_a_wrong_weaver_setup_timeout_is_a_usage_error(
+    pytester: pytest.Pytester, given: str
+) -> None:
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    result = run(
+        pytester, "--weaver-base-url", "http://127.0.0.1:9", "--weaver-setup-timeout", given
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--weaver-setup-timeout must be a number of seconds above 0*"])
+
+
+def test_weaver_setup_timeout_without_weaver_base_url_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    result = run(pytester, "--weaver-setup-timeout", "30")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--weaver-setup-timeout bounds the first request*"])
+
+
 def test_the_server_of_weaver_base_url_is_not_contacted_by_tests_without_the_fixtures(
     pytester: pytest.Pytester,
 ) -> None:
