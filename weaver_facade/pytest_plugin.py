@@ -18,7 +18,8 @@ Fixtures:
     (the ``WEAVER_*`` variables, for subprocesses); the key and the URL's user info
     show as ``***`` in what pytest reports of a test. By default it is a local
     emulator started once per test session (it starts in milliseconds; tests
-    stay independent by creating their own models), with its state in one of
+    stay independent by creating their own models: all share its one key, so
+    ``list_models()`` lists every test's), with its state in one of
     pytest's temporary directories (kept as pytest keeps ``tmp_path``, for a
     look after a failure); this needs ``weaver-facade[emulator]``.
     With ``--weaver-base-url URL`` it is that server instead, with the key
