@@ -1264,47 +1264,81 @@ def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
     return problems
 
 
-# Routes the facade calls whose success replies are of more than one schema, and how it
-# tells them apart (the rest it reads as the one schema of their 2xx replies).
+# Routes the facade calls whose success replies are of more than one schema: the schemas it
+# tells apart, and how (the rest it reads as the one schema of their 2xx replies).
 READ_BY_SHAPE = {
-    "export_checkpoint": "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
-    "export_model_weights": "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
+    "export_checkpoint": (
+        ("Artifact", "Operation"),
+        "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
+    ),
+    "export_model_weights": (
+        ("Artifact", "Operation"),
+        "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
+    ),
 }
+
+
+def success_replies(document: Mapping[str, Any], key: str) -> dict[str, str]:
+    """The schema of each 2xx reply of the route ``key`` (``METHOD /path``) by its status:
+    a component's name, ``no body`` or ``an object in place``."""
+    method, _, path = key.partition(" ")
+    responses = document.get("components", {}).get("responses", {})
+    replies = {}
+    for status, reply in document["paths"][path][method.lower()]["responses"].items():
+        if not str(status).startswith("2"):
+            continue
+        ref = reply.get("$ref", "") if isinstance(reply, Mapping) else ""
+        reply = responses.get(ref.rpartition("/")[2], reply) if ref else reply
+        schema = (reply.get("content") or {}).get("application/json", {}).get("schema")
+        if schema is None:
+            replies[str(status)] = "no body"
+        else:
+            ref = schema.get("$ref", "")
+            replies[str(status)] = ref.rpartition("/")[2] if ref else "an object in place"
+    return dict(sorted(replies.items()))
 
 
 def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
     """``METHOD /path (operationId: its success replies are ...)`` for each route the facade
     calls whose 2xx replies are not all of one schema (or all without a body), unless
-    ``READ_BY_SHAPE`` says how it tells them apart: the facade reads each of a route's
-    success replies as one schema, and the generated parser, which a new one goes to,
-    passes mypy (``_calls.Call.model``)."""
+    ``READ_BY_SHAPE`` says how it tells exactly those schemas apart: the facade reads each
+    of a route's success replies as one schema, and the generated parser, which a new one
+    goes to, passes mypy (``_calls.Call.model``). Also each ``READ_BY_SHAPE`` entry whose
+    route the spec does not have, or gives one schema."""
     document = load_document(SPEC) if document is None else document
     called = called_routes()
-    responses = document.get("components", {}).get("responses", {})
     problems = []
+    in_spec = set()
     for key, (operation_id, module) in route_modules(document).items():
         name = module.rpartition("/")[2].removesuffix(".py")
-        if name not in called or name in READ_BY_SHAPE:
+        in_spec.add(name)
+        if name not in called and name not in READ_BY_SHAPE:
             continue
-        method, _, path = key.partition(" ")
-        replies = {}
-        for status, reply in document["paths"][path][method.lower()]["responses"].items():
-            if not str(status).startswith("2"):
-                continue
-            ref = reply.get("$ref", "") if isinstance(reply, Mapping) else ""
-            reply = responses.get(ref.rpartition("/")[2], reply) if ref else reply
-            schema = (reply.get("content") or {}).get("application/json", {}).get("schema")
-            if schema is None:
-                replies[str(status)] = "no body"
-            else:
-                ref = schema.get("$ref", "")
-                replies[str(status)] = ref.rpartition("/")[2] if ref else "an object in place"
-        if len(set(replies.values())) > 1:
-            said = _and([f"{status} {schema}" for status, schema in sorted(replies.items())])
-            named = f"{operation_id}: " if operation_id else ""
+        replies = success_replies(document, key)
+        schemas = set(replies.values())
+        said = _and([f"{status} {schema}" for status, schema in replies.items()])
+        named = f"{operation_id}: " if operation_id else ""
+        if name in READ_BY_SHAPE:
+            told = READ_BY_SHAPE[name][0]
+            if len(schemas) <= 1:
+                problems.append(
+                    f"{key} ({named}in READ_BY_SHAPE of scripts/_regenerate.py, but its "
+                    f"success replies are {said} alone)"
+                )
+            elif schemas != set(told):
+                problems.append(
+                    f"{key} ({named}its success replies are {said}, but READ_BY_SHAPE of "
+                    f"scripts/_regenerate.py tells {_and(list(told))} apart)"
+                )
+        elif len(schemas) > 1:
             problems.append(
                 f"{key} ({named}its success replies are {said}, which the facade reads as one)"
             )
+    problems.extend(
+        f"{name} (in READ_BY_SHAPE of scripts/_regenerate.py, but the spec has no such route)"
+        for name in READ_BY_SHAPE
+        if name not in in_spec
+    )
     return problems
 
 
@@ -1425,7 +1459,9 @@ ADVICE = {
     "the route back in openapi.yaml",
     "replies": "a route whose success replies are of more than one schema needs a reply "
     "type in weaver_facade/_calls.py that tells them apart (as `ExportReply` does), and its "
-    "reason in `READ_BY_SHAPE` of scripts/_regenerate.py; or the spec gives them one schema",
+    "reason in `READ_BY_SHAPE` of scripts/_regenerate.py, with the schemas it tells apart; "
+    "or the spec gives them one schema; an entry there follows its route (renamed, its "
+    "schemas changed, or removed with the reply type when one schema is left)",
     "result": "give each operation kind its result schema (one of components/schemas) in "
     "`x-weaver-result-schemas` of OperationResult in openapi.yaml, and make each kind named "
     "there a value of OperationKind; the facade, the contract kit and the emulator read a "
@@ -1439,7 +1475,7 @@ def _kind(problem: str) -> str:
         return "code"
     if "(a route the facade calls, " in problem:
         return "dropped"
-    if "which the facade reads as one)" in problem:
+    if "which the facade reads as one)" in problem or "READ_BY_SHAPE of " in problem:
         return "replies"
     if re.search(r"a route the facade does not call\)|\(in NOT_CALLED of ", problem):
         return "route"

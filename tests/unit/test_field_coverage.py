@@ -993,6 +993,62 @@ def test_a_called_route_whose_success_replies_differ_is_named() -> None:
     assert regen._kind(listed[0]) == "replies"
 
 
+def _route_of(document: dict[str, Any], module: str) -> tuple[str, dict[str, Any]]:
+    """The route of the module ``module`` (``METHOD /path``) and its operation."""
+    (key,) = (
+        k for k, (_, m) in regen.route_modules(document).items() if m.endswith(f"/{module}.py")
+    )
+    method, _, path = key.partition(" ")
+    return key, document["paths"][path][method.lower()]
+
+
+def test_a_read_by_shape_entry_the_spec_does_not_have_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An entry left behind by a route the spec dropped or renamed said nothing: the next
+    # route of that name would be read by a shape no one checked.
+    stale = _absent_name(regen.READ_BY_SHAPE)
+    entry = (("Artifact", "Operation"), "gone")
+    monkeypatch.setattr(regen, "READ_BY_SHAPE", {**regen.READ_BY_SHAPE, stale: entry})
+    listed = regen.mixed_replies()
+    assert listed == [
+        f"{stale} (in READ_BY_SHAPE of scripts/_regenerate.py, but the spec has no such route)"
+    ]
+    assert regen._kind(listed[0]) == "replies"
+
+
+def test_a_read_by_shape_route_left_with_one_reply_schema_is_named() -> None:
+    # The export's 202 dropped from the spec left its entry, and the facade's reply type
+    # that tells an Operation from an Artifact, in place without a word.
+    document = openapi()
+    key, export = _route_of(document, "export_checkpoint")
+    del export["responses"]["202"]
+    listed = regen.mixed_replies(document)
+    assert listed == [
+        f"{key} (export_checkpoint: in READ_BY_SHAPE of scripts/_regenerate.py, but its "
+        "success replies are 200 Artifact alone)"
+    ]
+    assert regen._kind(listed[0]) == "replies"
+
+
+def test_a_read_by_shape_route_given_another_reply_schema_is_named() -> None:
+    # A 201 Checkpoint added to the export passed: its entry was read as "any mix is told
+    # apart", while the facade's reply type knows an Artifact and an Operation only.
+    document = openapi()
+    key, export = _route_of(document, "export_checkpoint")
+    export["responses"]["201"] = {
+        "description": "A checkpoint.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Checkpoint"}}},
+    }
+    listed = regen.mixed_replies(document)
+    assert listed == [
+        f"{key} (export_checkpoint: its success replies are 200 Artifact, 201 Checkpoint and "
+        "202 Operation, but READ_BY_SHAPE of scripts/_regenerate.py tells Artifact and "
+        "Operation apart)"
+    ]
+    assert regen._kind(listed[0]) == "replies"
+
+
 def test_a_not_called_entry_the_spec_does_not_have_is_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
