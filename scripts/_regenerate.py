@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -1372,6 +1372,45 @@ def kinds_without_results(document: Mapping[str, Any] | None = None) -> list[str
     return problems
 
 
+def _literals(hint: object) -> Iterator[object]:
+    import typing
+
+    if typing.get_origin(hint) is typing.Literal:
+        yield hint
+    for arg in typing.get_args(hint):
+        yield from _literals(arg)
+
+
+def literal_gaps(enums: Mapping[str, Collection[str]] | None = None) -> list[str]:
+    """Each parameter of a public class's method typed as a ``Literal`` of some values of a
+    spec enum but not all (or of more): the call would send a value the spec adds, and
+    mypy refuses it. ``enums``: each enum's values, by schema (the client's by default)."""
+    import inspect
+    import typing
+
+    import weaver_facade
+
+    if enums is None:
+        from weaver_client.schemas import SCHEMAS
+
+        enums = {name: schema["enum"] for name, schema in SCHEMAS.items() if "enum" in schema}
+    gaps: set[str] = set()
+    for public in vars(weaver_facade).values():
+        if not inspect.isclass(public) or public.__module__.split(".")[0] != "weaver_facade":
+            continue
+        for name, method in inspect.getmembers(public, inspect.isfunction):
+            for parameter, hint in typing.get_type_hints(method).items():
+                for literal in _literals(hint):
+                    said = {v for v in typing.get_args(literal) if isinstance(v, str)}
+                    gaps.update(
+                        f"{public.__name__}.{name}({parameter}=): its Literal holds "
+                        f"{sorted(said)}, the spec's {enum} {sorted(values)}"
+                        for enum, values in enums.items()
+                        if said & set(values) and said != set(values)
+                    )
+    return sorted(gaps)
+
+
 def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
     """The spec's error codes (``spec``: its status by code) without their class in
     ``weaver_facade/_errors.py`` (nor in its ``TOLD_BY_STATUS``), and the codes it maps
@@ -1420,6 +1459,7 @@ HEADINGS = {
     "required": "fields it requires although the spec lets them be absent or null",
     "value": "enum values it has no member for, and members the spec no longer has",
     "code": "error codes it has no class for, or maps to another status",
+    "literal": "method parameters whose `Literal` lacks a spec enum's values or has more",
     "reply": "reply objects it neither declares nor carries whole",
     "request": "request fields and parameters it neither sends nor lists as unsent",
     "route": "routes it neither calls nor lists as not called",
@@ -1445,6 +1485,9 @@ ADVICE = {
     "code": "an error code needs its class in `_BY_CODE` of weaver_facade/_errors.py "
     "(exported by weaver_facade and named in the README's list of errors), or a place in "
     "its `TOLD_BY_STATUS`",
+    "literal": "a parameter typed as a `Literal` of a spec enum's values holds them all: "
+    "add each value the spec added to it (`LossFnName` in weaver_facade/_training.py, and "
+    "the like), and remove each it dropped",
     "reply": "a reply object needs a WireFields of its own, or a place in `NOT_DECLARED` of "
     "scripts/_regenerate.py",
     "request": "a request field or parameter is sent where the facade builds its request "
@@ -1473,6 +1516,8 @@ def _kind(problem: str) -> str:
     """Which ``ADVICE`` a line of the coverage needs."""
     if problem.startswith("error code "):
         return "code"
+    if "=): its Literal holds " in problem:
+        return "literal"
     if "(a route the facade calls, " in problem:
         return "dropped"
     if "which the facade reads as one)" in problem or "READ_BY_SHAPE of " in problem:
@@ -1494,7 +1539,7 @@ def _kind(problem: str) -> str:
 
 def _facade_problems() -> list[str]:
     """The lines of the coverage that need the facade imported: its declarations, its error
-    classes, what it sends."""
+    classes, its methods' ``Literal`` parameters, what it sends."""
     places = {
         declared.schema: f"its {kind}: {where}"
         for kind in ("WireValues", "WireFields")
@@ -1504,7 +1549,11 @@ def _facade_problems() -> list[str]:
     for where, declared in declarations():
         places.setdefault(declared.facade.__name__, f"its WireFields: {where}")
     # A request field's place is _calls.py, which its line and the advice name.
-    return [*(_declared_where(p, places) for p in uncovered_fields()), *unsent_fields()]
+    return [
+        *(_declared_where(p, places) for p in uncovered_fields()),
+        *literal_gaps(),
+        *unsent_fields(),
+    ]
 
 
 def _facade_file(filename: str) -> str | None:
