@@ -646,31 +646,56 @@ def diff_trees(expected: Path, actual: Path) -> list[str]:
     return lines
 
 
+def committed(path: Path) -> str | None:
+    """The text of ``path`` at the HEAD commit of the git repository it is in; None where
+    there is none (no repository, no commit, or not in it)."""
+    where = path.parent
+    while not where.is_dir() and where != where.parent:
+        where = where.parent
+    try:
+        relative = path.resolve().relative_to(where.resolve())
+        shown = subprocess.run(
+            ["git", "-C", str(where), "show", f"HEAD:./{relative.as_posix()}"],
+            capture_output=True,
+            check=False,
+        )
+    except (OSError, ValueError):
+        return None
+    return shown.stdout.decode("utf-8") if shown.returncode == 0 else None
+
+
 def cmd_regenerate() -> int:
+    # What the spec changed is told against the committed client, so that a second run
+    # (the tree already up to date) tells it again, until the change is committed; outside
+    # git, against the client this run replaces.
+    baseline = committed(TARGET / "limits.py")
+    since = " since the last commit" if baseline is not None else ""
     TARGET.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="weaver-regen-", dir=TARGET.parent) as tmp:
         fresh = generate(SPEC, Path(tmp))
-        if TARGET.exists():
-            if not diff_trees(fresh, TARGET):
-                print("generated/weaver_client is already up to date")
-                return report_coverage()
-            changed = limit_changes(TARGET / "limits.py", fresh / "limits.py")
-            old = Path(tmp) / "old"
-            TARGET.rename(old)
-        else:
-            changed = []
-        fresh.rename(TARGET)
-    print("regenerated generated/weaver_client from openapi.yaml")
+        before = _constants(TARGET / "limits.py") if baseline is None else _constants_in(baseline)
+        changed = limit_changes(before, _constants(fresh / "limits.py"))
+        current = TARGET.exists() and not diff_trees(fresh, TARGET)
+        if not current:
+            if TARGET.exists():
+                TARGET.rename(Path(tmp) / "old")
+            fresh.rename(TARGET)
+    if current:
+        print("generated/weaver_client is already up to date")
+    else:
+        print("regenerated generated/weaver_client from openapi.yaml")
     if changed:
         print(
-            "limits the spec changed, which the facade, the command line, the emulator and "
-            "the contract kit take from weaver_client.limits (a doc that states one is held "
-            "to it by tests/unit/test_limits_in_docs.py; one gone is a mypy error where it "
-            "is read):"
+            f"limits the spec changed{since}, which the facade, the command line, the "
+            "emulator and the contract kit take from weaver_client.limits (a doc that states "
+            "one is held to it by tests/unit/test_limits_in_docs.py; one gone is a mypy error "
+            "where it is read):"
         )
         for line in changed:
             print(f"  - {line}")
     status = report_coverage()
+    if current and not changed:
+        return status
     # All of scripts/test's mypy targets: the benchmarks and scripts call the facade too.
     print(
         "next: run `scripts/test`: its `mypy --strict` shows each place that must follow a "
@@ -681,25 +706,27 @@ def cmd_regenerate() -> int:
 
 def _constants(limits: Path) -> dict[str, object]:
     """The constants of a ``limits.py`` that scripts/regenerate wrote, by name (all literals)."""
+    return _constants_in(limits.read_text("utf-8")) if limits.is_file() else {}
+
+
+def _constants_in(source: str) -> dict[str, object]:
+    """The constants of the text of a ``limits.py``, by name."""
     import ast
 
-    if not limits.is_file():
-        return {}
     return {
         node.target.id: ast.literal_eval(node.value)
-        for node in ast.parse(limits.read_text("utf-8")).body
+        for node in ast.parse(source).body
         if isinstance(node, ast.AnnAssign)
         and isinstance(node.target, ast.Name)
         and node.value is not None
     }
 
 
-def limit_changes(before: Path, after: Path) -> list[str]:
-    """``NAME: old -> new`` for each constant of ``before`` (a ``limits.py``) that ``after``
-    gives another value or lacks (``none``), a mapping's entries one by one. A new one is
-    not listed: nothing reads it yet. The error codes are not either: the coverage lists
-    each code the facade must follow."""
-    old, new = _constants(before), _constants(after)
+def limit_changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
+    """``NAME: old -> new`` for each constant of ``old`` (those of a ``limits.py``) that
+    ``new`` gives another value or lacks (``none``), a mapping's entries one by one. A new
+    one is not listed: nothing reads it yet. The error codes are not either: the coverage
+    lists each code the facade must follow."""
     absent = object()
 
     def shown(value: object) -> str:

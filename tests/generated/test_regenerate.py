@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -657,3 +658,42 @@ def test_regenerating_lists_the_limits_the_spec_changed_or_dropped(
     # mypy shows no field whose type changed (the generated parser does not check one):
     # the next step names the test that does.
     assert "tests/unit/test_field_coverage.py" in out.splitlines()[-1]
+
+
+def test_a_second_run_still_lists_the_limits_changed_since_the_last_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Run again, scripts/regenerate said "already up to date" and no more: the limits the
+    # spec changed, listed once against the tree the first run replaced, were lost.
+    wait = "            minimum: 0\n            maximum: 60\n            x-weaver-wire-rules"
+    spec = _spec_with(tmp_path, {wait: wait.replace("60", "90")})
+    target = tmp_path / "generated" / "weaver_client"
+    target.parent.mkdir()
+    regen.generate(regen.SPEC, target.parent)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+    def commit() -> None:
+        subprocess.run([*git, "add", "generated"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "generated"], check=True)
+
+    subprocess.run([*git, "init", "-q"], check=True)
+    commit()
+    monkeypatch.setattr(regen, "SPEC", spec)
+    monkeypatch.setattr(regen, "TARGET", target)
+    monkeypatch.setattr(regen, "report_coverage", lambda: 0)  # it reads the installed client
+
+    outs = []
+    for _ in range(2):
+        assert regen.cmd_regenerate() == 0
+        outs.append(capsys.readouterr().out)
+    assert "already up to date" in outs[1]
+    for out in outs:
+        listed = [line for line in out.splitlines() if line.startswith("  - ")]
+        assert listed == ["  - GET_OPERATION_WAIT_MAXIMUM: 60 -> 90"], out
+        assert "since the last commit" in out
+    # Committed with the spec, the change is no longer news.
+    commit()
+    assert regen.cmd_regenerate() == 0
+    out = capsys.readouterr().out
+    assert "already up to date" in out
+    assert not [line for line in out.splitlines() if line.startswith("  - ")]
