@@ -697,3 +697,42 @@ def test_a_second_run_still_lists_the_limits_changed_since_the_last_commit(
     out = capsys.readouterr().out
     assert "already up to date" in out
     assert not [line for line in out.splitlines() if line.startswith("  - ")]
+
+
+def test_a_route_whose_success_reply_changed_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The model's create made to answer a 202 Operation instead of a 201 Model kept one
+    # success schema: no line of the coverage, mypy passed, and only the emulator's and the
+    # contract kit's tests, later, said the facade reads an Operation as a Model.
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(regen.SPEC.read_text("utf-8"), "utf-8")
+    target = tmp_path / "generated" / "weaver_client"
+    target.parent.mkdir()
+    regen.generate(spec, target.parent)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "openapi.yaml", "generated"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "spec"], check=True)
+    reply = "                $ref: '#/components/schemas/Model'\n          links:\n"
+    _spec_with(
+        tmp_path,
+        {
+            "        '201':\n          description: The new model.\n": (
+                "        '202':\n          description: The new model.\n"
+            ),
+            reply: reply.replace("Model'", "Operation'"),
+        },
+    )
+    monkeypatch.setattr(regen, "SPEC", spec)
+    monkeypatch.setattr(regen, "TARGET", target)
+    monkeypatch.setattr(regen, "report_coverage", lambda: 0)  # it reads the installed client
+
+    assert regen.cmd_regenerate() == 0
+    out = capsys.readouterr().out
+    listed = [line for line in out.splitlines() if line.startswith("  - ")]
+    assert listed == [
+        "  - POST /api/v1/sessions/{session_id}/models (create_model): 201 Model -> 202 Operation"
+    ]
+    assert "success replies the spec changed since the last commit" in out
+    assert "weaver_facade/_calls.py" in out

@@ -996,6 +996,19 @@ def _route_of(document: dict[str, Any], module: str) -> tuple[str, dict[str, Any
     return key, document["paths"][path][method.lower()]
 
 
+def test_a_success_reply_changed_between_two_specs_is_named() -> None:
+    before = openapi()
+    after = copy.deepcopy(before)
+    create = after["paths"]["/api/v1/sessions/{session_id}/models"]["post"]
+    create["responses"]["202"] = {"$ref": "#/components/responses/OperationAccepted"}
+    del after["paths"]["/api/v1/models"]  # a route dropped is the coverage's to name
+    assert regen.reply_changes(before, after) == [
+        "POST /api/v1/sessions/{session_id}/models (create_model): 201 Model -> "
+        "201 Model and 202 Operation"
+    ]
+    assert regen.reply_changes(before, copy.deepcopy(before)) == []
+
+
 def test_a_read_by_shape_entry_the_spec_does_not_have_is_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
