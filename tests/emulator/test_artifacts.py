@@ -425,3 +425,33 @@ async def test_an_artifact_delete_makes_room_on_a_full_disk(
     assert not (data_dir / "artifacts" / artifact["id"]).exists()
     assert_error(await api.request("GET", f"/artifacts/{artifact['id']}"), 404, "not_found")
     assert (await api.ok("GET", f"/checkpoints/{ckpt['id']}"))["status"] == "completed"
+
+
+async def test_an_artifact_delete_on_a_disk_still_full_leaves_it_unlisted(
+    make_app: AppFactory, app: Starlette, api: Api, data_dir: Path
+) -> None:
+    """As a checkpoint's: the files gone, the artifact was still listed and exported."""
+    ckpt = await trained_checkpoint(api)
+    artifact = await exported(api, ckpt["id"])
+    store = app.state.emulator.store
+    store._conn = full = FullDisk(store._conn, data_dir, room=0)
+    try:
+        deleted = await api.request("DELETE", f"/artifacts/{artifact['id']}")
+        assert deleted.status_code == 200, deleted.text
+        assert_error(await api.request("GET", f"/artifacts/{artifact['id']}"), 404, "not_found")
+        listed = await api.ok("GET", f"/checkpoints/{ckpt['id']}/artifacts")
+        assert listed["items"] == []
+    finally:
+        store._conn = full.conn
+    assert full.refused == 2, "the delete's record, before and after its files went"
+    assert not (data_dir / "artifacts" / artifact["id"]).exists()
+    # Not the deleted one: a new export.
+    again = await exported(api, ckpt["id"])
+    assert again["id"] != artifact["id"]
+    app.state.emulator.close()
+    after = make_app().state.emulator.store
+    rows = after.all("SELECT id, status FROM artifacts")
+    assert {r["id"]: r["status"] for r in rows} == {
+        artifact["id"]: "deleted",
+        again["id"]: "completed",
+    }

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
+from tests.emulator.artifact_support import exported
 from tests.emulator.full_disk import FullDisk, used
 from tests.support.emulator import KEY_A, Api, AppFactory, FakeClock, assert_error, batch
 from weaver_facade.emulator._store import Store
@@ -216,6 +217,84 @@ async def test_a_delete_makes_room_on_a_full_disk(app: Starlette, api: Api, data
     assert_error(await api.request("GET", f"/checkpoints/{gone['id']}"), 404, "not_found")
     assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["keep"]
     assert (await api.ok("GET", f"/checkpoints/{keep['id']}"))["ttl_seconds"] is None
+
+
+async def test_a_delete_on_a_disk_still_full_leaves_the_checkpoint_unlisted(
+    make_app: AppFactory, app: Starlette, api: Api, data_dir: Path
+) -> None:
+    """A disk still full once the delete removed the files refused its record again: the
+    delete answered 500 with the files gone and the checkpoint still listed, whose load
+    then failed. The files' removal is the delete: the record follows once there is room,
+    and a restart before then reads it from the missing file."""
+    model_id = await api.model()
+    keep = await api.save(model_id, "weight", name="keep")
+    gone = await api.save(model_id, "weight_and_optimizer", name="gone")
+    later = await api.save(model_id, "weight", name="later")
+    store = app.state.emulator.store
+    full = FullDisk(store._conn, data_dir, room=0)
+    store._conn = full
+    try:
+        deleted = await api.request("DELETE", f"/checkpoints/{gone['id']}")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["status"] == "deleted"
+        assert await removed(data_dir, gone["id"]) == []
+        listed = [c["name"] for c in (await api.checkpoints(model_id))["items"]]
+        assert listed == ["keep", "later"]
+        assert_error(await api.request("GET", f"/checkpoints/{gone['id']}"), 404, "not_found")
+        assert_error(await api.request("DELETE", f"/checkpoints/{gone['id']}"), 404, "not_found")
+        load = {"path": gone["path"], "include_optimizer": False}
+        assert_error(
+            await api.request("POST", f"/models/{model_id}/load", json=load), 404, "not_found"
+        )
+        # A second one while the first is still unrecorded.
+        again = await api.request("DELETE", f"/checkpoints/{later['id']}")
+        assert again.status_code == 200, again.text
+    finally:
+        store._conn = full.conn
+    assert full.refused == 4, "each delete's record, before and after its files went"
+    assert [c["name"] for c in (await api.checkpoints(model_id))["items"]] == ["keep"]
+    # With room again, the next write records them; the name is free meanwhile.
+    assert (await api.save(model_id, "weight", name="gone"))["status"] == "completed"
+    statuses = {r["id"]: r["status"] for r in store.all("SELECT id, status FROM checkpoints")}
+    assert statuses[gone["id"]] == statuses[later["id"]] == "deleted"
+    assert statuses[keep["id"]] == "completed"
+
+
+async def test_a_restart_reads_a_delete_the_full_disk_refused_from_its_missing_files(
+    make_app: AppFactory, app: Starlette, api: Api, data_dir: Path
+) -> None:
+    model_id = await api.model()
+    keep = await api.save(model_id, "weight", name="keep")
+    gone = await api.save(model_id, "weight", name="gone")
+    artifact = await exported(api, keep["id"])
+    store = app.state.emulator.store
+    store._conn = full = FullDisk(store._conn, data_dir, room=0)
+    try:
+        for path in (f"/checkpoints/{gone['id']}", f"/artifacts/{artifact['id']}"):
+            deleted = await api.request("DELETE", path)
+            assert deleted.status_code == 200, deleted.text
+    finally:
+        store._conn = full.conn
+    app.state.emulator.close()
+    again = make_app()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=again), base_url="http://emulator", timeout=30
+    ) as client:
+        after = Api(client, KEY_A)
+        assert_error(await after.request("GET", f"/checkpoints/{gone['id']}"), 404, "not_found")
+        assert_error(await after.request("GET", f"/artifacts/{artifact['id']}"), 404, "not_found")
+        assert (await after.ok("GET", f"/checkpoints/{keep['id']}"))["status"] == "completed"
+    store = again.state.emulator.store
+    statuses = {
+        r["id"]: r["status"]
+        for table in ("checkpoints", "artifacts")
+        for r in store.all(f"SELECT id, status FROM {table}")  # noqa: S608
+    }
+    assert statuses == {
+        keep["id"]: "completed",
+        gone["id"]: "deleted",
+        artifact["id"]: "deleted",
+    }
 
 
 async def test_ttl_expiry_hides_the_checkpoint_and_removes_its_files(

@@ -25,7 +25,7 @@ from ._errors import conflict, not_found, unprocessable
 from ._export import ExportSource, export_plan
 from ._render import render_artifact, timestamp
 from ._storage import STORAGE_ROUTE
-from ._store import Row
+from ._store import NOT_DELETED, Row
 
 if TYPE_CHECKING:
     from ._service import Emulator, Outcome, Reply
@@ -41,7 +41,7 @@ _AGAIN = "the checkpoint is kept: export the checkpoint again"
 _SHUTDOWN = f"the server is shutting down; {_AGAIN}"
 #: An export operation's error after a restart.
 EXPORT_INTERRUPTED = f"{_INTERRUPTED}; {_AGAIN}"
-_LIVE = "('pending', 'completed', 'error')"
+_LIVE = f"status IN ('pending', 'completed', 'error') AND {NOT_DELETED}"
 
 
 def artifact_kind(training_mode: str, merge_adapter: bool, where: str) -> str:
@@ -76,7 +76,12 @@ class Artifacts:
             (_INTERRUPTED, now),
         )
         completed = self.store.all("SELECT id FROM artifacts WHERE status='completed'")
-        keep = {r["id"] for r in completed}
+        # A delete whose record a full disk refused left only its files' absence.
+        present = {p.name for p in self.store.artifact_dir.iterdir()}
+        for row in completed:
+            if row["id"] not in present:
+                self.store.execute("UPDATE artifacts SET status='deleted' WHERE id=?", (row["id"],))
+        keep = {r["id"] for r in completed if r["id"] in present}
         self.store.remove_stray_artifacts(keep)
 
     def sweep(self) -> None:
@@ -112,7 +117,7 @@ class Artifacts:
     def _row(self, tenant: str, artifact_id: str) -> Row:
         self.sweep()
         row = self.store.one(
-            f"SELECT * FROM artifacts WHERE id=? AND tenant=? AND status IN {_LIVE}",  # noqa: S608
+            f"SELECT * FROM artifacts WHERE id=? AND tenant=? AND {_LIVE}",  # noqa: S608
             (artifact_id, tenant),
         )
         if row is None:
@@ -223,8 +228,9 @@ class Artifacts:
             merge = body.get("merge_adapter", limits.EXPORT_REQUEST_MERGE_ADAPTER_DEFAULT)
             kind = artifact_kind(ckpt["training_mode"], merge, where)
             existing = self.store.one(
-                "SELECT * FROM artifacts WHERE checkpoint_id=? AND kind=? "
-                "AND status IN ('pending', 'completed') ORDER BY seq DESC LIMIT 1",
+                "SELECT * FROM artifacts WHERE checkpoint_id=? AND kind=? "  # noqa: S608
+                f"AND status IN ('pending', 'completed') AND {NOT_DELETED} "
+                "ORDER BY seq DESC LIMIT 1",
                 (checkpoint_id, kind),
             )
             force = body.get("force", limits.EXPORT_REQUEST_FORCE_DEFAULT)
@@ -330,7 +336,7 @@ class Artifacts:
         # outlive it and stay reachable by id.
         self.emu._checkpoint_row(tenant, checkpoint_id)
         rows = self.store.all(
-            f"SELECT * FROM artifacts WHERE checkpoint_id=? AND tenant=? AND status IN {_LIVE} "  # noqa: S608
+            f"SELECT * FROM artifacts WHERE checkpoint_id=? AND tenant=? AND {_LIVE} "  # noqa: S608
             "ORDER BY seq",
             (checkpoint_id, tenant),
         )

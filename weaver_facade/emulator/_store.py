@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DataDirInUse", "Row", "Store", "disk_full", "write_atomically"]
+__all__ = ["NOT_DELETED", "DataDirInUse", "Row", "Store", "disk_full", "write_atomically"]
 
 Row = dict[str, Any]
 
@@ -131,6 +131,15 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 """
 
+# The checkpoints and artifacts whose files a delete removed but whose record a full disk
+# refused: in memory, so that it needs no space, until a transaction that writes takes them.
+_UNRECORDED = """
+PRAGMA temp_store = MEMORY;
+CREATE TEMP TABLE IF NOT EXISTS deleted_unrecorded (id TEXT PRIMARY KEY);
+"""
+#: Part of every query of live checkpoints or artifacts, beside their status.
+NOT_DELETED = "id NOT IN deleted_unrecorded"
+
 _TABLES = ("sessions", "models", "operations", "checkpoints", "artifacts", "idempotency")
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Checkpoint files are named by the server: a uuid4 and a fixed suffix.
@@ -211,6 +220,7 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             _unpin_model_seq_ids(self._conn)
             self._conn.executescript(_SCHEMA)
+            self._conn.executescript(_UNRECORDED)
         except BaseException:
             self._conn.close()
             raise
@@ -235,8 +245,11 @@ class Store:
                 return
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            changes = self._conn.total_changes
             try:
                 yield
+                if self._conn.total_changes != changes:
+                    self._record_deletes()
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -252,11 +265,24 @@ class Store:
             finally:
                 self._depth = 0
 
+    def _record_deletes(self) -> None:
+        """Record the deletes a full disk refused, in the transaction that writes now."""
+        if self._conn.execute("SELECT 1 FROM deleted_unrecorded LIMIT 1").fetchone() is None:
+            return
+        for table in ("checkpoints", "artifacts"):
+            self._conn.execute(
+                f"UPDATE {table} SET status='deleted' WHERE id IN deleted_unrecorded"  # noqa: S608
+            )
+        self._conn.execute("DELETE FROM deleted_unrecorded")
+
     def delete(self, mark: Callable[[], Row], remove: Callable[[Row], None]) -> Row:
         """A resource's delete: ``mark()`` records it (in a transaction) and returns its
         row, then ``remove(row)`` discards its files. On a full disk, which refused the
         record, the files go first, waited for (so never on the event loop): they make
-        room for it, else no delete could free space."""
+        room for it, else no delete could free space. A disk still full then refuses it
+        again: the files are gone, and so is the resource, which every query leaves out
+        (``NOT_DELETED``) until a later write records it, or a restart, which finds its
+        files missing."""
         marked: list[Row] = []
         try:
             with self.transaction():
@@ -266,8 +292,16 @@ class Store:
                 raise
             remove(marked.pop())
             self.removed()
-            with self.transaction():
-                marked.append(mark())
+            with self.lock:
+                try:
+                    with self.transaction():
+                        marked.append(mark())
+                except sqlite3.OperationalError as exc:
+                    if not marked or not disk_full(exc):
+                        raise
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO deleted_unrecorded VALUES (?)", (marked[0]["id"],)
+                    )
         remove(marked[0])
         return marked[0]
 
@@ -294,7 +328,7 @@ class Store:
     def wipe(self) -> None:
         """Delete every record and every checkpoint file (the reset hook)."""
         with self.transaction():
-            for table in _TABLES:
+            for table in (*_TABLES, "deleted_unrecorded"):
                 self.execute(f"DELETE FROM {table}")  # noqa: S608
         for path in self.checkpoint_dir.iterdir():
             path.unlink(missing_ok=True)
