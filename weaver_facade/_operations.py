@@ -41,6 +41,7 @@ from ._errors import (
     server_says,
 )
 from ._lazy import asyncio, asyncio_sleep, in_own_thread, wire
+from ._schema import field_at
 from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
 from ._wire import (
@@ -190,7 +191,7 @@ def _pending_info(operation: str, info: object) -> PendingInfo | None:
         # those that are numbers are kept beside the spec's own, the others left out.
         extra = value.resources.additional_properties
         resources = {
-            k: _number(expect(operation, schema, f"resources.{k}", v, (int, float)))
+            k: _number(expect(operation, schema, field_at("resources", k), v, (int, float)))
             for k, v in value.resources.to_dict().items()
             if k not in extra or (isinstance(v, int | float) and not isinstance(v, bool))
         }

@@ -23,7 +23,7 @@ from ._args import plain_number
 from ._checkpoints import CheckpointPath, path_from_wire
 from ._errors import InvalidArgumentError, InvalidDatumError, ResponseValidationError
 from ._lazy import wire
-from ._schema import BOUNDS
+from ._schema import BOUNDS, field_at
 from ._wire import (
     WireFields,
     as_float,
@@ -355,7 +355,9 @@ RESULT_FIELDS = (
 def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in metrics.additional_properties.items():
-        out[key] = as_float(expect(operation, schema, f"metrics.{key}", value, (int, float)))
+        out[key] = as_float(
+            expect(operation, schema, field_at("metrics", key), value, (int, float))
+        )
     return out
 
 

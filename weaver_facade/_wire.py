@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import re
+import uuid
 from collections.abc import (
     Awaitable,
     Callable,
@@ -76,6 +77,7 @@ from ._retry import (
     tunnel_refusal_is_retryable,
 )
 from ._schema import (
+    ARTICLES,
     AbsentNull,
     Problem,
     explain,
@@ -671,12 +673,31 @@ def expect(
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # JSON true is not a number, although Python's bool is an int.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        name = " or ".join(k.__name__ for k in kinds)
+        name = " or ".join(dict.fromkeys(_json_kind(k, kinds) for k in kinds))
         shown = "missing" if isinstance(value, Unset) else f"got {json_type(value)}"
         raise field_error(operation, schema, field, f"field `{field}`: expected {name}, {shown}")
     if isinstance(value, datetime.datetime):
         return cast(T, as_utc(value))
     return cast(T, value)
+
+
+# A Python type's JSON type, in the words of ``_schema.explain`` (and so of the contract kit).
+_JSON_KINDS: Mapping[type, str] = {
+    str: ARTICLES["string"],
+    int: ARTICLES["integer"],
+    float: ARTICLES["number"],
+    bool: ARTICLES["boolean"],
+    list: ARTICLES["array"],
+    dict: ARTICLES["object"],
+    uuid.UUID: "a UUID",
+    datetime.datetime: "a date-time",
+}
+
+
+def _json_kind(kind: type, kinds: tuple[type, ...]) -> str:
+    if kind is int and float in kinds:  # int or float: a JSON number
+        return ARTICLES["number"]
+    return _JSON_KINDS.get(kind, kind.__name__)
 
 
 def as_float(value: float) -> float:

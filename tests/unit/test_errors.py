@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import functools
 import json
 import pickle
 import re
@@ -61,6 +62,8 @@ from weaver_facade import (
     datum_from_tokens,
 )
 from weaver_facade._errors import error_class
+from weaver_facade._schema import explain
+from weaver_facade._spec_schema import best_error, field_parts, field_path, spec_schemas
 
 SAVE = "/api/v1/models/m-1/checkpoints"
 
@@ -772,9 +775,40 @@ def test_a_datum_id_that_is_no_string_is_refused(
     with pytest.raises(ResponseValidationError) as info:
         trainer.forward_backward([datum_from_tokens([1, 2])])
     assert info.value.field == "loss_fn_outputs[0].datum_id"
-    assert "expected str" in str(info.value)
+    assert "expected a string" in str(info.value)
     assert trainer.forward_backward([datum_from_tokens([1, 2])]).datum_ids == ("d-7",)
     assert trainer.forward_backward([datum_from_tokens([1, 2])]).datum_ids == (None,)
+
+
+@pytest.mark.parametrize("value", [None, "1.5", True], ids=["null", "string", "boolean"])
+@pytest.mark.parametrize(
+    ("route", "schema", "key"),
+    [
+        ("forward-backward-passes", "ForwardBackwardResult", "loss:sum"),
+        ("optimizer-steps", "OptimStepResult", "optim:step"),
+    ],
+)
+def test_a_metric_that_is_no_number_is_named_as_the_spec_names_it(
+    fake: FakeWeaver, trainer: TrainingClient, route: str, schema: str, key: str, value: object
+) -> None:
+    # The converter named the field `metrics.loss:sum` and wanted "int or float", where the
+    # spec's validators (the contract kit's too) say `metrics["loss:sum"]`, "a number".
+    response: dict[str, Any] = {"metrics": {key: value}}
+    if schema == "ForwardBackwardResult":
+        response["loss_fn_outputs"] = [{"logprobs": {"data": [-1.0], "dtype": "float32"}}]
+    done = {"id": "op-1", "status": "done", "response": response}
+    fake.script("POST", f"/api/v1/models/m-1/{route}", json_reply(202, done))
+    call: Callable[[], object] = trainer.optim_step
+    if schema == "ForwardBackwardResult":
+        call = functools.partial(trainer.forward_backward, [datum_from_tokens([1, 2])])
+    with pytest.raises(ResponseValidationError) as info:
+        call()
+    problem = explain(schema, response)
+    error = best_error(spec_schemas().component(schema).iter_errors(response))
+    assert problem is not None
+    assert error is not None
+    assert info.value.field == problem.field == field_path("", field_parts(error))
+    assert str(info.value).endswith(f"{schema}: {problem.message}"), str(info.value)
 
 
 def test_failed_operation(fake: FakeWeaver, trainer: TrainingClient) -> None:
