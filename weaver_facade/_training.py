@@ -484,7 +484,9 @@ class DeletedHere:
 
     def __init__(self) -> None:
         self._gone: set[object] = set()
-        self._begun: dict[CheckpointPath, int] = {}  # saves of each path, ever begun
+        # Saves of each path begun since its first delete was sent (only those are
+        # compared: a loop that saves a new name each step keeps nothing of them).
+        self._begun: dict[CheckpointPath, int] = {}
         self._on_their_way: dict[CheckpointPath, int] = {}
         self._lock = threading.Lock()  # for this bookkeeping only, never a request
 
@@ -496,19 +498,23 @@ class DeletedHere:
         """A save of ``path`` on its way: its request, until answered."""
         with self._lock:
             self._gone.discard(path)
-            self._begun[path] = self._begun.get(path, 0) + 1
+            if path in self._begun:
+                self._begun[path] += 1
             self._on_their_way[path] = self._on_their_way.get(path, 0) + 1
         try:
             yield
         finally:
             with self._lock:
-                self._on_their_way[path] -= 1
+                if self._on_their_way[path] == 1:
+                    del self._on_their_way[path]
+                else:
+                    self._on_their_way[path] -= 1
 
     def deleting(self, path: CheckpointPath) -> Callable[[Checkpoint], None]:
         """Called as the delete of ``path``'s checkpoint is sent; what it returns records
         the checkpoint deleted."""
         with self._lock:
-            begun = self._begun.get(path, 0)
+            begun = self._begun.setdefault(path, 0)
             quiet = not self._on_their_way.get(path)
 
         def record(deleted: Checkpoint) -> None:
