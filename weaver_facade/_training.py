@@ -439,7 +439,7 @@ class ModelSteps:
         self.terminated = False  # by this service client's ``terminate_model``
         # The ids of this client's saves of the model that ``latest_checkpoint`` has not
         # yet looked for: a server's list may show a save only later.
-        self._unlisted: frozenset[str] = frozenset()
+        self._unlisted: set[str] = set()
         self._unlisted_lock = threading.Lock()
         # The ids and paths of checkpoints this service client deleted (of any model:
         # ``StepsByModel.deleted``).
@@ -460,12 +460,13 @@ class ModelSteps:
     def note_saved(self, checkpoint_id: uuid.UUID) -> None:
         """The checkpoint was saved by this client."""
         with self._unlisted_lock:
-            self._unlisted |= {str(checkpoint_id)}
+            self._unlisted.add(str(checkpoint_id))
 
     def latest(self, model_id: str) -> Plan[Checkpoint | None]:
         """``lookup.latest``, which looks for this client's saves no call has looked for
         yet; from now on a listing is taken as it is."""
-        saved = self._unlisted
+        with self._unlisted_lock:
+            saved = frozenset(self._unlisted)
         latest = yield from lookup.latest(model_id, saved)
         self.forget_saves(saved)
         return latest

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import threading
+import time
 import tracemalloc
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -39,7 +42,7 @@ from weaver_facade import (
     TrainingClient,
 )
 from weaver_facade._checkpoints import CheckpointPath
-from weaver_facade._training import DeletedHere
+from weaver_facade._training import DeletedHere, ModelSteps
 
 LIST = "/api/v1/models/m-1/checkpoints"
 SETTINGS = PollSettings()
@@ -643,3 +646,14 @@ def test_a_save_of_a_new_name_each_step_keeps_no_record_of_it() -> None:
     finally:
         tracemalloc.stop()
     assert grown < 16 * len(paths), f"{grown / len(paths):.0f} bytes a name"
+
+
+def test_a_save_costs_no_more_after_many_saves() -> None:
+    # The ids of saves not yet looked for were a frozenset, copied whole by each save: some
+    # 10 s of copying for 20,000 saves between two latest_checkpoint() calls, 1 ms a save.
+    steps = ModelSteps(threading.Lock(), DeletedHere())
+    ids = [uuid.uuid4() for _ in range(20_000)]
+    started = time.perf_counter()
+    for checkpoint_id in ids:
+        steps.note_saved(checkpoint_id)
+    assert time.perf_counter() - started < 2.0
