@@ -116,6 +116,8 @@ LINK_WAIT = 10
 # each wait for bytes, and a reply sent a byte at a time none. A long-poll (``LINK_WAIT``)
 # ends well within it.
 REQUEST_LIMIT = 30.0
+# schemathesis' wait for each of a request's bytes (its DEFAULT_RESPONSE_TIMEOUT).
+_CASE_TIMEOUT = 10.0
 # Why a request was cut that was not the server's doing: no finding, a note.
 TIME_LIMIT = "the part's time limit came"
 STOPPED = "the run was stopped"
@@ -366,6 +368,9 @@ def schemathesis_config(
         }
         for operation_id, statuses in SEMANTIC_STATUSES.items()
     ]
+    # Every case waits as long as schemathesis' default for each of its bytes; the project's
+    # own timeout is then its opening probes' alone (``probe_timeout``).
+    operations.append({"include-path-regex": "", "request-timeout": _CASE_TIMEOUT})
     settings: dict[str, Any] = {
         "seed": seed,
         # No example database: a run depends on its seed alone, not on what earlier runs,
@@ -400,6 +405,14 @@ def schemathesis_config(
     if base_url:
         settings["base-url"] = base_url
     return SchemathesisConfig.from_dict(settings)
+
+
+def probe_timeout(remaining: float) -> float:
+    """The wait for bytes of schemathesis' two opening probes (a NUL byte in a header, a
+    backslash in a path): its own requests, sent past the transport and its ends, which
+    wait ``_CASE_TIMEOUT`` for each connect and read by default. A quarter of the part's
+    time left each, so that both end within it against a server that holds them."""
+    return min(_CASE_TIMEOUT, max(remaining / 4, 0.05))
 
 
 def trainable(body: Any, model_id: Any, vocab_size: int = 256) -> dict[str, Any] | None:
@@ -860,6 +873,7 @@ def run_conformance(
             f"every one got {refused}"
         )
         return outcome
+    schema.config.request_timeout = probe_timeout(deadline - time.monotonic())
     collector = WarningCollector(schema.config)
     context = _Context(schema)
     started = time.monotonic()
