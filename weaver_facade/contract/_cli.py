@@ -10,7 +10,6 @@ findings but an incomplete run (conformance stopped at its time limit; 0 with
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -34,7 +33,9 @@ from ._kit import (
     ContractSettings,
     ServerUnreachable,
     UnknownBaseModel,
+    count_refusal,
     run_named,
+    seconds_refusal,
 )
 from ._spec import UnusableSpec
 
@@ -59,26 +60,17 @@ _OPTIONS = SettingNames(
 
 def _positive_int(text: str) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    why = count_refusal(value, str(value))
+    if why is not None:
+        raise argparse.ArgumentTypeError(why)
     return value
-
-
-# The longest time in seconds an option takes: a socket's timeout or a timer refuses one
-# of some 9.2e9 s (a platform's time_t, in nanoseconds), and the run adds to it.
-_MOST_SECONDS = 365 * 24 * 3600
 
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):  # no socket timeout or timer takes it
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, got {text}")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    if value > _MOST_SECONDS:
-        raise argparse.ArgumentTypeError(
-            f"must be at most {_MOST_SECONDS} seconds (a year), got {text}"
-        )
+    why = seconds_refusal(value, text)
+    if why is not None:
+        raise argparse.ArgumentTypeError(why)
     return value
 
 

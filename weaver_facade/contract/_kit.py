@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -70,6 +71,34 @@ _DOWN = frozenset({"unavailable", "offline", "disabled", "down", "error", "faile
 PARTS = ("conformance", "lifecycle")
 
 
+# The longest time in seconds a setting takes: a socket's timeout or a timer refuses one
+# of some 9.2e9 s (a platform's time_t, in nanoseconds), and the run adds to it.
+MOST_SECONDS = 365 * 24 * 3600
+
+
+def seconds_refusal(value: object, shown: str) -> str | None:
+    """Why ``value`` (given as ``shown``) is no time in seconds for a setting, else None:
+    the one check of ``ContractSettings`` and of the command line's options."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number of seconds, got {shown}"
+    if isinstance(value, float) and not math.isfinite(value):  # no timeout or timer takes it
+        return f"must be a finite number of seconds, got {shown}"
+    if not value > 0:
+        return f"must be positive, got {shown}"
+    if value > MOST_SECONDS:
+        return f"must be at most {MOST_SECONDS} seconds (a year), got {shown}"
+    return None
+
+
+def count_refusal(value: object, shown: str) -> str | None:
+    """Why ``value`` (given as ``shown``) is no count of examples or steps, else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an int, got {shown}"
+    if value < 1:
+        return f"must be at least 1, got {shown}"
+    return None
+
+
 class ServerUnreachable(Exception):
     """No Weaver API at the base URL: not a finding, a usage problem (exit 2).
 
@@ -100,6 +129,10 @@ class ContractSettings:
         base_model: The base model to train; by default the smallest the server lists.
         parts: Which parts to run (``conformance``, ``lifecycle``).
         spec_file: The spec to hold the server to; by default the checked-in openapi.yaml.
+
+    Raises:
+        InvalidArgumentError: A count below 1 or not an int, or a time that is not a
+            positive, finite number of seconds of at most a year (as the command line).
     """
 
     base_url: str
@@ -124,6 +157,20 @@ class ContractSettings:
             f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)[1:] if f.repr
         )
         return f"ContractSettings(base_url={url!r}, {', '.join(rest)})"
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("max_examples", count_refusal),
+            ("stateful_steps", count_refusal),
+            ("time_limit", seconds_refusal),
+            ("deadline", seconds_refusal),
+        )
+        for name, refusal in checks:
+            value = getattr(self, name)
+            shown = repr(value) if isinstance(value, int | float) else type(value).__name__
+            why = refusal(value, shown)
+            if why is not None:
+                raise InvalidArgumentError(f"ContractSettings.{name} {why}")
 
 
 @dataclass
