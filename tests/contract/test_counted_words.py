@@ -112,7 +112,11 @@ def _storage_steps(serve: Callable[[httpx.Request], httpx.Response]) -> Any:
     steps.storage = httpx.Client(transport=httpx.MockTransport(serve))
     steps.sc = cast(
         Any,
-        SimpleNamespace(finding=lambda *a: Finding("lifecycle", *a[:5]), expect=expect),
+        SimpleNamespace(
+            finding=lambda *a: Finding("lifecycle", *a[:5]),
+            expect=expect,
+            s=SimpleNamespace(deadline=3.0),
+        ),
     )
     return steps
 

@@ -82,7 +82,8 @@ def test_a_renewal_cut_by_the_network_is_the_servers_not_retried_as_storage() ->
     steps = ArtifactSteps.__new__(ArtifactSteps)
     steps.storage = httpx.Client(transport=httpx.MockTransport(storage))
     steps._renew = renew  # type: ignore[method-assign]
-    steps.sc = cast(Any, None)  # no finding is made on the way
+    # No finding is made on the way; the deadline bounds storage's silence.
+    steps.sc = cast(Any, SimpleNamespace(s=SimpleNamespace(deadline=3.0)))
     item = {"name": "a.bin", "url": "http://storage.test/a.bin"}
     with pytest.raises(httpx.ReadError):
         steps._fetch(cast(Any, None), item)
@@ -108,7 +109,12 @@ def test_a_renewed_url_still_refused_as_expired_is_named_so_not_as_a_key_problem
     steps = ArtifactSteps.__new__(ArtifactSteps)
     steps.storage = httpx.Client(transport=httpx.MockTransport(storage))
     steps._renew = renew  # type: ignore[method-assign]
-    steps.sc = cast(Any, SimpleNamespace(finding=lambda *a: Finding("lifecycle", *a)))
+    steps.sc = cast(
+        Any,
+        SimpleNamespace(
+            finding=lambda *a: Finding("lifecycle", *a), s=SimpleNamespace(deadline=3.0)
+        ),
+    )
     step = StepResult(STEP_STORAGE, "running")
     item = {"name": "a.bin", "url": "http://storage.test/a.bin?X-Goog-Signature=old-secret"}
     with pytest.raises(StepFailed):

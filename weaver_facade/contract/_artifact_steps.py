@@ -57,8 +57,9 @@ _FRESH_FOR = 2.0
 # Storage is not the server under test: a GET cut by the network is sent again, as the
 # facade's downloads do, and only this many cuts in a row are reported.
 STORAGE_TRIES = 3
-# Each wait for storage's bytes (connect, send, read): not `--deadline`, which bounds API
-# requests, since a large file's download may rightly take longer than any of them.
+# Each wait for storage's bytes (connect, send, read), and within `--deadline` its tries'
+# waits in all (``_from_storage``): not the download's whole time, since a large file's may
+# rightly take longer than any API request.
 STORAGE_TIMEOUT = 60.0
 _T = TypeVar("_T")
 # An artifact's statuses on its way to completed (a listed item without one counts as it).
@@ -402,7 +403,11 @@ class ArtifactSteps:
         return response
 
     def _storage_get(self, url: str, headers: dict[str, str] | None) -> httpx.Response:
-        return _from_storage(lambda: self.storage.get(url, headers=headers), url)
+        return _from_storage(
+            lambda wait: self.storage.get(url, headers=headers, timeout=wait),
+            url,
+            self.sc.s.deadline,
+        )
 
     def _fetch(self, r: StepResult, item: dict[str, Any]) -> _Fetched:
         sc = self.sc
@@ -414,7 +419,9 @@ class ArtifactSteps:
         while True:
             request = self.storage.build_request("GET", url.url)
             read = _from_storage(
-                functools.partial(self._read, r, url, may_renew=not renewed), url.url
+                functools.partial(self._read, r, url, may_renew=not renewed),
+                url.url,
+                sc.s.deadline,
             )
             if read is not None:
                 break
@@ -442,11 +449,17 @@ class ArtifactSteps:
         return _Fetched(name, url, size, kept)
 
     def _read(
-        self, r: StepResult, url: _Url, *, may_renew: bool
+        self,
+        r: StepResult,
+        url: _Url,
+        wait: float = STORAGE_TIMEOUT,
+        *,
+        may_renew: bool,
     ) -> tuple[str, int, bytes | None] | None:
-        """One GET of ``url``'s file: its sha256, its size and its bytes (up to ``_KEPT``);
-        ``None`` when ``may_renew`` and the URL answered as an expired one."""
-        with self.storage.stream("GET", url.url) as response:
+        """One GET of ``url``'s file, ``wait`` s for each of its bytes at most: its sha256,
+        its size and its bytes (up to ``_KEPT``); ``None`` when ``may_renew`` and the URL
+        answered as an expired one."""
+        with self.storage.stream("GET", url.url, timeout=wait) as response:
             expired = _expired(response)
             if expired and may_renew:
                 return None
@@ -525,15 +538,21 @@ class ArtifactSteps:
         )
 
 
-def _from_storage(get: Callable[[], _T], url: str) -> _T:
-    """``get()``, a request to storage for ``url``, sent again while the network cuts it,
-    at most ``STORAGE_TRIES`` times in all; the last failure without its signature (the
-    report quotes it, and storage may echo the query in a reply h11 quotes whole)."""
+def _from_storage(get: Callable[[float], _T], url: str, deadline: float) -> _T:
+    """``get(wait)``, a request to storage for ``url`` that waits at most ``wait`` s for
+    each of its bytes, sent again while the network cuts it, at most ``STORAGE_TRIES``
+    times in all; the last failure without its signature (the report quotes it, and
+    storage may echo the query in a reply h11 quotes whole).
+
+    Storage silent for ``deadline`` s (or ``STORAGE_TIMEOUT``, if less) ends it: such a
+    try is not sent again (a silent host held the run for ``STORAGE_TRIES`` times
+    ``STORAGE_TIMEOUT``); bytes that keep coming are not cut, however long they take."""
+    wait = min(STORAGE_TIMEOUT, deadline)
     for tries in range(1, STORAGE_TRIES + 1):
         try:
-            return get()
+            return get(wait)
         except httpx.TransportError as exc:
-            if tries == STORAGE_TRIES:
+            if tries == STORAGE_TRIES or isinstance(exc, httpx.TimeoutException):
                 hide_signature(exc, url)
                 raise
     raise AssertionError("unreachable")

@@ -18,7 +18,7 @@ from typing import NoReturn
 from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._sigterm import interrupted, terminate_as_interrupt
-from ._artifact_steps import STORAGE_TIMEOUT, STORAGE_TRIES
+from ._artifact_steps import STORAGE_TIMEOUT
 from ._conformance import REQUEST_LIMIT
 from ._findings import SettingNames
 from ._kit import (
@@ -130,11 +130,10 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         help="how long the extension probe and the lifecycle wait for one operation (such "
         "as a load), for one API request, its retries included, and for tidying up after "
         "them, and the run for the reply to its first request "
-        f"(default {DEFAULT_DEADLINE:.0f}); not conformance's requests ({REQUEST_LIMIT:.0f} s "
-        "each, within --time-limit), nor storage downloads, which keep their own timeouts: "
-        f"{STORAGE_TIMEOUT:.0f} s for each wait for bytes, {STORAGE_TRIES} tries (about "
-        f"{STORAGE_TIMEOUT * STORAGE_TRIES / 60:.0f} minutes against storage that never "
-        "answers; a large file is not cut while its bytes come)",
+        f"(default {DEFAULT_DEADLINE:.0f}), and storage downloads for bytes that do not "
+        f"come (each wait at most {STORAGE_TIMEOUT:.0f} s; a try that times out is not sent "
+        "again, and a large file is not cut while its bytes come); not conformance's "
+        f"requests ({REQUEST_LIMIT:.0f} s each, within --time-limit)",
     )
     p.add_argument("--base-model", help="the base model to train (default: the smallest listed)")
     p.add_argument(

@@ -124,8 +124,9 @@ class ContractSettings:
         time_limit: Seconds part 1 may run.
         deadline: Seconds the extension probe and the lifecycle wait for any one
             operation, API request (its retries included) or clean-up, and the run for
-            the reply to its first request; not conformance's requests, nor storage
-            downloads (their own timeouts).
+            the reply to its first request, and storage downloads for bytes that do
+            not come (a large file is not cut while its bytes come); not conformance's
+            requests.
         base_model: The base model to train; by default the smallest the server lists.
         parts: Which parts to run (``conformance``, ``lifecycle``).
         spec_file: The spec to hold the server to; by default the checked-in openapi.yaml.
