@@ -43,3 +43,16 @@ def test_an_html_page_is_one_problem_with_its_type() -> None:
         "the 200 reply is not JSON (expecting value at character 0: '' then "
         "'<html>Bad Gateway</h'; content-type 'text/html')"
     )
+
+
+def test_an_empty_body_is_named_so() -> None:
+    # It read "the 200 reply is not JSON (expecting value at character 0: '' then the
+    # end; ...)": a server's author had to work out that nothing came.
+    for body in (b"", b" \r\n"):
+        check, message, got = problem_of(body)
+        assert check == "response_schema_conformance"
+        assert message == (
+            "the 200 reply has an empty body, where the spec documents a JSON one "
+            "(content-type 'application/json')"
+        ), message
+        assert got == "an empty body"

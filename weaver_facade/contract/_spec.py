@@ -467,14 +467,20 @@ class Spec:
             data = json.loads(body)
         except ValueError as exc:
             sent_as = lowered.get("content-type", "none")
-            problems.append(
-                Problem(
-                    "response_schema_conformance",
-                    f"the {status} reply is not JSON ({_where_json_breaks(body, exc)}; "
-                    f"content-type {sent_as!r})",
-                    expected="a JSON body",
-                    got=f"content-type {sent_as}",
+            if not body.strip():  # JSON's words for it ("expecting value") hide that none came
+                message = (
+                    f"the {status} reply has an empty body, where the spec documents a JSON "
+                    f"one (content-type {sent_as!r})"
                 )
+                got = "an empty body"
+            else:
+                message = (
+                    f"the {status} reply is not JSON ({_where_json_breaks(body, exc)}; "
+                    f"content-type {sent_as!r})"
+                )
+                got = f"content-type {sent_as}"
+            problems.append(
+                Problem("response_schema_conformance", message, expected="a JSON body", got=got)
             )
             return problems
         # A JSON body under another type; one that is no JSON at all is named above, once.
