@@ -6,6 +6,9 @@ spec names it, nor the request, nor the two minutes the retries took.
 
 from __future__ import annotations
 
+import re
+import time
+
 import httpx
 
 from weaver_facade.contract._lifecycle import Scenario, Settings
@@ -43,3 +46,19 @@ def test_a_step_without_a_request_still_names_its_operation() -> None:
     [finding] = scenario.outcome.steps[0].findings
     assert finding.operation == "get_model"
     assert finding.message.startswith("no reply (ReadTimeout); the step gave up after ")
+
+
+def test_a_wait_under_a_second_is_not_rounded_to_none() -> None:
+    # Under `--deadline 0.2` it read "the step gave up after 0 s, retries included (each
+    # call's deadline: 0.2 s)": no wait at all, for a step that waited its deadline.
+    settings = Settings(BASE, None, "weaver-tiny", 256, 0.2, "run-1")
+    scenario = Scenario(load_spec(), settings, lambda _: None)
+    started = time.monotonic()
+    with scenario.step("no key gets 401", "get_model"):
+        time.sleep(0.3)  # the step's wait for a reply that does not come
+        raise httpx.ReadTimeout("timed out")
+    took = time.monotonic() - started
+    [finding] = scenario.outcome.steps[0].findings
+    said = re.search(r"the step gave up after ([0-9.]+) s", finding.message)
+    assert said is not None, finding.message
+    assert 0.3 <= float(said.group(1)) <= round(took, 1) + 0.05, (said.group(1), took)

@@ -1104,7 +1104,10 @@ class _Step:
         waited: retries of a held request can take minutes. ``said``: the facade's words
         for it, whose call had the deadline."""
         scenario = self.scenario
-        waited = f"the step gave up after {time.monotonic() - self.started:.0f} s, retries included"
+        took = time.monotonic() - self.started
+        # Tenths under 10 s: a short --deadline's wait rounded to whole seconds read "0 s".
+        shown = f"{took:.1f}" if took < 10 else f"{took:.0f}"
+        waited = f"the step gave up after {shown} s, retries included"
         if said is not None:
             waited += f" (each call's deadline: {scenario.s.deadline:g} s)"
         try:
