@@ -12,12 +12,22 @@ whole. click passes no ``break_on_hyphens``; while it wraps, each hyphen is a ch
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
 
-__all__ = ["Context", "Folder", "HelpFormatter", "Seconds", "WholeNumber", "range_words"]
+__all__ = [
+    "MOST_SECONDS",
+    "Context",
+    "Folder",
+    "HelpFormatter",
+    "Seconds",
+    "WholeNumber",
+    "range_words",
+    "seconds_limit",
+]
 
 _HYPHEN = "\ue000"  # of the private use area: in no help text, and one column, as "-"
 
@@ -99,9 +109,25 @@ class WholeNumber(click.IntRange):
             self.fail(f"{value!r} is not a whole number{range_words(self)}", param, ctx)
 
 
+# The longest time in seconds an option takes: a socket's timeout or a timer refuses one
+# of some 9.2e9 s (a platform's time_t, in nanoseconds), and a run adds to it.
+MOST_SECONDS = 365 * 24 * 3600
+
+
+def seconds_limit(seconds: float) -> str | None:
+    """What an option's ``seconds`` must be that they are not (words after "must be"), or
+    ``None``: finite, and at most ``MOST_SECONDS``; no socket timeout or timer takes more."""
+    if isinstance(seconds, float) and not math.isfinite(seconds):  # an int is finite
+        return "a finite number of seconds"
+    if seconds > MOST_SECONDS:
+        return f"at most {MOST_SECONDS} seconds (a year)"
+    return None
+
+
 class Seconds(click.FloatRange):
     """``click.FloatRange`` of seconds, in ASCII digits only, refused and shown in ``--help``
-    in words; NaN, which passes every range check, is refused too."""
+    in words; NaN, which passes every range check, is refused too, and so are seconds past
+    ``seconds_limit``."""
 
     def _describe_range(self) -> str:  # click's `[x>0]`
         return range_words(self).strip()
@@ -115,6 +141,9 @@ class Seconds(click.FloatRange):
                 raise ValueError(value)
         except (TypeError, ValueError, click.BadParameter):  # click's: "not a valid float range"
             self.fail(f"{value!r} is not a number of seconds{range_words(self)}", param, ctx)
+        limit = seconds_limit(seconds)
+        if limit is not None:
+            self.fail(f"{value!r} must be {limit}", param, ctx)
         return seconds
 
 

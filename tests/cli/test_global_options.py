@@ -269,6 +269,27 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused(
         assert f"{value!r} is not a number of seconds" in run.stderr, run.stderr
 
 
+@pytest.mark.parametrize("path", TIMEOUT_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("inf", "a finite number of seconds"),
+        ("1e400", "a finite number of seconds"),
+        ("31536001", "at most 31536000 seconds (a year)"),
+    ],
+)
+def test_an_endless_timeout_is_refused_as_the_kit_refuses_it(
+    path: tuple[str, ...], value: str, said: str
+) -> None:
+    # `--timeout inf` and `1e400` were taken, `contract-test --deadline inf` is a usage error:
+    # no socket timeout or timer takes them, and waiting for ever is no --timeout at all.
+    arguments = [p for p in command_at(path).params if isinstance(p, click.Argument)]
+    run = invoke([*path, *("x" for _ in arguments), "--timeout", value], NO_SERVER)
+    assert run.exit_code == 2, run.stdout
+    expected = f"error: Invalid value for '--timeout': {value!r} must be {said}"
+    assert run.stderr.startswith(expected), run.stderr
+
+
 # Each number option, but the emulator's: it imports nothing of the facade, and its own types
 # are held to the same rule in tests/emulator/test_server_cli.py.
 NUMBER_OPTIONS = {

@@ -228,6 +228,15 @@ def test_a_number_out_of_range_is_refused_in_the_cli_words(
     assert "range" not in result.stderr
 
 
+@pytest.mark.parametrize("value", ["inf", "1e400"])
+def test_an_endless_url_ttl_is_refused_in_the_cli_words(value: str) -> None:
+    # Refused later, by the config, in other words: `Error: url_ttl must be a finite ...`.
+    result = CliRunner().invoke(main, ["emulator", "--url-ttl", value])
+    assert result.exit_code == 2, result.output
+    expected = f"error: Invalid value for '--url-ttl': {value!r} must be a finite number"
+    assert result.stderr.startswith(expected), result.stderr
+
+
 def test_help_run_alone_breaks_no_word_at_its_hyphen() -> None:
     # `python -m weaver_facade.emulator --help` at 60 columns: `cursor-` / `paging`,
     # `checkpoint-by-` / `id`, as `weaver-facade emulator --help` said them.

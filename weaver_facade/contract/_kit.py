@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
-import math
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from weaver_facade import InvalidArgumentError, ServiceClient
 from .._causes import environment_proxy, named_proxy, proxy_refusal, proxy_words
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
+from .._help import seconds_limit
 from .._redact import credentials, replace_key, shown_url
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
@@ -71,23 +71,15 @@ _DOWN = frozenset({"unavailable", "offline", "disabled", "down", "error", "faile
 PARTS = ("conformance", "lifecycle")
 
 
-# The longest time in seconds a setting takes: a socket's timeout or a timer refuses one
-# of some 9.2e9 s (a platform's time_t, in nanoseconds), and the run adds to it.
-MOST_SECONDS = 365 * 24 * 3600
-
-
 def seconds_refusal(value: object, shown: str) -> str | None:
     """Why ``value`` (given as ``shown``) is no time in seconds for a setting, else None:
     the one check of ``ContractSettings`` and of the command line's options."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number of seconds, got {shown}"
-    if isinstance(value, float) and not math.isfinite(value):  # no timeout or timer takes it
-        return f"must be a finite number of seconds, got {shown}"
-    if not value > 0:
-        return f"must be positive, got {shown}"
-    if value > MOST_SECONDS:
-        return f"must be at most {MOST_SECONDS} seconds (a year), got {shown}"
-    return None
+    limit = seconds_limit(value)
+    if limit is None and not value > 0:
+        limit = "positive"
+    return None if limit is None else f"must be {limit}, got {shown}"
 
 
 def count_refusal(value: object, shown: str) -> str | None:
