@@ -306,7 +306,11 @@ def wait_before_retry(backoff: float, retry_after: float | None) -> float:
 
 
 class BodyTimeout(httpx.ReadTimeout):
-    """A reply's body still arriving when its call's deadline (or one read timeout) ends."""
+    """A reply's body still arriving, or none of it come, when its call's deadline (or one
+    read timeout) ends; its text says which."""
+
+
+NO_BODY_IN_TIME = "none of the reply's body came in time"
 
 
 def describe_failure(error: BaseException | httpx.Response) -> str:
@@ -330,11 +334,12 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
         ):
             return "connection refused"
         return f"cannot connect ({error})" if str(error) else "cannot connect"
+    if isinstance(error, BodyTimeout):
+        return str(error) or "the reply's body was still arriving"
     if isinstance(error, httpx.TimeoutException):
         return {
             httpx.ConnectTimeout: "connect timed out",
             httpx.ReadTimeout: "no reply in time",
-            BodyTimeout: "the reply's body was still arriving",
             httpx.WriteTimeout: "send timed out",
             httpx.PoolTimeout: "no free connection in time",
         }.get(type(error), "timed out")

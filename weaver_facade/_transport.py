@@ -423,8 +423,15 @@ class _Attempts:
         return delay
 
 
-def _still_arriving(request: httpx.Request) -> rules.BodyTimeout:
-    return rules.BodyTimeout("the reply's body was still arriving", request=request)
+def _still_arriving(request: httpx.Request, begun: bool) -> rules.BodyTimeout:
+    # A deadline that passed before any of the body (its headers in time) leaves none read.
+    said = "the reply's body was still arriving" if begun else rules.NO_BODY_IN_TIME
+    return rules.BodyTimeout(said, request=request)
+
+
+def _begun(reply: httpx.Response) -> bool:
+    """Whether a piece of ``reply``'s body came in time (it is bounded: ``_BoundedBody``)."""
+    return isinstance(reply.stream, _BoundedBody) and reply.stream.begun
 
 
 class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -438,24 +445,34 @@ class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._ends = ends
         self._clock = clock
         self._request = request
+        self.begun = False  # a piece of the body came in time
+
+    def _late(self) -> rules.BodyTimeout:
+        return _still_arriving(self._request, self.begun)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             for chunk in cast(httpx.SyncByteStream, self._stream):
                 if self._clock() > self._ends:
-                    raise _still_arriving(self._request)
+                    raise self._late()
+                self.begun = self.begun or bool(chunk)
                 yield chunk
-        except httpx.ReadTimeout:  # a wait for bytes cut by the deadline (_socket_deadline)
-            raise _still_arriving(self._request) from None
+        except httpx.ReadTimeout as exc:  # a wait for bytes cut by the deadline (_socket_deadline)
+            if isinstance(exc, rules.BodyTimeout):
+                raise
+            raise self._late() from None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in cast(httpx.AsyncByteStream, self._stream):
                 if self._clock() > self._ends:
-                    raise _still_arriving(self._request)
+                    raise self._late()
+                self.begun = self.begun or bool(chunk)
                 yield chunk
-        except httpx.ReadTimeout:
-            raise _still_arriving(self._request) from None
+        except httpx.ReadTimeout as exc:
+            if isinstance(exc, rules.BodyTimeout):
+                raise
+            raise self._late() from None
 
     def close(self) -> None:
         cast(httpx.SyncByteStream, self._stream).close()
@@ -553,7 +570,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                     outcome = (
                         httpx.ReadTimeout("no reply in time", request=request)
                         if reply is None
-                        else _still_arriving(request)
+                        else _still_arriving(request, _begun(reply))
                     )
                 delay = attempts.next_delay(outcome, self._closed)
                 if delay is None:

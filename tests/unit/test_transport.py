@@ -39,7 +39,7 @@ from weaver_facade import (
     RetryTransport,
     ServiceClient,
 )
-from weaver_facade._retry import REACH, BodyTimeout, Reach
+from weaver_facade._retry import REACH, BodyTimeout, Reach, describe_failure
 from weaver_facade._transport import ClientTransport
 
 SAVE = "/api/v1/models/m-1/checkpoints"
@@ -414,6 +414,31 @@ def test_a_read_timeout_in_the_middle_of_a_body_says_it_was_still_arriving(via: 
     with pytest.raises(APITimeoutError, match="the reply's body was still arriving") as info:
         _get_model_once(lambda clock: _StalledBody(), via)
     assert isinstance(info.value.__cause__, BodyTimeout)
+
+
+class _SilentBody(_Chunks):
+    """A body whose wait for its first piece ends in httpx's read timeout: its headers came
+    in time, and the deadline passed before any of it."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from ()  # a generator, as a socket's body is
+        raise httpx.ReadTimeout("the attempt's time is up")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in iter(self):
+            yield chunk
+
+
+@pytest.mark.parametrize("via", ["sync", "async"])
+def test_a_body_of_which_nothing_came_in_time_is_not_said_to_be_arriving(via: str) -> None:
+    # `checkpoints download --timeout 1e-6` said "list_checkpoints: BodyTimeout: the reply's
+    # body was still arriving" of a body no byte of which was read before the deadline.
+    with pytest.raises(APITimeoutError) as info:
+        _get_model_once(lambda clock: _SilentBody(), via)
+    assert isinstance(info.value.__cause__, BodyTimeout)
+    assert "none of the reply's body came in time" in str(info.value), str(info.value)
+    assert "still arriving" not in str(info.value)
+    assert describe_failure(info.value) == "none of the reply's body came in time"
 
 
 def _compressed(body: object) -> httpx.Response:
