@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -981,3 +984,35 @@ def quiet_in_each_command(
         assert shown in run.stdout
     monkeypatch.setattr(_wire, "_warned", set())
     return invoke(commands[0], {**env, "WEAVER_LOG": "info"}).stderr
+
+
+def test_a_failed_delete_escapes_its_ref_as_the_rest_of_its_line(cli: Cli, model_id: str) -> None:
+    # The line of one REF among others gave the REF as typed: its C1 control character (NEL,
+    # a terminal's newline; CSI, an escape sequence's start) reached the terminal, while the
+    # message beside it escaped it.
+    ref = path(model_id, "a\x85b")
+    run = cli("checkpoints", "delete", ref)
+    assert run.exit_code == 1, run.stderr
+    line = next(line for line in run.stderr.splitlines() if line.startswith("error: "))
+    assert "\x85" not in line, repr(line)
+    assert line.startswith(f"error: {path(model_id, 'a')}\\x85b: "), line
+
+
+def test_a_name_not_in_utf_8_is_escaped_one_way_in_a_c_locale(
+    emu: RunningEmulator, model_id: str
+) -> None:
+    # Under LC_ALL=C without UTF-8 mode the name's undecodable byte is a lone surrogate:
+    # the library quotes it as '\udce9', and the path it wrote as given became `caf?` on
+    # stderr, in the same line.
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONIOENCODING", "WEAVER_LOG"}}
+    env.update(LC_ALL="C", PYTHONUTF8="0", WEAVER_BASE_URL=emu.base_url, WEAVER_API_KEY=API_KEY)
+    ref = path(model_id, "caf").encode() + b"\xe9"
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade", "checkpoints", "show", ref],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert b"?" not in done.stderr, done.stderr
+    assert done.stderr.count(b"caf\\udce9") >= 2, done.stderr

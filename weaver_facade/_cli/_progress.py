@@ -45,15 +45,20 @@ __all__ = [
 ]
 
 
-# Every control character but tab and newline (C0, DEL, C1), as its escape (`\x1b`).
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (9, 10)}
+# Every control character but tab and newline (C0, DEL, C1), as its escape (`\x1b`); and
+# every lone surrogate (a byte of an argument not in the locale's encoding), as `repr()`
+# writes it (`\udce9`): a stream that cannot encode it wrote `?`, beside the quoted `'\udce9'`.
+_CONTROLS = {
+    **{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (9, 10)},
+    **{c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)},
+}
 
 
 def printable(text: str) -> str:
-    """``text`` with its control characters escaped, for the terminal: a server's words
-    (an error message, a pending reason) carrying an escape sequence rewrote what the
-    terminal showed (`ESC[2K` erased the error line it was in, `ESC]0;...` set the window's
-    title); ``--json`` keeps them, escaped as JSON does."""
+    """``text`` with its control characters (and lone surrogates) escaped, for the terminal:
+    a server's words (an error message, a pending reason) carrying an escape sequence
+    rewrote what the terminal showed (`ESC[2K` erased the error line it was in,
+    `ESC]0;...` set the window's title); ``--json`` keeps them, escaped as JSON does."""
     return text.translate(_CONTROLS)
 
 

@@ -518,7 +518,7 @@ def delete(refs: tuple[str, ...], model_id: str | None) -> None:
             if isinstance(exc, CheckpointNotReadyError) and checkpoint is not None:
                 message = _not_completed(exc, checkpoint)  # a save still running
             errors.append({"ref": ref, "type": type(exc).__name__, "message": message})
-            to_stderr(f"error: {ref}: {printable(message)}")
+            to_stderr(printable(f"error: {ref}: {message}"))
     if state.as_json:
         emit_json({"deleted": [checkpoint_json(c) for c in deleted], "errors": errors})
     else:
