@@ -25,6 +25,12 @@ from weaver_facade.emulator import EmulatorConfig
         ({"max_long_poll": "5"}, "max_long_poll must be a number, not '5'"),
         ({"default_sampling_ttl": 1.5}, "default_sampling_ttl must be a whole number"),
         ({"storage_url": 123}, "storage_url must be a str, not 123"),
+        # Taken, and each client's download of its signed URLs failed (UnfetchableURLError).
+        ({"storage_url": "http://a..b"}, "storage_url's host 'a..b' is not a valid host name"),
+        ({"storage_url": "http://xn--a.test:9000"}, "storage_url's host 'xn--a.test' is not"),
+        ({"storage_url": "http://a:b"}, "storage_url must be scheme://host[:port]"),
+        ({"storage_url": "http://:80"}, "storage_url must be scheme://host[:port]"),
+        ({"storage_url": "http://a:99999"}, "storage_url must be scheme://host[:port]"),
         ({"clock": 5}, "clock must be a function giving seconds since the epoch"),
         ({"honor_long_poll": "no"}, "honor_long_poll must be True or False, not 'no'"),
         # Infinity overflowed the clock: every such operation failed as an internal error.

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import httpx
 from weaver_client import limits
 
+from .._causes import bad_host
 from .._plural import plural
 from .._spec_schema import spec_document
 
@@ -346,10 +348,20 @@ class EmulatorConfig:
         if self.storage_url is not None:
             if not isinstance(self.storage_url, str):
                 raise ValueError(f"storage_url must be a str, not {self.storage_url!r}")
+            shape = "storage_url must be scheme://host[:port], like http://127.0.0.1:8080"
             if not re.fullmatch(r"https?://[^/?#\s]+", self.storage_url.rstrip("/")):
-                raise ValueError(
-                    "storage_url must be scheme://host[:port], like http://127.0.0.1:8080"
-                )
+                raise ValueError(shape)
+            try:
+                url = httpx.URL(self.storage_url)
+            except httpx.InvalidURL as exc:  # `http://a:b`
+                raise ValueError(f"{shape} ({exc})") from None
+            # The facade's check of a base URL's host (a shared leaf): a host no name lookup
+            # can encode was served, and each client's download of it failed.
+            bad = bad_host(url)
+            if bad is not None:
+                raise ValueError(f"storage_url's {bad}")
+            if not url.host or not 0 < (url.port or 80) < 65536:  # `http://:80`, `http://a:0`
+                raise ValueError(shape)
             object.__setattr__(self, "storage_url", self.storage_url.rstrip("/"))
 
     def latency_of(self, kind: str) -> float:
