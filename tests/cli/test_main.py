@@ -153,6 +153,20 @@ def test_an_empty_base_url_option_is_said_in_the_commands_words(variable: str | 
     )
 
 
+@pytest.mark.parametrize("variable", [None, "k-from-env"], ids=["unset", "set"])
+def test_an_empty_api_key_option_is_said_in_the_commands_words(variable: str | None) -> None:
+    # `--api-key "$KEY"` with KEY unset was sent as no key at all, and the server's 401 had
+    # the hint "no API key was given: set WEAVER_API_KEY or pass --api-key", though the user
+    # had passed --api-key (and perhaps set the variable, which the empty option overrode).
+    env = {**NO_SERVER, "WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": variable}
+    run = invoke(["--max-retries", "0", "--api-key", "", "models", "list"], env)
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr == (
+        "error: --api-key is empty: give the API key, "
+        "or leave the option out to use WEAVER_API_KEY\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [

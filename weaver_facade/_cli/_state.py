@@ -253,6 +253,15 @@ class CliState:
                     "--base-url is empty: give the server root, such as "
                     "http://127.0.0.1:8080, or leave the option out to use WEAVER_BASE_URL"
                 )
+            # `--api-key "$UNSET"` overrode WEAVER_API_KEY with no key; its 401 said to set it.
+            typed_key = self.__api_key is not None and self.__api_key != os.environ.get(
+                "WEAVER_API_KEY"
+            )
+            if typed_key and not str(self.__api_key).strip():
+                raise InvalidArgumentError(
+                    "--api-key is empty: give the API key, "
+                    "or leave the option out to use WEAVER_API_KEY"
+                )
             if not (self.base_url or from_env or "").strip():
                 raise InvalidArgumentError(
                     "no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL "
