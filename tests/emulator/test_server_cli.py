@@ -237,6 +237,23 @@ def test_an_endless_url_ttl_is_refused_in_the_cli_words(value: str) -> None:
     assert result.stderr.startswith(expected), result.stderr
 
 
+@pytest.mark.parametrize("host", ["", " "])
+def test_an_empty_host_is_refused_not_served_on_every_interface(host: str) -> None:
+    # `--host "$HOST"` with HOST unset listened on every interface (auth off unless keys
+    # were given), and its ready line named `http://:8080`, a URL no client takes.
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.emulator", "--port", "0", "--host", host],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    expected = "error: Invalid value for '--host': an empty host is no interface"
+    assert done.stderr.startswith(expected), done.stderr
+    assert "listening" not in done.stdout + done.stderr
+
+
 def test_help_run_alone_breaks_no_word_at_its_hyphen() -> None:
     # `python -m weaver_facade.emulator --help` at 60 columns: `cursor-` / `paging`,
     # `checkpoint-by-` / `id`, as `weaver-facade emulator --help` said them.

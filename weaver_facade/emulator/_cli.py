@@ -78,6 +78,17 @@ def _one_line(*, alone: bool) -> Iterator[None]:
         raise _CannotStart(exc.format_message() + see) from None
 
 
+def _interface(_ctx: click.Context, _param: click.Parameter, host: str) -> str:
+    # An empty host (`--host "$HOST"`, HOST unset) listens on every interface, its ready
+    # line naming `http://:8080`: asked for by no one.
+    if not host.strip():
+        raise click.BadParameter(
+            "an empty host is no interface: give one, such as 127.0.0.1 (the default), "
+            f"or 0.0.0.0 for every interface; got {host!r}"
+        )
+    return host
+
+
 @click.command(
     "emulator",
     cls=_Command,
@@ -91,7 +102,12 @@ def _one_line(*, alone: bool) -> Iterator[None]:
     "Default: a temporary directory removed on exit.",
 )
 @click.option(
-    "--host", metavar="HOST", default="127.0.0.1", show_default=True, help="Interface to listen on."
+    "--host",
+    metavar="HOST",
+    default="127.0.0.1",
+    show_default=True,
+    callback=_interface,
+    help="Interface to listen on.",
 )
 @click.option(
     "--port",
