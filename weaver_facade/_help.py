@@ -149,10 +149,15 @@ class Seconds(click.FloatRange):
 
 class Folder(click.Path):
     """A folder option's type: a folder to the shell's completion, checked by the command in
-    its own words (click's said ``Directory 'X' is a file.``)."""
+    its own words (click's said ``Directory 'X' is a file.``); an empty path is refused."""
 
     def __init__(self, path_type: type[Any] | None = None) -> None:
         super().__init__(file_okay=False, path_type=path_type)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        # An unset variable (`-o "$OUT"`, `--data-dir "$DIR"`) is no folder; taken as the
+        # current one, a download's files replaced the user's of the same names
+        # (config.json, ...), and the emulator kept its state there after exit.
+        if value == "":
+            self.fail("an empty path is no folder; give . for this one", param, ctx)
         return self.coerce_path_result(value)

@@ -254,6 +254,23 @@ def test_an_empty_host_is_refused_not_served_on_every_interface(host: str) -> No
     assert "listening" not in done.stdout + done.stderr
 
 
+def test_an_empty_data_dir_is_refused_not_taken_as_the_current_one(tmp_path: Path) -> None:
+    # `--data-dir "$DIR"` with DIR unset served with its state in the current directory,
+    # kept after exit, where no --data-dir gives a temporary one removed on exit.
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.emulator", "--port", "0", "--data-dir", ""],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    expected = "error: Invalid value for '--data-dir': an empty path is no folder"
+    assert done.stderr.startswith(expected), done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_help_run_alone_breaks_no_word_at_its_hyphen() -> None:
     # `python -m weaver_facade.emulator --help` at 60 columns: `cursor-` / `paging`,
     # `checkpoint-by-` / `id`, as `weaver-facade emulator --help` said them.

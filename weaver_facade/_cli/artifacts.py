@@ -271,11 +271,7 @@ class _Bar:
 
 
 def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
-    # An unset variable (`-o "$OUT"`) is no folder; taken as here, its files replaced the
-    # user's of the same names (config.json, ...).
-    if not value:
-        raise click.BadParameter("an empty path is no folder; give . for this one")
-    folder = Path(value)
+    folder = Path(value)  # not empty: ``Folder`` refused that
     # A file in the way (`-o A_FILE/out`) is a usage error, as `-o A_FILE` is (click's
     # check, which a file below it passes), and told before the checkpoint is looked up.
     try:
