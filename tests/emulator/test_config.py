@@ -13,6 +13,15 @@ import pytest
 from weaver_facade.emulator import EmulatorConfig
 
 
+@pytest.mark.parametrize("key", [" secret-k", "secret-k\t", "secret-k\n", "secr\u00e9t-k", "\x7f"])
+def test_a_key_no_client_can_send_is_refused_unshown(tmp_path: Path, key: str) -> None:
+    # Taken, and every request was refused (401): a header carries printable ASCII only,
+    # and its value's blanks at either end are not part of it (the facade strips them).
+    with pytest.raises(ValueError, match=r"^api_keys must be printable ASCII") as info:
+        EmulatorConfig(data_dir=tmp_path, api_keys=("good-key", key))
+    assert key.strip() not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("options", "complaint"),
     [

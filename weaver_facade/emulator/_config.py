@@ -302,6 +302,13 @@ class EmulatorConfig:
         keys = (raw,) if isinstance(raw, str) else tuple(raw)
         if any(not isinstance(k, str) or not k for k in keys):
             raise ValueError("api_keys must be non-empty strings")
+        # A key a header cannot carry as it is was taken, and every request refused (401):
+        # a header holds printable ASCII, and blanks at either end are not part of its value.
+        if any(not re.fullmatch(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?", k) for k in keys):
+            raise ValueError(
+                "api_keys must be printable ASCII without blanks at either end, as an HTTP "
+                "header carries them; the key is not shown"
+            )
         object.__setattr__(self, "api_keys", keys)
         raw_latency: Any = self.latency
         if not isinstance(raw_latency, Mapping):
