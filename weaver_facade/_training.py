@@ -582,6 +582,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         self._steps = (steps or StepsByModel()).join(model, next_seq_id, io.lock)
 
     def _next_seq_id(self) -> int:
+        """The model's next ``seq_id``, which ``_step`` takes once its request is built."""
         seq_id = self._steps.next_seq_id
         if seq_id is None and self._forgotten:
             raise InvalidArgumentError(self._no_longer_found())
@@ -592,7 +593,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 "next_seq_id=<last seq_id + 1>), or create a new model and resume it with "
                 "load_state_with_optimizer. Checkpoint methods work without it."
             )
-        self._steps.next_seq_id = seq_id + 1  # under the lock (``_started``)
         return seq_id
 
     def _no_longer_found(self) -> str:
@@ -719,6 +719,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
             step = yield Build(lambda: with_json_encoded(call(seq_id)))
         else:
             step = call(seq_id)
+        # Taken (under the lock: ``_started``) once built: a step cancelled in its build
+        # sent nothing, and the next must carry the highest seq_id used plus 1. A count
+        # set meanwhile (``StepsByModel.join``, the caller's word) stays.
+        if self._steps.next_seq_id == seq_id:
+            self._steps.next_seq_id = seq_id + 1
         on_its_way = (
             f"the request of {step.operation} (seq_id {seq_id}) was on its way: the server "
             f"may have {done}"

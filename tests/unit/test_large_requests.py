@@ -4,14 +4,17 @@ sent byte for byte as httpx encodes it, and in call order."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.fakeserver import BASE, FakeWeaver, async_service, service
-from weaver_facade import Datum, datum_from_tokens
+from weaver_facade import Datum, _training, datum_from_tokens
 from weaver_facade import _calls as calls
+from weaver_facade._wire import Call, with_json_encoded
 
 STEPS = "/api/v1/models/m-1/forward-backward-passes"
 
@@ -111,3 +114,71 @@ async def test_concurrent_async_steps_large_and_small_go_out_in_call_order() -> 
     ]
     assert firsts == [1, 2, 3, 4, 5]
     assert [p["seq_id"] for p in payloads] == [1, 2, 3, 4, 5]
+
+
+async def test_a_large_step_cancelled_while_its_request_is_built_leaves_no_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Cancelled while its request is built (in a thread), the step sent nothing: the next
+    # must carry the seq_id after the last one sent (the spec's `next_seq_id`: the highest
+    # used plus 1), not skip the cancelled step's.
+    building, release = threading.Event(), threading.Event()
+
+    def held(call: Call[Any]) -> Call[Any]:
+        building.set()
+        release.wait(30)
+        return with_json_encoded(call)
+
+    monkeypatch.setattr(_training, "with_json_encoded", held)
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    try:
+        async with async_service(fake) as svc:
+            trainer = await svc.create_training_client("weaver-tiny")
+            cancelled = asyncio.create_task(trainer.forward_backward(batch(1, 1)))
+            assert await asyncio.get_running_loop().run_in_executor(None, building.wait, 30)
+            cancelled.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+            monkeypatch.undo()
+            release.set()
+            await trainer.forward_backward(batch(2, 1))
+    finally:
+        release.set()
+    [sent] = fake.sent("POST", STEPS)
+    payload = fake.body(sent)["payload"]
+    assert (
+        payload["forward_backward_input"]["data"][0]["model_input"]["chunks"][0]["tokens"][0] == 2
+    )
+    assert payload["seq_id"] == 1
+
+
+async def test_a_count_given_while_a_large_step_is_built_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A client attached with next_seq_id= while a large step's request is built sets the
+    # model's count for every client: the step, built on, must not set it back.
+    building, release = threading.Event(), threading.Event()
+
+    def held(call: Call[Any]) -> Call[Any]:
+        building.set()
+        release.wait(30)
+        return with_json_encoded(call)
+
+    monkeypatch.setattr(_training, "with_json_encoded", held)
+    fake = FakeWeaver()
+    fake.done_at_once = True
+    try:
+        async with async_service(fake) as svc:
+            trainer = await svc.create_training_client("weaver-tiny")
+            first = asyncio.create_task(trainer.forward_backward(batch(1, 1)))
+            assert await asyncio.get_running_loop().run_in_executor(None, building.wait, 30)
+            other = await svc.training_client(trainer.model_id, next_seq_id=50)
+            release.set()
+            await first
+            monkeypatch.undo()
+            await other.forward_backward(batch(2, 1, 4))
+    finally:
+        release.set()
+    payloads = [fake.body(r)["payload"] for r in fake.sent("POST", STEPS)]
+    assert [p["seq_id"] for p in payloads] == [1, 50]
