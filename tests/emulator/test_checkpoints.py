@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -455,3 +457,41 @@ def test_a_removal_after_the_store_closed_is_left_to_the_next_start(tmp_path: Pa
     again.remove_stray_files(keep=set())
     assert list(again.checkpoint_dir.iterdir()) == []
     again.close()
+
+
+async def test_a_delete_that_frees_nothing_on_a_full_disk_says_so(
+    make_app: AppFactory, data_dir: Path
+) -> None:
+    """A failed save left no file: its delete on a full disk freed nothing, and was kept
+    only in memory, so that a restart, which reads a delete from missing files, brought
+    the checkpoint back after a 200. Such a delete is refused, as any write there is."""
+
+    @contextlib.asynccontextmanager
+    async def on(app: Starlette) -> AsyncIterator[Api]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://emulator", timeout=30
+        ) as client:
+            yield Api(client, KEY_A)
+
+    first = make_app(latency={"save_checkpoint": 60.0})
+    async with on(first) as api:
+        model_id = await api.model()
+        await api.submit_save(model_id, "weight", name="cut")
+        [cut] = (await api.checkpoints(model_id))["items"]
+    first.state.emulator.close()  # the save is cut: failed, without a file
+    second = make_app()
+    async with on(second) as api:
+        model_id = await api.model()
+        await api.save(model_id, "weight", name="full")  # a file that keeps the disk full
+        assert (await api.ok("GET", f"/checkpoints/{cut['id']}"))["status"] == "failed"
+        store = second.state.emulator.store
+        store._conn = full = FullDisk(store._conn, data_dir, room=0)
+        try:
+            deleted = await api.request("DELETE", f"/checkpoints/{cut['id']}")
+        finally:
+            store._conn = full.conn
+        assert_error(deleted, 500, "internal")
+        assert "disk is full" in deleted.json()["message"]
+    second.state.emulator.close()
+    async with on(make_app()) as api:
+        assert (await api.ok("GET", f"/checkpoints/{cut['id']}"))["status"] == "failed"

@@ -280,7 +280,8 @@ class Store:
         row, then ``remove(row)`` discards its files. On a full disk, which refused the
         record, the files go first, waited for (so never on the event loop): they make
         room for it, else no delete could free space. A disk still full then refuses it
-        again: the files are gone, and so is the resource, which every query leaves out
+        again: the files are gone, and so is the resource (a completed one: the others
+        have no files, and their delete fails), which every query leaves out
         (``NOT_DELETED``) until a later write records it, or a restart, which finds its
         files missing."""
         marked: list[Row] = []
@@ -297,7 +298,9 @@ class Store:
                     with self.transaction():
                         marked.append(mark())
                 except sqlite3.OperationalError as exc:
-                    if not marked or not disk_full(exc):
+                    # Only missing files tell a restart of the delete: one without files
+                    # (a failed save, an export's error) is refused, as any write there.
+                    if not marked or not disk_full(exc) or marked[0]["status"] != "completed":
                         raise
                     self._conn.execute(
                         "INSERT OR IGNORE INTO deleted_unrecorded VALUES (?)", (marked[0]["id"],)
