@@ -35,6 +35,7 @@ import pytest
 
 from tests.download.storage import StorageServer
 from tests.support.connect_proxy import ConnectProxy
+from tests.support.loop_ticks import longest, loop_ticks
 from tests.support.tls import self_signed
 from weaver_facade import (
     ArtifactIntegrityError,
@@ -233,18 +234,6 @@ async def test_an_async_download_leaves_its_event_loop_free(
     # The README: each file streams in its own thread, also for the async client, whose
     # event loop stays free. A progress call that lingers (in the download's threads)
     # must hold up no task of the loop, nor must the transfers.
-    gaps: list[float] = []
-    ticking, done = asyncio.Event(), asyncio.Event()
-
-    async def tick() -> None:
-        last = time.monotonic()
-        while not done.is_set():
-            ticking.set()
-            await asyncio.sleep(0.005)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
     lingered: list[float] = []
 
     def progress(seen: DownloadProgress) -> None:
@@ -252,21 +241,16 @@ async def test_an_async_download_leaves_its_event_loop_free(
             lingered.append(time.monotonic())
             time.sleep(0.5)
 
-    ticker = asyncio.create_task(tick())
-    await ticking.wait()
     source = Source(storage)
-    try:
+    async with loop_ticks(0.005) as ticks:
         await download_async(
             Downloads(source.descriptor(), DownloadSettings(), progress=progress),
             tmp_path / "out",
             refresh=source.arefresh,
         )
-    finally:
-        done.set()
-        await ticker
     assert_complete(tmp_path / "out")
     assert lingered
-    assert max(gaps) < 0.25, max(gaps)  # not the 0.5 s a progress call lingered
+    assert longest(ticks) < 0.25, longest(ticks)  # not the 0.5 s a progress call lingered
 
 
 async def test_an_async_download_waits_for_no_job_of_the_loop_s_default_executor(

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.fakeserver import BASE, FakeWeaver, async_service, service
+from tests.support.loop_ticks import loop_ticks
 from weaver_facade import Datum, _training, datum_from_tokens
 from weaver_facade import _calls as calls
 from weaver_facade._wire import Call, with_json_encoded
@@ -56,27 +57,10 @@ async def test_an_async_step_of_many_tokens_is_built_off_its_event_loop() -> Non
         times.append(time.monotonic() - started)
     alone = min(times)
     fake = Arrivals()
-    ticks: list[tuple[float, float]] = []
-    ticking, finished = asyncio.Event(), asyncio.Event()
-
-    async def tick() -> None:
-        last = time.monotonic()
-        while not finished.is_set():
-            ticking.set()
-            await asyncio.sleep(0.002)
-            now = time.monotonic()
-            ticks.append((last, now))
-            last = now
-
     async with async_service(fake) as svc:
         trainer = await svc.create_training_client("weaver-tiny")
-        ticker = asyncio.create_task(tick())
-        await ticking.wait()
-        try:
+        async with loop_ticks() as ticks:
             await trainer.forward_backward(data)
-        finally:
-            finished.set()
-            await ticker
     [arrived] = fake.arrived
     gaps = [min(end, arrived) - start for start, end in ticks if start < arrived]
     assert gaps

@@ -36,6 +36,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.loop_ticks import longest, loop_ticks
 from tests.support.openapi import openapi
 from weaver_facade import (
     AdamParams,
@@ -299,30 +300,12 @@ async def test_an_async_result_of_many_numbers_leaves_its_event_loop_free() -> N
     fake = FakeWeaver()
     done = {"id": "op-1", "status": "done", "response": result}
     fake.script("GET", OP, httpx.Response(200, headers=_JSON, content=json.dumps(done).encode()))
-    gaps: list[float] = []
-    ticking, finished = asyncio.Event(), asyncio.Event()
-
-    async def tick() -> None:
-        last = time.monotonic()
-        while not finished.is_set():
-            ticking.set()
-            await asyncio.sleep(0.002)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(tick())
-    await ticking.wait()
-    try:
-        async with async_service(fake) as svc:
-            handle = await svc.operation("op-1", ForwardBackwardResult)
-            parsed = await handle.result()
-    finally:
-        finished.set()
-        await ticker
+    async with loop_ticks() as ticks, async_service(fake) as svc:
+        handle = await svc.operation("op-1", ForwardBackwardResult)
+        parsed = await handle.result()
     assert len(parsed.logprobs) == 64
     assert parsed.logprobs[63] == (-1.5,) * 4096
-    assert max(gaps) < alone / 2, (max(gaps), alone)
+    assert longest(ticks) < alone / 2, (longest(ticks), alone)
 
 
 async def test_two_tasks_awaiting_one_async_handle_share_one_parse_of_it(
