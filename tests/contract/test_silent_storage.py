@@ -17,25 +17,40 @@ from typing import Any, cast
 import httpx
 
 from tests.support.scripted_http import HANG, QuietServer, ScriptedServer
-from weaver_facade.contract._artifact_steps import ArtifactSteps, _url
-from weaver_facade.contract._lifecycle import StepResult
+from weaver_facade.contract._artifact_steps import ArtifactSteps
+from weaver_facade.contract._findings import Finding
+from weaver_facade.contract._lifecycle import StepFailed, StepResult
 
 
 def _steps(deadline: float) -> ArtifactSteps:
-    steps = ArtifactSteps.__new__(ArtifactSteps)
-    steps.storage = httpx.Client(timeout=httpx.Timeout(60.0))  # the kit's own timeouts
-    steps.sc = cast(Any, SimpleNamespace(s=SimpleNamespace(deadline=deadline)))
-    return steps
+    """The kit's artifact steps and their own storage client, under ``deadline``."""
+
+    def expect(result: StepResult, ok: bool, finding: Finding) -> None:
+        if not ok:
+            result.findings.append(finding)
+            raise StepFailed
+
+    return ArtifactSteps(
+        cast(
+            Any,
+            SimpleNamespace(
+                s=SimpleNamespace(deadline=deadline),
+                finding=lambda *a: Finding("lifecycle", *a[:5]),
+                expect=expect,
+            ),
+        )
+    )
 
 
 def test_a_silent_storage_host_costs_about_the_deadline() -> None:
     errors: list[BaseException] = []
-    with ScriptedServer(lambda method, path: HANG) as storage:
+    steps = _steps(1.0)
+    with ScriptedServer(lambda method, path: HANG) as storage, steps.storage:
         item = {"name": "a.bin", "url": f"{storage.base_url}/a.bin"}
 
         def fetch() -> None:
             try:
-                _steps(1.0)._fetch(StepResult("storage", "running"), item)
+                steps._fetch(StepResult("storage", "running"), item)
             except BaseException as exc:
                 errors.append(exc)
 
@@ -44,9 +59,12 @@ def test_a_silent_storage_host_costs_about_the_deadline() -> None:
         worker.start()
         worker.join(timeout=20)  # bounds the test; the fetch alone waited 3 minutes
         took = time.monotonic() - started
+        sent = list(storage.requests)
     assert not worker.is_alive(), f"still waiting for storage after {took:.0f} s"
     (error,) = errors
     assert isinstance(error, httpx.TimeoutException), repr(error)
+    # A try that timed out is not sent again: three tries of the deadline fit the bound below.
+    assert sent == [("GET", "/a.bin")], sent
     # The deadline, and a second try at most, on a busy machine.
     assert took < 6.0, took
 
@@ -69,17 +87,23 @@ class _Dripping(BaseHTTPRequestHandler):
 
 
 def test_a_download_whose_bytes_keep_coming_is_not_cut_at_the_deadline() -> None:
+    # Through the lifecycle's own path (`_fetch`, its tries and its client): the whole
+    # download takes three times the deadline, each wait for a byte under a third of it.
     server = QuietServer(("127.0.0.1", 0), _Dripping)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    steps = _steps(1.0)
+    result = StepResult("storage", "running")
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/a.bin"
-        item = _url({"name": "a.bin", "url": url})
-        got = _steps(1.0)._read(StepResult("storage", "running"), item, may_renew=False)
+        started = time.monotonic()
+        got = steps._fetch(result, {"name": "a.bin", "url": url, "size": 10})
+        took = time.monotonic() - started
     finally:
+        steps.storage.close()
         server.shutdown()
         server.server_close()
-    assert got is not None
-    _, size, content = got
-    assert (size, content) == (10, b"x" * 10)
+    assert result.findings == []
+    assert (got.size, got.content) == (10, b"x" * 10)
+    assert took > 1.0, took  # longer than the deadline: the download was not cut at it

@@ -449,12 +449,7 @@ class ArtifactSteps:
         return _Fetched(name, url, size, kept)
 
     def _read(
-        self,
-        r: StepResult,
-        url: _Url,
-        wait: float = STORAGE_TIMEOUT,
-        *,
-        may_renew: bool,
+        self, r: StepResult, url: _Url, wait: float, *, may_renew: bool
     ) -> tuple[str, int, bytes | None] | None:
         """One GET of ``url``'s file, ``wait`` s for each of its bytes at most: its sha256,
         its size and its bytes (up to ``_KEPT``); ``None`` when ``may_renew`` and the URL
