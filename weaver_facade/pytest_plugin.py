@@ -259,6 +259,15 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
     if secrets:
         report.longrepr = _scrubbed(report.longrepr, secrets, set())
         report.sections = _scrubbed(report.sections, secrets, set())
+        if isinstance(getattr(report, "wasxfail", None), str):  # -rA's XFAIL line, JUnit XML
+            report.wasxfail = _scrubbed(report.wasxfail, secrets, set())
+        # The JUnit XML's properties; the list is the item's own, so a copy is changed.
+        report.user_properties = [
+            (name, _scrubbed(str(value), secrets, set()))
+            if any(secret in str(value) for secret in secrets)
+            else (name, value)
+            for name, value in report.user_properties
+        ]
         if any(secret in str(report.longrepr) for secret in secrets):  # a shape not walked
             report.longrepr = _scrubbed(str(report.longrepr), secrets, set())
     return report

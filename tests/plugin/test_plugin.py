@@ -978,6 +978,38 @@ def test_a_failure_hides_the_key_and_user_info_wherever_pytest_shows_them(
     assert "printed ***" in output
 
 
+def test_an_xfail_reason_and_a_recorded_property_hide_the_key_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # The report's xfail reason (-rA's XFAIL line, the JUnit XML's skipped message) and the
+    # properties a test recorded (the JUnit XML's <property>) kept the key and the password.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_xfailed(weaver_server):
+            pytest.xfail(f"rejected key {str(weaver_server.api_key)}")
+
+        def test_recorded(weaver_server, record_property):
+            record_property("key", str(weaver_server.api_key))
+            record_property("url", weaver_server.base_url)
+        """
+    )
+    xml = pytester.path / "report.xml"
+    result = run_hiding(
+        pytester, secret_url, "-rA", f"--junitxml={xml}", "-o", "junit_family=xunit1"
+    )
+    result.assert_outcomes(passed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["XFAIL test_*::test_xfailed - rejected key ***"])
+    written = xml.read_text("utf-8")
+    assert "external-key-7" not in written
+    assert "pw-77" not in written
+    # What the report holds is still there, the secrets as ***.
+    assert 'message="rejected key ***"' in written
+    assert '<property name="key" value="***" />' in written
+    assert '<property name="url" value="http://***@127.0.0.1:' in written
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
