@@ -199,16 +199,24 @@ def _written_whole_by_yaml() -> None:
     ``json.dumps`` do, for a config file a test writes: ``safe_dump`` refused them, and
     ``dump`` wrote a ``!!python/object`` tag that ``safe_load`` refuses."""
     try:
-        from yaml.representer import Representer, SafeRepresenter
+        from yaml.representer import SafeRepresenter
     except ImportError:
         return
 
     def plain(dumper: SafeRepresenter, data: str) -> Any:
         return dumper.represent_str(str(data))  # libyaml's emitter takes a str alone
 
-    for representer in (SafeRepresenter, Representer):  # each has a table of its own
-        for hidden in (_HiddenKey, _HiddenUrl):
-            representer.add_representer(hidden, plain)
+    # A class that was given a representer (Representer; yaml.Dumper by yaml.add_representer;
+    # a project's SafeDumper) has a table of its own, copied from its base's then: each such
+    # table gets them; the other classes read their base's, and one given a representer
+    # later copies a table that has them.
+    found = [SafeRepresenter]
+    while found:
+        representer = found.pop()
+        found.extend(representer.__subclasses__())
+        if representer is SafeRepresenter or "yaml_representers" in vars(representer):
+            for hidden in (_HiddenKey, _HiddenUrl):
+                representer.add_representer(hidden, plain)
 
 
 @pytest.hookimpl(tryfirst=True)

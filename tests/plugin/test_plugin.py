@@ -6,9 +6,12 @@ it in a conftest that is not at the top of the run.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -1043,6 +1046,29 @@ def test_the_key_and_url_are_written_whole_by_yaml() -> None:
     assert yaml.safe_load(yaml.dump(config, Dumper=libyaml)) == whole
     assert "secret-123" not in repr(config)
     assert "pw-9f" not in repr(config)
+
+
+def test_yaml_writes_them_whole_also_for_a_project_with_representers_of_its_own() -> None:
+    # A representer a project adds (yaml.add_representer, whose default is yaml.Dumper, or
+    # one on yaml.SafeDumper) gives that class a table of its own, copied before the plugin
+    # added to its base's: safe_dump refused the key again, and dump wrote the tag.
+    code = """if True:
+        import json, yaml
+        from collections import OrderedDict
+        yaml.add_representer(OrderedDict, lambda d, v: d.represent_dict(v.items()))
+        yaml.SafeDumper.add_representer(OrderedDict, lambda d, v: d.represent_dict(v.items()))
+        from weaver_facade.pytest_plugin import WeaverServer
+        server = WeaverServer(base_url="http://u:pw-9f@h:1", api_key="secret-123", data_dir=None)
+        config = {"key": server.api_key, "url": server.base_url}
+        written = [yaml.safe_dump(config), yaml.dump(config)]
+        print(json.dumps([yaml.safe_load(text) for text in written]))
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    whole = {"key": "secret-123", "url": "http://u:pw-9f@h:1"}
+    assert json.loads(done.stdout) == [whole, whole]
 
 
 # -- the async client and plain-data emulator options ------------------------------------
