@@ -310,7 +310,8 @@ def _secrets_of(server: WeaverServer) -> list[str]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--weaver-base-url``, ``--weaver-api-key`` and ``--weaver-extensions``."""
+    """Add ``--weaver-base-url``, ``--weaver-api-key``, ``--weaver-setup-timeout`` and
+    ``--weaver-extensions``."""
     group = parser.getgroup("weaver", "weaver-facade fixtures")
     group.addoption(
         "--weaver-base-url",
@@ -343,9 +344,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse ``--weaver-extensions`` with ``--weaver-base-url``, and ``--weaver-api-key``
-    without it: either would be ignored. And a ``--weaver-extensions`` the emulator would
-    refuse, or a ``--weaver-base-url`` (or its key) the client would, once, rather than in
-    every test."""
+    or ``--weaver-setup-timeout`` without it: each would be ignored. And a
+    ``--weaver-extensions`` the emulator would refuse, a ``--weaver-setup-timeout`` that is
+    no number of seconds above 0, or a ``--weaver-base-url`` (or its key) the client would
+    refuse, once, rather than in every test."""
     # Given empty too (`--weaver-base-url "$URL"` with URL unset): refused, not the emulator.
     base_url = config.getoption("--weaver-base-url")
     extensions = config.getoption("--weaver-extensions")
