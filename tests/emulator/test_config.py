@@ -40,6 +40,9 @@ def test_a_key_no_client_can_send_is_refused_unshown(tmp_path: Path, key: str) -
         ({"storage_url": "http://a:b"}, "storage_url must be scheme://host[:port]"),
         ({"storage_url": "http://:80"}, "storage_url must be scheme://host[:port]"),
         ({"storage_url": "http://a:99999"}, "storage_url must be scheme://host[:port]"),
+        # Port 0 is no port a client connects to: each download failed with "cannot connect".
+        ({"storage_url": "http://a:0"}, "storage_url must be scheme://host[:port]"),
+        ({"storage_url": "https://a:0"}, "storage_url must be scheme://host[:port]"),
         ({"clock": 5}, "clock must be a function giving seconds since the epoch"),
         ({"honor_long_poll": "no"}, "honor_long_poll must be True or False, not 'no'"),
         # Infinity overflowed the clock: every such operation failed as an internal error.

@@ -367,7 +367,8 @@ class EmulatorConfig:
             bad = bad_host(url)
             if bad is not None:
                 raise ValueError(f"storage_url's {bad}")
-            if not url.host or not 0 < (url.port or 80) < 65536:  # `http://:80`, `http://a:0`
+            port = url.port  # None: the scheme's own
+            if not url.host or (port is not None and not 0 < port < 65536):  # `http://a:0`
                 raise ValueError(shape)
             object.__setattr__(self, "storage_url", self.storage_url.rstrip("/"))
 
