@@ -129,8 +129,16 @@ class Seconds(click.FloatRange):
     in words; NaN, which passes every range check, is refused too, and so are seconds past
     ``seconds_limit``."""
 
+    def _range(self) -> str:
+        """``range_words``, and the longest time taken, which --help states as well."""
+        if self.max is not None:
+            return range_words(self)
+        return f"{range_words(self)}{' and' if self.min is not None else ''} at most " + (
+            f"{MOST_SECONDS} (a year)"
+        )
+
     def _describe_range(self) -> str:  # click's `[x>0]`
-        return range_words(self).strip()
+        return self._range().strip()
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
@@ -140,7 +148,7 @@ class Seconds(click.FloatRange):
             if seconds != seconds:  # a wait of NaN seconds ended at once
                 raise ValueError(value)
         except (TypeError, ValueError, click.BadParameter):  # click's: "not a valid float range"
-            self.fail(f"{value!r} is not a number of seconds{range_words(self)}", param, ctx)
+            self.fail(f"{value!r} is not a number of seconds{self._range()}", param, ctx)
         limit = seconds_limit(seconds)
         if limit is not None:
             self.fail(f"{value!r} must be {limit}", param, ctx)

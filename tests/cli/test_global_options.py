@@ -290,6 +290,20 @@ def test_an_endless_timeout_is_refused_as_the_kit_refuses_it(
     assert run.stderr.startswith(expected), run.stderr
 
 
+@pytest.mark.parametrize("path", TIMEOUT_COMMANDS, ids=" ".join)
+def test_help_states_the_longest_timeout_taken(path: tuple[str, ...]) -> None:
+    # `[greater than 0]`, while `--timeout 31536001` is refused: the help stated no bound
+    # above. It states the one a value is refused past, in the words of a value below.
+    param = next(p for p in command_at(path).params if p.name == "timeout")
+    assert _takes(param, "31536000")
+    assert not _takes(param, "31536001")
+    shown = " ".join(invoke([*path, "--help"], NO_SERVER).stdout.split())
+    assert "[greater than 0 and at most 31536000 (a year)]" in shown, shown
+    with pytest.raises(click.BadParameter) as refused:
+        param.type.convert("0", param, None)
+    assert refused.value.message.endswith(" greater than 0 and at most 31536000 (a year)")
+
+
 # Each number option, but the emulator's: it imports nothing of the facade, and its own types
 # are held to the same rule in tests/emulator/test_server_cli.py.
 NUMBER_OPTIONS = {
@@ -461,7 +475,8 @@ def test_a_timeout_of_zero_is_a_usage_error(path: tuple[str, ...]) -> None:
     assert run.exit_code == 2, run.stdout
     said = "Invalid value for '--timeout': '0' is not a number of seconds greater than 0"
     assert said in run.stderr, run.stderr
-    assert "[greater than 0]" in invoke([*path, "--help"], NO_SERVER).stdout
+    shown = " ".join(invoke([*path, "--help"], NO_SERVER).stdout.split())
+    assert "[greater than 0 and at most 31536000 (a year)]" in shown, shown
 
 
 def test_options_after_the_command_reach_the_server(cli: Cli, emu: RunningEmulator) -> None:

@@ -237,6 +237,15 @@ def test_an_endless_url_ttl_is_refused_in_the_cli_words(value: str) -> None:
     assert result.stderr.startswith(expected), result.stderr
 
 
+def test_help_states_the_longest_url_ttl_taken() -> None:
+    # `[default: 3600.0; greater than 0]`, while `--url-ttl 31536001` is refused.
+    result = CliRunner().invoke(main, ["emulator", "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "greater than 0 and at most 31536000 (a year)]" in result.stdout, result.stdout
+    refused = CliRunner().invoke(main, ["emulator", "--url-ttl", "31536001"])
+    assert refused.exit_code == 2, refused.output
+
+
 @pytest.mark.parametrize("host", ["", " "])
 def test_an_empty_host_is_refused_not_served_on_every_interface(host: str) -> None:
     # `--host "$HOST"` with HOST unset listened on every interface (auth off unless keys
