@@ -410,7 +410,8 @@ FC = TypeVar("FC", bound=Callable[..., Any])
 def timeout_option(help: str) -> Callable[[FC], FC]:
     """Add ``--timeout SECONDS``: a number > 0 (0, which would send the request and give
     up at once, is a usage error), finite and at most a year, as the contract kit's
-    (``Seconds``); without it a command waits for ever."""
+    (``Seconds``); without it, the command's default, which ``help`` names (an hour for a
+    wait, none for a download)."""
     seconds = Seconds(min=0, min_open=True)
     return click.option("--timeout", type=seconds, metavar="SECONDS", help=help)
 
