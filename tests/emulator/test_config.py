@@ -31,6 +31,10 @@ def test_a_key_no_client_can_send_is_refused_unshown(tmp_path: Path, key: str) -
         ({"workers": "4"}, "workers must be a whole number of threads >= 1, not '4'"),
         ({"url_ttl": "60"}, "url_ttl must be a number, not '60'"),
         ({"url_ttl": math.inf}, "url_ttl must be a finite number of seconds > 0"),
+        # Taken: a URL whose expiry has 13 digits is refused as not signed, and one past the
+        # year 9999 failed each download descriptor (500); `--url-ttl` refuses over a year.
+        ({"url_ttl": 1e12}, "url_ttl must be at most 31536000 seconds (a year)"),
+        ({"url_ttl": 31536001}, "url_ttl must be at most 31536000 seconds (a year)"),
         ({"max_long_poll": "5"}, "max_long_poll must be a number, not '5'"),
         ({"default_sampling_ttl": 1.5}, "default_sampling_ttl must be a whole number"),
         ({"storage_url": 123}, "storage_url must be a str, not 123"),

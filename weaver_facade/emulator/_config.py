@@ -15,6 +15,7 @@ import httpx
 from weaver_client import limits
 
 from .._causes import bad_host
+from .._help import seconds_limit
 from .._plural import plural
 from .._spec_schema import spec_document
 
@@ -348,6 +349,11 @@ class EmulatorConfig:
         _check_number(self.url_ttl, "url_ttl")
         if not 0 < self.url_ttl < math.inf:
             raise ValueError("url_ttl must be a finite number of seconds > 0")
+        # `--url-ttl`'s bound: a URL whose expiry has 13 digits is refused as not signed, and
+        # one past the year 9999 failed each download descriptor.
+        limit = seconds_limit(self.url_ttl)
+        if limit is not None:
+            raise ValueError(f"url_ttl must be {limit}")
         if not isinstance(self.honor_long_poll, bool):
             raise ValueError(f"honor_long_poll must be True or False, not {self.honor_long_poll!r}")
         if not callable(self.clock):
