@@ -19,6 +19,8 @@ from typing import Any
 import click
 
 __all__ = [
+    "EMPTY_API_KEY",
+    "EMPTY_BASE_URL",
     "MOST_SECONDS",
     "Context",
     "Folder",
@@ -85,6 +87,17 @@ def range_words(kind: click.IntRange | click.FloatRange) -> str:
     if high is not None:
         words.append(f"{'less than' if kind.max_open else 'at most'} {high}")
     return f" {' and '.join(words)}" if words else ""
+
+
+# An option given as "" (`--api-key "$UNSET"`): no value and no fallback to the variable,
+# which it stands in for; the commands refuse it in these words.
+EMPTY_BASE_URL = (
+    "--base-url is empty: give the server root, such as http://127.0.0.1:8080, "
+    "or leave the option out to use WEAVER_BASE_URL"
+)
+EMPTY_API_KEY = (
+    "--api-key is empty: give the API key, or leave the option out to use WEAVER_API_KEY"
+)
 
 
 def _in_digits(value: object) -> bool:

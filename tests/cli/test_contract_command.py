@@ -107,3 +107,27 @@ def test_the_console_script_runs_it() -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "cannot reach http://127.0.0.1:9" in done.stderr
+
+
+def test_an_empty_api_key_or_base_url_is_refused_as_by_every_other_command() -> None:
+    # `--api-key "$KEY"` with KEY unset was taken as no key, and the run ended saying "no
+    # API key was given (--api-key or WEAVER_API_KEY)", though the user had passed one (or
+    # the variable was set, and the kit used it instead); an empty --base-url fell back to
+    # WEAVER_BASE_URL in the same way. The main command's refusals are the ones to match.
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://127.0.0.1:9",
+        "WEAVER_API_KEY": "k-from-env",
+    }
+    for option, variable in (("--api-key", "WEAVER_API_KEY"), ("--base-url", "WEAVER_BASE_URL")):
+        models = invoke(["--max-retries", "0", option, "", "models", "list"], env)
+        assert models.exit_code == 2, models.stderr
+        assert models.stderr.startswith(f"error: {option} is empty: "), models.stderr
+        for args in (
+            ["contract-test", "--quick", option, ""],
+            ["contract-test", "--quick", option, " "],
+            [option, "", "contract-test", "--quick"],
+        ):
+            for variables in (env, {**env, variable: None}):
+                kit = invoke(args, variables)
+                assert kit.exit_code == 2, (args, variables, kit.stderr)
+                assert kit.stderr == models.stderr, (args, variables)

@@ -49,7 +49,7 @@ from .. import (
     WeaverError,
 )
 from .._causes import NEVER_REACHED
-from .._help import Seconds
+from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
 from .._redact import shown_url
 from .._watched import name_watched, seconds
 from ._progress import Progress, printable, show_retries
@@ -249,19 +249,13 @@ class CliState:
             from_env = os.environ.get("WEAVER_BASE_URL")
             typed = self.base_url is not None and self.base_url != from_env  # --base-url
             if typed and not str(self.base_url).strip():  # `--base-url "$UNSET"`
-                raise InvalidArgumentError(
-                    "--base-url is empty: give the server root, such as "
-                    "http://127.0.0.1:8080, or leave the option out to use WEAVER_BASE_URL"
-                )
+                raise InvalidArgumentError(EMPTY_BASE_URL)
             # `--api-key "$UNSET"` overrode WEAVER_API_KEY with no key; its 401 said to set it.
             typed_key = self.__api_key is not None and self.__api_key != os.environ.get(
                 "WEAVER_API_KEY"
             )
             if typed_key and not str(self.__api_key).strip():
-                raise InvalidArgumentError(
-                    "--api-key is empty: give the API key, "
-                    "or leave the option out to use WEAVER_API_KEY"
-                )
+                raise InvalidArgumentError(EMPTY_API_KEY)
             if not (self.base_url or from_env or "").strip():
                 raise InvalidArgumentError(
                     "no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL "

@@ -30,8 +30,9 @@ def contract_test(args: tuple[str, ...]) -> None:
     # click fills --api-key and --base-url from WEAVER_API_KEY and WEAVER_BASE_URL, which
     # the kit reads itself: passed on as flags, a refusal of their value named a flag the
     # user never gave (as ``CliState``). An in-process argument list: `ps` shows no key.
-    if state.api_key and state.api_key != os.environ.get("WEAVER_API_KEY"):
+    # An empty one too, which the kit refuses (dropped, the kit took the variable's).
+    if state.api_key is not None and state.api_key != os.environ.get("WEAVER_API_KEY"):
         argv = ["--api-key", state.api_key, *argv]
-    if state.base_url and state.base_url != os.environ.get("WEAVER_BASE_URL"):
+    if state.base_url is not None and state.base_url != os.environ.get("WEAVER_BASE_URL"):
         argv = ["--base-url", state.base_url, *argv]
     raise click.exceptions.Exit(main(argv, prog="weaver-facade contract-test"))

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
+from .._help import EMPTY_API_KEY, EMPTY_BASE_URL
 from .._sigterm import interrupted, terminate_as_interrupt
 from ._artifact_steps import STORAGE_TIMEOUT
 from ._conformance import REQUEST_LIMIT
@@ -148,6 +149,11 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     """Run the kit with command-line arguments; returns the exit status."""
     args = parser(prog).parse_args(argv)
+    # `--api-key "$UNSET"`: not the variable's key, nor none (the run then said none was given).
+    for given, empty in ((args.base_url, EMPTY_BASE_URL), (args.api_key, EMPTY_API_KEY)):
+        if given is not None and not given.strip():
+            print(f"error: {empty}", file=sys.stderr)
+            return EXIT_USAGE
     base_url: str = (args.base_url or os.environ.get("WEAVER_BASE_URL") or "").strip().rstrip("/")
     if not base_url:
         print(
