@@ -27,6 +27,7 @@ __all__ = [
     "HelpFormatter",
     "Seconds",
     "WholeNumber",
+    "in_digits",
     "range_words",
     "seconds_limit",
 ]
@@ -100,21 +101,21 @@ EMPTY_API_KEY = (
 )
 
 
-def _in_digits(value: object) -> bool:
+def in_digits(value: object) -> bool:
     """Whether ``value``, a number as given, is one the options take: Python's ``int()``
     and ``float()`` also read ``6_0`` and other scripts' digits (``\u0666\u0660``) as 60."""
     return not isinstance(value, str) or (value.isascii() and "_" not in value)
 
 
 class WholeNumber(click.IntRange):
-    """``click.IntRange``, in ASCII digits only (``_in_digits``), refused and shown in
+    """``click.IntRange``, in ASCII digits only (``in_digits``), refused and shown in
     ``--help`` in words."""
 
     def _describe_range(self) -> str:  # click's `[1<=x<=64]`, and `[x<=None]` unbounded
         return range_words(self).strip()
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not _in_digits(value):
+        if not in_digits(value):
             self.fail(f"{value!r} is not a whole number in digits 0-9", param, ctx)
         try:
             return super().convert(value, param, ctx)
@@ -155,7 +156,7 @@ class Seconds(click.FloatRange):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
-            if not _in_digits(value):
+            if not in_digits(value):
                 raise ValueError(value)
             seconds = super().convert(value, param, ctx)
             if seconds != seconds:  # a wait of NaN seconds ended at once

@@ -473,6 +473,24 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
         (["--base-url", "http://127.0.0.1:abc"], "--base-url is not a valid URL"),
         (["--base-url", "http://127.0.0.1:8080", "--max-examples", "0"], "must be at least 1"),
         (["--base-url", "http://127.0.0.1:8080", "--spec", "missing.yaml"], "is not a file"),
+        # Python's int() and float() read other scripts' digits and "_" (as 10 here): the
+        # run went on with them, where every other command refuses them in these words.
+        (
+            ["--base-url", "http://127.0.0.1:9", "--max-examples", "\u0661"],
+            "argument --max-examples: '\u0661' is not a whole number in digits 0-9",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9", "--max-examples", "1_0"],
+            "argument --max-examples: '1_0' is not a whole number in digits 0-9",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9", "--deadline", "\u0665"],
+            "argument --deadline: '\u0665' is not a number of seconds in digits 0-9",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9", "--time-limit", "6_0"],
+            "argument --time-limit: '6_0' is not a number of seconds in digits 0-9",
+        ),
         # Found before the run, not in a traceback after it (README.md is a file).
         # It said "File exists", of the folder it could not make there.
         (

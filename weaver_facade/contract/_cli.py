@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
-from .._help import EMPTY_API_KEY, EMPTY_BASE_URL
+from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, in_digits
 from .._sigterm import interrupted, terminate_as_interrupt
 from ._artifact_steps import STORAGE_TIMEOUT
 from ._conformance import REQUEST_LIMIT
@@ -60,6 +60,8 @@ _OPTIONS = SettingNames(
 
 
 def _positive_int(text: str) -> int:
+    if not in_digits(text):  # int() reads "1_0" and other scripts' digits ("\u0661")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in digits 0-9")
     value = int(text)
     why = count_refusal(value, str(value))
     if why is not None:
@@ -68,6 +70,8 @@ def _positive_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
+    if not in_digits(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in digits 0-9")
     value = float(text)
     why = seconds_refusal(value, text)
     if why is not None:
