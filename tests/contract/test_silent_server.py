@@ -11,9 +11,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.scripted_http import HANG, ScriptedServer
+import pytest
+
+from tests.support.scripted_http import HANG, Reply, ScriptedServer
+from weaver_facade.contract import ServerUnreachable
+from weaver_facade.contract._kit import _probe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,3 +40,41 @@ def test_a_first_request_without_a_reply_keeps_to_the_deadline_and_says_so() -> 
     assert "cannot reach" not in error, error
     # The deadline and the interpreter's start (a few seconds on a busy machine), not 15 s.
     assert took < 12.0, took
+
+
+def _not_found_but(hung: tuple[str, str]) -> Callable[[str, str], Reply | str]:
+    """A server that answers 404 to every request but ``hung`` (method, path), which it holds."""
+
+    def answer(method: str, path: str) -> Reply | str:
+        return HANG if (method, path.partition("?")[0]) == hung else (404, {}, {})
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("path", "hung", "said"),
+    [
+        # The POST unanswered: nothing known, the run goes on with the listing's 404.
+        ("", ("POST", "/api/v1/sessions"), "GET /api/v1/supported-models answered 404"),
+        # The POST's 404 too, and the listing at the root unanswered: no API, no hint.
+        ("/wrong", ("GET", "/api/v1/supported-models"), "no Weaver API at "),
+    ],
+    ids=["post-unanswered", "root-unanswered"],
+)
+def test_the_check_for_a_wrong_base_url_keeps_to_the_deadline_too(
+    path: str, hung: tuple[str, str], said: str
+) -> None:
+    # After a 404 to the listing, the check whether the base URL is a Weaver API at all (a
+    # POST, then the listing at the server's root) waited 15 s for each reply whatever
+    # --deadline said: a run under --deadline 1 took 15 s or 30 s more.
+    with ScriptedServer(_not_found_but(hung)) as server:
+        started = time.monotonic()
+        try:
+            outcome = str(_probe(server.base_url + path, None, deadline=1.0).why)
+        except ServerUnreachable as exc:
+            outcome = str(exc)
+        took = time.monotonic() - started
+        asked = [(method, sent.partition("?")[0]) for method, sent in server.requests]
+    assert hung in asked, asked  # the request held was sent, and waited for
+    assert outcome.startswith(said), outcome
+    assert took < 6.0, took  # the deadline and a margin for a busy machine, not 15 s

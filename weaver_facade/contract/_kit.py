@@ -260,7 +260,7 @@ def _probe(
             )
         ) from None
     if reply.status_code == 404:
-        _not_the_api(base_url, headers)
+        _not_the_api(base_url, headers, deadline)
     if reply.status_code != 200:
         answered = f"GET {_LISTING} answered {reply.status_code}"
         later = retry_after(reply.status_code, reply.headers, reply.content) is not None
@@ -314,16 +314,19 @@ _SESSIONS = "/api/v1/sessions"
 _NO_SUCH_ROUTE = frozenset({404, 405, 501})
 
 
-def _not_the_api(base_url: str, headers: dict[str, str]) -> None:
+def _not_the_api(base_url: str, headers: dict[str, str], deadline: float) -> None:
     """Raise ``ServerUnreachable`` when ``POST /api/v1/sessions`` has no route either: then
     the base URL is not a Weaver API's root, and every check would only find that again.
 
     The POST's body is not an object, so that an API which has the route refuses it
-    (400 or 422) and makes nothing.
+    (400 or 422) and makes nothing. Its requests wait 15 s in all at most, and no longer
+    than ``deadline``: a server that never answers them costs a run no more.
     """
+    budget = min(deadline, 15.0)
+    ends = time.monotonic() + budget
     try:
         status = httpx.post(
-            f"{base_url}{_SESSIONS}", json=[], headers=headers, timeout=httpx.Timeout(15.0)
+            f"{base_url}{_SESSIONS}", json=[], headers=headers, timeout=httpx.Timeout(budget)
         ).status_code
     except httpx.HTTPError:
         return  # the run will say what became of the server
@@ -334,7 +337,8 @@ def _not_the_api(base_url: str, headers: dict[str, str]) -> None:
     if url.path.strip("/"):
         root = str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
         try:
-            found = httpx.get(f"{root}{_LISTING}", headers=headers, timeout=httpx.Timeout(15.0))
+            left = max(ends - time.monotonic(), 0.1)
+            found = httpx.get(f"{root}{_LISTING}", headers=headers, timeout=httpx.Timeout(left))
         except httpx.HTTPError:
             found = None
         if found is not None and found.status_code in (200, 401, 403):
