@@ -261,6 +261,14 @@ def datum_from_tokens(
             f"got {len(tokens)}"
         )
     n = len(tokens) - 1
+    # The last token is a target alone, which Datum would name target_tokens[n - 1]: name it
+    # as the caller wrote it. (The others are inputs, named by their own index.)
+    last = plain_number(tokens[n])
+    if _not_an_id(last) and not (_is_int(last) and last == IGNORE_INDEX):
+        raise InvalidDatumError(
+            f"datum_from_tokens: tokens[{n}] = {last!r}; ids are ints from {MIN_TOKEN_ID} "
+            f"to {MAX_TOKEN_ID} (int64)"
+        )
     weights = [1.0] * n if weights is None else list(_items("datum_from_tokens: weights", weights))
     if len(weights) != n:
         raise InvalidDatumError(

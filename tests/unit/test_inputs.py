@@ -288,6 +288,10 @@ def test_bad_adam_params(kwargs: dict[str, Any], problem: str) -> None:
         AdamParams(**kwargs)
 
 
+def test_datum_from_tokens_takes_an_ignored_last_target() -> None:
+    assert datum_from_tokens([7, -100]).target_tokens == (-100,)
+
+
 def test_datum_from_tokens_shifts() -> None:
     d = datum_from_tokens([10, 11, 12, 13], weights=[0.0, 1.0, 1.0], datum_id="d")
     assert d.tokens == (10, 11, 12)
@@ -301,7 +305,10 @@ def test_datum_from_tokens_shifts() -> None:
     [
         (lambda: datum_from_tokens([1]), "at least 2 tokens"),
         (lambda: datum_from_tokens([1, 2, 3], weights=[1.0]), "1 weights for 2 targets"),
-        (lambda: datum_from_tokens([1, -2]), "target_tokens\\[0\\] = -2"),
+        # The last token is a target only: the error names it as the caller wrote it.
+        (lambda: datum_from_tokens([1, -2]), "^datum_from_tokens: tokens\\[1\\] = -2;"),
+        (lambda: datum_from_tokens([1, 2, True]), "^datum_from_tokens: tokens\\[2\\] = True;"),
+        (lambda: datum_from_tokens(untyped([1, 2.0])), "^datum_from_tokens: tokens\\[1\\] = 2.0;"),
         (lambda: datum_from_tokens([-1, 2]), "tokens\\[0\\] = -1"),
         (lambda: Datum(tokens=[], target_tokens=[], weights=[]), "at least 1 id, got 0"),
         (lambda: Datum(tokens=[1] * 4097, target_tokens=[1] * 4096, weights=[1] * 4097), "4096 t"),
@@ -389,8 +396,10 @@ def test_token_ids_are_bounded_as_the_spec_says() -> None:
     most = items["maximum"]
     assert most == 2**63 - 1
     assert datum_from_tokens([most, most]).target_tokens == (most,)
-    with pytest.raises(InvalidDatumError, match=rf"target_tokens\[0\] = {most + 1}"):
+    with pytest.raises(InvalidDatumError, match=rf"^datum_from_tokens: tokens\[1\] = {most + 1}"):
         datum_from_tokens([1, most + 1])
+    with pytest.raises(InvalidDatumError, match=rf"^Datum: target_tokens\[0\] = {most + 1}"):
+        Datum(tokens=[1], target_tokens=[most + 1], weights=[1])
     with pytest.raises(InvalidDatumError, match=rf"^Datum: tokens\[0\] = {most + 1}"):
         datum_from_tokens([most + 1, 1])
 
