@@ -81,6 +81,7 @@ import math
 import os
 import secrets
 import urllib.parse
+import warnings
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -303,6 +304,25 @@ def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:
     return value
 
 
+class _HidingWarnings:
+    """Takes the key and the URL's user info out of the warnings a test raised, which
+    pytest's warnings summary shows (not a report's: ``pytest_runtest_makereport`` misses
+    them)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+
+    # First, so that the summary (and xdist, which sends it on) gets it changed: the hook
+    # is historic, which takes no wrapper.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
+        secrets = self._config.stash.get(_SECRETS, [])
+        text = str(warning_message.message)
+        if any(secret in text for secret in secrets):
+            # Its text alone, which is what the summary shows: its args would keep them.
+            warning_message.message = _scrubbed(text, secrets, set())
+
+
 def _secrets_of(server: WeaverServer) -> list[str]:
     # Shorter ones would match ordinary words of a report (a lone user name "u").
     found = [str(server.api_key or ""), _user_info(server.base_url)]
@@ -348,6 +368,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ``--weaver-extensions`` the emulator would refuse, a ``--weaver-setup-timeout`` that is
     no number of seconds above 0, or a ``--weaver-base-url`` (or its key) the client would
     refuse, once, rather than in every test."""
+    config.pluginmanager.register(_HidingWarnings(config))
     # Given empty too (`--weaver-base-url "$URL"` with URL unset): refused, not the emulator.
     base_url = config.getoption("--weaver-base-url")
     extensions = config.getoption("--weaver-extensions")

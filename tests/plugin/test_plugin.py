@@ -1013,6 +1013,35 @@ def test_an_xfail_reason_and_a_recorded_property_hide_the_key_too(
     assert '<property name="url" value="http://***@127.0.0.1:' in written
 
 
+def test_a_warning_in_the_summary_hides_the_key_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # pytest's warnings summary showed a warning's text whole: a library's warning that
+    # names the URL it was given, or the key.
+    pytester.makepyfile(
+        """
+        import warnings
+
+        def test_warns(weaver_server):
+            warnings.warn(f"sent key {str(weaver_server.api_key)} to {weaver_server.base_url}")
+
+        def test_fails_and_warns(weaver_server):
+            warnings.warn(UserWarning("rejected", str(weaver_server.api_key)))
+            assert False
+        """
+    )
+    for flags in (("-q",), ("-rA", "-vv")):
+        result = run_hiding(pytester, secret_url, *flags)
+        result.assert_outcomes(passed=1, failed=1)
+        # The warnings are still shown, the secrets as ***.
+        result.stdout.fnmatch_lines(
+            [
+                "*UserWarning: sent key *** to http://***@127.0.0.1:*",
+                "*UserWarning: ('rejected', '***')",
+            ]
+        )
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
