@@ -57,6 +57,7 @@ from ._errors import (
     OptimizerStateUnavailableError,
     ResponseValidationError,
     SeqIdConflictError,
+    WeaverError,
 )
 from ._io import (
     AsyncIO,
@@ -603,6 +604,33 @@ class _TrainingBase(HasOptions, Generic[IO]):
             "be listed, exported, downloaded and deleted."
         )
 
+    def _noting_lost(self, plan: Plan[Started[_R]]) -> Plan[Started[_R]]:
+        """``plan``, whose 404 says so when the server knew the model when this client was
+        made and finds it no more: each call of the model got a bare ``not found``. Its
+        ``GET`` tells: a model it finds means the 404 was another thing's (a checkpoint's);
+        one that fails tells nothing."""
+        try:
+            return (yield from plan)
+        except NotFoundError as exc:
+            if not self._forgotten and (yield from self._not_found_either()):
+                exc.add_note(
+                    f"model {self.model_id}, which the server knew when this client was "
+                    "made, is no longer found there (its GET is a 404 too): the server may "
+                    "have restarted without its state, or another client terminated the "
+                    "model; create a new model (create_training_client_from_state, from a "
+                    "checkpoint the server still lists)"
+                )
+            raise
+
+    def _not_found_either(self) -> Plan[bool]:
+        try:
+            yield calls.get_model(self.model_id)
+        except NotFoundError:
+            return True
+        except WeaverError:
+            return False
+        return False
+
     @contextlib.contextmanager
     def _turn(self, live: bool) -> Iterator[None]:
         """The model's turn, taken by a ``live`` call (``_started``), released when it ends;
@@ -938,7 +966,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             if not io.acquire(self._steps.lock, io.time_left()):
                 raise _turn_timeout(operation, io.options.timeout)
         with self._turn(live):
-            parts = io.run(plan)
+            parts = io.run(self._noting_lost(plan) if live else plan)
         handle = self._io.handle(*parts)
         return handle.result() if wait else handle
 
@@ -1233,7 +1261,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
             except TimeoutError:
                 raise _turn_timeout(operation, io.options.timeout) from None
         with self._turn(live):
-            parts = await io.run(plan)
+            parts = await io.run(self._noting_lost(plan) if live else plan)
         handle = self._io.handle(*parts)
         return await handle.result() if wait else handle
 

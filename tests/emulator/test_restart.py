@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ from tests.support.emulator import API, Api, Json, assert_error, batch, spawn_em
 from weaver_facade import (
     Artifact,
     ModelStateLostError,
+    NotFoundError,
     OperationFailedError,
     ServiceClient,
     datum_from_tokens,
@@ -244,3 +246,23 @@ def assert_says_what_to_do(exported: Json, stepped: Json) -> None:
     assert "export the checkpoint again" in exported["error_message"]
     assert (stepped["status"], stepped["error_code"]) == ("error", "interrupted")
     assert "create a new model and load a checkpoint into it" in stepped["error_message"]
+
+
+def test_a_model_an_emulator_in_memory_forgot_on_restart_says_so() -> None:
+    # Restarted without a data dir, the emulator knows none of the models of before: each
+    # call of a client that held one got a bare `model ... not found`.
+    with run_emulator(api_keys=(KEY,)) as first:
+        service = ServiceClient(first.base_url, KEY, heartbeat_interval=0)
+        trainer = service.create_training_client("weaver-tiny")
+        trainer.forward_backward([datum_from_tokens([1, 2, 3])])
+    port = urllib.parse.urlsplit(first.base_url).port
+    with run_emulator(api_keys=(KEY,), port=port or 0) as second, service:
+        assert second.base_url == first.base_url
+        with pytest.raises(NotFoundError) as saved:
+            trainer.save_state("after")
+        with pytest.raises(NotFoundError) as stepped:
+            trainer.forward_backward([datum_from_tokens([1, 2, 3])])
+    for caught in (saved, stepped):
+        assert f"model {trainer.model_id} not found" in str(caught.value)  # the server's
+        notes = getattr(caught.value, "__notes__", [])
+        assert [n for n in notes if "may have restarted without its state" in n], notes

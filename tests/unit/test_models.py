@@ -32,6 +32,7 @@ from tests.support.logs import logged
 from tests.support.openapi import openapi
 from weaver_facade import (
     DEFAULT_LORA_RANK,
+    AdamParams,
     AsyncServiceClient,
     ClientClosedError,
     EventLoopError,
@@ -1529,6 +1530,49 @@ async def test_async_terminate_of_a_model_the_server_forgets() -> None:
     async with async_service(fake) as svc:
         info = await svc.terminate_model("m-1")
     assert (info.id, info.base_model, info.status) == ("m-1", None, None)
+
+
+LOST = "which the server knew when this client was made, is no longer found there"
+
+
+def test_a_model_this_client_made_that_the_server_no_longer_finds_says_so() -> None:
+    # A server restarted without its state (the emulator in memory) answered each call of
+    # a client holding a model with a bare `model m-1 not found`.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script("POST", f"{MODELS}/m-1/checkpoints", described_as(None))
+        fake.script("GET", f"{MODELS}/m-1", described_as(None))
+        with pytest.raises(NotFoundError) as caught:
+            trainer.save_state("after")
+    assert [n for n in getattr(caught.value, "__notes__", []) if LOST in n] == [
+        f"model m-1, {LOST} (its GET is a 404 too): the server may have restarted without "
+        "its state, or another client terminated the model; create a new model "
+        "(create_training_client_from_state, from a checkpoint the server still lists)"
+    ]
+
+
+def test_a_404_of_a_call_whose_model_the_server_still_finds_gets_no_such_note() -> None:
+    # A load's 404 of a missing checkpoint is not the model's.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script("POST", f"{MODELS}/m-1/load", described_as(None))
+        with pytest.raises(NotFoundError) as caught:
+            trainer.load_state("weaver://m-1/checkpoints/nowhere")
+    assert not [n for n in getattr(caught.value, "__notes__", []) if LOST in n]
+    assert fake.sent("GET", f"{MODELS}/m-1")  # looked
+
+
+async def test_async_a_model_the_server_no_longer_finds_says_so() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        fake.script("POST", f"{MODELS}/m-1/optimizer-steps", described_as(None))
+        fake.script("GET", f"{MODELS}/m-1", described_as(None))
+        with pytest.raises(NotFoundError) as caught:
+            await trainer.optim_step(AdamParams(learning_rate=1e-3))
+    assert [n for n in caught.value.__notes__ if LOST in n]
 
 
 def test_a_model_the_server_no_longer_finds_is_attached_for_its_checkpoints() -> None:
