@@ -799,7 +799,8 @@ def error_from_response(operation: str, response: httpx.Response) -> APIError:
     checkpoint, which a traceback shows and ``str()`` leaves to the command line's own
     words."""
     error = _error_from_response(operation, response)
-    if response.status_code == 401 and _api_key(response) is None:
+    request = request_of(response)
+    if response.status_code == 401 and (request is None or API_KEY_HEADER not in request.headers):
         error.add_note("no API key was given: set WEAVER_API_KEY or pass api_key=")
     if isinstance(error, ModelTerminatedError):  # as this client's own refusal says
         error.add_note(
@@ -850,12 +851,6 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
         details=scrub(details, secret),
         retry_after=retry_after,
     )
-
-
-def _api_key(outcome: httpx.Response | httpx.RequestError) -> str | None:
-    """The key the request carried, to scrub from what its reply or error says."""
-    request = request_of(outcome)
-    return None if request is None else request.headers.get(API_KEY_HEADER)
 
 
 # The headers whose values are secrets: an API key's, and those whose credentials
