@@ -902,19 +902,6 @@ def secrets_of(request: httpx.Request | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(filter(None, found)))
 
 
-def _user_info(request: httpx.Request | None) -> list[str]:
-    """The halves of the Basic credentials ``request`` carried (``secrets_of``), which a
-    server may name things after."""
-    if request is None:
-        return []
-    return [
-        half
-        for name, value in _secret_values(request)
-        if name in _AUTHORIZATIONS
-        for half in credentials(value)[1:]
-    ]
-
-
 def _secrets(outcome: httpx.Response | httpx.RequestError) -> tuple[str, ...]:
     return secrets_of(request_of(outcome))
 
@@ -923,7 +910,10 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     """``response``, or a copy whose JSON body no longer holds the request's API key (an
     operation's error message may echo it), nor its other credentials (``secrets_of``);
     bodies that do not contain them stay as they are."""
-    secrets = _secrets(response)
+    request = request_of(response)
+    if request is None:
+        return response
+    secrets = secrets_of(request)
     content = response.content
     # JSON may escape any character of a string (``\"``, ``\/``, ``\u0073``): a body with
     # an escape can hold the key without holding its bytes, and is parsed to be sure.
@@ -945,7 +935,12 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     # `secret`, and so may the base URL's user name or password, which a server may name
     # things after (its account): ids, names and paths keep them (rewritten, they would
     # name nothing).
-    user_info = _user_info(request_of(response))
+    user_info = [
+        half
+        for name, value in _secret_values(request)
+        if name in _AUTHORIZATIONS
+        for half in credentials(value)[1:]  # a Basic credential's halves
+    ]
     anywhere = [s for s in secrets if len(s) >= ANYWHERE and s not in user_info]
     named = [secret for secret in secrets if secret not in anywhere]
     scrubbed = scrub(data, anywhere)
