@@ -1,10 +1,6 @@
-"""The only code that sends API requests: a sync and an async shell that run plans.
-
-Everything else (which request, how to read the reply, when to look again)
-is decided in I/O-free plans; ``run`` carries out their steps (a ``Call`` is
-sent with the generated client's httpx client, a ``Submission`` started
-and waited for) and handles wrap Operations. Storage's GETs (downloads) are
-``_storage_http``'s.
+"""The only code that sends API requests: a sync and an async shell that carry out the
+steps of I/O-free plans (DEVELOPERS.md, "Conventions"), a ``Call`` with the generated
+client's httpx client, and wrap Operations in handles. Storage's GETs are ``_storage_http``'s.
 """
 
 from __future__ import annotations

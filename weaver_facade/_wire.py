@@ -1167,11 +1167,8 @@ class Exclusive(Generic[T]):
 
 
 def drive(plan: Generator[S, Any, R], perform: Callable[[S], Any]) -> R:
-    """Run a plan: give each step it yields to ``perform`` and send the outcome back.
-
-    A step's error is thrown into the plan at its ``yield``, so that a plan can
-    handle it (a missing extension route, say) like any other outcome.
-    """
+    """Run a plan: give each step it yields to ``perform`` and send the outcome back, or
+    throw the step's error into the plan at its ``yield`` (DEVELOPERS.md, "Conventions")."""
     try:
         step = next(plan)
         while True:
