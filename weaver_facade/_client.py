@@ -1452,7 +1452,9 @@ class AsyncServiceClient(_ServiceBase):
                             coro.close()
                     return False
                 await in_own_thread(
-                    functools.partial(_run_stopped, bound, there[0]), "weaver-close"
+                    functools.partial(_run_stopped, bound, there[0]),
+                    "weaver-close",
+                    callers_context=False,
                 )
         except asyncio.CancelledError:
             # Cancelled as a close on its own loop is: the models it did not reach wait.
@@ -1486,7 +1488,7 @@ class AsyncServiceClient(_ServiceBase):
                 closing.close()  # no "never awaited" warning (here: the caller may be gone)
             return False
 
-        return await in_own_thread(run, "weaver-close")
+        return await in_own_thread(run, "weaver-close", callers_context=False)
 
     async def _ensure_session(self, io: AsyncIO) -> str:
         """See ``ServiceClient._ensure_session``."""

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import contextvars
 import errno
-import functools
 import hashlib
 import os
 import queue
@@ -1584,8 +1582,7 @@ async def download_async(
     shell = _Shell(state, dest, refresh=fresh, pause=sleep, user_agent=user_agent)
     # Not asyncio.to_thread: the program's own blocking jobs may hold every worker of the
     # loop's default executor, and the download would wait for them, past its deadline.
-    run = functools.partial(contextvars.copy_context().run, shell.run)
-    running = asyncio.ensure_future(in_own_thread(run, "weaver-fetch"))
+    running = asyncio.ensure_future(in_own_thread(shell.run, "weaver-fetch"))
     with stop_on(shell.stop), contextlib.suppress(Cancelled):
         try:
             await asyncio.shield(running)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
-import functools
 import os
 import threading
 import weakref
@@ -736,9 +735,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
     async def perform(self, step: object) -> Any:
         """See ``SyncIO.perform``."""
         if isinstance(step, Build):
-            # In the caller's context, for the log records the build may make.
-            make = functools.partial(contextvars.copy_context().run, step.make)
-            return await in_own_thread(make, "weaver-request")
+            return await in_own_thread(step.make, "weaver-request")
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
         if isinstance(step, Exclusive):

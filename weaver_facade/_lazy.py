@@ -11,6 +11,8 @@ client's first request imports them in a thread of its own (``loaded_off_loop``)
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import importlib
 import sys
 import threading
@@ -114,11 +116,15 @@ async def loaded_off_loop() -> None:
         await in_own_thread(load_deferred, "weaver-imports")
 
 
-async def in_own_thread(work: Callable[[], _T], name: str) -> _T:
+async def in_own_thread(work: Callable[[], _T], name: str, *, callers_context: bool = True) -> _T:
     """``work()``'s result, run in a new thread named ``name``: not in the loop's default
     executor, which the program's own blocking jobs may all hold, or may have shut down. A
-    caller cancelled meanwhile leaves ``work`` to finish in its thread."""
+    caller cancelled meanwhile leaves ``work`` to finish in its thread. It runs in a copy of
+    the caller's context (for the log records it may make), unless ``callers_context`` is
+    false: an event loop run there would give its tasks the caller's context variables."""
     loop = asyncio.get_running_loop()
+    if callers_context:
+        work = functools.partial(contextvars.copy_context().run, work)
     done: asyncio.Future[_T] = loop.create_future()
 
     def settle(result: _T | None, error: BaseException | None) -> None:

@@ -10,10 +10,8 @@ and retries"; without long-poll, ``_durations`` says when to poll.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import datetime
 import enum
-import functools
 import math
 import random
 import threading
@@ -1131,10 +1129,8 @@ class AsyncOperationHandle(
         snap = self._snapshot
         if self._result is None and snap.status is OperationStatus.DONE and large(snap.response):
             # A step's result holds a number per token: parsed on the event loop, that of
-            # a large batch held every other task for up to a second. In the caller's
-            # context, for the log records a parse may make.
-            outcome = functools.partial(contextvars.copy_context().run, self._outcome)
-            await in_own_thread(outcome, "weaver-result")
+            # a large batch held every other task for up to a second.
+            await in_own_thread(self._outcome, "weaver-result")
         return self._outcome()
 
     def __await__(self) -> Generator[Any, None, T_co]:
