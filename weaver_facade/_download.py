@@ -572,12 +572,7 @@ class Transfer:
         """A chunk is about to be written: count it, or refuse bytes past the size."""
         size = self.file.size
         if size is not None and self.offset + len(chunk) > size:
-            raise ArtifactIntegrityError(
-                f"{self.file.name}: size mismatch: expected {size} bytes, received more",
-                name=self.file.name,
-                expected=str(size),
-                received=f"more than {size}",
-            )
+            raise self._size_mismatch("more", f"more than {size}")
         self._check_time(0.0)  # a stream making progress is bounded too
         self.offset += len(chunk)
         if self.offset > self._best:  # progress: the failure streak is over
@@ -634,14 +629,8 @@ class Transfer:
 
     # -- internals -----------------------------------------------------------------------------
     def _finish(self) -> None:
-        size = self.file.size
-        if size is not None and self.offset != size:
-            raise ArtifactIntegrityError(
-                f"{self.file.name}: size mismatch: expected {size} bytes, received {self.offset}",
-                name=self.file.name,
-                expected=str(size),
-                received=str(self.offset),
-            )
+        if self.file.size not in (None, self.offset):
+            raise self._size_mismatch(str(self.offset))
         if self._hasher is not None:
             got = self._hasher.hexdigest()
             if got != self.file.sha256 and self._kept:
@@ -664,6 +653,14 @@ class Transfer:
                     received=got,
                 )
         self._complete = True
+
+    def _size_mismatch(self, words: str, received: str | None = None) -> ArtifactIntegrityError:
+        return ArtifactIntegrityError(
+            f"{self.file.name}: size mismatch: expected {self.file.size} bytes, received {words}",
+            name=self.file.name,
+            expected=str(self.file.size),
+            received=words if received is None else received,
+        )
 
     def _fail(self, problem: str, retry_after: float | None = None) -> Discard:
         """A failed attempt, for ``problem``: retried after a wait, or given up."""
