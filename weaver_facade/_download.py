@@ -288,16 +288,6 @@ def sha256_problem(value: str | None) -> str | None:
     return None
 
 
-def check_sha256(name: str, value: str | None) -> None:
-    if (problem := sha256_problem(value)) is not None:
-        raise ArtifactIntegrityError(
-            f"{name}: the descriptor's sha256 {problem}",
-            name=name,
-            expected=value,
-            received=None,
-        )
-
-
 # -- what to do with a file, from what is on disk -------------------------------------------
 
 
@@ -752,7 +742,13 @@ class Downloads:
     ) -> None:
         self.paths = check_names([f.name for f in descriptor.files])
         for f in descriptor.files:
-            check_sha256(f.name, f.sha256)
+            if (problem := sha256_problem(f.sha256)) is not None:
+                raise ArtifactIntegrityError(
+                    f"{f.name}: the descriptor's sha256 {problem}",
+                    name=f.name,
+                    expected=f.sha256,
+                    received=None,
+                )
         self.descriptor = descriptor
         self._files = {f.name: f for f in descriptor.files}  # of ``descriptor``, by name
         self.generation = 0
