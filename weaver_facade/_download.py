@@ -6,12 +6,8 @@ written), ``plan_local`` (skip, resume or start a file, from what is on disk),
 and ``Downloads`` (the descriptor, shared URL refreshes, progress). One shell,
 ``_Shell`` (a thread per file), only sends, reads, writes and sleeps; both
 ``download_sync`` and ``download_async`` run it. ``_PartFile`` is its file I/O.
-``_storage_http`` sends the GETs (without the API key).
-
-Each file is streamed into ``<name>.part``, hashed while streaming, and renamed
-into place only once its size and sha256 match. A later run resumes a ``.part``
-with ``Range: bytes=N-`` after hashing its prefix once, and skips finished files
-(``plan_local``, which says why a file without a sha256 starts over).
+``_storage_http`` sends the GETs (without the API key). What a user sees of it
+(``.part`` files, resumes, retries, refreshes): README.md, ``download_weights``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""HTTP/1.1 GETs of presigned storage URLs, each body read into the caller's buffer.
-
-Storage downloads are the facade's only requests outside the generated client
-(storage is not part of the API), and the only ones where throughput matters:
-``http.client`` reads a body straight into one reused buffer (``readinto``),
-where httpx parses every read with h11 and hands over a new bytes object, at
-about twice the CPU per GiB (``benchmarks/RESULTS.md``, B6).
+"""HTTP/1.1 GETs of presigned storage URLs, each body read into the caller's buffer
+(why ``http.client``, not the generated client: DEVELOPERS.md, "Storage downloads").
 
 * **No API key.** A request carries only the headers its caller gives, and
   every redirect (up to ``MAX_REDIRECTS``, to any host) carries the same.
