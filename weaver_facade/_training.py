@@ -625,8 +625,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
     def _not_found_either(self) -> Plan[bool]:
         try:
             yield calls.get_model(self.model_id)
-        except NotFoundError:
-            return True
+        except NotFoundError as missing:
+            # A 404 that is no Weaver error (a framework's page) is a server without the
+            # route, which says nothing of the model.
+            return missing.code is not None
         except WeaverError:
             return False
         return False

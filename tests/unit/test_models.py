@@ -1564,6 +1564,31 @@ def test_a_404_of_a_call_whose_model_the_server_still_finds_gets_no_such_note() 
     assert fake.sent("GET", f"{MODELS}/m-1")  # looked
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.Response(404, html="<!DOCTYPE html><title>Not Found</title>"),
+        httpx.Response(405, text="Method Not Allowed"),
+    ],
+    ids=["web-page-404", "405"],
+)
+def test_a_server_without_the_models_get_gets_no_note_of_a_lost_model(
+    reply: httpx.Response,
+) -> None:
+    # A 404 that is no Weaver error (a framework's page) is a server without the route,
+    # which says nothing of the model: the note said "its GET is a 404 too" and "the
+    # server may have restarted" all the same.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        fake.script("POST", f"{MODELS}/m-1/checkpoints", described_as(None))
+        fake.script("GET", f"{MODELS}/m-1", reply)
+        with pytest.raises(NotFoundError) as caught:
+            trainer.save_state("after")
+    assert fake.sent("GET", f"{MODELS}/m-1")  # asked
+    assert not [n for n in getattr(caught.value, "__notes__", []) if LOST in n]
+
+
 async def test_async_a_model_the_server_no_longer_finds_says_so() -> None:
     fake = FakeWeaver()
     async with async_service(fake) as svc:
