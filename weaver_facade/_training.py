@@ -608,11 +608,21 @@ class _TrainingBase(HasOptions, Generic[IO]):
         """``plan``, whose 404 says so when the server knew the model when this client was
         made and finds it no more: each call of the model got a bare ``not found``. Its
         ``GET`` tells: a model it finds means the 404 was another thing's (a checkpoint's);
-        one that fails tells nothing."""
+        one that fails tells nothing. A model this client terminated meanwhile is said so."""
         try:
             return (yield from plan)
         except NotFoundError as exc:
-            if not self._forgotten and (yield from self._not_found_either()):
+            if self._forgotten:
+                raise
+            lost = not self._steps.terminated and (yield from self._not_found_either())
+            # This client's own terminate_model, while the call was on its way (asked after
+            # the GET too, which it may outrun): neither a restart nor another client.
+            if self._steps.terminated:
+                exc.add_note(
+                    f"model {self.model_id} was terminated by this client (terminate_model) "
+                    "while this call was on its way"
+                )
+            elif lost:
                 exc.add_note(
                     f"model {self.model_id}, which the server knew when this client was "
                     "made, is no longer found there (its GET is a 404 too): the server may "

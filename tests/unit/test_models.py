@@ -1600,6 +1600,29 @@ async def test_async_a_model_the_server_no_longer_finds_says_so() -> None:
     assert [n for n in caught.value.__notes__ if LOST in n]
 
 
+async def test_a_model_this_client_terminated_during_a_call_is_not_said_lost() -> None:
+    # A save on its way while the same service client terminated the model met its 404:
+    # the note blamed a restart or another client, where this client had terminated it.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, f"{MODELS}/m-1/checkpoints")
+    http = httpx.AsyncClient(transport=held)
+    async with AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        saving = asyncio.create_task(trainer.save_state("after"))
+        await held.reached.wait()
+        await svc.terminate_model("m-1")
+        fake.script("POST", f"{MODELS}/m-1/checkpoints", described_as(None))
+        fake.script("GET", f"{MODELS}/m-1", described_as(None))
+        held.release.set()
+        with pytest.raises(NotFoundError) as caught:
+            await saving
+    notes = getattr(caught.value, "__notes__", [])
+    assert not [n for n in notes if LOST in n]
+    assert "model m-1 was terminated by this client (terminate_model) while this call" in (
+        " ".join(notes)
+    )
+
+
 def test_a_model_the_server_no_longer_finds_is_attached_for_its_checkpoints() -> None:
     # `checkpoints list MODEL` of a terminated model exited 1 with `get_model ... not
     # found` on a server that forgets terminated models, whose checkpoints it keeps.
