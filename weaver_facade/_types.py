@@ -267,7 +267,8 @@ def datum_from_tokens(
     if _not_an_id(last) and not (_is_int(last) and last == IGNORE_INDEX):
         raise InvalidDatumError(
             f"datum_from_tokens: tokens[{n}] = {last!r}; ids are ints from {MIN_TOKEN_ID} "
-            f"to {MAX_TOKEN_ID} (int64)"
+            f"to {MAX_TOKEN_ID} (int64), and the last token, a target only, may also be "
+            f"{IGNORE_INDEX} to ignore it"
         )
     weights = [1.0] * n if weights is None else list(_items("datum_from_tokens: weights", weights))
     if len(weights) != n:

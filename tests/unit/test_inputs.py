@@ -290,6 +290,9 @@ def test_bad_adam_params(kwargs: dict[str, Any], problem: str) -> None:
 
 def test_datum_from_tokens_takes_an_ignored_last_target() -> None:
     assert datum_from_tokens([7, -100]).target_tokens == (-100,)
+    # A bad last token is refused in words that leave that out no more than Datum's did.
+    with pytest.raises(InvalidDatumError, match=r"tokens\[1\] = -1;.* -100 to ignore it"):
+        datum_from_tokens([7, -1])
 
 
 def test_datum_from_tokens_shifts() -> None:
