@@ -9,10 +9,6 @@ The order is what makes the resume safe: the checkpoint is looked up first, and
 one without optimizer state is refused for ``with_optimizer=True`` before any
 model exists; then the source model's settings are read, a matching model is
 created and the checkpoint is loaded into it.
-
-The source model's settings come from the server, else from what this client
-created it with (``settings``), else (the base model) from ``base_model``, else
-are guessed, never the base model: the README says what a user sees of each.
 """
 
 from __future__ import annotations
@@ -177,7 +173,9 @@ def _by_hand(with_optimizer: bool) -> str:
 
 
 def _like(source: ModelInfo, created: NewModel | None, asked: str | None) -> tuple[NewModel, str]:
-    """A model like ``source`` (see the module's docstring), and what of it was guessed."""
+    """A model like ``source``: its settings from the server, else from what this client
+    created it with (``created``), else (the base model) ``asked``, else guessed (never the
+    base model); and what of it was guessed."""
     if created is not None:
         source = created.describe(source)
     base_model = source.base_model or asked
