@@ -297,14 +297,12 @@ def _gone(checkpoint_id: uuid.UUID, model_id: str) -> Plan[bool]:
     return checkpoint_from_wire("get_checkpoint", reply).status is CheckpointStatus.DELETED
 
 
-def delete(ref: object, model_id: str) -> Plan[Checkpoint]:
+def delete(target: Checkpoint) -> Plan[Checkpoint]:
     """Delete a checkpoint; without the extension's route, ``UnsupportedByServerError``.
 
-    An id is looked up first, as a path is: a reply without the checkpoint (a 204) leaves
-    only the one looked up to return, and once deleted it can no longer be looked up."""
-    target = in_model(coerce_checkpoint_ref, ref, model_id)
-    if not isinstance(target, Checkpoint):
-        target = yield from by_ref(target, model_id)
+    Given looked up, an id too, as a path is: a reply without the checkpoint (a 204)
+    leaves only the one looked up to return, and once deleted it can no longer be looked
+    up."""
     checkpoint_id, model_id = target.id, target.model_id
     try:
         reply: calls.CheckpointReply = yield calls.delete_checkpoint(checkpoint_id)

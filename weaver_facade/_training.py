@@ -922,7 +922,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 target, self.model_id, deleted_here=self._steps.deleted
             )
         record = self._steps.deleted.deleting(target.path)
-        deleted = yield from lookup.delete(target, self.model_id)
+        deleted = yield from lookup.delete(target)
         self._steps.forget_saves(frozenset({str(deleted.id)}))  # not looked for once gone
         record(deleted)
         return deleted
