@@ -675,8 +675,8 @@ class _ServiceBase(HasOptions):
             return self._created.describe(ModelInfo(id=model_id)), start, True
         return model, start, False
 
-    def _get_model(self, model_id: object) -> Plan[ModelInfo]:
-        model = yield from model_plan(calls.get_model(check_id("model_id", model_id)))
+    def _get_model(self, model_id: str) -> Plan[ModelInfo]:
+        model = yield from model_plan(calls.get_model(model_id))
         return self._created.describe(model)
 
     def _find_model(self, model_id: object) -> Plan[ModelInfo]:
