@@ -450,13 +450,16 @@ class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
     def _late(self) -> rules.BodyTimeout:
         return _still_arriving(self._request, self.begun)
 
+    def _in_time(self, chunk: bytes) -> bytes:
+        if self._clock() > self._ends:
+            raise self._late()
+        self.begun = self.begun or bool(chunk)
+        return chunk
+
     def __iter__(self) -> Iterator[bytes]:
         try:
             for chunk in cast(httpx.SyncByteStream, self._stream):
-                if self._clock() > self._ends:
-                    raise self._late()
-                self.begun = self.begun or bool(chunk)
-                yield chunk
+                yield self._in_time(chunk)
         except httpx.ReadTimeout as exc:  # a wait for bytes cut by the deadline (_socket_deadline)
             if isinstance(exc, rules.BodyTimeout):
                 raise
@@ -465,10 +468,7 @@ class _BoundedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in cast(httpx.AsyncByteStream, self._stream):
-                if self._clock() > self._ends:
-                    raise self._late()
-                self.begun = self.begun or bool(chunk)
-                yield chunk
+                yield self._in_time(chunk)
         except httpx.ReadTimeout as exc:
             if isinstance(exc, rules.BodyTimeout):
                 raise
