@@ -686,11 +686,13 @@ def _tls_context(trust: tuple[object, ...]) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _check_proxy_host(proxy: str) -> None:
-    """A ValueError, which ``environment_settings`` words, for a proxy whose host no name
-    lookup can encode."""
-    if problem := bad_host(httpx.URL(proxy)):
+def _proxy_for(url: str | None) -> str | None:
+    """The proxy the environment names for ``url``; a ValueError, which
+    ``environment_settings`` words, for one whose host no name lookup can encode."""
+    proxy = environment_proxy(url)
+    if proxy and (problem := bad_host(httpx.URL(proxy))):
         raise ValueError(f"the proxy's {problem}")
+    return proxy
 
 
 def own_transport(url: str | None = None) -> httpx.BaseTransport:
@@ -698,8 +700,7 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
     own when the environment names a proxy for ``url`` (given a transport, httpx
     ignores them)."""
     with environment_settings():
-        if proxy := environment_proxy(url):
-            _check_proxy_host(proxy)
+        if proxy := _proxy_for(url):
             client = bound_client(httpx.Client(verify=tls_context()))
             return ClientTransport(client, owned=True, proxy=proxy)
         transport = httpx.HTTPTransport(verify=tls_context())
@@ -710,8 +711,7 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
 def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
     """See ``own_transport``."""
     with environment_settings():
-        if proxy := environment_proxy(url):
-            _check_proxy_host(proxy)
+        if proxy := _proxy_for(url):
             client = httpx.AsyncClient(verify=tls_context())
             return AsyncClientTransport(client, owned=True, proxy=proxy)
         return httpx.AsyncHTTPTransport(verify=tls_context())
