@@ -40,6 +40,7 @@ IGNORE_INDEX = -100
 MIN_TOKENS = limits.ENCODED_TEXT_CHUNK_TOKENS_MIN_ITEMS
 MIN_TOKEN_ID = limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MINIMUM
 MAX_TOKEN_ID = limits.ENCODED_TEXT_CHUNK_TOKENS_ITEMS_MAXIMUM  # targets travel as int64
+_IDS = f"ids are ints from {MIN_TOKEN_ID} to {MAX_TOKEN_ID} (int64)"
 
 
 def _real(name: str, value: object) -> float:
@@ -154,6 +155,10 @@ def _not_an_id(value: object) -> bool:
     return not (_is_int(value) and MIN_TOKEN_ID <= value <= MAX_TOKEN_ID)
 
 
+def _not_a_target(value: object) -> bool:
+    return _not_an_id(value) and not (_is_int(value) and value == IGNORE_INDEX)
+
+
 def _check_datum_id(datum_id: object) -> None:
     if datum_id is None:
         return
@@ -196,17 +201,14 @@ class Datum:
             raise InvalidDatumError(f"Datum: tokens must hold at least {MIN_TOKENS} id, got {n}")
         for i, token in enumerate(self.tokens):
             if _not_an_id(token):
-                raise InvalidDatumError(
-                    f"Datum: tokens[{i}] = {token!r}; ids are ints from {MIN_TOKEN_ID} "
-                    f"to {MAX_TOKEN_ID} (int64)"
-                )
+                raise InvalidDatumError(f"Datum: tokens[{i}] = {token!r}; {_IDS}")
         if len(self.target_tokens) != n:
             raise InvalidDatumError(
                 f"Datum: {len(self.target_tokens)} target_tokens for {n} tokens; "
                 "one target per input position is required"
             )
         for i, target in enumerate(self.target_tokens):
-            if _not_an_id(target) and not (_is_int(target) and target == IGNORE_INDEX):
+            if _not_a_target(target):
                 raise InvalidDatumError(
                     f"Datum: target_tokens[{i}] = {target!r}; targets are token ids (ints "
                     f"from {MIN_TOKEN_ID} to {MAX_TOKEN_ID}), or {IGNORE_INDEX} to ignore "
@@ -264,11 +266,10 @@ def datum_from_tokens(
     # The last token is a target alone, which Datum would name target_tokens[n - 1]: name it
     # as the caller wrote it. (The others are inputs, named by their own index.)
     last = plain_number(tokens[n])
-    if _not_an_id(last) and not (_is_int(last) and last == IGNORE_INDEX):
+    if _not_a_target(last):
         raise InvalidDatumError(
-            f"datum_from_tokens: tokens[{n}] = {last!r}; ids are ints from {MIN_TOKEN_ID} "
-            f"to {MAX_TOKEN_ID} (int64), and the last token, a target only, may also be "
-            f"{IGNORE_INDEX} to ignore it"
+            f"datum_from_tokens: tokens[{n}] = {last!r}; {_IDS}, and the last token, a "
+            f"target only, may also be {IGNORE_INDEX} to ignore it"
         )
     weights = [1.0] * n if weights is None else list(_items("datum_from_tokens: weights", weights))
     if len(weights) != n:
