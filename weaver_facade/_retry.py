@@ -8,10 +8,7 @@ then the status, or the transport's failure); beside it:
 
 * A 413 is never retried: the same body is refused again, whatever the reply says.
 * A 502 or 504 without an Error body comes from a proxy that may have passed the request
-  on: it is retried only for a request safe to repeat. A storage GET (a download) is also
-  retried after any other 5xx.
-* **Waits** are full-jitter exponential backoff (``full_jitter``); a longer
-  ``Retry-After`` replaces the wait, a shorter one does not cut it short (``wait_before_retry``).
+  on: it is retried only for a request safe to repeat.
 * **Deadlines.** A wait that would end past the deadline is not started: a
   ``Retry-After`` longer than the time left ends the call (or the operation
   wait) at once, with that reply's error.

@@ -8,9 +8,7 @@ retried save, which never becomes a duplicate or a 409 (for one that ignores it,
 see below).
 
 What is retried, and how long it waits, is decided by ``_retry``, within the
-``RetrySettings`` and the request's ``CallOptions``. A ``Retry-After`` beyond
-``max_retry_after``, what is left of ``max_retry_wait`` or the call's deadline is not
-waited out: the reply surfaces at once, with ``retry_after`` on its error.
+``RetrySettings`` and the request's ``CallOptions``.
 
 Each reply's body is read within its attempt, bounded by the call's deadline
 (without one, by one read timeout after its headers): a connection dropped in
@@ -21,10 +19,6 @@ A reply's ``EarlierAttempt`` (``response.extensions[EARLIER_ATTEMPT]``) is how
 a save, against a server that ignores ``Idempotency-Key``, tells "my own first
 attempt made this checkpoint" from a real conflict (see ``_recovery``), and how
 a create whose earlier reply was lost warns of a model it may have left behind.
-
-Every retry is one WARNING record of the ``weaver_facade`` logger (what failed,
-what is sent again, after how long); ``WEAVER_LOG=debug`` logs every request
-and reply with the API key redacted (``configure_logging``).
 """
 
 from __future__ import annotations
