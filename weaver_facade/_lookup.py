@@ -137,27 +137,33 @@ def kept_of_forgotten(
 LOOKS_AGAIN = 3
 
 
+def _kept() -> bool:
+    return False
+
+
 def find_listed(
-    model_id: str, wanted: Callable[[Checkpoint], bool], deleted: bool = False
+    model_id: str, wanted: Callable[[Checkpoint], bool], deleted: Callable[[], bool] = _kept
 ) -> Plan[tuple[Checkpoint | None, str]]:
     """``find``, looked for ``LOOKS_AGAIN`` times more within the call's deadline, unless
-    this client ``deleted`` it (a save of its name since would be listed, or lag: not
-    deleted); with ``None``, how many times the list was read and why, for the error."""
+    this client ``deleted()`` it (a save of its name since would be listed, or lag: not
+    deleted); with ``None``, how many times the list was read and why, for the error.
+    ``deleted`` is asked after each look: a delete in another thread may end meanwhile."""
     for looks in itertools.count(1):
         found = yield from find(model_id, wanted)
         if found is not None:
             return found, ""
-        if deleted or looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
+        gone = deleted()
+        if gone or looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
             break
     why = (
         "this client deleted it"
-        if deleted
+        if gone
         else "a server may list a checkpoint it has just saved only later"
     )
     return None, f"listed {counted(looks, 'time')}: {why}"
 
 
-def find_by_path(path: CheckpointPath, deleted: bool = False) -> Plan[Checkpoint]:
+def find_by_path(path: CheckpointPath, deleted: Callable[[], bool] = _kept) -> Plan[Checkpoint]:
     """A path's checkpoint, looked up by name among its model's checkpoints
     (``find_listed``)."""
     found, listed = yield from find_listed(path.model_id, lambda c: c.name == path.name, deleted)
@@ -170,9 +176,12 @@ def find_by_path(path: CheckpointPath, deleted: bool = False) -> Plan[Checkpoint
     return found
 
 
-def latest(model_id: str, saved: frozenset[str] = frozenset()) -> Plan[Checkpoint | None]:
+def latest(
+    model_id: str, saved: Callable[[], frozenset[str]] = frozenset
+) -> Plan[Checkpoint | None]:
     """A model's newest completed checkpoint (``_wire.newest``). A listing that lacks one
-    of ``saved`` (ids of checkpoints just saved) is read again, as ``find_listed`` does."""
+    of ``saved()`` (ids of checkpoints just saved, less those deleted since: asked after
+    each look) is read again, as ``find_listed`` does."""
     for looks in itertools.count(1):
         pager = CheckpointPager(model_id, CHECKPOINT_PAGE_SIZE)
         listed: list[Checkpoint] = []
@@ -180,7 +189,7 @@ def latest(model_id: str, saved: frozenset[str] = frozenset()) -> Plan[Checkpoin
             page: wire.CheckpointList = yield pager.call()
             listed += pager.read(page)
         shown = {str(checkpoint.id) for checkpoint in listed}
-        if saved <= shown or looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
+        if saved() <= shown or looks > LOOKS_AGAIN or not (yield Pause(looks - 1)):
             break
     return newest(
         listed,
@@ -208,7 +217,7 @@ def by_id(
     checkpoint_id: uuid.UUID,
     model_id: str | None,
     server: PollPolicy | None = None,
-    deleted: bool = False,
+    deleted: Callable[[], bool] = _kept,
 ) -> Plan[Checkpoint]:
     """A checkpoint by id; without the extension's route, from ``model_id``'s list.
 
@@ -226,7 +235,7 @@ def by_id(
                 raise
             if model_id is None and server is not None and server.checkpoint_by_id_supported:
                 raise  # the server has read an id before: this one names no checkpoint
-            if model_id is None and deleted and not _route_unknown(exc):
+            if model_id is None and deleted() and not _route_unknown(exc):
                 # Its DELETE by id worked, so the server has the route: the id is gone.
                 raise NotFoundError(
                     f"get_checkpoint: no checkpoint with id {checkpoint_id} (the server found "
@@ -278,10 +287,17 @@ def by_ref(
     this client deleted (``find_listed``)."""
     target = in_model(coerce_checkpoint_ref, ref, model_id)
     if isinstance(target, CheckpointPath):
-        return (yield from find_by_path(target, target in deleted_here))
+        path = target
+        return (yield from find_by_path(path, lambda: path in deleted_here))
     if isinstance(target, Checkpoint):
-        return (yield from by_id(target.id, target.model_id, server, target.id in deleted_here))
-    return (yield from by_id(target, model_id, server, target in deleted_here))
+        checkpoint_id = target.id
+        return (
+            yield from by_id(
+                checkpoint_id, target.model_id, server, lambda: checkpoint_id in deleted_here
+            )
+        )
+    given = target
+    return (yield from by_id(given, model_id, server, lambda: given in deleted_here))
 
 
 def _gone(checkpoint_id: uuid.UUID, model_id: str) -> Plan[bool]:

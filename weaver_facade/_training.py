@@ -468,7 +468,12 @@ class ModelSteps:
         yet; from now on a listing is taken as it is."""
         with self._unlisted_lock:
             saved = frozenset(self._unlisted)
-        latest = yield from lookup.latest(model_id, saved)
+
+        def unlisted() -> frozenset[str]:  # less those deleted meanwhile (``_delete``)
+            with self._unlisted_lock:
+                return saved & self._unlisted
+
+        latest = yield from lookup.latest(model_id, unlisted)
         self.forget_saves(saved)
         return latest
 
@@ -931,8 +936,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
         ttl = _check_ttl(ttl_seconds)
         target = in_model(coerce_checkpoint_ref, ref, self.model_id)
         if isinstance(target, uuid.UUID):
-            deleted = target in self._steps.deleted
-            target = yield from lookup.by_id(target, self.model_id, deleted=deleted)
+            checkpoint_id, gone = target, self._steps.deleted
+            target = yield from lookup.by_id(
+                target, self.model_id, deleted=lambda: checkpoint_id in gone
+            )
         path = target.path if isinstance(target, Checkpoint) else target
         with self._noting_deleted(path):
             reply: calls.CheckpointReply = yield calls.set_checkpoint_ttl(path, ttl)

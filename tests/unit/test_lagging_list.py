@@ -275,6 +275,59 @@ def test_a_checkpoint_this_client_deleted_is_said_deleted_without_looking_again(
     assert clock.sleeps == []
 
 
+@contextlib.contextmanager
+def deleting_in_a_pause(
+    fake: FakeWeaver, clock: FakeClock
+) -> Iterator[tuple[TrainingClient, list[Checkpoint]]]:
+    """A trainer whose first pause between looks lets another thread delete the
+    checkpoints put in the list it yields, and waits for those deletes to end."""
+    to_delete: list[Checkpoint] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        for checkpoint in to_delete:
+            deleter = threading.Thread(target=client.delete_checkpoint, args=(checkpoint,))
+            deleter.start()
+            deleter.join()
+        to_delete.clear()
+
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=sleep) as svc:
+        client = svc.create_training_client("weaver-tiny")
+        yield client, to_delete
+
+
+def test_a_checkpoint_another_thread_deletes_while_it_is_looked_for_is_said_deleted(
+    fake: FakeWeaver, clock: FakeClock
+) -> None:
+    # A get that began before this client's own delete (in another thread) ended went
+    # on looking, 3 times, and blamed a list that may lag behind a save.
+    with deleting_in_a_pause(fake, clock) as (trainer, to_delete):
+        saved = trainer.save_state("c")
+        lag(fake, 1)
+        sleeps = len(clock.sleeps)
+        to_delete.append(saved)
+        with pytest.raises(NotFoundError) as missing:
+            trainer.get_checkpoint(str(saved.path))
+        assert len(fake.sent("DELETE", f"/api/v1/checkpoints/{saved.id}")) == 1
+    assert "this client deleted it" in str(missing.value)
+    assert "may list" not in str(missing.value)
+    assert len(clock.sleeps) == sleeps + 1
+
+
+def test_a_save_another_thread_deletes_while_the_latest_is_looked_for_is_not_waited_for(
+    fake: FakeWeaver, clock: FakeClock
+) -> None:
+    with deleting_in_a_pause(fake, clock) as (trainer, to_delete):
+        first = trainer.save_state("a")
+        second = trainer.save_state("b")
+        lag(fake, 1)
+        listings, sleeps = len(fake.sent("GET", LIST)), len(clock.sleeps)
+        to_delete.append(second)
+        assert latest_id(trainer) == str(first.id)
+    assert (len(fake.sent("GET", LIST)), len(clock.sleeps)) == (listings + 2, sleeps + 1)
+
+
 def _download(svc: ServiceClient, trainer: TrainingClient, ref: object) -> object:
     return svc.download_weights(untyped(ref), "/nonexistent/never-written")
 
