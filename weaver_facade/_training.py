@@ -459,9 +459,11 @@ class ModelSteps:
         return noted
 
     def note_saved(self, checkpoint_id: uuid.UUID) -> None:
-        """The checkpoint was saved by this client."""
-        with self._unlisted_lock:
-            self._unlisted.add(str(checkpoint_id))
+        """The checkpoint was saved by this client; one it deleted before the save's result
+        was read (``wait=False``) is not looked for."""
+        with self._unlisted_lock:  # a delete records, then forgets the id (``_delete``)
+            if checkpoint_id not in self.deleted:
+                self._unlisted.add(str(checkpoint_id))
 
     def latest(self, model_id: str) -> Plan[Checkpoint | None]:
         """``lookup.latest``, which looks for this client's saves no call has looked for
@@ -928,8 +930,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
             )
         record = self._steps.deleted.deleting(target.path)
         deleted = yield from lookup.delete(target)
-        self._steps.forget_saves(frozenset({str(deleted.id)}))  # not looked for once gone
         record(deleted)
+        self._steps.forget_saves(frozenset({str(deleted.id)}))  # not looked for once gone
         return deleted
 
     def _set_ttl(self, ref: object, ttl_seconds: object) -> Plan[Checkpoint]:

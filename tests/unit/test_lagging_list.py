@@ -275,6 +275,20 @@ def test_a_checkpoint_this_client_deleted_is_said_deleted_without_looking_again(
     assert clock.sleeps == []
 
 
+def test_a_save_deleted_before_its_result_was_read_is_not_looked_for(
+    fake: FakeWeaver, clock: FakeClock, trainer: TrainingClient
+) -> None:
+    # Its result, read after the delete, noted it saved: the latest was looked for 3
+    # times more, after pauses, for a checkpoint this client had deleted.
+    first = trainer.save_state("a")
+    handle = trainer.save_state("b", wait=False)
+    trainer.delete_checkpoint("weaver://m-1/checkpoints/b")
+    handle.result()
+    listings, sleeps = len(fake.sent("GET", LIST)), len(clock.sleeps)
+    assert latest_id(trainer) == str(first.id)
+    assert (len(fake.sent("GET", LIST)), len(clock.sleeps)) == (listings + 1, sleeps)
+
+
 @contextlib.contextmanager
 def deleting_in_a_pause(
     fake: FakeWeaver, clock: FakeClock
