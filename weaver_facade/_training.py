@@ -471,9 +471,10 @@ class ModelSteps:
         with self._unlisted_lock:
             saved = frozenset(self._unlisted)
 
-        def unlisted() -> frozenset[str]:  # less those deleted meanwhile (``_delete``)
-            with self._unlisted_lock:
-                return saved & self._unlisted
+        def unlisted() -> frozenset[str]:
+            # Less those deleted meanwhile; not less those another latest forgot: its list
+            # showing them says nothing of this one's.
+            return frozenset(i for i in saved if uuid.UUID(i) not in self.deleted)
 
         latest = yield from lookup.latest(model_id, unlisted)
         self.forget_saves(saved)

@@ -342,6 +342,31 @@ def test_a_save_another_thread_deletes_while_the_latest_is_looked_for_is_not_wai
     assert (len(fake.sent("GET", LIST)), len(clock.sleeps)) == (listings + 2, sleeps + 1)
 
 
+def test_a_save_another_latest_found_is_still_looked_for_by_a_latest_under_way(
+    fake: FakeWeaver, clock: FakeClock
+) -> None:
+    # Only a delete stops a latest's looks for a save: another thread's latest_checkpoint,
+    # whose list showed the save and which then forgot it, says nothing of this one's list.
+    others: list[TrainingClient] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        while others:
+            other = threading.Thread(target=latest_id, args=(others.pop(),))
+            other.start()
+            other.join()
+            lag(fake, 1)  # this listing again lags behind the save the other one saw
+
+    poll = PollPolicy(SETTINGS, clock=clock, rng=lambda: 0.5)
+    with service(fake, poll=poll, sleep=sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        trainer.save_state("a")
+        saved = trainer.save_state("b")
+        lag(fake, 1)
+        others.append(trainer)
+        assert latest_id(trainer) == str(saved.id)
+
+
 def _download(svc: ServiceClient, trainer: TrainingClient, ref: object) -> object:
     return svc.download_weights(untyped(ref), "/nonexistent/never-written")
 
