@@ -4,8 +4,10 @@ sent byte for byte as httpx encodes it, and in call order."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,6 +24,10 @@ STEPS = "/api/v1/models/m-1/forward-backward-passes"
 
 def batch(token: int, sequences: int = 64, length: int = 4096) -> list[Datum]:
     return [datum_from_tokens([token] * length) for _ in range(sequences)]
+
+
+def first_token(payload: Any) -> object:
+    return payload["forward_backward_input"]["data"][0]["model_input"]["chunks"][0]["tokens"][0]
 
 
 def as_httpx_encodes(data: list[Datum], seq_id: int) -> httpx.Request:
@@ -92,20 +98,16 @@ async def test_concurrent_async_steps_large_and_small_go_out_in_call_order() -> 
         await asyncio.gather(*(trainer.forward_backward(b) for b in batches))
     bodies: list[Any] = [fake.body(r) for r in fake.sent("POST", STEPS)]
     payloads = [b["payload"] for b in bodies]
-    firsts = [
-        p["forward_backward_input"]["data"][0]["model_input"]["chunks"][0]["tokens"][0]
-        for p in payloads
-    ]
-    assert firsts == [1, 2, 3, 4, 5]
+    assert [first_token(p) for p in payloads] == [1, 2, 3, 4, 5]
     assert [p["seq_id"] for p in payloads] == [1, 2, 3, 4, 5]
 
 
-async def test_a_large_step_cancelled_while_its_request_is_built_leaves_no_gap(
+@contextlib.contextmanager
+def held_builds(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Cancelled while its request is built (in a thread), the step sent nothing: the next
-    # must carry the seq_id after the last one sent (the spec's `next_seq_id`: the highest
-    # used plus 1), not skip the cancelled step's.
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """``building``, set once a large step's build (in its thread) began, and ``release``,
+    which that build waits for."""
     building, release = threading.Event(), threading.Event()
 
     def held(call: Call[Any]) -> Call[Any]:
@@ -114,9 +116,21 @@ async def test_a_large_step_cancelled_while_its_request_is_built_leaves_no_gap(
         return with_json_encoded(call)
 
     monkeypatch.setattr(_training, "with_json_encoded", held)
+    try:
+        yield building, release
+    finally:
+        release.set()
+
+
+async def test_a_large_step_cancelled_while_its_request_is_built_leaves_no_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Cancelled while its request is built (in a thread), the step sent nothing: the next
+    # must carry the seq_id after the last one sent (the spec's `next_seq_id`: the highest
+    # used plus 1), not skip the cancelled step's.
     fake = FakeWeaver()
     fake.done_at_once = True
-    try:
+    with held_builds(monkeypatch) as (building, release):
         async with async_service(fake) as svc:
             trainer = await svc.create_training_client("weaver-tiny")
             cancelled = asyncio.create_task(trainer.forward_backward(batch(1, 1)))
@@ -127,13 +141,9 @@ async def test_a_large_step_cancelled_while_its_request_is_built_leaves_no_gap(
             monkeypatch.undo()
             release.set()
             await trainer.forward_backward(batch(2, 1))
-    finally:
-        release.set()
     [sent] = fake.sent("POST", STEPS)
     payload = fake.body(sent)["payload"]
-    assert (
-        payload["forward_backward_input"]["data"][0]["model_input"]["chunks"][0]["tokens"][0] == 2
-    )
+    assert first_token(payload) == 2
     assert payload["seq_id"] == 1
 
 
@@ -142,17 +152,9 @@ async def test_a_count_given_while_a_large_step_is_built_stays(
 ) -> None:
     # A client attached with next_seq_id= while a large step's request is built sets the
     # model's count for every client: the step, built on, must not set it back.
-    building, release = threading.Event(), threading.Event()
-
-    def held(call: Call[Any]) -> Call[Any]:
-        building.set()
-        release.wait(30)
-        return with_json_encoded(call)
-
-    monkeypatch.setattr(_training, "with_json_encoded", held)
     fake = FakeWeaver()
     fake.done_at_once = True
-    try:
+    with held_builds(monkeypatch) as (building, release):
         async with async_service(fake) as svc:
             trainer = await svc.create_training_client("weaver-tiny")
             first = asyncio.create_task(trainer.forward_backward(batch(1, 1)))
@@ -162,7 +164,5 @@ async def test_a_count_given_while_a_large_step_is_built_stays(
             await first
             monkeypatch.undo()
             await other.forward_backward(batch(2, 1, 4))
-    finally:
-        release.set()
     payloads = [fake.body(r)["payload"] for r in fake.sent("POST", STEPS)]
     assert [p["seq_id"] for p in payloads] == [1, 50]
