@@ -252,10 +252,14 @@ def _masked(side: object, secrets: list[str]) -> str:
         for secret in filter(None, secrets):
             side = side.replace(secret, "***")
         return repr(side)
-    shown = repr(side)
+    return _without(repr(side), secrets)
+
+
+def _without(text: str, secrets: list[str]) -> str:
+    """``text`` with each of ``secrets``, as written or as a repr escapes it, as ``***``."""
     for secret in filter(None, secrets):
-        shown = shown.replace(secret, "***").replace(repr(secret)[1:-1], "***")
-    return shown
+        text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+    return text
 
 
 @pytest.hookimpl(wrapper=True)
@@ -269,16 +273,16 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
         report.longrepr = _scrubbed(report.longrepr, secrets, set())
         report.sections = _scrubbed(report.sections, secrets, set())
         if isinstance(getattr(report, "wasxfail", None), str):  # -rA's XFAIL line, JUnit XML
-            report.wasxfail = _scrubbed(report.wasxfail, secrets, set())
+            report.wasxfail = _without(report.wasxfail, secrets)
         # The JUnit XML's properties; the list is the item's own, so a copy is changed.
         report.user_properties = [
-            (name, _scrubbed(str(value), secrets, set()))
+            (name, _without(str(value), secrets))
             if any(secret in str(value) for secret in secrets)
             else (name, value)
             for name, value in report.user_properties
         ]
         if any(secret in str(report.longrepr) for secret in secrets):  # a shape not walked
-            report.longrepr = _scrubbed(str(report.longrepr), secrets, set())
+            report.longrepr = _without(str(report.longrepr), secrets)
     return report
 
 
@@ -286,9 +290,7 @@ def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:
     """``value`` with each of ``secrets`` in its strings as ``***``: pytest's reprs of a
     failure (dataclasses of lists, tuples and strings) changed in place."""
     if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***").replace(repr(secret)[1:-1], "***")
-        return value
+        return _without(value, secrets)
     if type(value) is tuple:
         return tuple(_scrubbed(v, secrets, seen) for v in value)
     if id(value) in seen:  # changed in place already
@@ -320,7 +322,7 @@ class _HidingWarnings:
         text = str(warning_message.message)
         if any(secret in text for secret in secrets):
             # Its text alone, which is what the summary shows: its args would keep them.
-            warning_message.message = _scrubbed(text, secrets, set())
+            warning_message.message = _without(text, secrets)
 
 
 def _secrets_of(server: WeaverServer) -> list[str]:
