@@ -1305,12 +1305,7 @@ def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
         for name, where in called.items()
         if name not in in_spec
     )
-    problems.extend(
-        f"{name} (in NOT_CALLED of scripts/_regenerate.py, but the spec has no such route)"
-        for name in NOT_CALLED
-        if name not in in_spec
-    )
-    return problems
+    return problems + _not_in_spec("NOT_CALLED", NOT_CALLED, in_spec)
 
 
 # Routes the facade calls whose success replies are of more than one schema: the schemas it
@@ -1383,12 +1378,17 @@ def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
             problems.append(
                 f"{key} ({named}its success replies are {said}, which the facade reads as one)"
             )
-    problems.extend(
-        f"{name} (in READ_BY_SHAPE of scripts/_regenerate.py, but the spec has no such route)"
-        for name in READ_BY_SHAPE
+    return problems + _not_in_spec("READ_BY_SHAPE", READ_BY_SHAPE, in_spec)
+
+
+def _not_in_spec(table: str, entries: Collection[str], in_spec: set[str]) -> list[str]:
+    """A line for each of ``entries`` (routes by their module's name) of this module's
+    ``table`` that the spec does not have."""
+    return [
+        f"{name} (in {table} of scripts/_regenerate.py, but the spec has no such route)"
+        for name in entries
         if name not in in_spec
-    )
-    return problems
+    ]
 
 
 def reply_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
