@@ -624,6 +624,21 @@ def test_coverage_is_listed_and_never_silently_replaces_check(
     assert "--coverage" in capsys.readouterr().out
 
 
+def _regenerating(monkeypatch: pytest.MonkeyPatch, spec: Path, target: Path) -> None:
+    """scripts/regenerate from ``spec`` into ``target``, its coverage report (which reads
+    the installed client) left out."""
+    monkeypatch.setattr(regen, "SPEC", spec)
+    monkeypatch.setattr(regen, "TARGET", target)
+    monkeypatch.setattr(regen, "report_coverage", lambda: 0)
+
+
+def _regenerated(capsys: pytest.CaptureFixture[str]) -> tuple[str, list[str]]:
+    """A run of scripts/regenerate that succeeds: what it printed, and the lines it lists."""
+    assert regen.cmd_regenerate() == 0
+    out = capsys.readouterr().out
+    return out, [line for line in out.splitlines() if line.startswith("  - ")]
+
+
 def test_regenerating_lists_the_limits_the_spec_changed_or_dropped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -642,13 +657,9 @@ def test_regenerating_lists_the_limits_the_spec_changed_or_dropped(
     target.parent.mkdir()
     fresh = regen.generate(regen.SPEC, target.parent)
     assert fresh == target
-    monkeypatch.setattr(regen, "SPEC", spec)
-    monkeypatch.setattr(regen, "TARGET", target)
-    monkeypatch.setattr(regen, "report_coverage", lambda: 0)  # it reads the installed client
+    _regenerating(monkeypatch, spec, target)
 
-    assert regen.cmd_regenerate() == 0
-    out = capsys.readouterr().out
-    listed = [line for line in out.splitlines() if line.startswith("  - ")]
+    out, listed = _regenerated(capsys)
     assert listed == [
         "  - GET_OPERATION_WAIT_MAXIMUM: 60 -> 90",
         "  - LORA_CONFIG_RANK_MAXIMUM: 256 -> 512",
@@ -678,25 +689,18 @@ def test_a_second_run_still_lists_the_limits_changed_since_the_last_commit(
 
     subprocess.run([*git, "init", "-q"], check=True)
     commit()
-    monkeypatch.setattr(regen, "SPEC", spec)
-    monkeypatch.setattr(regen, "TARGET", target)
-    monkeypatch.setattr(regen, "report_coverage", lambda: 0)  # it reads the installed client
+    _regenerating(monkeypatch, spec, target)
 
-    outs = []
-    for _ in range(2):
-        assert regen.cmd_regenerate() == 0
-        outs.append(capsys.readouterr().out)
-    assert "already up to date" in outs[1]
-    for out in outs:
-        listed = [line for line in out.splitlines() if line.startswith("  - ")]
+    runs = [_regenerated(capsys) for _ in range(2)]
+    assert "already up to date" in runs[1][0]
+    for out, listed in runs:
         assert listed == ["  - GET_OPERATION_WAIT_MAXIMUM: 60 -> 90"], out
         assert "since the last commit" in out
     # Committed with the spec, the change is no longer news.
     commit()
-    assert regen.cmd_regenerate() == 0
-    out = capsys.readouterr().out
+    out, listed = _regenerated(capsys)
     assert "already up to date" in out
-    assert not [line for line in out.splitlines() if line.startswith("  - ")]
+    assert not listed
 
 
 def test_a_route_whose_success_reply_changed_is_listed(
@@ -724,13 +728,9 @@ def test_a_route_whose_success_reply_changed_is_listed(
             reply: reply.replace("Model'", "Operation'"),
         },
     )
-    monkeypatch.setattr(regen, "SPEC", spec)
-    monkeypatch.setattr(regen, "TARGET", target)
-    monkeypatch.setattr(regen, "report_coverage", lambda: 0)  # it reads the installed client
+    _regenerating(monkeypatch, spec, target)
 
-    assert regen.cmd_regenerate() == 0
-    out = capsys.readouterr().out
-    listed = [line for line in out.splitlines() if line.startswith("  - ")]
+    out, listed = _regenerated(capsys)
     assert listed == [
         "  - POST /api/v1/sessions/{session_id}/models (create_model): 201 Model -> 202 Operation"
     ]
