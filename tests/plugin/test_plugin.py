@@ -30,6 +30,7 @@ import weaver_client.models
 from schemathesis.cli.commands.run.warnings import WarningCollector
 from schemathesis.engine import events
 
+from weaver_facade import pytest_plugin
 from weaver_facade.emulator import RunningEmulator, create_app, run_emulator
 from weaver_facade.pytest_plugin import WeaverServer, _options_problem
 
@@ -106,6 +107,37 @@ def test_the_server_is_shared_by_the_session_and_each_test_has_its_own_client(
     # The emulator wrote its state there, in pytest's temporary directory.
     assert data_dir.is_dir()
     assert any(data_dir.iterdir())
+
+
+@pytest.mark.slow  # two workers, each starting an emulator: 10 to 30 s
+def test_under_xdist_each_worker_starts_one_emulator_of_its_own(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    # The README: "started once per run (once per worker under pytest-xdist), its state in
+    # a pytest temporary directory". `--dist each` runs every test on each worker.
+    record = tmp_path / "record"
+    record.mkdir()
+    test = f"""
+        import os
+
+        def test_NAME(weaver_server):
+            worker = os.environ["PYTEST_XDIST_WORKER"]
+            with open(os.path.join({str(record)!r}, worker + "-NAME"), "w") as f:
+                f.write(f"{{weaver_server.base_url}} {{weaver_server.data_dir}}")
+        """
+    pytester.makepyfile(**{f"test_{n}": test.replace("NAME", n) for n in ("a", "b")})
+    result = pytester.runpytest_subprocess(*PLUGIN, *QUIET, "-n", "2", "--dist", "each")
+    result.assert_outcomes(passed=4)
+    seen: dict[str, set[tuple[str, ...]]] = {}
+    for path in record.iterdir():
+        seen.setdefault(path.name.split("-")[0], set()).add(tuple(path.read_text().split()))
+    assert sorted(seen) == ["gw0", "gw1"]
+    assert all(len(servers) == 1 for servers in seen.values()), seen  # one per worker
+    (first,), (second,) = seen.values()
+    assert first[0] != second[0]  # each its own emulator
+    assert first[1] != second[1]  # and data dir
+    for worker, ((_, data_dir),) in seen.items():
+        assert f"popen-{worker}" in Path(data_dir).parts, data_dir  # the worker's temporary dir
 
 
 def test_the_server_refuses_requests_without_its_key(pytester: pytest.Pytester) -> None:
@@ -680,6 +712,45 @@ def test_a_slow_weaver_base_url_is_said_to_give_no_reply_within_the_setup_timeou
         ]
     )
     assert 0.5 <= took < 8.0, took
+
+
+def test_a_weaver_base_url_that_takes_no_connection_is_said_so_at_the_connect_bound(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README: "5 s to connect ... (`no connection within 5 s`, ...)". A listening
+    # socket whose accept queue is full drops new connections: they are never made.
+    monkeypatch.setattr(pytest_plugin, "_CONNECT_SECONDS", 0.5)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(0)
+        with socket.create_connection(listening.getsockname(), timeout=5):  # fills the queue
+            url = f"http://u:pw-47@127.0.0.1:{listening.getsockname()[1]}"
+            pytester.makepyfile("def test_a(weaver_server):\n    pass\n")
+            started = time.monotonic()
+            result = run(pytester, "--weaver-base-url", url)
+            took = time.monotonic() - started
+    result.assert_outcomes(errors=1)
+    shown = url.replace("u:pw-47@", "***@")
+    result.stdout.fnmatch_lines(
+        [f"weaver_server: no connection within 0.5 s to --weaver-base-url {shown}"]
+    )
+    assert "pw-47" not in result.stdout.str()
+    assert 0.5 <= took < 4.5, took  # the connect bound, not the reply's 10 s
+
+
+def test_the_readme_states_the_bounds_of_the_first_request_to_weaver_base_url() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"\((\d+) s to connect, (\d+) s for the reply, or the seconds of", readme)
+    assert said is not None
+    assert (float(said[1]), float(said[2])) == (
+        pytest_plugin._CONNECT_SECONDS,
+        pytest_plugin._SETUP_SECONDS,
+    )
+    words = re.search(
+        r"what came instead \(`no reply within (\d+) s`, `no connection within (\d+) s`", readme
+    )
+    assert words is not None
+    assert (words[1], words[2]) == (said[2], said[1])
 
 
 @pytest.mark.parametrize("given", ["0", "-1", "nan", "inf", "soon"])
