@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -818,6 +819,27 @@ async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
     assert task.done()
     assert asked == [7.0] * 3
     assert len(fake.sent("POST", HEARTBEAT)) == 2
+
+
+def _readme_heartbeat_seconds() -> float:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"a heartbeat every `heartbeat_interval` seconds \((\d+) by default\)", readme)
+    assert said is not None
+    return float(said[1])
+
+
+async def test_the_heartbeat_beats_as_often_as_the_readme_says_by_default() -> None:
+    # The README: "a heartbeat every `heartbeat_interval` seconds (30 by default)".
+    seconds = _readme_heartbeat_seconds()
+    fake = FakeWeaver()
+    wait, asked, parked = _parking_wait(1)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+    async with AsyncServiceClient(BASE, KEY, http_client=http) as svc:
+        svc._wait_beat = wait
+        await svc.create_training_client("weaver-tiny")
+        await asyncio.wait_for(parked.wait(), timeout=10)
+    assert asked == [seconds] * 2
+    assert len(fake.sent("POST", HEARTBEAT)) == 1
 
 
 async def test_a_failing_async_heartbeat_is_logged_without_the_key_and_beats_again(
