@@ -84,6 +84,19 @@ def test_the_install_lines_name_real_extras() -> None:
     assert named <= extras
 
 
+def test_the_install_lines_name_packages_their_extra_brings() -> None:
+    # Each install line's comment names some packages it brings: `pip install '.[cli]'  #
+    # + the weaver-facade command (click, rich)`.
+    section = README.read_text().split("### Install", 1)[1].split("###", 1)[0]
+    project = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"]
+    lines = re.findall(r"^pip install '?\.(?:\[(\w+)\])?'? +#.*?(?:: |\()(.*?)\)?$", section, re.M)
+    assert [extra for extra, _ in lines] == ["", "cli", "emulator", "contract"]
+    for extra, packages in lines:
+        required = project["optional-dependencies"][extra] if extra else project["dependencies"]
+        names = {re.split(r"[=<>\[]", r, maxsplit=1)[0] for r in required}
+        assert set(re.split(r", | and ", packages)) <= names, (extra, packages)
+
+
 def weights_script() -> str:
     section = README.read_text().split("### Getting the weights out", 1)[1]
     found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
