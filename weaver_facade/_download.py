@@ -119,6 +119,9 @@ _DECODED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 # How often a download waiting for another one into its folder looks again, in seconds.
 _LOCK_POLL = 0.2
+# flock's errors on a file system that has no locks (NFS without its lock daemon, Lustre
+# mounted without ``flock``): a download goes on there unguarded, as on Windows.
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
 
 
 @attrs.frozen(kw_only=True)
@@ -1238,7 +1241,8 @@ class _Shell:
     def _alone_in_dest(self) -> Iterator[None]:
         """Hold the folder's lock: two downloads into one folder would write the same
         ``.part`` files. A second one waits for the first (and then finds its files
-        done), within its deadline; the lock ends with the process, even a killed one."""
+        done), within its deadline; the lock ends with the process, even a killed one. On a
+        file system without locks (``_NO_LOCKS``) it goes on unguarded, saying so."""
         if sys.platform == "win32":  # no flock: unguarded
             yield
             return
@@ -1260,8 +1264,20 @@ class _Shell:
         waited = False
         try:
             while True:
-                with contextlib.suppress(BlockingIOError):
+                try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    pass
+                except OSError as exc:
+                    if exc.errno not in _NO_LOCKS:
+                        raise
+                    logger.warning(
+                        "%s: its file system takes no locks (%s): two downloads into it "
+                        "at once are not kept apart",
+                        self.dest,
+                        exc.strerror,
+                    )
                     return fd
                 if not waited:
                     logger.warning("waiting for another download into %s to end", self.dest)

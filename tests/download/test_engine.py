@@ -1970,6 +1970,34 @@ def test_the_deadline_bounds_the_wait_for_another_download(
     assert storage.requests == []
 
 
+@pytest.mark.parametrize(
+    "code",
+    [errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP],
+    ids=["nfs-without-lockd", "lustre-without-flock", "no-flock"],
+)
+def test_a_file_system_without_locks_downloads_unguarded_saying_so(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    code: int,
+) -> None:
+    # NFS without its lock daemon answers flock with ENOLCK, Lustre mounted without
+    # `flock` with ENOSYS: the download failed there, before any file, saying only
+    # "No locks available", and left the folder it had made.
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    dest = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        run(Source(storage), dest)
+    assert_complete(dest)
+    assert f"{dest}: its file system takes no locks ({os.strerror(code)})" in caplog.text
+    assert "two downloads into it at once are not kept apart" in caplog.text
+
+
 async def seconds_to_cancel(task: asyncio.Task[Any]) -> float:
     """Cancel ``task``; how long it took to end, cancelled."""
     started = time.monotonic()
