@@ -320,7 +320,8 @@ def download_arguments(
             f"{folder} is a path the system cannot hold ({exc.strerror})", name=str(folder)
         ) from None
     if there is not None:
-        in_way = "" if there == folder else f": {there}, {what_is_there(there)}, is in its way"
+        what = what_is_there(there)
+        in_way = f": it is {what}" if there == folder else f": {there}, {what}, is in its way"
         raise UnsafeArtifactPathError(f"{folder} is not a directory{in_way}", name=str(folder))
     return folder, DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),

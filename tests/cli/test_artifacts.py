@@ -326,6 +326,26 @@ def test_a_destination_that_is_or_is_under_a_file_is_a_usage_error_before_any_re
     assert blocker.read_text() == ""
 
 
+def test_a_broken_symlink_as_the_destination_is_a_usage_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    # `-o` a link to a disk not mounted exited 1 with "... is not a directory", after the
+    # checkpoint was looked up.
+    link = tmp_path / "models"
+    link.symlink_to(tmp_path / "unmounted")
+    env: dict[str, str | None] = {
+        "WEAVER_BASE_URL": "http://127.0.0.1:9",
+        "WEAVER_API_KEY": API_KEY,
+    }
+    run = invoke(["checkpoints", "download", "weaver://m-1/checkpoints/c", "-o", str(link)], env)
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith(
+        f"error: Invalid value for '-o' / '--output': '{link}' is a broken symlink "
+        f"(to {tmp_path / 'unmounted'})"
+    ), run.stderr
+    assert not (tmp_path / "unmounted").exists()
+
+
 def test_an_empty_destination_is_refused_not_taken_for_here(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -910,6 +910,29 @@ def test_what_is_in_the_way_of_a_destination_is_named_as_it_is(
     )
 
 
+@pytest.mark.parametrize("where", ["", "sub"])
+def test_a_broken_symlink_as_a_destination_is_named_before_any_request(
+    tmp_path: Path, where: str
+) -> None:
+    # A link to a disk not mounted, say: it was "not a directory" alone, which `ls` says
+    # it is, and only once the artifact had been looked up.
+    link = tmp_path / "models"
+    link.symlink_to(tmp_path / "unmounted")
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        fake.requests.clear()
+        with pytest.raises(UnsafeArtifactPathError) as refused:
+            svc.download_weights(ARTIFACT, link / where)
+    broken = f"a broken symlink (to {tmp_path / 'unmounted'})"
+    assert str(refused.value) == (
+        f"{link} is not a directory: it is {broken}"
+        if not where
+        else f"{link / where} is not a directory: {link}, {broken}, is in its way"
+    )
+    assert fake.requests == []
+    assert not (tmp_path / "unmounted").exists()
+
+
 @pytest.mark.parametrize("segments", [[255] * 20, [300]], ids=["path-max", "name-max"])
 def test_a_destination_longer_than_the_system_holds_is_refused_before_any_request(
     tmp_path: Path, segments: list[int]
