@@ -1211,6 +1211,9 @@ class ServiceClient(_ServiceBase):
             StorageError: Storage kept failing; run it again to resume.
             DownloadTimeoutError: ``timeout`` passed, at whatever step (an API request
                 too); run it again to resume.
+            OSError: A file could not be written (a full disk: ``ENOSPC``, with a note
+                of how many bytes more the artifact needs in ``dest``); run it again to
+                resume.
         """
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io)

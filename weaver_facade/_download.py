@@ -1204,8 +1204,31 @@ class _Shell:
         try:
             with self._alone_in_dest(), self._own_folders():
                 self._run()
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a full disk, or the user's quota
+                exc.add_note(self._space_note())
+            raise
         finally:
             self._http.close()
+
+    def _space_note(self) -> str:
+        """How much more the artifact needs in ``dest``, from what is on disk now that
+        every transfer has stopped (a write cut short left bytes no count has)."""
+        stay = f"its {PART_SUFFIX} files stay"
+        if any(f.size is None for f in self.state.descriptor.files):
+            return f"{self.dest}: {stay}: free space there and run it again to resume"
+        left = 0
+        for f in self.state.descriptor.files:
+            there = self.state.sizes.get(f.name)
+            if there is None:
+                final = self.dest / f.name
+                with contextlib.suppress(OSError):
+                    there = os.lstat(final.with_name(final.name + PART_SUFFIX)).st_size
+            left += max(0, (f.size or 0) - (there or 0))
+        return (
+            f"{self.dest}: the artifact needs {left} bytes ({left / 2**20:.1f} MiB) more "
+            f"there; {stay}: free that much and run it again to resume"
+        )
 
     @contextlib.contextmanager
     def _own_folders(self) -> Iterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import inspect
 import os
@@ -759,6 +760,27 @@ def test_download_timeout_ends_it_and_says_so(
         "error: a.bin: the download's deadline passed at byte 5 of 9 (--timeout 2.5 s)"
     )
     assert cli("checkpoints", "download", path, "-o", "o", "--timeout", "-1").exit_code == 2
+
+
+def test_a_full_disk_says_how_much_more_the_download_needs(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The line said "No space left on device" alone: the library's note, how much to free
+    # and that the .part files stay, was left out.
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o" / "a.bin.part"))
+    note = f"{tmp_path / 'o'}: the artifact needs 9 bytes more there; free that much"
+    full.add_note(note)
+
+    def no_room(*_: object, **kwargs: object) -> None:
+        raise full
+
+    monkeypatch.setattr(ServiceClient, "download_weights", no_room)
+    path = "weaver://m/checkpoints/c/artifacts/hf_adapter"
+    run = cli("checkpoints", "download", path, "-o", str(tmp_path / "o"), "--json")
+    assert run.exit_code == 1
+    line = f"cannot write to {tmp_path / 'o' / 'a.bin.part'}: No space left on device; {note}"
+    assert run.stderr.strip() == f"error: {line}"
+    assert run.json()["error"]["message"] == line
 
 
 def test_a_download_timeout_names_the_timeout_given(

@@ -613,6 +613,39 @@ def test_a_write_that_fails_ends_the_download_with_its_error(
     assert len(fetched) == len(set(fetched))
 
 
+def test_a_full_disk_says_how_much_more_the_artifact_needs(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "No space left on device" alone: how much to free, and whether the bytes
+    # written stay, was the user's to guess.
+    write = os.write
+    room = [1_000_000]  # bytes the disk takes, over every .part
+    lock = threading.Lock()
+
+    def filling(fd: int, data: bytes | memoryview) -> int:
+        if not os.readlink(f"/proc/self/fd/{fd}").endswith(".part"):
+            return write(fd, data)
+        with lock:
+            if room[0] == 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            n = write(fd, memoryview(data)[: room[0]])
+            room[0] -= n
+            return n
+
+    monkeypatch.setattr(os, "write", filling)
+    dest = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left") as failed:
+        run(Source(storage), dest)
+    assert failed.value.errno == errno.ENOSPC
+    on_disk = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+    assert 0 < on_disk < sum(map(len, FILES.values()))
+    more = sum(map(len, FILES.values())) - on_disk
+    assert failed.value.__notes__ == [
+        f"{dest}: the artifact needs {more} bytes ({more / 2**20:.1f} MiB) more there; "
+        "its .part files stay: free that much and run it again to resume"
+    ]
+
+
 def test_a_206_from_the_wrong_byte_is_not_appended(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:

@@ -414,7 +414,9 @@ def download(
     except WeaverError:
         raise  # a TimeoutError among them is an OSError too, but not a local one
     except OSError as exc:  # the local side: a full disk, say
-        message = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
+        said = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
+        # The library's note: how much more a full disk must hold, and what stays.
+        message = "; ".join([said, *getattr(exc, "__notes__", ())])
         raise state.failure(exc, EXIT_API_ERROR, message) from None
     if state.as_json:
         emit_json(download_json(result, verify=not no_verify))
