@@ -85,6 +85,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape as xml_escape
 
 import httpx
 import pytest
@@ -323,6 +324,32 @@ class _HidingWarnings:
         if any(secret in text for secret in secrets):
             # Its text alone, which is what the summary shows: its args would keep them.
             warning_message.message = _without(text, secrets)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    """Take the key and the URL's user info out of the JUnit XML that pytest has just
+    written: a test writes some of it itself (``record_xml_attribute``,
+    ``record_testsuite_property``), and a CI job keeps the file."""
+    yield
+    secrets = session.config.stash.get(_SECRETS, [])
+    path = _junit_xml_of(session.config)
+    if secrets and path is not None and os.path.isfile(path):
+        written = Path(path).read_text("utf-8")
+        # What the reports did not hide is in attributes, which escape a quote too.
+        hidden = _without(written, [xml_escape(s, {'"': "&quot;"}) for s in secrets])
+        if hidden != written:
+            Path(path).write_text(hidden, "utf-8")
+
+
+def _junit_xml_of(config: pytest.Config) -> str | None:
+    """The file ``--junitxml`` wrote, or ``None`` (an xdist worker writes none)."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # not where pytest 7 to 9 keep it
+        return None
+    path = getattr(config.stash.get(xml_key, None), "logfile", None)
+    return path if isinstance(path, str) else None
 
 
 def _secrets_of(server: WeaverServer) -> list[str]:

@@ -1113,6 +1113,81 @@ def test_a_warning_in_the_summary_hides_the_key_too(
         )
 
 
+def test_what_a_test_writes_to_the_junit_xml_itself_hides_the_key_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # record_xml_attribute and record_testsuite_property write to the JUnit XML without a
+    # report, which a CI job keeps as an artifact: the key and the password were there whole.
+    pytester.makepyfile(
+        """
+        def test_attribute(weaver_server, record_xml_attribute):
+            record_xml_attribute("key", str(weaver_server.api_key))
+
+        def test_suite_property(weaver_server, record_testsuite_property):
+            record_testsuite_property("url", str(weaver_server.base_url))
+            print("printed", str(weaver_server.api_key))
+        """
+    )
+    xml = pytester.path / "report.xml"
+    flags = ("-o", "junit_family=xunit1", "-o", "junit_logging=all", "-W", "ignore")
+    result = run_hiding(pytester, secret_url, f"--junitxml={xml}", *flags)
+    result.assert_outcomes(passed=2)
+    written = xml.read_text("utf-8")
+    assert "external-key-7" not in written
+    assert "pw-77" not in written
+    # What the test wrote is still there, the secrets as ***.
+    assert 'key="***"' in written
+    assert '<property name="url" value="http://***@127.0.0.1:' in written
+    assert "printed ***" in written
+
+
+def test_a_key_that_xml_escapes_is_hidden_in_the_junit_xml_too(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = 'k&"<ey-7'
+    monkeypatch.setenv("WEAVER_API_KEY", key)
+    pytester.makepyfile(
+        """
+        def test_attribute(weaver_server, record_xml_attribute, record_testsuite_property):
+            record_xml_attribute("key", str(weaver_server.api_key))
+            record_testsuite_property("key", str(weaver_server.api_key))
+            assert False, str(weaver_server.api_key)
+        """
+    )
+    xml = pytester.path / "report.xml"
+    with run_emulator(api_keys=(key,)) as server:
+        args = ("--weaver-base-url", server.base_url, "-o", "junit_family=xunit1", "-W", "ignore")
+        run(pytester, *args, f"--junitxml={xml}").assert_outcomes(failed=1)
+    written = xml.read_text("utf-8")
+    assert "k&amp;" not in written
+    # Escaped as written, in element text and attributes alike, it is *** there.
+    assert '<property name="key" value="***" />' in written
+    assert 'key="***"' in written
+    assert "AssertionError: ***" in written
+
+
+def test_the_emulators_key_is_hidden_in_the_junit_xml_too(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    told = tmp_path / "key.txt"
+    pytester.makepyfile(
+        f"""
+        import pathlib
+
+        def test_suite_property(weaver_server, record_testsuite_property):
+            pathlib.Path({str(told)!r}).write_text(str(weaver_server.api_key))
+            record_testsuite_property("key", str(weaver_server.api_key))
+        """
+    )
+    xml = pytester.path / "report.xml"
+    run(pytester, f"--junitxml={xml}").assert_outcomes(passed=1)
+    key = told.read_text()
+    assert key.startswith("weaver-test-")
+    written = xml.read_text("utf-8")
+    assert key not in written
+    assert '<property name="key" value="***" />' in written
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
