@@ -77,6 +77,7 @@ import dataclasses
 import glob
 import inspect
 import itertools
+import logging
 import math
 import os
 import secrets
@@ -350,6 +351,29 @@ def _junit_xml_of(config: pytest.Config) -> str | None:
         return None
     path = getattr(config.stash.get(xml_key, None), "logfile", None)
     return path if isinstance(path, str) else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Have pytest's live logging (``log_cli``) and ``--log-file`` write the records with the
+    key and the URL's user info as ``***``: pytest prints and writes them as they come, not
+    from a report. A test's own ``caplog`` still gets them whole."""
+    plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+    for name in ("log_cli_handler", "log_file_handler"):
+        handler = getattr(plugin, name, None)
+        if isinstance(handler, logging.Handler) and handler.formatter is not None:
+            handler.setFormatter(_HidingFormatter(handler.formatter, session.config))
+
+
+class _HidingFormatter(logging.Formatter):
+    """A handler's formatter, whose text has the secrets as ``***``."""
+
+    def __init__(self, formatter: logging.Formatter, config: pytest.Config) -> None:
+        super().__init__()
+        self._formatter = formatter
+        self._config = config
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _without(self._formatter.format(record), self._config.stash.get(_SECRETS, []))
 
 
 def _secrets_of(server: WeaverServer) -> list[str]:

@@ -1188,6 +1188,32 @@ def test_the_emulators_key_is_hidden_in_the_junit_xml_too(
     assert '<property name="key" value="***" />' in written
 
 
+def test_live_logging_and_the_log_file_hide_the_key_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # pytest prints live logging (log_cli) as it comes, and --log-file writes each record to
+    # a file a CI job may keep: both showed the key and the password.
+    pytester.makepyfile(
+        """
+        import logging
+
+        def test_logs(weaver_server, caplog):
+            key, url = weaver_server.api_key, weaver_server.base_url
+            logging.getLogger("app").warning("sent %s to %s", key, url)
+            # The test itself still sees what was logged.
+            assert str(weaver_server.api_key) in caplog.text
+        """
+    )
+    log = pytester.path / "run.log"
+    result = run_hiding(pytester, secret_url, "-o", "log_cli=true", f"--log-file={log}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*WARNING*sent *** to http://***@127.0.0.1:*"])
+    written = log.read_text("utf-8")
+    assert "external-key-7" not in written
+    assert "pw-77" not in written
+    assert "sent *** to http://***@127.0.0.1:" in written
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
