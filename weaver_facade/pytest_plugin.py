@@ -122,8 +122,10 @@ _CONNECT_SECONDS = 5.0
 # The fixtures of a scope above the function's that got weaver_server by name while they
 # were set up.
 _ASKED_BY = pytest.StashKey[set[object]]()
-# The key and the URL's user info of the session's weaver_server, taken out of reports.
+# The key and the URL's user info of the session's weaver_server, taken out of reports:
+# those of --weaver-base-url from pytest_configure on, the emulator's once it starts.
 _SECRETS = pytest.StashKey[list[str]]()
+_SHORTEST_HIDDEN = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,8 +274,7 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
     report = yield
     secrets = item.config.stash.get(_SECRETS, [])
     if secrets:
-        report.longrepr = _scrubbed(report.longrepr, secrets, set())
-        report.sections = _scrubbed(report.sections, secrets, set())
+        _hide_in_report(report, secrets)
         if isinstance(getattr(report, "wasxfail", None), str):  # -rA's XFAIL line, JUnit XML
             report.wasxfail = _without(report.wasxfail, secrets)
         # The JUnit XML's properties; the list is the item's own, so a copy is changed.
@@ -283,9 +284,37 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
             else (name, value)
             for name, value in report.user_properties
         ]
-        if any(secret in str(report.longrepr) for secret in secrets):  # a shape not walked
-            report.longrepr = _without(str(report.longrepr), secrets)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, Any]:
+    """The same for a module's import (a check of the key it reads that fails, a skip):
+    the key of ``--weaver-base-url`` is known before collection."""
+    report = yield
+    secrets = collector.config.stash.get(_SECRETS, [])
+    if secrets:
+        _hide_in_report(report, secrets)
+    return report
+
+
+def _hide_in_report(report: pytest.TestReport | pytest.CollectReport, secrets: list[str]) -> None:
+    report.longrepr = _scrubbed(report.longrepr, secrets, set())
+    report.sections = _scrubbed(report.sections, secrets, set())
+    if any(secret in str(report.longrepr) for secret in secrets):  # a shape not walked
+        report.longrepr = _without(str(report.longrepr), secrets)
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object) -> str | None:
+    """A string parameter that holds the key of ``--weaver-base-url`` (or its user info) as
+    the test's id, with them as ``***``: pytest names a test by its id in every line, the
+    JUnit XML and its cache (``lastfailed``), where ``--lf`` finds it by that id again."""
+    secrets = config.stash.get(_SECRETS, [])
+    if isinstance(val, str) and any(secret in val for secret in secrets):
+        return _without(val, secrets)
+    return None
 
 
 def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:
@@ -376,10 +405,11 @@ class _HidingFormatter(logging.Formatter):
         return _without(self._formatter.format(record), self._config.stash.get(_SECRETS, []))
 
 
-def _secrets_of(server: WeaverServer) -> list[str]:
-    # Shorter ones would match ordinary words of a report (a lone user name "u").
-    found = [str(server.api_key or ""), _user_info(server.base_url)]
-    return [secret for secret in found if len(secret) >= 4]
+def _secrets_of(key: str | None, url: str) -> list[str]:
+    """The key and the URL's user info, to take out of what pytest shows: shorter ones would
+    match ordinary words of a report (a lone user name "u")."""
+    found = [key or "", _user_info(url)]
+    return [secret for secret in found if len(secret) >= _SHORTEST_HIDDEN]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -473,6 +503,8 @@ def pytest_configure(config: pytest.Config) -> None:
             elif words == str(exc):  # not the URL's fault (the environment's proxy, say)
                 raise pytest.UsageError(str(exc)) from None
             raise pytest.UsageError("--weaver-base-url" + words) from None
+        # Known now: hidden also in the ids of tests and in a module's import.
+        config.stash[_SECRETS] = _secrets_of(key, str(base_url))
 
 
 def _seconds(given: str) -> float | None:
@@ -678,7 +710,6 @@ def weaver_server(
     if base_url:
         key = request.config.getoption("--weaver-api-key") or os.environ.get("WEAVER_API_KEY")
         server = WeaverServer(base_url=str(base_url).rstrip("/"), api_key=key or None)
-        request.config.stash[_SECRETS] = _secrets_of(server)
         given = request.config.getoption("--weaver-setup-timeout")  # checked by pytest_configure
         _refuse_unreachable(server, _seconds(given) if given is not None else None)
         yield server
@@ -708,7 +739,7 @@ def weaver_server(
     request.config.stash[_STARTED_WITH] = weaver_emulator_options
     with run_emulator(data_dir, api_keys=(key,), **options) as emulator:
         server = WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
-        request.config.stash[_SECRETS] = _secrets_of(server)
+        request.config.stash[_SECRETS] = _secrets_of(key, emulator.base_url)
         yield server
 
 

@@ -1214,6 +1214,65 @@ def test_live_logging_and_the_log_file_hide_the_key_too(
     assert "sent *** to http://***@127.0.0.1:" in written
 
 
+KEY_AS_PARAMETER = """
+import pytest
+
+# As a test may take it, from the environment the run gets it from.
+@pytest.mark.parametrize("key", ["external-key-7", "wrong"])
+def test_sent(weaver_server, key):
+    assert key == "wrong"
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["in-process", "xdist"])
+def test_a_parameter_that_holds_the_key_is_hidden_in_the_tests_id(
+    pytester: pytest.Pytester, secret_url: str, workers: tuple[str, ...]
+) -> None:
+    # pytest makes a string parameter the test's id: the key of --weaver-base-url's server
+    # showed in each line naming the test (-v, the short summary), in the JUnit XML's
+    # testcase name and in the cache's record of failed tests (.pytest_cache, which a CI
+    # job may keep).
+    pytester.makepyfile(KEY_AS_PARAMETER)
+    xml = pytester.path / "report.xml"
+    args = ("--weaver-base-url", secret_url, "--weaver-api-key", "external-key-7")
+    result = pytester.runpytest(
+        *PLUGIN, "-p", "no:asyncio", *args, "-v", "-rA", f"--junitxml={xml}", *workers
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert "external-key-7" not in output
+    result.stdout.fnmatch_lines(["FAILED test_*::test_sent[[]***[]]*"])
+    assert "external-key-7" not in xml.read_text("utf-8")
+    assert 'name="test_sent[***]"' in xml.read_text("utf-8")
+    cached = [
+        path.read_text() for path in pytester.path.rglob(".pytest_cache/**/*") if path.is_file()
+    ]
+    assert any("test_sent[***]" in text for text in cached)
+    assert not any("external-key-7" in text for text in cached)
+    # --lf finds the failed test by that id.
+    again = pytester.runpytest(*PLUGIN, "-p", "no:asyncio", *args, "--lf")
+    again.assert_outcomes(failed=1)
+
+
+def test_a_collection_error_hides_the_key_too(pytester: pytest.Pytester, secret_url: str) -> None:
+    # A module that checks the key it reads when it is imported failed collection with the
+    # key in pytest's report of that error: the key of --weaver-base-url is known before.
+    pytester.makepyfile(
+        """
+        KEY = "external-key-7"
+        assert KEY.startswith("sk-")
+
+        def test_never():
+            pass
+        """
+    )
+    xml = pytester.path / "report.xml"
+    result = run_hiding(pytester, secret_url, "-l", "--tb=long", f"--junitxml={xml}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*AssertionError: assert False*", "*where * = '***'.startswith*"])
+    assert "external-key-7" not in xml.read_text("utf-8")
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
