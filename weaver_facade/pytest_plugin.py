@@ -407,7 +407,8 @@ class _HidingFormatter(logging.Formatter):
 
 def _secrets_of(key: str | None, url: str) -> list[str]:
     """The key and the URL's user info, to take out of what pytest shows: shorter ones would
-    match ordinary words of a report (a lone user name "u")."""
+    match ordinary words of a report (a lone user name "u"), and pytest_configure warns of
+    those of --weaver-base-url (the emulator's key is long)."""
     found = [key or "", _user_info(url)]
     return [secret for secret in found if len(secret) >= _SHORTEST_HIDDEN]
 
@@ -491,10 +492,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         option = config.getoption("--weaver-api-key")
         key = option or os.environ.get("WEAVER_API_KEY") or ""
+        named = "--weaver-api-key" if option else "WEAVER_API_KEY"
         try:  # a client opens nothing until it is used
             ServiceClient(str(base_url), key, heartbeat_interval=0).close()
         except InvalidArgumentError as exc:  # its words never show a password, nor the key
-            named = "--weaver-api-key" if option else "WEAVER_API_KEY"
             if str(exc).startswith(prefix := "api_key (or WEAVER_API_KEY)"):
                 raise pytest.UsageError(named + str(exc).removeprefix(prefix)) from None
             words = str(exc).removeprefix("base_url")
@@ -505,6 +506,17 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--weaver-base-url" + words) from None
         # Known now: hidden also in the ids of tests and in a module's import.
         config.stash[_SECRETS] = _secrets_of(key, str(base_url))
+        found = {named: key, "the user info of --weaver-base-url": _user_info(str(base_url))}
+        for name, secret in found.items():
+            if 0 < len(secret) < _SHORTEST_HIDDEN:
+                # Hidden, each such text of a report (a word, a number) would be *** too.
+                config.issue_config_time_warning(
+                    pytest.PytestConfigWarning(
+                        f"{name} is shorter than {_SHORTEST_HIDDEN} characters: not hidden in "
+                        "what pytest shows, where every such text would be *** as well"
+                    ),
+                    stacklevel=2,
+                )
 
 
 def _seconds(given: str) -> float | None:

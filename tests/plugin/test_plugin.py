@@ -1273,6 +1273,28 @@ def test_a_collection_error_hides_the_key_too(pytester: pytest.Pytester, secret_
     assert "external-key-7" not in xml.read_text("utf-8")
 
 
+@pytest.mark.parametrize(
+    ("url", "key", "named"),
+    [
+        ("http://127.0.0.1:9", "ab1", "--weaver-api-key"),
+        ("http://u:p@127.0.0.1:9", "long-enough-key", "the user info of --weaver-base-url"),
+    ],
+)
+def test_a_secret_too_short_to_hide_is_warned_of(
+    pytester: pytest.Pytester, url: str, key: str, named: str
+) -> None:
+    # Shorter than 4 characters, it is left as it is: hidden, each "ab1" of a report (a
+    # word, a number) would be *** too. It was left so without a word, where the README
+    # says that the key is hidden.
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    result = run(pytester, "--weaver-base-url", url, "--weaver-api-key", key)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [f"*PytestConfigWarning: {named} is shorter than 4 characters: not hidden in *"]
+    )
+    assert result.stdout.str().count("shorter than 4 characters") == 1
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
