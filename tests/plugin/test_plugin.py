@@ -32,7 +32,7 @@ from schemathesis.engine import events
 
 from weaver_facade import pytest_plugin
 from weaver_facade.emulator import RunningEmulator, create_app, run_emulator
-from weaver_facade.pytest_plugin import WeaverServer, _options_problem
+from weaver_facade.pytest_plugin import WeaverServer, _options_problem, pytest_assertrepr_compare
 
 pytest_plugins = ["pytester"]
 assert callable(create_app)
@@ -1303,6 +1303,10 @@ def test_weaver_server_repr_hides_the_key() -> None:
     for userinfo in ("u:pw-9f", "tok-9f:x", "tok-9f"):
         with_password = WeaverServer(base_url=f"http://{userinfo}@h:1", api_key=None)
         assert repr(with_password) == "WeaverServer(base_url='http://***@h:1', data_dir=None)"
+    # And so in a failed comparison, which pytest explains with the plugin's hook.
+    explained = pytest_assertrepr_compare("==", server.api_key, "other")
+    assert explained is not None
+    assert "secret-123" not in "\n".join(explained)
     assert server.env()["WEAVER_API_KEY"] == "secret-123"
     assert WeaverServer(base_url="http://h:1", api_key=None).env() == {
         "WEAVER_BASE_URL": "http://h:1"
