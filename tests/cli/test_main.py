@@ -32,7 +32,14 @@ from tests.support.cli import (
     train_model,
 )
 from tests.support.fakeserver import FakeWeaver
-from weaver_facade import OperationProgress, OperationStatus, PendingInfo, ServiceClient, _transport
+from weaver_facade import (
+    ConversionProgress,
+    OperationProgress,
+    OperationStatus,
+    PendingInfo,
+    ServiceClient,
+    _transport,
+)
 from weaver_facade._cli._progress import Progress, describe
 from weaver_facade.cli import main
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
@@ -491,6 +498,23 @@ def test_describe_names_status_and_pending_info() -> None:
         operation_id="op-7", status=OperationStatus.RUNNING, pending_info=None
     )
     assert describe(running) == "operation op-7: running"
+
+
+def test_an_export_s_progress_counts_its_files_in_words() -> None:
+    # A server without the totals (the real wire) showed "converted 1 files".
+    def running(done: int, total: int | None) -> OperationProgress:
+        conversion = ConversionProgress(shards_done=done, bytes_done=2**20, shards_total=total)
+        return OperationProgress(
+            operation_id="op-7",
+            status=OperationStatus.RUNNING,
+            pending_info=None,
+            conversion=conversion,
+        )
+
+    assert describe(running(1, None)) == "operation op-7: running (converted 1 file, 1.0 MiB)"
+    assert describe(running(0, None)) == "operation op-7: running (converted 0 files, 1.0 MiB)"
+    assert describe(running(1, 1)) == "operation op-7: running (converted 1 of 1 file, 1.0 MiB)"
+    assert describe(running(1, 3)) == "operation op-7: running (converted 1 of 3 files, 1.0 MiB)"
 
 
 def test_pending_info_without_a_message_is_its_code_alone(

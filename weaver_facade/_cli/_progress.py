@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo
+from .._plural import counted
 from .._watched import name_watched
 
 if TYPE_CHECKING:
@@ -97,11 +98,9 @@ def describe(progress: OperationProgress) -> str:
         text += f" ({_pending(progress.pending_info)})"
     conversion = progress.conversion
     if conversion is not None and not progress.status.is_terminal:
-        of = "" if conversion.shards_total is None else f" of {conversion.shards_total}"
-        text += (
-            f" (converted {conversion.shards_done}{of} files, "
-            f"{conversion.bytes_done / 2**20:.1f} MiB)"
-        )
+        done, total = conversion.shards_done, conversion.shards_total
+        files = counted(done, "file") if total is None else f"{done} of {counted(total, 'file')}"
+        text += f" (converted {files}, {conversion.bytes_done / 2**20:.1f} MiB)"
     return text
 
 
