@@ -6,7 +6,8 @@ A server written from the sheet alone got three findings: a session opened for a
 without a body (the sheet gives the body the SDK sends, not that one is required),
 `GET /supported-models?limit=1001` answered (the sheet gives no bound), and
 `{"ttl_seconds": 255.0}` refused (JSON Schema's integer takes it; the sheet says int).
-Another got five, for bounds only the spec sets (a TTL beyond ten years taken, and listed).
+Another got five, for bounds only the spec sets (a TTL beyond ten years taken, and listed),
+and another one, for a field the spec does not have, which it ignored.
 """
 
 from __future__ import annotations
@@ -251,6 +252,42 @@ def test_a_bound_the_sheet_states_or_one_beside_another_break_is_still_a_finding
     assert left_open("negative_data_rejection", negative, accepted) is None
     datum["model_input"]["chunks"][0]["tokens"] = [1]  # type: ignore[index]
     assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload})
+
+
+def test_an_unknown_field_taken_is_a_note() -> None:
+    # A server written from the sheet alone, which ignores fields it does not know (the
+    # sheet has a server ignore what it lacks), got a finding for an export-hf taken with
+    # one: the spec's `additionalProperties: false` is a rule of its own.
+    accepted = SimpleNamespace(status_code=202)
+    label = "POST /api/v1/models/{model_id}/export-hf"
+    sent = {"ttl_seconds": None, "format": "huggingface", "merge_adapter": True}
+    outcome = ConformanceOutcome()
+    odd = _negative(label, ParameterLocation.BODY, {**sent, "\x85\xd7*": [[-523], [False]]})
+    note = left_open("negative_data_rejection", odd, accepted, outcome)
+    assert note is not None
+    assert '`["\\u0085\\u00d7*"]` [[-523], [false]] (is not a known field)' in note, note
+    assert note.endswith("the wire sheet states no such rule")
+    # A nested object's too: a datum of a forward-backward pass.
+    step = "POST /api/v1/models/{model_id}/forward-backward-passes"
+    datum = {
+        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1], "x": 1}]},
+        "loss_fn_inputs": {
+            "target_tokens": {"data": [1], "dtype": "int64"},
+            "weights": {"data": [1.0], "dtype": "float32"},
+        },
+    }
+    payload = {
+        "model_id": "m-1",
+        "seq_id": 1,
+        "forward_backward_input": {"loss_fn": "cross_entropy", "data": [datum]},
+    }
+    nested = _negative(step, ParameterLocation.BODY, {"payload": payload})
+    note = left_open("negative_data_rejection", nested, accepted)
+    assert note is not None
+    assert "model_input.chunks[0].x` 1 (is not a known field)" in note, note
+    # Beside a break of what the sheet states (the format's value), it is the server's.
+    both = _negative(label, ParameterLocation.BODY, {**sent, "format": "gguf", "extra": 1})
+    assert left_open("negative_data_rejection", both, accepted) is None
 
 
 def beyond_the_ttl_bound() -> dict[str, Any]:

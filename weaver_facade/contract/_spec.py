@@ -111,7 +111,8 @@ def _sheet_rules_only(node: Any) -> Any:
     with any value for the properties it has a server ignore (``IGNORABLE``), and with a
     null for each optional one (not ``required``): the sheet does not say a null for an
     optional field is refused, and a server that takes one as the field left out breaks
-    no client."""
+    no client. Nor does it say that a field it does not name is refused
+    (`additionalProperties: false`): a server may ignore it, as it ignores an extension's."""
     if isinstance(node, list):
         return [_sheet_rules_only(v) for v in node]
     if not isinstance(node, Mapping):
@@ -133,6 +134,7 @@ def _sheet_rules_only(node: Any) -> Any:
         for k, v in node.items()
         # A property named like a rule has a schema, not a number or text, as its value.
         if not (k in _RULES and k not in kept and type(v) in _RULES[k])
+        and not (k == "additionalProperties" and v is False)
     }
 
 
@@ -282,9 +284,9 @@ class Spec:
         self, pointer: str, value: Any, errors: list[Any] | None = None
     ) -> list[BeyondRule]:
         """What puts ``value`` outside the schema at ``pointer``, when that is only bounds
-        or patterns of the spec's own, or nulls for optional fields, which the wire sheet
-        does not state (``_sheet_rules_only``); else ``[]``. Only for requests: a reply is
-        held to the spec.
+        or patterns of the spec's own, nulls for optional fields, or fields it does not
+        have, which the wire sheet does not state (``_sheet_rules_only``); else ``[]``.
+        Only for requests: a reply is held to the spec.
         ``errors``: ``value``'s errors against that schema, when the caller has them."""
         if errors is None:
             errors = list(self.schemas.validator(pointer).iter_errors(value))
@@ -295,6 +297,15 @@ class Spec:
             parts, rule = describe(error)
             if error.validator == "type" and error.instance is None:
                 rule = _OPTIONAL_NULL  # a null the sheet's view takes is an optional field's
+            held = error.instance
+            if isinstance(held, Mapping) and unknown_fields(error):
+                # each field with its own value, not the object that holds them
+                path = list(error.absolute_path)
+                found += [
+                    BeyondRule(field_path("", [*path, name]), held[name], rule)
+                    for name in unknown_fields(error)
+                ]
+                continue
             found.append(BeyondRule(field_path("", parts) or "body", error.instance, rule))
         return found
 
