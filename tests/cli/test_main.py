@@ -711,6 +711,52 @@ def test_on_a_dumb_terminal_each_change_is_a_plain_line(
     assert capsys.readouterr().err == ("operation op-7: pending (waiting_for_resources: queued)\n")
 
 
+def converting(bytes_done: int) -> OperationProgress:
+    conversion = ConversionProgress(shards_done=0, bytes_done=bytes_done)
+    return OperationProgress(
+        operation_id="op-7",
+        status=OperationStatus.RUNNING,
+        pending_info=None,
+        conversion=conversion,
+    )
+
+
+def test_a_change_the_line_does_not_show_prints_no_line_again(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An export polled as its bytes grow printed `running (converted 0 files, 0.0 MiB)`
+    # once per poll, seven lines of twelve the same, in a CI log.
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    progress = Progress()
+    with progress.active():
+        for done in (1000, 2000, 60_000, 200_000, 210_000):
+            progress(converting(done))
+    assert capsys.readouterr().err.splitlines() == [
+        "operation op-7: running (converted 0 files, 0.0 MiB)",
+        "operation op-7: running (converted 0 files, 0.1 MiB)",
+        "operation op-7: running (converted 0 files, 0.2 MiB)",
+    ]
+
+
+def test_the_spinner_s_time_counts_from_a_change_it_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Such a change also set the spinner's seconds back to 0, the line unchanged.
+    monkeypatch.setenv("TERM", "xterm")
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120)
+    now = [100.0]
+    progress = Progress(console=console, clock=lambda: now[0])
+    with progress.active():
+        progress(converting(1000))
+        now[0] += 5
+        progress(converting(2000))
+        console.print(spinner(progress).renderable)
+        progress.stop()
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())
+    assert "operation op-7: running (converted 0 files, 0.0 MiB) [5 s]" in shown, shown
+
+
 def test_a_closed_stderr_shows_nothing_and_breaks_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

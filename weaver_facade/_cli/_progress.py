@@ -219,6 +219,7 @@ class Progress:
         self._console = console
         self._status: Status | None = None
         self._active = False
+        self._shown: str | None = None  # the line shown last, not shown again
         #: The last operation reported, named when a wait is interrupted.
         self.last_operation_id: str | None = None
         #: Its last status seen, ``None`` before its first change.
@@ -256,10 +257,16 @@ class Progress:
             return
         text = printable(describe(progress))
         console = self._terminal()
+        if progress.status.is_terminal and console is not None:
+            self.stop()
+            return
+        # A change the line does not show (an export's bytes within 0.1 MiB) is no new
+        # line, nor a spinner's time counted afresh.
+        if text == self._shown:
+            return
+        self._shown = text
         if console is None:
             to_stderr(text)
-        elif progress.status.is_terminal:
-            self.stop()
         else:
             line = _Line(text, self._clock)
             if self._status is None:
@@ -270,6 +277,7 @@ class Progress:
 
     def stop(self) -> None:
         """Remove the spinner, if one is showing."""
+        self._shown = None
         if self._status is not None:
             self._status.stop()
             self._status = None
