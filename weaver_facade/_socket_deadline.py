@@ -5,7 +5,8 @@ Each connect, TLS handshake, read and write is capped by the end of the attempt 
 its thread (``ends``, set by the retry transport), through a wrapper of httpcore's network
 backend: httpx's timeouts would give a read that stalls after a connect that stalled a whole
 read timeout of its own. The contract kit's sending transports keep it too, and its clean-up
-sets one for each of its requests.
+sets one for each of its requests. A connect's name lookup, which no timeout reaches, is
+bounded too (``addresses``; storage GETs use it as well).
 
 The same wrapper shuts a socket down when its connection is closed, so that the client's close
 wakes a thread blocked reading it (a held long-poll), as ``aclose()`` does a task.
@@ -21,6 +22,7 @@ import contextvars
 import os
 import socket
 import ssl
+import threading
 import time
 import typing
 from collections.abc import Iterable, Iterator
@@ -64,6 +66,37 @@ def _left(timeout: float | None, error: str) -> float | None:
 
         raise getattr(httpcore, error)("the attempt's time is up")
     return left if timeout is None else min(timeout, left)
+
+
+def addresses(
+    host: str, port: int, timeout: float, wake: threading.Event | None = None
+) -> list[tuple[typing.Any, ...]]:
+    """``socket.getaddrinfo(host, port, 0, SOCK_STREAM)`` within ``timeout`` seconds, or
+    until ``wake`` is set (a stop); else ``TimeoutError``.
+
+    The resolver takes no timeout: a name that no DNS server answers holds its lookup for
+    the resolver's own (5 s a try by default, tried again), whatever the deadline. So a
+    name is looked up in a thread of its own, left to end by itself; an address needs none.
+    """
+    with contextlib.suppress(socket.gaierror):
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    found: list[typing.Any] = []
+    done = wake or threading.Event()
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except BaseException as exc:  # raised in the caller's thread
+            found.append(exc)
+        done.set()
+
+    threading.Thread(target=look_up, name="weaver-lookup", daemon=True).start()
+    done.wait(min(timeout, threading.TIMEOUT_MAX))
+    if not found:
+        raise TimeoutError(f"no address of {host} found in time")
+    if isinstance(found[0], BaseException):
+        raise found[0]
+    return list(found[0])
 
 
 class _Stream:  # an httpcore.NetworkStream
@@ -111,10 +144,38 @@ class _Backend:  # an httpcore.NetworkBackend
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> _Stream:
-        timeout = _left(timeout, "ConnectTimeout")
-        return _Stream(
-            self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        )
+        import httpcore
+
+        left = _left(timeout, "ConnectTimeout")
+        if left is None:  # no time limit to keep
+            return _Stream(
+                self._backend.connect_tcp(host, port, None, local_address, socket_options)
+            )
+        try:
+            found = addresses(host, port, left)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:  # as httpcore's own backend maps them
+            raise httpcore.ConnectError(exc) from exc
+        # Each address in turn, with the connect's time of its own, as
+        # socket.create_connection does once it has looked the name up.
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for *_, address in found:
+            # An IPv6 sockaddr's scope (a link-local address's interface) is its last item.
+            ip = f"{address[0]}%{address[3]}" if len(address) > 3 and address[3] else address[0]
+            try:
+                return _Stream(
+                    self._backend.connect_tcp(
+                        ip,
+                        port,
+                        _left(timeout, "ConnectTimeout"),
+                        local_address,
+                        socket_options,
+                    )
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure or httpcore.ConnectError(f"{host} has no address")
 
     def connect_unix_socket(
         self,

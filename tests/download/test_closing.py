@@ -15,6 +15,7 @@ import pytest
 
 from tests.download.storage import BIG, STORED, StorageServer, descriptor
 from tests.support.fakeserver import BASE, KEY, FakeWeaver
+from tests.support.name_lookups import names
 from weaver_facade import AsyncServiceClient, ClientClosedError, DownloadProgress, ServiceClient
 
 
@@ -61,6 +62,33 @@ def test_close_stops_a_download_storage_holds(tmp_path: Path, timeout: float | N
     assert sum(parts) >= 65536
     assert 0 not in parts
     assert not (tmp_path / "out" / BIG).exists()
+
+
+def test_close_stops_a_download_waiting_for_a_storage_names_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A name that no DNS server answers is waited for up to the connect's 10 s: the close
+    # ends that wait, as it ends a connect.
+    artifact_id, fake = uuid.uuid4(), FakeWeaver()
+    with (
+        StorageServer(STORED).running() as storage,
+        names(monkeypatch, {"storage.test": None}) as lookups,
+    ):
+        reply = descriptor(storage, artifact_id, STORED)
+        named = reply.text.replace("127.0.0.1", "storage.test")
+        assert named != reply.text
+        fake.script(
+            "GET", f"/api/v1/artifacts/{artifact_id}/download", httpx.Response(200, text=named)
+        )
+        http = httpx.Client(transport=httpx.MockTransport(fake))
+        svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            downloading = pool.submit(svc.download_weights, artifact_id, tmp_path / "out")
+            assert lookups.asked.wait(10)
+            svc.close()
+            with pytest.raises(ClientClosedError, match="run it again"):
+                downloading.result(timeout=2)  # a TimeoutError: the lookup held it
+    assert not storage.requests
 
 
 @pytest.mark.parametrize("seconds", [None, 120.0])

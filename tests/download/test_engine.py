@@ -36,6 +36,7 @@ import pytest
 from tests.download.storage import StorageServer
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.loop_ticks import longest, loop_ticks
+from tests.support.name_lookups import names
 from tests.support.tls import self_signed
 from weaver_facade import (
     ArtifactIntegrityError,
@@ -1876,6 +1877,27 @@ def test_the_overall_deadline_bounds_a_connect_that_never_completes(
             run(source, tmp_path / "out", DownloadSettings(timeout=1.0))
         took = time.monotonic() - started
     assert took < 1.0 + 1.0, took
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+def test_the_overall_deadline_bounds_a_name_lookup_no_dns_server_answers(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxied: bool
+) -> None:
+    # The resolver takes no timeout: a storage host's (or proxy's) name that no DNS server
+    # answered held a download with timeout=1 for the resolver's own (5 s a try by default).
+    clear_proxies(monkeypatch)
+    source = Source(storage)
+    if proxied:
+        monkeypatch.setenv("HTTP_PROXY", f"http://proxy.test:{storage.other_port}")
+    else:
+        url = f"http://storage.test:{storage.port}/weights.bin"
+        source = Source(storage, **{"sub/dir/weights.bin": {"url": url}})
+    with names(monkeypatch, {"storage.test": None, "proxy.test": None}):
+        started = time.monotonic()
+        with pytest.raises(DownloadTimeoutError, match="deadline"):
+            run(source, tmp_path / "out", DownloadSettings(timeout=1.0))
+        took = time.monotonic() - started
+    assert took < 1.0 + 0.5, took
 
 
 def test_a_deadline_mid_transfer_does_not_say_no_attempt_was_made(

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from tests.support.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json
 from tests.support.held_creates import HOLD_NOTICE, ctrl_c, default_sigint
+from tests.support.name_lookups import Lookups, names
 from tests.support.scripted_http import (
     HANG,
     SLOW_BODY,
@@ -326,6 +327,65 @@ def test_without_a_deadline_an_attempt_ends_within_its_timeouts(is_async: bool) 
         with pytest.raises(APITimeoutError):
             _look_once(server.base_url, httpx.Timeout(0.4), is_async)
         assert elapsed_since(start) < 1.6 + SLACK
+
+
+# A client of a server whose name no DNS server answers: each call is bounded by a
+# deadline (with_options), or by the connect timeout alone (its attempts not retried).
+UNANSWERED = [(None, 1.0), (httpx.Timeout(30, connect=0.5), 0.5)]
+
+
+def _unanswered(timeout: httpx.Timeout | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"timeout": timeout, "max_retries": 0} if timeout else {}
+    return {"base_url": "http://weaver.test:9", "api_key": "k", "heartbeat_interval": 0, **options}
+
+
+def _look_up_each() -> list[float]:
+    took = []
+    for timeout, _ in UNANSWERED:
+        start = time.monotonic()
+        with ServiceClient(**_unanswered(timeout)) as svc, pytest.raises(APITimeoutError):
+            (svc if timeout else svc.with_options(timeout=1)).supported_models()
+        took.append(elapsed_since(start))
+    return took
+
+
+async def _alook_up_each(lookups: Lookups) -> list[float]:
+    took = []
+    for timeout, _ in UNANSWERED:
+        start = time.monotonic()
+        async with AsyncServiceClient(**_unanswered(timeout)) as svc:
+            with pytest.raises(APITimeoutError):
+                await (svc if timeout else svc.with_options(timeout=1)).supported_models()
+        took.append(elapsed_since(start))
+    lookups.ended.set()  # else asyncio.run() waits for its default executor's lookups
+    return took
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_name_no_dns_server_answers_ends_a_call_at_its_deadline(
+    monkeypatch: pytest.MonkeyPatch, is_async: bool
+) -> None:
+    # The resolver takes no timeout: a server's name that no DNS server answered held a
+    # sync call for the resolver's own (5 s a try by default), deadline or not.
+    with names(monkeypatch, {"weaver.test": None}) as lookups:
+        took = asyncio.run(_alook_up_each(lookups)) if is_async else _look_up_each()
+    for (_, limit), seconds in zip(UNANSWERED, took, strict=True):
+        assert seconds < limit + 0.5
+
+
+def test_a_name_is_connected_at_the_first_of_its_addresses_that_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Looked up apart from the connect, each address is still tried in turn, as
+    # socket.create_connection does: here 127.0.0.2 refuses, 127.0.0.1 answers.
+    with ScriptedServer(lambda method, path: pending(OP)) as server:
+        port = server.base_url.rsplit(":", 1)[1]
+        with (
+            names(monkeypatch, {"weaver.test": ["127.0.0.2", "127.0.0.1"]}),
+            ServiceClient(f"http://weaver.test:{port}", "k", heartbeat_interval=0) as svc,
+        ):
+            assert svc.with_options(timeout=5).operation(OP).id == OP
+        assert server.requests == [("GET", f"/api/v1/operations/{OP}")]
 
 
 def test_refused_connections() -> None:
