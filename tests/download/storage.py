@@ -6,7 +6,7 @@ for an expired or tampered URL. Faults are scripted per key (``script``) or
 drawn at random (``chaos``):
 
 * ``"503"``, ``"429"``: that status, with ``Retry-After: 0`` (the backoff stands);
-  ``"slow503"`` after 0.2 s;
+  ``"slow503"`` after 0.2 s; ``"503:N"``, ``"429:N"``: with ``Retry-After: N``;
 * ``"403"``, ``"401"``: as if the URL had expired;
 * ``"400-expired"``: 400 with the XML error ``ExpiredToken``, as GCS answers an expired
   URL (and S3 one whose signing session ended before it);
@@ -180,8 +180,9 @@ class StorageServer:
             with self.lock:
                 self.at_once -= 1
             action = None
-        if action in ("503", "429"):
-            return _reply(h, int(action), b"slow down", {"Retry-After": "0"})
+        if action is not None and action.startswith(("503", "429")):
+            status, _, retry_after = action.partition(":")
+            return _reply(h, int(status), b"slow down", {"Retry-After": retry_after or "0"})
         if action in ("403", "401"):
             return _reply(h, int(action), b"<Error>AccessDenied: request has expired</Error>")
         if action == "403-stall-body":

@@ -702,6 +702,36 @@ def test_5xx_and_429_are_retried_honouring_retry_after(
     ]
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "error", "ends"),
+    [
+        ("20", None, ""),  # waited out: it ends before the deadline
+        ("40", DownloadTimeoutError, "the download's deadline comes before the next attempt"),
+        ("3600", StorageError, "storage asks to wait 3600 s"),  # over max_retry_after (120)
+    ],
+)
+def test_a_retry_after_the_download_cannot_wait_out_ends_it_at_once(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    retry_after: str,
+    error: type[Exception] | None,
+    ends: str,
+) -> None:
+    # The README: storage's Retry-After is honoured, all within `timeout`. One that ends
+    # after the deadline (or asks for more than max_retry_after) ends the download at
+    # once, not at its deadline nor after the wait: run it again then.
+    storage.script("small.bin", f"503:{retry_after}")
+    sleeps: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(error, match=ends) if error else contextlib.nullcontext():
+        run(Source(storage), tmp_path / "out", DownloadSettings(timeout=30), sleeps=sleeps)
+    assert time.monotonic() - started < 10  # of the 30 s timeout
+    assert sleeps == ([] if error else [float(retry_after)])
+    run(Source(storage), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+
+
 def test_a_storage_retry_names_the_artifact_of_its_file(
     storage: StorageServer, run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -15,12 +15,14 @@ import json
 import re
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
+from tests.download.storage import StorageServer, descriptor
 from tests.support.fakeserver import BASE, KEY, FakeWeaver, checkpoint_json
 from tests.support.held_creates import HOLD_NOTICE, ctrl_c, default_sigint
 from tests.support.name_lookups import Lookups, names
@@ -39,6 +41,7 @@ from weaver_facade import (
     APITimeoutError,
     AsyncServiceClient,
     ClientClosedError,
+    DownloadTimeoutError,
     InternalServerError,
     OperationTimeoutError,
     ServiceClient,
@@ -678,6 +681,45 @@ def test_a_listing_of_many_pages_keeps_with_options_timeout() -> None:
         took = elapsed_since(start)
     assert took < 2.5 + SLACK, took
     assert 2 <= len(server.requests) <= 4
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_download_whose_url_refresh_never_comes_ends_at_its_timeout(
+    tmp_path: Any, is_async: bool
+) -> None:
+    # The README: a download refreshes its URLs (here after storage's 403, as for one
+    # expired) within its `timeout`: an API that never answers the refresh costs the time
+    # left, and the error says what the download waited for.
+    stored, artifact_id, looks = {"w.bin": b"weights" * 1000}, str(uuid.uuid4()), []
+    with StorageServer(stored).running() as storage:
+        storage.script("w.bin", "403")
+        body = descriptor(storage, uuid.UUID(artifact_id), stored).json()
+
+        def answer(method: str, path: str) -> Reply | str:
+            looks.append(path)
+            return (200, body, {}) if len(looks) == 1 else HANG
+
+        with ScriptedServer(answer) as server:
+            start = time.monotonic()
+            with pytest.raises(DownloadTimeoutError, match="deadline passed while asking the API"):
+                _download(server.base_url, artifact_id, tmp_path, 2, is_async)
+            took = elapsed_since(start)
+    assert took < 2 + 0.5, took
+    assert looks == [f"/api/v1/artifacts/{artifact_id}/download"] * 2
+    assert [r.key for r in storage.requests] == ["w.bin"]
+
+
+def _download(base_url: str, artifact_id: str, dest: Any, timeout: float, is_async: bool) -> None:
+    if not is_async:
+        with ServiceClient(base_url, "k", heartbeat_interval=0) as svc:
+            svc.download_weights(artifact_id, dest, timeout=timeout)
+        return
+
+    async def download() -> None:
+        async with AsyncServiceClient(base_url, "k", heartbeat_interval=0) as svc:
+            await svc.download_weights(artifact_id, dest, timeout=timeout)
+
+    asyncio.run(download())
 
 
 async def _aclose_during_a_held_poll(http_client: httpx.AsyncClient | None) -> float:
