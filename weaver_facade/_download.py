@@ -56,6 +56,7 @@ from ._errors import (
     running_loop,
 )
 from ._lazy import asyncio, in_own_thread
+from ._plural import counted
 from ._retry import (
     full_jitter,
     parse_retry_after,
@@ -1213,21 +1214,27 @@ class _Shell:
 
     def _space_note(self) -> str:
         """How much more the artifact needs in ``dest``, from what is on disk now that
-        every transfer has stopped (a write cut short left bytes no count has)."""
-        stay = f"its {PART_SUFFIX} files stay"
-        if any(f.size is None for f in self.state.descriptor.files):
-            return f"{self.dest}: {stay}: free space there and run it again to resume"
-        left = 0
+        every transfer has stopped (a write cut short left bytes no count has): at least
+        that while a file the server gave no size is still to come."""
+        left = unsized = 0
         for f in self.state.descriptor.files:
-            there = self.state.sizes.get(f.name)
-            if there is None:
-                final = self.dest / f.name
-                with contextlib.suppress(OSError):
-                    there = os.lstat(final.with_name(final.name + PART_SUFFIX)).st_size
-            left += max(0, (f.size or 0) - (there or 0))
+            if f.name in self.state.sizes:  # in place
+                continue
+            if f.size is None:
+                unsized += 1
+                continue
+            final = self.dest / f.name
+            there = 0
+            with contextlib.suppress(OSError):
+                there = os.lstat(final.with_name(final.name + PART_SUFFIX)).st_size
+            left += max(0, f.size - there)
+        needs = f"{self.dest}: the artifact needs {left} bytes ({left / 2**20:.1f} MiB) more there"
+        stay = f"its {PART_SUFFIX} files stay"
+        if not unsized:
+            return f"{needs}; {stay}: free that much and run it again to resume"
         return (
-            f"{self.dest}: the artifact needs {left} bytes ({left / 2**20:.1f} MiB) more "
-            f"there; {stay}: free that much and run it again to resume"
+            f"{needs}, besides what is left of {counted(unsized, 'file')} whose size the "
+            f"server did not give; {stay}: free more than that and run it again to resume"
         )
 
     @contextlib.contextmanager

@@ -647,6 +647,56 @@ def test_a_full_disk_says_how_much_more_the_artifact_needs(
     ]
 
 
+@pytest.mark.parametrize("placed", [True, False], ids=["in-place", "to-come"])
+def test_a_full_disk_counts_what_it_can_of_an_artifact_with_a_file_of_no_size(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    placed: bool,
+) -> None:
+    # One file the server gave no size (its sha256 alone) made the note say "free space
+    # there" without a number, also once that file was in place, where the bytes the
+    # others still need are known.
+    unsized = "config.json" if placed else "small.bin"
+    dest = tmp_path / "out"
+    if placed:  # recognised by its sha256, and skipped
+        dest.mkdir()
+        (dest / unsized).write_bytes(FILES[unsized])
+    write = os.write
+    room = [1_000_000]  # bytes the disk takes, over the sized files' .part files
+    lock = threading.Lock()
+
+    def filling(fd: int, data: bytes | memoryview) -> int:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if not name.endswith(".part"):
+            return write(fd, data)
+        with lock:
+            if room[0] == 0 or name.endswith(f"{unsized}.part"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            n = write(fd, memoryview(data)[: room[0]])
+            room[0] -= n
+            return n
+
+    monkeypatch.setattr(os, "write", filling)
+    with pytest.raises(OSError, match="No space left") as failed:
+        run(Source(storage, **{unsized: {"size": None}}), dest)
+    sized = [name for name in FILES if name != unsized]
+    on_disk = 0
+    for name in sized:
+        for there in (dest / name, dest / f"{name}.part"):
+            on_disk += there.stat().st_size if there.exists() else 0
+    more = sum(len(FILES[name]) for name in sized) - on_disk
+    assert more > 0
+    needs = f"{dest}: the artifact needs {more} bytes ({more / 2**20:.1f} MiB) more there"
+    assert failed.value.__notes__ == [
+        f"{needs}; its .part files stay: free that much and run it again to resume"
+        if placed
+        else f"{needs}, besides what is left of 1 file whose size the server did not give; "
+        "its .part files stay: free more than that and run it again to resume"
+    ]
+
+
 def test_a_206_from_the_wrong_byte_is_not_appended(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
