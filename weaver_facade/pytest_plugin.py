@@ -86,7 +86,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape as xml_escape
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -364,12 +364,29 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
     yield
     secrets = session.config.stash.get(_SECRETS, [])
     path = _junit_xml_of(session.config)
-    if secrets and path is not None and os.path.isfile(path):
-        written = Path(path).read_text("utf-8")
-        # What the reports did not hide is in attributes, which escape a quote too.
-        hidden = _without(written, [xml_escape(s, {'"': "&quot;"}) for s in secrets])
-        if hidden != written:
-            Path(path).write_text(hidden, "utf-8")
+    if not secrets or path is None or not os.path.isfile(path):
+        return
+    # In the values alone, as parsed: a secret may be a word of the markup too ("test",
+    # as in <testcase>), and XML escapes some of its characters.
+    try:
+        root = ElementTree.parse(path).getroot()  # noqa: S314 (pytest wrote it)
+    except ElementTree.ParseError:  # not as pytest writes it: left alone
+        return
+    changed = False
+    for element in root.iter():
+        for name, value in element.attrib.items():
+            if value != (hidden := _without(value, secrets)):
+                element.set(name, hidden)
+                changed = True
+        for end in ("text", "tail"):
+            value = getattr(element, end)
+            if value and value != (hidden := _without(value, secrets)):
+                setattr(element, end, hidden)
+                changed = True
+    if changed:  # written as pytest writes it
+        with open(path, "w", encoding="utf-8") as file:
+            file.write('<?xml version="1.0" encoding="utf-8"?>')
+            file.write(ElementTree.tostring(root, encoding="unicode"))
 
 
 def _junit_xml_of(config: pytest.Config) -> str | None:

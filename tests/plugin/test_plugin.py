@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -1164,6 +1165,33 @@ def test_a_key_that_xml_escapes_is_hidden_in_the_junit_xml_too(
     assert '<property name="key" value="***" />' in written
     assert 'key="***"' in written
     assert "AssertionError: ***" in written
+
+
+def test_a_key_that_is_a_word_of_the_junit_xml_leaves_the_file_well_formed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key of 4 characters is hidden, and "test" is in the JUnit XML's markup too: taken
+    # out of the file's whole text, it made <***suite ... ***s="1">, which no CI job reads.
+    key = "test"
+    monkeypatch.setenv("WEAVER_API_KEY", key)
+    pytester.makepyfile(
+        """
+        def test_attribute(weaver_server, record_xml_attribute):
+            record_xml_attribute("key", str(weaver_server.api_key))
+        """
+    )
+    xml = pytester.path / "report.xml"
+    with run_emulator(api_keys=(key,)) as server:
+        args = ("--weaver-base-url", server.base_url, "-o", "junit_family=xunit1")
+        run(pytester, *args, f"--junitxml={xml}").assert_outcomes(passed=1)
+    suites = ET.parse(xml).getroot()  # noqa: S314 (pytest wrote it)
+    assert suites.tag == "testsuites"
+    suite = suites.find("testsuite")
+    assert suite is not None
+    assert suite.get("tests") == "1"
+    case = suite.find("testcase")
+    assert case is not None
+    assert case.get("key") == "***"
 
 
 def test_the_emulators_key_is_hidden_in_the_junit_xml_too(
