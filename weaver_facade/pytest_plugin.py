@@ -307,14 +307,30 @@ def _hide_in_report(report: pytest.TestReport | pytest.CollectReport, secrets: l
         report.longrepr = _without(str(report.longrepr), secrets)
 
 
+# pytest's escapes of the ASCII characters that are not printable, in an id.
+_ASCII_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {
+    ord("\t"): "\\t",
+    ord("\r"): "\\r",
+    ord("\n"): "\\n",
+}
+
+
 def pytest_make_parametrize_id(config: pytest.Config, val: object) -> str | None:
-    """A string parameter that holds the key of ``--weaver-base-url`` (or its user info) as
-    the test's id, with them as ``***``: pytest names a test by its id in every line, the
-    JUnit XML and its cache (``lastfailed``), where ``--lf`` finds it by that id again."""
+    """A string (or bytes) parameter that holds the key of ``--weaver-base-url`` (or its
+    user info) as the test's id, with them as ``***``: pytest names a test by its id in
+    every line, the JUnit XML and its cache (``lastfailed``), where ``--lf`` finds it by
+    that id again."""
     secrets = config.stash.get(_SECRETS, [])
-    if isinstance(val, str) and any(secret in val for secret in secrets):
-        return _without(val, secrets)
-    return None
+    if not secrets or not isinstance(val, str | bytes):
+        return None
+    # Escaped as pytest escapes the id it makes of them (its ``ascii_escaped``).
+    if isinstance(val, bytes):
+        shown = val.decode("ascii", "backslashreplace")
+    else:
+        shown = val.encode("unicode_escape").decode("ascii")
+    shown = shown.translate(_ASCII_ESCAPES)
+    hidden = _without(shown, secrets)
+    return hidden if hidden != shown else None
 
 
 def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:

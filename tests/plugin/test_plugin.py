@@ -1282,6 +1282,28 @@ def test_a_parameter_that_holds_the_key_is_hidden_in_the_tests_id(
     again.assert_outcomes(failed=1)
 
 
+def test_a_bytes_parameter_that_holds_the_key_is_hidden_in_the_tests_id_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # pytest makes a bytes parameter the test's id as it does a string (os.environb, say):
+    # the key showed in it. And a string's id, with the key hidden, lost pytest's escapes:
+    # a newline in it broke the line that names the test.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("key", [b"external-key-7", "external-key-7\\n\\u00e9"])
+        def test_sent(weaver_server, key):
+            pass
+        """
+    )
+    result = run_hiding(pytester, secret_url, "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [r"*::test_sent[[]***[]] PASSED*", r"*::test_sent[[]***\n\xe9[]] PASSED*"]
+    )
+
+
 def test_a_collection_error_hides_the_key_too(pytester: pytest.Pytester, secret_url: str) -> None:
     # A module that checks the key it reads when it is imported failed collection with the
     # key in pytest's report of that error: the key of --weaver-base-url is known before.
