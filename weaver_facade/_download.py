@@ -123,6 +123,8 @@ _LOCK_POLL = 0.2
 # flock's errors on a file system that has no locks (NFS without its lock daemon, Lustre
 # mounted without ``flock``): a download goes on there unguarded, as on Windows.
 _NO_LOCKS = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
+# The file systems (``st_dev``) said to take no locks: once in a process, not per download.
+_SAID_NO_LOCKS: set[int] = set()
 
 
 @attrs.frozen(kw_only=True)
@@ -1302,12 +1304,14 @@ class _Shell:
                 except OSError as exc:
                     if exc.errno not in _NO_LOCKS:
                         raise
-                    logger.warning(
-                        "%s: its file system takes no locks (%s): two downloads into it "
-                        "at once are not kept apart",
-                        self.dest,
-                        exc.strerror,
-                    )
+                    if (device := os.fstat(fd).st_dev) not in _SAID_NO_LOCKS:
+                        _SAID_NO_LOCKS.add(device)
+                        logger.warning(
+                            "%s: its file system takes no locks (%s): two downloads into "
+                            "one folder there at once are not kept apart",
+                            self.dest,
+                            exc.strerror,
+                        )
                     return fd
                 if not waited:
                     logger.warning("waiting for another download into %s to end", self.dest)

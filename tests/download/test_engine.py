@@ -2125,12 +2125,34 @@ def test_a_file_system_without_locks_downloads_unguarded_saying_so(
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(_download, "_SAID_NO_LOCKS", set())  # said once in a process
     dest = tmp_path / "out"
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         run(Source(storage), dest)
     assert_complete(dest)
     assert f"{dest}: its file system takes no locks ({os.strerror(code)})" in caplog.text
-    assert "two downloads into it at once are not kept apart" in caplog.text
+    assert "two downloads into one folder there at once are not kept apart" in caplog.text
+
+
+def test_a_file_system_without_locks_is_warned_of_once_in_a_process(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Each download there said it again: a script that downloads each export into a folder
+    # of its own on NFS logged the same warning each time.
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(_download, "_SAID_NO_LOCKS", set())
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        for name in ("one", "two", "one"):
+            run(Source(storage), tmp_path / name)
+    assert_complete(tmp_path / "two")
+    assert caplog.text.count("takes no locks") == 1
 
 
 async def seconds_to_cancel(task: asyncio.Task[Any]) -> float:
