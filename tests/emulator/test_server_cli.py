@@ -474,6 +474,18 @@ def test_a_data_dir_that_is_a_file_is_said_in_the_commands_words(tmp_path: Path)
     assert blocker.read_text() == ""
 
 
+def test_a_data_dir_that_is_or_is_under_a_broken_symlink_is_named_so(tmp_path: Path) -> None:
+    # A link to a disk not mounted: the mkdir said "File exists", which `ls` contradicts.
+    link = tmp_path / "data"
+    link.symlink_to(tmp_path / "unmounted")
+    for data in (link, link / "sub"):
+        result = CliRunner().invoke(main, ["emulator", "--data-dir", str(data), "--port", "0"])
+        assert result.exit_code == 2, result.output
+        broken = f"'{link}' is a broken symlink (to {tmp_path / 'unmounted'})"
+        assert result.stderr == f"error: --data-dir {data}: {broken}\n"
+    assert not (tmp_path / "unmounted").exists()
+
+
 @pytest.mark.parametrize(
     ("in_the_way", "said"),
     [
