@@ -541,7 +541,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_SECRETS] = _secrets_of(key, str(base_url))
         found = {named: key, "the user info of --weaver-base-url": _user_info(str(base_url))}
         for name, secret in found.items():
-            if 0 < len(secret) < _SHORTEST_HIDDEN:
+            # Once: by the xdist controller, not by each of its workers too.
+            if 0 < len(secret) < _SHORTEST_HIDDEN and not hasattr(config, "workerinput"):
                 # Hidden, each such text of a report (a word, a number) would be *** too.
                 config.issue_config_time_warning(
                     pytest.PytestConfigWarning(

@@ -1345,6 +1345,18 @@ def test_a_secret_too_short_to_hide_is_warned_of(
     assert result.stdout.str().count("shorter than 4 characters") == 1
 
 
+def test_a_secret_too_short_to_hide_is_warned_of_once_under_xdist(
+    pytester: pytest.Pytester,
+) -> None:
+    # Each worker warned too: the summary listed the warning three times for -n 2.
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    args = ("--weaver-base-url", "http://127.0.0.1:9", "--weaver-api-key", "ab1", "-n", "2")
+    # The run in this process has the plugin imported already, which pytest warns of.
+    result = run(pytester, *args, "-W", "ignore::pytest.PytestAssertRewriteWarning")
+    result.assert_outcomes(passed=1, warnings=1)
+    assert result.stdout.str().count("shorter than 4 characters") == 1
+
+
 def test_weaver_server_repr_hides_the_key() -> None:
     server = WeaverServer(base_url="http://h:1", api_key="secret-123", data_dir=None)
     assert "secret-123" not in repr(server)
