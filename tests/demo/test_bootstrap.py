@@ -123,8 +123,8 @@ def test_the_tests_alone_install_everything_and_run_every_step(checkout: Path) -
 
 
 def test_python_names_the_interpreter_of_a_new_venv_only(bare_checkout: Path) -> None:
-    # The README: each script creates `.venv` "with `python3`, or the interpreter `PYTHON`
-    # names ...; to change it later, remove `.venv`".
+    # The README: "The venv is made with `python3`, or with the interpreter that `PYTHON`
+    # names ...; to change it later, remove `.venv`."
     pythons = bare_checkout.parent / "pythons"
     make_venv(pythons / "template")
     for name in ("python-a", "python-b"):
