@@ -491,6 +491,23 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
             ["--base-url", "http://127.0.0.1:9", "--time-limit", "6_0"],
             "argument --time-limit: '6_0' is not a number of seconds in digits 0-9",
         ),
+        # argparse's own words, naming the kit's function: "invalid _positive_int value: 'abc'".
+        (
+            ["--base-url", "http://127.0.0.1:9", "--max-examples", "abc"],
+            "argument --max-examples: 'abc' is not a whole number (see ",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9", "--max-examples", "1.5"],
+            "argument --max-examples: '1.5' is not a whole number (see ",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9", "--deadline", "abc"],
+            "argument --deadline: 'abc' is not a number of seconds (see ",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9", "--time-limit", ""],
+            "argument --time-limit: '' is not a number of seconds (see ",
+        ),
         # Found before the run, not in a traceback after it (README.md is a file).
         # It said "File exists", of the folder it could not make there.
         (

@@ -59,10 +59,18 @@ _OPTIONS = SettingNames(
 )
 
 
+# A value that is no number at all is refused here in the words of the other commands'
+# options (``_help.WholeNumber``, ``Seconds``): argparse's own named the function that
+# read it ("invalid _positive_int value: 'abc'").
+
+
 def _positive_int(text: str) -> int:
     if not in_digits(text):  # int() reads "1_0" and other scripts' digits ("\u0661")
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in digits 0-9")
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     why = count_refusal(value, str(value))
     if why is not None:
         raise argparse.ArgumentTypeError(why)
@@ -72,7 +80,10 @@ def _positive_int(text: str) -> int:
 def _positive_float(text: str) -> float:
     if not in_digits(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in digits 0-9")
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     why = seconds_refusal(value, text)
     if why is not None:
         raise argparse.ArgumentTypeError(why)
