@@ -49,12 +49,12 @@ def test_a_probe_request_without_a_reply_ends_near_the_deadline() -> None:
     # "ConnectTimeout: the attempt's time is up" of a server that took every connection.
     waited = re.fullmatch(
         r"the extension probe stopped early: no reply to POST /api/v1/sessions; it gave up "
-        r"after (\d+) s, retries included \(a request's time is at most 6 s: "
+        r"after (\d+\.\d) s, retries included \(a request's time is at most 6 s: "
         r"ContractSettings\.deadline and a second, at least 6 s\)",
         probe.note,
     )
     assert waited is not None, probe.note
-    assert 6 <= int(waited[1]) <= took, probe.note  # held to the end of the request's time
+    assert 6 <= float(waited[1]) <= took, probe.note  # held to the end of the request's time
     assert sent, "the probe sent nothing"
     assert set(sent) == {("POST", "/api/v1/sessions")}, sent
     # Room for the probe's longest poll (5 s) and a second, then retries that the deadline
@@ -126,10 +126,52 @@ def test_a_save_not_sent_again_says_how_long_the_probe_waited(
     assert len(saves) == 3, saves
     assert probe.note is not None
     # Given up after its read timeout alone (1 s), well within the request's 21 s.
-    words = r"no reply to POST /api/v1/models/m-1/checkpoints; it gave up after (\d+) s, "
+    words = r"no reply to POST /api/v1/models/m-1/checkpoints; it gave up after (\S+) s, "
     waited = re.search(words, probe.note)
     assert waited is not None, probe.note
-    assert 1 <= int(waited[1]) <= 5, probe.note
+    assert 1 <= float(waited[1]) <= 5, probe.note
     assert probe.note.endswith(
         "(a request's time is at most 21 s: ContractSettings.deadline and a second, at least 6 s)"
     ), probe.note
+
+
+def test_a_wait_under_10_s_is_said_in_tenths(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rounded to whole seconds, a save given up after its 0.4 s read timeout read "it gave
+    # up after 0 s", where the lifecycle's steps give such a wait in tenths.
+    real = _patience.api_client
+    monkeypatch.setattr(
+        _extensions, "api_client", lambda **kw: real(**{**kw, "timeout": httpx.Timeout(0.4)})
+    )
+
+    saves: list[str] = []
+    done = {"id": "op-1", "status": "done", "response": {"id": "c-1", "path": "weaver://m-1/a"}}
+
+    def answer(method: str, path: str) -> Reply | str:
+        if (method, path) == ("POST", "/api/v1/sessions"):
+            return 201, {"id": "s-1"}, {}
+        if (method, path) == ("POST", "/api/v1/sessions/s-1/models"):
+            return 201, {"id": "m-1"}, {}
+        if (method, path) == ("POST", "/api/v1/models/m-1/checkpoints"):
+            saves.append(path)  # the save without a key, the third, is not sent again
+            return HANG if len(saves) == 3 else (202, {"id": "op-1", "status": "pending"}, {})
+        if path.startswith("/api/v1/operations/op-1"):
+            return 200, done, {}
+        if path.startswith("/api/v1/models/m-1/checkpoints"):
+            return 200, {"items": []}, {}
+        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
+
+    with ScriptedServer(answer) as server:
+        started = time.monotonic()
+        probe = probe_extensions(
+            load_spec().document,
+            base_url=server.base_url,
+            api_key=KEY,
+            base_model="weaver-tiny",
+            deadline=1.0,
+        )
+        took = time.monotonic() - started
+    assert probe.note is not None
+    waited = re.search(r"; it gave up after (\S+) s, retries included", probe.note)
+    assert waited is not None, probe.note
+    assert re.fullmatch(r"\d\.\d", waited[1]), probe.note
+    assert 0.4 <= float(waited[1]) <= took, probe.note

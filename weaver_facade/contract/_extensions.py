@@ -51,7 +51,7 @@ from .._interrupt import interrupt_held
 from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, PYTHON_NAMES, redact
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, PYTHON_NAMES, redact, waited_words
 from ._ownership import Left, Sweep, is_export_operation
 from ._patience import RESENT, api_client
 
@@ -557,8 +557,8 @@ def probe_extensions(
         waited = 0.0 if probe is None else probe.gave_up_after
         result.note = (
             f"the extension probe stopped early: no reply to {request}; it gave up after "
-            f"{waited:.0f} s, retries included (a request's time is at most {within:g} s: "
-            f"{deadline_name} and a second, at least {_POLL_WAIT + 1:g} s)"
+            f"{waited_words(waited)} s, retries included (a request's time is at most "
+            f"{within:g} s: {deadline_name} and a second, at least {_POLL_WAIT + 1:g} s)"
         )
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.note = f"the extension probe stopped early ({type(exc).__name__}: {exc})"

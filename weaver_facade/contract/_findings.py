@@ -28,6 +28,7 @@ __all__ = [
     "fold_server_wide",
     "redact",
     "redact_curl",
+    "waited_words",
 ]
 
 API_KEY_HEADER = "X-WEAVER-API-KEY"
@@ -56,6 +57,12 @@ _SKIPPED_HEADERS = frozenset(
         "idempotency-key",
     }
 )
+
+
+def waited_words(seconds: float) -> str:
+    """A time waited, in the kit's words: in tenths under 10 s (in whole seconds a short
+    ``--deadline``'s wait read ``0 s``), else in whole seconds."""
+    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
 
 
 @dataclass(frozen=True)

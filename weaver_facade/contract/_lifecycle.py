@@ -52,6 +52,7 @@ from ._findings import (
     Finding,
     curl_for_request,
     redact,
+    waited_words,
 )
 from ._ownership import Left, Sweep, SweepBound, is_artifact_kind, time_up_worded
 from ._patience import (
@@ -1104,10 +1105,8 @@ class _Step:
         waited: retries of a held request can take minutes. ``said``: the facade's words
         for it, whose call had the deadline."""
         scenario = self.scenario
-        took = time.monotonic() - self.started
-        # Tenths under 10 s: a short --deadline's wait rounded to whole seconds read "0 s".
-        shown = f"{took:.1f}" if took < 10 else f"{took:.0f}"
-        waited = f"the step gave up after {shown} s, retries included"
+        took = waited_words(time.monotonic() - self.started)
+        waited = f"the step gave up after {took} s, retries included"
         if said is not None:
             waited += f" (each call's deadline: {scenario.s.deadline:g} s)"
         try:
