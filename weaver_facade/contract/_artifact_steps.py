@@ -23,7 +23,7 @@ from weaver_client import limits
 from .. import Checkpoint, PollSettings
 from .._plural import counted
 from .._storage_errors import error_code, hide_signature, url_expired
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding
+from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, Finding, plain_seconds
 from ._ownership import Sweep, is_export_operation
 from ._patience import RESENT, patient_client
 
@@ -241,7 +241,8 @@ class ArtifactSteps:
         then = (
             "though its artifact then completed"
             if completed
-            else f"and no export of the checkpoint completed within {sc.s.deadline:g} s"
+            else "and no export of the checkpoint completed within "
+            f"{plain_seconds(sc.s.deadline)} s"
         )
         return sc.finding(
             EXPORT,

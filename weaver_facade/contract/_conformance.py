@@ -47,6 +47,7 @@ from ._findings import (
     Finding,
     SettingNames,
     curl_for_request,
+    plain_seconds,
     redact,
     redact_curl,
 )
@@ -995,7 +996,7 @@ def run_conformance(
     if timed_out.is_set():
         outcome.cut_short = True
         outcome.notes.append(
-            f"conformance stopped at its time limit ({time_limit:g} s); "
+            f"conformance stopped at its time limit ({plain_seconds(time_limit)} s); "
             f"raise {named.time_limit} or lower {named.max_examples}"
         )
     # One finding for a refused key, not one per operation. An operation with a finding is

@@ -51,7 +51,14 @@ from .._interrupt import interrupt_held
 from .._result_shape import misplaced, shaped_as
 from .._spec_schema import SCHEMA_REF, SpecSchemas
 from ._artifact_steps import EXPORT_BODY
-from ._findings import API_KEY_HEADER, IDEMPOTENCY_HEADER, PYTHON_NAMES, redact, waited_words
+from ._findings import (
+    API_KEY_HEADER,
+    IDEMPOTENCY_HEADER,
+    PYTHON_NAMES,
+    plain_seconds,
+    redact,
+    waited_words,
+)
 from ._ownership import Left, Sweep, is_export_operation
 from ._patience import RESENT, api_client
 
@@ -247,7 +254,8 @@ class _Probe:
                 status = op.get("status")
                 if status not in limits.OPERATION_STATUS_TERMINAL:  # the deadline passed
                     raise _Failed(
-                        f"probe operation {op_id} is still {status} after {self.deadline:g} s"
+                        f"probe operation {op_id} is still {status} after "
+                        f"{plain_seconds(self.deadline)} s"
                     )
                 if status != "done":
                     raise _Failed(f"probe operation {op_id} ended {status}")
@@ -387,7 +395,9 @@ class _Probe:
             time.sleep(0.2)
         if lost:
             raise _Failed(f"a probe save whose reply was lost saved no `{name}`")
-        raise _Failed(f"probe checkpoint `{name}` is still pending after {self.deadline:g} s")
+        raise _Failed(
+            f"probe checkpoint `{name}` is still pending after {plain_seconds(self.deadline)} s"
+        )
 
     def artifact_by_id(self, checkpoint: Mapping[str, Any]) -> None:
         path = f"/checkpoints/{checkpoint['id']}/export"
@@ -558,7 +568,8 @@ def probe_extensions(
         result.note = (
             f"the extension probe stopped early: no reply to {request}; it gave up after "
             f"{waited_words(waited)} s, retries included (a request's time is at most "
-            f"{within:g} s: {deadline_name} and a second, at least {_POLL_WAIT + 1:g} s)"
+            f"{plain_seconds(within)} s: {deadline_name} and a second, at least "
+            f"{_POLL_WAIT + 1:g} s)"
         )
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.note = f"the extension probe stopped early ({type(exc).__name__}: {exc})"

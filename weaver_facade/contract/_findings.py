@@ -6,6 +6,7 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ __all__ = [
     "curl_for_request",
     "dedupe",
     "fold_server_wide",
+    "plain_seconds",
     "redact",
     "redact_curl",
     "waited_words",
@@ -57,6 +59,17 @@ _SKIPPED_HEADERS = frozenset(
         "idempotency-key",
     }
 )
+
+
+def plain_seconds(seconds: float) -> str:
+    """A time set (``--deadline``, ``--time-limit``, a bound made of them) as ``:g`` gives
+    it (``0.5``, ``60``), but never in exponent form, which ``:g`` takes from a million
+    seconds up (``1e+06``), as written instead (``1000000``, ``1234567.5``)."""
+    shown = f"{seconds:g}"
+    if "e" not in shown:
+        return shown
+    plain = format(Decimal(repr(float(seconds))), "f")  # the shortest that reads back
+    return plain.rstrip("0").rstrip(".") if "." in plain else plain
 
 
 def waited_words(seconds: float) -> str:

@@ -35,6 +35,7 @@ from ._findings import (
     curl_for_request,
     dedupe,
     fold_server_wide,
+    plain_seconds,
     redact,
 )
 from ._lifecycle import LifecycleOutcome, run_lifecycle
@@ -237,8 +238,8 @@ def _probe(
             # A read that timed out was sent on a connection taken: the server's, or, short
             # of a tunnel, a proxy's, which holds the request while it cannot reach it.
             what = (
-                f"no reply from {base_url} within {deadline:g} s to GET {_LISTING} (the "
-                f"time {named.deadline} gives one request)"
+                f"no reply from {base_url} within {plain_seconds(deadline)} s to GET "
+                f"{_LISTING} (the time {named.deadline} gives one request)"
             )
             if proxy and not tunnelled:
                 what += (

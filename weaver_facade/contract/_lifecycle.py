@@ -51,6 +51,7 @@ from ._findings import (
     RETRIES,
     Finding,
     curl_for_request,
+    plain_seconds,
     redact,
     waited_words,
 )
@@ -316,7 +317,7 @@ class Settings:
 
     def within(self) -> str:
         """The deadline of an operation's wait, as the user gave it and named."""
-        return f"`done` within {self.deadline:g} s ({self.deadline_name})"
+        return f"`done` within {plain_seconds(self.deadline)} s ({self.deadline_name})"
 
 
 def batch(vocab_size: int) -> list[Any]:
@@ -1108,7 +1109,7 @@ class _Step:
         took = waited_words(time.monotonic() - self.started)
         waited = f"the step gave up after {took} s, retries included"
         if said is not None:
-            waited += f" (each call's deadline: {scenario.s.deadline:g} s)"
+            waited += f" (each call's deadline: {plain_seconds(scenario.s.deadline)} s)"
         try:
             request: httpx.Request | None = exc.request
         except RuntimeError:  # raised before a request was built
@@ -1216,8 +1217,8 @@ def _not_answered(error: APIError, retries: int, deadline: float) -> str:
     if retries < RETRIES and wait is not None:
         # The lifecycle's client has the default settings: 30 s of sleep in all per call.
         waits = RetrySettings()
-        asked = f"the server asked to try again in {wait:g} s, " + (
-            f"and the call's deadline ({deadline:g} s) came first"
+        asked = f"the server asked to try again in {plain_seconds(wait)} s, " + (
+            f"and the call's deadline ({plain_seconds(deadline)} s) came first"
             if wait < deadline and wait <= min(waits.max_retry_wait, waits.max_retry_after)
             else "longer than the facade waits for one call"
         )

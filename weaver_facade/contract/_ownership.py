@@ -30,6 +30,7 @@ from weaver_client.schemas import SCHEMAS
 from .._causes import causes
 from .._plural import counted
 from .._socket_deadline import ends
+from ._findings import plain_seconds
 from ._patience import RETRIES_OWN, copy_with, raw_body
 
 __all__ = [
@@ -487,7 +488,7 @@ def time_up_worded(budget: float) -> Iterator[None]:
                 "could not terminate model %s on close: the clean-up's time (%s) ran out "
                 "before its terminate was sent"
             )
-            record.args = (args[0], f"{budget:g} s")
+            record.args = (args[0], f"{plain_seconds(budget)} s")
         return True
 
     logger = logging.getLogger("weaver_facade")  # the facade's, by name: no core import
