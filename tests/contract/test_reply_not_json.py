@@ -35,13 +35,46 @@ def test_a_body_cut_short_is_shown_where_it_ends() -> None:
 
 
 def test_an_html_page_is_one_problem_with_its_type() -> None:
+    # It read "the 200 reply is not JSON (expecting value at character 0: '' then
+    # '<html>Bad Gateway</h'; ...)": JSON's words for a page a proxy or a framework sent.
     spec = load_spec()
     headers = {**HEADERS, "Content-Type": "text/html"}
     body = b"<html>Bad Gateway</html>"
     [problem] = spec.check_reply(spec.by_id("list_checkpoints"), 200, headers, body)
+    assert problem.message == ("the 200 reply is an HTML page, not JSON (content-type 'text/html')")
+    assert problem.got == "an HTML page (content-type text/html)"
+
+
+def test_an_html_page_is_named_by_its_title() -> None:
+    spec = load_spec()
+    headers = {**HEADERS, "Content-Type": "text/html; charset=utf-8"}
+    body = (
+        b"<!DOCTYPE html>\n<html>\n<head><title>502 Bad\n Gateway</title></head>\n<body>\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body></html>"
+    )
+    [problem] = spec.check_reply(spec.by_id("get_operation"), 404, headers, body)
     assert problem.message == (
-        "the 200 reply is not JSON (expecting value at character 0: '' then "
-        "'<html>Bad Gateway</h'; content-type 'text/html')"
+        "the 404 reply is an HTML page titled '502 Bad Gateway', not JSON "
+        "(content-type 'text/html; charset=utf-8')"
+    )
+
+
+def test_an_html_page_sent_as_json_is_named_so() -> None:
+    spec = load_spec()
+    body = b"  <!doctype html><html lang=en><title>404 Not Found</title><h1>Not Found</h1>"
+    [problem] = spec.check_reply(spec.by_id("list_checkpoints"), 200, HEADERS, body)
+    assert problem.message == (
+        "the 200 reply is an HTML page titled '404 Not Found', not JSON "
+        "(content-type 'application/json')"
+    )
+
+
+def test_text_that_is_no_json_from_its_start_is_shown_from_there() -> None:
+    spec = load_spec()
+    headers = {**HEADERS, "Content-Type": "text/plain"}
+    [problem] = spec.check_reply(spec.by_id("list_checkpoints"), 200, headers, b"Bad Gateway")
+    assert problem.message == (
+        "the 200 reply is not JSON (it begins 'Bad Gateway'; content-type 'text/plain')"
     )
 
 
