@@ -58,6 +58,7 @@ from ._findings import (
 from ._ownership import Left, Sweep, SweepBound, is_artifact_kind, time_up_worded
 from ._patience import (
     RETRIED,
+    UNWAITED,
     PatientHTTPTransport,
     Within,
     copy_with,
@@ -319,6 +320,12 @@ class Settings:
         """The deadline of an operation's wait, as the user gave it and named."""
         return f"`done` within {plain_seconds(self.deadline)} s ({self.deadline_name})"
 
+    @property
+    def request_time(self) -> float:
+        """The time of one of the kit's own requests, its retries included: the deadline,
+        as the facade's calls, and a second more (a long-poll may ask for all of it)."""
+        return self.deadline + 1.0
+
 
 def batch(vocab_size: int) -> list[Any]:
     """Four next-token sequences of 16 tokens within the vocabulary."""
@@ -339,10 +346,10 @@ class Scenario:
         self.http = httpx.Client(transport=self.bound, timeout=httpx.Timeout(30.0))
         # The kit's own requests, tried again while the server asks to try later (the
         # watcher sees the last reply only) and after a reply lost on the way, all within
-        # the deadline, as the facade's calls (a second more: a long-poll may ask for it all).
+        # their time.
         watched = lost_replies(WatchingTransport(self.watcher, PatientHTTPTransport()))
         self.raw = httpx.Client(
-            transport=Within(watched, settings.deadline + 1.0),
+            transport=Within(watched, settings.request_time),
             timeout=httpx.Timeout(30.0),
         )
         self.outcome = LifecycleOutcome()
@@ -1173,14 +1180,24 @@ def still_later(sc: Any, exchange: Exchange | None) -> Finding | None:
         seen: list[Exchange] = sc.watcher.exchanges
         upto = next((i + 1 for i, e in enumerate(seen) if e is exchange), 0)
         retried, why = _retries_seen(seen[:upto] if upto else [exchange]), ""
-    if retried:
-        how = f"still {said} after {counted(retried, 'retry', 'retries')}"
+    how = f"still {said} after {counted(retried, 'retry', 'retries')}" if retried else said
+    rest = "and the step could not be checked"
+    unwaited = reply.extensions.get(UNWAITED)
+    if unwaited is not None:  # the kit's own, whose wait would have outlasted its time
+        s: Settings = sc.s
+        asked = (
+            f"the server asked to try again in {plain_seconds(unwaited)} s, and the "
+            f"request's time ({plain_seconds(s.request_time)} s: {s.deadline_name} and a "
+            f"second) came first, {rest}"
+        )
+        message = f"{how}: then {asked}" if retried else f"{said}, not retried: {asked}"
     else:
-        how = f"{said}, not retried{why}"
+        how = how if retried else f"{said}, not retried{why}"
+        message = f"{how}: the server asked to try again later, {rest}"
     finding: Finding = sc.finding(
         exchange.label,
         AVAILABILITY,
-        f"{how}: the server asked to try again later, and the step could not be checked",
+        message,
         "an answer after the wait the server asked for",
         f"{reply.status_code} with Retry-After or `retryable: true`",
         exchange,

@@ -31,6 +31,7 @@ __all__ = [
     "RESENT",
     "RETRIED",
     "RETRIES_OWN",
+    "UNWAITED",
     "PatientHTTPTransport",
     "Within",
     "api_client",
@@ -102,13 +103,17 @@ def retry_after(status: int, headers: Mapping[str, Any], body: bytes | None) -> 
 # A reply's extension: how many times ``PatientHTTPTransport`` sent its request again
 # before it, which a watcher above that transport, seeing the last reply only, cannot tell.
 RETRIED = "weaver_facade.contract.retried"
+# A reply's extension: the wait it asked for, not taken because it would end past the end
+# of its request (``Within``).
+UNWAITED = "weaver_facade.contract.unwaited"
 
 
 class PatientHTTPTransport(httpx.BaseTransport):
     """An httpx transport that sends a request again, at most ``RETRIES`` times, while the
-    server asks to try later (each reply says how often: ``RETRIED``). Once a request has
-    used up its retries, none is retried again: a server that stays unavailable costs its
-    retries once, not per request."""
+    server asks to try later (each reply says how often: ``RETRIED``), but for a wait that
+    would end past the request's own end (``Within``), which is its reply (``UNWAITED``).
+    Once a request has used up its retries, none is retried again: a server that stays
+    unavailable costs its retries once, not per request."""
 
     def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
         self._inner = inner or sending_transport()
@@ -134,6 +139,10 @@ class PatientHTTPTransport(httpx.BaseTransport):
                 response.status_code, response.headers, copy_with(response, raw).read()
             )
             if wait is None:
+                return unread
+            at = current_end()
+            if at is not None and time.monotonic() + wait > at:
+                unread.extensions[UNWAITED] = wait
                 return unread
             if attempt == RETRIES:
                 with self._lock:

@@ -1,0 +1,78 @@
+"""A reply that asks to try later is not waited out past the request's own time.
+
+The kit's own requests end within `--deadline` (and a second), their retries included, but
+the waits a 429 or 503 asked for were slept in full: under `--deadline 0.5` a read answered
+`503` with `Retry-After: 3` held the lifecycle's step 9 s, and then its retry failed at
+once, named as a request without a reply (`ConnectTimeout: the attempt's time is up`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.contract.support import KEY
+from tests.support.scripted_http import Reply, ScriptedServer, unavailable
+from weaver_facade.contract._extensions import probe_extensions
+from weaver_facade.contract._lifecycle import STEP_NO_KEY, run_lifecycle
+from weaver_facade.contract._spec import load_spec
+
+
+class _BusyModelReads:
+    """Opens a session and creates a model; a read of the model (the kit's own request
+    without the key, for its 401) asks to try again in 3 s; the rest is refused."""
+
+    def __call__(self, method: str, path: str) -> Reply | str:
+        path = path.partition("?")[0]
+        if method == "POST" and path == "/api/v1/sessions":
+            return 201, {"id": "s-1", "created_at": "2026-11-29T10:01:00Z"}, {}
+        if method == "POST" and path == "/api/v1/sessions/s-1/models":
+            return 201, {"id": "m-1", "base_model": "weaver-tiny"}, {}
+        if method == "GET" and path == "/api/v1/models/m-1":
+            return unavailable("3")
+        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
+
+
+def test_the_kits_own_request_does_not_wait_past_its_time() -> None:
+    with ScriptedServer(_BusyModelReads()) as server:
+        outcome = run_lifecycle(
+            load_spec(),
+            base_url=server.base_url,
+            api_key=KEY,
+            base_model="weaver-tiny",
+            vocab_size=256,
+            deadline=0.5,
+            run_id="busy0001",
+        )
+    step = {step.name: step for step in outcome.steps}[STEP_NO_KEY]
+    assert step.seconds < 1.5, step.seconds
+    [finding] = step.findings
+    assert finding.check == "availability", finding.line()
+    assert finding.message == (
+        "503 unavailable, not retried: the server asked to try again in 3 s, and the "
+        "request's time (1.5 s: ContractSettings.deadline and a second) came first, and the "
+        "step could not be checked"
+    ), finding.message
+
+
+def test_the_probe_does_not_wait_past_a_request_s_time() -> None:
+    # The probe's request time is 6 s at least (its longest poll and a second): three
+    # waits of the 10 s the kit takes at most held it 30 s.
+    def answer(method: str, path: str) -> Reply | str:
+        return unavailable("10")
+
+    with ScriptedServer(answer) as server:
+        started = time.monotonic()
+        probe = probe_extensions(
+            load_spec().document,
+            base_url=server.base_url,
+            api_key=KEY,
+            base_model="weaver-tiny",
+            deadline=0.5,
+        )
+        took = time.monotonic() - started
+        sent = list(server.requests)
+    assert probe.note == (
+        "the extension probe stopped early: POST /api/v1/sessions answered 503"
+    ), probe.note
+    assert sent == [("POST", "/api/v1/sessions")], sent
+    assert took < 3.0, took
