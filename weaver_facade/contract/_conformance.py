@@ -799,6 +799,17 @@ def missing_auth(
     )
 
 
+def by_part_end(lookup: Callable[[Any], str | None], until: float) -> Callable[[Any], str | None]:
+    """``lookup`` (``run_conformance``'s ``checkpoint_path``), its requests ended by
+    ``until`` (``time.monotonic``) at their sockets: the part's end."""
+
+    def looked_up(model_id: Any) -> str | None:
+        with ends(until):
+            return lookup(model_id)
+
+    return looked_up
+
+
 def run_conformance(
     *,
     spec: Spec,
@@ -848,7 +859,7 @@ def run_conformance(
             create_session=create_session,
             base_model=base_model,
             vocab_size=vocab_size,
-            checkpoint_path=checkpoint_path,
+            checkpoint_path=by_part_end(checkpoint_path, deadline),
             stand_in=ownership.stand_in,
         )
 

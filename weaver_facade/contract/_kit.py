@@ -22,6 +22,7 @@ from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._help import seconds_limit
 from .._redact import credentials, replace_key, shown_url
+from .._socket_deadline import bound_client, ends
 from .._spec_schema import spec_path
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
@@ -355,18 +356,22 @@ def _not_the_api(base_url: str, headers: dict[str, str], deadline: float) -> Non
     )
 
 
-def _listed_checkpoint(base_url: str, api_key: str | None) -> Callable[[Any], str | None]:
+def _listed_checkpoint(
+    base_url: str, api_key: str | None, *, within: float
+) -> Callable[[Any], str | None]:
+    """The path of a model's newest listed checkpoint, or None; each look-up, its reply
+    read, ends within ``within`` seconds (and by an end its caller set, ``ends``)."""
     headers = {API_KEY_HEADER: api_key} if api_key else {}
 
     def newest(model_id: Any) -> str | None:
         if not isinstance(model_id, str):
             return None
         try:
-            reply = httpx.get(
-                f"{base_url}/api/v1/models/{model_id}/checkpoints",
-                headers=headers,
-                timeout=httpx.Timeout(15.0),
-            )
+            with (
+                bound_client(httpx.Client(headers=headers, timeout=within)) as client,
+                ends(time.monotonic() + within),
+            ):
+                reply = client.get(f"{base_url}/api/v1/models/{model_id}/checkpoints")
             items = reply.json().get("items") if reply.status_code == 200 else None
         except (httpx.HTTPError, ValueError, AttributeError):
             return None
@@ -494,7 +499,11 @@ def run_named(
             time_limit=settings.time_limit,
             base_model=report.base_model,
             vocab_size=vocab_size,
-            checkpoint_path=_listed_checkpoint(base_url, settings.api_key),
+            # Only an aim for its TTL changes: a run's own request, within --deadline, and
+            # 15 s at most, as before.
+            checkpoint_path=_listed_checkpoint(
+                base_url, settings.api_key, within=min(settings.deadline, 15.0)
+            ),
             progress=progress,
             named=named,
         )
