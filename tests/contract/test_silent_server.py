@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.scripted_http import HANG, Reply, ScriptedServer
+from tests.support.scripted_http import HANG, TRICKLE, Reply, ScriptedServer, unavailable
 from weaver_facade.contract import ServerUnreachable
-from weaver_facade.contract._kit import _probe
+from weaver_facade.contract._findings import PYTHON_NAMES
+from weaver_facade.contract._kit import _listing_unavailable, _probe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +79,53 @@ def test_the_check_for_a_wrong_base_url_keeps_to_the_deadline_too(
     assert hung in asked, asked  # the request held was sent, and waited for
     assert outcome.startswith(said), outcome
     assert took < 6.0, took  # the deadline and a margin for a busy machine, not 15 s
+
+
+def test_a_first_reply_sent_a_byte_at_a_time_keeps_to_the_deadline() -> None:
+    # The deadline was the wait for each of the reply's bytes: one that came a byte every
+    # 0.3 s held the run as long as it went on (19 s here) under --deadline 1.
+    def answer(method: str, path: str) -> Reply | str:
+        return TRICKLE if path.startswith("/api/v1/supported-models") else (404, {}, {})
+
+    with ScriptedServer(answer) as server:
+        started = time.monotonic()
+        with pytest.raises(ServerUnreachable) as raised:
+            _probe(server.base_url, None, deadline=1.0)
+        took = time.monotonic() - started
+    assert str(raised.value).startswith(
+        f"no whole reply from {server.base_url} within 1 s to GET /api/v1/supported-models "
+        "(the reply was still coming; the time ContractSettings.deadline gives one request)"
+    ), raised.value
+    assert took < 2.0, took
+
+
+def test_a_first_request_s_retries_keep_to_the_deadline() -> None:
+    # A listing answered 503 with `Retry-After: 10` was sent 4 times, 30 s in all, under
+    # --deadline 1.
+    with ScriptedServer(lambda method, path: unavailable("10")) as server:
+        started = time.monotonic()
+        listing = _probe(server.base_url, None, deadline=1.0)
+        took = time.monotonic() - started
+        sent = list(server.requests)
+    assert listing.later is not None
+    assert len(sent) == 1, sent
+    assert took < 2.0, took
+    finding = _listing_unavailable(listing.later, "lifecycle", None, 1.0, PYTHON_NAMES)
+    assert finding.message == (
+        "503, not retried: the server asked to try again in 10 s, and the time "
+        "ContractSettings.deadline gives one request (1 s) came first, so the base models "
+        "it trains could not be read"
+    ), finding.message
+
+
+def test_the_check_for_a_wrong_base_url_keeps_to_the_deadline_however_slow_its_reply() -> None:
+    # Its requests waited --deadline for each byte of their replies.
+    def answer(method: str, path: str) -> Reply | str:
+        return TRICKLE if method == "POST" else (404, {}, {})
+
+    with ScriptedServer(answer) as server:
+        started = time.monotonic()
+        listing = _probe(server.base_url, None, deadline=1.0)
+        took = time.monotonic() - started
+    assert listing.why == "GET /api/v1/supported-models answered 404"
+    assert took < 2.0, took

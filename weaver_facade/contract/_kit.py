@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime
 import time
@@ -21,6 +22,7 @@ from .._causes import environment_proxy, named_proxy, proxy_refusal, proxy_words
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._help import seconds_limit
+from .._plural import counted
 from .._redact import credentials, replace_key, shown_url
 from .._socket_deadline import bound_client, ends
 from .._spec_schema import spec_path
@@ -41,7 +43,7 @@ from ._findings import (
 )
 from ._lifecycle import LifecycleOutcome, run_lifecycle
 from ._ownership import left_note
-from ._patience import patient_client, retry_after
+from ._patience import RETRIED, UNWAITED, patient_client, retry_after
 from ._spec import Spec, load_spec
 
 __all__ = [
@@ -216,17 +218,25 @@ def _probe(
     smallest it lists, or why none; and the names of all it lists. The wire names two
     statuses of a ready model ("available", "healthy") and leaves the others open.
 
-    Its reply is waited for as long as ``deadline`` gives one request: a slow server is
-    no missing one."""
+    Its reply, its retries included, is waited for as long as ``deadline`` gives one
+    request, however slowly it comes: a slow server is no missing one."""
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     tunnelled: list[str] = []  # httpcore's trace: the proxy opened its tunnel
+    headed = [False]  # and the last attempt's reply had come as far as its body
 
     def trace(event: str, info: Any) -> None:
         if event == "proxy.start_tls.started":
             tunnelled.append(event)
+        elif event.endswith(".send_request_headers.started"):
+            headed[0] = False
+        elif event.endswith(".receive_response_headers.complete"):
+            headed[0] = True
 
     try:
-        with patient_client(timeout=httpx.Timeout(deadline, connect=min(deadline, 15.0))) as http:
+        with (
+            patient_client(timeout=httpx.Timeout(deadline, connect=min(deadline, 15.0))) as http,
+            ends(time.monotonic() + deadline),
+        ):
             reply = http.get(
                 f"{base_url}{_LISTING}",
                 params={"limit": limits.LIST_SUPPORTED_MODELS_LIMIT_MAXIMUM},
@@ -238,9 +248,10 @@ def _probe(
         if isinstance(exc, httpx.ReadTimeout):
             # A read that timed out was sent on a connection taken: the server's, or, short
             # of a tunnel, a proxy's, which holds the request while it cannot reach it.
+            whole, coming = ("whole ", "the reply was still coming; ") if headed[0] else ("", "")
             what = (
-                f"no reply from {base_url} within {plain_seconds(deadline)} s to GET "
-                f"{_LISTING} (the time {named.deadline} gives one request)"
+                f"no {whole}reply from {base_url} within {plain_seconds(deadline)} s to GET "
+                f"{_LISTING} ({coming}the time {named.deadline} gives one request)"
             )
             if proxy and not tunnelled:
                 what += (
@@ -295,14 +306,27 @@ def _probe(
     return _Listing(name, size, why, frozenset(names))
 
 
-def _listing_unavailable(reply: httpx.Response, part: str, api_key: str | None) -> Finding:
+def _listing_unavailable(
+    reply: httpx.Response, part: str, api_key: str | None, deadline: float, named: SettingNames
+) -> Finding:
     """The availability finding of a base-model listing that still asked to try later."""
+    status = reply.status_code
+    retried = reply.extensions.get(RETRIED, RETRIES)
+    how = f"still {status} after {counted(retried, 'retry', 'retries')}"
+    unwaited = reply.extensions.get(UNWAITED)
+    if unwaited is None:
+        why = f"{how}: the server asked to try again later"
+    else:  # a wait that would have outlasted the request's time
+        said = f"{how}: then" if retried else f"{status}, not retried:"
+        why = (
+            f"{said} the server asked to try again in {plain_seconds(unwaited)} s, and the "
+            f"time {named.deadline} gives one request ({plain_seconds(deadline)} s) came first"
+        )
     return Finding(
         part=part,
         operation=f"GET {_LISTING}",
         check=AVAILABILITY,
-        message=f"still {reply.status_code} after {RETRIES} retries: the server asked to "
-        "try again later, and the base models it trains could not be read",
+        message=f"{why}, so the base models it trains could not be read",
         expected="an answer after the wait the server asked for",
         got=f"{reply.status_code} with Retry-After or `retryable: true`",
         curl=curl_for_request(reply.request, api_key),
@@ -321,30 +345,30 @@ def _not_the_api(base_url: str, headers: dict[str, str], deadline: float) -> Non
     the base URL is not a Weaver API's root, and every check would only find that again.
 
     The POST's body is not an object, so that an API which has the route refuses it
-    (400 or 422) and makes nothing. Its requests wait 15 s in all at most, and no longer
-    than ``deadline``: a server that never answers them costs a run no more.
+    (400 or 422) and makes nothing. Its requests, their replies read, end within 15 s in
+    all at most, and no longer than ``deadline``: a server that never answers them, or
+    answers a byte at a time, costs a run no more.
     """
     budget = min(deadline, 15.0)
-    ends = time.monotonic() + budget
-    try:
-        status = httpx.post(
-            f"{base_url}{_SESSIONS}", json=[], headers=headers, timeout=httpx.Timeout(budget)
-        ).status_code
-    except httpx.HTTPError:
-        return  # the run will say what became of the server
-    if status not in _NO_SUCH_ROUTE:
-        return
     url = httpx.URL(base_url)
-    hint = ""
-    if url.path.strip("/"):
-        root = str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
+    found: httpx.Response | None = None
+    with (
+        bound_client(httpx.Client(headers=headers, timeout=budget)) as client,
+        ends(time.monotonic() + budget),
+    ):
         try:
-            left = max(ends - time.monotonic(), 0.1)
-            found = httpx.get(f"{root}{_LISTING}", headers=headers, timeout=httpx.Timeout(left))
+            status = client.post(f"{base_url}{_SESSIONS}", json=[]).status_code
         except httpx.HTTPError:
-            found = None
-        if found is not None and found.status_code in (200, 401, 403):
-            hint = f"; the API answers at {root}"
+            return  # the run will say what became of the server
+        if status not in _NO_SUCH_ROUTE:
+            return
+        root = str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
+        if url.path.strip("/"):
+            with contextlib.suppress(httpx.HTTPError):
+                found = client.get(f"{root}{_LISTING}")
+    hint = ""
+    if found is not None and found.status_code in (200, 401, 403):
+        hint = f"; the API answers at {root}"
     secrets = _url_secrets(base_url)
     raise ServerUnreachable(
         _hidden(
@@ -463,7 +487,11 @@ def run_named(
     vocab_size = vocab or FALLBACK_VOCAB
     findings: list[Finding] = []
     if later is not None:  # in the first part that runs
-        findings.append(_listing_unavailable(later, settings.parts[0], settings.api_key))
+        findings.append(
+            _listing_unavailable(
+                later, settings.parts[0], settings.api_key, settings.deadline, named
+            )
+        )
     progress("extensions: probing which extensions the server offers")
     probe = probe_extensions(
         spec.document,
