@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 
 from tests.contract.support import KEY
-from tests.support.scripted_http import Reply, ScriptedServer, unavailable
+from tests.support.scripted_http import HANG, Reply, ScriptedServer, unavailable
+from weaver_facade.contract import ContractSettings, run_contract_test
 from weaver_facade.contract._extensions import probe_extensions
 from weaver_facade.contract._lifecycle import STEP_NO_KEY, run_lifecycle
 from weaver_facade.contract._spec import load_spec
@@ -76,3 +77,28 @@ def test_the_probe_does_not_wait_past_a_request_s_time() -> None:
     ), probe.note
     assert sent == [("POST", "/api/v1/sessions")], sent
     assert took < 3.0, took
+
+
+def test_a_lifecycle_run_s_auth_probes_keep_to_the_deadline() -> None:
+    # Without conformance, the run asks three reads whether the server refuses the key;
+    # they waited 15 s whatever --deadline said.
+    listing = {"items": [{"name": "weaver-tiny", "status": "ready"}]}
+
+    def answer(method: str, path: str) -> Reply | str:
+        path = path.partition("?")[0]
+        if path == "/api/v1/supported-models":
+            return 200, listing, {}
+        if method == "GET" and path.startswith("/api/v1/models/"):
+            return HANG  # the first probe's read of a model no one made
+        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
+
+    with ScriptedServer(answer) as server:
+        settings = ContractSettings(
+            base_url=server.base_url, api_key=KEY, parts=("lifecycle",), deadline=0.5
+        )
+        started = time.monotonic()
+        run_contract_test(settings)
+        took = time.monotonic() - started
+        reads = [path for method, path in server.requests if path.startswith("/api/v1/models/")]
+    assert reads, server.requests  # the probe was sent, and held
+    assert took < 5.0, took

@@ -539,7 +539,10 @@ def run_named(
         report.notes += report.conformance.notes
     refused = report.conformance.key_refused if report.conformance is not None else None
     if "lifecycle" in settings.parts and report.conformance is None:
-        refused = auth_refused(base_url, settings.api_key)
+        # The lifecycle's requests, each within --deadline: these three together too.
+        refused = auth_refused(
+            base_url, settings.api_key, until=time.monotonic() + settings.deadline
+        )
         if refused is not None:  # the one finding that conformance gives when it runs
             findings.append(missing_auth(refused, settings.api_key, "every operation", named))
     if "lifecycle" in settings.parts and refused is not None:
