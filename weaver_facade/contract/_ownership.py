@@ -309,7 +309,8 @@ class Sweep:
                 if reply.status_code not in (429, 503):
                     return reply
                 later = reply
-                wait = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
+                asked = float(reply.headers.get("Retry-After") or wait)  # or an HTTP-date
+                wait = asked if asked >= 0 else wait  # a negative or NaN is no wait to sleep
             except httpx.InvalidURL:
                 return None  # an id of a server's reply that no URL can hold: nothing to ask
             except (httpx.HTTPError, ValueError):
