@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.fakeserver import FakeClock
 from weaver_facade.contract._ownership import Left, Sweep
 
 LISTING = {"items": [{"id": "c-1", "name": "kit-a", "status": "completed"}]}
@@ -55,3 +56,23 @@ def test_a_retry_after_that_is_no_wait_is_waited_as_a_backoff(asked: str) -> Non
     assert left == [Left("kit-a", "DELETE: 503")]
     assert slept, "tried again"
     assert all(0 <= s <= 0.1 for s in slept), slept
+
+
+def test_a_delete_answered_before_the_budget_ran_out_is_named_by_that_answer() -> None:
+    # The lifecycle deletes its checkpoints by id first, then by their models' lists: once
+    # the first deletes' 503s had used the budget, the checkpoint was noted as left for
+    # "no reply", though the server had answered each delete.
+    clock = FakeClock()
+    with httpx.Client(base_url="http://kit.test", transport=httpx.MockTransport(busy)) as http:
+        sweep = Sweep(http, 4.0, sleep=clock.sleep, clock=clock)
+        found = sweep.find(["m-own"], lambda item: True)
+        assert sweep.delete("c-1") == 503
+        clock.sleep(5.0)  # past the budget
+        left = sweep.checkpoints(["m-own"], lambda item: True, found)
+    assert left == [Left("kit-a", "DELETE: 503")]
+
+
+def busy(request: httpx.Request) -> httpx.Response:
+    if request.method == "GET":
+        return httpx.Response(200, json=LISTING)
+    return httpx.Response(503, headers={"Retry-After": "0"}, json={"error": "unavailable"})

@@ -282,6 +282,7 @@ class Sweep:
         self._headers = dict(headers or {})
         self._sleep = sleep
         self._deleted: set[str] = set()  # the checkpoints deleted, by id
+        self._answered: dict[str, int] = {}  # each delete's last status, by id
         #: The ids each model's list showed last (not deleted); ``None``: it could not be read.
         self._lists: dict[str, set[str] | None] = {}
         #: Of those, the ones it showed still being saved (``pending``).
@@ -393,9 +394,12 @@ class Sweep:
     def delete(self, checkpoint_id: str) -> int | None:
         """Delete the checkpoint; the reply's status (``None``: no reply)."""
         reply = self.send("DELETE", f"/api/v1/checkpoints/{checkpoint_id}")
-        if reply is not None and 200 <= reply.status_code < 300:
+        if reply is None:
+            return None
+        self._answered[checkpoint_id] = reply.status_code
+        if 200 <= reply.status_code < 300:
             self._deleted.add(checkpoint_id)
-        return None if reply is None else reply.status_code
+        return reply.status_code
 
     def find(self, model_ids: Iterable[str], ours: Ours) -> dict[str, Found]:
         """The checkpoints of ``model_ids`` that ``ours`` takes, by id, as the models'
@@ -439,7 +443,10 @@ class Sweep:
                     # (a 409: still being saved) tells more than "no reply".
                     given_up.add(checkpoint_id)
                     continue
-                refused[checkpoint_id] = "no reply" if status is None else f"DELETE: {status}"
+                # Unsent once the budget ran out: an earlier delete's answer (the lifecycle
+                # deletes by id first) tells more than "no reply".
+                answered = self._answered.get(checkpoint_id) if status is None else status
+                refused[checkpoint_id] = "no reply" if answered is None else f"DELETE: {answered}"
                 if status == 409:
                     waiting = True
                 else:
