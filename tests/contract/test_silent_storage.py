@@ -15,8 +15,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
+import pytest
 
-from tests.support.scripted_http import HANG, QuietServer, ScriptedServer
+from tests.support.scripted_http import HANG, QuietServer, ScriptedServer, unavailable
 from weaver_facade.contract._artifact_steps import ArtifactSteps
 from weaver_facade.contract._findings import Finding
 from weaver_facade.contract._lifecycle import StepFailed, StepResult
@@ -107,3 +108,20 @@ def test_a_download_whose_bytes_keep_coming_is_not_cut_at_the_deadline() -> None
     assert result.findings == []
     assert (got.size, got.content) == (10, b"x" * 10)
     assert took > 1.0, took  # longer than the deadline: the download was not cut at it
+
+
+def test_storage_that_asks_to_wait_costs_no_more_than_the_deadline() -> None:
+    # Its waits were those storage asked for, 3 of up to 10 s, whatever --deadline said:
+    # `Retry-After: 3` held a fetch 9 s under --deadline 1.
+    steps = _steps(1.0)
+    result = StepResult("storage", "running")
+    with ScriptedServer(lambda method, path: unavailable("3")) as storage, steps.storage:
+        started = time.monotonic()
+        with pytest.raises(StepFailed):
+            steps._fetch(result, {"name": "a.bin", "url": f"{storage.base_url}/a.bin"})
+        took = time.monotonic() - started
+        sent = list(storage.requests)
+    assert sent == [("GET", "/a.bin")], sent
+    assert took < 1.0, took
+    [finding] = result.findings
+    assert finding.message == "the storage URL of `a.bin` answered 503", finding

@@ -100,7 +100,9 @@ class ArtifactSteps:
         self.sc = scenario
         self.artifact_ids: list[str] = []
         self._artifact_id = ""
+        # Storage that asks to try later waits no longer than storage that is silent.
         self.storage = patient_client(
+            waits=min(STORAGE_TIMEOUT, scenario.s.deadline),
             timeout=httpx.Timeout(STORAGE_TIMEOUT),
             follow_redirects=True,
             event_hooks={"request": [_never_the_key]},

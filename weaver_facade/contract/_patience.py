@@ -104,24 +104,29 @@ def retry_after(status: int, headers: Mapping[str, Any], body: bytes | None) -> 
 # before it, which a watcher above that transport, seeing the last reply only, cannot tell.
 RETRIED = "weaver_facade.contract.retried"
 # A reply's extension: the wait it asked for, not taken because it would end past the end
-# of its request (``Within``).
+# of its request (``Within``), or take its waits past ``PatientHTTPTransport``'s ``waits``.
 UNWAITED = "weaver_facade.contract.unwaited"
 
 
 class PatientHTTPTransport(httpx.BaseTransport):
     """An httpx transport that sends a request again, at most ``RETRIES`` times, while the
     server asks to try later (each reply says how often: ``RETRIED``), but for a wait that
-    would end past the request's own end (``Within``), which is its reply (``UNWAITED``).
-    Once a request has used up its retries, none is retried again: a server that stays
-    unavailable costs its retries once, not per request."""
+    would end past the request's own end (``Within``), or take its waits in all past
+    ``waits`` seconds, which is its reply (``UNWAITED``). Once a request has used up its
+    retries, none is retried again: a server that stays unavailable costs its retries
+    once, not per request."""
 
-    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, inner: httpx.BaseTransport | None = None, *, waits: float | None = None
+    ) -> None:
         self._inner = inner or sending_transport()
+        self._waits = waits
         self._lock = threading.Lock()
         self.down = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         attempt = 0
+        slept = 0.0
         while True:
             response = self._inner.handle_request(request)
             response.extensions[RETRIED] = attempt  # a copy's too: ``copy_with`` shares them
@@ -141,7 +146,9 @@ class PatientHTTPTransport(httpx.BaseTransport):
             if wait is None:
                 return unread
             at = current_end()
-            if at is not None and time.monotonic() + wait > at:
+            if (at is not None and time.monotonic() + wait > at) or (
+                self._waits is not None and slept + wait > self._waits
+            ):
                 unread.extensions[UNWAITED] = wait
                 return unread
             if attempt == RETRIES:
@@ -149,6 +156,7 @@ class PatientHTTPTransport(httpx.BaseTransport):
                     self.down = True
                 return unread
             attempt += 1
+            slept += wait
             time.sleep(wait)
 
     def close(self) -> None:
@@ -176,10 +184,10 @@ def copy_with(
     )
 
 
-def patient_client(**kwargs: Any) -> httpx.Client:
+def patient_client(*, waits: float | None = None, **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` (``kwargs`` as for it) whose requests are tried again while
-    the server asks to try later."""
-    return httpx.Client(transport=PatientHTTPTransport(), **kwargs)
+    the server asks to try later, each waiting ``waits`` seconds in all at most."""
+    return httpx.Client(transport=PatientHTTPTransport(waits=waits), **kwargs)
 
 
 # A request's extension, set once a transport fault after it may have reached the server
