@@ -9,6 +9,8 @@ retries" of every request, whether it was retried 3 times, once or not at all.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -149,3 +151,34 @@ def test_a_facade_call_says_how_often_the_watcher_saw_it_sent_again() -> None:
     never = still_later(_scenario(watcher), watcher.exchanges[-1])
     assert never is not None
     assert never.message.startswith("503 unavailable, not retried: the server asked")
+
+
+class _Later:
+    """schemathesis' transport, answering every request 503 with `Retry-After: 5`."""
+
+    def send(self, case: Any, **kwargs: Any) -> Any:
+        body = {"error": "unavailable", "message": "busy", "retryable": True}
+        return SimpleNamespace(
+            status_code=503,
+            headers={"Retry-After": ["5"], "Content-Type": ["application/json"]},
+            content=json.dumps(body).encode(),
+        )
+
+
+def test_a_stop_ends_a_wait_before_a_retry_at_once() -> None:
+    # A Ctrl-C waits for the engine's requests, which end at once (``Ends.stop``); a retry
+    # waited out the 5 s (up to 10 s) the server asked for first, and the run ended late.
+    patient = PatientTransport(_Later(), deadline=float("inf"))
+    replies: list[Any] = []
+    worker = threading.Thread(target=lambda: replies.append(patient.send(_case())), daemon=True)
+    worker.start()
+    time.sleep(0.3)  # the first reply came, and its wait began
+    stopped = time.monotonic()
+    patient.ends.stop("the run was stopped")
+    worker.join(timeout=20)
+    took = time.monotonic() - stopped
+    assert not worker.is_alive()
+    assert took < 1.0, took
+    [reply] = replies
+    assert reply.status_code == 503
+    assert patient.ran_out(reply)  # not checked: the wait it asked for was not over

@@ -249,11 +249,15 @@ class PatientTransport:
                         with self._lock:
                             self._unsafe_losses[id(error)] = error
                     raise
+                if self.ends.pause(delay):  # the part's end or a Ctrl-C: cut, as one on its way
+                    with self._lock:
+                        self._cut_off[id(error)] = error
+                        self.cut.add(label)
+                    raise
                 with self._lock:
                     self.resent += 1
                 lost += 1
                 slept += delay
-                time.sleep(delay)
                 continue
             wait = retry_after(response.status_code, response.headers, response.content)
             if wait is None:
@@ -271,10 +275,13 @@ class PatientTransport:
                 with self._lock:
                     self.down.add(label)
                 return response
+            if self.ends.pause(wait):  # the part's end or a Ctrl-C: not checked
+                with self._lock:
+                    self._out_of_time[id(response)] = response
+                return response
             with self._lock:
                 self.retried += 1
             attempt += 1
-            time.sleep(wait)
 
 
 def _reply_lost(error: BaseException) -> bool:

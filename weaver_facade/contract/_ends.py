@@ -123,12 +123,14 @@ def bound_session(session: requests.Session) -> requests.Session:
 
 class Ends:
     """Shuts down each request's sockets at its end (``sending``), and every request's at
-    ``stop``, from a thread of its own; a request sent after ``stop`` is cut at once."""
+    ``stop``, from a thread of its own; a request sent after ``stop`` is cut at once, and a
+    wait before one (``pause``) ends at ``stop`` too."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._on_way: set[Sending] = set()
         self._stopped: str | None = None
+        self._stop = threading.Event()  # the pauses', apart from the watcher's condition
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
@@ -160,6 +162,11 @@ class Ends:
             if self._stopped is None:
                 self._stopped = why
             self._cond.notify()
+        self._stop.set()
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds``, or until ``stop``: whether it came."""
+        return self._stop.wait(seconds)
 
     def close(self) -> None:
         self.stop("the part was over")
