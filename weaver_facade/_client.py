@@ -124,7 +124,7 @@ from ._transport import (
     own_transport,
     warn_naming_calls,
 )
-from ._version import __version__
+from ._version import USER_AGENT
 from ._watched import seconds
 from ._wire import (
     API_KEY_HEADER,
@@ -141,7 +141,6 @@ from ._wire import (
 
 T = TypeVar("T")
 
-USER_AGENT = f"weaver-facade/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = RetrySettings().max_retries
 _DOWNLOAD = DownloadSettings()
@@ -1227,7 +1226,6 @@ class ServiceClient(_ServiceBase):
             Downloads(descriptor, deadline.settings(), progress=progress),
             folder,
             refresh=lambda: drive(download_descriptor(artifact_id), send),
-            user_agent=USER_AGENT,
             stop_on=deadline.io.wakeup.stopping,
         )
         return download_result(state, folder)
@@ -1646,7 +1644,6 @@ class AsyncServiceClient(_ServiceBase):
             Downloads(descriptor, deadline.settings(), progress=progress),
             folder,
             refresh=lambda: adrive(download_descriptor(artifact_id), send),
-            user_agent=USER_AGENT,
             stop_on=deadline.io.wakeup.stopping,
         )
         return download_result(state, folder)

@@ -67,6 +67,7 @@ from ._retry import (
 from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
 from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
 from ._transport import logger
+from ._version import USER_AGENT
 
 PART_SUFFIX = ".part"
 # Bytes hashed at a time: of an existing prefix or finished file, and of written
@@ -1181,7 +1182,6 @@ class _Shell:
         *,
         refresh: Callable[[], Descriptor],
         pause: Callable[[float], None] | None,
-        user_agent: str,
     ) -> None:
         #: The folders made for ``dest`` (``prepare_dest``), removed as the files' are.
         self._made = prepare_dest(dest, state.paths)
@@ -1198,7 +1198,7 @@ class _Shell:
         self._events = queue.SimpleQueue()
         self.cancel = threading.Event()
         self._pause: Callable[[float], object] = pause or self.cancel.wait
-        self._http = StorageHTTP(user_agent=user_agent, read_timeout=state.settings.read_timeout)
+        self._http = StorageHTTP(user_agent=USER_AGENT, read_timeout=state.settings.read_timeout)
 
     def run(self) -> None:
         """Fetch every file; the deadline stops them all, also when storage has gone
@@ -1582,7 +1582,6 @@ def download_sync(
     dest: Path,
     *,
     refresh: Callable[[], Descriptor],
-    user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
     stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
@@ -1595,7 +1594,7 @@ def download_sync(
     ``stop_on`` registers the download's ``stop`` while it runs (with the client's
     close); stopped so, it returns with ``complete`` false.
     """
-    shell = _Shell(state, dest, refresh=refresh, pause=sleep, user_agent=user_agent)
+    shell = _Shell(state, dest, refresh=refresh, pause=sleep)
     with stop_on(shell.stop), contextlib.suppress(Cancelled):
         shell.run()
     return state
@@ -1606,7 +1605,6 @@ async def download_async(
     dest: Path,
     *,
     refresh: Callable[[], Coroutine[Any, Any, Descriptor]],
-    user_agent: str = "weaver-facade",
     sleep: Callable[[float], None] | None = None,
     stop_on: StopOn = contextlib.nullcontext,
 ) -> Downloads:
@@ -1618,7 +1616,7 @@ async def download_async(
     def fresh() -> Descriptor:
         return shell.unless_stopped(asyncio.run_coroutine_threadsafe(refresh(), loop))
 
-    shell = _Shell(state, dest, refresh=fresh, pause=sleep, user_agent=user_agent)
+    shell = _Shell(state, dest, refresh=fresh, pause=sleep)
     # Not asyncio.to_thread: the program's own blocking jobs may hold every worker of the
     # loop's default executor, and the download would wait for them, past its deadline.
     running = asyncio.ensure_future(in_own_thread(shell.run, "weaver-fetch"))
