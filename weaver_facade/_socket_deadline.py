@@ -132,7 +132,7 @@ class _Stream:  # an httpcore.NetworkStream
         return self._stream.get_extra_info(info)
 
 
-class _Backend:  # an httpcore.NetworkBackend
+class _Backend:  # an httpcore.NetworkBackend, as a pool without ``uds`` or ``retries`` uses it
     def __init__(self, backend: httpcore.NetworkBackend) -> None:
         self._backend = backend
 
@@ -176,18 +176,6 @@ class _Backend:  # an httpcore.NetworkBackend
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         raise failure or httpcore.ConnectError(f"{host} has no address")
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> _Stream:
-        timeout = _left(timeout, "ConnectTimeout")
-        return _Stream(self._backend.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
 
 
 def bound_client(client: httpx.Client) -> httpx.Client:
