@@ -93,13 +93,10 @@ def load_deferred() -> None:
     global _loaded
     for name in tuple(_deferred):
         importlib.import_module(name)
-    try:
-        import anyio
-    except ImportError:  # a dependency of httpx's; without it there is no backend to load
-        pass
-    else:
-        _ = anyio.connect_tcp, anyio.Lock
-        importlib.import_module("anyio._backends._asyncio")  # as anyio names it
+    import anyio  # a dependency of httpx's
+
+    _ = anyio.connect_tcp, anyio.Lock
+    importlib.import_module("anyio._backends._asyncio")  # as anyio names it
     _loaded = True
 
 
