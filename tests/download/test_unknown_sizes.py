@@ -194,6 +194,22 @@ def test_a_body_of_no_given_length_cut_by_a_clean_close_is_resumed(tmp_path: Pat
     assert ranges == [None, "bytes=100000-", "bytes=150000-"]
 
 
+@pytest.mark.parametrize("cut", ["gzip+eof:1000", "deflate+eof:1"], ids=["gzip", "deflate-1"])
+def test_an_encoded_body_of_no_given_length_cut_by_a_clean_close_is_fetched_again(
+    tmp_path: Path, cut: str
+) -> None:
+    # Without a size, a sha256 or a Content-Length, a clean close that cuts an encoded body
+    # looks like its end: only the encoded stream's own end tells, also of a deflate body
+    # of one byte (its first two say which deflate it is). A decoded body is not resumed.
+    name = "model.safetensors"
+    with served(1) as (svc, storage, artifact_id):
+        storage.script(name, cut, cut.partition("+")[0])
+        svc.download_weights(artifact_id, tmp_path / "out", timeout=10)
+        ranges = [r.headers.get("range") for r in storage.requests if r.key == name]
+    assert (tmp_path / "out" / name).read_bytes() == DATA[name]
+    assert ranges == [None, None]
+
+
 def test_a_whole_body_of_no_given_length_that_fails_its_sha256_is_an_integrity_error(
     tmp_path: Path,
 ) -> None:
