@@ -1867,6 +1867,7 @@ def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: 
         (True, "ftp://127.0.0.1/o/small.bin"),
         (False, "http://[::1/o/small.bin"),
         (False, "http://a..b/o/small.bin"),
+        (False, "/o/small.bin"),
     ],
     ids=[
         "direct-range",
@@ -1877,6 +1878,7 @@ def use_proxy(monkeypatch: pytest.MonkeyPatch, storage: StorageServer, proxied: 
         "proxy-ftp",
         "direct-ipv6",
         "direct-idna",
+        "relative",
     ],
 )
 def test_a_url_that_cannot_be_fetched_is_a_storage_error_at_once(
