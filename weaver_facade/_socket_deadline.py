@@ -99,6 +99,37 @@ def addresses(
     return list(found[0])
 
 
+class Lookups:
+    """Name lookups (``addresses``) under way, which ``stop`` stops waiting for, for good:
+    a download's stop (``StorageHTTP.abort``), whether its GETs connect themselves or
+    through httpx's client (``bound_client``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: set[threading.Event] = set()
+        self._stopped = False
+
+    def addresses(self, host: str, port: int, timeout: float) -> list[tuple[typing.Any, ...]]:
+        """``addresses(host, port, timeout)``, or ``TimeoutError`` once stopped."""
+        wake = threading.Event()  # each its own: a lookup ended sets it
+        with self._lock:
+            self._waiting.add(wake)
+            if self._stopped:
+                wake.set()
+        try:
+            return addresses(host, port, timeout, wake)
+        finally:
+            with self._lock:
+                self._waiting.discard(wake)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            waiting = list(self._waiting)
+        for wake in waiting:
+            wake.set()
+
+
 class _Stream:  # an httpcore.NetworkStream
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
@@ -133,8 +164,9 @@ class _Stream:  # an httpcore.NetworkStream
 
 
 class _Backend:  # an httpcore.NetworkBackend, as a pool without ``uds`` or ``retries`` uses it
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+    def __init__(self, backend: httpcore.NetworkBackend, lookups: Lookups | None) -> None:
         self._backend = backend
+        self._lookups = lookups
 
     def connect_tcp(
         self,
@@ -152,7 +184,11 @@ class _Backend:  # an httpcore.NetworkBackend, as a pool without ``uds`` or ``re
                 self._backend.connect_tcp(host, port, None, local_address, socket_options)
             )
         try:
-            found = addresses(host, port, left)
+            found = (
+                addresses(host, port, left)
+                if self._lookups is None
+                else self._lookups.addresses(host, port, left)
+            )
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:  # as httpcore's own backend maps them
@@ -178,14 +214,18 @@ class _Backend:  # an httpcore.NetworkBackend, as a pool without ``uds`` or ``re
         raise failure or httpcore.ConnectError(f"{host} has no address")
 
 
-def bound_client(client: httpx.Client) -> httpx.Client:
-    """``client``, each of its transports (its proxies' too) made to keep ``ends``."""
-    bound_by_deadline([client._transport, *filter(None, client._mounts.values())])
+def bound_client(client: httpx.Client, lookups: Lookups | None = None) -> httpx.Client:
+    """``client``, each of its transports (its proxies' too) made to keep ``ends``, and
+    its connects' name lookups stopped by ``lookups``' stop."""
+    bound_by_deadline([client._transport, *filter(None, client._mounts.values())], lookups)
     return client
 
 
-def bound_by_deadline(transports: Iterable[httpx.BaseTransport]) -> None:
-    """Make each of httpx's own transports among ``transports`` keep ``ends``.
+def bound_by_deadline(
+    transports: Iterable[httpx.BaseTransport], lookups: Lookups | None = None
+) -> None:
+    """Make each of httpx's own transports among ``transports`` keep ``ends`` (and
+    ``lookups``' stop).
 
     httpx takes no network backend, so its connection pool's is wrapped in place
     (``_pool._network_backend``, of the pinned httpx and httpcore; a test holds it).
@@ -196,4 +236,4 @@ def bound_by_deadline(transports: Iterable[httpx.BaseTransport]) -> None:
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
         if isinstance(backend, httpcore.NetworkBackend):  # not a _Backend already
-            pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
+            pool._network_backend = _Backend(backend, lookups)  # type: ignore[union-attr]

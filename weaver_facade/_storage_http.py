@@ -12,8 +12,8 @@
   (TLS included), or the time left before the caller's deadline if shorter,
   ``read_timeout`` between two reads.
 * **Stopping.** ``abort`` shuts down the sockets of the GETs in flight, which
-  ends a connect or a read blocked on any of them at once (and stops waiting for a
-  name's lookup); every GET has a connection of its
+  ends a connect or a read blocked on any of them at once, and stops waiting for a
+  name's lookup (``Lookups``, the proxy's too); every GET has a connection of its
   own (through the proxy too: httpx keeps none alive), so each socket is known.
 * **Logs.** A presigned URL is a credential; the direct GETs log nothing, and
   through the proxy httpx's and httpcore's records are dropped while a thread
@@ -36,7 +36,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 
 from ._causes import environment_proxy
-from ._socket_deadline import addresses, bound_client
+from ._socket_deadline import Lookups, bound_client
 from ._transport import HTTPCORE_LOGGERS, environment_settings, tls_context
 
 MAX_REDIRECTS = 20  # as httpx
@@ -213,12 +213,14 @@ class StorageHTTP:
         self._read_timeout = read_timeout
         self._lock = threading.Lock()
         self._httpx: httpx.Client | None = None
+        self._lookups = Lookups()  # the name lookups under way, which ``abort`` stops
         if environment_proxy() is not None:
             for name in _HTTPX_LOGGERS:
                 logging.getLogger(name).addFilter(_quiet)  # filters are a set: added once
             with environment_settings():  # a proxy it cannot use fails here, not per GET
                 # Bound (``bound_client``) for its connects' name lookups, which no timeout
-                # reaches: the proxy's name is looked up within the connect timeout.
+                # reaches: the proxy's name is looked up within the connect timeout, or
+                # until ``abort``.
                 self._httpx = bound_client(
                     httpx.Client(
                         verify=tls_context(),
@@ -226,10 +228,10 @@ class StorageHTTP:
                         max_redirects=MAX_REDIRECTS,
                         event_hooks={"response": [_refuse_unfetchable_location]},
                         limits=httpx.Limits(max_keepalive_connections=0),
-                    )
+                    ),
+                    self._lookups,
                 )
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
-        self._lookups: set[threading.Event] = set()  # of the name lookups under way
         self._aborted = False
 
     def abort(self) -> None:
@@ -238,10 +240,8 @@ class StorageHTTP:
         with self._lock:
             self._aborted = True
             sockets = list(self._sockets)
-            lookups = list(self._lookups)
         _shut_down(sockets)
-        for lookup in lookups:
-            lookup.set()
+        self._lookups.stop()
 
     def _track(self, sock: socket.socket) -> bool:
         """Let ``abort`` reach ``sock``; whether the download was already stopped."""
@@ -311,17 +311,8 @@ class StorageHTTP:
     def _open(self, host: str, port: int, timeout: float) -> socket.socket:
         """A socket connected to ``host``, tracked (for ``abort``) before it connects."""
         failure: OSError | None = None
-        wake = threading.Event()  # set by ``abort``: the lookup is then not waited for
-        with self._lock:
-            self._lookups.add(wake)
-            if self._aborted:
-                wake.set()
-        try:
-            with _unfetchable_on(UnicodeError):  # a host IDNA cannot encode (an empty label, say)
-                found = addresses(host, port, timeout, wake)
-        finally:
-            with self._lock:
-                self._lookups.discard(wake)
+        with _unfetchable_on(UnicodeError):  # a host IDNA cannot encode (an empty label, say)
+            found = self._lookups.addresses(host, port, timeout)
         for family, kind, proto, _, address in found:
             sock = socket.socket(family, kind, proto)
             if self._track(sock):

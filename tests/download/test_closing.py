@@ -64,16 +64,20 @@ def test_close_stops_a_download_storage_holds(tmp_path: Path, timeout: float | N
     assert not (tmp_path / "out" / BIG).exists()
 
 
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
 def test_close_stops_a_download_waiting_for_a_storage_names_lookup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxied: bool
 ) -> None:
-    # A name that no DNS server answers is waited for up to the connect's 10 s: the close
-    # ends that wait, as it ends a connect.
+    # A storage host's name (or its proxy's) that no DNS server answers is waited for up
+    # to the connect's 10 s: the close ends that wait, as it ends a connect. The proxy's,
+    # looked up by httpx's client, held the close for all of it.
     artifact_id, fake = uuid.uuid4(), FakeWeaver()
     with (
         StorageServer(STORED).running() as storage,
-        names(monkeypatch, {"storage.test": None}) as lookups,
+        names(monkeypatch, {"storage.test": None, "proxy.test": None}) as lookups,
     ):
+        if proxied:
+            monkeypatch.setenv("HTTP_PROXY", f"http://proxy.test:{storage.other_port}")
         reply = descriptor(storage, artifact_id, STORED)
         named = reply.text.replace("127.0.0.1", "storage.test")
         assert named != reply.text
