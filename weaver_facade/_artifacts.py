@@ -32,7 +32,7 @@ from ._checkpoints import (
     checkpoint_from_wire,
     coerce_checkpoint_ref,
 )
-from ._dest import in_the_way, what_is_there
+from ._dest import in_the_way, shown_path, what_is_there
 from ._download import (
     Descriptor,
     Downloads,
@@ -317,12 +317,19 @@ def download_arguments(
         if exc.errno != errno.ENAMETOOLONG:
             raise
         raise UnsafeArtifactPathError(
-            f"{folder} is a path the system cannot hold ({exc.strerror})", name=str(folder)
+            f"{shown_path(folder)} is a path the system cannot hold ({exc.strerror})",
+            name=str(folder),
         ) from None
     if there is not None:
         what = what_is_there(there)
-        in_way = f": it is {what}" if there == folder else f": {there}, {what}, is in its way"
-        raise UnsafeArtifactPathError(f"{folder} is not a directory{in_way}", name=str(folder))
+        in_way = (
+            f": it is {what}"
+            if there == folder
+            else f": {shown_path(there)}, {what}, is in its way"
+        )
+        raise UnsafeArtifactPathError(
+            f"{shown_path(folder)} is not a directory{in_way}", name=str(folder)
+        )
     return folder, DownloadSettings(
         max_concurrency=check_int("max_concurrency", max_concurrency, 1, 64),
         verify=check_bool("verify", verify),
@@ -373,7 +380,7 @@ class DownloadDeadline(Generic[IO]):
 def download_result(state: Downloads, dest: Path) -> DownloadResult:
     if not state.complete:  # the transfers were stopped by the client's close
         raise ClientClosedError(
-            f"the Weaver client was closed during the download into {dest}; "
+            f"the Weaver client was closed during the download into {shown_path(dest)}; "
             "run it again with another client to resume"
         )
     d = state.descriptor

@@ -1,5 +1,5 @@
 """Shared leaf of the facade, the CLI and the emulator: what stands in the way of a folder
-(a download's, the emulator's data dir)."""
+(a download's, the emulator's data dir), and how a message shows a path."""
 
 from __future__ import annotations
 
@@ -21,3 +21,18 @@ def what_is_there(there: Path) -> str:
     if there.is_symlink() and not there.exists():
         return f"a broken symlink (to {os.readlink(there)})"
     return "a file" if there.is_file() else "not a folder"
+
+
+#: Every control character (C0, DEL, C1) and lone surrogate (a byte of an argument not in
+#: the locale's encoding), as ``repr()`` writes it: ``\n``, ``\x1b``, ``\udce9``.
+CONTROL_ESCAPES = {
+    c: repr(chr(c))[1:-1] for c in (*range(0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000))
+}
+
+
+def shown_path(path: object) -> str:
+    """``path`` (a folder the user gave, or a file in it) as a message shows it: its control
+    characters escaped as ``repr()`` does, tab and newline too, the rest as it is. A path
+    from a variable or a glob may hold any of them: its newline broke a message's one line
+    (or became a space in it), and its escape sequence rewrote the terminal."""
+    return str(path).translate(CONTROL_ESCAPES)

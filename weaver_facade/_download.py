@@ -47,6 +47,7 @@ from ._causes import (
     proxy_refusal,
     refused_tunnel,
 )
+from ._dest import shown_path
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -880,7 +881,8 @@ def _lsize(path: Path) -> int | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeArtifactPathError(
-            f"{path} is in the way: it is not a regular file (a symlink or a directory)",
+            f"{shown_path(path)} is in the way: it is not a regular file "
+            "(a symlink or a directory)",
             name=str(path),
         )
     return st.st_size
@@ -911,7 +913,7 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> list[Path]:
     except OSError as exc:  # no permission, a read-only or pseudo file system (/proc)
         raise _unwritable(exc.filename or dest, exc, str(dest)) from exc
     if not dest.is_dir():
-        raise UnsafeArtifactPathError(f"{dest} is not a directory", name=str(dest))
+        raise UnsafeArtifactPathError(f"{shown_path(dest)} is not a directory", name=str(dest))
     for rel in paths:
         here = dest
         for part in rel.parts[:-1]:
@@ -942,13 +944,17 @@ def _folder_there(here: Path, rel: PurePosixPath) -> bool:
         return False
     if not stat.S_ISDIR(st.st_mode):
         what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
-        raise UnsafeArtifactPathError(f"{here} is in the way of {rel}: it is {what}", name=str(rel))
+        raise UnsafeArtifactPathError(
+            f"{shown_path(here)} is in the way of {rel}: it is {what}", name=str(rel)
+        )
     return True
 
 
 def _unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
     """The error of a destination the system will not write in (``exc``)."""
-    return UnsafeArtifactPathError(f"cannot write to {path}: {exc.strerror or exc}", name=name)
+    return UnsafeArtifactPathError(
+        f"cannot write to {shown_path(path)}: {exc.strerror or exc}", name=name
+    )
 
 
 @contextlib.contextmanager
@@ -1314,7 +1320,9 @@ class _Shell:
                         )
                     return fd
                 if not waited:
-                    logger.warning("waiting for another download into %s to end", self.dest)
+                    logger.warning(
+                        "waiting for another download into %s to end", shown_path(self.dest)
+                    )
                     waited = True
                 left = self._time_left()
                 if left == 0.0:

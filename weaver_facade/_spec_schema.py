@@ -28,6 +28,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ._dest import shown_path
 from ._schema import ARTICLES, BOUNDS, field_at
 
 SCHEMA_REF = "#/components/schemas/"
@@ -59,7 +60,7 @@ def _parse(raw: bytes, where: Path) -> dict[str, Any]:
     safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     document = yaml.load(raw, Loader=safe)  # noqa: S506 (a safe loader)
     if not isinstance(document, dict):
-        raise ValueError(f"{where} is not an OpenAPI document")
+        raise ValueError(f"{shown_path(where)} is not an OpenAPI document")
     return document
 
 

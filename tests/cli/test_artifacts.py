@@ -363,6 +363,60 @@ def test_an_empty_destination_is_refused_not_taken_for_here(
     assert (tmp_path / "config.json").read_text() == "the user's"
 
 
+# A folder from a variable or a glob may hold a newline, a tab or an escape sequence.
+ODD_NAME = "a\nb\tc\x1b[2Kd"
+ODD_SHOWN = "a\\nb\\tc\\x1b[2Kd"  # as repr() writes them, as the library quotes names
+
+
+def test_a_destination_with_control_characters_is_shown_escaped(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The folder was written as given: its newline broke the table's title in two and was a
+    # space in an error line, so that neither named the folder; its ESC[2K erased the line.
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    out = tmp_path / ODD_NAME
+    run = cli("checkpoints", "download", ref, "-o", str(out))
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines()[0].endswith(f" to {tmp_path}/{ODD_SHOWN}"), run.stdout
+    # JSON keeps the path as it is, escaped as JSON does.
+    run = cli("checkpoints", "download", ref, "-o", str(out), "--json")
+    assert run.json()["destination"] == str(out)
+
+    blocker = tmp_path / f"file-{ODD_NAME}"
+    blocker.write_text("")
+    for given, said in (
+        (blocker, f"'{tmp_path}/file-{ODD_SHOWN}' is a file"),
+        (blocker / "out", f"cannot be made: '{tmp_path}/file-{ODD_SHOWN}' is a file"),
+    ):
+        run = cli("checkpoints", "download", ref, "-o", str(given))
+        assert run.exit_code == 2, run.stderr
+        assert len(run.stderr.splitlines()) == 1, run.stderr
+        assert said in run.stderr, run.stderr
+
+    locked = tmp_path / f"locked-{ODD_NAME}"
+    mkdir = Path.mkdir
+
+    def refused(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(locked))
+        mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    run = cli("checkpoints", "download", ref, "-o", str(locked))
+    assert run.exit_code == 1, run.stderr
+    shown = f"{tmp_path}/locked-{ODD_SHOWN}"
+    assert run.stderr == f"error: cannot write to {shown}: Permission denied\n"
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ServiceClient, "download_weights", interrupt)
+    run = cli("checkpoints", "download", ref, "-o", str(locked))
+    assert run.exit_code == 130
+    assert run.stderr == f"error: interrupted; nothing was written to {shown}\n"
+
+
 def test_a_destination_without_permission_says_it_cannot_write(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -532,6 +532,24 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
+def test_a_path_s_control_characters_are_shown_escaped(tmp_path: Path) -> None:
+    # A path from a variable or a glob: its newline broke the error's one line, and its
+    # escape sequence rewrote the terminal. As the library's quotes write them.
+    odd, shown = "a\nb\x1b[2Kc", "a\\nb\\x1b[2Kc"
+    (tmp_path / odd).write_text("")
+    url = ["--base-url", "http://127.0.0.1:9"]
+    for args, said in (
+        (["--report", str(tmp_path / odd)], f"--report {tmp_path}/{shown} is a file;"),
+        (["--report", str(tmp_path / odd / "r")], f"--report {tmp_path}/{shown}/r: "),
+        (["--spec", str(tmp_path / f"{odd}.yaml")], f"--spec {tmp_path}/{shown}.yaml is not"),
+        (["--spec", str(tmp_path / odd)], f"{tmp_path}/{shown} is not an OpenAPI document"),
+    ):
+        done = kit(*url, *args)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        assert done.stderr.startswith(f"error: {said}"), done.stderr
+
+
 def test_a_usage_error_points_to_the_help_of_the_command_run() -> None:
     # `scripts/contract-test --quik` pointed to `python -m weaver_facade.contract --help`,
     # a command the user had not run.

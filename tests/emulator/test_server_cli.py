@@ -316,6 +316,38 @@ def test_a_data_dir_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Pa
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_a_data_dir_s_control_characters_are_shown_escaped(tmp_path: Path) -> None:
+    # A data dir from a variable or a glob: its newline broke the error's one line and the
+    # ready line's (a script reading the URL's line got the path's end), and its escape
+    # sequence rewrote the terminal. As the library's quotes write them, tab and newline too.
+    odd, shown = "a\nb\tc\x1b[2Kd", "a\\nb\\tc\\x1b[2Kd"
+    blocker = tmp_path / odd
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["emulator", "--data-dir", str(blocker / "data")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: --data-dir {tmp_path}/{shown}/data: '{tmp_path}/{shown}' is a file\n"
+    )
+    data_dir = tmp_path / f"dir-{odd}"
+    emu = spawn_emulator("--data-dir", str(data_dir))
+    command = [sys.executable, "-m", "weaver_facade.emulator", "--port", "0"]
+    try:
+        second = subprocess.run(
+            [*command, "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        emu.stop()
+    assert f"weaver emulator data dir: {tmp_path}/dir-{shown}\n" in emu.stdout, emu.output()
+    assert second.returncode == 2, second.stderr
+    assert second.stderr == (
+        f"error: data dir {tmp_path}/dir-{shown} is in use by another emulator\n"
+    )
+
+
 @pytest.mark.parametrize("fault", ["rate=2", "rate=0.5", "when=after"])
 def test_a_fault_without_a_kind_says_it_is_required(fault: str) -> None:
     # It said "kind must be one of ..., not ''": a value that was never given.

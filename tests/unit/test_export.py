@@ -933,6 +933,20 @@ def test_a_broken_symlink_as_a_destination_is_named_before_any_request(
     assert not (tmp_path / "unmounted").exists()
 
 
+def test_a_destination_s_control_characters_are_escaped_in_its_refusal(tmp_path: Path) -> None:
+    # A folder from a variable or a glob: its newline split the message (one line of the
+    # command line's, where it became a space) and its escape sequence reached the terminal.
+    there = tmp_path / "a\nb\x1b[2Kc"
+    there.write_bytes(b"keep")
+    with service(FakeWeaver()) as svc, pytest.raises(UnsafeArtifactPathError) as refused:
+        svc.download_weights(ARTIFACT, there / "sub\t")
+    shown = f"{tmp_path}/a\\nb\\x1b[2Kc"
+    assert str(refused.value) == (
+        f"{shown}/sub\\t is not a directory: {shown}, a file, is in its way"
+    )
+    assert refused.value.name == str(there / "sub\t")  # the path itself, for code
+
+
 @pytest.mark.parametrize("segments", [[255] * 20, [300]], ids=["path-max", "name-max"])
 def test_a_destination_longer_than_the_system_holds_is_refused_before_any_request(
     tmp_path: Path, segments: list[int]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo
+from .._dest import CONTROL_ESCAPES
 from .._plural import counted
 from .._watched import name_watched
 
@@ -47,12 +48,10 @@ __all__ = [
 
 
 # Every control character but tab and newline (C0, DEL, C1), as its escape (`\x1b`); and
-# every lone surrogate (a byte of an argument not in the locale's encoding), as `repr()`
-# writes it (`\udce9`): a stream that cannot encode it wrote `?`, beside the quoted `'\udce9'`.
-_CONTROLS = {
-    **{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (9, 10)},
-    **{c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)},
-}
+# every lone surrogate, as the library's quotes write it (`\udce9`): a stream that cannot
+# encode it wrote `?`, beside the quoted `'\udce9'`. A path the user gave escapes tab and
+# newline too (`shown_path`).
+_CONTROLS = {c: escape for c, escape in CONTROL_ESCAPES.items() if c not in (9, 10)}
 
 
 def printable(text: str) -> str:

@@ -31,7 +31,7 @@ from .. import (
     ServiceClient,
     WeaverError,
 )
-from .._dest import in_the_way, what_is_there
+from .._dest import in_the_way, shown_path, what_is_there
 from .._help import Folder, WholeNumber
 from .._plural import counted
 from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
@@ -281,8 +281,10 @@ def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     if there is not None:
         what = what_is_there(there)
         if there == folder:
-            raise click.BadParameter(f"'{folder}' is {what}")
-        raise click.BadParameter(f"'{folder}' cannot be made: '{there}' is {what}")
+            raise click.BadParameter(f"'{shown_path(folder)}' is {what}")
+        raise click.BadParameter(
+            f"'{shown_path(folder)}' cannot be made: '{shown_path(there)}' is {what}"
+        )
     return folder
 
 
@@ -390,10 +392,10 @@ def download(
     except KeyboardInterrupt as exc:
         # Before the first file began (the artifact still being looked up), nothing stays.
         message = (
-            f"interrupted; finished files and partial ones (*.part) stay in {output}: "
+            f"interrupted; finished files and partial ones (*.part) stay in {shown_path(output)}: "
             "run the same command again to resume"
             if output.is_dir() and any(output.iterdir())
-            else f"interrupted; nothing was written to {output}"
+            else f"interrupted; nothing was written to {shown_path(output)}"
         )
         raise state.failure(exc, EXIT_INTERRUPTED, message) from None
     except AmbiguousArtifactKindError as exc:  # said with kind=, the library's name
@@ -414,7 +416,7 @@ def download(
     except WeaverError:
         raise  # a TimeoutError among them is an OSError too, but not a local one
     except OSError as exc:  # the local side: a full disk, say
-        said = f"cannot write to {exc.filename or output}: {exc.strerror or exc}"
+        said = f"cannot write to {shown_path(exc.filename or output)}: {exc.strerror or exc}"
         # The library's note: how much more a full disk must hold, and what stays.
         message = "; ".join([said, *getattr(exc, "__notes__", ())])
         raise state.failure(exc, EXIT_API_ERROR, message) from None
@@ -434,4 +436,5 @@ def download(
             ),
         )
     )
-    print_fields(f"downloaded {result.kind.value} {result.artifact_id} to {output}", rows)
+    title = f"downloaded {result.kind.value} {result.artifact_id} to {shown_path(output)}"
+    print_fields(title, rows)

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
+from .._dest import shown_path
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, in_digits
 from .._sigterm import interrupted, terminate_as_interrupt
 from ._artifact_steps import STORAGE_TIMEOUT
@@ -192,19 +193,21 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
         print(f"error: {words}", file=sys.stderr)
         return EXIT_USAGE
     if args.spec is not None and not args.spec.is_file():
-        print(f"error: --spec {args.spec} is not a file", file=sys.stderr)
+        print(f"error: --spec {shown_path(args.spec)} is not a file", file=sys.stderr)
         return EXIT_USAGE
     if args.report is not None:
         if args.report.exists() and not args.report.is_dir():  # mkdir says "File exists"
             print(
-                f"error: --report {args.report} is a file; give a folder to write the reports into",
+                f"error: --report {shown_path(args.report)} is a file; "
+                "give a folder to write the reports into",
                 file=sys.stderr,
             )
             return EXIT_USAGE
         try:
             args.report.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"error: --report {args.report}: {exc.strerror or exc}", file=sys.stderr)
+            said = f"--report {shown_path(args.report)}: {exc.strerror or exc}"
+            print(f"error: {said}", file=sys.stderr)
             return EXIT_USAGE
     settings = ContractSettings(
         base_url=base_url,
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
         print(line, flush=True)
     if args.report is not None:
         for path in write_reports(report, args.report):
-            print(f"wrote {path}")
+            print(f"wrote {shown_path(path)}")
     if report.findings:
         return EXIT_FINDINGS
     if not report.complete and not args.allow_incomplete:

@@ -20,6 +20,7 @@ from typing import Any, cast
 import jsonschema.exceptions
 import yaml
 
+from .._dest import shown_path
 from .._plural import counted, plural
 from .._result_shape import artifact_shaped, misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
@@ -922,9 +923,10 @@ def load_spec(path: Path | None = None) -> Spec:
     Raises:
         UnusableSpec: It cannot be read, or is no OpenAPI 3 document the kit can use.
     """
-    where = spec_path() if path is None else path
+    file = spec_path() if path is None else path
+    where = shown_path(file)  # a path from a variable may hold a newline, an escape sequence
     try:
-        document = read_document(where)
+        document = read_document(file)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import click
 
-from .._dest import in_the_way, what_is_there
+from .._dest import in_the_way, shown_path, what_is_there
 from .._help import Context, Folder, Seconds, WholeNumber
 from ._config import (
     EmulatorConfig,
@@ -245,11 +245,13 @@ def emulator(
             there = None
         if there is not None:
             what = what_is_there(there)
-            raise _CannotStart(f"--data-dir {data_dir}: '{there}' is {what}")
+            raise _CannotStart(
+                f"--data-dir {shown_path(data_dir)}: '{shown_path(there)}' is {what}"
+            )
         try:  # here, so that a path it cannot use is one line, not the store's traceback
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _CannotStart(f"--data-dir {data_dir}: {exc.strerror or exc}") from exc
+            raise _CannotStart(f"--data-dir {shown_path(data_dir)}: {exc.strerror or exc}") from exc
     _check_can_listen(host, port)
     with contextlib.ExitStack() as cleanup:
         temp_dir = None
@@ -282,7 +284,7 @@ def emulator(
         def ready(url: str) -> None:
             # A server whose stdout is closed or gone (a daemon's) serves all the same.
             with contextlib.suppress(OSError, AttributeError):
-                click.echo(f"weaver emulator data dir: {config.data_dir}")
+                click.echo(f"weaver emulator data dir: {shown_path(config.data_dir)}")
                 click.echo(READY_MESSAGE.format(url=url))
                 sys.stdout.flush()
 
@@ -301,7 +303,8 @@ def emulator(
             why = _unusable(exc, config.data_dir)
             if why is None:
                 raise
-            raise _CannotStart(f"cannot use data dir {config.data_dir}: {why}") from None
+            shown = shown_path(config.data_dir)
+            raise _CannotStart(f"cannot use data dir {shown}: {why}") from None
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it
             raise SystemExit(130) from None
         except SystemExit as exc:
@@ -315,10 +318,10 @@ def _unusable(exc: OSError | sqlite3.Error, data_dir: Path) -> str | None:
     """Why the store could not open in ``data_dir``, or ``None`` for an error of another
     file (then not the data dir's)."""
     if isinstance(exc, sqlite3.Error):
-        return f"its database {data_dir / 'weaver.db'}: {exc}"
+        return f"its database {shown_path(data_dir / 'weaver.db')}: {exc}"
     if exc.filename is None or not Path(exc.filename).resolve().is_relative_to(data_dir.resolve()):
         return None
-    return f"{exc.filename}: {exc.strerror or exc}"
+    return f"{shown_path(exc.filename)}: {exc.strerror or exc}"
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._dest import shown_path
+
 __all__ = ["NOT_DELETED", "DataDirInUse", "Row", "Store", "disk_full", "write_atomically"]
 
 Row = dict[str, Any]
@@ -173,7 +175,9 @@ def _claim(data_dir: Path) -> Any:
         fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         claim.close()
-        raise DataDirInUse(f"data dir {data_dir} is in use by another emulator") from None
+        raise DataDirInUse(
+            f"data dir {shown_path(data_dir)} is in use by another emulator"
+        ) from None
     except BaseException:  # a file system without locks, say
         claim.close()
         raise
