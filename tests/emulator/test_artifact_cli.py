@@ -71,7 +71,7 @@ async def test_storage_url_names_another_host() -> None:
     ("args", "message"),
     [
         (["--shard-size", "5 parsecs"], "size '5 parsecs'"),
-        (["--storage-url", "ftp://x/y"], "storage_url must be"),
+        (["--storage-url", "ftp://x/y"], "--storage-url must be"),
         (["--storage-url", "http://a..b"], "host 'a..b' is not a valid host name"),
         (["--fault", "kind=unavailable,rate=1,when=mid"], "when=mid"),
         (["--url-ttl", "0"], "--url-ttl"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import re
 import signal
@@ -26,7 +27,7 @@ from weaver_facade import ServiceClient
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator import _cli as emulator_cli
-from weaver_facade.emulator._config import parse_size
+from weaver_facade.emulator._config import EmulatorConfig
 from weaver_facade.emulator._store import DataDirInUse
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -181,6 +182,38 @@ def test_the_command_refuses_bad_options(tmp_path: Path, monkeypatch: pytest.Mon
         result = runner.invoke(main, args)
         assert result.exit_code == 2, (args, result.output)
         assert list(tmp_path.iterdir()) == [], args
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (["--shard-size", "0"], {}, "--shard-size must be a whole number of bytes >= 1, not 0"),
+        (["--max-body-size", "0KB"], {}, "--max-body-size must be a whole number of bytes >= 1"),
+        (["--shard-size", "5XB"], {}, "Invalid value for '--shard-size': size '5XB': expected"),
+        (["--max-body-size", "x"], {}, "Invalid value for '--max-body-size': size 'x': expected"),
+        (["--storage-url", "ftp://x"], {}, "--storage-url must be scheme://host[:port]"),
+        (["--storage-url", "http://a..b"], {}, "--storage-url's host 'a..b' is not a valid"),
+        (["--api-key", " k"], {}, "--api-key must be printable ASCII without blanks"),
+        ([], {"WEAVER_EMULATOR_API_KEYS": "a\x01b"}, "WEAVER_EMULATOR_API_KEYS must be printable"),
+        (["--latency", "warp_drive=1"], {}, "--latency kind must be one of forward_backward, "),
+    ],
+)
+@pytest.mark.parametrize("command", ["weaver-facade", "python -m weaver_facade.emulator"])
+def test_a_refused_setting_is_named_as_the_user_gave_it(
+    command: str, args: list[str], env: dict[str, str], said: str
+) -> None:
+    # The config's refusal named its Python field (`shard_size must be ...`, `storage_url's
+    # host ...`), which no option of the command is called, and `size '5XB'` none at all.
+    runner = CliRunner(env=env)
+    if command == "weaver-facade":
+        result = runner.invoke(main, ["emulator", *args])
+    else:
+        result = runner.invoke(emulator_cli.emulator, args, prog_name="python -m x")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {said}"), result.stderr
+    # No field whose name is not the option's (`latency` is both).
+    fields = {f.name for f in dataclasses.fields(EmulatorConfig) if "_" in f.name}
+    assert not fields & set(re.findall(r"\w+", result.stderr)), result.stderr
 
 
 # The emulator's number options, found by walking its command.
@@ -702,8 +735,8 @@ def test_the_command_s_defaults_are_the_readme_s() -> None:
     assert params["host"] == "127.0.0.1"
     assert params["fault_seed"] == 0
     assert params["url_ttl"] == 3600
-    assert parse_size(params["shard_size"]) == 5 * 10**9
-    assert parse_size(params["max_body_size"]) == 64 * 2**20
+    assert params["shard_size"] == 5 * 10**9
+    assert params["max_body_size"] == 64 * 2**20
     assert (params["extensions"], params["log_level"], params["api_keys"]) == ("all", "info", ())
 
 

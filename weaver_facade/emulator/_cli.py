@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from click.core import ParameterSource
 
 from .._dest import in_the_way, shown_path, what_is_there
 from .._help import Context, Folder, Seconds, WholeNumber
@@ -87,6 +88,37 @@ def _interface(_ctx: click.Context, _param: click.Parameter, host: str) -> str:
             f"or 0.0.0.0 for every interface; got {host!r}"
         )
     return host
+
+
+class _Size(click.ParamType[int, str]):
+    """A size in bytes, ``5GB`` or ``100MiB`` as ``parse_size`` reads it, refused as the
+    option's (``size '5XB'`` named neither option that takes one)."""
+
+    name = "size"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _as_given(message: str) -> str:
+    """A config's refusal, which begins with the field it refuses (``shard_size must
+    be ...``, ``storage_url's host ...``), with that field named as the user gave its value:
+    the option of the same name (``--shard-size``), or the variable it was read from."""
+    ctx = click.get_current_context()
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        words = message.removeprefix(param.name)
+        if words != message and words.startswith((" ", "'s ")):
+            given = param.opts[0]
+            from_env = ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT
+            if from_env and isinstance(param.envvar, str):
+                given = param.envvar
+            return given + words
+    return message
 
 
 @click.command(
@@ -175,6 +207,7 @@ def _interface(_ctx: click.Context, _param: click.Parameter, host: str) -> str:
 )
 @click.option(
     "--shard-size",
+    type=_Size(),
     default="5GB",
     show_default=True,
     metavar="SIZE",
@@ -183,6 +216,7 @@ def _interface(_ctx: click.Context, _param: click.Parameter, host: str) -> str:
 )
 @click.option(
     "--max-body-size",
+    type=_Size(),
     default="64MiB",
     show_default=True,
     metavar="SIZE",
@@ -221,8 +255,8 @@ def emulator(
     no_long_poll: bool,
     extensions: str,
     url_ttl: float,
-    shard_size: str,
-    max_body_size: str,
+    shard_size: int,
+    max_body_size: int,
     storage_url: str | None,
     log_level: str,
     no_access_log: bool,
@@ -274,12 +308,12 @@ def emulator(
                 honor_long_poll=not no_long_poll,
                 extensions=extensions,
                 url_ttl=url_ttl,
-                shard_size=parse_size(shard_size),
-                max_body_size=parse_size(max_body_size),
+                shard_size=shard_size,
+                max_body_size=max_body_size,
                 storage_url=storage_url,
             )
         except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
+            raise click.UsageError(_as_given(str(exc))) from exc
 
         def ready(url: str) -> None:
             # A server whose stdout is closed or gone (a daemon's) serves all the same.
