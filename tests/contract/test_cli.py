@@ -519,6 +519,11 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
             ["--base-url", "http://127.0.0.1:9", "--report", "pyproject.toml/out"],
             "--report pyproject.toml/out: ",
         ),
+        # `--report "$DIR"`, DIR unset, wrote the reports into the current folder.
+        (
+            ["--base-url", "http://127.0.0.1:9", "--report", ""],
+            "argument --report: an empty path is no folder; give . for this one",
+        ),
         ([], "--base-url"),
         (["--only", "bogus"], "argument --only: invalid choice: 'bogus'"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),

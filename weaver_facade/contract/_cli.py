@@ -91,6 +91,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _folder(text: str) -> Path:
+    # `--report "$DIR"` with DIR unset wrote the reports into the current folder, over any
+    # there of the same names, as `-o ""` and `--data-dir ""` do not.
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path is no folder; give . for this one")
+    return Path(text)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, as every other command's usage error, not argparse's usage block.
@@ -116,7 +124,7 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
         metavar="KEY",
         help="sent as X-WEAVER-API-KEY (default: $WEAVER_API_KEY); never printed",
     )
-    p.add_argument("--report", type=Path, metavar="DIR", help="write JSON and JUnit XML here")
+    p.add_argument("--report", type=_folder, metavar="DIR", help="write JSON and JUnit XML here")
     p.add_argument(
         "--max-examples",
         type=_positive_int,
