@@ -345,10 +345,17 @@ class EmulatorProcess:
         return self.process.wait(timeout=timeout)
 
 
-def spawn_emulator(*args: str, timeout: float = 30) -> EmulatorProcess:
-    """Start the command on a free port and wait (bounded) for its ready line."""
+def spawn_emulator(*args: str, timeout: float = 30, script: bool = False) -> EmulatorProcess:
+    """Start the command on a free port and wait (bounded) for its ready line; with
+    ``script``, as ``weaver-facade emulator`` (the console script) rather than
+    ``python -m weaver_facade.emulator``."""
     started = time.monotonic()
-    command = [sys.executable, "-m", "weaver_facade.emulator", "--port", "0", *args]
+    program = (
+        [str(Path(sys.executable).with_name("weaver-facade")), "emulator"]
+        if script
+        else [sys.executable, "-m", "weaver_facade.emulator"]
+    )
+    command = [*program, "--port", "0", *args]
     process = subprocess.Popen(
         with_sigint("SIG_DFL", command),  # as a foreground job: the tests send it Ctrl-C's SIGINT
         stdout=subprocess.PIPE,

@@ -322,10 +322,10 @@ def emulator(
                 click.echo(READY_MESSAGE.format(url=url))
                 sys.stdout.flush()
 
-        if temp_dir is not None:
-            # uvicorn re-raises the signal that stopped it; SIGTERM's default action would
-            # end the process before the temporary directory is removed.
-            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        # uvicorn re-raises the signal that stopped it. SIGTERM's default action would end
+        # the process before a temporary data dir is removed, and the console script's
+        # handler (a client command's, which takes it as a Ctrl-C) would exit 130.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
         except DataDirInUse as exc:
