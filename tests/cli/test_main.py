@@ -845,10 +845,18 @@ def test_the_console_script_against_an_emulator_process(emulator_process: str) -
     assert re.search(r"status\W+terminated", shown.stdout)
 
 
-@pytest.mark.parametrize(
-    "args", [["--help"], ["--json", "--max-retries", "0", "operations", "show", "op-1"]]
-)
-def test_output_that_cannot_be_written_is_one_line_not_a_traceback(args: list[str]) -> None:
+# A command that writes its output, and one that fails (its --json error document is the
+# output), whose own error line is said before the output's.
+UNWRITTEN = [
+    (["--help"], ""),
+    (["--json", "--max-retries", "0", "operations", "show", "op-1"], "error: cannot reach "),
+]
+
+
+@pytest.mark.parametrize(("args", "failed"), UNWRITTEN)
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(
+    args: list[str], failed: str
+) -> None:
     # `> /dev/full` (a full disk) printed click's traceback, ending in OSError.
     script = Path(sys.executable).with_name("weaver-facade")
     env = {**os.environ, "WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": API_KEY}
@@ -858,7 +866,9 @@ def test_output_that_cannot_be_written_is_one_line_not_a_traceback(args: list[st
             timeout=60, check=False,
         )  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr == "error: cannot write the output: No space left on device\n"
+    *first, last = done.stderr.splitlines()
+    assert last == "error: cannot write the output: No space left on device", done.stderr
+    assert [line[: len(failed)] for line in first] == ([failed] if failed else []), done.stderr
 
 
 @pytest.mark.parametrize(
@@ -921,10 +931,8 @@ def _closing_stdout() -> None:
     os.close(1)  # as `>&-` starts the command
 
 
-@pytest.mark.parametrize(
-    "args", [["--help"], ["--json", "--max-retries", "0", "operations", "show", "op-1"]]
-)
-def test_a_closed_stdout_is_output_that_cannot_be_written(args: list[str]) -> None:
+@pytest.mark.parametrize(("args", "failed"), UNWRITTEN)
+def test_a_closed_stdout_is_output_that_cannot_be_written(args: list[str], failed: str) -> None:
     # `>&-` printed nothing and exited 0: a script took it for success.
     script = Path(sys.executable).with_name("weaver-facade")
     env = {**os.environ, "WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": API_KEY}
@@ -933,7 +941,9 @@ def test_a_closed_stdout_is_output_that_cannot_be_written(args: list[str]) -> No
         check=False, preexec_fn=_closing_stdout,
     )  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr == "error: cannot write the output: standard output is closed\n"
+    *first, last = done.stderr.splitlines()
+    assert last == "error: cannot write the output: standard output is closed", done.stderr
+    assert [line[: len(failed)] for line in first] == ([failed] if failed else []), done.stderr
 
 
 def test_an_emulator_started_with_its_stdout_closed_serves() -> None:

@@ -150,9 +150,11 @@ class CliError(click.ClickException):
         self.payload = payload
 
     def show(self, file: IO[Any] | None = None) -> None:
-        if self.payload is not None:
-            click.echo(json.dumps({"error": self.payload}, indent=2))
-        click.echo(f"error: {printable(self.format_message())}", err=True)
+        try:
+            if self.payload is not None:
+                click.echo(json.dumps({"error": self.payload}, indent=2))
+        finally:  # also when stdout cannot take the document (`>&-`): said after this line
+            click.echo(f"error: {printable(self.format_message())}", err=True)
 
 
 class _Retries(RetryPolicy):
