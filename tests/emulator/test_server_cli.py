@@ -296,6 +296,17 @@ def test_an_empty_host_is_refused_not_served_on_every_interface(host: str) -> No
     assert "listening" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("listed", ["", " "])
+def test_an_empty_extension_list_is_refused_not_taken_for_none(listed: str) -> None:
+    # `--extensions "$EXTENSIONS"` with EXTENSIONS unset served today's Weaver, without a
+    # word, to tests written for the extensions (`--extensions none` says so).
+    result = CliRunner().invoke(main, ["emulator", "--port", "0", "--extensions", listed])
+    assert result.exit_code == 2, result.output
+    expected = "error: Invalid value for '--extensions': an empty list names no extension"
+    assert result.stderr.startswith(expected), result.stderr
+    assert "listening" not in result.output
+
+
 def test_an_empty_data_dir_is_refused_not_taken_as_the_current_one(tmp_path: Path) -> None:
     # `--data-dir "$DIR"` with DIR unset served with its state in the current directory,
     # kept after exit, where no --data-dir gives a temporary one removed on exit.
