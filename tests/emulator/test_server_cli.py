@@ -296,6 +296,14 @@ def test_an_empty_host_is_refused_not_served_on_every_interface(host: str) -> No
     assert "listening" not in done.stdout + done.stderr
 
 
+def test_a_host_it_cannot_listen_on_is_one_line_whatever_it_holds() -> None:
+    # `--host "$HOST"` with a newline at its end: the error went on to a second line.
+    result = CliRunner().invoke(main, ["emulator", "--port", "0", "--host", "127.0.0.1\n"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: cannot listen on 127.0.0.1\\n:0: "), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
 @pytest.mark.parametrize("listed", ["", " "])
 def test_an_empty_extension_list_is_refused_not_taken_for_none(listed: str) -> None:
     # `--extensions "$EXTENSIONS"` with EXTENSIONS unset served today's Weaver, without a

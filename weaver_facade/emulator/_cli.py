@@ -16,7 +16,7 @@ from typing import IO, Any
 import click
 from click.core import ParameterSource
 
-from .._dest import in_the_way, shown_path, what_is_there
+from .._dest import CONTROL_ESCAPES, in_the_way, shown_path, what_is_there
 from .._help import Context, Folder, Seconds, WholeNumber
 from ._config import (
     EmulatorConfig,
@@ -43,7 +43,8 @@ class _CannotStart(click.ClickException):
     exit_code = 2
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        # One line whatever it quotes: a value given with a newline (`--host $'h\n'`) broke it.
+        click.echo(f"error: {self.format_message().translate(CONTROL_ESCAPES)}", err=True)
 
 
 class _Command(click.Command):
