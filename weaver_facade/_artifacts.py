@@ -40,6 +40,7 @@ from ._download import (
     StorageFile,
     sha256_problem,
     shown,
+    unwritable,
 )
 from ._errors import (
     AmbiguousArtifactKindError,
@@ -313,10 +314,10 @@ def download_arguments(
     # the artifact is looked up (``prepare_dest`` checks again, before anything is made).
     try:
         there = in_the_way(folder)
-    except OSError as exc:  # ENAMETOOLONG: over PATH_MAX, or a segment over NAME_MAX
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-        raise UnsafeArtifactPathError(
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:  # a folder above it without search permission
+            raise unwritable(folder, exc, str(folder)) from None
+        raise UnsafeArtifactPathError(  # over PATH_MAX, or a segment over NAME_MAX
             f"{shown_path(folder)} is a path the system cannot hold ({exc.strerror})",
             name=str(folder),
         ) from None

@@ -894,36 +894,38 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> list[Path]:
     A path with its ``.part`` longer than the system holds, a symlink, or anything but a
     folder, in the way of a folder, or anything but a regular file in the way of a file or
     its ``.part``, is refused first, before anything is made or written; so is a ``dest``
-    that cannot be made."""
-    if sys.platform != "win32":  # PATH_MAX counts the NUL; Windows has no pathconf
-        limit = os.pathconf(next(p for p in (dest, *dest.parents) if p.exists()), "PC_PATH_MAX")
+    that cannot be made or looked in."""
+    # A folder without search permission, ``dest`` or one above it, hides what is in it.
+    with _writable(dest, dest):
+        if sys.platform != "win32":  # PATH_MAX counts the NUL; Windows has no pathconf
+            limit = os.pathconf(next(p for p in (dest, *dest.parents) if p.exists()), "PC_PATH_MAX")
+            for rel in paths:
+                size = len(os.fsencode(dest.joinpath(*rel.parts))) + len(PART_SUFFIX)
+                if 0 < limit <= size:
+                    raise UnsafeArtifactPathError(
+                        f"file name {str(rel)!r} makes a path of {size} bytes with its "
+                        f"{PART_SUFFIX!r}, more than the {limit - 1} the system holds",
+                        name=str(rel),
+                    )
+        made = [p for p in (*reversed(dest.parents), dest) if not os.path.lexists(p)]
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            pass  # refused just below
+        except OSError as exc:  # no permission, a read-only or pseudo file system (/proc)
+            raise unwritable(exc.filename or dest, exc, str(dest)) from exc
+        if not dest.is_dir():
+            raise UnsafeArtifactPathError(f"{shown_path(dest)} is not a directory", name=str(dest))
         for rel in paths:
-            size = len(os.fsencode(dest.joinpath(*rel.parts))) + len(PART_SUFFIX)
-            if 0 < limit <= size:
-                raise UnsafeArtifactPathError(
-                    f"file name {str(rel)!r} makes a path of {size} bytes with its "
-                    f"{PART_SUFFIX!r}, more than the {limit - 1} the system holds",
-                    name=str(rel),
-                )
-    made = [p for p in (*reversed(dest.parents), dest) if not os.path.lexists(p)]
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        pass  # refused just below
-    except OSError as exc:  # no permission, a read-only or pseudo file system (/proc)
-        raise _unwritable(exc.filename or dest, exc, str(dest)) from exc
-    if not dest.is_dir():
-        raise UnsafeArtifactPathError(f"{shown_path(dest)} is not a directory", name=str(dest))
-    for rel in paths:
-        here = dest
-        for part in rel.parts[:-1]:
-            here = here / part
-            if not _folder_there(here, rel):
-                break  # nothing below a missing folder exists
-        else:
-            final = dest.joinpath(*rel.parts)
-            _lsize(final)
-            _lsize(final.with_name(final.name + PART_SUFFIX))
+            here = dest
+            for part in rel.parts[:-1]:
+                here = here / part
+                if not _folder_there(here, rel):
+                    break  # nothing below a missing folder exists
+            else:
+                final = dest.joinpath(*rel.parts)
+                _lsize(final)
+                _lsize(final.with_name(final.name + PART_SUFFIX))
     return made
 
 
@@ -950,7 +952,7 @@ def _folder_there(here: Path, rel: PurePosixPath) -> bool:
     return True
 
 
-def _unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
+def unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
     """The error of a destination the system will not write in (``exc``)."""
     return UnsafeArtifactPathError(
         f"cannot write to {shown_path(path)}: {exc.strerror or exc}", name=name
@@ -966,7 +968,7 @@ def _writable(path: Path, name: Path) -> Iterator[None]:
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
-        raise _unwritable(path, exc, str(name)) from exc
+        raise unwritable(path, exc, str(name)) from exc
 
 
 class _PartFile:

@@ -37,6 +37,7 @@ from tests.download.storage import StorageServer
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.loop_ticks import longest, loop_ticks
 from tests.support.name_lookups import names
+from tests.support.no_search import no_search
 from tests.support.tls import self_signed
 from weaver_facade import (
     ArtifactIntegrityError,
@@ -1732,6 +1733,22 @@ def test_a_destination_that_cannot_be_read_is_a_typed_error(
     assert info.value.name == str(dest)
     assert storage.requests == []
     assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["locked", "locked/out"])
+def test_a_destination_that_cannot_be_searched_is_a_typed_error(
+    storage: StorageServer, run: Run, tmp_path: Path, where: str
+) -> None:
+    # A folder of mode rw- (or one below it): looking for what is in the way of its files
+    # (or for the folder itself) raised the bare PermissionError, no WeaverError.
+    dest = tmp_path / where
+    with no_search(tmp_path / "locked"):
+        with pytest.raises(UnsafeArtifactPathError) as info:
+            run(Source(storage), dest)
+        assert list((tmp_path / "locked").iterdir()) == []
+    assert str(info.value) == f"cannot write to {dest}: Permission denied"
+    assert info.value.name == str(dest)
+    assert storage.requests == []
 
 
 def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_path: Path) -> None:

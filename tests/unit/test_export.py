@@ -33,6 +33,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.no_search import no_search
 from weaver_facade import (
     Artifact,
     ArtifactStatus,
@@ -961,6 +962,25 @@ def test_a_destination_longer_than_the_system_holds_is_refused_before_any_reques
             svc.download_weights(ARTIFACT, dest)
     assert fake.requests == []
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("below", ["out", "sub/out"])
+def test_a_destination_below_a_folder_without_search_permission_is_refused_at_once(
+    tmp_path: Path, below: str
+) -> None:
+    # A folder of mode rw- above `dest`: looking for what is in the way raised the bare
+    # PermissionError, no WeaverError, where one that cannot be made is the typed refusal.
+    locked = tmp_path / "locked"
+    dest = locked / below
+    fake = FakeWeaver()
+    with no_search(locked), service(fake) as svc:
+        fake.requests.clear()
+        with pytest.raises(UnsafeArtifactPathError) as refused:
+            svc.download_weights(ARTIFACT, dest)
+    assert str(refused.value) == f"cannot write to {dest}: Permission denied"
+    assert refused.value.name == str(dest)
+    assert fake.requests == []
+    assert list(locked.iterdir()) == []
 
 
 @pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])

@@ -276,7 +276,7 @@ def _folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     # check, which a file below it passes), and told before the checkpoint is looked up.
     try:
         there = in_the_way(folder)
-    except OSError:  # a path the system cannot hold: the library says so
+    except OSError:  # too long a path, or one below a folder without search: the library says so
         return folder
     if there is not None:
         what = what_is_there(there)
