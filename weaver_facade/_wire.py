@@ -63,6 +63,7 @@ from ._errors import (
     says_how_to_resume,
 )
 from ._lazy import LazyModule, wire
+from ._pages import html_page
 from ._redact import ANYWHERE, credentials, forms, replace_key, shown_url
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
@@ -372,12 +373,14 @@ def _reread(call: Call[M], response: httpx.Response) -> M:
     try:
         data = response.json()
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+        sent = f"HTTP {status}, content-type {response.headers.get('content-type', 'none')!r}"
+        page = _page(response)
         raise _refused(
             call,
             response,
-            f"the reply is not JSON (HTTP {status}, content-type "
-            f"{response.headers.get('content-type', 'none')!r}): "
-            f"{scrub(_snippet(response), _secrets(response))!r}",
+            f"the reply is not JSON ({sent}): {scrub(_snippet(response), _secrets(response))!r}"
+            if page is None
+            else f"the reply is {page}, not JSON ({sent})",
         ) from None
     drift = getattr(call.model, "drift", None)  # a reply of two schemas (ExportReply)
     if callable(drift) and (why := drift(data)) is not None:
@@ -479,13 +482,23 @@ def _warn_once(operation: str, said: list[_Leniency], level: int = logging.WARNI
 _URL_QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:(?://|\\/\\/)[^\s\"'<>?]*)\?[^\s\"'<>]*")
 
 
-def _snippet(response: httpx.Response) -> str:
-    # Scrubbed before it is cut or its blanks are folded, either of which would leave a
-    # part of the key (or a key with two blanks in a row) that no longer matches it.
+def _shown_body(response: httpx.Response) -> str:
+    """The reply's text without its secrets. Scrubbed before it is cut or its blanks are
+    folded, either of which would leave a part of the key (or a key with two blanks in a
+    row) that no longer matches it."""
     text = scrub(response.content.decode("utf-8", errors="replace"), _secrets(response))
-    text = _URL_QUERY.sub(rf"\1?{SIGNATURE_HIDDEN}", text)
-    text = " ".join(text.split())
+    return _URL_QUERY.sub(rf"\1?{SIGNATURE_HIDDEN}", text)
+
+
+def _snippet(response: httpx.Response) -> str:
+    text = " ".join(_shown_body(response).split())
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
+
+
+def _page(response: httpx.Response) -> str | None:
+    """What the contract kit calls a reply that is a web page (``an HTML page titled
+    '502 Bad Gateway'``), else ``None``."""
+    return html_page(_shown_body(response), response.headers.get("content-type", ""))
 
 
 @attrs.frozen
@@ -838,9 +851,11 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
         if isinstance(body.request_id, str):
             request_id = scrub(body.request_id, secret)
     else:  # no Error body: a proxy's HTML page, an empty reply, or a server off the spec
-        text = scrub(_snippet(response), secret)  # before repr() escapes what it quotes
         message, code = f"{operation}: HTTP {status} {response.reason_phrase or 'error'}", None
-        message += f"; the reply is not a Weaver error: {text!r}" if text else ""
+        if (page := _page(response)) is not None:
+            message += f"; the reply is {page}, not a Weaver error"
+        elif text := scrub(_snippet(response), secret):  # before repr() escapes what it quotes
+            message += f"; the reply is not a Weaver error: {text!r}"
     code = scrub(code, secret)
     return error_class(status, code)(
         scrub(message, secret),

@@ -316,6 +316,71 @@ def test_html_502_page_is_a_server_error_not_a_json_crash(
     assert "not a Weaver error" in str(error)
 
 
+NGINX_502 = (
+    "<!DOCTYPE html>\n<html>\n<head><title>502 Bad\n Gateway</title></head>\n<body>\n"
+    "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "said"),
+    [
+        # It quoted the page's markup: "the reply is not a Weaver error: '<!DOCTYPE html> ..."
+        (
+            502,
+            NGINX_502,
+            "text/html; charset=utf-8",
+            "HTTP 502 Bad Gateway; the reply is an HTML page "
+            "titled '502 Bad Gateway', not a Weaver error",
+        ),
+        (
+            404,
+            "  <!doctype html><title>Not Found</title>",
+            "application/json",
+            "HTTP 404 Not Found; the reply is an HTML page titled 'Not Found', not a Weaver error",
+        ),
+        (
+            503,
+            "<html>busy</html>",
+            "text/html",
+            "HTTP 503 Service Unavailable; the reply is an HTML page, not a Weaver error",
+        ),
+        (
+            502,
+            "bad gateway",
+            "text/plain",
+            "HTTP 502 Bad Gateway; the reply is not a Weaver error: 'bad gateway'",
+        ),
+        # A success's body is read as the reply, not as an Error.
+        (
+            200,
+            NGINX_502,
+            "text/html",
+            "the reply is an HTML page titled '502 Bad Gateway', "
+            "not JSON (HTTP 200, content-type 'text/html')",
+        ),
+        (
+            200,
+            "<html>ok</html>",
+            "text/plain",
+            "the reply is an HTML page, not JSON (HTTP 200, content-type 'text/plain')",
+        ),
+    ],
+    ids=["nginx-502", "page-as-json", "untitled", "plain-text", "success-page", "success-untitled"],
+)
+def test_an_html_page_is_named_by_its_title_in_the_contract_kit_s_words(
+    fake: FakeWeaver, status: int, body: str, content_type: str, said: str
+) -> None:
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        httpx.Response(status, text=body, headers={"content-type": content_type}),
+    )
+    with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
+        svc.operation("op-1")
+    assert info.value.message == f"get_operation: {said}"
+
+
 def test_a_proxy_s_413_page_is_payload_too_large_and_sent_once(
     fake: FakeWeaver, trainer: TrainingClient
 ) -> None:
@@ -520,7 +585,7 @@ def test_non_json_success_reply(fake: FakeWeaver, trainer: TrainingClient) -> No
     with pytest.raises(ResponseValidationError) as info:
         trainer.save_state("a")
     assert str(info.value).startswith(
-        "save_checkpoint: the reply is not JSON (HTTP 202, content-type 'text/html')"
+        "save_checkpoint: the reply is an HTML page, not JSON (HTTP 202, content-type 'text/html')"
     )
 
 
@@ -1016,6 +1081,9 @@ def test_the_key_echoed_by_a_server_is_scrubbed(fake: FakeWeaver) -> None:
     [
         # A proxy's debug page that echoes the request's headers, answered with 200.
         httpx.Response(200, text=f"<html>X-WEAVER-API-KEY: {KEY}</html>"),
+        # So is a page's title, which the error names.
+        httpx.Response(502, html=f"<title>X-WEAVER-API-KEY: {KEY}</title>"),
+        httpx.Response(200, html=f"<title>X-WEAVER-API-KEY: {KEY}</title>"),
         # Fields that break the spec, whose values the explanation quotes.
         json_reply(200, {"id": "op-1", "status": KEY}),
         json_reply(200, {"id": "op-1", "status": "pending", "pending_info": {"code": [KEY]}}),
@@ -1023,7 +1091,7 @@ def test_the_key_echoed_by_a_server_is_scrubbed(fake: FakeWeaver) -> None:
         json_reply(401, {"error": KEY, "message": "no", "retryable": False}),
         json_reply(401, error_json("unauthorized", "no") | {"request_id": KEY}),
     ],
-    ids=["page", "status", "kind", "code", "request-id"],
+    ids=["page", "error-title", "title", "status", "kind", "code", "request-id"],
 )
 def test_the_key_echoed_in_any_reply_is_scrubbed(fake: FakeWeaver, reply: httpx.Response) -> None:
     fake.script("GET", "/api/v1/operations/op-1", reply)

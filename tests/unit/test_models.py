@@ -141,7 +141,7 @@ def test_a_web_page_404_is_not_taken_for_a_missing_extension() -> None:
     with service(fake) as svc, pytest.raises(NotFoundError) as info:
         svc.list_models()
     assert not isinstance(info.value, UnsupportedByServerError)
-    assert "the reply is not a Weaver error" in str(info.value)
+    assert "the reply is an HTML page titled 'Not Found', not a Weaver error" in str(info.value)
 
 
 async def test_async_listing_on_a_server_without_the_route_names_the_extension() -> None:

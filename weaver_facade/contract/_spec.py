@@ -21,6 +21,7 @@ import jsonschema.exceptions
 import yaml
 
 from .._dest import shown_path
+from .._pages import html_page
 from .._plural import counted, plural
 from .._result_shape import artifact_shaped, misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
@@ -50,9 +51,6 @@ __all__ = [
 
 _METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
 _SHOWN = 60
-_HTML = ("text/html", "application/xhtml+xml")
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-_TITLE_WITHIN = 4096  # a page's title is in its head
 # The wire sheet states no bounds or patterns but those a schema lists in
 # `x-weaver-wire-rules`.
 _RULES = {
@@ -183,17 +181,6 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}/]+\})", path)
     regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
     return re.compile(f"^{regex}$")
-
-
-def _html_title(body: bytes, content_type: str) -> str | None:
-    """The title of the HTML page ``body`` is (``""``: it has none), by its content type
-    or its start; ``None``: no HTML page."""
-    start = body.lstrip()[:15].lower()
-    media = content_type.split(";")[0].strip().lower()
-    if media not in _HTML and not start.startswith((b"<!doctype html", b"<html")):
-        return None
-    title = _TITLE.search(body[:_TITLE_WITHIN])
-    return " ".join(title[1].decode("utf-8", "replace").split())[:_SHOWN] if title else ""
 
 
 def _where_json_breaks(body: bytes, error: ValueError) -> str:
@@ -495,19 +482,15 @@ class Spec:
             data = json.loads(body)
         except ValueError as exc:
             sent_as = lowered.get("content-type", "none")
-            title = _html_title(body, sent_as)
+            page = html_page(body.decode("utf-8", "replace"), sent_as)
             if not body.strip():  # JSON's words for it ("expecting value") hide that none came
                 message = (
                     f"the {status} reply has an empty body, where the spec documents a JSON "
                     f"one (content-type {sent_as!r})"
                 )
                 got = "an empty body"
-            elif title is not None:  # a proxy's or a framework's page, not JSON gone wrong
-                titled = f" titled {title!r}" if title else ""
-                message = (
-                    f"the {status} reply is an HTML page{titled}, not JSON "
-                    f"(content-type {sent_as!r})"
-                )
+            elif page is not None:  # a proxy's or a framework's page, not JSON gone wrong
+                message = f"the {status} reply is {page}, not JSON (content-type {sent_as!r})"
                 got = f"an HTML page (content-type {sent_as})"
             else:
                 message = (
