@@ -1605,9 +1605,21 @@ def download_sync(
     close); stopped so, it returns with ``complete`` false.
     """
     shell = _Shell(state, dest, refresh=refresh, pause=sleep)
-    with stop_on(shell.stop), contextlib.suppress(Cancelled):
-        shell.run()
+    try:
+        with stop_on(shell.stop), contextlib.suppress(Cancelled):
+            shell.run()
+    except KeyboardInterrupt as exc:
+        exc.add_note(_stopped_note(dest))
+        raise
     return state
+
+
+def _stopped_note(dest: Path) -> str:
+    """What a Ctrl-C or a cancel leaves of a download, in the command line's words."""
+    return (
+        f"the download stopped; its finished files and partial ones (*{PART_SUFFIX}) stay in "
+        f"{dest}: run it again to resume"
+    )
 
 
 async def download_async(
@@ -1633,8 +1645,9 @@ async def download_async(
     with stop_on(shell.stop), contextlib.suppress(Cancelled):
         try:
             await asyncio.shield(running)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             shell.stop()
+            exc.add_note(_stopped_note(dest))
             # The threads end (the loop stays free for their refreshes); another cancel
             # meanwhile must not end this task while they still write into ``dest``.
             while not running.done():

@@ -614,6 +614,7 @@ def test_ctrl_c_leaves_resumable_part_files(
     run = cli("checkpoints", "download", ref, "-o", str(out))
     assert run.exit_code == 130
     assert "run the same command again to resume" in run.stderr
+    assert run.stderr.count("*.part") == 1  # not the library's note again
     parts = list(out.rglob("*.part"))
     assert parts
     assert any(p.stat().st_size > 0 for p in parts)

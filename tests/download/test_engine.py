@@ -2559,6 +2559,26 @@ def test_a_stop_just_before_a_tls_handshake_is_a_failure_of_the_tree() -> None:
     http.close()
 
 
+def test_a_cancelled_download_says_what_stays(storage: StorageServer, tmp_path: Path) -> None:
+    # The cancel (a TaskGroup's, a timeout's) ended with no word of the .part files.
+    storage.script("sub/dir/weights.bin", "stall:100000")
+    part = tmp_path / "out/sub/dir/weights.bin.part"
+
+    async def main() -> asyncio.CancelledError:
+        task = await stalled_download(Source(storage), tmp_path / "out", part)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+        return info.value
+
+    cancel = asyncio.run(main())
+    assert _holds_100_000_bytes(part)
+    assert cancel.__notes__ == [
+        f"the download stopped; its finished files and partial ones (*.part) stay in "
+        f"{tmp_path / 'out'}: run it again to resume"
+    ]
+
+
 def test_a_download_cancelled_twice_ends_after_its_threads(
     storage: StorageServer, tmp_path: Path
 ) -> None:

@@ -58,7 +58,7 @@ def test_a_ctrl_c_while_urls_are_refreshed_stops_the_download_at_once(tmp_path: 
             svc = ServiceClient(api.base_url, KEY, heartbeat_interval=0)
             thread = threading.Thread(target=interrupt, daemon=True)
             thread.start()
-            with pytest.raises(KeyboardInterrupt):
+            with pytest.raises(KeyboardInterrupt) as info:
                 svc.download_weights(artifact_id, out)
             assert ready.is_set(), "no refresh on its way, or no byte of BIG, in 5 s"
             seconds = time.monotonic() - sent[0]
@@ -67,5 +67,10 @@ def test_a_ctrl_c_while_urls_are_refreshed_stops_the_download_at_once(tmp_path: 
             svc.close()
     assert seconds < 2.0
     assert part.stat().st_size > 0  # kept for a resume
+    # Said, as the command line says it: the Ctrl-C ended with no word of what stays.
+    assert info.value.__notes__ == [
+        f"the download stopped; its finished files and partial ones (*.part) stay in {out}: "
+        "run it again to resume"
+    ]
     assert not (out / BIG).exists()
     assert not [t for t in threading.enumerate() if t.name.startswith("weaver-download")]
