@@ -54,6 +54,7 @@ from ._errors import (
     StorageError,
     UnsafeArtifactPathError,
     WeaverError,
+    note_cli_words,
     running_loop,
 )
 from ._lazy import asyncio, in_own_thread
@@ -1399,11 +1400,22 @@ class _Shell:
         return False
 
     def _refreshed(self) -> Descriptor:
-        """Fresh URLs, fetched by ``run``'s thread."""
+        """Fresh URLs, fetched by ``run``'s thread; its failure (the API's error, after its
+        retries) ends the download, which its note says."""
         asked: concurrent.futures.Future[Descriptor] = concurrent.futures.Future()
         self._asked.add(asked)  # before ``run``'s thread can begin it: its ``finally`` ends it
         self._events.put(asked)
-        return self.unless_stopped(asked)
+        try:
+            return self.unless_stopped(asked)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            note = (
+                f"raised while refreshing the download's storage URLs: {_stopped_note(self.dest)}"
+            )
+            exc.add_note(note)
+            note_cli_words(exc, note, note.replace("run it", "run the same command"))
+            raise
 
     def unless_stopped(self, future: concurrent.futures.Future[Descriptor]) -> Descriptor:
         """A refresh's result, or ``Cancelled`` once a stop cancelled it."""

@@ -40,6 +40,7 @@ from tests.support.name_lookups import names
 from tests.support.no_search import no_search
 from tests.support.tls import self_signed
 from weaver_facade import (
+    APIError,
     ArtifactIntegrityError,
     DownloadTimeoutError,
     InvalidArgumentError,
@@ -47,6 +48,7 @@ from weaver_facade import (
     UnsafeArtifactPathError,
     _download,
 )
+from weaver_facade._cli._state import cli_notes
 from weaver_facade._download import (
     Descriptor,
     DownloadProgress,
@@ -993,6 +995,32 @@ def test_a_400_expired_token_is_refreshed_like_a_403(
     assert_complete(tmp_path / "out")
     assert source.refreshes == 1
     assert "HTTP 400 (ExpiredToken), the URL has expired" in caplog.text
+
+
+def test_a_refresh_that_fails_for_good_says_the_download_stopped(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # The API's own error ("[503 unavailable] get_artifact_download: ...") said nothing of
+    # the download it ended half-way, nor of the .part files a rerun resumes.
+    storage.script("small.bin", "drop:30000", "403")
+    dest = tmp_path / "out"
+
+    class Unavailable(Source):
+        def refresh(self) -> Descriptor:
+            self.refreshes += 1
+            raise APIError("get_artifact_download: down", status_code=503, code="unavailable")
+
+    source = Unavailable(storage)
+    with pytest.raises(APIError) as info:
+        run(source, dest)
+    assert source.refreshes == 1
+    assert (dest / "small.bin.part").stat().st_size == 30000
+    said = (
+        "raised while refreshing the download's storage URLs: the download stopped; its "
+        f"finished files and partial ones (*.part) stay in {dest}: run {{}} again to resume"
+    )
+    assert info.value.__notes__ == [said.format("it")]
+    assert cli_notes(info.value) == [said.format("the same command")]  # its error line's
 
 
 def test_an_error_body_that_never_comes_holds_up_no_refresh(
