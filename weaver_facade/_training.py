@@ -59,6 +59,7 @@ from ._errors import (
     SeqIdConflictError,
     WeaverError,
 )
+from ._extensions import CHECKPOINT_BY_ID
 from ._io import (
     AsyncIO,
     HasOptions,
@@ -609,7 +610,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
         return (
             f"model {self.model_id}: the server no longer finds it (terminated?), so "
             "this client, attached for its checkpoints, cannot train it. They can still "
-            "be listed, exported, downloaded and deleted."
+            "be listed, exported and downloaded, and deleted where the server has the "
+            f"{CHECKPOINT_BY_ID} extension."
         )
 
     def _noting_lost(self, plan: Plan[Started[_R]]) -> Plan[Started[_R]]:

@@ -545,7 +545,8 @@ def test_terminate_run_twice_of_a_model_without_checkpoints_says_it_may_be_termi
 
 FORGOTTEN = (
     "; model m-9: the server no longer finds it (terminated?), so this client, attached for "
-    "its checkpoints, cannot train it. They can still be listed, exported, downloaded and deleted."
+    "its checkpoints, cannot train it. They can still be listed, exported and downloaded, and "
+    "deleted where the server has the checkpoint-by-id extension."
 )
 MAYBE_TERMINATED = (
     "; model m-9 may not exist, or may have been terminated already: a server may forget a "

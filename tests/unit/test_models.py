@@ -1637,6 +1637,33 @@ def test_a_model_the_server_no_longer_finds_is_attached_for_its_checkpoints() ->
         assert "next_seq_id" not in str(refused.value)
 
 
+@pytest.mark.parametrize("by_id", [True, False], ids=["checkpoint-by-id", "without"])
+def test_what_a_model_the_server_no_longer_finds_still_allows_is_so_on_either_server(
+    by_id: bool,
+) -> None:
+    # The refusal said its checkpoints "can still be listed, exported, downloaded and
+    # deleted", where a server without checkpoint-by-id (today's Weaver) deletes none.
+    fake = source(None)
+    checkpoint_id = checkpoint_json("m-w", "c1")["id"]
+    if not by_id:
+        no_route = json_reply(404, error_json("not_found", "no route"))
+        fake.script("DELETE", f"/api/v1/checkpoints/{checkpoint_id}", no_route)
+    with service(fake) as svc:
+        trainer = svc.training_client("m-w")
+        with pytest.raises(InvalidArgumentError) as refused:
+            trainer.optim_step()
+        assert str(refused.value) == (
+            "model m-w: the server no longer finds it (terminated?), so this client, attached "
+            "for its checkpoints, cannot train it. They can still be listed, exported and "
+            "downloaded, and deleted where the server has the checkpoint-by-id extension."
+        )
+        if by_id:
+            trainer.delete_checkpoint("weaver://m-w/checkpoints/c1")
+        else:
+            with pytest.raises(UnsupportedByServerError):
+                trainer.delete_checkpoint("weaver://m-w/checkpoints/c1")
+
+
 async def test_async_attach_of_a_model_the_server_no_longer_finds() -> None:
     fake = source(None)
     async with async_service(fake) as svc:
