@@ -1239,7 +1239,10 @@ class _Shell:
             with contextlib.suppress(OSError):
                 there = os.lstat(final.with_name(final.name + PART_SUFFIX)).st_size
             left += max(0, f.size - there)
-        needs = f"{self.dest}: the artifact needs {left} bytes ({left / 2**20:.1f} MiB) more there"
+        needs = (
+            f"{shown_path(self.dest)}: the artifact needs {left} bytes "
+            f"({left / 2**20:.1f} MiB) more there"
+        )
         stay = f"its {PART_SUFFIX} files stay"
         if not unsized:
             return f"{needs}; {stay}: free that much and run it again to resume"
@@ -1630,7 +1633,7 @@ def _stopped_note(dest: Path) -> str:
     """What a Ctrl-C or a cancel leaves of a download, in the command line's words."""
     return (
         f"the download stopped; its finished files and partial ones (*{PART_SUFFIX}) stay in "
-        f"{dest}: run it again to resume"
+        f"{shown_path(dest)}: run it again to resume"
     )
 
 
