@@ -997,7 +997,7 @@ class _PartFile:
                     logger.warning(
                         "%s: replacing it, a hard link to a file elsewhere, which writing "
                         "would change; fetching the file from its first byte",
-                        self.path,
+                        shown_path(self.path),
                     )
                     self.close()
                     os.unlink(self.path)
@@ -1005,7 +1005,7 @@ class _PartFile:
                         self._fd = self._created()
                     except FileExistsError:  # made again meanwhile: not by this download
                         raise UnsafeArtifactPathError(
-                            f"{self.path} is in the way: another file took its place",
+                            f"{shown_path(self.path)} is in the way: another file took its place",
                             name=str(self.path),
                         ) from None
                     offset = 0
@@ -1321,7 +1321,7 @@ class _Shell:
                         logger.warning(
                             "%s: its file system takes no locks (%s): two downloads into "
                             "one folder there at once are not kept apart",
-                            self.dest,
+                            shown_path(self.dest),
                             exc.strerror,
                         )
                     return fd
@@ -1333,7 +1333,7 @@ class _Shell:
                 left = self._time_left()
                 if left == 0.0:
                     raise DownloadTimeoutError(
-                        f"{self.dest}: the download's deadline passed while another "
+                        f"{shown_path(self.dest)}: the download's deadline passed while another "
                         "download into it ran",
                         name=str(self.dest),
                     )

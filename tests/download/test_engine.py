@@ -69,6 +69,15 @@ FILES = {
 }
 
 
+# A destination from a variable or a glob may hold a newline or an escape sequence: every
+# message and log line that names it shows them escaped, as the library quotes a name.
+FOLDERS = pytest.mark.parametrize(
+    ("folder", "shown"),
+    [("out", "out"), ("o\nut\x1b[2K", "o\\nut\\x1b[2K")],
+    ids=["plain", "control-characters"],
+)
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -399,6 +408,7 @@ def test_a_part_file_resumes_with_range(storage: StorageServer, run: Run, tmp_pa
     assert state.fetched == sum(len(d) for d in FILES.values()) - 1_000_003
 
 
+@FOLDERS
 @pytest.mark.parametrize("linked", ["prefix", "other", "empty"])
 def test_a_hard_linked_part_file_is_replaced_not_written_through(
     storage: StorageServer,
@@ -406,11 +416,13 @@ def test_a_hard_linked_part_file_is_replaced_not_written_through(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     linked: str,
+    folder: str,
+    shown: str,
 ) -> None:
     # A .part that is a hard link to a file elsewhere (a snapshot made with `cp -al`,
     # or one planted in a shared folder) was resumed, cut and written through: the
     # other file took the download's bytes.
-    dest = tmp_path / "out"
+    dest = tmp_path / folder
     data = FILES["sub/dir/weights.bin"]
     (dest / "sub/dir").mkdir(parents=True)
     kept = {"prefix": data[:1_000_003], "other": b"not this file's bytes", "empty": b""}[linked]
@@ -426,11 +438,44 @@ def test_a_hard_linked_part_file_is_replaced_not_written_through(
     ranges = [r.headers.get("range") for r in storage.requests if r.key == "sub/dir/weights.bin"]
     assert ranges == [None]
     assert state.fetched == sum(len(d) for d in FILES.values())
-    part = dest / "sub/dir/weights.bin.part"
+    part = f"{tmp_path}/{shown}/sub/dir/weights.bin.part"
     assert [r.getMessage() for r in caplog.records] == [
         f"{part}: replacing it, a hard link to a file elsewhere, which writing would change; "
         "fetching the file from its first byte"
     ]
+
+
+@FOLDERS
+def test_a_part_file_made_again_while_a_hard_link_is_replaced_is_refused(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    folder: str,
+    shown: str,
+) -> None:
+    # Another process makes the .part again between its unlink and this download's create:
+    # whose bytes it holds is not known, so it is not written into.
+    dest = tmp_path / folder
+    (dest / "sub/dir").mkdir(parents=True)
+    (tmp_path / "elsewhere").write_bytes(b"another file's bytes")
+    part = dest / "sub/dir/weights.bin.part"
+    os.link(tmp_path / "elsewhere", part)
+    created = _download._PartFile._created
+
+    def made_again(self: Any) -> int:
+        if self.path == part and not part.exists():
+            part.write_bytes(b"not this download's")
+        return created(self)
+
+    monkeypatch.setattr(_download._PartFile, "_created", made_again)
+    with pytest.raises(UnsafeArtifactPathError) as refused:
+        run(Source(storage), dest)
+    assert str(refused.value) == (
+        f"{tmp_path}/{shown}/sub/dir/weights.bin.part is in the way: another file took its place"
+    )
+    assert refused.value.name == str(part)
+    assert part.read_bytes() == b"not this download's"
 
 
 @pytest.mark.parametrize(
@@ -617,8 +662,14 @@ def test_a_write_that_fails_ends_the_download_with_its_error(
     assert len(fetched) == len(set(fetched))
 
 
+@FOLDERS
 def test_a_full_disk_says_how_much_more_the_artifact_needs(
-    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    folder: str,
+    shown: str,
 ) -> None:
     # It said "No space left on device" alone: how much to free, and whether the bytes
     # written stay, was the user's to guess.
@@ -637,7 +688,7 @@ def test_a_full_disk_says_how_much_more_the_artifact_needs(
             return n
 
     monkeypatch.setattr(os, "write", filling)
-    dest = tmp_path / "out"
+    dest = tmp_path / folder
     with pytest.raises(OSError, match="No space left") as failed:
         run(Source(storage), dest)
     assert failed.value.errno == errno.ENOSPC
@@ -645,8 +696,8 @@ def test_a_full_disk_says_how_much_more_the_artifact_needs(
     assert 0 < on_disk < sum(map(len, FILES.values()))
     more = sum(map(len, FILES.values())) - on_disk
     assert failed.value.__notes__ == [
-        f"{dest}: the artifact needs {more} bytes ({more / 2**20:.1f} MiB) more there; "
-        "its .part files stay: free that much and run it again to resume"
+        f"{tmp_path}/{shown}: the artifact needs {more} bytes ({more / 2**20:.1f} MiB) more "
+        "there; its .part files stay: free that much and run it again to resume"
     ]
 
 
@@ -2137,16 +2188,18 @@ def test_two_downloads_into_one_folder_both_succeed(
     assert sorted((s.fetched, s.skipped) for s in states) == [(0, len(FILES)), (total, 0)]
 
 
+@FOLDERS
 def test_the_deadline_bounds_the_wait_for_another_download(
-    storage: StorageServer, run: Run, tmp_path: Path
+    storage: StorageServer, run: Run, tmp_path: Path, folder: str, shown: str
 ) -> None:
-    dest = tmp_path / "out"
+    dest = tmp_path / folder
     started = time.monotonic()
-    with (
-        folder_locked(dest),
-        pytest.raises(DownloadTimeoutError, match="while another download into it ran"),
-    ):
+    with folder_locked(dest), pytest.raises(DownloadTimeoutError) as timed_out:
         run(Source(storage), dest, DownloadSettings(timeout=0.5))
+    assert str(timed_out.value) == (
+        f"{tmp_path}/{shown}: the download's deadline passed while another download into it ran"
+    )
+    assert timed_out.value.name == str(dest)  # the path itself, for code
     took = time.monotonic() - started
     assert took < 0.5 + 1.0, took
     assert storage.requests == []
@@ -2157,6 +2210,7 @@ def test_the_deadline_bounds_the_wait_for_another_download(
     [errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP],
     ids=["nfs-without-lockd", "lustre-without-flock", "no-flock"],
 )
+@FOLDERS
 def test_a_file_system_without_locks_downloads_unguarded_saying_so(
     storage: StorageServer,
     run: Run,
@@ -2164,6 +2218,8 @@ def test_a_file_system_without_locks_downloads_unguarded_saying_so(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     code: int,
+    folder: str,
+    shown: str,
 ) -> None:
     # NFS without its lock daemon answers flock with ENOLCK, Lustre mounted without
     # `flock` with ENOSYS: the download failed there, before any file, saying only
@@ -2173,11 +2229,12 @@ def test_a_file_system_without_locks_downloads_unguarded_saying_so(
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
     monkeypatch.setattr(_download, "_SAID_NO_LOCKS", set())  # said once in a process
-    dest = tmp_path / "out"
+    dest = tmp_path / folder
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         run(Source(storage), dest)
     assert_complete(dest)
-    assert f"{dest}: its file system takes no locks ({os.strerror(code)})" in caplog.text
+    said = f"{tmp_path}/{shown}: its file system takes no locks ({os.strerror(code)})"
+    assert said in caplog.text
     assert "two downloads into one folder there at once are not kept apart" in caplog.text
 
 
