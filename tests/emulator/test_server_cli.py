@@ -376,6 +376,33 @@ def test_sigterm_ends_the_emulator_with_its_status_however_it_runs(
     assert "interrupted" not in emu.output()
 
 
+@pytest.mark.parametrize("data_dir", [True, False], ids=["data-dir", "temporary"])
+def test_the_command_run_in_process_leaves_the_sigterm_handler_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: bool
+) -> None:
+    # Its SIGTERM handler (exit 143) stayed the process's once the command had ended, and
+    # the command run in a thread other than the main one (whose handlers they are) failed
+    # with "signal only works in main thread", where it served before.
+    served: list[str] = []
+    monkeypatch.setattr(
+        emulator_cli,
+        "serve_forever",
+        lambda *a, **k: served.append(threading.current_thread().name),
+    )
+    args = ["emulator", "--port", "0", *(["--data-dir", str(tmp_path)] if data_dir else [])]
+    before = signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert signal.getsignal(signal.SIGTERM) is before
+    results: list[click.testing.Result] = []
+    thread = threading.Thread(target=lambda: results.append(CliRunner().invoke(main, args)))
+    thread.start()
+    thread.join(timeout=60)
+    assert results[0].exit_code == 0, (results[0].output, results[0].exception)
+    assert served == ["MainThread", thread.name]
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_a_data_dir_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -301,6 +302,14 @@ def emulator(
             raise _CannotStart(f"--data-dir {shown_path(data_dir)}: {exc.strerror or exc}") from exc
     _check_can_listen(host, port)
     with contextlib.ExitStack() as cleanup:
+        # uvicorn re-raises the signal that stopped it. SIGTERM's default action would end
+        # the process before a temporary data dir is removed, and the console script's
+        # handler (a client command's, which takes it as a Ctrl-C) would exit 130. Set
+        # first, undone last; the main thread's alone, and only while the command runs.
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            if previous is not None:  # None: a handler not set from Python, left as it is
+                cleanup.callback(signal.signal, signal.SIGTERM, previous)
         temp_dir = None
         if data_dir is None:
             temp_dir = tempfile.TemporaryDirectory(
@@ -335,10 +344,6 @@ def emulator(
                 click.echo(READY_MESSAGE.format(url=url))
                 sys.stdout.flush()
 
-        # uvicorn re-raises the signal that stopped it. SIGTERM's default action would end
-        # the process before a temporary data dir is removed, and the console script's
-        # handler (a client command's, which takes it as a Ctrl-C) would exit 130.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             serve_forever(config, host, port, on_ready=ready, access_log=not no_access_log)
         except DataDirInUse as exc:
