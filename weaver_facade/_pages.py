@@ -3,22 +3,34 @@ proxy's ``502 Bad Gateway``, a web framework's ``404 Not Found``), named in the 
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Callable
 
 _HTML = ("text/html", "application/xhtml+xml")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-_TITLE_WITHIN = 4096  # a page's title is in its head
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+# A page's title is in its head: only these first bytes are read, however long the body
+# (an error's, on the event loop for an async client).
+_TITLE_WITHIN = 4096
 _SHOWN = 60
 
 
-def html_page(text: str, content_type: str) -> str | None:
+def html_page(
+    body: bytes, content_type: str, hide: Callable[[str], str] = lambda text: text
+) -> str | None:
     """``an HTML page titled '502 Bad Gateway'`` (``an HTML page``: one without a title),
-    for a reply's ``text`` that is a page by its content type or its start; ``None``: no
-    HTML page."""
+    for a reply's ``body`` that is a page by its content type or its start; ``None``: no
+    HTML page. ``hide`` takes the secrets out of the title, as it is written and as it
+    reads (its entities decoded), before it is cut."""
+    head = body[:_TITLE_WITHIN]
     media = content_type.split(";")[0].strip().lower()
-    start = text.lstrip()[:15].lower()
-    if media not in _HTML and not start.startswith(("<!doctype html", "<html")):
+    start = head.lstrip()[:15].lower()
+    if media not in _HTML and not start.startswith((b"<!doctype html", b"<html")):
         return None
-    found = _TITLE.search(text[:_TITLE_WITHIN])
-    title = " ".join(found[1].split())[:_SHOWN] if found else ""
-    return f"an HTML page titled {title!r}" if title else "an HTML page"
+    found = _TITLE.search(head)
+    written = hide(found[1].decode("utf-8", "replace")) if found else ""
+    title = " ".join(hide(html.unescape(written)).split())
+    if not title:
+        return "an HTML page"
+    shown = title[:_SHOWN] + ("..." if len(title) > _SHOWN else "")
+    return f"an HTML page titled {shown!r}"

@@ -482,23 +482,26 @@ def _warn_once(operation: str, said: list[_Leniency], level: int = logging.WARNI
 _URL_QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:(?://|\\/\\/)[^\s\"'<>?]*)\?[^\s\"'<>]*")
 
 
-def _shown_body(response: httpx.Response) -> str:
-    """The reply's text without its secrets. Scrubbed before it is cut or its blanks are
-    folded, either of which would leave a part of the key (or a key with two blanks in a
-    row) that no longer matches it."""
-    text = scrub(response.content.decode("utf-8", errors="replace"), _secrets(response))
-    return _URL_QUERY.sub(rf"\1?{SIGNATURE_HIDDEN}", text)
+def _shown(text: str, response: httpx.Response) -> str:
+    """``text``, of ``response``'s body, without its secrets. Scrubbed before it is cut or
+    its blanks are folded, either of which would leave a part of the key (or a key with two
+    blanks in a row) that no longer matches it."""
+    return _URL_QUERY.sub(rf"\1?{SIGNATURE_HIDDEN}", scrub(text, _secrets(response)))
 
 
 def _snippet(response: httpx.Response) -> str:
-    text = " ".join(_shown_body(response).split())
+    text = " ".join(_shown(response.content.decode("utf-8", errors="replace"), response).split())
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 
 
 def _page(response: httpx.Response) -> str | None:
     """What the contract kit calls a reply that is a web page (``an HTML page titled
     '502 Bad Gateway'``), else ``None``."""
-    return html_page(_shown_body(response), response.headers.get("content-type", ""))
+    return html_page(
+        response.content,
+        response.headers.get("content-type", ""),
+        lambda text: _shown(text, response),
+    )
 
 
 @attrs.frozen

@@ -365,8 +365,32 @@ NGINX_502 = (
             "text/plain",
             "the reply is an HTML page, not JSON (HTTP 200, content-type 'text/plain')",
         ),
+        # A title's entities are its characters; a long one is cut, and says so.
+        (
+            502,
+            "<html><title>Tom &amp; Jerry &#8212; &lt;edge&gt;</title></html>",
+            "text/html",
+            "HTTP 502 Bad Gateway; the reply is an HTML page titled 'Tom & Jerry \u2014 <edge>', "
+            "not a Weaver error",
+        ),
+        (
+            502,
+            f"<html><title>{'x' * 100}</title></html>",
+            "text/html",
+            f"HTTP 502 Bad Gateway; the reply is an HTML page titled '{'x' * 60}...', "
+            "not a Weaver error",
+        ),
     ],
-    ids=["nginx-502", "page-as-json", "untitled", "plain-text", "success-page", "success-untitled"],
+    ids=[
+        "nginx-502",
+        "page-as-json",
+        "untitled",
+        "plain-text",
+        "success-page",
+        "success-untitled",
+        "entities",
+        "long-title",
+    ],
 )
 def test_an_html_page_is_named_by_its_title_in_the_contract_kit_s_words(
     fake: FakeWeaver, status: int, body: str, content_type: str, said: str
@@ -379,6 +403,29 @@ def test_an_html_page_is_named_by_its_title_in_the_contract_kit_s_words(
     with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
         svc.operation("op-1")
     assert info.value.message == f"get_operation: {said}"
+
+
+def test_a_page_s_title_is_found_without_going_through_its_whole_body(
+    fake: FakeWeaver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole body (megabytes, on the event loop for an async client) was scrubbed of
+    # the key to read a title that lies in its first 4096 bytes.
+    page = "<html><title>502 Bad Gateway</title>" + "<p>busy</p>" * 1_000_000 + "</html>"
+    from weaver_facade import _redact
+
+    longest = [0]
+    real = _redact.replace_key
+
+    def replace_key(text: str, key: str, placeholder: str) -> str:
+        longest[0] = max(longest[0], len(text))
+        return real(text, key, placeholder)
+
+    monkeypatch.setattr(_wire, "replace_key", replace_key)
+    fake.script("GET", "/api/v1/operations/op-1", httpx.Response(502, html=page))
+    with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
+        svc.operation("op-1")
+    assert "an HTML page titled '502 Bad Gateway'" in str(info.value)
+    assert 0 < longest[0] < 10_000
 
 
 def test_a_proxy_s_413_page_is_payload_too_large_and_sent_once(
@@ -1100,6 +1147,24 @@ def test_the_key_echoed_in_any_reply_is_scrubbed(fake: FakeWeaver, reply: httpx.
     error = info.value
     for text in (str(error), repr(error), error.message, str(error.code), str(error.request_id)):
         assert KEY not in text
+
+
+@pytest.mark.parametrize("status", [502, 200])
+def test_a_key_a_title_writes_with_entities_is_hidden_before_the_title_is_cut(
+    fake: FakeWeaver, status: int
+) -> None:
+    # The title is shown as it reads, its entities decoded: a key written so, and cut with
+    # the title at its 60th character, is no longer the key that the message is scrubbed of.
+    escaped = "".join(f"&#{ord(c)};" for c in KEY)
+    fake.script(
+        "GET",
+        "/api/v1/operations/op-1",
+        httpx.Response(status, html=f"<title>{'-' * 50}{escaped}</title>"),
+    )
+    with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
+        svc.operation("op-1")
+    assert f"titled '{'-' * 50}[redacted]'" in info.value.message
+    assert KEY[:8] not in str(info.value)
 
 
 def test_the_key_echoed_in_a_request_id_header_is_scrubbed(fake: FakeWeaver) -> None:

@@ -482,7 +482,7 @@ class Spec:
             data = json.loads(body)
         except ValueError as exc:
             sent_as = lowered.get("content-type", "none")
-            page = html_page(body.decode("utf-8", "replace"), sent_as)
+            page = html_page(body, sent_as)
             if not body.strip():  # JSON's words for it ("expecting value") hide that none came
                 message = (
                     f"the {status} reply has an empty body, where the spec documents a JSON "
