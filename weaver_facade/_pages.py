@@ -20,13 +20,13 @@ def html_page(
 ) -> str | None:
     """``an HTML page titled '502 Bad Gateway'`` (``an HTML page``: one without a title),
     for a reply's ``body`` that is a page by its content type or its start; ``None``: no
-    HTML page. ``hide`` takes the secrets out of the title, as it is written and as it
-    reads (its entities decoded), before it is cut."""
+    HTML page, nor a blank body. ``hide`` takes the secrets out of the title, as it is
+    written and as it reads (its entities decoded), before it is cut."""
     head = body[:_TITLE_WITHIN]
     media = content_type.split(";")[0].strip().lower()
     start = head.lstrip()[:15].lower()
-    if media not in _HTML and not start.startswith((b"<!doctype html", b"<html")):
-        return None
+    if not start or (media not in _HTML and not start.startswith((b"<!doctype html", b"<html"))):
+        return None  # no page, nor one that is blank, whatever the content type says
     found = _TITLE.search(head)
     written = hide(found[1].decode("utf-8", "replace")) if found else ""
     title = " ".join(hide(html.unescape(written)).split())

@@ -843,9 +843,9 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
         status, replayable=True, server_says=server_says_retryable(response)
     )
     try:
-        body = error_body(response.json())
+        body, is_json = error_body(response.json()), True
     except PARSE_ERRORS:
-        body = None
+        body, is_json = None, False
     details: Mapping[str, Any] | None = None
     if body is not None:
         message, code = f"{operation}: {body.message}", body.error
@@ -855,7 +855,8 @@ def _error_from_response(operation: str, response: httpx.Response) -> APIError:
             request_id = scrub(body.request_id, secret)
     else:  # no Error body: a proxy's HTML page, an empty reply, or a server off the spec
         message, code = f"{operation}: HTTP {status} {response.reason_phrase or 'error'}", None
-        if (page := _page(response)) is not None:
+        # JSON is no page, whatever its content type says (a framework's text/html error).
+        if not is_json and (page := _page(response)) is not None:
             message += f"; the reply is {page}, not a Weaver error"
         elif text := scrub(_snippet(response), secret):  # before repr() escapes what it quotes
             message += f"; the reply is not a Weaver error: {text!r}"

@@ -428,6 +428,33 @@ def test_a_page_s_title_is_found_without_going_through_its_whole_body(
     assert 0 < longest[0] < 10_000
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (
+            502,
+            '{"detail": "<title>x</title> upstream down"}',
+            "get_operation: HTTP 502 Bad Gateway; the reply is not a Weaver error: "
+            '\'{"detail": "<title>x</title> upstream down"}\'',
+        ),
+        (404, "null", "get_operation: HTTP 404 Not Found; the reply is not a Weaver error: 'null'"),
+        (502, " \n", "get_operation: HTTP 502 Bad Gateway"),
+        (200, "", "get_operation: the reply is not JSON (HTTP 200, content-type 'text/html'): ''"),
+    ],
+    ids=["json-error", "json-null", "blank-error", "empty-success"],
+)
+def test_json_or_nothing_sent_as_html_is_no_page(
+    fake: FakeWeaver, status: int, body: str, said: str
+) -> None:
+    # A framework's JSON error with a text/html content type was "an HTML page titled
+    # 'x'", its words lost, and an empty reply so typed "an HTML page".
+    reply = httpx.Response(status, text=body, headers={"content-type": "text/html"})
+    fake.script("GET", "/api/v1/operations/op-1", reply)
+    with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
+        svc.operation("op-1")
+    assert info.value.message == said
+
+
 def test_a_proxy_s_413_page_is_payload_too_large_and_sent_once(
     fake: FakeWeaver, trainer: TrainingClient
 ) -> None:
