@@ -1413,11 +1413,10 @@ class _Shell:
         except Cancelled:
             raise
         except Exception as exc:
-            note = (
-                f"raised while refreshing the download's storage URLs: {_stopped_note(self.dest)}"
-            )
+            said = "raised while refreshing the download's storage URLs: "
+            note = said + _stopped_note(self.dest)
             exc.add_note(note)
-            note_cli_words(exc, note, note.replace("run it", "run the same command"))
+            note_cli_words(exc, note, said + _stopped_note(self.dest, "the same command"))
             raise
 
     def unless_stopped(self, future: concurrent.futures.Future[Descriptor]) -> Descriptor:
@@ -1629,11 +1628,12 @@ def download_sync(
     return state
 
 
-def _stopped_note(dest: Path) -> str:
-    """What a Ctrl-C or a cancel leaves of a download, in the command line's words."""
+def _stopped_note(dest: Path, rerun: str = "it") -> str:
+    """What a Ctrl-C or a cancel leaves of a download, in the command line's words but for
+    what to run again (``rerun``)."""
     return (
         f"the download stopped; its finished files and partial ones (*{PART_SUFFIX}) stay in "
-        f"{shown_path(dest)}: run it again to resume"
+        f"{shown_path(dest)}: run {rerun} again to resume"
     )
 
 

@@ -1054,7 +1054,7 @@ def test_a_refresh_that_fails_for_good_says_the_download_stopped(
     # The API's own error ("[503 unavailable] get_artifact_download: ...") said nothing of
     # the download it ended half-way, nor of the .part files a rerun resumes.
     storage.script("small.bin", "drop:30000", "403")
-    dest = tmp_path / "out"
+    dest = tmp_path / "run it" / "out"  # the words of the command line's note, not its path
 
     class Unavailable(Source):
         def refresh(self) -> Descriptor:
