@@ -1208,6 +1208,9 @@ class _Shell:
         self.cancel = threading.Event()
         self._pause: Callable[[float], object] = pause or self.cancel.wait
         self._http = StorageHTTP(user_agent=USER_AGENT, read_timeout=state.settings.read_timeout)
+        #: Whether a download ended short left any of its files, or their ``.part``, in
+        #: ``dest``: else a stop's note has nothing to say stays.
+        self.left_files = False
 
     def run(self) -> None:
         """Fetch every file; the deadline stops them all, also when storage has gone
@@ -1222,6 +1225,12 @@ class _Shell:
             raise
         finally:
             self._http.close()
+            if not self.state.complete:  # looked at in this thread: not on the event loop
+                self.left_files = any(
+                    os.path.lexists(p)
+                    for f in self.state.descriptor.files
+                    for p in (self.dest / f.name, self.dest / (f.name + PART_SUFFIX))
+                )
 
     def _space_note(self) -> str:
         """How much more the artifact needs in ``dest``, from what is on disk now that
@@ -1623,7 +1632,8 @@ def download_sync(
         with stop_on(shell.stop), contextlib.suppress(Cancelled):
             shell.run()
     except KeyboardInterrupt as exc:
-        exc.add_note(_stopped_note(dest))
+        if shell.left_files:
+            exc.add_note(_stopped_note(dest))
         raise
     return state
 
@@ -1662,7 +1672,6 @@ async def download_async(
             await asyncio.shield(running)
         except asyncio.CancelledError as exc:
             shell.stop()
-            exc.add_note(_stopped_note(dest))
             # The threads end (the loop stays free for their refreshes); another cancel
             # meanwhile must not end this task while they still write into ``dest``.
             while not running.done():
@@ -1670,5 +1679,7 @@ async def download_async(
                     await asyncio.wait({running})
             if not running.cancelled():
                 running.exception()  # retrieved: the cancel is what the caller gets
+            if shell.left_files:
+                exc.add_note(_stopped_note(dest))
             raise
     return state

@@ -2664,6 +2664,55 @@ def test_a_cancelled_download_says_what_stays(storage: StorageServer, tmp_path: 
     ]
 
 
+def test_a_cancel_before_any_byte_says_nothing_stays(tmp_path: Path) -> None:
+    # Its note said the finished files and .part files "stay in" a folder the download
+    # had made and, with nothing in it, removed.
+    dest = tmp_path / "out"
+    with StorageServer({"only.bin": b"x" * 1000}).running() as server:
+        server.script("only.bin", "stall-head")
+        source = Source(server)
+
+        async def main() -> asyncio.CancelledError:
+            task = asyncio.create_task(
+                download_async(
+                    Downloads(source.descriptor(), DownloadSettings()),
+                    dest,
+                    refresh=source.arefresh,
+                )
+            )
+            for _ in range(500):
+                if server.requests:
+                    break
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError) as info:
+                await task
+            return info.value
+
+        cancel = asyncio.run(main())
+    assert server.requests
+    assert not dest.exists()
+    assert getattr(cancel, "__notes__", []) == []
+
+
+def test_a_ctrl_c_before_any_byte_says_nothing_stays(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    with StorageServer({"only.bin": b"x" * 1000}).running() as server:
+        server.script("only.bin", "403")
+
+        class Interrupted(Source):
+            def refresh(self) -> Descriptor:
+                raise KeyboardInterrupt
+
+        source = Interrupted(server)
+        with pytest.raises(KeyboardInterrupt) as info:
+            download_sync(
+                Downloads(source.descriptor(), DownloadSettings()), dest, refresh=source.refresh
+            )
+    assert not dest.exists()
+    assert getattr(info.value, "__notes__", []) == []
+
+
 def test_a_download_cancelled_twice_ends_after_its_threads(
     storage: StorageServer, tmp_path: Path
 ) -> None:
