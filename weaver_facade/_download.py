@@ -1211,6 +1211,7 @@ class _Shell:
         #: Whether a download ended short left any of its files, or their ``.part``, in
         #: ``dest``: else a stop's note has nothing to say stays.
         self.left_files = False
+        self._refresh_failure: Exception | None = None
 
     def run(self) -> None:
         """Fetch every file; the deadline stops them all, also when storage has gone
@@ -1231,6 +1232,20 @@ class _Shell:
                     for f in self.state.descriptor.files
                     for p in (self.dest / f.name, self.dest / (f.name + PART_SUFFIX))
                 )
+                self._note_refresh_failure()
+
+    def _note_refresh_failure(self) -> None:
+        """Say on a refresh's failure that it stopped the download, and what stays."""
+        failure = self._refresh_failure
+        if failure is None:
+            return
+        said = "raised while refreshing the download's storage URLs: "
+        if not self.left_files:
+            failure.add_note(f"{said}the download stopped")
+            return
+        note = said + _stopped_note(self.dest)
+        failure.add_note(note)
+        note_cli_words(failure, note, said + _stopped_note(self.dest, "the same command"))
 
     def _space_note(self) -> str:
         """How much more the artifact needs in ``dest``, from what is on disk now that
@@ -1413,7 +1428,7 @@ class _Shell:
 
     def _refreshed(self) -> Descriptor:
         """Fresh URLs, fetched by ``run``'s thread; its failure (the API's error, after its
-        retries) ends the download, which its note says."""
+        retries) ends the download, which its note says (``_note_refresh_failure``)."""
         asked: concurrent.futures.Future[Descriptor] = concurrent.futures.Future()
         self._asked.add(asked)  # before ``run``'s thread can begin it: its ``finally`` ends it
         self._events.put(asked)
@@ -1422,10 +1437,7 @@ class _Shell:
         except Cancelled:
             raise
         except Exception as exc:
-            said = "raised while refreshing the download's storage URLs: "
-            note = said + _stopped_note(self.dest)
-            exc.add_note(note)
-            note_cli_words(exc, note, said + _stopped_note(self.dest, "the same command"))
+            self._refresh_failure = self._refresh_failure or exc  # noted by ``run``
             raise
 
     def unless_stopped(self, future: concurrent.futures.Future[Descriptor]) -> Descriptor:

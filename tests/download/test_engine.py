@@ -1074,6 +1074,23 @@ def test_a_refresh_that_fails_for_good_says_the_download_stopped(
     assert cli_notes(info.value) == [said.format("the same command")]  # its error line's
 
 
+def test_a_refresh_that_fails_before_any_byte_says_only_that(run: Run, tmp_path: Path) -> None:
+    # Its note said the files "stay in" a folder the download had made and, empty, removed.
+    dest = tmp_path / "out"
+    with StorageServer({"only.bin": b"x" * 1000}).running() as server:
+        server.script("only.bin", "403")
+
+        class Unavailable(Source):
+            def refresh(self) -> Descriptor:
+                raise APIError("get_artifact_download: down", status_code=503, code="unavailable")
+
+        with pytest.raises(APIError) as info:
+            run(Unavailable(server), dest)
+    assert not dest.exists()
+    said = "raised while refreshing the download's storage URLs: the download stopped"
+    assert info.value.__notes__ == [said]
+
+
 def test_an_error_body_that_never_comes_holds_up_no_refresh(
     storage: StorageServer, run: Run, tmp_path: Path
 ) -> None:
