@@ -2663,11 +2663,12 @@ def test_a_stop_just_before_a_tls_handshake_is_a_failure_of_the_tree() -> None:
 
 def test_a_cancelled_download_says_what_stays(storage: StorageServer, tmp_path: Path) -> None:
     # The cancel (a TaskGroup's, a timeout's) ended with no word of the .part files.
+    # Its folder is shown with its control characters escaped, as every other note's.
     storage.script("sub/dir/weights.bin", "stall:100000")
-    part = tmp_path / "out/sub/dir/weights.bin.part"
+    part = tmp_path / "o\nut/sub/dir/weights.bin.part"
 
     async def main() -> asyncio.CancelledError:
-        task = await stalled_download(Source(storage), tmp_path / "out", part)
+        task = await stalled_download(Source(storage), tmp_path / "o\nut", part)
         task.cancel()
         with pytest.raises(asyncio.CancelledError) as info:
             await task
@@ -2677,7 +2678,7 @@ def test_a_cancelled_download_says_what_stays(storage: StorageServer, tmp_path: 
     assert _holds_100_000_bytes(part)
     assert cancel.__notes__ == [
         f"the download stopped; its finished files and partial ones (*.part) stay in "
-        f"{tmp_path / 'out'}: run it again to resume"
+        f"{tmp_path}/o\\nut: run it again to resume"
     ]
 
 
