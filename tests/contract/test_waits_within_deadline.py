@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from tests.contract.support import KEY
 from tests.support.scripted_http import HANG, Reply, ScriptedServer, unavailable
 from weaver_facade.contract import ContractSettings, run_contract_test
 from weaver_facade.contract._extensions import probe_extensions
 from weaver_facade.contract._lifecycle import STEP_NO_KEY, run_lifecycle
+from weaver_facade.contract._patience import RETRIED, UNWAITED, PatientHTTPTransport
 from weaver_facade.contract._spec import load_spec
 
 
@@ -102,3 +105,25 @@ def test_a_lifecycle_run_s_auth_probes_keep_to_the_deadline() -> None:
         reads = [path for method, path in server.requests if path.startswith("/api/v1/models/")]
     assert reads, server.requests  # the probe was sent, and held
     assert took < 5.0, took
+
+
+def test_a_request_that_used_its_retries_stops_the_retries_of_the_next() -> None:
+    # Its fourth 503, whose wait would have passed the budget, was marked unwaited before
+    # the retries were counted: no retry was due anyway, but the transport was not marked
+    # down, and each next request to a server that stayed unavailable waited out 3 more
+    # (here 3 waits of 0.1 s fit the 0.35 s budget, a fourth does not).
+    sent: list[str] = []
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(503, headers={"Retry-After": "0.1"}, stream=httpx.ByteStream(b""))
+
+    transport = PatientHTTPTransport(httpx.MockTransport(busy), waits=0.35)
+    with httpx.Client(transport=transport) as http:
+        first = http.get("http://storage.test/a.bin")
+        second = http.get("http://storage.test/b.bin")
+    assert first.extensions[RETRIED] == 3
+    assert UNWAITED not in first.extensions, "no fourth retry was due to be waited for"
+    assert transport.down
+    assert second.status_code == 503
+    assert sent == ["/a.bin"] * 4 + ["/b.bin"], sent

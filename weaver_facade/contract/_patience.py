@@ -145,15 +145,15 @@ class PatientHTTPTransport(httpx.BaseTransport):
             )
             if wait is None:
                 return unread
+            if attempt == RETRIES:  # before the time: no wait was due, whatever it asked
+                with self._lock:
+                    self.down = True
+                return unread
             at = current_end()
             if (at is not None and time.monotonic() + wait > at) or (
                 self._waits is not None and slept + wait > self._waits
             ):
                 unread.extensions[UNWAITED] = wait
-                return unread
-            if attempt == RETRIES:
-                with self._lock:
-                    self.down = True
                 return unread
             attempt += 1
             slept += wait
