@@ -19,14 +19,17 @@ def html_page(
     body: bytes, content_type: str, hide: Callable[[str], str] = lambda text: text
 ) -> str | None:
     """``an HTML page titled '502 Bad Gateway'`` (``an HTML page``: one without a title),
-    for a reply's ``body`` that is a page by its content type or its start; ``None``: no
-    HTML page, nor a blank body. ``hide`` takes the secrets out of the title, as it is
+    for a reply's ``body`` that is a page by its start, or by its content type and a tag
+    first; ``None``: no HTML page (a blank body, or text such as JSON cut short, sent as
+    ``text/html``). ``hide`` takes the secrets out of the title, as it is
     written and as it reads (its entities decoded), before it is cut."""
     head = body[:_TITLE_WITHIN]
     media = content_type.split(";")[0].strip().lower()
     start = head.lstrip()[:15].lower()
-    if not start or (media not in _HTML and not start.startswith((b"<!doctype html", b"<html"))):
-        return None  # no page, nor one that is blank, whatever the content type says
+    if not start.startswith((b"<!doctype html", b"<html")) and not (
+        media in _HTML and start.startswith(b"<")
+    ):
+        return None  # a blank body, or text (JSON cut short) whatever the content type says
     found = _TITLE.search(head)
     written = hide(found[1].decode("utf-8", "replace")) if found else ""
     title = " ".join(hide(html.unescape(written)).split())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.fakeserver import checkpoint_json
 from weaver_facade.contract._spec import load_spec
 
@@ -67,6 +69,19 @@ def test_an_html_page_sent_as_json_is_named_so() -> None:
         "the 200 reply is an HTML page titled '404 Not Found', not JSON "
         "(content-type 'application/json')"
     )
+
+
+@pytest.mark.parametrize("body", [b'{"error": "not_found"', b"Bad Gateway"])
+def test_a_body_under_an_html_type_that_is_no_page_is_not_named_a_page(body: bytes) -> None:
+    # Its content type alone made it "an HTML page, not JSON": a JSON body cut short lost
+    # where it broke, and plain text was called a page it is not. Named as under any
+    # other type.
+    spec = load_spec()
+    op = spec.by_id("list_checkpoints")
+    [as_html] = spec.check_reply(op, 200, {**HEADERS, "Content-Type": "text/html"}, body)
+    [as_text] = spec.check_reply(op, 200, {**HEADERS, "Content-Type": "text/plain"}, body)
+    assert as_html.message.startswith("the 200 reply is not JSON ("), as_html.message
+    assert as_html.message == as_text.message.replace("text/plain", "text/html")
 
 
 def test_text_that_is_no_json_from_its_start_is_shown_from_there() -> None:
