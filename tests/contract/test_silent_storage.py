@@ -122,6 +122,6 @@ def test_storage_that_asks_to_wait_costs_no_more_than_the_deadline() -> None:
         took = time.monotonic() - started
         sent = list(storage.requests)
     assert sent == [("GET", "/a.bin")], sent
-    assert took < 1.0, took
+    assert took < 2.5, took  # less than the first wait asked for
     [finding] = result.findings
     assert finding.message == "the storage URL of `a.bin` answered 503", finding

@@ -178,7 +178,7 @@ def test_a_stop_ends_a_wait_before_a_retry_at_once() -> None:
     worker.join(timeout=20)
     took = time.monotonic() - stopped
     assert not worker.is_alive()
-    assert took < 1.0, took
+    assert took < 3.0, took  # well before the 5 s wait would have ended
     [reply] = replies
     assert reply.status_code == 503
     assert patient.ran_out(reply)  # not checked: the wait it asked for was not over

@@ -48,7 +48,7 @@ def test_the_kits_own_request_does_not_wait_past_its_time() -> None:
             run_id="busy0001",
         )
     step = {step.name: step for step in outcome.steps}[STEP_NO_KEY]
-    assert step.seconds < 1.5, step.seconds
+    assert step.seconds < 3.0, step.seconds  # less than the wait asked for
     [finding] = step.findings
     assert finding.check == "availability", finding.line()
     assert finding.message == (
