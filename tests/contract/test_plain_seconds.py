@@ -17,7 +17,7 @@ from tests.support.scripted_http import HANG, Reply, ScriptedServer
 from weaver_facade import APIError
 from weaver_facade.contract import _extensions, _patience
 from weaver_facade.contract._extensions import probe_extensions
-from weaver_facade.contract._findings import plain_seconds
+from weaver_facade.contract._findings import plain_seconds, waited_words
 from weaver_facade.contract._lifecycle import Settings, _not_answered
 from weaver_facade.contract._ownership import _TimeUp, time_up_worded
 from weaver_facade.contract._spec import load_spec
@@ -37,6 +37,16 @@ from weaver_facade.contract._spec import load_spec
 )
 def test_seconds_are_shown_as_written(seconds: float, shown: str) -> None:
     assert plain_seconds(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.012, "0.012"), (0.4, "0.4"), (9.94, "9.9"), (12.3, "12"), (61.2, "61")],
+)
+def test_a_time_waited_is_shown_to_what_it_tells(seconds: float, shown: str) -> None:
+    # In tenths, a request given up after 12 ms (a short timeout's) read "after 0.0 s", as
+    # whole seconds had read "0 s"; the facade's own words give such a wait in milliseconds.
+    assert waited_words(seconds) == shown
 
 
 def test_a_stuck_operation_names_a_long_deadline_as_written() -> None:

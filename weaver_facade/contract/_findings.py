@@ -13,6 +13,7 @@ import httpx
 
 from .._plural import counted
 from .._redact import replace_key
+from .._watched import seconds as waited
 
 __all__ = [
     "API_KEY_HEADER",
@@ -73,9 +74,10 @@ def plain_seconds(seconds: float) -> str:
 
 
 def waited_words(seconds: float) -> str:
-    """A time waited, in the kit's words: in tenths under 10 s (in whole seconds a short
-    ``--deadline``'s wait read ``0 s``), else in whole seconds."""
-    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+    """A time waited, in the kit's words: under 10 s as the facade gives one (``_watched``:
+    in tenths, in milliseconds below 0.05 s; in whole seconds a short ``--deadline``'s wait
+    read ``0 s``), else in whole seconds."""
+    return waited(seconds) if seconds < 10 else f"{seconds:.0f}"
 
 
 @dataclass(frozen=True)
