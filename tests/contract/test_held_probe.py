@@ -89,14 +89,17 @@ def test_no_retry_is_made_once_a_probe_request_s_time_is_up(
     assert took < 6.0 + 1.5, took
 
 
-def test_a_save_not_sent_again_says_how_long_the_probe_waited(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A save without a key is not sent again after its read timeout (33 s), yet the note
-    # said "no reply ... within 61 s": the request's bound, not the time it took.
+def _probe_with_a_held_save(
+    monkeypatch: pytest.MonkeyPatch, read_timeout: float, deadline: float
+) -> tuple[ExtensionProbe, list[str], float]:
+    """The probe against a server that holds the save sent without a key, the third (the
+    keyed save and its repeat are answered), its read timeout ``read_timeout``; the probe,
+    the saves the server saw and the seconds the probe took."""
     real = _patience.api_client
-    monkeypatch.setattr(  # a read timeout of 1 s in place of the probe's 33 s
-        _extensions, "api_client", lambda **kw: real(**{**kw, "timeout": httpx.Timeout(1.0)})
+    monkeypatch.setattr(  # in place of the probe's 33 s
+        _extensions,
+        "api_client",
+        lambda **kw: real(**{**kw, "timeout": httpx.Timeout(read_timeout)}),
     )
     saves: list[str] = []
     done = {"id": "op-1", "status": "done", "response": {"id": "c-1", "path": "weaver://m-1/a"}}
@@ -107,7 +110,7 @@ def test_a_save_not_sent_again_says_how_long_the_probe_waited(
         if (method, path) == ("POST", "/api/v1/sessions/s-1/models"):
             return 201, {"id": "m-1"}, {}
         if (method, path) == ("POST", "/api/v1/models/m-1/checkpoints"):
-            saves.append(path)  # the keyed save, its repeat, then the save without a key
+            saves.append(path)
             return HANG if len(saves) == 3 else (202, {"id": "op-1", "status": "pending"}, {})
         if path.startswith("/api/v1/operations/op-1"):
             return 200, done, {}
@@ -116,13 +119,23 @@ def test_a_save_not_sent_again_says_how_long_the_probe_waited(
         return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
 
     with ScriptedServer(answer) as server:
+        started = time.monotonic()
         probe = probe_extensions(
             load_spec().document,
             base_url=server.base_url,
             api_key=KEY,
             base_model="weaver-tiny",
-            deadline=20.0,
+            deadline=deadline,
         )
+        return probe, saves, time.monotonic() - started
+
+
+def test_a_save_not_sent_again_says_how_long_the_probe_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A save without a key is not sent again after its read timeout (33 s), yet the note
+    # said "no reply ... within 61 s": the request's bound, not the time it took.
+    probe, saves, _ = _probe_with_a_held_save(monkeypatch, read_timeout=1.0, deadline=20.0)
     assert len(saves) == 3, saves
     assert probe.note is not None
     # Given up after its read timeout alone (1 s), well within the request's 21 s.
@@ -138,38 +151,7 @@ def test_a_save_not_sent_again_says_how_long_the_probe_waited(
 def test_a_wait_under_10_s_is_said_in_tenths(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rounded to whole seconds, a save given up after its 0.4 s read timeout read "it gave
     # up after 0 s", where the lifecycle's steps give such a wait in tenths.
-    real = _patience.api_client
-    monkeypatch.setattr(
-        _extensions, "api_client", lambda **kw: real(**{**kw, "timeout": httpx.Timeout(0.4)})
-    )
-
-    saves: list[str] = []
-    done = {"id": "op-1", "status": "done", "response": {"id": "c-1", "path": "weaver://m-1/a"}}
-
-    def answer(method: str, path: str) -> Reply | str:
-        if (method, path) == ("POST", "/api/v1/sessions"):
-            return 201, {"id": "s-1"}, {}
-        if (method, path) == ("POST", "/api/v1/sessions/s-1/models"):
-            return 201, {"id": "m-1"}, {}
-        if (method, path) == ("POST", "/api/v1/models/m-1/checkpoints"):
-            saves.append(path)  # the save without a key, the third, is not sent again
-            return HANG if len(saves) == 3 else (202, {"id": "op-1", "status": "pending"}, {})
-        if path.startswith("/api/v1/operations/op-1"):
-            return 200, done, {}
-        if path.startswith("/api/v1/models/m-1/checkpoints"):
-            return 200, {"items": []}, {}
-        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
-
-    with ScriptedServer(answer) as server:
-        started = time.monotonic()
-        probe = probe_extensions(
-            load_spec().document,
-            base_url=server.base_url,
-            api_key=KEY,
-            base_model="weaver-tiny",
-            deadline=1.0,
-        )
-        took = time.monotonic() - started
+    probe, _, took = _probe_with_a_held_save(monkeypatch, read_timeout=0.4, deadline=1.0)
     assert probe.note is not None
     waited = re.search(r"; it gave up after (\S+) s, retries included", probe.note)
     assert waited is not None, probe.note
