@@ -69,10 +69,10 @@ def _left(timeout: float | None, error: str) -> float | None:
 
 
 def addresses(
-    host: str, port: int, timeout: float, wake: threading.Event | None = None
+    host: str, port: int, timeout: float, wake: threading.Event
 ) -> list[tuple[typing.Any, ...]]:
     """``socket.getaddrinfo(host, port, 0, SOCK_STREAM)`` within ``timeout`` seconds, or
-    until ``wake`` is set (a stop); else ``TimeoutError``.
+    until ``wake`` is set (by the lookup's end, or a stop); else ``TimeoutError``.
 
     The resolver takes no timeout: a name that no DNS server answers holds its lookup for
     the resolver's own (5 s a try by default, tried again), whatever the deadline. So a
@@ -81,17 +81,16 @@ def addresses(
     with contextlib.suppress(socket.gaierror):
         return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     found: list[typing.Any] = []
-    done = wake or threading.Event()
 
     def look_up() -> None:
         try:
             found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
         except BaseException as exc:  # raised in the caller's thread
             found.append(exc)
-        done.set()
+        wake.set()
 
     threading.Thread(target=look_up, name="weaver-lookup", daemon=True).start()
-    done.wait(min(timeout, threading.TIMEOUT_MAX))
+    wake.wait(min(timeout, threading.TIMEOUT_MAX))
     if not found:
         raise TimeoutError(f"no address of {host} found in time")
     if isinstance(found[0], BaseException):
@@ -166,7 +165,7 @@ class _Stream:  # an httpcore.NetworkStream
 class _Backend:  # an httpcore.NetworkBackend, as a pool without ``uds`` or ``retries`` uses it
     def __init__(self, backend: httpcore.NetworkBackend, lookups: Lookups | None) -> None:
         self._backend = backend
-        self._lookups = lookups
+        self._lookups = lookups or Lookups()  # one nothing stops, but a lookup's end
 
     def connect_tcp(
         self,
@@ -184,11 +183,7 @@ class _Backend:  # an httpcore.NetworkBackend, as a pool without ``uds`` or ``re
                 self._backend.connect_tcp(host, port, None, local_address, socket_options)
             )
         try:
-            found = (
-                addresses(host, port, left)
-                if self._lookups is None
-                else self._lookups.addresses(host, port, left)
-            )
+            found = self._lookups.addresses(host, port, left)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:  # as httpcore's own backend maps them
