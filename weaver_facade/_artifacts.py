@@ -417,7 +417,7 @@ def find_checkpoint(path: CheckpointPath, deleted_here: Container[object] = ()) 
     (``_note_forgotten``); ``deleted_here``: the ids and paths of checkpoints this client
     deleted (``lookup.find_listed``)."""
     try:
-        return (yield from lookup.find_by_path(path, lambda: path in deleted_here))
+        return (yield from lookup.find_by_path(path, lookup.asked(deleted_here, path)))
     except NotFoundError as missing:
         if missing.status_code == 404:  # its model's listing refused, not a name it lacks
             _note_forgotten(missing, path)

@@ -141,6 +141,12 @@ def _kept() -> bool:
     return False
 
 
+def asked(deleted_here: Container[object], key: object) -> Callable[[], bool]:
+    """Whether this client deleted ``key`` (an id or a path), as ``deleted_here`` says when
+    asked: a delete in another thread may end during a look-up."""
+    return lambda: key in deleted_here
+
+
 def find_listed(
     model_id: str, wanted: Callable[[Checkpoint], bool], deleted: Callable[[], bool] = _kept
 ) -> Plan[tuple[Checkpoint | None, str]]:
@@ -287,17 +293,11 @@ def by_ref(
     this client deleted (``find_listed``)."""
     target = in_model(coerce_checkpoint_ref, ref, model_id)
     if isinstance(target, CheckpointPath):
-        path = target
-        return (yield from find_by_path(path, lambda: path in deleted_here))
+        return (yield from find_by_path(target, asked(deleted_here, target)))
     if isinstance(target, Checkpoint):
-        checkpoint_id = target.id
-        return (
-            yield from by_id(
-                checkpoint_id, target.model_id, server, lambda: checkpoint_id in deleted_here
-            )
-        )
-    given = target
-    return (yield from by_id(given, model_id, server, lambda: given in deleted_here))
+        gone = asked(deleted_here, target.id)
+        return (yield from by_id(target.id, target.model_id, server, gone))
+    return (yield from by_id(target, model_id, server, asked(deleted_here, target)))
 
 
 def _gone(checkpoint_id: uuid.UUID, model_id: str) -> Plan[bool]:

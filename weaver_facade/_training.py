@@ -941,10 +941,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
         ttl = _check_ttl(ttl_seconds)
         target = in_model(coerce_checkpoint_ref, ref, self.model_id)
         if isinstance(target, uuid.UUID):
-            checkpoint_id, gone = target, self._steps.deleted
-            target = yield from lookup.by_id(
-                target, self.model_id, deleted=lambda: checkpoint_id in gone
-            )
+            gone = lookup.asked(self._steps.deleted, target)
+            target = yield from lookup.by_id(target, self.model_id, deleted=gone)
         path = target.path if isinstance(target, Checkpoint) else target
         with self._noting_deleted(path):
             reply: calls.CheckpointReply = yield calls.set_checkpoint_ttl(path, ttl)
