@@ -8,7 +8,7 @@ import dataclasses
 import datetime
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -340,6 +340,17 @@ _SESSIONS = "/api/v1/sessions"
 _NO_SUCH_ROUTE = frozenset({404, 405, 501})
 
 
+@contextlib.contextmanager
+def _client_within(headers: dict[str, str], seconds: float) -> Iterator[httpx.Client]:
+    """A client whose requests, their replies read, all end within ``seconds`` from now
+    (and by an end its caller set): httpx's timeouts bound each wait for bytes alone."""
+    with (
+        bound_client(httpx.Client(headers=headers, timeout=seconds)) as client,
+        ends(time.monotonic() + seconds),
+    ):
+        yield client
+
+
 def _not_the_api(base_url: str, headers: dict[str, str], deadline: float) -> None:
     """Raise ``ServerUnreachable`` when ``POST /api/v1/sessions`` has no route either: then
     the base URL is not a Weaver API's root, and every check would only find that again.
@@ -349,13 +360,9 @@ def _not_the_api(base_url: str, headers: dict[str, str], deadline: float) -> Non
     all at most, and no longer than ``deadline``: a server that never answers them, or
     answers a byte at a time, costs a run no more.
     """
-    budget = min(deadline, 15.0)
     url = httpx.URL(base_url)
     found: httpx.Response | None = None
-    with (
-        bound_client(httpx.Client(headers=headers, timeout=budget)) as client,
-        ends(time.monotonic() + budget),
-    ):
+    with _client_within(headers, min(deadline, 15.0)) as client:
         try:
             status = client.post(f"{base_url}{_SESSIONS}", json=[]).status_code
         except httpx.HTTPError:
@@ -391,10 +398,7 @@ def _listed_checkpoint(
         if not isinstance(model_id, str):
             return None
         try:
-            with (
-                bound_client(httpx.Client(headers=headers, timeout=within)) as client,
-                ends(time.monotonic() + within),
-            ):
+            with _client_within(headers, within) as client:
                 reply = client.get(f"{base_url}/api/v1/models/{model_id}/checkpoints")
             items = reply.json().get("items") if reply.status_code == 200 else None
         except (httpx.HTTPError, ValueError, AttributeError):
