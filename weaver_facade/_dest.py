@@ -24,7 +24,8 @@ def what_is_there(there: Path) -> str:
 
 
 #: Every control character (C0, DEL, C1) and lone surrogate (a byte of an argument not in
-#: the locale's encoding), as ``repr()`` writes it: ``\n``, ``\x1b``, ``\udce9``.
+#: the locale's encoding), as ``repr()`` writes it: ``\n``, ``\x1b``, ``\udce9``. The
+#: command line's escape of a server's words shares it, but for tab and newline.
 CONTROL_ESCAPES = {
     c: repr(chr(c))[1:-1] for c in (*range(0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000))
 }

@@ -5,6 +5,8 @@ model, and only its reply tells the client which model to terminate on close. A
 ``KeyboardInterrupt`` raised while it is awaited loses the reply, and the model
 stays running, holding training resources: so ``interrupt_held`` holds a first
 Ctrl-C until the request ends (bounded by the client's timeouts).
+
+A shared leaf: the contract kit's extension probe creates a model of its own too.
 """
 
 from __future__ import annotations

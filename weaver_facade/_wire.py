@@ -10,7 +10,11 @@ which either returns the generated model or raises the right exception:
 * a reply that does not match the spec (missing field, unknown enum value,
   non-JSON body, undocumented status) becomes a ``ResponseValidationError``
   naming the operation and the field, never a bare ``KeyError``/``ValueError``
-  from generated code.
+  from generated code; but a 2xx the spec does not document whose body is the
+  documented reply is read as that reply, with a warning (``_undocumented_success``).
+
+The plans (``Plan``: see DEVELOPERS.md, "Conventions") and their steps (``Pause``,
+``Build``, ``Exclusive``) are here too, with ``drive``/``adrive``, which run them.
 
 We call the generated module's ``_get_kwargs``/``_parse_response`` rather than
 its ``sync_detailed``, because ``sync_detailed`` parses inside the call: a
