@@ -55,7 +55,7 @@ def test_the_shared_leaves_are_those_of_the_import_contract() -> None:
     tabled = sorted(
         module
         for modules, concern in core_table().items()
-        if concern.startswith(("shared leaf", "shared leaves"))
+        if concern.lower().startswith(("shared leaf", "shared leaves"))
         for module in modules
     )
     assert tabled == leaves
