@@ -70,7 +70,7 @@ from ._io import (
     Watched,
     started,
 )
-from ._lazy import asyncio, wire
+from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
@@ -92,7 +92,15 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import VALUES_ON_LOOP, Build, Call, Plan, kind_schemas, with_json_encoded
+from ._wire import (
+    VALUES_ON_LOOP,
+    Build,
+    Call,
+    Exclusive,
+    Plan,
+    kind_schemas,
+    with_json_encoded,
+)
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
@@ -623,6 +631,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
             return (yield from plan)
         except NotFoundError as exc:
             if self._forgotten:
+                # A save, a load too: a server that forgets a terminated model answers
+                # them so, not 409.
+                exc.add_note(self._no_longer_found())
                 raise
             lost = not self._steps.terminated and (yield from self._not_found_either())
             # This client's own terminate_model, while the call was on its way (asked after
@@ -653,21 +664,26 @@ class _TrainingBase(HasOptions, Generic[IO]):
             return False
         return False
 
-    @contextlib.contextmanager
-    def _turn(self, live: bool) -> Iterator[None]:
-        """The model's turn, taken by a ``live`` call (``_started``), released when it ends;
-        a 404 of a call that needs the model itself (a save, a load: a server that forgets a
-        terminated model answers so, not 409), of a model the server no longer found when
-        attached, is noted as a training step of it is refused."""
-        try:
-            yield
-        except NotFoundError as exc:
-            if live and self._forgotten:
-                exc.add_note(self._no_longer_found())
-            raise
-        finally:
-            if live:
-                self._steps.lock.release()
+    def _in_turn(self, operation: str, plan: Plan[Started[_R]], live: bool) -> Plan[Started[_R]]:
+        """``plan``, which starts an operation; a ``live`` call, one that needs the model
+        itself, not only its checkpoints, runs it in the model's turn: after the model's
+        earlier steps, saves, loads and exports, within the call's timeout (``_step`` takes
+        its ``seq_id`` in it), and is refused once this client terminated the model. An
+        export of a saved checkpoint is not ``live``, and takes no turn: no step changes
+        what it exports."""
+        if not live:
+            return (yield from plan)
+        self._check_live(operation)
+        timeout = self._io.options.timeout
+
+        def late(waited: float | None) -> APITimeoutError:
+            return APITimeoutError(
+                f"{operation}: the model's earlier training step, save, load or export was "
+                f"still being sent after {timeout:g} s, the call's timeout; nothing was sent"
+            )
+
+        parts: Started[_R] = yield Exclusive(self._steps.lock, self._noting_lost(plan), late)
+        return parts
 
     def _check_live(self, operation: str) -> None:
         # A server need not say `model_terminated` (the wire sheet names no error codes).
@@ -952,13 +968,6 @@ class _TrainingBase(HasOptions, Generic[IO]):
         return (yield from lookup.find_by_path(path))
 
 
-def _turn_timeout(operation: str, timeout: float | None) -> APITimeoutError:
-    return APITimeoutError(
-        f"{operation}: the model's earlier training step, save, load or export was still "
-        f"being sent after {timeout:g} s, the call's timeout; nothing was sent"
-    )
-
-
 class TrainingClient(_TrainingBase[SyncIO]):
     """Trains one model: forward-backward passes, optimizer steps, checkpoints.
 
@@ -974,22 +983,12 @@ class TrainingClient(_TrainingBase[SyncIO]):
     def _started(
         self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
     ) -> _R | OperationHandle[_R]:
-        """Run ``plan``, which starts an operation, in the model's turn: after the model's
-        earlier steps, saves, loads and exports, within the call's ``timeout``
-        (``with_options``), the wait included (``_step`` takes its ``seq_id`` in it). The
-        turn is held only to send: the handle, which tells ``on_progress``, is made after
-        it, so that a callback may call the model. A ``live`` call needs the model itself,
-        not only its checkpoints: refused once this client terminated it; an export of a
-        saved checkpoint is not ``live``, and takes no turn: no step changes what it
-        exports. Returns the operation's result (``wait``), or its handle."""
-        io = self._io.whole()  # the turn and the plan within the call's one timeout
-        if live:
-            self._check_live(operation)
-            if not io.acquire(self._steps.lock, io.time_left()):
-                raise _turn_timeout(operation, io.options.timeout)
-        with self._turn(live):
-            parts = io.run(self._noting_lost(plan) if live else plan)
-        handle = self._io.handle(*parts)
+        """Run ``plan``, which starts an operation (``_in_turn``), within the call's
+        ``timeout`` (``with_options``), the wait for the turn included. The turn is held
+        only to send: the handle, which tells ``on_progress``, is made after it, so that a
+        callback may call the model. Returns the operation's result (``wait``), or its
+        handle."""
+        handle = self._io.handle(*self._io.run(self._in_turn(operation, plan, live)))
         return handle.result() if wait else handle
 
     @overload
@@ -1274,17 +1273,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
     ) -> _R | AsyncOperationHandle[_R]:
         """See ``TrainingClient._started``."""
-        io = self._io.whole()
-        if live:
-            self._check_live(operation)
-            try:
-                async with asyncio.timeout(io.time_left()):
-                    await self._steps.lock.acquire()
-            except TimeoutError:
-                raise _turn_timeout(operation, io.options.timeout) from None
-        with self._turn(live):
-            parts = await io.run(self._noting_lost(plan) if live else plan)
-        handle = self._io.handle(*parts)
+        handle = self._io.handle(*(await self._io.run(self._in_turn(operation, plan, live))))
         return await handle.result() if wait else handle
 
     @overload
