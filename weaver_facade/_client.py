@@ -567,7 +567,8 @@ class _ServiceBase(HasOptions):
             no create is sent after it."""
             root = self._root
             reopened: tuple[str, bool] | None
-            reopened = yield Exclusive(root._lock, root._reopen(gone), _renewal_timeout)
+            late = functools.partial(_session_timeout, after="the create was not sent again")
+            reopened = yield Exclusive(root._lock, root._reopen(gone), late)
             if reopened is None or interrupted():
                 raise refused
             return reopened
@@ -1678,11 +1679,6 @@ def _session_timeout(waited: float | None, after: str = "nothing was sent") -> A
         f"create_model: another call was still opening the client's session after "
         f"{seconds(waited or 0)} s, what the call's timeout left; {after}"
     )
-
-
-def _renewal_timeout(waited: float | None) -> APITimeoutError:
-    """Of a create whose session ended, while another opened the new one."""
-    return _session_timeout(waited, "the create was not sent again")
 
 
 def _left_on_a_closed_loop(model_ids: tuple[str, ...], tried: bool) -> str:

@@ -213,11 +213,10 @@ def storage_status_is_retryable(status: int) -> bool:
     return response_is_retryable(status, replayable=True) or status >= 500
 
 
-def tunnel_refusal_is_retryable(status: int) -> bool:
-    """Whether a proxy's ``status`` to our CONNECT (``_causes.proxy_refusal``) may change
-    on another try: nothing reached the server, so as a GET's (a 5xx: a gateway that
-    could not reach it), not a 4xx of the proxy's rules or of its credentials (403, 407)."""
-    return storage_status_is_retryable(status)
+#: Whether a proxy's ``status`` to our CONNECT (``_causes.proxy_refusal``) may change on
+#: another try: nothing reached the server, so as a GET's (a 5xx: a gateway that could
+#: not reach it), not a 4xx of the proxy's rules or of its credentials (403, 407).
+tunnel_refusal_is_retryable = storage_status_is_retryable
 
 
 def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
