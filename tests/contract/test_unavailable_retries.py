@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 
 from weaver_facade.contract._conformance import (
     ConformanceOutcome,
     PatientTransport,
     _collect,
     _unavailable,
+    stopped_notes,
 )
 from weaver_facade.contract._findings import Finding
 from weaver_facade.contract._lifecycle import Watcher, WatchingTransport, still_later
@@ -182,3 +185,37 @@ def test_a_stop_ends_a_wait_before_a_retry_at_once() -> None:
     [reply] = replies
     assert reply.status_code == 503
     assert patient.ran_out(reply)  # not checked: the wait it asked for was not over
+
+
+class _Dropped:
+    """schemathesis' transport, whose every reply is lost on the way (the connection closed
+    after the request was sent); the run stops as the first is about to be sent again."""
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self._stop = stop
+
+    def send(self, case: Any, **kwargs: Any) -> Any:
+        import requests
+
+        raise requests.ConnectionError("Connection aborted: RemoteDisconnected")
+
+    def serialize_case(self, case: Any, **kwargs: Any) -> dict[str, Any]:
+        self._stop()  # read to tell whether the request is safe to send again
+        return {"method": "GET", "headers": {}}
+
+
+def test_a_resend_a_stop_prevented_is_said_not_sent() -> None:
+    # The wait before sending again a request whose reply was lost ended at the stop: the
+    # note said "a reply was still coming", of a request that was not on its way.
+    stopped: list[PatientTransport] = []
+    patient = PatientTransport(
+        _Dropped(lambda: stopped[0].ends.stop("the run was stopped")), deadline=float("inf")
+    )
+    stopped.append(patient)
+    with pytest.raises(OSError, match="Connection aborted") as lost:
+        patient.send(_case())
+    assert patient.cut_off(lost.value)
+    assert stopped_notes(patient) == [
+        f"{LABEL}: a reply was lost on the way and the part stopped before the request was "
+        "sent again: not checked"
+    ]

@@ -167,8 +167,10 @@ class PatientTransport:
         self._retries: dict[int, tuple[Any, int]] = {}
         self.ends = Ends()
         self._cut_off: dict[int, BaseException] = {}
-        #: The operations of the requests ``cut_off`` tells.
+        #: The operations of the requests ``cut_off`` tells: on their way, or (``unsent``)
+        #: their replies lost and not sent again, the wait before it ended by the stop.
         self.cut: set[str] = set()
+        self.unsent: set[str] = set()
 
     def cut_off(self, error: BaseException) -> bool:
         """Whether ``error`` is a request cut at the part's time limit or stop."""
@@ -249,10 +251,10 @@ class PatientTransport:
                         with self._lock:
                             self._unsafe_losses[id(error)] = error
                     raise
-                if self.ends.pause(delay):  # the part's end or a Ctrl-C: cut, as one on its way
+                if self.ends.pause(delay):  # the part's end or a Ctrl-C: cut, not sent again
                     with self._lock:
                         self._cut_off[id(error)] = error
-                        self.cut.add(label)
+                        self.unsent.add(label)
                     raise
                 with self._lock:
                     self.resent += 1
@@ -282,6 +284,19 @@ class PatientTransport:
             with self._lock:
                 self.retried += 1
             attempt += 1
+
+
+def stopped_notes(patient: PatientTransport) -> list[str]:
+    """A note for each operation a request of which the part's end or a stop cut."""
+    coming = [
+        f"{label}: a reply was still coming when the part stopped: not checked"
+        for label in sorted(patient.cut)
+    ]
+    return coming + [
+        f"{label}: a reply was lost on the way and the part stopped before the request was "
+        "sent again: not checked"
+        for label in sorted(patient.unsent)
+    ]
 
 
 def _reply_lost(error: BaseException) -> bool:
@@ -1005,10 +1020,7 @@ def run_conformance(
     outcome.retried = patient.retried
     outcome.resent = patient.resent
     outcome.notes.extend(_retry_notes(patient.retried, patient.resent, len(outcome.unchecked)))
-    outcome.notes.extend(
-        f"{label}: a reply was still coming when the part stopped: not checked"
-        for label in sorted(patient.cut)
-    )
+    outcome.notes.extend(stopped_notes(patient))
     if outcome.later:
         outcome.findings.append(_unavailable(outcome.later))
     if timed_out.is_set():
