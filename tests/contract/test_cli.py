@@ -32,6 +32,8 @@ from tests.support.openapi import openapi
 from weaver_facade import ServiceClient
 from weaver_facade._extensions import extension_markers
 from weaver_facade.contract._artifact_steps import ARTIFACT_STEPS
+from weaver_facade.contract._cli import main as kit_main
+from weaver_facade.emulator._cli import emulator as emulator_command
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "kit-cli-secret-7c1d2e"
@@ -471,7 +473,10 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
             "--base-url is the server root; drop the trailing '/api/v1'",
         ),
         (["--base-url", "http://127.0.0.1:abc"], "--base-url is not a valid URL"),
-        (["--base-url", "http://127.0.0.1:8080", "--max-examples", "0"], "must be at least 1"),
+        (
+            ["--base-url", "http://127.0.0.1:8080", "--max-examples", "0"],
+            "'0' is not a whole number at least 1",
+        ),
         (["--base-url", "http://127.0.0.1:8080", "--spec", "missing.yaml"], "is not a file"),
         # Python's int() and float() read other scripts' digits and "_" (as 10 here): the
         # run went on with them, where every other command refuses them in these words.
@@ -485,28 +490,30 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (
             ["--base-url", "http://127.0.0.1:9", "--deadline", "\u0665"],
-            "argument --deadline: '\u0665' is not a number of seconds in digits 0-9",
+            "argument --deadline: '\u0665' is not a number of seconds greater than 0",
         ),
         (
             ["--base-url", "http://127.0.0.1:9", "--time-limit", "6_0"],
-            "argument --time-limit: '6_0' is not a number of seconds in digits 0-9",
+            "argument --time-limit: '6_0' is not a number of seconds greater than 0",
         ),
         # argparse's own words, naming the kit's function: "invalid _positive_int value: 'abc'".
         (
             ["--base-url", "http://127.0.0.1:9", "--max-examples", "abc"],
-            "argument --max-examples: 'abc' is not a whole number (see ",
+            "argument --max-examples: 'abc' is not a whole number at least 1 (see ",
         ),
         (
             ["--base-url", "http://127.0.0.1:9", "--max-examples", "1.5"],
-            "argument --max-examples: '1.5' is not a whole number (see ",
+            "argument --max-examples: '1.5' is not a whole number at least 1 (see ",
         ),
         (
             ["--base-url", "http://127.0.0.1:9", "--deadline", "abc"],
-            "argument --deadline: 'abc' is not a number of seconds (see ",
+            "argument --deadline: 'abc' is not a number of seconds greater than 0 and at most "
+            "31536000 (a year) (see ",
         ),
         (
             ["--base-url", "http://127.0.0.1:9", "--time-limit", ""],
-            "argument --time-limit: '' is not a number of seconds (see ",
+            "argument --time-limit: '' is not a number of seconds greater than 0 and at most "
+            "31536000 (a year) (see ",
         ),
         # Found before the run, not in a traceback after it (README.md is a file).
         # It said "File exists", of the folder it could not make there.
@@ -535,6 +542,47 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert message in done.stderr
     assert done.stderr.startswith("error: "), done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def _refusal(command: Any, args: list[str], capsys: pytest.CaptureFixture[str], after: str) -> str:
+    """What ``command`` (the kit's ``main``, or a click command) says of ``args``, after
+    ``after`` and before the pointer to its help."""
+    with pytest.raises(SystemExit):
+        command(args, prog="x") if command is kit_main else command.main(args, prog_name="x")
+    said = capsys.readouterr().err.strip()
+    assert after in said, said
+    return said.split(after, 1)[1].rsplit(" (see ", 1)[0]
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "", "inf", "1e400", "1e10", "\u0665"])
+@pytest.mark.parametrize("option", ["--deadline", "--time-limit"])
+def test_a_time_is_refused_in_the_words_of_the_other_commands(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--deadline abc` said "'abc' is not a number of seconds", and `--deadline 0` "must
+    # be positive, got 0", where the other commands' options of seconds say the range.
+    kit_said = _refusal(kit_main, [option, value], capsys, f"argument {option}: ")
+    cli_said = _refusal(emulator_command, ["--url-ttl", value], capsys, "'--url-ttl': ")
+    assert kit_said == cli_said
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("abc", "'abc' is not a whole number at least 1"),
+        ("1.5", "'1.5' is not a whole number at least 1"),
+        ("0", "'0' is not a whole number at least 1"),
+        ("-3", "'-3' is not a whole number at least 1"),
+    ],
+)
+def test_a_count_is_refused_with_its_range(
+    value: str, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--max-examples abc` said "'abc' is not a whole number", and `0` "must be at least
+    # 1, got 0": the other commands' whole numbers say their range, in one form.
+    assert _refusal(kit_main, ["--max-examples", value], capsys, "argument --max-examples: ") == (
+        words
+    )
 
 
 def test_a_path_s_control_characters_are_shown_escaped(tmp_path: Path) -> None:
@@ -619,7 +667,8 @@ def test_an_endless_time_is_a_usage_error(option: str, value: str) -> None:
     # (OverflowError: timestamp out of range for platform time_t).
     done = kit("--base-url", "http://127.0.0.1:9", option, value)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith(f"error: argument {option}: must be a finite number"), done.stderr
+    said = f"error: argument {option}: {value!r} must be a finite number"
+    assert done.stderr.startswith(said), done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -633,5 +682,5 @@ def test_a_time_no_socket_or_timer_takes_is_a_usage_error(option: str) -> None:
         others = ["--deadline", "1"] if option == "--time-limit" else []
         done = kit("--base-url", url, *others, option, "1e10")
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith(f"error: argument {option}: must be at most "), done.stderr
+    assert done.stderr.startswith(f"error: argument {option}: '1e10' must be at most "), done.stderr
     assert "Traceback" not in done.stderr

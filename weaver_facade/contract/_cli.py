@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+import click
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._dest import shown_path
-from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, in_digits
+from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds, WholeNumber
 from .._sigterm import interrupted, terminate_as_interrupt
 from ._artifact_steps import STORAGE_TIMEOUT
 from ._conformance import REQUEST_LIMIT
@@ -35,9 +38,7 @@ from ._kit import (
     ContractSettings,
     ServerUnreachable,
     UnknownBaseModel,
-    count_refusal,
     run_named,
-    seconds_refusal,
 )
 from ._spec import UnusableSpec
 
@@ -60,35 +61,21 @@ _OPTIONS = SettingNames(
 )
 
 
-# A value that is no number at all is refused here in the words of the other commands'
-# options (``_help.WholeNumber``, ``Seconds``): argparse's own named the function that
-# read it ("invalid _positive_int value: 'abc'").
+# Counts and seconds are refused in the words of the other commands' options, by their
+# types (``_help.WholeNumber``, ``Seconds``): argparse's own named the function that read
+# the value ("invalid _positive_int value: 'abc'").
+def _as_click(kind: click.ParamType[Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return kind.convert(text, None, None)
+        except click.BadParameter as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    return convert
 
 
-def _positive_int(text: str) -> int:
-    if not in_digits(text):  # int() reads "1_0" and other scripts' digits ("\u0661")
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in digits 0-9")
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    why = count_refusal(value, str(value))
-    if why is not None:
-        raise argparse.ArgumentTypeError(why)
-    return value
-
-
-def _positive_float(text: str) -> float:
-    if not in_digits(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in digits 0-9")
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    why = seconds_refusal(value, text)
-    if why is not None:
-        raise argparse.ArgumentTypeError(why)
-    return value
+_count = _as_click(WholeNumber(min=1))
+_seconds = _as_click(Seconds(min=0, min_open=True))
 
 
 def _folder(text: str) -> Path:
@@ -127,7 +114,7 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
     p.add_argument("--report", type=_folder, metavar="DIR", help="write JSON and JUnit XML here")
     p.add_argument(
         "--max-examples",
-        type=_positive_int,
+        type=_count,
         metavar="N",
         help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES}; "
         f"--quick: {QUICK_MAX_EXAMPLES})",
@@ -137,7 +124,7 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--time-limit",
-        type=_positive_float,
+        type=_seconds,
         metavar="SECONDS",
         help=f"stop schemathesis after this long (default {DEFAULT_TIME_LIMIT:.0f}; "
         f"--quick: {QUICK_TIME_LIMIT:.0f})",
@@ -149,7 +136,7 @@ def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--deadline",
-        type=_positive_float,
+        type=_seconds,
         default=DEFAULT_DEADLINE,
         metavar="SECONDS",
         help="how long the extension probe and the lifecycle wait for one operation (such "
