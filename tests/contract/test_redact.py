@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from urllib.parse import quote, quote_plus
 
+import httpx
+
+from weaver_facade._spec_schema import spec_document
+from weaver_facade.contract._conformance import _server_error
+from weaver_facade.contract._extensions import ExtensionProbe, _Probe
 from weaver_facade.contract._findings import KEY_PLACEHOLDER, redact, redact_curl
+from weaver_facade.contract._spec import Problem, Spec, load_spec
 
 
 def test_a_long_key_is_hidden_wherever_it_appears() -> None:
@@ -49,3 +55,50 @@ def test_a_key_is_hidden_as_a_url_or_an_escaped_string_carries_it() -> None:
     ]
     for text in shown:
         assert KEY_PLACEHOLDER in redact(text, key), text
+
+
+_KEY = "sk-live-0123456789abcdef"
+
+
+def _texts(problems: list[Problem]) -> str:
+    return "\n".join(f"{p.message} | {p.expected} | {p.got}" for p in problems)
+
+
+def test_a_key_across_a_cut_is_hidden_before_the_cut() -> None:
+    # The kit cut what it shows of a reply (a page's title at 60 characters, a value at
+    # 60, a refusal's words at 200) before its report hid the key: a key across the cut
+    # was no longer whole, and its first characters stayed.
+    spec = Spec(load_spec().document, secret=_KEY)
+    op = spec.operations["GET /api/v1/supported-models"]
+    page = f"<html><head><title>{'x' * 50}{_KEY}</title></head></html>".encode()
+    value = f"{'x' * 50}{_KEY}"
+    not_json = f'"{_KEY}" tail'.encode()
+    shown = [
+        _texts(spec.check_reply(op, 503, {"Content-Type": "text/html"}, page)),
+        _texts(spec.check_reply(op, 200, {"Content-Type": "text/html"}, page)),
+        _texts(spec.check_reply(op, 200, {"Content-Type": "application/json"}, not_json)),
+        _texts(spec.check_schema("Checkpoint", {"created_at": value, "name": value})),
+        _texts([spec.describe_refusal(op, None, 400, f"{'x' * 190}{_KEY}".encode())]),
+        _texts(
+            [
+                _server_error(
+                    500, {}, json.dumps({"error": "e", "message": value * 4}).encode(), _KEY
+                )
+            ]
+        ),
+    ]
+    for text in shown:
+        assert _KEY[:6] not in text, text
+        assert KEY_PLACEHOLDER[:4] in text, text  # hidden, then cut
+
+
+def test_a_key_across_the_probe_s_cut_is_hidden_before_it() -> None:
+    # The extension probe's evidence quotes 40 characters of a field of the server's own.
+    result = ExtensionProbe(known=("operation-details",))
+    op = {"id": "op-1", "status": "done", "model_id": "m-1", "kind": f"{'x' * 30}{_KEY}"}
+    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))) as http:
+        probe = _Probe(spec_document(), http, result, deadline=1.0, secret=_KEY)
+        probe.fields("operation-details", "Operation", op)
+    evidence = result.evidence["operation-details"]
+    assert _KEY[:6] not in evidence, evidence
+    assert KEY_PLACEHOLDER[:4] in evidence, evidence

@@ -46,6 +46,7 @@ from ._findings import (
     RETRIES,
     Finding,
     SettingNames,
+    clip,
     curl_for_request,
     plain_seconds,
     redact,
@@ -625,7 +626,7 @@ def _problems_for(
         return None
     headers = {k: v[0] for k, v in response.headers.items() if v}
     if check == "not_a_server_error":  # schemathesis' own has a title and no message
-        return [_server_error(response.status_code, headers, response.content or b"")]
+        return [_server_error(response.status_code, headers, response.content or b"", spec.secret)]
     if isinstance(failure, RejectedPositiveData):
         return [spec.describe_refusal(op, case.body, response.status_code, response.content)]
     if check in (
@@ -652,14 +653,16 @@ def _problems_for(
     return None
 
 
-def _server_error(status: int, headers: Mapping[str, str], body: bytes) -> Problem:
+def _server_error(
+    status: int, headers: Mapping[str, str], body: bytes, secret: str | None
+) -> Problem:
     """A 5xx reply in words: the Error body's code and message, else what the body was."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
-        said = f"`{data['error']}`: {str(data.get('message', ''))[:200]}"
+        said = f"`{data['error']}`: {clip(str(data.get('message', '')), 200, secret)}"
     elif not body.strip():
         said = "no body"
     else:
@@ -1237,7 +1240,7 @@ def _negative_left_open(spec: Spec, case: Any, outcome: ConformanceOutcome) -> s
         if not found:
             return None
         outcome.taken_beyond |= taken_keys(found)
-        return f"{beyond_in_words(found)}: {NO_SUCH_RULE}"
+        return f"{beyond_in_words(found, spec.secret)}: {NO_SUCH_RULE}"
     if location is ParameterLocation.QUERY:
         names = [parameter] if parameter else list(case.query or {})
         reasons = [SHEET_LEAVES_OPEN.get((label, f"query {name}")) for name in names]
@@ -1291,7 +1294,7 @@ def _parameters_left_open(
     if not found:
         return None
     outcome.taken_beyond |= taken_keys(found)
-    return f"{beyond_in_words(found)}: {NO_SUCH_RULE}"
+    return f"{beyond_in_words(found, spec.secret)}: {NO_SUCH_RULE}"
 
 
 def _integral_floats(value: Any, where: str = "") -> list[str]:

@@ -55,6 +55,7 @@ from ._findings import (
     API_KEY_HEADER,
     IDEMPOTENCY_HEADER,
     PYTHON_NAMES,
+    clip,
     plain_seconds,
     redact,
     waited_words,
@@ -153,8 +154,11 @@ class _Probe:
         http: httpx.Client,
         result: ExtensionProbe,
         deadline: float,
+        secret: str | None = None,
     ) -> None:
         self.document = document
+        #: The API key, hidden in what the evidence shows of a reply before it is cut.
+        self.secret = secret
         self.http = http
         self.result = result
         self.deadline = deadline
@@ -218,7 +222,7 @@ class _Probe:
         own = [f for f in names if f in body and not self.fits(schema, f, body[f])]
         present = [f for f in names if f in body and f not in own]
         if own:
-            shown = ", ".join(f"`{f}` ({json.dumps(body[f])[:40]})" for f in own)
+            shown = ", ".join(f"`{f}` ({clip(json.dumps(body[f]), 40, self.secret)})" for f in own)
             why = f"{schema} replies carry {shown} of values the spec's {name} has not"
         elif present:
             why = f"{schema} replies carry {', '.join(present)}"
@@ -553,7 +557,7 @@ def probe_extensions(
     probe: _Probe | None = None
     try:
         with api_client(base_url=base_url, headers=headers, timeout=timeout, within=within) as http:
-            probe = _Probe(spec_document, http, result, deadline)
+            probe = _Probe(spec_document, http, result, deadline, api_key)
             probe.run(base_model)
     except _Failed as exc:
         result.note = f"the extension probe stopped early: {exc}"

@@ -25,6 +25,7 @@ __all__ = [
     "RETRIES",
     "Finding",
     "SettingNames",
+    "clip",
     "curl_for_request",
     "dedupe",
     "fold_server_wide",
@@ -230,6 +231,13 @@ def fold_server_wide(findings: Iterable[Finding]) -> list[Finding]:
 def redact(text: str, secret: str | None) -> str:
     """Replace the API key, by the facade's rule (``_redact.replace_key``)."""
     return replace_key(text, secret, KEY_PLACEHOLDER) if secret else text
+
+
+def clip(text: str, most: int, secret: str | None) -> str:
+    """``text`` cut to ``most`` characters, ending ``...``, its key hidden (``redact``)
+    first: hidden after the cut, a key across it was not whole, and its start stayed."""
+    text = redact(text, secret)
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def redact_curl(command: str, secret: str | None, *, wrong_key: bool = False) -> str:

@@ -518,7 +518,7 @@ def run_named(
                 f"no API key was given ({named.api_key}), so conformance does not "
                 "check that requests without one, or with a wrong one, are refused"
             )
-        tested = Spec(document)
+        tested = Spec(document, secret=settings.api_key)
         progress(f"conformance: schemathesis over {len(tested.operations)} operations")
         report.conformance = run_conformance(
             document=document,
@@ -557,7 +557,7 @@ def run_named(
     elif "lifecycle" in settings.parts:
         report.lifecycle = run_lifecycle(
             # Every route kept: the facade calls one the server may lack, and reads its 404.
-            Spec(restrict_fields(spec.document, unseen)),
+            Spec(restrict_fields(spec.document, unseen), secret=settings.api_key),
             base_url=base_url,
             api_key=settings.api_key,
             base_model=report.base_model,

@@ -37,7 +37,7 @@ from .._spec_schema import (
     spec_path,
     unknown_fields,
 )
-from ._findings import DATE_TIME_EXPECTED
+from ._findings import DATE_TIME_EXPECTED, clip, redact
 from ._ownership import ARTIFACT_KINDS, is_artifact_kind
 
 __all__ = [
@@ -92,12 +92,11 @@ def taken_keys(found: Iterable[BeyondRule]) -> set[TakenKey]:
     }
 
 
-def beyond_in_words(found: Sequence[BeyondRule], root: str = "") -> str:
+def beyond_in_words(found: Sequence[BeyondRule], secret: str | None, root: str = "") -> str:
     """The first few values beyond rules, such as `ttl_seconds` 315360001 (must be <= ...)."""
 
     def shown(value: Any) -> str:
-        text = json.dumps(value)
-        return text if len(text) <= 40 else text[:37] + "..."
+        return clip(json.dumps(value), 40, secret)
 
     where = (lambda b: f"{root}.{b.where}") if root else (lambda b: b.where)
     return "; ".join(f"`{where(b)}` {shown(b.value)} ({b.rule})" for b in found[:3])
@@ -183,22 +182,23 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-def _where_json_breaks(body: bytes, error: ValueError) -> str:
+def _where_json_breaks(body: bytes, error: ValueError, secret: str | None) -> str:
     """Where ``body`` stops being JSON, with what comes on either side: a stray byte
     after a long body is far from its start."""
     if isinstance(error, json.JSONDecodeError):
-        before, after = error.doc[: error.pos], error.doc[error.pos :]
+        before = redact(error.doc[: error.pos], secret)
+        after = redact(error.doc[error.pos :], secret)
         if not before.strip():  # nothing of it is JSON: "expecting value at character 0"
             return f"it begins {after[:20]!r}"
         what = "extra data after the JSON value" if error.msg == "Extra data" else error.msg
         where = f"{what[:1].lower()}{what[1:]} at character {error.pos}"
     elif isinstance(error, UnicodeDecodeError):
         raw_before, raw_after = body[: error.start], body[error.start :]
-        before = raw_before.decode("utf-8", "replace")
-        after = raw_after.decode("utf-8", "replace")
+        before = redact(raw_before.decode("utf-8", "replace"), secret)
+        after = redact(raw_after.decode("utf-8", "replace"), secret)
         where = f"not UTF-8 at byte {error.start}"
     else:
-        return f"{error}: {body[:_SHOWN]!r}"
+        return f"{error}: {clip(repr(body), _SHOWN, secret)}"
     shown_after = repr(after[:20]) if after else "the end"
     return f"{where}: {before[-20:]!r} then {shown_after}"
 
@@ -235,9 +235,8 @@ def _pointer(*segments: str) -> str:
     return "/".join(s.replace("~", "~0").replace("/", "~1") for s in segments)
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+def _short(value: Any, secret: str | None) -> str:
+    return clip(json.dumps(value, sort_keys=True, default=str), _SHOWN, secret)
 
 
 def _where(path: Iterable[Any]) -> str:
@@ -251,8 +250,10 @@ def _ticks(names: Sequence[str]) -> str:
 class Spec:
     """The operations and schemas of one OpenAPI document."""
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
+    def __init__(self, document: Mapping[str, Any], *, secret: str | None = None) -> None:
         self.document = document
+        #: The API key, hidden in what a problem shows of a reply before it is cut.
+        self.secret = secret
         self.schemas = SpecSchemas(document)
         self.results = result_schemas(document["components"]["schemas"])
         self.operations: dict[str, OperationSpec] = {}
@@ -381,7 +382,7 @@ class Spec:
         found = self.taken_apart(pointer, value, taken)[1] if taken else []
         if not found:
             return None
-        return f"{beyond_in_words(found, root)}, {_TAKEN}: {NO_SUCH_RULE}"
+        return f"{beyond_in_words(found, self.secret, root)}, {_TAKEN}: {NO_SUCH_RULE}"
 
     def reply_pointer(self, op: OperationSpec, status: int) -> str | None:
         """The pointer to the schema of ``op``'s reply with ``status``, if the spec gives one."""
@@ -482,7 +483,7 @@ class Spec:
             data = json.loads(body)
         except ValueError as exc:
             sent_as = lowered.get("content-type", "none")
-            page = html_page(body, sent_as)
+            page = html_page(body, sent_as, lambda text: redact(text, self.secret))
             if not body.strip():  # JSON's words for it ("expecting value") hide that none came
                 message = (
                     f"the {status} reply has an empty body, where the spec documents a JSON "
@@ -493,10 +494,8 @@ class Spec:
                 message = f"the {status} reply is {page}, not JSON (content-type {sent_as!r})"
                 got = f"an HTML page (content-type {sent_as})"
             else:
-                message = (
-                    f"the {status} reply is not JSON ({_where_json_breaks(body, exc)}; "
-                    f"content-type {sent_as!r})"
-                )
+                where = _where_json_breaks(body, exc, self.secret)
+                message = f"the {status} reply is not JSON ({where}; content-type {sent_as!r})"
                 got = f"content-type {sent_as}"
             problems.append(
                 Problem("response_schema_conformance", message, expected="a JSON body", got=got)
@@ -583,7 +582,7 @@ class Spec:
         """
         text = reply.decode("utf-8", "replace")
         code = ""
-        said = " ".join(text.split())[:200]
+        said = clip(" ".join(text.split()), 200, self.secret)
         try:
             data = json.loads(reply)
         except ValueError:
@@ -626,7 +625,7 @@ class Spec:
         the run set beyond rules of the spec's own (``taken``, see ``taken_apart``)."""
         errors = self.taken_apart(pointer, value, taken)[0]
         ordered = sorted(errors, key=lambda e: list(map(str, e.path)))
-        return _describe(ordered, pointer, self.schemas, at)
+        return _describe(ordered, pointer, self.schemas, at, self.secret)
 
 
 class OperationResults:
@@ -719,6 +718,7 @@ def _describe(
     pointer: str,
     schemas: SpecSchemas,
     at: str,
+    secret: str | None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     # Missing required fields of one object are one finding, not one per field.
@@ -734,7 +734,7 @@ def _describe(
             found = missing.setdefault((name, where), (located, instance, []))
             found[2].extend(f for f in absent if f not in found[2])
             continue
-        problems.append(_problem(located, error, full))
+        problems.append(_problem(located, error, full, secret))
     absent_first: list[Problem] = []
     for (name, where), (located, instance, fields) in missing.items():
         props = (
@@ -782,9 +782,12 @@ def _fold_items(problems: list[Problem]) -> list[Problem]:
 
 
 def _problem(
-    located: Located, error: jsonschema.exceptions.ValidationError, path: list[Any]
+    located: Located,
+    error: jsonschema.exceptions.ValidationError,
+    path: list[Any],
+    secret: str | None,
 ) -> Problem:
-    found = _schema_problem(located, error, path)
+    found = _schema_problem(located, error, path, secret)
     if (
         path[-1:] == ["kind"]
         and _holder(located) == "Operation"
@@ -802,8 +805,13 @@ def _problem(
 
 
 def _schema_problem(
-    located: Located, error: jsonschema.exceptions.ValidationError, path: list[Any]
+    located: Located,
+    error: jsonschema.exceptions.ValidationError,
+    path: list[Any],
+    secret: str | None,
 ) -> Problem:
+    """The problem ``error`` names; ``secret``, the key, is hidden in a value before it is
+    cut."""
     names = located.names
     value = error.instance
     where = _where(path)
@@ -822,7 +830,7 @@ def _schema_problem(
             "response_schema_conformance",
             f"{subject}: `{value}` is not in {whose} ({_ticks([str(a) for a in allowed])}){at}",
             expected=f"one of {', '.join(map(str, allowed))}",
-            got=_short(value),
+            got=_short(value, secret),
         )
     if error.validator == "pattern":
         whose = f"{own}'s pattern" if own else "the pattern"
@@ -831,27 +839,28 @@ def _schema_problem(
         gloss = f" ({str(meant).strip().rstrip('.')})" if meant else ""
         return Problem(
             "response_schema_conformance",
-            f"{subject}: {_short(value)} does not match {whose} "
+            f"{subject}: {_short(value, secret)} does not match {whose} "
             f"`{error.validator_value}`{gloss}{at}",
             expected=f"a match of {error.validator_value}",
-            got=_short(value),
+            got=_short(value, secret),
         )
     if error.validator == "format" and error.validator_value == "date-time":
         return Problem(
             "response_schema_conformance",
-            f"{subject}: {_short(value)} is no RFC 3339 date-time: it needs its time zone "
+            f"{subject}: {_short(value, secret)} is no RFC 3339 date-time: it needs its time zone "
             f"(`Z` or an offset such as `+00:00`){at}",
             expected=DATE_TIME_EXPECTED,
-            got=_short(value),
+            got=_short(value, secret),
         )
     if error.validator == "type":
         wanted = error.validator_value
         wanted_text = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
         return Problem(
             "response_schema_conformance",
-            f"{subject}: expected {wanted_text}, got {_json_type(value)} {_short(value)}{at}",
+            f"{subject}: expected {wanted_text}, got {_json_type(value)} "
+            f"{_short(value, secret)}{at}",
             expected=wanted_text,
-            got=_short(value),
+            got=_short(value, secret),
         )
     extra = unknown_fields(error)
     if extra:
@@ -864,10 +873,10 @@ def _schema_problem(
         )
     return Problem(
         "response_schema_conformance",
-        f"{subject}: {_short(value)} violates "
-        f"`{error.validator}: {_short(error.validator_value)}`{at}",
-        expected=f"{error.validator} {_short(error.validator_value)}",
-        got=_short(value),
+        f"{subject}: {_short(value, secret)} violates "
+        f"`{error.validator}: {_short(error.validator_value, secret)}`{at}",
+        expected=f"{error.validator} {_short(error.validator_value, secret)}",
+        got=_short(value, secret),
     )
 
 
