@@ -196,6 +196,9 @@ def test_the_command_refuses_bad_options(tmp_path: Path, monkeypatch: pytest.Mon
         (["--api-key", " k"], {}, "--api-key must be printable ASCII without blanks"),
         ([], {"WEAVER_EMULATOR_API_KEYS": "a\x01b"}, "WEAVER_EMULATOR_API_KEYS must be printable"),
         (["--latency", "warp_drive=1"], {}, "--latency kind must be one of forward_backward, "),
+        (["--latency", "x"], {}, "--latency 'x': expected kind=seconds"),
+        (["--fault", "x"], {}, "--fault 'x': expected key=value pairs"),
+        (["--fault", "kind=drop,rate=1,when=soon"], {}, "--fault 'when' must be one of before, "),
     ],
 )
 @pytest.mark.parametrize("command", ["weaver-facade", "python -m weaver_facade.emulator"])
@@ -450,7 +453,7 @@ def test_a_fault_without_a_kind_says_it_is_required(fault: str) -> None:
     result = CliRunner().invoke(main, ["emulator", "--fault", fault])
     assert result.exit_code == 2
     expected = (
-        f"error: fault '{fault}': 'kind' (unavailable, rate_limited, drop or ignore_range) "
+        f"error: --fault '{fault}': 'kind' (unavailable, rate_limited, drop or ignore_range) "
         "is required"
     )
     assert result.stderr.startswith(expected), result.stderr
@@ -458,7 +461,8 @@ def test_a_fault_without_a_kind_says_it_is_required(fault: str) -> None:
 
 @pytest.mark.parametrize("fault", ["kind=nope,rate=1", "kind=nope", "kind=,rate=0.5"])
 def test_a_bad_fault_kind_names_the_allowed_ones(fault: str) -> None:
-    expected = f"fault '{fault}': kind must be one of unavailable, rate_limited, drop, ignore_range"
+    kinds = "unavailable, rate_limited, drop, ignore_range"
+    expected = f"--fault '{fault}': kind must be one of {kinds}"
     result = CliRunner().invoke(main, ["emulator", "--fault", fault])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {expected}"), result.stderr

@@ -119,18 +119,20 @@ class _Size(click.ParamType[int, str]):
 def _as_given(message: str) -> str:
     """A config's refusal, which begins with the field it refuses (``shard_size must
     be ...``, ``storage_url's host ...``), with that field named as the user gave its value:
-    the option of the same name (``--shard-size``), or the variable it was read from."""
+    the option of the same name (``--shard-size``), or the variable it was read from. A
+    field may also be named as its option is, in the singular (``fault 'x'``: ``--fault``)."""
     ctx = click.get_current_context()
     for param in ctx.command.params:
         if not isinstance(param, click.Option) or param.name is None:
             continue
-        words = message.removeprefix(param.name)
-        if words != message and words.startswith((" ", "'s ")):
-            given = param.opts[0]
-            from_env = ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT
-            if from_env and isinstance(param.envvar, str):
-                given = param.envvar
-            return given + words
+        given = param.opts[0]
+        for field in (param.name, given.lstrip("-").replace("-", "_")):
+            words = message.removeprefix(field)
+            if words != message and words.startswith((" ", "'s ")):
+                from_env = ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT
+                if from_env and isinstance(param.envvar, str):
+                    given = param.envvar
+                return given + words
     return message
 
 
