@@ -23,11 +23,13 @@ def what_is_there(there: Path) -> str:
     return "a file" if there.is_file() else "not a folder"
 
 
-#: Every control character (C0, DEL, C1) and lone surrogate (a byte of an argument not in
-#: the locale's encoding), as ``repr()`` writes it: ``\n``, ``\x1b``, ``\udce9``. The
+#: Every control character (C0, DEL, C1), line or paragraph separator (U+2028, U+2029: a
+#: terminal breaks the line there) and lone surrogate (a byte of an argument not in the
+#: locale's encoding), as ``repr()`` writes it: ``\n``, ``\x1b``, ``\u2028``, ``\udce9``. The
 #: command line's escape of a server's words shares it, but for tab and newline.
 CONTROL_ESCAPES = {
-    c: repr(chr(c))[1:-1] for c in (*range(0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000))
+    c: repr(chr(c))[1:-1]
+    for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0xD800, 0xE000))
 }
 
 

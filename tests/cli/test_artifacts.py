@@ -364,8 +364,19 @@ def test_an_empty_destination_is_refused_not_taken_for_here(
 
 
 # A folder from a variable or a glob may hold a newline, a tab or an escape sequence.
-ODD_NAME = "a\nb\tc\x1b[2Kd"
-ODD_SHOWN = "a\\nb\\tc\\x1b[2Kd"  # as repr() writes them, as the library quotes names
+# U+2028, U+2029 and U+0085 end a line too, in a terminal and for str.splitlines().
+ODD_NAME = "a\nb\tc\x1b[2Kd\u2028e\u2029f\x85g"
+ODD_SHOWN = "a\\nb\\tc\\x1b[2Kd\\u2028e\\u2029f\\x85g"  # as repr() writes them
+
+
+def test_every_character_that_ends_a_line_is_shown_escaped() -> None:
+    # Python's own list of line ends (str.splitlines), beside the one shown_path escapes.
+    from weaver_facade._dest import shown_path
+
+    ends = [c for c in map(chr, range(sys.maxunicode + 1)) if len(f"a{c}b".splitlines()) > 1]
+    assert len(ends) == 10
+    assert [shown_path(c) for c in ends] == [repr(c)[1:-1] for c in ends]
+    assert all("\\" in shown_path(c) for c in ends)
 
 
 def test_a_destination_with_control_characters_is_shown_escaped(
