@@ -19,7 +19,7 @@ def in_the_way(folder: Path) -> Path | None:
 def what_is_there(there: Path) -> str:
     """What ``in_the_way`` found, in the words of a command's refusal."""
     if there.is_symlink() and not there.exists():
-        return f"a broken symlink (to {os.readlink(there)})"
+        return f"a broken symlink (to {shown_path(os.readlink(there))})"
     return "a file" if there.is_file() else "not a folder"
 
 

@@ -331,9 +331,9 @@ def test_a_broken_symlink_as_the_destination_is_a_usage_error_naming_it(
     tmp_path: Path,
 ) -> None:
     # `-o` a link to a disk not mounted exited 1 with "... is not a directory", after the
-    # checkpoint was looked up.
+    # checkpoint was looked up. Where it leads is shown escaped: its newline was a space.
     link = tmp_path / "models"
-    link.symlink_to(tmp_path / "unmounted")
+    link.symlink_to(tmp_path / "un\nmounted")
     env: dict[str, str | None] = {
         "WEAVER_BASE_URL": "http://127.0.0.1:9",
         "WEAVER_API_KEY": API_KEY,
@@ -342,9 +342,9 @@ def test_a_broken_symlink_as_the_destination_is_a_usage_error_naming_it(
     assert run.exit_code == 2, run.stderr
     assert run.stderr.startswith(
         f"error: Invalid value for '-o' / '--output': '{link}' is a broken symlink "
-        f"(to {tmp_path / 'unmounted'})"
+        f"(to {tmp_path}/un\\nmounted)"
     ), run.stderr
-    assert not (tmp_path / "unmounted").exists()
+    assert not (tmp_path / "un\nmounted").exists()
 
 
 def test_an_empty_destination_is_refused_not_taken_for_here(

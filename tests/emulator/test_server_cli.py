@@ -608,14 +608,15 @@ def test_a_data_dir_that_is_a_file_is_said_in_the_commands_words(tmp_path: Path)
 
 def test_a_data_dir_that_is_or_is_under_a_broken_symlink_is_named_so(tmp_path: Path) -> None:
     # A link to a disk not mounted: the mkdir said "File exists", which `ls` contradicts.
+    # Where it leads is shown escaped, as the paths the user gave: a newline broke the line.
     link = tmp_path / "data"
-    link.symlink_to(tmp_path / "unmounted")
+    link.symlink_to(tmp_path / "un\nmounted")
     for data in (link, link / "sub"):
         result = CliRunner().invoke(main, ["emulator", "--data-dir", str(data), "--port", "0"])
         assert result.exit_code == 2, result.output
-        broken = f"'{link}' is a broken symlink (to {tmp_path / 'unmounted'})"
+        broken = f"'{link}' is a broken symlink (to {tmp_path}/un\\nmounted)"
         assert result.stderr == f"error: --data-dir {data}: {broken}\n"
-    assert not (tmp_path / "unmounted").exists()
+    assert not (tmp_path / "un\nmounted").exists()
 
 
 @pytest.mark.parametrize(

@@ -918,20 +918,20 @@ def test_a_broken_symlink_as_a_destination_is_named_before_any_request(
     # A link to a disk not mounted, say: it was "not a directory" alone, which `ls` says
     # it is, and only once the artifact had been looked up.
     link = tmp_path / "models"
-    link.symlink_to(tmp_path / "unmounted")
+    link.symlink_to(tmp_path / "un\tmounted")  # shown escaped
     fake = FakeWeaver()
     with service(fake) as svc:
         fake.requests.clear()
         with pytest.raises(UnsafeArtifactPathError) as refused:
             svc.download_weights(ARTIFACT, link / where)
-    broken = f"a broken symlink (to {tmp_path / 'unmounted'})"
+    broken = f"a broken symlink (to {tmp_path}/un\\tmounted)"
     assert str(refused.value) == (
         f"{link} is not a directory: it is {broken}"
         if not where
         else f"{link / where} is not a directory: {link}, {broken}, is in its way"
     )
     assert fake.requests == []
-    assert not (tmp_path / "unmounted").exists()
+    assert not (tmp_path / "un\tmounted").exists()
 
 
 def test_a_destination_s_control_characters_are_escaped_in_its_refusal(tmp_path: Path) -> None:
