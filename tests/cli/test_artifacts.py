@@ -493,6 +493,11 @@ def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> No
     assert run.exit_code == 2
     assert "'--kind'" in run.stderr
     assert "kind=" not in run.stderr
+    # A newline of the REF is shown escaped, as the library quotes it: it was a space.
+    odd = merged.replace("/c/", "/c\nd/")
+    run = cli("checkpoints", "download", odd, "-o", str(tmp_path / "o"), "--kind", "hf_adapter")
+    assert run.exit_code == 2
+    assert "but weaver://m/checkpoints/c\\nd/artifacts/hf_model is hf_model" in run.stderr
     run = cli("checkpoints", "export", "weaver://m/checkpoints/c", "--ttl", "0")
     assert run.exit_code == 2
     run = cli("checkpoints", "download", "weaver://m/checkpoints/c")

@@ -353,7 +353,8 @@ def download(
         target = ref
         named = ref.rpartition("/")[2]
         if kind is not None and named != kind and named in _KINDS:  # else the library says
-            raise click.BadParameter(f"{kind}, but {ref} is {named}", param_hint="'--kind'")
+            shown = shown_path(ref)
+            raise click.BadParameter(f"{kind}, but {shown} is {named}", param_hint="'--kind'")
     elif "://" not in ref and model_id is None:
         try:
             target = uuid.UUID(ref)  # an artifact id
