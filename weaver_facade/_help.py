@@ -21,6 +21,7 @@ import click
 __all__ = [
     "EMPTY_API_KEY",
     "EMPTY_BASE_URL",
+    "EMPTY_FOLDER",
     "MOST_SECONDS",
     "Context",
     "Folder",
@@ -99,6 +100,8 @@ EMPTY_BASE_URL = (
 EMPTY_API_KEY = (
     "--api-key is empty: give the API key, or leave the option out to use WEAVER_API_KEY"
 )
+# A folder given as "" (`-o "$UNSET"`), which every command refuses, not taking it for here.
+EMPTY_FOLDER = "an empty path is no folder; give . for this one"
 
 
 def in_digits(value: object) -> bool:
@@ -181,5 +184,5 @@ class Folder(click.Path):
         # current one, a download's files replaced the user's of the same names
         # (config.json, ...), and the emulator kept its state there after exit.
         if value == "":
-            self.fail("an empty path is no folder; give . for this one", param, ctx)
+            self.fail(EMPTY_FOLDER, param, ctx)
         return self.coerce_path_result(value)

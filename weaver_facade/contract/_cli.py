@@ -21,7 +21,7 @@ import click
 from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._dest import shown_path
-from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds, WholeNumber
+from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, EMPTY_FOLDER, Seconds, WholeNumber
 from .._sigterm import interrupted, terminate_as_interrupt
 from ._artifact_steps import STORAGE_TIMEOUT
 from ._conformance import REQUEST_LIMIT
@@ -82,7 +82,7 @@ def _folder(text: str) -> Path:
     # `--report "$DIR"` with DIR unset wrote the reports into the current folder, over any
     # there of the same names, as `-o ""` and `--data-dir ""` do not.
     if not text:
-        raise argparse.ArgumentTypeError("an empty path is no folder; give . for this one")
+        raise argparse.ArgumentTypeError(EMPTY_FOLDER)
     return Path(text)
 
 
