@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -17,10 +18,27 @@ def in_the_way(folder: Path) -> Path | None:
 
 
 def what_is_there(there: Path) -> str:
-    """What ``in_the_way`` found, in the words of a command's refusal."""
+    """What ``in_the_way`` found, in the words of a command's refusal (a symlink to a file
+    is that file)."""
     if there.is_symlink() and not there.exists():
         return f"a broken symlink (to {shown_path(os.readlink(there))})"
-    return "a file" if there.is_file() else "not a folder"
+    return what_it_is(there, os.stat(there).st_mode)
+
+
+def what_it_is(path: Path, mode: int) -> str:
+    """What the file ``path`` of ``mode`` (its ``stat``) is, in a refusal's words: a
+    symlink (``lstat``'s) with where it leads."""
+    if stat.S_ISLNK(mode):
+        return f"a symlink (to {shown_path(os.readlink(path))})"
+    kinds = (
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    )
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
 
 
 #: Every control character (C0, DEL, C1), line or paragraph separator (U+2028, U+2029: a

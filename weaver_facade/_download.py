@@ -47,7 +47,7 @@ from ._causes import (
     proxy_refusal,
     refused_tunnel,
 )
-from ._dest import shown_path
+from ._dest import shown_path, what_it_is
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -882,8 +882,7 @@ def _lsize(path: Path) -> int | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeArtifactPathError(
-            f"{shown_path(path)} is in the way: it is not a regular file "
-            "(a symlink or a directory)",
+            f"{shown_path(path)} is in the way: it is {what_it_is(path, st.st_mode)}",
             name=str(path),
         )
     return st.st_size
@@ -946,7 +945,7 @@ def _folder_there(here: Path, rel: PurePosixPath) -> bool:
     except FileNotFoundError:
         return False
     if not stat.S_ISDIR(st.st_mode):
-        what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
+        what = what_it_is(here, st.st_mode)
         raise UnsafeArtifactPathError(
             f"{shown_path(here)} is in the way of {rel}: it is {what}", name=str(rel)
         )

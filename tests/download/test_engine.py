@@ -1306,7 +1306,9 @@ def test_a_symlink_put_in_the_way_while_a_download_waits_is_refused(
     with waiting_behind(dest, download, caplog):
         (dest / "sub").symlink_to(outside)
     assert isinstance(raised[0], UnsafeArtifactPathError)
-    assert str(raised[0]) == f"{dest / 'sub'} is in the way of sub/dir/weights.bin: it is a symlink"
+    assert str(raised[0]) == (
+        f"{dest / 'sub'} is in the way of sub/dir/weights.bin: it is a symlink (to {outside})"
+    )
     assert list(outside.iterdir()) == []
 
 
@@ -1867,22 +1869,29 @@ def test_a_symlink_in_the_way_is_refused(storage: StorageServer, run: Run, tmp_p
 
 
 @pytest.mark.parametrize("where", ["small.bin", "small.bin.part"])
-@pytest.mark.parametrize("what", ["symlink", "folder"])
+@pytest.mark.parametrize("what", ["symlink", "folder", "fifo"])
 def test_what_is_in_the_way_of_a_file_is_refused_before_anything_is_written(
     storage: StorageServer, run: Run, tmp_path: Path, where: str, what: str
 ) -> None:
     # The README: refused "before anything is written". It was refused when that file's
-    # turn came, after the other files had been downloaded.
+    # turn came, after the other files had been downloaded. It is named as `ls -l` tells
+    # it: each was "a symlink or a directory".
     dest = tmp_path / "out"
     dest.mkdir()
-    target = tmp_path / "victim"
+    target = tmp_path / "vic\ntim"
     target.write_bytes(b"keep")
     if what == "symlink":
         (dest / where).symlink_to(target)
-    else:
+        said = f"a symlink (to {tmp_path}/vic\\ntim)"
+    elif what == "folder":
         (dest / where).mkdir()
-    with pytest.raises(UnsafeArtifactPathError, match="in the way"):
+        said = "a directory"
+    else:
+        os.mkfifo(dest / where)
+        said = "a named pipe"
+    with pytest.raises(UnsafeArtifactPathError) as refused:
         run(Source(storage), dest)
+    assert str(refused.value) == f"{dest / where} is in the way: it is {said}"
     assert target.read_bytes() == b"keep"
     assert storage.requests == []
     assert [p.name for p in dest.iterdir()] == [where]

@@ -894,11 +894,11 @@ def test_a_destination_a_file_is_in_the_way_of_is_refused_before_any_request(
     assert (tmp_path / "file").read_bytes() == b"keep"
 
 
-@pytest.mark.parametrize(("thing", "said"), [("file", "a file"), ("fifo", "not a folder")])
+@pytest.mark.parametrize(("thing", "said"), [("file", "a file"), ("fifo", "a named pipe")])
 def test_what_is_in_the_way_of_a_destination_is_named_as_it_is(
     tmp_path: Path, thing: str, said: str
 ) -> None:
-    # A named pipe (or /dev/null) in the way was "a file" too.
+    # A named pipe (or /dev/null) in the way was "a file" too, then "not a folder".
     there = tmp_path / "there"
     if thing == "file":
         there.write_bytes(b"keep")
