@@ -896,7 +896,7 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> list[Path]:
     its ``.part``, is refused first, before anything is made or written; so is a ``dest``
     that cannot be made or looked in."""
     # A folder without search permission, ``dest`` or one above it, hides what is in it.
-    with _writable(dest, dest):
+    with _permitted(dest, dest):
         if sys.platform != "win32":  # PATH_MAX counts the NUL; Windows has no pathconf
             limit = os.pathconf(next(p for p in (dest, *dest.parents) if p.exists()), "PC_PATH_MAX")
             for rel in paths:
@@ -952,23 +952,27 @@ def _folder_there(here: Path, rel: PurePosixPath) -> bool:
     return True
 
 
-def unwritable(path: object, exc: OSError, name: str) -> UnsafeArtifactPathError:
-    """The error of a destination the system will not write in (``exc``)."""
+def unwritable(
+    path: object, exc: OSError, name: str, *, doing: str = "write to"
+) -> UnsafeArtifactPathError:
+    """The error of a destination the system will not write in (``exc``), or do with as
+    ``doing`` says (``read``)."""
     return UnsafeArtifactPathError(
-        f"cannot write to {shown_path(path)}: {exc.strerror or exc}", name=name
+        f"cannot {doing} {shown_path(path)}: {exc.strerror or exc}", name=name
     )
 
 
 @contextlib.contextmanager
-def _writable(path: Path, name: Path) -> Iterator[None]:
+def _permitted(path: Path, name: Path, *, doing: str = "write to") -> Iterator[None]:
     """A folder that takes no files (no permission, a read-only mount) is the user's to
-    fix, as one that cannot be made (``prepare_dest``)."""
+    fix, as one that cannot be made (``prepare_dest``); so is a file or a folder in it that
+    cannot be read (``doing="read"``), said so."""
     try:
         yield
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
-        raise unwritable(path, exc, str(name)) from exc
+        raise unwritable(path, exc, str(name), doing=doing) from exc
 
 
 class _PartFile:
@@ -985,7 +989,7 @@ class _PartFile:
 
     def open(self, offset: int) -> int:
         """Open it at ``offset``; return the offset it is open at: 0 for one replaced."""
-        with _writable(self.path, self.final):
+        with _permitted(self.path, self.final):
             try:
                 self._fd = self._created()
             except FileExistsError:
@@ -1038,7 +1042,8 @@ class _PartFile:
             raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
 
     def read_blocks(self, path: Path) -> Iterable[bytes]:
-        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+        with _permitted(path, self.final, doing="read"):
+            fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
         try:
             while block := os.read(fd, HASH_BLOCK):
                 if self._cancel.is_set():
@@ -1291,7 +1296,7 @@ class _Shell:
                 for part in parent.parts:
                     here /= part
                     try:
-                        with _writable(here, here):
+                        with _permitted(here, here):
                             here.mkdir()
                     except FileExistsError:
                         _folder_there(here, rel)  # again: it may have changed while this waited
@@ -1326,7 +1331,7 @@ class _Shell:
 
     def _locked(self) -> int:
         """``dest`` opened, with its lock: at once, or once the download holding it ends."""
-        with _writable(self.dest, self.dest):  # also one the user may write into, not read (d-wx)
+        with _permitted(self.dest, self.dest, doing="read"):  # one the user may write in (d-wx)
             fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         waited = False
         try:

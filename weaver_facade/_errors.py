@@ -592,8 +592,9 @@ class DownloadError(WeaverError):
 class UnsafeArtifactPathError(DownloadError):
     """A file name of the artifact is unsafe (``..``, absolute, ``\\``, ``:``, empty or dot
     segments, trailing dots or spaces, duplicates), or a symlink or file stands in the
-    way, or the destination cannot be made or takes no files (no permission). Raised
-    before anything is written."""
+    way, or the destination cannot be made or takes no files (no permission), or it or a
+    file in place there cannot be read (to lock it, to hash it). Raised before anything is
+    written."""
 
 
 class ArtifactIntegrityError(DownloadError):

@@ -450,11 +450,12 @@ def test_a_destination_without_permission_says_it_cannot_write(
     assert run.json()["error"]["type"] == "UnsafeArtifactPathError"
 
 
-def test_a_destination_it_cannot_read_says_it_cannot_write_as_one_it_cannot_write(
+def test_a_destination_it_cannot_read_is_the_downloads_error_as_one_it_cannot_write(
     cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # click's own check refused it as a usage error (2), in its words ("Directory 'X' is
     # not readable."), where a folder without write permission is the download's error (1).
+    # Its words say what failed (they were "cannot write to", of a folder it may write in).
     ref = saved(cli, model_id)
     assert cli("checkpoints", "export", ref).exit_code == 0
     dest = tmp_path / "unreadable"
@@ -474,7 +475,7 @@ def test_a_destination_it_cannot_read_says_it_cannot_write_as_one_it_cannot_writ
     monkeypatch.setattr(os, "open", refused)
     run = cli("checkpoints", "download", ref, "-o", str(dest))
     assert run.exit_code == 1, run.stderr
-    assert run.stderr.splitlines()[-1] == f"error: cannot write to {dest}: Permission denied"
+    assert run.stderr.splitlines()[-1] == f"error: cannot read {dest}: Permission denied"
     assert list(dest.iterdir()) == []
 
 

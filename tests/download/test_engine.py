@@ -1827,10 +1827,39 @@ def test_a_destination_that_cannot_be_read_is_a_typed_error(
     monkeypatch.setattr(os, "open", refused)
     with pytest.raises(UnsafeArtifactPathError) as info:
         run(Source(storage), dest)
-    assert str(info.value) == f"cannot write to {dest}: Permission denied"
+    # Said by what failed: it may be written into (it was "cannot write to DEST").
+    assert str(info.value) == f"cannot read {dest}: Permission denied"
     assert info.value.name == str(dest)
     assert storage.requests == []
     assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("which", ["small.bin", "small.bin.part"])
+def test_a_file_in_place_that_cannot_be_read_says_it_cannot_read_it(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    # A finished file is hashed before it is skipped, a .part before it is resumed: one
+    # without read permission raised the bare PermissionError, which the command line said
+    # as "cannot write to FILE", a file it had no need to write.
+    dest = tmp_path / "out"
+    run(Source(storage), dest)
+    if which.endswith(".part"):
+        (dest / "small.bin").rename(dest / which)
+    storage.requests.clear()
+    unreadable = dest / which
+    real_open = os.open
+
+    def refused(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == unreadable and flags & os.O_ACCMODE == os.O_RDONLY:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(UnsafeArtifactPathError) as info:
+        run(Source(storage), dest)
+    assert str(info.value) == f"cannot read {unreadable}: Permission denied"
+    assert info.value.name == str(dest / "small.bin")
+    assert unreadable.read_bytes() == FILES["small.bin"]
 
 
 @pytest.mark.parametrize("where", ["locked", "locked/out"])
