@@ -676,8 +676,14 @@ def test_the_progress_bar_on_a_terminal_shows_bytes_rate_and_files(
             bar(DownloadProgress(bytes_done=done, bytes_total=total, files_done=1, files_total=3))
     shown = screen.getvalue()
     assert "1/3 files" in shown
-    assert "6.0/8.0 MB" in shown  # bytes done of total
-    assert "1.0 MB/s" in shown  # the rate, from the last 2 s
+    # In the units of the table and of the plain lines (KiB, MiB: powers of 1024), which
+    # the bar's were not (kB, MB). The bar gives the unit once, after the total.
+    from weaver_facade._cli._output import _size
+
+    assert (_size(6_000_000), _size(total)) == ("5.7 MiB", "7.6 MiB")
+    assert "5.7/7.6 MiB" in shown  # bytes done of total
+    assert f"{_size(1_000_000)}/s" in shown  # the rate, from the last 2 s
+    assert " MB" not in shown
     assert "0:00:02" in shown  # the time left at that rate
     quiet = io.StringIO()
     silent = cli_artifacts._Bar(quiet=True, console=Console(file=quiet, force_terminal=True))

@@ -231,15 +231,25 @@ class _Bar:
                 BarColumn,
                 DownloadColumn,
                 Progress,
+                Task,
                 TimeRemainingColumn,
                 TransferSpeedColumn,
             )
+            from rich.text import Text
+
+            class Speed(TransferSpeedColumn):
+                """The rate in the table's units (rich's own is in kB/s, MB/s)."""
+
+                def render(self, task: Task) -> Text:
+                    speed = task.finished_speed or task.speed
+                    shown = "?" if speed is None else f"{_size(int(speed))}/s"
+                    return Text(shown, style="progress.data.speed")
 
             self._bar = Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                DownloadColumn(binary_units=True),  # KiB, MiB: the table's units
+                Speed(),
                 TimeRemainingColumn(),
                 console=console,
                 get_time=self._clock,
