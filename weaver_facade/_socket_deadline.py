@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import os
 import socket
 import ssl
@@ -68,6 +69,32 @@ def _left(timeout: float | None, error: str) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+class _Flight:
+    """A name's lookup under way: its result, once ended, and the callers waiting for it."""
+
+    def __init__(self) -> None:
+        self.found: list[typing.Any] = []
+        self.waiting: set[threading.Event] = set()
+
+
+# The lookups under way, by (host, port): a connect joins the one under way rather than
+# start another, so that a name no DNS server answers holds one thread, not one per
+# connect until the resolver gives up. An ended lookup is dropped: the next looks again.
+_FLIGHTS: dict[tuple[str, int], _Flight] = {}
+_FLIGHTS_LOCK = threading.Lock()
+
+
+def _forget_flights() -> None:
+    """In a forked child, which has none of its maker's lookup threads (nor its lock's holder)."""
+    global _FLIGHTS_LOCK
+    _FLIGHTS.clear()
+    _FLIGHTS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forget_flights)
+
+
 def addresses(
     host: str, port: int, timeout: float, wake: threading.Event
 ) -> list[tuple[typing.Any, ...]]:
@@ -76,26 +103,48 @@ def addresses(
 
     The resolver takes no timeout: a name that no DNS server answers holds its lookup for
     the resolver's own (5 s a try by default, tried again), whatever the deadline. So a
-    name is looked up in a thread of its own, left to end by itself; an address needs none.
+    name is looked up in a thread of its own, left to end by itself, and shared by the
+    connects to it meanwhile (``_FLIGHTS``); an address needs none.
     """
     with contextlib.suppress(socket.gaierror):
         return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    found: list[typing.Any] = []
-
-    def look_up() -> None:
-        try:
-            found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
-        except BaseException as exc:  # raised in the caller's thread
-            found.append(exc)
-        wake.set()
-
-    threading.Thread(target=look_up, name="weaver-lookup", daemon=True).start()
-    wake.wait(min(timeout, threading.TIMEOUT_MAX))
-    if not found:
+    key = (host, port)
+    with _FLIGHTS_LOCK:
+        flight = _FLIGHTS.get(key)
+        new = flight is None
+        if flight is None:
+            flight = _FLIGHTS[key] = _Flight()
+        flight.waiting.add(wake)
+    if new:
+        threading.Thread(
+            target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True
+        ).start()
+    try:
+        wake.wait(min(timeout, threading.TIMEOUT_MAX))
+    finally:
+        with _FLIGHTS_LOCK:
+            flight.waiting.discard(wake)
+    if not flight.found:
         raise TimeoutError(f"no address of {host} found in time")
-    if isinstance(found[0], BaseException):
-        raise found[0]
-    return list(found[0])
+    if isinstance(flight.found[0], BaseException):
+        # A copy for each caller: one exception raised in several threads would gather
+        # all their tracebacks.
+        raise copy.copy(flight.found[0]) from None
+    return list(flight.found[0])
+
+
+def _look_up(key: tuple[str, int], flight: _Flight) -> None:
+    found: typing.Any
+    try:
+        found = socket.getaddrinfo(*key, 0, socket.SOCK_STREAM)
+    except BaseException as exc:  # raised in each caller's thread
+        found = exc
+    with _FLIGHTS_LOCK:
+        flight.found.append(found)
+        del _FLIGHTS[key]
+        waiting = list(flight.waiting)
+    for wake in waiting:
+        wake.set()
 
 
 class Lookups:

@@ -12,10 +12,13 @@ import contextlib
 import datetime
 import functools
 import json
+import os
 import re
+import socket
 import threading
 import time
 import uuid
+import warnings
 from typing import Any
 
 import httpx
@@ -47,6 +50,7 @@ from weaver_facade import (
     ServiceClient,
 )
 from weaver_facade._retry import describe_failure
+from weaver_facade._socket_deadline import addresses
 from weaver_facade.cli import main
 
 OP = "op-1"
@@ -389,6 +393,75 @@ def test_a_name_is_connected_at_the_first_of_its_addresses_that_answers(
         ):
             assert svc.with_options(timeout=5).operation(OP).id == OP
         assert server.requests == [("GET", f"/api/v1/operations/{OP}")]
+
+
+def _counting_lookups(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """The lookups of ``name`` asked of the resolver from now on (not an address's)."""
+    looked_up: list[str] = []
+    stub = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        flags = args[3] if len(args) > 3 else kwargs.get("flags", 0)
+        if host == name and not flags & socket.AI_NUMERICHOST:
+            looked_up.append(host)
+        return stub(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return looked_up
+
+
+def test_connects_to_a_name_not_answered_share_its_one_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # While a name's lookup hung, each new connection started one more lookup thread:
+    # threads piled up until the resolver answered. Each call keeps its own deadline; once
+    # the lookup has ended, the next connect looks the name up again.
+    before = set(threading.enumerate())
+    with names(monkeypatch, {"weaver.test": None}) as lookups:
+        looked_up = _counting_lookups(monkeypatch, "weaver.test")
+        with ServiceClient(**_unanswered(None)) as svc:
+            for _ in range(3):
+                start = time.monotonic()
+                with pytest.raises(APITimeoutError):
+                    svc.with_options(timeout=0.3, max_retries=0).supported_models()
+                assert elapsed_since(start) < 0.3 + 0.5
+        assert looked_up == ["weaver.test"]
+        threads = [t for t in threading.enumerate() if t not in before]
+        assert [t.name for t in threads] == ["weaver-lookup"]
+        lookups.ended.set()  # it fails, as the resolver's own timeout ends it
+        threads[0].join(5)
+        with ServiceClient(**_unanswered(None)) as svc, pytest.raises(APIConnectionError):
+            svc.with_options(timeout=5, max_retries=0).supported_models()
+        assert looked_up == ["weaver.test"] * 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_child_forked_during_a_lookup_looks_the_name_up_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A lookup under way is shared by the connects to its name; a forked child has not its
+    # thread, so one that joined it would wait out every connect to that name.
+    def child_lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > 3 and args[3] & socket.AI_NUMERICHOST:
+            raise socket.gaierror(socket.EAI_NONAME, "not an address")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))]
+
+    with names(monkeypatch, {"weaver.test": None}) as lookups:
+        with pytest.raises(TimeoutError):
+            addresses("weaver.test", 9, 0.05, threading.Event())
+        assert lookups.asked.is_set()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running
+            child = os.fork()
+        if child == 0:  # pragma: no cover (the child's)
+            code = 1
+            try:
+                socket.getaddrinfo = child_lookup
+                code = 0 if addresses("weaver.test", 9, 2, threading.Event()) else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_refused_connections() -> None:
