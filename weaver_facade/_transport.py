@@ -54,7 +54,7 @@ from ._errors import (
 from ._interrupt import between_requests, connecting
 from ._lazy import asyncio, asyncio_sleep
 from ._redact import shown_url
-from ._socket_deadline import bound_by_deadline, bound_client, ends
+from ._socket_deadline import Lookups, bound_by_deadline, bound_client, ends
 from ._wire import (
     EARLIER_ATTEMPT,
     PROXIED,
@@ -589,10 +589,18 @@ class _ThroughClient(Generic[C]):
     The user's client is not closed by us: its owner closes it (``owned``: we are).
     """
 
-    def __init__(self, client: C, *, owned: bool = False, proxy: str | None = None) -> None:
+    def __init__(
+        self,
+        client: C,
+        *,
+        owned: bool = False,
+        proxy: str | None = None,
+        lookups: Lookups | None = None,
+    ) -> None:
         self._client: C = client
         self._owned = owned
         self._proxy = proxy
+        self._lookups = lookups  # an owned client's, stopped as it closes (``own_transport``)
 
     def _prepared(self, request: httpx.Request) -> httpx.Request:
         # The user's own default headers (say, a proxy token) still apply; ours win.
@@ -612,6 +620,8 @@ class ClientTransport(_ThroughClient[httpx.Client], httpx.BaseTransport):
         return _detached(self._client.send(prepared, stream=True, follow_redirects=False))
 
     def close(self) -> None:
+        if self._lookups is not None:
+            self._lookups.stop()
         if self._owned:
             self._client.close()
 
@@ -692,14 +702,28 @@ def _proxy_for(url: str | None) -> str | None:
 def own_transport(url: str | None = None) -> httpx.BaseTransport:
     """What sends when the user gives no client: httpx's transport, or a client of its
     own when the environment names a proxy for ``url`` (given a transport, httpx
-    ignores them)."""
+    ignores them). Its close stops its connects' name lookups too (``Lookups``): a call
+    in another thread waiting for one ends at once, as one reading a connection does."""
+    lookups = Lookups()
     with environment_settings():
         if proxy := _proxy_for(url):
-            client = bound_client(httpx.Client(verify=tls_context()))
-            return ClientTransport(client, owned=True, proxy=proxy)
-        transport = httpx.HTTPTransport(verify=tls_context())
-        bound_by_deadline([transport])
+            client = bound_client(httpx.Client(verify=tls_context()), lookups)
+            return ClientTransport(client, owned=True, proxy=proxy, lookups=lookups)
+        transport = _OwnTransport(lookups, verify=tls_context())
+        bound_by_deadline([transport], lookups)
         return transport
+
+
+class _OwnTransport(httpx.HTTPTransport):
+    """httpx's transport, whose close stops ``lookups`` (``own_transport``)."""
+
+    def __init__(self, lookups: Lookups, *, verify: ssl.SSLContext) -> None:
+        super().__init__(verify=verify)
+        self._lookups = lookups
+
+    def close(self) -> None:
+        self._lookups.stop()
+        super().close()
 
 
 def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:

@@ -464,6 +464,37 @@ def test_a_child_forked_during_a_lookup_looks_the_name_up_itself(
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+@pytest.mark.parametrize("proxy", [False, True], ids=["direct", "proxy"])
+def test_close_ends_a_call_waiting_for_a_name_no_dns_server_answers(
+    monkeypatch: pytest.MonkeyPatch, proxy: bool
+) -> None:
+    # close() from another thread left a call waiting for its connect's name lookup (the
+    # server's, or its proxy's) until the connect timeout (5 s by default), as if the
+    # client were still open.
+    unanswered = _unanswered(None)
+    if proxy:
+        monkeypatch.setenv("HTTP_PROXY", "http://weaver.test:9")
+        unanswered["base_url"] = "http://192.0.2.1:9"  # reached through the proxy only
+    with names(monkeypatch, {"weaver.test": None}) as lookups:
+        svc = ServiceClient(**unanswered)
+        ended: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                svc.supported_models()
+            except Exception as exc:
+                ended["error"], ended["at"] = exc, time.monotonic()
+
+        calling = threading.Thread(target=call)
+        calling.start()
+        assert lookups.asked.wait(5)
+        start = time.monotonic()
+        svc.close()
+        calling.join(10)
+    assert isinstance(ended["error"], ClientClosedError), ended["error"]
+    assert ended["at"] - start < 1.0, ended["at"] - start
+
+
 def test_refused_connections() -> None:
     with ScriptedServer(first_pending_then(pending(OP))) as server, client(server) as svc:
         handle = svc.operation(OP)
