@@ -587,8 +587,11 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         seen: str | None = None,
     ) -> OperationSnapshot:
         """Get an operation, long-polling up to ``wait`` seconds (see ``Fetch``)."""
-        call, options = self._poll(operation_id, wait, budget, seen)
-        return snapshot_from_wire(call.operation, self.send(call, options))
+        # Alone, within the call's timeout from here (``whole``): a first call's request
+        # imports the generated models as it is built (``_lazy``), tenths of a second.
+        io = self if budget is not None else self.whole()
+        call, options = io._poll(operation_id, wait, budget, seen)
+        return snapshot_from_wire(call.operation, io.send(call, options))
 
     def handle(
         self,
@@ -613,7 +616,8 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
     def pages(self, pager: Pager[T]) -> Iterator[T]:
         """Yield a listing's items, fetching each page when the one before is used up."""
         while not pager.done:
-            yield from pager.read(self.send(pager.call()))
+            io = self.whole()  # each page within its timeout from before it is built (``snapshot``)
+            yield from pager.read(io.send(pager.call()))
 
     def run(self, plan: Plan[R]) -> R:
         """Carry out a plan's steps and return its result, within one deadline (``whole``)."""

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import json, sys
 import weaver_facade
@@ -28,3 +30,47 @@ def test_generated_models_and_asyncio_load_on_first_use() -> None:
     assert after_call is True
     assert asyncio_loaded is True
     assert url == "/api/v1/models/m-1/checkpoints"
+
+
+# A first call whose import of the generated models takes a loaded machine's time (0.6 s
+# here), through a copy under with_options(timeout=1), to a server that never answers.
+SLOW_FIRST_CALL = """
+import socket, sys, time
+
+class SlowModels:
+    def find_spec(self, name, path=None, target=None):
+        if name == "weaver_client.models":
+            time.sleep(0.6)
+        return None  # found by the usual finders
+
+sys.meta_path.insert(0, SlowModels())
+import weaver_facade
+
+server = socket.create_server(("127.0.0.1", 0))  # takes connections, answers none
+svc = weaver_facade.ServiceClient(
+    f"http://127.0.0.1:{server.getsockname()[1]}", "k", heartbeat_interval=0
+)
+fast = svc.with_options(timeout=1, max_retries=0)
+start = time.monotonic()
+try:
+    CALL
+except weaver_facade.APITimeoutError:
+    print(time.monotonic() - start)
+"""
+
+
+@pytest.mark.parametrize(
+    "call", ["fast.operation('op-1')", "next(fast.iter_models())", "fast.supported_models()"]
+)
+def test_a_first_calls_import_of_the_models_is_within_its_deadline(call: str) -> None:
+    # The call's Operation request was built (importing the generated models, 0.15 s to
+    # 0.45 s on a loaded machine) before its deadline started: it ended that much late.
+    out = subprocess.run(
+        [sys.executable, "-c", SLOW_FIRST_CALL.replace("CALL", call)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    took = float(out.stdout)
+    assert 0.9 < took < 1 + 0.4, took
