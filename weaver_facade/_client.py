@@ -1533,6 +1533,11 @@ class AsyncServiceClient(_ServiceBase):
             # The server may have made the model already: let its reply come, so that
             # the model is among those close() terminates instead of left running unknown.
             cancelled = True
+            if creating.done() and not creating.cancelled() and creating.exception() is None:
+                # Cancelled once the model was recorded as the caller's, before this
+                # task resumed with it: its caller never gets it either.
+                made = creating.result().id
+                self._created.unclaimed([made], "create_model: cancelled as its reply came")
             creating.add_done_callback(_ignore_outcome)
             raise
 

@@ -2128,6 +2128,33 @@ async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close(
     assert fake.terminated == (["m-1", "m-2"] if terminate else ["m-2"])
 
 
+@pytest.mark.parametrize("keep", [True, False])
+async def test_a_create_cancelled_once_its_model_is_recorded_terminates_it_on_close(
+    keep: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The cancel came after the create had recorded its model as the caller's, but before
+    # the caller's task resumed with it (a wait_for expiring just then): the caller never
+    # got the model, and a kept one ran on after the close.
+    fake, late, http, svc = await _one_model_made_then_creates_held()
+    fake.script("POST", CREATE, json_reply(201, model("m-2")))
+    late.gates[CREATE].set()
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=keep))
+    for _ in range(1000):
+        if svc._created.settings("m-2") is not None:
+            break
+        await asyncio.sleep(0)
+    assert not creating.done()
+    creating.cancel()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        with pytest.raises(asyncio.CancelledError):
+            await creating
+        await svc.aclose()
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
+    # A model not kept was terminated on close all the same: nothing to say of it.
+    assert ("model m-2 is terminated on close, even if kept" in caplog.text) == keep
+
+
 def test_a_create_answered_200_gives_the_model_and_terminates_it_on_close(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
