@@ -447,9 +447,11 @@ class _ServiceBase(HasOptions):
             self._created.unclaimed(
                 made, "create_training_client_from_state: the load into the new model did not end"
             )
-            # A load that timed out "keeps running on the server", its error says, but into
-            # a model its caller never got, which the close terminates: say so.
-            if made and isinstance(exc, OperationTimeoutError):
+            # A load that timed out, or whose wait a cancel or a Ctrl-C ended, "keeps
+            # running on the server", its error says, but into a model its caller never
+            # got, which the close terminates: say so.
+            stopped = (OperationTimeoutError, asyncio.CancelledError, KeyboardInterrupt)
+            if made and isinstance(exc, stopped):
                 exc.add_note(
                     f"it is the load into model {made[-1]}, made for this call, which the "
                     "client's close terminates (its caller never got it), ending the load"

@@ -2372,3 +2372,53 @@ def test_a_model_made_under_a_reply_that_does_not_name_it_is_said_to_run_on(
 
 def _models_named(model_ids: list[str]) -> str:
     return f"model {model_ids[0]}" if len(model_ids) == 1 else f"models {', '.join(model_ids)}"
+
+
+async def test_a_resume_cancelled_in_its_load_says_its_model_ends_on_close() -> None:
+    # Its CancelledError said only that the load keeps running and how to re-attach to
+    # it, as the OperationTimeoutError did: not that the close terminates its model,
+    # which the caller never got, ending the load.
+    fake = source(WIRE_ONLY)
+    fake.pending_polls = 10**6
+    polled = asyncio.Event()
+
+    def polls_seen(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and "/operations/" in request.url.path:
+            polled.set()  # the load is being waited for
+        return fake(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(polls_seen))
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    resuming = asyncio.create_task(
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+    )
+    await polled.wait()
+    resuming.cancel()
+    with pytest.raises(asyncio.CancelledError) as cancelled:
+        await resuming
+    await svc.aclose()
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+    assert (
+        "it is the load into model m-1, made for this call, which the client's close "
+        "terminates (its caller never got it), ending the load"
+    ) in cancelled.value.__notes__
+
+
+def test_a_resume_interrupted_in_its_load_says_its_model_ends_on_close() -> None:
+    # A Ctrl-C while the load was waited for: see the cancelled one above.
+    fake = source(WIRE_ONLY)
+    fake.pending_polls = 10**6
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with service(fake, sleep=interrupted) as svc:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+        assert fake.terminated == []
+    assert fake.terminated == ["m-1"]
+    assert (
+        "it is the load into model m-1, made for this call, which the client's close "
+        "terminates (its caller never got it), ending the load"
+    ) in stopped.value.__notes__
