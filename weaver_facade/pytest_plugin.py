@@ -353,10 +353,10 @@ def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:
     return value
 
 
-class _HidingWarnings:
-    """Takes the key and the URL's user info out of the warnings a test raised, which
-    pytest's warnings summary shows (not a report's: ``pytest_runtest_makereport`` misses
-    them)."""
+class _HidingOutsideReports:
+    """Takes the key and the URL's user info out of what pytest shows outside a test's
+    reports (which ``pytest_runtest_makereport`` hides them in), in hooks that are given
+    no config."""
 
     def __init__(self, config: pytest.Config) -> None:
         self._config = config
@@ -365,11 +365,23 @@ class _HidingWarnings:
     # is historic, which takes no wrapper.
     @pytest.hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
+        """The text of a warning a test raised, in the warnings summary."""
         secrets = self._config.stash.get(_SECRETS, [])
         text = str(warning_message.message)
         if any(secret in text for secret in secrets):
             # Its text alone, which is what the summary shows: its args would keep them.
             warning_message.message = _without(text, secrets)
+
+    # First, so that the terminal's summary, which reads it here, gets it changed.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """The reason of ``pytest.exit()``, which ends the run without a report of the test,
+        in the line that closes the run."""
+        exit_ = excinfo.value
+        secrets = self._config.stash.get(_SECRETS, [])
+        if isinstance(exit_, pytest.exit.Exception) and secrets:
+            exit_.msg = _without(exit_.msg, secrets)
+            exit_.args = (exit_.msg,)  # what the line shows, the exception's str()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -485,7 +497,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ``--weaver-extensions`` the emulator would refuse, a ``--weaver-setup-timeout`` that is
     no number of seconds above 0, or a ``--weaver-base-url`` (or its key) the client would
     refuse, once, rather than in every test."""
-    config.pluginmanager.register(_HidingWarnings(config))
+    config.pluginmanager.register(_HidingOutsideReports(config))
     # Given empty too (`--weaver-base-url "$URL"` with URL unset): refused, not the emulator.
     base_url = config.getoption("--weaver-base-url")
     extensions = config.getoption("--weaver-extensions")

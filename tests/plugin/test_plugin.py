@@ -1085,6 +1085,50 @@ def test_an_xfail_reason_and_a_recorded_property_hide_the_key_too(
     assert '<property name="url" value="http://***@127.0.0.1:' in written
 
 
+def test_the_reason_of_a_skip_or_a_failure_hides_the_key_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_skips(weaver_server):
+            pytest.skip(f"skipped {str(weaver_server.api_key)}")
+
+        def test_fails(weaver_server):
+            pytest.fail(f"failed {str(weaver_server.api_key)}")
+        """
+    )
+    xml = pytester.path / "report.xml"
+    result = run_hiding(pytester, secret_url, "-rA", f"--junitxml={xml}")
+    result.assert_outcomes(skipped=1, failed=1)
+    result.stdout.fnmatch_lines(["E * Failed: failed ***", "SKIPPED * skipped ***"])
+    written = xml.read_text("utf-8")
+    assert "external-key-7" not in written
+    assert 'message="skipped ***"' in written
+
+
+def test_the_reason_of_pytest_exit_hides_the_key_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # pytest.exit() ends the run without a report of the test: its reason, in the line that
+    # closes the run, showed the key and the password.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_exits(weaver_server):
+            pytest.exit(f"stop: rejected {str(weaver_server.api_key)} at {weaver_server.base_url}")
+        """
+    )
+    xml = pytester.path / "report.xml"
+    result = run_hiding(pytester, secret_url, "-rA", f"--junitxml={xml}")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    # The reason is still shown, the secrets as ***.
+    result.stdout.fnmatch_lines(["*Exit: stop: rejected *** at http://***@127.0.0.1:*"])
+    assert "external-key-7" not in xml.read_text("utf-8")
+
+
 def test_a_warning_in_the_summary_hides_the_key_too(
     pytester: pytest.Pytester, secret_url: str
 ) -> None:
