@@ -325,12 +325,37 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object) -> str | None
         return None
     # Escaped as pytest escapes the id it makes of them (its ``ascii_escaped``).
     if isinstance(val, bytes):
-        shown = val.decode("ascii", "backslashreplace")
+        shown = val.decode("ascii", "backslashreplace").translate(_ASCII_ESCAPES)
     else:
-        shown = val.encode("unicode_escape").decode("ascii")
-    shown = shown.translate(_ASCII_ESCAPES)
+        shown = _id_escaped(val)
     hidden = _without(shown, secrets)
     return hidden if hidden != shown else None
+
+
+def _id_escaped(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii").translate(_ASCII_ESCAPES)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> Generator[None, None, None]:
+    """The same for an id given by hand (``ids=``, ``pytest.param(id=...)``, a fixture's
+    ``ids=``), which ``pytest_make_parametrize_id`` is not asked for: changed in the calls
+    pytest has made of the parameters, before it names the tests by them. Another shape
+    than that of pytest 7.3 to 9 (dataclasses that hold the ids as ``_idlist``) is left."""
+    yield
+    secrets = metafunc.config.stash.get(_SECRETS, [])
+    calls = getattr(metafunc, "_calls", None)
+    if not secrets or not isinstance(calls, list):
+        return
+    # pytest escapes an id given by hand as the one it makes.
+    secrets = [*secrets, *map(_id_escaped, secrets)]
+    for i, call in enumerate(calls):
+        ids = getattr(call, "_idlist", None)
+        if not dataclasses.is_dataclass(call) or isinstance(call, type) or ids is None:
+            continue
+        hidden = [_without(str(id_), secrets) for id_ in ids]
+        if hidden != list(ids):
+            calls[i] = dataclasses.replace(call, _idlist=hidden)
 
 
 def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:

@@ -1326,6 +1326,64 @@ def test_a_parameter_that_holds_the_key_is_hidden_in_the_tests_id(
     again.assert_outcomes(failed=1)
 
 
+KEY_IN_IDS_BY_HAND = """
+import os
+import pytest
+
+KEY = os.environ["THE_KEY"]
+
+@pytest.mark.parametrize("key", [KEY], ids=[f"by-hand-{KEY}"])
+def test_ids(weaver_server, key):
+    assert key == "wrong"
+
+@pytest.mark.parametrize("key", [pytest.param(KEY, id=f"param-{KEY}\\n")])
+def test_param(weaver_server, key):
+    pass
+
+@pytest.fixture(params=[KEY], ids=[KEY])
+def fixture_key(request):
+    return request.param
+
+def test_fixture(weaver_server, fixture_key):
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["in-process", "xdist"])
+def test_an_id_given_by_hand_that_holds_the_key_is_hidden_too(
+    pytester: pytest.Pytester,
+    secret_url: str,
+    workers: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pytest_make_parametrize_id is not asked for an id given by hand (ids=,
+    # pytest.param(id=...), a fixture's ids=): it showed the key as a parameter's did.
+    monkeypatch.setenv("THE_KEY", "external-key-7")
+    pytester.makepyfile(KEY_IN_IDS_BY_HAND)
+    xml = pytester.path / "report.xml"
+    args = ("--weaver-base-url", secret_url, "--weaver-api-key", "external-key-7")
+    result = pytester.runpytest(
+        *PLUGIN, "-p", "no:asyncio", *args, "-v", "-rA", f"--junitxml={xml}", *workers
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    assert "external-key-7" not in result.stdout.str()
+    # Escaped as pytest escapes an id given by hand.
+    for line in (  # in the order xdist's workers end them
+        "PASSED test_*::test_param[[]param-***\\n[]]*",
+        "PASSED test_*::test_fixture[[]***[]]*",
+        "FAILED test_*::test_ids[[]by-hand-***[]]*",
+    ):
+        result.stdout.fnmatch_lines([line])
+    assert "external-key-7" not in xml.read_text("utf-8")
+    cached = [
+        path.read_text() for path in pytester.path.rglob(".pytest_cache/**/*") if path.is_file()
+    ]
+    assert any("test_ids[by-hand-***]" in text for text in cached)
+    assert not any("external-key-7" in text for text in cached)
+    again = pytester.runpytest(*PLUGIN, "-p", "no:asyncio", *args, "--lf", "-v")
+    again.assert_outcomes(failed=1)
+
+
 def test_a_bytes_parameter_that_holds_the_key_is_hidden_in_the_tests_id_too(
     pytester: pytest.Pytester, secret_url: str
 ) -> None:
