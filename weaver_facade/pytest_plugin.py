@@ -122,8 +122,9 @@ _CONNECT_SECONDS = 5.0
 # The fixtures of a scope above the function's that got weaver_server by name while they
 # were set up.
 _ASKED_BY = pytest.StashKey[set[object]]()
-# The key and the URL's user info of the session's weaver_server, taken out of reports:
-# those of --weaver-base-url from pytest_configure on, the emulator's once it starts.
+# The key, the URL's user info and its password of the session's weaver_server, taken out
+# of reports: those of --weaver-base-url from pytest_configure on, the emulator's once it
+# starts.
 _SECRETS = pytest.StashKey[list[str]]()
 _SHORTEST_HIDDEN = 4
 
@@ -233,9 +234,10 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
         return None
     # The other side may hold the secret too: `assert key not in logged`, failing.
     secrets = [
-        str(side) if isinstance(side, _HiddenKey) else _user_info(side)
+        secret
         for side in (left, right)
         if isinstance(side, hidden)
+        for secret in ([str(side)] if isinstance(side, _HiddenKey) else _url_secrets(side))
     ]
     return [
         f"{_masked(left, secrets)} {op} {_masked(right, secrets)}",
@@ -246,6 +248,14 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
 def _user_info(url: str) -> str:
     """``url``'s user info, ``""`` if none."""
     return urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
+
+
+def _url_secrets(url: str) -> list[str]:
+    """``url``'s user info and its password alone, as written and percent-decoded (as a
+    client sends it), longest first: a password taken out of the URL is as secret."""
+    password = urllib.parse.urlsplit(url).password or ""
+    found = {_user_info(url), password, urllib.parse.unquote(password)}
+    return sorted(filter(None, found), key=len, reverse=True)
 
 
 def _masked(side: object, secrets: list[str]) -> str:
@@ -476,11 +486,13 @@ class _HidingFormatter(logging.Formatter):
 
 
 def _secrets_of(key: str | None, url: str) -> list[str]:
-    """The key and the URL's user info, to take out of what pytest shows: shorter ones would
-    match ordinary words of a report (a lone user name "u"), and pytest_configure warns of
-    those of --weaver-base-url (the emulator's key is long)."""
-    found = [key or "", _user_info(url)]
-    return [secret for secret in found if len(secret) >= _SHORTEST_HIDDEN]
+    """The key, the URL's user info and its password, to take out of what pytest shows,
+    longest first (the user info whole, not as ``user:***``): shorter ones would match
+    ordinary words of a report (a lone user name "u"), and pytest_configure warns of those
+    of --weaver-base-url (the emulator's key is long)."""
+    found = [key or "", *_url_secrets(url)]
+    kept = [secret for secret in found if len(secret) >= _SHORTEST_HIDDEN]
+    return sorted(kept, key=len, reverse=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -576,7 +588,11 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--weaver-base-url" + words) from None
         # Known now: hidden also in the ids of tests and in a module's import.
         config.stash[_SECRETS] = _secrets_of(key, str(base_url))
-        found = {named: key, "the user info of --weaver-base-url": _user_info(str(base_url))}
+        user_info = _user_info(str(base_url))
+        found = {named: key, "the user info of --weaver-base-url": user_info}
+        if len(user_info) >= _SHORTEST_HIDDEN:  # else that is warned of
+            password = urllib.parse.urlsplit(str(base_url)).password or ""
+            found["the password of --weaver-base-url, shown alone,"] = password
         for name, secret in found.items():
             # Once: by the xdist controller, not by each of its workers too.
             if 0 < len(secret) < _SHORTEST_HIDDEN and not hasattr(config, "workerinput"):

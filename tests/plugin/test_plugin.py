@@ -1053,6 +1053,36 @@ def test_a_failure_hides_the_key_and_user_info_wherever_pytest_shows_them(
     assert "printed ***" in output
 
 
+def test_the_password_of_the_url_is_hidden_alone_too(
+    pytester: pytest.Pytester, external: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The URL's user info was hidden whole, but its password alone (taken out of the URL
+    # to log in elsewhere, or sent as basic auth, percent-decoded) showed.
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    url = external.base_url.replace("http://", "http://admin:pw%2F77@")
+    pytester.makepyfile(
+        """
+        import logging
+        import urllib.parse
+
+        import httpx
+
+        def test_password(weaver_server):
+            password = urllib.parse.urlsplit(weaver_server.base_url).password
+            print("raw", password, "of", weaver_server.base_url)
+            logging.getLogger("app").warning("sent %s", httpx.URL(weaver_server.base_url).password)
+            assert password == "other"
+        """
+    )
+    result = run(pytester, "--weaver-base-url", url, "--weaver-api-key", "external-key-7", "-rA")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "pw%2F77" not in output
+    assert "pw/77" not in output
+    # What pytest shows is still there, the password as ***, the user info whole as ***.
+    result.stdout.fnmatch_lines(["raw *** of http://***@127.0.0.1:*", "*sent ***"])
+
+
 def test_an_xfail_reason_and_a_recorded_property_hide_the_key_too(
     pytester: pytest.Pytester, secret_url: str
 ) -> None:
@@ -1430,6 +1460,11 @@ def test_a_collection_error_hides_the_key_too(pytester: pytest.Pytester, secret_
     [
         ("http://127.0.0.1:9", "ab1", "--weaver-api-key"),
         ("http://u:p@127.0.0.1:9", "long-enough-key", "the user info of --weaver-base-url"),
+        (
+            "http://admin:pw@127.0.0.1:9",
+            "long-enough-key",
+            "the password of --weaver-base-url, shown alone,",
+        ),
     ],
 )
 def test_a_secret_too_short_to_hide_is_warned_of(
