@@ -1899,6 +1899,32 @@ def _readme_blocks() -> tuple[str, str, str]:
     return command, test, conftest
 
 
+def test_output_printed_as_it_comes_shows_the_key_as_the_readme_says(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # Hiding it would take wrapping sys.stdout (and fd 1, which a subprocess writes to): the
+    # README says it is not filtered, and this holds that sentence to the truth.
+    said = "what a test prints reaches the terminal whole, key and all"
+    assert said in " ".join(README.read_text().split())
+    pytester.makepyfile(
+        """
+        def test_prints(weaver_server, capsys):
+            print("printed", str(weaver_server.api_key))
+            with capsys.disabled():
+                print("disabled", str(weaver_server.api_key))
+        """
+    )
+    args = ("--weaver-base-url", secret_url, "--weaver-api-key", "external-key-7")
+    result = run(pytester, *args, "-s")
+    result.assert_outcomes(passed=1)
+    for line in ("*printed external-key-7*", "*disabled external-key-7*"):
+        result.stdout.fnmatch_lines([line])
+    # Captured, it is hidden; only capsys.disabled() prints it as it comes.
+    captured = run(pytester, *args, "-rA")
+    for line in ("*disabled external-key-7*", "printed ***"):
+        captured.stdout.fnmatch_lines([line])
+
+
 def test_the_readme_snippets_run_as_printed(pytester: pytest.Pytester) -> None:
     command, test, conftest = _readme_blocks()
     line = command.splitlines()[0]
