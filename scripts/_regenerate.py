@@ -1147,14 +1147,15 @@ def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int]]:
             and first.attr == "_get_kwargs"
             and isinstance(first.value, ast.Name)
         ):
-            yield "call", first.value.id, given, node.lineno
+            yield "call", first.value.id, given, first.lineno
 
 
 def unsent_fields(package: Any = None) -> list[str]:
-    """``Schema.field (a request field)`` for each field of a generated model the facade
-    builds, and ``operation?parameter`` for each keyword of a generated request it sends,
-    that the facade never gives and ``UNSENT`` of ``weaver_facade/_calls.py`` does not
-    list with its reason; and each ``UNSENT`` entry the spec does not have, or requires.
+    """``Schema.field (a request field, built at FILE:LINE)`` for each field of a generated
+    model the facade builds, and ``operation?parameter`` for each keyword of a generated
+    request it sends (at the first place it does), that the facade never gives and
+    ``UNSENT`` of ``weaver_facade/_calls.py`` does not list with its reason; and each
+    ``UNSENT`` entry the spec does not have, or requires.
     Read from the core's source; ``package`` is the generated package (default: the
     installed one)."""
     import ast
@@ -1171,6 +1172,8 @@ def unsent_fields(package: Any = None) -> list[str]:
     models = importlib.import_module(f"{package.__name__}.models")
     given: dict[str, set[str] | None] = {}
     unpacked: dict[str, str] = {}  # where a model or call is given keywords with `**`
+    # Where each is first built or sent: where a field goes, which may not be _calls.py.
+    first: dict[str, str] = {}
     aliases: dict[str, str] = {}  # `_list_checkpoints`: `api.checkpoints.list_checkpoints`
     for module_name in core_modules():
         tree = ast.parse(Path(weaver_facade.__path__[0], f"{module_name}.py").read_text("utf-8"))
@@ -1186,6 +1189,7 @@ def unsent_fields(package: Any = None) -> list[str]:
             key = f"{kind}:{name}"
             known = given.setdefault(key, set())
             given[key] = None if known is None or keywords is None else known | keywords
+            first.setdefault(key, f"weaver_facade/{module_name}.py:{line}")
             if keywords is None:
                 unpacked.setdefault(key, f"weaver_facade/{module_name}.py:{line}")
     fields: dict[str, list[str]] = {}  # by schema or operationId: what the spec has
@@ -1199,7 +1203,7 @@ def unsent_fields(package: Any = None) -> list[str]:
                 continue  # an enum, or a schema the spec lost (mypy names it)
             spec = [f.name for f in attrs.fields(model) if f.name != "additional_properties"]
             needed = {f.name for f in attrs.fields(model) if f.default is attrs.NOTHING}
-            what, where = name, "{}.{} (a request field)"
+            what, where = name, "{}.{} (a request field, built at {})"
         else:
             full = f"{package.__name__}.{aliases[name]}"
             try:
@@ -1214,7 +1218,8 @@ def unsent_fields(package: Any = None) -> list[str]:
             spec = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
             spec = [n for n in spec if n not in ("body", "idempotency_key")]
             needed = {p.name for p in params if p.default is p.empty}
-            what, where = aliases[name].rpartition(".")[2], "{}?{} (a request parameter)"
+            what = aliases[name].rpartition(".")[2]
+            where = "{}?{} (a request parameter, sent at {})"
         names = [n.rstrip("_") for n in spec]  # the generator's `type_` is `type`
         fields.setdefault(what, []).extend(names)
         required.setdefault(what, set()).update(n.rstrip("_") for n in spec if n in needed)
@@ -1226,7 +1231,7 @@ def unsent_fields(package: Any = None) -> list[str]:
             continue
         unsent = UNSENT.get(what, {})
         problems.extend(
-            where.format(what, n)
+            where.format(what, n, first[key])
             for n, raw in zip(names, spec, strict=True)
             if raw not in keywords and n not in unsent
         )
@@ -1561,7 +1566,8 @@ ADVICE = {
     "reply": "a reply object needs a WireFields of its own, or a place in `NOT_DECLARED` of "
     "scripts/_regenerate.py",
     "request": "a request field or parameter is sent where the facade builds its request "
-    "(weaver_facade/_calls.py), or listed in its `UNSENT` with the reason",
+    "(the place its entry names), or listed in `UNSENT` of weaver_facade/_calls.py with the "
+    "reason",
     "route": "a route is called where the facade builds its requests "
     "(weaver_facade/_calls.py, and a method that needs it), or given its reason in "
     "`NOT_CALLED` of scripts/_regenerate.py; the emulator serves it (`ROUTES` in "
@@ -1596,7 +1602,8 @@ def _kind(problem: str) -> str:
         return "route"
     if RESULT_SCHEMAS in problem:
         return "result"
-    if re.search(r"\(a request (field|parameter)\)|\(in UNSENT of |\(built with `\*\*` ", problem):
+    request = r"\(a request (field|parameter)[,)]|\(in UNSENT of |\(built with `\*\*` "
+    if re.search(request, problem):
         return "request"
     if re.match(r"\w+ value ", problem):
         return "value"

@@ -786,9 +786,17 @@ def test_an_optional_request_field_or_parameter_the_spec_adds_is_named(tmp_path:
     with _trial(tmp_path, grow) as trial:
         found = [p for p in regen.unsent_fields(trial) if p not in UNSENT_TODAY]
     assert found == [
-        f"list_checkpoints?{parameter} (a request parameter)",
-        f"SaveCheckpointRequest.{field} (a request field)",
+        f"list_checkpoints?{parameter} (a request parameter, sent at "
+        f"{_first_line('_calls', '_list_checkpoints._get_kwargs')})",
+        f"SaveCheckpointRequest.{field} (a request field, built at "
+        f"{_first_line('_calls', 'wire.SaveCheckpointRequest(')})",
     ]
+
+
+def _first_line(module: str, text: str) -> str:
+    """Where ``text`` first stands in a core module, read as text: the place to send a field."""
+    lines = (Path(weaver_facade.__path__[0]) / f"{module}.py").read_text("utf-8").splitlines()
+    return f"weaver_facade/{module}.py:{next(i for i, s in enumerate(lines, 1) if text in s)}"
 
 
 def test_an_optional_field_the_spec_adds_to_adam_params_is_named(tmp_path: Path) -> None:
@@ -801,7 +809,11 @@ def test_an_optional_field_the_spec_adds_to_adam_params_is_named(tmp_path: Path)
 
     with _trial(tmp_path, grow) as trial:
         found = [p for p in regen.unsent_fields(trial) if p not in UNSENT_TODAY]
-    assert found == [f"AdamParams.{field} (a request field)"]
+    # Built in _types.py, not _calls.py, which the advice names for UNSENT: the entry says where.
+    assert found == [
+        f"AdamParams.{field} (a request field, built at "
+        f"{_first_line('_types', 'wire.AdamParams(')})"
+    ]
 
 
 def test_a_request_model_built_with_unpacked_keywords_is_named(
@@ -852,8 +864,9 @@ def test_scripts_regenerate_lists_a_request_field_the_facade_does_not_send(
     monkeypatch.setattr("weaver_facade._calls.UNSENT", fewer)
     assert regen.cmd_coverage() == 1
     out = capsys.readouterr().out
-    assert "  - Datum.metadata (a request field)\n" in out
-    assert "listed in its `UNSENT` with the reason" in out
+    built = _first_line("_types", "wire.Datum(")
+    assert f"  - Datum.metadata (a request field, built at {built})\n" in out
+    assert "listed in `UNSENT` of weaver_facade/_calls.py with the reason" in out
 
 
 @pytest.mark.parametrize(
