@@ -572,6 +572,9 @@ def _converted() -> list[object]:
 
 
 def _unfilled(converted: list[object]) -> list[str]:
+    # A field's type changed in the spec (an integer made a string) lands here too: its
+    # converter refuses the example's value and keeps the default, and mypy passes.
+    where = {id(fields): file for file, fields in regen.declarations()}
     found = []
     for fields in WIRE_FIELDS:
         names = [
@@ -592,12 +595,20 @@ def _unfilled(converted: list[object]) -> list[str]:
             if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
                 default = default.factory()
             if all(getattr(i, ours) == default for i in of_type):
-                found.append(f"{fields.schema}.{name}")
+                example = every_field(SCHEMAS[fields.schema]).get(name)
+                facade = f"{fields.facade.__name__}.{ours}"
+                found.append(
+                    f"{fields.schema}.{name} (its example {example!r} leaves {facade} at its "
+                    f"default {default!r}: its converter, next to its WireFields in "
+                    f"{where[id(fields)]}, never sets it, or refuses the example's type, which "
+                    "the spec may have changed)"
+                )
     return found
 
 
 def test_every_mapped_field_is_filled_from_the_spec_example() -> None:
-    assert _unfilled(_converted()) == []
+    unfilled = _unfilled(_converted())
+    assert unfilled == [], "\n".join(unfilled)  # in full: pytest cuts a long item short
 
 
 def test_every_converter_takes_a_reply_with_only_what_the_spec_and_facade_require() -> None:
@@ -616,7 +627,12 @@ def test_a_mapped_field_left_unfilled_is_named() -> None:
     converted = _converted()
     # A converter that forgot Checkpoint.sha256 leaves the attribute at its default.
     forgot = [attrs.evolve(i, sha256=None) if isinstance(i, Checkpoint) else i for i in converted]
-    assert _unfilled(forgot) == ["Checkpoint.sha256"]
+    example = every_field(SCHEMAS["Checkpoint"])["sha256"]
+    assert _unfilled(forgot) == [
+        f"Checkpoint.sha256 (its example {example!r} leaves Checkpoint.sha256 at its default "
+        "None: its converter, next to its WireFields in weaver_facade/_checkpoints.py, never "
+        "sets it, or refuses the example's type, which the spec may have changed)"
+    ]
 
 
 ENUM_FIELDS = [
