@@ -756,11 +756,15 @@ def _made_unseen(lost: int) -> str:
     )
 
 
-async def _on_asyncio() -> None:
+async def _on_asyncio(io: AsyncIO) -> AsyncIO:
     """Where each async call of the service client begins: without an asyncio loop (under
-    trio) it says so, before asyncio's own calls fail with a bare ``RuntimeError``."""
+    trio) it says so, before asyncio's own calls fail with a bare ``RuntimeError``. Gives
+    the call's ``io.whole()``, taken before the imports a first call waits for (tenths of
+    a second, ``loaded_off_loop``), so that its timeout counts them, as a sync call's does."""
     running_loop()
+    io = io.whole()
     await loaded_off_loop()
+    return io
 
 
 def _lost_create(lost: int, why: str | None = None) -> str:
@@ -1515,12 +1519,13 @@ class AsyncServiceClient(_ServiceBase):
         keep: bool = False,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client``."""
-        await _on_asyncio()
+        io = await _on_asyncio(self._io)
         new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
-        return AsyncTrainingClient(self._io, await self._create(new, keep=keep), steps=self._steps)
+        model = await self._create(new, keep=keep, io=io)
+        return AsyncTrainingClient(self._io, model, steps=self._steps)
 
-    async def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        io = self._io.whole()  # see ServiceClient._create
+    async def _create(self, new: NewModel, *, keep: bool, io: AsyncIO) -> ModelInfo:
+        io = io.whole()  # see ServiceClient._create
         session_id = await self._root._ensure_session(io)
         cancelled = False
         plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)
@@ -1547,8 +1552,8 @@ class AsyncServiceClient(_ServiceBase):
         self, model_id: str, *, next_seq_id: int | None = None
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.training_client``."""
-        await _on_asyncio()
-        model, start, forgotten = await self._io.run(self._attach(model_id, next_seq_id))
+        io = await _on_asyncio(self._io)
+        model, start, forgotten = await io.run(self._attach(model_id, next_seq_id))
         return AsyncTrainingClient(
             self._io, model, next_seq_id=start, forgotten=forgotten, steps=self._steps
         )
@@ -1563,9 +1568,9 @@ class AsyncServiceClient(_ServiceBase):
         self, operation_id: str, result_type: type[Any] | None = None
     ) -> AsyncOperationHandle[Any]:
         """See ``ServiceClient.operation``."""
-        await _on_asyncio()
+        io = await _on_asyncio(self._io)
         check_result_type(result_type)
-        snapshot = await self._io.snapshot(_operation_id(operation_id), None)
+        snapshot = await io.snapshot(_operation_id(operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
         return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
 
@@ -1573,31 +1578,31 @@ class AsyncServiceClient(_ServiceBase):
 
     async def supported_models(self) -> list[BaseModelInfo]:
         """See ``ServiceClient.supported_models``."""
-        await _on_asyncio()
-        return [model async for model in self._io.whole().pages(base_model_pager())]
+        io = await _on_asyncio(self._io)
+        return [model async for model in io.pages(base_model_pager())]
 
     async def iter_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[ModelInfo]:
         """See ``ServiceClient.iter_models``."""
-        await _on_asyncio()
+        first = await _on_asyncio(self._io)
         with model_listing():
-            async for model in self._io.pages(model_pager(page_size)):
+            async for model in self._io.pages(model_pager(page_size), first):
                 yield model
 
     async def list_models(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """See ``ServiceClient.list_models``."""
-        await _on_asyncio()
+        io = await _on_asyncio(self._io)
         with model_listing():
-            return [model async for model in self._io.whole().pages(model_pager(page_size))]
+            return [model async for model in io.pages(model_pager(page_size))]
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.get_model``."""
-        await _on_asyncio()
-        return await self._io.run(self._find_model(model_id))
+        io = await _on_asyncio(self._io)
+        return await io.run(self._find_model(model_id))
 
     async def terminate_model(self, model_id: str) -> ModelInfo:
         """See ``ServiceClient.terminate_model``."""
-        await _on_asyncio()
-        return await self._io.run(self._terminate(model_id))
+        io = await _on_asyncio(self._io)
+        return await io.run(self._terminate(model_id))
 
     async def create_training_client_from_state(
         self,
@@ -1608,22 +1613,22 @@ class AsyncServiceClient(_ServiceBase):
         base_model: str | None = None,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
-        await _on_asyncio()
+        await _on_asyncio(self._io)  # its steps each within their own timeout
         with self._resuming(checkpoint, with_optimizer, keep, base_model) as (plan, made):
             model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep, made))
         return AsyncTrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
     async def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
         if isinstance(step, NewModel):
-            model = await self._create(step, keep=keep)
+            model = await self._create(step, keep=keep, io=self._io)
             made.append(model.id)
             return model
         return await self._io.perform(step)
 
     async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """See ``ServiceClient.list_artifacts``."""
-        await _on_asyncio()
-        return await self._io.run(list_artifacts_plan(checkpoint, self._steps.deleted))
+        io = await _on_asyncio(self._io)
+        return await io.run(list_artifacts_plan(checkpoint, self._steps.deleted))
 
     async def download_weights(
         self,
@@ -1637,9 +1642,9 @@ class AsyncServiceClient(_ServiceBase):
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
-        await _on_asyncio()
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
-        deadline = DownloadDeadline(settings, self._io)
+        deadline = DownloadDeadline(settings, self._io)  # from the call: its imports too
+        await _on_asyncio(self._io)  # its API requests each within their own timeout
 
         async def send(step: object) -> Any:
             with deadline.api_request(step):

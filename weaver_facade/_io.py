@@ -726,11 +726,14 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         """See ``SyncIO.submit``."""
         return self.handle(*(await self.run(started(submission))))
 
-    async def pages(self, pager: Pager[T]) -> AsyncIterator[T]:
-        """See ``SyncIO.pages``."""
+    async def pages(self, pager: Pager[T], first: Self | None = None) -> AsyncIterator[T]:
+        """See ``SyncIO.pages``; ``first`` is the IO of the first page, whose deadline began
+        with the call (``_client._on_asyncio``)."""
+        io = first or self.whole()
         while not pager.done:
-            for item in pager.read(await self.send(pager.call())):
+            for item in pager.read(await io.send(pager.call())):
                 yield item
+            io = self.whole()
 
     async def run(self, plan: Plan[R]) -> R:
         """See ``SyncIO.run``."""
