@@ -110,6 +110,11 @@ def in_digits(value: object) -> bool:
     return not isinstance(value, str) or (value.isascii() and "_" not in value)
 
 
+def not_in_digits(value: object, number: str) -> str:
+    """The refusal of ``value``, not ``in_digits``, as ``number`` (``"a whole number"``)."""
+    return f"{value!r} is not {number} in digits 0-9"
+
+
 class WholeNumber(click.IntRange):
     """``click.IntRange``, in ASCII digits only (``in_digits``), refused and shown in
     ``--help`` in words."""
@@ -119,7 +124,7 @@ class WholeNumber(click.IntRange):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not in_digits(value):
-            self.fail(f"{value!r} is not a whole number in digits 0-9", param, ctx)
+            self.fail(not_in_digits(value, "a whole number"), param, ctx)
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
@@ -158,9 +163,9 @@ class Seconds(click.FloatRange):
         return self._range().strip()
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not in_digits(value):
+            self.fail(not_in_digits(value, "a number of seconds"), param, ctx)
         try:
-            if not in_digits(value):
-                raise ValueError(value)
             seconds = super().convert(value, param, ctx)
             if seconds != seconds:  # a wait of NaN seconds ended at once
                 raise ValueError(value)

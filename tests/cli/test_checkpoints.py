@@ -744,11 +744,15 @@ def spec_ttl_maximum() -> int:
 def test_ttl_range_is_named_in_seconds_in_errors_and_help(cli: Cli, command: str) -> None:
     maximum = spec_ttl_maximum()
     args = ["m-1", "ok"] if command == "save" else ["weaver://m-1/checkpoints/ok"]
-    # Python's int() would take "6_0" and other scripts' digits ("٦٠" is 60).
-    for bad in ("99999999999", str(maximum + 1), "0", "soon", "6_0", "\u0666\u0660"):
+    # Python's int() would take "6_0" and other scripts' digits ("٦٠" is 60): refused in
+    # the words of any whole number's (``_help.WholeNumber``).
+    for bad, said in [
+        *((bad, f"from 1 to {maximum}") for bad in ("99999999999", str(maximum + 1), "0", "soon")),
+        *((bad, "in digits 0-9") for bad in ("6_0", "\u0666\u0660")),
+    ]:
         run = cli("checkpoints", command, *args, "--ttl", bad, env=UNREACHABLE)
         assert run.exit_code == 2, run.stderr
-        assert f"whole number of seconds from 1 to {maximum}" in run.stderr
+        assert f"{bad!r} is not a whole number of seconds {said}" in run.stderr
         assert len(run.stderr.splitlines()) == 1
     shown = " ".join(cli("checkpoints", command, "--help").stdout.split())
     # The bound in words too (the spec's is a whole number of years or days).

@@ -328,13 +328,16 @@ def test_the_walk_finds_the_number_options() -> None:
 )
 def test_a_number_option_takes_ascii_digits_only(path: tuple[str, ...], option: str) -> None:
     # Python's int() and float() take "0_1" and other scripts' digits ("\u0661" is 1): --ttl
-    # refused them, --max-retries, --timeout and the others took them.
+    # refused them, --max-retries, --timeout and the others took them. Each says why, in
+    # the words of a whole number's refusal (--timeout and --ttl named only their range).
     param = NUMBER_OPTIONS[path, option]
     number = int if isinstance(param.type, click.types.IntParamType) else float
     valid = next(str(n) for n in range(100) if _takes(param, str(n)))
     for written in (f"0_{valid}", valid.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))):
         assert number(written) == number(valid)  # what Python reads as the valid number
-        with pytest.raises(click.BadParameter):
+        with pytest.raises(click.BadParameter, match=f"^{re.escape(repr(written))} is not "):
+            param.type.convert(written, param, None)
+        with pytest.raises(click.BadParameter, match=r" in digits 0-9$"):
             param.type.convert(written, param, None)
 
 

@@ -490,11 +490,11 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (
             ["--base-url", "http://127.0.0.1:9", "--deadline", "\u0665"],
-            "argument --deadline: '\u0665' is not a number of seconds greater than 0",
+            "argument --deadline: '\u0665' is not a number of seconds in digits 0-9",
         ),
         (
             ["--base-url", "http://127.0.0.1:9", "--time-limit", "6_0"],
-            "argument --time-limit: '6_0' is not a number of seconds greater than 0",
+            "argument --time-limit: '6_0' is not a number of seconds in digits 0-9",
         ),
         # argparse's own words, naming the kit's function: "invalid _positive_int value: 'abc'".
         (

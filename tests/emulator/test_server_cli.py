@@ -237,7 +237,7 @@ def test_a_number_option_takes_ascii_digits_only(option: str) -> None:
     # `--port \u0668\u0666\u0665\u0660` served on 8650, which `weaver-facade`'s options refuse.
     param = NUMBER_OPTIONS[option]
     number = int if isinstance(param.type, click.types.IntParamType) else float
-    said = "a whole number in digits 0-9" if number is int else "a number of seconds"
+    said = f"{'a whole number' if number is int else 'a number of seconds'} in digits 0-9"
     for written in ("8_0", "\u0668\u0660"):
         assert number(written) == 80  # what Python reads
         with pytest.raises(click.BadParameter, match=re.escape(f"{written!r} is not {said}")):

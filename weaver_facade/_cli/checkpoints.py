@@ -43,7 +43,7 @@ from .. import (
     coerce_checkpoint_ref,
     validate_checkpoint_name,
 )
-from .._help import WholeNumber
+from .._help import WholeNumber, in_digits, not_in_digits
 from .._plural import counted
 from . import SUMMARIES
 from ._output import (
@@ -96,6 +96,8 @@ class _Seconds(WholeNumber):
         return f"from {self.range}"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not in_digits(value):
+            self.fail(not_in_digits(value, "a whole number of seconds"), param, ctx)
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
