@@ -57,3 +57,22 @@ def shown_path(path: object) -> str:
     from a variable or a glob may hold any of them: its newline broke a message's one line
     (or became a space in it), and its escape sequence rewrote the terminal."""
     return str(path).translate(CONTROL_ESCAPES)
+
+
+# What a download was doing where a local ``OSError`` ended it (``mark_doing``).
+_DOING = "_weaver_doing"
+
+
+def mark_doing(exc: OSError, path: object, doing: str) -> None:
+    """Say on ``exc``, a download's local failure at ``path``, what it was doing there
+    (``"read"``, ``"write to"``), and name ``path`` where the system named no file (an
+    ``os.read``'s ``EIO``): for the command line's words (``doing``)."""
+    if exc.filename is None:
+        exc.filename = str(path)
+    setattr(exc, _DOING, doing)
+
+
+def doing(exc: OSError) -> str:
+    """What ``mark_doing`` said of ``exc``; else ``"write to"``: a download's other local
+    failures are of writing (a full disk, say)."""
+    return str(getattr(exc, _DOING, "write to"))

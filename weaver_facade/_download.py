@@ -47,7 +47,7 @@ from ._causes import (
     proxy_refusal,
     refused_tunnel,
 )
-from ._dest import shown_path, what_it_is
+from ._dest import mark_doing, shown_path, what_it_is
 from ._errors import (
     ArtifactIntegrityError,
     DownloadTimeoutError,
@@ -966,11 +966,13 @@ def unwritable(
 def _permitted(path: Path, name: Path, *, doing: str = "write to") -> Iterator[None]:
     """A folder that takes no files (no permission, a read-only mount) is the user's to
     fix, as one that cannot be made (``prepare_dest``); so is a file or a folder in it that
-    cannot be read (``doing="read"``), said so."""
+    cannot be read (``doing="read"``), said so. Another failure (a disk's ``EIO``) is
+    raised as it is, marked with what failed (``mark_doing``)."""
     try:
         yield
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            mark_doing(exc, path, doing)
             raise
         raise unwritable(path, exc, str(name), doing=doing) from exc
 
@@ -1042,15 +1044,15 @@ class _PartFile:
             raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
 
     def read_blocks(self, path: Path) -> Iterable[bytes]:
-        with _permitted(path, self.final, doing="read"):
+        with _permitted(path, self.final, doing="read"):  # its reads too: an EIO
             fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
-        try:
-            while block := os.read(fd, HASH_BLOCK):
-                if self._cancel.is_set():
-                    raise Cancelled
-                yield block
-        finally:
-            os.close(fd)
+            try:
+                while block := os.read(fd, HASH_BLOCK):
+                    if self._cancel.is_set():
+                        raise Cancelled
+                    yield block
+            finally:
+                os.close(fd)
 
     def publish(self) -> None:
         # No fsync: a file that a crash left short or empty after the rename is

@@ -479,6 +479,42 @@ def test_a_destination_it_cannot_read_is_the_downloads_error_as_one_it_cannot_wr
     assert list(dest.iterdir()) == []
 
 
+@pytest.mark.parametrize("left", ["finished", "part"])
+def test_a_file_it_fails_to_read_says_it_cannot_read(
+    cli: Cli, model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, left: str
+) -> None:
+    # A finished file (or a .part) is hashed before it is skipped (or resumed): a disk's
+    # EIO there was worded "cannot write to FILE", as a failure to write is.
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    dest = tmp_path / "out"
+    assert cli("checkpoints", "download", ref, "-o", str(dest)).exit_code == 0
+    there = sorted(dest.iterdir())[0]
+    if left == "part":
+        there = there.rename(there.with_name(there.name + ".part"))
+    open_, read = os.open, os.read
+    failing: set[int] = set()
+
+    def opened(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        fd = open_(path, flags, *args, **kwargs)
+        if Path(path) == there and flags & os.O_ACCMODE == os.O_RDONLY:
+            failing.add(fd)
+        return fd
+
+    def failed(fd: int, size: int) -> bytes:
+        if fd in failing:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))  # as the system's: no file named
+        return read(fd, size)
+
+    monkeypatch.setattr(os, "open", opened)
+    monkeypatch.setattr(os, "read", failed)
+    run = cli("checkpoints", "download", ref, "-o", str(dest))
+    assert failing, "the file was not read"
+    assert run.exit_code == 1, run.stderr
+    said = f"error: cannot read {there}: {os.strerror(errno.EIO)}"
+    assert run.stderr.splitlines()[-1] == said, run.stderr
+
+
 def test_bad_input_is_refused_before_any_request(cli: Cli, tmp_path: Path) -> None:
     run = cli("checkpoints", "download", "not-a-ref", "-o", str(tmp_path / "o"))
     assert run.exit_code == 2

@@ -31,7 +31,7 @@ from .. import (
     ServiceClient,
     WeaverError,
 )
-from .._dest import in_the_way, shown_path, what_is_there
+from .._dest import doing, in_the_way, shown_path, what_is_there
 from .._help import Folder, WholeNumber
 from .._plural import counted
 from ._output import _size, artifact_json, emit_json, print_artifact, print_fields
@@ -426,8 +426,8 @@ def download(
         raise state.failure(exc, EXIT_API_ERROR, f"{exc} (--timeout {timeout:g} s)") from None
     except WeaverError:
         raise  # a TimeoutError among them is an OSError too, but not a local one
-    except OSError as exc:  # the local side: a full disk, say
-        said = f"cannot write to {shown_path(exc.filename or output)}: {exc.strerror or exc}"
+    except OSError as exc:  # the local side: a full disk, say, or a disk's EIO as it hashes
+        said = f"cannot {doing(exc)} {shown_path(exc.filename or output)}: {exc.strerror or exc}"
         # The library's note: how much more a full disk must hold, and what stays.
         message = "; ".join([said, *getattr(exc, "__notes__", ())])
         raise state.failure(exc, EXIT_API_ERROR, message) from None
