@@ -18,7 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
@@ -711,7 +711,7 @@ def cmd_regenerate() -> int:
             "success replies the spec changed since the last commit, which the facade reads "
             "as one schema per route (its `Call` in weaver_facade/_calls.py), the emulator "
             "sends (`ROUTES` in weaver_facade/emulator/_app.py) and the contract kit checks "
-            "(mypy passes and, with one schema per route, the coverage does too):"
+            "(mypy passes; the coverage below names a route the facade reads otherwise):"
         )
         for line in replied:
             print(f"  - {line}")
@@ -1123,10 +1123,12 @@ def unsourced_attributes(models: Any) -> list[str]:
     ]
 
 
-def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int]]:
-    """``("model", Name, keywords, line)`` for each generated model a module's ``tree``
-    builds (``wire.Name(...)``), and ``("call", alias, keywords, line)`` for each generated
-    ``alias._get_kwargs`` it passes first to a call; ``None``: keywords given with ``**``."""
+def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int, Any]]:
+    """``("model", Name, keywords, line, None)`` for each generated model a module's
+    ``tree`` builds (``wire.Name(...)``), and ``("call", alias, keywords, line, model)`` for
+    each generated ``alias._get_kwargs`` it passes first to a call; ``None``: keywords given
+    with ``**``. A call's ``model`` is the expression of its ``Call.model``, the second
+    argument of ``_calls._call``, which makes every ``Call`` (``None`` through another)."""
     import ast
 
     for node in ast.walk(tree):
@@ -1140,14 +1142,16 @@ def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int]]:
             and isinstance(func.value, ast.Name)
             and func.value.id == "wire"
         ):
-            yield "model", func.attr, given, node.lineno
+            yield "model", func.attr, given, node.lineno, None
         first = node.args[0] if node.args else None
         if (
             isinstance(first, ast.Attribute)
             and first.attr == "_get_kwargs"
             and isinstance(first.value, ast.Name)
         ):
-            yield "call", first.value.id, given, first.lineno
+            through_call = isinstance(func, ast.Name) and func.id == "_call"
+            model = node.args[1] if through_call and len(node.args) > 1 else None
+            yield "call", first.value.id, given, first.lineno, model
 
 
 def unsent_fields(package: Any = None) -> list[str]:
@@ -1185,7 +1189,7 @@ def unsent_fields(package: Any = None) -> list[str]:
                     for a in node.names
                     if a.asname and a.name.startswith("weaver_client.api.")
                 )
-        for kind, name, keywords, line in _sent(tree):
+        for kind, name, keywords, line, _ in _sent(tree):
             key = f"{kind}:{name}"
             known = given.setdefault(key, set())
             given[key] = None if known is None or keywords is None else known | keywords
@@ -1264,13 +1268,20 @@ NOT_CALLED = {
 }
 
 
-def called_routes() -> dict[str, str]:
-    """The operationIds of the generated route modules whose ``_get_kwargs`` the facade's
-    core passes to a call, each with where it imports the module (``FILE:LINE``), read from
-    its source: so also where the facade no longer imports."""
+class Called(NamedTuple):
+    """A route the core calls: where it imports the route's module (``FILE:LINE``), and
+    each place it calls it with the schema the core reads its 2xx reply as (``read_as``)."""
+
+    imported: str
+    reads: list[tuple[str, str | None]]
+
+
+def called_routes() -> dict[str, Called]:
+    """The routes whose generated module's ``_get_kwargs`` the facade's core passes to a
+    call, by operationId, read from its source: so also where the facade no longer imports."""
     import ast
 
-    called: dict[str, str] = {}
+    called: dict[str, Called] = {}
     for path in sorted((ROOT / "weaver_facade").glob("_*.py")):
         if path.name == "__init__.py":
             continue
@@ -1282,11 +1293,44 @@ def called_routes() -> dict[str, str]:
             for alias in node.names
             if alias.asname and alias.name.startswith("weaver_client.api.")
         }
-        for kind, name, _, _ in _sent(tree):
+        # The module's reply types that name their schema (``_wire.MaybeResource``'s).
+        resources = {
+            node.name: stmt.value.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            for stmt in node.body
+            if isinstance(stmt, ast.Assign)
+            and [ast.unparse(target) for target in stmt.targets] == ["RESOURCE"]
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        }
+        for kind, name, _, line, model in _sent(tree):
             if kind == "call" and name in aliases:
                 module, where = aliases[name]
-                called.setdefault(module.rpartition(".")[2], where)
+                route = called.setdefault(module.rpartition(".")[2], Called(where, []))
+                read = (f"weaver_facade/{path.name}:{line}", read_as(model, resources))
+                route.reads.append(read)
     return called
+
+
+def read_as(model: Any, resources: Mapping[str, str]) -> str | None:
+    """The schema a ``Call.model`` expression reads a 2xx reply as, in the words of
+    ``success_replies``: ``Model`` (``wire.Model``), ``anything`` (``NoBody``, whose body is
+    not read), ``Model or anything`` (a ``MaybeResource`` whose ``RESOURCE`` is Model: any
+    other reply is done all the same); ``None`` when it cannot tell."""
+    import ast
+
+    if (
+        isinstance(model, ast.Attribute)
+        and isinstance(model.value, ast.Name)
+        and model.value.id == "wire"
+    ):
+        return model.attr
+    if isinstance(model, ast.Name) and model.id == "NoBody":
+        return "anything"
+    if isinstance(model, ast.Name) and model.id in resources:
+        return f"{resources[model.id]} or anything"
+    return None
 
 
 def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
@@ -1306,8 +1350,9 @@ def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
             problems.append(f"{key} ({named}a route the facade does not call)")
     # Its generated module is gone with it: the facade's call fails (mypy names it).
     problems.extend(
-        f"{name} (a route the facade calls, imported at {where}, but the spec no longer has it)"
-        for name, where in called.items()
+        f"{name} (a route the facade calls, imported at {route.imported}, but the spec no "
+        "longer has it)"
+        for name, route in called.items()
         if name not in in_spec
     )
     return problems + _not_in_spec("NOT_CALLED", NOT_CALLED, in_spec)
@@ -1329,7 +1374,8 @@ READ_BY_SHAPE = {
 
 def success_replies(document: Mapping[str, Any], key: str) -> dict[str, str]:
     """The schema of each 2xx reply of the route ``key`` (``METHOD /path``) by its status:
-    a component's name, ``no body`` or ``an object in place``."""
+    a component's name, ``no body``, ``Model or anything`` (an ``anyOf`` of a component and
+    a schema that holds anything), or ``an object in place``."""
     method, _, path = key.partition(" ")
     responses = document.get("components", {}).get("responses", {})
     replies = {}
@@ -1342,9 +1388,23 @@ def success_replies(document: Mapping[str, Any], key: str) -> dict[str, str]:
         if schema is None:
             replies[str(status)] = "no body"
         else:
-            ref = schema.get("$ref", "")
-            replies[str(status)] = ref.rpartition("/")[2] if ref else "an object in place"
+            replies[str(status)] = _schema_words(schema)
     return dict(sorted(replies.items()))
+
+
+def _schema_words(schema: Mapping[str, Any]) -> str:
+    """A reply's schema as ``success_replies`` says it."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rpartition("/")[2]
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if not branches or set(schema) - {"anyOf", "oneOf", "description"}:
+        return "an object in place"
+    # A branch of nothing but words takes any reply (a terminate's body, optional).
+    words = [
+        "anything" if not set(branch) - {"description", "title"} else _schema_words(branch)
+        for branch in branches
+    ]
+    return "an object in place" if "an object in place" in words else " or ".join(words)
 
 
 def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
@@ -1384,6 +1444,46 @@ def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
                 f"{key} ({named}its success replies are {said}, which the facade reads as one)"
             )
     return problems + _not_in_spec("READ_BY_SHAPE", READ_BY_SHAPE, in_spec)
+
+
+def misread_replies(document: Mapping[str, Any] | None = None) -> list[str]:
+    """``METHOD /path (operationId: its success reply is ..., but the core reads it as ...
+    at FILE:LINE)`` for each call of a route whose 2xx reply the core reads (its
+    ``Call.model``) as another schema than the spec's: the generated parser reads a
+    swapped schema unchecked, and mypy passes. Also each call whose ``Call.model`` the
+    source does not tell. Routes of several schemas are ``mixed_replies``'."""
+    document = load_document(SPEC) if document is None else document
+    called = called_routes()
+    problems = []
+    for key, (operation_id, module) in route_modules(document).items():
+        name = module.rpartition("/")[2].removesuffix(".py")
+        replies = success_replies(document, key)
+        schemas = set(replies.values())
+        if name not in called or name in READ_BY_SHAPE or len(schemas) > 1:
+            continue
+        said = _and([f"{status} {schema}" for status, schema in replies.items()]) or "none"
+        its = f"its success {'reply is' if len(replies) == 1 else 'replies are'} {said}"
+        named = f"{operation_id}: " if operation_id else ""
+        for where, read in called[name].reads:
+            if read is None:
+                problems.append(
+                    f"{key} ({named}called at {where}, but not through `_calls._call`, whose "
+                    "second argument is the schema the coverage reads its reply as)"
+                )
+            elif not _read_fits(read, schemas):
+                problems.append(f"{key} ({named}{its}, but the core reads it as {read} at {where})")
+    return problems
+
+
+def _read_fits(read: str, schemas: set[str]) -> bool:
+    """Whether the core, reading a reply as ``read`` (``read_as``), reads each of the
+    spec's success reply ``schemas`` as what it is."""
+    if read == "anything":
+        return True
+    resource = read.removesuffix(" or anything")
+    if resource != read:  # the resource, or any other reply taken as done
+        return schemas <= {resource, read, "no body"}
+    return schemas == {read}
 
 
 def _not_in_spec(table: str, entries: Collection[str], in_spec: set[str]) -> list[str]:
@@ -1540,6 +1640,7 @@ HEADINGS = {
     "route": "routes it neither calls nor lists as not called",
     "dropped": "routes it calls that the spec no longer has",
     "replies": "routes it calls whose success replies differ, which it reads as one",
+    "read": "routes it calls whose success reply it reads as another schema than the spec's",
     "result": "operation kinds without a result schema in the spec",
 }
 # What to do for each kind of line of the coverage, said only for the kinds it lists.
@@ -1581,6 +1682,11 @@ ADVICE = {
     "reason in `READ_BY_SHAPE` of scripts/_regenerate.py, with the schemas it tells apart; "
     "or the spec gives them one schema; an entry there follows its route (renamed, its "
     "schemas changed, or removed with the reply type when one schema is left)",
+    "read": "the core reads a route's success reply as its `Call.model`, the second "
+    "argument of `_call` in weaver_facade/_calls.py (the line named): make it the spec's "
+    "schema there, and what reads the result follows (`mypy --strict` names each place), or "
+    "put the spec's reply back; a reply type of several schemas goes in `READ_BY_SHAPE` of "
+    "scripts/_regenerate.py",
     "result": "give each operation kind its result schema (one of components/schemas) in "
     "`x-weaver-result-schemas` of OperationResult in openapi.yaml, and make each kind named "
     "there a value of OperationKind; the facade, the contract kit and the emulator read a "
@@ -1598,6 +1704,8 @@ def _kind(problem: str) -> str:
         return "dropped"
     if "which the facade reads as one)" in problem or "READ_BY_SHAPE of " in problem:
         return "replies"
+    if ", but the core reads it as " in problem or "but not through `_calls._call`" in problem:
+        return "read"
     if re.search(r"a route the facade does not call\)|\(in NOT_CALLED of ", problem):
         return "route"
     if RESULT_SCHEMAS in problem:
@@ -1683,15 +1791,21 @@ def cmd_coverage() -> int:
     except Exception as exc:  # the facade no longer imports against this client
         problems, unreadable = [], _unreadable(exc)
     # These read only the spec and the facade's source: listed however the facade imports.
-    problems += [*uncalled_routes(), *mixed_replies(), *kinds_without_results()]
+    problems += [
+        *uncalled_routes(),
+        *mixed_replies(),
+        *misread_replies(),
+        *kinds_without_results(),
+    ]
     for line in unreadable:
         print(line)
     if not problems:
         if not unreadable:
             print(
                 "every spec field the facade converts is mapped or left out with a reason, "
-                "every request field and parameter is sent or unsent with one, and every "
-                "route is called or not called with one"
+                "every request field and parameter is sent or unsent with one, every route "
+                "is called or not called with one, and each one called is read as the "
+                "spec's reply"
             )
         return 1 if unreadable else 0
     kinds = {_kind(problem) for problem in problems}

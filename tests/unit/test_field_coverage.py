@@ -1085,6 +1085,109 @@ def test_a_read_by_shape_route_given_another_reply_schema_is_named() -> None:
     assert regen._kind(listed[0]) == "replies"
 
 
+def test_every_called_route_is_read_as_its_spec_reply() -> None:
+    assert regen.misread_replies() == []
+
+
+def _swapped(document: dict[str, Any], module: str, schema: Mapping[str, Any]) -> str:
+    """The route of ``module``, whose success replies ``document`` now makes one: 200, of
+    ``schema``."""
+    key, operation = _route_of(document, module)
+    responses = operation["responses"]
+    for status in [s for s in responses if str(s).startswith("2")]:
+        del responses[status]
+    responses["200"] = {
+        "description": "A swapped reply.",
+        "content": {"application/json": {"schema": schema}},
+    }
+    return key
+
+
+def test_a_success_reply_swapped_for_another_schema_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The model's create changed from `201 Model` to `202 Operation` passed the coverage and
+    # mypy: only scripts/regenerate's comparison with the last commit said so, once, and the
+    # facade would have read an Operation as a Model.
+    document = openapi()
+    new = _absent_name(document["components"]["schemas"])
+    document["components"]["schemas"][new] = {"type": "object", "properties": {}}
+    ref = {"$ref": f"#/components/schemas/{new}"}
+    # What the core reads today is the spec's reply (the test above): the one swapped away.
+    create, terminate = "create_model", "terminate_model"
+    was = {
+        module: set(regen.success_replies(document, _route_of(document, module)[0]).values())
+        for module in (create, terminate)
+    }
+    keys = {
+        create: _swapped(document, create, ref),
+        # A terminate's reply may be anything besides its Model: the Model swapped too.
+        terminate: _swapped(document, terminate, {"anyOf": [ref, {"description": "Other."}]}),
+    }
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    monkeypatch.setattr(regen, "SPEC", spec)
+    assert regen.cmd_coverage() == 1
+    out = capsys.readouterr().out
+    expected = []
+    for module, said in ((create, new), (terminate, f"{new} or anything")):
+        (read,) = was[module]
+        where = _first_line("_calls", f"_{module}._get_kwargs")
+        expected.append(
+            f"{keys[module]} ({module}: its success reply is 200 {said}, but the core reads "
+            f"it as {read} at {where})"
+        )
+    assert [line for line in out.splitlines() if "but the core reads" in line] == [
+        f"  - {line}" for line in expected
+    ]
+    assert "the second argument of `_call`" in out.split("what to do:", 1)[1]
+    assert {regen._kind(line) for line in regen.misread_replies(document)} == {"read"}
+
+
+def test_a_reply_the_core_reads_as_another_schema_or_cannot_be_told_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other side of a swap: each route of the spec gives one schema of a name no spec
+    # has, and a core of its own reads each as its source says.
+    document = openapi()
+    new = _absent_name(document["components"]["schemas"])
+    document["components"]["schemas"][new] = {"type": "object", "properties": {}}
+    ref = {"$ref": f"#/components/schemas/{new}"}
+    keys = {m: _swapped(document, m, ref) for m in ("get_model", "list_models", "get_checkpoint")}
+    keys["terminate_model"] = _swapped(
+        document, "terminate_model", {"anyOf": [ref, {"description": "Other."}]}
+    )
+    core = tmp_path / "weaver_facade"
+    core.mkdir()
+    lines = [
+        "import weaver_client.api.checkpoints.get_checkpoint as _get_checkpoint",
+        "import weaver_client.api.models.get_model as _get_model",
+        "import weaver_client.api.models.list_models as _list_models",
+        "import weaver_client.api.models.terminate_model as _terminate_model",
+        "import weaver_client.api.sessions.send_heartbeat as _send_heartbeat",
+        "class Reply(MaybeResource):",
+        f"    RESOURCE = {new!r}",
+        f"_call(_get_model._get_kwargs, wire.{new}, 'm')",
+        "_call(_terminate_model._get_kwargs, Reply, 'm')",
+        "ignore_body(_call(_send_heartbeat._get_kwargs, NoBody, 's'))",
+        "_call(_list_models._get_kwargs, wire.Checkpoint, limit=1, offset=0)",
+        "_wrapped(_get_checkpoint._get_kwargs, 'c')",
+    ]
+    (core / "_core.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(regen, "ROOT", tmp_path)
+    listed = regen.misread_replies(document)
+    assert sorted(listed) == sorted(
+        [
+            f"{keys['list_models']} (list_models: its success reply is 200 {new}, but the core "
+            "reads it as Checkpoint at weaver_facade/_core.py:11)",
+            f"{keys['get_checkpoint']} (get_checkpoint: called at weaver_facade/_core.py:12, but "
+            "not through `_calls._call`, whose second argument is the schema the coverage reads "
+            "its reply as)",
+        ]
+    )
+    assert {regen._kind(line) for line in listed} == {"read"}
+
+
 def test_a_not_called_entry_the_spec_does_not_have_is_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
