@@ -72,6 +72,7 @@ suites that did not ask for it. Importing it does not import the emulator
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import glob
@@ -359,13 +360,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> Generator[None, None, No
         return
     # pytest escapes an id given by hand as the one it makes.
     secrets = [*secrets, *map(_id_escaped, secrets)]
+    hidden: dict[int, list[str]] = {}
     for i, call in enumerate(calls):
         ids = getattr(call, "_idlist", None)
         if not dataclasses.is_dataclass(call) or isinstance(call, type) or ids is None:
             continue
-        hidden = [_without(str(id_), secrets) for id_ in ids]
-        if hidden != list(ids):
-            calls[i] = dataclasses.replace(call, _idlist=hidden)
+        hidden[i] = [_without(str(id_), secrets) for id_ in ids]
+    # Ids that differ only by a secret would name two tests alike (which --lf and reports
+    # take for one): numbered where hidden, as pytest numbers the ids it makes alike.
+    alike = collections.Counter("-".join(ids) for ids in hidden.values())
+    taken = set(alike)
+    numbers: collections.Counter[str] = collections.Counter()
+    for i, ids in hidden.items():
+        was = list(calls[i]._idlist)
+        if ids == was:
+            continue
+        name = "-".join(ids)
+        if alike[name] > 1:
+            at = next(j for j, (old, new) in enumerate(zip(was, ids, strict=True)) if old != new)
+            stem = ids[at] + ("_" if ids[at][-1:].isdigit() else "")
+            while "-".join(ids) in taken:
+                ids = [*ids[:at], f"{stem}{numbers[name]}", *ids[at + 1 :]]
+                numbers[name] += 1
+            taken.add("-".join(ids))
+        calls[i] = dataclasses.replace(calls[i], _idlist=ids)
 
 
 def _scrubbed(value: Any, secrets: list[str], seen: set[int]) -> Any:

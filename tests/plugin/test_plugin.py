@@ -1414,6 +1414,39 @@ def test_an_id_given_by_hand_that_holds_the_key_is_hidden_too(
     again.assert_outcomes(failed=1)
 
 
+def test_ids_given_by_hand_that_differ_only_by_a_secret_stay_unique(
+    pytester: pytest.Pytester,
+) -> None:
+    # Both ids became `***`: two tests of one name, where pytest numbers the ids it makes
+    # of the same parameters (`***0`, `***1`); --lf and a report keyed by name took one
+    # for the other.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize(
+            "secret",
+            [pytest.param("key", id="external-key-7"), pytest.param("pw", id="pw-of-the-url")],
+        )
+        @pytest.mark.parametrize("n", [1, 2], ids=["one", "two"])
+        def test_hand(secret, n):
+            pass
+
+        @pytest.mark.parametrize("secret", ["external-key-7", "pw-of-the-url"])
+        def test_made(secret):
+            pass
+        """
+    )
+    url = "http://user:pw-of-the-url@127.0.0.1:9"
+    args = ("--weaver-base-url", url, "--weaver-api-key", "external-key-7")
+    result = run(pytester, *args, "--collect-only", "-q")
+    names = [line for line in result.outlines if "::" in line]
+    assert "external-key-7" not in result.stdout.str()
+    assert len(names) == 6
+    assert len(set(names)) == 6, names
+    assert "test_made[***0]" in " ".join(names)
+
+
 def test_a_bytes_parameter_that_holds_the_key_is_hidden_in_the_tests_id_too(
     pytester: pytest.Pytester, secret_url: str
 ) -> None:
