@@ -1128,12 +1128,12 @@ def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int, Any]]:
     ``tree`` builds (``wire.Name(...)``), and ``("call", alias, keywords, line, model)`` for
     each generated ``alias._get_kwargs`` it passes first to a call; ``None``: keywords given
     with ``**``. A call's ``model`` is the expression of its ``Call.model``, the second
-    argument of ``_calls._call``, which makes every ``Call`` (``None`` through another)."""
+    argument of ``_calls._call``, which makes every ``Call`` (``None`` through another). In
+    the order of the source, which names the first place each is built or sent."""
     import ast
 
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
+    found = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]  # breadth first
+    for node in sorted(found, key=lambda node: (node.lineno, node.col_offset)):
         keywords = {k.arg for k in node.keywords if k.arg is not None}
         given = None if any(k.arg is None for k in node.keywords) else keywords
         func = node.func

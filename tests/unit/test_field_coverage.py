@@ -809,6 +809,15 @@ def test_an_optional_request_field_or_parameter_the_spec_adds_is_named(tmp_path:
     ]
 
 
+def test_where_a_field_goes_is_the_first_place_in_the_source() -> None:
+    # ast.walk goes breadth first: a model built within another call (line 2) came after
+    # one built at the top of a statement (line 3), whose line the entry named as the first.
+    import ast
+
+    source = "import wire\nx = f(g(wire.Datum(a=1)))\ny = wire.Datum(b=2)\n"
+    assert [line for _, _, _, line, _ in regen._sent(ast.parse(source))] == [2, 3]
+
+
 def _first_line(module: str, text: str) -> str:
     """Where ``text`` first stands in a core module, read as text: the place to send a field."""
     lines = (Path(weaver_facade.__path__[0]) / f"{module}.py").read_text("utf-8").splitlines()
