@@ -102,3 +102,16 @@ def test_a_key_across_the_probe_s_cut_is_hidden_before_it() -> None:
     evidence = result.evidence["operation-details"]
     assert _KEY[:6] not in evidence, evidence
     assert KEY_PLACEHOLDER[:4] in evidence, evidence
+
+
+def test_a_key_across_where_json_breaks_is_hidden_whole() -> None:
+    # A key that begins as JSON does (a hex key's first digit) breaks the reply there: its
+    # halves were hidden apart, neither the whole key, and the 20 characters after showed.
+    key = "3f2a9c8e7d6b5a4f3e2d1c0b"
+    spec = Spec(load_spec().document, secret=key)
+    op = spec.operations["GET /api/v1/supported-models"]
+    json_type = {"Content-Type": "application/json"}
+    for body in (f"{key} is no key", f'{{"key": {key}}}', f"[1, 2]{key}"):
+        text = _texts(spec.check_reply(op, 200, json_type, body.encode()))
+        assert key[1:7] not in text, text
+        assert KEY_PLACEHOLDER in text, text

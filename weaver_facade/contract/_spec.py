@@ -23,6 +23,7 @@ import yaml
 from .._dest import shown_path
 from .._pages import html_page
 from .._plural import counted, plural
+from .._redact import forms
 from .._result_shape import artifact_shaped, misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
     PATTERN_WORDS,
@@ -37,7 +38,7 @@ from .._spec_schema import (
     spec_path,
     unknown_fields,
 )
-from ._findings import DATE_TIME_EXPECTED, clip, redact
+from ._findings import DATE_TIME_EXPECTED, KEY_PLACEHOLDER, clip, redact
 from ._ownership import ARTIFACT_KINDS, is_artifact_kind
 
 __all__ = [
@@ -182,12 +183,26 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+def _key_across(text: str, at: int, secret: str | None) -> tuple[int, int]:
+    """Where the key (in any of its ``forms``) runs across ``at`` in ``text``, else
+    ``(at, at)``: a key that begins as JSON does (a hex key's first digit) breaks it there,
+    and neither half, hidden apart, is the key."""
+    start, end = at, at
+    for form in forms(secret) if secret else ():
+        found = text.find(form, max(0, at - len(form) + 1))
+        while -1 < found < at:
+            start, end = min(start, found), max(end, found + len(form))
+            found = text.find(form, found + 1)
+    return start, end
+
+
 def _where_json_breaks(body: bytes, error: ValueError, secret: str | None) -> str:
     """Where ``body`` stops being JSON, with what comes on either side: a stray byte
     after a long body is far from its start."""
     if isinstance(error, json.JSONDecodeError):
-        before = redact(error.doc[: error.pos], secret)
-        after = redact(error.doc[error.pos :], secret)
+        start, end = _key_across(error.doc, error.pos, secret)
+        before = redact(error.doc[:start], secret) + (KEY_PLACEHOLDER if end > start else "")
+        after = redact(error.doc[end:], secret)
         if not before.strip():  # nothing of it is JSON: "expecting value at character 0"
             return f"it begins {after[:20]!r}"
         what = "extra data after the JSON value" if error.msg == "Extra data" else error.msg
