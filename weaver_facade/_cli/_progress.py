@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 
-# Every control character but tab and newline (C0, DEL, C1), as its escape (`\x1b`); and
+# Every control character but tab and newline (C0, DEL, C1) and line separator (U+2028,
+# U+2029), as its escape (`\x1b`); and
 # every lone surrogate, as the library's quotes write it (`\udce9`): a stream that cannot
 # encode it wrote `?`, beside the quoted `'\udce9'`. A path the user gave escapes tab and
 # newline too (`shown_path`).
