@@ -116,9 +116,13 @@ def addresses(
             flight = _FLIGHTS[key] = _Flight()
         flight.waiting.add(wake)
     if new:
-        threading.Thread(
-            target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True
-        ).start()
+        try:
+            threading.Thread(
+                target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True
+            ).start()
+        except RuntimeError as exc:  # no thread left: ended here, not joined by every connect
+            _ended(key, flight, exc)
+            raise
     try:
         wake.wait(min(timeout, threading.TIMEOUT_MAX))
     finally:
@@ -139,6 +143,10 @@ def _look_up(key: tuple[str, int], flight: _Flight) -> None:
         found = socket.getaddrinfo(*key, 0, socket.SOCK_STREAM)
     except BaseException as exc:  # raised in each caller's thread
         found = exc
+    _ended(key, flight, found)
+
+
+def _ended(key: tuple[str, int], flight: _Flight, found: typing.Any) -> None:
     with _FLIGHTS_LOCK:
         flight.found.append(found)
         del _FLIGHTS[key]

@@ -464,6 +464,27 @@ def test_a_child_forked_during_a_lookup_looks_the_name_up_itself(
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_a_lookup_whose_thread_could_not_start_leaves_the_name_to_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A lookup thread that could not start (no thread left) stayed the name's lookup under
+    # way: every later connect to the name joined it and waited out its time, for good.
+    start = threading.Thread.start
+
+    def no_thread(thread: threading.Thread) -> None:
+        if thread.name == "weaver-lookup":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    with names(monkeypatch, {"weaver.test": ["127.0.0.1"]}):
+        with monkeypatch.context() as patched:
+            patched.setattr(threading.Thread, "start", no_thread)
+            with pytest.raises(RuntimeError, match="can't start new thread"):
+                addresses("weaver.test", 9, 5, threading.Event())
+        found = addresses("weaver.test", 9, 5, threading.Event())
+    assert [address for *_, address in found] == [("127.0.0.1", 9)]
+
+
 @pytest.mark.parametrize("proxy", [False, True], ids=["direct", "proxy"])
 def test_close_ends_a_call_waiting_for_a_name_no_dns_server_answers(
     monkeypatch: pytest.MonkeyPatch, proxy: bool
