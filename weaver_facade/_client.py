@@ -1011,13 +1011,19 @@ class ServiceClient(_ServiceBase):
         session_id = self._root._ensure_session(io)
         # A first Ctrl-C waits for the reply, but for no retry (``create_training_client``).
         lost = _LostReplies()
+        made: ModelInfo | None = None
         try:
             with self._root._on_its_way(), interrupt_held(_waiting_for_model) as interrupted:
                 plan = self._create_model(
                     session_id, new, keep=keep, interrupted=interrupted, lost_replies=lost
                 )
-                return io.stopping_retries(interrupted).run(plan)
+                made = io.stopping_retries(interrupted).run(plan)
+            return made  # noqa: RET504 (a Ctrl-C held is raised as the block ends)
         except KeyboardInterrupt as exc:  # raised past the plan, which sees no such error
+            if made is not None:
+                # Held once the model was recorded as the caller's, raised as the create
+                # ended: its caller never gets it either.
+                self._created.unclaimed([made.id], "create_model: interrupted as its reply came")
             # Unnoted, it cut no create whose reply was lost (a new session's open, say), or
             # was held, then raised over the create's refusal: the attempts whose reply was
             # lost may each have made a model.

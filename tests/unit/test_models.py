@@ -2155,6 +2155,33 @@ async def test_a_create_cancelled_once_its_model_is_recorded_terminates_it_on_cl
     assert ("model m-2 is terminated on close, even if kept" in caplog.text) == keep
 
 
+def test_a_create_interrupted_once_its_model_is_recorded_terminates_it_on_close(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The sync twin of the cancel above: a Ctrl-C held after the create recorded its model
+    # as the caller's is raised as the create ends, and the caller never gets the model; a
+    # kept one ran on after the close.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-1")))
+    add = CreatedModels.add
+
+    def interrupted_after(created: CreatedModels, *args: Any, **kwargs: Any) -> Any:
+        recorded = add(created, *args, **kwargs)
+        ctrl_c()
+        return recorded
+
+    monkeypatch.setattr(CreatedModels, "add", interrupted_after)
+    with (
+        default_sigint(),
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        service(fake) as svc,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        svc.create_training_client("weaver-tiny", keep=True)
+    assert fake.terminated == ["m-1"]
+    assert "model m-1 is terminated on close, even if kept" in caplog.text
+
+
 def test_a_create_answered_200_gives_the_model_and_terminates_it_on_close(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
