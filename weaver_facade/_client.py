@@ -73,7 +73,7 @@ from ._errors import (
     running_loop,
 )
 from ._interrupt import interrupt_held
-from ._io import AsyncIO, HasOptions, SyncIO, Wakeup
+from ._io import AsyncIO, HasOptions, Started, SyncIO, Wakeup
 from ._lazy import asyncio, in_own_thread, loaded_off_loop, wire
 from ._models import (
     DEFAULT_LORA_RANK,
@@ -1080,7 +1080,8 @@ class ServiceClient(_ServiceBase):
         check_result_type(result_type)
         snapshot = self._io.snapshot(_operation_id(operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
-        return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
+        started = Started(snapshot=snapshot, parse=parse, settle=settle)
+        return self._io.handle(started, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------
 
@@ -1578,7 +1579,8 @@ class AsyncServiceClient(_ServiceBase):
         check_result_type(result_type)
         snapshot = await io.snapshot(_operation_id(operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
-        return self._io.handle(snapshot, parse, None, settle, polled=True, reattach_as=typed)
+        started = Started(snapshot=snapshot, parse=parse, settle=settle)
+        return self._io.handle(started, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------
 

@@ -109,23 +109,30 @@ class Settler(Generic[T]):
     result_type: str
 
 
-#: What starts an operation: its first snapshot, its parser, for one known by other
-#: means than an operation (a recovered save, an export's artifact) a plan that sees it
-#: again, and for one whose result may not be final once it is done (a save) its
-#: ``Settler``. ``handle(*parts)`` makes its handle.
-Started: TypeAlias = tuple[
-    OperationSnapshot,
-    ResultParser[T],
-    Look | None,
-    Settler[T] | None,
-]
+@attrs.frozen
+class Started(Generic[T]):
+    """An operation just started, the parts of its handle (``handle`` makes it).
+
+    Attributes:
+        snapshot: Its first snapshot.
+        parse: Its result's parser.
+        look: For one known by other means than an operation (a recovered save, an
+            export's artifact), a plan that sees it again.
+        settle: For one whose result may not be final once it is done (a save), its
+            ``Settler``.
+    """
+
+    snapshot: OperationSnapshot
+    parse: ResultParser[T]
+    look: Look | None = None
+    settle: Settler[T] | None = None
 
 
 def started(submission: Submission[T]) -> Plan[Started[T]]:
     """Send a call that starts an operation: its handle's parts."""
     operation: wire.Operation = yield submission.call
     snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
-    return snapshot, submission.parse_result, None, None
+    return Started(snapshot=snapshot, parse=submission.parse_result)
 
 
 class Pager(Protocol[T]):
@@ -450,21 +457,19 @@ class _Base(Generic[SleepT, SnapshotT]):
     def _handle(
         self,
         cls: Callable[..., H],
-        snapshot: OperationSnapshot,
-        parse: ResultParser[T],
-        look: Look | None,
-        settle: Settler[T] | None,
+        started: Started[T],
         polled: bool,
         reattach_as: str | None,
     ) -> H:
         """The shell's ``handle``, a ``cls``: its fetches and its settle call the shell's own
         ``snapshot`` and ``run``, sync or async."""
+        settle = started.settle
 
         def seen_again(again: Look) -> Fetch[SnapshotT]:
             return lambda _wait, budget, _seen: self._within(budget).run(again())
 
         def poll_again(wait: float | None, budget: float | None, seen: str | None) -> SnapshotT:
-            return self.snapshot(snapshot.id, wait, budget, seen)
+            return self.snapshot(started.snapshot.id, wait, budget, seen)
 
         def settled(  # ``_operations.Settle``
             done: OperationSnapshot,
@@ -473,21 +478,21 @@ class _Base(Generic[SleepT, SnapshotT]):
             return None if then is None else (then[0], then[1], seen_again(then[2]))
 
         return cls(
-            snapshot,
-            fetch=seen_again(look) if look else poll_again,
-            parse_result=parse,
+            started.snapshot,
+            fetch=seen_again(started.look) if started.look else poll_again,
+            parse_result=started.parse,
             policy=self.poll,
             sleep=self._sleep,
             on_progress=self.on_progress,
             closing=self.refusing,
-            result_in_response=look is None and not polled,
-            long_poll=look is None,
+            result_in_response=started.look is None and not polled,
+            long_poll=started.look is None,
             settle=None if settle is None else settled,
             # What a re-attach passes to wait as this wait does: the type a re-attach was
             # given, else the kind (the request's, for a server that says none) tells.
             reattach_as=settle.result_type
             if settle is not None
-            else reattach_as or kind_schemas().get(snapshot.kind or ""),
+            else reattach_as or kind_schemas().get(started.snapshot.kind or ""),
         )
 
 
@@ -594,24 +599,16 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         return snapshot_from_wire(call.operation, io.send(call, options))
 
     def handle(
-        self,
-        snapshot: OperationSnapshot,
-        parse: ResultParser[T],
-        look: Look | None = None,
-        settle: Settler[T] | None = None,
-        *,
-        polled: bool = False,
-        reattach_as: str | None = None,
+        self, started: Started[T], *, polled: bool = False, reattach_as: str | None = None
     ) -> OperationHandle[T]:
-        """A handle on an operation already seen once (``look``: a plan that sees it
-        again, for what is not an Operation on the wire; ``polled``: seen by its own GET,
-        a re-attach, so a result it lacks is not asked for again; ``settle``: see
-        ``Settler``; ``reattach_as``: the result type a re-attach was given)."""
-        return self._handle(OperationHandle[T], snapshot, parse, look, settle, polled, reattach_as)
+        """A handle on an operation already seen once, ``started`` (``polled``: seen by its
+        own GET, a re-attach, so a result it lacks is not asked for again; ``reattach_as``:
+        the result type a re-attach was given)."""
+        return self._handle(OperationHandle[T], started, polled, reattach_as)
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
         """Send a call that starts an operation and return its handle."""
-        return self.handle(*self.run(started(submission)))
+        return self.handle(self.run(started(submission)))
 
     def pages(self, pager: Pager[T]) -> Iterator[T]:
         """Yield a listing's items, fetching each page when the one before is used up."""
@@ -708,23 +705,14 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         return snapshot_from_wire(call.operation, await self.send(call, options))
 
     def handle(
-        self,
-        snapshot: OperationSnapshot,
-        parse: ResultParser[T],
-        look: Look | None = None,
-        settle: Settler[T] | None = None,
-        *,
-        polled: bool = False,
-        reattach_as: str | None = None,
+        self, started: Started[T], *, polled: bool = False, reattach_as: str | None = None
     ) -> AsyncOperationHandle[T]:
         """See ``SyncIO.handle``."""
-        return self._handle(
-            AsyncOperationHandle[T], snapshot, parse, look, settle, polled, reattach_as
-        )
+        return self._handle(AsyncOperationHandle[T], started, polled, reattach_as)
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
         """See ``SyncIO.submit``."""
-        return self.handle(*(await self.run(started(submission))))
+        return self.handle(await self.run(started(submission)))
 
     async def pages(self, pager: Pager[T], first: Self | None = None) -> AsyncIterator[T]:
         """See ``SyncIO.pages``; ``first`` is the IO of the first page, whose deadline began

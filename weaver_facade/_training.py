@@ -682,8 +682,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 f"still being sent after {timeout:g} s, the call's timeout; nothing was sent"
             )
 
-        parts: Started[_R] = yield Exclusive(self._steps.lock, self._noting_lost(plan), late)
-        return parts
+        started: Started[_R] = yield Exclusive(self._steps.lock, self._noting_lost(plan), late)
+        return started
 
     def _check_live(self, operation: str) -> None:
         # A server need not say `model_terminated` (the wire sheet names no error codes).
@@ -845,9 +845,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
             found = yield from _recover_save(intent, _name_taken(exc))
             self._steps.note_saved(found.id)
             watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
-            return watch.snapshot(found), watch.result, watch.look, None
+            return Started(snapshot=watch.snapshot(found), parse=watch.result, look=watch.look)
         snap = started_snapshot(call.operation, operation, self.model_id)
-        return snap, self._steps.noting_saves(_parse_save, lambda c: c.id), None, _SAVED
+        parse = self._steps.noting_saves(_parse_save, lambda c: c.id)
+        return Started(snapshot=snap, parse=parse, settle=_SAVED)
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
@@ -923,7 +924,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 found = yield from _recover_export(checkpoint_id, merge, exc)
                 watch = ResourceWatch(kind, found, artifact_again)
                 parse = _kept_as_asked(watch.result, ttl_seconds, _SET, followed)
-                return watch.snapshot(found), parse, watch.look, None
+                return Started(snapshot=watch.snapshot(found), parse=parse, look=watch.look)
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
             why = _SET if target is None or replace else _SET_OR_UNDER_WAY
@@ -934,12 +935,13 @@ class _TrainingBase(HasOptions, Generic[IO]):
                     parse = self._steps.noting_saves(parse, lambda a: a.checkpoint_id)
                 return parse
 
-            return snap, wrap(_parse_export(kind)), None, _exporting(kind, wrap)
+            parse = wrap(_parse_export(kind))
+            return Started(snapshot=snap, parse=parse, settle=_exporting(kind, wrap))
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
         why = _SET if target is None else _ALREADY_MADE
         parse = _kept_as_asked(watch.result, ttl_seconds, why, followed)
-        return watch.snapshot(watch.latest), parse, watch.look, None
+        return Started(snapshot=watch.snapshot(watch.latest), parse=parse, look=watch.look)
 
     def _delete(self, ref: CheckpointRef) -> Plan[Checkpoint]:
         target = in_model(coerce_checkpoint_ref, ref, self.model_id)
@@ -988,7 +990,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         only to send: the handle, which tells ``on_progress``, is made after it, so that a
         callback may call the model. Returns the operation's result (``wait``), or its
         handle."""
-        handle = self._io.handle(*self._io.run(self._in_turn(operation, plan, live)))
+        handle = self._io.handle(self._io.run(self._in_turn(operation, plan, live)))
         return handle.result() if wait else handle
 
     @overload
@@ -1273,7 +1275,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
     ) -> _R | AsyncOperationHandle[_R]:
         """See ``TrainingClient._started``."""
-        handle = self._io.handle(*(await self._io.run(self._in_turn(operation, plan, live))))
+        handle = self._io.handle(await self._io.run(self._in_turn(operation, plan, live)))
         return await handle.result() if wait else handle
 
     @overload
