@@ -1,7 +1,7 @@
 """Artifacts: a checkpoint's weights in Hugging Face layout, and what a download returns.
 
 ``Artifact``, ``ArtifactFile`` and ``DownloadResult`` are the public types;
-the plans below (``_wire.Plan``) decide which requests find an artifact to
+the plans below (``_plans.Plan``) decide which requests find an artifact to
 download or a checkpoint to export.
 """
 
@@ -58,10 +58,9 @@ from ._errors import (
 )
 from ._lazy import wire
 from ._operations import OperationSnapshot
+from ._plans import Call, Plan
 from ._transport import give_cli_words, note_naming_calls
 from ._wire import (
-    Call,
-    Plan,
     WireFields,
     WireValues,
     as_utc,

@@ -19,9 +19,10 @@ from weaver_client.types import UNSET, Unset
 
 from ._checkpoints import CheckpointPath, CheckpointType
 from ._lazy import LazyModule, wire
+from ._plans import Call, WireModel
 from ._result_shape import artifact_shaped
 from ._types import AdamParams, Datum
-from ._wire import Call, MaybeResource, NoBody, WireModel, ignore_body, maybe_resource
+from ._wire import MaybeResource, NoBody, ignore_body, maybe_resource
 
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:

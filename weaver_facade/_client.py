@@ -99,6 +99,7 @@ from ._operations import (
     PollSettings,
     ProgressCallback,
 )
+from ._plans import Call, Exclusive, Plan, adrive, drive
 from ._redact import shown_url
 from ._resume import ResumePlan, ResumeStep, resume_plan
 from ._retry import CallOptions
@@ -126,18 +127,7 @@ from ._transport import (
 )
 from ._version import USER_AGENT
 from ._watched import seconds
-from ._wire import (
-    API_KEY_HEADER,
-    Call,
-    Delivery,
-    EarlierAttempt,
-    Exclusive,
-    GeneratedClient,
-    Plan,
-    adrive,
-    drive,
-    expect,
-)
+from ._wire import API_KEY_HEADER, Delivery, EarlierAttempt, GeneratedClient, expect
 
 T = TypeVar("T")
 

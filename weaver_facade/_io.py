@@ -54,21 +54,14 @@ from ._operations import (
     snapshot_from_wire,
     started_snapshot,
 )
+from ._plans import Build, Call, Exclusive, Pause, Plan, WireModel, adrive, drive
 from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach
 from ._transport import give_cli_words
 from ._wire import (
     EARLIER_ATTEMPT,
-    Build,
-    Call,
     EarlierAttempt,
-    Exclusive,
     GeneratedClient,
-    Pause,
-    Plan,
-    WireModel,
-    adrive,
     connection_error,
-    drive,
     finish,
     hide_key,
     kind_schemas,

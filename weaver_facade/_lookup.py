@@ -34,9 +34,10 @@ from ._extensions import CHECKPOINT_BY_ID
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE
 from ._operations import PollPolicy
+from ._plans import Call, Pause, Plan
 from ._plural import counted
 from ._retry import may_have_acted
-from ._wire import Call, Pause, Plan, field_error, newest, optional
+from ._wire import field_error, newest, optional
 
 # Empty pages in a row, each with a cursor, that end a listing as one that never ends. A
 # legal listing may have long runs (a server that filters each page after reading it gives

@@ -29,20 +29,10 @@ from ._errors import (
 )
 from ._extensions import MODEL_LISTING
 from ._lazy import wire
+from ._plans import Call, Plan, WireModel
 from ._retry import may_have_acted
 from ._transport import logger, warn_naming_calls
-from ._wire import (
-    Call,
-    Plan,
-    WireFields,
-    WireModel,
-    WireValues,
-    expect,
-    field_error,
-    leave_out,
-    nested,
-    optional,
-)
+from ._wire import WireFields, WireValues, expect, field_error, leave_out, nested, optional
 
 
 def _within(value: int, low: int, high: int) -> int:

@@ -36,7 +36,8 @@ from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
 from ._checkpoints import Checkpoint, CheckpointType
 from ._errors import APIError, ConflictError, NotFoundError
 from ._operations import OperationSnapshot, OperationStatus
-from ._wire import Delivery, Plan
+from ._plans import Plan
+from ._wire import Delivery
 
 # created_at may be written in whole seconds, truncated (as the spec's examples
 # are): up to 1 s before the true moment; and created_at and Date may come from

@@ -43,10 +43,10 @@ from ._models import (
     model_plan,
 )
 from ._operations import PollPolicy
+from ._plans import Call
 from ._training import check_optimizer_state, load_submission
 from ._transport import logger
 from ._types import LoadResult
-from ._wire import Call
 
 ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]
 ResumePlan: TypeAlias = Generator[ResumeStep, Any, tuple[ModelInfo, LoadResult]]

@@ -80,6 +80,7 @@ from ._operations import (
     ResultParser,
     started_snapshot,
 )
+from ._plans import Build, Call, Exclusive, Plan
 from ._recovery import ResourceWatch, SaveIntent, created_since, own_checkpoint, own_export
 from ._transport import logger, note_naming_calls, warn_naming_calls
 from ._types import (
@@ -92,15 +93,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import (
-    VALUES_ON_LOOP,
-    Build,
-    Call,
-    Exclusive,
-    Plan,
-    kind_schemas,
-    with_json_encoded,
-)
+from ._wire import VALUES_ON_LOOP, kind_schemas, with_json_encoded
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)

@@ -1,6 +1,6 @@
 """From generated request to facade value, without I/O.
 
-A ``Call`` is one request of the spec, built by the generated client
+A ``Call`` (``_plans``) is one request of the spec, built by the generated client
 (``weaver_client.api.<tag>.<operation>._get_kwargs``) and paired with the
 generated parser of its reply. The sync and async shells only send
 ``call.request`` with their httpx client and hand the reply to ``finish``,
@@ -12,9 +12,6 @@ which either returns the generated model or raises the right exception:
   naming the operation and the field, never a bare ``KeyError``/``ValueError``
   from generated code; but a 2xx the spec does not document whose body is the
   documented reply is read as that reply, with a warning (``_undocumented_success``).
-
-The plans (``Plan``: see DEVELOPERS.md, "Conventions") and their steps (``Pause``,
-``Build``, ``Exclusive``) are here too, with ``drive``/``adrive``, which run them.
 
 We call the generated module's ``_get_kwargs``/``_parse_response`` rather than
 its ``sync_detailed``, because ``sync_detailed`` parses inside the call: a
@@ -34,15 +31,13 @@ import math
 import re
 import uuid
 from collections.abc import (
-    Awaitable,
     Callable,
-    Generator,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import httpx
@@ -68,6 +63,7 @@ from ._errors import (
 )
 from ._lazy import LazyModule, wire
 from ._pages import html_page
+from ._plans import Call, WireModel
 from ._redact import ANYWHERE, credentials, forms, replace_key, shown_url
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
@@ -113,49 +109,8 @@ _LOWER_Z = re.compile(rb'z"')
 GeneratedClient = AuthenticatedClient | Client
 
 
-class WireModel(Protocol):
-    """What every generated model offers: ``from_dict``."""
-
-    @classmethod
-    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self: ...
-
-
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
-
-
-@attrs.frozen
-class Call(Generic[M]):
-    """One request of the spec and how to read its successful reply.
-
-    Attributes:
-        operation: The spec's operationId, used in every error message.
-        request: ``httpx.Client.request`` keyword arguments from the generated client.
-        parse: The generated module's ``_parse_response``.
-        model: The generated model a success reply must parse into.
-        on_its_way: For a request that changes something, what a Ctrl-C, a cancel or a
-            close that cuts it, or the loss of every reply, tells (``_io._sending``):
-            ``"the request ... was on its way: the server may ..."``.
-        after_lost_reply: For a request that a server may not de-duplicate (a create),
-            told of its success (``_io``): what it made, and how many of its attempts lost
-            their reply (``EarlierAttempt.replies_lost``; 0 too, as the caller may know of
-            others), for a WARNING of what those attempts may have made.
-        lost_replies: For such a request, the note of a refusal after ``n`` attempts whose
-            reply was lost (``None``), or of one that ended so (``"no reply came"``,
-            ``"interrupted"``, ``"cancelled"``, ``"closed"``) after ``n`` lost replies, its
-            last one's too (``_io``): what they may have made.
-        retried: ``False`` for a look that only adds a hint to an error in hand: one
-            attempt, whatever the client's retries, so that the error is not held up.
-    """
-
-    operation: str
-    request: Mapping[str, Any]
-    parse: Callable[..., object]
-    model: type[M]
-    on_its_way: str | None = None
-    after_lost_reply: Callable[[M, int], None] | None = None
-    lost_replies: Callable[[int, str | None], str] | None = None
-    retried: bool = True
 
 
 class NoBody:
@@ -1092,35 +1047,6 @@ def scrub(value: T, secret: str | Sequence[str] | None) -> T:
     return cast(T, _rebuilt(value, text, lambda key: text(key) if isinstance(key, str) else key))
 
 
-# -- running plans --------------------------------------------------------------------
-
-S = TypeVar("S")
-R = TypeVar("R")
-
-
-Plan: TypeAlias = Generator[Any, Any, T]
-"""An I/O-free plan: yields steps (a ``Call``, a ``Submission``, a ``Pause``...), receives
-their outcomes, returns its result. Each client's ``run`` carries the steps out."""
-
-
-@attrs.frozen
-class Pause:
-    """A plan's step: sleep the client's poll backoff after ``attempt`` looks
-    (``PollPolicy.backoff``). Its outcome is ``False``, and nothing is slept, when the
-    call's deadline leaves no time for the pause and a look after it."""
-
-    attempt: int
-
-
-@attrs.frozen
-class Build(Generic[T]):
-    """A plan's step: ``make()``, which builds a request too large to build on an event
-    loop (``large``); the async shell runs it in a thread of its own. Its outcome is
-    ``make()``'s."""
-
-    make: Callable[[], T]
-
-
 # A reply or request holding more values than this is parsed or built in a thread of its
 # own: a thread costs about 0.15 ms, the parse of so many numbers on the event loop 1 ms.
 VALUES_ON_LOOP = 1024
@@ -1176,47 +1102,3 @@ def _json_pieces(value: object) -> Iterator[str]:
 def _dumps(value: object) -> str:
     # httpx's own settings (``httpx._content.encode_json``).
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-@attrs.frozen
-class Exclusive(Generic[T]):
-    """A plan's step: run ``plan`` holding ``lock`` (the shell's kind), one caller at a
-    time; its outcome is the plan's result. A lock not taken within the call's deadline
-    raises ``late(the seconds waited)``."""
-
-    lock: Any
-    plan: Plan[T]
-    late: Callable[[float | None], Exception]
-
-
-def drive(plan: Generator[S, Any, R], perform: Callable[[S], Any]) -> R:
-    """Run a plan: give each step it yields to ``perform`` and send the outcome back, or
-    throw the step's error into the plan at its ``yield`` (DEVELOPERS.md, "Conventions")."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                outcome = [perform(step)]
-            except Exception as exc:
-                step = plan.throw(exc)
-            else:
-                # Handed on, not kept in a local: a traceback through here (-l, rich) showed
-                # the reply the plan failed on, a download descriptor's presigned URLs too.
-                step = plan.send(outcome.pop())
-    except StopIteration as stop:
-        return cast(R, stop.value)
-
-
-async def adrive(plan: Generator[S, Any, R], perform: Callable[[S], Awaitable[Any]]) -> R:
-    """``drive`` with an async ``perform``."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                outcome = [await perform(step)]
-            except Exception as exc:
-                step = plan.throw(exc)
-            else:
-                step = plan.send(outcome.pop())  # as ``drive``
-    except StopIteration as stop:
-        return cast(R, stop.value)

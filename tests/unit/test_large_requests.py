@@ -17,7 +17,8 @@ from tests.support.fakeserver import BASE, FakeWeaver, async_service, service
 from tests.support.loop_ticks import loop_ticks
 from weaver_facade import Datum, _training, datum_from_tokens
 from weaver_facade import _calls as calls
-from weaver_facade._wire import Call, with_json_encoded
+from weaver_facade._plans import Call
+from weaver_facade._wire import with_json_encoded
 
 STEPS = "/api/v1/models/m-1/forward-backward-passes"
 

@@ -22,7 +22,7 @@ from weaver_client.client import Client
 
 from tests.support.fakeserver import BASE, RewritingFake, service
 from tests.support.spec_values import SCHEMAS, every_field
-from weaver_facade import _calls, _schema, _wire
+from weaver_facade import _calls, _plans, _schema, _wire
 from weaver_facade._artifacts import descriptor_from_wire
 from weaver_facade._spec_schema import SpecSchemas, spec_document
 
@@ -82,7 +82,7 @@ def test_every_date_time_of_a_reply_is_read_in_upper_case(name: str) -> None:
     def parse(*, client: Any, response: httpx.Response) -> object:
         return model.from_dict(response.json())
 
-    call = _wire.Call("trial", {}, parse, model)
+    call = _plans.Call("trial", {}, parse, model)
     reply = httpx.Response(200, json=lowercase(value), request=httpx.Request("GET", BASE))
     assert _wire.finish(call, Client(base_url=BASE), reply).to_dict() == expected
     # A result inside an Operation's `response` (a save's Checkpoint, an export's Artifact).

@@ -51,6 +51,7 @@ from weaver_facade import (
     ResponseValidationError,
     ServiceClient,
     UnsupportedByServerError,
+    _plans,
     _wire,
 )
 from weaver_facade._models import CreatedModels, NewModel
@@ -2055,10 +2056,10 @@ def test_a_model_added_while_the_close_walks_its_models_is_not_lost(
     created._ids = _Walked(created._ids, answered_meanwhile, at_end)
     sent: list[str] = []
 
-    def perform(call: _wire.Call[Any]) -> None:
+    def perform(call: _plans.Call[Any]) -> None:
         sent.append(call.request["url"])
 
-    _wire.drive(created.terminate(), perform)
+    _plans.drive(created.terminate(), perform)
     creating.join(10)
     assert went_on.is_set()
     assert sent[0] == f"{MODELS}/m-1/terminate"

@@ -26,6 +26,7 @@ from weaver_facade import (
     NotFoundError,
     OperationStatus,
 )
+from weaver_facade._plans import Plan
 from weaver_facade._recovery import (
     CLOCK_TOLERANCE,
     ResourceWatch,
@@ -34,7 +35,7 @@ from weaver_facade._recovery import (
     own_checkpoint,
     own_export,
 )
-from weaver_facade._wire import Delivery, EarlierAttempt, Plan
+from weaver_facade._wire import Delivery, EarlierAttempt
 
 DATE = datetime.datetime(2026, 11, 30, 12, 0, 10, tzinfo=datetime.UTC)
 INTENT = SaveIntent("m-1", "step-10", CheckpointType.WEIGHT_AND_OPTIMIZER, UNSET)
