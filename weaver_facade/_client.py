@@ -103,10 +103,10 @@ from ._plans import Call, Exclusive, Plan, adrive, drive
 from ._redact import shown_url
 from ._resume import ResumePlan, ResumeStep, resume_plan
 from ._retry import CallOptions
+from ._steps import StepsByModel
 from ._training import (
     AsyncTrainingClient,
     OperationResult,
-    StepsByModel,
     TrainingClient,
     check_result_type,
     reattach,

@@ -42,7 +42,7 @@ from weaver_facade import (
     TrainingClient,
 )
 from weaver_facade._checkpoints import CheckpointPath
-from weaver_facade._training import DeletedHere, ModelSteps
+from weaver_facade._steps import DeletedHere, ModelSteps
 
 LIST = "/api/v1/models/m-1/checkpoints"
 SETTINGS = PollSettings()
