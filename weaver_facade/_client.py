@@ -1640,6 +1640,7 @@ class AsyncServiceClient(_ServiceBase):
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> DownloadResult:
         """See ``ServiceClient.download_weights``."""
+        running_loop()  # under trio, said before the arguments, as by every call here
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io)  # from the call: its imports too
         await _on_asyncio(self._io)  # its API requests each within their own timeout

@@ -192,14 +192,20 @@ def drive(coroutine: Coroutine[Any, Any, None]) -> None:
             coroutine.send(None)
 
 
-@pytest.mark.parametrize("first_call", ["create_training_client", "supported_models"])
+@pytest.mark.parametrize(
+    "first_call", ["create_training_client", "supported_models", "download_weights"]
+)
 def test_an_async_client_outside_asyncio_says_it_runs_on_asyncio(first_call: str) -> None:
     # Under trio, the first call failed with asyncio's bare "no running event loop", and
-    # the `async with` block's close with it again.
+    # the `async with` block's close with it again. It is said before the call's own
+    # arguments are checked: a download's dest of '' was refused first, as if the call
+    # could run there once given another.
     async def script() -> None:
         async with AsyncServiceClient("http://127.0.0.1:9", API_KEY) as service:
             if first_call == "create_training_client":
                 await service.create_training_client(BASE_MODEL)
+            elif first_call == "download_weights":
+                await service.download_weights("weaver://m-1/checkpoints/c", "")
             else:
                 await service.supported_models()
 
