@@ -1149,8 +1149,10 @@ def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int, Any]]:
             and first.attr == "_get_kwargs"
             and isinstance(first.value, ast.Name)
         ):
-            through_call = isinstance(func, ast.Name) and func.id == "_call"
-            model = node.args[1] if through_call and len(node.args) > 1 else None
+            model = None
+            if isinstance(func, ast.Name) and func.id == "_call":  # given by place or name
+                given_as = [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "model")]
+                model = given_as[0] if given_as else None
             yield "call", first.value.id, given, first.lineno, model
 
 
@@ -1299,8 +1301,13 @@ def called_routes() -> dict[str, Called]:
             for node in ast.walk(tree)
             if isinstance(node, ast.ClassDef)
             for stmt in node.body
-            if isinstance(stmt, ast.Assign)
-            and [ast.unparse(target) for target in stmt.targets] == ["RESOURCE"]
+            # ``RESOURCE = "Model"``, or annotated: ``RESOURCE: ClassVar[str] = "Model"``
+            if isinstance(stmt, ast.Assign | ast.AnnAssign)
+            and [
+                ast.unparse(target)
+                for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+            ]
+            == ["RESOURCE"]
             and isinstance(stmt.value, ast.Constant)
             and isinstance(stmt.value.value, str)
         }

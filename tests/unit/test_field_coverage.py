@@ -1197,6 +1197,44 @@ def test_a_reply_the_core_reads_as_another_schema_or_cannot_be_told_is_named(
     assert {regen._kind(line) for line in listed} == {"read"}
 
 
+def test_a_reply_read_as_the_spec_says_is_told_however_the_source_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `_call`'s model given by keyword, and a reply type's `RESOURCE` annotated (as mypy
+    # may want it), were each listed as a call not through `_calls._call`.
+    document = openapi()
+    new = _absent_name(document["components"]["schemas"])
+    document["components"]["schemas"][new] = {"type": "object", "properties": {}}
+    ref = {"$ref": f"#/components/schemas/{new}"}
+    _swapped(document, "get_model", ref)
+    _swapped(document, "terminate_model", {"anyOf": [ref, {"description": "Other."}]})
+    core = tmp_path / "weaver_facade"
+    core.mkdir()
+    lines = [
+        "import weaver_client.api.models.get_model as _get_model",
+        "import weaver_client.api.models.terminate_model as _terminate_model",
+        "class Reply(MaybeResource):",
+        f"    RESOURCE: ClassVar[str] = {new!r}",
+        f"_call(_get_model._get_kwargs, model=wire.{new}, model_id='m')",
+        "_call(_terminate_model._get_kwargs, Reply, 'm')",
+    ]
+    (core / "_core.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(regen, "ROOT", tmp_path)
+    assert regen.misread_replies(document) == []
+    # And read as what they say: the spec's reply swapped again, each is listed.
+    other = _absent_name({**document["components"]["schemas"], new: {}})
+    document["components"]["schemas"][other] = {"type": "object", "properties": {}}
+    _swapped(document, "get_model", {"$ref": f"#/components/schemas/{other}"})
+    _swapped(document, "terminate_model", {"$ref": f"#/components/schemas/{other}"})
+    listed = regen.misread_replies(document)
+    assert len(listed) == 2
+    assert all(", but the core reads it as " in line for line in listed)
+    assert sorted(line.rpartition(" at ")[2] for line in listed) == [
+        "weaver_facade/_core.py:5)",
+        "weaver_facade/_core.py:6)",
+    ]
+
+
 def test_a_not_called_entry_the_spec_does_not_have_is_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
