@@ -1098,6 +1098,13 @@ def test_every_called_route_is_read_as_its_spec_reply() -> None:
     assert regen.misread_replies() == []
 
 
+def _new_schema(document: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """A schema of a name no spec has, added to ``document``, and a ``$ref`` to it."""
+    new = _absent_name(document["components"]["schemas"])
+    document["components"]["schemas"][new] = {"type": "object", "properties": {}}
+    return new, {"$ref": f"#/components/schemas/{new}"}
+
+
 def _swapped(document: dict[str, Any], module: str, schema: Mapping[str, Any]) -> str:
     """The route of ``module``, whose success replies ``document`` now makes one: 200, of
     ``schema``."""
@@ -1119,9 +1126,7 @@ def test_a_success_reply_swapped_for_another_schema_is_named(
     # mypy: only scripts/regenerate's comparison with the last commit said so, once, and the
     # facade would have read an Operation as a Model.
     document = openapi()
-    new = _absent_name(document["components"]["schemas"])
-    document["components"]["schemas"][new] = {"type": "object", "properties": {}}
-    ref = {"$ref": f"#/components/schemas/{new}"}
+    new, ref = _new_schema(document)
     # What the core reads today is the spec's reply (the test above): the one swapped away.
     create, terminate = "create_model", "terminate_model"
     was = {
@@ -1159,9 +1164,7 @@ def test_a_reply_the_core_reads_as_another_schema_or_cannot_be_told_is_named(
     # The other side of a swap: each route of the spec gives one schema of a name no spec
     # has, and a core of its own reads each as its source says.
     document = openapi()
-    new = _absent_name(document["components"]["schemas"])
-    document["components"]["schemas"][new] = {"type": "object", "properties": {}}
-    ref = {"$ref": f"#/components/schemas/{new}"}
+    new, ref = _new_schema(document)
     keys = {m: _swapped(document, m, ref) for m in ("get_model", "list_models", "get_checkpoint")}
     keys["terminate_model"] = _swapped(
         document, "terminate_model", {"anyOf": [ref, {"description": "Other."}]}
@@ -1203,9 +1206,7 @@ def test_a_reply_read_as_the_spec_says_is_told_however_the_source_writes_it(
     # `_call`'s model given by keyword, and a reply type's `RESOURCE` annotated (as mypy
     # may want it), were each listed as a call not through `_calls._call`.
     document = openapi()
-    new = _absent_name(document["components"]["schemas"])
-    document["components"]["schemas"][new] = {"type": "object", "properties": {}}
-    ref = {"$ref": f"#/components/schemas/{new}"}
+    new, ref = _new_schema(document)
     _swapped(document, "get_model", ref)
     _swapped(document, "terminate_model", {"anyOf": [ref, {"description": "Other."}]})
     core = tmp_path / "weaver_facade"
