@@ -780,33 +780,38 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         """Whether the last status seen is terminal (no I/O; ``refresh()`` updates it)."""
         return self._snapshot.status.is_terminal
 
-    def _observe(self, snapshot: OperationSnapshot) -> None:
+    def _observe(self, snapshot: OperationSnapshot) -> bool:
+        """Take in a fresh snapshot; ``True`` when the wait just turned to watching what
+        the operation made (``_follow``)."""
         if snapshot.id != self._snapshot.id:
             said = f"field `id` is {snapshot.id!r}, expected {self._snapshot.id!r}"
             raise field_error("get_operation", "Operation", "id", said)
         self._snapshot = _with_known(snapshot, self.kind, self.model_id)
-        self._follow()
+        followed = self._follow()
         self._report()
+        return followed
 
-    def _follow(self) -> None:
+    def _follow(self) -> bool:
         """Where a result not yet final is watched instead: an operation can be done before
         its result is what it promises (a save whose checkpoint still says ``pending``,
         which a load meets as 409 ``checkpoint_not_ready``). Once it is done with its
         result in hand, ``settle`` is asked, once, what to watch; the wait then goes on
         with that snapshot, parser and fetch (which reads a resource: a
         ``_recovery.ResourceWatch``), under the operation's id, within the same deadline
-        and polling policy, until the resource is final or has failed."""
+        and polling policy, until the resource is final or has failed. ``True`` when it
+        turns to that now."""
         if self._settle is None or self.status is not OperationStatus.DONE:
-            return
-        if self._result_owed():
-            return  # its result is still to be fetched
+            return False
+        if self._look_owed_now():
+            return False  # its result is still to be fetched
         then, self._settle = self._settle(self._snapshot), None
         if then is None:
-            return
+            return False
         snapshot, self._parse_result, self._fetch = then
         self._snapshot = _with_known(snapshot, self.kind, self.model_id)
         self._long_poll = self._look_owed = False
         self._following = True
+        return True
 
     def _state(self) -> _Reported:
         info = self.pending_info
@@ -890,7 +895,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
 
     def _start(self, timeout: float | None) -> Poller:
         snap = self._snapshot
-        owed = self._result_owed()
+        owed = self._look_owed_now()
         poller = self._policy.start(
             timeout,
             # Without a kind, no history: all such operations would share one. Nor for a
@@ -913,12 +918,12 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         last, watch.reported = watch.reported, self._state()
         if (change := self._since(last, watch.reported)) is not None:
             return change
-        return None if self.done() and not self._result_owed() else self._next_step(watch.poller)
+        return None if self.done() and not self._look_owed_now() else self._next_step(watch.poller)
 
-    def _result_owed(self) -> bool:
-        """Done without the result, or failed without a word of why, and not yet polled:
-        the wire's POST reply is ``{"id", "status", "response"?}``, so the operation
-        itself is asked once more."""
+    def _look_owed_now(self) -> bool:
+        """Whether the operation is asked once more although it is over: it came back done
+        without its result, or failed without a word of why (the wire's POST reply is
+        ``{"id", "status", "response"?}``), and that look is still owed (``_look_owed``)."""
         snap = self._snapshot
         missing = snap.status is OperationStatus.DONE and snap.response is None
         unsaid = snap.status is OperationStatus.ERROR and not (
@@ -927,30 +932,36 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         return (unsaid or (missing and self._result is None)) and self._look_owed
 
     def _next_step(self, poller: Poller) -> Poll | Sleep:
+        """The poller's next step; when it gives up, the timeout is raised."""
         step = poller.next_step(hold=self._long_poll)
         if isinstance(step, GiveUp):
             # The last poll may have failed, and the sleep after it overrun the deadline.
             error = self._last_failure
             raise self._timed_out(step.waited, error, self._poll_error) from error
-        waited = poller.long_wait()
-        if waited is not None:
-            # As a download waiting for another into its folder says so: a script that
-            # looks hung (a resume's load kept pending) tells what it waits for, and how
-            # long it may still wait. Its timeout is named in neither the library's words
-            # nor the command line's (``--timeout``): the record goes to both.
-            status = "done, its result pending" if self._following else self.status.value
-            timeout = poller.deadline - poller.started
-            logger.warning(
-                "waiting for %s (%s) for %.0f s so far; %s, and the %s keeps running on the server",
-                name_watched(self.id),
-                status if self.kind is None else f"{self.kind}, {status}",
-                waited,
-                f"the wait ends after {timeout:.0f} s, its timeout; a Ctrl-C ends it sooner"
-                if math.isfinite(timeout)  # timeout=inf: not "after inf s"
-                else "the wait has no timeout; a Ctrl-C ends it",
-                watched(self.id),
-            )
+        self._say_long_wait(poller)
         return step
+
+    def _say_long_wait(self, poller: Poller) -> None:
+        """A WARNING once the wait is long (``Poller.long_wait``). As a download waiting
+        for another into its folder says so: a script that looks hung (a resume's load
+        kept pending) tells what it waits for, and how long it may still wait. Its timeout
+        is named in neither the library's words nor the command line's (``--timeout``):
+        the record goes to both."""
+        waited = poller.long_wait()
+        if waited is None:
+            return
+        status = "done, its result pending" if self._following else self.status.value
+        timeout = poller.deadline - poller.started
+        logger.warning(
+            "waiting for %s (%s) for %.0f s so far; %s, and the %s keeps running on the server",
+            name_watched(self.id),
+            status if self.kind is None else f"{self.kind}, {status}",
+            waited,
+            f"the wait ends after {timeout:.0f} s, its timeout; a Ctrl-C ends it sooner"
+            if math.isfinite(timeout)  # timeout=inf: not "after inf s"
+            else "the wait has no timeout; a Ctrl-C ends it",
+            watched(self.id),
+        )
 
     def _timed_out(
         self, waited: float, error: APIError | None, why: str | None
@@ -996,11 +1007,9 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         self._poll_error = None
         self._last_failure = None
         self._look_owed = False
-        following = self._following
-        self._observe(snapshot)
-        revised = seen is not None and snapshot.revision not in (None, seen)
         # Just followed (``_follow``): answered at once because the operation ended.
-        followed = self._following and not following
+        followed = self._observe(snapshot)
+        revised = seen is not None and snapshot.revision not in (None, seen)
         poller.on_reply(
             terminal=self.done(),
             changed=revised or followed,
