@@ -12,6 +12,19 @@ then the status, or the transport's failure); beside it:
 * **Deadlines.** A wait that would end past the deadline is not started: a
   ``Retry-After`` longer than the time left ends the call (or the operation
   wait) at once, with that reply's error.
+
+Which rule each asks:
+
+==================================  ===========================================================
+``response_is_retryable``           the transport (``RetryPolicy.retry_delay``), and the
+                                    error mapping (``APIError.retryable``)
+``transport_error_is_retryable``    the transport, of a request that got no reply
+``error_is_retryable``              the poller (``Poller.on_failure``; ``poll_is_repeatable``)
+``poll_is_repeatable``              the poller (``Poller.repeatable``)
+``storage_status_is_retryable``     downloads (``Transfer``, of a storage GET's reply)
+``tunnel_refusal_is_retryable``     a proxy's refusal of a CONNECT: downloads (``Transfer``)
+                                    and the error mapping (``connection_error``)
+==================================  ===========================================================
 """
 
 from __future__ import annotations
