@@ -44,6 +44,7 @@ from ._lazy import asyncio, in_own_thread, wire
 from ._operations import (
     AsyncOperationHandle,
     Fetch,
+    Followed,
     OperationHandle,
     OperationSnapshot,
     PollPolicy,
@@ -85,9 +86,21 @@ class Submission(Generic[T]):
 
 
 Look: TypeAlias = Callable[[], Plan[OperationSnapshot]]
-#: A handle's parts for an operation seen through its resource: a snapshot, a parser and
-#: the look that sees the resource again.
-Watched: TypeAlias = tuple[OperationSnapshot, ResultParser[T], Look]
+
+
+@attrs.frozen
+class Watched(Generic[T]):
+    """A handle's parts for an operation seen through its resource (``Settler.watch``).
+
+    Attributes:
+        snapshot: The resource, as a snapshot under the operation's id.
+        parse: Its result's parser.
+        look: The plan that sees the resource again.
+    """
+
+    snapshot: OperationSnapshot
+    parse: ResultParser[T]
+    look: Look
 
 
 @attrs.frozen
@@ -464,11 +477,11 @@ class _Base(Generic[SleepT, SnapshotT]):
         def poll_again(wait: float | None, budget: float | None, seen: str | None) -> SnapshotT:
             return self.snapshot(started.snapshot.id, wait, budget, seen)
 
-        def settled(  # ``_operations.Settle``
-            done: OperationSnapshot,
-        ) -> tuple[OperationSnapshot, ResultParser[T], Fetch[SnapshotT]] | None:
+        def settled(done: OperationSnapshot) -> Followed[T, SnapshotT] | None:  # ``Settle``
             then = None if settle is None else settle.watch(done, self.poll)
-            return None if then is None else (then[0], then[1], seen_again(then[2]))
+            if then is None:
+                return None
+            return Followed(snapshot=then.snapshot, parse=then.parse, fetch=seen_again(then.look))
 
         return cls(
             started.snapshot,

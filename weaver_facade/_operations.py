@@ -654,11 +654,27 @@ class _Watch:
 
 
 SleepT = TypeVar("SleepT")
-#: ``settle(snapshot)`` of a done operation: the snapshot, parser and fetch of what its
-#: wait goes on with, or ``None`` when its result is final (``_HandleState._follow``).
-Settle: TypeAlias = Callable[
-    [OperationSnapshot], tuple[OperationSnapshot, ResultParser[T], Fetch[SnapshotT]] | None
-]
+
+
+@attrs.frozen
+class Followed(Generic[T, SnapshotT]):
+    """What the wait for a done operation goes on with, when its result is not yet final
+    (``_HandleState._follow``): the resource it made.
+
+    Attributes:
+        snapshot: The resource, as a snapshot under the operation's id.
+        parse: Its result's parser.
+        fetch: The fetch that reads it again.
+    """
+
+    snapshot: OperationSnapshot
+    parse: ResultParser[T]
+    fetch: Fetch[SnapshotT]
+
+
+#: ``settle(snapshot)`` of a done operation: what its wait goes on with, or ``None`` when
+#: its result is final (``_HandleState._follow``).
+Settle: TypeAlias = Callable[[OperationSnapshot], Followed[T, SnapshotT] | None]
 
 
 class _HandleState(Generic[T_co, SnapshotT, SleepT]):
@@ -807,8 +823,8 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         then, self._settle = self._settle(self._snapshot), None
         if then is None:
             return False
-        snapshot, self._parse_result, self._fetch = then
-        self._snapshot = _with_known(snapshot, self.kind, self.model_id)
+        self._parse_result, self._fetch = then.parse, then.fetch
+        self._snapshot = _with_known(then.snapshot, self.kind, self.model_id)
         self._long_poll = self._look_owed = False
         self._following = True
         return True

@@ -210,7 +210,7 @@ def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] |
             server.checkpoint_by_id_supported is True and missing.status_code == 404
         ),
     )
-    return watch.snapshot(checkpoint), watch.result, watch.look
+    return Watched(snapshot=watch.snapshot(checkpoint), parse=watch.result, look=watch.look)
 
 
 def _name_taken(error: ConflictError) -> ConflictError:
@@ -287,7 +287,9 @@ def _exporting(
         if artifact.status is ArtifactStatus.COMPLETED:
             return None
         watched = ResourceWatch(snap.kind or kind, artifact, artifact_again, operation_id=snap.id)
-        return watched.snapshot(artifact), wrap(watched.result), watched.look
+        return Watched(
+            snapshot=watched.snapshot(artifact), parse=wrap(watched.result), look=watched.look
+        )
 
     return Settler(watch, Artifact.__name__)
 
