@@ -350,8 +350,7 @@ class _Attempts:
         """The reply to hand on, with the earlier attempt noted; or its error, raised,
         with ``Reach`` saying whether any attempt may have reached the server."""
         if isinstance(outcome, Exception):
-            self._reach.maybe = self._reached or self._reached_by(outcome)
-            self._reach.replies_lost = self._replies_lost + rules.reply_lost(outcome)
+            self._count(outcome)
             raise outcome
         # The reason phrase, which a server may build from the request's headers: errors
         # quote it, and the facade's own httpx client logs it once this call's request is
@@ -378,6 +377,17 @@ class _Attempts:
             response.stream = _BoundedBody(response.stream, min(ends), self._clock, self._request)
         return response
 
+    def _count(self, outcome: httpx.Response | Exception) -> None:
+        """Count the attempt that ended in ``outcome``, with no attempt on its way now:
+        behind ``EarlierAttempt``, the first that may have acted and the replies lost;
+        ``Reach`` too, for a Ctrl-C, a cancel or a close in the wait, or the error raised."""
+        if self._maybe_acted is None and rules.may_have_acted(outcome):
+            self._maybe_acted = self._sending
+        self._replies_lost += rules.reply_lost(outcome)
+        self._reached = self._reached or self._reached_by(outcome)
+        self._reach.maybe = self._reached
+        self._reach.replies_lost = self._replies_lost
+
     def next_delay(self, outcome: httpx.Response | Exception, closed: bool) -> float | None:
         """Ask the policy, and log what it decided. A retry is refused at once when the
         client is closing (``closed``): its close may be what cut the request."""
@@ -387,13 +397,7 @@ class _Attempts:
             request, outcome, self.attempt, slept=self._slept, remaining=remaining
         )
         if delay is not None:
-            if self._maybe_acted is None and rules.may_have_acted(outcome):
-                self._maybe_acted = self._sending
-            self._replies_lost += rules.reply_lost(outcome)
-            self._reached = self._reached or self._reached_by(outcome)
-            self._reach.maybe = self._reached  # no attempt on its way now
-            # For a Ctrl-C, a cancel or a close in the wait.
-            self._reach.replies_lost = self._replies_lost
+            self._count(outcome)
             self._check_open(closed)  # after: a close cuts what reached nothing, too
             logger.warning(
                 "%s %s: %s; retrying in %.1f s (retry %d)",
