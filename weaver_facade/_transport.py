@@ -244,6 +244,7 @@ class _Attempts:
         self._sending = 0.0
         self._maybe_acted: float | None = None
         self._replies_lost = 0
+        self._counted: httpx.Response | Exception | None = None  # the last outcome counted
         # Whether httpcore's trace spoke of the attempt being sent, and if so whether it
         # has sent its headers.
         self._traced = False
@@ -380,7 +381,11 @@ class _Attempts:
     def _count(self, outcome: httpx.Response | Exception) -> None:
         """Count the attempt that ended in ``outcome``, with no attempt on its way now:
         behind ``EarlierAttempt``, the first that may have acted and the replies lost;
-        ``Reach`` too, for a Ctrl-C, a cancel or a close in the wait, or the error raised."""
+        ``Reach`` too, for a Ctrl-C, a cancel or a close in the wait, or the error raised.
+        Once: a retry stopped after its wait ends with the outcome counted before it."""
+        if outcome is self._counted:
+            return
+        self._counted = outcome
         if self._maybe_acted is None and rules.may_have_acted(outcome):
             self._maybe_acted = self._sending
         self._replies_lost += rules.reply_lost(outcome)

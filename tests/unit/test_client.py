@@ -1700,6 +1700,33 @@ def test_a_create_interrupted_after_two_lost_replies_counts_the_models_it_may_ha
     ]
 
 
+class _CtrlCOnRetrying(logging.Handler):
+    """A Ctrl-C as the retry's WARNING is written: after the policy allowed the retry,
+    before its wait, so the create holds it and the retry is stopped after the wait."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "retrying in" in record.getMessage():
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_a_create_stopped_after_its_retry_waited_counts_each_lost_reply_once() -> None:
+    # One attempt's reply was lost; a Ctrl-C held as its retry was announced stopped the
+    # retry after the wait. The note counted that attempt twice ("after 2 attempts'
+    # replies were lost ... up to 2 models") of one request the server got.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", _made_then_lost(fake))
+    handler = _CtrlCOnRetrying()
+    logging.getLogger("weaver_facade").addHandler(handler)
+    try:
+        with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
+            svc.create_training_client("weaver-tiny")
+    finally:
+        logging.getLogger("weaver_facade").removeHandler(handler)
+    sent = fake.sent("POST", "/api/v1/sessions/s-1/models")
+    assert len(sent) == 1  # the retry was not sent
+    assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]  # of len(sent) models
+
+
 def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -39,7 +39,14 @@ from weaver_facade import (
     RetryTransport,
     ServiceClient,
 )
-from weaver_facade._retry import REACH, BodyTimeout, Reach, describe_failure
+from weaver_facade._retry import (
+    EXTENSION,
+    REACH,
+    BodyTimeout,
+    CallOptions,
+    Reach,
+    describe_failure,
+)
 from weaver_facade._transport import ClientTransport
 
 SAVE = "/api/v1/models/m-1/checkpoints"
@@ -700,6 +707,50 @@ async def test_an_async_request_stopped_by_close_after_a_refused_connect_reached
     with pytest.raises(ClientClosedError, match="not retried"):
         await refused.above.handle_async_request(_create(reach))
     assert not reach.maybe
+
+
+class _Lost(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A server that gets every request, whose every reply is lost on the way back."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        raise httpx.ReadError("connection dropped", request=request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self.handle_request(request)
+
+
+def _stopped_create(reach: Reach, stop: Callable[[], bool]) -> httpx.Request:
+    request = _create(reach)
+    request.headers["Idempotency-Key"] = KEY  # retried after a lost reply
+    request.extensions[EXTENSION] = CallOptions(stop=stop)
+    return request
+
+
+def test_a_request_stopped_while_its_retry_waited_counts_each_lost_reply_once() -> None:
+    # The stop (a create's Ctrl-C) came during the wait: the attempt whose reply was lost
+    # was counted before the wait and again as the last one, 2 of 1 request sent.
+    lost, reach, stopped = _Lost(), Reach(), [False]
+    transport = RetryTransport(lost, sleep=lambda _s: stopped.append(True))
+    with pytest.raises(httpx.ReadError):
+        transport.handle_request(_stopped_create(reach, lambda: stopped[-1]))
+    assert (lost.sent, reach.replies_lost, stopped) == (1, 1, [False, True])
+
+
+async def test_an_async_request_stopped_while_its_retry_waited_counts_it_once() -> None:
+    # An async create cancelled while its retry waits goes on to the end of the wait.
+    lost, reach, stopped = _Lost(), Reach(), [False]
+
+    async def sleep(_seconds: float) -> None:
+        stopped.append(True)
+
+    transport = AsyncRetryTransport(lost, sleep=sleep)
+    with pytest.raises(httpx.ReadError):
+        await transport.handle_async_request(_stopped_create(reach, lambda: stopped[-1]))
+    assert (lost.sent, reach.replies_lost, stopped) == (1, 1, [False, True])
 
 
 async def test_an_async_request_the_close_cuts_announces_no_retry(
