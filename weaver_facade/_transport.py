@@ -244,7 +244,7 @@ class _Attempts:
         self._sending = 0.0
         self._maybe_acted: float | None = None
         self._replies_lost = 0
-        self._counted: httpx.Response | Exception | None = None  # the last outcome counted
+        self._counted = False  # the attempt being sent, or last sent, was counted
         # Whether httpcore's trace spoke of the attempt being sent, and if so whether it
         # has sent its headers.
         self._traced = False
@@ -282,7 +282,7 @@ class _Attempts:
                 {k: (REDACTED if k.lower() in SECRET_HEADER_NAMES else v) for k, v in headers},
             )
         self._sending = time.monotonic()
-        self._traced = self._sent = False
+        self._traced = self._sent = self._counted = False
         self._request.extensions.pop(TUNNELLED, None)
         self._reach.maybe = True
         if self._deadline is None:
@@ -382,10 +382,12 @@ class _Attempts:
         """Count the attempt that ended in ``outcome``, with no attempt on its way now:
         behind ``EarlierAttempt``, the first that may have acted and the replies lost;
         ``Reach`` too, for a Ctrl-C, a cancel or a close in the wait, or the error raised.
-        Once: a retry stopped after its wait ends with the outcome counted before it."""
-        if outcome is self._counted:
+        Once an attempt: a retry stopped after its wait ends with the outcome counted before
+        it (told by the attempt, not the outcome's identity: a transport may raise one error
+        object again)."""
+        if self._counted:
             return
-        self._counted = outcome
+        self._counted = True
         if self._maybe_acted is None and rules.may_have_acted(outcome):
             self._maybe_acted = self._sending
         self._replies_lost += rules.reply_lost(outcome)

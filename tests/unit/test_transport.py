@@ -753,6 +753,31 @@ async def test_an_async_request_stopped_while_its_retry_waited_counts_it_once() 
     assert (lost.sent, reach.replies_lost, stopped) == (1, 1, [False, True])
 
 
+class _SameLoss(_Lost):
+    """A transport of the user's that raises one error object for every lost reply."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: httpx.ReadError | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        self.error = self.error or httpx.ReadError("connection dropped", request=request)
+        raise self.error
+
+
+def test_each_attempt_whose_reply_was_lost_counts_though_its_error_is_one_object() -> None:
+    # Counting an outcome once was told by its identity: the second attempt's error, the
+    # first's object again, went uncounted, "up to 1 model" of 3 requests the server got.
+    lost, reach = _SameLoss(), Reach()
+    transport = RetryTransport(
+        lost, policy=RetryPolicy(RetrySettings(max_retries=2)), sleep=lambda _s: None
+    )
+    with pytest.raises(httpx.ReadError):
+        transport.handle_request(_stopped_create(reach, lambda: False))
+    assert (lost.sent, reach.replies_lost) == (3, 3)
+
+
 async def test_an_async_request_the_close_cuts_announces_no_retry(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
