@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from tests.contract.drift import Drift, DriftMiddleware
 from tests.support.emulator import serve_in_thread
+from tests.support.scripted_http import Answer, Reply
 from tests.support.signals import with_sigint
 from weaver_facade.contract import ContractSettings
 from weaver_facade.contract._kit import QUICK_MAX_EXAMPLES, QUICK_STATEFUL_STEPS
@@ -25,6 +26,24 @@ if TYPE_CHECKING:
 
 KEY = "contract-kit-secret-key-5b9e"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def model_reads(reply: Reply | str) -> Answer:
+    """A server that opens a session and creates model ``m-1``, answers a read of that
+    model (the kit's own request without the key, for its 401) with ``reply``, and refuses
+    everything else."""
+
+    def answer(method: str, path: str) -> Reply | str:
+        path = path.partition("?")[0]
+        if method == "POST" and path == "/api/v1/sessions":
+            return 201, {"id": "s-1", "created_at": "2026-11-29T10:01:00Z"}, {}
+        if method == "POST" and path == "/api/v1/sessions/s-1/models":
+            return 201, {"id": "m-1", "base_model": "weaver-tiny"}, {}
+        if method == "GET" and path == "/api/v1/models/m-1":
+            return reply
+        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
+
+    return answer
 
 
 def kit_process(sigint: str, args: list[str], key: str = KEY) -> subprocess.Popen[str]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from tests.contract.support import KEY, quick
+from tests.contract.support import KEY, model_reads, quick
 from tests.support.emulator import serve_in_thread
-from tests.support.scripted_http import HANG, Reply, ScriptedServer
+from tests.support.scripted_http import HANG, ScriptedServer
 from weaver_facade import APIError, RetryPolicy
 from weaver_facade.contract import ContractReport, run_contract_test
 from weaver_facade.contract._lifecycle import (
@@ -98,26 +98,11 @@ def test_a_held_training_step_ends_within_the_deadline_and_is_named() -> None:
     assert {str(row["status"]) for row in rows} == {"terminated"}
 
 
-class _HoldsModelReads:
-    """Opens a session and creates a model; holds a read of the model (the kit's own
-    request without the key, for its 401) and refuses everything else."""
-
-    def __call__(self, method: str, path: str) -> Reply | str:
-        path = path.partition("?")[0]
-        if method == "POST" and path == "/api/v1/sessions":
-            return 201, {"id": "s-1", "created_at": "2026-11-29T10:01:00Z"}, {}
-        if method == "POST" and path == "/api/v1/sessions/s-1/models":
-            return 201, {"id": "m-1", "base_model": "weaver-tiny"}, {}
-        if method == "GET" and path == "/api/v1/models/m-1":
-            return HANG
-        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
-
-
 def test_the_kits_own_request_without_a_reply_ends_near_the_deadline() -> None:
     # The kit's own requests (here the read without the key that must get 401) waited
     # 30 s for each of 4 attempts.
     outcomes: list[LifecycleOutcome] = []
-    with ScriptedServer(_HoldsModelReads()) as server:
+    with ScriptedServer(model_reads(HANG)) as server:
         run = threading.Thread(
             target=lambda: outcomes.append(
                 run_lifecycle(

@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from tests.contract.support import KEY
+from tests.contract.support import KEY, model_reads
 from tests.support.scripted_http import HANG, Reply, ScriptedServer, unavailable
 from weaver_facade.contract import ContractSettings, run_contract_test
 from weaver_facade.contract._extensions import probe_extensions
@@ -21,23 +21,8 @@ from weaver_facade.contract._patience import RETRIED, UNWAITED, PatientHTTPTrans
 from weaver_facade.contract._spec import load_spec
 
 
-class _BusyModelReads:
-    """Opens a session and creates a model; a read of the model (the kit's own request
-    without the key, for its 401) asks to try again in 3 s; the rest is refused."""
-
-    def __call__(self, method: str, path: str) -> Reply | str:
-        path = path.partition("?")[0]
-        if method == "POST" and path == "/api/v1/sessions":
-            return 201, {"id": "s-1", "created_at": "2026-11-29T10:01:00Z"}, {}
-        if method == "POST" and path == "/api/v1/sessions/s-1/models":
-            return 201, {"id": "m-1", "base_model": "weaver-tiny"}, {}
-        if method == "GET" and path == "/api/v1/models/m-1":
-            return unavailable("3")
-        return 404, {"error": "not_found", "message": "no", "retryable": False}, {}
-
-
 def test_the_kits_own_request_does_not_wait_past_its_time() -> None:
-    with ScriptedServer(_BusyModelReads()) as server:
+    with ScriptedServer(model_reads(unavailable("3"))) as server:
         outcome = run_lifecycle(
             load_spec(),
             base_url=server.base_url,
