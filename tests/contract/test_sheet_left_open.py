@@ -235,23 +235,29 @@ def test_a_bound_the_sheet_states_or_one_beside_another_break_is_still_a_finding
     )
     # `tokens` >= 0 is the sheet's own bound.
     step = "POST /api/v1/models/{model_id}/forward-backward-passes"
+    chunk: dict[str, Any] = {"type": "encoded_text", "tokens": [-1]}
+    payload = _step_payload(chunk)
+    negative = _negative(step, ParameterLocation.BODY, {"payload": payload})
+    assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload}) is False
+    assert left_open("negative_data_rejection", negative, accepted) is None
+    chunk["tokens"] = [1]
+    assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload})
+
+
+def _step_payload(chunk: dict[str, Any]) -> dict[str, Any]:
+    """A forward-backward request's payload of one datum, whose one chunk is ``chunk``."""
     datum = {
-        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [-1]}]},
+        "model_input": {"chunks": [chunk]},
         "loss_fn_inputs": {
             "target_tokens": {"data": [1], "dtype": "int64"},
             "weights": {"data": [1.0], "dtype": "float32"},
         },
     }
-    payload = {
+    return {
         "model_id": "m-1",
         "seq_id": 1,
         "forward_backward_input": {"loss_fn": "cross_entropy", "data": [datum]},
     }
-    negative = _negative(step, ParameterLocation.BODY, {"payload": payload})
-    assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload}) is False
-    assert left_open("negative_data_rejection", negative, accepted) is None
-    datum["model_input"]["chunks"][0]["tokens"] = [1]  # type: ignore[index]
-    assert SPEC.schemas.component("ForwardBackwardRequest").is_valid({"payload": payload})
 
 
 def test_an_unknown_field_taken_is_a_note() -> None:
@@ -269,18 +275,7 @@ def test_an_unknown_field_taken_is_a_note() -> None:
     assert note.endswith("the wire sheet states no such rule")
     # A nested object's too: a datum of a forward-backward pass.
     step = "POST /api/v1/models/{model_id}/forward-backward-passes"
-    datum = {
-        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1], "x": 1}]},
-        "loss_fn_inputs": {
-            "target_tokens": {"data": [1], "dtype": "int64"},
-            "weights": {"data": [1.0], "dtype": "float32"},
-        },
-    }
-    payload = {
-        "model_id": "m-1",
-        "seq_id": 1,
-        "forward_backward_input": {"loss_fn": "cross_entropy", "data": [datum]},
-    }
+    payload = _step_payload({"type": "encoded_text", "tokens": [1], "x": 1})
     nested = _negative(step, ParameterLocation.BODY, {"payload": payload})
     note = left_open("negative_data_rejection", nested, accepted)
     assert note is not None
@@ -576,18 +571,8 @@ def test_a_field_the_sheet_has_a_server_ignore_may_hold_anything() -> None:
     # took `"metadata": [null, null]` and got a finding.
     accepted = SimpleNamespace(status_code=202)
     step = "POST /api/v1/models/{model_id}/forward-backward-passes"
-    datum: dict[str, Any] = {
-        "model_input": {"chunks": [{"type": "encoded_text", "tokens": [1]}]},
-        "loss_fn_inputs": {
-            "target_tokens": {"data": [1], "dtype": "int64"},
-            "weights": {"data": [1.0], "dtype": "float32"},
-        },
-    }
-    payload: dict[str, Any] = {
-        "model_id": "m-1",
-        "seq_id": 1,
-        "forward_backward_input": {"loss_fn": "cross_entropy", "data": [datum]},
-    }
+    payload = _step_payload({"type": "encoded_text", "tokens": [1]})
+    [datum] = payload["forward_backward_input"]["data"]
     ignored: list[dict[str, Any]] = [
         {"metadata": [None, None]},
         {"tensor_transport": 5},
