@@ -2326,6 +2326,11 @@ async def seconds_to_cancel(task: asyncio.Task[Any]) -> float:
 async def stalled_download(source: Source, dest: Path, part: Path) -> asyncio.Task[Any]:
     """An async download of ``source`` into ``dest``, once ``part`` holds the 100,000 bytes
     before its file's stall (at most 5 s)."""
+    return await download_once(source, dest, lambda: _holds_100_000_bytes(part))
+
+
+async def download_once(source: Source, dest: Path, ready: Callable[[], bool]) -> asyncio.Task[Any]:
+    """An async download of ``source`` into ``dest``, once ``ready()`` (at most 5 s)."""
     task = asyncio.create_task(
         download_async(
             Downloads(source.descriptor(), DownloadSettings()),
@@ -2334,7 +2339,7 @@ async def stalled_download(source: Source, dest: Path, part: Path) -> asyncio.Ta
         )
     )
     for _ in range(500):
-        if _holds_100_000_bytes(part):
+        if ready():
             break
         await asyncio.sleep(0.01)
     return task
@@ -2729,17 +2734,7 @@ def test_a_cancel_before_any_byte_says_nothing_stays(tmp_path: Path) -> None:
         source = Source(server)
 
         async def main() -> asyncio.CancelledError:
-            task = asyncio.create_task(
-                download_async(
-                    Downloads(source.descriptor(), DownloadSettings()),
-                    dest,
-                    refresh=source.arefresh,
-                )
-            )
-            for _ in range(500):
-                if server.requests:
-                    break
-                await asyncio.sleep(0.01)
+            task = await download_once(source, dest, lambda: bool(server.requests))
             task.cancel()
             with pytest.raises(asyncio.CancelledError) as info:
                 await task
