@@ -10,7 +10,7 @@ import sqlite3
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,26 +81,30 @@ def _one_line(*, alone: bool) -> Iterator[None]:
         raise _CannotStart(exc.format_message() + see) from None
 
 
-def _interface(_ctx: click.Context, _param: click.Parameter, host: str) -> str:
-    # An empty host (`--host "$HOST"`, HOST unset) listens on every interface, its ready
-    # line naming `http://:8080`: asked for by no one.
-    if not host.strip():
-        raise click.BadParameter(
-            "an empty host is no interface: give one, such as 127.0.0.1 (the default), "
-            f"or 0.0.0.0 for every interface; got {host!r}"
-        )
-    return host
+def _not_blank(refusal: str) -> Callable[[click.Context, click.Parameter, str], str]:
+    """An option's callback that refuses a value of spaces alone (``--host "$HOST"``, HOST
+    unset) in ``refusal``'s words."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+        if not value.strip():
+            raise click.BadParameter(f"{refusal}; got {value!r}")
+        return value
+
+    return check
 
 
-def _offered(_ctx: click.Context, _param: click.Parameter, listed: str) -> str:
-    # An empty list (`--extensions "$EXTENSIONS"`, EXTENSIONS unset) offered none, today's
-    # Weaver, without a word, to tests written for the extensions.
-    if not listed.strip():
-        raise click.BadParameter(
-            "an empty list names no extension: give all (the default), none for a server "
-            f"without any, or their names; got {listed!r}"
-        )
-    return listed
+# An empty host listens on every interface, its ready line naming `http://:8080`: asked
+# for by no one.
+_interface = _not_blank(
+    "an empty host is no interface: give one, such as 127.0.0.1 (the default), "
+    "or 0.0.0.0 for every interface"
+)
+# An empty list offered none, today's Weaver, without a word, to tests written for the
+# extensions.
+_offered = _not_blank(
+    "an empty list names no extension: give all (the default), none for a server "
+    "without any, or their names"
+)
 
 
 class _Size(click.ParamType[int, str]):
