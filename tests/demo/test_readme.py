@@ -1,10 +1,12 @@
-"""The README's ten-line script runs as printed, against an emulator."""
+"""The README's scripts and commands run as printed, against an emulator."""
 
 from __future__ import annotations
 
 import inspect
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import tomllib
@@ -15,7 +17,8 @@ from typing import Any
 import weaver_facade
 from weaver_facade.emulator import run_emulator
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 
 
 def run_on_emulator(script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -158,3 +161,55 @@ def test_the_readme_checkpoint_example_lists_expires_and_deletes() -> None:
         "deleted",
         "final",
     ]
+
+
+def contract_test_commands() -> str:
+    section = README.read_text().split("## Contract-testing a real server", 1)[1]
+    blocks = re.findall(r"```\n(.*?)```", section, re.DOTALL)
+    assert blocks, "the README does not try the kit on the emulator"
+    assert "emulator" in blocks[-1], blocks[-1]
+    return str(blocks[-1])
+
+
+def test_the_readme_contract_test_commands_run_as_pasted(tmp_path: Path) -> None:
+    # Pasted as one, the kit started while the emulator was still starting, and ended at
+    # once: `error: cannot reach http://127.0.0.1:8080: ConnectError`, exit 2.
+    commands = contract_test_commands()
+    report = re.search(r"--report (\S+)", commands)
+    assert report, commands
+    # Its report lands in the checkout: one git ignores, not an untracked folder.
+    ignored = subprocess.run(["git", "check-ignore", "-q", report.group(1)], cwd=ROOT)
+    assert ignored.returncode == 0, f"{report.group(1)} is not git-ignored"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # The emulator as on a first run, whose start compiles its caches: seconds late.
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "weaver-facade").write_text(
+        f'#!/bin/sh\nsleep 3\nexec "{Path(sys.executable).parent}/weaver-facade" "$@"\n'
+    )
+    (slow / "weaver-facade").chmod(0o755)
+    script = (
+        commands.replace("8080", str(port))
+        .replace(".venv/bin/", f"{slow}/")
+        # A short run of the kit: the commands' order is what is under test.
+        .replace(report.group(0), f"--report {tmp_path / 'report'} --quick --only lifecycle")
+    )
+    shell = subprocess.Popen(
+        ["bash", "-c", f"{script}status=$?\nkill $!\nwait\nexit $status\n"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = shell.communicate(timeout=120)
+    finally:
+        if shell.poll() is None:
+            os.killpg(shell.pid, signal.SIGKILL)
+            shell.wait()
+    assert shell.returncode == 0, output
+    assert "contract: PASS, 0 findings" in output
+    assert (tmp_path / "report" / "contract-report.json").is_file()
