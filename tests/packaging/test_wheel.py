@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 import zipfile
@@ -63,6 +64,18 @@ def test_console_script_is_declared(wheel: Path) -> None:
     # the command then checks for the `cli` extra before importing click.
     assert "weaver-facade = _weaver_facade_cli:run" in entry_points
     assert "_weaver_facade_cli.py" in names
+
+
+def test_the_pytest_plugin_has_no_entry_point(wheel: Path) -> None:
+    # The README: the plugin is opt-in, so it never loads into suites that did not ask for
+    # it; a `pytest11` entry point would load it into every suite of the environment.
+    with zipfile.ZipFile(wheel) as zf:
+        ep_name = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        entry_points = configparser.ConfigParser()
+        entry_points.read_string(zf.read(ep_name).decode())
+    assert "pytest11" not in entry_points
+    for section in entry_points.values():
+        assert not any("pytest_plugin" in target for target in section.values())
 
 
 def test_wheel_ships_the_license_it_declares(wheel: Path) -> None:
