@@ -757,16 +757,25 @@ async def _on_asyncio(io: AsyncIO) -> AsyncIO:
     return io
 
 
+def _earlier_lost(lost: int) -> str:
+    if lost <= 1:
+        return "an earlier attempt's reply was lost"
+    return f"{lost} earlier attempts' replies were lost"
+
+
 def _lost_create(lost: int, why: str | None = None) -> str:
     """The note of a create refused after ``lost`` attempts whose reply was lost, or that
-    ended ``why`` (``"no reply came"``, ``"interrupted"``, ...: ``lost`` in all), each of
-    which may have made a model: in ``_created_after_lost_reply``'s words."""
-    if lost <= 1:
-        how = "an earlier attempt's reply was lost" if why is None else why
-    elif why is None:
-        how = f"{lost} earlier attempts' replies were lost"
+    ended ``why`` (``"no reply came"``, ``"interrupted"``, ...: ``lost`` in all; ``"HTTP 502
+    came"``, a proxy's reply, the last of ``lost``), each of which may have made a model:
+    in ``_created_after_lost_reply``'s words."""
+    if why is None:
+        how = _earlier_lost(lost)
+    elif lost <= 1:
+        how = why
     elif why == "no reply came":
         how = f"no reply came to {lost} attempts"
+    elif why.startswith("HTTP "):
+        how = f"{why} after {_earlier_lost(lost - 1)}"
     else:
         how = f"{why} after {lost} attempts' replies were lost"
     return f"{how} while {_made_unseen(lost)}"

@@ -56,7 +56,7 @@ from ._operations import (
     started_snapshot,
 )
 from ._plans import Build, Call, Exclusive, Pause, Plan, WireModel, adrive, drive
-from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach
+from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach, reply_lost
 from ._transport import give_cli_words
 from ._wire import (
     EARLIER_ATTEMPT,
@@ -432,10 +432,13 @@ class _Base(Generic[SleepT, SnapshotT]):
                 f"{call.operation}: its model was terminated by the client's close"
             ) from exc
         except APIError as exc:
-            # Refused after a lost reply: what that attempt may have made, as when every
-            # attempt lost its reply (a create's model, which no WARNING names then).
-            if call.lost_replies is not None and lost:
-                add_goes_on_note(exc, call.lost_replies(lost, None))
+            # Refused after a lost reply, or with a proxy's 502 or 504, a reply lost too:
+            # what those attempts may have made, as when every attempt lost its reply (a
+            # create's model, which no WARNING names then).
+            own = reply_lost(response)
+            if call.lost_replies is not None and (lost or own):
+                why = f"HTTP {response.status_code} came" if own else None
+                add_goes_on_note(exc, call.lost_replies(lost + own, why))
                 give_cli_words(exc)
             raise
         if call.after_lost_reply is not None:

@@ -53,8 +53,9 @@ class Call(Generic[M]):
             others), for a WARNING of what those attempts may have made.
         lost_replies: For such a request, the note of a refusal after ``n`` attempts whose
             reply was lost (``None``), or of one that ended so (``"no reply came"``,
-            ``"interrupted"``, ``"cancelled"``, ``"closed"``) after ``n`` lost replies, its
-            last one's too (``_io``): what they may have made.
+            ``"interrupted"``, ``"cancelled"``, ``"closed"``; a proxy's 502 or 504,
+            ``"HTTP 502 came"``) after ``n`` lost replies, its last one's too (``_io``):
+            what they may have made.
         retried: ``False`` for a look that only adds a hint to an error in hand: one
             attempt, whatever the client's retries, so that the error is not held up.
     """

@@ -1777,7 +1777,7 @@ def test_a_create_after_two_lost_replies_warns_of_two_models_left_unknown(
     )
 
 
-def _made_then(fake: FakeWeaver, lost: str) -> Reply:
+def _made_then(fake: FakeWeaver, lost: str) -> Callable[[httpx.Request], httpx.Response]:
     """A create the server makes, whose reply is then lost as ``lost`` says."""
 
     def made_then(request: httpx.Request) -> httpx.Response:
@@ -1811,6 +1811,58 @@ def test_a_create_answered_after_a_timeout_or_a_proxy_s_5xx_warns_of_another_mod
         "was lost: a server that does not de-duplicate model_seq_id may have made another "
         "model too"
     ), warned[0]
+
+
+@pytest.mark.parametrize("lost", ["timeout", "502", "504"])
+def test_a_create_whose_last_reply_is_lost_under_a_held_ctrl_c_says_a_model_may_be_made(
+    lost: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Held while the create was on its way, whose one reply was a proxy's 502 or 504 (no
+    # retry follows a Ctrl-C): neither the KeyboardInterrupt nor the error under it said
+    # the server may have made a model, as they do after a timeout.
+    fake = FakeWeaver()
+    made_then = _made_then(fake, lost)
+
+    def held(request: httpx.Request) -> httpx.Response:
+        signal.raise_signal(signal.SIGINT)
+        return made_then(request)
+
+    fake.script("POST", "/api/v1/sessions/s-1/models", held)
+    with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert HOLD_NOTICE in caplog.text
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == 1
+    assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]
+    refused = raised.value.__context__
+    assert isinstance(refused, APIError)
+    how = "no reply came" if lost == "timeout" else f"HTTP {lost} came"
+    assert refused.__notes__[-1] == _LOST_CREATE_NOTE.replace(
+        "an earlier attempt's reply was lost", how
+    )
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_a_create_whose_every_reply_is_a_proxy_s_502_counts_the_last(attempts: int) -> None:
+    # Each attempt a proxy answered with a 502 may have made a model: the note counted
+    # the earlier ones only ("2 earlier attempts' replies were lost ... up to 2 models" of
+    # 3 the server got), and said nothing of one attempt alone.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_made_then(fake, "502")] * attempts)
+    with service(fake, max_retries=attempts - 1) as svc, pytest.raises(APIError) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert raised.value.status_code == 502
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == attempts
+    if attempts == 1:
+        assert raised.value.__notes__ == [
+            _LOST_CREATE_NOTE.replace("an earlier attempt's reply was lost", "HTTP 502 came")
+        ]
+        return
+    assert raised.value.__notes__ == [
+        "HTTP 502 came after 2 earlier attempts' replies were lost while the request to "
+        "create a model was on its way: the server may have made up to 3 models, which this "
+        "client cannot terminate, not knowing their ids; a server with the model-listing "
+        "extension shows them in service.list_models() (end them with terminate_model())"
+    ]
 
 
 @pytest.mark.parametrize(
