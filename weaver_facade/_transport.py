@@ -244,6 +244,7 @@ class _Attempts:
         self._sending = 0.0
         self._maybe_acted: float | None = None
         self._replies_lost = 0
+        self._earlier: tuple[float | None, int] = (None, 0)  # both, before the attempt sent
         self._counted = False  # the attempt being sent, or last sent, was counted
         # Whether httpcore's trace spoke of the attempt being sent, and if so whether it
         # has sent its headers.
@@ -282,6 +283,7 @@ class _Attempts:
                 {k: (REDACTED if k.lower() in SECRET_HEADER_NAMES else v) for k, v in headers},
             )
         self._sending = time.monotonic()
+        self._earlier = (self._maybe_acted, self._replies_lost)
         self._traced = self._sent = self._counted = False
         self._request.extensions.pop(TUNNELLED, None)
         self._reach.maybe = True
@@ -362,9 +364,12 @@ class _Attempts:
             outcome.extensions["reason_phrase"] = scrub(reason.decode("latin-1"), secrets).encode(
                 "latin-1"
             )
-        if self._maybe_acted is not None:
+        # Of the attempts before this reply's alone: a retry stopped after its wait has
+        # counted this one too (``_count``).
+        maybe_acted, replies_lost = self._earlier
+        if maybe_acted is not None:
             outcome.extensions[EARLIER_ATTEMPT] = EarlierAttempt(
-                sent=self._maybe_acted, received=time.monotonic(), replies_lost=self._replies_lost
+                sent=maybe_acted, received=time.monotonic(), replies_lost=replies_lost
             )
         return outcome
 

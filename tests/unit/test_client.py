@@ -1701,12 +1701,18 @@ def test_a_create_interrupted_after_two_lost_replies_counts_the_models_it_may_ha
 
 
 class _CtrlCOnRetrying(logging.Handler):
-    """A Ctrl-C as the retry's WARNING is written: after the policy allowed the retry,
-    before its wait, so the create holds it and the retry is stopped after the wait."""
+    """A Ctrl-C as the ``at``-th retry's WARNING is written: after the policy allowed the
+    retry, before its wait, so the create holds it and the retry is stopped after the wait."""
+
+    def __init__(self, at: int = 1) -> None:
+        super().__init__()
+        self._left = at
 
     def emit(self, record: logging.LogRecord) -> None:
         if "retrying in" in record.getMessage():
-            signal.raise_signal(signal.SIGINT)
+            self._left -= 1
+            if self._left == 0:
+                signal.raise_signal(signal.SIGINT)
 
 
 def test_a_create_stopped_after_its_retry_waited_counts_each_lost_reply_once() -> None:
@@ -1725,6 +1731,42 @@ def test_a_create_stopped_after_its_retry_waited_counts_each_lost_reply_once() -
     sent = fake.sent("POST", "/api/v1/sessions/s-1/models")
     assert len(sent) == 1  # the retry was not sent
     assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]  # of len(sent) models
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_a_create_stopped_after_its_retry_waited_names_its_last_reply_a_502(
+    attempts: int,
+) -> None:
+    # A proxy's 502, whose retry a Ctrl-C held as it was announced stopped after the wait:
+    # the 502's own note said "an earlier attempt's reply was lost" of that very reply
+    # (counted before the wait), and "2 earlier attempts'" after one earlier attempt.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[_made_then(fake, "502")] * attempts)
+    handler = _CtrlCOnRetrying(at=attempts)
+    logging.getLogger("weaver_facade").addHandler(handler)
+    try:
+        with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
+            svc.create_training_client("weaver-tiny")
+    finally:
+        logging.getLogger("weaver_facade").removeHandler(handler)
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == attempts
+    refused = raised.value.__context__
+    assert isinstance(refused, APIError)
+    assert refused.status_code == 502
+    if attempts == 1:
+        assert refused.__notes__ == [
+            _LOST_CREATE_NOTE.replace("an earlier attempt's reply was lost", "HTTP 502 came")
+        ]
+        assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]
+        return
+    made = (
+        " while the request to create a model was on its way: the server may have made up to "
+        "2 models, which this client cannot terminate, not knowing their ids; a server with "
+        "the model-listing extension shows them in service.list_models() (end them with "
+        "terminate_model())"
+    )
+    assert refused.__notes__ == ["HTTP 502 came after an earlier attempt's reply was lost" + made]
+    assert raised.value.__notes__ == ["interrupted after 2 attempts' replies were lost" + made]
 
 
 def test_a_create_whose_lost_replies_met_an_expired_session_warns_once(

@@ -753,6 +753,48 @@ async def test_an_async_request_stopped_while_its_retry_waited_counts_it_once() 
     assert (lost.sent, reach.replies_lost, stopped) == (1, 1, [False, True])
 
 
+class _Gateway(_Lost):
+    """A proxy that passes every request on and answers each with a 502."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        return httpx.Response(502, text="bad gateway")
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_a_reply_stopped_while_its_retry_waited_counts_only_the_attempts_before_it(
+    attempts: int,
+) -> None:
+    # A 502 whose retry was stopped after its wait: counted before the wait, it was its
+    # own "earlier attempt" too, which a create's note named "an earlier attempt's reply".
+    from weaver_facade._wire import EARLIER_ATTEMPT, EarlierAttempt
+
+    gateway, reach, slept = _Gateway(), Reach(), list[float]()
+    transport = RetryTransport(gateway, sleep=slept.append)
+    reply = transport.handle_request(_stopped_create(reach, lambda: len(slept) == attempts))
+    assert (reply.status_code, gateway.sent, reach.replies_lost) == (502, attempts, attempts)
+    earlier = reply.extensions.get(EARLIER_ATTEMPT)
+    if attempts == 1:
+        assert earlier is None
+    else:
+        assert isinstance(earlier, EarlierAttempt)
+        assert earlier.replies_lost == 1
+
+
+async def test_an_async_reply_stopped_while_its_retry_waited_is_no_earlier_attempt() -> None:
+    from weaver_facade._wire import EARLIER_ATTEMPT
+
+    gateway, reach, stopped = _Gateway(), Reach(), [False]
+
+    async def sleep(_seconds: float) -> None:
+        stopped.append(True)
+
+    transport = AsyncRetryTransport(gateway, sleep=sleep)
+    reply = await transport.handle_async_request(_stopped_create(reach, lambda: stopped[-1]))
+    assert (reply.status_code, gateway.sent, reach.replies_lost) == (502, 1, 1)
+    assert EARLIER_ATTEMPT not in reply.extensions
+
+
 class _SameLoss(_Lost):
     """A transport of the user's that raises one error object for every lost reply."""
 
