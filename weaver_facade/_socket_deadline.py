@@ -111,18 +111,15 @@ def addresses(
     key = (host, port)
     with _FLIGHTS_LOCK:
         flight = _FLIGHTS.get(key)
-        new = flight is None
         if flight is None:
-            flight = _FLIGHTS[key] = _Flight()
-        flight.waiting.add(wake)
-    if new:
-        try:
+            # Shared only once its thread runs: a start that fails (no thread left) or that a
+            # Ctrl-C cuts leaves no lookup that every later connect would join for good.
+            flight = _Flight()
             threading.Thread(
                 target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True
             ).start()
-        except RuntimeError as exc:  # no thread left: ended here, not joined by every connect
-            _ended(key, flight, exc)
-            raise
+            _FLIGHTS[key] = flight
+        flight.waiting.add(wake)
     try:
         wake.wait(min(timeout, threading.TIMEOUT_MAX))
     finally:
@@ -143,13 +140,10 @@ def _look_up(key: tuple[str, int], flight: _Flight) -> None:
         found = socket.getaddrinfo(*key, 0, socket.SOCK_STREAM)
     except BaseException as exc:  # raised in each caller's thread
         found = exc
-    _ended(key, flight, found)
-
-
-def _ended(key: tuple[str, int], flight: _Flight, found: typing.Any) -> None:
     with _FLIGHTS_LOCK:
         flight.found.append(found)
-        del _FLIGHTS[key]
+        if _FLIGHTS.get(key) is flight:  # not one a Ctrl-C kept from being shared
+            del _FLIGHTS[key]
         waiting = list(flight.waiting)
     for wake in waiting:
         wake.set()

@@ -485,6 +485,39 @@ def test_a_lookup_whose_thread_could_not_start_leaves_the_name_to_the_next(
     assert [address for *_, address in found] == [("127.0.0.1", 9)]
 
 
+@pytest.mark.parametrize("started", [False, True], ids=["before-its-start", "as-it-started"])
+def test_a_lookup_interrupted_as_its_thread_starts_leaves_the_name_to_the_next(
+    monkeypatch: pytest.MonkeyPatch, started: bool
+) -> None:
+    # A Ctrl-C between a lookup's registration and its thread's start left it the name's
+    # lookup under way with no thread to end it: every later connect to the name joined
+    # it and waited out its time, for good. One that came as the thread started (in
+    # start's wait for it) must leave its lookup to end by itself, and no other.
+    start = threading.Thread.start
+    begun: list[threading.Thread] = []
+    failures: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+
+    def interrupted(thread: threading.Thread) -> None:
+        if thread.name == "weaver-lookup" and not begun:
+            begun.append(thread)
+            if started:
+                start(thread)
+            raise KeyboardInterrupt
+        start(thread)
+
+    with names(monkeypatch, {"weaver.test": ["127.0.0.1"]}):
+        with monkeypatch.context() as patched:
+            patched.setattr(threading.Thread, "start", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                addresses("weaver.test", 9, 5, threading.Event())
+            found = addresses("weaver.test", 9, 1, threading.Event())
+        if started:
+            begun[0].join(5)
+    assert [address for *_, address in found] == [("127.0.0.1", 9)]
+    assert failures == []
+
+
 @pytest.mark.parametrize("proxy", [False, True], ids=["direct", "proxy"])
 def test_close_ends_a_call_waiting_for_a_name_no_dns_server_answers(
     monkeypatch: pytest.MonkeyPatch, proxy: bool
