@@ -31,6 +31,7 @@ from tests.support.fakeserver import (
     json_reply,
 )
 from tests.support.fakeserver import service as fake_service
+from tests.support.search_only import search_only
 from weaver_facade import (
     DownloadProgress,
     DownloadTimeoutError,
@@ -476,6 +477,20 @@ def test_a_destination_it_cannot_read_is_the_downloads_error_as_one_it_cannot_wr
     run = cli("checkpoints", "download", ref, "-o", str(dest))
     assert run.exit_code == 1, run.stderr
     assert run.stderr.splitlines()[-1] == f"error: cannot read {dest}: Permission denied"
+    assert list(dest.iterdir()) == []
+
+
+def test_a_destination_it_may_only_search_says_it_can_neither_read_nor_write(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    # A folder of mode --x was said "cannot read DEST", as one of d-wx is: half of it.
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref).exit_code == 0
+    dest = tmp_path / "search-only"
+    with search_only(dest):
+        run = cli("checkpoints", "download", ref, "-o", str(dest))
+    assert run.exit_code == 1, run.stderr
+    assert run.stderr.splitlines()[-1] == f"error: cannot read or write {dest}: Permission denied"
     assert list(dest.iterdir()) == []
 
 

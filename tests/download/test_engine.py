@@ -38,6 +38,7 @@ from tests.support.connect_proxy import ConnectProxy
 from tests.support.loop_ticks import longest, loop_ticks
 from tests.support.name_lookups import names
 from tests.support.no_search import no_search
+from tests.support.search_only import search_only
 from tests.support.tls import self_signed
 from weaver_facade import (
     APIError,
@@ -1829,6 +1830,19 @@ def test_a_destination_that_cannot_be_read_is_a_typed_error(
         run(Source(storage), dest)
     # Said by what failed: it may be written into (it was "cannot write to DEST").
     assert str(info.value) == f"cannot read {dest}: Permission denied"
+    assert info.value.name == str(dest)
+    assert storage.requests == []
+    assert list(dest.iterdir()) == []
+
+
+def test_a_destination_it_may_only_search_says_it_can_neither_read_nor_write(
+    storage: StorageServer, run: Run, tmp_path: Path
+) -> None:
+    # A folder of mode --x was said "cannot read DEST": true, but half of what it lacks.
+    dest = tmp_path / "out"
+    with search_only(dest), pytest.raises(UnsafeArtifactPathError) as info:
+        run(Source(storage), dest)
+    assert str(info.value) == f"cannot read or write {dest}: Permission denied"
     assert info.value.name == str(dest)
     assert storage.requests == []
     assert list(dest.iterdir()) == []
