@@ -611,6 +611,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if len(user_info) >= _SHORTEST_HIDDEN:  # else that is warned of
             password = urllib.parse.urlsplit(str(base_url)).password or ""
             found["the password of --weaver-base-url, shown alone,"] = password
+            # As the client sends it, it may be short where the written one is not
+            # ("%70%77%21" is "pw!"); where the written one is short, that is warned of.
+            if len(password) >= _SHORTEST_HIDDEN:
+                decoded = urllib.parse.unquote(password)
+                found["the password of --weaver-base-url, percent-decoded,"] = decoded
         for name, secret in found.items():
             # Once: by the xdist controller, not by each of its workers too.
             if 0 < len(secret) < _SHORTEST_HIDDEN and not hasattr(config, "workerinput"):

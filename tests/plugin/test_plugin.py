@@ -1498,6 +1498,11 @@ def test_a_collection_error_hides_the_key_too(pytester: pytest.Pytester, secret_
             "long-enough-key",
             "the password of --weaver-base-url, shown alone,",
         ),
+        (  # "pw!" as the client sends it: it was neither hidden nor warned of
+            "http://admin:%70%77%21@127.0.0.1:9",
+            "long-enough-key",
+            "the password of --weaver-base-url, percent-decoded,",
+        ),
     ],
 )
 def test_a_secret_too_short_to_hide_is_warned_of(
