@@ -1382,7 +1382,8 @@ READ_BY_SHAPE = {
 def success_replies(document: Mapping[str, Any], key: str) -> dict[str, str]:
     """The schema of each 2xx reply of the route ``key`` (``METHOD /path``) by its status:
     a component's name, ``no body``, ``Model or anything`` (an ``anyOf`` of a component and
-    a schema that holds anything), or ``an object in place``."""
+    a schema that holds anything), or ``an object in place``; ``... or null`` where it may
+    also be null (a branch of ``type: 'null'``, OpenAPI 3.0's ``nullable``)."""
     method, _, path = key.partition(" ")
     responses = document.get("components", {}).get("responses", {})
     replies = {}
@@ -1401,8 +1402,16 @@ def success_replies(document: Mapping[str, Any], key: str) -> dict[str, str]:
 
 def _schema_words(schema: Mapping[str, Any]) -> str:
     """A reply's schema as ``success_replies`` says it."""
+    if schema.get("nullable") is True:
+        rest = {k: v for k, v in schema.items() if k != "nullable"}
+        return _or_null([_schema_words(rest), "null"])
     if "$ref" in schema:
         return str(schema["$ref"]).rpartition("/")[2]
+    if schema.get("type") == "null" and not set(schema) - {"type", "description", "title"}:
+        return "null"
+    # OpenAPI 3.0 wraps a $ref to make it nullable: `allOf: [$ref]` with `nullable`.
+    if set(schema) - {"description"} == {"allOf"} and len(schema["allOf"]) == 1:
+        return _schema_words(schema["allOf"][0])
     branches = schema.get("anyOf") or schema.get("oneOf")
     if not branches or set(schema) - {"anyOf", "oneOf", "description"}:
         return "an object in place"
@@ -1411,7 +1420,20 @@ def _schema_words(schema: Mapping[str, Any]) -> str:
         "anything" if not set(branch) - {"description", "title"} else _schema_words(branch)
         for branch in branches
     ]
-    return "an object in place" if "an object in place" in words else " or ".join(words)
+    return "an object in place" if "an object in place" in words else _or_null(words)
+
+
+def _or_null(words: list[str]) -> str:
+    """``words`` joined by ``or``, null last (``Model or null``), once."""
+    null = "null" in words or any(w.endswith(" or null") for w in words)
+    words = [w.removesuffix(" or null") for w in words if w != "null"]
+    return " or ".join([*words, "null"] if null else words) or "null"
+
+
+def _not_null(words: str) -> str:
+    """A reply's schema words read through a null it may also be: the core's reply type
+    reads the schema, and refuses a null as a reply that breaks the spec (typed)."""
+    return words.removesuffix(" or null")
 
 
 def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
@@ -1431,7 +1453,7 @@ def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
         if name not in called and name not in READ_BY_SHAPE:
             continue
         replies = success_replies(document, key)
-        schemas = set(replies.values())
+        schemas = {_not_null(schema) for schema in replies.values()}
         said = _and([f"{status} {schema}" for status, schema in replies.items()])
         named = f"{operation_id}: " if operation_id else ""
         if name in READ_BY_SHAPE:
@@ -1465,7 +1487,7 @@ def misread_replies(document: Mapping[str, Any] | None = None) -> list[str]:
     for key, (operation_id, module) in route_modules(document).items():
         name = module.rpartition("/")[2].removesuffix(".py")
         replies = success_replies(document, key)
-        schemas = set(replies.values())
+        schemas = {_not_null(schema) for schema in replies.values()}
         if name not in called or name in READ_BY_SHAPE or len(schemas) > 1:
             continue
         said = _and([f"{status} {schema}" for status, schema in replies.items()]) or "none"

@@ -1236,6 +1236,32 @@ def test_a_reply_read_as_the_spec_says_is_told_however_the_source_writes_it(
     ]
 
 
+# A reply's schema that may also be null, as OpenAPI 3.1 writes it and as 3.0 did.
+NULLABLE: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
+    "anyOf": lambda ref: {"anyOf": [ref, {"type": "null"}]},
+    "oneOf": lambda ref: {"oneOf": [{"type": "null", "description": "None yet."}, ref]},
+    "nullable": lambda ref: {"allOf": [ref], "nullable": True},
+}
+
+
+@pytest.mark.parametrize("wrapper", NULLABLE)
+def test_a_reply_of_the_cores_schema_or_null_is_read_as_that_schema(wrapper: str) -> None:
+    # `anyOf: [Model, null]` was said `an object in place`, listed as a reply the core reads
+    # as another schema: it is the same model (a null one the core refuses, typed).
+    document = openapi()
+    nullable = NULLABLE[wrapper]
+    _swapped(document, "get_model", nullable({"$ref": "#/components/schemas/Model"}))
+    assert regen.misread_replies(document) == []
+    # Read through, not past: another schema, nullable, is still another schema.
+    new, ref = _new_schema(document)
+    key = _swapped(document, "get_model", nullable(ref))
+    where = _first_line("_calls", "_get_model._get_kwargs")
+    assert regen.misread_replies(document) == [
+        f"{key} (get_model: its success reply is 200 {new} or null, but the core reads it as "
+        f"Model at {where})"
+    ]
+
+
 def test_a_not_called_entry_the_spec_does_not_have_is_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
