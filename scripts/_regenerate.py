@@ -1633,10 +1633,19 @@ def uncovered_codes(spec: Mapping[str, int] | None = None) -> list[str]:
         if code not in spec:
             problems.append(f"error code {code!r} (in weaver_facade/_errors.py, not in the spec)")
         elif cls is not None and not issubclass(cls, _errors.error_class(spec[code], None)):
-            problems.append(
-                f"error code {code!r}: the spec's status is {spec[code]}, not {cls.__name__}'s"
-            )
+            theirs = " ".join([f"{cls.__name__}'s", *_statuses_of(cls)])
+            problems.append(f"error code {code!r}: the spec's status is {spec[code]}, not {theirs}")
     return problems
+
+
+def _statuses_of(cls: type[Exception]) -> list[str]:
+    """The status whose replies ``weaver_facade/_errors.py`` raises as ``cls`` (with its
+    code): that of its base in ``_BY_STATUS`` (``5xx`` for a server error), if any."""
+    from weaver_facade import _errors
+
+    if issubclass(cls, _errors.InternalServerError):
+        return ["5xx"]
+    return [str(status) for status, base in _errors._BY_STATUS.items() if issubclass(cls, base)]
 
 
 def _no_schema(where: str, declared: Any) -> str:

@@ -27,7 +27,7 @@ import weaver_facade
 from tests.support.facade_values import CONVERTERS, OP
 from tests.support.openapi import openapi
 from tests.support.spec_values import OF_TYPE, SCHEMAS, every_field, flipped, types
-from weaver_facade import APIError, Checkpoint, ResponseValidationError
+from weaver_facade import APIError, Checkpoint, ResponseValidationError, _errors
 from weaver_facade._calls import UNSENT
 from weaver_facade._checkpoints import checkpoint_from_wire
 from weaver_facade._retry import PARSE_ERRORS
@@ -368,9 +368,27 @@ def test_an_error_code_the_spec_adds_renames_or_moves_is_named() -> None:
         f"error code {new!r} (409)",
         "error code 'checkpoint_exists' (in weaver_facade/_errors.py, not in the spec)",
     ]
-    assert regen.uncovered_codes({**codes, "checkpoint_exists": 422}) == [
-        "error code 'checkpoint_exists': the spec's status is 422, not CheckpointExistsError's"
+    # Moved, it named the class but not its status, which the reader then looked up.
+    assert codes["unknown_base_model"] == 422
+    moved = {**codes, "checkpoint_exists": 422, "unknown_base_model": 409}
+    assert regen.uncovered_codes(moved) == [
+        "error code 'checkpoint_exists': the spec's status is 422, not CheckpointExistsError's 409",
+        "error code 'unknown_base_model': the spec's status is 409, not "
+        "UnknownBaseModelError's 422",
     ]
+
+
+def test_a_moved_error_codes_class_is_named_with_the_status_it_stands_for() -> None:
+    # The status named is the one the facade maps to the class: a reply of that status
+    # with that code is raised as that class, and one of the spec's status is not.
+    codes = dict(limits.ERROR_ERROR_CODES)
+    for code, cls in _errors._BY_CODE.items():
+        other = next(s for s in (400, 404) if not issubclass(cls, _errors.error_class(s, None)))
+        (line,) = regen.uncovered_codes({**codes, code: other})
+        status = int(line.rpartition(" ")[2])
+        assert line.endswith(f", not {cls.__name__}'s {status}")
+        assert _errors.error_class(status, code) is cls
+        assert _errors.error_class(other, code) is not cls
 
 
 @contextlib.contextmanager
