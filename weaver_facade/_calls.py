@@ -22,7 +22,7 @@ from ._lazy import LazyModule, wire
 from ._plans import Call, WireModel
 from ._result_shape import artifact_shaped
 from ._types import AdamParams, Datum
-from ._wire import MaybeResource, NoBody, ignore_body, maybe_resource
+from ._wire import MaybeResource, NoBody, ignore_body, maybe_resource, on_success
 
 # The generated request modules import every generated model: loaded on first use.
 if TYPE_CHECKING:
@@ -355,14 +355,7 @@ def _export(
     """``_call`` of an export route, whose 2xx reply is an ``ExportReply``; errors parse
     as usual."""
     call = _call(build, ExportReply, *args, **kwargs)
-    generated = call.parse
-
-    def parse(*, client: Any, response: httpx.Response) -> object:
-        if response.is_success:
-            return ExportReply.from_dict(response.json())
-        return generated(client=client, response=response)
-
-    return attrs.evolve(call, parse=parse)
+    return on_success(call, lambda response: ExportReply.from_dict(response.json()))
 
 
 def export_checkpoint(

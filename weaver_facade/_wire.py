@@ -121,16 +121,21 @@ class NoBody:
         return cls()
 
 
-def ignore_body(call: Call[NoBody]) -> Call[NoBody]:
-    """``call``, whose 2xx body is not read: any 2xx is a ``NoBody``."""
+def on_success(call: Call[M], read: Callable[[httpx.Response], object]) -> Call[M]:
+    """``call``, whose 2xx reply ``read`` reads; an error reply parses as usual."""
     parse = call.parse
 
     def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
         if response.is_success:
-            return NoBody()
+            return read(response)
         return parse(client=client, response=response)
 
     return attrs.evolve(call, parse=parse_reply)
+
+
+def ignore_body(call: Call[NoBody]) -> Call[NoBody]:
+    """``call``, whose 2xx body is not read: any 2xx is a ``NoBody``."""
+    return on_success(call, lambda _response: NoBody())
 
 
 Maybe = TypeVar("Maybe", bound="MaybeResource[Any]")
@@ -163,11 +168,9 @@ class MaybeResource(NoBody, Generic[M]):
 
 def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
     """``call``, whose 2xx reply is its ``MaybeResource`` model; errors parse as usual."""
-    parse, reply = call.parse, call.model
+    reply = call.model
 
-    def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
-        if not response.is_success:
-            return parse(client=client, response=response)
+    def read(response: httpx.Response) -> object:
         try:
             body = response.json() if response.content else None
             return reply(parse_model(call.operation, getattr(wire, reply.RESOURCE), body))
@@ -175,7 +178,7 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
         except (ValueError, RecursionError, ResponseValidationError):
             return reply()
 
-    return attrs.evolve(call, parse=parse_reply)
+    return on_success(call, read)
 
 
 EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
