@@ -1076,16 +1076,13 @@ class _PartFile:
         except BaseException as exc:
             # Not another file's integrity error, nor the file list's.
             bad = isinstance(exc, ArtifactIntegrityError) and exc.name == name
-            if bad or self._ours_empty():
+            if bad or (self._ours and self._fd is not None and os.fstat(self._fd).st_size == 0):
                 self.close()
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path)
             raise
         finally:
             self.close()
-
-    def _ours_empty(self) -> bool:
-        return self._ours and self._fd is not None and os.fstat(self._fd).st_size == 0
 
 
 def _hash_file(part: _PartFile, path: Path) -> str:
