@@ -909,7 +909,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
                     self._result = (self._parse_result(snap),)
         return self._result[0]
 
-    def _start(self, timeout: float | None) -> Poller:
+    def _watch(self, timeout: float | None) -> _Watch:
         snap = self._snapshot
         owed = self._look_owed_now()
         poller = self._policy.start(
@@ -922,10 +922,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         )
         if owed:
             poller.look_at_once()
-        return poller
-
-    def _watch(self, timeout: float | None) -> _Watch:
-        return _Watch(self._start(timeout), self._state())
+        return _Watch(poller, self._state())
 
     def _next(self, watch: _Watch) -> OperationProgress | Poll | Sleep | None:
         """A watch's next step: the change it has not reported (another look at the
