@@ -111,15 +111,21 @@ def addresses(
     key = (host, port)
     with _FLIGHTS_LOCK:
         flight = _FLIGHTS.get(key)
-        if flight is None:
-            # Shared only once its thread runs: a start that fails (no thread left) or that a
-            # Ctrl-C cuts leaves no lookup that every later connect would join for good.
-            flight = _Flight()
-            threading.Thread(
-                target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True
-            ).start()
-            _FLIGHTS[key] = flight
+        if flight is not None:
+            flight.waiting.add(wake)
+    if flight is None:
+        # Shared only once its thread runs: a start that fails (no thread left) or that a
+        # Ctrl-C cuts leaves no lookup that every later connect would join for good. Not
+        # under the lock: a signal's handler that connects in start's wait would wait for
+        # it for good. One that ended meanwhile is not shared: it would stay for good.
+        flight = _Flight()
         flight.waiting.add(wake)
+        threading.Thread(
+            target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True
+        ).start()
+        with _FLIGHTS_LOCK:
+            if not flight.found:
+                _FLIGHTS.setdefault(key, flight)
     try:
         wake.wait(min(timeout, threading.TIMEOUT_MAX))
     finally:
@@ -142,7 +148,7 @@ def _look_up(key: tuple[str, int], flight: _Flight) -> None:
         found = exc
     with _FLIGHTS_LOCK:
         flight.found.append(found)
-        if _FLIGHTS.get(key) is flight:  # not one a Ctrl-C kept from being shared
+        if _FLIGHTS.get(key) is flight:  # not one left unshared (a Ctrl-C, another's first)
             del _FLIGHTS[key]
         waiting = list(flight.waiting)
     for wake in waiting:

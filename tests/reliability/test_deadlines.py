@@ -48,6 +48,7 @@ from weaver_facade import (
     InternalServerError,
     OperationTimeoutError,
     ServiceClient,
+    _socket_deadline,
 )
 from weaver_facade._retry import describe_failure
 from weaver_facade._socket_deadline import addresses
@@ -516,6 +517,40 @@ def test_a_lookup_interrupted_as_its_thread_starts_leaves_the_name_to_the_next(
             begun[0].join(5)
     assert [address for *_, address in found] == [("127.0.0.1", 9)]
     assert failures == []
+
+
+def test_a_lookup_made_by_a_signal_handler_as_a_lookup_thread_starts_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A signal's handler runs on the main thread where it waits, also in a lookup's start
+    # of its thread. One that connects (a close terminating its models) looked its name up
+    # under the lock that the start held, and waited for it for good.
+    start = threading.Thread.start
+    handled: list[list[tuple[Any, ...]]] = []
+
+    def handler_meanwhile(thread: threading.Thread) -> None:
+        start(thread)
+        if thread.name == "weaver-lookup" and not handled:
+            handled.append([])  # once: the handler's own lookup starts a thread too
+            handled[0] = addresses("weaver.test", 9, 5, threading.Event())
+            thread.join(5)  # and the interrupted one ends before it is shared
+
+    found: list[list[tuple[Any, ...]]] = []
+    with names(monkeypatch, {"weaver.test": ["127.0.0.1"]}), monkeypatch.context() as patched:
+        # A lock of this test's: a caller stuck holding it holds up no other test.
+        patched.setattr(_socket_deadline, "_FLIGHTS_LOCK", threading.Lock())
+        patched.setattr(threading.Thread, "start", handler_meanwhile)
+        caller = threading.Thread(
+            target=lambda: found.append(addresses("weaver.test", 9, 5, threading.Event())),
+            daemon=True,
+        )
+        start(caller)
+        caller.join(10)
+        assert not caller.is_alive(), "the handler's lookup waited for the lock for good"
+    assert [address for *_, address in found[0]] == [("127.0.0.1", 9)]
+    assert [address for *_, address in handled[0]] == [("127.0.0.1", 9)]
+    # Both ended: neither is left the name's lookup under way, whose result would stay.
+    assert ("weaver.test", 9) not in _socket_deadline._FLIGHTS
 
 
 @pytest.mark.parametrize("proxy", [False, True], ids=["direct", "proxy"])
